@@ -1,0 +1,41 @@
+# Every target sets itself up: it creates .venv and installs into it when
+# pyproject.toml is newer than the last install, then does its job.
+PYTHON ?= python3
+VENV   := .venv
+PY     := $(VENV)/bin/python
+SGD    := $(VENV)/bin/sgdcli
+DEMO   := build/demo
+
+.PHONY: demo test install clean
+
+$(VENV)/bin/python:
+	$(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install -q --upgrade pip
+
+# One stamp per extra: the install is skipped while pyproject.toml is unchanged.
+$(VENV)/.installed: pyproject.toml | $(VENV)/bin/python
+	$(PY) -m pip install -q -e .
+	touch $@
+
+$(VENV)/.installed-test: pyproject.toml | $(VENV)/bin/python
+	$(PY) -m pip install -q -e '.[test]'
+	touch $@ $(VENV)/.installed
+
+install: $(VENV)/.installed
+
+demo: $(VENV)/.installed
+	@mkdir -p $(DEMO)
+	@echo "== logistic regression on sample_data/binary.h5 (20% held out for validation)"
+	$(SGD) train sample_data/binary.h5 -o $(DEMO)/binary-model.h5 --model logistic \
+		--standardize --batch-size 64 --epochs 5 --val-fraction 0.2 --progress plain
+	$(SGD) evaluate $(DEMO)/binary-model.h5 sample_data/binary.h5
+	@echo "== linear regression on sample_data/regression.h5"
+	$(SGD) train sample_data/regression.h5 -o $(DEMO)/regression-model.h5 --model linear \
+		--standardize --batch-size 32 --epochs 5 --progress plain
+	$(SGD) evaluate $(DEMO)/regression-model.h5 sample_data/regression.h5
+
+test: $(VENV)/.installed-test
+	$(PY) -m pytest -q
+
+clean:
+	rm -rf $(VENV) build
