@@ -1,0 +1,3 @@
+from sgdcli.cli import main
+
+main()

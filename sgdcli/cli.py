@@ -1,0 +1,304 @@
+"""The command line: parse, call the Python API, report.
+
+This module imports only click at load time; each command imports the parts
+of the package it needs when it runs, so ``--help`` and shell completion never
+load numba.  Errors end as one line on stderr and an exit code: 2 for bad
+usage or input, 1 for a runtime failure.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+import sys
+
+import click
+
+from sgdcli import __version__
+
+MODELS = ("linear", "logistic", "softmax", "hinge")
+OPTIMIZERS = ("sgd", "momentum", "nesterov", "adagrad", "rmsprop", "adam")
+SCHEDULES = ("constant", "invscaling", "step", "cosine")
+EXAMPLES = {
+    "generate": "sgdcli generate data.h5 --task binary --rows 100000 --features 20",
+    "info": "sgdcli info data.h5",
+    "train": "sgdcli train data.h5 -o model.h5 --model logistic --batch-size 256 --epochs 5",
+    "predict": "sgdcli predict model.h5 new.h5 -o pred.h5 --proba",
+    "evaluate": "sgdcli evaluate model.h5 test.h5 --json",
+    "show": "sgdcli show model.h5",
+}
+
+
+class BatchSize(click.ParamType):
+    name = "B|full"
+
+    def convert(self, value, param, ctx):
+        if isinstance(value, int) or value is None:
+            return value
+        if str(value).strip().lower() == "full":
+            return None
+        try:
+            return int(value)
+        except ValueError:
+            self.fail(f"{value!r} is neither a positive integer nor 'full'", param, ctx)
+
+
+class Size(click.ParamType):
+    name = "SIZE"
+
+    def convert(self, value, param, ctx):
+        if isinstance(value, int):
+            return value
+        from sgdcli.errors import InputError
+        from sgdcli.options import parse_size
+
+        try:
+            return parse_size(value)
+        except InputError:
+            self.fail(f"cannot read size {value!r}; use e.g. 512M or 2G", param, ctx)
+
+
+def _epilog(name: str) -> str:
+    return f"Example:\n\n    {EXAMPLES[name]}"
+
+
+def _command(name: str, **kwargs):
+    return main_group.command(name, epilog=_epilog(name), **kwargs)
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
+@click.version_option(__version__, prog_name="sgdcli")
+def main_group():
+    """Train linear models by mini-batch SGD on HDF5 files larger than memory.
+
+    Data streams from memory-mapped or chunk-read HDF5 files; gradients run in
+    compiled parallel kernels. Results go to stdout, progress and logs to stderr.
+    """
+
+
+@_command("generate")
+@click.argument("output", type=click.Path(dir_okay=False))
+@click.option("--task", type=click.Choice(["regression", "binary", "multiclass"]), default="binary", show_default=True)
+@click.option("--rows", type=click.IntRange(min=1), default=10000, show_default=True, help="Number of rows N.")
+@click.option("--features", type=click.IntRange(min=1), default=10, show_default=True, help="Number of features D.")
+@click.option("--classes", type=click.IntRange(min=2), default=3, show_default=True, help="Classes K (multiclass).")
+@click.option("--noise", type=click.FloatRange(min=0), default=0.1, show_default=True, help="Label noise scale.")
+@click.option("--seed", type=int, default=0, show_default=True)
+@click.option("--chunk-rows", type=click.IntRange(min=1), default=None, help="Rows per HDF5 chunk [default: about 1 MiB chunks].")
+@click.option("--contiguous", is_flag=True, help="Store X and y contiguously (memory-mappable).")
+@click.option("--compression", type=click.Choice(["none", "gzip", "lzf"]), default="none", show_default=True)
+def generate_cmd(output, **kwargs):
+    """Write synthetic X (float32, N×D) and y from a known linear model.
+
+    Written block by block, so files larger than memory are made with bounded
+    memory. The generating parameters are stored as attributes, the true
+    weights in /generator.
+    """
+    from sgdcli.generate import generate
+
+    p = generate(output, **kwargs)
+    click.echo(f"wrote {output}: {p['rows']} rows × {p['features']} features, task {p['task']}")
+
+
+@_command("info")
+@click.argument("file", type=click.Path(dir_okay=False))
+@click.option("--json", "as_json", is_flag=True, help="Print one JSON object.")
+def info_cmd(file, as_json):
+    """List the datasets of an HDF5 file and how sgdcli will read each one."""
+    from sgdcli.info import describe
+    from sgdcli.options import format_size
+
+    d = describe(file)
+    if as_json:
+        click.echo(json.dumps(d, indent=2))
+        return
+    click.echo(f"{d['file']} ({format_size(d['size'])})")
+    for ds in d["datasets"]:
+        if "error" in ds:
+            click.echo(f"  {ds['path']}: unreadable ({ds['error']})")
+            continue
+        chunks = "×".join(map(str, ds["chunks"])) if ds["chunks"] else "-"
+        click.echo(
+            f"  {ds['path']}: shape {'×'.join(map(str, ds['shape'])) or 'scalar'}, {ds['dtype']}, {ds['layout']}, "
+            f"chunks {chunks}, compression {ds['compression'] or 'none'}, "
+            f"{format_size(ds['logical_bytes'])} ({format_size(ds['stored_bytes'])} stored), read {ds['read_mode']}"
+        )
+
+
+@_command("train")
+@click.argument("data", type=click.Path(dir_okay=False))
+@click.option("-o", "--output", required=True, type=click.Path(dir_okay=False), help="Model file to write (HDF5).")
+@click.option("--x", "x", default="X", show_default=True, help="Feature dataset (2-D) inside DATA.")
+@click.option("--y", "y", default="y", show_default=True, help="Label dataset (1-D) inside DATA.")
+@click.option("--model", type=click.Choice(MODELS), default="logistic", show_default=True,
+              help="linear: squared error; logistic: binary cross-entropy; softmax: multiclass; hinge: linear SVM.")
+@click.option("--l2", type=float, default=0.0, show_default=True, help="L2 penalty (l2/2)·‖w‖²; the bias is not penalised.")
+@click.option("--l1", type=float, default=0.0, show_default=True, help="L1 penalty l1·‖w‖₁ (subgradient).")
+@click.option("--epochs", type=int, default=5, show_default=True, help="Passes over every training row.")
+@click.option("--batch-size", type=BatchSize(), default="32", show_default=True,
+              help="Rows per update: 1 is pure SGD, 'full' is full-batch gradient descent.")
+@click.option("--drop-last", is_flag=True, help="Skip the last incomplete batch of each epoch.")
+@click.option("--lr", type=float, default=0.01, show_default=True, help="Learning rate (before --lr-scaling).")
+@click.option("--optimizer", type=click.Choice(OPTIMIZERS), default="sgd", show_default=True)
+@click.option("--momentum", type=float, default=0.9, show_default=True, help="For momentum and nesterov.")
+@click.option("--beta1", type=float, default=0.9, show_default=True, help="Adam's first-moment decay.")
+@click.option("--beta2", type=float, default=0.999, show_default=True, help="Adam's second-moment decay; rmsprop's decay.")
+@click.option("--eps", type=float, default=1e-8, show_default=True, help="Denominator guard of adagrad, rmsprop, adam.")
+@click.option("--schedule", type=click.Choice(SCHEDULES), default="constant", show_default=True, help="Learning-rate schedule.")
+@click.option("--power-t", type=float, default=0.5, show_default=True, help="invscaling: lr/(t+1)^power_t.")
+@click.option("--step-epochs", type=int, default=10, show_default=True, help="step: multiply lr by --gamma every N epochs.")
+@click.option("--gamma", type=float, default=0.1, show_default=True, help="step: decay factor.")
+@click.option("--warmup-iterations", type=int, default=0, show_default=True, help="Ramp lr up linearly over N iterations.")
+@click.option("--lr-scaling", type=click.Choice(["none", "linear", "sqrt"]), default="none", show_default=True,
+              help="Scale lr with batch size relative to --base-batch-size.")
+@click.option("--base-batch-size", type=int, default=32, show_default=True, help="Batch size at which --lr applies unscaled.")
+@click.option("--average", is_flag=True, help="Averaged SGD: the model is the running mean of all iterates.")
+@click.option("--no-shuffle", is_flag=True, help="Visit blocks and rows in file order every epoch.")
+@click.option("--seed", type=int, default=0, show_default=True, help="Seed of shuffling and --val-fraction.")
+@click.option("--standardize", is_flag=True, help="Scale features to mean 0, std 1 (stats from one streaming pass).")
+@click.option("--val", type=click.Path(dir_okay=False), default=None, help="Validation file (HDF5).")
+@click.option("--val-x", default=None, help="Feature dataset in --val [default: --x].")
+@click.option("--val-y", default=None, help="Label dataset in --val [default: --y].")
+@click.option("--val-fraction", type=float, default=0.0, show_default=True, help="Hold out this fraction of rows (seeded).")
+@click.option("--early-stopping", is_flag=True, help="Stop when validation loss stops improving; keep the best epoch.")
+@click.option("--patience", type=int, default=3, show_default=True, help="Epochs without improvement before stopping.")
+@click.option("--min-delta", type=float, default=1e-4, show_default=True, help="Smallest loss decrease that counts.")
+@click.option("--memory", type=Size(), default="256M", show_default=True,
+              help="Cap on data in flight (blocks, read-ahead, shuffle buffer), e.g. 512M, 2G.")
+@click.option("--threads", type=int, default=None, help="Compute threads [default: cores available].")
+@click.option("--progress", type=click.Choice(["auto", "bar", "plain", "none"]), default="auto", show_default=True,
+              help="auto: bars on a terminal, plain lines otherwise.")
+@click.option("-q", "--quiet", is_flag=True, help="No progress or log output.")
+@click.option("--metrics", type=click.Path(dir_okay=False), default=None, help="Write one JSON line per epoch here.")
+def train_cmd(data, output, progress, quiet, metrics, no_shuffle, **kwargs):
+    """Train a model on DATA by mini-batch SGD and write it to OUTPUT.
+
+    One iteration is one mini-batch and one update; one epoch visits every
+    training row once, so an epoch has ceil(rows / batch size) iterations.
+    """
+    from sgdcli.options import TrainOptions
+    from sgdcli.progress import make_reporter
+    from sgdcli.training import train
+
+    opts = TrainOptions(shuffle=not no_shuffle, **kwargs)
+    reporter = make_reporter("none" if quiet else progress)
+    model = train(data, opts, output=output, metrics=metrics, reporter=reporter)
+    last = model.history[-1]
+    t = model.training
+    click.echo(f"model {output}: {model.model}, {model.n_features} features, {t['epochs_run']} epochs × "
+               f"{t['iterations_per_epoch']} iterations (batch {t['batch_size']}, lr {t['lr']:.4g})")
+    for key, value in last.items():
+        if key.endswith("loss") or key.startswith("val_"):
+            click.echo(f"{key} {_fmt(value)}")
+
+
+@_command("predict")
+@click.argument("model", type=click.Path(dir_okay=False))
+@click.argument("data", type=click.Path(dir_okay=False))
+@click.option("-o", "--output", required=True, type=click.Path(dir_okay=False), help="Prediction file to write (HDF5).")
+@click.option("--x", "x", default="X", show_default=True, help="Feature dataset inside DATA.")
+@click.option("--proba", is_flag=True, help="Also write class probabilities (rows × classes) as 'proba'.")
+@click.option("--memory", type=Size(), default="256M", show_default=True, help="Cap on data in flight.")
+def predict_cmd(model, data, output, x, proba, memory):
+    """Write predictions of MODEL for every row of DATA, in the user's own labels."""
+    from sgdcli.inference import predict
+
+    n = predict(model, data, output, x=x, proba=proba, memory=memory)
+    click.echo(f"wrote {output}: {n} predictions")
+
+
+@_command("evaluate")
+@click.argument("model", type=click.Path(dir_okay=False))
+@click.argument("data", type=click.Path(dir_okay=False))
+@click.option("--x", "x", default="X", show_default=True, help="Feature dataset inside DATA.")
+@click.option("--y", "y", default="y", show_default=True, help="Label dataset inside DATA.")
+@click.option("--json", "as_json", is_flag=True, help="Print one JSON object with exactly the metric keys.")
+@click.option("--memory", type=Size(), default="256M", show_default=True, help="Cap on data in flight.")
+def evaluate_cmd(model, data, x, y, as_json, memory):
+    """Print the metrics of MODEL on DATA.
+
+    Regression: mse, rmse, mae, r2. Binary: accuracy, log_loss, auc,
+    precision, recall, f1. Multiclass: accuracy, log_loss. All include rows.
+    """
+    from sgdcli.inference import evaluate
+
+    result = evaluate(model, data, x=x, y=y, memory=memory)
+    if as_json:
+        click.echo(json.dumps({k: _json_value(v) for k, v in result.items()}))
+    else:
+        for key, value in result.items():
+            click.echo(f"{key} {_fmt(value)}")
+
+
+@_command("show")
+@click.argument("model", type=click.Path(dir_okay=False))
+@click.option("--json", "as_json", is_flag=True, help="Print the model card as one JSON object.")
+def show_cmd(model, as_json):
+    """Print the model card: type, features, classes, hyperparameters, history, data, versions."""
+    from sgdcli.card import model_card
+
+    card = model_card(model)
+    if as_json:
+        click.echo(json.dumps(_json_value(card), indent=2))
+    else:
+        from sgdcli.card import render_card
+
+        click.echo(render_card(card))
+
+
+def _fmt(value) -> str:
+    if isinstance(value, float):
+        return f"{value:.6g}"
+    return str(value)
+
+
+def _json_value(value):
+    if isinstance(value, float) and not math.isfinite(value):
+        return None
+    if isinstance(value, dict):
+        return {k: _json_value(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_json_value(v) for v in value]
+    return value
+
+
+def _error(prefix: str, message: str) -> None:
+    text = " ".join(str(message).split())
+    click.echo(f"{prefix}: error: {text}", err=True)
+
+
+def main(argv=None) -> None:
+    """Console entry point: run the CLI and turn every failure into one line and an exit code."""
+    from sgdcli.errors import SgdcliError
+
+    try:
+        code = main_group.main(args=argv, prog_name="sgdcli", standalone_mode=False)
+    except click.UsageError as exc:
+        prefix = exc.ctx.command_path if exc.ctx else "sgdcli"
+        _error(prefix, f"{exc.format_message()} (see '{prefix} --help')")
+        code = exc.exit_code
+    except click.ClickException as exc:
+        _error("sgdcli", exc.format_message())
+        code = exc.exit_code
+    except click.Abort:
+        _error("sgdcli", "aborted")
+        code = 130
+    except SgdcliError as exc:
+        _error("sgdcli", str(exc))
+        code = exc.exit_code
+    except KeyboardInterrupt:
+        _error("sgdcli", "interrupted")
+        code = 130
+    except BrokenPipeError:
+        sys.stderr.close()  # the reader went away; nothing more to say
+        code = 1
+    except MemoryError:
+        _error("sgdcli", "out of memory; lower --memory or --batch-size")
+        code = 1
+    except Exception as exc:  # a bug: still one line, unless asked for the traceback
+        if os.environ.get("SGDCLI_DEBUG"):
+            raise
+        _error("sgdcli", f"internal error: {type(exc).__name__}: {exc} (set SGDCLI_DEBUG=1 for a traceback)")
+        code = 1
+    sys.exit(code or 0)

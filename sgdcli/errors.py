@@ -1,0 +1,27 @@
+"""Exceptions that carry a one-line message and the exit code the CLI uses.
+
+The library raises these; ``cli.py`` prints ``sgdcli: error: <message>`` and
+exits with ``exit_code``.  Nothing else in the package decides exit codes.
+"""
+
+
+class SgdcliError(Exception):
+    """Base class: a failure with a message a person can act on."""
+
+    exit_code = 1
+
+
+class InputError(SgdcliError):
+    """Bad usage or bad input data (exit 2)."""
+
+    exit_code = 2
+
+
+class RuntimeFailure(SgdcliError):
+    """A failure while doing the work: I/O, divergence (exit 1)."""
+
+    exit_code = 1
+
+
+class DivergedError(RuntimeFailure):
+    """Training produced a non-finite loss or weights."""

@@ -1,0 +1,144 @@
+"""Opening HDF5 files and datasets, with one-line errors for every way it fails.
+
+Also describes a dataset's storage layout, which decides how it is read:
+memory-mapped when it is contiguous, allocated and unfiltered, otherwise in
+chunk-aligned row blocks.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+
+import h5py
+import numpy as np
+
+from sgdcli.errors import InputError
+
+NUMERIC_KINDS = "biuf"
+
+
+def open_file(path: str | os.PathLike) -> h5py.File:
+    """Open an HDF5 file read-only or raise InputError saying what is wrong."""
+    path = os.fspath(path)
+    if not os.path.exists(path):
+        raise InputError(f"{path}: no such file")
+    if os.path.isdir(path):
+        raise InputError(f"{path}: is a directory, not an HDF5 file")
+    try:
+        signature_ok = h5py.is_hdf5(path)
+    except OSError as exc:
+        raise InputError(f"{path}: cannot read file ({exc.strerror or exc})") from None
+    if not signature_ok:
+        raise InputError(f"{path}: not an HDF5 file")
+    try:
+        return h5py.File(path, "r")
+    except OSError as exc:
+        raise InputError(f"{path}: cannot open as HDF5, the file may be truncated or corrupt ({_first_line(exc)})") from None
+
+
+def _first_line(exc: BaseException) -> str:
+    text = str(exc).strip().splitlines()
+    return text[0] if text else type(exc).__name__
+
+
+def get_dataset(f: h5py.File, name: str) -> h5py.Dataset:
+    """Return dataset ``name`` of ``f`` or raise InputError naming file and path."""
+    label = f"{f.filename}:{name}"
+    try:
+        obj = f.get(name)
+    except (KeyError, OSError, RuntimeError, ValueError) as exc:
+        raise InputError(f"{label}: cannot read ({_first_line(exc)})") from None
+    if obj is None:
+        raise InputError(f"{label}: no such dataset (datasets in file: {', '.join(list_datasets(f)) or 'none'})")
+    if not isinstance(obj, h5py.Dataset):
+        raise InputError(f"{label}: is a group, not a dataset")
+    return obj
+
+
+def list_datasets(f: h5py.File) -> list[str]:
+    names: list[str] = []
+
+    def visit(name, obj):
+        if isinstance(obj, h5py.Dataset):
+            names.append(name)
+
+    try:
+        f.visititems(visit)
+    except (KeyError, OSError, RuntimeError):
+        pass
+    return names
+
+
+def check_numeric(ds: h5py.Dataset) -> None:
+    if ds.dtype.kind not in NUMERIC_KINDS or ds.dtype.fields is not None:
+        raise InputError(f"{ds.file.filename}:{ds.name.lstrip('/')}: dtype {ds.dtype} is not numeric")
+
+
+@dataclasses.dataclass(frozen=True)
+class Layout:
+    """How a dataset is stored and how sgdcli will read it."""
+
+    path: str
+    shape: tuple[int, ...]
+    dtype: str
+    layout: str  # contiguous, chunked, compact, virtual or external
+    chunks: tuple[int, ...] | None
+    compression: str | None
+    logical_bytes: int
+    stored_bytes: int
+    offset: int | None  # file offset of contiguous, allocated data
+    read_mode: str  # memory-mapped or chunk-aligned blocks
+
+    def as_dict(self) -> dict:
+        d = dataclasses.asdict(self)
+        d["shape"] = list(self.shape)
+        d["chunks"] = list(self.chunks) if self.chunks else None
+        return d
+
+
+def layout_of(ds: h5py.Dataset) -> Layout:
+    plist = ds.id.get_create_plist()
+    kind = plist.get_layout()
+    names = {
+        h5py.h5d.CONTIGUOUS: "contiguous",
+        h5py.h5d.CHUNKED: "chunked",
+        h5py.h5d.COMPACT: "compact",
+        getattr(h5py.h5d, "VIRTUAL", -1): "virtual",
+    }
+    layout = names.get(kind, "other")
+    if layout == "contiguous" and plist.get_external_count() > 0:
+        layout = "external"
+    filters = [_filter_name(plist.get_filter(i)) for i in range(plist.get_nfilters())]
+    offset = ds.id.get_offset() if layout == "contiguous" else None
+    mappable = (
+        offset is not None
+        and not filters
+        and ds.dtype.kind in NUMERIC_KINDS
+        and ds.dtype.isnative
+        and ds.dtype.kind != "b"
+    )
+    try:
+        stored = int(ds.id.get_storage_size())
+    except (OSError, RuntimeError):
+        stored = 0
+    return Layout(
+        path=ds.name.lstrip("/"),
+        shape=tuple(int(s) for s in ds.shape) if ds.shape is not None else (),
+        dtype=str(ds.dtype),
+        layout=layout,
+        chunks=tuple(ds.chunks) if ds.chunks else None,
+        compression=",".join(filters) if filters else None,
+        logical_bytes=int(np.prod(ds.shape, dtype=np.int64)) * ds.dtype.itemsize if ds.shape is not None else 0,
+        stored_bytes=stored,
+        offset=offset,
+        read_mode="memory-mapped" if mappable else "chunk-aligned blocks",
+    )
+
+
+def _filter_name(info) -> str:
+    code, _flags, _values, name = info
+    known = {1: "gzip", 2: "shuffle", 3: "fletcher32", 4: "szip", 5: "nbit", 6: "scaleoffset", 32000: "lzf"}
+    if code in known:
+        return known[code]
+    return name.decode(errors="replace") if isinstance(name, bytes) else str(name)

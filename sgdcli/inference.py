@@ -1,0 +1,117 @@
+"""Prediction and evaluation, streamed block by block with bounded memory.
+
+The same scoring stream serves ``predict``, ``evaluate`` and the validation
+pass of training, so all three agree row for row.
+"""
+
+from __future__ import annotations
+
+import os
+from typing import Iterator
+
+import h5py
+import numpy as np
+
+from sgdcli import kernels, losses, metrics, shuffle
+from sgdcli.atomic import atomic_output, check_writable
+from sgdcli.errors import InputError
+from sgdcli.labels import Labels
+from sgdcli.model import Model, load_model
+from sgdcli.options import DEFAULT_MEMORY
+from sgdcli.prefetch import Block, stream_blocks
+from sgdcli.source import Table
+
+
+def score_blocks(
+    table: Table, W: np.ndarray, center: np.ndarray, scale: np.ndarray, memory: int, holdout: tuple[float, int] | None = None
+) -> Iterator[tuple[Block, np.ndarray, np.ndarray]]:
+    """Yield (block, selected block-local rows, raw scores of those rows) in file order.
+
+    ``holdout=(fraction, seed)`` keeps only the validation rows of training.
+    """
+    k_out = W.shape[0]
+    block_rows = table.block_rows(memory, extra_per_row=16 * k_out + 8)
+    out = np.empty((block_rows, k_out))
+    for block in stream_blocks(table, table.spans(block_rows), block_rows):
+        n = block.stop - block.start
+        if holdout is None:
+            rows = np.arange(n, dtype=np.int64)
+        else:
+            rows = np.flatnonzero(shuffle.validation_mask(block.start, block.stop, *holdout)).astype(np.int64)
+        S = kernels.scores(block.X, rows, center, scale, W, out[: len(rows)])
+        if not np.isfinite(S).all():
+            bad = kernels.first_nonfinite_row(np.ascontiguousarray(block.X[rows]))
+            if bad >= 0:
+                raise InputError(f"{table.path}:{table.x_name}: non-finite feature value at row {block.start + int(rows[bad])}")
+        yield block, rows, S
+
+
+def measure(
+    table: Table, model_name: str, labels: Labels, W, center, scale, memory: int, holdout=None
+) -> dict:
+    """Mean training loss (``loss``) and the task's metrics over the selected rows."""
+    acc = metrics.for_task(labels.task)
+    loss_sum, n = 0.0, 0
+    code = losses.CODES[model_name]
+    where = f"{table.path}:{table.y_name}"
+    for block, rows, S in score_blocks(table, W, center, scale, memory, holdout):
+        y = labels.encode(block.y[rows], where, block.start)
+        acc.update(S, y)
+        per_row = losses.row_losses(code, S, y, np.empty(len(rows)), np.empty_like(S))
+        loss_sum += float(per_row.sum())
+        n += len(rows)
+    result = acc.result()
+    result["loss"] = loss_sum / n if n else float("nan")
+    return result
+
+
+def _open_for(model: Model, data, x: str, y: str | None) -> Table:
+    table = Table(data, x, y)
+    if table.n_features != model.n_features:
+        table.close()
+        raise InputError(
+            f"{table.path}:{x}: has {table.n_features} features but the model was trained on {model.n_features}"
+        )
+    return table
+
+
+def evaluate(model, data, x: str = "X", y: str = "y", memory: int = DEFAULT_MEMORY) -> dict:
+    """Metrics of ``model`` on ``data``: exactly the keys of ``metrics.KEYS[task]``."""
+    model = load_model(model)
+    with _open_for(model, data, x, y) as table:
+        labels = model.labels
+        result = measure(table, model.model, labels, *model.kernel_params(), memory)
+    return {key: result[key] for key in metrics.KEYS[labels.task]}
+
+
+def predict(model, data, output, x: str = "X", proba: bool = False, memory: int = DEFAULT_MEMORY) -> int:
+    """Write ``prediction`` (and ``proba`` for classifiers) for every row; returns the row count."""
+    source = os.path.abspath(os.fspath(model)) if isinstance(model, (str, os.PathLike)) else ""
+    model = load_model(model)
+    if proba and model.model == "linear":
+        raise InputError("--proba: a linear (regression) model has no probabilities")
+    check_writable(output)
+    with _open_for(model, data, x, None) as table, atomic_output(output) as tmp, h5py.File(tmp, "w") as f:
+        n = table.n_rows
+        is_classifier = model.classes is not None
+        pred = f.create_dataset(
+            "prediction", shape=(n,), dtype=model.classes.dtype if is_classifier else np.float64, chunks=True
+        )
+        prob = None
+        if proba:
+            k = len(model.classes)
+            prob = f.create_dataset("proba", shape=(n, k), dtype=np.float64, chunks=True)
+            prob.attrs["classes"] = model.classes
+        f.attrs["model"] = source
+        f.attrs["data"] = os.path.abspath(table.path)
+        for block, _rows, S in score_blocks(table, *model.kernel_params(), memory):
+            sl = np.s_[block.start : block.stop]
+            if not is_classifier:
+                pred[sl] = S[:, 0]
+                continue
+            P = losses.inverse_link(model.model, S)
+            pred[sl] = model.classes[P.argmax(axis=1)]
+            if prob is not None:
+                prob[sl] = P
+    return n
+

@@ -1,0 +1,32 @@
+"""``info``: what an HDF5 file holds and how sgdcli will read each dataset."""
+
+from __future__ import annotations
+
+import os
+
+import h5py
+
+from sgdcli import hdf5
+
+
+def describe(path) -> dict:
+    """Every dataset of ``path`` with its shape, dtype, layout and read mode."""
+    with hdf5.open_file(path) as f:
+        datasets = []
+
+        def visit(name, obj):
+            if isinstance(obj, h5py.Dataset):
+                try:
+                    layout = hdf5.layout_of(obj).as_dict()
+                except (OSError, RuntimeError, ValueError, TypeError) as exc:
+                    layout = {"path": name, "error": hdf5._first_line(exc)}
+                layout.pop("offset", None)
+                datasets.append(layout)
+
+        try:
+            f.visititems(visit)
+        except (OSError, RuntimeError, KeyError) as exc:
+            from sgdcli.errors import InputError
+
+            raise InputError(f"{path}: cannot list datasets ({hdf5._first_line(exc)})") from None
+        return {"file": os.fspath(path), "size": os.path.getsize(path), "datasets": datasets}

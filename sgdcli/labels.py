@@ -1,0 +1,89 @@
+"""Label discovery and encoding.
+
+Classifiers learn class indices 0..K-1; the user's own label values are kept
+in the model (sorted) and predictions are mapped back to them.  Binary models
+accept any two distinct values; the larger one is the positive class.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+
+import numpy as np
+
+from sgdcli.errors import InputError
+
+MAX_CLASSES = 1000
+
+
+@dataclasses.dataclass(frozen=True)
+class Labels:
+    task: str  # regression, binary or multiclass
+    classes: np.ndarray | None  # the user's label values, sorted
+
+    @property
+    def n_outputs(self) -> int:
+        return len(self.classes) if self.task == "multiclass" else 1
+
+    def encode(self, y: np.ndarray, where: str, first_row: int = 0) -> np.ndarray:
+        """Map raw labels to what the loss expects (values, or class indices)."""
+        if self.task == "regression":
+            return y
+        idx = np.searchsorted(self.classes, y)
+        idx = np.minimum(idx, len(self.classes) - 1)
+        bad = self.classes[idx] != y
+        if bad.any():
+            row = int(np.flatnonzero(bad)[0])
+            raise InputError(
+                f"{where}: label {_fmt(y[row])} at row {first_row + row} is not one of the model's classes "
+                f"({', '.join(_fmt(c) for c in self.classes)})"
+            )
+        return idx.astype(np.float64)
+
+    def decode(self, index: np.ndarray) -> np.ndarray:
+        return self.classes[index]
+
+
+def _fmt(v) -> str:
+    v = v.item() if hasattr(v, "item") else v
+    return str(int(v)) if float(v).is_integer() else repr(v)
+
+
+def task_of(model: str) -> str:
+    return {"linear": "regression", "logistic": "binary", "hinge": "binary", "softmax": "multiclass"}[model]
+
+
+def check_finite_labels(y: np.ndarray, where: str, first_row: int) -> None:
+    if y.dtype.kind == "f":
+        bad = ~np.isfinite(y)
+        if bad.any():
+            row = first_row + int(np.flatnonzero(bad)[0])
+            raise InputError(f"{where}: non-finite label ({y[row - first_row]}) at row {row}")
+
+
+def discover(blocks, model: str, where: str, y_dtype) -> Labels:
+    """One streaming pass over y: check every label is finite and find the classes.
+
+    ``blocks`` yields (first_row, raw labels, keep-mask or None).
+    """
+    task = task_of(model)
+    found: np.ndarray | None = None
+    for first_row, y, keep in blocks:
+        check_finite_labels(y, where, first_row)
+        if task == "regression":
+            continue
+        values = np.unique(y if keep is None else y[keep])
+        found = values if found is None else np.union1d(found, values)
+        if len(found) > MAX_CLASSES:
+            raise InputError(f"{where}: more than {MAX_CLASSES} distinct labels; is this a regression target? Use --model linear")
+    if task == "regression":
+        return Labels("regression", None)
+    found = np.array([], dtype=np.float64) if found is None else found
+    classes = found.astype(y_dtype) if np.array_equal(found.astype(y_dtype), found) else found
+    shown = ", ".join(_fmt(c) for c in classes[:5]) + (", …" if len(classes) > 5 else "")
+    if task == "binary" and len(classes) != 2:
+        hint = "use --model softmax for more than two classes" if len(classes) > 2 else "both classes must be present"
+        raise InputError(f"{where}: --model {model} needs exactly 2 distinct labels, found {len(classes)} ({shown}); {hint}")
+    if task == "multiclass" and len(classes) < 2:
+        raise InputError(f"{where}: --model softmax needs at least 2 distinct labels, found {len(classes)} ({shown})")
+    return Labels(task, classes)

@@ -1,0 +1,51 @@
+"""Read-ahead: the next block is read (or advised to the kernel) while the current one trains.
+
+h5py reads release the GIL and the Numba kernels run ``nogil``, so one reader
+thread overlaps I/O with compute.  Two buffer slots alternate: the block handed
+out last is never overwritten until the consumer asks for the next one.
+"""
+
+from __future__ import annotations
+
+from concurrent.futures import ThreadPoolExecutor
+from typing import Iterator, NamedTuple
+
+import numpy as np
+
+from sgdcli.source import BUFFERS, Table
+
+
+class Block(NamedTuple):
+    start: int
+    stop: int
+    X: np.ndarray
+    y: np.ndarray | None
+
+
+def stream_blocks(table: Table, spans: list[tuple[int, int]], block_rows: int) -> Iterator[Block]:
+    """Yield ``Block``s in the order of ``spans``, reading one ahead in a thread."""
+    if not spans:
+        return
+    xbuf: list[np.ndarray | None] = [None] * BUFFERS
+    ybuf: list[np.ndarray | None] = [None] * BUFFERS
+    if not table.X.zero_copy:
+        xbuf = [np.empty((block_rows, table.n_features), dtype=table.X.dtype) for _ in range(BUFFERS)]
+    if table.Y is not None and not table.Y.zero_copy:
+        ybuf = [np.empty(block_rows, dtype=table.Y.dtype) for _ in range(BUFFERS)]
+
+    def load(i: int) -> Block:
+        start, stop = spans[i]
+        slot = i % BUFFERS
+        if table.X.zero_copy:
+            table.X.advise(start, stop)
+        X = table.X.read(start, stop, xbuf[slot])
+        y = table.Y.read(start, stop, ybuf[slot]) if table.Y is not None else None
+        return Block(start, stop, X, y)
+
+    with ThreadPoolExecutor(max_workers=1, thread_name_prefix="sgdcli-read") as pool:
+        pending = pool.submit(load, 0)
+        for i in range(len(spans)):
+            block = pending.result()
+            if i + 1 < len(spans):
+                pending = pool.submit(load, i + 1)
+            yield block

@@ -1,0 +1,52 @@
+"""Out-of-core shuffling and the held-out validation rows.
+
+A full random shuffle of a file larger than memory would need one random read
+per row.  Instead each epoch visits the row blocks in a random order and
+permutes the rows of each block once it is in memory.  Every random draw comes
+from a seed derived from (seed, epoch, block), so any block's order can be
+recomputed on its own: runs are reproducible and can be resumed mid-epoch.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+_MIX1 = np.uint64(0xBF58476D1CE4E5B9)
+_MIX2 = np.uint64(0x94D049BB133111EB)
+_GOLDEN = np.uint64(0x9E3779B97F4A7C15)
+
+
+def _rng(*key: int) -> np.random.Generator:
+    return np.random.Generator(np.random.PCG64(np.random.SeedSequence([int(k) for k in key])))
+
+
+def block_order(n_blocks: int, seed: int, epoch: int, shuffle: bool = True) -> np.ndarray:
+    """The order in which epoch ``epoch`` visits the blocks."""
+    if not shuffle:
+        return np.arange(n_blocks)
+    return _rng(seed, epoch, 0).permutation(n_blocks)
+
+
+def row_order(rows: np.ndarray, seed: int, epoch: int, block: int, shuffle: bool = True) -> np.ndarray:
+    """The order in which the rows (block-local indices) of one block are visited."""
+    if not shuffle:
+        return rows
+    return _rng(seed, epoch, 1, block).permutation(rows)
+
+
+def validation_mask(start: int, stop: int, fraction: float, seed: int) -> np.ndarray:
+    """True for rows in [start, stop) that belong to the held-out validation set.
+
+    A row is held out when a 64-bit hash (splitmix64) of its index and the seed
+    falls below ``fraction``: fixed for a seed, independent of block size, and
+    computed block by block without storing the set.
+    """
+    if fraction <= 0:
+        return np.zeros(stop - start, dtype=bool)
+    with np.errstate(over="ignore"):
+        z = np.arange(start, stop, dtype=np.uint64) + np.uint64(seed & 0xFFFFFFFFFFFFFFFF) * _GOLDEN + _GOLDEN
+        z = (z ^ (z >> np.uint64(30))) * _MIX1
+        z = (z ^ (z >> np.uint64(27))) * _MIX2
+        z = z ^ (z >> np.uint64(31))
+    threshold = np.uint64(min(int(fraction * 2.0**64), 2**64 - 1))
+    return z < threshold

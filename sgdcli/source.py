@@ -1,0 +1,185 @@
+"""A training table (feature matrix X, labels y) read out of core in row blocks.
+
+Contiguous, unfiltered datasets are memory-mapped at their file offset: native
+float32 features are then used in place, with no copy.  Everything else is read
+in chunk-aligned row blocks into buffers that are reused from block to block, so
+each chunk is read (and decompressed) once per pass and memory stays bounded by
+the blocks in flight.
+"""
+
+from __future__ import annotations
+
+import math
+import mmap
+import os
+
+import numpy as np
+
+from sgdcli import hdf5
+from sgdcli.errors import InputError
+
+FEATURE_DTYPE = np.float32
+LABEL_DTYPE = np.float64
+BUFFERS = 2  # the block being trained on and the one being read ahead
+
+
+class ColumnReader:
+    """Reads row ranges of one dataset as ``dtype``, memory-mapped where possible."""
+
+    def __init__(self, ds, dtype):
+        self.ds = ds
+        self.dtype = np.dtype(dtype)
+        self.layout = hdf5.layout_of(ds)
+        self.row_shape = tuple(ds.shape[1:])
+        self._map = None
+        self._array = None
+        if self.layout.read_mode == "memory-mapped" and ds.size > 0:
+            self._map_file(ds)
+
+    def _map_file(self, ds):
+        offset = self.layout.offset
+        nbytes = self.layout.logical_bytes
+        start = offset - offset % mmap.ALLOCATIONGRANULARITY
+        with open(ds.file.filename, "rb") as fh:
+            if os.fstat(fh.fileno()).st_size < offset + nbytes:
+                raise InputError(f"{ds.file.filename}:{self.layout.path}: file is shorter than the dataset it declares (truncated?)")
+            self._map = mmap.mmap(fh.fileno(), offset - start + nbytes, access=mmap.ACCESS_READ, offset=start)
+        self._map_start = start
+        self._array = np.frombuffer(self._map, dtype=ds.dtype, count=int(np.prod(ds.shape)), offset=offset - start).reshape(ds.shape)
+
+    @property
+    def zero_copy(self) -> bool:
+        return self._array is not None and self._array.dtype == self.dtype
+
+    def read(self, start: int, stop: int, out: np.ndarray | None) -> np.ndarray:
+        """Rows [start, stop) as ``self.dtype``; ``out`` is a reusable buffer."""
+        n = stop - start
+        if self.zero_copy:
+            return self._array[start:stop]
+        if out is None or out.shape[0] < n:
+            out = np.empty((n, *self.row_shape), dtype=self.dtype)
+        dest = out[:n]
+        if self._array is not None:
+            np.copyto(dest, self._array[start:stop], casting="unsafe")
+        else:
+            try:
+                self.ds.read_direct(dest, np.s_[start:stop], np.s_[0:n])
+            except (OSError, RuntimeError, ValueError, TypeError) as exc:
+                raise InputError(f"{self.ds.file.filename}:{self.layout.path}: cannot read rows {start}-{stop} ({hdf5._first_line(exc)})") from None
+        return dest
+
+    def advise(self, start: int, stop: int) -> None:
+        """Ask the kernel to read rows [start, stop) ahead of use (memory maps only)."""
+        if self._map is None or stop <= start:
+            return
+        row_bytes = self.ds.dtype.itemsize * int(np.prod(self.row_shape, dtype=np.int64))
+        lo = self.layout.offset - self._map_start + start * row_bytes
+        hi = self.layout.offset - self._map_start + stop * row_bytes
+        lo -= lo % mmap.PAGESIZE
+        try:
+            self._map.madvise(mmap.MADV_WILLNEED, lo, hi - lo)
+        except (AttributeError, OSError, ValueError):
+            pass
+
+    def close(self):
+        self._array = None
+        if self._map is not None:
+            try:
+                self._map.close()
+            except BufferError:  # a caller still holds a view; the GC closes it later
+                pass
+            self._map = None
+
+
+class Table:
+    """X (rows × features) and, optionally, y (rows) of one HDF5 file."""
+
+    def __init__(self, path, x: str = "X", y: str | None = "y"):
+        self.path = os.fspath(path)
+        self.x_name, self.y_name = x, y
+        self.file = hdf5.open_file(self.path)
+        try:
+            self._open(x, y)
+        except BaseException:
+            self.file.close()
+            raise
+
+    def _open(self, x, y):
+        where = f"{self.path}:{x}"
+        xds = hdf5.get_dataset(self.file, x)
+        hdf5.check_numeric(xds)
+        if xds.ndim != 2:
+            raise InputError(f"{where}: expected a 2-D feature matrix (rows × features), got shape {xds.shape}")
+        n, d = (int(s) for s in xds.shape)
+        if n == 0 or d == 0:
+            raise InputError(f"{where}: dataset is empty (shape {xds.shape})")
+        self.n_rows, self.n_features = n, d
+        self.X = ColumnReader(xds, FEATURE_DTYPE)
+        self.Y = None
+        if y is not None:
+            yds = hdf5.get_dataset(self.file, y)
+            hdf5.check_numeric(yds)
+            if yds.ndim != 1:
+                raise InputError(f"{self.path}:{y}: expected 1-D labels, got shape {yds.shape}")
+            if yds.shape[0] != n:
+                raise InputError(f"{self.path}:{y}: has {yds.shape[0]} rows but {x} has {n}")
+            self.Y = ColumnReader(yds, LABEL_DTYPE)
+            self.y_dtype = yds.dtype
+
+    @property
+    def chunk_rows(self) -> int:
+        chunks = self.X.layout.chunks
+        return int(chunks[0]) if chunks else 1
+
+    def row_bytes(self) -> int:
+        """Bytes one row occupies in flight: features as float32 plus label."""
+        return self.n_features * np.dtype(FEATURE_DTYPE).itemsize + np.dtype(LABEL_DTYPE).itemsize
+
+    def block_rows(self, memory: int, extra_per_row: int = 16) -> int:
+        """Rows per block so that BUFFERS blocks (plus per-row bookkeeping) fit ``memory``.
+
+        Blocks are whole multiples of the chunk height, so every chunk is read once.
+        """
+        per_row = BUFFERS * self.row_bytes() + extra_per_row
+        rows = memory // per_row
+        chunk = self.chunk_rows
+        if rows < chunk:
+            need = chunk * per_row
+            raise InputError(
+                f"--memory: {memory / 2**20:.1f} MiB cannot hold {BUFFERS} blocks of one chunk of "
+                f"{self.path}:{self.x_name} ({chunk} rows × {self.n_features} features); "
+                f"raise --memory to at least {math.ceil(need / 2**20)}M"
+            )
+        rows = rows // chunk * chunk
+        return int(min(rows, _round_up(self.n_rows, chunk)))
+
+    def spans(self, block_rows: int) -> list[tuple[int, int]]:
+        return [(s, min(s + block_rows, self.n_rows)) for s in range(0, self.n_rows, block_rows)]
+
+    def fingerprint(self) -> dict:
+        st = os.stat(self.path)
+        return {
+            "path": os.path.abspath(self.path),
+            "x": self.x_name,
+            "y": self.y_name,
+            "shape": [self.n_rows, self.n_features],
+            "dtype": self.X.layout.dtype,
+            "size": st.st_size,
+            "mtime": st.st_mtime,
+        }
+
+    def close(self):
+        self.X.close()
+        if self.Y is not None:
+            self.Y.close()
+        self.file.close()
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.close()
+
+
+def _round_up(n: int, k: int) -> int:
+    return -(-n // k) * k

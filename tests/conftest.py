@@ -1,0 +1,68 @@
+import os
+import subprocess
+import sys
+
+import h5py
+import numpy as np
+import pytest
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+
+
+def write_table(path, X, y=None, chunks=None, compression=None, x="X", yname="y"):
+    """Write X (and y) with h5py: contiguous by default, or chunked/compressed."""
+    with h5py.File(path, "w") as f:
+        kw = {}
+        if chunks is not None:
+            kw["chunks"] = (chunks, X.shape[1]) if X.ndim == 2 else True
+        if compression:
+            kw["compression"] = compression
+        f.create_dataset(x, data=X, **kw)
+        if y is not None:
+            ykw = {"chunks": (chunks,)} if chunks is not None else {}
+            if compression:
+                ykw["compression"] = compression
+            f.create_dataset(yname, data=y, **ykw)
+    return str(path)
+
+
+def make_problem(task="binary", n=2000, d=5, k=3, seed=0, noise=1.0):
+    rng = np.random.default_rng(seed)
+    X = rng.standard_normal((n, d)).astype(np.float32)
+    if task == "regression":
+        w = rng.standard_normal(d)
+        y = X @ w + 0.5 + noise * 0.1 * rng.standard_normal(n)
+    elif task == "binary":
+        w = rng.standard_normal(d)
+        y = (X @ w + 0.3 + noise * rng.logistic(size=n) > 0).astype(np.int64)
+    else:
+        W = rng.standard_normal((k, d)) * 2
+        y = (X @ W.T + noise * rng.gumbel(size=(n, k))).argmax(axis=1)
+    return X, y
+
+
+def run(*args, check=False, env=None, timeout=300, input=None):
+    """Run the real CLI in a subprocess; returns CompletedProcess with text output."""
+    full_env = dict(os.environ)
+    full_env.pop("SGDCLI_DEBUG", None)
+    if env:
+        full_env.update(env)
+    proc = subprocess.run(
+        [sys.executable, "-m", "sgdcli", *map(str, args)],
+        capture_output=True, text=True, env=full_env, timeout=timeout, input=input,
+    )
+    if check and proc.returncode != 0:
+        raise AssertionError(f"exit {proc.returncode}: {proc.stderr}")
+    return proc
+
+
+@pytest.fixture
+def binary_file(tmp_path):
+    X, y = make_problem("binary", n=3000, d=6, seed=1)
+    return write_table(tmp_path / "binary.h5", X, y, chunks=512)
+
+
+@pytest.fixture
+def regression_file(tmp_path):
+    X, y = make_problem("regression", n=3000, d=6, seed=2)
+    return write_table(tmp_path / "regression.h5", X, y)

@@ -1,0 +1,92 @@
+"""Slow, obvious NumPy versions of the kernels, for checking the compiled ones."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+
+
+def loss_and_grad(model: str, s: np.ndarray, t: float) -> tuple[float, np.ndarray]:
+    """Loss of the score vector s for target t, and d loss / d s."""
+    if model == "linear":
+        return 0.5 * (s[0] - t) ** 2, np.array([s[0] - t])
+    if model == "logistic":
+        p = 1 / (1 + math.exp(-s[0]))
+        return -(t * math.log(p) + (1 - t) * math.log(1 - p)), np.array([p - t])
+    if model == "hinge":
+        sign = 1.0 if t == 1 else -1.0
+        return max(0.0, 1 - sign * s[0]), np.array([-sign if sign * s[0] < 1 else 0.0])
+    e = np.exp(s - s.max())
+    p = e / e.sum()
+    onehot = np.zeros_like(s)
+    onehot[int(t)] = 1
+    return -math.log(p[int(t)]), p - onehot
+
+
+def objective(model: str, W: np.ndarray, X: np.ndarray, y: np.ndarray, l1=0.0, l2=0.0) -> float:
+    """Mean loss + (l2/2)·‖w‖² + l1·‖w‖₁; W is (outputs, features+1), the last column the bias."""
+    S = X.astype(np.float64) @ W[:, :-1].T + W[:, -1]
+    mean = np.mean([loss_and_grad(model, S[i], y[i])[0] for i in range(len(y))])
+    w = W[:, :-1]
+    return float(mean + 0.5 * l2 * (w**2).sum() + l1 * np.abs(w).sum())
+
+
+def batch_gradient(model, W, X, y, rows, l1=0.0, l2=0.0):
+    G = np.zeros_like(W)
+    for i in rows:
+        x = X[i].astype(np.float64)
+        _, g = loss_and_grad(model, x @ W[:, :-1].T + W[:, -1], y[i])
+        G[:, :-1] += np.outer(g, x)
+        G[:, -1] += g
+    G /= len(rows)
+    G[:, :-1] += l2 * W[:, :-1] + l1 * np.sign(W[:, :-1])
+    return G
+
+
+class Optimizer:
+    """The update rules of sgdcli.optimizers, written out plainly."""
+
+    def __init__(self, name, shape, momentum=0.9, beta1=0.9, beta2=0.999, eps=1e-8):
+        self.name, self.mu, self.b1, self.b2, self.eps = name, momentum, beta1, beta2, eps
+        self.a = np.zeros(shape)
+        self.b = np.zeros(shape)
+        self.t = 0
+
+    def step(self, W, g, lr):
+        self.t += 1
+        if self.name == "sgd":
+            return W - lr * g
+        if self.name == "momentum":
+            self.a = self.mu * self.a + g
+            return W - lr * self.a
+        if self.name == "nesterov":
+            self.a = self.mu * self.a + g
+            return W - lr * (g + self.mu * self.a)
+        if self.name == "adagrad":
+            self.a += g * g
+            return W - lr * g / (np.sqrt(self.a) + self.eps)
+        if self.name == "rmsprop":
+            self.a = self.b2 * self.a + (1 - self.b2) * g * g
+            return W - lr * g / (np.sqrt(self.a) + self.eps)
+        self.a = self.b1 * self.a + (1 - self.b1) * g
+        self.b = self.b2 * self.b + (1 - self.b2) * g * g
+        mhat = self.a / (1 - self.b1**self.t)
+        vhat = self.b / (1 - self.b2**self.t)
+        return W - lr * mhat / (np.sqrt(vhat) + self.eps)
+
+
+def minibatch_sgd(model, X, y, order, batch, lr, optimizer="sgd", epochs=1, k_out=1, l1=0.0, l2=0.0, average=False,
+                  drop_last=False, **optimizer_params):
+    """Mini-batch training over the same row order every epoch; each epoch starts a new batch."""
+    W = np.zeros((k_out, X.shape[1] + 1))
+    opt = Optimizer(optimizer, W.shape, **optimizer_params)
+    avg = np.zeros_like(W)
+    for _ in range(epochs):
+        for start in range(0, len(order), batch):
+            rows = order[start : start + batch]
+            if drop_last and len(rows) < batch:
+                break
+            W = opt.step(W, batch_gradient(model, W, X, y, rows, l1, l2), lr)
+            avg += (W - avg) / opt.t
+    return avg if average else W

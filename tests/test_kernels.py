@@ -1,0 +1,150 @@
+"""The compiled kernels against the plain NumPy versions in tests/reference.py."""
+
+import numpy as np
+import pytest
+
+from sgdcli import kernels, losses
+from sgdcli.engine import TrainState
+from sgdcli.options import TrainOptions
+from sgdcli.training import kernel_config
+
+import reference
+
+
+def run_kernel(opts, X, y, order, batch, k_out=1, pieces=1, parts=1, par_min_work=kernels.PAR_MIN_WORK, epochs=1):
+    """Feed ``order`` to train_block in ``pieces`` calls per epoch, as blocks would."""
+    d = X.shape[1]
+    iters = -(-len(order) // batch)
+    cfg = kernel_config(opts, batch, parts, iters * epochs, par_min_work)
+    state = TrainState.zeros(k_out, d)
+    buf = kernels.Buffers(parts, k_out, d)
+    for epoch in range(epochs):
+        state.counters[kernels.EPOCH] = epoch
+        for piece in np.array_split(order, pieces):
+            status = kernels.train_block(
+                cfg, X, y, piece.astype(np.int64), np.zeros(d), np.ones(d), state.W, state.G, state.slots,
+                state.counters, state.sums, buf.partial, buf.ploss, buf.pstatus, buf.s_buf, buf.g_buf,
+            )
+            assert status == kernels.OK
+        if state.counters[kernels.FILL]:
+            if opts.drop_last:
+                state.G[:] = 0
+                state.counters[kernels.FILL] = 0
+            else:
+                assert kernels.finish_batch(cfg, state.W, state.G, state.slots, state.counters, state.sums)
+    return state
+
+
+def problem(model, n=203, d=4, k=3, seed=3):
+    rng = np.random.default_rng(seed)
+    X = rng.standard_normal((n, d)).astype(np.float32)
+    if model == "linear":
+        y = X @ rng.standard_normal(d) + 0.1 * rng.standard_normal(n)
+    elif model == "softmax":
+        y = rng.integers(0, k, n).astype(float)
+    else:
+        y = rng.integers(0, 2, n).astype(float)
+    return X, y, rng.permutation(n)
+
+
+@pytest.mark.parametrize("optimizer", ["sgd", "momentum", "nesterov", "adagrad", "rmsprop", "adam"])
+@pytest.mark.parametrize("model", ["linear", "logistic", "hinge", "softmax"])
+def test_train_block_matches_reference(model, optimizer):
+    X, y, order = problem(model)
+    k_out = 3 if model == "softmax" else 1
+    opts = TrainOptions(model=model, optimizer=optimizer, lr=0.05, l2=0.01, l1=0.001, beta2=0.99)
+    state = run_kernel(opts, X, y, order, batch=16, k_out=k_out, pieces=3, epochs=2)
+    expected = reference.minibatch_sgd(model, X, y, order, 16, 0.05, optimizer, epochs=2, k_out=k_out, l1=0.001, l2=0.01, beta2=0.99)
+    np.testing.assert_allclose(state.W, expected, rtol=1e-9, atol=1e-12)
+    assert state.counters[kernels.T] == 2 * -(-len(order) // 16)
+
+
+@pytest.mark.parametrize("pieces", [1, 2, 7, 203])
+def test_block_boundaries_do_not_change_the_result(pieces):
+    """A batch straddling blocks accumulates its gradient across calls."""
+    X, y, order = problem("logistic")
+    opts = TrainOptions(model="logistic", lr=0.1)
+    one = run_kernel(opts, X, y, order, batch=32, pieces=1)
+    split = run_kernel(opts, X, y, order, batch=32, pieces=pieces)
+    np.testing.assert_array_equal(one.W, split.W)
+
+
+@pytest.mark.parametrize("parts", [2, 3])
+def test_parallel_path_matches_serial(parts):
+    X, y, order = problem("softmax", n=500)
+    opts = TrainOptions(model="softmax", lr=0.1)
+    serial = run_kernel(opts, X, y, order, batch=64, k_out=3)
+    parallel = run_kernel(opts, X, y, order, batch=64, k_out=3, parts=parts, par_min_work=0)
+    np.testing.assert_allclose(parallel.W, serial.W, rtol=1e-10)
+    again = run_kernel(opts, X, y, order, batch=64, k_out=3, parts=parts, par_min_work=0)
+    np.testing.assert_array_equal(parallel.W, again.W)  # same thread count: bit for bit
+
+
+def test_full_batch_and_pure_sgd_and_drop_last():
+    X, y, order = problem("linear", n=50)
+    opts = TrainOptions(model="linear", lr=0.1)
+    full = run_kernel(opts, X, y, order, batch=50, pieces=4)
+    assert full.counters[kernels.T] == 1
+    np.testing.assert_allclose(full.W, reference.minibatch_sgd("linear", X, y, order, 50, 0.1), rtol=1e-10)
+    sgd1 = run_kernel(opts, X, y, order, batch=1, pieces=3)
+    assert sgd1.counters[kernels.T] == 50
+    np.testing.assert_allclose(sgd1.W, reference.minibatch_sgd("linear", X, y, order, 1, 0.1), rtol=1e-9)
+    dropped = run_kernel(TrainOptions(model="linear", lr=0.1, drop_last=True), X, y, order, batch=16)
+    assert dropped.counters[kernels.T] == 3
+    np.testing.assert_allclose(dropped.W, reference.minibatch_sgd("linear", X, y, order, 16, 0.1, drop_last=True), rtol=1e-10)
+
+
+def test_averaged_sgd_matches_reference():
+    X, y, order = problem("logistic")
+    opts = TrainOptions(model="logistic", lr=0.2, average=True)
+    state = run_kernel(opts, X, y, order, batch=8)
+    expected = reference.minibatch_sgd("logistic", X, y, order, 8, 0.2, average=True)
+    np.testing.assert_allclose(state.params(True), expected, rtol=1e-9)
+
+
+def test_scores_kernel_matches_numpy():
+    rng = np.random.default_rng(0)
+    X = rng.standard_normal((100, 7)).astype(np.float32)
+    W = rng.standard_normal((3, 8))
+    center, scale = rng.standard_normal(7), rng.uniform(0.5, 2, 7)
+    rows = np.array([5, 0, 99, 42], dtype=np.int64)
+    S = kernels.scores(X, rows, center, scale, W, np.empty((4, 3)))
+    Z = (X[rows].astype(np.float64) - center) * scale
+    np.testing.assert_allclose(S, Z @ W[:, :7].T + W[:, 7], rtol=1e-12)
+
+
+def test_row_losses_match_reference():
+    rng = np.random.default_rng(1)
+    for model, k in (("linear", 1), ("logistic", 1), ("hinge", 1), ("softmax", 4)):
+        S = rng.standard_normal((20, k)) * 3
+        t = rng.standard_normal(20) if model == "linear" else rng.integers(0, max(k, 2), 20).astype(float)
+        got = losses.row_losses(losses.CODES[model], S, t, np.empty(20), np.empty_like(S))
+        want = [reference.loss_and_grad(model, S[i], t[i])[0] for i in range(20)]
+        np.testing.assert_allclose(got, want, rtol=1e-10, err_msg=model)
+
+
+def test_nonfinite_feature_is_reported_with_its_row():
+    X, y, order = problem("linear", n=30)
+    X[17, 2] = np.nan
+    opts = TrainOptions(model="linear")
+    d = X.shape[1]
+    cfg = kernel_config(opts, 8, 1, 4)
+    state = TrainState.zeros(1, d)
+    buf = kernels.Buffers(1, 1, d)
+    status = kernels.train_block(cfg, X, y, np.arange(30, dtype=np.int64), np.zeros(d), np.ones(d), state.W, state.G,
+                                 state.slots, state.counters, state.sums, buf.partial, buf.ploss, buf.pstatus, buf.s_buf, buf.g_buf)
+    assert status == kernels.BAD_ROW
+    assert state.counters[kernels.BAD] == 17
+
+
+def test_divergence_is_detected():
+    X, y, order = problem("linear", n=200)
+    X *= 100
+    opts = TrainOptions(model="linear", lr=10.0)
+    d = X.shape[1]
+    cfg = kernel_config(opts, 1, 1, 200)
+    state = TrainState.zeros(1, d)
+    buf = kernels.Buffers(1, 1, d)
+    status = kernels.train_block(cfg, X, y, order.astype(np.int64), np.zeros(d), np.ones(d), state.W, state.G,
+                                 state.slots, state.counters, state.sums, buf.partial, buf.ploss, buf.pstatus, buf.s_buf, buf.g_buf)
+    assert status == kernels.DIVERGED
