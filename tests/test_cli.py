@@ -1,0 +1,306 @@
+"""The command line as a user meets it: real subprocesses, exact exit codes and messages."""
+
+import json
+import os
+import subprocess
+import sys
+
+import h5py
+import numpy as np
+import pytest
+
+from conftest import make_problem, run, write_table
+
+COMMANDS = ["generate", "info", "train", "predict", "evaluate", "show"]
+
+
+def only_files(directory):
+    return sorted(os.listdir(directory))
+
+
+def assert_one_line_error(proc, code, *fragments):
+    assert proc.returncode == code, proc.stderr
+    lines = proc.stderr.strip().splitlines()
+    errors = [line for line in lines if "error:" in line]
+    assert len(errors) == 1 and errors[0] == lines[-1], proc.stderr  # progress logs may precede it
+    assert lines[-1].startswith("sgdcli"), lines[-1]
+    assert "Traceback" not in proc.stderr
+    for fragment in fragments:
+        assert fragment in lines[-1], lines[-1]
+    assert proc.stdout == ""
+
+
+# --- help and start-up ---------------------------------------------------------------------
+
+@pytest.mark.parametrize("command", COMMANDS)
+def test_every_command_has_help_with_an_example(command):
+    proc = run(command, "--help", check=True)
+    assert "Example:" in proc.stdout
+    assert f"sgdcli {command}" in proc.stdout
+
+
+NO_NUMBA = """
+import sys
+from sgdcli.cli import main
+try:
+    main({argv!r})
+except SystemExit:
+    pass
+loaded = [m for m in ("numba", "llvmlite", "h5py", "rich") if m in sys.modules]
+print(",".join(loaded))
+"""
+
+
+@pytest.mark.parametrize("argv", [["--help"], ["train", "--help"], ["evaluate", "--help"], ["--version"]])
+def test_help_does_not_import_numba(argv):
+    proc = subprocess.run([sys.executable, "-c", NO_NUMBA.format(argv=argv)], capture_output=True, text=True, check=True)
+    assert "numba" not in proc.stdout.split("\n")[-2]
+    assert "llvmlite" not in proc.stdout.split("\n")[-2]
+
+
+def test_shell_completion_does_not_import_numba():
+    env = dict(os.environ, _SGDCLI_COMPLETE="bash_complete", COMP_WORDS="sgdcli tr", COMP_CWORD="1")
+    code = "import sys\nfrom sgdcli.cli import main\ntry:\n    main([])\nexcept SystemExit:\n    pass\nprint('numba' in sys.modules, file=sys.stderr)"
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env)
+    assert "train" in proc.stdout
+    assert proc.stderr.strip().endswith("False")
+
+
+def test_console_script_and_module_both_run():
+    script = os.path.join(os.path.dirname(sys.executable), "sgdcli")
+    assert subprocess.run([script, "--version"], capture_output=True, text=True).stdout.startswith("sgdcli")
+    assert run("--version").stdout.startswith("sgdcli")
+
+
+def test_unknown_option_is_a_one_line_usage_error():
+    proc = run("train", "x.h5", "-o", "m.h5", "--bogus")
+    assert_one_line_error(proc, 2, "sgdcli train", "--bogus")
+
+
+# --- bad input: one line, exit 2, nothing written -----------------------------------------------
+
+@pytest.fixture
+def bad(tmp_path):
+    """A directory of malformed inputs, and where a model would go."""
+    X, y = make_problem("binary", n=200, d=3, seed=0)
+    paths = {"good": write_table(tmp_path / "good.h5", X, y)}
+    (tmp_path / "text.h5").write_text("just some text, not HDF5\n" * 100)
+    paths["text"] = str(tmp_path / "text.h5")
+    big_X, big_y = make_problem("binary", n=5000, d=8, seed=0)
+    trunc = write_table(tmp_path / "trunc.h5", big_X, big_y)
+    size = os.path.getsize(trunc)
+    with open(trunc, "r+b") as fh:
+        fh.truncate(size // 2)
+    paths["trunc"] = trunc
+    paths["x3d"] = write_table(tmp_path / "x3d.h5", np.zeros((4, 2, 2), np.float32), np.zeros(4))
+    paths["y2d"] = write_table(tmp_path / "y2d.h5", X, np.zeros((200, 2)))
+    paths["len"] = write_table(tmp_path / "len.h5", X, y[:150])
+    with h5py.File(tmp_path / "str.h5", "w") as f:
+        f["X"] = np.array([[b"a", b"b"]] * 5)
+        f["y"] = np.zeros(5)
+    paths["str"] = str(tmp_path / "str.h5")
+    paths["empty"] = write_table(tmp_path / "empty.h5", np.zeros((0, 3), np.float32), np.zeros(0))
+    paths["three"] = write_table(tmp_path / "three.h5", X, np.arange(200) % 3)
+    Xn = X.copy()
+    Xn[57, 1] = np.nan
+    paths["nanx"] = write_table(tmp_path / "nanx.h5", Xn, y)
+    yi = y.astype(float)
+    yi[123] = np.inf
+    paths["infy"] = write_table(tmp_path / "infy.h5", X, yi)
+    with h5py.File(tmp_path / "other.h5", "w") as f:
+        f["weights"] = np.zeros((1, 3))
+    paths["other"] = str(tmp_path / "other.h5")
+    with h5py.File(tmp_path / "grp.h5", "w") as f:
+        f.create_group("X")
+        f["y"] = y
+    paths["group"] = str(tmp_path / "grp.h5")
+    out = tmp_path / "out"
+    out.mkdir()
+    paths["out"] = str(out)
+    return paths
+
+
+CASES = {
+    "missing file": (["train", "{out}/../nope.h5"], "nope.h5: no such file"),
+    "not hdf5": (["train", "{text}"], "text.h5: not an HDF5 file"),
+    "truncated": (["train", "{trunc}"], "trunc.h5"),
+    "missing dataset": (["train", "{good}", "--x", "features"], "good.h5:features: no such dataset (datasets in file: X, y)"),
+    "group not dataset": (["train", "{group}"], "grp.h5:X: is a group, not a dataset"),
+    "X not 2-D": (["train", "{x3d}"], "x3d.h5:X: expected a 2-D feature matrix (rows × features), got shape (4, 2, 2)"),
+    "y not 1-D": (["train", "{y2d}"], "y2d.h5:y: expected 1-D labels, got shape (200, 2)"),
+    "length mismatch": (["train", "{len}"], "len.h5:y: has 150 rows but X has 200"),
+    "non-numeric": (["train", "{str}"], "str.h5:X: dtype |S1 is not numeric"),
+    "empty": (["train", "{empty}"], "empty.h5:X: dataset is empty (shape (0, 3))"),
+    "three classes for logistic": (["train", "{three}"], "three.h5:y: --model logistic needs exactly 2 distinct labels, found 3 (0, 1, 2)"),
+    "nan in X": (["train", "{nanx}"], "nanx.h5:X: non-finite feature value at row 57"),
+    "nan in X, standardize": (["train", "{nanx}", "--standardize"], "nanx.h5:X: non-finite feature value at row 57"),
+    "inf in y": (["train", "{infy}"], "infy.h5:y: non-finite label (inf) at row 123"),
+    "batch size 0": (["train", "{good}", "--batch-size", "0"], "--batch-size: must be >= 1 or 'full', got 0"),
+    "batch size > rows": (["train", "{good}", "--batch-size", "201"], "--batch-size 201 is larger than the 200 training rows"),
+    "batch size text": (["train", "{good}", "--batch-size", "big"], "'big' is neither a positive integer nor 'full'"),
+    "lr zero": (["train", "{good}", "--lr", "0"], "--lr: must be a finite number > 0, got 0.0"),
+    "lr negative": (["train", "{good}", "--lr", "-1"], "--lr: must be a finite number > 0, got -1.0"),
+    "epochs zero": (["train", "{good}", "--epochs", "0"], "--epochs: must be >= 1, got 0"),
+}
+
+
+@pytest.mark.parametrize("name", list(CASES))
+def test_bad_train_input(bad, name):
+    argv, fragment = CASES[name]
+    argv = [a.format(**bad) for a in argv]
+    model = os.path.join(bad["out"], "model.h5")
+    proc = run(*argv, "-o", model)
+    assert_one_line_error(proc, 2, fragment)
+    assert only_files(bad["out"]) == []
+
+
+def test_memory_wall(tmp_path):
+    X, y = make_problem("binary", n=40000, d=16, seed=0)
+    path = write_table(tmp_path / "wide.h5", X, y)
+    proc = run("train", path, "-o", tmp_path / "m.h5", "--batch-size", "20000", "--memory", "1M")
+    assert_one_line_error(proc, 2, "--batch-size 20000 needs 1.4 MiB per batch (16 features), more than --memory 1.0 MiB")
+    assert not (tmp_path / "m.h5").exists()
+    ok = run("train", path, "-o", tmp_path / "m.h5", "--batch-size", "full", "--memory", "1M", "--epochs", "1")
+    assert ok.returncode == 0, ok.stderr
+
+
+def test_unwritable_output(bad, tmp_path):
+    proc = run("train", bad["good"], "-o", tmp_path / "no" / "such" / "m.h5")
+    assert_one_line_error(proc, 2, "-o", "does not exist")
+    (tmp_path / "afile").write_text("x")
+    proc = run("train", bad["good"], "-o", tmp_path / "afile" / "m.h5")
+    assert_one_line_error(proc, 2, "-o")
+    proc = run("train", bad["good"], "-o", tmp_path)
+    assert_one_line_error(proc, 2, "is a directory")
+
+
+def test_model_from_another_tool(bad):
+    for argv in (["show", bad["other"]], ["evaluate", bad["other"], bad["good"]],
+                 ["predict", bad["other"], bad["good"], "-o", os.path.join(bad["out"], "p.h5")]):
+        proc = run(*argv)
+        assert_one_line_error(proc, 2, "other.h5: not an sgdcli model")
+    assert only_files(bad["out"]) == []
+
+
+def test_predict_with_wrong_feature_count(bad, tmp_path):
+    model = tmp_path / "m.h5"
+    run("train", bad["good"], "-o", model, "-q", check=True)
+    X, y = make_problem("binary", n=50, d=5)
+    wide = write_table(tmp_path / "wide.h5", X, y)
+    proc = run("predict", model, wide, "-o", os.path.join(bad["out"], "p.h5"))
+    assert_one_line_error(proc, 2, "wide.h5:X: has 5 features but the model was trained on 3")
+    proc = run("evaluate", model, wide)
+    assert_one_line_error(proc, 2, "has 5 features but the model was trained on 3")
+    assert only_files(bad["out"]) == []
+
+
+def test_divergence_exits_1_and_keeps_the_existing_model(tmp_path):
+    X, y = make_problem("regression", n=2000, d=10, seed=0)
+    path = write_table(tmp_path / "r.h5", X * 50, y)
+    model = tmp_path / "m.h5"
+    model.write_bytes(b"previous model")
+    proc = run("train", path, "-o", model, "--model", "linear", "--lr", "5", "--batch-size", "1", "--metrics", tmp_path / "m.jsonl")
+    assert_one_line_error(proc, 1, "training diverged in epoch 1", "try a smaller --lr (e.g. 0.5)")
+    assert model.read_bytes() == b"previous model"
+    assert sorted(os.listdir(tmp_path)) == ["m.h5", "r.h5"]
+
+
+def test_labels_outside_the_model_classes(tmp_path, binary_file):
+    model = tmp_path / "m.h5"
+    run("train", binary_file, "-o", model, "-q", check=True)
+    X, _ = make_problem("binary", n=20, d=6)
+    odd = write_table(tmp_path / "odd.h5", X, np.full(20, 5))
+    proc = run("evaluate", model, odd)
+    assert_one_line_error(proc, 2, "odd.h5:y: label 5 at row 0 is not one of the model's classes (0, 1)")
+
+
+def test_proba_for_linear_model_is_refused(tmp_path, regression_file):
+    model = tmp_path / "m.h5"
+    run("train", regression_file, "-o", model, "--model", "linear", "-q", check=True)
+    proc = run("predict", model, regression_file, "-o", tmp_path / "p.h5", "--proba")
+    assert_one_line_error(proc, 2, "--proba: a linear (regression) model has no probabilities")
+    assert not (tmp_path / "p.h5").exists()
+
+
+# --- results ---------------------------------------------------------------------------------
+
+EXPECTED_KEYS = {
+    "linear": ["rows", "mse", "rmse", "mae", "r2"],
+    "logistic": ["rows", "accuracy", "log_loss", "auc", "precision", "recall", "f1"],
+    "hinge": ["rows", "accuracy", "log_loss", "auc", "precision", "recall", "f1"],
+    "softmax": ["rows", "accuracy", "log_loss"],
+}
+
+
+@pytest.mark.parametrize("model", list(EXPECTED_KEYS))
+def test_evaluate_json_has_exactly_the_metric_keys(tmp_path, model):
+    task = {"linear": "regression", "softmax": "multiclass"}.get(model, "binary")
+    X, y = make_problem(task, n=500, d=4, seed=3)
+    path = write_table(tmp_path / "d.h5", X, y)
+    run("train", path, "-o", tmp_path / "m.h5", "--model", model, "-q", check=True)
+    proc = run("evaluate", tmp_path / "m.h5", path, "--json", check=True)
+    result = json.loads(proc.stdout)
+    assert list(result) == EXPECTED_KEYS[model]
+    assert result["rows"] == 500
+
+
+def test_train_predict_evaluate_show_round_trip(tmp_path):
+    X, y = make_problem("binary", n=1000, d=4, seed=8)
+    y = np.where(y == 1, 7, 3)
+    path = write_table(tmp_path / "d.h5", X, y, chunks=128)
+    proc = run("train", path, "-o", tmp_path / "m.h5", "--progress", "plain", "--val-fraction", "0.2",
+               "--metrics", tmp_path / "m.jsonl", "--epochs", "3", check=True)
+    assert proc.stdout.startswith(f"model {tmp_path / 'm.h5'}: logistic, 4 features, 3 epochs")
+    assert "T" not in proc.stdout.split("\n")[0][:4]  # results only on stdout, logs on stderr
+    assert "epoch 3/3" in proc.stderr
+    lines = [json.loads(l) for l in (tmp_path / "m.jsonl").read_text().splitlines()]
+    assert [l["epoch"] for l in lines] == [1, 2, 3]
+    for key in ("iterations", "train_loss", "val_loss", "lr", "seconds", "rows_per_s"):
+        assert key in lines[0]
+    run("predict", tmp_path / "m.h5", path, "-o", tmp_path / "p.h5", "--proba", check=True)
+    with h5py.File(tmp_path / "p.h5") as f:
+        pred, proba = f["prediction"][()], f["proba"][()]
+    assert set(np.unique(pred)) <= {3, 7}
+    assert proba.shape == (1000, 2)
+    np.testing.assert_allclose(proba.sum(axis=1), 1.0)
+    assert (pred == np.where(proba[:, 1] > 0.5, 7, 3)).all()
+    ev = json.loads(run("evaluate", tmp_path / "m.h5", path, "--json", check=True).stdout)
+    assert ev["accuracy"] == pytest.approx((pred == y).mean())
+    card = json.loads(run("show", tmp_path / "m.h5", "--json", check=True).stdout)
+    assert card["model"] == "logistic" and card["classes"] == [3, 7] and card["features"] == 4
+    assert len(card["history"]) == 3
+    assert card["hyperparameters"]["batch_size"] == 32
+    assert card["data"]["shape"] == [1000, 4]
+    assert {"sgdcli", "numba", "numpy", "h5py"} <= set(card["versions"])
+    text = run("show", tmp_path / "m.h5", check=True).stdout
+    assert "hyperparameters" in text and "history" in text and "classes      3, 7" in text
+
+
+def test_progress_off_a_terminal_has_no_control_codes(tmp_path, binary_file):
+    proc = run("train", binary_file, "-o", tmp_path / "m.h5", "--epochs", "2", check=True)
+    assert "\x1b" not in proc.stderr and "\r" not in proc.stderr
+    summaries = [l for l in proc.stderr.splitlines() if "epoch" in l and "iterations," in l]
+    assert len(summaries) == 2
+    assert summaries[0][:4].isdigit()  # timestamped
+
+
+def test_quiet_prints_nothing_on_stderr(tmp_path, binary_file):
+    proc = run("train", binary_file, "-o", tmp_path / "m.h5", "-q", check=True)
+    assert proc.stderr == ""
+
+
+def test_generate_and_info(tmp_path):
+    run("generate", tmp_path / "g.h5", "--task", "multiclass", "--rows", "1000", "--features", "3", "--classes", "4",
+        "--chunk-rows", "100", "--compression", "gzip", check=True)
+    info = json.loads(run("info", tmp_path / "g.h5", "--json", check=True).stdout)
+    X = next(d for d in info["datasets"] if d["path"] == "X")
+    assert X["shape"] == [1000, 3] and X["chunks"] == [100, 3] and X["compression"] == "gzip"
+    assert X["layout"] == "chunked" and X["read_mode"] == "chunk-aligned blocks"
+    run("generate", tmp_path / "c.h5", "--contiguous", "--rows", "100", check=True)
+    text = run("info", tmp_path / "c.h5", check=True).stdout
+    assert "X: shape 100×10, float32, contiguous" in text and "read memory-mapped" in text
+    with h5py.File(tmp_path / "g.h5") as f:
+        assert f.attrs["task"] == "multiclass" and f.attrs["classes"] == 4 and f["generator/coef"].shape == (4, 3)
+        assert set(np.unique(f["y"][()])) == {0, 1, 2, 3}
+    proc = run("generate", tmp_path / "x.h5", "--contiguous", "--compression", "gzip")
+    assert_one_line_error(proc, 2, "--compression needs a chunked layout")

@@ -1,0 +1,119 @@
+"""Training reaches optima computed independently in the test."""
+
+import numpy as np
+import pytest
+
+from sgdcli import evaluate, train
+from sgdcli.options import TrainOptions
+
+from conftest import make_problem, write_table
+
+
+def weights_in_data_units(model):
+    """Undo standardization: the weights and bias that act on raw features."""
+    w, b = model.weights, model.bias
+    if model.center is None:
+        return w, b
+    w_raw = w / model.scale
+    return w_raw, b - w_raw @ model.center
+
+
+def logistic_objective(w, b, X, y, l2):
+    s = X @ w + b
+    return float(np.mean(np.logaddexp(0, s) - y * s) + 0.5 * l2 * w @ w)
+
+
+def newton_logistic(X, y, l2, iters=50):
+    n, d = X.shape
+    A = np.column_stack([X, np.ones(n)])
+    theta = np.zeros(d + 1)
+    reg = np.full(d + 1, l2)
+    reg[-1] = 0.0
+    for _ in range(iters):
+        p = 1 / (1 + np.exp(-(A @ theta)))
+        grad = A.T @ (p - y) / n + reg * theta
+        H = (A * (p * (1 - p))[:, None]).T @ A / n + np.diag(reg)
+        theta -= np.linalg.solve(H, grad)
+    return theta[:-1], theta[-1]
+
+
+def test_linear_full_batch_reaches_least_squares(tmp_path):
+    rng = np.random.default_rng(0)
+    X = rng.standard_normal((2000, 5)).astype(np.float32) * [1, 2, 0.5, 1, 3] + [0, 1, -1, 2, 0]
+    X = X.astype(np.float32)
+    y = X @ np.array([1.0, -2.0, 0.5, 0.0, 3.0]) + 4.0 + rng.standard_normal(2000)
+    path = write_table(tmp_path / "r.h5", X, y, chunks=300)
+    model = train(path, TrainOptions(model="linear", batch_size=None, lr=0.5, epochs=300, standardize=True, memory=2**20))
+    w, b = weights_in_data_units(model)
+    A = np.column_stack([X.astype(np.float64), np.ones(len(y))])
+    exact = np.linalg.lstsq(A, y, rcond=None)[0]
+    np.testing.assert_allclose(w[0], exact[:-1], rtol=1e-6, atol=1e-6)
+    assert b[0] == pytest.approx(exact[-1], abs=1e-6)
+    assert model.training["iterations_per_epoch"] == 1
+
+
+def test_linear_minibatch_with_averaging_approaches_least_squares(tmp_path):
+    X, y = make_problem("regression", n=4000, d=5, seed=4)
+    path = write_table(tmp_path / "r.h5", X, y)
+    model = train(path, TrainOptions(model="linear", batch_size=16, lr=0.05, epochs=10, average=True))
+    A = np.column_stack([X.astype(np.float64), np.ones(len(y))])
+    exact = np.linalg.lstsq(A, y, rcond=None)[0]
+    np.testing.assert_allclose(model.weights[0], exact[:-1], atol=0.01)
+
+
+@pytest.mark.parametrize("optimizer,lr,schedule", [("sgd", 0.5, "invscaling"), ("adam", 0.005, "constant"),
+                                                  ("momentum", 0.05, "invscaling")])
+def test_logistic_reaches_newton_optimum(tmp_path, optimizer, lr, schedule):
+    X, y = make_problem("binary", n=3000, d=6, seed=5)
+    path = write_table(tmp_path / "b.h5", X, y, chunks=256)
+    l2 = 0.01
+    model = train(path, TrainOptions(model="logistic", l2=l2, batch_size=64, lr=lr, optimizer=optimizer,
+                                     epochs=30, schedule=schedule, power_t=0.5, average=True))
+    X64 = X.astype(np.float64)
+    w_opt, b_opt = newton_logistic(X64, y, l2)
+    best = logistic_objective(w_opt, b_opt, X64, y, l2)
+    got = logistic_objective(model.weights[0], model.bias[0], X64, y, l2)
+    assert best <= got <= best * 1.01
+
+
+def test_softmax_separable_data_reaches_high_accuracy(tmp_path):
+    X, y = make_problem("multiclass", n=3000, d=5, k=4, seed=6, noise=0.0)
+    path = write_table(tmp_path / "m.h5", X, y)
+    model = train(path, TrainOptions(model="softmax", batch_size=32, lr=0.5, epochs=20))
+    assert list(model.classes) == [0, 1, 2, 3]
+    assert evaluate(model, path)["accuracy"] > 0.97
+
+
+def test_hinge_separates_separable_data(tmp_path):
+    X, y = make_problem("binary", n=3000, d=5, seed=7, noise=0.0)
+    y = np.where(y == 1, 7, 3)  # any two labels
+    path = write_table(tmp_path / "h.h5", X, y)
+    model = train(path, TrainOptions(model="hinge", batch_size=32, lr=0.05, epochs=10, l2=1e-4))
+    assert list(model.classes) == [3, 7]
+    assert evaluate(model, path)["accuracy"] > 0.97
+
+
+@pytest.mark.parametrize("task,model,d", [("binary", "logistic", 20), ("binary", "logistic", 200), ("regression", "linear", 20),
+                                          ("regression", "linear", 200), ("multiclass", "softmax", 50), ("binary", "hinge", 50)])
+def test_defaults_converge_on_standardized_data(tmp_path, task, model, d):
+    from sgdcli.generate import generate
+
+    path = tmp_path / "d.h5"
+    generate(path, task=task, rows=5000, features=d, classes=3, noise=0.1, seed=11)
+    m = train(path, TrainOptions(model=model, standardize=True))
+    losses = [h["train_loss"] for h in m.history]
+    assert all(np.isfinite(losses))
+    assert losses[-1] < losses[0]
+    result = evaluate(m, path)
+    if task == "regression":
+        assert result["r2"] > 0.95
+    else:
+        assert result["accuracy"] > 0.85
+
+
+def test_lr_scaling_is_applied_and_stored(tmp_path, binary_file):
+    m = train(binary_file, TrainOptions(batch_size=256, lr=0.01, lr_scaling="linear", base_batch_size=32, epochs=1))
+    assert m.training["lr"] == pytest.approx(0.08)
+    assert m.history[0]["lr"] == pytest.approx(0.08)
+    m = train(binary_file, TrainOptions(batch_size=128, lr=0.01, lr_scaling="sqrt", base_batch_size=32, epochs=1))
+    assert m.training["lr"] == pytest.approx(0.02)

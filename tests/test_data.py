@@ -1,0 +1,163 @@
+"""Reading data out of core: layouts, conversions, block plans, shuffling."""
+
+import numpy as np
+import pytest
+
+from sgdcli import engine, shuffle, train
+from sgdcli.options import TrainOptions
+from sgdcli.source import Table
+
+from conftest import make_problem, write_table
+
+
+@pytest.fixture(scope="module")
+def data():
+    return make_problem("binary", n=3000, d=5, seed=9)
+
+
+def weights(path, **kw):
+    return train(path, TrainOptions(epochs=2, batch_size=16, **kw)).weights
+
+
+def test_layouts_and_dtypes_give_identical_models(tmp_path, data):
+    X, y = data
+    plain = write_table(tmp_path / "plain.h5", X, y)
+    variants = {
+        "chunked": write_table(tmp_path / "c.h5", X, y, chunks=256),
+        "gzip": write_table(tmp_path / "g.h5", X, y, chunks=100, compression="gzip"),
+        "lzf": write_table(tmp_path / "l.h5", X, y, chunks=333, compression="lzf"),
+        "float64": write_table(tmp_path / "f64.h5", X.astype(np.float64), y),
+        "big-endian": write_table(tmp_path / "be.h5", X.astype(">f4"), y.astype(">i8")),
+        "float labels": write_table(tmp_path / "fy.h5", X, y.astype(np.float32)),
+    }
+    Xi = np.round(X * 100).astype(np.int32)
+    ints = write_table(tmp_path / "i.h5", Xi, y)
+    ints_as_float = write_table(tmp_path / "if.h5", Xi.astype(np.float32), y)
+    with Table(plain) as t:
+        assert t.X.zero_copy and t.X.layout.read_mode == "memory-mapped"
+    with Table(variants["gzip"]) as t:
+        assert not t.X.zero_copy and t.X.layout.read_mode == "chunk-aligned blocks"
+    for shuffle_on in (True, False):
+        base = weights(plain, shuffle=shuffle_on)
+        for name, path in variants.items():
+            np.testing.assert_array_equal(weights(path, shuffle=shuffle_on), base, err_msg=name)
+        np.testing.assert_array_equal(weights(ints, shuffle=shuffle_on), weights(ints_as_float, shuffle=shuffle_on))
+
+
+def test_many_blocks_without_shuffle_match_one_block(tmp_path):
+    """Out-of-core order equals in-memory order when shuffling is off: batches straddle blocks."""
+    X, y = make_problem("binary", n=20000, d=20, seed=1)
+    path = write_table(tmp_path / "d.h5", X, y, chunks=1000)
+    with Table(path) as t:
+        assert len(t.spans(t.block_rows(2**20))) == 4
+    small = train(path, TrainOptions(shuffle=False, memory=2**20, epochs=1, batch_size=100)).weights
+    large = train(path, TrainOptions(shuffle=False, memory=2**30, epochs=1, batch_size=100)).weights
+    np.testing.assert_array_equal(small, large)
+
+
+def test_blocks_are_chunk_aligned_and_bounded(tmp_path):
+    X, y = make_problem("binary", n=50000, d=5, seed=0)
+    path = write_table(tmp_path / "c.h5", X, y, chunks=128)
+    with Table(path) as t:
+        rows = t.block_rows(2**20)
+        assert rows % 128 == 0
+        assert 2 * rows * t.row_bytes() <= 2**20
+        spans = t.spans(rows)
+        assert len(spans) > 2 and spans[0] == (0, rows) and spans[-1][1] == 50000
+
+
+class Recorder:
+    """Stands in for the kernel and records which rows each call visits."""
+
+    def __init__(self):
+        self.calls = []
+
+    def __call__(self, cfg, X, y, rows, *args):
+        self.calls.append((X, rows.copy()))
+        return 0
+
+
+def visits(monkeypatch, path, epochs=2, **kw):
+    """Rows (global indices) visited per epoch by the real engine, in order."""
+    from sgdcli import kernels
+
+    rec = Recorder()
+    starts = []
+    real_stream = engine.stream_blocks
+
+    def stream(table, spans, block_rows):
+        for block in real_stream(table, spans, block_rows):
+            starts.append(block.start)
+            yield block
+
+    monkeypatch.setattr(engine.kernels, "train_block", rec)
+    monkeypatch.setattr(engine, "stream_blocks", stream)
+    monkeypatch.setattr(engine.kernels, "finish_batch", lambda *a: True)
+    monkeypatch.setattr("sgdcli.training._compile", lambda *a: None)
+    train(path, TrainOptions(epochs=epochs, memory=2**20, **kw))
+    per_epoch, n_blocks = [], len(starts) // epochs
+    for e in range(epochs):
+        calls = rec.calls[e * n_blocks : (e + 1) * n_blocks]
+        blocks = starts[e * n_blocks : (e + 1) * n_blocks]
+        per_epoch.append((blocks, np.concatenate([start + rows for start, (_, rows) in zip(blocks, calls)])))
+    return per_epoch
+
+
+def test_each_epoch_visits_every_row_exactly_once_in_a_new_order(monkeypatch, tmp_path):
+    X, y = make_problem("binary", n=30000, d=10, seed=2)
+    path = write_table(tmp_path / "d.h5", X, y, chunks=500)
+    (b1, r1), (b2, r2) = visits(monkeypatch, path)
+    assert len(b1) > 3
+    np.testing.assert_array_equal(np.sort(r1), np.arange(30000))
+    np.testing.assert_array_equal(np.sort(r2), np.arange(30000))
+    assert b1 != b2  # blocks are permuted per epoch
+    assert not np.array_equal(r1, r2)
+    (n1, o1), _ = visits(monkeypatch, path, shuffle=False)
+    np.testing.assert_array_equal(o1, np.arange(30000))
+    assert n1 == sorted(n1)
+
+
+def test_validation_rows_are_never_trained_on(monkeypatch, tmp_path):
+    X, y = make_problem("binary", n=20000, d=10, seed=3)
+    path = write_table(tmp_path / "d.h5", X, y, chunks=1000)
+    (_, r1), (_, r2) = visits(monkeypatch, path, val_fraction=0.25, seed=5)
+    held = np.flatnonzero(shuffle.validation_mask(0, 20000, 0.25, 5))
+    assert 0.23 < len(held) / 20000 < 0.27
+    for visited in (r1, r2):
+        assert np.intersect1d(visited, held).size == 0
+        np.testing.assert_array_equal(np.sort(visited), np.setdiff1d(np.arange(20000), held))
+
+
+def test_validation_mask_does_not_depend_on_block_size():
+    whole = shuffle.validation_mask(0, 10000, 0.1, 42)
+    parts = np.concatenate([shuffle.validation_mask(s, min(s + 777, 10000), 0.1, 42) for s in range(0, 10000, 777)])
+    np.testing.assert_array_equal(whole, parts)
+    assert not np.array_equal(whole, shuffle.validation_mask(0, 10000, 0.1, 43))
+
+
+@pytest.mark.parametrize("batch,drop_last,expected", [(1, False, 1000), (32, False, 32), (32, True, 31), (None, False, 1), (999, False, 2), (999, True, 1)])
+def test_iterations_per_epoch(tmp_path, batch, drop_last, expected):
+    X, y = make_problem("binary", n=1000, d=3, seed=0)
+    path = write_table(tmp_path / "d.h5", X, y, chunks=64)
+    m = train(path, TrainOptions(batch_size=batch, drop_last=drop_last, epochs=2, memory=2**20))
+    assert m.training["iterations_per_epoch"] == expected
+    assert [h["iterations"] for h in m.history] == [expected, expected]
+    assert m.training["updates"] == 2 * expected
+
+
+def test_standardization_statistics_are_stored_and_applied(tmp_path):
+    rng = np.random.default_rng(0)
+    X = (rng.standard_normal((4000, 3)) * [1, 10, 100] + [5, -5, 50]).astype(np.float32)
+    y = (X[:, 0] - 5 + (X[:, 1] + 5) / 10 > 0).astype(int)
+    path = write_table(tmp_path / "d.h5", X, y, chunks=300)
+    m = train(path, TrainOptions(standardize=True, memory=2**20, epochs=3, lr=0.1))
+    np.testing.assert_allclose(m.center, X.astype(np.float64).mean(axis=0), rtol=1e-9)
+    np.testing.assert_allclose(m.scale, X.astype(np.float64).std(axis=0), rtol=1e-9)
+    from sgdcli import predict
+    import h5py
+
+    predict(m, path, tmp_path / "p.h5", proba=True)
+    with h5py.File(tmp_path / "p.h5") as f:
+        p1 = f["proba"][:, 1]
+    s = ((X - m.center) / m.scale) @ m.weights[0] + m.bias[0]
+    np.testing.assert_allclose(p1, 1 / (1 + np.exp(-s)), rtol=1e-6)
