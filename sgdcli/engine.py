@@ -17,6 +17,7 @@ from sgdcli import kernels, optimizers, shuffle
 from sgdcli.errors import DivergedError, InputError
 from sgdcli.labels import Labels
 from sgdcli.prefetch import stream_blocks
+from sgdcli.schedules import lr_at
 from sgdcli.source import Table
 
 
@@ -133,9 +134,9 @@ def run_epoch(
 
 
 def current_lr(cfg: kernels.KernelConfig, state: TrainState) -> float:
-    from sgdcli.schedules import lr_at
-
-    return float(lr_at(cfg, int(state.counters[kernels.T]), int(state.counters[kernels.EPOCH])))
+    """The learning rate of the latest update (of the first, before any)."""
+    t = max(int(state.counters[kernels.T]) - 1, 0)
+    return float(lr_at(cfg, t, int(state.counters[kernels.EPOCH])))
 
 
 def _diverged(cfg, state, epoch, t0) -> DivergedError:

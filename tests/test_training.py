@@ -1,0 +1,194 @@
+"""Training semantics: determinism, validation, early stopping, schedules, metrics, memory."""
+
+import json
+import math
+import os
+import subprocess
+import sys
+
+import h5py
+import numpy as np
+import pytest
+
+from sgdcli import evaluate, train
+from sgdcli.kernels import KernelConfig
+from sgdcli.metrics import BinaryMetrics, RegressionMetrics
+from sgdcli.options import TrainOptions, parse_size
+from sgdcli.progress import PlainReporter
+from sgdcli.schedules import CODES, lr_at
+
+from conftest import make_problem, run, write_table
+
+
+def model_contents(path, skip=("created", "history")):
+    with h5py.File(path) as f:
+        data = {name: f[name][()].tobytes() for name in f}
+        attrs = {k: v for k, v in f.attrs.items() if k not in skip}
+        history = json.loads(f.attrs["history"])
+    for rec in history:
+        rec.pop("seconds"), rec.pop("rows_per_s")
+    return data, attrs, history
+
+
+@pytest.mark.parametrize("threads", ["1", "2"])
+def test_same_seed_and_threads_give_byte_identical_models(tmp_path, threads):
+    X, y = make_problem("multiclass", n=6000, d=8, k=3, seed=1)
+    path = write_table(tmp_path / "d.h5", X, y, chunks=500)
+    args = ["--model", "softmax", "--batch-size", "512", "--threads", threads, "--memory", "1M",
+            "--val-fraction", "0.1", "--optimizer", "adam", "-q"]
+    for name, seed in (("a", "3"), ("b", "3"), ("c", "4")):
+        run("train", path, "-o", tmp_path / f"{name}.h5", "--seed", seed, *args, check=True)
+    assert model_contents(tmp_path / "a.h5") == model_contents(tmp_path / "b.h5")
+    assert model_contents(tmp_path / "a.h5")[0] != model_contents(tmp_path / "c.h5")[0]
+
+
+def test_validation_file_and_early_stopping_keep_the_best_epoch(tmp_path):
+    X, y = make_problem("binary", n=3000, d=5, seed=2)
+    path = write_table(tmp_path / "train.h5", X, y)
+    # a validation set whose labels are flipped gets worse as training improves
+    Xv, yv = make_problem("binary", n=500, d=5, seed=2)
+    vpath = write_table(tmp_path / "val.h5", Xv, 1 - yv, x="features", yname="labels")
+    m = train(path, TrainOptions(val=vpath, val_x="features", val_y="labels", early_stopping=True, patience=2,
+                                 epochs=20, lr=0.05))
+    assert m.training["stopped_early"] and m.training["epochs_run"] == 3 and m.training["best_epoch"] == 1
+    losses = [h["val_loss"] for h in m.history]
+    assert losses[0] < losses[1] < losses[2]
+    metrics = evaluate(m, vpath, x="features", y="labels")
+    # the returned weights are those of epoch 1
+    first = train(path, TrainOptions(epochs=1, lr=0.05))
+    np.testing.assert_array_equal(m.weights, first.weights)
+    assert metrics["log_loss"] == pytest.approx(m.history[0]["val_loss"])
+
+
+def test_validation_fraction_loss_matches_evaluation_of_held_out_rows(tmp_path):
+    from sgdcli.shuffle import validation_mask
+
+    X, y = make_problem("binary", n=4000, d=5, seed=4)
+    path = write_table(tmp_path / "d.h5", X, y)
+    m = train(path, TrainOptions(val_fraction=0.3, seed=9, epochs=2))
+    held = validation_mask(0, 4000, 0.3, 9)
+    hpath = write_table(tmp_path / "held.h5", X[held], y[held])
+    assert m.training["val_rows"] == held.sum()
+    assert m.history[-1]["val_loss"] == pytest.approx(evaluate(m, hpath)["log_loss"], rel=1e-12)
+    assert m.history[-1]["val_accuracy"] == pytest.approx(evaluate(m, hpath)["accuracy"])
+
+
+def test_schedules():
+    def cfg(schedule, warmup=0):
+        return KernelConfig(0, 0, CODES[schedule], 1, 1, 1, 0.1, 0.0, 0.0, 0.9, 0.9, 0.999, 1e-8, 0.5, 0.5, 2, warmup, 100, False)
+
+    assert lr_at(cfg("constant"), 50, 3) == pytest.approx(0.1)
+    assert lr_at(cfg("invscaling"), 3, 0) == pytest.approx(0.1 / 2)
+    assert lr_at(cfg("step"), 0, 3) == pytest.approx(0.1 * 0.5)
+    assert lr_at(cfg("step"), 0, 4) == pytest.approx(0.1 * 0.25)
+    assert lr_at(cfg("cosine"), 0, 0) == pytest.approx(0.1)
+    assert lr_at(cfg("cosine"), 50, 0) == pytest.approx(0.05)
+    assert lr_at(cfg("cosine"), 100, 0) == pytest.approx(0.0)
+    assert lr_at(cfg("constant", warmup=10), 4, 0) == pytest.approx(0.05)
+    assert lr_at(cfg("constant", warmup=10), 10, 0) == pytest.approx(0.1)
+
+
+def test_step_schedule_is_recorded_per_epoch(tmp_path, binary_file):
+    m = train(binary_file, TrainOptions(schedule="step", step_epochs=2, gamma=0.5, lr=0.1, epochs=5))
+    assert [h["lr"] for h in m.history] == pytest.approx([0.1, 0.1, 0.05, 0.05, 0.025])
+
+
+def test_binary_metrics_match_exact_computation():
+    rng = np.random.default_rng(0)
+    n = 20000
+    score = rng.standard_normal(n) * 2
+    y = (score + rng.standard_normal(n) > 0).astype(float)
+    acc = BinaryMetrics()
+    for s in range(0, n, 3000):
+        acc.update(score[s : s + 3000, None], y[s : s + 3000])
+    r = acc.result()
+    order = np.argsort(score)
+    ranks = np.empty(n)
+    ranks[order] = np.arange(1, n + 1)
+    pos = y == 1
+    exact_auc = (ranks[pos].sum() - pos.sum() * (pos.sum() + 1) / 2) / (pos.sum() * (~pos).sum())
+    assert r["auc"] == pytest.approx(exact_auc, abs=1e-4)
+    pred = score > 0
+    tp, fp, fn = (pred & pos).sum(), (pred & ~pos).sum(), (~pred & pos).sum()
+    assert r["precision"] == pytest.approx(tp / (tp + fp))
+    assert r["recall"] == pytest.approx(tp / (tp + fn))
+    assert r["f1"] == pytest.approx(2 * tp / (2 * tp + fp + fn))
+    p = 1 / (1 + np.exp(-score))
+    assert r["log_loss"] == pytest.approx(-np.mean(y * np.log(p) + (1 - y) * np.log(1 - p)), rel=1e-10)
+    assert r["accuracy"] == pytest.approx((pred == pos).mean())
+
+
+def test_regression_metrics_match_exact_computation():
+    rng = np.random.default_rng(1)
+    y = rng.standard_normal(5000) * 3 + 10
+    s = y + rng.standard_normal(5000)
+    acc = RegressionMetrics()
+    for i in range(0, 5000, 777):
+        acc.update(s[i : i + 777, None], y[i : i + 777])
+    r = acc.result()
+    assert r["mse"] == pytest.approx(np.mean((s - y) ** 2))
+    assert r["rmse"] == pytest.approx(math.sqrt(np.mean((s - y) ** 2)))
+    assert r["mae"] == pytest.approx(np.mean(np.abs(s - y)))
+    assert r["r2"] == pytest.approx(1 - np.sum((s - y) ** 2) / np.sum((y - y.mean()) ** 2))
+
+
+def test_plain_progress_is_rate_limited_and_has_no_control_codes():
+    import io
+
+    now = [0.0]
+    out = io.StringIO()
+    rep = PlainReporter(out, interval=5.0, clock=lambda: now[0])
+    rep.begin(epochs=1, iterations=1000, rows=10**6, batch_size=1000, lr=0.1)
+    rep.epoch_start(0)
+    for i in range(1, 1001):
+        now[0] = i * 0.01  # 10 s in all
+        rep.advance(0, i, i * 1000, 0.5, 0.1)
+    rep.epoch_end({"epoch": 1, "iterations": 1000, "train_loss": 0.5, "lr": 0.1, "seconds": 10.0, "rows_per_s": 1e5})
+    lines = out.getvalue().splitlines()
+    progress = [l for l in lines if "iteration " in l]
+    assert len(progress) == 2  # at 5 s and 10 s
+    assert "iteration 500/1000 (50%)" in progress[0] and "eta 0:00:05" in progress[0]
+    assert "\x1b" not in out.getvalue() and "\r" not in out.getvalue()
+
+
+def test_parse_size():
+    assert parse_size("512M") == 512 * 2**20
+    assert parse_size("1.5G") == int(1.5 * 2**30)
+    assert parse_size("64KiB") == 64 * 1024
+    assert parse_size("1000") == 1000
+
+
+RSS_PROBE = """
+import sys, threading, time
+peak = [0]
+def sample():
+    while True:
+        with open("/proc/self/status") as fh:
+            for line in fh:
+                if line.startswith("RssAnon:"):
+                    peak[0] = max(peak[0], int(line.split()[1]))
+        time.sleep(0.005)
+threading.Thread(target=sample, daemon=True).start()
+from sgdcli import train
+from sgdcli.options import TrainOptions
+train(sys.argv[1], TrainOptions(memory=4 * 2**20, epochs=1, batch_size=256, val_fraction=0.1, standardize=True))
+time.sleep(0.05)
+print(peak[0] * 1024)
+"""
+
+
+@pytest.mark.skipif(not os.path.exists("/proc/self/status"), reason="needs /proc")
+def test_memory_is_bounded_by_the_budget_not_the_file(tmp_path):
+    """Peak anonymous memory on a file 20× the budget stays within budget + slack of a small file's."""
+    from sgdcli.generate import generate
+
+    peaks = {}
+    for name, rows in (("small", 20000), ("large", 400000)):  # 0.8 MB vs 80 MB of float32 features
+        path = tmp_path / f"{name}.h5"
+        generate(path, task="binary", rows=rows, features=50, chunk_rows=2048, compression="lzf")
+        proc = subprocess.run([sys.executable, "-c", RSS_PROBE, str(path)], capture_output=True, text=True, check=True)
+        peaks[name] = int(proc.stdout.strip().splitlines()[-1])
+    file_bytes = 400000 * 50 * 4
+    growth = peaks["large"] - peaks["small"]
+    assert growth < 4 * 2**20 + 16 * 2**20, (peaks, growth)
+    assert growth < file_bytes / 4
