@@ -33,6 +33,10 @@ demo: $(VENV)/.installed
 	$(SGD) train sample_data/regression.h5 -o $(DEMO)/regression-model.h5 --model linear \
 		--standardize --batch-size 32 --epochs 5 --progress plain
 	$(SGD) evaluate $(DEMO)/regression-model.h5 sample_data/regression.h5
+	@echo "== softmax on sample_data/multiclass.h5 (gzip-compressed chunks), with Adam"
+	$(SGD) train sample_data/multiclass.h5 -o $(DEMO)/multiclass-model.h5 --model softmax \
+		--standardize --optimizer adam --batch-size 128 --epochs 5 --progress plain
+	$(SGD) evaluate $(DEMO)/multiclass-model.h5 sample_data/multiclass.h5
 
 test: $(VENV)/.installed-test
 	$(PY) -m pytest -q
