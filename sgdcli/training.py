@@ -162,7 +162,7 @@ def _train(table: Table, val_table: Table | None, opts: TrainOptions, threads: i
 
 
 def kernel_config(opts: TrainOptions, batch: int, threads: int, total_iterations: int,
-                  par_min_work: int = kernels.PAR_MIN_WORK) -> kernels.KernelConfig:
+                  par_min_rows: int = kernels.PAR_MIN_ROWS) -> kernels.KernelConfig:
     """The kernels' settings for ``opts`` at the batch size and thread count actually used."""
     return kernels.KernelConfig(
         model=losses.CODES[opts.model],
@@ -170,7 +170,7 @@ def kernel_config(opts: TrainOptions, batch: int, threads: int, total_iterations
         schedule=schedules.CODES[opts.schedule],
         batch_size=int(batch),
         parts=int(threads),
-        par_min_work=int(par_min_work),
+        par_min_rows=int(par_min_rows),
         lr=float(opts.scaled_lr(batch)),
         l1=float(opts.l1),
         l2=float(opts.l2),

@@ -11,11 +11,11 @@ from sgdcli.training import kernel_config
 import reference
 
 
-def run_kernel(opts, X, y, order, batch, k_out=1, pieces=1, parts=1, par_min_work=kernels.PAR_MIN_WORK, epochs=1):
+def run_kernel(opts, X, y, order, batch, k_out=1, pieces=1, parts=1, par_min_rows=kernels.PAR_MIN_ROWS, epochs=1):
     """Feed ``order`` to train_block in ``pieces`` calls per epoch, as blocks would."""
     d = X.shape[1]
     iters = -(-len(order) // batch)
-    cfg = kernel_config(opts, batch, parts, iters * epochs, par_min_work)
+    cfg = kernel_config(opts, batch, parts, iters * epochs, par_min_rows)
     state = TrainState.zeros(k_out, d)
     buf = kernels.Buffers(parts, k_out, d)
     for epoch in range(epochs):
@@ -74,9 +74,9 @@ def test_parallel_path_matches_serial(parts):
     X, y, order = problem("softmax", n=500)
     opts = TrainOptions(model="softmax", lr=0.1)
     serial = run_kernel(opts, X, y, order, batch=64, k_out=3)
-    parallel = run_kernel(opts, X, y, order, batch=64, k_out=3, parts=parts, par_min_work=0)
+    parallel = run_kernel(opts, X, y, order, batch=64, k_out=3, parts=parts, par_min_rows=0)
     np.testing.assert_allclose(parallel.W, serial.W, rtol=1e-10)
-    again = run_kernel(opts, X, y, order, batch=64, k_out=3, parts=parts, par_min_work=0)
+    again = run_kernel(opts, X, y, order, batch=64, k_out=3, parts=parts, par_min_rows=0)
     np.testing.assert_array_equal(parallel.W, again.W)  # same thread count: bit for bit
 
 
