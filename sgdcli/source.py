@@ -43,7 +43,10 @@ class ColumnReader:
         with open(ds.file.filename, "rb") as fh:
             if os.fstat(fh.fileno()).st_size < offset + nbytes:
                 raise InputError(f"{ds.file.filename}:{self.layout.path}: file is shorter than the dataset it declares (truncated?)")
-            self._map = mmap.mmap(fh.fileno(), offset - start + nbytes, access=mmap.ACCESS_READ, offset=start)
+            # A private (copy-on-write) mapping: pages stay shared with the page cache
+            # since nothing writes them, and the arrays are typed writable, so the
+            # kernels compile once for buffers and mapped blocks alike.
+            self._map = mmap.mmap(fh.fileno(), offset - start + nbytes, access=mmap.ACCESS_COPY, offset=start)
         self._map_start = start
         self._array = np.frombuffer(self._map, dtype=ds.dtype, count=int(np.prod(ds.shape)), offset=offset - start).reshape(ds.shape)
 

@@ -78,7 +78,7 @@ def _train(table: Table, val_table: Table | None, opts: TrainOptions, threads: i
     state = engine.TrainState.zeros(k_out, d)
     buffers = kernels.Buffers(threads, k_out, d)
 
-    _compile(table, cfg, plan, state, buffers, reporter)
+    _compile(table, labels, cfg, plan, state, buffers, reporter)
     reporter.message(
         f"{table.path}: {table.n_rows} rows × {d} features, read {table.X.layout.read_mode} "
         f"in blocks of {block_rows} rows; {threads} thread(s)"
@@ -187,12 +187,13 @@ def kernel_config(opts: TrainOptions, batch: int, threads: int, total_iterations
     )
 
 
-def _compile(table: Table, cfg, plan, state, buffers, reporter: Reporter) -> None:
+def _compile(table: Table, labels, cfg, plan, state, buffers, reporter: Reporter) -> None:
     """Compile (or load from cache) the training kernel before any epoch is timed."""
     t0 = time.perf_counter()
     X = table.X.read(0, 1, None)
+    y = labels.encode(table.Y.read(0, 1, None), table.path, 0)
     kernels.train_block(
-        cfg, X, np.zeros(1), np.empty(0, dtype=np.int64), plan.center, plan.scale, state.W, state.G, state.slots,
+        cfg, X, y, np.empty(0, dtype=np.int64), plan.center, plan.scale, state.W, state.G, state.slots,
         state.counters, state.sums, buffers.partial, buffers.ploss, buffers.pstatus, buffers.s_buf, buffers.g_buf,
     )
     seconds = time.perf_counter() - t0

@@ -304,3 +304,28 @@ def test_generate_and_info(tmp_path):
         assert set(np.unique(f["y"][()])) == {0, 1, 2, 3}
     proc = run("generate", tmp_path / "x.h5", "--contiguous", "--compression", "gzip")
     assert_one_line_error(proc, 2, "--compression needs a chunked layout")
+
+
+def test_predict_names_the_first_nonfinite_row(tmp_path, binary_file):
+    run("train", binary_file, "-o", tmp_path / "m.h5", "-q", check=True)
+    X, y = make_problem("binary", n=300, d=6)
+    X[211, 4] = np.inf
+    path = write_table(tmp_path / "inf.h5", X, y, chunks=64)
+    proc = run("predict", tmp_path / "m.h5", path, "-o", tmp_path / "p.h5")
+    assert_one_line_error(proc, 2, "inf.h5:X: non-finite feature value at row 211")
+    assert not (tmp_path / "p.h5").exists()
+
+
+def test_softmax_refuses_a_continuous_target(tmp_path):
+    X, y = make_problem("regression", n=2000, d=3)
+    path = write_table(tmp_path / "r.h5", X, y)
+    proc = run("train", path, "-o", tmp_path / "m.h5", "--model", "softmax")
+    assert_one_line_error(proc, 2, "r.h5:y: more than 1000 distinct labels; is this a regression target? Use --model linear")
+
+
+def test_kernels_are_cached_in_numba_cache_dir(tmp_path, binary_file):
+    cache = tmp_path / "cache"
+    run("train", binary_file, "-o", tmp_path / "m.h5", "-q", "--epochs", "1", env={"NUMBA_CACHE_DIR": str(cache)}, check=True)
+    index = [p.name for p in cache.rglob("*.nbi")]
+    assert any("train_block" in name for name in index), index
+    assert any("nbc" in p.name for p in cache.rglob("*.nbc"))
