@@ -59,6 +59,19 @@ class Size(click.ParamType):
             self.fail(f"cannot read size {value!r}; use e.g. 512M or 2G", param, ctx)
 
 
+def json_option(what: str):
+    return click.option("--json", "as_json", is_flag=True, help=f"Print {what} as one JSON object.")
+
+
+def memory_option(f):
+    return click.option("--memory", type=Size(), default="256M", show_default=True,
+                        help="Cap on data in flight (blocks, read-ahead, shuffle buffer), e.g. 512M, 2G.")(f)
+
+
+def x_option(f):
+    return click.option("--x", "x", default="X", show_default=True, help="Feature dataset (2-D) inside DATA.")(f)
+
+
 def _epilog(name: str) -> str:
     return f"Example:\n\n    {EXAMPLES[name]}"
 
@@ -103,7 +116,7 @@ def generate_cmd(output, **kwargs):
 
 @_command("info")
 @click.argument("file", type=click.Path(dir_okay=False))
-@click.option("--json", "as_json", is_flag=True, help="Print one JSON object.")
+@json_option("the listing")
 def info_cmd(file, as_json):
     """List the datasets of an HDF5 file and how sgdcli will read each one."""
     from sgdcli.info import describe
@@ -129,7 +142,7 @@ def info_cmd(file, as_json):
 @_command("train")
 @click.argument("data", type=click.Path(dir_okay=False))
 @click.option("-o", "--output", required=True, type=click.Path(dir_okay=False), help="Model file to write (HDF5).")
-@click.option("--x", "x", default="X", show_default=True, help="Feature dataset (2-D) inside DATA.")
+@x_option
 @click.option("--y", "y", default="y", show_default=True, help="Label dataset (1-D) inside DATA.")
 @click.option("--model", type=click.Choice(MODELS), default="logistic", show_default=True,
               help="linear: squared error; logistic: binary cross-entropy; softmax: multiclass; hinge: linear SVM.")
@@ -164,8 +177,7 @@ def info_cmd(file, as_json):
 @click.option("--early-stopping", is_flag=True, help="Stop when validation loss stops improving; keep the best epoch.")
 @click.option("--patience", type=int, default=3, show_default=True, help="Epochs without improvement before stopping.")
 @click.option("--min-delta", type=float, default=1e-4, show_default=True, help="Smallest loss decrease that counts.")
-@click.option("--memory", type=Size(), default="256M", show_default=True,
-              help="Cap on data in flight (blocks, read-ahead, shuffle buffer), e.g. 512M, 2G.")
+@memory_option
 @click.option("--threads", type=int, default=None, help="Compute threads [default: cores available].")
 @click.option("--progress", type=click.Choice(["auto", "bar", "plain", "none"]), default="auto", show_default=True,
               help="auto: bars on a terminal, plain lines otherwise.")
@@ -197,9 +209,9 @@ def train_cmd(data, output, progress, quiet, metrics, no_shuffle, **kwargs):
 @click.argument("model", type=click.Path(dir_okay=False))
 @click.argument("data", type=click.Path(dir_okay=False))
 @click.option("-o", "--output", required=True, type=click.Path(dir_okay=False), help="Prediction file to write (HDF5).")
-@click.option("--x", "x", default="X", show_default=True, help="Feature dataset inside DATA.")
+@x_option
 @click.option("--proba", is_flag=True, help="Also write class probabilities (rows × classes) as 'proba'.")
-@click.option("--memory", type=Size(), default="256M", show_default=True, help="Cap on data in flight.")
+@memory_option
 def predict_cmd(model, data, output, x, proba, memory):
     """Write predictions of MODEL for every row of DATA, in the user's own labels."""
     from sgdcli.inference import predict
@@ -211,10 +223,10 @@ def predict_cmd(model, data, output, x, proba, memory):
 @_command("evaluate")
 @click.argument("model", type=click.Path(dir_okay=False))
 @click.argument("data", type=click.Path(dir_okay=False))
-@click.option("--x", "x", default="X", show_default=True, help="Feature dataset inside DATA.")
-@click.option("--y", "y", default="y", show_default=True, help="Label dataset inside DATA.")
-@click.option("--json", "as_json", is_flag=True, help="Print one JSON object with exactly the metric keys.")
-@click.option("--memory", type=Size(), default="256M", show_default=True, help="Cap on data in flight.")
+@x_option
+@click.option("--y", "y", default="y", show_default=True, help="Label dataset (1-D) inside DATA.")
+@json_option("the metrics")
+@memory_option
 def evaluate_cmd(model, data, x, y, as_json, memory):
     """Print the metrics of MODEL on DATA.
 
@@ -233,7 +245,7 @@ def evaluate_cmd(model, data, x, y, as_json, memory):
 
 @_command("show")
 @click.argument("model", type=click.Path(dir_okay=False))
-@click.option("--json", "as_json", is_flag=True, help="Print the model card as one JSON object.")
+@json_option("the model card")
 def show_cmd(model, as_json):
     """Print the model card: type, features, classes, hyperparameters, history, data, versions."""
     from sgdcli.card import model_card

@@ -17,6 +17,7 @@ import numpy as np
 
 from sgdcli import engine, kernels, labels as labels_mod, losses, optimizers, schedules, shuffle
 from sgdcli.atomic import atomic_output, check_writable
+from sgdcli.early_stopping import EarlyStopping
 from sgdcli.errors import InputError
 from sgdcli.inference import measure
 from sgdcli.model import Model, versions
@@ -43,8 +44,8 @@ def train(data, options: TrainOptions | None = None, *, output=None, metrics=Non
         threads = stack.enter_context(numba_threads(opts.threads, reporter))
         metrics_tmp = stack.enter_context(atomic_output(metrics, "--metrics")) if metrics is not None else None
         model = _train(table, val_table, opts, threads, reporter, metrics_tmp)
-    if output is not None:
-        model.save(output)
+        if output is not None:  # inside the stack: if this fails, no metrics file appears either
+            model.save(output)
     return model
 
 
@@ -87,9 +88,7 @@ def _train(table: Table, val_table: Table | None, opts: TrainOptions, threads: i
         reporter.message(f"--lr-scaling {opts.lr_scaling}: lr {opts.lr:g} at batch {opts.base_batch_size} → {lr:.4g} at batch {batch}")
     reporter.begin(epochs=opts.epochs, iterations=iters, rows=n_train, batch_size=batch, lr=lr)
     history: list[dict] = []
-    best = (math.inf, None, 0)  # (monitored loss, params, epoch)
-    stale = 0
-    stopped_early = False
+    stopper = EarlyStopping(opts.patience, opts.min_delta) if opts.early_stopping else None
     try:
         for epoch in range(opts.epochs):
             reporter.epoch_start(epoch)
@@ -106,37 +105,29 @@ def _train(table: Table, val_table: Table | None, opts: TrainOptions, threads: i
                 "rows": result.rows,
                 "train_loss": result.train_loss,
                 "lr": engine.current_lr(cfg, state),
+                **_validate(table, val_table, opts, labels, params, center, scale),
+                "seconds": seconds,
+                "rows_per_s": result.rows / seconds if seconds > 0 else 0.0,
             }
-            if val_table is not None or opts.val_fraction > 0:
-                source, holdout = (val_table, None) if val_table is not None else (table, (opts.val_fraction, opts.seed))
-                scores = measure(source, opts.model, labels, params, center, scale, opts.memory, holdout)
-                record["val_loss"] = scores.pop("loss")
-                record.update({f"val_{k}": v for k, v in scores.items() if k != "rows"})
-            record["seconds"] = seconds
-            record["rows_per_s"] = result.rows / seconds if seconds > 0 else 0.0
             history.append(record)
             reporter.epoch_end(record)
             if metrics_tmp is not None:
                 with open(metrics_tmp, "a") as fh:
-                    fh.write(json.dumps(_finite(record), sort_keys=False) + "\n")
-            if opts.early_stopping:
-                monitored = record.get("val_loss", record["train_loss"])
-                if monitored < best[0] - opts.min_delta:
-                    best, stale = (monitored, params.copy(), epoch + 1), 0
-                else:
-                    stale += 1
-                    if stale >= opts.patience:
-                        stopped_early = True
-                        reporter.message(f"early stopping after epoch {epoch + 1}: no improvement of more than {opts.min_delta:g} for {opts.patience} epoch(s); keeping epoch {best[2]}")
-                        break
+                    fh.write(json.dumps(_finite(record)) + "\n")
+            if stopper is not None and stopper.update(record.get("val_loss", record["train_loss"]), params, epoch + 1):
+                reporter.message(
+                    f"early stopping after epoch {epoch + 1}: no decrease of more than {opts.min_delta:g} "
+                    f"for {opts.patience} epoch(s); keeping epoch {stopper.best_epoch}"
+                )
+                break
     finally:
         reporter.close()
 
-    params = best[1] if opts.early_stopping and best[1] is not None else state.params(opts.average)
+    final = stopper.best_params if stopper is not None and stopper.best_params is not None else state.params(opts.average)
     return Model(
         model=opts.model,
-        weights=params[:, :d].copy(),
-        bias=params[:, d].copy(),
+        weights=final[:, :d].copy(),
+        bias=final[:, d].copy(),
         classes=labels.classes,
         center=stats.mean if stats is not None else None,
         scale=stats.std() if stats is not None else None,
@@ -152,13 +143,24 @@ def _train(table: Table, val_table: Table | None, opts: TrainOptions, threads: i
             "threads": threads,
             "block_rows": block_rows,
             "read_mode": table.X.layout.read_mode,
-            "best_epoch": best[2] if opts.early_stopping else len(history),
-            "stopped_early": stopped_early,
+            "best_epoch": stopper.best_epoch if stopper is not None else len(history),
+            "stopped_early": stopper is not None and len(history) < opts.epochs,
         },
         history=history,
         fingerprint=table.fingerprint(),
         versions=versions(),
     )
+
+
+def _validate(table: Table, val_table: Table | None, opts: TrainOptions, labels, params, center, scale) -> dict:
+    """``val_loss`` and ``val_<metric>`` of ``params`` on the validation rows, if any."""
+    if val_table is not None:
+        scores = measure(val_table, opts.model, labels, params, center, scale, opts.memory)
+    elif opts.val_fraction > 0:
+        scores = measure(table, opts.model, labels, params, center, scale, opts.memory, (opts.val_fraction, opts.seed))
+    else:
+        return {}
+    return {"val_loss": scores.pop("loss"), **{f"val_{k}": v for k, v in scores.items() if k != "rows"}}
 
 
 def kernel_config(opts: TrainOptions, batch: int, threads: int, total_iterations: int,
