@@ -20,7 +20,7 @@ from sgdcli.errors import InputError
 
 TASKS = ("regression", "binary", "multiclass")
 COMPRESSIONS = ("none", "gzip", "lzf")
-BLOCK_BYTES = 32 * 2**20
+BLOCK_BYTES = 4 * 2**20  # float32 bytes of X per block; temporaries are a few times this
 
 
 def generate(

@@ -329,3 +329,15 @@ def test_kernels_are_cached_in_numba_cache_dir(tmp_path, binary_file):
     index = [p.name for p in cache.rglob("*.nbi")]
     assert any("train_block" in name for name in index), index
     assert any("nbc" in p.name for p in cache.rglob("*.nbc"))
+
+
+@pytest.mark.skipif(os.geteuid() == 0, reason="root writes through directory permissions")
+def test_directory_without_write_permission(bad, tmp_path):
+    locked = tmp_path / "locked"
+    locked.mkdir()
+    locked.chmod(0o555)
+    try:
+        proc = run("train", bad["good"], "-o", locked / "m.h5")
+        assert_one_line_error(proc, 2, "-o", "cannot write to directory")
+    finally:
+        locked.chmod(0o755)

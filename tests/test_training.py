@@ -192,3 +192,20 @@ def test_memory_is_bounded_by_the_budget_not_the_file(tmp_path):
     growth = peaks["large"] - peaks["small"]
     assert growth < 4 * 2**20 + 16 * 2**20, (peaks, growth)
     assert growth < file_bytes / 4
+
+
+GENERATE_PROBE = RSS_PROBE.split("from sgdcli import train")[0] + """
+from sgdcli.generate import generate
+generate(sys.argv[1], task="multiclass", rows=int(sys.argv[2]), features=50, classes=5)
+time.sleep(0.05)
+print(peak[0] * 1024)
+"""
+
+
+def test_generate_writes_large_files_in_bounded_memory(tmp_path):
+    peaks = {}
+    for rows in (100000, 600000):  # 20 MB vs 120 MB of features, both many blocks
+        proc = subprocess.run([sys.executable, "-c", GENERATE_PROBE, str(tmp_path / f"{rows}.h5"), str(rows)],
+                              capture_output=True, text=True, check=True)
+        peaks[rows] = int(proc.stdout.strip().splitlines()[-1])
+    assert peaks[600000] - peaks[100000] < 16 * 2**20, peaks
