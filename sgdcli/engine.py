@@ -13,41 +13,13 @@ from typing import Callable
 
 import numpy as np
 
-from sgdcli import kernels, optimizers, shuffle
+from sgdcli import kernels, shuffle
 from sgdcli.errors import DivergedError, InputError
+from sgdcli.kernels import Scratch, TrainState
 from sgdcli.labels import Labels
 from sgdcli.prefetch import stream_blocks
 from sgdcli.schedules import lr_at
 from sgdcli.source import Table
-
-
-@dataclasses.dataclass
-class TrainState:
-    """Everything that changes during training, as arrays (checkpointable)."""
-
-    W: np.ndarray  # (outputs, features + 1); the last column is the bias
-    G: np.ndarray  # gradient sum of the batch in progress
-    slots: np.ndarray  # optimizer state and the running average
-    counters: np.ndarray  # kernels.T, FILL, EPOCH, BAD
-    sums: np.ndarray  # kernels.EPOCH_LOSS, EPOCH_ROWS, BATCH_LOSS
-
-    @classmethod
-    def zeros(cls, k_out: int, d: int) -> "TrainState":
-        return cls(
-            W=np.zeros((k_out, d + 1)),
-            G=np.zeros((k_out, d + 1)),
-            slots=np.zeros((optimizers.N_SLOTS, k_out, d + 1)),
-            counters=np.zeros(kernels.N_COUNTERS, dtype=np.int64),
-            sums=np.zeros(kernels.N_SUMS),
-        )
-
-    @property
-    def iterations(self) -> int:
-        return int(self.counters[kernels.T])
-
-    def params(self, average: bool) -> np.ndarray:
-        """The parameters a model should use: the Polyak average or the last iterate."""
-        return self.slots[optimizers.SLOT_AVG] if average and self.iterations > 0 else self.W
 
 
 @dataclasses.dataclass(frozen=True)
@@ -55,8 +27,8 @@ class EpochPlan:
     """What an epoch needs besides the state: data selection and order."""
 
     labels: Labels
-    center: np.ndarray
-    scale: np.ndarray
+    center: np.ndarray  # per-feature mean (zeros without --standardize)
+    scale: np.ndarray  # per-feature 1/std (ones without --standardize)
     seed: int
     shuffle: bool
     val_fraction: float
@@ -86,7 +58,7 @@ def run_epoch(
     cfg: kernels.KernelConfig,
     plan: EpochPlan,
     epoch: int,
-    buffers: kernels.Buffers,
+    scratch: Scratch,
     on_block: Callable[[int, int, float, float], None] | None = None,
 ) -> EpochResult:
     """One pass over every trained row of ``spans``; returns the epoch's figures.
@@ -105,10 +77,7 @@ def run_epoch(
     for b, block in zip(order, stream_blocks(table, visiting, plan.block_rows)):
         y = plan.labels.encode(block.y, f"{table.path}:{table.y_name}", block.start)
         rows = shuffle.row_order(train_rows(block.start, block.stop - block.start, plan.val_fraction, plan.seed), plan.seed, epoch, int(b), plan.shuffle)
-        status = kernels.train_block(
-            cfg, block.X, y, rows, plan.center, plan.scale, state.W, state.G, state.slots, counters, sums,
-            buffers.partial, buffers.ploss, buffers.pstatus, buffers.s_buf, buffers.g_buf,
-        )
+        status = kernels.train_block(cfg, block.X, y, rows, plan.center, plan.scale, state, scratch)
         if status == kernels.BAD_ROW:
             row = block.start + int(counters[kernels.BAD])
             raise InputError(f"{where}: non-finite feature value at row {row}")
@@ -123,7 +92,7 @@ def run_epoch(
             state.G[:] = 0.0
             counters[kernels.FILL] = 0
             sums[kernels.BATCH_LOSS] = 0.0
-        elif not kernels.finish_batch(cfg, state.W, state.G, state.slots, counters, sums):
+        elif not kernels.finish_batch(cfg, state, scratch, plan.center, plan.scale):
             raise _diverged(cfg, state, epoch, t0)
     trained = int(sums[kernels.EPOCH_ROWS])
     return EpochResult(

@@ -23,13 +23,14 @@ from sgdcli.source import Table
 
 
 def score_blocks(
-    table: Table, W: np.ndarray, center: np.ndarray, scale: np.ndarray, memory: int, holdout: tuple[float, int] | None = None
+    table: Table, We: np.ndarray, memory: int, holdout: tuple[float, int] | None = None
 ) -> Iterator[tuple[Block, np.ndarray, np.ndarray]]:
     """Yield (block, selected block-local rows, raw scores of those rows) in file order.
 
+    ``We`` are weights on raw features (see ``kernels.fold_weights``).
     ``holdout=(fraction, seed)`` keeps only the validation rows of training.
     """
-    k_out = W.shape[0]
+    k_out = We.shape[0]
     block_rows = table.block_rows(memory, extra_per_row=16 * k_out + 8)
     out = np.empty((block_rows, k_out))
     for block in stream_blocks(table, table.spans(block_rows), block_rows):
@@ -38,7 +39,7 @@ def score_blocks(
             rows = np.arange(n, dtype=np.int64)
         else:
             rows = np.flatnonzero(shuffle.validation_mask(block.start, block.stop, *holdout)).astype(np.int64)
-        S = kernels.scores(block.X, rows, center, scale, W, out[: len(rows)])
+        S = kernels.scores(block.X, rows, We, out[: len(rows)])
         if not np.isfinite(S).all():
             bad = kernels.first_nonfinite_row(np.ascontiguousarray(block.X[rows]))
             if bad >= 0:
@@ -46,15 +47,13 @@ def score_blocks(
         yield block, rows, S
 
 
-def measure(
-    table: Table, model_name: str, labels: Labels, W, center, scale, memory: int, holdout=None
-) -> dict:
+def measure(table: Table, model_name: str, labels: Labels, We: np.ndarray, memory: int, holdout=None) -> dict:
     """Mean training loss (``loss``) and the task's metrics over the selected rows."""
     acc = metrics.for_task(labels.task)
     loss_sum, n = 0.0, 0
     code = losses.CODES[model_name]
     where = f"{table.path}:{table.y_name}"
-    for block, rows, S in score_blocks(table, W, center, scale, memory, holdout):
+    for block, rows, S in score_blocks(table, We, memory, holdout):
         y = labels.encode(block.y[rows], where, block.start)
         acc.update(S, y)
         per_row = losses.row_losses(code, S, y, np.empty(len(rows)), np.empty_like(S))
@@ -80,7 +79,7 @@ def evaluate(model, data, x: str = "X", y: str = "y", memory: int = DEFAULT_MEMO
     model = load_model(model)
     with _open_for(model, data, x, y) as table:
         labels = model.labels
-        result = measure(table, model.model, labels, *model.kernel_params(), memory)
+        result = measure(table, model.model, labels, model.raw_weights(), memory)
     return {key: result[key] for key in metrics.KEYS[labels.task]}
 
 
@@ -104,7 +103,7 @@ def predict(model, data, output, x: str = "X", proba: bool = False, memory: int 
             prob.attrs["classes"] = model.classes
         f.attrs["model"] = source
         f.attrs["data"] = os.path.abspath(table.path)
-        for block, _rows, S in score_blocks(table, *model.kernel_params(), memory):
+        for block, _rows, S in score_blocks(table, model.raw_weights(), memory):
             sl = np.s_[block.start : block.stop]
             if not is_classifier:
                 pred[sl] = S[:, 0]

@@ -6,6 +6,11 @@ number of rows in it (``counters[FILL]``) carry over to the next call, so an
 epoch is one stream of ceil(rows / B) batches whatever the block size, and
 full-batch gradient descent accumulates over every block before its one step.
 
+Standardization is folded out of the inner loops: within a batch the weights
+are fixed, so scores use effective weights W·diag(1/σ) with the bias shifted
+by −W·(μ/σ), and the gradient is summed over raw features and mapped back to
+standardized units once per batch (O(outputs × features) per step).
+
 Large batches are split into ``cfg.parts`` contiguous row ranges summed in
 parallel (``prange``); each thread writes only its own partial buffer and the
 partials are added in a fixed order, so results depend on the thread count
@@ -23,7 +28,7 @@ from numba import prange
 
 from sgdcli.jit import kernel
 from sgdcli.losses import loss_grad
-from sgdcli.optimizers import step
+from sgdcli.optimizers import N_SLOTS, SLOT_AVG, step
 from sgdcli.schedules import lr_at
 
 # counters (int64)
@@ -52,6 +57,7 @@ class KernelConfig(NamedTuple):
     batch_size: int
     parts: int
     par_min_rows: int
+    standardized: bool
     lr: float
     l1: float
     l2: float
@@ -67,22 +73,100 @@ class KernelConfig(NamedTuple):
     average: bool
 
 
+class TrainState(NamedTuple):
+    """Everything that changes during training, as arrays (checkpointable)."""
+
+    W: np.ndarray  # (outputs, features + 1) in standardized units; the last column is the bias
+    G: np.ndarray  # gradient sum of the batch in progress, over raw features
+    slots: np.ndarray  # optimizer state and the running average
+    counters: np.ndarray  # T, FILL, EPOCH, BAD
+    sums: np.ndarray  # EPOCH_LOSS, EPOCH_ROWS, BATCH_LOSS
+
+    @classmethod
+    def zeros(cls, k_out: int, d: int) -> "TrainState":
+        return cls(
+            W=np.zeros((k_out, d + 1)),
+            G=np.zeros((k_out, d + 1)),
+            slots=np.zeros((N_SLOTS, k_out, d + 1)),
+            counters=np.zeros(N_COUNTERS, dtype=np.int64),
+            sums=np.zeros(N_SUMS),
+        )
+
+    @property
+    def iterations(self) -> int:
+        return int(self.counters[T])
+
+    def params(self, average: bool) -> np.ndarray:
+        """The parameters a model should use: the Polyak average or the last iterate."""
+        return self.slots[SLOT_AVG] if average and self.iterations > 0 else self.W
+
+
+_LINE = 8  # float64s per 64-byte cache line
+
+
+def _padded(n: int) -> int:
+    """``n`` rounded up to whole cache lines, plus one line of gap."""
+    return -(-n // _LINE) * _LINE + _LINE
+
+
+class Scratch(NamedTuple):
+    """Work arrays of ``train_block``, allocated once per run.
+
+    Each thread's rows are padded to whole cache lines, so threads never write
+    to the same line (false sharing made the parallel path slower than the
+    serial one at 10 features).  Kernels use only the first columns.
+    """
+
+    partial: np.ndarray  # per-thread gradient sums
+    ploss: np.ndarray
+    pstatus: np.ndarray
+    s_buf: np.ndarray  # per-thread scores of one row
+    g_buf: np.ndarray  # per-thread d loss / d score of one row
+    We: np.ndarray  # effective weights on raw features
+
+    @classmethod
+    def make(cls, parts: int, k_out: int, d: int) -> "Scratch":
+        return cls(
+            partial=np.zeros((parts, k_out, _padded(d + 1))),
+            ploss=np.zeros(_padded(parts)),
+            pstatus=np.zeros(_padded(parts), dtype=np.int64),
+            s_buf=np.zeros((parts, _padded(k_out))),
+            g_buf=np.zeros((parts, _padded(k_out))),
+            We=np.zeros((k_out, d + 1)),
+        )
+
+
 @kernel()
-def _accumulate(model, X, y, rows, lo, hi, center, scale, W, G, s, g):
+def fold_weights(W, center, scale, We):
+    """Weights on raw features equivalent to ``W`` on (x − center)·scale."""
+    k_out, d1 = W.shape
+    d = d1 - 1
+    for k in range(k_out):
+        bias = W[k, d]
+        for j in range(d):
+            w = W[k, j] * scale[j]
+            We[k, j] = w
+            bias -= w * center[j]
+        We[k, d] = bias
+    return We
+
+
+@kernel()
+def _accumulate(model, X, y, rows, lo, hi, We, G, s, g):
     """Add the loss gradients of rows[lo:hi] into ``G``; return (loss sum, status).
 
     status is -1, the position in ``rows`` of a row with non-finite data, or
     _DIVERGING_ROW when a finite row gets a non-finite loss (the weights blew up).
     """
-    k_out = W.shape[0]
+    k_out = We.shape[0]
     d = X.shape[1]
     total = 0.0
     for r in range(lo, hi):
         i = rows[r]
         for k in range(k_out):
-            acc = W[k, d]
+            acc = We[k, d]
             for j in range(d):
-                acc += W[k, j] * ((X[i, j] - center[j]) * scale[j])
+                acc += We[k, j] * X[i, j]
             s[k] = acc
         loss = loss_grad(model, s, y[i], g)
         if not math.isfinite(loss):
@@ -95,31 +179,49 @@ def _accumulate(model, X, y, rows, lo, hi, center, scale, W, G, s, g):
             gk = g[k]
             if gk != 0.0:
                 for j in range(d):
-                    G[k, j] += gk * ((X[i, j] - center[j]) * scale[j])
+                    G[k, j] += gk * X[i, j]
                 G[k, d] += gk
     return total, -1
 
 
 @kernel()
-def finish_batch(cfg, W, G, slots, counters, sums):
+def finish_batch(cfg, state, scratch, center, scale):
     """Take the step for the rows gathered so far; False if the model diverged."""
+    W, G, counters, sums = state.W, state.G, state.counters, state.sums
+    if cfg.standardized:  # raw-feature sums to standardized units: σ⁻¹·(Σg·x − μ·Σg)
+        k_out, d1 = G.shape
+        for k in range(k_out):
+            gb = G[k, d1 - 1]
+            for j in range(d1 - 1):
+                G[k, j] = scale[j] * (G[k, j] - center[j] * gb)
     t = counters[T]
     lr = lr_at(cfg, t, counters[EPOCH])
-    ok = step(cfg, W, G, slots, counters[FILL], t + 1, lr)
+    ok = step(cfg, W, G, state.slots, counters[FILL], t + 1, lr)
     counters[T] = t + 1
     sums[EPOCH_LOSS] += sums[BATCH_LOSS]
     sums[EPOCH_ROWS] += counters[FILL]
     sums[BATCH_LOSS] = 0.0
     counters[FILL] = 0
+    if cfg.standardized:
+        fold_weights(W, center, scale, scratch.We)
     return ok and math.isfinite(sums[EPOCH_LOSS])
 
 
 @kernel(parallel=True)
-def train_block(cfg, X, y, rows, center, scale, W, G, slots, counters, sums, partial, ploss, pstatus, s_buf, g_buf):
+def train_block(cfg, X, y, rows, center, scale, state, scratch):
     """Run all mini-batches over ``rows`` (block-local indices, in visiting order)."""
+    # Take every array out of the tuples before the prange: writes through a
+    # namedtuple attribute inside a parallel loop are lost (numba issues 7135
+    # and 10338, open); the threads' statuses came back as garbage.
+    G, counters, sums = state.G, state.counters, state.sums
+    partial, ploss, pstatus, s_buf, g_buf = scratch.partial, scratch.ploss, scratch.pstatus, scratch.s_buf, scratch.g_buf
     n = rows.shape[0]
     d = X.shape[1]
-    k_out = W.shape[0]
+    k_out = state.W.shape[0]
+    if cfg.standardized:
+        We = fold_weights(state.W, center, scale, scratch.We)
+    else:
+        We = state.W
     i = 0
     while i < n:
         take = min(cfg.batch_size - counters[FILL], n - i)
@@ -129,9 +231,7 @@ def train_block(cfg, X, y, rows, center, scale, W, G, slots, counters, sums, par
                 lo = i + p * take // parts
                 hi = i + (p + 1) * take // parts
                 partial[p] = 0.0
-                res = _accumulate(
-                    cfg.model, X, y, rows, lo, hi, center, scale, W, partial[p], s_buf[p, :k_out], g_buf[p, :k_out]
-                )
+                res = _accumulate(cfg.model, X, y, rows, lo, hi, We, partial[p], s_buf[p, :k_out], g_buf[p, :k_out])
                 ploss[p] = res[0]
                 pstatus[p] = res[1]
             loss = 0.0
@@ -144,7 +244,7 @@ def train_block(cfg, X, y, rows, center, scale, W, G, slots, counters, sums, par
                     for j in range(d + 1):
                         G[k, j] += partial[p, k, j]
         else:
-            res = _accumulate(cfg.model, X, y, rows, i, i + take, center, scale, W, G, s_buf[0, :k_out], g_buf[0, :k_out])
+            res = _accumulate(cfg.model, X, y, rows, i, i + take, We, G, s_buf[0, :k_out], g_buf[0, :k_out])
             loss = res[0]
             status = res[1]
         if status >= 0:
@@ -156,22 +256,22 @@ def train_block(cfg, X, y, rows, center, scale, W, G, slots, counters, sums, par
         counters[FILL] += take
         i += take
         if counters[FILL] == cfg.batch_size:
-            if not finish_batch(cfg, W, G, slots, counters, sums):
+            if not finish_batch(cfg, state, scratch, center, scale):
                 return DIVERGED
     return OK
 
 
 @kernel(parallel=True)
-def scores(X, rows, center, scale, W, out):
-    """Raw scores of rows ``rows`` of ``X``: out[r, k] = W[k, :d]·z + W[k, d]."""
+def scores(X, rows, We, out):
+    """Raw scores of rows ``rows`` of ``X``: out[r, k] = We[k, :d]·x + We[k, d]."""
     d = X.shape[1]
-    k_out = W.shape[0]
+    k_out = We.shape[0]
     for r in prange(rows.shape[0]):
         i = rows[r]
         for k in range(k_out):
-            acc = W[k, d]
+            acc = We[k, d]
             for j in range(d):
-                acc += W[k, j] * ((X[i, j] - center[j]) * scale[j])
+                acc += We[k, j] * X[i, j]
             out[r, k] = acc
     return out
 
@@ -185,27 +285,3 @@ def first_nonfinite_row(X):
             if not math.isfinite(X[i, j]):
                 return i
     return -1
-
-
-_LINE = 8  # float64s per 64-byte cache line
-
-
-def _padded(n: int) -> int:
-    """``n`` rounded up to whole cache lines, plus one line of gap."""
-    return -(-n // _LINE) * _LINE + _LINE
-
-
-class Buffers:
-    """Scratch arrays of ``train_block``, allocated once per run.
-
-    Each thread's rows are padded to whole cache lines, so threads never write
-    to the same line (false sharing made the parallel path slower than the
-    serial one at 10 features).  Kernels use only the first columns.
-    """
-
-    def __init__(self, parts: int, k_out: int, d: int):
-        self.partial = np.zeros((parts, k_out, _padded(d + 1)))
-        self.ploss = np.zeros(_padded(parts))
-        self.pstatus = np.zeros(_padded(parts), dtype=np.int64)
-        self.s_buf = np.zeros((parts, _padded(k_out)))
-        self.g_buf = np.zeros((parts, _padded(k_out)))

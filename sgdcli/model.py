@@ -56,13 +56,15 @@ class Model:
     def labels(self) -> Labels:
         return Labels(task_of(self.model), self.classes)
 
-    def kernel_params(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-        """(W with the bias as last column, center, 1/scale) as the kernels take them."""
+    def raw_weights(self) -> np.ndarray:
+        """Weights on raw features, bias as the last column, as the scoring kernel takes them."""
         W = np.ascontiguousarray(np.column_stack([self.weights, self.bias]), dtype=np.float64)
-        d = self.n_features
-        center = np.zeros(d) if self.center is None else np.asarray(self.center, dtype=np.float64)
-        inv = np.ones(d) if self.scale is None else 1.0 / np.asarray(self.scale, dtype=np.float64)
-        return W, center, inv
+        if self.center is None:
+            return W
+        from sgdcli.kernels import fold_weights
+
+        center = np.asarray(self.center, dtype=np.float64)
+        return fold_weights(W, center, 1.0 / np.asarray(self.scale, dtype=np.float64), np.empty_like(W))
 
     def save(self, path) -> None:
         with atomic_output(path) as tmp:

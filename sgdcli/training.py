@@ -76,10 +76,10 @@ def _train(table: Table, val_table: Table | None, opts: TrainOptions, threads: i
     lr = opts.scaled_lr(batch)
     cfg = kernel_config(opts, batch, threads, iters * opts.epochs)
     plan = engine.EpochPlan(labels, center, scale, opts.seed, opts.shuffle, opts.val_fraction, opts.drop_last, block_rows)
-    state = engine.TrainState.zeros(k_out, d)
-    buffers = kernels.Buffers(threads, k_out, d)
+    state = kernels.TrainState.zeros(k_out, d)
+    scratch = kernels.Scratch.make(threads, k_out, d)
 
-    _compile(table, labels, cfg, plan, state, buffers, reporter)
+    _compile(table, labels, cfg, plan, state, scratch, reporter)
     reporter.message(
         f"{table.path}: {table.n_rows} rows × {d} features, read {table.X.layout.read_mode} "
         f"in blocks of {block_rows} rows; {threads} thread(s)"
@@ -94,7 +94,7 @@ def _train(table: Table, val_table: Table | None, opts: TrainOptions, threads: i
             reporter.epoch_start(epoch)
             t0 = time.perf_counter()
             result = engine.run_epoch(
-                table, spans, state, cfg, plan, epoch, buffers,
+                table, spans, state, cfg, plan, epoch, scratch,
                 on_block=lambda it, rows, loss, rate, e=epoch: reporter.advance(e, it, rows, loss, rate),
             )
             seconds = time.perf_counter() - t0
@@ -154,12 +154,13 @@ def _train(table: Table, val_table: Table | None, opts: TrainOptions, threads: i
 
 def _validate(table: Table, val_table: Table | None, opts: TrainOptions, labels, params, center, scale) -> dict:
     """``val_loss`` and ``val_<metric>`` of ``params`` on the validation rows, if any."""
-    if val_table is not None:
-        scores = measure(val_table, opts.model, labels, params, center, scale, opts.memory)
-    elif opts.val_fraction > 0:
-        scores = measure(table, opts.model, labels, params, center, scale, opts.memory, (opts.val_fraction, opts.seed))
-    else:
+    if val_table is None and opts.val_fraction <= 0:
         return {}
+    We = kernels.fold_weights(params, center, scale, np.empty_like(params))
+    if val_table is not None:
+        scores = measure(val_table, opts.model, labels, We, opts.memory)
+    else:
+        scores = measure(table, opts.model, labels, We, opts.memory, (opts.val_fraction, opts.seed))
     return {"val_loss": scores.pop("loss"), **{f"val_{k}": v for k, v in scores.items() if k != "rows"}}
 
 
@@ -173,6 +174,7 @@ def kernel_config(opts: TrainOptions, batch: int, threads: int, total_iterations
         batch_size=int(batch),
         parts=int(threads),
         par_min_rows=int(par_min_rows),
+        standardized=bool(opts.standardize),
         lr=float(opts.scaled_lr(batch)),
         l1=float(opts.l1),
         l2=float(opts.l2),
@@ -189,15 +191,12 @@ def kernel_config(opts: TrainOptions, batch: int, threads: int, total_iterations
     )
 
 
-def _compile(table: Table, labels, cfg, plan, state, buffers, reporter: Reporter) -> None:
+def _compile(table: Table, labels, cfg, plan, state, scratch, reporter: Reporter) -> None:
     """Compile (or load from cache) the training kernel before any epoch is timed."""
     t0 = time.perf_counter()
     X = table.X.read(0, 1, None)
     y = labels.encode(table.Y.read(0, 1, None), table.path, 0)
-    kernels.train_block(
-        cfg, X, y, np.empty(0, dtype=np.int64), plan.center, plan.scale, state.W, state.G, state.slots,
-        state.counters, state.sums, buffers.partial, buffers.ploss, buffers.pstatus, buffers.s_buf, buffers.g_buf,
-    )
+    kernels.train_block(cfg, X, y, np.empty(0, dtype=np.int64), plan.center, plan.scale, state, scratch)
     seconds = time.perf_counter() - t0
     if seconds > 0.5:
         reporter.message(f"compiled kernels in {seconds:.1f} s (cached for later runs)")

@@ -9,24 +9,25 @@ import numpy as np
 import pytest
 
 from sgdcli import kernels
-from sgdcli.engine import TrainState
+from sgdcli.kernels import Scratch, TrainState
 from sgdcli.options import TrainOptions
 from sgdcli.training import kernel_config
 
 from reference import objective
 
 
-def compiled_gradient(model, W, X, y, l1=0.0, l2=0.0):
+def compiled_gradient(model, W, X, y, l1=0.0, l2=0.0, center=None, scale=None):
+    """Gradient of the objective in standardized units, (x − center)·scale, read off one SGD step."""
     k_out, d1 = W.shape
-    opts = TrainOptions(model=model, lr=1.0, l1=l1, l2=l2, optimizer="sgd")
+    standardize = center is not None
+    center = np.zeros(d1 - 1) if center is None else center
+    scale = np.ones(d1 - 1) if scale is None else scale
+    opts = TrainOptions(model=model, lr=1.0, l1=l1, l2=l2, optimizer="sgd", standardize=standardize)
     cfg = kernel_config(opts, batch=len(y), threads=1, total_iterations=1)
     state = TrainState.zeros(k_out, d1 - 1)
     state.W[:] = W
-    buf = kernels.Buffers(1, k_out, d1 - 1)
-    status = kernels.train_block(
-        cfg, X, y.astype(np.float64), np.arange(len(y), dtype=np.int64), np.zeros(d1 - 1), np.ones(d1 - 1),
-        state.W, state.G, state.slots, state.counters, state.sums, buf.partial, buf.ploss, buf.pstatus, buf.s_buf, buf.g_buf,
-    )
+    buf = Scratch.make(1, k_out, d1 - 1)
+    status = kernels.train_block(cfg, X, y.astype(np.float64), np.arange(len(y), dtype=np.int64), center, scale, state, buf)
     assert status == kernels.OK
     assert state.counters[kernels.T] == 1  # exactly one update: the batch is the whole set
     return W - state.W, state.sums[kernels.EPOCH_LOSS] / len(y)
@@ -64,6 +65,21 @@ def test_gradient_matches_finite_differences(model, k_out, labels, l1, l2):
     np.testing.assert_allclose(grad, expected, rtol=1e-6, atol=1e-7)
     # the loss reported by the kernel is the mean data loss at the starting weights
     assert loss == pytest.approx(objective(model, W, X, y), rel=1e-12)
+
+
+@pytest.mark.parametrize("model,k_out,labels", CASES, ids=[c[0] for c in CASES])
+def test_gradient_in_standardized_units(model, k_out, labels):
+    """The raw-feature sums mapped back per batch equal the gradient on standardized features."""
+    rng = np.random.default_rng(3)
+    n, d = 30, 4
+    X = (rng.standard_normal((n, d)) * [1, 5, 0.2, 3] + [2, -1, 10, 0]).astype(np.float32)
+    center, scale = X.astype(np.float64).mean(axis=0), 1 / X.astype(np.float64).std(axis=0)
+    y = labels(rng, n)
+    W = rng.standard_normal((k_out, d + 1)) * 0.5
+    grad, loss = compiled_gradient(model, W, X, y, 0.05, 0.1, center, scale)
+    Z = (X.astype(np.float64) - center) * scale
+    np.testing.assert_allclose(grad, numeric_gradient(model, W, Z, y, 0.05, 0.1), rtol=1e-6, atol=1e-7)
+    assert loss == pytest.approx(objective(model, W, Z, y), rel=1e-10)
 
 
 def test_bias_is_not_penalised():

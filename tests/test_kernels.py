@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 
 from sgdcli import kernels, losses
-from sgdcli.engine import TrainState
+from sgdcli.kernels import Scratch, TrainState
 from sgdcli.options import TrainOptions
 from sgdcli.training import kernel_config
 
@@ -17,13 +17,12 @@ def run_kernel(opts, X, y, order, batch, k_out=1, pieces=1, parts=1, par_min_row
     iters = -(-len(order) // batch)
     cfg = kernel_config(opts, batch, parts, iters * epochs, par_min_rows)
     state = TrainState.zeros(k_out, d)
-    buf = kernels.Buffers(parts, k_out, d)
+    buf = Scratch.make(parts, k_out, d)
     for epoch in range(epochs):
         state.counters[kernels.EPOCH] = epoch
         for piece in np.array_split(order, pieces):
             status = kernels.train_block(
-                cfg, X, y, piece.astype(np.int64), np.zeros(d), np.ones(d), state.W, state.G, state.slots,
-                state.counters, state.sums, buf.partial, buf.ploss, buf.pstatus, buf.s_buf, buf.g_buf,
+                cfg, X, y, piece.astype(np.int64), np.zeros(d), np.ones(d), state, buf,
             )
             assert status == kernels.OK
         if state.counters[kernels.FILL]:
@@ -31,7 +30,7 @@ def run_kernel(opts, X, y, order, batch, k_out=1, pieces=1, parts=1, par_min_row
                 state.G[:] = 0
                 state.counters[kernels.FILL] = 0
             else:
-                assert kernels.finish_batch(cfg, state.W, state.G, state.slots, state.counters, state.sums)
+                assert kernels.finish_batch(cfg, state, buf, np.zeros(d), np.ones(d))
     return state
 
 
@@ -102,13 +101,14 @@ def test_averaged_sgd_matches_reference():
     np.testing.assert_allclose(state.params(True), expected, rtol=1e-9)
 
 
-def test_scores_kernel_matches_numpy():
+def test_folded_weights_score_like_standardized_features():
     rng = np.random.default_rng(0)
     X = rng.standard_normal((100, 7)).astype(np.float32)
     W = rng.standard_normal((3, 8))
     center, scale = rng.standard_normal(7), rng.uniform(0.5, 2, 7)
     rows = np.array([5, 0, 99, 42], dtype=np.int64)
-    S = kernels.scores(X, rows, center, scale, W, np.empty((4, 3)))
+    We = kernels.fold_weights(W, center, scale, np.empty_like(W))
+    S = kernels.scores(X, rows, We, np.empty((4, 3)))
     Z = (X[rows].astype(np.float64) - center) * scale
     np.testing.assert_allclose(S, Z @ W[:, :7].T + W[:, 7], rtol=1e-12)
 
@@ -130,9 +130,8 @@ def test_nonfinite_feature_is_reported_with_its_row():
     d = X.shape[1]
     cfg = kernel_config(opts, 8, 1, 4)
     state = TrainState.zeros(1, d)
-    buf = kernels.Buffers(1, 1, d)
-    status = kernels.train_block(cfg, X, y, np.arange(30, dtype=np.int64), np.zeros(d), np.ones(d), state.W, state.G,
-                                 state.slots, state.counters, state.sums, buf.partial, buf.ploss, buf.pstatus, buf.s_buf, buf.g_buf)
+    buf = Scratch.make(1, 1, d)
+    status = kernels.train_block(cfg, X, y, np.arange(30, dtype=np.int64), np.zeros(d), np.ones(d), state, buf)
     assert status == kernels.BAD_ROW
     assert state.counters[kernels.BAD] == 17
 
@@ -144,7 +143,6 @@ def test_divergence_is_detected():
     d = X.shape[1]
     cfg = kernel_config(opts, 1, 1, 200)
     state = TrainState.zeros(1, d)
-    buf = kernels.Buffers(1, 1, d)
-    status = kernels.train_block(cfg, X, y, order.astype(np.int64), np.zeros(d), np.ones(d), state.W, state.G,
-                                 state.slots, state.counters, state.sums, buf.partial, buf.ploss, buf.pstatus, buf.s_buf, buf.g_buf)
+    buf = Scratch.make(1, 1, d)
+    status = kernels.train_block(cfg, X, y, order.astype(np.int64), np.zeros(d), np.ones(d), state, buf)
     assert status == kernels.DIVERGED

@@ -6,7 +6,7 @@ import numpy as np
 from hypothesis import given, settings, strategies as st
 
 from sgdcli import kernels, shuffle
-from sgdcli.engine import TrainState
+from sgdcli.kernels import Scratch, TrainState
 from sgdcli.options import TrainOptions, parse_batch_size, parse_size
 from sgdcli.training import kernel_config
 
@@ -27,13 +27,12 @@ def test_any_block_split_gives_the_same_updates_as_the_reference(n, batch, cuts,
     order = rng.permutation(n).astype(np.int64)
     cfg = kernel_config(TrainOptions(lr=0.3), batch, parts, math.ceil(n / batch), par_min_rows=1)
     state = TrainState.zeros(1, 3)
-    buf = kernels.Buffers(parts, 1, 3)
+    buf = Scratch.make(parts, 1, 3)
     bounds = [0, *sorted(c for c in cuts if c < n), n]
     for lo, hi in zip(bounds, bounds[1:]):
-        assert kernels.train_block(cfg, X, y, order[lo:hi], np.zeros(3), np.ones(3), state.W, state.G, state.slots,
-                                   state.counters, state.sums, buf.partial, buf.ploss, buf.pstatus, buf.s_buf, buf.g_buf) == kernels.OK
+        assert kernels.train_block(cfg, X, y, order[lo:hi], np.zeros(3), np.ones(3), state, buf) == kernels.OK
     if state.counters[kernels.FILL]:
-        assert kernels.finish_batch(cfg, state.W, state.G, state.slots, state.counters, state.sums)
+        assert kernels.finish_batch(cfg, state, buf, np.zeros(3), np.ones(3))
     assert state.counters[kernels.T] == math.ceil(n / batch)
     assert state.sums[kernels.EPOCH_ROWS] == n
     expected = reference.minibatch_sgd("logistic", X, y, order, batch, 0.3)

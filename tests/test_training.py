@@ -11,11 +11,11 @@ import numpy as np
 import pytest
 
 from sgdcli import evaluate, train
-from sgdcli.kernels import KernelConfig
 from sgdcli.metrics import BinaryMetrics, RegressionMetrics
 from sgdcli.options import TrainOptions, parse_size
 from sgdcli.progress import PlainReporter
-from sgdcli.schedules import CODES, lr_at
+from sgdcli.schedules import lr_at
+from sgdcli.training import kernel_config
 
 from conftest import make_problem, run, write_table
 
@@ -75,7 +75,8 @@ def test_validation_fraction_loss_matches_evaluation_of_held_out_rows(tmp_path):
 
 def test_schedules():
     def cfg(schedule, warmup=0):
-        return KernelConfig(0, 0, CODES[schedule], 1, 1, 1, 0.1, 0.0, 0.0, 0.9, 0.9, 0.999, 1e-8, 0.5, 0.5, 2, warmup, 100, False)
+        opts = TrainOptions(schedule=schedule, lr=0.1, power_t=0.5, gamma=0.5, step_epochs=2, warmup_iterations=warmup)
+        return kernel_config(opts, batch=1, threads=1, total_iterations=100)
 
     assert lr_at(cfg("constant"), 50, 3) == pytest.approx(0.1)
     assert lr_at(cfg("invscaling"), 3, 0) == pytest.approx(0.1 / 2)
