@@ -14,12 +14,15 @@ import tempfile
 from sgdcli.errors import InputError, RuntimeFailure
 
 
-def check_writable(path: str | os.PathLike, option: str = "-o") -> str:
-    """Fail early, before any work, if ``path`` cannot be written."""
+def check_writable(path: str | os.PathLike, option: str = "-o", inputs=()) -> str:
+    """Fail early, before any work, if ``path`` cannot be written or would replace one of ``inputs``."""
     path = os.fspath(path)
     directory = os.path.dirname(os.path.abspath(path))
     if os.path.isdir(path):
         raise InputError(f"{option} {path}: is a directory")
+    for source in inputs:
+        if source is not None and os.path.exists(path) and os.path.exists(source) and os.path.samefile(path, source):
+            raise InputError(f"{option} {path}: is also an input of this command; choose another output path")
     if not os.path.isdir(directory):
         raise InputError(f"{option} {path}: directory {directory} does not exist")
     try:

@@ -92,15 +92,17 @@ def main_group():
 
 @_command("generate")
 @click.argument("output", type=click.Path(dir_okay=False))
-@click.option("--task", type=click.Choice(["regression", "binary", "multiclass"]), default="binary", show_default=True)
+@click.option("--task", type=click.Choice(["regression", "binary", "multiclass"]), default="binary", show_default=True,
+              help="What y is: real values, two classes (0/1), or K classes (0..K-1).")
 @click.option("--rows", type=click.IntRange(min=1), default=10000, show_default=True, help="Number of rows N.")
 @click.option("--features", type=click.IntRange(min=1), default=10, show_default=True, help="Number of features D.")
 @click.option("--classes", type=click.IntRange(min=2), default=3, show_default=True, help="Classes K (multiclass).")
 @click.option("--noise", type=click.FloatRange(min=0), default=0.1, show_default=True, help="Label noise scale.")
-@click.option("--seed", type=int, default=0, show_default=True)
+@click.option("--seed", type=int, default=0, show_default=True, help="Seed of the model and the data.")
 @click.option("--chunk-rows", type=click.IntRange(min=1), default=None, help="Rows per HDF5 chunk [default: about 1 MiB chunks].")
 @click.option("--contiguous", is_flag=True, help="Store X and y contiguously (memory-mappable).")
-@click.option("--compression", type=click.Choice(["none", "gzip", "lzf"]), default="none", show_default=True)
+@click.option("--compression", type=click.Choice(["none", "gzip", "lzf"]), default="none", show_default=True,
+              help="Chunk compression (gzip at level 1).")
 def generate_cmd(output, **kwargs):
     """Write synthetic X (float32, N×D) and y from a known linear model.
 
@@ -153,7 +155,8 @@ def info_cmd(file, as_json):
               help="Rows per update: 1 is pure SGD, 'full' is full-batch gradient descent.")
 @click.option("--drop-last", is_flag=True, help="Skip the last incomplete batch of each epoch.")
 @click.option("--lr", type=float, default=0.01, show_default=True, help="Learning rate (before --lr-scaling).")
-@click.option("--optimizer", type=click.Choice(OPTIMIZERS), default="sgd", show_default=True)
+@click.option("--optimizer", type=click.Choice(OPTIMIZERS), default="sgd", show_default=True,
+              help="Update rule; see the README's optimizer table.")
 @click.option("--momentum", type=float, default=0.9, show_default=True, help="For momentum and nesterov.")
 @click.option("--beta1", type=float, default=0.9, show_default=True, help="Adam's first-moment decay.")
 @click.option("--beta2", type=float, default=0.999, show_default=True, help="Adam's second-moment decay; rmsprop's decay.")

@@ -89,7 +89,7 @@ def predict(model, data, output, x: str = "X", proba: bool = False, memory: int 
     model = load_model(model)
     if proba and model.model == "linear":
         raise InputError("--proba: a linear (regression) model has no probabilities")
-    check_writable(output)
+    check_writable(output, inputs=(data, source or None))
     with _open_for(model, data, x, None) as table, atomic_output(output) as tmp, h5py.File(tmp, "w") as f:
         n = table.n_rows
         is_classifier = model.classes is not None

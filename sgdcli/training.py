@@ -33,7 +33,7 @@ def train(data, options: TrainOptions | None = None, *, output=None, metrics=Non
     reporter = reporter or Reporter()
     for path, flag in ((output, "-o"), (metrics, "--metrics")):
         if path is not None:
-            check_writable(path, flag)
+            check_writable(path, flag, inputs=(data, opts.val))
     with contextlib.ExitStack() as stack:
         table = stack.enter_context(Table(data, opts.x, opts.y))
         val_table = None

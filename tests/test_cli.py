@@ -341,3 +341,19 @@ def test_directory_without_write_permission(bad, tmp_path):
         assert_one_line_error(proc, 2, "-o", "cannot write to directory")
     finally:
         locked.chmod(0o755)
+
+
+def test_output_may_not_replace_an_input(tmp_path, binary_file):
+    before = open(binary_file, "rb").read()
+    proc = run("train", binary_file, "-o", binary_file)
+    assert_one_line_error(proc, 2, "is also an input of this command")
+    run("train", binary_file, "-o", tmp_path / "m.h5", "-q", check=True)
+    proc = run("predict", tmp_path / "m.h5", binary_file, "-o", tmp_path / "m.h5")
+    assert_one_line_error(proc, 2, "is also an input of this command")
+    assert open(binary_file, "rb").read() == before
+
+
+def test_too_many_threads_are_clamped_with_a_warning(tmp_path, binary_file):
+    proc = run("train", binary_file, "-o", tmp_path / "m.h5", "--threads", "512", "--epochs", "1", "--progress", "plain")
+    assert proc.returncode == 0, proc.stderr
+    assert "--threads 512: Numba allows at most" in proc.stderr
