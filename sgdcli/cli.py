@@ -186,19 +186,44 @@ def info_cmd(file, as_json):
               help="auto: bars on a terminal, plain lines otherwise.")
 @click.option("-q", "--quiet", is_flag=True, help="No progress or log output.")
 @click.option("--metrics", type=click.Path(dir_okay=False), default=None, help="Write one JSON line per epoch here.")
-def train_cmd(data, output, progress, quiet, metrics, no_shuffle, **kwargs):
+@click.option("--checkpoint", type=click.Path(dir_okay=False), default=None,
+              help="Checkpoint file [default: OUTPUT.ckpt].")
+@click.option("--checkpoint-every", type=click.IntRange(min=1), default=None,
+              help="Also checkpoint every N iterations (at the next safe point).")
+@click.option("--checkpoint-seconds", type=click.FloatRange(min=0, min_open=True), default=None,
+              help="Also checkpoint every S seconds (at the next safe point).")
+@click.option("--resume", is_flag=True,
+              help="Continue from the checkpoint if there is one (else start from scratch); safe in cron lines.")
+@click.option("--keep-checkpoint", is_flag=True, help="Keep the checkpoint after a successful run.")
+@click.option("--wait-lock", type=click.FloatRange(min=0), is_flag=False, flag_value=math.inf, default=None,
+              metavar="[SECONDS]", help="If another run holds the output, wait for it (forever, or SECONDS) instead of exiting 75.")
+def train_cmd(data, output, progress, quiet, metrics, no_shuffle, checkpoint, checkpoint_every, checkpoint_seconds,
+              resume, keep_checkpoint, wait_lock, **kwargs):
     """Train a model on DATA by mini-batch SGD and write it to OUTPUT.
 
     One iteration is one mini-batch and one update; one epoch visits every
     training row once, so an epoch has ceil(rows / batch size) iterations.
+    SIGTERM or SIGINT stop at the next safe point with a checkpoint (exit 143
+    or 130); rerun with --resume to continue exactly where it stopped.
     """
     from sgdcli.options import TrainOptions
     from sgdcli.progress import make_reporter
-    from sgdcli.training import train
+    from sgdcli.signals import stop_on_signals
+    from sgdcli.training import RunControl, default_checkpoint, train
 
     opts = TrainOptions(shuffle=not no_shuffle, **kwargs)
     reporter = make_reporter("none" if quiet else progress)
-    model = train(data, opts, output=output, metrics=metrics, reporter=reporter)
+    with stop_on_signals() as stop:
+        control = RunControl(
+            checkpoint=checkpoint or default_checkpoint(output),
+            checkpoint_every=checkpoint_every,
+            checkpoint_seconds=checkpoint_seconds,
+            resume=resume,
+            keep_checkpoint=keep_checkpoint,
+            wait_lock=wait_lock,
+            stop=stop,
+        )
+        model = train(data, opts, output=output, metrics=metrics, reporter=reporter, control=control)
     last = model.history[-1]
     t = model.training
     click.echo(f"model {output}: {model.model}, {model.n_features} features, {t['epochs_run']} epochs × "
@@ -285,7 +310,7 @@ def _error(prefix: str, message: str) -> None:
 
 def main(argv=None) -> None:
     """Console entry point: run the CLI and turn every failure into one line and an exit code."""
-    from sgdcli.errors import SgdcliError
+    from sgdcli.errors import Interrupted, SgdcliError
 
     try:
         code = main_group.main(args=argv, prog_name="sgdcli", standalone_mode=False)
@@ -299,6 +324,9 @@ def main(argv=None) -> None:
     except click.Abort:
         _error("sgdcli", "aborted")
         code = 130
+    except Interrupted as exc:  # not an error: the run stopped where asked, with a checkpoint
+        click.echo(f"sgdcli: {exc}", err=True)
+        code = exc.exit_code
     except SgdcliError as exc:
         _error("sgdcli", str(exc))
         code = exc.exit_code

@@ -17,12 +17,25 @@ class EarlyStopping:
         self.best_params: np.ndarray | None = None
         self.best_epoch = 0
         self.stale = 0
+        self.stopped = False
 
     def update(self, loss: float, params: np.ndarray, epoch: int) -> bool:
         """Record epoch ``epoch`` (1-based); True when training should stop."""
         if loss < self.best_loss - self.min_delta:
             self.best_loss, self.best_params, self.best_epoch = loss, params.copy(), epoch
             self.stale = 0
-            return False
-        self.stale += 1
-        return self.stale >= self.patience
+        else:
+            self.stale += 1
+            self.stopped = self.stale >= self.patience
+        return self.stopped
+
+    def state(self) -> dict:
+        """Scalars for a checkpoint; ``best_params`` travels as an array beside them."""
+        return {"best_loss": self.best_loss, "best_epoch": self.best_epoch, "stale": self.stale, "stopped": self.stopped}
+
+    def restore(self, scalars: dict, best_params: np.ndarray | None) -> None:
+        self.best_loss = scalars["best_loss"]
+        self.best_epoch = scalars["best_epoch"]
+        self.stale = scalars["stale"]
+        self.stopped = scalars["stopped"]
+        self.best_params = best_params

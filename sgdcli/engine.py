@@ -1,14 +1,16 @@
 """The training engine: one epoch over a list of row blocks, as a plain function.
 
-``run_epoch(table, spans, state, cfg, plan)`` knows nothing about files of
-output, progress bars or options parsing: it reads blocks, draws their order
-from the seed, and hands each block to the compiled kernel.  A distributed
-run can call it per shard; a resumed run can call it with a saved state.
+``run_epoch(table, spans, state, cfg, plan, scratch, pos)`` knows nothing about
+output files, progress bars or option parsing: it reads blocks, draws their
+order from the seed, and hands their rows to the compiled kernel.  Everything
+it changes is in ``state`` and ``pos``, so a resumed run calls it with a saved
+state and position, and a distributed run can call it per shard.
 """
 
 from __future__ import annotations
 
 import dataclasses
+import os
 from typing import Callable
 
 import numpy as np
@@ -51,42 +53,78 @@ def train_rows(block_start: int, n_rows: int, val_fraction: float, seed: int) ->
     return np.flatnonzero(~held).astype(np.int64)
 
 
+# Rows handed to the kernel per call.  Slices are counted from the start of each
+# block, so the slicing (and with it every floating-point sum) is the same in a
+# straight run and in a resumed one; the gaps between calls are the safe points
+# where a checkpoint can be taken or a signal acted on.  SGDCLI_SLICE_ROWS
+# changes it (tests use small slices to interrupt tiny runs mid-epoch).
+SLICE_ROWS = int(os.environ.get("SGDCLI_SLICE_ROWS", 1 << 16))
+
+
+@dataclasses.dataclass
+class Position:
+    """A safe point: epoch in progress, k-th block of its visiting order, rows of it done."""
+
+    epoch: int = 0
+    block: int = 0
+    row: int = 0
+    epoch_start_t: int = 0  # updates done before this epoch
+    rows_seen: int = 0  # rows handed to the kernel in this epoch
+    seconds: float = 0.0  # training time spent in this epoch before the latest resume
+
+    @property
+    def fresh(self) -> bool:
+        return self.block == 0 and self.row == 0
+
+
 def run_epoch(
     table: Table,
     spans: list[tuple[int, int]],
     state: TrainState,
     cfg: kernels.KernelConfig,
     plan: EpochPlan,
-    epoch: int,
     scratch: Scratch,
-    on_block: Callable[[int, int, float, float], None] | None = None,
+    pos: Position,
+    on_progress: Callable[[int, int, float, float], None] | None = None,
+    safe_point: Callable[[Position], None] | None = None,
 ) -> EpochResult:
-    """One pass over every trained row of ``spans``; returns the epoch's figures.
+    """Train from ``pos`` to the end of epoch ``pos.epoch``; returns the epoch's figures.
 
-    ``on_block(iterations, rows, running_loss, lr)`` is called after each block.
+    ``pos`` is updated in place at every safe point, where ``safe_point(pos)`` is
+    called (it may write a checkpoint, or raise to stop).  ``on_progress(iterations,
+    rows, running_loss, lr)`` is called after every kernel call.
     """
     counters, sums = state.counters, state.sums
-    counters[kernels.EPOCH] = epoch
-    sums[kernels.EPOCH_LOSS] = 0.0
-    sums[kernels.EPOCH_ROWS] = 0.0
-    t0 = int(counters[kernels.T])
+    if pos.fresh:
+        counters[kernels.EPOCH] = pos.epoch
+        sums[kernels.EPOCH_LOSS] = 0.0
+        sums[kernels.EPOCH_ROWS] = 0.0
+        pos.epoch_start_t = int(counters[kernels.T])
+        pos.rows_seen = 0
+    epoch, t0 = pos.epoch, pos.epoch_start_t
     order = shuffle.block_order(len(spans), plan.seed, epoch, plan.shuffle)
-    rows_seen = 0
-    visiting = [spans[b] for b in order]
     where = f"{table.path}:{table.x_name}"
-    for b, block in zip(order, stream_blocks(table, visiting, plan.block_rows)):
+    first = pos.block
+    visiting = [spans[b] for b in order[first:]]
+    for k, block in enumerate(stream_blocks(table, visiting, plan.block_rows), start=first):
+        b = int(order[k])
         y = plan.labels.encode(block.y, f"{table.path}:{table.y_name}", block.start)
-        rows = shuffle.row_order(train_rows(block.start, block.stop - block.start, plan.val_fraction, plan.seed), plan.seed, epoch, int(b), plan.shuffle)
-        status = kernels.train_block(cfg, block.X, y, rows, plan.center, plan.scale, state, scratch)
-        if status == kernels.BAD_ROW:
-            row = block.start + int(counters[kernels.BAD])
-            raise InputError(f"{where}: non-finite feature value at row {row}")
-        if status == kernels.DIVERGED:
-            raise _diverged(cfg, state, epoch, t0)
-        rows_seen += len(rows)
-        if on_block is not None:
-            done = max(sums[kernels.EPOCH_ROWS], 1.0)
-            on_block(int(counters[kernels.T]) - t0, rows_seen, sums[kernels.EPOCH_LOSS] / done, current_lr(cfg, state))
+        rows = shuffle.row_order(train_rows(block.start, block.stop - block.start, plan.val_fraction, plan.seed), plan.seed, epoch, b, plan.shuffle)
+        for lo in range(pos.row if k == first else 0, len(rows), SLICE_ROWS):
+            hi = min(lo + SLICE_ROWS, len(rows))
+            status = kernels.train_block(cfg, block.X, y, rows[lo:hi], plan.center, plan.scale, state, scratch)
+            if status == kernels.BAD_ROW:
+                raise InputError(f"{where}: non-finite feature value at row {block.start + int(counters[kernels.BAD])}")
+            if status == kernels.DIVERGED:
+                raise _diverged(cfg, state, epoch, t0)
+            pos.block, pos.row = k, hi
+            pos.rows_seen += hi - lo
+            if on_progress is not None:
+                done = max(sums[kernels.EPOCH_ROWS], 1.0)
+                on_progress(int(counters[kernels.T]) - t0, pos.rows_seen, sums[kernels.EPOCH_LOSS] / done, current_lr(cfg, state))
+            if safe_point is not None:
+                safe_point(pos)
+        pos.block, pos.row = k + 1, 0
     if counters[kernels.FILL] > 0:
         if plan.drop_last:
             state.G[:] = 0.0

@@ -25,3 +25,17 @@ class RuntimeFailure(SgdcliError):
 
 class DivergedError(RuntimeFailure):
     """Training produced a non-finite loss or weights."""
+
+
+class LockedError(SgdcliError):
+    """The output is locked by another run (exit 75, EX_TEMPFAIL)."""
+
+    exit_code = 75
+
+
+class Interrupted(SgdcliError):
+    """A signal stopped training at a safe point; exit 128 + signal number."""
+
+    def __init__(self, message: str, exit_code: int):
+        super().__init__(message)
+        self.exit_code = exit_code

@@ -1,25 +1,32 @@
 """``train()``: options in, a Model out.
 
-Order of work: check outputs are writable, open and check the data, one pass
-over the labels (classes, finiteness, row count), one over the features if
-standardizing, then the epochs.  The epochs themselves are ``engine.run_epoch``.
+Order of work: lock the outputs, check they are writable, open and check the
+data, one pass over the labels (classes, finiteness, row count), one over the
+features if standardizing, then the epochs.  The epochs themselves are
+``engine.run_epoch``; this module adds validation, early stopping, history,
+checkpoints, resume and stopping on signals.
 """
 
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import json
 import math
 import os
 import time
+from typing import Callable
 
 import numpy as np
 
+from sgdcli import checkpoint as ckpt_mod
 from sgdcli import engine, kernels, labels as labels_mod, losses, optimizers, schedules, shuffle
 from sgdcli.atomic import atomic_output, check_writable
 from sgdcli.early_stopping import EarlyStopping
-from sgdcli.errors import InputError
+from sgdcli.errors import InputError, Interrupted
 from sgdcli.inference import measure
+from sgdcli.labels import Labels
+from sgdcli.locking import exclusive
 from sgdcli.model import Model, versions
 from sgdcli.options import TrainOptions, format_size
 from sgdcli.progress import Reporter
@@ -27,14 +34,39 @@ from sgdcli.source import Table
 from sgdcli.standardize import RunningMoments
 
 
-def train(data, options: TrainOptions | None = None, *, output=None, metrics=None, reporter: Reporter | None = None) -> Model:
+# Test hook: seconds to sleep at every safe point, so that tests can stop tiny
+# runs at random moments.  Never set in normal use.
+_SAFE_POINT_DELAY = float(os.environ.get("SGDCLI_TEST_SAFE_POINT_DELAY", 0))
+
+
+@dataclasses.dataclass(frozen=True)
+class RunControl:
+    """How a run is kept safe; none of it changes the model that comes out."""
+
+    checkpoint: str | None = None  # None: no checkpoints
+    checkpoint_every: int | None = None  # iterations between checkpoints
+    checkpoint_seconds: float | None = None  # seconds between checkpoints
+    resume: bool = False
+    keep_checkpoint: bool = False
+    wait_lock: float | None = None  # None: fail at once if locked; inf: wait forever
+    stop: Callable[[], int | None] = lambda: None  # a pending signal number, if any
+
+
+def default_checkpoint(output) -> str:
+    return os.fspath(output) + ".ckpt"
+
+
+def train(data, options: TrainOptions | None = None, *, output=None, metrics=None, reporter: Reporter | None = None,
+          control: RunControl | None = None) -> Model:
     """Train a linear model on ``data`` (an HDF5 path); save it to ``output`` if given."""
     opts = options or TrainOptions()
     reporter = reporter or Reporter()
-    for path, flag in ((output, "-o"), (metrics, "--metrics")):
-        if path is not None:
-            check_writable(path, flag, inputs=(data, opts.val))
+    control = control or RunControl()
+    outputs = [(p, flag) for p, flag in ((output, "-o"), (metrics, "--metrics"), (control.checkpoint, "--checkpoint")) if p is not None]
+    for path, flag in outputs:
+        check_writable(path, flag, inputs=(data, opts.val))
     with contextlib.ExitStack() as stack:
+        stack.enter_context(exclusive([p for p, _ in outputs], control.wait_lock))
         table = stack.enter_context(Table(data, opts.x, opts.y))
         val_table = None
         if opts.val is not None:
@@ -43,125 +75,246 @@ def train(data, options: TrainOptions | None = None, *, output=None, metrics=Non
                 raise InputError(f"{val_table.path}:{val_table.x_name}: has {val_table.n_features} features, training data has {table.n_features}")
         threads = stack.enter_context(numba_threads(opts.threads, reporter))
         metrics_tmp = stack.enter_context(atomic_output(metrics, "--metrics")) if metrics is not None else None
-        model = _train(table, val_table, opts, threads, reporter, metrics_tmp)
+        run = Run(table, val_table, opts, threads, reporter, control)
+        model = run.train(metrics_tmp)
         if output is not None:  # inside the stack: if this fails, no metrics file appears either
             model.save(output)
+        if control.checkpoint is not None and not control.keep_checkpoint:
+            ckpt_mod.remove(control.checkpoint)  # under the lock: no other run sees a finished run's checkpoint
     return model
 
 
-def _train(table: Table, val_table: Table | None, opts: TrainOptions, threads: int, reporter: Reporter, metrics_tmp) -> Model:
-    d = table.n_features
-    block_rows = table.block_rows(opts.memory)
-    spans = table.spans(block_rows)
-    labels, n_train = _scan_labels(table, spans, block_rows, opts)
-    if n_train == 0:
-        raise InputError(f"--val-fraction {opts.val_fraction}: leaves no rows of {table.path} to train on")
-    if val_table is not None:
-        _check_val_labels(val_table, labels, opts)
-    batch = n_train if opts.batch_size is None else opts.batch_size
-    if batch > n_train:
-        raise InputError(f"--batch-size {batch} is larger than the {n_train} training rows of {table.path}")
-    if opts.batch_size is not None and batch * table.row_bytes() > opts.memory:
-        raise InputError(
-            f"--batch-size {batch} needs {format_size(batch * table.row_bytes())} per batch "
-            f"({d} features), more than --memory {format_size(opts.memory)}; raise --memory, lower --batch-size, "
-            f"or use --batch-size full, which accumulates the gradient block by block"
+class Run:
+    """One training run: set-up, the epoch loop, and what a checkpoint must hold."""
+
+    def __init__(self, table: Table, val_table: Table | None, opts: TrainOptions, threads: int, reporter: Reporter,
+                 control: RunControl):
+        self.table, self.val_table, self.opts = table, val_table, opts
+        self.threads, self.reporter, self.control = threads, reporter, control
+        self.block_rows = table.block_rows(opts.memory)
+        self.spans = table.spans(self.block_rows)
+        self.fingerprints = (
+            {**opts.as_dict(), "threads": threads},
+            {"train": table.fingerprint(), "val": val_table.fingerprint() if val_table is not None else None},
         )
-    iters = n_train // batch if opts.drop_last else math.ceil(n_train / batch)
-    center, scale, stats = np.zeros(d), np.ones(d), None
-    if opts.standardize:
-        stats = _moments(table, spans, block_rows, opts)
-        center, scale = stats.mean, 1.0 / stats.std()
-    k_out = labels.n_outputs
-    lr = opts.scaled_lr(batch)
-    cfg = kernel_config(opts, batch, threads, iters * opts.epochs)
-    plan = engine.EpochPlan(labels, center, scale, opts.seed, opts.shuffle, opts.val_fraction, opts.drop_last, block_rows)
-    state = kernels.TrainState.zeros(k_out, d)
-    scratch = kernels.Scratch.make(threads, k_out, d)
+        saved = self._load_checkpoint() if control.resume else None
+        if saved is not None:
+            self.labels = Labels(labels_mod.task_of(opts.model), saved.classes)
+            self.n_train, self.mean, self.std = saved.n_train, saved.mean, saved.std
+        else:
+            self.labels, self.n_train = _scan_labels(table, self.spans, self.block_rows, opts)
+            self._check_sizes()
+            if val_table is not None:
+                _check_val_labels(val_table, self.labels, opts)
+            self.mean = self.std = None
+            if opts.standardize:
+                stats = _moments(table, self.spans, self.block_rows, opts)
+                self.mean, self.std = stats.mean, stats.std()
+        d = table.n_features
+        self.batch = self.n_train if opts.batch_size is None else opts.batch_size
+        self.iters = self.n_train // self.batch if opts.drop_last else math.ceil(self.n_train / self.batch)
+        self.lr = opts.scaled_lr(self.batch)
+        center = np.zeros(d) if self.mean is None else self.mean
+        scale = np.ones(d) if self.std is None else 1.0 / self.std
+        self.cfg = kernel_config(opts, self.batch, threads, self.iters * opts.epochs)
+        self.plan = engine.EpochPlan(self.labels, center, scale, opts.seed, opts.shuffle, opts.val_fraction,
+                                     opts.drop_last, self.block_rows)
+        k_out = self.labels.n_outputs
+        self.scratch = kernels.Scratch.make(threads, k_out, d)
+        self.stopper = EarlyStopping(opts.patience, opts.min_delta) if opts.early_stopping else None
+        if saved is not None:
+            self.state, self.pos, self.history = saved.state, saved.position, saved.history
+            if self.stopper is not None:
+                self.stopper.restore(saved.stopper, saved.best_params)
+            reporter.message(f"resuming from {control.checkpoint}: epoch {self.pos.epoch + 1}, "
+                             f"iteration {self.state.iterations - self.pos.epoch_start_t} of {self.iters}")
+        else:
+            self.state, self.pos, self.history = kernels.TrainState.zeros(k_out, d), engine.Position(), []
+        self._last_ckpt = (self.state.iterations, time.monotonic())
 
-    _compile(table, labels, cfg, plan, state, scratch, reporter)
-    reporter.message(
-        f"{table.path}: {table.n_rows} rows × {d} features, read {table.X.layout.read_mode} "
-        f"in blocks of {block_rows} rows; {threads} thread(s)"
-    )
-    if opts.lr_scaling != "none":
-        reporter.message(f"--lr-scaling {opts.lr_scaling}: lr {opts.lr:g} at batch {opts.base_batch_size} → {lr:.4g} at batch {batch}")
-    reporter.begin(epochs=opts.epochs, iterations=iters, rows=n_train, batch_size=batch, lr=lr)
-    history: list[dict] = []
-    stopper = EarlyStopping(opts.patience, opts.min_delta) if opts.early_stopping else None
-    try:
-        for epoch in range(opts.epochs):
-            reporter.epoch_start(epoch)
-            t0 = time.perf_counter()
-            result = engine.run_epoch(
-                table, spans, state, cfg, plan, epoch, scratch,
-                on_block=lambda it, rows, loss, rate, e=epoch: reporter.advance(e, it, rows, loss, rate),
+    def _check_sizes(self) -> None:
+        opts, table = self.opts, self.table
+        if self.n_train == 0:
+            raise InputError(f"--val-fraction {opts.val_fraction}: leaves no rows of {table.path} to train on")
+        batch = self.n_train if opts.batch_size is None else opts.batch_size
+        if batch > self.n_train:
+            raise InputError(f"--batch-size {batch} is larger than the {self.n_train} training rows of {table.path}")
+        if opts.batch_size is not None and batch * table.row_bytes() > opts.memory:
+            raise InputError(
+                f"--batch-size {batch} needs {format_size(batch * table.row_bytes())} per batch "
+                f"({table.n_features} features), more than --memory {format_size(opts.memory)}; raise --memory, "
+                f"lower --batch-size, or use --batch-size full, which accumulates the gradient block by block"
             )
-            seconds = time.perf_counter() - t0
-            params = state.params(opts.average)
-            record = {
-                "epoch": epoch + 1,
-                "iterations": result.iterations,
-                "rows": result.rows,
-                "train_loss": result.train_loss,
-                "lr": engine.current_lr(cfg, state),
-                **_validate(table, val_table, opts, labels, params, center, scale),
-                "seconds": seconds,
-                "rows_per_s": result.rows / seconds if seconds > 0 else 0.0,
-            }
-            history.append(record)
-            reporter.epoch_end(record)
-            if metrics_tmp is not None:
-                with open(metrics_tmp, "a") as fh:
-                    fh.write(json.dumps(_finite(record)) + "\n")
-            if stopper is not None and stopper.update(record.get("val_loss", record["train_loss"]), params, epoch + 1):
-                reporter.message(
-                    f"early stopping after epoch {epoch + 1}: no decrease of more than {opts.min_delta:g} "
-                    f"for {opts.patience} epoch(s); keeping epoch {stopper.best_epoch}"
-                )
-                break
-    finally:
-        reporter.close()
 
-    final = stopper.best_params if stopper is not None and stopper.best_params is not None else state.params(opts.average)
-    return Model(
-        model=opts.model,
-        weights=final[:, :d].copy(),
-        bias=final[:, d].copy(),
-        classes=labels.classes,
-        center=stats.mean if stats is not None else None,
-        scale=stats.std() if stats is not None else None,
-        options=opts.as_dict(),
-        training={
-            "rows": n_train,
-            "val_rows": val_table.n_rows if val_table is not None else table.n_rows - n_train,
-            "batch_size": batch,
-            "iterations_per_epoch": iters,
-            "epochs_run": len(history),
-            "updates": state.iterations,
-            "lr": lr,
-            "threads": threads,
-            "block_rows": block_rows,
-            "read_mode": table.X.layout.read_mode,
-            "best_epoch": stopper.best_epoch if stopper is not None else len(history),
-            "stopped_early": stopper is not None and len(history) < opts.epochs,
-        },
-        history=history,
-        fingerprint=table.fingerprint(),
-        versions=versions(),
-    )
+    # --- checkpoints ---------------------------------------------------------------------------
 
+    def _load_checkpoint(self):
+        path = self.control.checkpoint
+        if path is None:
+            raise InputError("--resume needs a checkpoint path: give -o or --checkpoint")
+        saved = ckpt_mod.load_latest(path, self.reporter.message)
+        if saved is None:
+            self.reporter.message(f"--resume: no checkpoint at {path}; starting from scratch")
+            return None
+        ckpt_mod.check_compatible(saved, *self.fingerprints, path)
+        return saved
 
-def _validate(table: Table, val_table: Table | None, opts: TrainOptions, labels, params, center, scale) -> dict:
-    """``val_loss`` and ``val_<metric>`` of ``params`` on the validation rows, if any."""
-    if val_table is None and opts.val_fraction <= 0:
-        return {}
-    We = kernels.fold_weights(params, center, scale, np.empty_like(params))
-    if val_table is not None:
-        scores = measure(val_table, opts.model, labels, We, opts.memory)
-    else:
-        scores = measure(table, opts.model, labels, We, opts.memory, (opts.val_fraction, opts.seed))
-    return {"val_loss": scores.pop("loss"), **{f"val_{k}": v for k, v in scores.items() if k != "rows"}}
+    def save_checkpoint(self) -> None:
+        if self.control.checkpoint is None:
+            return
+        ckpt_mod.save(self.control.checkpoint, ckpt_mod.Checkpoint(
+            state=self.state,
+            position=self.pos,
+            history=self.history,
+            stopper=self.stopper.state() if self.stopper is not None else None,
+            best_params=self.stopper.best_params if self.stopper is not None else None,
+            classes=self.labels.classes,
+            mean=self.mean,
+            std=self.std,
+            n_train=self.n_train,
+            options=self.fingerprints[0],
+            data=self.fingerprints[1],
+        ))
+        self._last_ckpt = (self.state.iterations, time.monotonic())
+
+    def _safe_point(self, pos: engine.Position) -> None:
+        if _SAFE_POINT_DELAY:
+            time.sleep(_SAFE_POINT_DELAY)
+        signum = self.control.stop()
+        if signum is not None:
+            self.pos.seconds += time.perf_counter() - self._epoch_t0
+            self.save_checkpoint()
+            raise self._interrupted(signum)
+        last_t, last_time = self._last_ckpt
+        every, seconds = self.control.checkpoint_every, self.control.checkpoint_seconds
+        if (every is not None and self.state.iterations - last_t >= every) or (
+            seconds is not None and time.monotonic() - last_time >= seconds
+        ):
+            self.pos.seconds += time.perf_counter() - self._epoch_t0
+            self._epoch_t0 = time.perf_counter()
+            self.save_checkpoint()
+
+    def _interrupted(self, signum: int) -> Interrupted:
+        from sgdcli.signals import EXIT_CODES, name
+
+        where = f"epoch {self.pos.epoch + 1}, iteration {self.state.iterations - self.pos.epoch_start_t}/{self.iters}"
+        if self.control.checkpoint is None:
+            return Interrupted(f"stopped by {name(signum)} at {where}; no checkpoint path, progress is lost", EXIT_CODES[signum])
+        return Interrupted(f"stopped by {name(signum)} at {where}; checkpoint saved to {self.control.checkpoint}; "
+                           f"run the same command with --resume to continue", EXIT_CODES[signum])
+
+    # --- the epoch loop ----------------------------------------------------------------------------
+
+    def train(self, metrics_tmp) -> Model:
+        opts, reporter = self.opts, self.reporter
+        self._compile()
+        reporter.message(
+            f"{self.table.path}: {self.table.n_rows} rows × {self.table.n_features} features, read "
+            f"{self.table.X.layout.read_mode} in blocks of {self.block_rows} rows; {self.threads} thread(s)"
+        )
+        if opts.lr_scaling != "none":
+            reporter.message(f"--lr-scaling {opts.lr_scaling}: lr {opts.lr:g} at batch {opts.base_batch_size} → {self.lr:.4g} at batch {self.batch}")
+        if metrics_tmp is not None:
+            with open(metrics_tmp, "w") as fh:  # epochs done before a resume come from the checkpoint
+                fh.writelines(json.dumps(_finite(r)) + "\n" for r in self.history)
+        reporter.begin(epochs=opts.epochs, iterations=self.iters, rows=self.n_train, batch_size=self.batch, lr=self.lr)
+        try:
+            while self.pos.epoch < opts.epochs and not (self.stopper is not None and self.stopper.stopped):
+                self._epoch(metrics_tmp)
+        finally:
+            reporter.close()
+        return self._model()
+
+    def _epoch(self, metrics_tmp) -> None:
+        opts, epoch = self.opts, self.pos.epoch
+        self.reporter.epoch_start(epoch)
+        self._epoch_t0 = time.perf_counter()
+        result = engine.run_epoch(
+            self.table, self.spans, self.state, self.cfg, self.plan, self.scratch, self.pos,
+            on_progress=lambda it, rows, loss, lr: self.reporter.advance(epoch, it, rows, loss, lr),
+            safe_point=self._safe_point,
+        )
+        seconds = self.pos.seconds + time.perf_counter() - self._epoch_t0
+        params = self.state.params(opts.average)
+        record = {
+            "epoch": epoch + 1,
+            "iterations": result.iterations,
+            "rows": result.rows,
+            "train_loss": result.train_loss,
+            "lr": engine.current_lr(self.cfg, self.state),
+            **self._validate(params),
+            "seconds": seconds,
+            "rows_per_s": result.rows / seconds if seconds > 0 else 0.0,
+        }
+        self.history.append(record)
+        self.reporter.epoch_end(record)
+        if metrics_tmp is not None:
+            with open(metrics_tmp, "a") as fh:
+                fh.write(json.dumps(_finite(record)) + "\n")
+        if self.stopper is not None and self.stopper.update(record.get("val_loss", record["train_loss"]), params, epoch + 1):
+            self.reporter.message(
+                f"early stopping after epoch {epoch + 1}: no decrease of more than {opts.min_delta:g} "
+                f"for {opts.patience} epoch(s); keeping epoch {self.stopper.best_epoch}"
+            )
+        self.pos = engine.Position(epoch=epoch + 1, epoch_start_t=self.state.iterations)
+        if epoch + 1 < opts.epochs and not (self.stopper is not None and self.stopper.stopped):
+            self.save_checkpoint()
+
+    def _validate(self, params) -> dict:
+        """``val_loss`` and ``val_<metric>`` of ``params`` on the validation rows, if any."""
+        opts = self.opts
+        if self.val_table is None and opts.val_fraction <= 0:
+            return {}
+        We = kernels.fold_weights(params, self.plan.center, self.plan.scale, np.empty_like(params))
+        if self.val_table is not None:
+            scores = measure(self.val_table, opts.model, self.labels, We, opts.memory)
+        else:
+            scores = measure(self.table, opts.model, self.labels, We, opts.memory, (opts.val_fraction, opts.seed))
+        return {"val_loss": scores.pop("loss"), **{f"val_{k}": v for k, v in scores.items() if k != "rows"}}
+
+    def _compile(self) -> None:
+        """Compile (or load from cache) the training kernel before any epoch is timed."""
+        t0 = time.perf_counter()
+        X = self.table.X.read(0, 1, None)
+        y = self.labels.encode(self.table.Y.read(0, 1, None), self.table.path, 0)
+        state = kernels.TrainState.zeros(*self.state.W.shape[:1], self.table.n_features)
+        kernels.train_block(self.cfg, X, y, np.empty(0, dtype=np.int64), self.plan.center, self.plan.scale, state, self.scratch)
+        seconds = time.perf_counter() - t0
+        if seconds > 0.5:
+            self.reporter.message(f"compiled kernels in {seconds:.1f} s (cached for later runs)")
+
+    def _model(self) -> Model:
+        opts, d = self.opts, self.table.n_features
+        if self.stopper is not None and self.stopper.best_params is not None:
+            final = self.stopper.best_params
+        else:
+            final = self.state.params(opts.average)
+        return Model(
+            model=opts.model,
+            weights=final[:, :d].copy(),
+            bias=final[:, d].copy(),
+            classes=self.labels.classes,
+            center=self.mean,
+            scale=self.std,
+            options=opts.as_dict(),
+            training={
+                "rows": self.n_train,
+                "val_rows": self.val_table.n_rows if self.val_table is not None else self.table.n_rows - self.n_train,
+                "batch_size": self.batch,
+                "iterations_per_epoch": self.iters,
+                "epochs_run": len(self.history),
+                "updates": self.state.iterations,
+                "lr": self.lr,
+                "threads": self.threads,
+                "block_rows": self.block_rows,
+                "read_mode": self.table.X.layout.read_mode,
+                "best_epoch": self.stopper.best_epoch if self.stopper is not None else len(self.history),
+                "stopped_early": self.stopper is not None and self.stopper.stopped,
+            },
+            history=self.history,
+            fingerprint=self.table.fingerprint(),
+            versions=versions(),
+        )
 
 
 def kernel_config(opts: TrainOptions, batch: int, threads: int, total_iterations: int,
@@ -189,17 +342,6 @@ def kernel_config(opts: TrainOptions, batch: int, threads: int, total_iterations
         total_iterations=int(total_iterations),
         average=bool(opts.average),
     )
-
-
-def _compile(table: Table, labels, cfg, plan, state, scratch, reporter: Reporter) -> None:
-    """Compile (or load from cache) the training kernel before any epoch is timed."""
-    t0 = time.perf_counter()
-    X = table.X.read(0, 1, None)
-    y = labels.encode(table.Y.read(0, 1, None), table.path, 0)
-    kernels.train_block(cfg, X, y, np.empty(0, dtype=np.int64), plan.center, plan.scale, state, scratch)
-    seconds = time.perf_counter() - t0
-    if seconds > 0.5:
-        reporter.message(f"compiled kernels in {seconds:.1f} s (cached for later runs)")
 
 
 def _scan_labels(table: Table, spans, block_rows: int, opts: TrainOptions):

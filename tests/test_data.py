@@ -93,7 +93,7 @@ def visits(monkeypatch, path, epochs=2, **kw):
     monkeypatch.setattr(engine.kernels, "train_block", rec)
     monkeypatch.setattr(engine, "stream_blocks", stream)
     monkeypatch.setattr(engine.kernels, "finish_batch", lambda *a: True)
-    monkeypatch.setattr("sgdcli.training._compile", lambda *a: None)
+    monkeypatch.setattr("sgdcli.training.Run._compile", lambda self: None)
     train(path, TrainOptions(epochs=epochs, memory=2**20, **kw))
     per_epoch, n_blocks = [], len(starts) // epochs
     for e in range(epochs):

@@ -1,0 +1,91 @@
+"""Exclusive locks on output paths, so overlapping runs never interleave.
+
+The lock is ``flock`` on ``PATH.lock``, which the kernel releases when its
+holder dies (even by SIGKILL), so a lock never outlives a killed run.  The
+holder writes its PID into the file for the message the next run prints.
+The lock file is removed on release; a run that locked a file just removed by
+another checks the inode and tries again.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import fcntl
+import glob
+import os
+import time
+
+from sgdcli.errors import LockedError
+
+POLL_SECONDS = 0.1
+
+
+def lock_path(path: str) -> str:
+    return os.path.abspath(path) + ".lock"
+
+
+def _holder(path: str) -> str:
+    try:
+        with open(path) as fh:
+            pid = fh.read().strip()
+        return f"PID {pid}" if pid else "another process"
+    except OSError:
+        return "another process"
+
+
+def _try_lock(path: str) -> int | None:
+    fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        os.close(fd)
+        return None
+    try:
+        same = os.fstat(fd).st_ino == os.stat(path).st_ino
+    except FileNotFoundError:
+        same = False
+    if not same:  # the previous holder removed the file between our open and flock
+        os.close(fd)
+        return _try_lock(path)
+    os.ftruncate(fd, 0)
+    os.write(fd, f"{os.getpid()}\n".encode())
+    return fd
+
+
+@contextlib.contextmanager
+def exclusive(paths, wait: float | None = None, option: str = "-o"):
+    """Hold locks on every path in ``paths``; raise LockedError if one is held.
+
+    ``wait`` None fails at once; a number waits that many seconds; inf waits forever.
+    """
+    held: list[tuple[int, str]] = []
+    try:
+        for path in dict.fromkeys(os.path.abspath(p) for p in paths):
+            lp = lock_path(path)
+            deadline = None if wait is None else time.monotonic() + wait
+            while (fd := _try_lock(lp)) is None:
+                if deadline is None or time.monotonic() >= deadline:
+                    waited = "" if wait is None else f" after waiting {wait:g} s"
+                    hint = "; use --wait-lock [SECONDS] to wait for it" if wait is None else ""
+                    raise LockedError(f"{option} {path}: locked by another sgdcli run ({_holder(lp)}){waited}{hint}")
+                time.sleep(POLL_SECONDS)
+            held.append((fd, lp))
+            remove_stale_temporaries(path)
+        yield
+    finally:
+        for fd, lp in reversed(held):
+            with contextlib.suppress(OSError):
+                os.unlink(lp)
+            os.close(fd)
+
+
+def remove_stale_temporaries(path: str) -> list[str]:
+    """Delete temporary files a killed run left beside ``path`` (we hold its lock)."""
+    directory, name = os.path.split(os.path.abspath(path))
+    removed = []
+    for pattern in (f".{name}.*.tmp", f".{name}.prev.*.tmp"):
+        for tmp in glob.glob(os.path.join(glob.escape(directory), pattern)):
+            with contextlib.suppress(OSError):
+                os.unlink(tmp)
+                removed.append(tmp)
+    return removed

@@ -1,0 +1,255 @@
+"""Unattended runs: checkpoints, exact resume after SIGKILL/SIGTERM, signals, locks.
+
+Every test here uses real subprocesses and real signals.  SGDCLI_SLICE_ROWS
+makes the safe points frequent so that small runs can be stopped mid-epoch.
+"""
+
+import os
+import random
+import signal
+import subprocess
+import sys
+import time
+
+import h5py
+import numpy as np
+import pytest
+
+from sgdcli.checkpoint import load_latest
+from sgdcli.model import load_model
+
+from conftest import make_problem, run, write_table
+
+ENV = {"SGDCLI_SLICE_ROWS": "256", "SGDCLI_TEST_SAFE_POINT_DELAY": "0.003"}
+
+
+@pytest.fixture(scope="module")
+def data(tmp_path_factory):
+    d = tmp_path_factory.mktemp("resume")
+    X, y = make_problem("multiclass", n=60000, d=8, k=3, seed=4)
+    return write_table(d / "train.h5", X, y, chunks=4096), write_table(d / "val.h5", *make_problem("multiclass", n=2000, d=8, k=3, seed=5))
+
+
+def start(*args):
+    env = dict(os.environ, **ENV)
+    env.pop("SGDCLI_DEBUG", None)
+    return subprocess.Popen([sys.executable, "-m", "sgdcli", "train", *map(str, args)],
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env)
+
+
+def weights(path):
+    with h5py.File(path) as f:
+        return f["weights"][()], f["bias"][()]
+
+
+def assert_outputs_consistent(model, ckpt):
+    """Whatever the moment of death: the model is absent or complete, and a checkpoint loads."""
+    if os.path.exists(model):
+        load_model(model)
+    if os.path.exists(ckpt) or os.path.exists(ckpt + ".prev"):
+        assert load_latest(ckpt) is not None
+
+
+def interrupted_run(args, model, rng, signals_, max_kills=4):
+    """Kill the run at random moments with the given signals, resuming each time; return the kill count."""
+    kills = 0
+    for sig in signals_[:max_kills]:
+        proc = start(*args, "-o", model, "--resume")
+        time.sleep(rng.uniform(0.8, 2.5))
+        if proc.poll() is not None:  # finished before the kill
+            assert proc.returncode == 0, proc.stderr.read()
+            return kills
+        proc.send_signal(sig)
+        out, err = proc.communicate(timeout=60)
+        kills += 1
+        if sig == signal.SIGTERM and proc.returncode == 143:
+            assert "checkpoint saved" in err and "--resume" in err
+        assert proc.returncode in (0, 143, -signal.SIGTERM, -signal.SIGKILL), err
+        assert "Traceback" not in err
+        assert_outputs_consistent(model, model + ".ckpt")
+        if proc.returncode == 0:
+            return kills
+    proc = start(*args, "-o", model, "--resume")
+    out, err = proc.communicate(timeout=120)
+    assert proc.returncode == 0, err
+    return kills
+
+
+CASES = {
+    "sgd": ["--optimizer", "sgd", "--lr", "0.05"],
+    "momentum": ["--optimizer", "momentum", "--schedule", "cosine"],
+    "nesterov": ["--optimizer", "nesterov", "--warmup-iterations", "500"],
+    "adagrad": ["--optimizer", "adagrad", "--lr", "0.1", "--average"],
+    "rmsprop": ["--optimizer", "rmsprop", "--lr", "0.001", "--schedule", "step", "--step-epochs", "1", "--gamma", "0.5"],
+    "adam": ["--optimizer", "adam", "--lr", "0.001", "--val-fraction", "0.1", "--standardize"],
+    "early stopping": ["--optimizer", "adam", "--lr", "0.01", "--early-stopping", "--patience", "1", "--min-delta", "0.01", "--epochs", "6"],
+}
+
+
+@pytest.mark.parametrize("name", list(CASES))
+def test_interrupted_runs_end_bit_for_bit_like_a_straight_run(tmp_path, data, name):
+    train, val = data
+    args = [train, "--model", "softmax", "--batch-size", "4", "--epochs", "3", "--checkpoint-every", "2000",
+            "--memory", "2M", "-q", *CASES[name]]
+    if name == "early stopping":
+        args += ["--val", val]
+    straight = tmp_path / "straight.h5"
+    proc = start(*args, "-o", straight)
+    assert proc.wait(timeout=120) == 0, proc.stderr.read()
+    rng = random.Random(name)
+    model = str(tmp_path / "resumed.h5")
+    kills = interrupted_run(args, model, rng, [signal.SIGKILL, signal.SIGTERM, signal.SIGKILL, signal.SIGTERM])
+    assert kills >= 1
+    for a, b in zip(weights(straight), weights(model)):
+        np.testing.assert_array_equal(a, b)
+    assert not os.path.exists(model + ".ckpt") and not os.path.exists(model + ".ckpt.prev")
+    history = load_model(model).history
+    assert [h["train_loss"] for h in history] == [h["train_loss"] for h in load_model(str(straight)).history]
+
+
+def wait_for_epoch(proc):
+    """Read stderr until the first epoch summary: training is under way."""
+    lines = []
+    while True:
+        line = proc.stderr.readline()
+        assert line, "".join(lines)
+        lines.append(line)
+        if "epoch 1/" in line and "iterations," in line:
+            return lines
+
+
+def test_sigint_stops_with_a_checkpoint_and_exit_130(tmp_path, data):
+    train, _ = data
+    model = str(tmp_path / "m.h5")
+    proc = start(train, "-o", model, "--batch-size", "4", "--model", "softmax", "--epochs", "50", "--progress", "plain")
+    wait_for_epoch(proc)
+    proc.send_signal(signal.SIGINT)
+    out, err = proc.communicate(timeout=60)
+    assert proc.returncode == 130, err
+    last = err.strip().splitlines()[-1]
+    assert last.startswith("sgdcli: stopped by SIGINT at epoch ") and last.endswith(
+        f"checkpoint saved to {model}.ckpt; run the same command with --resume to continue")
+    assert not os.path.exists(model)
+    assert load_latest(model + ".ckpt") is not None
+
+
+def test_second_sigint_exits_at_once(tmp_path, data):
+    train, _ = data
+    proc = start(train, "-o", tmp_path / "m.h5", "--batch-size", "4", "--model", "softmax", "--epochs", "50",
+                 "--checkpoint-every", "1000", "--progress", "plain")
+    wait_for_epoch(proc)
+    proc.send_signal(signal.SIGINT)
+    proc.send_signal(signal.SIGINT)
+    out, err = proc.communicate(timeout=60)
+    assert proc.returncode == 130, err
+    assert "Traceback" not in err
+    assert not os.path.exists(tmp_path / "m.h5")
+    assert [p for p in os.listdir(tmp_path) if p.endswith(".tmp")] == []
+
+
+def test_resume_refuses_changed_options_or_data(tmp_path, binary_file):
+    model = tmp_path / "m.h5"
+    run("train", binary_file, "-o", model, "--keep-checkpoint", "-q", check=True)
+    assert os.path.exists(f"{model}.ckpt")
+    proc = run("train", binary_file, "-o", model, "--resume", "--lr", "0.5")
+    assert proc.returncode == 2
+    assert "--resume: checkpoint" in proc.stderr and "made with other options: lr (checkpoint: 0.01, now: 0.5)" in proc.stderr
+    os.utime(binary_file, (1, 1))
+    proc = run("train", binary_file, "-o", model, "--resume")
+    assert proc.returncode == 2
+    assert "--resume: the data changed since checkpoint" in proc.stderr and "mtime" in proc.stderr
+
+
+def test_resume_without_checkpoint_starts_from_scratch(tmp_path, binary_file):
+    a = run("train", binary_file, "-o", tmp_path / "a.h5", "--resume", "--progress", "plain", check=True)
+    assert "no checkpoint at" in a.stderr and "starting from scratch" in a.stderr
+    run("train", binary_file, "-o", tmp_path / "b.h5", "-q", check=True)
+    for x, y in zip(weights(tmp_path / "a.h5"), weights(tmp_path / "b.h5")):
+        np.testing.assert_array_equal(x, y)
+    assert not os.path.exists(tmp_path / "a.h5.ckpt")
+
+
+def test_unreadable_checkpoint_falls_back_to_the_previous_one(tmp_path, binary_file):
+    model = tmp_path / "m.h5"
+    ckpt = f"{model}.ckpt"
+    run("train", binary_file, "-o", model, "--keep-checkpoint", "--epochs", "4", "-q", check=True)
+    assert os.path.exists(ckpt) and os.path.exists(ckpt + ".prev")
+    expected = weights(model)
+    with open(ckpt, "r+b") as fh:
+        fh.truncate(100)
+    proc = run("train", binary_file, "-o", model, "--resume", "--epochs", "4", "--progress", "plain")
+    assert proc.returncode == 0, proc.stderr
+    assert f"resuming from the previous one, {ckpt}.prev" in proc.stderr
+    for a, b in zip(expected, weights(model)):
+        np.testing.assert_array_equal(a, b)
+    for path in (ckpt, ckpt + ".prev"):
+        with open(path, "wb") as fh:
+            fh.write(b"garbage")
+    proc = run("train", binary_file, "-o", model, "--resume", "--epochs", "4")
+    assert proc.returncode == 1
+    assert "--resume: no readable checkpoint" in proc.stderr
+
+
+HOLDER = """
+import sys, time
+from sgdcli.locking import exclusive
+with exclusive([sys.argv[1]]):
+    print("locked", flush=True)
+    time.sleep(float(sys.argv[2]))
+"""
+
+
+def hold_lock(path, seconds):
+    proc = subprocess.Popen([sys.executable, "-c", HOLDER, str(path), str(seconds)], stdout=subprocess.PIPE, text=True)
+    assert proc.stdout.readline().strip() == "locked"
+    return proc
+
+
+def test_a_second_run_on_the_same_output_exits_75_naming_the_holder(tmp_path, binary_file):
+    model = tmp_path / "m.h5"
+    holder = hold_lock(model, 30)
+    try:
+        t0 = time.monotonic()
+        proc = run("train", binary_file, "-o", model)
+        assert proc.returncode == 75
+        assert f"-o {model}: locked by another sgdcli run (PID {holder.pid}); use --wait-lock" in proc.stderr
+        assert time.monotonic() - t0 < 15  # start-up included; the lock check itself does not wait
+        proc = run("train", binary_file, "-o", model, "--wait-lock", "0.5")
+        assert proc.returncode == 75 and "after waiting 0.5 s" in proc.stderr
+        assert not model.exists()
+    finally:
+        holder.kill()
+        holder.wait()
+    # the lock died with its holder
+    run("train", binary_file, "-o", model, "-q", check=True)
+
+
+def test_wait_lock_waits_for_the_holder(tmp_path, binary_file):
+    model = tmp_path / "m.h5"
+    holder = hold_lock(model, 2)
+    proc = run("train", binary_file, "-o", model, "--wait-lock", "-q")
+    holder.wait()
+    assert proc.returncode == 0, proc.stderr
+
+
+def test_checkpoint_path_is_locked_too(tmp_path, binary_file):
+    shared = tmp_path / "shared.ckpt"
+    holder = hold_lock(shared, 30)
+    try:
+        proc = run("train", binary_file, "-o", tmp_path / "m.h5", "--checkpoint", shared)
+        assert proc.returncode == 75 and "shared.ckpt: locked by another sgdcli run" in proc.stderr
+    finally:
+        holder.kill()
+        holder.wait()
+
+
+def test_stale_temporary_files_are_removed(tmp_path, binary_file):
+    model = tmp_path / "m.h5"
+    stale = [tmp_path / ".m.h5.abc123.tmp", tmp_path / ".m.h5.ckpt.xyz.tmp"]
+    for p in stale:
+        p.write_bytes(b"half-written")
+    other = tmp_path / ".other.h5.abc.tmp"
+    other.write_bytes(b"not ours")
+    run("train", binary_file, "-o", model, "-q", check=True)
+    assert not any(p.exists() for p in stale)
+    assert other.exists()
