@@ -13,7 +13,7 @@ import os
 import h5py
 import numpy as np
 
-from sgdcli.errors import InputError
+from sgdcli.errors import InputError, RuntimeFailure
 
 NUMERIC_KINDS = "biuf"
 
@@ -34,7 +34,19 @@ def open_file(path: str | os.PathLike) -> h5py.File:
     try:
         return h5py.File(path, "r")
     except OSError as exc:
+        text = str(exc)
+        if "unable to lock file" in text:
+            raise RuntimeFailure(_lock_message(path, text)) from None
         raise InputError(f"{path}: cannot open as HDF5, the file may be truncated or corrupt ({_first_line(exc)})") from None
+
+
+def _lock_message(path: str, text: str) -> str:
+    """HDF5 locks files it opens; say which of its two lock failures this is."""
+    if "errno = 11" in text:  # EAGAIN: a writer holds the lock
+        return (f"{path}: is open for writing by another process (HDF5 file lock); wait for the writer to finish. "
+                f"If nothing writes it, set HDF5_USE_FILE_LOCKING=FALSE (see README)")
+    return (f"{path}: this filesystem does not support the file locks HDF5 uses ({_first_line(Exception(text))}); "
+            f"set HDF5_USE_FILE_LOCKING=FALSE to read it without locking (see README)")
 
 
 def _first_line(exc: BaseException) -> str:

@@ -253,3 +253,43 @@ def test_stale_temporary_files_are_removed(tmp_path, binary_file):
     run("train", binary_file, "-o", model, "-q", check=True)
     assert not any(p.exists() for p in stale)
     assert other.exists()
+
+
+WRITER = """
+import h5py, sys, time
+f = h5py.File(sys.argv[1], "a")
+print("open", flush=True)
+time.sleep(30)
+"""
+
+
+def test_input_open_for_writing_gets_a_clear_message(tmp_path, binary_file):
+    writer = subprocess.Popen([sys.executable, "-c", WRITER, binary_file], stdout=subprocess.PIPE, text=True)
+    try:
+        assert writer.stdout.readline().strip() == "open"
+        for argv in (["info", binary_file], ["train", binary_file, "-o", tmp_path / "m.h5"]):
+            proc = run(*argv)
+            assert proc.returncode == 1
+            assert proc.stderr.strip().endswith(
+                f"{binary_file}: is open for writing by another process (HDF5 file lock); wait for the writer to finish. "
+                "If nothing writes it, set HDF5_USE_FILE_LOCKING=FALSE (see README)")
+        proc = run("info", binary_file, env={"HDF5_USE_FILE_LOCKING": "FALSE"})
+        assert proc.returncode == 0, proc.stderr
+    finally:
+        writer.kill()
+        writer.wait()
+    assert not (tmp_path / "m.h5").exists()
+
+
+def test_filesystem_without_locks_gets_a_clear_message(monkeypatch, tmp_path, binary_file):
+    import h5py
+
+    from sgdcli import hdf5
+    from sgdcli.errors import RuntimeFailure
+
+    def no_locks(*args, **kwargs):
+        raise OSError("Unable to synchronously open file (unable to lock file, errno = 38, error message = 'Function not implemented')")
+
+    monkeypatch.setattr(h5py, "File", no_locks)
+    with pytest.raises(RuntimeFailure, match="does not support the file locks HDF5 uses .*HDF5_USE_FILE_LOCKING=FALSE"):
+        hdf5.open_file(binary_file)
