@@ -44,6 +44,7 @@ class Checkpoint:
     mean: np.ndarray | None  # standardization statistics
     std: np.ndarray | None
     n_train: int
+    n_bad: int  # training rows skipped by --bad-rows skip
     options: dict  # fingerprint of everything that shapes the result
     data: dict  # fingerprints of the training (and validation) data
 
@@ -68,6 +69,7 @@ def save(path: str, ckpt: Checkpoint) -> None:
             for name in ("history", "stopper", "options", "data"):
                 f.attrs[name] = json.dumps(getattr(ckpt, name))
             f.attrs["n_train"] = ckpt.n_train
+            f.attrs["n_bad"] = ckpt.n_bad
         if os.path.exists(path):  # the current one stays valid as .prev until the new one is in place
             os.replace(path, previous_path(path))
 
@@ -86,6 +88,7 @@ def _load_one(path: str) -> Checkpoint:
             history=json.loads(f.attrs["history"]),
             stopper=json.loads(f.attrs["stopper"]),
             n_train=int(f.attrs["n_train"]),
+            n_bad=int(f.attrs["n_bad"]),
             options=json.loads(f.attrs["options"]),
             data=json.loads(f.attrs["data"]),
             **opt,

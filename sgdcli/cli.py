@@ -180,6 +180,8 @@ def info_cmd(file, as_json):
 @click.option("--early-stopping", is_flag=True, help="Stop when validation loss stops improving; keep the best epoch.")
 @click.option("--patience", type=int, default=3, show_default=True, help="Epochs without improvement before stopping.")
 @click.option("--min-delta", type=float, default=1e-4, show_default=True, help="Smallest loss decrease that counts.")
+@click.option("--bad-rows", type=click.Choice(["error", "skip"]), default="error", show_default=True,
+              help="error: stop at the first row with NaN or inf; skip: leave such rows out and count them.")
 @memory_option
 @click.option("--threads", type=int, default=None, help="Compute threads [default: cores available].")
 @click.option("--progress", type=click.Choice(["auto", "bar", "plain", "none"]), default="auto", show_default=True,

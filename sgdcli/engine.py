@@ -21,6 +21,7 @@ from sgdcli.kernels import Scratch, TrainState
 from sgdcli.labels import Labels
 from sgdcli.prefetch import stream_blocks
 from sgdcli.schedules import lr_at
+from sgdcli.selection import select_rows
 from sgdcli.source import Table
 
 
@@ -36,6 +37,7 @@ class EpochPlan:
     val_fraction: float
     drop_last: bool
     block_rows: int
+    skip_bad: bool = False  # --bad-rows skip: leave out rows with non-finite values
 
 
 @dataclasses.dataclass(frozen=True)
@@ -43,14 +45,15 @@ class EpochResult:
     iterations: int
     rows: int
     train_loss: float
+    bad_rows: int  # rows skipped for non-finite values (--bad-rows skip)
 
 
-def train_rows(block_start: int, n_rows: int, val_fraction: float, seed: int) -> np.ndarray:
-    """Block-local indices of the rows of a block that are trained on (not held out)."""
-    if val_fraction <= 0:
-        return np.arange(n_rows, dtype=np.int64)
-    held = shuffle.validation_mask(block_start, block_start + n_rows, val_fraction, seed)
-    return np.flatnonzero(~held).astype(np.int64)
+def trained_rows(block, plan: "EpochPlan") -> tuple[np.ndarray, int]:
+    """Block-local rows trained on, and the count of non-finite ones skipped."""
+    finite = None
+    if plan.skip_bad:
+        finite = kernels.finite_rows(block.X, block.y, np.empty(block.stop - block.start, dtype=np.bool_))
+    return select_rows(block.start, block.stop - block.start, plan.val_fraction, plan.seed, finite=finite)
 
 
 # Rows handed to the kernel per call.  Slices are counted from the start of each
@@ -70,6 +73,7 @@ class Position:
     row: int = 0
     epoch_start_t: int = 0  # updates done before this epoch
     rows_seen: int = 0  # rows handed to the kernel in this epoch
+    bad_rows: int = 0  # rows skipped in this epoch
     seconds: float = 0.0  # training time spent in this epoch before the latest resume
 
     @property
@@ -101,6 +105,7 @@ def run_epoch(
         sums[kernels.EPOCH_ROWS] = 0.0
         pos.epoch_start_t = int(counters[kernels.T])
         pos.rows_seen = 0
+        pos.bad_rows = 0
     epoch, t0 = pos.epoch, pos.epoch_start_t
     order = shuffle.block_order(len(spans), plan.seed, epoch, plan.shuffle)
     where = f"{table.path}:{table.x_name}"
@@ -108,9 +113,14 @@ def run_epoch(
     visiting = [spans[b] for b in order[first:]]
     for k, block in enumerate(stream_blocks(table, visiting, plan.block_rows), start=first):
         b = int(order[k])
-        y = plan.labels.encode(block.y, f"{table.path}:{table.y_name}", block.start)
-        rows = shuffle.row_order(train_rows(block.start, block.stop - block.start, plan.val_fraction, plan.seed), plan.seed, epoch, b, plan.shuffle)
-        for lo in range(pos.row if k == first else 0, len(rows), SLICE_ROWS):
+        selected, bad = trained_rows(block, plan)
+        y = np.empty(block.stop - block.start)  # only the selected rows are read
+        y[selected] = plan.labels.encode(block.y[selected], f"{table.path}:{table.y_name}", block.start, selected)
+        rows = shuffle.row_order(selected, plan.seed, epoch, b, plan.shuffle)
+        start_row = pos.row if k == first else 0
+        if start_row == 0:
+            pos.bad_rows += bad
+        for lo in range(start_row, len(rows), SLICE_ROWS):
             hi = min(lo + SLICE_ROWS, len(rows))
             status = kernels.train_block(cfg, block.X, y, rows[lo:hi], plan.center, plan.scale, state, scratch)
             if status == kernels.BAD_ROW:
@@ -137,6 +147,7 @@ def run_epoch(
         iterations=int(counters[kernels.T]) - t0,
         rows=trained,
         train_loss=float(sums[kernels.EPOCH_LOSS] / trained) if trained else float("nan"),
+        bad_rows=pos.bad_rows,
     )
 
 

@@ -7,12 +7,12 @@ pass of training, so all three agree row for row.
 from __future__ import annotations
 
 import os
-from typing import Iterator
+from typing import Callable, Iterator
 
 import h5py
 import numpy as np
 
-from sgdcli import kernels, losses, metrics, shuffle
+from sgdcli import kernels, losses, metrics
 from sgdcli.atomic import atomic_output, check_writable
 from sgdcli.errors import InputError
 from sgdcli.labels import Labels
@@ -22,23 +22,23 @@ from sgdcli.prefetch import Block, stream_blocks
 from sgdcli.source import Table
 
 
+Selector = Callable[[Block], "tuple[np.ndarray, int]"]
+
+
 def score_blocks(
-    table: Table, We: np.ndarray, memory: int, holdout: tuple[float, int] | None = None
+    table: Table, We: np.ndarray, memory: int, select: Selector | None = None
 ) -> Iterator[tuple[Block, np.ndarray, np.ndarray]]:
     """Yield (block, selected block-local rows, raw scores of those rows) in file order.
 
     ``We`` are weights on raw features (see ``kernels.fold_weights``).
-    ``holdout=(fraction, seed)`` keeps only the validation rows of training.
+    ``select(block)`` returns (rows to use, rows skipped); default: every row.
     """
     k_out = We.shape[0]
     block_rows = table.block_rows(memory, extra_per_row=16 * k_out + 8)
     out = np.empty((block_rows, k_out))
     for block in stream_blocks(table, table.spans(block_rows), block_rows):
         n = block.stop - block.start
-        if holdout is None:
-            rows = np.arange(n, dtype=np.int64)
-        else:
-            rows = np.flatnonzero(shuffle.validation_mask(block.start, block.stop, *holdout)).astype(np.int64)
+        rows = np.arange(n, dtype=np.int64) if select is None else select(block)[0]
         S = kernels.scores(block.X, rows, We, out[: len(rows)])
         if not np.isfinite(S).all():
             bad = kernels.first_nonfinite_row(np.ascontiguousarray(block.X[rows]))
@@ -47,14 +47,15 @@ def score_blocks(
         yield block, rows, S
 
 
-def measure(table: Table, model_name: str, labels: Labels, We: np.ndarray, memory: int, holdout=None) -> dict:
+def measure(table: Table, model_name: str, labels: Labels, We: np.ndarray, memory: int,
+            select: Selector | None = None) -> dict:
     """Mean training loss (``loss``) and the task's metrics over the selected rows."""
     acc = metrics.for_task(labels.task)
     loss_sum, n = 0.0, 0
     code = losses.CODES[model_name]
     where = f"{table.path}:{table.y_name}"
-    for block, rows, S in score_blocks(table, We, memory, holdout):
-        y = labels.encode(block.y[rows], where, block.start)
+    for block, rows, S in score_blocks(table, We, memory, select):
+        y = labels.encode(block.y[rows], where, block.start, rows)
         acc.update(S, y)
         per_row = losses.row_losses(code, S, y, np.empty(len(rows)), np.empty_like(S))
         loss_sum += float(per_row.sum())

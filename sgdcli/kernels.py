@@ -276,6 +276,18 @@ def scores(X, rows, We, out):
     return out
 
 
+@kernel(parallel=True)
+def finite_rows(X, y, out):
+    """out[i] = every feature of row i and its label are finite."""
+    n, d = X.shape
+    for i in prange(n):
+        ok = math.isfinite(y[i])
+        for j in range(d):
+            ok = ok and math.isfinite(X[i, j])
+        out[i] = ok
+    return out
+
+
 @kernel()
 def first_nonfinite_row(X):
     """Index of the first row of ``X`` holding NaN or ±inf, or -1."""

@@ -25,8 +25,11 @@ class Labels:
     def n_outputs(self) -> int:
         return len(self.classes) if self.task == "multiclass" else 1
 
-    def encode(self, y: np.ndarray, where: str, first_row: int = 0) -> np.ndarray:
-        """Map raw labels to what the loss expects (values, or class indices)."""
+    def encode(self, y: np.ndarray, where: str, first_row: int = 0, rows: np.ndarray | None = None) -> np.ndarray:
+        """Map raw labels to what the loss expects (values, or class indices).
+
+        ``rows`` are the block-local positions of ``y``'s entries, for messages.
+        """
         if self.task == "regression":
             return y
         idx = np.searchsorted(self.classes, y)
@@ -34,8 +37,9 @@ class Labels:
         bad = self.classes[idx] != y
         if bad.any():
             row = int(np.flatnonzero(bad)[0])
+            at = first_row + (int(rows[row]) if rows is not None else row)
             raise InputError(
-                f"{where}: label {_fmt(y[row])} at row {first_row + row} is not one of the model's classes "
+                f"{where}: label {_fmt(y[row])} at row {at} is not one of the model's classes "
                 f"({', '.join(_fmt(c) for c in self.classes)})"
             )
         return idx.astype(np.float64)
@@ -64,15 +68,16 @@ def check_finite_labels(y: np.ndarray, where: str, first_row: int) -> None:
 def discover(blocks, model: str, where: str, y_dtype) -> Labels:
     """One streaming pass over y: check every label is finite and find the classes.
 
-    ``blocks`` yields (first_row, raw labels, keep-mask or None).
+    ``blocks`` yields (first_row, raw labels, indices of the rows trained on or None for all).
+    Every label is checked; classes come from the trained rows.
     """
     task = task_of(model)
     found: np.ndarray | None = None
-    for first_row, y, keep in blocks:
+    for first_row, y, rows in blocks:
         check_finite_labels(y, where, first_row)
         if task == "regression":
             continue
-        values = np.unique(y if keep is None else y[keep])
+        values = np.unique(y if rows is None else y[rows])
         found = values if found is None else np.union1d(found, values)
         if len(found) > MAX_CLASSES:
             raise InputError(f"{where}: more than {MAX_CLASSES} distinct labels; is this a regression target? Use --model linear")

@@ -16,6 +16,7 @@ MODELS = ("linear", "logistic", "softmax", "hinge")
 OPTIMIZERS = ("sgd", "momentum", "nesterov", "adagrad", "rmsprop", "adam")
 SCHEDULES = ("constant", "invscaling", "step", "cosine")
 LR_SCALINGS = ("none", "linear", "sqrt")
+BAD_ROWS = ("error", "skip")
 
 DEFAULT_MEMORY = 256 * 2**20
 
@@ -90,6 +91,7 @@ class TrainOptions:
     min_delta: float = 1e-4
     memory: int = DEFAULT_MEMORY
     threads: int | None = None
+    bad_rows: str = "error"
 
     def __post_init__(self):
         self.validate()
@@ -107,6 +109,7 @@ class TrainOptions:
         choice("optimizer", OPTIMIZERS)
         choice("schedule", SCHEDULES)
         choice("lr_scaling", LR_SCALINGS)
+        choice("bad_rows", BAD_ROWS)
         for name in ("lr", "eps"):
             value = getattr(self, name)
             if not (math.isfinite(value) and value > 0):

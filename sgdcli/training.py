@@ -20,7 +20,7 @@ from typing import Callable
 import numpy as np
 
 from sgdcli import checkpoint as ckpt_mod
-from sgdcli import engine, kernels, labels as labels_mod, losses, optimizers, schedules, shuffle
+from sgdcli import engine, kernels, labels as labels_mod, losses, optimizers, schedules
 from sgdcli.atomic import atomic_output, check_writable
 from sgdcli.early_stopping import EarlyStopping
 from sgdcli.errors import InputError, Interrupted
@@ -29,7 +29,9 @@ from sgdcli.labels import Labels
 from sgdcli.locking import exclusive
 from sgdcli.model import Model, versions
 from sgdcli.options import TrainOptions, format_size
+from sgdcli.prefetch import stream_blocks
 from sgdcli.progress import Reporter
+from sgdcli.selection import select_rows
 from sgdcli.source import Table
 from sgdcli.standardize import RunningMoments
 
@@ -100,9 +102,9 @@ class Run:
         saved = self._load_checkpoint() if control.resume else None
         if saved is not None:
             self.labels = Labels(labels_mod.task_of(opts.model), saved.classes)
-            self.n_train, self.mean, self.std = saved.n_train, saved.mean, saved.std
+            self.n_train, self.n_bad, self.mean, self.std = saved.n_train, saved.n_bad, saved.mean, saved.std
         else:
-            self.labels, self.n_train = _scan_labels(table, self.spans, self.block_rows, opts)
+            self.labels, self.n_train, self.n_bad = _scan(table, self.spans, self.block_rows, opts)
             self._check_sizes()
             if val_table is not None:
                 _check_val_labels(val_table, self.labels, opts)
@@ -118,7 +120,7 @@ class Run:
         scale = np.ones(d) if self.std is None else 1.0 / self.std
         self.cfg = kernel_config(opts, self.batch, threads, self.iters * opts.epochs)
         self.plan = engine.EpochPlan(self.labels, center, scale, opts.seed, opts.shuffle, opts.val_fraction,
-                                     opts.drop_last, self.block_rows)
+                                     opts.drop_last, self.block_rows, skip_bad=opts.bad_rows == "skip")
         k_out = self.labels.n_outputs
         self.scratch = kernels.Scratch.make(threads, k_out, d)
         self.stopper = EarlyStopping(opts.patience, opts.min_delta) if opts.early_stopping else None
@@ -172,6 +174,7 @@ class Run:
             mean=self.mean,
             std=self.std,
             n_train=self.n_train,
+            n_bad=self.n_bad,
             options=self.fingerprints[0],
             data=self.fingerprints[1],
         ))
@@ -223,6 +226,8 @@ class Run:
                 self._epoch(metrics_tmp)
         finally:
             reporter.close()
+        if self.n_bad:
+            reporter.message(f"--bad-rows skip: left out {self.n_bad} training rows with non-finite values in every epoch")
         return self._model()
 
     def _epoch(self, metrics_tmp) -> None:
@@ -242,6 +247,7 @@ class Run:
             "rows": result.rows,
             "train_loss": result.train_loss,
             "lr": engine.current_lr(self.cfg, self.state),
+            **({"bad_rows": result.bad_rows} if self.plan.skip_bad else {}),
             **self._validate(params),
             "seconds": seconds,
             "rows_per_s": result.rows / seconds if seconds > 0 else 0.0,
@@ -266,10 +272,14 @@ class Run:
         if self.val_table is None and opts.val_fraction <= 0:
             return {}
         We = kernels.fold_weights(params, self.plan.center, self.plan.scale, np.empty_like(params))
-        if self.val_table is not None:
-            scores = measure(self.val_table, opts.model, self.labels, We, opts.memory)
-        else:
-            scores = measure(self.table, opts.model, self.labels, We, opts.memory, (opts.val_fraction, opts.seed))
+        skip, held_out = self.plan.skip_bad, self.val_table is None
+        fraction = opts.val_fraction if held_out else 0.0
+
+        def select(block):
+            finite = _finite_mask(block) if skip else None
+            return select_rows(block.start, block.stop - block.start, fraction, opts.seed, held_out=held_out, finite=finite)
+
+        scores = measure(self.table if held_out else self.val_table, opts.model, self.labels, We, opts.memory, select)
         return {"val_loss": scores.pop("loss"), **{f"val_{k}": v for k, v in scores.items() if k != "rows"}}
 
     def _compile(self) -> None:
@@ -310,6 +320,7 @@ class Run:
                 "read_mode": self.table.X.layout.read_mode,
                 "best_epoch": self.stopper.best_epoch if self.stopper is not None else len(self.history),
                 "stopped_early": self.stopper is not None and self.stopper.stopped,
+                "bad_rows": self.n_bad,
             },
             history=self.history,
             fingerprint=self.table.fingerprint(),
@@ -344,25 +355,36 @@ def kernel_config(opts: TrainOptions, batch: int, threads: int, total_iterations
     )
 
 
-def _scan_labels(table: Table, spans, block_rows: int, opts: TrainOptions):
-    """One pass over y: classes, finite labels, and the number of training rows."""
-    n_train = 0
-    buf = np.empty(block_rows)
+def _finite_mask(block) -> np.ndarray:
+    return kernels.finite_rows(block.X, block.y, np.empty(block.stop - block.start, dtype=np.bool_))
+
+
+def _scan(table: Table, spans, block_rows: int, opts: TrainOptions) -> tuple[Labels, int, int]:
+    """One pass over the data: classes, finite labels, training rows, rows skipped.
+
+    It reads y only, unless --bad-rows skip asks for the features to be checked
+    too, so that the row count (and iterations per epoch) are exact.
+    """
+    counts = [0, 0]  # training rows, skipped rows
 
     def blocks():
-        nonlocal n_train
+        if opts.bad_rows == "skip":
+            for block in stream_blocks(table, spans, block_rows):
+                rows, bad = select_rows(block.start, block.stop - block.start, opts.val_fraction, opts.seed,
+                                        finite=_finite_mask(block))
+                counts[0] += len(rows)
+                counts[1] += bad
+                yield block.start, block.y[rows], None
+            return
+        buf = np.empty(block_rows)
         for start, stop in spans:
             y = table.Y.read(start, stop, buf)
-            keep = None
-            if opts.val_fraction > 0:
-                keep = ~shuffle.validation_mask(start, stop, opts.val_fraction, opts.seed)
-                n_train += int(keep.sum())
-            else:
-                n_train += stop - start
-            yield start, y, keep
+            rows, _ = select_rows(start, stop - start, opts.val_fraction, opts.seed)
+            counts[0] += len(rows)
+            yield start, y, rows
 
     labels = labels_mod.discover(blocks(), opts.model, f"{table.path}:{table.y_name}", table.y_dtype)
-    return labels, n_train
+    return labels, counts[0], counts[1]
 
 
 def _check_val_labels(val_table: Table, labels, opts: TrainOptions) -> None:
@@ -371,16 +393,21 @@ def _check_val_labels(val_table: Table, labels, opts: TrainOptions) -> None:
     buf = np.empty(block_rows)
     for start, stop in val_table.spans(block_rows):
         y = val_table.Y.read(start, stop, buf)
-        labels_mod.check_finite_labels(y, where, start)
-        labels.encode(y, where, start)
+        if opts.bad_rows == "skip":
+            rows = np.flatnonzero(np.isfinite(y))
+            labels.encode(y[rows], where, start, rows)
+        else:
+            labels_mod.check_finite_labels(y, where, start)
+            labels.encode(y, where, start)
 
 
 def _moments(table: Table, spans, block_rows: int, opts: TrainOptions) -> RunningMoments:
-    from sgdcli.prefetch import stream_blocks
-
+    """Mean and standard deviation of the training rows' features."""
     stats = RunningMoments(table.n_features)
+    skip = opts.bad_rows == "skip"
     for block in stream_blocks(table, spans, block_rows):
-        rows = engine.train_rows(block.start, block.stop - block.start, opts.val_fraction, opts.seed)
+        rows, _ = select_rows(block.start, block.stop - block.start, opts.val_fraction, opts.seed,
+                              finite=_finite_mask(block) if skip else None)
         X = block.X if len(rows) == block.X.shape[0] else block.X[rows]
         bad = kernels.first_nonfinite_row(X)
         if bad >= 0:

@@ -210,3 +210,36 @@ def test_generate_writes_large_files_in_bounded_memory(tmp_path):
                               capture_output=True, text=True, check=True)
         peaks[rows] = int(proc.stdout.strip().splitlines()[-1])
     assert peaks[600000] - peaks[100000] < 16 * 2**20, peaks
+
+
+def test_bad_rows_skip_matches_training_on_the_clean_rows(tmp_path):
+    X, y = make_problem("binary", n=5000, d=6, seed=12)
+    y = y.astype(np.float64)
+    Xd, yd = X.copy(), y.copy()
+    bad_x, bad_y = [3, 777, 4000, 4001], [10, 2500]
+    Xd[bad_x, [0, 5, 2, 2]] = [np.nan, np.inf, -np.inf, np.nan]
+    yd[bad_y] = np.nan
+    dirty = write_table(tmp_path / "dirty.h5", Xd, yd, chunks=512)
+    keep = np.setdiff1d(np.arange(5000), bad_x + bad_y)
+    clean = write_table(tmp_path / "clean.h5", X[keep], y[keep], chunks=512)
+    opts = dict(epochs=2, standardize=True, shuffle=False, memory=2**20, val_fraction=0.0)
+    m = train(dirty, TrainOptions(bad_rows="skip", **opts))
+    ref = train(clean, TrainOptions(**opts))
+    np.testing.assert_allclose(m.weights, ref.weights, rtol=1e-6)
+    assert m.training["bad_rows"] == 6 and m.training["rows"] == 4994
+    assert [h["bad_rows"] for h in m.history] == [6, 6]
+    assert m.training["iterations_per_epoch"] == ref.training["iterations_per_epoch"]
+    with pytest.raises(Exception, match="non-finite"):
+        train(dirty, TrainOptions(**opts))
+
+
+def test_bad_rows_skip_with_validation_fraction(tmp_path):
+    X, y = make_problem("binary", n=4000, d=4, seed=13)
+    X[::97, 1] = np.nan
+    path = write_table(tmp_path / "d.h5", X, y)
+    m = train(path, TrainOptions(bad_rows="skip", val_fraction=0.2, epochs=2))
+    held = __import__("sgdcli.shuffle", fromlist=["x"]).validation_mask(0, 4000, 0.2, 0)
+    bad = np.zeros(4000, bool)
+    bad[::97] = True
+    assert m.training["bad_rows"] == int((bad & ~held).sum())
+    assert np.isfinite(m.history[-1]["val_loss"])

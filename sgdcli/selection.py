@@ -1,0 +1,32 @@
+"""Which rows of a block are used: trained or held out, and finite or skipped.
+
+One function serves the label scan, standardization, every epoch and the
+validation pass, so they always agree on the rows.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from sgdcli.shuffle import validation_mask
+
+
+def select_rows(start: int, n: int, val_fraction: float, seed: int, held_out: bool = False,
+                finite: np.ndarray | None = None) -> tuple[np.ndarray, int]:
+    """Block-local indices of the rows to use, and how many of them ``finite`` rejected.
+
+    ``held_out`` selects the validation rows of ``--val-fraction`` instead of the
+    trained ones (with no fraction, every row is trained and none held out).
+    ``finite``, a per-row mask, drops rows with non-finite values (--bad-rows skip).
+    """
+    if val_fraction > 0:
+        mask = validation_mask(start, start + n, val_fraction, seed)
+        if not held_out:
+            mask = ~mask
+    else:
+        mask = np.full(n, not held_out)
+    bad = 0
+    if finite is not None:
+        bad = int(np.count_nonzero(mask & ~finite))
+        mask &= finite
+    return np.flatnonzero(mask).astype(np.int64), bad
