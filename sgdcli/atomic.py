@@ -54,8 +54,16 @@ def atomic_output(path: str | os.PathLike, option: str = "-o"):
         with contextlib.suppress(OSError):
             os.unlink(tmp)
         if isinstance(exc, OSError):
-            raise RuntimeFailure(f"{option} {path}: write failed ({exc.strerror or exc})") from None
+            raise RuntimeFailure(f"{option} {path}: write failed: {describe_os_error(exc)}; nothing was written") from None
         raise
+
+
+def describe_os_error(exc: OSError) -> str:
+    """The system's words for an OSError (HDF5 wraps errno in long texts)."""
+    if exc.errno:
+        return os.strerror(exc.errno)
+    text = str(exc).strip().splitlines()
+    return text[0] if text else type(exc).__name__
 
 
 def _fsync_dir(directory: str) -> None:

@@ -56,7 +56,7 @@ def previous_path(path: str) -> str:
 def save(path: str, ckpt: Checkpoint) -> None:
     path = os.path.abspath(path)
     with atomic_output(path, "--checkpoint") as tmp:
-        with h5py.File(tmp, "w") as f:
+        with hdf5.created(tmp) as f:
             f.attrs["sgdcli_format"] = FORMAT
             f.attrs["format_version"] = FORMAT_VERSION
             for name in TrainState._fields:

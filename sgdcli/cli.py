@@ -346,4 +346,11 @@ def main(argv=None) -> None:
             raise
         _error("sgdcli", f"internal error: {type(exc).__name__}: {exc} (set SGDCLI_DEBUG=1 for a traceback)")
         code = 1
+    hdf5 = sys.modules.get("sgdcli.hdf5")
+    if hdf5 is not None and hdf5.quarantined():
+        # An output write failed and HDF5 cannot safely close that file: leave
+        # without the interpreter's teardown (the temporary file is already gone).
+        sys.stdout.flush()
+        sys.stderr.flush()
+        os._exit(code or 1)
     sys.exit(code or 0)

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from sgdcli import __version__
+from sgdcli import __version__, hdf5
 from sgdcli.atomic import atomic_output, check_writable
 from sgdcli.errors import InputError
 
@@ -36,8 +36,6 @@ def generate(
     compression: str = "none",
 ) -> dict:
     """Write ``X`` (float32, rows × features) and ``y``; return the generating parameters."""
-    import h5py
-
     if task not in TASKS:
         raise InputError(f"--task: {task!r} is not one of {', '.join(TASKS)}")
     if rows < 1 or features < 1:
@@ -77,7 +75,7 @@ def generate(
     if compression == "gzip":
         filters["compression_opts"] = 1
 
-    with atomic_output(output) as tmp, h5py.File(tmp, "w") as f:
+    with atomic_output(output) as tmp, hdf5.created(tmp) as f:
         layout = {"chunks": None} if contiguous else {"chunks": (chunk_rows, features), **filters}
         X = f.create_dataset("X", shape=(rows, features), dtype=np.float32, **layout)
         ylayout = {"chunks": None} if contiguous else {"chunks": (chunk_rows,), **filters}

@@ -7,8 +7,13 @@ chunk-aligned row blocks.
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
+import errno
 import os
+import re
+import sys
+import traceback
 
 import h5py
 import numpy as np
@@ -47,6 +52,78 @@ def _lock_message(path: str, text: str) -> str:
                 f"If nothing writes it, set HDF5_USE_FILE_LOCKING=FALSE (see README)")
     return (f"{path}: this filesystem does not support the file locks HDF5 uses ({_first_line(Exception(text))}); "
             f"set HDF5_USE_FILE_LOCKING=FALSE to read it without locking (see README)")
+
+
+# HDF5 objects of output files whose writes failed (disk full, I/O error).
+# Closing or freeing them can crash HDF5 (h5py issues 914 and 2160), so they
+# are kept here, never freed, and the CLI ends such a run with os._exit.
+_QUARANTINE: list = []
+
+
+def quarantined() -> bool:
+    return bool(_QUARANTINE)
+
+
+@contextlib.contextmanager
+def created(path: str):
+    """A new HDF5 file at ``path`` for writing.
+
+    A failed write can surface three ways: as an exception inside the block, as
+    an error when closing, or inside h5py's ``__dealloc__`` of an object freed
+    mid-write, which Cython reports through ``sys.excepthook`` and
+    ``sys.unraisablehook`` and otherwise ignores.  The last kind is caught by
+    both hooks while the file is open and turned into an OSError too, so no
+    write failure passes silently or prints a traceback.  Either way the file's
+    objects are quarantined.
+    """
+    failures: list[BaseException] = []
+    previous_unraisable, previous_except = sys.unraisablehook, sys.excepthook
+
+    def unraisable_hook(unraisable):
+        if "h5py" in str(unraisable.object) or "h5py" in str(getattr(unraisable, "err_msg", "")):
+            failures.append(unraisable.exc_value)
+        else:
+            previous_unraisable(unraisable)
+
+    def except_hook(kind, value, tb):
+        frames = traceback.extract_tb(tb)
+        if frames and all("h5py" in frame.filename for frame in frames):
+            failures.append(value)
+        else:
+            previous_except(kind, value, tb)
+
+    sys.unraisablehook, sys.excepthook = unraisable_hook, except_hook
+    f = h5py.File(path, "w")
+    try:
+        try:
+            yield f
+        except BaseException as exc:
+            _QUARANTINE.append((f, exc))  # the traceback keeps the frames' datasets alive too
+            raise
+        if failures:
+            _QUARANTINE.append((f, failures))
+            raise _as_os_error(failures[0])
+        try:
+            f.close()
+        except BaseException as exc:
+            _QUARANTINE.append((f, exc))
+            raise _as_os_error(exc) from None
+        if failures:
+            _QUARANTINE.append((f, failures))
+            raise _as_os_error(failures[0])
+    finally:
+        sys.unraisablehook, sys.excepthook = previous_unraisable, previous_except
+
+
+def _as_os_error(exc: BaseException) -> OSError:
+    """HDF5 reports write failures as RuntimeError or OSError with 'errno = N' in the text."""
+    if isinstance(exc, OSError) and exc.errno:
+        return exc
+    m = re.search(r"errno = (\d+)", str(exc))
+    if m:
+        code = int(m.group(1))
+        return OSError(code, os.strerror(code))
+    return OSError(errno.EIO, f"{os.strerror(errno.EIO)} ({_first_line(exc)})")
 
 
 def _first_line(exc: BaseException) -> str:

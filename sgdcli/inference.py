@@ -12,7 +12,7 @@ from typing import Callable, Iterator
 import h5py
 import numpy as np
 
-from sgdcli import kernels, losses, metrics
+from sgdcli import hdf5, kernels, losses, metrics
 from sgdcli.atomic import atomic_output, check_writable
 from sgdcli.errors import InputError
 from sgdcli.labels import Labels
@@ -91,7 +91,7 @@ def predict(model, data, output, x: str = "X", proba: bool = False, memory: int 
     if proba and model.model == "linear":
         raise InputError("--proba: a linear (regression) model has no probabilities")
     check_writable(output, inputs=(data, source or None))
-    with _open_for(model, data, x, None) as table, atomic_output(output) as tmp, h5py.File(tmp, "w") as f:
+    with _open_for(model, data, x, None) as table, atomic_output(output) as tmp, hdf5.created(tmp) as f:
         n = table.n_rows
         is_classifier = model.classes is not None
         pred = f.create_dataset(

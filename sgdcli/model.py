@@ -68,7 +68,7 @@ class Model:
 
     def save(self, path) -> None:
         with atomic_output(path) as tmp:
-            with h5py.File(tmp, "w") as f:
+            with hdf5.created(tmp) as f:
                 f.attrs["sgdcli_format"] = FORMAT
                 f.attrs["format_version"] = FORMAT_VERSION
                 f.attrs["sgdcli_version"] = __version__

@@ -1,0 +1,75 @@
+"""Disk errors while writing: exit 1, one line, no partial output, previous file intact."""
+
+import errno
+import os
+import subprocess
+
+import numpy as np
+import pytest
+
+from conftest import make_problem, run, write_table
+
+
+@pytest.fixture
+def tiny_fs(tmp_path):
+    """A 64 KiB tmpfs, which needs root; elsewhere the fault-hook test below covers the writer."""
+    mount = tmp_path / "tiny"
+    mount.mkdir()
+    if os.geteuid() != 0 or subprocess.run(["mount", "-t", "tmpfs", "-o", "size=64k", "tmpfs", str(mount)],
+                                           capture_output=True).returncode != 0:
+        pytest.skip("cannot mount a small tmpfs here (needs root)")
+    try:
+        yield mount
+    finally:
+        subprocess.run(["umount", str(mount)], check=True)
+
+
+def assert_write_failure(proc, path):
+    assert proc.returncode == 1, proc.stderr
+    line = proc.stderr.strip().splitlines()[-1]
+    assert line == f"sgdcli: error: -o {path}: write failed: No space left on device; nothing was written"
+    assert "Traceback" not in proc.stderr
+
+
+def test_full_disk_leaves_no_partial_output(tiny_fs, tmp_path):
+    X, y = make_problem("multiclass", n=3000, d=400, k=10, seed=0)  # a 32 KB model, too big beside the old one
+    data = write_table(tmp_path / "wide.h5", X, y)
+    small_X, small_y = make_problem("multiclass", n=300, d=5, k=10, seed=0)
+    small = write_table(tmp_path / "small.h5", small_X, small_y)
+    model = tiny_fs / "m.h5"
+    run("train", small, "-o", model, "--model", "softmax", "-q", check=True)
+    previous = model.read_bytes()
+    filler = tiny_fs / "filler"
+    filler.write_bytes(b"\0" * (64 * 1024 - len(previous) - 16 * 1024))
+    proc = run("train", data, "-o", model, "--model", "softmax", "--epochs", "1", "-q")
+    assert_write_failure(proc, model)
+    assert model.read_bytes() == previous
+    assert sorted(os.listdir(tiny_fs)) == ["filler", "m.h5"]
+    filler.unlink()
+    for argv, out in ((["generate", tiny_fs / "g.h5", "--rows", "100000"], tiny_fs / "g.h5"),
+                      (["predict", model, small, "-o", tiny_fs / "p.h5", "--proba"], None)):
+        if out is None:  # predictions for 300 rows fit; make them not fit
+            big = write_table(tmp_path / "many.h5", *make_problem("multiclass", n=20000, d=5, k=10, seed=1))
+            argv = ["predict", model, big, "-o", tiny_fs / "p.h5", "--proba"]
+            out = tiny_fs / "p.h5"
+        assert_write_failure(run(*argv), out)
+        assert sorted(os.listdir(tiny_fs)) == ["m.h5"]
+
+
+def test_fault_hook_in_the_writer(monkeypatch, tmp_path, binary_file):
+    """An I/O error at fsync time: RuntimeFailure, no temporary file, the old file kept."""
+    from sgdcli import atomic, train
+    from sgdcli.errors import RuntimeFailure
+    from sgdcli.options import TrainOptions
+
+    out = tmp_path / "m.h5"
+    out.write_bytes(b"old model")
+
+    def failing_fsync(fd):
+        raise OSError(errno.EIO, os.strerror(errno.EIO))
+
+    monkeypatch.setattr(atomic.os, "fsync", failing_fsync)
+    with pytest.raises(RuntimeFailure, match=r"-o .*m\.h5: write failed: Input/output error; nothing was written"):
+        train(binary_file, TrainOptions(epochs=1), output=out)
+    assert out.read_bytes() == b"old model"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["binary.h5", "m.h5"]
