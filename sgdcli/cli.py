@@ -187,6 +187,7 @@ def info_cmd(file, as_json):
 @click.option("--progress", type=click.Choice(["auto", "bar", "plain", "none"]), default="auto", show_default=True,
               help="auto: bars on a terminal, plain lines otherwise.")
 @click.option("-q", "--quiet", is_flag=True, help="No progress or log output.")
+@click.option("-v", "--verbose", is_flag=True, help="Also log the Numba threading layer, threads and kernel cache.")
 @click.option("--metrics", type=click.Path(dir_okay=False), default=None, help="Write one JSON line per epoch here.")
 @click.option("--checkpoint", type=click.Path(dir_okay=False), default=None,
               help="Checkpoint file [default: OUTPUT.ckpt].")
@@ -199,8 +200,8 @@ def info_cmd(file, as_json):
 @click.option("--keep-checkpoint", is_flag=True, help="Keep the checkpoint after a successful run.")
 @click.option("--wait-lock", type=click.FloatRange(min=0), is_flag=False, flag_value=math.inf, default=None,
               metavar="[SECONDS]", help="If another run holds the output, wait for it (forever, or SECONDS) instead of exiting 75.")
-def train_cmd(data, output, progress, quiet, metrics, no_shuffle, checkpoint, checkpoint_every, checkpoint_seconds,
-              resume, keep_checkpoint, wait_lock, **kwargs):
+def train_cmd(data, output, progress, quiet, verbose, metrics, no_shuffle, checkpoint, checkpoint_every,
+              checkpoint_seconds, resume, keep_checkpoint, wait_lock, **kwargs):
     """Train a model on DATA by mini-batch SGD and write it to OUTPUT.
 
     One iteration is one mini-batch and one update; one epoch visits every
@@ -210,9 +211,11 @@ def train_cmd(data, output, progress, quiet, metrics, no_shuffle, checkpoint, ch
     """
     from sgdcli.options import TrainOptions
     from sgdcli.progress import make_reporter
+    from sgdcli.runtime import configure_threading
     from sgdcli.signals import stop_on_signals
     from sgdcli.training import RunControl, default_checkpoint, train
 
+    configure_threading()
     opts = TrainOptions(shuffle=not no_shuffle, **kwargs)
     reporter = make_reporter("none" if quiet else progress)
     with stop_on_signals() as stop:
@@ -224,6 +227,7 @@ def train_cmd(data, output, progress, quiet, metrics, no_shuffle, checkpoint, ch
             keep_checkpoint=keep_checkpoint,
             wait_lock=wait_lock,
             stop=stop,
+            verbose=verbose,
         )
         model = train(data, opts, output=output, metrics=metrics, reporter=reporter, control=control)
     last = model.history[-1]
@@ -245,7 +249,9 @@ def train_cmd(data, output, progress, quiet, metrics, no_shuffle, checkpoint, ch
 def predict_cmd(model, data, output, x, proba, memory):
     """Write predictions of MODEL for every row of DATA, in the user's own labels."""
     from sgdcli.inference import predict
+    from sgdcli.runtime import configure_threading
 
+    configure_threading()
     n = predict(model, data, output, x=x, proba=proba, memory=memory)
     click.echo(f"wrote {output}: {n} predictions")
 
@@ -264,7 +270,9 @@ def evaluate_cmd(model, data, x, y, as_json, memory):
     precision, recall, f1. Multiclass: accuracy, log_loss. All include rows.
     """
     from sgdcli.inference import evaluate
+    from sgdcli.runtime import configure_threading
 
+    configure_threading()
     result = evaluate(model, data, x=x, y=y, memory=memory)
     if as_json:
         click.echo(json.dumps({k: _json_value(v) for k, v in result.items()}))

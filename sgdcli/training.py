@@ -52,6 +52,7 @@ class RunControl:
     keep_checkpoint: bool = False
     wait_lock: float | None = None  # None: fail at once if locked; inf: wait forever
     stop: Callable[[], int | None] = lambda: None  # a pending signal number, if any
+    verbose: bool = False  # log the runtime: threading layer, threads, kernel cache
 
 
 def default_checkpoint(output) -> str:
@@ -215,6 +216,10 @@ class Run:
             f"{self.table.path}: {self.table.n_rows} rows × {self.table.n_features} features, read "
             f"{self.table.X.layout.read_mode} in blocks of {self.block_rows} rows; {self.threads} thread(s)"
         )
+        if self.control.verbose:
+            from sgdcli.runtime import describe
+
+            reporter.message(describe())
         if opts.lr_scaling != "none":
             reporter.message(f"--lr-scaling {opts.lr_scaling}: lr {opts.lr:g} at batch {opts.base_batch_size} → {self.lr:.4g} at batch {self.batch}")
         if metrics_tmp is not None:

@@ -1,0 +1,79 @@
+"""The runtime environment: threading layer, compile cache on a read-only install."""
+
+import os
+import shutil
+import subprocess
+import sys
+
+import pytest
+
+from conftest import ROOT, run
+
+
+def test_verbose_logs_a_thread_safe_threading_layer(tmp_path, binary_file):
+    proc = run("train", binary_file, "-o", tmp_path / "m.h5", "--epochs", "1", "--verbose", "--progress", "plain",
+               env={"NUMBA_THREADING_LAYER": ""})
+    assert proc.returncode == 0, proc.stderr
+    line = next(l for l in proc.stderr.splitlines() if "threading layer" in l)
+    assert "threading layer omp" in line or "threading layer tbb" in line, line
+
+
+STATS = """
+import sys
+# import the read-only copy, not the editable install's package
+sys.meta_path = [f for f in sys.meta_path if "editable" not in getattr(f, "__module__", "") + repr(f)]
+sys.path.insert(0, sys.argv[2])
+from sgdcli import kernels, train
+from sgdcli.options import TrainOptions
+train(sys.argv[1], TrainOptions(epochs=1))
+stats = kernels.train_block.stats
+print(kernels.__file__, sum(stats.cache_hits.values()), sum(stats.cache_misses.values()))
+"""
+
+
+@pytest.fixture
+def readonly_package(tmp_path):
+    """A copy of the sgdcli package in a directory nobody can write to."""
+    src = tmp_path / "src"
+    shutil.copytree(os.path.join(ROOT, "sgdcli"), src / "sgdcli", ignore=shutil.ignore_patterns("__pycache__"))
+    ro = tmp_path / "ro"
+    ro.mkdir()
+    if os.geteuid() == 0:  # root writes through permission bits: use a read-only bind mount
+        ok = subprocess.run(["mount", "--bind", str(src), str(ro)], capture_output=True).returncode == 0 and \
+            subprocess.run(["mount", "-o", "remount,bind,ro", str(ro)], capture_output=True).returncode == 0
+        if not ok:
+            subprocess.run(["umount", str(ro)], capture_output=True)
+            pytest.skip("cannot make a read-only bind mount here")
+        try:
+            yield ro
+        finally:
+            subprocess.run(["umount", str(ro)], check=True)
+    else:
+        for dirpath, dirnames, filenames in os.walk(src):
+            os.chmod(dirpath, 0o555)
+        try:
+            yield src
+        finally:
+            for dirpath, dirnames, filenames in os.walk(src):
+                os.chmod(dirpath, 0o755)
+
+
+def test_read_only_install_caches_kernels_per_user(tmp_path, readonly_package, binary_file):
+    with pytest.raises(OSError):
+        (readonly_package / "sgdcli" / "probe").write_text("x")
+    user_cache = tmp_path / "user-cache"
+    env = dict(os.environ, XDG_CACHE_HOME=str(user_cache))
+    env.pop("NUMBA_CACHE_DIR", None)
+    runs = []
+    for _ in range(2):
+        proc = subprocess.run([sys.executable, "-c", STATS, binary_file, str(readonly_package)],
+                              capture_output=True, text=True, env=env)
+        assert proc.returncode == 0, proc.stderr
+        path, hits, misses = proc.stdout.split()
+        assert path.startswith(str(readonly_package))  # the read-only copy was the one imported
+        runs.append((int(hits), int(misses)))
+    assert runs[0][1] >= 1  # compiled on the first run ...
+    assert runs[1] == (runs[1][0], 0) and runs[1][0] >= 1  # ... loaded from the cache, not recompiled, on the second
+    cached = [p.name for p in user_cache.rglob("*.nbi")]
+    assert any("train_block" in name for name in cached), cached
+    assert not (readonly_package / "sgdcli" / "__pycache__").exists()
