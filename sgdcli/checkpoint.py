@@ -106,7 +106,7 @@ def load_latest(path: str, report=None) -> Checkpoint | None:
     for candidate in candidates:
         try:
             ckpt = _load_one(candidate)
-        except (OSError, ValueError, KeyError, TypeError) as exc:
+        except hdf5.READ_ERRORS as exc:
             problems.append(f"{candidate}: {hdf5._first_line(exc)}")
             continue
         if problems and report is not None:

@@ -97,8 +97,12 @@ def created(path: str):
     try:
         try:
             yield f
-        except BaseException as exc:
+        except (OSError, RuntimeError) as exc:  # HDF5 failed writing this file
             _QUARANTINE.append((f, exc))  # the traceback keeps the frames' datasets alive too
+            raise
+        except BaseException:  # e.g. bad input read meanwhile: this file is healthy, close it
+            with contextlib.suppress(Exception):
+                f.close()
             raise
         if failures:
             _QUARANTINE.append((f, failures))
@@ -124,6 +128,21 @@ def _as_os_error(exc: BaseException) -> OSError:
         code = int(m.group(1))
         return OSError(code, os.strerror(code))
     return OSError(errno.EIO, f"{os.strerror(errno.EIO)} ({_first_line(exc)})")
+
+
+# What h5py raises when a file's structure or data cannot be read.
+READ_ERRORS = (OSError, RuntimeError, KeyError, ValueError, TypeError, IndexError)
+
+
+@contextlib.contextmanager
+def reading(label: str, what: str = "damaged or unreadable"):
+    """Turn any low-level HDF5 failure inside the block into one InputError line."""
+    try:
+        yield
+    except InputError:
+        raise
+    except READ_ERRORS as exc:
+        raise InputError(f"{label}: {what} ({_first_line(exc)})") from None
 
 
 def _first_line(exc: BaseException) -> str:

@@ -18,15 +18,11 @@ def describe(path) -> dict:
             if isinstance(obj, h5py.Dataset):
                 try:
                     layout = hdf5.layout_of(obj).as_dict()
-                except (OSError, RuntimeError, ValueError, TypeError) as exc:
+                except hdf5.READ_ERRORS as exc:
                     layout = {"path": name, "error": hdf5._first_line(exc)}
                 layout.pop("offset", None)
                 datasets.append(layout)
 
-        try:
+        with hdf5.reading(f"{path}", "cannot list datasets"):
             f.visititems(visit)
-        except (OSError, RuntimeError, KeyError) as exc:
-            from sgdcli.errors import InputError
-
-            raise InputError(f"{path}: cannot list datasets ({hdf5._first_line(exc)})") from None
         return {"file": os.fspath(path), "size": os.path.getsize(path), "datasets": datasets}

@@ -89,26 +89,23 @@ def load_model(path) -> Model:
     if isinstance(path, Model):
         return path
     f = hdf5.open_file(path)
-    with f:
+    with f, hdf5.reading(f"{path}", "damaged sgdcli model"):
         if f.attrs.get("sgdcli_format") != FORMAT:
             raise InputError(f"{path}: not an sgdcli model (no sgdcli_format attribute; written by another tool?)")
         version = int(f.attrs.get("format_version", 0))
         if version > FORMAT_VERSION:
             raise InputError(f"{path}: model format version {version} is newer than this sgdcli reads ({FORMAT_VERSION}); upgrade sgdcli")
-        try:
-            kwargs = {name: json.loads(f.attrs[name]) for name in _JSON_ATTRS}
-            m = Model(
-                model=str(f.attrs["model"]),
-                weights=f["weights"][()],
-                bias=f["bias"][()],
-                classes=f["classes"][()] if "classes" in f else None,
-                center=f["center"][()] if "center" in f else None,
-                scale=f["scale"][()] if "scale" in f else None,
-                created=str(f.attrs.get("created", "")),
-                **kwargs,
-            )
-        except (KeyError, ValueError, OSError, TypeError) as exc:
-            raise InputError(f"{path}: damaged sgdcli model ({hdf5._first_line(exc)})") from None
+        kwargs = {name: json.loads(f.attrs[name]) for name in _JSON_ATTRS}
+        m = Model(
+            model=str(f.attrs["model"]),
+            weights=np.asarray(f["weights"][()], dtype=np.float64),
+            bias=np.asarray(f["bias"][()], dtype=np.float64),
+            classes=f["classes"][()] if "classes" in f else None,
+            center=f["center"][()] if "center" in f else None,
+            scale=f["scale"][()] if "scale" in f else None,
+            created=str(f.attrs.get("created", "")),
+            **kwargs,
+        )
     if m.weights.ndim != 2 or m.bias.shape != (m.weights.shape[0],) or m.model not in ("linear", "logistic", "softmax", "hinge"):
         raise InputError(f"{path}: damaged sgdcli model (inconsistent weights, bias or model type)")
     return m

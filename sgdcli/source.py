@@ -102,7 +102,8 @@ class Table:
         self.x_name, self.y_name = x, y
         self.file = hdf5.open_file(self.path)
         try:
-            self._open(x, y)
+            with hdf5.reading(self.path):
+                self._open(x, y)
         except BaseException:
             self.file.close()
             raise
@@ -160,7 +161,7 @@ class Table:
         return [(s, min(s + block_rows, self.n_rows)) for s in range(0, self.n_rows, block_rows)]
 
     def fingerprint(self) -> dict:
-        st = os.stat(self.path)
+        st = os.stat(self.path)  # of the file as opened; a later change shows in --resume checks
         return {
             "path": os.path.abspath(self.path),
             "x": self.x_name,

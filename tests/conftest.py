@@ -66,3 +66,20 @@ def binary_file(tmp_path):
 def regression_file(tmp_path):
     X, y = make_problem("regression", n=3000, d=6, seed=2)
     return write_table(tmp_path / "regression.h5", X, y)
+
+
+def cli(*args):
+    """Run the CLI entry point in this process; returns (exit code, stdout, stderr)."""
+    import contextlib
+    import io
+
+    from sgdcli.cli import main
+
+    out, err = io.StringIO(), io.StringIO()
+    with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
+        try:
+            main([str(a) for a in args])
+            code = 0
+        except SystemExit as exc:
+            code = exc.code if isinstance(exc.code, int) else 1
+    return code, out.getvalue(), err.getvalue()

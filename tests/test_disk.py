@@ -73,3 +73,19 @@ def test_fault_hook_in_the_writer(monkeypatch, tmp_path, binary_file):
         train(binary_file, TrainOptions(epochs=1), output=out)
     assert out.read_bytes() == b"old model"
     assert sorted(p.name for p in tmp_path.iterdir()) == ["binary.h5", "m.h5"]
+
+
+def test_a_read_error_while_writing_does_not_poison_the_output(tmp_path, binary_file):
+    """Bad input met mid-write closes the output normally: no quarantine, no hard exit."""
+    from sgdcli import hdf5, predict, train
+    from sgdcli.errors import InputError
+    from sgdcli.options import TrainOptions
+
+    model = train(binary_file, TrainOptions(epochs=1))
+    X, y = make_problem("binary", n=5000, d=6, seed=0)
+    X[4900, 1] = np.nan
+    bad = write_table(tmp_path / "bad.h5", X, y, chunks=256)
+    with pytest.raises(InputError, match="non-finite feature value at row 4900"):
+        predict(model, bad, tmp_path / "p.h5", memory=2**20)
+    assert not hdf5.quarantined()
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["bad.h5", "binary.h5"]
