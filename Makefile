@@ -6,7 +6,7 @@ PY     := $(VENV)/bin/python
 SGD    := $(VENV)/bin/sgdcli
 DEMO   := build/demo
 
-.PHONY: demo test install clean
+.PHONY: demo test soak install clean
 
 $(VENV)/bin/python:
 	$(PYTHON) -m venv $(VENV)
@@ -40,6 +40,10 @@ demo: $(VENV)/.installed
 
 test: $(VENV)/.installed-test
 	$(PY) -m pytest -q
+
+# 25 random SIGKILL/SIGTERM + resume cycles; kept out of `make test` for its length.
+soak: $(VENV)/.installed-test
+	$(PY) -m pytest -q -m slow tests/test_resume.py
 
 clean:
 	rm -rf $(VENV) build

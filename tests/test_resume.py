@@ -30,8 +30,8 @@ def data(tmp_path_factory):
     return write_table(d / "train.h5", X, y, chunks=4096), write_table(d / "val.h5", *make_problem("multiclass", n=2000, d=8, k=3, seed=5))
 
 
-def start(*args):
-    env = dict(os.environ, **ENV)
+def start(*args, env_extra=None):
+    env = {**os.environ, **ENV, **(env_extra or {})}
     env.pop("SGDCLI_DEBUG", None)
     return subprocess.Popen([sys.executable, "-m", "sgdcli", "train", *map(str, args)],
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env)
@@ -50,12 +50,12 @@ def assert_outputs_consistent(model, ckpt):
         assert load_latest(ckpt) is not None
 
 
-def interrupted_run(args, model, rng, signals_, max_kills=4):
+def interrupted_run(args, model, rng, signals_, max_kills=4, after=(0.8, 2.5), env_extra=None):
     """Kill the run at random moments with the given signals, resuming each time; return the kill count."""
     kills = 0
     for sig in signals_[:max_kills]:
-        proc = start(*args, "-o", model, "--resume")
-        time.sleep(rng.uniform(0.8, 2.5))
+        proc = start(*args, "-o", model, "--resume", env_extra=env_extra)
+        time.sleep(rng.uniform(*after))
         if proc.poll() is not None:  # finished before the kill
             assert proc.returncode == 0, proc.stderr.read()
             return kills
@@ -69,8 +69,8 @@ def interrupted_run(args, model, rng, signals_, max_kills=4):
         assert_outputs_consistent(model, model + ".ckpt")
         if proc.returncode == 0:
             return kills
-    proc = start(*args, "-o", model, "--resume")
-    out, err = proc.communicate(timeout=120)
+    proc = start(*args, "-o", model, "--resume", env_extra=env_extra)
+    out, err = proc.communicate(timeout=600)
     assert proc.returncode == 0, err
     return kills
 
@@ -293,3 +293,22 @@ def test_filesystem_without_locks_gets_a_clear_message(monkeypatch, tmp_path, bi
     monkeypatch.setattr(h5py, "File", no_locks)
     with pytest.raises(RuntimeFailure, match="does not support the file locks HDF5 uses .*HDF5_USE_FILE_LOCKING=FALSE"):
         hdf5.open_file(binary_file)
+
+
+@pytest.mark.slow
+def test_soak_25_random_kills_end_with_the_straight_model(tmp_path, data):
+    """Outside the default run: `make soak` or `pytest -m slow`."""
+    train, val = data
+    slow = {"SGDCLI_TEST_SAFE_POINT_DELAY": "0.01"}  # about 2.5 s an epoch: every kill lands mid-run
+    args = [train, "--model", "softmax", "--batch-size", "2", "--epochs", "12", "--checkpoint-every", "1500",
+            "--optimizer", "adam", "--lr", "0.002", "--val", val, "--early-stopping", "--patience", "20", "-q"]
+    straight = tmp_path / "straight.h5"
+    proc = start(*args, "-o", straight, env_extra=slow)
+    assert proc.wait(timeout=600) == 0, proc.stderr.read()
+    rng = random.Random(2026)
+    model = str(tmp_path / "soaked.h5")
+    signals_ = [rng.choice([signal.SIGKILL, signal.SIGTERM]) for _ in range(25)]
+    kills = interrupted_run(args, model, rng, signals_, max_kills=25, after=(0.8, 1.6), env_extra=slow)
+    assert kills == 25
+    for a, b in zip(weights(straight), weights(model)):
+        np.testing.assert_array_equal(a, b)
