@@ -138,7 +138,9 @@ class Run:
     def _check_sizes(self) -> None:
         opts, table = self.opts, self.table
         if self.n_train == 0:
-            raise InputError(f"--val-fraction {opts.val_fraction}: leaves no rows of {table.path} to train on")
+            held = table.n_rows - self.n_train - self.n_bad
+            raise InputError(f"{table.path}: no rows left to train on ({held} held out by --val-fraction, "
+                             f"{self.n_bad} skipped by --bad-rows skip)")
         batch = self.n_train if opts.batch_size is None else opts.batch_size
         if batch > self.n_train:
             raise InputError(f"--batch-size {batch} is larger than the {self.n_train} training rows of {table.path}")

@@ -243,3 +243,11 @@ def test_bad_rows_skip_with_validation_fraction(tmp_path):
     bad[::97] = True
     assert m.training["bad_rows"] == int((bad & ~held).sum())
     assert np.isfinite(m.history[-1]["val_loss"])
+
+
+def test_no_rows_left_to_train_on(tmp_path):
+    X, y = make_problem("binary", n=50, d=3, seed=0)
+    X[:] = np.nan
+    path = write_table(tmp_path / "nan.h5", X, y)
+    with pytest.raises(Exception, match=r"nan\.h5: no rows left to train on \(0 held out by --val-fraction, 50 skipped"):
+        train(path, TrainOptions(bad_rows="skip"))
