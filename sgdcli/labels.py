@@ -65,25 +65,29 @@ def check_finite_labels(y: np.ndarray, where: str, first_row: int) -> None:
             raise InputError(f"{where}: non-finite label ({y[row - first_row]}) at row {row}")
 
 
-def discover(blocks, model: str, where: str, y_dtype) -> Labels:
-    """One streaming pass over y: check every label is finite and find the classes.
+def collect(blocks, model: str, where: str) -> np.ndarray | None:
+    """One streaming pass over y: check every label is finite and gather the distinct values.
 
     ``blocks`` yields (first_row, raw labels, indices of the rows trained on or None for all).
-    Every label is checked; classes come from the trained rows.
+    Every label is checked; values come from the trained rows.  None for regression.
     """
     task = task_of(model)
-    found: np.ndarray | None = None
+    found: np.ndarray | None = None if task == "regression" else np.array([], dtype=np.float64)
     for first_row, y, rows in blocks:
         check_finite_labels(y, where, first_row)
         if task == "regression":
             continue
-        values = np.unique(y if rows is None else y[rows])
-        found = values if found is None else np.union1d(found, values)
+        found = np.union1d(found, np.unique(y if rows is None else y[rows]))
         if len(found) > MAX_CLASSES:
             raise InputError(f"{where}: more than {MAX_CLASSES} distinct labels; is this a regression target? Use --model linear")
+    return found
+
+
+def from_values(found: np.ndarray | None, model: str, where: str, y_dtype) -> Labels:
+    """The label mapping for ``model``, or an InputError if the values do not suit it."""
+    task = task_of(model)
     if task == "regression":
         return Labels("regression", None)
-    found = np.array([], dtype=np.float64) if found is None else found
     classes = found.astype(y_dtype) if np.array_equal(found.astype(y_dtype), found) else found
     shown = ", ".join(_fmt(c) for c in classes[:5]) + (", …" if len(classes) > 5 else "")
     if task == "binary" and len(classes) != 2:

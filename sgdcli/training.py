@@ -137,10 +137,6 @@ class Run:
 
     def _check_sizes(self) -> None:
         opts, table = self.opts, self.table
-        if self.n_train == 0:
-            held = table.n_rows - self.n_train - self.n_bad
-            raise InputError(f"{table.path}: no rows left to train on ({held} held out by --val-fraction, "
-                             f"{self.n_bad} skipped by --bad-rows skip)")
         batch = self.n_train if opts.batch_size is None else opts.batch_size
         if batch > self.n_train:
             raise InputError(f"--batch-size {batch} is larger than the {self.n_train} training rows of {table.path}")
@@ -390,8 +386,13 @@ def _scan(table: Table, spans, block_rows: int, opts: TrainOptions) -> tuple[Lab
             counts[0] += len(rows)
             yield start, y, rows
 
-    labels = labels_mod.discover(blocks(), opts.model, f"{table.path}:{table.y_name}", table.y_dtype)
-    return labels, counts[0], counts[1]
+    where = f"{table.path}:{table.y_name}"
+    found = labels_mod.collect(blocks(), opts.model, where)
+    if counts[0] == 0:
+        held = table.n_rows - counts[0] - counts[1]
+        raise InputError(f"{table.path}: no rows left to train on ({held} held out by --val-fraction, "
+                         f"{counts[1]} skipped by --bad-rows skip)")
+    return labels_mod.from_values(found, opts.model, where, table.y_dtype), counts[0], counts[1]
 
 
 def _check_val_labels(val_table: Table, labels, opts: TrainOptions) -> None:
