@@ -6,7 +6,7 @@ PY     := $(VENV)/bin/python
 SGD    := $(VENV)/bin/sgdcli
 DEMO   := build/demo
 
-.PHONY: demo test soak install clean
+.PHONY: demo test soak bench install clean
 
 $(VENV)/bin/python:
 	$(PYTHON) -m venv $(VENV)
@@ -44,6 +44,17 @@ test: $(VENV)/.installed-test
 # 25 random SIGKILL/SIGTERM + resume cycles; kept out of `make test` for its length.
 soak: $(VENV)/.installed-test
 	$(PY) -m pytest -q -m slow tests/test_resume.py
+
+# Measures sgdcli against the read limit and its peers (bench/run.py; BENCH_ARGS=--quick for 10x less data).
+# PyTorch is pinned to 2.13.0, the CPU build this environment provides: an unpinned
+# torch pulls a CUDA build of several GB. Without it the benchmark says so and goes on.
+$(VENV)/.installed-bench: pyproject.toml | $(VENV)/bin/python
+	$(PY) -m pip install -q -e '.[bench]'
+	$(PY) -m pip install -q torch==2.13.0 || echo "PyTorch 2.13.0 (CPU) does not install here; benchmarking without it"
+	touch $@ $(VENV)/.installed
+
+bench: $(VENV)/.installed-bench
+	$(PY) bench/run.py $(BENCH_ARGS)
 
 clean:
 	rm -rf $(VENV) build
