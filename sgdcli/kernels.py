@@ -28,7 +28,7 @@ from numba import prange
 
 from sgdcli.jit import kernel
 from sgdcli.losses import loss_grad
-from sgdcli.optimizers import N_SLOTS, SLOT_AVG, step
+from sgdcli.optimizers import N_SLOTS, SGD, SLOT_AVG, step
 from sgdcli.schedules import lr_at
 
 # counters (int64)
@@ -207,6 +207,59 @@ def finish_batch(cfg, state, scratch, center, scale):
     return ok and math.isfinite(sums[EPOCH_LOSS])
 
 
+@kernel()
+def _plain_sgd_rows(cfg, X, y, rows, center, scale, W, counters, sums, s, g):
+    """Pure SGD (batch 1, plain update, no L1, no averaging), one row at a time.
+
+    The update w <- w - lr·(g·z + l2·w) is applied in place as
+    w·(1 − lr·l2) − lr·g·z, with z = (x − center)·scale: no gradient buffer and
+    no general optimizer step, which dominate at batch 1.  Same step,
+    different rounding from the general path.
+    """
+    k_out, d1 = W.shape
+    d = d1 - 1
+    for r in range(rows.shape[0]):
+        i = rows[r]
+        for k in range(k_out):
+            acc = W[k, d]
+            if cfg.standardized:
+                for j in range(d):
+                    acc += W[k, j] * ((X[i, j] - center[j]) * scale[j])
+            else:
+                for j in range(d):
+                    acc += W[k, j] * X[i, j]
+            s[k] = acc
+        loss = loss_grad(cfg.model, s, y[i], g)
+        if not math.isfinite(loss):
+            for j in range(d):
+                if not math.isfinite(X[i, j]):
+                    counters[BAD] = i
+                    return BAD_ROW
+            return DIVERGED
+        t = counters[T]
+        lr = lr_at(cfg, t, counters[EPOCH])
+        shrink = 1.0 - lr * cfg.l2
+        for k in range(k_out):
+            step_k = lr * g[k]
+            if step_k == 0.0 and shrink == 1.0:
+                continue
+            if cfg.standardized:
+                for j in range(d):
+                    W[k, j] = W[k, j] * shrink - step_k * ((X[i, j] - center[j]) * scale[j])
+            else:
+                for j in range(d):
+                    W[k, j] = W[k, j] * shrink - step_k * X[i, j]
+            W[k, d] -= step_k
+        counters[T] = t + 1
+        sums[EPOCH_LOSS] += loss
+        sums[EPOCH_ROWS] += 1.0
+    for k in range(k_out):  # a blow-up in the last row shows here rather than in the next call
+        for j in range(d1):
+            if not math.isfinite(W[k, j]):
+                return DIVERGED
+    return OK
+
+
 @kernel(parallel=True)
 def train_block(cfg, X, y, rows, center, scale, state, scratch):
     """Run all mini-batches over ``rows`` (block-local indices, in visiting order)."""
@@ -218,6 +271,8 @@ def train_block(cfg, X, y, rows, center, scale, state, scratch):
     n = rows.shape[0]
     d = X.shape[1]
     k_out = state.W.shape[0]
+    if cfg.batch_size == 1 and cfg.optimizer == SGD and cfg.l1 == 0.0 and not cfg.average:
+        return _plain_sgd_rows(cfg, X, y, rows, center, scale, state.W, counters, sums, s_buf[0, :k_out], g_buf[0, :k_out])
     if cfg.standardized:
         We = fold_weights(state.W, center, scale, scratch.We)
     else:

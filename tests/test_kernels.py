@@ -146,3 +146,31 @@ def test_divergence_is_detected():
     buf = Scratch.make(1, 1, d)
     status = kernels.train_block(cfg, X, y, order.astype(np.int64), np.zeros(d), np.ones(d), state, buf)
     assert status == kernels.DIVERGED
+
+
+@pytest.mark.parametrize("model,k_out", [("linear", 1), ("logistic", 1), ("hinge", 1), ("softmax", 3)])
+@pytest.mark.parametrize("standardize", [False, True])
+def test_pure_sgd_path_matches_reference(model, k_out, standardize):
+    """Batch 1 with plain SGD takes the in-place path; with L2 and standardization it still matches."""
+    X, y, order = problem(model, n=150)
+    d = X.shape[1]
+    rng = np.random.default_rng(9)
+    center, scale = (rng.standard_normal(d), rng.uniform(0.5, 2, d)) if standardize else (np.zeros(d), np.ones(d))
+    opts = TrainOptions(model=model, lr=0.05, l2=0.1, standardize=standardize, schedule="invscaling", power_t=0.3)
+    cfg = kernel_config(opts, 1, 1, 2 * 150)
+    state, buf = TrainState.zeros(k_out, d), Scratch.make(1, k_out, d)
+    for epoch in range(2):
+        state.counters[kernels.EPOCH] = epoch
+        for piece in np.array_split(order, 3):
+            assert kernels.train_block(cfg, X, y, piece.astype(np.int64), center, scale, state, buf) == kernels.OK
+    Z = ((X.astype(np.float64) - center) * scale).astype(np.float64)
+    W = np.zeros((k_out, d + 1))
+    opt = reference.Optimizer("sgd", W.shape)
+    t = 0
+    for epoch in range(2):
+        for i in order:
+            lr = 0.05 / (t + 1) ** 0.3
+            W = opt.step(W, reference.batch_gradient(model, W, Z, y, [i], l2=0.1), lr)
+            t += 1
+    np.testing.assert_allclose(state.W, W, rtol=1e-9, atol=1e-12)
+    assert state.counters[kernels.T] == 300 and state.counters[kernels.FILL] == 0
