@@ -83,9 +83,8 @@ def remove_stale_temporaries(path: str) -> list[str]:
     """Delete temporary files a killed run left beside ``path`` (we hold its lock)."""
     directory, name = os.path.split(os.path.abspath(path))
     removed = []
-    for pattern in (f".{name}.*.tmp", f".{name}.prev.*.tmp"):
-        for tmp in glob.glob(os.path.join(glob.escape(directory), pattern)):
-            with contextlib.suppress(OSError):
-                os.unlink(tmp)
-                removed.append(tmp)
+    for tmp in glob.glob(os.path.join(glob.escape(directory), f".{name}.*.tmp")):  # atomic_output's names
+        with contextlib.suppress(OSError):
+            os.unlink(tmp)
+            removed.append(tmp)
     return removed

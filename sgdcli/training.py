@@ -66,8 +66,13 @@ def train(data, options: TrainOptions | None = None, *, output=None, metrics=Non
     reporter = reporter or Reporter()
     control = control or RunControl()
     outputs = [(p, flag) for p, flag in ((output, "-o"), (metrics, "--metrics"), (control.checkpoint, "--checkpoint")) if p is not None]
+    seen: dict[str, str] = {}
     for path, flag in outputs:
         check_writable(path, flag, inputs=(data, opts.val))
+        key = os.path.abspath(path)
+        if key in seen:
+            raise InputError(f"{flag} {path}: is also given as {seen[key]}; each output needs its own path")
+        seen[key] = flag
     with contextlib.ExitStack() as stack:
         stack.enter_context(exclusive([p for p, _ in outputs], control.wait_lock))
         table = stack.enter_context(Table(data, opts.x, opts.y))

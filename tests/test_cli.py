@@ -357,3 +357,12 @@ def test_too_many_threads_are_clamped_with_a_warning(tmp_path, binary_file):
     proc = run("train", binary_file, "-o", tmp_path / "m.h5", "--threads", "512", "--epochs", "1", "--progress", "plain")
     assert proc.returncode == 0, proc.stderr
     assert "--threads 512: Numba allows at most" in proc.stderr
+
+
+def test_outputs_need_distinct_paths(tmp_path, binary_file):
+    model = tmp_path / "m.h5"
+    proc = run("train", binary_file, "-o", model, "--checkpoint", model)
+    assert_one_line_error(proc, 2, f"--checkpoint {model}: is also given as -o; each output needs its own path")
+    proc = run("train", binary_file, "-o", model, "--metrics", model)
+    assert_one_line_error(proc, 2, f"--metrics {model}: is also given as -o")
+    assert not model.exists()
