@@ -110,13 +110,17 @@ class Run:
             self.labels = Labels(labels_mod.task_of(opts.model), saved.classes)
             self.n_train, self.n_bad, self.mean, self.std = saved.n_train, saved.n_bad, saved.mean, saved.std
         else:
-            self.labels, self.n_train, self.n_bad = _scan(table, self.spans, self.block_rows, opts)
+            what = "labels and features" if opts.bad_rows == "skip" else "labels"
+            reporter.message(f"reading {what} of {table.path} (one pass)")
+            self.labels, self.n_train, self.n_bad = _scan(table, self.spans, self.block_rows, opts,
+                                                          lambda: self._check_stop("reading the labels"))
             self._check_sizes()
             if val_table is not None:
                 _check_val_labels(val_table, self.labels, opts)
             self.mean = self.std = None
             if opts.standardize:
-                stats = _moments(table, self.spans, self.block_rows, opts)
+                reporter.message(f"computing feature means and deviations of {table.path} (one pass)")
+                stats = _moments(table, self.spans, self.block_rows, opts, lambda: self._check_stop("standardizing"))
                 self.mean, self.std = stats.mean, stats.std()
         d = table.n_features
         self.batch = self.n_train if opts.batch_size is None else opts.batch_size
@@ -183,6 +187,17 @@ class Run:
             data=self.fingerprints[1],
         ))
         self._last_ckpt = (self.state.iterations, time.monotonic())
+
+    def _check_stop(self, stage: str) -> None:
+        """A safe point of the passes before training: nothing to checkpoint yet."""
+        if _SAFE_POINT_DELAY:
+            time.sleep(_SAFE_POINT_DELAY)
+        signum = self.control.stop()
+        if signum is not None:
+            from sgdcli.signals import EXIT_CODES, name
+
+            raise Interrupted(f"stopped by {name(signum)} while {stage}, before training began; "
+                              f"nothing to resume yet", EXIT_CODES[signum])
 
     def _safe_point(self, pos: engine.Position) -> None:
         if _SAFE_POINT_DELAY:
@@ -367,7 +382,7 @@ def _finite_mask(block) -> np.ndarray:
     return kernels.finite_rows(block.X, block.y, np.empty(block.stop - block.start, dtype=np.bool_))
 
 
-def _scan(table: Table, spans, block_rows: int, opts: TrainOptions) -> tuple[Labels, int, int]:
+def _scan(table: Table, spans, block_rows: int, opts: TrainOptions, check_stop=lambda: None) -> tuple[Labels, int, int]:
     """One pass over the data: classes, finite labels, training rows, rows skipped.
 
     It reads y only, unless --bad-rows skip asks for the features to be checked
@@ -378,6 +393,7 @@ def _scan(table: Table, spans, block_rows: int, opts: TrainOptions) -> tuple[Lab
     def blocks():
         if opts.bad_rows == "skip":
             for block in stream_blocks(table, spans, block_rows):
+                check_stop()
                 rows, bad = select_rows(block.start, block.stop - block.start, opts.val_fraction, opts.seed,
                                         finite=_finite_mask(block))
                 counts[0] += len(rows)
@@ -386,6 +402,7 @@ def _scan(table: Table, spans, block_rows: int, opts: TrainOptions) -> tuple[Lab
             return
         buf = np.empty(block_rows)
         for start, stop in spans:
+            check_stop()
             y = table.Y.read(start, stop, buf)
             rows, _ = select_rows(start, stop - start, opts.val_fraction, opts.seed)
             counts[0] += len(rows)
@@ -414,11 +431,12 @@ def _check_val_labels(val_table: Table, labels, opts: TrainOptions) -> None:
             labels.encode(y, where, start)
 
 
-def _moments(table: Table, spans, block_rows: int, opts: TrainOptions) -> RunningMoments:
+def _moments(table: Table, spans, block_rows: int, opts: TrainOptions, check_stop=lambda: None) -> RunningMoments:
     """Mean and standard deviation of the training rows' features."""
     stats = RunningMoments(table.n_features)
     skip = opts.bad_rows == "skip"
     for block in stream_blocks(table, spans, block_rows):
+        check_stop()
         rows, _ = select_rows(block.start, block.stop - block.start, opts.val_fraction, opts.seed,
                               finite=_finite_mask(block) if skip else None)
         X = block.X if len(rows) == block.X.shape[0] else block.X[rows]

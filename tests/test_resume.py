@@ -310,3 +310,17 @@ def test_soak_25_random_kills_end_with_the_straight_model(tmp_path, data):
     assert kills == 25
     for a, b in zip(weights(straight), weights(model)):
         np.testing.assert_array_equal(a, b)
+
+
+def test_sigterm_during_the_opening_passes_stops_promptly(tmp_path, data):
+    """The label and standardization passes check for signals between blocks too."""
+    train, _ = data
+    proc = start(train, "-o", tmp_path / "m.h5", "--standardize", "--memory", "1M", "--progress", "plain",
+                 env_extra={"SGDCLI_TEST_SAFE_POINT_DELAY": "0.2"})
+    while "reading labels of" not in (line := proc.stderr.readline()):
+        assert line, "the run ended before its first pass"
+    proc.send_signal(signal.SIGTERM)
+    out, err = proc.communicate(timeout=60)
+    assert proc.returncode == 143, err
+    assert err.strip().splitlines()[-1].startswith("sgdcli: stopped by SIGTERM while reading the labels, before training")
+    assert not os.path.exists(tmp_path / "m.h5") and not os.path.exists(tmp_path / "m.h5.ckpt")
