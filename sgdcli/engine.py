@@ -21,7 +21,7 @@ from sgdcli.kernels import Scratch, TrainState
 from sgdcli.labels import Labels
 from sgdcli.prefetch import stream_blocks
 from sgdcli.schedules import lr_at
-from sgdcli.selection import select_rows
+from sgdcli.selection import finite_mask, select_rows
 from sgdcli.source import Table
 
 
@@ -50,9 +50,7 @@ class EpochResult:
 
 def trained_rows(block, plan: "EpochPlan") -> tuple[np.ndarray, int]:
     """Block-local rows trained on, and the count of non-finite ones skipped."""
-    finite = None
-    if plan.skip_bad:
-        finite = kernels.finite_rows(block.X, block.y, np.empty(block.stop - block.start, dtype=np.bool_))
+    finite = finite_mask(block) if plan.skip_bad else None
     return select_rows(block.start, block.stop - block.start, plan.val_fraction, plan.seed, finite=finite)
 
 

@@ -8,7 +8,13 @@ from __future__ import annotations
 
 import numpy as np
 
+from sgdcli.kernels import finite_rows
 from sgdcli.shuffle import validation_mask
+
+
+def finite_mask(block) -> np.ndarray:
+    """Per row of ``block``: are all its features and its label finite?"""
+    return finite_rows(block.X, block.y, np.empty(block.stop - block.start, dtype=np.bool_))
 
 
 def select_rows(start: int, n: int, val_fraction: float, seed: int, held_out: bool = False,

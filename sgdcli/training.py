@@ -31,7 +31,7 @@ from sgdcli.model import Model, versions
 from sgdcli.options import TrainOptions, format_size
 from sgdcli.prefetch import stream_blocks
 from sgdcli.progress import Reporter
-from sgdcli.selection import select_rows
+from sgdcli.selection import finite_mask, select_rows
 from sgdcli.source import Table
 from sgdcli.standardize import RunningMoments
 
@@ -299,7 +299,7 @@ class Run:
         fraction = opts.val_fraction if held_out else 0.0
 
         def select(block):
-            finite = _finite_mask(block) if skip else None
+            finite = finite_mask(block) if skip else None
             return select_rows(block.start, block.stop - block.start, fraction, opts.seed, held_out=held_out, finite=finite)
 
         scores = measure(self.table if held_out else self.val_table, opts.model, self.labels, We, opts.memory, select)
@@ -378,10 +378,6 @@ def kernel_config(opts: TrainOptions, batch: int, threads: int, total_iterations
     )
 
 
-def _finite_mask(block) -> np.ndarray:
-    return kernels.finite_rows(block.X, block.y, np.empty(block.stop - block.start, dtype=np.bool_))
-
-
 def _scan(table: Table, spans, block_rows: int, opts: TrainOptions, check_stop=lambda: None) -> tuple[Labels, int, int]:
     """One pass over the data: classes, finite labels, training rows, rows skipped.
 
@@ -395,7 +391,7 @@ def _scan(table: Table, spans, block_rows: int, opts: TrainOptions, check_stop=l
             for block in stream_blocks(table, spans, block_rows):
                 check_stop()
                 rows, bad = select_rows(block.start, block.stop - block.start, opts.val_fraction, opts.seed,
-                                        finite=_finite_mask(block))
+                                        finite=finite_mask(block))
                 counts[0] += len(rows)
                 counts[1] += bad
                 yield block.start, block.y[rows], None
@@ -438,7 +434,7 @@ def _moments(table: Table, spans, block_rows: int, opts: TrainOptions, check_sto
     for block in stream_blocks(table, spans, block_rows):
         check_stop()
         rows, _ = select_rows(block.start, block.stop - block.start, opts.val_fraction, opts.seed,
-                              finite=_finite_mask(block) if skip else None)
+                              finite=finite_mask(block) if skip else None)
         X = block.X if len(rows) == block.X.shape[0] else block.X[rows]
         bad = kernels.first_nonfinite_row(X)
         if bad >= 0:
