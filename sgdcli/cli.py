@@ -16,10 +16,9 @@ import sys
 import click
 
 from sgdcli import __version__
-
-MODELS = ("linear", "logistic", "softmax", "hinge")
-OPTIMIZERS = ("sgd", "momentum", "nesterov", "adagrad", "rmsprop", "adam")
-SCHEDULES = ("constant", "invscaling", "step", "cosine")
+from sgdcli.errors import InputError
+from sgdcli.options import BAD_ROWS, LR_SCALINGS, MODELS, OPTIMIZERS, SCHEDULES, parse_batch_size, parse_size
+from sgdcli.progress import MODES as PROGRESS_MODES
 EXAMPLES = {
     "generate": "sgdcli generate data.h5 --task binary --rows 100000 --features 20",
     "info": "sgdcli info data.h5",
@@ -36,11 +35,9 @@ class BatchSize(click.ParamType):
     def convert(self, value, param, ctx):
         if isinstance(value, int) or value is None:
             return value
-        if str(value).strip().lower() == "full":
-            return None
         try:
-            return int(value)
-        except ValueError:
+            return parse_batch_size(value)
+        except InputError:
             self.fail(f"{value!r} is neither a positive integer nor 'full'", param, ctx)
 
 
@@ -50,9 +47,6 @@ class Size(click.ParamType):
     def convert(self, value, param, ctx):
         if isinstance(value, int):
             return value
-        from sgdcli.errors import InputError
-        from sgdcli.options import parse_size
-
         try:
             return parse_size(value)
         except InputError:
@@ -166,7 +160,7 @@ def info_cmd(file, as_json):
 @click.option("--step-epochs", type=int, default=10, show_default=True, help="step: multiply lr by --gamma every N epochs.")
 @click.option("--gamma", type=float, default=0.1, show_default=True, help="step: decay factor.")
 @click.option("--warmup-iterations", type=int, default=0, show_default=True, help="Ramp lr up linearly over N iterations.")
-@click.option("--lr-scaling", type=click.Choice(["none", "linear", "sqrt"]), default="none", show_default=True,
+@click.option("--lr-scaling", type=click.Choice(LR_SCALINGS), default="none", show_default=True,
               help="Scale lr with batch size relative to --base-batch-size.")
 @click.option("--base-batch-size", type=int, default=32, show_default=True, help="Batch size at which --lr applies unscaled.")
 @click.option("--average", is_flag=True, help="Averaged SGD: the model is the running mean of all iterates.")
@@ -180,11 +174,11 @@ def info_cmd(file, as_json):
 @click.option("--early-stopping", is_flag=True, help="Stop when validation loss stops improving; keep the best epoch.")
 @click.option("--patience", type=int, default=3, show_default=True, help="Epochs without improvement before stopping.")
 @click.option("--min-delta", type=float, default=1e-4, show_default=True, help="Smallest loss decrease that counts.")
-@click.option("--bad-rows", type=click.Choice(["error", "skip"]), default="error", show_default=True,
+@click.option("--bad-rows", type=click.Choice(BAD_ROWS), default="error", show_default=True,
               help="error: stop at the first row with NaN or inf; skip: leave such rows out and count them.")
 @memory_option
 @click.option("--threads", type=int, default=None, help="Compute threads [default: cores available].")
-@click.option("--progress", type=click.Choice(["auto", "bar", "plain", "none"]), default="auto", show_default=True,
+@click.option("--progress", type=click.Choice(PROGRESS_MODES), default="auto", show_default=True,
               help="auto: bars on a terminal, plain lines otherwise.")
 @click.option("-q", "--quiet", is_flag=True, help="No progress or log output.")
 @click.option("-v", "--verbose", is_flag=True, help="Also log the Numba threading layer, threads and kernel cache.")

@@ -9,7 +9,6 @@ from __future__ import annotations
 import os
 from typing import Callable, Iterator
 
-import h5py
 import numpy as np
 
 from sgdcli import hdf5, kernels, losses, metrics
@@ -110,7 +109,7 @@ def predict(model, data, output, x: str = "X", proba: bool = False, memory: int 
                 pred[sl] = S[:, 0]
                 continue
             P = losses.inverse_link(model.model, S)
-            pred[sl] = model.classes[P.argmax(axis=1)]
+            pred[sl] = model.labels.decode(P.argmax(axis=1))
             if prob is not None:
                 prob[sl] = P
     return n

@@ -19,12 +19,6 @@ from sgdcli.jit import kernel
 
 LINEAR, LOGISTIC, SOFTMAX, HINGE = 0, 1, 2, 3
 CODES = {"linear": LINEAR, "logistic": LOGISTIC, "softmax": SOFTMAX, "hinge": HINGE}
-DESCRIPTIONS = {
-    "linear": "squared error ½(s−y)², regression",
-    "logistic": "binary cross-entropy, two classes",
-    "softmax": "multiclass cross-entropy",
-    "hinge": "linear SVM, max(0, 1−y·s), two classes",
-}
 
 
 @kernel()

@@ -14,14 +14,6 @@ from sgdcli.jit import kernel
 
 SGD, MOMENTUM, NESTEROV, ADAGRAD, RMSPROP, ADAM = 0, 1, 2, 3, 4, 5
 CODES = {"sgd": SGD, "momentum": MOMENTUM, "nesterov": NESTEROV, "adagrad": ADAGRAD, "rmsprop": RMSPROP, "adam": ADAM}
-DESCRIPTIONS = {
-    "sgd": "w -= lr·g",
-    "momentum": "v = momentum·v + g; w -= lr·v",
-    "nesterov": "v = momentum·v + g; w -= lr·(g + momentum·v)",
-    "adagrad": "a += g²; w -= lr·g/(√a + eps)",
-    "rmsprop": "a = beta2·a + (1−beta2)·g²; w -= lr·g/(√a + eps)",
-    "adam": "bias-corrected moments with beta1, beta2, eps",
-}
 SLOT_A, SLOT_B, SLOT_AVG = 0, 1, 2
 N_SLOTS = 3
 

@@ -13,12 +13,6 @@ from sgdcli.jit import kernel
 
 CONSTANT, INVSCALING, STEP, COSINE = 0, 1, 2, 3
 CODES = {"constant": CONSTANT, "invscaling": INVSCALING, "step": STEP, "cosine": COSINE}
-DESCRIPTIONS = {
-    "constant": "lr at every step",
-    "invscaling": "lr / (t+1)^power_t",
-    "step": "lr · gamma^floor(epoch / step_epochs)",
-    "cosine": "lr · ½(1 + cos(π t / T)), T = total iterations",
-}
 
 
 @kernel()

@@ -79,8 +79,6 @@ class Recorder:
 
 def visits(monkeypatch, path, epochs=2, **kw):
     """Rows (global indices) visited per epoch by the real engine, in order."""
-    from sgdcli import kernels
-
     rec = Recorder()
     starts = []
     real_stream = engine.stream_blocks
