@@ -26,6 +26,7 @@ from typing import NamedTuple
 import numpy as np
 from numba import prange
 
+from sgdcli.intrinsics import AHEAD, prefetch_row
 from sgdcli.jit import kernel
 from sgdcli.losses import loss_grad
 from sgdcli.optimizers import N_SLOTS, SGD, SLOT_AVG, step
@@ -161,7 +162,10 @@ def _accumulate(model, X, y, rows, lo, hi, We, G, s, g):
     k_out = We.shape[0]
     d = X.shape[1]
     total = 0.0
+    n = rows.shape[0]  # prefetch across batch boundaries, or small batches start cold
     for r in range(lo, hi):
+        if r + AHEAD < n:
+            prefetch_row(X, rows[r + AHEAD])
         i = rows[r]
         for k in range(k_out):
             acc = We[k, d]
@@ -218,7 +222,10 @@ def _plain_sgd_rows(cfg, X, y, rows, center, scale, W, counters, sums, s, g):
     """
     k_out, d1 = W.shape
     d = d1 - 1
-    for r in range(rows.shape[0]):
+    n = rows.shape[0]
+    for r in range(n):
+        if r + AHEAD < n:
+            prefetch_row(X, rows[r + AHEAD])
         i = rows[r]
         for k in range(k_out):
             acc = W[k, d]
@@ -321,7 +328,10 @@ def scores(X, rows, We, out):
     """Raw scores of rows ``rows`` of ``X``: out[r, k] = We[k, :d]·x + We[k, d]."""
     d = X.shape[1]
     k_out = We.shape[0]
-    for r in prange(rows.shape[0]):
+    n = rows.shape[0]
+    for r in prange(n):
+        if r + AHEAD < n:
+            prefetch_row(X, rows[r + AHEAD])
         i = rows[r]
         for k in range(k_out):
             acc = We[k, d]

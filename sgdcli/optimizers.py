@@ -24,60 +24,75 @@ def step(cfg, W, G, slots, count, t, lr):
 
     The penalty (l2/2)·‖w‖² + l1·‖w‖₁ is added to every weight but not to the
     bias (the last column).  ``G`` is zeroed for the next batch.
+
+    Each pass below is a plain loop over the parameters with the optimizer
+    chosen outside it, so LLVM vectorizes it: with the choice inside the loop a
+    step over 101 weights took about 0.7 µs, a sixth of a 32-row batch.
     """
     k_out, d1 = W.shape
     d = d1 - 1
     inv = 1.0 / count
-    ok = True
+    l1 = cfg.l1
+    l2 = cfg.l2
+    for k in range(k_out):  # G becomes the mean gradient plus the penalty's
+        for j in range(d):
+            w = W[k, j]
+            sign = 1.0 if w > 0.0 else (-1.0 if w < 0.0 else 0.0)
+            G[k, j] = G[k, j] * inv + l2 * w + l1 * sign
+        G[k, d] *= inv
     opt = cfg.optimizer
     mu = cfg.momentum
     b1 = cfg.beta1
     b2 = cfg.beta2
     eps = cfg.eps
-    if opt == ADAM:
-        c1 = 1.0 - b1**t
-        c2 = 1.0 - b2**t
-    else:
-        c1 = 1.0
-        c2 = 1.0
+    A = slots[SLOT_A]
+    B = slots[SLOT_B]
+    for k in range(k_out):
+        if opt == SGD:
+            for j in range(d1):
+                W[k, j] -= lr * G[k, j]
+        elif opt == MOMENTUM:
+            for j in range(d1):
+                v = mu * A[k, j] + G[k, j]
+                A[k, j] = v
+                W[k, j] -= lr * v
+        elif opt == NESTEROV:
+            for j in range(d1):
+                g = G[k, j]
+                v = mu * A[k, j] + g
+                A[k, j] = v
+                W[k, j] -= lr * (g + mu * v)
+        elif opt == ADAGRAD:
+            for j in range(d1):
+                g = G[k, j]
+                a = A[k, j] + g * g
+                A[k, j] = a
+                W[k, j] -= lr * g / (math.sqrt(a) + eps)
+        elif opt == RMSPROP:
+            for j in range(d1):
+                g = G[k, j]
+                a = b2 * A[k, j] + (1.0 - b2) * g * g
+                A[k, j] = a
+                W[k, j] -= lr * g / (math.sqrt(a) + eps)
+        else:  # ADAM
+            c1 = 1.0 - b1**t
+            c2 = 1.0 - b2**t
+            for j in range(d1):
+                g = G[k, j]
+                m = b1 * A[k, j] + (1.0 - b1) * g
+                v = b2 * B[k, j] + (1.0 - b2) * g * g
+                A[k, j] = m
+                B[k, j] = v
+                W[k, j] -= lr * (m / c1) / (math.sqrt(v / c2) + eps)
+        for j in range(d1):
+            G[k, j] = 0.0
+    if cfg.average:
+        avg = slots[SLOT_AVG]
+        for k in range(k_out):
+            for j in range(d1):
+                avg[k, j] += (W[k, j] - avg[k, j]) / t
+    finite = True
     for k in range(k_out):
         for j in range(d1):
-            w = W[k, j]
-            g = G[k, j] * inv
-            G[k, j] = 0.0
-            if j < d:
-                g += cfg.l2 * w
-                if w > 0:
-                    g += cfg.l1
-                elif w < 0:
-                    g -= cfg.l1
-            if opt == SGD:
-                w -= lr * g
-            elif opt == MOMENTUM:
-                v = mu * slots[SLOT_A, k, j] + g
-                slots[SLOT_A, k, j] = v
-                w -= lr * v
-            elif opt == NESTEROV:
-                v = mu * slots[SLOT_A, k, j] + g
-                slots[SLOT_A, k, j] = v
-                w -= lr * (g + mu * v)
-            elif opt == ADAGRAD:
-                a = slots[SLOT_A, k, j] + g * g
-                slots[SLOT_A, k, j] = a
-                w -= lr * g / (math.sqrt(a) + eps)
-            elif opt == RMSPROP:
-                a = b2 * slots[SLOT_A, k, j] + (1.0 - b2) * g * g
-                slots[SLOT_A, k, j] = a
-                w -= lr * g / (math.sqrt(a) + eps)
-            else:  # ADAM
-                m = b1 * slots[SLOT_A, k, j] + (1.0 - b1) * g
-                v = b2 * slots[SLOT_B, k, j] + (1.0 - b2) * g * g
-                slots[SLOT_A, k, j] = m
-                slots[SLOT_B, k, j] = v
-                w -= lr * (m / c1) / (math.sqrt(v / c2) + eps)
-            W[k, j] = w
-            if cfg.average:
-                slots[SLOT_AVG, k, j] += (w - slots[SLOT_AVG, k, j]) / t
-            if not math.isfinite(w):
-                ok = False
-    return ok
+            finite &= abs(W[k, j]) < math.inf
+    return finite
