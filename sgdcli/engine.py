@@ -109,12 +109,14 @@ def run_epoch(
     where = f"{table.path}:{table.x_name}"
     first = pos.block
     visiting = [spans[b] for b in order[first:]]
-    for k, block in enumerate(stream_blocks(table, visiting, plan.block_rows), start=first):
-        b = int(order[k])
+
+    def prepare(block, i):  # in the reader thread, while the previous block trains
+        b = int(order[first + i])
         selected, bad = trained_rows(block, plan)
-        y = np.empty(block.stop - block.start)  # only the selected rows are read
-        y[selected] = plan.labels.encode(block.y[selected], f"{table.path}:{table.y_name}", block.start, selected)
-        rows = shuffle.row_order(selected, plan.seed, epoch, b, plan.shuffle)
+        y = plan.labels.encode_rows(block.y, selected, f"{table.path}:{table.y_name}", block.start)
+        return block, y, shuffle.row_order(selected, plan.seed, epoch, b, plan.shuffle), bad
+
+    for k, (block, y, rows, bad) in enumerate(stream_blocks(table, visiting, plan.block_rows, prepare), start=first):
         start_row = pos.row if k == first else 0
         if start_row == 0:
             pos.bad_rows += bad

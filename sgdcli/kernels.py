@@ -341,11 +341,16 @@ def scores(X, rows, We, out):
     return out
 
 
-@kernel(parallel=True)
+@kernel()
 def finite_rows(X, y, out):
-    """out[i] = every feature of row i and its label are finite."""
+    """out[i] = every feature of row i and its label are finite.
+
+    Serial on purpose: it runs in the reader thread while the training kernel
+    runs its own parallel loops, and not every threading layer allows two
+    parallel regions at once.
+    """
     n, d = X.shape
-    for i in prange(n):
+    for i in range(n):
         ok = math.isfinite(y[i])
         for j in range(d):
             ok = ok and math.isfinite(X[i, j])

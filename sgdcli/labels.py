@@ -12,6 +12,7 @@ import dataclasses
 import numpy as np
 
 from sgdcli.errors import InputError
+from sgdcli.jit import kernel
 
 MAX_CLASSES = 1000
 
@@ -32,17 +33,32 @@ class Labels:
         """
         if self.task == "regression":
             return y
-        idx = np.searchsorted(self.classes, y)
-        idx = np.minimum(idx, len(self.classes) - 1)
-        bad = self.classes[idx] != y
-        if bad.any():
-            row = int(np.flatnonzero(bad)[0])
-            at = first_row + (int(rows[row]) if rows is not None else row)
-            raise InputError(
-                f"{where}: label {_fmt(y[row])} at row {at} is not one of the model's classes "
-                f"({', '.join(_fmt(c) for c in self.classes)})"
-            )
-        return idx.astype(np.float64)
+        out = np.empty(len(y))
+        bad = _class_indices(y, np.arange(len(y)), self.classes.astype(np.float64), out)
+        if bad >= 0:
+            self._refuse(y[bad], where, first_row + (int(rows[bad]) if rows is not None else bad))
+        return out
+
+    def encode_rows(self, y: np.ndarray, rows: np.ndarray, where: str, first_row: int = 0) -> np.ndarray:
+        """Like ``encode``, for the entries ``rows`` of a block's labels ``y`` only.
+
+        The result is indexed like ``y``; entries outside ``rows`` are undefined.
+        One compiled pass with no gathered copies: this runs for every block
+        of every epoch.
+        """
+        if self.task == "regression":
+            return y
+        out = np.empty(len(y))
+        bad = _class_indices(y, rows, self.classes.astype(np.float64), out)
+        if bad >= 0:
+            self._refuse(y[rows[bad]], where, first_row + int(rows[bad]))
+        return out
+
+    def _refuse(self, value, where: str, row: int):
+        raise InputError(
+            f"{where}: label {_fmt(value)} at row {row} is not one of the model's classes "
+            f"({', '.join(_fmt(c) for c in self.classes)})"
+        )
 
     def decode(self, index: np.ndarray) -> np.ndarray:
         return self.classes[index]
@@ -96,3 +112,32 @@ def from_values(found: np.ndarray | None, model: str, where: str, y_dtype) -> La
     if task == "multiclass" and len(classes) < 2:
         raise InputError(f"{where}: --model softmax needs at least 2 distinct labels, found {len(classes)} ({shown})")
     return Labels(task, classes)
+
+
+@kernel()
+def _class_indices(y, rows, classes, out):
+    """out[i] = index of y[i] in the sorted ``classes``, for i in ``rows``.
+
+    Returns the position in ``rows`` of the first label that is not a class, or -1.
+    """
+    k = classes.shape[0]
+    for r in range(rows.shape[0]):
+        i = rows[r]
+        v = y[i]
+        if k <= 16:  # count the classes below v, without branches (labels come in random order)
+            lo = 0
+            for c in range(k):
+                lo += classes[c] < v
+            lo = min(lo, k - 1)
+        else:
+            lo, hi = 0, k - 1
+            while lo < hi:  # first class >= v
+                mid = (lo + hi) // 2
+                if classes[mid] < v:
+                    lo = mid + 1
+                else:
+                    hi = mid
+        if classes[lo] != v:
+            return r
+        out[i] = lo
+    return -1

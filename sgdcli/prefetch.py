@@ -8,7 +8,7 @@ out last is never overwritten until the consumer asks for the next one.
 from __future__ import annotations
 
 from concurrent.futures import ThreadPoolExecutor
-from typing import Iterator, NamedTuple
+from typing import Any, Callable, Iterator, NamedTuple
 
 import numpy as np
 
@@ -22,8 +22,14 @@ class Block(NamedTuple):
     y: np.ndarray | None
 
 
-def stream_blocks(table: Table, spans: list[tuple[int, int]], block_rows: int) -> Iterator[Block]:
-    """Yield ``Block``s in the order of ``spans``, reading one ahead in a thread."""
+def stream_blocks(table: Table, spans: list[tuple[int, int]], block_rows: int,
+                  prepare: Callable[[Block, int], Any] | None = None) -> Iterator[Any]:
+    """Yield ``Block``s in the order of ``spans``, reading one ahead in a thread.
+
+    With ``prepare``, ``prepare(block, i)`` runs in the reader thread too (per-block
+    work such as drawing the row order, overlapped with training on the block
+    before) and its result is yielded instead of the block.
+    """
     if not spans:
         return
     xbuf: list[np.ndarray | None] = [None] * BUFFERS
@@ -40,7 +46,8 @@ def stream_blocks(table: Table, spans: list[tuple[int, int]], block_rows: int) -
             table.X.advise(start, stop)
         X = table.X.read(start, stop, xbuf[slot])
         y = table.Y.read(start, stop, ybuf[slot]) if table.Y is not None else None
-        return Block(start, stop, X, y)
+        block = Block(start, stop, X, y)
+        return block if prepare is None else prepare(block, i)
 
     with ThreadPoolExecutor(max_workers=1, thread_name_prefix="sgdcli-read") as pool:
         pending = pool.submit(load, 0)

@@ -5,11 +5,17 @@ per row.  Instead each epoch visits the row blocks in a random order and
 permutes the rows of each block once it is in memory.  Every random draw comes
 from a seed derived from (seed, epoch, block), so any block's order can be
 recomputed on its own: runs are reproducible and can be resumed mid-epoch.
+
+Rows are permuted by a compiled Fisher–Yates shuffle driven by splitmix64,
+seeded through NumPy's SeedSequence: NumPy's own ``permutation`` took 7 ms per
+330,000-row block, a noticeable share of an epoch once the kernels got fast.
 """
 
 from __future__ import annotations
 
 import numpy as np
+
+from sgdcli.jit import kernel
 
 _MIX1 = np.uint64(0xBF58476D1CE4E5B9)
 _MIX2 = np.uint64(0x94D049BB133111EB)
@@ -31,7 +37,30 @@ def row_order(rows: np.ndarray, seed: int, epoch: int, block: int, shuffle: bool
     """The order in which the rows (block-local indices) of one block are visited."""
     if not shuffle:
         return rows
-    return _rng(seed, epoch, 1, block).permutation(rows)
+    state = np.random.SeedSequence([int(seed), int(epoch), 1, int(block)]).generate_state(1, np.uint64)[0]
+    return _fisher_yates(rows.copy(), state)
+
+
+@kernel()
+def _fisher_yates(a, state):
+    """Shuffle ``a`` in place, uniformly, from a 64-bit seed; returns ``a``.
+
+    j = floor(u·(i+1)) with u a 53-bit uniform: the bias against uniform is
+    below (i+1)/2^53, far under anything a training run can see.
+    """
+    x = np.uint64(state)
+    for i in range(a.shape[0] - 1, 0, -1):
+        x += np.uint64(0x9E3779B97F4A7C15)  # splitmix64
+        z = x
+        z = (z ^ (z >> np.uint64(30))) * np.uint64(0xBF58476D1CE4E5B9)
+        z = (z ^ (z >> np.uint64(27))) * np.uint64(0x94D049BB133111EB)
+        z = z ^ (z >> np.uint64(31))
+        u = float(z >> np.uint64(11)) * (1.0 / 9007199254740992.0)
+        j = min(int(u * (i + 1)), i)
+        t = a[i]
+        a[i] = a[j]
+        a[j] = t
+    return a
 
 
 def validation_mask(start: int, stop: int, fraction: float, seed: int) -> np.ndarray:

@@ -83,10 +83,10 @@ def visits(monkeypatch, path, epochs=2, **kw):
     starts = []
     real_stream = engine.stream_blocks
 
-    def stream(table, spans, block_rows):
-        for block in real_stream(table, spans, block_rows):
-            starts.append(block.start)
-            yield block
+    def stream(table, spans, block_rows, prepare):
+        for prepared in real_stream(table, spans, block_rows, prepare):
+            starts.append(prepared[0].start)
+            yield prepared
 
     monkeypatch.setattr(engine.kernels, "train_block", rec)
     monkeypatch.setattr(engine, "stream_blocks", stream)
@@ -159,3 +159,21 @@ def test_standardization_statistics_are_stored_and_applied(tmp_path):
         p1 = f["proba"][:, 1]
     s = ((X - m.center) / m.scale) @ m.weights[0] + m.bias[0]
     np.testing.assert_allclose(p1, 1 / (1 + np.exp(-s)), rtol=1e-6)
+
+
+@pytest.mark.parametrize("k", [2, 5, 40])  # 40 classes take the binary-search path
+def test_label_encoding_maps_classes_and_names_a_stranger(k):
+    from sgdcli.errors import InputError
+    from sgdcli.labels import Labels
+
+    rng = np.random.default_rng(k)
+    classes = np.sort(rng.choice(np.arange(-500, 500), k, replace=False)).astype(float)
+    labels = Labels("binary" if k == 2 else "multiclass", classes)
+    y = rng.choice(classes, 1000)
+    rows = np.sort(rng.choice(1000, 600, replace=False)).astype(np.int64)
+    np.testing.assert_array_equal(classes[labels.encode_rows(y, rows, "f:y")[rows].astype(int)], y[rows])
+    np.testing.assert_array_equal(classes[labels.encode(y, "f:y").astype(int)], y)
+    for stranger in (classes[0] - 1, classes[-1] + 1, (classes[0] + classes[1]) / 2):
+        y[rows[17]] = stranger
+        with pytest.raises(InputError, match=rf"^f:y: label .* at row {100 + rows[17]} is not one of the model's classes"):
+            labels.encode_rows(y, rows, "f:y", first_row=100)

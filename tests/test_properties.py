@@ -48,6 +48,32 @@ def test_block_order_is_a_permutation(n_blocks, seed, epoch):
 
 
 @SETTINGS
+@given(rows=st.lists(st.integers(0, 10**6), max_size=300, unique=True), seed=st.integers(0, 2**63 - 1),
+       epoch=st.integers(0, 1000), block=st.integers(0, 10**4))
+def test_row_order_is_a_reproducible_permutation(rows, seed, epoch, block):
+    rows = np.array(rows, dtype=np.int64)
+    order = shuffle.row_order(rows, seed, epoch, block)
+    np.testing.assert_array_equal(np.sort(order), np.sort(rows))
+    np.testing.assert_array_equal(order, shuffle.row_order(rows, seed, epoch, block))
+    if len(rows) >= 20:  # another epoch, another order (a clash has probability 1/20!)
+        assert not np.array_equal(order, shuffle.row_order(rows, seed, epoch + 1, block))
+
+
+def test_row_order_is_uniform():
+    """Every row lands in every position equally often: a chi-square test over 12,000 draws.
+
+    With 6 rows there are 36 (row, position) cells of 2,000 expected counts each;
+    the statistic has about 25 degrees of freedom, so 60 is beyond its 0.9999 quantile.
+    """
+    rows = np.arange(6, dtype=np.int64)
+    counts = np.zeros((6, 6))
+    for block in range(12000):
+        counts[shuffle.row_order(rows, 7, 0, block), np.arange(6)] += 1
+    expected = 12000 / 6
+    assert ((counts - expected) ** 2 / expected).sum() < 60
+
+
+@SETTINGS
 @given(start=st.integers(0, 10**12), n=st.integers(0, 2000), fraction=st.floats(0, 0.99), seed=st.integers(0, 2**63 - 1))
 def test_validation_mask_is_local_and_deterministic(start, n, fraction, seed):
     mask = shuffle.validation_mask(start, start + n, fraction, seed)
