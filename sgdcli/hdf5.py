@@ -18,6 +18,7 @@ import traceback
 import h5py
 import numpy as np
 
+from sgdcli.chunks import parallel_decodable
 from sgdcli.errors import InputError, RuntimeFailure
 
 NUMERIC_KINDS = "biuf"
@@ -196,13 +197,16 @@ class Layout:
     logical_bytes: int
     stored_bytes: int
     offset: int | None  # file offset of contiguous, allocated data
-    read_mode: str  # memory-mapped or chunk-aligned blocks
+    read_mode: str  # memory-mapped, chunk-aligned blocks, or chunk-aligned blocks decoded in parallel
 
     def as_dict(self) -> dict:
         d = dataclasses.asdict(self)
         d["shape"] = list(self.shape)
         d["chunks"] = list(self.chunks) if self.chunks else None
         return d
+
+
+PARALLEL_DECODE = "chunk-aligned blocks decoded in parallel"
 
 
 def layout_of(ds: h5py.Dataset) -> Layout:
@@ -240,7 +244,7 @@ def layout_of(ds: h5py.Dataset) -> Layout:
         logical_bytes=int(np.prod(ds.shape, dtype=np.int64)) * ds.dtype.itemsize if ds.shape is not None else 0,
         stored_bytes=stored,
         offset=offset,
-        read_mode="memory-mapped" if mappable else "chunk-aligned blocks",
+        read_mode="memory-mapped" if mappable else (PARALLEL_DECODE if parallel_decodable(ds) else "chunk-aligned blocks"),
     )
 
 

@@ -296,7 +296,7 @@ def test_generate_and_info(tmp_path):
     info = json.loads(run("info", tmp_path / "g.h5", "--json", check=True).stdout)
     X = next(d for d in info["datasets"] if d["path"] == "X")
     assert X["shape"] == [1000, 3] and X["chunks"] == [100, 3] and X["compression"] == "gzip"
-    assert X["layout"] == "chunked" and X["read_mode"] == "chunk-aligned blocks"
+    assert X["layout"] == "chunked" and X["read_mode"] == "chunk-aligned blocks decoded in parallel"
     run("generate", tmp_path / "c.h5", "--contiguous", "--rows", "100", check=True)
     text = run("info", tmp_path / "c.h5", check=True).stdout
     assert "X: shape 100×10, float32, contiguous" in text and "read memory-mapped" in text

@@ -36,6 +36,8 @@ def test_layouts_and_dtypes_give_identical_models(tmp_path, data):
     with Table(plain) as t:
         assert t.X.zero_copy and t.X.layout.read_mode == "memory-mapped"
     with Table(variants["gzip"]) as t:
+        assert not t.X.zero_copy and t.X.layout.read_mode == "chunk-aligned blocks decoded in parallel"
+    with Table(variants["lzf"]) as t:
         assert not t.X.zero_copy and t.X.layout.read_mode == "chunk-aligned blocks"
     for shuffle_on in (True, False):
         base = weights(plain, shuffle=shuffle_on)

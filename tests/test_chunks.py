@@ -1,0 +1,100 @@
+"""Compressed chunks decoded in parallel give exactly what h5py reads."""
+
+import h5py
+import numpy as np
+import pytest
+
+from sgdcli import chunks, hdf5
+from sgdcli.source import Table
+
+from conftest import make_problem, run, write_table
+
+
+def write(path, data, **kw):
+    with h5py.File(path, "w") as f:
+        f.create_dataset("X", data=data, **kw)
+        f.create_dataset("y", data=np.arange(len(data)) % 2, chunks=(7,), compression="gzip")
+    return str(path)
+
+
+CASES = {
+    "gzip": dict(chunks=(64, 6), compression="gzip", compression_opts=1),
+    "gzip+shuffle": dict(chunks=(50, 6), compression="gzip", shuffle=True),
+    "column chunks": dict(chunks=(40, 4), compression="gzip", shuffle=True),  # 6 features: a ragged last column chunk
+    "big-endian float64": dict(chunks=(33, 6), compression="gzip", dtype=">f8"),
+    "int16": dict(chunks=(64, 6), compression="gzip", shuffle=True, dtype="i2"),
+}
+
+
+@pytest.mark.parametrize("case", sorted(CASES))
+def test_decoded_rows_equal_h5py(tmp_path, case):
+    kw = dict(CASES[case])
+    dtype = kw.pop("dtype", "f4")
+    rng = np.random.default_rng(1)
+    data = (rng.standard_normal((301, 6)) * 100).astype(dtype)  # 301 rows: the last row chunk is partial
+    path = write(tmp_path / "d.h5", data, **kw)
+    with Table(path) as table:
+        assert table.X.layout.read_mode == hdf5.PARALLEL_DECODE
+        for start, stop in [(0, 301), (5, 17), (60, 70), (299, 301), (128, 256)]:
+            got = table.X.read(start, stop, np.full((400, 6), np.nan, dtype=np.float32))
+            np.testing.assert_array_equal(got, data[start:stop].astype(np.float32))
+        np.testing.assert_array_equal(table.Y.read(0, 301, None), np.arange(301) % 2)
+
+
+def test_unwritten_chunks_read_as_the_fill_value(tmp_path):
+    path = tmp_path / "d.h5"
+    with h5py.File(path, "w") as f:
+        ds = f.create_dataset("X", shape=(200, 3), dtype="f4", chunks=(50, 3), compression="gzip", fillvalue=2.5)
+        ds[60:80] = 1.0  # only the second chunk is ever written
+    with Table(str(path), y=None) as table:
+        got = table.X.read(0, 200, None)
+    expected = np.full((200, 3), 2.5, dtype=np.float32)
+    expected[60:80] = 1.0
+    np.testing.assert_array_equal(got, expected)
+
+
+def test_a_chunk_stored_without_its_filter_is_read_as_is(tmp_path):
+    """HDF5 may store a chunk unfiltered (its filter mask says so); the raw bytes are then the data."""
+    path = tmp_path / "d.h5"
+    data = np.arange(40, dtype="f4").reshape(20, 2)
+    with h5py.File(path, "w") as f:
+        ds = f.create_dataset("X", shape=(20, 2), dtype="f4", chunks=(10, 2), compression="gzip")
+        ds[0:10] = data[0:10]
+        ds.id.write_direct_chunk((10, 0), data[10:20].tobytes(), filter_mask=1)
+    with Table(str(path), y=None) as table:
+        np.testing.assert_array_equal(table.X.read(0, 20, None), data)
+
+
+def test_other_filters_are_left_to_hdf5(tmp_path):
+    X, y = make_problem(n=100, d=3)
+    path = write(tmp_path / "d.h5", X, chunks=(10, 3), compression="lzf")
+    with h5py.File(path) as f:
+        assert not chunks.parallel_decodable(f["X"])
+        assert chunks.parallel_decodable(f["y"])
+    with Table(path) as table:
+        assert table.X.layout.read_mode == "chunk-aligned blocks"
+        np.testing.assert_array_equal(table.X.read(0, 100, None), X)
+
+
+def test_a_corrupt_chunk_is_one_line_naming_file_dataset_and_rows(tmp_path):
+    X, y = make_problem(n=400, d=4)
+    path = write_table(tmp_path / "d.h5", X, y, chunks=100, compression="gzip")
+    with h5py.File(path, "r+") as f:
+        mask, raw = f["X"].id.read_direct_chunk((200, 0))
+        f["X"].id.write_direct_chunk((200, 0), raw[: len(raw) // 2] + b"\0" * (len(raw) - len(raw) // 2), filter_mask=mask)
+    proc = run("train", path, "-o", tmp_path / "m.h5", "--epochs", "1")
+    assert proc.returncode == 2, proc.stderr
+    errors = [line for line in proc.stderr.splitlines() if "error:" in line]
+    assert errors == [f"sgdcli: error: {path}:X: cannot read rows 200-300 (incomplete or truncated stream)"]
+    assert "Traceback" not in proc.stderr
+    assert not (tmp_path / "m.h5").exists()
+
+
+def test_training_on_gzip_equals_training_on_contiguous(tmp_path):
+    X, y = make_problem(n=3000, d=5, seed=4)
+    plain = write_table(tmp_path / "plain.h5", X, y)
+    packed = write_table(tmp_path / "packed.h5", X, y, chunks=256, compression="gzip")
+    for path, out in [(plain, "a.h5"), (packed, "b.h5")]:
+        run("train", path, "-o", tmp_path / out, "--epochs", "2", "--memory", "1M", "--threads", "2", check=True)
+    with h5py.File(tmp_path / "a.h5") as a, h5py.File(tmp_path / "b.h5") as b:
+        np.testing.assert_array_equal(a["weights"][()], b["weights"][()])
