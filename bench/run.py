@@ -60,8 +60,15 @@ def read_single(path: str) -> dict:
     return {"seconds": time.perf_counter() - t0, "rows": X.shape[0], "check": total}
 
 
-@numba.njit(parallel=True, nogil=True)
+@numba.njit(parallel=True, nogil=True, fastmath=True)
 def _parallel_sum(X):
+    """Sum of X, one contiguous row range per thread.
+
+    fastmath lets the sum reassociate and vectorize; in strict order each
+    thread is bound by the latency of its floating-point adds (20M rows/s on
+    2 threads here, against 34M rows/s with fastmath) and the limit would be
+    understated.
+    """
     n = X.shape[0]
     parts = numba.get_num_threads()
     acc = np.zeros(parts)

@@ -212,7 +212,7 @@ def finish_batch(cfg, state, scratch, center, scale):
 
 
 @kernel()
-def _plain_sgd_rows(cfg, X, y, rows, center, scale, W, counters, sums, s, g):
+def train_block_pure_sgd(cfg, X, y, rows, center, scale, W, counters, sums, s, g):
     """Pure SGD (batch 1, plain update, no L1, no averaging), one row at a time.
 
     The update w <- w - lr·(g·z + l2·w) is applied in place as
@@ -267,38 +267,45 @@ def _plain_sgd_rows(cfg, X, y, rows, center, scale, W, counters, sums, s, g):
     return OK
 
 
-@kernel(parallel=True)
+def is_pure_sgd(cfg: KernelConfig) -> bool:
+    """Batch 1 with the plain update, no L1 and no averaging: the in-place path."""
+    return cfg.batch_size == 1 and cfg.optimizer == SGD and cfg.l1 == 0.0 and not cfg.average
+
+
 def train_block(cfg, X, y, rows, center, scale, state, scratch):
-    """Run all mini-batches over ``rows`` (block-local indices, in visiting order)."""
-    # Take every array out of the tuples before the prange: writes through a
-    # namedtuple attribute inside a parallel loop are lost (numba issues 7135
-    # and 10338, open); the threads' statuses came back as garbage.
+    """Run all mini-batches over ``rows`` (block-local indices, in visiting order).
+
+    Returns OK, BAD_ROW (the row is in counters[BAD]) or DIVERGED.  A Python
+    entry that picks one of two compiled kernels, so a run compiles only the
+    one it uses (compiling is most of a first run's start-up).
+    """
+    if is_pure_sgd(cfg):
+        k_out = state.W.shape[0]
+        return train_block_pure_sgd(cfg, X, y, rows, center, scale, state.W, state.counters, state.sums,
+                                    scratch.s_buf[0, :k_out], scratch.g_buf[0, :k_out])
+    return train_block_batches(cfg, X, y, rows, center, scale, state, scratch)
+
+
+@kernel()
+def train_block_batches(cfg, X, y, rows, center, scale, state, scratch):
+    """The general path of ``train_block``: gradient sums over batches, then ``step``."""
     G, counters, sums = state.G, state.counters, state.sums
     partial, ploss, pstatus, s_buf, g_buf = scratch.partial, scratch.ploss, scratch.pstatus, scratch.s_buf, scratch.g_buf
     n = rows.shape[0]
     d = X.shape[1]
     k_out = state.W.shape[0]
-    if cfg.batch_size == 1 and cfg.optimizer == SGD and cfg.l1 == 0.0 and not cfg.average:
-        return _plain_sgd_rows(cfg, X, y, rows, center, scale, state.W, counters, sums, s_buf[0, :k_out], g_buf[0, :k_out])
     if cfg.standardized:
         We = fold_weights(state.W, center, scale, scratch.We)
     else:
         We = state.W
-    i = 0
+    i = np.int64(0)  # not a literal 0: callees would be compiled once more for Literal[int](0)
     while i < n:
         take = min(cfg.batch_size - counters[FILL], n - i)
         if cfg.parts > 1 and take >= cfg.par_min_rows:
-            parts = cfg.parts
-            for p in prange(parts):
-                lo = i + p * take // parts
-                hi = i + (p + 1) * take // parts
-                partial[p] = 0.0
-                res = _accumulate(cfg.model, X, y, rows, lo, hi, We, partial[p], s_buf[p, :k_out], g_buf[p, :k_out])
-                ploss[p] = res[0]
-                pstatus[p] = res[1]
+            _accumulate_parallel(cfg.model, cfg.parts, X, y, rows, i, take, We, partial, ploss, pstatus, s_buf, g_buf)
             loss = 0.0
             status = -1
-            for p in range(parts):
+            for p in range(cfg.parts):
                 loss += ploss[p]
                 if status == -1 and pstatus[p] != -1:
                     status = pstatus[p]
@@ -321,6 +328,25 @@ def train_block(cfg, X, y, rows, center, scale, state, scratch):
             if not finish_batch(cfg, state, scratch, center, scale):
                 return DIVERGED
     return OK
+
+
+@kernel(parallel=True)
+def _accumulate_parallel(model, parts, X, y, rows, i, take, We, partial, ploss, pstatus, s_buf, g_buf):
+    """Rows rows[i:i+take] split into ``parts`` contiguous ranges, one per thread.
+
+    Each thread writes only its own partial sums, loss and status.  Kept apart
+    from the batch loop so that only this small function goes through Numba's
+    parallel compiler, and it takes plain arrays: writes through a namedtuple
+    attribute inside a prange are lost (numba issues 7135 and 10338, open).
+    """
+    k_out = We.shape[0]
+    for p in prange(parts):
+        lo = i + p * take // parts
+        hi = i + (p + 1) * take // parts
+        partial[p] = 0.0
+        res = _accumulate(model, X, y, rows, lo, hi, We, partial[p], s_buf[p, :k_out], g_buf[p, :k_out])
+        ploss[p] = res[0]
+        pstatus[p] = res[1]
 
 
 @kernel(parallel=True)

@@ -35,6 +35,6 @@ def describe() -> str:
         layer = f"not started (requested: {numba.config.THREADING_LAYER})"
     from sgdcli import kernels
 
-    cache = getattr(kernels.train_block, "_cache", None)
+    cache = getattr(kernels.train_block_batches, "_cache", None)
     where = getattr(getattr(cache, "_cache_path", None), "__str__", lambda: "unknown")()
     return f"numba {numba.__version__}, threading layer {layer}, {numba.get_num_threads()} threads, kernel cache {where}"

@@ -26,7 +26,7 @@ sys.path.insert(0, sys.argv[2])
 from sgdcli import kernels, train
 from sgdcli.options import TrainOptions
 train(sys.argv[1], TrainOptions(epochs=1))
-stats = kernels.train_block.stats
+stats = kernels.train_block_batches.stats
 print(kernels.__file__, sum(stats.cache_hits.values()), sum(stats.cache_misses.values()))
 """
 
