@@ -1,4 +1,4 @@
-"""Read-ahead: the next block is read (or advised to the kernel) while the current one trains.
+"""Read-ahead: the next block is read (or paged in) while the current one trains.
 
 h5py reads release the GIL and the Numba kernels run ``nogil``, so one reader
 thread overlaps I/O with compute.  Two buffer slots alternate: the block handed
@@ -42,8 +42,9 @@ def stream_blocks(table: Table, spans: list[tuple[int, int]], block_rows: int,
     def load(i: int) -> Block:
         start, stop = spans[i]
         slot = i % BUFFERS
-        if table.X.zero_copy:
-            table.X.advise(start, stop)
+        table.X.preload(start, stop)
+        if table.Y is not None:
+            table.Y.preload(start, stop)
         X = table.X.read(start, stop, xbuf[slot])
         y = table.Y.read(start, stop, ybuf[slot]) if table.Y is not None else None
         block = Block(start, stop, X, y)
