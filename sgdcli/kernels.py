@@ -276,19 +276,27 @@ def train_block(cfg, X, y, rows, center, scale, state, scratch):
     """Run all mini-batches over ``rows`` (block-local indices, in visiting order).
 
     Returns OK, BAD_ROW (the row is in counters[BAD]) or DIVERGED.  A Python
-    entry that picks one of two compiled kernels, so a run compiles only the
-    one it uses (compiling is most of a first run's start-up).
+    entry that picks the compiled kernel the run needs, so that a run compiles
+    only that one (compiling is most of a first run's start-up): the in-place
+    pure-SGD path, or the batch loop with or without its threaded branch.
     """
     if is_pure_sgd(cfg):
         k_out = state.W.shape[0]
         return train_block_pure_sgd(cfg, X, y, rows, center, scale, state.W, state.counters, state.sums,
                                     scratch.s_buf[0, :k_out], scratch.g_buf[0, :k_out])
+    if cfg.parts > 1 and cfg.batch_size >= cfg.par_min_rows:
+        return train_block_batches(cfg, X, y, rows, center, scale, state, scratch, cfg.parts)
     return train_block_batches(cfg, X, y, rows, center, scale, state, scratch)
 
 
 @kernel()
-def train_block_batches(cfg, X, y, rows, center, scale, state, scratch):
-    """The general path of ``train_block``: gradient sums over batches, then ``step``."""
+def train_block_batches(cfg, X, y, rows, center, scale, state, scratch, threads=None):
+    """The general path of ``train_block``: gradient sums over batches, then ``step``.
+
+    Without ``threads`` the threaded branch is pruned at compile time (Numba
+    prunes ``is None`` tests of omitted arguments), so serial runs never
+    compile the parallel kernel.
+    """
     G, counters, sums = state.G, state.counters, state.sums
     partial, ploss, pstatus, s_buf, g_buf = scratch.partial, scratch.ploss, scratch.pstatus, scratch.s_buf, scratch.g_buf
     n = rows.shape[0]
@@ -301,18 +309,21 @@ def train_block_batches(cfg, X, y, rows, center, scale, state, scratch):
     i = np.int64(0)  # not a literal 0: callees would be compiled once more for Literal[int](0)
     while i < n:
         take = min(cfg.batch_size - counters[FILL], n - i)
-        if cfg.parts > 1 and take >= cfg.par_min_rows:
-            _accumulate_parallel(cfg.model, cfg.parts, X, y, rows, i, take, We, partial, ploss, pstatus, s_buf, g_buf)
-            loss = 0.0
-            status = -1
-            for p in range(cfg.parts):
-                loss += ploss[p]
-                if status == -1 and pstatus[p] != -1:
-                    status = pstatus[p]
-                for k in range(k_out):
-                    for j in range(d + 1):
-                        G[k, j] += partial[p, k, j]
-        else:
+        loss = 0.0
+        status = -1
+        threaded = False
+        if threads is not None:
+            threaded = take >= cfg.par_min_rows
+            if threaded:
+                _accumulate_parallel(cfg.model, threads, X, y, rows, i, take, We, partial, ploss, pstatus, s_buf, g_buf)
+                for p in range(threads):
+                    loss += ploss[p]
+                    if status == -1 and pstatus[p] != -1:
+                        status = pstatus[p]
+                    for k in range(k_out):
+                        for j in range(d + 1):
+                            G[k, j] += partial[p, k, j]
+        if not threaded:
             res = _accumulate(cfg.model, X, y, rows, i, i + take, We, G, s_buf[0, :k_out], g_buf[0, :k_out])
             loss = res[0]
             status = res[1]
