@@ -18,7 +18,7 @@ import traceback
 import h5py
 import numpy as np
 
-from sgdcli.chunks import parallel_decodable
+from sgdcli.chunks import mappable_chunks, parallel_decodable
 from sgdcli.errors import InputError, RuntimeFailure
 
 NUMERIC_KINDS = "biuf"
@@ -197,7 +197,7 @@ class Layout:
     logical_bytes: int
     stored_bytes: int
     offset: int | None  # file offset of contiguous, allocated data
-    read_mode: str  # memory-mapped, chunk-aligned blocks, or chunk-aligned blocks decoded in parallel
+    read_mode: str  # memory-mapped, memory-mapped chunks, chunk-aligned blocks (decoded in parallel)
 
     def as_dict(self) -> dict:
         d = dataclasses.asdict(self)
@@ -207,6 +207,17 @@ class Layout:
 
 
 PARALLEL_DECODE = "chunk-aligned blocks decoded in parallel"
+MAPPED_CHUNKS = "memory-mapped chunks"
+
+
+def _read_mode(ds, layout: str, mappable: bool) -> str:
+    if mappable:
+        return "memory-mapped"
+    if layout == "chunked" and mappable_chunks(ds):
+        return MAPPED_CHUNKS
+    if layout == "chunked" and parallel_decodable(ds):
+        return PARALLEL_DECODE
+    return "chunk-aligned blocks"
 
 
 def layout_of(ds: h5py.Dataset) -> Layout:
@@ -244,7 +255,7 @@ def layout_of(ds: h5py.Dataset) -> Layout:
         logical_bytes=int(np.prod(ds.shape, dtype=np.int64)) * ds.dtype.itemsize if ds.shape is not None else 0,
         stored_bytes=stored,
         offset=offset,
-        read_mode="memory-mapped" if mappable else (PARALLEL_DECODE if parallel_decodable(ds) else "chunk-aligned blocks"),
+        read_mode=_read_mode(ds, layout, mappable),
     )
 
 

@@ -36,8 +36,11 @@ class ColumnReader:
         self._array = None
         self._bytes = None
         self._decoder = None
+        self._chunk_offsets = None
         if self.layout.read_mode == "memory-mapped" and ds.size > 0:
             self._map_file(ds)
+        elif self.layout.read_mode == hdf5.MAPPED_CHUNKS:
+            self._map_chunks(ds)
         elif self.layout.read_mode == hdf5.PARALLEL_DECODE:
             self._decoder = chunks.ChunkDecoder(ds)
 
@@ -56,6 +59,50 @@ class ColumnReader:
         self._bytes = np.frombuffer(self._map, dtype=np.uint8)
         self._array = np.frombuffer(self._map, dtype=ds.dtype, count=int(np.prod(ds.shape)), offset=offset - start).reshape(ds.shape)
 
+    def _map_chunks(self, ds):
+        """Map the whole file and locate the row chunks; runs of adjacent chunks are then read in place.
+
+        If the first allocated chunk's mapped bytes differ from what HDF5 returns
+        for it (an unexpected address convention), nothing is mapped and HDF5
+        reads every block.
+        """
+        offsets = chunks.chunk_offsets(ds)
+        allocated = np.flatnonzero(offsets >= 0)
+        if len(allocated) == 0:
+            return
+        self._chunk_bytes = int(np.prod(ds.chunks)) * ds.dtype.itemsize
+        with open(ds.file.filename, "rb") as fh:
+            size = os.fstat(fh.fileno()).st_size
+            if int(offsets.max()) + self._chunk_bytes > size:
+                return  # truncated: HDF5 reads report it with the rows concerned
+            self._map = mmap.mmap(fh.fileno(), size, access=mmap.ACCESS_COPY)
+        self._map_start = 0
+        self._bytes = np.frombuffer(self._map, dtype=np.uint8)
+        k = int(allocated[0])
+        first = int(offsets[k])
+        coord = (k * ds.chunks[0], *(0,) * (ds.ndim - 1))
+        if self._bytes[first : first + self._chunk_bytes].tobytes() != ds.id.read_direct_chunk(coord)[1]:
+            self._bytes = None
+            self._map.close()
+            self._map = None
+            return
+        self._chunk_offsets = offsets
+
+    def _mapped(self, start: int, stop: int) -> np.ndarray | None:
+        """Rows [start, stop) as an array over the memory map, in the file's dtype, if they are mapped."""
+        if self._array is not None:
+            return self._array[start:stop]
+        if self._chunk_offsets is None or stop <= start:
+            return None
+        rows = self.ds.chunks[0]
+        k0, k1 = start // rows, (stop - 1) // rows + 1
+        offsets = self._chunk_offsets[k0:k1]
+        if offsets[0] < 0 or np.any(np.diff(offsets) != self._chunk_bytes):
+            return None  # a chunk missing, or chunks not stored one after another
+        per_row = int(np.prod(self.row_shape, dtype=np.int64))
+        run = np.frombuffer(self._map, dtype=self.ds.dtype, count=(k1 - k0) * rows * per_row, offset=int(offsets[0]))
+        return run.reshape(-1, *self.row_shape)[start - k0 * rows : stop - k0 * rows]
+
     @property
     def zero_copy(self) -> bool:
         return self._array is not None and self._array.dtype == self.dtype
@@ -63,13 +110,14 @@ class ColumnReader:
     def read(self, start: int, stop: int, out: np.ndarray | None) -> np.ndarray:
         """Rows [start, stop) as ``self.dtype``; ``out`` is a reusable buffer."""
         n = stop - start
-        if self.zero_copy:
-            return self._array[start:stop]
+        mapped = self._mapped(start, stop)
+        if mapped is not None and mapped.dtype == self.dtype:
+            return mapped
         if out is None or out.shape[0] < n:
             out = np.empty((n, *self.row_shape), dtype=self.dtype)
         dest = out[:n]
-        if self._array is not None:
-            np.copyto(dest, self._array[start:stop], casting="unsafe")
+        if mapped is not None:
+            np.copyto(dest, mapped, casting="unsafe")
             return dest
         where = f"{self.ds.file.filename}:{self.layout.path}"
         try:
@@ -88,16 +136,15 @@ class ColumnReader:
 
         Called from the reader thread for the block after the one training.  The
         kernel visits a block's rows in random order: a page still on disk would
-        cost it one small synchronous read per page (a cold epoch ran at 0.6x
-        the speed of a cold sequential read), and even a cached page costs a
+        cost it one small synchronous read, and even a cached page costs a
         fault on first touch.  Here the whole range is requested at once
         (MADV_WILLNEED) and then touched in file order, one byte per page.
         """
-        if self._map is None or stop <= start:
+        mapped = self._mapped(start, stop)
+        if mapped is None or mapped.size == 0:
             return
-        row_bytes = self.ds.dtype.itemsize * int(np.prod(self.row_shape, dtype=np.int64))
-        lo = self.layout.offset - self._map_start + start * row_bytes
-        hi = self.layout.offset - self._map_start + stop * row_bytes
+        lo = mapped.__array_interface__["data"][0] - self._bytes.__array_interface__["data"][0]
+        hi = lo + mapped.nbytes
         lo -= lo % mmap.PAGESIZE
         try:
             self._map.madvise(mmap.MADV_WILLNEED, lo, hi - lo)

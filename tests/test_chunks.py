@@ -98,3 +98,36 @@ def test_training_on_gzip_equals_training_on_contiguous(tmp_path):
         run("train", path, "-o", tmp_path / out, "--epochs", "2", "--memory", "1M", "--threads", "2", check=True)
     with h5py.File(tmp_path / "a.h5") as a, h5py.File(tmp_path / "b.h5") as b:
         np.testing.assert_array_equal(a["weights"][()], b["weights"][()])
+
+
+def test_unfiltered_chunks_stored_in_order_are_read_in_place(tmp_path):
+    X, y = make_problem(n=1000, d=4)
+    path = write_table(tmp_path / "d.h5", X, y, chunks=64)
+    buf = np.empty((1000, 4), dtype=np.float32)
+    with Table(path) as table:
+        assert table.X.layout.read_mode == hdf5.MAPPED_CHUNKS
+        for start, stop in [(0, 1000), (64, 640), (100, 101), (960, 1000)]:
+            got = table.X.read(start, stop, buf)
+            np.testing.assert_array_equal(got, X[start:stop])
+            assert not np.shares_memory(got, buf)  # a view on the file, not a copy
+        np.testing.assert_array_equal(table.Y.read(0, 1000, None), y)
+
+
+def test_chunks_stored_out_of_order_or_missing_are_still_read_exactly(tmp_path):
+    """Chunks interleaved with another dataset's, or never written, fall back to HDF5 reads."""
+    rng = np.random.default_rng(5)
+    X = rng.standard_normal((500, 3)).astype(np.float32)
+    path = tmp_path / "d.h5"
+    with h5py.File(path, "w") as f:
+        dx = f.create_dataset("X", shape=(500, 3), dtype="f4", chunks=(50, 3), fillvalue=-1.0)
+        dz = f.create_dataset("Z", shape=(500, 3), dtype="f4", chunks=(50, 3))
+        for s in (300, 0, 50, 400, 100, 150, 450):  # out of order, interleaved with Z; 200-299 and 350-399 never written
+            dx[s : s + 50] = X[s : s + 50]
+            dz[s : s + 50] = 0.0
+    expected = X.copy()
+    expected[200:300] = -1.0
+    expected[350:400] = -1.0
+    with Table(str(path), y=None) as table:
+        assert table.X.layout.read_mode == hdf5.MAPPED_CHUNKS
+        for start, stop in [(0, 500), (0, 100), (50, 150), (180, 420), (450, 500)]:
+            np.testing.assert_array_equal(table.X.read(start, stop, None), expected[start:stop])
