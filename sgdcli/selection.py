@@ -25,6 +25,8 @@ def select_rows(start: int, n: int, val_fraction: float, seed: int, held_out: bo
     trained ones (with no fraction, every row is trained and none held out).
     ``finite``, a per-row mask, drops rows with non-finite values (--bad-rows skip).
     """
+    if val_fraction <= 0 and finite is None:  # every row, or none: no mask to build
+        return (np.empty(0, dtype=np.int64) if held_out else np.arange(n, dtype=np.int64)), 0
     if val_fraction > 0:
         mask = validation_mask(start, start + n, val_fraction, seed)
         if not held_out:
