@@ -7,7 +7,7 @@ import sys
 
 import pytest
 
-from conftest import ROOT, run
+from conftest import ROOT, make_problem, run, write_table
 
 
 def test_verbose_logs_a_thread_safe_threading_layer(tmp_path, binary_file):
@@ -77,3 +77,40 @@ def test_read_only_install_caches_kernels_per_user(tmp_path, readonly_package, b
     cached = [p.name for p in user_cache.rglob("*.nbi")]
     assert any("train_block" in name for name in cached), cached
     assert not (readonly_package / "sgdcli" / "__pycache__").exists()
+
+
+LINEAR_WEIGHTS = """
+import sys
+sys.meta_path = [f for f in sys.meta_path if "editable" not in getattr(f, "__module__", "") + repr(f)]
+sys.path.insert(0, sys.argv[2])
+from sgdcli import kernels, train
+from sgdcli.options import TrainOptions
+model = train(sys.argv[1], TrainOptions(model="linear", epochs=2, seed=1))
+print(kernels.__file__, repr(float(model.weights[0, 0])))
+"""
+
+
+def test_a_changed_loss_is_never_served_from_a_stale_kernel_cache(tmp_path):
+    """Numba checks a cached kernel against its own file only: editing losses.py must still recompile kernels.py."""
+    X, y = make_problem("regression", n=500, d=3)
+    data = write_table(tmp_path / "r.h5", X, y)
+    pkg = tmp_path / "pkg"
+    shutil.copytree(os.path.join(ROOT, "sgdcli"), pkg / "sgdcli", ignore=shutil.ignore_patterns("__pycache__"))
+    env = {k: v for k, v in os.environ.items() if k != "NUMBA_CACHE_DIR"}
+
+    def first_weight():
+        proc = subprocess.run([sys.executable, "-c", LINEAR_WEIGHTS, data, str(pkg)], capture_output=True, text=True, env=env)
+        assert proc.returncode == 0, proc.stderr
+        path, weight = proc.stdout.split()
+        assert path.startswith(str(pkg))
+        return float(weight)
+
+    before = first_weight()
+    assert first_weight() == before  # served from the cache, same result
+    assert any(p.suffix == ".nbi" for p in (pkg / "sgdcli" / "__pycache__").iterdir())
+    losses = pkg / "sgdcli" / "losses.py"
+    source = losses.read_text()
+    assert "        g[0] = r\n" in source
+    losses.write_text(source.replace("        g[0] = r\n", "        g[0] = 2.0 * r\n", 1))  # twice the gradient
+    changed = first_weight()
+    assert changed != before
