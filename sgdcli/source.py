@@ -10,6 +10,7 @@ the blocks in flight.  gzip-compressed chunks are decoded on all cores
 
 from __future__ import annotations
 
+import errno
 import math
 import mmap
 import os
@@ -37,6 +38,7 @@ class ColumnReader:
         self._bytes = None
         self._decoder = None
         self._chunk_offsets = None
+        self._fd = -1
         if self.layout.read_mode == "memory-mapped" and ds.size > 0:
             self._map_file(ds)
         elif self.layout.read_mode == hdf5.MAPPED_CHUNKS:
@@ -76,6 +78,7 @@ class ColumnReader:
             if int(offsets.max()) + self._chunk_bytes > size:
                 return  # truncated: HDF5 reads report it with the rows concerned
             self._map = mmap.mmap(fh.fileno(), size, access=mmap.ACCESS_COPY)
+            self._fd = os.dup(fh.fileno())
         self._map_start = 0
         self._bytes = np.frombuffer(self._map, dtype=np.uint8)
         k = int(allocated[0])
@@ -85,6 +88,8 @@ class ColumnReader:
             self._bytes = None
             self._map.close()
             self._map = None
+            os.close(self._fd)
+            self._fd = -1
             return
         self._chunk_offsets = offsets
 
@@ -102,6 +107,40 @@ class ColumnReader:
         per_row = int(np.prod(self.row_shape, dtype=np.int64))
         run = np.frombuffer(self._map, dtype=self.ds.dtype, count=(k1 - k0) * rows * per_row, offset=int(offsets[0]))
         return run.reshape(-1, *self.row_shape)[start - k0 * rows : stop - k0 * rows]
+
+    def _read_chunks(self, start: int, stop: int, dest: np.ndarray) -> bool:
+        """Read rows [start, stop) into ``dest`` run by run of adjacent chunks, with ``preadv``.
+
+        For blocks whose chunks are not stored one after another.  A plain read
+        per run costs about a third of HDF5's chunk-by-chunk read_direct, and
+        far less than copying out of the memory map (a page fault per 64 KiB).
+        False when ``dest`` needs a type conversion: HDF5 then reads the block.
+        """
+        if dest.dtype != self.ds.dtype or not dest.flags.c_contiguous or not hasattr(os, "preadv"):
+            return False
+        rows = self.ds.chunks[0]
+        row_bytes = dest.itemsize * int(np.prod(self.row_shape, dtype=np.int64))
+        k, last = start // rows, (stop - 1) // rows
+        while k <= last:
+            offset = int(self._chunk_offsets[k])
+            run = k + 1  # extend over the chunks stored right after this one
+            while run <= last and offset >= 0 and self._chunk_offsets[run] == offset + (run - k) * self._chunk_bytes:
+                run += 1
+            lo, hi = max(start, k * rows), min(stop, run * rows)
+            target = dest[lo - start : hi - start]
+            if offset < 0:
+                target[...] = self.ds.fillvalue
+            else:
+                view = memoryview(target).cast("B")
+                at = offset + (lo - k * rows) * row_bytes
+                done = 0
+                while done < len(view):
+                    got = os.preadv(self._fd, [view[done:]], at + done)
+                    if got <= 0:
+                        raise OSError(errno.EIO, f"file ends inside chunk at row {k * rows}")
+                    done += got
+            k = run
+        return True
 
     @property
     def zero_copy(self) -> bool:
@@ -121,7 +160,9 @@ class ColumnReader:
             return dest
         where = f"{self.ds.file.filename}:{self.layout.path}"
         try:
-            if self._decoder is not None:
+            if self._chunk_offsets is not None and self._read_chunks(start, stop, dest):
+                pass
+            elif self._decoder is not None:
                 self._decoder.read(start, stop, dest)
             else:
                 self.ds.read_direct(dest, np.s_[start:stop], np.s_[0:n])
@@ -153,6 +194,9 @@ class ColumnReader:
         int(self._bytes[lo:hi:mmap.PAGESIZE].sum())  # one read per page, in order
 
     def close(self):
+        if self._fd >= 0:
+            os.close(self._fd)
+            self._fd = -1
         if self._decoder is not None:
             self._decoder.close()
             self._decoder = None
@@ -211,8 +255,11 @@ class Table:
         """Bytes one row occupies in flight: features as float32 plus label."""
         return self.n_features * np.dtype(FEATURE_DTYPE).itemsize + np.dtype(LABEL_DTYPE).itemsize
 
-    def block_rows(self, memory: int, extra_per_row: int = 16) -> int:
+    def block_rows(self, memory: int, extra_per_row: int = BUFFERS * 24) -> int:
         """Rows per block so that BUFFERS blocks (plus per-row bookkeeping) fit ``memory``.
+
+        Training keeps 24 bytes per row of each block in flight: its selected
+        rows, their visiting order and the encoded labels.
 
         Blocks are whole multiples of the chunk height, so every chunk is read once.
         """
