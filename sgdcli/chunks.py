@@ -83,11 +83,17 @@ def parallel_decodable(ds) -> bool:
     return DEFLATE in codes and set(codes) <= {DEFLATE, SHUFFLE} and len(codes) == len(set(codes))
 
 
+# Each decoding thread holds about three chunks (stored, inflated, unshuffled)
+# outside the --memory budget, so the pool stays small on many-core machines.
+MAX_WORKERS = 8
+
+
 def default_workers() -> int:
     try:
-        return len(os.sched_getaffinity(0))
+        cores = len(os.sched_getaffinity(0))
     except AttributeError:  # pragma: no cover - not Linux
-        return os.cpu_count() or 1
+        cores = os.cpu_count() or 1
+    return max(1, min(cores, MAX_WORKERS))
 
 
 class ChunkDecoder:
