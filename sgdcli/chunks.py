@@ -7,8 +7,8 @@ a contiguous dataset: ``chunk_offsets`` finds where each row chunk lies and
 source.py maps such runs instead of copying them through h5py.
 
 h5py decodes a dataset's chunks one after another in the calling thread: a
-gzip-1 file of 100 float32 features reads at about 0.3M rows/s, forty times
-slower than training on it.  For datasets whose filters are only deflate
+gzip-1 file of 100 float32 features reads at about 0.3M rows/s, a twentieth
+of the speed of training on it.  For datasets whose filters are only deflate
 (gzip) and byte shuffle, this reader fetches each chunk's stored bytes
 (``read_direct_chunk``, no decoding) and inflates them on a thread pool;
 inflation releases the GIL, so chunks decode in parallel.  It inflates with
