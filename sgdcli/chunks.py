@@ -51,9 +51,14 @@ class ChunkError(Exception):
 MAX_LOCATED_CHUNKS = 1 << 17
 
 
+def _has_chunk_queries(ds) -> bool:
+    """HDF5 1.10.5 or newer: chunks can be located and read raw."""
+    return hasattr(ds.id, "get_chunk_info_by_coord") and hasattr(ds.id, "read_direct_chunk")
+
+
 def mappable_chunks(ds) -> bool:
     """True if ``ds`` is chunked, unfiltered, native numeric, whole rows per chunk, in a plain file."""
-    if ds.chunks is None or ds.ndim not in (1, 2) or ds.dtype.kind not in "iuf" or not ds.dtype.isnative:
+    if ds.chunks is None or not _has_chunk_queries(ds) or ds.ndim not in (1, 2) or ds.dtype.kind not in "iuf" or not ds.dtype.isnative:
         return False
     if ds.ndim == 2 and ds.chunks[1] != ds.shape[1]:
         return False
@@ -76,7 +81,7 @@ def chunk_offsets(ds) -> np.ndarray:
 
 def parallel_decodable(ds) -> bool:
     """True if every filter of chunked dataset ``ds`` is deflate or shuffle, and deflate is one."""
-    if ds.chunks is None or ds.ndim not in (1, 2) or ds.dtype.kind not in "iuf":
+    if ds.chunks is None or not _has_chunk_queries(ds) or ds.ndim not in (1, 2) or ds.dtype.kind not in "iuf":
         return False
     plist = ds.id.get_create_plist()
     codes = [plist.get_filter(i)[0] for i in range(plist.get_nfilters())]
