@@ -40,6 +40,24 @@ def step(cfg, W, G, slots, count, t, lr):
             sign = 1.0 if w > 0.0 else (-1.0 if w < 0.0 else 0.0)
             G[k, j] = G[k, j] * inv + l2 * w + l1 * sign
         G[k, d] *= inv
+    if slots is None:  # plain SGD without averaging: pruned at compile time to this loop alone
+        for k in range(k_out):
+            for j in range(d1):
+                W[k, j] -= lr * G[k, j]
+                G[k, j] = 0.0
+    else:
+        _update(cfg, W, G, slots, t, lr)
+    finite = True
+    for k in range(k_out):
+        for j in range(d1):
+            finite &= abs(W[k, j]) < math.inf
+    return finite
+
+
+@kernel()
+def _update(cfg, W, G, slots, t, lr):
+    """Every update rule, and the running average; ``G`` holds the mean gradient and is zeroed."""
+    k_out, d1 = W.shape
     opt = cfg.optimizer
     mu = cfg.momentum
     b1 = cfg.beta1
@@ -91,8 +109,3 @@ def step(cfg, W, G, slots, count, t, lr):
         for k in range(k_out):
             for j in range(d1):
                 avg[k, j] += (W[k, j] - avg[k, j]) / t
-    finite = True
-    for k in range(k_out):
-        for j in range(d1):
-            finite &= abs(W[k, j]) < math.inf
-    return finite
