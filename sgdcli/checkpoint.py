@@ -30,7 +30,10 @@ from sgdcli.errors import InputError, RuntimeFailure
 from sgdcli.kernels import TrainState
 
 FORMAT = "sgdcli-checkpoint"
-FORMAT_VERSION = 1
+# 2: rows are permuted by shuffle.py's compiled Fisher-Yates.  A version-1
+# checkpoint was positioned in NumPy's permutation; resuming it mid-epoch in
+# the new order would train some rows twice and skip others, so it is refused.
+FORMAT_VERSION = 2
 
 
 @dataclasses.dataclass
@@ -79,7 +82,8 @@ def _load_one(path: str) -> Checkpoint:
         if f.attrs.get("sgdcli_format") != FORMAT:
             raise ValueError("not an sgdcli checkpoint")
         if int(f.attrs["format_version"]) != FORMAT_VERSION:
-            raise ValueError(f"checkpoint format {f.attrs['format_version']} is not {FORMAT_VERSION}")
+            raise ValueError(f"checkpoint format {f.attrs['format_version']} is not {FORMAT_VERSION} "
+                             "(written by another sgdcli version)")
         state = TrainState(*(f[f"state/{name}"][()] for name in TrainState._fields))
         opt = {name: (f[name][()] if name in f else None) for name in ("best_params", "classes", "mean", "std")}
         return Checkpoint(
