@@ -2,8 +2,9 @@
 
 Each optimizer keeps at most two state arrays ("slots") shaped like the
 parameters; a third slot holds the Polyak–Ruppert average when ``--average``
-is on.  ``step`` applies one update to every parameter and returns False as
-soon as a parameter becomes non-finite.
+is on.  ``step`` applies one update to every parameter and returns False if
+a parameter became non-finite.  Plain SGD without averaging keeps no slots:
+its kernels pass None, and Numba then compiles that update alone.
 """
 
 from __future__ import annotations
