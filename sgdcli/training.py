@@ -20,7 +20,7 @@ from typing import Callable
 import numpy as np
 
 from sgdcli import checkpoint as ckpt_mod
-from sgdcli import engine, kernels, labels as labels_mod, losses, optimizers, schedules
+from sgdcli import chunks, engine, hdf5, kernels, labels as labels_mod, losses, optimizers, schedules
 from sgdcli.atomic import atomic_output, check_writable
 from sgdcli.early_stopping import EarlyStopping
 from sgdcli.errors import InputError, Interrupted
@@ -81,7 +81,10 @@ def train(data, options: TrainOptions | None = None, *, output=None, metrics=Non
             val_table = stack.enter_context(Table(opts.val, opts.val_x or opts.x, opts.val_y or opts.y))
             if val_table.n_features != table.n_features:
                 raise InputError(f"{val_table.path}:{val_table.x_name}: has {val_table.n_features} features, training data has {table.n_features}")
-        threads = stack.enter_context(numba_threads(opts.threads, reporter))
+        # gzip chunks are inflated on up to a core each, far slower than training on
+        # them: by default the kernels take only the cores the decoders leave.
+        decoders = chunks.default_workers() if table.X.layout.read_mode == hdf5.PARALLEL_DECODE else 0
+        threads = stack.enter_context(numba_threads(opts.threads, reporter, reserve=decoders))
         metrics_tmp = stack.enter_context(atomic_output(metrics, "--metrics")) if metrics is not None else None
         run = Run(table, val_table, opts, threads, reporter, control)
         model = run.train(metrics_tmp)
@@ -448,13 +451,17 @@ def _finite(record: dict) -> dict:
 
 
 @contextlib.contextmanager
-def numba_threads(requested: int | None, reporter: Reporter):
-    """Run with ``requested`` Numba threads (default: the cores this process may use); restore after."""
+def numba_threads(requested: int | None, reporter: Reporter, reserve: int = 0):
+    """Run with ``requested`` Numba threads; restore after.
+
+    The default is the cores this process may use, less ``reserve`` (kept for
+    other work), and at least one.
+    """
     import numba
 
     limit = numba.config.NUMBA_NUM_THREADS
     available = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
-    n = requested or min(available, limit)
+    n = requested or max(1, min(available - reserve, limit))
     if n > limit:
         reporter.message(f"--threads {n}: Numba allows at most {limit} here (NUMBA_NUM_THREADS); using {limit}")
         n = limit

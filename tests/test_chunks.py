@@ -1,5 +1,7 @@
 """Compressed chunks decoded in parallel give exactly what h5py reads."""
 
+import os
+
 import h5py
 import numpy as np
 import pytest
@@ -131,3 +133,18 @@ def test_chunks_stored_out_of_order_or_missing_are_still_read_exactly(tmp_path):
         assert table.X.layout.read_mode == hdf5.MAPPED_CHUNKS
         for start, stop in [(0, 500), (0, 100), (50, 150), (180, 420), (450, 500)]:
             np.testing.assert_array_equal(table.X.read(start, stop, None), expected[start:stop])
+
+
+def test_gzip_training_leaves_the_decoders_their_cores_unless_told(tmp_path):
+    from sgdcli import train
+    from sgdcli.options import TrainOptions
+
+    X, y = make_problem(n=2000, d=4)
+    packed = write_table(tmp_path / "g.h5", X, y, chunks=256, compression="gzip")
+    plain = write_table(tmp_path / "p.h5", X, y)
+    import numba
+
+    cores = min(len(os.sched_getaffinity(0)), numba.config.NUMBA_NUM_THREADS)
+    assert train(packed, TrainOptions(epochs=1)).training["threads"] == max(1, cores - min(cores, chunks.MAX_WORKERS))
+    assert train(plain, TrainOptions(epochs=1)).training["threads"] == cores
+    assert train(packed, TrainOptions(epochs=1, threads=2)).training["threads"] == 2
