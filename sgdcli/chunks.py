@@ -26,6 +26,8 @@ from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
 
+from sgdcli.runtime import available_cores
+
 try:
     from isal.isal_zlib import decompress as _inflate
     from isal.isal_zlib import error as _InflateError
@@ -94,11 +96,7 @@ MAX_WORKERS = 8
 
 
 def default_workers() -> int:
-    try:
-        cores = len(os.sched_getaffinity(0))
-    except AttributeError:  # pragma: no cover - not Linux
-        cores = os.cpu_count() or 1
-    return max(1, min(cores, MAX_WORKERS))
+    return max(1, min(available_cores(), MAX_WORKERS))
 
 
 class ChunkDecoder:

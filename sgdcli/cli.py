@@ -177,7 +177,7 @@ def info_cmd(file, as_json):
 @click.option("--bad-rows", type=click.Choice(BAD_ROWS), default="error", show_default=True,
               help="error: stop at the first row with NaN or inf; skip: leave such rows out and count them.")
 @memory_option
-@click.option("--threads", type=int, default=None, help="Compute threads [default: cores available].")
+@click.option("--threads", type=int, default=None, help="Compute threads [default: cores available; for gzip-compressed X, the cores its decoders leave].")
 @click.option("--progress", type=click.Choice(PROGRESS_MODES), default="auto", show_default=True,
               help="auto: bars on a terminal, plain lines otherwise.")
 @click.option("-q", "--quiet", is_flag=True, help="No progress or log output.")

@@ -54,7 +54,7 @@ def measure(table: Table, model_name: str, labels: Labels, We: np.ndarray, memor
     code = losses.CODES[model_name]
     where = f"{table.path}:{table.y_name}"
     for block, rows, S in score_blocks(table, We, memory, select):
-        y = labels.encode(block.y[rows], where, block.start, rows)
+        y = labels.encode_rows(block.y, rows, where, block.start)[rows]
         acc.update(S, y)
         per_row = losses.row_losses(code, S, y, np.empty(len(rows)), np.empty_like(S))
         loss_sum += float(per_row.sum())

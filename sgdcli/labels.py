@@ -26,21 +26,12 @@ class Labels:
     def n_outputs(self) -> int:
         return len(self.classes) if self.task == "multiclass" else 1
 
-    def encode(self, y: np.ndarray, where: str, first_row: int = 0, rows: np.ndarray | None = None) -> np.ndarray:
-        """Map raw labels to what the loss expects (values, or class indices).
-
-        ``rows`` are the block-local positions of ``y``'s entries, for messages.
-        """
-        if self.task == "regression":
-            return y
-        out = np.empty(len(y))
-        bad = _class_indices(y, np.arange(len(y)), self.classes.astype(np.float64), out)
-        if bad >= 0:
-            self._refuse(y[bad], where, first_row + (int(rows[bad]) if rows is not None else bad))
-        return out
+    def encode(self, y: np.ndarray, where: str, first_row: int = 0) -> np.ndarray:
+        """Map raw labels to what the loss expects (values, or class indices); y[0] is row ``first_row``."""
+        return self.encode_rows(y, np.arange(len(y)), where, first_row)
 
     def encode_rows(self, y: np.ndarray, rows: np.ndarray, where: str, first_row: int = 0) -> np.ndarray:
-        """Like ``encode``, for the entries ``rows`` of a block's labels ``y`` only.
+        """``encode`` for the entries ``rows`` of a block's labels ``y`` only.
 
         The result is indexed like ``y``; entries outside ``rows`` are undefined.
         One compiled pass with no gathered copies: this runs for every block

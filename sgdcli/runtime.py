@@ -15,6 +15,13 @@ import importlib.util
 import os
 
 
+def available_cores() -> int:
+    """The cores this process may run on (its CPU affinity where the OS has one)."""
+    if hasattr(os, "sched_getaffinity"):
+        return len(os.sched_getaffinity(0))
+    return os.cpu_count() or 1
+
+
 def configure_threading() -> None:
     """Prefer a thread-safe threading layer, if one is installed and none was chosen."""
     import numba

@@ -31,6 +31,7 @@ from sgdcli.model import Model, versions
 from sgdcli.options import TrainOptions, format_size
 from sgdcli.prefetch import stream_blocks
 from sgdcli.progress import Reporter
+from sgdcli.runtime import available_cores
 from sgdcli.selection import finite_mask, select_rows
 from sgdcli.source import Table
 from sgdcli.standardize import RunningMoments
@@ -424,7 +425,7 @@ def _check_val_labels(val_table: Table, labels, opts: TrainOptions) -> None:
         y = val_table.Y.read(start, stop, buf)
         if opts.bad_rows == "skip":
             rows = np.flatnonzero(np.isfinite(y))
-            labels.encode(y[rows], where, start, rows)
+            labels.encode_rows(y, rows, where, start)
         else:
             labels_mod.check_finite_labels(y, where, start)
             labels.encode(y, where, start)
@@ -460,8 +461,7 @@ def numba_threads(requested: int | None, reporter: Reporter, reserve: int = 0):
     import numba
 
     limit = numba.config.NUMBA_NUM_THREADS
-    available = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
-    n = requested or max(1, min(available - reserve, limit))
+    n = requested or max(1, min(available_cores() - reserve, limit))
     if n > limit:
         reporter.message(f"--threads {n}: Numba allows at most {limit} here (NUMBA_NUM_THREADS); using {limit}")
         n = limit
