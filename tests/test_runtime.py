@@ -110,7 +110,7 @@ def test_a_changed_loss_is_never_served_from_a_stale_kernel_cache(tmp_path):
     assert any(p.suffix == ".nbi" for p in (pkg / "sgdcli" / "__pycache__").iterdir())
     losses = pkg / "sgdcli" / "losses.py"
     source = losses.read_text()
-    assert "        g[0] = r\n" in source
-    losses.write_text(source.replace("        g[0] = r\n", "        g[0] = 2.0 * r\n", 1))  # twice the gradient
+    assert "        return 0.5 * r * r, r\n" in source
+    losses.write_text(source.replace("        return 0.5 * r * r, r\n", "        return 0.5 * r * r, 2.0 * r\n", 1))  # twice the gradient
     changed = first_weight()
     assert changed != before
