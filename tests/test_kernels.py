@@ -167,13 +167,16 @@ def test_divergence_is_detected():
 @pytest.mark.parametrize("model,k_out", [("linear", 1), ("logistic", 1), ("hinge", 1), ("softmax", 3)])
 @pytest.mark.parametrize("standardize", [False, True])
 def test_pure_sgd_path_matches_reference(model, k_out, standardize):
-    """Batch 1 with plain SGD takes the in-place path; with L2 and standardization it still matches."""
+    """Batch 1 with plain SGD: the in-place path for single-output models, the general one for softmax.
+
+    With L2 and standardization both still match the reference."""
     X, y, order = problem(model, n=150)
     d = X.shape[1]
     rng = np.random.default_rng(9)
     center, scale = (rng.standard_normal(d), rng.uniform(0.5, 2, d)) if standardize else (np.zeros(d), np.ones(d))
     opts = TrainOptions(model=model, lr=0.05, l2=0.1, standardize=standardize, schedule="invscaling", power_t=0.3)
     cfg = kernel_config(opts, 1, 1, 2 * 150)
+    assert kernels.is_pure_sgd(cfg, k_out) == (k_out == 1)
     state, buf = TrainState.zeros(k_out, d), Scratch.make(1, k_out, d)
     for epoch in range(2):
         state.counters[kernels.EPOCH] = epoch
