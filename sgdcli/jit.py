@@ -28,9 +28,8 @@ _PACKAGE = os.path.dirname(os.path.abspath(__file__))
 _checked: set[str] = set()
 
 
-def kernel(parallel: bool = False, inline: bool = False):
-    jit = numba.njit(cache=True, nogil=True, fastmath=FASTMATH, parallel=parallel,
-                     inline="always" if inline else "never")
+def kernel(parallel: bool = False):
+    jit = numba.njit(cache=True, nogil=True, fastmath=FASTMATH, parallel=parallel)
 
     def decorate(fn):
         dispatcher = jit(fn)

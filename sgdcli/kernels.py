@@ -163,8 +163,6 @@ def _accumulate(model, X, y, rows, lo, hi, We, G, s, g):
     status is -1, the position in ``rows`` of a row with non-finite data, or
     _DIVERGING_ROW when a finite row gets a non-finite loss (the weights blew up).
     """
-    if We.shape[0] == 1:
-        return _accumulate_one(model, X, y, rows, lo, hi, We[0], G[0])
     k_out = We.shape[0]
     d = X.shape[1]
     total = 0.0
@@ -347,23 +345,30 @@ def train_block(cfg, X, y, rows, center, scale, state, scratch):
     Returns OK, BAD_ROW (the row is in counters[BAD]) or DIVERGED.  A Python
     entry that picks the compiled kernel the run needs, so that a run compiles
     only that one (compiling is most of a first run's start-up): the in-place
-    pure-SGD path, or the batch loop with or without its threaded branch.
+    pure-SGD path, or the batch loop with or without its threaded branch and
+    with the single-output or the general gradient loop.
     """
-    if is_pure_sgd(cfg, state.W.shape[0]):
+    k_out = state.W.shape[0]
+    if is_pure_sgd(cfg, k_out):
         return train_block_pure_sgd(cfg, X, y, rows, center, scale, state.W[0], state.counters, state.sums)
-    state = _compiled_state(cfg, state)
+    variant = {}  # an omitted argument prunes its branch at compile time
     if cfg.parts > 1 and cfg.batch_size >= cfg.par_min_rows:
-        return train_block_batches(cfg, X, y, rows, center, scale, state, scratch, cfg.parts)
-    return train_block_batches(cfg, X, y, rows, center, scale, state, scratch)
+        variant["threads"] = cfg.parts
+    if k_out > 1:
+        variant["multi"] = True
+    return train_block_batches(cfg, X, y, rows, center, scale, _compiled_state(cfg, state), scratch, **variant)
 
 
 @kernel()
-def train_block_batches(cfg, X, y, rows, center, scale, state, scratch, threads=None):
+def train_block_batches(cfg, X, y, rows, center, scale, state, scratch, threads=None, multi=None):
     """The general path of ``train_block``: gradient sums over batches, then ``step``.
 
     Without ``threads`` the threaded branch is pruned at compile time (Numba
     prunes ``is None`` tests of omitted arguments), so serial runs never
-    compile the parallel kernel.
+    compile the parallel kernel.  Likewise single-output models omit ``multi``
+    and compile only ``_accumulate_one``; multi-output ones pass it and use the
+    general ``_accumulate`` (a bool-typed argument prunes nothing, so they
+    compile both).
     """
     G, counters, sums = state.G, state.counters, state.sums
     partial, ploss, pstatus, s_buf, g_buf = scratch.partial, scratch.ploss, scratch.pstatus, scratch.s_buf, scratch.g_buf
@@ -383,7 +388,8 @@ def train_block_batches(cfg, X, y, rows, center, scale, state, scratch, threads=
         if threads is not None:
             threaded = take >= cfg.par_min_rows
             if threaded:
-                _accumulate_parallel(cfg.model, threads, X, y, rows, i, take, We, partial, ploss, pstatus, s_buf, g_buf)
+                _accumulate_parallel(cfg.model, threads, X, y, rows, i, take, We, partial, ploss, pstatus, s_buf, g_buf,
+                                     multi)
                 for p in range(threads):
                     loss += ploss[p]
                     if status == -1 and pstatus[p] != -1:
@@ -392,7 +398,10 @@ def train_block_batches(cfg, X, y, rows, center, scale, state, scratch, threads=
                         for j in range(d + 1):
                             G[k, j] += partial[p, k, j]
         if not threaded:
-            res = _accumulate(cfg.model, X, y, rows, i, i + take, We, G, s_buf[0, :k_out], g_buf[0, :k_out])
+            if multi is None:
+                res = _accumulate_one(cfg.model, X, y, rows, i, i + take, We[0], G[0])
+            else:
+                res = _accumulate(cfg.model, X, y, rows, i, i + take, We, G, s_buf[0, :k_out], g_buf[0, :k_out])
             loss = res[0]
             status = res[1]
         if status >= 0:
@@ -410,7 +419,7 @@ def train_block_batches(cfg, X, y, rows, center, scale, state, scratch, threads=
 
 
 @kernel(parallel=True)
-def _accumulate_parallel(model, parts, X, y, rows, i, take, We, partial, ploss, pstatus, s_buf, g_buf):
+def _accumulate_parallel(model, parts, X, y, rows, i, take, We, partial, ploss, pstatus, s_buf, g_buf, multi):
     """Rows rows[i:i+take] split into ``parts`` contiguous ranges, one per thread.
 
     Each thread writes only its own partial sums, loss and status.  Kept apart
@@ -423,7 +432,10 @@ def _accumulate_parallel(model, parts, X, y, rows, i, take, We, partial, ploss, 
         lo = i + p * take // parts
         hi = i + (p + 1) * take // parts
         partial[p] = 0.0
-        res = _accumulate(model, X, y, rows, lo, hi, We, partial[p], s_buf[p, :k_out], g_buf[p, :k_out])
+        if multi is None:
+            res = _accumulate_one(model, X, y, rows, lo, hi, We[0], partial[p, 0])
+        else:
+            res = _accumulate(model, X, y, rows, lo, hi, We, partial[p], s_buf[p, :k_out], g_buf[p, :k_out])
         ploss[p] = res[0]
         pstatus[p] = res[1]
 

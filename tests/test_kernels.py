@@ -79,15 +79,19 @@ def test_block_boundaries_do_not_change_the_result(pieces, model):
         np.testing.assert_allclose(one.W, split.W, rtol=1e-13, atol=1e-15)
 
 
+@pytest.mark.parametrize("model,k_out", [("softmax", 3), ("logistic", 1)])
 @pytest.mark.parametrize("parts", [2, 3])
-def test_parallel_path_matches_serial(parts):
-    X, y, order = problem("softmax", n=500)
-    opts = TrainOptions(model="softmax", lr=0.1)
-    serial = run_kernel(opts, X, y, order, batch=64, k_out=3)
-    parallel = run_kernel(opts, X, y, order, batch=64, k_out=3, parts=parts, par_min_rows=0)
-    assert any(len(sig) == 9 for sig in kernels.train_block_batches.signatures)  # the threaded variant ran
+def test_parallel_path_matches_serial(parts, model, k_out):
+    from numba import types
+
+    X, y, order = problem(model, n=500)
+    opts = TrainOptions(model=model, lr=0.1)
+    serial = run_kernel(opts, X, y, order, batch=64, k_out=k_out)
+    parallel = run_kernel(opts, X, y, order, batch=64, k_out=k_out, parts=parts, par_min_rows=0)
+    threads_arg = [sig[8] for sig in kernels.train_block_batches.signatures]
+    assert any(isinstance(t, types.Integer) for t in threads_arg), threads_arg  # the threaded variant ran
     np.testing.assert_allclose(parallel.W, serial.W, rtol=1e-10)
-    again = run_kernel(opts, X, y, order, batch=64, k_out=3, parts=parts, par_min_rows=0)
+    again = run_kernel(opts, X, y, order, batch=64, k_out=k_out, parts=parts, par_min_rows=0)
     np.testing.assert_array_equal(parallel.W, again.W)  # same thread count: bit for bit
 
 
