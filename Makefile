@@ -6,7 +6,7 @@ PY     := $(VENV)/bin/python
 SGD    := $(VENV)/bin/sgdcli
 DEMO   := build/demo
 
-.PHONY: demo test soak bench install clean
+.PHONY: demo test soak bench docs install clean
 
 $(VENV)/bin/python:
 	$(PYTHON) -m venv $(VENV)
@@ -55,6 +55,10 @@ $(VENV)/.installed-bench: pyproject.toml | $(VENV)/bin/python
 
 bench: $(VENV)/.installed-bench
 	$(PY) bench/run.py $(BENCH_ARGS)
+
+# Regenerates the README's command reference from --help (a test fails when it is stale).
+docs: $(VENV)/.installed
+	$(PY) -m sgdcli.reference README.md
 
 clean:
 	rm -rf $(VENV) build

@@ -15,7 +15,6 @@ import sys
 
 import click
 
-from sgdcli import __version__
 from sgdcli.errors import InputError
 from sgdcli.options import BAD_ROWS, LR_SCALINGS, MODELS, OPTIMIZERS, SCHEDULES, parse_batch_size, parse_size
 from sgdcli.progress import MODES as PROGRESS_MODES
@@ -66,6 +65,22 @@ def x_option(f):
     return click.option("--x", "x", default="X", show_default=True, help="Feature dataset (2-D) inside DATA.")(f)
 
 
+def gate_options(f):
+    f = click.option("--fail-over", "fail_over", multiple=True, metavar="METRIC=VALUE",
+                     help="Exit 3 if METRIC is above VALUE, after writing the results (repeatable), "
+                          "e.g. log_loss=0.45.")(f)
+    return click.option("--fail-under", "fail_under", multiple=True, metavar="METRIC=VALUE",
+                        help="Exit 3 if METRIC is below VALUE, after writing the results (repeatable), "
+                             "e.g. accuracy=0.9.")(f)
+
+
+def _gates(fail_under, fail_over, training: bool = False):
+    from sgdcli import gates
+
+    return ([gates.parse(text, True, training) for text in fail_under]
+            + [gates.parse(text, False, training) for text in fail_over])
+
+
 def _epilog(name: str) -> str:
     return f"Example:\n\n    {EXAMPLES[name]}"
 
@@ -74,8 +89,19 @@ def _command(name: str, **kwargs):
     return main_group.command(name, epilog=_epilog(name), **kwargs)
 
 
+def _print_versions(ctx, param, value):
+    if not value or ctx.resilient_parsing:
+        return
+    from sgdcli.versions import versions
+
+    for name, version in versions().items():
+        click.echo(f"{name} {version}")
+    ctx.exit()
+
+
 @click.group(context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
-@click.version_option(__version__, prog_name="sgdcli")
+@click.option("--version", is_flag=True, expose_value=False, is_eager=True, callback=_print_versions,
+              help="Print the versions of sgdcli, Python, NumPy, Numba, h5py and HDF5, one per line, and exit.")
 def main_group():
     """Train linear models by mini-batch SGD on HDF5 files larger than memory.
 
@@ -194,23 +220,33 @@ def info_cmd(file, as_json):
 @click.option("--keep-checkpoint", is_flag=True, help="Keep the checkpoint after a successful run.")
 @click.option("--wait-lock", type=click.FloatRange(min=0), is_flag=False, flag_value=math.inf, default=None,
               metavar="[SECONDS]", help="If another run holds the output, wait for it (forever, or SECONDS) instead of exiting 75.")
+@gate_options
 def train_cmd(data, output, progress, quiet, verbose, metrics, no_shuffle, checkpoint, checkpoint_every,
-              checkpoint_seconds, resume, keep_checkpoint, wait_lock, **kwargs):
+              checkpoint_seconds, resume, keep_checkpoint, wait_lock, fail_under, fail_over, **kwargs):
     """Train a model on DATA by mini-batch SGD and write it to OUTPUT.
 
     One iteration is one mini-batch and one update; one epoch visits every
     training row once, so an epoch has ceil(rows / batch size) iterations.
     SIGTERM or SIGINT stop at the next safe point with a checkpoint (exit 143
     or 130); rerun with --resume to continue exactly where it stopped.
+    --fail-under/--fail-over check the validation metrics (METRIC as in
+    evaluate, or loss) of the model written, and exit 3 after writing it.
     """
+    from sgdcli import gates
+    from sgdcli.labels import task_of
     from sgdcli.options import TrainOptions
     from sgdcli.progress import make_reporter
     from sgdcli.runtime import configure_threading
     from sgdcli.signals import stop_on_signals
     from sgdcli.training import RunControl, default_checkpoint, train
 
-    configure_threading()
     opts = TrainOptions(shuffle=not no_shuffle, **kwargs)
+    checks = _gates(fail_under, fail_over, training=True)
+    if checks:
+        if opts.val is None and opts.val_fraction <= 0:
+            raise InputError(f"{checks[0].option}: the gates apply to validation metrics; give --val FILE or --val-fraction F")
+        gates.check_task(checks, task_of(opts.model), f"a {opts.model} model's validation", training=True)
+    configure_threading()
     reporter = make_reporter("none" if quiet else progress)
     with stop_on_signals() as stop:
         control = RunControl(
@@ -231,6 +267,12 @@ def train_cmd(data, output, progress, quiet, verbose, metrics, no_shuffle, check
     for key, value in last.items():
         if key.endswith("loss") or key.startswith("val_"):
             click.echo(f"{key} {_fmt(value)}")
+    if checks:
+        sys.stdout.flush()
+        kept = t["best_epoch"]
+        record = model.history[kept - 1]
+        values = {key[len("val_"):]: value for key, value in record.items() if key.startswith("val_")}
+        gates.enforce(checks, values, f"the validation rows (epoch {kept}, the model written to {output})")
 
 
 @_command("predict")
@@ -257,22 +299,32 @@ def predict_cmd(model, data, output, x, proba, memory):
 @click.option("--y", "y", default="y", show_default=True, help="Label dataset (1-D) inside DATA.")
 @json_option("the metrics")
 @memory_option
-def evaluate_cmd(model, data, x, y, as_json, memory):
+@gate_options
+def evaluate_cmd(model, data, x, y, as_json, memory, fail_under, fail_over):
     """Print the metrics of MODEL on DATA.
 
     Regression: mse, rmse, mae, r2. Binary: accuracy, log_loss, auc,
     precision, recall, f1. Multiclass: accuracy, log_loss. All include rows.
+    With --fail-under/--fail-over, a metric beyond its bound makes the command
+    exit 3 after printing the metrics.
     """
+    from sgdcli import gates
     from sgdcli.inference import evaluate
+    from sgdcli.model import load_model
     from sgdcli.runtime import configure_threading
 
+    checks = _gates(fail_under, fail_over)
+    loaded = load_model(model)
+    gates.check_task(checks, loaded.labels.task, f"{model} (a {loaded.model} model)")
     configure_threading()
-    result = evaluate(model, data, x=x, y=y, memory=memory)
+    result = evaluate(loaded, data, x=x, y=y, memory=memory)
     if as_json:
         click.echo(json.dumps({k: _json_value(v) for k, v in result.items()}))
     else:
         for key, value in result.items():
             click.echo(f"{key} {_fmt(value)}")
+    sys.stdout.flush()
+    gates.enforce(checks, result, data)
 
 
 @_command("show")

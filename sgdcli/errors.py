@@ -27,6 +27,12 @@ class DivergedError(RuntimeFailure):
     """Training produced a non-finite loss or weights."""
 
 
+class GateFailed(SgdcliError):
+    """A quality gate (--fail-under, --fail-over) failed; the results were still written (exit 3)."""
+
+    exit_code = 3
+
+
 class LockedError(SgdcliError):
     """The output is locked by another run (exit 75, EX_TEMPFAIL)."""
 

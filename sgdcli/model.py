@@ -18,7 +18,6 @@ from __future__ import annotations
 import dataclasses
 import datetime
 import json
-import platform
 
 import h5py
 import numpy as np
@@ -109,19 +108,6 @@ def load_model(path) -> Model:
     if m.weights.ndim != 2 or m.bias.shape != (m.weights.shape[0],) or m.model not in ("linear", "logistic", "softmax", "hinge"):
         raise InputError(f"{path}: damaged sgdcli model (inconsistent weights, bias or model type)")
     return m
-
-
-def versions() -> dict:
-    import numba
-
-    return {
-        "sgdcli": __version__,
-        "python": platform.python_version(),
-        "numpy": np.__version__,
-        "numba": numba.__version__,
-        "h5py": h5py.__version__,
-        "hdf5": h5py.version.hdf5_version,
-    }
 
 
 def _now() -> str:

@@ -27,7 +27,7 @@ from sgdcli.errors import InputError, Interrupted
 from sgdcli.inference import measure
 from sgdcli.labels import Labels
 from sgdcli.locking import exclusive
-from sgdcli.model import Model, versions
+from sgdcli.model import Model
 from sgdcli.options import TrainOptions, format_size
 from sgdcli.prefetch import stream_blocks
 from sgdcli.progress import Reporter
@@ -35,6 +35,7 @@ from sgdcli.runtime import available_cores
 from sgdcli.selection import finite_mask, select_rows
 from sgdcli.source import Table
 from sgdcli.standardize import RunningMoments
+from sgdcli.versions import versions
 
 
 # Test hook: seconds to sleep at every safe point, so that tests can stop tiny

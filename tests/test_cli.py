@@ -2,6 +2,7 @@
 
 import json
 import os
+import platform
 import subprocess
 import sys
 
@@ -9,6 +10,7 @@ import h5py
 import numpy as np
 import pytest
 
+import sgdcli
 from conftest import make_problem, run, write_table
 
 COMMANDS = ["generate", "info", "train", "predict", "evaluate", "show"]
@@ -51,20 +53,51 @@ print(",".join(loaded))
 """
 
 
-@pytest.mark.parametrize("argv", [["--help"], ["train", "--help"], ["evaluate", "--help"], ["--version"]])
+@pytest.mark.parametrize("argv", [["--help"], ["train", "--help"], ["evaluate", "--help"]])
 def test_help_does_not_import_numba(argv):
     proc = subprocess.run([sys.executable, "-c", NO_NUMBA.format(argv=argv)], capture_output=True, text=True, check=True)
-    assert "numba" not in proc.stdout.split("\n")[-2]
-    assert "llvmlite" not in proc.stdout.split("\n")[-2]
-    assert proc.stdout.split("\n")[-2] == ""  # nor h5py or rich: help stays fast
+    assert proc.stdout.split("\n")[-2] == ""  # nor llvmlite, h5py or rich: help stays fast
 
 
-def test_shell_completion_does_not_import_numba():
-    env = dict(os.environ, _SGDCLI_COMPLETE="bash_complete", COMP_WORDS="sgdcli tr", COMP_CWORD="1")
-    code = "import sys\nfrom sgdcli.cli import main\ntry:\n    main([])\nexcept SystemExit:\n    pass\nprint('numba' in sys.modules, file=sys.stderr)"
-    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env)
-    assert "train" in proc.stdout
-    assert proc.stderr.strip().endswith("False")
+def test_version_names_every_library_without_importing_numba():
+    import numba
+
+    proc = subprocess.run([sys.executable, "-c", NO_NUMBA.format(argv=["--version"])], capture_output=True, text=True, check=True)
+    *lines, loaded, _ = proc.stdout.split("\n")
+    assert loaded == "h5py"  # only h5py knows the HDF5 library's version
+    assert lines == [
+        f"sgdcli {sgdcli.__version__}",
+        f"python {platform.python_version()}",
+        f"numpy {np.__version__}",
+        f"numba {numba.__version__}",
+        f"h5py {h5py.__version__}",
+        f"hdf5 {h5py.version.hdf5_version}",
+    ]
+
+
+COMPLETE = "import sys\nfrom sgdcli.cli import main\ntry:\n    main([])\nexcept SystemExit:\n    pass\nprint('numba' in sys.modules, file=sys.stderr)"
+
+
+@pytest.mark.parametrize("words,expected", [
+    ("sgdcli tr", "plain,train"),
+    ("sgdcli train --batch", "plain,--batch-size"),
+    ("sgdcli train data.h5 --optimizer ad", "plain,adagrad\nplain,adam"),
+])
+def test_shell_completion_completes_commands_options_and_choices_without_numba(words, expected):
+    cword = str(len(words.split()) - 1)
+    env = dict(os.environ, _SGDCLI_COMPLETE="bash_complete", COMP_WORDS=words, COMP_CWORD=cword)
+    proc = subprocess.run([sys.executable, "-c", COMPLETE], capture_output=True, text=True, env=env)
+    assert proc.stdout.strip() == expected
+    assert proc.stderr.strip() == "False"
+
+
+@pytest.mark.parametrize("shell,marker", [("bash", "complete -o nosort -F"), ("zsh", "compdef"), ("fish", "complete --no-files --command sgdcli")])
+def test_completion_scripts_for_bash_zsh_and_fish(shell, marker):
+    """The lines the README tells each shell to evaluate produce that shell's completion script."""
+    env = dict(os.environ, _SGDCLI_COMPLETE=f"{shell}_source")
+    proc = subprocess.run([sys.executable, "-c", COMPLETE], capture_output=True, text=True, env=env)
+    assert marker in proc.stdout and "_SGDCLI_COMPLETE" in proc.stdout
+    assert proc.stderr.strip() == "False"
 
 
 def test_console_script_and_module_both_run():
