@@ -8,13 +8,14 @@ usage or input, 1 for a runtime failure.
 
 from __future__ import annotations
 
-import json
+import json as jsonlib
 import math
 import os
 import sys
 
 import click
 
+from sgdcli.config import ENV_PREFIX, ConfiguredCommand, config_option, print_config_option
 from sgdcli.errors import InputError
 from sgdcli.options import BAD_ROWS, LR_SCALINGS, MODELS, OPTIMIZERS, SCHEDULES, parse_batch_size, parse_size
 from sgdcli.progress import MODES as PROGRESS_MODES
@@ -30,10 +31,17 @@ EXAMPLES = {
 
 class BatchSize(click.ParamType):
     name = "B|full"
+    integral = True  # config.py refuses 2.5 rather than truncating it
+
+    @staticmethod
+    def to_config(value):
+        return "full" if value is None else value
 
     def convert(self, value, param, ctx):
         if isinstance(value, int) or value is None:
             return value
+        if isinstance(value, float) and value.is_integer():
+            return int(value)
         try:
             return parse_batch_size(value)
         except InputError:
@@ -53,7 +61,7 @@ class Size(click.ParamType):
 
 
 def json_option(what: str):
-    return click.option("--json", "as_json", is_flag=True, help=f"Print {what} as one JSON object.")
+    return click.option("--json", is_flag=True, help=f"Print {what} as one JSON object.")
 
 
 def memory_option(f):
@@ -86,7 +94,9 @@ def _epilog(name: str) -> str:
 
 
 def _command(name: str, **kwargs):
-    return main_group.command(name, epilog=_epilog(name), **kwargs)
+    """Register a command; every command also takes --config and --print-config."""
+    register = main_group.command(name, cls=ConfiguredCommand, epilog=_epilog(name), **kwargs)
+    return lambda f: register(print_config_option(config_option(f)))
 
 
 def _print_versions(ctx, param, value):
@@ -99,8 +109,10 @@ def _print_versions(ctx, param, value):
     ctx.exit()
 
 
-@click.group(context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
+@click.group(context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100,
+                                "auto_envvar_prefix": ENV_PREFIX})
 @click.option("--version", is_flag=True, expose_value=False, is_eager=True, callback=_print_versions,
+              allow_from_autoenv=False,
               help="Print the versions of sgdcli, Python, NumPy, Numba, h5py and HDF5, one per line, and exit.")
 def main_group():
     """Train linear models by mini-batch SGD on HDF5 files larger than memory.
@@ -139,14 +151,14 @@ def generate_cmd(output, **kwargs):
 @_command("info")
 @click.argument("file", type=click.Path(dir_okay=False))
 @json_option("the listing")
-def info_cmd(file, as_json):
+def info_cmd(file, json):
     """List the datasets of an HDF5 file and how sgdcli will read each one."""
     from sgdcli.info import describe
     from sgdcli.options import format_size
 
     d = describe(file)
-    if as_json:
-        click.echo(json.dumps(d, indent=2))
+    if json:
+        click.echo(jsonlib.dumps(d, indent=2))
         return
     click.echo(f"{d['file']} ({format_size(d['size'])})")
     for ds in d["datasets"]:
@@ -300,7 +312,7 @@ def predict_cmd(model, data, output, x, proba, memory):
 @json_option("the metrics")
 @memory_option
 @gate_options
-def evaluate_cmd(model, data, x, y, as_json, memory, fail_under, fail_over):
+def evaluate_cmd(model, data, x, y, json, memory, fail_under, fail_over):
     """Print the metrics of MODEL on DATA.
 
     Regression: mse, rmse, mae, r2. Binary: accuracy, log_loss, auc,
@@ -318,8 +330,8 @@ def evaluate_cmd(model, data, x, y, as_json, memory, fail_under, fail_over):
     gates.check_task(checks, loaded.labels.task, f"{model} (a {loaded.model} model)")
     configure_threading()
     result = evaluate(loaded, data, x=x, y=y, memory=memory)
-    if as_json:
-        click.echo(json.dumps({k: _json_value(v) for k, v in result.items()}))
+    if json:
+        click.echo(jsonlib.dumps({k: _json_value(v) for k, v in result.items()}))
     else:
         for key, value in result.items():
             click.echo(f"{key} {_fmt(value)}")
@@ -330,13 +342,13 @@ def evaluate_cmd(model, data, x, y, as_json, memory, fail_under, fail_over):
 @_command("show")
 @click.argument("model", type=click.Path(dir_okay=False))
 @json_option("the model card")
-def show_cmd(model, as_json):
+def show_cmd(model, json):
     """Print the model card: type, features, classes, hyperparameters, history, data, versions."""
     from sgdcli.card import model_card
 
     card = model_card(model)
-    if as_json:
-        click.echo(json.dumps(_json_value(card), indent=2))
+    if json:
+        click.echo(jsonlib.dumps(_json_value(card), indent=2))
     else:
         from sgdcli.card import render_card
 

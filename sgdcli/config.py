@@ -1,0 +1,188 @@
+"""Settings from a TOML file and from the environment, for every command.
+
+Each command's options can come from four places; the first that has a value
+wins:
+
+1. the command line;
+2. the environment, ``SGDCLI_<COMMAND>_<OPTION>`` (``SGDCLI_TRAIN_BATCH_SIZE=256``);
+3. the table of that command in ``--config FILE.toml`` (``[train]``, then
+   ``batch_size = 256``: option names with underscores);
+4. the default.
+
+Click implements the order: the environment through ``auto_envvar_prefix``
+and the file through the context's ``default_map``, which ``--config`` (an
+eager option, processed before the others) fills in.  Every key of the file
+is checked against the command's options and converted with the option's own
+type before anything runs, so a typo or a bad value is one line naming the
+file, the table and the key.  ``--print-config`` prints the settings that
+result, with where each came from, as TOML, and exits.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import tomllib
+
+import click
+from click.core import ParameterSource
+
+from sgdcli.errors import InputError
+
+ENV_PREFIX = "SGDCLI"
+_NOT_SETTINGS = {"config", "print_config", "help"}
+
+
+def settings(command: click.Command) -> dict[str, click.Option]:
+    """The options of ``command`` that a file or the environment may set, by name."""
+    return {p.name: p for p in command.params if isinstance(p, click.Option) and p.name not in _NOT_SETTINGS
+            and p.expose_value}
+
+
+def load(path: str, ctx: click.Context) -> dict:
+    """The checked table of ``ctx``'s command in the TOML file ``path``, values as the options take them."""
+    try:
+        with open(path, "rb") as fh:
+            document = tomllib.load(fh)
+    except OSError as exc:
+        raise InputError(f"--config {path}: cannot read it ({exc.strerror or exc})") from None
+    except tomllib.TOMLDecodeError as exc:
+        raise InputError(f"--config {path}: not valid TOML ({exc})") from None
+    commands = _commands(ctx)
+    for key, value in document.items():
+        if not isinstance(value, dict):
+            raise InputError(f"{path}: key {key!r} is outside any table; put it under [{ctx.info_name}] or "
+                             f"another command's table")
+        if key not in commands:
+            raise InputError(f"{path}: unknown table [{key}] (the commands are {', '.join(sorted(commands))})")
+    for name, table in document.items():  # every table is checked, not only the running command's
+        options = settings(commands[name])
+        for key, value in table.items():
+            if key not in options:
+                hint = f"; did you mean {key.replace('-', '_')!r}?" if key.replace("-", "_") in options else ""
+                raise InputError(f"{path}: [{name}] unknown key {key!r}{hint}")
+            _check_value(path, name, key, options[key], value, ctx)
+    options = settings(ctx.command)
+    return {key: _as_option_value(value, options[key]) for key, value in document.get(ctx.info_name, {}).items()}
+
+
+def _commands(ctx: click.Context) -> dict[str, click.Command]:
+    group = ctx.parent.command if ctx.parent is not None else ctx.command
+    if isinstance(group, click.Group):
+        return {name: group.get_command(ctx.parent, name) for name in group.list_commands(ctx.parent)}
+    return {ctx.info_name: ctx.command}
+
+
+def _as_option_value(value, option: click.Option):
+    if option.multiple and not isinstance(value, list):
+        return [value]
+    return value
+
+
+def _check_value(path: str, table: str, key: str, option: click.Option, value, ctx: click.Context) -> None:
+    if isinstance(value, dict):
+        raise InputError(f"{path}: [{table}] {key}: expected a value, got a table")
+    if isinstance(value, list) and not option.multiple and option.nargs == 1:
+        raise InputError(f"{path}: [{table}] {key}: expected one value, got a list")
+    # Click converts 2.5 to the integer 2 and true to 1 without a word; a file gets no such leeway.
+    for item in value if isinstance(value, list) else [value]:
+        if isinstance(item, bool) and not isinstance(option.type, click.types.BoolParamType):
+            raise InputError(f"{path}: [{table}] {key}: expected {option.type.name}, got {str(item).lower()}")
+        integral = isinstance(option.type, click.types.IntParamType) or getattr(option.type, "integral", False)
+        if isinstance(item, float) and integral and not item.is_integer():
+            raise InputError(f"{path}: [{table}] {key}: expected a whole number, got {item!r}")
+    try:
+        option.type_cast_value(ctx, _as_option_value(value, option))
+    except click.BadParameter as exc:
+        raise InputError(f"{path}: [{table}] {key}: {exc.message}") from None
+
+
+def config_option(f):
+    """``--config FILE.toml``: read this command's table into the context's defaults."""
+
+    def use(ctx: click.Context, param: click.Parameter, value):
+        if value is None or ctx.resilient_parsing:
+            return
+        ctx.default_map = {**(ctx.default_map or {}), **load(value, ctx)}
+        ctx.meta["sgdcli.config"] = value
+
+    return click.option("--config", type=click.Path(dir_okay=False), is_eager=True, expose_value=False,
+                        callback=use, metavar="FILE.toml",
+                        help="Read option defaults from this command's table of a TOML file "
+                             "(precedence: command line, then SGDCLI_<COMMAND>_<OPTION>, then the file).")(f)
+
+
+def print_config_option(f):
+    """``--print-config``: the command prints its effective settings instead of running."""
+
+    def remember(ctx: click.Context, param: click.Parameter, value):
+        if value:
+            ctx.meta["sgdcli.print_config"] = True
+
+    return click.option("--print-config", is_flag=True, expose_value=False, callback=remember,
+                        help="Print the effective settings as TOML, with where each came from, and exit.")(f)
+
+
+class ConfiguredCommand(click.Command):
+    """A command that honours ``--print-config`` after its options are resolved."""
+
+    def invoke(self, ctx: click.Context):
+        if ctx.meta.get("sgdcli.print_config"):
+            click.echo(render(ctx))
+            return None
+        return super().invoke(ctx)
+
+
+def render(ctx: click.Context) -> str:
+    """``[command]`` and one ``key = value  # source`` line per option, arguments as comments."""
+    lines = [f"[{ctx.info_name}]"]
+    rows = []
+    for param in ctx.command.params:
+        if param.name in _NOT_SETTINGS or not param.expose_value:
+            continue
+        value = ctx.params.get(param.name)
+        text = _toml(value, param)
+        key = f"{param.name} = {text}" if text is not None else f"# {param.name} is unset"
+        if isinstance(param, click.Argument):
+            key = f"# {param.name} = {text}"
+        rows.append((key, _source(ctx, param)))
+    width = max(len(key) for key, _ in rows)
+    lines += [f"{key:<{width}}  # {source}" for key, source in rows]
+    return "\n".join(lines)
+
+
+def _source(ctx: click.Context, param: click.Parameter) -> str:
+    source = ctx.get_parameter_source(param.name)
+    if isinstance(param, click.Argument):
+        return "argument"
+    if source == ParameterSource.COMMANDLINE:
+        return "command line"
+    if source == ParameterSource.ENVIRONMENT:
+        return f"environment {param.envvar or f'{ctx.auto_envvar_prefix}_{param.name.upper()}'}"
+    if source == ParameterSource.DEFAULT_MAP:
+        where = ctx.meta.get("sgdcli.config")
+        return f"config {where} [{ctx.info_name}]" if where else "config"
+    return "default"
+
+
+def _toml(value, param: click.Parameter) -> str | None:
+    """``value`` as a TOML value, or None when the option is unset."""
+    to_config = getattr(param.type, "to_config", None)
+    if to_config is not None:
+        value = to_config(value)
+    if value is None:
+        return None
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, int):
+        return str(value)
+    if isinstance(value, float):
+        if math.isnan(value):
+            return "nan"
+        if math.isinf(value):
+            return "inf" if value > 0 else "-inf"
+        return repr(value)
+    if isinstance(value, (list, tuple)):
+        items = [_toml(v, param) for v in value]
+        return "[" + ", ".join(i for i in items if i is not None) + "]"
+    return json.dumps(str(value), ensure_ascii=False)

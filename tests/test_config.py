@@ -1,0 +1,127 @@
+"""--config FILE.toml, SGDCLI_<COMMAND>_<OPTION> and --print-config: precedence, checks, round trip."""
+
+import json
+import math
+import tomllib
+
+import click
+import pytest
+
+from conftest import cli
+from sgdcli.cli import main_group
+from sgdcli.model import load_model
+
+
+def write(tmp_path, text, name="c.toml"):
+    path = tmp_path / name
+    path.write_text(text)
+    return str(path)
+
+
+def printed(*args):
+    code, out, err = cli(*args, "--print-config")
+    assert code == 0, err
+    return out
+
+
+def setting(out, key):
+    """(value text, source) of ``key`` in --print-config output."""
+    for line in out.splitlines():
+        if line.startswith(f"{key} = "):
+            value, _, source = line[len(key) + 3:].partition("  # ")
+            return value.strip(), source.strip()
+    raise AssertionError(f"{key} not in\n{out}")
+
+
+def test_precedence_is_command_line_then_environment_then_file_then_default(tmp_path, monkeypatch, binary_file):
+    config = write(tmp_path, "[train]\nlr = 0.05\nbatch_size = 256\nepochs = 9\n")
+    monkeypatch.setenv("SGDCLI_TRAIN_LR", "0.2")
+    monkeypatch.setenv("SGDCLI_TRAIN_EPOCHS", "4")
+    out = printed("train", binary_file, "-o", tmp_path / "m.h5", "--config", config, "--epochs", "2")
+    assert out.splitlines()[0] == "[train]"
+    assert setting(out, "epochs") == ("2", "command line")  # beats environment and file
+    assert setting(out, "lr") == ("0.2", "environment SGDCLI_TRAIN_LR")  # beats the file
+    assert setting(out, "batch_size") == ("256", f"config {config} [train]")
+    assert setting(out, "seed") == ("0", "default")
+    assert not (tmp_path / "m.h5").exists()  # --print-config trains nothing
+
+
+def test_training_uses_the_file_and_the_environment(tmp_path, monkeypatch, binary_file):
+    config = write(tmp_path, "[train]\nbatch_size = 7\nepochs = 1\nstandardize = true\n")
+    monkeypatch.setenv("SGDCLI_TRAIN_LR", "0.03")
+    code, _, err = cli("train", binary_file, "-o", tmp_path / "m.h5", "-q", "--config", config)
+    assert code == 0, err
+    m = load_model(tmp_path / "m.h5")
+    assert m.training["batch_size"] == 7 and m.training["iterations_per_epoch"] == math.ceil(3000 / 7)
+    assert m.options["lr"] == 0.03 and m.options["standardize"] is True and m.training["epochs_run"] == 1
+
+
+def test_batch_size_full_and_gates_from_the_file(tmp_path, binary_file):
+    config = write(tmp_path, '[train]\nbatch_size = "full"\nval_fraction = 0.2\nfail_under = "accuracy=0.5"\n'
+                             'fail_over = ["loss=5", "log_loss=5"]\n')
+    out = printed("train", binary_file, "-o", tmp_path / "m.h5", "--config", config)
+    assert setting(out, "batch_size")[0] == '"full"'
+    assert setting(out, "fail_under")[0] == '["accuracy=0.5"]'
+    assert setting(out, "fail_over")[0] == '["loss=5", "log_loss=5"]'
+
+
+def test_print_config_is_toml_that_reproduces_the_settings(tmp_path, monkeypatch, binary_file):
+    monkeypatch.setenv("SGDCLI_TRAIN_OPTIMIZER", "adam")
+    first = printed("train", binary_file, "-o", tmp_path / "m.h5", "--lr", "0.3", "--no-shuffle", "--memory", "64M")
+    saved = write(tmp_path, first, "saved.toml")
+    monkeypatch.delenv("SGDCLI_TRAIN_OPTIMIZER")
+    again = printed("train", binary_file, "-o", tmp_path / "m.h5", "--config", saved)
+    assert tomllib.loads(again) == tomllib.loads(first)
+    assert tomllib.loads(first)["train"]["optimizer"] == "adam"
+
+
+def test_evaluate_reads_its_own_table_and_environment(tmp_path, monkeypatch, binary_file):
+    model = tmp_path / "m.h5"
+    assert cli("train", binary_file, "-o", model, "-q", "--epochs", "1")[0] == 0
+    config = write(tmp_path, "[train]\nepochs = 3\n[evaluate]\njson = true\n")
+    code, out, err = cli("evaluate", model, binary_file, "--config", config)
+    assert code == 0, err
+    assert set(json.loads(out)) >= {"accuracy", "auc"}
+    monkeypatch.setenv("SGDCLI_EVALUATE_JSON", "1")
+    code, out, _ = cli("evaluate", model, binary_file)
+    assert code == 0 and json.loads(out)["rows"] == 3000
+
+
+@pytest.mark.parametrize("text,message", [
+    ("[train]\nbatchsize = 2\n", "{path}: [train] unknown key 'batchsize'"),
+    ("[train]\nbatch-size = 2\n", "{path}: [train] unknown key 'batch-size'; did you mean 'batch_size'?"),
+    ("[evaluate]\nbogus = 1\n", "{path}: [evaluate] unknown key 'bogus'"),
+    ("[trian]\nlr = 1\n", "{path}: unknown table [trian] (the commands are evaluate, generate, info, predict, show, train)"),
+    ("lr = 1\n", "{path}: key 'lr' is outside any table; put it under [train] or another command's table"),
+    ("[train]\nepochs = \"five\"\n", "{path}: [train] epochs: 'five' is not a valid integer."),
+    ("[train]\noptimizer = \"adamw\"\n", "{path}: [train] optimizer: 'adamw' is not one of 'sgd', 'momentum', 'nesterov', "
+                                        "'adagrad', 'rmsprop', 'adam'."),
+    ("[train]\nlr = [1, 2]\n", "{path}: [train] lr: expected one value, got a list"),
+    ("[train]\nlr = \"fast\"\n", "{path}: [train] lr: 'fast' is not a valid float."),
+    ("[train]\nbatch_size = 0.5\n", "{path}: [train] batch_size: expected a whole number, got 0.5"),
+    ("[train]\nepochs = 2.5\n", "{path}: [train] epochs: expected a whole number, got 2.5"),
+    ("[train]\nseed = true\n", "{path}: [train] seed: expected integer, got true"),
+])
+def test_bad_files_are_one_line_usage_errors(tmp_path, binary_file, text, message):
+    path = write(tmp_path, text)
+    code, out, err = cli("train", binary_file, "-o", tmp_path / "m.h5", "--config", path)
+    assert (code, out) == (2, "")
+    assert err.strip() == "sgdcli: error: " + message.format(path=path)
+    assert not (tmp_path / "m.h5").exists()
+
+
+def test_unreadable_and_malformed_files(tmp_path, binary_file):
+    code, _, err = cli("train", binary_file, "-o", tmp_path / "m.h5", "--config", tmp_path / "none.toml")
+    assert code == 2 and err.strip() == f"sgdcli: error: --config {tmp_path / 'none.toml'}: cannot read it (No such file or directory)"
+    bad = write(tmp_path, "[train\nlr = 1\n")
+    code, _, err = cli("train", binary_file, "-o", tmp_path / "m.h5", "--config", bad)
+    assert code == 2 and err.startswith(f"sgdcli: error: --config {bad}: not valid TOML (")
+
+
+def test_every_key_and_variable_is_the_option_name_with_underscores():
+    """So that --batch-size, batch_size and SGDCLI_TRAIN_BATCH_SIZE always correspond."""
+    for name, command in main_group.commands.items():
+        for param in command.params:
+            if isinstance(param, click.Option) and param.expose_value:
+                long = max(param.opts, key=len)
+                assert param.name == long.lstrip("-").replace("-", "_"), (name, param.opts, param.name)
