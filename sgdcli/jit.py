@@ -11,19 +11,33 @@ the cache after losses.py changed (a ``git pull`` into an editable install),
 and silently compute with the old loss.  So each cache directory carries a
 digest of every source file of the package; when it differs, the directory's
 compiled kernels are deleted before any is loaded.
+
+Numba also updates a cache index with an unlocked read-modify-write: two
+processes compiling different signatures of one kernel at the same time (two
+cron jobs after an upgrade, ``make -j``) can both number their compiled code
+``1``, leaving an index entry that points at the other signature's machine
+code, which crashes whoever loads it (numba issue 4807, open).  Saves and
+loads of each cache directory are therefore serialized with ``flock``.
 """
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import hashlib
 import os
 import tempfile
 
+try:
+    import fcntl
+except ImportError:  # not on Windows: no lock there
+    fcntl = None
+
 import numba
 
 FASTMATH = {"nsz", "arcp", "contract", "afn", "reassoc"}
 STAMP = "sgdcli-sources.sha256"
+LOCK = "sgdcli-cache.lock"
 _PACKAGE = os.path.dirname(os.path.abspath(__file__))
 _checked: set[str] = set()
 
@@ -33,7 +47,10 @@ def kernel(parallel: bool = False):
 
     def decorate(fn):
         dispatcher = jit(fn)
-        _drop_stale_cache(getattr(getattr(dispatcher, "_cache", None), "_cache_path", None))
+        cache = getattr(dispatcher, "_cache", None)
+        path = getattr(cache, "_cache_path", None)
+        _drop_stale_cache(path)
+        _serialize(getattr(cache, "_cache_file", None), path)
         return dispatcher
 
     return decorate
@@ -58,23 +75,65 @@ def _drop_stale_cache(path: str | None) -> None:
     _checked.add(path)
     digest = sources_digest()
     stamp = os.path.join(path, STAMP)
-    try:
-        with open(stamp) as fh:
-            if fh.read().strip() == digest:
-                return
-    except OSError:
-        pass
+    if _stamped(stamp, digest):
+        return
     try:
         os.makedirs(path, exist_ok=True)
-        for name in os.listdir(path):
-            if name.endswith((".nbi", ".nbc")):
-                try:
-                    os.unlink(os.path.join(path, name))
-                except FileNotFoundError:  # another process got there first
-                    pass
-        fd, tmp = tempfile.mkstemp(dir=path, prefix=".stamp-")
-        with os.fdopen(fd, "w") as fh:
-            fh.write(digest + "\n")
-        os.replace(tmp, stamp)
+        with _locked(os.path.join(path, LOCK), fcntl.LOCK_EX if fcntl else 0):
+            if _stamped(stamp, digest):  # another process renewed it while we waited
+                return
+            for name in os.listdir(path):
+                if name.endswith((".nbi", ".nbc")):
+                    try:
+                        os.unlink(os.path.join(path, name))
+                    except FileNotFoundError:
+                        pass
+            fd, tmp = tempfile.mkstemp(dir=path, prefix=".stamp-")
+            with os.fdopen(fd, "w") as fh:
+                fh.write(digest + "\n")
+            os.replace(tmp, stamp)
     except OSError:  # a cache we cannot write: Numba then compiles in memory (or uses another locator)
         pass
+
+
+def _stamped(stamp: str, digest: str) -> bool:
+    try:
+        with open(stamp) as fh:
+            return fh.read().strip() == digest
+    except OSError:
+        return False
+
+
+def _serialize(cache_file, path: str | None) -> None:
+    """Make ``cache_file``'s save (index and data) and load atomic across processes."""
+    if cache_file is None or not path or fcntl is None or not hasattr(cache_file, "save"):
+        return
+    lock = os.path.join(path, LOCK)
+    save, load = cache_file.save, cache_file.load
+
+    def locked_save(key, data):
+        with _locked(lock, fcntl.LOCK_EX):
+            return save(key, data)
+
+    def locked_load(key):
+        with _locked(lock, fcntl.LOCK_SH):
+            return load(key)
+
+    cache_file.save, cache_file.load = locked_save, locked_load
+
+
+@contextlib.contextmanager
+def _locked(path: str, mode: int):
+    """Hold ``flock(mode)`` on the file ``path``; no lock where locks are unavailable."""
+    try:
+        if fcntl is None:
+            raise OSError("no flock")
+        fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o666)
+    except OSError:  # a cache directory we cannot write: Numba will not save there either
+        yield
+        return
+    try:
+        fcntl.flock(fd, mode)
+        yield
+    finally:
+        os.close(fd)  # releases the lock

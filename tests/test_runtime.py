@@ -114,3 +114,57 @@ def test_a_changed_loss_is_never_served_from_a_stale_kernel_cache(tmp_path):
     losses.write_text(source.replace("        return 0.5 * r * r, r\n", "        return 0.5 * r * r, 2.0 * r\n", 1))  # twice the gradient
     changed = first_weight()
     assert changed != before
+
+
+RACER = """
+import sys, time
+from numba.core import caching
+pause_after_read, pause_after_index = float(sys.argv[2]), float(sys.argv[3])
+read, write_index = caching.IndexDataCacheFile._load_index, caching.IndexDataCacheFile._save_index
+
+def slow_read(self):
+    out = read(self)
+    time.sleep(pause_after_read)
+    return out
+
+def slow_write_index(self, overloads):
+    write_index(self, overloads)
+    time.sleep(pause_after_index)
+
+caching.IndexDataCacheFile._load_index = slow_read
+caching.IndexDataCacheFile._save_index = slow_write_index
+sys.path.insert(0, sys.argv[4])
+import racemod
+print(racemod.twice(int(sys.argv[1])) if sys.argv[1].isdigit() else racemod.twice(float(sys.argv[1])))
+"""
+
+READER = """
+import sys
+sys.path.insert(0, sys.argv[1])
+import racemod
+print(racemod.twice(3), racemod.twice(2.5), sum(racemod.twice.stats.cache_hits.values()))
+"""
+
+
+def test_concurrent_compiles_of_one_kernel_leave_a_consistent_cache(tmp_path):
+    """Two processes save different signatures of one kernel at once (numba issue 4807).
+
+    The pauses make the unlocked interleaving certain: both read an empty index,
+    both number their code 1, the int64 writer's index lands last and the
+    float64 writer's code last.  Unlocked, a third process then loads float64
+    machine code for the int64 signature.  sgdcli's lock serializes the saves.
+    """
+    (tmp_path / "racemod.py").write_text("from sgdcli.jit import kernel\n\n\n@kernel()\ndef twice(x):\n    return x * 2\n")
+    env = dict(os.environ, NUMBA_CACHE_DIR=str(tmp_path / "cache"))
+    racers = [
+        subprocess.Popen([sys.executable, "-c", RACER, "2.5", "0.6", "2.0", str(tmp_path)], env=env,
+                         stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True),
+        subprocess.Popen([sys.executable, "-c", RACER, "3", "0.8", "0.2", str(tmp_path)], env=env,
+                         stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True),
+    ]
+    outs = [p.communicate(timeout=120) for p in racers]
+    assert [p.returncode for p in racers] == [0, 0], outs
+    assert [o[0].strip() for o in outs] == ["5.0", "6"]
+    proc = subprocess.run([sys.executable, "-c", READER, str(tmp_path)], env=env, capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stdout.split() == ["6", "5.0", "2"]  # right answers, both loaded from the cache
