@@ -1,7 +1,8 @@
 """Progress reporting, chosen once; the training loop only calls its methods.
 
 - ``bar``: a rich display on stderr, one bar for epochs and one for the
-  iterations of the current epoch, with rows/s, loss, learning rate and ETA.
+  iterations of the current epoch, with rows/s, loss, learning rate and ETA;
+  at the end, one sparkline line of the loss per epoch.
 - ``plain``: timestamped lines with no control codes, at most one every
   ``interval`` seconds, plus one summary line per epoch (cron logs, pipes).
 - ``none``: silent.
@@ -61,6 +62,34 @@ def epoch_summary(record: dict, epochs: int) -> str:
     parts.append(f"{record['seconds']:.2f} s")
     parts.append(f"{format_rate(record['rows_per_s'])} rows/s")
     return ", ".join(parts)
+
+
+SPARKS = "▁▂▃▄▅▆▇█"
+
+
+def sparkline(values) -> str:
+    """One character per value, ▁ for the smallest and █ for the largest; a space for NaN or inf."""
+    finite = [v for v in values if v == v and abs(v) != float("inf")]
+    lo, hi = (min(finite), max(finite)) if finite else (0.0, 0.0)
+    out = []
+    for v in values:
+        if not (v == v and abs(v) != float("inf")):
+            out.append(" ")
+        elif hi == lo:
+            out.append(SPARKS[0])
+        else:
+            out.append(SPARKS[min(int((v - lo) / (hi - lo) * len(SPARKS)), len(SPARKS) - 1)])
+    return "".join(out)
+
+
+def loss_curves(records: list[dict]) -> str:
+    """'loss per epoch: train ▇▄▂▁ 0.51 → 0.40, val ▆▃▂▁ 0.43 → 0.37' for a run's epoch records."""
+    parts = []
+    for name, key in (("train", "train_loss"), ("val", "val_loss")):
+        values = [r[key] for r in records if key in r]
+        if values:
+            parts.append(f"{name} {sparkline(values)} {values[0]:.4g} → {values[-1]:.4g}")
+    return "loss per epoch: " + ", ".join(parts)
 
 
 def format_rate(rate: float) -> str:
@@ -123,6 +152,7 @@ class RichReporter(Reporter):
 
         self.console = Console(file=stream, stderr=stream is sys.stderr)
         self.progress = None
+        self.records: list[dict] = []
 
     def begin(self, *, epochs, iterations, rows, batch_size, lr):
         from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
@@ -158,6 +188,7 @@ class RichReporter(Reporter):
         self.progress.update(self.iter_task, completed=record["iterations"])
         self.progress.advance(self.epoch_task)
         self.console.print(epoch_summary(record, self.epochs))
+        self.records.append(record)
 
     def message(self, text):
         self.console.print(text, markup=False, highlight=False)
@@ -166,3 +197,5 @@ class RichReporter(Reporter):
         if self.progress is not None:
             self.progress.stop()
             self.progress = None
+            if self.records:  # the run's loss curve, one line, under the bars
+                self.console.print(loss_curves(self.records), markup=False, highlight=False)

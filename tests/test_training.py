@@ -152,6 +152,31 @@ def test_plain_progress_is_rate_limited_and_has_no_control_codes():
     assert "\x1b" not in out.getvalue() and "\r" not in out.getvalue()
 
 
+def test_sparkline_scales_from_the_smallest_to_the_largest_value():
+    from sgdcli.progress import sparkline
+
+    assert sparkline([4.0, 3.0, 2.0, 1.0]) == "█▆▃▁"  # floor((v - min) / (max - min) · 8), 8 capped to 7
+    assert sparkline([1.0, 1.0]) == "▁▁"
+    assert sparkline([2.0, float("nan"), 1.0, float("inf")]) == "█ ▁ "
+    assert sparkline([]) == ""
+
+
+def test_bar_mode_ends_with_the_loss_curve_on_one_line(tmp_path, binary_file):
+    """A real train in bar mode, on a terminal-less stream: the last line is the sparkline of its epochs."""
+    import io
+
+    from sgdcli.progress import RichReporter, sparkline
+
+    out = io.StringIO()
+    model = train(binary_file, TrainOptions(epochs=4, val_fraction=0.2), reporter=RichReporter(out))
+    train_loss = [r["train_loss"] for r in model.history]
+    val_loss = [r["val_loss"] for r in model.history]
+    last = out.getvalue().strip().splitlines()[-1]
+    assert last == (f"loss per epoch: train {sparkline(train_loss)} {train_loss[0]:.4g} → {train_loss[-1]:.4g}, "
+                    f"val {sparkline(val_loss)} {val_loss[0]:.4g} → {val_loss[-1]:.4g}")
+    assert sparkline(train_loss)[0] == "█" and sparkline(train_loss)[-1] == "▁"  # the loss fell
+
+
 def test_parse_size():
     assert parse_size("512M") == 512 * 2**20
     assert parse_size("1.5G") == int(1.5 * 2**30)
