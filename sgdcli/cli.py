@@ -26,6 +26,7 @@ EXAMPLES = {
     "predict": "sgdcli predict model.h5 new.h5 -o pred.h5 --proba",
     "evaluate": "sgdcli evaluate model.h5 test.h5 --json",
     "show": "sgdcli show model.h5",
+    "sweep": "sgdcli sweep data.h5 --batch-sizes 1,32,256,full --lrs 0.01,0.1 --lr-scaling linear --epochs 3",
 }
 
 
@@ -173,53 +174,68 @@ def info_cmd(file, json):
         )
 
 
+def training_options(without: tuple[str, ...] = ()):
+    """The options of TrainOptions (and progress), shared by train and sweep; ``without`` names ones to leave out."""
+    decorators = [
+        (None, x_option),
+        (None, click.option("--y", "y", default="y", show_default=True, help="Label dataset (1-D) inside DATA.")),
+        (None, click.option("--model", type=click.Choice(MODELS), default="logistic", show_default=True,
+            help="linear: squared error; logistic: binary cross-entropy; softmax: multiclass; hinge: linear SVM.")),
+        (None, click.option("--l2", type=float, default=0.0, show_default=True, help="L2 penalty (l2/2)·‖w‖²; the bias is not penalised.")),
+        (None, click.option("--l1", type=float, default=0.0, show_default=True, help="L1 penalty l1·‖w‖₁ (subgradient).")),
+        (None, click.option("--epochs", type=int, default=5, show_default=True, help="Passes over every training row.")),
+        ("batch_size", click.option("--batch-size", type=BatchSize(), default="32", show_default=True,
+            help="Rows per update: 1 is pure SGD, 'full' is full-batch gradient descent.")),
+        (None, click.option("--drop-last", is_flag=True, help="Skip the last incomplete batch of each epoch.")),
+        ("lr", click.option("--lr", type=float, default=0.01, show_default=True, help="Learning rate (before --lr-scaling).")),
+        (None, click.option("--optimizer", type=click.Choice(OPTIMIZERS), default="sgd", show_default=True,
+            help="Update rule; see the README's optimizer table.")),
+        (None, click.option("--momentum", type=float, default=0.9, show_default=True, help="For momentum and nesterov.")),
+        (None, click.option("--beta1", type=float, default=0.9, show_default=True, help="Adam's first-moment decay.")),
+        (None, click.option("--beta2", type=float, default=0.999, show_default=True, help="Adam's second-moment decay; rmsprop's decay.")),
+        (None, click.option("--eps", type=float, default=1e-8, show_default=True, help="Denominator guard of adagrad, rmsprop, adam.")),
+        (None, click.option("--schedule", type=click.Choice(SCHEDULES), default="constant", show_default=True, help="Learning-rate schedule.")),
+        (None, click.option("--power-t", type=float, default=0.5, show_default=True, help="invscaling: lr/(t+1)^power_t.")),
+        (None, click.option("--step-epochs", type=int, default=10, show_default=True, help="step: multiply lr by --gamma every N epochs.")),
+        (None, click.option("--gamma", type=float, default=0.1, show_default=True, help="step: decay factor.")),
+        (None, click.option("--warmup-iterations", type=int, default=0, show_default=True, help="Ramp lr up linearly over N iterations.")),
+        (None, click.option("--lr-scaling", type=click.Choice(LR_SCALINGS), default="none", show_default=True,
+            help="Scale lr with batch size relative to --base-batch-size.")),
+        (None, click.option("--base-batch-size", type=int, default=32, show_default=True, help="Batch size at which --lr applies unscaled.")),
+        (None, click.option("--average", is_flag=True, help="Averaged SGD: the model is the running mean of all iterates.")),
+        (None, click.option("--no-shuffle", is_flag=True, help="Visit blocks and rows in file order every epoch.")),
+        (None, click.option("--seed", type=int, default=0, show_default=True, help="Seed of shuffling and --val-fraction.")),
+        (None, click.option("--standardize", is_flag=True, help="Scale features to mean 0, std 1 (stats from one streaming pass).")),
+        (None, click.option("--val", type=click.Path(dir_okay=False), default=None, help="Validation file (HDF5).")),
+        (None, click.option("--val-x", default=None, help="Feature dataset in --val [default: --x].")),
+        (None, click.option("--val-y", default=None, help="Label dataset in --val [default: --y].")),
+        (None, click.option("--val-fraction", type=float, default=0.0, show_default=True, help="Hold out this fraction of rows (seeded).")),
+        (None, click.option("--early-stopping", is_flag=True, help="Stop when validation loss stops improving; keep the best epoch.")),
+        (None, click.option("--patience", type=int, default=3, show_default=True, help="Epochs without improvement before stopping.")),
+        (None, click.option("--min-delta", type=float, default=1e-4, show_default=True, help="Smallest loss decrease that counts.")),
+        (None, click.option("--bad-rows", type=click.Choice(BAD_ROWS), default="error", show_default=True,
+            help="error: stop at the first row with NaN or inf; skip: leave such rows out and count them.")),
+        (None, memory_option),
+        (None, click.option("--threads", type=int, default=None, help="Compute threads [default: cores available; for gzip-compressed X, the cores its decoders leave].")),
+        (None, click.option("--progress", type=click.Choice(PROGRESS_MODES), default="auto", show_default=True,
+            help="auto: bars on a terminal, plain lines otherwise.")),
+        (None, click.option("-q", "--quiet", is_flag=True, help="No progress or log output.")),
+        (None, click.option("-v", "--verbose", is_flag=True, help="Also log the Numba threading layer, threads and kernel cache.")),
+    ]
+
+    def apply(f):
+        for name, decorate in reversed(decorators):
+            if name not in without:
+                f = decorate(f)
+        return f
+
+    return apply
+
+
 @_command("train")
 @click.argument("data", type=click.Path(dir_okay=False))
 @click.option("-o", "--output", required=True, type=click.Path(dir_okay=False), help="Model file to write (HDF5).")
-@x_option
-@click.option("--y", "y", default="y", show_default=True, help="Label dataset (1-D) inside DATA.")
-@click.option("--model", type=click.Choice(MODELS), default="logistic", show_default=True,
-              help="linear: squared error; logistic: binary cross-entropy; softmax: multiclass; hinge: linear SVM.")
-@click.option("--l2", type=float, default=0.0, show_default=True, help="L2 penalty (l2/2)·‖w‖²; the bias is not penalised.")
-@click.option("--l1", type=float, default=0.0, show_default=True, help="L1 penalty l1·‖w‖₁ (subgradient).")
-@click.option("--epochs", type=int, default=5, show_default=True, help="Passes over every training row.")
-@click.option("--batch-size", type=BatchSize(), default="32", show_default=True,
-              help="Rows per update: 1 is pure SGD, 'full' is full-batch gradient descent.")
-@click.option("--drop-last", is_flag=True, help="Skip the last incomplete batch of each epoch.")
-@click.option("--lr", type=float, default=0.01, show_default=True, help="Learning rate (before --lr-scaling).")
-@click.option("--optimizer", type=click.Choice(OPTIMIZERS), default="sgd", show_default=True,
-              help="Update rule; see the README's optimizer table.")
-@click.option("--momentum", type=float, default=0.9, show_default=True, help="For momentum and nesterov.")
-@click.option("--beta1", type=float, default=0.9, show_default=True, help="Adam's first-moment decay.")
-@click.option("--beta2", type=float, default=0.999, show_default=True, help="Adam's second-moment decay; rmsprop's decay.")
-@click.option("--eps", type=float, default=1e-8, show_default=True, help="Denominator guard of adagrad, rmsprop, adam.")
-@click.option("--schedule", type=click.Choice(SCHEDULES), default="constant", show_default=True, help="Learning-rate schedule.")
-@click.option("--power-t", type=float, default=0.5, show_default=True, help="invscaling: lr/(t+1)^power_t.")
-@click.option("--step-epochs", type=int, default=10, show_default=True, help="step: multiply lr by --gamma every N epochs.")
-@click.option("--gamma", type=float, default=0.1, show_default=True, help="step: decay factor.")
-@click.option("--warmup-iterations", type=int, default=0, show_default=True, help="Ramp lr up linearly over N iterations.")
-@click.option("--lr-scaling", type=click.Choice(LR_SCALINGS), default="none", show_default=True,
-              help="Scale lr with batch size relative to --base-batch-size.")
-@click.option("--base-batch-size", type=int, default=32, show_default=True, help="Batch size at which --lr applies unscaled.")
-@click.option("--average", is_flag=True, help="Averaged SGD: the model is the running mean of all iterates.")
-@click.option("--no-shuffle", is_flag=True, help="Visit blocks and rows in file order every epoch.")
-@click.option("--seed", type=int, default=0, show_default=True, help="Seed of shuffling and --val-fraction.")
-@click.option("--standardize", is_flag=True, help="Scale features to mean 0, std 1 (stats from one streaming pass).")
-@click.option("--val", type=click.Path(dir_okay=False), default=None, help="Validation file (HDF5).")
-@click.option("--val-x", default=None, help="Feature dataset in --val [default: --x].")
-@click.option("--val-y", default=None, help="Label dataset in --val [default: --y].")
-@click.option("--val-fraction", type=float, default=0.0, show_default=True, help="Hold out this fraction of rows (seeded).")
-@click.option("--early-stopping", is_flag=True, help="Stop when validation loss stops improving; keep the best epoch.")
-@click.option("--patience", type=int, default=3, show_default=True, help="Epochs without improvement before stopping.")
-@click.option("--min-delta", type=float, default=1e-4, show_default=True, help="Smallest loss decrease that counts.")
-@click.option("--bad-rows", type=click.Choice(BAD_ROWS), default="error", show_default=True,
-              help="error: stop at the first row with NaN or inf; skip: leave such rows out and count them.")
-@memory_option
-@click.option("--threads", type=int, default=None, help="Compute threads [default: cores available; for gzip-compressed X, the cores its decoders leave].")
-@click.option("--progress", type=click.Choice(PROGRESS_MODES), default="auto", show_default=True,
-              help="auto: bars on a terminal, plain lines otherwise.")
-@click.option("-q", "--quiet", is_flag=True, help="No progress or log output.")
-@click.option("-v", "--verbose", is_flag=True, help="Also log the Numba threading layer, threads and kernel cache.")
+@training_options()
 @click.option("--metrics", type=click.Path(dir_okay=False), default=None, help="Write one JSON line per epoch here.")
 @click.option("--checkpoint", type=click.Path(dir_okay=False), default=None,
               help="Checkpoint file [default: OUTPUT.ckpt].")
@@ -285,6 +301,46 @@ def train_cmd(data, output, progress, quiet, verbose, metrics, no_shuffle, check
         record = model.history[kept - 1]
         values = {key[len("val_"):]: value for key, value in record.items() if key.startswith("val_")}
         gates.enforce(checks, values, f"the validation rows (epoch {kept}, the model written to {output})")
+
+
+@_command("sweep")
+@click.argument("data", type=click.Path(dir_okay=False))
+@click.option("--batch-sizes", required=True, metavar="B,B,...",
+              help="Batch sizes to compare, comma-separated; 'full' is full-batch gradient descent.")
+@click.option("--lrs", default="0.01", show_default=True, metavar="LR,LR,...",
+              help="Learning rates to compare, comma-separated (before --lr-scaling).")
+@training_options(without=("batch_size", "lr"))
+@click.option("--metrics-dir", type=click.Path(file_okay=False), default=None,
+              help="Write each run's per-epoch JSON lines here (diverged runs too, up to their last epoch).")
+@json_option("the runs")
+def sweep_cmd(data, batch_sizes, lrs, progress, quiet, verbose, no_shuffle, metrics_dir, json, **kwargs):
+    """Train DATA once per batch size and learning rate, and compare the runs.
+
+    Every run uses the same data, seed and options, through the same engine as
+    train, so the table shows what the batch size and the learning rate alone
+    change: iterations per epoch, loss, speed, and whether the run diverged (a
+    diverged run is a row, not a failure). Nothing is written but the table
+    (and --metrics-dir).
+    """
+    from sgdcli.options import TrainOptions
+    from sgdcli.progress import make_reporter
+    from sgdcli.runtime import configure_threading
+    from sgdcli.sweep import parse_batch_sizes, parse_lrs, sweep, table
+
+    sizes, rates = parse_batch_sizes(batch_sizes), parse_lrs(lrs)
+    base = TrainOptions(shuffle=not no_shuffle, **kwargs)
+    configure_threading()
+
+    def reporter_for(i, n, label):
+        reporter = make_reporter("none" if quiet else progress)
+        reporter.message(f"run {i}/{n}: {label}")
+        return reporter
+
+    runs = sweep(data, base, sizes, rates, reporter_for=reporter_for, metrics_dir=metrics_dir)
+    if json:
+        click.echo(jsonlib.dumps([_json_value(r.as_dict()) for r in runs], indent=2))
+    else:
+        click.echo(table(runs))
 
 
 @_command("predict")

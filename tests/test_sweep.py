@@ -1,0 +1,73 @@
+"""sgdcli sweep: one run per (batch size, lr) through train's engine; diverged runs are rows."""
+
+import json
+import math
+
+import pytest
+
+from conftest import cli
+from sgdcli import train
+from sgdcli.options import TrainOptions
+
+
+def sweep_json(*args):
+    code, out, err = cli("sweep", *args, "--json", "-q")
+    assert code == 0, err
+    return json.loads(out)
+
+
+def test_each_run_is_the_train_run_with_those_options(binary_file):
+    runs = sweep_json(binary_file, "--batch-sizes", "1,64,full", "--lrs", "0.05,0.2", "--epochs", "2", "--val-fraction", "0.1")
+    assert [(r["batch_size"], r["lr"]) for r in runs] == [
+        ("1", 0.05), ("1", 0.2), ("64", 0.05), ("64", 0.2), ("full", 0.05), ("full", 0.2)]
+    for r in runs:
+        batch = None if r["batch_size"] == "full" else int(r["batch_size"])
+        model = train(binary_file, TrainOptions(batch_size=batch, lr=r["lr"], epochs=2, val_fraction=0.1))
+        assert r["train_loss"] == model.history[-1]["train_loss"]  # same engine, seed and threads: bit for bit
+        assert r["val_loss"] == model.history[-1]["val_loss"]
+        assert r["iterations_per_epoch"] == model.training["iterations_per_epoch"]
+        assert r["iterations"] == 2 * r["iterations_per_epoch"] and r["epochs"] == 2
+        assert r["diverged"] is False and r["seconds"] > 0 and r["rows_per_s"] > 0
+    rows = runs[0]["iterations_per_epoch"]  # batch 1: one iteration per training row
+    assert runs[2]["iterations_per_epoch"] == math.ceil(rows / 64) and runs[4]["iterations_per_epoch"] == 1
+
+
+def test_a_diverged_run_is_a_row_not_a_failure(tmp_path, regression_file):
+    code, out, err = cli("sweep", regression_file, "--model", "linear", "--batch-sizes", "8", "--lrs", "0.01,1000",
+                         "--epochs", "2", "--metrics-dir", tmp_path / "runs", "--progress", "plain")
+    assert code == 0, err
+    header, ok, blown = out.strip().splitlines()
+    assert header.split() == ["batch", "lr", "iters/epoch", "iterations", "epochs", "train_loss", "val_loss", "seconds",
+                              "rows/s", "diverged"]
+    assert ok.split()[0:2] == ["8", "0.01"] and ok.split()[-1] == "no"
+    assert blown.split()[0:2] == ["8", "1000"] and blown.split()[-1] == "yes"
+    assert "run 1/2: batch 8, lr 0.01" in err and "run 2/2: batch 8, lr 1000" in err
+    files = sorted(p.name for p in (tmp_path / "runs").iterdir())
+    assert files == ["run01-batch-8-lr-0.01.jsonl", "run02-batch-8-lr-1000.jsonl"]
+    epochs = [json.loads(line) for line in (tmp_path / "runs" / files[0]).read_text().splitlines()]
+    assert [e["epoch"] for e in epochs] == [1, 2]
+
+
+def test_diverged_run_fields(regression_file):
+    runs = sweep_json(regression_file, "--model", "linear", "--batch-sizes", "8", "--lrs", "1000", "--epochs", "3")
+    (r,) = runs
+    assert r["diverged"] is True and r["epochs"] < 3
+    assert r["error"].startswith("training diverged in epoch 1")
+    assert r["iterations_per_epoch"] == math.ceil(3000 / 8)
+
+
+def test_lr_scaling_shows_the_rate_used(binary_file):
+    runs = sweep_json(binary_file, "--batch-sizes", "32,128", "--lrs", "0.01", "--lr-scaling", "linear", "--epochs", "1")
+    assert [r["lr"] for r in runs] == [pytest.approx(0.01), pytest.approx(0.04)]
+
+
+@pytest.mark.parametrize("args,message", [
+    (["--batch-sizes", "1,0"], "--batch-sizes: batch sizes must be >= 1, got 0"),
+    (["--batch-sizes", "1,big"], "--batch-sizes: 'big' is neither a positive integer nor 'full'"),
+    (["--batch-sizes", "8", "--lrs", "0.1,fast"], "--lrs: 'fast' is not a number"),
+    (["--batch-sizes", "8", "--lrs", "-1"], "--lrs: learning rates must be finite and > 0, got -1"),
+])
+def test_bad_lists_are_usage_errors(binary_file, args, message):
+    code, out, err = cli("sweep", binary_file, *args)
+    assert (code, out) == (2, "")
+    assert err.strip() == f"sgdcli: error: {message}"
