@@ -41,7 +41,7 @@ demo: $(VENV)/.installed
 test: $(VENV)/.installed-test
 	$(PY) -m pytest -q
 
-# 25 random SIGKILL/SIGTERM + resume cycles; kept out of `make test` for its length.
+# 25 random SIGKILL/SIGTERM + resume cycles, and kill-and-resume with four more optimizers; kept out of `make test` for their length.
 soak: $(VENV)/.installed-test
 	$(PY) -m pytest -q -m slow tests/test_resume.py
 

@@ -27,6 +27,7 @@ EXAMPLES = {
     "evaluate": "sgdcli evaluate model.h5 test.h5 --json",
     "show": "sgdcli show model.h5",
     "sweep": "sgdcli sweep data.h5 --batch-sizes 1,32,256,full --lrs 0.01,0.1 --lr-scaling linear --epochs 3",
+    "plot": "sgdcli plot run-a.jsonl run-b.jsonl -o curves.png",
 }
 
 
@@ -312,8 +313,10 @@ def train_cmd(data, output, progress, quiet, verbose, metrics, no_shuffle, check
 @training_options(without=("batch_size", "lr"))
 @click.option("--metrics-dir", type=click.Path(file_okay=False), default=None,
               help="Write each run's per-epoch JSON lines here (diverged runs too, up to their last epoch).")
+@click.option("--plot", type=click.Path(dir_okay=False), default=None, metavar="FILE.png",
+              help="Also draw every run's loss against epoch, iterations and time (needs sgdcli[plot]).")
 @json_option("the runs")
-def sweep_cmd(data, batch_sizes, lrs, progress, quiet, verbose, no_shuffle, metrics_dir, json, **kwargs):
+def sweep_cmd(data, batch_sizes, lrs, progress, quiet, verbose, no_shuffle, metrics_dir, plot, json, **kwargs):
     """Train DATA once per batch size and learning rate, and compare the runs.
 
     Every run uses the same data, seed and options, through the same engine as
@@ -329,6 +332,11 @@ def sweep_cmd(data, batch_sizes, lrs, progress, quiet, verbose, no_shuffle, metr
 
     sizes, rates = parse_batch_sizes(batch_sizes), parse_lrs(lrs)
     base = TrainOptions(shuffle=not no_shuffle, **kwargs)
+    if plot is not None:
+        from sgdcli import plot as plotting
+
+        plotting.output_format(plot, "--plot")
+        plotting.require()  # matplotlib missing: say so before hours of training, not after
     configure_threading()
 
     def reporter_for(i, n, label):
@@ -341,6 +349,25 @@ def sweep_cmd(data, batch_sizes, lrs, progress, quiet, verbose, no_shuffle, metr
         click.echo(jsonlib.dumps([_json_value(r.as_dict()) for r in runs], indent=2))
     else:
         click.echo(table(runs))
+    if plot is not None:
+        plotting.save([(f"batch {r.batch_label}, lr {r.lr:.4g}", r.history) for r in runs if r.history], plot, "--plot")
+
+
+@_command("plot")
+@click.argument("metrics", nargs=-1, required=True, type=click.Path(dir_okay=False))
+@click.option("-o", "--output", required=True, type=click.Path(dir_okay=False),
+              help="Image to write: .png, .pdf or .svg.")
+def plot_cmd(metrics, output):
+    """Draw learning curves from train --metrics files: loss against epoch, iterations and time.
+
+    Training loss is solid, validation loss (when the run had validation)
+    dashed; several files are overlaid, one color each, labelled by file name.
+    Needs matplotlib: pip install 'sgdcli[plot]'.
+    """
+    from sgdcli.plot import plot_files
+
+    plot_files(list(metrics), output)
+    click.echo(f"wrote {output}: {len(metrics)} run(s)")
 
 
 @_command("predict")

@@ -91,7 +91,7 @@ def test_evaluate_reads_its_own_table_and_environment(tmp_path, monkeypatch, bin
     ("[train]\nbatchsize = 2\n", "{path}: [train] unknown key 'batchsize'"),
     ("[train]\nbatch-size = 2\n", "{path}: [train] unknown key 'batch-size'; did you mean 'batch_size'?"),
     ("[evaluate]\nbogus = 1\n", "{path}: [evaluate] unknown key 'bogus'"),
-    ("[trian]\nlr = 1\n", "{path}: unknown table [trian] (the commands are evaluate, generate, info, predict, show, train)"),
+    ("[trian]\nlr = 1\n", "{path}: unknown table [trian] (the commands are evaluate, generate, info, plot, predict, show, sweep, train)"),
     ("lr = 1\n", "{path}: key 'lr' is outside any table; put it under [train] or another command's table"),
     ("[train]\nepochs = \"five\"\n", "{path}: [train] epochs: 'five' is not a valid integer."),
     ("[train]\noptimizer = \"adamw\"\n", "{path}: [train] optimizer: 'adamw' is not one of 'sgd', 'momentum', 'nesterov', "

@@ -1,0 +1,110 @@
+"""sgdcli plot and sweep --plot: the curves drawn are the records, the image lands atomically."""
+
+import itertools
+import json
+import os
+import subprocess
+import sys
+
+import pytest
+
+from conftest import cli
+
+pytest.importorskip("matplotlib")
+
+from sgdcli import plot  # noqa: E402
+
+PNG = b"\x89PNG\r\n\x1a\n"
+
+
+@pytest.fixture
+def runs(tmp_path, binary_file):
+    a, b = tmp_path / "a.jsonl", tmp_path / "b.jsonl"
+    assert cli("train", binary_file, "-o", tmp_path / "a.h5", "-q", "--epochs", "3", "--val-fraction", "0.2", "--metrics", a)[0] == 0
+    assert cli("train", binary_file, "-o", tmp_path / "b.h5", "-q", "--epochs", "2", "--batch-size", "128", "--metrics", b)[0] == 0
+    return str(a), str(b)
+
+
+def records(path):
+    return [json.loads(line) for line in open(path)]
+
+
+def test_the_lines_drawn_are_the_records(runs):
+    a, b = records(runs[0]), records(runs[1])
+    fig = plot.figure([("a", a), ("b", b)])
+    by_epoch, by_iteration, by_time = fig.axes
+    lines = {line.get_label(): line for line in by_epoch.lines}
+    assert sorted(lines) == ["a train", "a val", "b train"]  # b had no validation
+    assert list(lines["a train"].get_xdata()) == [1, 2, 3]
+    assert list(lines["a train"].get_ydata()) == [r["train_loss"] for r in a]
+    assert list(lines["a val"].get_ydata()) == [r["val_loss"] for r in a]
+    assert lines["a val"].get_linestyle() == "--"
+    iters = {line.get_label(): list(line.get_xdata()) for line in by_iteration.lines}
+    assert iters["b train"] == list(itertools.accumulate(r["iterations"] for r in b))
+    seconds = {line.get_label(): list(line.get_xdata()) for line in by_time.lines}
+    assert seconds["a train"] == pytest.approx(list(itertools.accumulate(r["seconds"] for r in a)))
+    assert [t.get_text() for t in by_epoch.get_legend().get_texts()] == ["a train", "a val", "b train"]
+
+
+def test_plot_command_writes_an_image(tmp_path, runs):
+    out = tmp_path / "curves.png"
+    code, stdout, err = cli("plot", *runs, "-o", out)
+    assert code == 0, err
+    assert stdout.strip() == f"wrote {out}: 2 run(s)"
+    assert out.read_bytes().startswith(PNG)
+    assert [p.name for p in tmp_path.iterdir() if p.name.startswith(".curves")] == []  # no temporary left
+
+
+@pytest.mark.parametrize("content,message", [
+    ("", "{path}: no epochs in it"),
+    ('{"epoch": 1}\n', "{path}: line 1: not an sgdcli epoch record (needs epoch, iterations, seconds, train_loss; "
+                       "written by train --metrics)"),
+    ('{"epoch": 1, "iterations": 3, "seconds": 1, "train_loss": 0.5}\nnot json\n', "{path}: line 2: not JSON (Expecting value)"),
+])
+def test_bad_metrics_files_are_usage_errors(tmp_path, content, message):
+    path = tmp_path / "m.jsonl"
+    path.write_text(content)
+    code, out, err = cli("plot", path, "-o", tmp_path / "c.png")
+    assert (code, out) == (2, "")
+    assert err.strip() == "sgdcli: error: " + message.format(path=path)
+    assert not (tmp_path / "c.png").exists()
+
+
+def test_unknown_image_format_and_missing_file(tmp_path, runs):
+    code, _, err = cli("plot", *runs, "-o", tmp_path / "c.jpeg")
+    assert code == 2 and err.strip() == (f"sgdcli: error: -o {tmp_path / 'c.jpeg'}: cannot tell the image format; "
+                                         "end the name in .png, .pdf or .svg")
+    code, _, err = cli("plot", tmp_path / "none.jsonl", "-o", tmp_path / "c.png")
+    assert code == 2 and err.strip() == f"sgdcli: error: {tmp_path / 'none.jsonl'}: cannot read it (No such file or directory)"
+
+
+WITHOUT_MATPLOTLIB = """
+import sys
+class Block:
+    def find_spec(self, name, path=None, target=None):
+        if name == "matplotlib" or name.startswith("matplotlib."):
+            raise ImportError("blocked for the test")
+sys.meta_path.insert(0, Block())
+from sgdcli.cli import main
+main(sys.argv[1:])
+"""
+
+
+@pytest.mark.parametrize("command", ["plot", "sweep"])
+def test_without_matplotlib_it_says_how_to_install_it(tmp_path, runs, binary_file, command):
+    args = ["plot", *runs, "-o", str(tmp_path / "c.png")] if command == "plot" else \
+        ["sweep", binary_file, "--batch-sizes", "8", "--plot", str(tmp_path / "c.png")]
+    proc = subprocess.run([sys.executable, "-c", WITHOUT_MATPLOTLIB, *args], capture_output=True, text=True)
+    assert proc.returncode == 1
+    assert proc.stderr.strip() == ("sgdcli: error: plotting needs matplotlib, which is not installed: "
+                                   "pip install 'sgdcli[plot]' (or: pip install matplotlib)")
+    assert proc.stdout == "" and not os.path.exists(tmp_path / "c.png")  # sweep stopped before training
+
+
+def test_sweep_plot_draws_every_run(tmp_path, binary_file):
+    out = tmp_path / "sweep.svg"
+    code, stdout, err = cli("sweep", binary_file, "--batch-sizes", "16,full", "--lrs", "0.1", "--epochs", "2", "-q",
+                            "--plot", out)
+    assert code == 0, err
+    text = out.read_text()
+    assert text.lstrip().startswith("<?xml") and "batch 16, lr 0.1 train" in text and "batch full, lr 0.1 train" in text
