@@ -133,6 +133,8 @@ def main_group():
 @click.option("--classes", type=click.IntRange(min=2), default=3, show_default=True, help="Classes K (multiclass).")
 @click.option("--noise", type=click.FloatRange(min=0), default=0.1, show_default=True, help="Label noise scale.")
 @click.option("--seed", type=int, default=0, show_default=True, help="Seed of the model and the data.")
+@click.option("--data-seed", type=int, default=None,
+              help="Seed of the rows alone: other rows from the same model, e.g. a test set [default: --seed].")
 @click.option("--chunk-rows", type=click.IntRange(min=1), default=None, help="Rows per HDF5 chunk [default: about 1 MiB chunks].")
 @click.option("--contiguous", is_flag=True, help="Store X and y contiguously (memory-mappable).")
 @click.option("--compression", type=click.Choice(["none", "gzip", "lzf"]), default="none", show_default=True,

@@ -31,11 +31,16 @@ def generate(
     classes: int = 3,
     noise: float = 0.1,
     seed: int = 0,
+    data_seed: int | None = None,
     chunk_rows: int | None = None,
     contiguous: bool = False,
     compression: str = "none",
 ) -> dict:
-    """Write ``X`` (float32, rows × features) and ``y``; return the generating parameters."""
+    """Write ``X`` (float32, rows × features) and ``y``; return the generating parameters.
+
+    ``seed`` draws the model and, unless ``data_seed`` is given, the rows; a
+    ``data_seed`` draws other rows from the same model (a test set).
+    """
     if task not in TASKS:
         raise InputError(f"--task: {task!r} is not one of {', '.join(TASKS)}")
     if rows < 1 or features < 1:
@@ -62,9 +67,12 @@ def generate(
     intercept = rng.standard_normal(k) * 0.5
     params = {
         "task": task, "rows": rows, "features": features, "noise": noise, "seed": seed,
+        "data_seed": -1 if data_seed is None else data_seed,
         "classes": classes if task == "multiclass" else (2 if task == "binary" else 0),
         "generator": f"sgdcli {__version__}",
     }
+    if data_seed is not None:
+        rng = np.random.Generator(np.random.PCG64(np.random.SeedSequence([seed, data_seed])))
     if chunk_rows is None and not contiguous:
         target = max(1, (1 << 20) // (4 * features))  # about 1 MiB chunks, a power of two in rows
         chunk_rows = min(rows, 1 << (target.bit_length() - 1))

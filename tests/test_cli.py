@@ -340,6 +340,27 @@ def test_generate_and_info(tmp_path):
     assert_one_line_error(proc, 2, "--compression needs a chunked layout")
 
 
+def test_data_seed_draws_other_rows_from_the_same_model(tmp_path):
+    from sgdcli import evaluate, train
+    from sgdcli.generate import generate
+    from sgdcli.options import TrainOptions
+
+    generate(tmp_path / "a.h5", rows=3000, features=4, seed=5, noise=0.0)
+    generate(tmp_path / "a2.h5", rows=3000, features=4, seed=5, noise=0.0)
+    generate(tmp_path / "b.h5", rows=3000, features=4, seed=5, noise=0.0, data_seed=1)
+    generate(tmp_path / "c.h5", rows=3000, features=4, seed=6, noise=0.0, data_seed=1)
+    with h5py.File(tmp_path / "a.h5") as a, h5py.File(tmp_path / "a2.h5") as a2, h5py.File(tmp_path / "b.h5") as b, \
+            h5py.File(tmp_path / "c.h5") as c:
+        assert np.array_equal(a["X"][()], a2["X"][()])  # no --data-seed: as before
+        assert np.array_equal(a["generator/coef"][()], b["generator/coef"][()])  # the same model
+        assert not np.array_equal(a["X"][()], b["X"][()])  # other rows
+        assert not np.array_equal(b["generator/coef"][()], c["generator/coef"][()])
+        assert (a.attrs["data_seed"], b.attrs["data_seed"]) == (-1, 1)
+    model = train(tmp_path / "a.h5", TrainOptions(standardize=True, lr=0.1, epochs=5))
+    assert evaluate(model, tmp_path / "b.h5")["accuracy"] > 0.95  # noise-free labels from the same model
+    assert evaluate(model, tmp_path / "c.h5")["accuracy"] < 0.9  # another model's labels
+
+
 def test_predict_names_the_first_nonfinite_row(tmp_path, binary_file):
     run("train", binary_file, "-o", tmp_path / "m.h5", "-q", check=True)
     X, y = make_problem("binary", n=300, d=6)

@@ -1,0 +1,45 @@
+"""examples/Makefile, run with make: a failed gate leaves no target, a rerun redoes only the rest, then nothing."""
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+
+import h5py
+import pytest
+
+from conftest import ROOT
+
+pytest.importorskip("matplotlib")
+MAKEFILE = os.path.join(ROOT, "examples", "Makefile")
+
+
+def make(out, *args):
+    cmd = ["make", "-f", MAKEFILE, f"OUT={out}", f"SGDCLI={sys.executable} -m sgdcli", "ROWS=4000", *args]
+    return subprocess.run(cmd, capture_output=True, text=True, timeout=300)
+
+
+@pytest.mark.skipif(shutil.which("make") is None, reason="needs make")
+def test_pipeline_fails_cleanly_resumes_with_only_the_missing_steps_and_then_does_nothing(tmp_path):
+    out = tmp_path / "build"
+    failed = make(out, "GATE=accuracy=0.9999")
+    assert failed.returncode != 0
+    assert "sgdcli: error: quality gate failed on" in failed.stderr
+    assert {p.name for p in out.iterdir()} == {"train.h5", "test.h5", "model.h5", "metrics.jsonl"}  # no partial target
+
+    planned = make(out, "-n", "GATE=accuracy=0.8").stdout  # what a rerun would do
+    assert "sgdcli evaluate" in planned and "sgdcli predict" in planned and "sgdcli plot" in planned
+    assert "sgdcli generate" not in planned and "sgdcli train" not in planned
+
+    done = make(out, "GATE=accuracy=0.8")
+    assert done.returncode == 0, done.stderr
+    metrics = json.loads((out / "test-metrics.json").read_text())
+    assert metrics["rows"] == 5000 and metrics["accuracy"] >= 0.8
+    with h5py.File(out / "predictions.h5") as f:
+        assert f["prediction"].shape == (5000,) and f["proba"].shape == (5000, 2)
+    assert (out / "curves.png").read_bytes().startswith(b"\x89PNG")
+
+    again = make(out, "GATE=accuracy=0.8")
+    assert again.returncode == 0 and "Nothing to be done for 'all'" in again.stdout
+    assert make(out, "-q", "GATE=accuracy=0.8").returncode == 0  # up to date
