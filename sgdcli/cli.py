@@ -28,6 +28,7 @@ EXAMPLES = {
     "show": "sgdcli show model.h5",
     "sweep": "sgdcli sweep data.h5 --batch-sizes 1,32,256,full --lrs 0.01,0.1 --lr-scaling linear --epochs 3",
     "plot": "sgdcli plot run-a.jsonl run-b.jsonl -o curves.png",
+    "convert": "sgdcli convert data.csv -o data.h5 --label-column label",
 }
 
 
@@ -353,6 +354,43 @@ def sweep_cmd(data, batch_sizes, lrs, progress, quiet, verbose, no_shuffle, metr
         click.echo(table(runs))
     if plot is not None:
         plotting.save([(f"batch {r.batch_label}, lr {r.lr:.4g}", r.history) for r in runs if r.history], plot, "--plot")
+
+
+@_command("convert")
+@click.argument("input", type=click.Path(dir_okay=False))
+@click.option("-o", "--output", required=True, type=click.Path(dir_okay=False), help="HDF5 file to write (X and y).")
+@click.option("--format", type=click.Choice(["csv", "tsv", "libsvm", "npy"]), default=None,
+              help="Input format [default: from the extension: .csv, .tsv/.tab, .svm/.libsvm/.svmlight, .npy].")
+@click.option("--label-column", default=None, metavar="NAME|INDEX",
+              help="CSV/TSV (or .npy without --y): the label column, by header name or 0-based index "
+                   "(negative counts from the end) [default: the last column].")
+@click.option("--delimiter", default=None, help="CSV field delimiter, one character or 'tab' [default: detected].")
+@click.option("--header/--no-header", default=None,
+              help="Whether the first CSV line names the columns [default: yes if it holds a non-number].")
+@click.option("--features", type=click.IntRange(min=1), default=None,
+              help="LIBSVM: the number of features D (indices 1..D) [default: the largest index, from a first pass].")
+@click.option("--y", "y", type=click.Path(dir_okay=False), default=None, help=".npy input: the labels, a 1-D .npy file.")
+@click.option("--chunk-rows", type=click.IntRange(min=1), default=None, help="Rows per HDF5 chunk [default: about 1 MiB chunks].")
+@click.option("--compression", type=click.Choice(["none", "gzip", "lzf"]), default="none", show_default=True,
+              help="Chunk compression (gzip at level 1).")
+@click.option("--dtype", type=click.Choice(["float32", "float64"]), default="float32", show_default=True,
+              help="Type of X in the output (y is float64).")
+@click.option("--bad-rows", type=click.Choice(["error", "skip"]), default="error", show_default=True,
+              help="error: stop at the first row with a field that is not a number; skip: leave such rows out and count them.")
+def convert_cmd(input, output, **kwargs):
+    """Stream INPUT (CSV/TSV, LIBSVM/svmlight or .npy) into a chunked HDF5 file that train reads.
+
+    Memory stays bounded by one block of rows, whatever the input's size. A
+    field that is not a number stops the conversion with its line and column
+    (or, with --bad-rows skip, the row is left out and counted).
+    """
+    from sgdcli.convert import convert, describe
+
+    kwargs["fmt"] = kwargs.pop("format")
+    result = convert(input, output, **kwargs)
+    if result.skipped:
+        click.echo(f"sgdcli: --bad-rows skip: left out {result.skipped} rows with a field that is not a number", err=True)
+    click.echo(f"wrote {output}: {describe(result)}")
 
 
 @_command("plot")

@@ -91,7 +91,7 @@ def test_evaluate_reads_its_own_table_and_environment(tmp_path, monkeypatch, bin
     ("[train]\nbatchsize = 2\n", "{path}: [train] unknown key 'batchsize'"),
     ("[train]\nbatch-size = 2\n", "{path}: [train] unknown key 'batch-size'; did you mean 'batch_size'?"),
     ("[evaluate]\nbogus = 1\n", "{path}: [evaluate] unknown key 'bogus'"),
-    ("[trian]\nlr = 1\n", "{path}: unknown table [trian] (the commands are evaluate, generate, info, plot, predict, show, sweep, train)"),
+    ("[trian]\nlr = 1\n", "{path}: unknown table [trian] (the commands are {commands})"),
     ("lr = 1\n", "{path}: key 'lr' is outside any table; put it under [train] or another command's table"),
     ("[train]\nepochs = \"five\"\n", "{path}: [train] epochs: 'five' is not a valid integer."),
     ("[train]\noptimizer = \"adamw\"\n", "{path}: [train] optimizer: 'adamw' is not one of 'sgd', 'momentum', 'nesterov', "
@@ -106,7 +106,7 @@ def test_bad_files_are_one_line_usage_errors(tmp_path, binary_file, text, messag
     path = write(tmp_path, text)
     code, out, err = cli("train", binary_file, "-o", tmp_path / "m.h5", "--config", path)
     assert (code, out) == (2, "")
-    assert err.strip() == "sgdcli: error: " + message.format(path=path)
+    assert err.strip() == "sgdcli: error: " + message.format(path=path, commands=", ".join(sorted(main_group.commands)))
     assert not (tmp_path / "m.h5").exists()
 
 

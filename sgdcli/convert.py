@@ -1,0 +1,341 @@
+"""Getting data in: CSV/TSV, LIBSVM/svmlight text and .npy files to a chunked HDF5 file.
+
+The input is streamed in blocks of rows and appended to resizable, chunked
+``X`` and ``y`` datasets, so memory stays bounded by one block whatever the
+input's size (LIBSVM without ``--features`` reads the file twice: once for the
+widest row).  The output is written to a temporary file and renamed into
+place.  A field that is not a number ends the conversion with a message
+naming the line and the column, unless ``bad_rows="skip"`` counts and skips
+such rows.  The readers are plain Python (``csv`` and ``str.split``) with a
+NumPy conversion per block.
+"""
+
+from __future__ import annotations
+
+import csv
+import dataclasses
+import os
+
+import numpy as np
+
+from sgdcli import hdf5
+from sgdcli.atomic import atomic_output, check_writable
+from sgdcli.errors import InputError
+
+FORMATS = ("csv", "tsv", "libsvm", "npy")
+DTYPES = ("float32", "float64")
+COMPRESSIONS = ("none", "gzip", "lzf")
+BLOCK_ROWS = 65536
+_EXTENSIONS = {".csv": "csv", ".tsv": "tsv", ".tab": "tsv", ".svm": "libsvm", ".libsvm": "libsvm",
+               ".svmlight": "libsvm", ".npy": "npy"}
+
+
+@dataclasses.dataclass
+class Converted:
+    rows: int
+    features: int
+    skipped: int
+    format: str
+    feature_names: list[str] | None = None
+
+
+class _BadRow(Exception):
+    def __init__(self, line: int, column: int | None, why: str):
+        super().__init__(why)
+        self.line, self.column, self.why = line, column, why
+
+
+def detect_format(path: str, fmt: str | None) -> str:
+    if fmt is not None:
+        if fmt not in FORMATS:
+            raise InputError(f"--format: {fmt!r} is not one of {', '.join(FORMATS)}")
+        return fmt
+    ext = os.path.splitext(path)[1].lower()
+    if ext not in _EXTENSIONS:
+        raise InputError(f"{path}: cannot tell the format from the name; give --format ({', '.join(FORMATS)})")
+    return _EXTENSIONS[ext]
+
+
+def convert(input, output, *, fmt: str | None = None, label_column: str | None = None, delimiter: str | None = None,
+            header: bool | None = None, features: int | None = None, y: str | None = None,
+            chunk_rows: int | None = None, compression: str = "none", dtype: str = "float32",
+            bad_rows: str = "error", block_rows: int = BLOCK_ROWS) -> Converted:
+    """Convert ``input`` to ``output`` (HDF5 with ``X`` rows × features and ``y``); see the module docstring."""
+    input, output = os.fspath(input), os.fspath(output)
+    if not os.path.isfile(input):
+        raise InputError(f"{input}: no such file")
+    fmt = detect_format(input, fmt)
+    if dtype not in DTYPES:
+        raise InputError(f"--dtype: {dtype!r} is not one of {', '.join(DTYPES)}")
+    if compression not in COMPRESSIONS:
+        raise InputError(f"--compression: {compression!r} is not one of {', '.join(COMPRESSIONS)}")
+    if bad_rows not in ("error", "skip"):
+        raise InputError(f"--bad-rows: {bad_rows!r} is not one of error, skip")
+    if chunk_rows is not None and chunk_rows < 1:
+        raise InputError(f"--chunk-rows must be >= 1, got {chunk_rows}")
+    if features is not None and (fmt != "libsvm" or features < 1):
+        raise InputError("--features applies to LIBSVM input and must be >= 1")
+    if y is not None and fmt != "npy":
+        raise InputError("--y FILE.npy applies to .npy input")
+    if y is not None and not os.path.isfile(y):
+        raise InputError(f"--y {y}: no such file")
+    check_writable(output, inputs=(input, y))
+    if fmt == "npy":
+        blocks, width, names = _npy_blocks(input, y, label_column, block_rows)
+    elif fmt == "libsvm":
+        width = features if features is not None else _libsvm_width(input)
+        blocks, names = _libsvm_blocks(input, width, block_rows, bad_rows), None
+    else:
+        blocks, width, names = _csv_blocks(input, "\t" if fmt == "tsv" and delimiter is None else delimiter,
+                                           header, label_column, block_rows, bad_rows)
+    result = _write(input, output, blocks, width, names, chunk_rows, compression, np.dtype(dtype))
+    return Converted(rows=result[0], features=width, skipped=result[1], format=fmt, feature_names=names)
+
+
+def _write(input, output, blocks, width: int, names, chunk_rows: int | None, compression: str, dtype) -> tuple[int, int]:
+    if chunk_rows is None:  # about 1 MiB chunks, a power of two in rows, like `generate`
+        target = max(1, (1 << 20) // (dtype.itemsize * width))
+        chunk_rows = 1 << (target.bit_length() - 1)
+    filters = {} if compression == "none" else {"compression": compression}
+    if compression == "gzip":
+        filters["compression_opts"] = 1
+    n = skipped = 0
+    with atomic_output(output) as tmp, hdf5.created(tmp) as f:
+        X = f.create_dataset("X", shape=(0, width), maxshape=(None, width), dtype=dtype,
+                             chunks=(chunk_rows, width), **filters)
+        Y = f.create_dataset("y", shape=(0,), maxshape=(None,), dtype=np.float64, chunks=(chunk_rows,), **filters)
+        for Xb, yb, bad in blocks:
+            skipped += bad
+            if len(Xb) == 0:
+                continue
+            X.resize(n + len(Xb), axis=0)
+            Y.resize(n + len(Xb), axis=0)
+            X[n:] = Xb
+            Y[n:] = yb
+            n += len(Xb)
+        if n == 0:
+            raise InputError(f"{output}: nothing to write: the input has no data rows")
+        f.attrs["converted_from"] = os.path.abspath(input)
+        if names:
+            X.attrs["feature_names"] = names
+    return n, skipped
+
+
+# --- CSV / TSV ----------------------------------------------------------------------------------
+
+def _sniff(path: str, delimiter: str | None) -> str:
+    if delimiter is not None:
+        if delimiter in ("\\t", "tab"):
+            return "\t"
+        if len(delimiter) != 1:
+            raise InputError(f"--delimiter: expected one character (or 'tab'), got {delimiter!r}")
+        return delimiter
+    with open(path, newline="", encoding="utf-8", errors="replace") as fh:
+        sample = fh.read(65536)
+    try:
+        return csv.Sniffer().sniff(sample, delimiters=",\t;| ").delimiter
+    except csv.Error:
+        return ","
+
+
+def _number(text: str) -> bool:
+    try:
+        float(text)
+        return True
+    except ValueError:
+        return False
+
+
+def _csv_blocks(path, delimiter, header, label_column, block_rows, bad_rows):
+    delim = _sniff(path, delimiter)
+    fh = open(path, newline="", encoding="utf-8")
+    reader = csv.reader(fh, delimiter=delim)
+    try:
+        first = next(reader)
+    except StopIteration:
+        fh.close()
+        raise InputError(f"{path}: empty file") from None
+    except (csv.Error, UnicodeDecodeError) as exc:
+        fh.close()
+        raise InputError(f"{path}: line 1: {exc}") from None
+    if header is None:
+        header = not all(_number(field) for field in first)
+    names = [name.strip() for name in first] if header else None
+    ncols = len(first)
+    label = _label_index(label_column, names, ncols, path)
+    feature_cols = [c for c in range(ncols) if c != label]
+    feature_names = [names[c] for c in feature_cols] if names else None
+
+    def rows():
+        if not header:
+            yield 1, first
+        try:
+            for row in reader:
+                yield reader.line_num, row
+        except (csv.Error, UnicodeDecodeError) as exc:
+            raise InputError(f"{path}: line {reader.line_num}: {exc}") from None
+
+    def blocks():
+        try:
+            yield from _numeric_blocks(path, rows(), ncols, label, feature_cols, block_rows, bad_rows)
+        finally:
+            fh.close()
+
+    return blocks(), len(feature_cols), feature_names
+
+
+def _label_index(label_column, names, ncols, path) -> int:
+    if label_column is None:
+        return ncols - 1
+    text = str(label_column).strip()
+    if names is not None and text in names:
+        return names.index(text)
+    try:
+        index = int(text)
+    except ValueError:
+        where = f"the header ({', '.join(names)})" if names else "a file without a header (give an index)"
+        raise InputError(f"--label-column: no column {text!r} in {where}") from None
+    if not -ncols <= index < ncols:
+        raise InputError(f"--label-column: index {index} is outside the {ncols} columns of {path}")
+    return index % ncols
+
+
+def _numeric_blocks(path, rows, ncols, label, feature_cols, block_rows, bad_rows):
+    """Blocks (X, y, skipped) of float64 from (line number, fields) pairs; bad rows raise or are skipped."""
+    X = np.empty((block_rows, len(feature_cols)))
+    y = np.empty(block_rows)
+    k = skipped = 0
+    for line, fields in rows:
+        if not fields or (len(fields) == 1 and not fields[0].strip()):
+            continue  # blank line
+        try:
+            if len(fields) != ncols:
+                raise _BadRow(line, None, f"{len(fields)} fields, expected {ncols}")
+            for j, c in enumerate(feature_cols):
+                X[k, j] = _field(fields[c], line, c)
+            y[k] = _field(fields[label], line, label)
+            k += 1
+        except _BadRow as bad:
+            if bad_rows == "error":
+                column = f", column {bad.column + 1}" if bad.column is not None else ""
+                raise InputError(f"{path}: line {bad.line}{column}: {bad.why} (--bad-rows skip leaves such rows out)") from None
+            skipped += 1
+        if k == block_rows:
+            yield X[:k].copy(), y[:k].copy(), skipped
+            k = skipped = 0
+    yield X[:k].copy(), y[:k].copy(), skipped
+
+
+def _field(text: str, line: int, column: int) -> float:
+    try:
+        return float(text)
+    except ValueError:
+        raise _BadRow(line, column, f"cannot read {text.strip()!r} as a number") from None
+
+
+# --- LIBSVM / svmlight ----------------------------------------------------------------------------
+
+def _tokens(line: str) -> list[str]:
+    return line.split("#", 1)[0].split()
+
+
+def _libsvm_width(path: str) -> int:
+    """The largest feature index in the file (first pass)."""
+    width = 0
+    with open(path, encoding="utf-8") as fh:
+        for number, line in enumerate(fh, start=1):
+            for token in _tokens(line)[1:]:
+                key, _, _ = token.partition(":")
+                if key == "qid":
+                    continue
+                try:
+                    width = max(width, int(key))
+                except ValueError:
+                    raise InputError(f"{path}: line {number}: cannot read feature index {key!r}") from None
+    if width == 0:
+        raise InputError(f"{path}: no features found; is this LIBSVM text?")
+    return width
+
+
+def _libsvm_blocks(path, width, block_rows, bad_rows):
+    X = np.zeros((block_rows, width))
+    y = np.empty(block_rows)
+    k = skipped = 0
+    with open(path, encoding="utf-8") as fh:
+        for number, line in enumerate(fh, start=1):
+            tokens = _tokens(line)
+            if not tokens:
+                continue
+            X[k] = 0.0
+            try:
+                y[k] = _field(tokens[0], number, 0)
+                for position, token in enumerate(tokens[1:], start=1):
+                    key, sep, value = token.partition(":")
+                    if key == "qid":
+                        continue
+                    try:
+                        index = int(key)
+                    except ValueError:
+                        raise _BadRow(number, position, f"cannot read {token!r} as index:value") from None
+                    if not sep or not 1 <= index <= width:
+                        raise _BadRow(number, position, f"feature index {key} is outside 1..{width}"
+                                      if sep else f"cannot read {token!r} as index:value")
+                    X[k, index - 1] = _field(value, number, position)
+                k += 1
+            except _BadRow as bad:
+                if bad_rows == "error":
+                    raise InputError(f"{path}: line {bad.line}, token {bad.column + 1}: {bad.why} "
+                                     f"(--bad-rows skip leaves such rows out)") from None
+                skipped += 1
+            if k == block_rows:
+                yield X[:k].copy(), y[:k].copy(), skipped
+                k = skipped = 0
+    yield X[:k].copy(), y[:k].copy(), skipped
+
+
+# --- .npy -------------------------------------------------------------------------------------------
+
+def _load_npy(path: str, what: str) -> np.ndarray:
+    try:
+        a = np.load(path, mmap_mode="r", allow_pickle=False)
+    except (OSError, ValueError) as exc:
+        raise InputError(f"{path}: cannot read it as a .npy file ({exc})") from None
+    if a.dtype.kind not in "biuf":
+        raise InputError(f"{path}: {what} must be numeric, got dtype {a.dtype}")
+    return a
+
+
+def _npy_blocks(path, y_path, label_column, block_rows):
+    X = _load_npy(path, "X")
+    if X.ndim != 2:
+        raise InputError(f"{path}: expected a 2-D array (rows × features), got shape {X.shape}")
+    if y_path is not None:
+        if label_column is not None:
+            raise InputError("--label-column and --y exclude each other")
+        Y = _load_npy(y_path, "y")
+        if Y.ndim != 1 or len(Y) != len(X):
+            raise InputError(f"{y_path}: expected {len(X)} labels (1-D), got shape {Y.shape}")
+        feature_cols = list(range(X.shape[1]))
+        label = None
+    else:
+        if label_column is None:
+            raise InputError(f"{path}: give the labels with --y FILE.npy or --label-column INDEX")
+        label = _label_index(label_column, None, X.shape[1], path)
+        feature_cols = [c for c in range(X.shape[1]) if c != label]
+        Y = None
+
+    def blocks():
+        for start in range(0, len(X), block_rows):
+            part = np.asarray(X[start:start + block_rows])
+            yb = np.asarray(Y[start:start + block_rows], dtype=np.float64) if Y is not None else part[:, label].astype(np.float64)
+            yield part[:, feature_cols], yb, 0
+
+    return blocks(), len(feature_cols), None
+
+
+def describe(result: Converted) -> str:
+    text = f"{result.rows} rows × {result.features} features from {result.format}"
+    if result.skipped:
+        text += f"; skipped {result.skipped} bad rows"
+    return text
+

@@ -1,0 +1,176 @@
+"""sgdcli convert: CSV/TSV, LIBSVM and .npy into HDF5 that trains exactly like the same data written directly."""
+
+import json
+
+import h5py
+import numpy as np
+import pytest
+
+from conftest import cli, make_problem, write_table
+
+
+def write_csv(path, X, y, delimiter=",", header=True, label_at=None):
+    """X as float32 values written exactly (repr of each float), the label at column ``label_at``."""
+    d = X.shape[1]
+    label_at = d if label_at is None else label_at
+    with open(path, "w") as fh:
+        if header:
+            names = [f"f{j}" for j in range(d)]
+            names.insert(label_at, "label")
+            fh.write(delimiter.join(names) + "\n")
+        for row, target in zip(X, y):
+            fields = [repr(float(v)) for v in row]
+            fields.insert(label_at, str(int(target)))
+            fh.write(delimiter.join(fields) + "\n")
+    return str(path)
+
+
+def metrics(model, data):
+    code, out, err = cli("evaluate", model, data, "--json")
+    assert code == 0, err
+    return json.loads(out)
+
+
+def test_csv_round_trip_trains_like_the_same_data_written_directly(tmp_path):
+    X, y = make_problem("binary", n=3000, d=5, seed=3)
+    csv_path = write_csv(tmp_path / "d.csv", X, y, label_at=2)
+    code, out, err = cli("convert", csv_path, "-o", tmp_path / "c.h5", "--label-column", "label")
+    assert code == 0, err
+    assert out.strip() == f"wrote {tmp_path / 'c.h5'}: 3000 rows × 5 features from csv"
+    direct = write_table(tmp_path / "direct.h5", X, y)
+    for data, model in ((tmp_path / "c.h5", tmp_path / "mc.h5"), (direct, tmp_path / "md.h5")):
+        assert cli("train", data, "-o", model, "-q", "--epochs", "2", "--standardize")[0] == 0
+    assert metrics(tmp_path / "mc.h5", tmp_path / "c.h5") == metrics(tmp_path / "md.h5", direct)
+    with h5py.File(tmp_path / "c.h5") as f, h5py.File(tmp_path / "mc.h5") as m, h5py.File(tmp_path / "md.h5") as n:
+        assert np.array_equal(f["X"][()], X) and np.array_equal(f["y"][()], y)
+        assert list(f["X"].attrs["feature_names"]) == ["f0", "f1", "f2", "f3", "f4"]
+        assert np.array_equal(m["weights"][()], n["weights"][()])
+
+
+@pytest.mark.parametrize("delimiter,name", [("\t", "d.tsv"), (";", "d.csv"), ("|", "d.txt")])
+def test_delimiters_headerless_files_and_label_by_index(tmp_path, delimiter, name):
+    X, y = make_problem("binary", n=50, d=3, seed=4)
+    path = write_csv(tmp_path / name, X, y, delimiter=delimiter, header=False, label_at=0)
+    extra = ["--format", "csv"] if name.endswith(".txt") else []
+    code, _, err = cli("convert", path, "-o", tmp_path / "o.h5", "--label-column", "0", *extra)
+    assert code == 0, err
+    with h5py.File(tmp_path / "o.h5") as f:
+        assert np.array_equal(f["X"][()], X) and np.array_equal(f["y"][()], y)
+        assert "feature_names" not in f["X"].attrs
+
+
+def test_bad_fields_name_the_line_and_column_or_are_skipped(tmp_path):
+    path = tmp_path / "bad.csv"
+    path.write_text("a,b,label\n1,2,0\n3,oops,1\n4,5\n6,7,1\n")
+    code, out, err = cli("convert", path, "-o", tmp_path / "o.h5")
+    assert (code, out) == (2, "")
+    assert err.strip() == (f"sgdcli: error: {path}: line 3, column 2: cannot read 'oops' as a number "
+                           "(--bad-rows skip leaves such rows out)")
+    assert not (tmp_path / "o.h5").exists()
+    code, out, err = cli("convert", path, "-o", tmp_path / "o.h5", "--bad-rows", "skip")
+    assert code == 0, err
+    assert err.strip() == "sgdcli: --bad-rows skip: left out 2 rows with a field that is not a number"
+    with h5py.File(tmp_path / "o.h5") as f:
+        assert f["X"][()].tolist() == [[1, 2], [6, 7]] and f["y"][()].tolist() == [0, 1]
+
+
+def test_a_short_row_is_named(tmp_path):
+    path = tmp_path / "short.csv"
+    path.write_text("1,2,0\n4,5\n")
+    code, _, err = cli("convert", path, "-o", tmp_path / "o.h5")
+    assert code == 2 and err.strip() == (f"sgdcli: error: {path}: line 2: 2 fields, expected 3 "
+                                         "(--bad-rows skip leaves such rows out)")
+
+
+def test_libsvm_dense_with_given_or_inferred_width(tmp_path):
+    path = tmp_path / "d.svm"
+    path.write_text("1 1:0.5 3:2 # a comment\n0 qid:3 2:-1\n\n1 4:7e-1\n")
+    want = [[0.5, 0, 2, 0], [0, -1, 0, 0], [0, 0, 0, 0.7]]
+    assert cli("convert", path, "-o", tmp_path / "a.h5")[0] == 0
+    assert cli("convert", path, "-o", tmp_path / "b.h5", "--features", "6", "--dtype", "float64")[0] == 0
+    with h5py.File(tmp_path / "a.h5") as a, h5py.File(tmp_path / "b.h5") as b:
+        assert a["X"].dtype == np.float32 and np.allclose(a["X"][()], want) and a["y"][()].tolist() == [1, 0, 1]
+        assert b["X"].dtype == np.float64 and b["X"].shape == (3, 6) and np.array_equal(b["X"][:, :4], want)
+    code, _, err = cli("convert", path, "-o", tmp_path / "c.h5", "--features", "3")
+    assert code == 2 and err.strip() == (f"sgdcli: error: {path}: line 4, token 2: feature index 4 is outside 1..3 "
+                                         "(--bad-rows skip leaves such rows out)")
+
+
+def test_npy_with_labels_apart_or_in_a_column(tmp_path):
+    X, y = make_problem("regression", n=200, d=4, seed=5)
+    np.save(tmp_path / "X.npy", X)
+    np.save(tmp_path / "y.npy", y)
+    np.save(tmp_path / "Xy.npy", np.column_stack([X, y]))
+    assert cli("convert", tmp_path / "X.npy", "--y", tmp_path / "y.npy", "-o", tmp_path / "a.h5",
+               "--chunk-rows", "64", "--compression", "gzip")[0] == 0
+    assert cli("convert", tmp_path / "Xy.npy", "--label-column", "-1", "-o", tmp_path / "b.h5")[0] == 0
+    with h5py.File(tmp_path / "a.h5") as a, h5py.File(tmp_path / "b.h5") as b:
+        assert np.array_equal(a["X"][()], X) and np.array_equal(a["y"][()], y)
+        assert a["X"].chunks == (64, 4) and a["X"].compression == "gzip"
+        assert np.array_equal(b["X"][()], X) and np.allclose(b["y"][()], y.astype(np.float32))
+
+
+@pytest.mark.parametrize("args,message", [
+    (["data.parquet"], "data.parquet: no such file"),
+    (["{csv}", "--label-column", "price"], "--label-column: no column 'price' in the header (a, b, label)"),
+    (["{csv}", "--label-column", "7"], "--label-column: index 7 is outside the 3 columns of {csv}"),
+    (["{npy}"], "{npy}: give the labels with --y FILE.npy or --label-column INDEX"),
+    (["{other}"], "{other}: cannot tell the format from the name; give --format (csv, tsv, libsvm, npy)"),
+])
+def test_usage_errors(tmp_path, monkeypatch, args, message):
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "d.csv").write_text("a,b,label\n1,2,0\n")
+    np.save(tmp_path / "X.npy", np.zeros((3, 2)))
+    (tmp_path / "d.parquet.txt").write_text("x")
+    paths = {"csv": str(tmp_path / "d.csv"), "npy": str(tmp_path / "X.npy"), "other": str(tmp_path / "d.parquet.txt")}
+    code, out, err = cli("convert", *[a.format(**paths) for a in args], "-o", tmp_path / "o.h5")
+    assert (code, out) == (2, "")
+    assert err.strip() == "sgdcli: error: " + message.format(**paths)
+
+
+PEAK = """
+import sys, threading, time
+peak = [0]
+def sample():
+    while True:
+        with open("/proc/self/status") as fh:
+            for line in fh:
+                if line.startswith("RssAnon:"):
+                    peak[0] = max(peak[0], int(line.split()[1]) * 1024)
+        time.sleep(0.005)
+threading.Thread(target=sample, daemon=True).start()
+from sgdcli.convert import convert
+convert(sys.argv[1], sys.argv[2], block_rows=2048)
+time.sleep(0.02)
+print(peak[0])
+"""
+
+
+def test_memory_does_not_grow_with_the_input(tmp_path):
+    """200,000 rows take less extra memory than holding the 150,000 extra rows of the smaller run would."""
+    import subprocess
+    import sys
+
+    rng = np.random.default_rng(0)
+    peaks = []
+    for rows in (50_000, 200_000):
+        path = tmp_path / f"d{rows}.csv"
+        X = rng.standard_normal((rows, 10)).astype(np.float32)
+        np.savetxt(path, np.column_stack([X, rng.integers(0, 2, rows)]), delimiter=",", fmt="%.8g")
+        out = subprocess.run([sys.executable, "-c", PEAK, str(path), str(tmp_path / f"d{rows}.h5")],
+                             capture_output=True, text=True, check=True)
+        peaks.append(int(out.stdout.split()[-1]))
+    held = 150_000 * 11 * 8  # the extra rows parsed to float64, if they were all held at once
+    assert peaks[1] - peaks[0] < held, peaks
+
+
+def test_csv_is_read_one_block_at_a_time(tmp_path):
+    from sgdcli.convert import _csv_blocks
+
+    path = tmp_path / "d.csv"
+    np.savetxt(path, np.arange(30_000 * 3).reshape(30_000, 3), delimiter=",", fmt="%d")
+    blocks, width, _ = _csv_blocks(str(path), None, None, None, 1000, "error")
+    X, y, skipped = next(blocks)
+    assert (X.shape, width, skipped) == ((1000, 2), 2, 0)
+    assert np.array_equal(y, np.arange(1000) * 3 + 2.0)
+    assert sum(len(b[0]) for b in blocks) == 29_000  # the rest, block by block
