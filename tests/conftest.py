@@ -41,6 +41,22 @@ def make_problem(task="binary", n=2000, d=5, k=3, seed=0, noise=1.0):
     return X, y
 
 
+# Prepended to a `python -c` program: samples the process's peak anonymous memory
+# (RssAnon, bytes) into peak[0] from a thread, every 5 ms.
+RSS_SAMPLER = """
+import sys, threading, time
+peak = [0]
+def _sample():
+    while True:
+        with open("/proc/self/status") as fh:
+            for line in fh:
+                if line.startswith("RssAnon:"):
+                    peak[0] = max(peak[0], int(line.split()[1]) * 1024)
+        time.sleep(0.005)
+threading.Thread(target=_sample, daemon=True).start()
+"""
+
+
 def run(*args, check=False, env=None, timeout=300, input=None):
     """Run the real CLI in a subprocess; returns CompletedProcess with text output."""
     full_env = dict(os.environ)

@@ -6,7 +6,7 @@ import h5py
 import numpy as np
 import pytest
 
-from conftest import cli, make_problem, write_table
+from conftest import RSS_SAMPLER, cli, make_problem, write_table
 
 
 def write_csv(path, X, y, delimiter=",", header=True, label_at=None):
@@ -128,17 +128,7 @@ def test_usage_errors(tmp_path, monkeypatch, args, message):
     assert err.strip() == "sgdcli: error: " + message.format(**paths)
 
 
-PEAK = """
-import sys, threading, time
-peak = [0]
-def sample():
-    while True:
-        with open("/proc/self/status") as fh:
-            for line in fh:
-                if line.startswith("RssAnon:"):
-                    peak[0] = max(peak[0], int(line.split()[1]) * 1024)
-        time.sleep(0.005)
-threading.Thread(target=sample, daemon=True).start()
+PEAK = RSS_SAMPLER + """
 from sgdcli.convert import convert
 convert(sys.argv[1], sys.argv[2], block_rows=2048)
 time.sleep(0.02)

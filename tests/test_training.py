@@ -17,7 +17,7 @@ from sgdcli.progress import PlainReporter
 from sgdcli.schedules import lr_at
 from sgdcli.training import kernel_config
 
-from conftest import make_problem, run, write_table
+from conftest import RSS_SAMPLER, make_problem, run, write_table
 
 
 def model_contents(path, skip=("created", "history")):
@@ -184,22 +184,12 @@ def test_parse_size():
     assert parse_size("1000") == 1000
 
 
-RSS_PROBE = """
-import sys, threading, time
-peak = [0]
-def sample():
-    while True:
-        with open("/proc/self/status") as fh:
-            for line in fh:
-                if line.startswith("RssAnon:"):
-                    peak[0] = max(peak[0], int(line.split()[1]))
-        time.sleep(0.005)
-threading.Thread(target=sample, daemon=True).start()
+RSS_PROBE = RSS_SAMPLER + """
 from sgdcli import train
 from sgdcli.options import TrainOptions
 train(sys.argv[1], TrainOptions(memory=4 * 2**20, epochs=1, batch_size=256, val_fraction=0.1, standardize=True))
 time.sleep(0.05)
-print(peak[0] * 1024)
+print(peak[0])
 """
 
 
@@ -220,11 +210,11 @@ def test_memory_is_bounded_by_the_budget_not_the_file(tmp_path):
     assert growth < file_bytes / 4
 
 
-GENERATE_PROBE = RSS_PROBE.split("from sgdcli import train")[0] + """
+GENERATE_PROBE = RSS_SAMPLER + """
 from sgdcli.generate import generate
 generate(sys.argv[1], task="multiclass", rows=int(sys.argv[2]), features=50, classes=5)
 time.sleep(0.05)
-print(peak[0] * 1024)
+print(peak[0])
 """
 
 
