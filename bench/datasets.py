@@ -11,6 +11,7 @@ import os
 import shutil
 
 import h5py
+import numpy as np
 
 from sgdcli.generate import generate
 
@@ -65,3 +66,20 @@ def datasets(quick: bool, scale: int = 1) -> dict:
         "gzip": _copy(source, os.path.join(d, f"train-{tag}-gzip.h5"), 0, rows, chunk_rows=8192, gzip=True),
         "test": _copy(source, os.path.join(d, f"test-{tag}.h5"), rows, rows + test_rows),
     }
+
+
+def csv_of(source: str, rows: int) -> str:
+    """The first ``rows`` rows of ``source`` as CSV (header, label last), for timing ``convert``."""
+    path = os.path.join(bench_dir(), f"{os.path.splitext(os.path.basename(source))[0]}-{rows // 1000}k.csv")
+    if os.path.exists(path):
+        return path
+    print(f"writing {path} ...", flush=True)
+    tmp = path + ".part"
+    with h5py.File(source) as f, open(tmp, "w") as fh:
+        d = f["X"].shape[1]
+        fh.write(",".join([f"f{j}" for j in range(d)] + ["label"]) + "\n")
+        for s in range(0, rows, COPY_ROWS):
+            e = min(s + COPY_ROWS, rows)
+            np.savetxt(fh, np.column_stack([f["X"][s:e], f["y"][s:e]]), delimiter=",", fmt="%.9g")
+    shutil.move(tmp, path)
+    return path

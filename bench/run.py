@@ -170,6 +170,18 @@ def drop_page_cache() -> bool:
         return False
 
 
+def convert_csv(path: str, engine: str, tmp: str) -> dict:
+    """``sgdcli convert`` of a CSV with one reader, in-process (the reading, not the start-up)."""
+    from sgdcli.convert import convert
+
+    out = os.path.join(tmp, f"converted-{engine}.h5")
+    t0 = time.perf_counter()
+    result = convert(path, out, engine=engine)
+    seconds = time.perf_counter() - t0
+    os.remove(out)
+    return {"seconds": seconds, "rows": result.rows}
+
+
 # --- whole processes ------------------------------------------------------------------------------
 
 def _timed(cmd: list[str], env=None) -> float:
@@ -303,6 +315,15 @@ def main(argv=None) -> int:
 
     with tempfile.TemporaryDirectory() as tmp:
         results.update(interleave(startup_cases(tmp), args.rounds))
+        csv_path = datasets.csv_of(test, datasets.QUICK_TEST_ROWS if args.quick else 100_000)
+        readers = {"convert CSV, plain Python reader": lambda: convert_csv(csv_path, "python", tmp)}
+        try:
+            import pyarrow.csv  # noqa: F401
+
+            readers["convert CSV, pyarrow reader"] = lambda: convert_csv(csv_path, "pyarrow", tmp)
+        except ImportError:
+            notes.append("pyarrow is not installed: the convert comparison has only the plain reader")
+        results.update(interleave(readers, args.rounds))
 
     memory = {"budget": MEMORY_BUDGET, "main": peak_rss_anon(c)}
     if not args.skip_large:
@@ -356,6 +377,10 @@ def targets(r: dict, memory: dict) -> dict:
     if f"cold sgdcli batch 256, {ALL} threads" in r:
         check(f"cold sgdcli batch 256, {ALL} threads",
               rate("cold read pass, 1 thread") / rate(f"cold sgdcli batch 256, {ALL} threads"), 1.15)
+    if "convert CSV, pyarrow reader" in r:  # issue 5: pyarrow only where clearly faster; no bound was set, report it
+        out["convert CSV, pyarrow reader"] = (rate("convert CSV, pyarrow reader") / rate("convert CSV, plain Python reader"),
+                                              1.0, rate("convert CSV, pyarrow reader") > rate("convert CSV, plain Python reader"),
+                                              False)
     for name, bound in (("sgdcli --help", 0.3), ("tiny train, warm cache", 1.0), ("tiny train, empty cache", 5.0)):
         check(name, r[name]["median_s"], bound)
     for key in ("main", "8x"):
