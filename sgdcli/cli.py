@@ -3,7 +3,7 @@
 This module imports only click at load time; each command imports the parts
 of the package it needs when it runs, so ``--help`` and shell completion never
 load numba.  Errors end as one line on stderr and an exit code: 2 for bad
-usage or input, 1 for a runtime failure.
+usage or input, 1 for a runtime failure, 3 for a failed quality gate.
 """
 
 from __future__ import annotations
@@ -19,6 +19,7 @@ from sgdcli.config import ENV_PREFIX, ConfiguredCommand, config_option, print_co
 from sgdcli.errors import InputError
 from sgdcli.options import BAD_ROWS, LR_SCALINGS, MODELS, OPTIMIZERS, SCHEDULES, parse_batch_size, parse_size
 from sgdcli.progress import MODES as PROGRESS_MODES
+
 EXAMPLES = {
     "generate": "sgdcli generate data.h5 --task binary --rows 100000 --features 20",
     "info": "sgdcli info data.h5",
@@ -224,7 +225,7 @@ def training_options(without: tuple[str, ...] = ()):
         (None, click.option("--progress", type=click.Choice(PROGRESS_MODES), default="auto", show_default=True,
             help="auto: bars on a terminal, plain lines otherwise.")),
         (None, click.option("-q", "--quiet", is_flag=True, help="No progress or log output.")),
-        (None, click.option("-v", "--verbose", is_flag=True, help="Also log the Numba threading layer, threads and kernel cache.")),
+        ("verbose", click.option("-v", "--verbose", is_flag=True, help="Also log the Numba threading layer, threads and kernel cache.")),
     ]
 
     def apply(f):
@@ -313,13 +314,13 @@ def train_cmd(data, output, progress, quiet, verbose, metrics, no_shuffle, check
               help="Batch sizes to compare, comma-separated; 'full' is full-batch gradient descent.")
 @click.option("--lrs", default="0.01", show_default=True, metavar="LR,LR,...",
               help="Learning rates to compare, comma-separated (before --lr-scaling).")
-@training_options(without=("batch_size", "lr"))
+@training_options(without=("batch_size", "lr", "verbose"))
 @click.option("--metrics-dir", type=click.Path(file_okay=False), default=None,
               help="Write each run's per-epoch JSON lines here (diverged runs too, up to their last epoch).")
 @click.option("--plot", type=click.Path(dir_okay=False), default=None, metavar="FILE.png",
               help="Also draw every run's loss against epoch, iterations and time (needs sgdcli[plot]).")
 @json_option("the runs")
-def sweep_cmd(data, batch_sizes, lrs, progress, quiet, verbose, no_shuffle, metrics_dir, plot, json, **kwargs):
+def sweep_cmd(data, batch_sizes, lrs, progress, quiet, no_shuffle, metrics_dir, plot, json, **kwargs):
     """Train DATA once per batch size and learning rate, and compare the runs.
 
     Every run uses the same data, seed and options, through the same engine as
