@@ -20,7 +20,6 @@ reads those datasets), unallocated chunks read as the fill value.
 
 from __future__ import annotations
 
-import os
 import zlib
 from concurrent.futures import ThreadPoolExecutor
 

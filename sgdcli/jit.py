@@ -30,7 +30,7 @@ import tempfile
 
 try:
     import fcntl
-except ImportError:  # not on Windows: no lock there
+except ImportError:  # Windows has no flock: caches there go unlocked
     fcntl = None
 
 import numba

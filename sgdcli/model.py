@@ -19,7 +19,6 @@ import dataclasses
 import datetime
 import json
 
-import h5py
 import numpy as np
 
 from sgdcli import __version__, hdf5
