@@ -55,9 +55,11 @@ class _ArrowGaveUp(Exception):
 
 
 class _BadRow(Exception):
-    def __init__(self, line: int, column: int | None, why: str):
+    """A row that cannot be read; ``where`` is e.g. 'line 3, column 2'."""
+
+    def __init__(self, where: str, why: str):
         super().__init__(why)
-        self.line, self.column, self.why = line, column, why
+        self.where, self.why = where, why
 
 
 def detect_format(path: str, fmt: str | None) -> str:
@@ -217,7 +219,16 @@ def _csv_blocks(path, layout: _CsvLayout, block_rows, bad_rows):
             except (csv.Error, UnicodeDecodeError) as exc:
                 raise InputError(f"{path}: line {reader.line_num}: {exc}") from None
 
-        yield from _numeric_blocks(path, rows(), layout.ncols, layout.label, layout.feature_cols, block_rows, bad_rows)
+        def parse(line, fields, x):
+            if not fields or (len(fields) == 1 and not fields[0].strip()):
+                return None  # blank line
+            if len(fields) != layout.ncols:
+                raise _BadRow(f"line {line}", f"{len(fields)} fields, expected {layout.ncols}")
+            for j, c in enumerate(layout.feature_cols):
+                x[j] = _field(fields[c], f"line {line}, column {c + 1}")
+            return _field(fields[layout.label], f"line {line}, column {layout.label + 1}")
+
+        yield from _blocks(path, rows(), len(layout.feature_cols), parse, block_rows, bad_rows)
 
 
 def _pyarrow_available() -> bool:
@@ -266,37 +277,40 @@ def _label_index(label_column, names, ncols, path) -> int:
     return index % ncols
 
 
-def _numeric_blocks(path, rows, ncols, label, feature_cols, block_rows, bad_rows):
-    """Blocks (X, y, skipped) of float64 from (line number, fields) pairs; bad rows raise or are skipped."""
-    X = np.empty((block_rows, len(feature_cols)))
+def _blocks(path, items, width: int, parse, block_rows: int, bad_rows: str):
+    """Blocks (X, y, skipped) of float64 from ``items`` (line number, raw row), ``block_rows`` at a time.
+
+    ``parse(line, raw, x)`` fills the zeroed feature row ``x`` and returns the
+    label, None for a blank line, or raises _BadRow, which ends the conversion
+    or (``bad_rows="skip"``) leaves the row out and counts it.
+    """
+    X = np.zeros((block_rows, width))
     y = np.empty(block_rows)
     k = skipped = 0
-    for line, fields in rows:
-        if not fields or (len(fields) == 1 and not fields[0].strip()):
-            continue  # blank line
+    for line, raw in items:
+        X[k] = 0.0
         try:
-            if len(fields) != ncols:
-                raise _BadRow(line, None, f"{len(fields)} fields, expected {ncols}")
-            for j, c in enumerate(feature_cols):
-                X[k, j] = _field(fields[c], line, c)
-            y[k] = _field(fields[label], line, label)
-            k += 1
+            target = parse(line, raw, X[k])
         except _BadRow as bad:
             if bad_rows == "error":
-                column = f", column {bad.column + 1}" if bad.column is not None else ""
-                raise InputError(f"{path}: line {bad.line}{column}: {bad.why} (--bad-rows skip leaves such rows out)") from None
+                raise InputError(f"{path}: {bad.where}: {bad.why} (--bad-rows skip leaves such rows out)") from None
             skipped += 1
+            continue
+        if target is None:
+            continue
+        y[k] = target
+        k += 1
         if k == block_rows:
-            yield X[:k].copy(), y[:k].copy(), skipped
+            yield X.copy(), y.copy(), skipped
             k = skipped = 0
     yield X[:k].copy(), y[:k].copy(), skipped
 
 
-def _field(text: str, line: int, column: int) -> float:
+def _field(text: str, where: str) -> float:
     try:
         return float(text)
     except ValueError:
-        raise _BadRow(line, column, f"cannot read {text.strip()!r} as a number") from None
+        raise _BadRow(where, f"cannot read {text.strip()!r} as a number") from None
 
 
 # --- LIBSVM / svmlight ----------------------------------------------------------------------------
@@ -324,39 +338,26 @@ def _libsvm_width(path: str) -> int:
 
 
 def _libsvm_blocks(path, width, block_rows, bad_rows):
-    X = np.zeros((block_rows, width))
-    y = np.empty(block_rows)
-    k = skipped = 0
-    with open(path, encoding="utf-8") as fh:
-        for number, line in enumerate(fh, start=1):
-            tokens = _tokens(line)
-            if not tokens:
+    def parse(line, text, x):
+        tokens = _tokens(text)
+        if not tokens:
+            return None
+        target = _field(tokens[0], f"line {line}, token 1")
+        for position, token in enumerate(tokens[1:], start=2):
+            where = f"line {line}, token {position}"
+            key, sep, value = token.partition(":")
+            if key == "qid":
                 continue
-            X[k] = 0.0
-            try:
-                y[k] = _field(tokens[0], number, 0)
-                for position, token in enumerate(tokens[1:], start=1):
-                    key, sep, value = token.partition(":")
-                    if key == "qid":
-                        continue
-                    try:
-                        index = int(key)
-                    except ValueError:
-                        raise _BadRow(number, position, f"cannot read {token!r} as index:value") from None
-                    if not sep or not 1 <= index <= width:
-                        raise _BadRow(number, position, f"feature index {key} is outside 1..{width}"
-                                      if sep else f"cannot read {token!r} as index:value")
-                    X[k, index - 1] = _field(value, number, position)
-                k += 1
-            except _BadRow as bad:
-                if bad_rows == "error":
-                    raise InputError(f"{path}: line {bad.line}, token {bad.column + 1}: {bad.why} "
-                                     f"(--bad-rows skip leaves such rows out)") from None
-                skipped += 1
-            if k == block_rows:
-                yield X[:k].copy(), y[:k].copy(), skipped
-                k = skipped = 0
-    yield X[:k].copy(), y[:k].copy(), skipped
+            if not sep or not key.isdigit():
+                raise _BadRow(where, f"cannot read {token!r} as index:value")
+            index = int(key)
+            if not 1 <= index <= width:
+                raise _BadRow(where, f"feature index {key} is outside 1..{width}")
+            x[index - 1] = _field(value, where)
+        return target
+
+    with open(path, encoding="utf-8") as fh:
+        yield from _blocks(path, enumerate(fh, start=1), width, parse, block_rows, bad_rows)
 
 
 # --- .npy -------------------------------------------------------------------------------------------

@@ -57,6 +57,20 @@ threading.Thread(target=_sample, daemon=True).start()
 """
 
 
+def without(module: str) -> str:
+    """A `python -c` program that runs the CLI on sys.argv[1:] as if ``module`` were not installed."""
+    return f"""
+import sys
+class Block:
+    def find_spec(self, name, path=None, target=None):
+        if name == {module!r} or name.startswith({module + "."!r}):
+            raise ImportError("blocked for the test")
+sys.meta_path.insert(0, Block())
+from sgdcli.cli import main
+main(sys.argv[1:])
+"""
+
+
 def run(*args, check=False, env=None, timeout=300, input=None):
     """Run the real CLI in a subprocess; returns CompletedProcess with text output."""
     full_env = dict(os.environ)

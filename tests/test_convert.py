@@ -6,7 +6,7 @@ import h5py
 import numpy as np
 import pytest
 
-from conftest import RSS_SAMPLER, cli, make_problem, write_table
+from conftest import RSS_SAMPLER, cli, make_problem, without, write_table
 
 
 def write_csv(path, X, y, delimiter=",", header=True, label_at=None):
@@ -74,16 +74,7 @@ def test_pyarrow_gives_way_to_the_plain_reader_at_a_bad_field(tmp_path):
     assert not (tmp_path / "o.h5").exists()
 
 
-NO_PYARROW = """
-import sys
-class Block:
-    def find_spec(self, name, path=None, target=None):
-        if name == "pyarrow" or name.startswith("pyarrow."):
-            raise ImportError("blocked for the test")
-sys.meta_path.insert(0, Block())
-from sgdcli.cli import main
-main(sys.argv[1:])
-"""
+NO_PYARROW = without("pyarrow")
 
 
 def test_without_pyarrow_auto_reads_plainly_and_pyarrow_says_how_to_install_it(tmp_path):

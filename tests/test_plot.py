@@ -8,7 +8,7 @@ import sys
 
 import pytest
 
-from conftest import cli
+from conftest import cli, without
 
 pytest.importorskip("matplotlib")
 
@@ -78,16 +78,7 @@ def test_unknown_image_format_and_missing_file(tmp_path, runs):
     assert code == 2 and err.strip() == f"sgdcli: error: {tmp_path / 'none.jsonl'}: cannot read it (No such file or directory)"
 
 
-WITHOUT_MATPLOTLIB = """
-import sys
-class Block:
-    def find_spec(self, name, path=None, target=None):
-        if name == "matplotlib" or name.startswith("matplotlib."):
-            raise ImportError("blocked for the test")
-sys.meta_path.insert(0, Block())
-from sgdcli.cli import main
-main(sys.argv[1:])
-"""
+WITHOUT_MATPLOTLIB = without("matplotlib")
 
 
 @pytest.mark.parametrize("command", ["plot", "sweep"])
