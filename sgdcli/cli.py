@@ -251,11 +251,21 @@ def training_options(without: tuple[str, ...] = ()):
 @click.option("--resume", is_flag=True,
               help="Continue from the checkpoint if there is one (else start from scratch); safe in cron lines.")
 @click.option("--keep-checkpoint", is_flag=True, help="Keep the checkpoint after a successful run.")
+@click.option("--dask", default=None, metavar="ADDRESS",
+              help="Train on Dask distributed: a scheduler (tcp://host:8786) or local:N (N worker processes here). "
+                   "Needs the extra: pip install 'sgdcli[dask]'.")
+@click.option("--dask-workers", type=click.IntRange(min=1), default=None,
+              help="With --dask: shards (one per worker); wait for this many workers [default: those connected, or N].")
+@click.option("--sync-every", type=click.IntRange(min=1), default=None, metavar="K",
+              help="With --dask: mini-batch steps per worker between model averagings [default: about 1M rows' worth].")
+@click.option("--dask-timeout", type=click.FloatRange(min=0, min_open=True), default=30, show_default=True,
+              help="With --dask: seconds to reach the scheduler and its workers before exiting 1.")
 @click.option("--wait-lock", type=click.FloatRange(min=0), is_flag=False, flag_value=math.inf, default=None,
               metavar="[SECONDS]", help="If another run holds the output, wait for it (forever, or SECONDS) instead of exiting 75.")
 @gate_options
 def train_cmd(data, output, progress, quiet, verbose, metrics, no_shuffle, checkpoint, checkpoint_every,
-              checkpoint_seconds, resume, keep_checkpoint, wait_lock, fail_under, fail_over, **kwargs):
+              checkpoint_seconds, resume, keep_checkpoint, dask, dask_workers, sync_every, dask_timeout,
+              wait_lock, fail_under, fail_over, **kwargs):
     """Train a model on DATA by mini-batch SGD and write it to OUTPUT.
 
     One iteration is one mini-batch and one update; one epoch visits every
@@ -274,6 +284,16 @@ def train_cmd(data, output, progress, quiet, verbose, metrics, no_shuffle, check
     from sgdcli.training import RunControl, default_checkpoint, train
 
     opts = TrainOptions(shuffle=not no_shuffle, **kwargs)
+    dask_options = None
+    if dask is not None:
+        from sgdcli.cluster import DaskOptions
+
+        dask_options = DaskOptions(dask, workers=dask_workers, sync_every=sync_every, timeout=dask_timeout)
+        dask_options.check()
+    else:
+        for flag, value in (("--dask-workers", dask_workers), ("--sync-every", sync_every)):
+            if value is not None:
+                raise InputError(f"{flag}: applies only with --dask ADDRESS")
     checks = _gates(fail_under, fail_over, training=True)
     if checks:
         if opts.val is None and opts.val_fraction <= 0:
@@ -292,7 +312,7 @@ def train_cmd(data, output, progress, quiet, verbose, metrics, no_shuffle, check
             stop=stop,
             verbose=verbose,
         )
-        model = train(data, opts, output=output, metrics=metrics, reporter=reporter, control=control)
+        model = train(data, opts, output=output, metrics=metrics, reporter=reporter, control=control, dask=dask_options)
     last = model.history[-1]
     t = model.training
     click.echo(f"model {output}: {model.model}, {model.n_features} features, {t['epochs_run']} epochs × "

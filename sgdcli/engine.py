@@ -10,6 +10,7 @@ state and position, and a distributed run can call it per shard.
 from __future__ import annotations
 
 import dataclasses
+import math
 import os
 from typing import Callable
 
@@ -46,6 +47,7 @@ class EpochResult:
     rows: int
     train_loss: float
     bad_rows: int  # rows skipped for non-finite values (--bad-rows skip)
+    finished: bool = True  # False: a distributed round stopped at ``max_rows`` before the shard's end
 
 
 def trained_rows(block, plan: "EpochPlan") -> tuple[np.ndarray, int]:
@@ -73,6 +75,7 @@ class Position:
     rows_seen: int = 0  # rows handed to the kernel in this epoch
     bad_rows: int = 0  # rows skipped in this epoch
     seconds: float = 0.0  # training time spent in this epoch before the latest resume
+    shards: list | None = None  # distributed runs: per worker [block, row, steps, done] (cluster.py)
 
     @property
     def fresh(self) -> bool:
@@ -89,12 +92,19 @@ def run_epoch(
     pos: Position,
     on_progress: Callable[[int, int, float, float], None] | None = None,
     safe_point: Callable[[Position], None] | None = None,
+    order: np.ndarray | None = None,
+    max_rows: int | None = None,
 ) -> EpochResult:
     """Train from ``pos`` to the end of epoch ``pos.epoch``; returns the epoch's figures.
 
     ``pos`` is updated in place at every safe point, where ``safe_point(pos)`` is
     called (it may write a checkpoint, or raise to stop).  ``on_progress(iterations,
     rows, running_loss, lr)`` is called after every kernel call.
+
+    A worker of a distributed run (cluster.py) passes its shard: ``order``, the
+    blocks it visits this epoch (default: every block, in the epoch's order),
+    and ``max_rows``, where its round ends.  The epoch's last partial batch is
+    then taken only if the shard ends within the round (``EpochResult.finished``).
     """
     counters, sums = state.counters, state.sums
     if pos.fresh:
@@ -105,7 +115,9 @@ def run_epoch(
         pos.rows_seen = 0
         pos.bad_rows = 0
     epoch, t0 = pos.epoch, pos.epoch_start_t
-    order = shuffle.block_order(len(spans), plan.seed, epoch, plan.shuffle)
+    if order is None:
+        order = shuffle.block_order(len(spans), plan.seed, epoch, plan.shuffle)
+    budget = math.inf if max_rows is None else max_rows
     where = f"{table.path}:{table.x_name}"
     first = pos.block
     visiting = [spans[b] for b in order[first:]]
@@ -116,12 +128,18 @@ def run_epoch(
         y = plan.labels.encode_rows(block.y, selected, f"{table.path}:{table.y_name}", block.start)
         return block, y, shuffle.row_order(selected, plan.seed, epoch, b, plan.shuffle), bad
 
-    for k, (block, y, rows, bad) in enumerate(stream_blocks(table, visiting, plan.block_rows, prepare), start=first):
+    blocks = stream_blocks(table, visiting, plan.block_rows, prepare)
+    for k, (block, y, rows, bad) in enumerate(blocks, start=first):
+        if budget <= 0:  # the round ended with the block before
+            blocks.close()
+            return _result(state, pos, t0, finished=False)
         start_row = pos.row if k == first else 0
         if start_row == 0:
             pos.bad_rows += bad
-        for lo in range(start_row, len(rows), SLICE_ROWS):
-            hi = min(lo + SLICE_ROWS, len(rows))
+        lo = start_row
+        while lo < len(rows) and budget > 0:
+            # slices end at multiples of SLICE_ROWS from the block's start, whatever the budget
+            hi = min((lo // SLICE_ROWS + 1) * SLICE_ROWS, len(rows), lo + budget)
             status = kernels.train_block(cfg, block.X, y, rows[lo:hi], plan.center, plan.scale, state, scratch)
             if status == kernels.BAD_ROW:
                 raise InputError(f"{where}: non-finite feature value at row {block.start + int(counters[kernels.BAD])}")
@@ -134,6 +152,11 @@ def run_epoch(
                 on_progress(int(counters[kernels.T]) - t0, pos.rows_seen, sums[kernels.EPOCH_LOSS] / done, current_lr(cfg, state))
             if safe_point is not None:
                 safe_point(pos)
+            budget -= hi - lo
+            lo = hi
+        if lo < len(rows):  # the round ended inside this block
+            blocks.close()
+            return _result(state, pos, t0, finished=False)
         pos.block, pos.row = k + 1, 0
     if counters[kernels.FILL] > 0:
         if plan.drop_last:
@@ -142,12 +165,17 @@ def run_epoch(
             sums[kernels.BATCH_LOSS] = 0.0
         elif not kernels.finish_batch(cfg, state, scratch, plan.center, plan.scale):
             raise _diverged(cfg, state, epoch, t0)
-    trained = int(sums[kernels.EPOCH_ROWS])
+    return _result(state, pos, t0, finished=True)
+
+
+def _result(state: TrainState, pos: Position, t0: int, finished: bool) -> EpochResult:
+    trained = int(state.sums[kernels.EPOCH_ROWS])
     return EpochResult(
-        iterations=int(counters[kernels.T]) - t0,
+        iterations=int(state.counters[kernels.T]) - t0,
         rows=trained,
-        train_loss=float(sums[kernels.EPOCH_LOSS] / trained) if trained else float("nan"),
+        train_loss=float(state.sums[kernels.EPOCH_LOSS] / trained) if trained else float("nan"),
         bad_rows=pos.bad_rows,
+        finished=finished,
     )
 
 

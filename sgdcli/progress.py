@@ -26,7 +26,8 @@ class Reporter:
 
     def epoch_start(self, epoch: int) -> None: ...
 
-    def advance(self, epoch: int, iteration: int, rows: int, loss: float, lr: float) -> None: ...
+    def advance(self, epoch: int, iteration: int, rows: int, loss: float, lr: float, detail: str = "") -> None:
+        """``detail``: extra state to show, such as each worker's place in a distributed run."""
 
     def epoch_end(self, record: dict) -> None: ...
 
@@ -125,7 +126,7 @@ class PlainReporter(Reporter):
         self._t0 = self.clock()
         self._last = self._t0
 
-    def advance(self, epoch, iteration, rows, loss, lr):
+    def advance(self, epoch, iteration, rows, loss, lr, detail=""):
         now = self.clock()
         if now - self._last < self.interval:
             return
@@ -136,7 +137,7 @@ class PlainReporter(Reporter):
         pct = 100.0 * iteration / max(self.iterations, 1)
         self._write(
             f"epoch {epoch + 1}/{self.epochs} iteration {iteration}/{self.iterations} ({pct:.0f}%) "
-            f"loss {loss:.6g} lr {lr:.4g} {format_rate(rate)} rows/s eta {_clock(eta)}"
+            f"loss {loss:.6g} lr {lr:.4g} {format_rate(rate)} rows/s eta {_clock(eta)}" + (f" {detail}" if detail else "")
         )
 
     def epoch_end(self, record):
@@ -177,15 +178,15 @@ class RichReporter(Reporter):
         self.progress.update(self.epoch_task, description=f"epoch {epoch + 1}/{self.epochs}")
         self.progress.reset(self.iter_task, total=self.iterations, info="")
 
-    def advance(self, epoch, iteration, rows, loss, lr):
+    def advance(self, epoch, iteration, rows, loss, lr, detail=""):
         elapsed = time.monotonic() - self._t0
         rate = rows / elapsed if elapsed > 0 else 0.0
-        self.progress.update(
-            self.iter_task, completed=iteration, info=f"loss {loss:.5g}  lr {lr:.3g}  {format_rate(rate)} rows/s"
-        )
+        info = f"loss {loss:.5g}  lr {lr:.3g}  {format_rate(rate)} rows/s" + (f"  {detail}" if detail else "")
+        self.progress.update(self.iter_task, completed=iteration, info=info)
 
     def epoch_end(self, record):
-        self.progress.update(self.iter_task, completed=record["iterations"])
+        # a distributed epoch's iterations are known exactly only at its end
+        self.progress.update(self.iter_task, completed=record["iterations"], total=max(record["iterations"], self.iterations))
         self.progress.advance(self.epoch_task)
         self.console.print(epoch_summary(record, self.epochs))
         self.records.append(record)

@@ -33,6 +33,15 @@ def block_order(n_blocks: int, seed: int, epoch: int, shuffle: bool = True) -> n
     return _rng(seed, epoch, 0).permutation(n_blocks)
 
 
+def deal(order: np.ndarray, shards: int) -> list[np.ndarray]:
+    """An epoch's blocks dealt to ``shards`` workers in turn: shard w visits order[w::shards].
+
+    Every block goes to exactly one shard, so an epoch still trains every row
+    once; the order, and with it each shard's blocks, changes every epoch.
+    """
+    return [order[w::shards] for w in range(shards)]
+
+
 def row_order(rows: np.ndarray, seed: int, epoch: int, block: int, shuffle: bool = True) -> np.ndarray:
     """The order in which the rows (block-local indices) of one block are visited."""
     if not shuffle:

@@ -64,9 +64,9 @@ class _Recorder(Reporter):
         self.partial_iterations = 0
         self.inner.epoch_start(epoch)
 
-    def advance(self, epoch, iteration, rows, loss, lr):
+    def advance(self, epoch, iteration, rows, loss, lr, detail=""):
         self.partial_iterations = iteration
-        self.inner.advance(epoch, iteration, rows, loss, lr)
+        self.inner.advance(epoch, iteration, rows, loss, lr, detail)
 
     def epoch_end(self, record):
         self.records.append(record)

@@ -23,7 +23,7 @@ from sgdcli import checkpoint as ckpt_mod
 from sgdcli import chunks, engine, hdf5, kernels, labels as labels_mod, losses, optimizers, schedules
 from sgdcli.atomic import atomic_output, check_writable
 from sgdcli.early_stopping import EarlyStopping
-from sgdcli.errors import InputError, Interrupted
+from sgdcli.errors import DivergedError, InputError, Interrupted, RuntimeFailure
 from sgdcli.inference import measure
 from sgdcli.labels import Labels
 from sgdcli.locking import exclusive
@@ -62,8 +62,12 @@ def default_checkpoint(output) -> str:
 
 
 def train(data, options: TrainOptions | None = None, *, output=None, metrics=None, reporter: Reporter | None = None,
-          control: RunControl | None = None) -> Model:
-    """Train a linear model on ``data`` (an HDF5 path); save it to ``output`` if given."""
+          control: RunControl | None = None, dask: "DaskOptions | None" = None) -> Model:
+    """Train a linear model on ``data`` (an HDF5 path); save it to ``output`` if given.
+
+    With ``dask``, the epochs run as rounds of local SGD on a Dask cluster
+    (cluster.py); everything else (validation, checkpoints) stays here.
+    """
     opts = options or TrainOptions()
     reporter = reporter or Reporter()
     control = control or RunControl()
@@ -87,8 +91,17 @@ def train(data, options: TrainOptions | None = None, *, output=None, metrics=Non
         # them: by default the kernels take only the cores the decoders leave.
         decoders = chunks.default_workers() if table.X.layout.read_mode == hdf5.PARALLEL_DECODE else 0
         threads = stack.enter_context(numba_threads(opts.threads, reporter, reserve=decoders))
+        distributed = None
+        if dask is not None:
+            from sgdcli import cluster
+
+            client = stack.enter_context(cluster.connect(dask, reporter.message))
+            n_local = cluster.local_workers(dask.address)
+            shards = dask.workers or n_local or len(client.scheduler_info()["workers"])
+            threads = cluster.worker_threads(client, opts.threads, n_local)
+            distributed = (client, dask, shards)
         metrics_tmp = stack.enter_context(atomic_output(metrics, "--metrics")) if metrics is not None else None
-        run = Run(table, val_table, opts, threads, reporter, control)
+        run = Run(table, val_table, opts, threads, reporter, control, distributed)
         model = run.train(metrics_tmp)
         if output is not None:  # inside the stack: if this fails, no metrics file appears either
             model.save(output)
@@ -101,13 +114,22 @@ class Run:
     """One training run: set-up, the epoch loop, and what a checkpoint must hold."""
 
     def __init__(self, table: Table, val_table: Table | None, opts: TrainOptions, threads: int, reporter: Reporter,
-                 control: RunControl):
+                 control: RunControl, distributed: tuple | None = None):
+        """``threads``: compute threads (per worker, when ``distributed`` = (client, DaskOptions, shards))."""
         self.table, self.val_table, self.opts = table, val_table, opts
         self.threads, self.reporter, self.control = threads, reporter, control
         self.block_rows = table.block_rows(opts.memory)
         self.spans = table.spans(self.block_rows)
+        self.shards = distributed[2] if distributed is not None else 1
+        batch = None if opts.batch_size is None else opts.batch_size  # full batch: known after the label scan
+        run_options = {**opts.as_dict(), "threads": threads}
+        if distributed is not None:
+            from sgdcli import cluster
+
+            self.sync_every = cluster.sync_steps(distributed[1], batch or table.n_rows)
+            run_options.update(dask_workers=self.shards, sync_every=self.sync_every)
         self.fingerprints = (
-            {**opts.as_dict(), "threads": threads},
+            run_options,
             {"train": table.fingerprint(), "val": val_table.fingerprint() if val_table is not None else None},
         )
         saved = self._load_checkpoint() if control.resume else None
@@ -129,13 +151,25 @@ class Run:
                 self.mean, self.std = stats.mean, stats.std()
         d = table.n_features
         self.batch = self.n_train if opts.batch_size is None else opts.batch_size
-        self.iters = self.n_train // self.batch if opts.drop_last else math.ceil(self.n_train / self.batch)
+        # With W shards each worker steps through about n/W rows an epoch: the step
+        # clock (what schedules count) advances by about a W-th of the iterations.
+        per_shard = math.ceil(self.n_train / self.shards)
+        steps = per_shard // self.batch if opts.drop_last else math.ceil(per_shard / self.batch)
+        self.iters = steps * self.shards
         self.lr = opts.scaled_lr(self.batch)
         center = np.zeros(d) if self.mean is None else self.mean
         scale = np.ones(d) if self.std is None else 1.0 / self.std
-        self.cfg = kernel_config(opts, self.batch, threads, self.iters * opts.epochs)
+        self.cfg = kernel_config(opts, self.batch, threads, steps * opts.epochs)
         self.plan = engine.EpochPlan(self.labels, center, scale, opts.seed, opts.shuffle, opts.val_fraction,
                                      opts.drop_last, self.block_rows, skip_bad=opts.bad_rows == "skip")
+        self.trainer = self.job = None
+        if distributed is not None:
+            from sgdcli import cluster, worker
+
+            client, dask_options, _ = distributed
+            self.trainer = cluster.DaskTrainer(client, dask_options, self.shards, self.sync_every, control.stop)
+            self.job = worker.Job(os.path.abspath(table.path), opts.x, opts.y, table.fingerprint(), self.spans,
+                                  self.cfg, self.plan, threads)
         k_out = self.labels.n_outputs
         self.scratch = kernels.Scratch.make(threads, k_out, d)
         self.stopper = EarlyStopping(opts.patience, opts.min_delta) if opts.early_stopping else None
@@ -234,11 +268,21 @@ class Run:
 
     def train(self, metrics_tmp) -> Model:
         opts, reporter = self.opts, self.reporter
-        self._compile()
+        if self.trainer is None:
+            self._compile()  # a distributed run's workers compile (or load) their own
         reporter.message(
             f"{self.table.path}: {self.table.n_rows} rows × {self.table.n_features} features, read "
             f"{self.table.X.layout.read_mode} in blocks of {self.block_rows} rows; {self.threads} thread(s)"
+            + (" per worker" if self.trainer is not None else "")
         )
+        if self.trainer is not None:
+            reporter.message(
+                f"--dask {self.trainer.options.address}: {self.shards} worker(s), each {self.sync_every} step(s) "
+                f"({self.sync_every * self.batch} rows) per round, then the models are averaged"
+            )
+            if len(self.spans) < self.shards:
+                reporter.message(f"only {len(self.spans)} block(s) for {self.shards} workers: some workers idle "
+                                 f"every epoch; a smaller --memory cuts smaller blocks")
         if self.control.verbose:
             from sgdcli.runtime import describe
 
@@ -262,11 +306,26 @@ class Run:
         opts, epoch = self.opts, self.pos.epoch
         self.reporter.epoch_start(epoch)
         self._epoch_t0 = time.perf_counter()
-        result = engine.run_epoch(
-            self.table, self.spans, self.state, self.cfg, self.plan, self.scratch, self.pos,
-            on_progress=lambda it, rows, loss, lr: self.reporter.advance(epoch, it, rows, loss, lr),
-            safe_point=self._safe_point,
-        )
+        if self.trainer is not None:
+            try:
+                result = self.trainer.run_epoch(
+                    self.job, self.state, self.pos,
+                    on_progress=lambda it, rows, loss, lr, detail: self.reporter.advance(epoch, it, rows, loss, lr, detail),
+                    safe_point=self._safe_point, report=self.reporter.message,
+                )
+            except RuntimeFailure as exc:
+                if isinstance(exc, DivergedError) or self.control.checkpoint is None:
+                    raise
+                self.pos.seconds += time.perf_counter() - self._epoch_t0
+                self.save_checkpoint()  # the last whole round: --resume continues from it
+                raise RuntimeFailure(f"{exc}; checkpoint saved to {self.control.checkpoint}, "
+                                     f"run the same command with --resume to continue") from None
+        else:
+            result = engine.run_epoch(
+                self.table, self.spans, self.state, self.cfg, self.plan, self.scratch, self.pos,
+                on_progress=lambda it, rows, loss, lr: self.reporter.advance(epoch, it, rows, loss, lr),
+                safe_point=self._safe_point,
+            )
         seconds = self.pos.seconds + time.perf_counter() - self._epoch_t0
         params = self.state.params(opts.average)
         record = {
@@ -349,6 +408,7 @@ class Run:
                 "best_epoch": self.stopper.best_epoch if self.stopper is not None else len(self.history),
                 "stopped_early": self.stopper is not None and self.stopper.stopped,
                 "bad_rows": self.n_bad,
+                **({"workers": self.shards, "sync_every": self.sync_every} if self.trainer is not None else {}),
             },
             history=self.history,
             fingerprint=self.table.fingerprint(),

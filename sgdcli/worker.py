@@ -1,0 +1,127 @@
+"""What runs on a Dask worker: one round of local SGD on one shard.
+
+A round is a pure function of its arguments: the job (file, options, plan),
+the shard's blocks for the epoch, where in them the round starts, the model
+and optimizer state it starts from, and how many mini-batch steps to take.
+Nothing is kept between rounds that changes a result, so Dask can re-run a
+round whose worker died, on any worker, and get the same answer bit for bit.
+
+What is kept, per worker process, is only what makes rounds cheap: the open
+file (its memory map), re-opened if the file's fingerprint changes.  The
+worker reads its blocks with the same reader, row selection and row order as
+single-machine training (``engine.run_epoch``); the data never leaves it.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+import socket
+import threading
+import time
+
+import numpy as np
+
+from sgdcli import engine, kernels
+from sgdcli.errors import InputError
+from sgdcli.kernels import KernelConfig, TrainState
+from sgdcli.source import Table
+
+
+@dataclasses.dataclass(frozen=True)
+class Job:
+    """What every round of one run needs besides its state: small, sent with each round."""
+
+    path: str  # absolute: every worker opens the file itself, by path
+    x: str
+    y: str
+    fingerprint: dict  # the driver's view of the file; a worker that sees another file refuses
+    spans: list  # (start, stop) of every block
+    cfg: KernelConfig
+    plan: engine.EpochPlan
+    threads: int  # Numba threads per worker
+
+
+@dataclasses.dataclass(frozen=True)
+class RoundResult:
+    shard: int
+    W: np.ndarray
+    slots: np.ndarray | None
+    t: int  # the step clock after the round
+    steps: int  # mini-batch updates taken
+    loss: float  # loss summed over the rows of those updates
+    rows: int  # rows in those updates
+    rows_seen: int  # rows read and handed to the kernel (with --drop-last, some were dropped)
+    bad_rows: int  # rows skipped by --bad-rows skip in blocks started this round
+    block: int  # where the next round starts: block of the shard's order, row of that block
+    row: int
+    finished: bool  # the shard's rows for this epoch are all done
+    seconds: float  # time in the round, on the worker
+    worker: str  # host:pid that ran it
+
+
+_LOCK = threading.Lock()  # one round at a time per process: Numba's thread pool is not re-entrant
+_TABLES: dict[tuple, Table] = {}
+
+
+def run_round(job: Job, shard: int, order: np.ndarray, epoch: int, block: int, row: int,
+              W: np.ndarray, slots: np.ndarray | None, t: int, steps: int) -> RoundResult:
+    """``steps`` mini-batch updates (fewer if the shard ends) over ``order[block:]`` from row ``row``."""
+    from sgdcli.progress import Reporter
+    from sgdcli.training import numba_threads
+
+    with _LOCK, numba_threads(job.threads, Reporter()):
+        t0 = time.perf_counter()
+        table = _table(job)
+        k_out, d1 = W.shape
+        state = TrainState.zeros(k_out, d1 - 1)
+        state.W[:] = W
+        if slots is not None:
+            state.slots[:] = slots
+        state.counters[kernels.T] = t
+        state.counters[kernels.EPOCH] = epoch
+        pos = engine.Position(epoch=epoch, block=block, row=row, epoch_start_t=t)
+        scratch = kernels.Scratch.make(job.threads, k_out, d1 - 1)
+        result = engine.run_epoch(table, job.spans, state, job.cfg, job.plan, scratch, pos,
+                                  order=order, max_rows=steps * job.cfg.batch_size)
+        return RoundResult(
+            shard=shard,
+            W=state.W,
+            slots=state.slots if slots is not None else None,
+            t=int(state.counters[kernels.T]),
+            steps=result.iterations,
+            loss=float(state.sums[kernels.EPOCH_LOSS]),
+            rows=int(state.sums[kernels.EPOCH_ROWS]),
+            rows_seen=pos.rows_seen,
+            bad_rows=pos.bad_rows,
+            block=pos.block,
+            row=pos.row,
+            finished=result.finished,
+            seconds=time.perf_counter() - t0,
+            worker=f"{socket.gethostname()}:{os.getpid()}",
+        )
+
+
+def _table(job: Job) -> Table:
+    """The job's file, opened once per worker process and re-opened if it changed."""
+    key = (job.path, job.x, job.y)
+    table = _TABLES.get(key)
+    if table is not None and _same_file(table.fingerprint(), job.fingerprint):
+        return table
+    if table is not None:
+        table.close()
+        del _TABLES[key]
+    table = Table(job.path, job.x, job.y)
+    seen = table.fingerprint()
+    if not _same_file(seen, job.fingerprint):
+        table.close()
+        diff = [f"{k} {seen.get(k)!r} (driver: {job.fingerprint.get(k)!r})" for k in sorted(job.fingerprint)
+                if seen.get(k) != job.fingerprint.get(k)]
+        raise InputError(f"{job.path}: worker {socket.gethostname()} sees a different file than the driver: "
+                         f"{'; '.join(diff)}; every worker must see the same file at the same path")
+    _TABLES[key] = table
+    return table
+
+
+def _same_file(seen: dict, expected: dict) -> bool:
+    return all(seen.get(k) == v for k, v in expected.items())
