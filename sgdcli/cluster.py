@@ -21,6 +21,7 @@ import dataclasses
 import logging
 import math
 import time
+import warnings
 from typing import Callable
 
 import numpy as np
@@ -88,10 +89,12 @@ def connect(options: DaskOptions, report: Callable[[str], None]):
     with contextlib.ExitStack() as stack:
         if n_local is not None:
             report(f"starting a local Dask cluster of {n_local} worker process(es)")
-            cluster = stack.enter_context(distributed.LocalCluster(
-                n_workers=n_local, threads_per_worker=1, processes=True, dashboard_address=None,
-                silence_logs=logging.CRITICAL, memory_limit=0,  # mapped file pages count as worker memory
-            ))
+            with warnings.catch_warnings():  # "port 8787 is in use" when another local cluster runs
+                warnings.simplefilter("ignore")
+                cluster = stack.enter_context(distributed.LocalCluster(
+                    n_workers=n_local, threads_per_worker=1, processes=True, dashboard_address=None,
+                    silence_logs=logging.CRITICAL, memory_limit=0,  # mapped file pages count as worker memory
+                ))
             client = stack.enter_context(distributed.Client(cluster, timeout=options.timeout))
         else:
             try:
@@ -136,7 +139,7 @@ class DaskTrainer:
         self.stop = stop
         self.round_seconds: list[float] = []  # wall time of each round, at the driver
         self.compute_seconds: list[float] = []  # the slowest worker's time in each round
-        self._workers: dict[int, str] = {}
+        self._live: list[str] = []  # worker addresses at the latest round
 
     def run_epoch(self, job: Job, state: TrainState, pos: engine.Position,
                   on_progress: Callable[..., None] | None = None,
@@ -161,15 +164,16 @@ class DaskTrainer:
             active = [w for w, s in enumerate(pos.shards) if not s[3]]
             slots = state.slots if slots_used else None
             t_round = time.perf_counter()
+            live = self._workers(report)
             futures = [
                 self.client.submit(run_round, job, w, dealt[w], pos.epoch, pos.shards[w][0], pos.shards[w][1],
-                                   state.W, slots, int(counters[kernels.T]), self.steps, pure=False)
+                                   state.W, slots, int(counters[kernels.T]), self.steps, pure=False,
+                                   workers=[live[w % len(live)]] if live else None, allow_other_workers=True)
                 for w in active
             ]
             results = self._gather(futures, pos, safe_point)
             self.round_seconds.append(time.perf_counter() - t_round)
             self.compute_seconds.append(max(r.seconds for r in results))
-            self._moved(results, report)
             average_into(state, results, slots_used)
             for r in results:
                 pos.shards[r.shard] = [r.block, r.row, pos.shards[r.shard][2] + r.steps, r.finished]
@@ -220,12 +224,17 @@ class DaskTrainer:
             raise RuntimeFailure(f"--dask {self.options.address}: a training round failed: {_first_line(exc)}; "
                                  f"the last whole round is kept") from None
 
-    def _moved(self, results: list[RoundResult], report) -> None:
-        for r in results:
-            before = self._workers.get(r.shard)
-            if before is not None and before != r.worker:
-                report(f"shard {r.shard + 1} moved from worker {before} to {r.worker} (worker lost or restarted)")
-            self._workers[r.shard] = r.worker
+    def _workers(self, report) -> list[str]:
+        """The connected workers, sorted; shard w prefers the w-th (mod their number), so it keeps its worker
+        and that worker's open file.  A change of the set is logged."""
+        live = sorted(self.client.scheduler_info()["workers"])
+        if self._live and live != self._live:
+            lost = [a for a in self._live if a not in live]
+            joined = [a for a in live if a not in self._live]
+            report(f"Dask workers changed: {len(live)} connected" + (f"; lost {', '.join(lost)}" if lost else "")
+                   + (f"; joined {', '.join(joined)}" if joined else "") + "; rounds run on the workers there are")
+        self._live = live
+        return live
 
     def _detail(self, pos, dealt, elapsed) -> str:
         parts = []

@@ -57,9 +57,11 @@ class RoundResult:
     row: int
     finished: bool  # the shard's rows for this epoch are all done
     seconds: float  # time in the round, on the worker
-    worker: str  # host:pid that ran it
 
 
+# Test hook: seconds each round sleeps on the worker, so that tests can kill a
+# worker mid-round.  Never set in normal use.
+_ROUND_DELAY = float(os.environ.get("SGDCLI_TEST_ROUND_DELAY", 0))
 _LOCK = threading.Lock()  # one round at a time per process: Numba's thread pool is not re-entrant
 _TABLES: dict[tuple, Table] = {}
 
@@ -72,6 +74,8 @@ def run_round(job: Job, shard: int, order: np.ndarray, epoch: int, block: int, r
 
     with _LOCK, numba_threads(job.threads, Reporter()):
         t0 = time.perf_counter()
+        if _ROUND_DELAY:
+            time.sleep(_ROUND_DELAY)
         table = _table(job)
         k_out, d1 = W.shape
         state = TrainState.zeros(k_out, d1 - 1)
@@ -98,7 +102,6 @@ def run_round(job: Job, shard: int, order: np.ndarray, epoch: int, block: int, r
             row=pos.row,
             finished=result.finished,
             seconds=time.perf_counter() - t0,
-            worker=f"{socket.gethostname()}:{os.getpid()}",
         )
 
 
