@@ -168,7 +168,7 @@ class DaskTrainer:
             futures = [
                 self.client.submit(run_round, job, w, dealt[w], pos.epoch, pos.shards[w][0], pos.shards[w][1],
                                    state.W, slots, int(counters[kernels.T]), self.steps, pure=False,
-                                   workers=[live[w % len(live)]] if live else None, allow_other_workers=True)
+                                   **({"workers": [live[w % len(live)]], "allow_other_workers": True} if live else {}))
                 for w in active
             ]
             results = self._gather(futures, pos, safe_point)
