@@ -45,7 +45,8 @@ test: $(VENV)/.installed-test
 soak: $(VENV)/.installed-test
 	$(PY) -m pytest -q -m slow tests/test_resume.py
 
-# Measures sgdcli against the read limit and its peers (bench/run.py; BENCH_ARGS=--quick for 10x less data).
+# Measures sgdcli against the read limit and its peers (bench/run.py; BENCH_ARGS=--quick for 10x less data),
+# then training on Dask with 1 and 2 workers (bench/scaling.py; SCALING_ARGS, and --quick from BENCH_ARGS).
 # PyTorch is pinned to 2.13.0, the CPU build this environment provides: an unpinned
 # torch pulls a CUDA build of several GB. Without it the benchmark says so and goes on.
 $(VENV)/.installed-bench: pyproject.toml | $(VENV)/bin/python
@@ -55,6 +56,7 @@ $(VENV)/.installed-bench: pyproject.toml | $(VENV)/bin/python
 
 bench: $(VENV)/.installed-bench
 	$(PY) bench/run.py $(BENCH_ARGS)
+	$(PY) bench/scaling.py $(filter --quick,$(BENCH_ARGS)) $(SCALING_ARGS)
 
 # Regenerates the README's command reference from --help (a test fails when it is stale).
 docs: $(VENV)/.installed

@@ -242,11 +242,14 @@ class DaskTrainer:
             parts.append(f"w{w + 1} done" if done else f"w{w + 1} {block}/{len(dealt[w])}")
         return "blocks " + " ".join(parts)
 
-    def overhead_ms(self) -> float:
-        """Median per round of driver wall time minus the slowest worker's time: averaging and Dask."""
-        if not self.round_seconds:
-            return float("nan")
-        return 1000.0 * float(np.median(np.subtract(self.round_seconds, self.compute_seconds)))
+    def summary(self) -> dict:
+        """For the model file: the set-up, and the medians per round (of this process's rounds, if resumed)
+        of the driver's wall time and of what it spent beyond the slowest worker (averaging, Dask, network)."""
+        out = {"workers": self.shards, "sync_every": self.steps, "rounds": len(self.round_seconds)}
+        if self.round_seconds:
+            out["round_ms"] = 1000.0 * float(np.median(self.round_seconds))
+            out["round_overhead_ms"] = 1000.0 * float(np.median(np.subtract(self.round_seconds, self.compute_seconds)))
+        return out
 
 
 def average_into(state: TrainState, results: list[RoundResult], slots_used: bool) -> None:

@@ -408,7 +408,7 @@ class Run:
                 "best_epoch": self.stopper.best_epoch if self.stopper is not None else len(self.history),
                 "stopped_early": self.stopper is not None and self.stopper.stopped,
                 "bad_rows": self.n_bad,
-                **({"workers": self.shards, "sync_every": self.sync_every} if self.trainer is not None else {}),
+                **(self.trainer.summary() if self.trainer is not None else {}),
             },
             history=self.history,
             fingerprint=self.table.fingerprint(),
