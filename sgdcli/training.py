@@ -178,7 +178,7 @@ class Run:
             if self.stopper is not None:
                 self.stopper.restore(saved.stopper, saved.best_params)
             reporter.message(f"resuming from {control.checkpoint}: epoch {self.pos.epoch + 1}, "
-                             f"iteration {self.state.iterations - self.pos.epoch_start_t} of {self.iters}")
+                             f"iteration {self._iteration()} of {self.iters}")
         else:
             self.state, self.pos, self.history = kernels.TrainState.zeros(k_out, d), engine.Position(), []
         self._last_ckpt = (self.state.iterations, time.monotonic())
@@ -255,10 +255,16 @@ class Run:
             self._epoch_t0 = time.perf_counter()
             self.save_checkpoint()
 
+    def _iteration(self) -> int:
+        """Iterations done in the epoch in progress (summed over the shards of a distributed run)."""
+        if self.pos.shards is not None:
+            return sum(shard[2] for shard in self.pos.shards)
+        return self.state.iterations - self.pos.epoch_start_t
+
     def _interrupted(self, signum: int) -> Interrupted:
         from sgdcli.signals import EXIT_CODES, name
 
-        where = f"epoch {self.pos.epoch + 1}, iteration {self.state.iterations - self.pos.epoch_start_t}/{self.iters}"
+        where = f"epoch {self.pos.epoch + 1}, iteration {self._iteration()}/{self.iters}"
         if self.control.checkpoint is None:
             return Interrupted(f"stopped by {name(signum)} at {where}; no checkpoint path, progress is lost", EXIT_CODES[signum])
         return Interrupted(f"stopped by {name(signum)} at {where}; checkpoint saved to {self.control.checkpoint}; "
