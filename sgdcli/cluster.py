@@ -57,7 +57,7 @@ class DaskOptions:
 
 def local_workers(address: str) -> int | None:
     """N for ``local:N``; None for a scheduler address."""
-    if not address.startswith("local"):
+    if not (address == "local" or address.startswith("local:")):  # localhost:8786 is a scheduler
         if "://" not in address and ":" not in address:
             raise InputError(f"--dask {address!r}: expected a scheduler address such as tcp://host:8786, or local:N")
         return None

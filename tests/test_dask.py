@@ -20,7 +20,7 @@ import numpy as np
 import pytest
 
 from sgdcli import train
-from sgdcli.cluster import DaskOptions, average_into
+from sgdcli.cluster import DaskOptions, average_into, local_workers
 from sgdcli.kernels import TrainState
 from sgdcli.options import TrainOptions
 from sgdcli.shuffle import block_order, deal
@@ -118,6 +118,12 @@ def test_same_seed_workers_and_sync_give_the_same_model(data, cluster):
     assert a.weights.tobytes() == b.weights.tobytes() and a.bias.tobytes() == b.bias.tobytes()
     c = train(path, opts, dask=DaskOptions(cluster.scheduler_address, workers=2, sync_every=6))
     assert c.weights.tobytes() != a.weights.tobytes()  # K is an input of the result, as documented
+
+
+def test_local_n_and_scheduler_addresses_are_told_apart():
+    assert local_workers("local:3") == 3
+    assert local_workers("localhost:8786") is None
+    assert local_workers("tcp://10.0.0.1:8786") is None
 
 
 def test_shards_partition_each_epochs_blocks_and_change_every_epoch():
