@@ -221,7 +221,7 @@ def training_options(without: tuple[str, ...] = ()):
         (None, click.option("--bad-rows", type=click.Choice(BAD_ROWS), default="error", show_default=True,
             help="error: stop at the first row with NaN or inf; skip: leave such rows out and count them.")),
         (None, memory_option),
-        (None, click.option("--threads", type=int, default=None, help="Compute threads [default: cores available; for gzip-compressed X, the cores its decoders leave].")),
+        (None, click.option("--threads", type=int, default=None, help="Compute threads (per worker with --dask) [default: cores available; for gzip-compressed X, the cores its decoders leave].")),
         (None, click.option("--progress", type=click.Choice(PROGRESS_MODES), default="auto", show_default=True,
             help="auto: bars on a terminal, plain lines otherwise.")),
         (None, click.option("-q", "--quiet", is_flag=True, help="No progress or log output.")),

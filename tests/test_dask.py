@@ -7,6 +7,7 @@ exactly where an undisturbed run ends; an unreachable scheduler is exit 1.
 """
 
 import logging
+import math
 import os
 import signal
 import socket
@@ -23,7 +24,9 @@ from sgdcli import train
 from sgdcli.cluster import DaskOptions, average_into, local_workers
 from sgdcli.kernels import TrainState
 from sgdcli.options import TrainOptions
+from sgdcli.progress import Reporter
 from sgdcli.shuffle import block_order, deal
+from sgdcli.source import Table
 from sgdcli.worker import RoundResult
 
 from conftest import ROOT, make_problem, run, without, write_table
@@ -110,11 +113,29 @@ def test_two_workers_reach_the_single_machine_optimum(tmp_path, cluster):
     assert [r["rows"] for r in dist.history] == [4000] * 30
 
 
+class Recorder(Reporter):
+    def __init__(self):
+        self.calls = []
+
+    def advance(self, epoch, iteration, rows, loss, lr, detail=""):
+        self.calls.append((epoch, iteration, rows, detail))
+
+
 def test_same_seed_workers_and_sync_give_the_same_model(data, cluster):
     path, _, _ = data
     opts = TrainOptions(batch_size=16, optimizer="momentum", lr=0.02, epochs=2, memory=SMALL, threads=1)
     dask = DaskOptions(cluster.scheduler_address, workers=2, sync_every=5)
-    a, b = train(path, opts, dask=dask), train(path, opts, dask=dask)
+    progress = Recorder()
+    a, b = train(path, opts, dask=dask, reporter=progress), train(path, opts, dask=dask)
+    # progress: global iterations (both shards' steps), rows of both shards, each shard's place
+    first = progress.calls[0]
+    assert first[:3] == (0, 10, 160) and first[3] == "blocks w1 0/2 w2 0/2"
+    with Table(path) as table:
+        spans = table.spans(table.block_rows(SMALL))
+    sizes = [sum(spans[b][1] - spans[b][0] for b in shard) for shard in deal(block_order(len(spans), 0, 0), 2)]
+    iterations = sum(math.ceil(n / 16) for n in sizes)  # each shard's last partial batch is a step of its own
+    assert a.history[0]["iterations"] == iterations
+    assert [c for c in progress.calls if c[0] == 0][-1][1:] == (iterations, 4000, "blocks w1 done w2 done")
     assert a.weights.tobytes() == b.weights.tobytes() and a.bias.tobytes() == b.bias.tobytes()
     c = train(path, opts, dask=DaskOptions(cluster.scheduler_address, workers=2, sync_every=6))
     assert c.weights.tobytes() != a.weights.tobytes()  # K is an input of the result, as documented
