@@ -110,7 +110,24 @@ def connect(options: DaskOptions, report: Callable[[str], None]):
             have = len(client.scheduler_info()["workers"])
             raise RuntimeFailure(f"--dask {options.address}: {have} worker(s) connected after {options.timeout:g} s, "
                                  f"{want} needed; start more workers or raise --dask-timeout") from None
+        _check_workers(client, options, report)
         yield client
+
+
+def _check_workers(client, options: DaskOptions, report) -> None:
+    """Every connected worker can run sgdcli; versions that differ from the driver's are reported."""
+    from sgdcli import worker
+
+    try:
+        seen = client.run(worker.versions)
+    except Exception as exc:  # typically: No module named 'sgdcli' on a worker
+        raise RuntimeFailure(f"--dask {options.address}: a worker cannot run sgdcli ({_first_line(exc)}); "
+                             f"install it on every worker: {INSTALL}") from None
+    mine = worker.versions()
+    for address, theirs in sorted(seen.items()):
+        if theirs != mine:
+            differ = ", ".join(f"{k} {theirs.get(k)} (driver: {v})" for k, v in mine.items() if theirs.get(k) != v)
+            report(f"worker {address} runs {differ}: its rounds may round differently, or fail")
 
 
 def worker_threads(client, requested: int | None, n_local: int | None) -> int:

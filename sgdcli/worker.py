@@ -105,6 +105,15 @@ def run_round(job: Job, shard: int, order: np.ndarray, epoch: int, block: int, r
         )
 
 
+def versions() -> dict:
+    """What a worker runs: compared with the driver's before training starts."""
+    import numba
+
+    from sgdcli import __version__
+
+    return {"sgdcli": __version__, "numba": numba.__version__, "numpy": np.__version__}
+
+
 def _table(job: Job) -> Table:
     """The job's file, opened once per worker process and re-opened if it changed."""
     key = (job.path, job.x, job.y)

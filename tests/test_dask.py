@@ -274,3 +274,29 @@ def test_local_cluster_from_the_command_line(data, tmp_path):
     assert "--dask local:2: 2 worker(s), each 10 step(s) (320 rows) per round" in proc.stderr
     assert "epoch 2/2" in proc.stderr and "Traceback" not in proc.stderr
     assert out.exists()
+
+
+class FakeClient:
+    def __init__(self, answer):
+        self.answer = answer
+
+    def run(self, fn):
+        if isinstance(self.answer, Exception):
+            raise self.answer
+        return self.answer
+
+
+def test_a_worker_without_sgdcli_is_refused_and_other_versions_are_reported():
+    from sgdcli.cluster import _check_workers
+    from sgdcli.errors import RuntimeFailure
+    from sgdcli.worker import versions
+
+    options = DaskOptions("tcp://scheduler:8786")
+    with pytest.raises(RuntimeFailure) as err:
+        _check_workers(FakeClient(ModuleNotFoundError("No module named 'sgdcli'")), options, print)
+    assert str(err.value) == ("--dask tcp://scheduler:8786: a worker cannot run sgdcli (No module named 'sgdcli'); "
+                              "install it on every worker: pip install 'sgdcli[dask]'")
+    mine = versions()
+    messages = []
+    _check_workers(FakeClient({"tcp://a:1": mine, "tcp://b:2": {**mine, "numba": "0.1"}}), options, messages.append)
+    assert messages == [f"worker tcp://b:2 runs numba 0.1 (driver: {mine['numba']}): its rounds may round differently, or fail"]
