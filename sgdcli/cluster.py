@@ -29,7 +29,7 @@ import numpy as np
 from sgdcli import engine, kernels, shuffle
 from sgdcli.errors import InputError, RuntimeFailure, SgdcliError
 from sgdcli.kernels import TrainState
-from sgdcli.worker import Job, RoundResult, run_round
+from sgdcli.worker import Job, RoundResult, ValidationJob, run_round, validate
 
 INSTALL = "pip install 'sgdcli[dask]'"
 # Rows each worker trains between two averagings when --sync-every is not given:
@@ -150,18 +150,18 @@ def worker_threads(client, requested: int | None, n_local: int | None) -> int:
 class DaskTrainer:
     """Runs epochs as rounds of local SGD on a Dask cluster."""
 
-    def __init__(self, client, options: DaskOptions, shards: int, steps: int, stop: Callable[[], int | None]):
+    def __init__(self, client, options: DaskOptions, shards: int, steps: int, stop: Callable[[], int | None],
+                 report: Callable[[str], None] = lambda text: None):
         self.client, self.options = client, options
         self.shards, self.steps = shards, steps
-        self.stop = stop
+        self.stop, self.report = stop, report
         self.round_seconds: list[float] = []  # wall time of each round, at the driver
         self.compute_seconds: list[float] = []  # the slowest worker's time in each round
         self._live: list[str] = []  # worker addresses at the latest round
 
     def run_epoch(self, job: Job, state: TrainState, pos: engine.Position,
                   on_progress: Callable[..., None] | None = None,
-                  safe_point: Callable[[engine.Position], None] | None = None,
-                  report: Callable[[str], None] = lambda text: None) -> engine.EpochResult:
+                  safe_point: Callable[[engine.Position], None] | None = None) -> engine.EpochResult:
         """Train from ``pos`` to the end of epoch ``pos.epoch`` in rounds; like ``engine.run_epoch``."""
         cfg, plan = job.cfg, job.plan
         counters, sums = state.counters, state.sums
@@ -181,7 +181,7 @@ class DaskTrainer:
             active = [w for w, s in enumerate(pos.shards) if not s[3]]
             slots = state.slots if slots_used else None
             t_round = time.perf_counter()
-            live = self._workers(report)
+            live = self._workers()
             futures = [
                 self.client.submit(run_round, job, w, dealt[w], pos.epoch, pos.shards[w][0], pos.shards[w][1],
                                    state.W, slots, int(counters[kernels.T]), self.steps, pure=False,
@@ -213,7 +213,21 @@ class DaskTrainer:
             bad_rows=pos.bad_rows,
         )
 
-    def _gather(self, futures, pos, safe_point) -> list[RoundResult]:
+    def validate(self, job: ValidationJob, We: np.ndarray) -> dict:
+        """The validation metrics of ``We``: each shard's worker scores every W-th block, the driver merges."""
+        live = self._workers()
+        futures = [
+            self.client.submit(validate, job, We, (w, self.shards), pure=False,
+                               **({"workers": [live[w % len(live)]], "allow_other_workers": True} if live else {}))
+            for w in range(self.shards)
+        ]
+        parts = self._gather(futures, None, None)
+        total = parts[0]
+        for part in parts[1:]:  # in shard order: the same sums whichever worker finished first
+            total.merge(part)
+        return total.result()
+
+    def _gather(self, futures, pos, safe_point) -> list:
         """The round's results, in shard order; stops on a signal, fails if the cluster has no workers."""
         import distributed
 
@@ -241,14 +255,14 @@ class DaskTrainer:
             raise RuntimeFailure(f"--dask {self.options.address}: a training round failed: {_first_line(exc)}; "
                                  f"the last whole round is kept") from None
 
-    def _workers(self, report) -> list[str]:
+    def _workers(self) -> list[str]:
         """The connected workers, sorted; shard w prefers the w-th (mod their number), so it keeps its worker
         and that worker's open file.  A change of the set is logged."""
         live = sorted(self.client.scheduler_info()["workers"])
         if self._live and live != self._live:
             lost = [a for a in self._live if a not in live]
             joined = [a for a in live if a not in self._live]
-            report(f"Dask workers changed: {len(live)} connected" + (f"; lost {', '.join(lost)}" if lost else "")
+            self.report(f"Dask workers changed: {len(live)} connected" + (f"; lost {', '.join(lost)}" if lost else "")
                    + (f"; joined {', '.join(joined)}" if joined else "") + "; rounds run on the workers there are")
         self._live = live
         return live

@@ -25,17 +25,19 @@ Selector = Callable[[Block], "tuple[np.ndarray, int]"]
 
 
 def score_blocks(
-    table: Table, We: np.ndarray, memory: int, select: Selector | None = None
+    table: Table, We: np.ndarray, memory: int, select: Selector | None = None, part: tuple[int, int] = (0, 1)
 ) -> Iterator[tuple[Block, np.ndarray, np.ndarray]]:
     """Yield (block, selected block-local rows, raw scores of those rows) in file order.
 
     ``We`` are weights on raw features (see ``kernels.fold_weights``).
     ``select(block)`` returns (rows to use, rows skipped); default: every row.
+    ``part`` = (i, n): only blocks i, i+n, i+2n, ... (a distributed run's share).
     """
     k_out = We.shape[0]
     block_rows = table.block_rows(memory, extra_per_row=16 * k_out + 8)
     out = np.empty((block_rows, k_out))
-    for block in stream_blocks(table, table.spans(block_rows), block_rows):
+    i, n = part
+    for block in stream_blocks(table, table.spans(block_rows)[i::n], block_rows):
         n = block.stop - block.start
         rows = np.arange(n, dtype=np.int64) if select is None else select(block)[0]
         S = kernels.scores(block.X, rows, We, out[: len(rows)])
@@ -46,22 +48,45 @@ def score_blocks(
         yield block, rows, S
 
 
+class Measurement:
+    """The task's metric accumulator and the training loss summed over some rows; mergeable."""
+
+    def __init__(self, task: str):
+        self.acc = metrics.for_task(task)
+        self.loss_sum = 0.0
+        self.n = 0
+
+    def merge(self, other: "Measurement") -> None:
+        self.acc.merge(other.acc)
+        self.loss_sum += other.loss_sum
+        self.n += other.n
+
+    def result(self) -> dict:
+        """The metrics, and the mean training loss as ``loss``."""
+        result = self.acc.result()
+        result["loss"] = self.loss_sum / self.n if self.n else float("nan")
+        return result
+
+
+def measure_part(table: Table, model_name: str, labels: Labels, We: np.ndarray, memory: int,
+                 select: Selector | None = None, part: tuple[int, int] = (0, 1)) -> Measurement:
+    """The measurement of the selected rows of blocks ``part`` (see ``score_blocks``)."""
+    out = Measurement(labels.task)
+    code = losses.CODES[model_name]
+    where = f"{table.path}:{table.y_name}"
+    for block, rows, S in score_blocks(table, We, memory, select, part):
+        y = labels.encode_rows(block.y, rows, where, block.start)[rows]
+        out.acc.update(S, y)
+        per_row = losses.row_losses(code, S, y, np.empty(len(rows)), np.empty_like(S))
+        out.loss_sum += float(per_row.sum())
+        out.n += len(rows)
+    return out
+
+
 def measure(table: Table, model_name: str, labels: Labels, We: np.ndarray, memory: int,
             select: Selector | None = None) -> dict:
     """Mean training loss (``loss``) and the task's metrics over the selected rows."""
-    acc = metrics.for_task(labels.task)
-    loss_sum, n = 0.0, 0
-    code = losses.CODES[model_name]
-    where = f"{table.path}:{table.y_name}"
-    for block, rows, S in score_blocks(table, We, memory, select):
-        y = labels.encode_rows(block.y, rows, where, block.start)[rows]
-        acc.update(S, y)
-        per_row = losses.row_losses(code, S, y, np.empty(len(rows)), np.empty_like(S))
-        loss_sum += float(per_row.sum())
-        n += len(rows)
-    result = acc.result()
-    result["loss"] = loss_sum / n if n else float("nan")
-    return result
+    return measure_part(table, model_name, labels, We, memory, select).result()
 
 
 def _open_for(model: Model, data, x: str, y: str | None) -> Table:

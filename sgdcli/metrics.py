@@ -1,6 +1,8 @@
 """Streaming evaluation metrics: each accumulator sees one block at a time.
 
-Memory is bounded whatever the number of rows.  AUC is the one metric that
+Memory is bounded whatever the number of rows.  Accumulators of disjoint
+row sets merge (``merge``), so workers of a distributed run can each measure
+their share of the rows and the driver combine them.  AUC is the one metric that
 needs the ranking of every score; it is computed from a histogram of 2^20
 buckets over the float32 scores (order-preserving bit pattern, top 20 bits),
 with pairs in the same bucket counted as ties.  Its error is below 1e-4 on
@@ -49,6 +51,17 @@ class RegressionMetrics:
         self.y_m2 += m2b + delta * delta * self.n * nb / n
         self.n = n
 
+    def merge(self, other: "RegressionMetrics") -> None:
+        n = self.n + other.n
+        if n == 0:
+            return
+        delta = other.y_mean - self.y_mean
+        self.y_m2 += other.y_m2 + delta * delta * self.n * other.n / n
+        self.y_mean += delta * other.n / n
+        self.sse += other.sse
+        self.sae += other.sae
+        self.n = n
+
     def result(self) -> dict:
         n = max(self.n, 1)
         mse = self.sse / n
@@ -81,6 +94,15 @@ class BinaryMetrics:
             sel = keys[truth == bool(cls)]
             if sel.size:
                 self.hist[cls] += np.bincount(sel, minlength=1 << AUC_BITS)
+
+    def merge(self, other: "BinaryMetrics") -> None:
+        self.n += other.n
+        self.correct += other.correct
+        self.tp += other.tp
+        self.fp += other.fp
+        self.fn += other.fn
+        self.log_loss_sum += other.log_loss_sum
+        self.hist += other.hist
 
     def auc(self) -> float:
         neg, pos = self.hist[0].astype(np.float64), self.hist[1].astype(np.float64)
@@ -119,6 +141,11 @@ class MulticlassMetrics:
         top = S.max(axis=1)
         lse = top + np.log(np.exp(S - top[:, None]).sum(axis=1))
         self.log_loss_sum += float((lse - S[np.arange(len(cls)), cls]).sum())
+
+    def merge(self, other: "MulticlassMetrics") -> None:
+        self.n += other.n
+        self.correct += other.correct
+        self.log_loss_sum += other.log_loss_sum
 
     def result(self) -> dict:
         n = max(self.n, 1)

@@ -6,6 +6,8 @@ validation pass, so they always agree on the rows.
 
 from __future__ import annotations
 
+import dataclasses
+
 import numpy as np
 
 from sgdcli.kernels import finite_rows
@@ -38,3 +40,23 @@ def select_rows(start: int, n: int, val_fraction: float, seed: int, held_out: bo
         bad = int(np.count_nonzero(mask & ~finite))
         mask &= finite
     return np.flatnonzero(mask).astype(np.int64), bad
+
+
+@dataclasses.dataclass(frozen=True)
+class ValidationRows:
+    """The rows a validation pass scores, as a picklable selector of ``inference.score_blocks``.
+
+    On the training file (``held_out``) the rows --val-fraction holds out; on a
+    --val file every row.  ``skip_bad`` leaves out rows with non-finite values.
+    """
+
+    fraction: float
+    seed: int
+    held_out: bool
+    skip_bad: bool
+
+    def __call__(self, block) -> tuple[np.ndarray, int]:
+        finite = finite_mask(block) if self.skip_bad else None
+        fraction = self.fraction if self.held_out else 0.0
+        return select_rows(block.start, block.stop - block.start, fraction, self.seed, held_out=self.held_out,
+                           finite=finite)

@@ -32,7 +32,7 @@ from sgdcli.options import TrainOptions, format_size
 from sgdcli.prefetch import stream_blocks
 from sgdcli.progress import Reporter
 from sgdcli.runtime import available_cores
-from sgdcli.selection import finite_mask, select_rows
+from sgdcli.selection import ValidationRows, finite_mask, select_rows
 from sgdcli.source import Table
 from sgdcli.standardize import RunningMoments
 from sgdcli.versions import versions
@@ -167,7 +167,8 @@ class Run:
             from sgdcli import cluster, worker
 
             client, dask_options, _ = distributed
-            self.trainer = cluster.DaskTrainer(client, dask_options, self.shards, self.sync_every, control.stop)
+            self.trainer = cluster.DaskTrainer(client, dask_options, self.shards, self.sync_every, control.stop,
+                                               reporter.message)
             self.job = worker.Job(os.path.abspath(table.path), opts.x, opts.y, table.fingerprint(), self.spans,
                                   self.cfg, self.plan, threads)
         k_out = self.labels.n_outputs
@@ -317,7 +318,7 @@ class Run:
                 result = self.trainer.run_epoch(
                     self.job, self.state, self.pos,
                     on_progress=lambda it, rows, loss, lr, detail: self.reporter.advance(epoch, it, rows, loss, lr, detail),
-                    safe_point=self._safe_point, report=self.reporter.message,
+                    safe_point=self._safe_point,
                 )
             except RuntimeFailure as exc:
                 if isinstance(exc, DivergedError) or self.control.checkpoint is None:
@@ -365,14 +366,17 @@ class Run:
         if self.val_table is None and opts.val_fraction <= 0:
             return {}
         We = kernels.fold_weights(params, self.plan.center, self.plan.scale, np.empty_like(params))
-        skip, held_out = self.plan.skip_bad, self.val_table is None
-        fraction = opts.val_fraction if held_out else 0.0
+        held_out = self.val_table is None
+        table = self.table if held_out else self.val_table
+        select = ValidationRows(opts.val_fraction, opts.seed, held_out, self.plan.skip_bad)
+        if self.trainer is not None:  # each worker scores its share of the blocks
+            from sgdcli import worker
 
-        def select(block):
-            finite = finite_mask(block) if skip else None
-            return select_rows(block.start, block.stop - block.start, fraction, opts.seed, held_out=held_out, finite=finite)
-
-        scores = measure(self.table if held_out else self.val_table, opts.model, self.labels, We, opts.memory, select)
+            job = worker.ValidationJob(os.path.abspath(table.path), table.x_name, table.y_name, table.fingerprint(),
+                                       opts.model, self.labels, opts.memory, select, self.threads)
+            scores = self.trainer.validate(job, We)
+        else:
+            scores = measure(table, opts.model, self.labels, We, opts.memory, select)
         return {"val_loss": scores.pop("loss"), **{f"val_{k}": v for k, v in scores.items() if k != "rows"}}
 
     def _compile(self) -> None:

@@ -24,6 +24,7 @@ import numpy as np
 
 from sgdcli import engine, kernels
 from sgdcli.errors import InputError
+from sgdcli.inference import Measurement, measure_part
 from sgdcli.kernels import KernelConfig, TrainState
 from sgdcli.source import Table
 
@@ -40,6 +41,21 @@ class Job:
     cfg: KernelConfig
     plan: engine.EpochPlan
     threads: int  # Numba threads per worker
+
+
+@dataclasses.dataclass(frozen=True)
+class ValidationJob:
+    """A validation pass over a file, each worker scoring a share of its blocks."""
+
+    path: str
+    x: str
+    y: str
+    fingerprint: dict
+    model: str
+    labels: object  # labels.Labels
+    memory: int
+    select: object  # selection.ValidationRows
+    threads: int
 
 
 @dataclasses.dataclass(frozen=True)
@@ -105,6 +121,15 @@ def run_round(job: Job, shard: int, order: np.ndarray, epoch: int, block: int, r
         )
 
 
+def validate(job: ValidationJob, We: np.ndarray, part: tuple[int, int]) -> Measurement:
+    """Loss and metrics of weights ``We`` (on raw features) over blocks ``part`` = (i, n) of the file."""
+    from sgdcli.progress import Reporter
+    from sgdcli.training import numba_threads
+
+    with _LOCK, numba_threads(job.threads, Reporter()):
+        return measure_part(_table(job), job.model, job.labels, We, job.memory, job.select, part)
+
+
 def versions() -> dict:
     """What a worker runs: compared with the driver's before training starts."""
     import numba
@@ -114,7 +139,7 @@ def versions() -> dict:
     return {"sgdcli": __version__, "numba": numba.__version__, "numpy": np.__version__}
 
 
-def _table(job: Job) -> Table:
+def _table(job: Job | ValidationJob) -> Table:
     """The job's file, opened once per worker process and re-opened if it changed."""
     key = (job.path, job.x, job.y)
     table = _TABLES.get(key)

@@ -92,6 +92,8 @@ def test_one_worker_is_single_machine_training(data, cluster, batch, optimizer, 
     else:  # the epoch's loss is summed round by round: the same sum, another rounding
         assert [r["train_loss"] for r in dist.history] == pytest.approx(losses, rel=1e-12)
     assert [r["iterations"] for r in dist.history] == [r["iterations"] for r in single.history]
+    for key in ("val_loss", "val_accuracy", "val_auc"):  # validated by the worker, on the same blocks
+        assert [r[key] for r in dist.history] == [r[key] for r in single.history]
     assert dist.training["workers"] == 1 and dist.training["sync_every"] == sync
 
 
@@ -111,6 +113,21 @@ def test_two_workers_reach_the_single_machine_optimum(tmp_path, cluster):
         assert best <= got <= best * 1.005
     # every epoch trained every row once, across both workers
     assert [r["rows"] for r in dist.history] == [4000] * 30
+
+
+def test_validation_split_between_workers_matches_one_pass(tmp_path, cluster):
+    """Each worker scores every 2nd block of the --val file; the merged metrics are the one-pass metrics."""
+    X, y = make_problem("binary", n=4000, d=100, seed=8)
+    val = write_table(tmp_path / "val.h5", X, y)
+    train_path = write_table(tmp_path / "t.h5", *make_problem("binary", n=4000, d=100, seed=9))
+    opts = TrainOptions(batch_size=64, lr=0.05, epochs=1, memory=SMALL, threads=1, val=val)
+    model = train(train_path, opts, dask=DaskOptions(cluster.scheduler_address, workers=2, sync_every=8))
+    from sgdcli import evaluate
+
+    metrics = evaluate(model, val, memory=SMALL)
+    record = model.history[0]
+    assert record["val_auc"] == metrics["auc"] and record["val_accuracy"] == metrics["accuracy"]
+    assert record["val_log_loss"] == pytest.approx(metrics["log_loss"], rel=1e-12)  # summed in two parts
 
 
 class Recorder(Reporter):
@@ -300,3 +317,21 @@ def test_a_worker_without_sgdcli_is_refused_and_other_versions_are_reported():
     messages = []
     _check_workers(FakeClient({"tcp://a:1": mine, "tcp://b:2": {**mine, "numba": "0.1"}}), options, messages.append)
     assert messages == [f"worker tcp://b:2 runs numba 0.1 (driver: {mine['numba']}): its rounds may round differently, or fail"]
+
+
+@pytest.mark.parametrize("task,k", [("regression", 1), ("binary", 1), ("multiclass", 3)])
+def test_metrics_of_two_row_sets_merge_into_the_metrics_of_both(task, k):
+    from sgdcli.metrics import for_task
+
+    rng = np.random.default_rng(4)
+    S = rng.standard_normal((1000, k))
+    y = rng.standard_normal(1000) * 3 + 1 if task == "regression" else rng.integers(0, max(k, 2), 1000).astype(float)
+    whole, a, b = for_task(task), for_task(task), for_task(task)
+    whole.update(S, y)
+    a.update(S[:300], y[:300])
+    b.update(S[300:], y[300:])
+    a.merge(b)
+    merged, expected = a.result(), whole.result()
+    assert merged.keys() == expected.keys()
+    for key in expected:
+        assert merged[key] == pytest.approx(expected[key], rel=1e-12), key
