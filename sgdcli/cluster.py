@@ -188,7 +188,7 @@ class DaskTrainer:
                                    **({"workers": [live[w % len(live)]], "allow_other_workers": True} if live else {}))
                 for w in active
             ]
-            results = self._gather(futures, pos, safe_point)
+            results = self._gather(futures, (lambda: safe_point(pos)) if safe_point is not None else None)
             self.round_seconds.append(time.perf_counter() - t_round)
             self.compute_seconds.append(max(r.seconds for r in results))
             average_into(state, results, slots_used)
@@ -213,22 +213,29 @@ class DaskTrainer:
             bad_rows=pos.bad_rows,
         )
 
-    def validate(self, job: ValidationJob, We: np.ndarray) -> dict:
+    def validate(self, job: ValidationJob, We: np.ndarray, on_stop: Callable[[], None] | None = None) -> dict:
         """The validation metrics of ``We``: each shard's worker scores every W-th block, the driver merges."""
+        return self.merged(validate, job, on_stop, We).result()
+
+    def merged(self, fn, job, on_stop: Callable[[], None] | None = None, *args):
+        """``fn(job, *args, (w, W))`` on every shard's worker, the parts merged in shard order.
+
+        ``on_stop`` is called if a signal arrives meanwhile (it raises to stop).
+        """
         live = self._workers()
         futures = [
-            self.client.submit(validate, job, We, (w, self.shards), pure=False,
+            self.client.submit(fn, job, *args, (w, self.shards), pure=False,
                                **({"workers": [live[w % len(live)]], "allow_other_workers": True} if live else {}))
             for w in range(self.shards)
         ]
-        parts = self._gather(futures, None, None)
+        parts = self._gather(futures, on_stop)
         total = parts[0]
         for part in parts[1:]:  # in shard order: the same sums whichever worker finished first
             total.merge(part)
-        return total.result()
+        return total
 
-    def _gather(self, futures, pos, safe_point) -> list:
-        """The round's results, in shard order; stops on a signal, fails if the cluster has no workers."""
+    def _gather(self, futures, on_stop: Callable[[], None] | None) -> list:
+        """The tasks' results, in order; calls ``on_stop`` on a signal, fails if the cluster has no workers."""
         import distributed
 
         no_workers_since = None
@@ -236,9 +243,9 @@ class DaskTrainer:
             while not all(f.done() for f in futures):
                 with contextlib.suppress(TimeoutError):
                     distributed.wait(futures, timeout=_POLL)
-                if self.stop() is not None and safe_point is not None:
+                if self.stop() is not None and on_stop is not None:
                     self.client.cancel(futures)
-                    safe_point(pos)  # checkpoints the last whole round and raises
+                    on_stop()  # raises; during a round, after checkpointing the last whole round
                 if not self.client.scheduler_info()["workers"]:
                     no_workers_since = no_workers_since or time.monotonic()
                     if time.monotonic() - no_workers_since > self.options.timeout:

@@ -31,6 +31,16 @@ class RunningMoments:
             self.m2 += m2b + delta**2 * (self.n * nb / n)
             self.n = n
 
+    def merge(self, other: "RunningMoments") -> None:
+        """Add the statistics of other rows (Chan et al.'s update, as for a block)."""
+        n = self.n + other.n
+        if n == 0:
+            return
+        delta = other.mean - self.mean
+        self.mean += delta * (other.n / n)
+        self.m2 += other.m2 + delta**2 * (self.n * other.n / n)
+        self.n = n
+
     def std(self) -> np.ndarray:
         """Population standard deviation; constant features get 1 so they pass unchanged."""
         sd = np.sqrt(self.m2 / max(self.n, 1))

@@ -20,7 +20,7 @@ from typing import Callable
 import numpy as np
 
 from sgdcli import checkpoint as ckpt_mod
-from sgdcli import chunks, engine, hdf5, kernels, labels as labels_mod, losses, optimizers, schedules
+from sgdcli import chunks, engine, hdf5, kernels, labels as labels_mod, losses, optimizers, passes, schedules
 from sgdcli.atomic import atomic_output, check_writable
 from sgdcli.early_stopping import EarlyStopping
 from sgdcli.errors import DivergedError, InputError, Interrupted, RuntimeFailure
@@ -29,12 +29,10 @@ from sgdcli.labels import Labels
 from sgdcli.locking import exclusive
 from sgdcli.model import Model
 from sgdcli.options import TrainOptions, format_size
-from sgdcli.prefetch import stream_blocks
 from sgdcli.progress import Reporter
 from sgdcli.runtime import available_cores
-from sgdcli.selection import ValidationRows, finite_mask, select_rows
+from sgdcli.selection import ValidationRows
 from sgdcli.source import Table
-from sgdcli.standardize import RunningMoments
 from sgdcli.versions import versions
 
 
@@ -123,11 +121,15 @@ class Run:
         self.shards = distributed[2] if distributed is not None else 1
         batch = None if opts.batch_size is None else opts.batch_size  # full batch: known after the label scan
         run_options = {**opts.as_dict(), "threads": threads}
+        self.trainer = self.job = None
         if distributed is not None:
             from sgdcli import cluster
 
-            self.sync_every = cluster.sync_steps(distributed[1], batch or table.n_rows)
+            client, dask_options, _ = distributed
+            self.sync_every = cluster.sync_steps(dask_options, batch or table.n_rows)
             run_options.update(dask_workers=self.shards, sync_every=self.sync_every)
+            self.trainer = cluster.DaskTrainer(client, dask_options, self.shards, self.sync_every, control.stop,
+                                               reporter.message)
         self.fingerprints = (
             run_options,
             {"train": table.fingerprint(), "val": val_table.fingerprint() if val_table is not None else None},
@@ -139,15 +141,15 @@ class Run:
         else:
             what = "labels and features" if opts.bad_rows == "skip" else "labels"
             reporter.message(f"reading {what} of {table.path} (one pass)")
-            self.labels, self.n_train, self.n_bad = _scan(table, self.spans, self.block_rows, opts,
-                                                          lambda: self._check_stop("reading the labels"))
+            count = self._pass(passes.label_pass, "reading the labels")
+            self.labels, self.n_train, self.n_bad = passes.labels_of(count, table, opts), count.n_train, count.n_bad
             self._check_sizes()
             if val_table is not None:
                 _check_val_labels(val_table, self.labels, opts)
             self.mean = self.std = None
             if opts.standardize:
                 reporter.message(f"computing feature means and deviations of {table.path} (one pass)")
-                stats = _moments(table, self.spans, self.block_rows, opts, lambda: self._check_stop("standardizing"))
+                stats = self._pass(passes.moment_pass, "standardizing")
                 self.mean, self.std = stats.mean, stats.std()
         d = table.n_features
         self.batch = self.n_train if opts.batch_size is None else opts.batch_size
@@ -162,13 +164,9 @@ class Run:
         self.cfg = kernel_config(opts, self.batch, threads, steps * opts.epochs)
         self.plan = engine.EpochPlan(self.labels, center, scale, opts.seed, opts.shuffle, opts.val_fraction,
                                      opts.drop_last, self.block_rows, skip_bad=opts.bad_rows == "skip")
-        self.trainer = self.job = None
-        if distributed is not None:
-            from sgdcli import cluster, worker
+        if self.trainer is not None:
+            from sgdcli import worker
 
-            client, dask_options, _ = distributed
-            self.trainer = cluster.DaskTrainer(client, dask_options, self.shards, self.sync_every, control.stop,
-                                               reporter.message)
             self.job = worker.Job(os.path.abspath(table.path), opts.x, opts.y, table.fingerprint(), self.spans,
                                   self.cfg, self.plan, threads)
         k_out = self.labels.n_outputs
@@ -183,6 +181,17 @@ class Run:
         else:
             self.state, self.pos, self.history = kernels.TrainState.zeros(k_out, d), engine.Position(), []
         self._last_ckpt = (self.state.iterations, time.monotonic())
+
+    def _pass(self, fn, stage: str):
+        """A pass before training over every block: here, or split between the workers and merged."""
+        check_stop = lambda: self._check_stop(stage)  # noqa: E731
+        if self.trainer is None:
+            return fn(self.table, self.spans, self.block_rows, self.opts, check_stop)
+        from sgdcli import worker
+
+        job = worker.PassJob(os.path.abspath(self.table.path), self.opts.x, self.opts.y, self.table.fingerprint(),
+                             self.spans, self.block_rows, self.opts, self.threads, fn.__name__)
+        return self.trainer.merged(worker.data_pass, job, check_stop)
 
     def _check_sizes(self) -> None:
         opts, table = self.opts, self.table
@@ -374,7 +383,7 @@ class Run:
 
             job = worker.ValidationJob(os.path.abspath(table.path), table.x_name, table.y_name, table.fingerprint(),
                                        opts.model, self.labels, opts.memory, select, self.threads)
-            scores = self.trainer.validate(job, We)
+            scores = self.trainer.validate(job, We, on_stop=lambda: self._safe_point(self.pos))
         else:
             scores = measure(table, opts.model, self.labels, We, opts.memory, select)
         return {"val_loss": scores.pop("loss"), **{f"val_{k}": v for k, v in scores.items() if k != "rows"}}
@@ -453,41 +462,6 @@ def kernel_config(opts: TrainOptions, batch: int, threads: int, total_iterations
     )
 
 
-def _scan(table: Table, spans, block_rows: int, opts: TrainOptions, check_stop=lambda: None) -> tuple[Labels, int, int]:
-    """One pass over the data: classes, finite labels, training rows, rows skipped.
-
-    It reads y only, unless --bad-rows skip asks for the features to be checked
-    too, so that the row count (and iterations per epoch) are exact.
-    """
-    counts = [0, 0]  # training rows, skipped rows
-
-    def blocks():
-        if opts.bad_rows == "skip":
-            for block in stream_blocks(table, spans, block_rows):
-                check_stop()
-                rows, bad = select_rows(block.start, block.stop - block.start, opts.val_fraction, opts.seed,
-                                        finite=finite_mask(block))
-                counts[0] += len(rows)
-                counts[1] += bad
-                yield block.start, block.y[rows], None
-            return
-        buf = np.empty(block_rows)
-        for start, stop in spans:
-            check_stop()
-            y = table.Y.read(start, stop, buf)
-            rows, _ = select_rows(start, stop - start, opts.val_fraction, opts.seed)
-            counts[0] += len(rows)
-            yield start, y, rows
-
-    where = f"{table.path}:{table.y_name}"
-    found = labels_mod.collect(blocks(), opts.model, where)
-    if counts[0] == 0:
-        held = table.n_rows - counts[0] - counts[1]
-        raise InputError(f"{table.path}: no rows left to train on ({held} held out by --val-fraction, "
-                         f"{counts[1]} skipped by --bad-rows skip)")
-    return labels_mod.from_values(found, opts.model, where, table.y_dtype), counts[0], counts[1]
-
-
 def _check_val_labels(val_table: Table, labels, opts: TrainOptions) -> None:
     where = f"{val_table.path}:{val_table.y_name}"
     block_rows = val_table.block_rows(opts.memory)
@@ -500,22 +474,6 @@ def _check_val_labels(val_table: Table, labels, opts: TrainOptions) -> None:
         else:
             labels_mod.check_finite_labels(y, where, start)
             labels.encode(y, where, start)
-
-
-def _moments(table: Table, spans, block_rows: int, opts: TrainOptions, check_stop=lambda: None) -> RunningMoments:
-    """Mean and standard deviation of the training rows' features."""
-    stats = RunningMoments(table.n_features)
-    skip = opts.bad_rows == "skip"
-    for block in stream_blocks(table, spans, block_rows):
-        check_stop()
-        rows, _ = select_rows(block.start, block.stop - block.start, opts.val_fraction, opts.seed,
-                              finite=finite_mask(block) if skip else None)
-        X = block.X if len(rows) == block.X.shape[0] else block.X[rows]
-        bad = kernels.first_nonfinite_row(X)
-        if bad >= 0:
-            raise InputError(f"{table.path}:{table.x_name}: non-finite feature value at row {block.start + int(rows[bad])}")
-        stats.update(X)
-    return stats
 
 
 def _finite(record: dict) -> dict:

@@ -59,6 +59,21 @@ class ValidationJob:
 
 
 @dataclasses.dataclass(frozen=True)
+class PassJob:
+    """A pass before training (passes.py) over the training file, each worker taking a share of its blocks."""
+
+    path: str
+    x: str
+    y: str
+    fingerprint: dict
+    spans: list
+    block_rows: int
+    opts: object  # options.TrainOptions
+    threads: int
+    name: str  # "label_pass" or "moment_pass"
+
+
+@dataclasses.dataclass(frozen=True)
 class RoundResult:
     shard: int
     W: np.ndarray
@@ -130,6 +145,18 @@ def validate(job: ValidationJob, We: np.ndarray, part: tuple[int, int]) -> Measu
         return measure_part(_table(job), job.model, job.labels, We, job.memory, job.select, part)
 
 
+def data_pass(job: PassJob, part: tuple[int, int]):
+    """``passes.<job.name>`` over blocks ``part`` = (i, n) of the file: every n-th block from the i-th."""
+    from sgdcli import passes
+    from sgdcli.progress import Reporter
+    from sgdcli.training import numba_threads
+
+    fn = {"label_pass": passes.label_pass, "moment_pass": passes.moment_pass}[job.name]
+    i, n = part
+    with _LOCK, numba_threads(job.threads, Reporter()):
+        return fn(_table(job), job.spans[i::n], job.block_rows, job.opts)
+
+
 def versions() -> dict:
     """What a worker runs: compared with the driver's before training starts."""
     import numba
@@ -139,7 +166,7 @@ def versions() -> dict:
     return {"sgdcli": __version__, "numba": numba.__version__, "numpy": np.__version__}
 
 
-def _table(job: Job | ValidationJob) -> Table:
+def _table(job: Job | ValidationJob | PassJob) -> Table:
     """The job's file, opened once per worker process and re-opened if it changed."""
     key = (job.path, job.x, job.y)
     table = _TABLES.get(key)

@@ -335,3 +335,29 @@ def test_metrics_of_two_row_sets_merge_into_the_metrics_of_both(task, k):
     assert merged.keys() == expected.keys()
     for key in expected:
         assert merged[key] == pytest.approx(expected[key], rel=1e-12), key
+
+
+def test_label_and_moment_passes_split_between_workers(data, cluster):
+    path, X, _ = data
+    opts = TrainOptions(batch_size=64, epochs=1, memory=SMALL, threads=1, standardize=True, val_fraction=0.25)
+    single = train(path, opts)
+    dist = train(path, opts, dask=DaskOptions(cluster.scheduler_address, workers=2, sync_every=8))
+    assert dist.training["rows"] == single.training["rows"] and dist.training["val_rows"] == single.training["val_rows"]
+    np.testing.assert_allclose(dist.center, single.center, rtol=1e-12, atol=1e-15)
+    np.testing.assert_allclose(dist.scale, single.scale, rtol=1e-12)
+    assert list(dist.classes) == list(single.classes)
+
+
+def test_bad_data_found_by_a_worker_is_the_same_one_line_error(tmp_path, cluster):
+    X, y = make_problem("binary", n=4000, d=100, seed=3)
+    y = y.astype(float)
+    y[3000] = np.nan  # in the third block: the second worker's share
+    path = write_table(tmp_path / "bad.h5", X, y)
+    args = ["train", path, "-o", tmp_path / "m.h5", "--memory", SMALL, "--threads", "1", "-q"]
+    single = run(*args)
+    dist = run(*args, "--dask", cluster.scheduler_address, "--dask-workers", "2")
+    assert single.returncode == dist.returncode == 2
+    assert dist.stderr == single.stderr
+    assert dist.stderr.startswith(f"sgdcli: error: {path}:y: ") and "3000" in dist.stderr
+    assert len(dist.stderr.splitlines()) == 1
+    assert not (tmp_path / "m.h5").exists()
