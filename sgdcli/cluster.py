@@ -176,16 +176,14 @@ class DaskTrainer:
         order = shuffle.block_order(len(job.spans), plan.seed, pos.epoch, plan.shuffle)
         dealt = shuffle.deal(order, self.shards)
         slots_used = cfg.optimizer != kernels.SGD or cfg.average
-        t_start = time.perf_counter()
         while not all(s[3] for s in pos.shards):
             active = [w for w, s in enumerate(pos.shards) if not s[3]]
             slots = state.slots if slots_used else None
             t_round = time.perf_counter()
             live = self._workers()
             futures = [
-                self.client.submit(run_round, job, w, dealt[w], pos.epoch, pos.shards[w][0], pos.shards[w][1],
-                                   state.W, slots, int(counters[kernels.T]), self.steps, pure=False,
-                                   **({"workers": [live[w % len(live)]], "allow_other_workers": True} if live else {}))
+                self._submit(live, w, run_round, job, w, dealt[w], pos.epoch, pos.shards[w][0], pos.shards[w][1],
+                             state.W, slots, int(counters[kernels.T]), self.steps)
                 for w in active
             ]
             results = self._gather(futures, (lambda: safe_point(pos)) if safe_point is not None else None)
@@ -202,7 +200,7 @@ class DaskTrainer:
             if on_progress is not None:
                 done = max(sums[kernels.EPOCH_ROWS], 1.0)
                 on_progress(iterations, pos.rows_seen, sums[kernels.EPOCH_LOSS] / done,
-                            engine.current_lr(cfg, state), self._detail(pos, dealt, time.perf_counter() - t_start))
+                            engine.current_lr(cfg, state), self._detail(pos, dealt))
             if safe_point is not None:
                 safe_point(pos)
         trained = int(sums[kernels.EPOCH_ROWS])
@@ -223,16 +221,17 @@ class DaskTrainer:
         ``on_stop`` is called if a signal arrives meanwhile (it raises to stop).
         """
         live = self._workers()
-        futures = [
-            self.client.submit(fn, job, *args, (w, self.shards), pure=False,
-                               **({"workers": [live[w % len(live)]], "allow_other_workers": True} if live else {}))
-            for w in range(self.shards)
-        ]
+        futures = [self._submit(live, w, fn, job, *args, (w, self.shards)) for w in range(self.shards)]
         parts = self._gather(futures, on_stop)
         total = parts[0]
         for part in parts[1:]:  # in shard order: the same sums whichever worker finished first
             total.merge(part)
         return total
+
+    def _submit(self, live: list[str], shard: int, fn, *args):
+        """``fn(*args)`` as a task that prefers the shard's worker, and runs on any other if that one is gone."""
+        where = {"workers": [live[shard % len(live)]], "allow_other_workers": True} if live else {}
+        return self.client.submit(fn, *args, pure=False, **where)
 
     def _gather(self, futures, on_stop: Callable[[], None] | None) -> list:
         """The tasks' results, in order; calls ``on_stop`` on a signal, fails if the cluster has no workers."""
@@ -274,7 +273,7 @@ class DaskTrainer:
         self._live = live
         return live
 
-    def _detail(self, pos, dealt, elapsed) -> str:
+    def _detail(self, pos, dealt) -> str:
         parts = []
         for w, (block, _row, _steps, done) in enumerate(pos.shards):
             parts.append(f"w{w + 1} done" if done else f"w{w + 1} {block}/{len(dealt[w])}")
