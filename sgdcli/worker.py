@@ -1,4 +1,4 @@
-"""What runs on a Dask worker: one round of local SGD on one shard.
+"""What runs on a Dask worker: one round of local SGD on one shard, and shares of the other passes.
 
 A round is a pure function of its arguments: the job (file, options, plan),
 the shard's blocks for the epoch, where in them the round starts, the model
@@ -10,10 +10,13 @@ What is kept, per worker process, is only what makes rounds cheap: the open
 file (its memory map), re-opened if the file's fingerprint changes.  The
 worker reads its blocks with the same reader, row selection and row order as
 single-machine training (``engine.run_epoch``); the data never leaves it.
+The passes outside the epochs (labels, moments, validation) run the same way
+over every W-th block, and return results the driver merges.
 """
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import os
 import socket
@@ -93,17 +96,24 @@ class RoundResult:
 # Test hook: seconds each round sleeps on the worker, so that tests can kill a
 # worker mid-round.  Never set in normal use.
 _ROUND_DELAY = float(os.environ.get("SGDCLI_TEST_ROUND_DELAY", 0))
-_LOCK = threading.Lock()  # one round at a time per process: Numba's thread pool is not re-entrant
+_LOCK = threading.Lock()  # one task at a time per process: Numba's thread pool is not re-entrant
 _TABLES: dict[tuple, Table] = {}
+
+
+@contextlib.contextmanager
+def _exclusive(threads: int):
+    """This process's Numba threads, for one task at a time."""
+    from sgdcli.progress import Reporter
+    from sgdcli.training import numba_threads
+
+    with _LOCK, numba_threads(threads, Reporter()):
+        yield
 
 
 def run_round(job: Job, shard: int, order: np.ndarray, epoch: int, block: int, row: int,
               W: np.ndarray, slots: np.ndarray | None, t: int, steps: int) -> RoundResult:
     """``steps`` mini-batch updates (fewer if the shard ends) over ``order[block:]`` from row ``row``."""
-    from sgdcli.progress import Reporter
-    from sgdcli.training import numba_threads
-
-    with _LOCK, numba_threads(job.threads, Reporter()):
+    with _exclusive(job.threads):
         t0 = time.perf_counter()
         if _ROUND_DELAY:
             time.sleep(_ROUND_DELAY)
@@ -138,22 +148,17 @@ def run_round(job: Job, shard: int, order: np.ndarray, epoch: int, block: int, r
 
 def validate(job: ValidationJob, We: np.ndarray, part: tuple[int, int]) -> Measurement:
     """Loss and metrics of weights ``We`` (on raw features) over blocks ``part`` = (i, n) of the file."""
-    from sgdcli.progress import Reporter
-    from sgdcli.training import numba_threads
-
-    with _LOCK, numba_threads(job.threads, Reporter()):
+    with _exclusive(job.threads):
         return measure_part(_table(job), job.model, job.labels, We, job.memory, job.select, part)
 
 
 def data_pass(job: PassJob, part: tuple[int, int]):
     """``passes.<job.name>`` over blocks ``part`` = (i, n) of the file: every n-th block from the i-th."""
     from sgdcli import passes
-    from sgdcli.progress import Reporter
-    from sgdcli.training import numba_threads
 
     fn = {"label_pass": passes.label_pass, "moment_pass": passes.moment_pass}[job.name]
     i, n = part
-    with _LOCK, numba_threads(job.threads, Reporter()):
+    with _exclusive(job.threads):
         return fn(_table(job), job.spans[i::n], job.block_rows, job.opts)
 
 
