@@ -97,6 +97,19 @@ def test_one_worker_is_single_machine_training(data, cluster, batch, optimizer, 
     assert dist.training["workers"] == 1 and dist.training["sync_every"] == sync
 
 
+def test_early_stopping_keeps_the_same_epoch_as_on_one_machine(data, cluster):
+    path, _, _ = data
+    # min_delta 1.0: no epoch improves on the first by that much, so both stop after epoch 2 and keep epoch 1
+    opts = TrainOptions(batch_size=32, lr=0.05, epochs=5, memory=SMALL, threads=1, val_fraction=0.3,
+                        early_stopping=True, patience=1, min_delta=1.0)
+    single = train(path, opts)
+    dist = train(path, opts, dask=DaskOptions(cluster.scheduler_address, workers=1, sync_every=4))
+    assert single.training["best_epoch"] == dist.training["best_epoch"] == 1
+    assert single.training["stopped_early"] and dist.training["stopped_early"]
+    assert len(dist.history) == 2
+    assert dist.weights.tobytes() == single.weights.tobytes()
+
+
 def test_two_workers_reach_the_single_machine_optimum(tmp_path, cluster):
     X, y = make_problem("binary", n=4000, d=100, seed=5, noise=10.0)
     path = write_table(tmp_path / "b.h5", X, y, chunks=256)
