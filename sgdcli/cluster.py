@@ -19,7 +19,6 @@ from __future__ import annotations
 import contextlib
 import dataclasses
 import logging
-import math
 import time
 import warnings
 from typing import Callable
@@ -269,7 +268,7 @@ class DaskTrainer:
             lost = [a for a in self._live if a not in live]
             joined = [a for a in live if a not in self._live]
             self.report(f"Dask workers changed: {len(live)} connected" + (f"; lost {', '.join(lost)}" if lost else "")
-                   + (f"; joined {', '.join(joined)}" if joined else "") + "; rounds run on the workers there are")
+                        + (f"; joined {', '.join(joined)}" if joined else "") + "; rounds run on the workers there are")
         self._live = live
         return live
 

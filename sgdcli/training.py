@@ -15,7 +15,7 @@ import json
 import math
 import os
 import time
-from typing import Callable
+from typing import TYPE_CHECKING, Callable
 
 import numpy as np
 
@@ -34,6 +34,9 @@ from sgdcli.runtime import available_cores
 from sgdcli.selection import ValidationRows
 from sgdcli.source import Table
 from sgdcli.versions import versions
+
+if TYPE_CHECKING:  # cluster.py imports Dask's helpers only when --dask is used
+    from sgdcli.cluster import DaskOptions
 
 
 # Test hook: seconds to sleep at every safe point, so that tests can stop tiny
@@ -60,7 +63,7 @@ def default_checkpoint(output) -> str:
 
 
 def train(data, options: TrainOptions | None = None, *, output=None, metrics=None, reporter: Reporter | None = None,
-          control: RunControl | None = None, dask: "DaskOptions | None" = None) -> Model:
+          control: RunControl | None = None, dask: DaskOptions | None = None) -> Model:
     """Train a linear model on ``data`` (an HDF5 path); save it to ``output`` if given.
 
     With ``dask``, the epochs run as rounds of local SGD on a Dask cluster
