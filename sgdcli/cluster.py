@@ -182,7 +182,7 @@ class DaskTrainer:
             live = self._workers()
             futures = [
                 self._submit(live, w, run_round, job, w, dealt[w], pos.epoch, pos.shards[w][0], pos.shards[w][1],
-                             state.W, slots, int(counters[kernels.T]), self.steps)
+                             state.W, slots, int(counters[kernels.T]), self.steps, pos.epoch_start_t)
                 for w in active
             ]
             results = self._gather(futures, (lambda: safe_point(pos)) if safe_point is not None else None)

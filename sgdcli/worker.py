@@ -111,8 +111,11 @@ def _exclusive(threads: int):
 
 
 def run_round(job: Job, shard: int, order: np.ndarray, epoch: int, block: int, row: int,
-              W: np.ndarray, slots: np.ndarray | None, t: int, steps: int) -> RoundResult:
-    """``steps`` mini-batch updates (fewer if the shard ends) over ``order[block:]`` from row ``row``."""
+              W: np.ndarray, slots: np.ndarray | None, t: int, steps: int, epoch_t: int) -> RoundResult:
+    """``steps`` mini-batch updates (fewer if the shard ends) over ``order[block:]`` from row ``row``.
+
+    ``t`` is the step clock now, ``epoch_t`` at the start of the epoch (a divergence names the step since).
+    """
     with _exclusive(job.threads):
         t0 = time.perf_counter()
         if _ROUND_DELAY:
@@ -125,16 +128,17 @@ def run_round(job: Job, shard: int, order: np.ndarray, epoch: int, block: int, r
             state.slots[:] = slots
         state.counters[kernels.T] = t
         state.counters[kernels.EPOCH] = epoch
-        pos = engine.Position(epoch=epoch, block=block, row=row, epoch_start_t=t)
+        pos = engine.Position(epoch=epoch, block=block, row=row, epoch_start_t=epoch_t)
         scratch = kernels.Scratch.make(job.threads, k_out, d1 - 1)
         result = engine.run_epoch(table, job.spans, state, job.cfg, job.plan, scratch, pos,
                                   order=order, max_rows=steps * job.cfg.batch_size)
+        t_after = int(state.counters[kernels.T])
         return RoundResult(
             shard=shard,
             W=state.W,
             slots=state.slots if slots is not None else None,
-            t=int(state.counters[kernels.T]),
-            steps=result.iterations,
+            t=t_after,
+            steps=t_after - t,
             loss=float(state.sums[kernels.EPOCH_LOSS]),
             rows=int(state.sums[kernels.EPOCH_ROWS]),
             rows_seen=pos.rows_seen,

@@ -374,3 +374,16 @@ def test_bad_data_found_by_a_worker_is_the_same_one_line_error(tmp_path, cluster
     assert dist.stderr.startswith(f"sgdcli: error: {path}:y: ") and "3000" in dist.stderr
     assert len(dist.stderr.splitlines()) == 1
     assert not (tmp_path / "m.h5").exists()
+
+
+def test_divergence_on_a_worker_is_the_single_machine_message(data, cluster):
+    from sgdcli.errors import DivergedError
+
+    path, _, _ = data
+    opts = TrainOptions(model="linear", batch_size=8, lr=50.0, epochs=2, memory=SMALL, threads=1)
+    with pytest.raises(DivergedError) as single:
+        train(path, opts)
+    with pytest.raises(DivergedError) as dist:
+        train(path, opts, dask=DaskOptions(cluster.scheduler_address, workers=1, sync_every=3))
+    assert str(dist.value) == str(single.value)
+    assert str(single.value).startswith("training diverged in epoch 1 at iteration ")
