@@ -387,3 +387,35 @@ def test_divergence_on_a_worker_is_the_single_machine_message(data, cluster):
         train(path, opts, dask=DaskOptions(cluster.scheduler_address, workers=1, sync_every=3))
     assert str(dist.value) == str(single.value)
     assert str(single.value).startswith("training diverged in epoch 1 at iteration ")
+
+
+def test_too_few_workers_is_exit_1_within_the_timeout(data, tmp_path):
+    path, _, _ = data
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        scheduler_only = distributed.LocalCluster(n_workers=0, dashboard_address=None, silence_logs=logging.CRITICAL)
+    with scheduler_only:
+        proc = run("train", path, "-o", tmp_path / "m.h5", "--dask", scheduler_only.scheduler_address,
+                   "--dask-workers", "2", "--dask-timeout", "1", timeout=60)
+    assert proc.returncode == 1
+    assert proc.stderr == (f"sgdcli: error: --dask {scheduler_only.scheduler_address}: 0 worker(s) connected after 1 s, "
+                           f"2 needed; start more workers or raise --dask-timeout\n")
+
+
+def test_losing_every_worker_stops_with_a_checkpoint_of_the_last_round(data, tmp_path):
+    path, _, _ = data
+    out = str(tmp_path / "model.h5")
+    with _cluster(SGDCLI_TEST_ROUND_DELAY="0.05") as c:
+        proc = subprocess.Popen(_dask_cmd(path, out, c.scheduler_address, "--dask-timeout", "2"),
+                                stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, cwd=ROOT)
+        for line in proc.stderr:
+            if "training on" in line:
+                break
+        time.sleep(1.0)
+        c.scale(0)
+        _, stderr = proc.communicate(timeout=120)
+    assert proc.returncode == 1, stderr
+    last = stderr.strip().splitlines()[-1]
+    assert last.startswith(f"sgdcli: error: --dask {c.scheduler_address}: no workers left for 2 s; the last whole "
+                           f"round is kept; checkpoint saved to {out}.ckpt, run the same command with --resume")
+    assert os.path.exists(out + ".ckpt") and not os.path.exists(out)
