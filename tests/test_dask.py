@@ -402,7 +402,7 @@ def test_too_few_workers_is_exit_1_within_the_timeout(data, tmp_path):
                            f"2 needed; start more workers or raise --dask-timeout\n")
 
 
-def test_losing_every_worker_stops_with_a_checkpoint_of_the_last_round(data, tmp_path):
+def test_losing_every_worker_stops_with_a_checkpoint_of_the_last_round(data, cluster, tmp_path):
     path, _, _ = data
     out = str(tmp_path / "model.h5")
     with _cluster(SGDCLI_TEST_ROUND_DELAY="0.05") as c:
@@ -419,3 +419,9 @@ def test_losing_every_worker_stops_with_a_checkpoint_of_the_last_round(data, tmp
     assert last.startswith(f"sgdcli: error: --dask {c.scheduler_address}: no workers left for 2 s; the last whole "
                            f"round is kept; checkpoint saved to {out}.ckpt, run the same command with --resume")
     assert os.path.exists(out + ".ckpt") and not os.path.exists(out)
+    # resumed on another cluster, it ends with the bytes of a run nothing happened to
+    resumed = run(*_dask_cmd(path, out, cluster.scheduler_address, "--resume")[3:], timeout=240)
+    assert resumed.returncode == 0, resumed.stderr
+    reference = str(tmp_path / "reference.h5")
+    subprocess.run(_dask_cmd(path, reference, cluster.scheduler_address), check=True, capture_output=True, cwd=ROOT)
+    assert _same_bytes(_model_arrays(out), _model_arrays(reference))
