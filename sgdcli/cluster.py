@@ -1,7 +1,7 @@
 """Training on Dask distributed: the driver's side of local SGD with model averaging.
 
-Each epoch's blocks (in the epoch's shuffled order) are dealt to W shards,
-one per worker.  A round sends every shard with rows left the current model
+Each epoch's rows, block after block in the epoch's shuffled order, are cut
+into W equal shares (shards), one per worker.  A round sends every shard with rows left the current model
 and optimizer state; its worker runs K mini-batch steps of the compiled
 engine on its own rows (worker.py) and sends back its model.  The driver
 averages the models, weighted by the rows each one trained on, and starts
@@ -173,7 +173,7 @@ class DaskTrainer:
         if pos.shards is None:
             pos.shards = [[0, 0, 0, False] for _ in range(self.shards)]  # block, row, steps, done
         order = shuffle.block_order(len(job.spans), plan.seed, pos.epoch, plan.shuffle)
-        dealt = shuffle.deal(order, self.shards)
+        dealt = shuffle.deal(order, [stop - start for start, stop in job.spans], self.shards)
         slots_used = cfg.optimizer != kernels.SGD or cfg.average
         while not all(s[3] for s in pos.shards):
             active = [w for w, s in enumerate(pos.shards) if not s[3]]

@@ -92,7 +92,7 @@ def run_epoch(
     pos: Position,
     on_progress: Callable[[int, int, float, float], None] | None = None,
     safe_point: Callable[[Position], None] | None = None,
-    order: np.ndarray | None = None,
+    segments: list[tuple[int, int, int]] | None = None,
     max_rows: int | None = None,
 ) -> EpochResult:
     """Train from ``pos`` to the end of epoch ``pos.epoch``; returns the epoch's figures.
@@ -101,10 +101,11 @@ def run_epoch(
     called (it may write a checkpoint, or raise to stop).  ``on_progress(iterations,
     rows, running_loss, lr)`` is called after every kernel call.
 
-    A worker of a distributed run (cluster.py) passes its shard: ``order``, the
-    blocks it visits this epoch (default: every block, in the epoch's order),
-    and ``max_rows``, where its round ends.  The epoch's last partial batch is
-    then taken only if the shard ends within the round (``EpochResult.finished``).
+    A worker of a distributed run (cluster.py) passes its shard: ``segments``,
+    the (block, lo, hi) raw-row ranges it visits this epoch (``shuffle.deal``;
+    default: every block whole, in the epoch's order), and ``max_rows``, where
+    its round ends.  The epoch's last partial batch is then taken only if the
+    shard ends within the round (``EpochResult.finished``).
     """
     counters, sums = state.counters, state.sums
     if pos.fresh:
@@ -115,18 +116,21 @@ def run_epoch(
         pos.rows_seen = 0
         pos.bad_rows = 0
     epoch, t0 = pos.epoch, pos.epoch_start_t
-    if order is None:
-        order = shuffle.block_order(len(spans), plan.seed, epoch, plan.shuffle)
+    if segments is None:
+        segments = [(int(b), 0, spans[b][1] - spans[b][0])
+                    for b in shuffle.block_order(len(spans), plan.seed, epoch, plan.shuffle)]
     budget = math.inf if max_rows is None else max_rows
     where = f"{table.path}:{table.x_name}"
     first = pos.block
-    visiting = [spans[b] for b in order[first:]]
+    visiting = [spans[b] for b, _, _ in segments[first:]]
 
     def prepare(block, i):  # in the reader thread, while the previous block trains
-        b = int(order[first + i])
+        b, lo, hi = segments[first + i]
         selected, bad = trained_rows(block, plan)
         y = plan.labels.encode_rows(block.y, selected, f"{table.path}:{table.y_name}", block.start)
-        return block, y, shuffle.row_order(selected, plan.seed, epoch, b, plan.shuffle), bad
+        rows = shuffle.row_order(selected, plan.seed, epoch, b, plan.shuffle)
+        # a block split between shards: its bad rows are counted once, by the segment that starts it
+        return block, y, shuffle.segment_rows(rows, lo, hi, block.stop - block.start), bad if lo == 0 else 0
 
     blocks = stream_blocks(table, visiting, plan.block_rows, prepare)
     for k, (block, y, rows, bad) in enumerate(blocks, start=first):

@@ -33,13 +33,41 @@ def block_order(n_blocks: int, seed: int, epoch: int, shuffle: bool = True) -> n
     return _rng(seed, epoch, 0).permutation(n_blocks)
 
 
-def deal(order: np.ndarray, shards: int) -> list[np.ndarray]:
-    """An epoch's blocks dealt to ``shards`` workers in turn: shard w visits order[w::shards].
+def deal(order: np.ndarray, sizes: list[int], shards: int) -> list[list[tuple[int, int, int]]]:
+    """An epoch's rows cut into ``shards`` equal shares, as segments (block, lo, hi) of raw rows.
 
-    Every block goes to exactly one shard, so an epoch still trains every row
-    once; the order, and with it each shard's blocks, changes every epoch.
+    The blocks in the epoch's ``order`` (``sizes[b]`` rows each) are laid end to
+    end and cut into ``shards`` runs of equal length (±1 row), so that every
+    worker of a distributed run gets the same number of rows; a block on a cut
+    is split between two neighbouring shares.  Every row is in exactly one
+    share.  Which rows of a block a segment trains is ``segment_rows``.
     """
-    return [order[w::shards] for w in range(shards)]
+    total = sum(int(sizes[b]) for b in order)
+    cuts = [total * w // shards for w in range(shards + 1)]
+    out: list[list[tuple[int, int, int]]] = [[] for _ in range(shards)]
+    start = 0
+    w = 0
+    for b in order:
+        size = int(sizes[b])
+        lo = 0
+        while lo < size:
+            while cuts[w + 1] <= start + lo:  # shares that end before this row (empty ones too)
+                w += 1
+            hi = min(size, cuts[w + 1] - start)
+            out[w].append((int(b), lo, hi))
+            lo = hi
+        start += size
+    return out
+
+
+def segment_rows(rows: np.ndarray, lo: int, hi: int, size: int) -> np.ndarray:
+    """The part of a block's visiting order ``rows`` that the segment [lo, hi) of its ``size`` raw rows trains.
+
+    The order is cut at the same proportions as the raw rows, in integers, so
+    the segments of one block partition its rows whatever the shares.
+    """
+    m = len(rows)
+    return rows[m * lo // size: m * hi // size]
 
 
 def row_order(rows: np.ndarray, seed: int, epoch: int, block: int, shuffle: bool = True) -> np.ndarray:

@@ -299,9 +299,6 @@ class Run:
                 f"--dask {self.trainer.options.address}: {self.shards} worker(s), each {self.sync_every} step(s) "
                 f"({self.sync_every * self.batch} rows) per round, then the models are averaged"
             )
-            if len(self.spans) < self.shards:
-                reporter.message(f"only {len(self.spans)} block(s) for {self.shards} workers: some workers idle "
-                                 f"every epoch; a smaller --memory cuts smaller blocks")
         if self.control.verbose:
             from sgdcli.runtime import describe
 

@@ -110,9 +110,9 @@ def _exclusive(threads: int):
         yield
 
 
-def run_round(job: Job, shard: int, order: np.ndarray, epoch: int, block: int, row: int,
+def run_round(job: Job, shard: int, segments: list, epoch: int, block: int, row: int,
               W: np.ndarray, slots: np.ndarray | None, t: int, steps: int, epoch_t: int) -> RoundResult:
-    """``steps`` mini-batch updates (fewer if the shard ends) over ``order[block:]`` from row ``row``.
+    """``steps`` mini-batch updates (fewer if the shard ends) over ``segments[block:]`` from row ``row``.
 
     ``t`` is the step clock now, ``epoch_t`` at the start of the epoch (a divergence names the step since).
     """
@@ -131,7 +131,7 @@ def run_round(job: Job, shard: int, order: np.ndarray, epoch: int, block: int, r
         pos = engine.Position(epoch=epoch, block=block, row=row, epoch_start_t=epoch_t)
         scratch = kernels.Scratch.make(job.threads, k_out, d1 - 1)
         result = engine.run_epoch(table, job.spans, state, job.cfg, job.plan, scratch, pos,
-                                  order=order, max_rows=steps * job.cfg.batch_size)
+                                  segments=segments, max_rows=steps * job.cfg.batch_size)
         t_after = int(state.counters[kernels.T])
         return RoundResult(
             shard=shard,

@@ -25,7 +25,7 @@ from sgdcli.cluster import DaskOptions, average_into, local_workers
 from sgdcli.kernels import TrainState
 from sgdcli.options import TrainOptions
 from sgdcli.progress import Reporter
-from sgdcli.shuffle import block_order, deal
+from sgdcli.shuffle import block_order, deal, segment_rows
 from sgdcli.source import Table
 from sgdcli.worker import RoundResult
 
@@ -159,10 +159,12 @@ def test_same_seed_workers_and_sync_give_the_same_model(data, cluster):
     a, b = train(path, opts, dask=dask, reporter=progress), train(path, opts, dask=dask)
     # progress: global iterations (both shards' steps), rows of both shards, each shard's place
     first = progress.calls[0]
-    assert first[:3] == (0, 10, 160) and first[3] == "blocks w1 0/2 w2 0/2"
     with Table(path) as table:
         spans = table.spans(table.block_rows(SMALL))
-    sizes = [sum(spans[b][1] - spans[b][0] for b in shard) for shard in deal(block_order(len(spans), 0, 0), 2)]
+    shards = deal(block_order(len(spans), 0, 0), [stop - start for start, stop in spans], 2)
+    sizes = [sum(hi - lo for _, lo, hi in shard) for shard in shards]
+    assert sizes == [2000, 2000]  # equal shares, a block split between them
+    assert first[:3] == (0, 10, 160) and first[3] == f"blocks w1 0/{len(shards[0])} w2 0/{len(shards[1])}"
     iterations = sum(math.ceil(n / 16) for n in sizes)  # each shard's last partial batch is a step of its own
     assert a.history[0]["iterations"] == iterations
     assert [c for c in progress.calls if c[0] == 0][-1][1:] == (iterations, 4000, "blocks w1 done w2 done")
@@ -177,13 +179,25 @@ def test_local_n_and_scheduler_addresses_are_told_apart():
     assert local_workers("tcp://10.0.0.1:8786") is None
 
 
-def test_shards_partition_each_epochs_blocks_and_change_every_epoch():
-    for n_blocks, workers in ((10, 3), (2, 4), (7, 1)):
+def test_shards_are_equal_shares_of_each_epochs_rows_and_change_every_epoch():
+    for sizes, workers in (([100] * 9 + [37], 3), ([5, 7], 4), ([10] * 7, 1), ([3], 5)):
         for epoch in range(3):
-            shards = deal(block_order(n_blocks, 0, epoch), workers)
-            assert sorted(np.concatenate(shards).tolist()) == list(range(n_blocks))
+            order = block_order(len(sizes), 0, epoch)
+            shards = deal(order, sizes, workers)
             assert len(shards) == workers
-    assert deal(block_order(10, 0, 0), 2)[0].tolist() != deal(block_order(10, 0, 1), 2)[0].tolist()
+            shares = [sum(hi - lo for _, lo, hi in shard) for shard in shards]
+            assert max(shares) - min(shares) <= 1 and sum(shares) == sum(sizes)
+            seen = sorted((b, r) for shard in shards for b, lo, hi in shard for r in range(lo, hi))
+            assert seen == [(b, r) for b in range(len(sizes)) for r in range(sizes[b])]  # each row once
+            assert [b for shard in shards for b, _, _ in shard][0] == order[0]
+    assert deal(block_order(10, 0, 0), [10] * 10, 2) != deal(block_order(10, 0, 1), [10] * 10, 2)
+
+
+def test_segments_of_a_block_partition_its_visiting_order():
+    rows = np.random.default_rng(0).permutation(1000)[:613]  # e.g. the rows --val-fraction leaves
+    cuts = [0, 250, 251, 999, 1000]
+    parts = [segment_rows(rows, lo, hi, 1000) for lo, hi in zip(cuts, cuts[1:])]
+    assert np.array_equal(np.concatenate(parts), rows)
 
 
 def test_average_weights_shards_by_rows_and_keeps_the_furthest_clock():
