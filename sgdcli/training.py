@@ -67,7 +67,8 @@ def train(data, options: TrainOptions | None = None, *, output=None, metrics=Non
     """Train a linear model on ``data`` (an HDF5 path); save it to ``output`` if given.
 
     With ``dask``, the epochs run as rounds of local SGD on a Dask cluster
-    (cluster.py); everything else (validation, checkpoints) stays here.
+    (cluster.py), and so do the label, standardization and validation passes;
+    checkpoints, early stopping and the model stay here.
     """
     opts = options or TrainOptions()
     reporter = reporter or Reporter()
