@@ -129,21 +129,28 @@ def _check_workers(client, options: DaskOptions, report) -> None:
             report(f"worker {address} runs {differ}: its rounds may round differently, or fail")
 
 
-def worker_threads(client, requested: int | None, n_local: int | None) -> int:
+def worker_threads(client, requested: int | None, n_local: int | None, decoded: bool = False) -> int:
     """Numba threads per worker: --threads, or the fewest cores any connected worker offers.
 
-    A LocalCluster's workers share this machine's cores.  The count is one
-    input of the result (it splits large batches), so it is recorded in the
-    model and checked on --resume.
+    A LocalCluster's workers share this machine's cores.  For a gzip file
+    (``decoded``), the cores the chunk decoders take are left to them, as in
+    single-machine training.  The count is one input of the result (it splits
+    large batches), so it is recorded in the model and checked on --resume.
     """
     if requested:
         return requested
     from sgdcli.runtime import available_cores
 
     if n_local is not None:
-        return max(1, available_cores() // n_local)
-    cores = [info.get("nthreads", 1) for info in client.scheduler_info()["workers"].values()]
-    return max(1, min(cores, default=1))
+        cores = max(1, available_cores() // n_local)
+    else:
+        cores = max(1, min((info.get("nthreads", 1) for info in client.scheduler_info()["workers"].values()),
+                           default=1))
+    if decoded:
+        from sgdcli.chunks import MAX_WORKERS
+
+        cores -= min(cores, MAX_WORKERS)
+    return max(1, cores)
 
 
 class DaskTrainer:

@@ -100,7 +100,7 @@ def train(data, options: TrainOptions | None = None, *, output=None, metrics=Non
             client = stack.enter_context(cluster.connect(dask, reporter.message))
             n_local = cluster.local_workers(dask.address)
             shards = dask.workers or n_local or len(client.scheduler_info()["workers"])
-            threads = cluster.worker_threads(client, opts.threads, n_local)
+            threads = cluster.worker_threads(client, opts.threads, n_local, decoded=decoders > 0)
             distributed = (client, dask, shards)
         metrics_tmp = stack.enter_context(atomic_output(metrics, "--metrics")) if metrics is not None else None
         run = Run(table, val_table, opts, threads, reporter, control, distributed)

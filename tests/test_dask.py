@@ -439,3 +439,17 @@ def test_losing_every_worker_stops_with_a_checkpoint_of_the_last_round(data, clu
     reference = str(tmp_path / "reference.h5")
     subprocess.run(_dask_cmd(path, reference, cluster.scheduler_address), check=True, capture_output=True, cwd=ROOT)
     assert _same_bytes(_model_arrays(out), _model_arrays(reference))
+
+
+def test_workers_leave_the_cores_to_the_gzip_decoders_by_default(tmp_path):
+    from sgdcli.chunks import MAX_WORKERS
+    from sgdcli.runtime import available_cores
+
+    X, y = make_problem("binary", n=3000, d=10, seed=2)
+    plain = write_table(tmp_path / "plain.h5", X, y)
+    gzip = write_table(tmp_path / "gzip.h5", X, y, chunks=512, compression="gzip")
+    opts = TrainOptions(batch_size=64, epochs=1)
+    cores = available_cores()
+    for path, expected in ((plain, cores), (gzip, max(1, cores - min(cores, MAX_WORKERS)))):
+        model = train(path, opts, dask=DaskOptions("local:1"))
+        assert model.training["threads"] == expected, path
