@@ -123,7 +123,7 @@ class Run:
         self.block_rows = table.block_rows(opts.memory)
         self.spans = table.spans(self.block_rows)
         self.shards = distributed[2] if distributed is not None else 1
-        batch = None if opts.batch_size is None else opts.batch_size  # full batch: known after the label scan
+        batch = opts.batch_size  # None (full batch): known after the label scan
         run_options = {**opts.as_dict(), "threads": threads}
         self.trainer = self.job = None
         if distributed is not None:
@@ -171,8 +171,7 @@ class Run:
         if self.trainer is not None:
             from sgdcli import worker
 
-            self.job = worker.Job(os.path.abspath(table.path), opts.x, opts.y, table.fingerprint(), self.spans,
-                                  self.cfg, self.plan, threads)
+            self.job = worker.Job(worker.FileRef.of(table), self.spans, self.cfg, self.plan, threads)
         k_out = self.labels.n_outputs
         self.scratch = kernels.Scratch.make(threads, k_out, d)
         self.stopper = EarlyStopping(opts.patience, opts.min_delta) if opts.early_stopping else None
@@ -193,9 +192,8 @@ class Run:
             return fn(self.table, self.spans, self.block_rows, self.opts, check_stop)
         from sgdcli import worker
 
-        job = worker.PassJob(os.path.abspath(self.table.path), self.opts.x, self.opts.y, self.table.fingerprint(),
-                             self.spans, self.block_rows, self.opts, self.threads, fn.__name__)
-        return self.trainer.merged(worker.data_pass, job, check_stop)
+        job = worker.PassJob(worker.FileRef.of(self.table), self.spans, self.block_rows, self.opts, self.threads)
+        return self.trainer.merged(worker.data_pass, job, check_stop, fn)
 
     def _check_sizes(self) -> None:
         opts, table = self.opts, self.table
@@ -382,8 +380,8 @@ class Run:
         if self.trainer is not None:  # each worker scores its share of the blocks
             from sgdcli import worker
 
-            job = worker.ValidationJob(os.path.abspath(table.path), table.x_name, table.y_name, table.fingerprint(),
-                                       opts.model, self.labels, opts.memory, select, self.threads)
+            job = worker.ValidationJob(worker.FileRef.of(table), opts.model, self.labels, opts.memory, select,
+                                       self.threads)
             scores = self.trainer.validate(job, We, on_stop=lambda: self._safe_point(self.pos))
         else:
             scores = measure(table, opts.model, self.labels, We, opts.memory, select)

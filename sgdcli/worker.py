@@ -33,13 +33,24 @@ from sgdcli.source import Table
 
 
 @dataclasses.dataclass(frozen=True)
+class FileRef:
+    """A table as the driver sees it; every worker opens it itself, by path."""
+
+    path: str  # absolute
+    x: str
+    y: str
+    fingerprint: dict  # a worker that sees another file there refuses
+
+    @classmethod
+    def of(cls, table: Table) -> "FileRef":
+        return cls(os.path.abspath(table.path), table.x_name, table.y_name, table.fingerprint())
+
+
+@dataclasses.dataclass(frozen=True)
 class Job:
     """What every round of one run needs besides its state: small, sent with each round."""
 
-    path: str  # absolute: every worker opens the file itself, by path
-    x: str
-    y: str
-    fingerprint: dict  # the driver's view of the file; a worker that sees another file refuses
+    file: FileRef
     spans: list  # (start, stop) of every block
     cfg: KernelConfig
     plan: engine.EpochPlan
@@ -50,10 +61,7 @@ class Job:
 class ValidationJob:
     """A validation pass over a file, each worker scoring a share of its blocks."""
 
-    path: str
-    x: str
-    y: str
-    fingerprint: dict
+    file: FileRef
     model: str
     labels: object  # labels.Labels
     memory: int
@@ -65,15 +73,11 @@ class ValidationJob:
 class PassJob:
     """A pass before training (passes.py) over the training file, each worker taking a share of its blocks."""
 
-    path: str
-    x: str
-    y: str
-    fingerprint: dict
+    file: FileRef
     spans: list
     block_rows: int
     opts: object  # options.TrainOptions
     threads: int
-    name: str  # "label_pass" or "moment_pass"
 
 
 @dataclasses.dataclass(frozen=True)
@@ -120,7 +124,7 @@ def run_round(job: Job, shard: int, segments: list, epoch: int, block: int, row:
         t0 = time.perf_counter()
         if _ROUND_DELAY:
             time.sleep(_ROUND_DELAY)
-        table = _table(job)
+        table = _table(job.file)
         k_out, d1 = W.shape
         state = TrainState.zeros(k_out, d1 - 1)
         state.W[:] = W
@@ -153,17 +157,14 @@ def run_round(job: Job, shard: int, segments: list, epoch: int, block: int, row:
 def validate(job: ValidationJob, We: np.ndarray, part: tuple[int, int]) -> Measurement:
     """Loss and metrics of weights ``We`` (on raw features) over blocks ``part`` = (i, n) of the file."""
     with _exclusive(job.threads):
-        return measure_part(_table(job), job.model, job.labels, We, job.memory, job.select, part)
+        return measure_part(_table(job.file), job.model, job.labels, We, job.memory, job.select, part)
 
 
-def data_pass(job: PassJob, part: tuple[int, int]):
-    """``passes.<job.name>`` over blocks ``part`` = (i, n) of the file: every n-th block from the i-th."""
-    from sgdcli import passes
-
-    fn = {"label_pass": passes.label_pass, "moment_pass": passes.moment_pass}[job.name]
+def data_pass(job: PassJob, fn, part: tuple[int, int]):
+    """``fn`` (a pass of passes.py) over blocks ``part`` = (i, n) of the file: every n-th block from the i-th."""
     i, n = part
     with _exclusive(job.threads):
-        return fn(_table(job), job.spans[i::n], job.block_rows, job.opts)
+        return fn(_table(job.file), job.spans[i::n], job.block_rows, job.opts)
 
 
 def versions() -> dict:
@@ -175,22 +176,22 @@ def versions() -> dict:
     return {"sgdcli": __version__, "numba": numba.__version__, "numpy": np.__version__}
 
 
-def _table(job: Job | ValidationJob | PassJob) -> Table:
-    """The job's file, opened once per worker process and re-opened if it changed."""
-    key = (job.path, job.x, job.y)
+def _table(ref: FileRef) -> Table:
+    """The file, opened once per worker process and re-opened if it changed."""
+    key = (ref.path, ref.x, ref.y)
     table = _TABLES.get(key)
-    if table is not None and _same_file(table.fingerprint(), job.fingerprint):
+    if table is not None and _same_file(table.fingerprint(), ref.fingerprint):
         return table
     if table is not None:
         table.close()
         del _TABLES[key]
-    table = Table(job.path, job.x, job.y)
+    table = Table(ref.path, ref.x, ref.y)
     seen = table.fingerprint()
-    if not _same_file(seen, job.fingerprint):
+    if not _same_file(seen, ref.fingerprint):
         table.close()
-        diff = [f"{k} {seen.get(k)!r} (driver: {job.fingerprint.get(k)!r})" for k in sorted(job.fingerprint)
-                if seen.get(k) != job.fingerprint.get(k)]
-        raise InputError(f"{job.path}: worker {socket.gethostname()} sees a different file than the driver: "
+        diff = [f"{k} {seen.get(k)!r} (driver: {ref.fingerprint.get(k)!r})" for k in sorted(ref.fingerprint)
+                if seen.get(k) != ref.fingerprint.get(k)]
+        raise InputError(f"{ref.path}: worker {socket.gethostname()} sees a different file than the driver: "
                          f"{'; '.join(diff)}; every worker must see the same file at the same path")
     _TABLES[key] = table
     return table
