@@ -37,7 +37,8 @@ import datasets  # noqa: E402
 from run import HERE, cpu_model  # noqa: E402
 
 from sgdcli import train  # noqa: E402
-from sgdcli.cluster import DEFAULT_SYNC_ROWS, DaskOptions  # noqa: E402
+from sgdcli.averaging import DEFAULT_SYNC_ROWS  # noqa: E402
+from sgdcli.cluster import DaskOptions  # noqa: E402
 from sgdcli.options import TrainOptions  # noqa: E402
 from sgdcli.source import Table  # noqa: E402
 
@@ -80,10 +81,10 @@ OVERHEAD_SYNC = 16  # steps per round in the overhead runs: many short rounds, s
 
 def overhead_run(path: str, workers: int) -> dict:
     """One epoch in many short rounds: the driver's cost per round beyond the slowest worker's."""
-    opts = TrainOptions(model="logistic", batch_size=BATCH, lr=LR, epochs=1)
+    opts = TrainOptions(model="logistic", batch_size=BATCH, lr=LR, epochs=1, sync_every=OVERHEAD_SYNC)
     with contextlib.redirect_stderr(io.StringIO()), warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        model = train(path, opts, dask=DaskOptions(f"local:{workers}", sync_every=OVERHEAD_SYNC))
+        model = train(path, opts, dask=DaskOptions(f"local:{workers}"))
     t = model.training
     return {"rounds": t["rounds"], "round_ms": t["round_ms"], "round_overhead_ms": t["round_overhead_ms"]}
 

@@ -136,8 +136,15 @@ def differences(saved: dict, current: dict) -> list[str]:
     return out
 
 
-def check_compatible(ckpt: Checkpoint, options: dict, data: dict, path: str) -> None:
-    diff = differences(ckpt.options, options)
+def check_compatible(ckpt: Checkpoint, options: dict, data: dict, path: str, defaults: dict | None = None) -> None:
+    """Refuse a checkpoint made with other options or data.
+
+    ``defaults``: the options' defaults.  An option that the checkpoint does not
+    record (one added in a later version of sgdcli) counts as its default, so
+    an upgrade between two nights does not throw away a run in progress.
+    """
+    saved = {**{k: v for k, v in (defaults or {}).items() if k not in ckpt.options}, **ckpt.options}
+    diff = differences(saved, options)
     if diff:
         raise InputError(f"--resume: checkpoint {path} was made with other options: {'; '.join(diff)}; "
                          f"drop --resume or remove the checkpoint to start over")

@@ -17,7 +17,8 @@ import click
 
 from sgdcli.config import ENV_PREFIX, ConfiguredCommand, config_option, print_config_option
 from sgdcli.errors import InputError
-from sgdcli.options import BAD_ROWS, LR_SCALINGS, MODELS, OPTIMIZERS, SCHEDULES, parse_batch_size, parse_size
+from sgdcli.options import (BAD_ROWS, LR_SCALINGS, MODELS, OPTIMIZERS, PARALLEL_MODES, SCHEDULES, parse_batch_size,
+                            parse_size)
 from sgdcli.progress import MODES as PROGRESS_MODES
 
 EXAMPLES = {
@@ -222,6 +223,13 @@ def training_options(without: tuple[str, ...] = ()):
             help="error: stop at the first row with NaN or inf; skip: leave such rows out and count them.")),
         (None, memory_option),
         (None, click.option("--threads", type=int, default=None, help="Compute threads (per worker with --dask) [default: cores available; for gzip-compressed X, the cores its decoders leave].")),
+        (None, click.option("--parallel", type=click.Choice(PARALLEL_MODES), default="batch", show_default=True,
+            help="How threads share the work. batch: each mini-batch's gradient is split between them (the same "
+                 "updates as one thread). average: each thread trains its own share of every epoch, and the models "
+                 "are averaged every --sync-every steps (faster on many cores; a different trajectory).")),
+        (None, click.option("--sync-every", type=click.IntRange(min=1), default=None, metavar="K",
+            help="With --parallel average or --dask: mini-batch steps per thread or worker between model "
+                 "averagings [default: about 1M rows' worth].")),
         (None, click.option("--progress", type=click.Choice(PROGRESS_MODES), default="auto", show_default=True,
             help="auto: bars on a terminal, plain lines otherwise.")),
         (None, click.option("-q", "--quiet", is_flag=True, help="No progress or log output.")),
@@ -256,15 +264,13 @@ def training_options(without: tuple[str, ...] = ()):
                    "Needs the extra: pip install 'sgdcli[dask]'.")
 @click.option("--dask-workers", type=click.IntRange(min=1), default=None,
               help="With --dask: shards (one per worker); wait for this many workers [default: those connected, or N].")
-@click.option("--sync-every", type=click.IntRange(min=1), default=None, metavar="K",
-              help="With --dask: mini-batch steps per worker between model averagings [default: about 1M rows' worth].")
 @click.option("--dask-timeout", type=click.FloatRange(min=0, min_open=True), default=30, show_default=True,
               help="With --dask: seconds to reach the scheduler and its workers before exiting 1.")
 @click.option("--wait-lock", type=click.FloatRange(min=0), is_flag=False, flag_value=math.inf, default=None,
               metavar="[SECONDS]", help="If another run holds the output, wait for it (forever, or SECONDS) instead of exiting 75.")
 @gate_options
 def train_cmd(data, output, progress, quiet, verbose, metrics, no_shuffle, checkpoint, checkpoint_every,
-              checkpoint_seconds, resume, keep_checkpoint, dask, dask_workers, sync_every, dask_timeout,
+              checkpoint_seconds, resume, keep_checkpoint, dask, dask_workers, dask_timeout,
               wait_lock, fail_under, fail_over, **kwargs):
     """Train a model on DATA by mini-batch SGD and write it to OUTPUT.
 
@@ -288,12 +294,10 @@ def train_cmd(data, output, progress, quiet, verbose, metrics, no_shuffle, check
     if dask is not None:
         from sgdcli.cluster import DaskOptions
 
-        dask_options = DaskOptions(dask, workers=dask_workers, sync_every=sync_every, timeout=dask_timeout)
+        dask_options = DaskOptions(dask, workers=dask_workers, timeout=dask_timeout)
         dask_options.check()
-    else:
-        for flag, value in (("--dask-workers", dask_workers), ("--sync-every", sync_every)):
-            if value is not None:
-                raise InputError(f"{flag}: applies only with --dask ADDRESS")
+    elif dask_workers is not None:
+        raise InputError("--dask-workers: applies only with --dask ADDRESS")
     checks = _gates(fail_under, fail_over, training=True)
     if checks:
         if opts.val is None and opts.val_fraction <= 0:

@@ -1,17 +1,15 @@
-"""Training on Dask distributed: the driver's side of local SGD with model averaging.
+"""Training on Dask distributed: connecting, and running rounds and passes as Dask tasks.
 
-Each epoch's rows, block after block in the epoch's shuffled order, are cut
-into W equal shares (shards), one per worker.  A round sends every shard with rows left the current model
-and optimizer state; its worker runs K mini-batch steps of the compiled
-engine on its own rows (worker.py) and sends back its model.  The driver
-averages the models, weighted by the rows each one trained on, and starts
-the next round.  Only weights and optimizer state cross the network.
+The algorithm is averaging.py's local SGD with model averaging, one shard
+per worker: a round sends every shard the current model and optimizer
+state; its worker runs K mini-batch steps of the compiled engine on its own
+rows (worker.py) and sends back its model, which the driver averages.  Only
+weights and optimizer state cross the network; each worker reads the file
+itself.
 
 A round's results are used only once every shard of it has returned, so a
 worker lost mid-round costs a re-run of its task (Dask re-runs it, on the
-same inputs), never a half-applied round.  ``DaskTrainer.run_epoch`` has the
-contract of ``engine.run_epoch``: it updates ``state`` and ``pos`` at safe
-points between rounds, where training.py checkpoints and handles signals.
+same inputs), never a half-applied round.
 """
 
 from __future__ import annotations
@@ -25,15 +23,11 @@ from typing import Callable
 
 import numpy as np
 
-from sgdcli import engine, kernels, shuffle
+from sgdcli.averaging import Round, RoundResult
 from sgdcli.errors import InputError, RuntimeFailure, SgdcliError
-from sgdcli.kernels import TrainState
-from sgdcli.worker import Job, RoundResult, ValidationJob, run_round, validate
+from sgdcli.worker import Job, ValidationJob, run_round, validate
 
 INSTALL = "pip install 'sgdcli[dask]'"
-# Rows each worker trains between two averagings when --sync-every is not given:
-# a Dask round trip costs about 10-15 ms on one machine, a million rows about 0.15 s.
-DEFAULT_SYNC_ROWS = 1 << 20
 _POLL = 0.25  # seconds between checks for signals and lost workers while a round runs
 
 
@@ -41,14 +35,11 @@ _POLL = 0.25  # seconds between checks for signals and lost workers while a roun
 class DaskOptions:
     address: str  # tcp://host:port of a scheduler, or local:N for a LocalCluster of N processes
     workers: int | None = None  # shards; default: the workers connected at start (N for local:N)
-    sync_every: int | None = None  # mini-batch steps per worker between averagings; default from DEFAULT_SYNC_ROWS
     timeout: float = 30.0  # seconds to reach the scheduler and its workers
 
     def check(self) -> None:
         if self.workers is not None and self.workers < 1:
             raise InputError(f"--dask-workers: must be at least 1, got {self.workers}")
-        if self.sync_every is not None and self.sync_every < 1:
-            raise InputError(f"--sync-every: must be at least 1, got {self.sync_every}")
         if not self.timeout > 0:
             raise InputError(f"--dask-timeout: must be positive, got {self.timeout}")
         local_workers(self.address)
@@ -68,10 +59,6 @@ def local_workers(address: str) -> int | None:
     if workers < 1:
         raise InputError(f"--dask {address!r}: needs at least one worker")
     return workers
-
-
-def sync_steps(options: DaskOptions, batch: int) -> int:
-    return options.sync_every or max(1, DEFAULT_SYNC_ROWS // batch)
 
 
 @contextlib.contextmanager
@@ -153,69 +140,18 @@ def worker_threads(client, requested: int | None, n_local: int | None, decoded: 
     return max(1, cores)
 
 
-class DaskTrainer:
-    """Runs epochs as rounds of local SGD on a Dask cluster."""
+class DaskPool:
+    """Runs rounds (averaging.py) and the passes' shares as Dask tasks, each shard preferring its own worker."""
 
-    def __init__(self, client, options: DaskOptions, shards: int, steps: int, stop: Callable[[], int | None],
+    def __init__(self, client, options: DaskOptions, shards: int, stop: Callable[[], int | None],
                  report: Callable[[str], None] = lambda text: None):
-        self.client, self.options = client, options
-        self.shards, self.steps = shards, steps
+        self.client, self.options, self.shards = client, options, shards
         self.stop, self.report = stop, report
-        self.round_seconds: list[float] = []  # wall time of each round, at the driver
-        self.compute_seconds: list[float] = []  # the slowest worker's time in each round
         self._live: list[str] = []  # worker addresses at the latest round
 
-    def run_epoch(self, job: Job, state: TrainState, pos: engine.Position,
-                  on_progress: Callable[..., None] | None = None,
-                  safe_point: Callable[[engine.Position], None] | None = None) -> engine.EpochResult:
-        """Train from ``pos`` to the end of epoch ``pos.epoch`` in rounds; like ``engine.run_epoch``."""
-        cfg, plan = job.cfg, job.plan
-        counters, sums = state.counters, state.sums
-        if pos.fresh and pos.shards is None:
-            counters[kernels.EPOCH] = pos.epoch
-            sums[kernels.EPOCH_LOSS] = 0.0
-            sums[kernels.EPOCH_ROWS] = 0.0
-            pos.epoch_start_t = int(counters[kernels.T])
-            pos.rows_seen = pos.bad_rows = 0
-        if pos.shards is None:
-            pos.shards = [[0, 0, 0, False] for _ in range(self.shards)]  # block, row, steps, done
-        order = shuffle.block_order(len(job.spans), plan.seed, pos.epoch, plan.shuffle)
-        dealt = shuffle.deal(order, [stop - start for start, stop in job.spans], self.shards)
-        slots_used = cfg.optimizer != kernels.SGD or cfg.average
-        while not all(s[3] for s in pos.shards):
-            active = [w for w, s in enumerate(pos.shards) if not s[3]]
-            slots = state.slots if slots_used else None
-            t_round = time.perf_counter()
-            live = self._workers()
-            futures = [
-                self._submit(live, w, run_round, job, w, dealt[w], pos.epoch, pos.shards[w][0], pos.shards[w][1],
-                             state.W, slots, int(counters[kernels.T]), self.steps, pos.epoch_start_t)
-                for w in active
-            ]
-            results = self._gather(futures, (lambda: safe_point(pos)) if safe_point is not None else None)
-            self.round_seconds.append(time.perf_counter() - t_round)
-            self.compute_seconds.append(max(r.seconds for r in results))
-            average_into(state, results, slots_used)
-            for r in results:
-                pos.shards[r.shard] = [r.block, r.row, pos.shards[r.shard][2] + r.steps, r.finished]
-                pos.rows_seen += r.rows_seen
-                pos.bad_rows += r.bad_rows
-                sums[kernels.EPOCH_LOSS] += r.loss
-                sums[kernels.EPOCH_ROWS] += r.rows
-            iterations = sum(s[2] for s in pos.shards)
-            if on_progress is not None:
-                done = max(sums[kernels.EPOCH_ROWS], 1.0)
-                on_progress(iterations, pos.rows_seen, sums[kernels.EPOCH_LOSS] / done,
-                            engine.current_lr(cfg, state), self._detail(pos, dealt))
-            if safe_point is not None:
-                safe_point(pos)
-        trained = int(sums[kernels.EPOCH_ROWS])
-        return engine.EpochResult(
-            iterations=sum(s[2] for s in pos.shards),
-            rows=trained,
-            train_loss=float(sums[kernels.EPOCH_LOSS] / trained) if trained else float("nan"),
-            bad_rows=pos.bad_rows,
-        )
+    def rounds(self, job: Job, rounds: list[Round], on_stop: Callable[[], None] | None) -> list[RoundResult]:
+        live = self._workers()
+        return self._gather([self._submit(live, r.shard, run_round, job, r) for r in rounds], on_stop)
 
     def validate(self, job: ValidationJob, We: np.ndarray, on_stop: Callable[[], None] | None = None) -> dict:
         """The validation metrics of ``We``: each shard's worker scores every W-th block, the driver merges."""
@@ -278,52 +214,6 @@ class DaskTrainer:
                         + (f"; joined {', '.join(joined)}" if joined else "") + "; rounds run on the workers there are")
         self._live = live
         return live
-
-    def _detail(self, pos, dealt) -> str:
-        parts = []
-        for w, (block, _row, _steps, done) in enumerate(pos.shards):
-            parts.append(f"w{w + 1} done" if done else f"w{w + 1} {block}/{len(dealt[w])}")
-        return "blocks " + " ".join(parts)
-
-    def summary(self) -> dict:
-        """For the model file: the set-up, and the medians per round (of this process's rounds, if resumed)
-        of the driver's wall time and of what it spent beyond the slowest worker (averaging, Dask, network)."""
-        out = {"workers": self.shards, "sync_every": self.steps, "rounds": len(self.round_seconds)}
-        if self.round_seconds:
-            out["round_ms"] = 1000.0 * float(np.median(self.round_seconds))
-            out["round_overhead_ms"] = 1000.0 * float(np.median(np.subtract(self.round_seconds, self.compute_seconds)))
-        return out
-
-
-def average_into(state: TrainState, results: list[RoundResult], slots_used: bool) -> None:
-    """Replace ``state``'s model by the average of the shards', weighted by the rows each trained.
-
-    Shards are summed in shard order, so the result does not depend on which
-    finished first.  A single shard's model is taken as is (bit for bit).
-    The step clock becomes the furthest any shard got.
-    """
-    trained = [r for r in results if r.steps > 0]
-    if trained:
-        if len(trained) == 1:
-            state.W[:] = trained[0].W
-            if slots_used:
-                state.slots[:] = trained[0].slots
-        else:
-            total = float(sum(r.rows for r in trained))
-            weights = [r.rows / total if total > 0 else 1.0 / len(trained) for r in trained]
-            state.W[:] = _weighted(np.stack([r.W for r in trained]), weights)
-            if slots_used:
-                state.slots[:] = _weighted(np.stack([r.slots for r in trained]), weights)
-    state.counters[kernels.T] = max([int(state.counters[kernels.T])] + [r.t for r in results])
-    state.G[:] = 0.0
-    state.counters[kernels.FILL] = 0
-
-
-def _weighted(arrays: np.ndarray, weights: list[float]) -> np.ndarray:
-    out = weights[0] * arrays[0]
-    for w, a in zip(weights[1:], arrays[1:]):
-        out += w * a
-    return out
 
 
 def _first_line(exc: BaseException) -> str:

@@ -17,6 +17,7 @@ OPTIMIZERS = ("sgd", "momentum", "nesterov", "adagrad", "rmsprop", "adam")
 SCHEDULES = ("constant", "invscaling", "step", "cosine")
 LR_SCALINGS = ("none", "linear", "sqrt")
 BAD_ROWS = ("error", "skip")
+PARALLEL_MODES = ("batch", "average")
 
 DEFAULT_MEMORY = 256 * 2**20
 
@@ -91,6 +92,8 @@ class TrainOptions:
     min_delta: float = 1e-4
     memory: int = DEFAULT_MEMORY
     threads: int | None = None
+    parallel: str = "batch"  # how threads share the work: split each batch, or shards averaged (averaging.py)
+    sync_every: int | None = None  # steps per shard between averagings (--parallel average, --dask)
     bad_rows: str = "error"
 
     def __post_init__(self):
@@ -110,6 +113,7 @@ class TrainOptions:
         choice("schedule", SCHEDULES)
         choice("lr_scaling", LR_SCALINGS)
         choice("bad_rows", BAD_ROWS)
+        choice("parallel", PARALLEL_MODES)
         for name in ("lr", "eps"):
             value = getattr(self, name)
             if not (math.isfinite(value) and value > 0):
@@ -141,6 +145,8 @@ class TrainOptions:
             bad("memory", f"must be at least 1M, got {self.memory} bytes")
         if self.threads is not None and self.threads < 1:
             bad("threads", f"must be >= 1, got {self.threads}")
+        if self.sync_every is not None and self.sync_every < 1:
+            bad("sync_every", f"must be >= 1, got {self.sync_every}")
 
     def scaled_lr(self, batch_size: int) -> float:
         """The base learning rate after ``--lr-scaling`` for the batch actually used."""

@@ -20,7 +20,7 @@ from typing import TYPE_CHECKING, Callable
 import numpy as np
 
 from sgdcli import checkpoint as ckpt_mod
-from sgdcli import chunks, engine, hdf5, kernels, labels as labels_mod, losses, optimizers, passes, schedules
+from sgdcli import averaging, chunks, engine, hdf5, kernels, labels as labels_mod, losses, optimizers, passes, schedules
 from sgdcli.atomic import atomic_output, check_writable
 from sgdcli.early_stopping import EarlyStopping
 from sgdcli.errors import DivergedError, InputError, Interrupted, RuntimeFailure
@@ -66,11 +66,18 @@ def train(data, options: TrainOptions | None = None, *, output=None, metrics=Non
           control: RunControl | None = None, dask: DaskOptions | None = None) -> Model:
     """Train a linear model on ``data`` (an HDF5 path); save it to ``output`` if given.
 
-    With ``dask``, the epochs run as rounds of local SGD on a Dask cluster
-    (cluster.py), and so do the label, standardization and validation passes;
+    With ``opts.parallel == "average"``, the epochs run as rounds of local SGD
+    with model averaging (averaging.py), one shard per thread.  With ``dask``,
+    they run as such rounds on a Dask cluster (cluster.py), one shard per
+    worker, and so do the label, standardization and validation passes;
     checkpoints, early stopping and the model stay here.
     """
     opts = options or TrainOptions()
+    if opts.parallel == "average" and dask is not None:
+        raise InputError("--parallel average: averages the threads of one machine; with --dask the workers' models "
+                         "are averaged already (--threads sets each worker's threads)")
+    if opts.sync_every is not None and opts.parallel != "average" and dask is None:
+        raise InputError("--sync-every: applies only with --parallel average or --dask ADDRESS")
     reporter = reporter or Reporter()
     control = control or RunControl()
     outputs = [(p, flag) for p, flag in ((output, "-o"), (metrics, "--metrics"), (control.checkpoint, "--checkpoint")) if p is not None]
@@ -104,6 +111,7 @@ def train(data, options: TrainOptions | None = None, *, output=None, metrics=Non
             distributed = (client, dask, shards)
         metrics_tmp = stack.enter_context(atomic_output(metrics, "--metrics")) if metrics is not None else None
         run = Run(table, val_table, opts, threads, reporter, control, distributed)
+        stack.callback(run.close)
         model = run.train(metrics_tmp)
         if output is not None:  # inside the stack: if this fails, no metrics file appears either
             model.save(output)
@@ -117,23 +125,39 @@ class Run:
 
     def __init__(self, table: Table, val_table: Table | None, opts: TrainOptions, threads: int, reporter: Reporter,
                  control: RunControl, distributed: tuple | None = None):
-        """``threads``: compute threads (per worker, when ``distributed`` = (client, DaskOptions, shards))."""
+        """``threads``: compute threads (per worker, when ``distributed`` = (client, DaskOptions, shards)).
+
+        The epochs run in rounds of local SGD with model averaging (``self.trainer``)
+        with --parallel average, one shard per thread, and with --dask, one per
+        worker (``self.cluster`` runs the rounds and passes there).
+        """
         self.table, self.val_table, self.opts = table, val_table, opts
         self.threads, self.reporter, self.control = threads, reporter, control
-        self.block_rows = table.block_rows(opts.memory)
-        self.spans = table.spans(self.block_rows)
         self.shards = distributed[2] if distributed is not None else 1
+        threaded = distributed is None and opts.parallel == "average"
+        if threaded:
+            self.shards = threads
+        # kernel threads: a shard on a thread runs the serial kernels
+        self.kernel_threads = 1 if threaded else threads
+        # every shard on this machine streams its own blocks: they share the budget
+        self.block_rows = table.block_rows(opts.memory // (self.shards if threaded else 1))
+        self.spans = table.spans(self.block_rows)
         batch = opts.batch_size  # None (full batch): known after the label scan
         run_options = {**opts.as_dict(), "threads": threads}
-        self.trainer = self.job = None
+        self.trainer = self.job = self.cluster = self.thread_rounds = None
+        if distributed is not None or threaded:
+            self.sync_every = averaging.sync_steps(opts.sync_every, batch or table.n_rows)
+            run_options["sync_every"] = self.sync_every
         if distributed is not None:
             from sgdcli import cluster
 
             client, dask_options, _ = distributed
-            self.sync_every = cluster.sync_steps(dask_options, batch or table.n_rows)
-            run_options.update(dask_workers=self.shards, sync_every=self.sync_every)
-            self.trainer = cluster.DaskTrainer(client, dask_options, self.shards, self.sync_every, control.stop,
-                                               reporter.message)
+            run_options["dask_workers"] = self.shards
+            self.cluster = cluster.DaskPool(client, dask_options, self.shards, control.stop, reporter.message)
+            self.trainer = averaging.RoundTrainer(self.cluster, self.shards, self.sync_every, label="w")
+        elif threaded:
+            self.thread_rounds = averaging.ThreadRounds(table, self.shards, control.stop)
+            self.trainer = averaging.RoundTrainer(self.thread_rounds, self.shards, self.sync_every, label="t")
         self.fingerprints = (
             run_options,
             {"train": table.fingerprint(), "val": val_table.fingerprint() if val_table is not None else None},
@@ -165,15 +189,15 @@ class Run:
         self.lr = opts.scaled_lr(self.batch)
         center = np.zeros(d) if self.mean is None else self.mean
         scale = np.ones(d) if self.std is None else 1.0 / self.std
-        self.cfg = kernel_config(opts, self.batch, threads, steps * opts.epochs)
+        self.cfg = kernel_config(opts, self.batch, self.kernel_threads, steps * opts.epochs)
         self.plan = engine.EpochPlan(self.labels, center, scale, opts.seed, opts.shuffle, opts.val_fraction,
                                      opts.drop_last, self.block_rows, skip_bad=opts.bad_rows == "skip")
         if self.trainer is not None:
             from sgdcli import worker
 
-            self.job = worker.Job(worker.FileRef.of(table), self.spans, self.cfg, self.plan, threads)
+            self.job = worker.Job(worker.FileRef.of(table), self.spans, self.cfg, self.plan, self.kernel_threads)
         k_out = self.labels.n_outputs
-        self.scratch = kernels.Scratch.make(threads, k_out, d)
+        self.scratch = kernels.Scratch.make(self.kernel_threads, k_out, d)
         self.stopper = EarlyStopping(opts.patience, opts.min_delta) if opts.early_stopping else None
         if saved is not None:
             self.state, self.pos, self.history = saved.state, saved.position, saved.history
@@ -188,12 +212,12 @@ class Run:
     def _pass(self, fn, stage: str):
         """A pass before training over every block: here, or split between the workers and merged."""
         check_stop = lambda: self._check_stop(stage)  # noqa: E731
-        if self.trainer is None:
+        if self.cluster is None:
             return fn(self.table, self.spans, self.block_rows, self.opts, check_stop)
         from sgdcli import worker
 
         job = worker.PassJob(worker.FileRef.of(self.table), self.spans, self.block_rows, self.opts, self.threads)
-        return self.trainer.merged(worker.data_pass, job, check_stop, fn)
+        return self.cluster.merged(worker.data_pass, job, check_stop, fn)
 
     def _check_sizes(self) -> None:
         opts, table = self.opts, self.table
@@ -217,8 +241,12 @@ class Run:
         if saved is None:
             self.reporter.message(f"--resume: no checkpoint at {path}; starting from scratch")
             return None
-        ckpt_mod.check_compatible(saved, *self.fingerprints, path)
+        ckpt_mod.check_compatible(saved, *self.fingerprints, path, defaults=TrainOptions().as_dict())
         return saved
+
+    def close(self) -> None:
+        if self.thread_rounds is not None:
+            self.thread_rounds.close()
 
     def save_checkpoint(self) -> None:
         if self.control.checkpoint is None:
@@ -286,18 +314,18 @@ class Run:
 
     def train(self, metrics_tmp) -> Model:
         opts, reporter = self.opts, self.reporter
-        if self.trainer is None:
+        if self.cluster is None:
             self._compile()  # a distributed run's workers compile (or load) their own
         reporter.message(
             f"{self.table.path}: {self.table.n_rows} rows × {self.table.n_features} features, read "
             f"{self.table.X.layout.read_mode} in blocks of {self.block_rows} rows; {self.threads} thread(s)"
-            + (" per worker" if self.trainer is not None else "")
+            + (" per worker" if self.cluster is not None else "")
         )
         if self.trainer is not None:
-            reporter.message(
-                f"--dask {self.trainer.options.address}: {self.shards} worker(s), each {self.sync_every} step(s) "
-                f"({self.sync_every * self.batch} rows) per round, then the models are averaged"
-            )
+            who = (f"--dask {self.cluster.options.address}: {self.shards} worker(s)" if self.cluster is not None
+                   else f"--parallel average: {self.shards} thread(s)")
+            reporter.message(f"{who}, each {self.sync_every} step(s) ({self.sync_every * self.batch} rows) "
+                             f"per round, then the models are averaged")
         if self.control.verbose:
             from sgdcli.runtime import describe
 
@@ -377,12 +405,12 @@ class Run:
         held_out = self.val_table is None
         table = self.table if held_out else self.val_table
         select = ValidationRows(opts.val_fraction, opts.seed, held_out, self.plan.skip_bad)
-        if self.trainer is not None:  # each worker scores its share of the blocks
+        if self.cluster is not None:  # each worker scores its share of the blocks
             from sgdcli import worker
 
             job = worker.ValidationJob(worker.FileRef.of(table), opts.model, self.labels, opts.memory, select,
                                        self.threads)
-            scores = self.trainer.validate(job, We, on_stop=lambda: self._safe_point(self.pos))
+            scores = self.cluster.validate(job, We, on_stop=lambda: self._safe_point(self.pos))
         else:
             scores = measure(table, opts.model, self.labels, We, opts.memory, select)
         return {"val_loss": scores.pop("loss"), **{f"val_{k}": v for k, v in scores.items() if k != "rows"}}
@@ -426,6 +454,7 @@ class Run:
                 "best_epoch": self.stopper.best_epoch if self.stopper is not None else len(self.history),
                 "stopped_early": self.stopper is not None and self.stopper.stopped,
                 "bad_rows": self.n_bad,
+                **({"workers": self.shards} if self.cluster is not None else {}),
                 **(self.trainer.summary() if self.trainer is not None else {}),
             },
             history=self.history,

@@ -1,10 +1,11 @@
 """What runs on a Dask worker: one round of local SGD on one shard, and shares of the other passes.
 
-A round is a pure function of its arguments: the job (file, options, plan),
-the shard's blocks for the epoch, where in them the round starts, the model
-and optimizer state it starts from, and how many mini-batch steps to take.
-Nothing is kept between rounds that changes a result, so Dask can re-run a
-round whose worker died, on any worker, and get the same answer bit for bit.
+A round (averaging.py) is a pure function of its arguments: the job (file,
+options, plan), the shard's blocks for the epoch, where in them the round
+starts, the model and optimizer state it starts from, and how many
+mini-batch steps to take.  Nothing is kept between rounds that changes a
+result, so Dask can re-run a round whose worker died, on any worker, and get
+the same answer bit for bit.
 
 What is kept, per worker process, is only what makes rounds cheap: the open
 file (its memory map), re-opened if the file's fingerprint changes.  The
@@ -25,10 +26,11 @@ import time
 
 import numpy as np
 
-from sgdcli import engine, kernels
+from sgdcli import engine
+from sgdcli.averaging import Round, RoundResult, train_round
 from sgdcli.errors import InputError
 from sgdcli.inference import Measurement, measure_part
-from sgdcli.kernels import KernelConfig, TrainState
+from sgdcli.kernels import KernelConfig
 from sgdcli.source import Table
 
 
@@ -80,23 +82,6 @@ class PassJob:
     threads: int
 
 
-@dataclasses.dataclass(frozen=True)
-class RoundResult:
-    shard: int
-    W: np.ndarray
-    slots: np.ndarray | None
-    t: int  # the step clock after the round
-    steps: int  # mini-batch updates taken
-    loss: float  # loss summed over the rows of those updates
-    rows: int  # rows in those updates
-    rows_seen: int  # rows read and handed to the kernel (with --drop-last, some were dropped)
-    bad_rows: int  # rows skipped by --bad-rows skip in blocks started this round
-    block: int  # where the next round starts: block of the shard's order, row of that block
-    row: int
-    finished: bool  # the shard's rows for this epoch are all done
-    seconds: float  # time in the round, on the worker
-
-
 # Test hook: seconds each round sleeps on the worker, so that tests can kill a
 # worker mid-round.  Never set in normal use.
 _ROUND_DELAY = float(os.environ.get("SGDCLI_TEST_ROUND_DELAY", 0))
@@ -114,44 +99,12 @@ def _exclusive(threads: int):
         yield
 
 
-def run_round(job: Job, shard: int, segments: list, epoch: int, block: int, row: int,
-              W: np.ndarray, slots: np.ndarray | None, t: int, steps: int, epoch_t: int) -> RoundResult:
-    """``steps`` mini-batch updates (fewer if the shard ends) over ``segments[block:]`` from row ``row``.
-
-    ``t`` is the step clock now, ``epoch_t`` at the start of the epoch (a divergence names the step since).
-    """
+def run_round(job: Job, r: Round) -> RoundResult:
+    """One shard's round (averaging.train_round) on this worker, with the file it opens once."""
     with _exclusive(job.threads):
-        t0 = time.perf_counter()
         if _ROUND_DELAY:
             time.sleep(_ROUND_DELAY)
-        table = _table(job.file)
-        k_out, d1 = W.shape
-        state = TrainState.zeros(k_out, d1 - 1)
-        state.W[:] = W
-        if slots is not None:
-            state.slots[:] = slots
-        state.counters[kernels.T] = t
-        state.counters[kernels.EPOCH] = epoch
-        pos = engine.Position(epoch=epoch, block=block, row=row, epoch_start_t=epoch_t)
-        scratch = kernels.Scratch.make(job.threads, k_out, d1 - 1)
-        result = engine.run_epoch(table, job.spans, state, job.cfg, job.plan, scratch, pos,
-                                  segments=segments, max_rows=steps * job.cfg.batch_size)
-        t_after = int(state.counters[kernels.T])
-        return RoundResult(
-            shard=shard,
-            W=state.W,
-            slots=state.slots if slots is not None else None,
-            t=t_after,
-            steps=t_after - t,
-            loss=float(state.sums[kernels.EPOCH_LOSS]),
-            rows=int(state.sums[kernels.EPOCH_ROWS]),
-            rows_seen=pos.rows_seen,
-            bad_rows=pos.bad_rows,
-            block=pos.block,
-            row=pos.row,
-            finished=result.finished,
-            seconds=time.perf_counter() - t0,
-        )
+        return train_round(_table(job.file), job, r)
 
 
 def validate(job: ValidationJob, We: np.ndarray, part: tuple[int, int]) -> Measurement:

@@ -7,6 +7,7 @@ exactly where an undisturbed run ends; an unreachable scheduler is exit 1.
 """
 
 import logging
+from dataclasses import replace
 import math
 import os
 import signal
@@ -21,13 +22,13 @@ import numpy as np
 import pytest
 
 from sgdcli import train
-from sgdcli.cluster import DaskOptions, average_into, local_workers
+from sgdcli.averaging import RoundResult, average_into
+from sgdcli.cluster import DaskOptions, local_workers
 from sgdcli.kernels import TrainState
 from sgdcli.options import TrainOptions
 from sgdcli.progress import Reporter
 from sgdcli.shuffle import block_order, deal, segment_rows
 from sgdcli.source import Table
-from sgdcli.worker import RoundResult
 
 from conftest import ROOT, make_problem, run, without, write_table
 from test_convergence import logistic_objective, newton_logistic
@@ -83,7 +84,7 @@ def test_one_worker_is_single_machine_training(data, cluster, batch, optimizer, 
     opts = TrainOptions(batch_size=batch, optimizer=optimizer, lr=0.05, epochs=2, memory=SMALL, seed=3,
                         val_fraction=0.5, threads=1, standardize=True, average=batch == 7)
     single = train(path, opts)
-    dist = train(path, opts, dask=DaskOptions(cluster.scheduler_address, workers=1, sync_every=sync))
+    dist = train(path, replace(opts, sync_every=sync), dask=DaskOptions(cluster.scheduler_address, workers=1))
     assert dist.weights.tobytes() == single.weights.tobytes()
     assert dist.bias.tobytes() == single.bias.tobytes()
     losses = [r["train_loss"] for r in single.history]
@@ -103,7 +104,7 @@ def test_early_stopping_keeps_the_same_epoch_as_on_one_machine(data, cluster):
     opts = TrainOptions(batch_size=32, lr=0.05, epochs=5, memory=SMALL, threads=1, val_fraction=0.3,
                         early_stopping=True, patience=1, min_delta=1.0)
     single = train(path, opts)
-    dist = train(path, opts, dask=DaskOptions(cluster.scheduler_address, workers=1, sync_every=4))
+    dist = train(path, replace(opts, sync_every=4), dask=DaskOptions(cluster.scheduler_address, workers=1))
     assert single.training["best_epoch"] == dist.training["best_epoch"] == 1
     assert single.training["stopped_early"] and dist.training["stopped_early"]
     assert len(dist.history) == 2
@@ -120,7 +121,7 @@ def test_two_workers_reach_the_single_machine_optimum(tmp_path, cluster):
     w_opt, b_opt = newton_logistic(X64, y, l2)
     best = logistic_objective(w_opt, b_opt, X64, y, l2)
     single = train(path, opts)
-    dist = train(path, opts, dask=DaskOptions(cluster.scheduler_address, workers=2, sync_every=8))
+    dist = train(path, replace(opts, sync_every=8), dask=DaskOptions(cluster.scheduler_address, workers=2))
     for model in (single, dist):
         got = logistic_objective(model.weights[0], model.bias[0], X64, y, l2)
         assert best <= got <= best * 1.005
@@ -134,7 +135,7 @@ def test_validation_split_between_workers_matches_one_pass(tmp_path, cluster):
     val = write_table(tmp_path / "val.h5", X, y)
     train_path = write_table(tmp_path / "t.h5", *make_problem("binary", n=4000, d=100, seed=9))
     opts = TrainOptions(batch_size=64, lr=0.05, epochs=1, memory=SMALL, threads=1, val=val)
-    model = train(train_path, opts, dask=DaskOptions(cluster.scheduler_address, workers=2, sync_every=8))
+    model = train(train_path, replace(opts, sync_every=8), dask=DaskOptions(cluster.scheduler_address, workers=2))
     from sgdcli import evaluate
 
     metrics = evaluate(model, val, memory=SMALL)
@@ -154,7 +155,8 @@ class Recorder(Reporter):
 def test_same_seed_workers_and_sync_give_the_same_model(data, cluster):
     path, _, _ = data
     opts = TrainOptions(batch_size=16, optimizer="momentum", lr=0.02, epochs=2, memory=SMALL, threads=1)
-    dask = DaskOptions(cluster.scheduler_address, workers=2, sync_every=5)
+    dask = DaskOptions(cluster.scheduler_address, workers=2)
+    opts = replace(opts, sync_every=5)
     progress = Recorder()
     a, b = train(path, opts, dask=dask, reporter=progress), train(path, opts, dask=dask)
     # progress: global iterations (both shards' steps), rows of both shards, each shard's place
@@ -169,7 +171,7 @@ def test_same_seed_workers_and_sync_give_the_same_model(data, cluster):
     assert a.history[0]["iterations"] == iterations
     assert [c for c in progress.calls if c[0] == 0][-1][1:] == (iterations, 4000, "blocks w1 done w2 done")
     assert a.weights.tobytes() == b.weights.tobytes() and a.bias.tobytes() == b.bias.tobytes()
-    c = train(path, opts, dask=DaskOptions(cluster.scheduler_address, workers=2, sync_every=6))
+    c = train(path, replace(opts, sync_every=6), dask=DaskOptions(cluster.scheduler_address, workers=2))
     assert c.weights.tobytes() != a.weights.tobytes()  # K is an input of the result, as documented
 
 
@@ -296,7 +298,11 @@ def test_without_dask_installed_the_option_says_how_to_install(data, tmp_path):
 
 
 @pytest.mark.parametrize("args,message", [
-    (["--sync-every", "3"], "--sync-every: applies only with --dask ADDRESS"),
+    (["--sync-every", "3"], "--sync-every: applies only with --parallel average or --dask ADDRESS"),
+    (["--dask-workers", "2"], "--dask-workers: applies only with --dask ADDRESS"),
+    (["--dask", "local:2", "--parallel", "average"],
+     "--parallel average: averages the threads of one machine; with --dask the workers' models are averaged "
+     "already (--threads sets each worker's threads)"),
     (["--dask", "local:0"], "--dask 'local:0': needs at least one worker"),
     (["--dask", "local:two"], "--dask 'local:two': expected local:N with N the number of worker processes"),
     (["--dask", "scheduler"], "--dask 'scheduler': expected a scheduler address such as tcp://host:8786, or local:N"),
@@ -368,7 +374,7 @@ def test_label_and_moment_passes_split_between_workers(data, cluster):
     path, X, _ = data
     opts = TrainOptions(batch_size=64, epochs=1, memory=SMALL, threads=1, standardize=True, val_fraction=0.25)
     single = train(path, opts)
-    dist = train(path, opts, dask=DaskOptions(cluster.scheduler_address, workers=2, sync_every=8))
+    dist = train(path, replace(opts, sync_every=8), dask=DaskOptions(cluster.scheduler_address, workers=2))
     assert dist.training["rows"] == single.training["rows"] and dist.training["val_rows"] == single.training["val_rows"]
     np.testing.assert_allclose(dist.center, single.center, rtol=1e-12, atol=1e-15)
     np.testing.assert_allclose(dist.scale, single.scale, rtol=1e-12)
@@ -398,7 +404,7 @@ def test_divergence_on_a_worker_is_the_single_machine_message(data, cluster):
     with pytest.raises(DivergedError) as single:
         train(path, opts)
     with pytest.raises(DivergedError) as dist:
-        train(path, opts, dask=DaskOptions(cluster.scheduler_address, workers=1, sync_every=3))
+        train(path, replace(opts, sync_every=3), dask=DaskOptions(cluster.scheduler_address, workers=1))
     assert str(dist.value) == str(single.value)
     assert str(single.value).startswith("training diverged in epoch 1 at iteration ")
 

@@ -1,0 +1,241 @@
+"""--parallel average: shards of every epoch on threads of one process, models averaged every K steps."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from dataclasses import replace
+
+import h5py
+import numpy as np
+import pytest
+
+from sgdcli import averaging, train
+from sgdcli.checkpoint import check_compatible, load_latest
+from sgdcli.errors import DivergedError, InputError
+from sgdcli.options import TrainOptions
+from sgdcli.progress import Reporter
+from sgdcli.source import Table
+from sgdcli.training import Run, RunControl
+
+from conftest import ROOT, make_problem, run, write_table
+from test_convergence import logistic_objective, newton_logistic
+
+SMALL = 2**20  # the least --memory: blocks of about 1,200 rows at 100 features
+
+
+@pytest.fixture
+def data(tmp_path):
+    X, y = make_problem("binary", n=4000, d=100, seed=11)
+    return write_table(tmp_path / "b.h5", X, y)
+
+
+def same(a, b) -> bool:
+    return a.weights.tobytes() == b.weights.tobytes() and a.bias.tobytes() == b.bias.tobytes()
+
+
+@pytest.mark.parametrize("batch,optimizer,sync", [(32, "adam", 1), (None, "sgd", None), (1, "sgd", 50),
+                                                  (7, "nesterov", 3)])
+def test_one_thread_is_the_default_mode_bit_for_bit(data, batch, optimizer, sync):
+    opts = TrainOptions(batch_size=batch, optimizer=optimizer, lr=0.05, epochs=2, memory=SMALL, seed=3,
+                        val_fraction=0.3, threads=1, standardize=True, average=batch == 7)
+    plain = train(data, opts)
+    averaged = train(data, replace(opts, parallel="average", sync_every=sync))
+    assert same(plain, averaged)
+    assert [r["iterations"] for r in averaged.history] == [r["iterations"] for r in plain.history]
+    assert [r["val_loss"] for r in averaged.history] == [r["val_loss"] for r in plain.history]
+    # the default K: about a million rows' worth of steps (full batch: counted in the file's rows)
+    assert averaged.training["sync_every"] == (sync or averaging.DEFAULT_SYNC_ROWS // (batch or 4000))
+
+
+def test_two_threads_reach_the_optimum_and_train_every_row_once_an_epoch(tmp_path):
+    X, y = make_problem("binary", n=4000, d=100, seed=5, noise=10.0)
+    path = write_table(tmp_path / "b.h5", X, y, chunks=256)
+    l2 = 0.01
+    opts = TrainOptions(model="logistic", l2=l2, batch_size=64, lr=0.5, epochs=30, schedule="invscaling",
+                        average=True, memory=SMALL, threads=2, parallel="average", sync_every=8)
+    X64 = X.astype(np.float64)
+    w_opt, b_opt = newton_logistic(X64, y, l2)
+    best = logistic_objective(w_opt, b_opt, X64, y, l2)
+    model = train(path, opts)
+    assert best <= logistic_objective(model.weights[0], model.bias[0], X64, y, l2) <= best * 1.005
+    assert [r["rows"] for r in model.history] == [4000] * 30
+    # each thread ends its equal share with a partial batch of its own: ceil(2000 / 64) steps each
+    assert [r["iterations"] for r in model.history] == [2 * 32] * 30
+    assert model.training["rounds"] == 30 * 4  # 32 steps per shard an epoch, 8 per round
+
+
+class Recorder(Reporter):
+    def __init__(self):
+        self.calls, self.messages = [], []
+
+    def advance(self, epoch, iteration, rows, loss, lr, detail=""):
+        self.calls.append((epoch, iteration, rows, detail))
+
+    def message(self, text):
+        self.messages.append(text)
+
+
+def test_same_seed_threads_and_sync_give_the_same_model_and_k_matters(data):
+    opts = TrainOptions(batch_size=16, optimizer="momentum", lr=0.02, epochs=2, memory=SMALL, threads=2,
+                        parallel="average", sync_every=5)
+    progress = Recorder()
+    a, b = train(data, opts, reporter=progress), train(data, opts)
+    assert same(a, b)
+    assert not same(a, train(data, replace(opts, sync_every=6)))
+    assert not same(a, train(data, replace(opts, parallel="batch", sync_every=None)))
+    assert "--parallel average: 2 thread(s), each 5 step(s) (80 rows) per round, then the models are averaged" \
+        in progress.messages
+    first, last = progress.calls[0], [c for c in progress.calls if c[0] == 0][-1]
+    assert first[:3] == (0, 10, 160) and first[3].startswith("blocks t1 0/") and " t2 0/" in first[3]
+    assert last[1:] == (2 * 125, 4000, "blocks t1 done t2 done")
+
+
+def test_each_thread_streams_blocks_from_its_share_of_the_memory_budget(data):
+    opts = TrainOptions(batch_size=16, epochs=1, memory=4 * SMALL, threads=2, parallel="average")
+    model = train(data, opts)
+    with Table(data) as table:
+        assert model.training["block_rows"] == table.block_rows(2 * SMALL) < table.block_rows(4 * SMALL)
+    assert model.training["threads"] == 2
+
+
+def test_a_bad_row_in_the_second_share_is_the_single_thread_error(tmp_path):
+    X, y = make_problem("binary", n=4000, d=100, seed=3)
+    X[3000, 7] = np.inf  # in the second thread's share
+    path = write_table(tmp_path / "bad.h5", X, y)
+    args = ["train", path, "-o", tmp_path / "m.h5", "--memory", SMALL, "-q"]
+    single = run(*args, "--threads", "1")
+    averaged = run(*args, "--threads", "2", "--parallel", "average")
+    assert single.returncode == averaged.returncode == 2
+    assert averaged.stderr == single.stderr == f"sgdcli: error: {path}:X: non-finite feature value at row 3000\n"
+    assert not (tmp_path / "m.h5").exists()
+
+
+def test_divergence_names_the_step_and_what_to_change(data):
+    opts = TrainOptions(model="linear", batch_size=8, lr=50.0, epochs=2, memory=SMALL, threads=2,
+                        parallel="average", sync_every=3)
+    with pytest.raises(DivergedError, match=r"^training diverged in epoch 1 at iteration \d+: .* try a smaller --lr"):
+        train(data, opts)
+
+
+def test_a_stop_mid_round_abandons_it_and_keeps_the_last_whole_round(data):
+    """The shards check for a stop at the engine's safe points; the round is dropped, never half-applied."""
+    with Table(data) as table:
+        opts = TrainOptions(batch_size=4, epochs=1, memory=SMALL, threads=2, parallel="average", sync_every=10)
+        stopping = [False]
+        r = Run(table, None, opts, 2, Reporter(), RunControl(stop=lambda: 15 if stopping[0] else None))
+        try:
+            before = r.state.W.copy()
+
+            class Stop(Exception):
+                pass
+
+            def on_stop():
+                raise Stop()
+
+            rounds = [averaging.Round(w, shard, 0, 0, 0, r.state.W, None, 0, r.sync_every, 0)
+                      for w, shard in enumerate(_dealt(r))]
+            stopping[0] = True
+            with pytest.raises(Stop):
+                r.thread_rounds.rounds(r.job, rounds, on_stop)
+            assert np.array_equal(r.state.W, before)
+            stopping[0] = False
+            results = r.thread_rounds.rounds(r.job, rounds, on_stop)
+            assert [x.shard for x in results] == [0, 1] and all(x.steps == r.sync_every for x in results)
+        finally:
+            r.close()
+
+
+def _dealt(r):
+    from sgdcli.shuffle import block_order, deal
+
+    order = block_order(len(r.spans), r.plan.seed, 0, r.plan.shuffle)
+    return deal(order, [stop - start for start, stop in r.spans], r.shards)
+
+
+def _cmd(path, out, *extra):
+    return [sys.executable, "-m", "sgdcli", "train", str(path), "-o", str(out), "--parallel", "average",
+            "--threads", "2", "--sync-every", "4", "--batch-size", "16", "--epochs", "2", "--memory", str(SMALL),
+            *extra]
+
+
+def _stopped_mid_run(data, out, *extra):
+    """The run, stopped by SIGTERM once it trains (64 rounds of at least 50 ms each: it cannot finish first)."""
+    env = {**os.environ, "SGDCLI_TEST_SAFE_POINT_DELAY": "0.05"}
+    proc = subprocess.Popen(_cmd(data, out, *extra), stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                            cwd=ROOT, env=env)
+    for line in proc.stderr:
+        if "--parallel average: 2 thread(s)" in line:
+            break
+    time.sleep(1.0)
+    proc.send_signal(signal.SIGTERM)
+    return proc
+
+
+def test_sigterm_then_resume_ends_with_the_straight_run_bytes(data, tmp_path):
+    reference = tmp_path / "reference.h5"
+    subprocess.run(_cmd(data, reference), check=True, capture_output=True, cwd=ROOT)
+    out = tmp_path / "model.h5"
+    proc = _stopped_mid_run(data, out)
+    _, stderr = proc.communicate(timeout=120)
+    assert proc.returncode == 143, stderr
+    assert "checkpoint saved" in stderr and not out.exists()
+    saved = load_latest(str(out) + ".ckpt")
+    assert saved.position.shards is not None and len(saved.position.shards) == 2
+    resumed = subprocess.run(_cmd(data, out, "--resume"), capture_output=True, text=True, cwd=ROOT)
+    assert resumed.returncode == 0, resumed.stderr
+    with h5py.File(reference) as a, h5py.File(out) as b:
+        for key in ("weights", "bias"):
+            assert a[key][()].tobytes() == b[key][()].tobytes()
+
+
+def test_resume_with_another_thread_count_or_mode_is_refused(data, tmp_path):
+    out = tmp_path / "m.h5"
+    proc = _stopped_mid_run(data, out)
+    proc.communicate(timeout=120)
+    assert proc.returncode == 143
+    base = ["train", data, "-o", out, "--batch-size", "16", "--epochs", "2", "--memory", SMALL, "-q", "--resume"]
+    other = run(*base, "--parallel", "average", "--threads", "1", "--sync-every", "4")
+    assert other.returncode == 2 and "threads (checkpoint: 2, now: 1)" in other.stderr
+    plain = run(*base, "--threads", "2")
+    assert plain.returncode == 2 and "parallel (checkpoint: 'average', now: 'batch')" in plain.stderr
+
+
+def test_a_checkpoint_from_before_an_option_existed_counts_it_as_its_default():
+    defaults = TrainOptions().as_dict()
+    old = {k: v for k, v in defaults.items() if k not in ("parallel", "sync_every")}
+
+    class Saved:
+        options = old
+        data = {"train": 1}
+
+    check_compatible(Saved, {**defaults}, {"train": 1}, "c.ckpt", defaults=defaults)
+    with pytest.raises(InputError, match=r"parallel \(checkpoint: 'batch', now: 'average'\)"):
+        check_compatible(Saved, {**defaults, "parallel": "average"}, {"train": 1}, "c.ckpt", defaults=defaults)
+
+
+@pytest.mark.parametrize("args,message", [
+    (["--parallel", "average", "--threads", "0"], "--threads: must be >= 1, got 0"),
+    (["--parallel", "both"], None),
+    (["--sync-every", "0", "--parallel", "average"], None),
+])
+def test_bad_parallel_options_are_exit_2(data, tmp_path, args, message):
+    proc = run("train", data, "-o", tmp_path / "m.h5", *args)
+    assert proc.returncode == 2
+    if message is not None:
+        assert proc.stderr == f"sgdcli: error: {message}\n"
+    else:
+        assert len(proc.stderr.splitlines()) == 1 and ("--parallel" in proc.stderr or "--sync-every" in proc.stderr)
+    assert not (tmp_path / "m.h5").exists()
+
+
+def test_round_result_fields_add_up_over_an_epoch(data):
+    """A round's loss and rows are the epoch's sums: the averaged epoch reports every row's loss once."""
+    opts = TrainOptions(batch_size=32, epochs=1, memory=SMALL, threads=2, parallel="average", sync_every=7)
+    model = train(data, opts)
+    record = model.history[0]
+    assert record["rows"] == 4000 and np.isfinite(record["train_loss"])
+    assert record["iterations"] == 2 * 63  # ceil(2000 / 32) steps in each share
