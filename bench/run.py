@@ -153,9 +153,9 @@ def read_h5py(path: str) -> dict:
 
 # --- sgdcli -------------------------------------------------------------------------------------
 
-def sgdcli_epoch(path: str, test: str, batch: int, threads: int) -> dict:
-    model = train(path, TrainOptions(model="logistic", epochs=1, batch_size=batch, threads=threads, lr=LR,
-                                     memory=MEMORY_BUDGET))
+def sgdcli_epoch(path: str, test: str, batch: int, threads: int, parallel: str = "batch", lr: float = LR) -> dict:
+    model = train(path, TrainOptions(model="logistic", epochs=1, batch_size=batch, threads=threads, lr=lr,
+                                     memory=MEMORY_BUDGET, parallel=parallel))
     record = model.history[0]
     return {"seconds": record["seconds"], "rows": record["rows"], "log_loss": evaluate(model, test)["log_loss"]}
 
@@ -288,6 +288,13 @@ def main(argv=None) -> int:
     for layout in ("chunked", "gzip"):
         for threads in (1, ALL):
             cases[f"sgdcli batch 256 {layout}, {threads} thread(s)"] = lambda p=paths[layout], t=threads: sgdcli_epoch(p, test, 256, t)
+    for batch in (32, 256, 4096):  # each thread its own share, models averaged (--parallel average)
+        cases[f"sgdcli batch {batch}, {ALL} threads, average"] = lambda b=batch: sgdcli_epoch(c, test, b, ALL, "average")
+    # averaging N models makes about the progress of batch N·B: the linear scaling rule's rate
+    cases[f"sgdcli batch 256, {ALL} threads, average, lr x{ALL}"] = lambda: sgdcli_epoch(c, test, 256, ALL, "average",
+                                                                                        LR * ALL)
+    cases[f"sgdcli batch 256 chunked, {ALL} threads, average"] = lambda: sgdcli_epoch(paths["chunked"], test, 256, ALL,
+                                                                                      "average")
     notes = []
     if peers.sklearn_epoch(test, test, LR) is not None:
         cases["scikit-learn partial_fit"] = lambda: peers.sklearn_epoch(c, test, LR)
@@ -361,7 +368,11 @@ def targets(r: dict, memory: dict) -> dict:
 
     for b in (256, 4096):
         check(f"sgdcli batch {b}, {ALL} thread(s)", readp / rate(f"sgdcli batch {b}, {ALL} thread(s)"), 1.5)
+        check(f"sgdcli batch {b}, {ALL} threads, average", readp / rate(f"sgdcli batch {b}, {ALL} threads, average"), 1.5)
     check(f"sgdcli batch 32, {ALL} thread(s)", read1 / rate(f"sgdcli batch 32, {ALL} thread(s)"), 2.0)
+    check(f"sgdcli batch 32, {ALL} threads, average", read1 / rate(f"sgdcli batch 32, {ALL} threads, average"), 2.0)
+    check(f"sgdcli batch 256 chunked, {ALL} threads, average",
+          rate(f"sgdcli batch 256, {ALL} threads, average") / rate(f"sgdcli batch 256 chunked, {ALL} threads, average"), 1.3)
     check(f"sgdcli batch 1, {ALL} thread(s)", read1 / rate(f"sgdcli batch 1, {ALL} thread(s)"), 3.0)
     best = f"sgdcli batch 256, {ALL} thread(s)"
     if "scikit-learn partial_fit" in r:
@@ -412,6 +423,11 @@ def render(r: dict, memory: dict, notes: list[str]) -> str:
         if name in t:
             value, bound, holds, _ = t[name]
             lines.append(f"{name:<46} {value:10.0f}  budget {memory['budget'] / 2**20:.0f} MB + 150: {'holds' if holds else 'MISSED'}")
+    for name in (f"sgdcli batch 256, {ALL} threads, average", f"sgdcli batch 256, {ALL} threads, average, lr x{ALL}"):
+        for peer in ("scikit-learn partial_fit", "PyTorch batch 256"):
+            if name in r and peer in r:
+                lines.append(f"{name[7:]} against {peer}: {r[name]['rows_per_s'] / r[peer]['rows_per_s']:.1f}x its rows/s, "
+                             f"log loss {r[name]['log_loss']:.4f} against {r[peer]['log_loss']:.4f}")
     lines.append("x read1: the single-thread read pass's rows/s over the case's; x shuf: the shuffled-rows read pass's "
                  "(same thread count) over the case's, the limit for an epoch that visits rows in a random order")
     lines += [f"note: {n}" for n in notes]
