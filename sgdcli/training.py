@@ -140,7 +140,7 @@ class Run:
         # kernel threads: a shard on a thread runs the serial kernels
         self.kernel_threads = 1 if threaded else threads
         # every shard on this machine streams its own blocks: they share the budget
-        self.block_rows = table.block_rows(opts.memory // (self.shards if threaded else 1))
+        self.block_rows = _shared_block_rows(table, opts.memory, self.shards if threaded else 1)
         self.spans = table.spans(self.block_rows)
         batch = opts.batch_size  # None (full batch): known after the label scan
         run_options = {**opts.as_dict(), "threads": threads}
@@ -461,6 +461,19 @@ class Run:
             fingerprint=self.table.fingerprint(),
             versions=versions(),
         )
+
+
+def _shared_block_rows(table: Table, memory: int, streams: int) -> int:
+    """Rows per block when ``streams`` block streams (threads of --parallel average) share ``memory``."""
+    try:
+        return table.block_rows(memory // streams)
+    except InputError:
+        if streams == 1:
+            raise
+        table.block_rows(memory)  # fails too: its message tells how much one stream needs
+        raise InputError(f"--memory: {format_size(memory)} split between the {streams} threads of --parallel average "
+                         f"leaves {format_size(memory // streams)} each, less than two blocks of one chunk of "
+                         f"{table.path}:{table.x_name}; raise --memory or lower --threads") from None
 
 
 def kernel_config(opts: TrainOptions, batch: int, threads: int, total_iterations: int,

@@ -239,3 +239,14 @@ def test_round_result_fields_add_up_over_an_epoch(data):
     record = model.history[0]
     assert record["rows"] == 4000 and np.isfinite(record["train_loss"])
     assert record["iterations"] == 2 * 63  # ceil(2000 / 32) steps in each share
+
+
+def test_a_budget_too_small_to_split_between_the_threads_says_so(tmp_path):
+    X, y = make_problem("binary", n=4000, d=100, seed=2)
+    path = write_table(tmp_path / "c.h5", X, y, chunks=1024)  # two blocks of 1,024 rows need about 850 KiB
+    proc = run("train", path, "-o", tmp_path / "m.h5", "--memory", "1M", "--threads", "2", "--parallel", "average")
+    assert proc.returncode == 2
+    assert proc.stderr == (f"sgdcli: error: --memory: 1.0 MiB split between the 2 threads of --parallel average "
+                           f"leaves 512.0 KiB each, less than two blocks of one chunk of {path}:X; raise --memory "
+                           f"or lower --threads\n")
+    assert run("train", path, "-o", tmp_path / "m.h5", "--memory", "1M", "--threads", "2", "-q").returncode == 0
