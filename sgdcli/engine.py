@@ -129,11 +129,17 @@ def run_epoch(
         selected, bad = trained_rows(block, plan)
         y = plan.labels.encode_rows(block.y, selected, f"{table.path}:{table.y_name}", block.start)
         rows = shuffle.row_order(selected, plan.seed, epoch, b, plan.shuffle)
+        rows = shuffle.segment_rows(rows, lo, hi, block.stop - block.start)
+        X, origin = block.X, None
+        if X is None:  # copied out of a chunked file in the visiting order: the kernel reads it in sequence
+            X, y, origin = block.gather(rows), y[rows], rows
+            rows = np.arange(len(origin))
         # a block split between shards: its bad rows are counted once, by the segment that starts it
-        return block, y, shuffle.segment_rows(rows, lo, hi, block.stop - block.start), bad if lo == 0 else 0
+        return block, X, y, rows, origin, bad if lo == 0 else 0
 
-    blocks = stream_blocks(table, visiting, plan.block_rows, prepare)
-    for k, (block, y, rows, bad) in enumerate(blocks, start=first):
+    # --bad-rows skip reads every X it trains on to find the bad rows first: no deferred copies then
+    blocks = stream_blocks(table, visiting, plan.block_rows, prepare, gather=not plan.skip_bad)
+    for k, (block, X, y, rows, origin, bad) in enumerate(blocks, start=first):
         if budget <= 0:  # the round ended with the block before
             blocks.close()
             return _result(state, pos, t0, finished=False)
@@ -144,9 +150,11 @@ def run_epoch(
         while lo < len(rows) and budget > 0:
             # slices end at multiples of SLICE_ROWS from the block's start, whatever the budget
             hi = min((lo // SLICE_ROWS + 1) * SLICE_ROWS, len(rows), lo + budget)
-            status = kernels.train_block(cfg, block.X, y, rows[lo:hi], plan.center, plan.scale, state, scratch)
+            status = kernels.train_block(cfg, X, y, rows[lo:hi], plan.center, plan.scale, state, scratch)
             if status == kernels.BAD_ROW:
-                raise InputError(f"{where}: non-finite feature value at row {block.start + int(counters[kernels.BAD])}")
+                row = int(counters[kernels.BAD])
+                raise InputError(f"{where}: non-finite feature value at row "
+                                 f"{block.start + (row if origin is None else int(origin[row]))}")
             if status == kernels.DIVERGED:
                 raise _diverged(cfg, state, epoch, t0)
             pos.block, pos.row = k, hi

@@ -27,6 +27,18 @@ _I32 = ir.IntType(32)
 _I64 = ir.IntType(64)
 
 
+def _prefetch_lines(builder, start, nbytes):
+    """Emit a prefetch of every cache line of the ``nbytes`` bytes at address ``start`` (an i64)."""
+    byte_ptr = ir.IntType(8).as_pointer()
+    fn = cgutils.get_or_insert_function(
+        builder.module, ir.FunctionType(ir.VoidType(), [byte_ptr, _I32, _I32, _I32]), "llvm.prefetch.p0i8"
+    )
+    with cgutils.for_range_slice(builder, ir.Constant(_I64, 0), nbytes, ir.Constant(_I64, _LINE)) as (offset, _):
+        address = builder.inttoptr(builder.add(start, offset), byte_ptr)
+        # read access, keep in all cache levels, data cache
+        builder.call(fn, [address, ir.Constant(_I32, 0), ir.Constant(_I32, 3), ir.Constant(_I32, 1)])
+
+
 @intrinsic
 def prefetch_row(typingctx, arr, i):
     """Hint the CPU to load every cache line of row ``i`` of the 2-D array ``arr``."""
@@ -40,15 +52,27 @@ def prefetch_row(typingctx, arr, i):
         stride0, stride1 = cgutils.unpack_tuple(builder, ary.strides, 2)
         width = cgutils.unpack_tuple(builder, ary.shape, 2)[1]
         start = builder.add(builder.ptrtoint(ary.data, _I64), builder.mul(row, stride0))
-        nbytes = builder.mul(width, stride1)
-        byte_ptr = ir.IntType(8).as_pointer()
-        fn = cgutils.get_or_insert_function(
-            builder.module, ir.FunctionType(ir.VoidType(), [byte_ptr, _I32, _I32, _I32]), "llvm.prefetch.p0i8"
-        )
-        with cgutils.for_range_slice(builder, ir.Constant(_I64, 0), nbytes, ir.Constant(_I64, _LINE)) as (offset, _):
-            address = builder.inttoptr(builder.add(start, offset), byte_ptr)
-            # read access, keep in all cache levels, data cache
-            builder.call(fn, [address, ir.Constant(_I32, 0), ir.Constant(_I32, 3), ir.Constant(_I32, 1)])
+        _prefetch_lines(builder, start, builder.mul(width, stride1))
         return context.get_dummy_value()
 
     return types.void(arr, i), codegen
+
+
+@intrinsic
+def prefetch_span(typingctx, arr, start, count):
+    """Hint the CPU to load every cache line of ``arr[start:start + count]``, ``arr`` a contiguous 1-D array."""
+    if not (isinstance(arr, types.Array) and arr.ndim == 1 and isinstance(start, types.Integer)
+            and isinstance(count, types.Integer)):
+        return None
+
+    def codegen(context, builder, signature, args):
+        arr_ty, start_ty, count_ty = signature.args
+        ary = context.make_array(arr_ty)(context, builder, args[0])
+        first = context.cast(builder, args[1], start_ty, types.intp)
+        n = context.cast(builder, args[2], count_ty, types.intp)
+        stride = cgutils.unpack_tuple(builder, ary.strides, 1)[0]
+        address = builder.add(builder.ptrtoint(ary.data, _I64), builder.mul(first, stride))
+        _prefetch_lines(builder, address, builder.mul(n, stride))
+        return context.get_dummy_value()
+
+    return types.void(arr, start, count), codegen

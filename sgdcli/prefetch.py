@@ -18,17 +18,21 @@ from sgdcli.source import BUFFERS, Table
 class Block(NamedTuple):
     start: int
     stop: int
-    X: np.ndarray
+    X: np.ndarray | None  # None: not read yet; ``gather`` copies the rows wanted, in the order wanted
     y: np.ndarray | None
+    gather: Callable[[np.ndarray], np.ndarray] | None = None  # block-local rows -> those rows of X, in that order
 
 
 def stream_blocks(table: Table, spans: list[tuple[int, int]], block_rows: int,
-                  prepare: Callable[[Block, int], Any] | None = None) -> Iterator[Any]:
+                  prepare: Callable[[Block, int], Any] | None = None, gather: bool = False) -> Iterator[Any]:
     """Yield ``Block``s in the order of ``spans``, reading one ahead in a thread.
 
     With ``prepare``, ``prepare(block, i)`` runs in the reader thread too (per-block
     work such as drawing the row order, overlapped with training on the block
-    before) and its result is yielded instead of the block.
+    before) and its result is yielded instead of the block.  With ``gather``, a
+    block whose X would be copied out of a chunked file anyway is not read:
+    its ``X`` is None and ``prepare`` calls ``block.gather(order)`` to copy the
+    rows in the order it wants them (gather.py).
     """
     if not spans:
         return
@@ -42,12 +46,15 @@ def stream_blocks(table: Table, spans: list[tuple[int, int]], block_rows: int,
     def load(i: int) -> Block:
         start, stop = spans[i]
         slot = i % BUFFERS
-        table.X.preload(start, stop)
+        deferred = gather and table.X.gathers(start, stop)
+        table.X.preload(start, stop, gathered=deferred)
         if table.Y is not None:
             table.Y.preload(start, stop)
-        X = table.X.read(start, stop, xbuf[slot])
         y = table.Y.read(start, stop, ybuf[slot]) if table.Y is not None else None
-        block = Block(start, stop, X, y)
+        if deferred:
+            block = Block(start, stop, None, y, lambda order: table.X.gather(start, order, xbuf[slot]))
+        else:
+            block = Block(start, stop, table.X.read(start, stop, xbuf[slot]), y)
         return block if prepare is None else prepare(block, i)
 
     with ThreadPoolExecutor(max_workers=1, thread_name_prefix="sgdcli-read") as pool:

@@ -19,6 +19,7 @@ import numpy as np
 
 from sgdcli import chunks, hdf5
 from sgdcli.errors import InputError
+from sgdcli.gather import gather_rows
 
 FEATURE_DTYPE = np.float32
 LABEL_DTYPE = np.float64
@@ -38,6 +39,7 @@ class ColumnReader:
         self._bytes = None
         self._decoder = None
         self._chunk_offsets = None
+        self._flat = None  # a chunk-mapped file as one flat array of the dataset's type, for gathers
         self._fd = -1
         if self.layout.read_mode == "memory-mapped" and ds.size > 0:
             self._map_file(ds)
@@ -92,6 +94,10 @@ class ColumnReader:
             self._fd = -1
             return
         self._chunk_offsets = offsets
+        itemsize = ds.dtype.itemsize
+        if ds.ndim == 2 and not np.any(offsets[allocated] % itemsize):
+            self._flat = np.frombuffer(self._map, dtype=ds.dtype, count=size // itemsize)
+            self._flat_offsets = offsets // itemsize
 
     def _mapped(self, start: int, stop: int) -> np.ndarray | None:
         """Rows [start, stop) as an array over the memory map, in the file's dtype, if they are mapped."""
@@ -142,6 +148,20 @@ class ColumnReader:
             k = run
         return True
 
+    def gathers(self, start: int, stop: int) -> bool:
+        """True if rows [start, stop) are copied out of mapped chunks and can be copied in any order (``gather``)."""
+        if self._flat is None or self.dtype != self.ds.dtype or self._mapped(start, stop) is not None:
+            return False
+        rows = self.ds.chunks[0]
+        return bool(np.all(self._chunk_offsets[start // rows : (stop - 1) // rows + 1] >= 0))
+
+    def gather(self, start: int, order: np.ndarray, out: np.ndarray | None) -> np.ndarray:
+        """Rows ``start + order[k]``, in that order, into the buffer ``out`` (where ``gathers`` is true)."""
+        n = len(order)
+        if out is None or out.shape[0] < n:
+            out = np.empty((n, *self.row_shape), dtype=self.dtype)
+        return gather_rows(self._flat, self._flat_offsets, self.ds.chunks[0], start, order, out[:n])
+
     @property
     def zero_copy(self) -> bool:
         return self._array is not None and self._array.dtype == self.dtype
@@ -172,20 +192,26 @@ class ColumnReader:
             raise InputError(f"{where}: cannot read rows {start}-{stop} ({hdf5._first_line(exc)})") from None
         return dest
 
-    def preload(self, start: int, stop: int) -> None:
+    def preload(self, start: int, stop: int, gathered: bool = False) -> None:
         """Bring rows [start, stop) of a memory map into memory and into this process's page tables.
 
         Called from the reader thread for the block after the one training.  The
-        kernel visits a block's rows in random order: a page still on disk would
-        cost it one small synchronous read, and even a cached page costs a
-        fault on first touch.  Here the whole range is requested at once
+        kernel visits a block's rows in random order (and so does ``gather``,
+        for a block that is to be ``gathered``): a page still on disk would
+        cost one small synchronous read, and even a cached page costs a fault
+        on first touch.  Here the whole range is requested at once
         (MADV_WILLNEED) and then touched in file order, one byte per page.
         """
         mapped = self._mapped(start, stop)
-        if mapped is None or mapped.size == 0:
-            return
-        lo = mapped.__array_interface__["data"][0] - self._bytes.__array_interface__["data"][0]
-        hi = lo + mapped.nbytes
+        if mapped is not None and mapped.size:
+            lo = mapped.__array_interface__["data"][0] - self._bytes.__array_interface__["data"][0]
+            self._page_in(lo, lo + mapped.nbytes)
+        elif gathered:
+            rows = self.ds.chunks[0]
+            for offset in self._chunk_offsets[start // rows : (stop - 1) // rows + 1]:
+                self._page_in(int(offset), int(offset) + self._chunk_bytes)
+
+    def _page_in(self, lo: int, hi: int) -> None:
         lo -= lo % mmap.PAGESIZE
         try:
             self._map.madvise(mmap.MADV_WILLNEED, lo, hi - lo)
@@ -202,6 +228,7 @@ class ColumnReader:
             self._decoder = None
         self._array = None
         self._bytes = None
+        self._flat = None
         if self._map is not None:
             try:
                 self._map.close()

@@ -1,6 +1,7 @@
 """Compressed chunks decoded in parallel give exactly what h5py reads."""
 
 import os
+import time
 
 import h5py
 import numpy as np
@@ -148,3 +149,95 @@ def test_gzip_training_leaves_the_decoders_their_cores_unless_told(tmp_path):
     assert train(packed, TrainOptions(epochs=1)).training["threads"] == max(1, cores - min(cores, chunks.MAX_WORKERS))
     assert train(plain, TrainOptions(epochs=1)).training["threads"] == cores
     assert train(packed, TrainOptions(epochs=1, threads=2)).training["threads"] == 2
+
+
+def write_scattered(path, X, y, chunk_rows, seed=0):
+    """A chunked file whose X chunks are stored in a random order: no block can be mapped as one array."""
+    with h5py.File(path, "w") as f:
+        dx = f.create_dataset("X", shape=X.shape, dtype=X.dtype, chunks=(chunk_rows, X.shape[1]))
+        f.create_dataset("y", data=y, chunks=(chunk_rows,))
+        for s in np.random.default_rng(seed).permutation(np.arange(0, len(X), chunk_rows)):
+            dx[s : s + chunk_rows] = X[s : s + chunk_rows]
+    return str(path)
+
+
+def test_rows_of_scattered_chunks_are_copied_in_the_order_asked(tmp_path):
+    X, y = make_problem(n=3000, d=7, seed=2)
+    path = write_scattered(tmp_path / "s.h5", X, y, 100)
+    with Table(path) as table:
+        assert table.X.gathers(0, 3000) and table.X.gathers(250, 1250)
+        assert not table.X.gathers(200, 300)  # one chunk: mapped in place
+        order = np.random.default_rng(1).permutation(1000)[:900]
+        np.testing.assert_array_equal(table.X.gather(250, order, None), X[250 + order])
+        buf = np.empty((1000, 7), dtype=np.float32)
+        got = table.X.gather(0, order[::-1].copy(), buf)
+        assert np.shares_memory(got, buf)
+        np.testing.assert_array_equal(got, X[order[::-1]])
+    in_order = write_table(tmp_path / "o.h5", X, y, chunks=100)
+    with Table(in_order) as table:
+        assert not table.X.gathers(0, 3000)  # mapped in place: never copied
+
+
+def test_a_block_with_a_missing_chunk_is_read_not_gathered(tmp_path):
+    with h5py.File(tmp_path / "m.h5", "w") as f:
+        dx = f.create_dataset("X", shape=(500, 3), dtype="f4", chunks=(50, 3), fillvalue=-1.0)
+        for s in (300, 0, 50, 400, 100, 150, 450):  # 200-299 and 350-399 never written
+            dx[s : s + 50] = 1.0
+    with Table(str(tmp_path / "m.h5"), y=None) as table:
+        assert table.X.gathers(0, 200) and not table.X.gathers(150, 250) and not table.X.gathers(0, 500)
+
+
+@pytest.mark.parametrize("args", [["--threads", "1"], ["--threads", "2"], ["--threads", "2", "--parallel", "average"],
+                                  ["--threads", "1", "--val-fraction", "0.2", "--standardize", "--batch-size", "1"]])
+def test_training_on_scattered_chunks_equals_training_on_chunks_in_order(tmp_path, args):
+    """The copied rows are the same rows in the same order: the same model, bit for bit."""
+    X, y = make_problem(n=20000, d=10, seed=3)
+    scattered = write_scattered(tmp_path / "s.h5", X, y, 512)
+    in_order = write_table(tmp_path / "o.h5", X, y, chunks=512)
+    for path, out in [(scattered, "a.h5"), (in_order, "b.h5")]:
+        run("train", path, "-o", tmp_path / out, "--epochs", "2", "--memory", "1M", "-q", *args, check=True)
+    with h5py.File(tmp_path / "a.h5") as a, h5py.File(tmp_path / "b.h5") as b:
+        for key in ("weights", "bias"):
+            assert a[key][()].tobytes() == b[key][()].tobytes()
+
+
+def test_a_bad_value_in_a_copied_block_names_its_file_row(tmp_path):
+    X, y = make_problem(n=20000, d=10, seed=3)
+    X[12345, 4] = np.nan
+    scattered = write_scattered(tmp_path / "s.h5", X, y, 512)
+    in_order = write_table(tmp_path / "o.h5", X, y, chunks=512)
+    for path in (scattered, in_order):
+        proc = run("train", path, "-o", tmp_path / "m.h5", "--memory", "1M", "--threads", "1", "-q")
+        assert proc.returncode == 2
+        assert proc.stderr == f"sgdcli: error: {path}:X: non-finite feature value at row 12345\n"
+    skipped = run("train", scattered, "-o", tmp_path / "m.h5", "--memory", "1M", "--bad-rows", "skip", "-q")
+    assert skipped.returncode == 0, skipped.stderr
+
+
+def test_a_run_stopped_inside_a_copied_block_resumes_to_the_straight_model(tmp_path):
+    import signal
+    import subprocess
+    import sys
+
+    X, y = make_problem(n=20000, d=10, seed=3)
+    path = write_scattered(tmp_path / "s.h5", X, y, 512)
+    args = [sys.executable, "-m", "sgdcli", "train", path, "--memory", "1M", "--threads", "1", "--batch-size", "8",
+            "--epochs", "2"]
+    subprocess.run([*args, "-o", str(tmp_path / "straight.h5"), "-q"], check=True)
+    env = {**os.environ, "SGDCLI_SLICE_ROWS": "1000", "SGDCLI_TEST_SAFE_POINT_DELAY": "0.05"}
+    out = str(tmp_path / "resumed.h5")
+    proc = subprocess.Popen([*args, "-o", out], stderr=subprocess.PIPE, text=True, env=env)
+    for line in proc.stderr:
+        if "training on" in line:
+            break
+    time.sleep(0.6)  # 40 slices of 1,000 rows, 50 ms each: inside the first epoch's blocks
+    proc.send_signal(signal.SIGTERM)
+    proc.communicate(timeout=60)
+    assert proc.returncode == 143
+    from sgdcli.checkpoint import load_latest
+
+    assert load_latest(out + ".ckpt").position.epoch == 0  # stopped inside the first epoch (7 in 8 times inside a block)
+    subprocess.run([*args, "-o", out, "--resume", "-q"], check=True, env=env)
+    with h5py.File(tmp_path / "straight.h5") as a, h5py.File(out) as b:
+        for key in ("weights", "bias"):
+            assert a[key][()].tobytes() == b[key][()].tobytes()

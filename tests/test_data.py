@@ -82,12 +82,13 @@ class Recorder:
 def visits(monkeypatch, path, epochs=2, **kw):
     """Rows (global indices) visited per epoch by the real engine, in order."""
     rec = Recorder()
-    starts = []
+    starts, origins = [], []
     real_stream = engine.stream_blocks
 
-    def stream(table, spans, block_rows, prepare):
-        for prepared in real_stream(table, spans, block_rows, prepare):
+    def stream(table, spans, block_rows, prepare, **kw):
+        for prepared in real_stream(table, spans, block_rows, prepare, **kw):
             starts.append(prepared[0].start)
+            origins.append(prepared[4])  # block-local rows of a block copied in visiting order
             yield prepared
 
     monkeypatch.setattr(engine.kernels, "train_block", rec)
@@ -99,13 +100,22 @@ def visits(monkeypatch, path, epochs=2, **kw):
     for e in range(epochs):
         calls = rec.calls[e * n_blocks : (e + 1) * n_blocks]
         blocks = starts[e * n_blocks : (e + 1) * n_blocks]
-        per_epoch.append((blocks, np.concatenate([start + rows for start, (_, rows) in zip(blocks, calls)])))
+        where = origins[e * n_blocks : (e + 1) * n_blocks]
+        per_epoch.append((blocks, np.concatenate([start + (rows if origin is None else origin[rows])
+                                                  for start, (_, rows), origin in zip(blocks, calls, where)])))
     return per_epoch
 
 
-def test_each_epoch_visits_every_row_exactly_once_in_a_new_order(monkeypatch, tmp_path):
+@pytest.mark.parametrize("scattered", [False, True])
+def test_each_epoch_visits_every_row_exactly_once_in_a_new_order(monkeypatch, tmp_path, scattered):
+    """Also when the chunks are stored out of order and each block is copied in its visiting order."""
     X, y = make_problem("binary", n=30000, d=10, seed=2)
-    path = write_table(tmp_path / "d.h5", X, y, chunks=500)
+    if scattered:
+        from test_chunks import write_scattered
+
+        path = write_scattered(tmp_path / "d.h5", X, y, 500)
+    else:
+        path = write_table(tmp_path / "d.h5", X, y, chunks=500)
     (b1, r1), (b2, r2) = visits(monkeypatch, path)
     assert len(b1) > 3
     np.testing.assert_array_equal(np.sort(r1), np.arange(30000))
