@@ -285,7 +285,7 @@ def train_cmd(data, output, progress, quiet, verbose, metrics, no_shuffle, check
     from sgdcli.labels import task_of
     from sgdcli.options import TrainOptions
     from sgdcli.progress import make_reporter
-    from sgdcli.runtime import configure_threading
+    from sgdcli.runtime import configure_numba
     from sgdcli.signals import stop_on_signals
     from sgdcli.training import RunControl, default_checkpoint, train
 
@@ -303,7 +303,7 @@ def train_cmd(data, output, progress, quiet, verbose, metrics, no_shuffle, check
         if opts.val is None and opts.val_fraction <= 0:
             raise InputError(f"{checks[0].option}: the gates apply to validation metrics; give --val FILE or --val-fraction F")
         gates.check_task(checks, task_of(opts.model), f"a {opts.model} model's validation", training=True)
-    configure_threading()
+    configure_numba()
     reporter = make_reporter("none" if quiet else progress)
     with stop_on_signals() as stop:
         control = RunControl(
@@ -355,7 +355,7 @@ def sweep_cmd(data, batch_sizes, lrs, progress, quiet, no_shuffle, metrics_dir, 
     """
     from sgdcli.options import TrainOptions
     from sgdcli.progress import make_reporter
-    from sgdcli.runtime import configure_threading
+    from sgdcli.runtime import configure_numba
     from sgdcli.sweep import parse_batch_sizes, parse_lrs, sweep, table
 
     sizes, rates = parse_batch_sizes(batch_sizes), parse_lrs(lrs)
@@ -365,7 +365,7 @@ def sweep_cmd(data, batch_sizes, lrs, progress, quiet, no_shuffle, metrics_dir, 
 
         plotting.output_format(plot, "--plot")
         plotting.require()  # matplotlib missing: say so before hours of training, not after
-    configure_threading()
+    configure_numba()
 
     def reporter_for(i, n, label):
         reporter = make_reporter("none" if quiet else progress)
@@ -448,9 +448,9 @@ def plot_cmd(metrics, output):
 def predict_cmd(model, data, output, x, proba, memory):
     """Write predictions of MODEL for every row of DATA, in the user's own labels."""
     from sgdcli.inference import predict
-    from sgdcli.runtime import configure_threading
+    from sgdcli.runtime import configure_numba
 
-    configure_threading()
+    configure_numba()
     n = predict(model, data, output, x=x, proba=proba, memory=memory)
     click.echo(f"wrote {output}: {n} predictions")
 
@@ -474,12 +474,12 @@ def evaluate_cmd(model, data, x, y, json, memory, fail_under, fail_over):
     from sgdcli import gates
     from sgdcli.inference import evaluate
     from sgdcli.model import load_model
-    from sgdcli.runtime import configure_threading
+    from sgdcli.runtime import configure_numba
 
     checks = _gates(fail_under, fail_over)
     loaded = load_model(model)
     gates.check_task(checks, loaded.labels.task, f"{model} (a {loaded.model} model)")
-    configure_threading()
+    configure_numba()
     result = evaluate(loaded, data, x=x, y=y, memory=memory)
     if json:
         click.echo(jsonlib.dumps({k: _json_value(v) for k, v in result.items()}))

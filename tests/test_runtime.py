@@ -168,3 +168,36 @@ def test_concurrent_compiles_of_one_kernel_leave_a_consistent_cache(tmp_path):
     proc = subprocess.run([sys.executable, "-c", READER, str(tmp_path)], env=env, capture_output=True, text=True, timeout=120)
     assert proc.returncode == 0, proc.stderr
     assert proc.stdout.split() == ["6", "5.0", "2"]  # right answers, both loaded from the cache
+
+
+PROBE = """
+import os, sys
+if sys.argv[1] == "cli":
+    from sgdcli.runtime import configure_numba
+    configure_numba()
+from sgdcli import kernels, train  # the first kernel load imports Numba's array-math registry
+from sgdcli.options import TrainOptions
+train(sys.argv[2], TrainOptions(epochs=1, threads=1))
+import numba.np.arraymath
+print(numba.np.arraymath._HAVE_BLAS, os.path.exists(sys.argv[3]))
+import scipy.linalg.cython_blas  # hidden only while the registry loaded: importable now
+print(os.path.exists(sys.argv[3]))
+"""
+
+
+def test_the_command_line_loads_numba_without_importing_scipy_blas(tmp_path, binary_file):
+    """Numba imports SciPy's BLAS module at the first kernel load only to probe for it; the CLI skips that."""
+    fake = tmp_path / "fake" / "scipy" / "linalg"
+    fake.mkdir(parents=True)
+    marker = tmp_path / "imported"
+    (fake.parent / "__init__.py").write_text('__version__ = "1.14.1"\n')
+    (fake / "__init__.py").write_text("")
+    (fake / "cython_blas.py").write_text(f"open({str(marker)!r}, 'w').close()\n")
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(tmp_path / "fake"), ROOT])}
+    for mode, expected in (("cli", "False False\nTrue\n"), ("api", "True True\nTrue\n")):
+        if marker.exists():
+            marker.unlink()
+        proc = subprocess.run([sys.executable, "-c", PROBE, mode, binary_file, str(marker)], capture_output=True,
+                              text=True, env=env, timeout=300)
+        assert proc.returncode == 0, proc.stderr
+        assert proc.stdout == expected
