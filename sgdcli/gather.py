@@ -7,9 +7,9 @@ Copying them in the epoch's visiting order instead of file order costs the
 reader thread about the same, and lets the training kernel read its rows one
 after another instead of in random order.  Measured side by side on one
 thread (4M × 100 float32, 8192-row chunks, blocks of 327,680 rows): preadv
-in file order 18-19M rows/s and training on the shuffled rows 5.5-6.3M, 212-233 ns of CPU
-per row; this copy 9.6M rows/s and training on the copied rows 15-16M,
-166 ns per row.  The kernel computes the same sums in the same order, so the
+in file order 18-19M rows/s and training on the shuffled rows 5.5-6.3M,
+212-233 ns of CPU per row; this copy 7-9.6M rows/s and training on the
+copied rows 11-16M, 166-240 ns per row (the machine's speed varied).  The kernel computes the same sums in the same order, so the
 model is the same, bit for bit.
 """
 

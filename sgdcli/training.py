@@ -133,10 +133,8 @@ class Run:
         """
         self.table, self.val_table, self.opts = table, val_table, opts
         self.threads, self.reporter, self.control = threads, reporter, control
-        self.shards = distributed[2] if distributed is not None else 1
         threaded = distributed is None and opts.parallel == "average"
-        if threaded:
-            self.shards = threads
+        self.shards = distributed[2] if distributed is not None else threads if threaded else 1
         # kernel threads: a shard on a thread runs the serial kernels
         self.kernel_threads = 1 if threaded else threads
         # every shard on this machine streams its own blocks: they share the budget

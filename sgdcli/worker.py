@@ -56,7 +56,7 @@ class Job:
     spans: list  # (start, stop) of every block
     cfg: KernelConfig
     plan: engine.EpochPlan
-    threads: int  # Numba threads per worker
+    threads: int  # Numba threads of a shard's kernels: per Dask worker, or 1 for a thread of --parallel average
 
 
 @dataclasses.dataclass(frozen=True)
