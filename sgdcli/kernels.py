@@ -245,7 +245,7 @@ def _non_finite(X, i, r):
 
 def finish_batch(cfg, state, scratch, center, scale):
     """Take the step for the rows gathered so far; False if the model diverged."""
-    return _finish_batch(cfg, _compiled_state(cfg, state), scratch, center, scale)
+    return _finish_batch(cfg, _compiled_state(cfg, state), scratch, *_compiled_scaling(cfg, center, scale))
 
 
 def _compiled_state(cfg: KernelConfig, state: TrainState) -> TrainState:
@@ -261,10 +261,21 @@ def _compiled_state(cfg: KernelConfig, state: TrainState) -> TrainState:
     return state
 
 
+def _compiled_scaling(cfg: KernelConfig, center, scale) -> tuple:
+    """(center, scale) as the kernels take them: None for both without ``--standardize``.
+
+    As with the slots above, the kernels test ``center is None``, which Numba
+    decides at compile time: a run without standardization never compiles
+    ``fold_weights`` or the mapping of gradients to standardized units
+    (about 0.3 s of a first run's compile).
+    """
+    return (center, scale) if cfg.standardized else (None, None)
+
+
 @kernel()
 def _finish_batch(cfg, state, scratch, center, scale):
     W, G, counters, sums = state.W, state.G, state.counters, state.sums
-    if cfg.standardized:  # raw-feature sums to standardized units: σ⁻¹·(Σg·x − μ·Σg)
+    if center is not None:  # raw-feature sums to standardized units: σ⁻¹·(Σg·x − μ·Σg)
         k_out, d1 = G.shape
         for k in range(k_out):
             gb = G[k, d1 - 1]
@@ -278,7 +289,7 @@ def _finish_batch(cfg, state, scratch, center, scale):
     sums[EPOCH_ROWS] += counters[FILL]
     sums[BATCH_LOSS] = 0.0
     counters[FILL] = 0
-    if cfg.standardized:
+    if center is not None:
         fold_weights(W, center, scale, scratch.We)
     return ok and math.isfinite(sums[EPOCH_LOSS])
 
@@ -301,7 +312,7 @@ def train_block_pure_sgd(cfg, X, y, rows, center, scale, w, counters, sums):
             prefetch_row(X, rows[r + AHEAD])
         i = rows[r]
         z = w[d]
-        if cfg.standardized:
+        if center is not None:
             for j in range(d):
                 z += w[j] * ((X[i, j] - center[j]) * scale[j])
         else:
@@ -318,7 +329,7 @@ def train_block_pure_sgd(cfg, X, y, rows, center, scale, w, counters, sums):
         shrink = 1.0 - lr * cfg.l2
         step_k = lr * dz
         if step_k != 0.0 or shrink != 1.0:
-            if cfg.standardized:
+            if center is not None:
                 for j in range(d):
                     w[j] = w[j] * shrink - step_k * ((X[i, j] - center[j]) * scale[j])
             else:
@@ -349,6 +360,7 @@ def train_block(cfg, X, y, rows, center, scale, state, scratch):
     with the single-output or the general gradient loop.
     """
     k_out = state.W.shape[0]
+    center, scale = _compiled_scaling(cfg, center, scale)
     if is_pure_sgd(cfg, k_out):
         return train_block_pure_sgd(cfg, X, y, rows, center, scale, state.W[0], state.counters, state.sums)
     variant = {}  # an omitted argument prunes its branch at compile time
@@ -375,7 +387,7 @@ def train_block_batches(cfg, X, y, rows, center, scale, state, scratch, threads=
     n = rows.shape[0]
     d = X.shape[1]
     k_out = state.W.shape[0]
-    if cfg.standardized:
+    if center is not None:
         We = fold_weights(state.W, center, scale, scratch.We)
     else:
         We = state.W

@@ -399,7 +399,10 @@ class Run:
         opts = self.opts
         if self.val_table is None and opts.val_fraction <= 0:
             return {}
-        We = kernels.fold_weights(params, self.plan.center, self.plan.scale, np.empty_like(params))
+        if self.mean is None:  # raw features already: no fold (nor its compile)
+            We = params.copy()
+        else:
+            We = kernels.fold_weights(params, self.plan.center, self.plan.scale, np.empty_like(params))
         held_out = self.val_table is None
         table = self.table if held_out else self.val_table
         select = ValidationRows(opts.val_fraction, opts.seed, held_out, self.plan.skip_bad)

@@ -380,16 +380,19 @@ def test_softmax_refuses_a_continuous_target(tmp_path):
 
 def test_kernels_are_cached_in_numba_cache_dir(tmp_path, binary_file):
     cache = tmp_path / "cache"
-    run("train", binary_file, "-o", tmp_path / "m.h5", "-q", "--epochs", "1", env={"NUMBA_CACHE_DIR": str(cache)}, check=True)
+    run("train", binary_file, "-o", tmp_path / "m.h5", "-q", "--epochs", "1", "--val-fraction", "0.1",
+        env={"NUMBA_CACHE_DIR": str(cache)}, check=True)
     index = [p.name for p in cache.rglob("*.nbi")]
     assert any("train_block_batches" in name for name in index), index
     assert any("nbc" in p.name for p in cache.rglob("*.nbc"))
     # batch 32 plain SGD on 2 threads never takes the threaded or the pure-SGD path, nor
-    # any update rule but plain SGD's, nor (one output) the multi-output gradient loop:
+    # any update rule but plain SGD's, nor (one output) the multi-output gradient loop,
+    # nor (no --standardize, validation included) the fold to raw features:
     # none of them is compiled
     assert any("kernels._accumulate_one-" in name for name in index), index
     assert not any(part in name for name in index
-                   for part in ("_accumulate_parallel", "pure_sgd", "_update", "kernels._accumulate-")), index
+                   for part in ("_accumulate_parallel", "pure_sgd", "_update", "kernels._accumulate-",
+                                "fold_weights")), index
 
 
 @pytest.mark.skipif(os.geteuid() == 0, reason="root writes through directory permissions")
