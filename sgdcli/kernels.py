@@ -357,7 +357,8 @@ def train_block(cfg, X, y, rows, center, scale, state, scratch):
     entry that picks the compiled kernel the run needs, so that a run compiles
     only that one (compiling is most of a first run's start-up): the in-place
     pure-SGD path, or the batch loop with or without its threaded branch and
-    with the single-output or the general gradient loop.
+    with the single-output or the general gradient loop; either with or
+    without the standardization code.
     """
     k_out = state.W.shape[0]
     center, scale = _compiled_scaling(cfg, center, scale)
