@@ -156,7 +156,7 @@ def fold_weights(W, center, scale, We):
     return We
 
 
-@kernel()
+@kernel(callee=True)
 def _accumulate(model, X, y, rows, lo, hi, We, G, s, g):
     """Add the loss gradients of rows[lo:hi] into ``G``; return (loss sum, status).
 
@@ -189,7 +189,7 @@ def _accumulate(model, X, y, rows, lo, hi, We, G, s, g):
     return total, -1
 
 
-@kernel()
+@kernel(callee=True)
 def _accumulate_one(model, X, y, rows, lo, hi, w, grad):
     """``_accumulate`` for a single-output model (weights ``w``, gradient sum ``grad``).
 
@@ -234,7 +234,7 @@ def _accumulate_one(model, X, y, rows, lo, hi, w, grad):
     return total, -1
 
 
-@kernel()
+@kernel(callee=True)
 def _non_finite(X, i, r):
     """The status of position ``r`` (row ``i``) whose loss is not finite: r for bad data, else diverging."""
     for j in range(X.shape[1]):
@@ -431,7 +431,7 @@ def train_block_batches(cfg, X, y, rows, center, scale, state, scratch, threads=
     return OK
 
 
-@kernel(parallel=True)
+@kernel(parallel=True, callee=True)
 def _accumulate_parallel(model, parts, X, y, rows, i, take, We, partial, ploss, pstatus, s_buf, g_buf, multi):
     """Rows rows[i:i+take] split into ``parts`` contiguous ranges, one per thread.
 

@@ -21,7 +21,7 @@ LINEAR, LOGISTIC, SOFTMAX, HINGE = 0, 1, 2, 3
 CODES = {"linear": LINEAR, "logistic": LOGISTIC, "softmax": SOFTMAX, "hinge": HINGE}
 
 
-@kernel()
+@kernel(callee=True)
 def loss_grad_one(model, z, target):
     """(loss, d loss / d z) of a single-output model (linear, logistic, hinge) at score ``z``.
 
@@ -47,7 +47,7 @@ def loss_grad_one(model, z, target):
     return 0.0, 0.0
 
 
-@kernel()
+@kernel(callee=True)
 def loss_grad(model, s, target, g):
     """Loss of scores ``s`` for ``target``; writes the derivative into ``g``."""
     if model != SOFTMAX:

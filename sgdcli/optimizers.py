@@ -19,7 +19,7 @@ SLOT_A, SLOT_B, SLOT_AVG = 0, 1, 2
 N_SLOTS = 3
 
 
-@kernel()
+@kernel(callee=True)
 def step(cfg, W, G, slots, count, t, lr):
     """Apply update number ``t`` (1-based) from the gradient sum ``G`` over ``count`` rows.
 
@@ -55,7 +55,7 @@ def step(cfg, W, G, slots, count, t, lr):
     return finite
 
 
-@kernel()
+@kernel(callee=True)
 def _update(cfg, W, G, slots, t, lr):
     """Every update rule, and the running average; ``G`` holds the mean gradient and is zeroed."""
     k_out, d1 = W.shape
