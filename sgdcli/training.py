@@ -399,7 +399,7 @@ class Run:
         opts = self.opts
         if self.val_table is None and opts.val_fraction <= 0:
             return {}
-        if self.mean is None:  # raw features already: no fold (nor its compile)
+        if not self.cfg.standardized:  # weights on raw features already: no fold (nor its compile)
             We = params.copy()
         else:
             We = kernels.fold_weights(params, self.plan.center, self.plan.scale, np.empty_like(params))
