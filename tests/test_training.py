@@ -60,16 +60,26 @@ def test_validation_file_and_early_stopping_keep_the_best_epoch(tmp_path):
     assert metrics["log_loss"] == pytest.approx(m.history[0]["val_loss"])
 
 
-def test_validation_fraction_loss_matches_evaluation_of_held_out_rows(tmp_path):
+@pytest.mark.parametrize("standardize", [False, True])
+def test_validation_fraction_loss_matches_evaluation_of_held_out_rows(tmp_path, standardize):
     from sgdcli.shuffle import validation_mask
 
     X, y = make_problem("binary", n=4000, d=5, seed=4)
+    X[:, 1] = X[:, 1] * 30 + 7  # a feature far from standard, so a wrong fold shows
     path = write_table(tmp_path / "d.h5", X, y)
-    m = train(path, TrainOptions(val_fraction=0.3, seed=9, epochs=2))
+    m = train(path, TrainOptions(val_fraction=0.3, seed=9, epochs=2, standardize=standardize))
     held = validation_mask(0, 4000, 0.3, 9)
     hpath = write_table(tmp_path / "held.h5", X[held], y[held])
     assert m.training["val_rows"] == held.sum()
     assert m.history[-1]["val_loss"] == pytest.approx(evaluate(m, hpath)["log_loss"], rel=1e-12)
+    # and the log loss written out here, from the saved weights on the held-out rows
+    Z = X[held].astype(np.float64)
+    if standardize:
+        Z = (Z - m.center) / m.scale
+    else:
+        assert m.center is None
+    z = Z @ m.weights[0] + m.bias[0]
+    assert m.history[-1]["val_loss"] == pytest.approx(np.mean(np.logaddexp(0.0, z) - y[held] * z), rel=1e-9)
     assert m.history[-1]["val_accuracy"] == pytest.approx(evaluate(m, hpath)["accuracy"])
 
 
