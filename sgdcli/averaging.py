@@ -189,7 +189,7 @@ class RoundTrainer:
             pos.shards = [[0, 0, 0, False] for _ in range(self.shards)]  # block, row, steps, done
         order = shuffle.block_order(len(job.spans), plan.seed, pos.epoch, plan.shuffle)
         dealt = shuffle.deal(order, [stop - start for start, stop in job.spans], self.shards)
-        slots_used = cfg.optimizer != kernels.SGD or cfg.average
+        slots_used = kernels.uses_slots(cfg)
         while not all(s[3] for s in pos.shards):
             slots = state.slots if slots_used else None
             t_round = time.perf_counter()

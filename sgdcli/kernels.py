@@ -248,6 +248,11 @@ def finish_batch(cfg, state, scratch, center, scale):
     return _finish_batch(cfg, _compiled_state(cfg, state), scratch, *_compiled_scaling(cfg, center, scale))
 
 
+def uses_slots(cfg: KernelConfig) -> bool:
+    """Whether the run keeps optimizer state or a running average: all but plain SGD without averaging."""
+    return cfg.optimizer != SGD or cfg.average
+
+
 def _compiled_state(cfg: KernelConfig, state: TrainState) -> TrainState:
     """``state`` as the kernels take it: without the optimizer slots when the run never uses them.
 
@@ -256,9 +261,7 @@ def _compiled_state(cfg: KernelConfig, state: TrainState) -> TrainState:
     (``slots is None`` is decided at compile time), which shortens a first
     run's compile by about a second.  The arrays that change are shared.
     """
-    if cfg.optimizer == SGD and not cfg.average:
-        return state._replace(slots=None)
-    return state
+    return state if uses_slots(cfg) else state._replace(slots=None)
 
 
 def _compiled_scaling(cfg: KernelConfig, center, scale) -> tuple:

@@ -152,8 +152,12 @@ class ColumnReader:
         """True if rows [start, stop) are copied out of mapped chunks and can be copied in any order (``gather``)."""
         if self._flat is None or self.dtype != self.ds.dtype or self._mapped(start, stop) is not None:
             return False
+        return bool(np.all(self._offsets_of(start, stop) >= 0))
+
+    def _offsets_of(self, start: int, stop: int) -> np.ndarray:
+        """File offsets of the chunks holding rows [start, stop), -1 where a chunk is not allocated."""
         rows = self.ds.chunks[0]
-        return bool(np.all(self._chunk_offsets[start // rows : (stop - 1) // rows + 1] >= 0))
+        return self._chunk_offsets[start // rows : (stop - 1) // rows + 1]
 
     def gather(self, start: int, order: np.ndarray, out: np.ndarray | None) -> np.ndarray:
         """Rows ``start + order[k]``, in that order, into the buffer ``out`` (where ``gathers`` is true)."""
@@ -207,8 +211,7 @@ class ColumnReader:
             lo = mapped.__array_interface__["data"][0] - self._bytes.__array_interface__["data"][0]
             self._page_in(lo, lo + mapped.nbytes)
         elif gathered:
-            rows = self.ds.chunks[0]
-            for offset in self._chunk_offsets[start // rows : (stop - 1) // rows + 1]:
+            for offset in self._offsets_of(start, stop):
                 self._page_in(int(offset), int(offset) + self._chunk_bytes)
 
     def _page_in(self, lo: int, hi: int) -> None:

@@ -20,25 +20,21 @@ class RunningMoments:
     def update(self, X: np.ndarray) -> None:
         for s in range(0, X.shape[0], SUB_ROWS):
             part = np.asarray(X[s : s + SUB_ROWS], dtype=np.float64)
-            nb = part.shape[0]
-            if nb == 0:
-                continue
             mb = part.mean(axis=0)
-            m2b = ((part - mb) ** 2).sum(axis=0)
-            n = self.n + nb
-            delta = mb - self.mean
-            self.mean += delta * (nb / n)
-            self.m2 += m2b + delta**2 * (self.n * nb / n)
-            self.n = n
+            self._add(part.shape[0], mb, ((part - mb) ** 2).sum(axis=0))
 
     def merge(self, other: "RunningMoments") -> None:
         """Add the statistics of other rows (Chan et al.'s update, as for a block)."""
-        n = self.n + other.n
+        self._add(other.n, other.mean, other.m2)
+
+    def _add(self, nb: int, mb: np.ndarray, m2b: np.ndarray) -> None:
+        """Chan et al.'s update with ``nb`` rows of mean ``mb`` and summed squared deviations ``m2b``."""
+        n = self.n + nb
         if n == 0:
             return
-        delta = other.mean - self.mean
-        self.mean += delta * (other.n / n)
-        self.m2 += other.m2 + delta**2 * (self.n * other.n / n)
+        delta = mb - self.mean
+        self.mean += delta * (nb / n)
+        self.m2 += m2b + delta**2 * (self.n * nb / n)
         self.n = n
 
     def std(self) -> np.ndarray:
