@@ -58,9 +58,9 @@ bench: $(VENV)/.installed-bench
 	$(PY) bench/run.py $(BENCH_ARGS)
 	$(PY) bench/scaling.py $(filter --quick,$(BENCH_ARGS)) $(SCALING_ARGS)
 
-# Regenerates the README's command reference from --help (a test fails when it is stale).
+# Regenerates docs/cli.md, the command reference, from --help (a test fails when it is stale).
 docs: $(VENV)/.installed
-	$(PY) -m sgdcli.reference README.md
+	$(PY) -m sgdcli.cli.gendocs docs/cli.md
 
 clean:
 	rm -rf $(VENV) build

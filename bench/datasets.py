@@ -13,7 +13,7 @@ import shutil
 import h5py
 import numpy as np
 
-from sgdcli.generate import generate
+from sgdcli import generate
 
 ROWS, QUICK_ROWS = 4_000_000, 400_000
 TEST_ROWS, QUICK_TEST_ROWS = 200_000, 20_000

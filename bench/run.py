@@ -32,9 +32,9 @@ import datasets  # noqa: E402
 import peers  # noqa: E402
 
 from sgdcli import evaluate, train  # noqa: E402
-from sgdcli.intrinsics import AHEAD, prefetch_row  # noqa: E402
+from sgdcli.kernels.intrinsics import AHEAD, prefetch_row  # noqa: E402
 from sgdcli.options import TrainOptions  # noqa: E402
-from sgdcli.source import Table  # noqa: E402
+from sgdcli.data.table import Table  # noqa: E402
 
 LR = 0.01
 BLOCK_BYTES = 64 * 2**20
@@ -172,7 +172,7 @@ def drop_page_cache() -> bool:
 
 def convert_csv(path: str, engine: str, tmp: str) -> dict:
     """``sgdcli convert`` of a CSV with one reader, in-process (the reading, not the start-up)."""
-    from sgdcli.convert import convert
+    from sgdcli import convert
 
     out = os.path.join(tmp, f"converted-{engine}.h5")
     t0 = time.perf_counter()
@@ -191,7 +191,7 @@ def _timed(cmd: list[str], env=None) -> float:
 
 
 def startup_cases(tmp: str) -> dict:
-    from sgdcli.generate import generate
+    from sgdcli import generate
 
     tiny = os.path.join(tmp, "tiny.h5")
     generate(tiny, rows=1000, features=10)

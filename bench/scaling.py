@@ -37,10 +37,10 @@ import datasets  # noqa: E402
 from run import HERE, cpu_model  # noqa: E402
 
 from sgdcli import train  # noqa: E402
-from sgdcli.averaging import DEFAULT_SYNC_ROWS  # noqa: E402
-from sgdcli.cluster import DaskOptions  # noqa: E402
+from sgdcli.parallel.averaging import DEFAULT_SYNC_ROWS  # noqa: E402
+from sgdcli.options import DaskOptions  # noqa: E402
 from sgdcli.options import TrainOptions  # noqa: E402
-from sgdcli.source import Table  # noqa: E402
+from sgdcli.data.table import Table  # noqa: E402
 
 BATCH = 256
 LR = 0.01

@@ -1,27 +1,41 @@
 """sgdcli: mini-batch SGD on HDF5 files larger than memory.
 
-The Python API mirrors the command line::
+The Python API mirrors the command line, which is a thin layer over it::
 
     import sgdcli
-    model = sgdcli.train("data.h5", sgdcli.TrainOptions(model="logistic"))
+    model = sgdcli.train("data.h5", sgdcli.TrainOptions(model="logistic"), output="model.h5")
     sgdcli.evaluate(model, "test.h5")
 
-Attributes are imported lazily so that ``import sgdcli`` (and ``sgdcli --help``)
-never pulls in numba.
+Attributes are imported lazily so that ``import sgdcli`` (and ``sgdcli
+--help``) never pulls in numba or h5py.  The package's layers, bottom up:
+kernels (compiled code), data (HDF5 in and out), model, reporting, engine
+(one epoch), parallel (where epochs run), training (a run), cli.
+docs/architecture.md tells where to change what.
 """
 
 __version__ = "0.1.0"
 
 _LAZY = {
     "TrainOptions": "sgdcli.options",
-    "train": "sgdcli.training",
-    "predict": "sgdcli.inference",
-    "evaluate": "sgdcli.inference",
-    "generate": "sgdcli.generate",
-    "describe": "sgdcli.info",
-    "Model": "sgdcli.model",
-    "load_model": "sgdcli.model",
+    "DaskOptions": "sgdcli.options",
+    "train": "sgdcli.training.train",
+    "RunControl": "sgdcli.training.control",
+    "default_checkpoint": "sgdcli.training.control",
+    "stop_on_signals": "sgdcli.training.signals",
+    "sweep": "sgdcli.training.sweep",
+    "predict": "sgdcli.model.inference",
+    "evaluate": "sgdcli.model.inference",
+    "Model": "sgdcli.model.file",
+    "load_model": "sgdcli.model.file",
+    "model_card": "sgdcli.model.card",
+    "generate": "sgdcli.data.generate",
+    "convert": "sgdcli.data.convert",
+    "describe": "sgdcli.data.info",
+    "Reporter": "sgdcli.reporting.reporter",
+    "make_reporter": "sgdcli.reporting.renderers",
+    "configure_runtime": "sgdcli.kernels.runtime",
 }
+_RENAMED = {"configure_runtime": "configure_numba"}  # the API's name for it -> its name in its module
 
 __all__ = ["__version__", *_LAZY]
 
@@ -30,5 +44,5 @@ def __getattr__(name):
     if name in _LAZY:
         import importlib
 
-        return getattr(importlib.import_module(_LAZY[name]), name)
+        return getattr(importlib.import_module(_LAZY[name]), _RENAMED.get(name, name))
     raise AttributeError(f"module 'sgdcli' has no attribute {name!r}")

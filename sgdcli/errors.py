@@ -1,7 +1,8 @@
 """Exceptions that carry a one-line message and the exit code the CLI uses.
 
-The library raises these; ``cli.py`` prints ``sgdcli: error: <message>`` and
-exits with ``exit_code``.  Nothing else in the package decides exit codes.
+The library raises these; the CLI (cli/app.py) prints ``sgdcli: error:
+<message>`` and exits with ``exit_code``.  Nothing else in the package
+decides exit codes.
 """
 
 
@@ -27,6 +28,13 @@ class DivergedError(RuntimeFailure):
     """Training produced a non-finite loss or weights."""
 
 
+class WorkLost(RuntimeFailure):
+    """Work between two averagings was lost (a worker or a shard failed); the model is still the last whole round's.
+
+    Training can checkpoint that state and say how to resume (training/run.py).
+    """
+
+
 class GateFailed(SgdcliError):
     """A quality gate (--fail-under, --fail-over) failed; the results were still written (exit 3)."""
 
@@ -45,3 +53,25 @@ class Interrupted(SgdcliError):
     def __init__(self, message: str, exit_code: int):
         super().__init__(message)
         self.exit_code = exit_code
+
+
+def first_line(exc: BaseException) -> str:
+    """The first line of an exception's text (its type's name if it has none): the part a one-line message quotes."""
+    text = str(exc).strip().splitlines()
+    return text[0] if text else type(exc).__name__
+
+
+# Set when an output file's HDF5 objects could not be released after a failed
+# write (data/hdf5.py): the process must then end without the interpreter's
+# teardown, which would free them and can crash HDF5.
+_hard_exit = False
+
+
+def require_hard_exit() -> None:
+    """Ask the command line to end this process with ``os._exit`` (see data/hdf5.py's quarantine)."""
+    global _hard_exit
+    _hard_exit = True
+
+
+def hard_exit_required() -> bool:
+    return _hard_exit

@@ -1,7 +1,11 @@
-"""Training options: one frozen dataclass, checked before any work starts.
+"""What a user can choose: training options, Dask options, and the names of models, tasks and metrics.
 
+``TrainOptions`` is one frozen dataclass, checked before any work starts.
 Every check names the command-line option it concerns, so the same message
-serves the CLI and the Python API.
+serves the CLI and the Python API, and every field carries the help text the
+CLI shows (cli/params.py builds the options of ``train`` and ``sweep`` from
+the fields), so a default is written once.  This module imports nothing
+heavy: ``sgdcli --help`` reads it.
 """
 
 from __future__ import annotations
@@ -13,13 +17,29 @@ import re
 from sgdcli.errors import InputError
 
 MODELS = ("linear", "logistic", "softmax", "hinge")
+TASKS = ("regression", "binary", "multiclass")
+_TASK_OF = {"linear": "regression", "logistic": "binary", "hinge": "binary", "softmax": "multiclass"}
+# What `evaluate` reports for a model of each task, in this order (quality gates name these too).
+METRICS = {
+    "regression": ("rows", "mse", "rmse", "mae", "r2"),
+    "binary": ("rows", "accuracy", "log_loss", "auc", "precision", "recall", "f1"),
+    "multiclass": ("rows", "accuracy", "log_loss"),
+}
 OPTIMIZERS = ("sgd", "momentum", "nesterov", "adagrad", "rmsprop", "adam")
 SCHEDULES = ("constant", "invscaling", "step", "cosine")
 LR_SCALINGS = ("none", "linear", "sqrt")
 BAD_ROWS = ("error", "skip")
 PARALLEL_MODES = ("batch", "average")
+COMPRESSIONS = ("none", "gzip", "lzf")  # of the HDF5 files generate and convert write
 
+DEFAULT_X, DEFAULT_Y = "X", "y"  # the datasets train, predict and evaluate read unless told
 DEFAULT_MEMORY = 256 * 2**20
+MEMORY_HELP = "Cap on data in flight (blocks, read-ahead, shuffle buffer), e.g. 512M, 2G."
+
+
+def task_of(model: str) -> str:
+    """regression, binary or multiclass: what a model of type ``model`` predicts."""
+    return _TASK_OF[model]
 
 _SIZE_RE = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*([kmgt]?)(?:i?b)?\s*$", re.IGNORECASE)
 _UNITS = {"": 1, "k": 2**10, "m": 2**20, "g": 2**30, "t": 2**40}
@@ -46,6 +66,14 @@ def parse_batch_size(text: str | int | None) -> int | None:
     return value
 
 
+def size_text(n: int) -> str:
+    """``n`` bytes as ``parse_size`` reads it back, in the largest whole binary unit: 268435456 -> '256M'."""
+    for unit in ("T", "G", "M", "K"):
+        if n % _UNITS[unit.lower()] == 0 and n >= _UNITS[unit.lower()]:
+            return f"{n // _UNITS[unit.lower()]}{unit}"
+    return str(n)
+
+
 def format_size(n: float) -> str:
     for unit in ("B", "KiB", "MiB", "GiB", "TiB"):
         if abs(n) < 1024 or unit == "TiB":
@@ -54,47 +82,67 @@ def format_size(n: float) -> str:
     raise AssertionError("unreachable")
 
 
+def _option(default, help: str, **cli):
+    """A field of TrainOptions: its default, and the help and command-line details the CLI builds its option from.
+
+    ``cli`` may hold ``choices`` (the allowed values), ``kind`` (``batch``,
+    ``size``, ``path`` or ``count``: the CLI's parameter type), ``flag`` (the
+    switch of a boolean, when it is not ``--<name>``) and ``metavar``.
+    """
+    return dataclasses.field(default=default, metadata={"help": help, **cli})
+
+
 @dataclasses.dataclass(frozen=True)
 class TrainOptions:
-    """Everything ``sgdcli train`` accepts besides the file names."""
+    """Everything ``sgdcli train`` accepts besides the file names; each default and help text is written here once."""
 
-    x: str = "X"
-    y: str = "y"
-    model: str = "logistic"
-    l2: float = 0.0
-    l1: float = 0.0
-    epochs: int = 5
-    batch_size: int | None = 32  # None means full batch
-    drop_last: bool = False
-    lr: float = 0.01
-    optimizer: str = "sgd"
-    momentum: float = 0.9
-    beta1: float = 0.9
-    beta2: float = 0.999
-    eps: float = 1e-8
-    schedule: str = "constant"
-    power_t: float = 0.5
-    step_epochs: int = 10
-    gamma: float = 0.1
-    warmup_iterations: int = 0
-    lr_scaling: str = "none"
-    base_batch_size: int = 32
-    average: bool = False
-    shuffle: bool = True
-    seed: int = 0
-    standardize: bool = False
-    val: str | None = None
-    val_x: str | None = None
-    val_y: str | None = None
-    val_fraction: float = 0.0
-    early_stopping: bool = False
-    patience: int = 3
-    min_delta: float = 1e-4
-    memory: int = DEFAULT_MEMORY
-    threads: int | None = None
-    parallel: str = "batch"  # how threads share the work: split each batch, or shards averaged (averaging.py)
-    sync_every: int | None = None  # steps per shard between averagings (--parallel average, --dask)
-    bad_rows: str = "error"
+    x: str = _option(DEFAULT_X, "Feature dataset (2-D) inside DATA.")
+    y: str = _option(DEFAULT_Y, "Label dataset (1-D) inside DATA.")
+    model: str = _option("logistic", "linear: squared error; logistic: binary cross-entropy; softmax: multiclass; "
+                                     "hinge: linear SVM.", choices=MODELS)
+    l2: float = _option(0.0, "L2 penalty (l2/2)·‖w‖²; the bias is not penalised.")
+    l1: float = _option(0.0, "L1 penalty l1·‖w‖₁ (subgradient).")
+    epochs: int = _option(5, "Passes over every training row.")
+    batch_size: int | None = _option(32, "Rows per update: 1 is pure SGD, 'full' is full-batch gradient descent.",
+                                     kind="batch")  # None means full batch
+    drop_last: bool = _option(False, "Skip the last incomplete batch of each epoch.")
+    lr: float = _option(0.01, "Learning rate (before --lr-scaling).")
+    optimizer: str = _option("sgd", "Update rule; see the optimizer table in docs/training.md.", choices=OPTIMIZERS)
+    momentum: float = _option(0.9, "For momentum and nesterov.")
+    beta1: float = _option(0.9, "Adam's first-moment decay.")
+    beta2: float = _option(0.999, "Adam's second-moment decay; rmsprop's decay.")
+    eps: float = _option(1e-8, "Denominator guard of adagrad, rmsprop, adam.")
+    schedule: str = _option("constant", "Learning-rate schedule.", choices=SCHEDULES)
+    power_t: float = _option(0.5, "invscaling: lr/(t+1)^power_t.")
+    step_epochs: int = _option(10, "step: multiply lr by --gamma every N epochs.")
+    gamma: float = _option(0.1, "step: decay factor.")
+    warmup_iterations: int = _option(0, "Ramp lr up linearly over N iterations.")
+    lr_scaling: str = _option("none", "Scale lr with batch size relative to --base-batch-size.", choices=LR_SCALINGS)
+    base_batch_size: int = _option(32, "Batch size at which --lr applies unscaled.")
+    average: bool = _option(False, "Averaged SGD: the model is the running mean of all iterates.")
+    shuffle: bool = _option(True, "Visit blocks and rows in file order every epoch.", flag="--no-shuffle")
+    seed: int = _option(0, "Seed of shuffling and --val-fraction.")
+    standardize: bool = _option(False, "Scale features to mean 0, std 1 (stats from one streaming pass).")
+    val: str | None = _option(None, "Validation file (HDF5).", kind="path")
+    val_x: str | None = _option(None, "Feature dataset in --val [default: --x].")
+    val_y: str | None = _option(None, "Label dataset in --val [default: --y].")
+    val_fraction: float = _option(0.0, "Hold out this fraction of rows (seeded).")
+    early_stopping: bool = _option(False, "Stop when validation loss stops improving; keep the best epoch.")
+    patience: int = _option(3, "Epochs without improvement before stopping.")
+    min_delta: float = _option(1e-4, "Smallest loss decrease that counts.")
+    bad_rows: str = _option("error", "error: stop at the first row with NaN or inf; skip: leave such rows out and "
+                                     "count them.", choices=BAD_ROWS)
+    memory: int = _option(DEFAULT_MEMORY, MEMORY_HELP, kind="size")
+    threads: int | None = _option(None, "Compute threads (per worker with --dask) [default: cores available; for "
+                                        "gzip-compressed X, the cores its decoders leave].")
+    parallel: str = _option(
+        "batch", "How threads share the work. batch: each mini-batch's gradient is split between them (the same "
+                 "updates as one thread). average: each thread trains its own share of every epoch, and the models "
+                 "are averaged every --sync-every steps (faster on many cores; a different trajectory).",
+        choices=PARALLEL_MODES)
+    sync_every: int | None = _option(
+        None, "With --parallel average or --dask: mini-batch steps per thread or worker between model averagings "
+              "[default: about 1M rows' worth].", kind="count", metavar="K")
 
     def __post_init__(self):
         self.validate()
@@ -161,3 +209,35 @@ class TrainOptions:
         d = dataclasses.asdict(self)
         d["batch_size"] = "full" if self.batch_size is None else self.batch_size
         return d
+
+
+@dataclasses.dataclass(frozen=True)
+class DaskOptions:
+    """Where and how ``train`` runs on Dask distributed (``--dask``); needs the ``dask`` extra to run."""
+
+    address: str  # tcp://host:port of a scheduler, or local:N for a LocalCluster of N processes
+    workers: int | None = None  # shards; default: the workers connected at start (N for local:N)
+    timeout: float = 30.0  # seconds to reach the scheduler and its workers
+
+    def check(self) -> None:
+        if self.workers is not None and self.workers < 1:
+            raise InputError(f"--dask-workers: must be at least 1, got {self.workers}")
+        if not self.timeout > 0:
+            raise InputError(f"--dask-timeout: must be positive, got {self.timeout}")
+        self.local_workers()
+
+    def local_workers(self) -> int | None:
+        """N for ``local:N``; None for a scheduler address."""
+        address = self.address
+        if not (address == "local" or address.startswith("local:")):  # localhost:8786 is a scheduler
+            if "://" not in address and ":" not in address:
+                raise InputError(f"--dask {address!r}: expected a scheduler address such as tcp://host:8786, or local:N")
+            return None
+        _, _, n = address.partition(":")
+        try:
+            workers = int(n)
+        except ValueError:
+            raise InputError(f"--dask {address!r}: expected local:N with N the number of worker processes") from None
+        if workers < 1:
+            raise InputError(f"--dask {address!r}: needs at least one worker")
+        return workers

@@ -1,6 +1,7 @@
 import os
 import subprocess
 import sys
+from typing import NamedTuple
 
 import h5py
 import numpy as np
@@ -71,8 +72,35 @@ main(sys.argv[1:])
 """
 
 
-def run(*args, check=False, env=None, timeout=300, input=None):
-    """Run the real CLI in a subprocess; returns CompletedProcess with text output."""
+class Ran(NamedTuple):
+    """What a run of the CLI left: its exit code and what it wrote, as text."""
+
+    returncode: int
+    stdout: str
+    stderr: str
+
+
+def run(*args, check=False, env=None, input=None):
+    """Run the CLI in this process, through click's CliRunner, as ``sgdcli ARGS``; returns a ``Ran``.
+
+    The entry point's own error handling runs (``main_group.main``): exit codes
+    and messages are the ones a shell sees.  ``env`` is set for the run only.
+    Use ``run_process`` where the process itself is the subject.
+    """
+    from click.testing import CliRunner
+
+    from sgdcli.cli import main_group
+
+    result = CliRunner().invoke(main_group, [str(a) for a in args], input=input,
+                                env={"SGDCLI_DEBUG": None, **(env or {})}, catch_exceptions=False)
+    ran = Ran(result.exit_code, result.stdout, result.stderr)
+    if check and ran.returncode != 0:
+        raise AssertionError(f"exit {ran.returncode}: {ran.stderr}")
+    return ran
+
+
+def run_process(*args, check=False, env=None, timeout=300, input=None):
+    """Run the real CLI in a subprocess: for signals, os._exit, settings read at start-up, import hygiene."""
     full_env = dict(os.environ)
     full_env.pop("SGDCLI_DEBUG", None)
     if env:
@@ -99,17 +127,5 @@ def regression_file(tmp_path):
 
 
 def cli(*args):
-    """Run the CLI entry point in this process; returns (exit code, stdout, stderr)."""
-    import contextlib
-    import io
-
-    from sgdcli.cli import main
-
-    out, err = io.StringIO(), io.StringIO()
-    with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
-        try:
-            main([str(a) for a in args])
-            code = 0
-        except SystemExit as exc:
-            code = exc.code if isinstance(exc.code, int) else 1
-    return code, out.getvalue(), err.getvalue()
+    """``run`` as (exit code, stdout, stderr)."""
+    return tuple(run(*args))

@@ -13,13 +13,16 @@ import h5py
 import numpy as np
 import pytest
 
-from sgdcli import averaging, train
-from sgdcli.checkpoint import check_compatible, load_latest
+from sgdcli import train
+from sgdcli.data.table import Table
 from sgdcli.errors import DivergedError, InputError
 from sgdcli.options import TrainOptions
-from sgdcli.progress import Reporter
-from sgdcli.source import Table
-from sgdcli.training import Run, RunControl
+from sgdcli.parallel import averaging
+from sgdcli.parallel.threads import ThreadExecutor
+from sgdcli.reporting.reporter import Reporter
+from sgdcli.training.checkpoint import check_compatible, load_latest
+from sgdcli.training.control import RunControl
+from sgdcli.training.run import Run
 
 from conftest import ROOT, make_problem, run, write_table
 from test_convergence import logistic_objective, newton_logistic
@@ -126,7 +129,8 @@ def test_a_stop_mid_round_abandons_it_and_keeps_the_last_whole_round(data):
     with Table(data) as table:
         opts = TrainOptions(batch_size=4, epochs=1, memory=SMALL, threads=2, parallel="average", sync_every=10)
         stopping = [False]
-        r = Run(table, None, opts, 2, Reporter(), RunControl(stop=lambda: 15 if stopping[0] else None))
+        executor = ThreadExecutor(table, opts, 2, stop=lambda: 15 if stopping[0] else None)
+        r = Run(table, None, opts, executor, Reporter(), RunControl())
         try:
             before = r.state.W.copy()
 
@@ -136,24 +140,24 @@ def test_a_stop_mid_round_abandons_it_and_keeps_the_last_whole_round(data):
             def on_stop():
                 raise Stop()
 
-            rounds = [averaging.Round(w, shard, 0, 0, 0, r.state.W, None, 0, r.sync_every, 0)
-                      for w, shard in enumerate(_dealt(r))]
+            rounds = [averaging.Round(w, shard, 0, 0, 0, r.state.W, None, 0, executor.sync_every, 0)
+                      for w, shard in enumerate(_dealt(executor, r.plan))]
             stopping[0] = True
             with pytest.raises(Stop):
-                r.thread_rounds.rounds(r.job, rounds, on_stop)
+                executor.pool.rounds(executor.job, rounds, on_stop)
             assert np.array_equal(r.state.W, before)
             stopping[0] = False
-            results = r.thread_rounds.rounds(r.job, rounds, on_stop)
-            assert [x.shard for x in results] == [0, 1] and all(x.steps == r.sync_every for x in results)
+            results = executor.pool.rounds(executor.job, rounds, on_stop)
+            assert [x.shard for x in results] == [0, 1] and all(x.steps == executor.sync_every for x in results)
         finally:
-            r.close()
+            executor.close()
 
 
-def _dealt(r):
-    from sgdcli.shuffle import block_order, deal
+def _dealt(executor, plan):
+    from sgdcli.data.shuffle import block_order, deal
 
-    order = block_order(len(r.spans), r.plan.seed, 0, r.plan.shuffle)
-    return deal(order, [stop - start for start, stop in r.spans], r.shards)
+    order = block_order(len(executor.spans), plan.seed, 0, plan.shuffle)
+    return deal(order, [stop - start for start, stop in executor.spans], executor.shards)
 
 
 def _cmd(path, out, *extra):

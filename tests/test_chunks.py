@@ -7,8 +7,8 @@ import h5py
 import numpy as np
 import pytest
 
-from sgdcli import chunks, hdf5
-from sgdcli.source import Table
+from sgdcli.data import chunks, layout
+from sgdcli.data.table import Table
 
 from conftest import make_problem, run, write_table
 
@@ -37,7 +37,7 @@ def test_decoded_rows_equal_h5py(tmp_path, case):
     data = (rng.standard_normal((301, 6)) * 100).astype(dtype)  # 301 rows: the last row chunk is partial
     path = write(tmp_path / "d.h5", data, **kw)
     with Table(path) as table:
-        assert table.X.layout.read_mode == hdf5.PARALLEL_DECODE
+        assert table.X.layout.read_mode == layout.PARALLEL_DECODE
         for start, stop in [(0, 301), (5, 17), (60, 70), (299, 301), (128, 256)]:
             got = table.X.read(start, stop, np.full((400, 6), np.nan, dtype=np.float32))
             np.testing.assert_array_equal(got, data[start:stop].astype(np.float32))
@@ -108,7 +108,7 @@ def test_unfiltered_chunks_stored_in_order_are_read_in_place(tmp_path):
     path = write_table(tmp_path / "d.h5", X, y, chunks=64)
     buf = np.empty((1000, 4), dtype=np.float32)
     with Table(path) as table:
-        assert table.X.layout.read_mode == hdf5.MAPPED_CHUNKS
+        assert table.X.layout.read_mode == layout.MAPPED_CHUNKS
         for start, stop in [(0, 1000), (64, 640), (100, 101), (960, 1000)]:
             got = table.X.read(start, stop, buf)
             np.testing.assert_array_equal(got, X[start:stop])
@@ -131,7 +131,7 @@ def test_chunks_stored_out_of_order_or_missing_are_still_read_exactly(tmp_path):
     expected[200:300] = -1.0
     expected[350:400] = -1.0
     with Table(str(path), y=None) as table:
-        assert table.X.layout.read_mode == hdf5.MAPPED_CHUNKS
+        assert table.X.layout.read_mode == layout.MAPPED_CHUNKS
         for start, stop in [(0, 500), (0, 100), (50, 150), (180, 420), (450, 500)]:
             np.testing.assert_array_equal(table.X.read(start, stop, None), expected[start:stop])
 
@@ -234,7 +234,7 @@ def test_a_run_stopped_inside_a_copied_block_resumes_to_the_straight_model(tmp_p
     proc.send_signal(signal.SIGTERM)
     proc.communicate(timeout=60)
     assert proc.returncode == 143
-    from sgdcli.checkpoint import load_latest
+    from sgdcli.training.checkpoint import load_latest
 
     assert load_latest(out + ".ckpt").position.epoch == 0  # stopped inside the first epoch (7 in 8 times inside a block)
     subprocess.run([*args, "-o", out, "--resume", "-q"], check=True, env=env)

@@ -1,4 +1,4 @@
-"""The command line as a user meets it: real subprocesses, exact exit codes and messages."""
+"""The command line as a user meets it: exact exit codes and messages, through the real entry point."""
 
 import json
 import os
@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 
 import sgdcli
-from conftest import make_problem, run, write_table
+from conftest import make_problem, run, run_process, write_table
 
 COMMANDS = ["generate", "info", "train", "predict", "evaluate", "show"]
 
@@ -103,7 +103,7 @@ def test_completion_scripts_for_bash_zsh_and_fish(shell, marker):
 def test_console_script_and_module_both_run():
     script = os.path.join(os.path.dirname(sys.executable), "sgdcli")
     assert subprocess.run([script, "--version"], capture_output=True, text=True).stdout.startswith("sgdcli")
-    assert run("--version").stdout.startswith("sgdcli")
+    assert run_process("--version").stdout.startswith("sgdcli")
 
 
 def test_unknown_option_is_a_one_line_usage_error():
@@ -342,7 +342,7 @@ def test_generate_and_info(tmp_path):
 
 def test_data_seed_draws_other_rows_from_the_same_model(tmp_path):
     from sgdcli import evaluate, train
-    from sgdcli.generate import generate
+    from sgdcli import generate
     from sgdcli.options import TrainOptions
 
     generate(tmp_path / "a.h5", rows=3000, features=4, seed=5, noise=0.0)
@@ -380,7 +380,7 @@ def test_softmax_refuses_a_continuous_target(tmp_path):
 
 def test_kernels_are_cached_in_numba_cache_dir(tmp_path, binary_file):
     cache = tmp_path / "cache"
-    run("train", binary_file, "-o", tmp_path / "m.h5", "-q", "--epochs", "1", "--val-fraction", "0.1",
+    run_process("train", binary_file, "-o", tmp_path / "m.h5", "-q", "--epochs", "1", "--val-fraction", "0.1",
         env={"NUMBA_CACHE_DIR": str(cache)}, check=True)
     index = [p.name for p in cache.rglob("*.nbi")]
     assert any("train_block_batches" in name for name in index), index
@@ -389,9 +389,9 @@ def test_kernels_are_cached_in_numba_cache_dir(tmp_path, binary_file):
     # any update rule but plain SGD's, nor (one output) the multi-output gradient loop,
     # nor (no --standardize, validation included) the fold to raw features:
     # none of them is compiled
-    assert any("kernels._accumulate_one-" in name for name in index), index
+    assert any("batches._accumulate_one-" in name for name in index), index
     assert not any(part in name for name in index
-                   for part in ("_accumulate_parallel", "pure_sgd", "_update", "kernels._accumulate-",
+                   for part in ("_accumulate_parallel", "pure_sgd", "_update", "batches._accumulate-",
                                 "fold_weights")), index
 
 

@@ -9,7 +9,7 @@ import pytest
 
 from conftest import cli
 from sgdcli.cli import main_group
-from sgdcli.model import load_model
+from sgdcli import load_model
 
 
 def write(tmp_path, text, name="c.toml"):

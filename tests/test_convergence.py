@@ -96,7 +96,7 @@ def test_hinge_separates_separable_data(tmp_path):
 @pytest.mark.parametrize("task,model,d", [("binary", "logistic", 20), ("binary", "logistic", 200), ("regression", "linear", 20),
                                           ("regression", "linear", 200), ("multiclass", "softmax", 50), ("binary", "hinge", 50)])
 def test_defaults_converge_on_standardized_data(tmp_path, task, model, d):
-    from sgdcli.generate import generate
+    from sgdcli import generate
 
     path = tmp_path / "d.h5"
     generate(path, task=task, rows=5000, features=d, classes=3, noise=0.1, seed=11)

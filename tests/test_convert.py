@@ -175,7 +175,7 @@ def test_usage_errors(tmp_path, monkeypatch, args, message):
 
 
 PEAK = RSS_SAMPLER + """
-from sgdcli.convert import convert
+from sgdcli import convert
 convert(sys.argv[1], sys.argv[2], block_rows=2048, engine=sys.argv[3])
 time.sleep(0.02)
 print(peak[0])
@@ -208,7 +208,7 @@ def test_memory_does_not_grow_with_the_input(tmp_path, engine, sizes):
 
 
 def test_csv_is_read_one_block_at_a_time(tmp_path):
-    from sgdcli.convert import _csv_blocks, _csv_layout
+    from sgdcli.data.convert import _csv_blocks, _csv_layout
 
     path = tmp_path / "d.csv"
     np.savetxt(path, np.arange(30_000 * 3).reshape(30_000, 3), delimiter=",", fmt="%d")

@@ -22,15 +22,15 @@ import numpy as np
 import pytest
 
 from sgdcli import train
-from sgdcli.averaging import RoundResult, average_into
-from sgdcli.cluster import DaskOptions, local_workers
-from sgdcli.kernels import TrainState
+from sgdcli.parallel.averaging import RoundResult, average_into
+from sgdcli.options import DaskOptions
+from sgdcli.kernels.state import TrainState
 from sgdcli.options import TrainOptions
-from sgdcli.progress import Reporter
-from sgdcli.shuffle import block_order, deal, segment_rows
-from sgdcli.source import Table
+from sgdcli.reporting.reporter import Reporter
+from sgdcli.data.shuffle import block_order, deal, segment_rows
+from sgdcli.data.table import Table
 
-from conftest import ROOT, make_problem, run, without, write_table
+from conftest import ROOT, make_problem, run, run_process, without, write_table
 from test_convergence import logistic_objective, newton_logistic
 
 distributed = pytest.importorskip("distributed")  # in the test extra; the skip only guards partial installs
@@ -176,9 +176,9 @@ def test_same_seed_workers_and_sync_give_the_same_model(data, cluster):
 
 
 def test_local_n_and_scheduler_addresses_are_told_apart():
-    assert local_workers("local:3") == 3
-    assert local_workers("localhost:8786") is None
-    assert local_workers("tcp://10.0.0.1:8786") is None
+    assert DaskOptions("local:3").local_workers() == 3
+    assert DaskOptions("localhost:8786").local_workers() is None
+    assert DaskOptions("tcp://10.0.0.1:8786").local_workers() is None
 
 
 def test_shards_are_equal_shares_of_each_epochs_rows_and_change_every_epoch():
@@ -259,7 +259,7 @@ def test_stopped_and_resumed_run_ends_like_a_straight_one(data, cluster, tmp_pat
     _, stderr = proc.communicate(timeout=120)
     assert proc.returncode == 143, stderr
     assert "checkpoint saved" in stderr and not os.path.exists(out)
-    resumed = run(*_dask_cmd(path, out, cluster.scheduler_address, "--resume")[3:], timeout=240)
+    resumed = run_process(*_dask_cmd(path, out, cluster.scheduler_address, "--resume")[3:], timeout=240)
     assert resumed.returncode == 0, resumed.stderr
     assert "resuming from" in resumed.stderr
     assert _same_bytes(_model_arrays(out), _model_arrays(reference))
@@ -282,7 +282,7 @@ def test_unreachable_scheduler_is_exit_1_within_the_timeout(data, tmp_path):
         s.bind(("127.0.0.1", 0))
         port = s.getsockname()[1]
     out = tmp_path / "m.h5"
-    proc = run("train", path, "-o", out, "--dask", f"tcp://127.0.0.1:{port}", "--dask-timeout", "1", timeout=60)
+    proc = run_process("train", path, "-o", out, "--dask", f"tcp://127.0.0.1:{port}", "--dask-timeout", "1", timeout=60)
     assert proc.returncode == 1
     assert proc.stderr.startswith(f"sgdcli: error: --dask tcp://127.0.0.1:{port}: no Dask scheduler answered within 1 s")
     assert len(proc.stderr.strip().splitlines()) == 1
@@ -317,8 +317,8 @@ def test_bad_dask_options_are_exit_2(data, tmp_path, args, message):
 def test_local_cluster_from_the_command_line(data, tmp_path):
     path, _, _ = data
     out = tmp_path / "m.h5"
-    proc = run("train", path, "-o", out, "--dask", "local:2", "--batch-size", "32", "--epochs", "2",
-               "--memory", SMALL, "--sync-every", "10", "--progress", "plain", timeout=240)
+    proc = run_process("train", path, "-o", out, "--dask", "local:2", "--batch-size", "32", "--epochs", "2",
+                       "--memory", SMALL, "--sync-every", "10", "--progress", "plain", timeout=240)
     assert proc.returncode == 0, proc.stderr
     assert "starting a local Dask cluster of 2 worker process(es)" in proc.stderr
     assert "--dask local:2: 2 worker(s), each 10 step(s) (320 rows) per round" in proc.stderr
@@ -337,9 +337,9 @@ class FakeClient:
 
 
 def test_a_worker_without_sgdcli_is_refused_and_other_versions_are_reported():
-    from sgdcli.cluster import _check_workers
+    from sgdcli.parallel.cluster import _check_workers
     from sgdcli.errors import RuntimeFailure
-    from sgdcli.worker import versions
+    from sgdcli.parallel.worker import versions
 
     options = DaskOptions("tcp://scheduler:8786")
     with pytest.raises(RuntimeFailure) as err:
@@ -354,7 +354,7 @@ def test_a_worker_without_sgdcli_is_refused_and_other_versions_are_reported():
 
 @pytest.mark.parametrize("task,k", [("regression", 1), ("binary", 1), ("multiclass", 3)])
 def test_metrics_of_two_row_sets_merge_into_the_metrics_of_both(task, k):
-    from sgdcli.metrics import for_task
+    from sgdcli.model.metrics import for_task
 
     rng = np.random.default_rng(4)
     S = rng.standard_normal((1000, k))
@@ -415,8 +415,8 @@ def test_too_few_workers_is_exit_1_within_the_timeout(data, tmp_path):
         warnings.simplefilter("ignore")
         scheduler_only = distributed.LocalCluster(n_workers=0, dashboard_address=None, silence_logs=logging.CRITICAL)
     with scheduler_only:
-        proc = run("train", path, "-o", tmp_path / "m.h5", "--dask", scheduler_only.scheduler_address,
-                   "--dask-workers", "2", "--dask-timeout", "1", timeout=60)
+        proc = run_process("train", path, "-o", tmp_path / "m.h5", "--dask", scheduler_only.scheduler_address,
+                           "--dask-workers", "2", "--dask-timeout", "1", timeout=60)
     assert proc.returncode == 1
     assert proc.stderr == (f"sgdcli: error: --dask {scheduler_only.scheduler_address}: 0 worker(s) connected after 1 s, "
                            f"2 needed; start more workers or raise --dask-timeout\n")
@@ -440,7 +440,7 @@ def test_losing_every_worker_stops_with_a_checkpoint_of_the_last_round(data, clu
                            f"round is kept; checkpoint saved to {out}.ckpt, run the same command with --resume")
     assert os.path.exists(out + ".ckpt") and not os.path.exists(out)
     # resumed on another cluster, it ends with the bytes of a run nothing happened to
-    resumed = run(*_dask_cmd(path, out, cluster.scheduler_address, "--resume")[3:], timeout=240)
+    resumed = run_process(*_dask_cmd(path, out, cluster.scheduler_address, "--resume")[3:], timeout=240)
     assert resumed.returncode == 0, resumed.stderr
     reference = str(tmp_path / "reference.h5")
     subprocess.run(_dask_cmd(path, reference, cluster.scheduler_address), check=True, capture_output=True, cwd=ROOT)
@@ -448,8 +448,8 @@ def test_losing_every_worker_stops_with_a_checkpoint_of_the_last_round(data, clu
 
 
 def test_workers_leave_the_cores_to_the_gzip_decoders_by_default(tmp_path):
-    from sgdcli.chunks import MAX_WORKERS
-    from sgdcli.runtime import available_cores
+    from sgdcli.data.chunks import MAX_WORKERS
+    from sgdcli.kernels.runtime import available_cores
 
     X, y = make_problem("binary", n=3000, d=10, seed=2)
     plain = write_table(tmp_path / "plain.h5", X, y)

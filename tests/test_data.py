@@ -3,9 +3,11 @@
 import numpy as np
 import pytest
 
-from sgdcli import engine, shuffle, train
+from sgdcli import train
+from sgdcli.data import shuffle
+from sgdcli.engine import epoch as engine
 from sgdcli.options import TrainOptions
-from sgdcli.source import Table
+from sgdcli.data.table import Table
 
 from conftest import make_problem, write_table
 
@@ -91,10 +93,10 @@ def visits(monkeypatch, path, epochs=2, **kw):
             origins.append(prepared[4])  # block-local rows of a block copied in visiting order
             yield prepared
 
-    monkeypatch.setattr(engine.kernels, "train_block", rec)
+    monkeypatch.setattr(engine, "train_block", rec)
     monkeypatch.setattr(engine, "stream_blocks", stream)
-    monkeypatch.setattr(engine.kernels, "finish_batch", lambda *a: True)
-    monkeypatch.setattr("sgdcli.training.Run._compile", lambda self: None)
+    monkeypatch.setattr(engine, "finish_batch", lambda *a: True)
+    monkeypatch.setattr("sgdcli.parallel.local.LocalExecutor.warm_up", lambda self: None)
     train(path, TrainOptions(epochs=epochs, memory=2**20, **kw))
     per_epoch, n_blocks = [], len(starts) // epochs
     for e in range(epochs):
@@ -176,7 +178,7 @@ def test_standardization_statistics_are_stored_and_applied(tmp_path):
 @pytest.mark.parametrize("k", [2, 5, 40])  # 40 classes take the binary-search path
 def test_label_encoding_maps_classes_and_names_a_stranger(k):
     from sgdcli.errors import InputError
-    from sgdcli.labels import Labels
+    from sgdcli.model.labels import Labels
 
     rng = np.random.default_rng(k)
     classes = np.sort(rng.choice(np.arange(-500, 500), k, replace=False)).astype(float)

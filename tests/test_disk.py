@@ -7,7 +7,7 @@ import subprocess
 import numpy as np
 import pytest
 
-from conftest import make_problem, run, write_table
+from conftest import make_problem, run_process, write_table
 
 
 @pytest.fixture
@@ -37,11 +37,11 @@ def test_full_disk_leaves_no_partial_output(tiny_fs, tmp_path):
     small_X, small_y = make_problem("multiclass", n=300, d=5, k=10, seed=0)
     small = write_table(tmp_path / "small.h5", small_X, small_y)
     model = tiny_fs / "m.h5"
-    run("train", small, "-o", model, "--model", "softmax", "-q", check=True)
+    run_process("train", small, "-o", model, "--model", "softmax", "-q", check=True)
     previous = model.read_bytes()
     filler = tiny_fs / "filler"
     filler.write_bytes(b"\0" * (64 * 1024 - len(previous) - 16 * 1024))
-    proc = run("train", data, "-o", model, "--model", "softmax", "--epochs", "1", "-q")
+    proc = run_process("train", data, "-o", model, "--model", "softmax", "--epochs", "1", "-q")
     assert_write_failure(proc, model)
     assert model.read_bytes() == previous
     assert sorted(os.listdir(tiny_fs)) == ["filler", "m.h5"]
@@ -52,13 +52,14 @@ def test_full_disk_leaves_no_partial_output(tiny_fs, tmp_path):
             big = write_table(tmp_path / "many.h5", *make_problem("multiclass", n=20000, d=5, k=10, seed=1))
             argv = ["predict", model, big, "-o", tiny_fs / "p.h5", "--proba"]
             out = tiny_fs / "p.h5"
-        assert_write_failure(run(*argv), out)
+        assert_write_failure(run_process(*argv), out)
         assert sorted(os.listdir(tiny_fs)) == ["m.h5"]
 
 
 def test_fault_hook_in_the_writer(monkeypatch, tmp_path, binary_file):
     """An I/O error at fsync time: RuntimeFailure, no temporary file, the old file kept."""
-    from sgdcli import atomic, train
+    from sgdcli import train
+    from sgdcli.data import atomic
     from sgdcli.errors import RuntimeFailure
     from sgdcli.options import TrainOptions
 
@@ -77,7 +78,8 @@ def test_fault_hook_in_the_writer(monkeypatch, tmp_path, binary_file):
 
 def test_a_read_error_while_writing_does_not_poison_the_output(tmp_path, binary_file):
     """Bad input met mid-write closes the output normally: no quarantine, no hard exit."""
-    from sgdcli import hdf5, predict, train
+    from sgdcli import predict, train
+    from sgdcli.data import hdf5
     from sgdcli.errors import InputError
     from sgdcli.options import TrainOptions
 

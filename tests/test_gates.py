@@ -5,7 +5,7 @@ import json
 import pytest
 
 from conftest import cli, run
-from sgdcli.model import load_model
+from sgdcli import load_model
 
 
 @pytest.fixture

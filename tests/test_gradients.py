@@ -8,12 +8,13 @@ objective written out in NumPy (tests/reference.py).
 import numpy as np
 import pytest
 
-from sgdcli import kernels
-from sgdcli.kernels import Scratch, TrainState
+from sgdcli.kernels import batches
+from sgdcli.kernels import state as ks
+from sgdcli.kernels.state import Scratch, TrainState
 from sgdcli.options import TrainOptions
-from sgdcli.training import kernel_config
+from sgdcli.kernels.state import kernel_config
 
-from reference import objective
+from naive import objective
 
 
 def compiled_gradient(model, W, X, y, l1=0.0, l2=0.0, center=None, scale=None):
@@ -27,10 +28,10 @@ def compiled_gradient(model, W, X, y, l1=0.0, l2=0.0, center=None, scale=None):
     state = TrainState.zeros(k_out, d1 - 1)
     state.W[:] = W
     buf = Scratch.make(1, k_out, d1 - 1)
-    status = kernels.train_block(cfg, X, y.astype(np.float64), np.arange(len(y), dtype=np.int64), center, scale, state, buf)
-    assert status == kernels.OK
-    assert state.counters[kernels.T] == 1  # exactly one update: the batch is the whole set
-    return W - state.W, state.sums[kernels.EPOCH_LOSS] / len(y)
+    status = batches.train_block(cfg, X, y.astype(np.float64), np.arange(len(y), dtype=np.int64), center, scale, state, buf)
+    assert status == ks.OK
+    assert state.counters[ks.T] == 1  # exactly one update: the batch is the whole set
+    return W - state.W, state.sums[ks.EPOCH_LOSS] / len(y)
 
 
 def numeric_gradient(model, W, X, y, l1, l2, h=1e-6):

@@ -1,17 +1,18 @@
-"""The compiled kernels against the plain NumPy versions in tests/reference.py."""
+"""The compiled kernels against the plain NumPy versions in tests/naive.py."""
 
 import numpy as np
 import pytest
 
-from sgdcli import kernels, losses
-from sgdcli.kernels import Scratch, TrainState
+from sgdcli.kernels import batches, losses, pure_sgd, scoring
+from sgdcli.kernels import state as ks
+from sgdcli.kernels.state import Scratch, TrainState
 from sgdcli.options import TrainOptions
-from sgdcli.training import kernel_config
+from sgdcli.kernels.state import kernel_config
 
-import reference
+import naive
 
 
-def run_kernel(opts, X, y, order, batch, k_out=1, pieces=1, parts=1, par_min_rows=kernels.PAR_MIN_ROWS, epochs=1):
+def run_kernel(opts, X, y, order, batch, k_out=1, pieces=1, parts=1, par_min_rows=ks.PAR_MIN_ROWS, epochs=1):
     """Feed ``order`` to train_block in ``pieces`` calls per epoch, as blocks would."""
     d = X.shape[1]
     iters = -(-len(order) // batch)
@@ -19,18 +20,18 @@ def run_kernel(opts, X, y, order, batch, k_out=1, pieces=1, parts=1, par_min_row
     state = TrainState.zeros(k_out, d)
     buf = Scratch.make(parts, k_out, d)
     for epoch in range(epochs):
-        state.counters[kernels.EPOCH] = epoch
+        state.counters[ks.EPOCH] = epoch
         for piece in np.array_split(order, pieces):
-            status = kernels.train_block(
+            status = batches.train_block(
                 cfg, X, y, piece.astype(np.int64), np.zeros(d), np.ones(d), state, buf,
             )
-            assert status == kernels.OK
-        if state.counters[kernels.FILL]:
+            assert status == ks.OK
+        if state.counters[ks.FILL]:
             if opts.drop_last:
                 state.G[:] = 0
-                state.counters[kernels.FILL] = 0
+                state.counters[ks.FILL] = 0
             else:
-                assert kernels.finish_batch(cfg, state, buf, np.zeros(d), np.ones(d))
+                assert batches.finish_batch(cfg, state, buf, np.zeros(d), np.ones(d))
     return state
 
 
@@ -53,9 +54,9 @@ def test_train_block_matches_reference(model, optimizer):
     k_out = 3 if model == "softmax" else 1
     opts = TrainOptions(model=model, optimizer=optimizer, lr=0.05, l2=0.01, l1=0.001, beta2=0.99)
     state = run_kernel(opts, X, y, order, batch=16, k_out=k_out, pieces=3, epochs=2)
-    expected = reference.minibatch_sgd(model, X, y, order, 16, 0.05, optimizer, epochs=2, k_out=k_out, l1=0.001, l2=0.01, beta2=0.99)
+    expected = naive.minibatch_sgd(model, X, y, order, 16, 0.05, optimizer, epochs=2, k_out=k_out, l1=0.001, l2=0.01, beta2=0.99)
     np.testing.assert_allclose(state.W, expected, rtol=1e-9, atol=1e-12)
-    assert state.counters[kernels.T] == 2 * -(-len(order) // 16)
+    assert state.counters[ks.T] == 2 * -(-len(order) // 16)
 
 
 @pytest.mark.parametrize("model", ["logistic", "softmax"])
@@ -72,7 +73,7 @@ def test_block_boundaries_do_not_change_the_result(pieces, model):
     opts = TrainOptions(model=model, lr=0.1)
     one = run_kernel(opts, X, y, order, batch=32, k_out=k_out, pieces=1)
     split = run_kernel(opts, X, y, order, batch=32, k_out=k_out, pieces=pieces)
-    assert split.counters[kernels.T] == one.counters[kernels.T] == -(-len(order) // 32)
+    assert split.counters[ks.T] == one.counters[ks.T] == -(-len(order) // 32)
     if model == "softmax":
         np.testing.assert_array_equal(one.W, split.W)
     else:
@@ -88,7 +89,7 @@ def test_parallel_path_matches_serial(parts, model, k_out):
     opts = TrainOptions(model=model, lr=0.1)
     serial = run_kernel(opts, X, y, order, batch=64, k_out=k_out)
     parallel = run_kernel(opts, X, y, order, batch=64, k_out=k_out, parts=parts, par_min_rows=0)
-    threads_arg = [sig[8] for sig in kernels.train_block_batches.signatures]
+    threads_arg = [sig[8] for sig in batches.train_block_batches.signatures]
     assert any(isinstance(t, types.Integer) for t in threads_arg), threads_arg  # the threaded variant ran
     np.testing.assert_allclose(parallel.W, serial.W, rtol=1e-10)
     again = run_kernel(opts, X, y, order, batch=64, k_out=k_out, parts=parts, par_min_rows=0)
@@ -99,21 +100,21 @@ def test_full_batch_and_pure_sgd_and_drop_last():
     X, y, order = problem("linear", n=50)
     opts = TrainOptions(model="linear", lr=0.1)
     full = run_kernel(opts, X, y, order, batch=50, pieces=4)
-    assert full.counters[kernels.T] == 1
-    np.testing.assert_allclose(full.W, reference.minibatch_sgd("linear", X, y, order, 50, 0.1), rtol=1e-10)
+    assert full.counters[ks.T] == 1
+    np.testing.assert_allclose(full.W, naive.minibatch_sgd("linear", X, y, order, 50, 0.1), rtol=1e-10)
     sgd1 = run_kernel(opts, X, y, order, batch=1, pieces=3)
-    assert sgd1.counters[kernels.T] == 50
-    np.testing.assert_allclose(sgd1.W, reference.minibatch_sgd("linear", X, y, order, 1, 0.1), rtol=1e-9)
+    assert sgd1.counters[ks.T] == 50
+    np.testing.assert_allclose(sgd1.W, naive.minibatch_sgd("linear", X, y, order, 1, 0.1), rtol=1e-9)
     dropped = run_kernel(TrainOptions(model="linear", lr=0.1, drop_last=True), X, y, order, batch=16)
-    assert dropped.counters[kernels.T] == 3
-    np.testing.assert_allclose(dropped.W, reference.minibatch_sgd("linear", X, y, order, 16, 0.1, drop_last=True), rtol=1e-10)
+    assert dropped.counters[ks.T] == 3
+    np.testing.assert_allclose(dropped.W, naive.minibatch_sgd("linear", X, y, order, 16, 0.1, drop_last=True), rtol=1e-10)
 
 
 def test_averaged_sgd_matches_reference():
     X, y, order = problem("logistic")
     opts = TrainOptions(model="logistic", lr=0.2, average=True)
     state = run_kernel(opts, X, y, order, batch=8)
-    expected = reference.minibatch_sgd("logistic", X, y, order, 8, 0.2, average=True)
+    expected = naive.minibatch_sgd("logistic", X, y, order, 8, 0.2, average=True)
     np.testing.assert_allclose(state.params(True), expected, rtol=1e-9)
 
 
@@ -123,8 +124,8 @@ def test_folded_weights_score_like_standardized_features():
     W = rng.standard_normal((3, 8))
     center, scale = rng.standard_normal(7), rng.uniform(0.5, 2, 7)
     rows = np.array([5, 0, 99, 42], dtype=np.int64)
-    We = kernels.fold_weights(W, center, scale, np.empty_like(W))
-    S = kernels.scores(X, rows, We, np.empty((4, 3)))
+    We = scoring.fold_weights(W, center, scale, np.empty_like(W))
+    S = scoring.scores(X, rows, We, np.empty((4, 3)))
     Z = (X[rows].astype(np.float64) - center) * scale
     np.testing.assert_allclose(S, Z @ W[:, :7].T + W[:, 7], rtol=1e-12)
 
@@ -135,7 +136,7 @@ def test_row_losses_match_reference():
         S = rng.standard_normal((20, k)) * 3
         t = rng.standard_normal(20) if model == "linear" else rng.integers(0, max(k, 2), 20).astype(float)
         got = losses.row_losses(losses.CODES[model], S, t, np.empty(20), np.empty_like(S))
-        want = [reference.loss_and_grad(model, S[i], t[i])[0] for i in range(20)]
+        want = [naive.loss_and_grad(model, S[i], t[i])[0] for i in range(20)]
         np.testing.assert_allclose(got, want, rtol=1e-10, err_msg=model)
 
 
@@ -150,10 +151,10 @@ def test_nonfinite_feature_is_reported_with_its_row(bad, model, k_out):
     cfg = kernel_config(opts, 7, 1, 5)
     state = TrainState.zeros(k_out, d)
     buf = Scratch.make(1, k_out, d)
-    status = kernels.train_block(cfg, X, y, np.arange(30, dtype=np.int64), np.zeros(d), np.ones(d), state, buf)
-    assert status == kernels.BAD_ROW
-    assert state.counters[kernels.BAD] == bad
-    assert state.counters[kernels.T] == bad // 7  # the batches before the bad row's were taken
+    status = batches.train_block(cfg, X, y, np.arange(30, dtype=np.int64), np.zeros(d), np.ones(d), state, buf)
+    assert status == ks.BAD_ROW
+    assert state.counters[ks.BAD] == bad
+    assert state.counters[ks.T] == bad // 7  # the batches before the bad row's were taken
 
 
 def test_divergence_is_detected():
@@ -164,8 +165,8 @@ def test_divergence_is_detected():
     cfg = kernel_config(opts, 1, 1, 200)
     state = TrainState.zeros(1, d)
     buf = Scratch.make(1, 1, d)
-    status = kernels.train_block(cfg, X, y, order.astype(np.int64), np.zeros(d), np.ones(d), state, buf)
-    assert status == kernels.DIVERGED
+    status = batches.train_block(cfg, X, y, order.astype(np.int64), np.zeros(d), np.ones(d), state, buf)
+    assert status == ks.DIVERGED
 
 
 @pytest.mark.parametrize("model,k_out", [("linear", 1), ("logistic", 1), ("hinge", 1), ("softmax", 3)])
@@ -173,30 +174,30 @@ def test_divergence_is_detected():
 def test_pure_sgd_path_matches_reference(model, k_out, standardize):
     """Batch 1 with plain SGD: the in-place path for single-output models, the general one for softmax.
 
-    With L2 and standardization both still match the reference."""
+    With L2 and standardization both still match the naive."""
     X, y, order = problem(model, n=150)
     d = X.shape[1]
     rng = np.random.default_rng(9)
     center, scale = (rng.standard_normal(d), rng.uniform(0.5, 2, d)) if standardize else (np.zeros(d), np.ones(d))
     opts = TrainOptions(model=model, lr=0.05, l2=0.1, standardize=standardize, schedule="invscaling", power_t=0.3)
     cfg = kernel_config(opts, 1, 1, 2 * 150)
-    assert kernels.is_pure_sgd(cfg, k_out) == (k_out == 1)
+    assert pure_sgd.is_pure_sgd(cfg, k_out) == (k_out == 1)
     state, buf = TrainState.zeros(k_out, d), Scratch.make(1, k_out, d)
     for epoch in range(2):
-        state.counters[kernels.EPOCH] = epoch
+        state.counters[ks.EPOCH] = epoch
         for piece in np.array_split(order, 3):
-            assert kernels.train_block(cfg, X, y, piece.astype(np.int64), center, scale, state, buf) == kernels.OK
+            assert batches.train_block(cfg, X, y, piece.astype(np.int64), center, scale, state, buf) == ks.OK
     Z = ((X.astype(np.float64) - center) * scale).astype(np.float64)
     W = np.zeros((k_out, d + 1))
-    opt = reference.Optimizer("sgd", W.shape)
+    opt = naive.Optimizer("sgd", W.shape)
     t = 0
     for epoch in range(2):
         for i in order:
             lr = 0.05 / (t + 1) ** 0.3
-            W = opt.step(W, reference.batch_gradient(model, W, Z, y, [i], l2=0.1), lr)
+            W = opt.step(W, naive.batch_gradient(model, W, Z, y, [i], l2=0.1), lr)
             t += 1
     np.testing.assert_allclose(state.W, W, rtol=1e-9, atol=1e-12)
-    assert state.counters[kernels.T] == 300 and state.counters[kernels.FILL] == 0
+    assert state.counters[ks.T] == 300 and state.counters[ks.FILL] == 0
 
 
 def test_prefetch_is_emitted_and_harmless():
@@ -205,7 +206,7 @@ def test_prefetch_is_emitted_and_harmless():
 
     import numba
 
-    from sgdcli.intrinsics import prefetch_row
+    from sgdcli.kernels.intrinsics import prefetch_row
 
     @numba.njit
     def touch(X, rows):

@@ -12,7 +12,7 @@ from conftest import cli, without
 
 pytest.importorskip("matplotlib")
 
-from sgdcli import plot  # noqa: E402
+from sgdcli.reporting import plot  # noqa: E402
 
 PNG = b"\x89PNG\r\n\x1a\n"
 

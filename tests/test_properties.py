@@ -5,12 +5,14 @@ import math
 import numpy as np
 from hypothesis import given, settings, strategies as st
 
-from sgdcli import kernels, shuffle
-from sgdcli.kernels import Scratch, TrainState
+from sgdcli.data import shuffle
+from sgdcli.kernels import batches
+from sgdcli.kernels import state as ks
+from sgdcli.kernels.state import Scratch, TrainState
 from sgdcli.options import TrainOptions, parse_batch_size, parse_size
-from sgdcli.training import kernel_config
+from sgdcli.kernels.state import kernel_config
 
-import reference
+import naive
 
 SETTINGS = settings(max_examples=40, deadline=None)
 
@@ -30,12 +32,12 @@ def test_any_block_split_gives_the_same_updates_as_the_reference(n, batch, cuts,
     buf = Scratch.make(parts, 1, 3)
     bounds = [0, *sorted(c for c in cuts if c < n), n]
     for lo, hi in zip(bounds, bounds[1:]):
-        assert kernels.train_block(cfg, X, y, order[lo:hi], np.zeros(3), np.ones(3), state, buf) == kernels.OK
-    if state.counters[kernels.FILL]:
-        assert kernels.finish_batch(cfg, state, buf, np.zeros(3), np.ones(3))
-    assert state.counters[kernels.T] == math.ceil(n / batch)
-    assert state.sums[kernels.EPOCH_ROWS] == n
-    expected = reference.minibatch_sgd("logistic", X, y, order, batch, 0.3)
+        assert batches.train_block(cfg, X, y, order[lo:hi], np.zeros(3), np.ones(3), state, buf) == ks.OK
+    if state.counters[ks.FILL]:
+        assert batches.finish_batch(cfg, state, buf, np.zeros(3), np.ones(3))
+    assert state.counters[ks.T] == math.ceil(n / batch)
+    assert state.sums[ks.EPOCH_ROWS] == n
+    expected = naive.minibatch_sgd("logistic", X, y, order, batch, 0.3)
     np.testing.assert_allclose(state.W, expected, rtol=1e-9, atol=1e-12)
 
 

@@ -5,13 +5,15 @@ import shutil
 import subprocess
 import sys
 
+import h5py
+import numpy as np
 import pytest
 
-from conftest import ROOT, make_problem, run, write_table
+from conftest import ROOT, make_problem, run_process, write_table
 
 
 def test_verbose_logs_a_thread_safe_threading_layer(tmp_path, binary_file):
-    proc = run("train", binary_file, "-o", tmp_path / "m.h5", "--epochs", "1", "--verbose", "--progress", "plain",
+    proc = run_process("train", binary_file, "-o", tmp_path / "m.h5", "--epochs", "1", "--verbose", "--progress", "plain",
                env={"NUMBA_THREADING_LAYER": ""})
     assert proc.returncode == 0, proc.stderr
     line = next(l for l in proc.stderr.splitlines() if "threading layer" in l)
@@ -25,8 +27,9 @@ sys.meta_path = [f for f in sys.meta_path if "editable" not in getattr(f, "__mod
 sys.path.insert(0, sys.argv[2])
 from sgdcli import kernels, train
 from sgdcli.options import TrainOptions
+from sgdcli.kernels import batches
 train(sys.argv[1], TrainOptions(epochs=1))
-stats = kernels.train_block_batches.stats
+stats = batches.train_block_batches.stats
 print(kernels.__file__, sum(stats.cache_hits.values()), sum(stats.cache_misses.values()))
 """
 
@@ -76,7 +79,7 @@ def test_read_only_install_caches_kernels_per_user(tmp_path, readonly_package, b
     assert runs[1] == (runs[1][0], 0) and runs[1][0] >= 1  # ... loaded from the cache, not recompiled, on the second
     cached = [p.name for p in user_cache.rglob("*.nbi")]
     assert any("train_block" in name for name in cached), cached
-    assert not (readonly_package / "sgdcli" / "__pycache__").exists()
+    assert not (readonly_package / "sgdcli" / "kernels" / "__pycache__").exists()
 
 
 LINEAR_WEIGHTS = """
@@ -91,7 +94,7 @@ print(kernels.__file__, repr(float(model.weights[0, 0])))
 
 
 def test_a_changed_loss_is_never_served_from_a_stale_kernel_cache(tmp_path):
-    """Numba checks a cached kernel against its own file only: editing losses.py must still recompile kernels.py."""
+    """Numba checks a cached kernel against its own file only: editing losses.py must still recompile batches.py."""
     X, y = make_problem("regression", n=500, d=3)
     data = write_table(tmp_path / "r.h5", X, y)
     pkg = tmp_path / "pkg"
@@ -107,8 +110,8 @@ def test_a_changed_loss_is_never_served_from_a_stale_kernel_cache(tmp_path):
 
     before = first_weight()
     assert first_weight() == before  # served from the cache, same result
-    assert any(p.suffix == ".nbi" for p in (pkg / "sgdcli" / "__pycache__").iterdir())
-    losses = pkg / "sgdcli" / "losses.py"
+    assert any(p.suffix == ".nbi" for p in (pkg / "sgdcli" / "kernels" / "__pycache__").iterdir())
+    losses = pkg / "sgdcli" / "kernels" / "losses.py"
     source = losses.read_text()
     assert "        return 0.5 * r * r, r\n" in source
     losses.write_text(source.replace("        return 0.5 * r * r, r\n", "        return 0.5 * r * r, 2.0 * r\n", 1))  # twice the gradient
@@ -154,7 +157,7 @@ def test_concurrent_compiles_of_one_kernel_leave_a_consistent_cache(tmp_path):
     float64 writer's code last.  Unlocked, a third process then loads float64
     machine code for the int64 signature.  sgdcli's lock serializes the saves.
     """
-    (tmp_path / "racemod.py").write_text("from sgdcli.jit import kernel\n\n\n@kernel()\ndef twice(x):\n    return x * 2\n")
+    (tmp_path / "racemod.py").write_text("from sgdcli.kernels.jit import kernel\n\n\n@kernel()\ndef twice(x):\n    return x * 2\n")
     env = dict(os.environ, NUMBA_CACHE_DIR=str(tmp_path / "cache"))
     racers = [
         subprocess.Popen([sys.executable, "-c", RACER, "2.5", "0.6", "2.0", str(tmp_path)], env=env,
@@ -173,7 +176,7 @@ def test_concurrent_compiles_of_one_kernel_leave_a_consistent_cache(tmp_path):
 PROBE = """
 import os, sys
 if sys.argv[1] == "cli":
-    from sgdcli.runtime import configure_numba
+    from sgdcli.kernels.runtime import configure_numba
     configure_numba()
 from sgdcli import kernels, train  # the first kernel load imports Numba's array-math registry
 from sgdcli.options import TrainOptions
@@ -201,3 +204,22 @@ def test_the_command_line_loads_numba_without_importing_scipy_blas(tmp_path, bin
                               text=True, env=env, timeout=300)
         assert proc.returncode == 0, proc.stderr
         assert proc.stdout == expected
+
+
+@pytest.mark.xfail(strict=True, reason="known: with fastmath 'reassoc', a kernel compiled in this process can round "
+                                       "differently from the same kernel loaded from the compile cache")
+def test_a_run_that_compiles_its_kernels_gives_the_bits_of_a_run_that_loads_them(tmp_path):
+    """The first run after an install or upgrade compiles; later runs load the cache. Both should give one model.
+
+    Found while restructuring (issue 14): softmax, batch 4, --average, a cosine schedule with warm-up.  Without
+    'reassoc' in kernels/jit.py's FASTMATH both runs agree; the choice is left to the issue note.
+    """
+    X, y = make_problem("multiclass", n=20000, d=8, k=3, seed=4)
+    data = write_table(tmp_path / "mc.h5", X, y, chunks=4096)
+    env = {"NUMBA_CACHE_DIR": str(tmp_path / "cache")}  # empty: the first run compiles, the second loads
+    args = ["train", data, "--model", "softmax", "--batch-size", "4", "--epochs", "1", "-q", "--lr", "0.05",
+            "--schedule", "cosine", "--warmup-iterations", "500", "--average"]
+    for name in ("compiled", "loaded"):
+        run_process(*args, "-o", tmp_path / f"{name}.h5", env=env, check=True)
+    with h5py.File(tmp_path / "compiled.h5") as a, h5py.File(tmp_path / "loaded.h5") as b:
+        assert np.array_equal(a["weights"][()], b["weights"][()])

@@ -11,11 +11,11 @@ import numpy as np
 import pytest
 
 from sgdcli import evaluate, train
-from sgdcli.metrics import BinaryMetrics, RegressionMetrics
+from sgdcli.model.metrics import BinaryMetrics, RegressionMetrics
 from sgdcli.options import TrainOptions, parse_size
-from sgdcli.progress import PlainReporter
-from sgdcli.schedules import lr_at
-from sgdcli.training import kernel_config
+from sgdcli.reporting.plain import PlainReporter
+from sgdcli.kernels.schedules import lr_at
+from sgdcli.kernels.state import kernel_config
 
 from conftest import RSS_SAMPLER, make_problem, run, write_table
 
@@ -62,7 +62,7 @@ def test_validation_file_and_early_stopping_keep_the_best_epoch(tmp_path):
 
 @pytest.mark.parametrize("standardize", [False, True])
 def test_validation_fraction_loss_matches_evaluation_of_held_out_rows(tmp_path, standardize):
-    from sgdcli.shuffle import validation_mask
+    from sgdcli.data.shuffle import validation_mask
 
     X, y = make_problem("binary", n=4000, d=5, seed=4)
     X[:, 1] = X[:, 1] * 30 + 7  # a feature far from standard, so a wrong fold shows
@@ -163,7 +163,7 @@ def test_plain_progress_is_rate_limited_and_has_no_control_codes():
 
 
 def test_sparkline_scales_from_the_smallest_to_the_largest_value():
-    from sgdcli.progress import sparkline
+    from sgdcli.reporting.reporter import sparkline
 
     assert sparkline([4.0, 3.0, 2.0, 1.0]) == "█▆▃▁"  # floor((v - min) / (max - min) · 8), 8 capped to 7
     assert sparkline([1.0, 1.0]) == "▁▁"
@@ -175,7 +175,8 @@ def test_bar_mode_ends_with_the_loss_curve_on_one_line(tmp_path, binary_file):
     """A real train in bar mode, on a terminal-less stream: the last line is the sparkline of its epochs."""
     import io
 
-    from sgdcli.progress import RichReporter, sparkline
+    from sgdcli.reporting.bars import RichReporter
+    from sgdcli.reporting.reporter import sparkline
 
     out = io.StringIO()
     model = train(binary_file, TrainOptions(epochs=4, val_fraction=0.2), reporter=RichReporter(out))
@@ -206,7 +207,7 @@ print(peak[0])
 @pytest.mark.skipif(not os.path.exists("/proc/self/status"), reason="needs /proc")
 def test_memory_is_bounded_by_the_budget_not_the_file(tmp_path):
     """Peak anonymous memory on a file 20× the budget stays within budget + slack of a small file's."""
-    from sgdcli.generate import generate
+    from sgdcli import generate
 
     peaks = {}
     for name, rows in (("small", 20000), ("large", 400000)):  # 0.8 MB vs 80 MB of float32 features
@@ -221,7 +222,7 @@ def test_memory_is_bounded_by_the_budget_not_the_file(tmp_path):
 
 
 GENERATE_PROBE = RSS_SAMPLER + """
-from sgdcli.generate import generate
+from sgdcli import generate
 generate(sys.argv[1], task="multiclass", rows=int(sys.argv[2]), features=50, classes=5)
 time.sleep(0.05)
 print(peak[0])
@@ -263,7 +264,7 @@ def test_bad_rows_skip_with_validation_fraction(tmp_path):
     X[::97, 1] = np.nan
     path = write_table(tmp_path / "d.h5", X, y)
     m = train(path, TrainOptions(bad_rows="skip", val_fraction=0.2, epochs=2))
-    held = __import__("sgdcli.shuffle", fromlist=["x"]).validation_mask(0, 4000, 0.2, 0)
+    held = __import__("sgdcli.data.shuffle", fromlist=["x"]).validation_mask(0, 4000, 0.2, 0)
     bad = np.zeros(4000, bool)
     bad[::97] = True
     assert m.training["bad_rows"] == int((bad & ~held).sum())

@@ -1,0 +1,113 @@
+"""The command line's entry point: the ``sgdcli`` group, and every failure turned into one line and an exit code.
+
+The commands live in *_commands.py; each imports only click and the light
+parts of sgdcli at load time, and the rest through the public API when it
+runs, so ``--help`` and shell completion never load numba.  Errors end as
+one line on stderr and an exit code: 2 for bad usage or input, 1 for a
+runtime failure, 3 for a failed quality gate (errors.py has the rest).
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+
+import click
+
+from sgdcli import errors
+from sgdcli.cli.config import ENV_PREFIX
+from sgdcli.cli.data_commands import convert_cmd, generate_cmd, info_cmd
+from sgdcli.cli.model_commands import evaluate_cmd, predict_cmd, show_cmd
+from sgdcli.cli.plot_command import plot_cmd
+from sgdcli.cli.train_commands import sweep_cmd, train_cmd
+
+
+class Sgdcli(click.Group):
+    """A group whose ``main`` never lets an exception through: one line on stderr and the exit code."""
+
+    def main(self, args=None, prog_name=None, complete_var=None, standalone_mode=True, **extra):
+        if not standalone_mode:
+            return super().main(args, prog_name, complete_var, standalone_mode=False, **extra)
+        code = _run(lambda: super(Sgdcli, self).main(args, prog_name or "sgdcli", complete_var,
+                                                     standalone_mode=False, **extra))
+        if errors.hard_exit_required():
+            # An output write failed and HDF5 cannot safely close that file: leave
+            # without the interpreter's teardown (the temporary file is already gone).
+            sys.stdout.flush()
+            sys.stderr.flush()
+            os._exit(code or 1)
+        sys.exit(code or 0)
+
+
+def _print_versions(ctx, param, value):
+    if not value or ctx.resilient_parsing:
+        return
+    from sgdcli.versions import versions
+
+    for name, version in versions().items():
+        click.echo(f"{name} {version}")
+    ctx.exit()
+
+
+@click.group("sgdcli", cls=Sgdcli, context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100,
+                                                      "auto_envvar_prefix": ENV_PREFIX})
+@click.option("--version", is_flag=True, expose_value=False, is_eager=True, callback=_print_versions,
+              allow_from_autoenv=False,
+              help="Print the versions of sgdcli, Python, NumPy, Numba, h5py and HDF5, one per line, and exit.")
+def main_group():
+    """Train linear models by mini-batch SGD on HDF5 files larger than memory.
+
+    Data streams from memory-mapped or chunk-read HDF5 files; gradients run in
+    compiled parallel kernels. Results go to stdout, progress and logs to stderr.
+    """
+
+
+for _command in (generate_cmd, info_cmd, train_cmd, sweep_cmd, convert_cmd, plot_cmd, predict_cmd, evaluate_cmd,
+                 show_cmd):
+    main_group.add_command(_command)
+
+
+def _error(prefix: str, message: str) -> None:
+    text = " ".join(str(message).split())
+    click.echo(f"{prefix}: error: {text}", err=True)
+
+
+def _run(invoke) -> int:
+    """Call ``invoke`` (click's own main, not standalone) and turn every way it can fail into a line and a code."""
+    try:
+        return invoke()
+    except click.UsageError as exc:
+        prefix = exc.ctx.command_path if exc.ctx else "sgdcli"
+        _error(prefix, f"{exc.format_message()} (see '{prefix} --help')")
+        return exc.exit_code
+    except click.ClickException as exc:
+        _error("sgdcli", exc.format_message())
+        return exc.exit_code
+    except click.Abort:
+        _error("sgdcli", "aborted")
+        return 130
+    except errors.Interrupted as exc:  # not an error: the run stopped where asked, with a checkpoint
+        click.echo(f"sgdcli: {exc}", err=True)
+        return exc.exit_code
+    except errors.SgdcliError as exc:
+        _error("sgdcli", str(exc))
+        return exc.exit_code
+    except KeyboardInterrupt:
+        _error("sgdcli", "interrupted")
+        return 130
+    except BrokenPipeError:
+        sys.stderr.close()  # the reader went away; nothing more to say
+        return 1
+    except MemoryError:
+        _error("sgdcli", "out of memory; lower --memory or --batch-size")
+        return 1
+    except Exception as exc:  # a bug: still one line, unless asked for the traceback
+        if os.environ.get("SGDCLI_DEBUG"):
+            raise
+        _error("sgdcli", f"internal error: {type(exc).__name__}: {exc} (set SGDCLI_DEBUG=1 for a traceback)")
+        return 1
+
+
+def main(argv=None) -> None:
+    """Console entry point (``sgdcli``, ``python -m sgdcli``)."""
+    main_group.main(args=argv, prog_name="sgdcli")

@@ -1,0 +1,89 @@
+"""The commands that make and inspect data files: generate, info, convert."""
+
+from __future__ import annotations
+
+import click
+
+from sgdcli.cli import render
+from sgdcli.cli.params import command, json_option
+from sgdcli.options import COMPRESSIONS, TASKS
+
+compression_option = click.option("--compression", type=click.Choice(COMPRESSIONS), default="none", show_default=True,
+                                  help="Chunk compression (gzip at level 1).")
+
+
+@command("generate", example='sgdcli generate data.h5 --task binary --rows 100000 --features 20')
+@click.argument("output", type=click.Path(dir_okay=False))
+@click.option("--task", type=click.Choice(TASKS), default="binary", show_default=True,
+              help="What y is: real values, two classes (0/1), or K classes (0..K-1).")
+@click.option("--rows", type=click.IntRange(min=1), default=10000, show_default=True, help="Number of rows N.")
+@click.option("--features", type=click.IntRange(min=1), default=10, show_default=True, help="Number of features D.")
+@click.option("--classes", type=click.IntRange(min=2), default=3, show_default=True, help="Classes K (multiclass).")
+@click.option("--noise", type=click.FloatRange(min=0), default=0.1, show_default=True, help="Label noise scale.")
+@click.option("--seed", type=int, default=0, show_default=True, help="Seed of the model and the data.")
+@click.option("--data-seed", type=int, default=None,
+              help="Seed of the rows alone: other rows from the same model, e.g. a test set [default: --seed].")
+@click.option("--chunk-rows", type=click.IntRange(min=1), default=None, help="Rows per HDF5 chunk [default: about 1 MiB chunks].")
+@click.option("--contiguous", is_flag=True, help="Store X and y contiguously (memory-mappable).")
+@compression_option
+def generate_cmd(output, **kwargs):
+    """Write synthetic X (float32, N×D) and y from a known linear model.
+
+    Written block by block, so files larger than memory are made with bounded
+    memory. The generating parameters are stored as attributes, the true
+    weights in /generator.
+    """
+    import sgdcli
+
+    p = sgdcli.generate(output, **kwargs)
+    click.echo(f"wrote {output}: {p['rows']} rows × {p['features']} features, task {p['task']}")
+
+
+@command("info", example='sgdcli info data.h5')
+@click.argument("file", type=click.Path(dir_okay=False))
+@json_option("the listing")
+def info_cmd(file, json):
+    """List the datasets of an HDF5 file and how sgdcli will read each one."""
+    import sgdcli
+
+    d = sgdcli.describe(file)
+    click.echo(render.json_text(d, indent=2) if json else render.info_listing(d))
+
+
+@command("convert", example='sgdcli convert data.csv -o data.h5 --label-column label')
+@click.argument("input", type=click.Path(dir_okay=False))
+@click.option("-o", "--output", required=True, type=click.Path(dir_okay=False), help="HDF5 file to write (X and y).")
+@click.option("--format", type=click.Choice(["csv", "tsv", "libsvm", "npy"]), default=None,
+              help="Input format [default: from the extension: .csv, .tsv/.tab, .svm/.libsvm/.svmlight, .npy].")
+@click.option("--label-column", default=None, metavar="NAME|INDEX",
+              help="CSV/TSV (or .npy without --y): the label column, by header name or 0-based index "
+                   "(negative counts from the end) [default: the last column].")
+@click.option("--delimiter", default=None, help="CSV field delimiter, one character or 'tab' [default: detected].")
+@click.option("--header/--no-header", default=None,
+              help="Whether the first CSV line names the columns [default: yes if it holds a non-number].")
+@click.option("--features", type=click.IntRange(min=1), default=None,
+              help="LIBSVM: the number of features D (indices 1..D) [default: the largest index, from a first pass].")
+@click.option("--y", "y", type=click.Path(dir_okay=False), default=None, help=".npy input: the labels, a 1-D .npy file.")
+@click.option("--chunk-rows", type=click.IntRange(min=1), default=None, help="Rows per HDF5 chunk [default: about 1 MiB chunks].")
+@compression_option
+@click.option("--dtype", type=click.Choice(["float32", "float64"]), default="float32", show_default=True,
+              help="Type of X in the output (y is float64).")
+@click.option("--bad-rows", type=click.Choice(["error", "skip"]), default="error", show_default=True,
+              help="error: stop at the first row with a field that is not a number; skip: leave such rows out and count them.")
+@click.option("--engine", type=click.Choice(["auto", "python", "pyarrow"]), default="auto", show_default=True,
+              help="CSV/TSV reader: pyarrow (pip install 'sgdcli[fast-csv]', several times faster) or plain Python; "
+                   "auto takes pyarrow when installed and --bad-rows is error.")
+def convert_cmd(input, output, **kwargs):
+    """Stream INPUT (CSV/TSV, LIBSVM/svmlight or .npy) into a chunked HDF5 file that train reads.
+
+    Memory stays bounded by one block of rows, whatever the input's size. A
+    field that is not a number stops the conversion with its line and column
+    (or, with --bad-rows skip, the row is left out and counted).
+    """
+    import sgdcli
+
+    kwargs["fmt"] = kwargs.pop("format")
+    result = sgdcli.convert(input, output, **kwargs)
+    if result.skipped:
+        click.echo(f"sgdcli: --bad-rows skip: left out {result.skipped} rows with a field that is not a number", err=True)
+    click.echo(f"wrote {output}: {render.converted(result)}")

@@ -1,0 +1,87 @@
+"""Quality gates: bounds on metrics that turn a finished run into exit code 3.
+
+``--fail-under accuracy=0.9`` fails when accuracy is below 0.9 and
+``--fail-over log_loss=0.45`` when log_loss is above 0.45; both repeat.  The
+metrics are those ``evaluate`` prints for the model's task; ``train`` checks
+them (and ``loss``, the training loss on the validation rows) on the
+validation metrics of the model it writes.  A metric that is undefined (NaN:
+AUC with only one class present) fails every gate on it, since the gate cannot
+be shown to hold.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import NamedTuple
+
+from sgdcli.errors import GateFailed, InputError
+from sgdcli.options import METRICS, TASKS
+
+
+class Gate(NamedTuple):
+    metric: str
+    bound: float
+    under: bool  # --fail-under: fails when the value is below the bound; else above
+
+    @property
+    def option(self) -> str:
+        return "--fail-under" if self.under else "--fail-over"
+
+
+def metric_names(task: str, training: bool = False) -> tuple[str, ...]:
+    """The names a gate may use for a model of ``task`` (``training``: train's validation metrics)."""
+    names = tuple(k for k in METRICS[task] if k != "rows")
+    return ("loss", *names) if training else names
+
+
+def parse(text: str, under: bool, training: bool = False) -> Gate:
+    """``METRIC=VALUE`` as a Gate; InputError naming the option when it is not one."""
+    option = "--fail-under" if under else "--fail-over"
+    name, sep, value = text.partition("=")
+    name = name.strip()
+    if not sep or not name:
+        raise InputError(f"{option}: expected METRIC=VALUE, got {text!r}")
+    known = sorted({n for task in TASKS for n in metric_names(task, training)})
+    if name not in known:
+        raise InputError(f"{option}: unknown metric {name!r} (known: {', '.join(known)})")
+    try:
+        bound = float(value)
+    except ValueError:
+        raise InputError(f"{option} {name}: bound {value.strip()!r} is not a number") from None
+    if not math.isfinite(bound):
+        raise InputError(f"{option} {name}: bound must be finite, got {value.strip()!r}")
+    return Gate(name, bound, under)
+
+
+def parse_all(fail_under, fail_over, training: bool = False) -> list[Gate]:
+    """The gates of every ``--fail-under`` and ``--fail-over`` given."""
+    return [parse(text, True, training) for text in fail_under] + [parse(text, False, training) for text in fail_over]
+
+
+def check_task(gates: list[Gate], task: str, what: str, training: bool = False) -> None:
+    """InputError for a gate on a metric that ``what`` (a model of ``task``) does not have."""
+    names = metric_names(task, training)
+    for gate in gates:
+        if gate.metric not in names:
+            raise InputError(f"{gate.option} {gate.metric}: {what} has no such metric (it has {', '.join(names)})")
+
+
+def failures(gates: list[Gate], values: dict) -> list[str]:
+    """One phrase per failed gate, naming the metric, its value and the bound."""
+    out = []
+    for gate in gates:
+        value = values.get(gate.metric)
+        if value is None or not math.isfinite(value):
+            out.append(f"{gate.metric} is undefined ({gate.option} {gate.metric}={gate.bound:g})")
+        elif gate.under and value < gate.bound:
+            out.append(f"{gate.metric} {value:.6g} is under {gate.bound:g} ({gate.option})")
+        elif not gate.under and value > gate.bound:
+            out.append(f"{gate.metric} {value:.6g} is over {gate.bound:g} ({gate.option})")
+    return out
+
+
+def enforce(gates: list[Gate], values: dict, what: str) -> None:
+    """Raise GateFailed (exit 3) listing every failed gate on ``values``, the metrics of ``what``."""
+    failed = failures(gates, values)
+    if failed:
+        raise GateFailed(f"quality gate failed on {what}: {'; '.join(failed)}")

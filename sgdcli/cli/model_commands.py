@@ -1,0 +1,70 @@
+"""The commands that use a model: predict, evaluate, show."""
+
+from __future__ import annotations
+
+import sys
+
+import click
+
+from sgdcli.cli import gates, render
+from sgdcli.cli.params import command, gate_options, json_option, memory_option, x_option, y_option
+from sgdcli.options import task_of
+
+
+@command("predict", example='sgdcli predict model.h5 new.h5 -o pred.h5 --proba')
+@click.argument("model", type=click.Path(dir_okay=False))
+@click.argument("data", type=click.Path(dir_okay=False))
+@click.option("-o", "--output", required=True, type=click.Path(dir_okay=False), help="Prediction file to write (HDF5).")
+@x_option
+@click.option("--proba", is_flag=True, help="Also write class probabilities (rows × classes) as 'proba'.")
+@memory_option
+def predict_cmd(model, data, output, x, proba, memory):
+    """Write predictions of MODEL for every row of DATA, in the user's own labels."""
+    import sgdcli
+
+    sgdcli.configure_runtime()
+    n = sgdcli.predict(model, data, output, x=x, proba=proba, memory=memory)
+    click.echo(f"wrote {output}: {n} predictions")
+
+
+@command("evaluate", example='sgdcli evaluate model.h5 test.h5 --json')
+@click.argument("model", type=click.Path(dir_okay=False))
+@click.argument("data", type=click.Path(dir_okay=False))
+@x_option
+@y_option
+@json_option("the metrics")
+@memory_option
+@gate_options
+def evaluate_cmd(model, data, x, y, json, memory, fail_under, fail_over):
+    """Print the metrics of MODEL on DATA.
+
+    Regression: mse, rmse, mae, r2. Binary: accuracy, log_loss, auc,
+    precision, recall, f1. Multiclass: accuracy, log_loss. All include rows.
+    With --fail-under/--fail-over, a metric beyond its bound makes the command
+    exit 3 after printing the metrics.
+    """
+    import sgdcli
+
+    checks = gates.parse_all(fail_under, fail_over)
+    loaded = sgdcli.load_model(model)
+    gates.check_task(checks, task_of(loaded.model), f"{model} (a {loaded.model} model)")
+    sgdcli.configure_runtime()
+    result = sgdcli.evaluate(loaded, data, x=x, y=y, memory=memory)
+    if json:
+        click.echo(render.json_text(result))
+    else:
+        for key, value in result.items():
+            click.echo(f"{key} {render.number(value)}")
+    sys.stdout.flush()
+    gates.enforce(checks, result, data)
+
+
+@command("show", example='sgdcli show model.h5')
+@click.argument("model", type=click.Path(dir_okay=False))
+@json_option("the model card")
+def show_cmd(model, json):
+    """Print the model card: type, features, classes, hyperparameters, history, data, versions."""
+    import sgdcli
+
+    card = sgdcli.model_card(model)
+    click.echo(render.json_text(card, indent=2) if json else render.render_card(card))

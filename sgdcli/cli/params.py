@@ -1,0 +1,177 @@
+"""Parameter types and the options several commands share, each defined once.
+
+The options of ``train`` and ``sweep`` are built from the fields of
+``TrainOptions`` (sgdcli/options.py): their defaults, choices and help text
+are written there and nowhere else.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+
+import click
+
+from sgdcli.cli.config import ConfiguredCommand, config_option, print_config_option
+from sgdcli.errors import InputError
+from sgdcli.options import (DEFAULT_MEMORY, DEFAULT_X, DEFAULT_Y, MEMORY_HELP, TrainOptions, parse_batch_size,
+                            parse_size, size_text)
+from sgdcli.reporting.renderers import MODES as PROGRESS_MODES
+
+
+class BatchSize(click.ParamType):
+    name = "B|full"
+    integral = True  # config.py refuses 2.5 rather than truncating it
+
+    @staticmethod
+    def to_config(value):
+        return "full" if value is None else value
+
+    def convert(self, value, param, ctx):
+        if isinstance(value, int) or value is None:
+            return value
+        if isinstance(value, float) and value.is_integer():
+            return int(value)
+        try:
+            return parse_batch_size(value)
+        except InputError:
+            self.fail(f"{value!r} is neither a positive integer nor 'full'", param, ctx)
+
+
+class Size(click.ParamType):
+    name = "SIZE"
+
+    def convert(self, value, param, ctx):
+        if isinstance(value, int):
+            return value
+        try:
+            return parse_size(value)
+        except InputError:
+            self.fail(f"cannot read size {value!r}; use e.g. 512M or 2G", param, ctx)
+
+
+def command(name: str, example: str, **kwargs):
+    """A command with an example in its help; every command also takes --config and --print-config."""
+    make = click.command(name, cls=ConfiguredCommand, epilog=f"Example:\n\n    {example}", **kwargs)
+    return lambda f: make(print_config_option(config_option(f)))
+
+
+def json_option(what: str):
+    return click.option("--json", is_flag=True, help=f"Print {what} as one JSON object.")
+
+
+def memory_option(f):
+    return click.option("--memory", type=Size(), default=size_text(DEFAULT_MEMORY), show_default=True,
+                        help=MEMORY_HELP)(f)
+
+
+def x_option(f):
+    return click.option("--x", "x", default=DEFAULT_X, show_default=True, help=_help("x"))(f)
+
+
+def y_option(f):
+    return click.option("--y", "y", default=DEFAULT_Y, show_default=True, help=_help("y"))(f)
+
+
+def gate_options(f):
+    f = click.option("--fail-over", "fail_over", multiple=True, metavar="METRIC=VALUE",
+                     help="Exit 3 if METRIC is above VALUE, after writing the results (repeatable), "
+                          "e.g. log_loss=0.45.")(f)
+    return click.option("--fail-under", "fail_under", multiple=True, metavar="METRIC=VALUE",
+                        help="Exit 3 if METRIC is below VALUE, after writing the results (repeatable), "
+                             "e.g. accuracy=0.9.")(f)
+
+
+_FIELDS = {field.name: field for field in dataclasses.fields(TrainOptions)}
+
+
+def _help(name: str) -> str:
+    return _FIELDS[name].metadata["help"]
+
+
+def _training_option(field: dataclasses.Field):
+    """The click option of one TrainOptions field: its flag, type, default and help come from the field."""
+    meta, default = field.metadata, field.default
+    flag = meta.get("flag", "--" + field.name.replace("_", "-"))
+    if isinstance(default, bool):
+        # a switch; a field that defaults to True is turned off by its flag (shuffle: --no-shuffle)
+        return click.option(flag, is_flag=True, help=meta["help"])
+    kind = meta.get("kind")
+    extra = {}
+    if "choices" in meta:
+        extra["type"] = click.Choice(meta["choices"])
+    elif kind == "batch":
+        extra["type"] = BatchSize()
+    elif kind == "size":  # shown and parsed as text, e.g. 256M
+        extra["type"], default = Size(), size_text(default)
+    elif kind == "path":
+        extra["type"] = click.Path(dir_okay=False)
+    elif kind == "count":
+        extra["type"] = click.IntRange(min=1)
+    else:  # int, float or str, from the annotation when the default is None
+        extra["type"] = type(default) if default is not None else int if field.type.startswith("int") else str
+    if "metavar" in meta:
+        extra["metavar"] = meta["metavar"]
+    extra.setdefault("show_default", default is not None)
+    return click.option(flag, field.name, default=default, help=meta["help"], **extra)
+
+
+def training_options(without: tuple[str, ...] = ()):
+    """The options of TrainOptions, then progress, quiet and verbose; shared by train and sweep.
+
+    ``without`` names options to leave out (sweep sets batch size and rate itself).
+    """
+    decorators = [(field.name, _training_option(field)) for field in dataclasses.fields(TrainOptions)]
+    decorators += [
+        ("progress", click.option("--progress", type=click.Choice(PROGRESS_MODES), default="auto", show_default=True,
+                                  help="auto: bars on a terminal, plain lines otherwise.")),
+        ("quiet", click.option("-q", "--quiet", is_flag=True, help="No progress or log output.")),
+        ("verbose", click.option("-v", "--verbose", is_flag=True,
+                                 help="Also log the Numba threading layer, threads and kernel cache.")),
+    ]
+
+    def apply(f):
+        for name, decorate in reversed(decorators):
+            if name not in without:
+                f = decorate(f)
+        return f
+
+    return apply
+
+
+def training_kwargs(kwargs: dict) -> dict:
+    """The TrainOptions keywords among a command's parameters (``--no-shuffle`` read as ``shuffle``)."""
+    out = {name: kwargs.pop(name) for name in list(kwargs) if name in _FIELDS}
+    if "no_shuffle" in kwargs:
+        out["shuffle"] = not kwargs.pop("no_shuffle")
+    return out
+
+
+def parse_batch_sizes(text: str) -> list[int | None]:
+    """``1,32,256,full`` as [1, 32, 256, None]; InputError naming --batch-sizes otherwise."""
+    out: list[int | None] = []
+    for item in (t.strip() for t in text.split(",")):
+        if item.lower() == "full":
+            out.append(None)
+            continue
+        try:
+            value = int(item)
+        except ValueError:
+            raise InputError(f"--batch-sizes: {item!r} is neither a positive integer nor 'full'") from None
+        if value < 1:
+            raise InputError(f"--batch-sizes: batch sizes must be >= 1, got {value}")
+        out.append(value)
+    return out
+
+
+def parse_lrs(text: str) -> list[float]:
+    """``0.01,0.1`` as [0.01, 0.1]; InputError naming --lrs otherwise."""
+    out = []
+    for item in (t.strip() for t in text.split(",")):
+        try:
+            value = float(item)
+        except ValueError:
+            raise InputError(f"--lrs: {item!r} is not a number") from None
+        if not (value > 0 and value != float("inf")):
+            raise InputError(f"--lrs: learning rates must be finite and > 0, got {item}")
+        out.append(value)
+    return out

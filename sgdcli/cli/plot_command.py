@@ -1,0 +1,24 @@
+"""``sgdcli plot``: learning curves from metrics files."""
+
+from __future__ import annotations
+
+import click
+
+from sgdcli.cli.params import command
+
+
+@command("plot", example='sgdcli plot run-a.jsonl run-b.jsonl -o curves.png')
+@click.argument("metrics", nargs=-1, required=True, type=click.Path(dir_okay=False))
+@click.option("-o", "--output", required=True, type=click.Path(dir_okay=False),
+              help="Image to write: .png, .pdf or .svg.")
+def plot_cmd(metrics, output):
+    """Draw learning curves from train --metrics files: loss against epoch, iterations and time.
+
+    Training loss is solid, validation loss (when the run had validation)
+    dashed; several files are overlaid, one color each, labelled by file name.
+    Needs matplotlib: pip install 'sgdcli[plot]'.
+    """
+    from sgdcli.reporting.plot import plot_files
+
+    plot_files(list(metrics), output)
+    click.echo(f"wrote {output}: {len(metrics)} run(s)")

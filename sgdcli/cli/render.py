@@ -1,0 +1,108 @@
+"""The text the commands print on stdout: listings, summaries, tables, model cards.
+
+``--json`` output is the API's values through ``json_value``; everything else
+is formatted here, so the API returns data and never text.
+"""
+
+from __future__ import annotations
+
+import json
+
+from sgdcli.options import format_size
+from sgdcli.reporting.records import json_safe
+from sgdcli.reporting.reporter import format_rate
+
+
+def json_text(value, indent: int | None = None) -> str:
+    """``value`` as JSON, non-finite floats as null (strict parsers such as jq reject NaN)."""
+    return json.dumps(json_safe(value), indent=indent)
+
+
+def number(value) -> str:
+    """A metric as ``evaluate`` and ``train`` print it."""
+    if isinstance(value, float):
+        return f"{value:.6g}"
+    return str(value)
+
+
+def info_listing(d: dict) -> str:
+    """``sgdcli info``: the file, then one line per dataset with its layout and how it will be read."""
+    lines = [f"{d['file']} ({format_size(d['size'])})"]
+    for ds in d["datasets"]:
+        if "error" in ds:
+            lines.append(f"  {ds['path']}: unreadable ({ds['error']})")
+            continue
+        chunks = "×".join(map(str, ds["chunks"])) if ds["chunks"] else "-"
+        lines.append(
+            f"  {ds['path']}: shape {'×'.join(map(str, ds['shape'])) or 'scalar'}, {ds['dtype']}, {ds['layout']}, "
+            f"chunks {chunks}, compression {ds['compression'] or 'none'}, "
+            f"{format_size(ds['logical_bytes'])} ({format_size(ds['stored_bytes'])} stored), read {ds['read_mode']}"
+        )
+    return "\n".join(lines)
+
+
+def trained(model, output) -> str:
+    """``sgdcli train``'s summary: the model written, then its final losses and validation metrics."""
+    t = model.training
+    lines = [f"model {output}: {model.model}, {model.n_features} features, {t['epochs_run']} epochs × "
+             f"{t['iterations_per_epoch']} iterations (batch {t['batch_size']}, lr {t['lr']:.4g})"]
+    lines += [f"{key} {number(value)}" for key, value in model.history[-1].items()
+              if key.endswith("loss") or key.startswith("val_")]
+    return "\n".join(lines)
+
+
+def converted(result) -> str:
+    """``sgdcli convert``'s summary of what it wrote."""
+    text = f"{result.rows} rows × {result.features} features from {result.format}"
+    if result.engine != "python":
+        text += f" (read by {result.engine})"
+    if result.skipped:
+        text += f"; skipped {result.skipped} bad rows"
+    return text
+
+
+def sweep_table(runs) -> str:
+    """The sweep as an aligned text table, one row per run."""
+    head = ("batch", "lr", "iters/epoch", "iterations", "epochs", "train_loss", "val_loss", "seconds", "rows/s", "diverged")
+    body = []
+    for r in runs:
+        body.append((
+            r.batch_label, f"{r.lr:.4g}", str(r.iterations_per_epoch), str(r.iterations), str(r.epochs),
+            f"{r.train_loss:.6g}", "-" if r.val_loss is None else f"{r.val_loss:.6g}", f"{r.seconds:.2f}",
+            "-" if r.rows_per_s != r.rows_per_s else format_rate(r.rows_per_s), "yes" if r.diverged else "no",
+        ))
+    widths = [max(len(row[k]) for row in (head, *body)) for k in range(len(head))]
+    return "\n".join("  ".join(cell.ljust(w) for cell, w in zip(row, widths)).rstrip() for row in (head, *body))
+
+
+def render_card(card: dict) -> str:
+    lines = [f"model        {card['model']}", f"features     {card['features']}"]
+    if card["classes"] is not None:
+        lines.append(f"classes      {', '.join(str(c) for c in card['classes'])}")
+    lines.append(f"standardized {'yes' if card['standardized'] else 'no'}")
+    lines.append(f"created      {card['created']}")
+    lines.append("")
+    lines.append("hyperparameters")
+    lines += [f"  {k:<18} {v}" for k, v in card["hyperparameters"].items()]
+    lines.append("")
+    lines.append("training")
+    lines += [f"  {k:<20} {v}" for k, v in card["training"].items()]
+    lines.append("")
+    lines.append("history")
+    if card["history"]:
+        keys = [k for k in card["history"][0] if k != "rows"]
+        lines.append("  " + "  ".join(f"{k:>12}" for k in keys))
+        for rec in card["history"]:
+            lines.append("  " + "  ".join(f"{_cell(rec.get(k)):>12}" for k in keys))
+    lines.append("")
+    lines.append("training data")
+    lines += [f"  {k:<8} {v}" for k, v in card["data"].items()]
+    lines.append("")
+    lines.append("versions     " + ", ".join(f"{k} {v}" for k, v in card["versions"].items()))
+    return "\n".join(lines)
+
+
+def _cell(v) -> str:
+    if isinstance(v, float):
+        return f"{v:.5g}"
+    return "-" if v is None else str(v)

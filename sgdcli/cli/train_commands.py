@@ -1,0 +1,137 @@
+"""The commands that train: train, and sweep (one training run per batch size and rate)."""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+import sys
+
+import click
+
+from sgdcli.cli import gates, render
+from sgdcli.cli.params import (command, gate_options, json_option, parse_batch_sizes, parse_lrs, training_kwargs,
+                               training_options)
+from sgdcli.errors import InputError
+from sgdcli.options import DaskOptions, task_of
+
+_DASK_TIMEOUT = next(f.default for f in dataclasses.fields(DaskOptions) if f.name == "timeout")
+
+
+@command("train", example='sgdcli train data.h5 -o model.h5 --model logistic --batch-size 256 --epochs 5')
+@click.argument("data", type=click.Path(dir_okay=False))
+@click.option("-o", "--output", required=True, type=click.Path(dir_okay=False), help="Model file to write (HDF5).")
+@training_options()
+@click.option("--metrics", type=click.Path(dir_okay=False), default=None, help="Write one JSON line per epoch here.")
+@click.option("--checkpoint", type=click.Path(dir_okay=False), default=None,
+              help="Checkpoint file [default: OUTPUT.ckpt].")
+@click.option("--checkpoint-every", type=click.IntRange(min=1), default=None,
+              help="Also checkpoint every N iterations (at the next safe point).")
+@click.option("--checkpoint-seconds", type=click.FloatRange(min=0, min_open=True), default=600, show_default=True,
+              help="Also checkpoint every S seconds (at the next safe point).")
+@click.option("--resume", is_flag=True,
+              help="Continue from the checkpoint if there is one (else start from scratch); safe in cron lines.")
+@click.option("--keep-checkpoint", is_flag=True, help="Keep the checkpoint after a successful run.")
+@click.option("--dask", default=None, metavar="ADDRESS",
+              help="Train on Dask distributed: a scheduler (tcp://host:8786) or local:N (N worker processes here). "
+                   "Needs the extra: pip install 'sgdcli[dask]'.")
+@click.option("--dask-workers", type=click.IntRange(min=1), default=None,
+              help="With --dask: shards (one per worker); wait for this many workers [default: those connected, or N].")
+@click.option("--dask-timeout", type=click.FloatRange(min=0, min_open=True), default=_DASK_TIMEOUT, show_default=True,
+              help="With --dask: seconds to reach the scheduler and its workers before exiting 1.")
+@click.option("--wait-lock", type=click.FloatRange(min=0), is_flag=False, flag_value=math.inf, default=None,
+              metavar="[SECONDS]", help="If another run holds the output, wait for it (forever, or SECONDS) instead of exiting 75.")
+@gate_options
+def train_cmd(data, output, progress, quiet, verbose, metrics, checkpoint, checkpoint_every,
+              checkpoint_seconds, resume, keep_checkpoint, dask, dask_workers, dask_timeout,
+              wait_lock, fail_under, fail_over, **kwargs):
+    """Train a model on DATA by mini-batch SGD and write it to OUTPUT.
+
+    One iteration is one mini-batch and one update; one epoch visits every
+    training row once, so an epoch has ceil(rows / batch size) iterations.
+    SIGTERM or SIGINT stop at the next safe point with a checkpoint (exit 143
+    or 130); rerun with --resume to continue exactly where it stopped.
+    --fail-under/--fail-over check the validation metrics (METRIC as in
+    evaluate, or loss) of the model written, and exit 3 after writing it.
+    """
+    import sgdcli
+
+    opts = sgdcli.TrainOptions(**training_kwargs(kwargs))
+    dask_options = None
+    if dask is not None:
+        dask_options = sgdcli.DaskOptions(dask, workers=dask_workers, timeout=dask_timeout)
+        dask_options.check()
+    elif dask_workers is not None:
+        raise InputError("--dask-workers: applies only with --dask ADDRESS")
+    checks = gates.parse_all(fail_under, fail_over, training=True)
+    if checks:
+        if opts.val is None and opts.val_fraction <= 0:
+            raise InputError(f"{checks[0].option}: the gates apply to validation metrics; give --val FILE or --val-fraction F")
+        gates.check_task(checks, task_of(opts.model), f"a {opts.model} model's validation", training=True)
+    sgdcli.configure_runtime()
+    reporter = sgdcli.make_reporter("none" if quiet else progress)
+    with sgdcli.stop_on_signals() as stop:
+        control = sgdcli.RunControl(
+            checkpoint=checkpoint or sgdcli.default_checkpoint(output),
+            checkpoint_every=checkpoint_every,
+            checkpoint_seconds=checkpoint_seconds,
+            resume=resume,
+            keep_checkpoint=keep_checkpoint,
+            wait_lock=wait_lock,
+            stop=stop,
+            verbose=verbose,
+        )
+        model = sgdcli.train(data, opts, output=output, metrics=metrics, reporter=reporter, control=control,
+                             dask=dask_options)
+    click.echo(render.trained(model, output))
+    if checks:
+        sys.stdout.flush()
+        kept = model.training["best_epoch"]
+        record = model.history[kept - 1]
+        values = {key[len("val_"):]: value for key, value in record.items() if key.startswith("val_")}
+        gates.enforce(checks, values, f"the validation rows (epoch {kept}, the model written to {output})")
+
+
+@command("sweep", example='sgdcli sweep data.h5 --batch-sizes 1,32,256,full --lrs 0.01,0.1 --lr-scaling linear --epochs 3')
+@click.argument("data", type=click.Path(dir_okay=False))
+@click.option("--batch-sizes", required=True, metavar="B,B,...",
+              help="Batch sizes to compare, comma-separated; 'full' is full-batch gradient descent.")
+@click.option("--lrs", default="0.01", show_default=True, metavar="LR,LR,...",
+              help="Learning rates to compare, comma-separated (before --lr-scaling).")
+@training_options(without=("batch_size", "lr", "verbose"))
+@click.option("--metrics-dir", type=click.Path(file_okay=False), default=None,
+              help="Write each run's per-epoch JSON lines here (diverged runs too, up to their last epoch).")
+@click.option("--plot", type=click.Path(dir_okay=False), default=None, metavar="FILE.png",
+              help="Also draw every run's loss against epoch, iterations and time (needs sgdcli[plot]).")
+@json_option("the runs")
+def sweep_cmd(data, batch_sizes, lrs, progress, quiet, metrics_dir, plot, json, **kwargs):
+    """Train DATA once per batch size and learning rate, and compare the runs.
+
+    Every run uses the same data, seed and options, through the same engine as
+    train, so the table shows what the batch size and the learning rate alone
+    change: iterations per epoch, loss, speed, and whether the run diverged (a
+    diverged run is a row, not a failure). Nothing is written but the table
+    (and --metrics-dir).
+    """
+    import sgdcli
+
+    sizes, rates = parse_batch_sizes(batch_sizes), parse_lrs(lrs)
+    base = sgdcli.TrainOptions(**training_kwargs(kwargs))
+    if plot is not None:
+        from sgdcli.reporting import plot as plotting
+
+        plotting.output_format(plot, "--plot")
+        plotting.require()  # matplotlib missing: say so before hours of training, not after
+    sgdcli.configure_runtime()
+
+    def reporter_for(i, n, label):
+        reporter = sgdcli.make_reporter("none" if quiet else progress)
+        reporter.message(f"run {i}/{n}: {label}")
+        return reporter
+
+    runs = sgdcli.sweep(data, base, sizes, rates, reporter_for=reporter_for, metrics_dir=metrics_dir)
+    if json:
+        click.echo(render.json_text([r.as_dict() for r in runs], indent=2))
+    else:
+        click.echo(render.sweep_table(runs))
+    if plot is not None:
+        plotting.save([(f"batch {r.batch_label}, lr {r.lr:.4g}", r.history) for r in runs if r.history], plot, "--plot")

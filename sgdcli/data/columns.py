@@ -1,0 +1,236 @@
+"""Row ranges of one dataset, read the cheapest way its storage allows.
+
+Contiguous, unfiltered datasets are memory-mapped at their file offset: native
+float32 features are then used in place, with no copy.  Unfiltered chunks are
+mapped too, and runs of chunks stored one after another are used in place.
+Everything else is read in chunk-aligned row blocks into buffers that are
+reused from block to block, so each chunk is read (and decompressed) once per
+pass and memory stays bounded by the blocks in flight.  gzip-compressed chunks
+are decoded on all cores (chunks.py); other filters are decoded by HDF5.
+"""
+
+from __future__ import annotations
+
+import errno
+import mmap
+import os
+
+import numpy as np
+
+from sgdcli.data import chunks, layout
+from sgdcli.errors import InputError, first_line
+from sgdcli.kernels.gather import gather_rows
+
+
+class ColumnReader:
+    """Reads row ranges of one dataset as ``dtype``, memory-mapped where possible."""
+
+    def __init__(self, ds, dtype):
+        self.ds = ds
+        self.dtype = np.dtype(dtype)
+        self.layout = layout.layout_of(ds)
+        self.row_shape = tuple(ds.shape[1:])
+        self._map = None
+        self._array = None
+        self._bytes = None
+        self._decoder = None
+        self._chunk_offsets = None
+        self._flat = None  # a chunk-mapped file as one flat array of the dataset's type, for gathers
+        self._fd = -1
+        if self.layout.read_mode == "memory-mapped" and ds.size > 0:
+            self._map_file(ds)
+        elif self.layout.read_mode == layout.MAPPED_CHUNKS:
+            self._map_chunks(ds)
+        elif self.layout.read_mode == layout.PARALLEL_DECODE:
+            self._decoder = chunks.ChunkDecoder(ds)
+
+    def _map_file(self, ds):
+        offset = self.layout.offset
+        nbytes = self.layout.logical_bytes
+        start = offset - offset % mmap.ALLOCATIONGRANULARITY
+        with open(ds.file.filename, "rb") as fh:
+            if os.fstat(fh.fileno()).st_size < offset + nbytes:
+                raise InputError(f"{ds.file.filename}:{self.layout.path}: file is shorter than the dataset it declares (truncated?)")
+            # A private (copy-on-write) mapping: pages stay shared with the page cache
+            # since nothing writes them, and the arrays are typed writable, so the
+            # kernels compile once for buffers and mapped blocks alike.
+            self._map = mmap.mmap(fh.fileno(), offset - start + nbytes, access=mmap.ACCESS_COPY, offset=start)
+        self._map_start = start
+        self._bytes = np.frombuffer(self._map, dtype=np.uint8)
+        self._array = np.frombuffer(self._map, dtype=ds.dtype, count=int(np.prod(ds.shape)), offset=offset - start).reshape(ds.shape)
+
+    def _map_chunks(self, ds):
+        """Map the whole file and locate the row chunks; runs of adjacent chunks are then read in place.
+
+        If the first allocated chunk's mapped bytes differ from what HDF5 returns
+        for it (an unexpected address convention), nothing is mapped and HDF5
+        reads every block.
+        """
+        offsets = chunks.chunk_offsets(ds)
+        allocated = np.flatnonzero(offsets >= 0)
+        if len(allocated) == 0:
+            return
+        self._chunk_bytes = int(np.prod(ds.chunks)) * ds.dtype.itemsize
+        with open(ds.file.filename, "rb") as fh:
+            size = os.fstat(fh.fileno()).st_size
+            if int(offsets.max()) + self._chunk_bytes > size:
+                return  # truncated: HDF5 reads report it with the rows concerned
+            self._map = mmap.mmap(fh.fileno(), size, access=mmap.ACCESS_COPY)
+            self._fd = os.dup(fh.fileno())
+        self._map_start = 0
+        self._bytes = np.frombuffer(self._map, dtype=np.uint8)
+        k = int(allocated[0])
+        first = int(offsets[k])
+        coord = (k * ds.chunks[0], *(0,) * (ds.ndim - 1))
+        if self._bytes[first : first + self._chunk_bytes].tobytes() != ds.id.read_direct_chunk(coord)[1]:
+            self._bytes = None
+            self._map.close()
+            self._map = None
+            os.close(self._fd)
+            self._fd = -1
+            return
+        self._chunk_offsets = offsets
+        itemsize = ds.dtype.itemsize
+        if ds.ndim == 2 and not np.any(offsets[allocated] % itemsize):
+            self._flat = np.frombuffer(self._map, dtype=ds.dtype, count=size // itemsize)
+            self._flat_offsets = offsets // itemsize
+
+    def _mapped(self, start: int, stop: int) -> np.ndarray | None:
+        """Rows [start, stop) as an array over the memory map, in the file's dtype, if they are mapped."""
+        if self._array is not None:
+            return self._array[start:stop]
+        if self._chunk_offsets is None or stop <= start:
+            return None
+        rows = self.ds.chunks[0]
+        k0, k1 = start // rows, (stop - 1) // rows + 1
+        offsets = self._chunk_offsets[k0:k1]
+        if offsets[0] < 0 or np.any(np.diff(offsets) != self._chunk_bytes):
+            return None  # a chunk missing, or chunks not stored one after another
+        per_row = int(np.prod(self.row_shape, dtype=np.int64))
+        run = np.frombuffer(self._map, dtype=self.ds.dtype, count=(k1 - k0) * rows * per_row, offset=int(offsets[0]))
+        return run.reshape(-1, *self.row_shape)[start - k0 * rows : stop - k0 * rows]
+
+    def _read_chunks(self, start: int, stop: int, dest: np.ndarray) -> bool:
+        """Read rows [start, stop) into ``dest`` run by run of adjacent chunks, with ``preadv``.
+
+        For blocks whose chunks are not stored one after another.  A block read
+        this way costs about what HDF5's read_direct does, and far less than
+        copying it out of the memory map page by page (`make bench`'s chunked
+        row).  False when ``dest`` needs a type conversion: HDF5 then reads it.
+        """
+        if dest.dtype != self.ds.dtype or not dest.flags.c_contiguous or not hasattr(os, "preadv"):
+            return False
+        rows = self.ds.chunks[0]
+        row_bytes = dest.itemsize * int(np.prod(self.row_shape, dtype=np.int64))
+        k, last = start // rows, (stop - 1) // rows
+        while k <= last:
+            offset = int(self._chunk_offsets[k])
+            run = k + 1  # extend over the chunks stored right after this one
+            while run <= last and offset >= 0 and self._chunk_offsets[run] == offset + (run - k) * self._chunk_bytes:
+                run += 1
+            lo, hi = max(start, k * rows), min(stop, run * rows)
+            target = dest[lo - start : hi - start]
+            if offset < 0:
+                target[...] = self.ds.fillvalue
+            else:
+                view = memoryview(target).cast("B")
+                at = offset + (lo - k * rows) * row_bytes
+                done = 0
+                while done < len(view):
+                    got = os.preadv(self._fd, [view[done:]], at + done)
+                    if got <= 0:
+                        raise OSError(errno.EIO, f"file ends inside chunk at row {k * rows}")
+                    done += got
+            k = run
+        return True
+
+    def gathers(self, start: int, stop: int) -> bool:
+        """True if rows [start, stop) are copied out of mapped chunks and can be copied in any order (``gather``)."""
+        if self._flat is None or self.dtype != self.ds.dtype or self._mapped(start, stop) is not None:
+            return False
+        return bool(np.all(self._offsets_of(start, stop) >= 0))
+
+    def _offsets_of(self, start: int, stop: int) -> np.ndarray:
+        """File offsets of the chunks holding rows [start, stop), -1 where a chunk is not allocated."""
+        rows = self.ds.chunks[0]
+        return self._chunk_offsets[start // rows : (stop - 1) // rows + 1]
+
+    def gather(self, start: int, order: np.ndarray, out: np.ndarray | None) -> np.ndarray:
+        """Rows ``start + order[k]``, in that order, into the buffer ``out`` (where ``gathers`` is true)."""
+        n = len(order)
+        if out is None or out.shape[0] < n:
+            out = np.empty((n, *self.row_shape), dtype=self.dtype)
+        return gather_rows(self._flat, self._flat_offsets, self.ds.chunks[0], start, order, out[:n])
+
+    @property
+    def zero_copy(self) -> bool:
+        return self._array is not None and self._array.dtype == self.dtype
+
+    def read(self, start: int, stop: int, out: np.ndarray | None) -> np.ndarray:
+        """Rows [start, stop) as ``self.dtype``; ``out`` is a reusable buffer."""
+        n = stop - start
+        mapped = self._mapped(start, stop)
+        if mapped is not None and mapped.dtype == self.dtype:
+            return mapped
+        if out is None or out.shape[0] < n:
+            out = np.empty((n, *self.row_shape), dtype=self.dtype)
+        dest = out[:n]
+        if mapped is not None:
+            np.copyto(dest, mapped, casting="unsafe")
+            return dest
+        where = f"{self.ds.file.filename}:{self.layout.path}"
+        try:
+            if self._chunk_offsets is not None and self._read_chunks(start, stop, dest):
+                pass
+            elif self._decoder is not None:
+                self._decoder.read(start, stop, dest)
+            else:
+                self.ds.read_direct(dest, np.s_[start:stop], np.s_[0:n])
+        except chunks.ChunkError as exc:
+            raise InputError(f"{where}: cannot read rows {exc.start}-{exc.stop} ({exc.reason})") from None
+        except (OSError, RuntimeError, ValueError, TypeError) as exc:
+            raise InputError(f"{where}: cannot read rows {start}-{stop} ({first_line(exc)})") from None
+        return dest
+
+    def preload(self, start: int, stop: int, gathered: bool = False) -> None:
+        """Bring rows [start, stop) of a memory map into memory and into this process's page tables.
+
+        Called from the reader thread for the block after the one training.  The
+        kernel visits a block's rows in random order (and so does ``gather``,
+        for a block that is to be ``gathered``): a page still on disk would
+        cost one small synchronous read, and even a cached page costs a fault
+        on first touch.  Here the whole range is requested at once
+        (MADV_WILLNEED) and then touched in file order, one byte per page.
+        """
+        mapped = self._mapped(start, stop)
+        if mapped is not None and mapped.size:
+            lo = mapped.__array_interface__["data"][0] - self._bytes.__array_interface__["data"][0]
+            self._page_in(lo, lo + mapped.nbytes)
+        elif gathered:
+            for offset in self._offsets_of(start, stop):
+                self._page_in(int(offset), int(offset) + self._chunk_bytes)
+
+    def _page_in(self, lo: int, hi: int) -> None:
+        lo -= lo % mmap.PAGESIZE
+        try:
+            self._map.madvise(mmap.MADV_WILLNEED, lo, hi - lo)
+        except (AttributeError, OSError, ValueError):
+            pass
+        int(self._bytes[lo:hi:mmap.PAGESIZE].sum())  # one read per page, in order
+
+    def close(self):
+        if self._fd >= 0:
+            os.close(self._fd)
+            self._fd = -1
+        if self._decoder is not None:
+            self._decoder.close()
+            self._decoder = None
+        self._array = None
+        self._bytes = None
+        self._flat = None
+        if self._map is not None:
+            try:
+                self._map.close()
+            except BufferError:  # a caller still holds a view; the GC closes it later
+                pass
+            self._map = None

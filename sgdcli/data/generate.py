@@ -1,0 +1,106 @@
+"""Synthetic data from a known linear model, written in blocks of bounded size.
+
+Features are Gaussian with per-feature offsets and scales (so that
+``--standardize`` matters); the generating model is stored next to the data:
+file attributes hold the parameters, ``/generator/coef`` and
+``/generator/intercept`` the true weights.
+
+- regression: y = X·w + b + noise·N(0, 1)
+- binary:     y = 1 if X·w + b + noise·Logistic(0, 1) > 0 else 0
+- multiclass: y = argmax_k (X·W_k + b_k + noise·Gumbel(0, 1))
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from sgdcli import __version__
+from sgdcli.data import hdf5
+from sgdcli.data.atomic import atomic_output, check_writable
+from sgdcli.errors import InputError
+
+TASKS = ("regression", "binary", "multiclass")
+COMPRESSIONS = ("none", "gzip", "lzf")
+BLOCK_BYTES = 4 * 2**20  # float32 bytes of X per block; temporaries are a few times this
+
+
+def generate(
+    output,
+    task: str = "binary",
+    rows: int = 10000,
+    features: int = 10,
+    classes: int = 3,
+    noise: float = 0.1,
+    seed: int = 0,
+    data_seed: int | None = None,
+    chunk_rows: int | None = None,
+    contiguous: bool = False,
+    compression: str = "none",
+) -> dict:
+    """Write ``X`` (float32, rows × features) and ``y``; return the generating parameters.
+
+    ``seed`` draws the model and, unless ``data_seed`` is given, the rows; a
+    ``data_seed`` draws other rows from the same model (a test set).
+    """
+    if task not in TASKS:
+        raise InputError(f"--task: {task!r} is not one of {', '.join(TASKS)}")
+    if rows < 1 or features < 1:
+        raise InputError(f"--rows and --features must be >= 1, got {rows} and {features}")
+    if task == "multiclass" and classes < 2:
+        raise InputError(f"--classes must be >= 2, got {classes}")
+    if noise < 0:
+        raise InputError(f"--noise must be >= 0, got {noise}")
+    if compression not in COMPRESSIONS:
+        raise InputError(f"--compression: {compression!r} is not one of {', '.join(COMPRESSIONS)}")
+    if contiguous and compression != "none":
+        raise InputError("--compression needs a chunked layout; drop --contiguous")
+    if contiguous and chunk_rows is not None:
+        raise InputError("--chunk-rows and --contiguous exclude each other")
+    if chunk_rows is not None and chunk_rows < 1:
+        raise InputError(f"--chunk-rows must be >= 1, got {chunk_rows}")
+    check_writable(output)
+
+    rng = np.random.Generator(np.random.PCG64(seed))
+    k = classes if task == "multiclass" else 1
+    offset = rng.uniform(-2.0, 2.0, features)
+    spread = np.exp(rng.uniform(np.log(0.5), np.log(3.0), features))
+    coef = rng.standard_normal((k, features)) * (3.0 / np.sqrt(features))
+    intercept = rng.standard_normal(k) * 0.5
+    params = {
+        "task": task, "rows": rows, "features": features, "noise": noise, "seed": seed,
+        "data_seed": -1 if data_seed is None else data_seed,
+        "classes": classes if task == "multiclass" else (2 if task == "binary" else 0),
+        "generator": f"sgdcli {__version__}",
+    }
+    if data_seed is not None:
+        rng = np.random.Generator(np.random.PCG64(np.random.SeedSequence([seed, data_seed])))
+    if chunk_rows is None and not contiguous:
+        chunk_rows = min(rows, hdf5.chunk_rows_for(features, 4))
+    block = max(1, BLOCK_BYTES // (4 * features))
+    if chunk_rows:
+        block = max(chunk_rows, block // chunk_rows * chunk_rows)
+    filters = hdf5.compression_filters(compression)
+
+    with atomic_output(output) as tmp, hdf5.created(tmp) as f:
+        layout = {"chunks": None} if contiguous else {"chunks": (chunk_rows, features), **filters}
+        X = f.create_dataset("X", shape=(rows, features), dtype=np.float32, **layout)
+        ylayout = {"chunks": None} if contiguous else {"chunks": (chunk_rows,), **filters}
+        Y = f.create_dataset("y", shape=(rows,), dtype=np.float64 if task == "regression" else np.int64, **ylayout)
+        for start in range(0, rows, block):
+            n = min(block, rows - start)
+            Z = rng.standard_normal((n, features))
+            S = Z @ coef.T + intercept
+            if task == "regression":
+                y = S[:, 0] + noise * rng.standard_normal(n)
+            elif task == "binary":
+                y = (S[:, 0] + noise * rng.logistic(size=n) > 0).astype(np.int64)
+            else:
+                y = (S + noise * rng.gumbel(size=(n, k))).argmax(axis=1)
+            X[start : start + n] = (Z * spread + offset).astype(np.float32)
+            Y[start : start + n] = y
+        f.attrs.update(params)
+        g = f.create_group("generator")
+        # the model in the units of the stored X: w' = w / spread, b' = b - w'·offset
+        g.create_dataset("coef", data=coef / spread)
+        g.create_dataset("intercept", data=intercept - (coef / spread) @ offset)
+    return params

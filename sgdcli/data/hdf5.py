@@ -1,0 +1,198 @@
+"""Opening HDF5 files and datasets, and creating them, with one-line errors for every way it fails.
+
+How a dataset is stored, and so how it is read, is layout.py's business.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import errno
+import os
+import re
+import sys
+import traceback
+
+import h5py
+
+from sgdcli.errors import InputError, RuntimeFailure, first_line, require_hard_exit
+
+NUMERIC_KINDS = "biuf"
+
+
+def open_file(path: str | os.PathLike) -> h5py.File:
+    """Open an HDF5 file read-only or raise InputError saying what is wrong."""
+    path = os.fspath(path)
+    if not os.path.exists(path):
+        raise InputError(f"{path}: no such file")
+    if os.path.isdir(path):
+        raise InputError(f"{path}: is a directory, not an HDF5 file")
+    try:
+        signature_ok = h5py.is_hdf5(path)
+    except OSError as exc:
+        raise InputError(f"{path}: cannot read file ({exc.strerror or exc})") from None
+    if not signature_ok:
+        raise InputError(f"{path}: not an HDF5 file")
+    try:
+        return h5py.File(path, "r")
+    except OSError as exc:
+        text = str(exc)
+        if "unable to lock file" in text:
+            raise RuntimeFailure(_lock_message(path, text)) from None
+        raise InputError(f"{path}: cannot open as HDF5, the file may be truncated or corrupt ({first_line(exc)})") from None
+
+
+def _lock_message(path: str, text: str) -> str:
+    """HDF5 locks files it opens; say which of its two lock failures this is."""
+    if "errno = 11" in text:  # EAGAIN: a writer holds the lock
+        return (f"{path}: is open for writing by another process (HDF5 file lock); wait for the writer to finish. "
+                f"If nothing writes it, set HDF5_USE_FILE_LOCKING=FALSE (see README)")
+    return (f"{path}: this filesystem does not support the file locks HDF5 uses ({first_line(Exception(text))}); "
+            f"set HDF5_USE_FILE_LOCKING=FALSE to read it without locking (see README)")
+
+
+# HDF5 objects of output files whose writes failed (disk full, I/O error).
+# Closing or freeing them can crash HDF5 (h5py issues 914 and 2160), so they
+# are kept here, never freed, and the CLI ends such a run with os._exit.
+_QUARANTINE: list = []
+
+
+def _quarantine(f, why) -> None:
+    _QUARANTINE.append((f, why))
+    require_hard_exit()
+
+
+def quarantined() -> bool:
+    return bool(_QUARANTINE)
+
+
+@contextlib.contextmanager
+def created(path: str):
+    """A new HDF5 file at ``path`` for writing.
+
+    A failed write can surface three ways: as an exception inside the block, as
+    an error when closing, or inside h5py's ``__dealloc__`` of an object freed
+    mid-write, which Cython reports through ``sys.excepthook`` and
+    ``sys.unraisablehook`` and otherwise ignores.  The last kind is caught by
+    both hooks while the file is open and turned into an OSError too, so no
+    write failure passes silently or prints a traceback.  Either way the file's
+    objects are quarantined.
+    """
+    failures: list[BaseException] = []
+    previous_unraisable, previous_except = sys.unraisablehook, sys.excepthook
+
+    def unraisable_hook(unraisable):
+        if "h5py" in str(unraisable.object) or "h5py" in str(getattr(unraisable, "err_msg", "")):
+            failures.append(unraisable.exc_value)
+        else:
+            previous_unraisable(unraisable)
+
+    def except_hook(kind, value, tb):
+        frames = traceback.extract_tb(tb)
+        if frames and all("h5py" in frame.filename for frame in frames):
+            failures.append(value)
+        else:
+            previous_except(kind, value, tb)
+
+    sys.unraisablehook, sys.excepthook = unraisable_hook, except_hook
+    f = h5py.File(path, "w")
+    try:
+        try:
+            yield f
+        except (OSError, RuntimeError) as exc:  # HDF5 failed writing this file
+            _quarantine(f, exc)  # the traceback keeps the frames' datasets alive too
+            raise
+        except BaseException:  # e.g. bad input read meanwhile: this file is healthy, close it
+            with contextlib.suppress(Exception):
+                f.close()
+            raise
+        if failures:
+            _quarantine(f, failures)
+            raise _as_os_error(failures[0])
+        try:
+            f.close()
+        except BaseException as exc:
+            _quarantine(f, exc)
+            raise _as_os_error(exc) from None
+        if failures:
+            _quarantine(f, failures)
+            raise _as_os_error(failures[0])
+    finally:
+        sys.unraisablehook, sys.excepthook = previous_unraisable, previous_except
+
+
+def _as_os_error(exc: BaseException) -> OSError:
+    """HDF5 reports write failures as RuntimeError or OSError with 'errno = N' in the text."""
+    if isinstance(exc, OSError) and exc.errno:
+        return exc
+    m = re.search(r"errno = (\d+)", str(exc))
+    if m:
+        code = int(m.group(1))
+        return OSError(code, os.strerror(code))
+    return OSError(errno.EIO, f"{os.strerror(errno.EIO)} ({first_line(exc)})")
+
+
+# What h5py raises when a file's structure or data cannot be read.
+READ_ERRORS = (OSError, RuntimeError, KeyError, ValueError, TypeError, IndexError)
+
+
+@contextlib.contextmanager
+def reading(label: str, what: str = "damaged or unreadable"):
+    """Turn any low-level HDF5 failure inside the block into one InputError line."""
+    try:
+        yield
+    except InputError:
+        raise
+    except READ_ERRORS as exc:
+        raise InputError(f"{label}: {what} ({first_line(exc)})") from None
+
+
+def get_dataset(f: h5py.File, name: str) -> h5py.Dataset:
+    """Return dataset ``name`` of ``f`` or raise InputError naming file and path."""
+    label = f"{f.filename}:{name}"
+    try:
+        obj = f.get(name)
+    except (KeyError, OSError, RuntimeError, ValueError) as exc:
+        raise InputError(f"{label}: cannot read ({first_line(exc)})") from None
+    if obj is None:
+        raise InputError(f"{label}: no such dataset (datasets in file: {', '.join(list_datasets(f)) or 'none'})")
+    if not isinstance(obj, h5py.Dataset):
+        raise InputError(f"{label}: is a group, not a dataset")
+    return obj
+
+
+def list_datasets(f: h5py.File) -> list[str]:
+    names: list[str] = []
+
+    def visit(name, obj):
+        if isinstance(obj, h5py.Dataset):
+            names.append(name)
+
+    try:
+        f.visititems(visit)
+    except (KeyError, OSError, RuntimeError):
+        pass
+    return names
+
+
+def check_numeric(ds: h5py.Dataset) -> None:
+    if ds.dtype.kind not in NUMERIC_KINDS or ds.dtype.fields is not None:
+        raise InputError(f"{ds.file.filename}:{ds.name.lstrip('/')}: dtype {ds.dtype} is not numeric")
+
+
+def chunk_rows_for(width: int, itemsize: int) -> int:
+    """Rows per chunk of a new ``width``-column dataset: about 1 MiB, a power of two in rows.
+
+    Big enough that a chunk's index entry and read call are small against its
+    data, small enough that a block of several chunks fits any sensible --memory.
+    """
+    target = max(1, (1 << 20) // (itemsize * width))
+    return 1 << (target.bit_length() - 1)
+
+
+def compression_filters(compression: str) -> dict:
+    """h5py's ``create_dataset`` keywords for --compression none, gzip (level 1: decoding speed over size) or lzf."""
+    if compression == "none":
+        return {}
+    if compression == "gzip":
+        return {"compression": "gzip", "compression_opts": 1}
+    return {"compression": compression}

@@ -1,0 +1,99 @@
+"""How a dataset is stored, and so how sgdcli reads it.
+
+Memory-mapped when it is contiguous, allocated and unfiltered; chunks mapped
+in place when they are unfiltered; gzip chunks decoded in parallel; otherwise
+chunk-aligned row blocks read through HDF5.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+
+import h5py
+import numpy as np
+
+from sgdcli.data.chunks import mappable_chunks, parallel_decodable
+from sgdcli.data.hdf5 import NUMERIC_KINDS
+
+
+@dataclasses.dataclass(frozen=True)
+class Layout:
+    """How a dataset is stored and how sgdcli will read it."""
+
+    path: str
+    shape: tuple[int, ...]
+    dtype: str
+    layout: str  # contiguous, chunked, compact, virtual or external
+    chunks: tuple[int, ...] | None
+    compression: str | None
+    logical_bytes: int
+    stored_bytes: int
+    offset: int | None  # file offset of contiguous, allocated data
+    read_mode: str  # memory-mapped, memory-mapped chunks, chunk-aligned blocks (decoded in parallel)
+
+    def as_dict(self) -> dict:
+        d = dataclasses.asdict(self)
+        d["shape"] = list(self.shape)
+        d["chunks"] = list(self.chunks) if self.chunks else None
+        return d
+
+
+PARALLEL_DECODE = "chunk-aligned blocks decoded in parallel"
+MAPPED_CHUNKS = "memory-mapped chunks"
+
+
+def _read_mode(ds, layout: str, mappable: bool) -> str:
+    if mappable:
+        return "memory-mapped"
+    if layout == "chunked" and mappable_chunks(ds):
+        return MAPPED_CHUNKS
+    if layout == "chunked" and parallel_decodable(ds):
+        return PARALLEL_DECODE
+    return "chunk-aligned blocks"
+
+
+def layout_of(ds: h5py.Dataset) -> Layout:
+    plist = ds.id.get_create_plist()
+    kind = plist.get_layout()
+    names = {
+        h5py.h5d.CONTIGUOUS: "contiguous",
+        h5py.h5d.CHUNKED: "chunked",
+        h5py.h5d.COMPACT: "compact",
+        getattr(h5py.h5d, "VIRTUAL", -1): "virtual",
+    }
+    layout = names.get(kind, "other")
+    if layout == "contiguous" and plist.get_external_count() > 0:
+        layout = "external"
+    filters = [_filter_name(plist.get_filter(i)) for i in range(plist.get_nfilters())]
+    offset = ds.id.get_offset() if layout == "contiguous" else None
+    mappable = (
+        offset is not None
+        and not filters
+        and ds.dtype.kind in NUMERIC_KINDS
+        and ds.dtype.isnative
+        and ds.dtype.kind != "b"
+    )
+    try:
+        stored = int(ds.id.get_storage_size())
+    except (OSError, RuntimeError):
+        stored = 0
+    return Layout(
+        path=ds.name.lstrip("/"),
+        shape=tuple(int(s) for s in ds.shape) if ds.shape is not None else (),
+        dtype=str(ds.dtype),
+        layout=layout,
+        chunks=tuple(ds.chunks) if ds.chunks else None,
+        compression=",".join(filters) if filters else None,
+        logical_bytes=int(np.prod(ds.shape, dtype=np.int64)) * ds.dtype.itemsize if ds.shape is not None else 0,
+        stored_bytes=stored,
+        offset=offset,
+        read_mode=_read_mode(ds, layout, mappable),
+    )
+
+
+def _filter_name(info) -> str:
+    code, _flags, _values, name = info
+    known = {1: "gzip", 2: "shuffle", 3: "fletcher32", 4: "szip", 5: "nbit", 6: "scaleoffset", 32000: "lzf"}
+    if code in known:
+        return known[code]
+    return name.decode(errors="replace") if isinstance(name, bytes) else str(name)

@@ -1,0 +1,114 @@
+"""A training table (feature matrix X, labels y) of one HDF5 file, read out of core in row blocks."""
+
+from __future__ import annotations
+
+import math
+import os
+
+import numpy as np
+
+from sgdcli.data import hdf5
+from sgdcli.data.columns import ColumnReader
+from sgdcli.errors import InputError
+
+FEATURE_DTYPE = np.float32
+LABEL_DTYPE = np.float64
+BUFFERS = 2  # the block being trained on and the one being read ahead
+
+
+class Table:
+    """X (rows × features) and, optionally, y (rows) of one HDF5 file."""
+
+    def __init__(self, path, x: str = "X", y: str | None = "y"):
+        self.path = os.fspath(path)
+        self.x_name, self.y_name = x, y
+        self.file = hdf5.open_file(self.path)
+        try:
+            with hdf5.reading(self.path):
+                self._open(x, y)
+        except BaseException:
+            self.file.close()
+            raise
+
+    def _open(self, x, y):
+        where = f"{self.path}:{x}"
+        xds = hdf5.get_dataset(self.file, x)
+        hdf5.check_numeric(xds)
+        if xds.ndim != 2:
+            raise InputError(f"{where}: expected a 2-D feature matrix (rows × features), got shape {xds.shape}")
+        n, d = (int(s) for s in xds.shape)
+        if n == 0 or d == 0:
+            raise InputError(f"{where}: dataset is empty (shape {xds.shape})")
+        self.n_rows, self.n_features = n, d
+        self.X = ColumnReader(xds, FEATURE_DTYPE)
+        self.Y = None
+        if y is not None:
+            yds = hdf5.get_dataset(self.file, y)
+            hdf5.check_numeric(yds)
+            if yds.ndim != 1:
+                raise InputError(f"{self.path}:{y}: expected 1-D labels, got shape {yds.shape}")
+            if yds.shape[0] != n:
+                raise InputError(f"{self.path}:{y}: has {yds.shape[0]} rows but {x} has {n}")
+            self.Y = ColumnReader(yds, LABEL_DTYPE)
+            self.y_dtype = yds.dtype
+
+    @property
+    def chunk_rows(self) -> int:
+        chunks = self.X.layout.chunks
+        return int(chunks[0]) if chunks else 1
+
+    def row_bytes(self) -> int:
+        """Bytes one row occupies in flight: features as float32 plus label."""
+        return self.n_features * np.dtype(FEATURE_DTYPE).itemsize + np.dtype(LABEL_DTYPE).itemsize
+
+    def block_rows(self, memory: int, extra_per_row: int = BUFFERS * 24) -> int:
+        """Rows per block so that BUFFERS blocks (plus per-row bookkeeping) fit ``memory``.
+
+        Training keeps 24 bytes per row of each block in flight: its selected
+        rows, their visiting order and the encoded labels.
+
+        Blocks are whole multiples of the chunk height, so every chunk is read once.
+        """
+        per_row = BUFFERS * self.row_bytes() + extra_per_row
+        rows = memory // per_row
+        chunk = self.chunk_rows
+        if rows < chunk:
+            need = chunk * per_row
+            raise InputError(
+                f"--memory: {memory / 2**20:.1f} MiB cannot hold {BUFFERS} blocks of one chunk of "
+                f"{self.path}:{self.x_name} ({chunk} rows × {self.n_features} features); "
+                f"raise --memory to at least {math.ceil(need / 2**20)}M"
+            )
+        rows = rows // chunk * chunk
+        return int(min(rows, _round_up(self.n_rows, chunk)))
+
+    def spans(self, block_rows: int) -> list[tuple[int, int]]:
+        return [(s, min(s + block_rows, self.n_rows)) for s in range(0, self.n_rows, block_rows)]
+
+    def fingerprint(self) -> dict:
+        st = os.stat(self.path)  # of the file as opened; a later change shows in --resume checks
+        return {
+            "path": os.path.abspath(self.path),
+            "x": self.x_name,
+            "y": self.y_name,
+            "shape": [self.n_rows, self.n_features],
+            "dtype": self.X.layout.dtype,
+            "size": st.st_size,
+            "mtime": st.st_mtime,
+        }
+
+    def close(self):
+        self.X.close()
+        if self.Y is not None:
+            self.Y.close()
+        self.file.close()
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.close()
+
+
+def _round_up(n: int, k: int) -> int:
+    return -(-n // k) * k

@@ -1,0 +1,232 @@
+"""The training engine: one epoch over a list of row blocks, as a plain function.
+
+``run_epoch(table, spans, state, cfg, plan, scratch, pos)`` knows nothing about
+output files, progress bars or option parsing: it reads blocks, draws their
+order from the seed, and hands their rows to the compiled kernel.  Everything
+it changes is in ``state`` and ``pos``, so a resumed run calls it with a saved
+state and position, and a shard of a run that averages models (parallel/)
+calls it for its share of the epoch.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+import time
+from typing import Callable
+
+import numpy as np
+
+from sgdcli import testhooks
+from sgdcli.data import shuffle
+from sgdcli.data.prefetch import stream_blocks
+from sgdcli.data.selection import finite_mask, select_rows
+from sgdcli.data.table import Table
+from sgdcli.errors import DivergedError, InputError
+from sgdcli.kernels import state as ks
+from sgdcli.kernels.batches import finish_batch, train_block
+from sgdcli.kernels.schedules import lr_at
+from sgdcli.kernels.state import KernelConfig, Scratch, TrainState
+from sgdcli.model.labels import Labels
+
+
+@dataclasses.dataclass(frozen=True)
+class EpochPlan:
+    """What an epoch needs besides the state: data selection and order."""
+
+    labels: Labels
+    center: np.ndarray  # per-feature mean (zeros without --standardize)
+    scale: np.ndarray  # per-feature 1/std (ones without --standardize)
+    seed: int
+    shuffle: bool
+    val_fraction: float
+    drop_last: bool
+    block_rows: int
+    skip_bad: bool = False  # --bad-rows skip: leave out rows with non-finite values
+
+
+@dataclasses.dataclass(frozen=True)
+class EpochResult:
+    iterations: int
+    rows: int
+    train_loss: float
+    bad_rows: int  # rows skipped for non-finite values (--bad-rows skip)
+    finished: bool = True  # False: a distributed round stopped at ``max_rows`` before the shard's end
+
+
+def trained_rows(block, plan: "EpochPlan") -> tuple[np.ndarray, int]:
+    """Block-local rows trained on, and the count of non-finite ones skipped."""
+    finite = finite_mask(block) if plan.skip_bad else None
+    return select_rows(block.start, block.stop - block.start, plan.val_fraction, plan.seed, finite=finite)
+
+
+# Rows handed to the kernel per call.  Slices are counted from the start of each
+# block, so the slicing (and with it every floating-point sum) is the same in a
+# straight run and in a resumed one; the gaps between calls are the safe points
+# where a checkpoint can be taken or a signal acted on.  Tests make them small
+# (testhooks.py) to interrupt tiny runs mid-epoch.
+SLICE_ROWS = testhooks.SLICE_ROWS or 1 << 16
+
+
+@dataclasses.dataclass
+class Position:
+    """A safe point: epoch in progress, k-th block of its visiting order, rows of it done."""
+
+    epoch: int = 0
+    block: int = 0
+    row: int = 0
+    epoch_start_t: int = 0  # updates done before this epoch
+    rows_seen: int = 0  # rows handed to the kernel in this epoch
+    bad_rows: int = 0  # rows skipped in this epoch
+    seconds: float = 0.0  # training time spent in this epoch before the latest resume
+    shards: list | None = None  # runs that average models: per shard [block, row, steps, done] (parallel/averaging.py)
+
+    @property
+    def fresh(self) -> bool:
+        return self.block == 0 and self.row == 0
+
+
+def begin_epoch(state: TrainState, pos: Position) -> None:
+    """Reset the epoch's counters for a fresh epoch ``pos.epoch``: its loss and rows, and where its steps began."""
+    state.counters[ks.EPOCH] = pos.epoch
+    state.sums[ks.EPOCH_LOSS] = 0.0
+    state.sums[ks.EPOCH_ROWS] = 0.0
+    pos.epoch_start_t = int(state.counters[ks.T])
+    pos.rows_seen = pos.bad_rows = 0
+
+
+def epoch_result(state: TrainState, pos: Position, iterations: int, finished: bool = True) -> EpochResult:
+    """The figures of the epoch in progress: ``iterations`` updates, the rows trained, their mean loss."""
+    trained = int(state.sums[ks.EPOCH_ROWS])
+    return EpochResult(
+        iterations=iterations,
+        rows=trained,
+        train_loss=float(state.sums[ks.EPOCH_LOSS] / trained) if trained else float("nan"),
+        bad_rows=pos.bad_rows,
+        finished=finished,
+    )
+
+
+def running_loss(state: TrainState) -> float:
+    """The mean loss of the epoch's rows so far, for progress reports."""
+    return state.sums[ks.EPOCH_LOSS] / max(state.sums[ks.EPOCH_ROWS], 1.0)
+
+
+def run_epoch(
+    table: Table,
+    spans: list[tuple[int, int]],
+    state: TrainState,
+    cfg: KernelConfig,
+    plan: EpochPlan,
+    scratch: Scratch,
+    pos: Position,
+    on_progress: Callable[[int, int, float, float], None] | None = None,
+    safe_point: Callable[[Position], None] | None = None,
+    segments: list[tuple[int, int, int]] | None = None,
+    max_rows: int | None = None,
+) -> EpochResult:
+    """Train from ``pos`` to the end of epoch ``pos.epoch``; returns the epoch's figures.
+
+    ``pos`` is updated in place at every safe point, where ``safe_point(pos)`` is
+    called (it may write a checkpoint, or raise to stop).  ``on_progress(iterations,
+    rows, running_loss, lr)`` is called after every kernel call.
+
+    A shard of a run that averages models (parallel/averaging.py) passes its
+    share: ``segments``, the (block, lo, hi) raw-row ranges it visits this
+    epoch (``shuffle.deal``; default: every block whole, in the epoch's order),
+    and ``max_rows``, where its round ends.  The epoch's last partial batch is
+    then taken only if the shard ends within the round (``EpochResult.finished``).
+    """
+    counters = state.counters
+    if pos.fresh:
+        begin_epoch(state, pos)
+    epoch, t0 = pos.epoch, pos.epoch_start_t
+    if segments is None:
+        segments = [(int(b), 0, spans[b][1] - spans[b][0])
+                    for b in shuffle.block_order(len(spans), plan.seed, epoch, plan.shuffle)]
+    budget = math.inf if max_rows is None else max_rows
+    where = f"{table.path}:{table.x_name}"
+    first = pos.block
+    visiting = [spans[b] for b, _, _ in segments[first:]]
+
+    def prepare(block, i):  # in the reader thread, while the previous block trains
+        b, lo, hi = segments[first + i]
+        selected, bad = trained_rows(block, plan)
+        y = plan.labels.encode_rows(block.y, selected, f"{table.path}:{table.y_name}", block.start)
+        rows = shuffle.row_order(selected, plan.seed, epoch, b, plan.shuffle)
+        rows = shuffle.segment_rows(rows, lo, hi, block.stop - block.start)
+        X, origin = block.X, None
+        if X is None:  # copied out of a chunked file in the visiting order: the kernel reads it in sequence
+            X, y, origin = block.gather(rows), y[rows], rows
+            rows = np.arange(len(origin))
+        # a block split between shards: its bad rows are counted once, by the segment that starts it
+        return block, X, y, rows, origin, bad if lo == 0 else 0
+
+    # --bad-rows skip reads every X it trains on to find the bad rows first: no deferred copies then
+    blocks = stream_blocks(table, visiting, plan.block_rows, prepare, gather=not plan.skip_bad)
+    for k, (block, X, y, rows, origin, bad) in enumerate(blocks, start=first):
+        if budget <= 0:  # the round ended with the block before
+            blocks.close()
+            return epoch_result(state, pos, int(counters[ks.T]) - t0, finished=False)
+        start_row = pos.row if k == first else 0
+        if start_row == 0:
+            pos.bad_rows += bad
+        lo = start_row
+        while lo < len(rows) and budget > 0:
+            # slices end at multiples of SLICE_ROWS from the block's start, whatever the budget
+            hi = min((lo // SLICE_ROWS + 1) * SLICE_ROWS, len(rows), lo + budget)
+            status = train_block(cfg, X, y, rows[lo:hi], plan.center, plan.scale, state, scratch)
+            if status == ks.BAD_ROW:
+                row = int(counters[ks.BAD])
+                raise InputError(f"{where}: non-finite feature value at row "
+                                 f"{block.start + (row if origin is None else int(origin[row]))}")
+            if status == ks.DIVERGED:
+                raise _diverged(cfg, state, epoch, t0)
+            pos.block, pos.row = k, hi
+            pos.rows_seen += hi - lo
+            if on_progress is not None:
+                on_progress(int(counters[ks.T]) - t0, pos.rows_seen, running_loss(state), current_lr(cfg, state))
+            if safe_point is not None:
+                safe_point(pos)
+            budget -= hi - lo
+            lo = hi
+        if lo < len(rows):  # the round ended inside this block
+            blocks.close()
+            return epoch_result(state, pos, int(counters[ks.T]) - t0, finished=False)
+        pos.block, pos.row = k + 1, 0
+    if counters[ks.FILL] > 0:
+        if plan.drop_last:
+            state.G[:] = 0.0
+            counters[ks.FILL] = 0
+            state.sums[ks.BATCH_LOSS] = 0.0
+        elif not finish_batch(cfg, state, scratch, plan.center, plan.scale):
+            raise _diverged(cfg, state, epoch, t0)
+    return epoch_result(state, pos, int(counters[ks.T]) - t0, finished=True)
+
+
+def current_lr(cfg: KernelConfig, state: TrainState) -> float:
+    """The learning rate of the latest update (of the first, before any)."""
+    t = max(int(state.counters[ks.T]) - 1, 0)
+    return float(lr_at(cfg, t, int(state.counters[ks.EPOCH])))
+
+
+def compile_kernels(table: Table, cfg: KernelConfig, plan: EpochPlan, scratch: Scratch) -> float:
+    """Compile (or load from the cache) the training kernel ``cfg`` needs, on one row; returns the seconds it took.
+
+    Called before the first epoch, so that no epoch's time includes compiling.
+    """
+    t0 = time.perf_counter()
+    X = table.X.read(0, 1, None)
+    y = plan.labels.encode(table.Y.read(0, 1, None), table.path, 0)
+    state = TrainState.zeros(plan.labels.n_outputs, table.n_features)
+    train_block(cfg, X, y, np.empty(0, dtype=np.int64), plan.center, plan.scale, state, scratch)
+    return time.perf_counter() - t0
+
+
+def _diverged(cfg, state, epoch, t0) -> DivergedError:
+    lr = current_lr(cfg, state)
+    return DivergedError(
+        f"training diverged in epoch {epoch + 1} at iteration {int(state.counters[ks.T]) - t0 + 1}: "
+        f"the loss or weights became non-finite at learning rate {lr:.4g}; "
+        f"try a smaller --lr (e.g. {cfg.lr / 10:.4g}), --standardize, or a larger --batch-size"
+    )

@@ -1,0 +1,108 @@
+"""The passes over the data before training: labels and row counts, feature moments, validation labels.
+
+Each pass runs over a list of blocks and returns something that merges with
+the result of another list: a distributed run (parallel/cluster.py) gives
+every worker its share of the blocks and merges the parts at the driver, in
+shard order.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+
+import numpy as np
+
+from sgdcli.data.prefetch import stream_blocks
+from sgdcli.data.selection import finite_mask, select_rows
+from sgdcli.data.table import Table
+from sgdcli.errors import InputError
+from sgdcli.kernels.rows import first_nonfinite_row
+from sgdcli.model import labels as labels_mod
+from sgdcli.model.labels import Labels
+from sgdcli.model.standardize import RunningMoments
+from sgdcli.options import TrainOptions
+
+
+@dataclasses.dataclass
+class LabelCount:
+    """What the label pass found: distinct label values (None for regression) and row counts."""
+
+    found: np.ndarray | None
+    n_train: int
+    n_bad: int  # rows skipped by --bad-rows skip
+
+    def merge(self, other: "LabelCount") -> None:
+        if self.found is not None:
+            self.found = np.union1d(self.found, other.found)
+        self.n_train += other.n_train
+        self.n_bad += other.n_bad
+
+
+def label_pass(table: Table, spans, block_rows: int, opts: TrainOptions, check_stop=lambda: None) -> LabelCount:
+    """Classes, finite labels, training rows and rows skipped, over ``spans``.
+
+    It reads y only, unless --bad-rows skip asks for the features to be checked
+    too, so that the row count (and iterations per epoch) are exact.
+    """
+    counts = [0, 0]  # training rows, skipped rows
+
+    def blocks():
+        if opts.bad_rows == "skip":
+            for block in stream_blocks(table, spans, block_rows):
+                check_stop()
+                rows, bad = select_rows(block.start, block.stop - block.start, opts.val_fraction, opts.seed,
+                                        finite=finite_mask(block))
+                counts[0] += len(rows)
+                counts[1] += bad
+                yield block.start, block.y[rows], None
+            return
+        buf = np.empty(block_rows)
+        for start, stop in spans:
+            check_stop()
+            y = table.Y.read(start, stop, buf)
+            rows, _ = select_rows(start, stop - start, opts.val_fraction, opts.seed)
+            counts[0] += len(rows)
+            yield start, y, rows
+
+    found = labels_mod.collect(blocks(), opts.model, f"{table.path}:{table.y_name}")
+    return LabelCount(found, counts[0], counts[1])
+
+
+def labels_of(count: LabelCount, table: Table, opts: TrainOptions) -> Labels:
+    """The label mapping the whole file's pass found, or an InputError if nothing is left to train on."""
+    if count.n_train == 0:
+        held = table.n_rows - count.n_bad
+        raise InputError(f"{table.path}: no rows left to train on ({held} held out by --val-fraction, "
+                         f"{count.n_bad} skipped by --bad-rows skip)")
+    return labels_mod.from_values(count.found, opts.model, f"{table.path}:{table.y_name}", table.y_dtype)
+
+
+def moment_pass(table: Table, spans, block_rows: int, opts: TrainOptions, check_stop=lambda: None) -> RunningMoments:
+    """Mean and standard deviation of the training rows' features, over ``spans``."""
+    stats = RunningMoments(table.n_features)
+    skip = opts.bad_rows == "skip"
+    for block in stream_blocks(table, spans, block_rows):
+        check_stop()
+        rows, _ = select_rows(block.start, block.stop - block.start, opts.val_fraction, opts.seed,
+                              finite=finite_mask(block) if skip else None)
+        X = block.X if len(rows) == block.X.shape[0] else block.X[rows]
+        bad = first_nonfinite_row(X)
+        if bad >= 0:
+            raise InputError(f"{table.path}:{table.x_name}: non-finite feature value at row {block.start + int(rows[bad])}")
+        stats.update(X)
+    return stats
+
+
+def check_val_labels(val_table: Table, labels: Labels, opts: TrainOptions) -> None:
+    """Every label of the --val file is finite (or skipped by --bad-rows skip) and one of the training classes."""
+    where = f"{val_table.path}:{val_table.y_name}"
+    block_rows = val_table.block_rows(opts.memory)
+    buf = np.empty(block_rows)
+    for start, stop in val_table.spans(block_rows):
+        y = val_table.Y.read(start, stop, buf)
+        if opts.bad_rows == "skip":
+            rows = np.flatnonzero(np.isfinite(y))
+            labels.encode_rows(y, rows, where, start)
+        else:
+            labels_mod.check_finite_labels(y, where, start)
+            labels.encode(y, where, start)

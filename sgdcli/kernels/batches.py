@@ -1,0 +1,275 @@
+"""The fused mini-batch loop: every mini-batch of one in-memory block in a single compiled call.
+
+``train_block`` runs every mini-batch of one in-memory block inside a single
+compiled call.  A batch may straddle blocks: its gradient sum ``G`` and the
+number of rows in it (``counters[FILL]``) carry over to the next call, so an
+epoch is one stream of ceil(rows / B) batches whatever the block size, and
+full-batch gradient descent accumulates over every block before its one step.
+
+Standardization is folded out of the inner loops: within a batch the weights
+are fixed, so scores use effective weights W·diag(1/σ) with the bias shifted
+by −W·(μ/σ), and the gradient is summed over raw features and mapped back to
+standardized units once per batch (O(outputs × features) per step).
+
+Large batches are split into ``cfg.parts`` contiguous row ranges summed in
+parallel (``prange``); each thread writes only its own partial buffer and the
+partials are added in a fixed order, so results depend on the thread count
+but never on scheduling.  Batches of fewer than ``cfg.par_min_rows`` rows run
+serially (state.py says why).
+
+Rows are visited in a random order inside blocks far larger than the caches,
+so every loop over rows prefetches the row ``AHEAD`` steps ahead
+(intrinsics.py).
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+from numba import prange
+
+from sgdcli.kernels.intrinsics import AHEAD, prefetch_row
+from sgdcli.kernels.jit import kernel
+from sgdcli.kernels.losses import loss_grad, loss_grad_one
+from sgdcli.kernels.optimizers import step
+from sgdcli.kernels.pure_sgd import is_pure_sgd, train_block_pure_sgd
+from sgdcli.kernels.rows import has_nonfinite
+from sgdcli.kernels.schedules import lr_at
+from sgdcli.kernels.scoring import fold_weights
+from sgdcli.kernels.state import (BAD, BAD_ROW, BATCH_LOSS, DIVERGED, EPOCH, EPOCH_LOSS, EPOCH_ROWS, FILL, OK, T,
+                                  KernelConfig, TrainState, uses_slots)
+
+_DIVERGING_ROW = -2  # a status: a finite row whose loss is not finite (the weights blew up)
+
+
+@kernel(callee=True)
+def _accumulate(model, X, y, rows, lo, hi, We, G, s, g):
+    """Add the loss gradients of rows[lo:hi] into ``G``; return (loss sum, status).
+
+    status is -1, the position in ``rows`` of a row with non-finite data, or
+    _DIVERGING_ROW when a finite row gets a non-finite loss (the weights blew up).
+    """
+    k_out = We.shape[0]
+    d = X.shape[1]
+    total = 0.0
+    n = rows.shape[0]  # prefetch across batch boundaries, or small batches start cold
+    for r in range(lo, hi):
+        if r + AHEAD < n:
+            prefetch_row(X, rows[r + AHEAD])
+        i = rows[r]
+        for k in range(k_out):
+            acc = We[k, d]
+            for j in range(d):
+                acc += We[k, j] * X[i, j]
+            s[k] = acc
+        loss = loss_grad(model, s, y[i], g)
+        if not math.isfinite(loss):
+            return total, r if has_nonfinite(X, i) else _DIVERGING_ROW
+        total += loss
+        for k in range(k_out):
+            gk = g[k]
+            if gk != 0.0:
+                for j in range(d):
+                    G[k, j] += gk * X[i, j]
+                G[k, d] += gk
+    return total, -1
+
+
+@kernel(callee=True)
+def _accumulate_one(model, X, y, rows, lo, hi, w, grad):
+    """``_accumulate`` for a single-output model (weights ``w``, gradient sum ``grad``).
+
+    Two rows at a time, in scalars: one pass over the weights scores both, and
+    one read-modify-write of ``grad`` adds both.  The CPU gets two independent
+    rows (two cache misses, two exp/log1p) to overlap.  An odd last row is
+    paired with itself and its copy given no weight.  Scoring and summing in
+    pairs is what makes single-output models faster per row than the general
+    one-row-at-a-time loop above (the batch rows of `make bench` measure it).
+    """
+    d = X.shape[1]
+    total = 0.0
+    n = rows.shape[0]
+    r = lo
+    while r < hi:
+        if r + AHEAD + 1 < n:
+            prefetch_row(X, rows[r + AHEAD])
+            prefetch_row(X, rows[r + AHEAD + 1])
+        i = rows[r]
+        single = r + 1 == hi
+        i2 = i if single else rows[r + 1]
+        z = w[d]
+        z2 = z
+        for j in range(d):
+            z += w[j] * X[i, j]
+            z2 += w[j] * X[i2, j]
+        loss, dz = loss_grad_one(model, z, y[i])
+        loss2, dz2 = loss_grad_one(model, z2, y[i2])
+        if not math.isfinite(loss):
+            return total, r if has_nonfinite(X, i) else _DIVERGING_ROW
+        if single:
+            loss2 = 0.0
+            dz2 = 0.0
+        elif not math.isfinite(loss2):
+            return total, r + 1 if has_nonfinite(X, i2) else _DIVERGING_ROW
+        total += loss + loss2
+        if dz != 0.0 or dz2 != 0.0:
+            for j in range(d):
+                grad[j] += dz * X[i, j] + dz2 * X[i2, j]
+            grad[d] += dz + dz2
+        r += 2
+    return total, -1
+
+
+def finish_batch(cfg, state, scratch, center, scale):
+    """Take the step for the rows gathered so far; False if the model diverged."""
+    return _finish_batch(cfg, _compiled_state(cfg, state), scratch, *_compiled_scaling(cfg, center, scale))
+
+
+def _compiled_state(cfg: KernelConfig, state: TrainState) -> TrainState:
+    """``state`` as the kernels take it: without the optimizer slots when the run never uses them.
+
+    Plain SGD without averaging keeps no per-weight state.  Passing None in its
+    place lets Numba prune every other update rule from the compiled step
+    (``slots is None`` is decided at compile time), which shortens a first
+    run's compile.  The arrays that change are shared.
+    """
+    return state if uses_slots(cfg) else state._replace(slots=None)
+
+
+def _compiled_scaling(cfg: KernelConfig, center, scale) -> tuple:
+    """(center, scale) as the kernels take them: None for both without ``--standardize``.
+
+    As with the slots above, the kernels test ``center is None``, which Numba
+    decides at compile time: a run without standardization never compiles
+    ``fold_weights`` or the mapping of gradients to standardized units, a
+    part of a first run's compile (`make bench`'s first-run row).
+    """
+    return (center, scale) if cfg.standardized else (None, None)
+
+
+@kernel()
+def _finish_batch(cfg, state, scratch, center, scale):
+    W, G, counters, sums = state.W, state.G, state.counters, state.sums
+    if center is not None:  # raw-feature sums to standardized units: σ⁻¹·(Σg·x − μ·Σg)
+        k_out, d1 = G.shape
+        for k in range(k_out):
+            gb = G[k, d1 - 1]
+            for j in range(d1 - 1):
+                G[k, j] = scale[j] * (G[k, j] - center[j] * gb)
+    t = counters[T]
+    lr = lr_at(cfg, t, counters[EPOCH])
+    ok = step(cfg, W, G, state.slots, counters[FILL], t + 1, lr)
+    counters[T] = t + 1
+    sums[EPOCH_LOSS] += sums[BATCH_LOSS]
+    sums[EPOCH_ROWS] += counters[FILL]
+    sums[BATCH_LOSS] = 0.0
+    counters[FILL] = 0
+    if center is not None:
+        fold_weights(W, center, scale, scratch.We)
+    return ok and math.isfinite(sums[EPOCH_LOSS])
+
+
+def train_block(cfg, X, y, rows, center, scale, state, scratch):
+    """Run all mini-batches over ``rows`` (block-local indices, in visiting order).
+
+    Returns OK, BAD_ROW (the row is in counters[BAD]) or DIVERGED.  A Python
+    entry that picks the compiled kernel the run needs, so that a run compiles
+    only that one (compiling is most of a first run's start-up): the in-place
+    pure-SGD path, or the batch loop with or without its threaded branch and
+    with the single-output or the general gradient loop; either with or
+    without the standardization code.
+    """
+    k_out = state.W.shape[0]
+    center, scale = _compiled_scaling(cfg, center, scale)
+    if is_pure_sgd(cfg, k_out):
+        return train_block_pure_sgd(cfg, X, y, rows, center, scale, state.W[0], state.counters, state.sums)
+    variant = {}  # an omitted argument prunes its branch at compile time
+    if cfg.parts > 1 and cfg.batch_size >= cfg.par_min_rows:
+        variant["threads"] = cfg.parts
+    if k_out > 1:
+        variant["multi"] = True
+    return train_block_batches(cfg, X, y, rows, center, scale, _compiled_state(cfg, state), scratch, **variant)
+
+
+@kernel()
+def train_block_batches(cfg, X, y, rows, center, scale, state, scratch, threads=None, multi=None):
+    """The general path of ``train_block``: gradient sums over batches, then ``step``.
+
+    Without ``threads`` the threaded branch is pruned at compile time (Numba
+    prunes ``is None`` tests of omitted arguments), so serial runs never
+    compile the parallel kernel.  Likewise single-output models omit ``multi``
+    and compile only ``_accumulate_one``; multi-output ones pass it and use the
+    general ``_accumulate`` (a bool-typed argument prunes nothing, so they
+    compile both).
+    """
+    G, counters, sums = state.G, state.counters, state.sums
+    partial, ploss, pstatus, s_buf, g_buf = scratch.partial, scratch.ploss, scratch.pstatus, scratch.s_buf, scratch.g_buf
+    n = rows.shape[0]
+    d = X.shape[1]
+    k_out = state.W.shape[0]
+    if center is not None:
+        We = fold_weights(state.W, center, scale, scratch.We)
+    else:
+        We = state.W
+    i = np.int64(0)  # not a literal 0: callees would be compiled once more for Literal[int](0)
+    while i < n:
+        take = min(cfg.batch_size - counters[FILL], n - i)
+        loss = 0.0
+        status = -1
+        threaded = False
+        if threads is not None:
+            threaded = take >= cfg.par_min_rows
+            if threaded:
+                _accumulate_parallel(cfg.model, threads, X, y, rows, i, take, We, partial, ploss, pstatus, s_buf, g_buf,
+                                     multi)
+                for p in range(threads):
+                    loss += ploss[p]
+                    if status == -1 and pstatus[p] != -1:
+                        status = pstatus[p]
+                    for k in range(k_out):
+                        for j in range(d + 1):
+                            G[k, j] += partial[p, k, j]
+        if not threaded:
+            if multi is None:
+                res = _accumulate_one(cfg.model, X, y, rows, i, i + take, We[0], G[0])
+            else:
+                res = _accumulate(cfg.model, X, y, rows, i, i + take, We, G, s_buf[0, :k_out], g_buf[0, :k_out])
+            loss = res[0]
+            status = res[1]
+        if status >= 0:
+            counters[BAD] = rows[status]
+            return BAD_ROW
+        if status == _DIVERGING_ROW:
+            return DIVERGED
+        sums[BATCH_LOSS] += loss
+        counters[FILL] += take
+        i += take
+        if counters[FILL] == cfg.batch_size:
+            if not _finish_batch(cfg, state, scratch, center, scale):
+                return DIVERGED
+    return OK
+
+
+@kernel(parallel=True, callee=True)
+def _accumulate_parallel(model, parts, X, y, rows, i, take, We, partial, ploss, pstatus, s_buf, g_buf, multi):
+    """Rows rows[i:i+take] split into ``parts`` contiguous ranges, one per thread.
+
+    Each thread writes only its own partial sums, loss and status.  Kept apart
+    from the batch loop so that only this small function goes through Numba's
+    parallel compiler, and it takes plain arrays: writes through a namedtuple
+    attribute inside a prange are lost (numba issues 7135 and 10338, open).
+    """
+    k_out = We.shape[0]
+    for p in prange(parts):
+        lo = i + p * take // parts
+        hi = i + (p + 1) * take // parts
+        partial[p] = 0.0
+        if multi is None:
+            res = _accumulate_one(model, X, y, rows, lo, hi, We[0], partial[p, 0])
+        else:
+            res = _accumulate(model, X, y, rows, lo, hi, We, partial[p], s_buf[p, :k_out], g_buf[p, :k_out])
+        ploss[p] = res[0]
+        pstatus[p] = res[1]
+
+

@@ -1,0 +1,37 @@
+"""Copying a block's rows out of a memory-mapped chunked file, in the order training visits them.
+
+A chunked file whose chunks are not stored one after another (X's chunks
+interleaved with y's, as h5py writes them when both grow together) cannot be
+handed to the kernels as one array: its blocks are copied into a buffer.
+Copying them in the epoch's visiting order instead of file order costs the
+reader thread about the same, and lets the training kernel read its rows one
+after another instead of in random order, which is faster (`make bench`'s
+chunked row).  The kernel computes the same sums in the same order, so the
+model is the same, bit for bit.
+"""
+
+from __future__ import annotations
+
+from sgdcli.kernels.intrinsics import AHEAD, prefetch_span
+from sgdcli.kernels.jit import kernel
+
+
+@kernel()
+def gather_rows(src, offsets, chunk_rows, start, order, out):
+    """out[k] = row ``start + order[k]`` of a chunked 2-D dataset whose file is mapped as the flat array ``src``.
+
+    Row chunk c starts at element ``offsets[c]`` of ``src``; a row has
+    ``out.shape[1]`` elements.  Rows are read in random order, so the row
+    AHEAD steps ahead is prefetched (intrinsics.py).
+    """
+    width = out.shape[1]
+    n = order.shape[0]
+    for k in range(n):
+        if k + AHEAD < n:
+            i = start + order[k + AHEAD]
+            prefetch_span(src, offsets[i // chunk_rows] + (i % chunk_rows) * width, width)
+        i = start + order[k]
+        at = offsets[i // chunk_rows] + (i % chunk_rows) * width
+        for j in range(width):
+            out[k, j] = src[at + j]
+    return out

@@ -1,0 +1,156 @@
+"""Numba compiler flags, and a compile cache that cannot go stale.
+
+fastmath is enabled without ``nnan``/``ninf`` so that the non-finite checks
+that detect divergence and bad rows are never optimised away.  Kernels are
+compiled lazily on first call and cached on disk (``cache=True``), which
+honours ``NUMBA_CACHE_DIR``.
+
+Numba checks a cached kernel only against the source file that defines it: a
+kernel in batches.py that calls the loss in losses.py would be loaded from
+the cache after losses.py changed (a ``git pull`` into an editable install),
+and silently compute with the old loss.  So each cache directory carries a
+digest of every source file of this package (``sgdcli.kernels``, the only
+place that compiles: an import-linter contract keeps numba out of the other
+layers); when it differs, the directory's compiled kernels are deleted before
+any is loaded.
+
+Numba also updates a cache index with an unlocked read-modify-write: two
+processes compiling different signatures of one kernel at the same time (two
+cron jobs after an upgrade, ``make -j``) can both number their compiled code
+``1``, leaving an index entry that points at the other signature's machine
+code, which crashes whoever loads it (numba issue 4807, open).  Saves and
+loads of each cache directory are therefore serialized with ``flock``.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import functools
+import hashlib
+import os
+import tempfile
+
+try:
+    import fcntl
+except ImportError:  # Windows has no flock: caches there go unlocked
+    fcntl = None
+
+import numba
+
+FASTMATH = {"nsz", "arcp", "contract", "afn", "reassoc"}
+STAMP = "sgdcli-sources.sha256"
+LOCK = "sgdcli-cache.lock"
+_PACKAGE = os.path.dirname(os.path.abspath(__file__))
+_checked: set[str] = set()
+
+
+def kernel(parallel: bool = False, callee: bool = False):
+    """Compile with the project's flags, cached on disk.
+
+    ``callee=True`` is for kernels that only other kernels call: Numba then
+    builds no CPython wrapper (the code that unboxes every argument, the
+    20-field KernelConfig included) and no C-callable wrapper for them, which
+    are optimized and compiled like the kernel itself and were a large part
+    of a small callee's compile (`make bench`'s first-run row measures the
+    whole).  Such a kernel cannot be called from Python.
+    """
+    jit = numba.njit(cache=True, nogil=True, fastmath=FASTMATH, parallel=parallel,
+                     no_cpython_wrapper=callee, no_cfunc_wrapper=callee)
+
+    def decorate(fn):
+        dispatcher = jit(fn)
+        cache = getattr(dispatcher, "_cache", None)
+        path = getattr(cache, "_cache_path", None)
+        _drop_stale_cache(path)
+        _serialize(getattr(cache, "_cache_file", None), path)
+        return dispatcher
+
+    return decorate
+
+
+def cache_dirs() -> list[str]:
+    """The directories the kernels defined so far are cached in."""
+    return sorted(_checked)
+
+
+@functools.cache
+def sources_digest() -> str:
+    """SHA-256 over the names and contents of the Python files of ``sgdcli.kernels``."""
+    h = hashlib.sha256()
+    for name in sorted(os.listdir(_PACKAGE)):
+        if name.endswith(".py"):
+            h.update(name.encode())
+            with open(os.path.join(_PACKAGE, name), "rb") as fh:
+                h.update(fh.read())
+    return h.hexdigest()
+
+
+def _drop_stale_cache(path: str | None) -> None:
+    """Once per process and cache directory: delete compiled kernels built from other sources."""
+    if not path or path in _checked:
+        return
+    _checked.add(path)
+    digest = sources_digest()
+    stamp = os.path.join(path, STAMP)
+    if _stamped(stamp, digest):
+        return
+    try:
+        os.makedirs(path, exist_ok=True)
+        with _locked(os.path.join(path, LOCK), fcntl.LOCK_EX if fcntl else 0):
+            if _stamped(stamp, digest):  # another process renewed it while we waited
+                return
+            for name in os.listdir(path):
+                if name.endswith((".nbi", ".nbc")):
+                    try:
+                        os.unlink(os.path.join(path, name))
+                    except FileNotFoundError:
+                        pass
+            fd, tmp = tempfile.mkstemp(dir=path, prefix=".stamp-")
+            with os.fdopen(fd, "w") as fh:
+                fh.write(digest + "\n")
+            os.replace(tmp, stamp)
+    except OSError:  # a cache we cannot write: Numba then compiles in memory (or uses another locator)
+        pass
+
+
+def _stamped(stamp: str, digest: str) -> bool:
+    try:
+        with open(stamp) as fh:
+            return fh.read().strip() == digest
+    except OSError:
+        return False
+
+
+def _serialize(cache_file, path: str | None) -> None:
+    """Make ``cache_file``'s save (index and data) and load atomic across processes."""
+    if cache_file is None or not path or fcntl is None or not hasattr(cache_file, "save"):
+        return
+    lock = os.path.join(path, LOCK)
+    save, load = cache_file.save, cache_file.load
+
+    def locked_save(key, data):
+        with _locked(lock, fcntl.LOCK_EX):
+            return save(key, data)
+
+    def locked_load(key):
+        with _locked(lock, fcntl.LOCK_SH):
+            return load(key)
+
+    cache_file.save, cache_file.load = locked_save, locked_load
+
+
+@contextlib.contextmanager
+def _locked(path: str, mode: int):
+    """Hold ``flock(mode)`` on the file ``path``; no lock where locks are unavailable."""
+    try:
+        if fcntl is None:
+            raise OSError("no flock")
+        fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o666)
+    except OSError:  # a cache directory we cannot write: Numba will not save there either
+        yield
+        return
+    try:
+        fcntl.flock(fd, mode)
+        yield
+    finally:
+        os.close(fd)  # releases the lock

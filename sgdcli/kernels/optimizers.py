@@ -1,0 +1,112 @@
+"""Optimizers: how one averaged gradient becomes a step.
+
+Each optimizer keeps at most two state arrays ("slots") shaped like the
+parameters; a third slot holds the Polyak–Ruppert average when ``--average``
+is on.  ``step`` applies one update to every parameter and returns False if
+a parameter became non-finite.  Plain SGD without averaging keeps no slots:
+its kernels pass None, and Numba then compiles that update alone.
+"""
+
+from __future__ import annotations
+
+import math
+
+from sgdcli.kernels.jit import kernel
+
+SGD, MOMENTUM, NESTEROV, ADAGRAD, RMSPROP, ADAM = 0, 1, 2, 3, 4, 5
+CODES = {"sgd": SGD, "momentum": MOMENTUM, "nesterov": NESTEROV, "adagrad": ADAGRAD, "rmsprop": RMSPROP, "adam": ADAM}
+SLOT_A, SLOT_B, SLOT_AVG = 0, 1, 2
+N_SLOTS = 3
+
+
+@kernel(callee=True)
+def step(cfg, W, G, slots, count, t, lr):
+    """Apply update number ``t`` (1-based) from the gradient sum ``G`` over ``count`` rows.
+
+    The penalty (l2/2)·‖w‖² + l1·‖w‖₁ is added to every weight but not to the
+    bias (the last column).  ``G`` is zeroed for the next batch.
+
+    Each pass below is a plain loop over the parameters with the optimizer
+    chosen outside it, so LLVM vectorizes it: with the choice inside the loop,
+    the step was a noticeable share of a small batch's time.
+    """
+    k_out, d1 = W.shape
+    d = d1 - 1
+    inv = 1.0 / count
+    l1 = cfg.l1
+    l2 = cfg.l2
+    for k in range(k_out):  # G becomes the mean gradient plus the penalty's
+        for j in range(d):
+            w = W[k, j]
+            sign = 1.0 if w > 0.0 else (-1.0 if w < 0.0 else 0.0)
+            G[k, j] = G[k, j] * inv + l2 * w + l1 * sign
+        G[k, d] *= inv
+    if slots is None:  # plain SGD without averaging: pruned at compile time to this loop alone
+        for k in range(k_out):
+            for j in range(d1):
+                W[k, j] -= lr * G[k, j]
+                G[k, j] = 0.0
+    else:
+        _update(cfg, W, G, slots, t, lr)
+    finite = True
+    for k in range(k_out):
+        for j in range(d1):
+            finite &= abs(W[k, j]) < math.inf
+    return finite
+
+
+@kernel(callee=True)
+def _update(cfg, W, G, slots, t, lr):
+    """Every update rule, and the running average; ``G`` holds the mean gradient and is zeroed."""
+    k_out, d1 = W.shape
+    opt = cfg.optimizer
+    mu = cfg.momentum
+    b1 = cfg.beta1
+    b2 = cfg.beta2
+    eps = cfg.eps
+    A = slots[SLOT_A]
+    B = slots[SLOT_B]
+    for k in range(k_out):
+        if opt == SGD:
+            for j in range(d1):
+                W[k, j] -= lr * G[k, j]
+        elif opt == MOMENTUM:
+            for j in range(d1):
+                v = mu * A[k, j] + G[k, j]
+                A[k, j] = v
+                W[k, j] -= lr * v
+        elif opt == NESTEROV:
+            for j in range(d1):
+                g = G[k, j]
+                v = mu * A[k, j] + g
+                A[k, j] = v
+                W[k, j] -= lr * (g + mu * v)
+        elif opt == ADAGRAD:
+            for j in range(d1):
+                g = G[k, j]
+                a = A[k, j] + g * g
+                A[k, j] = a
+                W[k, j] -= lr * g / (math.sqrt(a) + eps)
+        elif opt == RMSPROP:
+            for j in range(d1):
+                g = G[k, j]
+                a = b2 * A[k, j] + (1.0 - b2) * g * g
+                A[k, j] = a
+                W[k, j] -= lr * g / (math.sqrt(a) + eps)
+        else:  # ADAM
+            c1 = 1.0 - b1**t
+            c2 = 1.0 - b2**t
+            for j in range(d1):
+                g = G[k, j]
+                m = b1 * A[k, j] + (1.0 - b1) * g
+                v = b2 * B[k, j] + (1.0 - b2) * g * g
+                A[k, j] = m
+                B[k, j] = v
+                W[k, j] -= lr * (m / c1) / (math.sqrt(v / c2) + eps)
+        for j in range(d1):
+            G[k, j] = 0.0
+    if cfg.average:
+        avg = slots[SLOT_AVG]
+        for k in range(k_out):
+            for j in range(d1):
+                avg[k, j] += (W[k, j] - avg[k, j]) / t

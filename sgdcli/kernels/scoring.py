@@ -1,0 +1,42 @@
+"""Scores of rows under a model, and the weights that make standardized units raw ones."""
+
+from __future__ import annotations
+
+from numba import prange
+
+from sgdcli.kernels.intrinsics import AHEAD, prefetch_row
+from sgdcli.kernels.jit import kernel
+
+
+@kernel()
+def fold_weights(W, center, scale, We):
+    """Weights on raw features equivalent to ``W`` on (x − center)·scale."""
+    k_out, d1 = W.shape
+    d = d1 - 1
+    for k in range(k_out):
+        bias = W[k, d]
+        for j in range(d):
+            w = W[k, j] * scale[j]
+            We[k, j] = w
+            bias -= w * center[j]
+        We[k, d] = bias
+    return We
+
+
+@kernel(parallel=True)
+def scores(X, rows, We, out):
+    """Raw scores of rows ``rows`` of ``X``: out[r, k] = We[k, :d]·x + We[k, d]."""
+    d = X.shape[1]
+    k_out = We.shape[0]
+    n = rows.shape[0]
+    for r in prange(n):
+        if r + AHEAD < n:
+            prefetch_row(X, rows[r + AHEAD])
+        i = rows[r]
+        for k in range(k_out):
+            acc = We[k, d]
+            for j in range(d):
+                acc += We[k, j] * X[i, j]
+            out[r, k] = acc
+    return out
+

@@ -1,0 +1,154 @@
+"""What the training kernels are given: their settings, the training state, and their work arrays.
+
+``KernelConfig`` is immutable and built once per run from the training
+options (``kernel_config``); ``TrainState`` holds everything that changes
+while training, as arrays, so a checkpoint is a copy of it; ``Scratch`` holds
+work arrays allocated once per run.
+"""
+
+from __future__ import annotations
+
+from typing import NamedTuple
+
+import numpy as np
+
+from sgdcli.kernels import losses, optimizers, schedules
+from sgdcli.kernels.optimizers import N_SLOTS, SGD, SLOT_AVG
+
+# counters (int64)
+T, FILL, EPOCH, BAD = 0, 1, 2, 3
+N_COUNTERS = 4
+# sums (float64)
+EPOCH_LOSS, EPOCH_ROWS, BATCH_LOSS = 0, 1, 2
+N_SUMS = 3
+# status codes
+OK, BAD_ROW, DIVERGED = 0, 1, 2
+
+# Batches (or batch segments) of fewer rows run serially: a fork/join, plus
+# zeroing and merging the partial buffers, costs about as much as fifty rows of
+# work, so small batches lose more than the threads share out (the batch-size
+# rows of `make bench` show it).
+PAR_MIN_ROWS = 128
+
+
+class KernelConfig(NamedTuple):
+    """Immutable settings of the kernels; built once per run by ``kernel_config``."""
+
+    model: int
+    optimizer: int
+    schedule: int
+    batch_size: int
+    parts: int
+    par_min_rows: int
+    standardized: bool
+    lr: float
+    l1: float
+    l2: float
+    momentum: float
+    beta1: float
+    beta2: float
+    eps: float
+    power_t: float
+    gamma: float
+    step_epochs: int
+    warmup: int
+    total_iterations: int
+    average: bool
+
+
+def kernel_config(opts, batch: int, threads: int, total_iterations: int,
+                  par_min_rows: int = PAR_MIN_ROWS) -> KernelConfig:
+    """The kernels' settings for ``opts`` (``sgdcli.TrainOptions``) at the batch size and thread count used.
+
+    Only the options' attributes are read: the kernels import nothing of sgdcli's other layers.
+    """
+    return KernelConfig(
+        model=losses.CODES[opts.model],
+        optimizer=optimizers.CODES[opts.optimizer],
+        schedule=schedules.CODES[opts.schedule],
+        batch_size=int(batch),
+        parts=int(threads),
+        par_min_rows=int(par_min_rows),
+        standardized=bool(opts.standardize),
+        lr=float(opts.scaled_lr(batch)),
+        l1=float(opts.l1),
+        l2=float(opts.l2),
+        momentum=float(opts.momentum),
+        beta1=float(opts.beta1),
+        beta2=float(opts.beta2),
+        eps=float(opts.eps),
+        power_t=float(opts.power_t),
+        gamma=float(opts.gamma),
+        step_epochs=int(opts.step_epochs),
+        warmup=int(opts.warmup_iterations),
+        total_iterations=int(total_iterations),
+        average=bool(opts.average),
+    )
+
+
+def uses_slots(cfg: KernelConfig) -> bool:
+    """Whether the run keeps optimizer state or a running average: all but plain SGD without averaging."""
+    return cfg.optimizer != SGD or cfg.average
+
+
+class TrainState(NamedTuple):
+    """Everything that changes during training, as arrays (checkpointable)."""
+
+    W: np.ndarray  # (outputs, features + 1) in standardized units; the last column is the bias
+    G: np.ndarray  # gradient sum of the batch in progress, over raw features
+    slots: np.ndarray  # optimizer state and the running average
+    counters: np.ndarray  # T, FILL, EPOCH, BAD
+    sums: np.ndarray  # EPOCH_LOSS, EPOCH_ROWS, BATCH_LOSS
+
+    @classmethod
+    def zeros(cls, k_out: int, d: int) -> "TrainState":
+        return cls(
+            W=np.zeros((k_out, d + 1)),
+            G=np.zeros((k_out, d + 1)),
+            slots=np.zeros((N_SLOTS, k_out, d + 1)),
+            counters=np.zeros(N_COUNTERS, dtype=np.int64),
+            sums=np.zeros(N_SUMS),
+        )
+
+    @property
+    def iterations(self) -> int:
+        return int(self.counters[T])
+
+    def params(self, average: bool) -> np.ndarray:
+        """The parameters a model should use: the Polyak average or the last iterate."""
+        return self.slots[SLOT_AVG] if average and self.iterations > 0 else self.W
+
+
+_LINE = 8  # float64s per 64-byte cache line
+
+
+def _padded(n: int) -> int:
+    """``n`` rounded up to whole cache lines, plus one line of gap."""
+    return -(-n // _LINE) * _LINE + _LINE
+
+
+class Scratch(NamedTuple):
+    """Work arrays of ``train_block``, allocated once per run.
+
+    Each thread's rows are padded to whole cache lines, so threads never write
+    to the same line (false sharing made the parallel path slower than the
+    serial one at 10 features).  Kernels use only the first columns.
+    """
+
+    partial: np.ndarray  # per-thread gradient sums
+    ploss: np.ndarray
+    pstatus: np.ndarray
+    s_buf: np.ndarray  # per-thread scores of one row
+    g_buf: np.ndarray  # per-thread d loss / d score of one row
+    We: np.ndarray  # effective weights on raw features
+
+    @classmethod
+    def make(cls, parts: int, k_out: int, d: int) -> "Scratch":
+        return cls(
+            partial=np.zeros((parts, k_out, _padded(d + 1))),
+            ploss=np.zeros(_padded(parts)),
+            pstatus=np.zeros(_padded(parts), dtype=np.int64),
+            s_buf=np.zeros((parts, _padded(k_out))),
+            g_buf=np.zeros((parts, _padded(k_out))),
+            We=np.zeros((k_out, d + 1)),
+        )

@@ -1,0 +1,24 @@
+"""The model card that ``sgdcli show`` prints: everything a model file says about the model."""
+
+from __future__ import annotations
+
+from sgdcli.model.file import load_model
+
+
+def model_card(path) -> dict:
+    m = load_model(path)
+    return {
+        "model": m.model,
+        "features": m.n_features,
+        "outputs": int(m.weights.shape[0]),
+        "classes": m.classes.tolist() if m.classes is not None else None,
+        "standardized": m.center is not None,
+        "bias": m.bias.tolist(),
+        "weight_norm": float((m.weights**2).sum() ** 0.5),
+        "hyperparameters": m.options,
+        "training": m.training,
+        "history": m.history,
+        "data": m.fingerprint,
+        "versions": m.versions,
+        "created": m.created,
+    }

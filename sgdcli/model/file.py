@@ -1,0 +1,123 @@
+"""A trained model and its HDF5 file format.
+
+Layout of a model file (format version 1)::
+
+    /weights   float64 (outputs, features)   in standardized units
+    /bias      float64 (outputs,)
+    /classes   (classes,)                    the user's label values; classifiers only
+    /center    float64 (features,)           per-feature mean; --standardize only
+    /scale     float64 (features,)           per-feature standard deviation
+    attrs: sgdcli_format="sgdcli-model", format_version, sgdcli_version, model,
+           created, and JSON texts options, training, history, fingerprint, versions
+
+Scores are  s = weights · ((x − center) / scale) + bias.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import datetime
+import json
+
+import numpy as np
+
+from sgdcli import __version__
+from sgdcli.data import hdf5
+from sgdcli.data.atomic import atomic_output
+from sgdcli.errors import InputError
+from sgdcli.model.labels import Labels
+from sgdcli.options import MODELS, task_of
+
+FORMAT = "sgdcli-model"
+FORMAT_VERSION = 1
+_JSON_ATTRS = ("options", "training", "history", "fingerprint", "versions")
+
+
+@dataclasses.dataclass
+class Model:
+    model: str
+    weights: np.ndarray
+    bias: np.ndarray
+    classes: np.ndarray | None = None
+    center: np.ndarray | None = None
+    scale: np.ndarray | None = None
+    options: dict = dataclasses.field(default_factory=dict)
+    training: dict = dataclasses.field(default_factory=dict)
+    history: list = dataclasses.field(default_factory=list)
+    fingerprint: dict = dataclasses.field(default_factory=dict)
+    versions: dict = dataclasses.field(default_factory=dict)
+    created: str = ""
+
+    @property
+    def n_features(self) -> int:
+        return int(self.weights.shape[1])
+
+    @property
+    def labels(self) -> Labels:
+        return Labels(task_of(self.model), self.classes)
+
+    def raw_weights(self) -> np.ndarray:
+        """Weights on raw features, bias as the last column, as the scoring kernel takes them."""
+        W = np.ascontiguousarray(np.column_stack([self.weights, self.bias]), dtype=np.float64)
+        if self.center is None:
+            return W
+        from sgdcli.kernels.scoring import fold_weights
+
+        center = np.asarray(self.center, dtype=np.float64)
+        return fold_weights(W, center, 1.0 / np.asarray(self.scale, dtype=np.float64), np.empty_like(W))
+
+    def save(self, path) -> None:
+        with atomic_output(path) as tmp:
+            with hdf5.created(tmp) as f:
+                f.attrs["sgdcli_format"] = FORMAT
+                f.attrs["format_version"] = FORMAT_VERSION
+                f.attrs["sgdcli_version"] = __version__
+                f.attrs["model"] = self.model
+                f.attrs["created"] = self.created or _now()
+                for name in _JSON_ATTRS:
+                    f.attrs[name] = json.dumps(getattr(self, name), sort_keys=True, default=_jsonable)
+                f.create_dataset("weights", data=self.weights)
+                f.create_dataset("bias", data=self.bias)
+                for name in ("classes", "center", "scale"):
+                    value = getattr(self, name)
+                    if value is not None:
+                        f.create_dataset(name, data=value)
+
+
+def load_model(path) -> Model:
+    """Read a model file, or raise InputError saying why it is not one."""
+    if isinstance(path, Model):
+        return path
+    f = hdf5.open_file(path)
+    with f, hdf5.reading(f"{path}", "damaged sgdcli model"):
+        if f.attrs.get("sgdcli_format") != FORMAT:
+            raise InputError(f"{path}: not an sgdcli model (no sgdcli_format attribute; written by another tool?)")
+        version = int(f.attrs.get("format_version", 0))
+        if version > FORMAT_VERSION:
+            raise InputError(f"{path}: model format version {version} is newer than this sgdcli reads ({FORMAT_VERSION}); upgrade sgdcli")
+        kwargs = {name: json.loads(f.attrs[name]) for name in _JSON_ATTRS}
+        m = Model(
+            model=str(f.attrs["model"]),
+            weights=np.asarray(f["weights"][()], dtype=np.float64),
+            bias=np.asarray(f["bias"][()], dtype=np.float64),
+            classes=f["classes"][()] if "classes" in f else None,
+            center=f["center"][()] if "center" in f else None,
+            scale=f["scale"][()] if "scale" in f else None,
+            created=str(f.attrs.get("created", "")),
+            **kwargs,
+        )
+    if m.weights.ndim != 2 or m.bias.shape != (m.weights.shape[0],) or m.model not in MODELS:
+        raise InputError(f"{path}: damaged sgdcli model (inconsistent weights, bias or model type)")
+    return m
+
+
+def _now() -> str:
+    return datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds")
+
+
+def _jsonable(value):
+    if isinstance(value, np.generic):
+        return value.item()
+    if isinstance(value, np.ndarray):
+        return value.tolist()
+    raise TypeError(f"cannot store {type(value).__name__} in a model file")

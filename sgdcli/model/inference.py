@@ -1,0 +1,145 @@
+"""Prediction and evaluation, streamed block by block with bounded memory.
+
+The same scoring stream serves ``predict``, ``evaluate`` and the validation
+pass of training, so all three agree row for row.
+"""
+
+from __future__ import annotations
+
+import os
+from typing import Callable, Iterator
+
+import numpy as np
+
+from sgdcli.data import hdf5
+from sgdcli.data.atomic import atomic_output, check_writable
+from sgdcli.data.prefetch import Block, stream_blocks
+from sgdcli.data.table import Table
+from sgdcli.errors import InputError
+from sgdcli.kernels import losses
+from sgdcli.kernels.rows import first_nonfinite_row
+from sgdcli.kernels.scoring import scores
+from sgdcli.model import metrics
+from sgdcli.model.file import Model, load_model
+from sgdcli.model.labels import Labels
+from sgdcli.options import DEFAULT_MEMORY, DEFAULT_X, DEFAULT_Y, METRICS
+
+
+Selector = Callable[[Block], "tuple[np.ndarray, int]"]
+
+
+def score_blocks(
+    table: Table, We: np.ndarray, memory: int, select: Selector | None = None, part: tuple[int, int] = (0, 1)
+) -> Iterator[tuple[Block, np.ndarray, np.ndarray]]:
+    """Yield (block, selected block-local rows, raw scores of those rows) in file order.
+
+    ``We`` are weights on raw features (see ``kernels.scoring.fold_weights``).
+    ``select(block)`` returns (rows to use, rows skipped); default: every row.
+    ``part`` = (i, n): only blocks i, i+n, i+2n, ... (a distributed run's share).
+    """
+    k_out = We.shape[0]
+    block_rows = table.block_rows(memory, extra_per_row=16 * k_out + 8)
+    out = np.empty((block_rows, k_out))
+    i, n = part
+    for block in stream_blocks(table, table.spans(block_rows)[i::n], block_rows):
+        n = block.stop - block.start
+        rows = np.arange(n, dtype=np.int64) if select is None else select(block)[0]
+        S = scores(block.X, rows, We, out[: len(rows)])
+        if not np.isfinite(S).all():
+            bad = first_nonfinite_row(np.ascontiguousarray(block.X[rows]))
+            if bad >= 0:
+                raise InputError(f"{table.path}:{table.x_name}: non-finite feature value at row {block.start + int(rows[bad])}")
+        yield block, rows, S
+
+
+class Measurement:
+    """The task's metric accumulator and the training loss summed over some rows; mergeable."""
+
+    def __init__(self, task: str):
+        self.acc = metrics.for_task(task)
+        self.loss_sum = 0.0
+        self.n = 0
+
+    def merge(self, other: "Measurement") -> None:
+        self.acc.merge(other.acc)
+        self.loss_sum += other.loss_sum
+        self.n += other.n
+
+    def result(self) -> dict:
+        """The metrics, and the mean training loss as ``loss``."""
+        result = self.acc.result()
+        result["loss"] = self.loss_sum / self.n if self.n else float("nan")
+        return result
+
+
+def measure_part(table: Table, model_name: str, labels: Labels, We: np.ndarray, memory: int,
+                 select: Selector | None = None, part: tuple[int, int] = (0, 1)) -> Measurement:
+    """The measurement of the selected rows of blocks ``part`` (see ``score_blocks``)."""
+    out = Measurement(labels.task)
+    code = losses.CODES[model_name]
+    where = f"{table.path}:{table.y_name}"
+    for block, rows, S in score_blocks(table, We, memory, select, part):
+        y = labels.encode_rows(block.y, rows, where, block.start)[rows]
+        out.acc.update(S, y)
+        per_row = losses.row_losses(code, S, y, np.empty(len(rows)), np.empty_like(S))
+        out.loss_sum += float(per_row.sum())
+        out.n += len(rows)
+    return out
+
+
+def measure(table: Table, model_name: str, labels: Labels, We: np.ndarray, memory: int,
+            select: Selector | None = None) -> dict:
+    """Mean training loss (``loss``) and the task's metrics over the selected rows."""
+    return measure_part(table, model_name, labels, We, memory, select).result()
+
+
+def _open_for(model: Model, data, x: str, y: str | None) -> Table:
+    table = Table(data, x, y)
+    if table.n_features != model.n_features:
+        table.close()
+        raise InputError(
+            f"{table.path}:{x}: has {table.n_features} features but the model was trained on {model.n_features}"
+        )
+    return table
+
+
+def evaluate(model, data, x: str = DEFAULT_X, y: str = DEFAULT_Y, memory: int = DEFAULT_MEMORY) -> dict:
+    """Metrics of ``model`` on ``data``: exactly the keys of ``options.METRICS[task]``."""
+    model = load_model(model)
+    with _open_for(model, data, x, y) as table:
+        labels = model.labels
+        result = measure(table, model.model, labels, model.raw_weights(), memory)
+    return {key: result[key] for key in METRICS[labels.task]}
+
+
+def predict(model, data, output, x: str = DEFAULT_X, proba: bool = False, memory: int = DEFAULT_MEMORY) -> int:
+    """Write ``prediction`` (and ``proba`` for classifiers) for every row; returns the row count."""
+    source = os.path.abspath(os.fspath(model)) if isinstance(model, (str, os.PathLike)) else ""
+    model = load_model(model)
+    if proba and model.model == "linear":
+        raise InputError("--proba: a linear (regression) model has no probabilities")
+    check_writable(output, inputs=(data, source or None))
+    with _open_for(model, data, x, None) as table, atomic_output(output) as tmp, hdf5.created(tmp) as f:
+        n = table.n_rows
+        is_classifier = model.classes is not None
+        pred = f.create_dataset(
+            "prediction", shape=(n,), dtype=model.classes.dtype if is_classifier else np.float64, chunks=True
+        )
+        prob = None
+        if proba:
+            k = len(model.classes)
+            prob = f.create_dataset("proba", shape=(n, k), dtype=np.float64, chunks=True)
+            prob.attrs["classes"] = model.classes
+        f.attrs["model"] = source
+        f.attrs["data"] = os.path.abspath(table.path)
+        for block, _rows, S in score_blocks(table, model.raw_weights(), memory):
+            sl = np.s_[block.start : block.stop]
+            if not is_classifier:
+                pred[sl] = S[:, 0]
+                continue
+            P = losses.inverse_link(model.model, S)
+            pred[sl] = model.labels.decode(P.argmax(axis=1))
+            if prob is not None:
+                prob[sl] = P
+    return n
+

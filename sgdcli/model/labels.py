@@ -1,0 +1,102 @@
+"""Label discovery and encoding.
+
+Classifiers learn class indices 0..K-1; the user's own label values are kept
+in the model (sorted) and predictions are mapped back to them.  Binary models
+accept any two distinct values; the larger one is the positive class.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+
+import numpy as np
+
+from sgdcli.errors import InputError
+from sgdcli.kernels.labels import class_indices
+from sgdcli.options import task_of
+
+MAX_CLASSES = 1000
+
+
+@dataclasses.dataclass(frozen=True)
+class Labels:
+    task: str  # regression, binary or multiclass
+    classes: np.ndarray | None  # the user's label values, sorted
+
+    @property
+    def n_outputs(self) -> int:
+        return len(self.classes) if self.task == "multiclass" else 1
+
+    def encode(self, y: np.ndarray, where: str, first_row: int = 0) -> np.ndarray:
+        """Map raw labels to what the loss expects (values, or class indices); y[0] is row ``first_row``."""
+        return self.encode_rows(y, np.arange(len(y)), where, first_row)
+
+    def encode_rows(self, y: np.ndarray, rows: np.ndarray, where: str, first_row: int = 0) -> np.ndarray:
+        """``encode`` for the entries ``rows`` of a block's labels ``y`` only.
+
+        The result is indexed like ``y``; entries outside ``rows`` are undefined.
+        One compiled pass with no gathered copies: this runs for every block
+        of every epoch.
+        """
+        if self.task == "regression":
+            return y
+        out = np.empty(len(y))
+        bad = class_indices(y, rows, self.classes.astype(np.float64), out)
+        if bad >= 0:
+            self._refuse(y[rows[bad]], where, first_row + int(rows[bad]))
+        return out
+
+    def _refuse(self, value, where: str, row: int):
+        raise InputError(
+            f"{where}: label {_fmt(value)} at row {row} is not one of the model's classes "
+            f"({', '.join(_fmt(c) for c in self.classes)})"
+        )
+
+    def decode(self, index: np.ndarray) -> np.ndarray:
+        return self.classes[index]
+
+
+def _fmt(v) -> str:
+    v = v.item() if hasattr(v, "item") else v
+    return str(int(v)) if float(v).is_integer() else repr(v)
+
+
+def check_finite_labels(y: np.ndarray, where: str, first_row: int) -> None:
+    if y.dtype.kind == "f":
+        bad = ~np.isfinite(y)
+        if bad.any():
+            row = first_row + int(np.flatnonzero(bad)[0])
+            raise InputError(f"{where}: non-finite label ({y[row - first_row]}) at row {row}")
+
+
+def collect(blocks, model: str, where: str) -> np.ndarray | None:
+    """One streaming pass over y: check every label is finite and gather the distinct values.
+
+    ``blocks`` yields (first_row, raw labels, indices of the rows trained on or None for all).
+    Every label is checked; values come from the trained rows.  None for regression.
+    """
+    task = task_of(model)
+    found: np.ndarray | None = None if task == "regression" else np.array([], dtype=np.float64)
+    for first_row, y, rows in blocks:
+        check_finite_labels(y, where, first_row)
+        if task == "regression":
+            continue
+        found = np.union1d(found, np.unique(y if rows is None else y[rows]))
+        if len(found) > MAX_CLASSES:
+            raise InputError(f"{where}: more than {MAX_CLASSES} distinct labels; is this a regression target? Use --model linear")
+    return found
+
+
+def from_values(found: np.ndarray | None, model: str, where: str, y_dtype) -> Labels:
+    """The label mapping for ``model``, or an InputError if the values do not suit it."""
+    task = task_of(model)
+    if task == "regression":
+        return Labels("regression", None)
+    classes = found.astype(y_dtype) if np.array_equal(found.astype(y_dtype), found) else found
+    shown = ", ".join(_fmt(c) for c in classes[:5]) + (", …" if len(classes) > 5 else "")
+    if task == "binary" and len(classes) != 2:
+        hint = "use --model softmax for more than two classes" if len(classes) > 2 else "both classes must be present"
+        raise InputError(f"{where}: --model {model} needs exactly 2 distinct labels, found {len(classes)} ({shown}); {hint}")
+    if task == "multiclass" and len(classes) < 2:
+        raise InputError(f"{where}: --model softmax needs at least 2 distinct labels, found {len(classes)} ({shown})")
+    return Labels(task, classes)

@@ -1,0 +1,242 @@
+"""``--dask``: connecting to Dask distributed, and running rounds, passes and validation as Dask tasks.
+
+The algorithm is averaging.py's local SGD with model averaging, one shard
+per worker: a round sends every shard the current model and optimizer
+state; its worker runs K mini-batch steps of the compiled engine on its own
+rows (worker.py) and sends back its model, which the driver averages.  Only
+weights and optimizer state cross the network; each worker reads the file
+itself.
+
+A round's results are used only once every shard of it has returned, so a
+worker lost mid-round costs a re-run of its task (Dask re-runs it, on the
+same inputs), never a half-applied round.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import time
+import warnings
+from typing import Callable
+
+import numpy as np
+
+from sgdcli.data import chunks
+from sgdcli.data.table import Table
+from sgdcli.engine.epoch import EpochPlan, EpochResult, Position
+from sgdcli.errors import InputError, RuntimeFailure, SgdcliError, WorkLost, first_line
+from sgdcli.kernels.runtime import cores_per_worker
+from sgdcli.kernels.state import KernelConfig, TrainState
+from sgdcli.model.labels import Labels
+from sgdcli.options import DaskOptions, TrainOptions
+from sgdcli.parallel import worker
+from sgdcli.parallel.averaging import FileRef, Job, Round, RoundResult, RoundTrainer, sync_steps
+from sgdcli.parallel.worker import PassJob, ValidationJob, run_round, validate
+
+INSTALL = "pip install 'sgdcli[dask]'"
+MAX_DECODERS = chunks.MAX_WORKERS  # the chunk decoders of a gzip file on each worker
+_POLL = 0.25  # seconds between checks for signals and lost workers while a round runs
+
+
+@contextlib.contextmanager
+def connect(options: DaskOptions, report: Callable[[str], None]):
+    """A connected ``distributed.Client`` with at least one worker (``options.workers`` if given)."""
+    try:
+        import distributed
+    except ImportError:
+        raise InputError(f"--dask needs Dask distributed, which is not installed: {INSTALL}") from None
+    for name in ("distributed", "tornado", "asyncio"):  # their log lines are not ours to print
+        logging.getLogger(name).setLevel(logging.CRITICAL)
+    options.check()
+    n_local = options.local_workers()
+    with contextlib.ExitStack() as stack:
+        if n_local is not None:
+            report(f"starting a local Dask cluster of {n_local} worker process(es)")
+            with warnings.catch_warnings():  # "port 8787 is in use" when another local cluster runs
+                warnings.simplefilter("ignore")
+                cluster = stack.enter_context(distributed.LocalCluster(
+                    n_workers=n_local, threads_per_worker=1, processes=True, dashboard_address=None,
+                    silence_logs=logging.CRITICAL, memory_limit=0,  # mapped file pages count as worker memory
+                ))
+            client = stack.enter_context(distributed.Client(cluster, timeout=options.timeout))
+        else:
+            try:
+                client = stack.enter_context(distributed.Client(options.address, timeout=options.timeout))
+            except (OSError, TimeoutError) as exc:
+                raise RuntimeFailure(f"--dask {options.address}: no Dask scheduler answered within "
+                                     f"{options.timeout:g} s ({first_line(exc)}); check the address and "
+                                     f"that the scheduler runs, or raise --dask-timeout") from None
+        want = options.workers or n_local or 1
+        try:
+            client.wait_for_workers(want, timeout=options.timeout)
+        except (OSError, TimeoutError):
+            have = len(client.scheduler_info()["workers"])
+            raise RuntimeFailure(f"--dask {options.address}: {have} worker(s) connected after {options.timeout:g} s, "
+                                 f"{want} needed; start more workers or raise --dask-timeout") from None
+        _check_workers(client, options, report)
+        yield client
+
+
+def _check_workers(client, options: DaskOptions, report) -> None:
+    """Every connected worker can run sgdcli; versions that differ from the driver's are reported."""
+    try:
+        seen = client.run(worker.versions)
+    except Exception as exc:  # typically: No module named 'sgdcli' on a worker
+        raise RuntimeFailure(f"--dask {options.address}: a worker cannot run sgdcli ({first_line(exc)}); "
+                             f"install it on every worker: {INSTALL}") from None
+    mine = worker.versions()
+    for address, theirs in sorted(seen.items()):
+        if theirs != mine:
+            differ = ", ".join(f"{k} {theirs.get(k)} (driver: {v})" for k, v in mine.items() if theirs.get(k) != v)
+            report(f"worker {address} runs {differ}: its rounds may round differently, or fail")
+
+
+def worker_threads(client, requested: int | None, n_local: int | None, decoded: bool = False) -> int:
+    """Numba threads per worker: --threads, or the fewest cores any connected worker offers.
+
+    A LocalCluster's workers share this machine's cores.  For a gzip file
+    (``decoded``), the cores the chunk decoders take are left to them, as in
+    single-machine training.  The count is one input of the result (it splits
+    large batches), so it is recorded in the model and checked on --resume.
+    """
+    if requested:
+        return requested
+    offered = None
+    if n_local is None:
+        offered = min((info.get("nthreads", 1) for info in client.scheduler_info()["workers"].values()), default=1)
+    return cores_per_worker(n_local, offered, decoders=MAX_DECODERS if decoded else 0)
+
+
+class DaskPool:
+    """Runs rounds (averaging.py) and the passes' shares as Dask tasks, each shard preferring its own worker."""
+
+    def __init__(self, client, options: DaskOptions, shards: int, stop: Callable[[], int | None],
+                 report: Callable[[str], None] = lambda text: None):
+        self.client, self.options, self.shards = client, options, shards
+        self.stop, self.report = stop, report
+        self._live: list[str] = []  # worker addresses at the latest round
+
+    def rounds(self, job: Job, rounds: list[Round], on_stop: Callable[[], None] | None) -> list[RoundResult]:
+        live = self._workers()
+        return self._gather([self._submit(live, r.shard, run_round, job, r) for r in rounds], on_stop)
+
+    def validate(self, job: ValidationJob, We: np.ndarray, on_stop: Callable[[], None] | None = None) -> dict:
+        """The validation metrics of ``We``: each shard's worker scores every W-th block, the driver merges."""
+        return self.merged(validate, job, on_stop, We).result()
+
+    def merged(self, fn, job, on_stop: Callable[[], None] | None = None, *args):
+        """``fn(job, *args, (w, W))`` on every shard's worker, the parts merged in shard order.
+
+        ``on_stop`` is called if a signal arrives meanwhile (it raises to stop).
+        """
+        live = self._workers()
+        futures = [self._submit(live, w, fn, job, *args, (w, self.shards)) for w in range(self.shards)]
+        parts = self._gather(futures, on_stop)
+        total = parts[0]
+        for part in parts[1:]:  # in shard order: the same sums whichever worker finished first
+            total.merge(part)
+        return total
+
+    def _submit(self, live: list[str], shard: int, fn, *args):
+        """``fn(*args)`` as a task that prefers the shard's worker, and runs on any other if that one is gone."""
+        where = {"workers": [live[shard % len(live)]], "allow_other_workers": True} if live else {}
+        return self.client.submit(fn, *args, pure=False, **where)
+
+    def _gather(self, futures, on_stop: Callable[[], None] | None) -> list:
+        """The tasks' results, in order; calls ``on_stop`` on a signal, fails if the cluster has no workers."""
+        import distributed
+
+        no_workers_since = None
+        try:
+            while not all(f.done() for f in futures):
+                with contextlib.suppress(TimeoutError):
+                    distributed.wait(futures, timeout=_POLL)
+                if self.stop() is not None and on_stop is not None:
+                    self.client.cancel(futures)
+                    on_stop()  # raises; during a round, after checkpointing the last whole round
+                if not self.client.scheduler_info()["workers"]:
+                    no_workers_since = no_workers_since or time.monotonic()
+                    if time.monotonic() - no_workers_since > self.options.timeout:
+                        raise WorkLost(f"--dask {self.options.address}: no workers left for "
+                                             f"{self.options.timeout:g} s; the last whole round is kept")
+                else:
+                    no_workers_since = None
+            return self.client.gather(futures)
+        except SgdcliError:
+            self.client.cancel(futures)
+            raise
+        except Exception as exc:  # a task that failed for good (a worker killed over and over, ...)
+            self.client.cancel(futures)
+            raise WorkLost(f"--dask {self.options.address}: a training round failed: {first_line(exc)}; "
+                                 f"the last whole round is kept") from None
+
+    def _workers(self) -> list[str]:
+        """The connected workers, sorted; shard w prefers the w-th (mod their number), so it keeps its worker
+        and that worker's open file.  A change of the set is logged."""
+        live = sorted(self.client.scheduler_info()["workers"])
+        if self._live and live != self._live:
+            lost = [a for a in self._live if a not in live]
+            joined = [a for a in live if a not in self._live]
+            self.report(f"Dask workers changed: {len(live)} connected" + (f"; lost {', '.join(lost)}" if lost else "")
+                        + (f"; joined {', '.join(joined)}" if joined else "") + "; rounds run on the workers there are")
+        self._live = live
+        return live
+
+
+
+class DaskExecutor:
+    """One shard per Dask worker: the rounds of every epoch, the passes and validation all run on the workers.
+
+    The driver holds the model and averages; each worker reads its own blocks of
+    the file at the same path.  A distributed run's workers compile (or load)
+    their own kernels.
+    """
+
+    def __init__(self, client, options: DaskOptions, table: Table, opts: TrainOptions, decoded: bool,
+                 stop: Callable[[], int | None], report: Callable[[str], None]):
+        self.dask, self.table = options, table
+        n_local = options.local_workers()
+        self.shards = options.workers or n_local or len(client.scheduler_info()["workers"])
+        self.threads = self.kernel_threads = worker_threads(client, opts.threads, n_local, decoded=decoded)
+        self.block_rows = table.block_rows(opts.memory)
+        self.spans = table.spans(self.block_rows)
+        self.sync_every = sync_steps(opts.sync_every, opts.batch_size or table.n_rows)
+        self.pool = DaskPool(client, options, self.shards, stop, report)
+        self.trainer = RoundTrainer(self.pool, self.shards, self.sync_every, label="w")
+        self.file = FileRef.of(table)
+        self.job = None
+
+    def run_options(self) -> dict:
+        return {"sync_every": self.sync_every, "dask_workers": self.shards}
+
+    def describe(self, batch: int) -> tuple[str, list[str]]:
+        return f"{self.threads} thread(s) per worker", [
+            f"--dask {self.dask.address}: {self.shards} worker(s), each {self.sync_every} step(s) "
+            f"({self.sync_every * batch} rows) per round, then the models are averaged"]
+
+    def data_pass(self, fn, opts: TrainOptions, check_stop: Callable[[], None]):
+        job = PassJob(self.file, self.spans, self.block_rows, opts, self.threads)
+        return self.pool.merged(worker.data_pass, job, check_stop, fn)
+
+    def prepare(self, cfg: KernelConfig, plan: EpochPlan) -> None:
+        self.job = Job(self.file, self.spans, cfg, plan, self.kernel_threads)
+
+    def warm_up(self) -> float | None:
+        return None  # each worker compiles (or loads) its own kernels
+
+    def run_epoch(self, state: TrainState, pos: Position, on_progress: Callable[..., None],
+                  safe_point: Callable[[Position], None]) -> EpochResult:
+        return self.trainer.run_epoch(self.job, state, pos, on_progress=on_progress, safe_point=safe_point)
+
+    def validate(self, table: Table, model: str, labels: Labels, We: np.ndarray, memory: int, select,
+                 on_stop: Callable[[], None]) -> dict:
+        """Each shard's worker scores every W-th block of ``table``; the driver merges."""
+        job = ValidationJob(FileRef.of(table), model, labels, memory, select, self.threads)
+        return self.pool.validate(job, We, on_stop=on_stop)
+
+    def summary(self) -> dict:
+        return {"workers": self.shards, **self.trainer.summary()}
+
+    def close(self) -> None:
+        pass

@@ -1,0 +1,102 @@
+"""Where the work of a training run runs: one interface, three executors.
+
+The training loop (training/run.py) asks an executor for the passes before
+training, for each epoch and for each validation pass, and never asks where
+they run:
+
+- ``LocalExecutor`` (local.py): this process; each mini-batch's gradient is
+  split between the kernel threads (``--parallel batch``, the default);
+- ``ThreadExecutor`` (threads.py): threads of this process that each train
+  a share of every epoch, averaged every K steps (``--parallel average``);
+- ``DaskExecutor`` (cluster.py): Dask workers that do the same, one share
+  per worker, and run the passes and validation on their shares (``--dask``).
+
+``open_executor`` chooses one from the options, the only place that does.
+"""
+
+from __future__ import annotations
+
+import contextlib
+from typing import Callable, Protocol
+
+import numpy as np
+
+from sgdcli.data import chunks
+from sgdcli.data.layout import PARALLEL_DECODE
+from sgdcli.data.table import Table
+from sgdcli.engine.epoch import EpochPlan, EpochResult, Position
+from sgdcli.errors import InputError
+from sgdcli.kernels.runtime import numba_threads
+from sgdcli.kernels.state import KernelConfig, TrainState
+from sgdcli.model.labels import Labels
+from sgdcli.options import DaskOptions, TrainOptions
+
+
+class Executor(Protocol):
+    """What the training loop needs from wherever its work runs."""
+
+    shards: int  # models trained apart within an epoch and averaged (1: one model)
+    threads: int  # compute threads: of this process, or of each Dask worker
+    kernel_threads: int  # threads of each shard's kernels (KernelConfig.parts)
+    block_rows: int  # rows per block each stream of blocks reads
+
+    def run_options(self) -> dict:
+        """Settings that shape the model beyond TrainOptions (recorded in checkpoints, checked on --resume)."""
+
+    def describe(self, batch: int) -> tuple[str, list[str]]:
+        """How many threads, as a phrase for the run's first log line; and lines that say how the work is shared."""
+
+    def data_pass(self, fn, opts: TrainOptions, check_stop: Callable[[], None]):
+        """``fn`` (a pass of engine/passes.py) over every block of the training file, parts merged."""
+
+    def prepare(self, cfg: KernelConfig, plan: EpochPlan) -> None:
+        """Fix the kernel settings and epoch plan of every epoch to come."""
+
+    def warm_up(self) -> float | None:
+        """Compile (or load) the kernels before the first epoch is timed; the seconds it took (None: not here)."""
+
+    def run_epoch(self, state: TrainState, pos: Position, on_progress: Callable[..., None],
+                  safe_point: Callable[[Position], None]) -> EpochResult:
+        """Train from ``pos`` to the end of epoch ``pos.epoch`` (engine/epoch.py's contract)."""
+
+    def validate(self, table: Table, model: str, labels: Labels, We: np.ndarray, memory: int, select,
+                 on_stop: Callable[[], None]) -> dict:
+        """Loss and metrics of weights ``We`` (on raw features) over the rows ``select`` picks from ``table``."""
+
+    def summary(self) -> dict:
+        """What the model file records of how the run was shared out."""
+
+    def close(self) -> None: ...
+
+
+def check_options(opts: TrainOptions, dask: DaskOptions | None) -> None:
+    """InputError for a choice of executor that does not hold together."""
+    if opts.parallel == "average" and dask is not None:
+        raise InputError("--parallel average: averages the threads of one machine; with --dask the workers' models "
+                         "are averaged already (--threads sets each worker's threads)")
+    if opts.sync_every is not None and opts.parallel != "average" and dask is None:
+        raise InputError("--sync-every: applies only with --parallel average or --dask ADDRESS")
+
+
+def open_executor(stack: contextlib.ExitStack, table: Table, opts: TrainOptions, dask: DaskOptions | None,
+                  report: Callable[[str], None], stop: Callable[[], int | None]) -> Executor:
+    """The executor ``opts`` and ``dask`` ask for, its resources held by ``stack``."""
+    # gzip chunks are inflated on up to a core each, far slower than training on
+    # them: by default the kernels take only the cores the decoders leave.
+    decoders = chunks.default_workers() if table.X.layout.read_mode == PARALLEL_DECODE else 0
+    threads = stack.enter_context(numba_threads(opts.threads, report, reserve=decoders))
+    if dask is not None:
+        from sgdcli.parallel import cluster
+
+        client = stack.enter_context(cluster.connect(dask, report))
+        executor = cluster.DaskExecutor(client, dask, table, opts, decoded=decoders > 0, stop=stop, report=report)
+    elif opts.parallel == "average":
+        from sgdcli.parallel.threads import ThreadExecutor
+
+        executor = ThreadExecutor(table, opts, threads, stop)
+    else:
+        from sgdcli.parallel.local import LocalExecutor
+
+        executor = LocalExecutor(table, opts, threads)
+    stack.callback(executor.close)
+    return executor

@@ -1,0 +1,60 @@
+"""The executor of one process: the engine runs here, each batch's gradient split between the kernel threads."""
+
+from __future__ import annotations
+
+from typing import Callable
+
+import numpy as np
+
+from sgdcli.data.table import Table
+from sgdcli.engine import epoch as engine
+from sgdcli.engine.epoch import EpochPlan, EpochResult, Position
+from sgdcli.kernels.state import KernelConfig, Scratch, TrainState
+from sgdcli.model.inference import measure
+from sgdcli.model.labels import Labels
+from sgdcli.options import TrainOptions
+
+
+class LocalExecutor:
+    """Everything in this process: the passes, every epoch (``engine.epoch.run_epoch``) and validation."""
+
+    shards = 1
+
+    def __init__(self, table: Table, opts: TrainOptions, threads: int, kernel_threads: int | None = None,
+                 block_rows: int | None = None):
+        self.table, self.threads = table, threads
+        self.kernel_threads = threads if kernel_threads is None else kernel_threads
+        self.block_rows = table.block_rows(opts.memory) if block_rows is None else block_rows
+        self.spans = table.spans(self.block_rows)
+        self.cfg = self.plan = self.scratch = None
+
+    def run_options(self) -> dict:
+        return {}
+
+    def describe(self, batch: int) -> tuple[str, list[str]]:
+        return f"{self.threads} thread(s)", []
+
+    def data_pass(self, fn, opts: TrainOptions, check_stop: Callable[[], None]):
+        return fn(self.table, self.spans, self.block_rows, opts, check_stop)
+
+    def prepare(self, cfg: KernelConfig, plan: EpochPlan) -> None:
+        self.cfg, self.plan = cfg, plan
+        self.scratch = Scratch.make(self.kernel_threads, plan.labels.n_outputs, self.table.n_features)
+
+    def warm_up(self) -> float | None:
+        return engine.compile_kernels(self.table, self.cfg, self.plan, self.scratch)
+
+    def run_epoch(self, state: TrainState, pos: Position, on_progress: Callable[..., None],
+                  safe_point: Callable[[Position], None]) -> EpochResult:
+        return engine.run_epoch(self.table, self.spans, state, self.cfg, self.plan, self.scratch, pos,
+                                on_progress=on_progress, safe_point=safe_point)
+
+    def validate(self, table: Table, model: str, labels: Labels, We: np.ndarray, memory: int, select,
+                 on_stop: Callable[[], None]) -> dict:
+        return measure(table, model, labels, We, memory, select)
+
+    def summary(self) -> dict:
+        return {}
+
+    def close(self) -> None:
+        pass

@@ -1,0 +1,113 @@
+"""``--parallel average``: local SGD on threads of this process, the models averaged every K steps.
+
+Each thread is one shard (averaging.py): it trains its share of every epoch
+with the serial kernels, streaming its own blocks, and the models are
+averaged between rounds.  The passes before training and validation run in
+this process as for one thread (``LocalExecutor``).
+"""
+
+from __future__ import annotations
+
+from concurrent.futures import ThreadPoolExecutor, wait
+from typing import Callable
+
+from sgdcli.data.table import Table
+from sgdcli.engine.epoch import EpochPlan, EpochResult, Position
+from sgdcli.errors import DivergedError, InputError, RuntimeFailure, WorkLost
+from sgdcli.kernels.state import KernelConfig, TrainState
+from sgdcli.options import TrainOptions, format_size
+from sgdcli.parallel.averaging import (Abandoned, FileRef, Job, Round, RoundResult, RoundTrainer, sync_steps,
+                                       train_round)
+from sgdcli.parallel.local import LocalExecutor
+
+
+class ThreadRounds:
+    """Rounds on threads of this process (``--parallel average``): one thread and one open file per shard.
+
+    The shards run the serial kernels (``job.threads`` is 1) with the GIL
+    released, so W shards keep W cores busy.  Each shard opens the file
+    itself, so every stream has its own reader thread and buffers.  A stop
+    requested meanwhile abandons the round at the shards' next safe point.
+    """
+
+    def __init__(self, shards: int, stop: Callable[[], int | None]):
+        self.stop = stop
+        self.tables: list[Table | None] = [None] * shards
+        self.pool = ThreadPoolExecutor(max_workers=shards, thread_name_prefix="sgdcli-shard")
+
+    def rounds(self, job: Job, rounds: list[Round], on_stop: Callable[[], None] | None) -> list[RoundResult]:
+        futures = [self.pool.submit(self._run, job, r) for r in rounds]
+        wait(futures)
+        abandoned = False
+        for f in futures:  # the first error in shard order, whichever shard failed first
+            exc = f.exception()
+            if isinstance(exc, Abandoned):
+                abandoned = True
+            elif isinstance(exc, RuntimeFailure) and not isinstance(exc, DivergedError):
+                raise WorkLost(str(exc)) from None  # the round is dropped whole: the model is the last round's
+            elif exc is not None:
+                raise exc
+        if abandoned and on_stop is not None:
+            on_stop()  # raises, after checkpointing the last whole round
+        return [f.result() for f in futures]
+
+    def _run(self, job: Job, r: Round) -> RoundResult:
+        table = self.tables[r.shard]
+        if table is None:
+            table = self.tables[r.shard] = job.file.open()
+        return train_round(table, job, r, should_stop=lambda: self.stop() is not None)
+
+    def close(self) -> None:
+        self.pool.shutdown(wait=True)
+        for table in self.tables:
+            if table is not None:
+                table.close()
+        self.tables = [None] * len(self.tables)
+
+
+class ThreadExecutor(LocalExecutor):
+    """One shard per thread; every shard streams its own blocks, so they share --memory."""
+
+    def __init__(self, table: Table, opts: TrainOptions, threads: int, stop: Callable[[], int | None]):
+        super().__init__(table, opts, threads, kernel_threads=1,  # a shard on a thread runs the serial kernels
+                         block_rows=_shared_block_rows(table, opts.memory, threads))
+        self.shards = threads
+        self.sync_every = sync_steps(opts.sync_every, opts.batch_size or table.n_rows)
+        self.pool = ThreadRounds(self.shards, stop)
+        self.trainer = RoundTrainer(self.pool, self.shards, self.sync_every, label="t")
+        self.job = None
+
+    def run_options(self) -> dict:
+        return {"sync_every": self.sync_every}
+
+    def describe(self, batch: int) -> tuple[str, list[str]]:
+        return f"{self.threads} thread(s)", [
+            f"--parallel average: {self.shards} thread(s), each {self.sync_every} step(s) "
+            f"({self.sync_every * batch} rows) per round, then the models are averaged"]
+
+    def prepare(self, cfg: KernelConfig, plan: EpochPlan) -> None:
+        super().prepare(cfg, plan)
+        self.job = Job(FileRef.of(self.table), self.spans, cfg, plan, self.kernel_threads)
+
+    def run_epoch(self, state: TrainState, pos: Position, on_progress: Callable[..., None],
+                  safe_point: Callable[[Position], None]) -> EpochResult:
+        return self.trainer.run_epoch(self.job, state, pos, on_progress=on_progress, safe_point=safe_point)
+
+    def summary(self) -> dict:
+        return self.trainer.summary()
+
+    def close(self) -> None:
+        self.pool.close()
+
+
+def _shared_block_rows(table: Table, memory: int, streams: int) -> int:
+    """Rows per block when ``streams`` block streams (threads of --parallel average) share ``memory``."""
+    try:
+        return table.block_rows(memory // streams)
+    except InputError:
+        if streams == 1:
+            raise
+        table.block_rows(memory)  # fails too: its message tells how much one stream needs
+        raise InputError(f"--memory: {format_size(memory)} split between the {streams} threads of --parallel average "
+                         f"leaves {format_size(memory // streams)} each, less than two blocks of one chunk of "
+                         f"{table.path}:{table.x_name}; raise --memory or lower --threads") from None

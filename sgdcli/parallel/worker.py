@@ -1,0 +1,121 @@
+"""What runs on a Dask worker: one round of local SGD on one shard, and shares of the other passes.
+
+A round (averaging.py) is a pure function of its arguments: the job (file,
+options, plan), the shard's blocks for the epoch, where in them the round
+starts, the model and optimizer state it starts from, and how many
+mini-batch steps to take.  Nothing is kept between rounds that changes a
+result, so Dask can re-run a round whose worker died, on any worker, and get
+the same answer bit for bit.
+
+What is kept, per worker process, is only what makes rounds cheap: the open
+file (its memory map), re-opened if the file's fingerprint changes.  The
+worker reads its blocks with the same reader, row selection and row order as
+single-machine training (``engine.epoch.run_epoch``); the data never leaves it.
+The passes outside the epochs (labels, moments, validation) run the same way
+over every W-th block, and return results the driver merges.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import dataclasses
+import importlib.metadata
+import socket
+import threading
+import time
+
+import numpy as np
+
+from sgdcli import testhooks
+from sgdcli.data.table import Table
+from sgdcli.errors import InputError
+from sgdcli.kernels.runtime import numba_threads
+from sgdcli.model.inference import Measurement, measure_part
+from sgdcli.parallel.averaging import FileRef, Job, Round, RoundResult, train_round
+
+
+@dataclasses.dataclass(frozen=True)
+class ValidationJob:
+    """A validation pass over a file, each worker scoring a share of its blocks."""
+
+    file: FileRef
+    model: str
+    labels: object  # model.labels.Labels
+    memory: int
+    select: object  # data.selection.ValidationRows
+    threads: int
+
+
+@dataclasses.dataclass(frozen=True)
+class PassJob:
+    """A pass before training (engine/passes.py) over the training file, each worker taking a share of its blocks."""
+
+    file: FileRef
+    spans: list
+    block_rows: int
+    opts: object  # options.TrainOptions
+    threads: int
+
+
+_LOCK = threading.Lock()  # one task at a time per process: Numba's thread pool is not re-entrant
+_TABLES: dict[tuple, Table] = {}
+
+
+@contextlib.contextmanager
+def _exclusive(threads: int):
+    """This process's Numba threads, for one task at a time."""
+    with _LOCK, numba_threads(threads):
+        yield
+
+
+def run_round(job: Job, r: Round) -> RoundResult:
+    """One shard's round (averaging.train_round) on this worker, with the file it opens once."""
+    with _exclusive(job.threads):
+        if testhooks.ROUND_DELAY:
+            time.sleep(testhooks.ROUND_DELAY)
+        return train_round(_table(job.file), job, r)
+
+
+def validate(job: ValidationJob, We: np.ndarray, part: tuple[int, int]) -> Measurement:
+    """Loss and metrics of weights ``We`` (on raw features) over blocks ``part`` = (i, n) of the file."""
+    with _exclusive(job.threads):
+        return measure_part(_table(job.file), job.model, job.labels, We, job.memory, job.select, part)
+
+
+def data_pass(job: PassJob, fn, part: tuple[int, int]):
+    """``fn`` (a pass of engine/passes.py) over blocks ``part`` = (i, n) of the file: every n-th block from the i-th."""
+    i, n = part
+    with _exclusive(job.threads):
+        return fn(_table(job.file), job.spans[i::n], job.block_rows, job.opts)
+
+
+def versions() -> dict:
+    """What a worker runs: compared with the driver's before training starts."""
+    from sgdcli import __version__
+
+    return {"sgdcli": __version__, "numba": importlib.metadata.version("numba"), "numpy": np.__version__}
+
+
+def _table(ref: FileRef) -> Table:
+    """The file, opened once per worker process and re-opened if it changed."""
+    key = (ref.path, ref.x, ref.y)
+    table = _TABLES.get(key)
+    if table is not None and _same_file(table.fingerprint(), ref.fingerprint):
+        return table
+    if table is not None:
+        table.close()
+        del _TABLES[key]
+    table = ref.open()
+    seen = table.fingerprint()
+    if not _same_file(seen, ref.fingerprint):
+        table.close()
+        diff = [f"{k} {seen.get(k)!r} (driver: {ref.fingerprint.get(k)!r})" for k in sorted(ref.fingerprint)
+                if seen.get(k) != ref.fingerprint.get(k)]
+        raise InputError(f"{ref.path}: worker {socket.gethostname()} sees a different file than the driver: "
+                         f"{'; '.join(diff)}; every worker must see the same file at the same path")
+    _TABLES[key] = table
+    return table
+
+
+def _same_file(seen: dict, expected: dict) -> bool:
+    return all(seen.get(k) == v for k, v in expected.items())

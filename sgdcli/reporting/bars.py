@@ -1,0 +1,63 @@
+"""Progress as rich bars on a terminal: epochs, the iterations of the current epoch, and a loss sparkline."""
+
+from __future__ import annotations
+
+import sys
+import time
+
+from sgdcli.reporting.reporter import Reporter, epoch_summary, format_rate, loss_curves
+
+
+class RichReporter(Reporter):
+    def __init__(self, stream):
+        from rich.console import Console
+
+        self.console = Console(file=stream, stderr=stream is sys.stderr)
+        self.progress = None
+        self.records: list[dict] = []
+
+    def begin(self, *, epochs, iterations, rows, batch_size, lr):
+        from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
+
+        self.epochs, self.iterations = epochs, iterations
+        self.progress = Progress(
+            TextColumn("{task.description}"),
+            BarColumn(),
+            MofNCompleteColumn(),
+            TextColumn("{task.fields[info]}"),
+            TimeRemainingColumn(),
+            console=self.console,
+            transient=False,
+        )
+        self.progress.start()
+        self.console.print(f"training on {rows} rows: {epochs} epochs × {iterations} iterations of batch {batch_size}, lr {lr:.4g}")
+        self.epoch_task = self.progress.add_task("epoch", total=epochs, info="")
+        self.iter_task = self.progress.add_task("iteration", total=iterations, info="")
+
+    def epoch_start(self, epoch):
+        self._t0 = time.monotonic()
+        self.progress.update(self.epoch_task, description=f"epoch {epoch + 1}/{self.epochs}")
+        self.progress.reset(self.iter_task, total=self.iterations, info="")
+
+    def advance(self, epoch, iteration, rows, loss, lr, detail=""):
+        elapsed = time.monotonic() - self._t0
+        rate = rows / elapsed if elapsed > 0 else 0.0
+        info = f"loss {loss:.5g}  lr {lr:.3g}  {format_rate(rate)} rows/s" + (f"  {detail}" if detail else "")
+        self.progress.update(self.iter_task, completed=iteration, info=info)
+
+    def epoch_end(self, record):
+        # a distributed epoch's iterations are known exactly only at its end
+        self.progress.update(self.iter_task, completed=record["iterations"], total=max(record["iterations"], self.iterations))
+        self.progress.advance(self.epoch_task)
+        self.console.print(epoch_summary(record, self.epochs))
+        self.records.append(record)
+
+    def message(self, text):
+        self.console.print(text, markup=False, highlight=False)
+
+    def close(self):
+        if self.progress is not None:
+            self.progress.stop()
+            self.progress = None
+            if self.records:  # the run's loss curve, one line, under the bars
+                self.console.print(loss_curves(self.records), markup=False, highlight=False)

@@ -1,0 +1,128 @@
+"""Learning curves: loss against epoch, iterations and wall time, for one run or several.
+
+The input is what ``train --metrics`` and ``sweep --metrics-dir`` write: one
+JSON object per epoch.  matplotlib is an optional extra (``sgdcli[plot]``);
+it is imported only here, with the Agg backend, so plotting works without a
+display.  The image is written to a temporary file and renamed into place.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+
+from sgdcli.errors import InputError, RuntimeFailure
+
+FORMATS = ("png", "pdf", "svg")
+INSTALL = "pip install 'sgdcli[plot]' (or: pip install matplotlib)"
+
+
+def read_history(path: str) -> list[dict]:
+    """The epoch records of a metrics JSONL file, checked; InputError naming the file and line otherwise."""
+    try:
+        with open(path, encoding="utf-8") as fh:
+            lines = fh.read().splitlines()
+    except OSError as exc:
+        raise InputError(f"{path}: cannot read it ({exc.strerror or exc})") from None
+    records = []
+    for number, line in enumerate(lines, start=1):
+        if not line.strip():
+            continue
+        try:
+            record = json.loads(line)
+        except json.JSONDecodeError as exc:
+            raise InputError(f"{path}: line {number}: not JSON ({exc.msg})") from None
+        if not isinstance(record, dict) or not all(k in record for k in ("epoch", "iterations", "seconds", "train_loss")):
+            raise InputError(f"{path}: line {number}: not an sgdcli epoch record (needs epoch, iterations, seconds, "
+                             f"train_loss; written by train --metrics)")
+        records.append(record)
+    if not records:
+        raise InputError(f"{path}: no epochs in it")
+    return records
+
+
+def curves(records: list[dict]) -> dict[str, list[float]]:
+    """x axes (epoch, cumulative iterations, cumulative seconds) and losses (None → NaN) of one run."""
+    iterations, seconds = [], []
+    it = sec = 0.0
+    for r in records:
+        it += r["iterations"]
+        sec += r["seconds"]
+        iterations.append(it)
+        seconds.append(sec)
+    nan = float("nan")
+    return {
+        "epoch": [float(r["epoch"]) for r in records],
+        "iterations": iterations,
+        "seconds": seconds,
+        "train_loss": [nan if r.get("train_loss") is None else float(r["train_loss"]) for r in records],
+        "val_loss": [nan if r.get("val_loss") is None else float(r["val_loss"]) for r in records],
+    }
+
+
+def require() -> None:
+    """RuntimeFailure (exit 1) saying how to install matplotlib, if it is missing."""
+    _pyplot()
+
+
+def _pyplot():
+    try:
+        import matplotlib
+    except ImportError:
+        raise RuntimeFailure(f"plotting needs matplotlib, which is not installed: {INSTALL}") from None
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    return plt
+
+
+def figure(runs: list[tuple[str, list[dict]]]):
+    """A figure of three panels (loss against epoch, iterations, seconds), one color per run."""
+    plt = _pyplot()
+    from matplotlib.ticker import MaxNLocator
+
+    fig, axes = plt.subplots(1, 3, figsize=(15, 4.5), sharey=True)
+    for index, (label, records) in enumerate(runs):
+        c = curves(records)
+        color = f"C{index % 10}"
+        for ax, x in zip(axes, ("epoch", "iterations", "seconds")):
+            ax.plot(c[x], c["train_loss"], color=color, marker="o", markersize=3, label=f"{label} train")
+            if not all(math.isnan(v) for v in c["val_loss"]):
+                ax.plot(c[x], c["val_loss"], color=color, linestyle="--", marker="s", markersize=3, label=f"{label} val")
+    for ax, title in zip(axes, ("epoch", "iterations (updates)", "training time (s)")):
+        ax.set_xlabel(title)
+        ax.grid(True, alpha=0.3)
+    axes[0].xaxis.set_major_locator(MaxNLocator(integer=True))
+    axes[0].set_ylabel("loss")
+    axes[0].legend(fontsize="small")
+    fig.suptitle("learning curves: training (solid) and validation (dashed) loss")
+    fig.tight_layout()
+    return fig
+
+
+def output_format(output: str, option: str = "-o") -> str:
+    fmt = os.path.splitext(output)[1].lower().lstrip(".")
+    if fmt not in FORMATS:
+        raise InputError(f"{option} {output}: cannot tell the image format; end the name in .png, .pdf or .svg")
+    return fmt
+
+
+def save(runs: list[tuple[str, list[dict]]], output: str, option: str = "-o") -> None:
+    """Draw ``runs`` (label, epoch records) into ``output`` (png, pdf or svg), atomically."""
+    from sgdcli.data.atomic import atomic_output
+
+    fmt = output_format(output, option)
+    fig = figure(runs)
+    try:
+        with atomic_output(output, option) as tmp:
+            fig.savefig(tmp, format=fmt, dpi=120)
+    finally:
+        _pyplot().close(fig)
+
+
+def plot_files(paths: list[str], output: str) -> None:
+    """``sgdcli plot``: the runs in ``paths`` (labelled by file name) into ``output``."""
+    output_format(output)
+    runs = [(os.path.splitext(os.path.basename(p))[0], read_history(p)) for p in paths]
+    save(runs, output)

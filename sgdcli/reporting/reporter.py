@@ -1,0 +1,77 @@
+"""What a training run reports, and the texts every renderer shares.
+
+``Reporter`` is the interface the training loop calls, and does nothing; the
+renderers (renderers.py chooses one) subclass it.  The training loop is
+handed a reporter and never imports a renderer, nor rich.
+"""
+
+from __future__ import annotations
+
+
+class Reporter:
+    """Does nothing; the base of every reporter."""
+
+    def begin(self, *, epochs: int, iterations: int, rows: int, batch_size: int, lr: float) -> None: ...
+
+    def epoch_start(self, epoch: int) -> None: ...
+
+    def advance(self, epoch: int, iteration: int, rows: int, loss: float, lr: float, detail: str = "") -> None:
+        """``detail``: extra state to show, such as each worker's place in a distributed run."""
+
+    def epoch_end(self, record: dict) -> None: ...
+
+    def message(self, text: str) -> None: ...
+
+    def close(self) -> None: ...
+
+
+def epoch_summary(record: dict, epochs: int) -> str:
+    parts = [f"epoch {record['epoch']}/{epochs}", f"{record['iterations']} iterations", f"train_loss {record['train_loss']:.6g}"]
+    for key in ("val_loss", "val_accuracy", "val_rmse"):
+        if key in record:
+            parts.append(f"{key} {record[key]:.6g}")
+    parts.append(f"lr {record['lr']:.4g}")
+    parts.append(f"{record['seconds']:.2f} s")
+    parts.append(f"{format_rate(record['rows_per_s'])} rows/s")
+    return ", ".join(parts)
+
+
+SPARKS = "▁▂▃▄▅▆▇█"
+
+
+def sparkline(values) -> str:
+    """One character per value, ▁ for the smallest and █ for the largest; a space for NaN or inf."""
+    finite = [v for v in values if v == v and abs(v) != float("inf")]
+    lo, hi = (min(finite), max(finite)) if finite else (0.0, 0.0)
+    out = []
+    for v in values:
+        if not (v == v and abs(v) != float("inf")):
+            out.append(" ")
+        elif hi == lo:
+            out.append(SPARKS[0])
+        else:
+            out.append(SPARKS[min(int((v - lo) / (hi - lo) * len(SPARKS)), len(SPARKS) - 1)])
+    return "".join(out)
+
+
+def loss_curves(records: list[dict]) -> str:
+    """'loss per epoch: train ▇▄▂▁ 0.51 → 0.40, val ▆▃▂▁ 0.43 → 0.37' for a run's epoch records."""
+    parts = []
+    for name, key in (("train", "train_loss"), ("val", "val_loss")):
+        values = [r[key] for r in records if key in r]
+        if values:
+            parts.append(f"{name} {sparkline(values)} {values[0]:.4g} → {values[-1]:.4g}")
+    return "loss per epoch: " + ", ".join(parts)
+
+
+def format_rate(rate: float) -> str:
+    for unit, scale in (("G", 1e9), ("M", 1e6), ("k", 1e3)):
+        if rate >= scale:
+            return f"{rate / scale:.2f}{unit}"
+    return f"{rate:.0f}"
+
+
+def clock_text(seconds: float) -> str:
+    """``seconds`` as H:MM:SS."""
+    seconds = int(max(seconds, 0))
+    return f"{seconds // 3600}:{seconds // 60 % 60:02d}:{seconds % 60:02d}"

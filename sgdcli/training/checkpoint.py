@@ -1,0 +1,154 @@
+"""Checkpoints: everything needed to continue training bit for bit.
+
+A checkpoint holds the training state arrays (weights, gradient of the batch in
+progress, optimizer slots, counters), the position inside the epoch (epoch,
+block of the visiting order, row of that block), the history, early-stopping
+state, the standardization statistics and classes, and fingerprints of the
+options and the data.  No random state is needed: the shuffle order is a pure
+function of (seed, epoch, block).
+
+Two files are kept: PATH and PATH.prev.  A new checkpoint is written to a
+temporary file and fsynced; then PATH becomes PATH.prev and the new file
+becomes PATH.  Whenever the process dies, at least one complete checkpoint
+exists, and a loader that finds PATH unreadable falls back to PATH.prev.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import dataclasses
+import json
+import os
+
+import h5py
+import numpy as np
+
+from sgdcli.data import hdf5
+from sgdcli.data.atomic import atomic_output
+from sgdcli.engine.epoch import Position
+from sgdcli.errors import InputError, RuntimeFailure, first_line
+from sgdcli.kernels.state import TrainState
+
+FORMAT = "sgdcli-checkpoint"
+# 2: rows are permuted by a compiled Fisher-Yates (kernels/permute.py).  A version-1
+# checkpoint was positioned in NumPy's permutation; resuming it mid-epoch in
+# the new order would train some rows twice and skip others, so it is refused.
+FORMAT_VERSION = 2
+
+
+@dataclasses.dataclass
+class Checkpoint:
+    state: TrainState
+    position: Position
+    history: list
+    stopper: dict | None  # EarlyStopping.state()
+    best_params: np.ndarray | None
+    classes: np.ndarray | None
+    mean: np.ndarray | None  # standardization statistics
+    std: np.ndarray | None
+    n_train: int
+    n_bad: int  # training rows skipped by --bad-rows skip
+    options: dict  # fingerprint of everything that shapes the result
+    data: dict  # fingerprints of the training (and validation) data
+
+
+def previous_path(path: str) -> str:
+    return path + ".prev"
+
+
+def save(path: str, ckpt: Checkpoint) -> None:
+    path = os.path.abspath(path)
+    with atomic_output(path, "--checkpoint") as tmp:
+        with hdf5.created(tmp) as f:
+            f.attrs["sgdcli_format"] = FORMAT
+            f.attrs["format_version"] = FORMAT_VERSION
+            for name in TrainState._fields:
+                f.create_dataset(f"state/{name}", data=getattr(ckpt.state, name))
+            for name in ("best_params", "classes", "mean", "std"):
+                value = getattr(ckpt, name)
+                if value is not None:
+                    f.create_dataset(name, data=value)
+            f.attrs["position"] = json.dumps(dataclasses.asdict(ckpt.position))
+            for name in ("history", "stopper", "options", "data"):
+                f.attrs[name] = json.dumps(getattr(ckpt, name))
+            f.attrs["n_train"] = ckpt.n_train
+            f.attrs["n_bad"] = ckpt.n_bad
+        if os.path.exists(path):  # the current one stays valid as .prev until the new one is in place
+            os.replace(path, previous_path(path))
+
+
+def _load_one(path: str) -> Checkpoint:
+    with h5py.File(path, "r") as f:
+        if f.attrs.get("sgdcli_format") != FORMAT:
+            raise ValueError("not an sgdcli checkpoint")
+        if int(f.attrs["format_version"]) != FORMAT_VERSION:
+            raise ValueError(f"checkpoint format {f.attrs['format_version']} is not {FORMAT_VERSION} "
+                             "(written by another sgdcli version)")
+        state = TrainState(*(f[f"state/{name}"][()] for name in TrainState._fields))
+        opt = {name: (f[name][()] if name in f else None) for name in ("best_params", "classes", "mean", "std")}
+        return Checkpoint(
+            state=state,
+            position=Position(**json.loads(f.attrs["position"])),
+            history=json.loads(f.attrs["history"]),
+            stopper=json.loads(f.attrs["stopper"]),
+            n_train=int(f.attrs["n_train"]),
+            n_bad=int(f.attrs["n_bad"]),
+            options=json.loads(f.attrs["options"]),
+            data=json.loads(f.attrs["data"]),
+            **opt,
+        )
+
+
+def load_latest(path: str, report=None) -> Checkpoint | None:
+    """The newest readable checkpoint at ``path`` (or its .prev), or None if there is none.
+
+    Raises RuntimeFailure when checkpoint files exist but none can be read.
+    """
+    path = os.path.abspath(path)
+    candidates = [p for p in (path, previous_path(path)) if os.path.exists(p)]
+    problems = []
+    for candidate in candidates:
+        try:
+            ckpt = _load_one(candidate)
+        except hdf5.READ_ERRORS as exc:
+            problems.append(f"{candidate}: {first_line(exc)}")
+            continue
+        if problems and report is not None:
+            report(f"checkpoint {problems[0]}; resuming from the previous one, {candidate}")
+        return ckpt
+    if problems:
+        raise RuntimeFailure(f"--resume: no readable checkpoint ({'; '.join(problems)}); remove them to start over")
+    return None
+
+
+def remove(path: str) -> None:
+    for p in (path, previous_path(path)):
+        with contextlib.suppress(FileNotFoundError):
+            os.unlink(p)
+
+
+def differences(saved: dict, current: dict) -> list[str]:
+    """Human-readable list of keys whose values differ."""
+    out = []
+    for key in sorted(set(saved) | set(current)):
+        if saved.get(key) != current.get(key):
+            out.append(f"{key} (checkpoint: {saved.get(key)!r}, now: {current.get(key)!r})")
+    return out
+
+
+def check_compatible(ckpt: Checkpoint, options: dict, data: dict, path: str, defaults: dict | None = None) -> None:
+    """Refuse a checkpoint made with other options or data.
+
+    ``defaults``: the options' defaults.  An option that the checkpoint does not
+    record (one added in a later version of sgdcli) counts as its default, so
+    an upgrade between two nights does not throw away a run in progress.
+    """
+    saved = {**{k: v for k, v in (defaults or {}).items() if k not in ckpt.options}, **ckpt.options}
+    diff = differences(saved, options)
+    if diff:
+        raise InputError(f"--resume: checkpoint {path} was made with other options: {'; '.join(diff)}; "
+                         f"drop --resume or remove the checkpoint to start over")
+    diff = differences(ckpt.data, data)
+    if diff:
+        raise InputError(f"--resume: the data changed since checkpoint {path}: {'; '.join(diff)}; "
+                         f"drop --resume or remove the checkpoint to start over")

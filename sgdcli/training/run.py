@@ -1,0 +1,308 @@
+"""A training run: the passes before training, the epoch loop, validation, checkpoints and the model.
+
+Order of work: one pass over the labels (classes, finiteness, row count), one
+over the features if standardizing, then the epochs.  Where each runs is the
+executor's business (parallel/executor.py); this module adds validation,
+early stopping, history, checkpoints, resume and stopping on signals, at the
+safe points the executor offers between kernel calls or rounds.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+
+import numpy as np
+
+from sgdcli import testhooks
+from sgdcli.data.selection import ValidationRows
+from sgdcli.data.table import Table
+from sgdcli.engine import passes
+from sgdcli.engine.epoch import EpochPlan, Position, current_lr
+from sgdcli.errors import InputError, Interrupted, RuntimeFailure, WorkLost
+from sgdcli.kernels import runtime
+from sgdcli.kernels.scoring import fold_weights
+from sgdcli.kernels.state import TrainState, kernel_config
+from sgdcli.model.file import Model
+from sgdcli.model.labels import Labels
+from sgdcli.options import TrainOptions, format_size, task_of
+from sgdcli.parallel.executor import Executor
+from sgdcli.reporting.records import json_line
+from sgdcli.reporting.reporter import Reporter
+from sgdcli.training import checkpoint as ckpt_mod
+from sgdcli.training.control import RunControl
+from sgdcli.training.early_stopping import EarlyStopping
+from sgdcli.training.signals import EXIT_CODES, name
+from sgdcli.versions import versions
+
+
+class Run:
+    """One training run: set-up, the epoch loop, and what a checkpoint must hold."""
+
+    def __init__(self, table: Table, val_table: Table | None, opts: TrainOptions, executor: Executor,
+                 reporter: Reporter, control: RunControl):
+        """``executor`` runs the passes, the epochs and validation (here, on threads, or on Dask workers)."""
+        self.table, self.val_table, self.opts = table, val_table, opts
+        self.executor, self.reporter, self.control = executor, reporter, control
+        self.shards, self.block_rows = executor.shards, executor.block_rows
+        run_options = {**opts.as_dict(), "threads": executor.threads, **executor.run_options()}
+        self.fingerprints = (
+            run_options,
+            {"train": table.fingerprint(), "val": val_table.fingerprint() if val_table is not None else None},
+        )
+        saved = self._load_checkpoint() if control.resume else None
+        if saved is not None:
+            self.labels = Labels(task_of(opts.model), saved.classes)
+            self.n_train, self.n_bad, self.mean, self.std = saved.n_train, saved.n_bad, saved.mean, saved.std
+        else:
+            what = "labels and features" if opts.bad_rows == "skip" else "labels"
+            reporter.message(f"reading {what} of {table.path} (one pass)")
+            count = self._pass(passes.label_pass, "reading the labels")
+            self.labels, self.n_train, self.n_bad = passes.labels_of(count, table, opts), count.n_train, count.n_bad
+            self._check_sizes()
+            if val_table is not None:
+                passes.check_val_labels(val_table, self.labels, opts)
+            self.mean = self.std = None
+            if opts.standardize:
+                reporter.message(f"computing feature means and deviations of {table.path} (one pass)")
+                stats = self._pass(passes.moment_pass, "standardizing")
+                self.mean, self.std = stats.mean, stats.std()
+        d = table.n_features
+        self.batch = self.n_train if opts.batch_size is None else opts.batch_size
+        # With W shards each worker steps through about n/W rows an epoch: the step
+        # clock (what schedules count) advances by about a W-th of the iterations.
+        per_shard = math.ceil(self.n_train / self.shards)
+        steps = per_shard // self.batch if opts.drop_last else math.ceil(per_shard / self.batch)
+        self.iters = steps * self.shards
+        self.lr = opts.scaled_lr(self.batch)
+        center = np.zeros(d) if self.mean is None else self.mean
+        scale = np.ones(d) if self.std is None else 1.0 / self.std
+        self.cfg = kernel_config(opts, self.batch, executor.kernel_threads, steps * opts.epochs)
+        self.plan = EpochPlan(self.labels, center, scale, opts.seed, opts.shuffle, opts.val_fraction,
+                              opts.drop_last, self.block_rows, skip_bad=opts.bad_rows == "skip")
+        executor.prepare(self.cfg, self.plan)
+        k_out = self.labels.n_outputs
+        self.stopper = EarlyStopping(opts.patience, opts.min_delta) if opts.early_stopping else None
+        if saved is not None:
+            self.state, self.pos, self.history = saved.state, saved.position, saved.history
+            if self.stopper is not None:
+                self.stopper.restore(saved.stopper, saved.best_params)
+            reporter.message(f"resuming from {control.checkpoint}: epoch {self.pos.epoch + 1}, "
+                             f"iteration {self._iteration()} of {self.iters}")
+        else:
+            self.state, self.pos, self.history = TrainState.zeros(k_out, d), Position(), []
+        self._last_ckpt = (self.state.iterations, time.monotonic())
+
+    def _pass(self, fn, stage: str):
+        """A pass before training over every block (wherever the executor runs it)."""
+        return self.executor.data_pass(fn, self.opts, lambda: self._check_stop(stage))
+
+    def _check_sizes(self) -> None:
+        opts, table = self.opts, self.table
+        batch = self.n_train if opts.batch_size is None else opts.batch_size
+        if batch > self.n_train:
+            raise InputError(f"--batch-size {batch} is larger than the {self.n_train} training rows of {table.path}")
+        if opts.batch_size is not None and batch * table.row_bytes() > opts.memory:
+            raise InputError(
+                f"--batch-size {batch} needs {format_size(batch * table.row_bytes())} per batch "
+                f"({table.n_features} features), more than --memory {format_size(opts.memory)}; raise --memory, "
+                f"lower --batch-size, or use --batch-size full, which accumulates the gradient block by block"
+            )
+
+    # --- checkpoints ---------------------------------------------------------------------------
+
+    def _load_checkpoint(self):
+        path = self.control.checkpoint
+        if path is None:
+            raise InputError("--resume needs a checkpoint path: give -o or --checkpoint")
+        saved = ckpt_mod.load_latest(path, self.reporter.message)
+        if saved is None:
+            self.reporter.message(f"--resume: no checkpoint at {path}; starting from scratch")
+            return None
+        ckpt_mod.check_compatible(saved, *self.fingerprints, path, defaults=TrainOptions().as_dict())
+        return saved
+
+    def save_checkpoint(self) -> None:
+        if self.control.checkpoint is None:
+            return
+        ckpt_mod.save(self.control.checkpoint, ckpt_mod.Checkpoint(
+            state=self.state,
+            position=self.pos,
+            history=self.history,
+            stopper=self.stopper.state() if self.stopper is not None else None,
+            best_params=self.stopper.best_params if self.stopper is not None else None,
+            classes=self.labels.classes,
+            mean=self.mean,
+            std=self.std,
+            n_train=self.n_train,
+            n_bad=self.n_bad,
+            options=self.fingerprints[0],
+            data=self.fingerprints[1],
+        ))
+        self._last_ckpt = (self.state.iterations, time.monotonic())
+
+    def _check_stop(self, stage: str) -> None:
+        """A safe point of the passes before training: nothing to checkpoint yet."""
+        if testhooks.SAFE_POINT_DELAY:
+            time.sleep(testhooks.SAFE_POINT_DELAY)
+        signum = self.control.stop()
+        if signum is not None:
+            raise Interrupted(f"stopped by {name(signum)} while {stage}, before training began; "
+                              f"nothing to resume yet", EXIT_CODES[signum])
+
+    def _safe_point(self, pos: Position) -> None:
+        if testhooks.SAFE_POINT_DELAY:
+            time.sleep(testhooks.SAFE_POINT_DELAY)
+        signum = self.control.stop()
+        if signum is not None:
+            self.pos.seconds += time.perf_counter() - self._epoch_t0
+            self.save_checkpoint()
+            raise self._interrupted(signum)
+        last_t, last_time = self._last_ckpt
+        every, seconds = self.control.checkpoint_every, self.control.checkpoint_seconds
+        if (every is not None and self.state.iterations - last_t >= every) or (
+            seconds is not None and time.monotonic() - last_time >= seconds
+        ):
+            self.pos.seconds += time.perf_counter() - self._epoch_t0
+            self._epoch_t0 = time.perf_counter()
+            self.save_checkpoint()
+
+    def _iteration(self) -> int:
+        """Iterations done in the epoch in progress (summed over the shards of a distributed run)."""
+        if self.pos.shards is not None:
+            return sum(shard[2] for shard in self.pos.shards)
+        return self.state.iterations - self.pos.epoch_start_t
+
+    def _interrupted(self, signum: int) -> Interrupted:
+        where = f"epoch {self.pos.epoch + 1}, iteration {self._iteration()}/{self.iters}"
+        if self.control.checkpoint is None:
+            return Interrupted(f"stopped by {name(signum)} at {where}; no checkpoint path, progress is lost", EXIT_CODES[signum])
+        return Interrupted(f"stopped by {name(signum)} at {where}; checkpoint saved to {self.control.checkpoint}; "
+                           f"run the same command with --resume to continue", EXIT_CODES[signum])
+
+    # --- the epoch loop ----------------------------------------------------------------------------
+
+    def train(self, metrics_tmp) -> Model:
+        opts, reporter = self.opts, self.reporter
+        seconds = self.executor.warm_up()
+        if seconds is not None and seconds > 0.5:
+            reporter.message(f"compiled kernels in {seconds:.1f} s (cached for later runs)")
+        threads, sharing = self.executor.describe(self.batch)
+        reporter.message(
+            f"{self.table.path}: {self.table.n_rows} rows × {self.table.n_features} features, read "
+            f"{self.table.X.layout.read_mode} in blocks of {self.block_rows} rows; {threads}"
+        )
+        for line in sharing:
+            reporter.message(line)
+        if self.control.verbose:
+            reporter.message(runtime.describe())
+        if opts.lr_scaling != "none":
+            reporter.message(f"--lr-scaling {opts.lr_scaling}: lr {opts.lr:g} at batch {opts.base_batch_size} → {self.lr:.4g} at batch {self.batch}")
+        if metrics_tmp is not None:
+            with open(metrics_tmp, "w") as fh:  # epochs done before a resume come from the checkpoint
+                fh.writelines(json_line(r) for r in self.history)
+        reporter.begin(epochs=opts.epochs, iterations=self.iters, rows=self.n_train, batch_size=self.batch, lr=self.lr)
+        try:
+            while self.pos.epoch < opts.epochs and not (self.stopper is not None and self.stopper.stopped):
+                self._epoch(metrics_tmp)
+        finally:
+            reporter.close()
+        if self.n_bad:
+            reporter.message(f"--bad-rows skip: left out {self.n_bad} training rows with non-finite values in every epoch")
+        return self._model()
+
+    def _epoch(self, metrics_tmp) -> None:
+        opts, epoch = self.opts, self.pos.epoch
+        self.reporter.epoch_start(epoch)
+        self._epoch_t0 = time.perf_counter()
+        try:
+            result = self.executor.run_epoch(
+                self.state, self.pos,
+                on_progress=lambda it, rows, loss, lr, detail="": self.reporter.advance(epoch, it, rows, loss, lr,
+                                                                                        detail),
+                safe_point=self._safe_point,
+            )
+        except WorkLost as exc:
+            if self.control.checkpoint is None:
+                raise
+            self.pos.seconds += time.perf_counter() - self._epoch_t0
+            self.save_checkpoint()  # the last whole round: --resume continues from it
+            raise RuntimeFailure(f"{exc}; checkpoint saved to {self.control.checkpoint}, "
+                                 f"run the same command with --resume to continue") from None
+        seconds = self.pos.seconds + time.perf_counter() - self._epoch_t0
+        params = self.state.params(opts.average)
+        record = {
+            "epoch": epoch + 1,
+            "iterations": result.iterations,
+            "rows": result.rows,
+            "train_loss": result.train_loss,
+            "lr": current_lr(self.cfg, self.state),
+            **({"bad_rows": result.bad_rows} if self.plan.skip_bad else {}),
+            **self._validate(params),
+            "seconds": seconds,
+            "rows_per_s": result.rows / seconds if seconds > 0 else 0.0,
+        }
+        self.history.append(record)
+        self.reporter.epoch_end(record)
+        if metrics_tmp is not None:
+            with open(metrics_tmp, "a") as fh:
+                fh.write(json_line(record))
+        if self.stopper is not None and self.stopper.update(record.get("val_loss", record["train_loss"]), params, epoch + 1):
+            self.reporter.message(
+                f"early stopping after epoch {epoch + 1}: no decrease of more than {opts.min_delta:g} "
+                f"for {opts.patience} epoch(s); keeping epoch {self.stopper.best_epoch}"
+            )
+        self.pos = Position(epoch=epoch + 1, epoch_start_t=self.state.iterations)
+        if epoch + 1 < opts.epochs and not (self.stopper is not None and self.stopper.stopped):
+            self.save_checkpoint()
+
+    def _validate(self, params) -> dict:
+        """``val_loss`` and ``val_<metric>`` of ``params`` on the validation rows, if any."""
+        opts = self.opts
+        if self.val_table is None and opts.val_fraction <= 0:
+            return {}
+        if not self.cfg.standardized:  # weights on raw features already: no fold (nor its compile)
+            We = params.copy()
+        else:
+            We = fold_weights(params, self.plan.center, self.plan.scale, np.empty_like(params))
+        held_out = self.val_table is None
+        table = self.table if held_out else self.val_table
+        select = ValidationRows(opts.val_fraction, opts.seed, held_out, self.plan.skip_bad)
+        scores = self.executor.validate(table, opts.model, self.labels, We, opts.memory, select,
+                                        on_stop=lambda: self._safe_point(self.pos))
+        return {"val_loss": scores.pop("loss"), **{f"val_{k}": v for k, v in scores.items() if k != "rows"}}
+
+    def _model(self) -> Model:
+        opts, d = self.opts, self.table.n_features
+        if self.stopper is not None and self.stopper.best_params is not None:
+            final = self.stopper.best_params
+        else:
+            final = self.state.params(opts.average)
+        return Model(
+            model=opts.model,
+            weights=final[:, :d].copy(),
+            bias=final[:, d].copy(),
+            classes=self.labels.classes,
+            center=self.mean,
+            scale=self.std,
+            options=opts.as_dict(),
+            training={
+                "rows": self.n_train,
+                "val_rows": self.val_table.n_rows if self.val_table is not None else self.table.n_rows - self.n_train,
+                "batch_size": self.batch,
+                "iterations_per_epoch": self.iters,
+                "epochs_run": len(self.history),
+                "updates": self.state.iterations,
+                "lr": self.lr,
+                "threads": self.executor.threads,
+                "block_rows": self.block_rows,
+                "read_mode": self.table.X.layout.read_mode,
+                "best_epoch": self.stopper.best_epoch if self.stopper is not None else len(self.history),
+                "stopped_early": self.stopper is not None and self.stopper.stopped,
+                "bad_rows": self.n_bad,
+                **self.executor.summary(),
+            },
+            history=self.history,
+            fingerprint=self.table.fingerprint(),
+            versions=versions(),
+        )

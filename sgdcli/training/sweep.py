@@ -1,0 +1,130 @@
+"""The batch-size sweep: one training run per (batch size, learning rate), side by side.
+
+Every run goes through ``train`` (the same engine, data, seed and threads), so
+the rows differ only in the two dials: how many rows an update averages and
+how far it steps.  A run that diverges is a row like any other, with what it
+did before it blew up.  Per-epoch records are kept in memory as the runs go,
+so a diverged run keeps its history too (``--metrics-dir`` writes them all).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+
+from sgdcli.data.atomic import atomic_output
+from sgdcli.errors import DivergedError
+from sgdcli.options import TrainOptions
+from sgdcli.reporting.records import json_line
+from sgdcli.reporting.reporter import Reporter
+from sgdcli.training.train import train
+
+
+@dataclasses.dataclass
+class SweepRun:
+    """One row of the sweep."""
+
+    batch_size: int | None  # None: full batch
+    lr: float  # the learning rate used, after --lr-scaling
+    iterations_per_epoch: int
+    iterations: int  # updates done (up to the last safe point before a divergence)
+    epochs: int  # epochs completed
+    train_loss: float  # of the last completed epoch (NaN if none)
+    val_loss: float | None
+    seconds: float  # training time of the completed epochs
+    rows_per_s: float
+    diverged: bool
+    error: str = ""  # the divergence message
+    history: list[dict] = dataclasses.field(default_factory=list)
+
+    @property
+    def batch_label(self) -> str:
+        return "full" if self.batch_size is None else str(self.batch_size)
+
+    def as_dict(self) -> dict:
+        d = dataclasses.asdict(self)
+        d["batch_size"] = self.batch_label
+        del d["history"]
+        return d
+
+
+class _Recorder(Reporter):
+    """Passes everything to the reporter shown, and remembers what a sweep row needs."""
+
+    def __init__(self, inner: Reporter):
+        self.inner = inner
+        self.iterations_per_epoch = 0
+        self.lr = float("nan")
+        self.records: list[dict] = []
+        self.partial_iterations = 0
+
+    def begin(self, *, epochs, iterations, rows, batch_size, lr):
+        self.iterations_per_epoch, self.lr = iterations, lr
+        self.inner.begin(epochs=epochs, iterations=iterations, rows=rows, batch_size=batch_size, lr=lr)
+
+    def epoch_start(self, epoch):
+        self.partial_iterations = 0
+        self.inner.epoch_start(epoch)
+
+    def advance(self, epoch, iteration, rows, loss, lr, detail=""):
+        self.partial_iterations = iteration
+        self.inner.advance(epoch, iteration, rows, loss, lr, detail)
+
+    def epoch_end(self, record):
+        self.records.append(record)
+        self.partial_iterations = 0
+        self.inner.epoch_end(record)
+
+    def message(self, text):
+        self.inner.message(text)
+
+    def close(self):
+        self.inner.close()
+
+
+def sweep(data, base: TrainOptions, batch_sizes: list[int | None], lrs: list[float], *,
+          reporter_for=None, metrics_dir: str | None = None) -> list[SweepRun]:
+    """Train every (batch size, lr) in that order on ``data`` with ``base``'s other options.
+
+    ``reporter_for(i, n, label)`` gives the progress reporter of run i of n.
+    """
+    combos = [(b, lr) for b in batch_sizes for lr in lrs]
+    if metrics_dir is not None:
+        os.makedirs(metrics_dir, exist_ok=True)
+    runs = []
+    for i, (batch, lr) in enumerate(combos, start=1):
+        opts = dataclasses.replace(base, batch_size=batch, lr=lr)
+        label = f"batch {'full' if batch is None else batch}, lr {lr:g}"
+        recorder = _Recorder(reporter_for(i, len(combos), label) if reporter_for else Reporter())
+        try:
+            train(data, opts, reporter=recorder)
+            error = ""
+        except DivergedError as exc:
+            error = str(exc)
+        runs.append(_row(batch, recorder, error))
+        if metrics_dir is not None:
+            name = f"run{i:02d}-batch-{'full' if batch is None else batch}-lr-{lr:g}.jsonl"
+            with atomic_output(os.path.join(metrics_dir, name), "--metrics-dir") as tmp, open(tmp, "w") as fh:
+                fh.writelines(json_line(r) for r in recorder.records)
+    return runs
+
+
+def _row(batch, recorder: _Recorder, error: str) -> SweepRun:
+    records = recorder.records
+    seconds = sum(r["seconds"] for r in records)
+    rows = sum(r["rows"] for r in records)
+    last = records[-1] if records else {}
+    return SweepRun(
+        batch_size=batch,
+        lr=recorder.lr,
+        iterations_per_epoch=recorder.iterations_per_epoch,
+        iterations=sum(r["iterations"] for r in records) + (recorder.partial_iterations if error else 0),
+        epochs=len(records),
+        train_loss=last.get("train_loss", float("nan")),
+        val_loss=last.get("val_loss"),
+        seconds=seconds,
+        rows_per_s=rows / seconds if seconds > 0 else float("nan"),
+        diverged=bool(error),
+        error=error,
+        history=list(records),
+    )

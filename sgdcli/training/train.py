@@ -1,0 +1,65 @@
+"""``train()``: options in, a Model out; the recipe, in the order the work is done.
+
+Check the options and the outputs, lock the outputs, open the data, choose
+where the work runs (parallel/executor.py), then let a ``Run`` do the passes
+and the epochs (run.py), and write the model.  The model, the metrics file and
+the removal of the checkpoint happen under the locks, so no other run ever
+sees half of them.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+
+from sgdcli.data.atomic import atomic_output, check_writable
+from sgdcli.data.table import Table
+from sgdcli.errors import InputError
+from sgdcli.model.file import Model
+from sgdcli.options import DaskOptions, TrainOptions
+from sgdcli.parallel.executor import check_options, open_executor
+from sgdcli.reporting.reporter import Reporter
+from sgdcli.training import checkpoint as ckpt_mod
+from sgdcli.training.control import RunControl
+from sgdcli.training.locking import exclusive
+from sgdcli.training.run import Run
+
+
+def train(data, options: TrainOptions | None = None, *, output=None, metrics=None, reporter: Reporter | None = None,
+          control: RunControl | None = None, dask: DaskOptions | None = None) -> Model:
+    """Train a linear model on ``data`` (an HDF5 path); save it to ``output`` if given.
+
+    With ``options.parallel == "average"``, the epochs run as rounds of local
+    SGD with model averaging, one shard per thread.  With ``dask``, they run as
+    such rounds on a Dask cluster, one shard per worker, and so do the label,
+    standardization and validation passes; checkpoints, early stopping and the
+    model stay here.
+    """
+    opts = options or TrainOptions()
+    check_options(opts, dask)
+    reporter = reporter or Reporter()
+    control = control or RunControl()
+    outputs = [(p, flag) for p, flag in ((output, "-o"), (metrics, "--metrics"), (control.checkpoint, "--checkpoint")) if p is not None]
+    seen: dict[str, str] = {}
+    for path, flag in outputs:
+        check_writable(path, flag, inputs=(data, opts.val))
+        key = os.path.abspath(path)
+        if key in seen:
+            raise InputError(f"{flag} {path}: is also given as {seen[key]}; each output needs its own path")
+        seen[key] = flag
+    with contextlib.ExitStack() as stack:
+        stack.enter_context(exclusive([p for p, _ in outputs], control.wait_lock))
+        table = stack.enter_context(Table(data, opts.x, opts.y))
+        val_table = None
+        if opts.val is not None:
+            val_table = stack.enter_context(Table(opts.val, opts.val_x or opts.x, opts.val_y or opts.y))
+            if val_table.n_features != table.n_features:
+                raise InputError(f"{val_table.path}:{val_table.x_name}: has {val_table.n_features} features, training data has {table.n_features}")
+        executor = open_executor(stack, table, opts, dask, reporter.message, control.stop)
+        metrics_tmp = stack.enter_context(atomic_output(metrics, "--metrics")) if metrics is not None else None
+        model = Run(table, val_table, opts, executor, reporter, control).train(metrics_tmp)
+        if output is not None:  # inside the stack: if this fails, no metrics file appears either
+            model.save(output)
+        if control.checkpoint is not None and not control.keep_checkpoint:
+            ckpt_mod.remove(control.checkpoint)  # under the lock: no other run sees a finished run's checkpoint
+    return model

@@ -1,0 +1,50 @@
+"""docs/cli.md is --help, every command and option has help text, and the README stays a README."""
+
+import os
+import subprocess
+import sys
+
+from sgdcli.cli import gendocs
+
+from conftest import ROOT
+
+CLI_MD = os.path.join(ROOT, "docs", "cli.md")
+
+
+def test_the_command_reference_is_the_current_help():
+    with open(CLI_MD, encoding="utf-8") as fh:
+        assert fh.read() == gendocs.render(), "docs/cli.md is stale: run `make docs`"
+
+
+def test_every_command_and_option_has_help_text():
+    assert gendocs.missing_help() == []
+
+
+def test_check_mode_reports_a_stale_reference_and_make_docs_mends_it(tmp_path):
+    stale = tmp_path / "cli.md"
+    stale.write_text(gendocs.render().replace("Learning rate (before --lr-scaling).", "Learning rate."), encoding="utf-8")
+    command = [sys.executable, "-m", "sgdcli.cli.gendocs"]
+    proc = subprocess.run([*command, "--check", str(stale)], capture_output=True, text=True)
+    assert proc.returncode == 1
+    assert proc.stderr.strip() == f"{stale}: the command reference is stale; run `make docs`"
+    assert subprocess.run([*command, str(stale)]).returncode == 0
+    assert stale.read_text(encoding="utf-8") == gendocs.render()
+    assert subprocess.run([*command, "--check", str(stale)]).returncode == 0
+
+
+def test_missing_help_is_found(monkeypatch):
+    from sgdcli.cli import main_group
+
+    option = next(p for p in main_group.commands["train"].params if p.name == "lr")
+    monkeypatch.setattr(option, "help", None)
+    assert gendocs.missing_help() == ["sgdcli train --lr"]
+
+
+def test_every_guide_the_readme_links_to_exists():
+    import re
+
+    with open(os.path.join(ROOT, "README.md"), encoding="utf-8") as fh:
+        readme = fh.read()
+    links = re.findall(r"\]\((docs/[^)#]+)", readme)
+    assert "docs/cli.md" in links
+    assert [link for link in links if not os.path.exists(os.path.join(ROOT, link))] == []
