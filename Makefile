@@ -38,8 +38,9 @@ demo: $(VENV)/.installed
 		--standardize --optimizer adam --batch-size 128 --epochs 5 --progress plain
 	$(SGD) evaluate $(DEMO)/multiclass-model.h5 sample_data/multiclass.h5
 
+# The tests are independent of each other: they run on every core, up to four processes.
 test: $(VENV)/.installed-test
-	$(PY) -m pytest -q
+	$(PY) -m pytest -q -n auto --maxprocesses 4
 
 # 25 random SIGKILL/SIGTERM + resume cycles, and kill-and-resume with four more optimizers; kept out of `make test` for their length.
 soak: $(VENV)/.installed-test
