@@ -125,3 +125,27 @@ def test_every_key_and_variable_is_the_option_name_with_underscores():
             if isinstance(param, click.Option) and param.expose_value:
                 long = max(param.opts, key=len)
                 assert param.name == long.lstrip("-").replace("-", "_"), (name, param.opts, param.name)
+
+
+@pytest.mark.parametrize("command", ["train", "sweep"])
+def test_the_commands_defaults_are_train_options_defaults(tmp_path, binary_file, command):
+    """Every training option a command takes defaults to the TrainOptions field of that name, with its help text."""
+    import dataclasses
+
+    from sgdcli.options import TrainOptions
+
+    extra = ["-o", tmp_path / "m.h5"] if command == "train" else ["--batch-sizes", "32"]
+    printed_defaults = tomllib.loads(printed(command, binary_file, *extra))[command]
+    params = {p.name: p for p in main_group.commands[command].params}
+    defaults = TrainOptions()
+    checked = 0
+    for field in dataclasses.fields(TrainOptions):
+        name = "no_shuffle" if field.name == "shuffle" else field.name
+        if name not in params:
+            continue  # sweep sets the batch size and the rate itself
+        value = getattr(defaults, field.name)
+        expected = not value if name == "no_shuffle" else "full" if value is None and name == "batch_size" else value
+        assert printed_defaults.get(name) == expected, name
+        assert params[name].help == field.metadata["help"], name
+        checked += 1
+    assert checked >= 30
