@@ -31,10 +31,39 @@ LR_SCALINGS = ("none", "linear", "sqrt")
 BAD_ROWS = ("error", "skip")
 PARALLEL_MODES = ("batch", "average")
 COMPRESSIONS = ("none", "gzip", "lzf")  # of the HDF5 files generate and convert write
+CONVERT_FORMATS = ("csv", "tsv", "libsvm", "npy")
+CONVERT_DTYPES = ("float32", "float64")
+CSV_ENGINES = ("auto", "python", "pyarrow")
 
 DEFAULT_X, DEFAULT_Y = "X", "y"  # the datasets train, predict and evaluate read unless told
 DEFAULT_MEMORY = 256 * 2**20
 MEMORY_HELP = "Cap on data in flight (blocks, read-ahead, shuffle buffer), e.g. 512M, 2G."
+
+
+@dataclasses.dataclass(frozen=True)
+class GenerateDefaults:
+    """The defaults of ``generate`` (the API function and the command alike)."""
+
+    task: str = "binary"
+    rows: int = 10000
+    features: int = 10
+    classes: int = 3
+    noise: float = 0.1
+    seed: int = 0
+    compression: str = "none"
+
+
+@dataclasses.dataclass(frozen=True)
+class ConvertDefaults:
+    """The defaults of ``convert`` (the API function and the command alike) that are not None."""
+
+    compression: str = "none"
+    dtype: str = "float32"
+    bad_rows: str = "error"
+    engine: str = "auto"
+
+
+GENERATE, CONVERT = GenerateDefaults(), ConvertDefaults()
 
 
 def task_of(model: str) -> str:

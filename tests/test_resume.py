@@ -297,7 +297,7 @@ def test_input_open_for_writing_gets_a_clear_message(tmp_path, binary_file):
             assert proc.returncode == 1
             assert proc.stderr.strip().endswith(
                 f"{binary_file}: is open for writing by another process (HDF5 file lock); wait for the writer to finish. "
-                "If nothing writes it, set HDF5_USE_FILE_LOCKING=FALSE (see README)")
+                "If nothing writes it, set HDF5_USE_FILE_LOCKING=FALSE (see docs/unattended.md)")
         proc = run_process("info", binary_file, env={"HDF5_USE_FILE_LOCKING": "FALSE"})
         assert proc.returncode == 0, proc.stderr
     finally:

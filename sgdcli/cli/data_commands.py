@@ -6,26 +6,35 @@ import click
 
 from sgdcli.cli import render
 from sgdcli.cli.params import command, json_option
-from sgdcli.options import COMPRESSIONS, TASKS
+from sgdcli.options import (BAD_ROWS, COMPRESSIONS, CONVERT, CONVERT_DTYPES, CONVERT_FORMATS, CSV_ENGINES, GENERATE,
+                            TASKS)
 
-compression_option = click.option("--compression", type=click.Choice(COMPRESSIONS), default="none", show_default=True,
-                                  help="Chunk compression (gzip at level 1).")
+
+def compression_option(default: str):
+    return click.option("--compression", type=click.Choice(COMPRESSIONS), default=default, show_default=True,
+                        help="Chunk compression (gzip at level 1).")
+
+
+chunk_rows_option = click.option("--chunk-rows", type=click.IntRange(min=1), default=None,
+                                 help="Rows per HDF5 chunk [default: about 1 MiB chunks].")
 
 
 @command("generate", example='sgdcli generate data.h5 --task binary --rows 100000 --features 20')
 @click.argument("output", type=click.Path(dir_okay=False))
-@click.option("--task", type=click.Choice(TASKS), default="binary", show_default=True,
+@click.option("--task", type=click.Choice(TASKS), default=GENERATE.task, show_default=True,
               help="What y is: real values, two classes (0/1), or K classes (0..K-1).")
-@click.option("--rows", type=click.IntRange(min=1), default=10000, show_default=True, help="Number of rows N.")
-@click.option("--features", type=click.IntRange(min=1), default=10, show_default=True, help="Number of features D.")
-@click.option("--classes", type=click.IntRange(min=2), default=3, show_default=True, help="Classes K (multiclass).")
-@click.option("--noise", type=click.FloatRange(min=0), default=0.1, show_default=True, help="Label noise scale.")
-@click.option("--seed", type=int, default=0, show_default=True, help="Seed of the model and the data.")
+@click.option("--rows", type=click.IntRange(min=1), default=GENERATE.rows, show_default=True, help="Number of rows N.")
+@click.option("--features", type=click.IntRange(min=1), default=GENERATE.features, show_default=True,
+              help="Number of features D.")
+@click.option("--classes", type=click.IntRange(min=2), default=GENERATE.classes, show_default=True,
+              help="Classes K (multiclass).")
+@click.option("--noise", type=click.FloatRange(min=0), default=GENERATE.noise, show_default=True, help="Label noise scale.")
+@click.option("--seed", type=int, default=GENERATE.seed, show_default=True, help="Seed of the model and the data.")
 @click.option("--data-seed", type=int, default=None,
               help="Seed of the rows alone: other rows from the same model, e.g. a test set [default: --seed].")
-@click.option("--chunk-rows", type=click.IntRange(min=1), default=None, help="Rows per HDF5 chunk [default: about 1 MiB chunks].")
+@chunk_rows_option
 @click.option("--contiguous", is_flag=True, help="Store X and y contiguously (memory-mappable).")
-@compression_option
+@compression_option(GENERATE.compression)
 def generate_cmd(output, **kwargs):
     """Write synthetic X (float32, N×D) and y from a known linear model.
 
@@ -53,7 +62,7 @@ def info_cmd(file, json):
 @command("convert", example='sgdcli convert data.csv -o data.h5 --label-column label')
 @click.argument("input", type=click.Path(dir_okay=False))
 @click.option("-o", "--output", required=True, type=click.Path(dir_okay=False), help="HDF5 file to write (X and y).")
-@click.option("--format", type=click.Choice(["csv", "tsv", "libsvm", "npy"]), default=None,
+@click.option("--format", type=click.Choice(CONVERT_FORMATS), default=None,
               help="Input format [default: from the extension: .csv, .tsv/.tab, .svm/.libsvm/.svmlight, .npy].")
 @click.option("--label-column", default=None, metavar="NAME|INDEX",
               help="CSV/TSV (or .npy without --y): the label column, by header name or 0-based index "
@@ -64,13 +73,13 @@ def info_cmd(file, json):
 @click.option("--features", type=click.IntRange(min=1), default=None,
               help="LIBSVM: the number of features D (indices 1..D) [default: the largest index, from a first pass].")
 @click.option("--y", "y", type=click.Path(dir_okay=False), default=None, help=".npy input: the labels, a 1-D .npy file.")
-@click.option("--chunk-rows", type=click.IntRange(min=1), default=None, help="Rows per HDF5 chunk [default: about 1 MiB chunks].")
-@compression_option
-@click.option("--dtype", type=click.Choice(["float32", "float64"]), default="float32", show_default=True,
+@chunk_rows_option
+@compression_option(CONVERT.compression)
+@click.option("--dtype", type=click.Choice(CONVERT_DTYPES), default=CONVERT.dtype, show_default=True,
               help="Type of X in the output (y is float64).")
-@click.option("--bad-rows", type=click.Choice(["error", "skip"]), default="error", show_default=True,
+@click.option("--bad-rows", type=click.Choice(BAD_ROWS), default=CONVERT.bad_rows, show_default=True,
               help="error: stop at the first row with a field that is not a number; skip: leave such rows out and count them.")
-@click.option("--engine", type=click.Choice(["auto", "python", "pyarrow"]), default="auto", show_default=True,
+@click.option("--engine", type=click.Choice(CSV_ENGINES), default=CONVERT.engine, show_default=True,
               help="CSV/TSV reader: pyarrow (pip install 'sgdcli[fast-csv]', several times faster) or plain Python; "
                    "auto takes pyarrow when installed and --bad-rows is error.")
 def convert_cmd(input, output, **kwargs):

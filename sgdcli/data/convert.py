@@ -25,12 +25,11 @@ import numpy as np
 from sgdcli.data import hdf5
 from sgdcli.data.atomic import atomic_output, check_writable
 from sgdcli.errors import InputError, RuntimeFailure
+from sgdcli.options import BAD_ROWS, COMPRESSIONS, CONVERT, CSV_ENGINES
+from sgdcli.options import CONVERT_DTYPES as DTYPES
+from sgdcli.options import CONVERT_FORMATS as FORMATS
 
-FORMATS = ("csv", "tsv", "libsvm", "npy")
-DTYPES = ("float32", "float64")
-COMPRESSIONS = ("none", "gzip", "lzf")
 BLOCK_ROWS = 65536
-ENGINES = ("auto", "python", "pyarrow")
 # pyarrow's read block: small enough that peak memory does not grow with the input
 # (larger blocks let it grow; tests/test_convert.py checks the bound).  It must also
 # be given a Python file object: given a path, it buffered the whole file ahead of
@@ -75,8 +74,8 @@ def detect_format(path: str, fmt: str | None) -> str:
 
 def convert(input, output, *, fmt: str | None = None, label_column: str | None = None, delimiter: str | None = None,
             header: bool | None = None, features: int | None = None, y: str | None = None,
-            chunk_rows: int | None = None, compression: str = "none", dtype: str = "float32",
-            bad_rows: str = "error", engine: str = "auto", block_rows: int = BLOCK_ROWS) -> Converted:
+            chunk_rows: int | None = None, compression: str = CONVERT.compression, dtype: str = CONVERT.dtype,
+            bad_rows: str = CONVERT.bad_rows, engine: str = CONVERT.engine, block_rows: int = BLOCK_ROWS) -> Converted:
     """Convert ``input`` to ``output`` (HDF5 with ``X`` rows × features and ``y``); see the module docstring."""
     input, output = os.fspath(input), os.fspath(output)
     if not os.path.isfile(input):
@@ -86,16 +85,16 @@ def convert(input, output, *, fmt: str | None = None, label_column: str | None =
         raise InputError(f"--dtype: {dtype!r} is not one of {', '.join(DTYPES)}")
     if compression not in COMPRESSIONS:
         raise InputError(f"--compression: {compression!r} is not one of {', '.join(COMPRESSIONS)}")
-    if bad_rows not in ("error", "skip"):
-        raise InputError(f"--bad-rows: {bad_rows!r} is not one of error, skip")
+    if bad_rows not in BAD_ROWS:
+        raise InputError(f"--bad-rows: {bad_rows!r} is not one of {', '.join(BAD_ROWS)}")
     if chunk_rows is not None and chunk_rows < 1:
         raise InputError(f"--chunk-rows must be >= 1, got {chunk_rows}")
     if features is not None and (fmt != "libsvm" or features < 1):
         raise InputError("--features applies to LIBSVM input and must be >= 1")
     if y is not None and fmt != "npy":
         raise InputError("--y FILE.npy applies to .npy input")
-    if engine not in ENGINES:
-        raise InputError(f"--engine: {engine!r} is not one of {', '.join(ENGINES)}")
+    if engine not in CSV_ENGINES:
+        raise InputError(f"--engine: {engine!r} is not one of {', '.join(CSV_ENGINES)}")
     arrow = _pyarrow_available()
     if engine == "pyarrow" and not arrow:
         raise RuntimeFailure("--engine pyarrow: pyarrow is not installed: pip install 'sgdcli[fast-csv]'")

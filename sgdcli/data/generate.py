@@ -18,24 +18,23 @@ from sgdcli import __version__
 from sgdcli.data import hdf5
 from sgdcli.data.atomic import atomic_output, check_writable
 from sgdcli.errors import InputError
+from sgdcli.options import COMPRESSIONS, GENERATE, TASKS
 
-TASKS = ("regression", "binary", "multiclass")
-COMPRESSIONS = ("none", "gzip", "lzf")
 BLOCK_BYTES = 4 * 2**20  # float32 bytes of X per block; temporaries are a few times this
 
 
 def generate(
     output,
-    task: str = "binary",
-    rows: int = 10000,
-    features: int = 10,
-    classes: int = 3,
-    noise: float = 0.1,
-    seed: int = 0,
+    task: str = GENERATE.task,
+    rows: int = GENERATE.rows,
+    features: int = GENERATE.features,
+    classes: int = GENERATE.classes,
+    noise: float = GENERATE.noise,
+    seed: int = GENERATE.seed,
     data_seed: int | None = None,
     chunk_rows: int | None = None,
     contiguous: bool = False,
-    compression: str = "none",
+    compression: str = GENERATE.compression,
 ) -> dict:
     """Write ``X`` (float32, rows × features) and ``y``; return the generating parameters.
 

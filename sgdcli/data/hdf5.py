@@ -45,9 +45,9 @@ def _lock_message(path: str, text: str) -> str:
     """HDF5 locks files it opens; say which of its two lock failures this is."""
     if "errno = 11" in text:  # EAGAIN: a writer holds the lock
         return (f"{path}: is open for writing by another process (HDF5 file lock); wait for the writer to finish. "
-                f"If nothing writes it, set HDF5_USE_FILE_LOCKING=FALSE (see README)")
+                f"If nothing writes it, set HDF5_USE_FILE_LOCKING=FALSE (see docs/unattended.md)")
     return (f"{path}: this filesystem does not support the file locks HDF5 uses ({first_line(Exception(text))}); "
-            f"set HDF5_USE_FILE_LOCKING=FALSE to read it without locking (see README)")
+            f"set HDF5_USE_FILE_LOCKING=FALSE to read it without locking (see docs/unattended.md)")
 
 
 # HDF5 objects of output files whose writes failed (disk full, I/O error).
