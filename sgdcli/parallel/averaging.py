@@ -205,6 +205,11 @@ class RoundTrainer:
             parts.append(f"{name} done" if done else f"{name} {block}/{len(dealt[w])}")
         return "blocks " + " ".join(parts)
 
+    def describe(self, who: str, batch: int) -> str:
+        """The log line that says how ``who`` (the shards: threads or workers) share each round."""
+        return (f"{who}, each {self.steps} step(s) ({self.steps * batch} rows) per round, "
+                f"then the models are averaged")
+
     def summary(self) -> dict:
         """For the model file: the set-up, and the medians per round (of this process's rounds, if resumed)
         of the wall time and of what it spent beyond the slowest shard (averaging, scheduling, network)."""

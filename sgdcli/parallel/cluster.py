@@ -212,8 +212,7 @@ class DaskExecutor:
 
     def describe(self, batch: int) -> tuple[str, list[str]]:
         return f"{self.threads} thread(s) per worker", [
-            f"--dask {self.dask.address}: {self.shards} worker(s), each {self.sync_every} step(s) "
-            f"({self.sync_every * batch} rows) per round, then the models are averaged"]
+            self.trainer.describe(f"--dask {self.dask.address}: {self.shards} worker(s)", batch)]
 
     def data_pass(self, fn, opts: TrainOptions, check_stop: Callable[[], None]):
         job = PassJob(self.file, self.spans, self.block_rows, opts, self.threads)

@@ -81,9 +81,8 @@ class ThreadExecutor(LocalExecutor):
         return {"sync_every": self.sync_every}
 
     def describe(self, batch: int) -> tuple[str, list[str]]:
-        return f"{self.threads} thread(s)", [
-            f"--parallel average: {self.shards} thread(s), each {self.sync_every} step(s) "
-            f"({self.sync_every * batch} rows) per round, then the models are averaged"]
+        sharing = self.trainer.describe(f"--parallel average: {self.shards} thread(s)", batch)
+        return f"{self.threads} thread(s)", [sharing]
 
     def prepare(self, cfg: KernelConfig, plan: EpochPlan) -> None:
         super().prepare(cfg, plan)
