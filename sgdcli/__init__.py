@@ -35,7 +35,6 @@ _LAZY = {
     "make_reporter": "sgdcli.reporting.renderers",
     "configure_runtime": "sgdcli.kernels.runtime",
 }
-_RENAMED = {"configure_runtime": "configure_numba"}  # the API's name for it -> its name in its module
 
 __all__ = ["__version__", *_LAZY]
 
@@ -44,5 +43,5 @@ def __getattr__(name):
     if name in _LAZY:
         import importlib
 
-        return getattr(importlib.import_module(_LAZY[name]), _RENAMED.get(name, name))
+        return getattr(importlib.import_module(_LAZY[name]), name)
     raise AttributeError(f"module 'sgdcli' has no attribute {name!r}")

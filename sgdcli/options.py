@@ -1,4 +1,5 @@
-"""What a user can choose: training options, Dask options, and the names of models, tasks and metrics.
+"""What a user can choose: training and Dask options, generate's and convert's defaults, and the names of
+models, tasks, metrics and the other choices.
 
 ``TrainOptions`` is one frozen dataclass, checked before any work starts.
 Every check names the command-line option it concerns, so the same message
@@ -69,6 +70,7 @@ GENERATE, CONVERT = GenerateDefaults(), ConvertDefaults()
 def task_of(model: str) -> str:
     """regression, binary or multiclass: what a model of type ``model`` predicts."""
     return _TASK_OF[model]
+
 
 _SIZE_RE = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*([kmgt]?)(?:i?b)?\s*$", re.IGNORECASE)
 _UNITS = {"": 1, "k": 2**10, "m": 2**20, "g": 2**30, "t": 2**40}

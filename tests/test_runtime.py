@@ -176,8 +176,8 @@ def test_concurrent_compiles_of_one_kernel_leave_a_consistent_cache(tmp_path):
 PROBE = """
 import os, sys
 if sys.argv[1] == "cli":
-    from sgdcli.kernels.runtime import configure_numba
-    configure_numba()
+    from sgdcli.kernels.runtime import configure_runtime
+    configure_runtime()
 from sgdcli import kernels, train  # the first kernel load imports Numba's array-math registry
 from sgdcli.options import TrainOptions
 train(sys.argv[2], TrainOptions(epochs=1, threads=1))

@@ -5,7 +5,7 @@ the Numba threads a run (or a Dask task) gets, restored afterwards.
 
 The CLI owns its process, so it asks Numba for a thread-safe threading layer
 (``threadsafe``: TBB or OpenMP) unless NUMBA_THREADING_LAYER says otherwise,
-and keeps Numba from importing SciPy at start-up (``configure_numba``).  The
+and keeps Numba from importing SciPy at start-up (``configure_runtime``).  The
 Python API leaves Numba's global settings alone unless asked to
 (``sgdcli.configure_runtime``).
 
@@ -65,7 +65,7 @@ def numba_threads(requested: int | None, report: Callable[[str], None] | None = 
         numba.set_num_threads(previous)
 
 
-def configure_numba() -> None:
+def configure_runtime() -> None:
     """The command line's Numba: a thread-safe threading layer, and no SciPy import at the first kernel load."""
     _prefer_threadsafe_layer()
     _load_array_math_without_blas_probe()

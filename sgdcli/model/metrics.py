@@ -15,9 +15,6 @@ import math
 
 import numpy as np
 
-from sgdcli.options import METRICS
-
-KEYS = METRICS  # the keys of each task's result(), in order
 AUC_BITS = 20
 
 
