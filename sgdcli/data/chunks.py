@@ -47,8 +47,9 @@ class ChunkError(Exception):
         self.start, self.stop, self.reason = start, stop, reason
 
 
-# Locating a chunk costs about 10 µs; beyond this many chunks the table is not
-# built (HDF5 reads serve the dataset instead).
+# Locating a chunk is one HDF5 query per chunk, microseconds each: beyond this many
+# chunks, building the table would cost a noticeable start-up, so it is not built
+# (HDF5 reads serve the dataset instead).
 MAX_LOCATED_CHUNKS = 1 << 17
 
 
