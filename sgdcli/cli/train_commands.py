@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import dataclasses
 import math
 import sys
 
@@ -12,9 +11,7 @@ from sgdcli.cli import gates, render
 from sgdcli.cli.params import (command, gate_options, json_option, parse_batch_sizes, parse_lrs, training_kwargs,
                                training_options)
 from sgdcli.errors import InputError
-from sgdcli.options import DaskOptions, task_of
-
-_DASK_TIMEOUT = next(f.default for f in dataclasses.fields(DaskOptions) if f.name == "timeout")
+from sgdcli.options import DaskOptions, TrainOptions, task_of
 
 
 @command("train", example='sgdcli train data.h5 -o model.h5 --model logistic --batch-size 256 --epochs 5')
@@ -36,7 +33,7 @@ _DASK_TIMEOUT = next(f.default for f in dataclasses.fields(DaskOptions) if f.nam
                    "Needs the extra: pip install 'sgdcli[dask]'.")
 @click.option("--dask-workers", type=click.IntRange(min=1), default=None,
               help="With --dask: shards (one per worker); wait for this many workers [default: those connected, or N].")
-@click.option("--dask-timeout", type=click.FloatRange(min=0, min_open=True), default=_DASK_TIMEOUT, show_default=True,
+@click.option("--dask-timeout", type=click.FloatRange(min=0, min_open=True), default=DaskOptions.timeout, show_default=True,
               help="With --dask: seconds to reach the scheduler and its workers before exiting 1.")
 @click.option("--wait-lock", type=click.FloatRange(min=0), is_flag=False, flag_value=math.inf, default=None,
               metavar="[SECONDS]", help="If another run holds the output, wait for it (forever, or SECONDS) instead of exiting 75.")
@@ -55,10 +52,10 @@ def train_cmd(data, output, progress, quiet, verbose, metrics, checkpoint, check
     """
     import sgdcli
 
-    opts = sgdcli.TrainOptions(**training_kwargs(kwargs))
+    opts = TrainOptions(**training_kwargs(kwargs))
     dask_options = None
     if dask is not None:
-        dask_options = sgdcli.DaskOptions(dask, workers=dask_workers, timeout=dask_timeout)
+        dask_options = DaskOptions(dask, workers=dask_workers, timeout=dask_timeout)
         dask_options.check()
     elif dask_workers is not None:
         raise InputError("--dask-workers: applies only with --dask ADDRESS")
@@ -115,7 +112,7 @@ def sweep_cmd(data, batch_sizes, lrs, progress, quiet, metrics_dir, plot, json, 
     import sgdcli
 
     sizes, rates = parse_batch_sizes(batch_sizes), parse_lrs(lrs)
-    base = sgdcli.TrainOptions(**training_kwargs(kwargs))
+    base = TrainOptions(**training_kwargs(kwargs))
     if plot is not None:
         from sgdcli.reporting import plot as plotting
 
