@@ -151,7 +151,10 @@ class TrainOptions:
     lr_scaling: str = _option("none", "Scale lr with batch size relative to --base-batch-size.", choices=LR_SCALINGS)
     base_batch_size: int = _option(32, "Batch size at which --lr applies unscaled.")
     average: bool = _option(False, "Averaged SGD: the model is the running mean of all iterates.")
-    shuffle: bool = _option(True, "Visit blocks and rows in file order every epoch.", flag="--no-shuffle")
+    shuffle: bool = _option(True, "Visit the rows in file order every epoch (no page shuffle).", flag="--no-shuffle")
+    page_rows: int = _option(16, "Page shuffle: rows per page. Each batch mixes pages from random places of the "
+                                 "file; larger pages read faster and mix less (for files already shuffled).",
+                             kind="count", metavar="N")
     seed: int = _option(0, "Seed of shuffling and --val-fraction.")
     standardize: bool = _option(False, "Scale features to mean 0, std 1 (stats from one streaming pass).")
     val: str | None = _option(None, "Validation file (HDF5).", kind="path")
@@ -209,7 +212,7 @@ class TrainOptions:
             bad("gamma", f"must be in (0, 1], got {self.gamma}")
         if not (0 <= self.power_t <= 1):
             bad("power_t", f"must be in [0, 1], got {self.power_t}")
-        for name in ("epochs", "step_epochs", "base_batch_size", "patience"):
+        for name in ("epochs", "step_epochs", "base_batch_size", "patience", "page_rows"):
             if getattr(self, name) < 1:
                 bad(name, f"must be >= 1, got {getattr(self, name)}")
         if self.warmup_iterations < 0:

@@ -93,8 +93,8 @@ def test_same_seed_threads_and_sync_give_the_same_model_and_k_matters(data):
     assert "--parallel average: 2 thread(s), each 5 step(s) (80 rows) per round, then the models are averaged" \
         in progress.messages
     first, last = progress.calls[0], [c for c in progress.calls if c[0] == 0][-1]
-    assert first[:3] == (0, 10, 160) and first[3].startswith("blocks t1 0/") and " t2 0/" in first[3]
-    assert last[1:] == (2 * 125, 4000, "blocks t1 done t2 done")
+    assert first[:3] == (0, 10, 160) and first[3].startswith("windows t1 0/") and " t2 0/" in first[3]
+    assert last[1:] == (2 * 125, 4000, "windows t1 done t2 done")
 
 
 def test_each_thread_streams_blocks_from_its_share_of_the_memory_budget(data):
@@ -154,10 +154,10 @@ def test_a_stop_mid_round_abandons_it_and_keeps_the_last_whole_round(data):
 
 
 def _dealt(executor, plan):
-    from sgdcli.data.shuffle import block_order, deal
+    from sgdcli.data.shuffle import deal
 
-    order = block_order(len(executor.spans), plan.seed, 0, plan.shuffle)
-    return deal(order, [stop - start for start, stop in executor.spans], executor.shards)
+    sizes = plan.pages.window_sizes(plan.pages.extent_order(0))
+    return deal(np.arange(len(sizes)), sizes, executor.shards)
 
 
 def _cmd(path, out, *extra):

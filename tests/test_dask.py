@@ -27,7 +27,7 @@ from sgdcli.options import DaskOptions
 from sgdcli.kernels.state import TrainState
 from sgdcli.options import TrainOptions
 from sgdcli.reporting.reporter import Reporter
-from sgdcli.data.shuffle import block_order, deal, segment_rows
+from sgdcli.data.shuffle import deal, segment_rows
 from sgdcli.data.table import Table
 
 from conftest import ROOT, make_problem, run, run_process, without, write_table
@@ -162,14 +162,15 @@ def test_same_seed_workers_and_sync_give_the_same_model(data, cluster):
     # progress: global iterations (both shards' steps), rows of both shards, each shard's place
     first = progress.calls[0]
     with Table(path) as table:
-        spans = table.spans(table.block_rows(SMALL))
-    shards = deal(block_order(len(spans), 0, 0), [stop - start for start, stop in spans], 2)
+        pages = table.page_shuffle(SMALL, opts.page_rows, opts.seed, True)
+    windows = pages.window_sizes(pages.extent_order(0))
+    shards = deal(np.arange(len(windows)), windows, 2)
     sizes = [sum(hi - lo for _, lo, hi in shard) for shard in shards]
-    assert sizes == [2000, 2000]  # equal shares, a block split between them
-    assert first[:3] == (0, 10, 160) and first[3] == f"blocks w1 0/{len(shards[0])} w2 0/{len(shards[1])}"
+    assert sizes == [2000, 2000]  # equal shares, a window split between them
+    assert first[:3] == (0, 10, 160) and first[3] == f"windows w1 0/{len(shards[0])} w2 0/{len(shards[1])}"
     iterations = sum(math.ceil(n / 16) for n in sizes)  # each shard's last partial batch is a step of its own
     assert a.history[0]["iterations"] == iterations
-    assert [c for c in progress.calls if c[0] == 0][-1][1:] == (iterations, 4000, "blocks w1 done w2 done")
+    assert [c for c in progress.calls if c[0] == 0][-1][1:] == (iterations, 4000, "windows w1 done w2 done")
     assert a.weights.tobytes() == b.weights.tobytes() and a.bias.tobytes() == b.bias.tobytes()
     c = train(path, replace(opts, sync_every=6), dask=DaskOptions(cluster.scheduler_address, workers=2))
     assert c.weights.tobytes() != a.weights.tobytes()  # K is an input of the result, as documented
@@ -184,7 +185,7 @@ def test_local_n_and_scheduler_addresses_are_told_apart():
 def test_shards_are_equal_shares_of_each_epochs_rows_and_change_every_epoch():
     for sizes, workers in (([100] * 9 + [37], 3), ([5, 7], 4), ([10] * 7, 1), ([3], 5)):
         for epoch in range(3):
-            order = block_order(len(sizes), 0, epoch)
+            order = np.random.default_rng(epoch).permutation(len(sizes))
             shards = deal(order, sizes, workers)
             assert len(shards) == workers
             shares = [sum(hi - lo for _, lo, hi in shard) for shard in shards]
@@ -192,7 +193,8 @@ def test_shards_are_equal_shares_of_each_epochs_rows_and_change_every_epoch():
             seen = sorted((b, r) for shard in shards for b, lo, hi in shard for r in range(lo, hi))
             assert seen == [(b, r) for b in range(len(sizes)) for r in range(sizes[b])]  # each row once
             assert [b for shard in shards for b, _, _ in shard][0] == order[0]
-    assert deal(block_order(10, 0, 0), [10] * 10, 2) != deal(block_order(10, 0, 1), [10] * 10, 2)
+    rng = np.random.default_rng(0)
+    assert deal(rng.permutation(10), [10] * 10, 2) != deal(rng.permutation(10), [10] * 10, 2)
 
 
 def test_segments_of_a_block_partition_its_visiting_order():

@@ -13,7 +13,7 @@ import naive
 
 
 def run_kernel(opts, X, y, order, batch, k_out=1, pieces=1, parts=1, par_min_rows=ks.PAR_MIN_ROWS, epochs=1):
-    """Feed ``order`` to train_block in ``pieces`` calls per epoch, as blocks would."""
+    """Feed ``order`` to train_block in ``pieces`` calls per epoch, as windows would (labels in visiting order)."""
     d = X.shape[1]
     iters = -(-len(order) // batch)
     cfg = kernel_config(opts, batch, parts, iters * epochs, par_min_rows)
@@ -23,7 +23,7 @@ def run_kernel(opts, X, y, order, batch, k_out=1, pieces=1, parts=1, par_min_row
         state.counters[ks.EPOCH] = epoch
         for piece in np.array_split(order, pieces):
             status = batches.train_block(
-                cfg, X, y, piece.astype(np.int64), np.zeros(d), np.ones(d), state, buf,
+                cfg, X, y[piece], piece.astype(np.int64), np.zeros(d), np.ones(d), state, buf,
             )
             assert status == ks.OK
         if state.counters[ks.FILL]:
@@ -165,7 +165,7 @@ def test_divergence_is_detected():
     cfg = kernel_config(opts, 1, 1, 200)
     state = TrainState.zeros(1, d)
     buf = Scratch.make(1, 1, d)
-    status = batches.train_block(cfg, X, y, order.astype(np.int64), np.zeros(d), np.ones(d), state, buf)
+    status = batches.train_block(cfg, X, y[order], order.astype(np.int64), np.zeros(d), np.ones(d), state, buf)
     assert status == ks.DIVERGED
 
 
@@ -186,7 +186,7 @@ def test_pure_sgd_path_matches_reference(model, k_out, standardize):
     for epoch in range(2):
         state.counters[ks.EPOCH] = epoch
         for piece in np.array_split(order, 3):
-            assert batches.train_block(cfg, X, y, piece.astype(np.int64), center, scale, state, buf) == ks.OK
+            assert batches.train_block(cfg, X, y[piece], piece.astype(np.int64), center, scale, state, buf) == ks.OK
     Z = ((X.astype(np.float64) - center) * scale).astype(np.float64)
     W = np.zeros((k_out, d + 1))
     opt = naive.Optimizer("sgd", W.shape)

@@ -7,6 +7,7 @@ from hypothesis import given, settings, strategies as st
 
 from sgdcli.data import shuffle
 from sgdcli.kernels import batches
+from sgdcli.kernels.permute import fisher_yates
 from sgdcli.kernels import state as ks
 from sgdcli.kernels.state import Scratch, TrainState
 from sgdcli.options import TrainOptions, parse_batch_size, parse_size
@@ -32,7 +33,7 @@ def test_any_block_split_gives_the_same_updates_as_the_reference(n, batch, cuts,
     buf = Scratch.make(parts, 1, 3)
     bounds = [0, *sorted(c for c in cuts if c < n), n]
     for lo, hi in zip(bounds, bounds[1:]):
-        assert batches.train_block(cfg, X, y, order[lo:hi], np.zeros(3), np.ones(3), state, buf) == ks.OK
+        assert batches.train_block(cfg, X, y[order[lo:hi]], order[lo:hi], np.zeros(3), np.ones(3), state, buf) == ks.OK
     if state.counters[ks.FILL]:
         assert batches.finish_batch(cfg, state, buf, np.zeros(3), np.ones(3))
     assert state.counters[ks.T] == math.ceil(n / batch)
@@ -41,36 +42,98 @@ def test_any_block_split_gives_the_same_updates_as_the_reference(n, batch, cuts,
     np.testing.assert_allclose(state.W, expected, rtol=1e-9, atol=1e-12)
 
 
-@SETTINGS
-@given(n_blocks=st.integers(1, 50), seed=st.integers(0, 2**63 - 1), epoch=st.integers(0, 1000))
-def test_block_order_is_a_permutation(n_blocks, seed, epoch):
-    order = shuffle.block_order(n_blocks, seed, epoch)
-    assert sorted(order) == list(range(n_blocks))
-    np.testing.assert_array_equal(order, shuffle.block_order(n_blocks, seed, epoch))
+def _epoch(pages, epoch):
+    """Every window of an epoch of ``pages``, in visiting order: (file rows, positions in the window)."""
+    order = pages.extent_order(epoch)
+    return [pages.visit(epoch, w, ext) for w, ext in enumerate(pages.windows(order))]
+
+
+SHUFFLES = dict(n=st.integers(1, 3000), window=st.integers(1, 4000), unit=st.sampled_from([1, 7, 64, 500]),
+                row_bytes=st.sampled_from([8, 400, 40000]), page=st.integers(1, 70), seed=st.integers(0, 2**63 - 1),
+                epoch=st.integers(0, 1000), shuffled=st.booleans(), memory=st.sampled_from([1 << 10, 1 << 20]))
 
 
 @SETTINGS
-@given(rows=st.lists(st.integers(0, 10**6), max_size=300, unique=True), seed=st.integers(0, 2**63 - 1),
-       epoch=st.integers(0, 1000), block=st.integers(0, 10**4))
-def test_row_order_is_a_reproducible_permutation(rows, seed, epoch, block):
-    rows = np.array(rows, dtype=np.int64)
-    order = shuffle.row_order(rows, seed, epoch, block)
-    np.testing.assert_array_equal(np.sort(order), np.sort(rows))
-    np.testing.assert_array_equal(order, shuffle.row_order(rows, seed, epoch, block))
-    if len(rows) >= 20:  # another epoch, another order (a clash has probability 1/20!)
-        assert not np.array_equal(order, shuffle.row_order(rows, seed, epoch + 1, block))
+@given(**SHUFFLES)
+def test_every_row_is_visited_once_per_epoch(n, window, unit, row_bytes, page, seed, epoch, shuffled, memory):
+    pages = shuffle_plan(n, window, unit, row_bytes, page, seed, shuffled, memory)
+    assert pages.extent_rows % unit == 0 and pages.window_rows <= max(window // unit, 1) * unit
+    visits = _epoch(pages, epoch)
+    sizes = pages.window_sizes(pages.extent_order(epoch))
+    assert [len(rows) for rows, _ in visits] == sizes
+    rows = np.concatenate([rows for rows, _ in visits])
+    np.testing.assert_array_equal(np.sort(rows), np.arange(n))
+    if not shuffled:
+        np.testing.assert_array_equal(rows, np.arange(n))  # --no-shuffle: file order
+    for (rows, local), ext in zip(visits, pages.windows(pages.extent_order(epoch))):
+        # a position in the window's extents laid end to end names the same row
+        laid = np.concatenate([np.arange(e * pages.extent_rows, min((e + 1) * pages.extent_rows, n)) for e in ext])
+        np.testing.assert_array_equal(laid[local], rows)
+    again = _epoch(pages, epoch)
+    assert all(np.array_equal(a[0], b[0]) for a, b in zip(visits, again))
 
 
-def test_row_order_is_uniform():
-    """Every row lands in every position equally often: a chi-square test over 12,000 draws.
+@SETTINGS
+@given(**SHUFFLES, val=st.floats(0, 0.9), shards=st.integers(1, 5))
+def test_shards_and_held_out_rows_split_each_epoch_exactly(n, window, unit, row_bytes, page, seed, epoch, shuffled,
+                                                            memory, val, shards):
+    """What a shard trains (its segments of the windows, less the held-out rows): every trained row once."""
+    pages = shuffle_plan(n, window, unit, row_bytes, page, seed, shuffled, memory)
+    visits = _epoch(pages, epoch)
+    sizes = [len(rows) for rows, _ in visits]
+    trained = []
+    for share in shuffle.deal(np.arange(len(sizes)), sizes, shards):
+        for w, lo, hi in share:
+            rows = visits[w][0]
+            kept = rows[~shuffle.held_out(rows, val, seed)]
+            trained.append(shuffle.segment_rows(kept, lo, hi, sizes[w]))
+    trained = np.concatenate(trained)
+    expected = np.flatnonzero(~shuffle.validation_mask(0, n, val, seed))
+    np.testing.assert_array_equal(np.sort(trained), expected)
 
-    With 6 rows there are 36 (row, position) cells of 2,000 expected counts each;
+
+def shuffle_plan(n, window, unit, row_bytes, page, seed, shuffle_, memory):
+    return shuffle.PageShuffle.plan(n, max(window, unit), unit, row_bytes, page, seed, shuffle_, memory)
+
+
+def test_batches_change_from_epoch_to_epoch():
+    """Neighbouring rows part in some epochs: the page grid moves every epoch.
+
+    Rows of one page share a batch of 256 (16 pages) in that epoch; the grid
+    parts a given pair with probability 1/16 an epoch, extent ends part more,
+    so after 20 epochs at most (15/16)^20 ≈ 0.27 of the pairs have always
+    shared a batch.  Rows of different pages meet again only by chance.
+    """
+    n, batch = 4096, 256
+    pages = shuffle.PageShuffle.plan(n, 1024, 1, 400, 16, seed=3, shuffle=True, memory=1 << 20)
+    together = np.ones(n - 1, dtype=bool)
+    for epoch in range(20):
+        rows = np.concatenate([rows for rows, _ in _epoch(pages, epoch)])
+        batch_of = np.empty(n, dtype=np.int64)
+        batch_of[rows] = np.arange(n) // batch
+        together &= batch_of[:-1] == batch_of[1:]
+    assert together.mean() < 0.27
+
+
+def test_pieces_of_a_window_mix_many_places():
+    """Each batch of 256 draws on 16 pages: 16 runs of consecutive rows, from as many places of the file."""
+    pages = shuffle.PageShuffle.plan(100_000, 20_000, 1, 400, 16, seed=1, shuffle=True, memory=1 << 28)
+    rows, _ = pages.visit(0, 0, pages.extent_order(0)[:pages.window_extents])
+    for b in range(0, len(rows) - 256, 256):
+        places = np.unique(rows[b:b + 256] // 16)
+        assert len(places) >= 16
+
+
+def test_fisher_yates_is_uniform():
+    """Every element lands in every position equally often: a chi-square test over 12,000 draws.
+
+    With 6 elements there are 36 (element, position) cells of 2,000 expected counts each;
     the statistic has about 25 degrees of freedom, so 60 is beyond its 0.9999 quantile.
     """
-    rows = np.arange(6, dtype=np.int64)
     counts = np.zeros((6, 6))
-    for block in range(12000):
-        counts[shuffle.row_order(rows, 7, 0, block), np.arange(6)] += 1
+    for draw in range(12000):
+        order = fisher_yates(np.arange(6, dtype=np.int64), shuffle._state(7, 0, draw))
+        counts[order, np.arange(6)] += 1
     expected = 12000 / 6
     assert ((counts - expected) ** 2 / expected).sum() < 60
 

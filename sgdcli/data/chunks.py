@@ -115,15 +115,20 @@ class ChunkDecoder:
 
     def read(self, start: int, stop: int, dest: np.ndarray) -> None:
         """Decode rows [start, stop) into ``dest`` (rows × the dataset's other axes), converting dtype."""
+        self.read_many([(start, stop, dest)])
+
+    def read_many(self, jobs: list[tuple[int, int, np.ndarray]]) -> None:
+        """``read(start, stop, dest)`` for every (start, stop, dest) of ``jobs``, all their chunks decoded in parallel."""
         rows = self.chunks[0]
         cols = self.chunks[1] if len(self.chunks) == 2 else None
         width = self.shape[1] if cols else 1
-        jobs = []
-        for r0 in range(start - start % rows, stop, rows):
-            for c0 in range(0, width, cols or 1):
-                jobs.append(self._pool.submit(self._decode_into, r0, c0, start, stop, dest))
-        for job in jobs:
-            job.result()  # re-raises the first failure in this thread
+        pending = []
+        for start, stop, dest in jobs:
+            for r0 in range(start - start % rows, stop, rows):
+                for c0 in range(0, width, cols or 1):
+                    pending.append(self._pool.submit(self._decode_into, r0, c0, start, stop, dest))
+        for job in pending:
+            job.result()
 
     def _decode_into(self, r0: int, c0: int, start: int, stop: int, dest: np.ndarray) -> None:
         try:

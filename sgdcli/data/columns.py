@@ -21,6 +21,8 @@ from sgdcli.data import chunks, layout
 from sgdcli.errors import InputError, first_line
 from sgdcli.kernels.gather import gather_rows
 
+READ_BYTES = 1 << 20  # a contiguous dataset that cannot be mapped is read in runs of about this many bytes
+
 
 class ColumnReader:
     """Reads row ranges of one dataset as ``dtype``, memory-mapped where possible."""
@@ -35,7 +37,8 @@ class ColumnReader:
         self._bytes = None
         self._decoder = None
         self._chunk_offsets = None
-        self._flat = None  # a chunk-mapped file as one flat array of the dataset's type, for gathers
+        self._flat = None  # the mapped file as one flat array of the dataset's type, for gathers and takes
+        self._complete = False  # every chunk allocated (a contiguous dataset: mapped whole)
         self._fd = -1
         if self.layout.read_mode == "memory-mapped" and ds.size > 0:
             self._map_file(ds)
@@ -58,6 +61,11 @@ class ColumnReader:
         self._map_start = start
         self._bytes = np.frombuffer(self._map, dtype=np.uint8)
         self._array = np.frombuffer(self._map, dtype=ds.dtype, count=int(np.prod(ds.shape)), offset=offset - start).reshape(ds.shape)
+        if ds.ndim in (1, 2):  # one "chunk" of every row at offset 0 of the flat array
+            self._flat = self._array.reshape(-1)
+            self._flat_offsets = np.zeros(1, dtype=np.int64)
+            self._flat_rows = int(ds.shape[0])
+            self._complete = True
 
     def _map_chunks(self, ds):
         """Map the whole file and locate the row chunks; runs of adjacent chunks are then read in place.
@@ -91,9 +99,11 @@ class ColumnReader:
             return
         self._chunk_offsets = offsets
         itemsize = ds.dtype.itemsize
-        if ds.ndim == 2 and not np.any(offsets[allocated] % itemsize):
+        if ds.ndim in (1, 2) and not np.any(offsets[allocated] % itemsize):
             self._flat = np.frombuffer(self._map, dtype=ds.dtype, count=size // itemsize)
             self._flat_offsets = offsets // itemsize
+            self._flat_rows = int(ds.chunks[0])
+            self._complete = len(allocated) == len(offsets)
 
     def _mapped(self, start: int, stop: int) -> np.ndarray | None:
         """Rows [start, stop) as an array over the memory map, in the file's dtype, if they are mapped."""
@@ -160,7 +170,81 @@ class ColumnReader:
         n = len(order)
         if out is None or out.shape[0] < n:
             out = np.empty((n, *self.row_shape), dtype=self.dtype)
-        return gather_rows(self._flat, self._flat_offsets, self.ds.chunks[0], start, order, out[:n])
+        return gather_rows(self._flat, self._flat_offsets, self._flat_rows, start, order, out[:n])
+
+    @property
+    def random_access(self) -> bool:
+        """Whether single rows anywhere can be read at memory speed: the dataset is mapped and fully allocated."""
+        return self._flat is not None and self._complete
+
+    def whole(self) -> np.ndarray | None:
+        """Every row as one array over the memory map, if it is mapped in place as ``self.dtype``."""
+        mapped = self._mapped(0, int(self.ds.shape[0]))
+        return mapped if mapped is not None and mapped.dtype == self.dtype else None
+
+    def take(self, rows: np.ndarray, out: np.ndarray | None = None) -> np.ndarray:
+        """The rows ``rows`` (row numbers of the dataset), in that order, as ``self.dtype`` (where ``random_access``)."""
+        if self.ds.ndim == 2:
+            return self.gather(0, rows, out)
+        c = self._flat_rows
+        return self._flat[self._flat_offsets[rows // c] + rows % c].astype(self.dtype, copy=False)
+
+    @property
+    def unit_rows(self) -> int:
+        """Rows best read together: 1 where ``random_access``, else a chunk, or about READ_BYTES of rows."""
+        if self.random_access:
+            return 1
+        if self.layout.chunks:
+            return int(self.layout.chunks[0])
+        row = max(1, int(np.prod(self.row_shape, dtype=np.int64)) * self.ds.dtype.itemsize)
+        return max(1, READ_BYTES // row)
+
+    def read_ranges(self, ranges: list[tuple[int, int]], out: np.ndarray) -> np.ndarray:
+        """The row ranges laid end to end in the buffer ``out``; gzip chunks of all of them are decoded in parallel."""
+        at = 0
+        jobs = []
+        for start, stop in ranges:
+            dest = out[at:at + stop - start]
+            if self._decoder is not None:
+                jobs.append((start, stop, dest))
+            else:
+                got = self.read(start, stop, dest)
+                if got is not dest:
+                    dest[...] = got
+            at += stop - start
+        if jobs:
+            where = f"{self.ds.file.filename}:{self.layout.path}"
+            try:
+                self._decoder.read_many(jobs)
+            except chunks.ChunkError as exc:
+                raise InputError(f"{where}: cannot read rows {exc.start}-{exc.stop} ({exc.reason})") from None
+        return out[:at]
+
+    def page_in(self, starts: np.ndarray, stops: np.ndarray) -> None:
+        """Ask the kernel to read the mapped rows [starts[k], stops[k]) ahead (MADV_WILLNEED), ranges merged.
+
+        Called from the reader thread for the window after the one training,
+        so that pages still on disk arrive while it trains.  Only a hint:
+        cached pages are left alone, and nothing is touched.
+        """
+        if self._flat is None or self._map is None or len(starts) == 0 or not hasattr(mmap, "MADV_WILLNEED"):
+            return
+        row = self._flat.itemsize * max(1, int(np.prod(self.row_shape, dtype=np.int64)))
+        base = self._flat.__array_interface__["data"][0] - self._bytes.__array_interface__["data"][0]
+        c = self._flat_rows
+        lo = base + self._flat_offsets[starts // c] * self._flat.itemsize + (starts % c) * row
+        hi = lo + (stops - starts) * row
+        lo -= lo % mmap.PAGESIZE
+        keep = np.argsort(lo, kind="stable")
+        lo, hi = lo[keep], hi[keep]
+        reach = np.maximum.accumulate(hi)
+        first = np.concatenate(([True], lo[1:] > reach[:-1]))
+        last = np.concatenate((first[1:], [True]))
+        for a, b in zip(lo[first].tolist(), reach[last].tolist()):
+            try:
+                self._map.madvise(mmap.MADV_WILLNEED, a, b - a)
+            except (OSError, ValueError):
+                return
 
     @property
     def zero_copy(self) -> bool:

@@ -1,8 +1,12 @@
-"""Read-ahead: the next block is read (or paged in) while the current one trains.
+"""Read-ahead: the next block (or window of the page shuffle) is read or paged in while the current one trains.
 
 h5py reads release the GIL and the Numba kernels run ``nogil``, so one reader
 thread overlaps I/O with compute.  Two buffer slots alternate: the block handed
 out last is never overwritten until the consumer asks for the next one.
+
+Passes over the file (labels, moments, scoring) read blocks in file order
+(``stream_blocks``); training epochs read the windows of the page shuffle
+(``stream_windows``, data/shuffle.py).
 """
 
 from __future__ import annotations
@@ -12,30 +16,32 @@ from typing import Any, Callable, Iterator, NamedTuple
 
 import numpy as np
 
-from sgdcli.data.table import BUFFERS, Table
+from sgdcli.data.shuffle import PageShuffle
+from sgdcli.data.table import BUFFERS, FEATURE_DTYPE, LABEL_DTYPE, Table
 
 
 class Block(NamedTuple):
     start: int
     stop: int
-    X: np.ndarray | None  # None: not read yet; ``gather`` copies the rows wanted, in the order wanted
+    X: np.ndarray
     y: np.ndarray | None
-    gather: Callable[[np.ndarray], np.ndarray] | None = None  # block-local rows -> those rows of X, in that order
 
 
-def stream_blocks(table: Table, spans: list[tuple[int, int]], block_rows: int,
-                  prepare: Callable[[Block, int], Any] | None = None, gather: bool = False) -> Iterator[Any]:
-    """Yield ``Block``s in the order of ``spans``, reading one ahead in a thread.
-
-    With ``prepare``, ``prepare(block, i)`` runs in the reader thread too (per-block
-    work such as drawing the row order, overlapped with training on the block
-    before) and its result is yielded instead of the block.  With ``gather``, a
-    block whose X would be copied out of a chunked file anyway is not read:
-    its ``X`` is None and ``prepare`` calls ``block.gather(order)`` to copy the
-    rows in the order it wants them (gather.py).
-    """
-    if not spans:
+def _pipeline(n: int, load: Callable[[int], Any]) -> Iterator[Any]:
+    """``load(0)``, ``load(1)``, ... each computed in a reader thread while the consumer holds the one before."""
+    if n == 0:
         return
+    with ThreadPoolExecutor(max_workers=1, thread_name_prefix="sgdcli-read") as pool:
+        pending = pool.submit(load, 0)
+        for i in range(n):
+            item = pending.result()
+            if i + 1 < n:
+                pending = pool.submit(load, i + 1)
+            yield item
+
+
+def stream_blocks(table: Table, spans: list[tuple[int, int]], block_rows: int) -> Iterator[Block]:
+    """Yield the ``Block``s of ``spans`` in that order, reading one ahead in a thread."""
     xbuf: list[np.ndarray | None] = [None] * BUFFERS
     ybuf: list[np.ndarray | None] = [None] * BUFFERS
     if not table.X.zero_copy:
@@ -46,21 +52,72 @@ def stream_blocks(table: Table, spans: list[tuple[int, int]], block_rows: int,
     def load(i: int) -> Block:
         start, stop = spans[i]
         slot = i % BUFFERS
-        deferred = gather and table.X.gathers(start, stop)
-        table.X.preload(start, stop, gathered=deferred)
+        table.X.preload(start, stop)
         if table.Y is not None:
             table.Y.preload(start, stop)
         y = table.Y.read(start, stop, ybuf[slot]) if table.Y is not None else None
-        if deferred:
-            block = Block(start, stop, None, y, lambda order: table.X.gather(start, order, xbuf[slot]))
-        else:
-            block = Block(start, stop, table.X.read(start, stop, xbuf[slot]), y)
-        return block if prepare is None else prepare(block, i)
+        return Block(start, stop, table.X.read(start, stop, xbuf[slot]), y)
 
-    with ThreadPoolExecutor(max_workers=1, thread_name_prefix="sgdcli-read") as pool:
-        pending = pool.submit(load, 0)
-        for i in range(len(spans)):
-            block = pending.result()
-            if i + 1 < len(spans):
-                pending = pool.submit(load, i + 1)
-            yield block
+    return _pipeline(len(spans), load)
+
+
+class Window(NamedTuple):
+    """One window of an epoch of the page shuffle, in visiting order."""
+
+    index: int  # in the epoch's order of windows
+    size: int  # its rows
+    rows: np.ndarray  # row numbers of the file, in visiting order
+    y: np.ndarray | None  # their labels (float64)
+    X: np.ndarray | None  # what the kernel reads: the mapped file, or a buffer; None: copied on demand (``gather``)
+    xrows: np.ndarray | None  # the rows of ``X`` to visit, in order
+    gather: Callable[[np.ndarray], np.ndarray] | None  # positions in ``rows`` -> those rows of X copied, in that order
+
+
+def stream_windows(table: Table, pages: PageShuffle, epoch: int, windows: list[int],
+                   prepare: Callable[[Window, int], Any]) -> Iterator[Any]:
+    """Yield ``prepare(window, i)`` for the i-th of the windows ``windows`` of epoch ``epoch``, one ahead in a thread.
+
+    X is read the cheapest way its storage allows: where the file is mapped
+    as float32 the kernel reads the rows in place (``X`` is the whole map);
+    other mapped layouts are copied in visiting order, only the rows that
+    ``prepare`` keeps (``gather``); the rest is read extent by extent into a
+    buffer.  ``prepare`` runs in the reader thread too.
+    """
+    order = pages.extent_order(epoch)
+    extents = pages.windows(order)
+    sizes = pages.window_sizes(order)
+    cap = pages.window_rows
+    whole = table.X.whole()
+    x_direct = whole is not None or table.X.random_access
+    xbuf = [None] * BUFFERS if whole is not None else [
+        np.empty((cap, table.n_features), dtype=FEATURE_DTYPE) for _ in range(BUFFERS)]
+    y_direct = table.Y is None or table.Y.random_access
+    ybuf = [None] * BUFFERS if y_direct else [np.empty(cap, dtype=LABEL_DTYPE) for _ in range(BUFFERS)]
+
+    def load(i: int) -> Any:
+        w = windows[i]
+        slot = i % BUFFERS
+        ext = extents[w]
+        starts = ext * pages.extent_rows
+        stops = np.minimum(starts + pages.extent_rows, table.n_rows)
+        spans = list(zip(starts.tolist(), stops.tolist()))
+        rows, local = pages.visit(epoch, w, ext)
+        if table.Y is None:
+            y = None
+        elif y_direct:
+            y = table.Y.take(rows)
+        else:
+            y = table.Y.read_ranges(spans, ybuf[slot])[local]
+        X = xrows = gather = None
+        if x_direct:
+            table.X.page_in(starts, stops)
+        if whole is not None:
+            X, xrows = whole, rows
+        elif x_direct:
+            def gather(positions, out=xbuf[slot]):
+                return table.X.take(rows[positions], out)
+        else:
+            X, xrows = table.X.read_ranges(spans, xbuf[slot]), local
+        return prepare(Window(w, sizes[w], rows, y, X, xrows, gather), i)
+
+    return _pipeline(len(windows), load)

@@ -1,45 +1,138 @@
-"""Out-of-core shuffling and the held-out validation rows.
+"""The order in which an epoch visits the rows: a two-level shuffle over pages, and the held-out rows.
 
 A full random shuffle of a file larger than memory would need one random read
-per row.  Instead each epoch visits the row blocks in a random order and
-permutes the rows of each block once it is in memory.  Every random draw comes
-from a seed derived from (seed, epoch, block), so any block's order can be
-recomputed on its own: runs are reproducible and can be resumed mid-epoch.
+per row; permuting rows inside large blocks leaves a file sorted by label
+with one class per block, and the model follows whichever block came last.
+The page shuffle mixes the whole file every epoch at nearly the speed of a
+sequential read:
 
-Rows are permuted by a compiled Fisher–Yates shuffle (kernels/permute.py),
-seeded through NumPy's SeedSequence.
+1. The rows are cut into *extents*, the unit read from the file: a few pages
+   where rows can be read in place anywhere (a memory-mapped dataset), else
+   a chunk or a run of chunks.  Each epoch permutes the extents.
+2. A *window* is as many consecutive extents of that order as ``--memory``
+   holds; one window is read (or paged in) while the one before trains.
+3. Inside a window, a page grid whose origin moves every epoch cuts the
+   extents into pieces of at most ``page_rows`` rows.  The pieces are
+   permuted, and the rows of each group of ``mix`` pieces are visited
+   round-robin (kernels/pages.py): consecutive rows, and so every batch,
+   come from ``mix`` random places of the file, while each piece is still
+   read in sequence.
+
+Every random draw comes from a seed derived from (seed, epoch, window), so any
+window's order can be recomputed on its own: runs are reproducible and can be
+resumed mid-epoch, and workers that average models each compute their share.
+``docs/training.md`` has the measured trade-off between pages, speed and the
+quality on sorted files.
 """
 
 from __future__ import annotations
 
+import dataclasses
+
 import numpy as np
 
+from sgdcli.kernels.pages import window_visit
 from sgdcli.kernels.permute import fisher_yates
 
 _MIX1 = np.uint64(0xBF58476D1CE4E5B9)
 _MIX2 = np.uint64(0x94D049BB133111EB)
 _GOLDEN = np.uint64(0x9E3779B97F4A7C15)
 
+MIX = 16  # pieces whose rows interleave: a batch of 256 rows of 16-row pages draws on 16 places of the file
+EXTENT_BYTES = 64 << 10  # a mapped file is read in random runs of about this size: whole pages for the disk
+ORDER_SHARE = 16  # the epoch's extent order takes at most 1/ORDER_SHARE of --memory
 
-def _rng(*key: int) -> np.random.Generator:
-    return np.random.Generator(np.random.PCG64(np.random.SeedSequence([int(k) for k in key])))
+
+def _state(*key: int) -> np.uint64:
+    return np.random.SeedSequence([int(k) for k in key]).generate_state(1, np.uint64)[0]
 
 
-def block_order(n_blocks: int, seed: int, epoch: int, shuffle: bool = True) -> np.ndarray:
-    """The order in which epoch ``epoch`` visits the blocks."""
-    if not shuffle:
-        return np.arange(n_blocks)
-    return _rng(seed, epoch, 0).permutation(n_blocks)
+@dataclasses.dataclass(frozen=True)
+class PageShuffle:
+    """How every epoch of a run visits the rows of one file (fixed for the run; a checkpoint depends on it)."""
+
+    n_rows: int
+    page_rows: int
+    extent_rows: int  # rows read as one unit
+    window_extents: int  # extents per window
+    seed: int
+    shuffle: bool = True
+    mix: int = MIX
+
+    @classmethod
+    def plan(cls, n_rows: int, window_rows: int, unit_rows: int, row_bytes: int, page_rows: int, seed: int,
+             shuffle: bool, memory: int) -> "PageShuffle":
+        """The shuffle of ``n_rows`` rows read in units of ``unit_rows`` (1: anywhere), windows of ``window_rows``.
+
+        Extents are about EXTENT_BYTES, whole read units, and few enough that
+        the epoch's order of them fits its share of ``memory``.
+        """
+        extent = max(page_rows, -(-EXTENT_BYTES // max(row_bytes, 1)), unit_rows)
+        extent = max(extent, -(-n_rows * 8 * ORDER_SHARE // max(memory, 1)))
+        extent = -(-extent // unit_rows) * unit_rows
+        extent = min(extent, max(window_rows // unit_rows, 1) * unit_rows)
+        return cls(n_rows=n_rows, page_rows=page_rows, extent_rows=extent,
+                   window_extents=max(1, window_rows // extent), seed=seed, shuffle=shuffle)
+
+    @property
+    def n_extents(self) -> int:
+        return -(-self.n_rows // self.extent_rows)
+
+    @property
+    def window_rows(self) -> int:
+        return self.window_extents * self.extent_rows
+
+    def extent_order(self, epoch: int) -> np.ndarray:
+        """The extents in the order epoch ``epoch`` visits them."""
+        order = np.arange(self.n_extents, dtype=np.int64)
+        return fisher_yates(order, _state(self.seed, epoch, 0)) if self.shuffle else order
+
+    def windows(self, order: np.ndarray) -> list[np.ndarray]:
+        """The extents of each window of the epoch whose extent order is ``order``."""
+        k = self.window_extents
+        return [order[s:s + k] for s in range(0, len(order), k)]
+
+    def window_sizes(self, order: np.ndarray) -> list[int]:
+        """Rows of each window (the last extent of the file may be short)."""
+        sizes = [len(w) * self.extent_rows for w in self.windows(order)]
+        last = self.n_extents - 1
+        at = int(np.flatnonzero(order == last)[0]) // self.window_extents
+        sizes[at] -= self.n_extents * self.extent_rows - self.n_rows
+        return sizes
+
+    def offset(self, epoch: int) -> int:
+        """Where the page grid starts in epoch ``epoch``: page boundaries move, so page neighbours part."""
+        return int(_state(self.seed, epoch, 2)) % self.page_rows if self.shuffle else 0
+
+    def visit(self, epoch: int, w: int, extents: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Window ``w`` of epoch ``epoch`` (its ``extents``) in visiting order: file rows, and positions in the
+        window's extents laid end to end."""
+        n = len(extents) * self.extent_rows
+        rows, local = np.empty(n, dtype=np.int64), np.empty(n, dtype=np.int64)
+        k = window_visit(extents, self.extent_rows, self.n_rows, self.offset(epoch), self.page_rows,
+                         self.mix if self.shuffle else 1, _state(self.seed, epoch, 1, w), self.shuffle, rows, local)
+        return rows[:k], local[:k]
+
+    def describe(self) -> str:
+        """The shuffle in words, for --verbose."""
+        if not self.shuffle:
+            return "no shuffle (--no-shuffle): rows in file order"
+        return (f"page shuffle: pages of {self.page_rows} rows, {self.mix} pages mixed at a time, from random runs of "
+                f"{self.extent_rows} rows read {self.window_extents} at a time")
+
+    def as_dict(self) -> dict:
+        return {"kind": "pages" if self.shuffle else "none", "page_rows": self.page_rows, "pages_mixed": self.mix,
+                "extent_rows": self.extent_rows, "window_extents": self.window_extents}
 
 
 def deal(order: np.ndarray, sizes: list[int], shards: int) -> list[list[tuple[int, int, int]]]:
-    """An epoch's rows cut into ``shards`` equal shares, as segments (block, lo, hi) of raw rows.
+    """An epoch's rows cut into ``shards`` equal shares, as segments (window, lo, hi) of raw rows.
 
-    The blocks in the epoch's ``order`` (``sizes[b]`` rows each) are laid end to
-    end and cut into ``shards`` runs of equal length (±1 row), so that every
-    worker of a distributed run gets the same number of rows; a block on a cut
-    is split between two neighbouring shares.  Every row is in exactly one
-    share.  Which rows of a block a segment trains is ``segment_rows``.
+    The windows in the epoch's ``order`` (``sizes[b]`` rows each) are laid end
+    to end and cut into ``shards`` runs of equal length (±1 row), so that every
+    worker of a distributed run gets the same number of rows; a window on a
+    cut is split between two neighbouring shares.  Every row is in exactly one
+    share.  Which rows of a window a segment trains is ``segment_rows``.
     """
     total = sum(int(sizes[b]) for b in order)
     cuts = [total * w // shards for w in range(shards + 1)]
@@ -60,34 +153,31 @@ def deal(order: np.ndarray, sizes: list[int], shards: int) -> list[list[tuple[in
 
 
 def segment_rows(rows: np.ndarray, lo: int, hi: int, size: int) -> np.ndarray:
-    """The part of a block's visiting order ``rows`` that the segment [lo, hi) of its ``size`` raw rows trains.
+    """The part of a window's visiting order ``rows`` that the segment [lo, hi) of its ``size`` raw rows trains.
 
     The order is cut at the same proportions as the raw rows, in integers, so
-    the segments of one block partition its rows whatever the shares.
+    the segments of one window partition its rows whatever the shares.
     """
     m = len(rows)
     return rows[m * lo // size: m * hi // size]
 
 
-def row_order(rows: np.ndarray, seed: int, epoch: int, block: int, shuffle: bool = True) -> np.ndarray:
-    """The order in which the rows (block-local indices) of one block are visited."""
-    if not shuffle:
-        return rows
-    state = np.random.SeedSequence([int(seed), int(epoch), 1, int(block)]).generate_state(1, np.uint64)[0]
-    return fisher_yates(rows.copy(), state)
-
-
 def validation_mask(start: int, stop: int, fraction: float, seed: int) -> np.ndarray:
-    """True for rows in [start, stop) that belong to the held-out validation set.
+    """True for rows in [start, stop) that belong to the held-out validation set (``held_out``)."""
+    return held_out(np.arange(start, stop, dtype=np.int64), fraction, seed)
+
+
+def held_out(rows: np.ndarray, fraction: float, seed: int) -> np.ndarray:
+    """True for the rows (row numbers) that belong to the held-out validation set.
 
     A row is held out when a 64-bit hash (splitmix64) of its index and the seed
-    falls below ``fraction``: fixed for a seed, independent of block size, and
-    computed block by block without storing the set.
+    falls below ``fraction``: fixed for a seed, independent of block size and
+    visiting order, and computed for any rows without storing the set.
     """
     if fraction <= 0:
-        return np.zeros(stop - start, dtype=bool)
+        return np.zeros(len(rows), dtype=bool)
     with np.errstate(over="ignore"):
-        z = np.arange(start, stop, dtype=np.uint64) + np.uint64(seed & 0xFFFFFFFFFFFFFFFF) * _GOLDEN + _GOLDEN
+        z = rows.astype(np.uint64) + np.uint64(seed & 0xFFFFFFFFFFFFFFFF) * _GOLDEN + _GOLDEN
         z = (z ^ (z >> np.uint64(30))) * _MIX1
         z = (z ^ (z >> np.uint64(27))) * _MIX2
         z = z ^ (z >> np.uint64(31))

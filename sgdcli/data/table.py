@@ -9,11 +9,16 @@ import numpy as np
 
 from sgdcli.data import hdf5
 from sgdcli.data.columns import ColumnReader
+from sgdcli.data.shuffle import PageShuffle
 from sgdcli.errors import InputError
 
 FEATURE_DTYPE = np.float32
 LABEL_DTYPE = np.float64
 BUFFERS = 2  # the block being trained on and the one being read ahead
+# Bytes per row of each block (or window) in flight besides its values: a window
+# of the page shuffle keeps its rows' numbers and positions, labels before and
+# after encoding, and the selected rows (int64 and float64 arrays, up to 8).
+ROW_BOOKKEEPING = 64
 
 
 class Table:
@@ -61,17 +66,15 @@ class Table:
         """Bytes one row occupies in flight: features as float32 plus label."""
         return self.n_features * np.dtype(FEATURE_DTYPE).itemsize + np.dtype(LABEL_DTYPE).itemsize
 
-    def block_rows(self, memory: int, extra_per_row: int = BUFFERS * 24) -> int:
+    def block_rows(self, memory: int, extra_per_row: int = BUFFERS * ROW_BOOKKEEPING, unit: int | None = None) -> int:
         """Rows per block so that BUFFERS blocks (plus per-row bookkeeping) fit ``memory``.
 
-        Training keeps 24 bytes per row of each block in flight: its selected
-        rows, their visiting order and the encoded labels.
-
-        Blocks are whole multiples of the chunk height, so every chunk is read once.
+        Blocks are whole multiples of the chunk height (or of ``unit`` rows),
+        so every chunk is read once.
         """
         per_row = BUFFERS * self.row_bytes() + extra_per_row
         rows = memory // per_row
-        chunk = self.chunk_rows
+        chunk = self.chunk_rows if unit is None else unit
         if rows < chunk:
             need = chunk * per_row
             raise InputError(
@@ -81,6 +84,23 @@ class Table:
             )
         rows = rows // chunk * chunk
         return int(min(rows, _round_up(self.n_rows, chunk)))
+
+    @property
+    def unit_rows(self) -> int:
+        """Rows best read together, for X and y both: 1 where both can be read anywhere in place."""
+        units = [self.X.unit_rows] + ([self.Y.unit_rows] if self.Y is not None else [])
+        lcm = math.lcm(*units)
+        return lcm if lcm <= 8 * max(units) else max(units)
+
+    def page_shuffle(self, memory: int, page_rows: int, seed: int, shuffle: bool) -> PageShuffle:
+        """The page shuffle of this table's rows, two windows of it in ``memory`` (data/shuffle.py).
+
+        Windows are whole read units (``unit_rows``): a table read in place
+        gets the same order whatever its chunks.
+        """
+        unit = self.unit_rows
+        return PageShuffle.plan(self.n_rows, self.block_rows(memory, unit=unit), unit, self.row_bytes(), page_rows,
+                                seed, shuffle, memory)
 
     def spans(self, block_rows: int) -> list[tuple[int, int]]:
         return [(s, min(s + block_rows, self.n_rows)) for s in range(0, self.n_rows, block_rows)]

@@ -1,8 +1,9 @@
 """The training engine: one epoch over a list of row blocks, as a plain function.
 
-``run_epoch(table, spans, state, cfg, plan, scratch, pos)`` knows nothing about
-output files, progress bars or option parsing: it reads blocks, draws their
-order from the seed, and hands their rows to the compiled kernel.  Everything
+``run_epoch(table, state, cfg, plan, scratch, pos)`` knows nothing about
+output files, progress bars or option parsing: it reads the windows of the
+epoch's page shuffle (data/shuffle.py), picks the rows to train, and hands them
+to the compiled kernel.  Everything
 it changes is in ``state`` and ``pos``, so a resumed run calls it with a saved
 state and position, and a shard of a run that averages models (parallel/)
 calls it for its share of the epoch.
@@ -19,12 +20,13 @@ import numpy as np
 
 from sgdcli import testhooks
 from sgdcli.data import shuffle
-from sgdcli.data.prefetch import stream_blocks
-from sgdcli.data.selection import finite_mask, select_rows
+from sgdcli.data.prefetch import Window, stream_windows
+from sgdcli.data.shuffle import PageShuffle
 from sgdcli.data.table import Table
 from sgdcli.errors import DivergedError, InputError
 from sgdcli.kernels import state as ks
 from sgdcli.kernels.batches import finish_batch, train_block
+from sgdcli.kernels.rows import finite_at
 from sgdcli.kernels.schedules import lr_at
 from sgdcli.kernels.state import KernelConfig, Scratch, TrainState
 from sgdcli.model.labels import Labels
@@ -37,11 +39,10 @@ class EpochPlan:
     labels: Labels
     center: np.ndarray  # per-feature mean (zeros without --standardize)
     scale: np.ndarray  # per-feature 1/std (ones without --standardize)
-    seed: int
-    shuffle: bool
+    seed: int  # of the held-out rows (the shuffle has its own)
     val_fraction: float
     drop_last: bool
-    block_rows: int
+    pages: PageShuffle  # the visiting order of every epoch
     skip_bad: bool = False  # --bad-rows skip: leave out rows with non-finite values
 
 
@@ -54,10 +55,23 @@ class EpochResult:
     finished: bool = True  # False: a distributed round stopped at ``max_rows`` before the shard's end
 
 
-def trained_rows(block, plan: "EpochPlan") -> tuple[np.ndarray, int]:
-    """Block-local rows trained on, and the count of non-finite ones skipped."""
-    finite = finite_mask(block) if plan.skip_bad else None
-    return select_rows(block.start, block.stop - block.start, plan.val_fraction, plan.seed, finite=finite)
+def trained(window: Window, plan: EpochPlan) -> tuple[np.ndarray, np.ndarray | None, np.ndarray | None, int]:
+    """Positions (in visiting order) of the rows of ``window`` to train, and the count of non-finite ones skipped.
+
+    Also X and the rows of it to visit, where finding the bad rows made the
+    window copy its rows (``None, None``: not copied yet).
+    """
+    keep = ~shuffle.held_out(window.rows, plan.val_fraction, plan.seed) if plan.val_fraction > 0 else None
+    X, xrows, bad = window.X, window.xrows, 0
+    if plan.skip_bad:  # --bad-rows skip looks at every row's values first
+        if X is None:
+            X = window.gather(np.arange(len(window.rows)))
+            xrows = np.arange(len(window.rows))
+        finite = finite_at(X, xrows, window.y, np.empty(len(window.rows), dtype=np.bool_))
+        bad = int(np.count_nonzero(~finite if keep is None else keep & ~finite))
+        keep = finite if keep is None else keep & finite
+    positions = np.arange(len(window.rows)) if keep is None else np.flatnonzero(keep)
+    return positions, X, xrows, bad
 
 
 # Rows handed to the kernel per call.  Slices are counted from the start of each
@@ -70,7 +84,7 @@ SLICE_ROWS = testhooks.SLICE_ROWS or 1 << 16
 
 @dataclasses.dataclass
 class Position:
-    """A safe point: epoch in progress, k-th block of its visiting order, rows of it done."""
+    """A safe point: epoch in progress, k-th window (or segment of one) of its visiting order, rows of it done."""
 
     epoch: int = 0
     block: int = 0
@@ -114,7 +128,6 @@ def running_loss(state: TrainState) -> float:
 
 def run_epoch(
     table: Table,
-    spans: list[tuple[int, int]],
     state: TrainState,
     cfg: KernelConfig,
     plan: EpochPlan,
@@ -132,9 +145,9 @@ def run_epoch(
     rows, running_loss, lr)`` is called after every kernel call.
 
     A shard of a run that averages models (parallel/averaging.py) passes its
-    share: ``segments``, the (block, lo, hi) raw-row ranges it visits this
-    epoch (``shuffle.deal``; default: every block whole, in the epoch's order),
-    and ``max_rows``, where its round ends.  The epoch's last partial batch is
+    share: ``segments``, the (window, lo, hi) raw-row ranges it visits this
+    epoch (``shuffle.deal``; default: every window whole, in order), and
+    ``max_rows``, where its round ends.  The epoch's last partial batch is
     then taken only if the shard ends within the round (``EpochResult.finished``).
     """
     counters = state.counters
@@ -142,44 +155,40 @@ def run_epoch(
         begin_epoch(state, pos)
     epoch, t0 = pos.epoch, pos.epoch_start_t
     if segments is None:
-        segments = [(int(b), 0, spans[b][1] - spans[b][0])
-                    for b in shuffle.block_order(len(spans), plan.seed, epoch, plan.shuffle)]
+        sizes = plan.pages.window_sizes(plan.pages.extent_order(epoch))
+        segments = [(w, 0, size) for w, size in enumerate(sizes)]
     budget = math.inf if max_rows is None else max_rows
     where = f"{table.path}:{table.x_name}"
     first = pos.block
-    visiting = [spans[b] for b, _, _ in segments[first:]]
 
-    def prepare(block, i):  # in the reader thread, while the previous block trains
-        b, lo, hi = segments[first + i]
-        selected, bad = trained_rows(block, plan)
-        y = plan.labels.encode_rows(block.y, selected, f"{table.path}:{table.y_name}", block.start)
-        rows = shuffle.row_order(selected, plan.seed, epoch, b, plan.shuffle)
-        rows = shuffle.segment_rows(rows, lo, hi, block.stop - block.start)
-        X, origin = block.X, None
-        if X is None:  # copied out of a chunked file in the visiting order: the kernel reads it in sequence
-            X, y, origin = block.gather(rows), y[rows], rows
-            rows = np.arange(len(origin))
-        # a block split between shards: its bad rows are counted once, by the segment that starts it
-        return block, X, y, rows, origin, bad if lo == 0 else 0
+    def prepare(window: Window, i: int):  # in the reader thread, while the window before trains
+        _, lo, hi = segments[first + i]
+        positions, X, xrows, bad = trained(window, plan)
+        positions = shuffle.segment_rows(positions, lo, hi, window.size)
+        rows = window.rows[positions]
+        y = plan.labels.encode_at(window.y[positions], rows, f"{table.path}:{table.y_name}")
+        if X is None:  # copied out of the mapped file in visiting order: the kernel reads it in sequence
+            X, xrows = window.gather(positions), np.arange(len(positions))
+        else:
+            xrows = xrows[positions]
+        # a window split between shards: its bad rows are counted once, by the segment that starts it
+        return rows, X, xrows, y, bad if lo == 0 else 0
 
-    # --bad-rows skip reads every X it trains on to find the bad rows first: no deferred copies then
-    blocks = stream_blocks(table, visiting, plan.block_rows, prepare, gather=not plan.skip_bad)
-    for k, (block, X, y, rows, origin, bad) in enumerate(blocks, start=first):
-        if budget <= 0:  # the round ended with the block before
-            blocks.close()
+    windows = stream_windows(table, plan.pages, epoch, [w for w, _, _ in segments[first:]], prepare)
+    for k, (rows, X, xrows, y, bad) in enumerate(windows, start=first):
+        if budget <= 0:  # the round ended with the window before
+            windows.close()
             return epoch_result(state, pos, int(counters[ks.T]) - t0, finished=False)
         start_row = pos.row if k == first else 0
         if start_row == 0:
             pos.bad_rows += bad
         lo = start_row
         while lo < len(rows) and budget > 0:
-            # slices end at multiples of SLICE_ROWS from the block's start, whatever the budget
+            # slices end at multiples of SLICE_ROWS from the window's start, whatever the budget
             hi = min((lo // SLICE_ROWS + 1) * SLICE_ROWS, len(rows), lo + budget)
-            status = train_block(cfg, X, y, rows[lo:hi], plan.center, plan.scale, state, scratch)
+            status = train_block(cfg, X, y[lo:hi], xrows[lo:hi], plan.center, plan.scale, state, scratch)
             if status == ks.BAD_ROW:
-                row = int(counters[ks.BAD])
-                raise InputError(f"{where}: non-finite feature value at row "
-                                 f"{block.start + (row if origin is None else int(origin[row]))}")
+                raise InputError(f"{where}: non-finite feature value at row {int(rows[lo + int(counters[ks.BAD])])}")
             if status == ks.DIVERGED:
                 raise _diverged(cfg, state, epoch, t0)
             pos.block, pos.row = k, hi
@@ -190,8 +199,8 @@ def run_epoch(
                 safe_point(pos)
             budget -= hi - lo
             lo = hi
-        if lo < len(rows):  # the round ended inside this block
-            blocks.close()
+        if lo < len(rows):  # the round ended inside this window
+            windows.close()
             return epoch_result(state, pos, int(counters[ks.T]) - t0, finished=False)
         pos.block, pos.row = k + 1, 0
     if counters[ks.FILL] > 0:
@@ -211,11 +220,12 @@ def current_lr(cfg: KernelConfig, state: TrainState) -> float:
 
 
 def compile_kernels(table: Table, cfg: KernelConfig, plan: EpochPlan, scratch: Scratch) -> float:
-    """Compile (or load from the cache) the training kernel ``cfg`` needs, on one row; returns the seconds it took.
+    """Compile (or load from the cache) the kernels an epoch needs, on one row; returns the seconds it took.
 
     Called before the first epoch, so that no epoch's time includes compiling.
     """
     t0 = time.perf_counter()
+    plan.pages.visit(0, 0, plan.pages.extent_order(0)[:1])
     X = table.X.read(0, 1, None)
     y = plan.labels.encode(table.Y.read(0, 1, None), table.path, 0)
     state = TrainState.zeros(plan.labels.n_outputs, table.n_features)

@@ -17,9 +17,10 @@ partials are added in a fixed order, so results depend on the thread count
 but never on scheduling.  Batches of fewer than ``cfg.par_min_rows`` rows run
 serially (state.py says why).
 
-Rows are visited in a random order inside blocks far larger than the caches,
-so every loop over rows prefetches the row ``AHEAD`` steps ahead
-(intrinsics.py).
+Rows come in pages from random places of the file (data/shuffle.py), so
+every loop over rows prefetches the row ``AHEAD`` steps ahead
+(intrinsics.py).  The labels come in visiting order: ``y[r]`` belongs to
+row ``rows[r]`` of ``X``.
 """
 
 from __future__ import annotations
@@ -63,7 +64,7 @@ def _accumulate(model, X, y, rows, lo, hi, We, G, s, g):
             for j in range(d):
                 acc += We[k, j] * X[i, j]
             s[k] = acc
-        loss = loss_grad(model, s, y[i], g)
+        loss = loss_grad(model, s, y[r], g)
         if not math.isfinite(loss):
             return total, r if has_nonfinite(X, i) else _DIVERGING_ROW
         total += loss
@@ -103,8 +104,8 @@ def _accumulate_one(model, X, y, rows, lo, hi, w, grad):
         for j in range(d):
             z += w[j] * X[i, j]
             z2 += w[j] * X[i2, j]
-        loss, dz = loss_grad_one(model, z, y[i])
-        loss2, dz2 = loss_grad_one(model, z2, y[i2])
+        loss, dz = loss_grad_one(model, z, y[r])
+        loss2, dz2 = loss_grad_one(model, z2, y[r if single else r + 1])
         if not math.isfinite(loss):
             return total, r if has_nonfinite(X, i) else _DIVERGING_ROW
         if single:
@@ -171,9 +172,9 @@ def _finish_batch(cfg, state, scratch, center, scale):
 
 
 def train_block(cfg, X, y, rows, center, scale, state, scratch):
-    """Run all mini-batches over ``rows`` (block-local indices, in visiting order).
+    """Run all mini-batches over the rows ``rows`` of ``X``, in that order; ``y[r]`` is the label of ``rows[r]``.
 
-    Returns OK, BAD_ROW (the row is in counters[BAD]) or DIVERGED.  A Python
+    Returns OK, BAD_ROW (its position in ``rows`` is in counters[BAD]) or DIVERGED.  A Python
     entry that picks the compiled kernel the run needs, so that a run compiles
     only that one (compiling is most of a first run's start-up): the in-place
     pure-SGD path, or the batch loop with or without its threaded branch and
@@ -238,7 +239,7 @@ def train_block_batches(cfg, X, y, rows, center, scale, state, scratch, threads=
             loss = res[0]
             status = res[1]
         if status >= 0:
-            counters[BAD] = rows[status]
+            counters[BAD] = status
             return BAD_ROW
         if status == _DIVERGING_ROW:
             return DIVERGED

@@ -42,10 +42,10 @@ def train_block_pure_sgd(cfg, X, y, rows, center, scale, w, counters, sums):
         else:
             for j in range(d):
                 z += w[j] * X[i, j]
-        loss, dz = loss_grad_one(cfg.model, z, y[i])
+        loss, dz = loss_grad_one(cfg.model, z, y[r])
         if not math.isfinite(loss):
             if has_nonfinite(X, i):
-                counters[BAD] = i
+                counters[BAD] = r
                 return BAD_ROW
             return DIVERGED
         t = counters[T]

@@ -34,6 +34,19 @@ def finite_rows(X, y, out):
 
 
 @kernel()
+def finite_at(X, rows, y, out):
+    """out[r] = every feature of row ``rows[r]`` of ``X`` and its label ``y[r]`` are finite (serial, as above)."""
+    d = X.shape[1]
+    for r in range(rows.shape[0]):
+        i = rows[r]
+        ok = math.isfinite(y[r])
+        for j in range(d):
+            ok = ok and math.isfinite(X[i, j])
+        out[r] = ok
+    return out
+
+
+@kernel()
 def first_nonfinite_row(X):
     """Index of the first row of ``X`` holding NaN or ±inf, or -1."""
     n, d = X.shape

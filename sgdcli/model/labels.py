@@ -46,6 +46,16 @@ class Labels:
             self._refuse(y[rows[bad]], where, first_row + int(rows[bad]))
         return out
 
+    def encode_at(self, y: np.ndarray, rows: np.ndarray, where: str) -> np.ndarray:
+        """``encode`` for labels ``y`` of the file rows ``rows`` (which an error names)."""
+        if self.task == "regression":
+            return y
+        out = np.empty(len(y))
+        bad = class_indices(y, np.arange(len(y)), self.classes.astype(np.float64), out)
+        if bad >= 0:
+            self._refuse(y[bad], where, int(rows[bad]))
+        return out
+
     def _refuse(self, value, where: str, row: int):
         raise InputError(
             f"{where}: label {_fmt(value)} at row {row} is not one of the model's classes "

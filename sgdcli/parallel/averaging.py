@@ -1,6 +1,6 @@
 """Local SGD with model averaging: shards of every epoch, trained apart, averaged every K steps.
 
-Each epoch's rows, block after block in the epoch's shuffled order, are cut
+Each epoch's rows, window after window of the epoch's page shuffle, are cut
 into W equal shares (shards).  A round hands every shard with rows left the
 current model and optimizer state; the shard runs K mini-batch steps of the
 unchanged engine (``engine.run_epoch``) on its own rows and returns its
@@ -65,7 +65,6 @@ class Job:
     """What every round of one run needs besides its state: small, sent with each round."""
 
     file: FileRef
-    spans: list  # (start, stop) of every block
     cfg: KernelConfig
     plan: EpochPlan
     threads: int  # Numba threads of a shard's kernels: per Dask worker, or 1 for a thread of --parallel average
@@ -81,8 +80,8 @@ class RoundResult:
     loss: float  # loss summed over the rows of those updates
     rows: int  # rows in those updates
     rows_seen: int  # rows read and handed to the kernel (with --drop-last, some were dropped)
-    bad_rows: int  # rows skipped by --bad-rows skip in blocks started this round
-    block: int  # where the next round starts: block of the shard's order, row of that block
+    bad_rows: int  # rows skipped by --bad-rows skip in windows started this round
+    block: int  # where the next round starts: segment of the shard's order, row of that segment
     row: int
     finished: bool  # the shard's rows for this epoch are all done
     seconds: float  # time in the round, where it ran
@@ -93,7 +92,7 @@ class Round:
     """One shard's part of a round: where it starts, from which model, for how many steps."""
 
     shard: int
-    segments: list  # the shard's (block, lo, hi) for the epoch (shuffle.deal)
+    segments: list  # the shard's (window, lo, hi) for the epoch (shuffle.deal)
     epoch: int
     block: int
     row: int
@@ -111,7 +110,7 @@ class Abandoned(Exception):
 def train_round(table: Table, job: Job, r: Round, should_stop: Callable[[], bool] | None = None) -> RoundResult:
     """``r.steps`` mini-batch updates (fewer if the shard ends) over ``r.segments[r.block:]`` from row ``r.row``.
 
-    ``job`` carries the blocks, kernel settings and epoch plan.
+    ``job`` carries the kernel settings and epoch plan (its page shuffle).
     ``should_stop`` is asked at the engine's safe points; when it says yes the
     round raises ``Abandoned``.
     """
@@ -130,7 +129,7 @@ def train_round(table: Table, job: Job, r: Round, should_stop: Callable[[], bool
         if should_stop is not None and should_stop():
             raise Abandoned()
 
-    result = engine.run_epoch(table, job.spans, state, job.cfg, job.plan, scratch, pos, segments=r.segments,
+    result = engine.run_epoch(table, state, job.cfg, job.plan, scratch, pos, segments=r.segments,
                               max_rows=r.steps * job.cfg.batch_size, safe_point=safe_point)
     t_after = int(state.counters[ks.T])
     return RoundResult(
@@ -173,8 +172,8 @@ class RoundTrainer:
             engine.begin_epoch(state, pos)
         if pos.shards is None:
             pos.shards = [[0, 0, 0, False] for _ in range(self.shards)]  # block, row, steps, done
-        order = shuffle.block_order(len(job.spans), plan.seed, pos.epoch, plan.shuffle)
-        dealt = shuffle.deal(order, [stop - start for start, stop in job.spans], self.shards)
+        sizes = plan.pages.window_sizes(plan.pages.extent_order(pos.epoch))
+        dealt = shuffle.deal(np.arange(len(sizes)), sizes, self.shards)
         slots_used = uses_slots(cfg)
         while not all(s[3] for s in pos.shards):
             slots = state.slots if slots_used else None
@@ -203,7 +202,7 @@ class RoundTrainer:
         for w, (block, _row, _steps, done) in enumerate(pos.shards):
             name = f"{self.label}{w + 1}"
             parts.append(f"{name} done" if done else f"{name} {block}/{len(dealt[w])}")
-        return "blocks " + " ".join(parts)
+        return "windows " + " ".join(parts)
 
     def describe(self, who: str, batch: int) -> str:
         """The log line that says how ``who`` (the shards: threads or workers) share each round."""

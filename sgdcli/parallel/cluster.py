@@ -200,6 +200,7 @@ class DaskExecutor:
         self.shards = options.workers or n_local or len(client.scheduler_info()["workers"])
         self.threads = self.kernel_threads = worker_threads(client, opts.threads, n_local, decoded=decoded)
         self.block_rows = table.block_rows(opts.memory)
+        self.stream_memory = opts.memory  # each worker's own
         self.spans = table.spans(self.block_rows)
         self.sync_every = sync_steps(opts.sync_every, opts.batch_size or table.n_rows)
         self.pool = DaskPool(client, options, self.shards, stop, report)
@@ -219,7 +220,7 @@ class DaskExecutor:
         return self.pool.merged(worker.data_pass, job, check_stop, fn)
 
     def prepare(self, cfg: KernelConfig, plan: EpochPlan) -> None:
-        self.job = Job(self.file, self.spans, cfg, plan, self.kernel_threads)
+        self.job = Job(self.file, cfg, plan, self.kernel_threads)
 
     def warm_up(self) -> float | None:
         return None  # each worker compiles (or loads) its own kernels

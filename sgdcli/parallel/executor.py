@@ -39,6 +39,7 @@ class Executor(Protocol):
     threads: int  # compute threads: of this process, or of each Dask worker
     kernel_threads: int  # threads of each shard's kernels (KernelConfig.parts)
     block_rows: int  # rows per block each stream of blocks reads
+    stream_memory: int  # of --memory, what each stream of blocks or windows may hold
 
     def run_options(self) -> dict:
         """Settings that shape the model beyond TrainOptions (recorded in checkpoints, checked on --resume)."""

@@ -21,9 +21,11 @@ class LocalExecutor:
     shards = 1
 
     def __init__(self, table: Table, opts: TrainOptions, threads: int, kernel_threads: int | None = None,
-                 block_rows: int | None = None):
+                 block_rows: int | None = None, streams: int = 1):
+        """``streams``: block streams that share --memory (threads of --parallel average), ``block_rows`` each."""
         self.table, self.threads = table, threads
         self.kernel_threads = threads if kernel_threads is None else kernel_threads
+        self.stream_memory = opts.memory // streams
         self.block_rows = table.block_rows(opts.memory) if block_rows is None else block_rows
         self.spans = table.spans(self.block_rows)
         self.cfg = self.plan = self.scratch = None
@@ -46,7 +48,7 @@ class LocalExecutor:
 
     def run_epoch(self, state: TrainState, pos: Position, on_progress: Callable[..., None],
                   safe_point: Callable[[Position], None]) -> EpochResult:
-        return engine.run_epoch(self.table, self.spans, state, self.cfg, self.plan, self.scratch, pos,
+        return engine.run_epoch(self.table, state, self.cfg, self.plan, self.scratch, pos,
                                 on_progress=on_progress, safe_point=safe_point)
 
     def validate(self, table: Table, model: str, labels: Labels, We: np.ndarray, memory: int, select,

@@ -70,7 +70,7 @@ class ThreadExecutor(LocalExecutor):
 
     def __init__(self, table: Table, opts: TrainOptions, threads: int, stop: Callable[[], int | None]):
         super().__init__(table, opts, threads, kernel_threads=1,  # a shard on a thread runs the serial kernels
-                         block_rows=_shared_block_rows(table, opts.memory, threads))
+                         block_rows=_shared_block_rows(table, opts.memory, threads), streams=threads)
         self.shards = threads
         self.sync_every = sync_steps(opts.sync_every, opts.batch_size or table.n_rows)
         self.pool = ThreadRounds(self.shards, stop)
@@ -86,7 +86,7 @@ class ThreadExecutor(LocalExecutor):
 
     def prepare(self, cfg: KernelConfig, plan: EpochPlan) -> None:
         super().prepare(cfg, plan)
-        self.job = Job(FileRef.of(self.table), self.spans, cfg, plan, self.kernel_threads)
+        self.job = Job(FileRef.of(self.table), cfg, plan, self.kernel_threads)
 
     def run_epoch(self, state: TrainState, pos: Position, on_progress: Callable[..., None],
                   safe_point: Callable[[Position], None]) -> EpochResult:

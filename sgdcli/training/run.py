@@ -78,8 +78,9 @@ class Run:
         center = np.zeros(d) if self.mean is None else self.mean
         scale = np.ones(d) if self.std is None else 1.0 / self.std
         self.cfg = kernel_config(opts, self.batch, executor.kernel_threads, steps * opts.epochs)
-        self.plan = EpochPlan(self.labels, center, scale, opts.seed, opts.shuffle, opts.val_fraction,
-                              opts.drop_last, self.block_rows, skip_bad=opts.bad_rows == "skip")
+        self.pages = table.page_shuffle(executor.stream_memory, opts.page_rows, opts.seed, opts.shuffle)
+        self.plan = EpochPlan(self.labels, center, scale, opts.seed, opts.val_fraction, opts.drop_last, self.pages,
+                              skip_bad=opts.bad_rows == "skip")
         executor.prepare(self.cfg, self.plan)
         k_out = self.labels.n_outputs
         self.stopper = EarlyStopping(opts.patience, opts.min_delta) if opts.early_stopping else None
@@ -190,11 +191,12 @@ class Run:
         threads, sharing = self.executor.describe(self.batch)
         reporter.message(
             f"{self.table.path}: {self.table.n_rows} rows × {self.table.n_features} features, read "
-            f"{self.table.X.layout.read_mode} in blocks of {self.block_rows} rows; {threads}"
+            f"{self.table.X.layout.read_mode} in windows of {self.pages.window_rows} rows; {threads}"
         )
         for line in sharing:
             reporter.message(line)
         if self.control.verbose:
+            reporter.message(self.pages.describe())
             reporter.message(runtime.describe())
         if opts.lr_scaling != "none":
             reporter.message(f"--lr-scaling {opts.lr_scaling}: lr {opts.lr:g} at batch {opts.base_batch_size} → {self.lr:.4g} at batch {self.batch}")
@@ -296,6 +298,7 @@ class Run:
                 "lr": self.lr,
                 "threads": self.executor.threads,
                 "block_rows": self.block_rows,
+                "shuffle": self.pages.as_dict(),
                 "read_mode": self.table.X.layout.read_mode,
                 "best_epoch": self.stopper.best_epoch if self.stopper is not None else len(self.history),
                 "stopped_early": self.stopper is not None and self.stopper.stopped,

@@ -1,0 +1,79 @@
+"""The visiting order of one window of the page shuffle, compiled (data/shuffle.py has the design).
+
+A window is a list of extents (runs of ``extent_rows`` rows) in the epoch's
+random order.  The page grid (boundaries at ``offset + k·page_rows``) cuts the
+extents into pieces; the pieces are permuted, taken ``mix`` at a time, and the
+rows of each such group are visited round-robin: the first row of every
+piece, then the second of every piece, and so on.  Every row of the window is
+visited exactly once.  Each run of the group stays a sequential stream that
+the prefetchers follow, while consecutive rows come from ``mix`` random
+places of the file.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from sgdcli.kernels.jit import kernel
+
+
+@kernel(callee=True)
+def _splitmix(x):
+    z = x
+    z = (z ^ (z >> np.uint64(30))) * np.uint64(0xBF58476D1CE4E5B9)
+    z = (z ^ (z >> np.uint64(27))) * np.uint64(0x94D049BB133111EB)
+    return z ^ (z >> np.uint64(31))
+
+
+@kernel()
+def window_visit(extents, extent_rows, n_rows, offset, page_rows, mix, state, permute, out_global, out_local):
+    """Fill ``out_global`` (file rows) and ``out_local`` (positions in the window's extents laid end to end)
+    in visiting order; returns the number of rows.
+
+    ``permute`` False keeps the pieces in window order (with ``mix`` 1: file
+    order).  ``state`` seeds the permutation of the pieces (splitmix64).
+    """
+    m_max = 0
+    for e in extents:
+        m_max += extent_rows // page_rows + 2
+    start = np.empty(m_max, dtype=np.int64)
+    local = np.empty(m_max, dtype=np.int64)
+    size = np.empty(m_max, dtype=np.int64)
+    m = 0
+    at = 0
+    for e in extents:
+        lo = e * extent_rows
+        hi = min(lo + extent_rows, n_rows)
+        s = lo
+        while s < hi:
+            nxt = min(s + page_rows - (s - offset) % page_rows, hi)
+            start[m] = s
+            local[m] = at + s - lo
+            size[m] = nxt - s
+            m += 1
+            s = nxt
+        at += hi - lo
+    order = np.arange(m)
+    if permute:
+        x = np.uint64(state)
+        for i in range(m - 1, 0, -1):  # Fisher–Yates; j = floor(u·(i+1)), u a 53-bit uniform
+            x += np.uint64(0x9E3779B97F4A7C15)
+            u = float(_splitmix(x) >> np.uint64(11)) * (1.0 / 9007199254740992.0)
+            j = min(int(u * (i + 1)), i)
+            t = order[i]
+            order[i] = order[j]
+            order[j] = t
+    k = 0
+    for g in range(0, m, mix):
+        h = min(g + mix, m)
+        longest = 0
+        for p in range(g, h):
+            longest = max(longest, size[order[p]])
+        for t in range(longest):
+            for p in range(g, h):
+                q = order[p]
+                if t < size[q]:
+                    out_global[k] = start[q] + t
+                    out_local[k] = local[q] + t
+                    k += 1
+    return k
