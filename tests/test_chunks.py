@@ -153,13 +153,21 @@ def test_gzip_training_leaves_the_decoders_their_cores_unless_told(tmp_path):
     assert train(packed, TrainOptions(epochs=1, threads=2)).training["threads"] == 2
 
 
-def write_scattered(path, X, y, chunk_rows, seed=0):
-    """A chunked file whose X chunks are stored in a random order: no block can be mapped as one array."""
+def write_scattered(path, X, y, chunk_rows, seed=0, pad=False):
+    """A chunked file whose X chunks are stored in a random order: no block can be mapped as one array.
+
+    With ``pad``, a few bytes of another dataset are written between X's chunks, so that they start at
+    offsets that are not a whole number of rows apart.
+    """
     with h5py.File(path, "w") as f:
         dx = f.create_dataset("X", shape=X.shape, dtype=X.dtype, chunks=(chunk_rows, X.shape[1]))
         f.create_dataset("y", data=y, chunks=(chunk_rows,))
-        for s in np.random.default_rng(seed).permutation(np.arange(0, len(X), chunk_rows)):
+        padding = f.create_dataset("pad", shape=(len(X),), dtype=np.uint8, chunks=(4,)) if pad else None
+        for k, s in enumerate(np.random.default_rng(seed).permutation(np.arange(0, len(X), chunk_rows))):
             dx[s : s + chunk_rows] = X[s : s + chunk_rows]
+            if padding is not None:
+                padding[4 * k : 4 * k + 4] = k
+                f.flush()
     return str(path)
 
 
@@ -243,3 +251,23 @@ def test_a_run_stopped_inside_a_copied_block_resumes_to_the_straight_model(tmp_p
     with h5py.File(tmp_path / "straight.h5") as a, h5py.File(out) as b:
         for key in ("weights", "bias"):
             assert a[key][()].tobytes() == b[key][()].tobytes()
+
+
+def test_every_row_of_mapped_chunks_is_read_in_place_wherever_the_chunks_lie(tmp_path):
+    """Chunks in order (one run), scattered a whole number of rows apart, or with other data between them
+    (rows then start at any element offset: read through strides): rows anywhere, with no copy."""
+    X, y = make_problem(n=3000, d=7, seed=2)
+    rows = np.random.default_rng(3).permutation(3000)
+    layouts = {
+        "in order": write_table(tmp_path / "o.h5", X, y, chunks=100),
+        "scattered": write_scattered(tmp_path / "s.h5", X, y, 100),
+        "interleaved": write_scattered(tmp_path / "i.h5", X, y, 100, pad=True),
+    }
+    steps = {}
+    for name, path in layouts.items():
+        with Table(path) as table:
+            view = table.X.in_place()
+            assert view is not None and table.X.random_access, name
+            np.testing.assert_array_equal(view[table.X.place(rows)], X[rows], err_msg=name)
+            steps[name] = view.strides[0]
+    assert steps == {"in order": 28, "scattered": 28, "interleaved": 4}

@@ -105,14 +105,16 @@ def visits(monkeypatch, path, X, epochs=2, **kw):
     return per_epoch
 
 
-@pytest.mark.parametrize("layout", ["contiguous", "chunks", "scattered", "gzip"])
+@pytest.mark.parametrize("layout", ["contiguous", "chunks", "scattered", "interleaved", "float64", "gzip"])
 def test_each_epoch_visits_every_row_exactly_once_in_a_new_order(monkeypatch, tmp_path, layout):
-    """In place, copied out of chunks stored in or out of order, or decoded: every row once, a new order each epoch."""
+    """In place (through strides too), copied (float64), or decoded: every row once, a new order each epoch."""
     X, y = make_problem("binary", n=30000, d=10, seed=2)
-    if layout == "scattered":
+    if layout in ("scattered", "interleaved"):
         from test_chunks import write_scattered
 
-        path = write_scattered(tmp_path / "d.h5", X, y, 500)
+        path = write_scattered(tmp_path / "d.h5", X, y, 500, pad=layout == "interleaved")
+    elif layout == "float64":
+        path = write_table(tmp_path / "d.h5", X.astype(np.float64), y)
     else:
         options = {"contiguous": {}, "chunks": {"chunks": 500}, "gzip": {"chunks": 500, "compression": "gzip"}}
         path = write_table(tmp_path / "d.h5", X, y, **options[layout])

@@ -39,6 +39,7 @@ class ColumnReader:
         self._chunk_offsets = None
         self._flat = None  # the mapped file as one flat array of the dataset's type, for gathers and takes
         self._complete = False  # every chunk allocated (a contiguous dataset: mapped whole)
+        self._rows_view = None  # chunks mapped as rows of one array, where their offsets allow
         self._fd = -1
         if self.layout.read_mode == "memory-mapped" and ds.size > 0:
             self._map_file(ds)
@@ -104,6 +105,32 @@ class ColumnReader:
             self._flat_offsets = offsets // itemsize
             self._flat_rows = int(ds.chunks[0])
             self._complete = len(allocated) == len(offsets)
+            if self._complete and ds.ndim == 2 and self._mapped(0, int(ds.shape[0])) is None:
+                self._view_rows(offsets, size)
+
+    def _view_rows(self, offsets: np.ndarray, size: int) -> None:
+        """Every row of the chunks in place, as rows of one 2-D array over the file (``in_place``).
+
+        Where every chunk starts a whole number of rows after the first, the
+        file seen as rows from there holds them all; row i is row
+        ``_row_at[i // chunk] + i % chunk``.  Otherwise (other data between
+        the chunks) the array's rows start at every element: row i is the one
+        at its element offset, and the kernels read it through strides.
+        """
+        d = self.ds.shape[1]
+        row = d * self._flat.itemsize
+        if np.all(offsets % row == offsets[0] % row):
+            base = int(offsets[0] % row)
+            self._rows_view = np.frombuffer(self._map, dtype=self.ds.dtype, count=(size - base) // row * d,
+                                            offset=base).reshape(-1, d)
+            self._row_at = (offsets - base) // row
+            self._row_step = 1
+        else:
+            flat = self._flat
+            self._rows_view = np.lib.stride_tricks.as_strided(flat, shape=(flat.size - d + 1, d),
+                                                              strides=(flat.itemsize, flat.itemsize))
+            self._row_at = self._flat_offsets
+            self._row_step = d
 
     def _mapped(self, start: int, stop: int) -> np.ndarray | None:
         """Rows [start, stop) as an array over the memory map, in the file's dtype, if they are mapped."""
@@ -177,10 +204,17 @@ class ColumnReader:
         """Whether single rows anywhere can be read at memory speed: the dataset is mapped and fully allocated."""
         return self._flat is not None and self._complete
 
-    def whole(self) -> np.ndarray | None:
-        """Every row as one array over the memory map, if it is mapped in place as ``self.dtype``."""
-        mapped = self._mapped(0, int(self.ds.shape[0]))
+    def in_place(self) -> np.ndarray | None:
+        """An array over the memory map that holds every row as ``self.dtype``, if there is one (``place``)."""
+        mapped = self._mapped(0, int(self.ds.shape[0])) if self._rows_view is None else self._rows_view
         return mapped if mapped is not None and mapped.dtype == self.dtype else None
+
+    def place(self, rows: np.ndarray) -> np.ndarray:
+        """Where the rows ``rows`` of the dataset are in ``in_place()``."""
+        if self._rows_view is None:
+            return rows
+        c = self._flat_rows
+        return self._row_at[rows // c] + rows % c * self._row_step
 
     def take(self, rows: np.ndarray, out: np.ndarray | None = None) -> np.ndarray:
         """The rows ``rows`` (row numbers of the dataset), in that order, as ``self.dtype`` (where ``random_access``)."""
@@ -312,6 +346,7 @@ class ColumnReader:
         self._array = None
         self._bytes = None
         self._flat = None
+        self._rows_view = None
         if self._map is not None:
             try:
                 self._map.close()

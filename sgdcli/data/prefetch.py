@@ -78,7 +78,7 @@ def stream_windows(table: Table, pages: PageShuffle, epoch: int, windows: list[i
     """Yield ``prepare(window, i)`` for the i-th of the windows ``windows`` of epoch ``epoch``, one ahead in a thread.
 
     X is read the cheapest way its storage allows: where the file is mapped
-    as float32 the kernel reads the rows in place (``X`` is the whole map);
+    as float32 the kernel reads the rows in place (``X`` is over the map);
     other mapped layouts are copied in visiting order, only the rows that
     ``prepare`` keeps (``gather``); the rest is read extent by extent into a
     buffer.  ``prepare`` runs in the reader thread too.
@@ -87,7 +87,7 @@ def stream_windows(table: Table, pages: PageShuffle, epoch: int, windows: list[i
     extents = pages.windows(order)
     sizes = pages.window_sizes(order)
     cap = pages.window_rows
-    whole = table.X.whole()
+    whole = table.X.in_place()
     x_direct = whole is not None or table.X.random_access
     xbuf = [None] * BUFFERS if whole is not None else [
         np.empty((cap, table.n_features), dtype=FEATURE_DTYPE) for _ in range(BUFFERS)]
@@ -112,7 +112,7 @@ def stream_windows(table: Table, pages: PageShuffle, epoch: int, windows: list[i
         if x_direct:
             table.X.page_in(starts, stops)
         if whole is not None:
-            X, xrows = whole, rows
+            X, xrows = whole, table.X.place(rows)
         elif x_direct:
             def gather(positions, out=xbuf[slot]):
                 return table.X.take(rows[positions], out)

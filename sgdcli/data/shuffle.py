@@ -39,7 +39,10 @@ _MIX2 = np.uint64(0x94D049BB133111EB)
 _GOLDEN = np.uint64(0x9E3779B97F4A7C15)
 
 MIX = 16  # pieces whose rows interleave: a batch of 256 rows of 16-row pages draws on 16 places of the file
-EXTENT_BYTES = 64 << 10  # a mapped file is read in random runs of about this size: whole pages for the disk
+EXTENT_BYTES = 64 << 10  # a mapped file is read in random runs of up to this size: whole pages for the disk
+# A window draws on at least this many places of the file where extents can be that small: with few, the
+# class mix of a sorted file's window strays from the file's, and the model follows each window's mix.
+MIN_PLACES = 256
 ORDER_SHARE = 16  # the epoch's extent order takes at most 1/ORDER_SHARE of --memory
 
 
@@ -64,15 +67,19 @@ class PageShuffle:
              shuffle: bool, memory: int) -> "PageShuffle":
         """The shuffle of ``n_rows`` rows read in units of ``unit_rows`` (1: anywhere), windows of ``window_rows``.
 
-        Extents are about EXTENT_BYTES, whole read units, and few enough that
-        the epoch's order of them fits its share of ``memory``.
+        Extents are whole read units of up to EXTENT_BYTES, small enough that
+        a window holds MIN_PLACES of them, and few enough that the epoch's
+        order of them fits its share of ``memory``.
         """
-        extent = max(page_rows, -(-EXTENT_BYTES // max(row_bytes, 1)), unit_rows)
+        extent = max(page_rows, min(-(-EXTENT_BYTES // max(row_bytes, 1)), window_rows // MIN_PLACES), unit_rows)
         extent = max(extent, -(-n_rows * 8 * ORDER_SHARE // max(memory, 1)))
         extent = -(-extent // unit_rows) * unit_rows
         extent = min(extent, max(window_rows // unit_rows, 1) * unit_rows)
-        return cls(n_rows=n_rows, page_rows=page_rows, extent_rows=extent,
-                   window_extents=max(1, window_rows // extent), seed=seed, shuffle=shuffle)
+        n_extents = -(-n_rows // extent)
+        # windows of equal size: no short last window (of one class, in a sorted file) ends an epoch
+        windows = -(-n_extents // max(1, window_rows // extent))
+        return cls(n_rows=n_rows, page_rows=page_rows, extent_rows=extent, window_extents=-(-n_extents // windows),
+                   seed=seed, shuffle=shuffle)
 
     @property
     def n_extents(self) -> int:
@@ -117,8 +124,8 @@ class PageShuffle:
         """The shuffle in words, for --verbose."""
         if not self.shuffle:
             return "no shuffle (--no-shuffle): rows in file order"
-        return (f"page shuffle: pages of {self.page_rows} rows, {self.mix} pages mixed at a time, from random runs of "
-                f"{self.extent_rows} rows read {self.window_extents} at a time")
+        return (f"page shuffle: pages of up to {self.page_rows} rows, {self.mix} mixed at a time, from windows of "
+                f"{self.window_extents} random runs of {self.extent_rows} rows ({self.window_rows} rows)")
 
     def as_dict(self) -> dict:
         return {"kind": "pages" if self.shuffle else "none", "page_rows": self.page_rows, "pages_mixed": self.mix,

@@ -226,7 +226,8 @@ def compile_kernels(table: Table, cfg: KernelConfig, plan: EpochPlan, scratch: S
     """
     t0 = time.perf_counter()
     plan.pages.visit(0, 0, plan.pages.extent_order(0)[:1])
-    X = table.X.read(0, 1, None)
+    X = table.X.in_place()  # the type the kernel will read: the mapped file (maybe through strides), or a buffer
+    X = table.X.read(0, 1, None) if X is None else X
     y = plan.labels.encode(table.Y.read(0, 1, None), table.path, 0)
     state = TrainState.zeros(plan.labels.n_outputs, table.n_features)
     train_block(cfg, X, y, np.empty(0, dtype=np.int64), plan.center, plan.scale, state, scratch)
