@@ -167,8 +167,9 @@ class TrainOptions:
     bad_rows: str = _option("error", "error: stop at the first row with NaN or inf; skip: leave such rows out and "
                                      "count them.", choices=BAD_ROWS)
     memory: int = _option(DEFAULT_MEMORY, MEMORY_HELP, kind="size")
-    threads: int | None = _option(None, "Compute threads (per worker with --dask) [default: cores available; for "
-                                        "gzip-compressed X, the cores its decoders leave].")
+    threads: int | None = _option(None, "Compute threads (per worker with --dask) [default: the cores available, "
+                                        "less one for the reader (--parallel batch); for gzip-compressed X, the cores "
+                                        "its decoders leave].")
     parallel: str = _option(
         "batch", "How threads share the work. batch: each mini-batch's gradient is split between them (the same "
                  "updates as one thread). average: each thread trains its own share of every epoch, and the models "

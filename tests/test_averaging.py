@@ -93,7 +93,16 @@ def test_same_seed_threads_and_sync_give_the_same_model_and_k_matters(data):
     assert "--parallel average: 2 thread(s), each 5 step(s) (80 rows) per round, then the models are averaged" \
         in progress.messages
     first, last = progress.calls[0], [c for c in progress.calls if c[0] == 0][-1]
-    assert first[:3] == (0, 10, 160) and first[3].startswith("windows t1 0/") and " t2 0/" in first[3]
+    # after the first round (10 steps of 16 rows in all), each shard's place among its segments of the windows
+    from sgdcli.data.shuffle import deal
+
+    with Table(data) as table:
+        pages = table.page_shuffle(SMALL // 2, opts.page_rows, opts.seed, opts.shuffle)
+    sizes = pages.window_sizes(pages.extent_order(0))
+    places = [int(np.searchsorted(np.cumsum([hi - lo for _, lo, hi in share]), 80, side="right"))
+              for share in deal(np.arange(len(sizes)), sizes, 2)]
+    assert first[:3] == (0, 10, 160) and first[3].startswith(f"windows t1 {places[0]}/") \
+        and f" t2 {places[1]}/" in first[3]
     assert last[1:] == (2 * 125, 4000, "windows t1 done t2 done")
 
 

@@ -138,7 +138,7 @@ def test_chunks_stored_out_of_order_or_missing_are_still_read_exactly(tmp_path):
             np.testing.assert_array_equal(table.X.read(start, stop, None), expected[start:stop])
 
 
-def test_gzip_training_leaves_the_decoders_their_cores_unless_told(tmp_path):
+def test_gzip_training_leaves_the_decoders_their_cores_and_others_the_reader_one_unless_told(tmp_path):
     from sgdcli import train
     from sgdcli.options import TrainOptions
 
@@ -149,7 +149,7 @@ def test_gzip_training_leaves_the_decoders_their_cores_unless_told(tmp_path):
 
     cores = min(len(os.sched_getaffinity(0)), numba.config.NUMBA_NUM_THREADS)
     assert train(packed, TrainOptions(epochs=1)).training["threads"] == max(1, cores - min(cores, chunks.MAX_WORKERS))
-    assert train(plain, TrainOptions(epochs=1)).training["threads"] == cores
+    assert train(plain, TrainOptions(epochs=1)).training["threads"] == max(1, cores - 1)  # one for the reader
     assert train(packed, TrainOptions(epochs=1, threads=2)).training["threads"] == 2
 
 

@@ -11,6 +11,7 @@ are decoded on all cores (chunks.py); other filters are decoded by HDF5.
 
 from __future__ import annotations
 
+import ctypes
 import errno
 import mmap
 import os
@@ -19,7 +20,14 @@ import numpy as np
 
 from sgdcli.data import chunks, layout
 from sgdcli.errors import InputError, first_line
-from sgdcli.kernels.gather import gather_rows
+from sgdcli.kernels.gather import gather_rows, touch_pages
+
+try:
+    _mincore = ctypes.CDLL(None, use_errno=True).mincore
+    _mincore.argtypes = [ctypes.c_void_p, ctypes.c_size_t, ctypes.c_void_p]
+    _mincore.restype = ctypes.c_int
+except (OSError, AttributeError):  # no mincore (Windows): page in every window
+    _mincore = None
 
 READ_BYTES = 1 << 20  # a contiguous dataset that cannot be mapped is read in runs of about this many bytes
 
@@ -40,6 +48,7 @@ class ColumnReader:
         self._flat = None  # the mapped file as one flat array of the dataset's type, for gathers and takes
         self._complete = False  # every chunk allocated (a contiguous dataset: mapped whole)
         self._rows_view = None  # chunks mapped as rows of one array, where their offsets allow
+        self._touched = None  # per range of page_in: paged into this process's page tables already
         self._fd = -1
         if self.layout.read_mode == "memory-mapped" and ds.size > 0:
             self._map_file(ds)
@@ -220,6 +229,8 @@ class ColumnReader:
         """The rows ``rows`` (row numbers of the dataset), in that order, as ``self.dtype`` (where ``random_access``)."""
         if self.ds.ndim == 2:
             return self.gather(0, rows, out)
+        if self._array is not None:
+            return self._array[rows].astype(self.dtype, copy=False)
         c = self._flat_rows
         return self._flat[self._flat_offsets[rows // c] + rows % c].astype(self.dtype, copy=False)
 
@@ -254,21 +265,63 @@ class ColumnReader:
                 raise InputError(f"{where}: cannot read rows {exc.start}-{exc.stop} ({exc.reason})") from None
         return out[:at]
 
-    def page_in(self, starts: np.ndarray, stops: np.ndarray) -> None:
-        """Ask the kernel to read the mapped rows [starts[k], stops[k]) ahead (MADV_WILLNEED), ranges merged.
-
-        Called from the reader thread for the window after the one training,
-        so that pages still on disk arrive while it trains.  Only a hint:
-        cached pages are left alone, and nothing is touched.
-        """
-        if self._flat is None or self._map is None or len(starts) == 0 or not hasattr(mmap, "MADV_WILLNEED"):
-            return
+    def _byte_ranges(self, starts: np.ndarray, stops: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Offsets in the memory map of the mapped rows [starts[k], stops[k])."""
         row = self._flat.itemsize * max(1, int(np.prod(self.row_shape, dtype=np.int64)))
         base = self._flat.__array_interface__["data"][0] - self._bytes.__array_interface__["data"][0]
         c = self._flat_rows
         lo = base + self._flat_offsets[starts // c] * self._flat.itemsize + (starts % c) * row
-        hi = lo + (stops - starts) * row
-        lo -= lo % mmap.PAGESIZE
+        return lo, lo + (stops - starts) * row
+
+    def cached(self, starts: np.ndarray, stops: np.ndarray, sample: int = 32) -> bool:
+        """Whether the mapped rows [starts[k], stops[k]) are in the page cache, judged on ``sample`` of the ranges.
+
+        One ``mincore`` call per range looked at; False where that cannot be told.
+        """
+        if self._flat is None or self._map is None or _mincore is None:
+            return False
+        lo, hi = self._byte_ranges(starts, stops)
+        address = self._bytes.__array_interface__["data"][0]
+        vec = np.empty(-(-int((hi - lo).max(initial=0)) // mmap.PAGESIZE) + 1, dtype=np.uint8)
+        for k in range(0, len(lo), max(1, len(lo) // sample)):
+            first = address + int(lo[k]) - (address + int(lo[k])) % mmap.PAGESIZE
+            size = address + int(hi[k]) - first
+            if size <= 0:
+                continue
+            if _mincore(ctypes.c_void_p(first), ctypes.c_size_t(size), vec.ctypes.data_as(ctypes.c_void_p)):
+                return False
+            if not np.all(vec[:-(-size // mmap.PAGESIZE)] & 1):
+                return False
+        return True
+
+    def page_in(self, starts: np.ndarray, stops: np.ndarray, ids: np.ndarray, n_ids: int) -> None:
+        """Bring the mapped rows [starts[k], stops[k]) (range ``ids[k]`` of ``n_ids``) into memory and this
+        process's page tables.
+
+        Called from the reader thread for the window after the one training.
+        Ranges not in the page cache are asked for all at once (MADV_WILLNEED),
+        so the disk reads them in parallel; then every page of a range not
+        touched before in this process (or not cached) is touched, so that
+        neither the disk nor a page fault stalls the kernel.
+        """
+        if self._flat is None or self._map is None or len(starts) == 0:
+            return
+        if self._touched is None or len(self._touched) != n_ids:
+            self._touched = np.zeros(n_ids, dtype=bool)
+        cold = not self.cached(starts, stops)
+        todo = np.ones(len(ids), dtype=bool) if cold else ~self._touched[ids]
+        if cold:
+            self._will_need(*self._byte_ranges(starts, stops))
+        if todo.any():
+            lo, hi = self._byte_ranges(starts[todo], stops[todo])
+            touch_pages(self._bytes, lo, hi, mmap.PAGESIZE)
+            self._touched[ids] = True
+
+    def _will_need(self, lo: np.ndarray, hi: np.ndarray) -> None:
+        """MADV_WILLNEED for the byte ranges [lo[k], hi[k]) of the map, merged where they overlap or touch."""
+        if not hasattr(mmap, "MADV_WILLNEED"):
+            return
+        lo = lo - lo % mmap.PAGESIZE
         keep = np.argsort(lo, kind="stable")
         lo, hi = lo[keep], hi[keep]
         reach = np.maximum.accumulate(hi)

@@ -110,7 +110,7 @@ def stream_windows(table: Table, pages: PageShuffle, epoch: int, windows: list[i
             y = table.Y.read_ranges(spans, ybuf[slot])[local]
         X = xrows = gather = None
         if x_direct:
-            table.X.page_in(starts, stops)
+            table.X.page_in(starts, stops, ext, pages.n_extents)
         if whole is not None:
             X, xrows = whole, table.X.place(rows)
         elif x_direct:

@@ -165,11 +165,12 @@ def run_epoch(
         _, lo, hi = segments[first + i]
         positions, X, xrows, bad = trained(window, plan)
         positions = shuffle.segment_rows(positions, lo, hi, window.size)
-        rows = window.rows[positions]
-        y = plan.labels.encode_at(window.y[positions], rows, f"{table.path}:{table.y_name}")
+        every = positions is None or len(positions) == len(window.rows)  # every row, in order: no copies
+        rows = window.rows if every else window.rows[positions]
+        y = plan.labels.encode_at(window.y if every else window.y[positions], rows, f"{table.path}:{table.y_name}")
         if X is None:  # copied out of the mapped file in visiting order: the kernel reads it in sequence
-            X, xrows = window.gather(positions), np.arange(len(positions))
-        else:
+            X, xrows = window.gather(positions), np.arange(len(rows))
+        elif not every:
             xrows = xrows[positions]
         # a window split between shards: its bad rows are counted once, by the segment that starts it
         return rows, X, xrows, y, bad if lo == 0 else 0
@@ -226,6 +227,8 @@ def compile_kernels(table: Table, cfg: KernelConfig, plan: EpochPlan, scratch: S
     """
     t0 = time.perf_counter()
     plan.pages.visit(0, 0, plan.pages.extent_order(0)[:1])
+    one = np.ones(1, dtype=np.int64)
+    table.X.page_in(one - 1, one, one - 1, 1)
     X = table.X.in_place()  # the type the kernel will read: the mapped file (maybe through strides), or a buffer
     X = table.X.read(0, 1, None) if X is None else X
     y = plan.labels.encode(table.Y.read(0, 1, None), table.path, 0)

@@ -1,4 +1,4 @@
-"""Copying a block's rows out of a memory-mapped chunked file, in the order training visits them.
+"""Reading rows out of a memory-mapped file: copied in the order training visits them, or paged in ahead.
 
 A chunked file whose chunks are not stored one after another (X's chunks
 interleaved with y's, as h5py writes them when both grow together) cannot be
@@ -35,3 +35,17 @@ def gather_rows(src, offsets, chunk_rows, start, order, out):
         for j in range(width):
             out[k, j] = src[at + j]
     return out
+
+
+@kernel()
+def touch_pages(buf, lo, hi, page):
+    """Read one byte of every ``page`` bytes of ``buf[lo[k]:hi[k]]`` for every k; returns their sum.
+
+    The reads fault the pages of a memory map into this process's page tables
+    (and off the disk, if they are not cached) from the thread that calls it.
+    """
+    total = 0
+    for k in range(lo.shape[0]):
+        for at in range(lo[k] - lo[k] % page, hi[k], page):
+            total += buf[at]
+    return total

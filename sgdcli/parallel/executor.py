@@ -83,9 +83,14 @@ def open_executor(stack: contextlib.ExitStack, table: Table, opts: TrainOptions,
                   report: Callable[[str], None], stop: Callable[[], int | None]) -> Executor:
     """The executor ``opts`` and ``dask`` ask for, its resources held by ``stack``."""
     # gzip chunks are inflated on up to a core each, far slower than training on
-    # them: by default the kernels take only the cores the decoders leave.
+    # them: by default the kernels take only the cores the decoders leave.  A run
+    # in this process that splits batches leaves a core to the reader thread, which
+    # builds the next window (its order, labels and page-ins) while one trains: a
+    # kernel thread that the reader preempts holds up every batch's join
+    # (docs/training.md has the measurement).
     decoders = chunks.default_workers() if table.X.layout.read_mode == PARALLEL_DECODE else 0
-    threads = stack.enter_context(numba_threads(opts.threads, report, reserve=decoders))
+    reader = 1 if dask is None and opts.parallel == "batch" else 0
+    threads = stack.enter_context(numba_threads(opts.threads, report, reserve=max(decoders, reader)))
     if dask is not None:
         from sgdcli.parallel import cluster
 
