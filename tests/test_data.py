@@ -81,8 +81,9 @@ class Recorder:
     def __init__(self):
         self.calls = []
 
-    def __call__(self, cfg, X, y, rows, *args):
-        self.calls.append(np.asarray(X)[rows])  # buffers are reused: the rows as they are now
+    def __call__(self, cfg, X, y, rows, center, *args):
+        # X is flat, rows the element offsets of the rows; buffers are reused: copy the rows as they are now
+        self.calls.append(X[rows[:, None] + np.arange(len(center))])
         return 0
 
 

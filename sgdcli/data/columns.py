@@ -47,7 +47,6 @@ class ColumnReader:
         self._chunk_offsets = None
         self._flat = None  # the mapped file as one flat array of the dataset's type, for gathers and takes
         self._complete = False  # every chunk allocated (a contiguous dataset: mapped whole)
-        self._rows_view = None  # chunks mapped as rows of one array, where their offsets allow
         self._touched = None  # per range of page_in: paged into this process's page tables already
         self._fd = -1
         if self.layout.read_mode == "memory-mapped" and ds.size > 0:
@@ -114,32 +113,6 @@ class ColumnReader:
             self._flat_offsets = offsets // itemsize
             self._flat_rows = int(ds.chunks[0])
             self._complete = len(allocated) == len(offsets)
-            if self._complete and ds.ndim == 2 and self._mapped(0, int(ds.shape[0])) is None:
-                self._view_rows(offsets, size)
-
-    def _view_rows(self, offsets: np.ndarray, size: int) -> None:
-        """Every row of the chunks in place, as rows of one 2-D array over the file (``in_place``).
-
-        Where every chunk starts a whole number of rows after the first, the
-        file seen as rows from there holds them all; row i is row
-        ``_row_at[i // chunk] + i % chunk``.  Otherwise (other data between
-        the chunks) the array's rows start at every element: row i is the one
-        at its element offset, and the kernels read it through strides.
-        """
-        d = self.ds.shape[1]
-        row = d * self._flat.itemsize
-        if np.all(offsets % row == offsets[0] % row):
-            base = int(offsets[0] % row)
-            self._rows_view = np.frombuffer(self._map, dtype=self.ds.dtype, count=(size - base) // row * d,
-                                            offset=base).reshape(-1, d)
-            self._row_at = (offsets - base) // row
-            self._row_step = 1
-        else:
-            flat = self._flat
-            self._rows_view = np.lib.stride_tricks.as_strided(flat, shape=(flat.size - d + 1, d),
-                                                              strides=(flat.itemsize, flat.itemsize))
-            self._row_at = self._flat_offsets
-            self._row_step = d
 
     def _mapped(self, start: int, stop: int) -> np.ndarray | None:
         """Rows [start, stop) as an array over the memory map, in the file's dtype, if they are mapped."""
@@ -190,19 +163,8 @@ class ColumnReader:
             k = run
         return True
 
-    def gathers(self, start: int, stop: int) -> bool:
-        """True if rows [start, stop) are copied out of mapped chunks and can be copied in any order (``gather``)."""
-        if self._flat is None or self.dtype != self.ds.dtype or self._mapped(start, stop) is not None:
-            return False
-        return bool(np.all(self._offsets_of(start, stop) >= 0))
-
-    def _offsets_of(self, start: int, stop: int) -> np.ndarray:
-        """File offsets of the chunks holding rows [start, stop), -1 where a chunk is not allocated."""
-        rows = self.ds.chunks[0]
-        return self._chunk_offsets[start // rows : (stop - 1) // rows + 1]
-
     def gather(self, start: int, order: np.ndarray, out: np.ndarray | None) -> np.ndarray:
-        """Rows ``start + order[k]``, in that order, into the buffer ``out`` (where ``gathers`` is true)."""
+        """Rows ``start + order[k]``, in that order, into the buffer ``out`` (where ``random_access``)."""
         n = len(order)
         if out is None or out.shape[0] < n:
             out = np.empty((n, *self.row_shape), dtype=self.dtype)
@@ -214,16 +176,20 @@ class ColumnReader:
         return self._flat is not None and self._complete
 
     def in_place(self) -> np.ndarray | None:
-        """An array over the memory map that holds every row as ``self.dtype``, if there is one (``place``)."""
-        mapped = self._mapped(0, int(self.ds.shape[0])) if self._rows_view is None else self._rows_view
-        return mapped if mapped is not None and mapped.dtype == self.dtype else None
+        """The memory map as one flat array of ``self.dtype`` that holds every row, if there is one (``place``).
+
+        A contiguous dataset, or chunks wherever they lie in the file (other
+        data between them included): the kernels read a row as the elements
+        from its offset on.
+        """
+        if not self.random_access or self._flat.dtype != self.dtype:
+            return None
+        return self._flat
 
     def place(self, rows: np.ndarray) -> np.ndarray:
-        """Where the rows ``rows`` of the dataset are in ``in_place()``."""
-        if self._rows_view is None:
-            return rows
-        c = self._flat_rows
-        return self._row_at[rows // c] + rows % c * self._row_step
+        """The element offsets in ``in_place()`` where the rows ``rows`` of the dataset start."""
+        c, width = self._flat_rows, int(np.prod(self.row_shape, dtype=np.int64))
+        return self._flat_offsets[rows // c] + rows % c * width
 
     def take(self, rows: np.ndarray, out: np.ndarray | None = None) -> np.ndarray:
         """The rows ``rows`` (row numbers of the dataset), in that order, as ``self.dtype`` (where ``random_access``)."""
@@ -363,23 +329,17 @@ class ColumnReader:
             raise InputError(f"{where}: cannot read rows {start}-{stop} ({first_line(exc)})") from None
         return dest
 
-    def preload(self, start: int, stop: int, gathered: bool = False) -> None:
+    def preload(self, start: int, stop: int) -> None:
         """Bring rows [start, stop) of a memory map into memory and into this process's page tables.
 
-        Called from the reader thread for the block after the one training.  The
-        kernel visits a block's rows in random order (and so does ``gather``,
-        for a block that is to be ``gathered``): a page still on disk would
-        cost one small synchronous read, and even a cached page costs a fault
-        on first touch.  Here the whole range is requested at once
-        (MADV_WILLNEED) and then touched in file order, one byte per page.
+        Called from the reader thread of a pass in file order for the block
+        after the one being read: the whole range is requested at once
+        (MADV_WILLNEED), then touched in file order, one byte per page.
         """
         mapped = self._mapped(start, stop)
         if mapped is not None and mapped.size:
             lo = mapped.__array_interface__["data"][0] - self._bytes.__array_interface__["data"][0]
             self._page_in(lo, lo + mapped.nbytes)
-        elif gathered:
-            for offset in self._offsets_of(start, stop):
-                self._page_in(int(offset), int(offset) + self._chunk_bytes)
 
     def _page_in(self, lo: int, hi: int) -> None:
         lo -= lo % mmap.PAGESIZE
@@ -399,7 +359,6 @@ class ColumnReader:
         self._array = None
         self._bytes = None
         self._flat = None
-        self._rows_view = None
         if self._map is not None:
             try:
                 self._map.close()

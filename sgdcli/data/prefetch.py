@@ -68,8 +68,8 @@ class Window(NamedTuple):
     size: int  # its rows
     rows: np.ndarray  # row numbers of the file, in visiting order
     y: np.ndarray | None  # their labels (float64)
-    X: np.ndarray | None  # what the kernel reads: the mapped file, or a buffer; None: copied on demand (``gather``)
-    xrows: np.ndarray | None  # the rows of ``X`` to visit, in order
+    X: np.ndarray | None  # what the kernel reads, flat: the mapped file, or a buffer; None: copied on demand (``gather``)
+    xrows: np.ndarray | None  # the element offsets in ``X`` of the rows to visit, in order
     gather: Callable[[np.ndarray], np.ndarray] | None  # positions in ``rows`` -> those rows of X copied, in that order
 
 
@@ -78,7 +78,7 @@ def stream_windows(table: Table, pages: PageShuffle, epoch: int, windows: list[i
     """Yield ``prepare(window, i)`` for the i-th of the windows ``windows`` of epoch ``epoch``, one ahead in a thread.
 
     X is read the cheapest way its storage allows: where the file is mapped
-    as float32 the kernel reads the rows in place (``X`` is over the map);
+    as float32 the kernel reads the rows in place (``X`` is the map, flat);
     other mapped layouts are copied in visiting order, only the rows that
     ``prepare`` keeps (``gather``); the rest is read extent by extent into a
     buffer.  ``prepare`` runs in the reader thread too.
@@ -117,7 +117,7 @@ def stream_windows(table: Table, pages: PageShuffle, epoch: int, windows: list[i
             def gather(positions, out=xbuf[slot]):
                 return table.X.take(rows[positions], out)
         else:
-            X, xrows = table.X.read_ranges(spans, xbuf[slot]), local
+            X, xrows = table.X.read_ranges(spans, xbuf[slot]).reshape(-1), local * table.n_features
         return prepare(Window(w, sizes[w], rows, y, X, xrows, gather), i)
 
     return _pipeline(len(windows), load)

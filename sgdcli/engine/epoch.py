@@ -1,12 +1,11 @@
-"""The training engine: one epoch over a list of row blocks, as a plain function.
+"""The training engine: one epoch over the windows of the page shuffle, as a plain function.
 
 ``run_epoch(table, state, cfg, plan, scratch, pos)`` knows nothing about
 output files, progress bars or option parsing: it reads the windows of the
 epoch's page shuffle (data/shuffle.py), picks the rows to train, and hands them
-to the compiled kernel.  Everything
-it changes is in ``state`` and ``pos``, so a resumed run calls it with a saved
-state and position, and a shard of a run that averages models (parallel/)
-calls it for its share of the epoch.
+to the compiled kernel.  Everything it changes is in ``state`` and ``pos``, so
+a resumed run calls it with a saved state and position, and a shard of a run
+that averages models (parallel/) calls it for its share of the epoch.
 """
 
 from __future__ import annotations
@@ -65,13 +64,17 @@ def trained(window: Window, plan: EpochPlan) -> tuple[np.ndarray, np.ndarray | N
     X, xrows, bad = window.X, window.xrows, 0
     if plan.skip_bad:  # --bad-rows skip looks at every row's values first
         if X is None:
-            X = window.gather(np.arange(len(window.rows)))
-            xrows = np.arange(len(window.rows))
-        finite = finite_at(X, xrows, window.y, np.empty(len(window.rows), dtype=np.bool_))
+            X, xrows = flat(window.gather(np.arange(len(window.rows))))
+        finite = finite_at(X, len(plan.center), xrows, window.y, np.empty(len(window.rows), dtype=np.bool_))
         bad = int(np.count_nonzero(~finite if keep is None else keep & ~finite))
         keep = finite if keep is None else keep & finite
     positions = np.arange(len(window.rows)) if keep is None else np.flatnonzero(keep)
     return positions, X, xrows, bad
+
+
+def flat(X: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """A 2-D buffer of rows as the kernels read it: one flat array, and the element offset of each row."""
+    return X.reshape(-1), np.arange(X.shape[0], dtype=np.int64) * X.shape[1]
 
 
 # Rows handed to the kernel per call.  Slices are counted from the start of each
@@ -165,11 +168,11 @@ def run_epoch(
         _, lo, hi = segments[first + i]
         positions, X, xrows, bad = trained(window, plan)
         positions = shuffle.segment_rows(positions, lo, hi, window.size)
-        every = positions is None or len(positions) == len(window.rows)  # every row, in order: no copies
+        every = len(positions) == len(window.rows)  # every row of the window: no copies
         rows = window.rows if every else window.rows[positions]
         y = plan.labels.encode_at(window.y if every else window.y[positions], rows, f"{table.path}:{table.y_name}")
         if X is None:  # copied out of the mapped file in visiting order: the kernel reads it in sequence
-            X, xrows = window.gather(positions), np.arange(len(rows))
+            X, xrows = flat(window.gather(positions))
         elif not every:
             xrows = xrows[positions]
         # a window split between shards: its bad rows are counted once, by the segment that starts it
@@ -229,8 +232,8 @@ def compile_kernels(table: Table, cfg: KernelConfig, plan: EpochPlan, scratch: S
     plan.pages.visit(0, 0, plan.pages.extent_order(0)[:1])
     one = np.ones(1, dtype=np.int64)
     table.X.page_in(one - 1, one, one - 1, 1)
-    X = table.X.in_place()  # the type the kernel will read: the mapped file (maybe through strides), or a buffer
-    X = table.X.read(0, 1, None) if X is None else X
+    X = table.X.in_place()  # the type the kernel will read: the mapped file, or a buffer
+    X = flat(table.X.read(0, 1, None))[0] if X is None else X
     y = plan.labels.encode(table.Y.read(0, 1, None), table.path, 0)
     state = TrainState.zeros(plan.labels.n_outputs, table.n_features)
     train_block(cfg, X, y, np.empty(0, dtype=np.int64), plan.center, plan.scale, state, scratch)

@@ -17,10 +17,12 @@ partials are added in a fixed order, so results depend on the thread count
 but never on scheduling.  Batches of fewer than ``cfg.par_min_rows`` rows run
 serially (state.py says why).
 
-Rows come in pages from random places of the file (data/shuffle.py), so
-every loop over rows prefetches the row ``AHEAD`` steps ahead
-(intrinsics.py).  The labels come in visiting order: ``y[r]`` belongs to
-row ``rows[r]`` of ``X``.
+The kernels read rows of a flat array at element offsets: the rows of a
+mapped file in place (wherever its chunks lie) and of a buffer alike, through
+one compiled type.  Rows come in pages from random places of the file
+(data/shuffle.py), so every loop over rows prefetches the row ``AHEAD`` steps
+ahead (intrinsics.py).  The labels come in visiting order: ``y[r]`` belongs
+to the row at ``rows[r]``.
 """
 
 from __future__ import annotations
@@ -30,7 +32,7 @@ import math
 import numpy as np
 from numba import prange
 
-from sgdcli.kernels.intrinsics import AHEAD, prefetch_row
+from sgdcli.kernels.intrinsics import AHEAD, prefetch_span
 from sgdcli.kernels.jit import kernel
 from sgdcli.kernels.losses import loss_grad, loss_grad_one
 from sgdcli.kernels.optimizers import step
@@ -46,33 +48,33 @@ _DIVERGING_ROW = -2  # a status: a finite row whose loss is not finite (the weig
 
 @kernel(callee=True)
 def _accumulate(model, X, y, rows, lo, hi, We, G, s, g):
-    """Add the loss gradients of rows[lo:hi] into ``G``; return (loss sum, status).
+    """Add the loss gradients of the rows at rows[lo:hi] into ``G``; return (loss sum, status).
 
     status is -1, the position in ``rows`` of a row with non-finite data, or
     _DIVERGING_ROW when a finite row gets a non-finite loss (the weights blew up).
     """
     k_out = We.shape[0]
-    d = X.shape[1]
+    d = We.shape[1] - 1
     total = 0.0
     n = rows.shape[0]  # prefetch across batch boundaries, or small batches start cold
     for r in range(lo, hi):
         if r + AHEAD < n:
-            prefetch_row(X, rows[r + AHEAD])
-        i = rows[r]
+            prefetch_span(X, rows[r + AHEAD], d)
+        x = X[rows[r]:rows[r] + d]
         for k in range(k_out):
             acc = We[k, d]
             for j in range(d):
-                acc += We[k, j] * X[i, j]
+                acc += We[k, j] * x[j]
             s[k] = acc
         loss = loss_grad(model, s, y[r], g)
         if not math.isfinite(loss):
-            return total, r if has_nonfinite(X, i) else _DIVERGING_ROW
+            return total, r if has_nonfinite(x) else _DIVERGING_ROW
         total += loss
         for k in range(k_out):
             gk = g[k]
             if gk != 0.0:
                 for j in range(d):
-                    G[k, j] += gk * X[i, j]
+                    G[k, j] += gk * x[j]
                 G[k, d] += gk
     return total, -1
 
@@ -88,35 +90,35 @@ def _accumulate_one(model, X, y, rows, lo, hi, w, grad):
     pairs is what makes single-output models faster per row than the general
     one-row-at-a-time loop above (the batch rows of `make bench` measure it).
     """
-    d = X.shape[1]
+    d = w.shape[0] - 1
     total = 0.0
     n = rows.shape[0]
     r = lo
     while r < hi:
         if r + AHEAD + 1 < n:
-            prefetch_row(X, rows[r + AHEAD])
-            prefetch_row(X, rows[r + AHEAD + 1])
-        i = rows[r]
+            prefetch_span(X, rows[r + AHEAD], d)
+            prefetch_span(X, rows[r + AHEAD + 1], d)
         single = r + 1 == hi
-        i2 = i if single else rows[r + 1]
+        x = X[rows[r]:rows[r] + d]
+        x2 = x if single else X[rows[r + 1]:rows[r + 1] + d]
         z = w[d]
         z2 = z
         for j in range(d):
-            z += w[j] * X[i, j]
-            z2 += w[j] * X[i2, j]
+            z += w[j] * x[j]
+            z2 += w[j] * x2[j]
         loss, dz = loss_grad_one(model, z, y[r])
         loss2, dz2 = loss_grad_one(model, z2, y[r if single else r + 1])
         if not math.isfinite(loss):
-            return total, r if has_nonfinite(X, i) else _DIVERGING_ROW
+            return total, r if has_nonfinite(x) else _DIVERGING_ROW
         if single:
             loss2 = 0.0
             dz2 = 0.0
         elif not math.isfinite(loss2):
-            return total, r + 1 if has_nonfinite(X, i2) else _DIVERGING_ROW
+            return total, r + 1 if has_nonfinite(x2) else _DIVERGING_ROW
         total += loss + loss2
         if dz != 0.0 or dz2 != 0.0:
             for j in range(d):
-                grad[j] += dz * X[i, j] + dz2 * X[i2, j]
+                grad[j] += dz * x[j] + dz2 * x2[j]
             grad[d] += dz + dz2
         r += 2
     return total, -1
@@ -172,9 +174,12 @@ def _finish_batch(cfg, state, scratch, center, scale):
 
 
 def train_block(cfg, X, y, rows, center, scale, state, scratch):
-    """Run all mini-batches over the rows ``rows`` of ``X``, in that order; ``y[r]`` is the label of ``rows[r]``.
+    """Run all mini-batches over the rows ``rows`` of ``X``, in that order; ``y[r]`` is the label of row ``rows[r]``.
 
-    Returns OK, BAD_ROW (its position in ``rows`` is in counters[BAD]) or DIVERGED.  A Python
+    ``X`` is a flat float32 array and ``rows`` the element offsets where the
+    rows start (a row is the ``d`` elements from there), or, for callers
+    with a 2-D array, row numbers of it.  Returns OK, BAD_ROW (its position
+    in ``rows`` is in counters[BAD]) or DIVERGED.  A Python
     entry that picks the compiled kernel the run needs, so that a run compiles
     only that one (compiling is most of a first run's start-up): the in-place
     pure-SGD path, or the batch loop with or without its threaded branch and
@@ -182,6 +187,8 @@ def train_block(cfg, X, y, rows, center, scale, state, scratch):
     without the standardization code.
     """
     k_out = state.W.shape[0]
+    if X.ndim == 2:
+        X, rows = np.ascontiguousarray(X).reshape(-1), rows * X.shape[1]
     center, scale = _compiled_scaling(cfg, center, scale)
     if is_pure_sgd(cfg, k_out):
         return train_block_pure_sgd(cfg, X, y, rows, center, scale, state.W[0], state.counters, state.sums)
@@ -207,8 +214,7 @@ def train_block_batches(cfg, X, y, rows, center, scale, state, scratch, threads=
     G, counters, sums = state.G, state.counters, state.sums
     partial, ploss, pstatus, s_buf, g_buf = scratch.partial, scratch.ploss, scratch.pstatus, scratch.s_buf, scratch.g_buf
     n = rows.shape[0]
-    d = X.shape[1]
-    k_out = state.W.shape[0]
+    k_out, d1 = state.W.shape
     if center is not None:
         We = fold_weights(state.W, center, scale, scratch.We)
     else:
@@ -229,7 +235,7 @@ def train_block_batches(cfg, X, y, rows, center, scale, state, scratch, threads=
                     if status == -1 and pstatus[p] != -1:
                         status = pstatus[p]
                     for k in range(k_out):
-                        for j in range(d + 1):
+                        for j in range(d1):
                             G[k, j] += partial[p, k, j]
         if not threaded:
             if multi is None:

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import math
 
-from sgdcli.kernels.intrinsics import AHEAD, prefetch_row
+from sgdcli.kernels.intrinsics import AHEAD, prefetch_span
 from sgdcli.kernels.jit import kernel
 from sgdcli.kernels.losses import loss_grad_one
 from sgdcli.kernels.optimizers import SGD
@@ -29,22 +29,22 @@ def train_block_pure_sgd(cfg, X, y, rows, center, scale, w, counters, sums):
     row of weights), which keeps the loop in registers, faster than the same
     loop over an outputs axis; softmax at batch 1 takes the general path.
     """
-    d = X.shape[1]
+    d = w.shape[0] - 1
     n = rows.shape[0]
     for r in range(n):
         if r + AHEAD < n:
-            prefetch_row(X, rows[r + AHEAD])
-        i = rows[r]
+            prefetch_span(X, rows[r + AHEAD], d)
+        x = X[rows[r]:rows[r] + d]
         z = w[d]
         if center is not None:
             for j in range(d):
-                z += w[j] * ((X[i, j] - center[j]) * scale[j])
+                z += w[j] * ((x[j] - center[j]) * scale[j])
         else:
             for j in range(d):
-                z += w[j] * X[i, j]
+                z += w[j] * x[j]
         loss, dz = loss_grad_one(cfg.model, z, y[r])
         if not math.isfinite(loss):
-            if has_nonfinite(X, i):
+            if has_nonfinite(x):
                 counters[BAD] = r
                 return BAD_ROW
             return DIVERGED
@@ -55,10 +55,10 @@ def train_block_pure_sgd(cfg, X, y, rows, center, scale, w, counters, sums):
         if step_k != 0.0 or shrink != 1.0:
             if center is not None:
                 for j in range(d):
-                    w[j] = w[j] * shrink - step_k * ((X[i, j] - center[j]) * scale[j])
+                    w[j] = w[j] * shrink - step_k * ((x[j] - center[j]) * scale[j])
             else:
                 for j in range(d):
-                    w[j] = w[j] * shrink - step_k * X[i, j]
+                    w[j] = w[j] * shrink - step_k * x[j]
             w[d] -= step_k
         counters[T] = t + 1
         sums[EPOCH_LOSS] += loss

@@ -8,10 +8,10 @@ from sgdcli.kernels.jit import kernel
 
 
 @kernel(callee=True)
-def has_nonfinite(X, i):
-    """Whether row ``i`` of ``X`` holds NaN or ±inf."""
-    for j in range(X.shape[1]):
-        if not math.isfinite(X[i, j]):
+def has_nonfinite(x):
+    """Whether the row ``x`` holds NaN or ±inf."""
+    for j in range(x.shape[0]):
+        if not math.isfinite(x[j]):
             return True
     return False
 
@@ -34,14 +34,12 @@ def finite_rows(X, y, out):
 
 
 @kernel()
-def finite_at(X, rows, y, out):
-    """out[r] = every feature of row ``rows[r]`` of ``X`` and its label ``y[r]`` are finite (serial, as above)."""
-    d = X.shape[1]
+def finite_at(X, d, rows, y, out):
+    """out[r] = the ``d`` features at ``X[rows[r]:]`` (a flat array) and the label ``y[r]`` are finite (serial)."""
     for r in range(rows.shape[0]):
-        i = rows[r]
         ok = math.isfinite(y[r])
-        for j in range(d):
-            ok = ok and math.isfinite(X[i, j])
+        for j in range(rows[r], rows[r] + d):
+            ok = ok and math.isfinite(X[j])
         out[r] = ok
     return out
 
