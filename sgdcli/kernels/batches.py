@@ -99,8 +99,10 @@ def _accumulate_one(model, X, y, rows, lo, hi, w, grad):
             prefetch_span(X, rows[r + AHEAD], d)
             prefetch_span(X, rows[r + AHEAD + 1], d)
         single = r + 1 == hi
-        x = X[rows[r]:rows[r] + d]
-        x2 = x if single else X[rows[r + 1]:rows[r + 1] + d]
+        at = rows[r]
+        at2 = at if single else rows[r + 1]
+        x = X[at:at + d]
+        x2 = X[at2:at2 + d]
         z = w[d]
         z2 = z
         for j in range(d):
