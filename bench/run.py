@@ -34,6 +34,7 @@ import peers  # noqa: E402
 from sgdcli import evaluate, train  # noqa: E402
 from sgdcli.kernels.intrinsics import AHEAD, prefetch_row  # noqa: E402
 from sgdcli.options import TrainOptions  # noqa: E402
+from sgdcli.data.shuffle import pages_for  # noqa: E402
 from sgdcli.data.table import Table  # noqa: E402
 
 LR = 0.01
@@ -131,9 +132,9 @@ def read_shuffled(path: str, threads: int, orders: list[np.ndarray]) -> dict:
 
 
 def page_orders(path: str) -> list[np.ndarray]:
-    """The rows of each window of the first epoch of sgdcli's page shuffle under MEMORY_BUDGET, in visiting order."""
+    """The rows of each window of the first epoch of sgdcli's page shuffle (batch 256) under MEMORY_BUDGET, in order."""
     with Table(path) as table:
-        pages = table.page_shuffle(MEMORY_BUDGET, TrainOptions().page_rows, 0, True)
+        pages = table.page_shuffle(MEMORY_BUDGET, pages_for(256), 0, True)
     order = pages.extent_order(0)
     return [pages.visit(0, w, ext)[0] for w, ext in enumerate(pages.windows(order))]
 

@@ -4,8 +4,9 @@ Binary logistic data (3,000,000 x 32 float32; a tenth with --quick) is
 written four ways: as generated (random order), sorted by label
 (contiguous), sorted by label in 8,192-row chunks (read in place), and sorted
 by label in gzip chunks (decoded, so shuffled in runs of whole chunks).  Every
-case trains with the same options and is scored on a separate test set drawn
-from the same model.  The last table varies --page-rows on the sorted
+case trains with the same options, once per seed of SEEDS, and is scored on a
+separate test set drawn from the same model; the target holds when the mean
+loss over the seeds is within 2% of the random-order file's.  The last table varies --page-rows on the sorted
 contiguous file: the dial between mixing and read speed.  Raw figures go to
 bench/results/<date>-shuffle.json.
 """
@@ -34,6 +35,7 @@ TEST_ROWS, QUICK_TEST_ROWS = 200_000, 20_000
 FEATURES = 32
 LR = 0.05
 PAGE_ROWS = (1, 4, 16, 64, 256, 4096)
+SEEDS = (0, 1, 2, 3, 4)  # each case is trained once per seed: one run's loss on a sorted file depends on its last batches
 
 
 def files(quick: bool) -> dict:
@@ -70,11 +72,27 @@ def files(quick: bool) -> dict:
     return paths
 
 
+def warm(path: str) -> None:
+    """Read the file once, so that no case pays for the disk (the cases are warm-cache figures)."""
+    with h5py.File(path) as f:
+        for name in ("X", "y"):
+            ds = f[name]
+            for s in range(0, ds.shape[0], 1 << 18):
+                ds[s:s + (1 << 18)]
+
+
 def case(path: str, test: str, batch: int, epochs: int, **options) -> dict:
-    model = train(path, TrainOptions(model="logistic", lr=LR, batch_size=batch, epochs=epochs, **options))
-    scores = evaluate(model, test)
-    seconds = [h["seconds"] for h in model.history]
-    return {"log_loss": scores["log_loss"], "accuracy": scores["accuracy"], "epoch_s": float(np.median(seconds)),
+    """The mean over SEEDS of the test loss and accuracy, and the median epoch time."""
+    warm(path)
+    runs = []
+    for seed in SEEDS:
+        model = train(path, TrainOptions(model="logistic", lr=LR, batch_size=batch, epochs=epochs, seed=seed,
+                                         **options))
+        runs.append((evaluate(model, test), [h["seconds"] for h in model.history]))
+    return {"log_loss": float(np.mean([r[0]["log_loss"] for r in runs])),
+            "log_losses": [r[0]["log_loss"] for r in runs],
+            "accuracy": float(np.mean([r[0]["accuracy"] for r in runs])),
+            "epoch_s": float(np.median([s for r in runs for s in r[1]])),
             "rows": model.history[0]["rows"], "shuffle": model.training.get("shuffle")}
 
 
@@ -109,17 +127,20 @@ def main(argv=None) -> int:
 
 
 def render(r: dict) -> str:
-    """Each case's test loss over the random-order file's at the same options (the target is <= 1.02)."""
-    lines = [f"{'case':<52} {'log loss':>9} {'x random':>9} {'accuracy':>9} {'epoch s':>8}  target"]
+    """Each case's mean test loss over the random-order file's at the same options (the target is <= 1.02)."""
+    lines = [f"{'case':<52} {'log loss':>9} {'x random':>9} {'worst x':>8} {'accuracy':>9} {'epoch s':>8}  target"]
     for name, s in r.items():
         batch_epochs, _, extra = name.partition(", ")[2].partition(", --")
         base = r.get(f"random, {batch_epochs}" + (f", --{extra}" if extra.startswith("page-rows") else ""))
         ratio = s["log_loss"] / base["log_loss"] if base else float("nan")
+        worst = max(a / b for a, b in zip(s["log_losses"], base["log_losses"])) if base else float("nan")
         target = ""
         if name.startswith("sorted") and "--" not in name:
             target = f"{ratio:.3f} <= 1.02: {'holds' if ratio <= 1.02 else 'MISSED'}"
-        lines.append(f"{name:<52} {s['log_loss']:9.4f} {ratio:9.3f} {s['accuracy']:9.4f} {s['epoch_s']:8.3f}  {target}")
-    lines.append("x random: the case's test log loss over that of the random-order file at the same options")
+        lines.append(f"{name:<52} {s['log_loss']:9.4f} {ratio:9.3f} {worst:8.3f} {s['accuracy']:9.4f} "
+                     f"{s['epoch_s']:8.3f}  {target}")
+    lines.append(f"log loss: mean over seeds {', '.join(map(str, SEEDS))}; x random: over that of the random-order "
+                 "file at the same options; worst x: the largest of the per-seed ratios; epoch s: warm cache, median")
     return "\n".join(lines)
 
 

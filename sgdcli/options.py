@@ -152,9 +152,10 @@ class TrainOptions:
     base_batch_size: int = _option(32, "Batch size at which --lr applies unscaled.")
     average: bool = _option(False, "Averaged SGD: the model is the running mean of all iterates.")
     shuffle: bool = _option(True, "Visit the rows in file order every epoch (no page shuffle).", flag="--no-shuffle")
-    page_rows: int = _option(16, "Page shuffle: rows per page. Each batch mixes pages from random places of the "
-                                 "file; larger pages read faster and mix less (for files already shuffled).",
-                             kind="count", metavar="N")
+    page_rows: int | None = _option(None, "Page shuffle: rows per page. Each batch mixes pages from random places "
+                                          "of the file; larger pages read faster and mix less (for files already "
+                                          "shuffled) [default: batch size / 16, from 1 to 16].", kind="count",
+                                    metavar="N")
     seed: int = _option(0, "Seed of shuffling and --val-fraction.")
     standardize: bool = _option(False, "Scale features to mean 0, std 1 (stats from one streaming pass).")
     val: str | None = _option(None, "Validation file (HDF5).", kind="path")
@@ -213,9 +214,11 @@ class TrainOptions:
             bad("gamma", f"must be in (0, 1], got {self.gamma}")
         if not (0 <= self.power_t <= 1):
             bad("power_t", f"must be in [0, 1], got {self.power_t}")
-        for name in ("epochs", "step_epochs", "base_batch_size", "patience", "page_rows"):
+        for name in ("epochs", "step_epochs", "base_batch_size", "patience"):
             if getattr(self, name) < 1:
                 bad(name, f"must be >= 1, got {getattr(self, name)}")
+        if self.page_rows is not None and self.page_rows < 1:
+            bad("page_rows", f"must be >= 1, got {self.page_rows}")
         if self.warmup_iterations < 0:
             bad("warmup_iterations", f"must be >= 0, got {self.warmup_iterations}")
         if self.batch_size is not None and self.batch_size < 1:

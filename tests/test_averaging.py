@@ -94,10 +94,10 @@ def test_same_seed_threads_and_sync_give_the_same_model_and_k_matters(data):
         in progress.messages
     first, last = progress.calls[0], [c for c in progress.calls if c[0] == 0][-1]
     # after the first round (10 steps of 16 rows in all), each shard's place among its segments of the windows
-    from sgdcli.data.shuffle import deal
+    from sgdcli.data.shuffle import deal, pages_for
 
     with Table(data) as table:
-        pages = table.page_shuffle(SMALL // 2, opts.page_rows, opts.seed, opts.shuffle)
+        pages = table.page_shuffle(SMALL // 2, pages_for(opts.batch_size), opts.seed, opts.shuffle)
     sizes = pages.window_sizes(pages.extent_order(0))
     places = [int(np.searchsorted(np.cumsum([hi - lo for _, lo, hi in share]), 80, side="right"))
               for share in deal(np.arange(len(sizes)), sizes, 2)]

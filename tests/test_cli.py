@@ -175,7 +175,7 @@ CASES = {
     "lr zero": (["train", "{good}", "--lr", "0"], "--lr: must be a finite number > 0, got 0.0"),
     "lr negative": (["train", "{good}", "--lr", "-1"], "--lr: must be a finite number > 0, got -1.0"),
     "epochs zero": (["train", "{good}", "--epochs", "0"], "--epochs: must be >= 1, got 0"),
-    "page rows zero": (["train", "{good}", "--page-rows", "0"], "--page-rows: must be >= 1, got 0"),
+    "page rows zero": (["train", "{good}", "--page-rows", "0"], "Invalid value for '--page-rows': 0 is not in the range x>=1"),
 }
 
 
@@ -310,20 +310,21 @@ def test_train_predict_evaluate_show_round_trip(tmp_path):
     text = run("show", tmp_path / "m.h5", check=True).stdout
     assert "hyperparameters" in text and "history" in text and "classes      3, 7" in text
     shuffle = card["training"]["shuffle"]
-    assert (shuffle["kind"], shuffle["page_rows"], shuffle["pages_mixed"]) == ("pages", 16, 16)
+    assert (shuffle["kind"], shuffle["page_rows"], shuffle["pages_mixed"]) == ("pages", 2, 16)  # batch 32: 16 pages
 
 
-@pytest.mark.parametrize("args,said", [
-    ([], "page shuffle: pages of up to 16 rows, 16 mixed at a time, from windows of "),
-    (["--page-rows", "64"], "page shuffle: pages of up to 64 rows, 16 mixed at a time, from windows of "),
-    (["--no-shuffle"], "no shuffle (--no-shuffle): rows in file order"),
+@pytest.mark.parametrize("args,said,page", [
+    ([], "page shuffle: pages of up to 2 rows, 16 mixed at a time, from windows of ", 2),  # batch 32: 32 / 16
+    (["--batch-size", "1024"], "page shuffle: pages of up to 16 rows, 16 mixed at a time, from windows of ", 16),
+    (["--page-rows", "64"], "page shuffle: pages of up to 64 rows, 16 mixed at a time, from windows of ", 64),
+    (["--no-shuffle"], "no shuffle (--no-shuffle): rows in file order", 2),
 ])
-def test_verbose_and_the_model_card_state_the_shuffle(tmp_path, binary_file, args, said):
+def test_verbose_and_the_model_card_state_the_shuffle(tmp_path, binary_file, args, said, page):
     proc = run("train", binary_file, "-o", tmp_path / "m.h5", "--epochs", "1", "--verbose", *args, check=True)
     assert any(line.endswith(said) or said in line for line in proc.stderr.splitlines()), proc.stderr
     shuffle = json.loads(run("show", tmp_path / "m.h5", "--json", check=True).stdout)["training"]["shuffle"]
     assert shuffle["kind"] == ("none" if args == ["--no-shuffle"] else "pages")
-    assert shuffle["page_rows"] == (64 if args == ["--page-rows", "64"] else 16)
+    assert shuffle["page_rows"] == page
 
 
 def test_progress_off_a_terminal_has_no_control_codes(tmp_path, binary_file):

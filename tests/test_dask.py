@@ -27,7 +27,7 @@ from sgdcli.options import DaskOptions
 from sgdcli.kernels.state import TrainState
 from sgdcli.options import TrainOptions
 from sgdcli.reporting.reporter import Reporter
-from sgdcli.data.shuffle import deal, segment_rows
+from sgdcli.data.shuffle import deal, pages_for, segment_rows
 from sgdcli.data.table import Table
 
 from conftest import ROOT, make_problem, run, run_process, without, write_table
@@ -162,7 +162,7 @@ def test_same_seed_workers_and_sync_give_the_same_model(data, cluster):
     # progress: global iterations (both shards' steps), rows of both shards, each shard's place
     first = progress.calls[0]
     with Table(path) as table:
-        pages = table.page_shuffle(SMALL, opts.page_rows, opts.seed, True)
+        pages = table.page_shuffle(SMALL, pages_for(opts.batch_size), opts.seed, True)
     windows = pages.window_sizes(pages.extent_order(0))
     shards = deal(np.arange(len(windows)), windows, 2)
     sizes = [sum(hi - lo for _, lo, hi in shard) for shard in shards]

@@ -16,6 +16,7 @@ import numpy as np
 
 from sgdcli import testhooks
 from sgdcli.data.selection import ValidationRows
+from sgdcli.data.shuffle import pages_for
 from sgdcli.data.table import Table
 from sgdcli.engine import passes
 from sgdcli.engine.epoch import EpochPlan, Position, current_lr
@@ -78,7 +79,8 @@ class Run:
         center = np.zeros(d) if self.mean is None else self.mean
         scale = np.ones(d) if self.std is None else 1.0 / self.std
         self.cfg = kernel_config(opts, self.batch, executor.kernel_threads, steps * opts.epochs)
-        self.pages = table.page_shuffle(executor.stream_memory, opts.page_rows, opts.seed, opts.shuffle)
+        self.pages = table.page_shuffle(executor.stream_memory, pages_for(self.batch, opts.page_rows), opts.seed,
+                                        opts.shuffle)
         self.plan = EpochPlan(self.labels, center, scale, opts.seed, opts.val_fraction, opts.drop_last, self.pages,
                               skip_bad=opts.bad_rows == "skip")
         executor.prepare(self.cfg, self.plan)
