@@ -1,5 +1,6 @@
 """Compressed chunks decoded in parallel give exactly what h5py reads."""
 
+import json
 import os
 import time
 
@@ -198,7 +199,8 @@ def test_a_dataset_with_a_missing_chunk_is_read_through_hdf5(tmp_path):
 @pytest.mark.parametrize("args", [["--threads", "1"], ["--threads", "2"], ["--threads", "2", "--parallel", "average"],
                                   ["--threads", "1", "--val-fraction", "0.2", "--standardize", "--batch-size", "1"]])
 def test_training_on_scattered_chunks_equals_training_on_chunks_in_order(tmp_path, args):
-    """The copied rows are the same rows in the same order: the same model, bit for bit."""
+    """Rows read in place from chunks wherever they lie are the same rows in the same order: the same model,
+    bit for bit."""
     X, y = make_problem(n=20000, d=10, seed=3)
     scattered = write_scattered(tmp_path / "s.h5", X, y, 512)
     in_order = write_table(tmp_path / "o.h5", X, y, chunks=512)
@@ -209,26 +211,35 @@ def test_training_on_scattered_chunks_equals_training_on_chunks_in_order(tmp_pat
             assert a[key][()].tobytes() == b[key][()].tobytes()
 
 
-def test_a_bad_value_in_a_copied_block_names_its_file_row(tmp_path):
+def test_a_bad_value_names_its_file_row_however_the_rows_are_read(tmp_path):
+    """In place (chunks scattered or in order), copied in visiting order (float64), decoded (gzip)."""
     X, y = make_problem(n=20000, d=10, seed=3)
     X[12345, 4] = np.nan
-    scattered = write_scattered(tmp_path / "s.h5", X, y, 512)
-    in_order = write_table(tmp_path / "o.h5", X, y, chunks=512)
-    for path in (scattered, in_order):
+    paths = [write_scattered(tmp_path / "s.h5", X, y, 512), write_table(tmp_path / "o.h5", X, y, chunks=512),
+             write_table(tmp_path / "f.h5", X.astype(np.float64), y),
+             write_table(tmp_path / "g.h5", X, y, chunks=512, compression="gzip")]
+    for path in paths:
         proc = run("train", path, "-o", tmp_path / "m.h5", "--memory", "1M", "--threads", "1", "-q")
         assert proc.returncode == 2
         assert proc.stderr == f"sgdcli: error: {path}:X: non-finite feature value at row 12345\n"
-    skipped = run("train", scattered, "-o", tmp_path / "m.h5", "--memory", "1M", "--bad-rows", "skip", "-q")
-    assert skipped.returncode == 0, skipped.stderr
+        skipped = run("train", path, "-o", tmp_path / "m.h5", "--memory", "1M", "--bad-rows", "skip", "-q",
+                      "--metrics", tmp_path / "m.jsonl")
+        assert skipped.returncode == 0, skipped.stderr
+        assert json.loads((tmp_path / "m.jsonl").read_text().splitlines()[0])["bad_rows"] == 1
 
 
-def test_a_run_stopped_inside_a_copied_block_resumes_to_the_straight_model(tmp_path):
+@pytest.mark.parametrize("layout", ["scattered chunks", "float64"])
+def test_a_run_stopped_mid_window_resumes_to_the_straight_model(tmp_path, layout):
+    """Rows read in place from scattered chunks, or copied in visiting order (float64)."""
     import signal
     import subprocess
     import sys
 
     X, y = make_problem(n=20000, d=10, seed=3)
-    path = write_scattered(tmp_path / "s.h5", X, y, 512)
+    if layout == "float64":
+        path = write_table(tmp_path / "s.h5", X.astype(np.float64), y)
+    else:
+        path = write_scattered(tmp_path / "s.h5", X, y, 512)
     args = [sys.executable, "-m", "sgdcli", "train", path, "--memory", "1M", "--threads", "1", "--batch-size", "8",
             "--epochs", "2"]
     subprocess.run([*args, "-o", str(tmp_path / "straight.h5"), "-q"], check=True)
