@@ -16,9 +16,10 @@ FEATURE_DTYPE = np.float32
 LABEL_DTYPE = np.float64
 BUFFERS = 2  # the block being trained on and the one being read ahead
 # Bytes per row of each block (or window) in flight besides its values: a window
-# of the page shuffle keeps its rows' numbers and positions, labels before and
-# after encoding, and the selected rows (int64 and float64 arrays, up to 8).
-ROW_BOOKKEEPING = 64
+# of the page shuffle keeps its rows' numbers, positions and offsets, labels
+# before and after encoding, and the selected rows (int64 and float64 arrays),
+# and computing its order takes a few more per row while it lasts (1-row pages).
+ROW_BOOKKEEPING = 80
 
 
 class Table:
