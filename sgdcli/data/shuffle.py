@@ -93,7 +93,7 @@ class PageShuffle:
         extent = min(extent, max(window_rows // unit_rows, 1) * unit_rows)
         n_extents = -(-n_rows // extent)
         # windows of equal size: no short last window (of one class, in a sorted file) ends an epoch
-        windows = -(-n_extents // max(1, window_rows // extent))
+        windows = 1 if n_rows <= window_rows else -(-n_extents // max(1, window_rows // extent))
         return cls(n_rows=n_rows, page_rows=page_rows, extent_rows=extent, window_extents=-(-n_extents // windows),
                    seed=seed, shuffle=shuffle)
 
@@ -103,7 +103,8 @@ class PageShuffle:
 
     @property
     def window_rows(self) -> int:
-        return self.window_extents * self.extent_rows
+        """The most rows a window holds."""
+        return min(self.window_extents * self.extent_rows, self.n_rows)
 
     def extent_order(self, epoch: int) -> np.ndarray:
         """The extents in the order epoch ``epoch`` visits them."""
