@@ -213,3 +213,18 @@ def test_corrupted_and_truncated_files(model_path, valid_files, which, flips, tr
             except Exception:
                 return
             assert_same_as_plain(path, workdir, X, y)
+
+
+def test_a_model_whose_text_attributes_are_not_utf8_is_a_damaged_model(tmp_path, model_path):
+    """h5py hands invalid UTF-8 on as surrogates, which cannot be printed: refused when the model is read."""
+    bad = tmp_path / "bad.h5"
+    with open(model_path, "rb") as src, open(bad, "wb") as dst:
+        dst.write(src.read())
+    with h5py.File(bad, "a") as f:
+        del f.attrs["training"]
+        f.attrs.create("training", data=b'{"x": "\x80"}', dtype=h5py.string_dtype("utf-8"))
+    for argv in (["show", bad], ["show", bad, "--json"]):
+        code, out, err = cli(*argv)
+        assert (code, out) == (2, "")
+        assert err == (f"sgdcli: error: {bad}: damaged sgdcli model ('utf-8' codec can't encode character '\\udc80' "
+                       f"in position 7: surrogates not allowed)\n")

@@ -95,20 +95,27 @@ def load_model(path) -> Model:
         version = int(f.attrs.get("format_version", 0))
         if version > FORMAT_VERSION:
             raise InputError(f"{path}: model format version {version} is newer than this sgdcli reads ({FORMAT_VERSION}); upgrade sgdcli")
-        kwargs = {name: json.loads(f.attrs[name]) for name in _JSON_ATTRS}
+        kwargs = {name: json.loads(_text(f.attrs[name])) for name in _JSON_ATTRS}
         m = Model(
-            model=str(f.attrs["model"]),
+            model=_text(f.attrs["model"]),
             weights=np.asarray(f["weights"][()], dtype=np.float64),
             bias=np.asarray(f["bias"][()], dtype=np.float64),
             classes=f["classes"][()] if "classes" in f else None,
             center=f["center"][()] if "center" in f else None,
             scale=f["scale"][()] if "scale" in f else None,
-            created=str(f.attrs.get("created", "")),
+            created=_text(f.attrs.get("created", "")),
             **kwargs,
         )
     if m.weights.ndim != 2 or m.bias.shape != (m.weights.shape[0],) or m.model not in MODELS:
         raise InputError(f"{path}: damaged sgdcli model (inconsistent weights, bias or model type)")
     return m
+
+
+def _text(value) -> str:
+    """A text attribute; UnicodeError where its bytes are not UTF-8 (h5py hands such bytes on as surrogates)."""
+    text = value.decode("utf-8") if isinstance(value, bytes) else str(value)
+    text.encode("utf-8")
+    return text
 
 
 def _now() -> str:
