@@ -28,7 +28,7 @@ METRICS = {
 }
 OPTIMIZERS = ("sgd", "momentum", "nesterov", "adagrad", "rmsprop", "adam")
 SCHEDULES = ("constant", "invscaling", "step", "cosine")
-LR_SCALINGS = ("none", "linear", "sqrt")
+LR_SCALINGS = ("replicas", "linear", "sqrt", "none")
 BAD_ROWS = ("error", "skip")
 PARALLEL_MODES = ("batch", "average")
 COMPRESSIONS = ("none", "gzip", "lzf")  # of the HDF5 files generate and convert write
@@ -148,7 +148,10 @@ class TrainOptions:
     step_epochs: int = _option(10, "step: multiply lr by --gamma every N epochs.")
     gamma: float = _option(0.1, "step: decay factor.")
     warmup_iterations: int = _option(0, "Ramp lr up linearly over N iterations.")
-    lr_scaling: str = _option("none", "Scale lr with batch size relative to --base-batch-size.", choices=LR_SCALINGS)
+    lr_scaling: str = _option(
+        "replicas", "How lr grows with the effective batch, the models averaged (threads of --parallel average, "
+                    "--dask workers) × the batch size. replicas: × the models averaged. linear: × effective batch / "
+                    "--base-batch-size. sqrt: × its square root. none: as given.", choices=LR_SCALINGS)
     base_batch_size: int = _option(32, "Batch size at which --lr applies unscaled.")
     average: bool = _option(False, "Averaged SGD: the model is the running mean of all iterates.")
     shuffle: bool = _option(True, "Visit the rows in file order every epoch (no page shuffle).", flag="--no-shuffle")
@@ -234,9 +237,16 @@ class TrainOptions:
         if self.sync_every is not None and self.sync_every < 1:
             bad("sync_every", f"must be >= 1, got {self.sync_every}")
 
-    def scaled_lr(self, batch_size: int) -> float:
-        """The base learning rate after ``--lr-scaling`` for the batch actually used."""
-        ratio = batch_size / self.base_batch_size
+    def scaled_lr(self, batch_size: int, replicas: int = 1) -> float:
+        """The base learning rate after ``--lr-scaling`` for the batch used by each of ``replicas`` averaged models.
+
+        Averaging R models that each took a step on B rows is a step on R·B
+        rows: an epoch takes R times fewer steps, and the linear scaling rule
+        gives the rate R times more to make the same progress.
+        """
+        ratio = batch_size * replicas / self.base_batch_size
+        if self.lr_scaling == "replicas":
+            return self.lr * replicas
         if self.lr_scaling == "linear":
             return self.lr * ratio
         if self.lr_scaling == "sqrt":

@@ -263,3 +263,23 @@ def test_a_budget_too_small_to_split_between_the_threads_says_so(tmp_path):
                            f"leaves 512.0 KiB each, less than two blocks of one chunk of {path}:X; raise --memory "
                            f"or lower --threads\n")
     assert run("train", path, "-o", tmp_path / "m.h5", "--memory", "1M", "--threads", "2", "-q").returncode == 0
+
+
+def test_averaged_threads_scale_the_rate_and_match_one_thread(tmp_path):
+    """Two averaged models make the progress of one at twice the batch: the rate doubles by default
+    (--lr-scaling replicas), and the test loss matches one thread's; without the scaling it does not."""
+    from sgdcli import evaluate
+
+    X, y = make_problem("binary", n=44000, d=10, seed=5)
+    path = write_table(tmp_path / "d.h5", X[:40000], y[:40000])
+    test = write_table(tmp_path / "t.h5", X[40000:], y[40000:])
+    base = TrainOptions(model="logistic", batch_size=1024, epochs=3, memory=SMALL)
+    one = train(path, replace(base, threads=1))
+    progress = Recorder()
+    two = train(path, replace(base, threads=2, parallel="average"), reporter=progress)
+    plain = train(path, replace(base, threads=2, parallel="average", lr_scaling="none"))
+    assert (one.training["lr"], two.training["lr"], plain.training["lr"]) == (0.01, 0.02, 0.01)
+    assert "--lr-scaling replicas: lr 0.01 × 2 models averaged → 0.02" in progress.messages
+    loss = {name: evaluate(m, test)["log_loss"] for name, m in (("one", one), ("two", two), ("plain", plain))}
+    assert loss["two"] <= 1.01 * loss["one"]
+    assert loss["plain"] > 1.03 * loss["one"]

@@ -463,3 +463,20 @@ def test_workers_leave_the_cores_to_the_gzip_decoders_by_default(tmp_path):
     for path, expected in ((plain, cores), (gzip, max(1, cores - min(cores, MAX_WORKERS)))):
         model = train(path, opts, dask=DaskOptions("local:1"))
         assert model.training["threads"] == expected, path
+
+
+def test_two_workers_scale_the_rate_and_match_one_process(tmp_path, cluster):
+    """As threads of --parallel average: the rate doubles by default, and the test loss matches one process."""
+    from sgdcli import evaluate
+
+    X, y = make_problem("binary", n=44000, d=10, seed=5)
+    path = write_table(tmp_path / "d.h5", X[:40000], y[:40000])
+    test = write_table(tmp_path / "t.h5", X[40000:], y[40000:])
+    opts = TrainOptions(model="logistic", batch_size=1024, epochs=3, memory=SMALL, threads=1)
+    one = train(path, opts)
+    two = train(path, opts, dask=DaskOptions(cluster.scheduler_address, workers=2))
+    plain = train(path, replace(opts, lr_scaling="none"), dask=DaskOptions(cluster.scheduler_address, workers=2))
+    assert (one.training["lr"], two.training["lr"], plain.training["lr"]) == (0.01, 0.02, 0.01)
+    loss = {name: evaluate(m, test)["log_loss"] for name, m in (("one", one), ("two", two), ("plain", plain))}
+    assert loss["two"] <= 1.01 * loss["one"]
+    assert loss["plain"] > 1.03 * loss["one"]

@@ -57,8 +57,9 @@ class KernelConfig(NamedTuple):
 
 
 def kernel_config(opts, batch: int, threads: int, total_iterations: int,
-                  par_min_rows: int = PAR_MIN_ROWS) -> KernelConfig:
-    """The kernels' settings for ``opts`` (``sgdcli.TrainOptions``) at the batch size and thread count used.
+                  par_min_rows: int = PAR_MIN_ROWS, replicas: int = 1) -> KernelConfig:
+    """The kernels' settings for ``opts`` (``sgdcli.TrainOptions``) at the batch size and thread count used,
+    for one of ``replicas`` models averaged.
 
     Only the options' attributes are read: the kernels import nothing of sgdcli's other layers.
     """
@@ -70,7 +71,7 @@ def kernel_config(opts, batch: int, threads: int, total_iterations: int,
         parts=int(threads),
         par_min_rows=int(par_min_rows),
         standardized=bool(opts.standardize),
-        lr=float(opts.scaled_lr(batch)),
+        lr=float(opts.scaled_lr(batch, replicas)),
         l1=float(opts.l1),
         l2=float(opts.l2),
         momentum=float(opts.momentum),

@@ -75,10 +75,11 @@ class Run:
         per_shard = math.ceil(self.n_train / self.shards)
         steps = per_shard // self.batch if opts.drop_last else math.ceil(per_shard / self.batch)
         self.iters = steps * self.shards
-        self.lr = opts.scaled_lr(self.batch)
+        self.lr = opts.scaled_lr(self.batch, self.shards)
         center = np.zeros(d) if self.mean is None else self.mean
         scale = np.ones(d) if self.std is None else 1.0 / self.std
-        self.cfg = kernel_config(opts, self.batch, executor.kernel_threads, steps * opts.epochs)
+        self.cfg = kernel_config(opts, self.batch, executor.kernel_threads, steps * opts.epochs,
+                                 replicas=self.shards)
         self.pages = table.page_shuffle(executor.stream_memory, pages_for(self.batch, opts.page_rows), opts.seed,
                                         opts.shuffle)
         self.plan = EpochPlan(self.labels, center, scale, opts.seed, opts.val_fraction, opts.drop_last, self.pages,
@@ -200,8 +201,8 @@ class Run:
         if self.control.verbose:
             reporter.message(self.pages.describe())
             reporter.message(runtime.describe())
-        if opts.lr_scaling != "none":
-            reporter.message(f"--lr-scaling {opts.lr_scaling}: lr {opts.lr:g} at batch {opts.base_batch_size} → {self.lr:.4g} at batch {self.batch}")
+        if self.lr != opts.lr:
+            reporter.message(f"--lr-scaling {opts.lr_scaling}: {_scaling(opts, self.batch, self.shards)}")
         if metrics_tmp is not None:
             with open(metrics_tmp, "w") as fh:  # epochs done before a resume come from the checkpoint
                 fh.writelines(json_line(r) for r in self.history)
@@ -311,3 +312,12 @@ class Run:
             fingerprint=self.table.fingerprint(),
             versions=versions(),
         )
+
+
+def _scaling(opts: TrainOptions, batch: int, replicas: int) -> str:
+    """How --lr-scaling turned --lr into the rate used, in words."""
+    lr = opts.scaled_lr(batch, replicas)
+    if opts.lr_scaling == "replicas":
+        return f"lr {opts.lr:g} × {replicas} models averaged → {lr:.4g}"
+    effective = f"batch {batch}" + (f" × {replicas} models averaged" if replicas > 1 else "")
+    return f"lr {opts.lr:g} at batch {opts.base_batch_size} → {lr:.4g} at {effective}"
