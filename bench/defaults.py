@@ -7,9 +7,7 @@ against least squares), written to HDF5 with their raw features.  Each case
 trains with only --model, --l2 and --epochs (5 and 20) plus the options its
 name gives, and is set against scikit-learn's SGDClassifier/SGDRegressor
 defaults (alpha = the same L2) on standardized features, its best case.
-"curvature lr" is a rate computed here from the data, 1 / (c · (λmax + tr / B))
-for the standardized covariance (c: the loss's curvature bound), the candidate
-for --lr auto.  Raw figures go to bench/results/<date>-defaults.json.
+Raw figures go to bench/results/<date>-defaults.json.
 """
 
 from __future__ import annotations
@@ -30,7 +28,6 @@ from run import HERE, cpu_model  # noqa: E402
 from sgdcli import TrainOptions, evaluate, train  # noqa: E402
 
 EPOCHS = (5, 20)
-CURVATURE = {"logistic": 0.25, "softmax": 0.5, "linear": 1.0}  # bounds of the loss's second derivative in the score
 
 
 def datasets(tmp: str) -> dict:
@@ -61,12 +58,6 @@ def standardized(X: np.ndarray) -> np.ndarray:
     Xd = X.astype(np.float64)
     std = Xd.std(axis=0)
     return (Xd - Xd.mean(axis=0)) / np.where(std > 0, std, 1.0)
-
-
-def curvature_lr(X: np.ndarray, model: str, batch: int) -> float:
-    Z = np.column_stack([standardized(X), np.ones(len(X))])
-    C = Z.T @ Z / len(Z)
-    return 1.0 / (CURVATURE[model] * (np.linalg.eigvalsh(C)[-1] + np.trace(C) / batch))
 
 
 def optimum(case: dict) -> float:
@@ -113,20 +104,22 @@ def sklearn_figure(case: dict, epochs: int) -> float:
 
 
 def configs(case: dict) -> dict:
-    """Name -> extra TrainOptions: today's defaults, and what --lr auto and the default schedule could be."""
-    lr = curvature_lr(case["X"], case["model"], TrainOptions().batch_size)
+    """Name -> extra TrainOptions: today's defaults, and the candidates for tomorrow's."""
     return {
         "defaults": {},
         "--standardize": {"standardize": True},
+        "--lr auto": {"lr": "auto"},
+        "--standardize --lr auto": {"standardize": True, "lr": "auto"},
+        "--standardize --lr auto --average": {"standardize": True, "lr": "auto", "average": True},
+        "--standardize --lr auto --optimizer momentum": {"standardize": True, "lr": "auto", "optimizer": "momentum"},
+        "--standardize --lr auto --optimizer adam": {"standardize": True, "lr": "auto", "optimizer": "adam"},
         "--standardize --optimizer adam": {"standardize": True, "optimizer": "adam"},
-        "--standardize, curvature lr": {"standardize": True, "lr": lr},
-        "--standardize, curvature lr, --average": {"standardize": True, "lr": lr, "average": True},
     }
 
 
 def main() -> int:
     results: dict = {}
-    lines = [f"{'dataset':<14} {'case':<42} " + " ".join(f"{f'{e} epochs':>10}" for e in EPOCHS) + "  optimum / target"]
+    lines = [f"{'dataset':<14} {'case':<46} " + " ".join(f"{f'{e} epochs':>10}" for e in EPOCHS) + "  optimum / target"]
     with tempfile.TemporaryDirectory() as tmp:
         for name, case in datasets(tmp).items():
             best = None if case["test"] is not None else optimum(case)
@@ -142,10 +135,10 @@ def main() -> int:
                         row.append(float("nan"))
                         results.setdefault("errors", []).append(f"{name}, {label}, {epochs}: {exc}")
                 results[f"{name}: {label}"] = row
-                lines.append(f"{name:<14} {label:<42} " + " ".join(f"{v:10.4f}" for v in row) + f"  {target}")
+                lines.append(f"{name:<14} {label:<46} " + " ".join(f"{v:10.4f}" for v in row) + f"  {target}")
             row = [sklearn_figure(case, e) for e in EPOCHS]
             results[f"{name}: scikit-learn SGD defaults"] = row
-            lines.append(f"{name:<14} {'scikit-learn SGD defaults (standardized)':<42} "
+            lines.append(f"{name:<14} {'scikit-learn SGD defaults (standardized)':<46} "
                          + " ".join(f"{v:10.4f}" for v in row))
     lines.append("figures: breast cancer training log loss, digits test accuracy, diabetes training MSE; "
                  "nan: diverged")

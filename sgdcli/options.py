@@ -137,7 +137,8 @@ class TrainOptions:
     batch_size: int | None = _option(32, "Rows per update: 1 is pure SGD, 'full' is full-batch gradient descent.",
                                      kind="batch")  # None means full batch
     drop_last: bool = _option(False, "Skip the last incomplete batch of each epoch.")
-    lr: float = _option(0.01, "Learning rate (before --lr-scaling).")
+    lr: float | str = _option(0.01, "Learning rate (before --lr-scaling); auto: chosen from the data's curvature "
+                                    "before training (docs/training.md).", kind="rate")
     optimizer: str = _option("sgd", "Update rule; see the optimizer table in docs/training.md.", choices=OPTIMIZERS)
     momentum: float = _option(0.9, "For momentum and nesterov.")
     beta1: float = _option(0.9, "Adam's first-moment decay.")
@@ -203,8 +204,10 @@ class TrainOptions:
         choice("parallel", PARALLEL_MODES)
         for name in ("lr", "eps"):
             value = getattr(self, name)
-            if not (math.isfinite(value) and value > 0):
-                bad(name, f"must be a finite number > 0, got {value}")
+            if name == "lr" and value == "auto":
+                continue
+            if isinstance(value, str) or not (math.isfinite(value) and value > 0):
+                bad(name, f"must be a finite number > 0{' or auto' if name == 'lr' else ''}, got {value}")
         for name in ("l1", "l2", "min_delta"):
             value = getattr(self, name)
             if not (math.isfinite(value) and value >= 0):
@@ -220,6 +223,9 @@ class TrainOptions:
         for name in ("epochs", "step_epochs", "base_batch_size", "patience"):
             if getattr(self, name) < 1:
                 bad(name, f"must be >= 1, got {getattr(self, name)}")
+        if self.lr == "auto" and self.optimizer in ("adam", "rmsprop", "adagrad"):
+            bad("lr", f"auto chooses a rate for sgd, momentum and nesterov; give a number with --optimizer "
+                      f"{self.optimizer} (docs/training.md)")
         if self.page_rows is not None and self.page_rows < 1:
             bad("page_rows", f"must be >= 1, got {self.page_rows}")
         if self.warmup_iterations < 0:

@@ -172,8 +172,8 @@ CASES = {
     "batch size 0": (["train", "{good}", "--batch-size", "0"], "--batch-size: must be >= 1 or 'full', got 0"),
     "batch size > rows": (["train", "{good}", "--batch-size", "201"], "--batch-size 201 is larger than the 200 training rows"),
     "batch size text": (["train", "{good}", "--batch-size", "big"], "'big' is neither a positive integer nor 'full'"),
-    "lr zero": (["train", "{good}", "--lr", "0"], "--lr: must be a finite number > 0, got 0.0"),
-    "lr negative": (["train", "{good}", "--lr", "-1"], "--lr: must be a finite number > 0, got -1.0"),
+    "lr zero": (["train", "{good}", "--lr", "0"], "--lr: must be a finite number > 0 or auto, got 0.0"),
+    "lr negative": (["train", "{good}", "--lr", "-1"], "--lr: must be a finite number > 0 or auto, got -1.0"),
     "epochs zero": (["train", "{good}", "--epochs", "0"], "--epochs: must be >= 1, got 0"),
     "page rows zero": (["train", "{good}", "--page-rows", "0"], "Invalid value for '--page-rows': 0 is not in the range x>=1"),
 }

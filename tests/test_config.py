@@ -97,7 +97,7 @@ def test_evaluate_reads_its_own_table_and_environment(tmp_path, monkeypatch, bin
     ("[train]\noptimizer = \"adamw\"\n", "{path}: [train] optimizer: 'adamw' is not one of 'sgd', 'momentum', 'nesterov', "
                                         "'adagrad', 'rmsprop', 'adam'."),
     ("[train]\nlr = [1, 2]\n", "{path}: [train] lr: expected one value, got a list"),
-    ("[train]\nlr = \"fast\"\n", "{path}: [train] lr: 'fast' is not a valid float."),
+    ("[train]\nlr = \"fast\"\n", "{path}: [train] lr: 'fast' is neither a number nor 'auto'"),
     ("[train]\nbatch_size = 0.5\n", "{path}: [train] batch_size: expected a whole number, got 0.5"),
     ("[train]\nepochs = 2.5\n", "{path}: [train] epochs: expected a whole number, got 2.5"),
     ("[train]\nseed = true\n", "{path}: [train] seed: expected integer, got true"),

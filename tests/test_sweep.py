@@ -61,10 +61,18 @@ def test_lr_scaling_shows_the_rate_used(binary_file):
     assert [r["lr"] for r in runs] == [pytest.approx(0.01), pytest.approx(0.04)]
 
 
+def test_an_auto_rate_sits_among_the_others(binary_file):
+    """--lrs auto: the rate --lr auto chooses, trained beside the given ones."""
+    runs = sweep_json(binary_file, "--batch-sizes", "32", "--lrs", "0.01,auto", "--epochs", "1", "--standardize")
+    auto = train(binary_file, TrainOptions(lr="auto", standardize=True, epochs=1))
+    assert [r["lr"] for r in runs] == [pytest.approx(0.01), pytest.approx(auto.training["lr"])]
+    assert runs[1]["lr"] != 0.01
+
+
 @pytest.mark.parametrize("args,message", [
     (["--batch-sizes", "1,0"], "--batch-sizes: batch sizes must be >= 1, got 0"),
     (["--batch-sizes", "1,big"], "--batch-sizes: 'big' is neither a positive integer nor 'full'"),
-    (["--batch-sizes", "8", "--lrs", "0.1,fast"], "--lrs: 'fast' is not a number"),
+    (["--batch-sizes", "8", "--lrs", "0.1,fast"], "--lrs: 'fast' is neither a number nor 'auto'"),
     (["--batch-sizes", "8", "--lrs", "-1"], "--lrs: learning rates must be finite and > 0, got -1"),
 ])
 def test_bad_lists_are_usage_errors(binary_file, args, message):

@@ -37,6 +37,20 @@ class BatchSize(click.ParamType):
             self.fail(f"{value!r} is neither a positive integer nor 'full'", param, ctx)
 
 
+class Rate(click.ParamType):
+    """A learning rate: a number > 0, or ``auto`` (chosen from the data)."""
+
+    name = "LR|auto"
+
+    def convert(self, value, param, ctx):
+        if value == "auto" or isinstance(value, float):
+            return value
+        try:
+            return float(value)
+        except (TypeError, ValueError):
+            self.fail(f"{value!r} is neither a number nor 'auto'", param, ctx)
+
+
 class Size(click.ParamType):
     name = "SIZE"
 
@@ -101,6 +115,8 @@ def _training_option(field: dataclasses.Field):
         extra["type"] = click.Choice(meta["choices"])
     elif kind == "batch":
         extra["type"] = BatchSize()
+    elif kind == "rate":
+        extra["type"] = Rate()
     elif kind == "size":  # shown and parsed as text, e.g. 256M
         extra["type"], default = Size(), size_text(default)
     elif kind == "path":
@@ -163,14 +179,17 @@ def parse_batch_sizes(text: str) -> list[int | None]:
     return out
 
 
-def parse_lrs(text: str) -> list[float]:
-    """``0.01,0.1`` as [0.01, 0.1]; InputError naming --lrs otherwise."""
-    out = []
+def parse_lrs(text: str) -> list[float | str]:
+    """``0.01,0.1,auto`` as [0.01, 0.1, "auto"]; InputError naming --lrs otherwise."""
+    out: list[float | str] = []
     for item in (t.strip() for t in text.split(",")):
+        if item == "auto":
+            out.append(item)
+            continue
         try:
             value = float(item)
         except ValueError:
-            raise InputError(f"--lrs: {item!r} is not a number") from None
+            raise InputError(f"--lrs: {item!r} is neither a number nor 'auto'") from None
         if not (value > 0 and value != float("inf")):
             raise InputError(f"--lrs: learning rates must be finite and > 0, got {item}")
         out.append(value)

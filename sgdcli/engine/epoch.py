@@ -97,6 +97,7 @@ class Position:
     bad_rows: int = 0  # rows skipped in this epoch
     seconds: float = 0.0  # training time spent in this epoch before the latest resume
     shards: list | None = None  # runs that average models: per shard [block, row, steps, done] (parallel/averaging.py)
+    lr_halvings: int = 0  # times --lr auto's rate was halved after a blow-up (training/rate.py)
 
     @property
     def fresh(self) -> bool:

@@ -9,6 +9,7 @@ safe points the executor offers between kernel calls or rounds.
 
 from __future__ import annotations
 
+import dataclasses
 import math
 import time
 
@@ -20,7 +21,7 @@ from sgdcli.data.shuffle import pages_for
 from sgdcli.data.table import Table
 from sgdcli.engine import passes
 from sgdcli.engine.epoch import EpochPlan, Position, current_lr
-from sgdcli.errors import InputError, Interrupted, RuntimeFailure, WorkLost
+from sgdcli.errors import DivergedError, InputError, Interrupted, RuntimeFailure, WorkLost, first_line
 from sgdcli.kernels import runtime
 from sgdcli.kernels.scoring import fold_weights
 from sgdcli.kernels.state import TrainState, kernel_config
@@ -33,6 +34,7 @@ from sgdcli.reporting.reporter import Reporter
 from sgdcli.training import checkpoint as ckpt_mod
 from sgdcli.training.control import RunControl
 from sgdcli.training.early_stopping import EarlyStopping
+from sgdcli.training.rate import MAX_HALVINGS, auto_rate
 from sgdcli.training.signals import EXIT_CODES, name
 from sgdcli.versions import versions
 
@@ -75,11 +77,15 @@ class Run:
         per_shard = math.ceil(self.n_train / self.shards)
         steps = per_shard // self.batch if opts.drop_last else math.ceil(per_shard / self.batch)
         self.iters = steps * self.shards
-        self.lr = opts.scaled_lr(self.batch, self.shards)
         center = np.zeros(d) if self.mean is None else self.mean
         scale = np.ones(d) if self.std is None else 1.0 / self.std
-        self.cfg = kernel_config(opts, self.batch, executor.kernel_threads, steps * opts.epochs,
-                                 replicas=self.shards)
+        self.steps = steps
+        self.auto = None
+        if opts.lr == "auto":
+            momentum = opts.momentum if opts.optimizer in ("momentum", "nesterov") else None
+            self.auto = auto_rate(table, opts.model, center, scale, self.batch, momentum)
+        halvings = saved.position.lr_halvings if saved is not None else 0
+        self._set_rate(halvings)
         self.pages = table.page_shuffle(executor.stream_memory, pages_for(self.batch, opts.page_rows), opts.seed,
                                         opts.shuffle)
         self.plan = EpochPlan(self.labels, center, scale, opts.seed, opts.val_fraction, opts.drop_last, self.pages,
@@ -96,6 +102,39 @@ class Run:
         else:
             self.state, self.pos, self.history = TrainState.zeros(k_out, d), Position(), []
         self._last_ckpt = (self.state.iterations, time.monotonic())
+
+    def _set_rate(self, halvings: int) -> None:
+        """The options with the rate ``--lr`` or ``--lr auto`` gives (halved ``halvings`` times), and the kernels'."""
+        opts = self.opts
+        if self.auto is not None:
+            opts = dataclasses.replace(opts, lr=self.auto.lr / 2**halvings)
+        self.rate_opts = opts
+        self.lr = opts.scaled_lr(self.batch, self.shards)
+        self.cfg = kernel_config(opts, self.batch, self.executor.kernel_threads, self.steps * opts.epochs,
+                                 replicas=self.shards)
+
+    def _restart_slower(self, exc: DivergedError, metrics_tmp) -> bool:
+        """--lr auto: after a blow-up, train from the start at half the rate; False where that is not the case
+        (an explicit --lr, or the rate halved too often already).
+
+        From the start, not from the epoch that blew up: a rate that let the
+        loss grow without bound for an epoch before it overflowed left
+        nothing worth keeping.
+        """
+        halvings = self.pos.lr_halvings + 1
+        if self.auto is None or halvings > MAX_HALVINGS:
+            return False
+        self._set_rate(halvings)
+        self.executor.prepare(self.cfg, self.plan)
+        self.state = TrainState.zeros(self.labels.n_outputs, self.table.n_features)
+        self.pos, self.history = Position(lr_halvings=halvings), []
+        if self.stopper is not None:
+            self.stopper = EarlyStopping(self.opts.patience, self.opts.min_delta)
+        if metrics_tmp is not None:
+            open(metrics_tmp, "w").close()
+        self.reporter.message(f"--lr auto: {first_line(exc).split(';')[0]}; starting over from epoch 1 at half the "
+                              f"rate, {self.rate_opts.lr:.4g}")
+        return True
 
     def _pass(self, fn, stage: str):
         """A pass before training over every block (wherever the executor runs it)."""
@@ -201,15 +240,22 @@ class Run:
         if self.control.verbose:
             reporter.message(self.pages.describe())
             reporter.message(runtime.describe())
-        if self.lr != opts.lr:
-            reporter.message(f"--lr-scaling {opts.lr_scaling}: {_scaling(opts, self.batch, self.shards)}")
+        if self.auto is not None:
+            momentum = opts.momentum if opts.optimizer in ("momentum", "nesterov") else None
+            reporter.message(f"--lr auto: {self.auto.lr:.4g} = {self.auto.why(opts.model, self.batch, momentum)}")
+        if self.lr != self.rate_opts.lr:
+            reporter.message(f"--lr-scaling {opts.lr_scaling}: {_scaling(self.rate_opts, self.batch, self.shards)}")
         if metrics_tmp is not None:
             with open(metrics_tmp, "w") as fh:  # epochs done before a resume come from the checkpoint
                 fh.writelines(json_line(r) for r in self.history)
         reporter.begin(epochs=opts.epochs, iterations=self.iters, rows=self.n_train, batch_size=self.batch, lr=self.lr)
         try:
             while self.pos.epoch < opts.epochs and not (self.stopper is not None and self.stopper.stopped):
-                self._epoch(metrics_tmp)
+                try:
+                    self._epoch(metrics_tmp)
+                except DivergedError as exc:
+                    if not self._restart_slower(exc, metrics_tmp):
+                        raise
         finally:
             reporter.close()
         if self.n_bad:
@@ -257,7 +303,7 @@ class Run:
                 f"early stopping after epoch {epoch + 1}: no decrease of more than {opts.min_delta:g} "
                 f"for {opts.patience} epoch(s); keeping epoch {self.stopper.best_epoch}"
             )
-        self.pos = Position(epoch=epoch + 1, epoch_start_t=self.state.iterations)
+        self.pos = Position(epoch=epoch + 1, epoch_start_t=self.state.iterations, lr_halvings=self.pos.lr_halvings)
         if epoch + 1 < opts.epochs and not (self.stopper is not None and self.stopper.stopped):
             self.save_checkpoint()
 
@@ -299,6 +345,7 @@ class Run:
                 "epochs_run": len(self.history),
                 "updates": self.state.iterations,
                 "lr": self.lr,
+                **({"lr_auto": {**self.auto.as_dict(), "halvings": self.pos.lr_halvings}} if self.auto else {}),
                 "threads": self.executor.threads,
                 "block_rows": self.block_rows,
                 "shuffle": self.pages.as_dict(),

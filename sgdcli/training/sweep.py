@@ -82,7 +82,11 @@ class _Recorder(Reporter):
         self.inner.close()
 
 
-def sweep(data, base: TrainOptions, batch_sizes: list[int | None], lrs: list[float], *,
+def _rate(lr: float | str) -> str:
+    return lr if isinstance(lr, str) else f"{lr:g}"
+
+
+def sweep(data, base: TrainOptions, batch_sizes: list[int | None], lrs: list[float | str], *,
           reporter_for=None, metrics_dir: str | None = None) -> list[SweepRun]:
     """Train every (batch size, lr) in that order on ``data`` with ``base``'s other options.
 
@@ -94,7 +98,7 @@ def sweep(data, base: TrainOptions, batch_sizes: list[int | None], lrs: list[flo
     runs = []
     for i, (batch, lr) in enumerate(combos, start=1):
         opts = dataclasses.replace(base, batch_size=batch, lr=lr)
-        label = f"batch {'full' if batch is None else batch}, lr {lr:g}"
+        label = f"batch {'full' if batch is None else batch}, lr {_rate(lr)}"
         recorder = _Recorder(reporter_for(i, len(combos), label) if reporter_for else Reporter())
         try:
             train(data, opts, reporter=recorder)
@@ -103,7 +107,7 @@ def sweep(data, base: TrainOptions, batch_sizes: list[int | None], lrs: list[flo
             error = str(exc)
         runs.append(_row(batch, recorder, error))
         if metrics_dir is not None:
-            name = f"run{i:02d}-batch-{'full' if batch is None else batch}-lr-{lr:g}.jsonl"
+            name = f"run{i:02d}-batch-{'full' if batch is None else batch}-lr-{_rate(lr)}.jsonl"
             with atomic_output(os.path.join(metrics_dir, name), "--metrics-dir") as tmp, open(tmp, "w") as fh:
                 fh.writelines(json_line(r) for r in recorder.records)
     return runs

@@ -1,0 +1,93 @@
+"""``--lr auto``: a learning rate from the curvature of the data, chosen before training.
+
+For a loss whose second derivative in the score is at most ``c`` (¼ for
+logistic, ½ for softmax, 1 for squared error), the curvature of the mean
+loss is at most ``c · λmax`` of the second-moment matrix of the features as
+the model sees them (standardized, with the bias's column of ones).  A
+mini-batch of B rows adds noise whose curvature grows with the trace over B,
+so the rate is
+
+    lr = 1 / (c · (λmax + trace / B)),
+
+which is 1/L for full-batch gradient descent and approaches 1 / (c · ‖x‖²),
+the stable step of one row, at batch 1.  Momentum multiplies the step by
+1 / (1 − β), so its rate is scaled by (1 − β).  λmax and the trace are
+measured on a sample of runs of rows spread over the file, read whole (a
+chunk is decoded at most once per run), so the choice costs a few reads and
+is the same for a seed on every run and every resume.  A run whose loss blows
+up at the chosen rate starts over from its first epoch at half the rate
+(training/run.py).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+
+import numpy as np
+
+from sgdcli.data.table import Table
+
+CURVATURE = {"linear": 1.0, "logistic": 0.25, "softmax": 0.5, "hinge": 1.0}  # hinge: as squared error
+SAMPLE_RUNS, SAMPLE_RUN_ROWS = 64, 64  # up to 4,096 rows, from 64 places of the file
+EXACT_UP_TO = 2048  # features up to which λmax comes from an eigendecomposition; beyond, power iteration
+POWER_STEPS = 100
+# Halvings after blow-ups before the run gives up: at 2^-10 of the curvature's rate, a
+# blow-up is no longer the rate's fault (the message then says what else to change).
+MAX_HALVINGS = 10
+
+
+@dataclasses.dataclass(frozen=True)
+class AutoRate:
+    lr: float
+    lambda_max: float  # of the second-moment matrix of the (standardized) features and the bias
+    trace: float
+    rows: int  # rows sampled
+
+    def why(self, model: str, batch: int, momentum: float | None) -> str:
+        """The reason for the rate, for the log."""
+        text = (f"1 / ({CURVATURE[model]:g} × ({self.lambda_max:.4g} + {self.trace:.4g} / {batch})): the largest "
+                f"eigenvalue and the trace of the features' second moments on {self.rows} rows, {model}'s "
+                f"curvature bound {CURVATURE[model]:g}")
+        return text + (f", × (1 − momentum {momentum:g})" if momentum is not None else "")
+
+    def as_dict(self) -> dict:
+        return dataclasses.asdict(self)
+
+
+def sample(table: Table, center: np.ndarray, scale: np.ndarray) -> np.ndarray:
+    """Rows in runs spread evenly over the file, as the model sees them, with a column of ones for the bias."""
+    n = table.n_rows
+    run = min(SAMPLE_RUN_ROWS, n)
+    starts = np.unique(np.linspace(0, n - run, min(SAMPLE_RUNS, max(1, n // run))).astype(np.int64))
+    parts = [np.asarray(table.X.read(int(s), int(s) + run, None), dtype=np.float64) for s in starts]
+    Z = (np.concatenate(parts) - center) * scale
+    Z[~np.isfinite(Z)] = 0.0  # a bad row must not make the rate NaN (--bad-rows skip leaves it out of training)
+    return np.column_stack([Z, np.ones(len(Z))])
+
+
+def largest_eigenvalue(Z: np.ndarray) -> float:
+    """λmax of ZᵀZ / rows."""
+    m, d = Z.shape
+    if d <= EXACT_UP_TO:
+        return float(np.linalg.eigvalsh(Z.T @ Z / m)[-1])
+    v = np.full(d, 1.0 / np.sqrt(d))
+    value = 0.0
+    for _ in range(POWER_STEPS):
+        w = Z.T @ (Z @ v) / m
+        value = float(np.linalg.norm(w))
+        if value == 0.0:
+            break
+        v = w / value
+    return value
+
+
+def auto_rate(table: Table, model: str, center: np.ndarray, scale: np.ndarray, batch: int,
+              momentum: float | None = None) -> AutoRate:
+    """The rate of ``--lr auto`` for ``model`` at ``batch`` rows (``momentum``: its β, for momentum methods)."""
+    Z = sample(table, center, scale)
+    lam = largest_eigenvalue(Z)
+    trace = float(np.einsum("ij,ij->", Z, Z) / len(Z))
+    lr = 1.0 / (CURVATURE[model] * (lam + trace / batch))
+    if momentum is not None:
+        lr *= 1.0 - momentum
+    return AutoRate(lr=lr, lambda_max=lam, trace=trace, rows=len(Z))

@@ -1,0 +1,97 @@
+"""--lr auto: the rate from the data's curvature, its log and record, and the restart at half the rate."""
+
+import numpy as np
+import pytest
+
+from sgdcli import train
+from sgdcli.options import TrainOptions
+from sgdcli.training import rate
+
+from conftest import cli, make_problem, write_table
+
+
+@pytest.mark.parametrize("model,optimizer,batch", [("logistic", "sgd", 32), ("linear", "momentum", 8),
+                                                   ("softmax", "sgd", 256)])
+def test_the_rate_is_one_over_the_curvature_of_the_sampled_rows(tmp_path, model, optimizer, batch):
+    """4,096 rows: the sample is every row (64 runs of 64), so the rate is computed here from the whole file."""
+    task = {"logistic": "binary", "linear": "regression", "softmax": "multiclass"}[model]
+    X, y = make_problem(task, n=4096, d=6, seed=3)
+    X[:, 2] *= 100.0  # one feature on another scale: standardization takes it out
+    path = write_table(tmp_path / "d.h5", X, y)
+    m = train(path, TrainOptions(model=model, optimizer=optimizer, batch_size=batch, lr="auto", standardize=True,
+                                 epochs=1))
+    Z = np.column_stack([(X.astype(np.float64) - m.center) / m.scale, np.ones(len(X))])
+    C = Z.T @ Z / len(Z)
+    expected = 1.0 / (rate.CURVATURE[model] * (np.linalg.eigvalsh(C)[-1] + np.trace(C) / batch))
+    if optimizer == "momentum":
+        expected *= 1.0 - 0.9
+    assert m.training["lr"] == pytest.approx(expected, rel=1e-9)
+    auto = m.training["lr_auto"]
+    assert auto["rows"] == 4096 and auto["halvings"] == 0
+    assert auto["lambda_max"] == pytest.approx(np.linalg.eigvalsh(C)[-1], rel=1e-9)
+    assert m.options["lr"] == "auto"
+
+
+def test_power_iteration_finds_the_largest_eigenvalue():
+    Z = np.random.default_rng(0).standard_normal((500, 40)) * np.linspace(0.1, 3.0, 40)
+    exact = np.linalg.eigvalsh(Z.T @ Z / 500)[-1]
+    assert rate.largest_eigenvalue(Z) == pytest.approx(exact, rel=1e-12)  # eigendecomposition up to EXACT_UP_TO
+    old = rate.EXACT_UP_TO
+    try:
+        rate.EXACT_UP_TO = 10
+        assert rate.largest_eigenvalue(Z) == pytest.approx(exact, rel=1e-6)
+    finally:
+        rate.EXACT_UP_TO = old
+
+
+def test_the_choice_is_logged_and_gets_far_in_one_short_epoch(tmp_path):
+    """2,000 rows, 63 steps: at the old default rate (0.01) the model has barely moved; at the auto rate it fits."""
+    X, y = make_problem("binary", n=2000, d=8, seed=4)
+    X = X * np.logspace(-2, 2, 8).astype(np.float32)  # features on scales from 0.01 to 100
+    path = write_table(tmp_path / "d.h5", X, y)
+    code, out, err = cli("train", path, "-o", tmp_path / "m.h5", "--lr", "auto", "--standardize", "--epochs", "1")
+    assert code == 0, err
+    line = next(l for l in err.splitlines() if "--lr auto:" in l)
+    assert " = 1 / (0.25 × (" in line and "rows, logistic's curvature bound 0.25" in line
+    auto = train(path, TrainOptions(lr="auto", standardize=True, epochs=1)).history[-1]["train_loss"]
+    fixed = train(path, TrainOptions(lr=0.01, standardize=True, epochs=1)).history[-1]["train_loss"]
+    assert auto < 0.8 * fixed
+
+
+def test_a_blow_up_starts_the_run_over_at_half_the_rate(tmp_path, monkeypatch):
+    X, y = make_problem("regression", n=3000, d=5, seed=2)
+    path = write_table(tmp_path / "d.h5", X, y)
+    real = rate.auto_rate
+
+    def too_fast(*args, **kw):  # 2^12 times the curvature's rate: diverges, then halves until it trains
+        chosen = real(*args, **kw)
+        return rate.AutoRate(chosen.lr * 2**12, chosen.lambda_max, chosen.trace, chosen.rows)
+
+    monkeypatch.setattr("sgdcli.training.run.auto_rate", too_fast)
+    monkeypatch.setattr("sgdcli.training.run.MAX_HALVINGS", 20)
+    code, out, err = cli("train", path, "-o", tmp_path / "m.h5", "--model", "linear", "--lr", "auto", "--epochs", "2")
+    assert code == 0, err
+    restarts = [l for l in err.splitlines() if "starting over from epoch 1 at half the rate" in l]
+    assert restarts and "--lr auto: training diverged in epoch" in restarts[0]
+    m = train(path, TrainOptions(model="linear", lr="auto", epochs=2))
+    assert m.training["lr_auto"]["halvings"] == len(restarts)
+    assert m.training["lr"] == pytest.approx(m.training["lr_auto"]["lr"] / 2 ** len(restarts))
+    assert len(m.history) == 2 and np.isfinite(m.history[-1]["train_loss"])
+
+
+def test_an_explicit_rate_that_blows_up_still_stops_with_the_message(tmp_path):
+    X, y = make_problem("regression", n=3000, d=5, seed=2)
+    path = write_table(tmp_path / "d.h5", X * 100, y)
+    code, out, err = cli("train", path, "-o", tmp_path / "m.h5", "--model", "linear", "--lr", "10")
+    assert code == 1 and "training diverged in epoch 1" in err and "half the rate" not in err
+
+
+@pytest.mark.parametrize("args,message", [
+    (["--lr", "fast"], "Invalid value for '--lr': 'fast' is neither a number nor 'auto'"),
+    (["--lr", "auto", "--optimizer", "adam"], "--lr: auto chooses a rate for sgd, momentum and nesterov; give a "
+                                              "number with --optimizer adam (docs/training.md)"),
+    (["--lr", "0"], "--lr: must be a finite number > 0 or auto, got 0.0"),
+])
+def test_bad_rates_are_usage_errors(binary_file, tmp_path, args, message):
+    code, out, err = cli("train", binary_file, "-o", tmp_path / "m.h5", *args)
+    assert code == 2 and message in err, err
