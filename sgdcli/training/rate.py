@@ -13,7 +13,8 @@ which is 1/L for full-batch gradient descent and approaches 1 / (c · ‖x‖²)
 the stable step of one row, at batch 1.  Momentum multiplies the step by
 1 / (1 − β), so its rate is scaled by (1 − β).  λmax and the trace are
 measured on a sample of runs of rows spread over the file, read whole (a
-chunk is decoded at most once per run), so the choice costs a few reads and
+chunk is decoded at most once per run, and the runs' chunks in parallel), so
+the choice costs a few reads and
 is the same for a seed on every run and every resume.  A run whose loss blows
 up at the chosen rate starts over from its first epoch at half the rate
 (training/run.py).
@@ -28,7 +29,10 @@ import numpy as np
 from sgdcli.data.table import Table
 
 CURVATURE = {"linear": 1.0, "logistic": 0.25, "softmax": 0.5, "hinge": 1.0}  # hinge: as squared error
-SAMPLE_RUNS, SAMPLE_RUN_ROWS = 64, 64  # up to 4,096 rows, from 64 places of the file
+SAMPLE_ROWS = 4096
+# Places of the file the sample is read from: where rows are read in place, many; where each read decodes a
+# chunk (gzip), few, so that the sample costs a few percent of an epoch (`bench/defaults.py` notes).
+SAMPLE_RUNS, DECODED_SAMPLE_RUNS = 64, 16
 EXACT_UP_TO = 2048  # features up to which λmax comes from an eigendecomposition; beyond, power iteration
 POWER_STEPS = 100
 # Halvings after blow-ups before the run gives up: at 2^-10 of the curvature's rate, a
@@ -57,10 +61,12 @@ class AutoRate:
 def sample(table: Table, center: np.ndarray, scale: np.ndarray) -> np.ndarray:
     """Rows in runs spread evenly over the file, as the model sees them, with a column of ones for the bias."""
     n = table.n_rows
-    run = min(SAMPLE_RUN_ROWS, n)
-    starts = np.unique(np.linspace(0, n - run, min(SAMPLE_RUNS, max(1, n // run))).astype(np.int64))
-    parts = [np.asarray(table.X.read(int(s), int(s) + run, None), dtype=np.float64) for s in starts]
-    Z = (np.concatenate(parts) - center) * scale
+    runs = SAMPLE_RUNS if table.unit_rows == 1 else DECODED_SAMPLE_RUNS
+    run = min(SAMPLE_ROWS // runs, n)
+    starts = np.unique(np.linspace(0, n - run, min(runs, max(1, n // run))).astype(np.int64))
+    buffer = np.empty((len(starts) * run, table.n_features), dtype=np.float32)
+    rows = table.X.read_ranges([(int(s), int(s) + run) for s in starts], buffer)  # gzip chunks decoded in parallel
+    Z = (rows.astype(np.float64) - center) * scale
     Z[~np.isfinite(Z)] = 0.0  # a bad row must not make the rate NaN (--bad-rows skip leaves it out of training)
     return np.column_stack([Z, np.ones(len(Z))])
 
