@@ -201,19 +201,19 @@ def test_unreadable_checkpoint_falls_back_to_the_previous_one(tmp_path, binary_f
 
 
 def test_a_checkpoint_of_another_format_version_is_refused(tmp_path, binary_file):
-    """Version 1 checkpoints were positioned in another row order: resuming one would skip rows."""
+    """Versions 1 and 2 were positioned in other row orders: resuming one would skip rows."""
     model = tmp_path / "m.h5"
     ckpt = f"{model}.ckpt"
     run("train", binary_file, "-o", model, "--keep-checkpoint", "--epochs", "2", "-q", check=True)
     for path in (ckpt, ckpt + ".prev"):
         if os.path.exists(path):
             with h5py.File(path, "r+") as f:
-                f.attrs["format_version"] = 1
+                f.attrs["format_version"] = 2
     proc = run("train", binary_file, "-o", model, "--resume", "--epochs", "2")
     assert proc.returncode == 1
     errors = [line for line in proc.stderr.splitlines() if "error:" in line]
     assert len(errors) == 1 and "--resume: no readable checkpoint" in errors[0], proc.stderr
-    assert "checkpoint format 1 is not 2 (written by another sgdcli version)" in errors[0]
+    assert "checkpoint format 2 is not 3 (written by another sgdcli version)" in errors[0]
     assert "remove them to start over" in errors[0]
 
 

@@ -33,7 +33,9 @@ FORMAT = "sgdcli-checkpoint"
 # 2: rows are permuted by a compiled Fisher-Yates (kernels/permute.py).  A version-1
 # checkpoint was positioned in NumPy's permutation; resuming it mid-epoch in
 # the new order would train some rows twice and skip others, so it is refused.
-FORMAT_VERSION = 2
+# 3: the page shuffle (data/shuffle.py): a position is a window of its order, not
+# a block of the block shuffle's; the same holds.
+FORMAT_VERSION = 3
 
 
 @dataclasses.dataclass
