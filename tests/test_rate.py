@@ -95,3 +95,34 @@ def test_an_explicit_rate_that_blows_up_still_stops_with_the_message(tmp_path):
 def test_bad_rates_are_usage_errors(binary_file, tmp_path, args, message):
     code, out, err = cli("train", binary_file, "-o", tmp_path / "m.h5", *args)
     assert code == 2 and message in err, err
+
+
+def test_a_loss_that_grows_without_overflowing_is_a_blow_up_too(tmp_path, monkeypatch):
+    """At 3× the curvature's rate squared error grows by orders of magnitude an epoch and no value overflows:
+    the epoch's mean loss, far above the all-zero model's, is what shows it."""
+    X, y = make_problem("regression", n=3000, d=5, seed=2)
+    path = write_table(tmp_path / "d.h5", X, y + 100.0)
+    real = rate.auto_rate
+
+    def three_times(*args, **kw):
+        chosen = real(*args, **kw)
+        return rate.AutoRate(3 * chosen.lr, chosen.lambda_max, chosen.trace, chosen.rows, chosen.zero_loss)
+
+    monkeypatch.setattr("sgdcli.training.run.auto_rate", three_times)
+    code, out, err = cli("train", path, "-o", tmp_path / "m.h5", "--model", "linear", "--lr", "auto", "--standardize",
+                         "--epochs", "3")
+    assert code == 0, err
+    restart = next(l for l in err.splitlines() if "starting over from epoch 1" in l)
+    assert "is over 100 times the all-zero model's" in restart
+    m = train(path, TrainOptions(model="linear", lr="auto", standardize=True, epochs=3))
+    zero = 0.5 * np.mean((y + 100.0) ** 2)
+    assert m.training["lr_auto"]["zero_loss"] == pytest.approx(zero, rel=0.05)  # on the sample: 46 runs of 64 rows
+    assert m.history[-1]["train_loss"] < 0.01 * zero
+
+
+def test_the_zero_model_loss_of_each_model():
+    labels = np.array([1.0, -3.0, 2.0])
+    assert rate.zero_loss("linear", labels, 1) == pytest.approx(0.5 * np.mean(labels**2))
+    assert rate.zero_loss("logistic", labels, 1) == pytest.approx(np.log(2))
+    assert rate.zero_loss("softmax", labels, 10) == pytest.approx(np.log(10))
+    assert rate.zero_loss("hinge", labels, 1) == 1.0

@@ -16,13 +16,15 @@ measured on a sample of runs of rows spread over the file, read whole (a
 chunk is decoded at most once per run, and the runs' chunks in parallel), so
 the choice costs a few reads and
 is the same for a seed on every run and every resume.  A run whose loss blows
-up at the chosen rate starts over from its first epoch at half the rate
+up at the chosen rate (a value overflows, or an epoch ends far above the
+all-zero model's loss) starts over from its first epoch at half the rate
 (training/run.py).
 """
 
 from __future__ import annotations
 
 import dataclasses
+import math
 
 import numpy as np
 
@@ -38,6 +40,7 @@ POWER_STEPS = 100
 # Halvings after blow-ups before the run gives up: at 2^-10 of the curvature's rate, a
 # blow-up is no longer the rate's fault (the message then says what else to change).
 MAX_HALVINGS = 10
+BLOWN_UP = 100.0  # an epoch's mean loss this many times the zero model's counts as a blow-up
 
 
 @dataclasses.dataclass(frozen=True)
@@ -46,6 +49,16 @@ class AutoRate:
     lambda_max: float  # of the second-moment matrix of the (standardized) features and the bias
     trace: float
     rows: int  # rows sampled
+    zero_loss: float = math.nan  # the mean loss of the all-zero model on the sample: where training starts
+
+    def blew_up(self, loss: float) -> bool:
+        """Whether an epoch's mean loss is so far above where training started that the rate is to blame.
+
+        A rate past the stable one can grow the weights by orders of magnitude
+        an epoch without any value overflowing, which the kernels' non-finite
+        checks cannot see.
+        """
+        return math.isfinite(self.zero_loss) and loss > BLOWN_UP * max(self.zero_loss, 1e-12)
 
     def why(self, model: str, batch: int, momentum: float | None) -> str:
         """The reason for the rate, for the log."""
@@ -58,17 +71,30 @@ class AutoRate:
         return dataclasses.asdict(self)
 
 
-def sample(table: Table, center: np.ndarray, scale: np.ndarray) -> np.ndarray:
-    """Rows in runs spread evenly over the file, as the model sees them, with a column of ones for the bias."""
+def sample(table: Table, center: np.ndarray, scale: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Rows in runs spread evenly over the file, as the model sees them, with a column of ones for the bias;
+    and their labels."""
     n = table.n_rows
     runs = SAMPLE_RUNS if table.unit_rows == 1 else DECODED_SAMPLE_RUNS
     run = min(SAMPLE_ROWS // runs, n)
     starts = np.unique(np.linspace(0, n - run, min(runs, max(1, n // run))).astype(np.int64))
+    spans = [(int(s), int(s) + run) for s in starts]
     buffer = np.empty((len(starts) * run, table.n_features), dtype=np.float32)
-    rows = table.X.read_ranges([(int(s), int(s) + run) for s in starts], buffer)  # gzip chunks decoded in parallel
+    rows = table.X.read_ranges(spans, buffer)  # gzip chunks decoded in parallel
+    labels = table.Y.read_ranges(spans, np.empty(len(rows))) if table.Y is not None else np.zeros(len(rows))
     Z = (rows.astype(np.float64) - center) * scale
     Z[~np.isfinite(Z)] = 0.0  # a bad row must not make the rate NaN (--bad-rows skip leaves it out of training)
-    return np.column_stack([Z, np.ones(len(Z))])
+    return np.column_stack([Z, np.ones(len(Z))]), labels
+
+
+def zero_loss(model: str, labels: np.ndarray, outputs: int) -> float:
+    """The mean loss of the all-zero model (every score 0) on ``labels``."""
+    if model == "linear":
+        finite = labels[np.isfinite(labels)]
+        return float(0.5 * np.mean(finite**2)) if len(finite) else math.nan
+    if model == "hinge":
+        return 1.0
+    return math.log(max(outputs, 2))  # logistic: ln 2; softmax: ln K
 
 
 def largest_eigenvalue(Z: np.ndarray) -> float:
@@ -88,12 +114,13 @@ def largest_eigenvalue(Z: np.ndarray) -> float:
 
 
 def auto_rate(table: Table, model: str, center: np.ndarray, scale: np.ndarray, batch: int,
-              momentum: float | None = None) -> AutoRate:
-    """The rate of ``--lr auto`` for ``model`` at ``batch`` rows (``momentum``: its β, for momentum methods)."""
-    Z = sample(table, center, scale)
+              momentum: float | None = None, outputs: int = 1) -> AutoRate:
+    """The rate of ``--lr auto`` for ``model`` (``outputs`` scores) at ``batch`` rows (``momentum``: its β, for
+    momentum methods)."""
+    Z, labels = sample(table, center, scale)
     lam = largest_eigenvalue(Z)
     trace = float(np.einsum("ij,ij->", Z, Z) / len(Z))
     lr = 1.0 / (CURVATURE[model] * (lam + trace / batch))
     if momentum is not None:
         lr *= 1.0 - momentum
-    return AutoRate(lr=lr, lambda_max=lam, trace=trace, rows=len(Z))
+    return AutoRate(lr=lr, lambda_max=lam, trace=trace, rows=len(Z), zero_loss=zero_loss(model, labels, outputs))

@@ -34,7 +34,7 @@ from sgdcli.reporting.reporter import Reporter
 from sgdcli.training import checkpoint as ckpt_mod
 from sgdcli.training.control import RunControl
 from sgdcli.training.early_stopping import EarlyStopping
-from sgdcli.training.rate import MAX_HALVINGS, auto_rate
+from sgdcli.training.rate import BLOWN_UP, MAX_HALVINGS, auto_rate
 from sgdcli.training.signals import EXIT_CODES, name
 from sgdcli.versions import versions
 
@@ -83,7 +83,7 @@ class Run:
         self.auto = None
         if opts.lr == "auto":
             momentum = opts.momentum if opts.optimizer in ("momentum", "nesterov") else None
-            self.auto = auto_rate(table, opts.model, center, scale, self.batch, momentum)
+            self.auto = auto_rate(table, opts.model, center, scale, self.batch, momentum, self.labels.n_outputs)
         halvings = saved.position.lr_halvings if saved is not None else 0
         self._set_rate(halvings)
         self.pages = table.page_shuffle(executor.stream_memory, pages_for(self.batch, opts.page_rows), opts.seed,
@@ -280,6 +280,9 @@ class Run:
             self.save_checkpoint()  # the last whole round: --resume continues from it
             raise RuntimeFailure(f"{exc}; checkpoint saved to {self.control.checkpoint}, "
                                  f"run the same command with --resume to continue") from None
+        if self.auto is not None and self.auto.blew_up(result.train_loss):
+            raise DivergedError(f"training diverged in epoch {epoch + 1}: its mean loss {result.train_loss:.4g} is "
+                                f"over {BLOWN_UP:g} times the all-zero model's {self.auto.zero_loss:.4g}")
         seconds = self.pos.seconds + time.perf_counter() - self._epoch_t0
         params = self.state.params(opts.average)
         record = {
