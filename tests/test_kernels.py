@@ -225,3 +225,29 @@ def test_prefetch_is_emitted_and_harmless():
     if platform.machine() in ("x86_64", "AMD64"):
         asm = touch.inspect_asm(touch.signatures[0])
         assert "prefetcht0" in asm
+
+
+@pytest.mark.parametrize("n,cuts", [(1, []), (255, []), (257, [100]), (3000, [1, 999, 2500])])
+def test_moments_match_numpy_however_the_rows_are_cut(n, cuts):
+    """Means and variances in float64, merged part by part, equal NumPy's over all rows (to rounding)."""
+    from sgdcli.model.standardize import RunningMoments
+
+    rng = np.random.default_rng(n)
+    X = (rng.standard_normal((n, 7)) * [1, 10, 1e3, 1e-3, 5, 1, 2] + [0, 1e4, -3, 0, 1, 7, 1e6]).astype(np.float32)
+    rows = rng.permutation(n).astype(np.int64)
+    stats = RunningMoments(7)
+    for lo, hi in zip([0, *cuts], [*cuts, n]):
+        assert stats.update(X, rows[lo:hi]) == -1
+    X64 = X.astype(np.float64)
+    assert stats.n == n
+    np.testing.assert_allclose(stats.mean, X64.mean(axis=0), rtol=1e-12, atol=1e-9)
+    np.testing.assert_allclose(stats.m2 / n, X64.var(axis=0), rtol=1e-9, atol=1e-12)
+
+
+def test_moments_name_the_first_row_with_a_non_finite_value():
+    from sgdcli.model.standardize import RunningMoments
+
+    X = np.ones((1000, 3), dtype=np.float32)
+    X[700, 1], X[900, 2] = np.inf, np.nan
+    rows = np.arange(1000, dtype=np.int64)[::-1].copy()  # visited from the end: row 900 comes first
+    assert RunningMoments(3).update(X, rows) == 99

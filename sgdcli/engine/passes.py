@@ -16,7 +16,6 @@ from sgdcli.data.prefetch import stream_blocks
 from sgdcli.data.selection import finite_mask, select_rows
 from sgdcli.data.table import Table
 from sgdcli.errors import InputError
-from sgdcli.kernels.rows import first_nonfinite_row
 from sgdcli.model import labels as labels_mod
 from sgdcli.model.labels import Labels
 from sgdcli.model.standardize import RunningMoments
@@ -85,11 +84,9 @@ def moment_pass(table: Table, spans, block_rows: int, opts: TrainOptions, check_
         check_stop()
         rows, _ = select_rows(block.start, block.stop - block.start, opts.val_fraction, opts.seed,
                               finite=finite_mask(block) if skip else None)
-        X = block.X if len(rows) == block.X.shape[0] else block.X[rows]
-        bad = first_nonfinite_row(X)
+        bad = stats.update(block.X, rows)
         if bad >= 0:
             raise InputError(f"{table.path}:{table.x_name}: non-finite feature value at row {block.start + int(rows[bad])}")
-        stats.update(X)
     return stats
 
 

@@ -1,14 +1,15 @@
 """Per-feature mean and standard deviation in one streaming pass.
 
-Block statistics are merged with Chan et al.'s parallel update, in float64, so
-the result does not depend on the block size beyond rounding.
+Parts of a few hundred rows are merged with Chan et al.'s parallel update, in
+float64 (kernels/moments.py), so the result does not depend on the block size
+beyond rounding, and workers' figures merge the same way.
 """
 
 from __future__ import annotations
 
 import numpy as np
 
-SUB_ROWS = 8192  # bounds the float64 temporaries of one step
+from sgdcli.kernels.moments import add_moments
 
 
 class RunningMoments:
@@ -17,11 +18,13 @@ class RunningMoments:
         self.mean = np.zeros(d)
         self.m2 = np.zeros(d)
 
-    def update(self, X: np.ndarray) -> None:
-        for s in range(0, X.shape[0], SUB_ROWS):
-            part = np.asarray(X[s : s + SUB_ROWS], dtype=np.float64)
-            mb = part.mean(axis=0)
-            self._add(part.shape[0], mb, ((part - mb) ** 2).sum(axis=0))
+    def update(self, X: np.ndarray, rows: np.ndarray | None = None) -> int:
+        """Add the rows ``rows`` of ``X`` (all of them by default), in one compiled pass; returns the position
+        in ``rows`` of the first row with a non-finite value, or -1."""
+        if rows is None:
+            rows = np.arange(X.shape[0], dtype=np.int64)
+        self.n, bad = add_moments(X, rows, self.n, self.mean, self.m2)
+        return int(bad)
 
     def merge(self, other: "RunningMoments") -> None:
         """Add the statistics of other rows (Chan et al.'s update, as for a block)."""
