@@ -242,7 +242,9 @@ class Run:
             reporter.message(runtime.describe())
         if self.auto is not None:
             momentum = opts.momentum if opts.optimizer in ("momentum", "nesterov") else None
-            reporter.message(f"--lr auto: {self.auto.lr:.4g} = {self.auto.why(opts.model, self.batch, momentum)}")
+            halved = self.pos.lr_halvings
+            reporter.message(f"--lr auto: {self.auto.lr:.4g} = {self.auto.why(opts.model, self.batch, momentum)}"
+                             + (f"; halved {halved} time(s) after blow-ups: {self.rate_opts.lr:.4g}" if halved else ""))
         if self.lr != self.rate_opts.lr:
             reporter.message(f"--lr-scaling {opts.lr_scaling}: {_scaling(self.rate_opts, self.batch, self.shards)}")
         if metrics_tmp is not None:
