@@ -44,8 +44,6 @@ EXTENT_BYTES = 64 << 10  # a mapped file is read in random runs of up to this si
 # class mix of a sorted file's window strays from the file's, and the model follows each window's mix.
 MIN_PLACES = 256
 ORDER_SHARE = 16  # the epoch's extent order takes at most 1/ORDER_SHARE of --memory
-
-
 PAGE_ROWS = 16  # the largest default page: a batch of 256 draws on MIX of them
 
 
