@@ -126,3 +126,18 @@ def test_the_zero_model_loss_of_each_model():
     assert rate.zero_loss("logistic", labels, 1) == pytest.approx(np.log(2))
     assert rate.zero_loss("softmax", labels, 10) == pytest.approx(np.log(10))
     assert rate.zero_loss("hinge", labels, 1) == 1.0
+
+
+def test_raw_features_that_blow_the_loss_up_at_an_explicit_rate_say_what_to_change(tmp_path):
+    """Features from 0.001 to 4,000 at --lr 0.01: no value overflows, but the loss is thousands of times the
+    all-zero model's; it exits 1 with the message, and --standardize --lr auto trains the same file."""
+    X, y = make_problem("binary", n=5000, d=6, seed=1)
+    X = X * np.array([1e-3, 1, 10, 100, 1000, 4000], dtype=np.float32)
+    path = write_table(tmp_path / "raw.h5", X, y)
+    code, out, err = cli("train", path, "-o", tmp_path / "m.h5", "--epochs", "3")
+    assert code == 1 and out == ""
+    assert err.splitlines()[-1].startswith("sgdcli: error: training diverged in epoch 1: its mean loss ")
+    assert err.splitlines()[-1].endswith(" is over 100 times the all-zero model's 0.6931 at learning rate 0.01; "
+                                         "try a smaller --lr (e.g. 0.001), --standardize, or --lr auto")
+    assert not (tmp_path / "m.h5").exists()
+    assert cli("train", path, "-o", tmp_path / "m.h5", "--epochs", "3", "--standardize", "--lr", "auto")[0] == 0

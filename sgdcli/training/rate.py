@@ -17,8 +17,8 @@ chunk is decoded at most once per run, and the runs' chunks in parallel), so
 the choice costs a few reads and
 is the same for a seed on every run and every resume.  A run whose loss blows
 up at the chosen rate (a value overflows, or an epoch ends far above the
-all-zero model's loss) starts over from its first epoch at half the rate
-(training/run.py).
+all-zero model's loss: ``blew_up``, which every run checks) starts over from
+its first epoch at half the rate (training/run.py).
 """
 
 from __future__ import annotations
@@ -51,15 +51,6 @@ class AutoRate:
     rows: int  # rows sampled
     zero_loss: float = math.nan  # the mean loss of the all-zero model on the sample: where training starts
 
-    def blew_up(self, loss: float) -> bool:
-        """Whether an epoch's mean loss is so far above where training started that the rate is to blame.
-
-        A rate past the stable one can grow the weights by orders of magnitude
-        an epoch without any value overflowing, which the kernels' non-finite
-        checks cannot see.
-        """
-        return math.isfinite(self.zero_loss) and loss > BLOWN_UP * max(self.zero_loss, 1e-12)
-
     def why(self, model: str, batch: int, momentum: float | None) -> str:
         """The reason for the rate, for the log."""
         text = (f"1 / ({CURVATURE[model]:g} × ({self.lambda_max:.4g} + {self.trace:.4g} / {batch})): the largest "
@@ -71,20 +62,41 @@ class AutoRate:
         return dataclasses.asdict(self)
 
 
-def sample(table: Table, center: np.ndarray, scale: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Rows in runs spread evenly over the file, as the model sees them, with a column of ones for the bias;
-    and their labels."""
+def _spans(table: Table) -> list[tuple[int, int]]:
+    """The runs of rows the sample reads: spread evenly over the file."""
     n = table.n_rows
     runs = SAMPLE_RUNS if table.unit_rows == 1 else DECODED_SAMPLE_RUNS
     run = min(SAMPLE_ROWS // runs, n)
     starts = np.unique(np.linspace(0, n - run, min(runs, max(1, n // run))).astype(np.int64))
-    spans = [(int(s), int(s) + run) for s in starts]
-    buffer = np.empty((len(starts) * run, table.n_features), dtype=np.float32)
+    return [(int(s), int(s) + run) for s in starts]
+
+
+def sample_labels(table: Table) -> np.ndarray:
+    """The labels of the sample's rows."""
+    spans = _spans(table)
+    return table.Y.read_ranges(spans, np.empty(sum(b - a for a, b in spans)))
+
+
+def sample(table: Table, center: np.ndarray, scale: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Rows in runs spread evenly over the file, as the model sees them, with a column of ones for the bias;
+    and their labels."""
+    spans = _spans(table)
+    buffer = np.empty((sum(b - a for a, b in spans), table.n_features), dtype=np.float32)
     rows = table.X.read_ranges(spans, buffer)  # gzip chunks decoded in parallel
-    labels = table.Y.read_ranges(spans, np.empty(len(rows))) if table.Y is not None else np.zeros(len(rows))
+    labels = sample_labels(table) if table.Y is not None else np.zeros(len(rows))
     Z = (rows.astype(np.float64) - center) * scale
     Z[~np.isfinite(Z)] = 0.0  # a bad row must not make the rate NaN (--bad-rows skip leaves it out of training)
     return np.column_stack([Z, np.ones(len(Z))]), labels
+
+
+def blew_up(loss: float, zero: float) -> bool:
+    """Whether an epoch's mean ``loss`` is so far above the all-zero model's (``zero``) that the rate is to blame.
+
+    A rate past the stable one can grow the weights by orders of magnitude an
+    epoch without any value overflowing, which the kernels' non-finite checks
+    cannot see.
+    """
+    return math.isfinite(zero) and loss > BLOWN_UP * max(zero, 1e-12)
 
 
 def zero_loss(model: str, labels: np.ndarray, outputs: int) -> float:

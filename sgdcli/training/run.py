@@ -34,7 +34,7 @@ from sgdcli.reporting.reporter import Reporter
 from sgdcli.training import checkpoint as ckpt_mod
 from sgdcli.training.control import RunControl
 from sgdcli.training.early_stopping import EarlyStopping
-from sgdcli.training.rate import BLOWN_UP, MAX_HALVINGS, auto_rate
+from sgdcli.training.rate import BLOWN_UP, MAX_HALVINGS, auto_rate, blew_up, sample_labels, zero_loss
 from sgdcli.training.signals import EXIT_CODES, name
 from sgdcli.versions import versions
 
@@ -84,6 +84,10 @@ class Run:
         if opts.lr == "auto":
             momentum = opts.momentum if opts.optimizer in ("momentum", "nesterov") else None
             self.auto = auto_rate(table, opts.model, center, scale, self.batch, momentum, self.labels.n_outputs)
+        # where training starts: an epoch far above it blew up, though no value overflowed (rate.blew_up)
+        self.zero_loss = (self.auto.zero_loss if self.auto is not None else
+                          zero_loss(opts.model, sample_labels(table) if opts.model == "linear" else np.zeros(0),
+                                    self.labels.n_outputs))
         halvings = saved.position.lr_halvings if saved is not None else 0
         self._set_rate(halvings)
         self.pages = table.page_shuffle(executor.stream_memory, pages_for(self.batch, opts.page_rows), opts.seed,
@@ -282,9 +286,11 @@ class Run:
             self.save_checkpoint()  # the last whole round: --resume continues from it
             raise RuntimeFailure(f"{exc}; checkpoint saved to {self.control.checkpoint}, "
                                  f"run the same command with --resume to continue") from None
-        if self.auto is not None and self.auto.blew_up(result.train_loss):
+        if blew_up(result.train_loss, self.zero_loss):
             raise DivergedError(f"training diverged in epoch {epoch + 1}: its mean loss {result.train_loss:.4g} is "
-                                f"over {BLOWN_UP:g} times the all-zero model's {self.auto.zero_loss:.4g}")
+                                f"over {BLOWN_UP:g} times the all-zero model's {self.zero_loss:.4g} at learning "
+                                f"rate {self.rate_opts.lr:.4g}; try a smaller --lr (e.g. {self.rate_opts.lr / 10:.4g}), "
+                                f"--standardize, or --lr auto")
         seconds = self.pos.seconds + time.perf_counter() - self._epoch_t0
         params = self.state.params(opts.average)
         record = {
