@@ -191,3 +191,37 @@ def test_label_encoding_maps_classes_and_names_a_stranger(k):
         y[rows[17]] = stranger
         with pytest.raises(InputError, match=rf"^f:y: label .* at row {100 + rows[17]} is not one of the model's classes"):
             labels.encode_rows(y, rows, "f:y", first_row=100)
+
+
+def test_a_read_ahead_dropped_unfinished_does_not_wait_for_its_reader():
+    """The garbage collector may finalize a dropped pipeline in any thread: it must not join the reader there
+    (that deadlocked once, in a thread that was starting another).  ``close()`` does wait."""
+    import gc
+    import threading
+
+    from sgdcli.data.prefetch import _Pipeline
+
+    release, finished, watchdog = threading.Event(), [], []
+
+    def load(i):
+        if i == 1:
+            release.wait(30)  # the read ahead, still in flight when the pipeline is dropped
+        finished.append(i)
+        return i
+
+    pipeline = _Pipeline(3, load)
+    assert next(pipeline) == 0
+    timer = threading.Timer(10, lambda: (watchdog.append(True), release.set()))
+    timer.start()
+    del pipeline
+    gc.collect()
+    assert not watchdog  # the collection returned while the reader was still blocked
+    release.set()
+    timer.cancel()
+
+    for t in [t for t in threading.enumerate() if t.name.startswith("sgdcli-read")]:
+        t.join(10)  # the dropped pipeline's reader, released above, ends by itself
+    waited = _Pipeline(2, load)
+    assert next(waited) == 0
+    waited.close()
+    assert not [t for t in threading.enumerate() if t.name.startswith("sgdcli-read")]  # close() joined its reader

@@ -12,7 +12,7 @@ Passes over the file (labels, moments, scoring) read blocks in file order
 from __future__ import annotations
 
 from concurrent.futures import ThreadPoolExecutor
-from typing import Any, Callable, Iterator, NamedTuple
+from typing import Any, Callable, NamedTuple
 
 import numpy as np
 
@@ -27,20 +27,50 @@ class Block(NamedTuple):
     y: np.ndarray | None
 
 
-def _pipeline(n: int, load: Callable[[int], Any]) -> Iterator[Any]:
-    """``load(0)``, ``load(1)``, ... each computed in a reader thread while the consumer holds the one before."""
-    if n == 0:
-        return
-    with ThreadPoolExecutor(max_workers=1, thread_name_prefix="sgdcli-read") as pool:
-        pending = pool.submit(load, 0)
-        for i in range(n):
-            item = pending.result()
-            if i + 1 < n:
-                pending = pool.submit(load, i + 1)
-            yield item
+class _Pipeline:
+    """``load(0)``, ``load(1)``, ... each computed in a reader thread while the consumer holds the one before.
+
+    Exhausting it, or ``close()``, waits for the reader thread.  One that is
+    dropped unfinished and left to the garbage collector stops its reader
+    without waiting: the collector runs finalizers in whichever thread it
+    happens to run, and a finalizer that joins a thread can deadlock there
+    (one thread in the middle of starting another, with the interpreter's
+    thread locks held, was seen to).  Consumers close it (the epoch does).
+    """
+
+    def __init__(self, n: int, load: Callable[[int], Any]):
+        self._n, self._load, self._i = n, load, 0
+        self._pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="sgdcli-read") if n else None
+        self._pending = self._pool.submit(load, 0) if n else None
+
+    def __iter__(self) -> "_Pipeline":
+        return self
+
+    def __next__(self) -> Any:
+        if self._i >= self._n:
+            self.close()
+            raise StopIteration
+        try:
+            item = self._pending.result()
+        except BaseException:
+            self.close()
+            raise
+        self._i += 1
+        if self._i < self._n:
+            self._pending = self._pool.submit(self._load, self._i)
+        return item
+
+    def close(self) -> None:
+        if self._pool is not None:
+            self._pool.shutdown(wait=True, cancel_futures=True)
+            self._pool = None
+
+    def __del__(self):
+        if getattr(self, "_pool", None) is not None:
+            self._pool.shutdown(wait=False, cancel_futures=True)
 
 
-def stream_blocks(table: Table, spans: list[tuple[int, int]], block_rows: int) -> Iterator[Block]:
+def stream_blocks(table: Table, spans: list[tuple[int, int]], block_rows: int) -> _Pipeline:
     """Yield the ``Block``s of ``spans`` in that order, reading one ahead in a thread."""
     xbuf: list[np.ndarray | None] = [None] * BUFFERS
     ybuf: list[np.ndarray | None] = [None] * BUFFERS
@@ -58,7 +88,7 @@ def stream_blocks(table: Table, spans: list[tuple[int, int]], block_rows: int) -
         y = table.Y.read(start, stop, ybuf[slot]) if table.Y is not None else None
         return Block(start, stop, table.X.read(start, stop, xbuf[slot]), y)
 
-    return _pipeline(len(spans), load)
+    return _Pipeline(len(spans), load)
 
 
 class Window(NamedTuple):
@@ -74,7 +104,7 @@ class Window(NamedTuple):
 
 
 def stream_windows(table: Table, pages: PageShuffle, epoch: int, windows: list[int],
-                   prepare: Callable[[Window, int], Any]) -> Iterator[Any]:
+                   prepare: Callable[[Window, int], Any]) -> _Pipeline:
     """Yield ``prepare(window, i)`` for the i-th of the windows ``windows`` of epoch ``epoch``, one ahead in a thread.
 
     X is read the cheapest way its storage allows: where the file is mapped
@@ -114,10 +144,14 @@ def stream_windows(table: Table, pages: PageShuffle, epoch: int, windows: list[i
         if whole is not None:
             X, xrows = whole, table.X.place(rows)
         elif x_direct:
-            def gather(positions, out=xbuf[slot]):
-                return table.X.take(rows[positions], out)
+            gather = _copier(table.X, rows, xbuf[slot])
         else:
             X, xrows = table.X.read_ranges(spans, xbuf[slot]).reshape(-1), local * table.n_features
         return prepare(Window(w, sizes[w], rows, y, X, xrows, gather), i)
 
-    return _pipeline(len(windows), load)
+    return _Pipeline(len(windows), load)
+
+
+def _copier(column, rows: np.ndarray, out: np.ndarray) -> Callable[[np.ndarray], np.ndarray]:
+    """Positions in ``rows`` -> those rows of ``column``, copied in that order into ``out``."""
+    return lambda positions: column.take(rows[positions], out)

@@ -10,6 +10,7 @@ that averages models (parallel/) calls it for its share of the epoch.
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import math
 import time
@@ -179,35 +180,36 @@ def run_epoch(
         # a window split between shards: its bad rows are counted once, by the segment that starts it
         return rows, X, xrows, y, bad if lo == 0 else 0
 
-    windows = stream_windows(table, plan.pages, epoch, [w for w, _, _ in segments[first:]], prepare)
-    for k, (rows, X, xrows, y, bad) in enumerate(windows, start=first):
-        if budget <= 0:  # the round ended with the window before
-            windows.close()
-            return epoch_result(state, pos, int(counters[ks.T]) - t0, finished=False)
-        start_row = pos.row if k == first else 0
-        if start_row == 0:
-            pos.bad_rows += bad
-        lo = start_row
-        while lo < len(rows) and budget > 0:
-            # slices end at multiples of SLICE_ROWS from the window's start, whatever the budget
-            hi = min((lo // SLICE_ROWS + 1) * SLICE_ROWS, len(rows), lo + budget)
-            status = train_block(cfg, X, y[lo:hi], xrows[lo:hi], plan.center, plan.scale, state, scratch)
-            if status == ks.BAD_ROW:
-                raise InputError(f"{where}: non-finite feature value at row {int(rows[lo + int(counters[ks.BAD])])}")
-            if status == ks.DIVERGED:
-                raise _diverged(cfg, state, epoch, t0)
-            pos.block, pos.row = k, hi
-            pos.rows_seen += hi - lo
-            if on_progress is not None:
-                on_progress(int(counters[ks.T]) - t0, pos.rows_seen, running_loss(state), current_lr(cfg, state))
-            if safe_point is not None:
-                safe_point(pos)
-            budget -= hi - lo
-            lo = hi
-        if lo < len(rows):  # the round ended inside this window
-            windows.close()
-            return epoch_result(state, pos, int(counters[ks.T]) - t0, finished=False)
-        pos.block, pos.row = k + 1, 0
+    # closed here, whatever happens: a generator left to the garbage collector would shut its reader down
+    # in whichever thread collects it, which can deadlock (a thread being started, with its locks held)
+    with contextlib.closing(stream_windows(table, plan.pages, epoch, [w for w, _, _ in segments[first:]],
+                                           prepare)) as windows:
+        for k, (rows, X, xrows, y, bad) in enumerate(windows, start=first):
+            if budget <= 0:  # the round ended with the window before
+                return epoch_result(state, pos, int(counters[ks.T]) - t0, finished=False)
+            start_row = pos.row if k == first else 0
+            if start_row == 0:
+                pos.bad_rows += bad
+            lo = start_row
+            while lo < len(rows) and budget > 0:
+                # slices end at multiples of SLICE_ROWS from the window's start, whatever the budget
+                hi = min((lo // SLICE_ROWS + 1) * SLICE_ROWS, len(rows), lo + budget)
+                status = train_block(cfg, X, y[lo:hi], xrows[lo:hi], plan.center, plan.scale, state, scratch)
+                if status == ks.BAD_ROW:
+                    raise InputError(f"{where}: non-finite feature value at row {int(rows[lo + int(counters[ks.BAD])])}")
+                if status == ks.DIVERGED:
+                    raise _diverged(cfg, state, epoch, t0)
+                pos.block, pos.row = k, hi
+                pos.rows_seen += hi - lo
+                if on_progress is not None:
+                    on_progress(int(counters[ks.T]) - t0, pos.rows_seen, running_loss(state), current_lr(cfg, state))
+                if safe_point is not None:
+                    safe_point(pos)
+                budget -= hi - lo
+                lo = hi
+            if lo < len(rows):  # the round ended inside this window
+                return epoch_result(state, pos, int(counters[ks.T]) - t0, finished=False)
+            pos.block, pos.row = k + 1, 0
     if counters[ks.FILL] > 0:
         if plan.drop_last:
             state.G[:] = 0.0
