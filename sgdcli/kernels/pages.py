@@ -2,7 +2,7 @@
 
 A window is a list of extents (runs of ``extent_rows`` rows) in the epoch's
 random order.  The page grid (boundaries at ``offset + k·page_rows``) cuts the
-extents into pieces; the pieces are permuted, taken ``mix`` at a time, and the
+extents into pieces; the pieces are permuted (Fisher–Yates, permute.py), taken ``mix`` at a time, and the
 rows of each such group are visited round-robin: the first row of every
 piece, then the second of every piece, and so on.  Every row of the window is
 visited exactly once.  Each run of the group stays a sequential stream that
@@ -15,14 +15,7 @@ from __future__ import annotations
 import numpy as np
 
 from sgdcli.kernels.jit import kernel
-
-
-@kernel(callee=True)
-def _splitmix(x):
-    z = x
-    z = (z ^ (z >> np.uint64(30))) * np.uint64(0xBF58476D1CE4E5B9)
-    z = (z ^ (z >> np.uint64(27))) * np.uint64(0x94D049BB133111EB)
-    return z ^ (z >> np.uint64(31))
+from sgdcli.kernels.permute import shuffle_in_place
 
 
 @kernel()
@@ -55,14 +48,7 @@ def window_visit(extents, extent_rows, n_rows, offset, page_rows, mix, state, pe
         at += hi - lo
     order = np.arange(m)
     if permute:
-        x = np.uint64(state)
-        for i in range(m - 1, 0, -1):  # Fisher–Yates; j = floor(u·(i+1)), u a 53-bit uniform
-            x += np.uint64(0x9E3779B97F4A7C15)
-            u = float(_splitmix(x) >> np.uint64(11)) * (1.0 / 9007199254740992.0)
-            j = min(int(u * (i + 1)), i)
-            t = order[i]
-            order[i] = order[j]
-            order[j] = t
+        shuffle_in_place(order, state)
     k = 0
     for g in range(0, m, mix):
         h = min(g + mix, m)

@@ -12,9 +12,9 @@ import numpy as np
 from sgdcli.kernels.jit import kernel
 
 
-@kernel()
-def fisher_yates(a, state):
-    """Shuffle ``a`` in place, uniformly, from a 64-bit seed; returns ``a``.
+@kernel(callee=True)
+def shuffle_in_place(a, state):
+    """Shuffle ``a`` in place, uniformly, from a 64-bit seed (for other kernels; ``fisher_yates`` from Python).
 
     j = floor(u·(i+1)) with u a 53-bit uniform: the bias against uniform is
     below (i+1)/2^53, far under anything a training run can see.
@@ -31,4 +31,10 @@ def fisher_yates(a, state):
         t = a[i]
         a[i] = a[j]
         a[j] = t
+
+
+@kernel()
+def fisher_yates(a, state):
+    """Shuffle ``a`` in place, uniformly, from a 64-bit seed; returns ``a``."""
+    shuffle_in_place(a, state)
     return a

@@ -30,6 +30,7 @@ import numpy as np
 
 from sgdcli.data.table import Table
 
+MOMENTUM_OPTIMIZERS = ("momentum", "nesterov")
 CURVATURE = {"linear": 1.0, "logistic": 0.25, "softmax": 0.5, "hinge": 1.0}  # hinge: as squared error
 SAMPLE_ROWS = 4096
 # Places of the file the sample is read from: where rows are read in place, many; where each read decodes a
@@ -50,13 +51,14 @@ class AutoRate:
     trace: float
     rows: int  # rows sampled
     zero_loss: float = math.nan  # the mean loss of the all-zero model on the sample: where training starts
+    momentum: float | None = None  # β of momentum and nesterov, which scaled the rate
 
-    def why(self, model: str, batch: int, momentum: float | None) -> str:
+    def why(self, model: str, batch: int) -> str:
         """The reason for the rate, for the log."""
         text = (f"1 / ({CURVATURE[model]:g} × ({self.lambda_max:.4g} + {self.trace:.4g} / {batch})): the largest "
                 f"eigenvalue and the trace of the features' second moments on {self.rows} rows, {model}'s "
                 f"curvature bound {CURVATURE[model]:g}")
-        return text + (f", × (1 − momentum {momentum:g})" if momentum is not None else "")
+        return text + (f", × (1 − momentum {self.momentum:g})" if self.momentum is not None else "")
 
     def as_dict(self) -> dict:
         return dataclasses.asdict(self)
@@ -125,14 +127,16 @@ def largest_eigenvalue(Z: np.ndarray) -> float:
     return value
 
 
-def auto_rate(table: Table, model: str, center: np.ndarray, scale: np.ndarray, batch: int,
-              momentum: float | None = None, outputs: int = 1) -> AutoRate:
-    """The rate of ``--lr auto`` for ``model`` (``outputs`` scores) at ``batch`` rows (``momentum``: its β, for
-    momentum methods)."""
+def auto_rate(table: Table, model: str, center: np.ndarray, scale: np.ndarray, batch: int, optimizer: str = "sgd",
+              momentum: float = 0.0, outputs: int = 1) -> AutoRate:
+    """The rate of ``--lr auto`` for ``model`` (``outputs`` scores) at ``batch`` rows with ``optimizer`` (whose
+    β, for momentum and nesterov, is ``momentum``)."""
+    momentum = momentum if optimizer in MOMENTUM_OPTIMIZERS else None
     Z, labels = sample(table, center, scale)
     lam = largest_eigenvalue(Z)
     trace = float(np.einsum("ij,ij->", Z, Z) / len(Z))
     lr = 1.0 / (CURVATURE[model] * (lam + trace / batch))
     if momentum is not None:
         lr *= 1.0 - momentum
-    return AutoRate(lr=lr, lambda_max=lam, trace=trace, rows=len(Z), zero_loss=zero_loss(model, labels, outputs))
+    return AutoRate(lr=lr, lambda_max=lam, trace=trace, rows=len(Z), zero_loss=zero_loss(model, labels, outputs),
+                    momentum=momentum)

@@ -82,8 +82,8 @@ class Run:
         self.steps = steps
         self.auto = None
         if opts.lr == "auto":
-            momentum = opts.momentum if opts.optimizer in ("momentum", "nesterov") else None
-            self.auto = auto_rate(table, opts.model, center, scale, self.batch, momentum, self.labels.n_outputs)
+            self.auto = auto_rate(table, opts.model, center, scale, self.batch, opts.optimizer, opts.momentum,
+                                  self.labels.n_outputs)
         # where training starts: an epoch far above it blew up, though no value overflowed (rate.blew_up)
         self.zero_loss = (self.auto.zero_loss if self.auto is not None else
                           zero_loss(opts.model, sample_labels(table) if opts.model == "linear" else np.zeros(0),
@@ -245,9 +245,8 @@ class Run:
             reporter.message(self.pages.describe())
             reporter.message(runtime.describe())
         if self.auto is not None:
-            momentum = opts.momentum if opts.optimizer in ("momentum", "nesterov") else None
             halved = self.pos.lr_halvings
-            reporter.message(f"--lr auto: {self.auto.lr:.4g} = {self.auto.why(opts.model, self.batch, momentum)}"
+            reporter.message(f"--lr auto: {self.auto.lr:.4g} = {self.auto.why(opts.model, self.batch)}"
                              + (f"; halved {halved} time(s) after blow-ups: {self.rate_opts.lr:.4g}" if halved else ""))
         if self.lr != self.rate_opts.lr:
             reporter.message(f"--lr-scaling {opts.lr_scaling}: {_scaling(self.rate_opts, self.batch, self.shards)}")
