@@ -6,7 +6,6 @@ import pytest
 from sgdcli.kernels import batches, losses, pure_sgd, scoring
 from sgdcli.kernels import state as ks
 from sgdcli.kernels.state import Scratch, TrainState
-from sgdcli.options import TrainOptions
 from sgdcli.kernels.state import kernel_config
 
 import naive
@@ -52,7 +51,7 @@ def problem(model, n=203, d=4, k=3, seed=3):
 def test_train_block_matches_reference(model, optimizer):
     X, y, order = problem(model)
     k_out = 3 if model == "softmax" else 1
-    opts = TrainOptions(model=model, optimizer=optimizer, lr=0.05, l2=0.01, l1=0.001, beta2=0.99)
+    opts = naive.options(model=model, optimizer=optimizer, lr=0.05, l2=0.01, l1=0.001, beta2=0.99)
     state = run_kernel(opts, X, y, order, batch=16, k_out=k_out, pieces=3, epochs=2)
     expected = naive.minibatch_sgd(model, X, y, order, 16, 0.05, optimizer, epochs=2, k_out=k_out, l1=0.001, l2=0.01, beta2=0.99)
     np.testing.assert_allclose(state.W, expected, rtol=1e-9, atol=1e-12)
@@ -70,7 +69,7 @@ def test_block_boundaries_do_not_change_the_result(pieces, model):
     """
     X, y, order = problem(model)
     k_out = 3 if model == "softmax" else 1
-    opts = TrainOptions(model=model, lr=0.1)
+    opts = naive.options(model=model, lr=0.1)
     one = run_kernel(opts, X, y, order, batch=32, k_out=k_out, pieces=1)
     split = run_kernel(opts, X, y, order, batch=32, k_out=k_out, pieces=pieces)
     assert split.counters[ks.T] == one.counters[ks.T] == -(-len(order) // 32)
@@ -86,7 +85,7 @@ def test_parallel_path_matches_serial(parts, model, k_out):
     from numba import types
 
     X, y, order = problem(model, n=500)
-    opts = TrainOptions(model=model, lr=0.1)
+    opts = naive.options(model=model, lr=0.1)
     serial = run_kernel(opts, X, y, order, batch=64, k_out=k_out)
     parallel = run_kernel(opts, X, y, order, batch=64, k_out=k_out, parts=parts, par_min_rows=0)
     threads_arg = [sig[8] for sig in batches.train_block_batches.signatures]
@@ -98,21 +97,21 @@ def test_parallel_path_matches_serial(parts, model, k_out):
 
 def test_full_batch_and_pure_sgd_and_drop_last():
     X, y, order = problem("linear", n=50)
-    opts = TrainOptions(model="linear", lr=0.1)
+    opts = naive.options(model="linear", lr=0.1)
     full = run_kernel(opts, X, y, order, batch=50, pieces=4)
     assert full.counters[ks.T] == 1
     np.testing.assert_allclose(full.W, naive.minibatch_sgd("linear", X, y, order, 50, 0.1), rtol=1e-10)
     sgd1 = run_kernel(opts, X, y, order, batch=1, pieces=3)
     assert sgd1.counters[ks.T] == 50
     np.testing.assert_allclose(sgd1.W, naive.minibatch_sgd("linear", X, y, order, 1, 0.1), rtol=1e-9)
-    dropped = run_kernel(TrainOptions(model="linear", lr=0.1, drop_last=True), X, y, order, batch=16)
+    dropped = run_kernel(naive.options(model="linear", lr=0.1, drop_last=True), X, y, order, batch=16)
     assert dropped.counters[ks.T] == 3
     np.testing.assert_allclose(dropped.W, naive.minibatch_sgd("linear", X, y, order, 16, 0.1, drop_last=True), rtol=1e-10)
 
 
 def test_averaged_sgd_matches_reference():
     X, y, order = problem("logistic")
-    opts = TrainOptions(model="logistic", lr=0.2, average=True)
+    opts = naive.options(model="logistic", lr=0.2, average=True)
     state = run_kernel(opts, X, y, order, batch=8)
     expected = naive.minibatch_sgd("logistic", X, y, order, 8, 0.2, average=True)
     np.testing.assert_allclose(state.params(True), expected, rtol=1e-9)
@@ -146,7 +145,7 @@ def test_nonfinite_feature_is_reported_with_its_row(bad, model, k_out):
     """Batches of 7: row 6 ends a batch alone, 16 and 17 are the first and second of a pair."""
     X, y, order = problem(model, n=30)
     X[bad, 2] = np.nan
-    opts = TrainOptions(model=model)
+    opts = naive.options(model=model)
     d = X.shape[1]
     cfg = kernel_config(opts, 7, 1, 5)
     state = TrainState.zeros(k_out, d)
@@ -160,7 +159,7 @@ def test_nonfinite_feature_is_reported_with_its_row(bad, model, k_out):
 def test_divergence_is_detected():
     X, y, order = problem("linear", n=200)
     X *= 100
-    opts = TrainOptions(model="linear", lr=10.0)
+    opts = naive.options(model="linear", lr=10.0)
     d = X.shape[1]
     cfg = kernel_config(opts, 1, 1, 200)
     state = TrainState.zeros(1, d)
@@ -179,7 +178,7 @@ def test_pure_sgd_path_matches_reference(model, k_out, standardize):
     d = X.shape[1]
     rng = np.random.default_rng(9)
     center, scale = (rng.standard_normal(d), rng.uniform(0.5, 2, d)) if standardize else (np.zeros(d), np.ones(d))
-    opts = TrainOptions(model=model, lr=0.05, l2=0.1, standardize=standardize, schedule="invscaling", power_t=0.3)
+    opts = naive.options(model=model, lr=0.05, l2=0.1, standardize=standardize, schedule="invscaling", power_t=0.3)
     cfg = kernel_config(opts, 1, 1, 2 * 150)
     assert pure_sgd.is_pure_sgd(cfg, k_out) == (k_out == 1)
     state, buf = TrainState.zeros(k_out, d), Scratch.make(1, k_out, d)
@@ -242,6 +241,11 @@ def test_moments_match_numpy_however_the_rows_are_cut(n, cuts):
     assert stats.n == n
     np.testing.assert_allclose(stats.mean, X64.mean(axis=0), rtol=1e-12, atol=1e-9)
     np.testing.assert_allclose(stats.m2 / n, X64.var(axis=0), rtol=1e-9, atol=1e-12)
+    whole = RunningMoments(7)
+    whole.update(X, rows)
+    # parts are runs of consecutive rows of the stream wherever the calls cut it: the same figures, bit for bit
+    np.testing.assert_array_equal(stats.mean, whole.mean)
+    np.testing.assert_array_equal(stats.m2, whole.m2)
 
 
 def test_moments_name_the_first_row_with_a_non_finite_value():

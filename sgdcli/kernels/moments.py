@@ -1,10 +1,14 @@
-"""Per-feature mean and summed squared deviations of a block's rows, compiled (model/standardize.py).
+"""Per-feature mean and summed squared deviations of rows streamed in file order, compiled (model/standardize.py).
 
-Rows are taken SUB_ROWS at a time: a first pass sums them (their mean), a
-second sums squared deviations from that mean while they are still in the
-cache, and each part is merged into the running figures with Chan et al.'s
-update, in float64.  A part with a non-finite value has a non-finite sum, so
-the check for NaN and ±inf costs nothing until one is there.
+Rows are taken in parts of SUB_ROWS consecutive rows of the stream, wherever
+the calls cut it: a part left unfinished at the end of one call is carried
+on by the next, so the figures do not depend on how the file was read
+(blocks, chunks, memory budget), to the last bit.  Within a part the rows'
+deviations from a shift (the running mean, or the part's first row before
+any part was merged) are summed with their squares; a full part is merged
+into the running figures with Chan et al.'s update, in float64.  A part
+with a non-finite value has a non-finite sum, so the check for NaN and
+±inf costs nothing until one is there.
 """
 
 from __future__ import annotations
@@ -15,48 +19,66 @@ import numpy as np
 
 from sgdcli.kernels.jit import kernel
 
-SUB_ROWS = 256  # rows per part: 100 float32 features take 100 KB, and both passes stay in the L2 cache
+SUB_ROWS = 256  # rows per part: a shift this close to the part's mean keeps the one-pass sums exact to rounding
+N, PART = 0, 1  # counts: rows merged, rows in the unfinished part
+
+
+@kernel(callee=True)
+def _first_bad(X, rows, upto):
+    """Position in ``rows[:upto]`` of the first row with a non-finite value (there is one)."""
+    d = X.shape[1]
+    for r in range(upto):
+        for j in range(d):
+            if not math.isfinite(X[rows[r], j]):
+                return r
+    return upto - 1
+
+
+@kernel()  # also called from Python, at the end of the stream
+def merge_part(counts, mean, m2, shift, s1, s2):
+    """Merge the unfinished part (its sums of deviations from ``shift``) into the running figures; empty it."""
+    nb = counts[PART]
+    if nb == 0:
+        return
+    n = counts[N]
+    total = n + nb
+    for j in range(mean.shape[0]):
+        part_mean = shift[j] + s1[j] / nb
+        part_m2 = max(s2[j] - s1[j] * s1[j] / nb, 0.0)
+        delta = part_mean - mean[j]
+        mean[j] += delta * (nb / total)
+        m2[j] += part_m2 + delta * delta * (n * nb / total)
+        s1[j] = 0.0
+        s2[j] = 0.0
+    counts[N] = total
+    counts[PART] = 0
 
 
 @kernel()
-def add_moments(X, rows, n, mean, m2):
-    """Add the rows ``rows`` of ``X`` to ``n`` rows of per-feature ``mean`` and ``m2`` (updated in place).
+def add_moments(X, rows, counts, mean, m2, shift, s1, s2):
+    """Add the rows ``rows`` of ``X`` to the figures (all updated in place; ``counts`` holds [rows merged, rows
+    in the unfinished part], ``shift``, ``s1`` and ``s2`` the unfinished part).
 
-    Returns (rows now counted, position in ``rows`` of the first row with a non-finite value or -1); at a
-    bad row the figures hold the parts before its part.
+    Returns the position in ``rows`` of the first row with a non-finite value, or -1.
     """
     d = X.shape[1]
-    part_mean = np.empty(d)
-    part_m2 = np.empty(d)
     k = rows.shape[0]
-    for s in range(0, k, SUB_ROWS):
-        e = min(s + SUB_ROWS, k)
-        nb = e - s
-        part_mean[:] = 0.0
-        for r in range(s, e):
-            i = rows[r]
+    for r in range(k):
+        i = rows[r]
+        if counts[PART] == 0:
             for j in range(d):
-                part_mean[j] += X[i, j]
-        finite = True
+                shift[j] = mean[j] if counts[N] > 0 else X[i, j]
         for j in range(d):
-            finite = finite and math.isfinite(part_mean[j])
-        if not finite:
-            for r in range(s, e):
-                for j in range(d):
-                    if not math.isfinite(X[rows[r], j]):
-                        return n, r
-        for j in range(d):
-            part_mean[j] /= nb
-        part_m2[:] = 0.0
-        for r in range(s, e):
-            i = rows[r]
+            v = X[i, j] - shift[j]
+            s1[j] += v
+            s2[j] += v * v
+        counts[PART] += 1
+        if counts[PART] == SUB_ROWS or r == k - 1:
+            finite = True
             for j in range(d):
-                dev = X[i, j] - part_mean[j]
-                part_m2[j] += dev * dev
-        total = n + nb
-        for j in range(d):
-            delta = part_mean[j] - mean[j]
-            mean[j] += delta * (nb / total)
-            m2[j] += part_m2[j] + delta * delta * (n * nb / total)
-        n = total
-    return n, -1
+                finite = finite and math.isfinite(s1[j])
+            if not finite:
+                return _first_bad(X, rows, r + 1)
+            if counts[PART] == SUB_ROWS:
+                merge_part(counts, mean, m2, shift, s1, s2)
+    return -1

@@ -1,44 +1,61 @@
 """Per-feature mean and standard deviation in one streaming pass.
 
-Parts of a few hundred rows are merged with Chan et al.'s parallel update, in
-float64 (kernels/moments.py), so the result does not depend on the block size
-beyond rounding, and workers' figures merge the same way.
+Parts of a few hundred consecutive rows are merged with Chan et al.'s
+parallel update, in float64 (kernels/moments.py), so the result does not
+depend on how the rows were cut into blocks, and workers' figures merge the
+same way.
 """
 
 from __future__ import annotations
 
 import numpy as np
 
-from sgdcli.kernels.moments import add_moments
+from sgdcli.kernels.moments import N, PART, add_moments, merge_part
 
 
 class RunningMoments:
     def __init__(self, d: int):
-        self.n = 0
-        self.mean = np.zeros(d)
-        self.m2 = np.zeros(d)
+        self.counts = np.zeros(2, dtype=np.int64)  # rows merged, rows of the part not yet merged
+        self._mean = np.zeros(d)
+        self._m2 = np.zeros(d)
+        self._part = np.zeros((3, d))  # its shift, and its sums of deviations and of their squares
+
+    def _finish(self) -> None:
+        """Merge the rows of the unfinished part."""
+        merge_part(self.counts, self._mean, self._m2, *self._part)
+
+    @property
+    def n(self) -> int:
+        return int(self.counts[N] + self.counts[PART])
+
+    @property
+    def mean(self) -> np.ndarray:
+        self._finish()
+        return self._mean
+
+    @property
+    def m2(self) -> np.ndarray:
+        self._finish()
+        return self._m2
 
     def update(self, X: np.ndarray, rows: np.ndarray | None = None) -> int:
         """Add the rows ``rows`` of ``X`` (all of them by default), in one compiled pass; returns the position
         in ``rows`` of the first row with a non-finite value, or -1."""
         if rows is None:
             rows = np.arange(X.shape[0], dtype=np.int64)
-        self.n, bad = add_moments(X, rows, self.n, self.mean, self.m2)
-        return int(bad)
+        return int(add_moments(X, rows, self.counts, self._mean, self._m2, *self._part))
 
     def merge(self, other: "RunningMoments") -> None:
         """Add the statistics of other rows (Chan et al.'s update, as for a block)."""
-        self._add(other.n, other.mean, other.m2)
-
-    def _add(self, nb: int, mb: np.ndarray, m2b: np.ndarray) -> None:
-        """Chan et al.'s update with ``nb`` rows of mean ``mb`` and summed squared deviations ``m2b``."""
+        self._finish()
+        nb, mb, m2b = other.n, other.mean, other.m2
         n = self.n + nb
         if n == 0:
             return
-        delta = mb - self.mean
-        self.mean += delta * (nb / n)
-        self.m2 += m2b + delta**2 * (self.n * nb / n)
-        self.n = n
+        delta = mb - self._mean
+        self._mean += delta * (nb / n)
+        self._m2 += m2b + delta**2 * (self.n * nb / n)
+        self.counts[N] = n
 
     def std(self) -> np.ndarray:
         """Population standard deviation; constant features get 1 so they pass unchanged."""
