@@ -103,23 +103,29 @@ def sklearn_figure(case: dict, epochs: int) -> float:
     return float(-np.mean(np.log(p[np.arange(len(y)), np.searchsorted(fit.classes_, y)])))
 
 
+OLD = {"lr": 0.01, "optimizer": "sgd", "schedule": "constant", "standardize": False}  # the defaults until issue 16
+
+
 def configs(case: dict) -> dict:
-    """Name -> extra TrainOptions: today's defaults, and the candidates for tomorrow's."""
+    """Name -> extra TrainOptions: the defaults, one change at a time, and the defaults they replaced."""
     return {
         "defaults": {},
-        "--standardize": {"standardize": True},
-        "--lr auto": {"lr": "auto"},
-        "--standardize --lr auto": {"standardize": True, "lr": "auto"},
-        "--standardize --lr auto --average": {"standardize": True, "lr": "auto", "average": True},
-        "--standardize --lr auto --optimizer momentum": {"standardize": True, "lr": "auto", "optimizer": "momentum"},
-        "--standardize --lr auto --optimizer adam": {"standardize": True, "lr": "auto", "optimizer": "adam"},
-        "--standardize --optimizer adam": {"standardize": True, "optimizer": "adam"},
+        "--optimizer sgd": {"optimizer": "sgd"},
+        "--optimizer momentum": {"optimizer": "momentum"},
+        "--schedule constant": {"schedule": "constant"},
+        "--average": {"average": True},
+        "--no-standardize": {"standardize": False},
+        "--optimizer adam": {"optimizer": "adam"},
+        "--optimizer rmsprop": {"optimizer": "rmsprop"},
+        "--optimizer adagrad": {"optimizer": "adagrad"},
+        "old defaults (--lr 0.01 sgd constant)": OLD,
+        "old defaults --standardize": {**OLD, "standardize": True},
     }
 
 
 def main() -> int:
     results: dict = {}
-    lines = [f"{'dataset':<14} {'case':<46} " + " ".join(f"{f'{e} epochs':>10}" for e in EPOCHS) + "  optimum / target"]
+    lines = [f"{'dataset':<14} {'case':<40} " + " ".join(f"{f'{e} epochs':>10}" for e in EPOCHS) + "  optimum / target"]
     with tempfile.TemporaryDirectory() as tmp:
         for name, case in datasets(tmp).items():
             best = None if case["test"] is not None else optimum(case)
@@ -135,10 +141,10 @@ def main() -> int:
                         row.append(float("nan"))
                         results.setdefault("errors", []).append(f"{name}, {label}, {epochs}: {exc}")
                 results[f"{name}: {label}"] = row
-                lines.append(f"{name:<14} {label:<46} " + " ".join(f"{v:10.4f}" for v in row) + f"  {target}")
+                lines.append(f"{name:<14} {label:<40} " + " ".join(f"{v:10.4f}" for v in row) + f"  {target}")
             row = [sklearn_figure(case, e) for e in EPOCHS]
             results[f"{name}: scikit-learn SGD defaults"] = row
-            lines.append(f"{name:<14} {'scikit-learn SGD defaults (standardized)':<46} "
+            lines.append(f"{name:<14} {'scikit-learn SGD defaults (standardized)':<40} "
                          + " ".join(f"{v:10.4f}" for v in row))
     lines.append("figures: breast cancer training log loss, digits test accuracy, diabetes training MSE; "
                  "nan: diverged")

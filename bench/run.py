@@ -38,6 +38,9 @@ from sgdcli.data.shuffle import pages_for  # noqa: E402
 from sgdcli.data.table import Table  # noqa: E402
 
 LR = 0.01
+# What the speed rows measure, as they have since issue 4 and as the peers run: plain SGD at a constant rate on
+# raw features (the defaults until issue 16; bench/defaults.py measures today's).
+PLAIN = {"optimizer": "sgd", "schedule": "constant", "standardize": False}
 BLOCK_BYTES = 64 * 2**20
 MEMORY_BUDGET = 256 * 2**20
 ALL = os.cpu_count() or 1
@@ -160,7 +163,7 @@ def _threads(threads: int | None) -> str:
 def sgdcli_epoch(path: str, test: str, batch: int, threads: int | None, parallel: str = "batch",
                  scaling: str = TrainOptions().lr_scaling) -> dict:
     model = train(path, TrainOptions(model="logistic", epochs=1, batch_size=batch, threads=threads, lr=LR,
-                                     memory=MEMORY_BUDGET, parallel=parallel, lr_scaling=scaling))
+                                     memory=MEMORY_BUDGET, parallel=parallel, lr_scaling=scaling, **PLAIN))
     record = model.history[0]
     return {"seconds": record["seconds"], "rows": record["rows"], "log_loss": evaluate(model, test)["log_loss"]}
 
@@ -223,7 +226,8 @@ def sample():
 threading.Thread(target=sample, daemon=True).start()
 from sgdcli import train
 from sgdcli.options import TrainOptions
-train(sys.argv[1], TrainOptions(epochs=1, batch_size=256, lr=0.01, memory=int(sys.argv[2])))
+train(sys.argv[1], TrainOptions(epochs=1, batch_size=256, lr=0.01, memory=int(sys.argv[2]), optimizer="sgd",
+                                schedule="constant", standardize=False))
 time.sleep(0.05)
 print(peak[0])
 """

@@ -34,7 +34,7 @@ import warnings
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
 import datasets  # noqa: E402
-from run import HERE, cpu_model  # noqa: E402
+from run import HERE, PLAIN, cpu_model  # noqa: E402
 
 from sgdcli import train  # noqa: E402
 from sgdcli.parallel.averaging import DEFAULT_SYNC_ROWS  # noqa: E402
@@ -54,7 +54,7 @@ DOC_TASK_MS = 1.0
 
 def train_until(path: str, test: str, target: float | None, epochs: int, dask: DaskOptions | None) -> dict:
     opts = TrainOptions(model="logistic", batch_size=BATCH, lr=LR, epochs=epochs, val=test,
-                        early_stopping=False)
+                        early_stopping=False, **PLAIN)
     quiet = io.StringIO()
     with contextlib.redirect_stderr(quiet), warnings.catch_warnings():
         warnings.simplefilter("ignore")
@@ -81,7 +81,7 @@ OVERHEAD_SYNC = 16  # steps per round in the overhead runs: many short rounds, s
 
 def overhead_run(path: str, workers: int) -> dict:
     """One epoch in many short rounds: the driver's cost per round beyond the slowest worker's."""
-    opts = TrainOptions(model="logistic", batch_size=BATCH, lr=LR, epochs=1, sync_every=OVERHEAD_SYNC)
+    opts = TrainOptions(model="logistic", batch_size=BATCH, lr=LR, epochs=1, sync_every=OVERHEAD_SYNC, **PLAIN)
     with contextlib.redirect_stderr(io.StringIO()), warnings.catch_warnings():
         warnings.simplefilter("ignore")
         model = train(path, opts, dask=DaskOptions(f"local:{workers}"))

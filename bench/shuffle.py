@@ -26,7 +26,7 @@ import numpy as np
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
 import datasets  # noqa: E402
-from run import HERE, cpu_model  # noqa: E402
+from run import HERE, PLAIN, cpu_model  # noqa: E402
 
 from sgdcli import TrainOptions, evaluate, generate, train  # noqa: E402
 
@@ -87,7 +87,7 @@ def case(path: str, test: str, batch: int, epochs: int, **options) -> dict:
     runs = []
     for seed in SEEDS:
         model = train(path, TrainOptions(model="logistic", lr=LR, batch_size=batch, epochs=epochs, seed=seed,
-                                         **options))
+                                         **{**PLAIN, **options}))
         runs.append((evaluate(model, test), [h["seconds"] for h in model.history]))
     return {"log_loss": float(np.mean([r[0]["log_loss"] for r in runs])),
             "log_losses": [r[0]["log_loss"] for r in runs],

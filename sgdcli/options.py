@@ -137,14 +137,16 @@ class TrainOptions:
     batch_size: int | None = _option(32, "Rows per update: 1 is pure SGD, 'full' is full-batch gradient descent.",
                                      kind="batch")  # None means full batch
     drop_last: bool = _option(False, "Skip the last incomplete batch of each epoch.")
-    lr: float | str = _option(0.01, "Learning rate (before --lr-scaling); auto: chosen from the data's curvature "
-                                    "before training (docs/training.md).", kind="rate")
-    optimizer: str = _option("sgd", "Update rule; see the optimizer table in docs/training.md.", choices=OPTIMIZERS)
+    lr: float | str = _option("auto", "Learning rate (before --lr-scaling); auto: chosen from the data before "
+                                      "training (docs/training.md).", kind="rate")
+    optimizer: str = _option("nesterov", "Update rule; see the optimizer table in docs/training.md.",
+                             choices=OPTIMIZERS)
     momentum: float = _option(0.9, "For momentum and nesterov.")
     beta1: float = _option(0.9, "Adam's first-moment decay.")
     beta2: float = _option(0.999, "Adam's second-moment decay; rmsprop's decay.")
     eps: float = _option(1e-8, "Denominator guard of adagrad, rmsprop, adam.")
-    schedule: str = _option("constant", "Learning-rate schedule.", choices=SCHEDULES)
+    schedule: str = _option("cosine", "Learning-rate schedule; cosine decays it to 0 over --epochs.",
+                            choices=SCHEDULES)
     power_t: float = _option(0.5, "invscaling: lr/(t+1)^power_t.")
     step_epochs: int = _option(10, "step: multiply lr by --gamma every N epochs.")
     gamma: float = _option(0.1, "step: decay factor.")
@@ -161,7 +163,8 @@ class TrainOptions:
                                           "shuffled) [default: batch size / 16, from 1 to 16].", kind="count",
                                     metavar="N")
     seed: int = _option(0, "Seed of shuffling and --val-fraction.")
-    standardize: bool = _option(False, "Scale features to mean 0, std 1 (stats from one streaming pass).")
+    standardize: bool = _option(True, "Scale features to mean 0, std 1 as the model sees them (stats from one "
+                                      "streaming pass); the model still takes raw features.")
     val: str | None = _option(None, "Validation file (HDF5).", kind="path")
     val_x: str | None = _option(None, "Feature dataset in --val [default: --x].")
     val_y: str | None = _option(None, "Label dataset in --val [default: --y].")
@@ -223,9 +226,6 @@ class TrainOptions:
         for name in ("epochs", "step_epochs", "base_batch_size", "patience"):
             if getattr(self, name) < 1:
                 bad(name, f"must be >= 1, got {getattr(self, name)}")
-        if self.lr == "auto" and self.optimizer in ("adam", "rmsprop", "adagrad"):
-            bad("lr", f"auto chooses a rate for sgd, momentum and nesterov; give a number with --optimizer "
-                      f"{self.optimizer} (docs/training.md)")
         if self.page_rows is not None and self.page_rows < 1:
             bad("page_rows", f"must be >= 1, got {self.page_rows}")
         if self.warmup_iterations < 0:

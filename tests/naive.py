@@ -6,6 +6,17 @@ import math
 
 import numpy as np
 
+# What the references below implement: plain SGD at a constant rate on raw features (sgdcli's defaults until
+# issue 16 made them nesterov, cosine, --lr auto and --standardize).
+PLAIN = {"optimizer": "sgd", "schedule": "constant", "lr": 0.01, "standardize": False}
+
+
+def options(**changes):
+    """sgdcli.TrainOptions with the settings these references implement, and ``changes``."""
+    from sgdcli.options import TrainOptions
+
+    return TrainOptions(**{**PLAIN, **changes})
+
 
 def loss_and_grad(model: str, s: np.ndarray, t: float) -> tuple[float, np.ndarray]:
     """Loss of the score vector s for target t, and d loss / d s."""

@@ -24,6 +24,7 @@ from sgdcli.training.checkpoint import check_compatible, load_latest
 from sgdcli.training.control import RunControl
 from sgdcli.training.run import Run
 
+import naive
 from conftest import ROOT, make_problem, run, write_table
 from test_convergence import logistic_objective, newton_logistic
 
@@ -273,7 +274,7 @@ def test_averaged_threads_scale_the_rate_and_match_one_thread(tmp_path):
     X, y = make_problem("binary", n=44000, d=10, seed=5)
     path = write_table(tmp_path / "d.h5", X[:40000], y[:40000])
     test = write_table(tmp_path / "t.h5", X[40000:], y[40000:])
-    base = TrainOptions(model="logistic", batch_size=1024, epochs=3, memory=SMALL)
+    base = naive.options(model="logistic", batch_size=1024, epochs=3, memory=SMALL)
     one = train(path, replace(base, threads=1))
     progress = Recorder()
     two = train(path, replace(base, threads=2, parallel="average"), reporter=progress)
@@ -283,3 +284,25 @@ def test_averaged_threads_scale_the_rate_and_match_one_thread(tmp_path):
     loss = {name: evaluate(m, test)["log_loss"] for name, m in (("one", one), ("two", two), ("plain", plain))}
     assert loss["two"] <= 1.01 * loss["one"]
     assert loss["plain"] > 1.03 * loss["one"]
+
+
+def test_the_auto_rate_of_averaged_threads_is_sized_for_their_effective_batch(tmp_path):
+    """Under --lr auto (the default) the rate is the curvature's for replicas × B rows, not scaled again,
+    and two averaged threads give the test loss of one."""
+    from sgdcli import evaluate
+    from sgdcli.training import rate
+
+    X, y = make_problem("binary", n=44000, d=10, seed=5)
+    path = write_table(tmp_path / "d.h5", X[:40000], y[:40000])
+    test = write_table(tmp_path / "t.h5", X[40000:], y[40000:])
+    base = TrainOptions(model="logistic", batch_size=1024, epochs=3, memory=SMALL)
+    one = train(path, replace(base, threads=1))
+    progress = Recorder()
+    two = train(path, replace(base, threads=2, parallel="average"), reporter=progress)
+    for m, batch in ((one, 1024), (two, 2048)):
+        auto = m.training["lr_auto"]
+        assert m.training["lr"] == auto["lr"] == pytest.approx(
+            1 / (rate.CURVATURE["logistic"] * (auto["lambda_max"] + auto["trace"] / (batch * (1 - base.momentum)))))
+    assert not any(line.startswith("--lr-scaling") for line in progress.messages)
+    assert any(line.endswith("(batch 1024 × 2 models averaged)") for line in progress.messages)
+    assert evaluate(two, test)["log_loss"] <= 1.01 * evaluate(one, test)["log_loss"]

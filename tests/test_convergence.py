@@ -114,7 +114,8 @@ def test_defaults_converge_on_standardized_data(tmp_path, task, model, d):
 
 
 def test_lr_scaling_is_applied_and_stored(tmp_path, binary_file):
-    m = train(binary_file, TrainOptions(batch_size=256, lr=0.01, lr_scaling="linear", base_batch_size=32, epochs=1))
+    m = train(binary_file, TrainOptions(batch_size=256, lr=0.01, lr_scaling="linear", base_batch_size=32, epochs=1,
+                                        schedule="constant"))
     assert m.training["lr"] == pytest.approx(0.08)
     assert m.history[0]["lr"] == pytest.approx(0.08)
     m = train(binary_file, TrainOptions(batch_size=128, lr=0.01, lr_scaling="sqrt", base_batch_size=32, epochs=1))

@@ -30,6 +30,7 @@ from sgdcli.reporting.reporter import Reporter
 from sgdcli.data.shuffle import deal, pages_for, segment_rows
 from sgdcli.data.table import Table
 
+import naive
 from conftest import ROOT, make_problem, run, run_process, without, write_table
 from test_convergence import logistic_objective, newton_logistic
 
@@ -472,7 +473,7 @@ def test_two_workers_scale_the_rate_and_match_one_process(tmp_path, cluster):
     X, y = make_problem("binary", n=44000, d=10, seed=5)
     path = write_table(tmp_path / "d.h5", X[:40000], y[:40000])
     test = write_table(tmp_path / "t.h5", X[40000:], y[40000:])
-    opts = TrainOptions(model="logistic", batch_size=1024, epochs=3, memory=SMALL, threads=1)
+    opts = naive.options(model="logistic", batch_size=1024, epochs=3, memory=SMALL, threads=1)
     one = train(path, opts)
     two = train(path, opts, dask=DaskOptions(cluster.scheduler_address, workers=2))
     plain = train(path, replace(opts, lr_scaling="none"), dask=DaskOptions(cluster.scheduler_address, workers=2))
@@ -480,3 +481,17 @@ def test_two_workers_scale_the_rate_and_match_one_process(tmp_path, cluster):
     loss = {name: evaluate(m, test)["log_loss"] for name, m in (("one", one), ("two", two), ("plain", plain))}
     assert loss["two"] <= 1.01 * loss["one"]
     assert loss["plain"] > 1.03 * loss["one"]
+
+
+def test_two_workers_at_the_default_rate_match_one_process(tmp_path, cluster):
+    """Under --lr auto the rate is sized for both workers' batches, and the test loss matches one process."""
+    from sgdcli import evaluate
+
+    X, y = make_problem("binary", n=44000, d=10, seed=5)
+    path = write_table(tmp_path / "d.h5", X[:40000], y[:40000])
+    test = write_table(tmp_path / "t.h5", X[40000:], y[40000:])
+    opts = TrainOptions(model="logistic", batch_size=1024, epochs=3, memory=SMALL, threads=1)
+    one = train(path, opts)
+    two = train(path, opts, dask=DaskOptions(cluster.scheduler_address, workers=2))
+    assert two.training["lr"] > one.training["lr"]  # the curvature's rate at 2 × 1024 rows
+    assert evaluate(two, test)["log_loss"] <= 1.01 * evaluate(one, test)["log_loss"]

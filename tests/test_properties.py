@@ -10,7 +10,7 @@ from sgdcli.kernels import batches
 from sgdcli.kernels.permute import fisher_yates
 from sgdcli.kernels import state as ks
 from sgdcli.kernels.state import Scratch, TrainState
-from sgdcli.options import TrainOptions, parse_batch_size, parse_size
+from sgdcli.options import parse_batch_size, parse_size
 from sgdcli.kernels.state import kernel_config
 
 import naive
@@ -28,7 +28,7 @@ def test_any_block_split_gives_the_same_updates_as_the_reference(n, batch, cuts,
     X = rng.standard_normal((n, 3)).astype(np.float32)
     y = rng.integers(0, 2, n).astype(float)
     order = rng.permutation(n).astype(np.int64)
-    cfg = kernel_config(TrainOptions(lr=0.3), batch, parts, math.ceil(n / batch), par_min_rows=1)
+    cfg = kernel_config(naive.options(lr=0.3), batch, parts, math.ceil(n / batch), par_min_rows=1)
     state = TrainState.zeros(1, 3)
     buf = Scratch.make(parts, 1, 3)
     bounds = [0, *sorted(c for c in cuts if c < n), n]

@@ -163,7 +163,7 @@ def test_resume_refuses_changed_options_or_data(tmp_path, binary_file):
     assert os.path.exists(f"{model}.ckpt")
     proc = run("train", binary_file, "-o", model, "--resume", "--lr", "0.5")
     assert proc.returncode == 2
-    assert "--resume: checkpoint" in proc.stderr and "made with other options: lr (checkpoint: 0.01, now: 0.5)" in proc.stderr
+    assert "--resume: checkpoint" in proc.stderr and "made with other options: lr (checkpoint: 'auto', now: 0.5)" in proc.stderr
     os.utime(binary_file, (1, 1))
     proc = run("train", binary_file, "-o", model, "--resume")
     assert proc.returncode == 2

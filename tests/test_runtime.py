@@ -88,7 +88,7 @@ sys.meta_path = [f for f in sys.meta_path if "editable" not in getattr(f, "__mod
 sys.path.insert(0, sys.argv[2])
 from sgdcli import kernels, train
 from sgdcli.options import TrainOptions
-model = train(sys.argv[1], TrainOptions(model="linear", epochs=2, seed=1))
+model = train(sys.argv[1], TrainOptions(model="linear", epochs=2, seed=1, lr=0.01))  # --lr auto would halve a doubled gradient
 print(kernels.__file__, repr(float(model.weights[0, 0])))
 """
 

@@ -107,6 +107,9 @@ def _training_option(field: dataclasses.Field):
     meta, default = field.metadata, field.default
     flag = meta.get("flag", "--" + field.name.replace("_", "-"))
     if isinstance(default, bool):
+        if default and "flag" not in meta:  # on unless turned off: --standardize/--no-standardize
+            return click.option(f"{flag}/--no-{flag[2:]}", field.name, default=True, show_default=True,
+                                help=meta["help"])
         # a switch; a field that defaults to True is turned off by its flag (shuffle: --no-shuffle)
         return click.option(flag, is_flag=True, help=meta["help"])
     kind = meta.get("kind")

@@ -1,21 +1,39 @@
-"""``--lr auto``: a learning rate from the curvature of the data, chosen before training.
+"""``--lr auto``: a learning rate chosen from the data before training.
 
-For a loss whose second derivative in the score is at most ``c`` (¼ for
-logistic, ½ for softmax, 1 for squared error), the curvature of the mean
-loss is at most ``c · λmax`` of the second-moment matrix of the features as
-the model sees them (standardized, with the bias's column of ones).  A
-mini-batch of B rows adds noise whose curvature grows with the trace over B,
-so the rate is
+For sgd, momentum and nesterov the rate comes from the curvature.  For a
+loss whose second derivative in the score is at most ``c`` (¼ for logistic,
+½ for softmax, 1 for squared error), the curvature of the mean loss is at
+most ``c · λmax`` of the second-moment matrix of the features as the model
+sees them (standardized, with the bias's column of ones).  A mini-batch of B
+rows adds noise whose curvature grows with the trace over B, so the rate is
 
     lr = 1 / (c · (λmax + trace / B)),
 
 which is 1/L for full-batch gradient descent and approaches 1 / (c · ‖x‖²),
-the stable step of one row, at batch 1.  Momentum multiplies the step by
-1 / (1 − β), so its rate is scaled by (1 − β).  λmax and the trace are
-measured on a sample of runs of rows spread over the file, read whole (a
-chunk is decoded at most once per run, and the runs' chunks in parallel), so
-the choice costs a few reads and
-is the same for a seed on every run and every resume.  A run whose loss blows
+the stable step of one row, at batch 1.  Momentum and nesterov (β) sum
+the steps of about 1/(1 − β) batches, so their noise term counts that many
+times over:
+
+    lr = 1 / (c · (λmax + trace / (B · (1 − β)))).
+
+Where the noise term is small (large batches, few features against the
+largest eigenvalue) this is the curvature's rate itself, which heavy-ball
+momentum keeps stable up to 2(1 + β)/L and nesterov up to
+2(1 + β)/((1 + 2β)L) (1.36/L at β = 0.9); along the flat directions of an
+ill-conditioned problem, where plain SGD crawls, they then step up to
+1/(1 − β) times further.  What noise momentum still amplifies, the default
+cosine schedule takes out at the end.
+
+Adam, rmsprop and adagrad step each weight by about the rate, whatever the
+gradient's scale, so their rate is the size of the weights sought: a fixed
+rate per optimizer (``ADAPTIVE``, measured in ``bench/defaults.py``) times
+the root mean square of the labels for squared error (whose weights grow
+with the label's scale) and 1 for classifiers (standardized features).
+
+λmax, the trace and the labels are measured on a sample of runs of rows
+spread over the file, read whole (a chunk is decoded at most once per run,
+and the runs' chunks in parallel), so the choice costs a few reads and is
+the same for a seed on every run and every resume.  A run whose loss blows
 up at the chosen rate (a value overflows, or an epoch ends far above the
 all-zero model's loss: ``blew_up``, which every run checks) starts over from
 its first epoch at half the rate (training/run.py).
@@ -33,32 +51,42 @@ from sgdcli.data.table import Table
 MOMENTUM_OPTIMIZERS = ("momentum", "nesterov")
 CURVATURE = {"linear": 1.0, "logistic": 0.25, "softmax": 0.5, "hinge": 1.0}  # hinge: as squared error
 SAMPLE_ROWS = 4096
-# Places of the file the sample is read from: where rows are read in place, many; where each read decodes a
-# chunk (gzip), few, so that the sample costs a few percent of an epoch (`bench/defaults.py` notes).
-SAMPLE_RUNS, DECODED_SAMPLE_RUNS = 64, 16
+# Places of the file the sample is read from: few enough that where each read decodes a chunk (gzip) the sample
+# costs a few percent of an epoch (`bench/defaults.py` notes), and the same for every layout, so that the same
+# rows stored any way get the same rate.
+SAMPLE_RUNS = 16
 EXACT_UP_TO = 2048  # features up to which λmax comes from an eigendecomposition; beyond, power iteration
 POWER_STEPS = 100
 # Halvings after blow-ups before the run gives up: at 2^-10 of the curvature's rate, a
 # blow-up is no longer the rate's fault (the message then says what else to change).
 MAX_HALVINGS = 10
 BLOWN_UP = 100.0  # an epoch's mean loss this many times the zero model's counts as a blow-up
+# Per-weight step of the adaptive optimizers, for features and labels of unit scale: the best of 0.001, 0.01 and
+# 0.1 over the three datasets of bench/defaults.py with the default cosine schedule.
+ADAPTIVE = {"adam": 0.1, "rmsprop": 0.01, "adagrad": 0.1}
 
 
 @dataclasses.dataclass(frozen=True)
 class AutoRate:
     lr: float
-    lambda_max: float  # of the second-moment matrix of the (standardized) features and the bias
+    lambda_max: float  # of the second-moment matrix of the (standardized) features and the bias; NaN: not used
     trace: float
     rows: int  # rows sampled
     zero_loss: float = math.nan  # the mean loss of the all-zero model on the sample: where training starts
-    momentum: float | None = None  # β of momentum and nesterov, which scaled the rate
+    label_scale: float = math.nan  # adaptive optimizers: the labels' root mean square (squared error), else 1
+    momentum: float | None = None  # β of momentum and nesterov, whose batches the noise term counts
 
-    def why(self, model: str, batch: int) -> str:
+    def why(self, model: str, batch: int, optimizer: str) -> str:
         """The reason for the rate, for the log."""
-        text = (f"1 / ({CURVATURE[model]:g} × ({self.lambda_max:.4g} + {self.trace:.4g} / {batch})): the largest "
+        if optimizer in ADAPTIVE:
+            scale = (f" × {self.label_scale:.4g}, the labels' root mean square on {self.rows} rows"
+                     if model == "linear" else "")
+            return f"{ADAPTIVE[optimizer]:g}, {optimizer}'s step per weight{scale}"
+        batches = f"({batch} × (1 − {self.momentum:g}))" if self.momentum is not None else f"{batch}"
+        return (f"1 / ({CURVATURE[model]:g} × ({self.lambda_max:.4g} + {self.trace:.4g} / {batches})): the largest "
                 f"eigenvalue and the trace of the features' second moments on {self.rows} rows, {model}'s "
-                f"curvature bound {CURVATURE[model]:g}")
-        return text + (f", × (1 − momentum {self.momentum:g})" if self.momentum is not None else "")
+                f"curvature bound {CURVATURE[model]:g}"
+                + (f", the batches momentum {self.momentum:g} sums" if self.momentum is not None else ""))
 
     def as_dict(self) -> dict:
         return dataclasses.asdict(self)
@@ -67,9 +95,8 @@ class AutoRate:
 def _spans(table: Table) -> list[tuple[int, int]]:
     """The runs of rows the sample reads: spread evenly over the file."""
     n = table.n_rows
-    runs = SAMPLE_RUNS if table.unit_rows == 1 else DECODED_SAMPLE_RUNS
-    run = min(SAMPLE_ROWS // runs, n)
-    starts = np.unique(np.linspace(0, n - run, min(runs, max(1, n // run))).astype(np.int64))
+    run = min(SAMPLE_ROWS // SAMPLE_RUNS, n)
+    starts = np.unique(np.linspace(0, n - run, min(SAMPLE_RUNS, max(1, n // run))).astype(np.int64))
     return [(int(s), int(s) + run) for s in starts]
 
 
@@ -127,16 +154,20 @@ def largest_eigenvalue(Z: np.ndarray) -> float:
     return value
 
 
-def auto_rate(table: Table, model: str, center: np.ndarray, scale: np.ndarray, batch: int, optimizer: str = "sgd",
+def auto_rate(table: Table, model: str, center: np.ndarray, scale: np.ndarray, batch: int, optimizer: str,
               momentum: float = 0.0, outputs: int = 1) -> AutoRate:
     """The rate of ``--lr auto`` for ``model`` (``outputs`` scores) at ``batch`` rows with ``optimizer`` (whose
     β, for momentum and nesterov, is ``momentum``)."""
-    momentum = momentum if optimizer in MOMENTUM_OPTIMIZERS else None
+    if optimizer in ADAPTIVE:
+        labels = sample_labels(table)
+        size = float(np.sqrt(np.mean(labels[np.isfinite(labels)] ** 2))) if model == "linear" else 1.0
+        size = size if math.isfinite(size) and size > 0 else 1.0
+        return AutoRate(lr=ADAPTIVE[optimizer] * size, lambda_max=math.nan, trace=math.nan, rows=len(labels),
+                        zero_loss=zero_loss(model, labels, outputs), label_scale=size)
     Z, labels = sample(table, center, scale)
     lam = largest_eigenvalue(Z)
     trace = float(np.einsum("ij,ij->", Z, Z) / len(Z))
-    lr = 1.0 / (CURVATURE[model] * (lam + trace / batch))
-    if momentum is not None:
-        lr *= 1.0 - momentum
-    return AutoRate(lr=lr, lambda_max=lam, trace=trace, rows=len(Z), zero_loss=zero_loss(model, labels, outputs),
-                    momentum=momentum)
+    beta = momentum if optimizer in MOMENTUM_OPTIMIZERS else None
+    batches = batch * (1.0 - beta) if beta is not None else batch
+    return AutoRate(lr=1.0 / (CURVATURE[model] * (lam + trace / batches)), lambda_max=lam, trace=trace, rows=len(Z),
+                    zero_loss=zero_loss(model, labels, outputs), momentum=beta)

@@ -82,8 +82,9 @@ class Run:
         self.steps = steps
         self.auto = None
         if opts.lr == "auto":
-            self.auto = auto_rate(table, opts.model, center, scale, self.batch, opts.optimizer, opts.momentum,
-                                  self.labels.n_outputs)
+            # averaged replicas: the rate of one step on all their batches (rate.py), so no --lr-scaling on top
+            self.auto = auto_rate(table, opts.model, center, scale, self.batch * self.shards, opts.optimizer,
+                                  opts.momentum, self.labels.n_outputs)
         # where training starts: an epoch far above it blew up, though no value overflowed (rate.blew_up)
         self.zero_loss = (self.auto.zero_loss if self.auto is not None else
                           zero_loss(opts.model, sample_labels(table) if opts.model == "linear" else np.zeros(0),
@@ -111,7 +112,7 @@ class Run:
         """The options with the rate ``--lr`` or ``--lr auto`` gives (halved ``halvings`` times), and the kernels'."""
         opts = self.opts
         if self.auto is not None:
-            opts = dataclasses.replace(opts, lr=self.auto.lr / 2**halvings)
+            opts = dataclasses.replace(opts, lr=self.auto.lr / 2**halvings, lr_scaling="none")
         self.rate_opts = opts
         self.lr = opts.scaled_lr(self.batch, self.shards)
         self.cfg = kernel_config(opts, self.batch, self.executor.kernel_threads, self.steps * opts.epochs,
@@ -246,7 +247,9 @@ class Run:
             reporter.message(runtime.describe())
         if self.auto is not None:
             halved = self.pos.lr_halvings
-            reporter.message(f"--lr auto: {self.auto.lr:.4g} = {self.auto.why(opts.model, self.batch)}"
+            effective = self.batch * self.shards
+            reporter.message(f"--lr auto: {self.auto.lr:.4g} = {self.auto.why(opts.model, effective, opts.optimizer)}"
+                             + (f" (batch {self.batch} × {self.shards} models averaged)" if self.shards > 1 else "")
                              + (f"; halved {halved} time(s) after blow-ups: {self.rate_opts.lr:.4g}" if halved else ""))
         if self.lr != self.rate_opts.lr:
             reporter.message(f"--lr-scaling {opts.lr_scaling}: {_scaling(self.rate_opts, self.batch, self.shards)}")
@@ -288,8 +291,9 @@ class Run:
         if blew_up(result.train_loss, self.zero_loss):
             raise DivergedError(f"training diverged in epoch {epoch + 1}: its mean loss {result.train_loss:.4g} is "
                                 f"over {BLOWN_UP:g} times the all-zero model's {self.zero_loss:.4g} at learning "
-                                f"rate {self.rate_opts.lr:.4g}; try a smaller --lr (e.g. {self.rate_opts.lr / 10:.4g}), "
-                                f"--standardize, or --lr auto")
+                                f"rate {self.rate_opts.lr:.4g}; try a smaller --lr (e.g. {self.rate_opts.lr / 10:.4g})"
+                                + ("" if self.opts.standardize else ", standardized features (drop --no-standardize)")
+                                + (", or --lr auto" if self.auto is None else ""))
         seconds = self.pos.seconds + time.perf_counter() - self._epoch_t0
         params = self.state.params(opts.average)
         record = {
