@@ -27,15 +27,15 @@ demo: $(VENV)/.installed
 	@mkdir -p $(DEMO)
 	@echo "== logistic regression on sample_data/binary.h5 (20% held out for validation)"
 	$(SGD) train sample_data/binary.h5 -o $(DEMO)/binary-model.h5 --model logistic \
-		--standardize --batch-size 64 --epochs 5 --val-fraction 0.2 --progress plain
+		--batch-size 64 --epochs 5 --val-fraction 0.2 --progress plain
 	$(SGD) evaluate $(DEMO)/binary-model.h5 sample_data/binary.h5
 	@echo "== linear regression on sample_data/regression.h5"
 	$(SGD) train sample_data/regression.h5 -o $(DEMO)/regression-model.h5 --model linear \
-		--standardize --batch-size 32 --epochs 5 --progress plain
+		--batch-size 32 --epochs 5 --progress plain
 	$(SGD) evaluate $(DEMO)/regression-model.h5 sample_data/regression.h5
 	@echo "== softmax on sample_data/multiclass.h5 (gzip-compressed chunks), with Adam"
 	$(SGD) train sample_data/multiclass.h5 -o $(DEMO)/multiclass-model.h5 --model softmax \
-		--standardize --optimizer adam --batch-size 128 --epochs 5 --progress plain
+		--optimizer adam --batch-size 128 --epochs 5 --progress plain
 	$(SGD) evaluate $(DEMO)/multiclass-model.h5 sample_data/multiclass.h5
 
 # The tests are independent of each other: they run on every core, up to four processes.

@@ -92,8 +92,8 @@ def train_cmd(data, output, progress, quiet, verbose, metrics, checkpoint, check
 @click.argument("data", type=click.Path(dir_okay=False))
 @click.option("--batch-sizes", required=True, metavar="B,B,...",
               help="Batch sizes to compare, comma-separated; 'full' is full-batch gradient descent.")
-@click.option("--lrs", default="0.01", show_default=True, metavar="LR,LR,...",
-              help="Learning rates to compare, comma-separated (before --lr-scaling).")
+@click.option("--lrs", default=str(TrainOptions().lr), show_default=True, metavar="LR,LR,...",
+              help="Learning rates to compare, comma-separated: numbers (before --lr-scaling) or auto.")
 @training_options(without=("batch_size", "lr", "verbose"))
 @click.option("--metrics-dir", type=click.Path(file_okay=False), default=None,
               help="Write each run's per-epoch JSON lines here (diverged runs too, up to their last epoch).")

@@ -35,7 +35,15 @@ FORMAT = "sgdcli-checkpoint"
 # the new order would train some rows twice and skip others, so it is refused.
 # 3: the page shuffle (data/shuffle.py): a position is a window of its order, not
 # a block of the block shuffle's; the same holds.
-FORMAT_VERSION = 3
+# 4: issue 16's defaults (--lr auto, nesterov, cosine, standardized features) and
+# the places the rate's sample is read from: a run begun with another rate, or
+# with the old defaults recorded as its options, cannot go on as it began.
+# A checkpoint of another version is not resumed: the run starts over and says so.
+FORMAT_VERSION = 4
+
+
+class OtherVersion(ValueError):
+    """A checkpoint written by an sgdcli whose checkpoints this one cannot continue."""
 
 
 @dataclasses.dataclass
@@ -84,8 +92,8 @@ def _load_one(path: str) -> Checkpoint:
         if f.attrs.get("sgdcli_format") != FORMAT:
             raise ValueError("not an sgdcli checkpoint")
         if int(f.attrs["format_version"]) != FORMAT_VERSION:
-            raise ValueError(f"checkpoint format {f.attrs['format_version']} is not {FORMAT_VERSION} "
-                             "(written by another sgdcli version)")
+            raise OtherVersion(f"checkpoint format {f.attrs['format_version']} is not {FORMAT_VERSION} "
+                               "(written by another sgdcli version)")
         state = TrainState(*(f[f"state/{name}"][()] for name in TrainState._fields))
         opt = {name: (f[name][()] if name in f else None) for name in ("best_params", "classes", "mean", "std")}
         return Checkpoint(
@@ -102,16 +110,20 @@ def _load_one(path: str) -> Checkpoint:
 
 
 def load_latest(path: str, report=None) -> Checkpoint | None:
-    """The newest readable checkpoint at ``path`` (or its .prev), or None if there is none.
+    """The newest readable checkpoint at ``path`` (or its .prev), or None if there is none, or only checkpoints
+    of another format version (which a run cannot continue: it starts over, and ``report`` says why).
 
     Raises RuntimeFailure when checkpoint files exist but none can be read.
     """
     path = os.path.abspath(path)
     candidates = [p for p in (path, previous_path(path)) if os.path.exists(p)]
-    problems = []
+    problems, others = [], []
     for candidate in candidates:
         try:
             ckpt = _load_one(candidate)
+        except OtherVersion as exc:
+            others.append(f"{candidate}: {exc}")
+            continue
         except hdf5.READ_ERRORS as exc:
             problems.append(f"{candidate}: {first_line(exc)}")
             continue
@@ -120,6 +132,8 @@ def load_latest(path: str, report=None) -> Checkpoint | None:
         return ckpt
     if problems:
         raise RuntimeFailure(f"--resume: no readable checkpoint ({'; '.join(problems)}); remove them to start over")
+    if others and report is not None:
+        report(f"--resume: {others[0]}; this version cannot continue it, so the run starts over")
     return None
 
 

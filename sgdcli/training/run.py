@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import dataclasses
 import math
+import os
 import time
 
 import numpy as np
@@ -165,7 +166,8 @@ class Run:
             raise InputError("--resume needs a checkpoint path: give -o or --checkpoint")
         saved = ckpt_mod.load_latest(path, self.reporter.message)
         if saved is None:
-            self.reporter.message(f"--resume: no checkpoint at {path}; starting from scratch")
+            if not any(os.path.exists(p) for p in (path, ckpt_mod.previous_path(path))):
+                self.reporter.message(f"--resume: no checkpoint at {path}; starting from scratch")
             return None
         ckpt_mod.check_compatible(saved, *self.fingerprints, path, defaults=TrainOptions().as_dict())
         return saved
