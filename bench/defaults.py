@@ -7,25 +7,43 @@ against least squares), written to HDF5 with their raw features.  Each case
 trains with only --model, --l2 and --epochs (5 and 20) plus the options its
 name gives, and is set against scikit-learn's SGDClassifier/SGDRegressor
 defaults (alpha = the same L2) on standardized features, its best case.
+
+Then, on the bench data (bench/datasets.py; --quick: a tenth), what the
+defaults cost and whether averaged replicas keep their quality: the time
+--lr auto takes to choose against one epoch (contiguous and gzip), the run
+time the standardization pass adds, and the test log loss of one epoch on
+--parallel average with 2 threads and on --dask local:2 against one thread,
+at batch 256 and 4096, all at default options.
 Raw figures go to bench/results/<date>-defaults.json.
+
+    python bench/defaults.py [--quick]
 """
 
 from __future__ import annotations
 
+import argparse
+import contextlib
+import dataclasses
 import datetime
+import io
 import json
 import os
 import sys
 import tempfile
+
+import time
 
 import h5py
 import numpy as np
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
-from run import HERE, cpu_model  # noqa: E402
+import datasets as bench_datasets  # noqa: E402
+from run import HERE, MEMORY_BUDGET, cpu_model  # noqa: E402
 
-from sgdcli import TrainOptions, evaluate, train  # noqa: E402
+from sgdcli import DaskOptions, TrainOptions, evaluate, train  # noqa: E402
+from sgdcli.data.table import Table  # noqa: E402
+from sgdcli.training import rate  # noqa: E402
 
 EPOCHS = (5, 20)
 
@@ -123,8 +141,7 @@ def configs(case: dict) -> dict:
     }
 
 
-def main() -> int:
-    results: dict = {}
+def small_datasets(results: dict) -> list[str]:
     lines = [f"{'dataset':<14} {'case':<40} " + " ".join(f"{f'{e} epochs':>10}" for e in EPOCHS) + "  optimum / target"]
     with tempfile.TemporaryDirectory() as tmp:
         for name, case in datasets(tmp).items():
@@ -148,8 +165,74 @@ def main() -> int:
                          + " ".join(f"{v:10.4f}" for v in row))
     lines.append("figures: breast cancer training log loss, digits test accuracy, diabetes training MSE; "
                  "nan: diverged")
-    table = "\n".join(lines)
-    print(table)
+    return lines
+
+
+def _quiet_train(path: str, opts: TrainOptions, **kw):
+    with contextlib.redirect_stderr(io.StringIO()):
+        return train(path, opts, **kw)
+
+
+def bench_data(quick: bool, results: dict) -> list[str]:
+    """What the defaults cost on the bench data, and averaged replicas at default options."""
+    paths = bench_datasets.datasets(quick)
+    test = paths["test"]
+    lines = ["", f"bench data ({'quick' if quick else 'full'}), defaults, one epoch:"]
+    for layout in ("contiguous", "gzip"):
+        opts = TrainOptions(epochs=1, batch_size=256, memory=MEMORY_BUDGET)
+        epoch = _quiet_train(paths[layout], opts).history[0]["seconds"]
+        with Table(paths[layout]) as table:
+            d = table.n_features
+            choose = []
+            for _ in range(3):
+                t0 = time.perf_counter()
+                rate.auto_rate(table, "logistic", np.zeros(d), np.ones(d), 256, "nesterov", 0.9)
+                choose.append(time.perf_counter() - t0)
+        results[f"lr auto, {layout}"] = {"choose_s": min(choose), "epoch_s": epoch}
+        lines.append(f"  --lr auto on {layout}: {min(choose):.3f} s to choose, {100 * min(choose) / epoch:.1f}% of "
+                     f"an epoch ({epoch:.2f} s)")
+    walls = {}
+    for standardize in (False, True):
+        t0 = time.perf_counter()
+        _quiet_train(paths["contiguous"], TrainOptions(epochs=1, batch_size=256, memory=MEMORY_BUDGET,
+                                                       standardize=standardize))
+        walls[standardize] = time.perf_counter() - t0
+    results["standardize"] = {"wall_s": walls[True], "without_s": walls[False]}
+    lines.append(f"  standardization: run {walls[True]:.2f} s against {walls[False]:.2f} s with --no-standardize")
+    try:
+        import distributed  # noqa: F401
+
+        dask_ok = True
+    except ImportError:
+        dask_ok = False
+    for batch in (256, 4096):
+        base = TrainOptions(epochs=1, batch_size=batch, memory=MEMORY_BUDGET)
+        runs = {"1 thread": _quiet_train(paths["contiguous"], dataclasses.replace(base, threads=1)),
+                "--parallel average, 2 threads": _quiet_train(paths["contiguous"],
+                                                              dataclasses.replace(base, threads=2, parallel="average"))}
+        if dask_ok:
+            runs["--dask local:2"] = _quiet_train(paths["contiguous"], dataclasses.replace(base, threads=1),
+                                                  dask=DaskOptions("local:2"))
+        loss = {name: evaluate(m, test)["log_loss"] for name, m in runs.items()}
+        results[f"replicas, batch {batch}"] = loss
+        for name, value in loss.items():
+            lines.append(f"  batch {batch:<5} {name:<30} test log loss {value:.4f}  ({value / loss['1 thread']:.4f}× "
+                         "one thread)")
+    if not dask_ok:
+        lines.append("  (--dask rows need the dask extra)")
+    return lines
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--quick", action="store_true", help="a tenth of the bench data")
+    args = parser.parse_args()
+    results: dict = {}
+    lines = small_datasets(results)
+    print("\n".join(lines), flush=True)
+    more = bench_data(args.quick, results)
+    print("\n".join(more), flush=True)
+    table = "\n".join(lines + more)
     record = {"date": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"), "cpu": cpu_model(),
               "results": results, "table": table}
     with open(os.path.join(HERE, "results", f"{record['date'].replace(':', '')}-defaults.json"), "w") as fh:
