@@ -35,6 +35,8 @@ COMPRESSIONS = ("none", "gzip", "lzf")  # of the HDF5 files generate and convert
 CONVERT_FORMATS = ("csv", "tsv", "libsvm", "npy")
 CONVERT_DTYPES = ("float32", "float64")
 CSV_ENGINES = ("auto", "python", "pyarrow")
+PREDICTION_FORMATS = ("hdf5", "csv", "tsv")  # of predict -o
+STDOUT = "-"  # predict -o -: CSV on standard output
 
 DEFAULT_X, DEFAULT_Y = "X", "y"  # the datasets train, predict and evaluate read unless told
 DEFAULT_MEMORY = 256 * 2**20

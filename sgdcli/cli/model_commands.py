@@ -8,23 +8,29 @@ import click
 
 from sgdcli.cli import gates, render
 from sgdcli.cli.params import command, gate_options, json_option, memory_option, x_option, y_option
-from sgdcli.options import task_of
+from sgdcli.options import PREDICTION_FORMATS as FORMATS, STDOUT, task_of
 
 
 @command("predict", example='sgdcli predict model.h5 new.h5 -o pred.h5 --proba')
 @click.argument("model", type=click.Path(dir_okay=False))
 @click.argument("data", type=click.Path(dir_okay=False))
-@click.option("-o", "--output", required=True, type=click.Path(dir_okay=False), help="Prediction file to write (HDF5).")
+@click.option("-o", "--output", required=True, type=click.Path(dir_okay=False, allow_dash=True),
+              help="Where to write the predictions: .h5/.hdf5 (HDF5), .csv or .tsv (text with a header row), "
+                   "or - for CSV on standard output.")
+@click.option("--format", "fmt", type=click.Choice(FORMATS), default=None,
+              help="The output's format, whatever its extension [default: from the extension].")
 @x_option
-@click.option("--proba", is_flag=True, help="Also write class probabilities (rows × classes) as 'proba'.")
+@click.option("--proba", is_flag=True, help="Also write class probabilities (rows × classes): 'proba' in HDF5, "
+                                            "proba_<class> columns in text.")
 @memory_option
-def predict_cmd(model, data, output, x, proba, memory):
+def predict_cmd(model, data, output, fmt, x, proba, memory):
     """Write predictions of MODEL for every row of DATA, in the user's own labels."""
     import sgdcli
 
     sgdcli.configure_runtime()
-    n = sgdcli.predict(model, data, output, x=x, proba=proba, memory=memory)
-    click.echo(f"wrote {output}: {n} predictions")
+    n = sgdcli.predict(model, data, output, x=x, proba=proba, memory=memory, format=fmt)
+    if output != STDOUT:
+        click.echo(f"wrote {output}: {n} predictions")
 
 
 @command("evaluate", example='sgdcli evaluate model.h5 test.h5 --json')

@@ -11,15 +11,14 @@ from typing import Callable, Iterator
 
 import numpy as np
 
-from sgdcli.data import hdf5
-from sgdcli.data.atomic import atomic_output, check_writable
+from sgdcli.data.atomic import check_writable
 from sgdcli.data.prefetch import Block, stream_blocks
 from sgdcli.data.table import Table
 from sgdcli.errors import InputError
 from sgdcli.kernels import losses
 from sgdcli.kernels.rows import first_nonfinite_row
 from sgdcli.kernels.scoring import scores
-from sgdcli.model import metrics
+from sgdcli.model import metrics, outputs
 from sgdcli.model.file import Model, load_model
 from sgdcli.model.labels import Labels
 from sgdcli.options import DEFAULT_MEMORY, DEFAULT_X, DEFAULT_Y, METRICS
@@ -112,34 +111,26 @@ def evaluate(model, data, x: str = DEFAULT_X, y: str = DEFAULT_Y, memory: int = 
     return {key: result[key] for key in METRICS[labels.task]}
 
 
-def predict(model, data, output, x: str = DEFAULT_X, proba: bool = False, memory: int = DEFAULT_MEMORY) -> int:
-    """Write ``prediction`` (and ``proba`` for classifiers) for every row; returns the row count."""
+def predict(model, data, output, x: str = DEFAULT_X, proba: bool = False, memory: int = DEFAULT_MEMORY,
+            format: str | None = None) -> int:
+    """Write the prediction (and, for classifiers with ``proba``, the class probabilities) of every row to
+    ``output``: HDF5, CSV or TSV by its extension or ``format``, ``-`` for CSV on stdout; returns the row count."""
     source = os.path.abspath(os.fspath(model)) if isinstance(model, (str, os.PathLike)) else ""
+    fmt = outputs.output_format(output, format)
     model = load_model(model)
     if proba and model.model == "linear":
         raise InputError("--proba: a linear (regression) model has no probabilities")
-    check_writable(output, inputs=(data, source or None))
-    with _open_for(model, data, x, None) as table, atomic_output(output) as tmp, hdf5.created(tmp) as f:
+    if output != outputs.STDOUT:
+        check_writable(output, inputs=(data, source or None))
+    with _open_for(model, data, x, None) as table:
         n = table.n_rows
-        is_classifier = model.classes is not None
-        pred = f.create_dataset(
-            "prediction", shape=(n,), dtype=model.classes.dtype if is_classifier else np.float64, chunks=True
-        )
-        prob = None
-        if proba:
-            k = len(model.classes)
-            prob = f.create_dataset("proba", shape=(n, k), dtype=np.float64, chunks=True)
-            prob.attrs["classes"] = model.classes
-        f.attrs["model"] = source
-        f.attrs["data"] = os.path.abspath(table.path)
-        for block, _rows, S in score_blocks(table, model.raw_weights(), memory):
-            sl = np.s_[block.start : block.stop]
-            if not is_classifier:
-                pred[sl] = S[:, 0]
-                continue
-            P = losses.inverse_link(model.model, S)
-            pred[sl] = model.labels.decode(P.argmax(axis=1))
-            if prob is not None:
-                prob[sl] = P
+        attrs = {"model": source, "data": os.path.abspath(table.path)}
+        with outputs.prediction_writer(output, fmt, n, model.classes, proba, attrs) as writer:
+            for block, _rows, S in score_blocks(table, model.raw_weights(), memory):
+                if model.classes is None:
+                    writer.write(block.start, block.stop, S[:, 0], None)
+                    continue
+                P = losses.inverse_link(model.model, S)
+                writer.write(block.start, block.stop, model.labels.decode(P.argmax(axis=1)), P if proba else None)
     return n
 

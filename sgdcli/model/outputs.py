@@ -1,0 +1,105 @@
+"""Where predictions go: an HDF5 file, a CSV or TSV file, or CSV on standard output.
+
+Each writer takes the predictions block by block in row order, so memory
+stays bounded by one block whatever the row count.  Files are written
+through ``atomic_output``: a failed or interrupted run leaves no partial
+file.  Text has a header row (``prediction``, then ``proba_<class>`` per
+class with ``--proba``), and numbers are written with 17 significant digits,
+which read back as the same float64 values as the HDF5 output's.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import sys
+
+import numpy as np
+
+from sgdcli.data import hdf5
+from sgdcli.data.atomic import atomic_output
+from sgdcli.errors import InputError
+from sgdcli.options import PREDICTION_FORMATS as FORMATS, STDOUT
+
+EXTENSIONS = {".h5": "hdf5", ".hdf5": "hdf5", ".hdf": "hdf5", ".csv": "csv", ".tsv": "tsv"}
+SEPARATORS = {"csv": ",", "tsv": "\t"}
+
+
+def output_format(output: str, given: str | None) -> str:
+    """The format of ``-o output``: ``given`` (``--format``), else the extension's; CSV for ``-`` (stdout)."""
+    if given is not None:
+        if given not in FORMATS:
+            raise InputError(f"--format: {given!r} is not one of {', '.join(FORMATS)}")
+        if output == STDOUT and given == "hdf5":
+            raise InputError("-o -: standard output takes csv or tsv, not hdf5")
+        return given
+    if output == STDOUT:
+        return "csv"
+    ext = os.path.splitext(os.fspath(output))[1].lower()
+    if ext not in EXTENSIONS:
+        raise InputError(f"-o {output}: cannot tell the format from the extension {ext or '(none)'!r}; use .h5, "
+                         f".csv or .tsv, or say which with --format {{{','.join(FORMATS)}}}")
+    return EXTENSIONS[ext]
+
+
+def _column_format(dtype: np.dtype) -> str:
+    return "%d" if np.dtype(dtype).kind in "iub" else "%.17g"
+
+
+class _Hdf5:
+    def __init__(self, f, n: int, classes: np.ndarray | None, proba: bool, attrs: dict):
+        self.pred = f.create_dataset("prediction", shape=(n,), dtype=classes.dtype if classes is not None else
+                                     np.float64, chunks=True)
+        self.prob = None
+        if proba:
+            self.prob = f.create_dataset("proba", shape=(n, len(classes)), dtype=np.float64, chunks=True)
+            self.prob.attrs["classes"] = classes
+        f.attrs.update(attrs)
+
+    def write(self, start: int, stop: int, pred: np.ndarray, prob: np.ndarray | None) -> None:
+        self.pred[start:stop] = pred
+        if self.prob is not None:
+            self.prob[start:stop] = prob
+
+
+class _Text:
+    def __init__(self, fh, sep: str, classes: np.ndarray | None, proba: bool):
+        self.fh, self.sep = fh, sep
+        names = ["prediction"] + ([f"proba_{_label_text(c)}" for c in classes] if proba else [])
+        fh.write(sep.join(names) + "\n")
+        self.pred_format = _column_format(classes.dtype) if classes is not None else "%.17g"
+
+    def write(self, start: int, stop: int, pred: np.ndarray, prob: np.ndarray | None) -> None:
+        if prob is None:
+            np.savetxt(self.fh, pred, fmt=self.pred_format)
+            return
+        table = np.empty((len(pred), 1 + prob.shape[1]), dtype=object)
+        table[:, 0] = pred
+        table[:, 1:] = prob
+        fmt = [self.pred_format] + ["%.17g"] * prob.shape[1]
+        np.savetxt(self.fh, table, fmt=fmt, delimiter=self.sep)
+
+
+def _label_text(value) -> str:
+    """A class as text: 3 for the integer 3 stored as 3.0, else its shortest repr."""
+    value = value.item() if hasattr(value, "item") else value
+    if isinstance(value, float) and value.is_integer():
+        return str(int(value))
+    return str(value)
+
+
+@contextlib.contextmanager
+def prediction_writer(output: str, fmt: str, n: int, classes: np.ndarray | None, proba: bool, attrs: dict):
+    """A writer of ``n`` predictions (and probabilities) to ``output`` in ``fmt``; ``write(start, stop, pred,
+    prob)`` per block in row order."""
+    if fmt == "hdf5":
+        with atomic_output(output) as tmp, hdf5.created(tmp) as f:
+            yield _Hdf5(f, n, classes, proba, attrs)
+        return
+    sep = SEPARATORS[fmt]
+    if output == STDOUT:
+        yield _Text(sys.stdout, sep, classes, proba)
+        sys.stdout.flush()
+        return
+    with atomic_output(output) as tmp, open(tmp, "w", newline="\n") as fh:
+        yield _Text(fh, sep, classes, proba)

@@ -1,0 +1,89 @@
+"""predict -o: HDF5, CSV, TSV and CSV on stdout, the same values in each."""
+
+import csv
+import io
+import os
+
+import h5py
+import numpy as np
+import pytest
+
+from conftest import cli, make_problem, write_table
+
+
+@pytest.fixture
+def trained(tmp_path):
+    X, y = make_problem("multiclass", n=2500, d=5, k=3, seed=6)
+    data = write_table(tmp_path / "d.h5", X, y + 10, chunks=400)  # classes 10, 11, 12
+    code, out, err = cli("train", data, "-o", tmp_path / "m.h5", "--model", "softmax", "--epochs", "2", "-q",
+                         "--memory", "1M")
+    assert code == 0, err
+    code, out, err = cli("predict", tmp_path / "m.h5", data, "-o", tmp_path / "p.h5", "--proba", "--memory", "1M")
+    assert code == 0, err
+    with h5py.File(tmp_path / "p.h5") as f:
+        return tmp_path / "m.h5", data, f["prediction"][()], f["proba"][()]
+
+
+def read_text(text: str, sep: str) -> tuple[list[str], list[list[str]]]:
+    rows = list(csv.reader(io.StringIO(text), delimiter=sep))
+    return rows[0], rows[1:]
+
+
+@pytest.mark.parametrize("name,sep", [("p.csv", ","), ("p.tsv", "\t"), ("p.txt", "\t")])
+def test_text_predictions_equal_the_hdf5_ones(tmp_path, trained, name, sep):
+    model, data, pred, proba = trained
+    extra = ["--format", "tsv"] if name == "p.txt" else []
+    code, out, err = cli("predict", model, data, "-o", tmp_path / name, "--proba", "--memory", "1M", *extra)
+    assert code == 0, err
+    assert out == f"wrote {tmp_path / name}: 2500 predictions\n"
+    header, rows = read_text((tmp_path / name).read_text(), sep)
+    assert header == ["prediction", "proba_10", "proba_11", "proba_12"]
+    assert len(rows) == 2500
+    np.testing.assert_array_equal([int(r[0]) for r in rows], pred)
+    np.testing.assert_array_equal(np.array([[float(v) for v in r[1:]] for r in rows]), proba)  # 17 digits: exact
+    assert [p for p in os.listdir(tmp_path) if p.endswith(".tmp")] == []
+
+
+def test_predictions_on_stdout_are_csv_and_nothing_else(trained):
+    model, data, pred, _ = trained
+    code, out, err = cli("predict", model, data, "-o", "-", "--memory", "1M")
+    assert code == 0, err
+    header, rows = read_text(out, ",")
+    assert header == ["prediction"] and len(rows) == 2500
+    np.testing.assert_array_equal([int(r[0]) for r in rows], pred)
+
+
+def test_regression_predictions_read_back_exactly(tmp_path, regression_file):
+    assert cli("train", regression_file, "-o", tmp_path / "m.h5", "--model", "linear", "--epochs", "1", "-q")[0] == 0
+    assert cli("predict", tmp_path / "m.h5", regression_file, "-o", tmp_path / "p.h5")[0] == 0
+    code, out, err = cli("predict", tmp_path / "m.h5", regression_file, "-o", "-")
+    assert code == 0, err
+    with h5py.File(tmp_path / "p.h5") as f:
+        expected = f["prediction"][()]
+    header, rows = read_text(out, ",")
+    np.testing.assert_array_equal([float(r[0]) for r in rows], expected)
+
+
+@pytest.mark.parametrize("args,message", [
+    (["-o", "{tmp}/p.txt"], "-o {tmp}/p.txt: cannot tell the format from the extension '.txt'; use .h5, .csv or "
+                            ".tsv, or say which with --format {{hdf5,csv,tsv}}"),
+    (["-o", "-", "--format", "hdf5"], "-o -: standard output takes csv or tsv, not hdf5"),
+    (["-o", "{tmp}/p.csv", "--format", "json"], "Invalid value for '--format': 'json' is not one of"),
+])
+def test_output_formats_that_cannot_be_written_are_usage_errors(tmp_path, trained, args, message):
+    model, data, _, _ = trained
+    args = [a.format(tmp=tmp_path) for a in args]
+    code, out, err = cli("predict", model, data, *args)
+    assert code == 2 and message.format(tmp=tmp_path) in err, err
+    assert not (tmp_path / "p.txt").exists() and not (tmp_path / "p.csv").exists()
+
+
+def test_a_failed_text_prediction_leaves_no_file(tmp_path, trained):
+    model, _, _, _ = trained
+    X, _ = make_problem("multiclass", n=500, d=5, seed=1)
+    X[300, 2] = np.nan
+    bad = write_table(tmp_path / "bad.h5", X)
+    code, out, err = cli("predict", model, bad, "-o", tmp_path / "p.csv")
+    assert code == 2 and "row 300" in err, err
+    assert not (tmp_path / "p.csv").exists()
+    assert [p for p in os.listdir(tmp_path) if p.endswith(".tmp")] == []
