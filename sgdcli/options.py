@@ -129,8 +129,16 @@ def _option(default, help: str, **cli):
 class TrainOptions:
     """Everything ``sgdcli train`` accepts besides the file names; each default and help text is written here once."""
 
-    x: str = _option(DEFAULT_X, "Feature dataset (2-D) inside DATA.")
-    y: str = _option(DEFAULT_Y, "Label dataset (1-D) inside DATA.")
+    x: str = _option(DEFAULT_X, "Features inside DATA: a 2-D dataset, a table (compound dataset), a pandas frame "
+                                "or a group of 1-D columns (docs/other-tools.md).")
+    y: str = _option(DEFAULT_Y, "Label dataset inside DATA: 1-D, N×1, MATLAB's 1×N, or AnnData's categorical "
+                                 "obs/<column>.")
+    label_column: str | None = _option(None, "Take the labels from this column of --x (a name, or an index) and "
+                                             "train on the other columns; --y is then not read.", metavar="NAME|INDEX")
+    features: str | None = _option(None, "Train on these columns of --x only: names or indices, comma-separated "
+                                         "[default: every column].", metavar="LIST")
+    transpose: bool = _option(False, "--x is stored features × rows (column-major writers); a dataset with a "
+                                     "MATLAB_class attribute is read this way without it.")
     model: str = _option("logistic", "linear: squared error; logistic: binary cross-entropy; softmax: multiclass; "
                                      "hinge: linear SVM.", choices=MODELS)
     l2: float = _option(0.0, "L2 penalty (l2/2)·‖w‖²; the bias is not penalised.")

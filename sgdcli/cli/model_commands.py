@@ -7,7 +7,7 @@ import sys
 import click
 
 from sgdcli.cli import gates, render
-from sgdcli.cli.params import command, gate_options, json_option, memory_option, x_option, y_option
+from sgdcli.cli.params import columns_options, command, gate_options, json_option, memory_option, x_option, y_option
 from sgdcli.options import PREDICTION_FORMATS as FORMATS, STDOUT, task_of
 
 
@@ -17,18 +17,20 @@ from sgdcli.options import PREDICTION_FORMATS as FORMATS, STDOUT, task_of
 @click.option("-o", "--output", required=True, type=click.Path(dir_okay=False, allow_dash=True),
               help="Where to write the predictions: .h5/.hdf5 (HDF5), .csv or .tsv (text with a header row), "
                    "or - for CSV on standard output.")
-@click.option("--format", "fmt", type=click.Choice(FORMATS), default=None,
+@click.option("--format", type=click.Choice(FORMATS), default=None,
               help="The output's format, whatever its extension [default: from the extension].")
 @x_option
+@columns_options
 @click.option("--proba", is_flag=True, help="Also write class probabilities (rows × classes): 'proba' in HDF5, "
                                             "proba_<class> columns in text.")
 @memory_option
-def predict_cmd(model, data, output, fmt, x, proba, memory):
+def predict_cmd(model, data, output, format, x, label_column, features, transpose, proba, memory):  # noqa: A002
     """Write predictions of MODEL for every row of DATA, in the user's own labels."""
     import sgdcli
 
     sgdcli.configure_runtime()
-    n = sgdcli.predict(model, data, output, x=x, proba=proba, memory=memory, format=fmt)
+    n = sgdcli.predict(model, data, output, x=x, proba=proba, memory=memory, format=format, label_column=label_column,
+                       features=features, transpose=transpose)
     if output != STDOUT:
         click.echo(f"wrote {output}: {n} predictions")
 
@@ -38,10 +40,11 @@ def predict_cmd(model, data, output, fmt, x, proba, memory):
 @click.argument("data", type=click.Path(dir_okay=False))
 @x_option
 @y_option
+@columns_options
 @json_option("the metrics")
 @memory_option
 @gate_options
-def evaluate_cmd(model, data, x, y, json, memory, fail_under, fail_over):
+def evaluate_cmd(model, data, x, y, label_column, features, transpose, json, memory, fail_under, fail_over):
     """Print the metrics of MODEL on DATA.
 
     Regression: mse, rmse, mae, r2. Binary: accuracy, log_loss, auc,
@@ -55,7 +58,8 @@ def evaluate_cmd(model, data, x, y, json, memory, fail_under, fail_over):
     loaded = sgdcli.load_model(model)
     gates.check_task(checks, task_of(loaded.model), f"{model} (a {loaded.model} model)")
     sgdcli.configure_runtime()
-    result = sgdcli.evaluate(loaded, data, x=x, y=y, memory=memory)
+    result = sgdcli.evaluate(loaded, data, x=x, y=y, memory=memory, label_column=label_column, features=features,
+                             transpose=transpose)
     if json:
         click.echo(render.json_text(result))
     else:

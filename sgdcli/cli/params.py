@@ -86,6 +86,13 @@ def y_option(f):
     return click.option("--y", "y", default=DEFAULT_Y, show_default=True, help=_help("y"))(f)
 
 
+def columns_options(f):
+    """--label-column, --features and --transpose, as train has them (where the table is in the file)."""
+    for name in ("transpose", "features", "label_column"):
+        f = _training_option(_FIELDS[name])(f)
+    return f
+
+
 def gate_options(f):
     f = click.option("--fail-over", "fail_over", multiple=True, metavar="METRIC=VALUE",
                      help="Exit 3 if METRIC is above VALUE, after writing the results (repeatable), "

@@ -38,6 +38,15 @@ def info_listing(d: dict) -> str:
             f"chunks {chunks}, compression {ds['compression'] or 'none'}, "
             f"{format_size(ds['logical_bytes'])} ({format_size(ds['stored_bytes'])} stored), read {ds['read_mode']}"
         )
+    like = d.get("looks_like")
+    if like:
+        lines.append(f"looks like {like['producer']}: train with {like['options']}")
+        if "error" in like:
+            lines.append(f"  but: {like['error']}")
+        else:
+            names = ", ".join(like["feature_names"]) + (", ..." if like["features"] > len(like["feature_names"]) else "")
+            lines.append(f"  {like['kind']}: {like['rows']} rows × {like['features']} features ({names}), read "
+                         f"{like['read_mode']}")
     return "\n".join(lines)
 
 

@@ -33,13 +33,19 @@ READ_BYTES = 1 << 20  # a contiguous dataset that cannot be mapped is read in ru
 
 
 class ColumnReader:
-    """Reads row ranges of one dataset as ``dtype``, memory-mapped where possible."""
+    """Reads row ranges of one dataset as ``dtype``, memory-mapped where possible.
 
-    def __init__(self, ds, dtype):
+    ``squeeze``: an (N, 1) dataset (labels as pandas, MATLAB and many scripts
+    write them) is read as the N values it holds, like a 1-D one; its bytes
+    are laid out the same way, so it is mapped the same way.
+    """
+
+    def __init__(self, ds, dtype, squeeze: bool = False):
         self.ds = ds
         self.dtype = np.dtype(dtype)
         self.layout = layout.layout_of(ds)
-        self.row_shape = tuple(ds.shape[1:])
+        self.squeezed = squeeze and ds.ndim == 2 and ds.shape[1] == 1
+        self.row_shape = () if self.squeezed else tuple(ds.shape[1:])
         self._map = None
         self._array = None
         self._bytes = None
@@ -69,7 +75,8 @@ class ColumnReader:
             self._map = mmap.mmap(fh.fileno(), offset - start + nbytes, access=mmap.ACCESS_COPY, offset=start)
         self._map_start = start
         self._bytes = np.frombuffer(self._map, dtype=np.uint8)
-        self._array = np.frombuffer(self._map, dtype=ds.dtype, count=int(np.prod(ds.shape)), offset=offset - start).reshape(ds.shape)
+        self._array = np.frombuffer(self._map, dtype=ds.dtype, count=int(np.prod(ds.shape)),
+                                    offset=offset - start).reshape(ds.shape[0], *self.row_shape)
         if ds.ndim in (1, 2):  # one "chunk" of every row at offset 0 of the flat array
             self._flat = self._array.reshape(-1)
             self._flat_offsets = np.zeros(1, dtype=np.int64)
@@ -193,7 +200,7 @@ class ColumnReader:
 
     def take(self, rows: np.ndarray, out: np.ndarray | None = None) -> np.ndarray:
         """The rows ``rows`` (row numbers of the dataset), in that order, as ``self.dtype`` (where ``random_access``)."""
-        if self.ds.ndim == 2:
+        if self.ds.ndim == 2 and not self.squeezed:
             return self.gather(0, rows, out)
         if self._array is not None:
             return self._array[rows].astype(self.dtype, copy=False)
@@ -217,7 +224,7 @@ class ColumnReader:
         for start, stop in ranges:
             dest = out[at:at + stop - start]
             if self._decoder is not None:
-                jobs.append((start, stop, dest))
+                jobs.append((start, stop, self._as_stored(dest)))
             else:
                 got = self.read(start, stop, dest)
                 if got is not dest:
@@ -316,18 +323,23 @@ class ColumnReader:
             np.copyto(dest, mapped, casting="unsafe")
             return dest
         where = f"{self.ds.file.filename}:{self.layout.path}"
+        stored = self._as_stored(dest)
         try:
-            if self._chunk_offsets is not None and self._read_chunks(start, stop, dest):
+            if self._chunk_offsets is not None and self._read_chunks(start, stop, stored):
                 pass
             elif self._decoder is not None:
-                self._decoder.read(start, stop, dest)
+                self._decoder.read(start, stop, stored)
             else:
-                self.ds.read_direct(dest, np.s_[start:stop], np.s_[0:n])
+                self.ds.read_direct(stored, np.s_[start:stop], np.s_[0:n])
         except chunks.ChunkError as exc:
             raise InputError(f"{where}: cannot read rows {exc.start}-{exc.stop} ({exc.reason})") from None
         except (OSError, RuntimeError, ValueError, TypeError) as exc:
             raise InputError(f"{where}: cannot read rows {start}-{stop} ({first_line(exc)})") from None
         return dest
+
+    def _as_stored(self, dest: np.ndarray) -> np.ndarray:
+        """``dest`` in the dataset's own shape: (n, 1) for a squeezed one (a view)."""
+        return dest.reshape(-1, 1) if self.squeezed else dest
 
     def preload(self, start: int, stop: int) -> None:
         """Bring rows [start, stop) of a memory map into memory and into this process's page tables.

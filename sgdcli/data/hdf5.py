@@ -61,6 +61,11 @@ def _quarantine(f, why) -> None:
     require_hard_exit()
 
 
+def keep(*objects) -> None:
+    """Keep ``objects`` (datasets of a file that failed) alive with the quarantined file."""
+    _QUARANTINE.append((objects, None))
+
+
 def quarantined() -> bool:
     return bool(_QUARANTINE)
 

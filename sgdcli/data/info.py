@@ -6,7 +6,7 @@ import os
 
 import h5py
 
-from sgdcli.data import hdf5
+from sgdcli.data import hdf5, producers
 from sgdcli.data.layout import layout_of
 from sgdcli.errors import first_line
 
@@ -27,4 +27,24 @@ def describe(path) -> dict:
 
         with hdf5.reading(f"{path}", "cannot list datasets"):
             f.visititems(visit)
-        return {"file": os.fspath(path), "size": os.path.getsize(path), "datasets": datasets}
+            found = producers.recognize(f)
+        out = {"file": os.fspath(path), "size": os.path.getsize(path), "datasets": datasets}
+        if found is not None:
+            out["looks_like"] = {"producer": found[0], "options": producers.flags(found[1])}
+            out["looks_like"].update(_table(path, found[1]))
+        return out
+
+
+def _table(path, options: dict) -> dict:
+    """How the table those options find will be read: its kind, rows, features and read mode (or why not)."""
+    from sgdcli.data.table import Table
+    from sgdcli.errors import InputError
+
+    keywords = {k: v for k, v in options.items() if not str(v).startswith("<")}
+    keywords.setdefault("y", None)
+    try:
+        with Table(path, **keywords) as table:
+            return {"kind": table.x_kind, "rows": table.n_rows, "features": table.n_features,
+                    "feature_names": table.feature_names[:20], "read_mode": table.X.layout.read_mode}
+    except InputError as exc:
+        return {"error": str(exc)}

@@ -5,11 +5,13 @@ from __future__ import annotations
 import math
 import os
 
+import h5py
 import numpy as np
 
-from sgdcli.data import hdf5
+from sgdcli.data import hdf5, producers
 from sgdcli.data.columns import ColumnReader
 from sgdcli.data.shuffle import PageShuffle
+from sgdcli.data.sources import ComposedReader, Fields, Source
 from sgdcli.errors import InputError
 
 FEATURE_DTYPE = np.float32
@@ -23,11 +25,21 @@ ROW_BOOKKEEPING = 80
 
 
 class Table:
-    """X (rows × features) and, optionally, y (rows) of one HDF5 file."""
+    """X (rows × features) and, optionally, y (rows) of one HDF5 file.
 
-    def __init__(self, path, x: str = "X", y: str | None = "y"):
+    ``x`` names what holds the features and ``y`` the labels, in any layout
+    data/producers.py knows; ``label_column`` takes the labels from a column
+    of the features instead, ``features`` keeps only the columns it lists
+    (names or indices, comma-separated), and ``transpose`` reads a 2-D ``x``
+    stored columns × rows.
+    """
+
+    def __init__(self, path, x: str = "X", y: str | None = "y", label_column: str | None = None,
+                 features: str | None = None, transpose: bool = False):
         self.path = os.fspath(path)
         self.x_name, self.y_name = x, y
+        self.label_column, self.features, self.transpose = label_column, features, transpose
+        self._selection = {"x": x, "y": y, "label_column": label_column, "features": features, "transpose": transpose}
         self.file = hdf5.open_file(self.path)
         try:
             with hdf5.reading(self.path):
@@ -36,27 +48,44 @@ class Table:
             self.file.close()
             raise
 
+    def selection(self) -> dict:
+        """The keywords besides the path that open this table again (another process, a worker)."""
+        return dict(self._selection)
+
     def _open(self, x, y):
         where = f"{self.path}:{x}"
-        xds = hdf5.get_dataset(self.file, x)
-        hdf5.check_numeric(xds)
-        if xds.ndim != 2:
-            raise InputError(f"{where}: expected a 2-D feature matrix (rows × features), got shape {xds.shape}")
-        n, d = (int(s) for s in xds.shape)
-        if n == 0 or d == 0:
-            raise InputError(f"{where}: dataset is empty (shape {xds.shape})")
-        self.n_rows, self.n_features = n, d
-        self.X = ColumnReader(xds, FEATURE_DTYPE)
-        self.Y = None
-        if y is not None:
-            yds = hdf5.get_dataset(self.file, y)
-            hdf5.check_numeric(yds)
-            if yds.ndim != 1:
-                raise InputError(f"{self.path}:{y}: expected 1-D labels, got shape {yds.shape}")
-            if yds.shape[0] != n:
-                raise InputError(f"{self.path}:{y}: has {yds.shape[0]} rows but {x} has {n}")
-            self.Y = ColumnReader(yds, LABEL_DTYPE)
-            self.y_dtype = yds.dtype
+        found = producers.find_features(self.file, x, self.label_column, self.features, self.transpose)
+        n = found.features[0].n_rows
+        for source in found.features[1:]:
+            if source.n_rows != n:
+                raise InputError(f"{where}: column {source.names[0]!r} has {source.n_rows} rows but "
+                                 f"{found.features[0].names[0]!r} has {n}")
+        if found.plain:
+            xds = found.features[0].ds
+            if xds.shape[0] == 0 or xds.shape[1] == 0:
+                raise InputError(f"{where}: dataset is empty (shape {xds.shape})")
+            self.X = ColumnReader(xds, FEATURE_DTYPE)
+        else:
+            self.X = ComposedReader(found.features, FEATURE_DTYPE, x)
+        self.n_rows, self.n_features = n, self.X.width if not found.plain else int(found.features[0].ds.shape[1])
+        self.feature_names = [name for source in found.features for name in source.names]
+        self.x_kind = found.kind
+        self.Y, self.class_names = None, None
+        if found.label is not None:
+            self.y_name = f"{x}:{found.label.names[0]}"
+            self.Y = ComposedReader([found.label], LABEL_DTYPE, self.y_name, squeeze=True)
+            self.y_dtype = _base_dtype(found.label)
+        elif y is not None:
+            labels, self.class_names = producers.find_labels(self.file, y)
+            rows = labels.shape[0] if isinstance(labels, h5py.Dataset) else labels.n_rows
+            if rows != n:
+                raise InputError(f"{self.path}:{y}: has {rows} rows but {x} has {n}")
+            if isinstance(labels, h5py.Dataset):
+                self.Y = ColumnReader(labels, LABEL_DTYPE, squeeze=True)
+                self.y_dtype = labels.dtype
+            else:
+                self.Y = ComposedReader([labels], LABEL_DTYPE, y, squeeze=True)
+                self.y_dtype = _base_dtype(labels)
 
     @property
     def chunk_rows(self) -> int:
@@ -112,6 +141,9 @@ class Table:
             "path": os.path.abspath(self.path),
             "x": self.x_name,
             "y": self.y_name,
+            **({"label_column": self.label_column} if self.label_column is not None else {}),
+            **({"features": self.features} if self.features is not None else {}),
+            **({"transpose": True} if self.transpose else {}),
             "shape": [self.n_rows, self.n_features],
             "dtype": self.X.layout.dtype,
             "size": st.st_size,
@@ -129,6 +161,13 @@ class Table:
 
     def __exit__(self, *exc):
         self.close()
+
+
+def _base_dtype(source: Source) -> np.dtype:
+    """The stored type of a one-column source's values: a field's element type for a table."""
+    if isinstance(source, Fields):
+        return source.ds.dtype.fields[source.columns[0][0]][0].base
+    return source.ds.dtype
 
 
 def _round_up(n: int, k: int) -> int:

@@ -93,8 +93,16 @@ def prediction_writer(output: str, fmt: str, n: int, classes: np.ndarray | None,
     """A writer of ``n`` predictions (and probabilities) to ``output`` in ``fmt``; ``write(start, stop, pred,
     prob)`` per block in row order."""
     if fmt == "hdf5":
-        with atomic_output(output) as tmp, hdf5.created(tmp) as f:
-            yield _Hdf5(f, n, classes, proba, attrs)
+        with atomic_output(output) as tmp:
+            writer = None
+            try:
+                with hdf5.created(tmp) as f:
+                    writer = _Hdf5(f, n, classes, proba, attrs)
+                    yield writer
+            except BaseException:
+                if hdf5.quarantined():  # HDF5 failed writing: its datasets must never be freed either
+                    hdf5.keep(writer)
+                raise
         return
     sep = SEPARATORS[fmt]
     if output == STDOUT:

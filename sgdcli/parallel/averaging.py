@@ -48,16 +48,15 @@ class FileRef:
     """A table as the driver sees it; every shard (a thread or a Dask worker) opens it itself, by path."""
 
     path: str  # absolute
-    x: str
-    y: str
+    selection: dict  # what in the file is the table: Table's keywords (x, y, label_column, ...)
     fingerprint: dict  # a worker that sees another file there refuses
 
     @classmethod
     def of(cls, table: Table) -> "FileRef":
-        return cls(os.path.abspath(table.path), table.x_name, table.y_name, table.fingerprint())
+        return cls(os.path.abspath(table.path), table.selection(), table.fingerprint())
 
     def open(self) -> Table:
-        return Table(self.path, self.x, self.y)
+        return Table(self.path, **self.selection)
 
 
 @dataclasses.dataclass(frozen=True)

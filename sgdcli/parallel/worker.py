@@ -98,7 +98,7 @@ def versions() -> dict:
 
 def _table(ref: FileRef) -> Table:
     """The file, opened once per worker process and re-opened if it changed."""
-    key = (ref.path, ref.x, ref.y)
+    key = (ref.path, tuple(sorted((k, str(v)) for k, v in ref.selection.items())))
     table = _TABLES.get(key)
     if table is not None and _same_file(table.fingerprint(), ref.fingerprint):
         return table

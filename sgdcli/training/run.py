@@ -366,6 +366,9 @@ class Run:
                 "block_rows": self.block_rows,
                 "shuffle": self.pages.as_dict(),
                 "read_mode": self.table.X.layout.read_mode,
+                "features": self.table.feature_names,  # predict picks these columns by name where names exist
+                "features_from": self.table.x_kind,
+                **({"class_names": self.table.class_names} if self.table.class_names else {}),
                 "best_epoch": self.stopper.best_epoch if self.stopper is not None else len(self.history),
                 "stopped_early": self.stopper is not None and self.stopper.stopped,
                 "bad_rows": self.n_bad,

@@ -49,10 +49,11 @@ def train(data, options: TrainOptions | None = None, *, output=None, metrics=Non
         seen[key] = flag
     with contextlib.ExitStack() as stack:
         stack.enter_context(exclusive([p for p, _ in outputs], control.wait_lock))
-        table = stack.enter_context(Table(data, opts.x, opts.y))
+        columns = {"label_column": opts.label_column, "features": opts.features, "transpose": opts.transpose}
+        table = stack.enter_context(Table(data, opts.x, opts.y, **columns))
         val_table = None
         if opts.val is not None:
-            val_table = stack.enter_context(Table(opts.val, opts.val_x or opts.x, opts.val_y or opts.y))
+            val_table = stack.enter_context(Table(opts.val, opts.val_x or opts.x, opts.val_y or opts.y, **columns))
             if val_table.n_features != table.n_features:
                 raise InputError(f"{val_table.path}:{val_table.x_name}: has {val_table.n_features} features, training data has {table.n_features}")
         executor = open_executor(stack, table, opts, dask, reporter.message, control.stop)

@@ -1,0 +1,380 @@
+"""Where the features and the labels are in the files that pandas, PyTables, AnnData, MATLAB and scripts write.
+
+``--x`` names what holds the features:
+
+- a 2-D dataset, rows × features (h5py, xarray, AnnData's dense ``X``); a
+  dataset with a ``MATLAB_class`` attribute (MATLAB v7.3) is stored
+  column-major and read as the transposed matrix it is, as is any other with
+  ``--transpose``;
+- a compound dataset (PyTables, NumPy record arrays): its fields in order, a
+  vector field giving one column per element;
+- a pandas frame group (``df.to_hdf``): fixed format, its blocks joined in the
+  frame's column order; table format, its compound table, value columns in
+  the frame's order (the index is left out);
+- any other group of equal-length 1-D datasets, one per column (vaex, many
+  loggers), in creation order where the file tracks it, else by name.
+
+``--label-column`` takes the label from one of those columns (by name, or by
+index when no column has that name) and leaves it out of the features;
+``--features`` keeps only the columns it lists.  ``--y`` names a labels
+dataset: 1-D, (N, 1), a MATLAB (1, N) vector, or AnnData's categorical
+``obs`` column (a group of ``codes`` and ``categories``; a code of -1, a
+missing value, counts as a bad label).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import pickle
+
+import h5py
+import numpy as np
+
+from sgdcli.data.hdf5 import NUMERIC_KINDS, list_datasets
+from sgdcli.data.sources import Column, Fields, Matrix, Source, where_of, numeric_fields
+from sgdcli.errors import InputError, first_line
+
+
+@dataclasses.dataclass
+class Found:
+    """The feature columns and the label column of a table, as sources, with how they were found."""
+
+    features: list[Source]
+    label: Source | None
+    kind: str  # what --x named: matrix, MATLAB matrix, compound table, pandas frame, column group
+    plain: bool  # features are a whole rows × features dataset: read it directly (memory-mapped where it can be)
+
+
+def _text(value) -> str:
+    return value.decode("utf-8", "replace") if isinstance(value, bytes) else str(value)
+
+
+class _NoClasses(pickle.Unpickler):
+    """Reads the lists and strings PyTables pickles into attributes, and nothing that names a class."""
+
+    def find_class(self, module, name):
+        raise pickle.UnpicklingError(f"refusing {module}.{name}")
+
+
+def _pickled_names(value) -> list[str] | None:
+    try:
+        import io
+
+        out = _NoClasses(io.BytesIO(bytes(value))).load()
+    except Exception:  # noqa: BLE001 - anything unreadable is "no names"
+        return None
+    return [_text(v) for v in out] if isinstance(out, list) else None
+
+
+def _names_attr(ds: h5py.Dataset, width: int) -> list[str]:
+    """Column names from a ``columns`` attribute (a list of strings, one per column), else their indices."""
+    names = ds.attrs.get("columns")
+    if names is not None and np.ndim(names) == 1 and len(names) == width:
+        return [_text(v) for v in names]
+    return [str(j) for j in range(width)]
+
+
+def _matrix(ds: h5py.Dataset, transpose: bool) -> Found:
+    if 0 in ds.shape:
+        raise InputError(f"{where_of(ds)}: dataset is empty (shape {ds.shape})")
+    matlab = "MATLAB_class" in ds.attrs
+    transposed = transpose or matlab
+    width = int(ds.shape[0] if transposed else ds.shape[1])
+    names = _names_attr(ds, width)
+    kind = "MATLAB matrix (column-major, read transposed)" if matlab else (
+        "matrix stored transposed (--transpose)" if transposed else "matrix")
+    return Found([Matrix(ds, np.arange(width), names, transposed)], None, kind, plain=not transposed)
+
+
+def _compound(ds: h5py.Dataset) -> Found:
+    fields = numeric_fields(ds)
+    names = [name if width == 1 else f"{name}[{i}]" for name, width in fields for i in range(width)]
+    return Found([Fields(ds, [name for name, _ in fields], names)], None, "compound table", plain=False)
+
+
+def _pandas_fixed(g: h5py.Group) -> Found:
+    order = [_text(v) for v in g["axis0"][()]]
+    where: dict[str, tuple[int, int]] = {}
+    blocks = []
+    for b in range(int(g.attrs.get("nblocks", 0))):
+        values = g[f"block{b}_values"]
+        if values.dtype.kind not in NUMERIC_KINDS:
+            continue  # strings and objects: not features; --label-column on them says so
+        items = [_text(v) for v in g[f"block{b}_items"][()]]
+        blocks.append(values)
+        for j, name in enumerate(items):
+            where[name] = (len(blocks) - 1, j)
+    sources: list[Source] = []
+    for name in order:
+        if name not in where:
+            continue
+        b, j = where[name]
+        sources.append(Matrix(blocks[b], np.array([j]), [name]))
+    return Found(_merge(sources), None, "pandas frame (fixed format)", plain=False)
+
+
+def _pandas_table(g: h5py.Group) -> Found:
+    table = g["table"]
+    fields, names = [], []
+    for name in table.dtype.names:
+        if name == "index":
+            continue
+        kind = table.attrs.get(f"{name}_kind")
+        base, shape = table.dtype.fields[name][0].base, table.dtype.fields[name][0].shape
+        if base.kind not in NUMERIC_KINDS:
+            continue
+        labels = _pickled_names(kind) if kind is not None else None
+        width = int(np.prod(shape, dtype=np.int64)) if shape else 1
+        fields.append(name)
+        names += labels if labels and len(labels) == width else ([name] if width == 1 else
+                                                                 [f"{name}[{i}]" for i in range(width)])
+    frame = _pickled_names_axes(g.attrs.get("non_index_axes"))
+    cols = np.arange(len(names))
+    if frame:  # the frame's column order, where the file records it
+        rank = {name: i for i, name in enumerate(frame)}
+        cols = np.array(sorted(range(len(names)), key=lambda j: rank.get(names[j], len(frame) + j)))
+    return Found([Fields(table, fields, [names[j] for j in cols], cols)], None, "pandas frame (table format)",
+                 plain=False)
+
+
+def _pickled_names_axes(value) -> list[str] | None:
+    """pandas' ``non_index_axes``: [(axis, [column names])]."""
+    if value is None:
+        return None
+    try:
+        import io
+
+        out = _NoClasses(io.BytesIO(bytes(value))).load()
+        return [_text(v) for v in out[0][1]]
+    except Exception:  # noqa: BLE001
+        return None
+
+
+def _column_group(g: h5py.Group) -> Found:
+    where = f"{g.file.filename}:{g.name.lstrip('/')}"
+    tracked = g.id.get_create_plist().get_link_creation_order() != 0
+    names = list(g) if not tracked else _in_creation_order(g)
+    if not names:
+        raise InputError(f"{where}: is an empty group; --x names a feature matrix, a table or a group of columns")
+    sources, n = [], None
+    for name in names:
+        try:
+            obj = g.get(name)
+        except (KeyError, OSError, RuntimeError, ValueError) as exc:
+            raise InputError(f"{where}: member {name!r} cannot be read ({first_line(exc)})") from None
+        if not isinstance(obj, h5py.Dataset) or not (obj.ndim == 1 or (obj.ndim == 2 and obj.shape[1] == 1)):
+            shape = "a dangling link" if obj is None else getattr(obj, "shape", "a group")
+            raise InputError(f"{where}: member {name!r} is {shape}, not a 1-D column; a group of columns holds only "
+                             "1-D datasets of the same length")
+        if obj.dtype.kind not in NUMERIC_KINDS:
+            raise InputError(f"{where}/{name}: dtype {obj.dtype} is not numeric; leave it out with --features")
+        if n is not None and obj.shape[0] != n:
+            raise InputError(f"{where}: column {name!r} has {obj.shape[0]} rows but {names[0]!r} has {n}")
+        n = int(obj.shape[0])
+        sources.append(Column(obj, name))
+    return Found(sources, None, "column group", plain=False)
+
+
+def _in_creation_order(g: h5py.Group) -> list[str]:
+    out: list[str] = []
+    g.id.links.iterate(lambda name: out.append(name.decode()), idx_type=h5py.h5.INDEX_CRT_ORDER)
+    return out
+
+
+def _merge(sources: list[Source]) -> list[Source]:
+    """Neighbouring one-column sources of the same matrix joined into one (read once per block)."""
+    out: list[Source] = []
+    for s in sources:
+        last = out[-1] if out else None
+        if isinstance(s, Matrix) and isinstance(last, Matrix) and last.ds == s.ds and last.transposed == s.transposed:
+            out[-1] = Matrix(s.ds, np.concatenate([last.cols, s.cols]), last.names + s.names, s.transposed)
+        else:
+            out.append(s)
+    return out
+
+
+def _subset(source: Source, local: list[int]) -> Source:
+    """The columns ``local`` (positions in ``source``) of ``source``, in that order."""
+    names = [source.names[j] for j in local]
+    if isinstance(source, Matrix):
+        return Matrix(source.ds, source.cols[local], names, source.transposed)
+    if isinstance(source, Fields):
+        return Fields(source.ds, source.fields, names, source.cols[local])
+    return source  # one column
+
+
+def _select(found: Found, keep: list[int]) -> list[Source]:
+    """The table's columns ``keep`` (indices over all its columns), as sources, neighbours of one source joined."""
+    owner = [(s, j) for s in found.features for j in range(s.width)]
+    out: list[Source] = []
+    run: list[int] = []
+    current = None
+    for k in keep:
+        s, j = owner[k]
+        if s is not current and run:
+            out.append(_subset(current, run))
+            run = []
+        current = s
+        run.append(j)
+    if run:
+        out.append(_subset(current, run))
+    return out
+
+
+def _column_index(names: list[str], given: str, option: str, where: str) -> int:
+    if given in names:
+        return names.index(given)
+    try:
+        k = int(given)
+    except ValueError:
+        k = None
+    if k is not None and -len(names) <= k < len(names):
+        return k % len(names)
+    shown = ", ".join(names[:12]) + (", ..." if len(names) > 12 else "")
+    raise InputError(f"{option} {given}: {where} has no such column (columns: {shown})")
+
+
+def find_features(f: h5py.File, x: str, label_column: str | None = None, features: str | list | None = None,
+                  transpose: bool = False) -> Found:
+    """The feature columns that ``--x`` names (and ``--label-column``'s label), or InputError with a hint.
+
+    ``features``: the columns to keep, comma-separated text or a list of names.
+    """
+    where = f"{f.filename}:{x}"
+    try:
+        obj = f.get(x)
+    except (KeyError, OSError, RuntimeError, ValueError) as exc:
+        raise InputError(f"{where}: cannot read ({first_line(exc)})") from None
+    if obj is None:
+        hint = suggestion(f)
+        raise InputError(f"{where}: no such dataset or group" + (f"; {hint}" if hint else
+                         f" (datasets in file: {', '.join(list_datasets(f)[:12]) or 'none'})"))
+    if isinstance(obj, h5py.Group):
+        pandas = _text(obj.attrs.get("pandas_type", b""))
+        encoding = _text(obj.attrs.get("encoding-type", b""))
+        if encoding in ("csr_matrix", "csc_matrix"):
+            raise InputError(f"{where}: is a sparse matrix ({encoding}); sgdcli trains on dense features only")
+        if pandas == "frame":
+            found = _pandas_fixed(obj)
+        elif pandas == "frame_table" and "table" in obj:
+            found = _pandas_table(obj)
+        else:
+            found = _column_group(obj)
+    elif obj.dtype.fields is not None:
+        found = _compound(obj)
+    elif obj.ndim == 2:
+        if obj.dtype.kind not in NUMERIC_KINDS:
+            raise InputError(f"{where}: dtype {obj.dtype} is not numeric")
+        found = _matrix(obj, transpose)
+    else:
+        raise InputError(f"{where}: expected a 2-D feature matrix (rows × features), a table or a group of columns, "
+                         f"got shape {obj.shape}")
+    names = [name for s in found.features for name in s.names]
+    if not names or found.features[0].n_rows == 0:
+        raise InputError(f"{where}: has no rows or no numeric columns")
+    keep = list(range(len(names)))
+    if features is not None:
+        items = features if isinstance(features, list) else [t.strip() for t in features.split(",") if t.strip()]
+        keep = [_column_index(names, item, "--features", where) for item in items]
+        if len(set(keep)) != len(keep):
+            raise InputError(f"--features {features}: a column is listed twice")
+    label = None
+    if label_column is not None:
+        k = _column_index(names, label_column, "--label-column", where)
+        if features is not None and k in keep:
+            raise InputError(f"--label-column {label_column}: is also listed in --features")
+        keep = [j for j in keep if j != k]
+        label = _select(found, [k])[0]
+    if not keep:
+        raise InputError(f"{where}: no feature columns are left")
+    plain = found.plain and keep == list(range(len(names)))
+    return Found(_select(found, keep), label, found.kind, plain)
+
+
+def find_labels(f: h5py.File, y: str) -> tuple[h5py.Dataset | Source, list[str] | None]:
+    """What ``--y`` names: a 1-D or (N, 1) dataset (read directly), or a source (MATLAB (1, N), AnnData
+    categorical codes); and the class names of a categorical column."""
+    where = f"{f.filename}:{y}"
+    try:
+        obj = f.get(y)
+    except (KeyError, OSError, RuntimeError, ValueError) as exc:
+        raise InputError(f"{where}: cannot read ({first_line(exc)})") from None
+    if obj is None:
+        hint = suggestion(f)
+        raise InputError(f"{where}: no such dataset" + (f"; {hint}" if hint else
+                         f" (datasets in file: {', '.join(list_datasets(f)[:12]) or 'none'})"))
+    if isinstance(obj, h5py.Group):
+        if "codes" in obj and "categories" in obj:  # AnnData (and pandas-in-HDF5 writers) categorical
+            names = [_text(v) for v in obj["categories"][()]]
+            return Codes(obj["codes"], y), names
+        raise InputError(f"{where}: is a group, not a labels dataset")
+    if obj.dtype.fields is not None or obj.dtype.kind not in NUMERIC_KINDS:
+        raise InputError(f"{where}: dtype {obj.dtype} is not numeric")
+    if obj.ndim == 2 and "MATLAB_class" in obj.attrs and obj.shape[0] == 1:
+        return Matrix(obj, np.array([0]), [y], transposed=True), None
+    if obj.ndim == 1 or (obj.ndim == 2 and obj.shape[1] == 1):
+        return obj, None
+    raise InputError(f"{where}: expected 1-D labels (or N × 1), got shape {obj.shape}")
+
+
+class Codes(Column):
+    """A categorical column's codes as labels; -1 (a missing value) is read as NaN, a bad label."""
+
+    def _read(self, start, stop):
+        codes = np.asarray(self.ds[start:stop]).astype(np.float64).reshape(-1, 1)
+        codes[codes < 0] = np.nan
+        return codes
+
+
+def suggestion(f: h5py.File) -> str | None:
+    """What to pass for the files of known producers ("this looks like ...: try ..."), or None."""
+    found = recognize(f)
+    return f"this looks like {found[0]}: try {flags(found[1])}" if found else None
+
+
+def flags(options: dict) -> str:
+    """{"x": "df", "label_column": "label"} as "--x df --label-column label"."""
+    return " ".join(f"--{key.replace('_', '-')} {value}" for key, value in options.items())
+
+
+def _members(group: h5py.Group) -> list[tuple[str, object]]:
+    """(name, object) of a group's members that can be opened (dangling and external links left out)."""
+    out = []
+    for name in group:
+        try:
+            obj = group.get(name)
+        except (KeyError, OSError, RuntimeError, ValueError):
+            continue
+        if obj is not None:
+            out.append((name, obj))
+    return out
+
+
+def recognize(f: h5py.File) -> tuple[str, dict] | None:
+    """(producer, the options that find its table: x, and y or label_column) for a file whose layout a known
+    tool writes, else None."""
+    try:
+        if _text(f.attrs.get("encoding-type", b"")) == "anndata":
+            obs = f.get("obs")
+            columns = [n for n, _ in _members(obs) if n != "_index"] if isinstance(obs, h5py.Group) else []
+            return "an AnnData file", {"x": "X", "y": "obs/" + (columns[0] if columns else "<column>")}
+        for name, obj in _members(f):
+            kind = _text(obj.attrs.get("pandas_type", b""))
+            if isinstance(obj, h5py.Group) and kind in ("frame", "frame_table"):
+                found = find_features(f, name)
+                return "a pandas frame", {"x": name, "label_column": found.features[-1].names[-1]}
+        matlab = [n for n, o in _members(f) if isinstance(o, h5py.Dataset) and "MATLAB_class" in o.attrs]
+        two_d = [n for n in matlab if f[n].ndim == 2 and min(f[n].shape) > 1]
+        if two_d:
+            vectors = [n for n in matlab if n not in two_d]
+            return "a MATLAB v7.3 file", {"x": two_d[0], **({"y": vectors[0]} if vectors else {})}
+        for name, obj in _members(f):
+            if isinstance(obj, h5py.Dataset) and obj.dtype.fields is not None:
+                return "a table (compound dataset)", {"x": name, "label_column": obj.dtype.names[-1]}
+        for name, obj in _members(f):
+            if isinstance(obj, h5py.Group) and len(obj) and all(
+                    isinstance(m, h5py.Dataset) and m.ndim == 1 for m in (m for _, m in _members(obj))):
+                return "a group of columns", {"x": name, "y": "<labels dataset>"}
+    except (KeyError, OSError, RuntimeError, ValueError, TypeError, AttributeError, InputError):
+        return None
+    return None

@@ -1,0 +1,189 @@
+"""Columns of a feature table stored the ways other tools store them, read in row blocks.
+
+A table's features can come from several datasets (pandas' blocks, one 1-D
+dataset per column), from the fields of a compound dataset (PyTables,
+pandas' table format), or from a matrix stored column-major (MATLAB v7.3);
+and a label can be one of those columns.  Each ``Source`` reads rows
+[start, stop) of its columns; ``ComposedReader`` lays the sources' columns
+side by side in a block buffer, so such a table is read block by block like
+a compressed dataset (never whole), and takes part in the page shuffle in
+runs of ``unit_rows``.
+"""
+
+from __future__ import annotations
+
+import math
+
+import h5py
+import numpy as np
+
+from sgdcli.data import layout as layout_mod
+from sgdcli.data.hdf5 import NUMERIC_KINDS
+from sgdcli.errors import InputError, first_line
+
+COMPOSED = "column blocks read through HDF5"
+
+
+def where_of(ds: h5py.Dataset) -> str:
+    return f"{ds.file.filename}:{ds.name.lstrip('/')}"
+
+
+def _unit(ds: h5py.Dataset, axis: int) -> int:
+    """Rows best read together along ``axis`` of ``ds``: a chunk; 1 (anywhere) where it is not chunked."""
+    return int(ds.chunks[axis]) if ds.chunks else 1
+
+
+class Source:
+    """Some columns of a table, from one dataset."""
+
+    names: list[str]
+    ds: h5py.Dataset
+
+    def __init__(self, ds: h5py.Dataset, names: list[str], n_rows: int, unit_rows: int):
+        self.ds, self.names, self.n_rows, self.unit_rows = ds, names, n_rows, unit_rows
+
+    @property
+    def width(self) -> int:
+        return len(self.names)
+
+    def read(self, start: int, stop: int) -> np.ndarray:
+        """Rows [start, stop) of these columns, (rows × width), in the dataset's own type."""
+        try:
+            return self._read(start, stop)
+        except (OSError, RuntimeError, ValueError, TypeError, KeyError) as exc:
+            raise InputError(f"{where_of(self.ds)}: cannot read rows {start}-{stop} ({first_line(exc)})") from None
+
+    def _read(self, start: int, stop: int) -> np.ndarray:
+        raise NotImplementedError
+
+
+class Matrix(Source):
+    """Columns ``cols`` of a 2-D dataset of rows × columns, or of columns × rows where ``transposed`` (MATLAB)."""
+
+    def __init__(self, ds: h5py.Dataset, cols: np.ndarray, names: list[str], transposed: bool = False):
+        n = int(ds.shape[1] if transposed else ds.shape[0])
+        width = int(ds.shape[0] if transposed else ds.shape[1])
+        super().__init__(ds, names, n, _unit(ds, 1 if transposed else 0))
+        self.cols, self.transposed = np.asarray(cols, dtype=np.int64), transposed
+        self.all = len(self.cols) == width and np.array_equal(self.cols, np.arange(width))
+
+    def _read(self, start, stop):
+        block = self.ds[:, start:stop].T if self.transposed else self.ds[start:stop]
+        return block if self.all else block[:, self.cols]
+
+
+class Column(Source):
+    """One column: a 1-D dataset, or an (N, 1) one."""
+
+    def __init__(self, ds: h5py.Dataset, name: str):
+        super().__init__(ds, [name], int(ds.shape[0]), _unit(ds, 0))
+
+    def _read(self, start, stop):
+        return np.asarray(self.ds[start:stop]).reshape(-1, 1)
+
+
+class Fields(Source):
+    """Fields of a compound dataset (a table): scalar fields are a column each, vector fields one per element.
+
+    ``cols`` picks columns of the fields laid end to end; only the fields they
+    touch are read.
+    """
+
+    def __init__(self, ds: h5py.Dataset, fields: list[str], names: list[str], cols: np.ndarray | None = None):
+        super().__init__(ds, names, int(ds.shape[0]), _unit(ds, 0))
+        self.fields = fields
+        widths = [_field_width(ds, name) for name in fields]
+        owner = [(name, i) for name, w in zip(fields, widths) for i in range(w)]
+        self.cols = np.arange(len(owner)) if cols is None else np.asarray(cols, dtype=np.int64)
+        self.columns = [owner[j] for j in self.cols]
+        self._needed = [name for name in fields if any(c[0] == name for c in self.columns)]
+
+    def _read(self, start, stop):
+        rows = self.ds.fields(self._needed)[start:stop] if len(self._needed) > 1 else None
+        values = {name: np.asarray(rows[name] if rows is not None else self.ds.fields(name)[start:stop])
+                  .reshape(stop - start, -1) for name in self._needed}
+        if len(self.columns) == 1:
+            name, i = self.columns[0]
+            return values[name][:, i:i + 1]
+        kind = np.result_type(*values.values())
+        block = np.empty((stop - start, len(self.columns)), dtype=kind)
+        for k, (name, i) in enumerate(self.columns):
+            block[:, k] = values[name][:, i]
+        return block
+
+
+def _field_width(ds: h5py.Dataset, name: str) -> int:
+    shape = ds.dtype.fields[name][0].shape
+    return int(np.prod(shape, dtype=np.int64)) if shape else 1
+
+
+def numeric_fields(ds: h5py.Dataset) -> list[tuple[str, int]]:
+    """(field, width) of every field of a compound dataset; InputError naming the first that is not numeric."""
+    out = []
+    for name in ds.dtype.names:
+        base, shape = ds.dtype.fields[name][0].base, ds.dtype.fields[name][0].shape
+        if base.kind not in NUMERIC_KINDS or base.fields is not None or len(shape) > 1:
+            raise InputError(f"{where_of(ds)}: field {name!r} is {ds.dtype.fields[name][0]}, not numeric; leave it "
+                             "out with --features")
+        out.append((name, int(np.prod(shape, dtype=np.int64)) if shape else 1))
+    return out
+
+
+class ComposedReader:
+    """Reads row ranges of the columns of ``sources`` side by side, as ``dtype``, in blocks (no memory map).
+
+    Offers what the training and scoring passes ask of a dataset reader
+    (columns.ColumnReader): a table made this way is read like one whose
+    chunks HDF5 decodes.
+    """
+
+    random_access = False
+    zero_copy = False
+    squeezed = False
+
+    def __init__(self, sources: list[Source], dtype, label: str, squeeze: bool = False):
+        self.sources, self.dtype, self.label = sources, np.dtype(dtype), label
+        self.names = [name for s in sources for name in s.names]
+        self.width = len(self.names)
+        self.row_shape = () if squeeze else (self.width,)
+        units = [s.unit_rows for s in sources]
+        lcm = math.lcm(*units)
+        self.unit_rows = lcm if lcm <= 8 * max(units) else max(units)
+        n = sources[0].n_rows
+        self.layout = layout_mod.Layout(
+            path=label, shape=(n, self.width), dtype=str(self.dtype), layout="composed",
+            chunks=(self.unit_rows, self.width), compression=None,
+            logical_bytes=n * self.width * self.dtype.itemsize, stored_bytes=0, offset=None, read_mode=COMPOSED)
+
+    def read(self, start: int, stop: int, out: np.ndarray | None) -> np.ndarray:
+        n = stop - start
+        if out is None or out.shape[0] < n:
+            out = np.empty((n, *self.row_shape), dtype=self.dtype)
+        dest = out[:n].reshape(n, -1)
+        at = 0
+        for source in self.sources:
+            np.copyto(dest[:, at:at + source.width], source.read(start, stop), casting="unsafe")
+            at += source.width
+        return out[:n]
+
+    def read_ranges(self, ranges: list[tuple[int, int]], out: np.ndarray) -> np.ndarray:
+        at = 0
+        for start, stop in ranges:
+            self.read(start, stop, out[at:at + stop - start])
+            at += stop - start
+        return out[:at]
+
+    def in_place(self):
+        return None
+
+    def cached(self, *_args, **_kw) -> bool:
+        return False
+
+    def preload(self, start: int, stop: int) -> None:
+        pass
+
+    def page_in(self, *_args) -> None:
+        pass
+
+    def close(self) -> None:
+        self.sources = []
