@@ -33,7 +33,9 @@ def open_file(path: str | os.PathLike) -> h5py.File:
     if not signature_ok:
         raise InputError(f"{path}: not an HDF5 file")
     try:
-        return h5py.File(path, "r")
+        # No chunk cache: every reader reads whole chunks, and HDF5's default (a cache per open dataset)
+        # would hold up to that much of every dataset read, a group of hundreds of columns included.
+        return h5py.File(path, "r", rdcc_nbytes=0)
     except OSError as exc:
         text = str(exc)
         if "unable to lock file" in text:
