@@ -153,20 +153,6 @@ def reading(label: str, what: str = "damaged or unreadable"):
         raise InputError(f"{label}: {what} ({first_line(exc)})") from None
 
 
-def get_dataset(f: h5py.File, name: str) -> h5py.Dataset:
-    """Return dataset ``name`` of ``f`` or raise InputError naming file and path."""
-    label = f"{f.filename}:{name}"
-    try:
-        obj = f.get(name)
-    except (KeyError, OSError, RuntimeError, ValueError) as exc:
-        raise InputError(f"{label}: cannot read ({first_line(exc)})") from None
-    if obj is None:
-        raise InputError(f"{label}: no such dataset (datasets in file: {', '.join(list_datasets(f)) or 'none'})")
-    if not isinstance(obj, h5py.Dataset):
-        raise InputError(f"{label}: is a group, not a dataset")
-    return obj
-
-
 def list_datasets(f: h5py.File) -> list[str]:
     names: list[str] = []
 
@@ -179,11 +165,6 @@ def list_datasets(f: h5py.File) -> list[str]:
     except (KeyError, OSError, RuntimeError):
         pass
     return names
-
-
-def check_numeric(ds: h5py.Dataset) -> None:
-    if ds.dtype.kind not in NUMERIC_KINDS or ds.dtype.fields is not None:
-        raise InputError(f"{ds.file.filename}:{ds.name.lstrip('/')}: dtype {ds.dtype} is not numeric")
 
 
 def chunk_rows_for(width: int, itemsize: int) -> int:

@@ -234,6 +234,21 @@ def _column_index(names: list[str], given: str, option: str, where: str) -> int:
     raise InputError(f"{option} {given}: {where} has no such column (columns: {shown})")
 
 
+def _lookup(f: h5py.File, path: str, what: str):
+    """The object at ``path``, or InputError: "no such <what>", with the options a recognized producer needs
+    or the file's datasets."""
+    where = f"{f.filename}:{path}"
+    try:
+        obj = f.get(path)
+    except (KeyError, OSError, RuntimeError, ValueError) as exc:
+        raise InputError(f"{where}: cannot read ({first_line(exc)})") from None
+    if obj is None:
+        hint = suggestion(f)
+        raise InputError(f"{where}: no such {what}" + (f"; {hint}" if hint else
+                         f" (datasets in file: {', '.join(list_datasets(f)[:12]) or 'none'})"))
+    return obj
+
+
 def find_features(f: h5py.File, x: str, label_column: str | None = None, features: str | list | None = None,
                   transpose: bool = False) -> Found:
     """The feature columns that ``--x`` names (and ``--label-column``'s label), or InputError with a hint.
@@ -241,14 +256,7 @@ def find_features(f: h5py.File, x: str, label_column: str | None = None, feature
     ``features``: the columns to keep, comma-separated text or a list of names.
     """
     where = f"{f.filename}:{x}"
-    try:
-        obj = f.get(x)
-    except (KeyError, OSError, RuntimeError, ValueError) as exc:
-        raise InputError(f"{where}: cannot read ({first_line(exc)})") from None
-    if obj is None:
-        hint = suggestion(f)
-        raise InputError(f"{where}: no such dataset or group" + (f"; {hint}" if hint else
-                         f" (datasets in file: {', '.join(list_datasets(f)[:12]) or 'none'})"))
+    obj = _lookup(f, x, "dataset or group")
     if isinstance(obj, h5py.Group):
         pandas = _text(obj.attrs.get("pandas_type", b""))
         encoding = _text(obj.attrs.get("encoding-type", b""))
@@ -295,14 +303,7 @@ def find_labels(f: h5py.File, y: str) -> tuple[h5py.Dataset | Source, list[str] 
     """What ``--y`` names: a 1-D or (N, 1) dataset (read directly), or a source (MATLAB (1, N), AnnData
     categorical codes); and the class names of a categorical column."""
     where = f"{f.filename}:{y}"
-    try:
-        obj = f.get(y)
-    except (KeyError, OSError, RuntimeError, ValueError) as exc:
-        raise InputError(f"{where}: cannot read ({first_line(exc)})") from None
-    if obj is None:
-        hint = suggestion(f)
-        raise InputError(f"{where}: no such dataset" + (f"; {hint}" if hint else
-                         f" (datasets in file: {', '.join(list_datasets(f)[:12]) or 'none'})"))
+    obj = _lookup(f, y, "dataset")
     if isinstance(obj, h5py.Group):
         if "codes" in obj and "categories" in obj:  # AnnData (and pandas-in-HDF5 writers) categorical
             names = [_text(v) for v in obj["categories"][()]]
