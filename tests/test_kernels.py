@@ -168,17 +168,20 @@ def test_divergence_is_detected():
     assert status == ks.DIVERGED
 
 
+@pytest.mark.parametrize("optimizer", ["sgd", "momentum", "nesterov"])
 @pytest.mark.parametrize("model,k_out", [("linear", 1), ("logistic", 1), ("hinge", 1), ("softmax", 3)])
 @pytest.mark.parametrize("standardize", [False, True])
-def test_pure_sgd_path_matches_reference(model, k_out, standardize):
-    """Batch 1 with plain SGD: the in-place path for single-output models, the general one for softmax.
+def test_pure_sgd_path_matches_reference(model, k_out, standardize, optimizer):
+    """Batch 1 with plain SGD, momentum or Nesterov: the in-place path for single-output models, the general
+    one for softmax.
 
     With L2 and standardization both still match the naive."""
     X, y, order = problem(model, n=150)
     d = X.shape[1]
     rng = np.random.default_rng(9)
     center, scale = (rng.standard_normal(d), rng.uniform(0.5, 2, d)) if standardize else (np.zeros(d), np.ones(d))
-    opts = naive.options(model=model, lr=0.05, l2=0.1, standardize=standardize, schedule="invscaling", power_t=0.3)
+    opts = naive.options(model=model, lr=0.05, l2=0.1, standardize=standardize, schedule="invscaling", power_t=0.3,
+                         optimizer=optimizer)
     cfg = kernel_config(opts, 1, 1, 2 * 150)
     assert pure_sgd.is_pure_sgd(cfg, k_out) == (k_out == 1)
     state, buf = TrainState.zeros(k_out, d), Scratch.make(1, k_out, d)
@@ -188,7 +191,7 @@ def test_pure_sgd_path_matches_reference(model, k_out, standardize):
             assert batches.train_block(cfg, X, y[piece], piece.astype(np.int64), center, scale, state, buf) == ks.OK
     Z = ((X.astype(np.float64) - center) * scale).astype(np.float64)
     W = np.zeros((k_out, d + 1))
-    opt = naive.Optimizer("sgd", W.shape)
+    opt = naive.Optimizer(optimizer, W.shape)
     t = 0
     for epoch in range(2):
         for i in order:

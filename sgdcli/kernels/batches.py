@@ -35,7 +35,7 @@ from numba import prange
 from sgdcli.kernels.intrinsics import AHEAD, prefetch_span
 from sgdcli.kernels.jit import kernel
 from sgdcli.kernels.losses import loss_grad, loss_grad_one
-from sgdcli.kernels.optimizers import step
+from sgdcli.kernels.optimizers import SGD, SLOT_A, step
 from sgdcli.kernels.pure_sgd import is_pure_sgd, train_block_pure_sgd
 from sgdcli.kernels.rows import has_nonfinite
 from sgdcli.kernels.schedules import lr_at
@@ -193,7 +193,10 @@ def train_block(cfg, X, y, rows, center, scale, state, scratch):
         X, rows = np.ascontiguousarray(X).reshape(-1), rows * X.shape[1]
     center, scale = _compiled_scaling(cfg, center, scale)
     if is_pure_sgd(cfg, k_out):
-        return train_block_pure_sgd(cfg, X, y, rows, center, scale, state.W[0], state.counters, state.sums)
+        if cfg.optimizer == SGD:  # no velocity: its branch is pruned at compile time
+            return train_block_pure_sgd(cfg, X, y, rows, center, scale, state.W[0], state.counters, state.sums)
+        return train_block_pure_sgd(cfg, X, y, rows, center, scale, state.W[0], state.counters, state.sums,
+                                    state.slots[SLOT_A][0])
     variant = {}  # an omitted argument prunes its branch at compile time
     if cfg.parts > 1 and cfg.batch_size >= cfg.par_min_rows:
         variant["threads"] = cfg.parts
