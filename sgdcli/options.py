@@ -139,6 +139,8 @@ class TrainOptions:
                                          "[default: every column].", metavar="LIST")
     transpose: bool = _option(False, "--x is stored features × rows (column-major writers); a dataset with a "
                                      "MATLAB_class attribute is read this way without it.")
+    allow_unwritten: bool = _option(False, "Read rows a writer never wrote (unallocated chunks) as their fill values "
+                                           "instead of stopping: for files left sparse on purpose.")
     model: str = _option("logistic", "linear: squared error; logistic: binary cross-entropy; softmax: multiclass; "
                                      "hinge: linear SVM.", choices=MODELS)
     l2: float = _option(0.0, "L2 penalty (l2/2)·‖w‖²; the bias is not penalised.")

@@ -10,6 +10,7 @@ import pytest
 
 from sgdcli.data import chunks, layout
 from sgdcli.data.table import Table
+from sgdcli.errors import InputError
 
 from conftest import make_problem, run, write_table
 
@@ -50,7 +51,11 @@ def test_unwritten_chunks_read_as_the_fill_value(tmp_path):
     with h5py.File(path, "w") as f:
         ds = f.create_dataset("X", shape=(200, 3), dtype="f4", chunks=(50, 3), compression="gzip", fillvalue=2.5)
         ds[60:80] = 1.0  # only the second chunk is ever written
-    with Table(str(path), y=None) as table:
+    with pytest.raises(InputError, match=r"d.h5:X: rows 0–49 and 100 more rows were never written \(3 of 4 chunks "
+                                         r"unallocated\); the file looks incomplete"):
+        Table(str(path), y=None)
+    with Table(str(path), y=None, allow_unwritten=True) as table:  # read knowingly: the fill value
+        assert table.unwritten_rows == 150
         got = table.X.read(0, 200, None)
     expected = np.full((200, 3), 2.5, dtype=np.float32)
     expected[60:80] = 1.0
@@ -133,7 +138,7 @@ def test_chunks_stored_out_of_order_or_missing_are_still_read_exactly(tmp_path):
     expected = X.copy()
     expected[200:300] = -1.0
     expected[350:400] = -1.0
-    with Table(str(path), y=None) as table:
+    with Table(str(path), y=None, allow_unwritten=True) as table:
         assert table.X.layout.read_mode == layout.MAPPED_CHUNKS
         for start, stop in [(0, 500), (0, 100), (50, 150), (180, 420), (450, 500)]:
             np.testing.assert_array_equal(table.X.read(start, stop, None), expected[start:stop])
@@ -191,7 +196,7 @@ def test_a_dataset_with_a_missing_chunk_is_read_through_hdf5(tmp_path):
         dx = f.create_dataset("X", shape=(500, 3), dtype="f4", chunks=(50, 3), fillvalue=-1.0)
         for s in (300, 0, 50, 400, 100, 150, 450):  # 200-299 and 350-399 never written
             dx[s : s + 50] = 1.0
-    with Table(str(tmp_path / "m.h5"), y=None) as table:
+    with Table(str(tmp_path / "m.h5"), y=None, allow_unwritten=True) as table:
         assert not table.X.random_access and table.X.in_place() is None and table.unit_rows == 50
         np.testing.assert_array_equal(table.X.read(190, 210, None)[:, 0], [1.0] * 10 + [-1.0] * 10)
 

@@ -11,6 +11,10 @@ from sgdcli.cli.params import columns_options, command, gate_options, json_optio
 from sgdcli.options import PREDICTION_FORMATS as FORMATS, STDOUT, task_of
 
 
+def _warn(text: str) -> None:
+    click.echo(f"sgdcli: {text}", err=True)
+
+
 @command("predict", example='sgdcli predict model.h5 new.h5 -o pred.h5 --proba')
 @click.argument("model", type=click.Path(dir_okay=False))
 @click.argument("data", type=click.Path(dir_okay=False))
@@ -24,13 +28,14 @@ from sgdcli.options import PREDICTION_FORMATS as FORMATS, STDOUT, task_of
 @click.option("--proba", is_flag=True, help="Also write class probabilities (rows × classes): 'proba' in HDF5, "
                                             "proba_<class> columns in text.")
 @memory_option
-def predict_cmd(model, data, output, format, x, label_column, features, transpose, proba, memory):  # noqa: A002
+def predict_cmd(model, data, output, format, x, label_column, features, transpose, allow_unwritten,  # noqa: A002
+                proba, memory):
     """Write predictions of MODEL for every row of DATA, in the user's own labels."""
     import sgdcli
 
     sgdcli.configure_runtime()
     n = sgdcli.predict(model, data, output, x=x, proba=proba, memory=memory, format=format, label_column=label_column,
-                       features=features, transpose=transpose)
+                       features=features, transpose=transpose, allow_unwritten=allow_unwritten, report=_warn)
     if output != STDOUT:
         click.echo(f"wrote {output}: {n} predictions")
 
@@ -44,7 +49,8 @@ def predict_cmd(model, data, output, format, x, label_column, features, transpos
 @json_option("the metrics")
 @memory_option
 @gate_options
-def evaluate_cmd(model, data, x, y, label_column, features, transpose, json, memory, fail_under, fail_over):
+def evaluate_cmd(model, data, x, y, label_column, features, transpose, allow_unwritten, json, memory, fail_under,
+                 fail_over):
     """Print the metrics of MODEL on DATA.
 
     Regression: mse, rmse, mae, r2. Binary: accuracy, log_loss, auc,
@@ -59,7 +65,7 @@ def evaluate_cmd(model, data, x, y, label_column, features, transpose, json, mem
     gates.check_task(checks, task_of(loaded.model), f"{model} (a {loaded.model} model)")
     sgdcli.configure_runtime()
     result = sgdcli.evaluate(loaded, data, x=x, y=y, memory=memory, label_column=label_column, features=features,
-                             transpose=transpose)
+                             transpose=transpose, allow_unwritten=allow_unwritten, report=_warn)
     if json:
         click.echo(render.json_text(result))
     else:

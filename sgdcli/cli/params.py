@@ -87,8 +87,9 @@ def y_option(f):
 
 
 def columns_options(f):
-    """--label-column, --features and --transpose, as train has them (where the table is in the file)."""
-    for name in ("transpose", "features", "label_column"):
+    """--label-column, --features, --transpose and --allow-unwritten, as train has them (what in the file is
+    the table)."""
+    for name in ("allow_unwritten", "transpose", "features", "label_column"):
         f = _training_option(_FIELDS[name])(f)
     return f
 

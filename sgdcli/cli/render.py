@@ -6,16 +6,15 @@ is formatted here, so the API returns data and never text.
 
 from __future__ import annotations
 
-import json
 
 from sgdcli.options import format_size
-from sgdcli.reporting.records import json_safe
+from sgdcli.reporting.records import dumps
 from sgdcli.reporting.reporter import format_rate
 
 
 def json_text(value, indent: int | None = None) -> str:
     """``value`` as JSON, non-finite floats as null (strict parsers such as jq reject NaN)."""
-    return json.dumps(json_safe(value), indent=indent)
+    return dumps(value, indent=indent)
 
 
 def number(value) -> str:
@@ -37,6 +36,7 @@ def info_listing(d: dict) -> str:
             f"  {ds['path']}: shape {'×'.join(map(str, ds['shape'])) or 'scalar'}, {ds['dtype']}, {ds['layout']}, "
             f"chunks {chunks}, compression {ds['compression'] or 'none'}, "
             f"{format_size(ds['logical_bytes'])} ({format_size(ds['stored_bytes'])} stored), read {ds['read_mode']}"
+            + (f"; {ds['unwritten_rows']:,} rows never written" if ds.get("unwritten_rows") else "")
         )
     like = d.get("looks_like")
     if like:

@@ -77,7 +77,7 @@ class ColumnReader:
         self._bytes = np.frombuffer(self._map, dtype=np.uint8)
         self._array = np.frombuffer(self._map, dtype=ds.dtype, count=int(np.prod(ds.shape)),
                                     offset=offset - start).reshape(ds.shape[0], *self.row_shape)
-        if ds.ndim in (1, 2):  # one "chunk" of every row at offset 0 of the flat array
+        if ds.ndim in (1, 2) and _compiled_type(ds.dtype):  # one "chunk" of every row at offset 0 of the flat array
             self._flat = self._array.reshape(-1)
             self._flat_offsets = np.zeros(1, dtype=np.int64)
             self._flat_rows = int(ds.shape[0])
@@ -115,7 +115,7 @@ class ColumnReader:
             return
         self._chunk_offsets = offsets
         itemsize = ds.dtype.itemsize
-        if ds.ndim in (1, 2) and not np.any(offsets[allocated] % itemsize):
+        if ds.ndim in (1, 2) and _compiled_type(ds.dtype) and not np.any(offsets[allocated] % itemsize):
             self._flat = np.frombuffer(self._map, dtype=ds.dtype, count=size // itemsize)
             self._flat_offsets = offsets // itemsize
             self._flat_rows = int(ds.chunks[0])
@@ -377,3 +377,8 @@ class ColumnReader:
             except BufferError:  # a caller still holds a view; the GC closes it later
                 pass
             self._map = None
+
+
+def _compiled_type(dtype: np.dtype) -> bool:
+    """Whether the compiled gathers read this type in place (Numba has no float16: NumPy converts those)."""
+    return dtype.kind in "biuf" and dtype.itemsize > 2 or dtype.kind in "biu"

@@ -8,6 +8,7 @@ import h5py
 
 from sgdcli.data import hdf5, producers
 from sgdcli.data.layout import layout_of
+from sgdcli.data.unwritten import unwritten
 from sgdcli.errors import first_line
 
 
@@ -20,6 +21,9 @@ def describe(path) -> dict:
             if isinstance(obj, h5py.Dataset):
                 try:
                     layout = layout_of(obj).as_dict()
+                    axis = obj.ndim - 1 if "MATLAB_class" in obj.attrs and obj.ndim == 2 else 0
+                    missing = unwritten(obj, axis)
+                    layout["unwritten_rows"] = missing.rows if missing is not None else 0
                 except hdf5.READ_ERRORS as exc:
                     layout = {"path": name, "error": first_line(exc)}
                 layout.pop("offset", None)

@@ -269,6 +269,9 @@ def find_features(f: h5py.File, x: str, label_column: str | None = None, feature
         else:
             found = _column_group(obj)
     elif obj.dtype.fields is not None:
+        if obj.ndim != 1:
+            raise InputError(f"{where}: a compound dataset is read as a table, one row per element, so it must be "
+                             f"1-D; got shape {obj.shape}")
         found = _compound(obj)
     elif obj.ndim == 2:
         if obj.dtype.kind not in NUMERIC_KINDS:

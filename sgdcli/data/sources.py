@@ -46,6 +46,11 @@ class Source:
     def width(self) -> int:
         return len(self.names)
 
+    @property
+    def row_axis(self) -> int:
+        """The dataset's axis along which the table's rows run."""
+        return 1 if getattr(self, "transposed", False) else 0
+
     def read(self, start: int, stop: int) -> np.ndarray:
         """Rows [start, stop) of these columns, (rows × width), in the dataset's own type."""
         try:

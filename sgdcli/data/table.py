@@ -12,6 +12,7 @@ from sgdcli.data import hdf5, producers
 from sgdcli.data.columns import ColumnReader
 from sgdcli.data.shuffle import PageShuffle
 from sgdcli.data.sources import ComposedReader, Fields, Source
+from sgdcli.data.unwritten import union_rows, unwritten
 from sgdcli.errors import InputError
 
 FEATURE_DTYPE = np.float32
@@ -35,11 +36,13 @@ class Table:
     """
 
     def __init__(self, path, x: str = "X", y: str | None = "y", label_column: str | None = None,
-                 features: str | None = None, transpose: bool = False):
+                 features: str | None = None, transpose: bool = False, allow_unwritten: bool = False):
         self.path = os.fspath(path)
         self.x_name, self.y_name = x, y
         self.label_column, self.features, self.transpose = label_column, features, transpose
-        self._selection = {"x": x, "y": y, "label_column": label_column, "features": features, "transpose": transpose}
+        self.allow_unwritten = allow_unwritten
+        self._selection = {"x": x, "y": y, "label_column": label_column, "features": features, "transpose": transpose,
+                           "allow_unwritten": allow_unwritten}
         self.file = hdf5.open_file(self.path)
         try:
             with hdf5.reading(self.path):
@@ -60,32 +63,53 @@ class Table:
             if source.n_rows != n:
                 raise InputError(f"{where}: column {source.names[0]!r} has {source.n_rows} rows but "
                                  f"{found.features[0].names[0]!r} has {n}")
+        labels, self.class_names = None, None
+        if found.label is None and y is not None:
+            labels, self.class_names = producers.find_labels(self.file, y)
+            rows = labels.shape[0] if isinstance(labels, h5py.Dataset) else labels.n_rows
+            if rows != n:
+                raise InputError(f"{self.path}:{y}: has {rows} rows but {x} has {n}")
+        if found.plain and 0 in found.features[0].ds.shape:
+            raise InputError(f"{where}: dataset is empty (shape {found.features[0].ds.shape})")
+        self._check_written(found, labels)  # before any reader looks at the storage (a declared 10^12 rows)
         if found.plain:
-            xds = found.features[0].ds
-            if xds.shape[0] == 0 or xds.shape[1] == 0:
-                raise InputError(f"{where}: dataset is empty (shape {xds.shape})")
-            self.X = ColumnReader(xds, FEATURE_DTYPE)
+            self.X = ColumnReader(found.features[0].ds, FEATURE_DTYPE)
         else:
             self.X = ComposedReader(found.features, FEATURE_DTYPE, x)
         self.n_rows, self.n_features = n, self.X.width if not found.plain else int(found.features[0].ds.shape[1])
         self.feature_names = [name for source in found.features for name in source.names]
         self.x_kind = found.kind
-        self.Y, self.class_names = None, None
+        self.Y = None
         if found.label is not None:
             self.y_name = f"{x}:{found.label.names[0]}"
             self.Y = ComposedReader([found.label], LABEL_DTYPE, self.y_name, squeeze=True)
             self.y_dtype = _base_dtype(found.label)
-        elif y is not None:
-            labels, self.class_names = producers.find_labels(self.file, y)
-            rows = labels.shape[0] if isinstance(labels, h5py.Dataset) else labels.n_rows
-            if rows != n:
-                raise InputError(f"{self.path}:{y}: has {rows} rows but {x} has {n}")
-            if isinstance(labels, h5py.Dataset):
-                self.Y = ColumnReader(labels, LABEL_DTYPE, squeeze=True)
-                self.y_dtype = labels.dtype
-            else:
-                self.Y = ComposedReader([labels], LABEL_DTYPE, y, squeeze=True)
-                self.y_dtype = _base_dtype(labels)
+        elif isinstance(labels, h5py.Dataset):
+            self.Y = ColumnReader(labels, LABEL_DTYPE, squeeze=True)
+            self.y_dtype = labels.dtype
+        elif labels is not None:
+            self.Y = ComposedReader([labels], LABEL_DTYPE, y, squeeze=True)
+            self.y_dtype = _base_dtype(labels)
+
+    def _check_written(self, found, labels) -> None:
+        """Every dataset the table reads was written where it is read (data/unwritten.py), or InputError naming
+        the first that was not; with ``allow_unwritten``, ``unwritten_rows`` counts the rows read from fill values."""
+        datasets = [(s.ds, s.row_axis) for s in found.features + ([found.label] if found.label is not None else [])]
+        if labels is not None:
+            datasets.append((labels, 0) if isinstance(labels, h5py.Dataset) else (labels.ds, labels.row_axis))
+        found_unwritten = []
+        seen = set()
+        for ds, axis in datasets:
+            if (ds.name, axis) in seen:
+                continue
+            seen.add((ds.name, axis))
+            missing = unwritten(ds, axis)
+            if missing is None:
+                continue
+            if not self.allow_unwritten:
+                raise InputError(missing.message(f"{self.path}:{ds.name.lstrip('/')}"))
+            found_unwritten.append(missing)
+        self.unwritten_rows = union_rows(found_unwritten)
 
     @property
     def chunk_rows(self) -> int:

@@ -25,6 +25,7 @@ from sgdcli import __version__
 from sgdcli.data import hdf5
 from sgdcli.data.atomic import atomic_output
 from sgdcli.errors import InputError
+from sgdcli.data.jsontext import dumps
 from sgdcli.model.labels import Labels
 from sgdcli.options import MODELS, task_of
 
@@ -75,7 +76,7 @@ class Model:
                 f.attrs["model"] = self.model
                 f.attrs["created"] = self.created or _now()
                 for name in _JSON_ATTRS:
-                    f.attrs[name] = json.dumps(getattr(self, name), sort_keys=True, default=_jsonable)
+                    f.attrs[name] = dumps(getattr(self, name), sort_keys=True, default=_jsonable)
                 f.create_dataset("weights", data=self.weights)
                 f.create_dataset("bias", data=self.bias)
                 for name in ("classes", "center", "scale"):

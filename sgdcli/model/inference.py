@@ -92,14 +92,14 @@ def measure(table: Table, model_name: str, labels: Labels, We: np.ndarray, memor
     return measure_part(table, model_name, labels, We, memory, select).result()
 
 
-def _open_for(model: Model, data, x: str, y: str | None, columns: dict | None = None) -> Table:
+def _open_for(model: Model, data, x: str, y: str | None, columns: dict | None = None, report=None) -> Table:
     """``data``'s table for ``model``: its columns ``columns`` (Table's keywords); where ``features`` is not
     given and the model knows its features by name, those columns by name, in the model's order, wherever
     they are in ``data``."""
     columns = dict(columns or {})
     names = model.training.get("features")
     if columns.get("features") is None and names and not _numbered(names):
-        with Table(data, x, None, transpose=columns.get("transpose", False)) as probe:
+        with Table(data, x, None, transpose=columns.get("transpose", False), allow_unwritten=True) as probe:
             if probe.feature_names != names and not _numbered(probe.feature_names):
                 missing = [name for name in names if name not in probe.feature_names]
                 if missing:
@@ -107,6 +107,8 @@ def _open_for(model: Model, data, x: str, y: str | None, columns: dict | None = 
                                      f"on ({len(missing)} of its {len(names)} features missing)")
                 columns["features"] = names
     table = Table(data, x, y, **columns)
+    if table.unwritten_rows and report is not None:
+        report(f"--allow-unwritten: {table.unwritten_rows:,} rows of {table.path} are read from fill values")
     if table.n_features != model.n_features:
         table.close()
         raise InputError(
@@ -121,21 +123,25 @@ def _numbered(names: list[str]) -> bool:
 
 
 def evaluate(model, data, x: str = DEFAULT_X, y: str = DEFAULT_Y, memory: int = DEFAULT_MEMORY,
-             label_column: str | None = None, features=None, transpose: bool = False) -> dict:
+             label_column: str | None = None, features=None, transpose: bool = False, allow_unwritten: bool = False,
+             report=None) -> dict:
     """Metrics of ``model`` on ``data``: exactly the keys of ``options.METRICS[task]``.
 
-    ``label_column``, ``features`` and ``transpose`` say where the table is, as for training.
+    ``label_column``, ``features``, ``transpose`` and ``allow_unwritten`` say what the table is, as for
+    training; ``report(text)`` hears of rows read from fill values.
     """
     model = load_model(model)
-    columns = {"label_column": label_column, "features": features, "transpose": transpose}
-    with _open_for(model, data, x, y, columns) as table:
+    columns = {"label_column": label_column, "features": features, "transpose": transpose,
+               "allow_unwritten": allow_unwritten}
+    with _open_for(model, data, x, y, columns, report) as table:
         labels = model.labels
         result = measure(table, model.model, labels, model.raw_weights(), memory)
     return {key: result[key] for key in METRICS[labels.task]}
 
 
 def predict(model, data, output, x: str = DEFAULT_X, proba: bool = False, memory: int = DEFAULT_MEMORY,
-            format: str | None = None, label_column: str | None = None, features=None, transpose: bool = False) -> int:
+            format: str | None = None, label_column: str | None = None, features=None, transpose: bool = False,
+            allow_unwritten: bool = False, report=None) -> int:
     """Write the prediction (and, for classifiers with ``proba``, the class probabilities) of every row to
     ``output``: HDF5, CSV or TSV by its extension or ``format``, ``-`` for CSV on stdout; returns the row count."""
     source = os.path.abspath(os.fspath(model)) if isinstance(model, (str, os.PathLike)) else ""
@@ -145,8 +151,9 @@ def predict(model, data, output, x: str = DEFAULT_X, proba: bool = False, memory
         raise InputError("--proba: a linear (regression) model has no probabilities")
     if output != outputs.STDOUT:
         check_writable(output, inputs=(data, source or None))
-    columns = {"label_column": label_column, "features": features, "transpose": transpose}
-    with _open_for(model, data, x, None, columns) as table:
+    columns = {"label_column": label_column, "features": features, "transpose": transpose,
+               "allow_unwritten": allow_unwritten}
+    with _open_for(model, data, x, None, columns, report) as table:
         n = table.n_rows
         attrs = {"model": source, "data": os.path.abspath(table.path)}
         with outputs.prediction_writer(output, fmt, n, model.classes, proba, attrs) as writer:

@@ -244,6 +244,10 @@ class Run:
         )
         for line in sharing:
             reporter.message(line)
+        for table in (self.table, self.val_table):
+            if table is not None and table.unwritten_rows:
+                reporter.message(f"--allow-unwritten: {table.unwritten_rows:,} rows of {table.path} are read from "
+                                 "fill values")
         if self.control.verbose:
             reporter.message(self.pages.describe())
             reporter.message(runtime.describe())
@@ -366,6 +370,7 @@ class Run:
                 "block_rows": self.block_rows,
                 "shuffle": self.pages.as_dict(),
                 "read_mode": self.table.X.layout.read_mode,
+                **({"unwritten_rows": self.table.unwritten_rows} if self.table.unwritten_rows else {}),
                 "features": self.table.feature_names,  # predict picks these columns by name where names exist
                 "features_from": self.table.x_kind,
                 **({"class_names": self.table.class_names} if self.table.class_names else {}),

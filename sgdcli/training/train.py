@@ -49,7 +49,8 @@ def train(data, options: TrainOptions | None = None, *, output=None, metrics=Non
         seen[key] = flag
     with contextlib.ExitStack() as stack:
         stack.enter_context(exclusive([p for p, _ in outputs], control.wait_lock))
-        columns = {"label_column": opts.label_column, "features": opts.features, "transpose": opts.transpose}
+        columns = {"label_column": opts.label_column, "features": opts.features, "transpose": opts.transpose,
+                   "allow_unwritten": opts.allow_unwritten}
         table = stack.enter_context(Table(data, opts.x, opts.y, **columns))
         val_table = None
         if opts.val is not None:
