@@ -9,30 +9,44 @@ import sys
 import h5py
 import pytest
 
-from conftest import ROOT
+from conftest import ROOT, without
 
-pytest.importorskip("matplotlib")
 MAKEFILE = os.path.join(ROOT, "examples", "Makefile")
 
 
-def make(out, *args):
-    cmd = ["make", "-f", MAKEFILE, f"OUT={out}", f"SGDCLI={sys.executable} -m sgdcli", "ROWS=4000", *args]
+def make(out, *args, sgdcli=f"{sys.executable} -m sgdcli"):
+    cmd = ["make", "-f", MAKEFILE, f"OUT={out}", f"SGDCLI={sgdcli}", "ROWS=4000", *args]
     return subprocess.run(cmd, capture_output=True, text=True, timeout=300)
 
 
 @pytest.mark.skipif(shutil.which("make") is None, reason="needs make")
+def test_the_default_target_works_without_the_plot_extra(tmp_path):
+    """As `make demo` leaves the install: no matplotlib. The pipeline runs; the curves are a target of their own."""
+    base = tmp_path / "base_sgdcli.py"
+    base.write_text(without("matplotlib"))
+    out = tmp_path / "build"
+    done = make(out, sgdcli=f"{sys.executable} {base}")
+    assert done.returncode == 0, done.stderr
+    assert (out / "predictions.h5").exists() and not (out / "curves.png").exists()
+    assert "learning curves: make -f examples/Makefile curves (needs the plot extra" in done.stdout
+    curves = make(out, "curves", sgdcli=f"{sys.executable} {base}")
+    assert curves.returncode != 0 and "pip install 'sgdcli[plot]'" in curves.stderr
+
+
+@pytest.mark.skipif(shutil.which("make") is None, reason="needs make")
 def test_pipeline_fails_cleanly_resumes_with_only_the_missing_steps_and_then_does_nothing(tmp_path):
+    pytest.importorskip("matplotlib")
     out = tmp_path / "build"
     failed = make(out, "GATE=accuracy=0.9999")
     assert failed.returncode != 0
     assert "sgdcli: error: quality gate failed on" in failed.stderr
     assert {p.name for p in out.iterdir()} == {"train.h5", "test.h5", "model.h5", "metrics.jsonl"}  # no partial target
 
-    planned = make(out, "-n", "GATE=accuracy=0.8").stdout  # what a rerun would do
+    planned = make(out, "-n", "all", "curves", "GATE=accuracy=0.8").stdout  # what a rerun would do
     assert "sgdcli evaluate" in planned and "sgdcli predict" in planned and "sgdcli plot" in planned
     assert "sgdcli generate" not in planned and "sgdcli train" not in planned
 
-    done = make(out, "GATE=accuracy=0.8")
+    done = make(out, "all", "curves", "GATE=accuracy=0.8")
     assert done.returncode == 0, done.stderr
     metrics = json.loads((out / "test-metrics.json").read_text())
     assert metrics["rows"] == 5000 and metrics["accuracy"] >= 0.8
@@ -40,6 +54,6 @@ def test_pipeline_fails_cleanly_resumes_with_only_the_missing_steps_and_then_doe
         assert f["prediction"].shape == (5000,) and f["proba"].shape == (5000, 2)
     assert (out / "curves.png").read_bytes().startswith(b"\x89PNG")
 
-    again = make(out, "GATE=accuracy=0.8")
-    assert again.returncode == 0 and "Nothing to be done for 'all'" in again.stdout
-    assert make(out, "-q", "GATE=accuracy=0.8").returncode == 0  # up to date
+    again = make(out, "curves", "GATE=accuracy=0.8")
+    assert again.returncode == 0 and "Nothing to be done for 'curves'" in again.stdout
+    assert make(out, "-q", "curves", "GATE=accuracy=0.8").returncode == 0  # up to date

@@ -87,3 +87,25 @@ def test_a_failed_text_prediction_leaves_no_file(tmp_path, trained):
     assert code == 2 and "row 300" in err, err
     assert not (tmp_path / "p.csv").exists()
     assert [p for p in os.listdir(tmp_path) if p.endswith(".tmp")] == []
+
+
+def test_scoring_passes_say_they_started_and_then_report_at_most_every_interval(trained):
+    """A pass over a big file is never silent: a line as it starts (within its first second), then plain,
+    rate-limited lines."""
+    import io
+
+    from sgdcli.reporting.plain import PassProgress
+
+    model, data, _, _ = trained
+    for argv, what in ((["predict", model, data, "-o", "-"], "predicting"), (["evaluate", model, data], "evaluating on")):
+        code, out, err = cli(*argv)
+        assert code == 0 and err.splitlines()[0].endswith(f"{what} {data}: 2,500 rows"), err
+    now = [0.0]
+    stream = io.StringIO()
+    progress = PassProgress(stream, "scoring x.h5", interval=5.0, clock=lambda: now[0])
+    for done, t in ((0, 0.0), (100, 1.0), (200, 6.0), (300, 7.0), (400, 12.0), (1000, 13.0)):
+        now[0] = t
+        progress(done, 1000)
+    lines = stream.getvalue().splitlines()
+    assert len(lines) == 3 and lines[0].endswith("scoring x.h5: 1,000 rows")
+    assert "scoring x.h5: 200 of 1,000 rows (20%)" in lines[1] and "\x1b" not in stream.getvalue()

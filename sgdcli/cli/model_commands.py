@@ -9,6 +9,7 @@ import click
 from sgdcli.cli import gates, render
 from sgdcli.cli.params import columns_options, command, gate_options, json_option, memory_option, x_option, y_option
 from sgdcli.options import PREDICTION_FORMATS as FORMATS, STDOUT, task_of
+from sgdcli.reporting.plain import PassProgress
 
 
 def _warn(text: str) -> None:
@@ -35,7 +36,8 @@ def predict_cmd(model, data, output, format, x, label_column, features, transpos
 
     sgdcli.configure_runtime()
     n = sgdcli.predict(model, data, output, x=x, proba=proba, memory=memory, format=format, label_column=label_column,
-                       features=features, transpose=transpose, allow_unwritten=allow_unwritten, report=_warn)
+                       features=features, transpose=transpose, allow_unwritten=allow_unwritten, report=_warn,
+                       progress=PassProgress(sys.stderr, f"predicting {data}"))
     if output != STDOUT:
         click.echo(f"wrote {output}: {n} predictions")
 
@@ -65,7 +67,8 @@ def evaluate_cmd(model, data, x, y, label_column, features, transpose, allow_unw
     gates.check_task(checks, task_of(loaded.model), f"{model} (a {loaded.model} model)")
     sgdcli.configure_runtime()
     result = sgdcli.evaluate(loaded, data, x=x, y=y, memory=memory, label_column=label_column, features=features,
-                             transpose=transpose, allow_unwritten=allow_unwritten, report=_warn)
+                             transpose=transpose, allow_unwritten=allow_unwritten, report=_warn,
+                             progress=PassProgress(sys.stderr, f"evaluating on {data}"))
     if json:
         click.echo(render.json_text(result))
     else:

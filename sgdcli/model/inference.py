@@ -28,18 +28,23 @@ Selector = Callable[[Block], "tuple[np.ndarray, int]"]
 
 
 def score_blocks(
-    table: Table, We: np.ndarray, memory: int, select: Selector | None = None, part: tuple[int, int] = (0, 1)
+    table: Table, We: np.ndarray, memory: int, select: Selector | None = None, part: tuple[int, int] = (0, 1),
+    progress=None,
 ) -> Iterator[tuple[Block, np.ndarray, np.ndarray]]:
     """Yield (block, selected block-local rows, raw scores of those rows) in file order.
 
     ``We`` are weights on raw features (see ``kernels.scoring.fold_weights``).
     ``select(block)`` returns (rows to use, rows skipped); default: every row.
     ``part`` = (i, n): only blocks i, i+n, i+2n, ... (a distributed run's share).
+    ``progress(rows done, rows in all)`` is called as the pass starts and after each block.
     """
     k_out = We.shape[0]
     block_rows = table.block_rows(memory, extra_per_row=16 * k_out + 8)
     out = np.empty((block_rows, k_out))
     i, n = part
+    done = 0
+    if progress is not None:
+        progress(0, table.n_rows)
     for block in stream_blocks(table, table.spans(block_rows)[i::n], block_rows):
         n = block.stop - block.start
         rows = np.arange(n, dtype=np.int64) if select is None else select(block)[0]
@@ -49,6 +54,9 @@ def score_blocks(
             if bad >= 0:
                 raise InputError(f"{table.path}:{table.x_name}: non-finite feature value at row {block.start + int(rows[bad])}")
         yield block, rows, S
+        done += block.stop - block.start
+        if progress is not None:
+            progress(done, table.n_rows)
 
 
 class Measurement:
@@ -72,12 +80,12 @@ class Measurement:
 
 
 def measure_part(table: Table, model_name: str, labels: Labels, We: np.ndarray, memory: int,
-                 select: Selector | None = None, part: tuple[int, int] = (0, 1)) -> Measurement:
+                 select: Selector | None = None, part: tuple[int, int] = (0, 1), progress=None) -> Measurement:
     """The measurement of the selected rows of blocks ``part`` (see ``score_blocks``)."""
     out = Measurement(labels.task)
     code = losses.CODES[model_name]
     where = f"{table.path}:{table.y_name}"
-    for block, rows, S in score_blocks(table, We, memory, select, part):
+    for block, rows, S in score_blocks(table, We, memory, select, part, progress):
         y = labels.encode_rows(block.y, rows, where, block.start)[rows]
         out.acc.update(S, y)
         per_row = losses.row_losses(code, S, y, np.empty(len(rows)), np.empty_like(S))
@@ -87,9 +95,9 @@ def measure_part(table: Table, model_name: str, labels: Labels, We: np.ndarray, 
 
 
 def measure(table: Table, model_name: str, labels: Labels, We: np.ndarray, memory: int,
-            select: Selector | None = None) -> dict:
+            select: Selector | None = None, progress=None) -> dict:
     """Mean training loss (``loss``) and the task's metrics over the selected rows."""
-    return measure_part(table, model_name, labels, We, memory, select).result()
+    return measure_part(table, model_name, labels, We, memory, select, progress=progress).result()
 
 
 def _open_for(model: Model, data, x: str, y: str | None, columns: dict | None = None, report=None) -> Table:
@@ -124,24 +132,24 @@ def _numbered(names: list[str]) -> bool:
 
 def evaluate(model, data, x: str = DEFAULT_X, y: str = DEFAULT_Y, memory: int = DEFAULT_MEMORY,
              label_column: str | None = None, features=None, transpose: bool = False, allow_unwritten: bool = False,
-             report=None) -> dict:
+             report=None, progress=None) -> dict:
     """Metrics of ``model`` on ``data``: exactly the keys of ``options.METRICS[task]``.
 
     ``label_column``, ``features``, ``transpose`` and ``allow_unwritten`` say what the table is, as for
-    training; ``report(text)`` hears of rows read from fill values.
+    training; ``report(text)`` hears of rows read from fill values, ``progress(done, total)`` of the rows scored.
     """
     model = load_model(model)
     columns = {"label_column": label_column, "features": features, "transpose": transpose,
                "allow_unwritten": allow_unwritten}
     with _open_for(model, data, x, y, columns, report) as table:
         labels = model.labels
-        result = measure(table, model.model, labels, model.raw_weights(), memory)
+        result = measure(table, model.model, labels, model.raw_weights(), memory, progress=progress)
     return {key: result[key] for key in METRICS[labels.task]}
 
 
 def predict(model, data, output, x: str = DEFAULT_X, proba: bool = False, memory: int = DEFAULT_MEMORY,
             format: str | None = None, label_column: str | None = None, features=None, transpose: bool = False,
-            allow_unwritten: bool = False, report=None) -> int:
+            allow_unwritten: bool = False, report=None, progress=None) -> int:
     """Write the prediction (and, for classifiers with ``proba``, the class probabilities) of every row to
     ``output``: HDF5, CSV or TSV by its extension or ``format``, ``-`` for CSV on stdout; returns the row count."""
     source = os.path.abspath(os.fspath(model)) if isinstance(model, (str, os.PathLike)) else ""
@@ -157,7 +165,7 @@ def predict(model, data, output, x: str = DEFAULT_X, proba: bool = False, memory
         n = table.n_rows
         attrs = {"model": source, "data": os.path.abspath(table.path)}
         with outputs.prediction_writer(output, fmt, n, model.classes, proba, attrs) as writer:
-            for block, _rows, S in score_blocks(table, model.raw_weights(), memory):
+            for block, _rows, S in score_blocks(table, model.raw_weights(), memory, progress=progress):
                 if model.classes is None:
                     writer.write(block.start, block.stop, S[:, 0], None)
                     continue

@@ -6,9 +6,40 @@ import time
 
 from sgdcli.reporting.reporter import Reporter, clock_text, epoch_summary, format_rate
 
+INTERVAL = 5.0  # seconds between progress lines: a log a person can read, a cron mail that stays short
+
+
+def _stamped(stream, text: str) -> None:
+    stream.write(f"{time.strftime('%Y-%m-%dT%H:%M:%S')} {text}\n")
+    stream.flush()
+
+
+class PassProgress:
+    """A pass over a file (predict, evaluate) as plain lines: one as it starts, then at most one every
+    ``interval`` seconds, with the rows done, the rate and the time left."""
+
+    def __init__(self, stream, what: str, interval: float = INTERVAL, clock=time.monotonic):
+        self.stream, self.what, self.interval, self.clock = stream, what, interval, clock
+        self._t0 = self._last = None
+
+    def __call__(self, done: int, total: int) -> None:
+        now = self.clock()
+        if self._t0 is None:
+            self._t0 = self._last = now
+            _stamped(self.stream, f"{self.what}: {total:,} rows")
+            return
+        if now - self._last < self.interval or done >= total:
+            return
+        self._last = now
+        elapsed = now - self._t0
+        rate = done / elapsed if elapsed > 0 else 0.0
+        left = (total - done) / rate if rate > 0 else 0.0
+        _stamped(self.stream, f"{self.what}: {done:,} of {total:,} rows ({100.0 * done / max(total, 1):.0f}%), "
+                              f"{format_rate(rate)} rows/s, {clock_text(left)} left")
+
 
 class PlainReporter(Reporter):
-    def __init__(self, stream, interval: float = 5.0, clock=time.monotonic):
+    def __init__(self, stream, interval: float = INTERVAL, clock=time.monotonic):
         self.stream = stream
         self.interval = interval
         self.clock = clock
@@ -16,9 +47,7 @@ class PlainReporter(Reporter):
         self.epochs = self.iterations = 0
 
     def _write(self, text: str) -> None:
-        stamp = time.strftime("%Y-%m-%dT%H:%M:%S")
-        self.stream.write(f"{stamp} {text}\n")
-        self.stream.flush()
+        _stamped(self.stream, text)
 
     def begin(self, *, epochs, iterations, rows, batch_size, lr):
         self.epochs, self.iterations = epochs, iterations
