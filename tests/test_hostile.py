@@ -249,3 +249,36 @@ def test_a_model_whose_text_attributes_are_not_utf8_is_a_damaged_model(tmp_path,
         assert (code, out) == (2, "")
         assert err == (f"sgdcli: error: {bad}: damaged sgdcli model ('utf-8' codec can't encode character '\\udc80' "
                        f"in position 7: surrogates not allowed)\n")
+
+
+@SETTINGS
+@given(chunks_written=st.lists(st.booleans(), min_size=1, max_size=8), labels_whole=st.booleans(),
+       huge=st.booleans())
+def test_chunks_never_written(model_path, chunks_written, labels_whole, huge):
+    """Some, all, none or only the last of the chunks written (or 10^12 rows declared): every command ends
+    cleanly, train refuses whatever was never written, and --allow-unwritten trains on the fill values."""
+    n = 8 * len(chunks_written)
+    X, y = make_problem("binary", n=n, d=3, seed=len(chunks_written))
+    with tempfile.TemporaryDirectory() as workdir:
+        path = os.path.join(workdir, "data.h5")
+        with h5py.File(path, "w") as f:
+            xs = f.create_dataset("X", shape=(10**12 if huge else n, 3), chunks=(8, 3), dtype="f4")
+            ys = f.create_dataset("y", shape=(10**12 if huge else n,), chunks=(8,), dtype="i8")
+            for k, written in enumerate(chunks_written):
+                if written:
+                    xs[8 * k:8 * k + 8] = X[8 * k:8 * k + 8]
+            if labels_whole:
+                ys[:n] = y
+        out = run_all(path, model_path, workdir)
+        complete = all(chunks_written) and labels_whole and not huge
+        assert (out["train"][0] == 0) == complete, out["train"]
+        if not complete:
+            assert "were never written" in out["train"][2] and "the file looks incomplete" in out["train"][2]
+        if not huge and labels_whole and not complete:
+            code, _, err = cli("train", path, "-o", os.path.join(workdir, "m.h5"), "--allow-unwritten", *TRAIN)
+            if len(np.unique(y)) == 2:
+                from sgdcli import load_model
+
+                assert code == 0, err
+                missing = 8 * chunks_written.count(False)
+                assert load_model(os.path.join(workdir, "m.h5")).training["unwritten_rows"] == missing
