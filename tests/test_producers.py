@@ -279,3 +279,24 @@ def test_column_groups_and_tables_train_in_the_memory_of_the_plain_layout(tmp_pa
     assert peaks["group"] - peaks["plain"] < 8 * 2**20, peaks
     assert peaks["table"] - peaks["plain"] < 8 * 2**20, peaks
     assert max(peaks.values()) - peaks["plain"] < X.nbytes / 4, peaks
+
+
+def test_transpose_label_column_by_index_and_a_columns_attribute(tmp_path, data):
+    """A features × rows matrix with --transpose; the label as a column of a plain matrix, by index; column
+    names from a ``columns`` attribute, which predict then finds by name."""
+    X, y = data
+    reference = train(write_table(tmp_path / "plain.h5", X, y), TrainOptions(epochs=1, shuffle=False, memory=2**20))
+    with h5py.File(tmp_path / "t.h5", "w") as f:
+        f.create_dataset("X", data=X.T.copy(), chunks=(D, 1000))
+        f["y"] = y
+    transposed = train(tmp_path / "t.h5", TrainOptions(epochs=1, shuffle=False, memory=2**20, transpose=True))
+    np.testing.assert_allclose(transposed.weights, reference.weights, rtol=1e-12, atol=1e-12)
+    with h5py.File(tmp_path / "l.h5", "w") as f:
+        ds = f.create_dataset("table", data=np.column_stack([y, X]).astype(np.float32))
+        ds.attrs["columns"] = ["label"] + NAMES
+    by_index = train(tmp_path / "l.h5", TrainOptions(x="table", label_column="0", epochs=1, shuffle=False,
+                                                    memory=2**20))
+    np.testing.assert_allclose(by_index.weights, reference.weights, rtol=1e-12, atol=1e-12)
+    assert by_index.training["features"] == NAMES
+    code, out, err = cli("train", tmp_path / "t.h5", "-o", tmp_path / "m.h5")  # not transposed: 12 rows, 5000 labels
+    assert code == 2 and "t.h5:y: has 5000 rows but X has 12" in err, err
