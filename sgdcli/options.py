@@ -133,10 +133,10 @@ class TrainOptions:
                                 "or a group of 1-D columns (docs/other-tools.md).")
     y: str = _option(DEFAULT_Y, "Label dataset inside DATA: 1-D, N×1, MATLAB's 1×N, or AnnData's categorical "
                                  "obs/<column>.")
-    label_column: str | None = _option(None, "Take the labels from this column of --x (a name, or an index) and "
-                                             "train on the other columns; --y is then not read.", metavar="NAME|INDEX")
-    features: str | None = _option(None, "Train on these columns of --x only: names or indices, comma-separated "
-                                         "[default: every column].", metavar="LIST")
+    label_column: str | None = _option(None, "The labels are this column of --x (a name, or an index); the other "
+                                             "columns are the features, and --y is not read.", metavar="NAME|INDEX")
+    features: str | None = _option(None, "Only these columns of --x are features: names or indices, "
+                                         "comma-separated [default: every column].", metavar="LIST")
     transpose: bool = _option(False, "--x is stored features × rows (column-major writers); a dataset with a "
                                      "MATLAB_class attribute is read this way without it.")
     allow_unwritten: bool = _option(False, "Read rows a writer never wrote (unallocated chunks) as their fill values "
