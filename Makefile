@@ -49,7 +49,8 @@ soak: $(VENV)/.installed-test
 # Measures sgdcli against the read limit and its peers (bench/run.py; BENCH_ARGS=--quick for 10x less data),
 # the page shuffle on a file sorted by label (bench/shuffle.py),
 # then training on Dask with 1 and 2 workers (bench/scaling.py; SCALING_ARGS, and --quick from BENCH_ARGS),
-# then the defaults against the optimum on small real datasets and on the bench data (bench/defaults.py).
+# then the defaults against the optimum on small real datasets and on the bench data (bench/defaults.py),
+# then the layouts other tools write against a plain matrix (bench/layouts.py).
 # PyTorch is pinned to 2.13.0, the CPU build this environment provides: an unpinned
 # torch pulls a CUDA build of several GB. Without it the benchmark says so and goes on.
 $(VENV)/.installed-bench: pyproject.toml | $(VENV)/bin/python
@@ -62,6 +63,7 @@ bench: $(VENV)/.installed-bench
 	$(PY) bench/shuffle.py $(filter --quick,$(BENCH_ARGS))
 	$(PY) bench/scaling.py $(filter --quick,$(BENCH_ARGS)) $(SCALING_ARGS)
 	$(PY) bench/defaults.py $(filter --quick,$(BENCH_ARGS))
+	$(PY) bench/layouts.py $(filter --quick,$(BENCH_ARGS))
 
 # Regenerates docs/cli.md, the command reference, from --help (a test fails when it is stale).
 docs: $(VENV)/.installed

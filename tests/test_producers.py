@@ -300,3 +300,26 @@ def test_transpose_label_column_by_index_and_a_columns_attribute(tmp_path, data)
     assert by_index.training["features"] == NAMES
     code, out, err = cli("train", tmp_path / "t.h5", "-o", tmp_path / "m.h5")  # not transposed: 12 rows, 5000 labels
     assert code == 2 and "t.h5:y: has 5000 rows but X has 12" in err, err
+
+
+@pytest.mark.parametrize("group_bytes", [8 << 20, 64])  # one read for all ranges, or a group per range or two
+def test_a_composed_table_reads_ranges_in_any_order_as_row_by_row_reads_would(tmp_path, monkeypatch, group_bytes):
+    from sgdcli.data import sources
+    from sgdcli.data.table import Table
+
+    monkeypatch.setattr(sources, "GROUP_BYTES", group_bytes)
+    rng = np.random.default_rng(4)
+    X = rng.standard_normal((500, 5)).astype(np.float32)
+    table = np.empty(500, dtype=[("a", "f4"), ("v", "f8", (2,)), ("k", "i8")])
+    table["a"], table["v"], table["k"] = X[:, 0], X[:, 1:3], np.arange(500)
+    with h5py.File(tmp_path / "d.h5", "w") as f:
+        f.create_dataset("T", data=table, chunks=(64,))
+        f.create_dataset("M", data=X.T.copy()).attrs["MATLAB_class"] = b"single"
+        f.create_dataset("G/c0", data=X[:, 3], chunks=(50,))
+        f.create_dataset("G/c1", data=X[:, 4:5])
+    ranges = [(400, 450), (0, 7), (123, 200), (7, 20), (499, 500), (250, 251)]
+    for x, expected in (("T", np.column_stack([X[:, :3], np.arange(500)])), ("M", X), ("G", X[:, 3:])):
+        with Table(tmp_path / "d.h5", x=x, y=None) as t:
+            got = t.X.read_ranges(ranges, np.empty((500, t.n_features), dtype=np.float32))
+        want = np.concatenate([expected[a:b] for a, b in ranges]).astype(np.float32)
+        np.testing.assert_array_equal(got, want, err_msg=x)

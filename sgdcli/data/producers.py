@@ -324,8 +324,8 @@ def find_labels(f: h5py.File, y: str) -> tuple[h5py.Dataset | Source, list[str] 
 class Codes(Column):
     """A categorical column's codes as labels; -1 (a missing value) is read as NaN, a bad label."""
 
-    def _read(self, start, stop):
-        codes = np.asarray(self.ds[start:stop]).astype(np.float64).reshape(-1, 1)
+    def _columns_of(self, stored):
+        codes = np.asarray(stored).astype(np.float64).reshape(-1, 1)
         codes[codes < 0] = np.nan
         return codes
 

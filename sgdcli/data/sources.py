@@ -22,6 +22,7 @@ from sgdcli.data.hdf5 import NUMERIC_KINDS
 from sgdcli.errors import InputError, first_line
 
 COMPOSED = "column blocks read through HDF5"
+GROUP_BYTES = 8 << 20  # stored rows a source reads at once for a window: bounded scratch beside the window
 
 
 def where_of(ds: h5py.Dataset) -> str:
@@ -51,15 +52,47 @@ class Source:
         """The dataset's axis along which the table's rows run."""
         return 1 if getattr(self, "transposed", False) else 0
 
+    @property
+    def row_bytes(self) -> int:
+        """Bytes of one row of the dataset as stored (all its columns, wanted or not)."""
+        axis = self.row_axis
+        others = int(np.prod([s for i, s in enumerate(self.ds.shape) if i != axis], dtype=np.int64))
+        return max(1, others * self.ds.dtype.itemsize)
+
     def read(self, start: int, stop: int) -> np.ndarray:
         """Rows [start, stop) of these columns, (rows × width), in the dataset's own type."""
-        try:
-            return self._read(start, stop)
-        except (OSError, RuntimeError, ValueError, TypeError, KeyError) as exc:
-            raise InputError(f"{where_of(self.ds)}: cannot read rows {start}-{stop} ({first_line(exc)})") from None
+        return self.read_spans([(start, stop)])
 
-    def _read(self, start: int, stop: int) -> np.ndarray:
+    def read_spans(self, spans: list[tuple[int, int]]) -> np.ndarray:
+        """The rows of the sorted, disjoint ``spans``, laid end to end, (rows × width): one HDF5 read for all."""
+        try:
+            if len(spans) == 1:
+                (a, b), = spans
+                return self._columns_of(self.ds[:, a:b] if self.row_axis else self.ds[a:b])
+            return self._columns_of(_read_union(self.ds, spans, self.row_axis))
+        except (OSError, RuntimeError, ValueError, TypeError, KeyError) as exc:
+            raise InputError(f"{where_of(self.ds)}: cannot read rows {spans[0][0]}-{spans[-1][1]} "
+                             f"({first_line(exc)})") from None
+
+    def _columns_of(self, stored: np.ndarray) -> np.ndarray:
+        """These columns of rows read as stored."""
         raise NotImplementedError
+
+
+def _read_union(ds: h5py.Dataset, spans: list[tuple[int, int]], axis: int) -> np.ndarray:
+    """The rows (along ``axis``) of the sorted, disjoint ``spans`` of ``ds``, as stored, in one read: a union of
+    hyperslabs, so HDF5 makes one pass for many runs of rows instead of a call each."""
+    space = ds.id.get_space()
+    space.select_none()
+    shape = tuple(int(s) for s in ds.shape)
+    for a, b in spans:
+        start = tuple(a if i == axis else 0 for i in range(len(shape)))
+        count = tuple(b - a if i == axis else s for i, s in enumerate(shape))
+        space.select_hyperslab(start, count, op=h5py.h5s.SELECT_OR)
+    out_shape = tuple(sum(b - a for a, b in spans) if i == axis else s for i, s in enumerate(shape))
+    out = np.empty(out_shape, dtype=ds.dtype)
+    ds.id.read(h5py.h5s.create_simple(out_shape), space, out)
+    return out
 
 
 class Matrix(Source):
@@ -72,8 +105,8 @@ class Matrix(Source):
         self.cols, self.transposed = np.asarray(cols, dtype=np.int64), transposed
         self.all = len(self.cols) == width and np.array_equal(self.cols, np.arange(width))
 
-    def _read(self, start, stop):
-        block = self.ds[:, start:stop].T if self.transposed else self.ds[start:stop]
+    def _columns_of(self, stored):
+        block = stored.T if self.transposed else stored
         return block if self.all else block[:, self.cols]
 
 
@@ -83,8 +116,8 @@ class Column(Source):
     def __init__(self, ds: h5py.Dataset, name: str):
         super().__init__(ds, [name], int(ds.shape[0]), _unit(ds, 0))
 
-    def _read(self, start, stop):
-        return np.asarray(self.ds[start:stop]).reshape(-1, 1)
+    def _columns_of(self, stored):
+        return np.asarray(stored).reshape(-1, 1)
 
 
 class Fields(Source):
@@ -103,15 +136,13 @@ class Fields(Source):
         self.columns = [owner[j] for j in self.cols]
         self._needed = [name for name in fields if any(c[0] == name for c in self.columns)]
 
-    def _read(self, start, stop):
-        rows = self.ds.fields(self._needed)[start:stop] if len(self._needed) > 1 else None
-        values = {name: np.asarray(rows[name] if rows is not None else self.ds.fields(name)[start:stop])
-                  .reshape(stop - start, -1) for name in self._needed}
+    def _columns_of(self, stored):
+        values = {name: np.asarray(stored[name]).reshape(len(stored), -1) for name in self._needed}
         if len(self.columns) == 1:
             name, i = self.columns[0]
             return values[name][:, i:i + 1]
         kind = np.result_type(*values.values())
-        block = np.empty((stop - start, len(self.columns)), dtype=kind)
+        block = np.empty((len(stored), len(self.columns)), dtype=kind)
         for k, (name, i) in enumerate(self.columns):
             block[:, k] = values[name][:, i]
         return block
@@ -172,11 +203,33 @@ class ComposedReader:
         return out[:n]
 
     def read_ranges(self, ranges: list[tuple[int, int]], out: np.ndarray) -> np.ndarray:
-        at = 0
-        for start, stop in ranges:
-            self.read(start, stop, out[at:at + stop - start])
-            at += stop - start
-        return out[:at]
+        """The row ranges laid end to end in ``out``, in the order given.
+
+        Each source reads the ranges in file order, as many at a time as fit
+        GROUP_BYTES of its stored rows, with one HDF5 read (a union of
+        hyperslabs): a group of columns costs one read per column per group,
+        not one per column per range.  The rows are then put in their places.
+        """
+        lengths = np.array([b - a for a, b in ranges], dtype=np.int64)
+        places = np.concatenate(([0], np.cumsum(lengths)))
+        total = int(places[-1])
+        dest = out[:total].reshape(total, -1)
+        order = sorted(range(len(ranges)), key=lambda i: ranges[i][0])
+        group_rows = max(1, GROUP_BYTES // max(s.row_bytes for s in self.sources))
+        k = 0
+        while k < len(order):
+            group, rows = [], 0
+            while k < len(order) and (not group or rows + lengths[order[k]] <= group_rows):
+                group.append(order[k])
+                rows += int(lengths[order[k]])
+                k += 1
+            at_rows = np.concatenate([np.arange(places[i], places[i + 1]) for i in group])
+            spans = [ranges[i] for i in group]
+            at = 0
+            for source in self.sources:
+                dest[at_rows, at:at + source.width] = source.read_spans(spans)
+                at += source.width
+        return out[:total]
 
     def in_place(self):
         return None
