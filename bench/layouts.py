@@ -6,8 +6,8 @@ fixed and in table format, a group of one 1-D dataset per column, and a
 MATLAB-style transposed matrix.  Each trains the same options (plain SGD at
 a constant rate, batch 256, two epochs), interleaved over ROUNDS rounds;
 the table gives the median epoch time and its ratio to the plain file's, and
-the test log loss (the same rows: the same model up to the rounding of
-where windows are cut).  Raw figures go to bench/results/<date>-layouts.json.
+the test log loss (the same rows; a chunked layout is shuffled in runs of its
+chunks, so its model differs a little).  Raw figures go to bench/results/<date>-layouts.json.
 
     python bench/layouts.py [--quick]
 """
