@@ -323,3 +323,27 @@ def test_a_composed_table_reads_ranges_in_any_order_as_row_by_row_reads_would(tm
             got = t.X.read_ranges(ranges, np.empty((500, t.n_features), dtype=np.float32))
         want = np.concatenate([expected[a:b] for a, b in ranges]).astype(np.float32)
         np.testing.assert_array_equal(got, want, err_msg=x)
+
+
+def test_pickled_column_names_never_run_code(tmp_path):
+    """pandas' table format keeps column names in pickles: one that names a callable is not unpickled (no code
+    runs), and the columns fall back to the fields' names."""
+    import pickle
+
+    class Boom:
+        def __reduce__(self):
+            return (os.remove, (str(tmp_path / "canary"),))
+
+    (tmp_path / "canary").write_text("alive")
+    rows = np.zeros(20, dtype=[("index", "i8"), ("values_block_0", "f4", (2,)), ("values_block_1", "i8", (1,))])
+    rows["values_block_0"] = np.random.default_rng(0).standard_normal((20, 2))
+    rows["values_block_1"][:, 0] = np.arange(20) % 2
+    with h5py.File(tmp_path / "d.h5", "w") as f:
+        g = f.create_group("df")
+        g.attrs["pandas_type"] = b"frame_table"
+        t = g.create_dataset("table", data=rows)
+        t.attrs["values_block_0_kind"] = np.void(pickle.dumps(Boom(), protocol=0))
+        t.attrs["values_block_1_kind"] = np.void(pickle.dumps(["label"], protocol=0))
+    model = train(tmp_path / "d.h5", TrainOptions(x="df", label_column="label", epochs=1, batch_size=4))
+    assert (tmp_path / "canary").read_text() == "alive"
+    assert model.training["features"] == ["values_block_0[0]", "values_block_0[1]"]

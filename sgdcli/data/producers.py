@@ -25,6 +25,7 @@ missing value, counts as a bad label).
 from __future__ import annotations
 
 import dataclasses
+import io
 import pickle
 
 import h5py
@@ -56,13 +57,16 @@ class _NoClasses(pickle.Unpickler):
         raise pickle.UnpicklingError(f"refusing {module}.{name}")
 
 
-def _pickled_names(value) -> list[str] | None:
+def _unpickled(value):
+    """What a pickled attribute holds, where it is made of lists, tuples, dicts and strings only; else None."""
     try:
-        import io
-
-        out = _NoClasses(io.BytesIO(bytes(value))).load()
-    except Exception:  # noqa: BLE001 - anything unreadable is "no names"
+        return _NoClasses(io.BytesIO(bytes(value))).load()
+    except Exception:  # noqa: BLE001 - anything unreadable, or naming a class, is "no names"
         return None
+
+
+def _pickled_names(value) -> list[str] | None:
+    out = _unpickled(value)
     return [_text(v) for v in out] if isinstance(out, list) else None
 
 
@@ -139,14 +143,10 @@ def _pandas_table(g: h5py.Group) -> Found:
 
 def _pickled_names_axes(value) -> list[str] | None:
     """pandas' ``non_index_axes``: [(axis, [column names])]."""
-    if value is None:
-        return None
+    out = _unpickled(value) if value is not None else None
     try:
-        import io
-
-        out = _NoClasses(io.BytesIO(bytes(value))).load()
         return [_text(v) for v in out[0][1]]
-    except Exception:  # noqa: BLE001
+    except (TypeError, IndexError, KeyError):
         return None
 
 
