@@ -347,3 +347,28 @@ def test_pickled_column_names_never_run_code(tmp_path):
     model = train(tmp_path / "d.h5", TrainOptions(x="df", label_column="label", epochs=1, batch_size=4))
     assert (tmp_path / "canary").read_text() == "alive"
     assert model.training["features"] == ["values_block_0[0]", "values_block_0[1]"]
+
+
+@pytest.mark.parametrize("fmt", ["fixed", "table"])
+def test_text_label_columns_say_so_and_categoricals_train_on_their_codes(tmp_path, fmt):
+    pd = need("pandas")
+    if fmt == "table":
+        need("tables")
+    rng = np.random.default_rng(1)
+    df = pd.DataFrame({"a": rng.standard_normal(40), "b": rng.standard_normal(40),
+                       "s": rng.choice(["cat", "dog"], 40)})
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        df.to_hdf(tmp_path / "d.h5", key="df", format=fmt)
+    code, out, err = cli("train", tmp_path / "d.h5", "--x", "df", "--label-column", "s", "-o", tmp_path / "m.h5")
+    assert code == 2 and err.strip().endswith(
+        "column 's' of " + str(tmp_path / "d.h5") + ":df holds text, not numbers; sgdcli reads numeric columns "
+        "(store the classes as numbers, or as a pandas Categorical, whose codes it reads)"), err
+    if fmt == "table":  # a Categorical is stored as its codes
+        df["s"] = pd.Categorical(df["s"])
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            df.to_hdf(tmp_path / "c.h5", key="df", format="table")
+        model = train(tmp_path / "c.h5", TrainOptions(x="df", label_column="s", epochs=1, batch_size=4))
+        assert model.training["features"] == ["a", "b"]
+        np.testing.assert_array_equal(model.classes, [0, 1])

@@ -44,6 +44,7 @@ class Found:
     label: Source | None
     kind: str  # what --x named: matrix, MATLAB matrix, compound table, pandas frame, column group
     plain: bool  # features are a whole rows × features dataset: read it directly (memory-mapped where it can be)
+    text: tuple[str, ...] = ()  # columns left out because they hold text (pandas string columns)
 
 
 def _text(value) -> str:
@@ -99,12 +100,13 @@ def _compound(ds: h5py.Dataset) -> Found:
 def _pandas_fixed(g: h5py.Group) -> Found:
     order = [_text(v) for v in g["axis0"][()]]
     where: dict[str, tuple[int, int]] = {}
-    blocks = []
+    blocks, text = [], []
     for b in range(int(g.attrs.get("nblocks", 0))):
         values = g[f"block{b}_values"]
-        if values.dtype.kind not in NUMERIC_KINDS:
-            continue  # strings and objects: not features; --label-column on them says so
         items = [_text(v) for v in g[f"block{b}_items"][()]]
+        if values.dtype.kind not in NUMERIC_KINDS:
+            text += items  # strings and objects: not features; --label-column on them says so
+            continue
         blocks.append(values)
         for j, name in enumerate(items):
             where[name] = (len(blocks) - 1, j)
@@ -114,20 +116,21 @@ def _pandas_fixed(g: h5py.Group) -> Found:
             continue
         b, j = where[name]
         sources.append(Matrix(blocks[b], np.array([j]), [name]))
-    return Found(_merge(sources), None, "pandas frame (fixed format)", plain=False)
+    return Found(_merge(sources), None, "pandas frame (fixed format)", plain=False, text=tuple(text))
 
 
 def _pandas_table(g: h5py.Group) -> Found:
     table = g["table"]
-    fields, names = [], []
+    fields, names, text = [], [], []
     for name in table.dtype.names:
         if name == "index":
             continue
         kind = table.attrs.get(f"{name}_kind")
         base, shape = table.dtype.fields[name][0].base, table.dtype.fields[name][0].shape
-        if base.kind not in NUMERIC_KINDS:
-            continue
         labels = _pickled_names(kind) if kind is not None else None
+        if base.kind not in NUMERIC_KINDS:
+            text += labels or [name]
+            continue
         width = int(np.prod(shape, dtype=np.int64)) if shape else 1
         fields.append(name)
         names += labels if labels and len(labels) == width else ([name] if width == 1 else
@@ -138,7 +141,7 @@ def _pandas_table(g: h5py.Group) -> Found:
         rank = {name: i for i, name in enumerate(frame)}
         cols = np.array(sorted(range(len(names)), key=lambda j: rank.get(names[j], len(frame) + j)))
     return Found([Fields(table, fields, [names[j] for j in cols], cols)], None, "pandas frame (table format)",
-                 plain=False)
+                 plain=False, text=tuple(text))
 
 
 def _pickled_names_axes(value) -> list[str] | None:
@@ -221,9 +224,13 @@ def _select(found: Found, keep: list[int]) -> list[Source]:
     return out
 
 
-def _column_index(names: list[str], given: str, option: str, where: str) -> int:
+def _column_index(names: list[str], given: str, option: str, where: str, text=()) -> int:
     if given in names:
         return names.index(given)
+    if given in text:
+        raise InputError(f"{option} {given}: column {given!r} of {where} holds text, not numbers; sgdcli reads "
+                         "numeric columns (store the classes as numbers, or as a pandas Categorical, whose codes "
+                         "it reads)")
     try:
         k = int(given)
     except ValueError:
@@ -286,12 +293,12 @@ def find_features(f: h5py.File, x: str, label_column: str | None = None, feature
     keep = list(range(len(names)))
     if features is not None:
         items = features if isinstance(features, list) else [t.strip() for t in features.split(",") if t.strip()]
-        keep = [_column_index(names, item, "--features", where) for item in items]
+        keep = [_column_index(names, item, "--features", where, found.text) for item in items]
         if len(set(keep)) != len(keep):
             raise InputError(f"--features {features}: a column is listed twice")
     label = None
     if label_column is not None:
-        k = _column_index(names, label_column, "--label-column", where)
+        k = _column_index(names, label_column, "--label-column", where, found.text)
         if features is not None and k in keep:
             raise InputError(f"--label-column {label_column}: is also listed in --features")
         keep = [j for j in keep if j != k]
