@@ -37,6 +37,7 @@ CONVERT_DTYPES = ("float32", "float64")
 CSV_ENGINES = ("auto", "python", "pyarrow")
 PREDICTION_FORMATS = ("hdf5", "csv", "tsv")  # of predict -o
 STDOUT = "-"  # predict -o -: CSV on standard output
+MAX_CLASSES = 1000  # distinct labels of a classifier: more looks like a regression target
 
 DEFAULT_X, DEFAULT_Y = "X", "y"  # the datasets train, predict and evaluate read unless told
 DEFAULT_MEMORY = 256 * 2**20

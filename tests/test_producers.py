@@ -1,6 +1,8 @@
 """Files written by the tools people use (pandas, PyTables, AnnData, xarray, MATLAB via hdf5storage, h5py column
 groups), trained on as they are and compared with the plain X/y copy of the same data."""
 
+import csv
+import json
 import os
 import subprocess
 import sys
@@ -133,10 +135,13 @@ def test_each_producer_trains_predicts_and_evaluates_like_the_plain_copy(tmp_pat
     assert code == 0, err
     expected.save(tmp_path / "e.h5")
     assert cli("predict", tmp_path / "e.h5", reference, "-o", tmp_path / "e.csv", "--proba")[0] == 0
-    got, want = (np.loadtxt(tmp_path / name, delimiter=",", skiprows=1) for name in ("p.csv", "e.csv"))
-    np.testing.assert_array_equal(got[:, 0], want[:, 0])
+    names = model.training.get("class_names")  # AnnData's categories: predictions are their names
+    got, want = ([row for row in csv.reader(open(tmp_path / name))][1:] for name in ("p.csv", "e.csv"))
+    code_of = (lambda v: names.index(v)) if names else float
+    assert [code_of(r[0]) for r in got] == [float(r[0]) for r in want]
+    got, want = (np.array([[float(v) for v in r[1:]] for r in rows]) for rows in (got, want))
     # tables read in chunks cut the windows elsewhere: sums paired across a cut round differently (architecture.md)
-    np.testing.assert_allclose(got[:, 1:], want[:, 1:], rtol=1e-9)
+    np.testing.assert_allclose(got, want, rtol=1e-9)
 
 
 def test_a_producer_file_is_shuffled_out_of_core_like_the_plain_copy(tmp_path, data, plain):
@@ -349,26 +354,69 @@ def test_pickled_column_names_never_run_code(tmp_path):
     assert model.training["features"] == ["values_block_0[0]", "values_block_0[1]"]
 
 
-@pytest.mark.parametrize("fmt", ["fixed", "table"])
-def test_text_label_columns_say_so_and_categoricals_train_on_their_codes(tmp_path, fmt):
+def test_pandas_text_labels_train_as_classes_and_predictions_are_names(tmp_path):
+    """Table format stores text as text: the names are the classes (sorted: the second is logistic's positive
+    class), evaluate maps another file's names through the model's, and predictions are names. The fixed
+    format pickles text, which is refused with what to do; a Categorical trains on its codes."""
     pd = need("pandas")
-    if fmt == "table":
-        need("tables")
+    need("tables")
     rng = np.random.default_rng(1)
-    df = pd.DataFrame({"a": rng.standard_normal(40), "b": rng.standard_normal(40),
-                       "s": rng.choice(["cat", "dog"], 40)})
+    X = rng.standard_normal((400, 2))
+    species = np.where(X[:, 0] + 0.3 * rng.standard_normal(400) > 0, "Gentoo", "Adelie")
+    df = pd.DataFrame({"a": X[:, 0], "b": X[:, 1], "species": species})
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        df.to_hdf(tmp_path / "d.h5", key="df", format=fmt)
-    code, out, err = cli("train", tmp_path / "d.h5", "--x", "df", "--label-column", "s", "-o", tmp_path / "m.h5")
-    assert code == 2 and err.strip().endswith(
-        "column 's' of " + str(tmp_path / "d.h5") + ":df holds text, not numbers; sgdcli reads numeric columns "
-        "(store the classes as numbers, or as a pandas Categorical, whose codes it reads)"), err
-    if fmt == "table":  # a Categorical is stored as its codes
-        df["s"] = pd.Categorical(df["s"])
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore")
-            df.to_hdf(tmp_path / "c.h5", key="df", format="table")
-        model = train(tmp_path / "c.h5", TrainOptions(x="df", label_column="s", epochs=1, batch_size=4))
-        assert model.training["features"] == ["a", "b"]
-        np.testing.assert_array_equal(model.classes, [0, 1])
+        df.to_hdf(tmp_path / "t.h5", key="df", format="table")
+        df.to_hdf(tmp_path / "f.h5", key="df", format="fixed")
+        df[df["species"] == "Gentoo"].to_hdf(tmp_path / "one.h5", key="df", format="table")
+    args = ["--x", "df", "--label-column", "species"]
+    same = ["--epochs", "3", "--no-shuffle", "-q"]  # file order: the same batches as the numeric copy
+    assert cli("train", tmp_path / "t.h5", "-o", tmp_path / "m.h5", *args, *same)[0] == 0
+    numeric = write_table(tmp_path / "n.h5", X.astype(np.float32), (species == "Gentoo").astype(np.int64))
+    assert cli("train", numeric, "-o", tmp_path / "n_m.h5", *same)[0] == 0
+    code, out, err = cli("evaluate", tmp_path / "m.h5", tmp_path / "t.h5", *args, "--json")
+    assert code == 0 and json.loads(out) == pytest.approx(
+        json.loads(cli("evaluate", tmp_path / "n_m.h5", numeric, "--json")[1]), rel=1e-9)
+    code, out, err = cli("evaluate", tmp_path / "m.h5", tmp_path / "one.h5", *args, "--json")  # one name only
+    assert code == 0 and json.loads(out)["accuracy"] > 0.8, out
+    code, out, err = cli("predict", tmp_path / "m.h5", tmp_path / "t.h5", "--x", "df", "-o", "-", "--proba")
+    lines = out.splitlines()
+    assert code == 0 and lines[0] == "prediction,proba_Adelie,proba_Gentoo" and len(lines) == 401
+    assert {line.split(",")[0] for line in lines[1:]} == {"Adelie", "Gentoo"}
+    assert cli("predict", tmp_path / "m.h5", tmp_path / "t.h5", "--x", "df", "-o", tmp_path / "p.h5")[0] == 0
+    with h5py.File(tmp_path / "p.h5") as f:
+        assert set(f["prediction"].asstr()[()]) == {"Adelie", "Gentoo"}
+    code, out, err = cli("train", tmp_path / "f.h5", "-o", tmp_path / "x.h5", *args)
+    assert code == 2 and "column 'species' of " in err and "holds text, not numbers" in err
+    assert "its fixed format pickles text, which sgdcli does not read" in err
+    df["species"] = pd.Categorical(df["species"])
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        df.to_hdf(tmp_path / "c.h5", key="df", format="table")
+    model = train(tmp_path / "c.h5", TrainOptions(x="df", label_column="species", epochs=1, batch_size=4))
+    assert model.training["features"] == ["a", "b"]
+    np.testing.assert_array_equal(model.classes, [0, 1])
+
+
+def test_names_as_labels_from_h5py_and_anndata_map_through_the_model(tmp_path):
+    """A variable-length string y (h5py, AnnData obs columns) and AnnData categoricals: codes follow the
+    model's classes in every file read for it; a name it does not know is an error naming it."""
+    rng = np.random.default_rng(2)
+    X = rng.standard_normal((300, 3)).astype(np.float32)
+    names = np.where(X[:, 1] > 0, "yes", "no")
+    with h5py.File(tmp_path / "s.h5", "w") as f:
+        f["X"] = X
+        f.create_dataset("y", data=names.astype(object), dtype=h5py.string_dtype())
+    with h5py.File(tmp_path / "flip.h5", "w") as f:  # categories in the other order, and one the model lacks
+        f["X"] = X
+        g = f.create_group("y")
+        g["categories"] = np.array([b"yes", b"no", b"maybe"])
+        g["codes"] = np.where(names == "yes", 0, 1).astype(np.int8)
+    model = train(tmp_path / "s.h5", TrainOptions(epochs=2))
+    assert model.training["class_names"] == ["no", "yes"]
+    assert evaluate(model, tmp_path / "flip.h5") == pytest.approx(evaluate(model, tmp_path / "s.h5"), rel=1e-12)
+    with h5py.File(tmp_path / "flip.h5", "r+") as f:
+        f["y/codes"][0] = 2  # "maybe"
+    model.save(tmp_path / "m.h5")
+    code, out, err = cli("evaluate", tmp_path / "m.h5", tmp_path / "flip.h5")
+    assert code == 2 and "flip.h5:y/codes: label 'maybe' is not one of the classes (no, yes)" in err, err

@@ -33,6 +33,7 @@ import numpy as np
 
 from sgdcli.data.hdf5 import NUMERIC_KINDS, list_datasets
 from sgdcli.data.sources import Column, Fields, Matrix, Source, where_of, numeric_fields
+from sgdcli.data.textlabels import Codes, TextLabels, is_text, scan_names
 from sgdcli.errors import InputError, first_line
 
 
@@ -44,7 +45,10 @@ class Found:
     label: Source | None
     kind: str  # what --x named: matrix, MATLAB matrix, compound table, pandas frame, column group
     plain: bool  # features are a whole rows × features dataset: read it directly (memory-mapped where it can be)
-    text: tuple[str, ...] = ()  # columns left out because they hold text (pandas string columns)
+    # columns left out of the features because they hold text, each with its source where it can be read as
+    # labels (None: pandas' fixed format pickles text, which is not read)
+    text: dict = dataclasses.field(default_factory=dict)
+    class_names: list[str] | None = None  # the label column's names, where labels are names
 
 
 def _text(value) -> str:
@@ -100,12 +104,12 @@ def _compound(ds: h5py.Dataset) -> Found:
 def _pandas_fixed(g: h5py.Group) -> Found:
     order = [_text(v) for v in g["axis0"][()]]
     where: dict[str, tuple[int, int]] = {}
-    blocks, text = [], []
+    blocks, text = [], {}
     for b in range(int(g.attrs.get("nblocks", 0))):
         values = g[f"block{b}_values"]
         items = [_text(v) for v in g[f"block{b}_items"][()]]
         if values.dtype.kind not in NUMERIC_KINDS:
-            text += items  # strings and objects: not features; --label-column on them says so
+            text.update((name, None) for name in items)  # pickled objects: not read
             continue
         blocks.append(values)
         for j, name in enumerate(items):
@@ -116,12 +120,12 @@ def _pandas_fixed(g: h5py.Group) -> Found:
             continue
         b, j = where[name]
         sources.append(Matrix(blocks[b], np.array([j]), [name]))
-    return Found(_merge(sources), None, "pandas frame (fixed format)", plain=False, text=tuple(text))
+    return Found(_merge(sources), None, "pandas frame (fixed format)", plain=False, text=text)
 
 
 def _pandas_table(g: h5py.Group) -> Found:
     table = g["table"]
-    fields, names, text = [], [], []
+    fields, names, text = [], [], {}
     for name in table.dtype.names:
         if name == "index":
             continue
@@ -129,7 +133,8 @@ def _pandas_table(g: h5py.Group) -> Found:
         base, shape = table.dtype.fields[name][0].base, table.dtype.fields[name][0].shape
         labels = _pickled_names(kind) if kind is not None else None
         if base.kind not in NUMERIC_KINDS:
-            text += labels or [name]
+            readable = is_text(base) and len(labels or [name]) == 1
+            text.update((label, Fields(table, [name], [label]) if readable else None) for label in labels or [name])
             continue
         width = int(np.prod(shape, dtype=np.int64)) if shape else 1
         fields.append(name)
@@ -141,7 +146,7 @@ def _pandas_table(g: h5py.Group) -> Found:
         rank = {name: i for i, name in enumerate(frame)}
         cols = np.array(sorted(range(len(names)), key=lambda j: rank.get(names[j], len(frame) + j)))
     return Found([Fields(table, fields, [names[j] for j in cols], cols)], None, "pandas frame (table format)",
-                 plain=False, text=tuple(text))
+                 plain=False, text=text)
 
 
 def _pickled_names_axes(value) -> list[str] | None:
@@ -229,8 +234,8 @@ def _column_index(names: list[str], given: str, option: str, where: str, text=()
         return names.index(given)
     if given in text:
         raise InputError(f"{option} {given}: column {given!r} of {where} holds text, not numbers; sgdcli reads "
-                         "numeric columns (store the classes as numbers, or as a pandas Categorical, whose codes "
-                         "it reads)")
+                         "numeric features, and names as labels only where they are stored as text (pandas' table "
+                         "format; its fixed format pickles text, which sgdcli does not read)")
     try:
         k = int(given)
     except ValueError:
@@ -257,10 +262,11 @@ def _lookup(f: h5py.File, path: str, what: str):
 
 
 def find_features(f: h5py.File, x: str, label_column: str | None = None, features: str | list | None = None,
-                  transpose: bool = False) -> Found:
+                  transpose: bool = False, classes: list[str] | None = None) -> Found:
     """The feature columns that ``--x`` names (and ``--label-column``'s label), or InputError with a hint.
 
-    ``features``: the columns to keep, comma-separated text or a list of names.
+    ``features``: the columns to keep, comma-separated text or a list of names; ``classes``: a model's class
+    names, which a label column of names is read as the codes of.
     """
     where = f"{f.filename}:{x}"
     obj = _lookup(f, x, "dataset or group")
@@ -296,8 +302,10 @@ def find_features(f: h5py.File, x: str, label_column: str | None = None, feature
         keep = [_column_index(names, item, "--features", where, found.text) for item in items]
         if len(set(keep)) != len(keep):
             raise InputError(f"--features {features}: a column is listed twice")
-    label = None
-    if label_column is not None:
+    label, class_names = None, None
+    if label_column is not None and found.text.get(label_column) is not None:  # names as labels
+        label, class_names = _text_labels(found.text[label_column], f"{where}:{label_column}", classes)
+    elif label_column is not None:
         k = _column_index(names, label_column, "--label-column", where, found.text)
         if features is not None and k in keep:
             raise InputError(f"--label-column {label_column}: is also listed in --features")
@@ -306,19 +314,25 @@ def find_features(f: h5py.File, x: str, label_column: str | None = None, feature
     if not keep:
         raise InputError(f"{where}: no feature columns are left")
     plain = found.plain and keep == list(range(len(names)))
-    return Found(_select(found, keep), label, found.kind, plain)
+    return Found(_select(found, keep), label, found.kind, plain, class_names=class_names)
 
 
-def find_labels(f: h5py.File, y: str) -> tuple[h5py.Dataset | Source, list[str] | None]:
+def find_labels(f: h5py.File, y: str, classes: list[str] | None = None
+                ) -> tuple[h5py.Dataset | Source, list[str] | None]:
     """What ``--y`` names: a 1-D or (N, 1) dataset (read directly), or a source (MATLAB (1, N), AnnData
-    categorical codes); and the class names of a categorical column."""
+    categorical codes, names in a text column); and the class names where labels are names.
+
+    ``classes``: the names of a model's classes, which codes then follow (data/textlabels.py).
+    """
     where = f"{f.filename}:{y}"
     obj = _lookup(f, y, "dataset")
     if isinstance(obj, h5py.Group):
         if "codes" in obj and "categories" in obj:  # AnnData (and pandas-in-HDF5 writers) categorical
-            names = [_text(v) for v in obj["categories"][()]]
-            return Codes(obj["codes"], y), names
+            categories = [_text(v) for v in obj["categories"][()]]
+            return Codes(obj["codes"], y, categories, classes), classes or categories
         raise InputError(f"{where}: is a group, not a labels dataset")
+    if obj.dtype.fields is None and is_text(obj.dtype) and (obj.ndim == 1 or obj.ndim == 2 and obj.shape[1] == 1):
+        return _text_labels(Column(obj, y), where, classes)
     if obj.dtype.fields is not None or obj.dtype.kind not in NUMERIC_KINDS:
         raise InputError(f"{where}: dtype {obj.dtype} is not numeric")
     if obj.ndim == 2 and "MATLAB_class" in obj.attrs and obj.shape[0] == 1:
@@ -328,13 +342,10 @@ def find_labels(f: h5py.File, y: str) -> tuple[h5py.Dataset | Source, list[str] 
     raise InputError(f"{where}: expected 1-D labels (or N × 1), got shape {obj.shape}")
 
 
-class Codes(Column):
-    """A categorical column's codes as labels; -1 (a missing value) is read as NaN, a bad label."""
-
-    def _columns_of(self, stored):
-        codes = np.asarray(stored).astype(np.float64).reshape(-1, 1)
-        codes[codes < 0] = np.nan
-        return codes
+def _text_labels(source: Source, where: str, classes: list[str] | None) -> tuple[TextLabels, list[str]]:
+    """Names read as codes: of ``classes`` where given, else of the column's own sorted names."""
+    names = classes if classes is not None else scan_names(source, where)
+    return TextLabels(source, names, where), names
 
 
 def suggestion(f: h5py.File) -> str | None:

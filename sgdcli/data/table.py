@@ -12,6 +12,7 @@ from sgdcli.data import hdf5, producers
 from sgdcli.data.columns import ColumnReader
 from sgdcli.data.shuffle import PageShuffle
 from sgdcli.data.sources import ComposedReader, Fields, Source
+from sgdcli.data.textlabels import Codes, TextLabels
 from sgdcli.data.unwritten import union_rows, unwritten
 from sgdcli.errors import InputError
 
@@ -31,18 +32,21 @@ class Table:
     ``x`` names what holds the features and ``y`` the labels, in any layout
     data/producers.py knows; ``label_column`` takes the labels from a column
     of the features instead, ``features`` keeps only the columns it lists
-    (names or indices, comma-separated), and ``transpose`` reads a 2-D ``x``
-    stored columns × rows.
+    (names or indices, comma-separated), ``transpose`` reads a 2-D ``x``
+    stored columns × rows, ``allow_unwritten`` reads rows never written as
+    fill values, and ``classes`` (a model's class names) fixes the codes that
+    labels which are names are read as (``class_names``: those names).
     """
 
     def __init__(self, path, x: str = "X", y: str | None = "y", label_column: str | None = None,
-                 features: str | None = None, transpose: bool = False, allow_unwritten: bool = False):
+                 features: str | None = None, transpose: bool = False, allow_unwritten: bool = False,
+                 classes: list[str] | None = None):
         self.path = os.fspath(path)
         self.x_name, self.y_name = x, y
         self.label_column, self.features, self.transpose = label_column, features, transpose
-        self.allow_unwritten = allow_unwritten
+        self.allow_unwritten, self.classes = allow_unwritten, classes
         self._selection = {"x": x, "y": y, "label_column": label_column, "features": features, "transpose": transpose,
-                           "allow_unwritten": allow_unwritten}
+                           "allow_unwritten": allow_unwritten, "classes": classes}
         self.file = hdf5.open_file(self.path)
         try:
             with hdf5.reading(self.path):
@@ -57,15 +61,15 @@ class Table:
 
     def _open(self, x, y):
         where = f"{self.path}:{x}"
-        found = producers.find_features(self.file, x, self.label_column, self.features, self.transpose)
+        found = producers.find_features(self.file, x, self.label_column, self.features, self.transpose, self.classes)
         n = found.features[0].n_rows
         for source in found.features[1:]:
             if source.n_rows != n:
                 raise InputError(f"{where}: column {source.names[0]!r} has {source.n_rows} rows but "
                                  f"{found.features[0].names[0]!r} has {n}")
-        labels, self.class_names = None, None
+        labels, self.class_names = None, found.class_names
         if found.label is None and y is not None:
-            labels, self.class_names = producers.find_labels(self.file, y)
+            labels, self.class_names = producers.find_labels(self.file, y, self.classes)
             rows = labels.shape[0] if isinstance(labels, h5py.Dataset) else labels.n_rows
             if rows != n:
                 raise InputError(f"{self.path}:{y}: has {rows} rows but {x} has {n}")
@@ -188,7 +192,10 @@ class Table:
 
 
 def _base_dtype(source: Source) -> np.dtype:
-    """The stored type of a one-column source's values: a field's element type for a table."""
+    """The stored type of a one-column source's values: a field's element type for a table; the codes' for
+    labels that are names."""
+    if isinstance(source, (TextLabels, Codes)):
+        return np.dtype(np.int64)
     if isinstance(source, Fields):
         return source.ds.dtype.fields[source.columns[0][0]][0].base
     return source.ds.dtype

@@ -114,7 +114,7 @@ def _open_for(model: Model, data, x: str, y: str | None, columns: dict | None = 
                     raise InputError(f"{probe.path}:{x}: has no column {missing[0]!r}, which the model was trained "
                                      f"on ({len(missing)} of its {len(names)} features missing)")
                 columns["features"] = names
-    table = Table(data, x, y, **columns)
+    table = Table(data, x, y, **columns, classes=model.training.get("class_names"))
     if table.unwritten_rows and report is not None:
         report(f"--allow-unwritten: {table.unwritten_rows:,} rows of {table.path} are read from fill values")
     if table.n_features != model.n_features:
@@ -164,12 +164,16 @@ def predict(model, data, output, x: str = DEFAULT_X, proba: bool = False, memory
     with _open_for(model, data, x, None, columns, report) as table:
         n = table.n_rows
         attrs = {"model": source, "data": os.path.abspath(table.path)}
-        with outputs.prediction_writer(output, fmt, n, model.classes, proba, attrs) as writer:
+        names = model.training.get("class_names")  # labels that were names: predictions are names too
+        shown = np.array([names[int(c)] for c in model.classes], dtype=object) if names else model.classes
+        with outputs.prediction_writer(output, fmt, n, shown, proba, attrs) as writer:
             for block, _rows, S in score_blocks(table, model.raw_weights(), memory, progress=progress):
                 if model.classes is None:
                     writer.write(block.start, block.stop, S[:, 0], None)
                     continue
                 P = losses.inverse_link(model.model, S)
-                writer.write(block.start, block.stop, model.labels.decode(P.argmax(axis=1)), P if proba else None)
+                best = P.argmax(axis=1)
+                writer.write(block.start, block.stop, shown[best] if names else model.labels.decode(best),
+                             P if proba else None)
     return n
 

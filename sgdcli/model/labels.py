@@ -13,9 +13,8 @@ import numpy as np
 
 from sgdcli.errors import InputError
 from sgdcli.kernels.labels import class_indices
-from sgdcli.options import task_of
+from sgdcli.options import MAX_CLASSES, task_of
 
-MAX_CLASSES = 1000
 
 
 @dataclasses.dataclass(frozen=True)

@@ -11,9 +11,11 @@ which read back as the same float64 values as the HDF5 output's.
 from __future__ import annotations
 
 import contextlib
+import csv
 import os
 import sys
 
+import h5py
 import numpy as np
 
 from sgdcli.data import hdf5
@@ -46,14 +48,19 @@ def _column_format(dtype: np.dtype) -> str:
     return "%d" if np.dtype(dtype).kind in "iub" else "%.17g"
 
 
+def _named(classes: np.ndarray | None) -> bool:
+    """Whether the classes are names (text) rather than numbers."""
+    return classes is not None and classes.dtype.kind in "OUS"
+
+
 class _Hdf5:
     def __init__(self, f, n: int, classes: np.ndarray | None, proba: bool, attrs: dict):
-        self.pred = f.create_dataset("prediction", shape=(n,), dtype=classes.dtype if classes is not None else
-                                     np.float64, chunks=True)
+        kind = np.float64 if classes is None else h5py.string_dtype() if _named(classes) else classes.dtype
+        self.pred = f.create_dataset("prediction", shape=(n,), dtype=kind, chunks=True)
         self.prob = None
         if proba:
             self.prob = f.create_dataset("proba", shape=(n, len(classes)), dtype=np.float64, chunks=True)
-            self.prob.attrs["classes"] = classes
+            self.prob.attrs["classes"] = [str(c) for c in classes] if _named(classes) else classes
         f.attrs.update(attrs)
 
     def write(self, start: int, stop: int, pred: np.ndarray, prob: np.ndarray | None) -> None:
@@ -66,10 +73,18 @@ class _Text:
     def __init__(self, fh, sep: str, classes: np.ndarray | None, proba: bool):
         self.fh, self.sep = fh, sep
         names = ["prediction"] + ([f"proba_{_label_text(c)}" for c in classes] if proba else [])
-        fh.write(sep.join(names) + "\n")
-        self.pred_format = _column_format(classes.dtype) if classes is not None else "%.17g"
+        self.csv = csv.writer(fh, delimiter=sep, lineterminator="\n") if _named(classes) else None
+        if self.csv is not None:  # names may hold the separator or quotes: quoted as CSV readers expect
+            self.csv.writerow(names)
+        else:
+            fh.write(sep.join(names) + "\n")
+        self.pred_format = _column_format(classes.dtype) if classes is not None and not _named(classes) else "%.17g"
 
     def write(self, start: int, stop: int, pred: np.ndarray, prob: np.ndarray | None) -> None:
+        if self.csv is not None:
+            columns = [pred.tolist()] + ([] if prob is None else [[f"{v:.17g}" for v in col] for col in prob.T])
+            self.csv.writerows(zip(*columns))
+            return
         if prob is None:
             np.savetxt(self.fh, pred, fmt=self.pred_format)
             return

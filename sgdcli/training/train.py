@@ -54,7 +54,8 @@ def train(data, options: TrainOptions | None = None, *, output=None, metrics=Non
         table = stack.enter_context(Table(data, opts.x, opts.y, **columns))
         val_table = None
         if opts.val is not None:
-            val_table = stack.enter_context(Table(opts.val, opts.val_x or opts.x, opts.val_y or opts.y, **columns))
+            val_table = stack.enter_context(Table(opts.val, opts.val_x or opts.x, opts.val_y or opts.y, **columns,
+                                                  classes=table.class_names))
             if val_table.n_features != table.n_features:
                 raise InputError(f"{val_table.path}:{val_table.x_name}: has {val_table.n_features} features, training data has {table.n_features}")
         executor = open_executor(stack, table, opts, dask, reporter.message, control.stop)
