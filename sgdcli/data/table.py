@@ -56,8 +56,9 @@ class Table:
             raise
 
     def selection(self) -> dict:
-        """The keywords besides the path that open this table again (another process, a worker)."""
-        return dict(self._selection)
+        """The keywords besides the path that open this table again (another process, a worker): with the
+        class names found here, so that it reads names as the same codes without a pass of its own."""
+        return {**self._selection, "classes": self.class_names}
 
     def _open(self, x, y):
         where = f"{self.path}:{x}"
