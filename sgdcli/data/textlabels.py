@@ -11,6 +11,7 @@ holds; a name the model does not know is an error.
 
 from __future__ import annotations
 
+import h5py
 import numpy as np
 
 from sgdcli.data.sources import Column, Source, where_of
@@ -29,7 +30,8 @@ def _text(values: np.ndarray) -> np.ndarray:
 
 
 def is_text(dtype: np.dtype) -> bool:
-    return dtype.kind in "SU" or (dtype.kind == "O" and dtype.metadata is not None and "vlen" in dtype.metadata)
+    """Fixed-length bytes or text, or HDF5's variable-length strings."""
+    return dtype.kind in "SU" or h5py.check_string_dtype(dtype) is not None
 
 
 def scan_names(source: Source, where: str) -> list[str]:
