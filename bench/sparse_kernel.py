@@ -1,0 +1,38 @@
+"""Issue 18 work in progress: the O(nonzeros) kernel alone, in memory, against scikit-learn partial_fit on the same CSR rows (400k rows x 60 nonzeros of 2^18 Zipf-distributed columns)."""
+import time, numpy as np
+from sgdcli.kernels import sparse, state as ks
+from sgdcli.kernels.state import TrainState, kernel_config
+from sgdcli.options import TrainOptions
+n, d, nnz = 400_000, 1 << 18, 60
+rng = np.random.default_rng(0)
+p = 1.0 / np.arange(1, d + 1) ** 1.1; p /= p.sum()  # Zipf-like feature frequencies
+indices = rng.choice(d, size=n * nnz, p=p).astype(np.int32)
+data = np.ones(n * nnz, dtype=np.float32)
+indptr = np.arange(0, n * nnz + 1, nnz, dtype=np.int64)
+w = rng.standard_normal(d) * (rng.random(d) < 0.05)
+scores = np.add.reduceat(w[indices], indptr[:-1])
+y = (scores + rng.standard_normal(n) > 0).astype(float)
+for batch in (256, 32, 1):
+    cfg = kernel_config(TrainOptions(model="logistic", lr=0.1, optimizer="sgd", schedule="constant", standardize=False, l2=1e-6), batch, 1, n)
+    for rep in range(3):
+        st = TrainState.zeros(1, d)
+        args = (np.zeros(d, np.int64), np.zeros(d, np.uint8), np.zeros(1, np.int64))
+        order = rng.permutation(n)
+        starts, lens = indptr[order], np.full(n, nnz, dtype=np.int64)
+        t0 = time.perf_counter()
+        for lo in range(0, n, 65536):  # calls of SLICE_ROWS, as the engine makes them
+            sparse.train_block_sparse(cfg, data, indices, starts[lo:lo+65536], lens[lo:lo+65536], y[order][lo:lo+65536], None, st.W, st.G, st.counters, st.sums, *args)
+        dt = time.perf_counter() - t0
+    print(f"batch {batch}: {n/dt/1e6:.2f}M rows/s, {dt/(n*nnz)*1e9:.2f} ns per nonzero, loss {st.sums[0]/st.sums[1]:.4f}")
+try:
+    from sklearn.linear_model import SGDClassifier
+    import scipy.sparse as sp
+    Xs = sp.csr_matrix((data, indices, indptr), shape=(n, d))
+    clf = SGDClassifier(loss="log_loss", alpha=1e-6, learning_rate="constant", eta0=0.1)
+    t0 = time.perf_counter()
+    for lo in range(0, n, 65536):
+        clf.partial_fit(Xs[lo:lo+65536], y[lo:lo+65536], classes=[0, 1])
+    dt = time.perf_counter() - t0
+    print(f"scikit-learn partial_fit: {n/dt/1e6:.2f}M rows/s, {dt/(n*nnz)*1e9:.2f} ns per nonzero")
+except ImportError as e:
+    print("no sklearn", e)
