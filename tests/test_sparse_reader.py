@@ -1,0 +1,58 @@
+"""CSR groups (AnnData's encoding) read by row ranges (issue 18, WIP)."""
+
+import h5py
+import numpy as np
+import pytest
+
+from sgdcli.data.sparse import CsrReader, is_csr
+from sgdcli.errors import InputError
+
+scipy_sparse = pytest.importorskip("scipy.sparse")
+
+
+def write_csr(path, M, encoding=True):
+    with h5py.File(path, "w") as f:
+        g = f.create_group("X")
+        g["data"], g["indices"], g["indptr"] = M.data, M.indices, M.indptr
+        g.attrs["shape"] = M.shape
+        if encoding:
+            g.attrs["encoding-type"], g.attrs["encoding-version"] = "csr_matrix", "0.1.0"
+    return path
+
+
+def test_row_ranges_in_any_order_equal_scipys_rows(tmp_path):
+    M = scipy_sparse.random(300, 1000, density=0.02, format="csr", dtype=np.float32, random_state=0)
+    path = write_csr(tmp_path / "m.h5", M)
+    ranges = [(250, 300), (0, 1), (17, 90), (5, 5), (299, 300)]
+    with h5py.File(path) as f:
+        assert is_csr(f["X"]) and not is_csr(f)
+        reader = CsrReader(f["X"])
+        got = reader.read_ranges(ranges)
+        assert (reader.n_rows, reader.width, reader.nnz) == (300, 1000, M.nnz)
+    want = scipy_sparse.vstack([M[a:b] for a, b in ranges]).toarray()
+    np.testing.assert_array_equal(got.dense(1000), want)
+    assert got.n_rows == sum(b - a for a, b in ranges)
+
+
+def test_an_anndata_file_is_recognized(tmp_path):
+    ad = pytest.importorskip("anndata")
+    M = scipy_sparse.random(40, 12, density=0.3, format="csr", dtype=np.float32, random_state=1)
+    ad.AnnData(X=M).write_h5ad(tmp_path / "a.h5ad")
+    with h5py.File(tmp_path / "a.h5ad") as f:
+        reader = CsrReader(f["X"])
+        np.testing.assert_array_equal(reader.read_ranges([(0, 40)]).dense(12), M.toarray())
+        assert "40 rows × 12 columns" in reader.describe()
+
+
+@pytest.mark.parametrize("damage,message", [
+    (lambda g: g["indptr"].__setitem__(3, 10**6), "indptr of rows 0-5 is not increasing"),
+    (lambda g: g["indices"].__setitem__(0, 5000), "a column index of rows 0-5 is outside 0..999"),
+])
+def test_an_inconsistent_matrix_is_a_one_line_error(tmp_path, damage, message):
+    M = scipy_sparse.random(10, 1000, density=0.05, format="csr", dtype=np.float32, random_state=2)
+    path = write_csr(tmp_path / "m.h5", M)
+    with h5py.File(path, "r+") as f:
+        damage(f["X"])
+    with h5py.File(path) as f:
+        with pytest.raises(InputError, match=message):
+            CsrReader(f["X"]).read_ranges([(0, 5)])
