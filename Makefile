@@ -64,6 +64,7 @@ bench: $(VENV)/.installed-bench
 	$(PY) bench/scaling.py $(filter --quick,$(BENCH_ARGS)) $(SCALING_ARGS)
 	$(PY) bench/defaults.py $(filter --quick,$(BENCH_ARGS))
 	$(PY) bench/layouts.py $(filter --quick,$(BENCH_ARGS))
+	$(PY) bench/sparse_kernel.py
 
 # Regenerates docs/cli.md, the command reference, from --help (a test fails when it is stale).
 docs: $(VENV)/.installed

@@ -204,15 +204,6 @@ def test_the_info_of_each_producer_names_the_options_to_use(tmp_path, data):
         "label"), err
 
 
-def test_sparse_anndata_says_so(tmp_path):
-    ad = need("anndata")
-    scipy_sparse = pytest.importorskip("scipy.sparse")
-    X = scipy_sparse.random(100, 20, density=0.1, format="csr", dtype=np.float32, random_state=0)
-    ad.AnnData(X=X).write_h5ad(tmp_path / "s.h5ad")
-    code, out, err = cli("train", tmp_path / "s.h5ad", "-o", tmp_path / "m.h5")
-    assert code == 2 and "s.h5ad:X: is a sparse matrix (csr_matrix); sgdcli trains on dense features only" in err
-
-
 @pytest.mark.parametrize("make,message", [
     (lambda f: f.create_dataset("X", data=np.zeros(10, dtype=[("a", "f4"), ("s", "S3")])),
      "d.h5:X: field 's' is |S3, not numeric; leave it out with --features"),

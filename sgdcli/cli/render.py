@@ -44,8 +44,12 @@ def info_listing(d: dict) -> str:
         if "error" in like:
             lines.append(f"  but: {like['error']}")
         else:
-            names = ", ".join(like["feature_names"]) + (", ..." if like["features"] > len(like["feature_names"]) else "")
-            lines.append(f"  {like['kind']}: {like['rows']} rows × {like['features']} features ({names}), read "
+            if "nonzeros" in like:
+                what = f"{like['nonzeros']:,} nonzeros, density {like['density']:.3g}"
+            else:
+                what = ", ".join(like["feature_names"]) + (", ..." if like["features"] > len(like["feature_names"])
+                                                           else "")
+            lines.append(f"  {like['kind']}: {like['rows']} rows × {like['features']} features ({what}), read "
                          f"{like['read_mode']}")
     return "\n".join(lines)
 

@@ -44,11 +44,15 @@ def _table(path, options: dict) -> dict:
     from sgdcli.data.table import Table
     from sgdcli.errors import InputError
 
-    keywords = {k: v for k, v in options.items() if not str(v).startswith("<")}
+    keywords = {k: v for k, v in options.items() if k in ("x", "y", "label_column") and not str(v).startswith("<")}
     keywords.setdefault("y", None)
     try:
         with Table(path, **keywords) as table:
-            return {"kind": table.x_kind, "rows": table.n_rows, "features": table.n_features,
-                    "feature_names": table.feature_names[:20], "read_mode": table.X.layout.read_mode}
+            out = {"kind": table.x_kind, "rows": table.n_rows, "features": table.n_features,
+                   "feature_names": [] if table.sparse else table.feature_names[:20],
+                   "read_mode": table.X.layout.read_mode}
+            if table.sparse:
+                out.update(nonzeros=table.X.reader.nnz, density=table.X.reader.density)
+            return out
     except InputError as exc:
         return {"error": str(exc)}

@@ -74,7 +74,7 @@ def stream_blocks(table: Table, spans: list[tuple[int, int]], block_rows: int) -
     """Yield the ``Block``s of ``spans`` in that order, reading one ahead in a thread."""
     xbuf: list[np.ndarray | None] = [None] * BUFFERS
     ybuf: list[np.ndarray | None] = [None] * BUFFERS
-    if not table.X.zero_copy:
+    if not table.X.zero_copy and not table.sparse:  # sparse rows come as CSR pieces, sized by their entries
         xbuf = [np.empty((block_rows, table.n_features), dtype=table.X.dtype) for _ in range(BUFFERS)]
     if table.Y is not None and not table.Y.zero_copy:
         ybuf = [np.empty(block_rows, dtype=table.Y.dtype) for _ in range(BUFFERS)]
@@ -98,7 +98,7 @@ class Window(NamedTuple):
     size: int  # its rows
     rows: np.ndarray  # row numbers of the file, in visiting order
     y: np.ndarray | None  # their labels (float64)
-    X: np.ndarray | None  # what the kernel reads, flat: the mapped file, or a buffer; None: copied on demand (``gather``)
+    X: np.ndarray | None  # what the kernel reads, flat: the mapped file, or a buffer (CSR rows where sparse); None: copied on demand (``gather``)
     xrows: np.ndarray | None  # the element offsets in ``X`` of the rows to visit, in order
     gather: Callable[[np.ndarray], np.ndarray] | None  # positions in ``rows`` -> those rows of X copied, in that order
 
@@ -119,7 +119,7 @@ def stream_windows(table: Table, pages: PageShuffle, epoch: int, windows: list[i
     cap = pages.window_rows
     whole = table.X.in_place()
     x_direct = whole is not None or table.X.random_access
-    xbuf = [None] * BUFFERS if whole is not None else [
+    xbuf = [None] * BUFFERS if whole is not None or table.sparse else [
         np.empty((cap, table.n_features), dtype=FEATURE_DTYPE) for _ in range(BUFFERS)]
     y_direct = table.Y is None or table.Y.random_access
     ybuf = [None] * BUFFERS if y_direct else [np.empty(cap, dtype=LABEL_DTYPE) for _ in range(BUFFERS)]
@@ -141,7 +141,9 @@ def stream_windows(table: Table, pages: PageShuffle, epoch: int, windows: list[i
         X = xrows = gather = None
         if x_direct:
             table.X.page_in(starts, stops, ext, pages.n_extents)
-        if whole is not None:
+        if table.sparse:  # CSR rows of the window's runs; ``xrows``: the positions of the rows to visit
+            X, xrows = table.X.read_ranges(spans), local
+        elif whole is not None:
             X, xrows = whole, table.X.place(rows)
         elif x_direct:
             gather = _copier(table.X, rows, xbuf[slot])

@@ -33,6 +33,7 @@ import numpy as np
 
 from sgdcli.data.hdf5 import NUMERIC_KINDS, list_datasets
 from sgdcli.data.sources import Column, Fields, Matrix, Source, where_of, numeric_fields
+from sgdcli.data.sparse import is_csr
 from sgdcli.data.textlabels import Codes, TextLabels, is_text, scan_names
 from sgdcli.errors import InputError, first_line
 
@@ -380,6 +381,11 @@ def recognize(f: h5py.File) -> tuple[str, dict] | None:
             obs = f.get("obs")
             columns = [n for n, _ in _members(obs) if n != "_index"] if isinstance(obs, h5py.Group) else []
             return "an AnnData file", {"x": "X", "y": "obs/" + (columns[0] if columns else "<column>")}
+        for name, obj in _members(f):
+            if is_csr(obj):
+                labels = [n for n, o in _members(f) if isinstance(o, h5py.Dataset) and o.ndim in (1, 2)]
+                return "a sparse (CSR) matrix", {"x": name, "y": labels[0] if labels else "<labels dataset>",
+                                                 "optimizer": "sgd"}
         for name, obj in _members(f):
             kind = _text(obj.attrs.get("pandas_type", b""))
             if isinstance(obj, h5py.Group) and kind in ("frame", "frame_table"):

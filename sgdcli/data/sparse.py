@@ -100,3 +100,45 @@ class CsrReader:
     def describe(self) -> str:
         return (f"CSR matrix: {self.n_rows:,} rows × {self.width:,} columns, {self.nnz:,} nonzeros "
                 f"(density {self.density:.3g}), read by row ranges (indptr, then data and indices)")
+
+
+class SparseX:
+    """A stored CSR matrix as a table's features: what the passes and the epochs ask of a reader, with CSR
+    rows (``CsrRows``) where a dense reader gives a block of rows."""
+
+    sparse = True
+    random_access = False
+    zero_copy = False
+    squeezed = False
+    unit_rows = 1  # any row range is three reads
+
+    def __init__(self, reader: CsrReader):
+        from sgdcli.data import layout as layout_mod
+
+        self.reader, self.width, self.dtype = reader, reader.width, np.dtype(np.float32)
+        self.row_shape = (reader.width,)
+        self.layout = layout_mod.Layout(
+            path=reader.where.split(":", 1)[-1], shape=(reader.n_rows, reader.width), dtype="float32",
+            layout="csr", chunks=None, compression=None, logical_bytes=reader.nnz * 12, stored_bytes=0, offset=None,
+            read_mode="CSR row ranges (indptr, data, indices) read through HDF5")
+
+    def read(self, start: int, stop: int, out=None) -> CsrRows:
+        return self.reader.read_ranges([(start, stop)])
+
+    def read_ranges(self, ranges, out=None) -> CsrRows:
+        return self.reader.read_ranges(ranges)
+
+    def in_place(self):
+        return None
+
+    def cached(self, *_args, **_kw) -> bool:
+        return False
+
+    def preload(self, start: int, stop: int) -> None:
+        pass
+
+    def page_in(self, *_args) -> None:
+        pass
+
+    def close(self) -> None:
+        pass

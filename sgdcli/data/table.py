@@ -12,6 +12,7 @@ from sgdcli.data import hdf5, producers
 from sgdcli.data.columns import ColumnReader
 from sgdcli.data.shuffle import PageShuffle
 from sgdcli.data.sources import ComposedReader, Fields, Source
+from sgdcli.data.sparse import CsrReader, SparseX, is_csr
 from sgdcli.data.textlabels import Codes, TextLabels
 from sgdcli.data.unwritten import union_rows, unwritten
 from sgdcli.errors import InputError
@@ -62,6 +63,9 @@ class Table:
 
     def _open(self, x, y):
         where = f"{self.path}:{x}"
+        self.sparse = False
+        if is_csr(self.file.get(x)):
+            return self._open_sparse(x, y)
         found = producers.find_features(self.file, x, self.label_column, self.features, self.transpose, self.classes)
         n = found.features[0].n_rows
         for source in found.features[1:]:
@@ -96,12 +100,44 @@ class Table:
             self.Y = ComposedReader([labels], LABEL_DTYPE, y, squeeze=True)
             self.y_dtype = _base_dtype(labels)
 
+    def _open_sparse(self, x, y) -> None:
+        """A CSR matrix as the features (data/sparse.py): labels from --y, no column options."""
+        where = f"{self.path}:{x}"
+        for option, value in (("label-column", self.label_column), ("features", self.features),
+                              ("transpose", self.transpose or None)):
+            if value is not None:
+                raise InputError(f"--{option}: {where} is a sparse (CSR) matrix, whose columns are not selected "
+                                 "or transposed")
+        reader = CsrReader(self.file[x])
+        self.sparse, self.x_kind = True, "CSR sparse matrix"
+        self.n_rows, self.n_features = reader.n_rows, reader.width
+        self.feature_names = [str(j) for j in range(reader.width)]
+        labels, self.class_names = None, None
+        if y is not None:
+            labels, self.class_names = producers.find_labels(self.file, y, self.classes)
+            rows = labels.shape[0] if isinstance(labels, h5py.Dataset) else labels.n_rows
+            if rows != self.n_rows:
+                raise InputError(f"{self.path}:{y}: has {rows} rows but {x} has {self.n_rows}")
+        parts = [(reader.indptr, 0), (reader.data, 0), (reader.indices, 0)]
+        if labels is not None:
+            parts.append((labels, 0) if isinstance(labels, h5py.Dataset) else (labels.ds, labels.row_axis))
+        self._check_datasets(parts)
+        self.X = SparseX(reader)
+        self.Y = None
+        if isinstance(labels, h5py.Dataset):
+            self.Y, self.y_dtype = ColumnReader(labels, LABEL_DTYPE, squeeze=True), labels.dtype
+        elif labels is not None:
+            self.Y, self.y_dtype = ComposedReader([labels], LABEL_DTYPE, y, squeeze=True), _base_dtype(labels)
+
     def _check_written(self, found, labels) -> None:
         """Every dataset the table reads was written where it is read (data/unwritten.py), or InputError naming
         the first that was not; with ``allow_unwritten``, ``unwritten_rows`` counts the rows read from fill values."""
         datasets = [(s.ds, s.row_axis) for s in found.features + ([found.label] if found.label is not None else [])]
         if labels is not None:
             datasets.append((labels, 0) if isinstance(labels, h5py.Dataset) else (labels.ds, labels.row_axis))
+        self._check_datasets(datasets)
+
+    def _check_datasets(self, datasets) -> None:
         found_unwritten = []
         seen = set()
         for ds, axis in datasets:
@@ -122,7 +158,9 @@ class Table:
         return int(chunks[0]) if chunks else 1
 
     def row_bytes(self) -> int:
-        """Bytes one row occupies in flight: features as float32 plus label."""
+        """Bytes one row occupies in flight: features as float32 (a sparse row's entries) plus label."""
+        if self.sparse:
+            return self.X.reader.row_bytes() + np.dtype(LABEL_DTYPE).itemsize
         return self.n_features * np.dtype(FEATURE_DTYPE).itemsize + np.dtype(LABEL_DTYPE).itemsize
 
     def block_rows(self, memory: int, extra_per_row: int = BUFFERS * ROW_BOOKKEEPING, unit: int | None = None) -> int:

@@ -28,6 +28,7 @@ from sgdcli.kernels import state as ks
 from sgdcli.kernels.batches import finish_batch, train_block
 from sgdcli.kernels.rows import finite_at
 from sgdcli.kernels.schedules import lr_at
+from sgdcli.kernels.sparse import finish_batch_sparse, train_block_sparse
 from sgdcli.kernels.state import KernelConfig, Scratch, TrainState
 from sgdcli.model.labels import Labels
 
@@ -194,7 +195,10 @@ def run_epoch(
             while lo < len(rows) and budget > 0:
                 # slices end at multiples of SLICE_ROWS from the window's start, whatever the budget
                 hi = min((lo // SLICE_ROWS + 1) * SLICE_ROWS, len(rows), lo + budget)
-                status = train_block(cfg, X, y[lo:hi], xrows[lo:hi], plan.center, plan.scale, state, scratch)
+                if table.sparse:
+                    status = _train_sparse(cfg, X, y[lo:hi], xrows[lo:hi], plan, state, scratch)
+                else:
+                    status = train_block(cfg, X, y[lo:hi], xrows[lo:hi], plan.center, plan.scale, state, scratch)
                 if status == ks.BAD_ROW:
                     raise InputError(f"{where}: non-finite feature value at row {int(rows[lo + int(counters[ks.BAD])])}")
                 if status == ks.DIVERGED:
@@ -215,9 +219,22 @@ def run_epoch(
             state.G[:] = 0.0
             counters[ks.FILL] = 0
             state.sums[ks.BATCH_LOSS] = 0.0
+        elif table.sparse:
+            finish_batch_sparse(cfg, state.W, state.G, counters, scratch.touched, scratch.marks, scratch.n_touched)
+            if not np.isfinite(state.W).all():
+                raise _diverged(cfg, state, epoch, t0)
         elif not finish_batch(cfg, state, scratch, plan.center, plan.scale):
             raise _diverged(cfg, state, epoch, t0)
     return epoch_result(state, pos, int(counters[ks.T]) - t0, finished=True)
+
+
+def _train_sparse(cfg: KernelConfig, X, y: np.ndarray, positions: np.ndarray, plan: EpochPlan, state: TrainState,
+                  scratch: Scratch) -> int:
+    """The CSR rows at ``positions`` of the window's rows ``X`` (data/sparse.py) through the O(nonzeros) kernel."""
+    starts = X.indptr[positions]
+    return train_block_sparse(cfg, X.data, X.indices, starts, X.indptr[positions + 1] - starts, y, plan.scale,
+                              state.W, state.G, state.counters, state.sums, scratch.touched, scratch.marks,
+                              scratch.n_touched)
 
 
 def current_lr(cfg: KernelConfig, state: TrainState) -> float:
@@ -233,6 +250,14 @@ def compile_kernels(table: Table, cfg: KernelConfig, plan: EpochPlan, scratch: S
     """
     t0 = time.perf_counter()
     plan.pages.visit(0, 0, plan.pages.extent_order(0)[:1])
+    if table.sparse:
+        state = TrainState.zeros(plan.labels.n_outputs, table.n_features)
+        X = table.X.read(0, 1)
+        y = plan.labels.encode(table.Y.read(0, 1, None), table.path, 0)
+        _train_sparse(cfg, X, y[:0], np.zeros(0, dtype=np.int64), plan, state, scratch)
+        finish_batch_sparse(cfg, state.W, state.G, state.counters, scratch.touched, scratch.marks,
+                            scratch.n_touched)
+        return time.perf_counter() - t0
     one = np.ones(1, dtype=np.int64)
     table.X.page_in(one - 1, one, one - 1, 1)
     X = table.X.in_place()  # the type the kernel will read: the mapped file, or a buffer

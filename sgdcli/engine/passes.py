@@ -78,6 +78,8 @@ def labels_of(count: LabelCount, table: Table, opts: TrainOptions) -> Labels:
 
 def moment_pass(table: Table, spans, block_rows: int, opts: TrainOptions, check_stop=lambda: None) -> RunningMoments:
     """Mean and standard deviation of the training rows' features, over ``spans``."""
+    if table.sparse:
+        return _sparse_moments(table, spans, block_rows, opts, check_stop)
     stats = RunningMoments(table.n_features)
     skip = opts.bad_rows == "skip"
     for block in stream_blocks(table, spans, block_rows):
@@ -87,6 +89,48 @@ def moment_pass(table: Table, spans, block_rows: int, opts: TrainOptions, check_
         bad = stats.update(block.X, rows)
         if bad >= 0:
             raise InputError(f"{table.path}:{table.x_name}: non-finite feature value at row {block.start + int(rows[bad])}")
+    return stats
+
+
+class SparseMoments:
+    """Per-feature sums and sums of squares of sparse rows (their zeros count), mergeable; the mean is reported
+    as zero, because a sparse matrix is scaled, never centered (centering would make it dense)."""
+
+    def __init__(self, d: int):
+        self.n, self.sums, self.squares = 0, np.zeros(d), np.zeros(d)
+
+    def merge(self, other: "SparseMoments") -> None:
+        self.n += other.n
+        self.sums += other.sums
+        self.squares += other.squares
+
+    @property
+    def mean(self) -> np.ndarray:
+        return np.zeros_like(self.sums)
+
+    def std(self) -> np.ndarray:
+        n = max(self.n, 1)
+        sd = np.sqrt(np.maximum(self.squares / n - (self.sums / n) ** 2, 0.0))
+        sd[~(sd > 0)] = 1.0
+        return sd
+
+
+def _sparse_moments(table: Table, spans, block_rows: int, opts: TrainOptions, check_stop) -> SparseMoments:
+    stats = SparseMoments(table.n_features)
+    for block in stream_blocks(table, spans, block_rows):
+        check_stop()
+        rows, _ = select_rows(block.start, block.stop - block.start, opts.val_fraction, opts.seed)
+        X = block.X
+        keep = np.zeros(X.n_rows, dtype=bool)
+        keep[rows] = True
+        entries = np.repeat(keep, np.diff(X.indptr))
+        values, columns = X.data[entries].astype(np.float64), X.indices[entries]
+        if not np.isfinite(values).all():
+            row = int(np.repeat(np.arange(X.n_rows), np.diff(X.indptr))[entries][~np.isfinite(values)][0])
+            raise InputError(f"{table.path}:{table.x_name}: non-finite feature value at row {block.start + row}")
+        stats.n += len(rows)
+        stats.sums += np.bincount(columns, weights=values, minlength=table.n_features)
+        stats.squares += np.bincount(columns, weights=values * values, minlength=table.n_features)
     return stats
 
 

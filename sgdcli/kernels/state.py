@@ -142,9 +142,12 @@ class Scratch(NamedTuple):
     s_buf: np.ndarray  # per-thread scores of one row
     g_buf: np.ndarray  # per-thread d loss / d score of one row
     We: np.ndarray  # effective weights on raw features
+    touched: np.ndarray  # sparse kernel: the columns the batch in progress touched (kernels/sparse.py)
+    marks: np.ndarray  # sparse kernel: 1 where a column is in ``touched``
+    n_touched: np.ndarray  # sparse kernel: how many there are
 
     @classmethod
-    def make(cls, parts: int, k_out: int, d: int) -> "Scratch":
+    def make(cls, parts: int, k_out: int, d: int, sparse: bool = False) -> "Scratch":
         return cls(
             partial=np.zeros((parts, k_out, _padded(d + 1))),
             ploss=np.zeros(_padded(parts)),
@@ -152,4 +155,7 @@ class Scratch(NamedTuple):
             s_buf=np.zeros((parts, _padded(k_out))),
             g_buf=np.zeros((parts, _padded(k_out))),
             We=np.zeros((k_out, d + 1)),
+            touched=np.zeros(d if sparse else 0, dtype=np.int64),
+            marks=np.zeros(d if sparse else 0, dtype=np.uint8),
+            n_touched=np.zeros(1, dtype=np.int64),
         )

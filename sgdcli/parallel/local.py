@@ -41,7 +41,8 @@ class LocalExecutor:
 
     def prepare(self, cfg: KernelConfig, plan: EpochPlan) -> None:
         self.cfg, self.plan = cfg, plan
-        self.scratch = Scratch.make(self.kernel_threads, plan.labels.n_outputs, self.table.n_features)
+        self.scratch = Scratch.make(self.kernel_threads, plan.labels.n_outputs, self.table.n_features,
+                                    sparse=self.table.sparse)
 
     def warm_up(self) -> float | None:
         return engine.compile_kernels(self.table, self.cfg, self.plan, self.scratch)

@@ -154,6 +154,27 @@ def largest_eigenvalue(Z: np.ndarray) -> float:
     return value
 
 
+def _sparse_moments(table: Table, scale: np.ndarray) -> tuple[float, float, int]:
+    """λmax and the trace of the second moments of a sample of sparse rows (scaled, with the bias's column),
+    by power iteration on the CSR rows themselves: never a dense sample."""
+    X = table.X.read_ranges(_spans(table))
+    m, d = X.n_rows, table.n_features
+    rows = np.repeat(np.arange(m), np.diff(X.indptr))
+    values = X.data.astype(np.float64) * scale[X.indices]
+    values[~np.isfinite(values)] = 0.0
+    trace = float((values**2).sum() / m) + 1.0
+    v = np.full(d + 1, 1.0 / np.sqrt(d + 1))
+    value = 0.0
+    for _ in range(POWER_STEPS):
+        u = np.bincount(rows, weights=values * v[X.indices], minlength=m) + v[d]  # Z v
+        w = np.append(np.bincount(X.indices, weights=values * u[rows], minlength=d), u.sum()) / m  # Zᵀ u / m
+        value = float(np.linalg.norm(w))
+        if value == 0.0:
+            break
+        v = w / value
+    return value, trace, m
+
+
 def auto_rate(table: Table, model: str, center: np.ndarray, scale: np.ndarray, batch: int, optimizer: str,
               momentum: float = 0.0, outputs: int = 1) -> AutoRate:
     """The rate of ``--lr auto`` for ``model`` (``outputs`` scores) at ``batch`` rows with ``optimizer`` (whose
@@ -164,10 +185,13 @@ def auto_rate(table: Table, model: str, center: np.ndarray, scale: np.ndarray, b
         size = size if math.isfinite(size) and size > 0 else 1.0
         return AutoRate(lr=ADAPTIVE[optimizer] * size, lambda_max=math.nan, trace=math.nan, rows=len(labels),
                         zero_loss=zero_loss(model, labels, outputs), label_scale=size)
-    Z, labels = sample(table, center, scale)
-    lam = largest_eigenvalue(Z)
-    trace = float(np.einsum("ij,ij->", Z, Z) / len(Z))
+    if table.sparse:
+        lam, trace, rows = _sparse_moments(table, scale)
+        labels = sample_labels(table)
+    else:
+        Z, labels = sample(table, center, scale)
+        lam, trace, rows = largest_eigenvalue(Z), float(np.einsum("ij,ij->", Z, Z) / len(Z)), len(Z)
     beta = momentum if optimizer in MOMENTUM_OPTIMIZERS else None
     batches = batch * (1.0 - beta) if beta is not None else batch
-    return AutoRate(lr=1.0 / (CURVATURE[model] * (lam + trace / batches)), lambda_max=lam, trace=trace, rows=len(Z),
+    return AutoRate(lr=1.0 / (CURVATURE[model] * (lam + trace / batches)), lambda_max=lam, trace=trace, rows=rows,
                     zero_loss=zero_loss(model, labels, outputs), momentum=beta)

@@ -68,7 +68,9 @@ class Run:
                 passes.check_val_labels(val_table, self.labels, opts)
             self.mean = self.std = None
             if opts.standardize:
-                reporter.message(f"computing feature means and deviations of {table.path} (one pass)")
+                reporter.message(f"computing feature deviations of {table.path} (one pass; sparse: scaled, not "
+                                 "centered, which would make it dense)" if table.sparse else
+                                 f"computing feature means and deviations of {table.path} (one pass)")
                 stats = self._pass(passes.moment_pass, "standardizing")
                 self.mean, self.std = stats.mean, stats.std()
         d = table.n_features
@@ -371,7 +373,9 @@ class Run:
                 "shuffle": self.pages.as_dict(),
                 "read_mode": self.table.X.layout.read_mode,
                 **({"unwritten_rows": self.table.unwritten_rows} if self.table.unwritten_rows else {}),
-                "features": self.table.feature_names,  # predict picks these columns by name where names exist
+                # predict picks these columns by name; columns known by their indices only are not listed
+                "features": None if self.table.feature_names == [str(j) for j in range(self.table.n_features)]
+                else self.table.feature_names,
                 "features_from": self.table.x_kind,
                 **({"class_names": self.table.class_names} if self.table.class_names else {}),
                 "best_epoch": self.stopper.best_epoch if self.stopper is not None else len(self.history),

@@ -52,6 +52,8 @@ def train(data, options: TrainOptions | None = None, *, output=None, metrics=Non
         columns = {"label_column": opts.label_column, "features": opts.features, "transpose": opts.transpose,
                    "allow_unwritten": opts.allow_unwritten}
         table = stack.enter_context(Table(data, opts.x, opts.y, **columns))
+        if table.sparse:
+            _check_sparse(table, opts, dask)
         val_table = None
         if opts.val is not None:
             val_table = stack.enter_context(Table(opts.val, opts.val_x or opts.x, opts.val_y or opts.y, **columns,
@@ -66,3 +68,16 @@ def train(data, options: TrainOptions | None = None, *, output=None, metrics=Non
         if control.checkpoint is not None and not control.keep_checkpoint:
             ckpt_mod.remove(control.checkpoint)  # under the lock: no other run sees a finished run's checkpoint
     return model
+
+
+def _check_sparse(table: Table, opts: TrainOptions, dask) -> None:
+    """What sparse input trains with so far: plain SGD in O(nonzeros), L2 only, one process (kernels/sparse.py)."""
+    where = f"{table.path}:{table.x_name} is a sparse (CSR) matrix"
+    if opts.optimizer != "sgd":
+        raise InputError(f"--optimizer {opts.optimizer}: {where}; it trains with --optimizer sgd, whose steps cost "
+                         "the nonzeros of a batch (momentum and the adaptive rules would update every weight at "
+                         "every step)")
+    for option, on in (("l1", opts.l1 > 0), ("average", opts.average), ("bad-rows skip", opts.bad_rows == "skip"),
+                       ("parallel average", opts.parallel == "average"), ("dask", dask is not None)):
+        if on:
+            raise InputError(f"--{option}: {where}, which trains without it so far (docs/sparse.md)")
