@@ -1,5 +1,16 @@
-"""Issue 18 work in progress: the O(nonzeros) kernel alone, in memory, against scikit-learn partial_fit on the same CSR rows (400k rows x 60 nonzeros of 2^18 Zipf-distributed columns)."""
-import time, numpy as np
+"""The sparse kernel alone, in memory, against scikit-learn's partial_fit on the same CSR rows.
+
+400,000 rows × 60 nonzeros out of 2^18 columns with Zipf-distributed
+frequencies, labels from a sparse linear model; logistic loss, plain SGD at
+a constant rate, batch 256, 32 and 1, in calls of 65,536 rows as the engine
+makes them.  Prints rows/s and nanoseconds per nonzero for each.
+
+    python bench/sparse_kernel.py
+"""
+
+import time
+
+import numpy as np
 from sgdcli.kernels import sparse, state as ks
 from sgdcli.kernels.state import TrainState, kernel_config
 from sgdcli.options import TrainOptions
