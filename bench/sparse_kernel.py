@@ -11,7 +11,7 @@ makes them.  Prints rows/s and nanoseconds per nonzero for each.
 import time
 
 import numpy as np
-from sgdcli.kernels import sparse, state as ks
+from sgdcli.kernels import sparse
 from sgdcli.kernels.state import TrainState, kernel_config
 from sgdcli.options import TrainOptions
 n, d, nnz = 400_000, 1 << 18, 60
