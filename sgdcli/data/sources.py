@@ -165,17 +165,35 @@ def numeric_fields(ds: h5py.Dataset) -> list[tuple[str, int]]:
     return out
 
 
-class ComposedReader:
-    """Reads row ranges of the columns of ``sources`` side by side, as ``dtype``, in blocks (no memory map).
-
-    Offers what the training and scoring passes ask of a dataset reader
-    (columns.ColumnReader): a table made this way is read like one whose
-    chunks HDF5 decodes.
-    """
+class BufferedReader:
+    """What the passes ask of a dataset reader (columns.ColumnReader) that has no memory map: rows are only
+    ever read into buffers, so there is nothing to read in place, page in or ask the page cache about."""
 
     random_access = False
     zero_copy = False
     squeezed = False
+
+    def in_place(self):
+        return None
+
+    def cached(self, *_args, **_kw) -> bool:
+        return False
+
+    def preload(self, start: int, stop: int) -> None:
+        pass
+
+    def page_in(self, *_args) -> None:
+        pass
+
+    def close(self) -> None:
+        pass
+
+
+class ComposedReader(BufferedReader):
+    """Reads row ranges of the columns of ``sources`` side by side, as ``dtype``, in blocks (no memory map).
+
+    A table made this way is read like one whose chunks HDF5 decodes.
+    """
 
     def __init__(self, sources: list[Source], dtype, label: str, squeeze: bool = False):
         self.sources, self.dtype, self.label = sources, np.dtype(dtype), label
@@ -230,18 +248,6 @@ class ComposedReader:
                 dest[at_rows, at:at + source.width] = source.read_spans(spans)
                 at += source.width
         return out[:total]
-
-    def in_place(self):
-        return None
-
-    def cached(self, *_args, **_kw) -> bool:
-        return False
-
-    def preload(self, start: int, stop: int) -> None:
-        pass
-
-    def page_in(self, *_args) -> None:
-        pass
 
     def close(self) -> None:
         self.sources = []

@@ -15,6 +15,8 @@ import dataclasses
 import h5py
 import numpy as np
 
+from sgdcli.data import layout as layout_mod
+from sgdcli.data.sources import BufferedReader
 from sgdcli.errors import InputError, first_line
 
 
@@ -102,19 +104,14 @@ class CsrReader:
                 f"(density {self.density:.3g}), read by row ranges (indptr, then data and indices)")
 
 
-class SparseX:
+class SparseX(BufferedReader):
     """A stored CSR matrix as a table's features: what the passes and the epochs ask of a reader, with CSR
     rows (``CsrRows``) where a dense reader gives a block of rows."""
 
     sparse = True
-    random_access = False
-    zero_copy = False
-    squeezed = False
     unit_rows = 1  # any row range is three reads
 
     def __init__(self, reader: CsrReader):
-        from sgdcli.data import layout as layout_mod
-
         self.reader, self.width, self.dtype = reader, reader.width, np.dtype(np.float32)
         self.row_shape = (reader.width,)
         self.layout = layout_mod.Layout(
@@ -127,18 +124,3 @@ class SparseX:
 
     def read_ranges(self, ranges, out=None) -> CsrRows:
         return self.reader.read_ranges(ranges)
-
-    def in_place(self):
-        return None
-
-    def cached(self, *_args, **_kw) -> bool:
-        return False
-
-    def preload(self, start: int, stop: int) -> None:
-        pass
-
-    def page_in(self, *_args) -> None:
-        pass
-
-    def close(self) -> None:
-        pass
