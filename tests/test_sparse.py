@@ -88,3 +88,19 @@ def test_what_sparse_input_does_not_take_yet_is_a_usage_error(tmp_path, files, a
     code, out, err = cli("train", sparse, "-o", tmp_path / "m.h5", *args)
     assert code == 2 and message.format(f=sparse) in err, err
     assert not (tmp_path / "m.h5").exists()
+
+
+def test_entries_never_written_are_refused_even_with_allow_unwritten(tmp_path):
+    M = scipy_sparse.random(200, 50, density=0.1, format="csr", dtype=np.float32, random_state=4)
+    with h5py.File(tmp_path / "c.h5", "w") as f:
+        g = f.create_group("X")
+        data = g.create_dataset("data", shape=M.data.shape, chunks=(100,), dtype="f4")
+        data[:500] = M.data[:500]  # the export died half-way through the values
+        g["indices"], g["indptr"] = M.indices, M.indptr
+        g.attrs["shape"] = M.shape
+        f["y"] = np.arange(200) % 2
+    for extra in ([], ["--allow-unwritten"]):
+        code, out, err = cli("train", tmp_path / "c.h5", "-o", tmp_path / "m.h5", "--optimizer", "sgd", *extra)
+        assert code == 2 and err.strip().endswith(
+            f"c.h5:X/data: entries 500–{M.nnz - 1:,} were never written ({(M.nnz - 1) // 100 - 4} of "
+            f"{-(-M.nnz // 100)} chunks unallocated); the file looks incomplete"), err

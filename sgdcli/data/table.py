@@ -118,10 +118,13 @@ class Table:
             rows = labels.shape[0] if isinstance(labels, h5py.Dataset) else labels.n_rows
             if rows != self.n_rows:
                 raise InputError(f"{self.path}:{y}: has {rows} rows but {x} has {self.n_rows}")
-        parts = [(reader.indptr, 0), (reader.data, 0), (reader.indices, 0)]
-        if labels is not None:
-            parts.append((labels, 0) if isinstance(labels, h5py.Dataset) else (labels.ds, labels.row_axis))
-        self._check_datasets(parts)
+        for part in (reader.indptr, reader.data, reader.indices):  # a matrix's entries: never read as fill values
+            missing = unwritten(part)
+            if missing is not None:
+                raise InputError(missing.message(f"{self.path}:{part.name.lstrip('/')}",
+                                                 unit="row" if part is reader.indptr else "entry", allowed=False))
+        self._check_datasets([] if labels is None else
+                             [(labels, 0) if isinstance(labels, h5py.Dataset) else (labels.ds, labels.row_axis)])
         self.X = SparseX(reader)
         self.Y = None
         if isinstance(labels, h5py.Dataset):

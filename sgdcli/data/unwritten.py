@@ -31,13 +31,20 @@ class Unwritten:
     def rows(self) -> int:
         return int((self.ranges[:, 1] - self.ranges[:, 0]).sum())
 
-    def message(self, where: str) -> str:
+    def message(self, where: str, unit: str = "row", allowed: bool = True) -> str:
+        """The error: ``unit`` names what the dataset's first axis counts; ``allowed``: whether
+        --allow-unwritten could read them (not the entries of a sparse matrix, whose fill values mean
+        nothing)."""
         a, b = (int(v) for v in self.ranges[0])
-        span = f"row {a:,}" if b - a == 1 else f"rows {a:,}–{b - 1:,}"
-        more = f" and {self.rows - (b - a):,} more rows" if len(self.ranges) > 1 else ""
+        span = f"{unit} {a:,}" if b - a == 1 else f"{_plural(unit)} {a:,}–{b - 1:,}"
+        more = f" and {self.rows - (b - a):,} more {_plural(unit)}" if len(self.ranges) > 1 else ""
         chunks = f"{self.missing:,} of {self.total:,} chunks unallocated" if self.total > 1 else "no storage allocated"
-        return (f"{where}: {span}{more} were never written ({chunks}); the file looks incomplete "
-                "(--allow-unwritten reads their fill values)")
+        return (f"{where}: {span}{more} were never written ({chunks}); the file looks incomplete"
+                + (" (--allow-unwritten reads their fill values)" if allowed else ""))
+
+
+def _plural(unit: str) -> str:
+    return unit[:-1] + "ies" if unit.endswith("y") else unit + "s"
 
 
 def unwritten(ds: h5py.Dataset, axis: int = 0) -> Unwritten | None:
