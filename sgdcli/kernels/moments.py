@@ -15,8 +15,6 @@ from __future__ import annotations
 
 import math
 
-import numpy as np
-
 from sgdcli.kernels.jit import kernel
 
 SUB_ROWS = 256  # rows per part: a shift this close to the part's mean keeps the one-pass sums exact to rounding

@@ -154,7 +154,7 @@ def largest_eigenvalue(Z: np.ndarray) -> float:
     return value
 
 
-def _sparse_moments(table: Table, scale: np.ndarray) -> tuple[float, float, int]:
+def _sparse_curvature(table: Table, scale: np.ndarray) -> tuple[float, float, int]:
     """λmax and the trace of the second moments of a sample of sparse rows (scaled, with the bias's column),
     by power iteration on the CSR rows themselves: never a dense sample."""
     X = table.X.read_ranges(_spans(table))
@@ -186,7 +186,7 @@ def auto_rate(table: Table, model: str, center: np.ndarray, scale: np.ndarray, b
         return AutoRate(lr=ADAPTIVE[optimizer] * size, lambda_max=math.nan, trace=math.nan, rows=len(labels),
                         zero_loss=zero_loss(model, labels, outputs), label_scale=size)
     if table.sparse:
-        lam, trace, rows = _sparse_moments(table, scale)
+        lam, trace, rows = _sparse_curvature(table, scale)
         labels = sample_labels(table)
     else:
         Z, labels = sample(table, center, scale)
