@@ -26,13 +26,16 @@ METRICS = {
     "binary": ("rows", "accuracy", "log_loss", "auc", "precision", "recall", "f1"),
     "multiclass": ("rows", "accuracy", "log_loss"),
 }
-OPTIMIZERS = ("sgd", "momentum", "nesterov", "adagrad", "rmsprop", "adam")
+OPTIMIZERS = ("auto", "sgd", "momentum", "nesterov", "adagrad", "rmsprop", "adam")
+# What --optimizer auto trains with: nesterov on dense input; sgd on sparse input, whose steps then touch only
+# the columns of a batch (momentum and the adaptive rules update every weight at every step).
+AUTO_OPTIMIZER = {"dense": "nesterov", "sparse": "sgd"}
 SCHEDULES = ("constant", "invscaling", "step", "cosine")
 LR_SCALINGS = ("replicas", "linear", "sqrt", "none")
 BAD_ROWS = ("error", "skip")
 PARALLEL_MODES = ("batch", "average")
 COMPRESSIONS = ("none", "gzip", "lzf")  # of the HDF5 files generate and convert write
-CONVERT_FORMATS = ("csv", "tsv", "libsvm", "npy")
+CONVERT_FORMATS = ("csv", "tsv", "libsvm", "vw", "npy")
 CONVERT_DTYPES = ("float32", "float64")
 CSV_ENGINES = ("auto", "python", "pyarrow")
 PREDICTION_FORMATS = ("hdf5", "csv", "tsv")  # of predict -o
@@ -65,6 +68,7 @@ class ConvertDefaults:
     dtype: str = "float32"
     bad_rows: str = "error"
     engine: str = "auto"
+    vw_hash_bits: int = 18  # Vowpal Wabbit text is always hashed; 18 bits is VW's own default (-b)
 
 
 GENERATE, CONVERT = GenerateDefaults(), ConvertDefaults()
@@ -152,8 +156,8 @@ class TrainOptions:
     drop_last: bool = _option(False, "Skip the last incomplete batch of each epoch.")
     lr: float | str = _option("auto", "Learning rate (before --lr-scaling); auto: chosen from the data before "
                                       "training (docs/training.md).", kind="rate")
-    optimizer: str = _option("nesterov", "Update rule; see the optimizer table in docs/training.md.",
-                             choices=OPTIMIZERS)
+    optimizer: str = _option("auto", "Update rule; see the optimizer table in docs/training.md. auto: nesterov "
+                                     "on dense input, sgd on sparse (CSR) input.", choices=OPTIMIZERS)
     momentum: float = _option(0.9, "For momentum and nesterov.")
     beta1: float = _option(0.9, "Adam's first-moment decay.")
     beta2: float = _option(0.999, "Adam's second-moment decay; rmsprop's decay.")
@@ -271,6 +275,12 @@ class TrainOptions:
         if self.lr_scaling == "sqrt":
             return self.lr * math.sqrt(ratio)
         return self.lr
+
+    def for_input(self, sparse: bool) -> TrainOptions:
+        """These options with ``--optimizer auto`` resolved for dense or sparse input (AUTO_OPTIMIZER)."""
+        if self.optimizer != "auto":
+            return self
+        return dataclasses.replace(self, optimizer=AUTO_OPTIMIZER["sparse" if sparse else "dense"])
 
     def as_dict(self) -> dict:
         d = dataclasses.asdict(self)

@@ -94,7 +94,7 @@ def test_evaluate_reads_its_own_table_and_environment(tmp_path, monkeypatch, bin
     ("[trian]\nlr = 1\n", "{path}: unknown table [trian] (the commands are {commands})"),
     ("lr = 1\n", "{path}: key 'lr' is outside any table; put it under [train] or another command's table"),
     ("[train]\nepochs = \"five\"\n", "{path}: [train] epochs: 'five' is not a valid integer."),
-    ("[train]\noptimizer = \"adamw\"\n", "{path}: [train] optimizer: 'adamw' is not one of 'sgd', 'momentum', 'nesterov', "
+    ("[train]\noptimizer = \"adamw\"\n", "{path}: [train] optimizer: 'adamw' is not one of 'auto', 'sgd', 'momentum', 'nesterov', "
                                         "'adagrad', 'rmsprop', 'adam'."),
     ("[train]\nlr = [1, 2]\n", "{path}: [train] lr: expected one value, got a list"),
     ("[train]\nlr = \"fast\"\n", "{path}: [train] lr: 'fast' is neither a number nor 'auto'"),

@@ -132,14 +132,15 @@ def test_libsvm_dense_with_given_or_inferred_width(tmp_path):
     path = tmp_path / "d.svm"
     path.write_text("1 1:0.5 3:2 # a comment\n0 qid:3 2:-1\n\n1 4:7e-1\n")
     want = [[0.5, 0, 2, 0], [0, -1, 0, 0], [0, 0, 0, 0.7]]
-    assert cli("convert", path, "-o", tmp_path / "a.h5")[0] == 0
-    assert cli("convert", path, "-o", tmp_path / "b.h5", "--features", "6", "--dtype", "float64")[0] == 0
+    assert cli("convert", path, "-o", tmp_path / "a.h5", "--dense")[0] == 0
+    assert cli("convert", path, "-o", tmp_path / "b.h5", "--dense", "--features", "6", "--dtype", "float64")[0] == 0
     with h5py.File(tmp_path / "a.h5") as a, h5py.File(tmp_path / "b.h5") as b:
         assert a["X"].dtype == np.float32 and np.allclose(a["X"][()], want) and a["y"][()].tolist() == [1, 0, 1]
         assert b["X"].dtype == np.float64 and b["X"].shape == (3, 6) and np.array_equal(b["X"][:, :4], want)
-    code, _, err = cli("convert", path, "-o", tmp_path / "c.h5", "--features", "3")
-    assert code == 2 and err.strip() == (f"sgdcli: error: {path}: line 4, token 2: feature index 4 is outside 1..3 "
-                                         "(--bad-rows skip leaves such rows out)")
+    for layout in ("--dense", "--sparse"):
+        code, _, err = cli("convert", path, "-o", tmp_path / "c.h5", "--features", "3", layout)
+        assert code == 2 and err.strip() == (f"sgdcli: error: {path}: line 4, token 2: feature index 4 is outside "
+                                             "1..3 (--bad-rows skip leaves such rows out)")
 
 
 def test_npy_with_labels_apart_or_in_a_column(tmp_path):
@@ -161,7 +162,7 @@ def test_npy_with_labels_apart_or_in_a_column(tmp_path):
     (["{csv}", "--label-column", "price"], "--label-column: no column 'price' in the header (a, b, label)"),
     (["{csv}", "--label-column", "7"], "--label-column: index 7 is outside the 3 columns of {csv}"),
     (["{npy}"], "{npy}: give the labels with --y FILE.npy or --label-column INDEX"),
-    (["{other}"], "{other}: cannot tell the format from the name; give --format (csv, tsv, libsvm, npy)"),
+    (["{other}"], "{other}: cannot tell the format from the name; give --format (csv, tsv, libsvm, vw, npy)"),
 ])
 def test_usage_errors(tmp_path, monkeypatch, args, message):
     monkeypatch.chdir(tmp_path)
@@ -208,11 +209,11 @@ def test_memory_does_not_grow_with_the_input(tmp_path, engine, sizes):
 
 
 def test_csv_is_read_one_block_at_a_time(tmp_path):
-    from sgdcli.data.convert import _csv_blocks, _csv_layout
+    from sgdcli.data.csvtext import csv_blocks, csv_layout
 
     path = tmp_path / "d.csv"
     np.savetxt(path, np.arange(30_000 * 3).reshape(30_000, 3), delimiter=",", fmt="%d")
-    blocks = _csv_blocks(str(path), _csv_layout(str(path), None, None, None), 1000, "error")
+    blocks = csv_blocks(str(path), csv_layout(str(path), None, None, None), 1000, "error")
     X, y, skipped = next(blocks)
     assert (X.shape, skipped) == ((1000, 2), 0)
     assert np.array_equal(y, np.arange(1000) * 3 + 2.0)

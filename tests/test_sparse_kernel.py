@@ -1,4 +1,5 @@
-"""The O(nonzeros) SGD kernel on CSR rows against the dense NumPy reference (issue 18, first part)."""
+"""The O(nonzeros) SGD kernel on CSR rows against the dense NumPy reference: L2 by the scaling trick, L1 by
+the cumulative penalty, and the dense kernels' step for every other update rule."""
 
 import numpy as np
 import pytest
@@ -31,39 +32,79 @@ def problem(model, n=157, d=40, k=3, seed=5):
     return X, y, rng.permutation(n)
 
 
-@pytest.mark.parametrize("model", ["linear", "logistic", "hinge", "softmax"])
-@pytest.mark.parametrize("batch,l2,pieces", [(1, 0.0, 1), (16, 0.05, 3), (16, 0.05, 11), (157, 0.2, 2)])
-def test_sparse_sgd_matches_the_dense_reference(model, batch, l2, pieces):
-    X, y, order = problem(model)
-    k_out = 3 if model == "softmax" else 1
+def run_kernel(cfg, X, y, order, scale, k_out, slots, pieces, epochs=2):
+    """The sparse kernel over ``order`` for ``epochs``, each cut into ``pieces`` calls; the final state."""
     d = X.shape[1]
-    scale = np.random.default_rng(1).uniform(0.5, 2.0, d)
     data, indices, indptr = csr(X)
-    opts = naive.options(model=model, lr=0.05, l2=l2, schedule="invscaling", power_t=0.3)
-    iters = -(-len(order) // batch)
-    cfg = kernel_config(opts, batch, 1, 2 * iters)
     state = TrainState.zeros(k_out, d)
     touched, marks, n_touched = np.zeros(d, np.int64), np.zeros(d, np.uint8), np.zeros(1, np.int64)
-    for epoch in range(2):
+    for epoch in range(epochs):
         state.counters[ks.EPOCH] = epoch
         for i, piece in enumerate(np.array_split(order, pieces)):
             if i == 1:  # as after a resume: the batch in progress, but a fresh list of touched columns
                 touched, marks, n_touched = np.zeros(d, np.int64), np.zeros(d, np.uint8), np.zeros(1, np.int64)
             starts, lens = indptr[piece], indptr[piece + 1] - indptr[piece]
             status = sparse.train_block_sparse(cfg, data, indices, starts, lens, y[piece], scale, state.W, state.G,
-                                               state.counters, state.sums, touched, marks, n_touched)
+                                               state.slots if slots else None, state.counters, state.sums, touched,
+                                               marks, n_touched)
             assert status == ks.OK
-        sparse.finish_batch_sparse(cfg, state.W, state.G, state.counters, touched, marks, n_touched)
+        sparse.finish_batch_sparse(cfg, state.W, state.G, state.slots if slots else None, state.counters, touched,
+                                   marks, n_touched)
+    return state
+
+
+def clip_all(W, q, u):
+    """The eager cumulative L1 penalty: every weight clipped towards zero by what it has not received yet."""
+    w = W[:, :-1]
+    z = np.where(w > 0, np.maximum(0.0, w - (u + q)), np.where(w < 0, np.minimum(0.0, w + (u - q)), w))
+    q += z - w
+    W[:, :-1] = z
+
+
+@pytest.mark.parametrize("model", ["linear", "logistic", "hinge", "softmax"])
+@pytest.mark.parametrize("batch,l2,l1,pieces", [(1, 0.0, 0.0, 1), (16, 0.05, 0.0, 3), (16, 0.05, 0.0, 11),
+                                                (157, 0.2, 0.0, 2), (1, 0.0, 0.02, 3), (16, 0.0, 0.05, 11)])
+def test_sparse_sgd_matches_the_dense_reference(model, batch, l2, l1, pieces):
+    """L2 by the scale; L1 by the cumulative penalty, the same as clipping every weight at every step."""
+    X, y, order = problem(model)
+    k_out = 3 if model == "softmax" else 1
+    d = X.shape[1]
+    scale = np.random.default_rng(1).uniform(0.5, 2.0, d)
+    opts = naive.options(model=model, lr=0.05, l2=l2, l1=l1, schedule="invscaling", power_t=0.3)
+    iters = -(-len(order) // batch)
+    state = run_kernel(kernel_config(opts, batch, 1, 2 * iters), X, y, order, scale, k_out, l1 > 0, pieces)
     assert state.counters[ks.T] == 2 * iters
     Z = X.astype(np.float64) * scale
-    W = np.zeros((k_out, d + 1))
+    W, q, u = np.zeros((k_out, d + 1)), np.zeros((k_out, d)), 0.0
     opt, t = naive.Optimizer("sgd", W.shape), 0
     for epoch in range(2):
         for start in range(0, len(order), batch):
-            W = opt.step(W, naive.batch_gradient(model, W, Z, y, order[start:start + batch], l2=l2),
-                         0.05 / (t + 1) ** 0.3)
+            lr = 0.05 / (t + 1) ** 0.3
+            W = opt.step(W, naive.batch_gradient(model, W, Z, y, order[start:start + batch], l2=l2), lr)
+            if l1 > 0:
+                u += lr * l1
+                clip_all(W, q, u)
             t += 1
     np.testing.assert_allclose(state.W, W, rtol=1e-9, atol=1e-12)
+    if l1 > 0:
+        assert (state.W[:, :-1] == 0).sum() == (W[:, :-1] == 0).sum() > 0  # exact zeros, as the reference's
+
+
+@pytest.mark.parametrize("optimizer,extra", [
+    ("adagrad", {}), ("rmsprop", {"beta2": 0.9}),  # lazy: the touched columns only, and exact
+    ("nesterov", {}), ("adam", {"average": True}), ("sgd", {"average": True}), ("adagrad", {"l1": 0.01, "l2": 0.01}),
+])
+def test_other_rules_match_the_dense_reference(optimizer, extra):
+    """AdaGrad and RMSprop step lazily without penalties; every other rule takes the dense step."""
+    X, y, order = problem("logistic")
+    d = X.shape[1]
+    scale = np.random.default_rng(1).uniform(0.5, 2.0, d)
+    opts = naive.options(model="logistic", lr=0.05, optimizer=optimizer, **extra)
+    cfg = kernel_config(opts, 8, 1, 100)
+    state = run_kernel(cfg, X, y, order, scale, 1, True, 5)
+    want = naive.minibatch_sgd("logistic", X.astype(np.float64) * scale, y, order, 8, 0.05, optimizer=optimizer,
+                               epochs=2, **extra)
+    np.testing.assert_allclose(state.params(extra.get("average", False)), want, rtol=1e-9, atol=1e-12)
 
 
 def test_a_non_finite_value_names_its_row():
@@ -75,6 +116,6 @@ def test_a_non_finite_value_names_its_row():
     cfg = kernel_config(naive.options(model="logistic", lr=0.1), 4, 1, 100)
     state = TrainState.zeros(1, d)
     status = sparse.train_block_sparse(cfg, data, indices, indptr[order], indptr[order + 1] - indptr[order], y[order],
-                                       np.ones(d), state.W, state.G, state.counters, state.sums,
+                                       np.ones(d), state.W, state.G, None, state.counters, state.sums,
                                        np.zeros(d, np.int64), np.zeros(d, np.uint8), np.zeros(1, np.int64))
     assert status == ks.BAD_ROW and state.counters[ks.BAD] == 7

@@ -63,7 +63,8 @@ def info_cmd(file, json):
 @click.argument("input", type=click.Path(dir_okay=False))
 @click.option("-o", "--output", required=True, type=click.Path(dir_okay=False), help="HDF5 file to write (X and y).")
 @click.option("--format", type=click.Choice(CONVERT_FORMATS), default=None,
-              help="Input format [default: from the extension: .csv, .tsv/.tab, .svm/.libsvm/.svmlight, .npy].")
+              help="Input format (vw: Vowpal Wabbit text) [default: from the extension: .csv, .tsv/.tab, "
+                   ".svm/.libsvm/.svmlight, .vw, .npy].")
 @click.option("--label-column", default=None, metavar="NAME|INDEX",
               help="CSV/TSV (or .npy without --y): the label column, by header name or 0-based index "
                    "(negative counts from the end) [default: the last column].")
@@ -79,13 +80,22 @@ def info_cmd(file, json):
               help="Type of X in the output (y is float64).")
 @click.option("--bad-rows", type=click.Choice(BAD_ROWS), default=CONVERT.bad_rows, show_default=True,
               help="error: stop at the first row with a field that is not a number; skip: leave such rows out and count them.")
+@click.option("--sparse/--dense", default=None,
+              help="Write X as a CSR matrix (only the nonzeros; docs/sparse.md) or as a dense 2-D dataset "
+                   "[default: sparse for LIBSVM, Vowpal Wabbit text and --hash-bits; dense otherwise].")
+@click.option("--hash-bits", type=int, default=None, metavar="B",
+              help="Hash named features into 2^B columns, as scikit-learn's FeatureHasher: LIBSVM ids, CSV/TSV "
+                   f"columns (a text field is the feature column=text) [default: {CONVERT.vw_hash_bits} for Vowpal "
+                   "Wabbit text, which is always hashed; no hashing otherwise].")
 @click.option("--engine", type=click.Choice(CSV_ENGINES), default=CONVERT.engine, show_default=True,
               help="CSV/TSV reader: pyarrow (pip install 'sgdcli[fast-csv]', several times faster) or plain Python; "
                    "auto takes pyarrow when installed and --bad-rows is error.")
 def convert_cmd(input, output, **kwargs):
-    """Stream INPUT (CSV/TSV, LIBSVM/svmlight or .npy) into a chunked HDF5 file that train reads.
+    """Stream INPUT (CSV/TSV, LIBSVM/svmlight, Vowpal Wabbit text or .npy) into a chunked HDF5 file that train reads.
 
-    Memory stays bounded by one block of rows, whatever the input's size. A
+    X is written dense, or sparse as a CSR matrix (LIBSVM and Vowpal Wabbit
+    text by default). Memory stays bounded by one block of rows, whatever the
+    input's size. A
     field that is not a number stops the conversion with its line and column
     (or, with --bad-rows skip, the row is left out and counted).
     """

@@ -51,6 +51,10 @@ def info_listing(d: dict) -> str:
                                                            else "")
             lines.append(f"  {like['kind']}: {like['rows']} rows × {like['features']} features ({what}), read "
                          f"{like['read_mode']}")
+            if "hashing" in like:
+                h = like["hashing"]
+                lines.append(f"  features hashed from {h.get('source', '?')} into 2^{h['bits']} columns "
+                             f"({h['function']}, seed {h['seed']}, signed)")
     return "\n".join(lines)
 
 
@@ -67,6 +71,10 @@ def trained(model, output) -> str:
 def converted(result) -> str:
     """``sgdcli convert``'s summary of what it wrote."""
     text = f"{result.rows} rows × {result.features} features from {result.format}"
+    if result.sparse:
+        text += ", sparse (CSR)"
+    if result.hashing is not None:
+        text += f", features hashed into 2^{result.hashing['bits']} columns"
     if result.engine != "python":
         text += f" (read by {result.engine})"
     if result.skipped:
@@ -93,6 +101,12 @@ def render_card(card: dict) -> str:
     if card["classes"] is not None:
         lines.append(f"classes      {', '.join(str(c) for c in card['classes'])}")
     lines.append(f"standardized {'yes' if card['standardized'] else 'no'}")
+    share = card["nonzero_weights"] / max(card["features"], 1)
+    lines.append(f"nonzero      {card['nonzero_weights']:,} of {card['features']:,} features' weights ({share:.1%})")
+    if card.get("hashing"):
+        h = card["hashing"]
+        lines.append(f"hashed       2^{h['bits']} columns ({h['function']}, seed {h['seed']}, signed), from "
+                     f"{h.get('source', '?')}")
     lines.append(f"created      {card['created']}")
     lines.append("")
     lines.append("hyperparameters")

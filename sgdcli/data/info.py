@@ -53,6 +53,8 @@ def _table(path, options: dict) -> dict:
                    "read_mode": table.X.layout.read_mode}
             if table.sparse:
                 out.update(nonzeros=table.X.reader.nnz, density=table.X.reader.density)
+            if table.hashing:
+                out["hashing"] = table.hashing
             return out
     except InputError as exc:
         return {"error": str(exc)}

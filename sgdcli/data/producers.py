@@ -384,8 +384,7 @@ def recognize(f: h5py.File) -> tuple[str, dict] | None:
         for name, obj in _members(f):
             if is_csr(obj):
                 labels = [n for n, o in _members(f) if isinstance(o, h5py.Dataset) and o.ndim in (1, 2)]
-                return "a sparse (CSR) matrix", {"x": name, "y": labels[0] if labels else "<labels dataset>",
-                                                 "optimizer": "sgd"}
+                return "a sparse (CSR) matrix", {"x": name, "y": labels[0] if labels else "<labels dataset>"}
         for name, obj in _members(f):
             kind = _text(obj.attrs.get("pandas_type", b""))
             if isinstance(obj, h5py.Group) and kind in ("frame", "frame_table"):

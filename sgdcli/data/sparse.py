@@ -117,7 +117,7 @@ class SparseX(BufferedReader):
         self.layout = layout_mod.Layout(
             path=reader.where.split(":", 1)[-1], shape=(reader.n_rows, reader.width), dtype="float32",
             layout="csr", chunks=None, compression=None, logical_bytes=reader.nnz * 12, stored_bytes=0, offset=None,
-            read_mode="CSR row ranges (indptr, data, indices) read through HDF5")
+            read_mode="CSR row ranges (indptr, then data and indices) through HDF5")
 
     def read(self, start: int, stop: int, out=None) -> CsrRows:
         return self.reader.read_ranges([(start, stop)])

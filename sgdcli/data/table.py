@@ -8,7 +8,7 @@ import os
 import h5py
 import numpy as np
 
-from sgdcli.data import hdf5, producers
+from sgdcli.data import hashing, hdf5, producers
 from sgdcli.data.columns import ColumnReader
 from sgdcli.data.shuffle import PageShuffle
 from sgdcli.data.sources import ComposedReader, Fields, Source
@@ -64,6 +64,8 @@ class Table:
     def _open(self, x, y):
         where = f"{self.path}:{x}"
         self.sparse = False
+        stored = self.file.get(x)
+        self.hashing = hashing.read(stored) if isinstance(stored, (h5py.Dataset, h5py.Group)) else None
         if is_csr(self.file.get(x)):
             return self._open_sparse(x, y)
         found = producers.find_features(self.file, x, self.label_column, self.features, self.transpose, self.classes)

@@ -220,7 +220,8 @@ def run_epoch(
             counters[ks.FILL] = 0
             state.sums[ks.BATCH_LOSS] = 0.0
         elif table.sparse:
-            finish_batch_sparse(cfg, state.W, state.G, counters, scratch.touched, scratch.marks, scratch.n_touched)
+            finish_batch_sparse(cfg, state.W, state.G, _slots(cfg, state), counters, scratch.touched, scratch.marks,
+                                scratch.n_touched)
             if not np.isfinite(state.W).all():
                 raise _diverged(cfg, state, epoch, t0)
         elif not finish_batch(cfg, state, scratch, plan.center, plan.scale):
@@ -233,8 +234,14 @@ def _train_sparse(cfg: KernelConfig, X, y: np.ndarray, positions: np.ndarray, pl
     """The CSR rows at ``positions`` of the window's rows ``X`` (data/sparse.py) through the O(nonzeros) kernel."""
     starts = X.indptr[positions]
     return train_block_sparse(cfg, X.data, X.indices, starts, X.indptr[positions + 1] - starts, y, plan.scale,
-                              state.W, state.G, state.counters, state.sums, scratch.touched, scratch.marks,
-                              scratch.n_touched)
+                              state.W, state.G, _slots(cfg, state), state.counters, state.sums, scratch.touched,
+                              scratch.marks, scratch.n_touched)
+
+
+def _slots(cfg: KernelConfig, state: TrainState):
+    """The optimizer's slots, or plain SGD's cumulative L1 penalty (kernels/sparse.py); None for plain SGD
+    without L1 (Numba then compiles that step alone)."""
+    return state.slots if ks.uses_slots(cfg) or cfg.l1 > 0 else None
 
 
 def current_lr(cfg: KernelConfig, state: TrainState) -> float:
@@ -255,8 +262,8 @@ def compile_kernels(table: Table, cfg: KernelConfig, plan: EpochPlan, scratch: S
         X = table.X.read(0, 1)
         y = plan.labels.encode(table.Y.read(0, 1, None), table.path, 0)
         _train_sparse(cfg, X, y[:0], np.zeros(0, dtype=np.int64), plan, state, scratch)
-        finish_batch_sparse(cfg, state.W, state.G, state.counters, scratch.touched, scratch.marks,
-                            scratch.n_touched)
+        finish_batch_sparse(cfg, state.W, state.G, _slots(cfg, state), state.counters, scratch.touched,
+                            scratch.marks, scratch.n_touched)
         return time.perf_counter() - t0
     one = np.ones(1, dtype=np.int64)
     table.X.page_in(one - 1, one, one - 1, 1)

@@ -9,8 +9,25 @@ rows touched only, divided by ``a``.  The gradient of the batch in progress
 is summed into ``G`` (dense, as the dense kernels keep it) with the list of
 the coordinates it touched, so a batch may span calls; at the end of a call
 ``a`` is folded back into ``W``, so between calls (checkpoints, averaging)
-``W`` holds the weights themselves.  Plain SGD only: momentum and the
-adaptive rules would touch every weight each step.
+``W`` holds the weights themselves.
+
+That is plain SGD with L2.  With ``--l1`` too, plain SGD applies L1 by the
+cumulative penalty (Tsuruoka, Tsujii and Ananiadou, 2009; scikit-learn's
+``l1penalty``): ``u`` is the penalty each weight could have received so far
+and ``Q`` what each did receive, and a weight is clipped at zero when a step
+touches it: first for the steps it sat out, then after its gradient for the
+step itself.  Without L2 that is exactly the eager update (every weight
+clipped every step); with L2 it is scikit-learn's approximation.  ``Q`` is
+the first optimizer slot (plain SGD keeps none) and ``u`` its unused bias
+column.  AdaGrad and RMSprop without L1, L2 or averaging are lazy too, and
+exact: a weight whose gradient is zero does not move, AdaGrad's sum does not
+change, and RMSprop's decays by β2 a step, which a touch catches up at once
+(the steps it has seen are kept in the second slot).  Momentum, Nesterov,
+Adam, the penalties of the adaptive rules and averaging change every weight
+at every step, so with any of them a batch's step is the dense kernels' own (``optimizers.step`` over every weight, L1 as its subgradient,
+O(features) a step) while its gradient still costs the batch's nonzeros:
+the same updates as on the dense copy of the rows, at the cost
+docs/sparse.md states.
 """
 
 from __future__ import annotations
@@ -21,6 +38,7 @@ import numpy as np
 
 from sgdcli.kernels.jit import kernel
 from sgdcli.kernels.losses import loss_grad
+from sgdcli.kernels.optimizers import ADAGRAD, RMSPROP, SGD, SLOT_A, SLOT_B, step
 from sgdcli.kernels.schedules import lr_at
 from sgdcli.kernels.state import BAD, BAD_ROW, DIVERGED, EPOCH, EPOCH_LOSS, EPOCH_ROWS, FILL, OK, T
 
@@ -45,8 +63,26 @@ def _rebuild(G, touched, marks, nt):
 
 
 @kernel(callee=True)
-def _apply(cfg, W, G, a, touched, n_touched, marks, rows, t, epoch):
-    """One step with the summed gradient of ``rows`` rows; returns the new scale ``a``."""
+def _clip(W, Q, a, k, j, u):
+    """The cumulative L1 penalty ``u`` (real units) on weight W[k, j] (whose real value is a·W[k, j])."""
+    w = a * W[k, j]
+    if w > 0.0:
+        z = max(0.0, w - (u + Q[k, j]))
+    elif w < 0.0:
+        z = min(0.0, w + (u - Q[k, j]))
+    else:
+        return
+    Q[k, j] += z - w
+    W[k, j] = z / a
+
+
+@kernel(callee=True)
+def _apply(cfg, W, G, a, touched, n_touched, marks, rows, t, epoch, Q):
+    """One step with the summed gradient of ``rows`` rows; returns the new scale ``a``.
+
+    ``Q`` (None without L1) holds the cumulative L1 penalty, its total ``u`` in its bias column; the touched
+    weights were clipped for the steps they sat out when their rows were scored (``_catch_up_row``).
+    """
     k_out, d1 = W.shape
     d = d1 - 1
     lr = lr_at(cfg, t, epoch)
@@ -64,24 +100,132 @@ def _apply(cfg, W, G, a, touched, n_touched, marks, rows, t, epoch):
             W[k, j] -= step * G[k, j]
             G[k, j] = 0.0
         marks[j] = 0
+    if Q is not None:  # this step's penalty, on the weights it changed (the others' waits in Q)
+        u = Q[0, d] + lr * cfg.l1
+        Q[0, d] = u
+        for i in range(n_touched):
+            for k in range(k_out):
+                _clip(W, Q, a, k, touched[i], u)
     for k in range(k_out):
         W[k, d] -= lr * inv * G[k, d]
         G[k, d] = 0.0
     return a
 
 
+@kernel(callee=True)
+def _catch_up_row(W, Q, a, indices, lo, hi):
+    """The weights of a row's columns clipped for the steps they sat out, before the row is scored."""
+    k_out, d1 = W.shape
+    u = Q[0, d1 - 1]
+    for e in range(lo, hi):
+        for k in range(k_out):
+            _clip(W, Q, a, k, indices[e], u)
+
+
+@kernel(callee=True)
+def _dense_step(cfg, W, G, slots, touched, n_touched, marks, rows, t, epoch):
+    """One step of the dense kernels' update rule over every weight; False if a weight became non-finite."""
+    for i in range(n_touched):
+        marks[touched[i]] = 0
+    return step(cfg, W, G, slots, rows, t + 1, lr_at(cfg, t, epoch))
+
+
+@kernel(callee=True)
+def _adaptive(cfg, W, G, A, seen, k, j, inv, lr, t):
+    """AdaGrad's or RMSprop's update of W[k, j] from its summed gradient; ``seen[k, j]`` counts the steps
+    RMSprop's average A[k, j] includes (the others decayed it by β2 each)."""
+    g = G[k, j] * inv
+    if cfg.optimizer == RMSPROP:
+        b2 = cfg.beta2
+        v = A[k, j] * b2 ** (t - seen[k, j]) * b2 + (1.0 - b2) * g * g
+        seen[k, j] = t + 1
+    else:
+        v = A[k, j] + g * g
+    A[k, j] = v
+    W[k, j] -= lr * g / (math.sqrt(v) + cfg.eps)
+    G[k, j] = 0.0
+
+
+@kernel(callee=True)
+def _lazy_adaptive(cfg, W, G, slots, touched, n_touched, marks, rows, t, epoch):
+    """AdaGrad or RMSprop on the touched columns and the bias (step ``t + 1``)."""
+    k_out, d1 = W.shape
+    lr = lr_at(cfg, t, epoch)
+    inv = 1.0 / rows
+    A, seen = slots[SLOT_A], slots[SLOT_B]
+    for i in range(n_touched):
+        j = touched[i]
+        for k in range(k_out):
+            _adaptive(cfg, W, G, A, seen, k, j, inv, lr, t)
+        marks[j] = 0
+    for k in range(k_out):
+        _adaptive(cfg, W, G, A, seen, k, d1 - 1, inv, lr, t)
+
+
+@kernel(callee=True)
+def lazy_adaptive(cfg):
+    """Whether AdaGrad or RMSprop steps on the touched columns only (no penalty or average moves the others)."""
+    return ((cfg.optimizer == ADAGRAD or cfg.optimizer == RMSPROP) and cfg.l1 == 0.0 and cfg.l2 == 0.0
+            and not cfg.average)
+
+
+@kernel(callee=True)
+def _step(cfg, W, G, slots, a, touched, n_touched, marks, rows, t, epoch):
+    """The step of a full batch: (the new scale, whether every weight is finite).
+
+    Plain SGD without averaging steps on the touched columns only (``slots`` is None, or holds the L1
+    penalty); any other rule is the dense kernels' step over every weight.
+    """
+    if slots is None:
+        return _apply(cfg, W, G, a, touched, n_touched, marks, rows, t, epoch, None), True
+    if cfg.optimizer == SGD and not cfg.average:
+        return _apply(cfg, W, G, a, touched, n_touched, marks, rows, t, epoch, slots[SLOT_A]), True
+    if lazy_adaptive(cfg):
+        _lazy_adaptive(cfg, W, G, slots, touched, n_touched, marks, rows, t, epoch)
+        return a, True  # the call's end checks every weight
+    return a, _dense_step(cfg, W, G, slots, touched, n_touched, marks, rows, t, epoch)
+
+
+@kernel(callee=True)
+def _settle(cfg, W, slots, a, t):
+    """Fold the scale into the weights, clip every weight for the steps it sat out, and decay every RMSprop
+    average for them: between calls the state is what the dense kernels' would be after ``t`` steps
+    (checkpoints, validation, the model)."""
+    k_out, d1 = W.shape
+    for k in range(k_out):
+        for j in range(d1 - 1):
+            W[k, j] *= a
+    if slots is not None:
+        if cfg.optimizer == SGD and not cfg.average:  # slots hold the L1 penalty
+            Q = slots[SLOT_A]
+            u = Q[0, d1 - 1]
+            for k in range(k_out):
+                for j in range(d1 - 1):
+                    _clip(W, Q, 1.0, k, j, u)
+        elif lazy_adaptive(cfg) and cfg.optimizer == RMSPROP:
+            A, seen = slots[SLOT_A], slots[SLOT_B]
+            for k in range(k_out):
+                for j in range(d1):
+                    A[k, j] *= cfg.beta2 ** (t - seen[k, j])
+                    seen[k, j] = t
+
+
 @kernel()
-def train_block_sparse(cfg, data, indices, starts, lens, y, scale, W, G, counters, sums, touched, marks, n_touched):
+def train_block_sparse(cfg, data, indices, starts, lens, y, scale, W, G, slots, counters, sums, touched, marks,
+                       n_touched):
     """Train on CSR rows in order (``y``: their targets as class codes or values); the status as the dense
     kernels return it (OK, BAD_ROW with the position in counters[BAD], DIVERGED).
 
-    ``touched``/``marks``/``n_touched`` list the columns the batch in progress touched; they persist between
-    calls with ``G`` (a fresh list with rows already summed, after a resume, is rebuilt from ``G``).
+    ``slots`` are the optimizer's state and the running average, or the L1 penalty of plain SGD (None: plain
+    SGD without either).  ``touched``/``marks``/``n_touched`` list the columns the batch in progress
+    touched; they persist between calls with ``G`` (a fresh list with rows already summed, after a resume,
+    is rebuilt from ``G``).
     """
     k_out, d1 = W.shape
     d = d1 - 1
     n = starts.shape[0]
     batch = cfg.batch_size
+    penalty = cfg.optimizer == SGD and not cfg.average  # with slots: they hold the cumulative L1 penalty
     nt = _rebuild(G, touched, marks, n_touched[0]) if counters[FILL] > 0 else n_touched[0]
     a = 1.0
     s = np.empty(k_out)
@@ -90,6 +234,9 @@ def train_block_sparse(cfg, data, indices, starts, lens, y, scale, W, G, counter
     for r in range(n):
         lo = starts[r]
         hi = lo + lens[r]
+        if slots is not None:
+            if penalty:
+                _catch_up_row(W, slots[SLOT_A], a, indices, lo, hi)
         for k in range(k_out):
             acc = 0.0
             if scale is None:
@@ -124,13 +271,14 @@ def train_block_sparse(cfg, data, indices, starts, lens, y, scale, W, G, counter
         sums[EPOCH_ROWS] += 1.0
         counters[FILL] += 1
         if counters[FILL] == batch:
-            a = _apply(cfg, W, G, a, touched, nt, marks, batch, counters[T], counters[EPOCH])
+            a, finite = _step(cfg, W, G, slots, a, touched, nt, marks, batch, counters[T], counters[EPOCH])
             nt = 0
             counters[FILL] = 0
             counters[T] += 1
-    for k in range(k_out):  # W holds the weights themselves between calls
-        for j in range(d):
-            W[k, j] *= a
+            if not finite:
+                status = DIVERGED
+                break
+    _settle(cfg, W, slots, a, counters[T])
     n_touched[0] = nt
     if status == OK:
         for k in range(k_out):
@@ -141,17 +289,14 @@ def train_block_sparse(cfg, data, indices, starts, lens, y, scale, W, G, counter
 
 
 @kernel()
-def finish_batch_sparse(cfg, W, G, counters, touched, marks, n_touched):
+def finish_batch_sparse(cfg, W, G, slots, counters, touched, marks, n_touched):
     """The step of an epoch's last, partial batch (unless --drop-last)."""
     rows = counters[FILL]
     if rows == 0:
         return
     nt = _rebuild(G, touched, marks, n_touched[0])
-    a = _apply(cfg, W, G, 1.0, touched, nt, marks, rows, counters[T], counters[EPOCH])
-    k_out, d1 = W.shape
-    for k in range(k_out):
-        for j in range(d1 - 1):
-            W[k, j] *= a
+    a, _ = _step(cfg, W, G, slots, 1.0, touched, nt, marks, rows, counters[T], counters[EPOCH])
+    counters[T] += 1
+    _settle(cfg, W, slots, a, counters[T])
     n_touched[0] = 0
     counters[FILL] = 0
-    counters[T] += 1

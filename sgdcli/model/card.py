@@ -15,6 +15,9 @@ def model_card(path) -> dict:
         "standardized": m.center is not None,
         "bias": m.bias.tolist(),
         "weight_norm": float((m.weights**2).sum() ** 0.5),
+        # a weight is zero where L1 cut it, or where no training row had the feature
+        "nonzero_weights": int((m.weights != 0).any(axis=0).sum()),
+        "hashing": m.training.get("hashing"),
         "hyperparameters": m.options,
         "training": m.training,
         "history": m.history,

@@ -11,6 +11,7 @@ from typing import Callable, Iterator
 
 import numpy as np
 
+from sgdcli.data import hashing
 from sgdcli.data.atomic import check_writable
 from sgdcli.data.prefetch import Block, stream_blocks
 from sgdcli.data.table import Table
@@ -138,12 +139,23 @@ def _open_for(model: Model, data, x: str, y: str | None, columns: dict | None = 
     table = Table(data, x, y, **columns, classes=model.training.get("class_names"))
     if table.unwritten_rows and report is not None:
         report(f"--allow-unwritten: {table.unwritten_rows:,} rows of {table.path} are read from fill values")
+    trained = model.training.get("hashing")
+    if not hashing.same(trained, table.hashing):
+        table.close()
+        raise InputError(f"{table.path}:{x}: {_hashed(table.hashing)}, the model's training data {_hashed(trained)}; "
+                         "convert the data as the training data was")
     if table.n_features != model.n_features:
         table.close()
         raise InputError(
             f"{table.path}:{x}: has {table.n_features} features but the model was trained on {model.n_features}"
         )
     return table
+
+
+def _hashed(params: dict | None) -> str:
+    if params is None:
+        return "is not hashed"
+    return f"is hashed into 2^{params['bits']} columns ({params['function']}, seed {params['seed']})"
 
 
 def _numbered(names: list[str]) -> bool:

@@ -46,6 +46,7 @@ class Run:
     def __init__(self, table: Table, val_table: Table | None, opts: TrainOptions, executor: Executor,
                  reporter: Reporter, control: RunControl):
         """``executor`` runs the passes, the epochs and validation (here, on threads, or on Dask workers)."""
+        opts = opts.for_input(table.sparse)  # train() has resolved --optimizer auto already; Run alone has not
         self.table, self.val_table, self.opts = table, val_table, opts
         self.executor, self.reporter, self.control = executor, reporter, control
         self.shards, self.block_rows = executor.shards, executor.block_rows
@@ -377,6 +378,7 @@ class Run:
                 "features": None if self.table.feature_names == [str(j) for j in range(self.table.n_features)]
                 else self.table.feature_names,
                 "features_from": self.table.x_kind,
+                **({"hashing": self.table.hashing} if self.table.hashing else {}),
                 **({"class_names": self.table.class_names} if self.table.class_names else {}),
                 "best_epoch": self.stopper.best_epoch if self.stopper is not None else len(self.history),
                 "stopped_early": self.stopper is not None and self.stopper.stopped,

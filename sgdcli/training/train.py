@@ -52,8 +52,11 @@ def train(data, options: TrainOptions | None = None, *, output=None, metrics=Non
         columns = {"label_column": opts.label_column, "features": opts.features, "transpose": opts.transpose,
                    "allow_unwritten": opts.allow_unwritten}
         table = stack.enter_context(Table(data, opts.x, opts.y, **columns))
+        if opts.optimizer == "auto" and table.sparse:  # on dense input, auto is the documented nesterov
+            reporter.message("--optimizer auto: sgd (sparse input: its steps touch only the columns of a batch)")
+        opts = opts.for_input(table.sparse)
         if table.sparse:
-            _check_sparse(table, opts, dask)
+            _check_sparse(table, opts, dask, reporter)
         val_table = None
         if opts.val is not None:
             val_table = stack.enter_context(Table(opts.val, opts.val_x or opts.x, opts.val_y or opts.y, **columns,
@@ -70,14 +73,19 @@ def train(data, options: TrainOptions | None = None, *, output=None, metrics=Non
     return model
 
 
-def _check_sparse(table: Table, opts: TrainOptions, dask) -> None:
-    """What sparse input trains with so far: plain SGD in O(nonzeros), L2 only, one process (kernels/sparse.py)."""
+def _check_sparse(table: Table, opts: TrainOptions, dask, reporter: Reporter) -> None:
+    """What sparse input trains with so far, and what a step costs on it (kernels/sparse.py)."""
     where = f"{table.path}:{table.x_name} is a sparse (CSR) matrix"
-    if opts.optimizer != "sgd":
-        raise InputError(f"--optimizer {opts.optimizer}: {where}; it trains with --optimizer sgd, whose steps cost "
-                         "the nonzeros of a batch (momentum and the adaptive rules would update every weight at "
-                         "every step)")
-    for option, on in (("l1", opts.l1 > 0), ("average", opts.average), ("bad-rows skip", opts.bad_rows == "skip"),
-                       ("parallel average", opts.parallel == "average"), ("dask", dask is not None)):
+    for option, on in (("bad-rows skip", opts.bad_rows == "skip"), ("parallel average", opts.parallel == "average"),
+                       ("dask", dask is not None)):
         if on:
             raise InputError(f"--{option}: {where}, which trains without it so far (docs/sparse.md)")
+    adaptive = opts.optimizer in ("adagrad", "rmsprop")
+    lazy = not opts.average and (opts.optimizer == "sgd" or (adaptive and opts.l1 == 0 and opts.l2 == 0))
+    if not lazy:
+        why = [f"--optimizer {opts.optimizer}"] if opts.optimizer != "sgd" else []
+        why += [name for name, on in (("--l1", opts.l1 > 0 and adaptive), ("--l2", opts.l2 > 0 and adaptive),
+                                      ("--average", opts.average)) if on]
+        reporter.message(f"{', '.join(why)}: each step updates all {table.n_features:,} weights of the sparse "
+                         "input; only a batch's columns with --optimizer sgd, or adagrad and rmsprop without "
+                         "--l1 and --l2, and no --average (docs/sparse.md)")

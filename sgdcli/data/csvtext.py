@@ -1,0 +1,184 @@
+"""CSV/TSV text for convert: the layout (delimiter, header, label column), and blocks of rows read plainly,
+with pyarrow's streaming reader, or as hashed features.
+
+The plain reader is the csv module with a NumPy conversion per block;
+pyarrow's reader (the optional extra ``fast-csv``) is several times faster and
+only the fast path: on any field it does not read as a number it gives way
+(``ArrowGaveUp``) to the plain reader, which then names the line and column.
+With ``--hash-bits`` each row is read as scikit-learn's FeatureHasher reads a
+dict of column name to field (data/hashing.py): a number is the feature
+``name`` with its value, any other text the feature ``name=text`` with value
+1, and an empty field no feature.
+"""
+
+from __future__ import annotations
+
+import csv
+import dataclasses
+
+import numpy as np
+
+from sgdcli.data.hashing import Hasher
+from sgdcli.data.rowblocks import BadRow, dense_blocks, is_number, number, sparse_blocks
+from sgdcli.errors import InputError
+
+# pyarrow's read block: small enough that peak memory does not grow with the input
+# (larger blocks let it grow; tests/test_convert.py checks the bound).  It must also
+# be given a Python file object: given a path, it buffered the whole file ahead of
+# the reader.
+ARROW_BLOCK_BYTES = 1 << 20
+
+
+class ArrowGaveUp(Exception):
+    """pyarrow met a field it does not read as a number; the plain reader takes over."""
+
+
+def sniff(path: str, delimiter: str | None) -> str:
+    if delimiter is not None:
+        if delimiter in ("\\t", "tab"):
+            return "\t"
+        if len(delimiter) != 1:
+            raise InputError(f"--delimiter: expected one character (or 'tab'), got {delimiter!r}")
+        return delimiter
+    with open(path, newline="", encoding="utf-8", errors="replace") as fh:
+        sample = fh.read(65536)
+    try:
+        return csv.Sniffer().sniff(sample, delimiters=",\t;| ").delimiter
+    except csv.Error:
+        return ","
+
+
+@dataclasses.dataclass
+class CsvLayout:
+    delimiter: str
+    header: bool
+    ncols: int
+    label: int
+    feature_cols: list[int]
+    feature_names: list[str] | None
+
+
+def csv_layout(path, delimiter, header, label_column) -> CsvLayout:
+    """Delimiter, header and columns, from the options and the first line."""
+    delim = sniff(path, delimiter)
+    with open(path, newline="", encoding="utf-8") as fh:
+        try:
+            first = next(csv.reader(fh, delimiter=delim))
+        except StopIteration:
+            raise InputError(f"{path}: empty file") from None
+        except (csv.Error, UnicodeDecodeError) as exc:
+            raise InputError(f"{path}: line 1: {exc}") from None
+    if header is None:
+        header = not all(is_number(field) for field in first)
+    names = [name.strip() for name in first] if header else None
+    ncols = len(first)
+    label = label_index(label_column, names, ncols, path)
+    feature_cols = [c for c in range(ncols) if c != label]
+    return CsvLayout(delim, header, ncols, label, feature_cols, [names[c] for c in feature_cols] if names else None)
+
+
+def _rows(path, layout: CsvLayout, fh):
+    """(line number, fields) of the data lines."""
+    reader = csv.reader(fh, delimiter=layout.delimiter)
+    try:
+        for row in reader:
+            if reader.line_num == 1 and layout.header:
+                continue
+            yield reader.line_num, row
+    except (csv.Error, UnicodeDecodeError) as exc:
+        raise InputError(f"{path}: line {reader.line_num}: {exc}") from None
+
+
+def _fields(line, fields, layout: CsvLayout) -> bool:
+    """Whether the row holds data (False: a blank line); BadRow for a wrong field count."""
+    if not fields or (len(fields) == 1 and not fields[0].strip()):
+        return False
+    if len(fields) != layout.ncols:
+        raise BadRow(f"line {line}", f"{len(fields)} fields, expected {layout.ncols}")
+    return True
+
+
+def csv_blocks(path, layout: CsvLayout, block_rows, bad_rows):
+    """Blocks (X, y, skipped) read with the csv module."""
+
+    def parse(line, fields, x):
+        if not _fields(line, fields, layout):
+            return None
+        for j, c in enumerate(layout.feature_cols):
+            x[j] = number(fields[c], f"line {line}, column {c + 1}")
+        return number(fields[layout.label], f"line {line}, column {layout.label + 1}")
+
+    with open(path, newline="", encoding="utf-8") as fh:
+        yield from dense_blocks(path, _rows(path, layout, fh), len(layout.feature_cols), parse, block_rows, bad_rows)
+
+
+def hashed_blocks(path, layout: CsvLayout, hasher: Hasher, block_rows, bad_rows):
+    """Blocks (CsrRows, y, skipped) of the features hashed by column name (and text value)."""
+    names = layout.feature_names or [str(c + 1) for c in layout.feature_cols]
+
+    def parse(line, fields, columns, values):
+        if not _fields(line, fields, layout):
+            return None
+        for name, c in zip(names, layout.feature_cols):
+            text = fields[c].strip()
+            if not text:
+                continue
+            try:
+                value = float(text)
+            except ValueError:
+                hasher.add(f"{name}={text}", 1.0, columns, values)
+            else:
+                if value != 0:
+                    hasher.add(name, value, columns, values)
+        return number(fields[layout.label], f"line {line}, column {layout.label + 1}")
+
+    with open(path, newline="", encoding="utf-8") as fh:
+        yield from sparse_blocks(path, _rows(path, layout, fh), parse, block_rows, bad_rows)
+
+
+def pyarrow_available() -> bool:
+    try:
+        import pyarrow.csv  # noqa: F401
+    except ImportError:
+        return False
+    return True
+
+
+def arrow_blocks(path, layout: CsvLayout):
+    """Blocks (X, y, 0) from pyarrow's streaming CSV reader; ArrowGaveUp at a field it cannot read."""
+    import pyarrow as pa
+    import pyarrow.csv as pacsv
+
+    names = [f"c{i}" for i in range(layout.ncols)]
+    with open(path, "rb") as fh:
+        try:
+            reader = pacsv.open_csv(
+                fh,
+                read_options=pacsv.ReadOptions(column_names=names, skip_rows=1 if layout.header else 0,
+                                               block_size=ARROW_BLOCK_BYTES, use_threads=False),
+                parse_options=pacsv.ParseOptions(delimiter=layout.delimiter),
+                convert_options=pacsv.ConvertOptions(column_types={n: pa.float64() for n in names}, null_values=[]),
+            )
+            for batch in reader:
+                values = [batch.column(i).to_numpy(zero_copy_only=False) for i in range(layout.ncols)]
+                yield np.column_stack([values[c] for c in layout.feature_cols]), values[layout.label], 0
+        except (pa.ArrowException, ValueError) as exc:
+            raise ArrowGaveUp from exc
+
+
+def label_index(label_column, names, ncols, path) -> int:
+    if label_column is None:
+        return ncols - 1
+    text = str(label_column).strip()
+    if names is not None and text in names:
+        return names.index(text)
+    try:
+        index = int(text)
+    except ValueError:
+        where = f"the header ({', '.join(names)})" if names else "a file without a header (give an index)"
+        raise InputError(f"--label-column: no column {text!r} in {where}") from None
+    if not -ncols <= index < ncols:
+        raise InputError(f"--label-column: index {index} is outside the {ncols} columns of {path}")
+    return index % ncols
+
+

@@ -1,0 +1,130 @@
+"""LIBSVM/svmlight and Vowpal Wabbit text rows, for convert: each line a label and its nonzero features.
+
+LIBSVM: ``label index:value index:value … # comment``, indices from 1
+(``qid:`` pairs are skipped).  Vowpal Wabbit: ``label [importance] ['tag]|ns
+feature[:value] … |other …``, whose string features are always hashed
+(data/hashing.py; not VW's own hash, so the columns are sgdcli's).  The
+parsers fill dense rows (``dense_parser``) or append entries for CSR blocks
+(``sparse_parser``, ``vw_parser``); see data/rowblocks.py.
+"""
+
+from __future__ import annotations
+
+from sgdcli.data.hashing import Hasher
+from sgdcli.data.rowblocks import BadRow, is_number, number
+from sgdcli.errors import InputError
+
+
+def tokens(line: str) -> list[str]:
+    return line.split("#", 1)[0].split()
+
+
+def libsvm_width(path: str) -> int:
+    """The largest feature index in the file (a first pass, for dense output)."""
+    width = 0
+    with open(path, encoding="utf-8") as fh:
+        for number_, line in enumerate(fh, start=1):
+            for token in tokens(line)[1:]:
+                key, _, _ = token.partition(":")
+                if key == "qid":
+                    continue
+                try:
+                    width = max(width, int(key))
+                except ValueError:
+                    raise InputError(f"{path}: line {number_}: cannot read feature index {key!r}") from None
+    if width == 0:
+        raise InputError(f"{path}: no features found; is this LIBSVM text?")
+    return width
+
+
+def _entries(line: int, text: str):
+    """(where, key, value) of a LIBSVM line after its label; None for a blank line."""
+    found = tokens(text)
+    if not found:
+        return None, None
+    target = number(found[0], f"line {line}, token 1")
+    entries = []
+    for position, token in enumerate(found[1:], start=2):
+        where = f"line {line}, token {position}"
+        key, sep, value = token.partition(":")
+        if key == "qid":
+            continue
+        if not sep or not key:
+            raise BadRow(where, f"cannot read {token!r} as index:value")
+        entries.append((where, key, number(value, where)))
+    return target, entries
+
+
+def _index(where: str, key: str, width: int | None) -> int:
+    """A 1-based LIBSVM index as a 0-based column; BadRow outside 1..width."""
+    if not key.isdigit():
+        raise BadRow(where, f"cannot read feature index {key!r}")
+    index = int(key)
+    if index < 1 or (width is not None and index > width):
+        raise BadRow(where, f"feature index {key} is outside 1..{width if width is not None else 'any'}")
+    return index - 1
+
+
+def dense_parser(width: int):
+    def parse(line, text, x):
+        target, entries = _entries(line, text)
+        for where, key, value in entries or ():
+            x[_index(where, key, width)] = value
+        return target
+
+    return parse
+
+
+def sparse_parser(width: int | None, hasher: Hasher | None):
+    """Entries of LIBSVM lines: the columns of their indices, or of their hashed index text."""
+
+    def parse(line, text, columns, values):
+        target, entries = _entries(line, text)
+        for where, key, value in entries or ():
+            if hasher is not None:
+                hasher.add(key, value, columns, values)
+            else:
+                columns.append(_index(where, key, width))
+                values.append(value)
+        return target
+
+    return parse
+
+
+def vw_parser(path: str, hasher: Hasher):
+    """Entries of Vowpal Wabbit text lines: ``ns^feature`` (or ``feature`` in the default namespace) hashed,
+    with its value times the namespace's weight."""
+
+    def parse(line, text, columns, values):
+        head, bar, rest = text.rstrip("\r\n").partition("|")
+        if not head.strip() and not rest.strip():
+            return None
+        if not bar:
+            raise BadRow(f"line {line}", "no '|' before the features: not Vowpal Wabbit text")
+        target = _vw_label(path, line, head.split())
+        for segment in rest.split("|"):
+            namespace, weight = "", 1.0
+            found = segment.split()
+            if found and not segment[:1].isspace():
+                name, sep, scale = found.pop(0).partition(":")
+                namespace, weight = name, number(scale, f"line {line}, namespace {name}") if sep else 1.0
+            for token in found:
+                name, sep, value = token.rpartition(":") if ":" in token else (token, "", "")
+                value = number(value, f"line {line}, feature {token}") if sep else 1.0
+                hasher.add(f"{namespace}^{name}" if namespace else name, weight * value, columns, values)
+        return target
+
+    return parse
+
+
+def _vw_label(path, line: int, head: list[str]) -> float:
+    if not head:
+        raise BadRow(f"line {line}", "no label before the '|'")
+    target = number(head[0], f"line {line}, label")
+    numbers = [t for t in head[1:] if not t.startswith("'") and is_number(t)]
+    if numbers and float(numbers[0]) != 1.0:
+        raise InputError(f"{path}: line {line}: importance weight {numbers[0]}: sgdcli does not weight rows yet, "
+                         "and training on the rows unweighted would fit another objective")
+    if len(numbers) > 1:
+        raise InputError(f"{path}: line {line}: a base prediction ({numbers[1]}) is not supported")
+    return target

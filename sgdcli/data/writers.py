@@ -1,0 +1,125 @@
+"""The file convert writes: ``X`` dense (a chunked 2-D dataset) or sparse (a CSR group), and ``y``.
+
+Blocks of rows are appended to resizable, chunked datasets as they come, so
+memory stays bounded by one block whatever the input's size.  Either kind of
+output takes either kind of block: a dense block is stored sparse by its
+nonzeros, a sparse one dense by scattering its entries.  The CSR group is
+the one AnnData writes (``data``, ``indices``, ``indptr`` and the attributes
+``encoding-type: csr_matrix``, ``encoding-version`` and ``shape``), which
+train, predict and evaluate read by row ranges (data/sparse.py).
+"""
+
+from __future__ import annotations
+
+import os
+
+import numpy as np
+
+from sgdcli.data import hashing as hashing_mod
+from sgdcli.data import hdf5
+from sgdcli.data.atomic import atomic_output
+from sgdcli.data.rowblocks import sparsify
+from sgdcli.data.sparse import CsrRows
+from sgdcli.errors import InputError
+
+# Chunks of a sparse file: at most ENTRY_CHUNK entries (1 MiB of float32 values) and SPARSE_ROW_CHUNK
+# rows (512 KiB of offsets), fewer where the first block is smaller, so that a small file stays small.
+ENTRY_CHUNK = 1 << 18
+SPARSE_ROW_CHUNK = 1 << 16
+MIN_CHUNK = 1 << 10
+MAX_INDEX = np.iinfo(np.int32).max  # indices are stored as int32, as AnnData and scipy store them
+
+
+class _Dense:
+    def __init__(self, f, width: int, names, chunk_rows: int | None, filters: dict, dtype, where: str, first):
+        self.width = width
+        chunk_rows = chunk_rows or hdf5.chunk_rows_for(width, dtype.itemsize)
+        self.X = f.create_dataset("X", shape=(0, width), maxshape=(None, width), dtype=dtype,
+                                  chunks=(chunk_rows, width), **filters)
+        self.y_chunk = chunk_rows
+        if names:
+            self.X.attrs["feature_names"] = names
+
+    def append(self, n: int, X) -> None:
+        if isinstance(X, CsrRows):
+            X = X.dense(self.width)
+        self.X.resize(n + len(X), axis=0)
+        self.X[n:] = X
+
+    def finish(self, n: int) -> int:
+        return self.width
+
+
+class _Sparse:
+    def __init__(self, f, width: int | None, names, chunk_rows: int | None, filters: dict, dtype, where: str, first):
+        self.width, self.seen, self.where = width, 0, where
+        g = self.group = f.create_group("X")
+        g.attrs["encoding-type"], g.attrs["encoding-version"] = "csr_matrix", "0.1.0"
+        rows = first.n_rows if isinstance(first, CsrRows) else len(first)
+        entries = len(first.data) if isinstance(first, CsrRows) else int(np.count_nonzero(first))
+        self.y_chunk = chunk_rows or min(SPARSE_ROW_CHUNK, max(MIN_CHUNK, rows))
+        entry_chunk = min(ENTRY_CHUNK, max(MIN_CHUNK, entries))
+        self.data = g.create_dataset("data", shape=(0,), maxshape=(None,), dtype=dtype, chunks=(entry_chunk,),
+                                     **filters)
+        self.indices = g.create_dataset("indices", shape=(0,), maxshape=(None,), dtype=np.int32,
+                                        chunks=(entry_chunk,), **filters)
+        self.indptr = g.create_dataset("indptr", shape=(1,), maxshape=(None,), dtype=np.int64,
+                                       chunks=(self.y_chunk,), **filters)
+        self.indptr[0] = 0
+        self.nnz = 0
+        if names:
+            g.attrs["feature_names"] = names
+
+    def append(self, n: int, X) -> None:
+        rows = X if isinstance(X, CsrRows) else sparsify(X)
+        if len(rows.indices):
+            top = int(rows.indices.max())
+            if top > MAX_INDEX:
+                raise InputError(f"{self.where}: feature index {top + 1} does not fit the 32-bit indices of a CSR file; "
+                                 "hash the features into fewer columns with --hash-bits")
+            self.seen = max(self.seen, top + 1)
+        k = len(rows.data)
+        for ds, values in ((self.data, rows.data), (self.indices, rows.indices)):
+            ds.resize(self.nnz + k, axis=0)
+            ds[self.nnz:] = values
+        self.indptr.resize(n + rows.n_rows + 1, axis=0)
+        self.indptr[n + 1:] = rows.indptr[1:] + self.nnz
+        self.nnz += k
+
+    def finish(self, n: int) -> int:
+        width = self.width if self.width is not None else self.seen
+        if width == 0:
+            raise InputError(f"{self.where}: no features found: every row is empty")
+        self.group.attrs["shape"] = np.array([n, width], dtype=np.int64)
+        return width
+
+
+def write(input: str, output: str, blocks, *, sparse: bool, width: int | None, names=None, chunk_rows=None,
+          compression: str = "none", dtype=np.float32, hashing: dict | None = None) -> tuple[int, int, int]:
+    """Write ``blocks`` ((X, y, skipped) of either kind) to ``output``; (rows, skipped, features).
+
+    ``width`` may be None for sparse output (the largest column seen, plus one).
+    """
+    filters = hdf5.compression_filters(compression)
+    n = skipped = 0
+    x = Y = None
+    with atomic_output(output) as tmp, hdf5.created(tmp) as f:
+        for Xb, yb, bad in blocks:
+            skipped += bad
+            if len(yb) == 0:
+                continue
+            if x is None:  # the first block sizes a sparse file's chunks
+                x = (_Sparse if sparse else _Dense)(f, width, names, chunk_rows, filters, np.dtype(dtype), input, Xb)
+                Y = f.create_dataset("y", shape=(0,), maxshape=(None,), dtype=np.float64, chunks=(x.y_chunk,),
+                                     **filters)
+            x.append(n, Xb)
+            Y.resize(n + len(yb), axis=0)
+            Y[n:] = yb
+            n += len(yb)
+        if n == 0:
+            raise InputError(f"{output}: nothing to write: the input has no data rows")
+        width = x.finish(n)
+        f.attrs["converted_from"] = os.path.abspath(input)
+        if hashing is not None:
+            (x.group if sparse else x.X).attrs[hashing_mod.ATTR] = hashing_mod.dumps(hashing)
+    return n, skipped, width

@@ -1,0 +1,190 @@
+"""convert writing CSR and hashing features: checked against the files and matrices scikit-learn's own readers
+and FeatureHasher make of the same text."""
+
+import subprocess
+import sys
+
+import h5py
+import numpy as np
+import pytest
+from scipy import sparse as scipy_sparse
+
+from conftest import RSS_SAMPLER, cli
+
+sklearn_datasets = pytest.importorskip("sklearn.datasets")
+FeatureHasher = pytest.importorskip("sklearn.feature_extraction").FeatureHasher
+
+
+def stored_csr(path, x="X"):
+    with h5py.File(path) as f:
+        g = f[x]
+        assert g.attrs["encoding-type"] == "csr_matrix" and g.attrs["encoding-version"] == "0.1.0"
+        M = scipy_sparse.csr_matrix((g["data"][()], g["indices"][()], g["indptr"][()]), shape=tuple(g.attrs["shape"]))
+        return M, f["y"][()], dict(g.attrs)
+
+
+def random_csr(rows, cols, density, seed):
+    M = scipy_sparse.random(rows, cols, density=density, format="csr", dtype=np.float32, random_state=seed)
+    M.data = np.round(M.data * 8 - 4, 3).astype(np.float32)
+    M.eliminate_zeros()
+    return M
+
+
+def test_libsvm_becomes_the_csr_matrix_sklearn_reads_block_by_block(tmp_path):
+    from sgdcli import convert
+
+    M = random_csr(1000, 5000, 0.002, 0)
+    y = np.arange(1000) % 3
+    sklearn_datasets.dump_svmlight_file(M, y, str(tmp_path / "d.svm"), zero_based=False)
+    result = convert(tmp_path / "d.svm", tmp_path / "d.h5", block_rows=64)  # 16 blocks
+    want, want_y = sklearn_datasets.load_svmlight_file(str(tmp_path / "d.svm"), zero_based=False)
+    got, got_y, attrs = stored_csr(tmp_path / "d.h5")
+    assert (result.sparse, result.rows, result.features) == (True, 1000, want.shape[1])
+    assert got.shape == want.shape and got.has_sorted_indices
+    assert (got != want.astype(np.float32)).nnz == 0 and np.array_equal(got_y, want_y)
+    assert "hashing" not in attrs
+
+
+def test_csv_sparse_holds_the_nonzeros_of_the_dense_conversion(tmp_path):
+    rng = np.random.default_rng(1)
+    X = np.where(rng.random((500, 30)) < 0.1, rng.integers(-5, 6, (500, 30)), 0)
+    np.savetxt(tmp_path / "d.csv", np.column_stack([X, np.arange(500) % 2]), delimiter=",", fmt="%d")
+    for engine in ("python", "pyarrow"):
+        code, out, err = cli("convert", tmp_path / "d.csv", "-o", tmp_path / f"{engine}.h5", "--sparse",
+                             "--engine", engine)
+        assert code == 0 and out.strip().endswith("500 rows × 30 features from csv, sparse (CSR)" +
+                                                  (" (read by pyarrow)" if engine == "pyarrow" else "")), out
+        got, y, _ = stored_csr(tmp_path / f"{engine}.h5")
+        assert np.array_equal(got.toarray(), X) and got.nnz == np.count_nonzero(X)
+        assert np.array_equal(y, np.arange(500) % 2)
+
+
+def test_hashed_csv_columns_are_feature_hashers_dict_features(tmp_path):
+    rows = [{"age": 31.5, "city": "Paris", "clicks": 0}, {"age": 40, "city": "Oslo", "clicks": 3},
+            {"age": 22, "city": "", "clicks": 1}, {"age": -1.25, "city": "Paris, France", "clicks": 2}]
+    with open(tmp_path / "d.csv", "w") as fh:
+        fh.write("age,city,clicks,label\n")
+        for i, r in enumerate(rows):
+            city = f'"{r["city"]}"' if "," in r["city"] else r["city"]
+            fh.write(f"{r['age']},{city},{r['clicks']},{i % 2}\n")
+    code, out, err = cli("convert", tmp_path / "d.csv", "-o", tmp_path / "d.h5", "--hash-bits", "6")
+    assert code == 0 and "features hashed into 2^6 columns" in out, err
+    got, y, attrs = stored_csr(tmp_path / "d.h5")
+    as_read = [{k: v for k, v in r.items() if v != ""} for r in rows]  # an empty field is no feature
+    want = FeatureHasher(n_features=64, input_type="dict").transform(as_read)
+    np.testing.assert_allclose(got.toarray(), want.toarray(), rtol=1e-6)
+    assert y.tolist() == [0, 1, 0, 1]
+    assert '"bits": 6' in attrs["hashing"] and '"function": "murmurhash3_32"' in attrs["hashing"]
+
+
+def test_vw_text_is_hashed_like_feature_hasher_pairs(tmp_path):
+    (tmp_path / "d.vw").write_text(
+        "1 'tag1|user age:0.5 new |ad id=7 size:2\n"
+        "-1 |ad:2 id=9 size:1.5\n"
+        "\n"
+        "1 1.0 | plain other:-3\n"
+    )
+    code, out, err = cli("convert", tmp_path / "d.vw", "-o", tmp_path / "d.h5", "--hash-bits", "10")
+    assert code == 0, err
+    got, y, _ = stored_csr(tmp_path / "d.h5")
+    pairs = [[("user^age", 0.5), ("user^new", 1.0), ("ad^id=7", 1.0), ("ad^size", 2.0)],
+             [("ad^id=9", 2.0), ("ad^size", 3.0)],  # the namespace's weight 2 multiplies its values
+             [("plain", 1.0), ("other", -3.0)]]  # the default namespace: names alone
+    want = FeatureHasher(n_features=1024, input_type="pair").transform(pairs)
+    np.testing.assert_allclose(got.toarray(), want.toarray(), rtol=1e-6)
+    assert y.tolist() == [1, -1, 1]
+
+
+def test_vw_text_is_hashed_into_2_18_columns_unless_told(tmp_path):
+    (tmp_path / "d.vw").write_text("1 |a x\n0 |a y\n")
+    code, out, err = cli("convert", tmp_path / "d.vw", "-o", tmp_path / "d.h5")
+    assert code == 0 and out.strip().endswith("2 rows × 262144 features from vw, sparse (CSR), features hashed "
+                                              "into 2^18 columns"), out
+
+
+def test_libsvm_ids_hash_as_their_text(tmp_path):
+    (tmp_path / "d.svm").write_text("1 7:1.5 123456789012:2\n0 7:-1\n")
+    code, out, err = cli("convert", tmp_path / "d.svm", "-o", tmp_path / "d.h5", "--hash-bits", "4")
+    assert code == 0, err
+    got, _, _ = stored_csr(tmp_path / "d.h5")
+    want = FeatureHasher(n_features=16, input_type="pair").transform([[("7", 1.5), ("123456789012", 2.0)],
+                                                                       [("7", -1.0)]])
+    np.testing.assert_allclose(got.toarray(), want.toarray(), rtol=1e-6)
+
+
+def test_a_sparse_conversion_trains_and_its_model_refuses_data_hashed_otherwise(tmp_path):
+    rng = np.random.default_rng(2)
+    words = [f"w{i}" for i in range(300)]
+    w_true = {w: rng.standard_normal() for w in words}
+    lines = []
+    for _ in range(2000):
+        chosen = rng.choice(words, size=8, replace=False)
+        label = int(sum(w_true[w] for w in chosen) > 0)
+        lines.append(f"{label} |text {' '.join(chosen)}")
+    (tmp_path / "d.vw").write_text("\n".join(lines) + "\n")
+    assert cli("convert", tmp_path / "d.vw", "-o", tmp_path / "d.h5", "--hash-bits", "12")[0] == 0
+    code, out, err = cli("train", tmp_path / "d.h5", "-o", tmp_path / "m.h5", "--epochs", "10")
+    assert code == 0, err
+    code, out, err = cli("evaluate", tmp_path / "m.h5", tmp_path / "d.h5")
+    assert code == 0 and float(out.split("accuracy")[1].split()[0]) > 0.9, out
+    with h5py.File(tmp_path / "d.h5") as f, h5py.File(tmp_path / "plain.h5", "w") as g:
+        for name in ("data", "indices", "indptr"):
+            g[f"X/{name}"] = f[f"X/{name}"][()]
+        g["X"].attrs["shape"] = f["X"].attrs["shape"]
+        g["y"] = f["y"][()]
+    code, out, err = cli("predict", tmp_path / "m.h5", tmp_path / "plain.h5", "-o", tmp_path / "p.csv")
+    assert code == 2 and err.strip() == (
+        f"sgdcli: error: {tmp_path / 'plain.h5'}:X: is not hashed, the model's training data is hashed into 2^12 "
+        "columns (murmurhash3_32, seed 0); convert the data as the training data was"), err
+    assert cli("show", tmp_path / "m.h5")[1].count("2^12") >= 1
+
+
+@pytest.mark.parametrize("args,message", [
+    (["{vw_weighted}"], "{vw_weighted}: line 2: importance weight 2.5: sgdcli does not weight rows yet, and training "
+                        "on the rows unweighted would fit another objective"),
+    (["{vw_bare}"], "{vw_bare}: line 1: no '|' before the features: not Vowpal Wabbit text (--bad-rows skip leaves "
+                    "such rows out)"),
+    (["{npy}", "--hash-bits", "8", "--label-column", "0"], "--hash-bits applies to CSV/TSV, LIBSVM and Vowpal "
+                                                           "Wabbit text, whose features have names"),
+    (["{svm}", "--hash-bits", "32"], "--hash-bits: must be from 1 to 31, got 32"),
+    (["{svm}", "--hash-bits", "8", "--features", "9"], "--hash-bits and --features exclude each other: hashing "
+                                                       "makes 2^bits columns"),
+    (["{svm_wide}"], "{svm_wide}: feature index 4294967296 does not fit the 32-bit indices of a CSR file; hash the "
+                     "features into fewer columns with --hash-bits"),
+])
+def test_usage_errors(tmp_path, args, message):
+    paths = {"vw_weighted": tmp_path / "w.vw", "vw_bare": tmp_path / "b.vw", "npy": tmp_path / "x.npy",
+             "svm": tmp_path / "d.svm", "svm_wide": tmp_path / "wide.svm"}
+    paths["vw_weighted"].write_text("1 |a x\n0 2.5 |a y\n")
+    paths["vw_bare"].write_text("1 a b\n")
+    np.save(paths["npy"], np.zeros((3, 2)))
+    paths["svm"].write_text("1 1:1\n")
+    paths["svm_wide"].write_text("1 4294967296:1\n")
+    code, out, err = cli("convert", *[a.format(**paths) for a in args], "-o", tmp_path / "o.h5")
+    assert (code, out, err.strip()) == (2, "", "sgdcli: error: " + message.format(**paths))
+    assert not (tmp_path / "o.h5").exists()
+
+
+PEAK = RSS_SAMPLER + """
+from sgdcli import convert
+convert(sys.argv[1], sys.argv[2], block_rows=2048)
+time.sleep(0.02)
+print(peak[0])
+"""
+
+
+def test_memory_of_a_sparse_conversion_does_not_grow_with_the_input(tmp_path):
+    """Four times the rows of ids up to 2^20 take less than half the extra memory that holding the extra
+    entries would (the allocators' and HDF5's caches settle slowly, hence not less)."""
+    rng = np.random.default_rng(3)
+    peaks, sizes, per_row = [], (40_000, 160_000), 20
+    for rows in sizes:
+        path = tmp_path / f"d{rows}.svm"
+        ids = rng.integers(1, 1 << 20, size=(rows, per_row))
+        with open(path, "w") as fh:
+            fh.writelines("1 " + " ".join(f"{i}:1" for i in row) + "\n" for row in ids.tolist())
+        out = subprocess.run([sys.executable, "-c", PEAK, str(path), str(tmp_path / f"d{rows}.h5")],
+                             capture_output=True, text=True, check=True)
+        peaks.append(int(out.stdout.split()[-1]))
+    held = (sizes[1] - sizes[0]) * per_row * 16  # the extra entries as float64 values and int64 columns
+    assert peaks[1] - peaks[0] < held / 2, peaks
