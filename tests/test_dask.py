@@ -495,3 +495,24 @@ def test_two_workers_at_the_default_rate_match_one_process(tmp_path, cluster):
     two = train(path, opts, dask=DaskOptions(cluster.scheduler_address, workers=2))
     assert two.training["lr"] > one.training["lr"]  # the curvature's rate at 2 × 1024 rows
     assert evaluate(two, test)["log_loss"] <= 1.01 * evaluate(one, test)["log_loss"]
+
+
+def test_sparse_input_trains_on_workers_as_on_one_machine(tmp_path, cluster):
+    """A CSR file, its rows read by the workers: one worker syncing every step is single-machine training, to
+    rounding (the sparse kernel folds its L2 scale into the weights at the end of each call, and a round is
+    a call)."""
+    scipy_sparse = pytest.importorskip("scipy.sparse")
+    M = scipy_sparse.random(2000, 300, density=0.05, format="csr", dtype=np.float32, random_state=2)
+    y = (np.asarray(M.sum(axis=1)).ravel() > np.median(np.asarray(M.sum(axis=1)))).astype(np.int64)
+    with h5py.File(tmp_path / "s.h5", "w") as f:
+        g = f.create_group("X")
+        g["data"], g["indices"], g["indptr"] = M.data, M.indices, M.indptr
+        g.attrs["shape"] = M.shape
+        f["y"] = y
+    opts = TrainOptions(batch_size=16, epochs=2, memory=SMALL, threads=1, l1=1e-4, val_fraction=0.2)
+    single = train(tmp_path / "s.h5", opts)
+    dist = train(tmp_path / "s.h5", replace(opts, sync_every=1), dask=DaskOptions(cluster.scheduler_address, workers=1))
+    np.testing.assert_allclose(dist.weights, single.weights, rtol=1e-12, atol=1e-15)
+    two = train(tmp_path / "s.h5", opts, dask=DaskOptions(cluster.scheduler_address, workers=2))
+    assert two.history[-1]["val_loss"] == pytest.approx(single.history[-1]["val_loss"], rel=0.1)
+    assert two.training["workers"] == 2

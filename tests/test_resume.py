@@ -355,3 +355,44 @@ def test_sigterm_during_the_opening_passes_stops_promptly(tmp_path, data):
     assert proc.returncode == 143, err
     assert err.strip().splitlines()[-1].startswith("sgdcli: stopped by SIGTERM while reading the labels, before training")
     assert not os.path.exists(tmp_path / "m.h5") and not os.path.exists(tmp_path / "m.h5.ckpt")
+
+
+@pytest.fixture(scope="module")
+def sparse_data(tmp_path_factory):
+    scipy_sparse = pytest.importorskip("scipy.sparse")
+    d = tmp_path_factory.mktemp("resume_sparse")
+    M = scipy_sparse.random(60000, 2000, density=0.01, format="csr", dtype=np.float32, random_state=6)
+    y = (M @ np.random.default_rng(6).standard_normal(2000) > 0).astype(np.int64)
+    with h5py.File(d / "train.h5", "w") as f:
+        g = f.create_group("X")
+        for name, values in (("data", M.data), ("indices", M.indices), ("indptr", M.indptr)):
+            g.create_dataset(name, data=values, chunks=(4096,))
+        g.attrs["shape"] = M.shape
+        f["y"] = y
+    return d / "train.h5"
+
+
+SPARSE_CASES = {
+    "sgd l1 l2": ["--l1", "1e-5", "--l2", "1e-4"],  # the L2 scale and the cumulative L1 penalty
+    "rmsprop": ["--optimizer", "rmsprop", "--lr", "0.001"],  # the steps each average has seen
+}
+
+
+@pytest.mark.parametrize("name", [pytest.param(n, marks=pytest.mark.slow) if n == "rmsprop" else n
+                                  for n in SPARSE_CASES])
+def test_interrupted_sparse_runs_end_bit_for_bit_like_a_straight_run(tmp_path, sparse_data, name):
+    """Checkpoints fall between kernel calls, where the sparse kernel's weights are whole (scale folded in,
+    penalties caught up), and mid-batch, where its list of touched columns is rebuilt from the gradient."""
+    args = [sparse_data, "--batch-size", "4", "--epochs", "3", "--checkpoint-every", "2000", "--memory", "2M", "-q",
+            *SPARSE_CASES[name]]
+    warm = start(*args, "-o", tmp_path / "warm.h5", "--epochs", "1", "--checkpoint-every", "1000000")
+    assert warm.wait(timeout=120) == 0, warm.stderr.read()
+    straight = tmp_path / "straight.h5"
+    proc = start(*args, "-o", straight)
+    assert proc.wait(timeout=120) == 0, proc.stderr.read()
+    model = str(tmp_path / "resumed.h5")
+    kills = interrupted_run(args, model, random.Random(name), [signal.SIGKILL, signal.SIGTERM, signal.SIGKILL],
+                            max_kills=3, after=(0.8, 2.0))
+    assert kills >= 1
+    for a, b in zip(weights(straight), weights(model)):
+        np.testing.assert_array_equal(a, b)

@@ -11,11 +11,14 @@ import dataclasses
 import numpy as np
 
 from sgdcli.data.shuffle import validation_mask
+from sgdcli.data.sparse import CsrRows
 from sgdcli.kernels.rows import finite_rows
 
 
 def finite_mask(block) -> np.ndarray:
-    """Per row of ``block``: are all its features and its label finite?"""
+    """Per row of ``block``: are all its features (dense or CSR rows) and its label finite?"""
+    if isinstance(block.X, CsrRows):
+        return block.X.finite_rows() & np.isfinite(block.y)
     return finite_rows(block.X, block.y, np.empty(block.stop - block.start, dtype=np.bool_))
 
 

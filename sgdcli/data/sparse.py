@@ -32,6 +32,13 @@ class CsrRows:
     def n_rows(self) -> int:
         return len(self.indptr) - 1
 
+    def finite_rows(self) -> np.ndarray:
+        """Per row: are all its values finite?"""
+        ok = np.ones(self.n_rows, dtype=np.bool_)
+        bad = np.flatnonzero(~np.isfinite(self.data))
+        ok[np.searchsorted(self.indptr, bad, side="right") - 1] = False
+        return ok
+
     def dense(self, columns: int) -> np.ndarray:
         """The rows as a dense matrix (for tests and small samples)."""
         out = np.zeros((self.n_rows, columns), dtype=self.data.dtype)

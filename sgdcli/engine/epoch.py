@@ -22,6 +22,7 @@ from sgdcli import testhooks
 from sgdcli.data import shuffle
 from sgdcli.data.prefetch import Window, stream_windows
 from sgdcli.data.shuffle import PageShuffle
+from sgdcli.data.sparse import CsrRows
 from sgdcli.data.table import Table
 from sgdcli.errors import DivergedError, InputError
 from sgdcli.kernels import state as ks
@@ -65,9 +66,12 @@ def trained(window: Window, plan: EpochPlan) -> tuple[np.ndarray, np.ndarray | N
     keep = ~shuffle.held_out(window.rows, plan.val_fraction, plan.seed) if plan.val_fraction > 0 else None
     X, xrows, bad = window.X, window.xrows, 0
     if plan.skip_bad:  # --bad-rows skip looks at every row's values first
-        if X is None:
-            X, xrows = flat(window.gather(np.arange(len(window.rows))))
-        finite = finite_at(X, len(plan.center), xrows, window.y, np.empty(len(window.rows), dtype=np.bool_))
+        if isinstance(X, CsrRows):
+            finite = X.finite_rows()[xrows] & np.isfinite(window.y)
+        else:
+            if X is None:
+                X, xrows = flat(window.gather(np.arange(len(window.rows))))
+            finite = finite_at(X, len(plan.center), xrows, window.y, np.empty(len(window.rows), dtype=np.bool_))
         bad = int(np.count_nonzero(~finite if keep is None else keep & ~finite))
         keep = finite if keep is None else keep & finite
     positions = np.arange(len(window.rows)) if keep is None else np.flatnonzero(keep)
@@ -241,7 +245,7 @@ def _train_sparse(cfg: KernelConfig, X, y: np.ndarray, positions: np.ndarray, pl
 def _slots(cfg: KernelConfig, state: TrainState):
     """The optimizer's slots, or plain SGD's cumulative L1 penalty (kernels/sparse.py); None for plain SGD
     without L1 (Numba then compiles that step alone)."""
-    return state.slots if ks.uses_slots(cfg) or cfg.l1 > 0 else None
+    return state.slots if ks.uses_slots(cfg) else None
 
 
 def current_lr(cfg: KernelConfig, state: TrainState) -> float:

@@ -119,7 +119,8 @@ def _sparse_moments(table: Table, spans, block_rows: int, opts: TrainOptions, ch
     stats = SparseMoments(table.n_features)
     for block in stream_blocks(table, spans, block_rows):
         check_stop()
-        rows, _ = select_rows(block.start, block.stop - block.start, opts.val_fraction, opts.seed)
+        rows, _ = select_rows(block.start, block.stop - block.start, opts.val_fraction, opts.seed,
+                              finite=finite_mask(block) if opts.bad_rows == "skip" else None)
         X = block.X
         keep = np.zeros(X.n_rows, dtype=bool)
         keep[rows] = True

@@ -54,15 +54,18 @@ class KernelConfig(NamedTuple):
     warmup: int
     total_iterations: int
     average: bool
+    sparse: bool  # the rows are CSR (kernels/sparse.py)
 
 
 def kernel_config(opts, batch: int, threads: int, total_iterations: int,
-                  par_min_rows: int = PAR_MIN_ROWS, replicas: int = 1) -> KernelConfig:
+                  par_min_rows: int = PAR_MIN_ROWS, replicas: int = 1, sparse: bool = False) -> KernelConfig:
     """The kernels' settings for ``opts`` (``sgdcli.TrainOptions``) at the batch size and thread count used,
-    for one of ``replicas`` models averaged.
+    for one of ``replicas`` models averaged, on dense or ``sparse`` rows.
 
-    Only the options' attributes are read: the kernels import nothing of sgdcli's other layers.
+    Only the options' attributes (and ``for_input``, which resolves ``--optimizer auto``) are read: the
+    kernels import nothing of sgdcli's other layers.
     """
+    opts = opts.for_input(sparse)
     return KernelConfig(
         model=losses.CODES[opts.model],
         optimizer=optimizers.CODES[opts.optimizer],
@@ -84,12 +87,14 @@ def kernel_config(opts, batch: int, threads: int, total_iterations: int,
         warmup=int(opts.warmup_iterations),
         total_iterations=int(total_iterations),
         average=bool(opts.average),
+        sparse=bool(sparse),
     )
 
 
 def uses_slots(cfg: KernelConfig) -> bool:
-    """Whether the run keeps optimizer state or a running average: all but plain SGD without averaging."""
-    return cfg.optimizer != SGD or cfg.average
+    """Whether the run keeps optimizer state or a running average (all but plain SGD without averaging), or,
+    on sparse rows, plain SGD's cumulative L1 penalty (kernels/sparse.py)."""
+    return cfg.optimizer != SGD or cfg.average or (cfg.sparse and cfg.l1 > 0)
 
 
 class TrainState(NamedTuple):

@@ -120,7 +120,7 @@ class Run:
         self.rate_opts = opts
         self.lr = opts.scaled_lr(self.batch, self.shards)
         self.cfg = kernel_config(opts, self.batch, self.executor.kernel_threads, self.steps * opts.epochs,
-                                 replicas=self.shards)
+                                 replicas=self.shards, sparse=self.table.sparse)
 
     def _restart_slower(self, exc: DivergedError, metrics_tmp) -> bool:
         """--lr auto: after a blow-up, train from the start at half the rate; False where that is not the case

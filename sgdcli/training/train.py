@@ -56,7 +56,7 @@ def train(data, options: TrainOptions | None = None, *, output=None, metrics=Non
             reporter.message("--optimizer auto: sgd (sparse input: its steps touch only the columns of a batch)")
         opts = opts.for_input(table.sparse)
         if table.sparse:
-            _check_sparse(table, opts, dask, reporter)
+            _sparse_costs(table, opts, reporter)
         val_table = None
         if opts.val is not None:
             val_table = stack.enter_context(Table(opts.val, opts.val_x or opts.x, opts.val_y or opts.y, **columns,
@@ -73,13 +73,8 @@ def train(data, options: TrainOptions | None = None, *, output=None, metrics=Non
     return model
 
 
-def _check_sparse(table: Table, opts: TrainOptions, dask, reporter: Reporter) -> None:
-    """What sparse input trains with so far, and what a step costs on it (kernels/sparse.py)."""
-    where = f"{table.path}:{table.x_name} is a sparse (CSR) matrix"
-    for option, on in (("bad-rows skip", opts.bad_rows == "skip"), ("parallel average", opts.parallel == "average"),
-                       ("dask", dask is not None)):
-        if on:
-            raise InputError(f"--{option}: {where}, which trains without it so far (docs/sparse.md)")
+def _sparse_costs(table: Table, opts: TrainOptions, reporter: Reporter) -> None:
+    """Says so where a step on sparse input costs every weight, not a batch's columns (kernels/sparse.py)."""
     adaptive = opts.optimizer in ("adagrad", "rmsprop")
     lazy = not opts.average and (opts.optimizer == "sgd" or (adaptive and opts.l1 == 0 and opts.l2 == 0))
     if not lazy:
