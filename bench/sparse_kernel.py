@@ -32,7 +32,7 @@ for batch in (256, 32, 1):
         starts, lens = indptr[order], np.full(n, nnz, dtype=np.int64)
         t0 = time.perf_counter()
         for lo in range(0, n, 65536):  # calls of SLICE_ROWS, as the engine makes them
-            sparse.train_block_sparse(cfg, data, indices, starts[lo:lo+65536], lens[lo:lo+65536], y[order][lo:lo+65536], None, st.W, st.G, st.counters, st.sums, *args)
+            sparse.train_block_sparse(cfg, data, indices, starts[lo:lo+65536], lens[lo:lo+65536], y[order][lo:lo+65536], None, st.W, st.G, None, st.counters, st.sums, *args)
         dt = time.perf_counter() - t0
     print(f"batch {batch}: {n/dt/1e6:.2f}M rows/s, {dt/(n*nnz)*1e9:.2f} ns per nonzero, loss {st.sums[0]/st.sums[1]:.4f}")
 try:

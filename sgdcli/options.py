@@ -30,6 +30,9 @@ OPTIMIZERS = ("auto", "sgd", "momentum", "nesterov", "adagrad", "rmsprop", "adam
 # What --optimizer auto trains with: nesterov on dense input; sgd on sparse input, whose steps then touch only
 # the columns of a batch (momentum and the adaptive rules update every weight at every step).
 AUTO_OPTIMIZER = {"dense": "nesterov", "sparse": "sgd"}
+# Whether --standardize, unset, is on: for dense input; not for sparse input, which could only be scaled (centering
+# would make it dense), and scaling a rare binary column by its small deviation magnifies it (bench/sparse.py).
+AUTO_STANDARDIZE = {"dense": True, "sparse": False}
 SCHEDULES = ("constant", "invscaling", "step", "cosine")
 LR_SCALINGS = ("replicas", "linear", "sqrt", "none")
 BAD_ROWS = ("error", "skip")
@@ -125,7 +128,8 @@ def _option(default, help: str, **cli):
 
     ``cli`` may hold ``choices`` (the allowed values), ``kind`` (``batch``,
     ``size``, ``path`` or ``count``: the CLI's parameter type), ``flag`` (the
-    switch of a boolean, when it is not ``--<name>``) and ``metavar``.
+    switch of a boolean, when it is not ``--<name>``), ``switch`` (a boolean
+    that may be left unset, None: ``--<name>/--no-<name>``) and ``metavar``.
     """
     return dataclasses.field(default=default, metadata={"help": help, **cli})
 
@@ -180,8 +184,10 @@ class TrainOptions:
                                           "shuffled) [default: batch size / 16, from 1 to 16].", kind="count",
                                     metavar="N")
     seed: int = _option(0, "Seed of shuffling and --val-fraction.")
-    standardize: bool = _option(True, "Scale features to mean 0, std 1 as the model sees them (stats from one "
-                                      "streaming pass); the model still takes raw features.")
+    standardize: bool | None = _option(
+        None, "Scale features to mean 0, std 1 as the model sees them (stats from one streaming pass); the model "
+              "still takes raw features [default: on for dense input; off for sparse (CSR) input, where it could "
+              "only scale, and scaling magnifies rare columns].", switch=True)
     val: str | None = _option(None, "Validation file (HDF5).", kind="path")
     val_x: str | None = _option(None, "Feature dataset in --val [default: --x].")
     val_y: str | None = _option(None, "Label dataset in --val [default: --y].")
@@ -277,10 +283,15 @@ class TrainOptions:
         return self.lr
 
     def for_input(self, sparse: bool) -> TrainOptions:
-        """These options with ``--optimizer auto`` resolved for dense or sparse input (AUTO_OPTIMIZER)."""
-        if self.optimizer != "auto":
-            return self
-        return dataclasses.replace(self, optimizer=AUTO_OPTIMIZER["sparse" if sparse else "dense"])
+        """These options with ``--optimizer auto`` and an unset ``--standardize`` resolved for dense or sparse
+        input (AUTO_OPTIMIZER, AUTO_STANDARDIZE)."""
+        kind = "sparse" if sparse else "dense"
+        changes = {}
+        if self.optimizer == "auto":
+            changes["optimizer"] = AUTO_OPTIMIZER[kind]
+        if self.standardize is None:
+            changes["standardize"] = AUTO_STANDARDIZE[kind]
+        return dataclasses.replace(self, **changes) if changes else self
 
     def as_dict(self) -> dict:
         d = dataclasses.asdict(self)

@@ -514,5 +514,6 @@ def test_sparse_input_trains_on_workers_as_on_one_machine(tmp_path, cluster):
     dist = train(tmp_path / "s.h5", replace(opts, sync_every=1), dask=DaskOptions(cluster.scheduler_address, workers=1))
     np.testing.assert_allclose(dist.weights, single.weights, rtol=1e-12, atol=1e-15)
     two = train(tmp_path / "s.h5", opts, dask=DaskOptions(cluster.scheduler_address, workers=2))
-    assert two.history[-1]["val_loss"] == pytest.approx(single.history[-1]["val_loss"], rel=0.1)
+    # two shards of 800 rows averaged every ~1M rows' worth of steps: another trajectory, near the same loss
+    assert two.history[-1]["val_loss"] == pytest.approx(single.history[-1]["val_loss"], rel=0.2)
     assert two.training["workers"] == 2

@@ -162,7 +162,7 @@ def test_raw_features_that_blow_the_loss_up_at_an_explicit_rate_say_what_to_chan
     assert code == 1 and out == ""
     assert err.splitlines()[-1].startswith("sgdcli: error: training diverged in epoch 1: its mean loss ")
     assert err.splitlines()[-1].endswith(" is over 100 times the all-zero model's 0.6931 at learning rate 0.01; "
-                                         "try a smaller --lr (e.g. 0.001), standardized features (drop "
-                                         "--no-standardize), or --lr auto")
+                                         "try a smaller --lr (e.g. 0.001), standardized features (--standardize), "
+                                         "or --lr auto")
     assert not (tmp_path / "m.h5").exists()
     assert cli("train", path, "-o", tmp_path / "m.h5", "--epochs", "3")[0] == 0  # the defaults train it

@@ -48,10 +48,12 @@ def test_a_csr_matrix_trains_like_its_dense_copy(files, extra):
     assert a.training["read_mode"].startswith("CSR row ranges") and a.training["features"] is None
 
 
-def test_defaults_on_sparse_input_scale_without_centering(files):
+def test_sparse_input_is_scaled_without_centering_when_asked(files):
     sparse, _, M, _ = files
-    m = train(sparse, TrainOptions(epochs=3, val_fraction=0.1))
-    assert m.options["optimizer"] == "sgd"  # --optimizer auto's choice for sparse input
+    default = train(sparse, TrainOptions(epochs=1))
+    assert default.options["optimizer"] == "sgd" and default.options["standardize"] is False  # what auto chose
+    assert default.center is None
+    m = train(sparse, TrainOptions(epochs=3, val_fraction=0.1, standardize=True))
     dense = M.toarray().astype(np.float64)
     assert not m.center.any()  # centering would make the matrix dense
     from sgdcli.data.shuffle import validation_mask
@@ -129,7 +131,7 @@ def test_a_step_over_every_weight_says_what_it_costs(tmp_path, files):
 def test_l1_on_sparse_input_lands_weights_on_zero_and_show_counts_them(tmp_path, files):
     """The cumulative penalty clips at zero (kernels/sparse.py); the dense subgradient only hovers near it."""
     sparse = files[0]
-    code, out, err = cli("train", sparse, "-o", tmp_path / "m.h5", "--l1", "0.01", "--epochs", "3")
+    code, out, err = cli("train", sparse, "-o", tmp_path / "m.h5", "--l1", "0.001", "--epochs", "3")
     assert code == 0, err
     from sgdcli import load_model
 
@@ -159,7 +161,7 @@ def test_bad_rows_skip_trains_on_the_other_rows(tmp_path, files):
     options = TrainOptions(**{**SAME, "shuffle": True}, bad_rows="skip", val_fraction=0.1, memory=2**20)
     a = train(write_csr(tmp_path / "bad.h5", M, y), options)
     assert a.training["bad_rows"] == 3
-    code, out, err = cli("train", tmp_path / "bad.h5", "-o", tmp_path / "m.h5")
+    code, out, err = cli("train", tmp_path / "bad.h5", "-o", tmp_path / "m.h5", "--no-shuffle")
     assert code == 2 and "non-finite feature value at row 5" in err, err
     b = train(write_csr(tmp_path / "clean.h5", M[keep], y[keep]), TrainOptions(**SAME, memory=2**20))
     assert a.history[-1]["train_loss"] == pytest.approx(b.history[-1]["train_loss"], rel=0.05)

@@ -114,6 +114,8 @@ def _training_option(field: dataclasses.Field):
     """The click option of one TrainOptions field: its flag, type, default and help come from the field."""
     meta, default = field.metadata, field.default
     flag = meta.get("flag", "--" + field.name.replace("_", "-"))
+    if meta.get("switch"):  # on, off, or unset (None: decided by the data): --standardize/--no-standardize
+        return click.option(f"{flag}/--no-{flag[2:]}", field.name, default=None, help=meta["help"])
     if isinstance(default, bool):
         if default and "flag" not in meta:  # on unless turned off: --standardize/--no-standardize
             return click.option(f"{flag}/--no-{flag[2:]}", field.name, default=True, show_default=True,

@@ -69,7 +69,7 @@ class Source:
             if len(spans) == 1:
                 (a, b), = spans
                 return self._columns_of(self.ds[:, a:b] if self.row_axis else self.ds[a:b])
-            return self._columns_of(_read_union(self.ds, spans, self.row_axis))
+            return self._columns_of(read_union(self.ds, spans, self.row_axis))
         except (OSError, RuntimeError, ValueError, TypeError, KeyError) as exc:
             raise InputError(f"{where_of(self.ds)}: cannot read rows {spans[0][0]}-{spans[-1][1]} "
                              f"({first_line(exc)})") from None
@@ -79,7 +79,7 @@ class Source:
         raise NotImplementedError
 
 
-def _read_union(ds: h5py.Dataset, spans: list[tuple[int, int]], axis: int) -> np.ndarray:
+def read_union(ds: h5py.Dataset, spans: list[tuple[int, int]], axis: int) -> np.ndarray:
     """The rows (along ``axis``) of the sorted, disjoint ``spans`` of ``ds``, as stored, in one read: a union of
     hyperslabs, so HDF5 makes one pass for many runs of rows instead of a call each."""
     space = ds.id.get_space()

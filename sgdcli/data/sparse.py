@@ -1,11 +1,14 @@
-"""CSR matrices stored the way AnnData (and scipy writers) store them, read by row ranges (issue 18, WIP).
+"""CSR matrices stored the way AnnData (and scipy writers) store them, read by row ranges.
 
 A group with datasets ``data`` (the nonzero values), ``indices`` (their
 columns) and ``indptr`` (where each row's entries start, rows + 1 of them),
 and attributes ``encoding-type: csr_matrix`` and ``shape`` (rows, columns).
-Rows [a, b) are the entries indptr[a] .. indptr[b]: reading them costs one
-read of ``indptr`` and one of each of ``data`` and ``indices``, whatever the
-column count, so memory is bounded by the nonzeros in flight.
+Rows [a, b) are the entries indptr[a] .. indptr[b].  A window's many ranges
+(pages from all over the file) are read with one HDF5 read of ``indptr`` and
+one each of ``data`` and ``indices`` per GROUP_BYTES of entries, each a
+union of hyperslabs (data/sources.py), not three reads a range: an HDF5 call
+costs as much as reading thousands of entries.  Memory is bounded by the
+nonzeros in flight, whatever the column count.
 """
 
 from __future__ import annotations
@@ -16,7 +19,7 @@ import h5py
 import numpy as np
 
 from sgdcli.data import layout as layout_mod
-from sgdcli.data.sources import BufferedReader
+from sgdcli.data.sources import GROUP_BYTES, BufferedReader, read_union
 from sgdcli.errors import InputError, first_line
 
 
@@ -85,30 +88,85 @@ class CsrReader:
         return max(1, round(self.nnz / max(self.n_rows, 1) * 12)) + 8
 
     def read_ranges(self, ranges: list[tuple[int, int]]) -> CsrRows:
-        """The rows of ``ranges`` laid end to end, in that order; InputError where the file is inconsistent."""
-        datas, indices, lengths = [], [], []
+        """The rows of ``ranges`` (disjoint) laid end to end, in that order; InputError where the file is
+        inconsistent."""
+        ranges = [(int(a), int(b)) for a, b in ranges if b > a]
         try:
-            for a, b in ranges:
-                ip = self.indptr[a:b + 1].astype(np.int64)
-                lo, hi = int(ip[0]), int(ip[-1])
-                if np.any(np.diff(ip) < 0) or lo < 0 or hi > self.nnz:
-                    raise InputError(f"{self.where}: indptr of rows {a}-{b} is not increasing within 0..{self.nnz}")
-                datas.append(self.data[lo:hi].astype(np.float32))
-                cols = self.indices[lo:hi].astype(np.int64)
-                if len(cols) and (cols.min() < 0 or cols.max() >= self.width):
-                    raise InputError(f"{self.where}: a column index of rows {a}-{b} is outside 0..{self.width - 1}")
-                indices.append(cols)
-                lengths.append(np.diff(ip))
+            offsets = self._offsets(ranges)
+            lengths = np.array([ip[-1] - ip[0] for ip in offsets], dtype=np.int64)
+            places = np.concatenate(([0], np.cumsum(lengths))).astype(np.int64)
+            data = np.empty(int(places[-1]), dtype=np.float32)
+            indices = np.empty(int(places[-1]), dtype=np.int64)
+            order = sorted(range(len(ranges)), key=lambda i: ranges[i][0])
+            group_entries = max(1, GROUP_BYTES // 12)
+            k = 0
+            while k < len(order):  # entries in file order, as many ranges at a time as fit GROUP_BYTES
+                group, entries = [], 0
+                while k < len(order) and (not group or entries + lengths[order[k]] <= group_entries):
+                    if lengths[order[k]] > 0:
+                        group.append(order[k])
+                        entries += int(lengths[order[k]])
+                    k += 1
+                if group:
+                    self._read_entries(ranges, offsets, group, places, data, indices)
         except (OSError, RuntimeError, ValueError) as exc:
             raise InputError(f"{self.where}: cannot read rows ({first_line(exc)})") from None
-        counts = np.concatenate(lengths) if lengths else np.zeros(0, dtype=np.int64)
-        return CsrRows(np.concatenate(datas) if datas else np.zeros(0, np.float32),
-                       np.concatenate(indices) if indices else np.zeros(0, np.int64),
-                       np.concatenate(([0], np.cumsum(counts))).astype(np.int64))
+        counts = np.concatenate([np.diff(ip) for ip in offsets]) if offsets else np.zeros(0, dtype=np.int64)
+        return CsrRows(data, indices, np.concatenate(([0], np.cumsum(counts))).astype(np.int64))
+
+    def _offsets(self, ranges) -> list[np.ndarray]:
+        """indptr[a:b + 1] of each range, from one read; InputError where it is not increasing within 0..nnz."""
+        if not ranges:
+            return []
+        read = _Union([(a, b + 1) for a, b in ranges], self.indptr)
+        out = []
+        for a, b in ranges:
+            ip = read.span(0, a, b + 1).astype(np.int64)
+            if np.any(np.diff(ip) < 0) or ip[0] < 0 or ip[-1] > self.nnz:
+                raise InputError(f"{self.where}: indptr of rows {a}-{b} is not increasing within 0..{self.nnz}")
+            out.append(ip)
+        return out
+
+    def _read_entries(self, ranges, offsets, group, places, data, indices) -> None:
+        """The entries of the ranges ``group`` (in file order): one union read of data and one of indices, each
+        range's entries then put in its place."""
+        spans = [(int(offsets[i][0]), int(offsets[i][-1])) for i in group]
+        read = _Union(spans, self.data, self.indices)
+        columns = read.read[1]
+        if len(columns) and (columns.min() < 0 or columns.max() >= self.width):
+            a, b = ranges[group[0]][0], ranges[group[-1]][1]
+            raise InputError(f"{self.where}: a column index of rows {a}-{b} is outside 0..{self.width - 1}")
+        for i, (lo, hi) in zip(group, spans):
+            data[places[i]:places[i + 1]] = read.span(0, lo, hi)
+            indices[places[i]:places[i + 1]] = read.span(1, lo, hi)
 
     def describe(self) -> str:
         return (f"CSR matrix: {self.n_rows:,} rows × {self.width:,} columns, {self.nnz:,} nonzeros "
                 f"(density {self.density:.3g}), read by row ranges (indptr, then data and indices)")
+
+
+class _Union:
+    """The same spans of one or more 1-D datasets read at once: overlapping or adjacent spans merged, one
+    union-of-hyperslabs read per dataset, then any span found in what was read."""
+
+    def __init__(self, spans: list[tuple[int, int]], *datasets):
+        merged: list[list[int]] = []
+        for a, b in sorted(spans):
+            if merged and a <= merged[-1][1]:
+                merged[-1][1] = max(merged[-1][1], b)
+            else:
+                merged.append([a, b])
+        merged = [(a, b) for a, b in merged if b > a]
+        self.starts = np.array([a for a, _ in merged], dtype=np.int64)
+        self.at = np.concatenate(([0], np.cumsum([b - a for a, b in merged]))).astype(np.int64)
+        self.read = [read_union(ds, merged, 0) if merged else np.zeros(0, ds.dtype) for ds in datasets]
+
+    def span(self, which: int, a: int, b: int) -> np.ndarray:
+        """Elements [a, b) of the ``which``-th dataset."""
+        if b <= a:
+            return self.read[which][:0]
+        k = int(np.searchsorted(self.starts, a, side="right")) - 1
+        return self.read[which][self.at[k] + a - self.starts[k]:self.at[k] + b - self.starts[k]]
 
 
 class SparseX(BufferedReader):

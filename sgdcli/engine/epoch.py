@@ -285,6 +285,6 @@ def _diverged(cfg, state, epoch, t0) -> DivergedError:
         f"training diverged in epoch {epoch + 1} at iteration {int(state.counters[ks.T]) - t0 + 1}: "
         f"the loss or weights became non-finite at learning rate {lr:.4g}; "
         f"try a smaller --lr (e.g. {cfg.lr / 10:.4g})"
-        + ("" if cfg.standardized else ", standardized features (drop --no-standardize)")
+        + ("" if cfg.standardized else ", standardized features (--standardize)")
         + ", or a larger --batch-size"
     )

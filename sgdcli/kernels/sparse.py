@@ -36,6 +36,7 @@ import math
 
 import numpy as np
 
+from sgdcli.kernels.intrinsics import AHEAD, prefetch_span
 from sgdcli.kernels.jit import kernel
 from sgdcli.kernels.losses import loss_grad
 from sgdcli.kernels.optimizers import ADAGRAD, RMSPROP, SGD, SLOT_A, SLOT_B, step
@@ -232,6 +233,9 @@ def train_block_sparse(cfg, data, indices, starts, lens, y, scale, W, G, slots, 
     g = np.empty(k_out)
     status = OK
     for r in range(n):
+        if r + AHEAD < n:  # rows come from places all over the window: ask for the next ones early
+            prefetch_span(data, starts[r + AHEAD], lens[r + AHEAD])
+            prefetch_span(indices, starts[r + AHEAD], lens[r + AHEAD])
         lo = starts[r]
         hi = lo + lens[r]
         if slots is not None:

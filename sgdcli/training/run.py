@@ -301,7 +301,7 @@ class Run:
             raise DivergedError(f"training diverged in epoch {epoch + 1}: its mean loss {result.train_loss:.4g} is "
                                 f"over {BLOWN_UP:g} times the all-zero model's {self.zero_loss:.4g} at learning "
                                 f"rate {self.rate_opts.lr:.4g}; try a smaller --lr (e.g. {self.rate_opts.lr / 10:.4g})"
-                                + ("" if self.opts.standardize else ", standardized features (drop --no-standardize)")
+                                + ("" if self.opts.standardize else ", standardized features (--standardize)")
                                 + (", or --lr auto" if self.auto is None else ""))
         seconds = self.pos.seconds + time.perf_counter() - self._epoch_t0
         params = self.state.params(opts.average)
