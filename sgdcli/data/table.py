@@ -27,6 +27,11 @@ BUFFERS = 2  # the block being trained on and the one being read ahead
 ROW_BOOKKEEPING = 80
 
 
+def numbered(names: list[str] | None) -> bool:
+    """Whether columns are known by their positions only (0, 1, 2, ..., or no names at all)."""
+    return names is None or names == [str(j) for j in range(len(names))]
+
+
 class Table:
     """X (rows × features) and, optionally, y (rows) of one HDF5 file.
 
@@ -113,7 +118,7 @@ class Table:
         reader = CsrReader(self.file[x])
         self.sparse, self.x_kind = True, "CSR sparse matrix"
         self.n_rows, self.n_features = reader.n_rows, reader.width
-        self.feature_names = [str(j) for j in range(reader.width)]
+        self.feature_names = None  # known by position only (a list of names would cost more than the model)
         labels, self.class_names = None, None
         if y is not None:
             labels, self.class_names = producers.find_labels(self.file, y, self.classes)

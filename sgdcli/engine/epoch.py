@@ -237,7 +237,8 @@ def _train_sparse(cfg: KernelConfig, X, y: np.ndarray, positions: np.ndarray, pl
                   scratch: Scratch) -> int:
     """The CSR rows at ``positions`` of the window's rows ``X`` (data/sparse.py) through the O(nonzeros) kernel."""
     starts = X.indptr[positions]
-    return train_block_sparse(cfg, X.data, X.indices, starts, X.indptr[positions + 1] - starts, y, plan.scale,
+    scale = plan.scale if cfg.standardized else None  # None: Numba compiles the kernel without the gather
+    return train_block_sparse(cfg, X.data, X.indices, starts, X.indptr[positions + 1] - starts, y, scale,
                               state.W, state.G, _slots(cfg, state), state.counters, state.sums, scratch.touched,
                               scratch.marks, scratch.n_touched)
 
@@ -261,8 +262,8 @@ def compile_kernels(table: Table, cfg: KernelConfig, plan: EpochPlan, scratch: S
     """
     t0 = time.perf_counter()
     plan.pages.visit(0, 0, plan.pages.extent_order(0)[:1])
-    if table.sparse:
-        state = TrainState.zeros(plan.labels.n_outputs, table.n_features)
+    if table.sparse:  # on no rows: a state of one feature compiles the same code, without a model's worth of memory
+        state = TrainState.zeros(plan.labels.n_outputs, 1)
         X = table.X.read(0, 1)
         y = plan.labels.encode(table.Y.read(0, 1, None), table.path, 0)
         _train_sparse(cfg, X, y[:0], np.zeros(0, dtype=np.int64), plan, state, scratch)

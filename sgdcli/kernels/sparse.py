@@ -171,19 +171,34 @@ def lazy_adaptive(cfg):
 
 
 @kernel(callee=True)
+def _finite(W, touched, n_touched):
+    """Whether the weights a lazy step changed (the touched columns and the bias) are finite."""
+    k_out, d1 = W.shape
+    ok = True
+    for k in range(k_out):
+        ok &= abs(W[k, d1 - 1]) < math.inf
+        for i in range(n_touched):
+            ok &= abs(W[k, touched[i]]) < math.inf
+    return ok
+
+
+@kernel(callee=True)
 def _step(cfg, W, G, slots, a, touched, n_touched, marks, rows, t, epoch):
-    """The step of a full batch: (the new scale, whether every weight is finite).
+    """The step of a full batch: (the new scale, whether the weights it changed are finite).
 
     Plain SGD without averaging steps on the touched columns only (``slots`` is None, or holds the L1
-    penalty); any other rule is the dense kernels' step over every weight.
+    penalty), and so do AdaGrad and RMSprop without penalties; any other rule is the dense kernels' step
+    over every weight.
     """
     if slots is None:
-        return _apply(cfg, W, G, a, touched, n_touched, marks, rows, t, epoch, None), True
+        a = _apply(cfg, W, G, a, touched, n_touched, marks, rows, t, epoch, None)
+        return a, _finite(W, touched, n_touched)
     if cfg.optimizer == SGD and not cfg.average:
-        return _apply(cfg, W, G, a, touched, n_touched, marks, rows, t, epoch, slots[SLOT_A]), True
+        a = _apply(cfg, W, G, a, touched, n_touched, marks, rows, t, epoch, slots[SLOT_A])
+        return a, _finite(W, touched, n_touched)
     if lazy_adaptive(cfg):
         _lazy_adaptive(cfg, W, G, slots, touched, n_touched, marks, rows, t, epoch)
-        return a, True  # the call's end checks every weight
+        return a, _finite(W, touched, n_touched)
     return a, _dense_step(cfg, W, G, slots, touched, n_touched, marks, rows, t, epoch)
 
 
@@ -193,9 +208,10 @@ def _settle(cfg, W, slots, a, t):
     average for them: between calls the state is what the dense kernels' would be after ``t`` steps
     (checkpoints, validation, the model)."""
     k_out, d1 = W.shape
-    for k in range(k_out):
-        for j in range(d1 - 1):
-            W[k, j] *= a
+    if a != 1.0:  # only --l2 moves the scale: without it this O(features) pass is skipped
+        for k in range(k_out):
+            for j in range(d1 - 1):
+                W[k, j] *= a
     if slots is not None:
         if cfg.optimizer == SGD and not cfg.average:  # slots hold the L1 penalty
             Q = slots[SLOT_A]
@@ -284,12 +300,7 @@ def train_block_sparse(cfg, data, indices, starts, lens, y, scale, W, G, slots, 
                 break
     _settle(cfg, W, slots, a, counters[T])
     n_touched[0] = nt
-    if status == OK:
-        for k in range(k_out):
-            for j in range(d1):
-                if not math.isfinite(W[k, j]):
-                    return DIVERGED
-    return status
+    return status  # every step has checked the weights it changed
 
 
 @kernel()

@@ -153,13 +153,16 @@ class Scratch(NamedTuple):
 
     @classmethod
     def make(cls, parts: int, k_out: int, d: int, sparse: bool = False) -> "Scratch":
+        """The arrays of the dense kernels, or of the sparse one (which needs neither per-thread gradient sums
+        nor effective weights: a feature-sized array each, the size of the model, spared)."""
+        dense = 0 if sparse else d + 1
         return cls(
-            partial=np.zeros((parts, k_out, _padded(d + 1))),
+            partial=np.zeros((parts, k_out, _padded(dense) if dense else 0)),
             ploss=np.zeros(_padded(parts)),
             pstatus=np.zeros(_padded(parts), dtype=np.int64),
             s_buf=np.zeros((parts, _padded(k_out))),
             g_buf=np.zeros((parts, _padded(k_out))),
-            We=np.zeros((k_out, d + 1)),
+            We=np.zeros((k_out, dense)),
             touched=np.zeros(d if sparse else 0, dtype=np.int64),
             marks=np.zeros(d if sparse else 0, dtype=np.uint8),
             n_touched=np.zeros(1, dtype=np.int64),

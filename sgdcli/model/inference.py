@@ -14,7 +14,7 @@ import numpy as np
 from sgdcli.data import hashing
 from sgdcli.data.atomic import check_writable
 from sgdcli.data.prefetch import Block, stream_blocks
-from sgdcli.data.table import Table
+from sgdcli.data.table import Table, numbered
 from sgdcli.errors import InputError
 from sgdcli.kernels import losses
 from sgdcli.kernels.rows import first_nonfinite_row
@@ -128,9 +128,9 @@ def _open_for(model: Model, data, x: str, y: str | None, columns: dict | None = 
     they are in ``data``."""
     columns = dict(columns or {})
     names = model.training.get("features")
-    if columns.get("features") is None and names and not _numbered(names):
+    if columns.get("features") is None and names and not numbered(names):
         with Table(data, x, None, transpose=columns.get("transpose", False), allow_unwritten=True) as probe:
-            if probe.feature_names != names and not _numbered(probe.feature_names):
+            if probe.feature_names != names and not numbered(probe.feature_names):
                 missing = [name for name in names if name not in probe.feature_names]
                 if missing:
                     raise InputError(f"{probe.path}:{x}: has no column {missing[0]!r}, which the model was trained "
@@ -157,10 +157,6 @@ def _hashed(params: dict | None) -> str:
         return "is not hashed"
     return f"is hashed into 2^{params['bits']} columns ({params['function']}, seed {params['seed']})"
 
-
-def _numbered(names: list[str]) -> bool:
-    """Whether columns are known by their positions only (0, 1, 2, ...)."""
-    return names == [str(j) for j in range(len(names))]
 
 
 def evaluate(model, data, x: str = DEFAULT_X, y: str = DEFAULT_Y, memory: int = DEFAULT_MEMORY,

@@ -19,7 +19,7 @@ import numpy as np
 from sgdcli import testhooks
 from sgdcli.data.selection import ValidationRows
 from sgdcli.data.shuffle import pages_for
-from sgdcli.data.table import Table
+from sgdcli.data.table import Table, numbered
 from sgdcli.engine import passes
 from sgdcli.engine.epoch import EpochPlan, Position, current_lr
 from sgdcli.errors import DivergedError, InputError, Interrupted, RuntimeFailure, WorkLost, first_line
@@ -375,8 +375,7 @@ class Run:
                 "read_mode": self.table.X.layout.read_mode,
                 **({"unwritten_rows": self.table.unwritten_rows} if self.table.unwritten_rows else {}),
                 # predict picks these columns by name; columns known by their indices only are not listed
-                "features": None if self.table.feature_names == [str(j) for j in range(self.table.n_features)]
-                else self.table.feature_names,
+                "features": None if numbered(self.table.feature_names) else self.table.feature_names,
                 "features_from": self.table.x_kind,
                 **({"hashing": self.table.hashing} if self.table.hashing else {}),
                 **({"class_names": self.table.class_names} if self.table.class_names else {}),
