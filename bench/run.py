@@ -213,7 +213,8 @@ def startup_cases(tmp: str) -> dict:
     }
 
 
-RSS_PROBE = """
+# The start of a `python -c` program that samples its peak anonymous memory into peak[0].
+RSS_SAMPLER = """
 import sys, threading, time
 peak = [0]
 def sample():
@@ -224,6 +225,9 @@ def sample():
                     peak[0] = max(peak[0], int(line.split()[1]) * 1024)
         time.sleep(0.01)
 threading.Thread(target=sample, daemon=True).start()
+"""
+
+RSS_PROBE = RSS_SAMPLER + """
 from sgdcli import train
 from sgdcli.options import TrainOptions
 train(sys.argv[1], TrainOptions(epochs=1, batch_size=256, lr=0.01, memory=int(sys.argv[2]), optimizer="sgd",

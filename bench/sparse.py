@@ -42,7 +42,7 @@ import numpy as np
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
 import datasets  # noqa: E402
-from run import HERE, cpu_model  # noqa: E402
+from run import HERE, RSS_SAMPLER, cpu_model  # noqa: E402
 
 from sgdcli import evaluate, load_model  # noqa: E402
 
@@ -51,17 +51,8 @@ QUALITY_EPOCHS = 20  # the run compared with the optimum
 INFORMATIVE = 20_000  # the most frequent columns carry the label
 SIZES = {False: (900_000, 64 << 20), True: (140_000, 8 << 20)}  # rows, --memory
 
-TRAIN = """
-import json, sys, threading, time
-peak = [0]
-def _sample():
-    while True:
-        with open("/proc/self/status") as fh:
-            for line in fh:
-                if line.startswith("RssAnon:"):
-                    peak[0] = max(peak[0], int(line.split()[1]) * 1024)
-        time.sleep(0.005)
-threading.Thread(target=_sample, daemon=True).start()
+TRAIN = RSS_SAMPLER + """
+import json
 from sgdcli import train
 from sgdcli.options import TrainOptions
 options = json.loads(sys.argv[3])

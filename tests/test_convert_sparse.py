@@ -188,3 +188,25 @@ def test_memory_of_a_sparse_conversion_does_not_grow_with_the_input(tmp_path):
         peaks.append(int(out.stdout.split()[-1]))
     held = (sizes[1] - sizes[0]) * per_row * 16  # the extra entries as float64 values and int64 columns
     assert peaks[1] - peaks[0] < held / 2, peaks
+
+
+def test_colliding_features_add_with_their_signs(tmp_path):
+    """Two names in one column cancel when their hash signs differ and add when they agree (scikit-learn's
+    murmurhash3_32 decides both here, independently of sgdcli's hashing)."""
+    from sklearn.utils import murmurhash3_32
+
+    def column_sign(name):
+        h = murmurhash3_32(name, seed=0)
+        return abs(h) % 4, h < 0
+
+    names = [f"n{i}" for i in range(200)]
+    opposite = next((a, b) for a in names for b in names
+                    if column_sign(a)[0] == column_sign(b)[0] and column_sign(a)[1] != column_sign(b)[1])
+    same = next((a, b) for a in names for b in names
+                if a != b and column_sign(a) == column_sign(b))
+    (tmp_path / "d.svm").write_text(f"1 {opposite[0]}:2.5 {opposite[1]}:2.5\n0 {same[0]}:2.5 {same[1]}:2.5\n")
+    assert cli("convert", tmp_path / "d.svm", "-o", tmp_path / "d.h5", "--hash-bits", "2")[0] == 0
+    got, _, _ = stored_csr(tmp_path / "d.h5")
+    assert got[0].nnz == 0  # cancelled, and the zero dropped
+    column, negative = column_sign(same[0])
+    assert got[1].nnz == 1 and got[1, column] == (-5.0 if negative else 5.0)

@@ -9,7 +9,7 @@ import pytest
 from sgdcli import evaluate, train
 from sgdcli.options import TrainOptions
 
-from conftest import cli, write_table
+from conftest import RSS_SAMPLER, cli, write_table
 
 scipy_sparse = pytest.importorskip("scipy.sparse")
 SAME = dict(optimizer="sgd", schedule="constant", lr=0.5, standardize=False, shuffle=False, epochs=2, l2=1e-4)
@@ -179,17 +179,7 @@ def test_parallel_average_on_sparse_input_trains_and_repeats(files):
     assert a.history[-1]["val_loss"] == pytest.approx(one.history[-1]["val_loss"], rel=0.2)
 
 
-SPARSE_PEAK = """
-import sys, threading, time
-peak = [0]
-def _sample():
-    while True:
-        with open("/proc/self/status") as fh:
-            for line in fh:
-                if line.startswith("RssAnon:"):
-                    peak[0] = max(peak[0], int(line.split()[1]) * 1024)
-        time.sleep(0.005)
-threading.Thread(target=_sample, daemon=True).start()
+SPARSE_PEAK = RSS_SAMPLER + """
 from sgdcli import train
 from sgdcli.options import TrainOptions
 train(sys.argv[1], TrainOptions(memory=4 * 2**20, epochs=1, batch_size=256))

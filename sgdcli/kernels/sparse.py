@@ -1,4 +1,4 @@
-"""Mini-batch SGD on CSR rows in O(nonzeros) per row, whatever the feature count (issue 18, first part).
+"""Mini-batch SGD on CSR rows in O(nonzeros) per row, whatever the feature count.
 
 Rows come as CSR pieces: ``data``/``indices`` hold the nonzeros, and row r is
 entries [starts[r], starts[r] + lens[r]).  Within one call the weights (the
@@ -9,22 +9,26 @@ rows touched only, divided by ``a``.  The gradient of the batch in progress
 is summed into ``G`` (dense, as the dense kernels keep it) with the list of
 the coordinates it touched, so a batch may span calls; at the end of a call
 ``a`` is folded back into ``W``, so between calls (checkpoints, averaging)
-``W`` holds the weights themselves.
+``W`` holds the weights themselves.  A step checks the weights it changed
+for overflow; nothing else can change.
 
-That is plain SGD with L2.  With ``--l1`` too, plain SGD applies L1 by the
-cumulative penalty (Tsuruoka, Tsujii and Ananiadou, 2009; scikit-learn's
-``l1penalty``): ``u`` is the penalty each weight could have received so far
-and ``Q`` what each did receive, and a weight is clipped at zero when a step
-touches it: first for the steps it sat out, then after its gradient for the
-step itself.  Without L2 that is exactly the eager update (every weight
-clipped every step); with L2 it is scikit-learn's approximation.  ``Q`` is
-the first optimizer slot (plain SGD keeps none) and ``u`` its unused bias
-column.  AdaGrad and RMSprop without L1, L2 or averaging are lazy too, and
-exact: a weight whose gradient is zero does not move, AdaGrad's sum does not
-change, and RMSprop's decays by β2 a step, which a touch catches up at once
-(the steps it has seen are kept in the second slot).  Momentum, Nesterov,
-Adam, the penalties of the adaptive rules and averaging change every weight
-at every step, so with any of them a batch's step is the dense kernels' own (``optimizers.step`` over every weight, L1 as its subgradient,
+With ``--l1`` too, plain SGD applies L1 by the cumulative penalty
+(Tsuruoka, Tsujii and Ananiadou, 2009; scikit-learn's ``l1penalty``): ``u``
+is the penalty each weight could have received so far and ``Q`` what each
+did receive.  A weight is clipped towards zero (never across it) for the
+steps it sat out when a row that has it is scored, after each step that
+changes it, and at the end of a call.  Without L2 that is exactly the eager
+rule (every weight clipped at every step); with L2 it is scikit-learn's
+approximation.  ``Q`` is the first optimizer slot (plain SGD keeps none)
+and ``u`` its unused bias column.
+
+AdaGrad and RMSprop without L1, L2 or averaging are lazy too, and exact: a
+weight whose gradient is zero does not move, AdaGrad's sum does not change,
+and RMSprop's decays by β2 a step, which a touch catches up at once (the
+steps each average has seen are kept in the second slot).  Momentum,
+Nesterov, Adam, the penalties of the adaptive rules and averaging change
+every weight at every step, so with any of them a batch's step is the dense
+kernels' own (``optimizers.step`` over every weight, L1 as its subgradient,
 O(features) a step) while its gradient still costs the batch's nonzeros:
 the same updates as on the dense copy of the rows, at the cost
 docs/sparse.md states.
