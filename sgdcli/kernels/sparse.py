@@ -42,7 +42,7 @@ import numpy as np
 
 from sgdcli.kernels.intrinsics import AHEAD, prefetch_span
 from sgdcli.kernels.jit import kernel
-from sgdcli.kernels.losses import loss_grad
+from sgdcli.kernels.losses import loss_grad, loss_grad_one
 from sgdcli.kernels.optimizers import ADAGRAD, RMSPROP, SGD, SLOT_A, SLOT_B, step
 from sgdcli.kernels.schedules import lr_at
 from sgdcli.kernels.state import BAD, BAD_ROW, DIVERGED, EPOCH, EPOCH_LOSS, EPOCH_ROWS, FILL, OK, T
@@ -261,16 +261,26 @@ def train_block_sparse(cfg, data, indices, starts, lens, y, scale, W, G, slots, 
         if slots is not None:
             if penalty:
                 _catch_up_row(W, slots[SLOT_A], a, indices, lo, hi)
-        for k in range(k_out):
+        if k_out == 1:  # scalars, in registers (the single-output loss), as the dense kernels do
             acc = 0.0
             if scale is None:
                 for e in range(lo, hi):
-                    acc += W[k, indices[e]] * data[e]
+                    acc += W[0, indices[e]] * data[e]
             else:
                 for e in range(lo, hi):
-                    acc += W[k, indices[e]] * (data[e] * scale[indices[e]])
-            s[k] = W[k, d] + a * acc
-        loss = loss_grad(cfg.model, s, y[r], g)
+                    acc += W[0, indices[e]] * (data[e] * scale[indices[e]])
+            loss, g[0] = loss_grad_one(cfg.model, W[0, d] + a * acc, y[r])
+        else:
+            for k in range(k_out):
+                acc = 0.0
+                if scale is None:
+                    for e in range(lo, hi):
+                        acc += W[k, indices[e]] * data[e]
+                else:
+                    for e in range(lo, hi):
+                        acc += W[k, indices[e]] * (data[e] * scale[indices[e]])
+                s[k] = W[k, d] + a * acc
+            loss = loss_grad(cfg.model, s, y[r], g)
         if not math.isfinite(loss):
             for e in range(lo, hi):
                 if not math.isfinite(data[e]):
@@ -280,15 +290,26 @@ def train_block_sparse(cfg, data, indices, starts, lens, y, scale, W, G, slots, 
             if status == OK:
                 status = DIVERGED
             break
-        for e in range(lo, hi):
-            j = indices[e]
-            x = data[e] if scale is None else data[e] * scale[j]
-            if marks[j] == 0:
-                marks[j] = 1
-                touched[nt] = j
-                nt += 1
-            for k in range(k_out):
-                G[k, j] += g[k] * x
+        if k_out == 1:
+            g0 = g[0]
+            if g0 != 0.0:  # (hinge's rows past the margin add nothing)
+                for e in range(lo, hi):
+                    j = indices[e]
+                    if marks[j] == 0:
+                        marks[j] = 1
+                        touched[nt] = j
+                        nt += 1
+                    G[0, j] += g0 * (data[e] if scale is None else data[e] * scale[j])
+        else:
+            for e in range(lo, hi):
+                j = indices[e]
+                x = data[e] if scale is None else data[e] * scale[j]
+                if marks[j] == 0:
+                    marks[j] = 1
+                    touched[nt] = j
+                    nt += 1
+                for k in range(k_out):
+                    G[k, j] += g[k] * x
         for k in range(k_out):
             G[k, d] += g[k]
         sums[EPOCH_LOSS] += loss
