@@ -11,7 +11,7 @@ from scipy import sparse as scipy_sparse
 
 from conftest import RSS_SAMPLER, cli
 
-sklearn_datasets = pytest.importorskip("sklearn.datasets")
+sklearn_datasets = pytest.importorskip("sklearn.datasets")  # in the test extra; the skip only guards partial installs
 FeatureHasher = pytest.importorskip("sklearn.feature_extraction").FeatureHasher
 
 
