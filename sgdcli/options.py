@@ -17,15 +17,20 @@ import re
 
 from sgdcli.errors import InputError
 
-MODELS = ("linear", "logistic", "softmax", "hinge")
+MODELS = ("linear", "logistic", "softmax", "hinge", "huber", "quantile", "poisson", "squared_hinge",
+          "modified_huber")
 TASKS = ("regression", "binary", "multiclass")
-_TASK_OF = {"linear": "regression", "logistic": "binary", "hinge": "binary", "softmax": "multiclass"}
-# What `evaluate` reports for a model of each task, in this order (quality gates name these too).
+_TASK_OF = {"linear": "regression", "logistic": "binary", "hinge": "binary", "softmax": "multiclass",
+            "huber": "regression", "quantile": "regression", "poisson": "regression", "squared_hinge": "binary",
+            "modified_huber": "binary"}
+# What `evaluate` reports for a model of each task, in this order (quality gates name these too), and what
+# some models report besides (metrics_of).
 METRICS = {
     "regression": ("rows", "mse", "rmse", "mae", "r2"),
     "binary": ("rows", "accuracy", "log_loss", "auc", "precision", "recall", "f1"),
     "multiclass": ("rows", "accuracy", "log_loss"),
 }
+MODEL_METRICS = {"quantile": ("pinball", "below"), "poisson": ("deviance",)}
 OPTIMIZERS = ("auto", "sgd", "momentum", "nesterov", "adagrad", "rmsprop", "adam")
 # What --optimizer auto trains with: nesterov on dense input; sgd on sparse input, whose steps then touch only
 # the columns of a batch (momentum and the adaptive rules update every weight at every step).
@@ -80,6 +85,16 @@ GENERATE, CONVERT = GenerateDefaults(), ConvertDefaults()
 def task_of(model: str) -> str:
     """regression, binary or multiclass: what a model of type ``model`` predicts."""
     return _TASK_OF[model]
+
+
+def objective(model: str, epsilon: float, quantile: float) -> tuple[str, float]:
+    """A model's loss and its parameter: huber's ``epsilon``, quantile's ``quantile``, else 0."""
+    return model, float(epsilon if model == "huber" else quantile if model == "quantile" else 0.0)
+
+
+def metrics_of(model: str) -> tuple[str, ...]:
+    """What ``evaluate`` reports for a model of type ``model``, in this order."""
+    return METRICS[task_of(model)] + MODEL_METRICS.get(model, ())
 
 
 _SIZE_RE = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*([kmgt]?)(?:i?b)?\s*$", re.IGNORECASE)
@@ -150,8 +165,12 @@ class TrainOptions:
                                      "MATLAB_class attribute is read this way without it.")
     allow_unwritten: bool = _option(False, "Read rows a writer never wrote (unallocated chunks) as their fill values "
                                            "instead of stopping: for files left sparse on purpose.")
-    model: str = _option("logistic", "linear: squared error; logistic: binary cross-entropy; softmax: multiclass; "
-                                     "hinge: linear SVM.", choices=MODELS)
+    model: str = _option("logistic", "linear: squared error; huber: squared, then linear beyond --epsilon; "
+                                     "quantile: pinball loss at --quantile; poisson: counts, log link; logistic: "
+                                     "binary cross-entropy; hinge: linear SVM; squared_hinge; modified_huber: "
+                                     "smoothed hinge with probabilities; softmax: multiclass.", choices=MODELS)
+    epsilon: float = _option(0.1, "huber: the residual beyond which the loss grows linearly.")
+    quantile: float = _option(0.5, "quantile: the quantile q of the target the model predicts, in (0, 1).")
     l2: float = _option(0.0, "L2 penalty (l2/2)·‖w‖²; the bias is not penalised.")
     l1: float = _option(0.0, "L1 penalty l1·‖w‖₁ (subgradient).")
     epochs: int = _option(5, "Passes over every training row.")
@@ -234,6 +253,10 @@ class TrainOptions:
                 continue
             if isinstance(value, str) or not (math.isfinite(value) and value > 0):
                 bad(name, f"must be a finite number > 0{' or auto' if name == 'lr' else ''}, got {value}")
+        if not (math.isfinite(self.epsilon) and self.epsilon > 0):
+            bad("epsilon", f"must be a finite number > 0, got {self.epsilon}")
+        if not (0 < self.quantile < 1):
+            bad("quantile", f"must be in (0, 1), got {self.quantile}")
         for name in ("l1", "l2", "min_delta"):
             value = getattr(self, name)
             if not (math.isfinite(value) and value >= 0):
@@ -292,6 +315,11 @@ class TrainOptions:
         if self.standardize is None:
             changes["standardize"] = AUTO_STANDARDIZE[kind]
         return dataclasses.replace(self, **changes) if changes else self
+
+    @property
+    def objective(self) -> tuple[str, float]:
+        """The model's loss and its parameter (``objective``)."""
+        return objective(self.model, self.epsilon, self.quantile)
 
     def as_dict(self) -> dict:
         d = dataclasses.asdict(self)

@@ -6,6 +6,8 @@ import math
 
 import numpy as np
 
+from sgdcli.options import TrainOptions
+
 # What the references below implement: plain SGD at a constant rate on raw features (sgdcli's defaults until
 # issue 16 made them nesterov, cosine, --lr auto and --standardize).
 PLAIN = {"optimizer": "sgd", "schedule": "constant", "lr": 0.01, "standardize": False}
@@ -13,15 +15,35 @@ PLAIN = {"optimizer": "sgd", "schedule": "constant", "lr": 0.01, "standardize": 
 
 def options(**changes):
     """sgdcli.TrainOptions with the settings these references implement, and ``changes``."""
-    from sgdcli.options import TrainOptions
-
     return TrainOptions(**{**PLAIN, **changes})
 
 
-def loss_and_grad(model: str, s: np.ndarray, t: float) -> tuple[float, np.ndarray]:
-    """Loss of the score vector s for target t, and d loss / d s."""
+DEFAULTS = TrainOptions()  # huber's epsilon and quantile's q when a test does not give them
+
+
+def loss_and_grad(model: str, s: np.ndarray, t: float, param: float | None = None) -> tuple[float, np.ndarray]:
+    """Loss of the score vector s for target t, and d loss / d s (``param``: huber's epsilon, quantile's q)."""
     if model == "linear":
         return 0.5 * (s[0] - t) ** 2, np.array([s[0] - t])
+    if model == "huber":
+        eps = DEFAULTS.epsilon if param is None else param
+        r = s[0] - t
+        if abs(r) <= eps:
+            return 0.5 * r * r, np.array([r])
+        return eps * abs(r) - 0.5 * eps**2, np.array([eps * np.sign(r)])
+    if model == "quantile":
+        q = DEFAULTS.quantile if param is None else param
+        r = t - s[0]
+        return max(q * r, (q - 1) * r), np.array([-q if r > 0 else 1 - q])
+    if model == "poisson":
+        return math.exp(s[0]) - t * s[0], np.array([math.exp(s[0]) - t])
+    if model in ("squared_hinge", "modified_huber"):
+        sign = 1.0 if t == 1 else -1.0
+        z = sign * s[0]
+        if model == "modified_huber" and z < -1:
+            return -4.0 * z, np.array([-4.0 * sign])
+        m = max(0.0, 1 - z)
+        return m * m, np.array([-2.0 * sign * m])
     if model == "logistic":
         p = 1 / (1 + math.exp(-s[0]))
         return -(t * math.log(p) + (1 - t) * math.log(1 - p)), np.array([p - t])
@@ -35,10 +57,10 @@ def loss_and_grad(model: str, s: np.ndarray, t: float) -> tuple[float, np.ndarra
     return -math.log(p[int(t)]), p - onehot
 
 
-def objective(model: str, W: np.ndarray, X: np.ndarray, y: np.ndarray, l1=0.0, l2=0.0) -> float:
+def objective(model: str, W: np.ndarray, X: np.ndarray, y: np.ndarray, l1=0.0, l2=0.0, param=None) -> float:
     """Mean loss + (l2/2)·‖w‖² + l1·‖w‖₁; W is (outputs, features+1), the last column the bias."""
     S = X.astype(np.float64) @ W[:, :-1].T + W[:, -1]
-    mean = np.mean([loss_and_grad(model, S[i], y[i])[0] for i in range(len(y))])
+    mean = np.mean([loss_and_grad(model, S[i], y[i], param)[0] for i in range(len(y))])
     w = W[:, :-1]
     return float(mean + 0.5 * l2 * (w**2).sum() + l1 * np.abs(w).sum())
 

@@ -49,6 +49,11 @@ CASES = [
     ("logistic", 1, lambda rng, n: rng.integers(0, 2, n).astype(float)),
     ("hinge", 1, lambda rng, n: rng.integers(0, 2, n).astype(float)),
     ("softmax", 4, lambda rng, n: rng.integers(0, 4, n).astype(float)),
+    ("huber", 1, lambda rng, n: rng.standard_normal(n) * 3),  # residuals on both sides of epsilon
+    ("quantile", 1, lambda rng, n: rng.standard_normal(n) * 3),
+    ("poisson", 1, lambda rng, n: rng.poisson(2.0, n).astype(float)),
+    ("squared_hinge", 1, lambda rng, n: rng.integers(0, 2, n).astype(float)),
+    ("modified_huber", 1, lambda rng, n: rng.integers(0, 2, n).astype(float)),
 ]
 
 

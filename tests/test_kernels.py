@@ -131,11 +131,15 @@ def test_folded_weights_score_like_standardized_features():
 
 def test_row_losses_match_reference():
     rng = np.random.default_rng(1)
-    for model, k in (("linear", 1), ("logistic", 1), ("hinge", 1), ("softmax", 4)):
+    for model, k in (("linear", 1), ("logistic", 1), ("hinge", 1), ("softmax", 4), ("huber", 1), ("quantile", 1),
+                     ("poisson", 1), ("squared_hinge", 1), ("modified_huber", 1)):
         S = rng.standard_normal((20, k)) * 3
-        t = rng.standard_normal(20) if model == "linear" else rng.integers(0, max(k, 2), 20).astype(float)
-        got = losses.row_losses(losses.CODES[model], S, t, np.empty(20), np.empty_like(S))
-        want = [naive.loss_and_grad(model, S[i], t[i])[0] for i in range(20)]
+        regression = model in ("linear", "huber", "quantile")
+        t = (rng.standard_normal(20) * 3 if regression else rng.poisson(2.0, 20).astype(float) if model == "poisson"
+             else rng.integers(0, max(k, 2), 20).astype(float))
+        param = {"huber": 0.7, "quantile": 0.9}.get(model, 0.0)
+        got = losses.row_losses(losses.loss_of((model, param)), S, t, np.empty(20), np.empty_like(S))
+        want = [naive.loss_and_grad(model, S[i], t[i], param)[0] for i in range(20)]
         np.testing.assert_allclose(got, want, rtol=1e-10, err_msg=model)
 
 

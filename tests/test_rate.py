@@ -144,11 +144,20 @@ def test_a_loss_that_grows_without_overflowing_is_a_blow_up_too(tmp_path, monkey
 
 
 def test_the_zero_model_loss_of_each_model():
+    from sgdcli.kernels.losses import loss_of
+
     labels = np.array([1.0, -3.0, 2.0])
-    assert rate.zero_loss("linear", labels, 1) == pytest.approx(0.5 * np.mean(labels**2))
-    assert rate.zero_loss("logistic", labels, 1) == pytest.approx(np.log(2))
-    assert rate.zero_loss("softmax", labels, 10) == pytest.approx(np.log(10))
-    assert rate.zero_loss("hinge", labels, 1) == 1.0
+
+    def zero(model, outputs=1, param=0.0):
+        return rate.zero_loss(model, labels, outputs, loss_of((model, param)))
+
+    assert zero("linear") == pytest.approx(0.5 * np.mean(labels**2))
+    assert zero("huber", param=1.5) == pytest.approx(np.mean([0.5 * 1**2, 1.5 * 3 - 1.125, 1.5 * 2 - 1.125]))
+    assert zero("quantile", param=0.9) == pytest.approx(np.mean([0.9, 0.1 * 3, 0.9 * 2]))
+    assert zero("poisson") == pytest.approx(1.0)  # e^0 − y·0
+    assert zero("logistic") == pytest.approx(np.log(2))
+    assert zero("softmax", 10) == pytest.approx(np.log(10))
+    assert zero("hinge") == zero("squared_hinge") == zero("modified_huber") == 1.0
 
 
 def test_raw_features_that_blow_the_loss_up_at_an_explicit_rate_say_what_to_change(tmp_path):

@@ -15,7 +15,7 @@ import math
 from typing import NamedTuple
 
 from sgdcli.errors import GateFailed, InputError
-from sgdcli.options import METRICS, TASKS
+from sgdcli.options import MODELS, metrics_of
 
 
 class Gate(NamedTuple):
@@ -28,9 +28,9 @@ class Gate(NamedTuple):
         return "--fail-under" if self.under else "--fail-over"
 
 
-def metric_names(task: str, training: bool = False) -> tuple[str, ...]:
-    """The names a gate may use for a model of ``task`` (``training``: train's validation metrics)."""
-    names = tuple(k for k in METRICS[task] if k != "rows")
+def metric_names(model: str, training: bool = False) -> tuple[str, ...]:
+    """The names a gate may use for a model of type ``model`` (``training``: train's validation metrics)."""
+    names = tuple(k for k in metrics_of(model) if k != "rows")
     return ("loss", *names) if training else names
 
 
@@ -41,7 +41,7 @@ def parse(text: str, under: bool, training: bool = False) -> Gate:
     name = name.strip()
     if not sep or not name:
         raise InputError(f"{option}: expected METRIC=VALUE, got {text!r}")
-    known = sorted({n for task in TASKS for n in metric_names(task, training)})
+    known = sorted({n for model in MODELS for n in metric_names(model, training)})
     if name not in known:
         raise InputError(f"{option}: unknown metric {name!r} (known: {', '.join(known)})")
     try:
@@ -58,9 +58,9 @@ def parse_all(fail_under, fail_over, training: bool = False) -> list[Gate]:
     return [parse(text, True, training) for text in fail_under] + [parse(text, False, training) for text in fail_over]
 
 
-def check_task(gates: list[Gate], task: str, what: str, training: bool = False) -> None:
-    """InputError for a gate on a metric that ``what`` (a model of ``task``) does not have."""
-    names = metric_names(task, training)
+def check_model(gates: list[Gate], model: str, what: str, training: bool = False) -> None:
+    """InputError for a gate on a metric that ``what`` (a model of type ``model``) does not have."""
+    names = metric_names(model, training)
     for gate in gates:
         if gate.metric not in names:
             raise InputError(f"{gate.option} {gate.metric}: {what} has no such metric (it has {', '.join(names)})")

@@ -8,7 +8,7 @@ import click
 
 from sgdcli.cli import gates, render
 from sgdcli.cli.params import columns_options, command, gate_options, json_option, memory_option, x_option, y_option
-from sgdcli.options import PREDICTION_FORMATS as FORMATS, STDOUT, task_of
+from sgdcli.options import PREDICTION_FORMATS as FORMATS, STDOUT
 from sgdcli.reporting.plain import PassProgress
 
 
@@ -55,8 +55,9 @@ def evaluate_cmd(model, data, x, y, label_column, features, transpose, allow_unw
                  fail_over):
     """Print the metrics of MODEL on DATA.
 
-    Regression: mse, rmse, mae, r2. Binary: accuracy, log_loss, auc,
-    precision, recall, f1. Multiclass: accuracy, log_loss. All include rows.
+    Regression: mse, rmse, mae, r2 (quantile also pinball, below; poisson
+    also deviance). Binary: accuracy, log_loss, auc, precision, recall, f1.
+    Multiclass: accuracy, log_loss. All include rows.
     With --fail-under/--fail-over, a metric beyond its bound makes the command
     exit 3 after printing the metrics.
     """
@@ -64,7 +65,7 @@ def evaluate_cmd(model, data, x, y, label_column, features, transpose, allow_unw
 
     checks = gates.parse_all(fail_under, fail_over)
     loaded = sgdcli.load_model(model)
-    gates.check_task(checks, task_of(loaded.model), f"{model} (a {loaded.model} model)")
+    gates.check_model(checks, loaded.model, f"{model} (a {loaded.model} model)")
     sgdcli.configure_runtime()
     result = sgdcli.evaluate(loaded, data, x=x, y=y, memory=memory, label_column=label_column, features=features,
                              transpose=transpose, allow_unwritten=allow_unwritten, report=_warn,

@@ -11,7 +11,7 @@ from sgdcli.cli import gates, render
 from sgdcli.cli.params import (command, gate_options, json_option, parse_batch_sizes, parse_lrs, training_kwargs,
                                training_options)
 from sgdcli.errors import InputError
-from sgdcli.options import DaskOptions, TrainOptions, task_of
+from sgdcli.options import DaskOptions, TrainOptions
 
 
 @command("train", example='sgdcli train data.h5 -o model.h5 --model logistic --batch-size 256 --epochs 5')
@@ -63,7 +63,7 @@ def train_cmd(data, output, progress, quiet, verbose, metrics, checkpoint, check
     if checks:
         if opts.val is None and opts.val_fraction <= 0:
             raise InputError(f"{checks[0].option}: the gates apply to validation metrics; give --val FILE or --val-fraction F")
-        gates.check_task(checks, task_of(opts.model), f"a {opts.model} model's validation", training=True)
+        gates.check_model(checks, opts.model, f"a {opts.model} model's validation", training=True)
     sgdcli.configure_runtime()
     reporter = sgdcli.make_reporter("none" if quiet else progress)
     with sgdcli.stop_on_signals() as stop:

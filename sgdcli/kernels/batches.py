@@ -47,7 +47,7 @@ _DIVERGING_ROW = -2  # a status: a finite row whose loss is not finite (the weig
 
 
 @kernel(callee=True)
-def _accumulate(model, X, y, rows, lo, hi, We, G, s, g):
+def _accumulate(objective, X, y, rows, lo, hi, We, G, s, g):
     """Add the loss gradients of the rows at rows[lo:hi] into ``G``; return (loss sum, status).
 
     status is -1, the position in ``rows`` of a row with non-finite data, or
@@ -66,7 +66,7 @@ def _accumulate(model, X, y, rows, lo, hi, We, G, s, g):
             for j in range(d):
                 acc += We[k, j] * x[j]
             s[k] = acc
-        loss = loss_grad(model, s, y[r], g)
+        loss = loss_grad(objective, s, y[r], g)
         if not math.isfinite(loss):
             return total, r if has_nonfinite(x) else _DIVERGING_ROW
         total += loss
@@ -80,7 +80,7 @@ def _accumulate(model, X, y, rows, lo, hi, We, G, s, g):
 
 
 @kernel(callee=True)
-def _accumulate_one(model, X, y, rows, lo, hi, w, grad):
+def _accumulate_one(objective, X, y, rows, lo, hi, w, grad):
     """``_accumulate`` for a single-output model (weights ``w``, gradient sum ``grad``).
 
     Two rows at a time, in scalars: one pass over the weights scores both, and
@@ -108,8 +108,8 @@ def _accumulate_one(model, X, y, rows, lo, hi, w, grad):
         for j in range(d):
             z += w[j] * x[j]
             z2 += w[j] * x2[j]
-        loss, dz = loss_grad_one(model, z, y[r])
-        loss2, dz2 = loss_grad_one(model, z2, y[r if single else r + 1])
+        loss, dz = loss_grad_one(objective, z, y[r])
+        loss2, dz2 = loss_grad_one(objective, z2, y[r if single else r + 1])
         if not math.isfinite(loss):
             return total, r if has_nonfinite(x) else _DIVERGING_ROW
         if single:
@@ -233,7 +233,7 @@ def train_block_batches(cfg, X, y, rows, center, scale, state, scratch, threads=
         if threads is not None:
             threaded = take >= cfg.par_min_rows
             if threaded:
-                _accumulate_parallel(cfg.model, threads, X, y, rows, i, take, We, partial, ploss, pstatus, s_buf, g_buf,
+                _accumulate_parallel(cfg.loss, threads, X, y, rows, i, take, We, partial, ploss, pstatus, s_buf, g_buf,
                                      multi)
                 for p in range(threads):
                     loss += ploss[p]
@@ -244,9 +244,9 @@ def train_block_batches(cfg, X, y, rows, center, scale, state, scratch, threads=
                             G[k, j] += partial[p, k, j]
         if not threaded:
             if multi is None:
-                res = _accumulate_one(cfg.model, X, y, rows, i, i + take, We[0], G[0])
+                res = _accumulate_one(cfg.loss, X, y, rows, i, i + take, We[0], G[0])
             else:
-                res = _accumulate(cfg.model, X, y, rows, i, i + take, We, G, s_buf[0, :k_out], g_buf[0, :k_out])
+                res = _accumulate(cfg.loss, X, y, rows, i, i + take, We, G, s_buf[0, :k_out], g_buf[0, :k_out])
             loss = res[0]
             status = res[1]
         if status >= 0:
@@ -264,7 +264,7 @@ def train_block_batches(cfg, X, y, rows, center, scale, state, scratch, threads=
 
 
 @kernel(parallel=True, callee=True)
-def _accumulate_parallel(model, parts, X, y, rows, i, take, We, partial, ploss, pstatus, s_buf, g_buf, multi):
+def _accumulate_parallel(objective, parts, X, y, rows, i, take, We, partial, ploss, pstatus, s_buf, g_buf, multi):
     """Rows rows[i:i+take] split into ``parts`` contiguous ranges, one per thread.
 
     Each thread writes only its own partial sums, loss and status.  Kept apart
@@ -278,9 +278,9 @@ def _accumulate_parallel(model, parts, X, y, rows, i, take, We, partial, ploss, 
         hi = i + (p + 1) * take // parts
         partial[p] = 0.0
         if multi is None:
-            res = _accumulate_one(model, X, y, rows, lo, hi, We[0], partial[p, 0])
+            res = _accumulate_one(objective, X, y, rows, lo, hi, We[0], partial[p, 0])
         else:
-            res = _accumulate(model, X, y, rows, lo, hi, We, partial[p], s_buf[p, :k_out], g_buf[p, :k_out])
+            res = _accumulate(objective, X, y, rows, lo, hi, We, partial[p], s_buf[p, :k_out], g_buf[p, :k_out])
         ploss[p] = res[0]
         pstatus[p] = res[1]
 

@@ -1,11 +1,17 @@
-"""The four losses, each one definition used by training, validation and tests.
+"""The losses, each one definition used by training, validation and tests.
 
 A loss is a function of the raw scores ``s`` (one per output) and the encoded
 target: it returns the loss and writes d loss / d s into ``g``.  The inverse
-link (identity, sigmoid, softmax) turns scores into predictions.
+link (identity, exp, sigmoid, softmax) turns scores into predictions.  A loss
+is given as ``(code, param)``: the param is huber's epsilon or quantile's q
+(``loss_of``), unused by the others.
 
-Targets: linear takes the value, logistic and hinge take the class index 0/1
-(hinge uses y = ±1 internally), softmax takes the class index.
+Targets: the regression losses (linear, huber, quantile, poisson) take the
+value; logistic, hinge, squared_hinge and modified_huber take the class index
+0/1 (the hinges use y = ±1 internally); softmax takes the class index.  The
+definitions are scikit-learn's (SGDRegressor's huber and epsilon,
+SGDClassifier's squared_hinge and modified_huber, the pinball loss, and the
+Poisson deviance's terms in the score, without the target's constant).
 """
 
 from __future__ import annotations
@@ -17,17 +23,24 @@ from numba import prange
 
 from sgdcli.kernels.jit import kernel
 
-LINEAR, LOGISTIC, SOFTMAX, HINGE = 0, 1, 2, 3
-CODES = {"linear": LINEAR, "logistic": LOGISTIC, "softmax": SOFTMAX, "hinge": HINGE}
+LINEAR, LOGISTIC, SOFTMAX, HINGE, HUBER, QUANTILE, POISSON, SQUARED_HINGE, MODIFIED_HUBER = range(9)
+CODES = {"linear": LINEAR, "logistic": LOGISTIC, "softmax": SOFTMAX, "hinge": HINGE, "huber": HUBER,
+         "quantile": QUANTILE, "poisson": POISSON, "squared_hinge": SQUARED_HINGE, "modified_huber": MODIFIED_HUBER}
+
+
+def loss_of(objective: tuple[str, float]) -> tuple[int, float]:
+    """The ``(code, param)`` the kernels take for an objective ``(model, param)`` (``options.objective``)."""
+    return CODES[objective[0]], float(objective[1])
 
 
 @kernel(callee=True)
-def loss_grad_one(model, z, target):
-    """(loss, d loss / d z) of a single-output model (linear, logistic, hinge) at score ``z``.
+def loss_grad_one(loss, z, target):
+    """(loss, d loss / d z) of a single-output model (all but softmax) at score ``z``.
 
     Scalars in and out: the kernels' hot loop for these models keeps everything
     in registers, faster than going through ``loss_grad``'s arrays.
     """
+    model = loss[0]
     if model == LINEAR:
         r = z - target
         return 0.5 * r * r, r
@@ -38,21 +51,46 @@ def loss_grad_one(model, z, target):
         inv = 1.0 / (1.0 + e)
         p = inv if z >= 0 else e * inv
         return math.log1p(e) + max(z, 0.0) - target * z, p - target
-    # HINGE
+    if model == HUBER:  # squared within epsilon of the target, linear beyond
+        r = z - target
+        eps = loss[1]
+        if abs(r) <= eps:
+            return 0.5 * r * r, r
+        return eps * abs(r) - 0.5 * eps * eps, eps if r > 0 else -eps
+    if model == QUANTILE:  # pinball: q per unit under the target, 1 − q per unit over it
+        r = target - z
+        q = loss[1]
+        if r > 0:
+            return q * r, -q
+        return (q - 1.0) * r, (1.0 - q) if r < 0 else 0.0
+    if model == POISSON:  # log link: the mean is exp(z); the terms of the deviance in z
+        mu = math.exp(z)
+        return mu - target * z, mu - target
     sign = 2.0 * target - 1.0
     margin = 1.0 - sign * z
+    if model == SQUARED_HINGE:
+        if margin > 0:
+            return margin * margin, -2.0 * sign * margin
+        return 0.0, 0.0
+    if model == MODIFIED_HUBER:  # squared hinge, linear below a margin of −1
+        if sign * z >= -1.0:
+            if margin > 0:
+                return margin * margin, -2.0 * sign * margin
+            return 0.0, 0.0
+        return -4.0 * sign * z, -4.0 * sign
+    # HINGE
     if margin > 0:
         return margin, -sign
     return 0.0, 0.0
 
 
 @kernel(callee=True)
-def loss_grad(model, s, target, g):
+def loss_grad(loss, s, target, g):
     """Loss of scores ``s`` for ``target``; writes the derivative into ``g``."""
-    if model != SOFTMAX:
-        loss, dz = loss_grad_one(model, s[0], target)
+    if loss[0] != SOFTMAX:
+        value, dz = loss_grad_one(loss, s[0], target)
         g[0] = dz
-        return loss
+        return value
     k = s.shape[0]
     top = s[0]
     for c in range(1, k):
@@ -70,18 +108,23 @@ def loss_grad(model, s, target, g):
 
 
 @kernel(parallel=True)
-def row_losses(model, S, targets, out, scratch):
+def row_losses(loss, S, targets, out, scratch):
     """Per-row loss of a score matrix ``S`` (rows × outputs); ``scratch`` is like ``S``."""
     for i in prange(S.shape[0]):
-        out[i] = loss_grad(model, S[i], targets[i], scratch[i])
+        out[i] = loss_grad(loss, S[i], targets[i], scratch[i])
     return out
 
 
 def inverse_link(model: str, S: np.ndarray) -> np.ndarray:
-    """Probabilities (classifiers) or values (linear) from raw scores, in NumPy."""
-    if model == "linear":
+    """Probabilities (classifiers) or values (regression) from raw scores, in NumPy."""
+    if model in ("linear", "huber", "quantile"):
         return S[:, 0].copy()
-    if model in ("logistic", "hinge"):  # hinge scores are not calibrated; the sigmoid only orders them
+    if model == "poisson":
+        return np.exp(S[:, 0])
+    if model == "modified_huber":  # scikit-learn's estimate: (clip(z, −1, 1) + 1) / 2
+        p1 = (np.clip(S[:, 0], -1.0, 1.0) + 1.0) / 2.0
+        return np.column_stack([1.0 - p1, p1])
+    if model in ("logistic", "hinge", "squared_hinge"):  # the hinges' scores are not calibrated: only ordered
         p1 = 0.5 * (1.0 + np.tanh(0.5 * S[:, 0]))
         return np.column_stack([1.0 - p1, p1])
     top = S.max(axis=1, keepdims=True)

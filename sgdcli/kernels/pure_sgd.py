@@ -48,7 +48,7 @@ def train_block_pure_sgd(cfg, X, y, rows, center, scale, w, counters, sums, velo
         else:
             for j in range(d):
                 z += w[j] * x[j]
-        loss, dz = loss_grad_one(cfg.model, z, y[r])
+        loss, dz = loss_grad_one(cfg.loss, z, y[r])
         if not math.isfinite(loss):
             if has_nonfinite(x):
                 counters[BAD] = r

@@ -269,7 +269,7 @@ def train_block_sparse(cfg, data, indices, starts, lens, y, scale, W, G, slots, 
             else:
                 for e in range(lo, hi):
                     acc += W[0, indices[e]] * (data[e] * scale[indices[e]])
-            loss, g[0] = loss_grad_one(cfg.model, W[0, d] + a * acc, y[r])
+            loss, g[0] = loss_grad_one(cfg.loss, W[0, d] + a * acc, y[r])
         else:
             for k in range(k_out):
                 acc = 0.0
@@ -280,7 +280,7 @@ def train_block_sparse(cfg, data, indices, starts, lens, y, scale, W, G, slots, 
                     for e in range(lo, hi):
                         acc += W[k, indices[e]] * (data[e] * scale[indices[e]])
                 s[k] = W[k, d] + a * acc
-            loss = loss_grad(cfg.model, s, y[r], g)
+            loss = loss_grad(cfg.loss, s, y[r], g)
         if not math.isfinite(loss):
             for e in range(lo, hi):
                 if not math.isfinite(data[e]):

@@ -35,6 +35,7 @@ class KernelConfig(NamedTuple):
     """Immutable settings of the kernels; built once per run by ``kernel_config``."""
 
     model: int
+    loss: tuple  # (code, param): losses.loss_of
     optimizer: int
     schedule: int
     batch_size: int
@@ -68,6 +69,7 @@ def kernel_config(opts, batch: int, threads: int, total_iterations: int,
     opts = opts.for_input(sparse)
     return KernelConfig(
         model=losses.CODES[opts.model],
+        loss=losses.loss_of(opts.objective),
         optimizer=optimizers.CODES[opts.optimizer],
         schedule=schedules.CODES[opts.schedule],
         batch_size=int(batch),

@@ -27,7 +27,10 @@ from sgdcli.data.atomic import atomic_output
 from sgdcli.errors import InputError
 from sgdcli.data.jsontext import dumps
 from sgdcli.model.labels import Labels
-from sgdcli.options import MODELS, task_of
+from sgdcli.options import MODELS, objective, task_of
+from sgdcli.options import TrainOptions as _TrainOptions
+
+TRAIN_DEFAULTS = _TrainOptions()
 
 FORMAT = "sgdcli-model"
 FORMAT_VERSION = 1
@@ -56,6 +59,13 @@ class Model:
     @property
     def labels(self) -> Labels:
         return Labels(task_of(self.model), self.classes)
+
+    @property
+    def objective(self) -> tuple[str, float]:
+        """The loss and its parameter the model was trained with (``options.objective``; huber's epsilon and
+        quantile's q from its options, their defaults for files without them)."""
+        return objective(self.model, self.options.get("epsilon", TRAIN_DEFAULTS.epsilon),
+                         self.options.get("quantile", TRAIN_DEFAULTS.quantile))
 
     def raw_weights(self) -> np.ndarray:
         """Weights on raw features, bias as the last column, as the scoring kernel takes them."""

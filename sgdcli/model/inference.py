@@ -22,7 +22,7 @@ from sgdcli.kernels.scoring import scores
 from sgdcli.model import metrics, outputs
 from sgdcli.model.file import Model, load_model
 from sgdcli.model.labels import Labels
-from sgdcli.options import DEFAULT_MEMORY, DEFAULT_X, DEFAULT_Y, METRICS
+from sgdcli.options import DEFAULT_MEMORY, DEFAULT_X, DEFAULT_Y, metrics_of, task_of
 
 
 Selector = Callable[[Block], "tuple[np.ndarray, int]"]
@@ -82,10 +82,10 @@ def _sparse_scores(table: Table, block: Block, rows: np.ndarray, We: np.ndarray)
 
 
 class Measurement:
-    """The task's metric accumulator and the training loss summed over some rows; mergeable."""
+    """The model's metric accumulator and the training loss summed over some rows; mergeable."""
 
-    def __init__(self, task: str):
-        self.acc = metrics.for_task(task)
+    def __init__(self, objective: tuple[str, float]):
+        self.acc = metrics.for_model(objective)
         self.loss_sum = 0.0
         self.n = 0
 
@@ -101,11 +101,12 @@ class Measurement:
         return result
 
 
-def measure_part(table: Table, model_name: str, labels: Labels, We: np.ndarray, memory: int,
+def measure_part(table: Table, objective: tuple[str, float], labels: Labels, We: np.ndarray, memory: int,
                  select: Selector | None = None, part: tuple[int, int] = (0, 1), progress=None) -> Measurement:
-    """The measurement of the selected rows of blocks ``part`` (see ``score_blocks``)."""
-    out = Measurement(labels.task)
-    code = losses.CODES[model_name]
+    """The measurement of the selected rows of blocks ``part`` (see ``score_blocks``) for a model of
+    ``objective`` (its loss and that loss's parameter, ``options.objective``)."""
+    out = Measurement(objective)
+    code = losses.loss_of(objective)
     where = f"{table.path}:{table.y_name}"
     for block, rows, S in score_blocks(table, We, memory, select, part, progress):
         y = labels.encode_rows(block.y, rows, where, block.start)[rows]
@@ -116,10 +117,10 @@ def measure_part(table: Table, model_name: str, labels: Labels, We: np.ndarray, 
     return out
 
 
-def measure(table: Table, model_name: str, labels: Labels, We: np.ndarray, memory: int,
+def measure(table: Table, objective: tuple[str, float], labels: Labels, We: np.ndarray, memory: int,
             select: Selector | None = None, progress=None) -> dict:
-    """Mean training loss (``loss``) and the task's metrics over the selected rows."""
-    return measure_part(table, model_name, labels, We, memory, select, progress=progress).result()
+    """Mean training loss (``loss``) and the model's metrics over the selected rows."""
+    return measure_part(table, objective, labels, We, memory, select, progress=progress).result()
 
 
 def _open_for(model: Model, data, x: str, y: str | None, columns: dict | None = None, report=None) -> Table:
@@ -162,7 +163,7 @@ def _hashed(params: dict | None) -> str:
 def evaluate(model, data, x: str = DEFAULT_X, y: str = DEFAULT_Y, memory: int = DEFAULT_MEMORY,
              label_column: str | None = None, features=None, transpose: bool = False, allow_unwritten: bool = False,
              report=None, progress=None) -> dict:
-    """Metrics of ``model`` on ``data``: exactly the keys of ``options.METRICS[task]``.
+    """Metrics of ``model`` on ``data``: exactly the keys of ``options.metrics_of(model)``.
 
     ``label_column``, ``features``, ``transpose`` and ``allow_unwritten`` say what the table is, as for
     training; ``report(text)`` hears of rows read from fill values, ``progress(done, total)`` of the rows scored.
@@ -172,8 +173,8 @@ def evaluate(model, data, x: str = DEFAULT_X, y: str = DEFAULT_Y, memory: int = 
                "allow_unwritten": allow_unwritten}
     with _open_for(model, data, x, y, columns, report) as table:
         labels = model.labels
-        result = measure(table, model.model, labels, model.raw_weights(), memory, progress=progress)
-    return {key: result[key] for key in METRICS[labels.task]}
+        result = measure(table, model.objective, labels, model.raw_weights(), memory, progress=progress)
+    return {key: result[key] for key in metrics_of(model.model)}
 
 
 def predict(model, data, output, x: str = DEFAULT_X, proba: bool = False, memory: int = DEFAULT_MEMORY,
@@ -184,8 +185,8 @@ def predict(model, data, output, x: str = DEFAULT_X, proba: bool = False, memory
     source = os.path.abspath(os.fspath(model)) if isinstance(model, (str, os.PathLike)) else ""
     fmt = outputs.output_format(output, format)
     model = load_model(model)
-    if proba and model.model == "linear":
-        raise InputError("--proba: a linear (regression) model has no probabilities")
+    if proba and task_of(model.model) == "regression":
+        raise InputError(f"--proba: a {model.model} (regression) model has no probabilities")
     if output != outputs.STDOUT:
         check_writable(output, inputs=(data, source or None))
     columns = {"label_column": label_column, "features": features, "transpose": transpose,
@@ -197,8 +198,8 @@ def predict(model, data, output, x: str = DEFAULT_X, proba: bool = False, memory
         shown = np.array([names[int(c)] for c in model.classes], dtype=object) if names else model.classes
         with outputs.prediction_writer(output, fmt, n, shown, proba, attrs) as writer:
             for block, _rows, S in score_blocks(table, model.raw_weights(), memory, progress=progress):
-                if model.classes is None:
-                    writer.write(block.start, block.stop, S[:, 0], None)
+                if model.classes is None:  # the value: the score, or exp(score) for poisson
+                    writer.write(block.start, block.stop, losses.inverse_link(model.model, S), None)
                     continue
                 P = losses.inverse_link(model.model, S)
                 best = P.argmax(axis=1)

@@ -88,6 +88,11 @@ def collect(blocks, model: str, where: str) -> np.ndarray | None:
     found: np.ndarray | None = None if task == "regression" else np.array([], dtype=np.float64)
     for first_row, y, rows in blocks:
         check_finite_labels(y, where, first_row)
+        if model == "poisson":
+            negative = np.flatnonzero(y < 0)
+            if len(negative):
+                raise InputError(f"{where}: --model poisson needs counts (targets >= 0); found "
+                                 f"{_fmt(y[negative[0]])} at row {first_row + int(negative[0])}")
         if task == "regression":
             continue
         found = np.union1d(found, np.unique(y if rows is None else y[rows]))

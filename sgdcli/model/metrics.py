@@ -15,6 +15,9 @@ import math
 
 import numpy as np
 
+from sgdcli.kernels.losses import inverse_link
+from sgdcli.options import MODEL_METRICS, task_of
+
 AUC_BITS = 20
 
 
@@ -24,17 +27,32 @@ def _log_loss_binary(score: np.ndarray, y01: np.ndarray) -> np.ndarray:
 
 
 class RegressionMetrics:
-    def __init__(self):
+    """Errors of the predictions (the scores through the model's inverse link: exp for poisson), and for a
+    quantile model the pinball loss at its q and the fraction of targets below the prediction, for a poisson
+    model the mean Poisson deviance."""
+
+    def __init__(self, model: str = "linear", q: float = 0.5):
+        self.model, self.q = model, q
         self.n = 0
         self.sse = 0.0
         self.sae = 0.0
         self.y_mean = 0.0
         self.y_m2 = 0.0
+        self.extra = {name: 0.0 for name in MODEL_METRICS.get(model, ())}  # sums over rows
 
     def update(self, S: np.ndarray, y: np.ndarray) -> None:
-        err = S[:, 0] - y
+        pred = inverse_link(self.model, S)
+        err = pred - y
         self.sse += float(err @ err)
         self.sae += float(np.abs(err).sum())
+        if self.model == "quantile":
+            r = y - pred
+            self.extra["pinball"] += float(np.maximum(self.q * r, (self.q - 1.0) * r).sum())
+            self.extra["below"] += float(np.count_nonzero(y < pred))
+        elif self.model == "poisson":
+            with np.errstate(divide="ignore", invalid="ignore"):
+                ylog = np.where(y > 0, y * np.log(y / pred), 0.0)
+            self.extra["deviance"] += float((2.0 * (ylog - (y - pred))).sum())
         nb = len(y)
         if nb == 0:
             return
@@ -55,13 +73,16 @@ class RegressionMetrics:
         self.y_mean += delta * other.n / n
         self.sse += other.sse
         self.sae += other.sae
+        for name in self.extra:
+            self.extra[name] += other.extra[name]
         self.n = n
 
     def result(self) -> dict:
         n = max(self.n, 1)
         mse = self.sse / n
         r2 = 1.0 - self.sse / self.y_m2 if self.y_m2 > 0 else (1.0 if self.sse == 0 else float("-inf"))
-        return {"rows": self.n, "mse": mse, "rmse": math.sqrt(mse), "mae": self.sae / n, "r2": r2}
+        return {"rows": self.n, "mse": mse, "rmse": math.sqrt(mse), "mae": self.sae / n, "r2": r2,
+                **{name: total / n for name, total in self.extra.items()}}
 
 
 class BinaryMetrics:
@@ -157,3 +178,11 @@ def _ordered_key(score: np.ndarray) -> np.ndarray:
 
 def for_task(task: str):
     return {"regression": RegressionMetrics, "binary": BinaryMetrics, "multiclass": MulticlassMetrics}[task]()
+
+
+def for_model(objective: tuple[str, float]):
+    """The accumulator of a model's metrics (``options.metrics_of``); ``objective``: (model, its loss's param)."""
+    model, param = objective
+    if task_of(model) == "regression":
+        return RegressionMetrics(model, param if model == "quantile" else 0.5)
+    return for_task(task_of(model))

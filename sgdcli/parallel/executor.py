@@ -60,8 +60,8 @@ class Executor(Protocol):
                   safe_point: Callable[[Position], None]) -> EpochResult:
         """Train from ``pos`` to the end of epoch ``pos.epoch`` (engine/epoch.py's contract)."""
 
-    def validate(self, table: Table, model: str, labels: Labels, We: np.ndarray, memory: int, select,
-                 on_stop: Callable[[], None]) -> dict:
+    def validate(self, table: Table, objective: tuple[str, float], labels: Labels, We: np.ndarray, memory: int,
+                 select, on_stop: Callable[[], None]) -> dict:
         """Loss and metrics of weights ``We`` (on raw features) over the rows ``select`` picks from ``table``."""
 
     def summary(self) -> dict:

@@ -52,9 +52,9 @@ class LocalExecutor:
         return engine.run_epoch(self.table, state, self.cfg, self.plan, self.scratch, pos,
                                 on_progress=on_progress, safe_point=safe_point)
 
-    def validate(self, table: Table, model: str, labels: Labels, We: np.ndarray, memory: int, select,
-                 on_stop: Callable[[], None]) -> dict:
-        return measure(table, model, labels, We, memory, select)
+    def validate(self, table: Table, objective: tuple[str, float], labels: Labels, We: np.ndarray, memory: int,
+                 select, on_stop: Callable[[], None]) -> dict:
+        return measure(table, objective, labels, We, memory, select)
 
     def summary(self) -> dict:
         return {}

@@ -39,7 +39,7 @@ class ValidationJob:
     """A validation pass over a file, each worker scoring a share of its blocks."""
 
     file: FileRef
-    model: str
+    objective: tuple  # the model's loss and its parameter (options.objective)
     labels: object  # model.labels.Labels
     memory: int
     select: object  # data.selection.ValidationRows
@@ -79,7 +79,7 @@ def run_round(job: Job, r: Round) -> RoundResult:
 def validate(job: ValidationJob, We: np.ndarray, part: tuple[int, int]) -> Measurement:
     """Loss and metrics of weights ``We`` (on raw features) over blocks ``part`` = (i, n) of the file."""
     with _exclusive(job.threads):
-        return measure_part(_table(job.file), job.model, job.labels, We, job.memory, job.select, part)
+        return measure_part(_table(job.file), job.objective, job.labels, We, job.memory, job.select, part)
 
 
 def data_pass(job: PassJob, fn, part: tuple[int, int]):

@@ -47,9 +47,14 @@ import math
 import numpy as np
 
 from sgdcli.data.table import Table
+from sgdcli.kernels import losses
+from sgdcli.options import task_of
 
 MOMENTUM_OPTIMIZERS = ("momentum", "nesterov")
-CURVATURE = {"linear": 1.0, "logistic": 0.25, "softmax": 0.5, "hinge": 1.0}  # hinge: as squared error
+# Bounds on each loss's second derivative in the score; the hinges and the pinball loss, which have none, as
+# squared error; poisson's is its mean, exp(score), taken from the labels (curvature()).
+CURVATURE = {"linear": 1.0, "logistic": 0.25, "softmax": 0.5, "hinge": 1.0, "huber": 1.0, "quantile": 1.0,
+             "squared_hinge": 2.0, "modified_huber": 2.0}
 SAMPLE_ROWS = 4096
 # Places of the file the sample is read from: few enough that where each read decodes a chunk (gzip) the sample
 # costs a few percent of an epoch (`bench/defaults.py` notes), and the same for every layout, so that the same
@@ -73,19 +78,20 @@ class AutoRate:
     trace: float
     rows: int  # rows sampled
     zero_loss: float = math.nan  # the mean loss of the all-zero model on the sample: where training starts
-    label_scale: float = math.nan  # adaptive optimizers: the labels' root mean square (squared error), else 1
+    label_scale: float = math.nan  # adaptive optimizers: the labels' root mean square (regression), else 1
+    curvature: float = math.nan  # the loss's curvature bound (CURVATURE, curvature())
     momentum: float | None = None  # β of momentum and nesterov, whose batches the noise term counts
 
     def why(self, model: str, batch: int, optimizer: str) -> str:
         """The reason for the rate, for the log."""
         if optimizer in ADAPTIVE:
             scale = (f" × {self.label_scale:.4g}, the labels' root mean square on {self.rows} rows"
-                     if model == "linear" else "")
+                     if task_of(model) == "regression" else "")
             return f"{ADAPTIVE[optimizer]:g}, {optimizer}'s step per weight{scale}"
         batches = f"({batch} × (1 − {self.momentum:g}))" if self.momentum is not None else f"{batch}"
-        return (f"1 / ({CURVATURE[model]:g} × ({self.lambda_max:.4g} + {self.trace:.4g} / {batches})): the largest "
+        return (f"1 / ({self.curvature:.4g} × ({self.lambda_max:.4g} + {self.trace:.4g} / {batches})): the largest "
                 f"eigenvalue and the trace of the features' second moments on {self.rows} rows, {model}'s "
-                f"curvature bound {CURVATURE[model]:g}"
+                f"curvature bound {self.curvature:.4g}"
                 + (f", the batches momentum {self.momentum:g} sums" if self.momentum is not None else ""))
 
     def as_dict(self) -> dict:
@@ -128,14 +134,26 @@ def blew_up(loss: float, zero: float) -> bool:
     return math.isfinite(zero) and loss > BLOWN_UP * max(zero, 1e-12)
 
 
-def zero_loss(model: str, labels: np.ndarray, outputs: int) -> float:
-    """The mean loss of the all-zero model (every score 0) on ``labels``."""
-    if model == "linear":
-        finite = labels[np.isfinite(labels)]
-        return float(0.5 * np.mean(finite**2)) if len(finite) else math.nan
-    if model == "hinge":
-        return 1.0
-    return math.log(max(outputs, 2))  # logistic: ln 2; softmax: ln K
+def zero_loss(model: str, labels: np.ndarray, outputs: int, loss: tuple) -> float:
+    """The mean loss of the all-zero model (every score 0) on ``labels`` (the raw values of a regression's
+    sample; a classifier's are not needed), ``loss`` the kernels' ``(code, param)``."""
+    if task_of(model) == "regression":
+        finite = labels[np.isfinite(labels)].astype(np.float64)
+        if not len(finite):
+            return math.nan
+        scores = np.zeros((len(finite), 1))
+        return float(losses.row_losses(loss, scores, finite, np.empty(len(finite)), np.empty_like(scores)).mean())
+    if model in ("logistic", "softmax"):
+        return math.log(max(outputs, 2))  # ln 2; ln K
+    return 1.0  # the hinges: a margin of 1 missed
+
+
+def curvature(model: str, labels: np.ndarray) -> float:
+    """The loss's curvature bound: CURVATURE, or poisson's mean count (at least 1) on the sample's labels."""
+    if model != "poisson":
+        return CURVATURE[model]
+    finite = labels[np.isfinite(labels)]
+    return max(1.0, float(finite.mean())) if len(finite) else 1.0
 
 
 def largest_eigenvalue(Z: np.ndarray) -> float:
@@ -176,15 +194,17 @@ def _sparse_curvature(table: Table, scale: np.ndarray) -> tuple[float, float, in
 
 
 def auto_rate(table: Table, model: str, center: np.ndarray, scale: np.ndarray, batch: int, optimizer: str,
-              momentum: float = 0.0, outputs: int = 1) -> AutoRate:
-    """The rate of ``--lr auto`` for ``model`` (``outputs`` scores) at ``batch`` rows with ``optimizer`` (whose
-    β, for momentum and nesterov, is ``momentum``)."""
+              momentum: float = 0.0, outputs: int = 1, loss: tuple | None = None) -> AutoRate:
+    """The rate of ``--lr auto`` for ``model`` (``outputs`` scores; ``loss``, the kernels' ``(code, param)``)
+    at ``batch`` rows with ``optimizer`` (whose β, for momentum and nesterov, is ``momentum``)."""
+    loss = loss if loss is not None else losses.loss_of((model, 0.0))
     if optimizer in ADAPTIVE:
         labels = sample_labels(table)
-        size = float(np.sqrt(np.mean(labels[np.isfinite(labels)] ** 2))) if model == "linear" else 1.0
+        regression = task_of(model) == "regression"
+        size = float(np.sqrt(np.mean(labels[np.isfinite(labels)] ** 2))) if regression else 1.0
         size = size if math.isfinite(size) and size > 0 else 1.0
         return AutoRate(lr=ADAPTIVE[optimizer] * size, lambda_max=math.nan, trace=math.nan, rows=len(labels),
-                        zero_loss=zero_loss(model, labels, outputs), label_scale=size)
+                        zero_loss=zero_loss(model, labels, outputs, loss), label_scale=size)
     if table.sparse:
         lam, trace, rows = _sparse_curvature(table, scale)
         labels = sample_labels(table)
@@ -193,5 +213,6 @@ def auto_rate(table: Table, model: str, center: np.ndarray, scale: np.ndarray, b
         lam, trace, rows = largest_eigenvalue(Z), float(np.einsum("ij,ij->", Z, Z) / len(Z)), len(Z)
     beta = momentum if optimizer in MOMENTUM_OPTIMIZERS else None
     batches = batch * (1.0 - beta) if beta is not None else batch
-    return AutoRate(lr=1.0 / (CURVATURE[model] * (lam + trace / batches)), lambda_max=lam, trace=trace, rows=rows,
-                    zero_loss=zero_loss(model, labels, outputs), momentum=beta)
+    c = curvature(model, labels)
+    return AutoRate(lr=1.0 / (c * (lam + trace / batches)), lambda_max=lam, trace=trace, rows=rows,
+                    zero_loss=zero_loss(model, labels, outputs, loss), momentum=beta, curvature=c)

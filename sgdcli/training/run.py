@@ -23,7 +23,7 @@ from sgdcli.data.table import Table, numbered
 from sgdcli.engine import passes
 from sgdcli.engine.epoch import EpochPlan, Position, current_lr
 from sgdcli.errors import DivergedError, InputError, Interrupted, RuntimeFailure, WorkLost, first_line
-from sgdcli.kernels import runtime
+from sgdcli.kernels import losses, runtime
 from sgdcli.kernels.scoring import fold_weights
 from sgdcli.kernels.state import TrainState, kernel_config
 from sgdcli.model.file import Model
@@ -81,6 +81,7 @@ class Run:
         per_shard = math.ceil(self.n_train / self.shards)
         steps = per_shard // self.batch if opts.drop_last else math.ceil(per_shard / self.batch)
         self.iters = steps * self.shards
+        objective = losses.loss_of(opts.objective)
         center = np.zeros(d) if self.mean is None else self.mean
         scale = np.ones(d) if self.std is None else 1.0 / self.std
         self.steps = steps
@@ -88,11 +89,12 @@ class Run:
         if opts.lr == "auto":
             # averaged replicas: the rate of one step on all their batches (rate.py), so no --lr-scaling on top
             self.auto = auto_rate(table, opts.model, center, scale, self.batch * self.shards, opts.optimizer,
-                                  opts.momentum, self.labels.n_outputs)
+                                  opts.momentum, self.labels.n_outputs, objective)
         # where training starts: an epoch far above it blew up, though no value overflowed (rate.blew_up)
+        regression = self.labels.task == "regression"
         self.zero_loss = (self.auto.zero_loss if self.auto is not None else
-                          zero_loss(opts.model, sample_labels(table) if opts.model == "linear" else np.zeros(0),
-                                    self.labels.n_outputs))
+                          zero_loss(opts.model, sample_labels(table) if regression else np.zeros(0),
+                                    self.labels.n_outputs, objective))
         halvings = saved.position.lr_halvings if saved is not None else 0
         self._set_rate(halvings)
         self.pages = table.page_shuffle(executor.stream_memory, pages_for(self.batch, opts.page_rows), opts.seed,
@@ -342,7 +344,7 @@ class Run:
         held_out = self.val_table is None
         table = self.table if held_out else self.val_table
         select = ValidationRows(opts.val_fraction, opts.seed, held_out, self.plan.skip_bad)
-        scores = self.executor.validate(table, opts.model, self.labels, We, opts.memory, select,
+        scores = self.executor.validate(table, opts.objective, self.labels, We, opts.memory, select,
                                         on_stop=lambda: self._safe_point(self.pos))
         return {"val_loss": scores.pop("loss"), **{f"val_{k}": v for k, v in scores.items() if k != "rows"}}
 

@@ -1,0 +1,120 @@
+"""The losses beyond squared error, log loss and hinge: trained with the defaults, checked against what each
+is for (a quantile's coverage, scikit-learn's Poisson optimum, robustness to outliers) and evaluated with the
+metrics that suit each."""
+
+import json
+
+import h5py
+import numpy as np
+import pytest
+
+from sgdcli import evaluate, load_model, train
+from sgdcli.options import TrainOptions
+
+from conftest import cli, write_table
+
+N, D = 20_000, 5
+
+
+def regression(tmp_path, name, y_of, seed=0):
+    """Train and test files of N rows, features standard normal, targets ``y_of(X, rng)``."""
+    rng = np.random.default_rng(seed)
+    X = rng.standard_normal((2 * N, D)).astype(np.float32)
+    y = y_of(X.astype(np.float64), rng)
+    return (write_table(tmp_path / f"{name}.h5", X[:N], y[:N]), write_table(tmp_path / f"{name}-test.h5", X[N:], y[N:]),
+            X[N:], y[N:])
+
+
+W_TRUE = np.array([1.0, -2.0, 0.5, 0.0, 3.0])
+
+
+@pytest.mark.parametrize("q", [0.1, 0.5, 0.9])
+def test_a_quantile_model_covers_its_quantile(tmp_path, q):
+    train_path, test_path, _, _ = regression(
+        tmp_path, "q", lambda X, rng: X @ W_TRUE + (1 + np.abs(X[:, 0])) * rng.standard_normal(len(X)))
+    model = train(train_path, TrainOptions(model="quantile", quantile=q, epochs=10))
+    metrics = evaluate(model, test_path)
+    assert list(metrics) == ["rows", "mse", "rmse", "mae", "r2", "pinball", "below"]
+    assert metrics["below"] == pytest.approx(q, abs=0.02)
+
+
+def test_poisson_reaches_scikit_learns_optimum_deviance(tmp_path):
+    from sklearn.linear_model import PoissonRegressor
+    from sklearn.metrics import mean_poisson_deviance
+
+    w = W_TRUE * 0.3
+    train_path, test_path, Xt, yt = regression(tmp_path, "p", lambda X, rng: rng.poisson(np.exp(X @ w + 0.5)))
+    model = train(train_path, TrainOptions(model="poisson", epochs=10))
+    metrics = evaluate(model, test_path)
+    assert list(metrics) == ["rows", "mse", "rmse", "mae", "r2", "deviance"]
+    with h5py.File(train_path) as f:
+        X, y = f["X"][()].astype(np.float64), f["y"][()]
+    best = PoissonRegressor(alpha=0.0, max_iter=1000, tol=1e-10).fit(X, y)
+    optimum = mean_poisson_deviance(yt, best.predict(Xt.astype(np.float64)))
+    assert metrics["deviance"] == pytest.approx(optimum, rel=0.05)
+    assert metrics["deviance"] == pytest.approx(mean_poisson_deviance(yt, _predictions(tmp_path, model, test_path)),
+                                                rel=1e-9)
+
+
+def _predictions(tmp_path, model, data):
+    model.save(tmp_path / "m.h5")
+    code, out, err = cli("predict", tmp_path / "m.h5", data, "-o", tmp_path / "p.csv")
+    assert code == 0, err
+    return np.loadtxt(tmp_path / "p.csv", delimiter=",", skiprows=1)
+
+
+def test_huber_resists_outliers_that_squared_error_follows(tmp_path):
+    def y_of(X, rng):
+        y = X @ W_TRUE + 0.1 * rng.standard_normal(len(X))
+        gross = rng.random(len(X)) < 0.05
+        y[gross] += rng.choice([-1, 1], gross.sum()) * 50.0  # 5% gross outliers, on both sides
+        return y
+
+    train_path, _, _, _ = regression(tmp_path, "h", y_of)
+    errors = {}
+    for model in ("linear", "huber"):
+        m = train(train_path, TrainOptions(model=model, epochs=10, epsilon=1.0))
+        errors[model] = float(np.linalg.norm(m.raw_weights()[0, :D] - W_TRUE))
+    assert errors["huber"] < errors["linear"] / 5, errors
+
+
+@pytest.mark.parametrize("model", ["squared_hinge", "modified_huber"])
+def test_the_hinge_variants_classify_with_the_classification_metrics(tmp_path, model):
+    rng = np.random.default_rng(4)
+    X = rng.standard_normal((4000, D)).astype(np.float32)
+    y = (X @ W_TRUE + 0.5 * rng.standard_normal(4000) > 0).astype(np.int64)
+    path = write_table(tmp_path / "c.h5", X, y)
+    m = train(path, TrainOptions(model=model, epochs=5))
+    metrics = evaluate(m, path)
+    assert list(metrics) == ["rows", "accuracy", "log_loss", "auc", "precision", "recall", "f1"]
+    assert metrics["accuracy"] > 0.9
+    m.save(tmp_path / "m.h5")
+    code, out, err = cli("predict", tmp_path / "m.h5", path, "-o", tmp_path / "p.csv", "--proba")
+    assert code == 0, err
+    P = np.loadtxt(tmp_path / "p.csv", delimiter=",", skiprows=1)[:, 1:]
+    np.testing.assert_allclose(P.sum(axis=1), 1.0)
+    if model == "modified_huber":  # scikit-learn's estimate: (clip(score, -1, 1) + 1) / 2
+        W = m.raw_weights()  # on raw features (the model's own are on standardized ones)
+        scores = X.astype(np.float64) @ W[0, :D] + W[0, D]
+        np.testing.assert_allclose(P[:, 1], (np.clip(scores, -1, 1) + 1) / 2, atol=1e-6)
+
+
+@pytest.mark.parametrize("args,message", [
+    (["--model", "quantile", "--quantile", "1.5"], "--quantile: must be in (0, 1), got 1.5"),
+    (["--model", "huber", "--epsilon", "0"], "--epsilon: must be a finite number > 0, got 0.0"),
+    (["--model", "poisson"], "{path}:y: --model poisson needs counts (targets >= 0); found -1 at row 1"),
+])
+def test_bad_loss_settings_are_usage_errors(tmp_path, args, message):
+    path = write_table(tmp_path / "r.h5", np.zeros((4, 2), np.float32), np.array([1.0, -1.0, 2.0, 0.0]))
+    code, out, err = cli("train", path, "-o", tmp_path / "m.h5", "--batch-size", "2", *args)
+    assert (code, err.strip().splitlines()[-1]) == (2, "sgdcli: error: " + message.format(path=path)), err
+
+
+def test_a_quality_gate_takes_a_models_own_metric(tmp_path):
+    train_path, test_path, _, _ = regression(tmp_path, "g", lambda X, rng: X @ W_TRUE + rng.standard_normal(len(X)))
+    train(train_path, TrainOptions(model="quantile", quantile=0.9, epochs=3)).save(tmp_path / "m.h5")
+    code, out, err = cli("evaluate", tmp_path / "m.h5", test_path, "--json", "--fail-over", "pinball=10")
+    assert code == 0 and set(json.loads(out)) >= {"pinball", "below"}, err
+    code, out, err = cli("evaluate", tmp_path / "m.h5", test_path, "--fail-over", "deviance=1")
+    assert code == 2 and "--fail-over deviance: " in err and "has no such metric" in err, err
+    assert load_model(tmp_path / "m.h5").options["quantile"] == 0.9
