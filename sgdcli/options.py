@@ -173,7 +173,12 @@ class TrainOptions:
     quantile: float = _option(0.5, "quantile: the quantile q of the target the model predicts, in (0, 1).")
     l2: float = _option(0.0, "L2 penalty (l2/2)·‖w‖²; the bias is not penalised.")
     l1: float = _option(0.0, "L1 penalty l1·‖w‖₁ (subgradient).")
-    epochs: int = _option(5, "Passes over every training row.")
+    epochs: int = _option(5, "Passes over every training row (0 with --init: the initial model, rewritten).")
+    init: str | None = _option(None, "Start from this model's weights (warm start): same --model, features and "
+                                     "classes; its standardization is kept (docs/unattended.md).", kind="path",
+                               metavar="MODEL")
+    restandardize: bool = _option(False, "With --init: standardize with this data's statistics and carry the "
+                                         "initial weights over to them, instead of keeping the initial model's.")
     batch_size: int | None = _option(32, "Rows per update: 1 is pure SGD, 'full' is full-batch gradient descent.",
                                      kind="batch")  # None means full batch
     drop_last: bool = _option(False, "Skip the last incomplete batch of each epoch.")
@@ -270,8 +275,11 @@ class TrainOptions:
         if not (0 <= self.power_t <= 1):
             bad("power_t", f"must be in [0, 1], got {self.power_t}")
         for name in ("epochs", "step_epochs", "base_batch_size", "patience"):
-            if getattr(self, name) < 1:
-                bad(name, f"must be >= 1, got {getattr(self, name)}")
+            if getattr(self, name) < (0 if name == "epochs" and self.init is not None else 1):
+                bad(name, f"must be >= 1 (0 with --init), got {getattr(self, name)}" if name == "epochs"
+                    else f"must be >= 1, got {getattr(self, name)}")
+        if self.restandardize and self.init is None:
+            bad("restandardize", "applies with --init only")
         if self.page_rows is not None and self.page_rows < 1:
             bad("page_rows", f"must be >= 1, got {self.page_rows}")
         if self.warmup_iterations < 0:

@@ -174,7 +174,7 @@ CASES = {
     "batch size text": (["train", "{good}", "--batch-size", "big"], "'big' is neither a positive integer nor 'full'"),
     "lr zero": (["train", "{good}", "--lr", "0"], "--lr: must be a finite number > 0 or auto, got 0.0"),
     "lr negative": (["train", "{good}", "--lr", "-1"], "--lr: must be a finite number > 0 or auto, got -1.0"),
-    "epochs zero": (["train", "{good}", "--epochs", "0"], "--epochs: must be >= 1, got 0"),
+    "epochs zero": (["train", "{good}", "--epochs", "0"], "--epochs: must be >= 1 (0 with --init), got 0"),
     "page rows zero": (["train", "{good}", "--page-rows", "0"], "Invalid value for '--page-rows': 0 is not in the range x>=1"),
 }
 

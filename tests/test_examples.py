@@ -57,3 +57,16 @@ def test_pipeline_fails_cleanly_resumes_with_only_the_missing_steps_and_then_doe
     again = make(out, "curves", "GATE=accuracy=0.8")
     assert again.returncode == 0 and "Nothing to be done for 'curves'" in again.stdout
     assert make(out, "-q", "curves", "GATE=accuracy=0.8").returncode == 0  # up to date
+
+
+@pytest.mark.skipif(shutil.which("make") is None, reason="needs make")
+def test_nightly_retraining_continues_the_current_model_and_swaps_it_in(tmp_path):
+    out = tmp_path / "build"
+    done = make(out, "nightly")
+    assert done.returncode == 0, done.stderr
+    lineage = h5py.File(out / "current.h5").attrs["training"]
+    chain = json.loads(lineage)["lineage"]
+    assert [run["epochs"] for run in chain][1:] == [1] and chain[0]["started_from"] is None
+    assert chain[1]["started_from"]["path"] == str(out / "current.h5")
+    assert not (out / "candidate.h5").exists()
+    assert "2. from " in done.stdout and "1 epoch(s) on" in done.stdout

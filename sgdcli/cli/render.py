@@ -63,6 +63,8 @@ def trained(model, output) -> str:
     t = model.training
     lines = [f"model {output}: {model.model}, {model.n_features} features, {t['epochs_run']} epochs × "
              f"{t['iterations_per_epoch']} iterations (batch {t['batch_size']}, lr {t['lr']:.4g})"]
+    if not model.history:  # --epochs 0 with --init: the initial model, rewritten
+        return lines[0] + f"\nno epochs: the model of --init {model.options.get('init')}, unchanged"
     lines += [f"{key} {number(value)}" for key, value in model.history[-1].items()
               if key.endswith("loss") or key.startswith("val_")]
     return "\n".join(lines)
@@ -121,6 +123,15 @@ def render_card(card: dict) -> str:
         lines.append("  " + "  ".join(f"{k:>12}" for k in keys))
         for rec in card["history"]:
             lines.append("  " + "  ".join(f"{_cell(rec.get(k)):>12}" for k in keys))
+    lineage = card["training"].get("lineage")
+    if lineage:
+        lines.append("")
+        lines.append("lineage (oldest first)")
+        for i, run in enumerate(lineage, start=1):
+            start = run.get("started_from")
+            begun = (f"from {start['path']} (model {start['fingerprint']})" if start else "from scratch")
+            data = (run.get("data") or {}).get("path", "?")
+            lines.append(f"  {i}. {begun}, {run.get('epochs')} epoch(s) on {data}")
     lines.append("")
     lines.append("training data")
     lines += [f"  {k:<8} {v}" for k, v in card["data"].items()]

@@ -63,6 +63,8 @@ def train_cmd(data, output, progress, quiet, verbose, metrics, checkpoint, check
     if checks:
         if opts.val is None and opts.val_fraction <= 0:
             raise InputError(f"{checks[0].option}: the gates apply to validation metrics; give --val FILE or --val-fraction F")
+        if opts.epochs == 0:
+            raise InputError(f"{checks[0].option}: --epochs 0 validates nothing; check the model with sgdcli evaluate")
         gates.check_model(checks, opts.model, f"a {opts.model} model's validation", training=True)
     sgdcli.configure_runtime()
     reporter = sgdcli.make_reporter("none" if quiet else progress)

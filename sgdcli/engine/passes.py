@@ -67,13 +67,25 @@ def label_pass(table: Table, spans, block_rows: int, opts: TrainOptions, check_s
     return LabelCount(found, counts[0], counts[1])
 
 
-def labels_of(count: LabelCount, table: Table, opts: TrainOptions) -> Labels:
-    """The label mapping the whole file's pass found, or an InputError if nothing is left to train on."""
+def labels_of(count: LabelCount, table: Table, opts: TrainOptions, known: Labels | None = None,
+              known_from: str = "") -> Labels:
+    """The label mapping the whole file's pass found, or an InputError if nothing is left to train on.
+
+    ``known``: a classifier's classes given in advance (``known_from``, a model a run starts from): the
+    labels found must be among them, and they stay the run's classes, present or not.
+    """
     if count.n_train == 0:
         held = table.n_rows - count.n_bad
         raise InputError(f"{table.path}: no rows left to train on ({held} held out by --val-fraction, "
                          f"{count.n_bad} skipped by --bad-rows skip)")
-    return labels_mod.from_values(count.found, opts.model, f"{table.path}:{table.y_name}", table.y_dtype)
+    where = f"{table.path}:{table.y_name}"
+    if known is None or known.classes is None:
+        return labels_mod.from_values(count.found, opts.model, where, table.y_dtype)
+    unknown = [c for c in count.found if c not in known.classes]
+    if unknown:
+        raise InputError(f"{where}: label {labels_mod.shown(unknown[0])} is not one of the classes of {known_from} "
+                         f"({', '.join(labels_mod.shown(c) for c in known.classes)})")
+    return known
 
 
 def moment_pass(table: Table, spans, block_rows: int, opts: TrainOptions, check_stop=lambda: None) -> RunningMoments:

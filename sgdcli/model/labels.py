@@ -57,15 +57,16 @@ class Labels:
 
     def _refuse(self, value, where: str, row: int):
         raise InputError(
-            f"{where}: label {_fmt(value)} at row {row} is not one of the model's classes "
-            f"({', '.join(_fmt(c) for c in self.classes)})"
+            f"{where}: label {shown(value)} at row {row} is not one of the model's classes "
+            f"({', '.join(shown(c) for c in self.classes)})"
         )
 
     def decode(self, index: np.ndarray) -> np.ndarray:
         return self.classes[index]
 
 
-def _fmt(v) -> str:
+def shown(v) -> str:
+    """A label value as messages write it: 3, not 3.0."""
     v = v.item() if hasattr(v, "item") else v
     return str(int(v)) if float(v).is_integer() else repr(v)
 
@@ -92,7 +93,7 @@ def collect(blocks, model: str, where: str) -> np.ndarray | None:
             negative = np.flatnonzero(y < 0)
             if len(negative):
                 raise InputError(f"{where}: --model poisson needs counts (targets >= 0); found "
-                                 f"{_fmt(y[negative[0]])} at row {first_row + int(negative[0])}")
+                                 f"{shown(y[negative[0]])} at row {first_row + int(negative[0])}")
         if task == "regression":
             continue
         found = np.union1d(found, np.unique(y if rows is None else y[rows]))
@@ -107,10 +108,10 @@ def from_values(found: np.ndarray | None, model: str, where: str, y_dtype) -> La
     if task == "regression":
         return Labels("regression", None)
     classes = found.astype(y_dtype) if np.array_equal(found.astype(y_dtype), found) else found
-    shown = ", ".join(_fmt(c) for c in classes[:5]) + (", …" if len(classes) > 5 else "")
+    listed = ", ".join(shown(c) for c in classes[:5]) + (", …" if len(classes) > 5 else "")
     if task == "binary" and len(classes) != 2:
         hint = "use --model softmax for more than two classes" if len(classes) > 2 else "both classes must be present"
-        raise InputError(f"{where}: --model {model} needs exactly 2 distinct labels, found {len(classes)} ({shown}); {hint}")
+        raise InputError(f"{where}: --model {model} needs exactly 2 distinct labels, found {len(classes)} ({listed}); {hint}")
     if task == "multiclass" and len(classes) < 2:
-        raise InputError(f"{where}: --model softmax needs at least 2 distinct labels, found {len(classes)} ({shown})")
+        raise InputError(f"{where}: --model softmax needs at least 2 distinct labels, found {len(classes)} ({listed})")
     return Labels(task, classes)

@@ -33,6 +33,7 @@ from sgdcli.parallel.executor import Executor
 from sgdcli.reporting.records import json_line
 from sgdcli.reporting.reporter import Reporter
 from sgdcli.training import checkpoint as ckpt_mod
+from sgdcli.training import warmstart
 from sgdcli.training.control import RunControl
 from sgdcli.training.early_stopping import EarlyStopping
 from sgdcli.training.rate import BLOWN_UP, MAX_HALVINGS, auto_rate, blew_up, sample_labels, zero_loss
@@ -56,6 +57,7 @@ class Run:
             {"train": table.fingerprint(), "val": val_table.fingerprint() if val_table is not None else None},
         )
         saved = self._load_checkpoint() if control.resume else None
+        self.init = warmstart.load(opts.init, table, opts.model) if opts.init is not None else None
         if saved is not None:
             self.labels = Labels(task_of(opts.model), saved.classes)
             self.n_train, self.n_bad, self.mean, self.std = saved.n_train, saved.n_bad, saved.mean, saved.std
@@ -63,12 +65,16 @@ class Run:
             what = "labels and features" if opts.bad_rows == "skip" else "labels"
             reporter.message(f"reading {what} of {table.path} (one pass)")
             count = self._pass(passes.label_pass, "reading the labels")
-            self.labels, self.n_train, self.n_bad = passes.labels_of(count, table, opts), count.n_train, count.n_bad
+            known = (self.init.model.labels, f"--init {self.init.path}") if self.init is not None else (None, "")
+            self.labels = passes.labels_of(count, table, opts, *known)
+            self.n_train, self.n_bad = count.n_train, count.n_bad
             self._check_sizes()
             if val_table is not None:
                 passes.check_val_labels(val_table, self.labels, opts)
             self.mean = self.std = None
-            if opts.standardize:
+            if self.init is not None and not opts.restandardize:  # its weights mean what they meant
+                self.mean, self.std = self.init.model.center, self.init.model.scale
+            elif opts.standardize:
                 reporter.message(f"computing feature deviations of {table.path} (one pass; sparse: scaled, not "
                                  "centered, which would make it dense)" if table.sparse else
                                  f"computing feature means and deviations of {table.path} (one pass)")
@@ -112,6 +118,11 @@ class Run:
                              f"iteration {self._iteration()} of {self.iters}")
         else:
             self.state, self.pos, self.history = TrainState.zeros(k_out, d), Position(), []
+            if self.init is not None:
+                self.state.W[:] = warmstart.weights(self.init, self.mean, self.std)
+                reporter.message(f"--init {self.init.path}: starting from its weights, "
+                                 + ("standardized with this data's statistics" if opts.restandardize else
+                                    "with its standardization"))
         self._last_ckpt = (self.state.iterations, time.monotonic())
 
     def _set_rate(self, halvings: int) -> None:
@@ -379,6 +390,9 @@ class Run:
                 # predict picks these columns by name; columns known by their indices only are not listed
                 "features": None if numbered(self.table.feature_names) else self.table.feature_names,
                 "features_from": self.table.x_kind,
+                **({"lineage": self.init.lineage() + [{
+                    "started_from": {"path": self.init.path, "fingerprint": self.init.fingerprint},
+                    "data": self.table.fingerprint(), "epochs": len(self.history)}]} if self.init else {}),
                 **({"hashing": self.table.hashing} if self.table.hashing else {}),
                 **({"class_names": self.table.class_names} if self.table.class_names else {}),
                 "best_epoch": self.stopper.best_epoch if self.stopper is not None else len(self.history),

@@ -1,0 +1,84 @@
+"""Warm start (``train --init MODEL``): a new run that starts from an existing model's weights.
+
+The initial model must fit the run: the same model type, the same number of
+features (and the same names, where both know them), and the new data's
+labels among its classes (a classifier keeps the initial model's classes,
+so a day without one of them still trains: engine/passes.py, ``labels_of``).  Its standardization is kept,
+so its weights mean what they meant, unless ``--restandardize``: then the
+new data's statistics are computed and the weights are carried over to the
+new units (``weights``).  Everything else is a fresh run: the epochs, the
+schedule (which restarts), the rate (``--lr auto`` as usual), validation and
+the gates.  The model file records the chain of runs (``lineage``).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import os
+
+import numpy as np
+
+from sgdcli.data.table import Table, numbered
+from sgdcli.errors import InputError
+from sgdcli.model.file import Model, load_model
+
+
+@dataclasses.dataclass
+class WarmStart:
+    path: str
+    model: Model
+
+    @property
+    def fingerprint(self) -> str:
+        """A digest of the initial model's parameters: which model a run started from, whatever its path."""
+        digest = hashlib.sha256()
+        for part in (self.model.weights, self.model.bias, self.model.center, self.model.scale):
+            if part is not None:
+                digest.update(np.ascontiguousarray(part, dtype=np.float64).tobytes())
+        return digest.hexdigest()[:16]
+
+    def lineage(self) -> list[dict]:
+        """The runs that made the initial model, oldest first (one entry for a model trained from scratch)."""
+        t = self.model.training
+        if "lineage" in t:
+            return list(t["lineage"])
+        return [{"started_from": None, "data": self.model.fingerprint, "epochs": t.get("epochs_run")}]
+
+
+def load(path: str, table: Table, model_type: str) -> WarmStart:
+    """The model at ``path``, checked against the run's data ``table`` and ``--model``; InputError otherwise."""
+    where = f"--init {path}"
+    if not os.path.isfile(path):
+        raise InputError(f"{where}: no such file")
+    model = load_model(path)
+    data = f"{table.path}:{table.x_name}"
+    if model.model != model_type:
+        raise InputError(f"{where}: a {model.model} model; this run trains --model {model_type} on {table.path}")
+    if model.n_features != table.n_features:
+        raise InputError(f"{where}: has {model.n_features} features; {data} has {table.n_features}")
+    names = model.training.get("features")
+    if names and not numbered(table.feature_names) and list(table.feature_names) != list(names):
+        differ = next(j for j, (a, b) in enumerate(zip(names, table.feature_names)) if a != b)
+        raise InputError(f"{where}: feature {differ} is {names[differ]!r}; in {data} it is "
+                         f"{table.feature_names[differ]!r}")
+    return WarmStart(os.path.abspath(path), model)
+
+
+def weights(init: WarmStart, mean: np.ndarray | None, std: np.ndarray | None) -> np.ndarray:
+    """The initial weights (outputs × features + 1, the bias last) in the units of a run standardized with
+    ``mean`` and ``std`` (None: raw features): the initial model's own where they are its statistics."""
+    m = init.model
+    if _same(m.center, mean) and _same(m.scale, std):
+        return np.column_stack([m.weights, m.bias]).astype(np.float64)
+    raw = m.raw_weights()  # w·x + b on raw features
+    if mean is None:
+        return raw
+    W = raw.copy()
+    W[:, :-1] = raw[:, :-1] * std  # w·x = (w·σ)·z + w·μ, z = (x − μ)/σ
+    W[:, -1] = raw[:, -1] + raw[:, :-1] @ mean
+    return W
+
+
+def _same(a, b) -> bool:
+    return (a is None and b is None) or (a is not None and b is not None and np.array_equal(a, b))

@@ -1,0 +1,123 @@
+"""train --init: a run that starts from a model, checked against the model it starts from."""
+
+import h5py
+import numpy as np
+import pytest
+
+from sgdcli import evaluate, load_model, train
+from sgdcli.options import TrainOptions
+
+from conftest import cli, make_problem, write_table
+
+
+@pytest.fixture(scope="module")
+def days(tmp_path_factory):
+    """Two "days" of rows from one model, and a test set."""
+    d = tmp_path_factory.mktemp("days")
+    X, y = make_problem("binary", n=24_000, d=20, seed=5, noise=1.0)
+    first = write_table(d / "day1.h5", X[:10_000], y[:10_000])
+    second = write_table(d / "day2.h5", X[10_000:20_000], y[10_000:20_000])
+    test = write_table(d / "test.h5", X[20_000:], y[20_000:])
+    train(first, TrainOptions(epochs=2), output=d / "day1-model.h5")
+    return d, first, second, test
+
+
+def test_continuing_yesterdays_model_beats_a_fresh_start_on_todays_rows(days):
+    d, _, second, test = days
+    warm = train(second, TrainOptions(epochs=1, init=str(d / "day1-model.h5")))
+    fresh = train(second, TrainOptions(epochs=1))
+    assert evaluate(warm, test)["log_loss"] < evaluate(fresh, test)["log_loss"]
+
+
+def test_no_epochs_rewrites_the_initial_model_and_its_predictions(days, tmp_path):
+    d, _, second, test = days
+    initial = load_model(d / "day1-model.h5")
+    same = train(second, TrainOptions(epochs=0, init=str(d / "day1-model.h5")), output=tmp_path / "same.h5")
+    assert same.weights.tobytes() == initial.weights.tobytes() and same.bias.tobytes() == initial.bias.tobytes()
+    np.testing.assert_array_equal(same.center, initial.center)
+    for name, extra in (("same.h5", []), ("re.h5", ["--restandardize"])):
+        if extra:
+            assert cli("train", second, "-o", tmp_path / name, "--init", d / "day1-model.h5", "--epochs", "0",
+                       *extra)[0] == 0
+        assert cli("predict", tmp_path / name, test, "-o", tmp_path / f"{name}.csv", "--proba")[0] == 0
+    assert cli("predict", d / "day1-model.h5", test, "-o", tmp_path / "initial.csv", "--proba")[0] == 0
+    initial_p, same_p, re_p = (np.loadtxt(tmp_path / f, delimiter=",", skiprows=1)
+                               for f in ("initial.csv", "same.h5.csv", "re.h5.csv"))
+    np.testing.assert_array_equal(same_p, initial_p)
+    np.testing.assert_allclose(re_p, initial_p, rtol=1e-12, atol=1e-12)  # carried over to the new statistics
+
+
+def test_a_warm_run_repeats_bit_for_bit(days):
+    d, _, second, _ = days
+    a, b = (train(second, TrainOptions(epochs=1, init=str(d / "day1-model.h5"))) for _ in range(2))
+    assert a.weights.tobytes() == b.weights.tobytes()
+
+
+def test_a_day_with_one_class_keeps_the_models_classes(days, tmp_path):
+    d, _, second, _ = days
+    with h5py.File(second) as f:
+        X, y = f["X"][()], f["y"][()]
+    only = write_table(tmp_path / "ones.h5", X[y == 1], y[y == 1])
+    m = train(only, TrainOptions(epochs=1, init=str(d / "day1-model.h5")))
+    assert m.classes.tolist() == load_model(d / "day1-model.h5").classes.tolist()
+
+
+def test_the_model_card_shows_the_chain_of_runs(days, tmp_path):
+    d, first, second, _ = days
+    train(second, TrainOptions(epochs=1, init=str(d / "day1-model.h5")), output=tmp_path / "day2.h5")
+    train(first, TrainOptions(epochs=1, init=str(tmp_path / "day2.h5")), output=tmp_path / "day3.h5")
+    code, out, err = cli("show", tmp_path / "day3.h5")
+    chain = out.split("lineage (oldest first)\n")[1].split("\n\n")[0].splitlines()
+    assert chain[0] == f"  1. from scratch, 2 epoch(s) on {first}"
+    assert chain[1].startswith(f"  2. from {d / 'day1-model.h5'} (model ") and chain[1].endswith(f"1 epoch(s) on {second}")
+    assert chain[2].startswith(f"  3. from {tmp_path / 'day2.h5'} (model ") and len(chain) == 3
+
+
+@pytest.mark.parametrize("args,message", [
+    (["--model", "hinge"], "--init {init}: a logistic model; this run trains --model hinge on {data}"),
+    (["--restandardize"], None),  # fine with --init
+])
+def test_what_the_initial_model_must_share(days, tmp_path, args, message):
+    d, _, second, _ = days
+    code, out, err = cli("train", second, "-o", tmp_path / "m.h5", "--init", d / "day1-model.h5", "--epochs", "1",
+                         *args)
+    if message is None:
+        assert code == 0, err
+    else:
+        assert (code, err.strip().splitlines()[-1]) == (
+            2, "sgdcli: error: " + message.format(init=d / "day1-model.h5", data=second))
+        assert not (tmp_path / "m.h5").exists()
+
+
+def test_other_features_and_unknown_labels_are_refused(days, tmp_path):
+    d, _, second, _ = days
+    init = d / "day1-model.h5"
+    with h5py.File(second) as f:
+        X, y = f["X"][()], f["y"][()]
+    narrow = write_table(tmp_path / "narrow.h5", X[:, :5], y)
+    code, out, err = cli("train", narrow, "-o", tmp_path / "m.h5", "--init", init)
+    assert (code, err.strip()) == (2, f"sgdcli: error: --init {init}: has 20 features; {narrow}:X has 5")
+    three = write_table(tmp_path / "three.h5", X, np.where(np.arange(len(y)) == 3, 2, y))
+    code, out, err = cli("train", three, "-o", tmp_path / "m.h5", "--init", init, "--model", "logistic")
+    assert (code, err.strip().splitlines()[-1]) == (
+        2, f"sgdcli: error: {three}:y: label 2 is not one of the classes of --init {init} (0, 1)"), err
+
+
+@pytest.mark.parametrize("args,message", [
+    (["--epochs", "0"], "--epochs: must be >= 1 (0 with --init), got 0"),
+    (["--restandardize"], "--restandardize: applies with --init only"),
+    (["--init", "nowhere.h5"], "--init nowhere.h5: no such file"),
+])
+def test_usage_errors(days, tmp_path, monkeypatch, args, message):
+    d, _, second, _ = days
+    monkeypatch.chdir(tmp_path)
+    code, out, err = cli("train", second, "-o", tmp_path / "m.h5", *args)
+    assert (code, err.strip().splitlines()[-1]) == (2, "sgdcli: error: " + message)
+
+
+def test_gates_need_an_epoch_to_validate(days, tmp_path):
+    d, _, second, _ = days
+    code, out, err = cli("train", second, "-o", tmp_path / "m.h5", "--init", d / "day1-model.h5", "--epochs", "0",
+                         "--val-fraction", "0.1", "--fail-under", "accuracy=0.5")
+    assert (code, err.strip()) == (2, "sgdcli: error: --fail-under: --epochs 0 validates nothing; check the model "
+                                      "with sgdcli evaluate")
