@@ -87,6 +87,23 @@ def task_of(model: str) -> str:
     return _TASK_OF[model]
 
 
+def parse_class_weights(text: str) -> dict[str, float] | None:
+    """``--class-weight``: None for balanced, else {class as written: weight}; InputError when malformed."""
+    if text.strip() == "balanced":
+        return None
+    out = {}
+    for item in text.split(","):
+        name, sep, value = item.partition("=")
+        try:
+            weight = float(value)
+        except ValueError:
+            weight = math.nan
+        if not sep or not name.strip() or not (math.isfinite(weight) and weight >= 0):
+            raise InputError(f"--class-weight: expected balanced or CLASS=WEIGHT,... with weights >= 0, got {item!r}")
+        out[name.strip()] = weight
+    return out
+
+
 def objective(model: str, epsilon: float, quantile: float) -> tuple[str, float]:
     """A model's loss and its parameter: huber's ``epsilon``, quantile's ``quantile``, else 0."""
     return model, float(epsilon if model == "huber" else quantile if model == "quantile" else 0.0)
@@ -170,6 +187,10 @@ class TrainOptions:
                                      "binary cross-entropy; hinge: linear SVM; squared_hinge; modified_huber: "
                                      "smoothed hinge with probabilities; softmax: multiclass.", choices=MODELS)
     epsilon: float = _option(0.1, "huber: the residual beyond which the loss grows linearly.")
+    class_weight: str | None = _option(None, "Classifiers: weigh each class's rows in the loss. balanced: rows / "
+                                             "(classes × the class's rows), from the label pass; or CLASS=W,... "
+                                             "(e.g. 0=1,1=20; a class not listed weighs 1).",
+                                       metavar="balanced|C=W,...")
     quantile: float = _option(0.5, "quantile: the quantile q of the target the model predicts, in (0, 1).")
     l2: float = _option(0.0, "L2 penalty (l2/2)·‖w‖²; the bias is not penalised.")
     l1: float = _option(0.0, "L1 penalty l1·‖w‖₁ (subgradient).")
@@ -262,6 +283,10 @@ class TrainOptions:
             bad("epsilon", f"must be a finite number > 0, got {self.epsilon}")
         if not (0 < self.quantile < 1):
             bad("quantile", f"must be in (0, 1), got {self.quantile}")
+        if self.class_weight is not None:
+            if task_of(self.model) == "regression":
+                bad("class_weight", f"applies to classifiers; --model {self.model} is a regression")
+            parse_class_weights(self.class_weight)
         for name in ("l1", "l2", "min_delta"):
             value = getattr(self, name)
             if not (math.isfinite(value) and value >= 0):

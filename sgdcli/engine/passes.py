@@ -29,10 +29,12 @@ class LabelCount:
     found: np.ndarray | None
     n_train: int
     n_bad: int  # rows skipped by --bad-rows skip
+    per_class: np.ndarray | None = None  # training rows with each value of ``found``
 
     def merge(self, other: "LabelCount") -> None:
         if self.found is not None:
-            self.found = np.union1d(self.found, other.found)
+            self.found, self.per_class = labels_mod.merge_counts(self.found, self.per_class, other.found,
+                                                                 other.per_class)
         self.n_train += other.n_train
         self.n_bad += other.n_bad
 
@@ -63,8 +65,8 @@ def label_pass(table: Table, spans, block_rows: int, opts: TrainOptions, check_s
             counts[0] += len(rows)
             yield start, y, rows
 
-    found = labels_mod.collect(blocks(), opts.model, f"{table.path}:{table.y_name}")
-    return LabelCount(found, counts[0], counts[1])
+    found, per_class = labels_mod.collect(blocks(), opts.model, f"{table.path}:{table.y_name}")
+    return LabelCount(found, counts[0], counts[1], per_class)
 
 
 def labels_of(count: LabelCount, table: Table, opts: TrainOptions, known: Labels | None = None,

@@ -28,19 +28,34 @@ CODES = {"linear": LINEAR, "logistic": LOGISTIC, "softmax": SOFTMAX, "hinge": HI
          "quantile": QUANTILE, "poisson": POISSON, "squared_hinge": SQUARED_HINGE, "modified_huber": MODIFIED_HUBER}
 
 
-def loss_of(objective: tuple[str, float]) -> tuple[int, float]:
-    """The ``(code, param)`` the kernels take for an objective ``(model, param)`` (``options.objective``)."""
-    return CODES[objective[0]], float(objective[1])
+NO_WEIGHTS = np.zeros(0)
+
+
+def loss_of(objective: tuple) -> tuple[int, float, np.ndarray]:
+    """The ``(code, param, class weights)`` the kernels take for an objective ``(model, param[, class
+    weights])`` (``options.objective``); no class weights is an empty array (every row weighs 1)."""
+    weights = objective[2] if len(objective) > 2 and objective[2] is not None else NO_WEIGHTS
+    return CODES[objective[0]], float(objective[1]), np.ascontiguousarray(weights, dtype=np.float64)
 
 
 @kernel(callee=True)
 def loss_grad_one(loss, z, target):
-    """(loss, d loss / d z) of a single-output model (all but softmax) at score ``z``.
+    """(loss, d loss / d z) of a single-output model (all but softmax) at score ``z``, times the weight of
+    the target's class where the loss has class weights.
 
     Scalars in and out: the kernels' hot loop for these models keeps everything
     in registers, faster than going through ``loss_grad``'s arrays.
     """
-    model = loss[0]
+    value, dz = _loss_grad_one(loss[0], loss[1], z, target)
+    weights = loss[2]
+    if weights.shape[0] > 0:
+        w = weights[int(target)]
+        return w * value, w * dz
+    return value, dz
+
+
+@kernel(callee=True)
+def _loss_grad_one(model, param, z, target):
     if model == LINEAR:
         r = z - target
         return 0.5 * r * r, r
@@ -53,13 +68,13 @@ def loss_grad_one(loss, z, target):
         return math.log1p(e) + max(z, 0.0) - target * z, p - target
     if model == HUBER:  # squared within epsilon of the target, linear beyond
         r = z - target
-        eps = loss[1]
+        eps = param
         if abs(r) <= eps:
             return 0.5 * r * r, r
         return eps * abs(r) - 0.5 * eps * eps, eps if r > 0 else -eps
     if model == QUANTILE:  # pinball: q per unit under the target, 1 − q per unit over it
         r = target - z
-        q = loss[1]
+        q = param
         if r > 0:
             return q * r, -q
         return (q - 1.0) * r, (1.0 - q) if r < 0 else 0.0
@@ -101,10 +116,11 @@ def loss_grad(loss, s, target, g):
         g[c] = math.exp(s[c] - top)
         total += g[c]
     cls = int(target)
+    w = loss[2][cls] if loss[2].shape[0] > 0 else 1.0
     for c in range(k):
-        g[c] /= total
-    g[cls] -= 1.0
-    return math.log(total) + top - s[cls]
+        g[c] = w * g[c] / total
+    g[cls] -= w
+    return w * (math.log(total) + top - s[cls])
 
 
 @kernel(parallel=True)

@@ -59,9 +59,11 @@ class KernelConfig(NamedTuple):
 
 
 def kernel_config(opts, batch: int, threads: int, total_iterations: int,
-                  par_min_rows: int = PAR_MIN_ROWS, replicas: int = 1, sparse: bool = False) -> KernelConfig:
+                  par_min_rows: int = PAR_MIN_ROWS, replicas: int = 1, sparse: bool = False,
+                  class_weights=None) -> KernelConfig:
     """The kernels' settings for ``opts`` (``sgdcli.TrainOptions``) at the batch size and thread count used,
-    for one of ``replicas`` models averaged, on dense or ``sparse`` rows.
+    for one of ``replicas`` models averaged, on dense or ``sparse`` rows, with ``class_weights`` (one per class,
+    None: every row weighs 1).
 
     Only the options' attributes (and ``for_input``, which resolves ``--optimizer auto``) are read: the
     kernels import nothing of sgdcli's other layers.
@@ -69,7 +71,7 @@ def kernel_config(opts, batch: int, threads: int, total_iterations: int,
     opts = opts.for_input(sparse)
     return KernelConfig(
         model=losses.CODES[opts.model],
-        loss=losses.loss_of(opts.objective),
+        loss=losses.loss_of((*opts.objective, class_weights)),
         optimizer=optimizers.CODES[opts.optimizer],
         schedule=schedules.CODES[opts.schedule],
         batch_size=int(batch),

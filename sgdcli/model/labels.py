@@ -13,7 +13,7 @@ import numpy as np
 
 from sgdcli.errors import InputError
 from sgdcli.kernels.labels import class_indices
-from sgdcli.options import MAX_CLASSES, task_of
+from sgdcli.options import MAX_CLASSES, parse_class_weights, task_of
 
 
 
@@ -79,14 +79,16 @@ def check_finite_labels(y: np.ndarray, where: str, first_row: int) -> None:
             raise InputError(f"{where}: non-finite label ({y[row - first_row]}) at row {row}")
 
 
-def collect(blocks, model: str, where: str) -> np.ndarray | None:
-    """One streaming pass over y: check every label is finite and gather the distinct values.
+def collect(blocks, model: str, where: str) -> tuple[np.ndarray | None, np.ndarray | None]:
+    """One streaming pass over y: check every label is finite, and gather the distinct values of the trained
+    rows with how many rows have each (None, None for regression).
 
     ``blocks`` yields (first_row, raw labels, indices of the rows trained on or None for all).
-    Every label is checked; values come from the trained rows.  None for regression.
     """
     task = task_of(model)
-    found: np.ndarray | None = None if task == "regression" else np.array([], dtype=np.float64)
+    found = counts = None if task == "regression" else np.array([], dtype=np.float64)
+    if counts is not None:
+        counts = np.array([], dtype=np.int64)
     for first_row, y, rows in blocks:
         check_finite_labels(y, where, first_row)
         if model == "poisson":
@@ -96,10 +98,16 @@ def collect(blocks, model: str, where: str) -> np.ndarray | None:
                                  f"{shown(y[negative[0]])} at row {first_row + int(negative[0])}")
         if task == "regression":
             continue
-        found = np.union1d(found, np.unique(y if rows is None else y[rows]))
+        found, counts = merge_counts(found, counts, *np.unique(y if rows is None else y[rows], return_counts=True))
         if len(found) > MAX_CLASSES:
             raise InputError(f"{where}: more than {MAX_CLASSES} distinct labels; is this a regression target? Use --model linear")
-    return found
+    return found, counts
+
+
+def merge_counts(values, counts, more_values, more_counts) -> tuple[np.ndarray, np.ndarray]:
+    """Two sets of (distinct values, rows with each) as one."""
+    merged, at = np.unique(np.concatenate([values, more_values]), return_inverse=True)
+    return merged, np.bincount(at, weights=np.concatenate([counts, more_counts]), minlength=len(merged)).astype(np.int64)
 
 
 def from_values(found: np.ndarray | None, model: str, where: str, y_dtype) -> Labels:
@@ -115,3 +123,24 @@ def from_values(found: np.ndarray | None, model: str, where: str, y_dtype) -> La
     if task == "multiclass" and len(classes) < 2:
         raise InputError(f"{where}: --model softmax needs at least 2 distinct labels, found {len(classes)} ({listed})")
     return Labels(task, classes)
+
+
+def class_weights(spec: str | None, labels: Labels, found, per_class, names: list[str] | None, where: str):
+    """The weight of each class of ``labels`` (``--class-weight``), or None: balanced is rows / (classes ×
+    the class's rows) over the training rows (``found`` values, ``per_class`` rows each; a class absent from
+    them weighs 1); an explicit list names classes by value, or by name where the labels are names."""
+    if spec is None or labels.classes is None:
+        return None
+    given = parse_class_weights(spec)
+    k = len(labels.classes)
+    if given is None:
+        rows = np.array([int(per_class[found == c].sum()) for c in labels.classes], dtype=np.float64)
+        return np.where(rows > 0, rows.sum() / (k * np.maximum(rows, 1)), 1.0)
+    written = [names[int(c)] if names else shown(c) for c in labels.classes]
+    unknown = [name for name in given if name not in written]
+    if unknown:
+        raise InputError(f"--class-weight: {where} has no class {unknown[0]!r} (classes: {', '.join(written)})")
+    weights = np.array([given.get(name, 1.0) for name in written])
+    if not weights.any():
+        raise InputError("--class-weight: every class weighs 0")
+    return weights

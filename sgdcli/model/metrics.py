@@ -182,7 +182,7 @@ def for_task(task: str):
 
 def for_model(objective: tuple[str, float]):
     """The accumulator of a model's metrics (``options.metrics_of``); ``objective``: (model, its loss's param)."""
-    model, param = objective
+    model, param = objective[0], objective[1]
     if task_of(model) == "regression":
         return RegressionMetrics(model, param if model == "quantile" else 0.5)
     return for_task(task_of(model))

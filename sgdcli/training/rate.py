@@ -216,3 +216,12 @@ def auto_rate(table: Table, model: str, center: np.ndarray, scale: np.ndarray, b
     c = curvature(model, labels)
     return AutoRate(lr=1.0 / (c * (lam + trace / batches)), lambda_max=lam, trace=trace, rows=rows,
                     zero_loss=zero_loss(model, labels, outputs, loss), momentum=beta, curvature=c)
+
+
+def scaling_text(opts, batch: int, replicas: int) -> str:
+    """How --lr-scaling turned --lr into the rate used, in words."""
+    lr = opts.scaled_lr(batch, replicas)
+    if opts.lr_scaling == "replicas":
+        return f"lr {opts.lr:g} × {replicas} models averaged → {lr:.4g}"
+    effective = f"batch {batch}" + (f" × {replicas} models averaged" if replicas > 1 else "")
+    return f"lr {opts.lr:g} at batch {opts.base_batch_size} → {lr:.4g} at {effective}"

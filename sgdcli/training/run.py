@@ -27,6 +27,7 @@ from sgdcli.kernels import losses, runtime
 from sgdcli.kernels.scoring import fold_weights
 from sgdcli.kernels.state import TrainState, kernel_config
 from sgdcli.model.file import Model
+from sgdcli.model import labels as labels_mod
 from sgdcli.model.labels import Labels
 from sgdcli.options import TrainOptions, format_size, task_of
 from sgdcli.parallel.executor import Executor
@@ -36,7 +37,7 @@ from sgdcli.training import checkpoint as ckpt_mod
 from sgdcli.training import warmstart
 from sgdcli.training.control import RunControl
 from sgdcli.training.early_stopping import EarlyStopping
-from sgdcli.training.rate import BLOWN_UP, MAX_HALVINGS, auto_rate, blew_up, sample_labels, zero_loss
+from sgdcli.training.rate import BLOWN_UP, MAX_HALVINGS, auto_rate, blew_up, sample_labels, scaling_text, zero_loss
 from sgdcli.training.signals import EXIT_CODES, name
 from sgdcli.versions import versions
 
@@ -80,6 +81,14 @@ class Run:
                                  f"computing feature means and deviations of {table.path} (one pass)")
                 stats = self._pass(passes.moment_pass, "standardizing")
                 self.mean, self.std = stats.mean, stats.std()
+        self.class_weights = None
+        if opts.class_weight is not None:
+            if saved is not None:  # the rows of each class, which a checkpoint does not keep
+                count = self._pass(passes.label_pass, "reading the labels")
+            self.class_weights = labels_mod.class_weights(opts.class_weight, self.labels, count.found,
+                                                          count.per_class, table.class_names,
+                                                          f"{table.path}:{table.y_name}")
+        self.objective = (*opts.objective, self.class_weights)
         d = table.n_features
         self.batch = self.n_train if opts.batch_size is None else opts.batch_size
         # With W shards each worker steps through about n/W rows an epoch: the step
@@ -87,7 +96,7 @@ class Run:
         per_shard = math.ceil(self.n_train / self.shards)
         steps = per_shard // self.batch if opts.drop_last else math.ceil(per_shard / self.batch)
         self.iters = steps * self.shards
-        objective = losses.loss_of(opts.objective)
+        objective = losses.loss_of(self.objective)
         center = np.zeros(d) if self.mean is None else self.mean
         scale = np.ones(d) if self.std is None else 1.0 / self.std
         self.steps = steps
@@ -133,7 +142,7 @@ class Run:
         self.rate_opts = opts
         self.lr = opts.scaled_lr(self.batch, self.shards)
         self.cfg = kernel_config(opts, self.batch, self.executor.kernel_threads, self.steps * opts.epochs,
-                                 replicas=self.shards, sparse=self.table.sparse)
+                                 replicas=self.shards, sparse=self.table.sparse, class_weights=self.class_weights)
 
     def _restart_slower(self, exc: DivergedError, metrics_tmp) -> bool:
         """--lr auto: after a blow-up, train from the start at half the rate; False where that is not the case
@@ -274,7 +283,7 @@ class Run:
                              + (f" (batch {self.batch} × {self.shards} models averaged)" if self.shards > 1 else "")
                              + (f"; halved {halved} time(s) after blow-ups: {self.rate_opts.lr:.4g}" if halved else ""))
         if self.lr != self.rate_opts.lr:
-            reporter.message(f"--lr-scaling {opts.lr_scaling}: {_scaling(self.rate_opts, self.batch, self.shards)}")
+            reporter.message(f"--lr-scaling {opts.lr_scaling}: {scaling_text(self.rate_opts, self.batch, self.shards)}")
         if metrics_tmp is not None:
             with open(metrics_tmp, "w") as fh:  # epochs done before a resume come from the checkpoint
                 fh.writelines(json_line(r) for r in self.history)
@@ -355,7 +364,7 @@ class Run:
         held_out = self.val_table is None
         table = self.table if held_out else self.val_table
         select = ValidationRows(opts.val_fraction, opts.seed, held_out, self.plan.skip_bad)
-        scores = self.executor.validate(table, opts.objective, self.labels, We, opts.memory, select,
+        scores = self.executor.validate(table, self.objective, self.labels, We, opts.memory, select,
                                         on_stop=lambda: self._safe_point(self.pos))
         return {"val_loss": scores.pop("loss"), **{f"val_{k}": v for k, v in scores.items() if k != "rows"}}
 
@@ -390,6 +399,7 @@ class Run:
                 # predict picks these columns by name; columns known by their indices only are not listed
                 "features": None if numbered(self.table.feature_names) else self.table.feature_names,
                 "features_from": self.table.x_kind,
+                **({"class_weights": self.class_weights.tolist()} if self.class_weights is not None else {}),
                 **({"lineage": self.init.lineage() + [{
                     "started_from": {"path": self.init.path, "fingerprint": self.init.fingerprint},
                     "data": self.table.fingerprint(), "epochs": len(self.history)}]} if self.init else {}),
@@ -405,11 +415,3 @@ class Run:
             versions=versions(),
         )
 
-
-def _scaling(opts: TrainOptions, batch: int, replicas: int) -> str:
-    """How --lr-scaling turned --lr into the rate used, in words."""
-    lr = opts.scaled_lr(batch, replicas)
-    if opts.lr_scaling == "replicas":
-        return f"lr {opts.lr:g} × {replicas} models averaged → {lr:.4g}"
-    effective = f"batch {batch}" + (f" × {replicas} models averaged" if replicas > 1 else "")
-    return f"lr {opts.lr:g} at batch {opts.base_batch_size} → {lr:.4g} at {effective}"

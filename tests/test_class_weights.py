@@ -1,0 +1,80 @@
+"""--class-weight: each class's rows weighed in the loss, balanced as scikit-learn balances them."""
+
+import numpy as np
+import pytest
+
+from sgdcli import evaluate, train
+from sgdcli.kernels import losses
+from sgdcli.options import TrainOptions
+
+from conftest import cli, write_table
+
+import naive
+
+
+@pytest.fixture(scope="module")
+def rare(tmp_path_factory):
+    """1% positives."""
+    d = tmp_path_factory.mktemp("rare")
+    rng = np.random.default_rng(8)
+    X = rng.standard_normal((40_000, 6)).astype(np.float32)
+    score = X @ np.array([1.5, -1.0, 0.5, 0.0, 2.0, -0.5]) - 7.5
+    y = (score + rng.logistic(size=len(X)) > 0).astype(np.int64)
+    return write_table(d / "rare.h5", X, y), X, y
+
+
+def weighted_log_loss(X, y, W, weights):
+    s = X.astype(np.float64) @ W[:-1] + W[-1]
+    per_row = np.logaddexp(0.0, s) - y * s
+    return float(np.mean(weights[y] * per_row))
+
+
+def test_balanced_reaches_scikit_learns_weighted_optimum_and_raises_recall(rare):
+    from sklearn.linear_model import LogisticRegression
+
+    path, X, y = rare
+    assert 0.005 < y.mean() < 0.02
+    balanced = train(path, TrainOptions(class_weight="balanced", epochs=10))
+    plain = train(path, TrainOptions(epochs=10))
+    counts = np.bincount(y)
+    weights = len(y) / (2 * counts)
+    np.testing.assert_allclose(balanced.training["class_weights"], weights)
+    best = LogisticRegression(class_weight="balanced", C=1e6, max_iter=2000, tol=1e-10).fit(X.astype(np.float64), y)
+    optimum = weighted_log_loss(X, y, np.append(best.coef_[0], best.intercept_[0]), weights)
+    ours = weighted_log_loss(X, y, balanced.raw_weights()[0], weights)
+    assert ours <= optimum * 1.1, (ours, optimum)
+    recall = {name: evaluate(m, path)["recall"] for name, m in (("balanced", balanced), ("plain", plain))}
+    assert recall["balanced"] > recall["plain"] + 0.2, recall
+
+
+def test_the_weight_multiplies_each_rows_loss_and_gradient():
+    weights = np.array([1.0, 20.0])
+    for model in ("logistic", "hinge", "squared_hinge", "modified_huber"):
+        for t in (0.0, 1.0):
+            s = np.array([0.3])
+            got = losses.row_losses(losses.loss_of((model, 0.0, weights)), s[None, :], np.array([t]), np.empty(1),
+                                    np.empty((1, 1)))[0]
+            assert got == pytest.approx(weights[int(t)] * naive.loss_and_grad(model, s, t)[0], rel=1e-12)
+    s = np.array([[0.3, -1.0, 2.0]])
+    three = np.array([1.0, 2.0, 3.0])
+    got = losses.row_losses(losses.loss_of(("softmax", 0.0, three)), s, np.array([2.0]), np.empty(1), np.empty_like(s))
+    assert got[0] == pytest.approx(3.0 * naive.loss_and_grad("softmax", s[0], 2.0)[0], rel=1e-12)
+
+
+def test_explicit_weights_by_class_and_a_class_not_listed_weighs_one(rare, tmp_path):
+    path, _, _ = rare
+    m = train(path, TrainOptions(class_weight="1=20", epochs=1))
+    assert m.training["class_weights"] == [1.0, 20.0]
+
+
+@pytest.mark.parametrize("args,message", [
+    (["--class-weight", "1=x"], "--class-weight: expected balanced or CLASS=WEIGHT,... with weights >= 0, got '1=x'"),
+    (["--class-weight", "7=2"], "--class-weight: {path}:y has no class '7' (classes: 0, 1)"),
+    (["--class-weight", "0=0,1=0"], "--class-weight: every class weighs 0"),
+    (["--class-weight", "balanced", "--model", "linear"], "--class-weight: applies to classifiers; --model linear is "
+                                                          "a regression"),
+])
+def test_bad_class_weights_are_usage_errors(rare, tmp_path, args, message):
+    path, _, _ = rare
+    code, out, err = cli("train", path, "-o", tmp_path / "m.h5", *args)
+    assert (code, err.strip().splitlines()[-1]) == (2, "sgdcli: error: " + message.format(path=path)), err
