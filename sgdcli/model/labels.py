@@ -86,9 +86,7 @@ def collect(blocks, model: str, where: str) -> tuple[np.ndarray | None, np.ndarr
     ``blocks`` yields (first_row, raw labels, indices of the rows trained on or None for all).
     """
     task = task_of(model)
-    found = counts = None if task == "regression" else np.array([], dtype=np.float64)
-    if counts is not None:
-        counts = np.array([], dtype=np.int64)
+    found, counts = (None, None) if task == "regression" else (np.zeros(0), np.zeros(0, dtype=np.int64))
     for first_row, y, rows in blocks:
         check_finite_labels(y, where, first_row)
         if model == "poisson":
