@@ -206,13 +206,15 @@ def test_the_command_line_loads_numba_without_importing_scipy_blas(tmp_path, bin
         assert proc.stdout == expected
 
 
+@pytest.mark.xfail(strict=True, reason="known: with fastmath 'reassoc', a kernel compiled in this process can round "
+                                       "differently from the same kernel loaded from the compile cache")
 def test_a_run_that_compiles_its_kernels_gives_the_bits_of_a_run_that_loads_them(tmp_path):
     """The first run after an install or upgrade compiles; later runs load the cache. Both should give one model.
 
-    Found failing while restructuring (issue 14): softmax, batch 4, --average, a cosine schedule with warm-up;
-    with fastmath 'reassoc' (kernels/jit.py's FASTMATH) the compiled kernel rounded differently from the
-    loaded one.  Since the losses took their parameters as a tuple (issue 20) the two agree here; a failure
-    again points at 'reassoc'.
+    Found while restructuring (issue 14): softmax, batch 4, --average, a cosine schedule with warm-up.  Without
+    'reassoc' in kernels/jit.py's FASTMATH both runs agree; the choice is left to the issue note.  Whether this
+    case shows it depends on the code LLVM gets (issue 20's changes to the losses hid it for one version and
+    brought it back with the next), so a pass here is not a fix.
     """
     X, y = make_problem("multiclass", n=20000, d=8, k=3, seed=4)
     data = write_table(tmp_path / "mc.h5", X, y, chunks=4096)

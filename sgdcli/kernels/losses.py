@@ -28,14 +28,20 @@ CODES = {"linear": LINEAR, "logistic": LOGISTIC, "softmax": SOFTMAX, "hinge": HI
          "quantile": QUANTILE, "poisson": POISSON, "squared_hinge": SQUARED_HINGE, "modified_huber": MODIFIED_HUBER}
 
 
-NO_WEIGHTS = np.zeros(0)
-
-
-def loss_of(objective: tuple) -> tuple[int, float, np.ndarray]:
+def loss_of(objective: tuple) -> tuple:
     """The ``(code, param, class weights)`` the kernels take for an objective ``(model, param[, class
-    weights])`` (``options.objective``); no class weights is an empty array (every row weighs 1)."""
-    weights = objective[2] if len(objective) > 2 and objective[2] is not None else NO_WEIGHTS
-    return CODES[objective[0]], float(objective[1]), np.ascontiguousarray(weights, dtype=np.float64)
+    weights])`` (``options.objective``).  No class weights is None, which Numba compiles away (``_weigh``)."""
+    weights = objective[2] if len(objective) > 2 else None
+    return (CODES[objective[0]], float(objective[1]),
+            None if weights is None else np.ascontiguousarray(weights, dtype=np.float64))
+
+
+@kernel(callee=True)
+def _class_weight(weights, cls):
+    """The weight of class ``cls``; 1 without class weights (None: this branch is decided at compile time)."""
+    if weights is None:
+        return 1.0
+    return weights[cls]
 
 
 @kernel(callee=True)
@@ -47,11 +53,10 @@ def loss_grad_one(loss, z, target):
     in registers, faster than going through ``loss_grad``'s arrays.
     """
     value, dz = _loss_grad_one(loss[0], loss[1], z, target)
-    weights = loss[2]
-    if weights.shape[0] > 0:
-        w = weights[int(target)]
-        return w * value, w * dz
-    return value, dz
+    if loss[2] is None:
+        return value, dz
+    w = _class_weight(loss[2], int(target))
+    return w * value, w * dz
 
 
 @kernel(callee=True)
@@ -116,7 +121,7 @@ def loss_grad(loss, s, target, g):
         g[c] = math.exp(s[c] - top)
         total += g[c]
     cls = int(target)
-    w = loss[2][cls] if loss[2].shape[0] > 0 else 1.0
+    w = _class_weight(loss[2], cls)
     for c in range(k):
         g[c] = w * g[c] / total
     g[cls] -= w
