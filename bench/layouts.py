@@ -16,9 +16,7 @@ from __future__ import annotations
 
 import argparse
 import contextlib
-import datetime
 import io
-import json
 import os
 import sys
 import warnings
@@ -29,7 +27,7 @@ import numpy as np
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
 import datasets  # noqa: E402
-from run import HERE, PLAIN, cpu_model  # noqa: E402
+from run import PLAIN, save_record  # noqa: E402
 
 from sgdcli import TrainOptions, evaluate, train  # noqa: E402
 
@@ -107,11 +105,7 @@ def main(argv=None) -> int:
         lines.append(f"{name:<28} {med:8.3f} {med / base:8.2f} {losses[name]:14.4f}")
     table = "\n".join(lines)
     print(table)
-    record = {"date": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"), "cpu": cpu_model(),
-              "quick": args.quick, "results": results, "table": table}
-    name = f"{record['date'].replace(':', '')}{'-quick' if args.quick else ''}-layouts.json"
-    with open(os.path.join(HERE, "results", name), "w") as fh:
-        json.dump(record, fh, indent=2)
+    save_record("layouts", args.quick, results=results, table=table)
     return 0
 
 

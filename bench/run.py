@@ -265,6 +265,16 @@ def interleave(cases: dict, rounds: int) -> dict:
     return {name: summarize(s) for name, s in samples.items()}
 
 
+def save_record(kind: str, quick: bool, **fields) -> str:
+    """Write a bench script's figures to bench/results/<date>[-quick]-<kind>.json, with the date and the CPU."""
+    record = {"date": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"), "cpu": cpu_model(),
+              "quick": quick, **fields}
+    path = os.path.join(HERE, "results", f"{record['date'].replace(':', '')}{'-quick' if quick else ''}-{kind}.json")
+    with open(path, "w") as fh:
+        json.dump(record, fh, indent=2)
+    return path
+
+
 def cpu_model() -> str:
     try:
         with open("/proc/cpuinfo") as fh:

@@ -29,7 +29,6 @@ bench/results/<date>-sparse.json.
 from __future__ import annotations
 
 import argparse
-import datetime
 import json
 import os
 import subprocess
@@ -42,7 +41,7 @@ import numpy as np
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
 import datasets  # noqa: E402
-from run import HERE, RSS_SAMPLER, cpu_model  # noqa: E402
+from run import RSS_SAMPLER, save_record  # noqa: E402
 
 from sgdcli import evaluate, load_model  # noqa: E402
 
@@ -203,11 +202,7 @@ def main(argv=None) -> int:
                  f"{(memory + (150 << 20) + model_bytes) >> 20} MiB")
     table = "\n".join(lines)
     print(table)
-    record = {"date": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"), "cpu": cpu_model(),
-              "quick": args.quick, "rows": rows, "results": results, "table": table}
-    name = f"{record['date'].replace(':', '')}{'-quick' if args.quick else ''}-sparse.json"
-    with open(os.path.join(HERE, "results", name), "w") as fh:
-        json.dump(record, fh, indent=2)
+    save_record("sparse", args.quick, rows=rows, results=results, table=table)
     return 0
 
 
