@@ -218,3 +218,34 @@ def test_csv_is_read_one_block_at_a_time(tmp_path):
     assert (X.shape, skipped) == ((1000, 2), 0)
     assert np.array_equal(y, np.arange(1000) * 3 + 2.0)
     assert sum(len(b[0]) for b in blocks) == 29_000  # the rest, block by block
+
+
+@pytest.mark.parametrize("suffix,opener", [(".gz", "gzip"), (".bz2", "bz2"), (".xz", "lzma")])
+def test_compressed_input_is_read_as_a_stream_like_the_plain_file(tmp_path, suffix, opener):
+    """pandas' compression="gzip" and the like: the format from the name without the suffix, the same file
+    written, through the plain reader and pyarrow's alike (LIBSVM too)."""
+    import importlib
+
+    X, y = make_problem("binary", n=700, d=4, seed=9)
+    plain = write_csv(tmp_path / "d.csv", X, y)
+    packed = tmp_path / f"d.csv{suffix}"
+    with open(plain, "rb") as src, importlib.import_module(opener).open(packed, "wb") as dst:
+        dst.write(src.read())
+    assert cli("convert", plain, "-o", tmp_path / "want.h5", "--engine", "python")[0] == 0
+    for engine in ("python", "pyarrow"):
+        code, out, err = cli("convert", packed, "-o", tmp_path / f"{engine}.h5", "--engine", engine)
+        assert code == 0, err
+        with h5py.File(tmp_path / "want.h5") as a, h5py.File(tmp_path / f"{engine}.h5") as b:
+            assert np.array_equal(a["X"][()], b["X"][()]) and np.array_equal(a["y"][()], b["y"][()])
+    svm = tmp_path / f"d.svm{suffix}"
+    with importlib.import_module(opener).open(svm, "wt") as fh:
+        fh.write("1 1:0.5 3:2\n0 2:-1\n")
+    code, out, err = cli("convert", svm, "-o", tmp_path / "s.h5")
+    assert code == 0 and out.strip().endswith("2 rows × 3 features from libsvm, sparse (CSR)"), err
+
+
+def test_a_compressed_npy_file_is_refused(tmp_path):
+    (tmp_path / "X.npy.gz").write_bytes(b"")
+    code, out, err = cli("convert", tmp_path / "X.npy.gz", "-o", tmp_path / "o.h5", "--label-column", "0")
+    assert (code, err.strip()) == (2, f"sgdcli: error: {tmp_path / 'X.npy.gz'}: a compressed .npy file cannot be "
+                                      "memory-mapped; decompress it first")

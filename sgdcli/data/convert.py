@@ -21,7 +21,7 @@ import os
 
 import numpy as np
 
-from sgdcli.data import writers
+from sgdcli.data import textfiles, writers
 from sgdcli.data.atomic import check_writable
 from sgdcli.data.csvtext import ArrowGaveUp, arrow_blocks, csv_blocks, csv_layout, hashed_blocks, label_index
 from sgdcli.data.csvtext import pyarrow_available
@@ -57,7 +57,7 @@ def detect_format(path: str, fmt: str | None) -> str:
         if fmt not in FORMATS:
             raise InputError(f"--format: {fmt!r} is not one of {', '.join(FORMATS)}")
         return fmt
-    ext = os.path.splitext(path)[1].lower()
+    ext = os.path.splitext(textfiles.base_name(path))[1].lower()
     if ext not in _EXTENSIONS:
         raise InputError(f"{path}: cannot tell the format from the name; give --format ({', '.join(FORMATS)})")
     return _EXTENSIONS[ext]
@@ -73,6 +73,8 @@ def convert(input, output, *, fmt: str | None = None, label_column: str | None =
     if not os.path.isfile(input):
         raise InputError(f"{input}: no such file")
     fmt = detect_format(input, fmt)
+    if fmt == "npy" and textfiles.compression_of(input):
+        raise InputError(f"{input}: a compressed .npy file cannot be memory-mapped; decompress it first")
     if dtype not in DTYPES:
         raise InputError(f"--dtype: {dtype!r} is not one of {', '.join(DTYPES)}")
     if compression not in COMPRESSIONS:
@@ -148,7 +150,7 @@ def _text_blocks(path, fmt, hasher, features, sparse, block_rows, bad_rows):
 
 
 def _lines(path, blocks_of):
-    with open(path, encoding="utf-8") as fh:
+    with textfiles.open_input(path) as fh:
         try:
             yield from blocks_of(enumerate(fh, start=1))
         except UnicodeDecodeError as exc:

@@ -20,6 +20,7 @@ import numpy as np
 
 from sgdcli.data.hashing import Hasher
 from sgdcli.data.rowblocks import BadRow, dense_blocks, is_number, number, sparse_blocks
+from sgdcli.data.textfiles import open_input
 from sgdcli.errors import InputError
 
 # pyarrow's read block: small enough that peak memory does not grow with the input
@@ -40,7 +41,7 @@ def sniff(path: str, delimiter: str | None) -> str:
         if len(delimiter) != 1:
             raise InputError(f"--delimiter: expected one character (or 'tab'), got {delimiter!r}")
         return delimiter
-    with open(path, newline="", encoding="utf-8", errors="replace") as fh:
+    with open_input(path, errors="replace") as fh:
         sample = fh.read(65536)
     try:
         return csv.Sniffer().sniff(sample, delimiters=",\t;| ").delimiter
@@ -61,7 +62,7 @@ class CsvLayout:
 def csv_layout(path, delimiter, header, label_column) -> CsvLayout:
     """Delimiter, header and columns, from the options and the first line."""
     delim = sniff(path, delimiter)
-    with open(path, newline="", encoding="utf-8") as fh:
+    with open_input(path) as fh:
         try:
             first = next(csv.reader(fh, delimiter=delim))
         except StopIteration:
@@ -108,7 +109,7 @@ def csv_blocks(path, layout: CsvLayout, block_rows, bad_rows):
             x[j] = number(fields[c], f"line {line}, column {c + 1}")
         return number(fields[layout.label], f"line {line}, column {layout.label + 1}")
 
-    with open(path, newline="", encoding="utf-8") as fh:
+    with open_input(path) as fh:
         yield from dense_blocks(path, _rows(path, layout, fh), len(layout.feature_cols), parse, block_rows, bad_rows)
 
 
@@ -132,7 +133,7 @@ def hashed_blocks(path, layout: CsvLayout, hasher: Hasher, block_rows, bad_rows)
                     hasher.add(name, value, columns, values)
         return number(fields[layout.label], f"line {line}, column {layout.label + 1}")
 
-    with open(path, newline="", encoding="utf-8") as fh:
+    with open_input(path) as fh:
         yield from sparse_blocks(path, _rows(path, layout, fh), parse, block_rows, bad_rows)
 
 
@@ -150,7 +151,7 @@ def arrow_blocks(path, layout: CsvLayout):
     import pyarrow.csv as pacsv
 
     names = [f"c{i}" for i in range(layout.ncols)]
-    with open(path, "rb") as fh:
+    with open_input(path, binary=True) as fh:
         try:
             reader = pacsv.open_csv(
                 fh,

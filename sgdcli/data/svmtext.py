@@ -12,6 +12,7 @@ from __future__ import annotations
 
 from sgdcli.data.hashing import Hasher
 from sgdcli.data.rowblocks import BadRow, is_number, number
+from sgdcli.data.textfiles import open_input
 from sgdcli.errors import InputError
 
 
@@ -22,7 +23,7 @@ def tokens(line: str) -> list[str]:
 def libsvm_width(path: str) -> int:
     """The largest feature index in the file (a first pass, for dense output)."""
     width = 0
-    with open(path, encoding="utf-8") as fh:
+    with open_input(path) as fh:
         for number_, line in enumerate(fh, start=1):
             for token in tokens(line)[1:]:
                 key, _, _ = token.partition(":")
