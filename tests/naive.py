@@ -21,6 +21,16 @@ def options(**changes):
 DEFAULTS = TrainOptions()  # huber's epsilon and quantile's q when a test does not give them
 
 
+def targets(model: str, X: np.ndarray, rng, k: int = 3) -> np.ndarray:
+    """Labels for rows ``X``: a noisy linear function (linear), k classes (softmax) or 0/1 (the rest)."""
+    n, d = X.shape
+    if model == "linear":
+        return X @ rng.standard_normal(d) + 0.1 * rng.standard_normal(n)
+    if model == "softmax":
+        return rng.integers(0, k, n).astype(float)
+    return rng.integers(0, 2, n).astype(float)
+
+
 def loss_and_grad(model: str, s: np.ndarray, t: float, param: float | None = None) -> tuple[float, np.ndarray]:
     """Loss of the score vector s for target t, and d loss / d s (``param``: huber's epsilon, quantile's q)."""
     if model == "linear":

@@ -37,13 +37,7 @@ def run_kernel(opts, X, y, order, batch, k_out=1, pieces=1, parts=1, par_min_row
 def problem(model, n=203, d=4, k=3, seed=3):
     rng = np.random.default_rng(seed)
     X = rng.standard_normal((n, d)).astype(np.float32)
-    if model == "linear":
-        y = X @ rng.standard_normal(d) + 0.1 * rng.standard_normal(n)
-    elif model == "softmax":
-        y = rng.integers(0, k, n).astype(float)
-    else:
-        y = rng.integers(0, 2, n).astype(float)
-    return X, y, rng.permutation(n)
+    return X, naive.targets(model, X, rng, k), rng.permutation(n)
 
 
 @pytest.mark.parametrize("optimizer", ["sgd", "momentum", "nesterov", "adagrad", "rmsprop", "adam"])

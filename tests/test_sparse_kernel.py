@@ -23,13 +23,7 @@ def problem(model, n=157, d=40, k=3, seed=5):
     rng = np.random.default_rng(seed)
     X = (rng.standard_normal((n, d)) * (rng.random((n, d)) < 0.15)).astype(np.float32)  # ~85% zeros
     X[3] = 0.0  # a row with no nonzero at all
-    if model == "linear":
-        y = X @ rng.standard_normal(d) + 0.1 * rng.standard_normal(n)
-    elif model == "softmax":
-        y = rng.integers(0, k, n).astype(float)
-    else:
-        y = rng.integers(0, 2, n).astype(float)
-    return X, y, rng.permutation(n)
+    return X, naive.targets(model, X, rng, k), rng.permutation(n)
 
 
 def run_kernel(cfg, X, y, order, scale, k_out, slots, pieces, epochs=2):
