@@ -191,6 +191,9 @@ class TrainOptions:
                                              "(classes × the class's rows), from the label pass; or CLASS=W,... "
                                              "(e.g. 0=1,1=20; a class not listed weighs 1).",
                                        metavar="balanced|C=W,...")
+    sample_weight: str | None = _option(None, "Per-row weights: a 1-D (or N×1) dataset of DATA, >= 0 and finite; "
+                                              "each row's loss counts that many times (a --val file is read with "
+                                              "the dataset of the same name; docs/training.md).", metavar="DATASET")
     quantile: float = _option(0.5, "quantile: the quantile q of the target the model predicts, in (0, 1).")
     l2: float = _option(0.0, "L2 penalty (l2/2)·‖w‖²; the bias is not penalised.")
     l1: float = _option(0.0, "L1 penalty l1·‖w‖₁ (subgradient).")

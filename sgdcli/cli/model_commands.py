@@ -48,11 +48,14 @@ def predict_cmd(model, data, output, format, x, label_column, features, transpos
 @x_option
 @y_option
 @columns_options
+@click.option("--sample-weight", metavar="DATASET", default=None,
+              help="Weigh each row's metrics by this 1-D dataset of DATA (>= 0, finite), as scikit-learn's "
+                   "sample_weight does; rows stays a row count.")
 @json_option("the metrics")
 @memory_option
 @gate_options
-def evaluate_cmd(model, data, x, y, label_column, features, transpose, allow_unwritten, json, memory, fail_under,
-                 fail_over):
+def evaluate_cmd(model, data, x, y, label_column, features, transpose, allow_unwritten, sample_weight, json, memory,
+                 fail_under, fail_over):
     """Print the metrics of MODEL on DATA.
 
     Regression: mse, rmse, mae, r2 (quantile also pinball, below; poisson
@@ -69,7 +72,7 @@ def evaluate_cmd(model, data, x, y, label_column, features, transpose, allow_unw
     sgdcli.configure_runtime()
     result = sgdcli.evaluate(loaded, data, x=x, y=y, memory=memory, label_column=label_column, features=features,
                              transpose=transpose, allow_unwritten=allow_unwritten, report=_warn,
-                             progress=PassProgress(sys.stderr, f"evaluating on {data}"))
+                             progress=PassProgress(sys.stderr, f"evaluating on {data}"), sample_weight=sample_weight)
     if json:
         click.echo(render.json_text(result))
     else:

@@ -25,6 +25,7 @@ class Block(NamedTuple):
     stop: int
     X: np.ndarray
     y: np.ndarray | None
+    w: np.ndarray | None = None  # the rows' sample weights (float64), where the table has them
 
 
 class _Pipeline:
@@ -73,20 +74,20 @@ class _Pipeline:
 def stream_blocks(table: Table, spans: list[tuple[int, int]], block_rows: int) -> _Pipeline:
     """Yield the ``Block``s of ``spans`` in that order, reading one ahead in a thread."""
     xbuf: list[np.ndarray | None] = [None] * BUFFERS
-    ybuf: list[np.ndarray | None] = [None] * BUFFERS
     if not table.X.zero_copy and not table.sparse:  # sparse rows come as CSR pieces, sized by their entries
         xbuf = [np.empty((block_rows, table.n_features), dtype=table.X.dtype) for _ in range(BUFFERS)]
-    if table.Y is not None and not table.Y.zero_copy:
-        ybuf = [np.empty(block_rows, dtype=table.Y.dtype) for _ in range(BUFFERS)]
+    columns = [(c, [None] * BUFFERS if c is None or c.zero_copy else [np.empty(block_rows, dtype=c.dtype) for _ in range(BUFFERS)])
+               for c in (table.Y, table.W)]
 
     def load(i: int) -> Block:
         start, stop = spans[i]
         slot = i % BUFFERS
         table.X.preload(start, stop)
-        if table.Y is not None:
-            table.Y.preload(start, stop)
-        y = table.Y.read(start, stop, ybuf[slot]) if table.Y is not None else None
-        return Block(start, stop, table.X.read(start, stop, xbuf[slot]), y)
+        for column, _ in columns:
+            if column is not None:
+                column.preload(start, stop)
+        y, w = (column.read(start, stop, bufs[slot]) if column is not None else None for column, bufs in columns)
+        return Block(start, stop, table.X.read(start, stop, xbuf[slot]), y, w)
 
     return _Pipeline(len(spans), load)
 
@@ -98,6 +99,7 @@ class Window(NamedTuple):
     size: int  # its rows
     rows: np.ndarray  # row numbers of the file, in visiting order
     y: np.ndarray | None  # their labels (float64)
+    w: np.ndarray | None  # their sample weights (float64), where the table has them
     X: np.ndarray | None  # what the kernel reads, flat: the mapped file, or a buffer (CSR rows where sparse); None: copied on demand (``gather``)
     xrows: np.ndarray | None  # the element offsets in ``X`` of the rows to visit, in order
     gather: Callable[[np.ndarray], np.ndarray] | None  # positions in ``rows`` -> those rows of X copied, in that order
@@ -121,8 +123,9 @@ def stream_windows(table: Table, pages: PageShuffle, epoch: int, windows: list[i
     x_direct = whole is not None or table.X.random_access
     xbuf = [None] * BUFFERS if whole is not None or table.sparse else [
         np.empty((cap, table.n_features), dtype=FEATURE_DTYPE) for _ in range(BUFFERS)]
-    y_direct = table.Y is None or table.Y.random_access
-    ybuf = [None] * BUFFERS if y_direct else [np.empty(cap, dtype=LABEL_DTYPE) for _ in range(BUFFERS)]
+    columns = [(c, c is None or c.random_access) for c in (table.Y, table.W)]
+    bufs = [[None] * BUFFERS if direct else [np.empty(cap, dtype=LABEL_DTYPE) for _ in range(BUFFERS)]
+            for _, direct in columns]
 
     def load(i: int) -> Any:
         w = windows[i]
@@ -132,12 +135,8 @@ def stream_windows(table: Table, pages: PageShuffle, epoch: int, windows: list[i
         stops = np.minimum(starts + pages.extent_rows, table.n_rows)
         spans = list(zip(starts.tolist(), stops.tolist()))
         rows, local = pages.visit(epoch, w, ext)
-        if table.Y is None:
-            y = None
-        elif y_direct:
-            y = table.Y.take(rows)
-        else:
-            y = table.Y.read_ranges(spans, ybuf[slot])[local]
+        y, weights = (None if column is None else column.take(rows) if direct else
+                column.read_ranges(spans, buf[slot])[local] for (column, direct), buf in zip(columns, bufs))
         X = xrows = gather = None
         if x_direct:
             table.X.page_in(starts, stops, ext, pages.n_extents)
@@ -149,7 +148,7 @@ def stream_windows(table: Table, pages: PageShuffle, epoch: int, windows: list[i
             gather = _copier(table.X, rows, xbuf[slot])
         else:
             X, xrows = table.X.read_ranges(spans, xbuf[slot]).reshape(-1), local * table.n_features
-        return prepare(Window(w, sizes[w], rows, y, X, xrows, gather), i)
+        return prepare(Window(w, sizes[w], rows, y, weights, X, xrows, gather), i)
 
     return _Pipeline(len(windows), load)
 

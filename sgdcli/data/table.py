@@ -40,25 +40,29 @@ class Table:
     of the features instead, ``features`` keeps only the columns it lists
     (names or indices, comma-separated), ``transpose`` reads a 2-D ``x``
     stored columns × rows, ``allow_unwritten`` reads rows never written as
-    fill values, and ``classes`` (a model's class names) fixes the codes that
-    labels which are names are read as (``class_names``: those names).
+    fill values, ``classes`` (a model's class names) fixes the codes that
+    labels which are names are read as (``class_names``: those names), and
+    ``sample_weight`` names a dataset of per-row weights (read as ``W``).
     """
 
     def __init__(self, path, x: str = "X", y: str | None = "y", label_column: str | None = None,
                  features: str | None = None, transpose: bool = False, allow_unwritten: bool = False,
-                 classes: list[str] | None = None):
+                 classes: list[str] | None = None, sample_weight: str | None = None):
         self.path = os.fspath(path)
-        self.x_name, self.y_name = x, y
+        self.x_name, self.y_name, self.w_name = x, y, sample_weight
         self.label_column, self.features, self.transpose = label_column, features, transpose
         self.allow_unwritten, self.classes = allow_unwritten, classes
         self._selection = {"x": x, "y": y, "label_column": label_column, "features": features, "transpose": transpose,
-                           "allow_unwritten": allow_unwritten, "classes": classes}
+                           "allow_unwritten": allow_unwritten, "classes": classes, "sample_weight": sample_weight}
+        self.W = None
         self.file = hdf5.open_file(self.path)
         try:
             with hdf5.reading(self.path):
                 self._open(x, y)
+                if sample_weight is not None:
+                    self._open_weights(sample_weight)
         except BaseException:
-            self.file.close()
+            self.close()
             raise
 
     def selection(self) -> dict:
@@ -139,6 +143,26 @@ class Table:
         elif labels is not None:
             self.Y, self.y_dtype = ComposedReader([labels], LABEL_DTYPE, y, squeeze=True), _base_dtype(labels)
 
+    def _open_weights(self, name: str) -> None:
+        """The per-row weights: a numeric 1-D or (N, 1) dataset (or MATLAB's 1 × N) of as many rows as X, every
+        row written (a weight read from a fill value would train on data never written)."""
+        where = f"{self.path}:{name}"
+        try:
+            source, names = producers.find_labels(self.file, name)
+        except InputError as exc:
+            raise InputError(f"--sample-weight: {exc}") from None
+        if names is not None:
+            raise InputError(f"--sample-weight: {where} holds names, not numbers")
+        rows = source.shape[0] if isinstance(source, h5py.Dataset) else source.n_rows
+        if rows != self.n_rows:
+            raise InputError(f"--sample-weight: {where} has {rows} rows but {self.x_name} has {self.n_rows}")
+        ds = source if isinstance(source, h5py.Dataset) else source.ds
+        missing = unwritten(ds, 0 if isinstance(source, h5py.Dataset) else source.row_axis)
+        if missing is not None:
+            raise InputError(f"--sample-weight: {missing.message(where, allowed=False)}")
+        self.W = (ColumnReader(source, LABEL_DTYPE, squeeze=True) if isinstance(source, h5py.Dataset) else
+                  ComposedReader([source], LABEL_DTYPE, name, squeeze=True))
+
     def _check_written(self, found, labels) -> None:
         """Every dataset the table reads was written where it is read (data/unwritten.py), or InputError naming
         the first that was not; with ``allow_unwritten``, ``unwritten_rows`` counts the rows read from fill values."""
@@ -169,9 +193,10 @@ class Table:
 
     def row_bytes(self) -> int:
         """Bytes one row occupies in flight: features as float32 (a sparse row's entries) plus label."""
+        per_row = np.dtype(LABEL_DTYPE).itemsize * (1 if self.W is None else 2)  # the label, and the weight
         if self.sparse:
-            return self.X.reader.row_bytes() + np.dtype(LABEL_DTYPE).itemsize
-        return self.n_features * np.dtype(FEATURE_DTYPE).itemsize + np.dtype(LABEL_DTYPE).itemsize
+            return self.X.reader.row_bytes() + per_row
+        return self.n_features * np.dtype(FEATURE_DTYPE).itemsize + per_row
 
     def block_rows(self, memory: int, extra_per_row: int = BUFFERS * ROW_BOOKKEEPING, unit: int | None = None) -> int:
         """Rows per block so that BUFFERS blocks (plus per-row bookkeeping) fit ``memory``.
@@ -195,7 +220,7 @@ class Table:
     @property
     def unit_rows(self) -> int:
         """Rows best read together, for X and y both: 1 where both can be read anywhere in place."""
-        units = [self.X.unit_rows] + ([self.Y.unit_rows] if self.Y is not None else [])
+        units = [self.X.unit_rows] + [c.unit_rows for c in (self.Y, self.W) if c is not None]
         lcm = math.lcm(*units)
         return lcm if lcm <= 8 * max(units) else max(units)
 
@@ -221,6 +246,7 @@ class Table:
             **({"label_column": self.label_column} if self.label_column is not None else {}),
             **({"features": self.features} if self.features is not None else {}),
             **({"transpose": True} if self.transpose else {}),
+            **({"sample_weight": self.w_name} if self.w_name is not None else {}),
             "shape": [self.n_rows, self.n_features],
             "dtype": self.X.layout.dtype,
             "size": st.st_size,
@@ -228,9 +254,9 @@ class Table:
         }
 
     def close(self):
-        self.X.close()
-        if self.Y is not None:
-            self.Y.close()
+        for reader in (getattr(self, "X", None), getattr(self, "Y", None), self.W):
+            if reader is not None:
+                reader.close()
         self.file.close()
 
     def __enter__(self):

@@ -46,6 +46,7 @@ class EpochPlan:
     drop_last: bool
     pages: PageShuffle  # the visiting order of every epoch
     skip_bad: bool = False  # --bad-rows skip: leave out rows with non-finite values
+    weight_scale: float | None = None  # what the sample weights are multiplied by (model/weights.py); None: none
 
 
 @dataclasses.dataclass(frozen=True)
@@ -178,18 +179,21 @@ def run_epoch(
         every = len(positions) == len(window.rows)  # every row of the window: no copies
         rows = window.rows if every else window.rows[positions]
         y = plan.labels.encode_at(window.y if every else window.y[positions], rows, f"{table.path}:{table.y_name}")
+        w = None
+        if plan.weight_scale is not None:
+            w = (window.w if every else window.w[positions]) * plan.weight_scale
         if X is None:  # copied out of the mapped file in visiting order: the kernel reads it in sequence
             X, xrows = flat(window.gather(positions))
         elif not every:
             xrows = xrows[positions]
         # a window split between shards: its bad rows are counted once, by the segment that starts it
-        return rows, X, xrows, y, bad if lo == 0 else 0
+        return rows, X, xrows, y, w, bad if lo == 0 else 0
 
     # closed here, whatever happens: a generator left to the garbage collector would shut its reader down
     # in whichever thread collects it, which can deadlock (a thread being started, with its locks held)
     with contextlib.closing(stream_windows(table, plan.pages, epoch, [w for w, _, _ in segments[first:]],
                                            prepare)) as windows:
-        for k, (rows, X, xrows, y, bad) in enumerate(windows, start=first):
+        for k, (rows, X, xrows, y, w, bad) in enumerate(windows, start=first):
             if budget <= 0:  # the round ended with the window before
                 return epoch_result(state, pos, int(counters[ks.T]) - t0, finished=False)
             start_row = pos.row if k == first else 0
@@ -199,10 +203,11 @@ def run_epoch(
             while lo < len(rows) and budget > 0:
                 # slices end at multiples of SLICE_ROWS from the window's start, whatever the budget
                 hi = min((lo // SLICE_ROWS + 1) * SLICE_ROWS, len(rows), lo + budget)
+                sw = None if w is None else w[lo:hi]
                 if table.sparse:
-                    status = _train_sparse(cfg, X, y[lo:hi], xrows[lo:hi], plan, state, scratch)
+                    status = _train_sparse(cfg, X, y[lo:hi], xrows[lo:hi], plan, state, scratch, sw)
                 else:
-                    status = train_block(cfg, X, y[lo:hi], xrows[lo:hi], plan.center, plan.scale, state, scratch)
+                    status = train_block(cfg, X, y[lo:hi], xrows[lo:hi], plan.center, plan.scale, state, scratch, sw)
                 if status == ks.BAD_ROW:
                     raise InputError(f"{where}: non-finite feature value at row {int(rows[lo + int(counters[ks.BAD])])}")
                 if status == ks.DIVERGED:
@@ -234,13 +239,14 @@ def run_epoch(
 
 
 def _train_sparse(cfg: KernelConfig, X, y: np.ndarray, positions: np.ndarray, plan: EpochPlan, state: TrainState,
-                  scratch: Scratch) -> int:
+                  scratch: Scratch, sw: np.ndarray | None = None) -> int:
     """The CSR rows at ``positions`` of the window's rows ``X`` (data/sparse.py) through the O(nonzeros) kernel."""
     starts = X.indptr[positions]
     scale = plan.scale if cfg.standardized else None  # None: Numba compiles the kernel without the gather
+    weights = {} if sw is None else {"sw": sw}  # omitted: no code for weights compiled
     return train_block_sparse(cfg, X.data, X.indices, starts, X.indptr[positions + 1] - starts, y, scale,
                               state.W, state.G, _slots(cfg, state), state.counters, state.sums, scratch.touched,
-                              scratch.marks, scratch.n_touched)
+                              scratch.marks, scratch.n_touched, **weights)
 
 
 def _slots(cfg: KernelConfig, state: TrainState):
@@ -262,11 +268,12 @@ def compile_kernels(table: Table, cfg: KernelConfig, plan: EpochPlan, scratch: S
     """
     t0 = time.perf_counter()
     plan.pages.visit(0, 0, plan.pages.extent_order(0)[:1])
+    sw = None if plan.weight_scale is None else np.zeros(0)
     if table.sparse:  # on no rows: a state of one feature compiles the same code, without a model's worth of memory
         state = TrainState.zeros(plan.labels.n_outputs, 1)
         X = table.X.read(0, 1)
         y = plan.labels.encode(table.Y.read(0, 1, None), table.path, 0)
-        _train_sparse(cfg, X, y[:0], np.zeros(0, dtype=np.int64), plan, state, scratch)
+        _train_sparse(cfg, X, y[:0], np.zeros(0, dtype=np.int64), plan, state, scratch, sw)
         finish_batch_sparse(cfg, state.W, state.G, _slots(cfg, state), state.counters, scratch.touched,
                             scratch.marks, scratch.n_touched)
         return time.perf_counter() - t0
@@ -276,7 +283,7 @@ def compile_kernels(table: Table, cfg: KernelConfig, plan: EpochPlan, scratch: S
     X = flat(table.X.read(0, 1, None))[0] if X is None else X
     y = plan.labels.encode(table.Y.read(0, 1, None), table.path, 0)
     state = TrainState.zeros(plan.labels.n_outputs, table.n_features)
-    train_block(cfg, X, y, np.empty(0, dtype=np.int64), plan.center, plan.scale, state, scratch)
+    train_block(cfg, X, y, np.empty(0, dtype=np.int64), plan.center, plan.scale, state, scratch, sw)
     return time.perf_counter() - t0
 
 

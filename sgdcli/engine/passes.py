@@ -17,6 +17,7 @@ from sgdcli.data.selection import finite_mask, select_rows
 from sgdcli.data.table import Table
 from sgdcli.errors import InputError
 from sgdcli.model import labels as labels_mod
+from sgdcli.model import weights as weights_mod
 from sgdcli.model.labels import Labels
 from sgdcli.model.standardize import RunningMoments
 from sgdcli.options import TrainOptions
@@ -24,49 +25,65 @@ from sgdcli.options import TrainOptions
 
 @dataclasses.dataclass
 class LabelCount:
-    """What the label pass found: distinct label values (None for regression) and row counts."""
+    """What the label pass found: the labels of the training rows (distinct values, rows and sample weights
+    of each; labels.Found) and row counts."""
 
-    found: np.ndarray | None
+    labels: labels_mod.Found
     n_train: int
     n_bad: int  # rows skipped by --bad-rows skip
-    per_class: np.ndarray | None = None  # training rows with each value of ``found``
+
+    @property
+    def found(self) -> np.ndarray | None:
+        """The distinct label values of the training rows (None for regression)."""
+        return self.labels.values
+
+    @property
+    def per_class(self) -> np.ndarray | None:
+        """Training rows with each value of ``found``."""
+        return self.labels.counts
 
     def merge(self, other: "LabelCount") -> None:
-        if self.found is not None:
-            self.found, self.per_class = labels_mod.merge_counts(self.found, self.per_class, other.found,
-                                                                 other.per_class)
+        self.labels.merge(other.labels)
         self.n_train += other.n_train
         self.n_bad += other.n_bad
 
 
 def label_pass(table: Table, spans, block_rows: int, opts: TrainOptions, check_stop=lambda: None) -> LabelCount:
-    """Classes, finite labels, training rows and rows skipped, over ``spans``.
+    """Classes, finite labels, training rows and rows skipped, over ``spans``; with sample weights, their
+    checks and sums.
 
-    It reads y only, unless --bad-rows skip asks for the features to be checked
-    too, so that the row count (and iterations per epoch) are exact.
+    It reads y (and the weights) only, unless --bad-rows skip asks for the
+    features to be checked too, so that the row count (and iterations per
+    epoch) are exact.
     """
     counts = [0, 0]  # training rows, skipped rows
+    where_w = f"{table.path}:{table.w_name}"
 
     def blocks():
         if opts.bad_rows == "skip":
             for block in stream_blocks(table, spans, block_rows):
                 check_stop()
+                if block.w is not None:
+                    weights_mod.check(block.w, where_w, block.start)
                 rows, bad = select_rows(block.start, block.stop - block.start, opts.val_fraction, opts.seed,
                                         finite=finite_mask(block))
                 counts[0] += len(rows)
                 counts[1] += bad
-                yield block.start, block.y[rows], None
+                yield block.start, block.y[rows], None, None if block.w is None else block.w[rows]
             return
-        buf = np.empty(block_rows)
+        buf, wbuf = np.empty(block_rows), np.empty(block_rows) if table.W is not None else None
         for start, stop in spans:
             check_stop()
             y = table.Y.read(start, stop, buf)
+            w = table.W.read(start, stop, wbuf) if table.W is not None else None
+            if w is not None:
+                weights_mod.check(w, where_w, start)
             rows, _ = select_rows(start, stop - start, opts.val_fraction, opts.seed)
             counts[0] += len(rows)
-            yield start, y, rows
+            yield start, y, rows, w
 
-    found, per_class = labels_mod.collect(blocks(), opts.model, f"{table.path}:{table.y_name}")
-    return LabelCount(found, counts[0], counts[1], per_class)
+    found = labels_mod.collect(blocks(), opts.model, f"{table.path}:{table.y_name}", weighted=table.W is not None)
+    return LabelCount(found, counts[0], counts[1])
 
 
 def labels_of(count: LabelCount, table: Table, opts: TrainOptions, known: Labels | None = None,
@@ -150,11 +167,15 @@ def _sparse_moments(table: Table, spans, block_rows: int, opts: TrainOptions, ch
 
 
 def check_val_labels(val_table: Table, labels: Labels, opts: TrainOptions) -> None:
-    """Every label of the --val file is finite (or skipped by --bad-rows skip) and one of the training classes."""
+    """Every label of the --val file is finite (or skipped by --bad-rows skip) and one of the training classes,
+    and every sample weight finite and >= 0."""
     where = f"{val_table.path}:{val_table.y_name}"
     block_rows = val_table.block_rows(opts.memory)
     buf = np.empty(block_rows)
     for start, stop in val_table.spans(block_rows):
+        if val_table.W is not None:
+            weights_mod.check(val_table.W.read(start, stop, np.empty(stop - start)), f"{val_table.path}:"
+                              f"{val_table.w_name}", start)
         y = val_table.Y.read(start, stop, buf)
         if opts.bad_rows == "skip":
             rows = np.flatnonzero(np.isfinite(y))

@@ -22,7 +22,8 @@ mapped file in place (wherever its chunks lie) and of a buffer alike, through
 one compiled type.  Rows come in pages from random places of the file
 (data/shuffle.py), so every loop over rows prefetches the row ``AHEAD`` steps
 ahead (intrinsics.py).  The labels come in visiting order: ``y[r]`` belongs
-to the row at ``rows[r]``.
+to the row at ``rows[r]``, and so does its sample weight ``sw[r]`` (None: no
+sample weights, and no code for them compiled).
 """
 
 from __future__ import annotations
@@ -34,7 +35,7 @@ from numba import prange
 
 from sgdcli.kernels.intrinsics import AHEAD, prefetch_span
 from sgdcli.kernels.jit import kernel
-from sgdcli.kernels.losses import loss_grad, loss_grad_one
+from sgdcli.kernels.losses import loss_grad, loss_grad_one, weighed, weighed_scores
 from sgdcli.kernels.optimizers import SGD, SLOT_A, step
 from sgdcli.kernels.pure_sgd import is_pure_sgd, train_block_pure_sgd
 from sgdcli.kernels.rows import has_nonfinite
@@ -47,7 +48,7 @@ _DIVERGING_ROW = -2  # a status: a finite row whose loss is not finite (the weig
 
 
 @kernel(callee=True)
-def _accumulate(objective, X, y, rows, lo, hi, We, G, s, g):
+def _accumulate(objective, X, y, sw, rows, lo, hi, We, G, s, g):
     """Add the loss gradients of the rows at rows[lo:hi] into ``G``; return (loss sum, status).
 
     status is -1, the position in ``rows`` of a row with non-finite data, or
@@ -66,7 +67,7 @@ def _accumulate(objective, X, y, rows, lo, hi, We, G, s, g):
             for j in range(d):
                 acc += We[k, j] * x[j]
             s[k] = acc
-        loss = loss_grad(objective, s, y[r], g)
+        loss = weighed_scores(sw, r, loss_grad(objective, s, y[r], g), g)
         if not math.isfinite(loss):
             return total, r if has_nonfinite(x) else _DIVERGING_ROW
         total += loss
@@ -80,7 +81,7 @@ def _accumulate(objective, X, y, rows, lo, hi, We, G, s, g):
 
 
 @kernel(callee=True)
-def _accumulate_one(objective, X, y, rows, lo, hi, w, grad):
+def _accumulate_one(objective, X, y, sw, rows, lo, hi, w, grad):
     """``_accumulate`` for a single-output model (weights ``w``, gradient sum ``grad``).
 
     Two rows at a time, in scalars: one pass over the weights scores both, and
@@ -109,7 +110,10 @@ def _accumulate_one(objective, X, y, rows, lo, hi, w, grad):
             z += w[j] * x[j]
             z2 += w[j] * x2[j]
         loss, dz = loss_grad_one(objective, z, y[r])
-        loss2, dz2 = loss_grad_one(objective, z2, y[r if single else r + 1])
+        loss, dz = weighed(sw, r, loss, dz)
+        r2 = r if single else r + 1
+        loss2, dz2 = loss_grad_one(objective, z2, y[r2])
+        loss2, dz2 = weighed(sw, r2, loss2, dz2)
         if not math.isfinite(loss):
             return total, r if has_nonfinite(x) else _DIVERGING_ROW
         if single:
@@ -175,8 +179,9 @@ def _finish_batch(cfg, state, scratch, center, scale):
     return ok and math.isfinite(sums[EPOCH_LOSS])
 
 
-def train_block(cfg, X, y, rows, center, scale, state, scratch):
-    """Run all mini-batches over the rows ``rows`` of ``X``, in that order; ``y[r]`` is the label of row ``rows[r]``.
+def train_block(cfg, X, y, rows, center, scale, state, scratch, sw=None):
+    """Run all mini-batches over the rows ``rows`` of ``X``, in that order; ``y[r]`` is the label of row ``rows[r]``
+    and ``sw[r]`` its weight (the sample weight scaled as model/weights.py says; None: every row weighs 1).
 
     ``X`` is a flat float32 array and ``rows`` the element offsets where the
     rows start (a row is the ``d`` elements from there), or, for callers
@@ -193,11 +198,13 @@ def train_block(cfg, X, y, rows, center, scale, state, scratch):
         X, rows = np.ascontiguousarray(X).reshape(-1), rows * X.shape[1]
     center, scale = _compiled_scaling(cfg, center, scale)
     if is_pure_sgd(cfg, k_out):
+        weights = {} if sw is None else {"sw": sw}
         if cfg.optimizer == SGD:  # no velocity: its branch is pruned at compile time
-            return train_block_pure_sgd(cfg, X, y, rows, center, scale, state.W[0], state.counters, state.sums)
+            return train_block_pure_sgd(cfg, X, y, rows, center, scale, state.W[0], state.counters, state.sums,
+                                        **weights)
         return train_block_pure_sgd(cfg, X, y, rows, center, scale, state.W[0], state.counters, state.sums,
-                                    state.slots[SLOT_A][0])
-    variant = {}  # an omitted argument prunes its branch at compile time
+                                    state.slots[SLOT_A][0], **weights)
+    variant = {} if sw is None else {"sw": sw}  # an omitted argument prunes its branch at compile time
     if cfg.parts > 1 and cfg.batch_size >= cfg.par_min_rows:
         variant["threads"] = cfg.parts
     if k_out > 1:
@@ -206,7 +213,7 @@ def train_block(cfg, X, y, rows, center, scale, state, scratch):
 
 
 @kernel()
-def train_block_batches(cfg, X, y, rows, center, scale, state, scratch, threads=None, multi=None):
+def train_block_batches(cfg, X, y, rows, center, scale, state, scratch, threads=None, multi=None, sw=None):
     """The general path of ``train_block``: gradient sums over batches, then ``step``.
 
     Without ``threads`` the threaded branch is pruned at compile time (Numba
@@ -233,8 +240,8 @@ def train_block_batches(cfg, X, y, rows, center, scale, state, scratch, threads=
         if threads is not None:
             threaded = take >= cfg.par_min_rows
             if threaded:
-                _accumulate_parallel(cfg.loss, threads, X, y, rows, i, take, We, partial, ploss, pstatus, s_buf, g_buf,
-                                     multi)
+                _accumulate_parallel(cfg.loss, threads, X, y, sw, rows, i, take, We, partial, ploss, pstatus, s_buf,
+                                     g_buf, multi)
                 for p in range(threads):
                     loss += ploss[p]
                     if status == -1 and pstatus[p] != -1:
@@ -244,9 +251,9 @@ def train_block_batches(cfg, X, y, rows, center, scale, state, scratch, threads=
                             G[k, j] += partial[p, k, j]
         if not threaded:
             if multi is None:
-                res = _accumulate_one(cfg.loss, X, y, rows, i, i + take, We[0], G[0])
+                res = _accumulate_one(cfg.loss, X, y, sw, rows, i, i + take, We[0], G[0])
             else:
-                res = _accumulate(cfg.loss, X, y, rows, i, i + take, We, G, s_buf[0, :k_out], g_buf[0, :k_out])
+                res = _accumulate(cfg.loss, X, y, sw, rows, i, i + take, We, G, s_buf[0, :k_out], g_buf[0, :k_out])
             loss = res[0]
             status = res[1]
         if status >= 0:
@@ -264,7 +271,7 @@ def train_block_batches(cfg, X, y, rows, center, scale, state, scratch, threads=
 
 
 @kernel(parallel=True, callee=True)
-def _accumulate_parallel(objective, parts, X, y, rows, i, take, We, partial, ploss, pstatus, s_buf, g_buf, multi):
+def _accumulate_parallel(objective, parts, X, y, sw, rows, i, take, We, partial, ploss, pstatus, s_buf, g_buf, multi):
     """Rows rows[i:i+take] split into ``parts`` contiguous ranges, one per thread.
 
     Each thread writes only its own partial sums, loss and status.  Kept apart
@@ -278,9 +285,9 @@ def _accumulate_parallel(objective, parts, X, y, rows, i, take, We, partial, plo
         hi = i + (p + 1) * take // parts
         partial[p] = 0.0
         if multi is None:
-            res = _accumulate_one(objective, X, y, rows, lo, hi, We[0], partial[p, 0])
+            res = _accumulate_one(objective, X, y, sw, rows, lo, hi, We[0], partial[p, 0])
         else:
-            res = _accumulate(objective, X, y, rows, lo, hi, We, partial[p], s_buf[p, :k_out], g_buf[p, :k_out])
+            res = _accumulate(objective, X, y, sw, rows, lo, hi, We, partial[p], s_buf[p, :k_out], g_buf[p, :k_out])
         ploss[p] = res[0]
         pstatus[p] = res[1]
 

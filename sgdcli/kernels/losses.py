@@ -60,6 +60,27 @@ def loss_grad_one(loss, z, target):
 
 
 @kernel(callee=True)
+def weighed(sw, r, value, dz):
+    """A single-output row's loss and derivative times the row's sample weight ``sw[r]``; as they are without
+    sample weights (None: this branch is decided at compile time, as ``_class_weight``'s)."""
+    if sw is None:
+        return value, dz
+    v = sw[r]
+    return v * value, v * dz
+
+
+@kernel(callee=True)
+def weighed_scores(sw, r, value, g):
+    """``weighed`` for a loss of several scores: scales the derivatives ``g`` in place, returns the loss."""
+    if sw is None:
+        return value
+    v = sw[r]
+    for k in range(g.shape[0]):
+        g[k] *= v
+    return v * value
+
+
+@kernel(callee=True)
 def _loss_grad_one(model, param, z, target):
     if model == LINEAR:
         r = z - target

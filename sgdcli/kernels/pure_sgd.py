@@ -13,7 +13,7 @@ import math
 
 from sgdcli.kernels.intrinsics import AHEAD, prefetch_span
 from sgdcli.kernels.jit import kernel
-from sgdcli.kernels.losses import loss_grad_one
+from sgdcli.kernels.losses import loss_grad_one, weighed
 from sgdcli.kernels.optimizers import MOMENTUM, NESTEROV, SGD
 from sgdcli.kernels.rows import has_nonfinite
 from sgdcli.kernels.schedules import lr_at
@@ -21,7 +21,7 @@ from sgdcli.kernels.state import BAD, BAD_ROW, DIVERGED, EPOCH, EPOCH_LOSS, EPOC
 
 
 @kernel()
-def train_block_pure_sgd(cfg, X, y, rows, center, scale, w, counters, sums, velocity=None):
+def train_block_pure_sgd(cfg, X, y, rows, center, scale, w, counters, sums, velocity=None, sw=None):
     """SGD at batch 1 (plain, momentum or Nesterov; no L1, no averaging) of a single-output model, row by row.
 
     The plain update w <- w - lr·(g·z + l2·w) is applied in place as
@@ -32,6 +32,7 @@ def train_block_pure_sgd(cfg, X, y, rows, center, scale, w, counters, sums, velo
     one pass, as the general path's step would.  Scalars only (``w`` is the
     one row of weights), which keeps the loop in registers, faster than the
     same loop over an outputs axis; softmax at batch 1 takes the general path.
+    ``sw``: the rows' weights, as ``train_block`` takes them.
     """
     d = w.shape[0] - 1
     n = rows.shape[0]
@@ -49,6 +50,7 @@ def train_block_pure_sgd(cfg, X, y, rows, center, scale, w, counters, sums, velo
             for j in range(d):
                 z += w[j] * x[j]
         loss, dz = loss_grad_one(cfg.loss, z, y[r])
+        loss, dz = weighed(sw, r, loss, dz)
         if not math.isfinite(loss):
             if has_nonfinite(x):
                 counters[BAD] = r

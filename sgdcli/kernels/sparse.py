@@ -42,7 +42,7 @@ import numpy as np
 
 from sgdcli.kernels.intrinsics import AHEAD, prefetch_span
 from sgdcli.kernels.jit import kernel
-from sgdcli.kernels.losses import loss_grad, loss_grad_one
+from sgdcli.kernels.losses import loss_grad, loss_grad_one, weighed, weighed_scores
 from sgdcli.kernels.optimizers import ADAGRAD, RMSPROP, SGD, SLOT_A, SLOT_B, step
 from sgdcli.kernels.schedules import lr_at
 from sgdcli.kernels.state import BAD, BAD_ROW, DIVERGED, EPOCH, EPOCH_LOSS, EPOCH_ROWS, FILL, OK, T
@@ -233,14 +233,14 @@ def _settle(cfg, W, slots, a, t):
 
 @kernel()
 def train_block_sparse(cfg, data, indices, starts, lens, y, scale, W, G, slots, counters, sums, touched, marks,
-                       n_touched):
+                       n_touched, sw=None):
     """Train on CSR rows in order (``y``: their targets as class codes or values); the status as the dense
     kernels return it (OK, BAD_ROW with the position in counters[BAD], DIVERGED).
 
     ``slots`` are the optimizer's state and the running average, or the L1 penalty of plain SGD (None: plain
     SGD without either).  ``touched``/``marks``/``n_touched`` list the columns the batch in progress
     touched; they persist between calls with ``G`` (a fresh list with rows already summed, after a resume,
-    is rebuilt from ``G``).
+    is rebuilt from ``G``).  ``sw``: the rows' weights, as the dense ``train_block`` takes them.
     """
     k_out, d1 = W.shape
     d = d1 - 1
@@ -269,7 +269,8 @@ def train_block_sparse(cfg, data, indices, starts, lens, y, scale, W, G, slots, 
             else:
                 for e in range(lo, hi):
                     acc += W[0, indices[e]] * (data[e] * scale[indices[e]])
-            loss, g[0] = loss_grad_one(cfg.loss, W[0, d] + a * acc, y[r])
+            loss, dz = loss_grad_one(cfg.loss, W[0, d] + a * acc, y[r])
+            loss, g[0] = weighed(sw, r, loss, dz)
         else:
             for k in range(k_out):
                 acc = 0.0
@@ -280,7 +281,7 @@ def train_block_sparse(cfg, data, indices, starts, lens, y, scale, W, G, slots, 
                     for e in range(lo, hi):
                         acc += W[k, indices[e]] * (data[e] * scale[indices[e]])
                 s[k] = W[k, d] + a * acc
-            loss = loss_grad(cfg.loss, s, y[r], g)
+            loss = weighed_scores(sw, r, loss_grad(cfg.loss, s, y[r], g), g)
         if not math.isfinite(loss):
             for e in range(lo, hi):
                 if not math.isfinite(data[e]):

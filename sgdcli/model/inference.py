@@ -20,6 +20,7 @@ from sgdcli.kernels import losses
 from sgdcli.kernels.rows import first_nonfinite_row
 from sgdcli.kernels.scoring import scores
 from sgdcli.model import metrics, outputs
+from sgdcli.model import weights as weights_mod
 from sgdcli.model.file import Model, load_model
 from sgdcli.model.labels import Labels
 from sgdcli.options import DEFAULT_MEMORY, DEFAULT_X, DEFAULT_Y, metrics_of, task_of
@@ -82,38 +83,48 @@ def _sparse_scores(table: Table, block: Block, rows: np.ndarray, We: np.ndarray)
 
 
 class Measurement:
-    """The model's metric accumulator and the training loss summed over some rows; mergeable."""
+    """The model's metric accumulator and the training loss summed over some rows, with the sum of the rows'
+    weights in that loss; mergeable."""
 
     def __init__(self, objective: tuple[str, float]):
         self.acc = metrics.for_model(objective)
         self.loss_sum = 0.0
-        self.n = 0
+        self.weight = 0.0  # of the rows (sample weight × class weight; their count without weights)
 
     def merge(self, other: "Measurement") -> None:
         self.acc.merge(other.acc)
         self.loss_sum += other.loss_sum
-        self.n += other.n
+        self.weight += other.weight
 
     def result(self) -> dict:
-        """The metrics, and the mean training loss as ``loss``."""
+        """The metrics, and the training loss as ``loss``: its weighted mean, the objective without penalties
+        (model/weights.py)."""
         result = self.acc.result()
-        result["loss"] = self.loss_sum / self.n if self.n else float("nan")
+        result["loss"] = self.loss_sum / self.weight if self.weight > 0 else float("nan")
         return result
 
 
-def measure_part(table: Table, objective: tuple[str, float], labels: Labels, We: np.ndarray, memory: int,
+def measure_part(table: Table, objective: tuple, labels: Labels, We: np.ndarray, memory: int,
                  select: Selector | None = None, part: tuple[int, int] = (0, 1), progress=None) -> Measurement:
     """The measurement of the selected rows of blocks ``part`` (see ``score_blocks``) for a model of
-    ``objective`` (its loss and that loss's parameter, ``options.objective``)."""
+    ``objective`` (its loss, that loss's parameter and the class weights or None, ``options.objective``),
+    each row weighed by the table's sample weights where it has them: the metrics by those, the loss by those
+    times the class weights."""
     out = Measurement(objective)
     code = losses.loss_of(objective)
+    class_weights = code[2]
     where = f"{table.path}:{table.y_name}"
     for block, rows, S in score_blocks(table, We, memory, select, part, progress):
         y = labels.encode_rows(block.y, rows, where, block.start)[rows]
-        out.acc.update(S, y)
-        per_row = losses.row_losses(code, S, y, np.empty(len(rows)), np.empty_like(S))
-        out.loss_sum += float(per_row.sum())
-        out.n += len(rows)
+        sw = None
+        if block.w is not None:
+            weights_mod.check(block.w, f"{table.path}:{table.w_name}", block.start)
+            sw = block.w[rows]
+        out.acc.update(S, y, sw)
+        per_row = losses.row_losses(code, S, y, np.empty(len(rows)), np.empty_like(S))  # × class weights
+        out.loss_sum += float(per_row.sum()) if sw is None else float(per_row @ sw)
+        v = sw if class_weights is None else class_weights[y.astype(np.int64)] * (1.0 if sw is None else sw)
+        out.weight += float(len(rows)) if v is None else float(v.sum())
     return out
 
 
@@ -162,15 +173,16 @@ def _hashed(params: dict | None) -> str:
 
 def evaluate(model, data, x: str = DEFAULT_X, y: str = DEFAULT_Y, memory: int = DEFAULT_MEMORY,
              label_column: str | None = None, features=None, transpose: bool = False, allow_unwritten: bool = False,
-             report=None, progress=None) -> dict:
+             report=None, progress=None, sample_weight: str | None = None) -> dict:
     """Metrics of ``model`` on ``data``: exactly the keys of ``options.metrics_of(model)``.
 
     ``label_column``, ``features``, ``transpose`` and ``allow_unwritten`` say what the table is, as for
-    training; ``report(text)`` hears of rows read from fill values, ``progress(done, total)`` of the rows scored.
+    training; ``sample_weight``, a dataset of per-row weights the metrics are weighted by;
+    ``report(text)`` hears of rows read from fill values, ``progress(done, total)`` of the rows scored.
     """
     model = load_model(model)
     columns = {"label_column": label_column, "features": features, "transpose": transpose,
-               "allow_unwritten": allow_unwritten}
+               "allow_unwritten": allow_unwritten, "sample_weight": sample_weight}
     with _open_for(model, data, x, y, columns, report) as table:
         labels = model.labels
         result = measure(table, model.objective, labels, model.raw_weights(), memory, progress=progress)

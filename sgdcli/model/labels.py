@@ -79,33 +79,65 @@ def check_finite_labels(y: np.ndarray, where: str, first_row: int) -> None:
             raise InputError(f"{where}: non-finite label ({y[row - first_row]}) at row {row}")
 
 
-def collect(blocks, model: str, where: str) -> tuple[np.ndarray | None, np.ndarray | None]:
-    """One streaming pass over y: check every label is finite, and gather the distinct values of the trained
-    rows with how many rows have each (None, None for regression).
+@dataclasses.dataclass
+class Found:
+    """What a pass over the labels of some rows found: the distinct values of a classifier's trained rows
+    (None for regression), the rows with each, and with sample weights the sum of their weights (per value,
+    and ``weight_total`` in all)."""
 
-    ``blocks`` yields (first_row, raw labels, indices of the rows trained on or None for all).
+    values: np.ndarray | None
+    counts: np.ndarray | None
+    weight_sums: np.ndarray | None = None
+    weight_total: float = 0.0
+
+    def add(self, values: np.ndarray | None, counts: np.ndarray | None, weight_sums: np.ndarray | None,
+            weight_total: float) -> None:
+        """Merge the values found in other rows (another block, another worker's share)."""
+        self.weight_total += weight_total
+        if self.values is None:
+            return
+        merged, at = np.unique(np.concatenate([self.values, values]), return_inverse=True)
+
+        def summed(a, b):
+            return np.bincount(at, weights=np.concatenate([a, b]), minlength=len(merged)).astype(a.dtype)
+
+        self.counts = summed(self.counts, counts)
+        if self.weight_sums is not None:
+            self.weight_sums = summed(self.weight_sums, weight_sums)
+        self.values = merged
+
+    def merge(self, other: "Found") -> None:
+        self.add(other.values, other.counts, other.weight_sums, other.weight_total)
+
+
+def collect(blocks, model: str, where: str, weighted: bool = False) -> Found:
+    """One streaming pass over y: check every label is finite, and gather the distinct values of the trained
+    rows with how many rows have each, and with ``weighted`` the sums of their sample weights.
+
+    ``blocks`` yields (first_row, raw labels, indices of the rows trained on or None for all, and the rows'
+    sample weights or None).
     """
     task = task_of(model)
-    found, counts = (None, None) if task == "regression" else (np.zeros(0), np.zeros(0, dtype=np.int64))
-    for first_row, y, rows in blocks:
+    found = Found(None, None) if task == "regression" else Found(np.zeros(0), np.zeros(0, dtype=np.int64),
+                                                               np.zeros(0) if weighted else None)
+    for first_row, y, rows, w in blocks:
         check_finite_labels(y, where, first_row)
         if model == "poisson":
             negative = np.flatnonzero(y < 0)
             if len(negative):
                 raise InputError(f"{where}: --model poisson needs counts (targets >= 0); found "
                                  f"{shown(y[negative[0]])} at row {first_row + int(negative[0])}")
+        trained_w = None if w is None else (w if rows is None else w[rows])
+        total = float(trained_w.sum()) if trained_w is not None else 0.0
         if task == "regression":
+            found.add(None, None, None, total)
             continue
-        found, counts = merge_counts(found, counts, *np.unique(y if rows is None else y[rows], return_counts=True))
-        if len(found) > MAX_CLASSES:
+        values, at, counts = np.unique(y if rows is None else y[rows], return_inverse=True, return_counts=True)
+        sums = None if trained_w is None else np.bincount(at, weights=trained_w, minlength=len(values))
+        found.add(values, counts, sums, total)
+        if len(found.values) > MAX_CLASSES:
             raise InputError(f"{where}: more than {MAX_CLASSES} distinct labels; is this a regression target? Use --model linear")
-    return found, counts
-
-
-def merge_counts(values, counts, more_values, more_counts) -> tuple[np.ndarray, np.ndarray]:
-    """Two sets of (distinct values, rows with each) as one."""
-    merged, at = np.unique(np.concatenate([values, more_values]), return_inverse=True)
-    return merged, np.bincount(at, weights=np.concatenate([counts, more_counts]), minlength=len(merged)).astype(np.int64)
+    return found
 
 
 def from_values(found: np.ndarray | None, model: str, where: str, y_dtype) -> Labels:

@@ -7,6 +7,10 @@ needs the ranking of every score; it is computed from a histogram of 2^20
 buckets over the float32 scores (order-preserving bit pattern, top 20 bits),
 with pairs in the same bucket counted as ties.  Its error is below 1e-4 on
 ordinary data.
+
+Every accumulator takes optional per-row weights (``--sample-weight``): each
+metric is then scikit-learn's with ``sample_weight``, the row sums weighted
+and the means divided by the sum of weights.  ``rows`` stays a row count.
 """
 
 from __future__ import annotations
@@ -19,6 +23,15 @@ from sgdcli.kernels.losses import inverse_link
 from sgdcli.options import MODEL_METRICS, task_of
 
 AUC_BITS = 20
+
+
+def _total(values: np.ndarray, w: np.ndarray | None) -> float:
+    """The sum of ``values``, weighted by ``w`` (None: unweighted)."""
+    return float(values.sum()) if w is None else float(values @ w)
+
+
+def _weight(n: int, w: np.ndarray | None) -> float:
+    return float(n) if w is None else float(w.sum())
 
 
 def _log_loss_binary(score: np.ndarray, y01: np.ndarray) -> np.ndarray:
@@ -34,51 +47,54 @@ class RegressionMetrics:
     def __init__(self, model: str = "linear", q: float = 0.5):
         self.model, self.q = model, q
         self.n = 0
+        self.weight = 0.0  # the rows' weights summed (their count, unweighted)
         self.sse = 0.0
         self.sae = 0.0
         self.y_mean = 0.0
         self.y_m2 = 0.0
         self.extra = {name: 0.0 for name in MODEL_METRICS.get(model, ())}  # sums over rows
 
-    def update(self, S: np.ndarray, y: np.ndarray) -> None:
+    def update(self, S: np.ndarray, y: np.ndarray, w: np.ndarray | None = None) -> None:
         pred = inverse_link(self.model, S)
         err = pred - y
-        self.sse += float(err @ err)
-        self.sae += float(np.abs(err).sum())
+        self.sse += float(err @ err) if w is None else float((err * err) @ w)
+        self.sae += _total(np.abs(err), w)
         if self.model == "quantile":
             r = y - pred
-            self.extra["pinball"] += float(np.maximum(self.q * r, (self.q - 1.0) * r).sum())
-            self.extra["below"] += float(np.count_nonzero(y < pred))
+            self.extra["pinball"] += _total(np.maximum(self.q * r, (self.q - 1.0) * r), w)
+            self.extra["below"] += float(np.count_nonzero(y < pred)) if w is None else float(w[y < pred].sum())
         elif self.model == "poisson":
             with np.errstate(divide="ignore", invalid="ignore"):
                 ylog = np.where(y > 0, y * np.log(y / pred), 0.0)
-            self.extra["deviance"] += float((2.0 * (ylog - (y - pred))).sum())
-        nb = len(y)
-        if nb == 0:
+            self.extra["deviance"] += _total(2.0 * (ylog - (y - pred)), w)
+        nb, wb = len(y), _weight(len(y), w)
+        self.n += nb
+        if wb == 0:
             return
-        mb = float(y.mean())
-        m2b = float(((y - mb) ** 2).sum())
-        n = self.n + nb
+        mb = float(y.mean()) if w is None else float(y @ w) / wb
+        m2b = _total((y - mb) ** 2, w)
+        total = self.weight + wb
         delta = mb - self.y_mean
-        self.y_mean += delta * nb / n
-        self.y_m2 += m2b + delta * delta * self.n * nb / n
-        self.n = n
+        self.y_mean += delta * wb / total
+        self.y_m2 += m2b + delta * delta * self.weight * wb / total
+        self.weight = total
 
     def merge(self, other: "RegressionMetrics") -> None:
-        n = self.n + other.n
-        if n == 0:
+        self.n += other.n
+        total = self.weight + other.weight
+        if total == 0:
             return
         delta = other.y_mean - self.y_mean
-        self.y_m2 += other.y_m2 + delta * delta * self.n * other.n / n
-        self.y_mean += delta * other.n / n
+        self.y_m2 += other.y_m2 + delta * delta * self.weight * other.weight / total
+        self.y_mean += delta * other.weight / total
         self.sse += other.sse
         self.sae += other.sae
         for name in self.extra:
             self.extra[name] += other.extra[name]
-        self.n = n
+        self.weight = total
 
     def result(self) -> dict:
-        n = max(self.n, 1)
+        n = self.weight if self.weight > 0 else 1.0
         mse = self.sse / n
         r2 = 1.0 - self.sse / self.y_m2 if self.y_m2 > 0 else (1.0 if self.sse == 0 else float("-inf"))
         return {"rows": self.n, "mse": mse, "rmse": math.sqrt(mse), "mae": self.sae / n, "r2": r2,
@@ -90,29 +106,33 @@ class BinaryMetrics:
 
     def __init__(self):
         self.n = 0
-        self.correct = 0
-        self.tp = self.fp = self.fn = 0
+        self.weight = 0.0
+        self.correct = 0.0
+        self.tp = self.fp = self.fn = 0.0
         self.log_loss_sum = 0.0
-        self.hist = np.zeros((2, 1 << AUC_BITS), dtype=np.int64)
+        self.hist = np.zeros((2, 1 << AUC_BITS))  # the rows' weights (counts) in each bucket, per class
 
-    def update(self, S: np.ndarray, y: np.ndarray) -> None:
+    def update(self, S: np.ndarray, y: np.ndarray, w: np.ndarray | None = None) -> None:
         score = S[:, 0]
         truth = y > 0.5
         pred = score > 0
         self.n += len(y)
-        self.correct += int((pred == truth).sum())
-        self.tp += int((pred & truth).sum())
-        self.fp += int((pred & ~truth).sum())
-        self.fn += int((~pred & truth).sum())
-        self.log_loss_sum += float(_log_loss_binary(score, y).sum())
+        self.weight += _weight(len(y), w)
+        self.correct += _total(pred == truth, w)
+        self.tp += _total(pred & truth, w)
+        self.fp += _total(pred & ~truth, w)
+        self.fn += _total(~pred & truth, w)
+        self.log_loss_sum += _total(_log_loss_binary(score, y), w)
         keys = _ordered_key(score)
         for cls in (0, 1):
-            sel = keys[truth == bool(cls)]
-            if sel.size:
-                self.hist[cls] += np.bincount(sel, minlength=1 << AUC_BITS)
+            mine = truth == bool(cls)
+            if mine.any():
+                self.hist[cls] += np.bincount(keys[mine], weights=None if w is None else w[mine],
+                                              minlength=1 << AUC_BITS)
 
     def merge(self, other: "BinaryMetrics") -> None:
         self.n += other.n
+        self.weight += other.weight
         self.correct += other.correct
         self.tp += other.tp
         self.fp += other.fp
@@ -121,7 +141,7 @@ class BinaryMetrics:
         self.hist += other.hist
 
     def auc(self) -> float:
-        neg, pos = self.hist[0].astype(np.float64), self.hist[1].astype(np.float64)
+        neg, pos = self.hist[0], self.hist[1]
         n_neg, n_pos = neg.sum(), pos.sum()
         if n_neg == 0 or n_pos == 0:
             return float("nan")
@@ -129,7 +149,7 @@ class BinaryMetrics:
         return float((pos * (below + 0.5 * neg)).sum() / (n_pos * n_neg))
 
     def result(self) -> dict:
-        n = max(self.n, 1)
+        n = self.weight if self.weight > 0 else 1.0
         precision = self.tp / (self.tp + self.fp) if self.tp + self.fp else 0.0
         recall = self.tp / (self.tp + self.fn) if self.tp + self.fn else 0.0
         f1 = 2 * precision * recall / (precision + recall) if precision + recall else 0.0
@@ -147,24 +167,27 @@ class BinaryMetrics:
 class MulticlassMetrics:
     def __init__(self):
         self.n = 0
-        self.correct = 0
+        self.weight = 0.0
+        self.correct = 0.0
         self.log_loss_sum = 0.0
 
-    def update(self, S: np.ndarray, y: np.ndarray) -> None:
+    def update(self, S: np.ndarray, y: np.ndarray, w: np.ndarray | None = None) -> None:
         cls = y.astype(np.int64)
         self.n += len(cls)
-        self.correct += int((S.argmax(axis=1) == cls).sum())
+        self.weight += _weight(len(cls), w)
+        self.correct += _total(S.argmax(axis=1) == cls, w)
         top = S.max(axis=1)
         lse = top + np.log(np.exp(S - top[:, None]).sum(axis=1))
-        self.log_loss_sum += float((lse - S[np.arange(len(cls)), cls]).sum())
+        self.log_loss_sum += _total(lse - S[np.arange(len(cls)), cls], w)
 
     def merge(self, other: "MulticlassMetrics") -> None:
         self.n += other.n
+        self.weight += other.weight
         self.correct += other.correct
         self.log_loss_sum += other.log_loss_sum
 
     def result(self) -> dict:
-        n = max(self.n, 1)
+        n = self.weight if self.weight > 0 else 1.0
         return {"rows": self.n, "accuracy": self.correct / n, "log_loss": self.log_loss_sum / n}
 
 

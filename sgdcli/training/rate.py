@@ -30,6 +30,12 @@ rate per optimizer (``ADAPTIVE``, measured in ``bench/defaults.py``) times
 the root mean square of the labels for squared error (whose weights grow
 with the label's scale) and 1 for classifiers (standardized features).
 
+With sample or class weights (model/weights.py), each sampled row counts
+with its weight v (mean 1 over the training rows): λmax is that of the
+weighted second moments, and the trace, the one row's step, is the mean of
+v²·‖x‖², so that rows of large weight, whose steps are that much larger,
+keep the rate stable.
+
 λmax, the trace and the labels are measured on a sample of runs of rows
 spread over the file, read whole (a chunk is decoded at most once per run,
 and the runs' chunks in parallel), so the choice costs a few reads and is
@@ -112,6 +118,14 @@ def sample_labels(table: Table) -> np.ndarray:
     return table.Y.read_ranges(spans, np.empty(sum(b - a for a, b in spans)))
 
 
+def sample_weights(table: Table) -> np.ndarray | None:
+    """The sample weights of the sample's rows (None: the table has none)."""
+    if table.W is None:
+        return None
+    spans = _spans(table)
+    return table.W.read_ranges(spans, np.empty(sum(b - a for a, b in spans)))
+
+
 def sample(table: Table, center: np.ndarray, scale: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """Rows in runs spread evenly over the file, as the model sees them, with a column of ones for the bias;
     and their labels."""
@@ -134,26 +148,35 @@ def blew_up(loss: float, zero: float) -> bool:
     return math.isfinite(zero) and loss > BLOWN_UP * max(zero, 1e-12)
 
 
-def zero_loss(model: str, labels: np.ndarray, outputs: int, loss: tuple) -> float:
+def zero_loss(model: str, labels: np.ndarray, outputs: int, loss: tuple, weights: np.ndarray | None = None) -> float:
     """The mean loss of the all-zero model (every score 0) on ``labels`` (the raw values of a regression's
-    sample; a classifier's are not needed), ``loss`` the kernels' ``(code, param)``."""
+    sample, with their ``weights``; a classifier's are not needed), ``loss`` the kernels' ``(code, param)``."""
     if task_of(model) == "regression":
-        finite = labels[np.isfinite(labels)].astype(np.float64)
+        keep = np.isfinite(labels)
+        finite = labels[keep].astype(np.float64)
         if not len(finite):
             return math.nan
         scores = np.zeros((len(finite), 1))
-        return float(losses.row_losses(loss, scores, finite, np.empty(len(finite)), np.empty_like(scores)).mean())
+        per_row = losses.row_losses(loss, scores, finite, np.empty(len(finite)), np.empty_like(scores))
+        return float(np.average(per_row, weights=None if weights is None or not weights[keep].any() else
+                                weights[keep]))
     if model in ("logistic", "softmax"):
         return math.log(max(outputs, 2))  # ln 2; ln K
     return 1.0  # the hinges: a margin of 1 missed
 
 
-def curvature(model: str, labels: np.ndarray) -> float:
-    """The loss's curvature bound: CURVATURE, or poisson's mean count (at least 1) on the sample's labels."""
+def curvature(model: str, labels: np.ndarray, weights: np.ndarray | None = None) -> float:
+    """The loss's curvature bound: CURVATURE, or poisson's mean count (at least 1; weighted by ``weights``) on
+    the sample's labels."""
     if model != "poisson":
         return CURVATURE[model]
-    finite = labels[np.isfinite(labels)]
-    return max(1.0, float(finite.mean())) if len(finite) else 1.0
+    keep = np.isfinite(labels)
+    return max(1.0, _mean(labels[keep], None if weights is None else weights[keep])) if keep.any() else 1.0
+
+
+def _mean(values: np.ndarray, weights: np.ndarray | None) -> float:
+    """The mean of ``values`` weighted by ``weights`` (None, or all zero: unweighted)."""
+    return float(np.average(values, weights=weights if weights is not None and weights.any() else None))
 
 
 def largest_eigenvalue(Z: np.ndarray) -> float:
@@ -172,19 +195,24 @@ def largest_eigenvalue(Z: np.ndarray) -> float:
     return value
 
 
-def _sparse_curvature(table: Table, scale: np.ndarray) -> tuple[float, float, int]:
-    """λmax and the trace of the second moments of a sample of sparse rows (scaled, with the bias's column),
-    by power iteration on the CSR rows themselves: never a dense sample."""
+def _sparse_curvature(table: Table, scale: np.ndarray, weights: np.ndarray | None) -> tuple[float, float, int]:
+    """λmax and the trace of the second moments of a sample of sparse rows (scaled, with the bias's column;
+    each row counted with its weight as ``auto_rate`` says), by power iteration on the CSR rows themselves:
+    never a dense sample."""
     X = table.X.read_ranges(_spans(table))
     m, d = X.n_rows, table.n_features
     rows = np.repeat(np.arange(m), np.diff(X.indptr))
     values = X.data.astype(np.float64) * scale[X.indices]
     values[~np.isfinite(values)] = 0.0
-    trace = float((values**2).sum() / m) + 1.0
+    if weights is None:
+        trace = float((values**2).sum() / m) + 1.0
+    else:
+        trace = float((weights**2 * (np.bincount(rows, weights=values**2, minlength=m) + 1.0)).sum() / m)
     v = np.full(d + 1, 1.0 / np.sqrt(d + 1))
     value = 0.0
     for _ in range(POWER_STEPS):
         u = np.bincount(rows, weights=values * v[X.indices], minlength=m) + v[d]  # Z v
+        u = u if weights is None else u * weights
         w = np.append(np.bincount(X.indices, weights=values * u[rows], minlength=d), u.sum()) / m  # Zᵀ u / m
         value = float(np.linalg.norm(w))
         if value == 0.0:
@@ -194,28 +222,36 @@ def _sparse_curvature(table: Table, scale: np.ndarray) -> tuple[float, float, in
 
 
 def auto_rate(table: Table, model: str, center: np.ndarray, scale: np.ndarray, batch: int, optimizer: str,
-              momentum: float = 0.0, outputs: int = 1, loss: tuple | None = None) -> AutoRate:
+              momentum: float = 0.0, outputs: int = 1, loss: tuple | None = None, weigh=None) -> AutoRate:
     """The rate of ``--lr auto`` for ``model`` (``outputs`` scores; ``loss``, the kernels' ``(code, param)``)
-    at ``batch`` rows with ``optimizer`` (whose β, for momentum and nesterov, is ``momentum``)."""
+    at ``batch`` rows with ``optimizer`` (whose β, for momentum and nesterov, is ``momentum``); ``weigh(raw
+    labels)``: the weights of the sample's rows (None: every row weighs 1)."""
     loss = loss if loss is not None else losses.loss_of((model, 0.0))
+    labels = sample_labels(table)
+    weights = weigh(labels) if weigh is not None else None
     if optimizer in ADAPTIVE:
-        labels = sample_labels(table)
         regression = task_of(model) == "regression"
-        size = float(np.sqrt(np.mean(labels[np.isfinite(labels)] ** 2))) if regression else 1.0
+        keep = np.isfinite(labels)
+        size = math.sqrt(_mean(labels[keep] ** 2, None if weights is None else weights[keep])) if (
+            regression and keep.any()) else 1.0
         size = size if math.isfinite(size) and size > 0 else 1.0
         return AutoRate(lr=ADAPTIVE[optimizer] * size, lambda_max=math.nan, trace=math.nan, rows=len(labels),
-                        zero_loss=zero_loss(model, labels, outputs, loss), label_scale=size)
+                        zero_loss=zero_loss(model, labels, outputs, loss, weights), label_scale=size)
     if table.sparse:
-        lam, trace, rows = _sparse_curvature(table, scale)
-        labels = sample_labels(table)
+        lam, trace, rows = _sparse_curvature(table, scale, weights)
     else:
-        Z, labels = sample(table, center, scale)
-        lam, trace, rows = largest_eigenvalue(Z), float(np.einsum("ij,ij->", Z, Z) / len(Z)), len(Z)
+        Z, _ = sample(table, center, scale)
+        if weights is not None:
+            norms = np.einsum("ij,ij->i", Z, Z)
+            lam, trace = largest_eigenvalue(Z * np.sqrt(weights)[:, None]), float((weights**2 * norms).mean())
+        else:
+            lam, trace = largest_eigenvalue(Z), float(np.einsum("ij,ij->", Z, Z) / len(Z))
+        rows = len(Z)
     beta = momentum if optimizer in MOMENTUM_OPTIMIZERS else None
     batches = batch * (1.0 - beta) if beta is not None else batch
-    c = curvature(model, labels)
+    c = curvature(model, labels, weights)
     return AutoRate(lr=1.0 / (c * (lam + trace / batches)), lambda_max=lam, trace=trace, rows=rows,
-                    zero_loss=zero_loss(model, labels, outputs, loss), momentum=beta, curvature=c)
+                    zero_loss=zero_loss(model, labels, outputs, loss, weights), momentum=beta, curvature=c)
 
 
 def scaling_text(opts, batch: int, replicas: int) -> str:

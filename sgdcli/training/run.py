@@ -20,24 +20,22 @@ from sgdcli import testhooks
 from sgdcli.data.selection import ValidationRows
 from sgdcli.data.shuffle import pages_for
 from sgdcli.data.table import Table, numbered
-from sgdcli.engine import passes
 from sgdcli.engine.epoch import EpochPlan, Position, current_lr
 from sgdcli.errors import DivergedError, InputError, Interrupted, RuntimeFailure, WorkLost, first_line
 from sgdcli.kernels import losses, runtime
 from sgdcli.kernels.scoring import fold_weights
 from sgdcli.kernels.state import TrainState, kernel_config
 from sgdcli.model.file import Model
-from sgdcli.model import labels as labels_mod
-from sgdcli.model.labels import Labels
-from sgdcli.options import TrainOptions, format_size, task_of
+from sgdcli.options import TrainOptions
 from sgdcli.parallel.executor import Executor
 from sgdcli.reporting.records import json_line
 from sgdcli.reporting.reporter import Reporter
 from sgdcli.training import checkpoint as ckpt_mod
-from sgdcli.training import warmstart
+from sgdcli.training import setup, warmstart
 from sgdcli.training.control import RunControl
 from sgdcli.training.early_stopping import EarlyStopping
-from sgdcli.training.rate import BLOWN_UP, MAX_HALVINGS, auto_rate, blew_up, sample_labels, scaling_text, zero_loss
+from sgdcli.training.rate import (BLOWN_UP, MAX_HALVINGS, auto_rate, blew_up, sample_labels, sample_weights,
+                                  scaling_text, zero_loss)
 from sgdcli.training.signals import EXIT_CODES, name
 from sgdcli.versions import versions
 
@@ -59,36 +57,10 @@ class Run:
         )
         saved = self._load_checkpoint() if control.resume else None
         self.init = warmstart.load(opts.init, table, opts.model) if opts.init is not None else None
-        if saved is not None:
-            self.labels = Labels(task_of(opts.model), saved.classes)
-            self.n_train, self.n_bad, self.mean, self.std = saved.n_train, saved.n_bad, saved.mean, saved.std
-        else:
-            what = "labels and features" if opts.bad_rows == "skip" else "labels"
-            reporter.message(f"reading {what} of {table.path} (one pass)")
-            count = self._pass(passes.label_pass, "reading the labels")
-            known = (self.init.model.labels, f"--init {self.init.path}") if self.init is not None else (None, "")
-            self.labels = passes.labels_of(count, table, opts, *known)
-            self.n_train, self.n_bad = count.n_train, count.n_bad
-            self._check_sizes()
-            if val_table is not None:
-                passes.check_val_labels(val_table, self.labels, opts)
-            self.mean = self.std = None
-            if self.init is not None and not opts.restandardize:  # its weights mean what they meant
-                self.mean, self.std = self.init.model.center, self.init.model.scale
-            elif opts.standardize:
-                reporter.message(f"computing feature deviations of {table.path} (one pass; sparse: scaled, not "
-                                 "centered, which would make it dense)" if table.sparse else
-                                 f"computing feature means and deviations of {table.path} (one pass)")
-                stats = self._pass(passes.moment_pass, "standardizing")
-                self.mean, self.std = stats.mean, stats.std()
-        self.class_weights = None
-        if opts.class_weight is not None:
-            if saved is not None:  # the rows of each class, which a checkpoint does not keep
-                count = self._pass(passes.label_pass, "reading the labels")
-            self.class_weights = labels_mod.class_weights(opts.class_weight, self.labels, count.found,
-                                                          count.per_class, table.class_names,
-                                                          f"{table.path}:{table.y_name}")
-        self.objective = (*opts.objective, self.class_weights)
+        facts = setup.learn(table, val_table, opts, saved, self.init, self._pass, reporter.message)
+        self.labels, self.n_train, self.n_bad = facts.labels, facts.n_train, facts.n_bad
+        self.mean, self.std, self.weighting = facts.mean, facts.std, facts.weighting
+        self.objective = (*opts.objective, self.weighting.class_weights)  # validation weighs rows as given
         d = table.n_features
         self.batch = self.n_train if opts.batch_size is None else opts.batch_size
         # With W shards each worker steps through about n/W rows an epoch: the step
@@ -96,7 +68,7 @@ class Run:
         per_shard = math.ceil(self.n_train / self.shards)
         steps = per_shard // self.batch if opts.drop_last else math.ceil(per_shard / self.batch)
         self.iters = steps * self.shards
-        objective = losses.loss_of(self.objective)
+        objective = losses.loss_of((*opts.objective, self.weighting.kernel_class_weights()))
         center = np.zeros(d) if self.mean is None else self.mean
         scale = np.ones(d) if self.std is None else 1.0 / self.std
         self.steps = steps
@@ -104,18 +76,19 @@ class Run:
         if opts.lr == "auto":
             # averaged replicas: the rate of one step on all their batches (rate.py), so no --lr-scaling on top
             self.auto = auto_rate(table, opts.model, center, scale, self.batch * self.shards, opts.optimizer,
-                                  opts.momentum, self.labels.n_outputs, objective)
+                                  opts.momentum, self.labels.n_outputs, objective, self._sample_weights)
         # where training starts: an epoch far above it blew up, though no value overflowed (rate.blew_up)
         regression = self.labels.task == "regression"
         self.zero_loss = (self.auto.zero_loss if self.auto is not None else
                           zero_loss(opts.model, sample_labels(table) if regression else np.zeros(0),
-                                    self.labels.n_outputs, objective))
+                                    self.labels.n_outputs, objective,
+                                    self._sample_weights(sample_labels(table)) if regression else None))
         halvings = saved.position.lr_halvings if saved is not None else 0
         self._set_rate(halvings)
         self.pages = table.page_shuffle(executor.stream_memory, pages_for(self.batch, opts.page_rows), opts.seed,
                                         opts.shuffle)
         self.plan = EpochPlan(self.labels, center, scale, opts.seed, opts.val_fraction, opts.drop_last, self.pages,
-                              skip_bad=opts.bad_rows == "skip")
+                              skip_bad=opts.bad_rows == "skip", weight_scale=self.weighting.row_scale())
         executor.prepare(self.cfg, self.plan)
         k_out = self.labels.n_outputs
         self.stopper = EarlyStopping(opts.patience, opts.min_delta) if opts.early_stopping else None
@@ -142,7 +115,13 @@ class Run:
         self.rate_opts = opts
         self.lr = opts.scaled_lr(self.batch, self.shards)
         self.cfg = kernel_config(opts, self.batch, self.executor.kernel_threads, self.steps * opts.epochs,
-                                 replicas=self.shards, sparse=self.table.sparse, class_weights=self.class_weights)
+                                 replicas=self.shards, sparse=self.table.sparse,
+                                 class_weights=self.weighting.kernel_class_weights())
+
+    def _sample_weights(self, labels: np.ndarray) -> np.ndarray | None:
+        """The weights the kernels would give the rows of --lr auto's sample (rate.sample), whose raw labels are
+        ``labels``; None where every row weighs 1."""
+        return self.weighting.of_rows(labels, self.labels.classes, sample_weights(self.table))
 
     def _restart_slower(self, exc: DivergedError, metrics_tmp) -> bool:
         """--lr auto: after a blow-up, train from the start at half the rate; False where that is not the case
@@ -170,18 +149,6 @@ class Run:
     def _pass(self, fn, stage: str):
         """A pass before training over every block (wherever the executor runs it)."""
         return self.executor.data_pass(fn, self.opts, lambda: self._check_stop(stage))
-
-    def _check_sizes(self) -> None:
-        opts, table = self.opts, self.table
-        batch = self.n_train if opts.batch_size is None else opts.batch_size
-        if batch > self.n_train:
-            raise InputError(f"--batch-size {batch} is larger than the {self.n_train} training rows of {table.path}")
-        if opts.batch_size is not None and batch * table.row_bytes() > opts.memory:
-            raise InputError(
-                f"--batch-size {batch} needs {format_size(batch * table.row_bytes())} per batch "
-                f"({table.n_features} features), more than --memory {format_size(opts.memory)}; raise --memory, "
-                f"lower --batch-size, or use --batch-size full, which accumulates the gradient block by block"
-            )
 
     # --- checkpoints ---------------------------------------------------------------------------
 
@@ -399,7 +366,7 @@ class Run:
                 # predict picks these columns by name; columns known by their indices only are not listed
                 "features": None if numbered(self.table.feature_names) else self.table.feature_names,
                 "features_from": self.table.x_kind,
-                **({"class_weights": self.class_weights.tolist()} if self.class_weights is not None else {}),
+                **self.weighting.as_dict(),
                 **({"lineage": self.init.lineage() + [{
                     "started_from": {"path": self.init.path, "fingerprint": self.init.fingerprint},
                     "data": self.table.fingerprint(), "epochs": len(self.history)}]} if self.init else {}),

@@ -50,7 +50,7 @@ def train(data, options: TrainOptions | None = None, *, output=None, metrics=Non
     with contextlib.ExitStack() as stack:
         stack.enter_context(exclusive([p for p, _ in outputs], control.wait_lock))
         columns = {"label_column": opts.label_column, "features": opts.features, "transpose": opts.transpose,
-                   "allow_unwritten": opts.allow_unwritten}
+                   "allow_unwritten": opts.allow_unwritten, "sample_weight": opts.sample_weight}
         table = stack.enter_context(Table(data, opts.x, opts.y, **columns))
         if opts.optimizer == "auto" and table.sparse:  # on dense input, auto is the documented nesterov
             reporter.message("--optimizer auto: sgd (sparse input: its steps touch only the columns of a batch)")

@@ -1,0 +1,104 @@
+"""How rows weigh in the objective: per-row sample weights (``--sample-weight``) and class weights
+(``--class-weight``), as one weight per row.
+
+The objective is the weighted mean of the rows' losses, plus the penalties:
+
+    Σ_i v_i · loss_i / Σ_i v_i  +  (l2/2)·‖w‖² + l1·‖w‖₁,    v_i = sample weight_i × class weight(y_i)
+
+So weights are relative (multiplying them all by one constant changes
+nothing), integer weights give exactly the objective of the file with each
+row repeated that many times, and ``--l2`` means what it means without
+weights.  It is scikit-learn's weighted objective divided by the sum of
+weights, so the optima agree where the penalties are scaled by it
+(docs/training.md has the table: Ridge's alpha is l2 · Σ v, for instance).
+
+The kernels average gradients over a batch's rows.  They take each row's
+weight times ``scale`` = training rows / Σ v, whose mean over the training
+rows is 1: a batch's mean gradient is then an unbiased estimate of the
+weighted mean's, whatever the batch, and a step has the size it has without
+weights.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+
+import numpy as np
+
+from sgdcli.errors import InputError
+
+
+def check(w: np.ndarray, where: str, first_row: int) -> None:
+    """Every weight of a block is finite and >= 0 (``w[0]`` is row ``first_row``), or an InputError naming the
+    first that is not."""
+    bad = np.flatnonzero(~(np.isfinite(w) & (w >= 0)))
+    if len(bad):
+        row = int(bad[0])
+        raise InputError(f"--sample-weight: {where}: weight {w[row]!r} at row {first_row + row} is not a finite "
+                         "number >= 0")
+
+
+@dataclasses.dataclass(frozen=True)
+class Weighting:
+    """The weights of a run's rows: the dataset of sample weights (None: 1 each), the class weights (None: 1
+    each), and their product summed over the training rows (``total``, of ``rows`` rows)."""
+
+    sample_weight: str | None
+    class_weights: np.ndarray | None
+    total: float
+    rows: int
+
+    @classmethod
+    def of(cls, sample_weight: str | None, class_weights: np.ndarray | None, classes: np.ndarray | None,
+           found: np.ndarray | None, per_class: np.ndarray | None, weight_sums: np.ndarray | None,
+           weight_total: float, rows: int, where: str) -> "Weighting":
+        """The weighting of training rows with these label values (``found``, the classes' values, each with
+        ``per_class`` rows and sample weights summing to ``weight_sums``; regression: None), ``weight_total``
+        the sum of their sample weights; InputError when every row weighs 0."""
+        if class_weights is None:
+            total = weight_total if sample_weight is not None else float(rows)
+        else:
+            sums = weight_sums if sample_weight is not None else per_class
+            total = float(sum(w * float(sums[found == c].sum()) for w, c in zip(class_weights, classes)))
+        if not total > 0:
+            what = " × --class-weight" if class_weights is not None else ""
+            raise InputError(f"--sample-weight{what}: {where}: every training row weighs 0; nothing to train on"
+                             if sample_weight is not None else
+                             f"--class-weight: {where}: every training row weighs 0; nothing to train on")
+        return cls(sample_weight, class_weights, total, rows)
+
+    @property
+    def scale(self) -> float:
+        """What the kernels multiply each row's weight by: training rows / Σ weights (mean weight 1)."""
+        return self.rows / self.total
+
+    def kernel_class_weights(self) -> np.ndarray | None:
+        """The class weights the kernels take: scaled here where there are no sample weights to carry
+        ``scale``."""
+        if self.class_weights is None or self.sample_weight is not None:
+            return self.class_weights
+        return self.class_weights * self.scale
+
+    def row_scale(self) -> float | None:
+        """The factor of the sample weights the kernels take (None: no sample weights)."""
+        return self.scale if self.sample_weight is not None else None
+
+    def of_rows(self, labels: np.ndarray, classes: np.ndarray | None, sample: np.ndarray | None) -> np.ndarray | None:
+        """The weights the kernels give rows with raw labels ``labels`` (of the classes ``classes``, sorted; None
+        for a regression) and sample weights ``sample``; None where every row weighs 1.  A label that is no
+        class (a held-out row's, a non-finite one) weighs as a neighbouring class."""
+        if self.sample_weight is None and self.class_weights is None:
+            return None
+        v = np.full(len(labels), self.scale)
+        if sample is not None:
+            v *= sample
+        if self.class_weights is not None:
+            v *= self.class_weights[np.clip(np.searchsorted(classes, labels), 0, len(classes) - 1)]
+        return v
+
+    def as_dict(self) -> dict:
+        """What the model card keeps of them (entries of its ``training``): the class weights, and the dataset of
+        sample weights with the sum over the training rows of the rows' weights."""
+        return {**({"class_weights": self.class_weights.tolist()} if self.class_weights is not None else {}),
+                **({"sample_weight": {"dataset": self.sample_weight, "total": self.total}}
+                   if self.sample_weight is not None else {})}

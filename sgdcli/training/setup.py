@@ -1,0 +1,87 @@
+"""What a run learns of its data before training: labels, row counts, weights and standardization statistics.
+
+A fresh run reads them in one pass over the labels (and the sample weights)
+and, when standardizing, one over the features.  A resumed run takes them
+from its checkpoint, except what a checkpoint does not keep: the rows of each
+class and the sum of the weights, which a run with class or sample weights
+reads again.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+
+import numpy as np
+
+from sgdcli.data.table import Table
+from sgdcli.engine import passes
+from sgdcli.errors import InputError
+from sgdcli.model import labels as labels_mod
+from sgdcli.model.labels import Labels
+from sgdcli.model.weights import Weighting
+from sgdcli.options import TrainOptions, format_size, task_of
+
+
+@dataclasses.dataclass(frozen=True)
+class DataFacts:
+    labels: Labels
+    n_train: int  # rows trained on in every epoch
+    n_bad: int  # rows left out by --bad-rows skip
+    mean: np.ndarray | None  # of the features, as standardization uses them (None: not standardized)
+    std: np.ndarray | None
+    weighting: Weighting
+
+
+def learn(table: Table, val_table: Table | None, opts: TrainOptions, saved, init, data_pass, message) -> DataFacts:
+    """The facts of ``table`` for a run of ``opts``: from the checkpoint ``saved`` where there is one, else from
+    the passes, each run by ``data_pass(fn, stage)``; ``init``, a warm start's initial model (or None), whose
+    classes and standardization the run keeps; ``message(text)`` says what is being read."""
+    count = None
+    if saved is not None:
+        labels = Labels(task_of(opts.model), saved.classes)
+        n_train, n_bad, mean, std = saved.n_train, saved.n_bad, saved.mean, saved.std
+    else:
+        parts = ["labels"] + (["weights"] if table.W is not None else []) + (
+            ["features"] if opts.bad_rows == "skip" else [])
+        message(f"reading {', '.join(parts[:-1]) + ' and ' if len(parts) > 1 else ''}{parts[-1]} of {table.path} "
+                "(one pass)")
+        count = data_pass(passes.label_pass, "reading the labels")
+        known = (init.model.labels, f"--init {init.path}") if init is not None else (None, "")
+        labels = passes.labels_of(count, table, opts, *known)
+        n_train, n_bad = count.n_train, count.n_bad
+        check_sizes(table, opts, n_train)
+        if val_table is not None:
+            passes.check_val_labels(val_table, labels, opts)
+        mean = std = None
+        if init is not None and not opts.restandardize:  # its weights mean what they meant
+            mean, std = init.model.center, init.model.scale
+        elif opts.standardize:
+            message(f"computing feature deviations of {table.path} (one pass; sparse: scaled, not centered, which "
+                    "would make it dense)" if table.sparse else
+                    f"computing feature means and deviations of {table.path} (one pass)")
+            stats = data_pass(passes.moment_pass, "standardizing")
+            mean, std = stats.mean, stats.std()
+    if opts.class_weight is None and table.W is None:
+        return DataFacts(labels, n_train, n_bad, mean, std, Weighting(None, None, float(n_train), n_train))
+    if count is None:  # the rows of each class and the sums of weights, which a checkpoint does not keep
+        count = data_pass(passes.label_pass, "reading the labels")
+    where = f"{table.path}:{table.y_name}"
+    class_weights = labels_mod.class_weights(opts.class_weight, labels, count.found, count.per_class,
+                                             table.class_names, where)
+    weighting = Weighting.of(table.w_name, class_weights, labels.classes, count.found, count.per_class,
+                             count.labels.weight_sums, count.labels.weight_total, n_train,
+                             f"{table.path}:{table.w_name}" if table.W is not None else where)
+    return DataFacts(labels, n_train, n_bad, mean, std, weighting)
+
+
+def check_sizes(table: Table, opts: TrainOptions, n_train: int) -> None:
+    """The batch fits the training rows and --memory."""
+    batch = n_train if opts.batch_size is None else opts.batch_size
+    if batch > n_train:
+        raise InputError(f"--batch-size {batch} is larger than the {n_train} training rows of {table.path}")
+    if opts.batch_size is not None and batch * table.row_bytes() > opts.memory:
+        raise InputError(
+            f"--batch-size {batch} needs {format_size(batch * table.row_bytes())} per batch "
+            f"({table.n_features} features), more than --memory {format_size(opts.memory)}; raise --memory, "
+            f"lower --batch-size, or use --batch-size full, which accumulates the gradient block by block"
+        )
