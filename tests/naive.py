@@ -75,11 +75,13 @@ def objective(model: str, W: np.ndarray, X: np.ndarray, y: np.ndarray, l1=0.0, l
     return float(mean + 0.5 * l2 * (w**2).sum() + l1 * np.abs(w).sum())
 
 
-def batch_gradient(model, W, X, y, rows, l1=0.0, l2=0.0):
+def batch_gradient(model, W, X, y, rows, l1=0.0, l2=0.0, sw=None):
+    """The mean over ``rows`` of the rows' loss gradients (each times its weight ``sw[i]``), plus the penalties'."""
     G = np.zeros_like(W)
     for i in rows:
         x = X[i].astype(np.float64)
         _, g = loss_and_grad(model, x @ W[:, :-1].T + W[:, -1], y[i])
+        g = g if sw is None else sw[i] * g
         G[:, :-1] += np.outer(g, x)
         G[:, -1] += g
     G /= len(rows)
@@ -120,8 +122,9 @@ class Optimizer:
 
 
 def minibatch_sgd(model, X, y, order, batch, lr, optimizer="sgd", epochs=1, k_out=1, l1=0.0, l2=0.0, average=False,
-                  drop_last=False, **optimizer_params):
-    """Mini-batch training over the same row order every epoch; each epoch starts a new batch."""
+                  drop_last=False, sw=None, **optimizer_params):
+    """Mini-batch training over the same row order every epoch; each epoch starts a new batch; ``sw``: the rows'
+    weights."""
     W = np.zeros((k_out, X.shape[1] + 1))
     opt = Optimizer(optimizer, W.shape, **optimizer_params)
     avg = np.zeros_like(W)
@@ -130,6 +133,6 @@ def minibatch_sgd(model, X, y, order, batch, lr, optimizer="sgd", epochs=1, k_ou
             rows = order[start : start + batch]
             if drop_last and len(rows) < batch:
                 break
-            W = opt.step(W, batch_gradient(model, W, X, y, rows, l1, l2), lr)
+            W = opt.step(W, batch_gradient(model, W, X, y, rows, l1, l2, sw), lr)
             avg += (W - avg) / opt.t
     return avg if average else W

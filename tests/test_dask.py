@@ -517,3 +517,22 @@ def test_sparse_input_trains_on_workers_as_on_one_machine(tmp_path, cluster):
     # two shards of 800 rows averaged every ~1M rows' worth of steps: another trajectory, near the same loss
     assert two.history[-1]["val_loss"] == pytest.approx(single.history[-1]["val_loss"], rel=0.2)
     assert two.training["workers"] == 2
+
+
+def test_sample_weights_on_workers_are_single_machine_training(tmp_path, cluster):
+    """The weights' sums and the weighted moments merge between workers; one worker is one machine, bit for bit."""
+    X, y = make_problem("binary", n=4000, d=20, seed=5)
+    path = write_table(tmp_path / "w.h5", X, y)
+    with h5py.File(path, "a") as f:
+        f["w"] = np.random.default_rng(0).integers(0, 5, len(y)).astype(float)
+    opts = TrainOptions(batch_size=16, epochs=2, memory=SMALL, threads=1, sample_weight="w", class_weight="balanced",
+                        val_fraction=0.2)
+    single = train(path, opts)
+    one = train(path, replace(opts, sync_every=1), dask=DaskOptions(cluster.scheduler_address, workers=1))
+    assert one.weights.tobytes() == single.weights.tobytes()
+    assert [r["val_loss"] for r in one.history] == [r["val_loss"] for r in single.history]
+    two = train(path, opts, dask=DaskOptions(cluster.scheduler_address, workers=2))
+    assert two.training["sample_weight"]["total"] == pytest.approx(single.training["sample_weight"]["total"], rel=1e-12)
+    np.testing.assert_allclose(two.center, single.center, rtol=1e-12, atol=1e-15)
+    np.testing.assert_allclose(two.scale, single.scale, rtol=1e-12)
+    np.testing.assert_allclose(two.training["class_weights"], single.training["class_weights"], rtol=1e-12)

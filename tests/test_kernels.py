@@ -11,8 +11,9 @@ from sgdcli.kernels.state import kernel_config
 import naive
 
 
-def run_kernel(opts, X, y, order, batch, k_out=1, pieces=1, parts=1, par_min_rows=ks.PAR_MIN_ROWS, epochs=1):
-    """Feed ``order`` to train_block in ``pieces`` calls per epoch, as windows would (labels in visiting order)."""
+def run_kernel(opts, X, y, order, batch, k_out=1, pieces=1, parts=1, par_min_rows=ks.PAR_MIN_ROWS, epochs=1, sw=None):
+    """Feed ``order`` to train_block in ``pieces`` calls per epoch, as windows would (labels and weights ``sw``
+    in visiting order)."""
     d = X.shape[1]
     iters = -(-len(order) // batch)
     cfg = kernel_config(opts, batch, parts, iters * epochs, par_min_rows)
@@ -23,6 +24,7 @@ def run_kernel(opts, X, y, order, batch, k_out=1, pieces=1, parts=1, par_min_row
         for piece in np.array_split(order, pieces):
             status = batches.train_block(
                 cfg, X, y[piece], piece.astype(np.int64), np.zeros(d), np.ones(d), state, buf,
+                None if sw is None else sw[piece],
             )
             assert status == ks.OK
         if state.counters[ks.FILL]:
@@ -256,3 +258,44 @@ def test_moments_name_the_first_row_with_a_non_finite_value():
     X[700, 1], X[900, 2] = np.inf, np.nan
     rows = np.arange(1000, dtype=np.int64)[::-1].copy()  # visited from the end: row 900 comes first
     assert RunningMoments(3).update(X, rows) == 99
+
+
+@pytest.mark.parametrize("model", ["linear", "logistic", "hinge", "softmax"])
+@pytest.mark.parametrize("batch,parts,optimizer", [(16, 1, "adam"), (15, 1, "sgd"), (64, 2, "sgd"), (1, 1, "sgd"),
+                                                   (1, 1, "nesterov")])
+def test_row_weights_multiply_each_rows_gradient(model, batch, parts, optimizer):
+    """Every path (single-output pairs with an odd row, the general loop, the threaded split, pure SGD) weighs
+    each row's gradient by its weight; a weight of 0 leaves its row out of the step but not out of the batch."""
+    X, y, order = problem(model, n=203)
+    k_out = 3 if model == "softmax" else 1
+    sw = np.random.default_rng(4).uniform(0.0, 3.0, len(y))
+    sw[::7] = 0.0
+    opts = naive.options(model=model, lr=0.05, l2=0.01, optimizer=optimizer)
+    state = run_kernel(opts, X, y, order, batch, k_out=k_out, pieces=3, parts=parts, par_min_rows=0, epochs=2, sw=sw)
+    want = naive.minibatch_sgd(model, X, y, order, batch, 0.05, optimizer, epochs=2, k_out=k_out, l2=0.01, sw=sw)
+    np.testing.assert_allclose(state.W, want, rtol=1e-9, atol=1e-12)
+
+
+@pytest.mark.parametrize("batch", [1, 16])
+def test_weights_of_one_change_nothing_bit_for_bit(batch):
+    X, y, order = problem("logistic")
+    opts = naive.options(model="logistic", lr=0.1)
+    plain = run_kernel(opts, X, y, order, batch, pieces=2)
+    ones = run_kernel(opts, X, y, order, batch, pieces=2, sw=np.ones(len(y)))
+    np.testing.assert_array_equal(plain.W, ones.W)
+    assert plain.sums[ks.EPOCH_LOSS] == ones.sums[ks.EPOCH_LOSS]
+
+
+def test_weighted_moments_are_those_of_the_repeated_rows():
+    from sgdcli.model.standardize import RunningMoments
+
+    rng = np.random.default_rng(2)
+    X = rng.standard_normal((700, 5)) * 3 + 1
+    w = rng.integers(0, 4, 700).astype(float)
+    weighted = RunningMoments(5)
+    for rows in np.array_split(np.arange(700), 3):
+        assert weighted.update(X, rows, w) == -1
+    repeated = np.repeat(X, w.astype(int), axis=0)
+    assert weighted.n == w.sum()
+    np.testing.assert_allclose(weighted.mean, repeated.mean(axis=0), rtol=1e-12)
+    np.testing.assert_allclose(weighted.std(), repeated.std(axis=0), rtol=1e-12)

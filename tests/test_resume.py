@@ -27,7 +27,10 @@ ENV = {"SGDCLI_SLICE_ROWS": "256", "SGDCLI_TEST_SAFE_POINT_DELAY": "0.003"}
 def data(tmp_path_factory):
     d = tmp_path_factory.mktemp("resume")
     X, y = make_problem("multiclass", n=60000, d=8, k=3, seed=4)
-    return write_table(d / "train.h5", X, y, chunks=4096), write_table(d / "val.h5", *make_problem("multiclass", n=2000, d=8, k=3, seed=5))
+    train = write_table(d / "train.h5", X, y, chunks=4096)
+    with h5py.File(train, "a") as f:  # for the weighted case
+        f["w"] = np.random.default_rng(4).uniform(0.0, 3.0, len(y))
+    return train, write_table(d / "val.h5", *make_problem("multiclass", n=2000, d=8, k=3, seed=5))
 
 
 def start(*args, env_extra=None):
@@ -84,11 +87,14 @@ CASES = {
     "rmsprop": ["--optimizer", "rmsprop", "--lr", "0.001", "--schedule", "step", "--step-epochs", "1", "--gamma", "0.5"],
     "adam": ["--optimizer", "adam", "--lr", "0.001", "--val-fraction", "0.1", "--standardize",
              "--schedule", "step", "--step-epochs", "1", "--gamma", "0.5"],
+    # sample and class weights: a resumed run reads their sums again (training/setup.py)
+    "weighted": ["--optimizer", "adam", "--lr", "0.01", "--sample-weight", "w", "--class-weight", "balanced",
+                 "--val-fraction", "0.1"],
     "early stopping": ["--optimizer", "adam", "--lr", "0.01", "--early-stopping", "--patience", "1", "--min-delta", "0.01", "--epochs", "6"],
 }
-# Each case takes about ten seconds of kills and restarts.  `make test` runs the three
+# Each case takes about ten seconds of kills and restarts.  `make test` runs the four
 # that together cover no optimizer state, both Adam slots, every schedule but invscaling,
-# warm-up, averaging and early stopping; `make soak` adds the other optimizers.
+# warm-up, averaging, early stopping and weights; `make soak` adds the other optimizers.
 SOAK_ONLY = ("momentum", "nesterov", "adagrad", "rmsprop")
 
 

@@ -26,8 +26,9 @@ def problem(model, n=157, d=40, k=3, seed=5):
     return X, naive.targets(model, X, rng, k), rng.permutation(n)
 
 
-def run_kernel(cfg, X, y, order, scale, k_out, slots, pieces, epochs=2):
-    """The sparse kernel over ``order`` for ``epochs``, each cut into ``pieces`` calls; the final state."""
+def run_kernel(cfg, X, y, order, scale, k_out, slots, pieces, epochs=2, sw=None):
+    """The sparse kernel over ``order`` for ``epochs``, each cut into ``pieces`` calls (rows weighted by ``sw``);
+    the final state."""
     d = X.shape[1]
     data, indices, indptr = csr(X)
     state = TrainState.zeros(k_out, d)
@@ -38,9 +39,10 @@ def run_kernel(cfg, X, y, order, scale, k_out, slots, pieces, epochs=2):
             if i == 1:  # as after a resume: the batch in progress, but a fresh list of touched columns
                 touched, marks, n_touched = np.zeros(d, np.int64), np.zeros(d, np.uint8), np.zeros(1, np.int64)
             starts, lens = indptr[piece], indptr[piece + 1] - indptr[piece]
+            weights = {} if sw is None else {"sw": sw[piece]}
             status = sparse.train_block_sparse(cfg, data, indices, starts, lens, y[piece], scale, state.W, state.G,
                                                state.slots if slots else None, state.counters, state.sums, touched,
-                                               marks, n_touched)
+                                               marks, n_touched, **weights)
             assert status == ks.OK
         sparse.finish_batch_sparse(cfg, state.W, state.G, state.slots if slots else None, state.counters, touched,
                                    marks, n_touched)
@@ -113,3 +115,21 @@ def test_a_non_finite_value_names_its_row():
                                        np.ones(d), state.W, state.G, None, state.counters, state.sums,
                                        np.zeros(d, np.int64), np.zeros(d, np.uint8), np.zeros(1, np.int64))
     assert status == ks.BAD_ROW and state.counters[ks.BAD] == 7
+
+
+@pytest.mark.parametrize("model", ["logistic", "softmax"])
+@pytest.mark.parametrize("optimizer,batch,l2", [("sgd", 1, 0.0), ("sgd", 16, 0.05), ("adagrad", 8, 0.0), ("adam", 8, 0.0)])
+def test_row_weights_multiply_each_rows_gradient(model, optimizer, batch, l2):
+    X, y, order = problem(model)
+    k_out = 3 if model == "softmax" else 1
+    d = X.shape[1]
+    scale = np.random.default_rng(1).uniform(0.5, 2.0, d)
+    sw = np.random.default_rng(6).uniform(0.0, 3.0, len(y))
+    sw[::5] = 0.0
+    opts = naive.options(model=model, lr=0.05, l2=l2, optimizer=optimizer)
+    iters = -(-len(order) // batch)
+    state = run_kernel(kernel_config(opts, batch, 1, 2 * iters), X, y, order, scale, k_out, optimizer != "sgd", 3,
+                       sw=sw)
+    want = naive.minibatch_sgd(model, X.astype(np.float64) * scale, y, order, batch, 0.05, optimizer=optimizer,
+                               epochs=2, k_out=k_out, l2=l2, sw=sw)
+    np.testing.assert_allclose(state.W, want, rtol=1e-9, atol=1e-12)

@@ -108,7 +108,8 @@ def labels_of(count: LabelCount, table: Table, opts: TrainOptions, known: Labels
 
 
 def moment_pass(table: Table, spans, block_rows: int, opts: TrainOptions, check_stop=lambda: None) -> RunningMoments:
-    """Mean and standard deviation of the training rows' features, over ``spans``."""
+    """Mean and standard deviation of the training rows' features (weighted by their sample weights, where the
+    table has them), over ``spans``."""
     if table.sparse:
         return _sparse_moments(table, spans, block_rows, opts, check_stop)
     stats = RunningMoments(table.n_features)
@@ -117,14 +118,15 @@ def moment_pass(table: Table, spans, block_rows: int, opts: TrainOptions, check_
         check_stop()
         rows, _ = select_rows(block.start, block.stop - block.start, opts.val_fraction, opts.seed,
                               finite=finite_mask(block) if skip else None)
-        bad = stats.update(block.X, rows)
+        bad = stats.update(block.X, rows, block.w)
         if bad >= 0:
             raise InputError(f"{table.path}:{table.x_name}: non-finite feature value at row {block.start + int(rows[bad])}")
     return stats
 
 
 class SparseMoments:
-    """Per-feature sums and sums of squares of sparse rows (their zeros count), mergeable; the mean is reported
+    """Per-feature sums and sums of squares of sparse rows (their zeros count; each row times its weight, where
+    rows have weights, and ``n`` their weight), mergeable; the mean is reported
     as zero, because a sparse matrix is scaled, never centered (centering would make it dense)."""
 
     def __init__(self, d: int):
@@ -140,7 +142,7 @@ class SparseMoments:
         return np.zeros_like(self.sums)
 
     def std(self) -> np.ndarray:
-        n = max(self.n, 1)
+        n = self.n if self.n > 0 else 1.0
         sd = np.sqrt(np.maximum(self.squares / n - (self.sums / n) ** 2, 0.0))
         sd[~(sd > 0)] = 1.0
         return sd
@@ -160,9 +162,12 @@ def _sparse_moments(table: Table, spans, block_rows: int, opts: TrainOptions, ch
         if not np.isfinite(values).all():
             row = int(np.repeat(np.arange(X.n_rows), np.diff(X.indptr))[entries][~np.isfinite(values)][0])
             raise InputError(f"{table.path}:{table.x_name}: non-finite feature value at row {block.start + row}")
-        stats.n += len(rows)
-        stats.sums += np.bincount(columns, weights=values, minlength=table.n_features)
-        stats.squares += np.bincount(columns, weights=values * values, minlength=table.n_features)
+        weighted = values  # each entry weighs as its row
+        if block.w is not None:
+            weighted = values * np.repeat(block.w, np.diff(X.indptr))[entries]
+        stats.n += len(rows) if block.w is None else float(block.w[rows].sum())
+        stats.sums += np.bincount(columns, weights=weighted, minlength=table.n_features)
+        stats.squares += np.bincount(columns, weights=weighted * values, minlength=table.n_features)
     return stats
 
 

@@ -9,6 +9,13 @@ any part was merged) are summed with their squares; a full part is merged
 into the running figures with Chan et al.'s update, in float64.  A part
 with a non-finite value has a non-finite sum, so the check for NaN and
 ±inf costs nothing until one is there.
+
+With per-row weights ``w`` each row counts with its weight (the weighted
+mean and the weighted sum of squared deviations; a row of weight 0 counts
+for nothing but is still checked): the figures of a file with integer
+weights are those of the file with its rows repeated.  The counts are
+float64 for that reason: [weight merged, weight of the unfinished part,
+rows of the unfinished part].
 """
 
 from __future__ import annotations
@@ -18,7 +25,7 @@ import math
 from sgdcli.kernels.jit import kernel
 
 SUB_ROWS = 256  # rows per part: a shift this close to the part's mean keeps the one-pass sums exact to rounding
-N, PART = 0, 1  # counts: rows merged, rows in the unfinished part
+N, PART, PART_ROWS = 0, 1, 2  # counts: weight merged, weight of the unfinished part, rows of it
 
 
 @kernel(callee=True)
@@ -36,26 +43,28 @@ def _first_bad(X, rows, upto):
 def merge_part(counts, mean, m2, shift, s1, s2):
     """Merge the unfinished part (its sums of deviations from ``shift``) into the running figures; empty it."""
     nb = counts[PART]
-    if nb == 0:
-        return
-    n = counts[N]
-    total = n + nb
+    if nb > 0:
+        n = counts[N]
+        total = n + nb
+        for j in range(mean.shape[0]):
+            part_mean = shift[j] + s1[j] / nb
+            part_m2 = max(s2[j] - s1[j] * s1[j] / nb, 0.0)
+            delta = part_mean - mean[j]
+            mean[j] += delta * (nb / total)
+            m2[j] += part_m2 + delta * delta * (n * nb / total)
+        counts[N] = total
     for j in range(mean.shape[0]):
-        part_mean = shift[j] + s1[j] / nb
-        part_m2 = max(s2[j] - s1[j] * s1[j] / nb, 0.0)
-        delta = part_mean - mean[j]
-        mean[j] += delta * (nb / total)
-        m2[j] += part_m2 + delta * delta * (n * nb / total)
         s1[j] = 0.0
         s2[j] = 0.0
-    counts[N] = total
-    counts[PART] = 0
+    counts[PART] = 0.0
+    counts[PART_ROWS] = 0.0
 
 
 @kernel()
-def add_moments(X, rows, counts, mean, m2, shift, s1, s2):
-    """Add the rows ``rows`` of ``X`` to the figures (all updated in place; ``counts`` holds [rows merged, rows
-    in the unfinished part], ``shift``, ``s1`` and ``s2`` the unfinished part).
+def add_moments(X, rows, counts, mean, m2, shift, s1, s2, w=None):
+    """Add the rows ``rows`` of ``X`` to the figures (all updated in place; ``counts`` as above, ``shift``,
+    ``s1`` and ``s2`` the unfinished part), each with its weight ``w[i]`` (None: 1, and no code for weights
+    compiled).
 
     Returns the position in ``rows`` of the first row with a non-finite value, or -1.
     """
@@ -63,20 +72,29 @@ def add_moments(X, rows, counts, mean, m2, shift, s1, s2):
     k = rows.shape[0]
     for r in range(k):
         i = rows[r]
-        if counts[PART] == 0:
+        if counts[PART_ROWS] == 0:
             for j in range(d):
                 shift[j] = mean[j] if counts[N] > 0 else X[i, j]
-        for j in range(d):
-            v = X[i, j] - shift[j]
-            s1[j] += v
-            s2[j] += v * v
-        counts[PART] += 1
-        if counts[PART] == SUB_ROWS or r == k - 1:
+        if w is None:
+            for j in range(d):
+                v = X[i, j] - shift[j]
+                s1[j] += v
+                s2[j] += v * v
+            counts[PART] += 1.0
+        else:
+            wi = w[i]
+            for j in range(d):
+                v = X[i, j] - shift[j]
+                s1[j] += wi * v
+                s2[j] += wi * (v * v)
+            counts[PART] += wi
+        counts[PART_ROWS] += 1.0
+        if counts[PART_ROWS] == SUB_ROWS or r == k - 1:
             finite = True
             for j in range(d):
                 finite = finite and math.isfinite(s1[j])
             if not finite:
                 return _first_bad(X, rows, r + 1)
-            if counts[PART] == SUB_ROWS:
+            if counts[PART_ROWS] == SUB_ROWS:
                 merge_part(counts, mean, m2, shift, s1, s2)
     return -1

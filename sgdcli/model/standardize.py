@@ -1,4 +1,4 @@
-"""Per-feature mean and standard deviation in one streaming pass.
+"""Per-feature mean and standard deviation in one streaming pass, of rows that may carry weights.
 
 Parts of a few hundred consecutive rows are merged with Chan et al.'s
 parallel update, in float64 (kernels/moments.py), so the result does not
@@ -15,7 +15,7 @@ from sgdcli.kernels.moments import N, PART, add_moments, merge_part
 
 class RunningMoments:
     def __init__(self, d: int):
-        self.counts = np.zeros(2, dtype=np.int64)  # rows merged, rows of the part not yet merged
+        self.counts = np.zeros(3)  # weight merged, weight and rows of the part not yet merged (kernels/moments.py)
         self._mean = np.zeros(d)
         self._m2 = np.zeros(d)
         self._part = np.zeros((3, d))  # its shift, and its sums of deviations and of their squares
@@ -25,8 +25,9 @@ class RunningMoments:
         merge_part(self.counts, self._mean, self._m2, *self._part)
 
     @property
-    def n(self) -> int:
-        return int(self.counts[N] + self.counts[PART])
+    def n(self) -> float:
+        """The weight of the rows added (their count, unweighted)."""
+        return float(self.counts[N] + self.counts[PART])
 
     @property
     def mean(self) -> np.ndarray:
@@ -38,12 +39,14 @@ class RunningMoments:
         self._finish()
         return self._m2
 
-    def update(self, X: np.ndarray, rows: np.ndarray | None = None) -> int:
-        """Add the rows ``rows`` of ``X`` (all of them by default), in one compiled pass; returns the position
-        in ``rows`` of the first row with a non-finite value, or -1."""
+    def update(self, X: np.ndarray, rows: np.ndarray | None = None, w: np.ndarray | None = None) -> int:
+        """Add the rows ``rows`` of ``X`` (all of them by default), each with its weight in ``w`` (indexed like
+        X's rows; None: 1), in one compiled pass; returns the position in ``rows`` of the first row with a
+        non-finite value, or -1."""
         if rows is None:
             rows = np.arange(X.shape[0], dtype=np.int64)
-        return int(add_moments(X, rows, self.counts, self._mean, self._m2, *self._part))
+        weights = {} if w is None else {"w": w}  # omitted: no code for weights compiled
+        return int(add_moments(X, rows, self.counts, self._mean, self._m2, *self._part, **weights))
 
     def merge(self, other: "RunningMoments") -> None:
         """Add the statistics of other rows (Chan et al.'s update, as for a block)."""
@@ -59,6 +62,6 @@ class RunningMoments:
 
     def std(self) -> np.ndarray:
         """Population standard deviation; constant features get 1 so they pass unchanged."""
-        sd = np.sqrt(self.m2 / max(self.n, 1))
+        sd = np.sqrt(self.m2 / self.n) if self.n > 0 else np.zeros_like(self._mean)
         sd[~(sd > 0)] = 1.0
         return sd

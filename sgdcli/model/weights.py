@@ -34,7 +34,7 @@ def check(w: np.ndarray, where: str, first_row: int) -> None:
     bad = np.flatnonzero(~(np.isfinite(w) & (w >= 0)))
     if len(bad):
         row = int(bad[0])
-        raise InputError(f"--sample-weight: {where}: weight {w[row]!r} at row {first_row + row} is not a finite "
+        raise InputError(f"--sample-weight: {where}: weight {float(w[row])} at row {first_row + row} is not a finite "
                          "number >= 0")
 
 
