@@ -78,3 +78,12 @@ def test_bad_class_weights_are_usage_errors(rare, tmp_path, args, message):
     path, _, _ = rare
     code, out, err = cli("train", path, "-o", tmp_path / "m.h5", *args)
     assert (code, err.strip().splitlines()[-1]) == (2, "sgdcli: error: " + message.format(path=path)), err
+
+
+def test_class_weights_are_relative(rare):
+    """The objective is the weighted mean: doubling every class's weight changes nothing."""
+    path, _, _ = rare
+    a = train(path, TrainOptions(class_weight="0=1,1=20", epochs=1))
+    b = train(path, TrainOptions(class_weight="0=2,1=40", epochs=1))
+    assert a.training["lr"] == pytest.approx(b.training["lr"], rel=1e-12)
+    np.testing.assert_allclose(a.raw_weights(), b.raw_weights(), rtol=1e-9, atol=1e-12)
