@@ -121,3 +121,18 @@ def test_gates_need_an_epoch_to_validate(days, tmp_path):
                          "--val-fraction", "0.1", "--fail-under", "accuracy=0.5")
     assert (code, err.strip()) == (2, "sgdcli: error: --fail-under: --epochs 0 validates nothing; check the model "
                                       "with sgdcli evaluate")
+
+
+def test_lr_auto_steps_by_the_share_of_new_rows_and_keeps_what_the_model_knew(days, tmp_path):
+    """At a fresh run's rate, 500 new rows would undo much of what 10,000 taught (training/rate.py)."""
+    d, _, second, test = days
+    with h5py.File(second) as f:
+        small = write_table(tmp_path / "small.h5", f["X"][:500], f["y"][:500])
+    warm = train(small, TrainOptions(epochs=1, init=str(d / "day1-model.h5")))
+    share = 500 / (10_000 + 500)
+    auto = warm.training["lr_auto"]
+    assert auto["warm_share"] == pytest.approx(share, rel=1e-12)
+    fresh_rate = 1 / (auto["curvature"] * (auto["lambda_max"] + auto["trace"] / (32 * (1 - auto["momentum"]))))
+    assert warm.training["lr"] == pytest.approx(fresh_rate * share, rel=1e-12)
+    assert warm.training["lineage"][-1]["rows"] == 500
+    assert evaluate(warm, test)["log_loss"] <= evaluate(d / "day1-model.h5", test)["log_loss"] * 1.01

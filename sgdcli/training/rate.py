@@ -36,6 +36,17 @@ weighted second moments, and the trace, the one row's step, is the mean of
 v²·‖x‖², so that rows of large weight, whose steps are that much larger,
 keep the rate stable.
 
+A warm start (``--init``) continues a model that has learned from other
+rows already.  A fresh run's rate would move it as far as a fresh model
+moves, and forget most of what it knew (measured on a model of 100,000
+rows continued on 1,000 new ones: its test log loss rose from 0.322 to
+0.361).  Its rate is the fresh one times the share of the rows it learns
+from that are new: new rows / (rows the initial model learned from, over
+its lineage, + new rows), the step of stochastic approximation's 1/t rule
+where t counts every row seen, so that each row ends up weighing about the
+same.  (Measured on the run above: 0.3218, where the initial model had
+0.3219.)
+
 λmax, the trace and the labels are measured on a sample of runs of rows
 spread over the file, read whole (a chunk is decoded at most once per run,
 and the runs' chunks in parallel), so the choice costs a few reads and is
@@ -87,18 +98,26 @@ class AutoRate:
     label_scale: float = math.nan  # adaptive optimizers: the labels' root mean square (regression), else 1
     curvature: float = math.nan  # the loss's curvature bound (CURVATURE, curvature())
     momentum: float | None = None  # β of momentum and nesterov, whose batches the noise term counts
+    warm_share: float | None = None  # a warm start: new rows / all rows learned from, which the rate is scaled by
 
     def why(self, model: str, batch: int, optimizer: str) -> str:
         """The reason for the rate, for the log."""
+        warm = (f"; × {self.warm_share:.4g} for --init, the share of new rows among all the model has learned "
+                "from" if self.warm_share is not None else "")
         if optimizer in ADAPTIVE:
             scale = (f" × {self.label_scale:.4g}, the labels' root mean square on {self.rows} rows"
                      if task_of(model) == "regression" else "")
-            return f"{ADAPTIVE[optimizer]:g}, {optimizer}'s step per weight{scale}"
+            return f"{ADAPTIVE[optimizer]:g}, {optimizer}'s step per weight{scale}{warm}"
         batches = f"({batch} × (1 − {self.momentum:g}))" if self.momentum is not None else f"{batch}"
         return (f"1 / ({self.curvature:.4g} × ({self.lambda_max:.4g} + {self.trace:.4g} / {batches})): the largest "
                 f"eigenvalue and the trace of the features' second moments on {self.rows} rows, {model}'s "
                 f"curvature bound {self.curvature:.4g}"
-                + (f", the batches momentum {self.momentum:g} sums" if self.momentum is not None else ""))
+                + (f", the batches momentum {self.momentum:g} sums" if self.momentum is not None else "") + warm)
+
+    def warm(self, seen: int, new: int) -> "AutoRate":
+        """This rate for a warm start on ``new`` rows of a model that learned from ``seen`` rows."""
+        share = new / (seen + new)
+        return dataclasses.replace(self, lr=self.lr * share, warm_share=share)
 
     def as_dict(self) -> dict:
         return dataclasses.asdict(self)

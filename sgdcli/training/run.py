@@ -77,6 +77,8 @@ class Run:
             # averaged replicas: the rate of one step on all their batches (rate.py), so no --lr-scaling on top
             self.auto = auto_rate(table, opts.model, center, scale, self.batch * self.shards, opts.optimizer,
                                   opts.momentum, self.labels.n_outputs, objective, self._sample_weights)
+            if self.init is not None:
+                self.auto = self.auto.warm(self.init.rows_seen(), self.n_train)
         # where training starts: an epoch far above it blew up, though no value overflowed (rate.blew_up)
         regression = self.labels.task == "regression"
         self.zero_loss = (self.auto.zero_loss if self.auto is not None else
@@ -369,7 +371,8 @@ class Run:
                 **self.weighting.as_dict(),
                 **({"lineage": self.init.lineage() + [{
                     "started_from": {"path": self.init.path, "fingerprint": self.init.fingerprint},
-                    "data": self.table.fingerprint(), "epochs": len(self.history)}]} if self.init else {}),
+                    "data": self.table.fingerprint(), "rows": self.n_train, "epochs": len(self.history)}]}
+                   if self.init else {}),
                 **({"hashing": self.table.hashing} if self.table.hashing else {}),
                 **({"class_names": self.table.class_names} if self.table.class_names else {}),
                 "best_epoch": self.stopper.best_epoch if self.stopper is not None else len(self.history),

@@ -7,8 +7,10 @@ so a day without one of them still trains: engine/passes.py, ``labels_of``).  It
 so its weights mean what they meant, unless ``--restandardize``: then the
 new data's statistics are computed and the weights are carried over to the
 new units (``weights``).  Everything else is a fresh run: the epochs, the
-schedule (which restarts), the rate (``--lr auto`` as usual), validation and
-the gates.  The model file records the chain of runs (``lineage``).
+schedule (which restarts), validation and the gates; but ``--lr auto``
+scales its rate by the share of new rows among all the model has learned
+from (training/rate.py says why; ``rows_seen``).  The model file records
+the chain of runs (``lineage``).
 """
 
 from __future__ import annotations
@@ -43,7 +45,13 @@ class WarmStart:
         t = self.model.training
         if "lineage" in t:
             return list(t["lineage"])
-        return [{"started_from": None, "data": self.model.fingerprint, "epochs": t.get("epochs_run")}]
+        return [{"started_from": None, "data": self.model.fingerprint, "rows": t.get("rows"),
+                 "epochs": t.get("epochs_run")}]
+
+    def rows_seen(self) -> int:
+        """The training rows of every run of the lineage: what the initial model has learned from (a run
+        recorded without its training rows counts its file's rows)."""
+        return sum(int(run.get("rows") or (run.get("data") or {}).get("shape", [0])[0]) for run in self.lineage())
 
 
 def load(path: str, table: Table, model_type: str) -> WarmStart:
