@@ -77,6 +77,16 @@ class ConvertDefaults:
     bad_rows: str = "error"
     engine: str = "auto"
     vw_hash_bits: int = 18  # Vowpal Wabbit text is always hashed; 18 bits is VW's own default (-b)
+    max_categories: int = 20  # one-hot features of a --categorical column, besides its "other"
+    missing: str = "error"
+    decimal: str = "."
+
+
+# pandas' default na_values (pandas.read_csv): what a CSV written by pandas, R or a spreadsheet holds for a
+# missing value; what convert's --na-values is by default.
+NA_VALUES = ("", "#N/A", "#N/A N/A", "#NA", "-1.#IND", "-1.#QNAN", "-NaN", "-nan", "1.#IND", "1.#QNAN", "<NA>",
+             "N/A", "NA", "NULL", "NaN", "None", "n/a", "nan", "null")
+MISSING = ("error", "skip", "zero", "mean")  # convert --missing
 
 
 GENERATE, CONVERT = GenerateDefaults(), ConvertDefaults()

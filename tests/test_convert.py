@@ -66,11 +66,12 @@ def test_pyarrow_reads_exactly_what_the_plain_reader_reads(tmp_path, header, lab
 def test_pyarrow_gives_way_to_the_plain_reader_at_a_bad_field(tmp_path):
     pytest.importorskip("pyarrow")
     path = tmp_path / "bad.csv"
-    path.write_text("a,b,label\n1,2,0\n3,,1\n")
+    path.write_text("a,b,label\n1,2,0\n3,x,1\n")
     code, out, err = cli("convert", path, "-o", tmp_path / "o.h5")  # auto: pyarrow, then the plain reader's message
     assert (code, out) == (2, "")
-    assert err.strip() == (f"sgdcli: error: {path}: line 3, column 2: cannot read '' as a number "
-                           "(--bad-rows skip leaves such rows out)")
+    assert err.strip() == (f"sgdcli: error: {path}: line 3, column 2 (b): cannot read 'x' as a number (declare the "
+                           "column with --categorical b, or leave it out with --ignore b; --bad-rows skip leaves such "
+                           "rows out)")
     assert not (tmp_path / "o.h5").exists()
 
 
@@ -110,12 +111,14 @@ def test_bad_fields_name_the_line_and_column_or_are_skipped(tmp_path):
     path.write_text("a,b,label\n1,2,0\n3,oops,1\n4,5\n6,7,1\n")
     code, out, err = cli("convert", path, "-o", tmp_path / "o.h5")
     assert (code, out) == (2, "")
-    assert err.strip() == (f"sgdcli: error: {path}: line 3, column 2: cannot read 'oops' as a number "
-                           "(--bad-rows skip leaves such rows out)")
+    assert err.strip() == (f"sgdcli: error: {path}: line 3, column 2 (b): cannot read 'oops' as a number (declare "
+                           "the column with --categorical b, or leave it out with --ignore b; --bad-rows skip leaves "
+                           "such rows out)")
     assert not (tmp_path / "o.h5").exists()
     code, out, err = cli("convert", path, "-o", tmp_path / "o.h5", "--bad-rows", "skip")
     assert code == 0, err
-    assert err.strip() == "sgdcli: --bad-rows skip: left out 2 rows with a field that is not a number"
+    assert err.strip() == ("sgdcli: left out 2 rows that could not be read (a field that is not a number, a missing "
+                           "label; or a missing value, with --missing skip)")
     with h5py.File(tmp_path / "o.h5") as f:
         assert f["X"][()].tolist() == [[1, 2], [6, 7]] and f["y"][()].tolist() == [0, 1]
 
@@ -209,11 +212,13 @@ def test_memory_does_not_grow_with_the_input(tmp_path, engine, sizes):
 
 
 def test_csv_is_read_one_block_at_a_time(tmp_path):
-    from sgdcli.data.csvtext import csv_blocks, csv_layout
+    from sgdcli.data.csvcolumns import ColumnOptions
+    from sgdcli.data.csvtext import csv_blocks, csv_layout, encoding_of
 
     path = tmp_path / "d.csv"
     np.savetxt(path, np.arange(30_000 * 3).reshape(30_000, 3), delimiter=",", fmt="%d")
-    blocks = csv_blocks(str(path), csv_layout(str(path), None, None, None), 1000, "error")
+    layout = csv_layout(str(path), None, None, None)
+    blocks = csv_blocks(str(path), layout, encoding_of(str(path), layout, ColumnOptions(), 1000), 1000, "error")
     X, y, skipped = next(blocks)
     assert (X.shape, skipped) == ((1000, 2), 0)
     assert np.array_equal(y, np.arange(1000) * 3 + 2.0)

@@ -7,7 +7,7 @@ import click
 from sgdcli.cli import render
 from sgdcli.cli.params import command, json_option
 from sgdcli.options import (BAD_ROWS, COMPRESSIONS, CONVERT, CONVERT_DTYPES, CONVERT_FORMATS, CSV_ENGINES, GENERATE,
-                            TASKS)
+                            MISSING, TASKS)
 
 
 def compression_option(default: str):
@@ -87,6 +87,28 @@ def info_cmd(file, json):
               help="Hash named features into 2^B columns, as scikit-learn's FeatureHasher: LIBSVM ids, CSV/TSV "
                    f"columns (a text field is the feature column=text) [default: {CONVERT.vw_hash_bits} for Vowpal "
                    "Wabbit text, which is always hashed; no hashing otherwise].")
+@click.option("--columns", default=None, metavar="LIST",
+              help="CSV/TSV: only these columns are features: names or 0-based indices, comma-separated "
+                   "[default: every column but the label].")
+@click.option("--ignore", default=None, metavar="LIST", help="CSV/TSV: leave these columns out (names or indices).")
+@click.option("--categorical", default=None, metavar="LIST",
+              help="CSV/TSV: one-hot encode these columns: a feature per value among the --max-categories most "
+                   "frequent, and <column>=other for the rest (and values never seen); a first pass finds them.")
+@click.option("--max-categories", type=click.IntRange(min=1), default=CONVERT.max_categories, show_default=True,
+              metavar="K", help="Values of a --categorical column with a feature of their own.")
+@click.option("--na-values", default=None, metavar="LIST",
+              help="CSV/TSV: the fields that mean a missing value, comma-separated [default: pandas' list: empty, "
+                   "NA, N/A, NaN, nan, null, NULL, None, <NA>, #N/A, ...].")
+@click.option("--missing", type=click.Choice(MISSING), default=CONVERT.missing, show_default=True,
+              help="A missing number: error; skip (leave the row out); zero; or mean (the column's, from a first "
+                   "pass). Stored with the file, so predictions fill new rows the same way.")
+@click.option("--missing-indicator", is_flag=True,
+              help="With --missing zero or mean: add <column>_missing (1 where the value was missing) after each "
+                   "numeric column.")
+@click.option("--decimal", default=CONVERT.decimal, show_default=True,
+              help="CSV/TSV: the decimal mark of numbers (',' for 0,5).")
+@click.option("--thousands", default=None, help="CSV/TSV: the thousands separator to ignore in numbers (e.g. '.' "
+                                                "or ' ') [default: none].")
 @click.option("--engine", type=click.Choice(CSV_ENGINES), default=CONVERT.engine, show_default=True,
               help="CSV/TSV reader: pyarrow (pip install 'sgdcli[fast-csv]', several times faster) or plain Python; "
                    "auto takes pyarrow when installed and --bad-rows is error.")
@@ -104,5 +126,6 @@ def convert_cmd(input, output, **kwargs):
     kwargs["fmt"] = kwargs.pop("format")
     result = sgdcli.convert(input, output, **kwargs)
     if result.skipped:
-        click.echo(f"sgdcli: --bad-rows skip: left out {result.skipped} rows with a field that is not a number", err=True)
+        click.echo(f"sgdcli: left out {result.skipped} rows that could not be read (a field that is not a number, "
+                   "a missing label; or a missing value, with --missing skip)", err=True)
     click.echo(f"wrote {output}: {render.converted(result)}")

@@ -6,6 +6,8 @@ is formatted here, so the API returns data and never text.
 
 from __future__ import annotations
 
+import json
+
 
 from sgdcli.options import format_size
 from sgdcli.reporting.records import dumps
@@ -38,6 +40,12 @@ def info_listing(d: dict) -> str:
             f"{format_size(ds['logical_bytes'])} ({format_size(ds['stored_bytes'])} stored), read {ds['read_mode']}"
             + (f"; {ds['unwritten_rows']:,} rows never written" if ds.get("unwritten_rows") else "")
         )
+    table = d.get("table")
+    if table and "error" not in table:
+        names = ", ".join(table["feature_names"]) + (", ..." if table["features"] > len(table["feature_names"]) else "")
+        what = (f"{table['nonzeros']:,} nonzeros, density {table['density']:.3g}" if "nonzeros" in table else names)
+        lines.append(f"X, y: {table['rows']} rows × {table['features']} features ({what})")
+        lines += [f"  {line}" for line in encoding_lines(table.get("encoding"))]
     like = d.get("looks_like")
     if like:
         lines.append(f"looks like {like['producer']}: train with {like['options']}")
@@ -56,6 +64,31 @@ def info_listing(d: dict) -> str:
                 lines.append(f"  features hashed from {h.get('source', '?')} into 2^{h['bits']} columns "
                              f"({h['function']}, seed {h['seed']}, signed)")
     return "\n".join(lines)
+
+
+def encoding_lines(text: str | None) -> list[str]:
+    """How convert made the features from a CSV file's columns (its ``encoding``, JSON), in words."""
+    if not text:
+        return []
+    enc = json.loads(text)
+    columns = enc["columns"]
+    lines = []
+    if enc.get("label") is not None:
+        lines.append(f"label: column {columns[enc['label']]!r}" + (", class names" if enc.get("label_names") else ""))
+    for f in enc["features"]:
+        if f["kind"] == "category":
+            lines.append(f"{f['name']}: one-hot, {len(f['categories'])} values and other")
+        elif f.get("fill") is not None:
+            lines.append(f"{f['name']}: a missing value is {f['fill']:.6g}"
+                         + (f", with {f['name']}_missing" if f.get("indicator") else ""))
+    used = {f["column"] for f in enc["features"]} | {enc.get("label")}
+    left = [name for c, name in enumerate(columns) if c not in used]
+    if left:
+        lines.append(f"left out: {', '.join(left)}")
+    if enc.get("decimal", ".") != "." or enc.get("thousands"):
+        lines.append(f"numbers with decimal mark {enc['decimal']!r}"
+                     + (f" and thousands separator {enc['thousands']!r}" if enc.get("thousands") else ""))
+    return lines
 
 
 def trained(model, output) -> str:
@@ -101,7 +134,9 @@ def sweep_table(runs) -> str:
 def render_card(card: dict) -> str:
     lines = [f"model        {card['model']}", f"features     {card['features']}"]
     if card["classes"] is not None:
-        lines.append(f"classes      {', '.join(str(c) for c in card['classes'])}")
+        names = card["training"].get("class_names")
+        shown = [names[int(c)] for c in card["classes"]] if names else card["classes"]
+        lines.append(f"classes      {', '.join(str(c) for c in shown)}")
     lines.append(f"standardized {'yes' if card['standardized'] else 'no'}")
     share = card["nonzero_weights"] / max(card["features"], 1)
     lines.append(f"nonzero      {card['nonzero_weights']:,} of {card['features']:,} features' weights ({share:.1%})")
@@ -115,7 +150,12 @@ def render_card(card: dict) -> str:
     lines += [f"  {k:<18} {v}" for k, v in card["hyperparameters"].items()]
     lines.append("")
     lines.append("training")
-    lines += [f"  {k:<20} {v}" for k, v in card["training"].items()]
+    lines += [f"  {k:<20} {v}" for k, v in card["training"].items() if k != "encoding"]
+    columns = encoding_lines(card["training"].get("encoding"))
+    if columns:
+        lines.append("")
+        lines.append("features from CSV columns")
+        lines += [f"  {line}" for line in columns]
     lines.append("")
     lines.append("history")
     if card["history"]:

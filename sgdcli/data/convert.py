@@ -23,7 +23,9 @@ import numpy as np
 
 from sgdcli.data import textfiles, writers
 from sgdcli.data.atomic import check_writable
-from sgdcli.data.csvtext import ArrowGaveUp, arrow_blocks, csv_blocks, csv_layout, hashed_blocks, label_index
+from sgdcli.data import csvcolumns
+from sgdcli.data.csvcolumns import ColumnOptions
+from sgdcli.data.csvtext import ArrowGaveUp, arrow_blocks, csv_blocks, csv_layout, encoding_of, hashed_blocks
 from sgdcli.data.csvtext import pyarrow_available
 from sgdcli.data.hashing import Hasher
 from sgdcli.data.rowblocks import dense_blocks, sparse_blocks
@@ -67,8 +69,13 @@ def convert(input, output, *, fmt: str | None = None, label_column: str | None =
             header: bool | None = None, features: int | None = None, y: str | None = None,
             chunk_rows: int | None = None, compression: str = CONVERT.compression, dtype: str = CONVERT.dtype,
             bad_rows: str = CONVERT.bad_rows, engine: str = CONVERT.engine, sparse: bool | None = None,
-            hash_bits: int | None = None, block_rows: int = BLOCK_ROWS) -> Converted:
-    """Convert ``input`` to ``output`` (HDF5 with ``X``, rows × features, and ``y``); see the module docstring."""
+            hash_bits: int | None = None, block_rows: int = BLOCK_ROWS, columns: str | None = None,
+            ignore: str | None = None, categorical: str | None = None, max_categories: int | None = None,
+            na_values: str | None = None, missing: str | None = None, missing_indicator: bool = False,
+            decimal: str | None = None, thousands: str | None = None) -> Converted:
+    """Convert ``input`` to ``output`` (HDF5 with ``X``, rows × features, and ``y``); see the module docstring.
+    ``columns`` to ``thousands``: what CSV/TSV columns become and how values are read (data/csvcolumns.py;
+    None: ``ColumnOptions``' defaults)."""
     input, output = os.fspath(input), os.fspath(output)
     if not os.path.isfile(input):
         raise InputError(f"{input}: no such file")
@@ -91,6 +98,14 @@ def convert(input, output, *, fmt: str | None = None, label_column: str | None =
         raise InputError("--hash-bits applies to CSV/TSV, LIBSVM and Vowpal Wabbit text, whose features have names")
     if hash_bits is not None and features is not None:
         raise InputError("--hash-bits and --features exclude each other: hashing makes 2^bits columns")
+    given = {"columns": columns, "ignore": ignore, "categorical": categorical, "max_categories": max_categories,
+             "na_values": na_values, "missing": missing, "missing_indicator": missing_indicator or None,
+             "decimal": decimal, "thousands": thousands}
+    columns = ColumnOptions(**{k: v for k, v in given.items() if v is not None})
+    if columns != ColumnOptions() and fmt not in ("csv", "tsv"):
+        raise InputError("--columns, --ignore, --categorical, --na-values, --missing, --decimal and --thousands "
+                         "apply to CSV/TSV input")
+    columns.check()
     if engine not in CSV_ENGINES:
         raise InputError(f"--engine: {engine!r} is not one of {', '.join(CSV_ENGINES)}")
     arrow = pyarrow_available()
@@ -114,18 +129,24 @@ def convert(input, output, *, fmt: str | None = None, label_column: str | None =
         if hasher is not None:
             blocks, width = hashed_blocks(input, layout, hasher, block_rows, bad_rows), hasher.width
         else:
-            width, names = len(layout.feature_cols), layout.feature_names
+            enc = encoding_of(input, layout, columns, block_rows)
+            width = enc.width
+            names = enc.feature_names() if layout.names or width != len(enc.features) else None
             block_rows = _dense_rows(block_rows, width)
-            if arrow and engine != "python" and bad_rows == "error":
+            written = dict(sparse=sparse, width=width, names=names, chunk_rows=chunk_rows, compression=compression,
+                           dtype=dtype, encoding=enc)
+            if arrow and engine != "python" and bad_rows == "error" and columns.plain and columns.columns is None \
+                    and columns.ignore is None and not enc.label_names:
                 try:
-                    rows, _, _ = writers.write(input, output, arrow_blocks(input, layout), sparse=sparse, width=width,
-                                               names=names, chunk_rows=chunk_rows, compression=compression,
-                                               dtype=dtype)
+                    rows, _, _ = writers.write(input, output, arrow_blocks(input, layout), **written)
                     return Converted(rows=rows, features=width, skipped=0, format=fmt, feature_names=names,
                                      engine="pyarrow", sparse=sparse)
                 except ArrowGaveUp:
                     pass  # the plain reader below finds the field and names its line and column
-            blocks = csv_blocks(input, layout, block_rows, bad_rows)
+            rows, skipped, width = writers.write(input, output, csv_blocks(input, layout, enc, block_rows, bad_rows),
+                                                 **written)
+            return Converted(rows=rows, features=width, skipped=skipped, format=fmt, feature_names=names,
+                             sparse=sparse)
     hashing = hasher.params(fmt) if hasher is not None else None
     rows, skipped, width = writers.write(input, output, blocks, sparse=sparse, width=width, names=names,
                                          chunk_rows=chunk_rows, compression=compression, dtype=dtype, hashing=hashing)
@@ -184,7 +205,7 @@ def _npy_blocks(path, y_path, label_column, block_rows):
     else:
         if label_column is None:
             raise InputError(f"{path}: give the labels with --y FILE.npy or --label-column INDEX")
-        label = label_index(label_column, None, X.shape[1], path)
+        label = csvcolumns.column_index(label_column, None, X.shape[1], "label-column", path)
         feature_cols = [c for c in range(X.shape[1]) if c != label]
         Y = None
 

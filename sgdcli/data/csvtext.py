@@ -18,8 +18,10 @@ import dataclasses
 
 import numpy as np
 
+from sgdcli.data import csvcolumns, csvdecode
+from sgdcli.data.csvcolumns import ColumnOptions, Encoding
 from sgdcli.data.hashing import Hasher
-from sgdcli.data.rowblocks import BadRow, dense_blocks, is_number, number, sparse_blocks
+from sgdcli.data.rowblocks import BadRow, is_number, number, sparse_blocks, stop
 from sgdcli.data.textfiles import open_input
 from sgdcli.errors import InputError
 
@@ -57,6 +59,7 @@ class CsvLayout:
     label: int
     feature_cols: list[int]
     feature_names: list[str] | None
+    names: list[str] | None = None  # every column's, from the header
 
 
 def csv_layout(path, delimiter, header, label_column) -> CsvLayout:
@@ -73,9 +76,11 @@ def csv_layout(path, delimiter, header, label_column) -> CsvLayout:
         header = not all(is_number(field) for field in first)
     names = [name.strip() for name in first] if header else None
     ncols = len(first)
-    label = label_index(label_column, names, ncols, path)
+    label = csvcolumns.column_index(label_column, names, ncols, "label-column", path) if label_column is not None \
+        else ncols - 1
     feature_cols = [c for c in range(ncols) if c != label]
-    return CsvLayout(delim, header, ncols, label, feature_cols, [names[c] for c in feature_cols] if names else None)
+    return CsvLayout(delim, header, ncols, label, feature_cols, [names[c] for c in feature_cols] if names else None,
+                     names)
 
 
 def _rows(path, layout: CsvLayout, fh):
@@ -99,18 +104,47 @@ def _fields(line, fields, layout: CsvLayout) -> bool:
     return True
 
 
-def csv_blocks(path, layout: CsvLayout, block_rows, bad_rows):
-    """Blocks (X, y, skipped) read with the csv module."""
-
-    def parse(line, fields, x):
-        if not _fields(line, fields, layout):
-            return None
-        for j, c in enumerate(layout.feature_cols):
-            x[j] = number(fields[c], f"line {line}, column {c + 1}")
-        return number(fields[layout.label], f"line {line}, column {layout.label + 1}")
-
+def row_blocks(path, layout: CsvLayout, block_rows: int, bad_rows: str):
+    """Lists of up to ``block_rows`` data rows (line number, fields), and the rows left out before them for a
+    wrong field count (``bad_rows="skip"``; a BadRow otherwise)."""
+    block, skipped = [], 0
     with open_input(path) as fh:
-        yield from dense_blocks(path, _rows(path, layout, fh), len(layout.feature_cols), parse, block_rows, bad_rows)
+        for line, fields in _rows(path, layout, fh):
+            try:
+                if not _fields(line, fields, layout):
+                    continue
+            except BadRow as bad:
+                if bad_rows == "error":
+                    stop(path, bad)
+                skipped += 1
+                continue
+            block.append((line, fields))
+            if len(block) == block_rows:
+                yield block, skipped
+                block, skipped = [], 0
+    yield block, skipped
+
+
+def encoding_of(path, layout: CsvLayout, options: ColumnOptions, block_rows: int) -> Encoding:
+    """The encoding of the file's columns (data/csvcolumns.py), with what a first pass over the rows finds
+    where it needs one (categories, means); whether the labels are names is told by the first rows."""
+    enc = csvcolumns.plan(layout.names, layout.ncols, layout.label, options, path)
+    first = next(row_blocks(path, layout, block_rows, "skip"))[0]
+    enc.label_names = csvdecode.label_names([fields[layout.label] for _, fields in first], enc)
+    if any(f.kind == "category" for f in enc.features) or enc.missing == "mean":
+        csvdecode.first_pass((rows for rows, _ in row_blocks(path, layout, block_rows, "skip")), enc,
+                             options.max_categories)
+    return enc
+
+
+def csv_blocks(path, layout: CsvLayout, enc: Encoding, block_rows: int, bad_rows: str):
+    """Blocks (X, y, skipped) read with the csv module, through the encoding ``enc``."""
+    for rows, skipped in row_blocks(path, layout, block_rows, bad_rows):
+        try:
+            X, y, dropped = csvdecode.decode(rows, enc, bad_rows, path)
+        except BadRow as bad:
+            stop(path, bad)
+        yield X, y, skipped + dropped
 
 
 def hashed_blocks(path, layout: CsvLayout, hasher: Hasher, block_rows, bad_rows):
@@ -165,21 +199,3 @@ def arrow_blocks(path, layout: CsvLayout):
                 yield np.column_stack([values[c] for c in layout.feature_cols]), values[layout.label], 0
         except (pa.ArrowException, ValueError) as exc:
             raise ArrowGaveUp from exc
-
-
-def label_index(label_column, names, ncols, path) -> int:
-    if label_column is None:
-        return ncols - 1
-    text = str(label_column).strip()
-    if names is not None and text in names:
-        return names.index(text)
-    try:
-        index = int(text)
-    except ValueError:
-        where = f"the header ({', '.join(names)})" if names else "a file without a header (give an index)"
-        raise InputError(f"--label-column: no column {text!r} in {where}") from None
-    if not -ncols <= index < ncols:
-        raise InputError(f"--label-column: index {index} is outside the {ncols} columns of {path}")
-    return index % ncols
-
-

@@ -36,6 +36,8 @@ def describe(path) -> dict:
         if found is not None:
             out["looks_like"] = {"producer": found[0], "options": producers.flags(found[1])}
             out["looks_like"].update(_table(path, found[1]))
+        elif isinstance(f.get("X"), (h5py.Dataset, h5py.Group)):  # the datasets train reads unless told
+            out["table"] = _table(path, {"x": "X", "y": "y" if "y" in f else None})
         return out
 
 
@@ -55,6 +57,8 @@ def _table(path, options: dict) -> dict:
                 out.update(nonzeros=table.X.reader.nnz, density=table.X.reader.density)
             if table.hashing:
                 out["hashing"] = table.hashing
+            if table.encoding is not None:
+                out["encoding"] = table.encoding
             return out
     except InputError as exc:
         return {"error": str(exc)}

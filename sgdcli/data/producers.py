@@ -77,10 +77,12 @@ def _pickled_names(value) -> list[str] | None:
 
 
 def _names_attr(ds: h5py.Dataset, width: int) -> list[str]:
-    """Column names from a ``columns`` attribute (a list of strings, one per column), else their indices."""
-    names = ds.attrs.get("columns")
-    if names is not None and np.ndim(names) == 1 and len(names) == width:
-        return [_text(v) for v in names]
+    """Column names from a ``columns`` attribute (a list of strings, one per column) or ``feature_names`` (what
+    convert writes), else their indices."""
+    for attr in ("columns", "feature_names"):
+        names = ds.attrs.get(attr)
+        if names is not None and np.ndim(names) == 1 and len(names) == width:
+            return [_text(v) for v in names]
     return [str(j) for j in range(width)]
 
 

@@ -21,11 +21,11 @@ BLOCK_ENTRIES = 1 << 20
 
 
 class BadRow(Exception):
-    """A row that cannot be read; ``where`` is e.g. 'line 3, column 2'."""
+    """A row that cannot be read; ``where`` is e.g. 'line 3, column 2'; ``hint``, what the user can do."""
 
-    def __init__(self, where: str, why: str):
+    def __init__(self, where: str, why: str, hint: str = "--bad-rows skip leaves such rows out"):
         super().__init__(why)
-        self.where, self.why = where, why
+        self.where, self.why, self.hint = where, why, hint
 
 
 def is_number(text: str) -> bool:
@@ -43,8 +43,8 @@ def number(text: str, where: str) -> float:
         raise BadRow(where, f"cannot read {text.strip()!r} as a number") from None
 
 
-def _stop(path, bad: BadRow):
-    raise InputError(f"{path}: {bad.where}: {bad.why} (--bad-rows skip leaves such rows out)") from None
+def stop(path, bad: BadRow):
+    raise InputError(f"{path}: {bad.where}: {bad.why} ({bad.hint})") from None
 
 
 def dense_blocks(path, items, width: int, parse, block_rows: int, bad_rows: str):
@@ -62,7 +62,7 @@ def dense_blocks(path, items, width: int, parse, block_rows: int, bad_rows: str)
             target = parse(line, raw, X[k])
         except BadRow as bad:
             if bad_rows == "error":
-                _stop(path, bad)
+                stop(path, bad)
             skipped += 1
             continue
         if target is None:
@@ -94,7 +94,7 @@ def sparse_blocks(path, items, parse, block_rows: int, bad_rows: str):
             target = parse(line, raw, columns, values)
         except BadRow as bad:
             if bad_rows == "error":
-                _stop(path, bad)
+                stop(path, bad)
             del columns[mark:], values[mark:]
             skipped += 1
             continue

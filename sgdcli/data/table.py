@@ -10,6 +10,7 @@ import numpy as np
 
 from sgdcli.data import hashing, hdf5, producers
 from sgdcli.data.columns import ColumnReader
+from sgdcli.data.csvcolumns import ATTR as ENCODING_ATTR
 from sgdcli.data.shuffle import PageShuffle
 from sgdcli.data.sources import ComposedReader, Fields, Source
 from sgdcli.data.sparse import CsrReader, SparseX, is_csr
@@ -75,6 +76,8 @@ class Table:
         self.sparse = False
         stored = self.file.get(x)
         self.hashing = hashing.read(stored) if isinstance(stored, (h5py.Dataset, h5py.Group)) else None
+        # how convert made X from the columns of a CSV file (data/csvcolumns.py), as JSON
+        self.encoding = _text_attr(stored, ENCODING_ATTR) if isinstance(stored, (h5py.Dataset, h5py.Group)) else None
         if is_csr(self.file.get(x)):
             return self._open_sparse(x, y)
         found = producers.find_features(self.file, x, self.label_column, self.features, self.transpose, self.classes)
@@ -264,6 +267,13 @@ class Table:
 
     def __exit__(self, *exc):
         self.close()
+
+
+def _text_attr(obj, name: str) -> str | None:
+    value = obj.attrs.get(name)
+    if value is None:
+        return None
+    return value.decode("utf-8") if isinstance(value, bytes) else str(value)
 
 
 def _base_dtype(source: Source) -> np.dtype:

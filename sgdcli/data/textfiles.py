@@ -29,8 +29,9 @@ def base_name(path: str) -> str:
 
 
 def open_input(path: str, binary: bool = False, errors: str = "strict"):
-    """``path`` for reading, as text (UTF-8, newlines as written, for the csv module) or bytes."""
+    """``path`` for reading, as text (UTF-8 without its byte-order mark, newlines as written, for the csv
+    module) or bytes."""
     opener = COMPRESSIONS.get(compression_of(path) or "", open)
     if binary:
         return opener(path, "rb")
-    return opener(path, "rt", encoding="utf-8", newline="", errors=errors)
+    return opener(path, "rt", encoding="utf-8-sig", newline="", errors=errors)  # a BOM is not data

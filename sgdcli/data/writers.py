@@ -13,11 +13,13 @@ from __future__ import annotations
 
 import os
 
+import h5py
 import numpy as np
 
 from sgdcli.data import hashing as hashing_mod
 from sgdcli.data import hdf5
 from sgdcli.data.atomic import atomic_output
+from sgdcli.data.csvcolumns import ATTR as ENCODING_ATTR
 from sgdcli.data.rowblocks import sparsify
 from sgdcli.data.sparse import CsrRows
 from sgdcli.errors import InputError
@@ -95,10 +97,13 @@ class _Sparse:
 
 
 def write(input: str, output: str, blocks, *, sparse: bool, width: int | None, names=None, chunk_rows=None,
-          compression: str = "none", dtype=np.float32, hashing: dict | None = None) -> tuple[int, int, int]:
+          compression: str = "none", dtype=np.float32, hashing: dict | None = None, encoding=None
+          ) -> tuple[int, int, int]:
     """Write ``blocks`` ((X, y, skipped) of either kind) to ``output``; (rows, skipped, features).
 
-    ``width`` may be None for sparse output (the largest column seen, plus one).
+    ``width`` may be None for sparse output (the largest column seen, plus one).  ``encoding``: how the
+    columns of a CSV file became X (data/csvcolumns.py), kept with X; where its labels are class names, y
+    holds them as text.
     """
     filters = hdf5.compression_filters(compression)
     n = skipped = 0
@@ -110,8 +115,9 @@ def write(input: str, output: str, blocks, *, sparse: bool, width: int | None, n
                 continue
             if x is None:  # the first block sizes a sparse file's chunks
                 x = (_Sparse if sparse else _Dense)(f, width, names, chunk_rows, filters, np.dtype(dtype), input, Xb)
-                Y = f.create_dataset("y", shape=(0,), maxshape=(None,), dtype=np.float64, chunks=(x.y_chunk,),
-                                     **filters)
+                names_y = encoding is not None and encoding.label_names
+                Y = f.create_dataset("y", shape=(0,), maxshape=(None,), chunks=(x.y_chunk,), **filters,
+                                     dtype=h5py.string_dtype() if names_y else np.float64)
             x.append(n, Xb)
             Y.resize(n + len(yb), axis=0)
             Y[n:] = yb
@@ -122,4 +128,6 @@ def write(input: str, output: str, blocks, *, sparse: bool, width: int | None, n
         f.attrs["converted_from"] = os.path.abspath(input)
         if hashing is not None:
             (x.group if sparse else x.X).attrs[hashing_mod.ATTR] = hashing_mod.dumps(hashing)
+        if encoding is not None:
+            (x.group if sparse else x.X).attrs[ENCODING_ATTR] = encoding.dumps()
     return n, skipped, width

@@ -374,6 +374,7 @@ class Run:
                     "data": self.table.fingerprint(), "rows": self.n_train, "epochs": len(self.history)}]}
                    if self.init else {}),
                 **({"hashing": self.table.hashing} if self.table.hashing else {}),
+                **({"encoding": self.table.encoding} if self.table.encoding else {}),
                 **({"class_names": self.table.class_names} if self.table.class_names else {}),
                 "best_epoch": self.stopper.best_epoch if self.stopper is not None else len(self.history),
                 "stopped_early": self.stopper is not None and self.stopper.stopped,

@@ -1,0 +1,161 @@
+"""What the columns of a CSV/TSV file become: features (numbers, or categories one-hot encoded), the label, or
+nothing; how missing values and locale-formatted numbers are read.  The ``Encoding`` is stored with the
+converted ``X`` (attribute ``encoding``, JSON), so that new rows can be read the same way.
+
+A column is chosen by its header name or its 0-based index.  The label is the last column unless
+``--label-column`` says otherwise; ``--columns`` keeps only the features it lists (in the file's order),
+``--ignore`` drops columns, ``--categorical`` one-hot encodes columns: one feature per value among the
+``--max-categories`` most frequent (ties by value), and one, ``<name>=other``, for every other value, an
+unseen one included.  A missing category is all zeros.  Missing values are the fields ``--na-values`` lists
+(pandas' own list by default); ``--missing`` says what a missing number becomes: an error (the default),
+a skipped row, 0, or the column's mean over the file, from a first pass; ``--missing-indicator`` adds a
+``<name>_missing`` feature, 1 where the value was missing, after each filled column.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+
+from sgdcli.errors import InputError
+from sgdcli.options import CONVERT, MISSING, NA_VALUES
+
+ATTR = "encoding"  # of X in a converted file
+OTHER = "other"
+
+
+@dataclasses.dataclass(frozen=True)
+class ColumnOptions:
+    """convert's options about columns and values (None where not given)."""
+
+    columns: str | None = None
+    ignore: str | None = None
+    categorical: str | None = None
+    max_categories: int = CONVERT.max_categories
+    na_values: str | None = None  # comma-separated; None: NA_VALUES
+    missing: str = CONVERT.missing
+    missing_indicator: bool = False
+    decimal: str = CONVERT.decimal
+    thousands: str | None = None
+
+    def check(self) -> None:
+        if self.missing not in MISSING:
+            raise InputError(f"--missing: {self.missing!r} is not one of {', '.join(MISSING)}")
+        if self.max_categories < 1:
+            raise InputError(f"--max-categories: must be >= 1, got {self.max_categories}")
+        if len(self.decimal) != 1 or self.decimal.isdigit():
+            raise InputError(f"--decimal: expected one character that is not a digit, got {self.decimal!r}")
+        if self.thousands is not None and (len(self.thousands) != 1 or self.thousands.isdigit()
+                                           or self.thousands == self.decimal):
+            raise InputError(f"--thousands: expected one character, neither a digit nor --decimal, got "
+                             f"{self.thousands!r}")
+        if self.missing_indicator and self.missing not in ("zero", "mean"):
+            raise InputError("--missing-indicator: applies with --missing zero or mean, which fill missing values")
+
+    @property
+    def na(self) -> tuple[str, ...]:
+        return NA_VALUES if self.na_values is None else tuple(v.strip() for v in self.na_values.split(","))
+
+    @property
+    def plain(self) -> bool:
+        """Whether every column is a number read as Python reads one (pyarrow's fast path may read them)."""
+        return self.categorical is None and self.decimal == "." and self.thousands is None
+
+
+@dataclasses.dataclass
+class Feature:
+    """One input column as features: a number (``fill``: what a missing value becomes, None: none may be
+    missing; ``indicator``: a 0/1 feature for it) or categories one-hot (``categories``, then 'other')."""
+
+    column: int
+    name: str
+    kind: str  # "number" or "category"
+    fill: float | None = None
+    indicator: bool = False
+    categories: list[str] | None = None
+
+    @property
+    def width(self) -> int:
+        if self.kind == "category":
+            return len(self.categories) + 1
+        return 2 if self.indicator else 1
+
+    def names(self) -> list[str]:
+        if self.kind == "category":
+            return [f"{self.name}={c}" for c in self.categories] + [f"{self.name}={OTHER}"]
+        return [self.name] + ([f"{self.name}_missing"] if self.indicator else [])
+
+
+@dataclasses.dataclass
+class Encoding:
+    """How rows of a file with the columns ``columns`` become features, and the label (column ``label``;
+    ``label_names``: its values are class names, not numbers)."""
+
+    columns: list[str]
+    label: int | None
+    features: list[Feature]
+    na_values: list[str]
+    missing: str
+    decimal: str = "."
+    thousands: str | None = None
+    label_names: bool = False
+
+    @property
+    def width(self) -> int:
+        return sum(f.width for f in self.features)
+
+    def feature_names(self) -> list[str]:
+        return [name for f in self.features for name in f.names()]
+
+    def dumps(self) -> str:
+        return json.dumps(dataclasses.asdict(self), sort_keys=True)
+
+    @classmethod
+    def loads(cls, text: str) -> "Encoding":
+        d = json.loads(text)
+        return cls(**{**d, "features": [Feature(**f) for f in d["features"]]})
+
+
+def column_index(spec: str, names: list[str] | None, ncols: int, option: str, path: str) -> int:
+    """The column ``spec`` names: a header name, or a 0-based index (negative from the end)."""
+    text = str(spec).strip()
+    if names is not None and text in names:
+        return names.index(text)
+    try:
+        index = int(text)
+    except ValueError:
+        where = f"the header ({', '.join(names)})" if names else "a file without a header (give an index)"
+        raise InputError(f"--{option}: no column {text!r} in {where}") from None
+    if not -ncols <= index < ncols:
+        raise InputError(f"--{option}: index {index} is outside the {ncols} columns of {path}")
+    return index % ncols
+
+
+def _listed(spec: str | None, names, ncols: int, option: str, path: str) -> list[int]:
+    if spec is None:
+        return []
+    return [column_index(item, names, ncols, option, path) for item in spec.split(",") if item.strip()]
+
+
+def plan(names: list[str] | None, ncols: int, label: int | None, options: ColumnOptions, path: str) -> Encoding:
+    """The encoding of a file's columns before any value is read: which are features and how (categories and
+    means are found later, by ``csvdecode.first_pass``)."""
+    options.check()
+    shown = names if names is not None else [str(c) for c in range(ncols)]
+    ignored = set(_listed(options.ignore, names, ncols, "ignore", path))
+    chosen = _listed(options.columns, names, ncols, "columns", path)
+    categorical = set(_listed(options.categorical, names, ncols, "categorical", path))
+    for option, listed in (("columns", chosen), ("categorical", categorical)):
+        if label is not None and label in listed:
+            raise InputError(f"--{option}: column {shown[label]!r} is the label (--label-column)")
+    keep = [c for c in (sorted(set(chosen)) if chosen else range(ncols)) if c != label and c not in ignored]
+    if not keep:
+        raise InputError(f"{path}: no feature columns left (--columns, --ignore, --label-column)")
+    left_out = categorical - set(keep)
+    if left_out:
+        raise InputError(f"--categorical: column {shown[min(left_out)]!r} is not among the features "
+                         "(--columns, --ignore)")
+    fill = None if options.missing in ("error", "skip") else 0.0
+    features = [Feature(c, shown[c], "category", categories=[]) if c in categorical else
+                Feature(c, shown[c], "number", fill=fill, indicator=options.missing_indicator) for c in keep]
+    return Encoding(shown, label, features, list(options.na), options.missing, options.decimal, options.thousands)

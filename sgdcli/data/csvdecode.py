@@ -1,0 +1,181 @@
+"""Rows of CSV fields to blocks of features and labels, through an ``Encoding`` (data/csvcolumns.py).
+
+A block is decoded column by column.  A row that cannot be read (a field that is not a number, a missing
+label, a missing value that ``--missing error`` refuses) is reported with its line and column; with
+``--bad-rows skip`` (or ``--missing skip`` for missing values) it is left out and counted.  The first pass,
+where the encoding needs one, finds each categorical column's most frequent values and each numeric
+column's mean.
+"""
+
+from __future__ import annotations
+
+import collections
+
+import numpy as np
+
+from sgdcli.data.csvcolumns import Encoding
+from sgdcli.data.rowblocks import BadRow
+from sgdcli.errors import InputError
+
+
+class _Reader:
+    """How an encoding reads one field: missing values, numbers in the file's locale."""
+
+    def __init__(self, enc: Encoding):
+        self.na = frozenset(enc.na_values)
+        self.decimal, self.thousands = enc.decimal, enc.thousands
+
+    def numbers(self, texts: list[str]) -> tuple[np.ndarray, np.ndarray, int]:
+        """(values, missing mask, position of the first field that is not a number or -1)."""
+        n = len(texts)
+        if self.decimal == "." and self.thousands is None:
+            try:  # the fast path: every field a number; NaN only where a field says so (then read one by one)
+                values = np.array(texts, dtype=np.float64)
+                if not np.isnan(values).any():
+                    return values, np.zeros(n, dtype=bool), -1
+            except ValueError:
+                pass
+        values, missing, bad = np.zeros(n), np.zeros(n, dtype=bool), -1
+        for i, text in enumerate(texts):
+            s = text.strip()
+            if s in self.na:
+                missing[i] = True
+                continue
+            if self.thousands is not None:
+                s = s.replace(self.thousands, "")
+            if self.decimal != ".":
+                s = s.replace(self.decimal, ".")
+            try:
+                values[i] = float(s)
+            except ValueError:
+                if bad < 0:
+                    bad = i
+                missing[i] = True  # (the row is left out or stops the conversion)
+        return values, missing, bad
+
+    def number(self, text: str) -> float | None:
+        """One field as a number; None where it is missing or not a number."""
+        values, missing, _ = self.numbers([text])
+        return None if missing[0] else float(values[0])
+
+    def texts(self, texts: list[str]) -> tuple[list[str], np.ndarray]:
+        """Fields as names (stripped), and the missing mask."""
+        stripped = [t.strip() for t in texts]
+        return stripped, np.fromiter((s in self.na for s in stripped), dtype=bool, count=len(stripped))
+
+
+def first_pass(items, enc: Encoding, max_categories: int) -> None:
+    """Fill in what the encoding learns from the data: each categorical feature's categories (the most
+    frequent ``max_categories`` values, ties by value) and, where missing numbers are filled with the mean
+    (``--missing mean``), each numeric feature's mean over the values present.  ``items``: blocks of rows."""
+    reader = _Reader(enc)
+    counts = {f.column: collections.Counter() for f in enc.features if f.kind == "category"}
+    sums = {f.column: [0.0, 0] for f in enc.features if f.kind == "number" and enc.missing == "mean"}
+    for rows in items:
+        for c, counter in counts.items():
+            names, missing = reader.texts([fields[c] for _, fields in rows])
+            counter.update(name for name, gone in zip(names, missing) if not gone)
+        for c, total in sums.items():
+            values, missing, _ = reader.numbers([fields[c] for _, fields in rows])
+            present = values[~missing]
+            total[0] += float(present[np.isfinite(present)].sum())
+            total[1] += int(np.isfinite(present).sum())
+    for f in enc.features:
+        if f.kind == "category":
+            ranked = sorted(counts[f.column].items(), key=lambda kv: (-kv[1], kv[0]))
+            f.categories = [name for name, _ in ranked[:max_categories]]
+        elif f.column in sums:
+            total, count = sums[f.column]
+            f.fill = total / count if count else 0.0
+
+
+def label_names(texts: list[str], enc: Encoding) -> bool:
+    """Whether labels like these are class names: some field present is not a number."""
+    return _Reader(enc).numbers(texts)[2] >= 0
+
+
+def decode(rows: list[tuple[int, list[str]]], enc: Encoding, bad_rows: str, path: str):
+    """A block (X float64, y float64 or names, rows left out) of ``rows`` (line number, fields) of ``path``.
+
+    Raises the error of the earliest row that stops the conversion: a BadRow (a row that cannot be read,
+    with ``bad_rows="error"``), or an InputError (a missing value that ``--missing error`` refuses).
+    """
+    n = len(rows)
+    reader = _Reader(enc)
+    X = np.zeros((n, enc.width))
+    drop = np.zeros(n, dtype=bool)
+    first: list = []  # (row, the error that stops the conversion there)
+
+    def refuse(i: int, bad: Exception, always: bool = False) -> None:
+        if always or bad_rows == "error":
+            first.append((i, bad))
+        drop[i] = True
+
+    at = 0
+    for f in enc.features:
+        texts = [fields[f.column] for _, fields in rows]
+        if f.kind == "category":
+            names, missing = reader.texts(texts)
+            index = {name: k for k, name in enumerate(f.categories)}
+            other = len(f.categories)
+            for i, (name, gone) in enumerate(zip(names, missing)):
+                if not gone:
+                    X[i, at + index.get(name, other)] = 1.0
+        else:
+            values, missing, bad = reader.numbers(texts)
+            if bad >= 0:
+                line = rows[bad][0]
+                refuse(bad, BadRow(_where(line, f.column, enc), f"cannot read {texts[bad].strip()!r} as a number",
+                                   f"declare the column with --categorical {f.name}, or leave it out with --ignore "
+                                   f"{f.name}; --bad-rows skip leaves such rows out"))
+            gaps = np.flatnonzero(missing & ~_not_numbers(texts, missing, reader))
+            if len(gaps):
+                if f.fill is None:
+                    if enc.missing == "error":
+                        i = int(gaps[0])
+                        refuse(i, InputError(f"{path}: {_where(rows[i][0], f.column, enc)}: missing value "
+                                             f"{texts[i].strip()!r}; --missing zero or mean fills missing values, "
+                                             "--missing skip leaves their rows out (--na-values says what is "
+                                             "missing)"), always=True)
+                    drop[gaps] = True  # --missing skip
+                values[gaps] = f.fill if f.fill is not None else 0.0
+            X[:, at] = values
+            if f.indicator:
+                X[gaps, at + 1] = 1.0
+        at += f.width
+    y = _labels(rows, enc, reader, refuse)
+    if first:
+        raise min(first, key=lambda item: item[0])[1]
+    keep = ~drop
+    return X[keep], y[keep], int(drop.sum())
+
+
+def _not_numbers(texts, missing, reader: _Reader) -> np.ndarray:
+    """Among the fields marked missing, those that are not numbers (rather than missing values)."""
+    out = np.zeros(len(texts), dtype=bool)
+    for i in np.flatnonzero(missing):
+        out[i] = texts[i].strip() not in reader.na
+    return out
+
+
+def _labels(rows, enc: Encoding, reader: _Reader, refuse):
+    """The block's labels: float64 values, or a list of names; unreadable ones refused with their rows."""
+    if enc.label is None:
+        return np.zeros(len(rows))
+    texts = [fields[enc.label] for _, fields in rows]
+    if enc.label_names:
+        names, missing = reader.texts(texts)
+        for i in np.flatnonzero(missing):
+            refuse(int(i), BadRow(_where(rows[i][0], enc.label, enc), "missing label"))
+        return np.array(names, dtype=object)
+    values, missing, bad = reader.numbers(texts)
+    for i in np.flatnonzero(missing):
+        why = "missing label" if texts[i].strip() in reader.na else f"cannot read {texts[i].strip()!r} as a number"
+        refuse(int(i), BadRow(_where(rows[i][0], enc.label, enc), why))
+    return values
+
+
+def _where(line: int, column: int, enc: Encoding) -> str:
+    name = enc.columns[column]
+    return f"line {line}, column {column + 1}" + ("" if name == str(column) else f" ({name})")
+
