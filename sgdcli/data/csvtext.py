@@ -115,6 +115,8 @@ def row_blocks(path, layout: CsvLayout, block_rows: int, bad_rows: str):
                     continue
             except BadRow as bad:
                 if bad_rows == "error":
+                    if block:  # the rows before it first: an error of theirs is the one to report
+                        yield block, skipped
                     stop(path, bad)
                 skipped += 1
                 continue
