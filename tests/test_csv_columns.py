@@ -1,0 +1,199 @@
+"""convert on the CSV files people have (written by pandas here): class names, categorical and text columns,
+missing values, locale-formatted numbers, quoted fields, a byte-order mark (issue 21)."""
+
+import json
+
+import h5py
+import numpy as np
+import pytest
+
+from sgdcli import convert, evaluate, load_model, train
+from sgdcli.options import TrainOptions
+
+from conftest import cli
+
+pd = pytest.importorskip("pandas")
+
+
+@pytest.fixture(scope="module")
+def penguins(tmp_path_factory):
+    """The issue's seven files: one table of penguins, written by pandas seven ways."""
+    d = tmp_path_factory.mktemp("penguins")
+    rng = np.random.default_rng(0)
+    n = 600
+    species = rng.choice(["Adelie", "Gentoo", "Chinstrap"], n)
+    length = {"Adelie": 38.8, "Gentoo": 47.5, "Chinstrap": 48.8}
+    depth = {"Adelie": 18.3, "Gentoo": 15.0, "Chinstrap": 18.4}
+    df = pd.DataFrame({"bill_length_mm": [length[s] for s in species] + rng.normal(0, 1.5, n),
+                       "bill_depth_mm": [depth[s] for s in species] + rng.normal(0, 0.7, n),
+                       "year": rng.integers(2007, 2010, n), "species": species})
+    files = {"names": (d / "names.csv", [])}
+    df.to_csv(files["names"][0], index=False)
+    island = rng.choice(["Biscoe", "Dream", "Torgersen"], n, p=[0.5, 0.3, 0.2])
+    df.assign(island=island).to_csv(d / "categorical.csv", index=False)
+    files["categorical"] = (d / "categorical.csv", ["--categorical", "island"])
+    df.assign(note=[f'x, "{i % 3}"\nsecond line' for i in range(n)]).to_csv(d / "text.csv", index=False)
+    files["text"] = (d / "text.csv", ["--ignore", "note"])
+    gaps = df.copy()
+    gaps.loc[rng.choice(n, 40, replace=False), "bill_length_mm"] = np.nan
+    gaps.to_csv(d / "missing.csv", index=False, na_rep="NA")
+    files["missing"] = (d / "missing.csv", ["--missing", "mean"])
+    df.to_csv(d / "data.csv.gz", index=False, compression="gzip")
+    files["gzip"] = (d / "data.csv.gz", [])
+    df.to_csv(d / "euro.csv", index=False, sep=";", decimal=",")
+    files["euro"] = (d / "euro.csv", ["--decimal", ",", "--delimiter", ";"])
+    with open(d / "crlf.csv", "w", encoding="utf-8-sig", newline="") as fh:
+        df.to_csv(fh, index=False, lineterminator="\r\n")
+    files["crlf"] = (d / "crlf.csv", [])
+    return d, df, gaps, files
+
+
+@pytest.mark.parametrize("name", ["names", "categorical", "text", "missing", "gzip", "euro", "crlf"])
+def test_each_file_converts_with_the_obvious_options_and_trains_to_class_names(penguins, tmp_path, name):
+    d, df, _, files = penguins
+    path, options = files[name]
+    code, out, err = cli("convert", path, "-o", tmp_path / "d.h5", "--label-column", "species", *options)
+    assert code == 0, err
+    model = train(tmp_path / "d.h5", TrainOptions(model="softmax", epochs=5))
+    assert model.training["class_names"] == ["Adelie", "Chinstrap", "Gentoo"]
+    assert evaluate(model, tmp_path / "d.h5")["accuracy"] > 0.9
+    code, out, err = cli("predict", _saved(model, tmp_path), tmp_path / "d.h5", "-o", "-")
+    assert code == 0, err
+    assert out.splitlines()[1:] and set(out.splitlines()[1:]) <= {"Adelie", "Chinstrap", "Gentoo"}
+    predicted = out.splitlines()[1:]
+    assert np.mean(np.array(predicted) == df["species"].to_numpy()) > 0.9
+
+
+def _saved(model, tmp_path):
+    model.save(tmp_path / "m.h5")
+    return tmp_path / "m.h5"
+
+
+def test_the_feature_values_are_those_pandas_reads(penguins, tmp_path):
+    d, df, gaps, files = penguins
+    for name in ("euro", "crlf", "gzip", "text"):
+        path, options = files[name]
+        convert(path, tmp_path / f"{name}.h5", label_column="species", **_kwargs(options))
+        with h5py.File(tmp_path / f"{name}.h5") as f:
+            np.testing.assert_array_equal(f["X"][()], df[["bill_length_mm", "bill_depth_mm", "year"]]
+                                          .to_numpy(np.float64).astype(np.float32), err_msg=name)
+            assert [v.decode() for v in f["y"][()]] == df["species"].tolist()
+            assert list(f["X"].attrs["feature_names"]) == ["bill_length_mm", "bill_depth_mm", "year"]
+
+
+def _kwargs(options):
+    names = {"--decimal": "decimal", "--delimiter": "delimiter", "--ignore": "ignore", "--missing": "missing",
+             "--categorical": "categorical"}
+    return {names[options[i]]: options[i + 1] for i in range(0, len(options), 2)}
+
+
+@pytest.mark.parametrize("missing,indicator", [("mean", True), ("zero", False), ("skip", False)])
+def test_missing_values_are_filled_from_a_first_pass_or_their_rows_left_out(penguins, tmp_path, missing, indicator):
+    d, _, gaps, files = penguins
+    out = tmp_path / "m.h5"
+    result = convert(files["missing"][0], out, label_column="species", missing=missing, missing_indicator=indicator)
+    gone = gaps["bill_length_mm"].isna().to_numpy()
+    with h5py.File(out) as f:
+        X = f["X"][()]
+        enc = json.loads(f["X"].attrs["encoding"])
+    if missing == "skip":
+        assert result.skipped == gone.sum() and len(X) == len(gaps) - gone.sum()
+        return
+    fill = gaps["bill_length_mm"].mean() if missing == "mean" else 0.0
+    np.testing.assert_allclose(X[gone, 0], fill, rtol=1e-6)
+    assert enc["features"][0]["fill"] == pytest.approx(fill, rel=1e-12)
+    if indicator:
+        assert X[:, 1].tolist() == gone.astype(float).tolist()
+        assert list(load_model(_saved(train(out, TrainOptions(model="softmax", epochs=1)), tmp_path))
+                    .training["features"][:2]) == ["bill_length_mm", "bill_length_mm_missing"]
+
+
+def test_a_categorical_column_is_one_hot_with_the_most_frequent_values_and_other(tmp_path):
+    path = tmp_path / "c.csv"
+    colors = ["red"] * 5 + ["blue"] * 4 + ["green"] * 3 + ["pink"] * 2 + ["grey", "NA"]
+    pd.DataFrame({"color": colors, "x": np.arange(16.0), "label": np.arange(16) % 2}).to_csv(path, index=False)
+    convert(path, tmp_path / "c.h5", categorical="color", max_categories=3)
+    with h5py.File(tmp_path / "c.h5") as f:
+        X = f["X"][()]
+        assert list(f["X"].attrs["feature_names"]) == ["color=red", "color=blue", "color=green", "color=other", "x"]
+    expected = {"red": [1, 0, 0, 0], "blue": [0, 1, 0, 0], "green": [0, 0, 1, 0], "pink": [0, 0, 0, 1],
+                "grey": [0, 0, 0, 1], "NA": [0, 0, 0, 0]}
+    assert X[:, :4].tolist() == [expected[c] for c in colors]
+    assert X[:, 4].tolist() == list(np.arange(16.0))
+
+
+def test_thousands_separators_and_decimal_commas(tmp_path):
+    path = tmp_path / "t.csv"
+    path.write_text('amount;rate;label\n"1.234,5";0,25;1\n"12.000";1,5;0\n')
+    convert(path, tmp_path / "t.h5", decimal=",", thousands=".")
+    with h5py.File(tmp_path / "t.h5") as f:
+        assert f["X"][()].tolist() == [[1234.5, 0.25], [12000.0, 1.5]]
+
+
+def test_quoted_fields_hold_delimiters_quotes_and_newlines(tmp_path):
+    path = tmp_path / "q.csv"
+    path.write_text('a,"b, the second",label\n1,"2",0\n"3","4",1\n')
+    convert(path, tmp_path / "q.h5")
+    with h5py.File(tmp_path / "q.h5") as f:
+        assert f["X"][()].tolist() == [[1, 2], [3, 4]]
+        assert list(f["X"].attrs["feature_names"]) == ["a", "b, the second"]
+    path.write_text('a,note,label\n1,"one\nline, two ""quoted""",0\nx,y,1\n')
+    code, _, err = cli("convert", path, "-o", tmp_path / "r.h5", "--ignore", "note", "--engine", "python")
+    assert (code, err.strip()) == (2, f"sgdcli: error: {path}: line 4, column 1 (a): cannot read 'x' as a number "
+                                      "(declare the column with --categorical a, or leave it out with --ignore a; "
+                                      "--bad-rows skip leaves such rows out)")
+
+
+@pytest.mark.parametrize("args,message", [
+    (["--columns", "a,zz"], "--columns: no column 'zz' in the header (a, b, c, label)"),
+    (["--columns", "a,label"], "--columns: column 'label' is the label (--label-column)"),
+    (["--ignore", "a,b,c"], "{path}: no feature columns left (--columns, --ignore, --label-column)"),
+    (["--categorical", "c", "--ignore", "c"], "--categorical: column 'c' is not among the features (--columns, "
+                                              "--ignore)"),
+    (["--missing-indicator"], "--missing-indicator: applies with --missing zero or mean, which fill missing values"),
+    (["--decimal", ",,"], "--decimal: expected one character that is not a digit, got ',,'"),
+    (["--thousands", ","], None),  # a thousands separator alone is fine
+    (["--thousands", ".", "--decimal", "."], "--thousands: expected one character, neither a digit nor --decimal, "
+                                             "got '.'"),
+])
+def test_bad_column_options_are_usage_errors(tmp_path, args, message):
+    path = tmp_path / "d.csv"
+    path.write_text("a,b,c,label\n1,2,3,0\n4,5,6,1\n")
+    code, _, err = cli("convert", path, "-o", tmp_path / "o.h5", *args)
+    if message is None:
+        assert code == 0, err
+        return
+    assert (code, err.strip()) == (2, "sgdcli: error: " + message.format(path=path))
+
+
+def test_column_options_apply_to_csv_only(tmp_path):
+    path = tmp_path / "d.svm"
+    path.write_text("1 1:0.5\n0 2:1\n")
+    code, _, err = cli("convert", path, "-o", tmp_path / "o.h5", "--ignore", "1")
+    assert (code, err.strip()) == (2, "sgdcli: error: --columns, --ignore, --categorical, --na-values, --missing, "
+                                      "--decimal and --thousands apply to CSV/TSV input")
+
+
+def test_columns_keeps_the_listed_features_in_file_order(tmp_path):
+    path = tmp_path / "d.csv"
+    path.write_text("a,b,c,label\n1,2,3,0\n4,5,6,1\n")
+    convert(path, tmp_path / "o.h5", columns="c,0")
+    with h5py.File(tmp_path / "o.h5") as f:
+        assert f["X"][()].tolist() == [[1, 3], [4, 6]]
+        assert list(f["X"].attrs["feature_names"]) == ["a", "c"]
+
+
+def test_info_and_show_say_what_the_columns_became(penguins, tmp_path):
+    d, _, _, files = penguins
+    convert(files["categorical"][0], tmp_path / "c.h5", label_column="species", categorical="island",
+            missing="zero", missing_indicator=True, ignore="year")
+    code, out, _ = cli("info", tmp_path / "c.h5")
+    assert code == 0
+    assert ("X, y: 600 rows × 8 features (bill_length_mm, bill_length_mm_missing, bill_depth_mm, "
+            "bill_depth_mm_missing, island=Biscoe, island=Dream, island=Torgersen, island=other)") in out
+    assert "  label: column 'species', class names\n" in out and "  island: one-hot, 3 values and other\n" in out
+    assert "  left out: year" in out
+    _saved(train(tmp_path / "c.h5", TrainOptions(model="softmax", epochs=1)), tmp_path)
+    code, out, _ = cli("show", tmp_path / "m.h5")
+    assert "classes      Adelie, Chinstrap, Gentoo\n" in out
+    assert "features from CSV columns\n  label: column 'species', class names\n" in out
