@@ -204,6 +204,9 @@ class TrainOptions:
     sample_weight: str | None = _option(None, "Per-row weights: a 1-D (or N×1) dataset of DATA, >= 0 and finite; "
                                               "each row's loss counts that many times (a --val file is read with "
                                               "the dataset of the same name; docs/training.md).", metavar="DATASET")
+    positive_class: str | None = _option(None, "Binary models: the class the model scores as positive (its "
+                                               "probability, recall, precision), by value or name [default: the "
+                                               "larger value; of names, the one that sorts last].", metavar="CLASS")
     quantile: float = _option(0.5, "quantile: the quantile q of the target the model predicts, in (0, 1).")
     l2: float = _option(0.0, "L2 penalty (l2/2)·‖w‖²; the bias is not penalised.")
     l1: float = _option(0.0, "L1 penalty l1·‖w‖₁ (subgradient).")
@@ -296,6 +299,9 @@ class TrainOptions:
             bad("epsilon", f"must be a finite number > 0, got {self.epsilon}")
         if not (0 < self.quantile < 1):
             bad("quantile", f"must be in (0, 1), got {self.quantile}")
+        if self.positive_class is not None and task_of(self.model) != "binary":
+            bad("positive_class", f"applies to binary models; --model {self.model} is "
+                                  f"{'a regression' if task_of(self.model) == 'regression' else 'multiclass'}")
         if self.class_weight is not None:
             if task_of(self.model) == "regression":
                 bad("class_weight", f"applies to classifiers; --model {self.model} is a regression")

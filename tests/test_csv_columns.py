@@ -197,3 +197,30 @@ def test_info_and_show_say_what_the_columns_became(penguins, tmp_path):
     code, out, _ = cli("show", tmp_path / "m.h5")
     assert "classes      Adelie, Chinstrap, Gentoo\n" in out
     assert "features from CSV columns\n  label: column 'species', class names\n" in out
+
+
+def test_positive_class_chooses_which_name_the_binary_model_scores(penguins, tmp_path):
+    from sklearn.metrics import recall_score
+
+    d, df, _, _ = penguins
+    two = df[df.species != "Chinstrap"]
+    two.to_csv(tmp_path / "two.csv", index=False)
+    convert(tmp_path / "two.csv", tmp_path / "two.h5", label_column="species")
+    default = train(tmp_path / "two.h5", TrainOptions(epochs=2))
+    adelie = train(tmp_path / "two.h5", TrainOptions(epochs=2, positive_class="Adelie"))
+    assert [default.training["class_names"][int(c)] for c in default.classes] == ["Adelie", "Gentoo"]
+    assert [adelie.training["class_names"][int(c)] for c in adelie.classes] == ["Gentoo", "Adelie"]
+    np.testing.assert_allclose(adelie.raw_weights(), -default.raw_weights(), rtol=1e-9, atol=1e-12)
+    code, out, err = cli("predict", _saved(adelie, tmp_path), tmp_path / "two.h5", "-o", "-", "--proba")
+    assert out.splitlines()[0] == "prediction,proba_Gentoo,proba_Adelie"
+    predicted = [line.split(",")[0] for line in out.splitlines()[1:]]
+    assert evaluate(adelie, tmp_path / "two.h5")["recall"] == pytest.approx(
+        recall_score(two.species, predicted, pos_label="Adelie"), rel=1e-12)
+    code, _, err = cli("train", tmp_path / "two.h5", "-o", tmp_path / "x.h5", "--positive-class", "Chinstrap")
+    assert (code, err.strip().splitlines()[-1]) == (
+        2, f"sgdcli: error: --positive-class: {tmp_path / 'two.h5'}:y has no class 'Chinstrap' (classes: Adelie, "
+           "Gentoo)")
+    code, _, err = cli("train", tmp_path / "two.h5", "-o", tmp_path / "x.h5", "--positive-class", "Adelie",
+                       "--model", "softmax")
+    assert (code, err.strip()) == (2, "sgdcli: error: --positive-class: applies to binary models; --model softmax "
+                                      "is multiclass")

@@ -99,7 +99,12 @@ def labels_of(count: LabelCount, table: Table, opts: TrainOptions, known: Labels
                          f"{count.n_bad} skipped by --bad-rows skip)")
     where = f"{table.path}:{table.y_name}"
     if known is None or known.classes is None:
-        return labels_mod.from_values(count.found, opts.model, where, table.y_dtype)
+        labels = labels_mod.from_values(count.found, opts.model, where, table.y_dtype)
+        return labels if opts.positive_class is None else labels.with_positive(opts.positive_class,
+                                                                                table.class_names, where)
+    if opts.positive_class is not None and known.with_positive(opts.positive_class, table.class_names, where) != known:
+        raise InputError(f"--positive-class {opts.positive_class}: {known_from} has the other class as its positive "
+                         "one")
     unknown = [c for c in count.found if c not in known.classes]
     if unknown:
         raise InputError(f"{where}: label {labels_mod.shown(unknown[0])} is not one of the classes of {known_from} "

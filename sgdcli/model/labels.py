@@ -2,7 +2,9 @@
 
 Classifiers learn class indices 0..K-1; the user's own label values are kept
 in the model (sorted) and predictions are mapped back to them.  Binary models
-accept any two distinct values; the larger one is the positive class.
+accept any two distinct values; the larger one is the positive class (index
+1), unless ``--positive-class`` names the other: the model's classes are then
+kept in that order, the positive one last.
 """
 
 from __future__ import annotations
@@ -39,21 +41,41 @@ class Labels:
         """
         if self.task == "regression":
             return y
-        out = np.empty(len(y))
-        bad = class_indices(y, rows, self.classes.astype(np.float64), out)
+        out = np.zeros(len(y))
+        bad = class_indices(y, rows, self._sorted, out)
         if bad >= 0:
             self._refuse(y[rows[bad]], where, first_row + int(rows[bad]))
-        return out
+        return self._reordered(out)
 
     def encode_at(self, y: np.ndarray, rows: np.ndarray, where: str) -> np.ndarray:
         """``encode`` for labels ``y`` of the file rows ``rows`` (which an error names)."""
         if self.task == "regression":
             return y
         out = np.empty(len(y))
-        bad = class_indices(y, np.arange(len(y)), self.classes.astype(np.float64), out)
+        bad = class_indices(y, np.arange(len(y)), self._sorted, out)
         if bad >= 0:
             self._refuse(y[bad], where, int(rows[bad]))
-        return out
+        return self._reordered(out)
+
+    @property
+    def _sorted(self) -> np.ndarray:
+        return np.sort(self.classes.astype(np.float64))
+
+    def _reordered(self, indices: np.ndarray) -> np.ndarray:
+        """Indices among the sorted classes as indices among the classes in their order (--positive-class)."""
+        order = np.argsort(self.classes.astype(np.float64), kind="stable")
+        if np.array_equal(order, np.arange(len(order))):
+            return indices
+        return order[indices.astype(np.int64)].astype(np.float64)
+
+    def with_positive(self, text: str, names: list[str] | None, where: str) -> "Labels":
+        """These binary labels with the class written ``text`` (a value, or a name where labels are names) as
+        the positive one, index 1; InputError if there is no such class."""
+        written = [names[int(c)] if names else shown(c) for c in self.classes]
+        if text not in written:
+            raise InputError(f"--positive-class: {where} has no class {text!r} (classes: {', '.join(written)})")
+        positive = written.index(text)
+        return Labels(self.task, self.classes[[1 - positive, positive]])
 
     def _refuse(self, value, where: str, row: int):
         raise InputError(

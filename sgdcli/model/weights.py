@@ -92,8 +92,9 @@ class Weighting:
         v = np.full(len(labels), self.scale)
         if sample is not None:
             v *= sample
-        if self.class_weights is not None:
-            v *= self.class_weights[np.clip(np.searchsorted(classes, labels), 0, len(classes) - 1)]
+        if self.class_weights is not None:  # (the classes are sorted but for --positive-class)
+            order = np.argsort(classes, kind="stable")
+            v *= self.class_weights[order[np.clip(np.searchsorted(classes[order], labels), 0, len(classes) - 1)]]
         return v
 
     def as_dict(self) -> dict:
