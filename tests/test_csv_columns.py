@@ -224,3 +224,12 @@ def test_positive_class_chooses_which_name_the_binary_model_scores(penguins, tmp
                        "--model", "softmax")
     assert (code, err.strip()) == (2, "sgdcli: error: --positive-class: applies to binary models; --model softmax "
                                       "is multiclass")
+
+
+def test_train_on_a_csv_file_says_to_convert_it_first(penguins, tmp_path):
+    d, _, _, files = penguins
+    path = files["gzip"][0]
+    code, _, err = cli("train", path, "-o", tmp_path / "m.h5")
+    assert (code, err.strip()) == (2, f"sgdcli: error: {path}: not an HDF5 file; sgdcli trains on HDF5, where the "
+                                      f"shuffle can reach any row: convert it first: sgdcli convert {path} -o {d / 'data.h5'} "
+                                      "(with --label-column NAME where the label is not the last column)")

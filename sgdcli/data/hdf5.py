@@ -14,6 +14,7 @@ import traceback
 
 import h5py
 
+from sgdcli.data import textfiles
 from sgdcli.errors import InputError, RuntimeFailure, first_line, require_hard_exit
 
 NUMERIC_KINDS = "biuf"
@@ -31,7 +32,7 @@ def open_file(path: str | os.PathLike) -> h5py.File:
     except OSError as exc:
         raise InputError(f"{path}: cannot read file ({exc.strerror or exc})") from None
     if not signature_ok:
-        raise InputError(f"{path}: not an HDF5 file")
+        raise InputError(f"{path}: not an HDF5 file" + _text_hint(path))
     try:
         # No chunk cache: every reader reads whole chunks, and HDF5's default (a cache per open dataset)
         # would hold up to that much of every dataset read, a group of hundreds of columns included.
@@ -41,6 +42,16 @@ def open_file(path: str | os.PathLike) -> h5py.File:
         if "unable to lock file" in text:
             raise RuntimeFailure(_lock_message(path, text)) from None
         raise InputError(f"{path}: cannot open as HDF5, the file may be truncated or corrupt ({first_line(exc)})") from None
+
+
+def _text_hint(path: str) -> str:
+    """For a file whose name says it is text convert reads: what to run."""
+    base = textfiles.base_name(path)
+    stem, ext = os.path.splitext(base)
+    if ext.lower() not in (".csv", ".tsv", ".tab", ".svm", ".libsvm", ".svmlight", ".vw", ".npy"):
+        return ""
+    return (f"; sgdcli trains on HDF5, where the shuffle can reach any row: convert it first: "
+            f"sgdcli convert {path} -o {stem}.h5 (with --label-column NAME where the label is not the last column)")
 
 
 def _lock_message(path: str, text: str) -> str:
