@@ -214,6 +214,9 @@ class TrainOptions:
     init: str | None = _option(None, "Start from this model's weights (warm start): same --model, features and "
                                      "classes; its standardization is kept (docs/unattended.md).", kind="path",
                                metavar="MODEL")
+    init_optimizer: bool = _option(False, "With --init: start from its optimizer's state too (momentum, the "
+                                          "AdaGrad/RMSprop/Adam averages, --average's running mean), which the "
+                                          "model file keeps; the same --optimizer.")
     restandardize: bool = _option(False, "With --init: standardize with this data's statistics and carry the "
                                          "initial weights over to them, instead of keeping the initial model's.")
     batch_size: int | None = _option(32, "Rows per update: 1 is pure SGD, 'full' is full-batch gradient descent.",
@@ -324,6 +327,11 @@ class TrainOptions:
                     else f"must be >= 1, got {getattr(self, name)}")
         if self.restandardize and self.init is None:
             bad("restandardize", "applies with --init only")
+        if self.init_optimizer and self.init is None:
+            bad("init_optimizer", "applies with --init only")
+        if self.init_optimizer and self.restandardize:
+            bad("init_optimizer", "the optimizer's state is in the units of the initial model's standardization, "
+                                  "which --restandardize replaces")
         if self.page_rows is not None and self.page_rows < 1:
             bad("page_rows", f"must be >= 1, got {self.page_rows}")
         if self.warmup_iterations < 0:

@@ -136,3 +136,60 @@ def test_lr_auto_steps_by_the_share_of_new_rows_and_keeps_what_the_model_knew(da
     assert warm.training["lr"] == pytest.approx(fresh_rate * share, rel=1e-12)
     assert warm.training["lineage"][-1]["rows"] == 500
     assert evaluate(warm, test)["log_loss"] <= evaluate(d / "day1-model.h5", test)["log_loss"] * 1.01
+
+
+@pytest.mark.parametrize("sparse", [False, True])
+@pytest.mark.parametrize("optimizer,extra", [("adam", {}), ("momentum", {"average": True}), ("rmsprop", {}),
+                                             ("adagrad", {"l2": 0.0})])
+def test_a_run_continued_with_its_optimizer_state_is_the_uninterrupted_run(tmp_path, optimizer, extra, sparse):
+    """Two epochs, or one and then one more from the model with --init-optimizer: the same model (file order,
+    a constant rate: the schedule restarts, the optimizer's clock does not)."""
+    X, y = make_problem("binary", n=2000, d=12, seed=1)
+    path = write_table(tmp_path / "d.h5", X, y)
+    if sparse:
+        scipy_sparse = pytest.importorskip("scipy.sparse")
+        M = scipy_sparse.csr_matrix(np.where(np.abs(X) > 1, X, 0).astype(np.float32))
+        with h5py.File(tmp_path / "s.h5", "w") as f:
+            g = f.create_group("X")
+            g["data"], g["indices"], g["indptr"] = M.data, M.indices, M.indptr
+            g.attrs["shape"] = M.shape
+            f["y"] = y
+        path = tmp_path / "s.h5"
+    same = dict(optimizer=optimizer, lr=0.01, schedule="constant", shuffle=False, **extra)
+    whole = train(path, TrainOptions(epochs=2, **same))
+    train(path, TrainOptions(epochs=1, **same), output=tmp_path / "first.h5")
+    continued = train(path, TrainOptions(epochs=1, init=str(tmp_path / "first.h5"), init_optimizer=True, **same))
+    restarted = train(path, TrainOptions(epochs=1, init=str(tmp_path / "first.h5"), **same))
+    np.testing.assert_allclose(continued.raw_weights(), whole.raw_weights(), rtol=1e-12, atol=1e-15)
+    assert not np.allclose(restarted.raw_weights(), whole.raw_weights(), rtol=1e-6)
+    assert load_model(tmp_path / "first.h5", optimizer=True).optimizer["updates"] == 2000 // 32 + 1
+
+
+def test_the_model_file_keeps_the_optimizers_state(days, tmp_path):
+    d, first, _, _ = days
+    train(first, TrainOptions(epochs=1, optimizer="adam", average=True), output=tmp_path / "adam.h5")
+    train(first, TrainOptions(epochs=1, optimizer="sgd"), output=tmp_path / "sgd.h5")
+    with h5py.File(tmp_path / "adam.h5") as f:
+        assert sorted(f["optimizer"]) == ["a", "average", "b", "iterate"]
+        assert f["optimizer"].attrs["optimizer"] == "adam" and f["optimizer"]["a"].shape == (1, 21)
+    with h5py.File(tmp_path / "sgd.h5") as f:
+        assert "optimizer" not in f
+    assert load_model(tmp_path / "adam.h5").optimizer is None  # read only when asked
+
+
+@pytest.mark.parametrize("args,message", [
+    (["--init-optimizer"], "--init-optimizer: applies with --init only"),
+    (["--init", "{d}/sgd.h5", "--init-optimizer", "--optimizer", "sgd"],
+     "--init-optimizer: {d}/sgd.h5 keeps no optimizer state (its run used --optimizer sgd without --average, or an "
+     "sgdcli that did not keep it)"),
+    (["--init", "{d}/day1-model.h5", "--init-optimizer", "--optimizer", "adam"],
+     "--init-optimizer: {d}/day1-model.h5 was trained with --optimizer nesterov; this run uses --optimizer adam"),
+    (["--init", "{d}/day1-model.h5", "--init-optimizer", "--restandardize"],
+     "--init-optimizer: the optimizer's state is in the units of the initial model's standardization, which "
+     "--restandardize replaces"),
+])
+def test_what_init_optimizer_needs(days, tmp_path, args, message):
+    d, first, second, _ = days
+    train(first, TrainOptions(epochs=1, optimizer="sgd"), output=d / "sgd.h5")
+    code, _, err = cli("train", second, "-o", tmp_path / "m.h5", *[a.format(d=d) for a in args])
+    assert (code, err.strip().splitlines()[-1]) == (2, "sgdcli: error: " + message.format(d=d))

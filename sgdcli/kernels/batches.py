@@ -168,7 +168,7 @@ def _finish_batch(cfg, state, scratch, center, scale):
                 G[k, j] = scale[j] * (G[k, j] - center[j] * gb)
     t = counters[T]
     lr = lr_at(cfg, t, counters[EPOCH])
-    ok = step(cfg, W, G, state.slots, counters[FILL], t + 1, lr)
+    ok = step(cfg, W, G, state.slots, counters[FILL], t + 1 + cfg.clock, lr)
     counters[T] = t + 1
     sums[EPOCH_LOSS] += sums[BATCH_LOSS]
     sums[EPOCH_ROWS] += counters[FILL]

@@ -19,6 +19,15 @@ SLOT_A, SLOT_B, SLOT_AVG = 0, 1, 2
 N_SLOTS = 3
 
 
+def kept_slots(optimizer: int, average: bool) -> dict[str, int]:
+    """The slots that hold an update rule's state (and the running average), by the names a model file keeps
+    them under: momentum's and Nesterov's velocity, AdaGrad's sum and RMSprop's average of squares ("a";
+    RMSprop's "b", on sparse rows, counts the steps each average has seen), Adam's two moments."""
+    kept = {MOMENTUM: {"a": SLOT_A}, NESTEROV: {"a": SLOT_A}, ADAGRAD: {"a": SLOT_A},
+            RMSPROP: {"a": SLOT_A, "b": SLOT_B}, ADAM: {"a": SLOT_A, "b": SLOT_B}}.get(optimizer, {})
+    return {**kept, "average": SLOT_AVG} if average else dict(kept)
+
+
 @kernel(callee=True)
 def step(cfg, W, G, slots, count, t, lr):
     """Apply update number ``t`` (1-based) from the gradient sum ``G`` over ``count`` rows.

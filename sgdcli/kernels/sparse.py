@@ -132,7 +132,7 @@ def _dense_step(cfg, W, G, slots, touched, n_touched, marks, rows, t, epoch):
     """One step of the dense kernels' update rule over every weight; False if a weight became non-finite."""
     for i in range(n_touched):
         marks[touched[i]] = 0
-    return step(cfg, W, G, slots, rows, t + 1, lr_at(cfg, t, epoch))
+    return step(cfg, W, G, slots, rows, t + 1 + cfg.clock, lr_at(cfg, t, epoch))
 
 
 @kernel(callee=True)
@@ -158,13 +158,14 @@ def _lazy_adaptive(cfg, W, G, slots, touched, n_touched, marks, rows, t, epoch):
     lr = lr_at(cfg, t, epoch)
     inv = 1.0 / rows
     A, seen = slots[SLOT_A], slots[SLOT_B]
+    clock = t + cfg.clock  # the steps RMSprop's averages count
     for i in range(n_touched):
         j = touched[i]
         for k in range(k_out):
-            _adaptive(cfg, W, G, A, seen, k, j, inv, lr, t)
+            _adaptive(cfg, W, G, A, seen, k, j, inv, lr, clock)
         marks[j] = 0
     for k in range(k_out):
-        _adaptive(cfg, W, G, A, seen, k, d1 - 1, inv, lr, t)
+        _adaptive(cfg, W, G, A, seen, k, d1 - 1, inv, lr, clock)
 
 
 @kernel(callee=True)
@@ -225,10 +226,11 @@ def _settle(cfg, W, slots, a, t):
                     _clip(W, Q, 1.0, k, j, u)
         elif lazy_adaptive(cfg) and cfg.optimizer == RMSPROP:
             A, seen = slots[SLOT_A], slots[SLOT_B]
+            clock = t + cfg.clock
             for k in range(k_out):
                 for j in range(d1):
-                    A[k, j] *= cfg.beta2 ** (t - seen[k, j])
-                    seen[k, j] = t
+                    A[k, j] *= cfg.beta2 ** (clock - seen[k, j])
+                    seen[k, j] = clock
 
 
 @kernel()

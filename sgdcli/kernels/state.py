@@ -56,11 +56,13 @@ class KernelConfig(NamedTuple):
     total_iterations: int
     average: bool
     sparse: bool  # the rows are CSR (kernels/sparse.py)
+    clock: int  # updates the optimizer's state had seen before this run (--init-optimizer): Adam's bias
+    # correction, the running average and RMSprop's lazy decay count from there; the schedule counts from 0
 
 
 def kernel_config(opts, batch: int, threads: int, total_iterations: int,
                   par_min_rows: int = PAR_MIN_ROWS, replicas: int = 1, sparse: bool = False,
-                  class_weights=None) -> KernelConfig:
+                  class_weights=None, clock: int = 0) -> KernelConfig:
     """The kernels' settings for ``opts`` (``sgdcli.TrainOptions``) at the batch size and thread count used,
     for one of ``replicas`` models averaged, on dense or ``sparse`` rows, with ``class_weights`` (one per class,
     None: every row weighs 1).
@@ -92,6 +94,7 @@ def kernel_config(opts, batch: int, threads: int, total_iterations: int,
         total_iterations=int(total_iterations),
         average=bool(opts.average),
         sparse=bool(sparse),
+        clock=int(clock),
     )
 
 

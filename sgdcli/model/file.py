@@ -7,6 +7,10 @@ Layout of a model file (format version 1)::
     /classes   (classes,)                    the user's label values; classifiers only
     /center    float64 (features,)           per-feature mean; --standardize only
     /scale     float64 (features,)           per-feature standard deviation
+    /optimizer/a, b, average  float64 (outputs, features + 1)   the optimizer's state, where it keeps one
+               (kernels/optimizers.py, ``kept_slots``), in the units of the weights, the bias last; and
+               /optimizer/iterate, the last iterate, where the weights are --average's running mean;
+               attrs optimizer (its name) and updates (the steps it has seen)
     attrs: sgdcli_format="sgdcli-model", format_version, sgdcli_version, model,
            created, and JSON texts options, training, history, fingerprint, versions
 
@@ -51,6 +55,8 @@ class Model:
     fingerprint: dict = dataclasses.field(default_factory=dict)
     versions: dict = dataclasses.field(default_factory=dict)
     created: str = ""
+    # {"optimizer": name, "updates": steps seen, "slots": {name: array}}: what --init-optimizer starts from
+    optimizer: dict | None = None
 
     @property
     def n_features(self) -> int:
@@ -93,10 +99,16 @@ class Model:
                     value = getattr(self, name)
                     if value is not None:
                         f.create_dataset(name, data=value)
+                if self.optimizer is not None and self.optimizer["slots"]:
+                    g = f.create_group("optimizer")
+                    g.attrs["optimizer"], g.attrs["updates"] = self.optimizer["optimizer"], self.optimizer["updates"]
+                    for name, value in self.optimizer["slots"].items():
+                        g.create_dataset(name, data=value)
 
 
-def load_model(path) -> Model:
-    """Read a model file, or raise InputError saying why it is not one."""
+def load_model(path, optimizer: bool = False) -> Model:
+    """Read a model file, or raise InputError saying why it is not one; with ``optimizer``, its optimizer's
+    state too (``Model.optimizer``; predictions do not need it)."""
     if isinstance(path, Model):
         return path
     f = hdf5.open_file(path)
@@ -115,11 +127,20 @@ def load_model(path) -> Model:
             center=f["center"][()] if "center" in f else None,
             scale=f["scale"][()] if "scale" in f else None,
             created=_text(f.attrs.get("created", "")),
+            optimizer=_optimizer(f) if optimizer else None,
             **kwargs,
         )
     if m.weights.ndim != 2 or m.bias.shape != (m.weights.shape[0],) or m.model not in MODELS:
         raise InputError(f"{path}: damaged sgdcli model (inconsistent weights, bias or model type)")
     return m
+
+
+def _optimizer(f) -> dict | None:
+    g = f.get("optimizer")
+    if g is None:
+        return None
+    return {"optimizer": _text(g.attrs["optimizer"]), "updates": int(g.attrs["updates"]),
+            "slots": {name: np.asarray(g[name][()], dtype=np.float64) for name in g}}
 
 
 def _text(value) -> str:

@@ -22,7 +22,7 @@ from sgdcli.data.shuffle import pages_for
 from sgdcli.data.table import Table, numbered
 from sgdcli.engine.epoch import EpochPlan, Position, current_lr
 from sgdcli.errors import DivergedError, InputError, Interrupted, RuntimeFailure, WorkLost, first_line
-from sgdcli.kernels import losses, runtime
+from sgdcli.kernels import losses, optimizers, runtime
 from sgdcli.kernels.scoring import fold_weights
 from sgdcli.kernels.state import TrainState, kernel_config
 from sgdcli.model.file import Model
@@ -56,7 +56,9 @@ class Run:
             {"train": table.fingerprint(), "val": val_table.fingerprint() if val_table is not None else None},
         )
         saved = self._load_checkpoint() if control.resume else None
-        self.init = warmstart.load(opts.init, table, opts.model) if opts.init is not None else None
+        self.init = (warmstart.load(opts.init, table, opts.model, opts.init_optimizer) if opts.init is not None
+                     else None)
+        self.clock = warmstart.optimizer_clock(self.init, opts.optimizer) if opts.init_optimizer else 0
         facts = setup.learn(table, val_table, opts, saved, self.init, self._pass, reporter.message)
         self.labels, self.n_train, self.n_bad = facts.labels, facts.n_train, facts.n_bad
         self.mean, self.std, self.weighting = facts.mean, facts.std, facts.weighting
@@ -92,7 +94,6 @@ class Run:
         self.plan = EpochPlan(self.labels, center, scale, opts.seed, opts.val_fraction, opts.drop_last, self.pages,
                               skip_bad=opts.bad_rows == "skip", weight_scale=self.weighting.row_scale())
         executor.prepare(self.cfg, self.plan)
-        k_out = self.labels.n_outputs
         self.stopper = EarlyStopping(opts.patience, opts.min_delta) if opts.early_stopping else None
         if saved is not None:
             self.state, self.pos, self.history = saved.state, saved.position, saved.history
@@ -101,10 +102,10 @@ class Run:
             reporter.message(f"resuming from {control.checkpoint}: epoch {self.pos.epoch + 1}, "
                              f"iteration {self._iteration()} of {self.iters}")
         else:
-            self.state, self.pos, self.history = TrainState.zeros(k_out, d), Position(), []
+            self.state, self.pos, self.history = self._first_state(), Position(), []
             if self.init is not None:
-                self.state.W[:] = warmstart.weights(self.init, self.mean, self.std)
-                reporter.message(f"--init {self.init.path}: starting from its weights, "
+                reporter.message(f"--init {self.init.path}: starting from its weights"
+                                 + (" and its optimizer's state, " if opts.init_optimizer else ", ")
                                  + ("standardized with this data's statistics" if opts.restandardize else
                                     "with its standardization"))
         self._last_ckpt = (self.state.iterations, time.monotonic())
@@ -118,7 +119,20 @@ class Run:
         self.lr = opts.scaled_lr(self.batch, self.shards)
         self.cfg = kernel_config(opts, self.batch, self.executor.kernel_threads, self.steps * opts.epochs,
                                  replicas=self.shards, sparse=self.table.sparse,
-                                 class_weights=self.weighting.kernel_class_weights())
+                                 class_weights=self.weighting.kernel_class_weights(), clock=self.clock)
+
+    def _first_state(self) -> TrainState:
+        """The state training starts from: zeros, or the initial model's weights (and optimizer state)."""
+        state = TrainState.zeros(self.labels.n_outputs, self.table.n_features)
+        if self.init is not None:
+            state.W[:] = warmstart.weights(self.init, self.mean, self.std)
+            if self.opts.init_optimizer:
+                warmstart.restore_optimizer(self.init, state.slots, self._kept_slots(), state.W)
+        return state
+
+    def _kept_slots(self) -> dict[str, int]:
+        """The slots that hold this run's optimizer state, by name (kernels/optimizers.py)."""
+        return optimizers.kept_slots(self.cfg.optimizer, self.cfg.average)
 
     def _sample_weights(self, labels: np.ndarray) -> np.ndarray | None:
         """The weights the kernels would give the rows of --lr auto's sample (rate.sample), whose raw labels are
@@ -138,7 +152,7 @@ class Run:
             return False
         self._set_rate(halvings)
         self.executor.prepare(self.cfg, self.plan)
-        self.state = TrainState.zeros(self.labels.n_outputs, self.table.n_features)
+        self.state = self._first_state()
         self.pos, self.history = Position(lr_halvings=halvings), []
         if self.stopper is not None:
             self.stopper = EarlyStopping(self.opts.patience, self.opts.min_delta)
@@ -384,5 +398,9 @@ class Run:
             history=self.history,
             fingerprint=self.table.fingerprint(),
             versions=versions(),
+            optimizer={"optimizer": opts.optimizer, "updates": self.state.iterations + self.clock,
+                       "slots": {**{name: self.state.slots[i].copy() for name, i in self._kept_slots().items()},
+                                 # the weights are the average: the optimizer goes on from the last iterate
+                                 **({"iterate": self.state.W.copy()} if opts.average else {})}},
         )
 

@@ -9,8 +9,11 @@ new data's statistics are computed and the weights are carried over to the
 new units (``weights``).  Everything else is a fresh run: the epochs, the
 schedule (which restarts), validation and the gates; but ``--lr auto``
 scales its rate by the share of new rows among all the model has learned
-from (training/rate.py says why; ``rows_seen``).  The model file records
-the chain of runs (``lineage``).
+from (training/rate.py says why; ``rows_seen``).  With ``--init-optimizer``
+the optimizer's state carries on too (``optimizer_clock``,
+``restore_optimizer``): Adam's bias correction and the running average
+count the initial model's updates.  The model file records the chain of
+runs (``lineage``).
 """
 
 from __future__ import annotations
@@ -54,12 +57,13 @@ class WarmStart:
         return sum(int(run.get("rows") or (run.get("data") or {}).get("shape", [0])[0]) for run in self.lineage())
 
 
-def load(path: str, table: Table, model_type: str) -> WarmStart:
-    """The model at ``path``, checked against the run's data ``table`` and ``--model``; InputError otherwise."""
+def load(path: str, table: Table, model_type: str, optimizer: bool = False) -> WarmStart:
+    """The model at ``path`` (with its optimizer's state where ``optimizer``), checked against the run's data
+    ``table`` and ``--model``; InputError otherwise."""
     where = f"--init {path}"
     if not os.path.isfile(path):
         raise InputError(f"{where}: no such file")
-    model = load_model(path)
+    model = load_model(path, optimizer=optimizer)
     data = f"{table.path}:{table.x_name}"
     if model.model != model_type:
         raise InputError(f"{where}: a {model.model} model; this run trains --model {model_type} on {table.path}")
@@ -86,6 +90,33 @@ def weights(init: WarmStart, mean: np.ndarray | None, std: np.ndarray | None) ->
     W[:, :-1] = raw[:, :-1] * std  # w·x = (w·σ)·z + w·μ, z = (x − μ)/σ
     W[:, -1] = raw[:, -1] + raw[:, :-1] @ mean
     return W
+
+
+def optimizer_clock(init: WarmStart, optimizer: str) -> int:
+    """--init-optimizer: the updates the initial model's optimizer state has seen; InputError where it has
+    none, or another optimizer's (``optimizer``, this run's, resolved)."""
+    state = init.model.optimizer
+    if state is None:
+        raise InputError(f"--init-optimizer: {init.path} keeps no optimizer state (its run used --optimizer sgd "
+                         "without --average, or an sgdcli that did not keep it)")
+    if state["optimizer"] != optimizer:
+        raise InputError(f"--init-optimizer: {init.path} was trained with --optimizer {state['optimizer']}; this "
+                         f"run uses --optimizer {optimizer}")
+    return state["updates"]
+
+
+def restore_optimizer(init: WarmStart, slots: np.ndarray, kept: dict[str, int], W: np.ndarray) -> None:
+    """Copy the initial model's optimizer state into ``slots`` (``kept``: this run's slots by name), and its
+    last iterate into ``W`` where its weights were a running average; a running average it did not keep
+    starts at the initial weights, which stand for every update before."""
+    saved = init.model.optimizer["slots"]
+    if "iterate" in saved:
+        W[:] = saved["iterate"]
+    for name, index in kept.items():
+        if name in saved:
+            slots[index] = saved[name]
+        elif name == "average":
+            slots[index] = W
 
 
 def _same(a, b) -> bool:
