@@ -206,8 +206,9 @@ def test_the_command_line_loads_numba_without_importing_scipy_blas(tmp_path, bin
         assert proc.stdout == expected
 
 
-@pytest.mark.xfail(strict=True, reason="known: with fastmath 'reassoc', a kernel compiled in this process can round "
-                                       "differently from the same kernel loaded from the compile cache")
+@pytest.mark.xfail(strict=False, reason="known: with fastmath 'reassoc', a kernel compiled in this process can round "
+                                        "differently from the same kernel loaded from the compile cache; whether "
+                                        "this case shows it comes and goes with the kernels' code")
 def test_a_run_that_compiles_its_kernels_gives_the_bits_of_a_run_that_loads_them(tmp_path):
     """The first run after an install or upgrade compiles; later runs load the cache. Both should give one model.
 

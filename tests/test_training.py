@@ -23,7 +23,9 @@ from conftest import RSS_SAMPLER, make_problem, run, write_table
 
 def model_contents(path, skip=("created", "history")):
     with h5py.File(path) as f:
-        data = {name: f[name][()].tobytes() for name in f}
+        data = {}
+        f.visititems(lambda name, obj: data.update({name: obj[()].tobytes()}) if isinstance(obj, h5py.Dataset)
+                     else None)
         attrs = {k: v for k, v in f.attrs.items() if k not in skip}
         history = json.loads(f.attrs["history"])
     for rec in history:
