@@ -10,7 +10,7 @@ import pytest
 from sgdcli import convert, evaluate, load_model, train
 from sgdcli.options import TrainOptions
 
-from conftest import cli
+from conftest import cli, run
 
 pd = pytest.importorskip("pandas")
 
@@ -233,3 +233,64 @@ def test_train_on_a_csv_file_says_to_convert_it_first(penguins, tmp_path):
     assert (code, err.strip()) == (2, f"sgdcli: error: {path}: not an HDF5 file; sgdcli trains on HDF5, where the "
                                       f"shuffle can reach any row: convert it first: sgdcli convert {path} -o {d / 'data.h5'} "
                                       "(with --label-column NAME where the label is not the last column)")
+
+
+def test_predict_and_evaluate_read_new_csv_rows_through_the_models_columns(penguins, tmp_path):
+    """By header name, in any order, other columns ignored; an unseen category is 'other' and a missing value
+    gets the training file's fill, as convert would have made them."""
+    d, df, gaps, files = penguins
+    path, _ = files["categorical"]
+    table = pd.read_csv(path)
+    table.loc[3, "island"] = "Atlantis"
+    table.loc[5, "bill_depth_mm"] = np.nan
+    table.to_csv(tmp_path / "train.csv", index=False, na_rep="NA")
+    convert(tmp_path / "train.csv", tmp_path / "train.h5", label_column="species", categorical="island",
+            missing="mean")
+    model = train(tmp_path / "train.h5", TrainOptions(model="softmax", epochs=2))
+    saved = _saved(model, tmp_path)
+    new = table[["year", "island", "species", "bill_depth_mm", "bill_length_mm"]].assign(extra="x")
+    new.to_csv(tmp_path / "new.csv", index=False, na_rep="NA")
+    code, from_text, err = cli("predict", saved, tmp_path / "new.csv", "-o", "-", "--proba")
+    assert code == 0, err
+    code, from_h5, err = cli("predict", saved, tmp_path / "train.h5", "-o", "-", "--proba")
+    assert from_text == from_h5
+    piped = run("predict", saved, "-", "-o", "-", "--proba",
+                input=new.drop(columns="species").to_csv(index=False, na_rep="NA"))
+    assert (piped.returncode, piped.stdout) == (0, from_h5), piped.stderr
+    assert evaluate(saved, tmp_path / "new.csv") == pytest.approx(evaluate(saved, tmp_path / "train.h5"), rel=1e-12)
+    code, out, err = cli("predict", saved, tmp_path / "new.csv", "-o", tmp_path / "p.h5")
+    with h5py.File(tmp_path / "p.h5") as f:  # HDF5 output, its row count found as the rows come
+        assert [v.decode() for v in f["prediction"][()]] == [line.split(",")[0] for line in from_h5.splitlines()[1:]]
+
+
+@pytest.mark.parametrize("new,args,message", [
+    ("year,island,bill_depth_mm\n2008,Dream,15\n", [],
+     "{new}: no column 'bill_length_mm' in its header (year, island, bill_depth_mm); the model was trained on it"),
+    ("island,bill_length_mm,bill_depth_mm,year\nDream,NA,15,2008\n", [],
+     "{new}: line 2, column 2 (bill_length_mm): missing value 'NA'; --missing zero or mean fills missing values, "
+     "--missing skip leaves their rows out (--na-values says what is missing)"),
+    ("island,bill_length_mm,bill_depth_mm,year\nDream,40,15,2008\n", ["--x", "features"],
+     "--x: applies to HDF5 input; {new} is read as CSV text through the model's own columns"),
+])
+def test_new_csv_rows_the_model_cannot_read_are_usage_errors(penguins, tmp_path, new, args, message):
+    d, _, _, files = penguins
+    convert(files["categorical"][0], tmp_path / "c.h5", label_column="species", categorical="island")
+    saved = _saved(train(tmp_path / "c.h5", TrainOptions(model="softmax", epochs=1)), tmp_path)
+    (tmp_path / "new.csv").write_text(new)
+    code, _, err = cli("predict", saved, tmp_path / "new.csv", "-o", "-", *args)
+    assert (code, err.strip()) == (2, "sgdcli: error: " + message.format(new=tmp_path / "new.csv"))
+
+
+def test_a_model_not_trained_on_csv_cannot_read_csv(tmp_path):
+    rng = np.random.default_rng(0)
+    X = rng.standard_normal((50, 2)).astype(np.float32)
+    from conftest import write_table
+
+    saved = _saved(train(write_table(tmp_path / "d.h5", X, (X[:, 0] > 0).astype(int)), TrainOptions(epochs=1)),
+                   tmp_path)
+    (tmp_path / "new.csv").write_text("a,b\n1,2\n")
+    code, _, err = cli("predict", saved, tmp_path / "new.csv", "-o", "-")
+    assert (code, err.strip()) == (2, f"sgdcli: error: {tmp_path / 'new.csv'}: CSV text is read through the columns "
+                                      f"of the CSV file a model was trained on, and {saved} was not trained on a "
+                                      f"converted CSV file; convert {tmp_path / 'new.csv'} as its training data was "
+                                      "and give the HDF5 file")

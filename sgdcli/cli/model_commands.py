@@ -18,7 +18,7 @@ def _warn(text: str) -> None:
 
 @command("predict", example='sgdcli predict model.h5 new.h5 -o pred.h5 --proba')
 @click.argument("model", type=click.Path(dir_okay=False))
-@click.argument("data", type=click.Path(dir_okay=False))
+@click.argument("data", type=click.Path(dir_okay=False, allow_dash=True))
 @click.option("-o", "--output", required=True, type=click.Path(dir_okay=False, allow_dash=True),
               help="Where to write the predictions: .h5/.hdf5 (HDF5), .csv or .tsv (text with a header row), "
                    "or - for CSV on standard output.")
@@ -31,7 +31,12 @@ def _warn(text: str) -> None:
 @memory_option
 def predict_cmd(model, data, output, format, x, label_column, features, transpose, allow_unwritten,  # noqa: A002
                 proba, memory):
-    """Write predictions of MODEL for every row of DATA, in the user's own labels."""
+    """Write predictions of MODEL for every row of DATA, in the user's own labels.
+
+    DATA is HDF5, or CSV/TSV text (compressed or not; - reads standard
+    input) when MODEL was trained on a converted CSV file: its columns are
+    read by name as convert read the training file's.
+    """
     import sgdcli
 
     sgdcli.configure_runtime()
@@ -44,7 +49,7 @@ def predict_cmd(model, data, output, format, x, label_column, features, transpos
 
 @command("evaluate", example='sgdcli evaluate model.h5 test.h5 --json')
 @click.argument("model", type=click.Path(dir_okay=False))
-@click.argument("data", type=click.Path(dir_okay=False))
+@click.argument("data", type=click.Path(dir_okay=False, allow_dash=True))
 @x_option
 @y_option
 @columns_options
@@ -62,7 +67,8 @@ def evaluate_cmd(model, data, x, y, label_column, features, transpose, allow_unw
     also deviance). Binary: accuracy, log_loss, auc, precision, recall, f1.
     Multiclass: accuracy, log_loss. All include rows.
     With --fail-under/--fail-over, a metric beyond its bound makes the command
-    exit 3 after printing the metrics.
+    exit 3 after printing the metrics. DATA may be CSV/TSV text (or - for
+    standard input) when MODEL was trained on a converted CSV file.
     """
     import sgdcli
 

@@ -99,6 +99,8 @@ class Encoding:
     decimal: str = "."
     thousands: str | None = None
     label_names: bool = False
+    delimiter: str = ","
+    header: bool = True  # the columns are known by the header's names (else by position)
 
     @property
     def width(self) -> int:

@@ -131,6 +131,7 @@ def encoding_of(path, layout: CsvLayout, options: ColumnOptions, block_rows: int
     """The encoding of the file's columns (data/csvcolumns.py), with what a first pass over the rows finds
     where it needs one (categories, means); whether the labels are names is told by the first rows."""
     enc = csvcolumns.plan(layout.names, layout.ncols, layout.label, options, path)
+    enc.delimiter, enc.header = layout.delimiter, layout.names is not None
     first = next(row_blocks(path, layout, block_rows, "skip"))[0]
     enc.label_names = csvdecode.label_names([fields[layout.label] for _, fields in first], enc)
     if any(f.kind == "category" for f in enc.features) or enc.missing == "mean":

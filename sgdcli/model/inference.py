@@ -19,10 +19,12 @@ from sgdcli.errors import InputError
 from sgdcli.kernels import losses
 from sgdcli.kernels.rows import first_nonfinite_row
 from sgdcli.kernels.scoring import scores
-from sgdcli.model import metrics, outputs
+from sgdcli.data import csvinput
+from sgdcli.model import outputs, textinference
 from sgdcli.model import weights as weights_mod
 from sgdcli.model.file import Model, load_model
 from sgdcli.model.labels import Labels
+from sgdcli.model.measurement import Measurement
 from sgdcli.options import DEFAULT_MEMORY, DEFAULT_X, DEFAULT_Y, metrics_of, task_of
 
 
@@ -82,28 +84,6 @@ def _sparse_scores(table: Table, block: Block, rows: np.ndarray, We: np.ndarray)
     return S[rows]
 
 
-class Measurement:
-    """The model's metric accumulator and the training loss summed over some rows, with the sum of the rows'
-    weights in that loss; mergeable."""
-
-    def __init__(self, objective: tuple[str, float]):
-        self.acc = metrics.for_model(objective)
-        self.loss_sum = 0.0
-        self.weight = 0.0  # of the rows (sample weight × class weight; their count without weights)
-
-    def merge(self, other: "Measurement") -> None:
-        self.acc.merge(other.acc)
-        self.loss_sum += other.loss_sum
-        self.weight += other.weight
-
-    def result(self) -> dict:
-        """The metrics, and the training loss as ``loss``: its weighted mean, the objective without penalties
-        (model/weights.py)."""
-        result = self.acc.result()
-        result["loss"] = self.loss_sum / self.weight if self.weight > 0 else float("nan")
-        return result
-
-
 def measure_part(table: Table, objective: tuple, labels: Labels, We: np.ndarray, memory: int,
                  select: Selector | None = None, part: tuple[int, int] = (0, 1), progress=None) -> Measurement:
     """The measurement of the selected rows of blocks ``part`` (see ``score_blocks``) for a model of
@@ -112,7 +92,6 @@ def measure_part(table: Table, objective: tuple, labels: Labels, We: np.ndarray,
     times the class weights."""
     out = Measurement(objective)
     code = losses.loss_of(objective)
-    class_weights = code[2]
     where = f"{table.path}:{table.y_name}"
     for block, rows, S in score_blocks(table, We, memory, select, part, progress):
         y = labels.encode_rows(block.y, rows, where, block.start)[rows]
@@ -120,11 +99,7 @@ def measure_part(table: Table, objective: tuple, labels: Labels, We: np.ndarray,
         if block.w is not None:
             weights_mod.check(block.w, f"{table.path}:{table.w_name}", block.start)
             sw = block.w[rows]
-        out.acc.update(S, y, sw)
-        per_row = losses.row_losses(code, S, y, np.empty(len(rows)), np.empty_like(S))  # × class weights
-        out.loss_sum += float(per_row.sum()) if sw is None else float(per_row @ sw)
-        v = sw if class_weights is None else class_weights[y.astype(np.int64)] * (1.0 if sw is None else sw)
-        out.weight += float(len(rows)) if v is None else float(v.sum())
+        out.add(S, y, sw, code)
     return out
 
 
@@ -180,9 +155,15 @@ def evaluate(model, data, x: str = DEFAULT_X, y: str = DEFAULT_Y, memory: int = 
     training; ``sample_weight``, a dataset of per-row weights the metrics are weighted by;
     ``report(text)`` hears of rows read from fill values, ``progress(done, total)`` of the rows scored.
     """
+    source = os.path.abspath(os.fspath(model)) if isinstance(model, (str, os.PathLike)) else ""
     model = load_model(model)
     columns = {"label_column": label_column, "features": features, "transpose": transpose,
                "allow_unwritten": allow_unwritten, "sample_weight": sample_weight}
+    if csvinput.is_text(data):  # CSV text, or standard input: streamed through the model's columns
+        hdf5_only = {"x": x != DEFAULT_X, "y": y != DEFAULT_Y, **columns}
+        with textinference.open_rows(model, data, True, source, hdf5_only) as rows:
+            result = textinference.evaluate_rows(model, rows, memory)
+        return {key: result[key] for key in metrics_of(model.model)}
     with _open_for(model, data, x, y, columns, report) as table:
         labels = model.labels
         result = measure(table, model.objective, labels, model.raw_weights(), memory, progress=progress)
@@ -203,19 +184,28 @@ def predict(model, data, output, x: str = DEFAULT_X, proba: bool = False, memory
         check_writable(output, inputs=(data, source or None))
     columns = {"label_column": label_column, "features": features, "transpose": transpose,
                "allow_unwritten": allow_unwritten}
+    names = model.training.get("class_names")  # labels that were names: predictions are names too
+    shown = np.array([names[int(c)] for c in model.classes], dtype=object) if names else model.classes
+
+    def write(writer, start: int, stop: int, S: np.ndarray) -> None:
+        if model.classes is None:  # the value: the score, or exp(score) for poisson
+            writer.write(start, stop, losses.inverse_link(model.model, S), None)
+            return
+        P = losses.inverse_link(model.model, S)
+        best = P.argmax(axis=1)
+        writer.write(start, stop, shown[best] if names else model.labels.decode(best), P if proba else None)
+
+    if csvinput.is_text(data):  # CSV text, or standard input: streamed through the model's columns
+        hdf5_only = {"x": x != DEFAULT_X, **columns}
+        with textinference.open_rows(model, data, False, source, hdf5_only) as rows:
+            attrs = {"model": source, "data": os.path.abspath(data) if data != csvinput.STDIN else data}
+            with outputs.prediction_writer(output, fmt, None, shown, proba, attrs) as writer:
+                return textinference.predict_rows(model, rows, memory, lambda a, b, S: write(writer, a, b, S))
     with _open_for(model, data, x, None, columns, report) as table:
         n = table.n_rows
         attrs = {"model": source, "data": os.path.abspath(table.path)}
-        names = model.training.get("class_names")  # labels that were names: predictions are names too
-        shown = np.array([names[int(c)] for c in model.classes], dtype=object) if names else model.classes
         with outputs.prediction_writer(output, fmt, n, shown, proba, attrs) as writer:
             for block, _rows, S in score_blocks(table, model.raw_weights(), memory, progress=progress):
-                if model.classes is None:  # the value: the score, or exp(score) for poisson
-                    writer.write(block.start, block.stop, losses.inverse_link(model.model, S), None)
-                    continue
-                P = losses.inverse_link(model.model, S)
-                best = P.argmax(axis=1)
-                writer.write(block.start, block.stop, shown[best] if names else model.labels.decode(best),
-                             P if proba else None)
+                write(writer, block.start, block.stop, S)
     return n
 

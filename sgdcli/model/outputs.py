@@ -54,16 +54,21 @@ def _named(classes: np.ndarray | None) -> bool:
 
 
 class _Hdf5:
-    def __init__(self, f, n: int, classes: np.ndarray | None, proba: bool, attrs: dict):
+    def __init__(self, f, n: int | None, classes: np.ndarray | None, proba: bool, attrs: dict):
+        """``n`` rows, or None where the count is not known before the end (text input): resizable."""
         kind = np.float64 if classes is None else h5py.string_dtype() if _named(classes) else classes.dtype
-        self.pred = f.create_dataset("prediction", shape=(n,), dtype=kind, chunks=True)
+        self.pred = f.create_dataset("prediction", shape=(n or 0,), maxshape=(n,), dtype=kind, chunks=True)
         self.prob = None
         if proba:
-            self.prob = f.create_dataset("proba", shape=(n, len(classes)), dtype=np.float64, chunks=True)
+            self.prob = f.create_dataset("proba", shape=(n or 0, len(classes)), maxshape=(n, len(classes)),
+                                         dtype=np.float64, chunks=True)
             self.prob.attrs["classes"] = [str(c) for c in classes] if _named(classes) else classes
         f.attrs.update(attrs)
 
     def write(self, start: int, stop: int, pred: np.ndarray, prob: np.ndarray | None) -> None:
+        for ds in (self.pred, self.prob):
+            if ds is not None and ds.shape[0] < stop:
+                ds.resize(stop, axis=0)
         self.pred[start:stop] = pred
         if self.prob is not None:
             self.prob[start:stop] = prob
@@ -104,9 +109,9 @@ def _label_text(value) -> str:
 
 
 @contextlib.contextmanager
-def prediction_writer(output: str, fmt: str, n: int, classes: np.ndarray | None, proba: bool, attrs: dict):
-    """A writer of ``n`` predictions (and probabilities) to ``output`` in ``fmt``; ``write(start, stop, pred,
-    prob)`` per block in row order."""
+def prediction_writer(output: str, fmt: str, n: int | None, classes: np.ndarray | None, proba: bool, attrs: dict):
+    """A writer of ``n`` predictions (and probabilities; None: as many as come) to ``output`` in ``fmt``;
+    ``write(start, stop, pred, prob)`` per block in row order."""
     if fmt == "hdf5":
         with atomic_output(output) as tmp:
             writer = None

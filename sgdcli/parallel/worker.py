@@ -30,7 +30,8 @@ from sgdcli import testhooks
 from sgdcli.data.table import Table
 from sgdcli.errors import InputError
 from sgdcli.kernels.runtime import numba_threads
-from sgdcli.model.inference import Measurement, measure_part
+from sgdcli.model.inference import measure_part
+from sgdcli.model.measurement import Measurement
 from sgdcli.parallel.averaging import FileRef, Job, Round, RoundResult, train_round
 
 

@@ -1,0 +1,41 @@
+"""What ``evaluate`` and validation add up over rows: the model's metrics and its weighted loss, mergeable
+(the workers of a distributed run each measure their share)."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from sgdcli.kernels import losses
+from sgdcli.model import metrics
+
+
+class Measurement:
+    """The model's metric accumulator and the training loss summed over some rows, with the sum of the rows'
+    weights in that loss; mergeable."""
+
+    def __init__(self, objective: tuple[str, float]):
+        self.acc = metrics.for_model(objective)
+        self.loss_sum = 0.0
+        self.weight = 0.0  # of the rows (sample weight × class weight; their count without weights)
+
+    def merge(self, other: "Measurement") -> None:
+        self.acc.merge(other.acc)
+        self.loss_sum += other.loss_sum
+        self.weight += other.weight
+
+    def add(self, S: np.ndarray, y: np.ndarray, sw: np.ndarray | None, code: tuple) -> None:
+        """Rows of scores ``S``, encoded labels ``y`` and sample weights ``sw`` (None: 1 each); ``code``, the
+        kernels' loss (``losses.loss_of``)."""
+        self.acc.update(S, y, sw)
+        per_row = losses.row_losses(code, S, y, np.empty(len(y)), np.empty_like(S))  # × class weights
+        self.loss_sum += float(per_row.sum()) if sw is None else float(per_row @ sw)
+        class_weights = code[2]
+        v = sw if class_weights is None else class_weights[y.astype(np.int64)] * (1.0 if sw is None else sw)
+        self.weight += float(len(y)) if v is None else float(v.sum())
+
+    def result(self) -> dict:
+        """The metrics, and the training loss as ``loss``: its weighted mean, the objective without penalties
+        (model/weights.py)."""
+        result = self.acc.result()
+        result["loss"] = self.loss_sum / self.weight if self.weight > 0 else float("nan")
+        return result

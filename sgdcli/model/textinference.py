@@ -1,0 +1,79 @@
+"""``predict`` and ``evaluate`` on CSV/TSV text (or standard input) instead of HDF5, through the encoding of
+the CSV file the model was trained on (data/csvinput.py), streamed block by block with bounded memory."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from sgdcli.data.csvinput import EncodedRows
+from sgdcli.errors import InputError
+from sgdcli.kernels import losses
+from sgdcli.kernels.scoring import scores
+from sgdcli.model.file import Model
+from sgdcli.model.measurement import Measurement
+
+# Bytes per feature of a block in flight: the features decoded as float64 and kept as float32, the fields'
+# text, and the scores.
+BYTES_PER_FEATURE = 64
+
+
+def open_rows(model: Model, data, with_label: bool, source: str, hdf5_only: dict) -> EncodedRows:
+    """The rows of the text ``data`` as ``model`` reads them (``source``: where the model came from, for
+    messages); ``hdf5_only``: options given that only HDF5 input takes, refused."""
+    given = [f"--{name.replace('_', '-')}" for name, value in hdf5_only.items() if value]
+    if given:
+        raise InputError(f"{', '.join(given)}: {'applies' if len(given) == 1 else 'apply'} to HDF5 input; {data} "
+                         "is read as CSV text through the model's own columns")
+    text = model.training.get("encoding")
+    if text is None:
+        raise InputError(f"{data}: CSV text is read through the columns of the CSV file a model was trained on, and "
+                         f"{source or 'the model'} was not trained on a converted CSV file; convert {data} as its "
+                         "training data was and give the HDF5 file")
+    rows = EncodedRows(data, text, with_label)
+    if rows.width != model.n_features:
+        rows.close()
+        raise InputError(f"{data}: its columns make {rows.width} features but the model has {model.n_features}")
+    return rows
+
+
+def block_rows(width: int, memory: int) -> int:
+    return max(1, memory // (BYTES_PER_FEATURE * max(width, 1)))
+
+
+def evaluate_rows(model: Model, rows: EncodedRows, memory: int) -> dict:
+    """The metrics and loss of ``model`` on the rows, as ``measure`` gives them for HDF5."""
+    out = Measurement(model.objective)
+    code = losses.loss_of(model.objective)
+    We = model.raw_weights()
+    names = model.training.get("class_names")
+    for X, y in rows.blocks(block_rows(rows.width, memory)):
+        if names is not None:
+            y = _codes(y, names, rows.path)
+        encoded = model.labels.encode(np.asarray(y, dtype=np.float64), rows.path)
+        out.add(_scores(X, We), encoded, None, code)
+    return out.result()
+
+
+def predict_rows(model: Model, rows: EncodedRows, memory: int, write) -> int:
+    """Call ``write(start, stop, S)`` with the raw scores of every block; returns the row count."""
+    We = model.raw_weights()
+    n = 0
+    for X, _ in rows.blocks(block_rows(rows.width, memory)):
+        write(n, n + len(X), _scores(X, We))
+        n += len(X)
+    return n
+
+
+def _scores(X: np.ndarray, We: np.ndarray) -> np.ndarray:
+    return scores(X, np.arange(len(X), dtype=np.int64), We, np.empty((len(X), We.shape[0])))
+
+
+def _codes(names: np.ndarray, classes: list[str], where: str) -> np.ndarray:
+    """Labels that are names as the codes of the model's class names; InputError at a name it does not know."""
+    index = {name: k for k, name in enumerate(classes)}
+    codes = np.empty(len(names))
+    for i, name in enumerate(names):
+        if name not in index:
+            raise InputError(f"{where}: label {name!r} is not one of the model's classes ({', '.join(classes)})")
+        codes[i] = index[name]
+    return codes
