@@ -294,3 +294,20 @@ def test_a_model_not_trained_on_csv_cannot_read_csv(tmp_path):
                                       f"of the CSV file a model was trained on, and {saved} was not trained on a "
                                       f"converted CSV file; convert {tmp_path / 'new.csv'} as its training data was "
                                       "and give the HDF5 file")
+
+
+def test_hashed_columns_take_the_column_options_and_leave_missing_values_out(tmp_path):
+    from sklearn.feature_extraction import FeatureHasher
+
+    path = tmp_path / "h.csv"
+    path.write_text("city,size,note,label\nParis,2.5,x,1\nNA,NA,y,0\nOslo,,z,1\n7,1,w,0\n")
+    convert(path, tmp_path / "h.h5", hash_bits=8, ignore="note", categorical="city")
+    rows = [{"city=Paris": 1.0, "size": 2.5}, {}, {"city=Oslo": 1.0}, {"city=7": 1.0, "size": 1.0}]
+    want = FeatureHasher(n_features=2**8, input_type="dict").transform(rows).toarray()
+    with h5py.File(tmp_path / "h.h5") as f:
+        g = f["X"]
+        got = np.zeros((4, 2**8))
+        for r in range(4):
+            a, b = g["indptr"][r], g["indptr"][r + 1]
+            got[r, g["indices"][a:b]] = g["data"][a:b]
+    np.testing.assert_array_equal(got, want)

@@ -127,7 +127,7 @@ def convert(input, output, *, fmt: str | None = None, label_column: str | None =
     else:
         layout = csv_layout(input, "\t" if fmt == "tsv" and delimiter is None else delimiter, header, label_column)
         if hasher is not None:
-            blocks, width = hashed_blocks(input, layout, hasher, block_rows, bad_rows), hasher.width
+            blocks, width = hashed_blocks(input, layout, hasher, block_rows, bad_rows, columns), hasher.width
         else:
             enc = encoding_of(input, layout, columns, block_rows)
             width = enc.width

@@ -64,6 +64,11 @@ class _Reader:
         return stripped, np.fromiter((s in self.na for s in stripped), dtype=bool, count=len(stripped))
 
 
+def field_reader(enc: Encoding) -> _Reader:
+    """What reads one field as the encoding says: ``na`` (the missing values), ``number(text)``."""
+    return _Reader(enc)
+
+
 def first_pass(items, enc: Encoding, max_categories: int) -> None:
     """Fill in what the encoding learns from the data: each categorical feature's categories (the most
     frequent ``max_categories`` values, ties by value) and, where missing numbers are filled with the mean

@@ -150,24 +150,26 @@ def csv_blocks(path, layout: CsvLayout, enc: Encoding, block_rows: int, bad_rows
         yield X, y, skipped + dropped
 
 
-def hashed_blocks(path, layout: CsvLayout, hasher: Hasher, block_rows, bad_rows):
-    """Blocks (CsrRows, y, skipped) of the features hashed by column name (and text value)."""
-    names = layout.feature_names or [str(c + 1) for c in layout.feature_cols]
+def hashed_blocks(path, layout: CsvLayout, hasher: Hasher, block_rows, bad_rows, options: ColumnOptions):
+    """Blocks (CsrRows, y, skipped) of the features hashed by column name (and text value): the columns
+    ``options`` keeps; a missing value is no feature, a --categorical column's values always text."""
+    enc = csvcolumns.plan(layout.names, layout.ncols, layout.label, options, path)
+    features = [(f.column, layout.names[f.column] if layout.names else str(f.column + 1), f.kind == "category")
+                for f in enc.features]
+    reader = csvdecode.field_reader(enc)
 
     def parse(line, fields, columns, values):
         if not _fields(line, fields, layout):
             return None
-        for name, c in zip(names, layout.feature_cols):
+        for c, name, categorical in features:
             text = fields[c].strip()
-            if not text:
+            if text in reader.na:
                 continue
-            try:
-                value = float(text)
-            except ValueError:
+            value = None if categorical else reader.number(text)
+            if value is None:
                 hasher.add(f"{name}={text}", 1.0, columns, values)
-            else:
-                if value != 0:
-                    hasher.add(name, value, columns, values)
+            elif value != 0:
+                hasher.add(name, value, columns, values)
         return number(fields[layout.label], f"line {line}, column {layout.label + 1}")
 
     with open_input(path) as fh:
