@@ -25,38 +25,39 @@ class _Reader:
         self.na = frozenset(enc.na_values)
         self.decimal, self.thousands = enc.decimal, enc.thousands
 
-    def numbers(self, texts: list[str]) -> tuple[np.ndarray, np.ndarray, int]:
-        """(values, missing mask, position of the first field that is not a number or -1)."""
+    def numbers(self, texts: list[str]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """(values, missing-value mask, mask of the fields that are not numbers); 0 where either."""
         n = len(texts)
         if self.decimal == "." and self.thousands is None:
             try:  # the fast path: every field a number; NaN only where a field says so (then read one by one)
                 values = np.array(texts, dtype=np.float64)
                 if not np.isnan(values).any():
-                    return values, np.zeros(n, dtype=bool), -1
+                    return values, np.zeros(n, dtype=bool), np.zeros(n, dtype=bool)
             except ValueError:
                 pass
-        values, missing, bad = np.zeros(n), np.zeros(n, dtype=bool), -1
+        values, missing, bad = np.zeros(n), np.zeros(n, dtype=bool), np.zeros(n, dtype=bool)
         for i, text in enumerate(texts):
-            s = text.strip()
-            if s in self.na:
-                missing[i] = True
-                continue
-            if self.thousands is not None:
-                s = s.replace(self.thousands, "")
-            if self.decimal != ".":
-                s = s.replace(self.decimal, ".")
-            try:
-                values[i] = float(s)
-            except ValueError:
-                if bad < 0:
-                    bad = i
-                missing[i] = True  # (the row is left out or stops the conversion)
+            value = self.number(text)
+            if value is None:
+                missing[i] = text.strip() in self.na
+                bad[i] = not missing[i]
+            else:
+                values[i] = value
         return values, missing, bad
 
     def number(self, text: str) -> float | None:
         """One field as a number; None where it is missing or not a number."""
-        values, missing, _ = self.numbers([text])
-        return None if missing[0] else float(values[0])
+        s = text.strip()
+        if s in self.na:
+            return None
+        if self.thousands is not None:
+            s = s.replace(self.thousands, "")
+        if self.decimal != ".":
+            s = s.replace(self.decimal, ".")
+        try:
+            return float(s)
+        except ValueError:
+            return None
 
     def texts(self, texts: list[str]) -> tuple[list[str], np.ndarray]:
         """Fields as names (stripped), and the missing mask."""
@@ -64,7 +65,26 @@ class _Reader:
         return stripped, np.fromiter((s in self.na for s in stripped), dtype=bool, count=len(stripped))
 
 
-def field_reader(enc: Encoding) -> _Reader:
+class RowFields:
+    """A block of rows as the csv module split them: (line number, fields) each."""
+
+    def __init__(self, rows: list[tuple[int, list[str]]]):
+        self.rows = rows
+
+    def __len__(self) -> int:
+        return len(self.rows)
+
+    def line(self, i: int) -> int:
+        return self.rows[i][0]
+
+    def texts(self, c: int) -> list[str]:
+        return [fields[c] for _, fields in self.rows]
+
+    def numbers(self, c: int, reader: _Reader):
+        return reader.numbers(self.texts(c))
+
+
+def reader_of(enc: Encoding) -> _Reader:
     """What reads one field as the encoding says: ``na`` (the missing values), ``number(text)``."""
     return _Reader(enc)
 
@@ -81,8 +101,8 @@ def first_pass(items, enc: Encoding, max_categories: int) -> None:
             names, missing = reader.texts([fields[c] for _, fields in rows])
             counter.update(name for name, gone in zip(names, missing) if not gone)
         for c, total in sums.items():
-            values, missing, _ = reader.numbers([fields[c] for _, fields in rows])
-            present = values[~missing]
+            values, missing, bad = reader.numbers([fields[c] for _, fields in rows])
+            present = values[~(missing | bad)]
             total[0] += float(present[np.isfinite(present)].sum())
             total[1] += int(np.isfinite(present).sum())
     for f in enc.features:
@@ -96,11 +116,12 @@ def first_pass(items, enc: Encoding, max_categories: int) -> None:
 
 def label_names(texts: list[str], enc: Encoding) -> bool:
     """Whether labels like these are class names: some field present is not a number."""
-    return _Reader(enc).numbers(texts)[2] >= 0
+    return bool(_Reader(enc).numbers(texts)[2].any())
 
 
-def decode(rows: list[tuple[int, list[str]]], enc: Encoding, bad_rows: str, path: str):
-    """A block (X float64, y float64 or names, rows left out) of ``rows`` (line number, fields) of ``path``.
+def decode(rows, enc: Encoding, bad_rows: str, path: str):
+    """A block (X float64, y float64 or names, rows left out) of ``rows`` of ``path``: a ``RowFields``, or
+    anything with its methods (data/csvbytes.py).
 
     Raises the error of the earliest row that stops the conversion: a BadRow (a row that cannot be read,
     with ``bad_rows="error"``), or an InputError (a missing value that ``--missing error`` refuses).
@@ -118,28 +139,30 @@ def decode(rows: list[tuple[int, list[str]]], enc: Encoding, bad_rows: str, path
 
     at = 0
     for f in enc.features:
-        texts = [fields[f.column] for _, fields in rows]
         if f.kind == "category":
-            names, missing = reader.texts(texts)
+            names, missing = reader.texts(rows.texts(f.column))
             index = {name: k for k, name in enumerate(f.categories)}
             other = len(f.categories)
             for i, (name, gone) in enumerate(zip(names, missing)):
                 if not gone:
                     X[i, at + index.get(name, other)] = 1.0
         else:
-            values, missing, bad = reader.numbers(texts)
-            if bad >= 0:
-                line = rows[bad][0]
-                refuse(bad, BadRow(_where(line, f.column, enc), f"cannot read {texts[bad].strip()!r} as a number",
-                                   f"declare the column with --categorical {f.name}, or leave it out with --ignore "
-                                   f"{f.name}; --bad-rows skip leaves such rows out"))
-            gaps = np.flatnonzero(missing & ~_not_numbers(texts, missing, reader))
+            values, missing, bad = rows.numbers(f.column, reader)
+            if bad.any():
+                i = int(np.argmax(bad))
+                text = rows.texts(f.column)[i].strip()
+                refuse(i, BadRow(_where(rows.line(i), f.column, enc), f"cannot read {text!r} as a number",
+                                 f"declare the column with --categorical {f.name}, or leave it out with --ignore "
+                                 f"{f.name}; --bad-rows skip leaves such rows out"))
+                drop[bad] = True
+            gaps = np.flatnonzero(missing)
             if len(gaps):
                 if f.fill is None:
                     if enc.missing == "error":
                         i = int(gaps[0])
-                        refuse(i, InputError(f"{path}: {_where(rows[i][0], f.column, enc)}: missing value "
-                                             f"{texts[i].strip()!r}; --missing zero or mean fills missing values, "
+                        text = rows.texts(f.column)[i].strip()
+                        refuse(i, InputError(f"{path}: {_where(rows.line(i), f.column, enc)}: missing value "
+                                             f"{text!r}; --missing zero or mean fills missing values, "
                                              "--missing skip leaves their rows out (--na-values says what is "
                                              "missing)"), always=True)
                     drop[gaps] = True  # --missing skip
@@ -155,28 +178,19 @@ def decode(rows: list[tuple[int, list[str]]], enc: Encoding, bad_rows: str, path
     return X[keep], y[keep], int(drop.sum())
 
 
-def _not_numbers(texts, missing, reader: _Reader) -> np.ndarray:
-    """Among the fields marked missing, those that are not numbers (rather than missing values)."""
-    out = np.zeros(len(texts), dtype=bool)
-    for i in np.flatnonzero(missing):
-        out[i] = texts[i].strip() not in reader.na
-    return out
-
-
 def _labels(rows, enc: Encoding, reader: _Reader, refuse):
     """The block's labels: float64 values, or a list of names; unreadable ones refused with their rows."""
     if enc.label is None:
         return np.zeros(len(rows))
-    texts = [fields[enc.label] for _, fields in rows]
     if enc.label_names:
-        names, missing = reader.texts(texts)
+        names, missing = reader.texts(rows.texts(enc.label))
         for i in np.flatnonzero(missing):
-            refuse(int(i), BadRow(_where(rows[i][0], enc.label, enc), "missing label"))
+            refuse(int(i), BadRow(_where(rows.line(i), enc.label, enc), "missing label"))
         return np.array(names, dtype=object)
-    values, missing, bad = reader.numbers(texts)
-    for i in np.flatnonzero(missing):
-        why = "missing label" if texts[i].strip() in reader.na else f"cannot read {texts[i].strip()!r} as a number"
-        refuse(int(i), BadRow(_where(rows[i][0], enc.label, enc), why))
+    values, missing, bad = rows.numbers(enc.label, reader)
+    for i in np.flatnonzero(missing | bad):
+        why = "missing label" if missing[i] else f"cannot read {rows.texts(enc.label)[i].strip()!r} as a number"
+        refuse(int(i), BadRow(_where(rows.line(i), enc.label, enc), why))
     return values
 
 

@@ -112,7 +112,7 @@ class EncodedRows:
 
     def _decode(self, rows):
         try:
-            X, y, _ = csvdecode.decode(rows, self.enc, "error", self.path)
+            X, y, _ = csvdecode.decode(csvdecode.RowFields(rows), self.enc, "error", self.path)
         except BadRow as bad:
             raise InputError(f"{self.path}: {bad.where}: {bad.why}") from None
         return X.astype(np.float32), (y if self.with_label else None)

@@ -18,12 +18,14 @@ import dataclasses
 
 import numpy as np
 
-from sgdcli.data import csvcolumns, csvdecode
+from sgdcli.data import csvbytes, csvcolumns, csvdecode
 from sgdcli.data.csvcolumns import ColumnOptions, Encoding
 from sgdcli.data.hashing import Hasher
 from sgdcli.data.rowblocks import BadRow, is_number, number, sparse_blocks, stop
 from sgdcli.data.textfiles import open_input
 from sgdcli.errors import InputError
+
+LABEL_SAMPLE_ROWS = 1000  # rows whose labels say whether the labels are numbers or class names
 
 # pyarrow's read block: small enough that peak memory does not grow with the input
 # (larger blocks let it grow; tests/test_convert.py checks the bound).  It must also
@@ -129,10 +131,11 @@ def row_blocks(path, layout: CsvLayout, block_rows: int, bad_rows: str):
 
 def encoding_of(path, layout: CsvLayout, options: ColumnOptions, block_rows: int) -> Encoding:
     """The encoding of the file's columns (data/csvcolumns.py), with what a first pass over the rows finds
-    where it needs one (categories, means); whether the labels are names is told by the first rows."""
+    where it needs one (categories, means); whether the labels are names is told by the first
+    LABEL_SAMPLE_ROWS rows."""
     enc = csvcolumns.plan(layout.names, layout.ncols, layout.label, options, path)
     enc.delimiter, enc.header = layout.delimiter, layout.names is not None
-    first = next(row_blocks(path, layout, block_rows, "skip"))[0]
+    first = next(row_blocks(path, layout, LABEL_SAMPLE_ROWS, "skip"))[0]
     enc.label_names = csvdecode.label_names([fields[layout.label] for _, fields in first], enc)
     if any(f.kind == "category" for f in enc.features) or enc.missing == "mean":
         csvdecode.first_pass((rows for rows, _ in row_blocks(path, layout, block_rows, "skip")), enc,
@@ -141,10 +144,14 @@ def encoding_of(path, layout: CsvLayout, options: ColumnOptions, block_rows: int
 
 
 def csv_blocks(path, layout: CsvLayout, enc: Encoding, block_rows: int, bad_rows: str):
-    """Blocks (X, y, skipped) read with the csv module, through the encoding ``enc``."""
+    """Blocks (X, y, skipped) through the encoding ``enc``, read by the compiled tokenizer (data/csvbytes.py),
+    or with the csv module where it cannot (a delimiter or decimal mark of more than one byte)."""
+    if all(len((text or " ").encode("utf-8")) == 1 for text in (enc.delimiter, enc.decimal, enc.thousands)):
+        yield from csvbytes.token_blocks(path, layout.ncols, layout.header, enc, block_rows, bad_rows)
+        return
     for rows, skipped in row_blocks(path, layout, block_rows, bad_rows):
         try:
-            X, y, dropped = csvdecode.decode(rows, enc, bad_rows, path)
+            X, y, dropped = csvdecode.decode(csvdecode.RowFields(rows), enc, bad_rows, path)
         except BadRow as bad:
             stop(path, bad)
         yield X, y, skipped + dropped
@@ -156,7 +163,7 @@ def hashed_blocks(path, layout: CsvLayout, hasher: Hasher, block_rows, bad_rows,
     enc = csvcolumns.plan(layout.names, layout.ncols, layout.label, options, path)
     features = [(f.column, layout.names[f.column] if layout.names else str(f.column + 1), f.kind == "category")
                 for f in enc.features]
-    reader = csvdecode.field_reader(enc)
+    reader = csvdecode.reader_of(enc)
 
     def parse(line, fields, columns, values):
         if not _fields(line, fields, layout):

@@ -44,7 +44,7 @@ _PACKAGE = os.path.dirname(os.path.abspath(__file__))
 _checked: set[str] = set()
 
 
-def kernel(parallel: bool = False, callee: bool = False):
+def kernel(parallel: bool = False, callee: bool = False, exact: bool = False):
     """Compile with the project's flags, cached on disk.
 
     ``callee=True`` is for kernels that only other kernels call: Numba then
@@ -52,9 +52,12 @@ def kernel(parallel: bool = False, callee: bool = False):
     20-field KernelConfig included) and no C-callable wrapper for them, which
     are optimized and compiled like the kernel itself and were a large part
     of a small callee's compile (`make bench`'s first-run row measures the
-    whole).  Such a kernel cannot be called from Python.
+    whole).  Such a kernel cannot be called from Python.  ``exact=True``
+    compiles without the fast-math flags, for arithmetic that must round as
+    IEEE 754 says (reading decimal numbers: 'arcp' would turn a division into
+    a multiplication by an inexact reciprocal).
     """
-    jit = numba.njit(cache=True, nogil=True, fastmath=FASTMATH, parallel=parallel,
+    jit = numba.njit(cache=True, nogil=True, fastmath=False if exact else FASTMATH, parallel=parallel,
                      no_cpython_wrapper=callee, no_cfunc_wrapper=callee)
 
     def decorate(fn):

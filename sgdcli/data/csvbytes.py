@@ -1,0 +1,140 @@
+"""CSV/TSV read as bytes by the compiled tokenizer (kernels/csvtokens.py): the plain reader's fast path.
+
+The input (compressed or not) is read in chunks of ``CHUNK_BYTES``; each call of the tokenizer splits the
+whole records of the buffer and reads the numbers of the columns the encoding uses, and only the fields
+that are not plain numbers (text, missing values, numbers of more than 19 digits) go through Python.  A
+block of rows then goes through the same decoding as the csv module's rows (data/csvdecode.py).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from sgdcli.data import csvdecode
+from sgdcli.data.csvcolumns import Encoding
+from sgdcli.data.rowblocks import BadRow, stop
+from sgdcli.data.textfiles import open_input
+from sgdcli.errors import InputError
+from sgdcli.kernels.csvtokens import EMPTY, NUMBER, QUOTED_TEXT, SHORT, UNTERMINATED, tokenize
+
+CHUNK_BYTES = 1 << 20  # read at a time: the buffer and its remainder stay small (memory stays flat)
+BLOCK_BYTES = 8 << 20  # a block's tokens at most (a value, a status and a span per field read): memory stays flat
+BYTES_PER_FIELD = 8 + 1 + 16
+BOM = b"\xef\xbb\xbf"
+
+
+class TokenFields:
+    """A block of records as the tokenizer read them: the columns ``slot`` maps to slots, with their
+    values, statuses and byte spans in ``buf``."""
+
+    def __init__(self, buf: np.ndarray, slot: dict[int, int], values, status, spans, lines, rows: int):
+        self.buf, self.slot, self.rows = buf, slot, rows
+        self.values, self.status, self.spans, self.lines = values[:rows], status[:rows], spans[:rows], lines[:rows]
+
+    def __len__(self) -> int:
+        return self.rows
+
+    def line(self, i: int) -> int:
+        return int(self.lines[i])
+
+    def _text(self, i: int, s: int) -> str:
+        a, b = self.spans[i, s]
+        text = bytes(self.buf[a:b]).decode("utf-8")
+        return text.replace('""', '"') if self.status[i, s] == QUOTED_TEXT else text
+
+    def texts(self, c: int) -> list[str]:
+        s = self.slot[c]
+        return [self._text(i, s) for i in range(self.rows)]
+
+    def numbers(self, c: int, reader):
+        """As ``csvdecode``'s reader reads them: (values, missing mask, not-a-number mask)."""
+        s = self.slot[c]
+        values = self.values[:, s].copy()
+        missing = np.zeros(self.rows, dtype=bool)
+        bad = np.zeros(self.rows, dtype=bool)
+        for i in np.flatnonzero(self.status[:, s] != NUMBER):
+            text = "" if self.status[i, s] == EMPTY else self._text(i, s)
+            value = reader.number(text)
+            if value is None:
+                missing[i] = text.strip() in reader.na
+                bad[i] = not missing[i]
+                values[i] = 0.0
+            else:
+                values[i] = value
+        return values, missing, bad
+
+
+def _byte(text: str | None, option: str) -> int:
+    if text is None:
+        return 0
+    data = text.encode("utf-8")
+    if len(data) != 1:
+        raise InputError(f"{option}: {text!r} is not a single-byte character, which the fast reader needs")
+    return data[0]
+
+
+def token_blocks(path: str, ncols: int, header: bool, enc: Encoding, block_rows: int, bad_rows: str):
+    """Blocks (X, y, skipped) of ``path`` (``ncols`` columns, the first record a header where ``header``),
+    as ``csvtext.csv_blocks`` yields them from the csv module's rows."""
+    used = sorted({f.column for f in enc.features} | ({enc.label} if enc.label is not None else set()))
+    slot = {c: s for s, c in enumerate(used)}
+    slots = np.full(ncols, -1, dtype=np.int64)
+    for c, s in slot.items():
+        slots[c] = s
+    rows = max(1, min(block_rows, BLOCK_BYTES // (BYTES_PER_FIELD * max(len(used), 1))))
+    values = np.empty((rows, len(used)))
+    status = np.empty((rows, len(used)), dtype=np.int8)
+    spans = np.empty((rows, len(used), 2), dtype=np.int64)
+    lines = np.empty(rows + 1, dtype=np.int64)
+    delim, decimal, thousands = (_byte(enc.delimiter, "--delimiter"), _byte(enc.decimal, "--decimal"),
+                                 _byte(enc.thousands, "--thousands"))
+    skip_header = header
+    with open_input(path, binary=True) as fh:
+        data, line, last, skipped = b"", 1, False, 0
+        while True:
+            if not last:
+                more = fh.read(CHUNK_BYTES)
+                last = not more
+                data += more
+                if line == 1 and data.startswith(BOM):
+                    data = data[len(BOM):]
+            buf = np.frombuffer(data, dtype=np.uint8)
+            pos = 0
+            while True:
+                if skip_header:  # its fields are not read: a record of no columns
+                    n, pos, line, how, fields = tokenize(buf, pos, len(buf), last, delim, decimal, thousands,
+                                                         np.full(ncols, -1, dtype=np.int64), values[:1],
+                                                         status[:1], spans[:1], lines, line)
+                    if n == 0 and how == 0:
+                        break  # the header goes on in the next chunk
+                    skip_header = False
+                    continue
+                n, pos, line, how, fields = tokenize(buf, pos, len(buf), last, delim, decimal, thousands, slots,
+                                                     values, status, spans, lines, line)
+                if n:
+                    try:
+                        X, y, dropped = csvdecode.decode(TokenFields(buf, slot, values, status, spans, lines, n),
+                                                         enc, bad_rows, path)
+                    except BadRow as bad:
+                        stop(path, bad)
+                    except UnicodeDecodeError as exc:
+                        raise InputError(f"{path}: not UTF-8 text ({exc.reason})") from None
+                    yield X, y, skipped + dropped
+                    skipped = 0
+                if how == SHORT:
+                    bad = BadRow(f"line {int(lines[n])}", f"{fields} fields, expected {ncols}")
+                    if bad_rows == "error":
+                        stop(path, bad)
+                    skipped += 1
+                    continue
+                if how == UNTERMINATED:
+                    raise InputError(f"{path}: line {line}: a quoted field is not closed before the end of the input")
+                if n < len(values):
+                    break  # the buffer holds no more whole records
+            data = data[pos:]
+            if last and not data:
+                break
+            if last and pos == 0 and n == 0:
+                raise InputError(f"{path}: line {line}: cannot split the last record")
+    if skipped:
+        yield np.zeros((0, enc.width)), np.zeros(0), skipped

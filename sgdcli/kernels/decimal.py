@@ -1,0 +1,196 @@
+"""Decimal text to float64, rounded correctly (as Python's ``float()``), compiled for the CSV reader.
+
+A number of at most 19 significant digits is ``m · 10^e`` with m an unsigned 64-bit integer.  Where m <
+2^53 and |e| <= 22 both are exact doubles and one multiplication or division rounds correctly (Clinger's
+fast path).  Otherwise the Eisel–Lemire algorithm (Lemire, "Number parsing at a gigabyte per second",
+2021; the form of Go's strconv) multiplies m by a 128-bit truncation of 10^e and rounds, and says when the
+truncation leaves the rounding in doubt; the caller then hands the text to Python, as it does numbers of
+more digits and anything else (inf, nan, hex).  Compiled without fast-math (``exact``): the rounding of
+each operation is the point.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+
+from sgdcli.kernels.jit import kernel
+
+MIN_EXP10, MAX_EXP10 = -348, 347
+
+
+def _powers() -> np.ndarray:
+    """(hi, lo) 64-bit halves of the 128 leading bits of 10^e, rounded down, for e in [MIN_EXP10, MAX_EXP10]."""
+    out = np.zeros((MAX_EXP10 - MIN_EXP10 + 1, 2), dtype=np.uint64)
+    for i, e in enumerate(range(MIN_EXP10, MAX_EXP10 + 1)):
+        if e >= 0:
+            v = 10**e
+            bits = v.bit_length()
+            v = v >> (bits - 128) if bits > 128 else v << (128 - bits)
+        else:
+            d = 10**-e
+            v = (1 << (d.bit_length() + 127)) // d
+        out[i, 0], out[i, 1] = v >> 64, v & (2**64 - 1)
+    return out
+
+
+POWERS = _powers()
+EXACT = np.array([10.0**k for k in range(23)])  # the powers of ten that are exact doubles
+MASK32 = np.uint64(0xFFFFFFFF)
+
+
+@kernel(callee=True, exact=True)
+def _mul64(a, b):
+    """The 128-bit product of two unsigned 64-bit integers, as (high, low) halves."""
+    a0, a1 = a & MASK32, a >> np.uint64(32)
+    b0, b1 = b & MASK32, b >> np.uint64(32)
+    w0 = a0 * b0
+    t = a1 * b0 + (w0 >> np.uint64(32))
+    w1 = (t & MASK32) + a0 * b1
+    hi = a1 * b1 + (t >> np.uint64(32)) + (w1 >> np.uint64(32))
+    return hi, a * b
+
+
+@kernel(callee=True, exact=True)
+def _leading_zeros(x):
+    n = 0
+    if x <= np.uint64(0x00000000FFFFFFFF):
+        n += 32
+        x <<= np.uint64(32)
+    if x <= np.uint64(0x0000FFFFFFFFFFFF):
+        n += 16
+        x <<= np.uint64(16)
+    if x <= np.uint64(0x00FFFFFFFFFFFFFF):
+        n += 8
+        x <<= np.uint64(8)
+    if x <= np.uint64(0x0FFFFFFFFFFFFFFF):
+        n += 4
+        x <<= np.uint64(4)
+    if x <= np.uint64(0x3FFFFFFFFFFFFFFF):
+        n += 2
+        x <<= np.uint64(2)
+    if x <= np.uint64(0x7FFFFFFFFFFFFFFF):
+        n += 1
+    return n
+
+
+@kernel(callee=True, exact=True)
+def _eisel_lemire(man, exp10, powers):
+    """m · 10^e as a positive double, and whether it is certain (False: in doubt, or outside the normal
+    range)."""
+    if exp10 < MIN_EXP10 or exp10 > MAX_EXP10:
+        return 0.0, False
+    clz = _leading_zeros(man)
+    man = man << np.uint64(clz)
+    ret_exp2 = ((217706 * exp10) >> 16) + 64 + 1023 - clz  # signed here; checked before use
+    hi_pow, lo_pow = powers[exp10 - MIN_EXP10, 0], powers[exp10 - MIN_EXP10, 1]
+    x_hi, x_lo = _mul64(man, hi_pow)
+    if (x_hi & np.uint64(0x1FF)) == np.uint64(0x1FF) and x_lo + man < man:  # the truncation may carry
+        y_hi, y_lo = _mul64(man, lo_pow)
+        merged_hi, merged_lo = x_hi, x_lo + y_hi
+        if merged_lo < x_lo:
+            merged_hi += np.uint64(1)
+        if ((merged_hi & np.uint64(0x1FF)) == np.uint64(0x1FF) and merged_lo + np.uint64(1) == np.uint64(0)
+                and y_lo + man < man):
+            return 0.0, False
+        x_hi, x_lo = merged_hi, merged_lo
+    msb = x_hi >> np.uint64(63)
+    mantissa = x_hi >> (msb + np.uint64(9))
+    ret_exp2 -= 1 - int(msb)
+    if x_lo == np.uint64(0) and (x_hi & np.uint64(0x1FF)) == np.uint64(0) and (mantissa & np.uint64(3)) == np.uint64(1):
+        return 0.0, False  # exactly half-way: a digit beyond would decide
+    mantissa += mantissa & np.uint64(1)
+    mantissa >>= np.uint64(1)
+    if (mantissa >> np.uint64(53)) > np.uint64(0):
+        mantissa >>= np.uint64(1)
+        ret_exp2 += 1
+    if ret_exp2 < 1 or ret_exp2 >= 0x7FF:  # subnormal, or beyond the largest double
+        return 0.0, False
+    return math.ldexp(float(mantissa), ret_exp2 - 1075), True
+
+
+@kernel(callee=True, exact=True)
+def to_double(man, exp10, negative, powers, exact):
+    """m · 10^e (negated where ``negative``) and whether it is certain; m < 10^19."""
+    if man == np.uint64(0):
+        return -0.0 if negative else 0.0, True
+    if man <= np.uint64(1 << 53) and -22 <= exp10 <= 22:
+        value = float(man) * exact[exp10] if exp10 >= 0 else float(man) / exact[-exp10]
+        return -value if negative else value, True
+    value, ok = _eisel_lemire(man, exp10, powers)
+    return (-value if negative else value), ok
+
+
+@kernel(callee=True, exact=True)
+def parse(buf, a, b, decimal, thousands, powers, exact):
+    """The number in buf[a:b] (spaces around it allowed): (value, status), status 0 for a number, 1 for an
+    empty field, 2 for anything else (text, or a number this reader leaves to Python)."""
+    while a < b and (buf[a] == 32 or buf[a] == 9):
+        a += 1
+    while b > a and (buf[b - 1] == 32 or buf[b - 1] == 9):
+        b -= 1
+    if a == b:
+        return 0.0, 1
+    i = a
+    negative = False
+    if buf[i] == 45 or buf[i] == 43:  # - +
+        negative = buf[i] == 45
+        i += 1
+    man = np.uint64(0)
+    digits = 0  # significant digits taken
+    exp10 = 0
+    seen = 0  # digits of any kind
+    while i < b:
+        c = buf[i]
+        if 48 <= c <= 57:
+            seen += 1
+            if digits > 0 or c != 48:
+                if digits == 19:
+                    return 0.0, 2
+                man = man * np.uint64(10) + np.uint64(c - 48)
+                digits += 1
+            i += 1
+        elif thousands != 0 and c == thousands and seen > 0:
+            i += 1
+        else:
+            break
+    if i < b and buf[i] == decimal:
+        i += 1
+        while i < b and 48 <= buf[i] <= 57:
+            seen += 1
+            c = buf[i]
+            if digits > 0 or c != 48:
+                if digits == 19:
+                    return 0.0, 2
+                man = man * np.uint64(10) + np.uint64(c - 48)
+                digits += 1
+            exp10 -= 1
+            i += 1
+    if seen == 0:
+        return 0.0, 2
+    if i < b and (buf[i] == 101 or buf[i] == 69):  # e E
+        i += 1
+        sign = 1
+        if i < b and (buf[i] == 45 or buf[i] == 43):
+            sign = -1 if buf[i] == 45 else 1
+            i += 1
+        if i == b:
+            return 0.0, 2
+        e = 0
+        while i < b and 48 <= buf[i] <= 57:
+            if e < 100000:
+                e = e * 10 + (buf[i] - 48)
+            i += 1
+        exp10 += sign * e
+    if i != b:
+        return 0.0, 2
+    value, ok = to_double(man, exp10, negative, powers, exact)
+    return value, 0 if ok else 2
+
+
+@kernel(exact=True)
+def parse_fields(buf, starts, ends, decimal, thousands, values, status):
+    """``parse`` of each field buf[starts[i]:ends[i]] into values[i] and status[i]."""
+    for i in range(starts.shape[0]):
+        values[i], status[i] = parse(buf, starts[i], ends[i], decimal, thousands, POWERS, EXACT)
