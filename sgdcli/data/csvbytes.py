@@ -48,19 +48,28 @@ class TokenFields:
 
     def numbers(self, c: int, reader):
         """As ``csvdecode``'s reader reads them: (values, missing mask, not-a-number mask)."""
-        s = self.slot[c]
-        values = self.values[:, s].copy()
-        missing = np.zeros(self.rows, dtype=bool)
-        bad = np.zeros(self.rows, dtype=bool)
-        for i in np.flatnonzero(self.status[:, s] != NUMBER):
-            text = "" if self.status[i, s] == EMPTY else self._text(i, s)
-            value = reader.number(text)
-            if value is None:
-                missing[i] = text.strip() in reader.na
-                bad[i] = not missing[i]
-                values[i] = 0.0
-            else:
-                values[i] = value
+        values, missing, bad = self.numbers_of([c], reader)
+        return values[:, 0], missing[:, 0], bad[:, 0]
+
+    def numbers_of(self, columns: list[int], reader):
+        """``numbers`` of several columns, as rows × columns arrays: the tokenizer's values, and Python's
+        reading of the fields that were not plain numbers."""
+        slots = [self.slot[c] for c in columns]
+        values = self.values[:, slots]
+        missing = np.zeros(values.shape, dtype=bool)
+        bad = np.zeros(values.shape, dtype=bool)
+        irregular = self.status[:, slots] != NUMBER
+        if irregular.any():
+            for i, j in zip(*np.nonzero(irregular)):
+                s = slots[j]
+                text = "" if self.status[i, s] == EMPTY else self._text(i, s)
+                value = reader.number(text)
+                if value is None:
+                    missing[i, j] = text.strip() in reader.na
+                    bad[i, j] = not missing[i, j]
+                    values[i, j] = 0.0
+                else:
+                    values[i, j] = value
         return values, missing, bad
 
 

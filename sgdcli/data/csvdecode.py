@@ -83,6 +83,13 @@ class RowFields:
     def numbers(self, c: int, reader: _Reader):
         return reader.numbers(self.texts(c))
 
+    def numbers_of(self, columns: list[int], reader: _Reader):
+        """``numbers`` of several columns, as rows × columns arrays."""
+        parts = [self.numbers(c, reader) for c in columns]
+        n = len(self.rows)
+        return tuple(np.column_stack([p[k] for p in parts]) if parts else np.zeros((n, 0), dtype=dtype)
+                     for k, dtype in ((0, np.float64), (1, bool), (2, bool)))
+
 
 def reader_of(enc: Encoding) -> _Reader:
     """What reads one field as the encoding says: ``na`` (the missing values), ``number(text)``."""
@@ -137,40 +144,42 @@ def decode(rows, enc: Encoding, bad_rows: str, path: str):
             first.append((i, bad))
         drop[i] = True
 
-    at = 0
-    for f in enc.features:
-        if f.kind == "category":
-            names, missing = reader.texts(rows.texts(f.column))
-            index = {name: k for k, name in enumerate(f.categories)}
-            other = len(f.categories)
-            for i, (name, gone) in enumerate(zip(names, missing)):
-                if not gone:
-                    X[i, at + index.get(name, other)] = 1.0
-        else:
-            values, missing, bad = rows.numbers(f.column, reader)
-            if bad.any():
-                i = int(np.argmax(bad))
-                text = rows.texts(f.column)[i].strip()
-                refuse(i, BadRow(_where(rows.line(i), f.column, enc), f"cannot read {text!r} as a number",
-                                 f"declare the column with --categorical {f.name}, or leave it out with --ignore "
-                                 f"{f.name}; --bad-rows skip leaves such rows out"))
-                drop[bad] = True
-            gaps = np.flatnonzero(missing)
-            if len(gaps):
-                if f.fill is None:
-                    if enc.missing == "error":
-                        i = int(gaps[0])
-                        text = rows.texts(f.column)[i].strip()
-                        refuse(i, InputError(f"{path}: {_where(rows.line(i), f.column, enc)}: missing value "
-                                             f"{text!r}; --missing zero or mean fills missing values, "
-                                             "--missing skip leaves their rows out (--na-values says what is "
-                                             "missing)"), always=True)
-                    drop[gaps] = True  # --missing skip
-                values[gaps] = f.fill if f.fill is not None else 0.0
-            X[:, at] = values
+    starts = np.cumsum([0] + [f.width for f in enc.features])
+    numbers = [k for k, f in enumerate(enc.features) if f.kind == "number"]
+    # every numeric column at once (one copy where the fields are all plain numbers), then what is irregular
+    values, missing, bad = rows.numbers_of([enc.features[k].column for k in numbers], reader)
+    for j in np.flatnonzero(bad.any(axis=0) | missing.any(axis=0)):
+        f = enc.features[numbers[j]]
+        if bad[:, j].any():
+            i = int(np.argmax(bad[:, j]))
+            text = rows.texts(f.column)[i].strip()
+            refuse(i, BadRow(_where(rows.line(i), f.column, enc), f"cannot read {text!r} as a number",
+                             f"declare the column with --categorical {f.name}, or leave it out with --ignore "
+                             f"{f.name}; --bad-rows skip leaves such rows out"))
+            drop[bad[:, j]] = True
+        gaps = np.flatnonzero(missing[:, j])
+        if len(gaps):
+            if f.fill is None:
+                if enc.missing == "error":
+                    i = int(gaps[0])
+                    text = rows.texts(f.column)[i].strip()
+                    refuse(i, InputError(f"{path}: {_where(rows.line(i), f.column, enc)}: missing value "
+                                         f"{text!r}; --missing zero or mean fills missing values, "
+                                         "--missing skip leaves their rows out (--na-values says what is "
+                                         "missing)"), always=True)
+                drop[gaps] = True  # --missing skip
+            values[gaps, j] = f.fill if f.fill is not None else 0.0
             if f.indicator:
-                X[gaps, at + 1] = 1.0
-        at += f.width
+                X[gaps, starts[numbers[j]] + 1] = 1.0
+    X[:, starts[numbers]] = values
+    for k, f in enumerate(enc.features):
+        if f.kind == "category":
+            names, gone = reader.texts(rows.texts(f.column))
+            index = {name: c for c, name in enumerate(f.categories)}
+            other = len(f.categories)
+            for i, (name, absent) in enumerate(zip(names, gone)):
+                if not absent:
+                    X[i, starts[k] + index.get(name, other)] = 1.0
     y = _labels(rows, enc, reader, refuse)
     if first:
         raise min(first, key=lambda item: item[0])[1]

@@ -10,7 +10,7 @@ buffer is the input's last.
 
 from __future__ import annotations
 
-from sgdcli.kernels.decimal import EXACT, POWERS, parse
+from sgdcli.kernels.decimal import EXACT, POWERS, parse, scan
 from sgdcli.kernels.jit import kernel
 
 NUMBER, EMPTY, TEXT, QUOTED_TEXT = 0, 1, 2, 3  # a field's status; QUOTED_TEXT: text with doubled quotes
@@ -65,12 +65,17 @@ def tokenize(buf, pos, end, last, delimiter, decimal, thousands, slots, values, 
                 pos = q + 1
                 while pos < end and buf[pos] != delimiter and buf[pos] != _LF and buf[pos] != _CR:
                     pos += 1  # (text after the closing quote is kept by Python's csv as well; dropped here)
-            else:
+            elif c < ncols and slots[c] >= 0:  # a number, read as the field is found
+                s = slots[c]
                 a = pos
+                values[rows, s], status[rows, s], pos = scan(buf, a, end, delimiter, decimal, thousands, POWERS,
+                                                             EXACT)
+                spans[rows, s, 0] = a
+                spans[rows, s, 1] = pos
+            else:
                 while pos < end and buf[pos] != delimiter and buf[pos] != _LF and buf[pos] != _CR:
                     pos += 1
-                b = pos
-            if c < ncols and slots[c] >= 0:
+            if quoted and c < ncols and slots[c] >= 0:
                 s = slots[c]
                 spans[rows, s, 0] = a
                 spans[rows, s, 1] = b

@@ -189,6 +189,87 @@ def parse(buf, a, b, decimal, thousands, powers, exact):
     return value, 0 if ok else 2
 
 
+@kernel(callee=True, exact=True)
+def scan(buf, a, end, delimiter, decimal, thousands, powers, exact):
+    """``parse`` of the unquoted field that starts at ``a``, fused with finding its end (the next delimiter,
+    CR or LF, or ``end``): (value, status, the field's end).  One pass over the bytes of a number."""
+    i = a
+    while i < end and (buf[i] == 32 or (buf[i] == 9 and delimiter != 9)):
+        i += 1
+    negative = False
+    if i < end and (buf[i] == 45 or buf[i] == 43):
+        negative = buf[i] == 45
+        i += 1
+    man = np.uint64(0)
+    digits = 0
+    exp10 = 0
+    seen = 0
+    long = False
+    while i < end:
+        c = buf[i]
+        if 48 <= c <= 57:
+            seen += 1
+            if digits > 0 or c != 48:
+                if digits == 19:
+                    long = True
+                else:
+                    man = man * np.uint64(10) + np.uint64(c - 48)
+                    digits += 1
+            i += 1
+        elif thousands != 0 and c == thousands and seen > 0 and c != delimiter:  # (a quoted field may hold it)
+            i += 1
+        else:
+            break
+    if i < end and buf[i] == decimal and decimal != delimiter:
+        i += 1
+        while i < end and 48 <= buf[i] <= 57:
+            seen += 1
+            c = buf[i]
+            if digits > 0 or c != 48:
+                if digits == 19:
+                    long = True
+                else:
+                    man = man * np.uint64(10) + np.uint64(c - 48)
+                    digits += 1
+            exp10 -= 1
+            i += 1
+    if seen > 0 and i < end and (buf[i] == 101 or buf[i] == 69):
+        i += 1
+        sign = 1
+        if i < end and (buf[i] == 45 or buf[i] == 43):
+            sign = -1 if buf[i] == 45 else 1
+            i += 1
+        e = 0
+        start = i
+        while i < end and 48 <= buf[i] <= 57:
+            if e < 100000:
+                e = e * 10 + (buf[i] - 48)
+            i += 1
+        if i == start:
+            seen = 0  # "1e": not a number
+        exp10 += sign * e
+    while i < end and (buf[i] == 32 or (buf[i] == 9 and delimiter != 9)):
+        i += 1
+    if i == end or buf[i] == delimiter or buf[i] == 10 or buf[i] == 13:
+        if i == a or (seen == 0 and i > a and _blank(buf, a, i)):
+            return 0.0, 1, i
+        if seen > 0 and not long:
+            value, ok = to_double(man, exp10, negative, powers, exact)
+            return value, 0 if ok else 2, i
+        return 0.0, 2, i
+    while i < end and buf[i] != delimiter and buf[i] != 10 and buf[i] != 13:
+        i += 1
+    return 0.0, 2, i
+
+
+@kernel(callee=True)
+def _blank(buf, a, b):
+    for i in range(a, b):
+        if buf[i] != 32 and buf[i] != 9:
+            return False
+    return True
+
+
 @kernel(exact=True)
 def parse_fields(buf, starts, ends, decimal, thousands, values, status):
     """``parse`` of each field buf[starts[i]:ends[i]] into values[i] and status[i]."""

@@ -15,7 +15,7 @@ Prints the median MB/s of each, and the ratios the issue asks for: the plain rea
 (target >= 10x), the best reader's MB/s (target >= 200), each path against the fastest (within 3x), and
 both against ``wc -l`` and pandas.  Raw figures go to bench/results/<date>-csv.json.
 
-    python bench/csv.py [--quick] [--rounds N]
+    python bench/csvread.py [--quick] [--rounds N]
 """
 
 from __future__ import annotations
