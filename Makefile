@@ -51,7 +51,8 @@ soak: $(VENV)/.installed-test
 # then training on Dask with 1 and 2 workers (bench/scaling.py; SCALING_ARGS, and --quick from BENCH_ARGS),
 # then the defaults against the optimum on small real datasets and on the bench data (bench/defaults.py),
 # then the layouts other tools write against a plain matrix (bench/layouts.py),
-# then sparse data: the kernel alone (bench/sparse_kernel.py) and a CSR file 8x the budget (bench/sparse.py).
+# then sparse data: the kernel alone (bench/sparse_kernel.py) and a CSR file 8x the budget (bench/sparse.py),
+# then converting CSV text: each reader in MB/s against wc -l and pandas (bench/csvread.py).
 # PyTorch is pinned to 2.13.0, the CPU build this environment provides: an unpinned
 # torch pulls a CUDA build of several GB. Without it the benchmark says so and goes on.
 $(VENV)/.installed-bench: pyproject.toml | $(VENV)/bin/python
@@ -67,6 +68,7 @@ bench: $(VENV)/.installed-bench
 	$(PY) bench/layouts.py $(filter --quick,$(BENCH_ARGS))
 	$(PY) bench/sparse_kernel.py
 	$(PY) bench/sparse.py $(filter --quick,$(BENCH_ARGS))
+	$(PY) bench/csvread.py $(filter --quick,$(BENCH_ARGS))
 
 # Regenerates docs/cli.md, the command reference, from --help (a test fails when it is stale).
 docs: $(VENV)/.installed
