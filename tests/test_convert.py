@@ -219,7 +219,7 @@ def test_csv_is_read_one_block_at_a_time(tmp_path):
     np.savetxt(path, np.arange(30_000 * 3).reshape(30_000, 3), delimiter=",", fmt="%d")
     layout = csv_layout(str(path), None, None, None)
     blocks = csv_blocks(str(path), layout, encoding_of(str(path), layout, ColumnOptions(), 1000), 1000, "error")
-    X, y, skipped = next(blocks)
+    X, y, skipped, _ = next(blocks)
     assert (X.shape, skipped) == ((1000, 2), 0)
     assert np.array_equal(y, np.arange(1000) * 3 + 2.0)
     assert sum(len(b[0]) for b in blocks) == 29_000  # the rest, block by block

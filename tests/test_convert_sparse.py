@@ -140,8 +140,8 @@ def test_a_sparse_conversion_trains_and_its_model_refuses_data_hashed_otherwise(
 
 
 @pytest.mark.parametrize("args,message", [
-    (["{vw_weighted}"], "{vw_weighted}: line 2: importance weight 2.5: sgdcli does not weight rows yet, and training "
-                        "on the rows unweighted would fit another objective"),
+    (["{vw_weighted}"], "{vw_weighted}: line 2: importance weight -2.5 is not a finite number >= 0 (--bad-rows "
+                        "skip leaves such rows out)"),
     (["{vw_bare}"], "{vw_bare}: line 1: no '|' before the features: not Vowpal Wabbit text (--bad-rows skip leaves "
                     "such rows out)"),
     (["{npy}", "--hash-bits", "8", "--label-column", "0"], "--hash-bits applies to CSV/TSV, LIBSVM and Vowpal "
@@ -155,7 +155,7 @@ def test_a_sparse_conversion_trains_and_its_model_refuses_data_hashed_otherwise(
 def test_usage_errors(tmp_path, args, message):
     paths = {"vw_weighted": tmp_path / "w.vw", "vw_bare": tmp_path / "b.vw", "npy": tmp_path / "x.npy",
              "svm": tmp_path / "d.svm", "svm_wide": tmp_path / "wide.svm"}
-    paths["vw_weighted"].write_text("1 |a x\n0 2.5 |a y\n")
+    paths["vw_weighted"].write_text("1 |a x\n0 -2.5 |a y\n")
     paths["vw_bare"].write_text("1 a b\n")
     np.save(paths["npy"], np.zeros((3, 2)))
     paths["svm"].write_text("1 1:1\n")
@@ -210,3 +210,23 @@ def test_colliding_features_add_with_their_signs(tmp_path):
     assert got[0].nnz == 0  # cancelled, and the zero dropped
     column, negative = column_sign(same[0])
     assert got[1].nnz == 1 and got[1, column] == (-5.0 if negative else 5.0)
+
+
+def test_vw_importance_weights_become_the_sample_weights_w(tmp_path):
+    """Written from the first weight other than 1 on (the rows before weigh 1), whatever the block; a file
+    whose rows all weigh 1 gets no w."""
+    lines = [f"{i % 2} |f a{i % 5}" for i in range(10)] + ["1 3 |f a", "0 0.5 'tag |f b"]
+    (tmp_path / "w.vw").write_text("\n".join(lines) + "\n")
+    from sgdcli import convert, train
+    from sgdcli.options import TrainOptions
+
+    result = convert(tmp_path / "w.vw", tmp_path / "w.h5", block_rows=4)
+    assert result.weights == "w"
+    with h5py.File(tmp_path / "w.h5") as f:
+        assert f["w"][()].tolist() == [1.0] * 10 + [3.0, 0.5]
+    (tmp_path / "one.vw").write_text("\n".join(lines[:10]) + "\n")
+    assert convert(tmp_path / "one.vw", tmp_path / "one.h5", block_rows=4).weights is None
+    with h5py.File(tmp_path / "one.h5") as f:
+        assert "w" not in f
+    model = train(tmp_path / "w.h5", TrainOptions(sample_weight="w", epochs=1, batch_size=4))
+    assert model.training["sample_weight"] == {"dataset": "w", "total": 13.5}

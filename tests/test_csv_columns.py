@@ -171,7 +171,7 @@ def test_column_options_apply_to_csv_only(tmp_path):
     path.write_text("1 1:0.5\n0 2:1\n")
     code, _, err = cli("convert", path, "-o", tmp_path / "o.h5", "--ignore", "1")
     assert (code, err.strip()) == (2, "sgdcli: error: --columns, --ignore, --categorical, --na-values, --missing, "
-                                      "--decimal and --thousands apply to CSV/TSV input")
+                                      "--decimal, --thousands and --weight-column apply to CSV/TSV input")
 
 
 def test_columns_keeps_the_listed_features_in_file_order(tmp_path):
@@ -311,3 +311,22 @@ def test_hashed_columns_take_the_column_options_and_leave_missing_values_out(tmp
             a, b = g["indptr"][r], g["indptr"][r + 1]
             got[r, g["indices"][a:b]] = g["data"][a:b]
     np.testing.assert_array_equal(got, want)
+
+
+def test_a_weight_column_becomes_the_sample_weights_w(tmp_path):
+    path = tmp_path / "w.csv"
+    path.write_text("a,weight,label\n1,2,0\n2,0.5,1\n3,1,0\n")
+    result = convert(path, tmp_path / "w.h5", weight_column="weight")
+    assert result.weights == "w"
+    with h5py.File(tmp_path / "w.h5") as f:
+        assert f["X"][()].tolist() == [[1], [2], [3]] and f["w"][()].tolist() == [2.0, 0.5, 1.0]
+        assert list(f["X"].attrs["feature_names"]) == ["a"]
+    for text, message in (("a,weight,label\n1,-2,0\n", "line 2, column 2 (weight): weight '-2' is not a finite "
+                                                           "number >= 0 (--bad-rows skip leaves such rows out)"),
+                          ("a,weight,label\n1,NA,0\n", "line 2, column 2 (weight): missing weight (--bad-rows skip "
+                                                           "leaves such rows out)")):
+        path.write_text(text)
+        code, _, err = cli("convert", path, "-o", tmp_path / "x.h5", "--weight-column", "weight")
+        assert (code, err.strip()) == (2, f"sgdcli: error: {path}: {message}")
+    code, _, err = cli("convert", path, "-o", tmp_path / "x.h5", "--weight-column", "label")
+    assert (code, err.strip()) == (2, "sgdcli: error: --weight-column: column 'label' is the label (--label-column)")

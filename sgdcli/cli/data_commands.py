@@ -109,6 +109,9 @@ def info_cmd(file, json):
               help="CSV/TSV: the decimal mark of numbers (',' for 0,5).")
 @click.option("--thousands", default=None, help="CSV/TSV: the thousands separator to ignore in numbers (e.g. '.' "
                                                 "or ' ') [default: none].")
+@click.option("--weight-column", default=None, metavar="NAME|INDEX",
+              help="CSV/TSV: this column holds per-row weights (>= 0), written as the dataset w for train "
+                   "--sample-weight w, not as a feature. (Vowpal Wabbit importance weights go to w by themselves.)")
 @click.option("--engine", type=click.Choice(CSV_ENGINES), default=CONVERT.engine, show_default=True,
               help="CSV/TSV reader: pyarrow (pip install 'sgdcli[fast-csv]', several times faster) or plain Python; "
                    "auto takes pyarrow when installed and --bad-rows is error.")

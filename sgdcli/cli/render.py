@@ -114,6 +114,8 @@ def converted(result) -> str:
         text += f" (read by {result.engine})"
     if result.skipped:
         text += f"; skipped {result.skipped} bad rows"
+    if result.weights:
+        text += f"; row weights in {result.weights} (train with --sample-weight {result.weights})"
     return text
 
 

@@ -52,6 +52,7 @@ class Converted:
     engine: str = "python"
     sparse: bool = False
     hashing: dict | None = None
+    weights: str | None = None  # the dataset of row weights written (--weight-column, VW importance weights)
 
 
 def detect_format(path: str, fmt: str | None) -> str:
@@ -72,7 +73,8 @@ def convert(input, output, *, fmt: str | None = None, label_column: str | None =
             hash_bits: int | None = None, block_rows: int = BLOCK_ROWS, columns: str | None = None,
             ignore: str | None = None, categorical: str | None = None, max_categories: int | None = None,
             na_values: str | None = None, missing: str | None = None, missing_indicator: bool = False,
-            decimal: str | None = None, thousands: str | None = None) -> Converted:
+            decimal: str | None = None, thousands: str | None = None, weight_column: str | None = None
+            ) -> Converted:
     """Convert ``input`` to ``output`` (HDF5 with ``X``, rows × features, and ``y``); see the module docstring.
     ``columns`` to ``thousands``: what CSV/TSV columns become and how values are read (data/csvcolumns.py;
     None: ``ColumnOptions``' defaults)."""
@@ -100,11 +102,11 @@ def convert(input, output, *, fmt: str | None = None, label_column: str | None =
         raise InputError("--hash-bits and --features exclude each other: hashing makes 2^bits columns")
     given = {"columns": columns, "ignore": ignore, "categorical": categorical, "max_categories": max_categories,
              "na_values": na_values, "missing": missing, "missing_indicator": missing_indicator or None,
-             "decimal": decimal, "thousands": thousands}
+             "decimal": decimal, "thousands": thousands, "weight_column": weight_column}
     columns = ColumnOptions(**{k: v for k, v in given.items() if v is not None})
     if columns != ColumnOptions() and fmt not in ("csv", "tsv"):
-        raise InputError("--columns, --ignore, --categorical, --na-values, --missing, --decimal and --thousands "
-                         "apply to CSV/TSV input")
+        raise InputError("--columns, --ignore, --categorical, --na-values, --missing, --decimal, --thousands and "
+                         "--weight-column apply to CSV/TSV input")
     columns.check()
     if engine not in CSV_ENGINES:
         raise InputError(f"--engine: {engine!r} is not one of {', '.join(CSV_ENGINES)}")
@@ -136,22 +138,23 @@ def convert(input, output, *, fmt: str | None = None, label_column: str | None =
             written = dict(sparse=sparse, width=width, names=names, chunk_rows=chunk_rows, compression=compression,
                            dtype=dtype, encoding=enc)
             if arrow and engine != "python" and bad_rows == "error" and columns.plain and columns.columns is None \
-                    and columns.ignore is None and not enc.label_names:
+                    and columns.ignore is None and columns.weight_column is None and not enc.label_names:
                 try:
-                    rows, _, _ = writers.write(input, output, arrow_blocks(input, layout), **written)
+                    rows, _, _, _ = writers.write(input, output, arrow_blocks(input, layout), **written)
                     return Converted(rows=rows, features=width, skipped=0, format=fmt, feature_names=names,
                                      engine="pyarrow", sparse=sparse)
                 except ArrowGaveUp:
                     pass  # the plain reader below finds the field and names its line and column
-            rows, skipped, width = writers.write(input, output, csv_blocks(input, layout, enc, block_rows, bad_rows),
-                                                 **written)
+            rows, skipped, width, weighted = writers.write(
+                input, output, csv_blocks(input, layout, enc, block_rows, bad_rows), weights="always", **written)
             return Converted(rows=rows, features=width, skipped=skipped, format=fmt, feature_names=names,
-                             sparse=sparse)
+                             sparse=sparse, weights="w" if weighted else None)
     hashing = hasher.params(fmt) if hasher is not None else None
-    rows, skipped, width = writers.write(input, output, blocks, sparse=sparse, width=width, names=names,
-                                         chunk_rows=chunk_rows, compression=compression, dtype=dtype, hashing=hashing)
+    rows, skipped, width, weighted = writers.write(input, output, blocks, sparse=sparse, width=width, names=names,
+                                                   chunk_rows=chunk_rows, compression=compression, dtype=dtype,
+                                                   hashing=hashing)
     return Converted(rows=rows, features=width, skipped=skipped, format=fmt, feature_names=names, sparse=sparse,
-                     hashing=hashing)
+                     hashing=hashing, weights="w" if weighted else None)
 
 
 def _dense_rows(block_rows: int, width: int) -> int:
@@ -165,7 +168,19 @@ def _text_blocks(path, fmt, hasher, features, sparse, block_rows, bad_rows):
         width = features if features is not None else libsvm_width(path)
         return _lines(path, lambda items: dense_blocks(path, items, width, dense_parser(width),
                                                       _dense_rows(block_rows, width), bad_rows)), width
-    parse = vw_parser(path, hasher) if fmt == "vw" else sparse_parser(features, hasher)
+    if fmt == "vw":  # with each block, its rows' importance weights
+        importance: list[float] = []
+        parse = vw_parser(path, hasher, importance)
+
+        def weighted(blocks):
+            for X, y, skipped in blocks:
+                w = np.array(importance[:len(y)])
+                del importance[:len(y)]
+                yield X, y, skipped, w
+
+        return _lines(path, lambda items: weighted(sparse_blocks(path, items, parse, block_rows, bad_rows))), \
+            hasher.width
+    parse = sparse_parser(features, hasher)
     width = hasher.width if hasher is not None else features
     return _lines(path, lambda items: sparse_blocks(path, items, parse, block_rows, bad_rows)), width
 

@@ -85,7 +85,7 @@ def _byte(text: str | None, option: str) -> int:
 def token_blocks(path: str, ncols: int, header: bool, enc: Encoding, block_rows: int, bad_rows: str):
     """Blocks (X, y, skipped) of ``path`` (``ncols`` columns, the first record a header where ``header``),
     as ``csvtext.csv_blocks`` yields them from the csv module's rows."""
-    used = sorted({f.column for f in enc.features} | ({enc.label} if enc.label is not None else set()))
+    used = sorted({f.column for f in enc.features} | {c for c in (enc.label, enc.weight) if c is not None})
     slot = {c: s for s, c in enumerate(used)}
     slots = np.full(ncols, -1, dtype=np.int64)
     for c, s in slot.items():
@@ -122,13 +122,13 @@ def token_blocks(path: str, ncols: int, header: bool, enc: Encoding, block_rows:
                                                      values, status, spans, lines, line)
                 if n:
                     try:
-                        X, y, dropped = csvdecode.decode(TokenFields(buf, slot, values, status, spans, lines, n),
-                                                         enc, bad_rows, path)
+                        X, y, dropped, w = csvdecode.decode(TokenFields(buf, slot, values, status, spans, lines,
+                                                                        n), enc, bad_rows, path)
                     except BadRow as bad:
                         stop(path, bad)
                     except UnicodeDecodeError as exc:
                         raise InputError(f"{path}: not UTF-8 text ({exc.reason})") from None
-                    yield X, y, skipped + dropped
+                    yield X, y, skipped + dropped, w
                     skipped = 0
                 if how == SHORT:
                     bad = BadRow(f"line {int(lines[n])}", f"{fields} fields, expected {ncols}")
@@ -146,4 +146,4 @@ def token_blocks(path: str, ncols: int, header: bool, enc: Encoding, block_rows:
             if last and pos == 0 and n == 0:
                 raise InputError(f"{path}: line {line}: cannot split the last record")
     if skipped:
-        yield np.zeros((0, enc.width)), np.zeros(0), skipped
+        yield np.zeros((0, enc.width)), np.zeros(0), skipped, None

@@ -37,6 +37,7 @@ class ColumnOptions:
     missing_indicator: bool = False
     decimal: str = CONVERT.decimal
     thousands: str | None = None
+    weight_column: str | None = None  # a column of per-row weights, written as the dataset w
 
     def check(self) -> None:
         if self.missing not in MISSING:
@@ -101,6 +102,7 @@ class Encoding:
     label_names: bool = False
     delimiter: str = ","
     header: bool = True  # the columns are known by the header's names (else by position)
+    weight: int | None = None  # the column of per-row weights (--weight-column), not a feature
 
     @property
     def width(self) -> int:
@@ -147,10 +149,17 @@ def plan(names: list[str] | None, ncols: int, label: int | None, options: Column
     ignored = set(_listed(options.ignore, names, ncols, "ignore", path))
     chosen = _listed(options.columns, names, ncols, "columns", path)
     categorical = set(_listed(options.categorical, names, ncols, "categorical", path))
+    weight = (column_index(options.weight_column, names, ncols, "weight-column", path)
+              if options.weight_column is not None else None)
+    if weight is not None and weight == label:
+        raise InputError(f"--weight-column: column {shown[weight]!r} is the label (--label-column)")
     for option, listed in (("columns", chosen), ("categorical", categorical)):
         if label is not None and label in listed:
             raise InputError(f"--{option}: column {shown[label]!r} is the label (--label-column)")
-    keep = [c for c in (sorted(set(chosen)) if chosen else range(ncols)) if c != label and c not in ignored]
+        if weight is not None and weight in listed:
+            raise InputError(f"--{option}: column {shown[weight]!r} holds the weights (--weight-column)")
+    keep = [c for c in (sorted(set(chosen)) if chosen else range(ncols))
+            if c != label and c != weight and c not in ignored]
     if not keep:
         raise InputError(f"{path}: no feature columns left (--columns, --ignore, --label-column)")
     left_out = categorical - set(keep)
@@ -160,4 +169,5 @@ def plan(names: list[str] | None, ncols: int, label: int | None, options: Column
     fill = None if options.missing in ("error", "skip") else 0.0
     features = [Feature(c, shown[c], "category", categories=[]) if c in categorical else
                 Feature(c, shown[c], "number", fill=fill, indicator=options.missing_indicator) for c in keep]
-    return Encoding(shown, label, features, list(options.na), options.missing, options.decimal, options.thousands)
+    return Encoding(shown, label, features, list(options.na), options.missing, options.decimal, options.thousands,
+                    weight=weight)

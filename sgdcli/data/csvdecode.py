@@ -127,8 +127,8 @@ def label_names(texts: list[str], enc: Encoding) -> bool:
 
 
 def decode(rows, enc: Encoding, bad_rows: str, path: str):
-    """A block (X float64, y float64 or names, rows left out) of ``rows`` of ``path``: a ``RowFields``, or
-    anything with its methods (data/csvbytes.py).
+    """A block (X float64, y float64 or names, rows left out, weights or None) of ``rows`` of ``path``: a
+    ``RowFields``, or anything with its methods (data/csvbytes.py).
 
     Raises the error of the earliest row that stops the conversion: a BadRow (a row that cannot be read,
     with ``bad_rows="error"``), or an InputError (a missing value that ``--missing error`` refuses).
@@ -181,10 +181,17 @@ def decode(rows, enc: Encoding, bad_rows: str, path: str):
                 if not absent:
                     X[i, starts[k] + index.get(name, other)] = 1.0
     y = _labels(rows, enc, reader, refuse)
+    w = None
+    if enc.weight is not None:  # --weight-column: a number >= 0 on every row
+        w, missing, bad = (a[:, 0] for a in rows.numbers_of([enc.weight], reader))
+        for i in np.flatnonzero(missing | bad | ~(w >= 0) | ~np.isfinite(w)):
+            text = rows.texts(enc.weight)[i].strip()
+            why = "missing weight" if missing[i] else f"weight {text!r} is not a finite number >= 0"
+            refuse(int(i), BadRow(_where(rows.line(i), enc.weight, enc), why))
     if first:
         raise min(first, key=lambda item: item[0])[1]
     keep = ~drop
-    return X[keep], y[keep], int(drop.sum())
+    return X[keep], y[keep], int(drop.sum()), None if w is None else w[keep]
 
 
 def _labels(rows, enc: Encoding, reader: _Reader, refuse):

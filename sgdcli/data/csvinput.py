@@ -89,7 +89,8 @@ class EncodedRows:
                 raise InputError(f"{where}: the model knows no label column to evaluate against")
             label = find(trained.label)
         self.ncols = len(first)
-        return dataclasses.replace(trained, columns=names, features=features, label=label, missing="error")
+        return dataclasses.replace(trained, columns=names, features=features, label=label, missing="error",
+                                   weight=None)
 
     def blocks(self, block_rows: int):
         """(X float32 rows × width, labels or None) per block of up to ``block_rows`` rows, in order."""
@@ -112,7 +113,7 @@ class EncodedRows:
 
     def _decode(self, rows):
         try:
-            X, y, _ = csvdecode.decode(csvdecode.RowFields(rows), self.enc, "error", self.path)
+            X, y, _, _ = csvdecode.decode(csvdecode.RowFields(rows), self.enc, "error", self.path)
         except BadRow as bad:
             raise InputError(f"{self.path}: {bad.where}: {bad.why}") from None
         return X.astype(np.float32), (y if self.with_label else None)

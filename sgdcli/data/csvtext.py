@@ -151,10 +151,10 @@ def csv_blocks(path, layout: CsvLayout, enc: Encoding, block_rows: int, bad_rows
         return
     for rows, skipped in row_blocks(path, layout, block_rows, bad_rows):
         try:
-            X, y, dropped = csvdecode.decode(csvdecode.RowFields(rows), enc, bad_rows, path)
+            X, y, dropped, w = csvdecode.decode(csvdecode.RowFields(rows), enc, bad_rows, path)
         except BadRow as bad:
             stop(path, bad)
-        yield X, y, skipped + dropped
+        yield X, y, skipped + dropped, w
 
 
 def hashed_blocks(path, layout: CsvLayout, hasher: Hasher, block_rows, bad_rows, options: ColumnOptions):

@@ -92,9 +92,10 @@ def sparse_parser(width: int | None, hasher: Hasher | None):
     return parse
 
 
-def vw_parser(path: str, hasher: Hasher):
+def vw_parser(path: str, hasher: Hasher, importance: list[float]):
     """Entries of Vowpal Wabbit text lines: ``ns^feature`` (or ``feature`` in the default namespace) hashed,
-    with its value times the namespace's weight."""
+    with its value times the namespace's weight; each row's importance weight (1 where not given) is appended
+    to ``importance``."""
 
     def parse(line, text, columns, values):
         head, bar, rest = text.rstrip("\r\n").partition("|")
@@ -102,7 +103,7 @@ def vw_parser(path: str, hasher: Hasher):
             return None
         if not bar:
             raise BadRow(f"line {line}", "no '|' before the features: not Vowpal Wabbit text")
-        target = _vw_label(path, line, head.split())
+        target, weight_of_row = _vw_label(path, line, head.split())
         for segment in rest.split("|"):
             namespace, weight = "", 1.0
             found = segment.split()
@@ -113,19 +114,21 @@ def vw_parser(path: str, hasher: Hasher):
                 name, sep, value = token.rpartition(":") if ":" in token else (token, "", "")
                 value = number(value, f"line {line}, feature {token}") if sep else 1.0
                 hasher.add(f"{namespace}^{name}" if namespace else name, weight * value, columns, values)
+        importance.append(weight_of_row)
         return target
 
     return parse
 
 
-def _vw_label(path, line: int, head: list[str]) -> float:
+def _vw_label(path, line: int, head: list[str]) -> tuple[float, float]:
+    """The label and the importance weight (1 where not given)."""
     if not head:
         raise BadRow(f"line {line}", "no label before the '|'")
     target = number(head[0], f"line {line}, label")
     numbers = [t for t in head[1:] if not t.startswith("'") and is_number(t)]
-    if numbers and float(numbers[0]) != 1.0:
-        raise InputError(f"{path}: line {line}: importance weight {numbers[0]}: sgdcli does not weight rows yet, "
-                         "and training on the rows unweighted would fit another objective")
     if len(numbers) > 1:
         raise InputError(f"{path}: line {line}: a base prediction ({numbers[1]}) is not supported")
-    return target
+    weight = float(numbers[0]) if numbers else 1.0
+    if not (weight >= 0 and weight < float("inf")):
+        raise BadRow(f"line {line}", f"importance weight {numbers[0]} is not a finite number >= 0")
+    return target, weight

@@ -97,19 +97,23 @@ class _Sparse:
 
 
 def write(input: str, output: str, blocks, *, sparse: bool, width: int | None, names=None, chunk_rows=None,
-          compression: str = "none", dtype=np.float32, hashing: dict | None = None, encoding=None
-          ) -> tuple[int, int, int]:
+          compression: str = "none", dtype=np.float32, hashing: dict | None = None, encoding=None,
+          weights: str = "auto") -> tuple[int, int, int, bool]:
     """Write ``blocks`` ((X, y, skipped) of either kind) to ``output``; (rows, skipped, features).
 
     ``width`` may be None for sparse output (the largest column seen, plus one).  ``encoding``: how the
     columns of a CSV file became X (data/csvcolumns.py), kept with X; where its labels are class names, y
-    holds them as text.
+    holds them as text.  A block may carry a fourth item, its rows' weights (or None): they go to the dataset
+    ``w``, written from the first block on where ``weights`` is "always", else from the first weight other
+    than 1 on (the rows before weigh 1).  Returns (rows, skipped, features, whether ``w`` was written).
     """
     filters = hdf5.compression_filters(compression)
     n = skipped = 0
-    x = Y = None
+    x = Y = W = None
     with atomic_output(output) as tmp, hdf5.created(tmp) as f:
-        for Xb, yb, bad in blocks:
+        for block in blocks:
+            Xb, yb, bad = block[:3]
+            wb = block[3] if len(block) > 3 else None
             skipped += bad
             if len(yb) == 0:
                 continue
@@ -121,6 +125,14 @@ def write(input: str, output: str, blocks, *, sparse: bool, width: int | None, n
             x.append(n, Xb)
             Y.resize(n + len(yb), axis=0)
             Y[n:] = yb
+            if wb is not None and (W is not None or weights == "always" or (wb != 1).any()):
+                if W is None:
+                    W = f.create_dataset("w", shape=(n,), maxshape=(None,), dtype=np.float64, chunks=(x.y_chunk,),
+                                         fillvalue=1.0, **filters)
+                    if n:
+                        W[:] = 1.0
+                W.resize(n + len(wb), axis=0)
+                W[n:] = wb
             n += len(yb)
         if n == 0:
             raise InputError(f"{output}: nothing to write: the input has no data rows")
@@ -130,4 +142,4 @@ def write(input: str, output: str, blocks, *, sparse: bool, width: int | None, n
             (x.group if sparse else x.X).attrs[hashing_mod.ATTR] = hashing_mod.dumps(hashing)
         if encoding is not None:
             (x.group if sparse else x.X).attrs[ENCODING_ATTR] = encoding.dumps()
-    return n, skipped, width
+    return n, skipped, width, W is not None
