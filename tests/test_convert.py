@@ -225,7 +225,8 @@ def test_csv_is_read_one_block_at_a_time(tmp_path):
     assert sum(len(b[0]) for b in blocks) == 29_000  # the rest, block by block
 
 
-@pytest.mark.parametrize("suffix,opener", [(".gz", "gzip"), (".bz2", "bz2"), (".xz", "lzma")])
+@pytest.mark.parametrize("suffix,opener", [(".gz", "gzip"), (".bz2", "bz2"), (".xz", "lzma"),
+                                           (".zst", "zstandard")])
 def test_compressed_input_is_read_as_a_stream_like_the_plain_file(tmp_path, suffix, opener):
     """pandas' compression="gzip" and the like: the format from the name without the suffix, the same file
     written, through the plain reader and pyarrow's alike (LIBSVM too)."""
@@ -243,7 +244,7 @@ def test_compressed_input_is_read_as_a_stream_like_the_plain_file(tmp_path, suff
         with h5py.File(tmp_path / "want.h5") as a, h5py.File(tmp_path / f"{engine}.h5") as b:
             assert np.array_equal(a["X"][()], b["X"][()]) and np.array_equal(a["y"][()], b["y"][()])
     svm = tmp_path / f"d.svm{suffix}"
-    with importlib.import_module(opener).open(svm, "wt") as fh:
+    with importlib.import_module(opener).open(svm, "wt", encoding="utf-8") as fh:
         fh.write("1 1:0.5 3:2\n0 2:-1\n")
     code, out, err = cli("convert", svm, "-o", tmp_path / "s.h5")
     assert code == 0 and out.strip().endswith("2 rows × 3 features from libsvm, sparse (CSR)"), err
@@ -254,3 +255,15 @@ def test_a_compressed_npy_file_is_refused(tmp_path):
     code, out, err = cli("convert", tmp_path / "X.npy.gz", "-o", tmp_path / "o.h5", "--label-column", "0")
     assert (code, err.strip()) == (2, f"sgdcli: error: {tmp_path / 'X.npy.gz'}: a compressed .npy file cannot be "
                                       "memory-mapped; decompress it first")
+
+
+def test_zstandard_without_its_package_says_how_to_install_it(tmp_path):
+    import subprocess
+    import sys
+
+    (tmp_path / "d.csv.zst").write_bytes(b"")
+    proc = subprocess.run([sys.executable, "-c", without("zstandard"), "convert", str(tmp_path / "d.csv.zst"), "-o",
+                           str(tmp_path / "o.h5")], capture_output=True, text=True)
+    assert (proc.returncode, proc.stderr.strip()) == (
+        1, f"sgdcli: error: {tmp_path / 'd.csv.zst'}: reading Zstandard needs the zstandard package: pip install "
+           "'sgdcli[zst]'")

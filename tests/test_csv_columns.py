@@ -57,11 +57,13 @@ def test_each_file_converts_with_the_obvious_options_and_trains_to_class_names(p
     model = train(tmp_path / "d.h5", TrainOptions(model="softmax", epochs=5))
     assert model.training["class_names"] == ["Adelie", "Chinstrap", "Gentoo"]
     assert evaluate(model, tmp_path / "d.h5")["accuracy"] > 0.9
-    code, out, err = cli("predict", _saved(model, tmp_path), tmp_path / "d.h5", "-o", "-")
+    saved = _saved(model, tmp_path)
+    code, out, err = cli("predict", saved, path, "-o", "-")  # new rows as CSV: the file itself
     assert code == 0, err
-    assert out.splitlines()[1:] and set(out.splitlines()[1:]) <= {"Adelie", "Chinstrap", "Gentoo"}
     predicted = out.splitlines()[1:]
+    assert set(predicted) <= {"Adelie", "Chinstrap", "Gentoo"}
     assert np.mean(np.array(predicted) == df["species"].to_numpy()) > 0.9
+    assert cli("predict", saved, tmp_path / "d.h5", "-o", "-")[1] == out  # as from the converted file
 
 
 def _saved(model, tmp_path):

@@ -1,7 +1,8 @@
 """Text input, plain or compressed, opened the one way every reader of convert opens it.
 
-A name ending in ``.gz``, ``.bz2`` or ``.xz`` is read through its decompressor
-as a stream (gzip with ISA-L's, several times zlib's speed), never
+A name ending in ``.gz``, ``.bz2``, ``.xz`` or ``.zst`` is read through its
+decompressor as a stream (gzip with ISA-L's, several times zlib's speed;
+Zstandard with the ``zstandard`` package, the optional extra ``zst``), never
 decompressed to disk; the format comes from the name without that suffix
 (``data.csv.gz`` is CSV).
 """
@@ -14,11 +15,23 @@ import os
 
 from isal import igzip
 
-COMPRESSIONS = {".gz": igzip.open, ".bz2": bz2.open, ".xz": lzma.open}
+from sgdcli.errors import RuntimeFailure
+
+
+def _zstd_open(path, mode="rb", **text):
+    try:
+        import zstandard
+    except ImportError:
+        raise RuntimeFailure(f"{path}: reading Zstandard needs the zstandard package: pip install 'sgdcli[zst]'") \
+            from None
+    return zstandard.open(path, mode, **text)
+
+
+COMPRESSIONS = {".gz": igzip.open, ".bz2": bz2.open, ".xz": lzma.open, ".zst": _zstd_open}
 
 
 def compression_of(path: str) -> str | None:
-    """The compression suffix of ``path`` (``.gz``, ``.bz2``, ``.xz``), or None."""
+    """The compression suffix of ``path`` (``.gz``, ``.bz2``, ``.xz``, ``.zst``), or None."""
     ext = os.path.splitext(path)[1].lower()
     return ext if ext in COMPRESSIONS else None
 
