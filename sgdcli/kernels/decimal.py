@@ -54,24 +54,12 @@ def _mul64(a, b):
 
 @kernel(callee=True, exact=True)
 def _leading_zeros(x):
+    """Leading zero bits of a nonzero unsigned 64-bit integer (a binary search)."""
     n = 0
-    if x <= np.uint64(0x00000000FFFFFFFF):
-        n += 32
-        x <<= np.uint64(32)
-    if x <= np.uint64(0x0000FFFFFFFFFFFF):
-        n += 16
-        x <<= np.uint64(16)
-    if x <= np.uint64(0x00FFFFFFFFFFFFFF):
-        n += 8
-        x <<= np.uint64(8)
-    if x <= np.uint64(0x0FFFFFFFFFFFFFFF):
-        n += 4
-        x <<= np.uint64(4)
-    if x <= np.uint64(0x3FFFFFFFFFFFFFFF):
-        n += 2
-        x <<= np.uint64(2)
-    if x <= np.uint64(0x7FFFFFFFFFFFFFFF):
-        n += 1
+    for shift in (32, 16, 8, 4, 2, 1):
+        if (x >> np.uint64(64 - shift)) == np.uint64(0):
+            n += shift
+            x <<= np.uint64(shift)
     return n
 
 
@@ -124,69 +112,22 @@ def to_double(man, exp10, negative, powers, exact):
 
 @kernel(callee=True, exact=True)
 def parse(buf, a, b, decimal, thousands, powers, exact):
-    """The number in buf[a:b] (spaces around it allowed): (value, status), status 0 for a number, 1 for an
-    empty field, 2 for anything else (text, or a number this reader leaves to Python)."""
-    while a < b and (buf[a] == 32 or buf[a] == 9):
-        a += 1
-    while b > a and (buf[b - 1] == 32 or buf[b - 1] == 9):
-        b -= 1
-    if a == b:
-        return 0.0, 1
-    i = a
-    negative = False
-    if buf[i] == 45 or buf[i] == 43:  # - +
-        negative = buf[i] == 45
-        i += 1
-    man = np.uint64(0)
-    digits = 0  # significant digits taken
-    exp10 = 0
-    seen = 0  # digits of any kind
-    while i < b:
-        c = buf[i]
-        if 48 <= c <= 57:
-            seen += 1
-            if digits > 0 or c != 48:
-                if digits == 19:
-                    return 0.0, 2
-                man = man * np.uint64(10) + np.uint64(c - 48)
-                digits += 1
-            i += 1
-        elif thousands != 0 and c == thousands and seen > 0:
-            i += 1
-        else:
-            break
-    if i < b and buf[i] == decimal:
-        i += 1
-        while i < b and 48 <= buf[i] <= 57:
-            seen += 1
-            c = buf[i]
-            if digits > 0 or c != 48:
-                if digits == 19:
-                    return 0.0, 2
-                man = man * np.uint64(10) + np.uint64(c - 48)
-                digits += 1
-            exp10 -= 1
-            i += 1
-    if seen == 0:
-        return 0.0, 2
-    if i < b and (buf[i] == 101 or buf[i] == 69):  # e E
-        i += 1
-        sign = 1
-        if i < b and (buf[i] == 45 or buf[i] == 43):
-            sign = -1 if buf[i] == 45 else 1
-            i += 1
-        if i == b:
-            return 0.0, 2
-        e = 0
-        while i < b and 48 <= buf[i] <= 57:
-            if e < 100000:
-                e = e * 10 + (buf[i] - 48)
-            i += 1
-        exp10 += sign * e
-    if i != b:
-        return 0.0, 2
-    value, ok = to_double(man, exp10, negative, powers, exact)
-    return value, 0 if ok else 2
+    """The number in buf[a:b] (spaces around it allowed; the content of a quoted field): (value, status),
+    status 0 for a number, 1 for an empty field, 2 for anything else (text, or a number this reader leaves
+    to Python)."""
+    value, status, stop = scan(buf, a, b, -1, decimal, thousands, powers, exact)
+    return (value, status) if stop == b else (0.0, 2)  # a line break inside: text
+
+
+@kernel(callee=True, exact=True)
+def _take(man, digits, c):
+    """The decimal digit ``c`` (a byte) into the significand: leading zeros skipped, 19 digits kept;
+    (significand, digits kept, whether a digit had to be dropped)."""
+    if digits == 0 and c == 48:
+        return man, digits, False
+    if digits == 19:
+        return man, digits, True
+    return man * np.uint64(10) + np.uint64(c - 48), digits + 1, False
 
 
 @kernel(callee=True, exact=True)
@@ -209,12 +150,8 @@ def scan(buf, a, end, delimiter, decimal, thousands, powers, exact):
         c = buf[i]
         if 48 <= c <= 57:
             seen += 1
-            if digits > 0 or c != 48:
-                if digits == 19:
-                    long = True
-                else:
-                    man = man * np.uint64(10) + np.uint64(c - 48)
-                    digits += 1
+            man, digits, over = _take(man, digits, c)
+            long = long or over
             i += 1
         elif thousands != 0 and c == thousands and seen > 0 and c != delimiter:  # (a quoted field may hold it)
             i += 1
@@ -224,13 +161,8 @@ def scan(buf, a, end, delimiter, decimal, thousands, powers, exact):
         i += 1
         while i < end and 48 <= buf[i] <= 57:
             seen += 1
-            c = buf[i]
-            if digits > 0 or c != 48:
-                if digits == 19:
-                    long = True
-                else:
-                    man = man * np.uint64(10) + np.uint64(c - 48)
-                    digits += 1
+            man, digits, over = _take(man, digits, buf[i])
+            long = long or over
             exp10 -= 1
             i += 1
     if seen > 0 and i < end and (buf[i] == 101 or buf[i] == 69):
