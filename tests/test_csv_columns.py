@@ -332,3 +332,14 @@ def test_a_weight_column_becomes_the_sample_weights_w(tmp_path):
         assert (code, err.strip()) == (2, f"sgdcli: error: {path}: {message}")
     code, _, err = cli("convert", path, "-o", tmp_path / "x.h5", "--weight-column", "label")
     assert (code, err.strip()) == (2, "sgdcli: error: --weight-column: column 'label' is the label (--label-column)")
+
+
+def test_a_hashed_model_says_to_convert_new_text_the_same_way(tmp_path):
+    path = tmp_path / "h.csv"
+    path.write_text("city,size,label\nParis,2.5,1\nOslo,1,0\nRome,3,1\nLima,0.5,0\n")
+    convert(path, tmp_path / "h.h5", hash_bits=8)
+    saved = _saved(train(tmp_path / "h.h5", TrainOptions(epochs=1, batch_size=2)), tmp_path)
+    code, _, err = cli("predict", saved, path, "-o", "-")
+    assert (code, err.strip()) == (2, f"sgdcli: error: {path}: {saved} was trained on features hashed into 2^8 "
+                                      f"columns, which predictions from text do not make yet; convert {path} with "
+                                      "--hash-bits 8 as its training data was and give the HDF5 file")

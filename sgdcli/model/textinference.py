@@ -25,6 +25,11 @@ def open_rows(model: Model, data, with_label: bool, source: str, hdf5_only: dict
         raise InputError(f"{', '.join(given)}: {'applies' if len(given) == 1 else 'apply'} to HDF5 input; {data} "
                          "is read as CSV text through the model's own columns")
     text = model.training.get("encoding")
+    if text is None and model.training.get("hashing"):
+        bits = model.training["hashing"]["bits"]
+        raise InputError(f"{data}: {source or 'the model'} was trained on features hashed into 2^{bits} columns, "
+                         f"which predictions from text do not make yet; convert {data} with --hash-bits {bits} as "
+                         "its training data was and give the HDF5 file")
     if text is None:
         raise InputError(f"{data}: CSV text is read through the columns of the CSV file a model was trained on, and "
                          f"{source or 'the model'} was not trained on a converted CSV file; convert {data} as its "
