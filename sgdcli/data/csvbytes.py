@@ -82,9 +82,16 @@ def _byte(text: str | None, option: str) -> int:
     return data[0]
 
 
-def token_blocks(path: str, ncols: int, header: bool, enc: Encoding, block_rows: int, bad_rows: str):
-    """Blocks (X, y, skipped) of ``path`` (``ncols`` columns, the first record a header where ``header``),
-    as ``csvtext.csv_blocks`` yields them from the csv module's rows."""
+def token_blocks(path: str, ncols: int, header: bool, enc: Encoding, block_rows: int, bad_rows: str, fh=None,
+                 data: bytes = b"", line: int = 1, refuse=stop):
+    """Blocks (X, y, skipped, weights) of ``path`` (``ncols`` columns, the first record a header where
+    ``header``), as ``csvtext.csv_blocks`` yields them from the csv module's rows.  ``fh``: the input already
+    open (binary; standard input), ``data`` its bytes already read, from line ``line``; ``refuse(path, bad)``
+    raises the error of a row that stops the reading."""
+    if fh is None:
+        with open_input(path, binary=True) as opened:
+            yield from token_blocks(path, ncols, header, enc, block_rows, bad_rows, opened, data, line, refuse)
+        return
     used = sorted({f.column for f in enc.features} | {c for c in (enc.label, enc.weight) if c is not None})
     slot = {c: s for s, c in enumerate(used)}
     slots = np.full(ncols, -1, dtype=np.int64)
@@ -98,52 +105,51 @@ def token_blocks(path: str, ncols: int, header: bool, enc: Encoding, block_rows:
     delim, decimal, thousands = (_byte(enc.delimiter, "--delimiter"), _byte(enc.decimal, "--decimal"),
                                  _byte(enc.thousands, "--thousands"))
     skip_header = header
-    with open_input(path, binary=True) as fh:
-        data, line, last, skipped = b"", 1, False, 0
+    last, skipped = False, 0
+    while True:
+        if not last:
+            more = fh.read(CHUNK_BYTES)
+            last = not more
+            data += more
+            if line == 1 and data.startswith(BOM):
+                data = data[len(BOM):]
+        buf = np.frombuffer(data, dtype=np.uint8)
+        pos = 0
         while True:
-            if not last:
-                more = fh.read(CHUNK_BYTES)
-                last = not more
-                data += more
-                if line == 1 and data.startswith(BOM):
-                    data = data[len(BOM):]
-            buf = np.frombuffer(data, dtype=np.uint8)
-            pos = 0
-            while True:
-                if skip_header:  # its fields are not read: a record of no columns
-                    n, pos, line, how, fields = tokenize(buf, pos, len(buf), last, delim, decimal, thousands,
-                                                         np.full(ncols, -1, dtype=np.int64), values[:1],
-                                                         status[:1], spans[:1], lines, line)
-                    if n == 0 and how == 0:
-                        break  # the header goes on in the next chunk
-                    skip_header = False
-                    continue
-                n, pos, line, how, fields = tokenize(buf, pos, len(buf), last, delim, decimal, thousands, slots,
-                                                     values, status, spans, lines, line)
-                if n:
-                    try:
-                        X, y, dropped, w = csvdecode.decode(TokenFields(buf, slot, values, status, spans, lines,
-                                                                        n), enc, bad_rows, path)
-                    except BadRow as bad:
-                        stop(path, bad)
-                    except UnicodeDecodeError as exc:
-                        raise InputError(f"{path}: not UTF-8 text ({exc.reason})") from None
-                    yield X, y, skipped + dropped, w
-                    skipped = 0
-                if how == SHORT:
-                    bad = BadRow(f"line {int(lines[n])}", f"{fields} fields, expected {ncols}")
-                    if bad_rows == "error":
-                        stop(path, bad)
-                    skipped += 1
-                    continue
-                if how == UNTERMINATED:
-                    raise InputError(f"{path}: line {line}: a quoted field is not closed before the end of the input")
-                if n < len(values):
-                    break  # the buffer holds no more whole records
-            data = data[pos:]
-            if last and not data:
-                break
-            if last and pos == 0 and n == 0:
-                raise InputError(f"{path}: line {line}: cannot split the last record")
+            if skip_header:  # its fields are not read: a record of no columns
+                n, pos, line, how, fields = tokenize(buf, pos, len(buf), last, delim, decimal, thousands,
+                                                     np.full(ncols, -1, dtype=np.int64), values[:1],
+                                                     status[:1], spans[:1], lines, line)
+                if n == 0 and how == 0:
+                    break  # the header goes on in the next chunk
+                skip_header = False
+                continue
+            n, pos, line, how, fields = tokenize(buf, pos, len(buf), last, delim, decimal, thousands, slots,
+                                                 values, status, spans, lines, line)
+            if n:
+                try:
+                    X, y, dropped, w = csvdecode.decode(TokenFields(buf, slot, values, status, spans, lines,
+                                                                    n), enc, bad_rows, path)
+                except BadRow as bad:
+                    refuse(path, bad)
+                except UnicodeDecodeError as exc:
+                    raise InputError(f"{path}: not UTF-8 text ({exc.reason})") from None
+                yield X, y, skipped + dropped, w
+                skipped = 0
+            if how == SHORT:
+                bad = BadRow(f"line {int(lines[n])}", f"{fields} fields, expected {ncols}")
+                if bad_rows == "error":
+                    refuse(path, bad)
+                skipped += 1
+                continue
+            if how == UNTERMINATED:
+                raise InputError(f"{path}: line {line}: a quoted field is not closed before the end of the input")
+            if n < len(values):
+                break  # the buffer holds no more whole records
+        data = data[pos:]
+        if last and not data:
+            break
+        if last and pos == 0 and n == 0:
+            raise InputError(f"{path}: line {line}: cannot split the last record")
     if skipped:
         yield np.zeros((0, enc.width)), np.zeros(0), skipped, None

@@ -3,7 +3,7 @@ their model was trained with (data/csvcolumns.py): the same columns by name, cat
 number formats, so that ``predict`` and ``evaluate`` take text straight from a shell pipe.
 
 Columns are found by their header names where the training file had a header (in any order, others
-ignored), else by position.  A missing value that the training file had no fill for is an error: a
+ignored), else by position; the rows are read by convert's compiled tokenizer (data/csvbytes.py).  A missing value that the training file had no fill for is an error: a
 prediction is owed for every row, so none can be skipped.  Training itself reads HDF5, whose rows the
 shuffle can visit in any order.
 """
@@ -12,13 +12,12 @@ from __future__ import annotations
 
 import csv
 import dataclasses
-import io
 import os
 import sys
 
 import numpy as np
 
-from sgdcli.data import csvdecode, textfiles
+from sgdcli.data import csvbytes, textfiles
 from sgdcli.data.csvcolumns import Encoding
 from sgdcli.data.rowblocks import BadRow
 from sgdcli.errors import InputError
@@ -34,15 +33,17 @@ def is_text(path) -> bool:
 
 
 def _open(path: str):
-    if path == STDIN:  # as open_input opens a file: UTF-8 without its byte-order mark, newlines as written
-        return io.TextIOWrapper(sys.stdin.buffer, encoding="utf-8-sig", newline="")
+    """The input as bytes: the file through its decompressor, or standard input."""
+    if path == STDIN:
+        return sys.stdin.buffer
     if not os.path.isfile(path):
         raise InputError(f"{path}: no such file")
-    return textfiles.open_input(path)
+    return textfiles.open_input(path, binary=True)
 
 
 class EncodedRows:
-    """The rows of ``path`` as blocks of features (float32) and, ``with_label``, raw labels (values, or names)."""
+    """The rows of ``path`` as blocks of features (float32) and, ``with_label``, raw labels (values, or names),
+    read by the compiled tokenizer (data/csvbytes.py); the first line by the csv module, for the columns."""
 
     def __init__(self, path, encoding_text: str, with_label: bool, delimiter: str | None = None):
         self.path = os.fspath(path)
@@ -51,14 +52,22 @@ class EncodedRows:
         self.delimiter = delimiter or self.trained.delimiter
         self.fh = _open(self.path)
         try:
-            self.reader = csv.reader(self.fh, delimiter=self.delimiter)
-            first = next(self.reader, None)
-            if first is None:
+            self.data = b""
+            while b"\n" not in self.data:
+                more = self.fh.read(csvbytes.CHUNK_BYTES)
+                if not more:
+                    break
+                self.data += more
+            if not self.data.strip():
                 raise InputError(f"{self.path}: empty input")
+            head = self.data.split(b"\n", 1)[0].decode("utf-8-sig", errors="replace").rstrip("\r")
+            first = next(csv.reader([head], delimiter=self.delimiter))
             self.enc = self._remap(first)
-            self.pending = None if self.trained.header else (self.reader.line_num, first)
+            self.line = 1
+            if self.trained.header:  # the data begins on the second line
+                self.data, self.line = self.data.split(b"\n", 1)[1] if b"\n" in self.data else b"", 2
         except BaseException:
-            self.fh.close()
+            self.close()
             raise
 
     @property
@@ -94,38 +103,22 @@ class EncodedRows:
 
     def blocks(self, block_rows: int):
         """(X float32 rows × width, labels or None) per block of up to ``block_rows`` rows, in order."""
-        rows = [] if self.pending is None else [self.pending]
-        try:
-            for fields in self.reader:
-                if not fields or (len(fields) == 1 and not fields[0].strip()):
-                    continue
-                if len(fields) != self.ncols:
-                    raise InputError(f"{self.path}: line {self.reader.line_num}: {len(fields)} fields, expected "
-                                     f"{self.ncols}")
-                rows.append((self.reader.line_num, fields))
-                if len(rows) == block_rows:
-                    yield self._decode(rows)
-                    rows = []
-        except (csv.Error, UnicodeDecodeError) as exc:
-            raise InputError(f"{self.path}: line {self.reader.line_num}: {exc}") from None
-        if rows:
-            yield self._decode(rows)
-
-    def _decode(self, rows):
-        try:
-            X, y, _, _ = csvdecode.decode(csvdecode.RowFields(rows), self.enc, "error", self.path)
-        except BadRow as bad:
-            raise InputError(f"{self.path}: {bad.where}: {bad.why}") from None
-        return X.astype(np.float32), (y if self.with_label else None)
+        for X, y, _, _ in csvbytes.token_blocks(self.path, self.ncols, False, self.enc, block_rows, "error", self.fh,
+                                                self.data, self.line, _refuse):
+            if len(X):
+                yield X.astype(np.float32), (y if self.with_label else None)
 
     def close(self) -> None:
-        if self.path != STDIN:
+        if self.path != STDIN:  # standard input stays open
             self.fh.close()
-        else:
-            self.fh.detach()  # standard input stays open
 
     def __enter__(self):
         return self
 
     def __exit__(self, *exc):
         self.close()
+
+
+def _refuse(path: str, bad: BadRow):
+    """A row that cannot be read, as predict and evaluate say it (they skip no rows)."""
+    raise InputError(f"{path}: {bad.where}: {bad.why}")
