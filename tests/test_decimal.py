@@ -67,3 +67,35 @@ def test_records_are_the_csv_modules_and_a_record_is_never_cut():
                 got.append([bytes(data[a:b]).decode().replace('""', '"') for a, b in spans[r]])
         assert got == [r for r in rows if r], cut
         assert pos == len(data) and line == 6
+
+
+def test_a_quote_free_buffer_read_in_parts_on_all_threads_gives_the_same_file(tmp_path, monkeypatch):
+    """Lines, values and errors as one thread reads them; a buffer with a quote is read by one thread."""
+    import h5py
+
+    from sgdcli import convert
+    from sgdcli.data import csvbytes
+
+    rng = np.random.default_rng(3)
+    X = rng.standard_normal((30_000, 5))
+    lines = ["a,b,c,d,e,label"] + [",".join(repr(float(v)) for v in row) + f",{i % 2}" for i, row in enumerate(X)]
+    lines[20_001] = lines[20_001].replace(",1", ",x", 1) if ",1" in lines[20_001] else lines[20_001] + "x"
+    path = tmp_path / "d.csv"
+    path.write_text("\n".join(lines[:20_001]) + "\n\n" + "\n".join(lines[20_001:]) + "\n")
+    calls = []
+    original = csvbytes.tokenize_parts
+    monkeypatch.setattr(csvbytes, "parts", lambda: 2)
+    monkeypatch.setattr(csvbytes, "tokenize_parts", lambda *a: calls.append(1) or original(*a))
+    out = {}
+    for threads in (2, 1):
+        monkeypatch.setattr(csvbytes, "parts", lambda threads=threads: threads)
+        result = convert(path, tmp_path / f"{threads}.h5", bad_rows="skip", engine="python")
+        with h5py.File(tmp_path / f"{threads}.h5") as f:
+            out[threads] = (f["X"][()].tobytes(), f["y"][()].tobytes(), result.skipped)
+        if threads == 2:
+            assert calls, "the parts were not read on threads"
+            with pytest.raises(Exception) as raised:
+                convert(path, tmp_path / "e.h5", engine="python")
+            message = str(raised.value)
+    assert out[1] == out[2] and out[1][2] == 1
+    assert "line 20003" in message  # after the blank line: the line count of the threads' parts adds up

@@ -15,8 +15,10 @@ from sgdcli.data.csvcolumns import Encoding
 from sgdcli.data.rowblocks import BadRow, stop
 from sgdcli.data.textfiles import open_input
 from sgdcli.errors import InputError
-from sgdcli.kernels.csvtokens import EMPTY, NUMBER, QUOTED_TEXT, SHORT, UNTERMINATED, tokenize
+from sgdcli.kernels.csvtokens import (EMPTY, NUMBER, OK, QUOTED_TEXT, SHORT, UNTERMINATED, parts, tokenize,
+                                      tokenize_parts)
 
+PARALLEL_BYTES = 64 << 10  # a buffer at least this long, without a quote, is tokenized in parts on all threads
 CHUNK_BYTES = 1 << 20  # read at a time: the buffer and its remainder stay small (memory stays flat)
 BLOCK_BYTES = 8 << 20  # a block's tokens at most (a value, a status and a span per field read): memory stays flat
 BYTES_PER_FIELD = 8 + 1 + 16
@@ -105,6 +107,11 @@ def token_blocks(path: str, ncols: int, header: bool, enc: Encoding, block_rows:
     delim, decimal, thousands = (_byte(enc.delimiter, "--delimiter"), _byte(enc.decimal, "--decimal"),
                                  _byte(enc.thousands, "--thousands"))
     skip_header = header
+    threads = parts()
+    shape = (threads,) + values.shape
+    pvalues, pstatus = np.empty(shape), np.empty(shape, dtype=np.int8)
+    pspans, plines = np.empty(shape + (2,), dtype=np.int64), np.empty((threads, rows + 1), dtype=np.int64)
+    found = np.zeros((threads, 4), dtype=np.int64)
     last, skipped = False, 0
     while True:
         if not last:
@@ -124,16 +131,29 @@ def token_blocks(path: str, ncols: int, header: bool, enc: Encoding, block_rows:
                     break  # the header goes on in the next chunk
                 skip_header = False
                 continue
+            bounds = _parts(buf, pos, threads) if threads > 1 and not skip_header else None
+            if bounds is not None:  # a quote-free stretch: its parts at once, each from a line start
+                tokenize_parts(buf, bounds, last, delim, decimal, thousands, slots, pvalues, pstatus, pspans,
+                               plines, found)
+                k = len(bounds) - 1
+                whole = (found[:-1, 1] == bounds[1:-1]).all()  # every part but the last read to its end
+                if whole and (found[:, 3] == OK).all() and (found[:, 0] < rows).all():
+                    for p in range(k):
+                        plines[p, :found[p, 0]] += line
+                        line += found[p, 2]
+                        if found[p, 0]:
+                            X, y, dropped, w = _decode(path, enc, bad_rows, refuse, TokenFields(
+                                buf, slot, pvalues[p], pstatus[p], pspans[p], plines[p], found[p, 0]))
+                            yield X, y, skipped + dropped, w
+                            skipped = 0
+                    pos = int(found[k - 1, 1])
+                    n = 0
+                    break  # the rest of the buffer waits for more bytes
             n, pos, line, how, fields = tokenize(buf, pos, len(buf), last, delim, decimal, thousands, slots,
                                                  values, status, spans, lines, line)
             if n:
-                try:
-                    X, y, dropped, w = csvdecode.decode(TokenFields(buf, slot, values, status, spans, lines,
-                                                                    n), enc, bad_rows, path)
-                except BadRow as bad:
-                    refuse(path, bad)
-                except UnicodeDecodeError as exc:
-                    raise InputError(f"{path}: not UTF-8 text ({exc.reason})") from None
+                X, y, dropped, w = _decode(path, enc, bad_rows, refuse,
+                                           TokenFields(buf, slot, values, status, spans, lines, n))
                 yield X, y, skipped + dropped, w
                 skipped = 0
             if how == SHORT:
@@ -153,3 +173,29 @@ def token_blocks(path: str, ncols: int, header: bool, enc: Encoding, block_rows:
             raise InputError(f"{path}: line {line}: cannot split the last record")
     if skipped:
         yield np.zeros((0, enc.width)), np.zeros(0), skipped, None
+
+
+def _decode(path: str, enc: Encoding, bad_rows: str, refuse, fields: TokenFields):
+    try:
+        return csvdecode.decode(fields, enc, bad_rows, path)
+    except BadRow as bad:
+        refuse(path, bad)
+    except UnicodeDecodeError as exc:
+        raise InputError(f"{path}: not UTF-8 text ({exc.reason})") from None
+
+
+def _parts(buf: np.ndarray, pos: int, threads: int) -> np.ndarray | None:
+    """Where to cut buf[pos:] into ``threads`` parts that each start a record: after a line end, in a stretch
+    without a quote (where a line end always ends a record); None where the stretch is short or has a quote."""
+    size = len(buf) - pos
+    if size < PARALLEL_BYTES or (buf[pos:] == 34).any():
+        return None
+    bounds = [pos]
+    for p in range(1, threads):
+        at = pos + p * size // threads
+        newline = np.flatnonzero(buf[at:] == 10)
+        if not len(newline) or at + int(newline[0]) + 1 <= bounds[-1]:
+            return None
+        bounds.append(at + int(newline[0]) + 1)
+    bounds.append(len(buf))
+    return np.array(bounds, dtype=np.int64)

@@ -10,6 +10,9 @@ buffer is the input's last.
 
 from __future__ import annotations
 
+import numba
+from numba import prange
+
 from sgdcli.kernels.decimal import EXACT, POWERS, parse, scan
 from sgdcli.kernels.jit import kernel
 
@@ -111,3 +114,23 @@ def tokenize(buf, pos, end, last, delimiter, decimal, thousands, slots, values, 
         lines[rows] = start_line
         rows += 1
     return rows, pos, line, OK, ncols
+
+
+@kernel(parallel=True, exact=True)
+def tokenize_parts(buf, bounds, last, delimiter, decimal, thousands, slots, values, status, spans, lines, found):
+    """``tokenize`` of the parts buf[bounds[p]:bounds[p + 1]] at once, one a thread, into values[p], status[p],
+    spans[p] and lines[p] (lines counted from 0); found[p] = (records, position, lines, how it ended).  Every
+    part but the last ends at a line end and holds no quote, so each starts a record."""
+    parts = bounds.shape[0] - 1
+    for p in prange(parts):
+        n, pos, line, how, _ = tokenize(buf, bounds[p], bounds[p + 1], last or p < parts - 1, delimiter, decimal,
+                                        thousands, slots, values[p], status[p], spans[p], lines[p], 0)
+        found[p, 0] = n
+        found[p, 1] = pos
+        found[p, 2] = line
+        found[p, 3] = how
+
+
+def parts() -> int:
+    """How many parts ``tokenize_parts`` takes at once: Numba's threads."""
+    return max(1, numba.get_num_threads())
