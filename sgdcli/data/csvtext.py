@@ -26,6 +26,7 @@ from sgdcli.data.textfiles import open_input
 from sgdcli.errors import InputError
 
 LABEL_SAMPLE_ROWS = 1000  # rows whose labels say whether the labels are numbers or class names
+GATHER_BYTES = 8 << 20  # features (float64) of the tokenizer's blocks joined for one append to the file
 
 # pyarrow's read block: small enough that peak memory does not grow with the input
 # (larger blocks let it grow; tests/test_convert.py checks the bound).  It must also
@@ -129,6 +130,33 @@ def row_blocks(path, layout: CsvLayout, block_rows: int, bad_rows: str):
     yield block, skipped
 
 
+def _gathered(blocks, block_rows: int):
+    """The tokenizer's blocks (one per buffer part: a few hundred rows of a wide file) joined up to
+    ``block_rows`` rows, so that the file is written in as few appends as a block allows."""
+    held, rows, skipped = [], 0, 0
+    for X, y, bad, w in blocks:
+        skipped += bad
+        if len(y):
+            held.append((X, y, w))
+            rows += len(y)
+        if rows >= block_rows:
+            yield _joined(held, skipped)
+            held, rows, skipped = [], 0, 0
+    if held or skipped:
+        yield _joined(held, skipped)
+
+
+def _joined(held, skipped: int):
+    if not held:
+        return np.zeros((0, 0)), np.zeros(0), skipped, None
+    if len(held) == 1:
+        X, y, w = held[0]
+        return X, y, skipped, w
+    weights = [w for _, _, w in held]
+    return (np.concatenate([X for X, _, _ in held]), np.concatenate([y for _, y, _ in held]), skipped,
+            None if weights[0] is None else np.concatenate(weights))
+
+
 def encoding_of(path, layout: CsvLayout, options: ColumnOptions, block_rows: int) -> Encoding:
     """The encoding of the file's columns (data/csvcolumns.py), with what a first pass over the rows finds
     where it needs one (categories, means); whether the labels are names is told by the first
@@ -147,7 +175,9 @@ def csv_blocks(path, layout: CsvLayout, enc: Encoding, block_rows: int, bad_rows
     """Blocks (X, y, skipped) through the encoding ``enc``, read by the compiled tokenizer (data/csvbytes.py),
     or with the csv module where it cannot (a delimiter or decimal mark of more than one byte)."""
     if all(len((text or " ").encode("utf-8")) == 1 for text in (enc.delimiter, enc.decimal, enc.thousands)):
-        yield from csvbytes.token_blocks(path, layout.ncols, layout.header, enc, block_rows, bad_rows)
+        gather = max(1, min(block_rows, GATHER_BYTES // (8 * max(enc.width, 1))))
+        yield from _gathered(csvbytes.token_blocks(path, layout.ncols, layout.header, enc, block_rows, bad_rows),
+                             gather)
         return
     for rows, skipped in row_blocks(path, layout, block_rows, bad_rows):
         try:
