@@ -343,3 +343,16 @@ def test_a_hashed_model_says_to_convert_new_text_the_same_way(tmp_path):
     assert (code, err.strip()) == (2, f"sgdcli: error: {path}: {saved} was trained on features hashed into 2^8 "
                                       f"columns, which predictions from text do not make yet; convert {path} with "
                                       "--hash-bits 8 as its training data was and give the HDF5 file")
+
+
+@pytest.mark.parametrize("where", ["the first line", "line 3002"])
+def test_text_that_is_not_utf8_says_so_and_how_to_convert_it(tmp_path, where):
+    path = tmp_path / "latin1.csv"
+    rows = ["a,b,label", "1,x,0"] + ["3,y,1"] * (3000 if where == "line 3002" else 0)
+    path.write_bytes(("\n".join(rows) + "\n").encode() + "3,caf\u00e9,0\n".encode("latin1"))
+    if where == "the first line":
+        path.write_bytes("a,caf\u00e9,label\n1,2,0\n".encode("latin1"))
+    code, _, err = cli("convert", path, "-o", tmp_path / "o.h5", "--categorical", "b" if where != "the first line"
+                       else "1")
+    assert (code, err.strip()) == (2, f"sgdcli: error: {path}: not UTF-8 text (bytes b'\\xe9': invalid continuation "
+                                      "byte); convert it to UTF-8 first, e.g. iconv -f latin1 -t utf-8")

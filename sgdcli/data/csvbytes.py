@@ -13,7 +13,7 @@ import numpy as np
 from sgdcli.data import csvdecode
 from sgdcli.data.csvcolumns import Encoding
 from sgdcli.data.rowblocks import BadRow, stop
-from sgdcli.data.textfiles import open_input
+from sgdcli.data.textfiles import not_utf8, open_input
 from sgdcli.errors import InputError
 from sgdcli.kernels.csvtokens import (EMPTY, NUMBER, OK, QUOTED_TEXT, SHORT, UNTERMINATED, parts, tokenize,
                                       tokenize_parts)
@@ -181,7 +181,7 @@ def _decode(path: str, enc: Encoding, bad_rows: str, refuse, fields: TokenFields
     except BadRow as bad:
         refuse(path, bad)
     except UnicodeDecodeError as exc:
-        raise InputError(f"{path}: not UTF-8 text ({exc.reason})") from None
+        raise not_utf8(path, exc) from None
 
 
 def _parts(buf: np.ndarray, pos: int, threads: int) -> np.ndarray | None:

@@ -18,7 +18,7 @@ import dataclasses
 
 import numpy as np
 
-from sgdcli.data import csvbytes, csvcolumns, csvdecode
+from sgdcli.data import csvbytes, csvcolumns, csvdecode, textfiles
 from sgdcli.data.csvcolumns import ColumnOptions, Encoding
 from sgdcli.data.hashing import Hasher
 from sgdcli.data.rowblocks import BadRow, is_number, number, sparse_blocks, stop
@@ -73,7 +73,9 @@ def csv_layout(path, delimiter, header, label_column) -> CsvLayout:
             first = next(csv.reader(fh, delimiter=delim))
         except StopIteration:
             raise InputError(f"{path}: empty file") from None
-        except (csv.Error, UnicodeDecodeError) as exc:
+        except UnicodeDecodeError as exc:
+            raise textfiles.not_utf8(path, exc) from None
+        except csv.Error as exc:
             raise InputError(f"{path}: line 1: {exc}") from None
     if header is None:
         header = not all(is_number(field) for field in first)
@@ -94,8 +96,11 @@ def _rows(path, layout: CsvLayout, fh):
             if reader.line_num == 1 and layout.header:
                 continue
             yield reader.line_num, row
-    except (csv.Error, UnicodeDecodeError) as exc:
+    except UnicodeDecodeError as exc:
+        raise textfiles.not_utf8(path, exc) from None
+    except csv.Error as exc:
         raise InputError(f"{path}: line {reader.line_num}: {exc}") from None
+
 
 
 def _fields(line, fields, layout: CsvLayout) -> bool:

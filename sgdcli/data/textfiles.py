@@ -15,7 +15,7 @@ import os
 
 from isal import igzip
 
-from sgdcli.errors import RuntimeFailure
+from sgdcli.errors import InputError, RuntimeFailure
 
 
 def _zstd_open(path, mode="rb", **text):
@@ -48,3 +48,9 @@ def open_input(path: str, binary: bool = False, errors: str = "strict"):
     if binary:
         return opener(path, "rb")
     return opener(path, "rt", encoding="utf-8-sig", newline="", errors=errors)  # a BOM is not data
+
+
+def not_utf8(path, exc: UnicodeDecodeError) -> InputError:
+    """Text that is not UTF-8: the bytes, not a line (the decoder reads ahead of the lines)."""
+    return InputError(f"{path}: not UTF-8 text (bytes {exc.object[exc.start:exc.end]!r}: {exc.reason}); convert "
+                      "it to UTF-8 first, e.g. iconv -f latin1 -t utf-8")
