@@ -37,8 +37,6 @@ from sgdcli.options import CONVERT_FORMATS as FORMATS
 
 BLOCK_ROWS = 65536
 DENSE_BLOCK_BYTES = 64 << 20  # a dense block holds at most this much float64, whatever the width
-_EXTENSIONS = {".csv": "csv", ".tsv": "tsv", ".tab": "tsv", ".svm": "libsvm", ".libsvm": "libsvm",
-               ".svmlight": "libsvm", ".vw": "vw", ".npy": "npy"}
 _SPARSE_FORMATS = ("libsvm", "vw")  # written as CSR unless sparse=False
 
 
@@ -60,10 +58,10 @@ def detect_format(path: str, fmt: str | None) -> str:
         if fmt not in FORMATS:
             raise InputError(f"--format: {fmt!r} is not one of {', '.join(FORMATS)}")
         return fmt
-    ext = os.path.splitext(textfiles.base_name(path))[1].lower()
-    if ext not in _EXTENSIONS:
+    found = textfiles.format_of(path)
+    if found is None:
         raise InputError(f"{path}: cannot tell the format from the name; give --format ({', '.join(FORMATS)})")
-    return _EXTENSIONS[ext]
+    return found
 
 
 def convert(input, output, *, fmt: str | None = None, label_column: str | None = None, delimiter: str | None = None,

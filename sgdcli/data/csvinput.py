@@ -23,13 +23,12 @@ from sgdcli.data.rowblocks import BadRow
 from sgdcli.errors import InputError
 
 STDIN = "-"
-TEXT_FORMATS = (".csv", ".tsv", ".tab")
 
 
 def is_text(path) -> bool:
     """Whether ``path`` is standard input or names CSV/TSV text (compressed or not)."""
     path = os.fspath(path)
-    return path == STDIN or os.path.splitext(textfiles.base_name(path))[1].lower() in TEXT_FORMATS
+    return path == STDIN or textfiles.format_of(path) in ("csv", "tsv")
 
 
 def _open(path: str):

@@ -13,6 +13,7 @@ dict of column name to field (data/hashing.py): a number is the feature
 
 from __future__ import annotations
 
+import contextlib
 import csv
 import dataclasses
 
@@ -168,7 +169,8 @@ def encoding_of(path, layout: CsvLayout, options: ColumnOptions, block_rows: int
     LABEL_SAMPLE_ROWS rows."""
     enc = csvcolumns.plan(layout.names, layout.ncols, layout.label, options, path)
     enc.delimiter, enc.header = layout.delimiter, layout.names is not None
-    first = next(row_blocks(path, layout, LABEL_SAMPLE_ROWS, "skip"))[0]
+    with contextlib.closing(row_blocks(path, layout, LABEL_SAMPLE_ROWS, "skip")) as blocks:  # closes the file
+        first = next(blocks)[0]
     enc.label_names = csvdecode.label_names([fields[layout.label] for _, fields in first], enc)
     if any(f.kind == "category" for f in enc.features) or enc.missing == "mean":
         csvdecode.first_pass((rows for rows, _ in row_blocks(path, layout, block_rows, "skip")), enc,

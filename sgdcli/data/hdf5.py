@@ -46,10 +46,9 @@ def open_file(path: str | os.PathLike) -> h5py.File:
 
 def _text_hint(path: str) -> str:
     """For a file whose name says it is text convert reads: what to run."""
-    base = textfiles.base_name(path)
-    stem, ext = os.path.splitext(base)
-    if ext.lower() not in (".csv", ".tsv", ".tab", ".svm", ".libsvm", ".svmlight", ".vw", ".npy"):
+    if textfiles.format_of(path) is None:
         return ""
+    stem = os.path.splitext(textfiles.base_name(path))[0]
     return (f"; sgdcli trains on HDF5, where the shuffle can reach any row: convert it first: "
             f"sgdcli convert {path} -o {stem}.h5 (with --label-column NAME where the label is not the last column)")
 

@@ -30,6 +30,16 @@ def _zstd_open(path, mode="rb", **text):
 COMPRESSIONS = {".gz": igzip.open, ".bz2": bz2.open, ".xz": lzma.open, ".zst": _zstd_open}
 
 
+# The formats convert reads, by extension (after a compression suffix).
+FORMATS = {".csv": "csv", ".tsv": "tsv", ".tab": "tsv", ".svm": "libsvm", ".libsvm": "libsvm",
+           ".svmlight": "libsvm", ".vw": "vw", ".npy": "npy"}
+
+
+def format_of(path: str) -> str | None:
+    """The format ``path``'s name says (csv, tsv, libsvm, vw, npy), or None."""
+    return FORMATS.get(os.path.splitext(base_name(path))[1].lower())
+
+
 def compression_of(path: str) -> str | None:
     """The compression suffix of ``path`` (``.gz``, ``.bz2``, ``.xz``, ``.zst``), or None."""
     ext = os.path.splitext(path)[1].lower()

@@ -145,16 +145,15 @@ def sample_weights(table: Table) -> np.ndarray | None:
     return table.W.read_ranges(spans, np.empty(sum(b - a for a, b in spans)))
 
 
-def sample(table: Table, center: np.ndarray, scale: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Rows in runs spread evenly over the file, as the model sees them, with a column of ones for the bias;
-    and their labels."""
+def sample(table: Table, center: np.ndarray, scale: np.ndarray) -> np.ndarray:
+    """Rows in runs spread evenly over the file (those of ``sample_labels``), as the model sees them, with a
+    column of ones for the bias."""
     spans = _spans(table)
     buffer = np.empty((sum(b - a for a, b in spans), table.n_features), dtype=np.float32)
     rows = table.X.read_ranges(spans, buffer)  # gzip chunks decoded in parallel
-    labels = sample_labels(table) if table.Y is not None else np.zeros(len(rows))
     Z = (rows.astype(np.float64) - center) * scale
     Z[~np.isfinite(Z)] = 0.0  # a bad row must not make the rate NaN (--bad-rows skip leaves it out of training)
-    return np.column_stack([Z, np.ones(len(Z))]), labels
+    return np.column_stack([Z, np.ones(len(Z))])
 
 
 def blew_up(loss: float, zero: float) -> bool:
@@ -259,7 +258,7 @@ def auto_rate(table: Table, model: str, center: np.ndarray, scale: np.ndarray, b
     if table.sparse:
         lam, trace, rows = _sparse_curvature(table, scale, weights)
     else:
-        Z, _ = sample(table, center, scale)
+        Z = sample(table, center, scale)
         if weights is not None:
             norms = np.einsum("ij,ij->i", Z, Z)
             lam, trace = largest_eigenvalue(Z * np.sqrt(weights)[:, None]), float((weights**2 * norms).mean())

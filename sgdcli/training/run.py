@@ -82,11 +82,13 @@ class Run:
             if self.init is not None:
                 self.auto = self.auto.warm(self.init.rows_seen(), self.n_train)
         # where training starts: an epoch far above it blew up, though no value overflowed (rate.blew_up)
-        regression = self.labels.task == "regression"
-        self.zero_loss = (self.auto.zero_loss if self.auto is not None else
-                          zero_loss(opts.model, sample_labels(table) if regression else np.zeros(0),
-                                    self.labels.n_outputs, objective,
-                                    self._sample_weights(sample_labels(table)) if regression else None))
+        if self.auto is not None:
+            self.zero_loss = self.auto.zero_loss
+        elif self.labels.task == "regression":
+            labels = sample_labels(table)
+            self.zero_loss = zero_loss(opts.model, labels, 1, objective, self._sample_weights(labels))
+        else:
+            self.zero_loss = zero_loss(opts.model, np.zeros(0), self.labels.n_outputs, objective)
         halvings = saved.position.lr_halvings if saved is not None else 0
         self._set_rate(halvings)
         self.pages = table.page_shuffle(executor.stream_memory, pages_for(self.batch, opts.page_rows), opts.seed,
