@@ -108,9 +108,9 @@ def token_blocks(path: str, ncols: int, header: bool, enc: Encoding, block_rows:
                                  _byte(enc.thousands, "--thousands"))
     skip_header = header
     threads = parts()
-    shape = (threads,) + values.shape
+    shape = (threads if threads > 1 else 0,) + values.shape  # the parts' tokens (none on one thread)
     pvalues, pstatus = np.empty(shape), np.empty(shape, dtype=np.int8)
-    pspans, plines = np.empty(shape + (2,), dtype=np.int64), np.empty((threads, rows + 1), dtype=np.int64)
+    pspans, plines = np.empty(shape + (2,), dtype=np.int64), np.empty((shape[0], rows + 1), dtype=np.int64)
     found = np.zeros((threads, 4), dtype=np.int64)
     last, skipped = False, 0
     while True:
