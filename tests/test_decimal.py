@@ -39,6 +39,22 @@ def test_every_number_read_is_floats_reading_of_it_bit_for_bit():
             assert struct.pack("<d", value) == struct.pack("<d", float(text)), text
 
 
+def test_runs_of_digits_of_every_length_and_leading_zeros():
+    """Digits are read 8 at a time: every run length, and zeros that do not count towards the 19 digits."""
+    texts = []
+    for k in range(1, 26):
+        digits = "1234567890123456789012345"[:k]
+        texts += [digits, "-" + digits, "0." + digits, digits + ".5", "0" * k + "7", "0." + "0" * k + "25",
+                  "0" * k + "." + "0" * k, digits[::-1] + "e-3", f"{digits[:1]}.{digits[1:]}"]
+    values, status = parsed(texts)
+    for text, value, st in zip(texts, values, status):
+        significant = len(text.replace("-", "").replace(".", "").split("e")[0].lstrip("0").rstrip("0") or "0")
+        if significant <= 15:  # (Eisel–Lemire may leave more to Python, as it does a run of over 19)
+            assert st == 0, text
+        if st == 0:
+            assert struct.pack("<d", value) == struct.pack("<d", float(text)), text
+
+
 @pytest.mark.parametrize("text,status", [("", 1), ("   ", 1), ("abc", 2), ("1e", 2), ("--1", 2), ("1.2.3", 2),
                                          ("inf", 2), ("nan", 2), ("NA", 2), ("0x10", 2), ("1 2", 2)])
 def test_what_is_not_a_plain_number_is_left_to_python(text, status):

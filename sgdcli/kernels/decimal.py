@@ -11,10 +11,9 @@ each operation is the point.
 
 from __future__ import annotations
 
-import math
-
 import numpy as np
 
+from sgdcli.kernels.intrinsics import as_double, high_product, leading_zeros, load8
 from sgdcli.kernels.jit import kernel
 
 MIN_EXP10, MAX_EXP10 = -348, 347
@@ -37,30 +36,9 @@ def _powers() -> np.ndarray:
 
 POWERS = _powers()
 EXACT = np.array([10.0**k for k in range(23)])  # the powers of ten that are exact doubles
-MASK32 = np.uint64(0xFFFFFFFF)
-
-
-@kernel(callee=True, exact=True)
-def _mul64(a, b):
-    """The 128-bit product of two unsigned 64-bit integers, as (high, low) halves."""
-    a0, a1 = a & MASK32, a >> np.uint64(32)
-    b0, b1 = b & MASK32, b >> np.uint64(32)
-    w0 = a0 * b0
-    t = a1 * b0 + (w0 >> np.uint64(32))
-    w1 = (t & MASK32) + a0 * b1
-    hi = a1 * b1 + (t >> np.uint64(32)) + (w1 >> np.uint64(32))
-    return hi, a * b
-
-
-@kernel(callee=True, exact=True)
-def _leading_zeros(x):
-    """Leading zero bits of a nonzero unsigned 64-bit integer (a binary search)."""
-    n = 0
-    for shift in (32, 16, 8, 4, 2, 1):
-        if (x >> np.uint64(64 - shift)) == np.uint64(0):
-            n += shift
-            x <<= np.uint64(shift)
-    return n
+MANTISSA = np.uint64((1 << 52) - 1)  # a double's stored significand bits
+LOW_NIBBLES, HIGH_NIBBLES = np.uint64(0x0F0F0F0F0F0F0F0F), np.uint64(0xF0F0F0F0F0F0F0F0)
+SIXES, THREES = np.uint64(0x0606060606060606), np.uint64(0x3333333333333333)
 
 
 @kernel(callee=True, exact=True)
@@ -69,13 +47,13 @@ def _eisel_lemire(man, exp10, powers):
     range)."""
     if exp10 < MIN_EXP10 or exp10 > MAX_EXP10:
         return 0.0, False
-    clz = _leading_zeros(man)
-    man = man << np.uint64(clz)
-    ret_exp2 = ((217706 * exp10) >> 16) + 64 + 1023 - clz  # signed here; checked before use
+    clz = leading_zeros(man)
+    man = man << clz
+    ret_exp2 = ((217706 * exp10) >> 16) + 64 + 1023 - np.int64(clz)  # signed here; checked before use
     hi_pow, lo_pow = powers[exp10 - MIN_EXP10, 0], powers[exp10 - MIN_EXP10, 1]
-    x_hi, x_lo = _mul64(man, hi_pow)
+    x_hi, x_lo = high_product(man, hi_pow), man * hi_pow
     if (x_hi & np.uint64(0x1FF)) == np.uint64(0x1FF) and x_lo + man < man:  # the truncation may carry
-        y_hi, y_lo = _mul64(man, lo_pow)
+        y_hi, y_lo = high_product(man, lo_pow), man * lo_pow
         merged_hi, merged_lo = x_hi, x_lo + y_hi
         if merged_lo < x_lo:
             merged_hi += np.uint64(1)
@@ -95,7 +73,7 @@ def _eisel_lemire(man, exp10, powers):
         ret_exp2 += 1
     if ret_exp2 < 1 or ret_exp2 >= 0x7FF:  # subnormal, or beyond the largest double
         return 0.0, False
-    return math.ldexp(float(mantissa), ret_exp2 - 1075), True
+    return as_double((mantissa & MANTISSA) | (np.uint64(ret_exp2) << np.uint64(52))), True
 
 
 @kernel(callee=True, exact=True)
@@ -120,14 +98,52 @@ def parse(buf, a, b, decimal, thousands, powers, exact):
 
 
 @kernel(callee=True, exact=True)
-def _take(man, digits, c):
-    """The decimal digit ``c`` (a byte) into the significand: leading zeros skipped, 19 digits kept;
-    (significand, digits kept, whether a digit had to be dropped)."""
-    if digits == 0 and c == 48:
-        return man, digits, False
-    if digits == 19:
-        return man, digits, True
-    return man * np.uint64(10) + np.uint64(c - 48), digits + 1, False
+def _digits(buf, i, end, man):
+    """The run of decimal digits from buf[i] (before ``end``) appended to the significand ``man``, 8 at a
+    time while 8 bytes in a row are digits (one load, three multiplications); (significand, the run's
+    end).  More than 19 digits overflow ``man``: the caller counts them."""
+    while i + 8 <= end:
+        word = load8(buf, i)
+        if ((word & HIGH_NIBBLES) | (((word + SIXES) & HIGH_NIBBLES) >> np.uint64(4))) != THREES:
+            break  # a byte of the 8 is not a digit
+        word = ((word & LOW_NIBBLES) * np.uint64(2561)) >> np.uint64(8)  # pairs of digits, then 4, then 8
+        word = ((word & np.uint64(0x00FF00FF00FF00FF)) * np.uint64(6553601)) >> np.uint64(16)
+        man = man * np.uint64(100000000) + (((word & np.uint64(0x0000FFFF0000FFFF)) * np.uint64(42949672960001))
+                                            >> np.uint64(32))
+        i += 8
+    while i < end and 48 <= buf[i] <= 57:
+        man = man * np.uint64(10) + np.uint64(buf[i] - 48)
+        i += 1
+    return man, i
+
+
+@kernel(callee=True, exact=True)
+def _grouped(buf, i, end, delimiter, thousands):
+    """The integer part with thousands separators (a separator after a digit is passed over): (significand,
+    digits, its end)."""
+    man = np.uint64(0)
+    digits = 0
+    while i < end:
+        c = buf[i]
+        if 48 <= c <= 57:
+            man = man * np.uint64(10) + np.uint64(c - 48)
+            digits += 1
+        elif not (c == thousands and digits > 0 and c != delimiter):  # (a quoted field may hold it)
+            break
+        i += 1
+    return man, digits, i
+
+
+@kernel(callee=True, exact=True)
+def _leading_zero_digits(buf, a, b):
+    """The zeros before the first other digit of buf[a:b] (a significand's digits, with its marks)."""
+    zeros = 0
+    for i in range(a, b):
+        if 49 <= buf[i] <= 57:
+            break
+        if buf[i] == 48:
+            zeros += 1
+    return zeros
 
 
 @kernel(callee=True, exact=True)
@@ -141,30 +157,23 @@ def scan(buf, a, end, delimiter, decimal, thousands, powers, exact):
     if i < end and (buf[i] == 45 or buf[i] == 43):
         negative = buf[i] == 45
         i += 1
-    man = np.uint64(0)
-    digits = 0
+    first = i
+    if thousands == 0:
+        man, i = _digits(buf, i, end, np.uint64(0))
+        digits = i - first
+    else:
+        man, digits, i = _grouped(buf, i, end, delimiter, thousands)
     exp10 = 0
-    seen = 0
-    long = False
-    while i < end:
-        c = buf[i]
-        if 48 <= c <= 57:
-            seen += 1
-            man, digits, over = _take(man, digits, c)
-            long = long or over
-            i += 1
-        elif thousands != 0 and c == thousands and seen > 0 and c != delimiter:  # (a quoted field may hold it)
-            i += 1
-        else:
-            break
     if i < end and buf[i] == decimal and decimal != delimiter:
         i += 1
-        while i < end and 48 <= buf[i] <= 57:
-            seen += 1
-            man, digits, over = _take(man, digits, buf[i])
-            long = long or over
-            exp10 -= 1
-            i += 1
+        fraction = i
+        man, i = _digits(buf, i, end, man)
+        exp10 = fraction - i
+        digits += i - fraction
+    seen = digits
+    if digits > 19:  # leading zeros do not count; more significant digits are left to Python
+        digits -= _leading_zero_digits(buf, first, i)
+    long = digits > 19
     if seen > 0 and i < end and (buf[i] == 101 or buf[i] == 69):
         i += 1
         sign = 1

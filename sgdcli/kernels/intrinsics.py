@@ -1,4 +1,6 @@
-"""Machine-level helpers that Numba does not expose: software prefetch.
+"""Machine-level helpers that Numba does not expose: software prefetch, and single-instruction bit
+operations (leading and trailing zero counts, the high half of a 64-bit product, a double from its bits,
+an unaligned 8-byte load) for reading decimal text (decimal.py).
 
 Rows of a shuffled block are visited in random order.  A block is larger than
 the caches, so without help each row is a cache (and TLB) miss that the
@@ -12,6 +14,8 @@ without the instruction.
 
 from __future__ import annotations
 
+import sys
+
 from llvmlite import ir
 from numba import types
 from numba.core import cgutils
@@ -24,6 +28,7 @@ AHEAD = 6
 _LINE = 64  # bytes per cache line
 _I32 = ir.IntType(32)
 _I64 = ir.IntType(64)
+_I128 = ir.IntType(128)
 
 
 def _prefetch_lines(builder, start, nbytes):
@@ -75,3 +80,62 @@ def prefetch_span(typingctx, arr, start, count):
         return context.get_dummy_value()
 
     return types.void(arr, start, count), codegen
+
+
+@intrinsic
+def leading_zeros(typingctx, x):
+    """Leading zero bits of an unsigned 64-bit integer (64 for 0)."""
+    if x != types.uint64:
+        return None
+
+    def codegen(context, builder, signature, args):
+        fn = cgutils.get_or_insert_function(builder.module, ir.FunctionType(_I64, [_I64, ir.IntType(1)]),
+                                            "llvm.ctlz.i64")
+        return builder.call(fn, [args[0], ir.Constant(ir.IntType(1), 0)])
+
+    return types.uint64(x), codegen
+
+
+@intrinsic
+def high_product(typingctx, a, b):
+    """The high 64 bits of the 128-bit product of two unsigned 64-bit integers (the low half is ``a * b``)."""
+    if a != types.uint64 or b != types.uint64:
+        return None
+
+    def codegen(context, builder, signature, args):
+        product = builder.mul(builder.zext(args[0], _I128), builder.zext(args[1], _I128))
+        return builder.trunc(builder.lshr(product, ir.Constant(_I128, 64)), _I64)
+
+    return types.uint64(a, b), codegen
+
+
+@intrinsic
+def as_double(typingctx, bits):
+    """The double whose IEEE 754 bits are ``bits``, an unsigned 64-bit integer."""
+    if bits != types.uint64:
+        return None
+
+    def codegen(context, builder, signature, args):
+        return builder.bitcast(args[0], ir.DoubleType())
+
+    return types.float64(bits), codegen
+
+
+@intrinsic
+def load8(typingctx, arr, i):
+    """The bytes arr[i:i + 8] of a contiguous uint8 array as a little-endian unsigned 64-bit integer, read
+    unaligned in one load; the caller checks that they exist."""
+    if not (isinstance(arr, types.Array) and arr.dtype == types.uint8 and arr.ndim == 1 and arr.layout == "C"
+            and isinstance(i, types.Integer)):
+        return None
+
+    def codegen(context, builder, signature, args):
+        ary = context.make_array(signature.args[0])(context, builder, args[0])
+        at = context.cast(builder, args[1], signature.args[1], types.intp)
+        word = builder.load(builder.bitcast(builder.gep(ary.data, [at]), _I64.as_pointer()), align=1)
+        if sys.byteorder == "big":
+            word = builder.call(cgutils.get_or_insert_function(builder.module, ir.FunctionType(_I64, [_I64]),
+                                                               "llvm.bswap.i64"), [word])
+        return word
+
+    return types.uint64(arr, i), codegen
