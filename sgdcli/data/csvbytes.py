@@ -131,7 +131,7 @@ def token_blocks(path: str, ncols: int, header: bool, enc: Encoding, block_rows:
                     break  # the header goes on in the next chunk
                 skip_header = False
                 continue
-            bounds = _parts(buf, pos, threads) if threads > 1 and not skip_header else None
+            bounds = _parts(data, pos, threads) if threads > 1 and not skip_header else None
             if bounds is not None:  # a quote-free stretch: its parts at once, each from a line start
                 tokenize_parts(buf, bounds, last, delim, decimal, thousands, slots, pvalues, pstatus, pspans,
                                plines, found)
@@ -184,18 +184,17 @@ def _decode(path: str, enc: Encoding, bad_rows: str, refuse, fields: TokenFields
         raise not_utf8(path, exc) from None
 
 
-def _parts(buf: np.ndarray, pos: int, threads: int) -> np.ndarray | None:
-    """Where to cut buf[pos:] into ``threads`` parts that each start a record: after a line end, in a stretch
+def _parts(data: bytes, pos: int, threads: int) -> np.ndarray | None:
+    """Where to cut data[pos:] into ``threads`` parts that each start a record: after a line end, in a stretch
     without a quote (where a line end always ends a record); None where the stretch is short or has a quote."""
-    size = len(buf) - pos
-    if size < PARALLEL_BYTES or (buf[pos:] == 34).any():
+    size = len(data) - pos
+    if size < PARALLEL_BYTES or data.find(b'"', pos) >= 0:
         return None
     bounds = [pos]
     for p in range(1, threads):
-        at = pos + p * size // threads
-        newline = np.flatnonzero(buf[at:] == 10)
-        if not len(newline) or at + int(newline[0]) + 1 <= bounds[-1]:
+        newline = data.find(b"\n", pos + p * size // threads)
+        if newline < 0 or newline + 1 <= bounds[-1]:
             return None
-        bounds.append(at + int(newline[0]) + 1)
-    bounds.append(len(buf))
+        bounds.append(newline + 1)
+    bounds.append(len(data))
     return np.array(bounds, dtype=np.int64)
