@@ -171,7 +171,10 @@ def decode(rows, enc: Encoding, bad_rows: str, path: str):
             values[gaps, j] = f.fill if f.fill is not None else 0.0
             if f.indicator:
                 X[gaps, starts[numbers[j]] + 1] = 1.0
-    X[:, starts[numbers]] = values
+    if len(numbers) == X.shape[1]:  # every column a number without an indicator: X is the values (a copy)
+        X = values
+    else:
+        X[:, starts[numbers]] = values
     for k, f in enumerate(enc.features):
         if f.kind == "category":
             names, gone = reader.texts(rows.texts(f.column))
@@ -190,6 +193,8 @@ def decode(rows, enc: Encoding, bad_rows: str, path: str):
             refuse(int(i), BadRow(_where(rows.line(i), enc.weight, enc), why))
     if first:
         raise min(first, key=lambda item: item[0])[1]
+    if not drop.any():
+        return X, y, 0, w
     keep = ~drop
     return X[keep], y[keep], int(drop.sum()), None if w is None else w[keep]
 

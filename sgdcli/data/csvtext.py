@@ -169,19 +169,38 @@ def encoding_of(path, layout: CsvLayout, options: ColumnOptions, block_rows: int
     LABEL_SAMPLE_ROWS rows."""
     enc = csvcolumns.plan(layout.names, layout.ncols, layout.label, options, path)
     enc.delimiter, enc.header = layout.delimiter, layout.names is not None
-    with contextlib.closing(row_blocks(path, layout, LABEL_SAMPLE_ROWS, "skip")) as blocks:  # closes the file
-        first = next(blocks)[0]
-    enc.label_names = csvdecode.label_names([fields[layout.label] for _, fields in first], enc)
+    enc.label_names = csvdecode.label_names(_first_labels(path, layout, enc), enc)
     if any(f.kind == "category" for f in enc.features) or enc.missing == "mean":
         csvdecode.first_pass((rows for rows, _ in row_blocks(path, layout, block_rows, "skip")), enc,
                              options.max_categories)
     return enc
 
 
+def _first_labels(path, layout: CsvLayout, enc: Encoding) -> list[str]:
+    """The label fields of the first LABEL_SAMPLE_ROWS data rows (missing ones may be left out)."""
+    if not _tokenized(enc):
+        with contextlib.closing(row_blocks(path, layout, LABEL_SAMPLE_ROWS, "skip")) as blocks:  # closes the file
+            return [fields[layout.label] for _, fields in next(blocks)[0]]
+    labels: list[str] = []
+    texts = dataclasses.replace(enc, features=[], weight=None, label_names=True)
+    with contextlib.closing(csvbytes.token_blocks(path, layout.ncols, layout.header, texts, LABEL_SAMPLE_ROWS,
+                                                  "skip")) as blocks:
+        for _, y, _, _ in blocks:
+            labels.extend(y.tolist())
+            if len(labels) >= LABEL_SAMPLE_ROWS:
+                break
+    return labels[:LABEL_SAMPLE_ROWS]
+
+
+def _tokenized(enc: Encoding) -> bool:
+    """Whether the compiled tokenizer reads the file: a delimiter and decimal marks of one byte each."""
+    return all(len((text or " ").encode("utf-8")) == 1 for text in (enc.delimiter, enc.decimal, enc.thousands))
+
+
 def csv_blocks(path, layout: CsvLayout, enc: Encoding, block_rows: int, bad_rows: str):
     """Blocks (X, y, skipped) through the encoding ``enc``, read by the compiled tokenizer (data/csvbytes.py),
     or with the csv module where it cannot (a delimiter or decimal mark of more than one byte)."""
-    if all(len((text or " ").encode("utf-8")) == 1 for text in (enc.delimiter, enc.decimal, enc.thousands)):
+    if _tokenized(enc):
         gather = max(1, min(block_rows, GATHER_BYTES // (8 * max(enc.width, 1))))
         yield from _gathered(csvbytes.token_blocks(path, layout.ncols, layout.header, enc, block_rows, bad_rows),
                              gather)
