@@ -45,6 +45,9 @@ class _Dense:
     def append(self, n: int, X) -> None:
         if isinstance(X, CsrRows):
             X = X.dense(self.width)
+        if X.dtype != self.X.dtype:  # NumPy converts faster than HDF5, to the same values (beyond range: inf)
+            with np.errstate(over="ignore"):
+                X = X.astype(self.X.dtype)
         self.X.resize(n + len(X), axis=0)
         self.X[n:] = X
 
