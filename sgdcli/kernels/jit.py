@@ -44,7 +44,7 @@ _PACKAGE = os.path.dirname(os.path.abspath(__file__))
 _checked: set[str] = set()
 
 
-def kernel(parallel: bool = False, callee: bool = False, exact: bool = False):
+def kernel(parallel: bool = False, callee: bool = False, exact: bool = False, inline: bool = False):
     """Compile with the project's flags, cached on disk.
 
     ``callee=True`` is for kernels that only other kernels call: Numba then
@@ -55,10 +55,15 @@ def kernel(parallel: bool = False, callee: bool = False, exact: bool = False):
     whole).  Such a kernel cannot be called from Python.  ``exact=True``
     compiles without the fast-math flags, for arithmetic that must round as
     IEEE 754 says (reading decimal numbers: 'arcp' would turn a division into
-    a multiplication by an inexact reciprocal).
+    a multiplication by an inexact reciprocal).  ``inline=True`` (a callee)
+    puts the kernel's code into each kernel that calls it, in Numba's IR,
+    where it is compiled with that caller's flags: for small helpers on a hot
+    path, where LLVM would otherwise keep a call whose arguments (seven for
+    each array) cost more than the work (the CSV tokenizer's number reading).
     """
+    callee = callee or inline
     jit = numba.njit(cache=True, nogil=True, fastmath=False if exact else FASTMATH, parallel=parallel,
-                     no_cpython_wrapper=callee, no_cfunc_wrapper=callee)
+                     no_cpython_wrapper=callee, no_cfunc_wrapper=callee, inline="always" if inline else "never")
 
     def decorate(fn):
         dispatcher = jit(fn)
