@@ -5,8 +5,8 @@ A number of at most 19 significant digits is ``m · 10^e`` with m an unsigned 64
 fast path).  Otherwise the Eisel–Lemire algorithm (Lemire, "Number parsing at a gigabyte per second",
 2021; the form of Go's strconv) multiplies m by a 128-bit truncation of 10^e and rounds, and says when the
 truncation leaves the rounding in doubt; the caller then hands the text to Python, as it does numbers of
-more digits and anything else (inf, nan, hex).  The helpers are inlined into the kernels that call them,
-which are compiled without fast-math (``exact``): the rounding of each operation is the point.
+more digits and anything else (inf, nan, hex).  Compiled without fast-math (``exact``): the rounding of
+each operation is the point.  The helpers are inlined into the tokenizer (a call cost more than the work).
 """
 
 from __future__ import annotations
@@ -41,7 +41,7 @@ LOW_NIBBLES, HIGH_NIBBLES = np.uint64(0x0F0F0F0F0F0F0F0F), np.uint64(0xF0F0F0F0F
 SIXES, THREES = np.uint64(0x0606060606060606), np.uint64(0x3333333333333333)
 
 
-@kernel(inline=True)
+@kernel(inline=True, exact=True)
 def _eisel_lemire(man, exp10, powers):
     """m · 10^e as a positive double, and whether it is certain (False: in doubt, or outside the normal
     range)."""
@@ -76,7 +76,7 @@ def _eisel_lemire(man, exp10, powers):
     return as_double((mantissa & MANTISSA) | (np.uint64(ret_exp2) << np.uint64(52))), True
 
 
-@kernel(inline=True)
+@kernel(inline=True, exact=True)
 def to_double(man, exp10, negative, powers, exact):
     """m · 10^e (negated where ``negative``) and whether it is certain; m < 10^19."""
     if man == np.uint64(0):
@@ -88,7 +88,7 @@ def to_double(man, exp10, negative, powers, exact):
     return (-value if negative else value), ok
 
 
-@kernel(inline=True)
+@kernel(inline=True, exact=True)
 def parse(buf, a, b, decimal, thousands, powers, exact):
     """The number in buf[a:b] (spaces around it allowed; the content of a quoted field): (value, status),
     status 0 for a number, 1 for an empty field, 2 for anything else (text, or a number this reader leaves
@@ -97,7 +97,7 @@ def parse(buf, a, b, decimal, thousands, powers, exact):
     return (value, status) if stop == b else (0.0, 2)  # a line break inside: text
 
 
-@kernel(inline=True)
+@kernel(inline=True, exact=True)
 def _digits(buf, i, end, man):
     """The run of decimal digits from buf[i] (before ``end``) appended to the significand ``man``, 8 at a
     time while 8 bytes in a row are digits (one load, three multiplications); (significand, the run's
@@ -117,7 +117,7 @@ def _digits(buf, i, end, man):
     return man, i
 
 
-@kernel(inline=True)
+@kernel(inline=True, exact=True)
 def _grouped(buf, i, end, delimiter, thousands):
     """The integer part with thousands separators (a separator after a digit is passed over): (significand,
     digits, its end)."""
@@ -134,7 +134,7 @@ def _grouped(buf, i, end, delimiter, thousands):
     return man, digits, i
 
 
-@kernel(inline=True)
+@kernel(inline=True, exact=True)
 def _leading_zero_digits(buf, a, b):
     """The zeros before the first other digit of buf[a:b] (a significand's digits, with its marks)."""
     zeros = 0
@@ -146,7 +146,7 @@ def _leading_zero_digits(buf, a, b):
     return zeros
 
 
-@kernel(inline=True)
+@kernel(inline=True, exact=True)
 def scan(buf, a, end, delimiter, decimal, thousands, powers, exact):
     """``parse`` of the unquoted field that starts at ``a``, fused with finding its end (the next delimiter,
     CR or LF, or ``end``): (value, status, the field's end).  One pass over the bytes of a number."""

@@ -56,14 +56,16 @@ def kernel(parallel: bool = False, callee: bool = False, exact: bool = False, in
     compiles without the fast-math flags, for arithmetic that must round as
     IEEE 754 says (reading decimal numbers: 'arcp' would turn a division into
     a multiplication by an inexact reciprocal).  ``inline=True`` (a callee)
-    puts the kernel's code into each kernel that calls it, in Numba's IR,
-    where it is compiled with that caller's flags: for small helpers on a hot
-    path, where LLVM would otherwise keep a call whose arguments (seven for
-    each array) cost more than the work (the CSV tokenizer's number reading).
+    has LLVM put the kernel's code into each kernel that calls it, for small
+    helpers on a hot path where LLVM would otherwise keep a call whose
+    arguments (seven for each array) cost more than the work (the CSV
+    tokenizer's number reading).  Numba's own inlining (``inline="always"``)
+    does the same in its IR, but retypes the code at every call site: it made
+    the tokenizer's first compile several times as long.
     """
     callee = callee or inline
     jit = numba.njit(cache=True, nogil=True, fastmath=False if exact else FASTMATH, parallel=parallel,
-                     no_cpython_wrapper=callee, no_cfunc_wrapper=callee, inline="always" if inline else "never")
+                     no_cpython_wrapper=callee, no_cfunc_wrapper=callee, forceinline=inline)
 
     def decorate(fn):
         dispatcher = jit(fn)
