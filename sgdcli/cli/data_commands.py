@@ -113,8 +113,9 @@ def info_cmd(file, json):
               help="CSV/TSV: this column holds per-row weights (>= 0), written as the dataset w for train "
                    "--sample-weight w, not as a feature. (Vowpal Wabbit importance weights go to w by themselves.)")
 @click.option("--engine", type=click.Choice(CSV_ENGINES), default=CONVERT.engine, show_default=True,
-              help="CSV/TSV reader: pyarrow (pip install 'sgdcli[fast-csv]', several times faster) or plain Python; "
-                   "auto takes pyarrow when installed and --bad-rows is error.")
+              help="CSV/TSV reader: sgdcli's compiled tokenizer (python; auto takes it: the faster in make bench) "
+                   "or pyarrow's (pip install 'sgdcli[fast-csv]'; only where --bad-rows is error and no column "
+                   "option but --label-column is given).")
 def convert_cmd(input, output, **kwargs):
     """Stream INPUT (CSV/TSV, LIBSVM/svmlight, Vowpal Wabbit text or .npy) into a chunked HDF5 file that train reads.
 

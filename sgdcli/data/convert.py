@@ -108,8 +108,7 @@ def convert(input, output, *, fmt: str | None = None, label_column: str | None =
     columns.check()
     if engine not in CSV_ENGINES:
         raise InputError(f"--engine: {engine!r} is not one of {', '.join(CSV_ENGINES)}")
-    arrow = pyarrow_available()
-    if engine == "pyarrow" and not arrow:
+    if engine == "pyarrow" and not pyarrow_available():
         raise RuntimeFailure("--engine pyarrow: pyarrow is not installed: pip install 'sgdcli[fast-csv]'")
     if y is not None and not os.path.isfile(y):
         raise InputError(f"--y {y}: no such file")
@@ -135,7 +134,7 @@ def convert(input, output, *, fmt: str | None = None, label_column: str | None =
             block_rows = _dense_rows(block_rows, width)
             written = dict(sparse=sparse, width=width, names=names, chunk_rows=chunk_rows, compression=compression,
                            dtype=dtype, encoding=enc)
-            if arrow and engine != "python" and bad_rows == "error" and columns.plain and columns.columns is None \
+            if engine == "pyarrow" and bad_rows == "error" and columns.plain and columns.columns is None \
                     and columns.ignore is None and columns.weight_column is None and not enc.label_names:
                 try:
                     rows, _, _, _ = writers.write(input, output, arrow_blocks(input, layout), **written)
