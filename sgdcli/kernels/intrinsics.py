@@ -82,18 +82,26 @@ def prefetch_span(typingctx, arr, start, count):
     return types.void(arr, start, count), codegen
 
 
-@intrinsic
-def leading_zeros(typingctx, x):
-    """Leading zero bits of an unsigned 64-bit integer (64 for 0)."""
-    if x != types.uint64:
-        return None
+def _zero_count(name: str):
+    """An intrinsic counting the zero bits at one end of an unsigned 64-bit integer (64 for 0): LLVM's
+    ``llvm.<name>.i64``, one instruction."""
 
-    def codegen(context, builder, signature, args):
-        fn = cgutils.get_or_insert_function(builder.module, ir.FunctionType(_I64, [_I64, ir.IntType(1)]),
-                                            "llvm.ctlz.i64")
-        return builder.call(fn, [args[0], ir.Constant(ir.IntType(1), 0)])
+    def typer(typingctx, x):
+        if x != types.uint64:
+            return None
 
-    return types.uint64(x), codegen
+        def codegen(context, builder, signature, args):
+            fn = cgutils.get_or_insert_function(builder.module, ir.FunctionType(_I64, [_I64, ir.IntType(1)]),
+                                                f"llvm.{name}.i64")
+            return builder.call(fn, [args[0], ir.Constant(ir.IntType(1), 0)])
+
+        return types.uint64(x), codegen
+
+    return intrinsic(typer)
+
+
+leading_zeros = _zero_count("ctlz")  # the zero bits above the highest one
+trailing_zeros = _zero_count("cttz")  # the zero bits below the lowest one
 
 
 @intrinsic
