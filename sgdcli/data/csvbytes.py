@@ -57,10 +57,14 @@ class TokenFields:
         """``numbers`` of several columns, as rows × columns arrays: the tokenizer's values, and Python's
         reading of the fields that were not plain numbers."""
         slots = [self.slot[c] for c in columns]
-        values = self.values[:, slots]
+        if slots and slots == list(range(slots[0], slots[0] + len(slots))):  # a run of slots: slices
+            values = self.values[:, slots[0]:slots[0] + len(slots)].copy()
+            irregular = self.status[:, slots[0]:slots[0] + len(slots)] != NUMBER
+        else:  # (take: rows in C order, as the writer wants them; indexing with a list gives Fortran order)
+            values = self.values.take(slots, axis=1)
+            irregular = self.status.take(slots, axis=1) != NUMBER
         missing = np.zeros(values.shape, dtype=bool)
         bad = np.zeros(values.shape, dtype=bool)
-        irregular = self.status[:, slots] != NUMBER
         if irregular.any():
             for i, j in zip(*np.nonzero(irregular)):
                 s = slots[j]

@@ -135,7 +135,8 @@ def decode(rows, enc: Encoding, bad_rows: str, path: str):
     """
     n = len(rows)
     reader = _Reader(enc)
-    X = np.zeros((n, enc.width))
+    starts = np.cumsum([0] + [f.width for f in enc.features])
+    X = np.zeros((n, int(starts[-1])))
     drop = np.zeros(n, dtype=bool)
     first: list = []  # (row, the error that stops the conversion there)
 
@@ -144,7 +145,6 @@ def decode(rows, enc: Encoding, bad_rows: str, path: str):
             first.append((i, bad))
         drop[i] = True
 
-    starts = np.cumsum([0] + [f.width for f in enc.features])
     numbers = [k for k, f in enumerate(enc.features) if f.kind == "number"]
     # every numeric column at once (one copy where the fields are all plain numbers), then what is irregular
     values, missing, bad = rows.numbers_of([enc.features[k].column for k in numbers], reader)
