@@ -334,15 +334,50 @@ def test_a_weight_column_becomes_the_sample_weights_w(tmp_path):
     assert (code, err.strip()) == (2, "sgdcli: error: --weight-column: column 'label' is the label (--label-column)")
 
 
-def test_a_hashed_model_says_to_convert_new_text_the_same_way(tmp_path):
-    path = tmp_path / "h.csv"
-    path.write_text("city,size,label\nParis,2.5,1\nOslo,1,0\nRome,3,1\nLima,0.5,0\n")
-    convert(path, tmp_path / "h.h5", hash_bits=8)
-    saved = _saved(train(tmp_path / "h.h5", TrainOptions(epochs=1, batch_size=2)), tmp_path)
-    code, _, err = cli("predict", saved, path, "-o", "-")
-    assert (code, err.strip()) == (2, f"sgdcli: error: {path}: {saved} was trained on features hashed into 2^8 "
-                                      f"columns, which predictions from text do not make yet; convert {path} with "
-                                      "--hash-bits 8 as its training data was and give the HDF5 file")
+def test_a_hashed_model_reads_new_csv_rows_hashed_as_convert_hashed_its_training_rows(tmp_path):
+    """By header name, in any order, other columns ignored, the same hash columns as convert --hash-bits: the
+    predictions bit for bit those from the converted file, from a file or standard input."""
+    rng = np.random.default_rng(4)
+    n = 400
+    table = pd.DataFrame({"size": rng.standard_normal(n), "city": rng.choice(["Paris", "Oslo", "Rome"], n),
+                          "note": "x", "code": rng.integers(0, 3, n)})
+    table.loc[::7, "size"] = np.nan
+    table["label"] = ((table["size"].fillna(0) + (table.city == "Oslo")) > 0.2).astype(int)
+    table.to_csv(tmp_path / "train.csv", index=False, na_rep="NA")
+    options = dict(hash_bits=9, categorical="city,code", ignore="note")
+    convert(tmp_path / "train.csv", tmp_path / "train.h5", **options)
+    saved = _saved(train(tmp_path / "train.h5", TrainOptions(epochs=2)), tmp_path)
+    new = table[["code", "label", "city", "size"]].assign(extra="y")
+    new.to_csv(tmp_path / "new.csv", index=False, na_rep="NA")
+    code, from_text, err = cli("predict", saved, tmp_path / "new.csv", "-o", "-", "--proba")
+    assert code == 0, err
+    code, from_h5, err = cli("predict", saved, tmp_path / "train.h5", "-o", "-", "--proba")
+    assert from_text == from_h5
+    piped = run("predict", saved, "-", "-o", "-", "--proba", input=new.drop(columns="label").to_csv(index=False))
+    assert (piped.returncode, piped.stdout) == (0, from_h5), piped.stderr
+    assert evaluate(saved, tmp_path / "new.csv") == evaluate(saved, tmp_path / "train.h5")
+    code, out, _ = cli("show", saved)
+    assert "features: 3 columns hashed by name into 2^9 columns; city, code as text (name=value)" in out
+
+
+def test_a_model_of_hashed_text_that_was_not_csv_says_to_convert_new_text(tmp_path):
+    (tmp_path / "d.vw").write_text("1 | a:1 b:2\n-1 | a:-1 c:1\n1 | b:1\n-1 | c:2\n")
+    convert(tmp_path / "d.vw", tmp_path / "d.h5", hash_bits=8)
+    saved = _saved(train(tmp_path / "d.h5", TrainOptions(epochs=1, batch_size=2)), tmp_path)
+    (tmp_path / "new.csv").write_text("a,b\n1,2\n")
+    code, _, err = cli("predict", saved, tmp_path / "new.csv", "-o", "-")
+    assert (code, err.strip()) == (2, f"sgdcli: error: {tmp_path / 'new.csv'}: {saved} was trained on features "
+                                      f"hashed from vw, not from a converted CSV file; convert {tmp_path / 'new.csv'} "
+                                      "as its training data was and give the HDF5 file")
+
+
+def test_a_weight_column_is_refused_with_hashing(tmp_path):
+    (tmp_path / "w.csv").write_text("a,weight,label\n1,2,0\n")
+    code, _, err = cli("convert", tmp_path / "w.csv", "-o", tmp_path / "w.h5", "--hash-bits", "4",
+                       "--weight-column", "weight")
+    assert (code, err.strip()) == (2, "sgdcli: error: --weight-column is not read with --hash-bits yet: convert "
+                                      "without hashing, or write the weights as a dataset of their own and give "
+                                      "train --sample-weight")
 
 
 @pytest.mark.parametrize("where", ["the first line", "line 3002"])

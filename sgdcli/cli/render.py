@@ -75,7 +75,11 @@ def encoding_lines(text: str | None) -> list[str]:
     lines = []
     if enc.get("label") is not None:
         lines.append(f"label: column {columns[enc['label']]!r}" + (", class names" if enc.get("label_names") else ""))
-    for f in enc["features"]:
+    if enc.get("hash_bits") is not None:
+        text = [f["name"] for f in enc["features"] if f["kind"] == "category"]
+        lines.append(f"features: {len(enc['features'])} columns hashed by name into 2^{enc['hash_bits']} columns"
+                     + (f"; {', '.join(text)} as text (name=value)" if text else ""))
+    for f in enc["features"] if enc.get("hash_bits") is None else []:
         if f["kind"] == "category":
             lines.append(f"{f['name']}: one-hot, {len(f['categories'])} values and other")
         elif f.get("fill") is not None:

@@ -25,7 +25,8 @@ from sgdcli.data import textfiles, writers
 from sgdcli.data.atomic import check_writable
 from sgdcli.data import csvcolumns
 from sgdcli.data.csvcolumns import ColumnOptions
-from sgdcli.data.csvtext import ArrowGaveUp, arrow_blocks, csv_blocks, csv_layout, encoding_of, hashed_blocks
+from sgdcli.data.csvtext import (ArrowGaveUp, arrow_blocks, csv_blocks, csv_layout, encoding_of, hashed_blocks,
+                                 hashed_encoding)
 from sgdcli.data.csvtext import pyarrow_available
 from sgdcli.data.hashing import Hasher
 from sgdcli.data.rowblocks import dense_blocks, sparse_blocks
@@ -118,7 +119,7 @@ def convert(input, output, *, fmt: str | None = None, label_column: str | None =
     hasher = Hasher(hash_bits) if hash_bits is not None else None
     if sparse is None:
         sparse = fmt in _SPARSE_FORMATS or hasher is not None
-    names = None
+    names = hashed = None
     if fmt == "npy":
         blocks, width = _npy_blocks(input, y, label_column, block_rows)
     elif fmt in _SPARSE_FORMATS:
@@ -126,7 +127,8 @@ def convert(input, output, *, fmt: str | None = None, label_column: str | None =
     else:
         layout = csv_layout(input, "\t" if fmt == "tsv" and delimiter is None else delimiter, header, label_column)
         if hasher is not None:
-            blocks, width = hashed_blocks(input, layout, hasher, block_rows, bad_rows, columns), hasher.width
+            hashed = hashed_encoding(input, layout, hasher, columns)
+            blocks, width = hashed_blocks(input, layout, hasher, hashed, block_rows, bad_rows), hasher.width
         else:
             enc = encoding_of(input, layout, columns, block_rows)
             width = enc.width
@@ -149,7 +151,7 @@ def convert(input, output, *, fmt: str | None = None, label_column: str | None =
     hashing = hasher.params(fmt) if hasher is not None else None
     rows, skipped, width, weighted = writers.write(input, output, blocks, sparse=sparse, width=width, names=names,
                                                    chunk_rows=chunk_rows, compression=compression, dtype=dtype,
-                                                   hashing=hashing)
+                                                   hashing=hashing, encoding=hashed)
     return Converted(rows=rows, features=width, skipped=skipped, format=fmt, feature_names=names, sparse=sparse,
                      hashing=hashing, weights="w" if weighted else None)
 

@@ -90,7 +90,8 @@ class Feature:
 @dataclasses.dataclass
 class Encoding:
     """How rows of a file with the columns ``columns`` become features, and the label (column ``label``;
-    ``label_names``: its values are class names, not numbers)."""
+    ``label_names``: its values are class names, not numbers); with ``hash_bits``, the features' names (and
+    text values) are hashed into columns (csvtext.hashed_rows)."""
 
     columns: list[str]
     label: int | None
@@ -103,9 +104,12 @@ class Encoding:
     delimiter: str = ","
     header: bool = True  # the columns are known by the header's names (else by position)
     weight: int | None = None  # the column of per-row weights (--weight-column), not a feature
+    hash_bits: int | None = None  # the features hashed into 2^hash_bits columns (data/hashing.py), not one-hot
 
     @property
     def width(self) -> int:
+        if self.hash_bits is not None:
+            return 1 << self.hash_bits
         return sum(f.width for f in self.features)
 
     def feature_names(self) -> list[str]:

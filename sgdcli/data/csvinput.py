@@ -3,15 +3,18 @@ their model was trained with (data/csvcolumns.py): the same columns by name, cat
 number formats, so that ``predict`` and ``evaluate`` take text straight from a shell pipe.
 
 Columns are found by their header names where the training file had a header (in any order, others
-ignored), else by position; the rows are read by convert's compiled tokenizer (data/csvbytes.py).  A missing value that the training file had no fill for is an error: a
-prediction is owed for every row, so none can be skipped.  Training itself reads HDF5, whose rows the
-shuffle can visit in any order.
+ignored), else by position; the rows are read by convert's compiled tokenizer (data/csvbytes.py), or,
+where the training file's features were hashed (``--hash-bits``), split by the csv module and hashed as
+convert hashed them (csvtext.hashed_rows).  A missing value that the training file had no fill for is an
+error: a prediction is owed for every row, so none can be skipped.  Training itself reads HDF5, whose rows
+the shuffle can visit in any order.
 """
 
 from __future__ import annotations
 
 import csv
 import dataclasses
+import io
 import os
 import sys
 
@@ -19,6 +22,9 @@ import numpy as np
 
 from sgdcli.data import csvbytes, textfiles
 from sgdcli.data.csvcolumns import Encoding
+from sgdcli.data.csvtext import hashed_rows, text_rows
+from sgdcli.data.hashing import Hasher
+from sgdcli.data.sparse import CsrRows
 from sgdcli.data.rowblocks import BadRow
 from sgdcli.errors import InputError
 
@@ -73,6 +79,11 @@ class EncodedRows:
     def width(self) -> int:
         return self.enc.width
 
+    @property
+    def row_values(self) -> int:
+        """The values a row holds in memory: its features, or its columns where they are hashed."""
+        return len(self.enc.features) if self.enc.hash_bits is not None else self.enc.width
+
     def _remap(self, first: list[str]) -> Encoding:
         """The trained encoding with each column where this file has it."""
         trained, where = self.trained, self.path
@@ -101,7 +112,17 @@ class EncodedRows:
                                    weight=None)
 
     def blocks(self, block_rows: int):
-        """(X float32 rows × width, labels or None) per block of up to ``block_rows`` rows, in order."""
+        """(X, labels or None) per block of up to ``block_rows`` rows, in order: X float32 rows × width, or CSR
+        rows (data/rowblocks.py) where the features are hashed."""
+        if self.enc.hash_bits is not None:  # split by the csv module: hashing reads each field in Python anyway
+            text = io.TextIOWrapper(io.BufferedReader(_Joined(self.data, self.fh)), newline="",
+                                    encoding="utf-8-sig" if self.line == 1 else "utf-8")
+            rows = text_rows(self.path, text, self.delimiter, False, self.line)
+            for X, y, _ in hashed_rows(self.path, rows, self.ncols, self.enc, Hasher(self.enc.hash_bits), block_rows,
+                                       "error", self.with_label):
+                if X.n_rows:  # values as a converted file stores them (float32), for the same scores
+                    yield CsrRows(X.data.astype(np.float32), X.indices, X.indptr), (y if self.with_label else None)
+            return
         for X, y, _, _ in csvbytes.token_blocks(self.path, self.ncols, False, self.enc, block_rows, "error", self.fh,
                                                 self.data, self.line, _refuse):
             if len(X):
@@ -116,6 +137,25 @@ class EncodedRows:
 
     def __exit__(self, *exc):
         self.close()
+
+
+class _Joined(io.RawIOBase):
+    """The bytes already read, then the rest of the binary input (left open: it may be standard input)."""
+
+    def __init__(self, head: bytes, fh):
+        self.head, self.fh = memoryview(head), fh
+
+    def readable(self) -> bool:
+        return True
+
+    def readinto(self, buffer) -> int:
+        if len(self.head):
+            n = min(len(buffer), len(self.head))
+            buffer[:n], self.head = self.head[:n], self.head[n:]
+            return n
+        data = self.fh.read(len(buffer))
+        buffer[:len(data)] = data
+        return len(data)
 
 
 def _refuse(path: str, bad: BadRow):

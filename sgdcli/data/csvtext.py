@@ -91,12 +91,18 @@ def csv_layout(path, delimiter, header, label_column) -> CsvLayout:
 
 def _rows(path, layout: CsvLayout, fh):
     """(line number, fields) of the data lines."""
-    reader = csv.reader(fh, delimiter=layout.delimiter)
+    yield from text_rows(path, fh, layout.delimiter, layout.header)
+
+
+def text_rows(path, fh, delimiter: str, header: bool, first_line: int = 1):
+    """(line number, fields) of the records of the text stream ``fh`` read by the csv module, the first on
+    line ``first_line``; the first record left out where it is a ``header``."""
+    reader = csv.reader(fh, delimiter=delimiter)
     try:
         for row in reader:
-            if reader.line_num == 1 and layout.header:
+            if reader.line_num == 1 and header:
                 continue
-            yield reader.line_num, row
+            yield first_line - 1 + reader.line_num, row
     except UnicodeDecodeError as exc:
         raise textfiles.not_utf8(path, exc) from None
     except csv.Error as exc:
@@ -104,12 +110,12 @@ def _rows(path, layout: CsvLayout, fh):
 
 
 
-def _fields(line, fields, layout: CsvLayout) -> bool:
+def _fields(line, fields, ncols: int) -> bool:
     """Whether the row holds data (False: a blank line); BadRow for a wrong field count."""
     if not fields or (len(fields) == 1 and not fields[0].strip()):
         return False
-    if len(fields) != layout.ncols:
-        raise BadRow(f"line {line}", f"{len(fields)} fields, expected {layout.ncols}")
+    if len(fields) != ncols:
+        raise BadRow(f"line {line}", f"{len(fields)} fields, expected {ncols}")
     return True
 
 
@@ -120,7 +126,7 @@ def row_blocks(path, layout: CsvLayout, block_rows: int, bad_rows: str):
     with open_input(path) as fh:
         for line, fields in _rows(path, layout, fh):
             try:
-                if not _fields(line, fields, layout):
+                if not _fields(line, fields, layout.ncols):
                     continue
             except BadRow as bad:
                 if bad_rows == "error":
@@ -213,16 +219,33 @@ def csv_blocks(path, layout: CsvLayout, enc: Encoding, block_rows: int, bad_rows
         yield X, y, skipped + dropped, w
 
 
-def hashed_blocks(path, layout: CsvLayout, hasher: Hasher, block_rows, bad_rows, options: ColumnOptions):
-    """Blocks (CsrRows, y, skipped) of the features hashed by column name (and text value): the columns
-    ``options`` keeps; a missing value is no feature, a --categorical column's values always text."""
+def hashed_encoding(path, layout: CsvLayout, hasher: Hasher, options: ColumnOptions) -> Encoding:
+    """The encoding of a file whose features are hashed (``hash_bits``): which columns, read how; kept with
+    X and the model, so that new rows as text are hashed the same way (data/csvinput.py)."""
+    if options.weight_column is not None:
+        raise InputError("--weight-column is not read with --hash-bits yet: convert without hashing, or write the "
+                         "weights as a dataset of their own and give train --sample-weight")
     enc = csvcolumns.plan(layout.names, layout.ncols, layout.label, options, path)
-    features = [(f.column, layout.names[f.column] if layout.names else str(f.column + 1), f.kind == "category")
+    enc.delimiter, enc.header, enc.hash_bits = layout.delimiter, layout.names is not None, hasher.bits
+    return enc
+
+
+def hashed_blocks(path, layout: CsvLayout, hasher: Hasher, enc: Encoding, block_rows, bad_rows):
+    """Blocks (CsrRows, y, skipped) of the features of ``path`` hashed through ``enc`` (``hashed_rows``)."""
+    with open_input(path) as fh:
+        yield from hashed_rows(path, _rows(path, layout, fh), layout.ncols, enc, hasher, block_rows, bad_rows)
+
+
+def hashed_rows(path, rows, ncols: int, enc: Encoding, hasher: Hasher, block_rows, bad_rows, label: bool = True):
+    """Blocks (CsrRows, y, skipped) of ``rows`` ((line, fields) of ``ncols`` fields) with the features hashed
+    by column name (and text value): the columns ``enc`` keeps; a missing value is no feature, a
+    --categorical column's values always text.  Without ``label`` the labels are zeros."""
+    features = [(f.column, enc.columns[f.column] if enc.header else str(f.column + 1), f.kind == "category")
                 for f in enc.features]
     reader = csvdecode.reader_of(enc)
 
     def parse(line, fields, columns, values):
-        if not _fields(line, fields, layout):
+        if not _fields(line, fields, ncols):
             return None
         for c, name, categorical in features:
             text = fields[c].strip()
@@ -233,10 +256,9 @@ def hashed_blocks(path, layout: CsvLayout, hasher: Hasher, block_rows, bad_rows,
                 hasher.add(f"{name}={text}", 1.0, columns, values)
             elif value != 0:
                 hasher.add(name, value, columns, values)
-        return number(fields[layout.label], f"line {line}, column {layout.label + 1}")
+        return number(fields[enc.label], f"line {line}, column {enc.label + 1}") if label else 0.0
 
-    with open_input(path) as fh:
-        yield from sparse_blocks(path, _rows(path, layout, fh), parse, block_rows, bad_rows)
+    yield from sparse_blocks(path, rows, parse, block_rows, bad_rows)
 
 
 def pyarrow_available() -> bool:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import numpy as np
 from numba import prange
 
 from sgdcli.kernels.intrinsics import AHEAD, prefetch_row
@@ -40,3 +41,13 @@ def scores(X, rows, We, out):
             out[r, k] = acc
     return out
 
+
+
+def csr_scores(X, We):
+    """Raw scores of CSR rows (``data``, ``indices``, ``indptr``, ``n_rows``: data/rowblocks.py's CsrRows) in
+    O(nonzeros): out[i, k] = We[k, :d]·x_i + We[k, d]."""
+    row_of = np.repeat(np.arange(X.n_rows), np.diff(X.indptr))
+    S = np.empty((X.n_rows, We.shape[0]))
+    for k in range(We.shape[0]):
+        S[:, k] = np.bincount(row_of, weights=X.data * We[k, X.indices], minlength=X.n_rows) + We[k, -1]
+    return S

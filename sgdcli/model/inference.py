@@ -18,7 +18,7 @@ from sgdcli.data.table import Table, numbered
 from sgdcli.errors import InputError
 from sgdcli.kernels import losses
 from sgdcli.kernels.rows import first_nonfinite_row
-from sgdcli.kernels.scoring import scores
+from sgdcli.kernels.scoring import csr_scores, scores
 from sgdcli.data import csvinput
 from sgdcli.model import outputs, textinference
 from sgdcli.model import weights as weights_mod
@@ -78,10 +78,7 @@ def _sparse_scores(table: Table, block: Block, rows: np.ndarray, We: np.ndarray)
     if bad.any() and np.isin(row_of[bad], rows).any():
         first = int(np.min(row_of[bad][np.isin(row_of[bad], rows)]))
         raise InputError(f"{table.path}:{table.x_name}: non-finite feature value at row {block.start + first}")
-    S = np.empty((X.n_rows, We.shape[0]))
-    for k in range(We.shape[0]):
-        S[:, k] = np.bincount(row_of, weights=X.data * We[k, X.indices], minlength=X.n_rows) + We[k, -1]
-    return S[rows]
+    return csr_scores(X, We)[rows]
 
 
 def measure_part(table: Table, objective: tuple, labels: Labels, We: np.ndarray, memory: int,

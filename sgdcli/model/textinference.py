@@ -5,10 +5,13 @@ from __future__ import annotations
 
 import numpy as np
 
+from sgdcli.data import hashing
 from sgdcli.data.csvinput import EncodedRows
+from sgdcli.data.hashing import Hasher
+from sgdcli.data.sparse import CsrRows
 from sgdcli.errors import InputError
 from sgdcli.kernels import losses
-from sgdcli.kernels.scoring import scores
+from sgdcli.kernels.scoring import csr_scores, scores
 from sgdcli.model.file import Model
 from sgdcli.model.measurement import Measurement
 
@@ -25,16 +28,20 @@ def open_rows(model: Model, data, with_label: bool, source: str, hdf5_only: dict
         raise InputError(f"{', '.join(given)}: {'applies' if len(given) == 1 else 'apply'} to HDF5 input; {data} "
                          "is read as CSV text through the model's own columns")
     text = model.training.get("encoding")
-    if text is None and model.training.get("hashing"):
-        bits = model.training["hashing"]["bits"]
-        raise InputError(f"{data}: {source or 'the model'} was trained on features hashed into 2^{bits} columns, "
-                         f"which predictions from text do not make yet; convert {data} with --hash-bits {bits} as "
-                         "its training data was and give the HDF5 file")
+    trained = model.training.get("hashing")
+    if text is None and trained:
+        raise InputError(f"{data}: {source or 'the model'} was trained on features hashed from "
+                         f"{trained.get('source', 'text')}, not from a converted CSV file; convert {data} as its "
+                         "training data was and give the HDF5 file")
     if text is None:
         raise InputError(f"{data}: CSV text is read through the columns of the CSV file a model was trained on, and "
                          f"{source or 'the model'} was not trained on a converted CSV file; convert {data} as its "
                          "training data was and give the HDF5 file")
     rows = EncodedRows(data, text, with_label)
+    if rows.enc.hash_bits is not None and not hashing.same(trained, Hasher(rows.enc.hash_bits).params("csv")):
+        rows.close()
+        raise InputError(f"{data}: {source or 'the model'} was trained on features hashed otherwise than sgdcli "
+                         "hashes them; convert the rows as its training data was and give the HDF5 file")
     if rows.width != model.n_features:
         rows.close()
         raise InputError(f"{data}: its columns make {rows.width} features but the model has {model.n_features}")
@@ -51,7 +58,7 @@ def evaluate_rows(model: Model, rows: EncodedRows, memory: int) -> dict:
     code = losses.loss_of(model.objective)
     We = model.raw_weights()
     names = model.training.get("class_names")
-    for X, y in rows.blocks(block_rows(rows.width, memory)):
+    for X, y in rows.blocks(block_rows(rows.row_values, memory)):
         if names is not None:
             y = _codes(y, names, rows.path)
         encoded = model.labels.encode(np.asarray(y, dtype=np.float64), rows.path)
@@ -63,13 +70,17 @@ def predict_rows(model: Model, rows: EncodedRows, memory: int, write) -> int:
     """Call ``write(start, stop, S)`` with the raw scores of every block; returns the row count."""
     We = model.raw_weights()
     n = 0
-    for X, _ in rows.blocks(block_rows(rows.width, memory)):
-        write(n, n + len(X), _scores(X, We))
-        n += len(X)
+    for X, _ in rows.blocks(block_rows(rows.row_values, memory)):
+        S = _scores(X, We)
+        write(n, n + len(S), S)
+        n += len(S)
     return n
 
 
-def _scores(X: np.ndarray, We: np.ndarray) -> np.ndarray:
+def _scores(X, We: np.ndarray) -> np.ndarray:
+    """Raw scores of float32 rows, or of CSR rows (hashed features)."""
+    if isinstance(X, CsrRows):
+        return csr_scores(X, We)
     return scores(X, np.arange(len(X), dtype=np.int64), We, np.empty((len(X), We.shape[0])))
 
 
