@@ -11,7 +11,7 @@ import json
 
 from sgdcli.options import format_size
 from sgdcli.reporting.records import dumps
-from sgdcli.reporting.reporter import format_rate
+from sgdcli.reporting.reporter import counted, format_rate
 
 
 def json_text(value, indent: int | None = None) -> str:
@@ -98,8 +98,9 @@ def encoding_lines(text: str | None) -> list[str]:
 def trained(model, output) -> str:
     """``sgdcli train``'s summary: the model written, then its final losses and validation metrics."""
     t = model.training
-    lines = [f"model {output}: {model.model}, {model.n_features} features, {t['epochs_run']} epochs × "
-             f"{t['iterations_per_epoch']} iterations (batch {t['batch_size']}, lr {t['lr']:.4g})"]
+    lines = [f"model {output}: {model.model}, {counted(model.n_features, 'feature')}, "
+             f"{counted(t['epochs_run'], 'epoch')} × {counted(t['iterations_per_epoch'], 'iteration')} "
+             f"(batch {t['batch_size']}, lr {t['lr']:.4g})"]
     if not model.history:  # --epochs 0 with --init: the initial model, rewritten
         return lines[0] + f"\nno epochs: the model of --init {model.options.get('init')}, unchanged"
     lines += [f"{key} {number(value)}" for key, value in model.history[-1].items()

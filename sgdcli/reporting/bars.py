@@ -5,7 +5,7 @@ from __future__ import annotations
 import sys
 import time
 
-from sgdcli.reporting.reporter import Reporter, epoch_summary, format_rate, loss_curves
+from sgdcli.reporting.reporter import Reporter, epoch_summary, format_rate, loss_curves, training_line
 
 
 class RichReporter(Reporter):
@@ -30,7 +30,7 @@ class RichReporter(Reporter):
             transient=False,
         )
         self.progress.start()
-        self.console.print(f"training on {rows} rows: {epochs} epochs × {iterations} iterations of batch {batch_size}, lr {lr:.4g}")
+        self.console.print(training_line(epochs=epochs, iterations=iterations, rows=rows, batch_size=batch_size, lr=lr))
         self.epoch_task = self.progress.add_task("epoch", total=epochs, info="")
         self.iter_task = self.progress.add_task("iteration", total=iterations, info="")
 

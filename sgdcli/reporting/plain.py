@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import time
 
-from sgdcli.reporting.reporter import Reporter, clock_text, epoch_summary, format_rate
+from sgdcli.reporting.reporter import Reporter, clock_text, epoch_summary, format_rate, training_line
 
 INTERVAL = 5.0  # seconds between progress lines: a log a person can read, a cron mail that stays short
 
@@ -51,7 +51,7 @@ class PlainReporter(Reporter):
 
     def begin(self, *, epochs, iterations, rows, batch_size, lr):
         self.epochs, self.iterations = epochs, iterations
-        self._write(f"training on {rows} rows: {epochs} epochs × {iterations} iterations of batch {batch_size}, lr {lr:.4g}")
+        self._write(training_line(epochs=epochs, iterations=iterations, rows=rows, batch_size=batch_size, lr=lr))
 
     def epoch_start(self, epoch):
         self._t0 = self.clock()

@@ -25,8 +25,19 @@ class Reporter:
     def close(self) -> None: ...
 
 
+def counted(n: int, noun: str) -> str:
+    """``n`` and the noun, plural unless n is 1: "1 iteration", "562 iterations"."""
+    return f"{n} {noun}" + ("" if n == 1 else "s")
+
+
+def training_line(*, epochs, iterations, rows, batch_size, lr) -> str:
+    """The line a run begins with: what one epoch is, in iterations of the batch size."""
+    return (f"training on {counted(rows, 'row')}: {counted(epochs, 'epoch')} × {counted(iterations, 'iteration')} "
+            f"of batch {batch_size}, lr {lr:.4g}")
+
+
 def epoch_summary(record: dict, epochs: int) -> str:
-    parts = [f"epoch {record['epoch']}/{epochs}", f"{record['iterations']} iterations", f"train_loss {record['train_loss']:.6g}"]
+    parts = [f"epoch {record['epoch']}/{epochs}", counted(record["iterations"], "iteration"), f"train_loss {record['train_loss']:.6g}"]
     for key in ("val_loss", "val_accuracy", "val_rmse"):
         if key in record:
             parts.append(f"{key} {record[key]:.6g}")
