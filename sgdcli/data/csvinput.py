@@ -24,8 +24,8 @@ from sgdcli.data import csvbytes, textfiles
 from sgdcli.data.csvcolumns import Encoding
 from sgdcli.data.csvtext import hashed_rows, text_rows
 from sgdcli.data.hashing import Hasher
-from sgdcli.data.sparse import CsrRows
 from sgdcli.data.rowblocks import BadRow
+from sgdcli.data.sparse import CsrRows
 from sgdcli.errors import InputError
 
 STDIN = "-"
