@@ -371,13 +371,22 @@ def test_a_model_of_hashed_text_that_was_not_csv_says_to_convert_new_text(tmp_pa
                                       "as its training data was and give the HDF5 file")
 
 
-def test_a_weight_column_is_refused_with_hashing(tmp_path):
-    (tmp_path / "w.csv").write_text("a,weight,label\n1,2,0\n")
-    code, _, err = cli("convert", tmp_path / "w.csv", "-o", tmp_path / "w.h5", "--hash-bits", "4",
-                       "--weight-column", "weight")
-    assert (code, err.strip()) == (2, "sgdcli: error: --weight-column is not read with --hash-bits yet: convert "
-                                      "without hashing, or write the weights as a dataset of their own and give "
-                                      "train --sample-weight")
+def test_a_weight_column_of_hashed_rows_becomes_w_and_no_feature(tmp_path):
+    path = tmp_path / "w.csv"
+    path.write_text("a,weight,city,label\n1,2,Oslo,0\n\n2,0.5,Rome,1\n3,1,Oslo,0\n")
+    result = convert(path, tmp_path / "w.h5", hash_bits=6, weight_column="weight")
+    assert result.weights == "w"
+    with h5py.File(tmp_path / "w.h5") as f:
+        assert f["w"][()].tolist() == [2.0, 0.5, 1.0]
+        assert f["X"]["indptr"][()].tolist() == [0, 2, 4, 6]  # a and city=...: the weight is no feature
+    path.write_text("a,weight,city,label\n1,2,Oslo,0\n2,NA,Rome,1\n3,-1,Oslo,0\n")
+    code, _, err = cli("convert", path, "-o", tmp_path / "x.h5", "--hash-bits", "6", "--weight-column", "weight")
+    assert (code, err.strip()) == (2, f"sgdcli: error: {path}: line 3, column 2 (weight): missing weight (--bad-rows "
+                                      "skip leaves such rows out)")
+    assert not (tmp_path / "x.h5").exists()
+    result = convert(path, tmp_path / "s.h5", hash_bits=6, weight_column="weight", bad_rows="skip")
+    with h5py.File(tmp_path / "s.h5") as f:
+        assert (result.skipped, f["w"][()].tolist(), f["y"][()].tolist()) == (2, [2.0], [0.0])
 
 
 @pytest.mark.parametrize("where", ["the first line", "line 3002"])

@@ -151,7 +151,9 @@ def convert(input, output, *, fmt: str | None = None, label_column: str | None =
     hashing = hasher.params(fmt) if hasher is not None else None
     rows, skipped, width, weighted = writers.write(input, output, blocks, sparse=sparse, width=width, names=names,
                                                    chunk_rows=chunk_rows, compression=compression, dtype=dtype,
-                                                   hashing=hashing, encoding=hashed)
+                                                   hashing=hashing, encoding=hashed,
+                                                   weights="always" if hashed is not None and hashed.weight is not None
+                                                   else "auto")
     return Converted(rows=rows, features=width, skipped=skipped, format=fmt, feature_names=names, sparse=sparse,
                      hashing=hashing, weights="w" if weighted else None)
 

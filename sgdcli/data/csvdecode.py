@@ -153,7 +153,7 @@ def decode(rows, enc: Encoding, bad_rows: str, path: str):
         if bad[:, j].any():
             i = int(np.argmax(bad[:, j]))
             text = rows.texts(f.column)[i].strip()
-            refuse(i, BadRow(_where(rows.line(i), f.column, enc), f"cannot read {text!r} as a number",
+            refuse(i, BadRow(where(rows.line(i), f.column, enc), f"cannot read {text!r} as a number",
                              f"declare the column with --categorical {f.name}, or leave it out with --ignore "
                              f"{f.name}; --bad-rows skip leaves such rows out"))
             drop[bad[:, j]] = True
@@ -163,7 +163,7 @@ def decode(rows, enc: Encoding, bad_rows: str, path: str):
                 if enc.missing == "error":
                     i = int(gaps[0])
                     text = rows.texts(f.column)[i].strip()
-                    refuse(i, InputError(f"{path}: {_where(rows.line(i), f.column, enc)}: missing value "
+                    refuse(i, InputError(f"{path}: {where(rows.line(i), f.column, enc)}: missing value "
                                          f"{text!r}; --missing zero or mean fills missing values, "
                                          "--missing skip leaves their rows out (--na-values says what is "
                                          "missing)"), always=True)
@@ -190,7 +190,7 @@ def decode(rows, enc: Encoding, bad_rows: str, path: str):
         for i in np.flatnonzero(missing | bad | ~(w >= 0) | ~np.isfinite(w)):
             text = rows.texts(enc.weight)[i].strip()
             why = "missing weight" if missing[i] else f"weight {text!r} is not a finite number >= 0"
-            refuse(int(i), BadRow(_where(rows.line(i), enc.weight, enc), why))
+            refuse(int(i), BadRow(where(rows.line(i), enc.weight, enc), why))
     if first:
         raise min(first, key=lambda item: item[0])[1]
     if not drop.any():
@@ -206,16 +206,16 @@ def _labels(rows, enc: Encoding, reader: _Reader, refuse):
     if enc.label_names:
         names, missing = reader.texts(rows.texts(enc.label))
         for i in np.flatnonzero(missing):
-            refuse(int(i), BadRow(_where(rows.line(i), enc.label, enc), "missing label"))
+            refuse(int(i), BadRow(where(rows.line(i), enc.label, enc), "missing label"))
         return np.array(names, dtype=object)
     values, missing, bad = rows.numbers(enc.label, reader)
     for i in np.flatnonzero(missing | bad):
         why = "missing label" if missing[i] else f"cannot read {rows.texts(enc.label)[i].strip()!r} as a number"
-        refuse(int(i), BadRow(_where(rows.line(i), enc.label, enc), why))
+        refuse(int(i), BadRow(where(rows.line(i), enc.label, enc), why))
     return values
 
 
-def _where(line: int, column: int, enc: Encoding) -> str:
+def where(line: int, column: int, enc: Encoding) -> str:
     name = enc.columns[column]
     return f"line {line}, column {column + 1}" + ("" if name == str(column) else f" ({name})")
 

@@ -16,6 +16,7 @@ from __future__ import annotations
 import contextlib
 import csv
 import dataclasses
+import math
 
 import numpy as np
 
@@ -222,16 +223,14 @@ def csv_blocks(path, layout: CsvLayout, enc: Encoding, block_rows: int, bad_rows
 def hashed_encoding(path, layout: CsvLayout, hasher: Hasher, options: ColumnOptions) -> Encoding:
     """The encoding of a file whose features are hashed (``hash_bits``): which columns, read how; kept with
     X and the model, so that new rows as text are hashed the same way (data/csvinput.py)."""
-    if options.weight_column is not None:
-        raise InputError("--weight-column is not read with --hash-bits yet: convert without hashing, or write the "
-                         "weights as a dataset of their own and give train --sample-weight")
     enc = csvcolumns.plan(layout.names, layout.ncols, layout.label, options, path)
     enc.delimiter, enc.header, enc.hash_bits = layout.delimiter, layout.names is not None, hasher.bits
     return enc
 
 
 def hashed_blocks(path, layout: CsvLayout, hasher: Hasher, enc: Encoding, block_rows, bad_rows):
-    """Blocks (CsrRows, y, skipped) of the features of ``path`` hashed through ``enc`` (``hashed_rows``)."""
+    """Blocks (CsrRows, y, skipped[, weights]) of the features of ``path`` hashed through ``enc``
+    (``hashed_rows``)."""
     with open_input(path) as fh:
         yield from hashed_rows(path, _rows(path, layout, fh), layout.ncols, enc, hasher, block_rows, bad_rows)
 
@@ -239,10 +238,21 @@ def hashed_blocks(path, layout: CsvLayout, hasher: Hasher, enc: Encoding, block_
 def hashed_rows(path, rows, ncols: int, enc: Encoding, hasher: Hasher, block_rows, bad_rows, label: bool = True):
     """Blocks (CsrRows, y, skipped) of ``rows`` ((line, fields) of ``ncols`` fields) with the features hashed
     by column name (and text value): the columns ``enc`` keeps; a missing value is no feature, a
-    --categorical column's values always text.  Without ``label`` the labels are zeros."""
+    --categorical column's values always text.  Without ``label`` the labels are zeros.  With a weight
+    column (``enc.weight``), each block also carries its rows' weights, numbers >= 0."""
     features = [(f.column, enc.columns[f.column] if enc.header else str(f.column + 1), f.kind == "category")
                 for f in enc.features]
     reader = csvdecode.reader_of(enc)
+    weights: list[float] = []  # the accepted rows' weights, in order (a row is accepted after its weight)
+
+    def weight_of(line, fields) -> float:
+        text = fields[enc.weight].strip()
+        value = reader.number(text)
+        if value is None or not (value >= 0 and math.isfinite(value)):
+            where = csvdecode.where(line, enc.weight, enc)
+            raise BadRow(where, "missing weight" if text in reader.na else f"weight {text!r} is not a finite "
+                         "number >= 0")
+        return value
 
     def parse(line, fields, columns, values):
         if not _fields(line, fields, ncols):
@@ -256,9 +266,17 @@ def hashed_rows(path, rows, ncols: int, enc: Encoding, hasher: Hasher, block_row
                 hasher.add(f"{name}={text}", 1.0, columns, values)
             elif value != 0:
                 hasher.add(name, value, columns, values)
-        return number(fields[enc.label], f"line {line}, column {enc.label + 1}") if label else 0.0
+        target = number(fields[enc.label], f"line {line}, column {enc.label + 1}") if label else 0.0
+        if enc.weight is not None:
+            weights.append(weight_of(line, fields))
+        return target
 
-    yield from sparse_blocks(path, rows, parse, block_rows, bad_rows)
+    for X, y, skipped in sparse_blocks(path, rows, parse, block_rows, bad_rows):
+        if enc.weight is None:
+            yield X, y, skipped
+        else:
+            yield X, y, skipped, np.array(weights[:len(y)])
+            del weights[:len(y)]
 
 
 def pyarrow_available() -> bool:
