@@ -177,11 +177,28 @@ def test_the_model_file_keeps_the_optimizers_state(days, tmp_path):
     assert load_model(tmp_path / "adam.h5").optimizer is None  # read only when asked
 
 
+def test_a_model_early_stopping_took_from_an_earlier_epoch_keeps_no_optimizer_state(days, tmp_path):
+    """Its optimizer's state went on to later epochs; the weights are the best epoch's."""
+    d, first, _, _ = days
+    with h5py.File(first) as f:  # the training rows with their labels flipped: a better fit scores them worse
+        flipped = write_table(tmp_path / "flipped.h5", f["X"][()], 1 - f["y"][()])
+    options = dict(optimizer="adam", lr=0.001, schedule="constant", early_stopping=True, patience=1, epochs=5,
+                   val=str(flipped))
+    model = train(first, TrainOptions(**options), output=tmp_path / "early.h5")
+    assert (model.training["best_epoch"], model.training["epochs_run"]) == (1, 2)
+    with h5py.File(tmp_path / "early.h5") as f:
+        assert "optimizer" not in f
+    last = train(first, TrainOptions(**{**options, "val": None, "early_stopping": False, "epochs": 2}),
+                 output=tmp_path / "last.h5")
+    with h5py.File(tmp_path / "last.h5") as f:  # the weights of the last epoch: its state is kept
+        assert "optimizer" in f and last.training["epochs_run"] == 2
+
+
 @pytest.mark.parametrize("args,message", [
     (["--init-optimizer"], "--init-optimizer: applies with --init only"),
     (["--init", "{d}/sgd.h5", "--init-optimizer", "--optimizer", "sgd"],
-     "--init-optimizer: {d}/sgd.h5 keeps no optimizer state (its run used --optimizer sgd without --average, or an "
-     "sgdcli that did not keep it)"),
+     "--init-optimizer: {d}/sgd.h5 keeps no optimizer state (its run used --optimizer sgd without --average, its "
+     "early stopping kept an epoch before the last, or an sgdcli that did not keep it)"),
     (["--init", "{d}/day1-model.h5", "--init-optimizer", "--optimizer", "adam"],
      "--init-optimizer: {d}/day1-model.h5 was trained with --optimizer nesterov; this run uses --optimizer adam"),
     (["--init", "{d}/day1-model.h5", "--init-optimizer", "--restandardize"],

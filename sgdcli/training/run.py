@@ -400,7 +400,10 @@ class Run:
             history=self.history,
             fingerprint=self.table.fingerprint(),
             versions=versions(),
-            optimizer={"optimizer": opts.optimizer, "updates": self.state.iterations + self.clock,
+            # an earlier epoch kept by early stopping: the optimizer's state now belongs to later weights
+            optimizer=None if self.stopper is not None and self.stopper.best_params is not None
+            and self.stopper.best_epoch != len(self.history) else
+            {"optimizer": opts.optimizer, "updates": self.state.iterations + self.clock,
                        "slots": {**{name: self.state.slots[i].copy() for name, i in self._kept_slots().items()},
                                  # the weights are the average: the optimizer goes on from the last iterate
                                  **({"iterate": self.state.W.copy()} if opts.average else {})}},

@@ -98,7 +98,8 @@ def optimizer_clock(init: WarmStart, optimizer: str) -> int:
     state = init.model.optimizer
     if state is None:
         raise InputError(f"--init-optimizer: {init.path} keeps no optimizer state (its run used --optimizer sgd "
-                         "without --average, or an sgdcli that did not keep it)")
+                         "without --average, its early stopping kept an epoch before the last, or an sgdcli that "
+                         "did not keep it)")
     if state["optimizer"] != optimizer:
         raise InputError(f"--init-optimizer: {init.path} was trained with --optimizer {state['optimizer']}; this "
                          f"run uses --optimizer {optimizer}")
