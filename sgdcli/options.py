@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import dataclasses
 import math
-import re
 
 from sgdcli.errors import InputError
 
@@ -124,20 +123,6 @@ def metrics_of(model: str) -> tuple[str, ...]:
     return METRICS[task_of(model)] + MODEL_METRICS.get(model, ())
 
 
-_SIZE_RE = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*([kmgt]?)(?:i?b)?\s*$", re.IGNORECASE)
-_UNITS = {"": 1, "k": 2**10, "m": 2**20, "g": 2**30, "t": 2**40}
-
-
-def parse_size(text: str | int) -> int:
-    """Parse ``512M``, ``1.5G``, ``64KiB`` or a plain byte count (binary units)."""
-    if isinstance(text, int):
-        return text
-    m = _SIZE_RE.match(str(text))
-    if not m:
-        raise InputError(f"--memory: cannot read size {text!r}; use e.g. 512M or 2G")
-    return int(float(m.group(1)) * _UNITS[m.group(2).lower()])
-
-
 def parse_batch_size(text: str | int | None) -> int | None:
     """``full`` (or None) means full-batch gradient descent; otherwise an integer."""
     if text is None or (isinstance(text, str) and text.strip().lower() == "full"):
@@ -147,22 +132,6 @@ def parse_batch_size(text: str | int | None) -> int | None:
     except (TypeError, ValueError):
         raise InputError(f"--batch-size: expected a positive integer or 'full', got {text!r}") from None
     return value
-
-
-def size_text(n: int) -> str:
-    """``n`` bytes as ``parse_size`` reads it back, in the largest whole binary unit: 268435456 -> '256M'."""
-    for unit in ("T", "G", "M", "K"):
-        if n % _UNITS[unit.lower()] == 0 and n >= _UNITS[unit.lower()]:
-            return f"{n // _UNITS[unit.lower()]}{unit}"
-    return str(n)
-
-
-def format_size(n: float) -> str:
-    for unit in ("B", "KiB", "MiB", "GiB", "TiB"):
-        if abs(n) < 1024 or unit == "TiB":
-            return f"{n:.0f} {unit}" if unit == "B" else f"{n:.1f} {unit}"
-        n /= 1024
-    raise AssertionError("unreachable")
 
 
 def _option(default, help: str, **cli):

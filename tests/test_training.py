@@ -12,7 +12,8 @@ import pytest
 
 from sgdcli import evaluate, train
 from sgdcli.model.metrics import BinaryMetrics, RegressionMetrics
-from sgdcli.options import TrainOptions, parse_size
+from sgdcli.options import TrainOptions
+from sgdcli.sizes import parse_size
 from sgdcli.reporting.plain import PlainReporter
 from sgdcli.kernels.schedules import lr_at
 from sgdcli.kernels.state import kernel_config

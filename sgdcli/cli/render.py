@@ -8,10 +8,9 @@ from __future__ import annotations
 
 import json
 
-
-from sgdcli.options import format_size
 from sgdcli.reporting.records import dumps
 from sgdcli.reporting.reporter import counted, format_rate
+from sgdcli.sizes import format_size
 
 
 def json_text(value, indent: int | None = None) -> str:

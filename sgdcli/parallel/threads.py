@@ -15,7 +15,8 @@ from sgdcli.data.table import Table
 from sgdcli.engine.epoch import EpochPlan, EpochResult, Position
 from sgdcli.errors import DivergedError, InputError, RuntimeFailure, WorkLost
 from sgdcli.kernels.state import KernelConfig, TrainState
-from sgdcli.options import TrainOptions, format_size
+from sgdcli.options import TrainOptions
+from sgdcli.sizes import format_size
 from sgdcli.parallel.averaging import (Abandoned, FileRef, Job, Round, RoundResult, RoundTrainer, sync_steps,
                                        train_round)
 from sgdcli.parallel.local import LocalExecutor

@@ -19,7 +19,8 @@ from sgdcli.errors import InputError
 from sgdcli.model import labels as labels_mod
 from sgdcli.model.labels import Labels
 from sgdcli.model.weights import Weighting
-from sgdcli.options import TrainOptions, format_size, task_of
+from sgdcli.options import TrainOptions, task_of
+from sgdcli.sizes import format_size
 
 
 @dataclasses.dataclass(frozen=True)

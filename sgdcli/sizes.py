@@ -1,0 +1,37 @@
+"""Byte sizes as people write them (``512M``, ``1.5G``, ``64KiB``) and as sgdcli prints them."""
+
+from __future__ import annotations
+
+import re
+
+from sgdcli.errors import InputError
+
+_SIZE_RE = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*([kmgt]?)(?:i?b)?\s*$", re.IGNORECASE)
+_UNITS = {"": 1, "k": 2**10, "m": 2**20, "g": 2**30, "t": 2**40}
+
+
+def parse_size(text: str | int) -> int:
+    """Parse ``512M``, ``1.5G``, ``64KiB`` or a plain byte count (binary units)."""
+    if isinstance(text, int):
+        return text
+    m = _SIZE_RE.match(str(text))
+    if not m:
+        raise InputError(f"--memory: cannot read size {text!r}; use e.g. 512M or 2G")
+    return int(float(m.group(1)) * _UNITS[m.group(2).lower()])
+
+
+def size_text(n: int) -> str:
+    """``n`` bytes as ``parse_size`` reads it back, in the largest whole binary unit: 268435456 -> '256M'."""
+    for unit in ("T", "G", "M", "K"):
+        if n % _UNITS[unit.lower()] == 0 and n >= _UNITS[unit.lower()]:
+            return f"{n // _UNITS[unit.lower()]}{unit}"
+    return str(n)
+
+
+def format_size(n: float) -> str:
+    """``n`` bytes for people to read: '512 B', '1.5 MiB'."""
+    for unit in ("B", "KiB", "MiB", "GiB", "TiB"):
+        if abs(n) < 1024 or unit == "TiB":
+            return f"{n:.0f} {unit}" if unit == "B" else f"{n:.1f} {unit}"
+        n /= 1024
+    raise AssertionError("unreachable")
