@@ -67,6 +67,7 @@ bench: $(VENV)/.installed-bench
 	$(PY) bench/defaults.py $(filter --quick,$(BENCH_ARGS))
 	$(PY) bench/layouts.py $(filter --quick,$(BENCH_ARGS))
 	$(PY) bench/sparse_kernel.py
+	$(PY) bench/epoch_parts.py $(filter --quick,$(BENCH_ARGS))
 	$(PY) bench/sparse.py $(filter --quick,$(BENCH_ARGS))
 	$(PY) bench/csvread.py $(filter --quick,$(BENCH_ARGS))
 

@@ -1,0 +1,115 @@
+"""Where a training epoch's time goes: the parts of the dense kernel's row loop, each alone, side by side.
+
+Rows of 100 float32 features in memory (1,000,000; 200,000 with --quick), visited in file order on one
+thread, as ``_accumulate_one`` (kernels/batches.py) visits them: two rows at a time, one pass over the
+weights scoring both, one pass adding both to the gradient.  Each case adds one part to the one before:
+
+- the read pass: the rows summed, the fastest any epoch can go (the issue 15 targets are ratios to it);
+- score + gradient in float64 (the kernels' arithmetic), then the same in float32 (what float32 weights
+  would save);
+- the float64 loop with the logistic loss and its derivative (``losses.loss_grad_one``: an exp, a log1p
+  and a division a row), which is what ``sgdcli train --model logistic`` runs.
+
+Prints nanoseconds a row and the ratio to the read pass for each (median of the rounds, interleaved);
+raw figures go to bench/results/<date>-epoch-parts.json.
+
+    python bench/epoch_parts.py [--quick] [--rounds N]
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import statistics
+import sys
+import time
+
+import numba
+import numpy as np
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+
+from run import save_record  # noqa: E402
+
+from sgdcli.kernels import losses  # noqa: E402
+from sgdcli.kernels.jit import FASTMATH  # noqa: E402
+
+FEATURES = 100
+
+
+@numba.njit(fastmath=FASTMATH, nogil=True)
+def read_pass(X):
+    total = 0.0
+    for i in range(X.shape[0]):
+        total += X[i]
+    return total
+
+
+@numba.njit(fastmath=FASTMATH, nogil=True)
+def score_and_gradient(X, d, w, grad, y, objective, with_loss):
+    """Pairs of rows scored in one pass over ``w`` and added to ``grad`` in one pass; the derivative is the
+    logistic loss's where ``with_loss``, else a stand-in as cheap as a multiplication."""
+    total = 0.0
+    small = w.dtype.type(1e-9)
+    for r in range(0, X.shape[0] // d - 1, 2):
+        x = X[r * d:(r + 1) * d]
+        x2 = X[(r + 1) * d:(r + 2) * d]
+        z = w[d]
+        z2 = z
+        for j in range(d):
+            z += w[j] * x[j]
+            z2 += w[j] * x2[j]
+        if with_loss:
+            loss, dz = losses.loss_grad_one(objective, z, y[r])
+            loss2, dz2 = losses.loss_grad_one(objective, z2, y[r + 1])
+            total += loss + loss2
+        else:
+            dz, dz2 = z, z2
+            total += z + z2
+        dz *= small  # (a step's scale: the weights stay where they are)
+        dz2 *= small
+        for j in range(d):
+            grad[j] += dz * x[j] + dz2 * x2[j]
+        grad[d] += dz + dz2
+    return total
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    ap.add_argument("--quick", action="store_true")
+    ap.add_argument("--rounds", type=int, default=7)
+    args = ap.parse_args()
+    rows = 200_000 if args.quick else 1_000_000
+    rng = np.random.default_rng(0)
+    X = rng.standard_normal(rows * FEATURES).astype(np.float32)
+    y = (rng.random(rows) > 0.5).astype(np.float64)
+    objective = losses.loss_of(("logistic", 0.0))
+    w64 = rng.standard_normal(FEATURES + 1) * 0.01
+    w32 = w64.astype(np.float32)
+    cases = {
+        "read pass": lambda: read_pass(X),
+        "score + gradient, float64": lambda: score_and_gradient(X, FEATURES, w64, np.zeros(FEATURES + 1), y, objective,
+                                                                 False),
+        "score + gradient, float32": lambda: score_and_gradient(X, FEATURES, w32, np.zeros(FEATURES + 1, np.float32),
+                                                                 y, objective, False),
+        "float64 + logistic loss": lambda: score_and_gradient(X, FEATURES, w64, np.zeros(FEATURES + 1), y, objective,
+                                                               True),
+    }
+    seconds = {case: [] for case in cases}
+    for fn in cases.values():
+        fn()  # compiled, and the rows in the caches as far as they fit
+    for _ in range(args.rounds):
+        for case, fn in cases.items():
+            t0 = time.perf_counter()
+            fn()
+            seconds[case].append(time.perf_counter() - t0)
+    ns = {case: statistics.median(s) / rows * 1e9 for case, s in seconds.items()}
+    print(f"{rows:,} rows x {FEATURES} float32 features in memory, file order, 1 thread (median of {args.rounds})")
+    for case, value in ns.items():
+        print(f"  {case:28s} {value:6.1f} ns a row  {value / ns['read pass']:5.2f}x the read pass")
+    print(f"  the logistic loss's share of its loop: {1 - ns['score + gradient, float64'] / ns['float64 + logistic loss']:.0%}")
+    print(f"\nraw figures: {save_record('epoch-parts', args.quick, rows=rows, features=FEATURES, seconds=seconds)}")
+
+
+if __name__ == "__main__":
+    main()
