@@ -120,7 +120,8 @@ def main() -> None:
     print(f"{rows:,} rows x {FEATURES} float32 features in memory, file order, 1 thread (median of {args.rounds})")
     for case, value in ns.items():
         print(f"  {case:28s} {value:6.1f} ns a row  {value / ns['read pass']:5.2f}x the read pass")
-    print(f"  the logistic loss's share of its loop: {1 - ns['score + gradient, float64'] / ns['float64 + logistic loss']:.0%}")
+    share = 1 - ns["score + gradient, float64"] / ns["float64 + logistic loss"]
+    print(f"  the logistic loss's share of its loop: {share:.0%}")
     print(f"\nraw figures: {save_record('epoch-parts', args.quick, rows=rows, features=FEATURES, seconds=seconds)}")
 
 

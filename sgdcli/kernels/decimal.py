@@ -100,11 +100,11 @@ def parse(buf, a, b, decimal, thousands, powers, exact):
 
 @kernel(inline=True, exact=True)
 def _digits(buf, i, end, man):
-    """The run of decimal digits from buf[i] (before ``end``) appended to the significand ``man``: (significand,
-    the run's end).  Up to 8 digits at a time without a branch on their count: one load, a mask of the
-    bytes that are digits, those that begin the word shifted to its top (the zero bytes shifted in read as
-    leading zeros) and combined in pairs, fours and eights by three multiplications.  More than 19 digits overflow ``man``:
-    the caller counts them."""
+    """The run of decimal digits from buf[i] (before ``end``) appended to the significand ``man``:
+    (significand, the run's end).  Up to 8 digits at a time without a branch on their count: one load, a
+    mask of the bytes that are digits, those that begin the word shifted to its top (the zero bytes shifted
+    in read as leading zeros) and combined in pairs, fours and eights by three multiplications.  More than
+    19 digits overflow ``man``: the caller counts them."""
     while i + 8 <= end:
         word = load8(buf, i)
         # a zero byte for each digit (adding 6 carries only out of a byte that is no digit, into later bytes)

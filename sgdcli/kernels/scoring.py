@@ -42,9 +42,8 @@ def scores(X, rows, We, out):
     return out
 
 
-
 def csr_scores(X, We):
-    """Raw scores of CSR rows (``data``, ``indices``, ``indptr``, ``n_rows``: data/rowblocks.py's CsrRows) in
+    """Raw scores of CSR rows (``data``, ``indices``, ``indptr``, ``n_rows``: data/sparse.py's CsrRows) in
     O(nonzeros): out[i, k] = We[k, :d]·x_i + We[k, d]."""
     row_of = np.repeat(np.arange(X.n_rows), np.diff(X.indptr))
     S = np.empty((X.n_rows, We.shape[0]))

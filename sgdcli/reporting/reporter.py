@@ -37,7 +37,8 @@ def training_line(*, epochs, iterations, rows, batch_size, lr) -> str:
 
 
 def epoch_summary(record: dict, epochs: int) -> str:
-    parts = [f"epoch {record['epoch']}/{epochs}", counted(record["iterations"], "iteration"), f"train_loss {record['train_loss']:.6g}"]
+    parts = [f"epoch {record['epoch']}/{epochs}", counted(record["iterations"], "iteration"),
+             f"train_loss {record['train_loss']:.6g}"]
     for key in ("val_loss", "val_accuracy", "val_rmse"):
         if key in record:
             parts.append(f"{key} {record[key]:.6g}")
