@@ -279,6 +279,16 @@ def test_evaluate_json_has_exactly_the_metric_keys(tmp_path, model):
     assert result["rows"] == 500
 
 
+def test_counts_of_one_are_singular(tmp_path):
+    X, y = make_problem("binary", n=300, d=1, seed=8)
+    path = write_table(tmp_path / "d.h5", X, y)
+    proc = run("train", path, "-o", tmp_path / "m.h5", "--progress", "plain", "--epochs", "1", "--batch-size",
+               "full", check=True)
+    assert proc.stdout.startswith(f"model {tmp_path / 'm.h5'}: logistic, 1 feature, 1 epoch × 1 iteration (batch ")
+    assert "training on 300 rows: 1 epoch × 1 iteration of batch 300" in proc.stderr
+    assert "epoch 1/1, 1 iteration, train_loss" in proc.stderr
+
+
 def test_train_predict_evaluate_show_round_trip(tmp_path):
     X, y = make_problem("binary", n=1000, d=4, seed=8)
     y = np.where(y == 1, 7, 3)

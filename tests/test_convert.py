@@ -47,6 +47,14 @@ def test_csv_round_trip_trains_like_the_same_data_written_directly(tmp_path):
         assert np.array_equal(m["weights"][()], n["weights"][()])
 
 
+def test_auto_reads_csv_with_the_tokenizer_even_where_pyarrow_is_installed(tmp_path):
+    pytest.importorskip("pyarrow")
+    X, y = make_problem("binary", n=200, d=3, seed=2)
+    path = write_csv(tmp_path / "d.csv", X, y)
+    code, out, err = cli("convert", path, "-o", tmp_path / "d.h5")
+    assert (code, out.strip()) == (0, f"wrote {tmp_path / 'd.h5'}: 200 rows × 3 features from csv"), err
+
+
 @pytest.mark.parametrize("header,label_at,delimiter", [(True, 2, ","), (False, 0, "\t"), (True, 5, ";")])
 def test_pyarrow_reads_exactly_what_the_plain_reader_reads(tmp_path, header, label_at, delimiter):
     pytest.importorskip("pyarrow")
