@@ -139,10 +139,11 @@ def test_row_losses_match_reference():
         np.testing.assert_allclose(got, want, rtol=1e-10, err_msg=model)
 
 
-@pytest.mark.parametrize("model,k_out", [("linear", 1), ("softmax", 3)])
+@pytest.mark.parametrize("model,k_out", [("linear", 1), ("logistic", 1), ("softmax", 3)])
 @pytest.mark.parametrize("bad", [6, 16, 17])
 def test_nonfinite_feature_is_reported_with_its_row(bad, model, k_out):
-    """Batches of 7: row 6 ends a batch alone, 16 and 17 are the first and second of a pair."""
+    """Batches of 7: row 6 ends a batch alone, 16 and 17 are the first and second of a pair (the logistic
+    loop's third and fourth of four)."""
     X, y, order = problem(model, n=30)
     X[bad, 2] = np.nan
     opts = naive.options(model=model)

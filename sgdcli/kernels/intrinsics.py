@@ -1,6 +1,6 @@
 """Machine-level helpers that Numba does not expose: software prefetch, and single-instruction bit
 operations (leading and trailing zero counts, the high half of a 64-bit product, a double from its bits,
-an unaligned 8-byte load) for reading decimal text (decimal.py).
+an unaligned 8-byte load) for reading decimal text (decimal.py), and a double's bits for vecmath.py.
 
 Rows of a shuffled block are visited in random order.  A block is larger than
 the caches, so without help each row is a cache (and TLB) miss that the
@@ -127,6 +127,18 @@ def as_double(typingctx, bits):
         return builder.bitcast(args[0], ir.DoubleType())
 
     return types.float64(bits), codegen
+
+
+@intrinsic
+def bits_of(typingctx, x):
+    """The IEEE 754 bits of the double ``x``, as an unsigned 64-bit integer (``as_double``'s inverse)."""
+    if x != types.float64:
+        return None
+
+    def codegen(context, builder, signature, args):
+        return builder.bitcast(args[0], _I64)
+
+    return types.uint64(x), codegen
 
 
 @intrinsic

@@ -38,13 +38,15 @@ except ImportError:  # Windows has no flock: caches there go unlocked
 import numba
 
 FASTMATH = {"nsz", "arcp", "contract", "afn", "reassoc"}
+VECTOR_MATH = FASTMATH - {"reassoc"}  # the order of operations as written: see ``kernel(vector=True)``
 STAMP = "sgdcli-sources.sha256"
 LOCK = "sgdcli-cache.lock"
 _PACKAGE = os.path.dirname(os.path.abspath(__file__))
 _checked: set[str] = set()
 
 
-def kernel(parallel: bool = False, callee: bool = False, exact: bool = False, inline: bool = False):
+def kernel(parallel: bool = False, callee: bool = False, exact: bool = False, inline: bool = False,
+           vector: bool = False):
     """Compile with the project's flags, cached on disk.
 
     ``callee=True`` is for kernels that only other kernels call: Numba then
@@ -61,10 +63,22 @@ def kernel(parallel: bool = False, callee: bool = False, exact: bool = False, in
     arguments (seven for each array) cost more than the work (the CSV
     tokenizer's number reading).  Numba's own inlining (``inline="always"``)
     does the same in its IR, but retypes the code at every call site: it made
-    the tokenizer's first compile several times as long.
+    the tokenizer's first compile several times as long.  LLVM keeps each
+    instruction's own flags when it inlines, so an inlined kernel computes as
+    compiled whatever its caller's flags.
+
+    ``vector=True`` is for element-wise arithmetic meant to be vectorized
+    (vecmath.py): the fast-math flags without ``reassoc``, which would fold
+    away a range reduction's rounding constant (``(x + 1.5·2⁵²) − 1.5·2⁵²``
+    becomes ``x``), and float division without Python's zero-divisor check,
+    a branch to an exception that keeps LLVM from vectorizing any loop that
+    divides.  A zero divisor then gives ±inf or NaN, as IEEE 754 says; the
+    callers' checks for non-finite losses see those.
     """
     callee = callee or inline
-    jit = numba.njit(cache=True, nogil=True, fastmath=False if exact else FASTMATH, parallel=parallel,
+    flags = False if exact else VECTOR_MATH if vector else FASTMATH
+    jit = numba.njit(cache=True, nogil=True, fastmath=flags, parallel=parallel,
+                     error_model="numpy" if vector else "python",
                      no_cpython_wrapper=callee, no_cfunc_wrapper=callee, forceinline=inline)
 
     def decorate(fn):

@@ -22,7 +22,9 @@ import numpy as np
 from numba import prange
 
 from sgdcli.kernels.jit import kernel
+from sgdcli.kernels.vecmath import exp_nonpositive, log1p_unit
 
+ROWS_TOGETHER = 4  # rows logistic_rows takes at once: a vector of four doubles
 LINEAR, LOGISTIC, SOFTMAX, HINGE, HUBER, QUANTILE, POISSON, SQUARED_HINGE, MODIFIED_HUBER = range(9)
 CODES = {"linear": LINEAR, "logistic": LOGISTIC, "softmax": SOFTMAX, "hinge": HINGE, "huber": HUBER,
          "quantile": QUANTILE, "poisson": POISSON, "squared_hinge": SQUARED_HINGE, "modified_huber": MODIFIED_HUBER}
@@ -53,10 +55,44 @@ def loss_grad_one(loss, z, target):
     in registers, faster than going through ``loss_grad``'s arrays.
     """
     value, dz = _loss_grad_one(loss[0], loss[1], z, target)
-    if loss[2] is None:
+    return _class_weighed(loss[2], target, value, dz)
+
+
+@kernel(inline=True)
+def _class_weighed(weights, target, value, dz):
+    if weights is None:
         return value, dz
-    w = _class_weight(loss[2], int(target))
+    w = _class_weight(weights, int(target))
     return w * value, w * dz
+
+
+@kernel(inline=True, vector=True)
+def logistic_rows(loss, z, y, sw, r, m):
+    """The logistic loss of the ``ROWS_TOGETHER`` rows from ``r`` whose scores are ``z``, of which the first
+    ``m`` count: returns their summed loss, and ``z`` becomes their derivatives, each weighted as
+    ``loss_grad_one`` and ``weighed`` weight them (rows past ``m`` get 0; they are scored as row ``r``, so
+    they are finite where it is).  A loop without branches or calls, which LLVM turns into vector
+    instructions (vecmath.py).
+    """
+    total = 0.0
+    for q in range(ROWS_TOGETHER):
+        i = r + q if q < m else r
+        value, dz = _logistic(z[q], y[i])
+        value, dz = weighed(sw, i, *_class_weighed(loss[2], y[i], value, dz))
+        keep = 1.0 if q < m else 0.0
+        total += keep * value
+        z[q] = keep * dz
+    return total
+
+
+@kernel(inline=True, vector=True)
+def _logistic(z, target):
+    """log(1 + e^z) − t·z and its derivative, with e = exp(−|z|) ≤ 1, so that nothing overflows; no branch
+    (once a model fits, the sign of z is a coin flip to the CPU)."""
+    e = exp_nonpositive(-abs(z))
+    inv = 1.0 / (1.0 + e)
+    p = inv if z >= 0 else e * inv
+    return log1p_unit(e) + max(z, 0.0) - target * z, p - target
 
 
 @kernel(callee=True)
@@ -86,12 +122,7 @@ def _loss_grad_one(model, param, z, target):
         r = z - target
         return 0.5 * r * r, r
     if model == LOGISTIC:
-        # log(1 + e^z) − t·z with e = exp(−|z|) ≤ 1, so nothing overflows; no
-        # branch (once a model fits, the sign of z is a coin flip to the CPU).
-        e = math.exp(-abs(z))
-        inv = 1.0 / (1.0 + e)
-        p = inv if z >= 0 else e * inv
-        return math.log1p(e) + max(z, 0.0) - target * z, p - target
+        return _logistic(z, target)
     if model == HUBER:  # squared within epsilon of the target, linear beyond
         r = z - target
         eps = param

@@ -23,6 +23,7 @@ from __future__ import annotations
 import math
 
 from sgdcli.kernels.jit import kernel
+from sgdcli.kernels.rows import is_finite
 
 SUB_ROWS = 256  # rows per part: a shift this close to the part's mean keeps the one-pass sums exact to rounding
 N, PART, PART_ROWS = 0, 1, 2  # counts: weight merged, weight of the unfinished part, rows of it
@@ -92,7 +93,7 @@ def add_moments(X, rows, counts, mean, m2, shift, s1, s2, w=None):
         if counts[PART_ROWS] == SUB_ROWS or r == k - 1:
             finite = True
             for j in range(d):
-                finite = finite and math.isfinite(s1[j])
+                finite = finite and is_finite(s1[j])
             if not finite:
                 return _first_bad(X, rows, r + 1)
             if counts[PART_ROWS] == SUB_ROWS:

@@ -15,7 +15,7 @@ from sgdcli.kernels.intrinsics import AHEAD, prefetch_span
 from sgdcli.kernels.jit import kernel
 from sgdcli.kernels.losses import loss_grad_one, weighed
 from sgdcli.kernels.optimizers import MOMENTUM, NESTEROV, SGD
-from sgdcli.kernels.rows import has_nonfinite
+from sgdcli.kernels.rows import has_nonfinite, is_finite
 from sgdcli.kernels.schedules import lr_at
 from sgdcli.kernels.state import BAD, BAD_ROW, DIVERGED, EPOCH, EPOCH_LOSS, EPOCH_ROWS, OK, T, KernelConfig
 
@@ -51,7 +51,7 @@ def train_block_pure_sgd(cfg, X, y, rows, center, scale, w, counters, sums, velo
                 z += w[j] * x[j]
         loss, dz = loss_grad_one(cfg.loss, z, y[r])
         loss, dz = weighed(sw, r, loss, dz)
-        if not math.isfinite(loss):
+        if not is_finite(loss):
             if has_nonfinite(x):
                 counters[BAD] = r
                 return BAD_ROW

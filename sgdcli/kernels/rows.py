@@ -4,7 +4,26 @@ from __future__ import annotations
 
 import math
 
+import numpy as np
+
+from sgdcli.kernels.intrinsics import bits_of
 from sgdcli.kernels.jit import kernel
+
+_EXPONENT = np.uint64(0x7FF0000000000000)  # all ones in the exponent field: ±inf and NaN
+
+
+@kernel(inline=True)
+def is_finite(x):
+    """Whether the computed double ``x`` is finite, tested on its bits.
+
+    ``math.isfinite`` compiles to ``x − x == x − x`` (NaN for NaN and ±inf),
+    and under the kernels' fast-math flags LLVM may cancel ``x − x`` to 0 when
+    ``x`` is a sum it can reassociate: the check of a sum of losses then
+    passed NaN (tests/test_kernels.py, a bad row under the logistic loop).  The
+    exponent bits cannot be optimized away.  Values loaded from arrays keep
+    ``math.isfinite``, which vectorizes over rows.
+    """
+    return (bits_of(x) & _EXPONENT) != _EXPONENT
 
 
 @kernel(callee=True)

@@ -44,6 +44,7 @@ from sgdcli.kernels.intrinsics import AHEAD, prefetch_span
 from sgdcli.kernels.jit import kernel
 from sgdcli.kernels.losses import loss_grad, loss_grad_one, weighed, weighed_scores
 from sgdcli.kernels.optimizers import ADAGRAD, RMSPROP, SGD, SLOT_A, SLOT_B, step
+from sgdcli.kernels.rows import is_finite
 from sgdcli.kernels.schedules import lr_at
 from sgdcli.kernels.state import BAD, BAD_ROW, DIVERGED, EPOCH, EPOCH_LOSS, EPOCH_ROWS, FILL, OK, T
 
@@ -284,7 +285,7 @@ def train_block_sparse(cfg, data, indices, starts, lens, y, scale, W, G, slots, 
                         acc += W[k, indices[e]] * (data[e] * scale[indices[e]])
                 s[k] = W[k, d] + a * acc
             loss = weighed_scores(sw, r, loss_grad(cfg.loss, s, y[r], g), g)
-        if not math.isfinite(loss):
+        if not is_finite(loss):
             for e in range(lo, hi):
                 if not math.isfinite(data[e]):
                     counters[BAD] = r
