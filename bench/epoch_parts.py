@@ -7,8 +7,11 @@ weights scoring both, one pass adding both to the gradient.  Each case adds one 
 - the read pass: the rows summed, the fastest any epoch can go (the issue 15 targets are ratios to it);
 - score + gradient in float64 (the kernels' arithmetic), then the same in float32 (what float32 weights
   would save);
-- the float64 loop with the logistic loss and its derivative (``losses.loss_grad_one``: an exp, a log1p
-  and a division a row), which is what ``sgdcli train --model logistic`` runs.
+- the float64 loop with the logistic loss and its derivative one row at a time through the C library's
+  ``exp`` and ``log1p`` (scalar calls), as the kernel did before kernels/vecmath.py;
+- what ``sgdcli train --model logistic`` runs now (``batches._accumulate_logistic``): four rows scored in
+  one pass over the weights, their losses in one loop that compiles to vector instructions
+  (``losses.logistic_rows``), then one pass adding the four to the gradient.
 
 Prints nanoseconds a row and the ratio to the read pass for each (median of the rounds, interleaved);
 raw figures go to bench/results/<date>-epoch-parts.json.
@@ -19,6 +22,7 @@ raw figures go to bench/results/<date>-epoch-parts.json.
 from __future__ import annotations
 
 import argparse
+import math
 import os
 import sys
 import time
@@ -69,8 +73,16 @@ def score_and_gradient(X, d, w, grad):
 
 
 @numba.njit(fastmath=FASTMATH, nogil=True)
-def with_logistic_loss(X, d, w, grad, y, objective):
-    """``score_and_gradient`` with the logistic loss and its derivative of each row's score."""
+def _libm_logistic(z, target):
+    e = math.exp(-abs(z))
+    inv = 1.0 / (1.0 + e)
+    p = inv if z >= 0 else e * inv
+    return math.log1p(e) + max(z, 0.0) - target * z, p - target
+
+
+@numba.njit(fastmath=FASTMATH, nogil=True)
+def with_logistic_loss(X, d, w, grad, y):
+    """``score_and_gradient`` with the logistic loss and its derivative of each row's score, through libm."""
     total = 0.0
     small = w.dtype.type(1e-9)
     for r in range(0, X.shape[0] // d - 1, 2):
@@ -81,13 +93,43 @@ def with_logistic_loss(X, d, w, grad, y, objective):
         for j in range(d):
             z += w[j] * x[j]
             z2 += w[j] * x2[j]
-        loss, dz = losses.loss_grad_one(objective, z, y[r])
-        loss2, dz2 = losses.loss_grad_one(objective, z2, y[r + 1])
+        loss, dz = _libm_logistic(z, y[r])
+        loss2, dz2 = _libm_logistic(z2, y[r + 1])
         total += loss + loss2
         dz, dz2 = dz * small, dz2 * small
         for j in range(d):
             grad[j] += dz * x[j] + dz2 * x2[j]
         grad[d] += dz + dz2
+    return total
+
+
+@numba.njit(fastmath=FASTMATH, nogil=True)
+def four_rows_logistic(X, d, w, grad, y, objective, z):
+    """Four rows scored together, their logistic losses in one vector loop, then added to ``grad`` together."""
+    total = 0.0
+    for r in range(0, X.shape[0] // d - 3, 4):
+        x0 = X[r * d:(r + 1) * d]
+        x1 = X[(r + 1) * d:(r + 2) * d]
+        x2 = X[(r + 2) * d:(r + 3) * d]
+        x3 = X[(r + 3) * d:(r + 4) * d]
+        s0 = w[d]
+        s1 = s0
+        s2 = s0
+        s3 = s0
+        for j in range(d):
+            s0 += w[j] * x0[j]
+            s1 += w[j] * x1[j]
+            s2 += w[j] * x2[j]
+            s3 += w[j] * x3[j]
+        z[0] = s0
+        z[1] = s1
+        z[2] = s2
+        z[3] = s3
+        total += losses.logistic_rows(objective, z, y, None, r, 4)
+        d0, d1, d2, d3 = z[0] * 1e-9, z[1] * 1e-9, z[2] * 1e-9, z[3] * 1e-9
+        for j in range(d):
+            grad[j] += (d0 * x0[j] + d1 * x1[j]) + (d2 * x2[j] + d3 * x3[j])
+        grad[d] += (d0 + d1) + (d2 + d3)
     return total
 
 
@@ -113,7 +155,9 @@ def main() -> None:
         "read pass": lambda: read_pass(X),
         "score + gradient, float64": lambda: score_and_gradient(X, FEATURES, w64, np.zeros(FEATURES + 1)),
         "score + gradient, float32": lambda: score_and_gradient(X, FEATURES, w32, np.zeros(FEATURES + 1, np.float32)),
-        "float64 + logistic loss": lambda: with_logistic_loss(X, FEATURES, w64, np.zeros(FEATURES + 1), y, objective),
+        "float64 + logistic loss": lambda: with_logistic_loss(X, FEATURES, w64, np.zeros(FEATURES + 1), y),
+        "logistic, four rows, vector": lambda: four_rows_logistic(X, FEATURES, w64, np.zeros(FEATURES + 1), y,
+                                                                 objective, np.zeros(4)),
     }
     for fn in cases.values():
         fn()  # compiled, and the rows in the caches as far as they fit
@@ -122,8 +166,11 @@ def main() -> None:
     print(f"{rows:,} rows x {FEATURES} float32 features in memory, file order, 1 thread (median of {args.rounds})")
     for case, value in ns.items():
         print(f"  {case:28s} {value:6.1f} ns a row  {value / ns['read pass']:5.2f}x the read pass")
-    share = 1 - ns["score + gradient, float64"] / ns["float64 + logistic loss"]
-    print(f"  the logistic loss's share of its loop: {share:.0%}")
+    for case in ("float64 + logistic loss", "logistic, four rows, vector"):
+        share = 1 - ns["score + gradient, float64"] / ns[case]
+        print(f"  the logistic loss's share of '{case}': {share:.0%}")
+    print(f"  libm one row at a time / four rows in vector: "
+          f"{ns['float64 + logistic loss'] / ns['logistic, four rows, vector']:.2f}x")
     print(f"\nraw figures: {save_record('epoch-parts', args.quick, rows=rows, features=FEATURES, cases=result)}")
 
 

@@ -139,22 +139,26 @@ def test_row_losses_match_reference():
         np.testing.assert_allclose(got, want, rtol=1e-10, err_msg=model)
 
 
-@pytest.mark.parametrize("model,k_out", [("linear", 1), ("logistic", 1), ("softmax", 3)])
+@pytest.mark.parametrize("model,k_out", [("linear", 1), ("logistic", 1), ("softmax", 3), ("hinge", 1),
+                                         ("squared_hinge", 1), ("modified_huber", 1), ("huber", 1), ("quantile", 1),
+                                         ("poisson", 1)])
 @pytest.mark.parametrize("bad", [6, 16, 17])
-def test_nonfinite_feature_is_reported_with_its_row(bad, model, k_out):
+@pytest.mark.parametrize("batch", [7, 1])
+def test_nonfinite_feature_is_reported_with_its_row(bad, model, k_out, batch):
     """Batches of 7: row 6 ends a batch alone, 16 and 17 are the first and second of a pair (the logistic
-    loop's third and fourth of four)."""
+    loop's third and fourth of four); batch 1 is the pure-SGD path.  Every loss: a NaN score past the
+    hinges' margin was a loss of 0, which trained past the row or let it poison its batch's gradient."""
     X, y, order = problem(model, n=30)
     X[bad, 2] = np.nan
-    opts = naive.options(model=model)
+    opts = naive.options(model=model, optimizer="sgd")
     d = X.shape[1]
-    cfg = kernel_config(opts, 7, 1, 5)
+    cfg = kernel_config(opts, batch, 1, 30)
     state = TrainState.zeros(k_out, d)
     buf = Scratch.make(1, k_out, d)
     status = batches.train_block(cfg, X, y, np.arange(30, dtype=np.int64), np.zeros(d), np.ones(d), state, buf)
     assert status == ks.BAD_ROW
     assert state.counters[ks.BAD] == bad
-    assert state.counters[ks.T] == bad // 7  # the batches before the bad row's were taken
+    assert state.counters[ks.T] == bad // batch  # the batches before the bad row's were taken
 
 
 def test_divergence_is_detected():

@@ -140,10 +140,13 @@ def _loss_grad_one(model, param, z, target):
         return mu - target * z, mu - target
     sign = 2.0 * target - 1.0
     margin = 1.0 - sign * z
+    # Past the margin the loss is 0·margin: 0, but NaN for a NaN score, so that the kernels' check of the loss
+    # catches a row of bad data (a plain 0 trained past it, or left it to poison the gradient of its batch).
+    # Without 'nnan' among the fast-math flags LLVM keeps the multiplication.
     if model == SQUARED_HINGE:
         if margin > 0:
             return margin * margin, -2.0 * sign * margin
-        return 0.0, 0.0
+        return 0.0 * margin, 0.0
     if model == MODIFIED_HUBER:  # squared hinge, linear below a margin of −1
         if sign * z >= -1.0:
             if margin > 0:
@@ -153,7 +156,7 @@ def _loss_grad_one(model, param, z, target):
     # HINGE
     if margin > 0:
         return margin, -sign
-    return 0.0, 0.0
+    return 0.0 * margin, 0.0
 
 
 @kernel(callee=True)
