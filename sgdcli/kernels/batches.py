@@ -135,12 +135,14 @@ def _accumulate_logistic(objective, X, y, sw, rows, lo, hi, w, grad, z):
     (four) elements.
 
     Four rows at a time.  One pass over the weights scores all four.  Their
-    losses and derivatives are taken together (``losses.logistic_rows``), so
-    that exp and log1p run as vector instructions: one row at a time they were
-    library calls, half the pair loop's time.  Then one pass adds the four
-    rows, still in L1, to ``grad``.  A last group of fewer rows repeats its
-    first row in the places left, with no weight.  (The other losses cost
-    little a row, and the pair loop is faster for them: bench/epoch_parts.py.)
+    losses and derivatives are taken together (``losses.logistic_rows``): with
+    exp and log1p inlined arithmetic (vecmath.py), the four overlap, where
+    through the C library they were calls, half the pair loop's time
+    (bench/epoch_parts.py).  Then one pass adds the four rows, still in L1, to
+    ``grad``.  A last group of fewer rows repeats its first row in the places
+    left, with no weight.  The other losses are a few operations a row; for
+    them this loop measured slower than the pair loop (bench/results/NOTES.md,
+    2026-12-01, the logistic loop), so they keep it.
     """
     d = w.shape[0] - 1
     total = 0.0
@@ -190,8 +192,8 @@ def _accumulate_logistic(objective, X, y, sw, rows, lo, hi, w, grad, z):
 @kernel(callee=True)
 def _accumulate_single(objective, X, y, sw, rows, lo, hi, w, grad, z, logistic):
     """The single-output loop for the loss: ``logistic`` is None but for the logistic loss, and Numba decides
-    ``is None`` at compile time, so each run compiles one loop (a test of ``objective`` kept both, and LLVM
-    then made the logistic loop scalar again)."""
+    ``is None`` at compile time, so each run compiles one loop.  (Choosing by ``objective`` at run time,
+    with the other losses' code a branch away inside the loop, made the logistic loop as slow as the pair loop.)"""
     if logistic is None:
         return _accumulate_one(objective, X, y, sw, rows, lo, hi, w, grad)
     return _accumulate_logistic(objective, X, y, sw, rows, lo, hi, w, grad, z)

@@ -24,7 +24,7 @@ from numba import prange
 from sgdcli.kernels.jit import kernel
 from sgdcli.kernels.vecmath import exp_nonpositive, log1p_unit
 
-ROWS_TOGETHER = 4  # rows logistic_rows takes at once: a vector of four doubles
+ROWS_TOGETHER = 4  # rows logistic_rows takes at once (batches._accumulate_logistic scores four together)
 LINEAR, LOGISTIC, SOFTMAX, HINGE, HUBER, QUANTILE, POISSON, SQUARED_HINGE, MODIFIED_HUBER = range(9)
 CODES = {"linear": LINEAR, "logistic": LOGISTIC, "softmax": SOFTMAX, "hinge": HINGE, "huber": HUBER,
          "quantile": QUANTILE, "poisson": POISSON, "squared_hinge": SQUARED_HINGE, "modified_huber": MODIFIED_HUBER}
@@ -71,8 +71,8 @@ def logistic_rows(loss, z, y, sw, r, m):
     """The logistic loss of the ``ROWS_TOGETHER`` rows from ``r`` whose scores are ``z``, of which the first
     ``m`` count: returns their summed loss, and ``z`` becomes their derivatives, each weighted as
     ``loss_grad_one`` and ``weighed`` weight them (rows past ``m`` get 0; they are scored as row ``r``, so
-    they are finite where it is).  A loop without branches or calls, which LLVM turns into vector
-    instructions (vecmath.py).
+    they are finite where it is).  Without branches or calls (vecmath.py), LLVM unrolls the loop and the
+    four rows' losses overlap.
     """
     total = 0.0
     for q in range(ROWS_TOGETHER):

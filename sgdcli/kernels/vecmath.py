@@ -1,19 +1,22 @@
-"""``exp`` and ``log1p`` as straight-line arithmetic that LLVM vectorizes, for the logistic loss.
+"""``exp`` and ``log1p`` as straight-line arithmetic, for the logistic loss.
 
 The logistic loss of a row needs ``e = exp(−|z|)``, a division and
-``log1p(e)``.  Through the C library each is a call, and a loop that calls
-stays scalar: the pip builds of llvmlite have no vector math library (SVML),
-and LLVM's glibc mapping did nothing under Numba.  That made the loss half of
-the dense kernel's time a row (bench/epoch_parts.py).  Written here as a range
-reduction and a polynomial, with no calls and no branches, a loop over a
-batch's scores compiles to vector instructions and the loss costs a few
-nanoseconds a row instead.
+``log1p(e)``.  Through the C library each is a call that LLVM cannot see
+into: the calls of one row wait on each other, a loop that calls stays
+scalar (the pip builds of llvmlite have no vector math library, SVML, and
+LLVM's glibc mapping did nothing under Numba), and the loss was half of the
+dense kernel's time a row (bench/epoch_parts.py).  Written here as a range
+reduction and a polynomial, with no calls and no branches, the code inlines
+into the kernel: the losses of the four rows that ``batches`` scores
+together overlap in the CPU, and a long loop of them compiles to vector
+instructions.
 
 Accuracy, against NumPy's (tests/test_vecmath.py): ``exp_nonpositive`` within
-1 unit in the last place, ``log1p_unit`` within 2.  The two are compiled with
-``kernel(vector=True)`` (jit.py says why), and inlined: the same code in the
-scalar kernels (pure SGD, sparse) and the vector loop, so every path computes
-the same loss.
+1 unit in the last place, ``log1p_unit`` within 2.  Both are compiled with
+``kernel(vector=True)`` (jit.py says why: without it the rounding step of
+the range reduction is optimized away), and every kernel that takes the
+logistic loss (batches, pure SGD, sparse) inlines the same code, so every
+path computes the same loss.
 """
 
 from __future__ import annotations
