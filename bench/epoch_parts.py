@@ -10,8 +10,8 @@ weights scoring both, one pass adding both to the gradient.  Each case adds one 
 - the float64 loop with the logistic loss and its derivative one row at a time through the C library's
   ``exp`` and ``log1p`` (scalar calls), as the kernel did before kernels/vecmath.py;
 - what ``sgdcli train --model logistic`` runs now (``batches._accumulate_logistic``): four rows scored in
-  one pass over the weights, their losses in one loop that compiles to vector instructions
-  (``losses.logistic_rows``), then one pass adding the four to the gradient.
+  one pass over the weights, their losses taken together with sgdcli's own inlined exp and log1p
+  (``losses.logistic_rows``, kernels/vecmath.py), then one pass adding the four to the gradient.
 
 Prints nanoseconds a row and the ratio to the read pass for each (median of the rounds, interleaved);
 raw figures go to bench/results/<date>-epoch-parts.json.
@@ -105,7 +105,7 @@ def with_logistic_loss(X, d, w, grad, y):
 
 @numba.njit(fastmath=FASTMATH, nogil=True)
 def four_rows_logistic(X, d, w, grad, y, objective, z):
-    """Four rows scored together, their logistic losses in one vector loop, then added to ``grad`` together."""
+    """Four rows scored together, their logistic losses taken together, then added to ``grad`` together."""
     total = 0.0
     for r in range(0, X.shape[0] // d - 3, 4):
         x0 = X[r * d:(r + 1) * d]
@@ -156,7 +156,7 @@ def main() -> None:
         "score + gradient, float64": lambda: score_and_gradient(X, FEATURES, w64, np.zeros(FEATURES + 1)),
         "score + gradient, float32": lambda: score_and_gradient(X, FEATURES, w32, np.zeros(FEATURES + 1, np.float32)),
         "float64 + logistic loss": lambda: with_logistic_loss(X, FEATURES, w64, np.zeros(FEATURES + 1), y),
-        "logistic, four rows, vector": lambda: four_rows_logistic(X, FEATURES, w64, np.zeros(FEATURES + 1), y,
+        "logistic, four rows (kernel)": lambda: four_rows_logistic(X, FEATURES, w64, np.zeros(FEATURES + 1), y,
                                                                  objective, np.zeros(4)),
     }
     for fn in cases.values():
@@ -166,11 +166,11 @@ def main() -> None:
     print(f"{rows:,} rows x {FEATURES} float32 features in memory, file order, 1 thread (median of {args.rounds})")
     for case, value in ns.items():
         print(f"  {case:28s} {value:6.1f} ns a row  {value / ns['read pass']:5.2f}x the read pass")
-    for case in ("float64 + logistic loss", "logistic, four rows, vector"):
+    for case in ("float64 + logistic loss", "logistic, four rows (kernel)"):
         share = 1 - ns["score + gradient, float64"] / ns[case]
         print(f"  the logistic loss's share of '{case}': {share:.0%}")
-    print(f"  libm one row at a time / four rows in vector: "
-          f"{ns['float64 + logistic loss'] / ns['logistic, four rows, vector']:.2f}x")
+    print(f"  libm pairs / the kernel's four rows: "
+          f"{ns['float64 + logistic loss'] / ns['logistic, four rows (kernel)']:.2f}x")
     print(f"\nraw figures: {save_record('epoch-parts', args.quick, rows=rows, features=FEATURES, cases=result)}")
 
 
