@@ -226,3 +226,35 @@ def test_a_run_that_compiles_its_kernels_gives_the_bits_of_a_run_that_loads_them
         run_process(*args, "-o", tmp_path / f"{name}.h5", env=env, check=True)
     with h5py.File(tmp_path / "compiled.h5") as a, h5py.File(tmp_path / "loaded.h5") as b:
         assert np.array_equal(a["weights"][()], b["weights"][()])
+
+
+COMPILED = """
+import sys
+from numba.core import event
+names = set()
+class Compiled(event.Listener):
+    def on_start(self, ev):
+        pass
+    def on_end(self, ev):
+        names.add(ev.data["dispatcher"].py_func.__name__)
+event.register("numba:compile", Compiled())
+from sgdcli import train
+from sgdcli.options import TrainOptions
+train(sys.argv[1], TrainOptions(model=sys.argv[2], epochs=1, batch_size=16))
+print(" ".join(sorted(n for n in names if n.startswith("_accumulate"))))
+"""
+
+
+@pytest.mark.parametrize("model,loops", [("logistic", "_accumulate_logistic _accumulate_single"),
+                                         ("linear", "_accumulate_one _accumulate_single"),
+                                         ("softmax", "_accumulate _accumulate_single")])
+def test_a_first_run_compiles_the_gradient_loop_of_its_loss_only(tmp_path, model, loops):
+    """Compiling is most of a first run: each loss compiles one of the three gradient loops (a softmax run's
+    ``_accumulate_single`` is the empty one that multi-output models never call)."""
+    X, y = make_problem("regression" if model == "linear" else "multiclass" if model == "softmax" else "binary",
+                        n=200, d=4)
+    data = write_table(tmp_path / "d.h5", X, y)
+    proc = subprocess.run([sys.executable, "-c", COMPILED, data, model], capture_output=True, text=True,
+                          env={**os.environ, "NUMBA_CACHE_DIR": str(tmp_path / "cache")}, timeout=300)
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stdout.split("\n")[-2] == loops

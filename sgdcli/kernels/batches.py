@@ -190,13 +190,22 @@ def _accumulate_logistic(objective, X, y, sw, rows, lo, hi, w, grad, z):
 
 
 @kernel(callee=True)
-def _accumulate_single(objective, X, y, sw, rows, lo, hi, w, grad, z, logistic):
-    """The single-output loop for the loss: ``logistic`` is None but for the logistic loss, and Numba decides
-    ``is None`` at compile time, so each run compiles one loop.  (Choosing by ``objective`` at run time,
-    with the other losses' code a branch away inside the loop, made the logistic loop as slow as the pair loop.)"""
-    if logistic is None:
+def _accumulate_single(objective, X, y, sw, rows, lo, hi, w, grad, z, logistic, pairs):
+    """The single-output loop for the loss: ``logistic`` is given (True) for the logistic loss, ``pairs`` for
+    the others, and the other one omitted.
+
+    Numba decides an ``is None`` test at compile time when the argument is
+    None, and only then (a given argument's branch is compiled either way), so
+    a run compiles one loop, and a multi-output run (neither given) none.
+    Choosing by ``objective`` at run time, with the other losses' code a
+    branch away inside the loop, made the logistic loop as slow as the pair
+    loop.
+    """
+    if logistic is not None:
+        return _accumulate_logistic(objective, X, y, sw, rows, lo, hi, w, grad, z)
+    if pairs is not None:
         return _accumulate_one(objective, X, y, sw, rows, lo, hi, w, grad)
-    return _accumulate_logistic(objective, X, y, sw, rows, lo, hi, w, grad, z)
+    return 0.0, np.int64(-1)  # multi-output runs: never called
 
 
 def finish_batch(cfg, state, scratch, center, scale):
@@ -278,14 +287,14 @@ def train_block(cfg, X, y, rows, center, scale, state, scratch, sw=None):
         variant["threads"] = cfg.parts
     if k_out > 1:
         variant["multi"] = True
-    elif cfg.loss[0] == LOGISTIC:
-        variant["logistic"] = True
+    else:
+        variant["logistic" if cfg.loss[0] == LOGISTIC else "pairs"] = True
     return train_block_batches(cfg, X, y, rows, center, scale, _compiled_state(cfg, state), scratch, **variant)
 
 
 @kernel()
 def train_block_batches(cfg, X, y, rows, center, scale, state, scratch, threads=None, multi=None, sw=None,
-                        logistic=None):
+                        logistic=None, pairs=None):
     """The general path of ``train_block``: gradient sums over batches, then ``step``.
 
     Without ``threads`` the threaded branch is pruned at compile time (Numba
@@ -293,8 +302,8 @@ def train_block_batches(cfg, X, y, rows, center, scale, state, scratch, threads=
     compile the parallel kernel.  Likewise single-output models omit ``multi``
     and compile only ``_accumulate_one``; multi-output ones pass it and use the
     general ``_accumulate`` (a bool-typed argument prunes nothing, so they
-    compile both).  ``logistic`` is given for the logistic loss: see
-    ``losses.loss_grad_rows``.
+    compile both).  Single-output models give one of ``logistic`` and
+    ``pairs`` (``_accumulate_single``).
     """
     G, counters, sums = state.G, state.counters, state.sums
     partial, ploss, pstatus, s_buf, g_buf = scratch.partial, scratch.ploss, scratch.pstatus, scratch.s_buf, scratch.g_buf
@@ -314,7 +323,7 @@ def train_block_batches(cfg, X, y, rows, center, scale, state, scratch, threads=
             threaded = take >= cfg.par_min_rows
             if threaded:
                 _accumulate_parallel(cfg.loss, threads, X, y, sw, rows, i, take, We, partial, ploss, pstatus, s_buf,
-                                     g_buf, multi, logistic)
+                                     g_buf, multi, logistic, pairs)
                 for p in range(threads):
                     loss += ploss[p]
                     if status == -1 and pstatus[p] != -1:
@@ -324,7 +333,7 @@ def train_block_batches(cfg, X, y, rows, center, scale, state, scratch, threads=
                             G[k, j] += partial[p, k, j]
         if not threaded:
             if multi is None:
-                res = _accumulate_single(cfg.loss, X, y, sw, rows, i, i + take, We[0], G[0], s_buf[0], logistic)
+                res = _accumulate_single(cfg.loss, X, y, sw, rows, i, i + take, We[0], G[0], s_buf[0], logistic, pairs)
             else:
                 res = _accumulate(cfg.loss, X, y, sw, rows, i, i + take, We, G, s_buf[0, :k_out], g_buf[0, :k_out])
             loss = res[0]
@@ -345,7 +354,7 @@ def train_block_batches(cfg, X, y, rows, center, scale, state, scratch, threads=
 
 @kernel(parallel=True, callee=True)
 def _accumulate_parallel(objective, parts, X, y, sw, rows, i, take, We, partial, ploss, pstatus, s_buf, g_buf, multi,
-                         logistic):
+                         logistic, pairs):
     """Rows rows[i:i+take] split into ``parts`` contiguous ranges, one per thread.
 
     Each thread writes only its own partial sums, loss and status.  Kept apart
@@ -359,7 +368,8 @@ def _accumulate_parallel(objective, parts, X, y, sw, rows, i, take, We, partial,
         hi = i + (p + 1) * take // parts
         partial[p] = 0.0
         if multi is None:
-            res = _accumulate_single(objective, X, y, sw, rows, lo, hi, We[0], partial[p, 0], s_buf[p], logistic)
+            res = _accumulate_single(objective, X, y, sw, rows, lo, hi, We[0], partial[p, 0], s_buf[p], logistic,
+                                     pairs)
         else:
             res = _accumulate(objective, X, y, sw, rows, lo, hi, We, partial[p], s_buf[p, :k_out], g_buf[p, :k_out])
         ploss[p] = res[0]
