@@ -20,8 +20,10 @@ def is_finite(x):
     and under the kernels' fast-math flags LLVM may cancel ``x − x`` to 0 when
     ``x`` is a sum it can reassociate: the check of a sum of losses then
     passed NaN (tests/test_kernels.py, a bad row under the logistic loop).  The
-    exponent bits cannot be optimized away.  Values loaded from arrays keep
-    ``math.isfinite``, which vectorizes over rows.
+    exponent bits cannot be optimized away.  Checks of values as loaded from
+    an array (a row's features) keep ``math.isfinite``: the cancelling was
+    seen on a sum, and the bad-row tests (test_kernels.py, test_cli.py) see
+    these checks catch NaN and ±inf.
     """
     return (bits_of(x) & _EXPONENT) != _EXPONENT
 
