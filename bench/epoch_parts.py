@@ -9,8 +9,9 @@ weights scoring both, one pass adding both to the gradient.  Each case adds one 
   would save);
 - the float64 loop with the logistic loss and its derivative one row at a time through the C library's
   ``exp`` and ``log1p`` (scalar calls), as the kernel did before kernels/vecmath.py;
-- what ``sgdcli train --model logistic`` runs now (``batches._accumulate_logistic``): four rows scored in
-  one pass over the weights, their losses taken together with sgdcli's own inlined exp and log1p
+- the loop ``sgdcli train --model logistic`` runs now (``batches._accumulate_logistic``, written out here
+  as the others are, without the row offsets, prefetch and checks of the kernel): four rows scored in one
+  pass over the weights, their losses taken together with sgdcli's own inlined exp and log1p
   (``losses.logistic_rows``, kernels/vecmath.py), then one pass adding the four to the gradient.
 
 Prints nanoseconds a row and the ratio to the read pass for each (median of the rounds, interleaved);
@@ -156,7 +157,7 @@ def main() -> None:
         "score + gradient, float64": lambda: score_and_gradient(X, FEATURES, w64, np.zeros(FEATURES + 1)),
         "score + gradient, float32": lambda: score_and_gradient(X, FEATURES, w32, np.zeros(FEATURES + 1, np.float32)),
         "float64 + logistic loss": lambda: with_logistic_loss(X, FEATURES, w64, np.zeros(FEATURES + 1), y),
-        "logistic, four rows (kernel)": lambda: four_rows_logistic(X, FEATURES, w64, np.zeros(FEATURES + 1), y,
+        "logistic, four rows at once": lambda: four_rows_logistic(X, FEATURES, w64, np.zeros(FEATURES + 1), y,
                                                                  objective, np.zeros(4)),
     }
     for fn in cases.values():
@@ -166,11 +167,11 @@ def main() -> None:
     print(f"{rows:,} rows x {FEATURES} float32 features in memory, file order, 1 thread (median of {args.rounds})")
     for case, value in ns.items():
         print(f"  {case:28s} {value:6.1f} ns a row  {value / ns['read pass']:5.2f}x the read pass")
-    for case in ("float64 + logistic loss", "logistic, four rows (kernel)"):
+    for case in ("float64 + logistic loss", "logistic, four rows at once"):
         share = 1 - ns["score + gradient, float64"] / ns[case]
         print(f"  the logistic loss's share of '{case}': {share:.0%}")
-    print(f"  libm pairs / the kernel's four rows: "
-          f"{ns['float64 + logistic loss'] / ns['logistic, four rows (kernel)']:.2f}x")
+    print(f"  libm pairs / four rows at once: "
+          f"{ns['float64 + logistic loss'] / ns['logistic, four rows at once']:.2f}x")
     print(f"\nraw figures: {save_record('epoch-parts', args.quick, rows=rows, features=FEATURES, cases=result)}")
 
 
