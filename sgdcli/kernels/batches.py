@@ -175,8 +175,11 @@ def _accumulate_logistic(objective, X, y, sw, rows, lo, hi, w, grad, z):
         z[3] = s3
         part = logistic_rows(objective, z, y, sw, r, m)
         if not is_finite(part):  # the first row whose loss is not finite: bad data, or a blow-up
+            # Unweighted: a finite weight leaves a non-finite loss non-finite.  (Calling ``weighed`` here, in a
+            # branch that never runs, made the weighted kernel round differently when loaded from the cache:
+            # tests/test_runtime.py.)
             for q in range(m):
-                value = weighed(sw, r + q, *loss_grad_one(objective, (s0, s1, s2, s3)[q], y[r + q]))[0]
+                value = loss_grad_one(objective, (s0, s1, s2, s3)[q], y[r + q])[0]
                 if not is_finite(value):
                     at = rows[r + q]
                     return total, r + q if has_nonfinite(X[at:at + d]) else _DIVERGING_ROW

@@ -60,6 +60,7 @@ def loss_grad_one(loss, z, target):
 
 @kernel(inline=True)
 def _class_weighed(weights, target, value, dz):
+    """(value, dz) times the weight of the target's class; as they are without class weights (None)."""
     if weights is None:
         return value, dz
     w = _class_weight(weights, int(target))
