@@ -272,8 +272,8 @@ def test_weighted_rows_train_the_same_bits_from_compiled_and_from_cached_kernels
     """The first run after an install compiles, later runs load the cache: one model either way.
 
     The logistic loop's check for a non-finite loss once called the row-weight helper in a branch that never
-    runs, and the weighted kernel loaded from the cache then rounded differently from the one compiled (the
-    fast-math 'reassoc' case of the xfail above; found by a test of weights of one, flaky by cache state).
+    runs, and the weighted kernel loaded from the cache then rounded differently from the one compiled (a
+    case of the xfail above, found by a test of weights of one that failed whenever the cache was warm).
     """
     X, y = make_problem("binary" if model == "logistic" else "regression", n=3000, d=6, seed=2)
     data = write_table(tmp_path / "d.h5", X, y)
