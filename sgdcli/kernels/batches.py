@@ -33,8 +33,8 @@ from numba import prange
 
 from sgdcli.kernels.intrinsics import AHEAD, prefetch_span
 from sgdcli.kernels.jit import kernel
-from sgdcli.kernels.losses import (LOGISTIC, ROWS_TOGETHER, logistic_rows, loss_grad, loss_grad_one, weighed,
-                                   weighed_scores)
+from sgdcli.kernels.losses import (LOGISTIC, ROWS_TOGETHER, logistic_one, logistic_rows, loss_grad, loss_grad_one,
+                                   weighed, weighed_scores)
 from sgdcli.kernels.optimizers import SGD, SLOT_A, step
 from sgdcli.kernels.pure_sgd import is_pure_sgd, train_block_pure_sgd
 from sgdcli.kernels.rows import has_nonfinite, is_finite
@@ -175,11 +175,11 @@ def _accumulate_logistic(objective, X, y, sw, rows, lo, hi, w, grad, z):
         z[3] = s3
         part = logistic_rows(objective, z, y, sw, r, m)
         if not is_finite(part):  # the first row whose loss is not finite: bad data, or a blow-up
-            # Unweighted: a finite weight leaves a non-finite loss non-finite.  (Calling ``weighed`` here, in a
-            # branch that never runs, made the weighted kernel round differently when loaded from the cache:
-            # tests/test_runtime.py.)
+            # Unweighted: a finite weight leaves a non-finite loss non-finite.  (Calling the weights' helpers
+            # here, in a branch that never runs, made a weighted kernel round differently when loaded from
+            # the cache: tests/test_runtime.py.)
             for q in range(m):
-                value = loss_grad_one(objective, (s0, s1, s2, s3)[q], y[r + q])[0]
+                value = logistic_one((s0, s1, s2, s3)[q], y[r + q])[0]
                 if not is_finite(value):
                     at = rows[r + q]
                     return total, r + q if has_nonfinite(X[at:at + d]) else _DIVERGING_ROW

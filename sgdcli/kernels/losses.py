@@ -78,7 +78,7 @@ def logistic_rows(loss, z, y, sw, r, m):
     total = 0.0
     for q in range(ROWS_TOGETHER):
         i = r + q if q < m else r
-        value, dz = _logistic(z[q], y[i])
+        value, dz = logistic_one(z[q], y[i])
         value, dz = weighed(sw, i, *_class_weighed(loss[2], y[i], value, dz))
         keep = 1.0 if q < m else 0.0
         total += keep * value
@@ -87,7 +87,7 @@ def logistic_rows(loss, z, y, sw, r, m):
 
 
 @kernel(inline=True, vector=True)
-def _logistic(z, target):
+def logistic_one(z, target):
     """log(1 + e^z) − t·z and its derivative, with e = exp(−|z|) ≤ 1, so that nothing overflows; no branch
     (once a model fits, the sign of z is a coin flip to the CPU)."""
     e = exp_nonpositive(-abs(z))
@@ -123,7 +123,7 @@ def _loss_grad_one(model, param, z, target):
         r = z - target
         return 0.5 * r * r, r
     if model == LOGISTIC:
-        return _logistic(z, target)
+        return logistic_one(z, target)
     if model == HUBER:  # squared within epsilon of the target, linear beyond
         r = z - target
         eps = param
