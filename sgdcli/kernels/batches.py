@@ -44,6 +44,9 @@ from sgdcli.kernels.state import (BAD, BAD_ROW, BATCH_LOSS, DIVERGED, EPOCH, EPO
                                   KernelConfig, TrainState, uses_slots)
 
 _DIVERGING_ROW = -2  # a status: a finite row whose loss is not finite (the weights blew up)
+# _accumulate_logistic scores its rows in four variables written out by hand: another group size would step
+# over rows it never scores
+assert ROWS_TOGETHER == 4, "losses.ROWS_TOGETHER must match _accumulate_logistic's four rows"
 
 
 @kernel(callee=True)
