@@ -267,6 +267,30 @@ def test_a_run_stopped_mid_window_resumes_to_the_straight_model(tmp_path, layout
             assert a[key][()].tobytes() == b[key][()].tobytes()
 
 
+@pytest.mark.parametrize("dtype", ["float64", "float32", "int64", "uint64", "int8", "uint8"])
+def test_labels_of_mapped_datasets_are_taken_in_any_order_as_numpy_converts_them(tmp_path, dtype):
+    """The reader takes each window's labels from the map in visiting order (contiguous, or chunked), as float64
+    converted the way ``astype`` converts (integers beyond 2**53 round the same), into a buffer it reuses."""
+    X, _ = make_problem(n=3000, d=3, seed=2)
+    rng = np.random.default_rng(4)
+    y = rng.integers(0, 2, 3000).astype(dtype)
+    if dtype in ("int64", "uint64"):
+        y = y + np.array(2**62 + 1, dtype=dtype) * (rng.integers(0, 2, 3000) if dtype == "int64" else 3)
+    rows = rng.permutation(3000)[:2500]
+    for chunked in (None, (128,)):
+        path = tmp_path / f"{dtype}-{bool(chunked)}.h5"
+        with h5py.File(path, "w") as f:
+            f["X"] = X
+            f.create_dataset("y", data=y, chunks=chunked)
+        with Table(path) as table:
+            assert table.Y.random_access
+            np.testing.assert_array_equal(table.Y.take(rows), y[rows].astype(np.float64))
+            buf = np.full(3000, np.nan)
+            got = table.Y.take(rows, buf)
+            assert np.shares_memory(got, buf)
+            np.testing.assert_array_equal(got, y[rows].astype(np.float64))
+
+
 def test_every_row_of_mapped_chunks_is_read_in_place_wherever_the_chunks_lie(tmp_path):
     """Chunks in order, scattered, or with other data between them (rows then start at any element offset):
     every row is read from the map itself, at its element offset."""
@@ -285,5 +309,7 @@ def test_every_row_of_mapped_chunks_is_read_in_place_wherever_the_chunks_lie(tmp
             at = table.X.place(rows)
             assert flat is not None and flat.ndim == 1 and table.X.random_access, name
             np.testing.assert_array_equal(flat[at[:, None] + np.arange(7)], X[rows], err_msg=name)
+            buf = np.full(3000, -1, dtype=np.int64)
+            assert np.shares_memory(table.X.place(rows, buf), buf) and np.array_equal(buf, at)
             residues[name] = len(np.unique(table.X.place(np.arange(0, 3000, 100)) % 7))
     assert residues["interleaved"] > 1  # the case that needs element offsets

@@ -191,6 +191,17 @@ def test_label_encoding_maps_classes_and_names_a_stranger(k):
         y[rows[17]] = stranger
         with pytest.raises(InputError, match=rf"^f:y: label .* at row {100 + rows[17]} is not one of the model's classes"):
             labels.encode_rows(y, rows, "f:y", first_row=100)
+    file_rows = rng.permutation(5000)[:1000]  # encode_at: labels in visiting order, named by their file rows
+    for stranger in (np.nan, classes[-1] + 1):
+        y = rng.choice(classes, 1000)
+        codes = labels.encode_at(y.copy(), file_rows, "f:y")
+        np.testing.assert_array_equal(classes[codes.astype(int)], y)
+        mine = y.copy()
+        assert labels.encode_at(mine, file_rows, "f:y", in_place=True) is mine
+        np.testing.assert_array_equal(mine, codes)
+        y[[400, 700]] = stranger
+        with pytest.raises(InputError, match=rf"^f:y: label .* at row {file_rows[400]} is not one of the model's classes"):
+            labels.encode_at(y, file_rows, "f:y", in_place=True)
 
 
 def test_a_read_ahead_dropped_unfinished_does_not_wait_for_its_reader():

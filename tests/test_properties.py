@@ -97,6 +97,49 @@ def shuffle_plan(n, window, unit, row_bytes, page, seed, shuffle_, memory):
     return shuffle.PageShuffle.plan(n, max(window, unit), unit, row_bytes, page, seed, shuffle_, memory)
 
 
+def _visit_reference(pages, epoch, w, extents):
+    """A window's visiting order as data/shuffle.py describes it, written plainly: the page grid cuts the
+    extents into pieces, the pieces are permuted, and each group of ``mix`` of them is read round-robin."""
+    offset, pieces, at = pages.offset(epoch), [], 0
+    for e in extents:
+        lo, hi = e * pages.extent_rows, min((e + 1) * pages.extent_rows, pages.n_rows)
+        s = lo
+        while s < hi:
+            end = min(s + pages.page_rows - (s - offset) % pages.page_rows, hi)
+            pieces.append((s, at + s - lo, end - s))
+            s = end
+        at += hi - lo
+    order = np.arange(len(pieces), dtype=np.int64)
+    if pages.shuffle:
+        fisher_yates(order, shuffle._state(pages.seed, epoch, 1, w))
+    mix = pages.mix if pages.shuffle else 1
+    rows, local = [], []
+    for g in range(0, len(order), mix):
+        group = [pieces[q] for q in order[g:g + mix]]
+        for t in range(max(size for _, _, size in group)):
+            for start, place, size in group:
+                if t < size:
+                    rows.append(start + t)
+                    local.append(place + t)
+    return np.array(rows, dtype=np.int64), np.array(local, dtype=np.int64)
+
+
+@SETTINGS
+@given(**SHUFFLES)
+def test_the_compiled_visit_is_the_plain_one_into_fresh_or_reused_buffers(n, window, unit, row_bytes, page, seed,
+                                                                         epoch, shuffled, memory):
+    """The visiting order is part of every model's bits: the compiled one must be exactly the plain one, and
+    the same when written into buffers that held another window before."""
+    pages = shuffle_plan(n, window, unit, row_bytes, page, seed, shuffled, memory)
+    windows = pages.windows(pages.extent_order(epoch))
+    reused = tuple(np.full(pages.visit_rows, -1, dtype=np.int64) for _ in range(2))
+    for w, ext in reversed(list(enumerate(windows))):  # the last window, often short, fills the buffers last
+        expected = _visit_reference(pages, epoch, w, ext)
+        for got in (pages.visit(epoch, w, ext), pages.visit(epoch, w, ext, reused)):
+            np.testing.assert_array_equal(got[0], expected[0])
+            np.testing.assert_array_equal(got[1], expected[1])
+
+
 def test_batches_change_from_epoch_to_epoch():
     """Neighbouring rows part in some epochs: the page grid moves every epoch.
 

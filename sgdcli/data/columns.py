@@ -20,7 +20,7 @@ import numpy as np
 
 from sgdcli.data import chunks, layout
 from sgdcli.errors import InputError, first_line
-from sgdcli.kernels.gather import gather_rows, touch_pages
+from sgdcli.kernels.gather import gather_rows, row_offsets, take_values, touch_pages
 
 try:
     _mincore = ctypes.CDLL(None, use_errno=True).mincore
@@ -193,19 +193,22 @@ class ColumnReader:
             return None
         return self._flat
 
-    def place(self, rows: np.ndarray) -> np.ndarray:
-        """The element offsets in ``in_place()`` where the rows ``rows`` of the dataset start."""
-        c, width = self._flat_rows, int(np.prod(self.row_shape, dtype=np.int64))
-        return self._flat_offsets[rows // c] + rows % c * width
+    def place(self, rows: np.ndarray, out: np.ndarray | None = None) -> np.ndarray:
+        """The element offsets in ``in_place()`` where the rows ``rows`` of the dataset start (into ``out``, a
+        reusable buffer of at least ``len(rows)``, where given)."""
+        width = int(np.prod(self.row_shape, dtype=np.int64))
+        out = np.empty(len(rows), dtype=np.int64) if out is None else out[:len(rows)]
+        return row_offsets(rows, self._flat_offsets, self._flat_rows, width, out)
 
     def take(self, rows: np.ndarray, out: np.ndarray | None = None) -> np.ndarray:
-        """The rows ``rows`` (row numbers of the dataset), in that order, as ``self.dtype`` (where ``random_access``)."""
+        """The rows ``rows`` (row numbers of the dataset), in that order, as ``self.dtype`` (where ``random_access``),
+        into ``out`` (a reusable buffer of at least ``len(rows)`` rows) where given."""
         if self.ds.ndim == 2 and not self.squeezed:
             return self.gather(0, rows, out)
-        if self._array is not None:
+        if self._flat is None:  # mapped whole, in a type the compiled gathers do not read (float16)
             return self._array[rows].astype(self.dtype, copy=False)
-        c = self._flat_rows
-        return self._flat[self._flat_offsets[rows // c] + rows % c].astype(self.dtype, copy=False)
+        out = np.empty(len(rows), dtype=self.dtype) if out is None else out[:len(rows)]
+        return take_values(self._flat, self._flat_offsets, self._flat_rows, rows, out)
 
     @property
     def unit_rows(self) -> int:

@@ -98,7 +98,7 @@ class Window(NamedTuple):
     index: int  # in the epoch's order of windows
     size: int  # its rows
     rows: np.ndarray  # row numbers of the file, in visiting order
-    y: np.ndarray | None  # their labels (float64)
+    y: np.ndarray | None  # their labels (float64), a copy of the reader's own: ``prepare`` may overwrite it
     w: np.ndarray | None  # their sample weights (float64), where the table has them
     X: np.ndarray | None  # what the kernel reads, flat: the mapped file, or a buffer (CSR rows where sparse); None: copied on demand (``gather``)
     xrows: np.ndarray | None  # the element offsets in ``X`` of the rows to visit, in order
@@ -124,8 +124,11 @@ def stream_windows(table: Table, pages: PageShuffle, epoch: int, windows: list[i
     xbuf = [None] * BUFFERS if whole is not None or table.sparse else [
         np.empty((cap, table.n_features), dtype=FEATURE_DTYPE) for _ in range(BUFFERS)]
     columns = [(c, c is None or c.random_access) for c in (table.Y, table.W)]
-    bufs = [[None] * BUFFERS if direct else [np.empty(cap, dtype=LABEL_DTYPE) for _ in range(BUFFERS)]
-            for _, direct in columns]
+    bufs = [[None] * BUFFERS if c is None else [np.empty(cap, dtype=LABEL_DTYPE) for _ in range(BUFFERS)]
+            for c, _ in columns]
+    # per slot: the visit (file rows, positions in the window) and the rows' offsets in X; reused, as the
+    # buffers above are, since the slot handed out last is never overwritten (_Pipeline)
+    index = [tuple(np.empty(pages.visit_rows, dtype=np.int64) for _ in range(3)) for _ in range(BUFFERS)]
 
     def load(i: int) -> Any:
         w = windows[i]
@@ -134,8 +137,8 @@ def stream_windows(table: Table, pages: PageShuffle, epoch: int, windows: list[i
         starts = ext * pages.extent_rows
         stops = np.minimum(starts + pages.extent_rows, table.n_rows)
         spans = list(zip(starts.tolist(), stops.tolist()))
-        rows, local = pages.visit(epoch, w, ext)
-        y, weights = (None if column is None else column.take(rows) if direct else
+        rows, local = pages.visit(epoch, w, ext, index[slot][:2])
+        y, weights = (None if column is None else column.take(rows, buf[slot]) if direct else
                 column.read_ranges(spans, buf[slot])[local] for (column, direct), buf in zip(columns, bufs))
         X = xrows = gather = None
         if x_direct:
@@ -143,11 +146,12 @@ def stream_windows(table: Table, pages: PageShuffle, epoch: int, windows: list[i
         if table.sparse:  # CSR rows of the window's runs; ``xrows``: the positions of the rows to visit
             X, xrows = table.X.read_ranges(spans), local
         elif whole is not None:
-            X, xrows = whole, table.X.place(rows)
+            X, xrows = whole, table.X.place(rows, index[slot][2])
         elif x_direct:
             gather = _copier(table.X, rows, xbuf[slot])
         else:
-            X, xrows = table.X.read_ranges(spans, xbuf[slot]).reshape(-1), local * table.n_features
+            X = table.X.read_ranges(spans, xbuf[slot]).reshape(-1)
+            xrows = np.multiply(local, table.n_features, out=index[slot][2][:len(local)])
         return prepare(Window(w, sizes[w], rows, y, weights, X, xrows, gather), i)
 
     return _Pipeline(len(windows), load)

@@ -126,11 +126,19 @@ class PageShuffle:
         """Where the page grid starts in epoch ``epoch``: page boundaries move, so page neighbours part."""
         return int(_state(self.seed, epoch, 2)) % self.page_rows if self.shuffle else 0
 
-    def visit(self, epoch: int, w: int, extents: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    @property
+    def visit_rows(self) -> int:
+        """The length of the arrays ``visit`` fills: a window's extents at full length."""
+        return self.window_extents * self.extent_rows
+
+    def visit(self, epoch: int, w: int, extents: np.ndarray,
+              out: tuple[np.ndarray, np.ndarray] | None = None) -> tuple[np.ndarray, np.ndarray]:
         """Window ``w`` of epoch ``epoch`` (its ``extents``) in visiting order: file rows, and positions in the
-        window's extents laid end to end."""
+        window's extents laid end to end; into ``out``, two int64 buffers of ``visit_rows``, where given (the
+        reader thread reuses them from window to window: fresh arrays of that size cost it more, in page
+        faults, than the visit itself)."""
         n = len(extents) * self.extent_rows
-        rows, local = np.empty(n, dtype=np.int64), np.empty(n, dtype=np.int64)
+        rows, local = (np.empty(n, dtype=np.int64), np.empty(n, dtype=np.int64)) if out is None else out
         k = window_visit(extents, self.extent_rows, self.n_rows, self.offset(epoch), self.page_rows,
                          self.mix if self.shuffle else 1, _state(self.seed, epoch, 1, w), self.shuffle, rows, local)
         return rows[:k], local[:k]

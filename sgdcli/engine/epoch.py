@@ -178,7 +178,9 @@ def run_epoch(
         positions = shuffle.segment_rows(positions, lo, hi, window.size)
         every = len(positions) == len(window.rows)  # every row of the window: no copies
         rows = window.rows if every else window.rows[positions]
-        y = plan.labels.encode_at(window.y if every else window.y[positions], rows, f"{table.path}:{table.y_name}")
+        # the window's labels are the reader's own copy (Window.y), encoded where they lie
+        y = plan.labels.encode_at(window.y if every else window.y[positions], rows, f"{table.path}:{table.y_name}",
+                                  in_place=True)
         w = None
         if plan.weight_scale is not None:
             w = (window.w if every else window.w[positions]) * plan.weight_scale

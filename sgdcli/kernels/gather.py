@@ -49,3 +49,40 @@ def touch_pages(buf, lo, hi, page):
         for at in range(lo[k] - lo[k] % page, hi[k], page):
             total += buf[at]
     return total
+
+
+@kernel()
+def row_offsets(rows, offsets, chunk_rows, width, out):
+    """out[k] = the element where row ``rows[k]`` starts in a flat array whose row chunk c starts at element
+    ``offsets[c]``, ``chunk_rows`` rows of ``width`` elements each; returns ``out``.
+
+    A single chunk (a contiguous dataset) needs no division: the reader
+    thread computes this for every row of every window.
+    """
+    n = rows.shape[0]
+    if offsets.shape[0] == 1:
+        base = offsets[0]
+        for k in range(n):
+            out[k] = base + rows[k] * width
+    else:
+        for k in range(n):
+            r = rows[k]
+            out[k] = offsets[r // chunk_rows] + (r % chunk_rows) * width
+    return out
+
+
+@kernel()
+def take_values(src, offsets, chunk_rows, rows, out):
+    """out[k] = the value of row ``rows[k]`` of a one-value-a-row dataset mapped as the flat array ``src``
+    (its chunks as in ``row_offsets``), converted to ``out``'s type as NumPy's ``astype`` converts it; returns
+    ``out``."""
+    n = rows.shape[0]
+    if offsets.shape[0] == 1:
+        base = offsets[0]
+        for k in range(n):
+            out[k] = src[base + rows[k]]
+    else:
+        for k in range(n):
+            r = rows[k]
+            out[k] = src[offsets[r // chunk_rows] + r % chunk_rows]
+    return out

@@ -50,16 +50,22 @@ def window_visit(extents, extent_rows, n_rows, offset, page_rows, mix, state, pe
     if permute:
         shuffle_in_place(order, state)
     k = 0
+    g_start = np.empty(mix, dtype=np.int64)  # the group's pieces, gathered: the loop below reads them in order
+    g_local = np.empty(mix, dtype=np.int64)
+    g_size = np.empty(mix, dtype=np.int64)
     for g in range(0, m, mix):
-        h = min(g + mix, m)
+        count = min(mix, m - g)
         longest = 0
-        for p in range(g, h):
-            longest = max(longest, size[order[p]])
+        for p in range(count):
+            q = order[g + p]
+            g_start[p] = start[q]
+            g_local[p] = local[q]
+            g_size[p] = size[q]
+            longest = max(longest, size[q])
         for t in range(longest):
-            for p in range(g, h):
-                q = order[p]
-                if t < size[q]:
-                    out_global[k] = start[q] + t
-                    out_local[k] = local[q] + t
+            for p in range(count):
+                if t < g_size[p]:
+                    out_global[k] = g_start[p] + t
+                    out_local[k] = g_local[p] + t
                     k += 1
     return k

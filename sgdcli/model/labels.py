@@ -19,6 +19,19 @@ from sgdcli.options import MAX_CLASSES, parse_class_weights, task_of
 
 
 
+_EVERY = np.arange(0)
+
+
+def _every(n: int) -> np.ndarray:
+    """0, 1, ..., n-1, without a new array of that size each time (the reader thread encodes every window's
+    labels: a fresh one cost it more, in page faults, than filling it)."""
+    global _EVERY
+    every = _EVERY
+    if len(every) < n:
+        every = _EVERY = np.arange(n)
+    return every[:n]
+
+
 @dataclasses.dataclass(frozen=True)
 class Labels:
     task: str  # regression, binary or multiclass
@@ -47,12 +60,13 @@ class Labels:
             self._refuse(y[rows[bad]], where, first_row + int(rows[bad]))
         return self._reordered(out)
 
-    def encode_at(self, y: np.ndarray, rows: np.ndarray, where: str) -> np.ndarray:
-        """``encode`` for labels ``y`` of the file rows ``rows`` (which an error names)."""
+    def encode_at(self, y: np.ndarray, rows: np.ndarray, where: str, in_place: bool = False) -> np.ndarray:
+        """``encode`` for labels ``y`` of the file rows ``rows`` (which an error names); ``in_place``: into ``y``
+        itself (float64), which the reader thread does with the labels it gathered for a window."""
         if self.task == "regression":
             return y
-        out = np.empty(len(y))
-        bad = class_indices(y, np.arange(len(y)), self._sorted, out)
+        out = y if in_place else np.empty(len(y))
+        bad = class_indices(y, _every(len(y)), self._sorted, out)
         if bad >= 0:
             self._refuse(y[bad], where, int(rows[bad]))
         return self._reordered(out)
