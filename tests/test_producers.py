@@ -411,3 +411,50 @@ def test_names_as_labels_from_h5py_and_anndata_map_through_the_model(tmp_path):
     model.save(tmp_path / "m.h5")
     code, out, err = cli("evaluate", tmp_path / "m.h5", tmp_path / "flip.h5")
     assert code == 2 and "flip.h5:y/codes: label 'maybe' is not one of the classes (no, yes)" in err, err
+
+
+def test_labels_that_are_names_and_labels_that_are_numbers_never_stand_for_each_other(tmp_path):
+    """Read for a model trained on the other kind, names would be taken for the numbers in their places (and
+    a model scored as 0.1% accurate with exit 0): every command that reads labels for another file's classes
+    refuses them, naming both sides.  A warm start on names reads them as its model's codes."""
+    rng = np.random.default_rng(3)
+    X = rng.standard_normal((400, 3)).astype(np.float32)
+    positive = X[:, 0] > 0
+    names = str(tmp_path / "names.h5")
+    with h5py.File(names, "w") as f:
+        f["X"] = X
+        f.create_dataset("y", data=np.where(positive, "yes", "no").astype(object), dtype=h5py.string_dtype())
+    only_yes = str(tmp_path / "yes.h5")
+    with h5py.File(only_yes, "w") as f:  # one name: read by itself, 'yes' would be code 0
+        f["X"] = X[positive]
+        f.create_dataset("y", data=np.full(int(positive.sum()), "yes", dtype=object), dtype=h5py.string_dtype())
+    numbers = str(write_table(tmp_path / "numbers.h5", X, positive.astype(np.float64)))
+    by_name, by_number = str(tmp_path / "by_name.h5"), str(tmp_path / "by_number.h5")
+    assert cli("train", names, "-o", by_name, "-q")[0] == 0
+    assert cli("train", numbers, "-o", by_number, "-q")[0] == 0
+    refused = {
+        ("evaluate", by_number, names): f"{names}:y: labels are names (no, yes), but the model's are numbers",
+        ("evaluate", by_name, numbers): f"{numbers}:y: labels are numbers, but the model's are names (no, yes)",
+        ("train", numbers, "--val", names): f"{names}:y: labels are names (no, yes), but those of the training "
+                                            f"data ({numbers}:y) are numbers",
+        ("train", names, "--init", by_number): f"{names}:y: labels are names (no, yes), but those of --init "
+                                               f"{by_number} are numbers",
+        ("train", numbers, "--init", by_name): f"{numbers}:y: labels are numbers, but those of --init {by_name} "
+                                               "are names (no, yes)",
+        ("train", names, "--model", "linear"): f"{names}:y: labels are names (no, yes); --model linear needs "
+                                               "numbers",
+    }
+    for args, message in refused.items():
+        output = ["-o", str(tmp_path / "out.h5")] if args[0] == "train" else []
+        code, out, err = cli(*args, *output)
+        assert (code, err.strip().splitlines()[-1]) == (2, f"sgdcli: error: {message}"), args
+    assert not (tmp_path / "out.h5").exists()
+    with h5py.File(names, "r+") as f:  # a name the model does not know is named as written
+        f["y"][7] = "maybe"
+    code, out, err = cli("evaluate", by_name, names)
+    assert (code, err.strip().splitlines()[-1]) == (2, f"sgdcli: error: {names}:y: label 'maybe' is not one of the "
+                                                       "classes (no, yes)")
+    code, out, err = cli("train", only_yes, "--init", by_name, "-o", tmp_path / "warm.h5", "--epochs", "1",
+                         "--lr", "1e-9", "-q")
+    assert code == 0, err
+    assert evaluate(str(tmp_path / "warm.h5"), only_yes)["accuracy"] > 0.9  # 'yes' read as the model's 'yes'

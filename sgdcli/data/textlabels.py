@@ -63,7 +63,7 @@ class TextLabels(Source):
         unknown = self.classes[codes] != text if len(self.classes) else np.ones(len(text), dtype=bool)
         if unknown.any():
             k = int(np.flatnonzero(unknown)[0])
-            raise InputError(f"{self.where}: label {text[k]!r} is not one of the classes "
+            raise InputError(f"{self.where}: label {str(text[k])!r} is not one of the classes "
                              f"({', '.join(self.classes[:12])}{', ...' if len(self.classes) > 12 else ''})")
         return codes.astype(np.float64).reshape(-1, 1)
 
@@ -89,6 +89,6 @@ class Codes(Column):
         out[ok] = codes[ok] if self.remap is None else self.remap[codes[ok]]
         if self.remap is not None and (out[ok] < 0).any():
             name = self.categories[int(codes[ok][out[ok] < 0][0])]
-            raise InputError(f"{where_of(self.ds)}: label {name!r} is not one of the classes "
+            raise InputError(f"{where_of(self.ds)}: label {str(name)!r} is not one of the classes "
                              f"({', '.join(self.known[:12])}{', ...' if len(self.known) > 12 else ''})")
         return out.reshape(-1, 1)

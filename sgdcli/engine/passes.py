@@ -20,7 +20,7 @@ from sgdcli.model import labels as labels_mod
 from sgdcli.model import weights as weights_mod
 from sgdcli.model.labels import Labels
 from sgdcli.model.standardize import RunningMoments
-from sgdcli.options import TrainOptions
+from sgdcli.options import TrainOptions, task_of
 
 
 @dataclasses.dataclass
@@ -98,6 +98,9 @@ def labels_of(count: LabelCount, table: Table, opts: TrainOptions, known: Labels
         raise InputError(f"{table.path}: no rows left to train on ({held} held out by --val-fraction, "
                          f"{count.n_bad} skipped by --bad-rows skip)")
     where = f"{table.path}:{table.y_name}"
+    if table.class_names is not None and task_of(opts.model) == "regression":
+        raise InputError(f"{where}: labels are names ({labels_mod.listed_names(table.class_names)}); "
+                         f"--model {opts.model} needs numbers")
     if known is None or known.classes is None:
         labels = labels_mod.from_values(count.found, opts.model, where, table.y_dtype)
         return labels if opts.positive_class is None else labels.with_positive(opts.positive_class,

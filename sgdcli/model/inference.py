@@ -23,7 +23,7 @@ from sgdcli.data import csvinput
 from sgdcli.model import outputs, textinference
 from sgdcli.model import weights as weights_mod
 from sgdcli.model.file import Model, load_model
-from sgdcli.model.labels import Labels
+from sgdcli.model.labels import Labels, check_kind
 from sgdcli.model.measurement import Measurement
 from sgdcli.options import DEFAULT_MEMORY, DEFAULT_X, DEFAULT_Y, metrics_of, task_of
 
@@ -121,6 +121,13 @@ def _open_for(model: Model, data, x: str, y: str | None, columns: dict | None = 
                                      f"on ({len(missing)} of its {len(names)} features missing)")
                 columns["features"] = names
     table = Table(data, x, y, **columns, classes=model.training.get("class_names"))
+    if table.Y is not None:
+        try:
+            check_kind(table.class_names, model.training.get("class_names"), f"{table.path}:{table.y_name}",
+                       "the model's")
+        except InputError:
+            table.close()
+            raise
     if table.unwritten_rows and report is not None:
         report(f"--allow-unwritten: {table.unwritten_rows:,} rows of {table.path} are read from fill values")
     trained = model.training.get("hashing")

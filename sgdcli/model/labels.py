@@ -107,6 +107,22 @@ def shown(v) -> str:
     return str(int(v)) if float(v).is_integer() else repr(v)
 
 
+def check_kind(names: list[str] | None, theirs: list[str] | None, where: str, whose: str) -> None:
+    """Labels read as names (``names``, the classes they are read as codes of) or as numbers (None) must be of
+    the kind ``whose`` are (``theirs``, likewise): read the other way, 'cat' and 'dog' would be taken for
+    whatever numbers stand in their places, and a model scored against them silently."""
+    if (names is None) == (theirs is None):
+        return
+    if names is None:
+        raise InputError(f"{where}: labels are numbers, but {whose} are names ({listed_names(theirs)})")
+    raise InputError(f"{where}: labels are names ({listed_names(names)}), but {whose} are numbers")
+
+
+def listed_names(names: list[str]) -> str:
+    """Names as messages list them: the first five."""
+    return ", ".join(names[:5]) + (", …" if len(names) > 5 else "")
+
+
 def check_finite_labels(y: np.ndarray, where: str, first_row: int) -> None:
     if y.dtype.kind == "f":
         bad = ~np.isfinite(y)

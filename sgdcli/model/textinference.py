@@ -90,6 +90,6 @@ def _codes(names: np.ndarray, classes: list[str], where: str) -> np.ndarray:
     codes = np.empty(len(names))
     for i, name in enumerate(names):
         if name not in index:
-            raise InputError(f"{where}: label {name!r} is not one of the model's classes ({', '.join(classes)})")
+            raise InputError(f"{where}: label {str(name)!r} is not one of the model's classes ({', '.join(classes)})")
         codes[i] = index[name]
     return codes

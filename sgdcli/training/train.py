@@ -16,6 +16,7 @@ from sgdcli.data.atomic import atomic_output, check_writable
 from sgdcli.data.table import Table
 from sgdcli.errors import InputError
 from sgdcli.model.file import Model
+from sgdcli.model.labels import check_kind
 from sgdcli.options import DaskOptions, TrainOptions
 from sgdcli.parallel.executor import check_options, open_executor
 from sgdcli.reporting.reporter import Reporter
@@ -23,6 +24,7 @@ from sgdcli.training import checkpoint as ckpt_mod
 from sgdcli.training.control import RunControl
 from sgdcli.training.locking import exclusive
 from sgdcli.training.run import Run
+from sgdcli.training.warmstart import class_names
 
 
 def train(data, options: TrainOptions | None = None, *, output=None, metrics=None, reporter: Reporter | None = None,
@@ -51,7 +53,9 @@ def train(data, options: TrainOptions | None = None, *, output=None, metrics=Non
         stack.enter_context(exclusive([p for p, _ in outputs], control.wait_lock))
         columns = {"label_column": opts.label_column, "features": opts.features, "transpose": opts.transpose,
                    "allow_unwritten": opts.allow_unwritten, "sample_weight": opts.sample_weight}
-        table = stack.enter_context(Table(data, opts.x, opts.y, **columns))
+        # a warm start's classes that are names fix the codes this file's names are read as
+        init_names = class_names(opts.init) if opts.init is not None else None
+        table = stack.enter_context(Table(data, opts.x, opts.y, **columns, classes=init_names))
         if opts.optimizer == "auto" and table.sparse:  # on dense input, auto is the documented nesterov
             reporter.message("--optimizer auto: sgd (sparse input: its steps touch only the columns of a batch)")
         opts = opts.for_input(table.sparse)
@@ -61,6 +65,8 @@ def train(data, options: TrainOptions | None = None, *, output=None, metrics=Non
         if opts.val is not None:
             val_table = stack.enter_context(Table(opts.val, opts.val_x or opts.x, opts.val_y or opts.y, **columns,
                                                   classes=table.class_names))
+            check_kind(val_table.class_names, table.class_names, f"{val_table.path}:{val_table.y_name}",
+                       f"those of the training data ({table.path}:{table.y_name})")
             if val_table.n_features != table.n_features:
                 raise InputError(f"{val_table.path}:{val_table.x_name}: has {val_table.n_features} features, training data has {table.n_features}")
         executor = open_executor(stack, table, opts, dask, reporter.message, control.stop)

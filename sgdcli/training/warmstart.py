@@ -27,6 +27,7 @@ import numpy as np
 from sgdcli.data.table import Table, numbered
 from sgdcli.errors import InputError
 from sgdcli.model.file import Model, load_model
+from sgdcli.model.labels import check_kind
 
 
 @dataclasses.dataclass
@@ -57,6 +58,12 @@ class WarmStart:
         return sum(int(run.get("rows") or (run.get("data") or {}).get("shape", [0])[0]) for run in self.lineage())
 
 
+def class_names(path: str) -> list[str] | None:
+    """The names of the classes of the model at ``path``, where its labels were names; None where they were
+    numbers, or where there is no file there (``load`` then says so)."""
+    return load_model(path).training.get("class_names") if os.path.isfile(path) else None
+
+
 def load(path: str, table: Table, model_type: str, optimizer: bool = False) -> WarmStart:
     """The model at ``path`` (with its optimizer's state where ``optimizer``), checked against the run's data
     ``table`` and ``--model``; InputError otherwise."""
@@ -69,6 +76,9 @@ def load(path: str, table: Table, model_type: str, optimizer: bool = False) -> W
         raise InputError(f"{where}: a {model.model} model; this run trains --model {model_type} on {table.path}")
     if model.n_features != table.n_features:
         raise InputError(f"{where}: has {model.n_features} features; {data} has {table.n_features}")
+    if table.Y is not None:
+        check_kind(table.class_names, model.training.get("class_names"), f"{table.path}:{table.y_name}",
+                   f"those of {where}")
     names = model.training.get("features")
     if names and not numbered(table.feature_names) and list(table.feature_names) != list(names):
         differ = next(j for j, (a, b) in enumerate(zip(names, table.feature_names)) if a != b)
