@@ -53,6 +53,21 @@ def test_layouts_and_dtypes_give_identical_models(tmp_path, data):
         np.testing.assert_array_equal(weights(ints, shuffle=shuffle_on), weights(ints_as_float, shuffle=shuffle_on))
 
 
+@pytest.mark.parametrize("dtype", ["bool", "float16", ">f8", ">i4", "uint8"])
+def test_labels_of_any_numeric_type_train_the_plain_model_in_windows(tmp_path, data, dtype):
+    """Labels the compiled readers cannot read in place (bools, float16, the other byte order) are still read
+    row by row from the map, so the page shuffle visits the rows as it does for float64 labels.  They were
+    read in runs of a megabyte: a different model, and with a small --memory (or a large file) a refusal
+    saying that --memory could not hold a million rows."""
+    X, y = data
+    plain = write_table(tmp_path / "plain.h5", X, y)
+    odd = write_table(tmp_path / "odd.h5", X, y.astype(dtype))
+    with Table(odd) as t:
+        assert t.Y.random_access and t.Y.unit_rows == 1
+    small = {"memory": 1 << 20}  # two windows
+    np.testing.assert_array_equal(weights(odd, **small), weights(plain, **small))
+
+
 def test_many_blocks_without_shuffle_match_one_block(tmp_path):
     """Out-of-core order equals in-memory order when shuffling is off: batches straddle blocks."""
     X, y = make_problem("binary", n=20000, d=20, seed=1)

@@ -179,8 +179,10 @@ class ColumnReader:
 
     @property
     def random_access(self) -> bool:
-        """Whether single rows anywhere can be read at memory speed: the dataset is mapped and fully allocated."""
-        return self._flat is not None and self._complete
+        """Whether single rows anywhere can be read at memory speed: the dataset is mapped and fully allocated
+        (a dataset of one value a row, labels or weights, in any numeric type: ``take`` converts with NumPy
+        what the compiled gathers do not read, so every such column is read in the same order)."""
+        return self._flat is not None and self._complete or self._array is not None and self.row_shape == ()
 
     def in_place(self) -> np.ndarray | None:
         """The memory map as one flat array of ``self.dtype`` that holds every row, if there is one (``place``).
@@ -218,7 +220,7 @@ class ColumnReader:
         if self.layout.chunks:
             return int(self.layout.chunks[0])
         row = max(1, int(np.prod(self.row_shape, dtype=np.int64)) * self.ds.dtype.itemsize)
-        return max(1, READ_BYTES // row)
+        return max(1, min(READ_BYTES // row, int(self.ds.shape[0])))
 
     def read_ranges(self, ranges: list[tuple[int, int]], out: np.ndarray) -> np.ndarray:
         """The row ranges laid end to end in the buffer ``out``; gzip chunks of all of them are decoded in parallel."""
@@ -383,5 +385,6 @@ class ColumnReader:
 
 
 def _compiled_type(dtype: np.dtype) -> bool:
-    """Whether the compiled gathers read this type in place (Numba has no float16: NumPy converts those)."""
-    return dtype.kind in "biuf" and dtype.itemsize > 2 or dtype.kind in "biu"
+    """Whether the compiled gathers read this type in place (Numba has no float16, and reads the machine's byte
+    order only: NumPy converts the others)."""
+    return dtype.isnative and (dtype.kind in "biuf" and dtype.itemsize > 2 or dtype.kind in "biu")

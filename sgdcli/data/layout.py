@@ -66,13 +66,9 @@ def layout_of(ds: h5py.Dataset) -> Layout:
         layout = "external"
     filters = [_filter_name(plist.get_filter(i)) for i in range(plist.get_nfilters())]
     offset = ds.id.get_offset() if layout == "contiguous" else None
-    mappable = (
-        offset is not None
-        and not filters
-        and ds.dtype.kind in NUMERIC_KINDS
-        and ds.dtype.isnative
-        and ds.dtype.kind != "b"
-    )
+    # any byte order, and h5py's bools (an enum of one byte, 0 or 1): what the compiled readers do not read
+    # (columns.py), NumPy converts from the map
+    mappable = offset is not None and not filters and ds.dtype.kind in NUMERIC_KINDS
     try:
         stored = int(ds.id.get_storage_size())
     except (OSError, RuntimeError):
