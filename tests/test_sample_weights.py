@@ -1,5 +1,7 @@
 """--sample-weight: each row's loss counts as many times as its weight, in training, validation and metrics."""
 
+import json
+
 import h5py
 import numpy as np
 import pytest
@@ -91,6 +93,25 @@ def test_rows_of_weight_zero_are_left_out(weighted, tmp_path):
     a = train(path, TrainOptions(sample_weight="w", **FULL))
     b = train(subset, TrainOptions(sample_weight="w", **FULL))
     np.testing.assert_allclose(a.raw_weights(), b.raw_weights(), rtol=1e-9, atol=1e-12)
+
+
+@pytest.mark.parametrize("model,target", [("logistic", "y"), ("linear", "t"), ("softmax", "k")])
+def test_metrics_over_no_weight_at_all_are_undefined_and_fail_their_gates(weighted, tmp_path, model, target):
+    """Weights that are all 0 leave nothing to average: every metric is undefined (null in JSON, exit 3 for a
+    gate on it), not the 0 an accuracy or a log loss of 0 would pass a gate with."""
+    path, _, X, y, _ = weighted
+    data = add(write_table(tmp_path / "zero.h5", X, y), w=np.zeros(len(y)), t=X[:, 0] * 2.0,
+               k=np.arange(len(y)) % 3)
+    assert cli("train", data, "--y", target, "--model", model, "-o", tmp_path / "m.h5", "-q")[0] == 0
+    code, out, err = cli("evaluate", tmp_path / "m.h5", data, "--y", target, "--sample-weight", "w", "--json")
+    got = json.loads(out)
+    assert code == 0 and got.pop("rows") == len(y) and got and all(v is None for v in got.values()), out
+    gate = {"logistic": "log_loss", "linear": "mse", "softmax": "accuracy"}[model]
+    flag = "--fail-under" if gate == "accuracy" else "--fail-over"
+    code, out, err = cli("evaluate", tmp_path / "m.h5", data, "--y", target, "--sample-weight", "w",
+                         f"{flag}", f"{gate}=0.5")
+    assert code == 3 and err.strip().splitlines()[-1] == (
+        f"sgdcli: error: quality gate failed on {data}: {gate} is undefined ({flag} {gate}=0.5)"), err
 
 
 def test_weights_are_relative(weighted, tmp_path):

@@ -19,7 +19,7 @@ from sgdcli.kernels.schedules import lr_at
 from sgdcli.kernels.state import kernel_config
 
 import naive
-from conftest import RSS_SAMPLER, make_problem, run, write_table
+from conftest import RSS_SAMPLER, cli, make_problem, run, write_table
 
 
 def model_contents(path, skip=("created", "history")):
@@ -274,6 +274,18 @@ def test_bad_rows_skip_with_validation_fraction(tmp_path):
     bad[::97] = True
     assert m.training["bad_rows"] == int((bad & ~held).sum())
     assert np.isfinite(m.history[-1]["val_loss"])
+
+
+def test_a_validation_fraction_that_holds_out_no_row_is_refused(tmp_path):
+    """Metrics over no rows are undefined: a small file and a small --val-fraction would validate on nothing."""
+    X, y = make_problem("binary", n=40, d=3, seed=0)
+    path = write_table(tmp_path / "small.h5", X, y)
+    assert not __import__("sgdcli.data.shuffle", fromlist=["x"]).validation_mask(0, 40, 0.01, 0).any()
+    code, out, err = cli("train", path, "-o", tmp_path / "m.h5", "--val-fraction", "0.01", "--batch-size", "4")
+    assert (code, err.strip().splitlines()[-1]) == (2, f"sgdcli: error: --val-fraction 0.01: holds out none of the "
+                                                       f"40 rows of {path}; raise it, or validate on a file of its "
+                                                       "own with --val")
+    assert not (tmp_path / "m.h5").exists()
 
 
 def test_no_rows_left_to_train_on(tmp_path):

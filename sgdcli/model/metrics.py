@@ -94,9 +94,10 @@ class RegressionMetrics:
         self.weight = total
 
     def result(self) -> dict:
-        n = self.weight if self.weight > 0 else 1.0
+        n = _measured(self.weight)
         mse = self.sse / n
         r2 = 1.0 - self.sse / self.y_m2 if self.y_m2 > 0 else (1.0 if self.sse == 0 else float("-inf"))
+        r2 = r2 if self.weight > 0 else math.nan
         return {"rows": self.n, "mse": mse, "rmse": math.sqrt(mse), "mae": self.sae / n, "r2": r2,
                 **{name: total / n for name, total in self.extra.items()}}
 
@@ -149,10 +150,11 @@ class BinaryMetrics:
         return float((pos * (below + 0.5 * neg)).sum() / (n_pos * n_neg))
 
     def result(self) -> dict:
-        n = self.weight if self.weight > 0 else 1.0
-        precision = self.tp / (self.tp + self.fp) if self.tp + self.fp else 0.0
-        recall = self.tp / (self.tp + self.fn) if self.tp + self.fn else 0.0
-        f1 = 2 * precision * recall / (precision + recall) if precision + recall else 0.0
+        n = _measured(self.weight)
+        none = 0.0 if self.weight > 0 else math.nan  # no positive predicted (or present): 0, unless no rows at all
+        precision = self.tp / (self.tp + self.fp) if self.tp + self.fp else none
+        recall = self.tp / (self.tp + self.fn) if self.tp + self.fn else none
+        f1 = 2 * precision * recall / (precision + recall) if precision + recall else none
         return {
             "rows": self.n,
             "accuracy": self.correct / n,
@@ -187,8 +189,14 @@ class MulticlassMetrics:
         self.log_loss_sum += other.log_loss_sum
 
     def result(self) -> dict:
-        n = self.weight if self.weight > 0 else 1.0
+        n = _measured(self.weight)
         return {"rows": self.n, "accuracy": self.correct / n, "log_loss": self.log_loss_sum / n}
+
+
+def _measured(weight: float) -> float:
+    """What the metrics' sums are divided by: their rows' total weight, NaN where there is none (no rows, or
+    every weight 0), so that a mean over nothing is undefined, and a gate on it fails, rather than 0."""
+    return weight if weight > 0 else math.nan
 
 
 def _ordered_key(score: np.ndarray) -> np.ndarray:
