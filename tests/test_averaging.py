@@ -69,7 +69,7 @@ def test_two_threads_reach_the_optimum_and_train_every_row_once_an_epoch(tmp_pat
     assert [r["rows"] for r in model.history] == [4000] * 30
     # each thread ends its equal share with a partial batch of its own: ceil(2000 / 64) steps each
     assert [r["iterations"] for r in model.history] == [2 * 32] * 30
-    assert model.training["rounds"] == 30 * 4  # 32 steps per shard an epoch, 8 per round
+    assert model.training["round_timings"]["rounds"] == 30 * 4  # 32 steps per shard an epoch, 8 per round
 
 
 class Recorder(Reporter):

@@ -209,13 +209,16 @@ class RoundTrainer:
                 f"then the models are averaged")
 
     def summary(self) -> dict:
-        """For the model file: the set-up, and the medians per round (of this process's rounds, if resumed)
-        of the wall time and of what it spent beyond the slowest shard (averaging, scheduling, network)."""
-        out = {"sync_every": self.steps, "rounds": len(self.round_seconds)}
+        """For the model file: the set-up, and, apart as ``round_timings`` (like the history's seconds, they
+        differ from run to run), the rounds this process timed (since it resumed, if it did) and their
+        medians of the wall time and of what it spent beyond the slowest shard (averaging, scheduling,
+        network)."""
+        timings = {"rounds": len(self.round_seconds)}
         if self.round_seconds:
-            out["round_ms"] = 1000.0 * float(np.median(self.round_seconds))
-            out["round_overhead_ms"] = 1000.0 * float(np.median(np.subtract(self.round_seconds, self.compute_seconds)))
-        return out
+            timings["round_ms"] = 1000.0 * float(np.median(self.round_seconds))
+            timings["round_overhead_ms"] = 1000.0 * float(np.median(np.subtract(self.round_seconds,
+                                                                               self.compute_seconds)))
+        return {"sync_every": self.steps, "round_timings": timings}
 
 
 def average_into(state: TrainState, results: list[RoundResult], slots_used: bool) -> None:
