@@ -69,9 +69,7 @@ def train_until(path: str, test: str, target: float | None, epochs: int, dask: D
         "rows_per_s": statistics.median(r["rows_per_s"] for r in later),
         "to_target_s": reached,
         "val_loss": [r["val_loss"] for r in model.history],
-        "rounds": model.training.get("rounds"),
-        "round_ms": model.training.get("round_ms"),
-        "round_overhead_ms": model.training.get("round_overhead_ms"),
+        **{key: model.training.get("round_timings", {}).get(key) for key in ("rounds", "round_ms", "round_overhead_ms")},
         "sync_every": model.training.get("sync_every"),
     }
 
@@ -85,7 +83,7 @@ def overhead_run(path: str, workers: int) -> dict:
     with contextlib.redirect_stderr(io.StringIO()), warnings.catch_warnings():
         warnings.simplefilter("ignore")
         model = train(path, opts, dask=DaskOptions(f"local:{workers}"))
-    t = model.training
+    t = model.training["round_timings"]
     return {"rounds": t["rounds"], "round_ms": t["round_ms"], "round_overhead_ms": t["round_overhead_ms"]}
 
 
