@@ -288,6 +288,19 @@ def test_a_validation_fraction_that_holds_out_no_row_is_refused(tmp_path):
     assert not (tmp_path / "m.h5").exists()
 
 
+def test_too_few_classes_left_to_train_on_says_how_many_rows_were_left(tmp_path):
+    """Both classes are in the file; the message says the one row --val-fraction left is what had one."""
+    X, y = make_problem("binary", n=1000, d=3, seed=0)
+    path = write_table(tmp_path / "d.h5", X, y)
+    kept = ~__import__("sgdcli.data.shuffle", fromlist=["x"]).validation_mask(0, 1000, 0.999, 0)
+    assert kept.sum() == 1 and len(set(y)) == 2
+    code, out, err = cli("train", path, "-o", tmp_path / "m.h5", "--val-fraction", "0.999", "--batch-size", "1")
+    label = int(y[kept][0])
+    assert (code, err.strip().splitlines()[-1]) == (2, f"sgdcli: error: {path}:y: --model logistic needs exactly 2 "
+                                                       f"distinct labels, found 1 in the 1 row left to train on "
+                                                       f"({label}); both classes must be present")
+
+
 def test_no_rows_left_to_train_on(tmp_path):
     X, y = make_problem("binary", n=50, d=3, seed=0)
     X[:] = np.nan

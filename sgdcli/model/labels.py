@@ -192,8 +192,9 @@ def collect(blocks, model: str, where: str, weighted: bool = False) -> Found:
     return found
 
 
-def from_values(found: np.ndarray | None, model: str, where: str, y_dtype) -> Labels:
-    """The label mapping for ``model``, or an InputError if the values do not suit it."""
+def from_values(found: np.ndarray | None, model: str, where: str, y_dtype, among: str = "") -> Labels:
+    """The label mapping for ``model``, or an InputError if the values do not suit it; ``among`` says which
+    rows were looked at where not all (" in the 1 row left to train on")."""
     task = task_of(model)
     if task == "regression":
         return Labels("regression", None)
@@ -201,9 +202,11 @@ def from_values(found: np.ndarray | None, model: str, where: str, y_dtype) -> La
     listed = ", ".join(shown(c) for c in classes[:5]) + (", …" if len(classes) > 5 else "")
     if task == "binary" and len(classes) != 2:
         hint = "use --model softmax for more than two classes" if len(classes) > 2 else "both classes must be present"
-        raise InputError(f"{where}: --model {model} needs exactly 2 distinct labels, found {len(classes)} ({listed}); {hint}")
+        raise InputError(f"{where}: --model {model} needs exactly 2 distinct labels, found {len(classes)}{among} "
+                         f"({listed}); {hint}")
     if task == "multiclass" and len(classes) < 2:
-        raise InputError(f"{where}: --model softmax needs at least 2 distinct labels, found {len(classes)} ({listed})")
+        raise InputError(f"{where}: --model softmax needs at least 2 distinct labels, found {len(classes)}{among} "
+                         f"({listed})")
     return Labels(task, classes)
 
 
