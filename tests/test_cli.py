@@ -398,6 +398,20 @@ def test_predict_names_the_first_nonfinite_row(tmp_path, binary_file):
     assert not (tmp_path / "p.h5").exists()
 
 
+def test_a_float64_feature_beyond_float32s_range_is_named_as_such(tmp_path):
+    """1e300 is finite in the file but infinite as the float32 sgdcli reads features as: the message says
+    so where X holds float64 (and only there)."""
+    X, y = make_problem("binary", n=300, d=6)
+    X = X.astype(np.float64)
+    X[3, 2] = 1e300
+    path = write_table(tmp_path / "wide.h5", X, y)
+    for args in (["train", path, "-o", tmp_path / "m.h5"], ["train", path, "-o", tmp_path / "m.h5",
+                                                             "--no-standardize", "--lr", "0.1"]):
+        assert_one_line_error(run(*args), 2, "wide.h5:X: non-finite feature value at row 3 (NaN or infinite, or "
+                                             "beyond float32's range of ±3.4e38: features are read as float32)")
+    assert not (tmp_path / "m.h5").exists()
+
+
 def test_softmax_refuses_a_continuous_target(tmp_path):
     X, y = make_problem("regression", n=2000, d=3)
     path = write_table(tmp_path / "r.h5", X, y)

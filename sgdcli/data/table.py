@@ -66,6 +66,13 @@ class Table:
             self.close()
             raise
 
+    def nonfinite(self, row: int) -> str:
+        """What is wrong with the features of file row ``row``, whose values are not all finite as read
+        (float32): a float64 beyond float32's range reads as infinite, which the message says where X holds
+        such values."""
+        wide = " (NaN or infinite, or beyond float32's range of ±3.4e38: features are read as float32)"
+        return f"{self.path}:{self.x_name}: non-finite feature value at row {row}{wide if self._x_wide else ''}"
+
     def selection(self) -> dict:
         """The keywords besides the path that open this table again (another process, a worker): with the
         class names found here, so that it reads names as the same codes without a pass of its own."""
@@ -95,6 +102,7 @@ class Table:
         if found.plain and 0 in found.features[0].ds.shape:
             raise InputError(f"{where}: dataset is empty (shape {found.features[0].ds.shape})")
         self._check_written(found, labels)  # before any reader looks at the storage (a declared 10^12 rows)
+        self._x_wide = any(_wider_than_read(s.ds.dtype) for s in found.features)
         if found.plain:
             self.X = ColumnReader(found.features[0].ds, FEATURE_DTYPE)
         else:
@@ -123,6 +131,7 @@ class Table:
                 raise InputError(f"--{option}: {where} is a sparse (CSR) matrix, whose columns are not selected "
                                  "or transposed")
         reader = CsrReader(self.file[x])
+        self._x_wide = _wider_than_read(reader.data.dtype)
         self.sparse, self.x_kind = True, "CSR sparse matrix"
         self.n_rows, self.n_features = reader.n_rows, reader.width
         self.feature_names = None  # known by position only (a list of names would cost more than the model)
@@ -284,6 +293,13 @@ def _base_dtype(source: Source) -> np.dtype:
     if isinstance(source, Fields):
         return source.ds.dtype.fields[source.columns[0][0]][0].base
     return source.ds.dtype
+
+
+def _wider_than_read(dtype: np.dtype) -> bool:
+    """Whether values of ``dtype`` (or of a field of it) can be finite and still overflow FEATURE_DTYPE."""
+    if dtype.fields:
+        return any(_wider_than_read(field[0].base) for field in dtype.fields.values())
+    return dtype.kind == "f" and dtype.itemsize > np.dtype(FEATURE_DTYPE).itemsize
 
 
 def _round_up(n: int, k: int) -> int:

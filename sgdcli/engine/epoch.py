@@ -169,7 +169,6 @@ def run_epoch(
         sizes = plan.pages.window_sizes(plan.pages.extent_order(epoch))
         segments = [(w, 0, size) for w, size in enumerate(sizes)]
     budget = math.inf if max_rows is None else max_rows
-    where = f"{table.path}:{table.x_name}"
     first = pos.block
 
     def prepare(window: Window, i: int):  # in the reader thread, while the window before trains
@@ -211,7 +210,7 @@ def run_epoch(
                 else:
                     status = train_block(cfg, X, y[lo:hi], xrows[lo:hi], plan.center, plan.scale, state, scratch, sw)
                 if status == ks.BAD_ROW:
-                    raise InputError(f"{where}: non-finite feature value at row {int(rows[lo + int(counters[ks.BAD])])}")
+                    raise InputError(table.nonfinite(int(rows[lo + int(counters[ks.BAD])])))
                 if status == ks.DIVERGED:
                     raise _diverged(cfg, state, epoch, t0)
                 pos.block, pos.row = k, hi

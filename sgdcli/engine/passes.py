@@ -133,7 +133,7 @@ def moment_pass(table: Table, spans, block_rows: int, opts: TrainOptions, check_
                               finite=finite_mask(block) if skip else None)
         bad = stats.update(block.X, rows, block.w)
         if bad >= 0:
-            raise InputError(f"{table.path}:{table.x_name}: non-finite feature value at row {block.start + int(rows[bad])}")
+            raise InputError(table.nonfinite(block.start + int(rows[bad])))
     return stats
 
 
@@ -174,7 +174,7 @@ def _sparse_moments(table: Table, spans, block_rows: int, opts: TrainOptions, ch
         values, columns = X.data[entries].astype(np.float64), X.indices[entries]
         if not np.isfinite(values).all():
             row = int(np.repeat(np.arange(X.n_rows), np.diff(X.indptr))[entries][~np.isfinite(values)][0])
-            raise InputError(f"{table.path}:{table.x_name}: non-finite feature value at row {block.start + row}")
+            raise InputError(table.nonfinite(block.start + row))
         weighted = values  # each entry weighs as its row
         if block.w is not None:
             weighted = values * np.repeat(block.w, np.diff(X.indptr))[entries]

@@ -63,7 +63,7 @@ def score_blocks(
         if not np.isfinite(S).all():
             bad = first_nonfinite_row(np.ascontiguousarray(block.X[rows]))
             if bad >= 0:
-                raise InputError(f"{table.path}:{table.x_name}: non-finite feature value at row {block.start + int(rows[bad])}")
+                raise InputError(table.nonfinite(block.start + int(rows[bad])))
         yield block, rows, S
         done += block.stop - block.start
         if progress is not None:
@@ -77,7 +77,7 @@ def _sparse_scores(table: Table, block: Block, rows: np.ndarray, We: np.ndarray)
     bad = ~np.isfinite(X.data)
     if bad.any() and np.isin(row_of[bad], rows).any():
         first = int(np.min(row_of[bad][np.isin(row_of[bad], rows)]))
-        raise InputError(f"{table.path}:{table.x_name}: non-finite feature value at row {block.start + first}")
+        raise InputError(table.nonfinite(block.start + first))
     return csr_scores(X, We)[rows]
 
 
