@@ -216,3 +216,17 @@ def test_memory_of_sparse_training_is_bounded_by_the_budget_not_the_file(tmp_pat
     assert peaks[1] - peaks[0] < extra / 4, peaks
     model = 5 * ((1 << 18) + 1) * 8
     assert peaks[1] < 4 * 2**20 + 150 * 2**20 + model, peaks
+
+
+def test_a_matrix_stored_by_columns_is_refused_with_what_to_write(tmp_path):
+    """AnnData writes CSC as readily as CSR; sgdcli streams rows, so it says to store the matrix by rows."""
+    anndata = pytest.importorskip("anndata")
+    X = scipy_sparse.random(50, 6, density=0.3, format="csc", random_state=0, dtype=np.float32)
+    path = tmp_path / "csc.h5ad"
+    anndata.AnnData(X=X).write_h5ad(path)
+    with h5py.File(path, "a") as f:
+        f["y"] = np.arange(50) % 2
+    code, out, err = cli("train", path, "-o", tmp_path / "m.h5")
+    assert (code, err.strip().splitlines()[-1]) == (
+        2, f"sgdcli: error: {path}:X: is a sparse matrix stored by columns (csc_matrix); sgdcli reads sparse "
+           "matrices stored by rows: write it as a csr_matrix (scipy's .tocsr())")

@@ -276,8 +276,9 @@ def find_features(f: h5py.File, x: str, label_column: str | None = None, feature
     if isinstance(obj, h5py.Group):
         pandas = _text(obj.attrs.get("pandas_type", b""))
         encoding = _text(obj.attrs.get("encoding-type", b""))
-        if encoding in ("csr_matrix", "csc_matrix"):
-            raise InputError(f"{where}: is a sparse matrix ({encoding}); sgdcli trains on dense features only")
+        if encoding == "csc_matrix":  # (CSR, by rows, is read by data/sparse.py before this)
+            raise InputError(f"{where}: is a sparse matrix stored by columns (csc_matrix); sgdcli reads sparse "
+                             "matrices stored by rows: write it as a csr_matrix (scipy's .tocsr())")
         if pandas == "frame":
             found = _pandas_fixed(obj)
         elif pandas == "frame_table" and "table" in obj:
