@@ -47,6 +47,11 @@ def test_an_anndata_file_is_recognized(tmp_path):
 @pytest.mark.parametrize("damage,message", [
     (lambda g: g["indptr"].__setitem__(3, 10**6), "indptr of rows 0-5 is not increasing"),
     (lambda g: g["indices"].__setitem__(0, 5000), "a column index of rows 0-5 is outside 0..999"),
+    # entries before row 0's, which no row would ever read (scipy refuses such a matrix too)
+    (lambda g: g["indptr"].__setitem__(0, 3), r"indptr must run from 0 to the \d+ entries of data and indices; it "
+                                              r"runs from 3 to \d+"),
+    (lambda g: g["indptr"].__setitem__(-1, g["indptr"][-2]), r"indptr must run from 0 to the (\d+) entries of "
+                                                             r"data and indices; it runs from 0 to (?!\1)\d+"),
 ])
 def test_an_inconsistent_matrix_is_a_one_line_error(tmp_path, damage, message):
     M = scipy_sparse.random(10, 1000, density=0.05, format="csr", dtype=np.float32, random_state=2)

@@ -78,6 +78,13 @@ class CsrReader:
                              f"and {self.indices.dtype}")
         self.n_rows, self.width = shape
         self.nnz = int(self.data.shape[0])
+        try:
+            ends = (int(self.indptr[0]), int(self.indptr[-1]))
+        except (OSError, RuntimeError, ValueError) as exc:
+            raise InputError(f"{self.where}: cannot read indptr ({first_line(exc)})") from None
+        if ends != (0, self.nnz):  # entries outside every row would be stored and never read
+            raise InputError(f"{self.where}: indptr must run from 0 to the {self.nnz} entries of data and indices; "
+                             f"it runs from {ends[0]} to {ends[1]}")
 
     @property
     def density(self) -> float:
