@@ -109,6 +109,8 @@ def parse_class_weights(text: str) -> dict[str, float] | None:
             weight = math.nan
         if not sep or not name.strip() or not (math.isfinite(weight) and weight >= 0):
             raise InputError(f"--class-weight: expected balanced or CLASS=WEIGHT,... with weights >= 0, got {item!r}")
+        if name.strip() in out:
+            raise InputError(f"--class-weight: class {name.strip()!r} is given twice")
         out[name.strip()] = weight
     return out
 

@@ -71,6 +71,7 @@ def test_explicit_weights_by_class_and_a_class_not_listed_weighs_one(rare, tmp_p
     (["--class-weight", "1=x"], "--class-weight: expected balanced or CLASS=WEIGHT,... with weights >= 0, got '1=x'"),
     (["--class-weight", "7=2"], "--class-weight: {path}:y has no class '7' (classes: 0, 1)"),
     (["--class-weight", "0=0,1=0"], "--class-weight: every class weighs 0"),
+    (["--class-weight", "0=1,1=3,0=2"], "--class-weight: class '0' is given twice"),
     (["--class-weight", "balanced", "--model", "linear"], "--class-weight: applies to classifiers; --model linear is "
                                                           "a regression"),
 ])
