@@ -12,7 +12,7 @@ import json
 import math
 import os
 
-from sgdcli.errors import InputError, RuntimeFailure
+from sgdcli.errors import InputError, RuntimeFailure, utf8_text
 
 FORMATS = ("png", "pdf", "svg")
 INSTALL = "pip install 'sgdcli[plot]' (or: pip install matplotlib)"
@@ -21,10 +21,11 @@ INSTALL = "pip install 'sgdcli[plot]' (or: pip install matplotlib)"
 def read_history(path: str) -> list[dict]:
     """The epoch records of a metrics JSONL file, checked; InputError naming the file and line otherwise."""
     try:
-        with open(path, encoding="utf-8") as fh:
-            lines = fh.read().splitlines()
+        with open(path, "rb") as fh:
+            raw = fh.read()
     except OSError as exc:
         raise InputError(f"{path}: cannot read it ({exc.strerror or exc})") from None
+    lines = utf8_text(raw, path, "a train --metrics file").splitlines()
     records = []
     for number, line in enumerate(lines, start=1):
         if not line.strip():
