@@ -37,10 +37,28 @@ def read_history(path: str) -> list[dict]:
         if not isinstance(record, dict) or not all(k in record for k in ("epoch", "iterations", "seconds", "train_loss")):
             raise InputError(f"{path}: line {number}: not an sgdcli epoch record (needs epoch, iterations, seconds, "
                              f"train_loss; written by train --metrics)")
+        wrong = _wrong_value(record)
+        if wrong:
+            raise InputError(f"{path}: line {number}: not an sgdcli epoch record ({wrong})")
         records.append(record)
     if not records:
         raise InputError(f"{path}: no epochs in it")
     return records
+
+
+def _number(value) -> bool:
+    return isinstance(value, (int, float)) and not isinstance(value, bool)
+
+
+def _wrong_value(record: dict) -> str | None:
+    """Which value the curves need is not a number (the losses: nor null, a non-finite loss as JSON writes it)."""
+    for key in ("epoch", "iterations", "seconds"):
+        if not _number(record[key]):
+            return f"{key} is not a number"
+    for key in ("train_loss", "val_loss"):
+        if record.get(key) is not None and not _number(record[key]):
+            return f"{key} is neither a number nor null"
+    return None
 
 
 def curves(records: list[dict]) -> dict[str, list[float]]:
