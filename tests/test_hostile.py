@@ -363,6 +363,8 @@ DAMAGED = {  # what was done to a good model, and what the message says is wrong
     "class names not text": ("binary", _training(class_names=[1, 2]), "training.class_names is not a list of texts"),
     "hashing a list": ("binary", _training(hashing=[18]), "training.hashing is not a JSON object"),
     "lineage of texts": ("binary", _training(lineage=["x"]), "training.lineage is not a list of JSON objects"),
+    "encoding not one": ("binary", _training(encoding="{}"), "training.encoding is not the columns of a CSV file"),
+    "encoding a list": ("binary", _training(encoding=[1]), "training.encoding is not the columns of a CSV file"),
 }
 
 

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from sgdcli.data.csvcolumns import Encoding
 from sgdcli.options import MODELS, task_of
 
 _JSON = {"options": dict, "training": dict, "history": list, "fingerprint": dict, "versions": dict}
@@ -132,8 +133,11 @@ def _training(m) -> str | None:
             return f"training.features has {len(names)} names for {m.n_features} features"
     if t.get("hashing") is not None and not isinstance(t["hashing"], dict):
         return "training.hashing is not a JSON object"
-    if t.get("encoding") is not None and not isinstance(t["encoding"], str):  # the CSV columns, as JSON text
-        return "training.encoding is not a text"
+    if t.get("encoding") is not None:  # the columns of the CSV file trained on, as JSON text
+        try:
+            Encoding.loads(t["encoding"])
+        except (TypeError, ValueError, KeyError, AttributeError):
+            return "training.encoding is not the columns of a CSV file"
     lineage = t.get("lineage", [])
     if not isinstance(lineage, list) or not all(isinstance(run, dict) for run in lineage):
         return "training.lineage is not a list of JSON objects"
