@@ -55,6 +55,17 @@ class Interrupted(SgdcliError):
         self.exit_code = exit_code
 
 
+def utf8_text(raw: bytes, where: str, what: str) -> str:
+    """``raw`` decoded as UTF-8, or InputError naming ``where`` and the line of the first byte that is not UTF-8,
+    "so not ``what``" (a binary file given where a text file goes, text in another encoding)."""
+    try:
+        return raw.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        line = raw.count(b"\n", 0, exc.start) + 1
+        raise InputError(f"{where}: line {line}: not UTF-8 text (bytes {raw[exc.start:exc.end]!r}: {exc.reason}), "
+                         f"so not {what}") from None
+
+
 def first_line(exc: BaseException) -> str:
     """The first line of an exception's text (its type's name if it has none): the part a one-line message quotes."""
     text = str(exc).strip().splitlines()

@@ -118,6 +118,19 @@ def test_unreadable_and_malformed_files(tmp_path, binary_file):
     assert code == 2 and err.startswith(f"sgdcli: error: --config {bad}: not valid TOML (")
 
 
+def test_a_file_that_is_not_utf8_text_is_not_a_toml_file(tmp_path, binary_file):
+    """An HDF5 file given as the config, or a byte that is not UTF-8: one line naming the file and the line (an
+    internal error before)."""
+    latin = tmp_path / "latin.toml"
+    latin.write_bytes(b"[train]\nepochs = 2 # caf\xe9\n")
+    for path, line, byte, reason in ((binary_file, 1, "\\x89", "invalid start byte"),
+                                     (latin, 2, "\\xe9", "invalid continuation byte")):
+        code, out, err = cli("train", binary_file, "-o", tmp_path / "m.h5", "--config", path)
+        assert (code, out, err) == (2, "", f"sgdcli: error: --config {path}: line {line}: not UTF-8 text (bytes "
+                                           f"b'{byte}': {reason}), so not a TOML file\n")
+    assert not (tmp_path / "m.h5").exists()
+
+
 def test_every_key_and_variable_is_the_option_name_with_underscores():
     """So that --batch-size, batch_size and SGDCLI_TRAIN_BATCH_SIZE always correspond."""
     for name, command in main_group.commands.items():

@@ -154,6 +154,18 @@ def test_libsvm_dense_with_given_or_inferred_width(tmp_path):
                                              "1..3 (--bad-rows skip leaves such rows out)")
 
 
+@pytest.mark.parametrize("name,args", [("d.svm", ["--dense"]), ("d.svm", ["--sparse"]), ("d.svm", ["--features", "3"]),
+                                       ("d.vw", [])])
+def test_libsvm_and_vw_text_that_is_not_utf8_says_so(tmp_path, name, args):
+    """As CSV says it: --dense's first pass for the width (an internal error before) and the rows' pass alike."""
+    path = tmp_path / name
+    path.write_bytes(b"1 1:0.5 2:1\n0 1:1 3:\xff\n" if name.endswith(".svm") else b"1 | a:0.5 b\n0 | a \xff\n")
+    code, out, err = cli("convert", path, "-o", tmp_path / "o.h5", *args)
+    assert (code, out, err) == (2, "", f"sgdcli: error: {path}: not UTF-8 text (bytes b'\\xff': invalid start byte); "
+                                       "convert it to UTF-8 first, e.g. iconv -f latin1 -t utf-8\n")
+    assert not (tmp_path / "o.h5").exists()
+
+
 def test_npy_with_labels_apart_or_in_a_column(tmp_path):
     X, y = make_problem("regression", n=200, d=4, seed=5)
     np.save(tmp_path / "X.npy", X)

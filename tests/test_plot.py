@@ -70,6 +70,35 @@ def test_bad_metrics_files_are_usage_errors(tmp_path, content, message):
     assert not (tmp_path / "c.png").exists()
 
 
+@pytest.mark.parametrize("record,message", [
+    ('{"epoch": 1, "iterations": "3", "seconds": 1, "train_loss": 0.5}', "iterations is not a number"),
+    ('{"epoch": [1], "iterations": 3, "seconds": 1, "train_loss": 0.5}', "epoch is not a number"),
+    ('{"epoch": 1, "iterations": 3, "seconds": null, "train_loss": 0.5}', "seconds is not a number"),
+    ('{"epoch": 1, "iterations": 3, "seconds": 1, "train_loss": "low"}', "train_loss is neither a number nor null"),
+    ('{"epoch": 1, "iterations": 3, "seconds": 1, "train_loss": 0.5, "val_loss": {}}',
+     "val_loss is neither a number nor null"),
+    ('{"epoch": true, "iterations": 3, "seconds": 1, "train_loss": 0.5}', "epoch is not a number"),
+])
+def test_records_whose_values_are_not_numbers_are_usage_errors(tmp_path, record, message):
+    """An internal error before, where the curves added or converted the value (true was plotted as 1)."""
+    path = tmp_path / "m.jsonl"
+    path.write_text('{"epoch": 1, "iterations": 3, "seconds": 1, "train_loss": 0.5}\n' + record + "\n")
+    code, out, err = cli("plot", path, "-o", tmp_path / "c.png")
+    assert (code, out, err) == (2, "", f"sgdcli: error: {path}: line 2: not an sgdcli epoch record ({message})\n")
+
+
+def test_a_file_that_is_not_utf8_text_is_not_a_metrics_file(tmp_path, binary_file, runs):
+    """An HDF5 file, or a metrics file with a byte that is not UTF-8 on its third line: the file and the line (an
+    internal error before)."""
+    latin = tmp_path / "latin.jsonl"
+    latin.write_bytes(open(runs[0], "rb").read().split(b"\n")[0] + b"\n\n\xff\n")
+    for path, line, byte in ((binary_file, 1, "\\x89"), (latin, 3, "\\xff")):
+        code, out, err = cli("plot", runs[1], path, "-o", tmp_path / "c.png")
+        assert (code, out, err) == (2, "", f"sgdcli: error: {path}: line {line}: not UTF-8 text (bytes b'{byte}': "
+                                           "invalid start byte), so not a train --metrics file\n")
+    assert not (tmp_path / "c.png").exists()
+
+
 def test_unknown_image_format_and_missing_file(tmp_path, runs):
     code, _, err = cli("plot", *runs, "-o", tmp_path / "c.jpeg")
     assert code == 2 and err.strip() == (f"sgdcli: error: -o {tmp_path / 'c.jpeg'}: cannot tell the image format; "

@@ -27,7 +27,7 @@ import tomllib
 import click
 from click.core import ParameterSource
 
-from sgdcli.errors import InputError
+from sgdcli.errors import InputError, utf8_text
 
 ENV_PREFIX = "SGDCLI"
 _NOT_SETTINGS = {"config", "print_config", "help"}
@@ -43,9 +43,11 @@ def load(path: str, ctx: click.Context) -> dict:
     """The checked table of ``ctx``'s command in the TOML file ``path``, values as the options take them."""
     try:
         with open(path, "rb") as fh:
-            document = tomllib.load(fh)
+            raw = fh.read()
     except OSError as exc:
         raise InputError(f"--config {path}: cannot read it ({exc.strerror or exc})") from None
+    try:
+        document = tomllib.loads(utf8_text(raw, f"--config {path}", "a TOML file"))
     except tomllib.TOMLDecodeError as exc:
         raise InputError(f"--config {path}: not valid TOML ({exc})") from None
     commands = _commands(ctx)

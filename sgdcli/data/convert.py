@@ -191,7 +191,7 @@ def _lines(path, blocks_of):
         try:
             yield from blocks_of(enumerate(fh, start=1))
         except UnicodeDecodeError as exc:
-            raise InputError(f"{path}: not UTF-8 text ({exc.reason} at byte {exc.start} of a line)") from None
+            raise textfiles.not_utf8(path, exc) from None
 
 
 # --- .npy -------------------------------------------------------------------------------------------

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from sgdcli.data.hashing import Hasher
 from sgdcli.data.rowblocks import BadRow, is_number, number
-from sgdcli.data.textfiles import open_input
+from sgdcli.data.textfiles import not_utf8, open_input
 from sgdcli.errors import InputError
 
 
@@ -24,15 +24,18 @@ def libsvm_width(path: str) -> int:
     """The largest feature index in the file (a first pass, for dense output)."""
     width = 0
     with open_input(path) as fh:
-        for number_, line in enumerate(fh, start=1):
-            for token in tokens(line)[1:]:
-                key, _, _ = token.partition(":")
-                if key == "qid":
-                    continue
-                try:
-                    width = max(width, int(key))
-                except ValueError:
-                    raise InputError(f"{path}: line {number_}: cannot read feature index {key!r}") from None
+        try:
+            for number_, line in enumerate(fh, start=1):
+                for token in tokens(line)[1:]:
+                    key, _, _ = token.partition(":")
+                    if key == "qid":
+                        continue
+                    try:
+                        width = max(width, int(key))
+                    except ValueError:
+                        raise InputError(f"{path}: line {number_}: cannot read feature index {key!r}") from None
+        except UnicodeDecodeError as exc:
+            raise not_utf8(path, exc) from None
     if width == 0:
         raise InputError(f"{path}: no features found; is this LIBSVM text?")
     return width

@@ -30,8 +30,9 @@ from sgdcli.data import hdf5
 from sgdcli.data.atomic import atomic_output
 from sgdcli.errors import InputError
 from sgdcli.data.jsontext import dumps
+from sgdcli.model.damage import damage
 from sgdcli.model.labels import Labels
-from sgdcli.options import MODELS, objective, task_of
+from sgdcli.options import objective, task_of
 from sgdcli.options import TrainOptions as _TrainOptions
 
 TRAIN_DEFAULTS = _TrainOptions()
@@ -107,8 +108,9 @@ class Model:
 
 
 def load_model(path, optimizer: bool = False) -> Model:
-    """Read a model file, or raise InputError saying why it is not one; with ``optimizer``, its optimizer's
-    state too (``Model.optimizer``; predictions do not need it)."""
+    """Read a model file, or raise InputError saying why it is not one, or why it is a damaged one (damage.py:
+    shapes that do not fit, non-finite parameters, metadata of the wrong type); with ``optimizer``, its
+    optimizer's state too (``Model.optimizer``; predictions do not need it)."""
     if isinstance(path, Model):
         return path
     f = hdf5.open_file(path)
@@ -124,14 +126,15 @@ def load_model(path, optimizer: bool = False) -> Model:
             weights=np.asarray(f["weights"][()], dtype=np.float64),
             bias=np.asarray(f["bias"][()], dtype=np.float64),
             classes=f["classes"][()] if "classes" in f else None,
-            center=f["center"][()] if "center" in f else None,
-            scale=f["scale"][()] if "scale" in f else None,
+            center=np.asarray(f["center"][()], dtype=np.float64) if "center" in f else None,
+            scale=np.asarray(f["scale"][()], dtype=np.float64) if "scale" in f else None,
             created=_text(f.attrs.get("created", "")),
             optimizer=_optimizer(f) if optimizer else None,
             **kwargs,
         )
-    if m.weights.ndim != 2 or m.bias.shape != (m.weights.shape[0],) or m.model not in MODELS:
-        raise InputError(f"{path}: damaged sgdcli model (inconsistent weights, bias or model type)")
+        problem = damage(m)  # inside: a check that trips on what it checks is a damaged model too
+    if problem:
+        raise InputError(f"{path}: damaged sgdcli model ({problem})")
     return m
 
 

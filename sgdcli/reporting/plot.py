@@ -12,7 +12,7 @@ import json
 import math
 import os
 
-from sgdcli.errors import InputError, RuntimeFailure
+from sgdcli.errors import InputError, RuntimeFailure, utf8_text
 
 FORMATS = ("png", "pdf", "svg")
 INSTALL = "pip install 'sgdcli[plot]' (or: pip install matplotlib)"
@@ -21,10 +21,11 @@ INSTALL = "pip install 'sgdcli[plot]' (or: pip install matplotlib)"
 def read_history(path: str) -> list[dict]:
     """The epoch records of a metrics JSONL file, checked; InputError naming the file and line otherwise."""
     try:
-        with open(path, encoding="utf-8") as fh:
-            lines = fh.read().splitlines()
+        with open(path, "rb") as fh:
+            raw = fh.read()
     except OSError as exc:
         raise InputError(f"{path}: cannot read it ({exc.strerror or exc})") from None
+    lines = utf8_text(raw, path, "a train --metrics file").splitlines()
     records = []
     for number, line in enumerate(lines, start=1):
         if not line.strip():
@@ -36,10 +37,28 @@ def read_history(path: str) -> list[dict]:
         if not isinstance(record, dict) or not all(k in record for k in ("epoch", "iterations", "seconds", "train_loss")):
             raise InputError(f"{path}: line {number}: not an sgdcli epoch record (needs epoch, iterations, seconds, "
                              f"train_loss; written by train --metrics)")
+        wrong = _wrong_value(record)
+        if wrong:
+            raise InputError(f"{path}: line {number}: not an sgdcli epoch record ({wrong})")
         records.append(record)
     if not records:
         raise InputError(f"{path}: no epochs in it")
     return records
+
+
+def _number(value) -> bool:
+    return isinstance(value, (int, float)) and not isinstance(value, bool)
+
+
+def _wrong_value(record: dict) -> str | None:
+    """Which value the curves need is not a number (the losses: nor null, a non-finite loss as JSON writes it)."""
+    for key in ("epoch", "iterations", "seconds"):
+        if not _number(record[key]):
+            return f"{key} is not a number"
+    for key in ("train_loss", "val_loss"):
+        if record.get(key) is not None and not _number(record[key]):
+            return f"{key} is neither a number nor null"
+    return None
 
 
 def curves(records: list[dict]) -> dict[str, list[float]]:
