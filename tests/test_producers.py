@@ -370,6 +370,12 @@ def test_pandas_text_labels_train_as_classes_and_predictions_are_names(tmp_path)
         json.loads(cli("evaluate", tmp_path / "n_m.h5", numeric, "--json")[1]), rel=1e-9)
     code, out, err = cli("evaluate", tmp_path / "m.h5", tmp_path / "one.h5", *args, "--json")  # one name only
     assert code == 0 and json.loads(out)["accuracy"] > 0.8, out
+    with h5py.File(tmp_path / "m.h5", "r+") as f:  # PyTables' "encoding" of the group is not CSV columns
+        card = json.loads(f.attrs["training"])
+        assert "encoding" not in card
+        f.attrs["training"] = json.dumps({**card, "encoding": "UTF-8"})  # as versions before 2026-12-01 kept it
+    code, out, err = cli("show", tmp_path / "m.h5")
+    assert code == 0, err
     code, out, err = cli("predict", tmp_path / "m.h5", tmp_path / "t.h5", "--x", "df", "-o", "-", "--proba")
     lines = out.splitlines()
     assert code == 0 and lines[0] == "prediction,proba_Adelie,proba_Gentoo" and len(lines) == 401

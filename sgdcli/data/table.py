@@ -10,7 +10,7 @@ import numpy as np
 
 from sgdcli.data import hashing, hdf5, producers
 from sgdcli.data.columns import ColumnReader
-from sgdcli.data.csvcolumns import ATTR as ENCODING_ATTR
+from sgdcli.data.csvcolumns import ATTR as ENCODING_ATTR, Encoding
 from sgdcli.data.shuffle import PageShuffle
 from sgdcli.data.sources import ComposedReader, Fields, Source
 from sgdcli.data.sparse import CsrReader, SparseX, is_csr
@@ -84,7 +84,7 @@ class Table:
         stored = self.file.get(x)
         self.hashing = hashing.read(stored) if isinstance(stored, (h5py.Dataset, h5py.Group)) else None
         # how convert made X from the columns of a CSV file (data/csvcolumns.py), as JSON
-        self.encoding = _text_attr(stored, ENCODING_ATTR) if isinstance(stored, (h5py.Dataset, h5py.Group)) else None
+        self.encoding = _columns_of_csv(stored)
         if is_csr(self.file.get(x)):
             return self._open_sparse(x, y)
         found = producers.find_features(self.file, x, self.label_column, self.features, self.transpose, self.classes)
@@ -276,6 +276,21 @@ class Table:
 
     def __exit__(self, *exc):
         self.close()
+
+
+def _columns_of_csv(stored) -> str | None:
+    """How ``convert`` made X from a CSV file's columns (data/csvcolumns.py, JSON), where it did: PyTables
+    names the text encoding of a pandas frame's group with the same attribute ("UTF-8"), and a model that
+    kept that as the CSV columns it was trained on could not be read again."""
+    if not isinstance(stored, (h5py.Dataset, h5py.Group)):
+        return None
+    try:
+        text = _text_attr(stored, ENCODING_ATTR)
+        if text is not None:
+            Encoding.loads(text)
+        return text
+    except (TypeError, ValueError, KeyError, AttributeError, UnicodeDecodeError):
+        return None
 
 
 def _text_attr(obj, name: str) -> str | None:

@@ -121,6 +121,10 @@ def load_model(path, optimizer: bool = False) -> Model:
         if version > FORMAT_VERSION:
             raise InputError(f"{path}: model format version {version} is newer than this sgdcli reads ({FORMAT_VERSION}); upgrade sgdcli")
         kwargs = {name: json.loads(_text(f.attrs[name])) for name in _JSON_ATTRS}
+        training = kwargs.get("training")
+        if isinstance(training, dict) and isinstance(training.get("encoding"), str) and not (
+                training["encoding"].lstrip().startswith("{")):  # PyTables' text encoding ("UTF-8"), which models
+            del training["encoding"]  # trained on pandas frames kept as their CSV columns before data/table.py knew
         m = Model(
             model=_text(f.attrs["model"]),
             weights=np.asarray(f["weights"][()], dtype=np.float64),
