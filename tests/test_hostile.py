@@ -172,6 +172,20 @@ def test_shapes_groups_and_dangling_links(model_path, xshape, yshape, x_is_group
         run_all(path, model_path, workdir)
 
 
+@pytest.mark.parametrize("kind", ["external", "soft"])
+def test_a_dangling_link_is_named_as_one(tmp_path, kind):
+    """The labels behind a link whose target is missing: the message says where the link points (it said
+    "no such dataset (datasets in file: none)", although X was there)."""
+    path = str(tmp_path / "data.h5")
+    with h5py.File(path, "w") as f:
+        f["X"] = np.ones((10, 2), dtype=np.float32)
+        f["y"] = h5py.ExternalLink("missing.h5", "/y") if kind == "external" else h5py.SoftLink("/gone")
+    code, out, err = cli("train", path, "-o", tmp_path / "m.h5")
+    expected = ("is a link to /y in missing.h5, which cannot be opened" if kind == "external" else
+                "is a link to /gone, which is not in the file")
+    assert (code, err.strip().splitlines()[-1]) == (2, f"sgdcli: error: {path}:y: {expected}")
+
+
 @SETTINGS
 @given(n=st.integers(1, 50), d=st.integers(1, 4), contiguous=st.booleans(), write_x=st.booleans(),
        write_y=st.booleans(), fill=st.sampled_from([0.0, 1.5]))

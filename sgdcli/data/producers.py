@@ -258,6 +258,14 @@ def _lookup(f: h5py.File, path: str, what: str):
     except (KeyError, OSError, RuntimeError, ValueError) as exc:
         raise InputError(f"{where}: cannot read ({first_line(exc)})") from None
     if obj is None:
+        try:
+            link = f.get(path, getlink=True)
+        except (KeyError, OSError, RuntimeError, ValueError):
+            link = None
+        if isinstance(link, h5py.ExternalLink):
+            raise InputError(f"{where}: is a link to {link.path} in {link.filename}, which cannot be opened")
+        if isinstance(link, h5py.SoftLink):
+            raise InputError(f"{where}: is a link to {link.path}, which is not in the file")
         hint = suggestion(f)
         raise InputError(f"{where}: no such {what}" + (f"; {hint}" if hint else
                          f" (datasets in file: {', '.join(list_datasets(f)[:12]) or 'none'})"))
