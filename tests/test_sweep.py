@@ -19,9 +19,9 @@ def sweep_json(*args):
 def test_each_run_is_the_train_run_with_those_options(binary_file):
     runs = sweep_json(binary_file, "--batch-sizes", "1,64,full", "--lrs", "0.05,0.2", "--epochs", "2", "--val-fraction", "0.1")
     assert [(r["batch_size"], r["lr"]) for r in runs] == [
-        ("1", 0.05), ("1", 0.2), ("64", 0.05), ("64", 0.2), ("full", 0.05), ("full", 0.2)]
+        (1, 0.05), (1, 0.2), (64, 0.05), (64, 0.2), ("full", 0.05), ("full", 0.2)]
     for r in runs:
-        batch = None if r["batch_size"] == "full" else int(r["batch_size"])
+        batch = None if r["batch_size"] == "full" else r["batch_size"]
         model = train(binary_file, TrainOptions(batch_size=batch, lr=r["lr"], epochs=2, val_fraction=0.1))
         assert r["train_loss"] == model.history[-1]["train_loss"]  # same engine, seed and threads: bit for bit
         assert r["val_loss"] == model.history[-1]["val_loss"]

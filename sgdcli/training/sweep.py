@@ -43,7 +43,7 @@ class SweepRun:
 
     def as_dict(self) -> dict:
         d = dataclasses.asdict(self)
-        d["batch_size"] = self.batch_label
+        d["batch_size"] = "full" if self.batch_size is None else self.batch_size  # a number, or "full"
         del d["history"]
         return d
 
