@@ -186,13 +186,17 @@ def test_npy_with_labels_apart_or_in_a_column(tmp_path):
     (["{csv}", "--label-column", "7"], "--label-column: index 7 is outside the 3 columns of {csv}"),
     (["{npy}"], "{npy}: give the labels with --y FILE.npy or --label-column INDEX"),
     (["{other}"], "{other}: cannot tell the format from the name; give --format (csv, tsv, libsvm, vw, npy)"),
+    (["{twice}"], "{twice}: line 1: the header names column 'a' twice (columns 0 and 2); give the columns names of "
+                  "their own"),
 ])
 def test_usage_errors(tmp_path, monkeypatch, args, message):
     monkeypatch.chdir(tmp_path)
     (tmp_path / "d.csv").write_text("a,b,label\n1,2,0\n")
     np.save(tmp_path / "X.npy", np.zeros((3, 2)))
     (tmp_path / "d.parquet.txt").write_text("x")
-    paths = {"csv": str(tmp_path / "d.csv"), "npy": str(tmp_path / "X.npy"), "other": str(tmp_path / "d.parquet.txt")}
+    (tmp_path / "twice.csv").write_text("a,b,a,label\n1,2,3,0\n")
+    paths = {"csv": str(tmp_path / "d.csv"), "npy": str(tmp_path / "X.npy"), "other": str(tmp_path / "d.parquet.txt"),
+             "twice": str(tmp_path / "twice.csv")}
     code, out, err = cli("convert", *[a.format(**paths) for a in args], "-o", tmp_path / "o.h5")
     assert (code, out) == (2, "")
     assert err.strip() == "sgdcli: error: " + message.format(**paths)

@@ -82,6 +82,11 @@ def csv_layout(path, delimiter, header, label_column) -> CsvLayout:
     if header is None:
         header = not all(is_number(field) for field in first)
     names = [name.strip() for name in first] if header else None
+    twice = [name for k, name in enumerate(names or []) if name in names[:k]]
+    if twice:  # a model that keeps its features by name could not tell them apart in the files it reads
+        first_at = names.index(twice[0])
+        raise InputError(f"{path}: line 1: the header names column {twice[0]!r} twice (columns {first_at} and "
+                         f"{names.index(twice[0], first_at + 1)}); give the columns names of their own")
     ncols = len(first)
     label = csvcolumns.column_index(label_column, names, ncols, "label-column", path) if label_column is not None \
         else ncols - 1
