@@ -276,6 +276,18 @@ def test_bad_rows_skip_with_validation_fraction(tmp_path):
     assert np.isfinite(m.history[-1]["val_loss"])
 
 
+def test_a_non_finite_feature_of_the_val_file_is_found_before_training(tmp_path):
+    """Not after the first epoch, which on a large file is hours of a nightly run; --bad-rows skip skips it."""
+    X, y = make_problem("binary", n=300, d=3, seed=0)
+    train_path = write_table(tmp_path / "t.h5", X, y)
+    X[7, 1] = np.nan
+    val = write_table(tmp_path / "v.h5", X, y)
+    code, out, err = cli("train", train_path, "--val", val, "-o", tmp_path / "m.h5", "-v")
+    assert (code, err.strip().splitlines()[-1]) == (2, f"sgdcli: error: {val}:X: non-finite feature value at row 7")
+    assert "epoch 1/" not in err and not (tmp_path / "m.h5").exists()
+    assert cli("train", train_path, "--val", val, "-o", tmp_path / "m.h5", "--bad-rows", "skip", "-q")[0] == 0
+
+
 def test_a_validation_fraction_that_holds_out_no_row_is_refused(tmp_path):
     """Metrics over no rows are undefined: a small file and a small --val-fraction would validate on nothing."""
     X, y = make_problem("binary", n=40, d=3, seed=0)

@@ -186,18 +186,20 @@ def _sparse_moments(table: Table, spans, block_rows: int, opts: TrainOptions, ch
 
 def check_val_labels(val_table: Table, labels: Labels, opts: TrainOptions) -> None:
     """Every label of the --val file is finite (or skipped by --bad-rows skip) and one of the training classes,
-    and every sample weight finite and >= 0."""
+    every sample weight finite and >= 0, and (unless skipped) every feature finite: before training, not
+    after its first epoch."""
     where = f"{val_table.path}:{val_table.y_name}"
     block_rows = val_table.block_rows(opts.memory)
-    buf = np.empty(block_rows)
-    for start, stop in val_table.spans(block_rows):
-        if val_table.W is not None:
-            weights_mod.check(val_table.W.read(start, stop, np.empty(stop - start)), f"{val_table.path}:"
-                              f"{val_table.w_name}", start)
-        y = val_table.Y.read(start, stop, buf)
+    for block in stream_blocks(val_table, val_table.spans(block_rows), block_rows):
+        start, y = block.start, block.y
+        if block.w is not None:
+            weights_mod.check(block.w, f"{val_table.path}:{val_table.w_name}", start)
         if opts.bad_rows == "skip":
             rows = np.flatnonzero(np.isfinite(y))
             labels.encode_rows(y, rows, where, start)
         else:
             labels_mod.check_finite_labels(y, where, start)
             labels.encode(y, where, start)
+            bad = np.flatnonzero(~finite_mask(block))
+            if len(bad):
+                raise InputError(val_table.nonfinite(start + int(bad[0])))
