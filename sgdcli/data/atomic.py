@@ -1,14 +1,20 @@
-"""Outputs appear whole or not at all.
+"""Outputs appear whole or not at all, with the permissions a plain ``open()`` would give them.
 
 Each output is written to a temporary file beside its target, fsynced, then
 renamed into place; on any failure the temporary file is removed and an
-existing file at the target is left untouched.
+existing file at the target is left untouched.  A new output gets the mode
+``open()`` would give it (0666 less the umask, or the directory's default
+ACL: the kernel applies them as it creates the temporary file); an output
+that replaces a file keeps that file's mode and, where the process may
+change it, its group.
 """
 
 from __future__ import annotations
 
 import contextlib
 import os
+import secrets
+import stat
 import tempfile
 
 from sgdcli.errors import InputError, RuntimeFailure
@@ -40,14 +46,15 @@ def atomic_output(path: str | os.PathLike, option: str = "-o"):
     path = os.path.abspath(os.fspath(path))
     directory, name = os.path.split(path)
     try:
-        fd, tmp = tempfile.mkstemp(prefix=f".{name}.", suffix=".tmp", dir=directory)
+        tmp = _create_temporary(directory, name)
+        _copy_ownership(path, tmp)
     except OSError as exc:
         raise InputError(f"{option} {path}: cannot write to directory {directory} ({exc.strerror})") from None
-    os.close(fd)
     try:
         yield tmp
         with open(tmp, "rb+") as fh:
             os.fsync(fh.fileno())
+        _copy_ownership(path, tmp)  # the file may have changed (or, for a checkpoint, moved to .prev) since
         os.replace(tmp, path)
         _fsync_dir(directory)
     except BaseException as exc:
@@ -56,6 +63,45 @@ def atomic_output(path: str | os.PathLike, option: str = "-o"):
         if isinstance(exc, OSError):
             raise RuntimeFailure(f"{option} {path}: write failed: {describe_os_error(exc)}; nothing was written") from None
         raise
+
+
+def _create_temporary(directory: str, name: str) -> str:
+    """A new empty ``.NAME.XXXXXXXX.tmp`` in ``directory`` (the names locking.remove_stale_temporaries removes).
+
+    Created as ``open()`` creates a new file: mode 0666, for the kernel to
+    apply the umask (or the directory's default ACL) to, which reads no umask
+    and so races no thread.  If it will replace a file it is created private
+    instead, and ``_copy_ownership`` gives it that file's mode: what was
+    private never shows to others, even for a moment.
+    """
+    mode = 0o600 if _regular_file(os.path.join(directory, name)) else 0o666
+    while True:
+        tmp = os.path.join(directory, f".{name}.{secrets.token_hex(4)}.tmp")
+        try:
+            fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_CLOEXEC, mode)
+        except FileExistsError:
+            continue
+        os.close(fd)
+        return tmp
+
+
+def _regular_file(path: str) -> os.stat_result | None:
+    try:
+        st = os.stat(path)
+    except OSError:
+        return None
+    return st if stat.S_ISREG(st.st_mode) else None
+
+
+def _copy_ownership(path: str, tmp: str) -> None:
+    """Give ``tmp`` the permission bits of the file at ``path``, and its group where allowed; nothing if there is none."""
+    old = _regular_file(path)
+    if old is None:
+        return
+    if os.stat(tmp).st_gid != old.st_gid:
+        with contextlib.suppress(OSError):  # only root or a member of the group may
+            os.chown(tmp, -1, old.st_gid)
+    os.chmod(tmp, stat.S_IMODE(old.st_mode) & 0o777)
 
 
 def describe_os_error(exc: OSError) -> str:
