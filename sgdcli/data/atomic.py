@@ -19,25 +19,65 @@ import tempfile
 
 from sgdcli.errors import InputError, RuntimeFailure
 
+EMPTY_HINT = "the path is empty (an unset shell variable?)"
+
 
 def check_writable(path: str | os.PathLike, option: str = "-o", inputs=()) -> str:
     """Fail early, before any work, if ``path`` cannot be written or would replace one of ``inputs``."""
     path = os.fspath(path)
-    directory = os.path.dirname(os.path.abspath(path))
+    if path == "":
+        raise InputError(f"{option}: {EMPTY_HINT}")
     if os.path.isdir(path):
         raise InputError(f"{option} {path}: is a directory")
+    if path.endswith(("/", os.sep)):
+        raise InputError(f"{option} {path}: ends in '/', so it names a directory; give a file name")
     for source in inputs:
         if source is not None and os.path.exists(path) and os.path.exists(source) and os.path.samefile(path, source):
             raise InputError(f"{option} {path}: is also an input of this command; choose another output path")
+    directory = os.path.dirname(os.path.abspath(path))
     if not os.path.isdir(directory):
+        _refuse_missing_directory(path, directory, option)
+    _probe(path, directory, option)
+    return path
+
+
+def check_directory(path: str | os.PathLike, option: str) -> str:
+    """Fail early if ``path`` cannot be an output directory; create it (and its parents) if it is missing."""
+    path = os.fspath(path)
+    if path == "":
+        raise InputError(f"{option}: {EMPTY_HINT}")
+    directory = os.path.abspath(path)
+    if os.path.lexists(path) and not os.path.isdir(path):
+        raise InputError(f"{option} {path}: is not a directory")
+    if not os.path.isdir(directory):
+        _refuse_missing_directory(path, directory, option, create=True)
+        try:
+            os.makedirs(directory, exist_ok=True)
+        except OSError as exc:
+            raise InputError(f"{option} {path}: cannot create directory {directory} ({exc.strerror})") from None
+    _probe(path, directory, option)
+    return path
+
+
+def _refuse_missing_directory(path: str, directory: str, option: str, create: bool = False) -> None:
+    """``directory`` is not there: name the file in its way, if one is, else (unless it is to be created) say so."""
+    ancestor = directory
+    while not os.path.lexists(ancestor) and os.path.dirname(ancestor) != ancestor:
+        ancestor = os.path.dirname(ancestor)
+    if os.path.lexists(ancestor) and not os.path.isdir(ancestor):
+        what = "is a file, not a directory" if os.path.isfile(ancestor) else "is not a directory"
+        raise InputError(f"{option} {path}: {ancestor} {what}")
+    if not create:
         raise InputError(f"{option} {path}: directory {directory} does not exist")
+
+
+def _probe(path: str, directory: str, option: str) -> None:
     try:
         fd, probe = tempfile.mkstemp(prefix=".sgdcli-probe-", dir=directory)
     except OSError as exc:
         raise InputError(f"{option} {path}: cannot write to directory {directory} ({exc.strerror})") from None
     os.close(fd)
     os.unlink(probe)
-    return path
 
 
 @contextlib.contextmanager
