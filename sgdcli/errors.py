@@ -66,6 +66,17 @@ def utf8_text(raw: bytes, where: str, what: str) -> str:
                          f"so not {what}") from None
 
 
+class Terminated(BaseException):
+    """SIGTERM outside training's safe points (cli/app.py raises it from the handler): exit 143.
+
+    A BaseException, as KeyboardInterrupt is, so that no ``except Exception``
+    stops it and every ``finally`` and context manager on the way out runs:
+    temporary output files are removed, and nothing partial is left.
+    """
+
+    exit_code = 143
+
+
 def first_line(exc: BaseException) -> str:
     """The first line of an exception's text (its type's name if it has none): the part a one-line message quotes."""
     text = str(exc).strip().splitlines()

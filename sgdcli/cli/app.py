@@ -9,8 +9,12 @@ runtime failure, 3 for a failed quality gate (errors.py has the rest).
 
 from __future__ import annotations
 
+import contextlib
 import os
+import signal
 import sys
+import threading
+import time
 
 import click
 
@@ -75,7 +79,11 @@ def _error(prefix: str, message: str) -> None:
 def _run(invoke) -> int:
     """Call ``invoke`` (click's own main, not standalone) and turn every way it can fail into a line and a code."""
     try:
-        return invoke()
+        with _sigterm_unwinds():
+            return invoke()
+    except errors.Terminated as exc:
+        click.echo("sgdcli: stopped by SIGTERM before finishing; no partial output file was left", err=True)
+        return exc.exit_code
     except click.UsageError as exc:
         prefix = exc.ctx.command_path if exc.ctx else "sgdcli"
         _error(prefix, f"{exc.format_message()} (see '{prefix} --help')")
@@ -106,6 +114,81 @@ def _run(invoke) -> int:
             raise
         _error("sgdcli", f"internal error: {type(exc).__name__}: {exc} (set SGDCLI_DEBUG=1 for a traceback)")
         return 1
+
+
+class _Termination:
+    """SIGTERM raises errors.Terminated once, and again if Python dropped it; later SIGTERMs are ignored.
+
+    Ignored so that they cannot cut the clean-up short.  Python drops an
+    exception raised in a ``__del__`` or a weakref callback (it only reports
+    it to ``sys.unraisablehook``): then a thread sends the signal again a
+    moment later, to land in the code that runs next.
+    """
+
+    RETRY_SECONDS = 0.005
+
+    def __init__(self, previous_hook):
+        self.armed, self.dropped, self.active = True, False, True
+        self.previous_hook = previous_hook
+
+    def handler(self, signum, frame):
+        if self.armed:
+            self.armed, self.dropped = False, False
+            raise errors.Terminated
+
+    def unraisable_hook(self, unraisable):
+        if not isinstance(unraisable.exc_value, errors.Terminated):
+            self.previous_hook(unraisable)
+            return
+        self.dropped = True
+        threading.Thread(target=self._send_again, daemon=True).start()
+
+    def _send_again(self):
+        time.sleep(self.RETRY_SECONDS)
+        if self.active and self.dropped:
+            self.armed = True
+            os.kill(os.getpid(), signal.SIGTERM)
+
+
+@contextlib.contextmanager
+def _sigterm_unwinds():
+    """While a command runs, SIGTERM raises errors.Terminated, which unwinds it as Ctrl-C does (exit 143).
+
+    ``train`` replaces the handler while it trains (training/signals.py: stop
+    at the next safe point with a checkpoint); this one covers every other
+    command and the moments before and after.  Compiled code hands the
+    exception back wrapped (numba's dispatcher: "SystemError: ... returned a
+    result with an exception set"); it is unwrapped here.
+    """
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    term = _Termination(sys.unraisablehook)
+    previous, sys.unraisablehook = signal.signal(signal.SIGTERM, term.handler), term.unraisable_hook
+    try:
+        yield
+        if term.dropped:  # the command ended before the signal came again
+            raise errors.Terminated
+    except Exception as exc:
+        signalled = _signal_behind(exc)
+        if signalled is None:
+            raise
+        raise signalled() from None
+    finally:
+        term.active = False
+        sys.unraisablehook = term.previous_hook
+        signal.signal(signal.SIGTERM, previous)
+
+
+def _signal_behind(exc: BaseException):
+    """The type of the KeyboardInterrupt or errors.Terminated among the causes of ``exc``, if there is one."""
+    seen = set()
+    while exc is not None and id(exc) not in seen:
+        if isinstance(exc, (KeyboardInterrupt, errors.Terminated)):
+            return type(exc)
+        seen.add(id(exc))
+        exc = exc.__cause__ or exc.__context__
+    return None
 
 
 def main(argv=None) -> None:

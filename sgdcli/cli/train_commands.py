@@ -70,7 +70,7 @@ def train_cmd(data, output, progress, quiet, verbose, metrics, checkpoint, check
     reporter = sgdcli.make_reporter("none" if quiet else progress)
     with sgdcli.stop_on_signals() as stop:
         control = sgdcli.RunControl(
-            checkpoint=checkpoint or sgdcli.default_checkpoint(output),
+            checkpoint=sgdcli.default_checkpoint(output) if checkpoint is None else checkpoint,
             checkpoint_every=checkpoint_every,
             checkpoint_seconds=checkpoint_seconds,
             resume=resume,
@@ -118,7 +118,7 @@ def sweep_cmd(data, batch_sizes, lrs, progress, quiet, metrics_dir, plot, json, 
     if plot is not None:
         from sgdcli.reporting import plot as plotting
 
-        plotting.output_format(plot, "--plot")
+        plotting.check_output(plot, "--plot")
         plotting.require()  # matplotlib missing: say so before hours of training, not after
     sgdcli.configure_runtime()
 

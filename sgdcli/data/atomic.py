@@ -1,37 +1,83 @@
-"""Outputs appear whole or not at all.
+"""Outputs appear whole or not at all, with the permissions a plain ``open()`` would give them.
 
 Each output is written to a temporary file beside its target, fsynced, then
 renamed into place; on any failure the temporary file is removed and an
-existing file at the target is left untouched.
+existing file at the target is left untouched.  A new output gets the mode
+``open()`` would give it (0666 less the umask, or the directory's default
+ACL: the kernel applies them as it creates the temporary file); an output
+that replaces a file keeps that file's mode and, where the process may
+change it, its group.
 """
 
 from __future__ import annotations
 
 import contextlib
 import os
+import secrets
+import stat
 import tempfile
 
 from sgdcli.errors import InputError, RuntimeFailure
+
+EMPTY_HINT = "the path is empty (an unset shell variable?)"
 
 
 def check_writable(path: str | os.PathLike, option: str = "-o", inputs=()) -> str:
     """Fail early, before any work, if ``path`` cannot be written or would replace one of ``inputs``."""
     path = os.fspath(path)
-    directory = os.path.dirname(os.path.abspath(path))
+    if path == "":
+        raise InputError(f"{option}: {EMPTY_HINT}")
     if os.path.isdir(path):
         raise InputError(f"{option} {path}: is a directory")
+    if path.endswith(("/", os.sep)):
+        raise InputError(f"{option} {path}: ends in '/', so it names a directory; give a file name")
     for source in inputs:
         if source is not None and os.path.exists(path) and os.path.exists(source) and os.path.samefile(path, source):
             raise InputError(f"{option} {path}: is also an input of this command; choose another output path")
+    directory = os.path.dirname(os.path.abspath(path))
     if not os.path.isdir(directory):
+        _refuse_missing_directory(path, directory, option)
+    _probe(path, directory, option)
+    return path
+
+
+def check_directory(path: str | os.PathLike, option: str) -> str:
+    """Fail early if ``path`` cannot be an output directory; create it (and its parents) if it is missing."""
+    path = os.fspath(path)
+    if path == "":
+        raise InputError(f"{option}: {EMPTY_HINT}")
+    directory = os.path.abspath(path)
+    if os.path.lexists(path) and not os.path.isdir(path):
+        raise InputError(f"{option} {path}: is not a directory")
+    if not os.path.isdir(directory):
+        _refuse_missing_directory(path, directory, option, create=True)
+        try:
+            os.makedirs(directory, exist_ok=True)
+        except OSError as exc:
+            raise InputError(f"{option} {path}: cannot create directory {directory} ({exc.strerror})") from None
+    _probe(path, directory, option)
+    return path
+
+
+def _refuse_missing_directory(path: str, directory: str, option: str, create: bool = False) -> None:
+    """``directory`` is not there: name the file in its way, if one is, else (unless it is to be created) say so."""
+    ancestor = directory
+    while not os.path.lexists(ancestor) and os.path.dirname(ancestor) != ancestor:
+        ancestor = os.path.dirname(ancestor)
+    if os.path.lexists(ancestor) and not os.path.isdir(ancestor):
+        what = "is a file, not a directory" if os.path.isfile(ancestor) else "is not a directory"
+        raise InputError(f"{option} {path}: {ancestor} {what}")
+    if not create:
         raise InputError(f"{option} {path}: directory {directory} does not exist")
+
+
+def _probe(path: str, directory: str, option: str) -> None:
     try:
         fd, probe = tempfile.mkstemp(prefix=".sgdcli-probe-", dir=directory)
     except OSError as exc:
         raise InputError(f"{option} {path}: cannot write to directory {directory} ({exc.strerror})") from None
     os.close(fd)
     os.unlink(probe)
-    return path
 
 
 @contextlib.contextmanager
@@ -40,14 +86,15 @@ def atomic_output(path: str | os.PathLike, option: str = "-o"):
     path = os.path.abspath(os.fspath(path))
     directory, name = os.path.split(path)
     try:
-        fd, tmp = tempfile.mkstemp(prefix=f".{name}.", suffix=".tmp", dir=directory)
+        tmp = _create_temporary(directory, name)
+        _copy_ownership(path, tmp)
     except OSError as exc:
         raise InputError(f"{option} {path}: cannot write to directory {directory} ({exc.strerror})") from None
-    os.close(fd)
     try:
         yield tmp
         with open(tmp, "rb+") as fh:
             os.fsync(fh.fileno())
+        _copy_ownership(path, tmp)  # the file may have changed (or, for a checkpoint, moved to .prev) since
         os.replace(tmp, path)
         _fsync_dir(directory)
     except BaseException as exc:
@@ -56,6 +103,45 @@ def atomic_output(path: str | os.PathLike, option: str = "-o"):
         if isinstance(exc, OSError):
             raise RuntimeFailure(f"{option} {path}: write failed: {describe_os_error(exc)}; nothing was written") from None
         raise
+
+
+def _create_temporary(directory: str, name: str) -> str:
+    """A new empty ``.NAME.XXXXXXXX.tmp`` in ``directory`` (the names locking.remove_stale_temporaries removes).
+
+    Created as ``open()`` creates a new file: mode 0666, for the kernel to
+    apply the umask (or the directory's default ACL) to, which reads no umask
+    and so races no thread.  If it will replace a file it is created private
+    instead, and ``_copy_ownership`` gives it that file's mode: what was
+    private never shows to others, even for a moment.
+    """
+    mode = 0o600 if _regular_file(os.path.join(directory, name)) else 0o666
+    while True:
+        tmp = os.path.join(directory, f".{name}.{secrets.token_hex(4)}.tmp")
+        try:
+            fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_CLOEXEC, mode)
+        except FileExistsError:
+            continue
+        os.close(fd)
+        return tmp
+
+
+def _regular_file(path: str) -> os.stat_result | None:
+    try:
+        st = os.stat(path)
+    except OSError:
+        return None
+    return st if stat.S_ISREG(st.st_mode) else None
+
+
+def _copy_ownership(path: str, tmp: str) -> None:
+    """Give ``tmp`` the permission bits of the file at ``path``, and its group where allowed; nothing if there is none."""
+    old = _regular_file(path)
+    if old is None:
+        return
+    if os.stat(tmp).st_gid != old.st_gid:
+        with contextlib.suppress(OSError):  # only root or a member of the group may
+            os.chown(tmp, -1, old.st_gid)
+    os.chmod(tmp, stat.S_IMODE(old.st_mode) & 0o777)
 
 
 def describe_os_error(exc: OSError) -> str:

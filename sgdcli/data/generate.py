@@ -57,7 +57,7 @@ def generate(
         raise InputError("--chunk-rows and --contiguous exclude each other")
     if chunk_rows is not None and chunk_rows < 1:
         raise InputError(f"--chunk-rows must be >= 1, got {chunk_rows}")
-    check_writable(output)
+    check_writable(output, "OUTPUT")
 
     rng = np.random.Generator(np.random.PCG64(seed))
     k = classes if task == "multiclass" else 1

@@ -98,7 +98,9 @@ def created(path: str):
     previous_unraisable, previous_except = sys.unraisablehook, sys.excepthook
 
     def unraisable_hook(unraisable):
-        if "h5py" in str(unraisable.object) or "h5py" in str(getattr(unraisable, "err_msg", "")):
+        if not isinstance(unraisable.exc_value, Exception):  # a signal's (cli/app.py re-raises it): no write failed
+            previous_unraisable(unraisable)
+        elif "h5py" in str(unraisable.object) or "h5py" in str(getattr(unraisable, "err_msg", "")):
             failures.append(unraisable.exc_value)
         else:
             previous_unraisable(unraisable)

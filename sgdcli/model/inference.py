@@ -180,12 +180,12 @@ def predict(model, data, output, x: str = DEFAULT_X, proba: bool = False, memory
     """Write the prediction (and, for classifiers with ``proba``, the class probabilities) of every row to
     ``output``: HDF5, CSV or TSV by its extension or ``format``, ``-`` for CSV on stdout; returns the row count."""
     source = os.path.abspath(os.fspath(model)) if isinstance(model, (str, os.PathLike)) else ""
+    if output != outputs.STDOUT:
+        check_writable(output, inputs=(data, source or None))
     fmt = outputs.output_format(output, format)
     model = load_model(model)
     if proba and task_of(model.model) == "regression":
         raise InputError(f"--proba: a {model.model} (regression) model has no probabilities")
-    if output != outputs.STDOUT:
-        check_writable(output, inputs=(data, source or None))
     columns = {"label_column": label_column, "features": features, "transpose": transpose,
                "allow_unwritten": allow_unwritten}
     names = model.training.get("class_names")  # labels that were names: predictions are names too

@@ -127,6 +127,14 @@ def output_format(output: str, option: str = "-o") -> str:
     return fmt
 
 
+def check_output(output: str, option: str = "-o") -> str:
+    """Fail before any work if ``output`` cannot be written or names no image format; return the format."""
+    from sgdcli.data.atomic import check_writable
+
+    check_writable(output, option)
+    return output_format(output, option)
+
+
 def save(runs: list[tuple[str, list[dict]]], output: str, option: str = "-o") -> None:
     """Draw ``runs`` (label, epoch records) into ``output`` (png, pdf or svg), atomically."""
     from sgdcli.data.atomic import atomic_output
@@ -142,6 +150,6 @@ def save(runs: list[tuple[str, list[dict]]], output: str, option: str = "-o") ->
 
 def plot_files(paths: list[str], output: str) -> None:
     """``sgdcli plot``: the runs in ``paths`` (labelled by file name) into ``output``."""
-    output_format(output)
+    check_output(output)
     runs = [(os.path.splitext(os.path.basename(p))[0], read_history(p)) for p in paths]
     save(runs, output)

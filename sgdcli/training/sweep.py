@@ -12,7 +12,7 @@ from __future__ import annotations
 import dataclasses
 import os
 
-from sgdcli.data.atomic import atomic_output
+from sgdcli.data.atomic import atomic_output, check_directory
 from sgdcli.errors import DivergedError
 from sgdcli.options import TrainOptions
 from sgdcli.reporting.records import json_line
@@ -94,7 +94,7 @@ def sweep(data, base: TrainOptions, batch_sizes: list[int | None], lrs: list[flo
     """
     combos = [(b, lr) for b in batch_sizes for lr in lrs]
     if metrics_dir is not None:
-        os.makedirs(metrics_dir, exist_ok=True)
+        check_directory(metrics_dir, "--metrics-dir")
     runs = []
     for i, (batch, lr) in enumerate(combos, start=1):
         opts = dataclasses.replace(base, batch_size=batch, lr=lr)

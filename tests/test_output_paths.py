@@ -1,0 +1,99 @@
+"""Every output path is checked before any work: empty (what -o "$MODEL" becomes when MODEL is unset), an
+existing directory, or under a regular file is exit 2 and one line naming the option, and nothing is written."""
+
+import os
+
+import pytest
+
+from conftest import make_problem, run, write_table
+
+
+@pytest.fixture
+def here(tmp_path, monkeypatch):
+    """A working directory holding a data file, a model, a metrics file, a CSV file and a subdirectory."""
+    data = write_table(tmp_path / "d.h5", *make_problem("binary", n=300, d=3, seed=0))
+    assert run("train", data, "-o", tmp_path / "m.h5", "--epochs", "1", "--metrics", tmp_path / "m.jsonl",
+               "-q").returncode == 0
+    (tmp_path / "in.csv").write_text("a,b,label\n1,2,0\n3,4,1\n")
+    (tmp_path / "sub").mkdir()
+    monkeypatch.chdir(tmp_path)
+    return tmp_path
+
+
+# (command line before the output path, the option as the message names it, what follows it)
+COMMANDS = {
+    "train -o": (["train", "d.h5", "-o"], "-o", ["--epochs", "3"]),
+    "train --metrics": (["train", "d.h5", "-o", "new.h5", "--metrics"], "--metrics", []),
+    "train --checkpoint": (["train", "d.h5", "-o", "new.h5", "--checkpoint"], "--checkpoint", []),
+    "predict -o": (["predict", "m.h5", "d.h5", "-o"], "-o", []),
+    "convert -o": (["convert", "in.csv", "-o"], "-o", []),
+    "generate": (["generate"], "OUTPUT", []),
+    "sweep --plot": (["sweep", "d.h5", "--batch-sizes", "32", "--plot"], "--plot", []),
+    "plot -o": (["plot", "m.jsonl", "-o"], "-o", []),
+}
+CLICK_NAMES = {"-o": "'-o' / '--output'", "OUTPUT": "'OUTPUT'"}
+
+
+def assert_refused(proc, here, before, *fragments):
+    assert proc.returncode == 2, proc.stderr
+    assert proc.stdout == ""
+    lines = proc.stderr.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("sgdcli") and "error:" in lines[0], proc.stderr
+    for fragment in fragments:
+        assert fragment in lines[0], lines[0]
+    assert sorted(os.listdir(here)) == before  # no checkpoint, no temporary file: nothing was done
+
+
+@pytest.mark.parametrize("command", COMMANDS)
+def test_an_empty_output_path_is_a_usage_error_before_any_work(here, command):
+    head, option, tail = COMMANDS[command]
+    before = sorted(os.listdir(here))
+    proc = run(*head, "", *tail)
+    assert_refused(proc, here, before)
+    assert proc.stderr == f"sgdcli: error: {option}: the path is empty (an unset shell variable?)\n"
+
+
+@pytest.mark.parametrize("command", COMMANDS)
+def test_an_output_path_under_a_regular_file_is_a_usage_error(here, command):
+    head, option, tail = COMMANDS[command]
+    before = sorted(os.listdir(here))
+    for path in ("d.h5/out.h5", "d.h5/deeper/out.png"):
+        proc = run(*head, path, *tail)
+        assert_refused(proc, here, before)
+        assert proc.stderr == f"sgdcli: error: {option} {path}: {here / 'd.h5'} is a file, not a directory\n"
+
+
+@pytest.mark.parametrize("command", COMMANDS)
+def test_an_output_path_that_is_a_directory_is_a_usage_error(here, command):
+    head, option, tail = COMMANDS[command]
+    before = sorted(os.listdir(here))
+    proc = run(*head, "sub", *tail)  # click's own check, from dir_okay=False
+    assert_refused(proc, here, before, f"Invalid value for {CLICK_NAMES.get(option, repr(option))}: "
+                                       "File 'sub' is a directory.")
+    proc = run(*head, "nosuch/", *tail)
+    assert_refused(proc, here, before)
+    assert proc.stderr == f"sgdcli: error: {option} nosuch/: ends in '/', so it names a directory; give a file name\n"
+
+
+def test_sweep_metrics_dir_is_checked_before_any_work(here):
+    before = sorted(os.listdir(here))
+    head = ["sweep", "d.h5", "--batch-sizes", "32", "--metrics-dir"]
+    proc = run(*head, "")
+    assert_refused(proc, here, before)
+    assert proc.stderr == "sgdcli: error: --metrics-dir: the path is empty (an unset shell variable?)\n"
+    proc = run(*head, "d.h5/runs")
+    assert_refused(proc, here, before)
+    assert proc.stderr == f"sgdcli: error: --metrics-dir d.h5/runs: {here / 'd.h5'} is a file, not a directory\n"
+    proc = run(*head, "m.jsonl")
+    assert_refused(proc, here, before, "Invalid value for '--metrics-dir': Directory 'm.jsonl' is a file.")
+
+
+def test_the_python_api_refuses_an_empty_output_path_too(here):
+    import sgdcli
+    from sgdcli.errors import InputError
+
+    with pytest.raises(InputError, match=r"^-o: the path is empty"):
+        sgdcli.train("d.h5", sgdcli.TrainOptions(epochs=1), output="")
+    with pytest.raises(InputError, match=r"^-o: the path is empty"):
+        sgdcli.predict("m.h5", "d.h5", "")
+    assert not any(name.startswith(".ckpt") for name in os.listdir(here))

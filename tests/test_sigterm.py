@@ -1,0 +1,139 @@
+"""SIGTERM (what cron's `timeout` sends) stops every command that writes a file as Ctrl-C does: the temporary
+file is removed, one line says so, and the exit code is 143.  (train's own handling, a checkpoint at the next
+safe point, is in test_resume.py.)  Real subprocesses and real signals, on inputs that take seconds."""
+
+import glob
+import os
+import signal
+import subprocess
+import sys
+import time
+
+import pytest
+
+from conftest import make_problem, run, write_table
+
+MESSAGE = "sgdcli: stopped by SIGTERM before finishing; no partial output file was left"
+
+
+@pytest.fixture(scope="module")
+def inputs(tmp_path_factory):
+    d = tmp_path_factory.mktemp("sigterm")
+    assert run("generate", d / "big.h5", "--rows", "2000000", "--features", "4").returncode == 0
+    small = write_table(d / "small.h5", *make_problem("binary", n=500, d=4, seed=0))
+    assert run("train", small, "-o", d / "m.h5", "--epochs", "1", "-q").returncode == 0
+    lines = "".join(f"{i % 97}.25,{i % 13}.5,{i % 7}.125,{i % 5}.0625,{i % 2}\n" for i in range(1000))
+    with open(d / "big.csv", "w") as fh:
+        fh.write("a,b,c,d,label\n")
+        for _ in range(2000):  # 2,000,000 rows
+            fh.write(lines)
+    return d
+
+
+def start(*args):
+    env = dict(os.environ)
+    env.pop("SGDCLI_DEBUG", None)
+    return subprocess.Popen([sys.executable, "-m", "sgdcli", *map(str, args)], stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, text=True, env=env)
+
+
+def terminate_while_writing(proc, out):
+    """Send SIGTERM once the output's temporary file exists (the command is writing it); return stderr."""
+    pattern = os.path.join(glob.escape(str(out.parent)), f".{out.name}.*.tmp")
+    deadline = time.monotonic() + 120
+    while not glob.glob(pattern):
+        assert proc.poll() is None, f"exit {proc.returncode} before writing: {proc.stderr.read()}"
+        assert time.monotonic() < deadline, "no temporary file after 120 s"
+        time.sleep(0.01)
+    time.sleep(0.2)
+    proc.send_signal(signal.SIGTERM)
+    _, err = proc.communicate(timeout=120)
+    return err
+
+
+@pytest.mark.parametrize("command", ["predict", "convert", "generate"])
+def test_sigterm_while_writing_exits_143_and_leaves_no_file(tmp_path, inputs, command):
+    out = tmp_path / ("out.csv" if command == "predict" else "out.h5")
+    args = {"predict": ["predict", inputs / "m.h5", inputs / "big.h5", "-o", out],
+            "convert": ["convert", inputs / "big.csv", "-o", out],
+            "generate": ["generate", out, "--rows", "20000000", "--features", "4"]}[command]
+    proc = start(*args)
+    err = terminate_while_writing(proc, out)
+    assert proc.returncode == 143, err
+    lines = err.strip().splitlines()
+    assert lines[-1] == MESSAGE, err
+    assert all(line.startswith("20") for line in lines[:-1]), err  # before it, only timestamped progress
+    assert os.listdir(tmp_path) == []  # neither the output nor its temporary file
+
+
+def test_sigterm_keeps_an_earlier_output_as_it_was(tmp_path, inputs):
+    out = tmp_path / "out.csv"
+    out.write_text("an earlier file\n")
+    out.chmod(0o640)
+    proc = start("predict", inputs / "m.h5", inputs / "big.h5", "-o", out)
+    err = terminate_while_writing(proc, out)
+    assert proc.returncode == 143, err
+    assert err.strip().splitlines()[-1] == MESSAGE
+    assert os.listdir(tmp_path) == ["out.csv"] and out.read_text() == "an earlier file\n"
+
+
+def test_sigterm_stops_a_sweep_between_or_inside_its_runs(tmp_path, inputs):
+    proc = start("sweep", inputs / "big.h5", "--batch-sizes", "1,2", "--epochs", "50", "--metrics-dir",
+                 tmp_path / "runs", "--progress", "plain")
+    while "training on" not in (line := proc.stderr.readline()):
+        assert line, "the sweep ended before training"
+    proc.send_signal(signal.SIGTERM)
+    _, err = proc.communicate(timeout=120)
+    assert proc.returncode == 143, err
+    assert err.strip().splitlines()[-1] == MESSAGE
+    assert os.listdir(tmp_path / "runs") == []
+
+
+@pytest.mark.parametrize("signalled,code,line", [
+    ("Terminated", 143, MESSAGE),
+    ("KeyboardInterrupt", 130, "sgdcli: error: interrupted"),
+])
+def test_a_signal_that_compiled_code_wrapped_still_ends_as_the_signal(capsys, signalled, code, line):
+    """A handler's exception raised while a numba function runs comes back as a SystemError caused by it."""
+    from sgdcli import errors
+    from sgdcli.cli import app
+
+    def invoke():
+        try:
+            raise getattr(errors, signalled, KeyboardInterrupt)()
+        except BaseException as exc:
+            raise SystemError("CPUDispatcher(<function scores>) returned a result with an exception set") from exc
+
+    assert app._run(invoke) == code
+    assert capsys.readouterr().err == line + "\n"
+
+
+def test_a_sigterm_that_python_dropped_in_a_finalizer_comes_again(capsys):
+    """Python drops an exception raised in __del__ (a handler's too): the signal is sent again, and the command
+    still stops with exit 143 rather than finishing as if nothing had happened."""
+    from sgdcli.cli import app
+
+    class Finalizer:
+        def __del__(self):
+            os.kill(os.getpid(), signal.SIGTERM)
+            for _ in range(10000):  # the handler runs in this loop, and what it raises goes nowhere
+                pass
+
+    def invoke():
+        Finalizer()
+        time.sleep(20)  # the signal sent again cuts this short
+        return 0
+
+    def ignore(signum, frame):  # this process's own handler, which the command's stands in for while it runs
+        pass
+
+    saved = signal.signal(signal.SIGTERM, ignore)
+    try:
+        hook = sys.unraisablehook
+        started = time.monotonic()
+        assert app._run(invoke) == 143
+        assert time.monotonic() - started < 10
+        assert capsys.readouterr().err == MESSAGE + "\n"
+        assert (signal.getsignal(signal.SIGTERM), sys.unraisablehook) == (ignore, hook)
+    finally:
+        signal.signal(signal.SIGTERM, saved)
