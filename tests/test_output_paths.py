@@ -2,6 +2,7 @@
 existing directory, or under a regular file is exit 2 and one line naming the option, and nothing is written."""
 
 import os
+import stat
 
 import pytest
 
@@ -97,3 +98,18 @@ def test_the_python_api_refuses_an_empty_output_path_too(here):
     with pytest.raises(InputError, match=r"^-o: the path is empty"):
         sgdcli.predict("m.h5", "d.h5", "")
     assert not any(name.startswith(".ckpt") for name in os.listdir(here))
+
+
+@pytest.mark.parametrize("command", COMMANDS)
+def test_an_output_path_that_is_a_pipe_or_a_device_is_refused_and_left_alone(here, command):
+    """An output is a new file renamed over its path: over a pipe, or a device such as /dev/null (which a job
+    run as root would have replaced by a regular file), it is refused.  A pipe stands in for both here: a
+    test must never risk the real /dev/null."""
+    head, option, tail = COMMANDS[command]
+    os.mkfifo(here / "pipe")
+    before = sorted(os.listdir(here))
+    proc = run(*head, "pipe", *tail)
+    assert_refused(proc, here, before)
+    assert proc.stderr == (f"sgdcli: error: {option} pipe: is not a regular file (a device, a pipe or a socket), "
+                           "which an output would replace; give the path of a file\n")
+    assert stat.S_ISFIFO(os.stat(here / "pipe").st_mode)

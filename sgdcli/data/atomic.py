@@ -31,6 +31,7 @@ def check_writable(path: str | os.PathLike, option: str = "-o", inputs=()) -> st
         raise InputError(f"{option} {path}: is a directory")
     if path.endswith(("/", os.sep)):
         raise InputError(f"{option} {path}: ends in '/', so it names a directory; give a file name")
+    _refuse_special(path, option)
     for source in inputs:
         if source is not None and os.path.exists(path) and os.path.exists(source) and os.path.samefile(path, source):
             raise InputError(f"{option} {path}: is also an input of this command; choose another output path")
@@ -80,10 +81,23 @@ def _probe(path: str, directory: str, option: str) -> None:
     os.unlink(probe)
 
 
+def _refuse_special(path: str, option: str) -> None:
+    """An output replaces what is at its path by renaming a new file over it: a device (/dev/null), a pipe
+    or a socket there would be replaced by a regular file (as root, /dev/null itself), so they are refused."""
+    try:
+        mode = os.stat(path).st_mode
+    except OSError:
+        return
+    if not stat.S_ISREG(mode) and not stat.S_ISDIR(mode):
+        raise InputError(f"{option} {path}: is not a regular file (a device, a pipe or a socket), which an output "
+                         "would replace; give the path of a file")
+
+
 @contextlib.contextmanager
 def atomic_output(path: str | os.PathLike, option: str = "-o"):
     """Yield a temporary path; on success fsync it and rename it to ``path``."""
     path = os.path.abspath(os.fspath(path))
+    _refuse_special(path, option)
     directory, name = os.path.split(path)
     try:
         tmp = _create_temporary(directory, name)
