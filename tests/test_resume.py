@@ -197,6 +197,7 @@ def test_unreadable_checkpoint_falls_back_to_the_previous_one(tmp_path, binary_f
     proc = run("train", binary_file, "-o", model, "--resume", "--epochs", "4", "--progress", "plain")
     assert proc.returncode == 0, proc.stderr
     assert f"resuming from the previous one, {ckpt}.prev" in proc.stderr
+    assert f"resuming from {ckpt}.prev: epoch " in proc.stderr  # the file it resumed from, not the one it could not read
     for a, b in zip(expected, weights(model)):
         np.testing.assert_array_equal(a, b)
     for path in (ckpt, ckpt + ".prev"):

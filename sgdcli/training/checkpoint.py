@@ -60,6 +60,7 @@ class Checkpoint:
     n_bad: int  # training rows skipped by --bad-rows skip
     options: dict  # fingerprint of everything that shapes the result
     data: dict  # fingerprints of the training (and validation) data
+    path: str = ""  # the file it was read from: the checkpoint, or its .prev where that was unreadable
 
 
 def previous_path(path: str) -> str:
@@ -129,7 +130,7 @@ def load_latest(path: str, report=None) -> Checkpoint | None:
             continue
         if problems and report is not None:
             report(f"checkpoint {problems[0]}; resuming from the previous one, {candidate}")
-        return ckpt
+        return dataclasses.replace(ckpt, path=candidate)
     if problems:
         raise RuntimeFailure(f"--resume: no readable checkpoint ({'; '.join(problems)}); remove them to start over")
     if others and report is not None:

@@ -101,7 +101,7 @@ class Run:
             self.state, self.pos, self.history = saved.state, saved.position, saved.history
             if self.stopper is not None:
                 self.stopper.restore(saved.stopper, saved.best_params)
-            reporter.message(f"resuming from {control.checkpoint}: epoch {self.pos.epoch + 1}, "
+            reporter.message(f"resuming from {saved.path}: epoch {self.pos.epoch + 1}, "
                              f"iteration {self._iteration()} of {self.iters}")
         else:
             self.state, self.pos, self.history = self._first_state(), Position(), []
