@@ -452,6 +452,41 @@ def test_losing_every_worker_stops_with_a_checkpoint_of_the_last_round(data, clu
     assert _same_bytes(_model_arrays(out), _model_arrays(reference))
 
 
+@pytest.mark.timeout(60)
+def test_results_lost_with_their_workers_end_the_round_after_the_timeout(monkeypatch):
+    """A task can finish and its worker die before its result is fetched: Dask then runs it again, which waits
+    for a worker.  With none left, the round fails after --dask-timeout; one ``client.gather`` of every result
+    waited for ever (seen once in ten runs of the test above, with its stack in Client.gather)."""
+    import threading
+
+    from sgdcli.errors import WorkLost
+    from sgdcli.parallel.cluster import DaskPool
+
+    class Lost:  # finished, but its result went with its worker: fetching it waits
+        def done(self):
+            return True
+
+        def result(self, timeout=None):
+            time.sleep(timeout)
+            raise TimeoutError
+
+    class NoWorkers:
+        def scheduler_info(self):
+            return {"workers": {}}
+
+        def cancel(self, futures):
+            pass
+
+        def gather(self, futures):
+            threading.Event().wait()  # as Dask's did, for a worker that never comes
+
+    monkeypatch.setattr(distributed, "wait", lambda futures, timeout: time.sleep(timeout))
+    pool = DaskPool(NoWorkers(), DaskOptions("tcp://scheduler:8786", timeout=0.5), 2, stop=lambda: None)
+    with pytest.raises(WorkLost, match=r"^--dask tcp://scheduler:8786: no workers left for 0\.5 s; the last whole "
+                                       r"round is kept$"):
+        pool._gather([Lost(), Lost()], None)
+
+
 def test_workers_leave_the_cores_to_the_gzip_decoders_by_default(tmp_path):
     from sgdcli.data.chunks import MAX_WORKERS
     from sgdcli.kernels.runtime import available_cores

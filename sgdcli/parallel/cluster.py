@@ -144,14 +144,27 @@ class DaskPool:
         return self.client.submit(fn, *args, pure=False, **where)
 
     def _gather(self, futures, on_stop: Callable[[], None] | None) -> list:
-        """The tasks' results, in order; calls ``on_stop`` on a signal, fails if the cluster has no workers."""
+        """The tasks' results, in order; calls ``on_stop`` on a signal, fails if the cluster has no workers.
+
+        Each result is fetched with a timeout, inside the loop that watches the
+        workers: a task can finish and its worker die before its result is
+        fetched, and Dask then runs it again, which waits for a worker; one
+        ``client.gather`` of them all waited for ever once every worker was gone.
+        """
         import distributed
 
         no_workers_since = None
+        results: dict[int, object] = {}
         try:
-            while not all(f.done() for f in futures):
+            while len(results) < len(futures):
                 with contextlib.suppress(TimeoutError):
-                    distributed.wait(futures, timeout=_POLL)
+                    distributed.wait([f for i, f in enumerate(futures) if i not in results], timeout=_POLL)
+                for i, future in enumerate(futures):
+                    if i not in results and future.done():
+                        with contextlib.suppress(TimeoutError):
+                            results[i] = future.result(timeout=_POLL)
+                if len(results) == len(futures):
+                    break
                 if self.stop() is not None and on_stop is not None:
                     self.client.cancel(futures)
                     on_stop()  # raises; during a round, after checkpointing the last whole round
@@ -162,7 +175,7 @@ class DaskPool:
                                              f"{self.options.timeout:g} s; the last whole round is kept")
                 else:
                     no_workers_since = None
-            return self.client.gather(futures)
+            return [results[i] for i in range(len(futures))]
         except SgdcliError:
             self.client.cancel(futures)
             raise
