@@ -5,6 +5,7 @@ import os
 import platform
 import subprocess
 import sys
+import warnings
 
 import h5py
 import numpy as np
@@ -43,6 +44,7 @@ def test_every_command_has_help_with_an_example(command):
 
 NO_NUMBA = """
 import sys
+import warnings
 from sgdcli.cli import main
 try:
     main({argv!r})
@@ -405,10 +407,14 @@ def test_a_float64_feature_beyond_float32s_range_is_named_as_such(tmp_path):
     X = X.astype(np.float64)
     X[3, 2] = 1e300
     path = write_table(tmp_path / "wide.h5", X, y)
-    for args in (["train", path, "-o", tmp_path / "m.h5"], ["train", path, "-o", tmp_path / "m.h5",
-                                                             "--no-standardize", "--lr", "0.1"]):
-        assert_one_line_error(run(*args), 2, "wide.h5:X: non-finite feature value at row 3 (NaN or infinite, or "
-                                             "beyond float32's range of ±3.4e38: features are read as float32)")
+    gzip = write_table(tmp_path / "wide-gzip.h5", X, y, chunks=64, compression="gzip")
+    for args in (["train", path, "-o", tmp_path / "m.h5"], ["train", gzip, "-o", tmp_path / "m.h5"],
+                 ["train", path, "-o", tmp_path / "m.h5", "--no-standardize", "--lr", "0.1"]):
+        with warnings.catch_warnings():  # NumPy's overflow warning is two more lines on stderr
+            warnings.simplefilter("error", RuntimeWarning)
+            proc = run(*args)
+        assert_one_line_error(proc, 2, f"{os.path.basename(args[1])}:X: non-finite feature value at row 3 (NaN or "
+                                       "infinite, or beyond float32's range of ±3.4e38: features are read as float32)")
     assert not (tmp_path / "m.h5").exists()
 
 

@@ -24,6 +24,7 @@ from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
 
+from sgdcli.data.hdf5 import cast_into
 from sgdcli.errors import first_line
 from sgdcli.kernels.runtime import available_cores
 
@@ -162,7 +163,7 @@ class ChunkDecoder:
         piece = chunk[lo - r0 : hi - r0]
         if len(self.chunks) == 2:
             piece = piece[:, : target.shape[1]]
-        np.copyto(target, piece, casting="unsafe")
+        cast_into(target, piece)
 
     def close(self) -> None:
         self._pool.shutdown(wait=True)

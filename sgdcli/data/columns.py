@@ -19,6 +19,7 @@ import os
 import numpy as np
 
 from sgdcli.data import chunks, layout
+from sgdcli.data.hdf5 import cast_into
 from sgdcli.errors import InputError, first_line
 from sgdcli.kernels.gather import gather_rows, row_offsets, take_values, touch_pages
 
@@ -325,7 +326,7 @@ class ColumnReader:
             out = np.empty((n, *self.row_shape), dtype=self.dtype)
         dest = out[:n]
         if mapped is not None:
-            np.copyto(dest, mapped, casting="unsafe")
+            cast_into(dest, mapped)
             return dest
         where = f"{self.ds.file.filename}:{self.layout.path}"
         stored = self._as_stored(dest)

@@ -13,11 +13,20 @@ import sys
 import traceback
 
 import h5py
+import numpy as np
 
 from sgdcli.data import textfiles
 from sgdcli.errors import InputError, RuntimeFailure, first_line, require_hard_exit
 
 NUMERIC_KINDS = "biuf"
+
+
+def cast_into(dest: np.ndarray, values: np.ndarray) -> None:
+    """``values`` converted into ``dest``'s type as NumPy converts them: a float64 beyond float32's range
+    becomes infinite, which the checks for non-finite values then name with its row, and NumPy's overflow
+    warning (two lines of source on stderr) is not printed."""
+    with np.errstate(over="ignore", invalid="ignore"):
+        np.copyto(dest, values, casting="unsafe")
 
 
 def open_file(path: str | os.PathLike) -> h5py.File:

@@ -18,7 +18,7 @@ import h5py
 import numpy as np
 
 from sgdcli.data import layout as layout_mod
-from sgdcli.data.hdf5 import NUMERIC_KINDS
+from sgdcli.data.hdf5 import NUMERIC_KINDS, cast_into
 from sgdcli.errors import InputError, first_line
 
 COMPOSED = "column blocks read through HDF5"
@@ -216,7 +216,7 @@ class ComposedReader(BufferedReader):
         dest = out[:n].reshape(n, -1)
         at = 0
         for source in self.sources:
-            np.copyto(dest[:, at:at + source.width], source.read(start, stop), casting="unsafe")
+            cast_into(dest[:, at:at + source.width], source.read(start, stop))
             at += source.width
         return out[:n]
 
