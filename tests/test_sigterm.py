@@ -137,3 +137,29 @@ def test_a_sigterm_that_python_dropped_in_a_finalizer_comes_again(capsys):
         assert (signal.getsignal(signal.SIGTERM), sys.unraisablehook) == (ignore, hook)
     finally:
         signal.signal(signal.SIGTERM, saved)
+
+
+def test_the_temporary_file_of_a_writer_killed_outright_is_removed_by_the_next_write(tmp_path, inputs):
+    """SIGKILL (the out-of-memory killer, `timeout -k`) leaves no chance to clean up: the temporary file stays.
+    The next write of that output removes it, its process being gone (a name says which host and process
+    wrote it).  A live process's, another host's, and one that names no owner (an older version's) stay."""
+    import socket
+
+    out = tmp_path / "out.csv"
+    proc = start("predict", inputs / "m.h5", inputs / "big.h5", "-o", out)
+    pattern = os.path.join(glob.escape(str(tmp_path)), ".out.csv.*.tmp")
+    deadline = time.monotonic() + 120
+    while not glob.glob(pattern):
+        assert proc.poll() is None and time.monotonic() < deadline
+        time.sleep(0.01)
+    proc.kill()
+    proc.communicate(timeout=60)
+    abandoned = glob.glob(pattern)
+    host = socket.gethostname()
+    kept = [f".out.csv.{host}-{os.getpid()}-0123abcd.tmp", f".out.csv.another-host-{proc.pid}-0123abcd.tmp",
+            ".out.csv.0123abcd.tmp"]
+    for name in kept:
+        (tmp_path / name).write_text("")
+    assert len(abandoned) == 1 and f"{host}-{proc.pid}-" in abandoned[0]
+    assert run("predict", inputs / "m.h5", inputs / "small.h5", "-o", out).returncode == 0
+    assert sorted(os.listdir(tmp_path)) == sorted(["out.csv", *kept])

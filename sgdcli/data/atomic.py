@@ -13,7 +13,9 @@ from __future__ import annotations
 
 import contextlib
 import os
+import re
 import secrets
+import socket
 import stat
 import tempfile
 
@@ -99,6 +101,7 @@ def atomic_output(path: str | os.PathLike, option: str = "-o"):
     path = os.path.abspath(os.fspath(path))
     _refuse_special(path, option)
     directory, name = os.path.split(path)
+    _remove_abandoned(directory, name)
     try:
         tmp = _create_temporary(directory, name)
         _copy_ownership(path, tmp)
@@ -119,8 +122,45 @@ def atomic_output(path: str | os.PathLike, option: str = "-o"):
         raise
 
 
+def _host() -> str:
+    return socket.gethostname().replace(os.sep, "_")
+
+
+def _owner_tag() -> str:
+    """Who writes a temporary file: this host and process (``_remove_abandoned`` reads it back)."""
+    return f"{_host()}-{os.getpid()}"
+
+
+def _remove_abandoned(directory: str, name: str) -> None:
+    """Delete the temporary files for ``name`` that a process of this host left when it was killed outright
+    (SIGKILL, the out-of-memory killer): their owner's process is gone, so nothing will ever rename or remove
+    them, and a nightly job killed night after night would pile them up.  Another host's, a live process's and
+    those of versions that did not name their owner are left alone."""
+    tag = re.compile(rf"^\.{re.escape(name)}\.{re.escape(_host())}-(\d+)-[0-9a-f]{{8}}\.tmp$")
+    try:
+        entries = os.listdir(directory)
+    except OSError:
+        return
+    for entry in entries:
+        found = tag.match(entry)
+        if found and not _alive(int(found.group(1))):
+            with contextlib.suppress(OSError):
+                os.unlink(os.path.join(directory, entry))
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except OSError:  # another user's: alive
+        return True
+    return True
+
+
 def _create_temporary(directory: str, name: str) -> str:
-    """A new empty ``.NAME.XXXXXXXX.tmp`` in ``directory`` (the names locking.remove_stale_temporaries removes).
+    """A new empty ``.NAME.HOST-PID-XXXXXXXX.tmp`` in ``directory`` (the names locking.remove_stale_temporaries
+    removes, and ``_remove_abandoned`` once their process is gone).
 
     Created as ``open()`` creates a new file: mode 0666, for the kernel to
     apply the umask (or the directory's default ACL) to, which reads no umask
@@ -130,7 +170,7 @@ def _create_temporary(directory: str, name: str) -> str:
     """
     mode = 0o600 if _regular_file(os.path.join(directory, name)) else 0o666
     while True:
-        tmp = os.path.join(directory, f".{name}.{secrets.token_hex(4)}.tmp")
+        tmp = os.path.join(directory, f".{name}.{_owner_tag()}-{secrets.token_hex(4)}.tmp")
         try:
             fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_CLOEXEC, mode)
         except FileExistsError:
