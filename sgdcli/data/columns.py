@@ -208,7 +208,7 @@ class ColumnReader:
         into ``out`` (a reusable buffer of at least ``len(rows)`` rows) where given."""
         if self.ds.ndim == 2 and not self.squeezed:
             return self.gather(0, rows, out)
-        if self._flat is None:  # mapped whole, in a type the compiled gathers do not read (float16, the other byte order)
+        if self._flat is None:  # mapped whole, in a type the compiled gathers do not read (float16, another byte order)
             return self._array[rows].astype(self.dtype, copy=False)
         out = np.empty(len(rows), dtype=self.dtype) if out is None else out[:len(rows)]
         return take_values(self._flat, self._flat_offsets, self._flat_rows, rows, out)
