@@ -251,6 +251,33 @@ def test_csv_is_read_one_block_at_a_time(tmp_path):
 
 @pytest.mark.parametrize("suffix,opener", [(".gz", "gzip"), (".bz2", "bz2"), (".xz", "lzma"),
                                            (".zst", "zstandard")])
+def test_a_truncated_or_false_compressed_file_is_named_exit_2(tmp_path, suffix, opener):
+    """A download cut short ended as "aborted", exit 130 (click took the decompressor's EOFError for Ctrl-D),
+    and a file that is not what its suffix says was an internal error; convert and predict alike."""
+    import importlib
+
+    X, y = make_problem("binary", n=20000, d=4, seed=9)
+    plain = write_csv(tmp_path / "d.csv", X, y)
+    packed = tmp_path / f"d.csv{suffix}"
+    with open(plain, "rb") as src, importlib.import_module(opener).open(packed, "wb") as dst:
+        dst.write(src.read())
+    whole = packed.read_bytes()
+    assert cli("convert", packed, "-o", tmp_path / "m.h5")[0] == 0
+    assert cli("train", tmp_path / "m.h5", "-o", tmp_path / "model.h5", "--epochs", "1", "-q")[0] == 0
+    cut, false = tmp_path / f"cut.csv{suffix}", tmp_path / f"false.csv{suffix}"
+    cut.write_bytes(whole[:len(whole) // 2])
+    false.write_bytes(b"a,b,label\n1,2,0\n")
+    cases = [(cut, f"ends before its compressed data does (a truncated {suffix} file?)"),
+             (false, f"not readable as {suffix} data (")]
+    for path, message in cases[suffix == ".zst":]:  # the zstandard package reads a cut file to its cut, silently
+        for args in (["convert", path, "-o", tmp_path / "o.h5"], ["predict", tmp_path / "model.h5", path, "-o", "-"]):
+            code, out, err = cli(*args)
+            assert code == 2 and err.strip().splitlines()[-1].startswith(f"sgdcli: error: {path}: {message}"), err
+    assert not (tmp_path / "o.h5").exists()
+
+
+@pytest.mark.parametrize("suffix,opener", [(".gz", "gzip"), (".bz2", "bz2"), (".xz", "lzma"),
+                                           (".zst", "zstandard")])
 def test_compressed_input_is_read_as_a_stream_like_the_plain_file(tmp_path, suffix, opener):
     """pandas' compression="gzip" and the like: the format from the name without the suffix, the same file
     written, through the plain reader and pyarrow's alike (LIBSVM too)."""

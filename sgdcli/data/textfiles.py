@@ -15,7 +15,7 @@ import os
 
 from isal import igzip
 
-from sgdcli.errors import InputError, RuntimeFailure
+from sgdcli.errors import InputError, RuntimeFailure, first_line
 
 
 def _zstd_open(path, mode="rb", **text):
@@ -54,10 +54,59 @@ def base_name(path: str) -> str:
 def open_input(path: str, binary: bool = False, errors: str = "strict"):
     """``path`` for reading, as text (UTF-8 without its byte-order mark, newlines as written, for the csv
     module) or bytes."""
-    opener = COMPRESSIONS.get(compression_of(path) or "", open)
-    if binary:
-        return opener(path, "rb")
-    return opener(path, "rt", encoding="utf-8-sig", newline="", errors=errors)  # a BOM is not data
+    suffix = compression_of(path)
+    opener = COMPRESSIONS.get(suffix or "", open)
+    fh = opener(path, "rb") if binary else opener(path, "rt", encoding="utf-8-sig", newline="", errors=errors)
+    return _Decompressed(fh, path, suffix) if suffix else fh  # a BOM is not data
+
+
+class _Decompressed:
+    """A compressed stream whose decompressor's complaints (a truncated download, a file that is not what
+    its suffix says) are InputErrors naming the file.  Unchecked, a truncated file's EOFError reached click,
+    which took it for Ctrl-D: "aborted", exit 130; a file that is not gzip was an internal error."""
+
+    def __init__(self, fh, path: str, suffix: str):
+        self._fh, self._path, self._suffix = fh, path, suffix
+
+    def _checked(self, fn, *args):
+        try:
+            return fn(*args)
+        except (StopIteration, InputError, UnicodeDecodeError):  # the end of the lines; the readers' own
+            raise
+        except EOFError:
+            raise InputError(f"{self._path}: ends before its compressed data does (a truncated {self._suffix} "
+                             "file?)") from None
+        except OSError as exc:
+            if exc.errno is not None:  # the disk, not the data
+                raise
+            raise InputError(f"{self._path}: not readable as {self._suffix} data ({first_line(exc)})") from None
+        except Exception as exc:  # noqa: BLE001 - each decompressor has error types of its own (IsalError,
+            # LZMAError, ZstdError), none of them OSError: corrupt data
+            raise InputError(f"{self._path}: not readable as {self._suffix} data ({first_line(exc)})") from None
+
+    def read(self, *args):
+        return self._checked(self._fh.read, *args)
+
+    def readinto(self, buffer):
+        return self._checked(self._fh.readinto, buffer)
+
+    def readline(self, *args):
+        return self._checked(self._fh.readline, *args)
+
+    def __iter__(self):
+        return self
+
+    def __next__(self):
+        return self._checked(self._fh.__next__)
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self._fh.close()
+
+    def __getattr__(self, name):
+        return getattr(self._fh, name)
 
 
 def not_utf8(path, exc: UnicodeDecodeError) -> InputError:
