@@ -400,3 +400,26 @@ def test_text_that_is_not_utf8_says_so_and_how_to_convert_it(tmp_path, where):
                        else "1")
     assert (code, err.strip()) == (2, f"sgdcli: error: {path}: not UTF-8 text (bytes b'\\xe9': invalid continuation "
                                       "byte); convert it to UTF-8 first, e.g. iconv -f latin1 -t utf-8")
+
+
+@pytest.mark.parametrize("engine", ["python", "pyarrow"])
+def test_a_missing_value_that_is_a_number_is_missing_however_it_is_written(tmp_path, engine):
+    """--na-values -999 (a sentinel many exports use): as pandas' na_values, the number is missing whether it
+    is written -999 or -999.0; read as text alone it was kept as data by every reader and every --missing."""
+    path = tmp_path / "d.csv"
+    path.write_text("a,b,y\n1,-999,0\n3,4,1\n5,8,0\n7,8,1\n2,-999.0,1\n")
+    code, out, err = cli("convert", path, "-o", tmp_path / "e.h5", "--na-values", "-999", "--engine", engine)
+    assert (code, err.strip().splitlines()[-1]) == (
+        2, f"sgdcli: error: {path}: line 2, column 2 (b): missing value '-999'; --missing zero or mean fills "
+           "missing values, --missing skip leaves their rows out (--na-values says what is missing)")
+    assert cli("convert", path, "-o", tmp_path / "m.h5", "--na-values", "-999,NA", "--missing", "mean",
+               "--missing-indicator", "--engine", engine)[0] == 0
+    with h5py.File(tmp_path / "m.h5") as f:
+        np.testing.assert_allclose(f["X"][()], [[1, 0, 20 / 3, 1], [3, 0, 4, 0], [5, 0, 8, 0], [7, 0, 8, 0],
+                                                [2, 0, 20 / 3, 1]], rtol=1e-6)  # a, a_missing, b, b_missing
+    assert cli("train", tmp_path / "m.h5", "-o", tmp_path / "model.h5", "--epochs", "1", "--batch-size", "2",
+               "-q")[0] == 0
+    (tmp_path / "new.csv").write_text("a,b\n1,-999\n1,NA\n")  # predict reads new rows through the same columns
+    code, out, err = cli("predict", tmp_path / "model.h5", tmp_path / "new.csv", "-o", "-", "--proba")
+    first, second = out.splitlines()[1:]
+    assert code == 0 and first == second, out

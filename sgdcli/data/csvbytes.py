@@ -71,11 +71,15 @@ class TokenFields:
                 text = "" if self.status[i, s] == EMPTY else self._text(i, s)
                 value = reader.number(text)
                 if value is None:
-                    missing[i, j] = text.strip() in reader.na
+                    missing[i, j] = reader.is_missing(text)
                     bad[i, j] = not missing[i, j]
                     values[i, j] = 0.0
                 else:
                     values[i, j] = value
+        sentinel = reader.sentinels(values) & ~irregular  # the tokenizer read -999 as the number it is
+        if sentinel.any():
+            missing |= sentinel
+            values[sentinel] = 0.0
         return values, missing, bad
 
 

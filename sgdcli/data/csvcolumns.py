@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import math
 
 from sgdcli.errors import InputError
 from sgdcli.options import CONVERT, MISSING, NA_VALUES
@@ -59,8 +60,10 @@ class ColumnOptions:
 
     @property
     def plain(self) -> bool:
-        """Whether every column is a number read as Python reads one (pyarrow's fast path may read them)."""
-        return self.categorical is None and self.decimal == "." and self.thousands is None
+        """Whether every column is a number read as Python reads one (pyarrow's fast path may read them), and
+        no missing value is a number (-999), which pyarrow would read as data."""
+        return self.categorical is None and self.decimal == "." and self.thousands is None and not any(
+            _is_number(v) for v in self.na)
 
 
 @dataclasses.dataclass
@@ -122,6 +125,14 @@ class Encoding:
     def loads(cls, text: str) -> "Encoding":
         d = json.loads(text)
         return cls(**{**d, "features": [Feature(**f) for f in d["features"]]})
+
+
+def _is_number(text: str) -> bool:
+    """A finite number (NaN, in the default missing values, is read as missing by every reader anyway)."""
+    try:
+        return math.isfinite(float(text))
+    except ValueError:
+        return False
 
 
 def column_index(spec: str, names: list[str] | None, ncols: int, option: str, path: str) -> int:

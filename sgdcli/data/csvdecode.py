@@ -24,6 +24,9 @@ class _Reader:
     def __init__(self, enc: Encoding):
         self.na = frozenset(enc.na_values)
         self.decimal, self.thousands = enc.decimal, enc.thousands
+        # the missing values that are numbers (-999): a field holding that number, however written, is
+        # missing too, as pandas' na_values match numbers; matched as text alone, they were read as data
+        self.na_numbers = np.array(sorted({v for v in map(self._parse, self.na) if v is not None and np.isfinite(v)}))
 
     def numbers(self, texts: list[str]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """(values, missing-value mask, mask of the fields that are not numbers); 0 where either."""
@@ -32,24 +35,46 @@ class _Reader:
             try:  # the fast path: every field a number; NaN only where a field says so (then read one by one)
                 values = np.array(texts, dtype=np.float64)
                 if not np.isnan(values).any():
-                    return values, np.zeros(n, dtype=bool), np.zeros(n, dtype=bool)
+                    missing = self.sentinels(values)
+                    values[missing] = 0.0
+                    return values, missing, np.zeros(n, dtype=bool)
             except ValueError:
                 pass
         values, missing, bad = np.zeros(n), np.zeros(n, dtype=bool), np.zeros(n, dtype=bool)
         for i, text in enumerate(texts):
             value = self.number(text)
             if value is None:
-                missing[i] = text.strip() in self.na
+                missing[i] = self.is_missing(text)
                 bad[i] = not missing[i]
             else:
                 values[i] = value
         return values, missing, bad
+
+    def sentinels(self, values: np.ndarray) -> np.ndarray:
+        """Where ``values`` hold a missing value that is a number."""
+        if not len(self.na_numbers):
+            return np.zeros(values.shape, dtype=bool)
+        return np.isin(values, self.na_numbers)
+
+    def is_missing(self, text: str) -> bool:
+        """Whether the field is a missing value: one of them as written, or the number one of them is."""
+        s = text.strip()
+        if s in self.na:
+            return True
+        value = self._parse(s)
+        return value is not None and bool(self.sentinels(np.array([value]))[0])
 
     def number(self, text: str) -> float | None:
         """One field as a number; None where it is missing or not a number."""
         s = text.strip()
         if s in self.na:
             return None
+        value = self._parse(s)
+        return None if value is None or self.sentinels(np.array([value]))[0] else value
+
+    def _parse(self, s: str) -> float | None:
+        """A field's text as a number in the file's locale, or None."""
+        s = s.strip()
         if self.thousands is not None:
             s = s.replace(self.thousands, "")
         if self.decimal != ".":
