@@ -180,6 +180,24 @@ def test_npy_with_labels_apart_or_in_a_column(tmp_path):
         assert np.array_equal(b["X"][()], X) and np.allclose(b["y"][()], y.astype(np.float32))
 
 
+def test_npy_input_that_is_not_a_matrix_of_numbers_is_named(tmp_path):
+    """An .npz archive (np.savez) where a .npy file goes, and a matrix without columns, were internal errors."""
+    X, y = make_problem("regression", n=100, d=3, seed=5)
+    np.savez(tmp_path / "X.npz", X=X)
+    np.save(tmp_path / "y.npy", y)
+    np.save(tmp_path / "empty.npy", np.zeros((100, 0)))
+    cases = {
+        ("X.npz", "--format", "npy"): "X.npz: an .npz archive of arrays, not a .npy file; save the X array itself "
+                                      "with np.save",
+        ("empty.npy",): "empty.npy: expected a 2-D array of rows × features, none of them 0, got shape (100, 0)",
+    }
+    for args, message in cases.items():
+        code, out, err = cli("convert", tmp_path / args[0], *args[1:], "--y", tmp_path / "y.npy", "-o",
+                             tmp_path / "o.h5")
+        assert (code, err.strip()) == (2, f"sgdcli: error: {tmp_path / message}"), err
+    assert not (tmp_path / "o.h5").exists()
+
+
 @pytest.mark.parametrize("args,message", [
     (["data.parquet"], "data.parquet: no such file"),
     (["{csv}", "--label-column", "price"], "--label-column: no column 'price' in the header (a, b, label)"),

@@ -201,6 +201,10 @@ def _load_npy(path: str, what: str) -> np.ndarray:
         a = np.load(path, mmap_mode="r", allow_pickle=False)
     except (OSError, ValueError) as exc:
         raise InputError(f"{path}: cannot read it as a .npy file ({exc})") from None
+    if not isinstance(a, np.ndarray):  # np.load gives an .npz archive its own type, a dict of arrays
+        a.close()
+        raise InputError(f"{path}: an .npz archive of arrays, not a .npy file; save the {what} array itself with "
+                         "np.save")
     if a.dtype.kind not in "biuf":
         raise InputError(f"{path}: {what} must be numeric, got dtype {a.dtype}")
     return a
@@ -208,8 +212,8 @@ def _load_npy(path: str, what: str) -> np.ndarray:
 
 def _npy_blocks(path, y_path, label_column, block_rows):
     X = _load_npy(path, "X")
-    if X.ndim != 2:
-        raise InputError(f"{path}: expected a 2-D array (rows × features), got shape {X.shape}")
+    if X.ndim != 2 or 0 in X.shape:
+        raise InputError(f"{path}: expected a 2-D array of rows × features, none of them 0, got shape {X.shape}")
     if y_path is not None:
         if label_column is not None:
             raise InputError("--label-column and --y exclude each other")
