@@ -79,3 +79,16 @@ def test_bad_lists_are_usage_errors(binary_file, args, message):
     code, out, err = cli("sweep", binary_file, *args)
     assert (code, out) == (2, "")
     assert err.strip() == f"sgdcli: error: {message}"
+
+
+def test_a_batch_size_larger_than_the_file_is_refused_before_the_first_run(binary_file, tmp_path):
+    """Found when its own run began, it threw away the runs before it (and left their metrics files)."""
+    import h5py
+
+    with h5py.File(binary_file) as f:
+        rows = len(f["y"])
+    code, out, err = cli("sweep", binary_file, "--batch-sizes", f"32,{rows + 1}", "--epochs", "1", "--metrics-dir",
+                         tmp_path / "runs", "-q")
+    assert (code, out, err.strip()) == (2, "", f"sgdcli: error: --batch-sizes: {rows + 1} is larger than the "
+                                               f"{rows:,} rows of {binary_file}")
+    assert not (tmp_path / "runs").exists()

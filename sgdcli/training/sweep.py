@@ -13,7 +13,8 @@ import dataclasses
 import os
 
 from sgdcli.data.atomic import atomic_output, check_directory
-from sgdcli.errors import DivergedError
+from sgdcli.data.table import Table
+from sgdcli.errors import DivergedError, InputError
 from sgdcli.options import TrainOptions
 from sgdcli.reporting.records import json_line
 from sgdcli.reporting.reporter import Reporter
@@ -93,6 +94,7 @@ def sweep(data, base: TrainOptions, batch_sizes: list[int | None], lrs: list[flo
     ``reporter_for(i, n, label)`` gives the progress reporter of run i of n.
     """
     combos = [(b, lr) for b in batch_sizes for lr in lrs]
+    _check_batch_sizes(data, base, batch_sizes)
     if metrics_dir is not None:
         check_directory(metrics_dir, "--metrics-dir")
     runs = []
@@ -111,6 +113,18 @@ def sweep(data, base: TrainOptions, batch_sizes: list[int | None], lrs: list[flo
             with atomic_output(os.path.join(metrics_dir, name), "--metrics-dir") as tmp, open(tmp, "w") as fh:
                 fh.writelines(json_line(r) for r in recorder.records)
     return runs
+
+
+def _check_batch_sizes(data, base: TrainOptions, batch_sizes: list[int | None]) -> None:
+    """Refuse, before the first run, a batch size larger than the file's rows: found when its run began, it
+    threw away the runs before it.  (Held-out and skipped rows are known only to a run's passes, which
+    check the rest.)"""
+    with Table(data, base.x, None, label_column=base.label_column, features=base.features,
+               transpose=base.transpose, allow_unwritten=base.allow_unwritten) as table:
+        rows = table.n_rows
+    too_large = [b for b in batch_sizes if b is not None and b > rows]
+    if too_large:
+        raise InputError(f"--batch-sizes: {too_large[0]} is larger than the {rows:,} rows of {table.path}")
 
 
 def _row(batch, recorder: _Recorder, error: str) -> SweepRun:
