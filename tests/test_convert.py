@@ -102,7 +102,7 @@ def test_without_pyarrow_auto_reads_plainly_and_pyarrow_says_how_to_install_it(t
                                    "pip install 'sgdcli[fast-csv]'")
 
 
-@pytest.mark.parametrize("delimiter,name", [("\t", "d.tsv"), (";", "d.csv"), ("|", "d.txt")])
+@pytest.mark.parametrize("delimiter,name", [("\t", "d.tsv"), (";", "d.csv"), ("|", "d.txt"), (" ", "s.csv")])
 def test_delimiters_headerless_files_and_label_by_index(tmp_path, delimiter, name):
     X, y = make_problem("binary", n=50, d=3, seed=4)
     path = write_csv(tmp_path / name, X, y, delimiter=delimiter, header=False, label_at=0)

@@ -160,7 +160,7 @@ def scan(buf, a, end, delimiter, decimal, thousands, powers, exact):
     """``parse`` of the unquoted field that starts at ``a``, fused with finding its end (the next delimiter,
     CR or LF, or ``end``): (value, status, the field's end).  One pass over the bytes of a number."""
     i = a
-    while i < end and (buf[i] == 32 or (buf[i] == 9 and delimiter != 9)):
+    while i < end and ((buf[i] == 32 and delimiter != 32) or (buf[i] == 9 and delimiter != 9)):
         i += 1
     negative = False
     if i < end and (buf[i] == 45 or buf[i] == 43):
@@ -198,7 +198,7 @@ def scan(buf, a, end, delimiter, decimal, thousands, powers, exact):
         if i == start:
             seen = 0  # "1e": not a number
         exp10 += sign * e
-    while i < end and (buf[i] == 32 or (buf[i] == 9 and delimiter != 9)):
+    while i < end and ((buf[i] == 32 and delimiter != 32) or (buf[i] == 9 and delimiter != 9)):
         i += 1
     if i == end or buf[i] == delimiter or buf[i] == 10 or buf[i] == 13:
         if i == a or (seen == 0 and i > a and _blank(buf, a, i)):
