@@ -76,8 +76,8 @@ class TokenFields:
                     values[i, j] = 0.0
                 else:
                     values[i, j] = value
-        sentinel = reader.sentinels(values) & ~irregular  # the tokenizer read -999 as the number it is
-        if sentinel.any():
+        if len(reader.na_numbers):  # the tokenizer read -999 as the number it is
+            sentinel = reader.sentinels(values) & ~irregular
             missing |= sentinel
             values[sentinel] = 0.0
         return values, missing, bad
