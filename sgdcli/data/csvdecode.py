@@ -26,7 +26,8 @@ class _Reader:
         self.decimal, self.thousands = enc.decimal, enc.thousands
         # the missing values that are numbers (-999): a field holding that number, however written, is
         # missing too, as pandas' na_values match numbers; matched as text alone, they were read as data
-        self.na_numbers = np.array(sorted({v for v in map(self._parse, self.na) if v is not None and np.isfinite(v)}))
+        self.na_set = frozenset(v for v in map(self._parse, self.na) if v is not None and np.isfinite(v))
+        self.na_numbers = np.array(sorted(self.na_set))
 
     def numbers(self, texts: list[str]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """(values, missing-value mask, mask of the fields that are not numbers); 0 where either."""
@@ -61,8 +62,7 @@ class _Reader:
         s = text.strip()
         if s in self.na:
             return True
-        value = self._parse(s)
-        return value is not None and bool(self.sentinels(np.array([value]))[0])
+        return self._parse(s) in self.na_set
 
     def number(self, text: str) -> float | None:
         """One field as a number; None where it is missing or not a number."""
@@ -70,7 +70,7 @@ class _Reader:
         if s in self.na:
             return None
         value = self._parse(s)
-        return None if value is None or self.sentinels(np.array([value]))[0] else value
+        return None if value in self.na_set else value
 
     def _parse(self, s: str) -> float | None:
         """A field's text as a number in the file's locale, or None."""
