@@ -287,7 +287,7 @@ def test_a_truncated_or_false_compressed_file_is_named_exit_2(tmp_path, suffix, 
     false.write_bytes(b"a,b,label\n1,2,0\n")
     cases = [(cut, f"ends before its compressed data does (a truncated {suffix} file?)"),
              (false, f"not readable as {suffix} data (")]
-    for path, message in cases[suffix == ".zst":]:  # the zstandard package reads a cut file to its cut, silently
+    for path, message in cases:
         for args in (["convert", path, "-o", tmp_path / "o.h5"], ["predict", tmp_path / "model.h5", path, "-o", "-"]):
             code, out, err = cli(*args)
             assert code == 2 and err.strip().splitlines()[-1].startswith(f"sgdcli: error: {path}: {message}"), err
@@ -317,6 +317,30 @@ def test_compressed_input_is_read_as_a_stream_like_the_plain_file(tmp_path, suff
         fh.write("1 1:0.5 3:2\n0 2:-1\n")
     code, out, err = cli("convert", svm, "-o", tmp_path / "s.h5")
     assert code == 0 and out.strip().endswith("2 rows × 3 features from libsvm, sparse (CSR)"), err
+
+
+def test_zstandard_frames_are_read_one_after_another_and_a_cut_frame_is_refused(tmp_path):
+    """The zstandard package's reader returned a cut file's text up to the cut with no error, so a download
+    cut where a block ends converted into a shorter file; sgdcli reads the frames itself."""
+    import zstandard
+
+    text = "".join(f"{i},{i % 3},{i % 2}\n" for i in range(50_000)).encode()
+    frames = [zstandard.ZstdCompressor(level=1).compress(part) for part in (b"a,b,label\n" + text[:300_000],
+                                                                            text[300_000:])]
+    (tmp_path / "d.csv.zst").write_bytes(b"".join(frames))  # what concatenating two .zst files gives
+    code, out, err = cli("convert", tmp_path / "d.csv.zst", "-o", tmp_path / "d.h5")
+    assert code == 0, err
+    with h5py.File(tmp_path / "d.h5") as f:
+        assert np.array_equal(f["y"][()], np.arange(50_000) % 2)
+    packing = zstandard.ZstdCompressor().compressobj()  # a frame whose first block ends at a line's end
+    head = packing.compress(b"a,b,label\n" + text[:300_000]) + packing.flush(zstandard.COMPRESSOBJ_FLUSH_BLOCK)
+    (tmp_path / "cut.csv.zst").write_bytes(head)  # the file cut where that block ends
+    with zstandard.open(tmp_path / "cut.csv.zst", "rb") as fh:
+        assert fh.read() == b"a,b,label\n" + text[:300_000]  # all the package's own reader sees: no error
+    code, out, err = cli("convert", tmp_path / "cut.csv.zst", "-o", tmp_path / "cut.h5")
+    assert (code, err.strip()) == (2, f"sgdcli: error: {tmp_path / 'cut.csv.zst'}: ends before its compressed data "
+                                      "does (a truncated .zst file?)"), err
+    assert not (tmp_path / "cut.h5").exists()
 
 
 def test_a_compressed_npy_file_is_refused(tmp_path):

@@ -10,6 +10,7 @@ decompressed to disk; the format comes from the name without that suffix
 from __future__ import annotations
 
 import bz2
+import io
 import lzma
 import os
 
@@ -24,7 +25,49 @@ def _zstd_open(path, mode="rb", **text):
     except ImportError:
         raise RuntimeFailure(f"{path}: reading Zstandard needs the zstandard package: pip install 'sgdcli[zst]'") \
             from None
-    return zstandard.open(path, mode, **text)
+    stream = io.BufferedReader(_ZstdFrames(zstandard.ZstdDecompressor(), open(path, "rb")), _ZSTD_READ)
+    return stream if mode == "rb" else io.TextIOWrapper(stream, **text)
+
+
+_ZSTD_READ = 1 << 20  # compressed bytes read at a time, and the buffer the readers take decoded text from
+
+
+class _ZstdFrames(io.RawIOBase):
+    """The decoded bytes of a Zstandard file's frames, one after another, and an EOFError where the file
+    ends inside a frame, as gzip's, bz2's and lzma's readers raise.  The zstandard package's own reader
+    returns a cut file's bytes up to the cut with no error, so a download cut at a line's end converted
+    silently into a shorter file."""
+
+    def __init__(self, decompressor, fh):
+        self._decompressor, self._fh = decompressor, fh
+        self._frame = None  # the decompressor of the frame being read
+        self._decoded, self._at = b"", 0
+
+    def readable(self):
+        return True
+
+    def readinto(self, buffer):
+        while self._at == len(self._decoded):
+            data = self._fh.read(_ZSTD_READ)
+            if not data:
+                if self._frame is not None and not self._frame.eof:
+                    raise EOFError("a Zstandard frame cut short")
+                return 0
+            decoded = []
+            while data:
+                if self._frame is None or self._frame.eof:
+                    self._frame = self._decompressor.decompressobj()
+                decoded.append(self._frame.decompress(data))
+                data = self._frame.unused_data if self._frame.eof else b""
+            self._decoded, self._at = b"".join(decoded), 0
+        n = min(len(buffer), len(self._decoded) - self._at)
+        buffer[:n] = memoryview(self._decoded)[self._at:self._at + n]
+        self._at += n
+        return n
+
+    def close(self):
+        self._fh.close()
+        super().close()
 
 
 COMPRESSIONS = {".gz": igzip.open, ".bz2": bz2.open, ".xz": lzma.open, ".zst": _zstd_open}
