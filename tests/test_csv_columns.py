@@ -360,6 +360,29 @@ def test_a_hashed_model_reads_new_csv_rows_hashed_as_convert_hashed_its_training
     assert "features: 3 columns hashed by name into 2^9 columns; city, code as text (name=value)" in out
 
 
+def test_hashed_csv_with_class_names_trains_predicts_and_evaluates_by_name(tmp_path):
+    """--hash-bits read every label as a number: class names were refused, and the hint (--bad-rows skip)
+    then left no row to write."""
+    rng = np.random.default_rng(5)
+    n = 300
+    table = pd.DataFrame({"size": rng.standard_normal(n), "city": rng.choice(["Paris", "Oslo"], n)})
+    table["label"] = np.where(table["size"] + (table.city == "Oslo") > 0.5, "big", "small")
+    table.to_csv(tmp_path / "train.csv", index=False)
+    convert(tmp_path / "train.csv", tmp_path / "train.h5", hash_bits=6)
+    with h5py.File(tmp_path / "train.h5") as f:
+        assert [v.decode() for v in f["y"][()]] == table["label"].tolist()
+    saved = _saved(train(tmp_path / "train.h5", TrainOptions(epochs=3, batch_size=16)), tmp_path)
+    code, out, err = cli("predict", saved, tmp_path / "train.csv", "-o", "-")
+    assert code == 0 and set(out.split()[1:]) <= {"big", "small"}, err
+    assert out == cli("predict", saved, tmp_path / "train.h5", "-o", "-")[1]
+    assert evaluate(saved, tmp_path / "train.csv") == evaluate(saved, tmp_path / "train.h5")
+    assert evaluate(saved, tmp_path / "train.csv")["accuracy"] > 0.8
+    (tmp_path / "gap.csv").write_text("size,city,label\n1,Oslo,big\n2,Rome,\n")
+    code, _, err = cli("convert", tmp_path / "gap.csv", "-o", tmp_path / "gap.h5", "--hash-bits", "6")
+    assert (code, err.strip()) == (2, f"sgdcli: error: {tmp_path / 'gap.csv'}: line 3, column 3 (label): missing "
+                                      "label (--bad-rows skip leaves such rows out)")
+
+
 def test_a_model_of_hashed_text_that_was_not_csv_says_to_convert_new_text(tmp_path):
     (tmp_path / "d.vw").write_text("1 | a:1 b:2\n-1 | a:-1 c:1\n1 | b:1\n-1 | c:2\n")
     convert(tmp_path / "d.vw", tmp_path / "d.h5", hash_bits=8)

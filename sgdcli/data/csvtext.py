@@ -230,6 +230,8 @@ def hashed_encoding(path, layout: CsvLayout, hasher: Hasher, options: ColumnOpti
     X and the model, so that new rows as text are hashed the same way (data/csvinput.py)."""
     enc = csvcolumns.plan(layout.names, layout.ncols, layout.label, options, path)
     enc.delimiter, enc.header, enc.hash_bits = layout.delimiter, layout.names is not None, hasher.bits
+    if enc.label is not None:
+        enc.label_names = csvdecode.label_names(_first_labels(path, layout, enc), enc)
     return enc
 
 
@@ -271,12 +273,19 @@ def hashed_rows(path, rows, ncols: int, enc: Encoding, hasher: Hasher, block_row
                 hasher.add(f"{name}={text}", 1.0, columns, values)
             elif value != 0:
                 hasher.add(name, value, columns, values)
-        target = number(fields[enc.label], f"line {line}, column {enc.label + 1}") if label else 0.0
+        target = _label(line, fields[enc.label]) if label else 0.0
         if enc.weight is not None:
             weights.append(weight_of(line, fields))
         return target
 
-    for X, y, skipped in sparse_blocks(path, rows, parse, block_rows, bad_rows):
+    def _label(line, text):
+        if not enc.label_names:
+            return number(text, csvdecode.where(line, enc.label, enc))
+        if text.strip() in reader.na:
+            raise BadRow(csvdecode.where(line, enc.label, enc), "missing label")
+        return text.strip()
+
+    for X, y, skipped in sparse_blocks(path, rows, parse, block_rows, bad_rows, label and enc.label_names):
         if enc.weight is None:
             yield X, y, skipped
         else:

@@ -75,14 +75,16 @@ def dense_blocks(path, items, width: int, parse, block_rows: int, bad_rows: str)
     yield X[:k].copy(), y[:k].copy(), skipped
 
 
-def sparse_blocks(path, items, parse, block_rows: int, bad_rows: str):
+def sparse_blocks(path, items, parse, block_rows: int, bad_rows: str, names: bool = False):
     """Blocks (CsrRows, y, skipped) from ``items``: at most ``block_rows`` rows and about BLOCK_ENTRIES entries.
 
     ``parse(line, raw, columns, values)`` appends the row's entries (0-based
     columns, in any order, repeats allowed) to the two lists and returns the
-    label, None for a blank line, or raises BadRow.  Repeated columns of a
-    row are summed and zeros dropped (``canonical``).
+    label (a class name where ``names``, else a number), None for a blank
+    line, or raises BadRow.  Repeated columns of a row are summed and zeros
+    dropped (``canonical``).
     """
+    dtype = object if names else np.float64
     columns: list[int] = []
     values: list[float] = []
     ends: list[int] = []
@@ -103,9 +105,9 @@ def sparse_blocks(path, items, parse, block_rows: int, bad_rows: str):
         labels.append(target)
         ends.append(len(columns))
         if len(labels) == block_rows or len(columns) >= BLOCK_ENTRIES:
-            yield _block(columns, values, ends), np.array(labels), skipped
+            yield _block(columns, values, ends), np.array(labels, dtype=dtype), skipped
             columns, values, ends, labels, skipped = [], [], [], [], 0
-    yield _block(columns, values, ends), np.array(labels, dtype=np.float64), skipped
+    yield _block(columns, values, ends), np.array(labels, dtype=dtype), skipped
 
 
 def _block(columns, values, ends) -> CsrRows:
