@@ -283,6 +283,41 @@ def test_new_csv_rows_the_model_cannot_read_are_usage_errors(penguins, tmp_path,
     assert (code, err.strip()) == (2, "sgdcli: error: " + message.format(new=tmp_path / "new.csv"))
 
 
+@pytest.mark.parametrize("hash_bits", [None, 8])
+def test_new_rows_split_by_another_delimiter_are_found_by_the_header_or_given_with_delimiter(tmp_path, hash_bits):
+    """A .tsv given to a model trained on .csv said "no column 'x1' in its header (x1\tx2...)": the new text was
+    always split by the training file's delimiter, and predict and evaluate had no --delimiter."""
+    rng = np.random.default_rng(3)
+    table = pd.DataFrame({"x1": rng.standard_normal(200), "x2": rng.standard_normal(200)})
+    table["label"] = (table.x1 - table.x2 > 0).astype(int)
+    table.to_csv(tmp_path / "train.csv", index=False, sep=";")
+    convert(tmp_path / "train.csv", tmp_path / "train.h5", hash_bits=hash_bits)
+    saved = _saved(train(tmp_path / "train.h5", TrainOptions(epochs=2, batch_size=16)), tmp_path)
+    want = cli("predict", saved, tmp_path / "train.csv", "-o", "-", "--proba")[1]
+    metrics = evaluate(saved, tmp_path / "train.csv")
+    new = table[["x2", "label", "x1"]]
+    for name, sep, args in (("new.tsv", "\t", []), ("new.csv", ",", []), ("new.txt.csv", ":", ["--delimiter", ":"]),
+                            ("tab.csv", "\t", ["--delimiter", "tab"])):
+        new.to_csv(tmp_path / name, index=False, sep=sep)
+        code, out, err = cli("predict", saved, tmp_path / name, "-o", "-", "--proba", *args)
+        assert (code, out) == (0, want), err
+        assert cli("evaluate", saved, tmp_path / name, "--json", *args)[1] == cli("evaluate", saved, tmp_path /
+                                                                                  "train.csv", "--json")[1]
+    piped = run("predict", saved, "-", "-o", "-", "--proba", input=new.to_csv(index=False, sep="\t"))
+    assert (piped.returncode, piped.stdout) == (0, want), piped.stderr
+    assert metrics["accuracy"] > 0.9
+    code, _, err = cli("predict", saved, tmp_path / "new.txt.csv", "-o", "-")
+    assert (code, err.strip()) == (2, f"sgdcli: error: {tmp_path / 'new.txt.csv'}: no column 'x1' in its header "
+                                      "(x2:label:x1); the model was trained on it; if its fields are split by another "
+                                      "delimiter, --delimiter names it")
+    for args, message in ((["--delimiter", "::"], "--delimiter: expected one character (or 'tab'), got '::'"),
+                          ([tmp_path / "train.h5", "--delimiter", ","], f"--delimiter: applies to CSV/TSV text input; "
+                                                                        f"{tmp_path / 'train.h5'} is read as HDF5")):
+        data = [] if len(args) == 3 else [tmp_path / "new.tsv"]
+        code, _, err = cli("evaluate", saved, *data, *args)
+        assert (code, err.strip()) == (2, f"sgdcli: error: {message}"), err
+
+
 def test_a_model_not_trained_on_csv_cannot_read_csv(tmp_path):
     rng = np.random.default_rng(0)
     X = rng.standard_normal((50, 2)).astype(np.float32)

@@ -7,7 +7,8 @@ import sys
 import click
 
 from sgdcli.cli import gates, render
-from sgdcli.cli.params import columns_options, command, gate_options, json_option, memory_option, x_option, y_option
+from sgdcli.cli.params import (columns_options, command, delimiter_option, gate_options, json_option, memory_option,
+                               x_option, y_option)
 from sgdcli.options import PREDICTION_FORMATS as FORMATS, STDOUT
 from sgdcli.reporting.plain import PassProgress
 
@@ -28,9 +29,10 @@ def _warn(text: str) -> None:
 @columns_options
 @click.option("--proba", is_flag=True, help="Also write class probabilities (rows × classes): 'proba' in HDF5, "
                                             "proba_<class> columns in text.")
+@delimiter_option
 @memory_option
 def predict_cmd(model, data, output, format, x, label_column, features, transpose, allow_unwritten,  # noqa: A002
-                proba, memory):
+                proba, delimiter, memory):
     """Write predictions of MODEL for every row of DATA, in the user's own labels.
 
     DATA is HDF5, or CSV/TSV text (compressed or not; - reads standard
@@ -42,7 +44,7 @@ def predict_cmd(model, data, output, format, x, label_column, features, transpos
     sgdcli.configure_runtime()
     n = sgdcli.predict(model, data, output, x=x, proba=proba, memory=memory, format=format, label_column=label_column,
                        features=features, transpose=transpose, allow_unwritten=allow_unwritten, report=_warn,
-                       progress=PassProgress(sys.stderr, f"predicting {data}"))
+                       progress=PassProgress(sys.stderr, f"predicting {data}"), delimiter=delimiter)
     if output != STDOUT:
         click.echo(f"wrote {output}: {n} predictions")
 
@@ -56,11 +58,12 @@ def predict_cmd(model, data, output, format, x, label_column, features, transpos
 @click.option("--sample-weight", metavar="DATASET", default=None,
               help="Weigh each row's metrics by this 1-D dataset of DATA (>= 0, finite), as scikit-learn's "
                    "sample_weight does; rows stays a row count.")
+@delimiter_option
 @json_option("the metrics")
 @memory_option
 @gate_options
-def evaluate_cmd(model, data, x, y, label_column, features, transpose, allow_unwritten, sample_weight, json, memory,
-                 fail_under, fail_over):
+def evaluate_cmd(model, data, x, y, label_column, features, transpose, allow_unwritten, sample_weight, delimiter, json,
+                 memory, fail_under, fail_over):
     """Print the metrics of MODEL on DATA.
 
     Regression: mse, rmse, mae, r2 (quantile also pinball, below; poisson
@@ -78,7 +81,8 @@ def evaluate_cmd(model, data, x, y, label_column, features, transpose, allow_unw
     sgdcli.configure_runtime()
     result = sgdcli.evaluate(loaded, data, x=x, y=y, memory=memory, label_column=label_column, features=features,
                              transpose=transpose, allow_unwritten=allow_unwritten, report=_warn,
-                             progress=PassProgress(sys.stderr, f"evaluating on {data}"), sample_weight=sample_weight)
+                             progress=PassProgress(sys.stderr, f"evaluating on {data}"), sample_weight=sample_weight,
+                             delimiter=delimiter)
     if json:
         click.echo(render.json_text(result))
     else:

@@ -78,6 +78,13 @@ def memory_option(f):
                         help=MEMORY_HELP)(f)
 
 
+def delimiter_option(f):
+    """--delimiter of predict and evaluate, for DATA that is CSV/TSV text."""
+    return click.option("--delimiter", default=None,
+                        help="Field delimiter of CSV/TSV DATA, one character or 'tab' [default: the training file's, "
+                             "or the one that finds the model's columns in DATA's header].")(f)
+
+
 def x_option(f):
     return click.option("--x", "x", default=DEFAULT_X, show_default=True, help=_help("x"))(f)
 

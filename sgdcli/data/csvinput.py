@@ -22,7 +22,7 @@ import numpy as np
 
 from sgdcli.data import csvbytes, textfiles
 from sgdcli.data.csvcolumns import Encoding
-from sgdcli.data.csvtext import hashed_rows, text_rows
+from sgdcli.data.csvtext import DELIMITERS, delimiter_option, hashed_rows, text_rows
 from sgdcli.data.hashing import Hasher
 from sgdcli.data.rowblocks import BadRow
 from sgdcli.data.sparse import CsrRows
@@ -54,7 +54,7 @@ class EncodedRows:
         self.path = os.fspath(path)
         self.trained = Encoding.loads(encoding_text)
         self.with_label = with_label
-        self.delimiter = delimiter or self.trained.delimiter
+        self.delimiter = delimiter_option(delimiter) if delimiter is not None else None
         self.fh = _open(self.path)
         try:
             self.data = b""
@@ -66,14 +66,32 @@ class EncodedRows:
             if not self.data.strip():
                 raise InputError(f"{self.path}: empty input")
             head = self.data.split(b"\n", 1)[0].decode("utf-8-sig", errors="replace").rstrip("\r")
-            first = next(csv.reader([head], delimiter=self.delimiter))
-            self.enc = self._remap(first)
+            self.delimiter = self.delimiter or self._detected(head)
+            self.enc = self._remap(next(csv.reader([head], delimiter=self.delimiter)))
             self.line = 1
             if self.trained.header:  # the data begins on the second line
                 self.data, self.line = self.data.split(b"\n", 1)[1] if b"\n" in self.data else b"", 2
         except BaseException:
             self.close()
             raise
+
+    def _detected(self, head: str) -> str:
+        """The training file's delimiter, or where the model's columns are not all in this header split by it,
+        the one delimiter that finds them all there (a .tsv given to a model trained on .csv)."""
+        trained = self.trained
+        if not trained.header:
+            return trained.delimiter
+        wanted = {trained.columns[f.column] for f in trained.features}
+        if self.with_label and trained.label is not None:
+            wanted.add(trained.columns[trained.label])
+
+        def finds(delimiter: str) -> bool:
+            return wanted <= {name.strip() for name in next(csv.reader([head], delimiter=delimiter))}
+
+        if finds(trained.delimiter):
+            return trained.delimiter
+        found = [d for d in DELIMITERS if d != trained.delimiter and finds(d)]
+        return found[0] if len(found) == 1 else trained.delimiter
 
     @property
     def width(self) -> int:
@@ -98,7 +116,8 @@ class EncodedRows:
             name = trained.columns[column]
             if name not in position:
                 known = f"its header ({', '.join(names)})" if trained.header else f"its {len(first)} columns"
-                raise InputError(f"{where}: no column {name!r} in {known}; the model was trained on it")
+                hint = "; if its fields are split by another delimiter, --delimiter names it" if len(first) == 1 else ""
+                raise InputError(f"{where}: no column {name!r} in {known}; the model was trained on it{hint}")
             return position[name]
 
         features = [dataclasses.replace(f, column=find(f.column)) for f in trained.features]
@@ -109,7 +128,7 @@ class EncodedRows:
             label = find(trained.label)
         self.ncols = len(first)
         return dataclasses.replace(trained, columns=names, features=features, label=label, missing="error",
-                                   weight=None)
+                                   weight=None, delimiter=self.delimiter)
 
     def blocks(self, block_rows: int):
         """(X, labels or None) per block of up to ``block_rows`` rows, in order: X float32 rows × width, or CSR

@@ -41,17 +41,25 @@ class ArrowGaveUp(Exception):
     """pyarrow met a field it does not read as a number; the plain reader takes over."""
 
 
+DELIMITERS = ",\t;| "  # those detected
+
+
+def delimiter_option(delimiter: str) -> str:
+    """The character ``--delimiter`` names: one character, or 'tab'."""
+    if delimiter in ("\\t", "tab"):
+        return "\t"
+    if len(delimiter) != 1:
+        raise InputError(f"--delimiter: expected one character (or 'tab'), got {delimiter!r}")
+    return delimiter
+
+
 def sniff(path: str, delimiter: str | None) -> str:
     if delimiter is not None:
-        if delimiter in ("\\t", "tab"):
-            return "\t"
-        if len(delimiter) != 1:
-            raise InputError(f"--delimiter: expected one character (or 'tab'), got {delimiter!r}")
-        return delimiter
+        return delimiter_option(delimiter)
     with open_input(path, errors="replace") as fh:
         sample = fh.read(65536)
     try:
-        return csv.Sniffer().sniff(sample, delimiters=",\t;| ").delimiter
+        return csv.Sniffer().sniff(sample, delimiters=DELIMITERS).delimiter
     except csv.Error:
         return ","
 

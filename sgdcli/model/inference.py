@@ -150,13 +150,19 @@ def _hashed(params: dict | None) -> str:
 
 
 
+def _text_only(delimiter: str | None, data) -> None:
+    if delimiter is not None:
+        raise InputError(f"--delimiter: applies to CSV/TSV text input; {data} is read as HDF5")
+
+
 def evaluate(model, data, x: str = DEFAULT_X, y: str = DEFAULT_Y, memory: int = DEFAULT_MEMORY,
              label_column: str | None = None, features=None, transpose: bool = False, allow_unwritten: bool = False,
-             report=None, progress=None, sample_weight: str | None = None) -> dict:
+             report=None, progress=None, sample_weight: str | None = None, delimiter: str | None = None) -> dict:
     """Metrics of ``model`` on ``data``: exactly the keys of ``options.metrics_of(model)``.
 
     ``label_column``, ``features``, ``transpose`` and ``allow_unwritten`` say what the table is, as for
-    training; ``sample_weight``, a dataset of per-row weights the metrics are weighted by;
+    training; ``sample_weight``, a dataset of per-row weights the metrics are weighted by; ``delimiter``,
+    the fields' of CSV text, where not the training file's (nor found by the columns' names in the header);
     ``report(text)`` hears of rows read from fill values, ``progress(done, total)`` of the rows scored.
     """
     source = os.path.abspath(os.fspath(model)) if isinstance(model, (str, os.PathLike)) else ""
@@ -165,9 +171,10 @@ def evaluate(model, data, x: str = DEFAULT_X, y: str = DEFAULT_Y, memory: int = 
                "allow_unwritten": allow_unwritten, "sample_weight": sample_weight}
     if csvinput.is_text(data):  # CSV text, or standard input: streamed through the model's columns
         hdf5_only = {"x": x != DEFAULT_X, "y": y != DEFAULT_Y, **columns}
-        with textinference.open_rows(model, data, True, source, hdf5_only) as rows:
+        with textinference.open_rows(model, data, True, source, hdf5_only, delimiter) as rows:
             result = textinference.evaluate_rows(model, rows, memory)
         return {key: result[key] for key in metrics_of(model.model)}
+    _text_only(delimiter, data)
     with _open_for(model, data, x, y, columns, report) as table:
         labels = model.labels
         result = measure(table, model.objective, labels, model.raw_weights(), memory, progress=progress)
@@ -176,9 +183,10 @@ def evaluate(model, data, x: str = DEFAULT_X, y: str = DEFAULT_Y, memory: int = 
 
 def predict(model, data, output, x: str = DEFAULT_X, proba: bool = False, memory: int = DEFAULT_MEMORY,
             format: str | None = None, label_column: str | None = None, features=None, transpose: bool = False,
-            allow_unwritten: bool = False, report=None, progress=None) -> int:
+            allow_unwritten: bool = False, report=None, progress=None, delimiter: str | None = None) -> int:
     """Write the prediction (and, for classifiers with ``proba``, the class probabilities) of every row to
-    ``output``: HDF5, CSV or TSV by its extension or ``format``, ``-`` for CSV on stdout; returns the row count."""
+    ``output``: HDF5, CSV or TSV by its extension or ``format``, ``-`` for CSV on stdout; returns the row count.
+    ``delimiter``: as for ``evaluate``."""
     source = os.path.abspath(os.fspath(model)) if isinstance(model, (str, os.PathLike)) else ""
     if output != outputs.STDOUT:
         check_writable(output, inputs=(data, source or None))
@@ -201,10 +209,11 @@ def predict(model, data, output, x: str = DEFAULT_X, proba: bool = False, memory
 
     if csvinput.is_text(data):  # CSV text, or standard input: streamed through the model's columns
         hdf5_only = {"x": x != DEFAULT_X, **columns}
-        with textinference.open_rows(model, data, False, source, hdf5_only) as rows:
+        with textinference.open_rows(model, data, False, source, hdf5_only, delimiter) as rows:
             attrs = {"model": source, "data": os.path.abspath(data) if data != csvinput.STDIN else data}
             with outputs.prediction_writer(output, fmt, None, shown, proba, attrs) as writer:
                 return textinference.predict_rows(model, rows, memory, lambda a, b, S: write(writer, a, b, S))
+    _text_only(delimiter, data)
     with _open_for(model, data, x, None, columns, report) as table:
         n = table.n_rows
         attrs = {"model": source, "data": os.path.abspath(table.path)}

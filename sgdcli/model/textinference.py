@@ -20,9 +20,11 @@ from sgdcli.model.measurement import Measurement
 BYTES_PER_FEATURE = 64
 
 
-def open_rows(model: Model, data, with_label: bool, source: str, hdf5_only: dict) -> EncodedRows:
+def open_rows(model: Model, data, with_label: bool, source: str, hdf5_only: dict,
+              delimiter: str | None = None) -> EncodedRows:
     """The rows of the text ``data`` as ``model`` reads them (``source``: where the model came from, for
-    messages); ``hdf5_only``: options given that only HDF5 input takes, refused."""
+    messages; ``delimiter``: the fields', where not the training file's or found in the header);
+    ``hdf5_only``: options given that only HDF5 input takes, refused."""
     given = [f"--{name.replace('_', '-')}" for name, value in hdf5_only.items() if value]
     if given:
         raise InputError(f"{', '.join(given)}: {'applies' if len(given) == 1 else 'apply'} to HDF5 input; {data} "
@@ -37,7 +39,7 @@ def open_rows(model: Model, data, with_label: bool, source: str, hdf5_only: dict
         raise InputError(f"{data}: CSV text is read through the columns of the CSV file a model was trained on, and "
                          f"{source or 'the model'} was not trained on a converted CSV file; convert {data} as its "
                          "training data was and give the HDF5 file")
-    rows = EncodedRows(data, text, with_label)
+    rows = EncodedRows(data, text, with_label, delimiter)
     if rows.enc.hash_bits is not None and not hashing.same(trained, Hasher(rows.enc.hash_bits).params("csv")):
         rows.close()
         raise InputError(f"{data}: {source or 'the model'} was trained on features hashed otherwise than sgdcli "
