@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import dataclasses
 import math
+import numbers
 
 from sgdcli.errors import InputError
 
@@ -136,6 +137,28 @@ def parse_batch_size(text: str | int | None) -> int | None:
     return value
 
 
+_WRONG = object()
+_EXPECTED = {"str": "text", "str | None": "text or None", "bool": "True or False", "bool | None": "True, False or None",
+             "int": "an integer", "int | None": "an integer or None", "float": "a number", "float | str": "a number or auto"}
+
+
+def _typed(field, value):
+    """``value`` of a TrainOptions field as its annotation says (an integer as int, a number as float, batch_size
+    'full' as None), or _WRONG: the Python API is checked as the CLI's parameter types check the command line."""
+    kind = field.type
+    if value is None and kind.endswith("| None"):
+        return None
+    if field.metadata.get("kind") == "batch" and (isinstance(value, bool) or not isinstance(value, numbers.Integral)):
+        return parse_batch_size(str(value))  # 'full', or the message of a batch size that is not one
+    if isinstance(value, str):
+        return value if kind.startswith("str") or (kind == "float | str" and value == "auto") else _WRONG
+    if kind.startswith("bool") or isinstance(value, bool) or not isinstance(value, numbers.Real):
+        return value if kind.startswith("bool") and isinstance(value, bool) else _WRONG
+    if kind.startswith("int"):
+        return int(value) if isinstance(value, numbers.Integral) else _WRONG
+    return float(value) if kind.startswith("float") else _WRONG
+
+
 def _option(default, help: str, **cli):
     """A field of TrainOptions: its default, and the help and command-line details the CLI builds its option from.
 
@@ -251,6 +274,12 @@ class TrainOptions:
     def validate(self) -> None:
         def bad(option: str, why: str):
             raise InputError(f"--{option.replace('_', '-')}: {why}")
+
+        for field in dataclasses.fields(self):
+            value = _typed(field, getattr(self, field.name))
+            if value is _WRONG:
+                bad(field.name, f"expected {_EXPECTED[field.type]}, got {getattr(self, field.name)!r}")
+            object.__setattr__(self, field.name, value)  # numpy's numbers as Python's, for the model card
 
         def choice(option: str, allowed):
             value = getattr(self, option)

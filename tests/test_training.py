@@ -319,3 +319,33 @@ def test_no_rows_left_to_train_on(tmp_path):
     path = write_table(tmp_path / "nan.h5", X, y)
     with pytest.raises(Exception, match=r"nan\.h5: no rows left to train on \(0 held out by --val-fraction, 50 skipped"):
         train(path, TrainOptions(bad_rows="skip"))
+
+
+@pytest.mark.parametrize("given,message", [
+    (dict(batch_size=32.5), "--batch-size: expected a positive integer or 'full', got '32.5'"),
+    (dict(batch_size=True), "--batch-size: expected a positive integer or 'full', got 'True'"),
+    (dict(epochs=2.5), "--epochs: expected an integer, got 2.5"),
+    (dict(shuffle="false"), "--shuffle: expected True or False, got 'false'"),
+    (dict(standardize=1), "--standardize: expected True, False or None, got 1"),
+    (dict(lr="0.1"), "--lr: expected a number or auto, got '0.1'"),
+    (dict(l2="0"), "--l2: expected a number, got '0'"),
+    (dict(memory="256M"), "--memory: expected an integer, got '256M'"),
+    (dict(model=None), "--model: expected text, got None"),
+    (dict(page_rows=4.0), "--page-rows: expected an integer or None, got 4.0"),
+])
+def test_the_python_api_checks_each_options_type_as_the_command_line_does(given, message):
+    """TrainOptions took batch_size=32.5 (an error deep in the compiled code), epochs=2.5 (three epochs) and
+    shuffle="false" (true): the CLI's parameter types had checked them, the API nothing."""
+    from sgdcli.errors import InputError
+
+    with pytest.raises(InputError) as caught:
+        TrainOptions(**given)
+    assert str(caught.value) == message
+
+
+def test_the_python_api_takes_numpy_numbers_and_full_and_keeps_them_as_python_values():
+    options = TrainOptions(batch_size=np.int64(64), lr=np.float32(0.5), epochs=np.int32(2), l2=0)
+    assert (type(options.batch_size), type(options.lr), type(options.epochs), type(options.l2)) == (int, float, int,
+                                                                                                   float)
+    assert TrainOptions(batch_size="full").batch_size is None
+    json.dumps(options.as_dict())  # the model card's record of them
