@@ -412,6 +412,8 @@ def test_hashed_csv_with_class_names_trains_predicts_and_evaluates_by_name(tmp_p
     assert out == cli("predict", saved, tmp_path / "train.h5", "-o", "-")[1]
     assert evaluate(saved, tmp_path / "train.csv") == evaluate(saved, tmp_path / "train.h5")
     assert evaluate(saved, tmp_path / "train.csv")["accuracy"] > 0.8
+    code, out, err = cli("show", saved, "--json")  # the classes as predict writes them, as show prints them
+    assert json.loads(out)["classes"] == ["big", "small"] and "classes      big, small" in cli("show", saved)[1]
     (tmp_path / "gap.csv").write_text("size,city,label\n1,Oslo,big\n2,Rome,\n")
     code, _, err = cli("convert", tmp_path / "gap.csv", "-o", tmp_path / "gap.h5", "--hash-bits", "6")
     assert (code, err.strip()) == (2, f"sgdcli: error: {tmp_path / 'gap.csv'}: line 3, column 3 (label): missing "

@@ -140,9 +140,7 @@ def sweep_table(runs) -> str:
 def render_card(card: dict) -> str:
     lines = [f"model        {card['model']}", f"features     {card['features']}"]
     if card["classes"] is not None:
-        names = card["training"].get("class_names")
-        shown = [names[int(c)] for c in card["classes"]] if names else card["classes"]
-        lines.append(f"classes      {', '.join(str(c) for c in shown)}")
+        lines.append(f"classes      {', '.join(str(c) for c in card['classes'])}")
     lines.append(f"standardized {'yes' if card['standardized'] else 'no'}")
     share = card["nonzero_weights"] / max(card["features"], 1)
     lines.append(f"nonzero      {card['nonzero_weights']:,} of {card['features']:,} features' weights ({share:.1%})")

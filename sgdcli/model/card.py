@@ -7,11 +7,13 @@ from sgdcli.model.file import load_model
 
 def model_card(path) -> dict:
     m = load_model(path)
+    names = m.training.get("class_names")  # labels that were names: the classes as predict writes them
+    classes = m.classes.tolist() if m.classes is not None else None
     return {
         "model": m.model,
         "features": m.n_features,
         "outputs": int(m.weights.shape[0]),
-        "classes": m.classes.tolist() if m.classes is not None else None,
+        "classes": [names[int(c)] for c in classes] if names and classes is not None else classes,
         "standardized": m.center is not None,
         "bias": m.bias.tolist(),
         "weight_norm": float((m.weights**2).sum() ** 0.5),
