@@ -12,7 +12,7 @@ import numpy as np
 import pytest
 
 import sgdcli
-from conftest import make_problem, run, run_process, write_table
+from conftest import cli, make_problem, run, run_process, write_table
 
 COMMANDS = ["generate", "info", "train", "predict", "evaluate", "show"]
 
@@ -367,6 +367,23 @@ def test_generate_and_info(tmp_path):
         assert set(np.unique(f["y"][()])) == {0, 1, 2, 3}
     proc = run("generate", tmp_path / "x.h5", "--contiguous", "--compression", "gzip")
     assert_one_line_error(proc, 2, "--compression needs a chunked layout")
+
+
+def test_info_says_when_there_is_no_y_and_why_a_table_cannot_be_trained(tmp_path):
+    """info printed "X, y: ..." for a file with only X, and a scalar y was "unreadable (tuple index out of
+    range)", with nothing said of the table; train named its dtype."""
+    X = np.arange(30, dtype=np.float32).reshape(10, 3)
+    with h5py.File(tmp_path / "x.h5", "w") as f:
+        f["X"] = X
+    with h5py.File(tmp_path / "s.h5", "w") as f:
+        f["X"], f["y"] = X, "hello"
+    assert cli("info", tmp_path / "x.h5")[1].splitlines()[-1] == "X (no y): 10 rows × 3 features (0, 1, 2)"
+    code, out, err = cli("info", tmp_path / "s.h5")
+    lines = out.splitlines()
+    assert code == 0 and lines[-2].startswith("  y: shape scalar, object, contiguous"), out
+    assert lines[-1] == f"X, y: not trainable as they are: {tmp_path / 's.h5'}:y: is a single value, not a column of labels"
+    code, _, err = cli("train", tmp_path / "s.h5", "-o", tmp_path / "m.h5")
+    assert (code, err.strip()) == (2, f"sgdcli: error: {tmp_path / 's.h5'}:y: is a single value, not a column of labels")
 
 
 def test_data_seed_draws_other_rows_from_the_same_model(tmp_path):

@@ -40,10 +40,13 @@ def info_listing(d: dict) -> str:
             + (f"; {ds['unwritten_rows']:,} rows never written" if ds.get("unwritten_rows") else "")
         )
     table = d.get("table")
-    if table and "error" not in table:
+    if table and "error" in table:
+        lines.append(f"X, y: not trainable as they are: {table['error']}")
+    elif table:
         names = ", ".join(table["feature_names"]) + (", ..." if table["features"] > len(table["feature_names"]) else "")
         what = (f"{table['nonzeros']:,} nonzeros, density {table['density']:.3g}" if "nonzeros" in table else names)
-        lines.append(f"X, y: {table['rows']} rows × {table['features']} features ({what})")
+        lines.append(f"{'X, y' if table.get('labels', True) else 'X (no y)'}: {table['rows']} rows × "
+                     f"{table['features']} features ({what})")
         lines += [f"  {line}" for line in encoding_lines(table.get("encoding"))]
     like = d.get("looks_like")
     if like:

@@ -51,6 +51,7 @@ def _table(path, options: dict) -> dict:
     try:
         with Table(path, **keywords) as table:
             out = {"kind": table.x_kind, "rows": table.n_rows, "features": table.n_features,
+                   "labels": table.Y is not None,
                    "feature_names": [] if table.sparse else table.feature_names[:20],
                    "read_mode": table.X.layout.read_mode}
             if table.sparse:

@@ -343,6 +343,8 @@ def find_labels(f: h5py.File, y: str, classes: list[str] | None = None
             categories = [_text(v) for v in obj["categories"][()]]
             return Codes(obj["codes"], y, categories, classes), classes or categories
         raise InputError(f"{where}: is a group, not a labels dataset")
+    if obj.ndim == 0:
+        raise InputError(f"{where}: is a single value, not a column of labels")
     if obj.dtype.fields is None and is_text(obj.dtype) and (obj.ndim == 1 or obj.ndim == 2 and obj.shape[1] == 1):
         return _text_labels(Column(obj, y), where, classes)
     if obj.dtype.fields is not None or obj.dtype.kind not in NUMERIC_KINDS:

@@ -49,7 +49,7 @@ def _plural(unit: str) -> str:
 
 def unwritten(ds: h5py.Dataset, axis: int = 0) -> Unwritten | None:
     """The rows of ``ds`` along ``axis`` that were never written, or None if every row was."""
-    if ds.shape is None or ds.size == 0:
+    if ds.shape is None or ds.size == 0 or ds.ndim == 0:  # no rows: empty, or a scalar
         return None
     n = int(ds.shape[axis])
     try:
