@@ -151,7 +151,48 @@ def test_libsvm_dense_with_given_or_inferred_width(tmp_path):
     for layout in ("--dense", "--sparse"):
         code, _, err = cli("convert", path, "-o", tmp_path / "c.h5", "--features", "3", layout)
         assert code == 2 and err.strip() == (f"sgdcli: error: {path}: line 4, token 2: feature index 4 is outside "
-                                             "1..3 (--bad-rows skip leaves such rows out)")
+                                             "1..3 (--features 3) (--bad-rows skip leaves such rows out)")
+
+
+def test_libsvm_written_by_scikit_learn_from_0_or_1_converts_to_its_matrix(tmp_path):
+    """scikit-learn's dump_svmlight_file writes indices from 0 by default; such a file was refused at its first
+    index 0 ("outside 1..any"), with no way to read it."""
+    from sklearn.datasets import dump_svmlight_file
+
+    rng = np.random.default_rng(2)
+    X = np.round(rng.standard_normal((40, 5)), 3) * (rng.random((40, 5)) < 0.5)  # values the text holds exactly
+    X[0, 0], X[:, 4] = 1.5, 0.0  # index 0 in the first row; the last column empty
+    y = rng.integers(0, 2, 40)
+    dump_svmlight_file(X, y, str(tmp_path / "zero.svm"))
+    dump_svmlight_file(X, y, str(tmp_path / "one.svm"), zero_based=False)
+    for name, args in (("zero.svm", ["--zero-based"]), ("one.svm", [])):
+        for layout in ("--dense", "--sparse"):
+            out = tmp_path / f"{name}{layout}.h5"
+            code, _, err = cli("convert", tmp_path / name, "-o", out, layout, "--features", "5", "--dtype", "float64",
+                               *args)
+            assert code == 0, err
+            with h5py.File(out) as f:
+                if layout == "--dense":
+                    matrix = f["X"][()]
+                else:
+                    g = f["X"]
+                    matrix = np.zeros((40, 5))
+                    for r in range(40):
+                        a, b = g["indptr"][r], g["indptr"][r + 1]
+                        matrix[r, g["indices"][a:b]] = g["data"][a:b]
+                assert np.array_equal(matrix, X) and np.array_equal(f["y"][()], y)
+    assert cli("convert", tmp_path / "zero.svm", "-o", tmp_path / "w.h5", "--zero-based", "--dense")[1].strip() == (
+        f"wrote {tmp_path / 'w.h5'}: 40 rows × 4 features from libsvm")  # the width from the largest index
+    code, _, err = cli("convert", tmp_path / "zero.svm", "-o", tmp_path / "z.h5")
+    assert (code, err.strip()) == (2, f"sgdcli: error: {tmp_path / 'zero.svm'}: line 1, token 2: feature index 0: LIBSVM "
+                                      "indices start at 1; --zero-based reads indices that start at 0 (scikit-learn's "
+                                      "dump_svmlight_file writes them so) (--bad-rows skip leaves such rows out)")
+    for args, message in ((["--hash-bits", "4"], "; --hash-bits hashes them as text"), ([], "")):
+        source = tmp_path / ("zero.svm" if args else "d.csv")
+        source.exists() or source.write_text("a,b\n1,0\n")
+        code, _, err = cli("convert", source, "-o", tmp_path / "z.h5", "--zero-based", *args)
+        assert (code, err.strip()) == (2, "sgdcli: error: --zero-based applies to LIBSVM input whose indices are "
+                                          f"columns{message}")
 
 
 @pytest.mark.parametrize("name,args", [("d.svm", ["--dense"]), ("d.svm", ["--sparse"]), ("d.svm", ["--features", "3"]),

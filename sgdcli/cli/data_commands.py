@@ -73,6 +73,9 @@ def info_cmd(file, json):
               help="Whether the first CSV line names the columns [default: yes if it holds a non-number].")
 @click.option("--features", type=click.IntRange(min=1), default=None,
               help="LIBSVM: the number of features D (indices 1..D) [default: the largest index, from a first pass].")
+@click.option("--zero-based", is_flag=True,
+              help="LIBSVM: feature indices start at 0 (as scikit-learn's dump_svmlight_file writes them by "
+                   "default), not 1.")
 @click.option("--y", "y", type=click.Path(dir_okay=False), default=None, help=".npy input: the labels, a 1-D .npy file.")
 @chunk_rows_option
 @compression_option(CONVERT.compression)

@@ -72,11 +72,11 @@ def convert(input, output, *, fmt: str | None = None, label_column: str | None =
             hash_bits: int | None = None, block_rows: int = BLOCK_ROWS, columns: str | None = None,
             ignore: str | None = None, categorical: str | None = None, max_categories: int | None = None,
             na_values: str | None = None, missing: str | None = None, missing_indicator: bool = False,
-            decimal: str | None = None, thousands: str | None = None, weight_column: str | None = None
-            ) -> Converted:
+            decimal: str | None = None, thousands: str | None = None, weight_column: str | None = None,
+            zero_based: bool = False) -> Converted:
     """Convert ``input`` to ``output`` (HDF5 with ``X``, rows × features, and ``y``); see the module docstring.
     ``columns`` to ``thousands``: what CSV/TSV columns become and how values are read (data/csvcolumns.py;
-    None: ``ColumnOptions``' defaults)."""
+    None: ``ColumnOptions``' defaults).  ``zero_based``: LIBSVM indices count from 0, not 1."""
     input, output = os.fspath(input), os.fspath(output)
     if not os.path.isfile(input):
         raise InputError(f"{input}: no such file")
@@ -93,6 +93,9 @@ def convert(input, output, *, fmt: str | None = None, label_column: str | None =
         raise InputError(f"--chunk-rows must be >= 1, got {chunk_rows}")
     if features is not None and (fmt != "libsvm" or features < 1):
         raise InputError("--features applies to LIBSVM input and must be >= 1")
+    if zero_based and (fmt != "libsvm" or hash_bits is not None):
+        raise InputError("--zero-based applies to LIBSVM input whose indices are columns" + (
+            "; --hash-bits hashes them as text" if fmt == "libsvm" else ""))
     if y is not None and fmt != "npy":
         raise InputError("--y FILE.npy applies to .npy input")
     if hash_bits is not None and fmt == "npy":
@@ -123,7 +126,7 @@ def convert(input, output, *, fmt: str | None = None, label_column: str | None =
     if fmt == "npy":
         blocks, width = _npy_blocks(input, y, label_column, block_rows)
     elif fmt in _SPARSE_FORMATS:
-        blocks, width = _text_blocks(input, fmt, hasher, features, sparse, block_rows, bad_rows)
+        blocks, width = _text_blocks(input, fmt, hasher, features, sparse, block_rows, bad_rows, 0 if zero_based else 1)
     else:
         layout = csv_layout(input, "\t" if fmt == "tsv" and delimiter is None else delimiter, header, label_column)
         if hasher is not None:
@@ -163,11 +166,12 @@ def _dense_rows(block_rows: int, width: int) -> int:
     return max(1, min(block_rows, DENSE_BLOCK_BYTES // (8 * max(width, 1))))
 
 
-def _text_blocks(path, fmt, hasher, features, sparse, block_rows, bad_rows):
-    """Blocks of LIBSVM or Vowpal Wabbit text, and the width (None: the largest column seen)."""
+def _text_blocks(path, fmt, hasher, features, sparse, block_rows, bad_rows, first: int):
+    """Blocks of LIBSVM or Vowpal Wabbit text, and the width (None: the largest column seen); LIBSVM indices count
+    from ``first``."""
     if fmt == "libsvm" and hasher is None and not sparse:
-        width = features if features is not None else libsvm_width(path)
-        return _lines(path, lambda items: dense_blocks(path, items, width, dense_parser(width),
+        width = features if features is not None else libsvm_width(path, first)
+        return _lines(path, lambda items: dense_blocks(path, items, width, dense_parser(width, first),
                                                       _dense_rows(block_rows, width), bad_rows)), width
     if fmt == "vw":  # with each block, its rows' importance weights
         importance: list[float] = []
@@ -181,7 +185,7 @@ def _text_blocks(path, fmt, hasher, features, sparse, block_rows, bad_rows):
 
         return _lines(path, lambda items: weighted(sparse_blocks(path, items, parse, block_rows, bad_rows))), \
             hasher.width
-    parse = sparse_parser(features, hasher)
+    parse = sparse_parser(features, hasher, first)
     width = hasher.width if hasher is not None else features
     return _lines(path, lambda items: sparse_blocks(path, items, parse, block_rows, bad_rows)), width
 

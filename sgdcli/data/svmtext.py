@@ -1,7 +1,8 @@
 """LIBSVM/svmlight and Vowpal Wabbit text rows, for convert: each line a label and its nonzero features.
 
-LIBSVM: ``label index:value index:value … # comment``, indices from 1
-(``qid:`` pairs are skipped).  Vowpal Wabbit: ``label [importance] ['tag]|ns
+LIBSVM: ``label index:value index:value … # comment``, indices from 1, or
+from 0 (``zero_based``: scikit-learn's ``dump_svmlight_file`` writes them so
+by default) (``qid:`` pairs are skipped).  Vowpal Wabbit: ``label [importance] ['tag]|ns
 feature[:value] … |other …``, whose string features are always hashed
 (data/hashing.py; not VW's own hash, so the columns are sgdcli's).  The
 parsers fill dense rows (``dense_parser``) or append entries for CSR blocks
@@ -20,9 +21,10 @@ def tokens(line: str) -> list[str]:
     return line.split("#", 1)[0].split()
 
 
-def libsvm_width(path: str) -> int:
-    """The largest feature index in the file (a first pass, for dense output)."""
-    width = 0
+def libsvm_width(path: str, first: int = 1) -> int:
+    """The columns the file's largest feature index makes, indices counted from ``first`` (a first pass, for dense
+    output)."""
+    largest = -1
     with open_input(path) as fh:
         try:
             for number_, line in enumerate(fh, start=1):
@@ -31,14 +33,16 @@ def libsvm_width(path: str) -> int:
                     if key == "qid":
                         continue
                     try:
-                        width = max(width, int(key))
+                        largest = max(largest, int(key))
                     except ValueError:
                         raise InputError(f"{path}: line {number_}: cannot read feature index {key!r}") from None
         except UnicodeDecodeError as exc:
             raise not_utf8(path, exc) from None
-    if width == 0:
-        raise InputError(f"{path}: no features found; is this LIBSVM text?")
-    return width
+    if largest < first:  # none, or only index 0 of a file counted from 1, which the rows' pass names
+        if largest < 0:
+            raise InputError(f"{path}: no features found; is this LIBSVM text?")
+        return 1
+    return largest + 1 - first
 
 
 def _entries(line: int, text: str):
@@ -59,28 +63,33 @@ def _entries(line: int, text: str):
     return target, entries
 
 
-def _index(where: str, key: str, width: int | None) -> int:
-    """A 1-based LIBSVM index as a 0-based column; BadRow outside 1..width."""
+def _index(where: str, key: str, width: int | None, first: int) -> int:
+    """A LIBSVM index counted from ``first`` (1, or 0 with --zero-based) as a 0-based column; BadRow outside the
+    ``width`` columns."""
     if not key.isdigit():
         raise BadRow(where, f"cannot read feature index {key!r}")
-    index = int(key)
-    if index < 1 or (width is not None and index > width):
-        raise BadRow(where, f"feature index {key} is outside 1..{width if width is not None else 'any'}")
-    return index - 1
+    column = int(key) - first
+    if column < 0:
+        raise BadRow(where, "feature index 0: LIBSVM indices start at 1; --zero-based reads indices that start at 0 "
+                            "(scikit-learn's dump_svmlight_file writes them so)")
+    if width is not None and column >= width:
+        raise BadRow(where, f"feature index {key} is outside {first}..{width - 1 + first} (--features {width})")
+    return column
 
 
-def dense_parser(width: int):
+def dense_parser(width: int, first: int = 1):
     def parse(line, text, x):
         target, entries = _entries(line, text)
         for where, key, value in entries or ():
-            x[_index(where, key, width)] = value
+            x[_index(where, key, width, first)] = value
         return target
 
     return parse
 
 
-def sparse_parser(width: int | None, hasher: Hasher | None):
-    """Entries of LIBSVM lines: the columns of their indices, or of their hashed index text."""
+def sparse_parser(width: int | None, hasher: Hasher | None, first: int = 1):
+    """Entries of LIBSVM lines: the columns of their indices (counted from ``first``), or of their hashed index
+    text."""
 
     def parse(line, text, columns, values):
         target, entries = _entries(line, text)
@@ -88,7 +97,7 @@ def sparse_parser(width: int | None, hasher: Hasher | None):
             if hasher is not None:
                 hasher.add(key, value, columns, values)
             else:
-                columns.append(_index(where, key, width))
+                columns.append(_index(where, key, width, first))
                 values.append(value)
         return target
 
