@@ -235,6 +235,14 @@ def test_train_on_a_csv_file_says_to_convert_it_first(penguins, tmp_path):
     assert (code, err.strip()) == (2, f"sgdcli: error: {path}: not an HDF5 file; sgdcli trains on HDF5, where the "
                                       f"shuffle can reach any row: convert it first: sgdcli convert {path} -o {d / 'data.h5'} "
                                       "(with --label-column NAME where the label is not the last column)")
+    (tmp_path / "d.svm").write_text("1 1:2\n")
+    np.save(tmp_path / "d.npy", np.ones((2, 3)))
+    for name, hint in (("d.svm", ""), ("d.npy", " (with --y LABELS.npy, or --label-column INDEX where the labels are "
+                                                "a column)")):
+        code, _, err = cli("train", tmp_path / name, "-o", tmp_path / "m.h5")
+        assert (code, err.strip()) == (2, f"sgdcli: error: {tmp_path / name}: not an HDF5 file; sgdcli trains on HDF5, "
+                                          f"where the shuffle can reach any row: convert it first: sgdcli convert "
+                                          f"{tmp_path / name} -o {tmp_path / 'd.h5'}{hint}")
 
 
 def test_predict_and_evaluate_read_new_csv_rows_through_the_models_columns(penguins, tmp_path):

@@ -53,13 +53,19 @@ def open_file(path: str | os.PathLike) -> h5py.File:
         raise InputError(f"{path}: cannot open as HDF5, the file may be truncated or corrupt ({first_line(exc)})") from None
 
 
+_LABEL_HINTS = {"csv": " (with --label-column NAME where the label is not the last column)",
+                "tsv": " (with --label-column NAME where the label is not the last column)",
+                "npy": " (with --y LABELS.npy, or --label-column INDEX where the labels are a column)"}
+
+
 def _text_hint(path: str) -> str:
-    """For a file whose name says it is text convert reads: what to run."""
-    if textfiles.format_of(path) is None:
+    """For a file whose name says it is one that convert reads: what to run."""
+    fmt = textfiles.format_of(path)
+    if fmt is None:
         return ""
     stem = os.path.splitext(textfiles.base_name(path))[0]
     return (f"; sgdcli trains on HDF5, where the shuffle can reach any row: convert it first: "
-            f"sgdcli convert {path} -o {stem}.h5 (with --label-column NAME where the label is not the last column)")
+            f"sgdcli convert {path} -o {stem}.h5{_LABEL_HINTS.get(fmt, '')}")
 
 
 def _lock_message(path: str, text: str) -> str:
