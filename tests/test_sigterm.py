@@ -37,8 +37,9 @@ def start(*args):
                             stderr=subprocess.PIPE, text=True, env=env)
 
 
-def terminate_while_writing(proc, out):
-    """Send SIGTERM once the output's temporary file exists (the command is writing it); return stderr."""
+def terminate_while_writing(proc, out, signum=signal.SIGTERM):
+    """Send SIGTERM (or ``signum``) once the output's temporary file exists (the command is writing it); return
+    stderr."""
     pattern = os.path.join(glob.escape(str(out.parent)), f".{out.name}.*.tmp")
     deadline = time.monotonic() + 120
     while not glob.glob(pattern):
@@ -46,7 +47,7 @@ def terminate_while_writing(proc, out):
         assert time.monotonic() < deadline, "no temporary file after 120 s"
         time.sleep(0.01)
     time.sleep(0.2)
-    proc.send_signal(signal.SIGTERM)
+    proc.send_signal(signum)
     _, err = proc.communicate(timeout=120)
     return err
 
@@ -64,6 +65,17 @@ def test_sigterm_while_writing_exits_143_and_leaves_no_file(tmp_path, inputs, co
     assert lines[-1] == MESSAGE, err
     assert all(line.startswith("20") for line in lines[:-1]), err  # before it, only timestamped progress
     assert os.listdir(tmp_path) == []  # neither the output nor its temporary file
+
+
+def test_ctrl_c_while_writing_is_one_line_exit_130_and_leaves_no_file(tmp_path, inputs):
+    """click printed an empty line before the message (its main's own handling of KeyboardInterrupt)."""
+    out = tmp_path / "out.csv"
+    proc = start("predict", inputs / "m.h5", inputs / "big.h5", "-o", out)
+    err = terminate_while_writing(proc, out, signal.SIGINT)
+    assert proc.returncode == 130, err
+    lines = err.rstrip("\n").split("\n")
+    assert lines[-1] == "sgdcli: error: interrupted" and all(line.startswith("20") for line in lines[:-1]), err
+    assert os.listdir(tmp_path) == []
 
 
 def test_sigterm_keeps_an_earlier_output_as_it_was(tmp_path, inputs):

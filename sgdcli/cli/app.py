@@ -42,6 +42,16 @@ class Sgdcli(click.Group):
             os._exit(code or 1)
         sys.exit(code or 0)
 
+    def invoke(self, ctx):
+        try:
+            return super().invoke(ctx)
+        except KeyboardInterrupt as exc:  # past click's main, which would print an empty line and raise Abort
+            raise _CtrlC() from exc
+
+
+class _CtrlC(Exception):
+    """Ctrl-C (SIGINT) while a command ran."""
+
 
 def _print_versions(ctx, param, value):
     if not value or ctx.resilient_parsing:
@@ -100,7 +110,7 @@ def _run(invoke) -> int:
     except errors.SgdcliError as exc:
         _error("sgdcli", str(exc))
         return exc.exit_code
-    except KeyboardInterrupt:
+    except (KeyboardInterrupt, _CtrlC):
         _error("sgdcli", "interrupted")
         return 130
     except BrokenPipeError:
