@@ -273,7 +273,7 @@ def compile_kernels(table: Table, cfg: KernelConfig, plan: EpochPlan, scratch: S
     if table.sparse:  # on no rows: a state of one feature compiles the same code, without a model's worth of memory
         state = TrainState.zeros(plan.labels.n_outputs, 1)
         X = table.X.read(0, 1)
-        y = plan.labels.encode(table.Y.read(0, 1, None), table.path, 0)
+        y = np.zeros(1)  # labels as the kernels take them (float64); row 0's own may be one --bad-rows skips
         _train_sparse(cfg, X, y[:0], np.zeros(0, dtype=np.int64), plan, state, scratch, sw)
         finish_batch_sparse(cfg, state.W, state.G, _slots(cfg, state), state.counters, scratch.touched,
                             scratch.marks, scratch.n_touched)
@@ -282,7 +282,7 @@ def compile_kernels(table: Table, cfg: KernelConfig, plan: EpochPlan, scratch: S
     table.X.page_in(one - 1, one, one - 1, 1)
     X = table.X.in_place()  # the type the kernel will read: the mapped file, or a buffer
     X = flat(table.X.read(0, 1, None))[0] if X is None else X
-    y = plan.labels.encode(table.Y.read(0, 1, None), table.path, 0)
+    y = np.zeros(1)  # labels as the kernels take them (float64); row 0's own may be one --bad-rows skips
     state = TrainState.zeros(plan.labels.n_outputs, table.n_features)
     train_block(cfg, X, y, np.empty(0, dtype=np.int64), plan.center, plan.scale, state, scratch, sw)
     return time.perf_counter() - t0
