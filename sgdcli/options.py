@@ -334,8 +334,9 @@ class TrainOptions:
                                   "which --restandardize replaces")
         if self.page_rows is not None and self.page_rows < 1:
             bad("page_rows", f"must be >= 1, got {self.page_rows}")
-        if self.warmup_iterations < 0:
-            bad("warmup_iterations", f"must be >= 0, got {self.warmup_iterations}")
+        for name in ("warmup_iterations", "seed"):
+            if getattr(self, name) < 0:
+                bad(name, f"must be >= 0, got {getattr(self, name)}")
         if self.batch_size is not None and self.batch_size < 1:
             bad("batch_size", f"must be >= 1 or 'full', got {self.batch_size}")
         if not (0 <= self.val_fraction < 1):

@@ -178,6 +178,7 @@ CASES = {
     "lr negative": (["train", "{good}", "--lr", "-1"], "--lr: must be a finite number > 0 or auto, got -1.0"),
     "epochs zero": (["train", "{good}", "--epochs", "0"], "--epochs: must be >= 1 (0 with --init), got 0"),
     "page rows zero": (["train", "{good}", "--page-rows", "0"], "Invalid value for '--page-rows': 0 is not in the range x>=1"),
+    "seed negative": (["train", "{good}", "--seed", "-1"], "--seed: must be >= 0, got -1"),  # NumPy's ValueError, exit 1
 }
 
 
@@ -367,6 +368,9 @@ def test_generate_and_info(tmp_path):
         assert set(np.unique(f["y"][()])) == {0, 1, 2, 3}
     proc = run("generate", tmp_path / "x.h5", "--contiguous", "--compression", "gzip")
     assert_one_line_error(proc, 2, "--compression needs a chunked layout")
+    for option in ("--seed", "--data-seed"):  # NumPy's ValueError was an internal error, exit 1
+        code, _, err = cli("generate", tmp_path / "x.h5", option, "-1")
+        assert (code, err.strip()) == (2, f"sgdcli: error: {option} must be >= 0, got -1")
 
 
 def test_info_says_when_there_is_no_y_and_why_a_table_cannot_be_trained(tmp_path):

@@ -49,6 +49,9 @@ def generate(
         raise InputError(f"--classes must be >= 2, got {classes}")
     if noise < 0:
         raise InputError(f"--noise must be >= 0, got {noise}")
+    for option, value in (("--seed", seed), ("--data-seed", data_seed)):
+        if value is not None and value < 0:
+            raise InputError(f"{option} must be >= 0, got {value}")
     if compression not in COMPRESSIONS:
         raise InputError(f"--compression: {compression!r} is not one of {', '.join(COMPRESSIONS)}")
     if contiguous and compression != "none":
