@@ -20,6 +20,7 @@ from sgdcli.kernels.state import kernel_config
 
 import naive
 from conftest import RSS_SAMPLER, cli, make_problem, run, write_table
+from sgdcli.cli.render import number as render_number
 
 
 def model_contents(path, skip=("created", "history")):
@@ -62,6 +63,14 @@ def test_validation_file_and_early_stopping_keep_the_best_epoch(tmp_path):
     first = train(path, naive.options(epochs=1, lr=0.05))
     np.testing.assert_array_equal(m.weights, first.weights)
     assert metrics["log_loss"] == pytest.approx(m.history[0]["val_loss"])
+    # the command prints the metrics of that epoch, which its gates check, not the last epoch's
+    code, out, err = cli("train", path, "-o", tmp_path / "m.h5", "--val", vpath, "--val-x", "features", "--val-y",
+                         "labels", "--early-stopping", "--patience", "2", "--epochs", "20", "--lr", "0.05",
+                         "--optimizer", "sgd", "--schedule", "constant", "--no-standardize",
+                         "--fail-over", f"loss={m.history[0]['val_loss'] * 1.0001}")
+    lines = out.splitlines()
+    assert code == 0 and lines[1] == "kept_epoch 1", out + err
+    assert lines[3] == f"val_loss {render_number(m.history[0]['val_loss'])}", out
 
 
 @pytest.mark.parametrize("standardize", [False, True])

@@ -98,14 +98,18 @@ def encoding_lines(text: str | None) -> list[str]:
 
 
 def trained(model, output) -> str:
-    """``sgdcli train``'s summary: the model written, then its final losses and validation metrics."""
+    """``sgdcli train``'s summary: the model written, then the losses and validation metrics of the epoch it is
+    (with --early-stopping, the one kept, which the quality gates check, named where it is not the last)."""
     t = model.training
     lines = [f"model {output}: {model.model}, {counted(model.n_features, 'feature')}, "
              f"{counted(t['epochs_run'], 'epoch')} × {counted(t['iterations_per_epoch'], 'iteration')} "
              f"(batch {t['batch_size']}, lr {t['lr']:.4g})"]
     if not model.history:  # --epochs 0 with --init: the initial model, rewritten
         return lines[0] + f"\nno epochs: the model of --init {model.options.get('init')}, unchanged"
-    lines += [f"{key} {number(value)}" for key, value in model.history[-1].items()
+    kept = t.get("best_epoch") or len(model.history)
+    if kept != len(model.history):
+        lines.append(f"kept_epoch {kept}")
+    lines += [f"{key} {number(value)}" for key, value in model.history[kept - 1].items()
               if key.endswith("loss") or key.startswith("val_")]
     return "\n".join(lines)
 
