@@ -29,6 +29,34 @@ def test_continuing_yesterdays_model_beats_a_fresh_start_on_todays_rows(days):
     assert evaluate(warm, test)["log_loss"] < evaluate(fresh, test)["log_loss"]
 
 
+def test_a_standardized_model_continues_in_its_own_units_on_sparse_rows_and_without_standardize(tmp_path):
+    """The kernels followed --standardize (off for sparse input, or given) while the model kept its center and
+    scale: a warm start on a CSR copy of the rows, or with --no-standardize, trained as if they were not there
+    (its first epoch's loss 5 times the initial model's), and the model got worse."""
+    import scipy.sparse as sp
+
+    rng = np.random.default_rng(1)
+    M = sp.random(3000, 30, density=0.2, format="csr", random_state=1, dtype=np.float64) * 4 + sp.random(
+        3000, 30, density=0.2, format="csr", random_state=2)
+    score = M @ rng.standard_normal(30)
+    y = (score > np.median(score)).astype(np.int64)
+    dense = write_table(tmp_path / "dense.h5", M.toarray(), y)
+    with h5py.File(tmp_path / "csr.h5", "w") as f:
+        g = f.create_group("X")
+        g["data"], g["indices"], g["indptr"], g.attrs["shape"] = M.data, M.indices, M.indptr, M.shape
+        f["y"] = y
+    initial = train(dense, TrainOptions(epochs=3, lr=0.05), output=tmp_path / "init.h5")
+    assert initial.center is not None and np.abs(initial.center).max() > 0.1
+    start = evaluate(initial, dense)["log_loss"]
+    same = dict(epochs=3, lr=0.05, optimizer="sgd", shuffle=False, init=str(tmp_path / "init.h5"))
+    want = train(dense, TrainOptions(**same))
+    for data, extra in ((tmp_path / "csr.h5", {}), (dense, {"standardize": False})):
+        warm = train(data, TrainOptions(**same, **extra))
+        assert warm.history[0]["train_loss"] == pytest.approx(want.history[0]["train_loss"], rel=0.02)
+        assert evaluate(warm, dense)["log_loss"] == pytest.approx(evaluate(want, dense)["log_loss"], rel=0.01)
+        assert evaluate(warm, dense)["log_loss"] < start
+
+
 def test_no_epochs_rewrites_the_initial_model_and_its_predictions(days, tmp_path):
     d, _, second, test = days
     initial = load_model(d / "day1-model.h5")

@@ -47,6 +47,10 @@ class Run:
                  reporter: Reporter, control: RunControl):
         """``executor`` runs the passes, the epochs and validation (here, on threads, or on Dask workers)."""
         opts = opts.for_input(table.sparse)  # train() has resolved --optimizer auto already; Run alone has not
+        self.init = (warmstart.load(opts.init, table, opts.model, opts.init_optimizer) if opts.init is not None
+                     else None)
+        if self.init is not None and not opts.restandardize:  # the kernels take the initial model's units
+            opts = dataclasses.replace(opts, standardize=self.init.model.scale is not None)
         self.table, self.val_table, self.opts = table, val_table, opts
         self.executor, self.reporter, self.control = executor, reporter, control
         self.shards, self.block_rows = executor.shards, executor.block_rows
@@ -56,8 +60,6 @@ class Run:
             {"train": table.fingerprint(), "val": val_table.fingerprint() if val_table is not None else None},
         )
         saved = self._load_checkpoint() if control.resume else None
-        self.init = (warmstart.load(opts.init, table, opts.model, opts.init_optimizer) if opts.init is not None
-                     else None)
         self.clock = warmstart.optimizer_clock(self.init, opts.optimizer) if opts.init_optimizer else 0
         facts = setup.learn(table, val_table, opts, saved, self.init, self._pass, reporter.message)
         self.labels, self.n_train, self.n_bad = facts.labels, facts.n_train, facts.n_bad
@@ -109,6 +111,9 @@ class Run:
                 reporter.message(f"--init {self.init.path}: starting from its weights"
                                  + (" and its optimizer's state, " if opts.init_optimizer else ", ")
                                  + ("standardized with this data's statistics" if opts.restandardize else
+                                    "with its scaling, its centering moved into the bias (sparse input is not "
+                                    "centered)" if self.init.model.center is not None and self.mean is not None
+                                    and not np.array_equal(self.init.model.center, self.mean) else
                                     "with its standardization"))
         self._last_ckpt = (self.state.iterations, time.monotonic())
 

@@ -56,6 +56,8 @@ def learn(table: Table, val_table: Table | None, opts: TrainOptions, saved, init
         mean = std = None
         if init is not None and not opts.restandardize:  # its weights mean what they meant
             mean, std = init.model.center, init.model.scale
+            if table.sparse and mean is not None and mean.any():  # sparse rows are scaled, never centered: the
+                mean = np.zeros_like(mean)  # center goes into the bias (warmstart.weights), the scale stays
         elif opts.standardize:
             message(f"computing feature deviations of {table.path} (one pass; sparse: scaled, not centered, which "
                     "would make it dense)" if table.sparse else
