@@ -134,9 +134,22 @@ def test_a_sparse_conversion_trains_and_its_model_refuses_data_hashed_otherwise(
         g["y"] = f["y"][()]
     code, out, err = cli("predict", tmp_path / "m.h5", tmp_path / "plain.h5", "-o", tmp_path / "p.csv")
     assert code == 2 and err.strip() == (
-        f"sgdcli: error: {tmp_path / 'plain.h5'}:X: is not hashed, the model's training data is hashed into 2^12 "
-        "columns (murmurhash3_32, seed 0); convert the data as the training data was"), err
+        f"sgdcli: error: {tmp_path / 'plain.h5'}:X: is not hashed, the model's training data is hashed from vw into "
+        "2^12 columns (murmurhash3_32, seed 0); convert the data as the training data was"), err
     assert cli("show", tmp_path / "m.h5")[1].count("2^12") >= 1
+    # --init checks it too; and features hashed from another format are named otherwise (LIBSVM ids, not
+    # namespace^word), so they do not fit either: both trained silently
+    code, _, err = cli("train", tmp_path / "plain.h5", "-o", tmp_path / "w.h5", "--init", tmp_path / "m.h5")
+    assert (code, err.strip().splitlines()[-1]) == (2, f"sgdcli: error: --init {tmp_path / 'm.h5'}: its training data is hashed from vw "
+                                      f"into 2^12 columns (murmurhash3_32, seed 0); {tmp_path / 'plain.h5'}:X is not "
+                                      "hashed"), err
+    (tmp_path / "d.svm").write_text("1 7:1 9:2\n0 8:1\n")
+    assert cli("convert", tmp_path / "d.svm", "-o", tmp_path / "s.h5", "--hash-bits", "12")[0] == 0
+    for args in (["evaluate", tmp_path / "m.h5", tmp_path / "s.h5"],
+                 ["train", tmp_path / "s.h5", "-o", tmp_path / "w.h5", "--init", tmp_path / "m.h5", "--batch-size", "1"]):
+        code, _, err = cli(*args)
+        assert code == 2 and "is hashed from libsvm into 2^12 columns" in err, err
+    assert not (tmp_path / "w.h5").exists()
 
 
 @pytest.mark.parametrize("args,message", [

@@ -64,8 +64,23 @@ def read(obj) -> dict | None:
 
 
 def same(model: dict | None, data: dict | None) -> bool:
-    """Whether data hashed with ``data`` fits a model trained on data hashed with ``model`` (None: not hashed)."""
+    """Whether data hashed with ``data`` fits a model trained on data hashed with ``model`` (None: not hashed):
+    the same hash, and features named the same way (CSV and TSV columns alike; LIBSVM ids and Vowpal Wabbit's
+    namespace^name otherwise)."""
     keys = ("function", "seed", "bits", "alternate_sign")
     if model is None or data is None:
         return model is None and data is None
-    return all(model.get(k) == data.get(k) for k in keys)
+    return all(model.get(k) == data.get(k) for k in keys) and _naming(model) == _naming(data)
+
+
+def _naming(params: dict) -> str | None:
+    source = params.get("source")
+    return "csv" if source == "tsv" else source
+
+
+def describe(params: dict | None) -> str:
+    """"is hashed …" or "is not hashed", for messages."""
+    if params is None:
+        return "is not hashed"
+    source = f" from {params['source']}" if params.get("source") else ""
+    return f"is hashed{source} into 2^{params['bits']} columns ({params['function']}, seed {params['seed']})"

@@ -133,8 +133,8 @@ def _open_for(model: Model, data, x: str, y: str | None, columns: dict | None = 
     trained = model.training.get("hashing")
     if not hashing.same(trained, table.hashing):
         table.close()
-        raise InputError(f"{table.path}:{x}: {_hashed(table.hashing)}, the model's training data {_hashed(trained)}; "
-                         "convert the data as the training data was")
+        raise InputError(f"{table.path}:{x}: {hashing.describe(table.hashing)}, the model's training data "
+                         f"{hashing.describe(trained)}; convert the data as the training data was")
     if table.n_features != model.n_features:
         table.close()
         raise InputError(
@@ -142,11 +142,6 @@ def _open_for(model: Model, data, x: str, y: str | None, columns: dict | None = 
         )
     return table
 
-
-def _hashed(params: dict | None) -> str:
-    if params is None:
-        return "is not hashed"
-    return f"is hashed into 2^{params['bits']} columns ({params['function']}, seed {params['seed']})"
 
 
 

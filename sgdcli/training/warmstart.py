@@ -24,6 +24,7 @@ import os
 
 import numpy as np
 
+from sgdcli.data import hashing
 from sgdcli.data.table import Table, numbered
 from sgdcli.errors import InputError
 from sgdcli.model.file import Model, load_model
@@ -74,6 +75,9 @@ def load(path: str, table: Table, model_type: str, optimizer: bool = False) -> W
     data = f"{table.path}:{table.x_name}"
     if model.model != model_type:
         raise InputError(f"{where}: a {model.model} model; this run trains --model {model_type} on {table.path}")
+    if not hashing.same(model.training.get("hashing"), table.hashing):
+        raise InputError(f"{where}: its training data {hashing.describe(model.training.get('hashing'))}; {data} "
+                         f"{hashing.describe(table.hashing)}")
     if model.n_features != table.n_features:
         raise InputError(f"{where}: has {model.n_features} features; {data} has {table.n_features}")
     if table.Y is not None:
