@@ -78,6 +78,32 @@ def test_huber_resists_outliers_that_squared_error_follows(tmp_path):
     assert errors["huber"] < errors["linear"] / 5, errors
 
 
+@pytest.mark.parametrize("model,extra", [("huber", {}), ("quantile", {"quantile": 0.8})])
+def test_bounded_gradient_losses_fit_targets_far_from_zero_with_the_defaults(tmp_path, model, extra):
+    """Huber's gradient is at most --epsilon, the pinball loss's max(q, 1 - q): a bias starting at 0 crawled
+    towards labels about 1,000 (huber: r2 -39 after the default 5 epochs, where squared error fitted them).
+    The bias starts at the sample's median (quantile: its q-th quantile), their best constant model."""
+    train_path, test_path, _, _ = regression(
+        tmp_path, "far", lambda X, rng: 1000 + X @ (10 * W_TRUE) + 5 * rng.standard_normal(len(X)))
+    metrics = evaluate(train(train_path, TrainOptions(model=model, **extra)), test_path)
+    if model == "huber":  # the noise's variance, 25, is the least mse there is
+        assert metrics["mse"] < 1.05 * 25, metrics
+    else:
+        assert metrics["below"] == pytest.approx(0.8, abs=0.02) and metrics["r2"] > 0.95, metrics
+    from sgdcli.data.table import Table
+    from sgdcli.training.rate import sample_labels, start_bias
+
+    with Table(train_path) as table:
+        labels = sample_labels(table)
+        for weights, q in ((None, 0.5), (np.where(labels > np.median(labels), 3.0, 1.0), 0.25)):
+            got = start_bias("quantile", q, table, lambda _: weights)
+            below = (labels < got) if weights is None else np.where(labels < got, weights, 0)
+            share = below.sum() / (len(labels) if weights is None else weights.sum())
+            assert got in labels and share == pytest.approx(q, abs=2 / len(labels))
+        assert start_bias("huber", 0.9, table, lambda _: None) == start_bias("quantile", 0.5, table, lambda _: None)
+        assert start_bias("linear", 0.5, table, lambda _: 1 / 0) == 0.0  # labels not read
+
+
 @pytest.mark.parametrize("model", ["squared_hinge", "modified_huber"])
 def test_the_hinge_variants_classify_with_the_classification_metrics(tmp_path, model):
     rng = np.random.default_rng(4)

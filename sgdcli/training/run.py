@@ -35,7 +35,7 @@ from sgdcli.training import setup, warmstart
 from sgdcli.training.control import RunControl
 from sgdcli.training.early_stopping import EarlyStopping
 from sgdcli.training.rate import (BLOWN_UP, MAX_HALVINGS, auto_rate, blew_up, sample_labels, sample_weights,
-                                  scaling_text, zero_loss)
+                                  scaling_text, start_bias, zero_loss)
 from sgdcli.training.signals import EXIT_CODES, name
 from sgdcli.versions import versions
 
@@ -135,6 +135,8 @@ class Run:
             state.W[:] = warmstart.weights(self.init, self.mean, self.std)
             if self.opts.init_optimizer:
                 warmstart.restore_optimizer(self.init, state.slots, self._kept_slots(), state.W)
+        else:  # huber and quantile start from their best constant model (rate.start_bias)
+            state.W[:, -1] = start_bias(self.opts.model, self.opts.quantile, self.table, self._sample_weights)
         return state
 
     def _kept_slots(self) -> dict[str, int]:
