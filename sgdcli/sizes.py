@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import re
 
 from sgdcli.errors import InputError
@@ -26,6 +27,30 @@ def size_text(n: int) -> str:
         if n % _UNITS[unit.lower()] == 0 and n >= _UNITS[unit.lower()]:
             return f"{n // _UNITS[unit.lower()]}{unit}"
     return str(n)
+
+
+def memory_limit() -> int | None:
+    """The most memory this process may use, in bytes: the machine's, or less where a cgroup (a container, a
+    systemd unit) or ``ulimit -v`` limits it; None where none of them can be read."""
+    import resource
+
+    found = []
+    try:
+        found.append(os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES"))
+    except (ValueError, OSError, AttributeError):
+        pass
+    for path in ("/sys/fs/cgroup/memory.max", "/sys/fs/cgroup/memory/memory.limit_in_bytes"):
+        try:
+            with open(path, encoding="ascii") as fh:
+                text = fh.read().strip()
+        except (OSError, ValueError):
+            continue
+        if text.isdigit():
+            found.append(int(text))
+    soft, _ = resource.getrlimit(resource.RLIMIT_AS)
+    if soft != resource.RLIM_INFINITY:
+        found.append(soft)
+    return min(found) if found else None
 
 
 def format_size(n: float) -> str:

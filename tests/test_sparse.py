@@ -151,6 +151,21 @@ def write_csr(path, M, y):
     return path
 
 
+def test_a_model_too_large_for_memory_is_refused_before_it_is_allocated(tmp_path):
+    """A file hashed into 2^31 columns (convert --hash-bits 31) had train killed by the out-of-memory killer,
+    exit 137 with no message; under a memory limit it advised a smaller --memory or --batch-size."""
+    import scipy.sparse as sp
+
+    M = sp.csr_matrix((np.ones(4), ([0, 1, 2, 3], [0, 5, 2**40 - 1, 9])), shape=(4, 2**40))
+    write_csr(tmp_path / "wide.h5", M, np.array([0, 1, 0, 1]))
+    code, _, err = cli("train", tmp_path / "wide.h5", "-o", tmp_path / "m.h5", "--batch-size", "2")
+    assert code == 2 and err.strip().splitlines()[-1].startswith(
+        f"sgdcli: error: {tmp_path / 'wide.h5'}:X: a model of its 1,099,511,627,776 features (1 output) needs about "
+        "64.0 TiB for its weights, their gradient and the optimizer's state, more than the "), err
+    assert err.strip().endswith("this process may use; use fewer features (convert with a smaller --hash-bits)")
+    assert not (tmp_path / "m.h5").exists()
+
+
 def test_bad_rows_skip_trains_on_the_other_rows(tmp_path, files):
     _, _, M, y = files
     bad = [5, 77, 1200]

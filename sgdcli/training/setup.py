@@ -20,7 +20,11 @@ from sgdcli.model import labels as labels_mod
 from sgdcli.model.labels import Labels
 from sgdcli.model.weights import Weighting
 from sgdcli.options import TrainOptions, task_of
-from sgdcli.sizes import format_size
+from sgdcli.sizes import format_size, memory_limit
+
+# Arrays of the model's size that training holds: the weights, their gradient, the optimizer's three slots,
+# the kernels' work arrays and the copies the model file is made from.
+MODEL_COPIES = 8
 
 
 @dataclasses.dataclass(frozen=True)
@@ -51,6 +55,7 @@ def learn(table: Table, val_table: Table | None, opts: TrainOptions, saved, init
         labels = passes.labels_of(count, table, opts, *known)
         n_train, n_bad = count.n_train, count.n_bad
         check_sizes(table, opts, n_train)
+        check_model_size(table, labels.n_outputs)
         if val_table is not None:
             passes.check_val_labels(val_table, labels, opts)
         mean = std = None
@@ -75,6 +80,17 @@ def learn(table: Table, val_table: Table | None, opts: TrainOptions, saved, init
                              count.labels.weight_sums, count.labels.weight_total, n_train,
                              f"{table.path}:{table.w_name}" if table.W is not None else where)
     return DataFacts(labels, n_train, n_bad, mean, std, weighting)
+
+
+def check_model_size(table: Table, outputs: int) -> None:
+    """The model fits in memory: refused up front, not killed by the out-of-memory killer (a file hashed into
+    2^31 columns)."""
+    need, limit = MODEL_COPIES * 8 * outputs * (table.n_features + 1), memory_limit()
+    if limit is not None and need > limit:
+        raise InputError(f"{table.path}:{table.x_name}: a model of its {table.n_features:,} features "
+                         f"({outputs} output{'s' if outputs > 1 else ''}) needs about {format_size(need)} for its "
+                         f"weights, their gradient and the optimizer's state, more than the {format_size(limit)} "
+                         "this process may use; use fewer features (convert with a smaller --hash-bits)")
 
 
 def check_sizes(table: Table, opts: TrainOptions, n_train: int) -> None:
