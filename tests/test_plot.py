@@ -55,6 +55,16 @@ def test_plot_command_writes_an_image(tmp_path, runs):
     assert [p.name for p in tmp_path.iterdir() if p.name.startswith(".curves")] == []  # no temporary left
 
 
+def test_a_run_with_no_epochs_among_others_is_left_out_with_a_note(tmp_path, runs):
+    """sweep --metrics-dir writes an empty file for a run that diverged in its first epoch, and plot md/*.jsonl
+    failed on it."""
+    empty = tmp_path / "run02-batch-1-lr-100.jsonl"
+    empty.write_text("")
+    code, out, err = cli("plot", runs[0], empty, runs[1], "-o", tmp_path / "c.png")
+    assert (code, out.strip()) == (0, f"wrote {tmp_path / 'c.png'}: 2 run(s)"), err
+    assert err.strip() == f"sgdcli: left out {empty}: no epochs in it (a run that diverged in its first epoch?)"
+
+
 @pytest.mark.parametrize("content,message", [
     ("", "{path}: no epochs in it"),
     ('{"epoch": 1}\n', "{path}: line 1: not an sgdcli epoch record (needs epoch, iterations, seconds, train_loss; "

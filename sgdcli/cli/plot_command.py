@@ -20,5 +20,5 @@ def plot_cmd(metrics, output):
     """
     from sgdcli.reporting.plot import plot_files
 
-    plot_files(list(metrics), output)
-    click.echo(f"wrote {output}: {len(metrics)} run(s)")
+    runs = plot_files(list(metrics), output, lambda text: click.echo(f"sgdcli: {text}", err=True))
+    click.echo(f"wrote {output}: {runs} run(s)")

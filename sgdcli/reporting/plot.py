@@ -148,8 +148,23 @@ def save(runs: list[tuple[str, list[dict]]], output: str, option: str = "-o") ->
         _pyplot().close(fig)
 
 
-def plot_files(paths: list[str], output: str) -> None:
-    """``sgdcli plot``: the runs in ``paths`` (labelled by file name) into ``output``."""
+def plot_files(paths: list[str], output: str, warn=None) -> int:
+    """``sgdcli plot``: the runs in ``paths`` (labelled by file name) into ``output``; returns how many.  A file
+    with no epochs among others with some (a run of ``sweep --metrics-dir`` that diverged in its first epoch)
+    is left out, and ``warn(text)`` told; alone, it is an error."""
     check_output(output)
-    runs = [(os.path.splitext(os.path.basename(p))[0], read_history(p)) for p in paths]
+    runs, empty = [], []
+    for path in paths:
+        try:
+            runs.append((os.path.splitext(os.path.basename(path))[0], read_history(path)))
+        except InputError as exc:
+            if str(exc) != f"{path}: no epochs in it":
+                raise
+            empty.append(exc)
+    if not runs:
+        raise empty[0]
+    for exc in empty:
+        if warn is not None:
+            warn(f"left out {exc} (a run that diverged in its first epoch?)")
     save(runs, output)
+    return len(runs)
