@@ -273,7 +273,7 @@ def test_checkpoint_path_is_locked_too(tmp_path, binary_file):
     holder = hold_lock(shared, 30)
     try:
         proc = run("train", binary_file, "-o", tmp_path / "m.h5", "--checkpoint", shared)
-        assert proc.returncode == 75 and "shared.ckpt: locked by another sgdcli run" in proc.stderr
+        assert proc.returncode == 75 and f"--checkpoint {shared}: locked by another sgdcli run" in proc.stderr
     finally:
         holder.kill()
         holder.wait()

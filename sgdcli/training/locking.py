@@ -54,20 +54,25 @@ def _try_lock(path: str) -> int | None:
 
 @contextlib.contextmanager
 def exclusive(paths, wait: float | None = None, option: str = "-o"):
-    """Hold locks on every path in ``paths``; raise LockedError if one is held.
+    """Hold locks on every path in ``paths`` (each a path, or a (path, the option that named it) pair, which an
+    error names; ``option`` otherwise); raise LockedError if one is held.
 
     ``wait`` None fails at once; a number waits that many seconds; inf waits forever.
     """
     held: list[tuple[int, str]] = []
+    named: dict[str, str] = {}
+    for item in paths:
+        path, given = (item, option) if isinstance(item, (str, os.PathLike)) else item
+        named.setdefault(os.path.abspath(path), given)
     try:
-        for path in dict.fromkeys(os.path.abspath(p) for p in paths):
+        for path, flag in named.items():
             lp = lock_path(path)
             deadline = None if wait is None else time.monotonic() + wait
             while (fd := _try_lock(lp)) is None:
                 if deadline is None or time.monotonic() >= deadline:
                     waited = "" if wait is None else f" after waiting {wait:g} s"
                     hint = "; use --wait-lock [SECONDS] to wait for it" if wait is None else ""
-                    raise LockedError(f"{option} {path}: locked by another sgdcli run ({_holder(lp)}){waited}{hint}")
+                    raise LockedError(f"{flag} {path}: locked by another sgdcli run ({_holder(lp)}){waited}{hint}")
                 time.sleep(POLL_SECONDS)
             held.append((fd, lp))
             remove_stale_temporaries(path)

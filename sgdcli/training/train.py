@@ -50,7 +50,7 @@ def train(data, options: TrainOptions | None = None, *, output=None, metrics=Non
             raise InputError(f"{flag} {path}: is also given as {seen[key]}; each output needs its own path")
         seen[key] = flag
     with contextlib.ExitStack() as stack:
-        stack.enter_context(exclusive([p for p, _ in outputs], control.wait_lock))
+        stack.enter_context(exclusive(outputs, control.wait_lock))
         columns = {"label_column": opts.label_column, "features": opts.features, "transpose": opts.transpose,
                    "allow_unwritten": opts.allow_unwritten, "sample_weight": opts.sample_weight}
         # a warm start's classes that are names fix the codes this file's names are read as
