@@ -144,12 +144,16 @@ def remove(path: str) -> None:
             os.unlink(p)
 
 
-def differences(saved: dict, current: dict) -> list[str]:
-    """Human-readable list of keys whose values differ."""
+def differences(saved: dict, current: dict, prefix: str = "") -> list[str]:
+    """Human-readable list of the keys whose values differ, nested ones as ``train.mtime`` (not the whole
+    fingerprint of a file of which only the time changed)."""
     out = []
     for key in sorted(set(saved) | set(current)):
-        if saved.get(key) != current.get(key):
-            out.append(f"{key} (checkpoint: {saved.get(key)!r}, now: {current.get(key)!r})")
+        a, b = saved.get(key), current.get(key)
+        if isinstance(a, dict) and isinstance(b, dict):
+            out += differences(a, b, f"{prefix}{key}.")
+        elif a != b:
+            out.append(f"{prefix}{key} (checkpoint: {a!r}, now: {b!r})")
     return out
 
 
