@@ -292,14 +292,12 @@ class TrainOptions:
         choice("lr_scaling", LR_SCALINGS)
         choice("bad_rows", BAD_ROWS)
         choice("parallel", PARALLEL_MODES)
-        for name in ("lr", "eps"):
+        for name in ("lr", "eps", "epsilon"):
             value = getattr(self, name)
             if name == "lr" and value == "auto":
                 continue
-            if isinstance(value, str) or not (math.isfinite(value) and value > 0):
+            if not (math.isfinite(value) and value > 0):
                 bad(name, f"must be a finite number > 0{' or auto' if name == 'lr' else ''}, got {value}")
-        if not (math.isfinite(self.epsilon) and self.epsilon > 0):
-            bad("epsilon", f"must be a finite number > 0, got {self.epsilon}")
         if not (0 < self.quantile < 1):
             bad("quantile", f"must be in (0, 1), got {self.quantile}")
         if self.positive_class is not None and task_of(self.model) != "binary":
@@ -401,7 +399,9 @@ class DaskOptions:
             raise InputError(f"--dask-workers: must be at least 1, got {self.workers}")
         if not self.timeout > 0:
             raise InputError(f"--dask-timeout: must be positive, got {self.timeout}")
-        self.local_workers()
+        local = self.local_workers()
+        if local is not None and (self.workers or 0) > local:  # else a wait of --dask-timeout for workers never started
+            raise InputError(f"--dask-workers {self.workers}: --dask {self.address} starts only {local} worker(s)")
 
     def local_workers(self) -> int | None:
         """N for ``local:N``; None for a scheduler address."""

@@ -309,6 +309,8 @@ def test_without_dask_installed_the_option_says_how_to_install(data, tmp_path):
      "--parallel average: averages the threads of one machine; with --dask the workers' models are averaged "
      "already (--threads sets each worker's threads)"),
     (["--dask", "local:0"], "--dask 'local:0': needs at least one worker"),
+    (["--dask", "local:2", "--dask-workers", "3"],  # it waited --dask-timeout for a third worker, then exit 1
+     "--dask-workers 3: --dask local:2 starts only 2 worker(s)"),
     (["--dask", "local:two"], "--dask 'local:two': expected local:N with N the number of worker processes"),
     (["--dask", "scheduler"], "--dask 'scheduler': expected a scheduler address such as tcp://host:8786, or local:N"),
 ])
