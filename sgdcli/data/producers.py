@@ -25,13 +25,12 @@ missing value, counts as a bad label).
 from __future__ import annotations
 
 import dataclasses
-import io
-import pickle
 
 import h5py
 import numpy as np
 
 from sgdcli.data.hdf5 import NUMERIC_KINDS, list_datasets
+from sgdcli.data.pandasmeta import frame_columns, pickled_names
 from sgdcli.data.sources import Column, Fields, Matrix, Source, where_of, numeric_fields
 from sgdcli.data.sparse import is_csr
 from sgdcli.data.textlabels import Codes, TextLabels, is_text, scan_names
@@ -54,26 +53,6 @@ class Found:
 
 def _text(value) -> str:
     return value.decode("utf-8", "replace") if isinstance(value, bytes) else str(value)
-
-
-class _NoClasses(pickle.Unpickler):
-    """Reads the lists and strings PyTables pickles into attributes, and nothing that names a class."""
-
-    def find_class(self, module, name):
-        raise pickle.UnpicklingError(f"refusing {module}.{name}")
-
-
-def _unpickled(value):
-    """What a pickled attribute holds, where it is made of lists, tuples, dicts and strings only; else None."""
-    try:
-        return _NoClasses(io.BytesIO(bytes(value))).load()
-    except Exception:  # noqa: BLE001 - anything unreadable, or naming a class, is "no names"
-        return None
-
-
-def _pickled_names(value) -> list[str] | None:
-    out = _unpickled(value)
-    return [_text(v) for v in out] if isinstance(out, list) else None
 
 
 def _names_attr(ds: h5py.Dataset, width: int) -> list[str]:
@@ -134,7 +113,7 @@ def _pandas_table(g: h5py.Group) -> Found:
             continue
         kind = table.attrs.get(f"{name}_kind")
         base, shape = table.dtype.fields[name][0].base, table.dtype.fields[name][0].shape
-        labels = _pickled_names(kind) if kind is not None else None
+        labels = pickled_names(kind) if kind is not None else None
         if base.kind not in NUMERIC_KINDS:
             readable = is_text(base) and len(labels or [name]) == 1
             text.update((label, Fields(table, [name], [label]) if readable else None) for label in labels or [name])
@@ -143,22 +122,13 @@ def _pandas_table(g: h5py.Group) -> Found:
         fields.append(name)
         names += labels if labels and len(labels) == width else ([name] if width == 1 else
                                                                  [f"{name}[{i}]" for i in range(width)])
-    frame = _pickled_names_axes(g.attrs.get("non_index_axes"))
+    frame = frame_columns(g.attrs.get("non_index_axes"))
     cols = np.arange(len(names))
     if frame:  # the frame's column order, where the file records it
         rank = {name: i for i, name in enumerate(frame)}
         cols = np.array(sorted(range(len(names)), key=lambda j: rank.get(names[j], len(frame) + j)))
     return Found([Fields(table, fields, [names[j] for j in cols], cols)], None, "pandas frame (table format)",
                  plain=False, text=text)
-
-
-def _pickled_names_axes(value) -> list[str] | None:
-    """pandas' ``non_index_axes``: [(axis, [column names])]."""
-    out = _unpickled(value) if value is not None else None
-    try:
-        return [_text(v) for v in out[0][1]]
-    except (TypeError, IndexError, KeyError):
-        return None
 
 
 def _column_group(g: h5py.Group) -> Found:
