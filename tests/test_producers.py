@@ -419,6 +419,53 @@ def test_names_as_labels_from_h5py_and_anndata_map_through_the_model(tmp_path):
     assert code == 2 and "flip.h5:y/codes: label 'maybe' is not one of the classes (no, yes)" in err, err
 
 
+def test_a_categorical_code_without_a_category_is_named_with_its_row(tmp_path):
+    """A code past the categories (or below -1, a missing value) names no class: an error naming the file,
+    the code and its row, where it was trained on as a class of its own."""
+    X, y = make_problem("binary", n=200, d=3, seed=4)
+    with h5py.File(tmp_path / "d.h5", "w") as f:
+        f["X"] = X
+        f["y/categories"] = np.array([b"neg", b"pos"])
+        f["y/codes"] = np.where(np.arange(200) == 37, 5, y).astype(np.int8)
+    code, out, err = cli("train", tmp_path / "d.h5", "-o", tmp_path / "m.h5", "-q")
+    assert (code, err.strip()) == (2, f"sgdcli: error: {tmp_path / 'd.h5'}:y/codes: code 5 at row 37 has no category "
+                                      "(2 categories: codes 0 to 1, and -1 for a missing value)")
+    assert not (tmp_path / "m.h5").exists()
+
+
+def write_h5ad_categorical(path, X, label, categories):
+    ad, pd = need("anndata"), need("pandas")
+    obs = pd.DataFrame({"label": pd.Categorical(label, categories=categories)}, index=[str(i) for i in range(len(X))])
+    ad.AnnData(X=X, obs=obs).write_h5ad(path)
+    return path
+
+
+def test_anndata_categories_in_any_order_train_the_model_of_the_sorted_names(tmp_path):
+    """AnnData keeps a categorical's categories in the frame's order; the classes are the sorted names whatever
+    that order, so logistic's positive class is the name that sorts last: the same rows with categories
+    [neg, pos] and [pos, neg] train the model of the 0/1 copy bit for bit, score the same on either file, and
+    predict the same --proba columns."""
+    X, y = make_problem("binary", n=1000, d=4, seed=5)
+    label = np.where(y == 1, "pos", "neg")
+    paths = {order[0]: write_h5ad_categorical(tmp_path / f"{order[0]}.h5ad", X, label, order)
+             for order in (["neg", "pos"], ["pos", "neg"])}
+    with h5py.File(paths["pos"]) as f:  # as written: codes of the file's own category order
+        assert list(f["obs/label/categories"].asstr()[()]) == ["pos", "neg"]
+        np.testing.assert_array_equal(f["obs/label/codes"][()], 1 - y)
+    opts = dict(epochs=2, threads=1, seed=3)
+    numbers = train(write_table(tmp_path / "numbers.h5", X, y), TrainOptions(**opts))
+    models = {key: train(path, TrainOptions(y="obs/label", **opts)) for key, path in paths.items()}
+    for key, model in models.items():
+        assert model.training["class_names"] == ["neg", "pos"], key
+        np.testing.assert_array_equal(model.weights, numbers.weights)
+        np.testing.assert_array_equal(model.bias, numbers.bias)
+        model.save(tmp_path / f"m_{key}.h5")
+        for path in paths.values():
+            assert evaluate(model, path, y="obs/label") == evaluate(numbers, tmp_path / "numbers.h5")
+        code, out, err = cli("predict", tmp_path / f"m_{key}.h5", paths["pos"], "-o", "-", "--proba")
+        assert code == 0 and out.splitlines()[0] == "prediction,proba_neg,proba_pos", err
+
+
 def test_labels_that_are_names_and_labels_that_are_numbers_never_stand_for_each_other(tmp_path):
     """Read for a model trained on the other kind, names would be taken for the numbers in their places (and
     a model scored as 0.1% accurate with exit 0): every command that reads labels for another file's classes

@@ -33,7 +33,7 @@ from sgdcli.data.hdf5 import NUMERIC_KINDS, list_datasets
 from sgdcli.data.pandasmeta import frame_columns, pickled_names
 from sgdcli.data.sources import Column, Fields, Matrix, Source, where_of, numeric_fields
 from sgdcli.data.sparse import is_csr
-from sgdcli.data.textlabels import Codes, TextLabels, is_text, scan_names
+from sgdcli.data.textlabels import TextLabels, categorical_labels, is_text, scan_names
 from sgdcli.errors import InputError, first_line
 
 
@@ -311,7 +311,7 @@ def find_labels(f: h5py.File, y: str, classes: list[str] | None = None
     if isinstance(obj, h5py.Group):
         if "codes" in obj and "categories" in obj:  # AnnData (and pandas-in-HDF5 writers) categorical
             categories = [_text(v) for v in obj["categories"][()]]
-            return Codes(obj["codes"], y, categories, classes), classes or categories
+            return categorical_labels(Column(obj["codes"], y), categories, where_of(obj["codes"]), classes)
         raise InputError(f"{where}: is a group, not a labels dataset")
     if obj.ndim == 0:
         raise InputError(f"{where}: is a single value, not a column of labels")
