@@ -15,7 +15,9 @@
   loggers), in creation order where the file tracks it, else by name.
 
 ``--label-column`` takes the label from one of those columns (by name, or by
-index when no column has that name) and leaves it out of the features;
+index when no column has that name; a pandas Categorical, which the table
+format stores as its codes, is read as names through its categories) and
+leaves it out of the features;
 ``--features`` keeps only the columns it lists.  ``--y`` names a labels
 dataset: 1-D, (N, 1), a MATLAB (1, N) vector, or AnnData's categorical
 ``obs`` column (a group of ``codes`` and ``categories``; a code of -1, a
@@ -30,7 +32,7 @@ import h5py
 import numpy as np
 
 from sgdcli.data.hdf5 import NUMERIC_KINDS, list_datasets
-from sgdcli.data.pandasmeta import frame_columns, pickled_names
+from sgdcli.data.pandasmeta import categories, frame_columns, is_categorical, pickled_names
 from sgdcli.data.sources import Column, Fields, Matrix, Source, where_of, numeric_fields
 from sgdcli.data.sparse import is_csr
 from sgdcli.data.textlabels import TextLabels, categorical_labels, is_text, scan_names
@@ -49,6 +51,7 @@ class Found:
     # labels (None: pandas' fixed format pickles text, which is not read)
     text: dict = dataclasses.field(default_factory=dict)
     class_names: list[str] | None = None  # the label column's names, where labels are names
+    categorical: dict = dataclasses.field(default_factory=dict)  # pandas Categoricals: column -> its codes' field
 
 
 def _text(value) -> str:
@@ -107,7 +110,7 @@ def _pandas_fixed(g: h5py.Group) -> Found:
 
 def _pandas_table(g: h5py.Group) -> Found:
     table = g["table"]
-    fields, names, text = [], [], {}
+    fields, names, text, categorical = [], [], {}, {}
     for name in table.dtype.names:
         if name == "index":
             continue
@@ -119,6 +122,8 @@ def _pandas_table(g: h5py.Group) -> Found:
             text.update((label, Fields(table, [name], [label]) if readable else None) for label in labels or [name])
             continue
         width = int(np.prod(shape, dtype=np.int64)) if shape else 1
+        if width == 1 and is_categorical(table, name):
+            categorical[(labels or [name])[0]] = name
         fields.append(name)
         names += labels if labels and len(labels) == width else ([name] if width == 1 else
                                                                  [f"{name}[{i}]" for i in range(width)])
@@ -128,7 +133,7 @@ def _pandas_table(g: h5py.Group) -> Found:
         rank = {name: i for i, name in enumerate(frame)}
         cols = np.array(sorted(range(len(names)), key=lambda j: rank.get(names[j], len(frame) + j)))
     return Found([Fields(table, fields, [names[j] for j in cols], cols)], None, "pandas frame (table format)",
-                 plain=False, text=text)
+                 plain=False, text=text, categorical=categorical)
 
 
 def _column_group(g: h5py.Group) -> Found:
@@ -293,6 +298,10 @@ def find_features(f: h5py.File, x: str, label_column: str | None = None, feature
             raise InputError(f"--label-column {label_column}: is also listed in --features")
         keep = [j for j in keep if j != k]
         label = _select(found, [k])[0]
+        if names[k] in found.categorical:  # a pandas Categorical: its codes read as names through its categories
+            column = f"{where}:{names[k]}"
+            label, class_names = categorical_labels(
+                label, categories(obj, found.categorical[names[k]], column), column, classes)
     if not keep:
         raise InputError(f"{where}: no feature columns are left")
     plain = found.plain and keep == list(range(len(names)))
