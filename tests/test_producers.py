@@ -538,6 +538,25 @@ def test_anndata_categories_in_any_order_train_the_model_of_the_sorted_names(tmp
         assert code == 0 and out.splitlines()[0] == "prediction,proba_neg,proba_pos", err
 
 
+def test_evaluate_names_a_missing_label_as_missing(tmp_path):
+    """A categorical's missing value (code -1) read for a model of names, or NaN for a model of numbers, is a
+    label missing, not a label that is none of the classes (which were listed as the codes 0, 1)."""
+    X, y = make_problem("binary", n=300, d=3, seed=7)
+    label = np.where(y == 1, "pos", "neg").astype(object)
+    label[123] = None
+    path = write_h5ad_categorical(tmp_path / "missing.h5ad", X, label, ["neg", "pos"])
+    with h5py.File(path) as f:
+        assert f["obs/label/codes"][123] == -1
+    assert cli("train", path, "--y", "obs/label", "-o", tmp_path / "names.h5", "-q", "--bad-rows", "skip")[0] == 0
+    code, out, err = cli("evaluate", tmp_path / "names.h5", path, "--y", "obs/label")
+    assert (code, err.strip().splitlines()[-1]) == (2, f"sgdcli: error: {path}:obs/label: label missing (NaN) at "
+                                                       "row 123")
+    numbers = write_table(tmp_path / "numbers.h5", X, np.where(np.arange(300) == 45, np.nan, y))
+    assert cli("train", numbers, "-o", tmp_path / "numbers_m.h5", "-q", "--bad-rows", "skip")[0] == 0
+    code, out, err = cli("evaluate", tmp_path / "numbers_m.h5", numbers)
+    assert (code, err.strip().splitlines()[-1]) == (2, f"sgdcli: error: {numbers}:y: label missing (NaN) at row 45")
+
+
 def test_labels_that_are_names_and_labels_that_are_numbers_never_stand_for_each_other(tmp_path):
     """Read for a model trained on the other kind, names would be taken for the numbers in their places (and
     a model scored as 0.1% accurate with exit 0): every command that reads labels for another file's classes
