@@ -308,12 +308,13 @@ def find_features(f: h5py.File, x: str, label_column: str | None = None, feature
     return Found(_select(found, keep), label, found.kind, plain, class_names=class_names)
 
 
-def find_labels(f: h5py.File, y: str, classes: list[str] | None = None
+def find_labels(f: h5py.File, y: str, classes: list[str] | None = None, what: str = "labels"
                 ) -> tuple[h5py.Dataset | Source, list[str] | None]:
     """What ``--y`` names: a 1-D or (N, 1) dataset (read directly), or a source (MATLAB (1, N), AnnData
     categorical codes, names in a text column); and the class names where labels are names.
 
-    ``classes``: the names of a model's classes, which codes then follow (data/textlabels.py).
+    ``classes``: the names of a model's classes, which codes then follow (data/textlabels.py); ``what``: what
+    the messages call the column (--sample-weight reads "weights" here too).
     """
     where = f"{f.filename}:{y}"
     obj = _lookup(f, y, "dataset")
@@ -321,9 +322,9 @@ def find_labels(f: h5py.File, y: str, classes: list[str] | None = None
         if "codes" in obj and "categories" in obj:  # AnnData (and pandas-in-HDF5 writers) categorical
             categories = [_text(v) for v in obj["categories"][()]]
             return categorical_labels(Column(obj["codes"], y), categories, where_of(obj["codes"]), classes)
-        raise InputError(f"{where}: is a group, not a labels dataset")
+        raise InputError(f"{where}: is a group, not a {what} dataset")
     if obj.ndim == 0:
-        raise InputError(f"{where}: is a single value, not a column of labels")
+        raise InputError(f"{where}: is a single value, not a column of {what}")
     if obj.dtype.fields is None and is_text(obj.dtype) and (obj.ndim == 1 or obj.ndim == 2 and obj.shape[1] == 1):
         return _text_labels(Column(obj, y), where, classes)
     if obj.dtype.fields is not None or obj.dtype.kind not in NUMERIC_KINDS:
@@ -332,7 +333,7 @@ def find_labels(f: h5py.File, y: str, classes: list[str] | None = None
         return Matrix(obj, np.array([0]), [y], transposed=True), None
     if obj.ndim == 1 or (obj.ndim == 2 and obj.shape[1] == 1):
         return obj, None
-    raise InputError(f"{where}: expected 1-D labels (or N × 1), got shape {obj.shape}")
+    raise InputError(f"{where}: expected 1-D {what} (or N × 1), got shape {obj.shape}")
 
 
 def _text_labels(source: Source, where: str, classes: list[str] | None) -> tuple[TextLabels, list[str]]:
