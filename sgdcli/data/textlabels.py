@@ -3,8 +3,9 @@
 The classes are the sorted distinct names (of a text column, found by a
 pass over it when a table is opened for training; of a categorical, its
 categories, sorted whatever order the file keeps them in), and a label is
-read as the code of its name: 0, 1, ... in that order, so the rest of sgdcli sees numeric
-classes and the model keeps the names (``training.class_names``).  Reading
+read as the code of its name: 0, 1, ... in that order, so the rest of
+sgdcli sees numeric classes and the model keeps the names
+(``training.class_names``).  Reading
 another file for a model (``evaluate``, ``--val``) maps its names through the
 model's classes, so the same name has the same code whatever else the file
 holds; a name the model does not know is an error.
