@@ -215,7 +215,9 @@ def test_label_encoding_maps_classes_and_names_a_stranger(k):
         assert labels.encode_at(mine, file_rows, "f:y", in_place=True) is mine
         np.testing.assert_array_equal(mine, codes)
         y[[400, 700]] = stranger
-        with pytest.raises(InputError, match=rf"^f:y: label .* at row {file_rows[400]} is not one of the model's classes"):
+        said = (rf"label missing \(NaN\) at row {file_rows[400]}$" if np.isnan(stranger) else
+                rf"label .* at row {file_rows[400]} is not one of the model's classes")
+        with pytest.raises(InputError, match="^f:y: " + said):
             labels.encode_at(y, file_rows, "f:y", in_place=True)
 
 

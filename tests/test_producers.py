@@ -348,7 +348,7 @@ def test_pickled_column_names_never_run_code(tmp_path):
 def test_pandas_text_labels_train_as_classes_and_predictions_are_names(tmp_path):
     """Table format stores text as text: the names are the classes (sorted: the second is logistic's positive
     class), evaluate maps another file's names through the model's, and predictions are names. The fixed
-    format pickles text, which is refused with what to do; a Categorical trains on its codes."""
+    format pickles text, which is refused with what to do; a Categorical's names are the classes too."""
     pd = need("pandas")
     need("tables")
     rng = np.random.default_rng(1)
@@ -391,8 +391,80 @@ def test_pandas_text_labels_train_as_classes_and_predictions_are_names(tmp_path)
         warnings.simplefilter("ignore")
         df.to_hdf(tmp_path / "c.h5", key="df", format="table")
     model = train(tmp_path / "c.h5", TrainOptions(x="df", label_column="species", epochs=1, batch_size=4))
-    assert model.training["features"] == ["a", "b"]
-    np.testing.assert_array_equal(model.classes, [0, 1])
+    assert model.training["features"] == ["a", "b"] and model.training["class_names"] == ["Adelie", "Gentoo"]
+
+
+def test_a_pandas_categorical_label_is_read_as_its_names_whatever_their_order(tmp_path):
+    """The table format stores a Categorical as its codes, and its categories beside the table: the label is
+    read through them, as pd.read_hdf reads it. The same rows as plain text, as a Categorical with its
+    categories in either order, or in a data column, train the same model bit for bit (classes: the sorted
+    names), score the same on each other's files, and predict names; a missing value (code -1) is a label
+    missing, an error naming its row, or left out by --bad-rows skip."""
+    pd = need("pandas")
+    need("tables")
+    rng = np.random.default_rng(6)
+    X = rng.standard_normal((600, 3))
+    label = np.where(X[:, 0] + 0.3 * rng.standard_normal(600) > 0, "pos", "neg")
+    df = pd.DataFrame(X, columns=["a", "b", "c"])
+    files = {}
+
+    def write(name, column, **kw):
+        df["label"] = column
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            df.to_hdf(tmp_path / name, key="df", format="table", **kw)
+        files[name] = tmp_path / name
+
+    write("text.h5", label)
+    write("sorted.h5", pd.Categorical(label))
+    write("reversed.h5", pd.Categorical(label, categories=["pos", "neg"]))
+    write("data_column.h5", pd.Categorical(label, categories=["pos", "neg"]), data_columns=["label"])
+    for path in files.values():
+        assert list(pd.read_hdf(path, "df")["label"]) == list(label)
+    with h5py.File(files["reversed.h5"]) as f:  # as stored: the codes of the file's own order, categories beside
+        assert f["df/meta/values_block_1/meta/table"]["values"].tolist() == [b"pos", b"neg"]
+        np.testing.assert_array_equal(f["df/table"]["values_block_1"][:, 0], label == "neg")
+    args = dict(x="df", label_column="label")
+    models = {name: train(path, TrainOptions(**args, epochs=2, threads=1, seed=3)) for name, path in files.items()}
+    reference = models["text.h5"]
+    for name, model in models.items():
+        assert model.training["class_names"] == ["neg", "pos"] and model.training["features"] == ["a", "b", "c"]
+        np.testing.assert_array_equal(model.weights, reference.weights)
+        np.testing.assert_array_equal(model.bias, reference.bias)
+        for path in files.values():
+            assert evaluate(model, path, **args) == evaluate(reference, files["text.h5"], **args), (name, path)
+    models["reversed.h5"].save(tmp_path / "m.h5")
+    code, out, err = cli("predict", tmp_path / "m.h5", files["sorted.h5"], "--x", "df", "-o", "-", "--proba")
+    lines = out.splitlines()
+    assert code == 0 and lines[0] == "prediction,proba_neg,proba_pos", err
+    assert [line.split(",")[0] for line in lines[1:]][:20] == ["pos" if v > 0.5 else "neg" for v in
+                                                              (float(line.split(",")[2]) for line in lines[1:21])]
+    missing = pd.Categorical(label)
+    missing[17] = np.nan
+    write("missing.h5", missing)
+    flags = ["--x", "df", "--label-column", "label"]
+    code, out, err = cli("train", files["missing.h5"], *flags, "-o", tmp_path / "x.h5", "-q")
+    assert (code, err.strip()) == (2, f"sgdcli: error: {files['missing.h5']}:df:label: non-finite label (nan) at "
+                                      "row 17")
+    code, out, err = cli("train", files["missing.h5"], *flags, "-o", tmp_path / "x.h5", "-q", "--bad-rows", "skip")
+    assert code == 0, err
+    assert train(files["missing.h5"], TrainOptions(**args, bad_rows="skip")).training["class_names"] == ["neg", "pos"]
+
+
+def test_a_pandas_categorical_without_its_categories_is_not_trained_on_its_codes(tmp_path):
+    """Codes without the categories they stand for are no labels: an error naming the column and where the
+    categories should be."""
+    pd = need("pandas")
+    need("tables")
+    df = pd.DataFrame({"a": np.arange(50.0), "label": pd.Categorical(np.where(np.arange(50) % 3, "x", "y"))})
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        df.to_hdf(tmp_path / "d.h5", key="df", format="table")
+    with h5py.File(tmp_path / "d.h5", "r+") as f:
+        del f["df/meta/values_block_1"]
+    code, out, err = cli("train", tmp_path / "d.h5", "--x", "df", "--label-column", "label", "-o", tmp_path / "m.h5")
+    assert (code, err.strip()) == (2, f"sgdcli: error: {tmp_path / 'd.h5'}:df:label: is a pandas Categorical whose "
+                                      "categories (df/meta/values_block_1/meta/table) cannot be read")
 
 
 def test_names_as_labels_from_h5py_and_anndata_map_through_the_model(tmp_path):
@@ -417,6 +489,72 @@ def test_names_as_labels_from_h5py_and_anndata_map_through_the_model(tmp_path):
     model.save(tmp_path / "m.h5")
     code, out, err = cli("evaluate", tmp_path / "m.h5", tmp_path / "flip.h5")
     assert code == 2 and "flip.h5:y/codes: label 'maybe' is not one of the classes (no, yes)" in err, err
+
+
+def test_a_categorical_code_without_a_category_is_named_with_its_row(tmp_path):
+    """A code past the categories (or below -1, a missing value) names no class: an error naming the file,
+    the code and its row, where it was trained on as a class of its own."""
+    X, y = make_problem("binary", n=200, d=3, seed=4)
+    with h5py.File(tmp_path / "d.h5", "w") as f:
+        f["X"] = X
+        f["y/categories"] = np.array([b"neg", b"pos"])
+        f["y/codes"] = np.where(np.arange(200) == 37, 5, y).astype(np.int8)
+    code, out, err = cli("train", tmp_path / "d.h5", "-o", tmp_path / "m.h5", "-q")
+    assert (code, err.strip()) == (2, f"sgdcli: error: {tmp_path / 'd.h5'}:y/codes: code 5 at row 37 has no category "
+                                      "(2 categories: codes 0 to 1, and -1 for a missing value)")
+    assert not (tmp_path / "m.h5").exists()
+
+
+def write_h5ad_categorical(path, X, label, categories):
+    ad, pd = need("anndata"), need("pandas")
+    obs = pd.DataFrame({"label": pd.Categorical(label, categories=categories)}, index=[str(i) for i in range(len(X))])
+    ad.AnnData(X=X, obs=obs).write_h5ad(path)
+    return path
+
+
+def test_anndata_categories_in_any_order_train_the_model_of_the_sorted_names(tmp_path):
+    """AnnData keeps a categorical's categories in the frame's order; the classes are the sorted names whatever
+    that order, so logistic's positive class is the name that sorts last: the same rows with categories
+    [neg, pos] and [pos, neg] train the model of the 0/1 copy bit for bit, score the same on either file, and
+    predict the same --proba columns."""
+    X, y = make_problem("binary", n=1000, d=4, seed=5)
+    label = np.where(y == 1, "pos", "neg")
+    paths = {order[0]: write_h5ad_categorical(tmp_path / f"{order[0]}.h5ad", X, label, order)
+             for order in (["neg", "pos"], ["pos", "neg"])}
+    with h5py.File(paths["pos"]) as f:  # as written: codes of the file's own category order
+        assert list(f["obs/label/categories"].asstr()[()]) == ["pos", "neg"]
+        np.testing.assert_array_equal(f["obs/label/codes"][()], 1 - y)
+    opts = dict(epochs=2, threads=1, seed=3)
+    numbers = train(write_table(tmp_path / "numbers.h5", X, y), TrainOptions(**opts))
+    models = {key: train(path, TrainOptions(y="obs/label", **opts)) for key, path in paths.items()}
+    for key, model in models.items():
+        assert model.training["class_names"] == ["neg", "pos"], key
+        np.testing.assert_array_equal(model.weights, numbers.weights)
+        np.testing.assert_array_equal(model.bias, numbers.bias)
+        model.save(tmp_path / f"m_{key}.h5")
+        for path in paths.values():
+            assert evaluate(model, path, y="obs/label") == evaluate(numbers, tmp_path / "numbers.h5")
+        code, out, err = cli("predict", tmp_path / f"m_{key}.h5", paths["pos"], "-o", "-", "--proba")
+        assert code == 0 and out.splitlines()[0] == "prediction,proba_neg,proba_pos", err
+
+
+def test_evaluate_names_a_missing_label_as_missing(tmp_path):
+    """A categorical's missing value (code -1) read for a model of names, or NaN for a model of numbers, is a
+    label missing, not a label that is none of the classes (which were listed as the codes 0, 1)."""
+    X, y = make_problem("binary", n=300, d=3, seed=7)
+    label = np.where(y == 1, "pos", "neg").astype(object)
+    label[123] = None
+    path = write_h5ad_categorical(tmp_path / "missing.h5ad", X, label, ["neg", "pos"])
+    with h5py.File(path) as f:
+        assert f["obs/label/codes"][123] == -1
+    assert cli("train", path, "--y", "obs/label", "-o", tmp_path / "names.h5", "-q", "--bad-rows", "skip")[0] == 0
+    code, out, err = cli("evaluate", tmp_path / "names.h5", path, "--y", "obs/label")
+    assert (code, err.strip().splitlines()[-1]) == (2, f"sgdcli: error: {path}:obs/label: label missing (NaN) at "
+                                                       "row 123")
+    numbers = write_table(tmp_path / "numbers.h5", X, np.where(np.arange(300) == 45, np.nan, y))
+    assert cli("train", numbers, "-o", tmp_path / "numbers_m.h5", "-q", "--bad-rows", "skip")[0] == 0
+    code, out, err = cli("evaluate", tmp_path / "numbers_m.h5", numbers)
+    assert (code, err.strip().splitlines()[-1]) == (2, f"sgdcli: error: {numbers}:y: label missing (NaN) at row 45")
 
 
 def test_labels_that_are_names_and_labels_that_are_numbers_never_stand_for_each_other(tmp_path):

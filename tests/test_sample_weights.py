@@ -238,7 +238,8 @@ def bad_file(tmp_path, weights):
     (np.r_[np.inf, np.ones(99)], "--sample-weight: {path}:w: weight inf at row 0 is not a finite number >= 0"),
     (np.ones(99), "--sample-weight: {path}:w has 99 rows but X has 100"),
     (np.zeros(100), "--sample-weight: {path}:w: every training row weighs 0; nothing to train on"),
-    (np.ones((100, 2)), "--sample-weight: {path}:w: expected 1-D labels (or N × 1), got shape (100, 2)"),
+    (np.ones((100, 2)), "--sample-weight: {path}:w: expected 1-D weights (or N × 1), got shape (100, 2)"),
+    (np.float64(3.0), "--sample-weight: {path}:w: is a single value, not a column of weights"),
     (np.array([b"a"] * 100), "--sample-weight: {path}:w holds names, not numbers"),
 ])
 def test_bad_weights_are_usage_errors(tmp_path, weights, message):

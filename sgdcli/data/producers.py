@@ -15,7 +15,9 @@
   loggers), in creation order where the file tracks it, else by name.
 
 ``--label-column`` takes the label from one of those columns (by name, or by
-index when no column has that name) and leaves it out of the features;
+index when no column has that name; a pandas Categorical, which the table
+format stores as its codes, is read as names through its categories) and
+leaves it out of the features;
 ``--features`` keeps only the columns it lists.  ``--y`` names a labels
 dataset: 1-D, (N, 1), a MATLAB (1, N) vector, or AnnData's categorical
 ``obs`` column (a group of ``codes`` and ``categories``; a code of -1, a
@@ -25,16 +27,15 @@ missing value, counts as a bad label).
 from __future__ import annotations
 
 import dataclasses
-import io
-import pickle
 
 import h5py
 import numpy as np
 
 from sgdcli.data.hdf5 import NUMERIC_KINDS, list_datasets
+from sgdcli.data.pandasmeta import categories, frame_columns, is_categorical, pickled_names
 from sgdcli.data.sources import Column, Fields, Matrix, Source, where_of, numeric_fields
 from sgdcli.data.sparse import is_csr
-from sgdcli.data.textlabels import Codes, TextLabels, is_text, scan_names
+from sgdcli.data.textlabels import TextLabels, categorical_labels, is_text, scan_names
 from sgdcli.errors import InputError, first_line
 
 
@@ -50,30 +51,11 @@ class Found:
     # labels (None: pandas' fixed format pickles text, which is not read)
     text: dict = dataclasses.field(default_factory=dict)
     class_names: list[str] | None = None  # the label column's names, where labels are names
+    categorical: dict = dataclasses.field(default_factory=dict)  # pandas Categoricals: column -> its codes' field
 
 
 def _text(value) -> str:
     return value.decode("utf-8", "replace") if isinstance(value, bytes) else str(value)
-
-
-class _NoClasses(pickle.Unpickler):
-    """Reads the lists and strings PyTables pickles into attributes, and nothing that names a class."""
-
-    def find_class(self, module, name):
-        raise pickle.UnpicklingError(f"refusing {module}.{name}")
-
-
-def _unpickled(value):
-    """What a pickled attribute holds, where it is made of lists, tuples, dicts and strings only; else None."""
-    try:
-        return _NoClasses(io.BytesIO(bytes(value))).load()
-    except Exception:  # noqa: BLE001 - anything unreadable, or naming a class, is "no names"
-        return None
-
-
-def _pickled_names(value) -> list[str] | None:
-    out = _unpickled(value)
-    return [_text(v) for v in out] if isinstance(out, list) else None
 
 
 def _names_attr(ds: h5py.Dataset, width: int) -> list[str]:
@@ -128,37 +110,30 @@ def _pandas_fixed(g: h5py.Group) -> Found:
 
 def _pandas_table(g: h5py.Group) -> Found:
     table = g["table"]
-    fields, names, text = [], [], {}
+    fields, names, text, categorical = [], [], {}, {}
     for name in table.dtype.names:
         if name == "index":
             continue
         kind = table.attrs.get(f"{name}_kind")
         base, shape = table.dtype.fields[name][0].base, table.dtype.fields[name][0].shape
-        labels = _pickled_names(kind) if kind is not None else None
+        labels = pickled_names(kind) if kind is not None else None
         if base.kind not in NUMERIC_KINDS:
             readable = is_text(base) and len(labels or [name]) == 1
             text.update((label, Fields(table, [name], [label]) if readable else None) for label in labels or [name])
             continue
         width = int(np.prod(shape, dtype=np.int64)) if shape else 1
+        if width == 1 and is_categorical(table, name):
+            categorical[(labels or [name])[0]] = name
         fields.append(name)
         names += labels if labels and len(labels) == width else ([name] if width == 1 else
                                                                  [f"{name}[{i}]" for i in range(width)])
-    frame = _pickled_names_axes(g.attrs.get("non_index_axes"))
+    frame = frame_columns(g.attrs.get("non_index_axes"))
     cols = np.arange(len(names))
     if frame:  # the frame's column order, where the file records it
         rank = {name: i for i, name in enumerate(frame)}
         cols = np.array(sorted(range(len(names)), key=lambda j: rank.get(names[j], len(frame) + j)))
     return Found([Fields(table, fields, [names[j] for j in cols], cols)], None, "pandas frame (table format)",
-                 plain=False, text=text)
-
-
-def _pickled_names_axes(value) -> list[str] | None:
-    """pandas' ``non_index_axes``: [(axis, [column names])]."""
-    out = _unpickled(value) if value is not None else None
-    try:
-        return [_text(v) for v in out[0][1]]
-    except (TypeError, IndexError, KeyError):
-        return None
+                 plain=False, text=text, categorical=categorical)
 
 
 def _column_group(g: h5py.Group) -> Found:
@@ -323,28 +298,33 @@ def find_features(f: h5py.File, x: str, label_column: str | None = None, feature
             raise InputError(f"--label-column {label_column}: is also listed in --features")
         keep = [j for j in keep if j != k]
         label = _select(found, [k])[0]
+        if names[k] in found.categorical:  # a pandas Categorical: its codes read as names through its categories
+            column = f"{where}:{names[k]}"
+            label, class_names = categorical_labels(
+                label, categories(obj, found.categorical[names[k]], column), column, classes)
     if not keep:
         raise InputError(f"{where}: no feature columns are left")
     plain = found.plain and keep == list(range(len(names)))
     return Found(_select(found, keep), label, found.kind, plain, class_names=class_names)
 
 
-def find_labels(f: h5py.File, y: str, classes: list[str] | None = None
+def find_labels(f: h5py.File, y: str, classes: list[str] | None = None, what: str = "labels"
                 ) -> tuple[h5py.Dataset | Source, list[str] | None]:
     """What ``--y`` names: a 1-D or (N, 1) dataset (read directly), or a source (MATLAB (1, N), AnnData
     categorical codes, names in a text column); and the class names where labels are names.
 
-    ``classes``: the names of a model's classes, which codes then follow (data/textlabels.py).
+    ``classes``: the names of a model's classes, which codes then follow (data/textlabels.py); ``what``: what
+    the messages call the column (--sample-weight reads "weights" here too).
     """
     where = f"{f.filename}:{y}"
     obj = _lookup(f, y, "dataset")
     if isinstance(obj, h5py.Group):
         if "codes" in obj and "categories" in obj:  # AnnData (and pandas-in-HDF5 writers) categorical
             categories = [_text(v) for v in obj["categories"][()]]
-            return Codes(obj["codes"], y, categories, classes), classes or categories
-        raise InputError(f"{where}: is a group, not a labels dataset")
+            return categorical_labels(Column(obj["codes"], y), categories, where_of(obj["codes"]), classes)
+        raise InputError(f"{where}: is a group, not a {what} dataset")
     if obj.ndim == 0:
-        raise InputError(f"{where}: is a single value, not a column of labels")
+        raise InputError(f"{where}: is a single value, not a column of {what}")
     if obj.dtype.fields is None and is_text(obj.dtype) and (obj.ndim == 1 or obj.ndim == 2 and obj.shape[1] == 1):
         return _text_labels(Column(obj, y), where, classes)
     if obj.dtype.fields is not None or obj.dtype.kind not in NUMERIC_KINDS:
@@ -353,7 +333,7 @@ def find_labels(f: h5py.File, y: str, classes: list[str] | None = None
         return Matrix(obj, np.array([0]), [y], transposed=True), None
     if obj.ndim == 1 or (obj.ndim == 2 and obj.shape[1] == 1):
         return obj, None
-    raise InputError(f"{where}: expected 1-D labels (or N × 1), got shape {obj.shape}")
+    raise InputError(f"{where}: expected 1-D {what} (or N × 1), got shape {obj.shape}")
 
 
 def _text_labels(source: Source, where: str, classes: list[str] | None) -> tuple[TextLabels, list[str]]:

@@ -160,7 +160,7 @@ class Table:
         row written (a weight read from a fill value would train on data never written)."""
         where = f"{self.path}:{name}"
         try:
-            source, names = producers.find_labels(self.file, name)
+            source, names = producers.find_labels(self.file, name, what="weights")
         except InputError as exc:
             raise InputError(f"--sample-weight: {exc}") from None
         if names is not None:

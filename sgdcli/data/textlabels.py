@@ -1,9 +1,11 @@
 """Labels that are names: text columns, and categoricals with their categories, read as class codes.
 
-The classes are the sorted distinct names (found by a pass over the column
-when a table is opened for training), and a label is read as the code of
-its name: 0, 1, ... in that order, so the rest of sgdcli sees numeric
-classes and the model keeps the names (``training.class_names``).  Reading
+The classes are the sorted distinct names (of a text column, found by a
+pass over it when a table is opened for training; of a categorical, its
+categories, sorted whatever order the file keeps them in), and a label is
+read as the code of its name: 0, 1, ... in that order, so the rest of
+sgdcli sees numeric classes and the model keeps the names
+(``training.class_names``).  Reading
 another file for a model (``evaluate``, ``--val``) maps its names through the
 model's classes, so the same name has the same code whatever else the file
 holds; a name the model does not know is an error.
@@ -14,7 +16,7 @@ from __future__ import annotations
 import h5py
 import numpy as np
 
-from sgdcli.data.sources import Column, Source, where_of
+from sgdcli.data.sources import Source
 from sgdcli.errors import InputError
 from sgdcli.options import MAX_CLASSES
 
@@ -68,27 +70,41 @@ class TextLabels(Source):
         return codes.astype(np.float64).reshape(-1, 1)
 
 
-class Codes(Column):
-    """A categorical column's codes as labels (AnnData ``obs``, with its ``categories``); -1 (a missing value)
-    is read as NaN, a bad label.  With ``names`` (another file's classes), each code is mapped to the code of
-    its category's name among them."""
+class Codes(Source):
+    """A categorical column (``inner``, its codes) as labels: each code is read as the code of its category's
+    name among ``names`` (the sorted names, or a model's classes), so codes follow names, not the order of the
+    file's ``categories``; -1 (a missing value) is read as NaN, a bad label."""
 
-    def __init__(self, ds, name: str, categories: list[str], names: list[str] | None = None):
-        super().__init__(ds, name)
-        self.categories = categories
-        self.remap = None
-        if names is not None:
-            index = {n: i for i, n in enumerate(names)}
-            self.remap = np.array([index.get(c, -1) for c in categories], dtype=np.float64)
-            self.known = names
+    def __init__(self, inner: Source, categories: list[str], names: list[str], where: str):
+        super().__init__(inner.ds, inner.names, inner.n_rows, inner.unit_rows)
+        self.inner, self.where, self.categories, self.known = inner, where, categories, names
+        index = {n: i for i, n in enumerate(names)}
+        self.remap = np.array([index.get(c, -1) for c in categories], dtype=np.float64)
 
-    def _columns_of(self, stored):
-        codes = np.asarray(stored).astype(np.int64).reshape(-1)
+    @property
+    def row_axis(self) -> int:
+        return self.inner.row_axis
+
+    def read_spans(self, spans):
+        codes = np.asarray(self.inner.read_spans(spans)).astype(np.int64).reshape(-1)
         out = np.full(len(codes), np.nan)
-        ok = codes >= 0
-        out[ok] = codes[ok] if self.remap is None else self.remap[codes[ok]]
-        if self.remap is not None and (out[ok] < 0).any():
+        ok = codes != -1
+        bad = ok & ((codes < 0) | (codes >= len(self.categories)))
+        if bad.any():
+            k = int(np.flatnonzero(bad)[0])
+            row = int(np.concatenate([np.arange(a, b) for a, b in spans])[k])
+            raise InputError(f"{self.where}: code {int(codes[k])} at row {row} has no category ({len(self.categories)} "
+                             f"categories: codes 0 to {len(self.categories) - 1}, and -1 for a missing value)")
+        out[ok] = self.remap[codes[ok]]
+        if (out[ok] < 0).any():
             name = self.categories[int(codes[ok][out[ok] < 0][0])]
-            raise InputError(f"{where_of(self.ds)}: label {str(name)!r} is not one of the classes "
+            raise InputError(f"{self.where}: label {str(name)!r} is not one of the classes "
                              f"({', '.join(self.known[:12])}{', ...' if len(self.known) > 12 else ''})")
         return out.reshape(-1, 1)
+
+
+def categorical_labels(inner: Source, categories: list[str], where: str, classes: list[str] | None
+                       ) -> tuple[Codes, list[str]]:
+    """A categorical's codes read as names: of ``classes`` where given, else of its categories sorted."""
+    names = classes if classes is not None else sorted(set(categories))
+    return Codes(inner, categories, names, where), names

@@ -92,6 +92,8 @@ class Labels:
         return Labels(self.task, self.classes[[1 - positive, positive]])
 
     def _refuse(self, value, where: str, row: int):
+        if np.isnan(value):  # a missing value: NaN, or a categorical's code -1 (whose classes may be names)
+            raise InputError(f"{where}: label missing (NaN) at row {row}")
         raise InputError(
             f"{where}: label {shown(value)} at row {row} is not one of the model's classes "
             f"({', '.join(shown(c) for c in self.classes)})"

@@ -1,0 +1,78 @@
+"""What pandas and PyTables keep beside a table-format frame: column names pickled into attributes (read
+without running code), and the categories of its Categorical columns.
+
+PyTables stores a frame's column lists as Python pickles (protocol 0). A pickle
+can run code, so they are read with an unpickler that builds lists, tuples,
+dicts and strings only and refuses anything that names a class.
+
+A Categorical column is stored in the table as its codes (a field whose
+``<field>_meta`` attribute is "category"; -1 is a missing value), and its
+categories as a table-format series of their own, ``meta/<field>/meta``
+under the frame's group, one row per code, in code order.
+"""
+
+from __future__ import annotations
+
+import io
+import pickle
+
+import h5py
+import numpy as np
+
+from sgdcli.errors import InputError
+
+
+def _text(value) -> str:
+    return value.decode("utf-8", "replace") if isinstance(value, bytes) else str(value)
+
+
+class _NoClasses(pickle.Unpickler):
+    """Reads the lists and strings PyTables pickles into attributes, and nothing that names a class."""
+
+    def find_class(self, module, name):
+        raise pickle.UnpicklingError(f"refusing {module}.{name}")
+
+
+def unpickled(value):
+    """What a pickled attribute holds, where it is made of lists, tuples, dicts and strings only; else None."""
+    try:
+        return _NoClasses(io.BytesIO(bytes(value))).load()
+    except Exception:  # noqa: BLE001 - anything unreadable, or naming a class, is "no names"
+        return None
+
+
+def pickled_names(value) -> list[str] | None:
+    """A pickled list of names (a field's ``<field>_kind``: the frame columns it holds), else None."""
+    out = unpickled(value)
+    return [_text(v) for v in out] if isinstance(out, list) else None
+
+
+def frame_columns(value) -> list[str] | None:
+    """pandas' ``non_index_axes``: [(axis, [column names])], as the column names; else None."""
+    out = unpickled(value) if value is not None else None
+    try:
+        return [_text(v) for v in out[0][1]]
+    except (TypeError, IndexError, KeyError):
+        return None
+
+
+def is_categorical(table: h5py.Dataset, field: str) -> bool:
+    """Whether ``field`` of a frame's table holds a Categorical's codes."""
+    return _text(table.attrs.get(f"{field}_meta", b"")) == "category"
+
+
+def categories(frame: h5py.Group, field: str, where: str) -> list[str]:
+    """The categories of the Categorical whose codes are ``field`` of the frame's table, in code order, as text;
+    InputError naming ``where`` (the column) where they cannot be read."""
+    path = f"meta/{field}/meta/table"
+    try:
+        series = frame.get(path)
+        rows = series[()] if isinstance(series, h5py.Dataset) and series.dtype.names else None
+    except (OSError, RuntimeError, ValueError, TypeError, KeyError):
+        rows = None
+    if rows is None or "values" not in rows.dtype.names or rows["values"].ndim != 1:
+        raise InputError(f"{where}: is a pandas Categorical whose categories ({frame.name.lstrip('/')}/{path}) "
+                         "cannot be read")
+    if "index" in rows.dtype.names:
+        rows = rows[np.argsort(rows["index"], kind="stable")]
+    return [_text(v) for v in rows["values"]]
