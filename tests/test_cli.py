@@ -243,6 +243,19 @@ def test_divergence_exits_1_and_keeps_the_existing_model(tmp_path):
     assert sorted(os.listdir(tmp_path)) == ["m.h5", "r.h5"]
 
 
+def test_a_run_that_diverges_after_a_checkpoint_removes_it(tmp_path):
+    """Resumed with the same options it diverges again, bit for bit; with a smaller --lr, as the message says,
+    --resume refused it ("made with other options"), so a nightly --resume job failed until it was removed."""
+    X, y = make_problem("regression", n=2000, d=10, seed=0)
+    path = write_table(tmp_path / "r.h5", X * 50, y)
+    # the rate ramps up over 1000 epochs' worth of steps: it passes the stable step after several epochs
+    code, _, err = cli("train", path, "-o", tmp_path / "m.h5", "--model", "linear", "--lr", "0.01",
+                       "--warmup-iterations", "2000000", "--batch-size", "1", "--epochs", "10", "--optimizer", "sgd",
+                       "--schedule", "constant", "--no-standardize")
+    assert code == 1 and "training diverged in epoch " in err and "epoch 2/10" in err, err
+    assert sorted(os.listdir(tmp_path)) == ["r.h5"]
+
+
 def test_labels_outside_the_model_classes(tmp_path, binary_file):
     model = tmp_path / "m.h5"
     run("train", binary_file, "-o", model, "-q", check=True)

@@ -69,8 +69,8 @@ def command(name: str, example: str, **kwargs):
     return lambda f: make(print_config_option(config_option(f)))
 
 
-def json_option(what: str):
-    return click.option("--json", is_flag=True, help=f"Print {what} as one JSON object.")
+def json_option(what: str, shape: str = "one JSON object"):
+    return click.option("--json", is_flag=True, help=f"Print {what} as {shape}.")
 
 
 def memory_option(f):

@@ -18,7 +18,8 @@ from sgdcli.options import DaskOptions, TrainOptions
 @click.argument("data", type=click.Path(dir_okay=False))
 @click.option("-o", "--output", required=True, type=click.Path(dir_okay=False), help="Model file to write (HDF5).")
 @training_options()
-@click.option("--metrics", type=click.Path(dir_okay=False), default=None, help="Write one JSON line per epoch here.")
+@click.option("--metrics", type=click.Path(dir_okay=False), default=None,
+              help="Write one JSON line per epoch here, with the model (not for a run that fails).")
 @click.option("--checkpoint", type=click.Path(dir_okay=False), default=None,
               help="Checkpoint file [default: OUTPUT.ckpt].")
 @click.option("--checkpoint-every", type=click.IntRange(min=1), default=None,
@@ -101,7 +102,7 @@ def train_cmd(data, output, progress, quiet, verbose, metrics, checkpoint, check
               help="Write each run's per-epoch JSON lines here (diverged runs too, up to their last epoch).")
 @click.option("--plot", type=click.Path(dir_okay=False), default=None, metavar="FILE.png",
               help="Also draw every run's loss against epoch, iterations and time (needs sgdcli[plot]).")
-@json_option("the runs")
+@json_option("the runs", "a JSON array, an object per run")
 def sweep_cmd(data, batch_sizes, lrs, progress, quiet, metrics_dir, plot, json, **kwargs):
     """Train DATA once per batch size and learning rate, and compare the runs.
 

@@ -14,7 +14,7 @@ import os
 
 from sgdcli.data.atomic import atomic_output, check_writable
 from sgdcli.data.table import Table
-from sgdcli.errors import InputError
+from sgdcli.errors import DivergedError, InputError
 from sgdcli.model.file import Model
 from sgdcli.model.labels import check_kind
 from sgdcli.options import DaskOptions, TrainOptions
@@ -71,7 +71,12 @@ def train(data, options: TrainOptions | None = None, *, output=None, metrics=Non
                 raise InputError(f"{val_table.path}:{val_table.x_name}: has {val_table.n_features} features, training data has {table.n_features}")
         executor = open_executor(stack, table, opts, dask, reporter.message, control.stop)
         metrics_tmp = stack.enter_context(atomic_output(metrics, "--metrics")) if metrics is not None else None
-        model = Run(table, val_table, opts, executor, reporter, control).train(metrics_tmp)
+        try:
+            model = Run(table, val_table, opts, executor, reporter, control).train(metrics_tmp)
+        except DivergedError:  # its checkpoint would diverge again when resumed: with other options it must go
+            if control.checkpoint is not None and not control.keep_checkpoint:
+                ckpt_mod.remove(control.checkpoint)
+            raise
         if output is not None:  # inside the stack: if this fails, no metrics file appears either
             model.save(output)
         if control.checkpoint is not None and not control.keep_checkpoint:
