@@ -154,6 +154,23 @@ def test_libsvm_dense_with_given_or_inferred_width(tmp_path):
                                              "1..3 (--features 3) (--bad-rows skip leaves such rows out)")
 
 
+def test_a_narrower_libsvm_test_file_says_to_convert_it_with_the_models_width(tmp_path):
+    rng = np.random.default_rng(8)
+    lines = [f"{i % 2} " + " ".join(f"{j}:{rng.random():.3f}" for j in sorted(rng.choice(20, 4, replace=False) + 1))
+             for i in range(200)]
+    (tmp_path / "train.svm").write_text("\n".join(lines + ["1 20:1"]) + "\n")
+    (tmp_path / "test.svm").write_text("1 3:1 18:2\n0 1:1\n")
+    assert cli("convert", tmp_path / "train.svm", "-o", tmp_path / "train.h5")[0] == 0
+    assert cli("train", tmp_path / "train.h5", "-o", tmp_path / "m.h5", "-q")[0] == 0
+    assert cli("convert", tmp_path / "test.svm", "-o", tmp_path / "test.h5")[0] == 0
+    code, _, err = cli("evaluate", tmp_path / "m.h5", tmp_path / "test.h5")
+    assert (code, err.strip()) == (2, f"sgdcli: error: {tmp_path / 'test.h5'}:X: has 18 features but the model was "
+                                      "trained on 20; a LIBSVM file converted on its own is as wide as its largest "
+                                      "index: convert it with --features 20")
+    assert cli("convert", tmp_path / "test.svm", "-o", tmp_path / "test.h5", "--features", "20")[0] == 0
+    assert cli("evaluate", tmp_path / "m.h5", tmp_path / "test.h5")[0] == 0
+
+
 def test_libsvm_written_by_scikit_learn_from_0_or_1_converts_to_its_matrix(tmp_path):
     """scikit-learn's dump_svmlight_file writes indices from 0 by default; such a file was refused at its first
     index 0 ("outside 1..any"), with no way to read it."""

@@ -137,8 +137,10 @@ def _open_for(model: Model, data, x: str, y: str | None, columns: dict | None = 
                          f"{hashing.describe(trained)}; convert the data as the training data was")
     if table.n_features != model.n_features:
         table.close()
+        hint = (f"; a LIBSVM file converted on its own is as wide as its largest index: convert it with --features "
+                f"{model.n_features}" if table.sparse and table.n_features < model.n_features else "")
         raise InputError(
-            f"{table.path}:{x}: has {table.n_features} features but the model was trained on {model.n_features}"
+            f"{table.path}:{x}: has {table.n_features} features but the model was trained on {model.n_features}{hint}"
         )
     return table
 
