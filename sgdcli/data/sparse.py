@@ -50,13 +50,36 @@ class CsrRows:
         return out
 
 
+CSR_DATASETS = {"data", "indices", "indptr"}
+
+
 def is_csr(obj) -> bool:
-    """Whether ``obj`` is a group holding a CSR matrix (AnnData's encoding, or the same datasets and a shape)."""
+    """Whether ``obj`` is a group holding a CSR matrix: AnnData's encoding, or the same datasets and a shape,
+    or those three datasets alone (whose missing shape CsrReader then names)."""
     if not isinstance(obj, h5py.Group):
         return False
     kind = obj.attrs.get("encoding-type", b"")
     kind = kind.decode() if isinstance(kind, bytes) else str(kind)
-    return kind == "csr_matrix" or (not kind and {"data", "indices", "indptr"} <= set(obj) and "shape" in obj.attrs)
+    return kind == "csr_matrix" or (not kind and CSR_DATASETS <= set(obj) and "shape" in obj.attrs) or (
+        not kind and set(obj) == CSR_DATASETS)
+
+
+def _shape(group: h5py.Group, where: str) -> tuple[int, int]:
+    """The (rows, columns) of the group's ``shape`` attribute; InputError naming it where it is missing or is
+    not two counts."""
+    if "shape" not in group.attrs:
+        raise InputError(f"{where}: a CSR matrix (data, indices, indptr) without the attribute 'shape', which "
+                         f"AnnData writes; add it with h5py: f[{group.name!r}].attrs['shape'] = (rows, columns)")
+    try:
+        value = np.asarray(group.attrs["shape"])
+    except (OSError, TypeError, ValueError) as exc:
+        raise InputError(f"{where}: cannot read the attribute 'shape' ({first_line(exc)})") from None
+    shown = tuple(value.tolist()) if value.ndim == 1 else repr(value.tolist())
+    if value.shape != (2,) or value.dtype.kind not in "iuf" or not np.all(np.isfinite(value)) or np.any(
+            value < 0) or np.any(value != np.floor(value)):
+        raise InputError(f"{where}: attribute 'shape' {shown} is not the shape of a matrix: (rows, columns), two "
+                         "counts of at least 0")
+    return int(value[0]), int(value[1])
 
 
 class CsrReader:
@@ -66,10 +89,14 @@ class CsrReader:
         self.where = f"{group.file.filename}:{group.name.lstrip('/')}"
         try:
             self.data, self.indices, self.indptr = group["data"], group["indices"], group["indptr"]
-            shape = [int(v) for v in group.attrs["shape"]]
         except (KeyError, ValueError, TypeError) as exc:
             raise InputError(f"{self.where}: not a readable CSR matrix ({first_line(exc)})") from None
-        if len(shape) != 2 or self.indptr.shape != (shape[0] + 1,) or self.data.shape != self.indices.shape:
+        for part in (self.data, self.indices, self.indptr):
+            if not isinstance(part, h5py.Dataset) or part.ndim != 1:
+                raise InputError(f"{self.where}: not a readable CSR matrix ({part.name.rsplit('/', 1)[-1]!r} is "
+                                 "not a 1-D dataset)")
+        shape = _shape(group, self.where)
+        if self.indptr.shape != (shape[0] + 1,) or self.data.shape != self.indices.shape:
             raise InputError(f"{self.where}: a CSR matrix of shape {tuple(shape)} needs indptr of {shape[0] + 1} "
                              f"entries and data and indices of one length; found {self.indptr.shape}, "
                              f"{self.data.shape} and {self.indices.shape}")

@@ -131,6 +131,8 @@ class Table:
                 raise InputError(f"--{option}: {where} is a sparse (CSR) matrix, whose columns are not selected "
                                  "or transposed")
         reader = CsrReader(self.file[x])
+        if 0 in (reader.n_rows, reader.width):
+            raise InputError(f"{where}: the CSR matrix is empty (shape {(reader.n_rows, reader.width)})")
         self._x_wide = _wider_than_read(reader.data.dtype)
         self.sparse, self.x_kind = True, "CSR sparse matrix"
         self.n_rows, self.n_features = reader.n_rows, reader.width
