@@ -23,6 +23,10 @@ from sgdcli.data.sources import GROUP_BYTES, BufferedReader, read_union
 from sgdcli.errors import InputError, first_line
 
 
+ENTRY_BYTES = 12  # an entry read: its value (float32) and its column (int64)
+OFFSET_BYTES = 8  # a row's offset (indptr, int64)
+
+
 @dataclasses.dataclass(frozen=True)
 class CsrRows:
     """Rows of a CSR matrix laid end to end: row r is entries indptr[r] .. indptr[r + 1] of data/indices."""
@@ -119,14 +123,14 @@ class CsrReader:
 
     def row_bytes(self) -> int:
         """Bytes a row takes in flight, on average: its entries (value and column) and its offset."""
-        return max(1, round(self.nnz / max(self.n_rows, 1) * 12)) + 8
+        return max(1, round(self.nnz / max(self.n_rows, 1) * ENTRY_BYTES)) + OFFSET_BYTES
 
     def read_ranges(self, ranges: list[tuple[int, int]]) -> CsrRows:
         """The rows of ``ranges`` (disjoint) laid end to end, in that order; InputError where the file is
         inconsistent."""
         ranges = [(int(a), int(b)) for a, b in ranges if b > a]
         try:
-            offsets = self._offsets(ranges)
+            offsets = self.offsets(ranges)
             lengths = np.array([ip[-1] - ip[0] for ip in offsets], dtype=np.int64)
             places = np.concatenate(([0], np.cumsum(lengths))).astype(np.int64)
             data = np.empty(int(places[-1]), dtype=np.float32)
@@ -148,11 +152,14 @@ class CsrReader:
         counts = np.concatenate([np.diff(ip) for ip in offsets]) if offsets else np.zeros(0, dtype=np.int64)
         return CsrRows(data, indices, np.concatenate(([0], np.cumsum(counts))).astype(np.int64))
 
-    def _offsets(self, ranges) -> list[np.ndarray]:
+    def offsets(self, ranges) -> list[np.ndarray]:
         """indptr[a:b + 1] of each range, from one read; InputError where it is not increasing within 0..nnz."""
         if not ranges:
             return []
-        read = _Union([(a, b + 1) for a, b in ranges], self.indptr)
+        try:
+            read = _Union([(a, b + 1) for a, b in ranges], self.indptr)
+        except (OSError, RuntimeError, ValueError) as exc:
+            raise InputError(f"{self.where}: cannot read indptr ({first_line(exc)})") from None
         out = []
         for a, b in ranges:
             ip = read.span(0, a, b + 1).astype(np.int64)
