@@ -92,3 +92,31 @@ def test_a_shape_attribute_that_is_not_a_matrixs_is_named(tmp_path, shape, messa
     assert (code, err.strip().splitlines()[-1]) == (2, f"sgdcli: error: {path}:X: {message}"), err
     code, out, _ = cli("info", path)
     assert code == 0 and f"but: {path}:X: {message}" in out and "-1 features" not in out
+
+
+def test_a_matrix_written_by_h5sparse_is_read_by_its_own_attributes(tmp_path):
+    """h5sparse (and AnnData before 0.7) name the shape 'h5sparse_shape' and the layout 'h5sparse_format'."""
+    from conftest import cli
+
+    M = scipy_sparse.random(300, 1000, density=0.02, format="csr", dtype=np.float32, random_state=0)
+    plain = write_csr(tmp_path / "plain.h5", M, encoding=False)
+    paths = {}
+    for layout in ("csr", "csc"):
+        stored = M if layout == "csr" else M.tocsc()
+        with h5py.File(tmp_path / f"{layout}.h5", "w") as f:
+            g = f.create_group("X")
+            g["data"], g["indices"], g["indptr"] = stored.data, stored.indices, stored.indptr
+            g.attrs["h5sparse_format"], g.attrs["h5sparse_shape"] = layout, stored.shape
+            f["y"] = np.arange(300) % 2
+        paths[layout] = tmp_path / f"{layout}.h5"
+    with h5py.File(plain, "r+") as f:
+        f["y"] = np.arange(300) % 2
+    with h5py.File(paths["csr"]) as f, h5py.File(plain) as g:
+        a, b = CsrReader(f["X"]), CsrReader(g["X"])
+        assert (a.n_rows, a.width) == (300, 1000)
+        np.testing.assert_array_equal(a.read_ranges([(0, 300)]).dense(1000), b.read_ranges([(0, 300)]).dense(1000))
+    code, _, err = cli("train", paths["csc"], "-o", tmp_path / "m.h5", "-q")
+    assert (code, err.strip().splitlines()[-1]) == (
+        2, f"sgdcli: error: {paths['csc']}:X: is a sparse matrix stored as 'csc' (h5sparse_format); sgdcli reads "
+           "sparse matrices stored by rows: write it as csr (scipy's .tocsr())")
+    assert cli("train", paths["csr"], "-o", tmp_path / "m.h5", "-q", "--epochs", "1")[0] == 0

@@ -58,30 +58,41 @@ CSR_DATASETS = {"data", "indices", "indptr"}
 
 
 def is_csr(obj) -> bool:
-    """Whether ``obj`` is a group holding a CSR matrix: AnnData's encoding, or the same datasets and a shape,
-    or those three datasets alone (whose missing shape CsrReader then names)."""
+    """Whether ``obj`` is a group holding a CSR matrix: AnnData's encoding, or the same datasets and a shape
+    (h5py's own, or h5sparse's ``h5sparse_shape``), or those three datasets alone (whose missing shape
+    CsrReader then names)."""
     if not isinstance(obj, h5py.Group):
         return False
-    kind = obj.attrs.get("encoding-type", b"")
-    kind = kind.decode() if isinstance(kind, bytes) else str(kind)
-    return kind == "csr_matrix" or (not kind and CSR_DATASETS <= set(obj) and "shape" in obj.attrs) or (
+    kind = _text(obj.attrs.get("encoding-type", b""))
+    shaped = "shape" in obj.attrs or "h5sparse_format" in obj.attrs
+    return kind == "csr_matrix" or (not kind and CSR_DATASETS <= set(obj) and shaped) or (
         not kind and set(obj) == CSR_DATASETS)
 
 
+def _text(value) -> str:
+    return value.decode() if isinstance(value, bytes) else str(value)
+
+
 def _shape(group: h5py.Group, where: str) -> tuple[int, int]:
-    """The (rows, columns) of the group's ``shape`` attribute; InputError naming it where it is missing or is
-    not two counts."""
-    if "shape" not in group.attrs:
+    """The (rows, columns) of the group's ``shape`` attribute (h5sparse's ``h5sparse_shape`` where it has
+    none); InputError naming it where it is missing or is not two counts, or where h5sparse stored the
+    matrix by columns."""
+    stored_as = _text(group.attrs.get("h5sparse_format", "csr"))
+    if stored_as != "csr":
+        raise InputError(f"{where}: is a sparse matrix stored as {stored_as!r} (h5sparse_format); sgdcli reads "
+                         "sparse matrices stored by rows: write it as csr (scipy's .tocsr())")
+    name = "h5sparse_shape" if "shape" not in group.attrs and "h5sparse_shape" in group.attrs else "shape"
+    if name not in group.attrs:
         raise InputError(f"{where}: a CSR matrix (data, indices, indptr) without the attribute 'shape', which "
                          f"AnnData writes; add it with h5py: f[{group.name!r}].attrs['shape'] = (rows, columns)")
     try:
-        value = np.asarray(group.attrs["shape"])
+        value = np.asarray(group.attrs[name])
     except (OSError, TypeError, ValueError) as exc:
-        raise InputError(f"{where}: cannot read the attribute 'shape' ({first_line(exc)})") from None
+        raise InputError(f"{where}: cannot read the attribute {name!r} ({first_line(exc)})") from None
     shown = tuple(value.tolist()) if value.ndim == 1 else repr(value.tolist())
     if value.shape != (2,) or value.dtype.kind not in "iuf" or not np.all(np.isfinite(value)) or np.any(
             value < 0) or np.any(value != np.floor(value)):
-        raise InputError(f"{where}: attribute 'shape' {shown} is not the shape of a matrix: (rows, columns), two "
+        raise InputError(f"{where}: attribute {name!r} {shown} is not the shape of a matrix: (rows, columns), two "
                          "counts of at least 0")
     return int(value[0]), int(value[1])
 
