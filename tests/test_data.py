@@ -73,7 +73,7 @@ def test_many_blocks_without_shuffle_match_one_block(tmp_path):
     X, y = make_problem("binary", n=20000, d=20, seed=1)
     path = write_table(tmp_path / "d.h5", X, y, chunks=1000)
     with Table(path) as t:
-        assert len(t.spans(t.block_rows(2**20))) >= 4
+        assert len(t.spans(t.block_rows(2**20), 2**20)) >= 4
     small = train(path, TrainOptions(shuffle=False, memory=2**20, epochs=1, batch_size=100)).weights
     large = train(path, TrainOptions(shuffle=False, memory=2**30, epochs=1, batch_size=100)).weights
     np.testing.assert_array_equal(small, large)
@@ -86,7 +86,7 @@ def test_blocks_are_chunk_aligned_and_bounded(tmp_path):
         rows = t.block_rows(2**20)
         assert rows % 128 == 0
         assert 2 * rows * t.row_bytes() <= 2**20
-        spans = t.spans(rows)
+        spans = t.spans(rows, 2**20)
         assert len(spans) > 2 and spans[0] == (0, rows) and spans[-1][1] == 50000
 
 

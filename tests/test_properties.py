@@ -93,6 +93,30 @@ def test_shards_and_held_out_rows_split_each_epoch_exactly(n, window, unit, row_
     np.testing.assert_array_equal(np.sort(trained), expected)
 
 
+@SETTINGS
+@given(**SHUFFLES, heavy=st.integers(0, 2**32), shards=st.integers(1, 4))
+def test_windows_cut_by_bytes_stay_within_the_budget_and_visit_every_row_once(n, window, unit, row_bytes, page,
+                                                                              seed, epoch, shuffled, memory, heavy,
+                                                                              shards):
+    """Extents of different sizes (a CSR matrix's rows: data/csrblocks.py): windows end before the budget."""
+    rng = np.random.default_rng(heavy)
+    pages = shuffle_plan(n, window, unit, row_bytes, page, seed, shuffled, memory)
+    costs = rng.integers(1, 100, pages.n_extents) * rng.choice([1, 1000], pages.n_extents, p=[0.9, 0.1])
+    budget = int(costs.max()) * int(rng.integers(1, 6))
+    pages = pages.with_costs(costs, budget)
+    order = pages.extent_order(epoch)
+    windows = pages.windows(order)
+    assert all(costs[w].sum() <= budget and 0 < len(w) <= pages.window_extents for w in windows)
+    np.testing.assert_array_equal(np.concatenate(windows), order)
+    visits = _epoch(pages, epoch)
+    sizes = pages.window_sizes(order)
+    assert [len(rows) for rows, _ in visits] == sizes
+    np.testing.assert_array_equal(np.sort(np.concatenate([rows for rows, _ in visits])), np.arange(n))
+    shares = shuffle.deal(np.arange(len(sizes)), sizes, shards)
+    trained = [shuffle.segment_rows(visits[w][0], lo, hi, sizes[w]) for share in shares for w, lo, hi in share]
+    np.testing.assert_array_equal(np.sort(np.concatenate(trained)), np.arange(n))
+
+
 def shuffle_plan(n, window, unit, row_bytes, page, seed, shuffle_, memory):
     return shuffle.PageShuffle.plan(n, max(window, unit), unit, row_bytes, page, seed, shuffle_, memory)
 

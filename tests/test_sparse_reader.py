@@ -61,3 +61,62 @@ def test_an_inconsistent_matrix_is_a_one_line_error(tmp_path, damage, message):
     with h5py.File(path) as f:
         with pytest.raises(InputError, match=message):
             CsrReader(f["X"]).read_ranges([(0, 5)])
+
+
+@pytest.mark.parametrize("shape,message", [
+    ((300, -1), "attribute 'shape' (300, -1) is not the shape of a matrix: (rows, columns), two counts of at least 0"),
+    ((300, 1000, 1), "attribute 'shape' (300, 1000, 1) is not the shape of a matrix: (rows, columns), two counts of "
+                     "at least 0"),
+    ("300,1000", "attribute 'shape' '300,1000' is not the shape of a matrix: (rows, columns), two counts of at least "
+                 "0"),
+    ((300, 2.5), "attribute 'shape' (300.0, 2.5) is not the shape of a matrix: (rows, columns), two counts of at "
+                 "least 0"),
+    # the three datasets of a CSR matrix and no shape: not taken for a group of columns of different lengths
+    (None, "a CSR matrix (data, indices, indptr) without the attribute 'shape', which AnnData writes; add it with "
+           "h5py: f['/X'].attrs['shape'] = (rows, columns)"),
+    ((0, 1000), "the CSR matrix is empty (shape (0, 1000))"),
+])
+def test_a_shape_attribute_that_is_not_a_matrixs_is_named(tmp_path, shape, message):
+    from conftest import cli
+
+    M = scipy_sparse.random(300, 1000, density=0.02, format="csr", dtype=np.float32, random_state=0)
+    if shape == (0, 1000):
+        M = scipy_sparse.csr_matrix((0, 1000), dtype=np.float32)
+    path = write_csr(tmp_path / "m.h5", M, encoding=False)
+    with h5py.File(path, "r+") as f:
+        del f["X"].attrs["shape"]
+        if shape is not None:
+            f["X"].attrs["shape"] = shape
+        f["y"] = np.arange(M.shape[0]) % 2
+    code, _, err = cli("train", path, "-o", tmp_path / "model.h5", "-q")
+    assert (code, err.strip().splitlines()[-1]) == (2, f"sgdcli: error: {path}:X: {message}"), err
+    code, out, _ = cli("info", path)
+    assert code == 0 and f"but: {path}:X: {message}" in out and "-1 features" not in out
+
+
+def test_a_matrix_written_by_h5sparse_is_read_by_its_own_attributes(tmp_path):
+    """h5sparse (and AnnData before 0.7) name the shape 'h5sparse_shape' and the layout 'h5sparse_format'."""
+    from conftest import cli
+
+    M = scipy_sparse.random(300, 1000, density=0.02, format="csr", dtype=np.float32, random_state=0)
+    plain = write_csr(tmp_path / "plain.h5", M, encoding=False)
+    paths = {}
+    for layout in ("csr", "csc"):
+        stored = M if layout == "csr" else M.tocsc()
+        with h5py.File(tmp_path / f"{layout}.h5", "w") as f:
+            g = f.create_group("X")
+            g["data"], g["indices"], g["indptr"] = stored.data, stored.indices, stored.indptr
+            g.attrs["h5sparse_format"], g.attrs["h5sparse_shape"] = layout, stored.shape
+            f["y"] = np.arange(300) % 2
+        paths[layout] = tmp_path / f"{layout}.h5"
+    with h5py.File(plain, "r+") as f:
+        f["y"] = np.arange(300) % 2
+    with h5py.File(paths["csr"]) as f, h5py.File(plain) as g:
+        a, b = CsrReader(f["X"]), CsrReader(g["X"])
+        assert (a.n_rows, a.width) == (300, 1000)
+        np.testing.assert_array_equal(a.read_ranges([(0, 300)]).dense(1000), b.read_ranges([(0, 300)]).dense(1000))
+    code, _, err = cli("train", paths["csc"], "-o", tmp_path / "m.h5", "-q")
+    assert (code, err.strip().splitlines()[-1]) == (
+        2, f"sgdcli: error: {paths['csc']}:X: is a sparse matrix stored as 'csc' (h5sparse_format); sgdcli reads "
+           "sparse matrices stored by rows: write it as csr (scipy's .tocsr())")
+    assert cli("train", paths["csr"], "-o", tmp_path / "m.h5", "-q", "--epochs", "1")[0] == 0

@@ -11,6 +11,9 @@ sequential read:
    a chunk or a run of chunks.  Each epoch permutes the extents.
 2. A *window* is as many consecutive extents of that order as ``--memory``
    holds; one window is read (or paged in) while the one before trains.
+   Where rows differ in size (a CSR matrix's nonzeros), the plan knows each
+   extent's bytes (``costs``) and a window ends where the next extent would
+   pass ``--memory``, before its count of extents is reached.
 3. Inside a window, a page grid whose origin moves every epoch cuts the
    extents into pieces of at most ``page_rows`` rows.  The pieces are
    permuted, and the rows of each group of ``mix`` pieces are visited
@@ -75,20 +78,27 @@ class PageShuffle:
     seed: int
     shuffle: bool = True
     mix: int = MIX
+    # where windows are cut by bytes (rows of different sizes): each extent's bytes in flight, and what the
+    # extents of a window may take together (``with_costs``); None: windows of ``window_extents`` extents
+    costs: np.ndarray | None = dataclasses.field(default=None, compare=False, repr=False)
+    budget: int = 0
 
     @classmethod
     def plan(cls, n_rows: int, window_rows: int, unit_rows: int, row_bytes: int, page_rows: int, seed: int,
-             shuffle: bool, memory: int) -> "PageShuffle":
+             shuffle: bool, memory: int, max_extent: int | None = None) -> "PageShuffle":
         """The shuffle of ``n_rows`` rows read in units of ``unit_rows`` (1: anywhere), windows of ``window_rows``.
 
         Extents are whole read units of up to EXTENT_BYTES, small enough that
         a window holds MIN_PLACES of them, and few enough that the epoch's
-        order of them fits its share of ``memory``.
+        order of them fits its share of ``memory``; at most ``max_extent``
+        rows where given (whole read units or not).
         """
         extent = max(page_rows, min(-(-EXTENT_BYTES // max(row_bytes, 1)), window_rows // MIN_PLACES), unit_rows)
-        extent = max(extent, -(-n_rows * 8 * ORDER_SHARE // max(memory, 1)))
+        extent = max(extent, min_extent_rows(n_rows, memory))
         extent = -(-extent // unit_rows) * unit_rows
         extent = min(extent, max(window_rows // unit_rows, 1) * unit_rows)
+        if max_extent is not None:
+            extent = max(1, min(extent, max_extent))
         n_extents = -(-n_rows // extent)
         # windows of equal size: no short last window (of one class, in a sorted file) ends an epoch
         windows = 1 if n_rows <= window_rows else -(-n_extents // max(1, window_rows // extent))
@@ -109,16 +119,36 @@ class PageShuffle:
         order = np.arange(self.n_extents, dtype=np.int64)
         return fisher_yates(order, _state(self.seed, epoch, 0)) if self.shuffle else order
 
+    def with_costs(self, costs: np.ndarray, budget: int) -> "PageShuffle":
+        """This plan with windows cut by bytes: ``costs[e]`` of extent e, at most ``budget`` a window (every
+        extent's cost within it), and never more than ``window_extents`` extents."""
+        return dataclasses.replace(self, costs=costs, budget=int(budget))
+
+    def _cuts(self, order: np.ndarray) -> list[int]:
+        """Where the windows of ``order`` start, and its length: every ``window_extents`` extents, or, with
+        ``costs``, sooner where the next extent would pass the budget."""
+        k, n = self.window_extents, len(order)
+        if self.costs is None:
+            return list(range(0, n, k)) + [n]
+        total = np.concatenate(([0], np.cumsum(self.costs[order])))
+        cuts = [0]
+        while cuts[-1] < n:
+            s = cuts[-1]
+            fits = int(np.searchsorted(total, total[s] + self.budget, side="right")) - 1
+            cuts.append(max(s + 1, min(s + k, n, fits)))
+        return cuts
+
     def windows(self, order: np.ndarray) -> list[np.ndarray]:
         """The extents of each window of the epoch whose extent order is ``order``."""
-        k = self.window_extents
-        return [order[s:s + k] for s in range(0, len(order), k)]
+        cuts = self._cuts(order)
+        return [order[a:b] for a, b in zip(cuts[:-1], cuts[1:])]
 
     def window_sizes(self, order: np.ndarray) -> list[int]:
         """Rows of each window (the last extent of the file may be short)."""
-        sizes = [len(w) * self.extent_rows for w in self.windows(order)]
+        cuts = self._cuts(order)
+        sizes = [(b - a) * self.extent_rows for a, b in zip(cuts[:-1], cuts[1:])]
         last = self.n_extents - 1
-        at = int(np.flatnonzero(order == last)[0]) // self.window_extents
+        at = int(np.searchsorted(cuts, int(np.flatnonzero(order == last)[0]), side="right")) - 1
         sizes[at] -= self.n_extents * self.extent_rows - self.n_rows
         return sizes
 
@@ -147,12 +177,19 @@ class PageShuffle:
         """The shuffle in words, for --verbose."""
         if not self.shuffle:
             return "no shuffle (--no-shuffle): rows in file order"
+        up_to = "up to " if self.costs is not None else ""
         return (f"page shuffle: pages of up to {self.page_rows} rows, {self.mix} mixed at a time, from windows of "
-                f"{self.window_extents} random runs of {self.extent_rows} rows ({self.window_rows} rows)")
+                f"{up_to}{self.window_extents} random runs of {self.extent_rows} rows ({self.window_rows} rows)")
 
     def as_dict(self) -> dict:
         return {"kind": "pages" if self.shuffle else "none", "page_rows": self.page_rows, "pages_mixed": self.mix,
                 "extent_rows": self.extent_rows, "window_extents": self.window_extents}
+
+
+def min_extent_rows(n_rows: int, memory: int) -> int:
+    """The fewest rows an extent may have so that the epoch's order of extents (8 bytes each) fits its share
+    of ``memory``."""
+    return -(-n_rows * 8 * ORDER_SHARE // max(memory, 1))
 
 
 def deal(order: np.ndarray, sizes: list[int], shards: int) -> list[list[tuple[int, int, int]]]:

@@ -23,6 +23,10 @@ from sgdcli.data.sources import GROUP_BYTES, BufferedReader, read_union
 from sgdcli.errors import InputError, first_line
 
 
+ENTRY_BYTES = 12  # an entry read: its value (float32) and its column (int64)
+OFFSET_BYTES = 8  # a row's offset (indptr, int64)
+
+
 @dataclasses.dataclass(frozen=True)
 class CsrRows:
     """Rows of a CSR matrix laid end to end: row r is entries indptr[r] .. indptr[r + 1] of data/indices."""
@@ -50,13 +54,47 @@ class CsrRows:
         return out
 
 
+CSR_DATASETS = {"data", "indices", "indptr"}
+
+
 def is_csr(obj) -> bool:
-    """Whether ``obj`` is a group holding a CSR matrix (AnnData's encoding, or the same datasets and a shape)."""
+    """Whether ``obj`` is a group holding a CSR matrix: AnnData's encoding, or the same datasets and a shape
+    (h5py's own, or h5sparse's ``h5sparse_shape``), or those three datasets alone (whose missing shape
+    CsrReader then names)."""
     if not isinstance(obj, h5py.Group):
         return False
-    kind = obj.attrs.get("encoding-type", b"")
-    kind = kind.decode() if isinstance(kind, bytes) else str(kind)
-    return kind == "csr_matrix" or (not kind and {"data", "indices", "indptr"} <= set(obj) and "shape" in obj.attrs)
+    kind = _text(obj.attrs.get("encoding-type", b""))
+    shaped = "shape" in obj.attrs or "h5sparse_format" in obj.attrs
+    return kind == "csr_matrix" or (not kind and CSR_DATASETS <= set(obj) and shaped) or (
+        not kind and set(obj) == CSR_DATASETS)
+
+
+def _text(value) -> str:
+    return value.decode() if isinstance(value, bytes) else str(value)
+
+
+def _shape(group: h5py.Group, where: str) -> tuple[int, int]:
+    """The (rows, columns) of the group's ``shape`` attribute (h5sparse's ``h5sparse_shape`` where it has
+    none); InputError naming it where it is missing or is not two counts, or where h5sparse stored the
+    matrix by columns."""
+    stored_as = _text(group.attrs.get("h5sparse_format", "csr"))
+    if stored_as != "csr":
+        raise InputError(f"{where}: is a sparse matrix stored as {stored_as!r} (h5sparse_format); sgdcli reads "
+                         "sparse matrices stored by rows: write it as csr (scipy's .tocsr())")
+    name = "h5sparse_shape" if "shape" not in group.attrs and "h5sparse_shape" in group.attrs else "shape"
+    if name not in group.attrs:
+        raise InputError(f"{where}: a CSR matrix (data, indices, indptr) without the attribute 'shape', which "
+                         f"AnnData writes; add it with h5py: f[{group.name!r}].attrs['shape'] = (rows, columns)")
+    try:
+        value = np.asarray(group.attrs[name])
+    except (OSError, TypeError, ValueError) as exc:
+        raise InputError(f"{where}: cannot read the attribute {name!r} ({first_line(exc)})") from None
+    shown = tuple(value.tolist()) if value.ndim == 1 else repr(value.tolist())
+    if value.shape != (2,) or value.dtype.kind not in "iuf" or not np.all(np.isfinite(value)) or np.any(
+            value < 0) or np.any(value != np.floor(value)):
+        raise InputError(f"{where}: attribute {name!r} {shown} is not the shape of a matrix: (rows, columns), two "
+                         "counts of at least 0")
+    return int(value[0]), int(value[1])
 
 
 class CsrReader:
@@ -66,10 +104,14 @@ class CsrReader:
         self.where = f"{group.file.filename}:{group.name.lstrip('/')}"
         try:
             self.data, self.indices, self.indptr = group["data"], group["indices"], group["indptr"]
-            shape = [int(v) for v in group.attrs["shape"]]
         except (KeyError, ValueError, TypeError) as exc:
             raise InputError(f"{self.where}: not a readable CSR matrix ({first_line(exc)})") from None
-        if len(shape) != 2 or self.indptr.shape != (shape[0] + 1,) or self.data.shape != self.indices.shape:
+        for part in (self.data, self.indices, self.indptr):
+            if not isinstance(part, h5py.Dataset) or part.ndim != 1:
+                raise InputError(f"{self.where}: not a readable CSR matrix ({part.name.rsplit('/', 1)[-1]!r} is "
+                                 "not a 1-D dataset)")
+        shape = _shape(group, self.where)
+        if self.indptr.shape != (shape[0] + 1,) or self.data.shape != self.indices.shape:
             raise InputError(f"{self.where}: a CSR matrix of shape {tuple(shape)} needs indptr of {shape[0] + 1} "
                              f"entries and data and indices of one length; found {self.indptr.shape}, "
                              f"{self.data.shape} and {self.indices.shape}")
@@ -92,14 +134,14 @@ class CsrReader:
 
     def row_bytes(self) -> int:
         """Bytes a row takes in flight, on average: its entries (value and column) and its offset."""
-        return max(1, round(self.nnz / max(self.n_rows, 1) * 12)) + 8
+        return max(1, round(self.nnz / max(self.n_rows, 1) * ENTRY_BYTES)) + OFFSET_BYTES
 
     def read_ranges(self, ranges: list[tuple[int, int]]) -> CsrRows:
         """The rows of ``ranges`` (disjoint) laid end to end, in that order; InputError where the file is
         inconsistent."""
         ranges = [(int(a), int(b)) for a, b in ranges if b > a]
         try:
-            offsets = self._offsets(ranges)
+            offsets = self.offsets(ranges)
             lengths = np.array([ip[-1] - ip[0] for ip in offsets], dtype=np.int64)
             places = np.concatenate(([0], np.cumsum(lengths))).astype(np.int64)
             data = np.empty(int(places[-1]), dtype=np.float32)
@@ -121,11 +163,14 @@ class CsrReader:
         counts = np.concatenate([np.diff(ip) for ip in offsets]) if offsets else np.zeros(0, dtype=np.int64)
         return CsrRows(data, indices, np.concatenate(([0], np.cumsum(counts))).astype(np.int64))
 
-    def _offsets(self, ranges) -> list[np.ndarray]:
+    def offsets(self, ranges) -> list[np.ndarray]:
         """indptr[a:b + 1] of each range, from one read; InputError where it is not increasing within 0..nnz."""
         if not ranges:
             return []
-        read = _Union([(a, b + 1) for a, b in ranges], self.indptr)
+        try:
+            read = _Union([(a, b + 1) for a, b in ranges], self.indptr)
+        except (OSError, RuntimeError, ValueError) as exc:
+            raise InputError(f"{self.where}: cannot read indptr ({first_line(exc)})") from None
         out = []
         for a, b in ranges:
             ip = read.span(0, a, b + 1).astype(np.int64)

@@ -8,12 +8,12 @@ import os
 import h5py
 import numpy as np
 
-from sgdcli.data import hashing, hdf5, producers
+from sgdcli.data import csrblocks, hashing, hdf5, producers
 from sgdcli.data.columns import ColumnReader
 from sgdcli.data.csvcolumns import ATTR as ENCODING_ATTR, Encoding
 from sgdcli.data.shuffle import PageShuffle
 from sgdcli.data.sources import ComposedReader, Fields, Source
-from sgdcli.data.sparse import CsrReader, SparseX, is_csr
+from sgdcli.data.sparse import ENTRY_BYTES, OFFSET_BYTES, CsrReader, SparseX, is_csr
 from sgdcli.data.textlabels import Codes, TextLabels
 from sgdcli.data.unwritten import union_rows, unwritten
 from sgdcli.errors import InputError
@@ -131,6 +131,8 @@ class Table:
                 raise InputError(f"--{option}: {where} is a sparse (CSR) matrix, whose columns are not selected "
                                  "or transposed")
         reader = CsrReader(self.file[x])
+        if 0 in (reader.n_rows, reader.width):
+            raise InputError(f"{where}: the CSR matrix is empty (shape {(reader.n_rows, reader.width)})")
         self._x_wide = _wider_than_read(reader.data.dtype)
         self.sparse, self.x_kind = True, "CSR sparse matrix"
         self.n_rows, self.n_features = reader.n_rows, reader.width
@@ -243,11 +245,30 @@ class Table:
         gets the same order whatever its chunks.
         """
         unit = self.unit_rows
-        return PageShuffle.plan(self.n_rows, self.block_rows(memory, unit=unit), unit, self.row_bytes(), page_rows,
-                                seed, shuffle, memory)
+        window_rows = self.block_rows(memory, unit=unit)
 
-    def spans(self, block_rows: int) -> list[tuple[int, int]]:
+        def plan(max_extent=None):
+            return PageShuffle.plan(self.n_rows, window_rows, unit, self.row_bytes(), page_rows, seed, shuffle, memory,
+                                    max_extent)
+
+        if self.sparse:  # windows cut by their rows' own nonzeros (data/csrblocks.py)
+            return csrblocks.fit_windows(plan(), self._costs(memory, BUFFERS * ROW_BOOKKEEPING), plan)
+        return plan()
+
+    def spans(self, block_rows: int, memory: int, extra_per_row: int = BUFFERS * ROW_BOOKKEEPING
+              ) -> list[tuple[int, int]]:
+        """The blocks of ``block_rows`` (from ``block_rows(memory, extra_per_row)``) of the passes, in file order;
+        for a CSR matrix, cut sooner where their rows' own nonzeros would pass ``memory``."""
+        if self.sparse:
+            return csrblocks.row_spans(self._costs(memory, extra_per_row), block_rows)
         return [(s, min(s + block_rows, self.n_rows)) for s in range(0, self.n_rows, block_rows)]
+
+    def _costs(self, memory: int, extra_per_row: int) -> csrblocks.Costs:
+        """What CSR rows take in flight in BUFFERS blocks (``block_rows``' reckoning with each row's own
+        nonzeros): their offsets, labels and ``extra_per_row``, and their entries."""
+        labels = self.row_bytes() - self.X.reader.row_bytes()
+        return csrblocks.Costs(self.X.reader, BUFFERS * (OFFSET_BYTES + labels) + extra_per_row,
+                               BUFFERS * ENTRY_BYTES, memory, BUFFERS)
 
     def fingerprint(self) -> dict:
         st = os.stat(self.path)  # of the file as opened; a later change shows in --resume checks

@@ -190,7 +190,7 @@ def check_val_labels(val_table: Table, labels: Labels, opts: TrainOptions) -> No
     after its first epoch."""
     where = f"{val_table.path}:{val_table.y_name}"
     block_rows = val_table.block_rows(opts.memory)
-    for block in stream_blocks(val_table, val_table.spans(block_rows), block_rows):
+    for block in stream_blocks(val_table, val_table.spans(block_rows, opts.memory), block_rows):
         start, y = block.start, block.y
         if block.w is not None:
             weights_mod.check(block.w, f"{val_table.path}:{val_table.w_name}", start)

@@ -43,13 +43,14 @@ def score_blocks(
     ``progress(rows done, rows in all)`` is called as the pass starts and after each block.
     """
     k_out = We.shape[0]
-    block_rows = table.block_rows(memory, extra_per_row=16 * k_out + 8)
+    extra = 16 * k_out + 8  # per row: its scores and selection
+    block_rows = table.block_rows(memory, extra_per_row=extra)
     out = np.empty((block_rows, k_out))
     i, n = part
     done = 0
     if progress is not None:
         progress(0, table.n_rows)
-    for block in stream_blocks(table, table.spans(block_rows)[i::n], block_rows):
+    for block in stream_blocks(table, table.spans(block_rows, memory, extra)[i::n], block_rows):
         n = block.stop - block.start
         rows = np.arange(n, dtype=np.int64) if select is None else select(block)[0]
         if table.sparse:

@@ -214,7 +214,7 @@ class DaskExecutor:
         self.threads = self.kernel_threads = worker_threads(client, opts.threads, n_local, decoded=decoded)
         self.block_rows = table.block_rows(opts.memory)
         self.stream_memory = opts.memory  # each worker's own
-        self.spans = table.spans(self.block_rows)
+        self.spans = table.spans(self.block_rows, opts.memory)
         self.sync_every = sync_steps(opts.sync_every, opts.batch_size or table.n_rows)
         self.pool = DaskPool(client, options, self.shards, stop, report)
         self.trainer = RoundTrainer(self.pool, self.shards, self.sync_every, label="w")

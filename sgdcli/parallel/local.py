@@ -27,7 +27,7 @@ class LocalExecutor:
         self.kernel_threads = threads if kernel_threads is None else kernel_threads
         self.stream_memory = opts.memory // streams
         self.block_rows = table.block_rows(opts.memory) if block_rows is None else block_rows
-        self.spans = table.spans(self.block_rows)
+        self.spans = table.spans(self.block_rows, self.stream_memory)
         self.cfg = self.plan = self.scratch = None
 
     def run_options(self) -> dict:

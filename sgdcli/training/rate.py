@@ -63,6 +63,7 @@ import math
 
 import numpy as np
 
+from sgdcli.data import csrblocks
 from sgdcli.data.table import Table
 from sgdcli.kernels import losses
 from sgdcli.options import task_of
@@ -124,11 +125,13 @@ class AutoRate:
 
 
 def _spans(table: Table) -> list[tuple[int, int]]:
-    """The runs of rows the sample reads: spread evenly over the file."""
+    """The runs of rows the sample reads: spread evenly over the file; of a CSR matrix, cut short where they
+    hold more nonzeros than as many average rows (data/csrblocks.py)."""
     n = table.n_rows
     run = min(SAMPLE_ROWS // SAMPLE_RUNS, n)
     starts = np.unique(np.linspace(0, n - run, min(SAMPLE_RUNS, max(1, n // run))).astype(np.int64))
-    return [(int(s), int(s) + run) for s in starts]
+    spans = [(int(s), int(s) + run) for s in starts]
+    return csrblocks.fit_sample(table.X.reader, spans) if table.sparse else spans
 
 
 def sample_labels(table: Table) -> np.ndarray:
