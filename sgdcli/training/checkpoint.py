@@ -38,8 +38,12 @@ FORMAT = "sgdcli-checkpoint"
 # 4: issue 16's defaults (--lr auto, nesterov, cosine, standardized features) and
 # the places the rate's sample is read from: a run begun with another rate, or
 # with the old defaults recorded as its options, cannot go on as it began.
+# 5: the codes of an AnnData categorical's names follow the sorted names, not the
+# file's order of categories (a run begun on the other codes would go on with
+# its classes swapped), and a CSR matrix's windows are cut by their rows' own
+# nonzeros (a position in the old windows would train some rows twice).
 # A checkpoint of another version is not resumed: the run starts over and says so.
-FORMAT_VERSION = 4
+FORMAT_VERSION = 5
 
 
 class OtherVersion(ValueError):
