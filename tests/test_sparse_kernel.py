@@ -133,3 +133,29 @@ def test_row_weights_multiply_each_rows_gradient(model, optimizer, batch, l2):
     want = naive.minibatch_sgd(model, X.astype(np.float64) * scale, y, order, batch, 0.05, optimizer=optimizer,
                                epochs=2, k_out=k_out, l2=l2, sw=sw)
     np.testing.assert_allclose(state.W, want, rtol=1e-9, atol=1e-12)
+
+
+@pytest.mark.parametrize("data_dtype,index_dtype", [(np.float32, np.int32), (np.float64, np.int64)])
+def test_csr_scores_are_the_sums_written_out_bit_for_bit(data_dtype, index_dtype):
+    """Each row's products in the order of its entries, then the bias (a block's indptr need not start at 0);
+    empty rows score their bias."""
+    from sgdcli.data.sparse import CsrRows
+    from sgdcli.kernels.scoring import csr_scores
+
+    rng = np.random.default_rng(3)
+    counts = rng.integers(0, 9, 300)
+    counts[[0, 7, 299]] = 0
+    indptr = np.concatenate([[0], np.cumsum(counts)]).astype(np.int64) + 40  # a block from inside the file
+    n = int(counts.sum())
+    data = rng.standard_normal(n).astype(data_dtype)
+    indices = rng.integers(0, 50, n).astype(index_dtype)
+    We = rng.standard_normal((3, 51))
+    got = csr_scores(CsrRows(data, indices, indptr), We)
+    want = np.empty((300, 3))
+    for i in range(300):
+        for k in range(3):
+            acc = 0.0
+            for j in range(indptr[i] - 40, indptr[i + 1] - 40):
+                acc += float(data[j]) * We[k, indices[j]]
+            want[i, k] = acc + We[k, 50]
+    assert got.tobytes() == want.tobytes()
