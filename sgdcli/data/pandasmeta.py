@@ -19,11 +19,8 @@ import pickle
 import h5py
 import numpy as np
 
+from sgdcli.data.sources import text_of
 from sgdcli.errors import InputError
-
-
-def _text(value) -> str:
-    return value.decode("utf-8", "replace") if isinstance(value, bytes) else str(value)
 
 
 class _NoClasses(pickle.Unpickler):
@@ -44,21 +41,21 @@ def unpickled(value):
 def pickled_names(value) -> list[str] | None:
     """A pickled list of names (a field's ``<field>_kind``: the frame columns it holds), else None."""
     out = unpickled(value)
-    return [_text(v) for v in out] if isinstance(out, list) else None
+    return [text_of(v) for v in out] if isinstance(out, list) else None
 
 
 def frame_columns(value) -> list[str] | None:
     """pandas' ``non_index_axes``: [(axis, [column names])], as the column names; else None."""
     out = unpickled(value) if value is not None else None
     try:
-        return [_text(v) for v in out[0][1]]
+        return [text_of(v) for v in out[0][1]]
     except (TypeError, IndexError, KeyError):
         return None
 
 
 def is_categorical(table: h5py.Dataset, field: str) -> bool:
     """Whether ``field`` of a frame's table holds a Categorical's codes."""
-    return _text(table.attrs.get(f"{field}_meta", b"")) == "category"
+    return text_of(table.attrs.get(f"{field}_meta", b"")) == "category"
 
 
 def categories(frame: h5py.Group, field: str, where: str) -> list[str]:
@@ -75,4 +72,4 @@ def categories(frame: h5py.Group, field: str, where: str) -> list[str]:
                          "cannot be read")
     if "index" in rows.dtype.names:
         rows = rows[np.argsort(rows["index"], kind="stable")]
-    return [_text(v) for v in rows["values"]]
+    return [text_of(v) for v in rows["values"]]

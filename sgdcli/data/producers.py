@@ -33,7 +33,7 @@ import numpy as np
 
 from sgdcli.data.hdf5 import NUMERIC_KINDS, list_datasets
 from sgdcli.data.pandasmeta import categories, frame_columns, is_categorical, pickled_names
-from sgdcli.data.sources import Column, Fields, Matrix, Source, where_of, numeric_fields
+from sgdcli.data.sources import Column, Fields, Matrix, Source, numeric_fields, text_of, where_of
 from sgdcli.data.sparse import is_csr
 from sgdcli.data.textlabels import TextLabels, categorical_labels, is_text, scan_names
 from sgdcli.errors import InputError, first_line
@@ -54,17 +54,13 @@ class Found:
     categorical: dict = dataclasses.field(default_factory=dict)  # pandas Categoricals: column -> its codes' field
 
 
-def _text(value) -> str:
-    return value.decode("utf-8", "replace") if isinstance(value, bytes) else str(value)
-
-
 def _names_attr(ds: h5py.Dataset, width: int) -> list[str]:
     """Column names from a ``columns`` attribute (a list of strings, one per column) or ``feature_names`` (what
     convert writes), else their indices."""
     for attr in ("columns", "feature_names"):
         names = ds.attrs.get(attr)
         if names is not None and np.ndim(names) == 1 and len(names) == width:
-            return [_text(v) for v in names]
+            return [text_of(v) for v in names]
     return [str(j) for j in range(width)]
 
 
@@ -87,12 +83,12 @@ def _compound(ds: h5py.Dataset) -> Found:
 
 
 def _pandas_fixed(g: h5py.Group) -> Found:
-    order = [_text(v) for v in g["axis0"][()]]
+    order = [text_of(v) for v in g["axis0"][()]]
     where: dict[str, tuple[int, int]] = {}
     blocks, text = [], {}
     for b in range(int(g.attrs.get("nblocks", 0))):
         values = g[f"block{b}_values"]
-        items = [_text(v) for v in g[f"block{b}_items"][()]]
+        items = [text_of(v) for v in g[f"block{b}_items"][()]]
         if values.dtype.kind not in NUMERIC_KINDS:
             text.update((name, None) for name in items)  # pickled objects: not read
             continue
@@ -257,8 +253,8 @@ def find_features(f: h5py.File, x: str, label_column: str | None = None, feature
     where = f"{f.filename}:{x}"
     obj = _lookup(f, x, "dataset or group")
     if isinstance(obj, h5py.Group):
-        pandas = _text(obj.attrs.get("pandas_type", b""))
-        encoding = _text(obj.attrs.get("encoding-type", b""))
+        pandas = text_of(obj.attrs.get("pandas_type", b""))
+        encoding = text_of(obj.attrs.get("encoding-type", b""))
         if encoding == "csc_matrix":  # (CSR, by rows, is read by data/sparse.py before this)
             raise InputError(f"{where}: is a sparse matrix stored by columns (csc_matrix); sgdcli reads sparse "
                              "matrices stored by rows: write it as a csr_matrix (scipy's .tocsr())")
@@ -320,7 +316,7 @@ def find_labels(f: h5py.File, y: str, classes: list[str] | None = None, what: st
     obj = _lookup(f, y, "dataset")
     if isinstance(obj, h5py.Group):
         if "codes" in obj and "categories" in obj:  # AnnData (and pandas-in-HDF5 writers) categorical
-            categories = [_text(v) for v in obj["categories"][()]]
+            categories = [text_of(v) for v in obj["categories"][()]]
             return categorical_labels(Column(obj["codes"], y), categories, where_of(obj["codes"]), classes)
         raise InputError(f"{where}: is a group, not a {what} dataset")
     if obj.ndim == 0:
@@ -370,7 +366,7 @@ def recognize(f: h5py.File) -> tuple[str, dict] | None:
     """(producer, the options that find its table: x, and y or label_column) for a file whose layout a known
     tool writes, else None."""
     try:
-        if _text(f.attrs.get("encoding-type", b"")) == "anndata":
+        if text_of(f.attrs.get("encoding-type", b"")) == "anndata":
             obs = f.get("obs")
             columns = [n for n, _ in _members(obs) if n != "_index"] if isinstance(obs, h5py.Group) else []
             return "an AnnData file", {"x": "X", "y": "obs/" + (columns[0] if columns else "<column>")}
@@ -379,7 +375,7 @@ def recognize(f: h5py.File) -> tuple[str, dict] | None:
                 labels = [n for n, o in _members(f) if isinstance(o, h5py.Dataset) and o.ndim in (1, 2)]
                 return "a sparse (CSR) matrix", {"x": name, "y": labels[0] if labels else "<labels dataset>"}
         for name, obj in _members(f):
-            kind = _text(obj.attrs.get("pandas_type", b""))
+            kind = text_of(obj.attrs.get("pandas_type", b""))
             if isinstance(obj, h5py.Group) and kind in ("frame", "frame_table"):
                 found = find_features(f, name)
                 return "a pandas frame", {"x": name, "label_column": found.features[-1].names[-1]}

@@ -29,6 +29,11 @@ def where_of(ds: h5py.Dataset) -> str:
     return f"{ds.file.filename}:{ds.name.lstrip('/')}"
 
 
+def text_of(value) -> str:
+    """A text attribute or value as other tools write them (bytes or str), bytes that are not UTF-8 replaced."""
+    return value.decode("utf-8", "replace") if isinstance(value, bytes) else str(value)
+
+
 def _unit(ds: h5py.Dataset, axis: int) -> int:
     """Rows best read together along ``axis`` of ``ds``: a chunk; 1 (anywhere) where it is not chunked."""
     return int(ds.chunks[axis]) if ds.chunks else 1

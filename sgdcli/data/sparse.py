@@ -19,7 +19,7 @@ import h5py
 import numpy as np
 
 from sgdcli.data import layout as layout_mod
-from sgdcli.data.sources import GROUP_BYTES, BufferedReader, read_union
+from sgdcli.data.sources import GROUP_BYTES, BufferedReader, read_union, text_of
 from sgdcli.errors import InputError, first_line
 
 
@@ -63,21 +63,17 @@ def is_csr(obj) -> bool:
     CsrReader then names)."""
     if not isinstance(obj, h5py.Group):
         return False
-    kind = _text(obj.attrs.get("encoding-type", b""))
+    kind = text_of(obj.attrs.get("encoding-type", b""))
     shaped = "shape" in obj.attrs or "h5sparse_format" in obj.attrs
     return kind == "csr_matrix" or (not kind and CSR_DATASETS <= set(obj) and shaped) or (
         not kind and set(obj) == CSR_DATASETS)
-
-
-def _text(value) -> str:
-    return value.decode() if isinstance(value, bytes) else str(value)
 
 
 def _shape(group: h5py.Group, where: str) -> tuple[int, int]:
     """The (rows, columns) of the group's ``shape`` attribute (h5sparse's ``h5sparse_shape`` where it has
     none); InputError naming it where it is missing or is not two counts, or where h5sparse stored the
     matrix by columns."""
-    stored_as = _text(group.attrs.get("h5sparse_format", "csr"))
+    stored_as = text_of(group.attrs.get("h5sparse_format", "csr"))
     if stored_as != "csr":
         raise InputError(f"{where}: is a sparse matrix stored as {stored_as!r} (h5sparse_format); sgdcli reads "
                          "sparse matrices stored by rows: write it as csr (scipy's .tocsr())")
