@@ -151,6 +151,22 @@ def write_csr(path, M, y):
     return path
 
 
+def test_evaluate_and_predict_name_the_first_non_finite_row_of_sparse_input(tmp_path, files):
+    sparse, _, M, y = files
+    model = train(sparse, TrainOptions(**SAME))
+    model.save(tmp_path / "m.h5")
+    M = M.copy()
+    M.data[M.indptr[1200]] = np.inf
+    M.data[M.indptr[77]] = np.nan
+    write_csr(tmp_path / "bad.h5", M, y)
+    for argv in (["evaluate", tmp_path / "m.h5", tmp_path / "bad.h5"],
+                 ["predict", tmp_path / "m.h5", tmp_path / "bad.h5", "-o", tmp_path / "p.csv"]):
+        code, _, err = cli(*argv)
+        assert (code, err.strip().splitlines()[-1]) == (2, f"sgdcli: error: {tmp_path / 'bad.h5'}:X: non-finite "
+                                                           "feature value at row 77"), err
+    assert not (tmp_path / "p.csv").exists()
+
+
 def test_a_model_too_large_for_memory_is_refused_before_it_is_allocated(tmp_path):
     """A file hashed into 2^31 columns (convert --hash-bits 31) had train killed by the out-of-memory killer,
     exit 137 with no message; under a memory limit it advised a smaller --memory or --batch-size."""

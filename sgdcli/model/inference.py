@@ -72,14 +72,19 @@ def score_blocks(
 
 
 def _sparse_scores(table: Table, block: Block, rows: np.ndarray, We: np.ndarray) -> np.ndarray:
-    """Raw scores of the CSR rows ``rows`` of a block, in O(nonzeros); InputError at a non-finite value."""
+    """Raw scores of the CSR rows ``rows`` of a block, in O(nonzeros); InputError at a non-finite value (looked
+    for only where a score is not finite, as a non-finite value makes its row's: no arrays the size of the
+    nonzeros otherwise)."""
     X = block.X
+    S = csr_scores(X, We)[rows]
+    if np.isfinite(S).all():
+        return S
     row_of = np.repeat(np.arange(X.n_rows), np.diff(X.indptr))
     bad = ~np.isfinite(X.data)
     if bad.any() and np.isin(row_of[bad], rows).any():
         first = int(np.min(row_of[bad][np.isin(row_of[bad], rows)]))
         raise InputError(table.nonfinite(block.start + first))
-    return csr_scores(X, We)[rows]
+    return S
 
 
 def measure_part(table: Table, objective: tuple, labels: Labels, We: np.ndarray, memory: int,
@@ -144,8 +149,6 @@ def _open_for(model: Model, data, x: str, y: str | None, columns: dict | None = 
             f"{table.path}:{x}: has {table.n_features} features but the model was trained on {model.n_features}{hint}"
         )
     return table
-
-
 
 
 def _text_only(delimiter: str | None, data) -> None:
