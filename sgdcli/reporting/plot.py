@@ -19,7 +19,8 @@ INSTALL = "pip install 'sgdcli[plot]' (or: pip install matplotlib)"
 
 
 def read_history(path: str) -> list[dict]:
-    """The epoch records of a metrics JSONL file, checked; InputError naming the file and line otherwise."""
+    """The epoch records of a metrics JSONL file, checked (none: an empty file); InputError naming the file and
+    line otherwise."""
     try:
         with open(path, "rb") as fh:
             raw = fh.read()
@@ -41,8 +42,6 @@ def read_history(path: str) -> list[dict]:
         if wrong:
             raise InputError(f"{path}: line {number}: not an sgdcli epoch record ({wrong})")
         records.append(record)
-    if not records:
-        raise InputError(f"{path}: no epochs in it")
     return records
 
 
@@ -153,18 +152,12 @@ def plot_files(paths: list[str], output: str, warn=None) -> int:
     with no epochs among others with some (a run of ``sweep --metrics-dir`` that diverged in its first epoch)
     is left out, and ``warn(text)`` told; alone, it is an error."""
     check_output(output)
-    runs, empty = [], []
-    for path in paths:
-        try:
-            runs.append((os.path.splitext(os.path.basename(path))[0], read_history(path)))
-        except InputError as exc:
-            if str(exc) != f"{path}: no epochs in it":
-                raise
-            empty.append(exc)
-    if not runs:
-        raise empty[0]
-    for exc in empty:
+    histories = [(path, read_history(path)) for path in paths]
+    empty = [path for path, records in histories if not records]
+    if len(empty) == len(paths):
+        raise InputError(f"{empty[0]}: no epochs in it")
+    for path in empty:
         if warn is not None:
-            warn(f"left out {exc} (a run that diverged in its first epoch?)")
-    save(runs, output)
-    return len(runs)
+            warn(f"left out {path}: no epochs in it (a run that diverged in its first epoch?)")
+    save([(os.path.splitext(os.path.basename(path))[0], records) for path, records in histories if records], output)
+    return len(paths) - len(empty)
