@@ -400,7 +400,7 @@ class DaskOptions:
         if not self.timeout > 0:
             raise InputError(f"--dask-timeout: must be positive, got {self.timeout}")
         local = self.local_workers()
-        if local is not None and (self.workers or 0) > local:  # else a wait of --dask-timeout for workers never started
+        if local is not None and (self.workers or 0) > local:  # not a wait of --dask-timeout for them
             raise InputError(f"--dask-workers {self.workers}: --dask {self.address} starts only {local} worker(s)")
 
     def local_workers(self) -> int | None:

@@ -188,7 +188,8 @@ def _regular_file(path: str) -> os.stat_result | None:
 
 
 def _copy_ownership(path: str, tmp: str) -> None:
-    """Give ``tmp`` the permission bits of the file at ``path``, and its group where allowed; nothing if there is none."""
+    """Give ``tmp`` the permission bits of the file at ``path``, and its group where allowed (nothing if there
+    is no file there)."""
     old = _regular_file(path)
     if old is None:
         return

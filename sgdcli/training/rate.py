@@ -189,9 +189,12 @@ def zero_loss(model: str, labels: np.ndarray, outputs: int, loss: tuple, weights
 def start_bias(model: str, quantile: float, table: Table, weights_of) -> float:
     """Where a fresh model's bias starts: for huber, the median of the sample's labels (``sample_labels``), and
     for quantile their ``quantile``-th quantile (weighted by ``weights_of(labels)``), which are those losses'
-    best constant models; 0 for the others, whose labels are not read.  Huber's and the pinball loss's gradients are bounded (by --epsilon; by max(q, 1 − q)), so a
-    bias that starts at 0 moves towards labels far from 0 by at most lr times that bound a step: labels about
-    1,000 were still far from reached after 5 epochs (r2 −39 where squared error fitted them)."""
+    best constant models; 0 for the others, whose labels are not read.
+
+    Huber's and the pinball loss's gradients are bounded (by --epsilon; by max(q, 1 − q)), so a bias that
+    starts at 0 moves towards labels far from 0 by at most lr times that bound a step: labels about 1,000 were
+    still far from reached after 5 epochs (r2 −39 where squared error fitted them).
+    """
     if model not in ("huber", "quantile"):
         return 0.0
     labels = sample_labels(table)
