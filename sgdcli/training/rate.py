@@ -66,14 +66,19 @@ import numpy as np
 from sgdcli.data import csrblocks
 from sgdcli.data.table import Table
 from sgdcli.kernels import losses
-from sgdcli.options import task_of
+from sgdcli.options import DEFAULT_MEMORY, task_of
 
 MOMENTUM_OPTIMIZERS = ("momentum", "nesterov")
 # Bounds on each loss's second derivative in the score; the hinges and the pinball loss, which have none, as
 # squared error; poisson's is its mean, exp(score), taken from the labels (curvature()).
 CURVATURE = {"linear": 1.0, "logistic": 0.25, "softmax": 0.5, "hinge": 1.0, "huber": 1.0, "quantile": 1.0,
              "squared_hinge": 2.0, "modified_huber": 2.0}
-SAMPLE_ROWS = 4096
+SAMPLE_ROWS = 4096  # fewer where --memory cannot hold them (sample_size)
+# Bytes the sample takes per value it holds, which --memory bounds: dense, the float32 rows read, their
+# standardized float64 copy and a mask of its finite values; sparse, per nonzero, its value and index as read, its
+# row and scaled value, and the power iteration's temporaries.
+DENSE_SAMPLE_BYTES = 4 + 8 + 1
+SPARSE_SAMPLE_BYTES = 8 + 16 + 24
 # Places of the file the sample is read from: few enough that where each read decodes a chunk (gzip) the sample
 # costs a few percent of an epoch (`bench/defaults.py` notes), and the same for every layout, so that the same
 # rows stored any way get the same rate.
@@ -124,39 +129,55 @@ class AutoRate:
         return dataclasses.asdict(self)
 
 
-def _spans(table: Table) -> list[tuple[int, int]]:
-    """The runs of rows the sample reads: spread evenly over the file; of a CSR matrix, cut short where they
-    hold more nonzeros than as many average rows (data/csrblocks.py)."""
-    n = table.n_rows
-    run = min(SAMPLE_ROWS // SAMPLE_RUNS, n)
-    starts = np.unique(np.linspace(0, n - run, min(SAMPLE_RUNS, max(1, n // run))).astype(np.int64))
+def sample_size(table: Table, memory: int) -> int:
+    """Rows in the sample: SAMPLE_ROWS, or as many as ``memory`` holds at the sample's bytes per value (rows of
+    many features: an AnnData matrix of 20,000 genes fits about 1,000 rows in the default --memory)."""
+    if table.sparse:
+        per_row = SPARSE_SAMPLE_BYTES * (table.X.reader.nnz / max(table.n_rows, 1) + 1)
+    else:
+        per_row = DENSE_SAMPLE_BYTES * (table.n_features + 1)
+    return max(1, min(SAMPLE_ROWS, int(memory // per_row)))
+
+
+def _spans(table: Table, memory: int) -> list[tuple[int, int]]:
+    """The runs of rows the sample reads (``sample_size`` of them in all): spread evenly over the file; of a CSR
+    matrix, cut short where they hold more nonzeros than as many average rows (data/csrblocks.py)."""
+    n, size = table.n_rows, sample_size(table, memory)
+    runs = min(SAMPLE_RUNS, size)
+    run = min(size // runs, n)
+    starts = np.unique(np.linspace(0, n - run, min(runs, max(1, n // run))).astype(np.int64))
     spans = [(int(s), int(s) + run) for s in starts]
     return csrblocks.fit_sample(table.X.reader, spans) if table.sparse else spans
 
 
-def sample_labels(table: Table) -> np.ndarray:
+def sample_labels(table: Table, memory: int = DEFAULT_MEMORY) -> np.ndarray:
     """The labels of the sample's rows."""
-    spans = _spans(table)
+    spans = _spans(table, memory)
     return table.Y.read_ranges(spans, np.empty(sum(b - a for a, b in spans)))
 
 
-def sample_weights(table: Table) -> np.ndarray | None:
+def sample_weights(table: Table, memory: int = DEFAULT_MEMORY) -> np.ndarray | None:
     """The sample weights of the sample's rows (None: the table has none)."""
     if table.W is None:
         return None
-    spans = _spans(table)
+    spans = _spans(table, memory)
     return table.W.read_ranges(spans, np.empty(sum(b - a for a, b in spans)))
 
 
-def sample(table: Table, center: np.ndarray, scale: np.ndarray) -> np.ndarray:
+def sample(table: Table, center: np.ndarray, scale: np.ndarray, memory: int = DEFAULT_MEMORY) -> np.ndarray:
     """Rows in runs spread evenly over the file (those of ``sample_labels``), as the model sees them, with a
-    column of ones for the bias."""
-    spans = _spans(table)
-    buffer = np.empty((sum(b - a for a, b in spans), table.n_features), dtype=np.float32)
+    column of ones for the bias: built in place, DENSE_SAMPLE_BYTES a value."""
+    spans = _spans(table, memory)
+    d = table.n_features
+    buffer = np.empty((sum(b - a for a, b in spans), d), dtype=np.float32)
     rows = table.X.read_ranges(spans, buffer)  # gzip chunks decoded in parallel
-    Z = (rows.astype(np.float64) - center) * scale
+    Z = np.empty((len(rows), d + 1))
+    np.subtract(rows, center, out=Z[:, :d])
+    del rows, buffer
+    Z[:, :d] *= scale
     Z[~np.isfinite(Z)] = 0.0  # a bad row must not make the rate NaN (--bad-rows skip leaves it out of training)
-    return np.column_stack([Z, np.ones(len(Z))])
+    Z[:, d] = 1.0
+    return Z
 
 
 def blew_up(loss: float, zero: float) -> bool:
@@ -186,7 +207,7 @@ def zero_loss(model: str, labels: np.ndarray, outputs: int, loss: tuple, weights
     return 1.0  # the hinges: a margin of 1 missed
 
 
-def start_bias(model: str, quantile: float, table: Table, weights_of) -> float:
+def start_bias(model: str, quantile: float, table: Table, weights_of, memory: int = DEFAULT_MEMORY) -> float:
     """Where a fresh model's bias starts: for huber, the median of the sample's labels (``sample_labels``), and
     for quantile their ``quantile``-th quantile (weighted by ``weights_of(labels)``), which are those losses'
     best constant models; 0 for the others, whose labels are not read.
@@ -197,7 +218,7 @@ def start_bias(model: str, quantile: float, table: Table, weights_of) -> float:
     """
     if model not in ("huber", "quantile"):
         return 0.0
-    labels = sample_labels(table)
+    labels = sample_labels(table, memory)
     weights, keep = weights_of(labels), np.isfinite(labels)
     if not keep.any():
         return 0.0
@@ -240,11 +261,12 @@ def largest_eigenvalue(Z: np.ndarray) -> float:
     return value
 
 
-def _sparse_curvature(table: Table, scale: np.ndarray, weights: np.ndarray | None) -> tuple[float, float, int]:
+def _sparse_curvature(table: Table, scale: np.ndarray, weights: np.ndarray | None,
+                      memory: int) -> tuple[float, float, int]:
     """λmax and the trace of the second moments of a sample of sparse rows (scaled, with the bias's column;
     each row counted with its weight as ``auto_rate`` says), by power iteration on the CSR rows themselves:
     never a dense sample."""
-    X = table.X.read_ranges(_spans(table))
+    X = table.X.read_ranges(_spans(table, memory))
     m, d = X.n_rows, table.n_features
     rows = np.repeat(np.arange(m), np.diff(X.indptr))
     values = X.data.astype(np.float64) * scale[X.indices]
@@ -267,12 +289,14 @@ def _sparse_curvature(table: Table, scale: np.ndarray, weights: np.ndarray | Non
 
 
 def auto_rate(table: Table, model: str, center: np.ndarray, scale: np.ndarray, batch: int, optimizer: str,
-              momentum: float = 0.0, outputs: int = 1, loss: tuple | None = None, weigh=None) -> AutoRate:
+              momentum: float = 0.0, outputs: int = 1, loss: tuple | None = None, weigh=None,
+              memory: int = DEFAULT_MEMORY) -> AutoRate:
     """The rate of ``--lr auto`` for ``model`` (``outputs`` scores; ``loss``, the kernels' ``(code, param)``)
     at ``batch`` rows with ``optimizer`` (whose β, for momentum and nesterov, is ``momentum``); ``weigh(raw
-    labels)``: the weights of the sample's rows (None: every row weighs 1)."""
+    labels)``: the weights of the sample's rows (None: every row weighs 1); the sample held within
+    ``memory``."""
     loss = loss if loss is not None else losses.loss_of((model, 0.0))
-    labels = sample_labels(table)
+    labels = sample_labels(table, memory)
     weights = weigh(labels) if weigh is not None else None
     if optimizer in ADAPTIVE:
         regression = task_of(model) == "regression"
@@ -283,12 +307,13 @@ def auto_rate(table: Table, model: str, center: np.ndarray, scale: np.ndarray, b
         return AutoRate(lr=ADAPTIVE[optimizer] * size, lambda_max=math.nan, trace=math.nan, rows=len(labels),
                         zero_loss=zero_loss(model, labels, outputs, loss, weights), label_scale=size)
     if table.sparse:
-        lam, trace, rows = _sparse_curvature(table, scale, weights)
+        lam, trace, rows = _sparse_curvature(table, scale, weights, memory)
     else:
-        Z = sample(table, center, scale)
+        Z = sample(table, center, scale, memory)
         if weights is not None:
-            norms = np.einsum("ij,ij->i", Z, Z)
-            lam, trace = largest_eigenvalue(Z * np.sqrt(weights)[:, None]), float((weights**2 * norms).mean())
+            trace = float((weights**2 * np.einsum("ij,ij->i", Z, Z)).mean())
+            Z *= np.sqrt(weights)[:, None]
+            lam = largest_eigenvalue(Z)
         else:
             lam, trace = largest_eigenvalue(Z), float(np.einsum("ij,ij->", Z, Z) / len(Z))
         rows = len(Z)

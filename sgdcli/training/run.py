@@ -80,14 +80,14 @@ class Run:
         if opts.lr == "auto":
             # averaged replicas: the rate of one step on all their batches (rate.py), so no --lr-scaling on top
             self.auto = auto_rate(table, opts.model, center, scale, self.batch * self.shards, opts.optimizer,
-                                  opts.momentum, self.labels.n_outputs, objective, self._sample_weights)
+                                  opts.momentum, self.labels.n_outputs, objective, self._sample_weights, opts.memory)
             if self.init is not None:
                 self.auto = self.auto.warm(self.init.rows_seen(), self.n_train)
         # where training starts: an epoch far above it blew up, though no value overflowed (rate.blew_up)
         if self.auto is not None:
             self.zero_loss = self.auto.zero_loss
         elif self.labels.task == "regression":
-            labels = sample_labels(table)
+            labels = sample_labels(table, opts.memory)
             self.zero_loss = zero_loss(opts.model, labels, 1, objective, self._sample_weights(labels))
         else:
             self.zero_loss = zero_loss(opts.model, np.zeros(0), self.labels.n_outputs, objective)
@@ -136,7 +136,8 @@ class Run:
             if self.opts.init_optimizer:
                 warmstart.restore_optimizer(self.init, state.slots, self._kept_slots(), state.W)
         else:  # huber and quantile start from their best constant model (rate.start_bias)
-            state.W[:, -1] = start_bias(self.opts.model, self.opts.quantile, self.table, self._sample_weights)
+            state.W[:, -1] = start_bias(self.opts.model, self.opts.quantile, self.table, self._sample_weights,
+                                        self.opts.memory)
         return state
 
     def _kept_slots(self) -> dict[str, int]:
@@ -146,7 +147,7 @@ class Run:
     def _sample_weights(self, labels: np.ndarray) -> np.ndarray | None:
         """The weights the kernels would give the rows of --lr auto's sample (rate.sample), whose raw labels are
         ``labels``; None where every row weighs 1."""
-        return self.weighting.of_rows(labels, self.labels.classes, sample_weights(self.table))
+        return self.weighting.of_rows(labels, self.labels.classes, sample_weights(self.table, self.opts.memory))
 
     def _restart_slower(self, exc: DivergedError, metrics_tmp) -> bool:
         """--lr auto: after a blow-up, train from the start at half the rate; False where that is not the case
