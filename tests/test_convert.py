@@ -114,6 +114,17 @@ def test_delimiters_headerless_files_and_label_by_index(tmp_path, delimiter, nam
         assert "feature_names" not in f["X"].attrs
 
 
+def test_a_quote_before_a_space_does_not_make_the_space_the_delimiter(tmp_path):
+    """csv.Sniffer guesses from '"1" ,' that a space splits the fields; every line splits into three at the
+    comma, and into different numbers at the space."""
+    path = tmp_path / "q.csv"
+    path.write_text('a,b,label\n"1" ,2,0\n"3" ,4,1\n"5" ,6,0\n')
+    code, _, err = cli("convert", path, "-o", tmp_path / "o.h5", "--label-column", "label")
+    assert code == 0, err
+    with h5py.File(tmp_path / "o.h5") as f:
+        assert f["X"][()].tolist() == [[1, 2], [3, 4], [5, 6]] and f["y"][()].tolist() == [0, 1, 0]
+
+
 def test_bad_fields_name_the_line_and_column_or_are_skipped(tmp_path):
     path = tmp_path / "bad.csv"
     path.write_text("a,b,label\n1,2,0\n3,oops,1\n4,5\n6,7,1\n")

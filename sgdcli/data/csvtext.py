@@ -41,7 +41,8 @@ class ArrowGaveUp(Exception):
     """pyarrow met a field it does not read as a number; the plain reader takes over."""
 
 
-DELIMITERS = ",\t;| "  # those detected
+DELIMITERS = ",\t;| "  # those detected, in order of preference
+SNIFF_BYTES = 65536  # of the file's start, which the delimiter is detected from
 
 
 def delimiter_option(delimiter: str) -> str:
@@ -57,11 +58,24 @@ def sniff(path: str, delimiter: str | None) -> str:
     if delimiter is not None:
         return delimiter_option(delimiter)
     with open_input(path, errors="replace") as fh:
-        sample = fh.read(65536)
+        sample = fh.read(SNIFF_BYTES)
     try:
-        return csv.Sniffer().sniff(sample, delimiters=DELIMITERS).delimiter
+        found = csv.Sniffer().sniff(sample, delimiters=DELIMITERS).delimiter
     except csv.Error:
-        return ","
+        found = ","
+    if _split_count(sample, found) is None:  # the Sniffer's guess from quotes: '"1" ,2' looks split by a space
+        found = next((c for c in DELIMITERS if _split_count(sample, c) is not None), found)
+    return found
+
+
+def _split_count(sample: str, delimiter: str) -> int | None:
+    """The number of fields, more than one, that every whole line of ``sample`` splits into at ``delimiter``;
+    None where there is no such number."""
+    lines = sample.splitlines()
+    if len(sample) >= SNIFF_BYTES:
+        lines = lines[:-1]  # cut short
+    counts = {len(fields) for fields in csv.reader(lines, delimiter=delimiter) if fields}
+    return counts.pop() if len(counts) == 1 and min(counts) > 1 else None
 
 
 @dataclasses.dataclass
