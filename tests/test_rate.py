@@ -3,7 +3,8 @@
 import numpy as np
 import pytest
 
-from sgdcli import train
+from sgdcli import evaluate, train
+from sgdcli.data.table import Table
 from sgdcli.options import TrainOptions
 from sgdcli.training import rate
 
@@ -54,6 +55,49 @@ def test_adaptive_optimizers_step_by_the_scale_of_the_weights_sought(tmp_path, m
     assert m.training["lr"] == pytest.approx(expected, rel=1e-9)
     if model == "linear":
         assert m.history[-1]["train_loss"] < 0.05 * np.var(y)  # it got to the labels' scale in two epochs
+
+
+def test_adaptive_rates_of_huber_and_quantile_measure_the_labels_from_where_the_bias_starts(tmp_path):
+    """Their bias starts at the labels' median (quantile: the q-th quantile); the labels' root mean square about
+    0 made adam's step a thousand times too long for targets about 1e6 (r2 below -5)."""
+    X, y = make_problem("regression", n=6096, d=6, seed=2)
+    y = 1e6 + 3.0 * y
+    path, test = write_table(tmp_path / "far.h5", X[:4096], y[:4096]), write_table(tmp_path / "t.h5", X[4096:],
+                                                                                  y[4096:])
+    X, y = X[:4096], y[:4096]
+    for model in ("huber", "quantile"):
+        m = train(path, TrainOptions(model=model, optimizer="adam", epsilon=1.0))
+        center = np.median(y)  # the whole file is the sample
+        assert m.training["lr_auto"]["label_center"] == pytest.approx(center, abs=1.0)
+        scale = np.sqrt(np.mean((y - m.training["lr_auto"]["label_center"]) ** 2))
+        assert m.training["lr"] == pytest.approx(rate.ADAPTIVE["adam"] * scale, rel=1e-9)
+        assert evaluate(m, test)["r2"] > 0.95
+
+
+def test_adam_and_rmsprop_rates_shrink_with_the_rows_squared_norm(tmp_path):
+    """Every weight moves by about the rate a step, so a row's score by about the rate times the root of its
+    squared norm: at 500 features adam's rate, unshrunk, ended at twice least squares' test error."""
+    rng = np.random.default_rng(0)
+    n, d = 3000, 500
+    X = rng.standard_normal((n + 2000, d)).astype(np.float32)
+    y = X.astype(np.float64) @ rng.standard_normal(d) + rng.standard_normal(n + 2000)
+    path, test = write_table(tmp_path / "w.h5", X[:n], y[:n]), write_table(tmp_path / "wt.h5", X[n:], y[n:])
+    fit = np.linalg.lstsq(np.column_stack([X[:n], np.ones(n)]), y[:n], rcond=None)[0]
+    least = np.mean((np.column_stack([X[n:], np.ones(2000)]) @ fit - y[n:]) ** 2)
+    for optimizer in ("adam", "rmsprop"):
+        m = train(path, TrainOptions(model="linear", optimizer=optimizer))
+        with Table(path) as table:
+            rows = np.concatenate([np.arange(a, b) for a, b in rate._spans(table, rate.DEFAULT_MEMORY)])
+        Z = np.column_stack([(X[rows].astype(np.float64) - m.center) / m.scale, np.ones(len(rows))])
+        trace = np.mean((Z**2).sum(axis=1))
+        size = np.sqrt(np.mean(y[rows] ** 2))
+        width = np.sqrt(rate.WIDE_FROM_LABEL_SCALED / trace)
+        assert m.training["lr"] == pytest.approx(rate.ADAPTIVE[optimizer] * size * width, rel=1e-9)
+        assert m.training["lr_auto"]["width"] == pytest.approx(width, rel=1e-9)
+        if optimizer == "adam":
+            assert evaluate(m, test)["mse"] < 1.15 * least
+    m = train(path, TrainOptions(model="linear", optimizer="adagrad"))  # its steps shrink by themselves
+    assert m.training["lr_auto"]["width"] == 1.0
 
 
 def test_power_iteration_finds_the_largest_eigenvalue():

@@ -92,6 +92,21 @@ BLOWN_UP = 100.0  # an epoch's mean loss this many times the zero model's counts
 # Per-weight step of the adaptive optimizers, for features and labels of unit scale: the best of 0.001, 0.01 and
 # 0.1 over the three datasets of bench/defaults.py with the default cosine schedule.
 ADAPTIVE = {"adam": 0.1, "rmsprop": 0.01, "adagrad": 0.1}
+# Adam and rmsprop step every weight by about the rate, so a step moves a row's score by about the rate times the
+# root of its features' mean squared norm (the trace): beyond the width of the dataset ADAPTIVE was measured on,
+# their rate shrinks by sqrt(WIDE_FROM / trace), to move scores as far.  The trace there: digits' 64 pixels and
+# the bias for the classifiers; diabetes' 10 features and the bias for LABEL_SCALED, whose labels' scale also
+# grows with the root of the trace when every feature explains a share of them.  Adagrad's steps shrink by
+# themselves as its sums of squared gradients grow; shrinking its start too left wide classifiers further from the
+# optimum.
+WIDTH_SCALED = ("adam", "rmsprop")
+WIDE_FROM = 65.0
+WIDE_FROM_LABEL_SCALED = 11.0
+# The regressions whose weights grow with the labels' scale, which their adaptive rate follows; poisson's are on
+# the log scale of its link.
+LABEL_SCALED = ("linear", "huber", "quantile")
+# The models whose bias starts at their best constant model (best_constant) rather than 0.
+START_AT_BEST_CONSTANT = ("huber", "quantile", "poisson")
 
 
 @dataclasses.dataclass(frozen=True)
@@ -101,7 +116,10 @@ class AutoRate:
     trace: float
     rows: int  # rows sampled
     zero_loss: float = math.nan  # the mean loss of the all-zero model on the sample: where training starts
-    label_scale: float = math.nan  # adaptive optimizers: the labels' root mean square (regression), else 1
+    # adaptive optimizers: the labels' root mean square about label_center (LABEL_SCALED), else 1
+    label_scale: float = math.nan
+    label_center: float = 0.0  # where the bias starts (start_bias)
+    width: float = 1.0  # adam and rmsprop: sqrt(WIDE_FROM / trace) where that is below 1
     curvature: float = math.nan  # the loss's curvature bound (CURVATURE, curvature())
     momentum: float | None = None  # β of momentum and nesterov, whose batches the noise term counts
     warm_share: float | None = None  # a warm start: new rows / all rows learned from, which the rate is scaled by
@@ -111,9 +129,12 @@ class AutoRate:
         warm = (f"; × {self.warm_share:.4g} for --init, the share of new rows among all the model has learned "
                 "from" if self.warm_share is not None else "")
         if optimizer in ADAPTIVE:
-            scale = (f" × {self.label_scale:.4g}, the labels' root mean square on {self.rows} rows"
-                     if task_of(model) == "regression" else "")
-            return f"{ADAPTIVE[optimizer]:g}, {optimizer}'s step per weight{scale}{warm}"
+            about = f" about {self.label_center:.4g}, where the bias starts," if self.label_center else ""
+            scale = (f" × {self.label_scale:.4g}, the labels' root mean square{about} on {self.rows} rows"
+                     if model in LABEL_SCALED else "")
+            wide = (f" × {self.width:.4g} = √({_wide_from(model):g} / {self.trace:.4g}), for the features' mean "
+                    f"squared norm {self.trace:.4g}" if self.width < 1 else "")
+            return f"{ADAPTIVE[optimizer]:g}, {optimizer}'s step per weight{scale}{wide}{warm}"
         batches = f"({batch} × (1 − {self.momentum:g}))" if self.momentum is not None else f"{batch}"
         return (f"1 / ({self.curvature:.4g} × ({self.lambda_max:.4g} + {self.trace:.4g} / {batches})): the largest "
                 f"eigenvalue and the trace of the features' second moments on {self.rows} rows, {model}'s "
@@ -208,20 +229,32 @@ def zero_loss(model: str, labels: np.ndarray, outputs: int, loss: tuple, weights
 
 
 def start_bias(model: str, quantile: float, table: Table, weights_of, memory: int = DEFAULT_MEMORY) -> float:
-    """Where a fresh model's bias starts: for huber, the median of the sample's labels (``sample_labels``), and
-    for quantile their ``quantile``-th quantile (weighted by ``weights_of(labels)``), which are those losses'
-    best constant models; 0 for the others, whose labels are not read.
+    """Where a fresh model's bias starts: for START_AT_BEST_CONSTANT, their best constant model on the sample's
+    labels (``sample_labels``, weighted by ``weights_of(labels)``); 0 for the others, whose labels are not read.
 
     Huber's and the pinball loss's gradients are bounded (by --epsilon; by max(q, 1 − q)), so a bias that
     starts at 0 moves towards labels far from 0 by at most lr times that bound a step: labels about 1,000 were
-    still far from reached after 5 epochs (r2 −39 where squared error fitted them).
+    still far from reached after 5 epochs (r2 −39 where squared error fitted them).  Poisson's rate is sized for
+    its curvature at the mean count, which is exp(score): from a score of 0, where the curvature is 1, a bias
+    headed for the log of a mean count of 1,000 crept there too slowly to arrive (worse than the constant
+    model on 200 rows, and at full batch).
     """
-    if model not in ("huber", "quantile"):
+    if model not in START_AT_BEST_CONSTANT:
         return 0.0
     labels = sample_labels(table, memory)
-    weights, keep = weights_of(labels), np.isfinite(labels)
-    if not keep.any():
+    return best_constant(model, quantile, labels, weights_of(labels))
+
+
+def best_constant(model: str, quantile: float, labels: np.ndarray, weights: np.ndarray | None) -> float:
+    """The bias of the best constant model on ``labels`` (their finite ones, weighted by ``weights``) of huber
+    (their median), quantile (their ``quantile``-th quantile) and poisson (the log of their mean, which must be
+    positive); 0 for the other models and where there is none."""
+    keep = np.isfinite(labels)
+    if model not in START_AT_BEST_CONSTANT or not keep.any():
         return 0.0
+    if model == "poisson":
+        mean = _mean(labels[keep].astype(np.float64), None if weights is None else weights[keep])
+        return math.log(mean) if mean > 0 else 0.0
     q = 0.5 if model == "huber" else quantile
     values, w = labels[keep].astype(np.float64), np.ones(int(keep.sum())) if weights is None else weights[keep]
     order = np.argsort(values, kind="stable")
@@ -261,6 +294,22 @@ def largest_eigenvalue(Z: np.ndarray) -> float:
     return value
 
 
+def _wide_from(model: str) -> float:
+    return WIDE_FROM_LABEL_SCALED if model in LABEL_SCALED else WIDE_FROM
+
+
+def _mean_square_norm(table: Table, center: np.ndarray, scale: np.ndarray, memory: int) -> float:
+    """The mean squared norm of the sample's rows as the model sees them, with the bias's 1: the trace of their
+    second moments."""
+    if not table.sparse:
+        Z = sample(table, center, scale, memory)
+        return float(np.einsum("ij,ij->", Z, Z) / len(Z))
+    X = table.X.read_ranges(_spans(table, memory))
+    values = X.data.astype(np.float64) * scale[X.indices]
+    values[~np.isfinite(values)] = 0.0
+    return float((values**2).sum() / max(X.n_rows, 1)) + 1.0
+
+
 def _sparse_curvature(table: Table, scale: np.ndarray, weights: np.ndarray | None,
                       memory: int) -> tuple[float, float, int]:
     """λmax and the trace of the second moments of a sample of sparse rows (scaled, with the bias's column;
@@ -290,22 +339,25 @@ def _sparse_curvature(table: Table, scale: np.ndarray, weights: np.ndarray | Non
 
 def auto_rate(table: Table, model: str, center: np.ndarray, scale: np.ndarray, batch: int, optimizer: str,
               momentum: float = 0.0, outputs: int = 1, loss: tuple | None = None, weigh=None,
-              memory: int = DEFAULT_MEMORY) -> AutoRate:
+              memory: int = DEFAULT_MEMORY, bias: float = 0.0) -> AutoRate:
     """The rate of ``--lr auto`` for ``model`` (``outputs`` scores; ``loss``, the kernels' ``(code, param)``)
     at ``batch`` rows with ``optimizer`` (whose β, for momentum and nesterov, is ``momentum``); ``weigh(raw
     labels)``: the weights of the sample's rows (None: every row weighs 1); the sample held within
-    ``memory``."""
+    ``memory``; ``bias``: where the bias starts (``start_bias``), which an adaptive rate measures the labels
+    from."""
     loss = loss if loss is not None else losses.loss_of((model, 0.0))
     labels = sample_labels(table, memory)
     weights = weigh(labels) if weigh is not None else None
     if optimizer in ADAPTIVE:
-        regression = task_of(model) == "regression"
         keep = np.isfinite(labels)
-        size = math.sqrt(_mean(labels[keep] ** 2, None if weights is None else weights[keep])) if (
-            regression and keep.any()) else 1.0
+        size = math.sqrt(_mean((labels[keep] - bias) ** 2, None if weights is None else weights[keep])) if (
+            model in LABEL_SCALED and keep.any()) else 1.0
         size = size if math.isfinite(size) and size > 0 else 1.0
-        return AutoRate(lr=ADAPTIVE[optimizer] * size, lambda_max=math.nan, trace=math.nan, rows=len(labels),
-                        zero_loss=zero_loss(model, labels, outputs, loss, weights), label_scale=size)
+        trace = _mean_square_norm(table, center, scale, memory) if optimizer in WIDTH_SCALED else math.nan
+        width = min(1.0, math.sqrt(_wide_from(model) / trace)) if trace > 0 else 1.0  # NaN > 0 is False
+        return AutoRate(lr=ADAPTIVE[optimizer] * size * width, lambda_max=math.nan, trace=trace, rows=len(labels),
+                        zero_loss=zero_loss(model, labels, outputs, loss, weights), label_scale=size,
+                        label_center=bias if model in LABEL_SCALED else 0.0, width=width)
     if table.sparse:
         lam, trace, rows = _sparse_curvature(table, scale, weights, memory)
     else:

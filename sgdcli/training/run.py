@@ -77,10 +77,12 @@ class Run:
         scale = np.ones(d) if self.std is None else 1.0 / self.std
         self.steps = steps
         self.auto = None
+        self.start_bias = start_bias(opts.model, opts.quantile, table, self._sample_weights, opts.memory)
         if opts.lr == "auto":
             # averaged replicas: the rate of one step on all their batches (rate.py), so no --lr-scaling on top
             self.auto = auto_rate(table, opts.model, center, scale, self.batch * self.shards, opts.optimizer,
-                                  opts.momentum, self.labels.n_outputs, objective, self._sample_weights, opts.memory)
+                                  opts.momentum, self.labels.n_outputs, objective, self._sample_weights, opts.memory,
+                                  self.start_bias)
             if self.init is not None:
                 self.auto = self.auto.warm(self.init.rows_seen(), self.n_train)
         # where training starts: an epoch far above it blew up, though no value overflowed (rate.blew_up)
@@ -135,9 +137,8 @@ class Run:
             state.W[:] = warmstart.weights(self.init, self.mean, self.std)
             if self.opts.init_optimizer:
                 warmstart.restore_optimizer(self.init, state.slots, self._kept_slots(), state.W)
-        else:  # huber and quantile start from their best constant model (rate.start_bias)
-            state.W[:, -1] = start_bias(self.opts.model, self.opts.quantile, self.table, self._sample_weights,
-                                        self.opts.memory)
+        else:
+            state.W[:, -1] = self.start_bias
         return state
 
     def _kept_slots(self) -> dict[str, int]:
