@@ -5,6 +5,7 @@ import pytest
 
 from sgdcli import evaluate, train
 from sgdcli.data.table import Table
+from sgdcli.kernels import losses
 from sgdcli.options import TrainOptions
 from sgdcli.training import rate
 
@@ -252,3 +253,36 @@ def test_the_sample_of_wide_rows_stays_within_memory(tmp_path, weighted):
         if weighted:
             Z *= np.sqrt(weigh(y[sampled]))[:, None]
         assert auto.lambda_max == pytest.approx(rate.largest_eigenvalue(Z), rel=1e-9)  # of the rows sampled
+
+
+def test_a_model_that_ends_above_the_all_zero_models_loss_is_written_with_a_warning(tmp_path):
+    """An epoch 1.3 times above the all-zero model's loss is no blow-up (rate.blew_up), yet the model is worse
+    than none: the run says so, and why it may be, and writes the model (--fail-over can refuse it)."""
+    rng = np.random.default_rng(0)
+    X = rng.standard_normal((1000, 300)).astype(np.float32)
+    path = write_table(tmp_path / "w.h5", X, X.astype(np.float64) @ rng.standard_normal(300) + rng.standard_normal(1000))
+    code, _, err = cli("train", path, "-o", tmp_path / "m.h5", "--model", "linear", "--lr", "0.04")
+    assert code == 0, err
+    m = train(path, TrainOptions(model="linear", lr=0.04))
+    with Table(path) as table:  # the all-zero model's loss on --lr auto's sample
+        zero = rate.zero_loss("linear", rate.sample_labels(table), 1, losses.loss_of(("linear", 0.0)))
+    loss = m.history[-1]["train_loss"]
+    assert zero < loss < rate.BLOWN_UP * zero
+    warning = [line.split(" ", 1)[1] for line in err.splitlines() if "warning" in line]
+    assert warning == [f"warning: epoch 5's mean training loss {loss:.4g} is above the all-zero model's {zero:.4g}: "
+                       "the model fits its training rows no better than scores of 0. Either the rate is too large "
+                       "(try --lr 0.004, or --lr auto) or the features do not predict the label."]
+    code, _, err = cli("train", path, "-o", tmp_path / "m.h5", "--model", "linear")
+    assert code == 0 and "warning" not in err
+
+
+def test_a_run_of_few_updates_says_so(tmp_path):
+    X, y = make_problem("binary", n=200, d=5, seed=1)
+    path = write_table(tmp_path / "s.h5", X, y)
+    code, _, err = cli("train", path, "-o", tmp_path / "m.h5", "--batch-size", "full")
+    assert code == 0, err
+    assert [line.split(" ", 1)[1] for line in err.splitlines() if "note:" in line] == [
+        "note: only 5 updates in all (5 epoch(s) × 1 iteration(s) of batch 200), which may end far from the optimum: "
+        "raise --epochs or lower --batch-size"]
+    code, _, err = cli("train", path, "-o", tmp_path / "m.h5", "--batch-size", "full", "--epochs", "100")
+    assert code == 0 and "note:" not in err

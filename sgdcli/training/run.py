@@ -22,7 +22,7 @@ from sgdcli.data.shuffle import pages_for
 from sgdcli.data.table import Table, numbered
 from sgdcli.engine.epoch import EpochPlan, Position, current_lr
 from sgdcli.errors import DivergedError, InputError, Interrupted, RuntimeFailure, WorkLost, first_line
-from sgdcli.kernels import losses, optimizers, runtime
+from sgdcli.kernels import losses, optimizers
 from sgdcli.kernels.scoring import fold_weights
 from sgdcli.kernels.state import TrainState, kernel_config
 from sgdcli.model.file import Model
@@ -31,11 +31,11 @@ from sgdcli.parallel.executor import Executor
 from sgdcli.reporting.records import json_line
 from sgdcli.reporting.reporter import Reporter
 from sgdcli.training import checkpoint as ckpt_mod
-from sgdcli.training import setup, warmstart
+from sgdcli.training import runlog, setup, warmstart
 from sgdcli.training.control import RunControl
 from sgdcli.training.early_stopping import EarlyStopping
 from sgdcli.training.rate import (BLOWN_UP, MAX_HALVINGS, auto_rate, blew_up, sample_labels, sample_weights,
-                                  scaling_text, start_bias, zero_loss)
+                                  start_bias, zero_loss)
 from sgdcli.training.signals import EXIT_CODES, name
 from sgdcli.versions import versions
 
@@ -253,31 +253,7 @@ class Run:
 
     def train(self, metrics_tmp) -> Model:
         opts, reporter = self.opts, self.reporter
-        seconds = self.executor.warm_up()
-        if seconds is not None and seconds > 0.5:
-            reporter.message(f"compiled kernels in {seconds:.1f} s (cached for later runs)")
-        threads, sharing = self.executor.describe(self.batch)
-        reporter.message(
-            f"{self.table.path}: {self.table.n_rows} rows × {self.table.n_features} features, read "
-            f"{self.table.X.layout.read_mode} in windows of {self.pages.window_rows} rows; {threads}"
-        )
-        for line in sharing:
-            reporter.message(line)
-        for table in (self.table, self.val_table):
-            if table is not None and table.unwritten_rows:
-                reporter.message(f"--allow-unwritten: {table.unwritten_rows:,} rows of {table.path} are read from "
-                                 "fill values")
-        if self.control.verbose:
-            reporter.message(self.pages.describe())
-            reporter.message(runtime.describe())
-        if self.auto is not None:
-            halved = self.pos.lr_halvings
-            effective = self.batch * self.shards
-            reporter.message(f"--lr auto: {self.auto.lr:.4g} = {self.auto.why(opts.model, effective, opts.optimizer)}"
-                             + (f" (batch {self.batch} × {self.shards} models averaged)" if self.shards > 1 else "")
-                             + (f"; halved {halved} time(s) after blow-ups: {self.rate_opts.lr:.4g}" if halved else ""))
-        if self.lr != self.rate_opts.lr:
-            reporter.message(f"--lr-scaling {opts.lr_scaling}: {scaling_text(self.rate_opts, self.batch, self.shards)}")
+        runlog.log_start(self)
         if metrics_tmp is not None:
             with open(metrics_tmp, "w") as fh:  # epochs done before a resume come from the checkpoint
                 fh.writelines(json_line(r) for r in self.history)
@@ -291,6 +267,7 @@ class Run:
                         raise
         finally:
             reporter.close()
+        runlog.log_end(self, self.stopper.best_epoch if self.stopper is not None else len(self.history))
         if self.n_bad:
             reporter.message(f"--bad-rows skip: left out {self.n_bad} training rows with non-finite values in every epoch")
         return self._model()
