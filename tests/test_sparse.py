@@ -262,3 +262,28 @@ def test_a_matrix_stored_by_columns_is_refused_with_what_to_write(tmp_path):
     assert (code, err.strip().splitlines()[-1]) == (
         2, f"sgdcli: error: {path}:X: is a sparse matrix stored by columns (csc_matrix); sgdcli reads sparse "
            "matrices stored by rows: write it as a csr_matrix (scipy's .tocsr())")
+
+
+def test_columns_of_very_different_scales_get_a_note_that_standardize_scales_them(tmp_path):
+    """Nonzero values 1 to 1,000 times apart by column slow unstandardized SGD (docs/sparse.md); a rare column,
+    whose values are as large as the others', does not count as small."""
+    import scipy.sparse
+
+    from sgdcli.training.rate import value_spread
+
+    assert value_spread(np.array([1.0, -3.0, 0.0, 2.0, 4.0]), np.array([0, 0, 1, 2, 2])) == pytest.approx(
+        np.sqrt(10) / np.sqrt(5))
+    rng = np.random.default_rng(0)
+    X = np.abs(rng.standard_normal((4000, 10))) * (rng.random((4000, 10)) < 0.2)
+    X[:, 9] *= rng.random(4000) < 0.01  # rare: in 1 row of 500
+    y = (X @ rng.standard_normal(10) > 0).astype(np.int64)
+    for scales, noted in ((np.ones(10), False), (np.logspace(0, 3, 10), True)):
+        path = write_csr(tmp_path / "s.h5", scipy.sparse.csr_matrix(X * scales), y)
+        code, _, err = cli("train", path, "-o", tmp_path / "m.h5", "--epochs", "1")
+        assert code == 0, err
+        notes = [line.split(" ", 1)[1] for line in err.splitlines() if "note:" in line]
+        assert len(notes) == noted and all(n.startswith("note: the columns' nonzero values differ in scale by up "
+                                                        "to ") and n.endswith("--standardize scales them "
+                                                                               "(docs/sparse.md)") for n in notes)
+        code, _, err = cli("train", path, "-o", tmp_path / "m.h5", "--epochs", "1", "--standardize")
+        assert code == 0 and "note:" not in err

@@ -120,6 +120,7 @@ class AutoRate:
     label_scale: float = math.nan
     label_center: float = 0.0  # where the bias starts (start_bias)
     width: float = 1.0  # adam and rmsprop: sqrt(WIDE_FROM / trace) where that is below 1
+    value_spread: float = math.nan  # sparse rows: value_spread of the sample
     curvature: float = math.nan  # the loss's curvature bound (CURVATURE, curvature())
     momentum: float | None = None  # β of momentum and nesterov, whose batches the noise term counts
     warm_share: float | None = None  # a warm start: new rows / all rows learned from, which the rate is scaled by
@@ -311,10 +312,10 @@ def _mean_square_norm(table: Table, center: np.ndarray, scale: np.ndarray, memor
 
 
 def _sparse_curvature(table: Table, scale: np.ndarray, weights: np.ndarray | None,
-                      memory: int) -> tuple[float, float, int]:
+                      memory: int) -> tuple[float, float, int, float]:
     """λmax and the trace of the second moments of a sample of sparse rows (scaled, with the bias's column;
     each row counted with its weight as ``auto_rate`` says), by power iteration on the CSR rows themselves:
-    never a dense sample."""
+    never a dense sample; and the ``value_spread`` of the rows."""
     X = table.X.read_ranges(_spans(table, memory))
     m, d = X.n_rows, table.n_features
     rows = np.repeat(np.arange(m), np.diff(X.indptr))
@@ -334,7 +335,18 @@ def _sparse_curvature(table: Table, scale: np.ndarray, weights: np.ndarray | Non
         if value == 0.0:
             break
         v = w / value
-    return value, trace, m
+    return value, trace, m, value_spread(values, X.indices)
+
+
+def value_spread(values: np.ndarray, columns: np.ndarray) -> float:
+    """The largest root mean square of a column's nonzero values over the smallest, among the columns that have
+    any (NaN where fewer than two have): how far apart the columns' scales are where they are present, which a
+    rare column's frequency does not change."""
+    present = values != 0
+    counts = np.bincount(columns[present])
+    squares = np.bincount(columns[present], weights=values[present] ** 2)
+    rms = np.sqrt(squares[counts > 0] / counts[counts > 0])
+    return float(rms.max() / rms.min()) if len(rms) > 1 else math.nan
 
 
 def auto_rate(table: Table, model: str, center: np.ndarray, scale: np.ndarray, batch: int, optimizer: str,
@@ -359,7 +371,7 @@ def auto_rate(table: Table, model: str, center: np.ndarray, scale: np.ndarray, b
                         zero_loss=zero_loss(model, labels, outputs, loss, weights), label_scale=size,
                         label_center=bias if model in LABEL_SCALED else 0.0, width=width)
     if table.sparse:
-        lam, trace, rows = _sparse_curvature(table, scale, weights, memory)
+        lam, trace, rows, spread = _sparse_curvature(table, scale, weights, memory)
     else:
         Z = sample(table, center, scale, memory)
         if weights is not None:
@@ -368,12 +380,13 @@ def auto_rate(table: Table, model: str, center: np.ndarray, scale: np.ndarray, b
             lam = largest_eigenvalue(Z)
         else:
             lam, trace = largest_eigenvalue(Z), float(np.einsum("ij,ij->", Z, Z) / len(Z))
-        rows = len(Z)
+        rows, spread = len(Z), math.nan
     beta = momentum if optimizer in MOMENTUM_OPTIMIZERS else None
     batches = batch * (1.0 - beta) if beta is not None else batch
     c = curvature(model, labels, weights)
     return AutoRate(lr=1.0 / (c * (lam + trace / batches)), lambda_max=lam, trace=trace, rows=rows,
-                    zero_loss=zero_loss(model, labels, outputs, loss, weights), momentum=beta, curvature=c)
+                    zero_loss=zero_loss(model, labels, outputs, loss, weights), momentum=beta, curvature=c,
+                    value_spread=spread)
 
 
 def scaling_text(opts, batch: int, replicas: int) -> str:

@@ -12,6 +12,9 @@ from sgdcli.training.rate import scaling_text
 # curvature's rate closes a fixed share of the gap an update, and with a few dozen updates even well-conditioned
 # problems were left 5 to 100% above their optimum's objective.
 FEW_UPDATES = 100
+# Sparse columns whose nonzero values differ in scale by more than this many times (rate.value_spread) slow
+# unstandardized SGD measurably (docs/sparse.md), and a run says that --standardize scales them.
+SPREAD_NOTE = 30.0
 
 
 def log_start(run) -> None:
@@ -39,6 +42,10 @@ def log_start(run) -> None:
             + (f"; halved {halved} time(s) after blow-ups: {run.rate_opts.lr:.4g}" if halved else ""))
     if run.lr != run.rate_opts.lr:
         say(f"--lr-scaling {opts.lr_scaling}: {scaling_text(run.rate_opts, run.batch, run.shards)}")
+    spread = run.auto.value_spread if run.auto is not None else math.nan
+    if run.table.sparse and not run.cfg.standardized and spread > SPREAD_NOTE:
+        say(f"note: the columns' nonzero values differ in scale by up to {spread:.3g} times on --lr auto's sample, "
+            "which slows SGD on unscaled sparse columns: --standardize scales them (docs/sparse.md)")
     updates = run.iters * opts.epochs
     if updates < FEW_UPDATES:
         say(f"note: only {updates} updates in all ({opts.epochs} epoch(s) × {run.iters} iteration(s) of batch "
