@@ -124,6 +124,29 @@ def test_unfiltered_chunks_stored_in_order_are_read_in_place(tmp_path):
         np.testing.assert_array_equal(table.Y.read(0, 1000, None), y)
 
 
+def test_a_large_chunk_is_mapped_without_a_copy_of_it(tmp_path):
+    """Opening checks the map against HDF5's reads of a chunk's first and last rows, not of the whole chunk,
+    whose two copies came before --memory could refuse a chunk larger than the budget."""
+    import tracemalloc
+
+    X = np.random.default_rng(0).standard_normal((2500, 1000)).astype(np.float32)  # one chunk of 10 MB
+    for partial in (False, True):  # a chunk larger than the dataset: its last row inside, not the chunk's
+        path = tmp_path / f"one{partial}.h5"
+        with h5py.File(path, "w") as f:
+            f.create_dataset("X", data=X, chunks=(4096 if partial else 2500, 1000), maxshape=(None, 1000))
+        with Table(str(path), y=None):
+            pass  # imports and compiles what the next opening reuses
+        tracemalloc.start()
+        try:
+            with Table(str(path), y=None) as table:
+                peak = tracemalloc.get_traced_memory()[1]
+                assert table.X.layout.read_mode == layout.MAPPED_CHUNKS
+                np.testing.assert_array_equal(table.X.read(2000, 2500, None), X[2000:])
+        finally:
+            tracemalloc.stop()
+        assert peak < X.nbytes / 10
+
+
 def test_chunks_stored_out_of_order_or_missing_are_still_read_exactly(tmp_path):
     """Chunks interleaved with another dataset's, or never written, fall back to HDF5 reads."""
     rng = np.random.default_rng(5)

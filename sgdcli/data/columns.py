@@ -88,8 +88,10 @@ class ColumnReader:
         """Map the whole file and locate the row chunks; runs of adjacent chunks are then read in place.
 
         If the first allocated chunk's mapped bytes differ from what HDF5 returns
-        for it (an unexpected address convention), nothing is mapped and HDF5
-        reads every block.
+        for its first and last rows (an unexpected address convention), nothing
+        is mapped and HDF5 reads every block.  Rows, not the whole chunk: a copy
+        of a chunk larger than --memory would break the budget before the
+        budget's own check refuses the file.
         """
         offsets = chunks.chunk_offsets(ds)
         allocated = np.flatnonzero(offsets >= 0)
@@ -104,10 +106,7 @@ class ColumnReader:
             self._fd = os.dup(fh.fileno())
         self._map_start = 0
         self._bytes = np.frombuffer(self._map, dtype=np.uint8)
-        k = int(allocated[0])
-        first = int(offsets[k])
-        coord = (k * ds.chunks[0], *(0,) * (ds.ndim - 1))
-        if self._bytes[first : first + self._chunk_bytes].tobytes() != ds.id.read_direct_chunk(coord)[1]:
+        if not self._same_rows(ds, int(allocated[0]), int(offsets[allocated[0]])):
             self._bytes = None
             self._map.close()
             self._map = None
@@ -121,6 +120,19 @@ class ColumnReader:
             self._flat_offsets = offsets // itemsize
             self._flat_rows = int(ds.chunks[0])
             self._complete = len(allocated) == len(offsets)
+
+    def _same_rows(self, ds, k: int, at: int) -> bool:
+        """Whether the mapped bytes of chunk ``k``, stored at byte ``at``, hold the first and the last of its rows
+        within the dataset as HDF5 reads them."""
+        row_shape = ds.chunks[1:]
+        row_bytes = int(np.prod(row_shape, dtype=np.int64)) * ds.dtype.itemsize
+        start = k * ds.chunks[0]
+        for i in {start, min(start + ds.chunks[0], ds.shape[0]) - 1}:
+            got = ds[(slice(i, i + 1), *(slice(0, c) for c in row_shape))]
+            mapped = self._bytes[at + (i - start) * row_bytes: at + (i - start + 1) * row_bytes]
+            if mapped.tobytes() != np.ascontiguousarray(got, dtype=ds.dtype).tobytes():
+                return False
+        return True
 
     def _mapped(self, start: int, stop: int) -> np.ndarray | None:
         """Rows [start, stop) as an array over the memory map, in the file's dtype, if they are mapped."""
