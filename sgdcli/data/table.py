@@ -195,7 +195,7 @@ class Table:
             missing = unwritten(ds, axis)
             if missing is None:
                 continue
-            if not self.allow_unwritten:
+            if not self.allow_unwritten or not missing.fillable:  # (a missing external raw file fails the read)
                 raise InputError(missing.message(f"{self.path}:{ds.name.lstrip('/')}"))
             found_unwritten.append(missing)
         self.unwritten_rows = union_rows(found_unwritten)
