@@ -25,6 +25,11 @@ def describe(path) -> dict:
                     axis = obj.ndim - 1 if "MATLAB_class" in obj.attrs and obj.ndim == 2 else 0
                     missing = unwritten(obj, axis)
                     layout["unwritten_rows"] = missing.rows if missing is not None else 0
+                    # allocated at creation (parallel HDF5 always does this): allocated is then no sign of
+                    # written, and nothing else in the file tells the rows never written
+                    early = obj.id.get_create_plist().get_alloc_time() == h5py.h5d.ALLOC_TIME_EARLY
+                    if early and layout["layout"] in ("chunked", "contiguous"):
+                        layout["allocated_early"] = True
                     packing = packing_of(obj)
                     if packing is not None:  # read in blocks, each decoded (data/sources.py)
                         layout.update(read_mode=BLOCKS, decoded=packing.describe())
