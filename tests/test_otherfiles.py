@@ -141,6 +141,26 @@ def test_rows_follow_strided_and_partial_mappings_and_nested_vds(tmp_path, monke
                                              f"10–19 come from gone.h5, which is missing); {HINT}")
 
 
+def test_sources_in_the_same_file_are_checked_and_the_file_stays_open(tmp_path):
+    X, y = make_problem("binary", n=1000, d=D, seed=2)
+    with h5py.File(tmp_path / "same.h5", "w") as f:
+        f["parts/X"], f["y"] = X, y
+        f.create_dataset("parts/late", shape=(1000, D), chunks=(100, D), dtype="f4")[:600] = X[:600]
+        for name, source in (("X", "parts/X"), ("Z", "parts/late"), ("W", "parts/gone")):
+            layout = h5py.VirtualLayout(shape=(1000, D), dtype="f4")
+            layout[:] = h5py.VirtualSource(".", source, shape=(1000, D))
+            f.create_virtual_dataset(name, layout)
+    path = str(tmp_path / "same.h5")
+    code, out, err = cli("train", path, "-o", tmp_path / "m.h5", "-q")
+    assert code == 0, err
+    code, out, err = cli("train", path, "--x", "Z", "-o", tmp_path / "m.h5")
+    assert err.strip() == (f"sgdcli: error: {path}:Z: rows 600–999 were never written in their source "
+                           f"same.h5:parts/late (4 of 10 chunks unallocated); {HINT}")
+    code, out, err = cli("train", path, "--x", "W", "-o", tmp_path / "m.h5")
+    assert err.strip() == (f"sgdcli: error: {path}:W: rows 0–999 come from same.h5:parts/gone, which is not in that "
+                           f"file; {HINT}")
+
+
 def write_external(folder, keep_bytes=None, raw="X.raw"):
     """X in an external raw file, y plain; ``keep_bytes``: the raw file cut to that many bytes."""
     folder.mkdir(exist_ok=True)

@@ -162,8 +162,8 @@ def virtual_gaps(ds: h5py.Dataset, axis: int, check) -> list[Gap]:
                       else f"lack data in their source {where} ({found.detail})")
             gaps.append(Gap(_mapped(vs, src, ds, axis, found.ranges, bounds), reason, found.fillable))
     finally:
-        for src_file, _ in files.values():
-            if src_file is not None and src_file is not ds.file:
+        for name, (src_file, _) in files.items():
+            if src_file is not None and name != ".":  # (closing the file itself would close every object in it)
                 src_file.close()
     return gaps
 
