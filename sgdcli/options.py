@@ -184,8 +184,8 @@ class TrainOptions:
                                          "comma-separated [default: every column].", metavar="LIST")
     transpose: bool = _option(False, "--x is stored features × rows (column-major writers); a dataset with a "
                                      "MATLAB_class attribute is read this way without it.")
-    allow_unwritten: bool = _option(False, "Read rows a writer never wrote (unallocated chunks) as their fill values "
-                                           "instead of stopping: for files left sparse on purpose.")
+    allow_unwritten: bool = _option(False, "Read rows never written (unallocated chunks, missing VDS sources) as their "
+                                           "fill values instead of stopping: for files left sparse on purpose.")
     model: str = _option("logistic", "linear: squared error; huber: squared, then linear beyond --epsilon; "
                                      "quantile: pinball loss at --quantile; poisson: counts, log link; logistic: "
                                      "binary cross-entropy; hinge: linear SVM; squared_hinge; modified_huber: "

@@ -134,6 +134,25 @@ def test_labels_and_other_layouts_are_checked_too(tmp_path):
     assert code == 2 and "g.h5:X/c1: rows 2,000–2,999 were never written (1 of 3 chunks unallocated)" in err, err
 
 
+def test_info_says_where_early_allocation_hides_the_rows_never_written(tmp_path):
+    """Allocated at creation (parallel HDF5 always allocates so), a chunk is no sign of a write and nothing else
+    in the file tells one: the check cannot see such rows, and info says so rather than guess from the values."""
+    with h5py.File(tmp_path / "early.h5", "w") as f:
+        dcpl = h5py.h5p.create(h5py.h5p.DATASET_CREATE)
+        dcpl.set_chunk((1000, 5))
+        dcpl.set_alloc_time(h5py.h5d.ALLOC_TIME_EARLY)
+        h5py.h5d.create(f.id, b"X", h5py.h5t.IEEE_F32LE, h5py.h5s.create_simple((8000, 5)), dcpl=dcpl)
+        f["X"][:4000] = 1.0
+        f["y"] = np.arange(8000) % 2
+    with h5py.File(tmp_path / "early.h5") as f:
+        assert unwritten(f["X"]) is None
+    code, out, err = cli("info", tmp_path / "early.h5")
+    assert code == 0 and ("  X: shape 8000×5, float32, chunked, chunks 1000×5, compression none, 156.2 KiB "
+                          "(156.2 KiB stored), read memory-mapped chunks; allocated early: rows never written "
+                          "cannot be told\n" in out), out
+    assert "  y: shape 8000, int64, contiguous" in out and out.count("allocated early") == 1
+
+
 WRITER = """
 import sys, time
 import h5py, numpy as np

@@ -37,7 +37,9 @@ def info_listing(d: dict) -> str:
             f"  {ds['path']}: shape {'×'.join(map(str, ds['shape'])) or 'scalar'}, {ds['dtype']}, {ds['layout']}, "
             f"chunks {chunks}, compression {ds['compression'] or 'none'}, "
             f"{format_size(ds['logical_bytes'])} ({format_size(ds['stored_bytes'])} stored), read {ds['read_mode']}"
+            + (f"; {ds['decoded']}" if ds.get("decoded") else "")
             + (f"; {ds['unwritten_rows']:,} rows never written" if ds.get("unwritten_rows") else "")
+            + ("; allocated early: rows never written cannot be told" if ds.get("allocated_early") else "")
         )
     table = d.get("table")
     if table and "error" in table:

@@ -7,9 +7,10 @@ import os
 import h5py
 
 from sgdcli.data import hdf5, producers
-from sgdcli.data.layout import layout_of
+from sgdcli.data.cf import packing_of
+from sgdcli.data.layout import BLOCKS, layout_of
 from sgdcli.data.unwritten import unwritten
-from sgdcli.errors import first_line
+from sgdcli.errors import InputError, first_line
 
 
 def describe(path) -> dict:
@@ -24,7 +25,15 @@ def describe(path) -> dict:
                     axis = obj.ndim - 1 if "MATLAB_class" in obj.attrs and obj.ndim == 2 else 0
                     missing = unwritten(obj, axis)
                     layout["unwritten_rows"] = missing.rows if missing is not None else 0
-                except hdf5.READ_ERRORS as exc:
+                    # allocated at creation (parallel HDF5 always does this): allocated is then no sign of
+                    # written, and nothing else in the file tells the rows never written
+                    early = obj.id.get_create_plist().get_alloc_time() == h5py.h5d.ALLOC_TIME_EARLY
+                    if early and layout["layout"] in ("chunked", "contiguous"):
+                        layout["allocated_early"] = True
+                    packing = packing_of(obj)
+                    if packing is not None:  # read in blocks, each decoded (data/sources.py)
+                        layout.update(read_mode=BLOCKS, decoded=packing.describe())
+                except (*hdf5.READ_ERRORS, InputError) as exc:
                     layout = {"path": name, "error": first_line(exc)}
                 layout.pop("offset", None)
                 datasets.append(layout)
@@ -44,7 +53,6 @@ def describe(path) -> dict:
 def _table(path, options: dict) -> dict:
     """How the table those options find will be read: its kind, rows, features and read mode (or why not)."""
     from sgdcli.data.table import Table
-    from sgdcli.errors import InputError
 
     keywords = {k: v for k, v in options.items() if k in ("x", "y", "label_column") and not str(v).startswith("<")}
     keywords.setdefault("y", None)

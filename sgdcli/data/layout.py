@@ -39,6 +39,7 @@ class Layout:
 
 
 PARALLEL_DECODE = "chunk-aligned blocks decoded in parallel"
+BLOCKS = "chunk-aligned blocks"
 MAPPED_CHUNKS = "memory-mapped chunks"
 
 
@@ -49,7 +50,7 @@ def _read_mode(ds, layout: str, mappable: bool) -> str:
         return MAPPED_CHUNKS
     if layout == "chunked" and parallel_decodable(ds):
         return PARALLEL_DECODE
-    return "chunk-aligned blocks"
+    return BLOCKS
 
 
 def layout_of(ds: h5py.Dataset) -> Layout:

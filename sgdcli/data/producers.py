@@ -31,6 +31,7 @@ import dataclasses
 import h5py
 import numpy as np
 
+from sgdcli.data.cf import packing_of
 from sgdcli.data.hdf5 import NUMERIC_KINDS, list_datasets
 from sgdcli.data.pandasmeta import categories, frame_columns, is_categorical, pickled_names
 from sgdcli.data.sources import Column, Fields, Matrix, Source, numeric_fields, text_of, where_of
@@ -73,7 +74,8 @@ def _matrix(ds: h5py.Dataset, transpose: bool) -> Found:
     names = _names_attr(ds, width)
     kind = "MATLAB matrix (column-major, read transposed)" if matlab else (
         "matrix stored transposed (--transpose)" if transposed else "matrix")
-    return Found([Matrix(ds, np.arange(width), names, transposed)], None, kind, plain=not transposed)
+    source = Matrix(ds, np.arange(width), names, transposed)  # CF-packed (data/cf.py): decoded as read, not mapped
+    return Found([source], None, kind, plain=not transposed and source.packing is None)
 
 
 def _compound(ds: h5py.Dataset) -> Found:
@@ -328,7 +330,7 @@ def find_labels(f: h5py.File, y: str, classes: list[str] | None = None, what: st
     if obj.ndim == 2 and "MATLAB_class" in obj.attrs and obj.shape[0] == 1:
         return Matrix(obj, np.array([0]), [y], transposed=True), None
     if obj.ndim == 1 or (obj.ndim == 2 and obj.shape[1] == 1):
-        return obj, None
+        return (obj if packing_of(obj) is None else Column(obj, y)), None  # CF-packed: decoded as read
     raise InputError(f"{where}: expected 1-D {what} (or N × 1), got shape {obj.shape}")
 
 

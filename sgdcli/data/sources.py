@@ -7,7 +7,8 @@ and a label can be one of those columns.  Each ``Source`` reads rows
 [start, stop) of its columns; ``ComposedReader`` lays the sources' columns
 side by side in a block buffer, so such a table is read block by block like
 a compressed dataset (never whole), and takes part in the page shuffle in
-runs of ``unit_rows``.
+runs of ``unit_rows``.  A CF-packed netCDF variable (data/cf.py) is read
+this way too, each block decoded as it is read.
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ import h5py
 import numpy as np
 
 from sgdcli.data import layout as layout_mod
+from sgdcli.data.cf import packing_of
 from sgdcli.data.hdf5 import NUMERIC_KINDS, cast_into
 from sgdcli.errors import InputError, first_line
 
@@ -47,6 +49,12 @@ class Source:
 
     def __init__(self, ds: h5py.Dataset, names: list[str], n_rows: int, unit_rows: int):
         self.ds, self.names, self.n_rows, self.unit_rows = ds, names, n_rows, unit_rows
+        self.packing = packing_of(ds)  # CF packing: blocks are decoded as they are read
+
+    @property
+    def dtype(self) -> np.dtype:
+        """The type of the values read: as stored, or as decoded from CF packing."""
+        return self.ds.dtype if self.packing is None else self.packing.dtype
 
     @property
     def width(self) -> int:
@@ -62,22 +70,25 @@ class Source:
         """Bytes of one row of the dataset as stored (all its columns, wanted or not)."""
         axis = self.row_axis
         others = int(np.prod([s for i, s in enumerate(self.ds.shape) if i != axis], dtype=np.int64))
-        return max(1, others * self.ds.dtype.itemsize)
+        return max(1, others * max(self.ds.dtype.itemsize, self.dtype.itemsize))
 
     def read(self, start: int, stop: int) -> np.ndarray:
-        """Rows [start, stop) of these columns, (rows × width), in the dataset's own type."""
+        """Rows [start, stop) of these columns, (rows × width), in the dataset's own type (decoded where CF-packed)."""
         return self.read_spans([(start, stop)])
 
     def read_spans(self, spans: list[tuple[int, int]]) -> np.ndarray:
-        """The rows of the sorted, disjoint ``spans``, laid end to end, (rows × width): one HDF5 read for all."""
+        """The rows of the sorted, disjoint ``spans``, laid end to end, (rows × width): one HDF5 read for all;
+        in the dataset's own type, or decoded where it is CF-packed."""
         try:
             if len(spans) == 1:
                 (a, b), = spans
-                return self._columns_of(self.ds[:, a:b] if self.row_axis else self.ds[a:b])
-            return self._columns_of(read_union(self.ds, spans, self.row_axis))
+                block = self._columns_of(self.ds[:, a:b] if self.row_axis else self.ds[a:b])
+            else:
+                block = self._columns_of(read_union(self.ds, spans, self.row_axis))
         except (OSError, RuntimeError, ValueError, TypeError, KeyError) as exc:
             raise InputError(f"{where_of(self.ds)}: cannot read rows {spans[0][0]}-{spans[-1][1]} "
                              f"({first_line(exc)})") from None
+        return block if self.packing is None else self.packing.decode(block)
 
     def _columns_of(self, stored: np.ndarray) -> np.ndarray:
         """These columns of rows read as stored."""

@@ -71,7 +71,9 @@ class Table:
         (float32): a float64 beyond float32's range reads as infinite, which the message says where X holds
         such values."""
         wide = " (NaN or infinite, or beyond float32's range of ±3.4e38: features are read as float32)"
-        return f"{self.path}:{self.x_name}: non-finite feature value at row {row}{wide if self._x_wide else ''}"
+        packed = " (NaN or infinite; entries equal to its CF _FillValue or missing_value are missing, read as NaN)"
+        why = packed if self._x_packed else wide if self._x_wide else ""
+        return f"{self.path}:{self.x_name}: non-finite feature value at row {row}{why}"
 
     def selection(self) -> dict:
         """The keywords besides the path that open this table again (another process, a worker): with the
@@ -102,7 +104,8 @@ class Table:
         if found.plain and 0 in found.features[0].ds.shape:
             raise InputError(f"{where}: dataset is empty (shape {found.features[0].ds.shape})")
         self._check_written(found, labels)  # before any reader looks at the storage (a declared 10^12 rows)
-        self._x_wide = any(_wider_than_read(s.ds.dtype) for s in found.features)
+        self._x_wide = any(_wider_than_read(s.dtype) for s in found.features)
+        self._x_packed = any(s.packing is not None and s.packing.missing for s in found.features)
         if found.plain:
             self.X = ColumnReader(found.features[0].ds, FEATURE_DTYPE)
         else:
@@ -133,7 +136,7 @@ class Table:
         reader = CsrReader(self.file[x])
         if 0 in (reader.n_rows, reader.width):
             raise InputError(f"{where}: the CSR matrix is empty (shape {(reader.n_rows, reader.width)})")
-        self._x_wide = _wider_than_read(reader.data.dtype)
+        self._x_wide, self._x_packed = _wider_than_read(reader.data.dtype), False
         self.sparse, self.x_kind = True, "CSR sparse matrix"
         self.n_rows, self.n_features = reader.n_rows, reader.width
         self.feature_names = None  # known by position only (a list of names would cost more than the model)
@@ -195,7 +198,7 @@ class Table:
             missing = unwritten(ds, axis)
             if missing is None:
                 continue
-            if not self.allow_unwritten:
+            if not self.allow_unwritten or not missing.fillable:  # (a missing external raw file fails the read)
                 raise InputError(missing.message(f"{self.path}:{ds.name.lstrip('/')}"))
             found_unwritten.append(missing)
         self.unwritten_rows = union_rows(found_unwritten)
@@ -328,7 +331,7 @@ def _base_dtype(source: Source) -> np.dtype:
         return np.dtype(np.int64)
     if isinstance(source, Fields):
         return source.ds.dtype.fields[source.columns[0][0]][0].base
-    return source.ds.dtype
+    return source.dtype  # as stored, or as decoded from CF packing
 
 
 def _wider_than_read(dtype: np.dtype) -> bool:

@@ -8,7 +8,9 @@ a dataset's chunk index are exactly the parts never written; a contiguous
 dataset is allocated whole at its first write, so only one never written at
 all can be told.  The check reads the chunk index only, never the data:
 HDF5 counts the chunks (``get_num_chunks``) and only a dataset with chunks
-missing has its index walked to find which.
+missing has its index walked to find which.  Storage in other files (a
+virtual dataset's sources, external raw files) is checked by
+data/otherfiles.py, a virtual dataset's sources with this same check.
 """
 
 from __future__ import annotations
@@ -18,48 +20,82 @@ import dataclasses
 import h5py
 import numpy as np
 
+from sgdcli.data.otherfiles import Gap, external_gaps, virtual_gaps
+
+MAX_DEPTH = 8  # virtual datasets over virtual datasets: followed this deep (a loop of them ends here)
+
 
 @dataclasses.dataclass(frozen=True)
 class Unwritten:
     """The rows of a dataset (along its row axis) that were never written."""
 
     ranges: np.ndarray  # (k, 2) int64: [start, stop) row ranges, sorted, disjoint
-    missing: int  # chunks never allocated (1 for a contiguous dataset never written)
-    total: int  # chunks in all
+    missing: int  # chunks never allocated (1 for a contiguous dataset never written); sources lacking data
+    total: int  # chunks in all; sources or external files in all
+    reason: str | None = None  # what the first range lacks, where it is not chunks (data/otherfiles.py)
+    fillable: bool = True  # HDF5 reads them as fill values (a missing external raw file fails the read instead)
 
     @property
     def rows(self) -> int:
         return int((self.ranges[:, 1] - self.ranges[:, 0]).sum())
+
+    @property
+    def detail(self) -> str:
+        """The cause in a few words: the chunks unallocated, or the first range's reason."""
+        if self.reason is not None:
+            return f"{self._span()} {self.reason}"
+        return f"{self.missing:,} of {self.total:,} chunks unallocated" if self.total > 1 else "no storage allocated"
+
+    def _span(self, unit: str = "row") -> str:
+        a, b = (int(v) for v in self.ranges[0])
+        return f"{unit} {a:,}" if b - a == 1 else f"{_plural(unit)} {a:,}–{b - 1:,}"
 
     def message(self, where: str, unit: str = "row", allowed: bool = True) -> str:
         """The error: ``unit`` names what the dataset's first axis counts; ``allowed``: whether
         --allow-unwritten could read them (not the entries of a sparse matrix, whose fill values mean
         nothing)."""
         a, b = (int(v) for v in self.ranges[0])
-        span = f"{unit} {a:,}" if b - a == 1 else f"{_plural(unit)} {a:,}–{b - 1:,}"
         more = f" and {self.rows - (b - a):,} more {_plural(unit)}" if len(self.ranges) > 1 else ""
-        chunks = f"{self.missing:,} of {self.total:,} chunks unallocated" if self.total > 1 else "no storage allocated"
-        return (f"{where}: {span}{more} were never written ({chunks}); the file looks incomplete"
-                + (" (--allow-unwritten reads their fill values)" if allowed else ""))
+        if self.reason is None:
+            what = f"were never written ({self.detail})"
+        else:
+            what = self.reason + (f" ({self.missing:,} of {self.total:,} sources lack data)" if self.missing > 1
+                                  else "")
+        return (f"{where}: {self._span(unit)}{more} {what}; the file looks incomplete"
+                + (" (--allow-unwritten reads their fill values)" if allowed and self.fillable else ""))
 
 
 def _plural(unit: str) -> str:
     return unit[:-1] + "ies" if unit.endswith("y") else unit + "s"
 
 
-def unwritten(ds: h5py.Dataset, axis: int = 0) -> Unwritten | None:
-    """The rows of ``ds`` along ``axis`` that were never written, or None if every row was."""
+def unwritten(ds: h5py.Dataset, axis: int = 0, depth: int = 0) -> Unwritten | None:
+    """The rows of ``ds`` along ``axis`` that were never written, or None if every row was.
+
+    A virtual dataset's rows lack data where a source file or dataset is
+    missing or a source's own rows were never written (checked ``depth``
+    levels of virtual datasets deep); an external dataset's where its raw
+    files are missing or shorter than declared.
+    """
     if ds.shape is None or ds.size == 0 or ds.ndim == 0:  # no rows: empty, or a scalar
         return None
     n = int(ds.shape[axis])
     try:
         kind = ds.id.get_create_plist().get_layout()
+        if kind == getattr(h5py.h5d, "VIRTUAL", -1):
+            if depth >= MAX_DEPTH:
+                return None
+            return _of_gaps(virtual_gaps(ds, axis, lambda src, a: unwritten(src, a, depth + 1)),
+                            len(ds.virtual_sources()))
         if kind == h5py.h5d.CONTIGUOUS:
-            if ds.id.get_create_plist().get_external_count() > 0 or ds.id.get_storage_size() > 0:
+            count = ds.id.get_create_plist().get_external_count()
+            if count > 0:
+                return _of_gaps(external_gaps(ds, axis), count)
+            if ds.id.get_storage_size() > 0:
                 return None
             return Unwritten(np.array([[0, n]], dtype=np.int64), 1, 1)
         if kind != h5py.h5d.CHUNKED:
-            return None  # compact (always allocated), virtual (its sources' business)
+            return None  # compact: always allocated
         grid = [-(-int(s) // int(c)) for s, c in zip(ds.shape, ds.chunks)]
         total = int(np.prod(grid, dtype=np.int64))
         allocated = ds.id.get_num_chunks()
@@ -75,6 +111,17 @@ def unwritten(ds: h5py.Dataset, axis: int = 0) -> Unwritten | None:
     gap = np.flatnonzero(np.diff(edges) > 1)
     starts, stops = (edges[gap] + 1) * rows, np.minimum(edges[gap + 1] * rows, n)
     return Unwritten(np.column_stack([starts, stops]).astype(np.int64), total - int(allocated), total)
+
+
+def _of_gaps(gaps: list[Gap], total: int) -> Unwritten | None:
+    """The rows that ``gaps`` (of data/otherfiles.py) lack, with the reason of the first: None if none."""
+    gaps = [g for g in gaps if len(g.ranges)]
+    if not gaps:
+        return None
+    first = min(gaps, key=lambda g: int(g.ranges[:, 0].min()))
+    ranges = np.concatenate([g.ranges for g in gaps])
+    return Unwritten(_merged(ranges[:, 0], ranges[:, 1]), len(gaps), total, first.reason,
+                     all(g.fillable for g in gaps))
 
 
 def _complete_bands(ds: h5py.Dataset, axis: int, per_band: int) -> np.ndarray:
