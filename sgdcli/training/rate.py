@@ -27,8 +27,12 @@ cosine schedule takes out at the end.
 Adam, rmsprop and adagrad step each weight by about the rate, whatever the
 gradient's scale, so their rate is the size of the weights sought: a fixed
 rate per optimizer (``ADAPTIVE``, measured in ``bench/defaults.py``) times
-the root mean square of the labels for squared error (whose weights grow
-with the label's scale) and 1 for classifiers (standardized features).
+the root mean square of the labels about where the bias starts for the
+regressions whose weights grow with the labels' scale (``LABEL_SCALED``),
+and 1 for classifiers and poisson (standardized features; a log link).  As
+every weight moves by about the rate, a row's score moves by about the rate
+times the root of the row's squared norm, so adam's and rmsprop's rate
+shrinks on rows wider than those it was measured on (``WIDTH_SCALED``).
 
 With sample or class weights (model/weights.py), each sampled row counts
 with its weight v (mean 1 over the training rows): λmax is that of the
