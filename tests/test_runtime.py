@@ -281,3 +281,19 @@ def test_weighted_rows_train_the_same_bits_from_compiled_and_from_cached_kernels
         run_process(*args, "-o", tmp_path / f"{name}.h5", env=env, check=True)
     with h5py.File(tmp_path / "compiled.h5") as a, h5py.File(tmp_path / "loaded.h5") as b:
         assert np.array_equal(a["weights"][()], b["weights"][()])
+
+
+@pytest.mark.parametrize("name,value,message", [
+    ("NUMBA_NUM_THREADS", "0", "NUMBA_NUM_THREADS=0: not a whole number of threads above 0"),
+    ("NUMBA_NUM_THREADS", "two", "NUMBA_NUM_THREADS=two: not a whole number of threads above 0"),
+    ("NUMBA_THREADING_LAYER", "omp2", "NUMBA_THREADING_LAYER=omp2: not a threading layer Numba knows"),
+])
+def test_a_bad_numba_setting_is_refused_naming_the_variable(tmp_path, binary_file, name, value, message):
+    """Numba reads these at import or when its threads start: a ValueError from inside it (0, omp2) was an
+    "internal error", and 'two' a warning with a traceback after which every core was used."""
+    proc = run_process("train", binary_file, "-o", tmp_path / "m.h5", "--epochs", "1", env={name: value})
+    assert proc.returncode == 2, proc.stderr
+    lines = proc.stderr.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith(f"sgdcli: error: {message}"), proc.stderr
+    assert not (tmp_path / "m.h5").exists()
+    assert run_process("train", "--help", env={name: value}).returncode == 0  # help does not depend on it
