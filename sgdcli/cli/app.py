@@ -15,6 +15,7 @@ import signal
 import sys
 import threading
 import time
+import warnings
 
 import click
 
@@ -89,7 +90,7 @@ def _error(prefix: str, message: str) -> None:
 def _run(invoke) -> int:
     """Call ``invoke`` (click's own main, not standalone) and turn every way it can fail into a line and a code."""
     try:
-        with _sigterm_unwinds():
+        with _warnings_as_lines(), _sigterm_unwinds():
             return invoke()
     except errors.Terminated as exc:
         click.echo("sgdcli: stopped by SIGTERM before finishing; no partial output file was left", err=True)
@@ -124,6 +125,19 @@ def _run(invoke) -> int:
             raise
         _error("sgdcli", f"internal error: {type(exc).__name__}: {exc} (set SGDCLI_DEBUG=1 for a traceback)")
         return 1
+
+
+@contextlib.contextmanager
+def _warnings_as_lines():
+    """Every warning shown while a command runs (sgdcli's, Numba's, NumPy's) is one line, not Python's two."""
+    with warnings.catch_warnings():
+        warnings.showwarning = _show_warning
+        yield
+
+
+def _show_warning(message, category, filename, lineno, file=None, line=None):
+    lines = str(message).strip().splitlines() or [category.__name__]
+    click.echo(f"sgdcli: warning: {lines[0]}", err=True)
 
 
 class _Termination:

@@ -254,7 +254,7 @@ class Run:
         opts, reporter = self.opts, self.reporter
         seconds = self.executor.warm_up()
         if seconds is not None and seconds > 0.5:
-            reporter.message(f"compiled kernels in {seconds:.1f} s (cached for later runs)")
+            reporter.message(f"compiled kernels in {seconds:.1f} s ({runtime.cache_state()})")
         threads, sharing = self.executor.describe(self.batch)
         reporter.message(
             f"{self.table.path}: {self.table.n_rows} rows × {self.table.n_features} features, read "
