@@ -24,6 +24,7 @@ from sgdcli.cli.config import ENV_PREFIX
 from sgdcli.cli.data_commands import convert_cmd, generate_cmd, info_cmd
 from sgdcli.cli.model_commands import evaluate_cmd, predict_cmd, show_cmd
 from sgdcli.cli.plot_command import plot_cmd
+from sgdcli.cli.streams import standard_streams
 from sgdcli.cli.train_commands import sweep_cmd, train_cmd
 
 
@@ -38,8 +39,9 @@ class Sgdcli(click.Group):
         if errors.hard_exit_required():
             # An output write failed and HDF5 cannot safely close that file: leave
             # without the interpreter's teardown (the temporary file is already gone).
-            sys.stdout.flush()
-            sys.stderr.flush()
+            for stream in (sys.stdout, sys.stderr):
+                with contextlib.suppress(AttributeError, OSError, ValueError):  # None where closed at start
+                    stream.flush()
             os._exit(code or 1)
         sys.exit(code or 0)
 
@@ -90,8 +92,10 @@ def _error(prefix: str, message: str) -> None:
 def _run(invoke) -> int:
     """Call ``invoke`` (click's own main, not standalone) and turn every way it can fail into a line and a code."""
     try:
-        with _warnings_as_lines(), _sigterm_unwinds():
-            return invoke()
+        with standard_streams(), _warnings_as_lines(), _sigterm_unwinds():
+            code = invoke()
+            sys.stdout.flush()  # a full disk under stdout fails here, not in the interpreter's teardown
+            return code
     except errors.Terminated as exc:
         click.echo("sgdcli: stopped by SIGTERM before finishing; no partial output file was left", err=True)
         return exc.exit_code
