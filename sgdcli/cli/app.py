@@ -97,7 +97,7 @@ def _run(invoke) -> int:
             sys.stdout.flush()  # a full disk under stdout fails here, not in the interpreter's teardown
             return code
     except errors.Terminated as exc:
-        click.echo("sgdcli: stopped by SIGTERM before finishing; no partial output file was left", err=True)
+        click.echo(f"sgdcli: stopped by {exc.signal_name} before finishing; no partial output file was left", err=True)
         return exc.exit_code
     except click.UsageError as exc:
         prefix = exc.ctx.command_path if exc.ctx else "sgdcli"
@@ -144,8 +144,12 @@ def _show_warning(message, category, filename, lineno, file=None, line=None):
     click.echo(f"sgdcli: warning: {lines[0]}", err=True)
 
 
+# What a closed terminal or ssh session sends a job started without nohup: handled as SIGTERM is.
+_UNWINDING = (signal.SIGTERM,) + ((signal.SIGHUP,) if hasattr(signal, "SIGHUP") else ())
+
+
 class _Termination:
-    """SIGTERM raises errors.Terminated once, and again if Python dropped it; later SIGTERMs are ignored.
+    """SIGTERM (or SIGHUP) raises errors.Terminated once, and again if Python dropped it; later ones are ignored.
 
     Ignored so that they cannot cut the clean-up short.  Python drops an
     exception raised in a ``__del__`` or a weakref callback (it only reports
@@ -158,11 +162,12 @@ class _Termination:
     def __init__(self, previous_hook):
         self.armed, self.dropped, self.active = True, False, True
         self.previous_hook = previous_hook
+        self.signum = signal.SIGTERM
 
     def handler(self, signum, frame):
         if self.armed:
-            self.armed, self.dropped = False, False
-            raise errors.Terminated
+            self.armed, self.dropped, self.signum = False, False, signum
+            raise errors.Terminated(signum)
 
     def unraisable_hook(self, unraisable):
         if not isinstance(unraisable.exc_value, errors.Terminated):
@@ -175,12 +180,13 @@ class _Termination:
         time.sleep(self.RETRY_SECONDS)
         if self.active and self.dropped:
             self.armed = True
-            os.kill(os.getpid(), signal.SIGTERM)
+            os.kill(os.getpid(), self.signum)
 
 
 @contextlib.contextmanager
 def _sigterm_unwinds():
-    """While a command runs, SIGTERM raises errors.Terminated, which unwinds it as Ctrl-C does (exit 143).
+    """While a command runs, SIGTERM and SIGHUP raise errors.Terminated, which unwinds it as Ctrl-C does (exit
+    143, 129).
 
     ``train`` replaces the handler while it trains (training/signals.py: stop
     at the next safe point with a checkpoint); this one covers every other
@@ -192,28 +198,31 @@ def _sigterm_unwinds():
         yield
         return
     term = _Termination(sys.unraisablehook)
-    previous, sys.unraisablehook = signal.signal(signal.SIGTERM, term.handler), term.unraisable_hook
+    previous = {signum: signal.signal(signum, term.handler) for signum in _UNWINDING}
+    sys.unraisablehook = term.unraisable_hook
     try:
         yield
         if term.dropped:  # the command ended before the signal came again
-            raise errors.Terminated
+            raise errors.Terminated(term.signum)
     except Exception as exc:
         signalled = _signal_behind(exc)
         if signalled is None:
             raise
-        raise signalled() from None
+        raise (errors.Terminated(signalled.signum) if isinstance(signalled, errors.Terminated)
+               else KeyboardInterrupt()) from None
     finally:
         term.active = False
         sys.unraisablehook = term.previous_hook
-        signal.signal(signal.SIGTERM, previous)
+        for signum, handler in previous.items():
+            signal.signal(signum, handler)
 
 
 def _signal_behind(exc: BaseException):
-    """The type of the KeyboardInterrupt or errors.Terminated among the causes of ``exc``, if there is one."""
+    """The KeyboardInterrupt or errors.Terminated among the causes of ``exc``, if there is one."""
     seen = set()
     while exc is not None and id(exc) not in seen:
         if isinstance(exc, (KeyboardInterrupt, errors.Terminated)):
-            return type(exc)
+            return exc
         seen.add(id(exc))
         exc = exc.__cause__ or exc.__context__
     return None
