@@ -511,3 +511,15 @@ def test_outputs_need_distinct_paths(tmp_path, binary_file):
     proc = run("train", binary_file, "-o", model, "--metrics", model)
     assert_one_line_error(proc, 2, f"--metrics {model}: is also given as -o")
     assert not model.exists()
+
+
+def test_an_output_on_the_lock_file_or_previous_checkpoint_of_another_is_refused(tmp_path, binary_file):
+    """A checkpoint renamed onto -o's lock file would leave the first run's flock guarding nothing."""
+    model = tmp_path / "m.h5"
+    proc = run("train", binary_file, "-o", model, "--checkpoint", f"{model}.lock")
+    assert_one_line_error(proc, 2, f"--checkpoint {model}.lock: is the lock file of -o {model}; each output needs "
+                                   "its own path")
+    proc = run("train", binary_file, "-o", model, "--metrics", f"{model}.ckpt.prev")
+    assert_one_line_error(proc, 2, f"--metrics {model}.ckpt.prev: is the previous checkpoint of --checkpoint "
+                                   f"{model}.ckpt")
+    assert sorted(os.listdir(tmp_path)) == ["binary.h5"]
