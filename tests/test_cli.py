@@ -523,3 +523,26 @@ def test_an_output_on_the_lock_file_or_previous_checkpoint_of_another_is_refused
     assert_one_line_error(proc, 2, f"--metrics {model}.ckpt.prev: is the previous checkpoint of --checkpoint "
                                    f"{model}.ckpt")
     assert sorted(os.listdir(tmp_path)) == ["binary.h5"]
+
+
+def test_a_logistic_run_on_three_class_names_lists_the_names(tmp_path):
+    X, _ = make_problem("binary", n=300, d=3)
+    path = tmp_path / "names.h5"
+    with h5py.File(path, "w") as f:
+        f["X"] = X
+        f["y"] = np.array([b"cat", b"dog", b"eel"] * 100)
+    proc = run("train", path, "-o", tmp_path / "m.h5")
+    assert_one_line_error(proc, 2, f"{path}:y: --model logistic needs exactly 2 distinct labels, found 3 (cat, dog, "
+                                   "eel); use --model softmax")
+
+
+@pytest.mark.parametrize("dtype,values", [("uint64", [2**64 - 1, 2**64 - 2]), ("int64", [2**53, 2**53 + 1])])
+def test_integer_labels_float64_cannot_hold_exactly_are_refused(tmp_path, dtype, values):
+    """Labels are read as float64: these two values would become one class (and uint64's cast back warned)."""
+    X, _ = make_problem("binary", n=300, d=3)
+    path = write_table(tmp_path / "big.h5", X, np.array(values * 150, dtype=dtype))
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # NumPy's "invalid value encountered in cast" once leaked here
+        proc = run("train", path, "-o", tmp_path / "m.h5")
+    assert_one_line_error(proc, 2, f"{path}:y: {dtype} labels reach ", "2^53 or more", "distinct labels would merge")
+    assert "warning" not in proc.stderr
