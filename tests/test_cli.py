@@ -546,3 +546,22 @@ def test_integer_labels_float64_cannot_hold_exactly_are_refused(tmp_path, dtype,
         proc = run("train", path, "-o", tmp_path / "m.h5")
     assert_one_line_error(proc, 2, f"{path}:y: {dtype} labels reach ", "2^53 or more", "distinct labels would merge")
     assert "warning" not in proc.stderr
+
+
+def test_a_filter_hdf5_lacks_is_named_by_train_and_info(tmp_path):
+    X, y = make_problem("binary", n=300, d=3)
+    path = tmp_path / "f.h5"
+    with h5py.File(path, "w") as f:
+        f.create_dataset("X", data=X, chunks=(100, 3), compression="gzip")
+        f["y"] = y
+    with open(path, "r+b") as fh:  # the filter pipeline message: filter id 1 (deflate) becomes 307
+        at = fh.read().index(b"\x01\x00\x08\x00\x01\x00\x01\x00deflate\x00")  # id, name length, flags, values
+        fh.seek(at)
+        fh.write((307).to_bytes(2, "little"))
+    problem = "HDF5 filter 307 (deflate) is not available here, so the data cannot be decompressed"
+    proc = run("train", path, "-o", tmp_path / "m.h5")
+    assert_one_line_error(proc, 2, f"{path}:X: {problem}", "HDF5_PLUGIN_PATH")
+    proc = run("info", path)
+    assert proc.returncode == 0, proc.stderr
+    assert f"  X: unreadable ({problem}" in proc.stdout, proc.stdout
+    assert "read chunk-aligned" not in proc.stdout.split("\n  y:")[0]
