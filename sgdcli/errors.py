@@ -5,6 +5,8 @@ The library raises these; the CLI (cli/app.py) prints ``sgdcli: error:
 decides exit codes.
 """
 
+import signal
+
 
 class SgdcliError(Exception):
     """Base class: a failure with a message a person can act on."""
@@ -67,14 +69,19 @@ def utf8_text(raw: bytes, where: str, what: str) -> str:
 
 
 class Terminated(BaseException):
-    """SIGTERM outside training's safe points (cli/app.py raises it from the handler): exit 143.
+    """SIGTERM or SIGHUP outside training's safe points (cli/app.py raises it from the handler): exit 128 + the
+    signal's number (143, 129).
 
     A BaseException, as KeyboardInterrupt is, so that no ``except Exception``
     stops it and every ``finally`` and context manager on the way out runs:
     temporary output files are removed, and nothing partial is left.
     """
 
-    exit_code = 143
+    def __init__(self, signum: int = signal.SIGTERM):
+        super().__init__(signum)
+        self.signum = signum
+        self.exit_code = 128 + signum
+        self.signal_name = signal.Signals(signum).name
 
 
 def first_line(exc: BaseException) -> str:

@@ -511,3 +511,57 @@ def test_outputs_need_distinct_paths(tmp_path, binary_file):
     proc = run("train", binary_file, "-o", model, "--metrics", model)
     assert_one_line_error(proc, 2, f"--metrics {model}: is also given as -o")
     assert not model.exists()
+
+
+def test_an_output_on_the_lock_file_or_previous_checkpoint_of_another_is_refused(tmp_path, binary_file):
+    """A checkpoint renamed onto -o's lock file would leave the first run's flock guarding nothing."""
+    model = tmp_path / "m.h5"
+    proc = run("train", binary_file, "-o", model, "--checkpoint", f"{model}.lock")
+    assert_one_line_error(proc, 2, f"--checkpoint {model}.lock: is the lock file of -o {model}; each output needs "
+                                   "its own path")
+    proc = run("train", binary_file, "-o", model, "--metrics", f"{model}.ckpt.prev")
+    assert_one_line_error(proc, 2, f"--metrics {model}.ckpt.prev: is the previous checkpoint of --checkpoint "
+                                   f"{model}.ckpt")
+    assert sorted(os.listdir(tmp_path)) == ["binary.h5"]
+
+
+def test_a_logistic_run_on_three_class_names_lists_the_names(tmp_path):
+    X, _ = make_problem("binary", n=300, d=3)
+    path = tmp_path / "names.h5"
+    with h5py.File(path, "w") as f:
+        f["X"] = X
+        f["y"] = np.array([b"cat", b"dog", b"eel"] * 100)
+    proc = run("train", path, "-o", tmp_path / "m.h5")
+    assert_one_line_error(proc, 2, f"{path}:y: --model logistic needs exactly 2 distinct labels, found 3 (cat, dog, "
+                                   "eel); use --model softmax")
+
+
+@pytest.mark.parametrize("dtype,values", [("uint64", [2**64 - 1, 2**64 - 2]), ("int64", [2**53, 2**53 + 1])])
+def test_integer_labels_float64_cannot_hold_exactly_are_refused(tmp_path, dtype, values):
+    """Labels are read as float64: these two values would become one class (and uint64's cast back warned)."""
+    X, _ = make_problem("binary", n=300, d=3)
+    path = write_table(tmp_path / "big.h5", X, np.array(values * 150, dtype=dtype))
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # NumPy's "invalid value encountered in cast" once leaked here
+        proc = run("train", path, "-o", tmp_path / "m.h5")
+    assert_one_line_error(proc, 2, f"{path}:y: {dtype} labels reach ", "2^53 or more", "distinct labels would merge")
+    assert "warning" not in proc.stderr
+
+
+def test_a_filter_hdf5_lacks_is_named_by_train_and_info(tmp_path):
+    X, y = make_problem("binary", n=300, d=3)
+    path = tmp_path / "f.h5"
+    with h5py.File(path, "w") as f:
+        f.create_dataset("X", data=X, chunks=(100, 3), compression="gzip")
+        f["y"] = y
+    with open(path, "r+b") as fh:  # the filter pipeline message: filter id 1 (deflate) becomes 307
+        at = fh.read().index(b"\x01\x00\x08\x00\x01\x00\x01\x00deflate\x00")  # id, name length, flags, values
+        fh.seek(at)
+        fh.write((307).to_bytes(2, "little"))
+    problem = "HDF5 filter 307 (deflate) is not available here, so the data cannot be decompressed"
+    proc = run("train", path, "-o", tmp_path / "m.h5")
+    assert_one_line_error(proc, 2, f"{path}:X: {problem}", "HDF5_PLUGIN_PATH")
+    proc = run("info", path)
+    assert proc.returncode == 0, proc.stderr
+    assert f"  X: unreadable ({problem}" in proc.stdout, proc.stdout
+    assert "read chunk-aligned" not in proc.stdout.split("\n  y:")[0]

@@ -1,6 +1,7 @@
 """sgdcli convert: CSV/TSV, LIBSVM and .npy into HDF5 that trains exactly like the same data written directly."""
 
 import json
+import os
 
 import h5py
 import numpy as np
@@ -269,6 +270,8 @@ def test_npy_input_that_is_not_a_matrix_of_numbers_is_named(tmp_path):
 
 @pytest.mark.parametrize("args,message", [
     (["data.parquet"], "data.parquet: no such file"),
+    (["fifo"], "fifo: is a pipe (a FIFO, or a process substitution such as <(...)), not a regular file; convert reads "
+               "its input more than once, so save it to a file first"),
     (["{csv}", "--label-column", "price"], "--label-column: no column 'price' in the header (a, b, label)"),
     (["{csv}", "--label-column", "7"], "--label-column: index 7 is outside the 3 columns of {csv}"),
     (["{npy}"], "{npy}: give the labels with --y FILE.npy or --label-column INDEX"),
@@ -282,6 +285,7 @@ def test_usage_errors(tmp_path, monkeypatch, args, message):
     np.save(tmp_path / "X.npy", np.zeros((3, 2)))
     (tmp_path / "d.parquet.txt").write_text("x")
     (tmp_path / "twice.csv").write_text("a,b,a,label\n1,2,3,0\n")
+    os.mkfifo(tmp_path / "fifo")  # what <(...) gives: nothing writes it, and convert must not wait on it
     paths = {"csv": str(tmp_path / "d.csv"), "npy": str(tmp_path / "X.npy"), "other": str(tmp_path / "d.parquet.txt"),
              "twice": str(tmp_path / "twice.csv")}
     code, out, err = cli("convert", *[a.format(**paths) for a in args], "-o", tmp_path / "o.h5")

@@ -135,16 +135,19 @@ def wait_for_epoch(proc):
             return lines
 
 
-def test_sigint_stops_with_a_checkpoint_and_exit_130(tmp_path, data):
+@pytest.mark.parametrize("signum,code", [(signal.SIGINT, 130), (signal.SIGHUP, 129)])
+def test_sigint_and_sighup_stop_with_a_checkpoint_and_exit_128_plus_the_signal(tmp_path, data, signum, code):
+    """SIGHUP is what a closed terminal or ssh session sends a run started without nohup: it once killed the run
+    outright, losing the work since the last checkpoint and saying nothing."""
     train, _ = data
     model = str(tmp_path / "m.h5")
     proc = start(train, "-o", model, "--batch-size", "4", "--model", "softmax", "--epochs", "50", "--progress", "plain")
     wait_for_epoch(proc)
-    proc.send_signal(signal.SIGINT)
+    proc.send_signal(signum)
     out, err = proc.communicate(timeout=60)
-    assert proc.returncode == 130, err
+    assert proc.returncode == code, err
     last = err.strip().splitlines()[-1]
-    assert last.startswith("sgdcli: stopped by SIGINT at epoch ") and last.endswith(
+    assert last.startswith(f"sgdcli: stopped by {signal.Signals(signum).name} at epoch ") and last.endswith(
         f"checkpoint saved to {model}.ckpt; run the same command with --resume to continue")
     assert not os.path.exists(model)
     assert load_latest(model + ".ckpt") is not None

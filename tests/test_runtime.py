@@ -281,3 +281,60 @@ def test_weighted_rows_train_the_same_bits_from_compiled_and_from_cached_kernels
         run_process(*args, "-o", tmp_path / f"{name}.h5", env=env, check=True)
     with h5py.File(tmp_path / "compiled.h5") as a, h5py.File(tmp_path / "loaded.h5") as b:
         assert np.array_equal(a["weights"][()], b["weights"][()])
+
+
+@pytest.mark.parametrize("name,value,message", [
+    ("NUMBA_NUM_THREADS", "0", "NUMBA_NUM_THREADS=0: not a whole number of threads above 0"),
+    ("NUMBA_NUM_THREADS", "two", "NUMBA_NUM_THREADS=two: not a whole number of threads above 0"),
+    ("NUMBA_THREADING_LAYER", "omp2", "NUMBA_THREADING_LAYER=omp2: not a threading layer Numba knows"),
+])
+def test_a_bad_numba_setting_is_refused_naming_the_variable(tmp_path, binary_file, name, value, message):
+    """Numba reads these at import or when its threads start: a ValueError from inside it (0, omp2) was an
+    "internal error", and 'two' a warning with a traceback after which every core was used."""
+    proc = run_process("train", binary_file, "-o", tmp_path / "m.h5", "--epochs", "1", env={name: value})
+    assert proc.returncode == 2, proc.stderr
+    lines = proc.stderr.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith(f"sgdcli: error: {message}"), proc.stderr
+    assert not (tmp_path / "m.h5").exists()
+    assert run_process("train", "--help", env={name: value}).returncode == 0  # help does not depend on it
+
+
+CLI = """
+import sys
+sys.meta_path = [f for f in sys.meta_path if "editable" not in getattr(f, "__module__", "") + repr(f)]
+sys.path.insert(0, sys.argv[1])
+from sgdcli.cli import main
+main(sys.argv[2:])
+"""
+
+
+def test_with_no_writable_cache_kernels_compile_in_memory_say_so_once_and_train_the_same_model(
+        tmp_path, readonly_package, binary_file):
+    """A read-only install run by a user whose HOME cannot be written (a system account's /nonexistent, a
+    read-only container): Numba refuses cache=True ("no locator available"), which once failed every command."""
+    from test_training import model_contents
+
+    blocked = tmp_path / "file"
+    blocked.write_text("")  # nothing, root included, can make a directory under a file
+    env = {k: v for k, v in os.environ.items() if k not in ("NUMBA_CACHE_DIR", "XDG_CACHE_HOME", "SGDCLI_DEBUG")}
+
+    def train(name, **extra):
+        proc = subprocess.run([sys.executable, "-c", CLI, str(readonly_package), "train", binary_file, "-o",
+                               tmp_path / name, "--epochs", "2", "--threads", "2", "--progress", "plain"],
+                              capture_output=True, text=True, env={**env, **extra}, timeout=300)
+        assert proc.returncode == 0, proc.stderr
+        return proc.stderr.splitlines()
+
+    lines = train("uncached.h5", HOME=str(blocked / "home"), NUMBA_CACHE_DIR=str(blocked / "cache"))
+    warned = [line for line in lines if "not cached" in line and not line.startswith("20")]
+    assert warned == [line for line in lines if line.startswith("sgdcli:")] and len(warned) == 1, lines
+    assert warned[0].startswith("sgdcli: warning: compiled kernels are not cached, so every run compiles them again")
+    assert warned[0].endswith("set NUMBA_CACHE_DIR to a writable directory to keep them"), warned
+    assert any(line.endswith("(not cached)") for line in lines if "compiled kernels in" in line) or not any(
+        "compiled kernels in" in line for line in lines), lines
+    cache = tmp_path / "cache"
+    train("compiled.h5", NUMBA_CACHE_DIR=str(cache))  # compiles and caches
+    assert any(cache.rglob("*.nbi"))
+    train("loaded.h5", NUMBA_CACHE_DIR=str(cache))  # loads what it cached
+    assert model_contents(tmp_path / "uncached.h5") == model_contents(tmp_path / "compiled.h5")
+    assert model_contents(tmp_path / "uncached.h5") == model_contents(tmp_path / "loaded.h5")

@@ -67,6 +67,16 @@ def test_sigterm_while_writing_exits_143_and_leaves_no_file(tmp_path, inputs, co
     assert os.listdir(tmp_path) == []  # neither the output nor its temporary file
 
 
+def test_sighup_while_writing_is_handled_as_sigterm_exit_129(tmp_path, inputs):
+    """A closed terminal or ssh session (SIGHUP) once killed the command outright, leaving its temporary file."""
+    out = tmp_path / "out.h5"
+    proc = start("generate", out, "--rows", "20000000", "--features", "4")
+    err = terminate_while_writing(proc, out, signal.SIGHUP)
+    assert proc.returncode == 129, err
+    assert err.strip().splitlines()[-1] == MESSAGE.replace("SIGTERM", "SIGHUP"), err
+    assert os.listdir(tmp_path) == []
+
+
 def test_ctrl_c_while_writing_is_one_line_exit_130_and_leaves_no_file(tmp_path, inputs):
     """click printed an empty line before the message (its main's own handling of KeyboardInterrupt)."""
     out = tmp_path / "out.csv"
@@ -103,6 +113,7 @@ def test_sigterm_stops_a_sweep_between_or_inside_its_runs(tmp_path, inputs):
 
 @pytest.mark.parametrize("signalled,code,line", [
     ("Terminated", 143, MESSAGE),
+    ("SIGHUP", 129, MESSAGE.replace("SIGTERM", "SIGHUP")),
     ("KeyboardInterrupt", 130, "sgdcli: error: interrupted"),
 ])
 def test_a_signal_that_compiled_code_wrapped_still_ends_as_the_signal(capsys, signalled, code, line):
@@ -112,7 +123,8 @@ def test_a_signal_that_compiled_code_wrapped_still_ends_as_the_signal(capsys, si
 
     def invoke():
         try:
-            raise getattr(errors, signalled, KeyboardInterrupt)()
+            raise errors.Terminated(signal.SIGHUP) if signalled == "SIGHUP" else getattr(errors, signalled,
+                                                                                          KeyboardInterrupt)()
         except BaseException as exc:
             raise SystemError("CPUDispatcher(<function scores>) returned a result with an exception set") from exc
 

@@ -1,5 +1,7 @@
 """train --init: a run that starts from a model, checked against the model it starts from."""
 
+import os
+
 import h5py
 import numpy as np
 import pytest
@@ -135,10 +137,13 @@ def test_other_features_and_unknown_labels_are_refused(days, tmp_path):
     (["--epochs", "0"], "--epochs: must be >= 1 (0 with --init), got 0"),
     (["--restandardize"], "--restandardize: applies with --init only"),
     (["--init", "nowhere.h5"], "--init nowhere.h5: no such file"),
+    (["--init", "fifo"], "--init fifo: is a pipe (a FIFO, or a process substitution such as <(...)), not a regular "
+                         "file; --init reads a model file"),
 ])
 def test_usage_errors(days, tmp_path, monkeypatch, args, message):
     d, _, second, _ = days
     monkeypatch.chdir(tmp_path)
+    os.mkfifo(tmp_path / "fifo")  # it exists: "no such file" was wrong for it
     code, out, err = cli("train", second, "-o", tmp_path / "m.h5", *args)
     assert (code, err.strip().splitlines()[-1]) == (2, "sgdcli: error: " + message)
 

@@ -15,6 +15,7 @@ import signal
 import sys
 import threading
 import time
+import warnings
 
 import click
 
@@ -23,6 +24,7 @@ from sgdcli.cli.config import ENV_PREFIX
 from sgdcli.cli.data_commands import convert_cmd, generate_cmd, info_cmd
 from sgdcli.cli.model_commands import evaluate_cmd, predict_cmd, show_cmd
 from sgdcli.cli.plot_command import plot_cmd
+from sgdcli.cli.streams import standard_streams
 from sgdcli.cli.train_commands import sweep_cmd, train_cmd
 
 
@@ -37,8 +39,9 @@ class Sgdcli(click.Group):
         if errors.hard_exit_required():
             # An output write failed and HDF5 cannot safely close that file: leave
             # without the interpreter's teardown (the temporary file is already gone).
-            sys.stdout.flush()
-            sys.stderr.flush()
+            for stream in (sys.stdout, sys.stderr):
+                with contextlib.suppress(AttributeError, OSError, ValueError):  # None where closed at start
+                    stream.flush()
             os._exit(code or 1)
         sys.exit(code or 0)
 
@@ -89,10 +92,12 @@ def _error(prefix: str, message: str) -> None:
 def _run(invoke) -> int:
     """Call ``invoke`` (click's own main, not standalone) and turn every way it can fail into a line and a code."""
     try:
-        with _sigterm_unwinds():
-            return invoke()
+        with standard_streams(), _warnings_as_lines(), _sigterm_unwinds():
+            code = invoke()
+            sys.stdout.flush()  # a full disk under stdout fails here, not in the interpreter's teardown
+            return code
     except errors.Terminated as exc:
-        click.echo("sgdcli: stopped by SIGTERM before finishing; no partial output file was left", err=True)
+        click.echo(f"sgdcli: stopped by {exc.signal_name} before finishing; no partial output file was left", err=True)
         return exc.exit_code
     except click.UsageError as exc:
         prefix = exc.ctx.command_path if exc.ctx else "sgdcli"
@@ -126,8 +131,25 @@ def _run(invoke) -> int:
         return 1
 
 
+@contextlib.contextmanager
+def _warnings_as_lines():
+    """Every warning shown while a command runs (sgdcli's, Numba's, NumPy's) is one line, not Python's two."""
+    with warnings.catch_warnings():
+        warnings.showwarning = _show_warning
+        yield
+
+
+def _show_warning(message, category, filename, lineno, file=None, line=None):
+    lines = str(message).strip().splitlines() or [category.__name__]
+    click.echo(f"sgdcli: warning: {lines[0]}", err=True)
+
+
+# What a closed terminal or ssh session sends a job started without nohup: handled as SIGTERM is.
+_UNWINDING = (signal.SIGTERM,) + ((signal.SIGHUP,) if hasattr(signal, "SIGHUP") else ())
+
+
 class _Termination:
-    """SIGTERM raises errors.Terminated once, and again if Python dropped it; later SIGTERMs are ignored.
+    """SIGTERM (or SIGHUP) raises errors.Terminated once, and again if Python dropped it; later ones are ignored.
 
     Ignored so that they cannot cut the clean-up short.  Python drops an
     exception raised in a ``__del__`` or a weakref callback (it only reports
@@ -140,11 +162,12 @@ class _Termination:
     def __init__(self, previous_hook):
         self.armed, self.dropped, self.active = True, False, True
         self.previous_hook = previous_hook
+        self.signum = signal.SIGTERM
 
     def handler(self, signum, frame):
         if self.armed:
-            self.armed, self.dropped = False, False
-            raise errors.Terminated
+            self.armed, self.dropped, self.signum = False, False, signum
+            raise errors.Terminated(signum)
 
     def unraisable_hook(self, unraisable):
         if not isinstance(unraisable.exc_value, errors.Terminated):
@@ -157,12 +180,13 @@ class _Termination:
         time.sleep(self.RETRY_SECONDS)
         if self.active and self.dropped:
             self.armed = True
-            os.kill(os.getpid(), signal.SIGTERM)
+            os.kill(os.getpid(), self.signum)
 
 
 @contextlib.contextmanager
 def _sigterm_unwinds():
-    """While a command runs, SIGTERM raises errors.Terminated, which unwinds it as Ctrl-C does (exit 143).
+    """While a command runs, SIGTERM and SIGHUP raise errors.Terminated, which unwinds it as Ctrl-C does (exit
+    143, 129).
 
     ``train`` replaces the handler while it trains (training/signals.py: stop
     at the next safe point with a checkpoint); this one covers every other
@@ -174,28 +198,31 @@ def _sigterm_unwinds():
         yield
         return
     term = _Termination(sys.unraisablehook)
-    previous, sys.unraisablehook = signal.signal(signal.SIGTERM, term.handler), term.unraisable_hook
+    previous = {signum: signal.signal(signum, term.handler) for signum in _UNWINDING}
+    sys.unraisablehook = term.unraisable_hook
     try:
         yield
         if term.dropped:  # the command ended before the signal came again
-            raise errors.Terminated
+            raise errors.Terminated(term.signum)
     except Exception as exc:
         signalled = _signal_behind(exc)
         if signalled is None:
             raise
-        raise signalled() from None
+        raise (errors.Terminated(signalled.signum) if isinstance(signalled, errors.Terminated)
+               else KeyboardInterrupt()) from None
     finally:
         term.active = False
         sys.unraisablehook = term.previous_hook
-        signal.signal(signal.SIGTERM, previous)
+        for signum, handler in previous.items():
+            signal.signal(signum, handler)
 
 
 def _signal_behind(exc: BaseException):
-    """The type of the KeyboardInterrupt or errors.Terminated among the causes of ``exc``, if there is one."""
+    """The KeyboardInterrupt or errors.Terminated among the causes of ``exc``, if there is one."""
     seen = set()
     while exc is not None and id(exc) not in seen:
         if isinstance(exc, (KeyboardInterrupt, errors.Terminated)):
-            return type(exc)
+            return exc
         seen.add(id(exc))
         exc = exc.__cause__ or exc.__context__
     return None

@@ -27,6 +27,7 @@ import tomllib
 import click
 from click.core import ParameterSource
 
+from sgdcli.cli.environment import check_numba_environment
 from sgdcli.errors import InputError, utf8_text
 
 ENV_PREFIX = "SGDCLI"
@@ -132,6 +133,7 @@ class ConfiguredCommand(click.Command):
         if ctx.meta.get("sgdcli.print_config"):
             click.echo(render(ctx))
             return None
+        check_numba_environment()  # here, not at start-up: --help and completion do not depend on it
         return super().invoke(ctx)
 
 

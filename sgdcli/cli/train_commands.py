@@ -46,8 +46,9 @@ def train_cmd(data, output, progress, quiet, verbose, metrics, checkpoint, check
 
     One iteration is one mini-batch and one update; one epoch visits every
     training row once, so an epoch has ceil(rows / batch size) iterations.
-    SIGTERM or SIGINT stop at the next safe point with a checkpoint (exit 143
-    or 130); rerun with --resume to continue exactly where it stopped.
+    SIGTERM, SIGHUP (a closed terminal) or SIGINT stop at the next safe point
+    with a checkpoint (exit 143, 129 or 130); rerun with --resume to continue
+    exactly where it stopped.
     --fail-under/--fail-over check the validation metrics (METRIC as in
     evaluate, or loss) of the model written, and exit 3 after writing it.
     """

@@ -45,6 +45,9 @@ class ColumnReader:
         self.ds = ds
         self.dtype = np.dtype(dtype)
         self.layout = layout.layout_of(ds)
+        problem = layout.unavailable_filter(ds)
+        if problem is not None:
+            raise InputError(f"{ds.file.filename}:{self.layout.path}: {problem}")
         self.squeezed = squeeze and ds.ndim == 2 and ds.shape[1] == 1
         self.row_shape = () if self.squeezed else tuple(ds.shape[1:])
         self._map = None

@@ -79,7 +79,8 @@ def convert(input, output, *, fmt: str | None = None, label_column: str | None =
     None: ``ColumnOptions``' defaults).  ``zero_based``: LIBSVM indices count from 0, not 1."""
     input, output = os.fspath(input), os.fspath(output)
     if not os.path.isfile(input):
-        raise InputError(f"{input}: no such file")
+        raise textfiles.not_a_file(input, input, "; convert reads its input more than once, so save it to a file "
+                                                 "first")
     fmt = detect_format(input, fmt)
     if fmt == "npy" and textfiles.compression_of(input):
         raise InputError(f"{input}: a compressed .npy file cannot be memory-mapped; decompress it first")
@@ -115,7 +116,7 @@ def convert(input, output, *, fmt: str | None = None, label_column: str | None =
     if engine == "pyarrow" and not pyarrow_available():
         raise RuntimeFailure("--engine pyarrow: pyarrow is not installed: pip install 'sgdcli[fast-csv]'")
     if y is not None and not os.path.isfile(y):
-        raise InputError(f"--y {y}: no such file")
+        raise textfiles.not_a_file(y, f"--y {y}", "; --y reads a .npy file in place")
     check_writable(output, inputs=(input, y))
     if hash_bits is None and fmt == "vw":
         hash_bits = CONVERT.vw_hash_bits

@@ -8,7 +8,7 @@ import h5py
 
 from sgdcli.data import hdf5, producers
 from sgdcli.data.cf import packing_of
-from sgdcli.data.layout import BLOCKS, layout_of
+from sgdcli.data.layout import BLOCKS, layout_of, unavailable_filter
 from sgdcli.data.unwritten import unwritten
 from sgdcli.errors import InputError, first_line
 
@@ -21,6 +21,10 @@ def describe(path) -> dict:
         def visit(name, obj):
             if isinstance(obj, h5py.Dataset):
                 try:
+                    problem = unavailable_filter(obj)
+                    if problem is not None:  # unreadable, not a read mode a read would fail in
+                        datasets.append({"path": name, "error": problem})
+                        return
                     layout = layout_of(obj).as_dict()
                     axis = obj.ndim - 1 if "MATLAB_class" in obj.attrs and obj.ndim == 2 else 0
                     missing = unwritten(obj, axis)

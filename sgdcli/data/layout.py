@@ -94,3 +94,18 @@ def _filter_name(info) -> str:
     if code in known:
         return known[code]
     return name.decode(errors="replace") if isinstance(name, bytes) else str(name)
+
+
+def unavailable_filter(ds: h5py.Dataset) -> str | None:
+    """What is wrong where a filter of ``ds``'s pipeline is not available to this HDF5 (a compressor whose
+    plugin is not installed), or None.  HDF5 itself only says, at the first read, that it found no plugin
+    directory, which names neither the filter nor the dataset."""
+    plist = ds.id.get_create_plist()
+    for i in range(plist.get_nfilters()):
+        info = plist.get_filter(i)
+        if not h5py.h5z.filter_avail(info[0]):
+            name = _filter_name(info)
+            named = f" ({name})" if name and name != str(info[0]) else ""
+            return (f"HDF5 filter {info[0]}{named} is not available here, so the data cannot be decompressed; "
+                    "install its plugin (hdf5plugin ships the common ones) and set HDF5_PLUGIN_PATH to its directory")
+    return None

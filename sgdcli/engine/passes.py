@@ -107,7 +107,7 @@ def labels_of(count: LabelCount, table: Table, opts: TrainOptions, known: Labels
     if known is None or known.classes is None:
         among = "" if count.n_train == table.n_rows else (
             f" in the {count.n_train:,} row{'s' if count.n_train != 1 else ''} left to train on")
-        labels = labels_mod.from_values(count.found, opts.model, where, table.y_dtype, among)
+        labels = labels_mod.from_values(count.found, opts.model, where, table.y_dtype, among, table.class_names)
         return labels if opts.positive_class is None else labels.with_positive(opts.positive_class,
                                                                                 table.class_names, where)
     if opts.positive_class is not None and known.with_positive(opts.positive_class, table.class_names, where) != known:

@@ -20,6 +20,12 @@ cron jobs after an upgrade, ``make -j``) can both number their compiled code
 ``1``, leaving an index entry that points at the other signature's machine
 code, which crashes whoever loads it (numba issue 4807, open).  Saves and
 loads of each cache directory are therefore serialized with ``flock``.
+
+Where Numba finds no cache directory it can write (a read-only install, and a
+HOME that is read-only or missing, as for system users, with NUMBA_CACHE_DIR
+unset or read-only too) it refuses ``cache=True`` outright; the kernels are
+then compiled in memory with the same flags, so the run computes the same
+bits, only starts slower, and an ``UncachedKernels`` warning says once why.
 """
 
 from __future__ import annotations
@@ -29,6 +35,7 @@ import functools
 import hashlib
 import os
 import tempfile
+import warnings
 
 try:
     import fcntl
@@ -43,6 +50,11 @@ STAMP = "sgdcli-sources.sha256"
 LOCK = "sgdcli-cache.lock"
 _PACKAGE = os.path.dirname(os.path.abspath(__file__))
 _checked: set[str] = set()
+_uncached: list[str] = []  # why kernels are compiled in memory, once known
+
+
+class UncachedKernels(UserWarning):
+    """No compile cache can be written: every run compiles the kernels again."""
 
 
 def kernel(parallel: bool = False, callee: bool = False, exact: bool = False, inline: bool = False,
@@ -77,12 +89,17 @@ def kernel(parallel: bool = False, callee: bool = False, exact: bool = False, in
     """
     callee = callee or inline
     flags = False if exact else VECTOR_MATH if vector else FASTMATH
-    jit = numba.njit(cache=True, nogil=True, fastmath=flags, parallel=parallel,
-                     error_model="numpy" if vector else "python",
-                     no_cpython_wrapper=callee, no_cfunc_wrapper=callee, forceinline=inline)
+    options = dict(nogil=True, fastmath=flags, parallel=parallel, error_model="numpy" if vector else "python",
+                   no_cpython_wrapper=callee, no_cfunc_wrapper=callee, forceinline=inline)
 
     def decorate(fn):
-        dispatcher = jit(fn)
+        try:
+            dispatcher = numba.njit(cache=True, **options)(fn)
+        except RuntimeError as exc:  # "cannot cache function ...: no locator available": no writable directory
+            if "locator" not in str(exc):
+                raise
+            _warn_uncached()
+            return numba.njit(cache=False, **options)(fn)  # the same flags: the same code, compiled every run
         cache = getattr(dispatcher, "_cache", None)
         path = getattr(cache, "_cache_path", None)
         _drop_stale_cache(path)
@@ -90,6 +107,22 @@ def kernel(parallel: bool = False, callee: bool = False, exact: bool = False, in
         return dispatcher
 
     return decorate
+
+
+def uncached_reason() -> str | None:
+    """Why this process compiles its kernels in memory, or None while every kernel defined so far is cached."""
+    return _uncached[0] if _uncached else None
+
+
+def _warn_uncached() -> None:
+    if _uncached:
+        return
+    user = os.path.join(os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache"), "numba")
+    tried = f"NUMBA_CACHE_DIR={os.environ['NUMBA_CACHE_DIR']}, " if os.environ.get("NUMBA_CACHE_DIR") else ""
+    _uncached.append(f"compiled kernels are not cached, so every run compiles them again (a slower start): no "
+                     f"writable cache directory ({tried}the package's {_PACKAGE}, the user cache {user}); set "
+                     f"NUMBA_CACHE_DIR to a writable directory to keep them")
+    warnings.warn(_uncached[0], UncachedKernels, stacklevel=3)
 
 
 def cache_dirs() -> list[str]:

@@ -11,7 +11,8 @@ Python API leaves Numba's global settings alone unless asked to
 
 Compiled kernels are cached next to the package, or, where that directory is
 read-only and NUMBA_CACHE_DIR is unset, in Numba's per-user cache directory
-($XDG_CACHE_HOME/numba, by default ~/.cache/numba).
+($XDG_CACHE_HOME/numba, by default ~/.cache/numba); where none of these can
+be written, they are compiled in memory on every run (kernels/jit.py).
 """
 
 from __future__ import annotations
@@ -109,11 +110,18 @@ def describe() -> str:
     """Which threading layer ran the kernels, and where the compile cache lives."""
     import numba
 
-    from sgdcli.kernels.jit import cache_dirs
+    from sgdcli.kernels.jit import cache_dirs, uncached_reason
 
     try:
         layer = numba.threading_layer()
     except ValueError:  # no parallel kernel has run yet
         layer = f"not started (requested: {numba.config.THREADING_LAYER})"
-    where = ", ".join(cache_dirs()) or "unknown"
+    where = ", ".join(cache_dirs()) or ("none (not cached)" if uncached_reason() else "unknown")
     return f"numba {numba.__version__}, threading layer {layer}, {numba.get_num_threads()} threads, kernel cache {where}"
+
+
+def cache_state() -> str:
+    """How the kernels compiled so far are kept: "cached for later runs", or "not cached" (jit.py warned why)."""
+    from sgdcli.kernels.jit import uncached_reason
+
+    return "not cached" if uncached_reason() else "cached for later runs"

@@ -19,6 +19,7 @@ from sgdcli.options import MAX_CLASSES, parse_class_weights, task_of
 
 
 
+EXACT_LIMIT = 2.0 ** 53  # from here on, float64 no longer holds every integer
 _EVERY = np.arange(0)
 
 
@@ -194,14 +195,25 @@ def collect(blocks, model: str, where: str, weighted: bool = False) -> Found:
     return found
 
 
-def from_values(found: np.ndarray | None, model: str, where: str, y_dtype, among: str = "") -> Labels:
+def from_values(found: np.ndarray | None, model: str, where: str, y_dtype, among: str = "",
+                names: list[str] | None = None) -> Labels:
     """The label mapping for ``model``, or an InputError if the values do not suit it; ``among`` says which
-    rows were looked at where not all (" in the 1 row left to train on")."""
+    rows were looked at where not all (" in the 1 row left to train on"); ``names``: the class names the
+    values index, where the labels are names."""
     task = task_of(model)
     if task == "regression":
         return Labels("regression", None)
+    y_dtype = np.dtype(y_dtype)
+    if y_dtype.kind in "iu" and y_dtype.itemsize > 4 and len(found) and np.abs(found).max() >= EXACT_LIMIT:
+        # labels are read as float64, which holds every integer only below 2^53: 2^53 and 2^53 + 1 (2^64 - 1
+        # and 2^64 - 2) would be one class, and the cast back to y_dtype would overflow
+        big = float(found[np.abs(found) >= EXACT_LIMIT][0])
+        raise InputError(f"{where}: {y_dtype} labels reach {big:.4g}, 2^53 or more, beyond the integers float64 "
+                         "holds exactly, so distinct labels would merge; number the classes from 0, or store them "
+                         "as names")
     classes = found.astype(y_dtype) if np.array_equal(found.astype(y_dtype), found) else found
-    listed = ", ".join(shown(c) for c in classes[:5]) + (", …" if len(classes) > 5 else "")
+    written = [names[int(c)] for c in classes] if names else [shown(c) for c in classes]
+    listed = ", ".join(written[:5]) + (", …" if len(classes) > 5 else "")
     if task == "binary" and len(classes) != 2:
         hint = "use --model softmax for more than two classes" if len(classes) > 2 else "both classes must be present"
         raise InputError(f"{where}: --model {model} needs exactly 2 distinct labels, found {len(classes)}{among} "

@@ -22,7 +22,7 @@ def log_start(run) -> None:
     opts, say = run.opts, run.reporter.message
     seconds = run.executor.warm_up()
     if seconds is not None and seconds > 0.5:
-        say(f"compiled kernels in {seconds:.1f} s (cached for later runs)")
+        say(f"compiled kernels in {seconds:.1f} s ({runtime.cache_state()})")
     threads, sharing = run.executor.describe(run.batch)
     say(f"{run.table.path}: {run.table.n_rows} rows × {run.table.n_features} features, read "
         f"{run.table.X.layout.read_mode} in windows of {run.pages.window_rows} rows; {threads}")

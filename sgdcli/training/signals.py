@@ -1,8 +1,10 @@
-"""SIGTERM and SIGINT ask training to stop at the next safe point.
+"""SIGTERM, SIGHUP and SIGINT ask training to stop at the next safe point.
 
 The handler only records the signal; the training loop checks ``requested``
-between kernel calls, writes a checkpoint and exits 143 (SIGTERM) or 130
-(SIGINT).  A second SIGINT raises KeyboardInterrupt at once.
+between kernel calls, writes a checkpoint and exits 128 + the signal's
+number: 143 (SIGTERM), 129 (SIGHUP: the terminal or ssh session of a run
+started without nohup went away), 130 (SIGINT).  A second SIGINT raises
+KeyboardInterrupt at once.
 """
 
 from __future__ import annotations
@@ -12,6 +14,8 @@ import signal
 import threading
 
 EXIT_CODES = {signal.SIGINT: 130, signal.SIGTERM: 143}
+if hasattr(signal, "SIGHUP"):  # not on Windows
+    EXIT_CODES[signal.SIGHUP] = 129
 
 
 class StopRequest:

@@ -22,7 +22,7 @@ from sgdcli.parallel.executor import check_options, open_executor
 from sgdcli.reporting.reporter import Reporter
 from sgdcli.training import checkpoint as ckpt_mod
 from sgdcli.training.control import RunControl
-from sgdcli.training.locking import exclusive
+from sgdcli.training.locking import exclusive, lock_path
 from sgdcli.training.run import Run
 from sgdcli.training.warmstart import class_names
 
@@ -42,13 +42,7 @@ def train(data, options: TrainOptions | None = None, *, output=None, metrics=Non
     reporter = reporter or Reporter()
     control = control or RunControl()
     outputs = [(p, flag) for p, flag in ((output, "-o"), (metrics, "--metrics"), (control.checkpoint, "--checkpoint")) if p is not None]
-    seen: dict[str, str] = {}
-    for path, flag in outputs:
-        check_writable(path, flag, inputs=(data, opts.val))
-        key = os.path.abspath(path)
-        if key in seen:
-            raise InputError(f"{flag} {path}: is also given as {seen[key]}; each output needs its own path")
-        seen[key] = flag
+    _check_distinct(outputs, (data, opts.val))
     with contextlib.ExitStack() as stack:
         stack.enter_context(exclusive(outputs, control.wait_lock))
         columns = {"label_column": opts.label_column, "features": opts.features, "transpose": opts.transpose,
@@ -95,3 +89,24 @@ def _sparse_costs(table: Table, opts: TrainOptions, reporter: Reporter) -> None:
         reporter.message(f"{', '.join(why)}: each step updates all {table.n_features:,} weights of the sparse "
                          "input; only a batch's columns with --optimizer sgd, or adagrad and rmsprop without "
                          "--l1 and --l2, and no --average (docs/sparse.md)")
+
+
+def _check_distinct(outputs: list[tuple[str, str]], inputs) -> None:
+    """InputError unless every output is writable and none is another's path or a file kept beside another: its
+    lock (``PATH.lock``, whose ``flock`` a checkpoint renamed onto it would no longer guard) or, for the
+    checkpoint, its previous one (``PATH.prev``)."""
+    seen: dict[str, tuple[str, str]] = {}
+    for path, flag in outputs:
+        check_writable(path, flag, inputs=inputs)
+        key = os.path.abspath(path)
+        if key in seen:
+            raise InputError(f"{flag} {path}: is also given as {seen[key][0]}; each output needs its own path")
+        seen[key] = (flag, path)
+    for path, flag in outputs:
+        beside = {lock_path(path): "the lock file"}
+        if flag == "--checkpoint":
+            beside[os.path.abspath(path) + ".prev"] = "the previous checkpoint"
+        for key, what in beside.items():
+            if key in seen:
+                other, given = seen[key]
+                raise InputError(f"{other} {given}: is {what} of {flag} {path}; each output needs its own path")

@@ -24,7 +24,7 @@ import os
 
 import numpy as np
 
-from sgdcli.data import hashing
+from sgdcli.data import hashing, textfiles
 from sgdcli.data.table import Table, numbered
 from sgdcli.errors import InputError
 from sgdcli.model.file import Model, load_model
@@ -70,7 +70,7 @@ def load(path: str, table: Table, model_type: str, optimizer: bool = False) -> W
     ``table`` and ``--model``; InputError otherwise."""
     where = f"--init {path}"
     if not os.path.isfile(path):
-        raise InputError(f"{where}: no such file")
+        raise textfiles.not_a_file(path, where, "; --init reads a model file")
     model = load_model(path, optimizer=optimizer)
     data = f"{table.path}:{table.x_name}"
     if model.model != model_type:

@@ -1,0 +1,75 @@
+"""The standard streams a cron line or wrapper can hand a command: stderr closed (``2>&-``), stdout closed
+(``>&-``) or full (``> /dev/full``), an ASCII locale.  Real processes: Python sets sys.stderr/sys.stdout to None
+only for a descriptor closed at start."""
+
+import os
+import subprocess
+import sys
+
+import pytest
+
+from conftest import run
+
+
+def sgdcli(*args, close=(), stdout=subprocess.PIPE, env=None):
+    """Run the CLI with the descriptors ``close`` closed at start; returns (code, stdout, stderr or None)."""
+    full_env = {**os.environ, **(env or {})}
+    full_env.pop("SGDCLI_DEBUG", None)
+    stderr = None if 2 in close else subprocess.PIPE
+    proc = subprocess.run([sys.executable, "-m", "sgdcli", *map(str, args)], stdout=stdout, stderr=stderr,
+                          env=full_env, timeout=300, preexec_fn=lambda: [os.close(fd) for fd in close])
+    return proc.returncode, proc.stdout.decode() if proc.stdout is not None else None, \
+        proc.stderr.decode() if proc.stderr is not None else None
+
+
+@pytest.fixture
+def model(tmp_path, binary_file):
+    assert run("train", binary_file, "-o", tmp_path / "m.h5", "--epochs", "1", "-q").returncode == 0
+    return tmp_path / "m.h5"
+
+
+def test_with_stderr_closed_train_predict_and_evaluate_still_work(tmp_path, binary_file, model):
+    """Progress and logs go nowhere; the work and the results do not (all three once exited 1 with no word)."""
+    code, out, _ = sgdcli("train", binary_file, "-o", tmp_path / "m2.h5", "--epochs", "1", close=[2])
+    assert code == 0 and out.startswith(f"model {tmp_path / 'm2.h5'}: logistic"), out
+    assert (tmp_path / "m2.h5").exists()
+    code, out, _ = sgdcli("predict", model, binary_file, "-o", tmp_path / "p.csv", close=[2])
+    assert (code, out) == (0, f"wrote {tmp_path / 'p.csv'}: 3000 predictions\n")
+    code, out, _ = sgdcli("evaluate", model, binary_file, close=[2])
+    assert code == 0 and out.startswith("rows 3000\naccuracy "), out
+
+
+@pytest.mark.parametrize("command", ["evaluate", "predict"])
+def test_stdout_closed_or_full_is_one_line_about_standard_output(tmp_path, binary_file, model, command):
+    args = ["evaluate", model, binary_file] if command == "evaluate" else ["predict", model, binary_file, "-o", "-"]
+    code, _, err = sgdcli(*args, close=[1])
+    assert code == 1, err
+    assert err.strip().splitlines()[-1] == ("sgdcli: error: standard output is closed (>&-), so the results cannot "
+                                            "be written; redirect it to a file or /dev/null")
+    if not os.path.exists("/dev/full"):
+        return
+    with open("/dev/full", "wb") as full:
+        code, _, err = sgdcli(*args, stdout=full)
+    assert code == 1, err
+    assert err.strip().splitlines()[-1] == ("sgdcli: error: standard output: write failed: No space left on device; "
+                                            "the results written there are incomplete")
+    assert "Traceback" not in err and "Exception ignored" not in err
+
+
+def test_class_names_outside_ascii_go_to_an_ascii_stdout_as_utf8(tmp_path):
+    """With LC_ALL=C and no UTF-8 mode, predictions on stdout once failed at the first name outside ASCII."""
+    import h5py
+    import numpy as np
+
+    path = tmp_path / "names.h5"
+    with h5py.File(path, "w") as f:
+        f["X"] = np.random.default_rng(0).standard_normal((200, 3)).astype(np.float32)
+        f["y"] = np.array(["chat_é", "chien_日本"] * 100, dtype=h5py.string_dtype())
+    assert run("train", path, "-o", tmp_path / "m.h5", "--epochs", "1", "-q").returncode == 0
+    assert run("predict", tmp_path / "m.h5", path, "-o", tmp_path / "p.csv").returncode == 0
+    env = {"LC_ALL": "C", "PYTHONUTF8": "0", "PYTHONIOENCODING": ""}
+    full_env = {k: v for k, v in {**os.environ, **env}.items() if v}
+    proc = subprocess.run([sys.executable, "-m", "sgdcli", "predict", tmp_path / "m.h5", path, "-o", "-"],
+                          capture_output=True, env=full_env, timeout=300)
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stdout == (tmp_path / "p.csv").read_bytes()  # the bytes of the .csv file: UTF-8
