@@ -13,9 +13,9 @@ from __future__ import annotations
 
 import dataclasses
 import math
-import numbers
 
 from sgdcli.errors import InputError
+from sgdcli.fieldtypes import check_fields
 
 MODELS = ("linear", "logistic", "softmax", "hinge", "huber", "quantile", "poisson", "squared_hinge",
           "modified_huber")
@@ -124,39 +124,6 @@ def objective(model: str, epsilon: float, quantile: float) -> tuple[str, float]:
 def metrics_of(model: str) -> tuple[str, ...]:
     """What ``evaluate`` reports for a model of type ``model``, in this order."""
     return METRICS[task_of(model)] + MODEL_METRICS.get(model, ())
-
-
-def parse_batch_size(text: str | int | None) -> int | None:
-    """``full`` (or None) means full-batch gradient descent; otherwise an integer."""
-    if text is None or (isinstance(text, str) and text.strip().lower() == "full"):
-        return None
-    try:
-        value = int(text)
-    except (TypeError, ValueError):
-        raise InputError(f"--batch-size: expected a positive integer or 'full', got {text!r}") from None
-    return value
-
-
-_WRONG = object()
-_EXPECTED = {"str": "text", "str | None": "text or None", "bool": "True or False", "bool | None": "True, False or None",
-             "int": "an integer", "int | None": "an integer or None", "float": "a number", "float | str": "a number or auto"}
-
-
-def _typed(field, value):
-    """``value`` of a TrainOptions field as its annotation says (an integer as int, a number as float, batch_size
-    'full' as None), or _WRONG: the Python API is checked as the CLI's parameter types check the command line."""
-    kind = field.type
-    if value is None and kind.endswith("| None"):
-        return None
-    if field.metadata.get("kind") == "batch" and (isinstance(value, bool) or not isinstance(value, numbers.Integral)):
-        return parse_batch_size(str(value))  # 'full', or the message of a batch size that is not one
-    if isinstance(value, str):
-        return value if kind.startswith("str") or (kind == "float | str" and value == "auto") else _WRONG
-    if kind.startswith("bool") or isinstance(value, bool) or not isinstance(value, numbers.Real):
-        return value if kind.startswith("bool") and isinstance(value, bool) else _WRONG
-    if kind.startswith("int"):
-        return int(value) if isinstance(value, numbers.Integral) else _WRONG
-    return float(value) if kind.startswith("float") else _WRONG
 
 
 def _option(default, help: str, **cli):
@@ -275,23 +242,7 @@ class TrainOptions:
         def bad(option: str, why: str):
             raise InputError(f"--{option.replace('_', '-')}: {why}")
 
-        for field in dataclasses.fields(self):
-            value = _typed(field, getattr(self, field.name))
-            if value is _WRONG:
-                bad(field.name, f"expected {_EXPECTED[field.type]}, got {getattr(self, field.name)!r}")
-            object.__setattr__(self, field.name, value)  # numpy's numbers as Python's, for the model card
-
-        def choice(option: str, allowed):
-            value = getattr(self, option)
-            if value not in allowed:
-                bad(option, f"{value!r} is not one of {', '.join(allowed)}")
-
-        choice("model", MODELS)
-        choice("optimizer", OPTIMIZERS)
-        choice("schedule", SCHEDULES)
-        choice("lr_scaling", LR_SCALINGS)
-        choice("bad_rows", BAD_ROWS)
-        choice("parallel", PARALLEL_MODES)
+        check_fields(self)  # types from the annotations, and the choices
         for name in ("lr", "eps", "epsilon"):
             value = getattr(self, name)
             if name == "lr" and value == "auto":

@@ -10,7 +10,7 @@ from sgdcli.kernels import batches
 from sgdcli.kernels.permute import fisher_yates
 from sgdcli.kernels import state as ks
 from sgdcli.kernels.state import Scratch, TrainState
-from sgdcli.options import parse_batch_size
+from sgdcli.fieldtypes import parse_batch_size
 from sgdcli.sizes import parse_size
 from sgdcli.kernels.state import kernel_config
 

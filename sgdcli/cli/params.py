@@ -13,7 +13,8 @@ import click
 
 from sgdcli.cli.config import ConfiguredCommand, config_option, print_config_option
 from sgdcli.errors import InputError
-from sgdcli.options import DEFAULT_MEMORY, DEFAULT_X, DEFAULT_Y, MEMORY_HELP, TrainOptions, parse_batch_size
+from sgdcli.fieldtypes import parse_batch_size
+from sgdcli.options import DEFAULT_MEMORY, DEFAULT_X, DEFAULT_Y, MEMORY_HELP, TrainOptions
 from sgdcli.reporting.renderers import MODES as PROGRESS_MODES
 from sgdcli.sizes import parse_size, size_text
 
