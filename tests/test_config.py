@@ -75,6 +75,22 @@ def test_print_config_is_toml_that_reproduces_the_settings(tmp_path, monkeypatch
     assert tomllib.loads(first)["train"]["optimizer"] == "adam"
 
 
+def test_a_variable_of_the_command_that_names_no_option_is_refused(tmp_path, monkeypatch, binary_file):
+    """Click passes over it: a typo in a cron job's environment left the default in force, without a word."""
+    monkeypatch.setenv("SGDCLI_TRAIN_EPOCHZ", "3")
+    monkeypatch.setenv("SGDCLI_PREDICT_NOTHING", "1")  # another command's: not this one's business
+    code, out, err = cli("train", binary_file, "-o", tmp_path / "m.h5")
+    assert (code, out, err) == (2, "", "sgdcli: error: SGDCLI_TRAIN_EPOCHZ: train has no option --epochz; did you "
+                                       "mean SGDCLI_TRAIN_EPOCHS?\n")
+    assert not (tmp_path / "m.h5").exists()
+    monkeypatch.delenv("SGDCLI_TRAIN_EPOCHZ")
+    monkeypatch.setenv("SGDCLI_TRAIN_EPOCHS", "1")
+    monkeypatch.setenv("SGDCLI_TRAIN_CONFIG", str(write(tmp_path, "[train]\n")))
+    code, _, err = cli("train", binary_file, "-o", tmp_path / "m.h5")
+    assert code == 0, err
+    assert load_model(tmp_path / "m.h5").options["epochs"] == 1
+
+
 def test_evaluate_reads_its_own_table_and_environment(tmp_path, monkeypatch, binary_file):
     model = tmp_path / "m.h5"
     assert cli("train", binary_file, "-o", model, "-q", "--epochs", "1")[0] == 0

@@ -20,8 +20,10 @@ result, with where each came from, as TOML, and exits.
 
 from __future__ import annotations
 
+import difflib
 import json
 import math
+import os
 import tomllib
 
 import click
@@ -134,7 +136,22 @@ class ConfiguredCommand(click.Command):
             click.echo(render(ctx))
             return None
         check_numba_environment()  # here, not at start-up: --help and completion do not depend on it
+        check_environment_names(ctx)
         return super().invoke(ctx)
+
+
+def check_environment_names(ctx: click.Context, environ=os.environ) -> None:
+    """InputError for a variable SGDCLI_<COMMAND>_<NAME> of this command whose NAME is none of its options: click
+    passes over it, so a typo in a cron job's environment would silently leave the default in force, where the
+    same typo in a --config file is refused."""
+    prefix = f"{ctx.auto_envvar_prefix or ENV_PREFIX + '_' + ctx.info_name.upper()}_"
+    names = {p.name.upper() for p in ctx.command.params if p.name}
+    for variable in sorted(environ):
+        if variable.startswith(prefix) and variable[len(prefix):] not in names:
+            given = variable[len(prefix):].lower()
+            close = difflib.get_close_matches(given.upper(), sorted(names), n=1)
+            hint = f"; did you mean {prefix}{close[0]}?" if close else ""
+            raise InputError(f"{variable}: {ctx.info_name} has no option --{given.replace('_', '-')}{hint}")
 
 
 def render(ctx: click.Context) -> str:
