@@ -63,31 +63,36 @@ class Results(io.TextIOBase):
         return self._stream.fileno()
 
     def write(self, text: str) -> int:
+        # a try with no context manager: predict -o - writes a line a call, and an exception costs nothing here
+        # until one is raised
         if self._stream is None:
             raise errors.RuntimeFailure(CLOSED)
-        with self._failures():
+        try:
             return self._stream.write(text)
+        except BrokenPipeError:
+            raise
+        except (OSError, UnicodeEncodeError) as exc:
+            raise self._failure(exc) from None
 
     def flush(self) -> None:
         if self._stream is not None:
-            with self._failures():
+            try:
                 self._stream.flush()
+            except BrokenPipeError:
+                raise
+            except (OSError, UnicodeEncodeError) as exc:
+                raise self._failure(exc) from None
 
-    @contextlib.contextmanager
-    def _failures(self):
-        try:
-            yield
-        except BrokenPipeError:
-            raise
-        except OSError as exc:
-            self.failed = True
-            raise errors.RuntimeFailure(f"standard output: write failed: {exc.strerror or exc}; the results written "
-                                        "there are incomplete") from None
-        except UnicodeEncodeError as exc:
-            raise errors.InputError(
+    def _failure(self, exc: OSError | UnicodeEncodeError) -> errors.SgdcliError:
+        """The error to raise for a write to stdout that failed with ``exc``."""
+        if isinstance(exc, UnicodeEncodeError):
+            return errors.InputError(
                 f"standard output: its encoding, {exc.encoding} (from the locale), cannot write "
                 f"{exc.object[exc.start:exc.end]!r}; set a UTF-8 locale (LC_ALL=C.UTF-8) or PYTHONIOENCODING=utf-8, "
-                "or write to a file") from None
+                "or write to a file")
+        self.failed = True
+        return errors.RuntimeFailure(f"standard output: write failed: {exc.strerror or exc}; the results written "
+                                     "there are incomplete")
 
     def discard(self) -> None:
         """Point stdout's descriptor at os.devnull, so that the flush at exit cannot fail a second time.
