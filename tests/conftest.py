@@ -129,3 +129,12 @@ def regression_file(tmp_path):
 def cli(*args):
     """``run`` as (exit code, stdout, stderr)."""
     return tuple(run(*args))
+
+
+def reader_argv(command, data, model, out_dir, predictions="out.h5"):
+    """The command line of ``train``, ``predict`` or ``evaluate`` reading ``data`` (``model`` for the last two),
+    writing into ``out_dir``: for the tests that every command reading a file refuses the same thing."""
+    return {"train": ["train", data, "-o", out_dir / "out.h5"],
+            "predict": ["predict", model, data, "-o", out_dir / predictions],
+            "evaluate": ["evaluate", model, data]}[command]
+

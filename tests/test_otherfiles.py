@@ -11,7 +11,7 @@ from sgdcli import train
 from sgdcli.data.unwritten import unwritten
 from sgdcli.options import TrainOptions
 
-from conftest import cli, make_problem, run_process, write_table
+from conftest import cli, make_problem, reader_argv, run_process, write_table
 
 COMMANDS = ("train", "predict", "evaluate")
 PARTS, ROWS, D = 4, 2500, 5
@@ -49,14 +49,8 @@ def model(tmp_path_factory):
     return d / "m.h5"
 
 
-def argv(command, data, model, tmp_path):
-    return {"train": ["train", data, "-o", tmp_path / "out.h5"],
-            "predict": ["predict", model, data, "-o", tmp_path / "out.csv"],
-            "evaluate": ["evaluate", model, data]}[command]
-
-
 def refused(command, data, model, tmp_path, message, *extra):
-    code, out, err = cli(*argv(command, data, model, tmp_path), *extra)
+    code, out, err = cli(*reader_argv(command, data, model, tmp_path, "out.csv"), *extra)
     assert (code, out, err.strip()) == (2, "", f"sgdcli: error: {message}")
     assert not (tmp_path / "out.h5").exists() and not (tmp_path / "out.csv").exists()
 

@@ -11,7 +11,7 @@ import pytest
 
 from sgdcli.data.unwritten import unwritten
 
-from conftest import cli, make_problem, write_table
+from conftest import cli, make_problem, reader_argv, write_table
 
 COMMANDS = ("train", "predict", "evaluate")
 
@@ -34,16 +34,10 @@ def model(tmp_path_factory):
     return d / "m.h5"
 
 
-def argv(command, data, model, tmp_path):
-    return {"train": ["train", data, "-o", tmp_path / "out.h5"],
-            "predict": ["predict", model, data, "-o", tmp_path / "out.h5"],
-            "evaluate": ["evaluate", model, data]}[command]
-
-
 @pytest.mark.parametrize("command", COMMANDS)
 def test_a_partly_written_file_is_refused_with_the_rows_never_written(tmp_path, model, command):
     data = partial(tmp_path / "data.h5", 40_000)
-    code, out, err = cli(*argv(command, data, model, tmp_path))
+    code, out, err = cli(*reader_argv(command, data, model, tmp_path))
     assert code == 2 and out == ""
     assert err.strip() == (f"sgdcli: error: {data}:X: rows 40,000–99,999 were never written (60 of 100 chunks "
                            "unallocated); the file looks incomplete (--allow-unwritten reads their fill values)")
@@ -53,7 +47,7 @@ def test_a_partly_written_file_is_refused_with_the_rows_never_written(tmp_path, 
 @pytest.mark.parametrize("command", COMMANDS)
 def test_allow_unwritten_reads_the_fill_values_and_says_how_many(tmp_path, model, command):
     data = partial(tmp_path / "data.h5", 40_000)
-    code, out, err = cli(*argv(command, data, model, tmp_path), "--allow-unwritten")
+    code, out, err = cli(*reader_argv(command, data, model, tmp_path), "--allow-unwritten")
     assert code == 0, err
     assert f"--allow-unwritten: 60,000 rows of {data} are read from fill values" in err
     if command == "train":
@@ -110,7 +104,7 @@ def test_a_declared_huge_dataset_never_written_exits_at_once(tmp_path, model):
         f.create_dataset("X", shape=(10**12, 8), chunks=(4096, 8), dtype="f4")
         f.create_dataset("y", shape=(10**12,), chunks=(4096,), dtype="f4")
     for command in COMMANDS:
-        code, out, err = cli(*argv(command, tmp_path / "huge.h5", model, tmp_path))
+        code, out, err = cli(*reader_argv(command, tmp_path / "huge.h5", model, tmp_path))
         assert code == 2 and "huge.h5:X: rows 0–999,999,999,999 were never written (244,140,625 of 244,140,625 " \
                               "chunks unallocated)" in err, err
     code, out, err = cli("info", tmp_path / "huge.h5")
