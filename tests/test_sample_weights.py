@@ -273,7 +273,7 @@ def test_lr_auto_counts_each_sampled_row_with_its_weight(weighted):
 
     path, _, X, y, w = weighted
     with Table(path, sample_weight="w") as table:
-        spans = rate._spans(table, rate.DEFAULT_MEMORY)
+        spans = rate.sample_spans(table, rate.DEFAULT_MEMORY)
         rows = np.concatenate([np.arange(a, b) for a, b in spans])
         Z = np.column_stack([X[rows].astype(np.float64), np.ones(len(rows))])
         v = w[rows] * len(w) / w.sum()

@@ -269,7 +269,7 @@ def test_columns_of_very_different_scales_get_a_note_that_standardize_scales_the
     whose values are as large as the others', does not count as small."""
     import scipy.sparse
 
-    from sgdcli.training.rate import value_spread
+    from sgdcli.training.runlog import value_spread
 
     assert value_spread(np.array([1.0, -3.0, 0.0, 2.0, 4.0]), np.array([0, 0, 1, 2, 2])) == pytest.approx(
         np.sqrt(10) / np.sqrt(5))

@@ -100,9 +100,10 @@ ADAPTIVE = {"adam": 0.1, "rmsprop": 0.01, "adagrad": 0.1}
 # root of its features' mean squared norm (the trace): beyond the width of the dataset ADAPTIVE was measured on,
 # their rate shrinks by sqrt(WIDE_FROM / trace), to move scores as far.  The trace there: digits' 64 pixels and
 # the bias for the classifiers; diabetes' 10 features and the bias for LABEL_SCALED, whose labels' scale also
-# grows with the root of the trace when every feature explains a share of them.  Adagrad's steps shrink by
-# themselves as its sums of squared gradients grow; shrinking its start too left wide classifiers further from the
-# optimum.
+# grows with the root of the trace when every feature explains a share of them, so that for these the labels
+# overstate each weight that much, and adagrad's rate shrinks too.  For the others adagrad's does not: its steps
+# shrink by themselves as its sums of squared gradients grow, and shrinking its start too left wide classifiers
+# further from the optimum.
 WIDTH_SCALED = ("adam", "rmsprop")
 WIDE_FROM = 65.0
 WIDE_FROM_LABEL_SCALED = 11.0
@@ -123,8 +124,7 @@ class AutoRate:
     # adaptive optimizers: the labels' root mean square about label_center (LABEL_SCALED), else 1
     label_scale: float = math.nan
     label_center: float = 0.0  # where the bias starts (start_bias)
-    width: float = 1.0  # adam and rmsprop: sqrt(WIDE_FROM / trace) where that is below 1
-    value_spread: float = math.nan  # sparse rows: value_spread of the sample
+    width: float = 1.0  # adaptive optimizers on wide rows: sqrt(WIDE_FROM / trace) where that is below 1
     curvature: float = math.nan  # the loss's curvature bound (CURVATURE, curvature())
     momentum: float | None = None  # β of momentum and nesterov, whose batches the noise term counts
     warm_share: float | None = None  # a warm start: new rows / all rows learned from, which the rate is scaled by
@@ -165,7 +165,7 @@ def sample_size(table: Table, memory: int) -> int:
     return max(1, min(SAMPLE_ROWS, int(memory // per_row)))
 
 
-def _spans(table: Table, memory: int) -> list[tuple[int, int]]:
+def sample_spans(table: Table, memory: int) -> list[tuple[int, int]]:
     """The runs of rows the sample reads (``sample_size`` of them in all): spread evenly over the file; of a CSR
     matrix, cut short where they hold more nonzeros than as many average rows (data/csrblocks.py)."""
     n, size = table.n_rows, sample_size(table, memory)
@@ -178,7 +178,7 @@ def _spans(table: Table, memory: int) -> list[tuple[int, int]]:
 
 def sample_labels(table: Table, memory: int = DEFAULT_MEMORY) -> np.ndarray:
     """The labels of the sample's rows."""
-    spans = _spans(table, memory)
+    spans = sample_spans(table, memory)
     return table.Y.read_ranges(spans, np.empty(sum(b - a for a, b in spans)))
 
 
@@ -186,14 +186,14 @@ def sample_weights(table: Table, memory: int = DEFAULT_MEMORY) -> np.ndarray | N
     """The sample weights of the sample's rows (None: the table has none)."""
     if table.W is None:
         return None
-    spans = _spans(table, memory)
+    spans = sample_spans(table, memory)
     return table.W.read_ranges(spans, np.empty(sum(b - a for a, b in spans)))
 
 
 def sample(table: Table, center: np.ndarray, scale: np.ndarray, memory: int = DEFAULT_MEMORY) -> np.ndarray:
     """Rows in runs spread evenly over the file (those of ``sample_labels``), as the model sees them, with a
     column of ones for the bias: built in place, DENSE_SAMPLE_BYTES a value."""
-    spans = _spans(table, memory)
+    spans = sample_spans(table, memory)
     d = table.n_features
     buffer = np.empty((sum(b - a for a, b in spans), d), dtype=np.float32)
     rows = table.X.read_ranges(spans, buffer)  # gzip chunks decoded in parallel
@@ -309,18 +309,18 @@ def _mean_square_norm(table: Table, center: np.ndarray, scale: np.ndarray, memor
     if not table.sparse:
         Z = sample(table, center, scale, memory)
         return float(np.einsum("ij,ij->", Z, Z) / len(Z))
-    X = table.X.read_ranges(_spans(table, memory))
+    X = table.X.read_ranges(sample_spans(table, memory))
     values = X.data.astype(np.float64) * scale[X.indices]
     values[~np.isfinite(values)] = 0.0
     return float((values**2).sum() / max(X.n_rows, 1)) + 1.0
 
 
 def _sparse_curvature(table: Table, scale: np.ndarray, weights: np.ndarray | None,
-                      memory: int) -> tuple[float, float, int, float]:
+                      memory: int) -> tuple[float, float, int]:
     """λmax and the trace of the second moments of a sample of sparse rows (scaled, with the bias's column;
     each row counted with its weight as ``auto_rate`` says), by power iteration on the CSR rows themselves:
-    never a dense sample; and the ``value_spread`` of the rows."""
-    X = table.X.read_ranges(_spans(table, memory))
+    never a dense sample."""
+    X = table.X.read_ranges(sample_spans(table, memory))
     m, d = X.n_rows, table.n_features
     rows = np.repeat(np.arange(m), np.diff(X.indptr))
     values = X.data.astype(np.float64) * scale[X.indices]
@@ -339,18 +339,7 @@ def _sparse_curvature(table: Table, scale: np.ndarray, weights: np.ndarray | Non
         if value == 0.0:
             break
         v = w / value
-    return value, trace, m, value_spread(values, X.indices)
-
-
-def value_spread(values: np.ndarray, columns: np.ndarray) -> float:
-    """The largest root mean square of a column's nonzero values over the smallest, among the columns that have
-    any (NaN where fewer than two have): how far apart the columns' scales are where they are present, which a
-    rare column's frequency does not change."""
-    present = values != 0
-    counts = np.bincount(columns[present])
-    squares = np.bincount(columns[present], weights=values[present] ** 2)
-    rms = np.sqrt(squares[counts > 0] / counts[counts > 0])
-    return float(rms.max() / rms.min()) if len(rms) > 1 else math.nan
+    return value, trace, m
 
 
 def auto_rate(table: Table, model: str, center: np.ndarray, scale: np.ndarray, batch: int, optimizer: str,
@@ -369,13 +358,14 @@ def auto_rate(table: Table, model: str, center: np.ndarray, scale: np.ndarray, b
         size = math.sqrt(_mean((labels[keep] - bias) ** 2, None if weights is None else weights[keep])) if (
             model in LABEL_SCALED and keep.any()) else 1.0
         size = size if math.isfinite(size) and size > 0 else 1.0
-        trace = _mean_square_norm(table, center, scale, memory) if optimizer in WIDTH_SCALED else math.nan
+        shrinks = optimizer in WIDTH_SCALED or model in LABEL_SCALED
+        trace = _mean_square_norm(table, center, scale, memory) if shrinks else math.nan
         width = min(1.0, math.sqrt(_wide_from(model) / trace)) if trace > 0 else 1.0  # NaN > 0 is False
         return AutoRate(lr=ADAPTIVE[optimizer] * size * width, lambda_max=math.nan, trace=trace, rows=len(labels),
                         zero_loss=zero_loss(model, labels, outputs, loss, weights), label_scale=size,
                         label_center=bias if model in LABEL_SCALED else 0.0, width=width)
     if table.sparse:
-        lam, trace, rows, spread = _sparse_curvature(table, scale, weights, memory)
+        lam, trace, rows = _sparse_curvature(table, scale, weights, memory)
     else:
         Z = sample(table, center, scale, memory)
         if weights is not None:
@@ -384,13 +374,12 @@ def auto_rate(table: Table, model: str, center: np.ndarray, scale: np.ndarray, b
             lam = largest_eigenvalue(Z)
         else:
             lam, trace = largest_eigenvalue(Z), float(np.einsum("ij,ij->", Z, Z) / len(Z))
-        rows, spread = len(Z), math.nan
+        rows = len(Z)
     beta = momentum if optimizer in MOMENTUM_OPTIMIZERS else None
     batches = batch * (1.0 - beta) if beta is not None else batch
     c = curvature(model, labels, weights)
     return AutoRate(lr=1.0 / (c * (lam + trace / batches)), lambda_max=lam, trace=trace, rows=rows,
-                    zero_loss=zero_loss(model, labels, outputs, loss, weights), momentum=beta, curvature=c,
-                    value_spread=spread)
+                    zero_loss=zero_loss(model, labels, outputs, loss, weights), momentum=beta, curvature=c)
 
 
 def scaling_text(opts, batch: int, replicas: int) -> str:

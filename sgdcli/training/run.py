@@ -76,7 +76,7 @@ class Run:
         center = np.zeros(d) if self.mean is None else self.mean
         scale = np.ones(d) if self.std is None else 1.0 / self.std
         self.steps = steps
-        self.auto = None
+        self.auto, self.warnings = None, []
         self.start_bias = start_bias(opts.model, opts.quantile, table, self._sample_weights, opts.memory)
         if opts.lr == "auto":
             # averaged replicas: the rate of one step on all their batches (rate.py), so no --lr-scaling on top
@@ -267,7 +267,7 @@ class Run:
                         raise
         finally:
             reporter.close()
-        runlog.log_end(self, self.stopper.best_epoch if self.stopper is not None else len(self.history))
+        self.warnings = runlog.log_end(self, self.stopper.best_epoch if self.stopper is not None else len(self.history))
         if self.n_bad:
             reporter.message(f"--bad-rows skip: left out {self.n_bad} training rows with non-finite values in every epoch")
         return self._model()
@@ -381,6 +381,7 @@ class Run:
                 "best_epoch": self.stopper.best_epoch if self.stopper is not None else len(self.history),
                 "stopped_early": self.stopper is not None and self.stopper.stopped,
                 "bad_rows": self.n_bad,
+                **({"warnings": self.warnings} if self.warnings else {}),
                 **self.executor.summary(),
             },
             history=self.history,

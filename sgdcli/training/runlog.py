@@ -1,18 +1,27 @@
 """What a run says on stderr about itself: how it is set up, before the first epoch, and after the last, whether
-the model it keeps fits its training rows better than where training started."""
+the model it keeps may be far from what training could reach."""
 
 from __future__ import annotations
 
 import math
+import warnings
 
+import numpy as np
+
+from sgdcli.data.table import Table
 from sgdcli.kernels import runtime
-from sgdcli.training.rate import scaling_text
+from sgdcli.reporting.reporter import counted
+from sgdcli.training.rate import sample_spans, scaling_text
 
-# Updates in all below which a run is told that it may end far from the optimum: gradient descent at the
-# curvature's rate closes a fixed share of the gap an update, and with a few dozen updates even well-conditioned
-# problems were left 5 to 100% above their optimum's objective.
+# Updates in all below which a run whose loss still fell is told that it may end far from the optimum: gradient
+# descent at the curvature's rate closes a fixed share of the gap an update, and with a few dozen updates
+# problems that are not well conditioned stay far above their optimum's objective.
 FEW_UPDATES = 100
-# Sparse columns whose nonzero values differ in scale by more than this many times (rate.value_spread) slow
+FALLING = 0.01  # a share of the loss that the second half of a run's epochs still took off: not yet converged
+# How far above the all-zero model's loss an epoch's must end to be warned about: a margin over rounding, since a
+# full batch's first epoch is the loss at the start itself, computed in other arithmetic.
+ABOVE_ZERO = 1.01
+# Sparse columns whose nonzero values differ in scale by more than this many times (value_spread) slow
 # unstandardized SGD measurably (docs/sparse.md), and a run says that --standardize scales them.
 SPREAD_NOTE = 30.0
 
@@ -42,26 +51,67 @@ def log_start(run) -> None:
             + (f"; halved {halved} time(s) after blow-ups: {run.rate_opts.lr:.4g}" if halved else ""))
     if run.lr != run.rate_opts.lr:
         say(f"--lr-scaling {opts.lr_scaling}: {scaling_text(run.rate_opts, run.batch, run.shards)}")
-    spread = run.auto.value_spread if run.auto is not None else math.nan
-    if run.table.sparse and not run.cfg.standardized and spread > SPREAD_NOTE:
-        say(f"note: the columns' nonzero values differ in scale by up to {spread:.3g} times on --lr auto's sample, "
-            "which slows SGD on unscaled sparse columns: --standardize scales them (docs/sparse.md)")
-    updates = run.iters * opts.epochs
-    if updates < FEW_UPDATES:
-        say(f"note: only {updates} updates in all ({opts.epochs} epoch(s) × {run.iters} iteration(s) of batch "
-            f"{run.batch}), which may end far from the optimum: raise --epochs"
-            + (" or lower --batch-size" if run.batch > 1 else ""))
+    if run.table.sparse and not run.cfg.standardized:
+        spread = sample_value_spread(run.table, opts.memory)
+        if spread > SPREAD_NOTE:
+            say(f"note: the columns' nonzero values differ in scale by up to {spread:.3g} times on a sample of "
+                "rows, which slows SGD on unscaled sparse columns: --standardize scales them (docs/sparse.md)")
 
 
-def log_end(run, kept_epoch: int) -> None:
-    """Whether the epoch whose model ``run`` keeps (1-based) ended above the loss of the all-zero model, where
-    training starts: a rate too large that blew up less than ``rate.blew_up`` catches, or features that do not
-    predict the label.  A warning, not a failure: the model is written, and --fail-over can refuse it."""
+class FitWarning(UserWarning):
+    """The model written may fit far worse than it could: training ended above where it started, or stopped after
+    few updates while its loss was still falling."""
+
+
+def log_end(run, kept_epoch: int) -> list[str]:
+    """The warnings about the model ``run`` keeps (from its epoch ``kept_epoch``, 1-based), each also raised as a
+    FitWarning, which the CLI prints as one line, with -q too; warnings, not failures: the model is written, and a
+    gate (--fail-over) can refuse it.
+
+    - The epoch's training loss ABOVE_ZERO times the all-zero model's, where training starts: a rate too large that
+      blew up less than ``rate.blew_up`` catches, or features that do not predict the label.
+    - Fewer than FEW_UPDATES updates in all while the loss still fell by more than FALLING over the second half
+      of the epochs (or in a run of one epoch, which cannot tell): more would have gone further.
+    """
+    found = []
     loss = run.history[kept_epoch - 1]["train_loss"] if 0 < kept_epoch <= len(run.history) else math.nan
-    if not (math.isfinite(run.zero_loss) and loss > run.zero_loss):
-        return
-    run.reporter.message(f"warning: epoch {kept_epoch}'s mean training loss {loss:.4g} is above the all-zero "
-                         f"model's {run.zero_loss:.4g}: the model fits its training rows no better than scores of "
-                         f"0. Either the rate is too large (try --lr {run.rate_opts.lr / 10:.4g}"
-                         + (", or --lr auto" if run.auto is None else "") + ") or the features do not predict the "
-                         "label.")
+    if math.isfinite(run.zero_loss) and loss > ABOVE_ZERO * run.zero_loss:
+        found.append(f"epoch {kept_epoch}'s training loss, averaged over its batches as they were trained, "
+                     f"{loss:.4g}, is above the all-zero model's {run.zero_loss:.4g}: training ended worse than it "
+                     f"started. Either the rate is too large (try --lr {run.rate_opts.lr / 10:.4g}"
+                     + (", or --lr auto" if run.auto is None else "") + ") or the features do not predict the label.")
+    epochs, updates = len(run.history), run.iters * len(run.history)
+    if 0 < updates < FEW_UPDATES:
+        half = (epochs - 1) // 2
+        first, last = run.history[half]["train_loss"], run.history[-1]["train_loss"]
+        if epochs == 1 or first - last > FALLING * abs(first):
+            falling = ("" if epochs == 1 else f", and the loss was still falling ({first:.4g} at epoch {half + 1}, "
+                                              f"{last:.4g} at epoch {epochs})")
+            found.append(f"only {counted(updates, 'update')} in all ({counted(epochs, 'epoch')} × "
+                         f"{counted(run.iters, 'iteration')} of batch {run.batch}){falling}: the model may be far "
+                         "from the optimum; raise --epochs"
+                         + (" or lower --batch-size" if run.batch > 1 else ""))
+    for text in found:
+        warnings.warn(text, FitWarning, stacklevel=2)
+    return found
+
+
+def sample_value_spread(table: Table, memory: int) -> float:
+    """``value_spread`` of the sample's sparse rows as stored (NaN for dense rows)."""
+    if not table.sparse:
+        return math.nan
+    X = table.X.read_ranges(sample_spans(table, memory))
+    values = X.data.astype(np.float64)
+    values[~np.isfinite(values)] = 0.0
+    return value_spread(values, X.indices)
+
+
+def value_spread(values: np.ndarray, columns: np.ndarray) -> float:
+    """The largest root mean square of a column's nonzero values over the smallest, among the columns that have
+    any (NaN where fewer than two have): how far apart the columns' scales are where they are present, which a
+    rare column's frequency does not change."""
+    present = values != 0
+    counts = np.bincount(columns[present])
+    squares = np.bincount(columns[present], weights=values[present] ** 2)
+    rms = np.sqrt(squares[counts > 0] / counts[counts > 0])
+    return float(rms.max() / rms.min()) if len(rms) > 1 else math.nan

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import dataclasses
 import os
+import warnings
 
 from sgdcli.data.atomic import atomic_output, check_directory
 from sgdcli.data.table import Table
@@ -18,6 +19,7 @@ from sgdcli.errors import DivergedError, InputError
 from sgdcli.options import TrainOptions
 from sgdcli.reporting.records import json_line
 from sgdcli.reporting.reporter import Reporter
+from sgdcli.training.runlog import FitWarning
 from sgdcli.training.train import train
 
 
@@ -36,6 +38,7 @@ class SweepRun:
     rows_per_s: float
     diverged: bool
     error: str = ""  # the divergence message
+    warnings: list[str] = dataclasses.field(default_factory=list)  # train's warnings about the fit (FitWarning)
     history: list[dict] = dataclasses.field(default_factory=list)
 
     @property
@@ -102,12 +105,21 @@ def sweep(data, base: TrainOptions, batch_sizes: list[int | None], lrs: list[flo
         opts = dataclasses.replace(base, batch_size=batch, lr=lr)
         label = f"batch {'full' if batch is None else batch}, lr {_rate(lr)}"
         recorder = _Recorder(reporter_for(i, len(combos), label) if reporter_for else Reporter())
-        try:
-            train(data, opts, reporter=recorder)
-            error = ""
-        except DivergedError as exc:
-            error = str(exc)
-        runs.append(_row(batch, recorder, error))
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always", FitWarning)
+            try:
+                train(data, opts, reporter=recorder)
+                error = ""
+            except DivergedError as exc:
+                error = str(exc)
+        fits = []
+        for w in caught:  # the fit's warnings name their run; any other passes on as it came
+            if issubclass(w.category, FitWarning):
+                fits.append(str(w.message))
+                warnings.warn(f"{label}: {w.message}", FitWarning, stacklevel=2)
+            else:
+                warnings.warn_explicit(w.message, w.category, w.filename, w.lineno)
+        runs.append(_row(batch, recorder, error, fits))
         if metrics_dir is not None:
             name = f"run{i:02d}-batch-{'full' if batch is None else batch}-lr-{_rate(lr)}.jsonl"
             with atomic_output(os.path.join(metrics_dir, name), "--metrics-dir") as tmp, open(tmp, "w") as fh:
@@ -127,7 +139,7 @@ def _check_batch_sizes(data, base: TrainOptions, batch_sizes: list[int | None]) 
         raise InputError(f"--batch-sizes: {too_large[0]} is larger than the {rows:,} rows of {table.path}")
 
 
-def _row(batch, recorder: _Recorder, error: str) -> SweepRun:
+def _row(batch, recorder: _Recorder, error: str, fits: list[str]) -> SweepRun:
     records = recorder.records
     seconds = sum(r["seconds"] for r in records)
     rows = sum(r["rows"] for r in records)
@@ -144,5 +156,6 @@ def _row(batch, recorder: _Recorder, error: str) -> SweepRun:
         rows_per_s=rows / seconds if seconds > 0 else float("nan"),
         diverged=bool(error),
         error=error,
+        warnings=fits,
         history=list(records),
     )
