@@ -36,7 +36,8 @@ def check_fields(options) -> None:
     for field in dataclasses.fields(options):
         given = getattr(options, field.name)
         value = _typed(field, given)
-        option = f"--{field.name.replace('_', '-')}"
+        flag = field.metadata.get("flag")  # a switch named otherwise on the command line: --no-shuffle
+        option = f"{field.name} ({flag})" if flag else f"--{field.name.replace('_', '-')}"
         if value is _WRONG:
             raise InputError(f"{option}: expected {_EXPECTED[field.type]}, got {given!r}")
         allowed = field.metadata.get("choices")

@@ -52,7 +52,7 @@ MAX_CLASSES = 1000  # distinct labels of a classifier: more looks like a regress
 
 DEFAULT_X, DEFAULT_Y = "X", "y"  # the datasets train, predict and evaluate read unless told
 DEFAULT_MEMORY = 256 * 2**20
-MEMORY_HELP = "Cap on data in flight (blocks, read-ahead, shuffle buffer), e.g. 512M, 2G."
+MEMORY_HELP = "Cap on data in flight (blocks, read-ahead, shuffle buffer), e.g. 512M, 2G; at least 1M."
 
 
 @dataclasses.dataclass(frozen=True)

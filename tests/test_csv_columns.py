@@ -491,3 +491,18 @@ def test_a_missing_value_that_is_a_number_is_missing_however_it_is_written(tmp_p
     code, out, err = cli("predict", tmp_path / "model.h5", tmp_path / "new.csv", "-o", "-", "--proba")
     first, second = out.splitlines()[1:]
     assert code == 0 and first == second, out
+
+
+@pytest.mark.parametrize("engine", ["python", "pyarrow"])
+def test_an_empty_field_stays_missing_whatever_na_values_lists(tmp_path, engine):
+    """--na-values replaces pandas' list, but an empty field is no value: an empty label read as text made the
+    labels class names, one of them '', and a model of a class named nothing trained with exit 0."""
+    path = tmp_path / "d.csv"
+    path.write_text("a,b,label\n1,2,0\n-999,,1\n5,6,0\n8,9,\n4,3,1\n")
+    code, _, err = cli("convert", path, "-o", tmp_path / "e.h5", "--na-values", "-999", "--missing", "mean",
+                       "--bad-rows", "skip", "--engine", engine)
+    assert code == 0, err
+    with h5py.File(tmp_path / "e.h5") as f:
+        assert f["y"][()].tolist() == [0, 1, 0, 1] and f["y"].dtype.kind == "f"  # numbers, the empty one left out
+        # the means are the columns' over every row that has a value, the one without a label too
+        np.testing.assert_allclose(f["X"][()], [[1, 2], [4.5, 5], [5, 6], [4, 3]], rtol=1e-6)

@@ -56,7 +56,11 @@ class ColumnOptions:
 
     @property
     def na(self) -> tuple[str, ...]:
-        return NA_VALUES if self.na_values is None else tuple(v.strip() for v in self.na_values.split(","))
+        """The fields that are missing: NA_VALUES, or --na-values and the empty field, which is never a value (an
+        empty label read as the class '' trained a model of a class named nothing)."""
+        if self.na_values is None:
+            return NA_VALUES
+        return tuple(dict.fromkeys(["", *(v.strip() for v in self.na_values.split(","))]))
 
     @property
     def plain(self) -> bool:
