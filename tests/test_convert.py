@@ -126,6 +126,19 @@ def test_a_quote_before_a_space_does_not_make_the_space_the_delimiter(tmp_path):
         assert f["X"][()].tolist() == [[1, 2], [3, 4], [5, 6]] and f["y"][()].tolist() == [0, 1, 0]
 
 
+def test_columns_separated_by_runs_of_spaces_are_named_as_such(tmp_path):
+    """Aligned columns (printf's %8.3f): no delimiter splits every line alike, and the message was about the
+    columns left ("no feature columns left")."""
+    path = tmp_path / "aligned.txt"
+    path.write_text("a b label\n1  2 0\n3 4 1\n5 6 0\n")
+    code, out, err = cli("convert", path, "-o", tmp_path / "o.h5", "--format", "csv")
+    assert (code, out, err) == (2, "", f"sgdcli: error: {path}: the columns are separated by runs of spaces, which "
+                                       "sgdcli does not split on; squeeze each run to one space first (tr -s ' ' "
+                                       "< in > out)\n")
+    path.write_text("a b label\n1 2 0\n3 4 1\n5 6 0\n")
+    assert cli("convert", path, "-o", tmp_path / "o.h5", "--format", "csv")[0] == 0
+
+
 def test_bad_fields_name_the_line_and_column_or_are_skipped(tmp_path):
     path = tmp_path / "bad.csv"
     path.write_text("a,b,label\n1,2,0\n3,oops,1\n4,5\n6,7,1\n")

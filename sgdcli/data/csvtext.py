@@ -63,17 +63,22 @@ def sniff(path: str, delimiter: str | None) -> str:
         found = csv.Sniffer().sniff(sample, delimiters=DELIMITERS).delimiter
     except csv.Error:
         found = ","
-    if _split_count(sample, found) is None:  # the Sniffer's guess from quotes: '"1" ,2' looks split by a space
-        found = next((c for c in DELIMITERS if _split_count(sample, c) is not None), found)
-    return found
-
-
-def _split_count(sample: str, delimiter: str) -> int | None:
-    """The number of fields, more than one, that every whole line of ``sample`` splits into at ``delimiter``;
-    None where there is no such number."""
     lines = sample.splitlines()
     if len(sample) >= SNIFF_BYTES:
         lines = lines[:-1]  # cut short
+    if _split_count(lines, found) is None:  # the Sniffer's guess from quotes: '"1" ,2' looks split by a space
+        consistent = [c for c in DELIMITERS if _split_count(lines, c) is not None]
+        if consistent:
+            return consistent[0]
+        if _split_count([" ".join(line.split()) for line in lines], " ") is not None:
+            raise InputError(f"{path}: the columns are separated by runs of spaces, which sgdcli does not split "
+                             "on; squeeze each run to one space first (tr -s ' ' < in > out)")
+    return found
+
+
+def _split_count(lines: list[str], delimiter: str) -> int | None:
+    """The number of fields, more than one, that every one of ``lines`` (those of the file's start, whole) splits
+    into at ``delimiter``; None where there is no such number."""
     counts = {len(fields) for fields in csv.reader(lines, delimiter=delimiter) if fields}
     return counts.pop() if len(counts) == 1 and min(counts) > 1 else None
 
