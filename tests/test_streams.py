@@ -73,3 +73,8 @@ def test_class_names_outside_ascii_go_to_an_ascii_stdout_as_utf8(tmp_path):
                           capture_output=True, env=full_env, timeout=300)
     assert proc.returncode == 0, proc.stderr
     assert proc.stdout == (tmp_path / "p.csv").read_bytes()  # the bytes of the .csv file: UTF-8
+    # and a prediction file written under that locale holds the same UTF-8 bytes
+    proc = subprocess.run([sys.executable, "-m", "sgdcli", "predict", tmp_path / "m.h5", path, "-o",
+                           tmp_path / "c.csv"], capture_output=True, env=full_env, timeout=300)
+    assert proc.returncode == 0, proc.stderr
+    assert (tmp_path / "c.csv").read_bytes() == (tmp_path / "p.csv").read_bytes()

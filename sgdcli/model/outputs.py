@@ -129,5 +129,5 @@ def prediction_writer(output: str, fmt: str, n: int | None, classes: np.ndarray 
         yield _Text(sys.stdout, sep, classes, proba)
         sys.stdout.flush()
         return
-    with atomic_output(output) as tmp, open(tmp, "w", newline="\n") as fh:
+    with atomic_output(output) as tmp, open(tmp, "w", newline="\n", encoding="utf-8") as fh:
         yield _Text(fh, sep, classes, proba)

@@ -255,7 +255,7 @@ class Run:
         opts, reporter = self.opts, self.reporter
         runlog.log_start(self)
         if metrics_tmp is not None:
-            with open(metrics_tmp, "w") as fh:  # epochs done before a resume come from the checkpoint
+            with open(metrics_tmp, "w", encoding="utf-8") as fh:  # epochs done before a resume: the checkpoint's
                 fh.writelines(json_line(r) for r in self.history)
         reporter.begin(epochs=opts.epochs, iterations=self.iters, rows=self.n_train, batch_size=self.batch, lr=self.lr)
         try:
@@ -312,7 +312,7 @@ class Run:
         self.history.append(record)
         self.reporter.epoch_end(record)
         if metrics_tmp is not None:
-            with open(metrics_tmp, "a") as fh:
+            with open(metrics_tmp, "a", encoding="utf-8") as fh:
                 fh.write(json_line(record))
         if self.stopper is not None and self.stopper.update(record.get("val_loss", record["train_loss"]), params, epoch + 1):
             self.reporter.message(

@@ -122,7 +122,8 @@ def sweep(data, base: TrainOptions, batch_sizes: list[int | None], lrs: list[flo
         runs.append(_row(batch, recorder, error, fits))
         if metrics_dir is not None:
             name = f"run{i:02d}-batch-{'full' if batch is None else batch}-lr-{_rate(lr)}.jsonl"
-            with atomic_output(os.path.join(metrics_dir, name), "--metrics-dir") as tmp, open(tmp, "w") as fh:
+            with atomic_output(os.path.join(metrics_dir, name), "--metrics-dir") as tmp, \
+                    open(tmp, "w", encoding="utf-8") as fh:
                 fh.writelines(json_line(r) for r in recorder.records)
     return runs
 
