@@ -33,11 +33,12 @@ def data(tmp_path_factory):
     return train, write_table(d / "val.h5", *make_problem("multiclass", n=2000, d=8, k=3, seed=5))
 
 
-def start(*args, env_extra=None):
+def start(*args, env_extra=None, preexec_fn=None):
     env = {**os.environ, **ENV, **(env_extra or {})}
     env.pop("SGDCLI_DEBUG", None)
     return subprocess.Popen([sys.executable, "-m", "sgdcli", "train", *map(str, args)],
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env)
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env,
+                            preexec_fn=preexec_fn)
 
 
 def weights(path):
@@ -151,6 +152,18 @@ def test_sigint_and_sighup_stop_with_a_checkpoint_and_exit_128_plus_the_signal(t
         f"checkpoint saved to {model}.ckpt; run the same command with --resume to continue")
     assert not os.path.exists(model)
     assert load_latest(model + ".ckpt") is not None
+
+
+def test_a_run_under_nohup_trains_on_through_sighup(tmp_path, data):
+    """nohup ignores SIGHUP so that a run outlives its session: sgdcli leaves an ignored signal ignored."""
+    train, _ = data
+    proc = start(train, "-o", tmp_path / "m.h5", "--batch-size", "4", "--model", "softmax", "--epochs", "3",
+                 "--progress", "plain", preexec_fn=lambda: signal.signal(signal.SIGHUP, signal.SIG_IGN))
+    wait_for_epoch(proc)
+    proc.send_signal(signal.SIGHUP)
+    out, err = proc.communicate(timeout=120)
+    assert proc.returncode == 0, err
+    assert os.path.exists(tmp_path / "m.h5") and "SIGHUP" not in err
 
 
 def test_second_sigint_exits_at_once(tmp_path, data):

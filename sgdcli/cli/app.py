@@ -198,7 +198,9 @@ def _sigterm_unwinds():
         yield
         return
     term = _Termination(sys.unraisablehook)
-    previous = {signum: signal.signal(signum, term.handler) for signum in _UNWINDING}
+    # a signal the parent ignores stays ignored: nohup's SIGHUP, a script's background job's SIGINT
+    previous = {signum: signal.signal(signum, term.handler) for signum in _UNWINDING
+                if signal.getsignal(signum) is not signal.SIG_IGN}
     sys.unraisablehook = term.unraisable_hook
     try:
         yield

@@ -38,7 +38,8 @@ def stop_on_signals():
     if threading.current_thread() is not threading.main_thread():
         yield request
         return
-    previous = {s: signal.signal(s, request._handler) for s in EXIT_CODES}
+    # a signal the parent ignores stays ignored (nohup's SIGHUP; SIGINT in a script's background job)
+    previous = {s: signal.signal(s, request._handler) for s in EXIT_CODES if signal.getsignal(s) is not signal.SIG_IGN}
     try:
         yield request
     finally:
