@@ -42,8 +42,11 @@ FORMAT = "sgdcli-checkpoint"
 # file's order of categories (a run begun on the other codes would go on with
 # its classes swapped), and a CSR matrix's windows are cut by their rows' own
 # nonzeros (a position in the old windows would train some rows twice).
+# 6: --lr auto, which a resume computes again, changed: poisson's bias starts at the log of the mean count, the
+# adaptive optimizers' rate follows where the bias starts and the rows' width, and the sample is bounded by
+# --memory: a run begun at the old rate would go on at another, unsaid.
 # A checkpoint of another version is not resumed: the run starts over and says so.
-FORMAT_VERSION = 5
+FORMAT_VERSION = 6
 
 
 class OtherVersion(ValueError):
