@@ -220,17 +220,34 @@ def zero_loss(model: str, labels: np.ndarray, outputs: int, loss: tuple, weights
     """The mean loss of the all-zero model (every score 0) on ``labels`` (the raw values of a regression's
     sample, with their ``weights``; a classifier's are not needed), ``loss`` the kernels' ``(code, param)``."""
     if task_of(model) == "regression":
-        keep = np.isfinite(labels)
-        finite = labels[keep].astype(np.float64)
-        if not len(finite):
-            return math.nan
-        scores = np.zeros((len(finite), 1))
-        per_row = losses.row_losses(loss, scores, finite, np.empty(len(finite)), np.empty_like(scores))
-        return float(np.average(per_row, weights=None if weights is None or not weights[keep].any() else
-                                weights[keep]))
+        per_row, w = _zero_row_losses(labels, loss, weights)
+        return float(np.average(per_row, weights=w)) if len(per_row) else math.nan
     if model in ("logistic", "softmax"):
         return math.log(max(outputs, 2))  # ln 2; ln K
     return 1.0  # the hinges: a margin of 1 missed
+
+
+def zero_loss_error(model: str, labels: np.ndarray, loss: tuple, weights: np.ndarray | None = None) -> float:
+    """The standard error of ``zero_loss`` as an estimate of the all-zero model's loss on every training row: 0
+    for a classifier (a constant), and for a regression the spread of the sample's rows over the root of their
+    count, which heavy-tailed labels make large."""
+    if task_of(model) != "regression":
+        return 0.0
+    per_row, w = _zero_row_losses(labels, loss, weights)
+    if len(per_row) < 2:
+        return math.inf
+    w = np.ones(len(per_row)) if w is None else w
+    mean = np.average(per_row, weights=w)
+    return float(np.sqrt(np.sum(w**2 * (per_row - mean) ** 2)) / np.sum(w))
+
+
+def _zero_row_losses(labels: np.ndarray, loss: tuple, weights: np.ndarray | None):
+    """The all-zero model's loss on each finite label, and their weights (None: equal, as where none weighs)."""
+    keep = np.isfinite(labels)
+    finite = labels[keep].astype(np.float64)
+    scores = np.zeros((len(finite), 1))
+    per_row = losses.row_losses(loss, scores, finite, np.empty(len(finite)), np.empty_like(scores))
+    return per_row, None if weights is None or not weights[keep].any() else weights[keep]
 
 
 def start_bias(model: str, quantile: float, table: Table, weights_of, memory: int = DEFAULT_MEMORY) -> float:

@@ -72,16 +72,16 @@ class Run:
         per_shard = math.ceil(self.n_train / self.shards)
         steps = per_shard // self.batch if opts.drop_last else math.ceil(per_shard / self.batch)
         self.iters = steps * self.shards
-        objective = losses.loss_of((*opts.objective, self.weighting.kernel_class_weights()))
+        self.kernel_loss = objective = losses.loss_of((*opts.objective, self.weighting.kernel_class_weights()))
         center = np.zeros(d) if self.mean is None else self.mean
         scale = np.ones(d) if self.std is None else 1.0 / self.std
         self.steps = steps
         self.auto, self.warnings = None, []
-        self.start_bias = start_bias(opts.model, opts.quantile, table, self._sample_weights, opts.memory)
+        self.start_bias = start_bias(opts.model, opts.quantile, table, self.sample_weights_of, opts.memory)
         if opts.lr == "auto":
             # averaged replicas: the rate of one step on all their batches (rate.py), so no --lr-scaling on top
             self.auto = auto_rate(table, opts.model, center, scale, self.batch * self.shards, opts.optimizer,
-                                  opts.momentum, self.labels.n_outputs, objective, self._sample_weights, opts.memory,
+                                  opts.momentum, self.labels.n_outputs, objective, self.sample_weights_of, opts.memory,
                                   self.start_bias)
             if self.init is not None:
                 self.auto = self.auto.warm(self.init.rows_seen(), self.n_train)
@@ -90,7 +90,7 @@ class Run:
             self.zero_loss = self.auto.zero_loss
         elif self.labels.task == "regression":
             labels = sample_labels(table, opts.memory)
-            self.zero_loss = zero_loss(opts.model, labels, 1, objective, self._sample_weights(labels))
+            self.zero_loss = zero_loss(opts.model, labels, 1, objective, self.sample_weights_of(labels))
         else:
             self.zero_loss = zero_loss(opts.model, np.zeros(0), self.labels.n_outputs, objective)
         halvings = saved.position.lr_halvings if saved is not None else 0
@@ -145,7 +145,7 @@ class Run:
         """The slots that hold this run's optimizer state, by name (kernels/optimizers.py)."""
         return optimizers.kept_slots(self.cfg.optimizer, self.cfg.average)
 
-    def _sample_weights(self, labels: np.ndarray) -> np.ndarray | None:
+    def sample_weights_of(self, labels: np.ndarray) -> np.ndarray | None:
         """The weights the kernels would give the rows of --lr auto's sample (rate.sample), whose raw labels are
         ``labels``; None where every row weighs 1."""
         return self.weighting.of_rows(labels, self.labels.classes, sample_weights(self.table, self.opts.memory))

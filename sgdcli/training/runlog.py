@@ -11,7 +11,7 @@ import numpy as np
 from sgdcli.data.table import Table
 from sgdcli.kernels import runtime
 from sgdcli.reporting.reporter import counted
-from sgdcli.training.rate import sample_spans, scaling_text
+from sgdcli.training.rate import sample_labels, sample_spans, scaling_text, zero_loss_error
 
 # Updates in all below which a run whose loss still fell is told that it may end far from the optimum: gradient
 # descent at the curvature's rate closes a fixed share of the gap an update, and with a few dozen updates
@@ -21,6 +21,7 @@ FALLING = 0.01  # a share of the loss that the second half of a run's epochs sti
 # How far above the all-zero model's loss an epoch's must end to be warned about: a margin over rounding, since a
 # full batch's first epoch is the loss at the start itself, computed in other arithmetic.
 ABOVE_ZERO = 1.01
+ZERO_LOSS_ERRORS = 3.0  # standard errors of the sample's all-zero loss above it that a warned epoch must be too
 # Sparse columns whose nonzero values differ in scale by more than this many times (value_spread) slow
 # unstandardized SGD measurably (docs/sparse.md), and a run says that --standardize scales them.
 SPREAD_NOTE = 30.0
@@ -68,14 +69,15 @@ def log_end(run, kept_epoch: int) -> list[str]:
     FitWarning, which the CLI prints as one line, with -q too; warnings, not failures: the model is written, and a
     gate (--fail-over) can refuse it.
 
-    - The epoch's training loss ABOVE_ZERO times the all-zero model's, where training starts: a rate too large that
-      blew up less than ``rate.blew_up`` catches, or features that do not predict the label.
+    - The epoch's training loss ABOVE_ZERO times the all-zero model's, where training starts, and above it by more
+      than the sample's noise (_zero_loss_bound): a rate too large that blew up less than ``rate.blew_up``
+      catches, or features that do not predict the label.
     - Fewer than FEW_UPDATES updates in all while the loss still fell by more than FALLING over the second half
       of the epochs (or in a run of one epoch, which cannot tell): more would have gone further.
     """
     found = []
     loss = run.history[kept_epoch - 1]["train_loss"] if 0 < kept_epoch <= len(run.history) else math.nan
-    if math.isfinite(run.zero_loss) and loss > ABOVE_ZERO * run.zero_loss:
+    if math.isfinite(run.zero_loss) and loss > ABOVE_ZERO * run.zero_loss and loss > _zero_loss_bound(run):
         found.append(f"epoch {kept_epoch}'s training loss, averaged over its batches as they were trained, "
                      f"{loss:.4g}, is above the all-zero model's {run.zero_loss:.4g}: training ended worse than it "
                      f"started. Either the rate is too large (try --lr {run.rate_opts.lr / 10:.4g}"
@@ -94,6 +96,18 @@ def log_end(run, kept_epoch: int) -> list[str]:
     for text in found:
         warnings.warn(text, FitWarning, stacklevel=2)
     return found
+
+
+def _zero_loss_bound(run) -> float:
+    """Where training started, at its highest: a full batch's first epoch is the loss at the start on every
+    training row itself (with a margin over rounding); otherwise the all-zero model's loss, known from --lr
+    auto's sample, plus the sample's noise, as heavy-tailed labels can put the sample far below the whole
+    file."""
+    if run.batch >= run.n_train and run.history:
+        return ABOVE_ZERO * run.history[0]["train_loss"]
+    labels = sample_labels(run.table, run.opts.memory)
+    error = zero_loss_error(run.opts.model, labels, run.kernel_loss, run.sample_weights_of(labels))
+    return run.zero_loss + ZERO_LOSS_ERRORS * error
 
 
 def sample_value_spread(table: Table, memory: int) -> float:
