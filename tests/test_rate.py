@@ -226,25 +226,27 @@ def test_raw_features_that_blow_the_loss_up_at_an_explicit_rate_say_what_to_chan
     assert cli("train", path, "-o", tmp_path / "m.h5", "--epochs", "3")[0] == 0  # the defaults train it
 
 
-@pytest.mark.parametrize("weighted", [False, True])
-def test_the_sample_of_wide_rows_stays_within_memory(tmp_path, weighted):
+@pytest.mark.parametrize("weighted,d", [(False, 3000), (True, 3000), (False, 1000)])
+def test_the_sample_of_wide_rows_stays_within_memory(tmp_path, weighted, d):
     """2,000 rows of 3,000 features: the whole file is the sample where memory allows, and its float64 copies
-    took 170 MB.  At --memory 4M the sample is as many rows as fit, read and standardized within that."""
+    took 170 MB.  At --memory 4M the sample is as many rows as fit, read and standardized within that.  At
+    1,000 features the eigendecomposition's d × d matrices (24 MB) do not fit either: power iteration then."""
     import tracemalloc
 
     from sgdcli.data.table import Table
 
-    X, y = make_problem("binary", n=2000, d=3000, seed=1)
+    X, y = make_problem("binary", n=2000, d=d, seed=1)
     path = write_table(tmp_path / "wide.h5", X, y)
     memory = 4 << 20
     weigh = (lambda labels: np.where(labels > 0, 2.0, 0.5)) if weighted else None
     with Table(path) as table:
         rows = rate.sample_size(table, memory)
-        assert rows == memory // (rate.DENSE_SAMPLE_BYTES * 3001) and rate.sample_size(table, 1 << 30) == 4096
-        rate.auto_rate(table, "logistic", np.zeros(3000), np.ones(3000), 32, "sgd", memory=1 << 20)  # imports
+        assert rows == memory // (rate.DENSE_SAMPLE_BYTES * (d + 1))
+        assert rate.sample_size(table, 1 << 30) == min(4096, (1 << 30) // (rate.DENSE_SAMPLE_BYTES * (d + 1)))
+        rate.auto_rate(table, "logistic", np.zeros(d), np.ones(d), 32, "sgd", memory=1 << 20)  # imports
         tracemalloc.start()
         try:
-            auto = rate.auto_rate(table, "logistic", np.zeros(3000), np.ones(3000), 32, "sgd", weigh=weigh,
+            auto = rate.auto_rate(table, "logistic", np.zeros(d), np.ones(d), 32, "sgd", weigh=weigh,
                                   memory=memory)
             peak = tracemalloc.get_traced_memory()[1]
         finally:
@@ -256,7 +258,9 @@ def test_the_sample_of_wide_rows_stays_within_memory(tmp_path, weighted):
         Z = np.column_stack([X[sampled].astype(np.float64), np.ones(len(sampled))])
         if weighted:
             Z *= np.sqrt(weigh(y[sampled]))[:, None]
-        assert auto.lambda_max == pytest.approx(rate.largest_eigenvalue(Z), rel=1e-9)  # of the rows sampled
+        assert auto.lambda_max == pytest.approx(rate.largest_eigenvalue(Z, memory), rel=1e-9)  # of the rows sampled
+        if d <= rate.EXACT_UP_TO:  # power iteration's answer is the eigendecomposition's, near enough for a rate
+            assert auto.lambda_max == pytest.approx(np.linalg.eigvalsh(Z.T @ Z / len(Z))[-1], rel=0.05)
 
 
 def test_a_model_that_ends_above_the_all_zero_models_loss_is_written_with_a_warning(tmp_path):

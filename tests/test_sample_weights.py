@@ -6,7 +6,7 @@ import h5py
 import numpy as np
 import pytest
 
-from sgdcli import evaluate, train
+from sgdcli import evaluate, load_model, train
 from sgdcli.options import TrainOptions
 
 from conftest import cli, write_table
@@ -283,3 +283,21 @@ def test_lr_auto_counts_each_sampled_row_with_its_weight(weighted):
         heavy = np.where(np.arange(len(v)) % 100 == 0, 100.0, 0.0)
         assert rate.auto_rate(table, "logistic", np.zeros(6), np.ones(6), 1, "sgd",
                               weigh=lambda labels: heavy).lr < got.lr / 10
+
+
+def test_weights_that_miss_every_sampled_row_leave_the_rate_to_the_rows(tmp_path):
+    """Weights only on rows 400-999, which --lr auto's sample misses: its curvature was 0 and the rate 1/0, an
+    internal error.  With no sampled row weighing anything, the rate is the unweighted rows'."""
+    rng = np.random.default_rng(0)
+    X = rng.normal(size=(20000, 4)).astype(np.float32)
+    w = np.zeros(20000)
+    w[400:1000] = 1.0
+    path = tmp_path / "w.h5"
+    with h5py.File(path, "w") as f:
+        f["X"], f["y"], f["sw"] = X, X.astype(np.float64) @ np.ones(4), w
+    code, _, err = cli("train", path, "-o", tmp_path / "m.h5", "--model", "linear", "--sample-weight", "sw", "-q")
+    assert code == 0, err
+    m = load_model(tmp_path / "m.h5")
+    plain = train(path, TrainOptions(model="linear", epochs=1))
+    # the same rows' curvature, standardized by the weighted rows' statistics rather than every row's
+    assert m.training["lr_auto"]["lr"] == pytest.approx(plain.training["lr_auto"]["lr"], rel=0.01)

@@ -88,6 +88,7 @@ SPARSE_SAMPLE_BYTES = 8 + 16 + 24
 # rows stored any way get the same rate.
 SAMPLE_RUNS = 16
 EXACT_UP_TO = 2048  # features up to which λmax comes from an eigendecomposition; beyond, power iteration
+GRAM_COPIES = 3  # float64 d × d matrices the eigendecomposition holds at once: the product, its scaling, LAPACK's
 POWER_STEPS = 100
 # Halvings after blow-ups before the run gives up: at 2^-10 of the curvature's rate, a
 # blow-up is no longer the rate's fault (the message then says what else to change).
@@ -300,10 +301,11 @@ def _mean(values: np.ndarray, weights: np.ndarray | None) -> float:
     return float(np.average(values, weights=weights if weights is not None and weights.any() else None))
 
 
-def largest_eigenvalue(Z: np.ndarray) -> float:
-    """λmax of ZᵀZ / rows."""
+def largest_eigenvalue(Z: np.ndarray, memory: int = DEFAULT_MEMORY) -> float:
+    """λmax of ZᵀZ / rows: exactly where the d × d matrix and the eigensolver's copies of it (GRAM_COPIES) fit
+    ``memory``, else by power iteration, which holds no more than a row and a column."""
     m, d = Z.shape
-    if d <= EXACT_UP_TO:
+    if d <= EXACT_UP_TO and GRAM_COPIES * 8 * d * d <= memory:
         return float(np.linalg.eigvalsh(Z.T @ Z / m)[-1])
     v = np.full(d, 1.0 / np.sqrt(d))
     value = 0.0
@@ -370,6 +372,8 @@ def auto_rate(table: Table, model: str, center: np.ndarray, scale: np.ndarray, b
     loss = loss if loss is not None else losses.loss_of((model, 0.0))
     labels = sample_labels(table, memory)
     weights = weigh(labels) if weigh is not None else None
+    if weights is not None and not np.any(weights > 0):
+        weights = None  # no sampled row weighs anything: the rows as they are, not a curvature of 0
     if optimizer in ADAPTIVE:
         keep = np.isfinite(labels)
         size = math.sqrt(_mean((labels[keep] - bias) ** 2, None if weights is None else weights[keep])) if (
@@ -388,9 +392,9 @@ def auto_rate(table: Table, model: str, center: np.ndarray, scale: np.ndarray, b
         if weights is not None:
             trace = float((weights**2 * np.einsum("ij,ij->i", Z, Z)).mean())
             Z *= np.sqrt(weights)[:, None]
-            lam = largest_eigenvalue(Z)
+            lam = largest_eigenvalue(Z, memory)
         else:
-            lam, trace = largest_eigenvalue(Z), float(np.einsum("ij,ij->", Z, Z) / len(Z))
+            lam, trace = largest_eigenvalue(Z, memory), float(np.einsum("ij,ij->", Z, Z) / len(Z))
         rows = len(Z)
     beta = momentum if optimizer in MOMENTUM_OPTIMIZERS else None
     batches = batch * (1.0 - beta) if beta is not None else batch
