@@ -30,6 +30,7 @@ class Gap:
     ranges: np.ndarray  # (k, 2) int64
     reason: str
     fillable: bool = True  # HDF5 reads them as fill values (else a read fails: --allow-unwritten cannot help)
+    reads: str = "their fill values"  # what --allow-unwritten reads them as
 
 
 def _build(prefix: str, name: str) -> str:
@@ -232,7 +233,7 @@ def external_gaps(ds: h5py.Dataset, axis: int) -> list[Gap]:
             if have < size:
                 gaps.append(Gap(_rows_of_bytes(ds, axis, at + have, at + size),
                                 f"were never written: external raw file {name} lacks {size - have:,} of the "
-                                f"{size:,} bytes declared"))
+                                f"{size:,} bytes declared", reads="zeros"))  # HDF5 reads past a file's end so
         at += size
     return gaps
 

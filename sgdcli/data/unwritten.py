@@ -34,6 +34,7 @@ class Unwritten:
     total: int  # chunks in all; sources or external files in all
     reason: str | None = None  # what the first range lacks, where it is not chunks (data/otherfiles.py)
     fillable: bool = True  # HDF5 reads them as fill values (a missing external raw file fails the read instead)
+    reads: str = "their fill values"  # what --allow-unwritten reads them as (zeros past an external file's end)
 
     @property
     def rows(self) -> int:
@@ -62,7 +63,7 @@ class Unwritten:
             what = self.reason + (f" ({self.missing:,} of {self.total:,} sources lack data)" if self.missing > 1
                                   else "")
         return (f"{where}: {self._span(unit)}{more} {what}; the file looks incomplete"
-                + (" (--allow-unwritten reads their fill values)" if allowed and self.fillable else ""))
+                + (f" (--allow-unwritten reads {self.reads})" if allowed and self.fillable else ""))
 
 
 def _plural(unit: str) -> str:
@@ -121,7 +122,7 @@ def _of_gaps(gaps: list[Gap], total: int) -> Unwritten | None:
     first = min(gaps, key=lambda g: int(g.ranges[:, 0].min()))
     ranges = np.concatenate([g.ranges for g in gaps])
     return Unwritten(_merged(ranges[:, 0], ranges[:, 1]), len(gaps), total, first.reason,
-                     all(g.fillable for g in gaps))
+                     all(g.fillable for g in gaps), first.reads)
 
 
 def _complete_bands(ds: h5py.Dataset, axis: int, per_band: int) -> np.ndarray:

@@ -93,8 +93,8 @@ def log_end(run, kept_epoch: int) -> list[str]:
                          f"{counted(run.iters, 'iteration')} of batch {run.batch}){falling}: the model may be far "
                          "from the optimum; raise --epochs"
                          + (" or lower --batch-size" if run.batch > 1 else ""))
-    for text in found:
-        warnings.warn(text, FitWarning, stacklevel=2)
+    for text in found:  # a fresh registry: each run's warnings are shown, though another run gave the same text
+        warnings.warn_explicit(text, FitWarning, __file__, 0, registry={})
     return found
 
 

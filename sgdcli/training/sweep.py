@@ -9,6 +9,7 @@ so a diverged run keeps its history too (``--metrics-dir`` writes them all).
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import os
 import warnings
@@ -105,20 +106,15 @@ def sweep(data, base: TrainOptions, batch_sizes: list[int | None], lrs: list[flo
         opts = dataclasses.replace(base, batch_size=batch, lr=lr)
         label = f"batch {'full' if batch is None else batch}, lr {_rate(lr)}"
         recorder = _Recorder(reporter_for(i, len(combos), label) if reporter_for else Reporter())
-        with warnings.catch_warnings(record=True) as caught:
-            warnings.simplefilter("always", FitWarning)
+        fits: list[str] = []
+        with _fit_warnings_to(fits):
             try:
                 train(data, opts, reporter=recorder)
                 error = ""
             except DivergedError as exc:
                 error = str(exc)
-        fits = []
-        for w in caught:  # the fit's warnings name their run; any other passes on as it came
-            if issubclass(w.category, FitWarning):
-                fits.append(str(w.message))
-                warnings.warn(f"{label}: {w.message}", FitWarning, stacklevel=2)
-            else:
-                warnings.warn_explicit(w.message, w.category, w.filename, w.lineno)
+        for text in fits:  # each names its run
+            warnings.warn(f"{label}: {text}", FitWarning, stacklevel=2)
         runs.append(_row(batch, recorder, error, fits))
         if metrics_dir is not None:
             name = f"run{i:02d}-batch-{'full' if batch is None else batch}-lr-{_rate(lr)}.jsonl"
@@ -126,6 +122,25 @@ def sweep(data, base: TrainOptions, batch_sizes: list[int | None], lrs: list[flo
                     open(tmp, "w", encoding="utf-8") as fh:
                 fh.writelines(json_line(r) for r in recorder.records)
     return runs
+
+
+@contextlib.contextmanager
+def _fit_warnings_to(texts: list[str]):
+    """The FitWarnings shown meanwhile go into ``texts`` instead; every other warning is shown as it would be.
+    (Not warnings.catch_warnings: resetting the filters would show again each warning Python shows once.)"""
+    shown = warnings.showwarning
+
+    def keep(message, category, filename, lineno, file=None, line=None):
+        if issubclass(category, FitWarning):
+            texts.append(str(message))
+        else:
+            shown(message, category, filename, lineno, file, line)
+
+    warnings.showwarning = keep
+    try:
+        yield
+    finally:
+        warnings.showwarning = shown
 
 
 def _check_batch_sizes(data, base: TrainOptions, batch_sizes: list[int | None]) -> None:
