@@ -91,7 +91,8 @@ def test_bounded_gradient_losses_fit_targets_far_from_zero_with_the_defaults(tmp
     else:
         assert metrics["below"] == pytest.approx(0.8, abs=0.02) and metrics["r2"] > 0.95, metrics
     from sgdcli.data.table import Table
-    from sgdcli.training.rate import sample_labels, start_bias
+    from sgdcli.training.rate import start_bias
+    from sgdcli.training.sampling import sample_labels
 
     with Table(train_path) as table:
         labels = sample_labels(table)
@@ -109,7 +110,8 @@ def test_poisson_starts_at_the_log_of_the_mean_count_and_fits_large_counts_in_fe
     where the curvature is 1, crept towards log 1,000 and 5 epochs of 200 rows (7 iterations each) ended
     worse than the constant model (r2 below 0)."""
     from sgdcli.data.table import Table
-    from sgdcli.training.rate import sample_labels, start_bias
+    from sgdcli.training.rate import start_bias
+    from sgdcli.training.sampling import sample_labels
 
     rng = np.random.default_rng(5)
     X = rng.standard_normal((2200, D)).astype(np.float32)

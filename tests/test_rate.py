@@ -7,7 +7,7 @@ from sgdcli import evaluate, train
 from sgdcli.data.table import Table
 from sgdcli.kernels import losses
 from sgdcli.options import TrainOptions
-from sgdcli.training import rate
+from sgdcli.training import rate, sampling
 
 import naive
 from conftest import cli, make_problem, write_table
@@ -88,7 +88,7 @@ def test_adaptive_rates_shrink_with_the_rows_squared_norm(tmp_path):
     for optimizer in ("adam", "rmsprop"):
         m = train(path, TrainOptions(model="linear", optimizer=optimizer))
         with Table(path) as table:
-            rows = np.concatenate([np.arange(a, b) for a, b in rate.sample_spans(table, rate.DEFAULT_MEMORY)])
+            rows = np.concatenate([np.arange(a, b) for a, b in sampling.sample_spans(table, sampling.DEFAULT_MEMORY)])
         Z = np.column_stack([(X[rows].astype(np.float64) - m.center) / m.scale, np.ones(len(rows))])
         trace = np.mean((Z**2).sum(axis=1))
         size = np.sqrt(np.mean(y[rows] ** 2))
@@ -240,9 +240,9 @@ def test_the_sample_of_wide_rows_stays_within_memory(tmp_path, weighted, d):
     memory = 4 << 20
     weigh = (lambda labels: np.where(labels > 0, 2.0, 0.5)) if weighted else None
     with Table(path) as table:
-        rows = rate.sample_size(table, memory)
-        assert rows == memory // (rate.DENSE_SAMPLE_BYTES * (d + 1))
-        assert rate.sample_size(table, 1 << 30) == min(4096, (1 << 30) // (rate.DENSE_SAMPLE_BYTES * (d + 1)))
+        rows = sampling.sample_size(table, memory)
+        assert rows == memory // (sampling.DENSE_SAMPLE_BYTES * (d + 1))
+        assert sampling.sample_size(table, 1 << 30) == min(4096, (1 << 30) // (sampling.DENSE_SAMPLE_BYTES * (d + 1)))
         rate.auto_rate(table, "logistic", np.zeros(d), np.ones(d), 32, "sgd", memory=1 << 20)  # imports
         tracemalloc.start()
         try:
@@ -251,9 +251,9 @@ def test_the_sample_of_wide_rows_stays_within_memory(tmp_path, weighted, d):
             peak = tracemalloc.get_traced_memory()[1]
         finally:
             tracemalloc.stop()
-        spans = rate.sample_spans(table, memory)
+        spans = sampling.sample_spans(table, memory)
         sampled = np.concatenate([np.arange(a, b) for a, b in spans])  # equal runs: up to 15 rows fewer
-        assert len(spans) == rate.SAMPLE_RUNS and rows - rate.SAMPLE_RUNS < len(sampled) <= rows
+        assert len(spans) == sampling.SAMPLE_RUNS and rows - sampling.SAMPLE_RUNS < len(sampled) <= rows
         assert auto.rows == len(sampled) and peak <= memory + (1 << 18)
         Z = np.column_stack([X[sampled].astype(np.float64), np.ones(len(sampled))])
         if weighted:
@@ -275,7 +275,7 @@ def test_a_model_that_ends_above_the_all_zero_models_loss_is_written_with_a_warn
     with pytest.warns(FitWarning) as caught:
         m = train(path, TrainOptions(model="linear", lr=0.04))
     with Table(path) as table:  # the all-zero model's loss on --lr auto's sample
-        zero = rate.zero_loss("linear", rate.sample_labels(table), 1, losses.loss_of(("linear", 0.0)))
+        zero = rate.zero_loss("linear", sampling.sample_labels(table), 1, losses.loss_of(("linear", 0.0)))
     loss = m.history[-1]["train_loss"]
     assert zero < loss < rate.BLOWN_UP * zero
     expected = (f"epoch 5's training loss, averaged over its batches as they were trained, {loss:.4g}, is above the "
@@ -323,7 +323,7 @@ def test_heavy_tailed_labels_do_not_make_a_falling_loss_look_above_the_start(tmp
     path = write_table(tmp_path / "heavy.h5", X, y)
     m = train(path, TrainOptions(model="linear", lr=1e-5))
     with Table(path) as table:
-        sample_zero = rate.zero_loss("linear", rate.sample_labels(table), 1, losses.loss_of(("linear", 0.0)))
+        sample_zero = rate.zero_loss("linear", sampling.sample_labels(table), 1, losses.loss_of(("linear", 0.0)))
     assert m.history[-1]["train_loss"] > 1.01 * sample_zero and m.history[-1]["train_loss"] < np.mean(y**2) / 2
     assert "warnings" not in m.training
     m = train(path, TrainOptions(model="linear", batch_size="full", epochs=1))

@@ -269,11 +269,11 @@ def test_lr_auto_counts_each_sampled_row_with_its_weight(weighted):
     """λmax of the weighted second moments and the mean of v²·‖z‖² (v: the kernels' weights, mean 1), against
     NumPy; a few heavy rows make the one-row step, and so the rate at batch 1, smaller."""
     from sgdcli.data.table import Table
-    from sgdcli.training import rate
+    from sgdcli.training import rate, sampling
 
     path, _, X, y, w = weighted
     with Table(path, sample_weight="w") as table:
-        spans = rate.sample_spans(table, rate.DEFAULT_MEMORY)
+        spans = sampling.sample_spans(table, sampling.DEFAULT_MEMORY)
         rows = np.concatenate([np.arange(a, b) for a, b in spans])
         Z = np.column_stack([X[rows].astype(np.float64), np.ones(len(rows))])
         v = w[rows] * len(w) / w.sum()

@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 
 from sgdcli.data.table import BUFFERS, ROW_BOOKKEEPING, Table
-from sgdcli.training import rate
+from sgdcli.training import sampling
 
 from conftest import RSS_SAMPLER, cli
 
@@ -82,12 +82,12 @@ def test_rows_of_one_length_are_cut_as_before(files):
 
 def test_the_lr_auto_sample_holds_at_most_the_nonzeros_of_as_many_average_rows(files):
     with Table(files[0]) as t:
-        spans = rate.sample_spans(t, rate.DEFAULT_MEMORY)
+        spans = sampling.sample_spans(t, sampling.DEFAULT_MEMORY)
         rows = sum(b - a for a, b in spans)
         sampled = sum(entries(t, a, b) for a, b in spans)
-        assert 0 < sampled <= (rate.SAMPLE_ROWS * t.X.reader.nnz) // ROWS and rows > rate.SAMPLE_ROWS // 2
+        assert 0 < sampled <= (sampling.SAMPLE_ROWS * t.X.reader.nnz) // ROWS and rows > sampling.SAMPLE_ROWS // 2
     with Table(files[1]) as t:
-        assert sum(b - a for a, b in rate.sample_spans(t, rate.DEFAULT_MEMORY)) == rate.SAMPLE_ROWS  # the whole sample, as before
+        assert sum(b - a for a, b in sampling.sample_spans(t, sampling.DEFAULT_MEMORY)) == sampling.SAMPLE_ROWS  # the whole sample, as before
 
 
 def test_a_row_larger_than_the_budget_is_refused_with_the_memory_it_needs(files, tmp_path):

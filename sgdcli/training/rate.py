@@ -67,26 +67,16 @@ import math
 
 import numpy as np
 
-from sgdcli.data import csrblocks
 from sgdcli.data.table import Table
 from sgdcli.kernels import losses
 from sgdcli.options import DEFAULT_MEMORY, task_of
+from sgdcli.training.sampling import sample, sample_labels, sparse_sample
 
 MOMENTUM_OPTIMIZERS = ("momentum", "nesterov")
 # Bounds on each loss's second derivative in the score; the hinges and the pinball loss, which have none, as
 # squared error; poisson's is its mean, exp(score), taken from the labels (curvature()).
 CURVATURE = {"linear": 1.0, "logistic": 0.25, "softmax": 0.5, "hinge": 1.0, "huber": 1.0, "quantile": 1.0,
              "squared_hinge": 2.0, "modified_huber": 2.0}
-SAMPLE_ROWS = 4096  # fewer where --memory cannot hold them (sample_size)
-# Bytes the sample takes per value it holds, which --memory bounds: dense, the float32 rows read, their
-# standardized float64 copy and a mask of its finite values; sparse, per nonzero, its value and index as read, its
-# row and scaled value, and the power iteration's temporaries.
-DENSE_SAMPLE_BYTES = 4 + 8 + 1
-SPARSE_SAMPLE_BYTES = 8 + 16 + 24
-# Places of the file the sample is read from: few enough that where each read decodes a chunk (gzip) the sample
-# costs a few percent of an epoch (`bench/defaults.py` notes), and the same for every layout, so that the same
-# rows stored any way get the same rate.
-SAMPLE_RUNS = 16
 EXACT_UP_TO = 2048  # features up to which λmax comes from an eigendecomposition; beyond, power iteration
 GRAM_COPIES = 3  # float64 d × d matrices the eigendecomposition holds at once: the product, its scaling, LAPACK's
 POWER_STEPS = 100
@@ -154,57 +144,6 @@ class AutoRate:
 
     def as_dict(self) -> dict:
         return dataclasses.asdict(self)
-
-
-def sample_size(table: Table, memory: int) -> int:
-    """Rows in the sample: SAMPLE_ROWS, or as many as ``memory`` holds at the sample's bytes per value (rows of
-    many features: an AnnData matrix of 20,000 genes fits about 1,000 rows in the default --memory)."""
-    if table.sparse:
-        per_row = SPARSE_SAMPLE_BYTES * (table.X.reader.nnz / max(table.n_rows, 1) + 1)
-    else:
-        per_row = DENSE_SAMPLE_BYTES * (table.n_features + 1)
-    return max(1, min(SAMPLE_ROWS, int(memory // per_row)))
-
-
-def sample_spans(table: Table, memory: int) -> list[tuple[int, int]]:
-    """The runs of rows the sample reads (``sample_size`` of them in all): spread evenly over the file; of a CSR
-    matrix, cut short where they hold more nonzeros than as many average rows (data/csrblocks.py)."""
-    n, size = table.n_rows, sample_size(table, memory)
-    runs = min(SAMPLE_RUNS, size)
-    run = min(size // runs, n)
-    starts = np.unique(np.linspace(0, n - run, min(runs, max(1, n // run))).astype(np.int64))
-    spans = [(int(s), int(s) + run) for s in starts]
-    return csrblocks.fit_sample(table.X.reader, spans) if table.sparse else spans
-
-
-def sample_labels(table: Table, memory: int = DEFAULT_MEMORY) -> np.ndarray:
-    """The labels of the sample's rows."""
-    spans = sample_spans(table, memory)
-    return table.Y.read_ranges(spans, np.empty(sum(b - a for a, b in spans)))
-
-
-def sample_weights(table: Table, memory: int = DEFAULT_MEMORY) -> np.ndarray | None:
-    """The sample weights of the sample's rows (None: the table has none)."""
-    if table.W is None:
-        return None
-    spans = sample_spans(table, memory)
-    return table.W.read_ranges(spans, np.empty(sum(b - a for a, b in spans)))
-
-
-def sample(table: Table, center: np.ndarray, scale: np.ndarray, memory: int = DEFAULT_MEMORY) -> np.ndarray:
-    """Rows in runs spread evenly over the file (those of ``sample_labels``), as the model sees them, with a
-    column of ones for the bias: built in place, DENSE_SAMPLE_BYTES a value."""
-    spans = sample_spans(table, memory)
-    d = table.n_features
-    buffer = np.empty((sum(b - a for a, b in spans), d), dtype=np.float32)
-    rows = table.X.read_ranges(spans, buffer)  # gzip chunks decoded in parallel
-    Z = np.empty((len(rows), d + 1))
-    np.subtract(rows, center, out=Z[:, :d])
-    del rows, buffer
-    Z[:, :d] *= scale
-    Z[~np.isfinite(Z)] = 0.0  # a bad row must not make the rate NaN (--bad-rows skip leaves it out of training)
-    Z[:, d] = 1.0
-    return Z
 
 
 def blew_up(loss: float, zero: float) -> bool:
@@ -328,9 +267,7 @@ def _mean_square_norm(table: Table, center: np.ndarray, scale: np.ndarray, memor
     if not table.sparse:
         Z = sample(table, center, scale, memory)
         return float(np.einsum("ij,ij->", Z, Z) / len(Z))
-    X = table.X.read_ranges(sample_spans(table, memory))
-    values = X.data.astype(np.float64) * scale[X.indices]
-    values[~np.isfinite(values)] = 0.0
+    X, values = sparse_sample(table, scale, memory)
     return float((values**2).sum() / max(X.n_rows, 1)) + 1.0
 
 
@@ -339,11 +276,9 @@ def _sparse_curvature(table: Table, scale: np.ndarray, weights: np.ndarray | Non
     """λmax and the trace of the second moments of a sample of sparse rows (scaled, with the bias's column;
     each row counted with its weight as ``auto_rate`` says), by power iteration on the CSR rows themselves:
     never a dense sample."""
-    X = table.X.read_ranges(sample_spans(table, memory))
+    X, values = sparse_sample(table, scale, memory)
     m, d = X.n_rows, table.n_features
     rows = np.repeat(np.arange(m), np.diff(X.indptr))
-    values = X.data.astype(np.float64) * scale[X.indices]
-    values[~np.isfinite(values)] = 0.0
     if weights is None:
         trace = float((values**2).sum() / m) + 1.0
     else:

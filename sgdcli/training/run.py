@@ -34,8 +34,8 @@ from sgdcli.training import checkpoint as ckpt_mod
 from sgdcli.training import runlog, setup, warmstart
 from sgdcli.training.control import RunControl
 from sgdcli.training.early_stopping import EarlyStopping
-from sgdcli.training.rate import (BLOWN_UP, MAX_HALVINGS, auto_rate, blew_up, sample_labels, sample_weights,
-                                  start_bias, zero_loss)
+from sgdcli.training.rate import BLOWN_UP, MAX_HALVINGS, auto_rate, blew_up, start_bias, zero_loss
+from sgdcli.training.sampling import sample_labels, sample_weights
 from sgdcli.training.signals import EXIT_CODES, name
 from sgdcli.versions import versions
 

@@ -11,7 +11,8 @@ import numpy as np
 from sgdcli.data.table import Table
 from sgdcli.kernels import runtime
 from sgdcli.reporting.reporter import counted
-from sgdcli.training.rate import sample_labels, sample_spans, scaling_text, zero_loss_error
+from sgdcli.training.rate import scaling_text, zero_loss_error
+from sgdcli.training.sampling import sample_labels, sparse_sample
 
 # Updates in all below which a run whose loss still fell is told that it may end far from the optimum: gradient
 # descent at the curvature's rate closes a fixed share of the gap an update, and with a few dozen updates
@@ -114,9 +115,7 @@ def sample_value_spread(table: Table, memory: int) -> float:
     """``value_spread`` of the sample's sparse rows as stored (NaN for dense rows)."""
     if not table.sparse:
         return math.nan
-    X = table.X.read_ranges(sample_spans(table, memory))
-    values = X.data.astype(np.float64)
-    values[~np.isfinite(values)] = 0.0
+    X, values = sparse_sample(table, None, memory)
     return value_spread(values, X.indices)
 
 
