@@ -313,6 +313,28 @@ def test_a_run_of_few_updates_whose_loss_still_fell_says_so(tmp_path):
                                       "may be far from the optimum; raise --epochs or lower --batch-size"]
 
 
+def test_an_explicit_rate_far_below_the_auto_rate_whose_loss_still_fell_says_so(tmp_path):
+    """A thousandth of --lr auto's rate: the loss still falls in the last epochs, the run says so, with the rate
+    --lr auto would have taken.  A tenth of it, whose loss also still falls (the noise of larger steps, decaying
+    under the schedule), ends as good as --lr auto and is not told anything, nor is a run at --lr auto."""
+    X, y = make_problem("binary", n=4000, d=10, seed=3)
+    path = write_table(tmp_path / "b.h5", X, y)
+    m = train(path, TrainOptions())
+    auto, best = m.training["lr_auto"]["lr"], evaluate(m, path)["log_loss"]
+    assert "warnings" not in m.training
+    m = train(path, TrainOptions(lr=auto / 1000))
+    first, last = m.history[2]["train_loss"], m.history[4]["train_loss"]
+    expected = (f"the loss was still falling ({first:.4g} at epoch 3, {last:.4g} at epoch 5) at a rate of "
+                f"{auto / 1000:.4g}, 1e+03 times smaller than the {auto:.4g} that --lr auto chooses here: the model "
+                "may be far from the optimum; raise --lr or --epochs")
+    assert m.training["warnings"] == [expected]
+    code, _, err = cli("train", path, "-o", tmp_path / "m.h5", "--lr", repr(auto / 1000), "-q")
+    assert (code, err) == (0, f"sgdcli: warning: {expected}\n")
+    m = train(path, TrainOptions(lr=auto / 10))
+    assert m.history[2]["train_loss"] > m.history[4]["train_loss"] and "warnings" not in m.training
+    assert evaluate(m, path)["log_loss"] < 1.01 * best
+
+
 def test_heavy_tailed_labels_do_not_make_a_falling_loss_look_above_the_start(tmp_path):
     """Student-t labels of 2 degrees of freedom: the sample's all-zero loss was 7.96 where the file's is 9.76, and
     a run whose loss fell from 9.76 to 8.53 was told it ended worse than it started.  The sample's noise is
@@ -325,6 +347,6 @@ def test_heavy_tailed_labels_do_not_make_a_falling_loss_look_above_the_start(tmp
     with Table(path) as table:
         sample_zero = rate.zero_loss("linear", sampling.sample_labels(table), 1, losses.loss_of(("linear", 0.0)))
     assert m.history[-1]["train_loss"] > 1.01 * sample_zero and m.history[-1]["train_loss"] < np.mean(y**2) / 2
-    assert "warnings" not in m.training
+    assert [w.split(" (")[0] for w in m.training["warnings"]] == ["the loss was still falling"]  # at 1e-5: slow
     m = train(path, TrainOptions(model="linear", batch_size="full", epochs=1))
     assert [w.split(" in all")[0] for w in m.training["warnings"]] == ["only 1 update"]

@@ -34,7 +34,7 @@ from sgdcli.training import checkpoint as ckpt_mod
 from sgdcli.training import runlog, setup, warmstart
 from sgdcli.training.control import RunControl
 from sgdcli.training.early_stopping import EarlyStopping
-from sgdcli.training.rate import BLOWN_UP, MAX_HALVINGS, auto_rate, blew_up, start_bias, zero_loss
+from sgdcli.training.rate import BLOWN_UP, MAX_HALVINGS, AutoRate, auto_rate, blew_up, start_bias, zero_loss
 from sgdcli.training.sampling import sample_labels, sample_weights
 from sgdcli.training.signals import EXIT_CODES, name
 from sgdcli.versions import versions
@@ -79,12 +79,7 @@ class Run:
         self.auto, self.warnings = None, []
         self.start_bias = start_bias(opts.model, opts.quantile, table, self.sample_weights_of, opts.memory)
         if opts.lr == "auto":
-            # averaged replicas: the rate of one step on all their batches (rate.py), so no --lr-scaling on top
-            self.auto = auto_rate(table, opts.model, center, scale, self.batch * self.shards, opts.optimizer,
-                                  opts.momentum, self.labels.n_outputs, objective, self.sample_weights_of, opts.memory,
-                                  self.start_bias)
-            if self.init is not None:
-                self.auto = self.auto.warm(self.init.rows_seen(), self.n_train)
+            self.auto = self.lr_auto(center, scale)
         # where training starts: an epoch far above it blew up, though no value overflowed (rate.blew_up)
         if self.auto is not None:
             self.zero_loss = self.auto.zero_loss
@@ -118,6 +113,15 @@ class Run:
                                     and not np.array_equal(self.init.model.center, self.mean) else
                                     "with its standardization"))
         self._last_ckpt = (self.state.iterations, time.monotonic())
+
+    def lr_auto(self, center: np.ndarray, scale: np.ndarray) -> AutoRate:
+        """The rate --lr auto gives this run, whose standardization is ``center`` and ``scale``: the rate it trains
+        at, or what an explicit --lr is compared with at the end (runlog.log_end)."""
+        opts = self.opts  # averaged replicas: the rate of one step on all their batches (rate.py), no scaling on top
+        auto = auto_rate(self.table, opts.model, center, scale, self.batch * self.shards, opts.optimizer,
+                         opts.momentum, self.labels.n_outputs, self.kernel_loss, self.sample_weights_of, opts.memory,
+                         self.start_bias)
+        return auto if self.init is None else auto.warm(self.init.rows_seen(), self.n_train)
 
     def _set_rate(self, halvings: int) -> None:
         """The options with the rate ``--lr`` or ``--lr auto`` gives (halved ``halvings`` times), and the kernels'."""

@@ -22,6 +22,11 @@ FALLING = 0.01  # a share of the loss that the second half of a run's epochs sti
 # How far above the all-zero model's loss an epoch's must end to be warned about: a margin over rounding, since a
 # full batch's first epoch is the loss at the start itself, computed in other arithmetic.
 ABOVE_ZERO = 1.01
+# An explicit --lr under this fraction of --lr auto's is said to crawl where the run's loss still fell, over its
+# second half, by FALLING of what it had left to the all-zero model's.  Above it, a smaller loss late in a run is
+# as much the noise of larger steps decaying under the schedule as progress, and measured (the note of this
+# warning's commit) the models were as good as --lr auto's; far below it, runs were far behind.
+SLOW_RATE = 1 / 30
 ZERO_LOSS_ERRORS = 3.0  # standard errors of the sample's all-zero loss above it that a warned epoch must be too
 # Sparse columns whose nonzero values differ in scale by more than this many times (value_spread) slow
 # unstandardized SGD measurably (docs/sparse.md), and a run says that --standardize scales them.
@@ -75,6 +80,8 @@ def log_end(run, kept_epoch: int) -> list[str]:
       catches, or features that do not predict the label.
     - Fewer than FEW_UPDATES updates in all while the loss still fell by more than FALLING over the second half
       of the epochs (or in a run of one epoch, which cannot tell): more would have gone further.
+    - Otherwise, an explicit --lr under SLOW_RATE times --lr auto's while the loss still fell over the second
+      half by more than FALLING of its distance below the all-zero model's: larger steps would have gone further.
     """
     found = []
     loss = run.history[kept_epoch - 1]["train_loss"] if 0 < kept_epoch <= len(run.history) else math.nan
@@ -84,16 +91,21 @@ def log_end(run, kept_epoch: int) -> list[str]:
                      f"started. Either the rate is too large (try --lr {run.rate_opts.lr / 10:.4g}"
                      + (", or --lr auto" if run.auto is None else "") + ") or the features do not predict the label.")
     epochs, updates = len(run.history), run.iters * len(run.history)
+    half = (epochs - 1) // 2
+    first, last = (run.history[half]["train_loss"], run.history[-1]["train_loss"]) if epochs else (math.nan,) * 2
+    falling = f"the loss was still falling ({first:.4g} at epoch {half + 1}, {last:.4g} at epoch {epochs})"
     if 0 < updates < FEW_UPDATES:
-        half = (epochs - 1) // 2
-        first, last = run.history[half]["train_loss"], run.history[-1]["train_loss"]
         if epochs == 1 or first - last > FALLING * abs(first):
-            falling = ("" if epochs == 1 else f", and the loss was still falling ({first:.4g} at epoch {half + 1}, "
-                                              f"{last:.4g} at epoch {epochs})")
             found.append(f"only {counted(updates, 'update')} in all ({counted(epochs, 'epoch')} × "
-                         f"{counted(run.iters, 'iteration')} of batch {run.batch}){falling}: the model may be far "
-                         "from the optimum; raise --epochs"
-                         + (" or lower --batch-size" if run.batch > 1 else ""))
+                         f"{counted(run.iters, 'iteration')} of batch {run.batch})"
+                         + ("" if epochs == 1 else f", and {falling}") + ": the model may be far from the optimum; "
+                         "raise --epochs" + (" or lower --batch-size" if run.batch > 1 else ""))
+    elif run.auto is None and epochs > 1 and first - last > FALLING * (run.zero_loss - last):
+        auto = run.lr_auto(run.plan.center, run.plan.scale).lr
+        if run.rate_opts.lr < SLOW_RATE * auto:
+            found.append(f"{falling} at a rate of {run.rate_opts.lr:.4g}, {auto / run.rate_opts.lr:.3g} times "
+                         f"smaller than the {auto:.4g} that --lr auto chooses here: the model may be far from the "
+                         "optimum; raise --lr or --epochs")
     for text in found:  # a fresh registry: each run's warnings are shown, though another run gave the same text
         warnings.warn_explicit(text, FitWarning, __file__, 0, registry={})
     return found
