@@ -12,7 +12,7 @@ import h5py
 import numpy as np
 import pytest
 
-from sgdcli import evaluate, train
+from sgdcli import evaluate, load_model, train
 from sgdcli.options import TrainOptions
 
 from conftest import RSS_SAMPLER, cli, make_problem, write_table
@@ -392,6 +392,44 @@ def test_pandas_text_labels_train_as_classes_and_predictions_are_names(tmp_path)
         df.to_hdf(tmp_path / "c.h5", key="df", format="table")
     model = train(tmp_path / "c.h5", TrainOptions(x="df", label_column="species", epochs=1, batch_size=4))
     assert model.training["features"] == ["a", "b"] and model.training["class_names"] == ["Adelie", "Gentoo"]
+
+
+def test_text_columns_beside_the_features_are_left_out_by_features_or_read_as_the_label(tmp_path):
+    """A compound table's text field is refused unless --features leaves it out, as the message says, or it is
+    the label (its names are the classes); pandas' table format keeps all text columns in one block field, of
+    which the label is read alone.  Both train the model of the numeric copy."""
+    pd = need("pandas")
+    need("tables")
+    rng = np.random.default_rng(2)
+    X = rng.standard_normal((300, 2))
+    species = np.where(X[:, 0] + 0.3 * rng.standard_normal(300) > 0, "Gentoo", "Adelie")
+    rows = np.zeros(300, dtype=[("a", "f8"), ("b", "f8"), ("note", "S5"), ("species", "S6"), ("code", "i8")])
+    rows["a"], rows["b"], rows["note"], rows["species"] = X[:, 0], X[:, 1], b"n/a", species.astype("S6")
+    rows["code"] = species == "Gentoo"
+    with h5py.File(tmp_path / "c.h5", "w") as f:
+        f["table"] = rows
+    df = pd.DataFrame({"a": X[:, 0], "b": X[:, 1], "note": "n/a", "species": species})
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        df.to_hdf(tmp_path / "p.h5", key="df", format="table")
+    same = ["--epochs", "3", "--no-shuffle", "-q"]
+    assert cli("train", write_table(tmp_path / "n.h5", X, (species == "Gentoo").astype(np.int64)), "-o",
+               tmp_path / "n_m.h5", *same)[0] == 0
+    expected = load_model(tmp_path / "n_m.h5").weights
+    for args in (["--x", "table", "--label-column", "code", "--features", "a,b"],
+                 ["--x", "table", "--label-column", "species", "--features", "a,b"],
+                 ["--x", "df", "--label-column", "species"]):
+        data = tmp_path / ("p.h5" if args[1] == "df" else "c.h5")
+        code, _, err = cli("train", data, "-o", tmp_path / "m.h5", *args, *same)
+        assert code == 0, (args, err)
+        np.testing.assert_allclose(load_model(tmp_path / "m.h5").weights, expected, rtol=1e-9, atol=1e-12)
+    code, _, err = cli("train", tmp_path / "c.h5", "-o", tmp_path / "m.h5", "--x", "table", "--label-column", "code")
+    assert (code, err) == (2, f"sgdcli: error: {tmp_path / 'c.h5'}:table: field 'note' is |S5, not numeric; "
+                              "leave it out with --features\n")
+    code, _, err = cli("train", tmp_path / "c.h5", "-o", tmp_path / "m.h5", "--x", "table", "--label-column", "code",
+                       "--features", "a,note")
+    assert (code, err) == (2, f"sgdcli: error: --features note: column 'note' of {tmp_path / 'c.h5'}:table holds "
+                              "text, not numbers; features are numbers (text can be the label, --label-column)\n")
 
 
 def test_a_pandas_categorical_label_is_read_as_its_names_whatever_their_order(tmp_path):

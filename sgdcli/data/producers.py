@@ -78,10 +78,18 @@ def _matrix(ds: h5py.Dataset, transpose: bool) -> Found:
     return Found([source], None, kind, plain=not transposed and source.packing is None)
 
 
-def _compound(ds: h5py.Dataset) -> Found:
-    fields = numeric_fields(ds)
+def _compound(ds: h5py.Dataset, features, label_column: str | None) -> Found:
+    """The numeric fields as features; a text field can be the label, and other fields must be left out by
+    --features."""
+    fields, text = numeric_fields(ds)
+    for name, kind in text.items():
+        if features is None and name != label_column:
+            raise InputError(f"{where_of(ds)}: field {name!r} is {kind}, not numeric; leave it out with --features")
     names = [name if width == 1 else f"{name}[{i}]" for name, width in fields for i in range(width)]
-    return Found([Fields(ds, [name for name, _ in fields], names)], None, "compound table", plain=False)
+    readers = {name: Fields(ds, [name], [name]) if is_text(kind) and not kind.shape else None
+               for name, kind in text.items()}
+    return Found([Fields(ds, [name for name, _ in fields], names)], None, "compound table", plain=False,
+                 text=readers)
 
 
 def _pandas_fixed(g: h5py.Group) -> Found:
@@ -115,11 +123,12 @@ def _pandas_table(g: h5py.Group) -> Found:
         kind = table.attrs.get(f"{name}_kind")
         base, shape = table.dtype.fields[name][0].base, table.dtype.fields[name][0].shape
         labels = pickled_names(kind) if kind is not None else None
-        if base.kind not in NUMERIC_KINDS:
-            readable = is_text(base) and len(labels or [name]) == 1
-            text.update((label, Fields(table, [name], [label]) if readable else None) for label in labels or [name])
-            continue
         width = int(np.prod(shape, dtype=np.int64)) if shape else 1
+        if base.kind not in NUMERIC_KINDS:  # a block of text columns: each a column of the field, read alone
+            readable = is_text(base) and len(labels or [name]) == width
+            text.update((label, Fields(table, [name], [label], np.array([j])) if readable else None)
+                        for j, label in enumerate(labels or [name]))
+            continue
         if width == 1 and is_categorical(table, name):
             categorical[(labels or [name])[0]] = name
         fields.append(name)
@@ -208,6 +217,9 @@ def _select(found: Found, keep: list[int]) -> list[Source]:
 def _column_index(names: list[str], given: str, option: str, where: str, text=()) -> int:
     if given in names:
         return names.index(given)
+    if given in text and option == "--features":
+        raise InputError(f"{option} {given}: column {given!r} of {where} holds text, not numbers; features are "
+                         "numbers (text can be the label, --label-column)")
     if given in text:
         raise InputError(f"{option} {given}: column {given!r} of {where} holds text, not numbers; sgdcli reads "
                          "numeric features, and names as labels only where they are stored as text (pandas' table "
@@ -270,7 +282,7 @@ def find_features(f: h5py.File, x: str, label_column: str | None = None, feature
         if obj.ndim != 1:
             raise InputError(f"{where}: a compound dataset is read as a table, one row per element, so it must be "
                              f"1-D; got shape {obj.shape}")
-        found = _compound(obj)
+        found = _compound(obj, features, label_column)
     elif obj.ndim == 2:
         if obj.dtype.kind not in NUMERIC_KINDS:
             raise InputError(f"{where}: dtype {obj.dtype} is not numeric")

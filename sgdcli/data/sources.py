@@ -169,16 +169,17 @@ def _field_width(ds: h5py.Dataset, name: str) -> int:
     return int(np.prod(shape, dtype=np.int64)) if shape else 1
 
 
-def numeric_fields(ds: h5py.Dataset) -> list[tuple[str, int]]:
-    """(field, width) of every field of a compound dataset; InputError naming the first that is not numeric."""
-    out = []
+def numeric_fields(ds: h5py.Dataset) -> tuple[list[tuple[str, int]], dict[str, np.dtype]]:
+    """(field, width) of the numeric fields of a compound dataset (scalars and vectors), and the dtype of each
+    other field."""
+    numeric, other = [], {}
     for name in ds.dtype.names:
-        base, shape = ds.dtype.fields[name][0].base, ds.dtype.fields[name][0].shape
-        if base.kind not in NUMERIC_KINDS or base.fields is not None or len(shape) > 1:
-            raise InputError(f"{where_of(ds)}: field {name!r} is {ds.dtype.fields[name][0]}, not numeric; leave it "
-                             "out with --features")
-        out.append((name, int(np.prod(shape, dtype=np.int64)) if shape else 1))
-    return out
+        kind = ds.dtype.fields[name][0]
+        if kind.base.kind not in NUMERIC_KINDS or kind.base.fields is not None or len(kind.shape) > 1:
+            other[name] = kind
+        else:
+            numeric.append((name, int(np.prod(kind.shape, dtype=np.int64)) if kind.shape else 1))
+    return numeric, other
 
 
 class BufferedReader:
