@@ -204,6 +204,32 @@ def test_the_info_of_each_producer_names_the_options_to_use(tmp_path, data):
         "label"), err
 
 
+def test_info_suggests_the_column_named_as_labels_are_or_else_the_last(tmp_path):
+    """A label written first, or stored as text beside another text column, is the one suggested, and the
+    suggestion trains."""
+    pd = need("pandas")
+    need("tables")
+    rng = np.random.default_rng(0)
+    frames = {"first": pd.DataFrame({"label": rng.integers(0, 2, 60), "c4": rng.normal(size=60),
+                                     "c3": rng.normal(size=60)}),
+              "text": pd.DataFrame({"a": rng.normal(size=60), "Target": np.where(rng.normal(size=60) > 0, "y", "n"),
+                                    "note": "x", "b": rng.normal(size=60)}),
+              "unnamed": pd.DataFrame({"a": rng.normal(size=60), "b": rng.integers(0, 2, 60)})}
+    for name, df in frames.items():
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            df.to_hdf(tmp_path / f"{name}.h5", key="df", format="table")
+    rows = np.zeros(60, dtype=[("class", "i8"), ("v", "f4", (3,)), ("a", "f4")])
+    with h5py.File(tmp_path / "compound.h5", "w") as f:
+        f["t"] = rows
+    for name, expected in (("first", "--x df --label-column label"), ("text", "--x df --label-column Target"),
+                           ("unnamed", "--x df --label-column b"), ("compound", "--x t --label-column class")):
+        code, out, err = cli("info", tmp_path / f"{name}.h5")
+        assert code == 0 and f"train with {expected}\n" in out, out
+        if name != "compound":
+            assert cli("train", tmp_path / f"{name}.h5", "-o", tmp_path / "m.h5", *expected.split(), "-q")[0] == 0
+
+
 @pytest.mark.parametrize("make,message", [
     (lambda f: f.create_dataset("X", data=np.zeros(10, dtype=[("a", "f4"), ("s", "S3")])),
      "d.h5:X: field 's' is |S3, not numeric; leave it out with --features"),

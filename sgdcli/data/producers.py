@@ -26,33 +26,18 @@ missing value, counts as a bad label).
 
 from __future__ import annotations
 
-import dataclasses
 
 import h5py
 import numpy as np
 
 from sgdcli.data.cf import packing_of
 from sgdcli.data.hdf5 import NUMERIC_KINDS, list_datasets
-from sgdcli.data.pandasmeta import categories, frame_columns, is_categorical, pickled_names
-from sgdcli.data.sources import Column, Fields, Matrix, Source, numeric_fields, text_of, where_of
+from sgdcli.data.pandasframes import fixed_frame, table_frame
+from sgdcli.data.pandasmeta import categories
+from sgdcli.data.sources import Column, Fields, Found, Matrix, Source, numeric_fields, text_of, where_of
 from sgdcli.data.sparse import is_csr
 from sgdcli.data.textlabels import TextLabels, categorical_labels, is_text, scan_names
 from sgdcli.errors import InputError, first_line
-
-
-@dataclasses.dataclass
-class Found:
-    """The feature columns and the label column of a table, as sources, with how they were found."""
-
-    features: list[Source]
-    label: Source | None
-    kind: str  # what --x named: matrix, MATLAB matrix, compound table, pandas frame, column group
-    plain: bool  # features are a whole rows × features dataset: read it directly (memory-mapped where it can be)
-    # columns left out of the features because they hold text, each with its source where it can be read as
-    # labels (None: pandas' fixed format pickles text, which is not read)
-    text: dict = dataclasses.field(default_factory=dict)
-    class_names: list[str] | None = None  # the label column's names, where labels are names
-    categorical: dict = dataclasses.field(default_factory=dict)  # pandas Categoricals: column -> its codes' field
 
 
 def _names_attr(ds: h5py.Dataset, width: int) -> list[str]:
@@ -92,57 +77,6 @@ def _compound(ds: h5py.Dataset, features, label_column: str | None) -> Found:
                  text=readers)
 
 
-def _pandas_fixed(g: h5py.Group) -> Found:
-    order = [text_of(v) for v in g["axis0"][()]]
-    where: dict[str, tuple[int, int]] = {}
-    blocks, text = [], {}
-    for b in range(int(g.attrs.get("nblocks", 0))):
-        values = g[f"block{b}_values"]
-        items = [text_of(v) for v in g[f"block{b}_items"][()]]
-        if values.dtype.kind not in NUMERIC_KINDS:
-            text.update((name, None) for name in items)  # pickled objects: not read
-            continue
-        blocks.append(values)
-        for j, name in enumerate(items):
-            where[name] = (len(blocks) - 1, j)
-    sources: list[Source] = []
-    for name in order:
-        if name not in where:
-            continue
-        b, j = where[name]
-        sources.append(Matrix(blocks[b], np.array([j]), [name]))
-    return Found(_merge(sources), None, "pandas frame (fixed format)", plain=False, text=text)
-
-
-def _pandas_table(g: h5py.Group) -> Found:
-    table = g["table"]
-    fields, names, text, categorical = [], [], {}, {}
-    for name in table.dtype.names:
-        if name == "index":
-            continue
-        kind = table.attrs.get(f"{name}_kind")
-        base, shape = table.dtype.fields[name][0].base, table.dtype.fields[name][0].shape
-        labels = pickled_names(kind) if kind is not None else None
-        width = int(np.prod(shape, dtype=np.int64)) if shape else 1
-        if base.kind not in NUMERIC_KINDS:  # a block of text columns: each a column of the field, read alone
-            readable = is_text(base) and len(labels or [name]) == width
-            text.update((label, Fields(table, [name], [label], np.array([j])) if readable else None)
-                        for j, label in enumerate(labels or [name]))
-            continue
-        if width == 1 and is_categorical(table, name):
-            categorical[(labels or [name])[0]] = name
-        fields.append(name)
-        names += labels if labels and len(labels) == width else ([name] if width == 1 else
-                                                                 [f"{name}[{i}]" for i in range(width)])
-    frame = frame_columns(g.attrs.get("non_index_axes"))
-    cols = np.arange(len(names))
-    if frame:  # the frame's column order, where the file records it
-        rank = {name: i for i, name in enumerate(frame)}
-        cols = np.array(sorted(range(len(names)), key=lambda j: rank.get(names[j], len(frame) + j)))
-    return Found([Fields(table, fields, [names[j] for j in cols], cols)], None, "pandas frame (table format)",
-                 plain=False, text=text, categorical=categorical)
-
-
 def _column_group(g: h5py.Group) -> Found:
     where = f"{g.file.filename}:{g.name.lstrip('/')}"
     tracked = g.id.get_create_plist().get_link_creation_order() != 0
@@ -171,18 +105,6 @@ def _column_group(g: h5py.Group) -> Found:
 def _in_creation_order(g: h5py.Group) -> list[str]:
     out: list[str] = []
     g.id.links.iterate(lambda name: out.append(name.decode()), idx_type=h5py.h5.INDEX_CRT_ORDER)
-    return out
-
-
-def _merge(sources: list[Source]) -> list[Source]:
-    """Neighbouring one-column sources of the same matrix joined into one (read once per block)."""
-    out: list[Source] = []
-    for s in sources:
-        last = out[-1] if out else None
-        if isinstance(s, Matrix) and isinstance(last, Matrix) and last.ds == s.ds and last.transposed == s.transposed:
-            out[-1] = Matrix(s.ds, np.concatenate([last.cols, s.cols]), last.names + s.names, s.transposed)
-        else:
-            out.append(s)
     return out
 
 
@@ -273,9 +195,9 @@ def find_features(f: h5py.File, x: str, label_column: str | None = None, feature
             raise InputError(f"{where}: is a sparse matrix stored by columns (csc_matrix); sgdcli reads sparse "
                              "matrices stored by rows: write it as a csr_matrix (scipy's .tocsr())")
         if pandas == "frame":
-            found = _pandas_fixed(obj)
+            found = fixed_frame(obj)
         elif pandas == "frame_table" and "table" in obj:
-            found = _pandas_table(obj)
+            found = table_frame(obj)
         else:
             found = _column_group(obj)
     elif obj.dtype.fields is not None:
@@ -315,7 +237,7 @@ def find_features(f: h5py.File, x: str, label_column: str | None = None, feature
     if not keep:
         raise InputError(f"{where}: no feature columns are left")
     plain = found.plain and keep == list(range(len(names)))
-    return Found(_select(found, keep), label, found.kind, plain, class_names=class_names)
+    return Found(_select(found, keep), label, found.kind, plain, found.text, class_names)
 
 
 def find_labels(f: h5py.File, y: str, classes: list[str] | None = None, what: str = "labels"
@@ -363,6 +285,14 @@ def flags(options: dict) -> str:
     return " ".join(f"--{key.replace('_', '-')} {value}" for key, value in options.items())
 
 
+LABEL_NAMES = ("label", "labels", "target", "y", "class", "outcome")  # what a label column is called
+
+
+def _label_of(columns: list[str]) -> str:
+    """The column that is most likely a table's label: the first named as labels are, else the last."""
+    return next((c for c in columns if c.lower() in LABEL_NAMES), columns[-1])
+
+
 def _members(group: h5py.Group) -> list[tuple[str, object]]:
     """(name, object) of a group's members that can be opened (dangling and external links left out)."""
     out = []
@@ -392,7 +322,8 @@ def recognize(f: h5py.File) -> tuple[str, dict] | None:
             kind = text_of(obj.attrs.get("pandas_type", b""))
             if isinstance(obj, h5py.Group) and kind in ("frame", "frame_table"):
                 found = find_features(f, name)
-                return "a pandas frame", {"x": name, "label_column": found.features[-1].names[-1]}
+                columns = [n for s in found.features for n in s.names] + [n for n, r in found.text.items() if r]
+                return "a pandas frame", {"x": name, "label_column": _label_of(columns)}
         matlab = [n for n, o in _members(f) if isinstance(o, h5py.Dataset) and "MATLAB_class" in o.attrs]
         two_d = [n for n in matlab if f[n].ndim == 2 and min(f[n].shape) > 1]
         if two_d:
@@ -400,7 +331,10 @@ def recognize(f: h5py.File) -> tuple[str, dict] | None:
             return "a MATLAB v7.3 file", {"x": two_d[0], **({"y": vectors[0]} if vectors else {})}
         for name, obj in _members(f):
             if isinstance(obj, h5py.Dataset) and obj.dtype.fields is not None:
-                return "a table (compound dataset)", {"x": name, "label_column": obj.dtype.names[-1]}
+                numeric, other = numeric_fields(obj)
+                columns = [n for n in obj.dtype.names if (n, 1) in numeric or is_text(other.get(n, np.dtype("f8")))
+                           and not other[n].shape]
+                return "a table (compound dataset)", {"x": name, "label_column": _label_of(columns or ["<label>"])}
         for name, obj in _members(f):
             if isinstance(obj, h5py.Group) and len(obj) and all(
                     isinstance(m, h5py.Dataset) and m.ndim == 1 for m in (m for _, m in _members(obj))):

@@ -13,6 +13,7 @@ this way too, each block decoded as it is read.
 
 from __future__ import annotations
 
+import dataclasses
 import math
 
 import h5py
@@ -268,3 +269,18 @@ class ComposedReader(BufferedReader):
 
     def close(self) -> None:
         self.sources = []
+
+
+@dataclasses.dataclass
+class Found:
+    """The feature columns and the label column of a table, as sources, with how they were found."""
+
+    features: list[Source]
+    label: Source | None
+    kind: str  # what --x named: matrix, MATLAB matrix, compound table, pandas frame, column group
+    plain: bool  # features are a whole rows × features dataset: read it directly (memory-mapped where it can be)
+    # columns left out of the features because they hold text, each with its source where it can be read as
+    # labels (None: pandas' fixed format pickles text, which is not read)
+    text: dict = dataclasses.field(default_factory=dict)
+    class_names: list[str] | None = None  # the label column's names, where labels are names
+    categorical: dict = dataclasses.field(default_factory=dict)  # pandas Categoricals: column -> its codes' field
