@@ -403,6 +403,25 @@ def test_info_says_when_there_is_no_y_and_why_a_table_cannot_be_trained(tmp_path
     assert (code, err.strip()) == (2, f"sgdcli: error: {tmp_path / 's.h5'}:y: is a single value, not a column of labels")
 
 
+def test_info_lists_datasets_behind_links_and_links_that_lead_nowhere(tmp_path):
+    """X and y behind external links were left out of the listing that ended "X, y: 20 rows × 5 features"; a
+    dangling link was not mentioned; an empty file printed its name alone."""
+    with h5py.File(tmp_path / "bin.h5", "w") as f:
+        f["X"], f["y"] = np.zeros((20, 5), dtype=np.float32), np.zeros(20)
+    with h5py.File(tmp_path / "links.h5", "w") as f:
+        f["X"], f["y"] = h5py.ExternalLink("bin.h5", "/X"), h5py.ExternalLink("bin.h5", "/y")
+        f["gone"], f["far"] = h5py.SoftLink("/nothing"), h5py.ExternalLink("nofile.h5", "/X")
+    h5py.File(tmp_path / "empty.h5", "w").close()
+    code, out, err = cli("info", tmp_path / "links.h5")
+    lines = out.splitlines()
+    assert code == 0 and lines[1].startswith("  X: shape 20×5, float32, contiguous") and lines[1].endswith(
+        "read memory-mapped; a link to /X in bin.h5"), out
+    assert lines[2:4] == ["  far: unreadable (a link to /X in nofile.h5, which cannot be opened)",
+                          "  gone: unreadable (a link to /nothing, which cannot be opened)"]
+    assert lines[4].endswith("; a link to /y in bin.h5") and lines[5] == "X, y: 20 rows × 5 features (0, 1, 2, 3, 4)"
+    assert cli("info", tmp_path / "empty.h5")[1].splitlines()[1:] == ["  no datasets"]
+
+
 def test_data_seed_draws_other_rows_from_the_same_model(tmp_path):
     from sgdcli import evaluate, train
     from sgdcli import generate

@@ -40,7 +40,10 @@ def info_listing(d: dict) -> str:
             + (f"; {ds['decoded']}" if ds.get("decoded") else "")
             + (f"; {ds['unwritten_rows']:,} rows never written" if ds.get("unwritten_rows") else "")
             + ("; allocated early: rows never written cannot be told" if ds.get("allocated_early") else "")
+            + (f"; a link to {ds['link']}" if ds.get("link") else "")
         )
+    if not d["datasets"]:
+        lines.append("  no datasets")
     table = d.get("table")
     if table and "error" in table:
         lines.append(f"X, y: not trainable as they are: {table['error']}")

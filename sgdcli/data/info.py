@@ -14,37 +14,31 @@ from sgdcli.errors import InputError, first_line
 
 
 def describe(path) -> dict:
-    """Every dataset of ``path`` with its shape, dtype, layout and read mode."""
+    """Every dataset of ``path`` with its shape, dtype, layout and read mode; those reached through soft and
+    external links too (``link``: where to), and the links that lead nowhere (``error``)."""
     with hdf5.open_file(path) as f:
-        datasets = []
+        datasets, groups = [], [("", f)]
 
         def visit(name, obj):
             if isinstance(obj, h5py.Dataset):
-                try:
-                    problem = unavailable_filter(obj)
-                    if problem is not None:  # unreadable, not a read mode a read would fail in
-                        datasets.append({"path": name, "error": problem})
-                        return
-                    layout = layout_of(obj).as_dict()
-                    axis = obj.ndim - 1 if "MATLAB_class" in obj.attrs and obj.ndim == 2 else 0
-                    missing = unwritten(obj, axis)
-                    layout["unwritten_rows"] = missing.rows if missing is not None else 0
-                    # allocated at creation (parallel HDF5 always does this): allocated is then no sign of
-                    # written, and nothing else in the file tells the rows never written
-                    early = obj.id.get_create_plist().get_alloc_time() == h5py.h5d.ALLOC_TIME_EARLY
-                    if early and layout["layout"] in ("chunked", "contiguous"):
-                        layout["allocated_early"] = True
-                    packing = packing_of(obj)
-                    if packing is not None:  # read in blocks, each decoded (data/sources.py)
-                        layout.update(read_mode=BLOCKS, decoded=packing.describe())
-                except (*hdf5.READ_ERRORS, InputError) as exc:
-                    layout = {"path": name, "error": first_line(exc)}
-                layout.pop("offset", None)
-                datasets.append(layout)
+                datasets.append(_dataset(name, obj))
+            elif isinstance(obj, h5py.Group):
+                groups.append((name + "/", obj))
 
         with hdf5.reading(f"{path}", "cannot list datasets"):
             f.visititems(visit)
+            for name, target in _links(groups):
+                try:
+                    obj = f.get(name)
+                except (*hdf5.READ_ERRORS, KeyError) as exc:
+                    datasets.append({"path": name, "error": f"a link to {target}: {first_line(exc)}"})
+                    continue
+                if obj is None:
+                    datasets.append({"path": name, "error": f"a link to {target}, which cannot be opened"})
+                elif isinstance(obj, h5py.Dataset):
+                    datasets.append({**_dataset(name, obj), "link": target})
             found = producers.recognize(f)
+        datasets.sort(key=lambda d: d["path"])
         out = {"file": os.fspath(path), "size": os.path.getsize(path), "datasets": datasets}
         if found is not None:
             out["looks_like"] = {"producer": found[0], "options": producers.flags(found[1])}
@@ -52,6 +46,44 @@ def describe(path) -> dict:
         elif isinstance(f.get("X"), (h5py.Dataset, h5py.Group)):  # the datasets train reads unless told
             out["table"] = _table(path, {"x": "X", "y": "y" if "y" in f else None})
         return out
+
+
+def _dataset(name: str, obj: h5py.Dataset) -> dict:
+    """``info``'s entry for one dataset: its layout and read mode, or why it cannot be read."""
+    try:
+        problem = unavailable_filter(obj)
+        if problem is not None:  # unreadable, not a read mode a read would fail in
+            return {"path": name, "error": problem}
+        layout = layout_of(obj).as_dict()
+        axis = obj.ndim - 1 if "MATLAB_class" in obj.attrs and obj.ndim == 2 else 0
+        missing = unwritten(obj, axis)
+        layout["unwritten_rows"] = missing.rows if missing is not None else 0
+        # allocated at creation (parallel HDF5 always does this): allocated is then no sign of written, and
+        # nothing else in the file tells the rows never written
+        early = obj.id.get_create_plist().get_alloc_time() == h5py.h5d.ALLOC_TIME_EARLY
+        if early and layout["layout"] in ("chunked", "contiguous"):
+            layout["allocated_early"] = True
+        packing = packing_of(obj)
+        if packing is not None:  # read in blocks, each decoded (data/sources.py)
+            layout.update(read_mode=BLOCKS, decoded=packing.describe())
+    except (*hdf5.READ_ERRORS, InputError) as exc:
+        return {"path": name, "error": first_line(exc)}
+    layout.pop("offset", None)
+    return layout
+
+
+def _links(groups: list) -> list[tuple[str, str]]:
+    """(path, where it leads) of every soft and external link in ``groups`` ((path prefix, group)), which
+    h5py's visit does not follow."""
+    out = []
+    for prefix, group in groups:
+        for name in group:
+            link = group.get(name, getlink=True)
+            if isinstance(link, h5py.SoftLink):
+                out.append((prefix + name, link.path))
+            elif isinstance(link, h5py.ExternalLink):
+                out.append((prefix + name, f"{link.path} in {link.filename}"))
+    return out
 
 
 def _table(path, options: dict) -> dict:
