@@ -422,6 +422,16 @@ def test_info_lists_datasets_behind_links_and_links_that_lead_nowhere(tmp_path):
     assert cli("info", tmp_path / "empty.h5")[1].splitlines()[1:] == ["  no datasets"]
 
 
+def test_names_that_do_not_print_are_escaped_in_errors(tmp_path):
+    """A name with an escape sequence or a bell in it (read from a file, or given) reached the terminal raw; off a
+    terminal click stripped the sequence, and "no such column 'city'" was printed for a file that had one."""
+    X = np.zeros((10, 2), dtype=np.float32)
+    path = write_table(tmp_path / "d.h5", X, np.zeros(10))
+    code, _, err = cli("train", path, "-o", tmp_path / "m.h5", "--x", "ci\x1b[31mty\x07")
+    assert (code, err) == (2, f"sgdcli: error: {path}:ci\\x1b[31mty\\x07: no such dataset or group (datasets in "
+                              "file: X, y)\n")
+
+
 def test_data_seed_draws_other_rows_from_the_same_model(tmp_path):
     from sgdcli import evaluate, train
     from sgdcli import generate

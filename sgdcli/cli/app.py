@@ -85,8 +85,16 @@ for _command in (generate_cmd, info_cmd, train_cmd, sweep_cmd, convert_cmd, plot
 
 
 def _error(prefix: str, message: str) -> None:
+    click.echo(f"{prefix}: error: {_printable(message)}", err=True)
+
+
+def _printable(message) -> str:
+    """One line of ``message``: its runs of white space one space, and other characters that do not print (a
+    name read from a file) written as escapes (\\x1b), so that they can neither drive the terminal nor vanish
+    from the line, as click strips escape sequences off a terminal."""
     text = " ".join(str(message).split())
-    click.echo(f"{prefix}: error: {text}", err=True)
+    return "".join(c if c.isprintable() else c.encode("unicode_escape", "backslashreplace").decode("ascii")
+                   for c in text)
 
 
 def _run(invoke) -> int:
@@ -141,7 +149,7 @@ def _warnings_as_lines():
 
 def _show_warning(message, category, filename, lineno, file=None, line=None):
     lines = str(message).strip().splitlines() or [category.__name__]
-    click.echo(f"sgdcli: warning: {lines[0]}", err=True)
+    click.echo(f"sgdcli: warning: {_printable(lines[0])}", err=True)
 
 
 # What a closed terminal or ssh session sends a job started without nohup: handled as SIGTERM is.
