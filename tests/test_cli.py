@@ -594,3 +594,31 @@ def test_a_filter_hdf5_lacks_is_named_by_train_and_info(tmp_path):
     assert proc.returncode == 0, proc.stderr
     assert f"  X: unreadable ({problem}" in proc.stdout, proc.stdout
     assert "read chunk-aligned" not in proc.stdout.split("\n  y:")[0]
+
+
+def test_show_quotes_class_names_that_a_list_or_a_terminal_would_garble(tmp_path):
+    """Classes were joined raw by ", ": 'good,one' read as two classes, and a name holding an escape sequence
+    coloured the terminal (or printed as 'escred' off one); such names print as Python writes a string, and
+    --json keeps them exact."""
+    X, _ = make_problem("binary", n=300, d=3)
+    names = ["bad", "esc\x1b[31mred", "good,one", "it's", "new\nline"]
+    path = tmp_path / "names.h5"
+    with h5py.File(path, "w") as f:
+        f["X"] = X
+        f.create_dataset("y", data=np.array(names * 60, dtype=object), dtype=h5py.string_dtype())
+    run("train", path, "-o", tmp_path / "m.h5", "--model", "softmax", "-q", check=True)
+    text = run("show", tmp_path / "m.h5", check=True).stdout
+    assert text.splitlines()[2] == r"""classes      bad, 'esc\x1b[31mred', 'good,one', "it's", 'new\nline'"""
+    assert "\x1b" not in text
+    assert json.loads(run("show", tmp_path / "m.h5", "--json", check=True).stdout)["classes"] == names
+
+
+@pytest.mark.parametrize("value,alone,listed", [
+    ("plain name", "plain name", "plain name"), ("a,b", "a,b", "'a,b'"), ("", "", "''"), (" pad", "' pad'", "' pad'"),
+    ("tab\there", r"'tab\there'", r"'tab\there'"), ("état", "état", "état"), ("rtl\u202e", r"'rtl\u202e'", r"'rtl\u202e'"),
+    (3, "3", "3"),
+])
+def test_text_from_a_file_prints_quoted_where_it_needs_to(value, alone, listed):
+    from sgdcli.cli.render import shown
+
+    assert (shown(value), shown(value, listed=True)) == (alone, listed)

@@ -6,6 +6,7 @@ train accepts must give the model that the same data, written plainly, gives.
 """
 
 import os
+import re
 import tempfile
 
 import h5py
@@ -261,8 +262,8 @@ def test_a_model_whose_text_attributes_are_not_utf8_is_a_damaged_model(tmp_path,
     for argv in (["show", bad], ["show", bad, "--json"]):
         code, out, err = cli(*argv)
         assert (code, out) == (2, "")
-        assert err == (f"sgdcli: error: {bad}: damaged sgdcli model ('utf-8' codec can't encode character '\\udc80' "
-                       f"in position 7: surrogates not allowed)\n")
+        assert err == (f"sgdcli: error: {bad}: damaged sgdcli model (attribute training holds bytes that are not "
+                       "UTF-8 text)\n")
 
 
 @SETTINGS
@@ -339,6 +340,19 @@ def _attr(name, text):
     return edit
 
 
+def _no_attr(name):
+    def edit(f):
+        del f.attrs[name]
+    return edit
+
+
+def _text_attr(name, data):
+    def edit(f):
+        del f.attrs[name]
+        f.attrs.create(name, data=data, dtype=h5py.string_dtype("utf-8"))
+    return edit
+
+
 def _training(**changes):
     def edit(f):
         import json
@@ -379,6 +393,29 @@ DAMAGED = {  # what was done to a good model, and what the message says is wrong
     "lineage of texts": ("binary", _training(lineage=["x"]), "training.lineage is not a list of JSON objects"),
     "encoding not one": ("binary", _training(encoding="{}"), "training.encoding is not the columns of a CSV file"),
     "encoding a list": ("binary", _training(encoding=[1]), "training.encoding is not the columns of a CSV file"),
+    # parts of the wrong kind: each message was Python's own text, which named no part of the file
+    "text bias": ("binary", _replaced("bias", np.array([b"x"])), "bias holds text, not numbers"),
+    "text weights": ("multiclass", _replaced("weights", np.array([["a"] * 4] * 3, dtype=h5py.string_dtype())),
+                     "weights holds text, not numbers"),
+    "format an array": ("binary", _attr("sgdcli_format", np.array(["sgdcli-model", "x"], dtype=h5py.string_dtype())),
+                        "attribute sgdcli_format is an array of 2 values, not text"),
+    "weights a group": ("binary", lambda f: (_deleted("weights")(f), f.create_group("weights")),
+                        "weights is a group, not a dataset"),
+    "center a group": ("binary", lambda f: (_deleted("center")(f), f.create_group("center")),
+                       "center is a group, not a dataset"),
+    "no bias": ("binary", _deleted("bias"), "no dataset bias"),
+    "version text": ("binary", _attr("format_version", "one"), "attribute format_version is 'one', not an integer"),
+    "version negative": ("binary", _attr("format_version", -1), "attribute format_version is -1, not 1 or more"),
+    "version zero": ("binary", _attr("format_version", 0), "attribute format_version is 0, not 1 or more"),
+    "version fraction": ("binary", _attr("format_version", 1.5), "attribute format_version is 1.5, not an integer"),
+    "no model attribute": ("binary", _no_attr("model"), "no attribute model"),
+    "no options attribute": ("multiclass", _no_attr("options"), "no attribute options"),
+    "model a number": ("binary", _attr("model", 3), "attribute model is the number 3, not text"),
+    "model not utf-8": ("binary", _text_attr("model", b"logis\xfftic"),
+                        "attribute model holds bytes that are not UTF-8 text"),
+    "options not json": ("binary", _attr("options", "{oops"),
+                         "attribute options is not JSON (Expecting property name enclosed in double quotes at "
+                         "character 1)"),
 }
 
 
@@ -400,6 +437,59 @@ def test_a_damaged_model_is_refused_where_it_is_read(tmp_path, trained_models, c
         code, out, err = cli(*argv)
         assert (code, out, err) == (2, "", f"sgdcli: error: {bad}: damaged sgdcli model ({what})\n"), argv
     assert sorted(os.listdir(tmp_path)) == ["bad.h5"]
+
+
+def test_a_byte_flipped_in_a_text_attribute_names_the_attribute(tmp_path, trained_models):
+    """One damaged byte in the model type's text: the message said "'utf-8' codec can't encode characters ...
+    surrogates not allowed"."""
+    good, data = trained_models["binary"]
+    raw = bytearray(open(good, "rb").read())
+    with h5py.File(good) as f:
+        assert f.attrs["model"] == "logistic"
+    at = raw.rindex(b"logistic")  # the attribute (options' JSON names the model too, earlier in the file)
+    raw[at + 3] = 0xFF
+    bad = tmp_path / "bad.h5"
+    bad.write_bytes(bytes(raw))
+    code, out, err = cli("show", bad)
+    assert (code, out) == (2, "")
+    assert re.fullmatch(rf"sgdcli: error: {re.escape(str(bad))}: damaged sgdcli model \(attribute \w+ holds bytes "
+                        r"that are not UTF-8 text\)\n", err), err
+
+
+def test_a_fixed_length_format_attribute_is_read(tmp_path, trained_models):
+    """sgdcli_format as fixed-length bytes (as some writers store text) was "no sgdcli_format attribute"."""
+    good, data = trained_models["binary"]
+    copy = tmp_path / "fixed.h5"
+    copy.write_bytes(open(good, "rb").read())
+    with h5py.File(copy, "a") as f:
+        f.attrs["sgdcli_format"] = np.bytes_(b"sgdcli-model")
+        f.attrs["model"] = np.bytes_(b"logistic")
+    assert cli("evaluate", copy, data) == cli("evaluate", good, data)
+    with h5py.File(copy, "a") as f:
+        f.attrs["sgdcli_format"] = np.bytes_(b"sgdcli-checkpoint")
+    assert cli("show", copy) == (2, "", f"sgdcli: error: {copy}: not an sgdcli model (its sgdcli_format is "
+                                        "'sgdcli-checkpoint', not 'sgdcli-model')\n")
+
+
+def test_a_damaged_optimizer_group_names_its_part(tmp_path, trained_models):
+    good, data = trained_models["binary"]
+    for edit, what in ((_set_attr_of("optimizer", "updates", "many"),
+                        "attribute optimizer/updates is 'many', not an integer"),
+                       (_replaced("optimizer/a", np.array([b"x"])), "optimizer/a holds text, not numbers"),
+                       (lambda f: (_deleted("optimizer")(f), f.create_dataset("optimizer", data=[1.0])),
+                        "optimizer is a dataset, not a group")):
+        bad = tmp_path / "bad.h5"
+        bad.write_bytes(open(good, "rb").read())
+        with h5py.File(bad, "a") as f:
+            edit(f)
+        code, out, err = cli("train", data, "-o", tmp_path / "m.h5", "--init", bad, "--init-optimizer", *TRAIN)
+        assert (code, out, err) == (2, "", f"sgdcli: error: {bad}: damaged sgdcli model ({what})\n")
+
+
+def _set_attr_of(node, name, value):
+    def edit(f):
+        f[node].attrs[name] = value
+    return edit
 
 
 def test_a_damaged_optimizer_state_is_refused_where_it_is_read(tmp_path, trained_models):

@@ -18,6 +18,31 @@ def json_text(value, indent: int | None = None) -> str:
     return dumps(value, indent=indent)
 
 
+def shown(value, listed: bool = False) -> str:
+    """A name or other text from a file as text output prints it: as it is, or quoted and escaped as Python
+    writes a string (repr) where it holds a newline, an escape or another character that does not print, or has
+    space at an end; and ``listed`` (one of several joined by ", "), also where it holds a comma, a quote or a
+    backslash, or is empty.  A list of names then reads back one way, and nothing in a file moves the cursor or
+    colours the terminal.  Anything else prints as ``str`` has it."""
+    if not isinstance(value, str):
+        return str(value)
+    plain = value.isprintable() and value == value.strip()
+    if plain and not (listed and (not value or any(c in value for c in ",'\"\\"))):
+        return value
+    return repr(value)
+
+
+def shown_names(values) -> str:
+    """Names joined by ", ", each as ``shown`` lists it."""
+    return ", ".join(shown(v, listed=True) for v in values)
+
+
+def _value(v) -> str:
+    """A model card's value: a text as ``shown`` prints it; lists and objects as Python writes them (their texts
+    quoted and escaped)."""
+    return shown(v) if isinstance(v, str) else str(v)
+
+
 def number(value) -> str:
     """A metric as ``evaluate`` and ``train`` print it."""
     if isinstance(value, float):
@@ -85,17 +110,17 @@ def encoding_lines(text: str | None) -> list[str]:
     if enc.get("hash_bits") is not None:
         text = [f["name"] for f in enc["features"] if f["kind"] == "category"]
         lines.append(f"features: {len(enc['features'])} columns hashed by name into 2^{enc['hash_bits']} columns"
-                     + (f"; {', '.join(text)} as text (name=value)" if text else ""))
+                     + (f"; {shown_names(text)} as text (name=value)" if text else ""))
     for f in enc["features"] if enc.get("hash_bits") is None else []:
         if f["kind"] == "category":
-            lines.append(f"{f['name']}: one-hot, {len(f['categories'])} values and other")
+            lines.append(f"{shown(f['name'])}: one-hot, {len(f['categories'])} values and other")
         elif f.get("fill") is not None:
-            lines.append(f"{f['name']}: a missing value is {f['fill']:.6g}"
-                         + (f", with {f['name']}_missing" if f.get("indicator") else ""))
+            lines.append(f"{shown(f['name'])}: a missing value is {f['fill']:.6g}"
+                         + (f", with {shown(f['name'] + '_missing')}" if f.get("indicator") else ""))
     used = {f["column"] for f in enc["features"]} | {enc.get("label")}
     left = [name for c, name in enumerate(columns) if c not in used]
     if left:
-        lines.append(f"left out: {', '.join(left)}")
+        lines.append(f"left out: {shown_names(left)}")
     if enc.get("decimal", ".") != "." or enc.get("thousands"):
         lines.append(f"numbers with decimal mark {enc['decimal']!r}"
                      + (f" and thousands separator {enc['thousands']!r}" if enc.get("thousands") else ""))
@@ -152,7 +177,7 @@ def sweep_table(runs) -> str:
 def render_card(card: dict) -> str:
     lines = [f"model        {card['model']}", f"features     {card['features']}"]
     if card["classes"] is not None:
-        lines.append(f"classes      {', '.join(str(c) for c in card['classes'])}")
+        lines.append(f"classes      {shown_names(card['classes'])}")
     lines.append(f"standardized {'yes' if card['standardized'] else 'no'}")
     share = card["nonzero_weights"] / max(card["features"], 1)
     lines.append(f"nonzero      {card['nonzero_weights']:,} of {card['features']:,} features' weights ({share:.1%})")
@@ -160,13 +185,13 @@ def render_card(card: dict) -> str:
         h = card["hashing"]
         lines.append(f"hashed       2^{h['bits']} columns ({h['function']}, seed {h['seed']}, signed), from "
                      f"{h.get('source', '?')}")
-    lines.append(f"created      {card['created']}")
+    lines.append(f"created      {shown(card['created'])}")
     lines.append("")
     lines.append("hyperparameters")
-    lines += [f"  {k:<18} {v}" for k, v in card["hyperparameters"].items()]
+    lines += [f"  {shown(k):<18} {_value(v)}" for k, v in card["hyperparameters"].items()]
     lines.append("")
     lines.append("training")
-    lines += [f"  {k:<20} {v}" for k, v in card["training"].items() if k != "encoding"]
+    lines += [f"  {shown(k):<20} {_value(v)}" for k, v in card["training"].items() if k != "encoding"]
     columns = encoding_lines(card["training"].get("encoding"))
     if columns:
         lines.append("")
@@ -176,7 +201,7 @@ def render_card(card: dict) -> str:
     lines.append("history")
     if card["history"]:
         keys = [k for k in card["history"][0] if k != "rows"]
-        lines.append("  " + "  ".join(f"{k:>12}" for k in keys))
+        lines.append("  " + "  ".join(f"{shown(k):>12}" for k in keys))
         for rec in card["history"]:
             lines.append("  " + "  ".join(f"{_cell(rec.get(k)):>12}" for k in keys))
     lineage = card["training"].get("lineage")
@@ -185,18 +210,19 @@ def render_card(card: dict) -> str:
         lines.append("lineage (oldest first)")
         for i, run in enumerate(lineage, start=1):
             start = run.get("started_from")
-            begun = (f"from {start['path']} (model {start['fingerprint']})" if start else "from scratch")
+            begun = (f"from {_value(start['path'])} (model {_value(start['fingerprint'])})" if start
+                     else "from scratch")
             data = (run.get("data") or {}).get("path", "?")
-            lines.append(f"  {i}. {begun}, {run.get('epochs')} epoch(s) on {data}")
+            lines.append(f"  {i}. {begun}, {run.get('epochs')} epoch(s) on {_value(data)}")
     lines.append("")
     lines.append("training data")
-    lines += [f"  {k:<8} {v}" for k, v in card["data"].items()]
+    lines += [f"  {shown(k):<8} {_value(v)}" for k, v in card["data"].items()]
     lines.append("")
-    lines.append("versions     " + ", ".join(f"{k} {v}" for k, v in card["versions"].items()))
+    lines.append("versions     " + ", ".join(f"{shown(k)} {_value(v)}" for k, v in card["versions"].items()))
     return "\n".join(lines)
 
 
 def _cell(v) -> str:
     if isinstance(v, float):
         return f"{v:.5g}"
-    return "-" if v is None else str(v)
+    return "-" if v is None else _value(v)

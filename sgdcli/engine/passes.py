@@ -185,7 +185,8 @@ def _sparse_moments(table: Table, spans, block_rows: int, opts: TrainOptions, ch
 
 
 def check_val_labels(val_table: Table, labels: Labels, opts: TrainOptions) -> None:
-    """Every label of the --val file is finite (or skipped by --bad-rows skip) and one of the training classes,
+    """Every label of the --val file is finite (or skipped by --bad-rows skip) and one of the training classes
+    (a poisson model's: >= 0),
     every sample weight finite and >= 0, and (unless skipped) every feature finite: before training, not
     after its first epoch."""
     where = f"{val_table.path}:{val_table.y_name}"
@@ -197,9 +198,11 @@ def check_val_labels(val_table: Table, labels: Labels, opts: TrainOptions) -> No
         if opts.bad_rows == "skip":
             rows = np.flatnonzero(np.isfinite(y))
             labels.encode_rows(y, rows, where, start)
+            labels_mod.check_targets(opts.model, y[rows], where, start, rows)
         else:
             labels_mod.check_finite_labels(y, where, start)
             labels.encode(y, where, start)
+            labels_mod.check_targets(opts.model, y, where, start)
             bad = np.flatnonzero(~finite_mask(block))
             if len(bad):
                 raise InputError(val_table.nonfinite(start + int(bad[0])))

@@ -21,7 +21,6 @@ from __future__ import annotations
 
 import dataclasses
 import datetime
-import json
 
 import numpy as np
 
@@ -30,6 +29,7 @@ from sgdcli.data import hdf5
 from sgdcli.data.atomic import atomic_output
 from sgdcli.errors import InputError
 from sgdcli.data.jsontext import dumps
+from sgdcli.model import parts
 from sgdcli.model.damage import damage
 from sgdcli.model.labels import Labels
 from sgdcli.options import objective, task_of
@@ -108,53 +108,61 @@ class Model:
 
 
 def load_model(path, optimizer: bool = False) -> Model:
-    """Read a model file, or raise InputError saying why it is not one, or why it is a damaged one (damage.py:
-    shapes that do not fit, non-finite parameters, metadata of the wrong type); with ``optimizer``, its
-    optimizer's state too (``Model.optimizer``; predictions do not need it)."""
+    """Read a model file, or raise InputError saying why it is not one, or why it is a damaged one: a part that
+    is not what it must be (parts.py: a group for a dataset, text for numbers, an attribute of the wrong type),
+    or parts that do not fit together (damage.py: shapes, non-finite parameters, metadata of the wrong type);
+    with ``optimizer``, its optimizer's state too (``Model.optimizer``; predictions do not need it)."""
     if isinstance(path, Model):
         return path
     f = hdf5.open_file(path)
-    with f, hdf5.reading(f"{path}", "damaged sgdcli model"):
-        if f.attrs.get("sgdcli_format") != FORMAT:
-            raise InputError(f"{path}: not an sgdcli model (no sgdcli_format attribute; written by another tool?)")
-        version = int(f.attrs.get("format_version", 0))
-        if version > FORMAT_VERSION:
-            raise InputError(f"{path}: model format version {version} is newer than this sgdcli reads ({FORMAT_VERSION}); upgrade sgdcli")
-        kwargs = {name: json.loads(_text(f.attrs[name])) for name in _JSON_ATTRS}
-        training = kwargs.get("training")
-        if isinstance(training, dict) and isinstance(training.get("encoding"), str) and not (
-                training["encoding"].lstrip().startswith("{")):  # PyTables' text encoding ("UTF-8"), which models
-            del training["encoding"]  # trained on pandas frames kept as their CSV columns before data/table.py knew
-        m = Model(
-            model=_text(f.attrs["model"]),
-            weights=np.asarray(f["weights"][()], dtype=np.float64),
-            bias=np.asarray(f["bias"][()], dtype=np.float64),
-            classes=f["classes"][()] if "classes" in f else None,
-            center=np.asarray(f["center"][()], dtype=np.float64) if "center" in f else None,
-            scale=np.asarray(f["scale"][()], dtype=np.float64) if "scale" in f else None,
-            created=_text(f.attrs.get("created", "")),
-            optimizer=_optimizer(f) if optimizer else None,
-            **kwargs,
-        )
-        problem = damage(m)  # inside: a check that trips on what it checks is a damaged model too
+    with f:
+        try:
+            if not parts.has_attr(f, "sgdcli_format"):
+                raise InputError(f"{path}: not an sgdcli model (no sgdcli_format attribute; written by another "
+                                 "tool?)")
+            fmt = parts.text_attr(f, "sgdcli_format")
+            if fmt != FORMAT:
+                raise InputError(f"{path}: not an sgdcli model (its sgdcli_format is {fmt!r}, not {FORMAT!r})")
+            version = parts.int_attr(f, "format_version", 1, default=1)
+            if version > FORMAT_VERSION:
+                raise InputError(f"{path}: model format version {version} is newer than this sgdcli reads "
+                                 f"({FORMAT_VERSION}); upgrade sgdcli")
+            m = _read_parts(f, optimizer)
+        except parts.Damaged as exc:
+            raise InputError(f"{path}: damaged sgdcli model ({exc})") from None
+    problem = damage(m)
     if problem:
         raise InputError(f"{path}: damaged sgdcli model ({problem})")
     return m
 
 
+def _read_parts(f, optimizer: bool) -> Model:
+    kwargs = {name: parts.json_attr(f, name) for name in _JSON_ATTRS}
+    training = kwargs.get("training")
+    if isinstance(training, dict) and isinstance(training.get("encoding"), str) and not (
+            training["encoding"].lstrip().startswith("{")):  # PyTables' text encoding ("UTF-8"), which models
+        del training["encoding"]  # trained on pandas frames kept as their CSV columns before data/table.py knew
+    return Model(
+        model=parts.text_attr(f, "model"),
+        weights=parts.dataset(f, "weights"),
+        bias=parts.dataset(f, "bias"),
+        classes=parts.dataset(f, "classes", numbers=False, required=False),  # damage.py: numbers, fit the weights
+        center=parts.dataset(f, "center", required=False),
+        scale=parts.dataset(f, "scale", required=False),
+        created=parts.text_attr(f, "created", default=""),
+        optimizer=_optimizer(f) if optimizer else None,
+        **kwargs,
+    )
+
+
 def _optimizer(f) -> dict | None:
-    g = f.get("optimizer")
+    g = parts.group(f, "optimizer")
     if g is None:
         return None
-    return {"optimizer": _text(g.attrs["optimizer"]), "updates": int(g.attrs["updates"]),
-            "slots": {name: np.asarray(g[name][()], dtype=np.float64) for name in g}}
-
-
-def _text(value) -> str:
-    """A text attribute; UnicodeError where its bytes are not UTF-8 (h5py hands such bytes on as surrogates)."""
-    text = value.decode("utf-8") if isinstance(value, bytes) else str(value)
-    text.encode("utf-8")
-    return text
+    names = parts.read("optimizer", lambda: list(g))
+    return {"optimizer": parts.text_attr(g, "optimizer", where="optimizer/"),
+            "updates": parts.int_attr(g, "updates", 0, where="optimizer/"),
+            "slots": {name: parts.dataset(g, name, where="optimizer/") for name in names}}
 
 
 def _now() -> str:

@@ -23,7 +23,7 @@ from sgdcli.data import csvinput
 from sgdcli.model import outputs, textinference
 from sgdcli.model import weights as weights_mod
 from sgdcli.model.file import Model, load_model
-from sgdcli.model.labels import Labels, check_kind
+from sgdcli.model.labels import Labels, check_kind, check_targets
 from sgdcli.model.measurement import Measurement
 from sgdcli.options import DEFAULT_MEMORY, DEFAULT_X, DEFAULT_Y, metrics_of, task_of
 
@@ -98,6 +98,7 @@ def measure_part(table: Table, objective: tuple, labels: Labels, We: np.ndarray,
     where = f"{table.path}:{table.y_name}"
     for block, rows, S in score_blocks(table, We, memory, select, part, progress):
         y = labels.encode_rows(block.y, rows, where, block.start)[rows]
+        check_targets(objective[0], y, where, block.start, rows)
         sw = None
         if block.w is not None:
             weights_mod.check(block.w, f"{table.path}:{table.w_name}", block.start)

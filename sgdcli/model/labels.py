@@ -134,6 +134,25 @@ def check_finite_labels(y: np.ndarray, where: str, first_row: int) -> None:
             raise InputError(f"{where}: non-finite label ({y[row - first_row]}) at row {row}")
 
 
+def check_targets(model: str, y: np.ndarray, where: str, first_row: int, rows: np.ndarray | None = None) -> None:
+    """A regression model's targets ``y`` as ``evaluate`` and validation measure them: finite, as classifiers'
+    labels are, and for poisson counts (>= 0), as ``train`` requires; or an InputError naming the first row that
+    is not.  ``y[i]`` is the file's row ``first_row + rows[i]`` (``rows`` None: ``first_row + i``)."""
+    if task_of(model) != "regression":
+        return
+    bad = np.flatnonzero(~np.isfinite(y))
+    negative = np.flatnonzero(y < 0) if model == "poisson" and not len(bad) else bad
+    if not len(negative):
+        return
+    i = int(negative[0])
+    row, value = first_row + (i if rows is None else int(rows[i])), y[i]
+    if np.isnan(value):
+        raise InputError(f"{where}: label missing (NaN) at row {row}")
+    if not np.isfinite(value):
+        raise InputError(f"{where}: non-finite label ({value}) at row {row}")
+    raise InputError(f"{where}: a poisson model's targets are counts (>= 0); found {shown(value)} at row {row}")
+
+
 @dataclasses.dataclass
 class Found:
     """What a pass over the labels of some rows found: the distinct values of a classifier's trained rows

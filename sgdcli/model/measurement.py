@@ -9,9 +9,11 @@ from sgdcli.kernels import losses
 from sgdcli.model import metrics
 
 
-class Measurement:
+class Measurement(metrics.Weighed):
     """The model's metric accumulator and the training loss summed over some rows, with the sum of the rows'
-    weights in that loss; mergeable."""
+    weights in that loss (both in units of the largest sample weight, ``metrics.Weighed``); mergeable."""
+
+    _sums = ("loss_sum", "weight")
 
     def __init__(self, objective: tuple[str, float]):
         self.acc = metrics.for_model(objective)
@@ -19,6 +21,7 @@ class Measurement:
         self.weight = 0.0  # of the rows (sample weight × class weight; their count without weights)
 
     def merge(self, other: "Measurement") -> None:
+        self._align(other)
         self.acc.merge(other.acc)
         self.loss_sum += other.loss_sum
         self.weight += other.weight
@@ -26,7 +29,12 @@ class Measurement:
     def add(self, S: np.ndarray, y: np.ndarray, sw: np.ndarray | None, code: tuple) -> None:
         """Rows of scores ``S``, encoded labels ``y`` and sample weights ``sw`` (None: 1 each); ``code``, the
         kernels' loss (``losses.loss_of``)."""
+        with np.errstate(all="ignore"):  # a score or loss beyond float64 is an inf (null) metric, not a warning
+            self._add(S, y, sw, code)
+
+    def _add(self, S: np.ndarray, y: np.ndarray, sw: np.ndarray | None, code: tuple) -> None:
         self.acc.update(S, y, sw)
+        sw = self._relative(sw)
         per_row = losses.row_losses(code, S, y, np.empty(len(y)), np.empty_like(S))  # × class weights
         self.loss_sum += float(per_row.sum()) if sw is None else float(per_row @ sw)
         class_weights = code[2]

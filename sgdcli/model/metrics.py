@@ -11,6 +11,9 @@ ordinary data.
 Every accumulator takes optional per-row weights (``--sample-weight``): each
 metric is then scikit-learn's with ``sample_weight``, the row sums weighted
 and the means divided by the sum of weights.  ``rows`` stays a row count.
+The weighted sums are kept in units of the largest weight seen so far
+(``Weighed``): every metric is a ratio of two of them, which the unit cancels
+in, and weights near float64's largest (1e308) then sum without overflowing.
 """
 
 from __future__ import annotations
@@ -34,15 +37,54 @@ def _weight(n: int, w: np.ndarray | None) -> float:
     return float(n) if w is None else float(w.sum())
 
 
+class Weighed:
+    """Sums of weights (and of weighted values), named in ``_sums``, kept in units of the largest weight seen
+    (``unit``, at least 1): weights of 1e308 summed as they are overflowed to inf and made every metric NaN."""
+
+    _sums: tuple[str, ...] = ()
+    unit = 1.0
+
+    def _relative(self, w: np.ndarray | None) -> np.ndarray | None:
+        """Weights ``w`` in the unit of the sums, raising the unit first where ``w`` holds a larger weight."""
+        if w is None or not len(w):
+            return w
+        top = float(w.max())
+        if top > self.unit:
+            self._rescale(self.unit / top)
+            self.unit = top
+        return w / self.unit
+
+    def _align(self, other: "Weighed") -> None:
+        """Bring this accumulator's sums and ``other``'s to one unit (the larger), as ``merge`` needs them."""
+        unit = max(self.unit, other.unit)
+        for acc in (self, other):
+            acc._rescale(acc.unit / unit)
+            acc.unit = unit
+
+    def _rescale(self, factor: float) -> None:
+        if factor == 1.0:
+            return
+        for name in self._sums:
+            value = getattr(self, name)
+            if isinstance(value, dict):
+                setattr(self, name, {key: v * factor for key, v in value.items()})
+            elif isinstance(value, np.ndarray):
+                value *= factor
+            else:
+                setattr(self, name, value * factor)
+
+
 def _log_loss_binary(score: np.ndarray, y01: np.ndarray) -> np.ndarray:
     """Cross-entropy in nats of a logit, computed without overflow."""
     return np.logaddexp(0.0, score) - y01 * score
 
 
-class RegressionMetrics:
+class RegressionMetrics(Weighed):
     """Errors of the predictions (the scores through the model's inverse link: exp for poisson), and for a
     quantile model the pinball loss at its q and the fraction of targets below the prediction, for a poisson
     model the mean Poisson deviance."""
+
+    _sums = ("weight", "sse", "sae", "y_m2", "extra")
 
     def __init__(self, model: str = "linear", q: float = 0.5):
         self.model, self.q = model, q
@@ -52,9 +94,11 @@ class RegressionMetrics:
         self.sae = 0.0
         self.y_mean = 0.0
         self.y_m2 = 0.0
+        self.y_low, self.y_high = math.inf, -math.inf  # of the rows that weigh: both the same for a constant y
         self.extra = {name: 0.0 for name in MODEL_METRICS.get(model, ())}  # sums over rows
 
     def update(self, S: np.ndarray, y: np.ndarray, w: np.ndarray | None = None) -> None:
+        w = self._relative(w)
         pred = inverse_link(self.model, S)
         err = pred - y
         self.sse += float(err @ err) if w is None else float((err * err) @ w)
@@ -71,6 +115,8 @@ class RegressionMetrics:
         self.n += nb
         if wb == 0:
             return
+        weighing = y if w is None else y[w > 0]
+        self.y_low, self.y_high = min(self.y_low, float(weighing.min())), max(self.y_high, float(weighing.max()))
         mb = float(y.mean()) if w is None else float(y @ w) / wb
         m2b = _total((y - mb) ** 2, w)
         total = self.weight + wb
@@ -80,10 +126,12 @@ class RegressionMetrics:
         self.weight = total
 
     def merge(self, other: "RegressionMetrics") -> None:
+        self._align(other)
         self.n += other.n
         total = self.weight + other.weight
         if total == 0:
             return
+        self.y_low, self.y_high = min(self.y_low, other.y_low), max(self.y_high, other.y_high)
         delta = other.y_mean - self.y_mean
         self.y_m2 += other.y_m2 + delta * delta * self.weight * other.weight / total
         self.y_mean += delta * other.weight / total
@@ -96,14 +144,18 @@ class RegressionMetrics:
     def result(self) -> dict:
         n = _measured(self.weight)
         mse = self.sse / n
-        r2 = 1.0 - self.sse / self.y_m2 if self.y_m2 > 0 else (1.0 if self.sse == 0 else float("-inf"))
+        # a constant y: scikit-learn's r2_score (force_finite=True) gives 1 for a perfect prediction, 0 otherwise
+        constant = self.y_low == self.y_high or not self.y_m2 > 0
+        r2 = (1.0 if self.sse == 0 else 0.0) if constant else 1.0 - self.sse / self.y_m2
         r2 = r2 if self.weight > 0 else math.nan
         return {"rows": self.n, "mse": mse, "rmse": math.sqrt(mse), "mae": self.sae / n, "r2": r2,
                 **{name: total / n for name, total in self.extra.items()}}
 
 
-class BinaryMetrics:
+class BinaryMetrics(Weighed):
     """Positive class = index 1 (the larger label value)."""
+
+    _sums = ("weight", "correct", "tp", "fp", "fn", "log_loss_sum", "hist")
 
     def __init__(self):
         self.n = 0
@@ -114,6 +166,7 @@ class BinaryMetrics:
         self.hist = np.zeros((2, 1 << AUC_BITS))  # the rows' weights (counts) in each bucket, per class
 
     def update(self, S: np.ndarray, y: np.ndarray, w: np.ndarray | None = None) -> None:
+        w = self._relative(w)
         score = S[:, 0]
         truth = y > 0.5
         pred = score > 0
@@ -132,6 +185,7 @@ class BinaryMetrics:
                                               minlength=1 << AUC_BITS)
 
     def merge(self, other: "BinaryMetrics") -> None:
+        self._align(other)
         self.n += other.n
         self.weight += other.weight
         self.correct += other.correct
@@ -166,7 +220,9 @@ class BinaryMetrics:
         }
 
 
-class MulticlassMetrics:
+class MulticlassMetrics(Weighed):
+    _sums = ("weight", "correct", "log_loss_sum")
+
     def __init__(self):
         self.n = 0
         self.weight = 0.0
@@ -174,6 +230,7 @@ class MulticlassMetrics:
         self.log_loss_sum = 0.0
 
     def update(self, S: np.ndarray, y: np.ndarray, w: np.ndarray | None = None) -> None:
+        w = self._relative(w)
         cls = y.astype(np.int64)
         self.n += len(cls)
         self.weight += _weight(len(cls), w)
@@ -183,6 +240,7 @@ class MulticlassMetrics:
         self.log_loss_sum += _total(lse - S[np.arange(len(cls)), cls], w)
 
     def merge(self, other: "MulticlassMetrics") -> None:
+        self._align(other)
         self.n += other.n
         self.weight += other.weight
         self.correct += other.correct

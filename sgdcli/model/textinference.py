@@ -13,6 +13,7 @@ from sgdcli.errors import InputError
 from sgdcli.kernels import losses
 from sgdcli.kernels.scoring import csr_scores, scores
 from sgdcli.model.file import Model
+from sgdcli.model.labels import check_targets
 from sgdcli.model.measurement import Measurement
 
 # Bytes per feature of a block in flight: the features decoded as float64 and kept as float32, the fields'
@@ -60,11 +61,14 @@ def evaluate_rows(model: Model, rows: EncodedRows, memory: int) -> dict:
     code = losses.loss_of(model.objective)
     We = model.raw_weights()
     names = model.training.get("class_names")
+    n = 0
     for X, y in rows.blocks(block_rows(rows.row_values, memory)):
         if names is not None:
             y = _codes(y, names, rows.path)
-        encoded = model.labels.encode(np.asarray(y, dtype=np.float64), rows.path)
+        encoded = model.labels.encode(np.asarray(y, dtype=np.float64), rows.path, n)
+        check_targets(model.model, encoded, rows.path, n)
         out.add(_scores(X, We), encoded, None, code)
+        n += len(encoded)
     return out.result()
 
 

@@ -1,0 +1,155 @@
+"""evaluate at the edges: targets a regression model cannot be measured on, degenerate metrics, huge weights.
+Each outcome is scikit-learn's where it has one, and an exit-2 line naming the row where it refuses."""
+
+import h5py
+import numpy as np
+import pytest
+
+from conftest import cli, write_table
+
+TRAIN = ["--epochs", "2", "--batch-size", "10", "-q", "--threads", "1"]
+
+
+@pytest.fixture(scope="module")
+def models(tmp_path_factory):
+    """{model: (model file, its training data X, y)} for every regression model and logistic."""
+    d = tmp_path_factory.mktemp("edges")
+    rng = np.random.default_rng(5)
+    X = rng.standard_normal((200, 3)).astype(np.float32)
+    s = X.astype(np.float64) @ np.array([0.5, -0.3, 0.2])
+    targets = {"linear": s + 0.1 * rng.standard_normal(200), "huber": s, "quantile": s,
+               "poisson": rng.poisson(np.exp(s)).astype(float), "logistic": (s > 0).astype(float)}
+    out = {}
+    for model, y in targets.items():
+        data = write_table(d / f"{model}.h5", X, y)
+        code, _, err = cli("train", data, "-o", d / f"{model}-model.h5", "--model", model, *TRAIN)
+        assert code == 0, err
+        out[model] = (str(d / f"{model}-model.h5"), X, y)
+    return out
+
+
+def scores(model_path, X):
+    with h5py.File(model_path) as f:
+        W, b = f["weights"][()], f["bias"][()]
+        center, scale = f["center"][()], f["scale"][()]
+    return ((X.astype(np.float64) - center) / scale) @ W[0] + b[0]
+
+
+@pytest.mark.parametrize("model", ["linear", "huber", "quantile", "poisson"])
+@pytest.mark.parametrize("value,why", [(np.nan, "label missing (NaN)"), (np.inf, "non-finite label (inf)"),
+                                       (-np.inf, "non-finite label (-inf)")])
+def test_a_regression_target_that_is_not_finite_is_refused_naming_its_row(tmp_path, models, model, value, why):
+    """As a classifier's missing label is, and as train refuses one: every metric was null with exit 0."""
+    from sklearn.metrics import mean_squared_error
+
+    _, X, y = models[model]
+    y = y.copy()
+    y[5] = value
+    with pytest.raises(ValueError):
+        mean_squared_error(y, np.zeros_like(y))
+    data = write_table(tmp_path / "bad.h5", X, y)
+    for json in ([], ["--json"]):
+        code, out, err = cli("evaluate", models[model][0], data, *json)
+        assert (code, out, err.strip().splitlines()[-1]) == (2, "", f"sgdcli: error: {data}:y: {why} at row 5")
+
+
+def test_a_validation_file_whose_poisson_target_is_negative_is_refused_before_training(tmp_path, models):
+    _, X, y = models["poisson"]
+    y = y.copy()
+    y[17] = -2
+    train_data, val = write_table(tmp_path / "t.h5", X, models["poisson"][2]), write_table(tmp_path / "v.h5", X, y)
+    code, out, err = cli("train", train_data, "--model", "poisson", "--val", val, "-o", tmp_path / "m.h5", *TRAIN)
+    assert (code, err.strip().splitlines()[-1]) == (
+        2, f"sgdcli: error: {val}:y: a poisson model's targets are counts (>= 0); found -2 at row 17")
+    assert not (tmp_path / "m.h5").exists()
+
+
+def test_a_poisson_model_refuses_a_negative_target_as_scikit_learn_does(tmp_path, models):
+    from sklearn.metrics import mean_poisson_deviance
+
+    path, X, y = models["poisson"]
+    y = y.copy()
+    y[7] = -1
+    with pytest.raises(ValueError):
+        mean_poisson_deviance(y, np.exp(scores(path, X)))
+    data = write_table(tmp_path / "neg.h5", X, y)
+    code, out, err = cli("evaluate", path, data)
+    assert (code, out, err.strip().splitlines()[-1]) == (
+        2, "", f"sgdcli: error: {data}:y: a poisson model's targets are counts (>= 0); found -1 at row 7")
+
+
+@pytest.mark.parametrize("bias,target", [(3.0, 3.0), (2.0, 3.0), (0.0, 0.1)])
+def test_r2_of_a_constant_target_is_scikit_learns(tmp_path, models, bias, target):
+    """r2_score (force_finite=True) is 1 for a perfect prediction of a constant y and 0 otherwise: it was null
+    (or -inf)."""
+    from sklearn.metrics import r2_score
+
+    path, X, _ = models["linear"]
+    constant = tmp_path / "constant.h5"
+    with open(path, "rb") as src, open(constant, "wb") as dst:
+        dst.write(src.read())
+    with h5py.File(constant, "a") as f:
+        f["weights"][...] = 0.0
+        f["bias"][...] = bias
+    y = np.full(len(X), target)
+    data = write_table(tmp_path / "c.h5", X, y)
+    want = r2_score(y, np.full(len(X), bias))
+    code, out, err = cli("evaluate", constant, data, "--json")
+    assert code == 0, err
+    assert f'"r2": {want!r}' in out
+    with h5py.File(data, "a") as f:  # rows of weight 0 do not count: y is constant where it weighs (as in
+        f["y"][3] = 100.0                # scikit-learn, whose weighted mean of 0.1s rounds, though: r2 -5e31)
+        f["w"] = np.where(np.arange(len(X)) == 3, 0.0, 1.0)
+    code, out, err = cli("evaluate", constant, data, "--json", "--sample-weight", "w")
+    assert (code, f'"r2": {want!r}' in out) == (0, True), out
+
+
+@pytest.mark.parametrize("model", ["linear", "poisson", "logistic"])
+def test_weights_near_the_largest_float_give_the_metrics_of_the_same_relative_weights(tmp_path, models, model):
+    """Weights of 1e308 overflowed their sums: every metric was null, with NumPy's warnings on stderr. Weights are
+    relative, so they give scikit-learn's metrics of the weights divided by 1e308, and stderr stays quiet."""
+    from sklearn import metrics as sk
+
+    path, X, y = models[model]
+    rng = np.random.default_rng(0)
+    relative = rng.uniform(0.1, 1.0, len(y))
+    data = write_table(tmp_path / "w.h5", X, y)
+    with h5py.File(data, "a") as f:
+        f["w"] = relative * 1e308
+    code, out, err = cli("evaluate", path, data, "--json", "--sample-weight", "w")
+    assert code == 0 and "warning" not in err, err
+    import json
+
+    got = json.loads(out)
+    s = scores(path, X)
+    if model == "logistic":
+        pred = (s > 0).astype(int)
+        want = {"accuracy": sk.accuracy_score(y, pred, sample_weight=relative),
+                "log_loss": sk.log_loss(y, 1 / (1 + np.exp(-s)), sample_weight=relative),
+                "precision": sk.precision_score(y, pred, sample_weight=relative),
+                "recall": sk.recall_score(y, pred, sample_weight=relative),
+                "f1": sk.f1_score(y, pred, sample_weight=relative)}
+        assert got["auc"] == pytest.approx(sk.roc_auc_score(y, s, sample_weight=relative), abs=1e-4)
+    else:
+        pred = np.exp(s) if model == "poisson" else s
+        want = {"mse": sk.mean_squared_error(y, pred, sample_weight=relative),
+                "mae": sk.mean_absolute_error(y, pred, sample_weight=relative),
+                "r2": sk.r2_score(y, pred, sample_weight=relative)}
+        if model == "poisson":
+            want["deviance"] = sk.mean_poisson_deviance(y, pred, sample_weight=relative)
+    assert {k: got[k] for k in want} == pytest.approx(want, rel=1e-9)
+
+
+def test_merged_accumulators_of_different_weight_units_agree_with_one(models):
+    """A distributed run merges its workers' accumulators: each in the unit of its own largest weight."""
+    from sgdcli.model.metrics import BinaryMetrics, RegressionMetrics
+
+    rng = np.random.default_rng(1)
+    for make, y in ((RegressionMetrics, rng.standard_normal(100)), (BinaryMetrics, (rng.random(100) > 0.5) * 1.0)):
+        S, w = rng.standard_normal((100, 1)), np.r_[rng.uniform(0, 1, 50), rng.uniform(0, 1, 50) * 1e308]
+        one, a, b = make(), make(), make()
+        one.update(S, y, w)
+        a.update(S[:50], y[:50], w[:50])
+        b.update(S[50:], y[50:], w[50:])
+        a.merge(b)
+        assert a.result() == pytest.approx(one.result(), rel=1e-12)
