@@ -130,7 +130,8 @@ def load_model(path, optimizer: bool = False) -> Model:
             m = _read_parts(f, optimizer)
         except parts.Damaged as exc:
             raise InputError(f"{path}: damaged sgdcli model ({exc})") from None
-    problem = damage(m)
+    with hdf5.reading(f"{path}", "damaged sgdcli model"):  # a check that trips on what it checks: damaged too
+        problem = damage(m)
     if problem:
         raise InputError(f"{path}: damaged sgdcli model ({problem})")
     return m
