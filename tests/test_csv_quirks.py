@@ -1,0 +1,70 @@
+"""CSV text at the edges: text after a closing quote, NUL bytes, bare CR line ends, compressed standard input,
+huge fields in messages, inputs of no rows, for convert and for predict and evaluate reading CSV text."""
+
+import gzip
+
+import h5py
+import numpy as np
+import pytest
+
+from sgdcli import convert, train
+from sgdcli.options import TrainOptions
+
+from conftest import cli, run
+
+pd = pytest.importorskip("pandas")
+
+
+def _model(tmp_path, text: str, **options):
+    """A model trained on ``text`` converted, saved as m.h5."""
+    (tmp_path / "train.csv").write_text(text)
+    convert(tmp_path / "train.csv", tmp_path / "train.h5", **options)
+    model = train(tmp_path / "train.h5", TrainOptions(epochs=2, batch_size=4))
+    model.save(tmp_path / "m.h5")
+    return tmp_path / "m.h5"
+
+
+QUOTED = ('a,b,c,label\n"1"5,"2"e3,"-"1.5,0\n"4" ,"1.5"0,"7"  ,1\n3,"0"9 ,"""2""",0\n"1""2"3,4,"5"6"7,1\n'
+          '8,"9"x,1,0\n')
+
+
+def test_text_after_a_closing_quote_is_part_of_the_field_as_pandas_reads_it(tmp_path):
+    """'"1"5' was read as 1 (the 5 dropped), '"1"x' as the number 1: pandas reads 15, and the text '1x'."""
+    path = tmp_path / "q.csv"
+    path.write_text(QUOTED)
+    table = pd.read_csv(path, dtype=str, keep_default_na=False)
+    assert table.a.tolist() == ["15", "4 ", "3", '1"23', "8"] and table.b.tolist()[4] == "9x"
+    assert table.c.tolist() == ["-1.5", "7  ", '"2"', '56"7', "1"]
+    code, _, err = cli("convert", path, "-o", tmp_path / "o.h5", "--categorical", "a,b,c")
+    assert code == 0, err
+    with h5py.File(tmp_path / "o.h5") as f:
+        names = [n.decode() if isinstance(n, bytes) else n for n in f["X"].attrs["feature_names"]]
+    for column in "abc":  # as categories: the text pandas reads, stripped
+        assert {n for n in names if n.startswith(column + "=")} == {f"{column}={v.strip()}" for v in table[column]} | {
+            f"{column}=other"}
+    path.write_text('a,b,label\n"1"5,"2"e3,0\n"4" ,"1.5"0,1\n3,"0"9 ,0\n')
+    want = pd.read_csv(path).to_numpy(dtype=np.float64)
+    for engine in ("python", "pyarrow"):
+        if engine == "pyarrow":
+            pytest.importorskip("pyarrow")
+        code, _, err = cli("convert", path, "-o", tmp_path / f"{engine}.h5", "--engine", engine)
+        assert code == 0, err
+        with h5py.File(tmp_path / f"{engine}.h5") as f:
+            assert f["X"][()].tolist() == want[:, :2].tolist() and f["y"][()].tolist() == want[:, 2].tolist()
+    path.write_text('a,b,label\n"1"x,2,0\n')
+    assert pd.read_csv(path).a.tolist() == ["1x"]
+    code, _, err = cli("convert", path, "-o", tmp_path / "x.h5")
+    assert (code, err.strip()) == (2, f"sgdcli: error: {path}: line 2, column 1 (a): cannot read '1x' as a number "
+                                      "(declare the column with --categorical a, or leave it out with --ignore a; "
+                                      "--bad-rows skip leaves such rows out)")
+
+
+def test_predict_reads_text_after_a_closing_quote_as_convert_does(tmp_path):
+    saved = _model(tmp_path, "x1,x2,label\n" + "".join(f"{i % 5},{(i * 3) % 7},{i % 2}\n" for i in range(40)))
+    (tmp_path / "quoted.csv").write_text('x1,x2,label\n"0"9,"1"2,1\n"4" ,"2"e0,0\n')
+    (tmp_path / "plain.csv").write_text("x1,x2,label\n9,12,1\n4,2e0,0\n")
+    code, quoted, err = cli("predict", saved, tmp_path / "quoted.csv", "-o", "-", "--proba")
+    assert code == 0, err
+    assert quoted == cli("predict", saved, tmp_path / "plain.csv", "-o", "-", "--proba")[1]
+    assert cli("evaluate", saved, tmp_path / "quoted.csv", "--json")[1] == cli("evaluate", saved, tmp_path /
+                                                                               "plain.csv", "--json")[1]
