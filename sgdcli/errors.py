@@ -57,6 +57,18 @@ class Interrupted(SgdcliError):
         self.exit_code = exit_code
 
 
+QUOTED_CHARS = 80  # of a field or name from the input that a message quotes
+
+
+def quoted(text: str, limit: int = QUOTED_CHARS) -> str:
+    """``text`` (a field or a header name from the input) as a message quotes it: its repr, cut to ``limit``
+    characters and followed by its length where it is longer (a 5 MB field made a 5 MB error line)."""
+    text = str(text)
+    if len(text) <= limit:
+        return repr(text)
+    return f"{text[:limit]!r}... ({len(text):,} characters)"
+
+
 def utf8_text(raw: bytes, where: str, what: str) -> str:
     """``raw`` decoded as UTF-8, or InputError naming ``where`` and the line of the first byte that is not UTF-8,
     "so not ``what``" (a binary file given where a text file goes, text in another encoding)."""

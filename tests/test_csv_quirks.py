@@ -68,3 +68,28 @@ def test_predict_reads_text_after_a_closing_quote_as_convert_does(tmp_path):
     assert quoted == cli("predict", saved, tmp_path / "plain.csv", "-o", "-", "--proba")[1]
     assert cli("evaluate", saved, tmp_path / "quoted.csv", "--json")[1] == cli("evaluate", saved, tmp_path /
                                                                                "plain.csv", "--json")[1]
+
+
+NUL_NAME = "holds a NUL byte, which HDF5 text (a class, category or column name) cannot hold"
+
+
+@pytest.mark.parametrize("text,args,message", [
+    ("a,b,label\n1,2,yes\x00\n3,4,no\n", [], "line 2, column 3 (label): 'yes\\x00' " + NUL_NAME +
+     " (--bad-rows skip leaves such rows out)"),
+    ("a,b,label\n1,2,yes\x00\n3,4,no\n", ["--hash-bits", "4"], "line 2, column 3 (label): 'yes\\x00' " + NUL_NAME +
+     " (--bad-rows skip leaves such rows out)"),
+    ("a,b\x00,label\n1,2,0\n3,4,1\n", [], "line 1, column 2: the header name 'b\\x00' " + NUL_NAME),
+    ("a,b,label\n1,x\x00y,0\n3,z,1\n", ["--categorical", "b"], "line 2, column 2 (b): 'x\\x00y' " + NUL_NAME),
+])
+def test_a_nul_byte_in_text_that_becomes_a_name_is_bad_input(tmp_path, text, args, message):
+    """It was "internal error: ValueError: VLEN strings do not support embedded NULLs", exit 1."""
+    path = tmp_path / "nul.csv"
+    path.write_bytes(text.encode())
+    code, _, err = cli("convert", path, "-o", tmp_path / "n.h5", *args)
+    assert (code, err) == (2, f"sgdcli: error: {path}: {message}\n")
+    assert not (tmp_path / "n.h5").exists()
+    code, _, err = cli("convert", path, "-o", tmp_path / "n.h5", "--bad-rows", "skip", *args)
+    if "label" in message:  # a bad row, left out
+        assert code == 0, err
+        with h5py.File(tmp_path / "n.h5") as f:
+            assert [v.decode() for v in f["y"][()]] == ["no"]
