@@ -69,6 +69,13 @@ def quoted(text: str, limit: int = QUOTED_CHARS) -> str:
     return f"{text[:limit]!r}... ({len(text):,} characters)"
 
 
+def listed(names, limit: int = 20) -> str:
+    """Names from the input (a header's) as a message lists them: the first ``limit``, each cut to QUOTED_CHARS
+    characters."""
+    shown = [name if len(name) <= QUOTED_CHARS else f"{name[:QUOTED_CHARS]}..." for name in map(str, names[:limit])]
+    return ", ".join(shown) + (f", ... ({len(names)} columns)" if len(names) > limit else "")
+
+
 def utf8_text(raw: bytes, where: str, what: str) -> str:
     """``raw`` decoded as UTF-8, or InputError naming ``where`` and the line of the first byte that is not UTF-8,
     "so not ``what``" (a binary file given where a text file goes, text in another encoding)."""

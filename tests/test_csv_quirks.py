@@ -93,3 +93,26 @@ def test_a_nul_byte_in_text_that_becomes_a_name_is_bad_input(tmp_path, text, arg
         assert code == 0, err
         with h5py.File(tmp_path / "n.h5") as f:
             assert [v.decode() for v in f["y"][()]] == ["no"]
+
+
+def test_messages_cut_the_fields_and_names_they_quote(tmp_path):
+    """A 5 MB field made a 5,000,201-byte error line."""
+    big = "y" * 5_000_000
+    long_name = "n" * 100_000  # (the csv module, which reads the header, takes fields up to 128 KiB)
+    cases = [
+        ("big.csv", f"a,b,label\n1,{big},0\n", [], "line 2, column 2 (b): cannot read '" + "y" * 80 + "'... "
+         "(5,000,000 characters) as a number (declare the column with --categorical b, or leave it out with --ignore "
+         "b; --bad-rows skip leaves such rows out)"),
+        ("name.csv", f"a,{long_name},label\n1,oops,0\n", [], "line 2, column 2 (" + "n" * 80 + "... (100,000 "
+         "characters)): cannot read 'oops' as a number (declare the column with --categorical 1, or leave it out "
+         "with --ignore 1; --bad-rows skip leaves such rows out)"),
+        ("label.csv", f"a,{long_name},label\n1,2,0\n", ["--label-column", "z"], None),  # (the option's message)
+        ("big.svm", f"1 {big}\n", [], "line 1, token 2: cannot read '" + "y" * 80 + "'... (5,000,000 characters) "
+         "as index:value (--bad-rows skip leaves such rows out)"),
+    ]
+    for name, text, args, message in cases:
+        (tmp_path / name).write_text(text)
+        code, _, err = cli("convert", tmp_path / name, "-o", tmp_path / "o.h5", *args)
+        assert code == 2 and len(err) < 400, err[:400]
+        assert err == (f"sgdcli: error: {tmp_path / name}: {message}\n" if message else "sgdcli: error: "
+                       "--label-column: no column 'z' in the header (a, " + "n" * 80 + "..., label)\n")

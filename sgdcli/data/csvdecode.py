@@ -183,9 +183,10 @@ def decode(rows, enc: Encoding, bad_rows: str, path: str):
         if bad[:, j].any():
             i = int(np.argmax(bad[:, j]))
             text = rows.texts(f.column)[i].strip()
+            named = f.name if len(f.name) <= QUOTED_CHARS else str(f.column)  # (the options take indices too)
             refuse(i, BadRow(where(rows.line(i), f.column, enc), f"cannot read {quoted(text)} as a number",
-                             f"declare the column with --categorical {f.name}, or leave it out with --ignore "
-                             f"{f.name}; --bad-rows skip leaves such rows out"))
+                             f"declare the column with --categorical {named}, or leave it out with --ignore "
+                             f"{named}; --bad-rows skip leaves such rows out"))
             drop[bad[:, j]] = True
         gaps = np.flatnonzero(missing[:, j])
         if len(gaps):

@@ -26,7 +26,7 @@ from sgdcli.data.csvtext import DELIMITERS, delimiter_option, hashed_rows, text_
 from sgdcli.data.hashing import Hasher
 from sgdcli.data.rowblocks import BadRow
 from sgdcli.data.sparse import CsrRows
-from sgdcli.errors import InputError
+from sgdcli.errors import InputError, listed, quoted
 
 STDIN = "-"
 
@@ -115,9 +115,9 @@ class EncodedRows:
         def find(column: int) -> int:
             name = trained.columns[column]
             if name not in position:
-                known = f"its header ({', '.join(names)})" if trained.header else f"its {len(first)} columns"
+                known = f"its header ({listed(names)})" if trained.header else f"its {len(first)} columns"
                 hint = "; if its fields are split by another delimiter, --delimiter names it" if len(first) == 1 else ""
-                raise InputError(f"{where}: no column {name!r} in {known}; the model was trained on it{hint}")
+                raise InputError(f"{where}: no column {quoted(name)} in {known}; the model was trained on it{hint}")
             return position[name]
 
         features = [dataclasses.replace(f, column=find(f.column)) for f in trained.features]
