@@ -116,3 +116,67 @@ def test_messages_cut_the_fields_and_names_they_quote(tmp_path):
         assert code == 2 and len(err) < 400, err[:400]
         assert err == (f"sgdcli: error: {tmp_path / name}: {message}\n" if message else "sgdcli: error: "
                        "--label-column: no column 'z' in the header (a, " + "n" * 80 + "..., label)\n")
+
+
+TRAIN = "x1,x2,city,species\n" + "".join(f"{i % 7 / 7},{(i * 3) % 5 / 5},{['Paris', 'Oslo'][i % 3 == 0]},"
+                                          f"{['good', 'bad'][(i % 7) * 3 + (i * 3) % 5 > 9]}\n" for i in range(60))
+
+
+@pytest.mark.parametrize("hash_bits", [None, 6])
+def test_new_rows_with_bare_cr_line_ends_are_read_as_convert_reads_them(tmp_path, hash_bits):
+    """A bare CR in the header was "internal error: Error: new-line character seen in unquoted field"."""
+    saved = _model(tmp_path, TRAIN, label_column="species", categorical="city", hash_bits=hash_bits)
+    lf = "x1,x2,city,species\n0.5,0.2,Paris,bad\n0.1,0.9,Oslo,good\n"
+    (tmp_path / "lf.csv").write_text(lf)
+    (tmp_path / "cr.csv").write_bytes(lf.replace("\n", "\r").encode())
+    want = cli("predict", saved, tmp_path / "lf.csv", "-o", "-", "--proba")
+    assert want[0] == 0 and len(want[1].splitlines()) == 3, want[2]
+    assert cli("predict", saved, tmp_path / "cr.csv", "-o", "-", "--proba") == want
+    assert cli("evaluate", saved, tmp_path / "cr.csv", "--json") == cli("evaluate", saved, tmp_path / "lf.csv",
+                                                                        "--json")
+    piped = run("predict", saved, "-", "-o", "-", "--proba", input=lf.replace("\n", "\r").encode())
+    assert tuple(piped) == want
+
+
+@pytest.mark.parametrize("compress,name,tool,suffix", [(gzip.compress, "gzip", "zcat", ".gz"),
+                                                       (__import__("bz2").compress, "bzip2", "bzcat", ".bz2")])
+def test_compressed_standard_input_is_refused_with_how_to_pipe_it(tmp_path, compress, name, tool, suffix):
+    """gzip bytes on standard input were "internal error: Error: new-line character seen in unquoted field"."""
+    saved = _model(tmp_path, TRAIN, label_column="species", categorical="city")
+    data = compress(TRAIN.encode())
+    for command in (["predict", saved, "-", "-o", "-"], ["evaluate", saved, "-"]):
+        ran = run(*command, input=data)
+        assert tuple(ran) == (2, "", f"sgdcli: error: standard input: looks {name}-compressed; pipe it through {tool} "
+                                     f"(e.g. {tool} new.csv{suffix} | sgdcli predict model.h5 - -o -)\n")
+    (tmp_path / "new.csv").write_bytes(data)
+    assert cli("evaluate", saved, tmp_path / "new.csv") == (2, "", f"sgdcli: error: {tmp_path / 'new.csv'}: looks "
+                                                                   f"{name}-compressed; give it a name ending in "
+                                                                   f"{suffix}, or pipe it through {tool}\n")
+
+
+@pytest.mark.parametrize("hash_bits", [None, 6])
+def test_new_csv_text_of_no_rows_is_refused_as_an_empty_hdf5_dataset_is(tmp_path, hash_bits):
+    """A header and no rows printed a header of no predictions, and metrics that were all null, exit 0."""
+    saved = _model(tmp_path, TRAIN, label_column="species", categorical="city", hash_bits=hash_bits)
+    empty = tmp_path / "empty.csv"
+    empty.write_text("x1,x2,city,species\n\n")
+    with h5py.File(tmp_path / "empty.h5", "w") as f:
+        f["X"] = np.zeros((0, 3), dtype=np.float32)
+    hdf5 = cli("predict", saved, tmp_path / "empty.h5", "-o", "-")
+    assert hdf5[0] == 2 and "is empty (shape (0, 3))" in hdf5[2]
+    for command in (["predict", saved, empty, "-o", "-"], ["predict", saved, empty, "-o", tmp_path / "p.csv"],
+                    ["evaluate", saved, empty]):
+        assert cli(*command) == (2, "", f"sgdcli: error: {empty}: is empty (a header and no rows)\n")
+    assert not (tmp_path / "p.csv").exists()
+    ran = run("predict", saved, "-", "-o", "-", input="x1,x2,city\n")
+    assert tuple(ran) == (2, "", "sgdcli: error: -: is empty (a header and no rows)\n")
+
+
+def test_a_missing_label_column_is_named_as_the_label(tmp_path):
+    """It said "the model was trained on it", as of a feature."""
+    saved = _model(tmp_path, TRAIN, label_column="species", categorical="city")
+    (tmp_path / "new.csv").write_text("x1,x2,city\n0.5,0.2,Paris\n")
+    assert cli("predict", saved, tmp_path / "new.csv", "-o", "-")[0] == 0
+    assert cli("evaluate", saved, tmp_path / "new.csv") == (
+        2, "", f"sgdcli: error: {tmp_path / 'new.csv'}: no column 'species' in its header (x1, x2, city); it is the "
+               "label the model was trained to predict, which evaluate scores the predictions against\n")
