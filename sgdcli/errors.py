@@ -57,6 +57,25 @@ class Interrupted(SgdcliError):
         self.exit_code = exit_code
 
 
+QUOTED_CHARS = 80  # of a field or name from the input that a message quotes
+
+
+def quoted(text: str, limit: int = QUOTED_CHARS) -> str:
+    """``text`` (a field or a header name from the input) as a message quotes it: its repr, cut to ``limit``
+    characters and followed by its length where it is longer (a 5 MB field made a 5 MB error line)."""
+    text = str(text)
+    if len(text) <= limit:
+        return repr(text)
+    return f"{text[:limit]!r}... ({len(text):,} characters)"
+
+
+def listed(names, limit: int = 20) -> str:
+    """Names from the input (a header's) as a message lists them: the first ``limit``, each cut to QUOTED_CHARS
+    characters."""
+    shown = [name if len(name) <= QUOTED_CHARS else f"{name[:QUOTED_CHARS]}..." for name in map(str, names[:limit])]
+    return ", ".join(shown) + (f", ... ({len(names)} columns)" if len(names) > limit else "")
+
+
 def utf8_text(raw: bytes, where: str, what: str) -> str:
     """``raw`` decoded as UTF-8, or InputError naming ``where`` and the line of the first byte that is not UTF-8,
     "so not ``what``" (a binary file given where a text file goes, text in another encoding)."""

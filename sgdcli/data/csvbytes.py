@@ -42,7 +42,7 @@ class TokenFields:
     def _text(self, i: int, s: int) -> str:
         a, b = self.spans[i, s]
         text = bytes(self.buf[a:b]).decode("utf-8")
-        return text.replace('""', '"') if self.status[i, s] == QUOTED_TEXT else text
+        return unquoted(text) if self.status[i, s] == QUOTED_TEXT else text
 
     def texts(self, c: int) -> list[str]:
         s = self.slot[c]
@@ -81,6 +81,20 @@ class TokenFields:
             missing |= sentinel
             values[sentinel] = 0.0
         return values, missing, bad
+
+
+def unquoted(raw: str) -> str:
+    """A quoted field as written (``"a""b"c``) as pandas' and the csv module's readers read it: the text inside
+    the quotes with each doubled quote one, then whatever follows the closing quote (``a"bc``)."""
+    close = 1
+    while True:
+        close = raw.find('"', close)
+        if close < 0 or raw[close + 1:close + 2] != '"':
+            break
+        close += 2
+    if close < 0:  # (the tokenizer passes only closed fields)
+        return raw[1:].replace('""', '"')
+    return raw[1:close].replace('""', '"') + raw[close + 1:]
 
 
 def _byte(text: str | None, option: str) -> int:

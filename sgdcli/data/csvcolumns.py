@@ -18,7 +18,7 @@ import dataclasses
 import json
 import math
 
-from sgdcli.errors import InputError
+from sgdcli.errors import InputError, listed, quoted
 from sgdcli.options import CONVERT, MISSING, NA_VALUES
 
 ATTR = "encoding"  # of X in a converted file
@@ -147,8 +147,8 @@ def column_index(spec: str, names: list[str] | None, ncols: int, option: str, pa
     try:
         index = int(text)
     except ValueError:
-        where = f"the header ({', '.join(names)})" if names else "a file without a header (give an index)"
-        raise InputError(f"--{option}: no column {text!r} in {where}") from None
+        where = f"the header ({listed(names)})" if names else "a file without a header (give an index)"
+        raise InputError(f"--{option}: no column {quoted(text)} in {where}") from None
     if not -ncols <= index < ncols:
         raise InputError(f"--{option}: index {index} is outside the {ncols} columns of {path}")
     return index % ncols
@@ -171,19 +171,19 @@ def plan(names: list[str] | None, ncols: int, label: int | None, options: Column
     weight = (column_index(options.weight_column, names, ncols, "weight-column", path)
               if options.weight_column is not None else None)
     if weight is not None and weight == label:
-        raise InputError(f"--weight-column: column {shown[weight]!r} is the label (--label-column)")
+        raise InputError(f"--weight-column: column {quoted(shown[weight])} is the label (--label-column)")
     for option, listed in (("columns", chosen), ("categorical", categorical)):
         if label is not None and label in listed:
-            raise InputError(f"--{option}: column {shown[label]!r} is the label (--label-column)")
+            raise InputError(f"--{option}: column {quoted(shown[label])} is the label (--label-column)")
         if weight is not None and weight in listed:
-            raise InputError(f"--{option}: column {shown[weight]!r} holds the weights (--weight-column)")
+            raise InputError(f"--{option}: column {quoted(shown[weight])} holds the weights (--weight-column)")
     keep = [c for c in (sorted(set(chosen)) if chosen else range(ncols))
             if c != label and c != weight and c not in ignored]
     if not keep:
         raise InputError(f"{path}: no feature columns left (--columns, --ignore, --label-column)")
     left_out = categorical - set(keep)
     if left_out:
-        raise InputError(f"--categorical: column {shown[min(left_out)]!r} is not among the features "
+        raise InputError(f"--categorical: column {quoted(shown[min(left_out)])} is not among the features "
                          "(--columns, --ignore)")
     fill = None if options.missing in ("error", "skip") else 0.0
     features = [Feature(c, shown[c], "category", categories=[]) if c in categorical else

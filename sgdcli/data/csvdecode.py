@@ -15,7 +15,9 @@ import numpy as np
 
 from sgdcli.data.csvcolumns import Encoding
 from sgdcli.data.rowblocks import BadRow
-from sgdcli.errors import InputError
+from sgdcli.errors import QUOTED_CHARS, InputError, quoted
+
+NUL = "\x00"  # which HDF5's text (class names, feature names) cannot hold
 
 
 class _Reader:
@@ -121,7 +123,7 @@ def reader_of(enc: Encoding) -> _Reader:
     return _Reader(enc)
 
 
-def first_pass(items, enc: Encoding, max_categories: int) -> None:
+def first_pass(items, enc: Encoding, max_categories: int, path: str) -> None:
     """Fill in what the encoding learns from the data: each categorical feature's categories (the most
     frequent ``max_categories`` values, ties by value) and, where missing numbers are filled with the mean
     (``--missing mean``), each numeric feature's mean over the values present.  ``items``: blocks of rows."""
@@ -132,6 +134,9 @@ def first_pass(items, enc: Encoding, max_categories: int) -> None:
         for c, counter in counts.items():
             names, missing = reader.texts([fields[c] for _, fields in rows])
             counter.update(name for name, gone in zip(names, missing) if not gone)
+            if any(NUL in name for name in names):  # a category is a feature's name
+                k = next(k for k, name in enumerate(names) if NUL in name)
+                raise InputError(f"{path}: {where(rows[k][0], c, enc)}: {nul(names[k])}")
         for c, total in sums.items():
             values, missing, bad = reader.numbers([fields[c] for _, fields in rows])
             present = values[~(missing | bad)]
@@ -178,9 +183,10 @@ def decode(rows, enc: Encoding, bad_rows: str, path: str):
         if bad[:, j].any():
             i = int(np.argmax(bad[:, j]))
             text = rows.texts(f.column)[i].strip()
-            refuse(i, BadRow(where(rows.line(i), f.column, enc), f"cannot read {text!r} as a number",
-                             f"declare the column with --categorical {f.name}, or leave it out with --ignore "
-                             f"{f.name}; --bad-rows skip leaves such rows out"))
+            named = f.name if len(f.name) <= QUOTED_CHARS else str(f.column)  # (the options take indices too)
+            refuse(i, BadRow(where(rows.line(i), f.column, enc), f"cannot read {quoted(text)} as a number",
+                             f"declare the column with --categorical {named}, or leave it out with --ignore "
+                             f"{named}; --bad-rows skip leaves such rows out"))
             drop[bad[:, j]] = True
         gaps = np.flatnonzero(missing[:, j])
         if len(gaps):
@@ -189,7 +195,7 @@ def decode(rows, enc: Encoding, bad_rows: str, path: str):
                     i = int(gaps[0])
                     text = rows.texts(f.column)[i].strip()
                     refuse(i, InputError(f"{path}: {where(rows.line(i), f.column, enc)}: missing value "
-                                         f"{text!r}; --missing zero or mean fills missing values, "
+                                         f"{quoted(text)}; --missing zero or mean fills missing values, "
                                          "--missing skip leaves their rows out (--na-values says what is "
                                          "missing)"), always=True)
                 drop[gaps] = True  # --missing skip
@@ -214,7 +220,7 @@ def decode(rows, enc: Encoding, bad_rows: str, path: str):
         w, missing, bad = (a[:, 0] for a in rows.numbers_of([enc.weight], reader))
         for i in np.flatnonzero(missing | bad | ~(w >= 0) | ~np.isfinite(w)):
             text = rows.texts(enc.weight)[i].strip()
-            why = "missing weight" if missing[i] else f"weight {text!r} is not a finite number >= 0"
+            why = "missing weight" if missing[i] else f"weight {quoted(text)} is not a finite number >= 0"
             refuse(int(i), BadRow(where(rows.line(i), enc.weight, enc), why))
     if first:
         raise min(first, key=lambda item: item[0])[1]
@@ -232,15 +238,28 @@ def _labels(rows, enc: Encoding, reader: _Reader, refuse):
         names, missing = reader.texts(rows.texts(enc.label))
         for i in np.flatnonzero(missing):
             refuse(int(i), BadRow(where(rows.line(i), enc.label, enc), "missing label"))
+        for i, name in enumerate(names):
+            if NUL in name:  # a class name
+                refuse(i, BadRow(where(rows.line(i), enc.label, enc), nul(name)))
         return np.array(names, dtype=object)
     values, missing, bad = rows.numbers(enc.label, reader)
     for i in np.flatnonzero(missing | bad):
-        why = "missing label" if missing[i] else f"cannot read {rows.texts(enc.label)[i].strip()!r} as a number"
+        why = "missing label" if missing[i] else f"cannot read {quoted(rows.texts(enc.label)[i].strip())} as a number"
         refuse(int(i), BadRow(where(rows.line(i), enc.label, enc), why))
     return values
 
 
 def where(line: int, column: int, enc: Encoding) -> str:
     name = enc.columns[column]
-    return f"line {line}, column {column + 1}" + ("" if name == str(column) else f" ({name})")
+    return f"line {line}, column {column + 1}" + ("" if name == str(column) else f" ({cut(name)})")
+
+
+def cut(name: str) -> str:
+    """A header name as a message shows it unquoted: cut to QUOTED_CHARS characters, as ``quoted`` cuts."""
+    return name if len(name) <= QUOTED_CHARS else f"{name[:QUOTED_CHARS]}... ({len(name):,} characters)"
+
+
+def nul(text: str) -> str:
+    """What is wrong with text holding a NUL byte, which becomes a name."""
+    return f"{quoted(text)} holds a NUL byte, which HDF5 text (a class, category or column name) cannot hold"
 

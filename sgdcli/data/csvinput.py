@@ -16,6 +16,7 @@ import csv
 import dataclasses
 import io
 import os
+import re
 import sys
 
 import numpy as np
@@ -26,7 +27,7 @@ from sgdcli.data.csvtext import DELIMITERS, delimiter_option, hashed_rows, text_
 from sgdcli.data.hashing import Hasher
 from sgdcli.data.rowblocks import BadRow
 from sgdcli.data.sparse import CsrRows
-from sgdcli.errors import InputError
+from sgdcli.errors import InputError, listed, quoted
 
 STDIN = "-"
 
@@ -57,20 +58,21 @@ class EncodedRows:
         self.delimiter = delimiter_option(delimiter) if delimiter is not None else None
         self.fh = _open(self.path)
         try:
-            self.data = b""
-            while b"\n" not in self.data:
+            self.data = b""  # the input's start, up to a line end (LF, CRLF or a bare CR, as convert reads them)
+            while b"\n" not in self.data and b"\r" not in self.data:
                 more = self.fh.read(csvbytes.CHUNK_BYTES)
                 if not more:
                     break
                 self.data += more
             if not self.data.strip():
                 raise InputError(f"{self.path}: empty input")
-            head = self.data.split(b"\n", 1)[0].decode("utf-8-sig", errors="replace").rstrip("\r")
-            self.delimiter = self.delimiter or self._detected(head)
-            self.enc = self._remap(next(csv.reader([head], delimiter=self.delimiter)))
-            self.line = 1
-            if self.trained.header:  # the data begins on the second line
-                self.data, self.line = self.data.split(b"\n", 1)[1] if b"\n" in self.data else b"", 2
+            _refuse_compressed(self.path, self.data)
+            head = re.split(rb"\r\n?|\n", self.data, maxsplit=1)[0].decode("utf-8-sig", errors="replace")
+            try:
+                self.delimiter = self.delimiter or self._detected(head)
+                self.enc = self._remap(next(csv.reader([head], delimiter=self.delimiter)))
+            except csv.Error as exc:
+                raise InputError(f"{self.path}: line 1: {exc}") from None
         except BaseException:
             self.close()
             raise
@@ -115,9 +117,11 @@ class EncodedRows:
         def find(column: int) -> int:
             name = trained.columns[column]
             if name not in position:
-                known = f"its header ({', '.join(names)})" if trained.header else f"its {len(first)} columns"
+                known = f"its header ({listed(names)})" if trained.header else f"its {len(first)} columns"
                 hint = "; if its fields are split by another delimiter, --delimiter names it" if len(first) == 1 else ""
-                raise InputError(f"{where}: no column {name!r} in {known}; the model was trained on it{hint}")
+                what = ("it is the label the model was trained to predict, which evaluate scores the predictions "
+                        "against" if column == trained.label else "the model was trained on it")
+                raise InputError(f"{where}: no column {quoted(name)} in {known}; {what}{hint}")
             return position[name]
 
         features = [dataclasses.replace(f, column=find(f.column)) for f in trained.features]
@@ -132,20 +136,24 @@ class EncodedRows:
 
     def blocks(self, block_rows: int):
         """(X, labels or None) per block of up to ``block_rows`` rows, in order: X float32 rows × width, or CSR
-        rows (data/rowblocks.py) where the features are hashed."""
+        rows (data/rowblocks.py) where the features are hashed.  An input of no rows is an InputError."""
+        found = False
         if self.enc.hash_bits is not None:  # split by the csv module: hashing reads each field in Python anyway
-            text = io.TextIOWrapper(io.BufferedReader(_Joined(self.data, self.fh)), newline="",
-                                    encoding="utf-8-sig" if self.line == 1 else "utf-8")
-            rows = text_rows(self.path, text, self.delimiter, False, self.line)
+            text = io.TextIOWrapper(io.BufferedReader(_Joined(self.data, self.fh)), newline="", encoding="utf-8-sig")
+            rows = text_rows(self.path, text, self.delimiter, self.trained.header)
             for X, y, _ in hashed_rows(self.path, rows, self.ncols, self.enc, Hasher(self.enc.hash_bits), block_rows,
                                        "error", self.with_label):
                 if X.n_rows:  # values as a converted file stores them (float32), for the same scores
                     yield CsrRows(X.data.astype(np.float32), X.indices, X.indptr), (y if self.with_label else None)
-            return
-        for X, y, _, _ in csvbytes.token_blocks(self.path, self.ncols, False, self.enc, block_rows, "error", self.fh,
-                                                self.data, self.line, _refuse):
-            if len(X):
-                yield X.astype(np.float32), (y if self.with_label else None)
+                    found = True
+        else:
+            for X, y, _, _ in csvbytes.token_blocks(self.path, self.ncols, self.trained.header, self.enc, block_rows,
+                                                    "error", self.fh, self.data, 1, _refuse):
+                if len(X):
+                    yield X.astype(np.float32), (y if self.with_label else None)
+                    found = True
+        if not found:  # as an HDF5 dataset of no rows is refused: no metrics of nothing, no header of no predictions
+            raise InputError(f"{self.path}: is empty ({'a header and ' if self.trained.header else ''}no rows)")
 
     def close(self) -> None:
         if self.path != STDIN:  # standard input stays open
@@ -175,6 +183,21 @@ class _Joined(io.RawIOBase):
         data = self.fh.read(len(buffer))
         buffer[:len(data)] = data
         return len(data)
+
+
+# What compressed input starts with, the compression, and what decompresses it in a pipe.
+MAGIC = ((b"\x1f\x8b", "gzip", ".gz", "zcat"), (b"BZh", "bzip2", ".bz2", "bzcat"),
+         (b"\xfd7zXZ\x00", "xz", ".xz", "xzcat"), (b"\x28\xb5\x2f\xfd", "Zstandard", ".zst", "zstdcat"))
+
+
+def _refuse_compressed(path: str, data: bytes) -> None:
+    """Compressed bytes where text was expected (standard input, or a file without the suffix) are not read
+    as text: the csv module's complaint about them was an internal error."""
+    for magic, name, suffix, tool in MAGIC:
+        if data.startswith(magic) and (name != "bzip2" or data[3:10].startswith(b"1AY&SY", 1)):
+            how = (f"pipe it through {tool} (e.g. {tool} new.csv{suffix} | sgdcli predict model.h5 - -o -)"
+                   if path == STDIN else f"give it a name ending in {suffix}, or pipe it through {tool}")
+            raise InputError(f"{'standard input' if path == STDIN else path}: looks {name}-compressed; {how}")
 
 
 def _refuse(path: str, bad: BadRow):

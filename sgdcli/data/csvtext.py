@@ -25,7 +25,7 @@ from sgdcli.data.csvcolumns import ColumnOptions, Encoding
 from sgdcli.data.hashing import Hasher
 from sgdcli.data.rowblocks import BadRow, is_number, number, sparse_blocks, stop
 from sgdcli.data.textfiles import open_input
-from sgdcli.errors import InputError
+from sgdcli.errors import InputError, quoted
 
 LABEL_SAMPLE_ROWS = 1000  # rows whose labels say whether the labels are numbers or class names
 GATHER_BYTES = 8 << 20  # features (float64) of the tokenizer's blocks joined for one append to the file
@@ -109,10 +109,13 @@ def csv_layout(path, delimiter, header, label_column) -> CsvLayout:
     if header is None:
         header = not all(is_number(field) for field in first)
     names = [name.strip() for name in first] if header else None
+    for c, name in enumerate(names or []):
+        if csvdecode.NUL in name:  # a feature's name
+            raise InputError(f"{path}: line 1, column {c + 1}: the header name {csvdecode.nul(name)}")
     twice = [name for k, name in enumerate(names or []) if name in names[:k]]
     if twice:  # a model that keeps its features by name could not tell them apart in the files it reads
         first_at = names.index(twice[0])
-        raise InputError(f"{path}: line 1: the header names column {twice[0]!r} twice (columns {first_at} and "
+        raise InputError(f"{path}: line 1: the header names column {quoted(twice[0])} twice (columns {first_at} and "
                          f"{names.index(twice[0], first_at + 1)}); give the columns names of their own")
     ncols = len(first)
     label = csvcolumns.column_index(label_column, names, ncols, "label-column", path) if label_column is not None \
@@ -211,7 +214,7 @@ def encoding_of(path, layout: CsvLayout, options: ColumnOptions, block_rows: int
     enc.label_names = csvdecode.label_names(_first_labels(path, layout, enc), enc)
     if any(f.kind == "category" for f in enc.features) or enc.missing == "mean":
         csvdecode.first_pass((rows for rows, _ in row_blocks(path, layout, block_rows, "skip")), enc,
-                             options.max_categories)
+                             options.max_categories, path)
     return enc
 
 
@@ -284,7 +287,7 @@ def hashed_rows(path, rows, ncols: int, enc: Encoding, hasher: Hasher, block_row
         value = reader.number(text)
         if value is None or not (value >= 0 and math.isfinite(value)):
             where = csvdecode.where(line, enc.weight, enc)
-            raise BadRow(where, "missing weight" if text in reader.na else f"weight {text!r} is not a finite "
+            raise BadRow(where, "missing weight" if text in reader.na else f"weight {quoted(text)} is not a finite "
                          "number >= 0")
         return value
 
@@ -310,6 +313,8 @@ def hashed_rows(path, rows, ncols: int, enc: Encoding, hasher: Hasher, block_row
             return number(text, csvdecode.where(line, enc.label, enc))
         if text.strip() in reader.na:
             raise BadRow(csvdecode.where(line, enc.label, enc), "missing label")
+        if csvdecode.NUL in text:  # a class name
+            raise BadRow(csvdecode.where(line, enc.label, enc), csvdecode.nul(text.strip()))
         return text.strip()
 
     for X, y, skipped in sparse_blocks(path, rows, parse, block_rows, bad_rows, label and enc.label_names):

@@ -13,7 +13,7 @@ from __future__ import annotations
 import numpy as np
 
 from sgdcli.data.sparse import CsrRows
-from sgdcli.errors import InputError
+from sgdcli.errors import InputError, quoted
 
 # A sparse block holds at most this many entries, whatever its row count: a block's
 # Python lists cost tens of bytes an entry, so this keeps one under about 100 MB.
@@ -40,7 +40,7 @@ def number(text: str, where: str) -> float:
     try:
         return float(text)
     except ValueError:
-        raise BadRow(where, f"cannot read {text.strip()!r} as a number") from None
+        raise BadRow(where, f"cannot read {quoted(text.strip())} as a number") from None
 
 
 def stop(path, bad: BadRow):

@@ -14,7 +14,7 @@ from __future__ import annotations
 from sgdcli.data.hashing import Hasher
 from sgdcli.data.rowblocks import BadRow, is_number, number
 from sgdcli.data.textfiles import not_utf8, open_input
-from sgdcli.errors import InputError
+from sgdcli.errors import InputError, quoted
 
 
 def tokens(line: str) -> list[str]:
@@ -35,7 +35,7 @@ def libsvm_width(path: str, first: int = 1) -> int:
                     try:
                         largest = max(largest, int(key))
                     except ValueError:
-                        raise InputError(f"{path}: line {number_}: cannot read feature index {key!r}") from None
+                        raise InputError(f"{path}: line {number_}: cannot read feature index {quoted(key)}") from None
         except UnicodeDecodeError as exc:
             raise not_utf8(path, exc) from None
     if largest < first:  # none, or only index 0 of a file counted from 1, which the rows' pass names
@@ -58,7 +58,7 @@ def _entries(line: int, text: str):
         if key == "qid":
             continue
         if not sep or not key:
-            raise BadRow(where, f"cannot read {token!r} as index:value")
+            raise BadRow(where, f"cannot read {quoted(token)} as index:value")
         entries.append((where, key, number(value, where)))
     return target, entries
 
@@ -67,7 +67,7 @@ def _index(where: str, key: str, width: int | None, first: int) -> int:
     """A LIBSVM index counted from ``first`` (1, or 0 with --zero-based) as a 0-based column; BadRow outside the
     ``width`` columns."""
     if not key.isdigit():
-        raise BadRow(where, f"cannot read feature index {key!r}")
+        raise BadRow(where, f"cannot read feature index {quoted(key)}")
     column = int(key) - first
     if column < 0:
         raise BadRow(where, "feature index 0: LIBSVM indices start at 1; --zero-based reads indices that start at 0 "

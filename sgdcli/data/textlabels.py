@@ -17,7 +17,7 @@ import h5py
 import numpy as np
 
 from sgdcli.data.sources import Source
-from sgdcli.errors import InputError
+from sgdcli.errors import InputError, quoted
 from sgdcli.options import MAX_CLASSES
 
 SCAN_ROWS = 1 << 20  # labels read at once by the pass that finds the names
@@ -65,7 +65,7 @@ class TextLabels(Source):
         unknown = self.classes[codes] != text if len(self.classes) else np.ones(len(text), dtype=bool)
         if unknown.any():
             k = int(np.flatnonzero(unknown)[0])
-            raise InputError(f"{self.where}: label {str(text[k])!r} is not one of the classes "
+            raise InputError(f"{self.where}: label {quoted(text[k])} is not one of the classes "
                              f"({', '.join(self.classes[:12])}{', ...' if len(self.classes) > 12 else ''})")
         return codes.astype(np.float64).reshape(-1, 1)
 
@@ -98,7 +98,7 @@ class Codes(Source):
         out[ok] = self.remap[codes[ok]]
         if (out[ok] < 0).any():
             name = self.categories[int(codes[ok][out[ok] < 0][0])]
-            raise InputError(f"{self.where}: label {str(name)!r} is not one of the classes "
+            raise InputError(f"{self.where}: label {quoted(name)} is not one of the classes "
                              f"({', '.join(self.known[:12])}{', ...' if len(self.known) > 12 else ''})")
         return out.reshape(-1, 1)
 

@@ -4,7 +4,8 @@
 records by LF or CRLF, a field in double quotes holding delimiters, line breaks and doubled quotes.
 Each field of a column that is wanted (``slots[c] >= 0``) is read as a number (kernels/decimal.py) into
 its slot; where it is not one, its byte span is kept for Python (text, a missing-value marker, a number
-of more than 19 digits).  A record that the buffer does not end is left for the next buffer, unless the
+of more than 19 digits).  Text after a quoted field's closing quote is part of the field (``"1"5`` is 15, as
+pandas reads it).  A record that the buffer does not end is left for the next buffer, unless the
 buffer is the input's last.
 """
 
@@ -16,7 +17,8 @@ from numba import prange
 from sgdcli.kernels.decimal import EXACT, POWERS, parse, scan
 from sgdcli.kernels.jit import kernel
 
-NUMBER, EMPTY, TEXT, QUOTED_TEXT = 0, 1, 2, 3  # a field's status; QUOTED_TEXT: text with doubled quotes
+NUMBER, EMPTY, TEXT, QUOTED_TEXT = 0, 1, 2, 3  # a field's status; QUOTED_TEXT: a quoted field with doubled quotes
+# or text after its closing quote, whose span is the field as written, from its opening quote
 OK, SHORT, UNTERMINATED = 0, 1, 2  # how a call ended: every record read, a record of another field count,
 # a quote that the input's end left open
 _LF, _CR, _QUOTE = 10, 13, 34
@@ -67,7 +69,8 @@ def tokenize(buf, pos, end, last, delimiter, decimal, thousands, slots, values, 
                 b = q
                 pos = q + 1
                 while pos < end and buf[pos] != delimiter and buf[pos] != _LF and buf[pos] != _CR:
-                    pos += 1  # (text after the closing quote is kept by Python's csv as well; dropped here)
+                    pos += 1  # text after the closing quote belongs to the field, as pandas and the csv module read it
+                escaped = escaped or pos > q + 1
             elif c < ncols and slots[c] >= 0:  # a number, read as the field is found
                 s = slots[c]
                 a = pos
@@ -80,11 +83,13 @@ def tokenize(buf, pos, end, last, delimiter, decimal, thousands, slots, values, 
                     pos += 1
             if quoted and c < ncols and slots[c] >= 0:
                 s = slots[c]
-                spans[rows, s, 0] = a
-                spans[rows, s, 1] = b
-                if escaped:
+                if escaped:  # the field as written, quotes and all: Python reads it (csvbytes.unquoted)
+                    spans[rows, s, 0] = a - 1
+                    spans[rows, s, 1] = pos
                     status[rows, s] = QUOTED_TEXT
                 else:
+                    spans[rows, s, 0] = a
+                    spans[rows, s, 1] = b
                     values[rows, s], status[rows, s] = parse(buf, a, b, decimal, thousands, POWERS, EXACT)
             c += 1
             if pos < end and buf[pos] == delimiter:

@@ -6,6 +6,7 @@ pass of training, so all three agree row for row.
 
 from __future__ import annotations
 
+import contextlib
 import os
 from typing import Callable, Iterator
 
@@ -213,8 +214,13 @@ def predict(model, data, output, x: str = DEFAULT_X, proba: bool = False, memory
         hdf5_only = {"x": x != DEFAULT_X, **columns}
         with textinference.open_rows(model, data, False, source, hdf5_only, delimiter) as rows:
             attrs = {"model": source, "data": os.path.abspath(data) if data != csvinput.STDIN else data}
-            with outputs.prediction_writer(output, fmt, None, shown, proba, attrs) as writer:
-                return textinference.predict_rows(model, rows, memory, lambda a, b, S: write(writer, a, b, S))
+
+            @contextlib.contextmanager
+            def opened():
+                with outputs.prediction_writer(output, fmt, None, shown, proba, attrs) as writer:
+                    yield lambda a, b, S: write(writer, a, b, S)
+
+            return textinference.predict_rows(model, rows, memory, opened)
     _text_only(delimiter, data)
     with _open_for(model, data, x, None, columns, report) as table:
         n = table.n_rows

@@ -3,6 +3,8 @@ the CSV file the model was trained on (data/csvinput.py), streamed block by bloc
 
 from __future__ import annotations
 
+import itertools
+
 import numpy as np
 
 from sgdcli.data import hashing
@@ -72,14 +74,19 @@ def evaluate_rows(model: Model, rows: EncodedRows, memory: int) -> dict:
     return out.result()
 
 
-def predict_rows(model: Model, rows: EncodedRows, memory: int, write) -> int:
-    """Call ``write(start, stop, S)`` with the raw scores of every block; returns the row count."""
+def predict_rows(model: Model, rows: EncodedRows, memory: int, opened) -> int:
+    """Call ``write(start, stop, S)`` with the raw scores of every block, where ``opened()`` is a context
+    manager of ``write`` entered once the first block is scored: an input of no rows is refused before any
+    output begins (a header of predictions and no rows); returns the row count."""
     We = model.raw_weights()
-    n = 0
-    for X, _ in rows.blocks(block_rows(rows.row_values, memory)):
-        S = _scores(X, We)
-        write(n, n + len(S), S)
-        n += len(S)
+    blocks = rows.blocks(block_rows(rows.row_values, memory))
+    X, _ = next(blocks)  # (EncodedRows.blocks refuses an input of no rows)
+    with opened() as write:
+        n = 0
+        for X, _ in itertools.chain([(X, None)], blocks):
+            S = _scores(X, We)
+            write(n, n + len(S), S)
+            n += len(S)
     return n
 
 

@@ -1,0 +1,182 @@
+"""CSV text at the edges: text after a closing quote, NUL bytes, bare CR line ends, compressed standard input,
+huge fields in messages, inputs of no rows, for convert and for predict and evaluate reading CSV text."""
+
+import gzip
+
+import h5py
+import numpy as np
+import pytest
+
+from sgdcli import convert, train
+from sgdcli.options import TrainOptions
+
+from conftest import cli, run
+
+pd = pytest.importorskip("pandas")
+
+
+def _model(tmp_path, text: str, **options):
+    """A model trained on ``text`` converted, saved as m.h5."""
+    (tmp_path / "train.csv").write_text(text)
+    convert(tmp_path / "train.csv", tmp_path / "train.h5", **options)
+    model = train(tmp_path / "train.h5", TrainOptions(epochs=2, batch_size=4))
+    model.save(tmp_path / "m.h5")
+    return tmp_path / "m.h5"
+
+
+QUOTED = ('a,b,c,label\n"1"5,"2"e3,"-"1.5,0\n"4" ,"1.5"0,"7"  ,1\n3,"0"9 ,"""2""",0\n"1""2"3,4,"5"6"7,1\n'
+          '8,"9"x,1,0\n')
+
+
+def test_text_after_a_closing_quote_is_part_of_the_field_as_pandas_reads_it(tmp_path):
+    """'"1"5' was read as 1 (the 5 dropped), '"1"x' as the number 1: pandas reads 15, and the text '1x'."""
+    path = tmp_path / "q.csv"
+    path.write_text(QUOTED)
+    table = pd.read_csv(path, dtype=str, keep_default_na=False)
+    assert table.a.tolist() == ["15", "4 ", "3", '1"23', "8"] and table.b.tolist()[4] == "9x"
+    assert table.c.tolist() == ["-1.5", "7  ", '"2"', '56"7', "1"]
+    code, _, err = cli("convert", path, "-o", tmp_path / "o.h5", "--categorical", "a,b,c")
+    assert code == 0, err
+    with h5py.File(tmp_path / "o.h5") as f:
+        names = [n.decode() if isinstance(n, bytes) else n for n in f["X"].attrs["feature_names"]]
+    for column in "abc":  # as categories: the text pandas reads, stripped
+        assert {n for n in names if n.startswith(column + "=")} == {f"{column}={v.strip()}" for v in table[column]} | {
+            f"{column}=other"}
+    path.write_text('a,b,label\n"1"5,"2"e3,0\n"4" ,"1.5"0,1\n3,"0"9 ,0\n')
+    want = pd.read_csv(path).to_numpy(dtype=np.float64)
+    for engine in ("python", "pyarrow"):
+        if engine == "pyarrow":
+            pytest.importorskip("pyarrow")
+        code, _, err = cli("convert", path, "-o", tmp_path / f"{engine}.h5", "--engine", engine)
+        assert code == 0, err
+        with h5py.File(tmp_path / f"{engine}.h5") as f:
+            assert f["X"][()].tolist() == want[:, :2].tolist() and f["y"][()].tolist() == want[:, 2].tolist()
+    path.write_text('a,b,label\n"1"x,2,0\n')
+    assert pd.read_csv(path).a.tolist() == ["1x"]
+    code, _, err = cli("convert", path, "-o", tmp_path / "x.h5")
+    assert (code, err.strip()) == (2, f"sgdcli: error: {path}: line 2, column 1 (a): cannot read '1x' as a number "
+                                      "(declare the column with --categorical a, or leave it out with --ignore a; "
+                                      "--bad-rows skip leaves such rows out)")
+
+
+def test_predict_reads_text_after_a_closing_quote_as_convert_does(tmp_path):
+    saved = _model(tmp_path, "x1,x2,label\n" + "".join(f"{i % 5},{(i * 3) % 7},{i % 2}\n" for i in range(40)))
+    (tmp_path / "quoted.csv").write_text('x1,x2,label\n"0"9,"1"2,1\n"4" ,"2"e0,0\n')
+    (tmp_path / "plain.csv").write_text("x1,x2,label\n9,12,1\n4,2e0,0\n")
+    code, quoted, err = cli("predict", saved, tmp_path / "quoted.csv", "-o", "-", "--proba")
+    assert code == 0, err
+    assert quoted == cli("predict", saved, tmp_path / "plain.csv", "-o", "-", "--proba")[1]
+    assert cli("evaluate", saved, tmp_path / "quoted.csv", "--json")[1] == cli("evaluate", saved, tmp_path /
+                                                                               "plain.csv", "--json")[1]
+
+
+NUL_NAME = "holds a NUL byte, which HDF5 text (a class, category or column name) cannot hold"
+
+
+@pytest.mark.parametrize("text,args,message", [
+    ("a,b,label\n1,2,yes\x00\n3,4,no\n", [], "line 2, column 3 (label): 'yes\\x00' " + NUL_NAME +
+     " (--bad-rows skip leaves such rows out)"),
+    ("a,b,label\n1,2,yes\x00\n3,4,no\n", ["--hash-bits", "4"], "line 2, column 3 (label): 'yes\\x00' " + NUL_NAME +
+     " (--bad-rows skip leaves such rows out)"),
+    ("a,b\x00,label\n1,2,0\n3,4,1\n", [], "line 1, column 2: the header name 'b\\x00' " + NUL_NAME),
+    ("a,b,label\n1,x\x00y,0\n3,z,1\n", ["--categorical", "b"], "line 2, column 2 (b): 'x\\x00y' " + NUL_NAME),
+])
+def test_a_nul_byte_in_text_that_becomes_a_name_is_bad_input(tmp_path, text, args, message):
+    """It was "internal error: ValueError: VLEN strings do not support embedded NULLs", exit 1."""
+    path = tmp_path / "nul.csv"
+    path.write_bytes(text.encode())
+    code, _, err = cli("convert", path, "-o", tmp_path / "n.h5", *args)
+    assert (code, err) == (2, f"sgdcli: error: {path}: {message}\n")
+    assert not (tmp_path / "n.h5").exists()
+    code, _, err = cli("convert", path, "-o", tmp_path / "n.h5", "--bad-rows", "skip", *args)
+    if "label" in message:  # a bad row, left out
+        assert code == 0, err
+        with h5py.File(tmp_path / "n.h5") as f:
+            assert [v.decode() for v in f["y"][()]] == ["no"]
+
+
+def test_messages_cut_the_fields_and_names_they_quote(tmp_path):
+    """A 5 MB field made a 5,000,201-byte error line."""
+    big = "y" * 5_000_000
+    long_name = "n" * 100_000  # (the csv module, which reads the header, takes fields up to 128 KiB)
+    cases = [
+        ("big.csv", f"a,b,label\n1,{big},0\n", [], "line 2, column 2 (b): cannot read '" + "y" * 80 + "'... "
+         "(5,000,000 characters) as a number (declare the column with --categorical b, or leave it out with --ignore "
+         "b; --bad-rows skip leaves such rows out)"),
+        ("name.csv", f"a,{long_name},label\n1,oops,0\n", [], "line 2, column 2 (" + "n" * 80 + "... (100,000 "
+         "characters)): cannot read 'oops' as a number (declare the column with --categorical 1, or leave it out "
+         "with --ignore 1; --bad-rows skip leaves such rows out)"),
+        ("label.csv", f"a,{long_name},label\n1,2,0\n", ["--label-column", "z"], None),  # (the option's message)
+        ("big.svm", f"1 {big}\n", [], "line 1, token 2: cannot read '" + "y" * 80 + "'... (5,000,000 characters) "
+         "as index:value (--bad-rows skip leaves such rows out)"),
+    ]
+    for name, text, args, message in cases:
+        (tmp_path / name).write_text(text)
+        code, _, err = cli("convert", tmp_path / name, "-o", tmp_path / "o.h5", *args)
+        assert code == 2 and len(err) < 400, err[:400]
+        assert err == (f"sgdcli: error: {tmp_path / name}: {message}\n" if message else "sgdcli: error: "
+                       "--label-column: no column 'z' in the header (a, " + "n" * 80 + "..., label)\n")
+
+
+TRAIN = "x1,x2,city,species\n" + "".join(f"{i % 7 / 7},{(i * 3) % 5 / 5},{['Paris', 'Oslo'][i % 3 == 0]},"
+                                          f"{['good', 'bad'][(i % 7) * 3 + (i * 3) % 5 > 9]}\n" for i in range(60))
+
+
+@pytest.mark.parametrize("hash_bits", [None, 6])
+def test_new_rows_with_bare_cr_line_ends_are_read_as_convert_reads_them(tmp_path, hash_bits):
+    """A bare CR in the header was "internal error: Error: new-line character seen in unquoted field"."""
+    saved = _model(tmp_path, TRAIN, label_column="species", categorical="city", hash_bits=hash_bits)
+    lf = "x1,x2,city,species\n0.5,0.2,Paris,bad\n0.1,0.9,Oslo,good\n"
+    (tmp_path / "lf.csv").write_text(lf)
+    (tmp_path / "cr.csv").write_bytes(lf.replace("\n", "\r").encode())
+    want = cli("predict", saved, tmp_path / "lf.csv", "-o", "-", "--proba")
+    assert want[0] == 0 and len(want[1].splitlines()) == 3, want[2]
+    assert cli("predict", saved, tmp_path / "cr.csv", "-o", "-", "--proba") == want
+    assert cli("evaluate", saved, tmp_path / "cr.csv", "--json") == cli("evaluate", saved, tmp_path / "lf.csv",
+                                                                        "--json")
+    piped = run("predict", saved, "-", "-o", "-", "--proba", input=lf.replace("\n", "\r").encode())
+    assert tuple(piped) == want
+
+
+@pytest.mark.parametrize("compress,name,tool,suffix", [(gzip.compress, "gzip", "zcat", ".gz"),
+                                                       (__import__("bz2").compress, "bzip2", "bzcat", ".bz2")])
+def test_compressed_standard_input_is_refused_with_how_to_pipe_it(tmp_path, compress, name, tool, suffix):
+    """gzip bytes on standard input were "internal error: Error: new-line character seen in unquoted field"."""
+    saved = _model(tmp_path, TRAIN, label_column="species", categorical="city")
+    data = compress(TRAIN.encode())
+    for command in (["predict", saved, "-", "-o", "-"], ["evaluate", saved, "-"]):
+        ran = run(*command, input=data)
+        assert tuple(ran) == (2, "", f"sgdcli: error: standard input: looks {name}-compressed; pipe it through {tool} "
+                                     f"(e.g. {tool} new.csv{suffix} | sgdcli predict model.h5 - -o -)\n")
+    (tmp_path / "new.csv").write_bytes(data)
+    assert cli("evaluate", saved, tmp_path / "new.csv") == (2, "", f"sgdcli: error: {tmp_path / 'new.csv'}: looks "
+                                                                   f"{name}-compressed; give it a name ending in "
+                                                                   f"{suffix}, or pipe it through {tool}\n")
+
+
+@pytest.mark.parametrize("hash_bits", [None, 6])
+def test_new_csv_text_of_no_rows_is_refused_as_an_empty_hdf5_dataset_is(tmp_path, hash_bits):
+    """A header and no rows printed a header of no predictions, and metrics that were all null, exit 0."""
+    saved = _model(tmp_path, TRAIN, label_column="species", categorical="city", hash_bits=hash_bits)
+    empty = tmp_path / "empty.csv"
+    empty.write_text("x1,x2,city,species\n\n")
+    with h5py.File(tmp_path / "empty.h5", "w") as f:
+        f["X"] = np.zeros((0, 3), dtype=np.float32)
+    hdf5 = cli("predict", saved, tmp_path / "empty.h5", "-o", "-")
+    assert hdf5[0] == 2 and "is empty (shape (0, 3))" in hdf5[2]
+    for command in (["predict", saved, empty, "-o", "-"], ["predict", saved, empty, "-o", tmp_path / "p.csv"],
+                    ["evaluate", saved, empty]):
+        assert cli(*command) == (2, "", f"sgdcli: error: {empty}: is empty (a header and no rows)\n")
+    assert not (tmp_path / "p.csv").exists()
+    ran = run("predict", saved, "-", "-o", "-", input="x1,x2,city\n")
+    assert tuple(ran) == (2, "", "sgdcli: error: -: is empty (a header and no rows)\n")
+
+
+def test_a_missing_label_column_is_named_as_the_label(tmp_path):
+    """It said "the model was trained on it", as of a feature."""
+    saved = _model(tmp_path, TRAIN, label_column="species", categorical="city")
+    (tmp_path / "new.csv").write_text("x1,x2,city\n0.5,0.2,Paris\n")
+    assert cli("predict", saved, tmp_path / "new.csv", "-o", "-")[0] == 0
+    assert cli("evaluate", saved, tmp_path / "new.csv") == (
+        2, "", f"sgdcli: error: {tmp_path / 'new.csv'}: no column 'species' in its header (x1, x2, city); it is the "
+               "label the model was trained to predict, which evaluate scores the predictions against\n")
