@@ -170,16 +170,14 @@ def _flush_and_close(f) -> None:
     Python object still names it; freeing that object later (when the
     traceback that holds it goes) crashes the process.
     """
-    try:
-        f.flush()
-    except BaseException as exc:
-        _quarantine(f, exc)
-        raise _as_os_error(exc) from None
-    try:
-        f.close()
-    except BaseException as exc:
-        _quarantine(f, exc)
-        raise _as_os_error(exc) from None
+    for step in (f.flush, f.close):
+        try:
+            step()
+        except BaseException as exc:  # a signal mid-write too leaves the file unsafe to free
+            _quarantine(f, exc)
+            if not isinstance(exc, Exception):
+                raise
+            raise _as_os_error(exc) from None
 
 
 def _as_os_error(exc: BaseException) -> OSError:
