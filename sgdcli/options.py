@@ -90,6 +90,7 @@ MISSING = ("error", "skip", "zero", "mean")  # convert --missing
 
 
 GENERATE, CONVERT = GenerateDefaults(), ConvertDefaults()
+MAX_SEED = 2**63 - 1  # seeds are kept as 64-bit signed integers (HDF5 attributes, the model card)
 
 
 def task_of(model: str) -> str:
@@ -286,6 +287,8 @@ class TrainOptions:
         for name in ("warmup_iterations", "seed"):
             if getattr(self, name) < 0:
                 bad(name, f"must be >= 0, got {getattr(self, name)}")
+        if self.seed > MAX_SEED:
+            bad("seed", f"must be at most {MAX_SEED} (2**63 - 1), got {self.seed}")
         if self.batch_size is not None and self.batch_size < 1:
             bad("batch_size", f"must be >= 1 or 'full', got {self.batch_size}")
         if not (0 <= self.val_fraction < 1):
@@ -348,8 +351,8 @@ class DaskOptions:
     def check(self) -> None:
         if self.workers is not None and self.workers < 1:
             raise InputError(f"--dask-workers: must be at least 1, got {self.workers}")
-        if not self.timeout > 0:
-            raise InputError(f"--dask-timeout: must be positive, got {self.timeout}")
+        if not (self.timeout > 0 and math.isfinite(self.timeout)):
+            raise InputError(f"--dask-timeout: must be a finite number > 0, got {self.timeout}")
         local = self.local_workers()
         if local is not None and (self.workers or 0) > local:  # not a wait of --dask-timeout for them
             raise InputError(f"--dask-workers {self.workers}: --dask {self.address} starts only {local} worker(s)")

@@ -386,6 +386,56 @@ def test_generate_and_info(tmp_path):
         assert (code, err.strip()) == (2, f"sgdcli: error: {option} must be >= 0, got -1")
 
 
+def test_generate_clamps_chunk_rows_to_the_rows(tmp_path):
+    """--chunk-rows larger than --rows was "internal error: ValueError: Chunk shape must not be greater than data
+    shape", exit 1; convert takes such a value, and generate now makes the chunk the whole dataset."""
+    code, out, err = cli("generate", tmp_path / "x.h5", "--rows", "10", "--chunk-rows", "100000")
+    assert (code, err) == (0, ""), err
+    with h5py.File(tmp_path / "x.h5") as f:
+        assert f["X"].chunks == (10, 10) and f["y"].chunks == (10,) and f["X"].shape == (10, 10)
+
+
+def test_seeds_beyond_64_bits_are_refused(tmp_path, binary_file):
+    """generate --seed 10**23 was "internal error: TypeError: Object dtype dtype('O') has no native HDF5
+    equivalent" (the seed is an attribute of the file), exit 1; train and sweep took it, and a seed 2**64 apart
+    held out the same validation rows."""
+    big = "99999999999999999999999"
+    for option in ("--seed", "--data-seed"):
+        code, _, err = cli("generate", tmp_path / "x.h5", "--rows", "10", option, big)
+        assert (code, err.strip()) == (2, f"sgdcli: error: {option} must be at most 9223372036854775807 "
+                                          f"(2**63 - 1), got {big}")
+    for argv in (["train", binary_file, "-o", tmp_path / "m.h5"],
+                 ["sweep", binary_file, "--batch-sizes", "32", "--lrs", "0.1"]):
+        code, _, err = cli(*argv, "--seed", str(2**63))
+        assert (code, err.strip()) == (2, f"sgdcli: error: --seed: must be at most 9223372036854775807 "
+                                          f"(2**63 - 1), got {2**63}")
+    assert cli("generate", tmp_path / "x.h5", "--rows", "10", "--seed", str(2**63 - 1))[0] == 0
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["binary.h5", "x.h5"]
+
+
+@pytest.mark.parametrize("value", ["nan", "inf", "1e400"])
+def test_numbers_that_are_not_finite_are_refused(tmp_path, binary_file, value):
+    """generate --noise nan wrote all-NaN regression labels (one class for binary), exit 0: click's FloatRange
+    lets nan through every bound, and inf through an open one."""
+    cases = [(["generate", tmp_path / "x.h5", "--rows", "10"], "--noise"),
+             (["train", binary_file, "-o", tmp_path / "m.h5"], "--checkpoint-seconds"),
+             (["train", binary_file, "-o", tmp_path / "m.h5"], "--dask-timeout")]
+    if value == "nan":  # --wait-lock inf waits forever, as --wait-lock alone does
+        cases.append((["train", binary_file, "-o", tmp_path / "m.h5"], "--wait-lock"))
+    for argv, option in cases:
+        code, out, err = cli(*argv, option, value)
+        command = argv[0]
+        what = "a number" if option == "--wait-lock" else "a finite number"
+        assert (code, out, err.strip()) == (2, "", f"sgdcli {command}: error: Invalid value for '{option}': "
+                                                   f"{value!r} is not {what} (see 'sgdcli {command} --help')")
+    from sgdcli import generate
+    from sgdcli.errors import InputError
+
+    with pytest.raises(InputError, match=f"--noise must be a finite number >= 0, got {float(value)}"):
+        generate(tmp_path / "x.h5", rows=10, noise=float(value))
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["binary.h5"]
+
+
 def test_info_says_when_there_is_no_y_and_why_a_table_cannot_be_trained(tmp_path):
     """info printed "X, y: ..." for a file with only X, and a scalar y was "unreadable (tuple index out of
     range)", with nothing said of the table; train named its dtype."""

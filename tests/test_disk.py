@@ -91,3 +91,38 @@ def test_a_read_error_while_writing_does_not_poison_the_output(tmp_path, binary_
         predict(model, bad, tmp_path / "p.h5", memory=2**20)
     assert not hdf5.quarantined()
     assert sorted(p.name for p in tmp_path.iterdir()) == ["bad.h5", "binary.h5"]
+
+
+def run_with_file_limit(tmp_path, kib, *args):
+    """The CLI in a subprocess under ``ulimit -f kib``: every write past that size fails with EFBIG
+    (Python ignores SIGXFSZ), as on a full disk, on any filesystem and without root."""
+    import resource
+    import sys
+
+    def limit():
+        resource.setrlimit(resource.RLIMIT_FSIZE, (kib * 1024, kib * 1024))
+
+    env = dict(os.environ)
+    env.pop("SGDCLI_DEBUG", None)
+    return subprocess.run([sys.executable, "-m", "sgdcli", *map(str, args)], cwd=tmp_path, env=env,
+                          capture_output=True, text=True, timeout=300, preexec_fn=limit)
+
+
+@pytest.mark.parametrize("argv", [
+    ["generate", "g.h5", "--rows", "5000"],  # every chunk still in HDF5's cache until the file is closed
+    ["generate", "g.h5", "--rows", "60000", "--contiguous"],
+    ["convert", "big.npy", "-o", "g.h5", "--label-column", "4"],  # fails while appending a block
+    ["convert", "big.npy", "-o", "g.h5", "--label-column", "4", "--compression", "gzip"],
+    ["convert", "big.npy", "-o", "g.h5", "--label-column", "4", "--sparse"],
+], ids=["generate-cached", "generate-contiguous", "convert", "convert-gzip", "convert-sparse"])
+def test_a_failed_write_ends_with_exit_1_not_a_crash(tmp_path, argv):
+    """HDF5 objects of the failed file, freed with the traceback after the error was printed, crashed the
+    process (SIGSEGV, SIGBUS: exit 139, 135)."""
+    data = np.random.default_rng(0).standard_normal((20000, 5))
+    data[:, 4] = data[:, 4] > 0
+    np.save(tmp_path / "big.npy", data)
+    proc = run_with_file_limit(tmp_path, 20, *argv)
+    assert proc.returncode == 1, proc.stderr
+    assert proc.stderr.splitlines() == [
+        f"sgdcli: error: -o {tmp_path / 'g.h5'}: write failed: File too large; nothing was written"]
+    assert sorted(os.listdir(tmp_path)) == ["big.npy"]

@@ -338,3 +338,45 @@ def test_with_no_writable_cache_kernels_compile_in_memory_say_so_once_and_train_
     train("loaded.h5", NUMBA_CACHE_DIR=str(cache))  # loads what it cached
     assert model_contents(tmp_path / "uncached.h5") == model_contents(tmp_path / "compiled.h5")
     assert model_contents(tmp_path / "uncached.h5") == model_contents(tmp_path / "loaded.h5")
+
+
+UNSAVED = """
+import sys, warnings
+from sgdcli.kernels import jit
+
+@jit.kernel()
+def twice(x):
+    return 2 * x
+
+@jit.kernel()
+def thrice(x):
+    return 3 * x
+
+with warnings.catch_warnings(record=True) as caught:
+    warnings.simplefilter("always")
+    print(twice(3), thrice(2.5), twice(1.5))
+for w in caught:
+    print(w.category.__name__, w.message)
+"""
+
+
+def test_a_kernel_cache_that_cannot_be_written_compiles_in_memory_and_warns_once(tmp_path):
+    """A first run on a full disk (here: a 1 KiB file size limit, so EFBIG) once failed the command with
+    'internal error: OSError: [Errno 27] File too large' from Numba's save of the compiled kernel."""
+    import resource
+
+    def limit():
+        resource.setrlimit(resource.RLIMIT_FSIZE, (1024, 1024))
+
+    env = {**{k: v for k, v in os.environ.items() if k != "SGDCLI_DEBUG"}, "NUMBA_CACHE_DIR": str(tmp_path / "nc"),
+           "PYTHONPATH": ROOT}
+    script = tmp_path / "unsaved.py"  # a file: Numba caches no kernel defined in `python -c`
+    script.write_text(UNSAVED)
+    proc = subprocess.run([sys.executable, str(script)], capture_output=True, text=True, env=env, timeout=300,
+                          preexec_fn=limit, cwd=tmp_path)
+    assert proc.returncode == 0, proc.stderr
+    lines = proc.stdout.splitlines()
+    assert lines[0] == "6 7.5 3.0"
+    assert len(lines) == 2 and lines[1].startswith("UncachedKernels compiled kernels could not be saved to the cache "), lines
+    assert "(File too large), so this run compiles them in memory" in lines[1]
+    assert not list((tmp_path / "nc").rglob("*.tmp.*"))  # Numba removes its half-written file

@@ -5,7 +5,7 @@ from __future__ import annotations
 import click
 
 from sgdcli.cli import render
-from sgdcli.cli.params import command, json_option
+from sgdcli.cli.params import Number, command, json_option
 from sgdcli.options import (BAD_ROWS, COMPRESSIONS, CONVERT, CONVERT_DTYPES, CONVERT_FORMATS, CSV_ENGINES, GENERATE,
                             MISSING, TASKS)
 
@@ -28,7 +28,7 @@ chunk_rows_option = click.option("--chunk-rows", type=click.IntRange(min=1), def
               help="Number of features D.")
 @click.option("--classes", type=click.IntRange(min=2), default=GENERATE.classes, show_default=True,
               help="Classes K (multiclass).")
-@click.option("--noise", type=click.FloatRange(min=0), default=GENERATE.noise, show_default=True, help="Label noise scale.")
+@click.option("--noise", type=Number(min=0), default=GENERATE.noise, show_default=True, help="Label noise scale.")
 @click.option("--seed", type=int, default=GENERATE.seed, show_default=True, help="Seed of the model and the data.")
 @click.option("--data-seed", type=int, default=None,
               help="Seed of the rows alone: other rows from the same model, e.g. a test set [default: --seed].")

@@ -8,6 +8,7 @@ are written there and nowhere else.
 from __future__ import annotations
 
 import dataclasses
+import math
 
 import click
 
@@ -50,6 +51,21 @@ class Rate(click.ParamType):
             return float(value)
         except (TypeError, ValueError):
             self.fail(f"{value!r} is neither a number nor 'auto'", param, ctx)
+
+
+class Number(click.FloatRange):
+    """A FloatRange that is a number: click's FloatRange passes nan (every comparison with it is false) and, with
+    no upper bound, inf.  ``infinite`` allows inf, for options where it means something (wait forever)."""
+
+    def __init__(self, *args, infinite: bool = False, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.infinite = infinite
+
+    def convert(self, value, param, ctx):
+        number = super().convert(value, param, ctx)
+        if math.isnan(number) or (math.isinf(number) and not self.infinite):
+            self.fail(f"{value!r} is not {'a number' if self.infinite else 'a finite number'}", param, ctx)
+        return number
 
 
 class Size(click.ParamType):

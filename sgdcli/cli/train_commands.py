@@ -8,8 +8,8 @@ import sys
 import click
 
 from sgdcli.cli import gates, render
-from sgdcli.cli.params import (command, gate_options, json_option, parse_batch_sizes, parse_lrs, training_kwargs,
-                               training_options)
+from sgdcli.cli.params import (Number, command, gate_options, json_option, parse_batch_sizes, parse_lrs,
+                               training_kwargs, training_options)
 from sgdcli.errors import InputError
 from sgdcli.options import DaskOptions, TrainOptions
 
@@ -24,7 +24,7 @@ from sgdcli.options import DaskOptions, TrainOptions
               help="Checkpoint file [default: OUTPUT.ckpt].")
 @click.option("--checkpoint-every", type=click.IntRange(min=1), default=None,
               help="Also checkpoint every N iterations (at the next safe point).")
-@click.option("--checkpoint-seconds", type=click.FloatRange(min=0, min_open=True), default=600, show_default=True,
+@click.option("--checkpoint-seconds", type=Number(min=0, min_open=True), default=600, show_default=True,
               help="Also checkpoint every S seconds (at the next safe point).")
 @click.option("--resume", is_flag=True,
               help="Continue from the checkpoint if there is one (else start from scratch); safe in cron lines.")
@@ -34,9 +34,9 @@ from sgdcli.options import DaskOptions, TrainOptions
                    "Needs the extra: pip install 'sgdcli[dask]'.")
 @click.option("--dask-workers", type=click.IntRange(min=1), default=None,
               help="With --dask: shards (one per worker); wait for this many workers [default: those connected, or N].")
-@click.option("--dask-timeout", type=click.FloatRange(min=0, min_open=True), default=DaskOptions.timeout, show_default=True,
+@click.option("--dask-timeout", type=Number(min=0, min_open=True), default=DaskOptions.timeout, show_default=True,
               help="With --dask: seconds to reach the scheduler and its workers before exiting 1.")
-@click.option("--wait-lock", type=click.FloatRange(min=0), is_flag=False, flag_value=math.inf, default=None,
+@click.option("--wait-lock", type=Number(min=0, infinite=True), is_flag=False, flag_value=math.inf, default=None,
               metavar="[SECONDS]", help="If another run holds the output, wait for it (forever, or SECONDS) instead of exiting 75.")
 @gate_options
 def train_cmd(data, output, progress, quiet, verbose, metrics, checkpoint, checkpoint_every,

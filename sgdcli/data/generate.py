@@ -12,13 +12,15 @@ file attributes hold the parameters, ``/generator/coef`` and
 
 from __future__ import annotations
 
+import math
+
 import numpy as np
 
 from sgdcli import __version__
 from sgdcli.data import hdf5
 from sgdcli.data.atomic import atomic_output, check_writable
 from sgdcli.errors import InputError
-from sgdcli.options import COMPRESSIONS, GENERATE, TASKS
+from sgdcli.options import COMPRESSIONS, GENERATE, MAX_SEED, TASKS
 
 BLOCK_BYTES = 4 * 2**20  # float32 bytes of X per block; temporaries are a few times this
 
@@ -47,11 +49,13 @@ def generate(
         raise InputError(f"--rows and --features must be >= 1, got {rows} and {features}")
     if task == "multiclass" and classes < 2:
         raise InputError(f"--classes must be >= 2, got {classes}")
-    if noise < 0:
-        raise InputError(f"--noise must be >= 0, got {noise}")
+    if not (math.isfinite(noise) and noise >= 0):
+        raise InputError(f"--noise must be a finite number >= 0, got {noise}")
     for option, value in (("--seed", seed), ("--data-seed", data_seed)):
         if value is not None and value < 0:
             raise InputError(f"{option} must be >= 0, got {value}")
+        if value is not None and value > MAX_SEED:  # stored as a 64-bit attribute of the file
+            raise InputError(f"{option} must be at most {MAX_SEED} (2**63 - 1), got {value}")
     if compression not in COMPRESSIONS:
         raise InputError(f"--compression: {compression!r} is not one of {', '.join(COMPRESSIONS)}")
     if contiguous and compression != "none":
@@ -77,7 +81,9 @@ def generate(
     if data_seed is not None:
         rng = np.random.Generator(np.random.PCG64(np.random.SeedSequence([seed, data_seed])))
     if chunk_rows is None and not contiguous:
-        chunk_rows = min(rows, hdf5.chunk_rows_for(features, 4))
+        chunk_rows = hdf5.chunk_rows_for(features, 4)
+    if chunk_rows:
+        chunk_rows = min(rows, chunk_rows)  # HDF5 refuses a chunk larger than a fixed-size dataset
     block = max(1, BLOCK_BYTES // (4 * features))
     if chunk_rows:
         block = max(chunk_rows, block // chunk_rows * chunk_rows)

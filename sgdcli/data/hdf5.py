@@ -84,7 +84,18 @@ _QUARANTINE: list = []
 
 
 def _quarantine(f, why) -> None:
-    _QUARANTINE.append((f, why))
+    """Keep ``f`` and every HDF5 object still open in it from ever being closed.
+
+    Not only the file: a dataset that the failed code still refers to (a
+    local of a frame in the traceback, a writer's attribute) is freed when
+    the traceback is, which closes it in HDF5 and crashes (SIGSEGV, SIGBUS)
+    after the error was printed.  ``get_obj_ids`` takes an HDF5 reference to
+    each open object, so freeing those Python objects only drops theirs.
+    """
+    pinned = []
+    with contextlib.suppress(Exception):  # a file HDF5 already closed has no objects left to pin
+        pinned = h5py.h5f.get_obj_ids(f.id, h5py.h5f.OBJ_ALL | h5py.h5f.OBJ_LOCAL)
+    _QUARANTINE.append((f, pinned, why))
     require_hard_exit()
 
 
@@ -135,23 +146,38 @@ def created(path: str):
         except (OSError, RuntimeError) as exc:  # HDF5 failed writing this file
             _quarantine(f, exc)  # the traceback keeps the frames' datasets alive too
             raise
-        except BaseException:  # e.g. bad input read meanwhile: this file is healthy, close it
-            with contextlib.suppress(Exception):
-                f.close()
+        except BaseException:  # e.g. bad input read meanwhile: the file is healthy unless its flush fails
+            with contextlib.suppress(OSError):
+                _flush_and_close(f)
             raise
         if failures:
             _quarantine(f, failures)
             raise _as_os_error(failures[0])
-        try:
-            f.close()
-        except BaseException as exc:
-            _quarantine(f, exc)
-            raise _as_os_error(exc) from None
+        _flush_and_close(f)
         if failures:
             _quarantine(f, failures)
             raise _as_os_error(failures[0])
     finally:
         sys.unraisablehook, sys.excepthook = previous_unraisable, previous_except
+
+
+def _flush_and_close(f) -> None:
+    """Write everything ``f`` holds (chunk caches, metadata, the file's allocated size), then close it.
+
+    A write that fails must fail in the flush, where HDF5 leaves every object
+    open and whole: ``close`` would first close each open dataset, and a
+    dataset whose chunks cannot be written is left half freed while its
+    Python object still names it; freeing that object later (when the
+    traceback that holds it goes) crashes the process.
+    """
+    for step in (f.flush, f.close):
+        try:
+            step()
+        except BaseException as exc:  # a signal mid-write too leaves the file unsafe to free
+            _quarantine(f, exc)
+            if not isinstance(exc, Exception):
+                raise
+            raise _as_os_error(exc) from None
 
 
 def _as_os_error(exc: BaseException) -> OSError:

@@ -104,9 +104,31 @@ def kernel(parallel: bool = False, callee: bool = False, exact: bool = False, in
         path = getattr(cache, "_cache_path", None)
         _drop_stale_cache(path)
         _serialize(getattr(cache, "_cache_file", None), path)
+        _tolerate_failed_saves(cache, path)
         return dispatcher
 
     return decorate
+
+
+def _tolerate_failed_saves(cache, path: str | None) -> None:
+    """A kernel that compiled but cannot be saved (a full disk, a file size limit, a cache directory made
+    read-only since) runs from memory: Numba saves after it added the compiled code, so only the save's
+    OSError, which would fail the command, is dropped, and after it this process saves no more kernels."""
+    if cache is None or not hasattr(cache, "save_overload"):
+        return
+    save = cache.save_overload
+
+    def save_or_warn(sig, data):
+        if _uncached:
+            return
+        try:
+            save(sig, data)
+        except OSError as exc:
+            _warn_uncached(f"compiled kernels could not be saved to the cache {path} "
+                           f"({exc.strerror or exc}), so this run compiles them in memory; later runs "
+                           f"compile again until the cache can be written")
+
+    cache.save_overload = save_or_warn
 
 
 def uncached_reason() -> str | None:
@@ -114,14 +136,17 @@ def uncached_reason() -> str | None:
     return _uncached[0] if _uncached else None
 
 
-def _warn_uncached() -> None:
+def _warn_uncached(reason: str | None = None) -> None:
     if _uncached:
         return
-    user = os.path.join(os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache"), "numba")
-    tried = f"NUMBA_CACHE_DIR={os.environ['NUMBA_CACHE_DIR']}, " if os.environ.get("NUMBA_CACHE_DIR") else ""
-    _uncached.append(f"compiled kernels are not cached, so every run compiles them again (a slower start): no "
-                     f"writable cache directory ({tried}the package's {_PACKAGE}, the user cache {user}); set "
-                     f"NUMBA_CACHE_DIR to a writable directory to keep them")
+    if reason is None:
+        user = os.path.join(os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache"),
+                            "numba")
+        tried = f"NUMBA_CACHE_DIR={os.environ['NUMBA_CACHE_DIR']}, " if os.environ.get("NUMBA_CACHE_DIR") else ""
+        reason = (f"compiled kernels are not cached, so every run compiles them again (a slower start): no "
+                  f"writable cache directory ({tried}the package's {_PACKAGE}, the user cache {user}); set "
+                  f"NUMBA_CACHE_DIR to a writable directory to keep them")
+    _uncached.append(reason)
     warnings.warn(_uncached[0], UncachedKernels, stacklevel=3)
 
 
