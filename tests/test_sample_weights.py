@@ -249,6 +249,22 @@ def test_bad_weights_are_usage_errors(tmp_path, weights, message):
     assert not (tmp_path / "m.h5").exists()
 
 
+def test_weights_whose_sum_overflows_are_refused_saying_so(tmp_path):
+    """Weights of 1e307 on 100 rows sum past float64's largest: NumPy's overflow warning, then a false
+    "X: non-finite feature value at row 99" from the weighted moments.  Now one line on the weights, before any
+    pass that would overflow; class weights alike."""
+    path = bad_file(tmp_path, np.full(100, 1e307))
+    code, _, err = cli("train", path, "-o", tmp_path / "m.h5", "--sample-weight", "w", "-q")
+    assert (code, err) == (2, f"sgdcli: error: --sample-weight: {path}:w: the training rows' weights sum to more "
+                              "than a float64 holds; divide them by a constant, which does not change the weighted "
+                              "objective\n")
+    code, _, err = cli("train", path, "-o", tmp_path / "m.h5", "--class-weight", "0=1e307,1=1e307", "-q")
+    assert (code, err) == (2, f"sgdcli: error: --class-weight: {path}:y: the training rows' weights sum to more "
+                              "than a float64 holds; divide them by a constant, which does not change the weighted "
+                              "objective\n")
+    assert not (tmp_path / "m.h5").exists()
+
+
 def test_a_missing_weight_dataset_is_named_in_train_and_evaluate(tmp_path):
     path = bad_file(tmp_path, np.ones(100))
     def error(*args):

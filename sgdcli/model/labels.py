@@ -202,7 +202,8 @@ def collect(blocks, model: str, where: str, weighted: bool = False) -> Found:
                 raise InputError(f"{where}: --model poisson needs counts (targets >= 0); found "
                                  f"{shown(y[negative[0]])} at row {first_row + int(negative[0])}")
         trained_w = None if w is None else (w if rows is None else w[rows])
-        total = float(trained_w.sum()) if trained_w is not None else 0.0
+        with np.errstate(over="ignore"):  # a sum past float64's largest is inf, which Weighting.of refuses
+            total = float(trained_w.sum()) if trained_w is not None else 0.0
         if task == "regression":
             found.add(None, None, None, total)
             continue

@@ -22,6 +22,7 @@ weights.
 from __future__ import annotations
 
 import dataclasses
+import math
 
 import numpy as np
 
@@ -59,9 +60,14 @@ class Weighting:
             total = weight_total if sample_weight is not None else float(rows)
         else:
             sums = weight_sums if sample_weight is not None else per_class
-            total = float(sum(w * float(sums[found == c].sum()) for w, c in zip(class_weights, classes)))
+            with np.errstate(over="ignore"):  # past float64's largest: inf, refused below
+                total = float(sum(w * float(sums[found == c].sum()) for w, c in zip(class_weights, classes)))
+        what = " × --class-weight" if class_weights is not None else ""
+        option = f"--sample-weight{what}" if sample_weight is not None else "--class-weight"
+        if total == math.inf:  # (the rows' weights scaled by it would be 0 and their gradients NaN)
+            raise InputError(f"{option}: {where}: the training rows' weights sum to more than a float64 holds; "
+                             "divide them by a constant, which does not change the weighted objective")
         if not total > 0:
-            what = " × --class-weight" if class_weights is not None else ""
             raise InputError(f"--sample-weight{what}: {where}: every training row weighs 0; nothing to train on"
                              if sample_weight is not None else
                              f"--class-weight: {where}: every training row weighs 0; nothing to train on")

@@ -41,7 +41,7 @@ def learn(table: Table, val_table: Table | None, opts: TrainOptions, saved, init
     """The facts of ``table`` for a run of ``opts``: from the checkpoint ``saved`` where there is one, else from
     the passes, each run by ``data_pass(fn, stage)``; ``init``, a warm start's initial model (or None), whose
     classes and standardization the run keeps; ``message(text)`` says what is being read."""
-    count = None
+    count, weighting = None, None
     if saved is not None:
         labels = Labels(task_of(opts.model), saved.classes)
         n_train, n_bad, mean, std = saved.n_train, saved.n_bad, saved.mean, saved.std
@@ -58,6 +58,7 @@ def learn(table: Table, val_table: Table | None, opts: TrainOptions, saved, init
         check_model_size(table, labels.n_outputs)
         if val_table is not None:
             passes.check_val_labels(val_table, labels, opts)
+        weighting = _weighting(table, opts, labels, count, n_train, data_pass)  # refused before another pass
         mean = std = None
         if init is not None and not opts.restandardize:  # its weights mean what they meant
             mean, std = init.model.center, init.model.scale
@@ -69,17 +70,24 @@ def learn(table: Table, val_table: Table | None, opts: TrainOptions, saved, init
                     f"computing feature means and deviations of {table.path} (one pass)")
             stats = data_pass(passes.moment_pass, "standardizing")
             mean, std = stats.mean, stats.std()
+    if weighting is None:
+        weighting = _weighting(table, opts, labels, count, n_train, data_pass)
+    return DataFacts(labels, n_train, n_bad, mean, std, weighting)
+
+
+def _weighting(table: Table, opts: TrainOptions, labels, count, n_train: int, data_pass) -> Weighting:
+    """How the training rows weigh (--sample-weight, --class-weight), from the label pass ``count`` (None: run
+    it, as a checkpoint keeps neither the rows of each class nor the sums of weights)."""
     if opts.class_weight is None and table.W is None:
-        return DataFacts(labels, n_train, n_bad, mean, std, Weighting(None, None, float(n_train), n_train))
-    if count is None:  # the rows of each class and the sums of weights, which a checkpoint does not keep
+        return Weighting(None, None, float(n_train), n_train)
+    if count is None:
         count = data_pass(passes.label_pass, "reading the labels")
     where = f"{table.path}:{table.y_name}"
     class_weights = labels_mod.class_weights(opts.class_weight, labels, count.found, count.per_class,
                                              table.class_names, where)
-    weighting = Weighting.of(table.w_name, class_weights, labels.classes, count.found, count.per_class,
-                             count.labels.weight_sums, count.labels.weight_total, n_train,
-                             f"{table.path}:{table.w_name}" if table.W is not None else where)
-    return DataFacts(labels, n_train, n_bad, mean, std, weighting)
+    return Weighting.of(table.w_name, class_weights, labels.classes, count.found, count.per_class,
+                        count.labels.weight_sums, count.labels.weight_total, n_train,
+                        f"{table.path}:{table.w_name}" if table.W is not None else where)
 
 
 def check_model_size(table: Table, outputs: int) -> None:
