@@ -482,6 +482,17 @@ def test_names_that_do_not_print_are_escaped_in_errors(tmp_path):
                               "file: X, y)\n")
 
 
+def test_auto_is_read_in_any_case_as_full_is(tmp_path):
+    """--batch-sizes FULL was taken and --lr AUTO refused as neither a number nor 'auto'."""
+    path = write_table(tmp_path / "d.h5", *make_problem("binary", n=200, d=3, seed=0))
+    assert cli("train", path, "-o", tmp_path / "m.h5", "--lr", "AUTO", "--epochs", "1", "-q")[0] == 0
+    from sgdcli import load_model
+
+    assert load_model(tmp_path / "m.h5").training["lr_auto"]["lr"] > 0
+    code, out, err = cli("sweep", path, "--batch-sizes", "FULL", "--lrs", "Auto,0.1", "--epochs", "1", "--json")
+    assert code == 0 and [run["lr"] for run in json.loads(out)][1] == 0.1, err
+
+
 def test_data_seed_draws_other_rows_from_the_same_model(tmp_path):
     from sgdcli import evaluate, train
     from sgdcli import generate

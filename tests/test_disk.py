@@ -24,10 +24,10 @@ def tiny_fs(tmp_path):
         subprocess.run(["umount", str(mount)], check=True)
 
 
-def assert_write_failure(proc, path):
+def assert_write_failure(proc, path, option="-o"):
     assert proc.returncode == 1, proc.stderr
     line = proc.stderr.strip().splitlines()[-1]
-    assert line == f"sgdcli: error: -o {path}: write failed: No space left on device; nothing was written"
+    assert line == f"sgdcli: error: {option} {path}: write failed: No space left on device; nothing was written"
     assert "Traceback" not in proc.stderr
 
 
@@ -46,13 +46,13 @@ def test_full_disk_leaves_no_partial_output(tiny_fs, tmp_path):
     assert model.read_bytes() == previous
     assert sorted(os.listdir(tiny_fs)) == ["filler", "m.h5"]
     filler.unlink()
-    for argv, out in ((["generate", tiny_fs / "g.h5", "--rows", "100000"], tiny_fs / "g.h5"),
+    for argv, out in ((["generate", tiny_fs / "g.h5", "--rows", "100000"], tiny_fs / "g.h5"),  # OUTPUT
                       (["predict", model, small, "-o", tiny_fs / "p.h5", "--proba"], None)):
         if out is None:  # predictions for 300 rows fit; make them not fit
             big = write_table(tmp_path / "many.h5", *make_problem("multiclass", n=20000, d=5, k=10, seed=1))
             argv = ["predict", model, big, "-o", tiny_fs / "p.h5", "--proba"]
             out = tiny_fs / "p.h5"
-        assert_write_failure(run_process(*argv), out)
+        assert_write_failure(run_process(*argv), out, "OUTPUT" if argv[0] == "generate" else "-o")
         assert sorted(os.listdir(tiny_fs)) == ["m.h5"]
 
 
@@ -123,6 +123,7 @@ def test_a_failed_write_ends_with_exit_1_not_a_crash(tmp_path, argv):
     np.save(tmp_path / "big.npy", data)
     proc = run_with_file_limit(tmp_path, 20, *argv)
     assert proc.returncode == 1, proc.stderr
+    option = "OUTPUT" if argv[0] == "generate" else "-o"  # generate's is an argument
     assert proc.stderr.splitlines() == [
-        f"sgdcli: error: -o {tmp_path / 'g.h5'}: write failed: File too large; nothing was written"]
+        f"sgdcli: error: {option} {tmp_path / 'g.h5'}: write failed: File too large; nothing was written"]
     assert sorted(os.listdir(tmp_path)) == ["big.npy"]

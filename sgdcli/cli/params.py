@@ -45,8 +45,10 @@ class Rate(click.ParamType):
     name = "LR|auto"
 
     def convert(self, value, param, ctx):
-        if value == "auto" or isinstance(value, float):
+        if isinstance(value, float):
             return value
+        if isinstance(value, str) and value.strip().lower() == "auto":  # as --batch-size takes FULL
+            return "auto"
         try:
             return float(value)
         except (TypeError, ValueError):
@@ -220,8 +222,8 @@ def parse_lrs(text: str) -> list[float | str]:
     """``0.01,0.1,auto`` as [0.01, 0.1, "auto"]; InputError naming --lrs otherwise."""
     out: list[float | str] = []
     for item in (t.strip() for t in text.split(",")):
-        if item == "auto":
-            out.append(item)
+        if item.lower() == "auto":
+            out.append("auto")
             continue
         try:
             value = float(item)

@@ -89,7 +89,7 @@ def generate(
         block = max(chunk_rows, block // chunk_rows * chunk_rows)
     filters = hdf5.compression_filters(compression)
 
-    with atomic_output(output) as tmp, hdf5.created(tmp) as f:
+    with atomic_output(output, "OUTPUT") as tmp, hdf5.created(tmp) as f:
         layout = {"chunks": None} if contiguous else {"chunks": (chunk_rows, features), **filters}
         X = f.create_dataset("X", shape=(rows, features), dtype=np.float32, **layout)
         ylayout = {"chunks": None} if contiguous else {"chunks": (chunk_rows,), **filters}
