@@ -299,6 +299,26 @@ def test_a_bad_numba_setting_is_refused_naming_the_variable(tmp_path, binary_fil
     assert run_process("train", "--help", env={name: value}).returncode == 0  # help does not depend on it
 
 
+def test_a_threading_layer_that_is_not_installed_is_refused_naming_the_variable(tmp_path, binary_file):
+    """NUMBA_THREADING_LAYER=tbb without TBB: Numba's ValueError at the first parallel kernel, an internal error, in
+    every command that runs kernels (train, convert, predict)."""
+    import importlib.util
+
+    if importlib.util.find_spec("tbb") is not None:
+        pytest.skip("TBB is installed here")
+    proc = run_process("train", binary_file, "-o", tmp_path / "m.h5", "--epochs", "1",
+                       env={"NUMBA_THREADING_LAYER": "tbb"})
+    assert proc.returncode == 2 and proc.stderr.startswith(
+        "sgdcli: error: NUMBA_THREADING_LAYER=tbb: No threading layer could be loaded."), proc.stderr
+    assert proc.stderr.strip().endswith("or unset the variable, and sgdcli uses a layer that is installed")
+    assert len(proc.stderr.strip().splitlines()) == 1 and not (tmp_path / "m.h5").exists()
+    (tmp_path / "t.csv").write_text("a,y\n1,0\n2,1\n")
+    proc = run_process("convert", tmp_path / "t.csv", "-o", tmp_path / "t.h5", env={"NUMBA_THREADING_LAYER": "tbb"})
+    assert proc.returncode == 2 and "NUMBA_THREADING_LAYER=tbb" in proc.stderr, proc.stderr
+    assert run_process("train", binary_file, "-o", tmp_path / "m.h5", "--epochs", "1", "--threads", "2",
+                       env={"NUMBA_THREADING_LAYER": "workqueue"}).returncode == 0
+
+
 CLI = """
 import sys
 sys.meta_path = [f for f in sys.meta_path if "editable" not in getattr(f, "__module__", "") + repr(f)]

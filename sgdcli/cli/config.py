@@ -29,7 +29,7 @@ import tomllib
 import click
 from click.core import ParameterSource
 
-from sgdcli.cli.environment import check_numba_environment
+from sgdcli.cli.environment import check_numba_environment, check_threading_layer
 from sgdcli.errors import InputError, utf8_text
 
 ENV_PREFIX = "SGDCLI"
@@ -136,6 +136,7 @@ class ConfiguredCommand(click.Command):
             click.echo(render(ctx))
             return None
         check_numba_environment()  # here, not at start-up: --help and completion do not depend on it
+        check_threading_layer()
         check_environment_names(ctx)
         return super().invoke(ctx)
 

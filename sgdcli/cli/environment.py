@@ -19,6 +19,23 @@ from sgdcli import errors
 THREADING_LAYERS = ("default", "safe", "threadsafe", "forksafe", "tbb", "omp", "workqueue")
 
 
+def check_threading_layer(environ=os.environ) -> None:
+    """A threading layer asked for by name (NUMBA_THREADING_LAYER) is loaded now, so that one that cannot load (tbb
+    or omp not installed) is an InputError naming the variable rather than Numba's ValueError at the first
+    parallel kernel, an internal error.  Numba is imported only when the variable is set."""
+    layer = environ.get("NUMBA_THREADING_LAYER", "").strip()
+    if not layer:
+        return
+    from numba.np.ufunc.parallel import _launch_threads
+
+    try:
+        _launch_threads()
+    except ValueError as exc:
+        text = " ".join(str(exc).split())  # Numba's line and its hint of what to install
+        raise errors.InputError(f"NUMBA_THREADING_LAYER={layer}: {text}; or unset the variable, and sgdcli uses a "
+                                "layer that is installed") from None
+
+
 def check_numba_environment(environ=os.environ) -> None:
     """InputError naming the variable if NUMBA_NUM_THREADS or NUMBA_THREADING_LAYER holds a value Numba cannot use."""
     threads = environ.get("NUMBA_NUM_THREADS", "").strip()
