@@ -46,8 +46,9 @@ from sgdcli.kernels.losses import loss_grad, loss_grad_one, weighed, weighed_sco
 from sgdcli.kernels.optimizers import ADAGRAD, RMSPROP, SGD, SLOT_A, SLOT_B, step
 from sgdcli.kernels.rows import is_finite
 from sgdcli.kernels.schedules import lr_at
-from sgdcli.kernels.state import BAD, BAD_ROW, DIVERGED, EPOCH, EPOCH_LOSS, EPOCH_ROWS, FILL, OK, T
+from sgdcli.kernels.state import BAD, BAD_ROW, DIVERGED, EPOCH, EPOCH_LOSS, EPOCH_ROWS, FILL, GUARD, OK, T
 
+_GUARD_ITEMS = GUARD // 8  # float64s
 SMALLEST_SCALE = 1e-9  # below this the scale is folded into the weights early, before precision suffers
 
 
@@ -252,8 +253,11 @@ def train_block_sparse(cfg, data, indices, starts, lens, y, scale, W, G, slots, 
     penalty = cfg.optimizer == SGD and not cfg.average  # with slots: they hold the cumulative L1 penalty
     nt = _rebuild(G, touched, marks, n_touched[0]) if counters[FILL] > 0 else n_touched[0]
     a = 1.0
-    s = np.empty(k_out)
-    g = np.empty(k_out)
+    # one row's scores and derivatives, each alone in memory, as the state's arrays are (state.GUARD): where
+    # they lay beside another array varied between processes, and so did which loop LLVM ran over them
+    work = np.zeros(3 * _GUARD_ITEMS + 2 * k_out)
+    s = work[_GUARD_ITEMS:_GUARD_ITEMS + k_out]
+    g = work[2 * _GUARD_ITEMS + k_out:2 * _GUARD_ITEMS + 2 * k_out]
     status = OK
     for r in range(n):
         if r + AHEAD < n:  # rows come from places all over the window: ask for the next ones early

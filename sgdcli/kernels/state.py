@@ -104,6 +104,29 @@ def uses_slots(cfg: KernelConfig) -> bool:
     return cfg.optimizer != SGD or cfg.average or (cfg.sparse and cfg.l1 > 0)
 
 
+# The arrays the kernels write are each allocated alone, between guards of this many bytes.  LLVM's vectorized
+# loops check at run time whether the arrays they write lie near those they read, and run a scalar loop where
+# they do; with fastmath's ``reassoc`` the two loops round differently.  Arrays that malloc placed side by side
+# in one process and apart in another therefore gave the same command models that differed in their last bits
+# (4-class softmax: 4 runs in 10).  A guard wider than any vector loop's reach makes every process take the
+# vector loop.
+GUARD = 4096
+_ALIGN = 64  # a cache line, where each array starts
+
+
+def isolated(shape, dtype=np.float64, like: np.ndarray | None = None) -> np.ndarray:
+    """Zeros of ``shape`` (or a copy of ``like``), alone in memory between two GUARDs."""
+    dtype = np.dtype(dtype if like is None else like.dtype)
+    shape = tuple(np.shape(like) if like is not None else np.atleast_1d(shape))
+    n = int(np.prod(shape, dtype=np.int64)) * dtype.itemsize
+    buf = np.zeros(n + 2 * GUARD + _ALIGN, dtype=np.uint8)
+    start = GUARD + (-(buf.ctypes.data + GUARD)) % _ALIGN
+    out = buf[start:start + n].view(dtype).reshape(shape)
+    if like is not None:
+        out[...] = like
+    return out
+
+
 class TrainState(NamedTuple):
     """Everything that changes during training, as arrays (checkpointable)."""
 
@@ -116,12 +139,17 @@ class TrainState(NamedTuple):
     @classmethod
     def zeros(cls, k_out: int, d: int) -> "TrainState":
         return cls(
-            W=np.zeros((k_out, d + 1)),
-            G=np.zeros((k_out, d + 1)),
-            slots=np.zeros((N_SLOTS, k_out, d + 1)),
-            counters=np.zeros(N_COUNTERS, dtype=np.int64),
-            sums=np.zeros(N_SUMS),
+            W=isolated((k_out, d + 1)),
+            G=isolated((k_out, d + 1)),
+            slots=isolated((N_SLOTS, k_out, d + 1)),
+            counters=isolated(N_COUNTERS, np.int64),
+            sums=isolated(N_SUMS),
         )
+
+    @classmethod
+    def of(cls, *arrays: np.ndarray) -> "TrainState":
+        """A state of copies of ``arrays`` (a checkpoint's), each alone in memory as ``zeros`` makes them."""
+        return cls(*(isolated(None, like=np.asarray(a)) for a in arrays))
 
     @property
     def iterations(self) -> int:
@@ -164,13 +192,13 @@ class Scratch(NamedTuple):
         nor effective weights: a feature-sized array each, the size of the model, spared)."""
         dense = 0 if sparse else d + 1
         return cls(
-            partial=np.zeros((parts, k_out, _padded(dense) if dense else 0)),
-            ploss=np.zeros(_padded(parts)),
-            pstatus=np.zeros(_padded(parts), dtype=np.int64),
-            s_buf=np.zeros((parts, _padded(k_out))),
-            g_buf=np.zeros((parts, _padded(k_out))),
-            We=np.zeros((k_out, dense)),
-            touched=np.zeros(d if sparse else 0, dtype=np.int64),
-            marks=np.zeros(d if sparse else 0, dtype=np.uint8),
-            n_touched=np.zeros(1, dtype=np.int64),
+            partial=isolated((parts, k_out, _padded(dense) if dense else 0)),
+            ploss=isolated(_padded(parts)),
+            pstatus=isolated(_padded(parts), np.int64),
+            s_buf=isolated((parts, _padded(k_out))),
+            g_buf=isolated((parts, _padded(k_out))),
+            We=isolated((k_out, dense)),
+            touched=isolated(d if sparse else 0, np.int64),
+            marks=isolated(d if sparse else 0, np.uint8),
+            n_touched=isolated(1, np.int64),
         )

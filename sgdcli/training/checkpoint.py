@@ -102,7 +102,7 @@ def _load_one(path: str) -> Checkpoint:
         if int(f.attrs["format_version"]) != FORMAT_VERSION:
             raise OtherVersion(f"checkpoint format {f.attrs['format_version']} is not {FORMAT_VERSION} "
                                "(written by another sgdcli version)")
-        state = TrainState(*(f[f"state/{name}"][()] for name in TrainState._fields))
+        state = TrainState.of(*(f[f"state/{name}"][()] for name in TrainState._fields))
         opt = {name: (f[name][()] if name in f else None) for name in ("best_params", "classes", "mean", "std")}
         return Checkpoint(
             state=state,
