@@ -92,6 +92,17 @@ def test_a_day_with_one_class_keeps_the_models_classes(days, tmp_path):
     assert m.classes.tolist() == load_model(d / "day1-model.h5").classes.tolist()
 
 
+def test_positive_class_with_init_is_checked_against_the_models(days, tmp_path):
+    """--positive-class with --init compared two Labels holding arrays: an internal error whatever the class."""
+    d, _, second, _ = days
+    init = str(d / "day1-model.h5")
+    same = train(second, TrainOptions(epochs=1, init=init, positive_class="1"))
+    assert same.weights.tobytes() == train(second, TrainOptions(epochs=1, init=init)).weights.tobytes()
+    code, _, err = cli("train", second, "-o", tmp_path / "m.h5", "--init", init, "--positive-class", "0", "-q")
+    assert (code, err) == (2, f"sgdcli: error: --positive-class 0: --init {init} has the other class as its "
+                              "positive one\n")
+
+
 def test_the_model_card_shows_the_chain_of_runs(days, tmp_path):
     d, first, second, _ = days
     train(second, TrainOptions(epochs=1, init=str(d / "day1-model.h5")), output=tmp_path / "day2.h5")

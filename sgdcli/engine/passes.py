@@ -110,7 +110,8 @@ def labels_of(count: LabelCount, table: Table, opts: TrainOptions, known: Labels
         labels = labels_mod.from_values(count.found, opts.model, where, table.y_dtype, among, table.class_names)
         return labels if opts.positive_class is None else labels.with_positive(opts.positive_class,
                                                                                 table.class_names, where)
-    if opts.positive_class is not None and known.with_positive(opts.positive_class, table.class_names, where) != known:
+    if opts.positive_class is not None and not np.array_equal(
+            known.with_positive(opts.positive_class, table.class_names, where).classes, known.classes):
         raise InputError(f"--positive-class {opts.positive_class}: {known_from} has the other class as its positive "
                          "one")
     unknown = [c for c in count.found if c not in known.classes]
