@@ -243,6 +243,17 @@ def test_divergence_exits_1_and_keeps_the_existing_model(tmp_path):
     assert sorted(os.listdir(tmp_path)) == ["m.h5", "r.h5"]
 
 
+def test_a_penalty_that_overshoots_by_itself_is_named_when_training_diverges(tmp_path):
+    """--lr 50 --l2 100: the message quoted the schedule's rate of the moment (under 1) and told to try a rate of
+    5, larger than it and diverging as well; the cause is the product of --lr and --l2."""
+    path = write_table(tmp_path / "r.h5", *make_problem("regression", n=3000, d=8, seed=0))
+    proc = run("train", path, "-o", tmp_path / "m.h5", "--model", "linear", "--lr", "50", "--l2", "100",
+               "--epochs", "1", "--batch-size", "64", "-q")
+    assert_one_line_error(proc, 1, "training diverged in epoch 1 at iteration ", "(of a rate of 50 before the "
+                          "schedule); the rate times --l2 is 5e+03, over 1, so the penalty's pull alone overshoots "
+                          "zero at each step: lower --l2 or --lr until their product is well under 1")
+
+
 def test_a_run_that_diverges_after_a_checkpoint_removes_it(tmp_path):
     """Resumed with the same options it diverges again, bit for bit; with a smaller --lr, as the message says,
     --resume refused it ("made with other options"), so a nightly --resume job failed until it was removed."""

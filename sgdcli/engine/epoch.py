@@ -289,11 +289,17 @@ def compile_kernels(table: Table, cfg: KernelConfig, plan: EpochPlan, scratch: S
 
 
 def _diverged(cfg, state, epoch, t0) -> DivergedError:
+    """The error of a step that left a non-finite loss or weight: the rate then (the schedule's, and the rate it
+    scales), and what to change; a penalty that overshoots zero by itself at that rate first."""
     lr = current_lr(cfg, state)
+    penalty = cfg.l2 * cfg.lr  # a step multiplies the weights by 1 - lr·l2, besides the data's gradient
     return DivergedError(
         f"training diverged in epoch {epoch + 1} at iteration {int(state.counters[ks.T]) - t0 + 1}: "
-        f"the loss or weights became non-finite at learning rate {lr:.4g}; "
-        f"try a smaller --lr (e.g. {cfg.lr / 10:.4g})"
-        + ("" if cfg.standardized else ", standardized features (--standardize)")
-        + ", or a larger --batch-size"
+        f"the loss or weights became non-finite at learning rate {lr:.4g} (of a rate of {cfg.lr:.4g} before the "
+        "schedule); "
+        + (f"the rate times --l2 is {penalty:.3g}, over 1, so the penalty's pull alone overshoots zero at each "
+           "step: lower --l2 or --lr until their product is well under 1" if penalty > 1 else
+           f"try a smaller --lr (e.g. {cfg.lr / 10:.4g})"
+           + ("" if cfg.standardized else ", standardized features (--standardize)")
+           + ", or a larger --batch-size")
     )
