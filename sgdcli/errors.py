@@ -109,6 +109,21 @@ def first_line(exc: BaseException) -> str:
     return text[0] if text else type(exc).__name__
 
 
+# Set by a command once its results are written (train: the model, and its checkpoint removed): a SIGTERM or
+# SIGHUP after that can stop nothing, and the command line lets the command finish (cli/app.py) rather than exit
+# 143 over a finished run, which a nightly script reads as "checkpoint kept".
+_written = False
+
+
+def results_written(written: bool = True) -> None:
+    global _written
+    _written = written
+
+
+def are_results_written() -> bool:
+    return _written
+
+
 # Set when an output file's HDF5 objects could not be released after a failed
 # write (data/hdf5.py): the process must then end without the interpreter's
 # teardown, which would free them and can crash HDF5.

@@ -67,6 +67,21 @@ def test_sigterm_while_writing_exits_143_and_leaves_no_file(tmp_path, inputs, co
     assert os.listdir(tmp_path) == []  # neither the output nor its temporary file
 
 
+@pytest.mark.parametrize("signum", [signal.SIGTERM, signal.SIGHUP])
+def test_a_signal_once_the_model_is_written_leaves_a_finished_run_finished(tmp_path, inputs, signum):
+    """A SIGTERM in the interpreter's teardown (a few tenths of a second after the results) killed the process:
+    143 with nothing said, after the checkpoint was removed, so that a cron script kept the old model and the
+    next night's --resume started over.  A run whose model is written ends 0 whatever comes after."""
+    for i in range(3):
+        out = tmp_path / f"m{i}.h5"
+        proc = start("train", inputs / "small.h5", "-o", out, "--epochs", "2", "--batch-size", "4", "-q")
+        assert proc.stdout.readline().startswith(f"model {out}: ")  # written, its checkpoint gone
+        proc.send_signal(signum)
+        _, err = proc.communicate(timeout=120)
+        assert (proc.returncode, err) == (0, ""), err
+        assert out.exists() and not os.path.exists(f"{out}.ckpt")
+
+
 def test_sighup_while_writing_is_handled_as_sigterm_exit_129(tmp_path, inputs):
     """A closed terminal or ssh session (SIGHUP) once killed the command outright, leaving its temporary file."""
     out = tmp_path / "out.h5"

@@ -47,9 +47,11 @@ class Sgdcli(click.Group):
 
     def invoke(self, ctx):
         try:
-            return super().invoke(ctx)
+            result = super().invoke(ctx)
         except KeyboardInterrupt as exc:  # past click's main, which would print an empty line and raise Abort
             raise _CtrlC() from exc
+        _command_done()
+        return result
 
 
 class _CtrlC(Exception):
@@ -173,7 +175,7 @@ class _Termination:
         self.signum = signal.SIGTERM
 
     def handler(self, signum, frame):
-        if self.armed:
+        if self.armed and not errors.are_results_written():
             self.armed, self.dropped, self.signum = False, False, signum
             raise errors.Terminated(signum)
 
@@ -205,7 +207,9 @@ def _sigterm_unwinds():
     if threading.current_thread() is not threading.main_thread():
         yield
         return
-    term = _Termination(sys.unraisablehook)
+    global _term
+    term = _term = _Termination(sys.unraisablehook)
+    errors.results_written(False)
     # a signal the parent ignores stays ignored: nohup's SIGHUP, a script's background job's SIGINT
     previous = {signum: signal.signal(signum, term.handler) for signum in _UNWINDING
                 if signal.getsignal(signum) is not signal.SIG_IGN}
@@ -221,10 +225,24 @@ def _sigterm_unwinds():
         raise (errors.Terminated(signalled.signum) if isinstance(signalled, errors.Terminated)
                else KeyboardInterrupt()) from None
     finally:
-        term.active = False
+        term.armed = term.active = False  # a signal from here on comes too late to stop anything
         sys.unraisablehook = term.previous_hook
         for signum, handler in previous.items():
-            signal.signal(signum, handler)
+            signal.signal(signum, signal.SIG_IGN if _ending else handler)
+        if _ending:
+            signal.signal(signal.SIGINT, signal.SIG_IGN)
+
+
+_term: _Termination | None = None  # the handler of the command running
+
+
+def _command_done() -> None:
+    """The command has done its work (what is left is flushing its output and unwinding): SIGTERM and SIGHUP no
+    longer stop it, nor, in the command line's own process, SIGINT."""
+    if _term is not None:
+        _term.armed = False
+    if _ending and threading.current_thread() is threading.main_thread():
+        signal.signal(signal.SIGINT, signal.SIG_IGN)
 
 
 def _signal_behind(exc: BaseException):
@@ -240,4 +258,13 @@ def _signal_behind(exc: BaseException):
 
 def main(argv=None) -> None:
     """Console entry point (``sgdcli``, ``python -m sgdcli``)."""
+    global _ending
+    _ending = True
     main_group.main(args=argv, prog_name="sgdcli")
+
+
+# Whether this process is the command line's, which ends with its command: then, the command over and its exit
+# code set, SIGTERM, SIGHUP and SIGINT are ignored (_sigterm_unwinds), so that one arriving in the interpreter's
+# teardown, which takes a few tenths of a second, cannot kill the process and turn a finished run into 143 with
+# its checkpoint already gone.  Not in-process callers (the tests' CliRunner), whose handlers are restored.
+_ending = False

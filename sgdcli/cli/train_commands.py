@@ -7,6 +7,7 @@ import sys
 
 import click
 
+from sgdcli import errors
 from sgdcli.cli import gates, render
 from sgdcli.cli.params import (Number, command, gate_options, json_option, parse_batch_sizes, parse_lrs,
                                training_kwargs, training_options)
@@ -83,13 +84,14 @@ def train_cmd(data, output, progress, quiet, verbose, metrics, checkpoint, check
         )
         model = sgdcli.train(data, opts, output=output, metrics=metrics, reporter=reporter, control=control,
                              dask=dask_options)
-    click.echo(render.trained(model, output))
-    if checks:
-        sys.stdout.flush()
-        kept = model.training["best_epoch"]
-        record = model.history[kept - 1]
-        values = {key[len("val_"):]: value for key, value in record.items() if key.startswith("val_")}
-        gates.enforce(checks, values, f"the validation rows (epoch {kept}, the model written to {output})")
+        errors.results_written()  # the model is written and its checkpoint gone: a signal now is too late to stop it
+        click.echo(render.trained(model, output))
+        if checks:
+            sys.stdout.flush()
+            kept = model.training["best_epoch"]
+            record = model.history[kept - 1]
+            values = {key[len("val_"):]: value for key, value in record.items() if key.startswith("val_")}
+            gates.enforce(checks, values, f"the validation rows (epoch {kept}, the model written to {output})")
 
 
 @command("sweep", example='sgdcli sweep data.h5 --batch-sizes 1,32,256,full --lrs 0.01,0.1 --lr-scaling linear --epochs 3')
