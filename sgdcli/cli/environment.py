@@ -11,6 +11,7 @@ completion never check it, only a command that runs does.
 
 from __future__ import annotations
 
+import importlib
 import os
 
 from sgdcli import errors
@@ -26,10 +27,10 @@ def check_threading_layer(environ=os.environ) -> None:
     layer = environ.get("NUMBA_THREADING_LAYER", "").strip()
     if not layer:
         return
-    from numba.np.ufunc.parallel import _launch_threads
-
+    # by name at run time: this module is loaded by --help too, which must not reach Numba (pyproject.toml)
+    runtime = importlib.import_module("sgdcli.kernels.runtime")
     try:
-        _launch_threads()
+        runtime.start_threads()
     except ValueError as exc:
         text = " ".join(str(exc).split())  # Numba's line and its hint of what to install
         raise errors.InputError(f"NUMBA_THREADING_LAYER={layer}: {text}; or unset the variable, and sgdcli uses a "

@@ -72,6 +72,14 @@ def configure_runtime() -> None:
     _load_array_math_without_blas_probe()
 
 
+def start_threads() -> None:
+    """Start Numba's threads in the threading layer it is set to; ValueError (Numba's) where that layer cannot
+    load (NUMBA_THREADING_LAYER=tbb without TBB)."""
+    from numba.np.ufunc.parallel import _launch_threads
+
+    _launch_threads()
+
+
 def _prefer_threadsafe_layer() -> None:
     """Prefer a thread-safe threading layer, if one is installed and none was chosen."""
     import numba
