@@ -257,7 +257,13 @@ def test_npy_with_labels_apart_or_in_a_column(tmp_path):
     assert cli("convert", tmp_path / "X.npy", "--y", tmp_path / "y.npy", "-o", tmp_path / "a.h5",
                "--chunk-rows", "64", "--compression", "gzip")[0] == 0
     assert cli("convert", tmp_path / "Xy.npy", "--label-column", "-1", "-o", tmp_path / "b.h5")[0] == 0
-    with h5py.File(tmp_path / "a.h5") as a, h5py.File(tmp_path / "b.h5") as b:
+    np.save(tmp_path / "y1.npy", y[:, None])  # a column vector, as train reads y: it was refused
+    assert cli("convert", tmp_path / "X.npy", "--y", tmp_path / "y1.npy", "-o", tmp_path / "c.h5")[0] == 0
+    code, _, err = cli("convert", tmp_path / "X.npy", "--y", tmp_path / "Xy.npy", "-o", tmp_path / "d.h5")
+    assert (code, err) == (2, f"sgdcli: error: {tmp_path / 'Xy.npy'}: expected 200 labels (1-D, or 200 × 1), got "
+                              "shape (200, 5)\n")
+    with h5py.File(tmp_path / "a.h5") as a, h5py.File(tmp_path / "b.h5") as b, h5py.File(tmp_path / "c.h5") as c:
+        assert np.array_equal(c["y"][()], y)
         assert np.array_equal(a["X"][()], X) and np.array_equal(a["y"][()], y)
         assert a["X"].chunks == (64, 4) and a["X"].compression == "gzip"
         assert np.array_equal(b["X"][()], X) and np.allclose(b["y"][()], y.astype(np.float32))

@@ -223,8 +223,10 @@ def _npy_blocks(path, y_path, label_column, block_rows):
         if label_column is not None:
             raise InputError("--label-column and --y exclude each other")
         Y = _load_npy(y_path, "y")
+        if Y.ndim == 2 and Y.shape[1] == 1:  # a column vector (N × 1), as train reads y
+            Y = Y[:, 0]
         if Y.ndim != 1 or len(Y) != len(X):
-            raise InputError(f"{y_path}: expected {len(X)} labels (1-D), got shape {Y.shape}")
+            raise InputError(f"{y_path}: expected {len(X)} labels (1-D, or {len(X)} × 1), got shape {Y.shape}")
         feature_cols = list(range(X.shape[1]))
         label = None
     else:
