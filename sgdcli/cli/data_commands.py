@@ -76,7 +76,7 @@ def info_cmd(file, json):
 @click.option("--zero-based", is_flag=True,
               help="LIBSVM: feature indices start at 0 (as scikit-learn's dump_svmlight_file writes them by "
                    "default), not 1.")
-@click.option("--y", "y", type=click.Path(dir_okay=False), default=None, help=".npy input: the labels, a 1-D .npy file.")
+@click.option("--y", "y", type=click.Path(dir_okay=False), default=None, help=".npy input: the labels, a 1-D (or N × 1) .npy file.")
 @chunk_rows_option
 @compression_option(CONVERT.compression)
 @click.option("--dtype", type=click.Choice(CONVERT_DTYPES), default=CONVERT.dtype, show_default=True,
