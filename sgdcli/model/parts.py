@@ -36,15 +36,23 @@ def has_attr(node, name: str) -> bool:
     return bool(read(f"attribute {name}", lambda: name in node.attrs))
 
 
-def text_attr(node, name: str, default: str | None = None, where: str = "") -> str:
-    """The text attribute ``name`` of ``node`` (variable- or fixed-length, str or bytes), UTF-8; ``default``
-    where it is absent (None: it must be there)."""
+def _attr(node, name: str, default, where: str):
+    """(how messages name the attribute ``name``, its value, whether it is absent: then ``default``, or Damaged
+    where ``default`` is None)."""
     label = f"attribute {where}{name}"
     if not has_attr(node, name):
         if default is None:
             raise Damaged(f"no attribute {where}{name}")
-        return default
-    value = read(label, lambda: node.attrs[name])
+        return label, default, True
+    return label, read(label, lambda: node.attrs[name]), False
+
+
+def text_attr(node, name: str, default: str | None = None, where: str = "") -> str:
+    """The text attribute ``name`` of ``node`` (variable- or fixed-length, str or bytes), UTF-8; ``default``
+    where it is absent (None: it must be there)."""
+    label, value, absent = _attr(node, name, default, where)
+    if absent:
+        return value
     if isinstance(value, np.ndarray):
         if value.shape != () or value.dtype.kind not in "OSU":
             raise Damaged(f"{label} is {_kind(value)}, not text")
@@ -65,12 +73,9 @@ def text_attr(node, name: str, default: str | None = None, where: str = "") -> s
 
 def int_attr(node, name: str, lowest: int, default: int | None = None, where: str = "") -> int:
     """The integer attribute ``name`` (``lowest`` or more); ``default`` where it is absent (None: required)."""
-    label = f"attribute {where}{name}"
-    if not has_attr(node, name):
-        if default is None:
-            raise Damaged(f"no attribute {where}{name}")
-        return default
-    value = read(label, lambda: node.attrs[name])
+    label, value, absent = _attr(node, name, default, where)
+    if absent:
+        return value
     if isinstance(value, np.ndarray) and value.shape == ():
         value = value[()]
     if isinstance(value, (bool, np.bool_)) or not isinstance(value, (int, np.integer)):
