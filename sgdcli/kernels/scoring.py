@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-import numpy as np
 from numba import prange
 
 from sgdcli.kernels.intrinsics import AHEAD, prefetch_row
 from sgdcli.kernels.jit import kernel
+from sgdcli.kernels.state import isolated
 
 
 @kernel()
@@ -46,7 +46,7 @@ def csr_scores(X, We):
     """Raw scores of CSR rows (``data``, ``indices``, ``indptr``, ``n_rows``: data/sparse.py's CsrRows) in
     O(nonzeros): out[i, k] = We[k, :d]·x_i + We[k, d], with no array the size of the nonzeros besides them
     (NumPy's bincount of the products took three: the --memory of predict and evaluate three times over)."""
-    return _csr_scores(X.data, X.indices, X.indptr, We, np.empty((X.n_rows, We.shape[0])))
+    return _csr_scores(X.data, X.indices, X.indptr, We, isolated((X.n_rows, We.shape[0])))
 
 
 @kernel(parallel=True, exact=True)

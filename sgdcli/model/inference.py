@@ -20,6 +20,7 @@ from sgdcli.errors import InputError
 from sgdcli.kernels import losses
 from sgdcli.kernels.rows import first_nonfinite_row
 from sgdcli.kernels.scoring import csr_scores, scores
+from sgdcli.kernels.state import isolated
 from sgdcli.data import csvinput
 from sgdcli.model import outputs, textinference
 from sgdcli.model import weights as weights_mod
@@ -46,7 +47,7 @@ def score_blocks(
     k_out = We.shape[0]
     extra = 16 * k_out + 8  # per row: its scores and selection
     block_rows = table.block_rows(memory, extra_per_row=extra)
-    out = np.empty((block_rows, k_out))
+    out = isolated((block_rows, k_out))  # written by the kernels: alone in memory (kernels/state.py)
     i, n = part
     done = 0
     if progress is not None:

@@ -14,6 +14,7 @@ from sgdcli.data.sparse import CsrRows
 from sgdcli.errors import InputError
 from sgdcli.kernels import losses
 from sgdcli.kernels.scoring import csr_scores, scores
+from sgdcli.kernels.state import isolated
 from sgdcli.model.file import Model
 from sgdcli.model.labels import check_targets
 from sgdcli.model.measurement import Measurement
@@ -94,7 +95,7 @@ def _scores(X, We: np.ndarray) -> np.ndarray:
     """Raw scores of float32 rows, or of CSR rows (hashed features)."""
     if isinstance(X, CsrRows):
         return csr_scores(X, We)
-    return scores(X, np.arange(len(X), dtype=np.int64), We, np.empty((len(X), We.shape[0])))
+    return scores(X, np.arange(len(X), dtype=np.int64), We, isolated((len(X), We.shape[0])))
 
 
 def _codes(names: np.ndarray, classes: list[str], where: str) -> np.ndarray:
