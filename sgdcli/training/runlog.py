@@ -24,8 +24,8 @@ FALLING = 0.01  # a share of the loss that the second half of a run's epochs sti
 ABOVE_ZERO = 1.01
 # An explicit --lr under this fraction of --lr auto's is said to crawl where the run's loss still fell, over its
 # second half, by FALLING of what it had left to the all-zero model's.  Above it, a smaller loss late in a run is
-# as much the noise of larger steps decaying under the schedule as progress, and measured (the note of this
-# warning's commit) the models were as good as --lr auto's; far below it, runs were far behind.
+# as much the noise of larger steps decaying under the schedule as progress, and measured (bench/results/NOTES.md,
+# 2026-12-01 21:20) the models were as good as --lr auto's; far below it, runs were far behind.
 SLOW_RATE = 1 / 30
 ZERO_LOSS_ERRORS = 3.0  # standard errors of the sample's all-zero loss above it that a warned epoch must be too
 # Sparse columns whose nonzero values differ in scale by more than this many times (value_spread) slow
