@@ -109,9 +109,10 @@ def first_line(exc: BaseException) -> str:
     return text[0] if text else type(exc).__name__
 
 
-# Set by a command once its results are written (train: the model, and its checkpoint removed): a SIGTERM or
-# SIGHUP after that can stop nothing, and the command line lets the command finish (cli/app.py) rather than exit
-# 143 over a finished run, which a nightly script reads as "checkpoint kept".
+# Set once a command's results are written (by train as soon as the model is and its checkpoint is removed; by
+# the command line for every command as it returns): a SIGTERM or SIGHUP after that can stop nothing, and the
+# command line lets the command finish (cli/app.py) rather than exit 143 over a finished run, which a nightly
+# script reads as "checkpoint kept".
 _written = False
 
 

@@ -207,8 +207,7 @@ def _sigterm_unwinds():
     if threading.current_thread() is not threading.main_thread():
         yield
         return
-    global _term
-    term = _term = _Termination(sys.unraisablehook)
+    term = _Termination(sys.unraisablehook)
     errors.results_written(False)
     # a signal the parent ignores stays ignored: nohup's SIGHUP, a script's background job's SIGINT
     previous = {signum: signal.signal(signum, term.handler) for signum in _UNWINDING
@@ -233,14 +232,10 @@ def _sigterm_unwinds():
             signal.signal(signal.SIGINT, signal.SIG_IGN)
 
 
-_term: _Termination | None = None  # the handler of the command running
-
-
 def _command_done() -> None:
     """The command has done its work (what is left is flushing its output and unwinding): SIGTERM and SIGHUP no
-    longer stop it, nor, in the command line's own process, SIGINT."""
-    if _term is not None:
-        _term.armed = False
+    longer stop it (_Termination reads errors.are_results_written), nor, in the command line's process, SIGINT."""
+    errors.results_written()
     if _ending and threading.current_thread() is threading.main_thread():
         signal.signal(signal.SIGINT, signal.SIG_IGN)
 
