@@ -69,11 +69,15 @@ def quoted(text: str, limit: int = QUOTED_CHARS) -> str:
     return f"{text[:limit]!r}... ({len(text):,} characters)"
 
 
-def listed(names, limit: int = 20) -> str:
-    """Names from the input (a header's) as a message lists them: the first ``limit``, each cut to QUOTED_CHARS
-    characters."""
-    shown = [name if len(name) <= QUOTED_CHARS else f"{name[:QUOTED_CHARS]}..." for name in map(str, names[:limit])]
-    return ", ".join(shown) + (f", ... ({len(names)} columns)" if len(names) > limit else "")
+def listed(names, limit: int = 20, quote: bool = False, what: str = "columns") -> str:
+    """Names from the input (a header's, or class names) as a message lists them: the first ``limit``, each cut
+    to QUOTED_CHARS characters, and each quoted where ``quote`` (names that may hold the list's comma)."""
+    names = list(names)
+    if quote:
+        shown = [quoted(name) for name in names[:limit]]
+    else:
+        shown = [name if len(name) <= QUOTED_CHARS else f"{name[:QUOTED_CHARS]}..." for name in map(str, names[:limit])]
+    return ", ".join(shown) + (f", ... ({len(names)} {what})" if len(names) > limit else "")
 
 
 def utf8_text(raw: bytes, where: str, what: str) -> str:

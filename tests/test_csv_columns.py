@@ -220,8 +220,8 @@ def test_positive_class_chooses_which_name_the_binary_model_scores(penguins, tmp
         recall_score(two.species, predicted, pos_label="Adelie"), rel=1e-12)
     code, _, err = cli("train", tmp_path / "two.h5", "-o", tmp_path / "x.h5", "--positive-class", "Chinstrap")
     assert (code, err.strip().splitlines()[-1]) == (
-        2, f"sgdcli: error: --positive-class: {tmp_path / 'two.h5'}:y has no class 'Chinstrap' (classes: Adelie, "
-           "Gentoo)")
+        2, f"sgdcli: error: --positive-class: {tmp_path / 'two.h5'}:y has no class 'Chinstrap' (classes: 'Adelie', "
+           "'Gentoo')")
     code, _, err = cli("train", tmp_path / "two.h5", "-o", tmp_path / "x.h5", "--positive-class", "Adelie",
                        "--model", "softmax")
     assert (code, err.strip()) == (2, "sgdcli: error: --positive-class: applies to binary models; --model softmax "

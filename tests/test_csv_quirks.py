@@ -144,10 +144,11 @@ def test_compressed_standard_input_is_refused_with_how_to_pipe_it(tmp_path, comp
     """gzip bytes on standard input were "internal error: Error: new-line character seen in unquoted field"."""
     saved = _model(tmp_path, TRAIN, label_column="species", categorical="city")
     data = compress(TRAIN.encode())
-    for command in (["predict", saved, "-", "-o", "-"], ["evaluate", saved, "-"]):
+    for command, example in ((["predict", saved, "-", "-o", "-"], "predict model.h5 - -o -"),
+                             (["evaluate", saved, "-"], "evaluate model.h5 -")):
         ran = run(*command, input=data)
         assert tuple(ran) == (2, "", f"sgdcli: error: standard input: looks {name}-compressed; pipe it through {tool} "
-                                     f"(e.g. {tool} new.csv{suffix} | sgdcli predict model.h5 - -o -)\n")
+                                     f"(e.g. {tool} new.csv{suffix} | sgdcli {example})\n")
     (tmp_path / "new.csv").write_bytes(data)
     assert cli("evaluate", saved, tmp_path / "new.csv") == (2, "", f"sgdcli: error: {tmp_path / 'new.csv'}: looks "
                                                                    f"{name}-compressed; give it a name ending in "
@@ -180,3 +181,17 @@ def test_a_missing_label_column_is_named_as_the_label(tmp_path):
     assert cli("evaluate", saved, tmp_path / "new.csv") == (
         2, "", f"sgdcli: error: {tmp_path / 'new.csv'}: no column 'species' in its header (x1, x2, city); it is the "
                "label the model was trained to predict, which evaluate scores the predictions against\n")
+
+
+def test_class_names_in_messages_are_quoted_so_that_a_comma_in_one_is_not_a_list(tmp_path):
+    """Class names were listed bare: 'a, b' and 'c' read as three classes."""
+    text = "x,label\n" + "".join(f"{i % 7},\"{'a, b' if i % 2 else 'c'}\"\n" for i in range(20))
+    saved = _model(tmp_path, text, label_column="label")
+    (tmp_path / "new.csv").write_text('x,label\n1,"a, b"\n2,d\n')
+    assert cli("evaluate", saved, tmp_path / "new.csv") == (
+        2, "", f"sgdcli: error: {tmp_path / 'new.csv'}: label 'd' at row 1 is not one of the model's classes "
+               "('a, b', 'c')\n")
+    for option in (["--positive-class", "d"], ["--class-weight", "d=2"]):
+        code, _, err = cli("train", tmp_path / "train.h5", "-o", tmp_path / "m2.h5", "--batch-size", "4", *option)
+        assert (code, err.strip().splitlines()[-1]) == (
+            2, f"sgdcli: error: {option[0]}: {tmp_path / 'train.h5'}:y has no class 'd' (classes: 'a, b', 'c')")

@@ -13,7 +13,7 @@ import dataclasses
 
 import numpy as np
 
-from sgdcli.errors import InputError
+from sgdcli.errors import InputError, listed
 from sgdcli.kernels.labels import class_indices
 from sgdcli.options import MAX_CLASSES, parse_class_weights, task_of
 
@@ -88,7 +88,8 @@ class Labels:
         the positive one, index 1; InputError if there is no such class."""
         written = [names[int(c)] if names else shown(c) for c in self.classes]
         if text not in written:
-            raise InputError(f"--positive-class: {where} has no class {text!r} (classes: {', '.join(written)})")
+            raise InputError(f"--positive-class: {where} has no class {text!r} (classes: "
+                             f"{listed(written, quote=bool(names), what='classes')})")
         positive = written.index(text)
         return Labels(self.task, self.classes[[1 - positive, positive]])
 
@@ -258,7 +259,8 @@ def class_weights(spec: str | None, labels: Labels, found, per_class, names: lis
     written = [names[int(c)] if names else shown(c) for c in labels.classes]
     unknown = [name for name in given if name not in written]
     if unknown:
-        raise InputError(f"--class-weight: {where} has no class {unknown[0]!r} (classes: {', '.join(written)})")
+        raise InputError(f"--class-weight: {where} has no class {unknown[0]!r} (classes: "
+                         f"{listed(written, quote=bool(names), what='classes')})")
     weights = np.array([given.get(name, 1.0) for name in written])
     if not weights.any():
         raise InputError("--class-weight: every class weighs 0")

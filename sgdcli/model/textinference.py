@@ -11,7 +11,7 @@ from sgdcli.data import hashing
 from sgdcli.data.csvinput import EncodedRows
 from sgdcli.data.hashing import Hasher
 from sgdcli.data.sparse import CsrRows
-from sgdcli.errors import InputError
+from sgdcli.errors import InputError, listed, quoted
 from sgdcli.kernels import losses
 from sgdcli.kernels.scoring import csr_scores, scores
 from sgdcli.kernels.state import isolated
@@ -67,7 +67,7 @@ def evaluate_rows(model: Model, rows: EncodedRows, memory: int) -> dict:
     n = 0
     for X, y in rows.blocks(block_rows(rows.row_values, memory)):
         if names is not None:
-            y = _codes(y, names, rows.path)
+            y = _codes(y, names, rows.path, n)
         encoded = model.labels.encode(np.asarray(y, dtype=np.float64), rows.path, n)
         check_targets(model.model, encoded, rows.path, n)
         out.add(_scores(X, We), encoded, None, code)
@@ -98,12 +98,14 @@ def _scores(X, We: np.ndarray) -> np.ndarray:
     return scores(X, np.arange(len(X), dtype=np.int64), We, isolated((len(X), We.shape[0])))
 
 
-def _codes(names: np.ndarray, classes: list[str], where: str) -> np.ndarray:
-    """Labels that are names as the codes of the model's class names; InputError at a name it does not know."""
+def _codes(names: np.ndarray, classes: list[str], where: str, start: int) -> np.ndarray:
+    """Labels that are names (of the rows from ``start`` on) as the codes of the model's class names; InputError
+    at a name it does not know, naming its row as Labels.encode names the row of a value it does not know."""
     index = {name: k for k, name in enumerate(classes)}
     codes = np.empty(len(names))
     for i, name in enumerate(names):
         if name not in index:
-            raise InputError(f"{where}: label {str(name)!r} is not one of the model's classes ({', '.join(classes)})")
+            raise InputError(f"{where}: label {quoted(name)} at row {start + i} is not one of the model's classes "
+                             f"({listed(classes, quote=True, what='classes')})")
         codes[i] = index[name]
     return codes
