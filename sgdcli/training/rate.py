@@ -29,10 +29,25 @@ gradient's scale, so their rate is the size of the weights sought: a fixed
 rate per optimizer (``ADAPTIVE``, measured in ``bench/defaults.py``) times
 the root mean square of the labels about where the bias starts for the
 regressions whose weights grow with the labels' scale (``LABEL_SCALED``),
-and 1 for classifiers and poisson (standardized features; a log link).  As
-every weight moves by about the rate, a row's score moves by about the rate
-times the root of the row's squared norm, so adam's and rmsprop's rate
-shrinks on rows wider than those it was measured on (``WIDTH_SCALED``).
+and 1 for classifiers and poisson (standardized features; a log link).  On
+rows wider than those it was measured on, the rate shrinks (``adaptive_width``):
+
+- adam and rmsprop, for the models not in ``LABEL_SCALED``, to
+  ``REACH / (trace · √updates)``.  Their steps follow the signs of the batch's
+  gradient, which follow the features of the batch's own rows, so a step
+  moves those rows' scores by about the rate times their squared norm (the
+  trace): a rate that does not chase each batch's noise falls as the trace
+  grows.  The noise of stochastic steps averages out over the run as one over
+  the root of its updates, so the rate falls with that root too.
+  ``bench/adaptive.py`` measures the rule against the best of a grid of rates
+  over dense and sparse problems of 20 to 20,000 features and 70 to 100,000
+  updates.
+- the others (adagrad; adam and rmsprop on ``LABEL_SCALED`` models) by
+  ``√(WIDE_FROM / trace)``: a row's score moves by about the rate times the
+  root of its squared norm where the weights' steps have unrelated signs.
+  Adagrad's own steps shrink as its sums of squared gradients grow, and the
+  regressions' labels' scale, which their rate follows, already grows with
+  that root (every feature explains a share of the labels).
 
 With sample or class weights (model/weights.py), each sampled row counts
 with its weight v (mean 1 over the training rows): λmax is that of the
@@ -87,17 +102,13 @@ BLOWN_UP = 100.0  # an epoch's mean loss this many times the zero model's counts
 # Per-weight step of the adaptive optimizers, for features and labels of unit scale: the best of 0.001, 0.01 and
 # 0.1 over the three datasets of bench/defaults.py with the default cosine schedule.
 ADAPTIVE = {"adam": 0.1, "rmsprop": 0.01, "adagrad": 0.1}
-# Adam and rmsprop step every weight by about the rate, so a step moves a row's score by about the rate times the
-# root of its features' mean squared norm (the trace): beyond the width of the dataset ADAPTIVE was measured on,
-# their rate shrinks by sqrt(WIDE_FROM / trace), to move scores as far.  The trace there: digits' 64 pixels and
-# the bias for the classifiers; diabetes' 10 features and the bias for LABEL_SCALED, whose labels' scale also
-# grows with the root of the trace when every feature explains a share of them, so that for these the labels
-# overstate each weight that much, and adagrad's rate shrinks too.  For the others adagrad's does not: its steps
-# shrink by themselves as its sums of squared gradients grow, and shrinking its start too left wide classifiers
-# further from the optimum.
-WIDTH_SCALED = ("adam", "rmsprop")
+# Beyond the width of the datasets ADAPTIVE was measured on (the trace there: digits' 64 pixels and the bias for
+# the classifiers; diabetes' 10 features and the bias for LABEL_SCALED), the rate shrinks (adaptive_width).
 WIDE_FROM = 65.0
 WIDE_FROM_LABEL_SCALED = 11.0
+# Adam's and rmsprop's rate × trace × √updates for the models not in LABEL_SCALED: the constants with the least
+# mean excess test loss over the problems of bench/adaptive.py (the rate's best of a grid spaced by 3 on each).
+REACH = {"adam": 30.0, "rmsprop": 20.0}
 # The regressions whose weights grow with the labels' scale, which their adaptive rate follows; poisson's are on
 # the log scale of its link.
 LABEL_SCALED = ("linear", "huber", "quantile")
@@ -115,7 +126,8 @@ class AutoRate:
     # adaptive optimizers: the labels' root mean square about label_center (LABEL_SCALED), else 1
     label_scale: float = math.nan
     label_center: float = 0.0  # where the bias starts (start_bias)
-    width: float = 1.0  # adaptive optimizers on wide rows: sqrt(WIDE_FROM / trace) where that is below 1
+    width: float = 1.0  # adaptive optimizers on wide rows: adaptive_width() where that is below 1
+    updates: int = 0  # the run's planned updates, which adam's and rmsprop's REACH rule counts
     curvature: float = math.nan  # the loss's curvature bound (CURVATURE, curvature())
     momentum: float | None = None  # β of momentum and nesterov, whose batches the noise term counts
     warm_share: float | None = None  # a warm start: new rows / all rows learned from, which the rate is scaled by
@@ -128,8 +140,12 @@ class AutoRate:
             about = f" about {self.label_center:.4g}, where the bias starts," if self.label_center else ""
             scale = (f" × {self.label_scale:.4g}, the labels' root mean square{about} on {self.rows} rows"
                      if model in LABEL_SCALED else "")
-            wide = (f" × {self.width:.4g} = √({_wide_from(model):g} / {self.trace:.4g}), for the features' mean "
-                    f"squared norm {self.trace:.4g}" if self.width < 1 else "")
+            wide = "" if self.width >= 1 else (
+                f" × {self.width:.4g} = {REACH[optimizer]:g} / ({ADAPTIVE[optimizer]:g} × {self.trace:.4g} × "
+                f"√{self.updates}), for the features' mean squared norm {self.trace:.4g} and the run's {self.updates} "
+                "updates" if _reaches(optimizer, model) else
+                f" × {self.width:.4g} = √({_wide_from(model):g} / {self.trace:.4g}), for the features' mean "
+                f"squared norm {self.trace:.4g}")
             return f"{ADAPTIVE[optimizer]:g}, {optimizer}'s step per weight{scale}{wide}{warm}"
         batches = f"({batch} × (1 − {self.momentum:g}))" if self.momentum is not None else f"{batch}"
         return (f"1 / ({self.curvature:.4g} × ({self.lambda_max:.4g} + {self.trace:.4g} / {batches})): the largest "
@@ -261,6 +277,22 @@ def _wide_from(model: str) -> float:
     return WIDE_FROM_LABEL_SCALED if model in LABEL_SCALED else WIDE_FROM
 
 
+def _reaches(optimizer: str, model: str) -> bool:
+    """Whether the rate of ``optimizer`` on ``model`` follows the REACH rule (adaptive_width)."""
+    return optimizer in REACH and model not in LABEL_SCALED
+
+
+def adaptive_width(optimizer: str, model: str, trace: float, updates: int) -> float:
+    """What an adaptive optimizer's rate (ADAPTIVE) is multiplied by on rows whose mean squared norm, with the
+    bias's 1, is ``trace``, over a run of ``updates`` updates: REACH / (ADAPTIVE × trace × √updates) for adam and
+    rmsprop on the models not in LABEL_SCALED, √(WIDE_FROM / trace) for the others; at most 1."""
+    if not trace > 0:  # NaN or 0: no rows to measure
+        return 1.0
+    if _reaches(optimizer, model):
+        return min(1.0, REACH[optimizer] / (ADAPTIVE[optimizer] * trace * math.sqrt(max(updates, 1))))
+    return min(1.0, math.sqrt(_wide_from(model) / trace))
+
+
 def _mean_square_norm(table: Table, center: np.ndarray, scale: np.ndarray, memory: int) -> float:
     """The mean squared norm of the sample's rows as the model sees them, with the bias's 1: the trace of their
     second moments."""
@@ -298,12 +330,13 @@ def _sparse_curvature(table: Table, scale: np.ndarray, weights: np.ndarray | Non
 
 def auto_rate(table: Table, model: str, center: np.ndarray, scale: np.ndarray, batch: int, optimizer: str,
               momentum: float = 0.0, outputs: int = 1, loss: tuple | None = None, weigh=None,
-              memory: int = DEFAULT_MEMORY, bias: float = 0.0) -> AutoRate:
+              memory: int = DEFAULT_MEMORY, bias: float = 0.0, *, updates: int = 1) -> AutoRate:
     """The rate of ``--lr auto`` for ``model`` (``outputs`` scores; ``loss``, the kernels' ``(code, param)``)
     at ``batch`` rows with ``optimizer`` (whose β, for momentum and nesterov, is ``momentum``); ``weigh(raw
     labels)``: the weights of the sample's rows (None: every row weighs 1); the sample held within
     ``memory``; ``bias``: where the bias starts (``start_bias``), which an adaptive rate measures the labels
-    from."""
+    from; ``updates``: the run's planned updates (epochs × iterations per epoch), which adam's and rmsprop's
+    rate counts (adaptive_width)."""
     loss = loss if loss is not None else losses.loss_of((model, 0.0))
     labels = sample_labels(table, memory)
     weights = weigh(labels) if weigh is not None else None
@@ -314,12 +347,11 @@ def auto_rate(table: Table, model: str, center: np.ndarray, scale: np.ndarray, b
         size = math.sqrt(_mean((labels[keep] - bias) ** 2, None if weights is None else weights[keep])) if (
             model in LABEL_SCALED and keep.any()) else 1.0
         size = size if math.isfinite(size) and size > 0 else 1.0
-        shrinks = optimizer in WIDTH_SCALED or model in LABEL_SCALED
-        trace = _mean_square_norm(table, center, scale, memory) if shrinks else math.nan
-        width = min(1.0, math.sqrt(_wide_from(model) / trace)) if trace > 0 else 1.0  # NaN > 0 is False
+        trace = _mean_square_norm(table, center, scale, memory)
+        width = adaptive_width(optimizer, model, trace, updates)
         return AutoRate(lr=ADAPTIVE[optimizer] * size * width, lambda_max=math.nan, trace=trace, rows=len(labels),
                         zero_loss=zero_loss(model, labels, outputs, loss, weights), label_scale=size,
-                        label_center=bias if model in LABEL_SCALED else 0.0, width=width)
+                        label_center=bias if model in LABEL_SCALED else 0.0, width=width, updates=updates)
     if table.sparse:
         lam, trace, rows = _sparse_curvature(table, scale, weights, memory)
     else:
