@@ -599,10 +599,19 @@ def test_output_may_not_replace_an_input(tmp_path, binary_file):
     assert open(binary_file, "rb").read() == before
 
 
-def test_too_many_threads_are_clamped_with_a_warning(tmp_path, binary_file):
-    proc = run("train", binary_file, "-o", tmp_path / "m.h5", "--threads", "512", "--epochs", "1", "--progress", "plain")
-    assert proc.returncode == 0, proc.stderr
-    assert "--threads 512: Numba allows at most" in proc.stderr
+def test_too_many_threads_are_clamped_with_a_warning_that_q_shows_and_the_model_keeps(tmp_path, binary_file):
+    """The cap was a log line: -q hid it, and the model card said threads 512 with nothing to tell that fewer ran."""
+    import numba
+
+    limit = numba.config.NUMBA_NUM_THREADS
+    said = f"--threads 512: Numba allows at most {limit} here (NUMBA_NUM_THREADS); using {limit}"
+    proc = run("train", binary_file, "-o", tmp_path / "m.h5", "--threads", "512", "--epochs", "2", "-q")
+    assert proc.returncode == 0 and proc.stderr == f"sgdcli: warning: {said}\n", proc.stderr
+    card = json.loads(run("show", tmp_path / "m.h5", "--json", check=True).stdout)
+    assert card["training"]["warnings"] == [said]
+    assert (card["training"]["threads"], card["hyperparameters"]["threads"]) == (limit, 512)
+    proc = run("sweep", binary_file, "--batch-sizes", "16,32", "--epochs", "2", "--threads", "512", "-q")
+    assert proc.returncode == 0 and proc.stderr == f"sgdcli: warning: {said}\n", proc.stderr  # once, not per run
 
 
 def test_outputs_need_distinct_paths(tmp_path, binary_file):

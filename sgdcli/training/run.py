@@ -76,7 +76,7 @@ class Run:
         center = np.zeros(d) if self.mean is None else self.mean
         scale = np.ones(d) if self.std is None else 1.0 / self.std
         self.steps = steps
-        self.auto, self.warnings = None, []
+        self.auto, self.warnings = None, list(executor.warnings)  # the set-up's; log_end adds the fit's
         self.start_bias = start_bias(opts.model, opts.quantile, table, self.sample_weights_of, opts.memory)
         if opts.lr == "auto":
             self.auto = self.lr_auto(center, scale)
@@ -271,7 +271,7 @@ class Run:
                         raise
         finally:
             reporter.close()
-        self.warnings = runlog.log_end(self, self.stopper.best_epoch if self.stopper is not None else len(self.history))
+        self.warnings += runlog.log_end(self, self.stopper.best_epoch if self.stopper is not None else len(self.history))
         if self.n_bad:
             reporter.message(f"--bad-rows skip: left out {self.n_bad} training rows with non-finite values in every epoch")
         return self._model()
