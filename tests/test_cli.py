@@ -238,7 +238,8 @@ def test_divergence_exits_1_and_keeps_the_existing_model(tmp_path):
     model = tmp_path / "m.h5"
     model.write_bytes(b"previous model")
     proc = run("train", path, "-o", model, "--model", "linear", "--lr", "5", "--batch-size", "1", "--metrics", tmp_path / "m.jsonl")
-    assert_one_line_error(proc, 1, "training diverged in epoch 1", "try a smaller --lr (e.g. 0.5)")
+    assert_one_line_error(proc, 1, "training diverged in epoch 1",
+                          "; try a smaller --lr (e.g. 0.5), a larger --batch-size, or --lr auto")  # the rate was given
     assert model.read_bytes() == b"previous model"
     assert sorted(os.listdir(tmp_path)) == ["m.h5", "r.h5"]
 
