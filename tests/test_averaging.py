@@ -308,3 +308,13 @@ def test_the_auto_rate_of_averaged_threads_is_sized_for_their_effective_batch(tm
     assert not any(line.startswith("--lr-scaling") for line in progress.messages)
     assert any(line.endswith("(batch 1024 × 2 models averaged)") for line in progress.messages)
     assert evaluate(two, test)["log_loss"] <= 1.01 * evaluate(one, test)["log_loss"]
+
+
+def test_each_thread_rounds_its_share_up_to_whole_batches(tmp_path):
+    """docs/training.md, "Iterations and epochs": 2,000 rows at batch 32 are 63 iterations on one model, and
+    2 × ceil(1,000 / 32) = 64 on two threads that average; 2 × floor(1,000 / 32) = 62 with --drop-last."""
+    path = write_table(tmp_path / "b.h5", *make_problem("binary", n=2000, d=4, seed=0))
+    one = train(path, TrainOptions(epochs=1, threads=1))
+    two = train(path, TrainOptions(epochs=1, threads=2, parallel="average"))
+    dropped = train(path, TrainOptions(epochs=1, threads=2, parallel="average", drop_last=True))
+    assert [m.training["iterations_per_epoch"] for m in (one, two, dropped)] == [63, 64, 62]

@@ -46,7 +46,9 @@ def train_cmd(data, output, progress, quiet, verbose, metrics, checkpoint, check
     """Train a model on DATA by mini-batch SGD and write it to OUTPUT.
 
     One iteration is one mini-batch and one update; one epoch visits every
-    training row once, so an epoch has ceil(rows / batch size) iterations.
+    training row once, so an epoch has ceil(rows / batch size) iterations
+    (with --parallel average or --dask, T threads or workers round their own
+    shares up: T × ceil(ceil(rows / T) / batch size)).
     SIGTERM, SIGHUP (a closed terminal) or SIGINT stop at the next safe point
     with a checkpoint (exit 143, 129 or 130); rerun with --resume to continue
     exactly where it stopped.
