@@ -114,8 +114,8 @@ def sweep_cmd(data, batch_sizes, lrs, progress, quiet, metrics_dir, plot, json, 
     Every run uses the same data, seed and options, through the same engine as
     train, so the table shows what the batch size and the learning rate alone
     change: iterations per epoch, loss, speed, and whether the run diverged (a
-    diverged run is a row, not a failure). Nothing is written but the table
-    (and --metrics-dir).
+    diverged run is a row, not a failure). No model is written: the table
+    goes to stdout, and files only to --metrics-dir and --plot where given.
     """
     import sgdcli
 
