@@ -113,6 +113,17 @@ def test_unknown_option_is_a_one_line_usage_error():
     assert_one_line_error(proc, 2, "sgdcli train", "--bogus")
 
 
+def test_no_command_prints_the_help_on_stderr_then_one_error_line():
+    """It was one error line of about 900 characters: the whole help with its lines joined."""
+    import click
+
+    proc = run()
+    if not hasattr(click.exceptions, "NoArgsIsHelpError"):  # click 8.1 prints the help on stdout and exits 0
+        pytest.skip("click before 8.2")
+    assert (proc.returncode, proc.stdout) == (2, "")
+    assert proc.stderr == run("--help").stdout + "\nsgdcli: error: no command given; the commands are listed above\n"
+
+
 # --- bad input: one line, exit 2, nothing written -----------------------------------------------
 
 @pytest.fixture
