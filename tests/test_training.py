@@ -296,6 +296,13 @@ def test_bad_rows_skip_matches_training_on_the_clean_rows(tmp_path):
     assert m.training["iterations_per_epoch"] == ref.training["iterations_per_epoch"]
     with pytest.raises(Exception, match="non-finite"):
         train(dirty, TrainOptions(**opts))
+    # the count is a result, printed with -q too (it was a log line, which -q hid); none where nothing was left out
+    code, out, err = cli("train", dirty, "-o", tmp_path / "m.h5", "--bad-rows", "skip", "--lr", "0.05", "-q")
+    assert (code, out.splitlines()[0], err) == (0, f"model {tmp_path / 'm.h5'}: logistic, 6 features, 5 epochs × 157 "
+                                                   "iterations (batch 32, lr 0.05); left out 7 training rows with "
+                                                   "NaN or inf (--bad-rows skip)", "")
+    code, out, err = cli("train", clean, "-o", tmp_path / "m.h5", "--bad-rows", "skip", "--lr", "0.05", "-q")
+    assert out.splitlines()[0].endswith("(batch 32, lr 0.05)")
 
 
 def test_bad_rows_skip_with_validation_fraction(tmp_path):
