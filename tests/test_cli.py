@@ -436,6 +436,15 @@ def test_seeds_beyond_64_bits_are_refused(tmp_path, binary_file):
     assert sorted(p.name for p in tmp_path.iterdir()) == ["binary.h5", "x.h5"]
 
 
+def test_wait_lock_before_data_says_that_it_took_data_as_its_seconds(tmp_path, binary_file):
+    """--wait-lock [SECONDS] swallowed DATA: "'data.h5' is not a valid float range", with no word of why."""
+    code, out, err = cli("train", "--wait-lock", binary_file, "-o", tmp_path / "m.h5")
+    assert (code, out, err) == (2, "", f"sgdcli train: error: Invalid value for '--wait-lock': {binary_file!r} is not "
+                                       "a number; without SECONDS, put --wait-lock after DATA: before DATA it takes "
+                                       "DATA as its SECONDS (see 'sgdcli train --help')\n")
+    assert cli("train", binary_file, "--wait-lock", "-o", tmp_path / "m.h5", "--epochs", "2", "-q")[0] == 0
+
+
 @pytest.mark.parametrize("value", ["nan", "inf", "1e400"])
 def test_numbers_that_are_not_finite_are_refused(tmp_path, binary_file, value):
     """generate --noise nan wrote all-NaN regression labels (one class for binary), exit 0: click's FloatRange
