@@ -318,3 +318,4 @@ def test_each_thread_rounds_its_share_up_to_whole_batches(tmp_path):
     two = train(path, TrainOptions(epochs=1, threads=2, parallel="average"))
     dropped = train(path, TrainOptions(epochs=1, threads=2, parallel="average", drop_last=True))
     assert [m.training["iterations_per_epoch"] for m in (one, two, dropped)] == [63, 64, 62]
+    assert [m.history[0]["iterations"] for m in (one, two, dropped)] == [63, 64, 62]

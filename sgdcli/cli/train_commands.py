@@ -52,8 +52,8 @@ def train_cmd(data, output, progress, quiet, verbose, metrics, checkpoint, check
 
     One iteration is one mini-batch and one update; one epoch visits every
     training row once, so an epoch has ceil(rows / batch size) iterations
-    (with --parallel average or --dask, T threads or workers round their own
-    shares up: T × ceil(ceil(rows / T) / batch size)).
+    (up to T - 1 more with --parallel average or --dask, whose T threads or
+    workers each round their own share up).
     SIGTERM, SIGHUP (a closed terminal) or SIGINT stop at the next safe point
     with a checkpoint (exit 143, 129 or 130); rerun with --resume to continue
     exactly where it stopped.
