@@ -221,8 +221,10 @@ class TrainOptions:
     early_stopping: bool = _option(False, "Stop when validation loss stops improving; keep the best epoch.")
     patience: int = _option(3, "Epochs without improvement before stopping.")
     min_delta: float = _option(1e-4, "Smallest loss decrease that counts.")
-    bad_rows: str = _option("error", "error: stop at the first row with NaN or inf; skip: leave such rows out and "
-                                     "count them.", choices=BAD_ROWS)
+    bad_rows: str = _option("error", "error: stop at a row with NaN or inf and name it (labels are checked first; "
+                                     "features in file order where standardized, else in the shuffle's order, so "
+                                     "not always the first); skip: leave such rows out and count them.",
+                            choices=BAD_ROWS)
     memory: int = _option(DEFAULT_MEMORY, MEMORY_HELP, kind="size")
     threads: int | None = _option(None, "Compute threads (per worker with --dask) [default: the cores available, "
                                         "less one for the reader (--parallel batch); for gzip-compressed X, the cores "

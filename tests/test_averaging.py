@@ -130,7 +130,9 @@ def test_a_bad_row_in_the_second_share_is_the_single_thread_error(tmp_path):
 def test_divergence_names_the_step_and_what_to_change(data):
     opts = TrainOptions(model="linear", batch_size=8, lr=50.0, epochs=2, memory=SMALL, threads=2,
                         parallel="average", sync_every=3)
-    with pytest.raises(DivergedError, match=r"^training diverged in epoch 1 at iteration \d+: .* try a smaller --lr"):
+    # a tenth of the rate used, 50 × 2 models averaged; the plan each shard gets says the rate was given
+    with pytest.raises(DivergedError, match=r"^training diverged in epoch 1 at iteration \d+: .* try a smaller "
+                                           r"--lr \(e\.g\. 10\), a larger --batch-size, or --lr auto$"):
         train(data, opts)
 
 
@@ -306,3 +308,14 @@ def test_the_auto_rate_of_averaged_threads_is_sized_for_their_effective_batch(tm
     assert not any(line.startswith("--lr-scaling") for line in progress.messages)
     assert any(line.endswith("(batch 1024 × 2 models averaged)") for line in progress.messages)
     assert evaluate(two, test)["log_loss"] <= 1.01 * evaluate(one, test)["log_loss"]
+
+
+def test_each_thread_rounds_its_share_up_to_whole_batches(tmp_path):
+    """docs/training.md, "Iterations and epochs": 2,000 rows at batch 32 are 63 iterations on one model, and
+    2 × ceil(1,000 / 32) = 64 on two threads that average; 2 × floor(1,000 / 32) = 62 with --drop-last."""
+    path = write_table(tmp_path / "b.h5", *make_problem("binary", n=2000, d=4, seed=0))
+    one = train(path, TrainOptions(epochs=1, threads=1))
+    two = train(path, TrainOptions(epochs=1, threads=2, parallel="average"))
+    dropped = train(path, TrainOptions(epochs=1, threads=2, parallel="average", drop_last=True))
+    assert [m.training["iterations_per_epoch"] for m in (one, two, dropped)] == [63, 64, 62]
+    assert [m.history[0]["iterations"] for m in (one, two, dropped)] == [63, 64, 62]

@@ -92,3 +92,20 @@ def test_a_batch_size_larger_than_the_file_is_refused_before_the_first_run(binar
     assert (code, out, err.strip()) == (2, "", f"sgdcli: error: --batch-sizes: {rows + 1} is larger than the "
                                                f"{rows:,} rows of {binary_file}")
     assert not (tmp_path / "runs").exists()
+
+
+def test_a_warning_names_its_run_by_the_rate_given_and_measures_the_rate_used(binary_file):
+    """--lrs 0.001 at batch 32 under --lr-scaling linear from batch 8 trains at 0.004, the table's rate: the
+    slow-rate warning said "at a rate of 0.001" and put it 4 times further below --lr auto's than it was."""
+    code, out, err = cli("sweep", binary_file, "--batch-sizes", "32", "--lrs", "0.001", "--lr-scaling", "linear",
+                         "--base-batch-size", "8", "--epochs", "3", "--json", "-q")
+    (row,) = json.loads(out)
+    model = train(binary_file, TrainOptions(batch_size=32, lr=0.001, lr_scaling="linear", base_batch_size=8,
+                                            epochs=3))
+    auto = train(binary_file, TrainOptions(batch_size=32, epochs=1)).training["lr_auto"]["lr"]
+    first, last = model.history[1]["train_loss"], model.history[2]["train_loss"]
+    said = (f"the loss was still falling ({first:.4g} at epoch 2, {last:.4g} at epoch 3) at a rate of 0.004 (--lr "
+            f"0.001 after --lr-scaling linear), {auto / 0.004:.3g} times smaller than the {auto:.4g} that --lr auto "
+            "chooses here: the model may be far from the optimum; raise --lr or --epochs")
+    assert row["lr"] == pytest.approx(0.004) and row["warnings"] == model.training["warnings"] == [said]
+    assert (code, err) == (0, f"sgdcli: warning: batch 32, lr 0.001: {said}\n")

@@ -296,6 +296,13 @@ def test_bad_rows_skip_matches_training_on_the_clean_rows(tmp_path):
     assert m.training["iterations_per_epoch"] == ref.training["iterations_per_epoch"]
     with pytest.raises(Exception, match="non-finite"):
         train(dirty, TrainOptions(**opts))
+    # the count is a result, printed with -q too (it was a log line, which -q hid); none where nothing was left out
+    code, out, err = cli("train", dirty, "-o", tmp_path / "m.h5", "--bad-rows", "skip", "--lr", "0.05", "-q")
+    assert (code, out.splitlines()[0], err) == (0, f"model {tmp_path / 'm.h5'}: logistic, 6 features, 5 epochs × 157 "
+                                                   "iterations (batch 32, lr 0.05); left out 7 training rows with "
+                                                   "NaN or inf (--bad-rows skip)", "")
+    code, out, err = cli("train", clean, "-o", tmp_path / "m.h5", "--bad-rows", "skip", "--lr", "0.05", "-q")
+    assert out.splitlines()[0].endswith("(batch 32, lr 0.05)")
 
 
 def test_bad_rows_skip_with_validation_fraction(tmp_path):
@@ -383,3 +390,24 @@ def test_the_python_api_takes_numpy_numbers_and_full_and_keeps_them_as_python_va
                                                                                                    float)
     assert TrainOptions(batch_size="full").batch_size is None
     json.dumps(options.as_dict())  # the model card's record of them
+
+
+def test_bad_rows_error_names_a_bad_label_first_and_a_bad_feature_in_the_order_features_are_read(tmp_path):
+    """docs/training.md, "Rows with NaN or inf": with the default --bad-rows error the labels' pass comes first;
+    the standardization pass reads the features in file order, and without it the shuffle's order decides, so the
+    row named need not be the first bad one (seed 0 reaches row 1500 before row 10, seed 1 the other way)."""
+    X, y = make_problem("binary", n=2000, d=4, seed=0)
+    X[10, 3], X[1500, 0] = np.nan, np.inf
+    path = write_table(tmp_path / "bad.h5", X, y)
+    said = {seed: cli("train", path, "-o", tmp_path / "m.h5", "-q", "--no-standardize", "--seed", seed)
+            for seed in (0, 1)}
+    assert said[0] == (2, "", f"sgdcli: error: {path}:X: non-finite feature value at row 1500\n")
+    assert said[1] == (2, "", f"sgdcli: error: {path}:X: non-finite feature value at row 10\n")
+    assert cli("train", path, "-o", tmp_path / "m.h5", "-q") == (
+        2, "", f"sgdcli: error: {path}:X: non-finite feature value at row 10\n")
+    labels = y.astype(np.float64)
+    labels[30] = np.nan
+    path = write_table(tmp_path / "bad_label.h5", X, labels)
+    assert cli("train", path, "-o", tmp_path / "m.h5", "-q") == (
+        2, "", f"sgdcli: error: {path}:y: non-finite label (nan) at row 30\n")
+    assert not (tmp_path / "m.h5").exists()

@@ -99,6 +99,11 @@ def _printable(message) -> str:
                    for c in text)
 
 
+# What click (8.2 and later) raises for a group given no command; its message is the whole help, which one error
+# line would flatten.  (click 8.1 prints the help on stdout and exits 0 itself.)
+_NO_COMMAND = getattr(click.exceptions, "NoArgsIsHelpError", ())
+
+
 def _run(invoke) -> int:
     """Call ``invoke`` (click's own main, not standalone) and turn every way it can fail into a line and a code."""
     try:
@@ -108,6 +113,10 @@ def _run(invoke) -> int:
             return code
     except errors.Terminated as exc:
         click.echo(f"sgdcli: stopped by {exc.signal_name} before finishing; no partial output file was left", err=True)
+        return exc.exit_code
+    except _NO_COMMAND as exc:  # `sgdcli` alone: the help, as --help prints it, then the error line, on stderr
+        click.echo(exc.ctx.get_help() + "\n", err=True)
+        _error("sgdcli", "no command given; the commands are listed above")
         return exc.exit_code
     except click.UsageError as exc:
         prefix = exc.ctx.command_path if exc.ctx else "sgdcli"

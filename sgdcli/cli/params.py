@@ -15,7 +15,7 @@ import click
 from sgdcli.cli.config import ConfiguredCommand, config_option, print_config_option
 from sgdcli.errors import InputError
 from sgdcli.fieldtypes import parse_batch_size
-from sgdcli.options import DEFAULT_MEMORY, DEFAULT_X, DEFAULT_Y, MEMORY_HELP, TrainOptions
+from sgdcli.options import DEFAULT_MEMORY, DEFAULT_X, DEFAULT_Y, TrainOptions
 from sgdcli.reporting.renderers import MODES as PROGRESS_MODES
 from sgdcli.sizes import parse_size, size_text
 
@@ -59,11 +59,19 @@ class Number(click.FloatRange):
     """A FloatRange that is a number: click's FloatRange passes nan (every comparison with it is false) and, with
     no upper bound, inf.  ``infinite`` allows inf, for options where it means something (wait forever)."""
 
-    def __init__(self, *args, infinite: bool = False, **kwargs):
+    def __init__(self, *args, infinite: bool = False, optional: str | None = None, **kwargs):
+        """``optional``: the value may be left out (an option with an optional value), and what to say to a word
+        that is no number, which the option took from the argument after it."""
         super().__init__(*args, **kwargs)
-        self.infinite = infinite
+        self.infinite, self.optional = infinite, optional
 
     def convert(self, value, param, ctx):
+        if self.optional is not None and isinstance(value, str) and ctx is not None and param is not None \
+                and ctx.get_parameter_source(param.name) is click.core.ParameterSource.COMMANDLINE:
+            try:
+                float(value)
+            except ValueError:
+                self.fail(f"{value!r} is not a number; {self.optional}", param, ctx)
         number = super().convert(value, param, ctx)
         if math.isnan(number) or (math.isinf(number) and not self.infinite):
             self.fail(f"{value!r} is not {'a number' if self.infinite else 'a finite number'}", param, ctx)
@@ -93,8 +101,10 @@ def json_option(what: str, shape: str = "one JSON object"):
 
 
 def memory_option(f):
+    """--memory of predict and evaluate, which score blocks in file order: no shuffle, no windows."""
     return click.option("--memory", type=Size(), default=size_text(DEFAULT_MEMORY), show_default=True,
-                        help=MEMORY_HELP)(f)
+                        help="Cap on data in flight (the block being scored, the one read ahead and their scores), "
+                             "e.g. 512M, 2G; at least 1M.")(f)
 
 
 def delimiter_option(f):

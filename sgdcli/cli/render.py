@@ -133,7 +133,10 @@ def trained(model, output) -> str:
     t = model.training
     lines = [f"model {output}: {model.model}, {counted(model.n_features, 'feature')}, "
              f"{counted(t['epochs_run'], 'epoch')} × {counted(t['iterations_per_epoch'], 'iteration')} "
-             f"(batch {t['batch_size']}, lr {t['lr']:.4g})"]
+             f"(batch {t['batch_size']}, lr {t['lr']:.4g})"
+             # a result, as convert's count of skipped rows is: -q hides the log line that says so
+             + (f"; left out {counted(t['bad_rows'], 'training row')} with NaN or inf (--bad-rows skip)"
+                if t.get("bad_rows") else "")]
     if not model.history:  # --epochs 0 with --init: the initial model, rewritten
         return lines[0] + f"\nno epochs: the model of --init {model.options.get('init')}, unchanged"
     kept = t.get("best_epoch") or len(model.history)

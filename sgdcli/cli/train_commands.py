@@ -15,6 +15,9 @@ from sgdcli.errors import InputError
 from sgdcli.options import DaskOptions, TrainOptions
 
 
+WAIT_LOCK_PLACE = "without SECONDS, put --wait-lock after DATA: before DATA it takes DATA as its SECONDS"
+
+
 @command("train", example='sgdcli train data.h5 -o model.h5 --model logistic --batch-size 256 --epochs 5')
 @click.argument("data", type=click.Path(dir_okay=False))
 @click.option("-o", "--output", required=True, type=click.Path(dir_okay=False), help="Model file to write (HDF5).")
@@ -37,8 +40,10 @@ from sgdcli.options import DaskOptions, TrainOptions
               help="With --dask: shards (one per worker); wait for this many workers [default: those connected, or N].")
 @click.option("--dask-timeout", type=Number(min=0, min_open=True), default=DaskOptions.timeout, show_default=True,
               help="With --dask: seconds to reach the scheduler and its workers before exiting 1.")
-@click.option("--wait-lock", type=Number(min=0, infinite=True), is_flag=False, flag_value=math.inf, default=None,
-              metavar="[SECONDS]", help="If another run holds the output, wait for it (forever, or SECONDS) instead of exiting 75.")
+@click.option("--wait-lock", type=Number(min=0, infinite=True, optional=WAIT_LOCK_PLACE), is_flag=False,
+              flag_value=math.inf, default=None, metavar="[SECONDS]",
+              help="If another run holds the output, wait for it (forever, or SECONDS) instead of exiting 75. "
+                   "Without SECONDS, put it after DATA: before DATA it takes DATA as its SECONDS.")
 @gate_options
 def train_cmd(data, output, progress, quiet, verbose, metrics, checkpoint, checkpoint_every,
               checkpoint_seconds, resume, keep_checkpoint, dask, dask_workers, dask_timeout,
@@ -46,7 +51,9 @@ def train_cmd(data, output, progress, quiet, verbose, metrics, checkpoint, check
     """Train a model on DATA by mini-batch SGD and write it to OUTPUT.
 
     One iteration is one mini-batch and one update; one epoch visits every
-    training row once, so an epoch has ceil(rows / batch size) iterations.
+    training row once, so an epoch has ceil(rows / batch size) iterations
+    (up to T - 1 more with --parallel average or --dask, whose T threads or
+    workers each round their own share up).
     SIGTERM, SIGHUP (a closed terminal) or SIGINT stop at the next safe point
     with a checkpoint (exit 143, 129 or 130); rerun with --resume to continue
     exactly where it stopped.
@@ -112,8 +119,8 @@ def sweep_cmd(data, batch_sizes, lrs, progress, quiet, metrics_dir, plot, json, 
     Every run uses the same data, seed and options, through the same engine as
     train, so the table shows what the batch size and the learning rate alone
     change: iterations per epoch, loss, speed, and whether the run diverged (a
-    diverged run is a row, not a failure). Nothing is written but the table
-    (and --metrics-dir).
+    diverged run is a row, not a failure). No model is written: the table
+    goes to stdout, and files only to --metrics-dir and --plot where given.
     """
     import sgdcli
 

@@ -47,6 +47,7 @@ class EpochPlan:
     pages: PageShuffle  # the visiting order of every epoch
     skip_bad: bool = False  # --bad-rows skip: leave out rows with non-finite values
     weight_scale: float | None = None  # what the sample weights are multiplied by (model/weights.py); None: none
+    suggest_lr_auto: bool = False  # the rate is an explicit --lr: a divergence's message suggests --lr auto
 
 
 @dataclasses.dataclass(frozen=True)
@@ -212,7 +213,7 @@ def run_epoch(
                 if status == ks.BAD_ROW:
                     raise InputError(table.nonfinite(int(rows[lo + int(counters[ks.BAD])])))
                 if status == ks.DIVERGED:
-                    raise _diverged(cfg, state, epoch, t0)
+                    raise _diverged(cfg, state, epoch, t0, plan.suggest_lr_auto)
                 pos.block, pos.row = k, hi
                 pos.rows_seen += hi - lo
                 if on_progress is not None:
@@ -233,9 +234,9 @@ def run_epoch(
             finish_batch_sparse(cfg, state.W, state.G, _slots(cfg, state), counters, scratch.touched, scratch.marks,
                                 scratch.n_touched)
             if not np.isfinite(state.W).all():
-                raise _diverged(cfg, state, epoch, t0)
+                raise _diverged(cfg, state, epoch, t0, plan.suggest_lr_auto)
         elif not finish_batch(cfg, state, scratch, plan.center, plan.scale):
-            raise _diverged(cfg, state, epoch, t0)
+            raise _diverged(cfg, state, epoch, t0, plan.suggest_lr_auto)
     return epoch_result(state, pos, int(counters[ks.T]) - t0, finished=True)
 
 
@@ -288,9 +289,20 @@ def compile_kernels(table: Table, cfg: KernelConfig, plan: EpochPlan, scratch: S
     return time.perf_counter() - t0
 
 
-def _diverged(cfg, state, epoch, t0) -> DivergedError:
+def rate_advice(lr: float, standardized: bool, larger_batch: bool = False, lr_auto: bool = False) -> str:
+    """What a message about training that blew up at the rate ``lr`` tells to try: a tenth of that rate,
+    standardized features where they were not, a larger batch (``larger_batch``: where a batch's noise can be
+    the cause) and, where the rate was an explicit --lr (``lr_auto``), the rate --lr auto chooses."""
+    tries = ([f"a smaller --lr (e.g. {lr / 10:.4g})"]
+             + ([] if standardized else ["standardized features (--standardize)"])
+             + (["a larger --batch-size"] if larger_batch else []) + (["--lr auto"] if lr_auto else []))
+    return "try " + (", ".join(tries[:-1]) + ", or " if len(tries) > 1 else "") + tries[-1]
+
+
+def _diverged(cfg, state, epoch, t0, lr_auto: bool) -> DivergedError:
     """The error of a step that left a non-finite loss or weight: the rate then (the schedule's, and the rate it
-    scales), and what to change; a penalty that overshoots zero by itself at that rate first."""
+    scales), and what to change (``lr_auto``: --lr auto too); a penalty that overshoots zero by itself at that rate
+    first."""
     lr = current_lr(cfg, state)
     penalty = cfg.l2 * cfg.lr  # a step multiplies the weights by 1 - lr·l2, besides the data's gradient
     return DivergedError(
@@ -299,7 +311,5 @@ def _diverged(cfg, state, epoch, t0) -> DivergedError:
         "schedule); "
         + (f"the rate times --l2 is {penalty:.3g}, over 1, so the penalty's pull alone overshoots zero at each "
            "step: lower --l2 or --lr until their product is well under 1" if penalty > 1 else
-           f"try a smaller --lr (e.g. {cfg.lr / 10:.4g})"
-           + ("" if cfg.standardized else ", standardized features (--standardize)")
-           + ", or a larger --batch-size")
+           rate_advice(cfg.lr, cfg.standardized, larger_batch=True, lr_auto=lr_auto))
     )

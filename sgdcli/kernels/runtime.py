@@ -42,13 +42,17 @@ def cores_per_worker(local_workers: int | None, offered: int | None, decoders: i
     return max(1, cores)
 
 
+class ThreadsCapped(UserWarning):
+    """More threads were asked for than Numba allows (NUMBA_NUM_THREADS): the run uses Numba's limit."""
+
+
 @contextlib.contextmanager
 def numba_threads(requested: int | None, report: Callable[[str], None] | None = None, reserve: int = 0):
     """Run with ``requested`` Numba threads; restore the previous count after.
 
     The default is the cores this process may use, less ``reserve`` (kept for
     other work), and at least one.  More than Numba allows is capped, and
-    ``report`` told so.
+    ``report`` told so (the caller warns: ThreadsCapped).
     """
     import numba
 

@@ -206,6 +206,8 @@ class DaskExecutor:
     their own kernels.
     """
 
+    warnings: tuple[str, ...] | list[str] = ()  # open_executor's
+
     def __init__(self, client, options: DaskOptions, table: Table, opts: TrainOptions, decoded: bool,
                  stop: Callable[[], int | None], report: Callable[[str], None]):
         self.dask, self.table = options, table

@@ -17,6 +17,7 @@ they run:
 from __future__ import annotations
 
 import contextlib
+import warnings
 from typing import Callable, Protocol
 
 import numpy as np
@@ -26,7 +27,7 @@ from sgdcli.data.layout import PARALLEL_DECODE
 from sgdcli.data.table import Table
 from sgdcli.engine.epoch import EpochPlan, EpochResult, Position
 from sgdcli.errors import InputError
-from sgdcli.kernels.runtime import numba_threads
+from sgdcli.kernels.runtime import ThreadsCapped, numba_threads
 from sgdcli.kernels.state import KernelConfig, TrainState
 from sgdcli.model.labels import Labels
 from sgdcli.options import DaskOptions, TrainOptions
@@ -40,6 +41,7 @@ class Executor(Protocol):
     kernel_threads: int  # threads of each shard's kernels (KernelConfig.parts)
     block_rows: int  # rows per block each stream of blocks reads
     stream_memory: int  # of --memory, what each stream of blocks or windows may hold
+    warnings: tuple[str, ...] | list[str]  # what open_executor warned of (ThreadsCapped), which the model keeps (training.warnings)
 
     def run_options(self) -> dict:
         """Settings that shape the model beyond TrainOptions (recorded in checkpoints, checked on --resume)."""
@@ -90,7 +92,12 @@ def open_executor(stack: contextlib.ExitStack, table: Table, opts: TrainOptions,
     # (docs/training.md has the measurement).
     decoders = chunks.default_workers() if table.X.layout.read_mode == PARALLEL_DECODE else 0
     reader = 1 if dask is None and opts.parallel == "batch" else 0
-    threads = stack.enter_context(numba_threads(opts.threads, report, reserve=max(decoders, reader)))
+    # more --threads than Numba allows: a warning, which the model keeps; not with --dask, whose workers have theirs
+    capped: list[str] = []
+    threads = stack.enter_context(numba_threads(opts.threads, capped.append if dask is None else None,
+                                                reserve=max(decoders, reader)))
+    for text in capped:
+        warnings.warn(text, ThreadsCapped, stacklevel=2)
     if dask is not None:
         from sgdcli.parallel import cluster
 
@@ -105,4 +112,5 @@ def open_executor(stack: contextlib.ExitStack, table: Table, opts: TrainOptions,
 
         executor = LocalExecutor(table, opts, threads)
     stack.callback(executor.close)
+    executor.warnings = capped
     return executor

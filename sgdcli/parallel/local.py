@@ -19,6 +19,7 @@ class LocalExecutor:
     """Everything in this process: the passes, every epoch (``engine.epoch.run_epoch``) and validation."""
 
     shards = 1
+    warnings: tuple[str, ...] | list[str] = ()  # open_executor's
 
     def __init__(self, table: Table, opts: TrainOptions, threads: int, kernel_threads: int | None = None,
                  block_rows: int | None = None, streams: int = 1):

@@ -20,7 +20,7 @@ from sgdcli import testhooks
 from sgdcli.data.selection import ValidationRows
 from sgdcli.data.shuffle import pages_for
 from sgdcli.data.table import Table, numbered
-from sgdcli.engine.epoch import EpochPlan, Position, current_lr
+from sgdcli.engine.epoch import EpochPlan, Position, current_lr, rate_advice
 from sgdcli.errors import DivergedError, InputError, Interrupted, RuntimeFailure, WorkLost, first_line
 from sgdcli.kernels import losses, optimizers
 from sgdcli.kernels.scoring import fold_weights
@@ -76,7 +76,7 @@ class Run:
         center = np.zeros(d) if self.mean is None else self.mean
         scale = np.ones(d) if self.std is None else 1.0 / self.std
         self.steps = steps
-        self.auto, self.warnings = None, []
+        self.auto, self.warnings = None, list(executor.warnings)  # the set-up's; log_end adds the fit's
         self.start_bias = start_bias(opts.model, opts.quantile, table, self.sample_weights_of, opts.memory)
         if opts.lr == "auto":
             self.auto = self.lr_auto(center, scale)
@@ -93,7 +93,8 @@ class Run:
         self.pages = table.page_shuffle(executor.stream_memory, pages_for(self.batch, opts.page_rows), opts.seed,
                                         opts.shuffle)
         self.plan = EpochPlan(self.labels, center, scale, opts.seed, opts.val_fraction, opts.drop_last, self.pages,
-                              skip_bad=opts.bad_rows == "skip", weight_scale=self.weighting.row_scale())
+                              skip_bad=opts.bad_rows == "skip", weight_scale=self.weighting.row_scale(),
+                              suggest_lr_auto=self.auto is None)
         executor.prepare(self.cfg, self.plan)
         self.stopper = EarlyStopping(opts.patience, opts.min_delta) if opts.early_stopping else None
         if saved is not None:
@@ -271,7 +272,7 @@ class Run:
                         raise
         finally:
             reporter.close()
-        self.warnings = runlog.log_end(self, self.stopper.best_epoch if self.stopper is not None else len(self.history))
+        self.warnings += runlog.log_end(self, self.stopper.best_epoch if self.stopper is not None else len(self.history))
         if self.n_bad:
             reporter.message(f"--bad-rows skip: left out {self.n_bad} training rows with non-finite values in every epoch")
         return self._model()
@@ -297,9 +298,8 @@ class Run:
         if blew_up(result.train_loss, self.zero_loss):
             raise DivergedError(f"training diverged in epoch {epoch + 1}: its mean loss {result.train_loss:.4g} is "
                                 f"over {BLOWN_UP:g} times the all-zero model's {self.zero_loss:.4g} at learning "
-                                f"rate {self.rate_opts.lr:.4g}; try a smaller --lr (e.g. {self.rate_opts.lr / 10:.4g})"
-                                + ("" if self.opts.standardize else ", standardized features (--standardize)")
-                                + (", or --lr auto" if self.auto is None else ""))
+                                f"rate {self.rate_opts.lr:.4g}; "
+                                + rate_advice(self.rate_opts.lr, self.opts.standardize, lr_auto=self.auto is None))
         seconds = self.pos.seconds + time.perf_counter() - self._epoch_t0
         params = self.state.params(opts.average)
         record = {

@@ -101,11 +101,15 @@ def log_end(run, kept_epoch: int) -> list[str]:
                          + ("" if epochs == 1 else f", and {falling}") + ": the model may be far from the optimum; "
                          "raise --epochs" + (" or lower --batch-size" if run.batch > 1 else ""))
     elif run.auto is None and epochs > 1 and first - last > FALLING * (run.zero_loss - last):
-        auto = run.lr_auto(run.plan.center, run.plan.scale).lr
-        if run.rate_opts.lr < SLOW_RATE * auto:
-            found.append(f"{falling} at a rate of {run.rate_opts.lr:.4g}, {auto / run.rate_opts.lr:.3g} times "
-                         f"smaller than the {auto:.4g} that --lr auto chooses here: the model may be far from the "
-                         "optimum; raise --lr or --epochs")
+        # the rate used, after --lr-scaling, which --lr auto's (for the batch of all the models averaged) is the
+        # rate of a step as well
+        auto, used = run.lr_auto(run.plan.center, run.plan.scale).lr, run.lr
+        if used < SLOW_RATE * auto:
+            given = (f" (--lr {run.rate_opts.lr:g} after --lr-scaling {run.opts.lr_scaling})"
+                     if used != run.rate_opts.lr else "")
+            found.append(f"{falling} at a rate of {used:.4g}{given}, {auto / used:.3g} times smaller than the "
+                         f"{auto:.4g} that --lr auto chooses here: the model may be far from the optimum; raise --lr "
+                         "or --epochs")
     for text in found:  # a fresh registry: each run's warnings are shown, though another run gave the same text
         warnings.warn_explicit(text, FitWarning, __file__, 0, registry={})
     return found
