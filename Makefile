@@ -50,6 +50,7 @@ soak: $(VENV)/.installed-test
 # the page shuffle on a file sorted by label (bench/shuffle.py),
 # then training on Dask with 1 and 2 workers (bench/scaling.py; SCALING_ARGS, and --quick from BENCH_ARGS),
 # then the defaults against the optimum on small real datasets and on the bench data (bench/defaults.py),
+# then --lr auto of the adaptive optimizers against 1/9 to 9 times its rate (bench/adaptive.py),
 # then the layouts other tools write against a plain matrix (bench/layouts.py),
 # then sparse data: the kernel alone (bench/sparse_kernel.py) and a CSR file 8x the budget (bench/sparse.py),
 # then converting CSV text: each reader in MB/s against wc -l and pandas (bench/csvread.py).
@@ -65,6 +66,7 @@ bench: $(VENV)/.installed-bench
 	$(PY) bench/shuffle.py $(filter --quick,$(BENCH_ARGS))
 	$(PY) bench/scaling.py $(filter --quick,$(BENCH_ARGS)) $(SCALING_ARGS)
 	$(PY) bench/defaults.py $(filter --quick,$(BENCH_ARGS))
+	$(PY) bench/adaptive.py $(filter --quick,$(BENCH_ARGS))
 	$(PY) bench/layouts.py $(filter --quick,$(BENCH_ARGS))
 	$(PY) bench/sparse_kernel.py
 	$(PY) bench/epoch_parts.py $(filter --quick,$(BENCH_ARGS))
