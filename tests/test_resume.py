@@ -193,8 +193,8 @@ def test_resume_refuses_changed_options_or_data(tmp_path, binary_file):
     assert proc.returncode == 2
     # the field that changed, not the file's whole fingerprint (its path, shape, size...) twice
     assert proc.stderr.strip() == (f"sgdcli: error: --resume: the data changed since checkpoint {model}.ckpt: "
-                                   f"train.mtime (checkpoint: {before!r}, now: 1.0); drop --resume or remove the "
-                                   "checkpoint to start over")
+                                   f"train.mtime (checkpoint: {before!r}, now: 1.0); drop --resume, remove the "
+                                   "checkpoint, or add --restart-stale to start over")
 
 
 def test_resume_without_checkpoint_starts_from_scratch(tmp_path, binary_file):

@@ -29,6 +29,9 @@ from sgdcli.options import DaskOptions, TrainOptions
               help="Also checkpoint every S seconds (at the next safe point).")
 @click.option("--resume", is_flag=True,
               help="Continue from the checkpoint if there is one (else start from scratch); safe in cron lines.")
+@click.option("--restart-stale", is_flag=True,
+              help="With --resume: a checkpoint made with other options or for other data (a file refreshed since) "
+                   "is removed, with a warning, and the run starts over, instead of exiting 2.")
 @click.option("--keep-checkpoint", is_flag=True, help="Keep the checkpoint after a successful run.")
 @click.option("--dask", default=None, metavar="ADDRESS",
               help="Train on Dask distributed: a scheduler (tcp://host:8786) or local:N (N worker processes here). "
@@ -41,7 +44,7 @@ from sgdcli.options import DaskOptions, TrainOptions
               metavar="[SECONDS]", help="If another run holds the output, wait for it (forever, or SECONDS) instead of exiting 75.")
 @gate_options
 def train_cmd(data, output, progress, quiet, verbose, metrics, checkpoint, checkpoint_every,
-              checkpoint_seconds, resume, keep_checkpoint, dask, dask_workers, dask_timeout,
+              checkpoint_seconds, resume, restart_stale, keep_checkpoint, dask, dask_workers, dask_timeout,
               wait_lock, fail_under, fail_over, **kwargs):
     """Train a model on DATA by mini-batch SGD and write it to OUTPUT.
 
@@ -62,6 +65,8 @@ def train_cmd(data, output, progress, quiet, verbose, metrics, checkpoint, check
         dask_options.check()
     elif dask_workers is not None:
         raise InputError("--dask-workers: applies only with --dask ADDRESS")
+    if restart_stale and not resume:
+        raise InputError("--restart-stale: applies only with --resume")
     checks = gates.parse_all(fail_under, fail_over, training=True)
     if checks:
         if opts.val is None and opts.val_fraction <= 0:
@@ -77,6 +82,7 @@ def train_cmd(data, output, progress, quiet, verbose, metrics, checkpoint, check
             checkpoint_every=checkpoint_every,
             checkpoint_seconds=checkpoint_seconds,
             resume=resume,
+            restart_stale=restart_stale,
             keep_checkpoint=keep_checkpoint,
             wait_lock=wait_lock,
             stop=stop,
