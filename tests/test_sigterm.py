@@ -67,7 +67,7 @@ def test_sigterm_while_writing_exits_143_and_leaves_no_file(tmp_path, inputs, co
     assert os.listdir(tmp_path) == []  # neither the output nor its temporary file
 
 
-@pytest.mark.parametrize("signum", [signal.SIGTERM, signal.SIGHUP])
+@pytest.mark.parametrize("signum", [signal.SIGTERM, signal.SIGHUP, signal.SIGINT])
 def test_a_signal_once_the_model_is_written_leaves_a_finished_run_finished(tmp_path, inputs, signum):
     """A SIGTERM in the interpreter's teardown (a few tenths of a second after the results) killed the process:
     143 with nothing said, after the checkpoint was removed, so that a cron script kept the old model and the
