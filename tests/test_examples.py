@@ -30,7 +30,7 @@ def test_the_default_target_works_without_the_plot_extra(tmp_path):
     assert (out / "predictions.h5").exists() and not (out / "curves.png").exists()
     assert "learning curves: make -f examples/Makefile curves (needs the plot extra" in done.stdout
     curves = make(out, "curves", sgdcli=f"{sys.executable} {base}")
-    assert curves.returncode != 0 and "pip install 'sgdcli[plot]'" in curves.stderr
+    assert curves.returncode != 0 and "run .venv/bin/pip install -e '.[plot]' in the sgdcli checkout" in curves.stderr
 
 
 @pytest.mark.skipif(shutil.which("make") is None, reason="needs make")

@@ -35,7 +35,7 @@ from sgdcli.options import DaskOptions, TrainOptions
 @click.option("--keep-checkpoint", is_flag=True, help="Keep the checkpoint after a successful run.")
 @click.option("--dask", default=None, metavar="ADDRESS",
               help="Train on Dask distributed: a scheduler (tcp://host:8786) or local:N (N worker processes here). "
-                   "Needs the extra: pip install 'sgdcli[dask]'.")
+                   "Needs the dask extra: .venv/bin/pip install -e '.[dask]' in the sgdcli checkout.")
 @click.option("--dask-workers", type=click.IntRange(min=1), default=None,
               help="With --dask: shards (one per worker); wait for this many workers [default: those connected, or N].")
 @click.option("--dask-timeout", type=Number(min=0, min_open=True), default=DaskOptions.timeout, show_default=True,
@@ -110,7 +110,7 @@ def train_cmd(data, output, progress, quiet, verbose, metrics, checkpoint, check
 @click.option("--metrics-dir", type=click.Path(file_okay=False), default=None,
               help="Write each run's per-epoch JSON lines here (diverged runs too, up to their last epoch).")
 @click.option("--plot", type=click.Path(dir_okay=False), default=None, metavar="FILE.png",
-              help="Also draw every run's loss against epoch, iterations and time (needs sgdcli[plot]).")
+              help="Also draw every run's loss against epoch, iterations and time (needs the plot extra).")
 @json_option("the runs", "a JSON array, an object per run")
 def sweep_cmd(data, batch_sizes, lrs, progress, quiet, metrics_dir, plot, json, **kwargs):
     """Train DATA once per batch size and learning rate, and compare the runs.
