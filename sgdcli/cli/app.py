@@ -164,10 +164,10 @@ class _Termination:
     Ignored so that they cannot cut the clean-up short.  Python drops an
     exception raised in a ``__del__`` or a weakref callback (it only reports
     it to ``sys.unraisablehook``): then a thread sends the signal again a
-    moment later, to land in the code that runs next.  The same holds for the
-    KeyboardInterrupt of training's second SIGINT (training/signals.py), which
-    was lost so as Python's own SIGINT handler's was: the command went on and
-    exited 0.
+    moment later, to land in the code that runs next.  So is a dropped
+    KeyboardInterrupt, what training's second SIGINT raises
+    (training/signals.py).  (SIGINT once went to Python's own handler, whose
+    KeyboardInterrupt, dropped so, let the command go on and exit 0.)
     """
 
     RETRY_SECONDS = 0.005
