@@ -107,6 +107,13 @@ class Terminated(BaseException):
         self.signal_name = signal.Signals(signum).name
 
 
+def install_extra(extra: str) -> str:
+    """How a message says to install the optional ``extra``, as README's Install section does: from the sgdcli
+    checkout, into the .venv its ``make`` targets create (sgdcli is installed from its checkout, not from a
+    package index)."""
+    return f"run .venv/bin/pip install -e '.[{extra}]' in the sgdcli checkout"
+
+
 def first_line(exc: BaseException) -> str:
     """The first line of an exception's text (its type's name if it has none): the part a one-line message quotes."""
     text = str(exc).strip().splitlines()

@@ -100,7 +100,7 @@ def test_without_pyarrow_auto_reads_plainly_and_pyarrow_says_how_to_install_it(t
                            "--engine", "pyarrow"], capture_output=True, text=True)
     assert proc.returncode == 1
     assert proc.stderr.strip() == ("sgdcli: error: --engine pyarrow: pyarrow is not installed: "
-                                   "pip install 'sgdcli[fast-csv]'")
+                                   "run .venv/bin/pip install -e '.[fast-csv]' in the sgdcli checkout")
 
 
 @pytest.mark.parametrize("delimiter,name", [("\t", "d.tsv"), (";", "d.csv"), ("|", "d.txt"), (" ", "s.csv")])
@@ -450,5 +450,5 @@ def test_zstandard_without_its_package_says_how_to_install_it(tmp_path):
     proc = subprocess.run([sys.executable, "-c", without("zstandard"), "convert", str(tmp_path / "d.csv.zst"), "-o",
                            str(tmp_path / "o.h5")], capture_output=True, text=True)
     assert (proc.returncode, proc.stderr.strip()) == (
-        1, f"sgdcli: error: {tmp_path / 'd.csv.zst'}: reading Zstandard needs the zstandard package: pip install "
-           "'sgdcli[zst]'")
+        1, f"sgdcli: error: {tmp_path / 'd.csv.zst'}: reading Zstandard needs the zstandard package: run "
+           ".venv/bin/pip install -e '.[zst]' in the sgdcli checkout")

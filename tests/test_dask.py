@@ -299,7 +299,8 @@ def test_without_dask_installed_the_option_says_how_to_install(data, tmp_path):
     proc = subprocess.run([sys.executable, "-c", without("distributed"), "train", path, "-o", str(tmp_path / "m.h5"),
                            "--dask", "local:2"], capture_output=True, text=True, timeout=120)
     assert proc.returncode == 2
-    assert proc.stderr == "sgdcli: error: --dask needs Dask distributed, which is not installed: pip install 'sgdcli[dask]'\n"
+    assert proc.stderr == ("sgdcli: error: --dask needs Dask distributed, which is not installed: "
+                           "run .venv/bin/pip install -e '.[dask]' in the sgdcli checkout\n")
 
 
 @pytest.mark.parametrize("args,message", [
@@ -352,7 +353,8 @@ def test_a_worker_without_sgdcli_is_refused_and_other_versions_are_reported():
     with pytest.raises(RuntimeFailure) as err:
         _check_workers(FakeClient(ModuleNotFoundError("No module named 'sgdcli'")), options, print)
     assert str(err.value) == ("--dask tcp://scheduler:8786: a worker cannot run sgdcli (No module named 'sgdcli'); "
-                              "install it on every worker: pip install 'sgdcli[dask]'")
+                              "install it on every worker: run .venv/bin/pip install -e '.[dask]' in the sgdcli "
+                              "checkout")
     mine = versions()
     messages = []
     _check_workers(FakeClient({"tcp://a:1": mine, "tcp://b:2": {**mine, "numba": "0.1"}}), options, messages.append)

@@ -30,7 +30,7 @@ def test_the_default_target_works_without_the_plot_extra(tmp_path):
     assert (out / "predictions.h5").exists() and not (out / "curves.png").exists()
     assert "learning curves: make -f examples/Makefile curves (needs the plot extra" in done.stdout
     curves = make(out, "curves", sgdcli=f"{sys.executable} {base}")
-    assert curves.returncode != 0 and "pip install 'sgdcli[plot]'" in curves.stderr
+    assert curves.returncode != 0 and "run .venv/bin/pip install -e '.[plot]' in the sgdcli checkout" in curves.stderr
 
 
 @pytest.mark.skipif(shutil.which("make") is None, reason="needs make")
@@ -70,3 +70,19 @@ def test_nightly_retraining_continues_the_current_model_and_swaps_it_in(tmp_path
     assert chain[1]["started_from"]["path"] == str(out / "current.h5")
     assert not (out / "candidate.h5").exists()
     assert "2. from " in done.stdout and "1 epoch(s) on" in done.stdout
+
+
+@pytest.mark.skipif(shutil.which("make") is None, reason="needs make")
+def test_from_the_checkout_root_it_runs_the_sgdcli_make_demo_installed(tmp_path):
+    """`make demo` installs into .venv/, which is not on PATH (nor on cron's /usr/bin:/bin): the bare `sgdcli` the
+    Makefile called was 'No such file or directory', exit 127."""
+    def plan(cwd):
+        cmd = ["make", "-n", "-f", MAKEFILE, f"OUT={tmp_path / 'build'}"]
+        return subprocess.run(cmd, cwd=cwd, capture_output=True, text=True, timeout=60).stdout.splitlines()
+
+    checkout = tmp_path / "checkout"
+    (checkout / ".venv" / "bin").mkdir(parents=True)
+    (checkout / ".venv" / "bin" / "sgdcli").write_text("")
+    assert plan(checkout)[1] == f".venv/bin/sgdcli generate {tmp_path / 'build'}/train.h5 --task binary --rows 20000 " \
+                                "--features 12 --seed 7"
+    assert plan(tmp_path)[1].startswith("sgdcli generate ")  # elsewhere, the one on PATH

@@ -127,7 +127,8 @@ def test_without_matplotlib_it_says_how_to_install_it(tmp_path, runs, binary_fil
     proc = subprocess.run([sys.executable, "-c", WITHOUT_MATPLOTLIB, *args], capture_output=True, text=True)
     assert proc.returncode == 1
     assert proc.stderr.strip() == ("sgdcli: error: plotting needs matplotlib, which is not installed: "
-                                   "pip install 'sgdcli[plot]' (or: pip install matplotlib)")
+                                   "run .venv/bin/pip install -e '.[plot]' in the sgdcli checkout (or install "
+                                   "matplotlib)")
     assert proc.stdout == "" and not os.path.exists(tmp_path / "c.png")  # sweep stopped before training
 
 

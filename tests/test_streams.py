@@ -8,7 +8,7 @@ import sys
 
 import pytest
 
-from conftest import run
+from conftest import make_problem, run, write_table
 
 
 def sgdcli(*args, close=(), stdout=subprocess.PIPE, env=None):
@@ -78,3 +78,17 @@ def test_class_names_outside_ascii_go_to_an_ascii_stdout_as_utf8(tmp_path):
                            tmp_path / "c.csv"], capture_output=True, env=full_env, timeout=300)
     assert proc.returncode == 0, proc.stderr
     assert (tmp_path / "c.csv").read_bytes() == (tmp_path / "p.csv").read_bytes()
+
+
+def test_a_reader_that_goes_away_ends_predict_without_a_word_but_with_exit_1(tmp_path, model):
+    """`sgdcli predict ... -o - | head -1`: no message (the reader chose to stop), but the results were not all
+    written, so the exit status is 1, which `set -o pipefail` reports (docs/exit-codes.md)."""
+    data = write_table(tmp_path / "big.h5", *make_problem("binary", n=200_000, d=6, seed=1))
+    env = {k: v for k, v in os.environ.items() if k != "SGDCLI_DEBUG"}
+    proc = subprocess.Popen([sys.executable, "-m", "sgdcli", "predict", str(model), data, "-o", "-"],
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env)
+    assert proc.stdout.readline() == "prediction\n"
+    proc.stdout.close()  # as head does after its line
+    err = proc.stderr.read()
+    assert proc.wait(timeout=300) == 1
+    assert all(line.startswith("20") for line in err.splitlines()), err  # only the timestamped progress

@@ -111,9 +111,10 @@ def _run(invoke) -> int:
             code = invoke()
             sys.stdout.flush()  # a full disk under stdout fails here, not in the interpreter's teardown
             return code
-    except errors.Terminated as exc:
-        click.echo(f"sgdcli: stopped by {exc.signal_name} before finishing; no partial output file was left", err=True)
-        return exc.exit_code
+    except (errors.Terminated, KeyboardInterrupt, _CtrlC) as exc:  # a KeyboardInterrupt: training's second SIGINT
+        stop = exc if isinstance(exc, errors.Terminated) else errors.Terminated(signal.SIGINT)
+        click.echo(f"sgdcli: stopped by {stop.signal_name} before finishing; no partial output file was left", err=True)
+        return stop.exit_code
     except _NO_COMMAND as exc:  # `sgdcli` alone: the help, as --help prints it, then the error line, on stderr
         click.echo(exc.ctx.get_help() + "\n", err=True)
         _error("sgdcli", "no command given; the commands are listed above")
@@ -134,9 +135,6 @@ def _run(invoke) -> int:
     except errors.SgdcliError as exc:
         _error("sgdcli", str(exc))
         return exc.exit_code
-    except (KeyboardInterrupt, _CtrlC):
-        _error("sgdcli", "interrupted")
-        return 130
     except BrokenPipeError:
         sys.stderr.close()  # the reader went away; nothing more to say
         return 1
@@ -163,17 +161,22 @@ def _show_warning(message, category, filename, lineno, file=None, line=None):
     click.echo(f"sgdcli: warning: {_printable(lines[0])}", err=True)
 
 
-# What a closed terminal or ssh session sends a job started without nohup: handled as SIGTERM is.
-_UNWINDING = (signal.SIGTERM,) + ((signal.SIGHUP,) if hasattr(signal, "SIGHUP") else ())
+# SIGINT (Ctrl-C), and SIGHUP, what a closed terminal or ssh session sends a job started without nohup: handled as
+# SIGTERM is.
+_UNWINDING = (signal.SIGTERM, signal.SIGINT) + ((signal.SIGHUP,) if hasattr(signal, "SIGHUP") else ())
 
 
 class _Termination:
-    """SIGTERM (or SIGHUP) raises errors.Terminated once, and again if Python dropped it; later ones are ignored.
+    """SIGTERM, SIGINT or SIGHUP raises errors.Terminated once, and again if Python dropped it; later ones are
+    ignored.
 
     Ignored so that they cannot cut the clean-up short.  Python drops an
     exception raised in a ``__del__`` or a weakref callback (it only reports
     it to ``sys.unraisablehook``): then a thread sends the signal again a
-    moment later, to land in the code that runs next.
+    moment later, to land in the code that runs next.  So is a dropped
+    KeyboardInterrupt, what training's second SIGINT raises
+    (training/signals.py).  (SIGINT once went to Python's own handler, whose
+    KeyboardInterrupt, dropped so, let the command go on and exit 0.)
     """
 
     RETRY_SECONDS = 0.005
@@ -189,9 +192,11 @@ class _Termination:
             raise errors.Terminated(signum)
 
     def unraisable_hook(self, unraisable):
-        if not isinstance(unraisable.exc_value, errors.Terminated):
+        dropped = unraisable.exc_value
+        if not isinstance(dropped, (errors.Terminated, KeyboardInterrupt)):
             self.previous_hook(unraisable)
             return
+        self.signum = dropped.signum if isinstance(dropped, errors.Terminated) else signal.SIGINT
         self.dropped = True
         threading.Thread(target=self._send_again, daemon=True).start()
 
@@ -204,8 +209,8 @@ class _Termination:
 
 @contextlib.contextmanager
 def _sigterm_unwinds():
-    """While a command runs, SIGTERM and SIGHUP raise errors.Terminated, which unwinds it as Ctrl-C does (exit
-    143, 129).
+    """While a command runs, SIGTERM, SIGINT and SIGHUP raise errors.Terminated, which unwinds it (exit 143, 130,
+    129).
 
     ``train`` replaces the handler while it trains (training/signals.py: stop
     at the next safe point with a checkpoint); this one covers every other
@@ -237,16 +242,12 @@ def _sigterm_unwinds():
         sys.unraisablehook = term.previous_hook
         for signum, handler in previous.items():
             signal.signal(signum, signal.SIG_IGN if _ending else handler)
-        if _ending:
-            signal.signal(signal.SIGINT, signal.SIG_IGN)
 
 
 def _command_done() -> None:
-    """The command has done its work (what is left is flushing its output and unwinding): SIGTERM and SIGHUP no
-    longer stop it (_Termination reads errors.are_results_written), nor, in the command line's process, SIGINT."""
+    """The command has done its work (what is left is flushing its output and unwinding): SIGTERM, SIGINT and
+    SIGHUP no longer stop it (_Termination reads errors.are_results_written)."""
     errors.results_written()
-    if _ending and threading.current_thread() is threading.main_thread():
-        signal.signal(signal.SIGINT, signal.SIG_IGN)
 
 
 def _signal_behind(exc: BaseException):

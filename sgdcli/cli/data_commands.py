@@ -117,7 +117,7 @@ def info_cmd(file, json):
                    "--sample-weight w, not as a feature. (Vowpal Wabbit importance weights go to w by themselves.)")
 @click.option("--engine", type=click.Choice(CSV_ENGINES), default=CONVERT.engine, show_default=True,
               help="CSV/TSV reader: sgdcli's compiled tokenizer (python; auto takes it: the faster in make bench) "
-                   "or pyarrow's (pip install 'sgdcli[fast-csv]'; only where --bad-rows is error and no column "
+                   "or pyarrow's (needs the fast-csv extra; only where --bad-rows is error and no column "
                    "option but --label-column is given).")
 def convert_cmd(input, output, **kwargs):
     """Stream INPUT (CSV/TSV, LIBSVM/svmlight, Vowpal Wabbit text or .npy) into a chunked HDF5 file that train reads.

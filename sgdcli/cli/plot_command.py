@@ -16,7 +16,8 @@ def plot_cmd(metrics, output):
 
     Training loss is solid, validation loss (when the run had validation)
     dashed; several files are overlaid, one color each, labelled by file name.
-    Needs matplotlib: pip install 'sgdcli[plot]'.
+    Needs matplotlib, the plot extra: .venv/bin/pip install -e '.[plot]' in the
+    sgdcli checkout.
     """
     from sgdcli.reporting.plot import plot_files
 

@@ -32,10 +32,13 @@ WAIT_LOCK_PLACE = "without SECONDS, put --wait-lock after DATA: before DATA it t
               help="Also checkpoint every S seconds (at the next safe point).")
 @click.option("--resume", is_flag=True,
               help="Continue from the checkpoint if there is one (else start from scratch); safe in cron lines.")
+@click.option("--restart-stale", is_flag=True,
+              help="With --resume: a checkpoint made with other options or for other data (a file refreshed since) "
+                   "is removed, with a warning, and the run starts over, instead of exiting 2.")
 @click.option("--keep-checkpoint", is_flag=True, help="Keep the checkpoint after a successful run.")
 @click.option("--dask", default=None, metavar="ADDRESS",
               help="Train on Dask distributed: a scheduler (tcp://host:8786) or local:N (N worker processes here). "
-                   "Needs the extra: pip install 'sgdcli[dask]'.")
+                   "Needs the dask extra: .venv/bin/pip install -e '.[dask]' in the sgdcli checkout.")
 @click.option("--dask-workers", type=click.IntRange(min=1), default=None,
               help="With --dask: shards (one per worker); wait for this many workers [default: those connected, or N].")
 @click.option("--dask-timeout", type=Number(min=0, min_open=True), default=DaskOptions.timeout, show_default=True,
@@ -46,7 +49,7 @@ WAIT_LOCK_PLACE = "without SECONDS, put --wait-lock after DATA: before DATA it t
                    "Without SECONDS, put it after DATA: before DATA it takes DATA as its SECONDS.")
 @gate_options
 def train_cmd(data, output, progress, quiet, verbose, metrics, checkpoint, checkpoint_every,
-              checkpoint_seconds, resume, keep_checkpoint, dask, dask_workers, dask_timeout,
+              checkpoint_seconds, resume, restart_stale, keep_checkpoint, dask, dask_workers, dask_timeout,
               wait_lock, fail_under, fail_over, **kwargs):
     """Train a model on DATA by mini-batch SGD and write it to OUTPUT.
 
@@ -69,6 +72,8 @@ def train_cmd(data, output, progress, quiet, verbose, metrics, checkpoint, check
         dask_options.check()
     elif dask_workers is not None:
         raise InputError("--dask-workers: applies only with --dask ADDRESS")
+    if restart_stale and not resume:
+        raise InputError("--restart-stale: applies only with --resume")
     checks = gates.parse_all(fail_under, fail_over, training=True)
     if checks:
         if opts.val is None and opts.val_fraction <= 0:
@@ -84,6 +89,7 @@ def train_cmd(data, output, progress, quiet, verbose, metrics, checkpoint, check
             checkpoint_every=checkpoint_every,
             checkpoint_seconds=checkpoint_seconds,
             resume=resume,
+            restart_stale=restart_stale,
             keep_checkpoint=keep_checkpoint,
             wait_lock=wait_lock,
             stop=stop,
@@ -111,7 +117,7 @@ def train_cmd(data, output, progress, quiet, verbose, metrics, checkpoint, check
 @click.option("--metrics-dir", type=click.Path(file_okay=False), default=None,
               help="Write each run's per-epoch JSON lines here (diverged runs too, up to their last epoch).")
 @click.option("--plot", type=click.Path(dir_okay=False), default=None, metavar="FILE.png",
-              help="Also draw every run's loss against epoch, iterations and time (needs sgdcli[plot]).")
+              help="Also draw every run's loss against epoch, iterations and time (needs the plot extra).")
 @json_option("the runs", "a JSON array, an object per run")
 def sweep_cmd(data, batch_sizes, lrs, progress, quiet, metrics_dir, plot, json, **kwargs):
     """Train DATA once per batch size and learning rate, and compare the runs.

@@ -31,7 +31,7 @@ from sgdcli.data.csvtext import pyarrow_available
 from sgdcli.data.hashing import Hasher
 from sgdcli.data.rowblocks import dense_blocks, sparse_blocks
 from sgdcli.data.svmtext import dense_parser, libsvm_width, sparse_parser, vw_parser
-from sgdcli.errors import InputError, RuntimeFailure
+from sgdcli.errors import InputError, RuntimeFailure, install_extra
 from sgdcli.options import BAD_ROWS, COMPRESSIONS, CONVERT, CSV_ENGINES
 from sgdcli.options import CONVERT_DTYPES as DTYPES
 from sgdcli.options import CONVERT_FORMATS as FORMATS
@@ -114,7 +114,7 @@ def convert(input, output, *, fmt: str | None = None, label_column: str | None =
     if engine not in CSV_ENGINES:
         raise InputError(f"--engine: {engine!r} is not one of {', '.join(CSV_ENGINES)}")
     if engine == "pyarrow" and not pyarrow_available():
-        raise RuntimeFailure("--engine pyarrow: pyarrow is not installed: pip install 'sgdcli[fast-csv]'")
+        raise RuntimeFailure(f"--engine pyarrow: pyarrow is not installed: {install_extra('fast-csv')}")
     if y is not None and not os.path.isfile(y):
         raise textfiles.not_a_file(y, f"--y {y}", "; --y reads a .npy file in place")
     check_writable(output, inputs=(input, y))

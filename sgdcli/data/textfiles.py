@@ -17,14 +17,14 @@ import stat
 
 from isal import igzip
 
-from sgdcli.errors import InputError, RuntimeFailure, first_line
+from sgdcli.errors import InputError, RuntimeFailure, first_line, install_extra
 
 
 def _zstd_open(path, mode="rb", **text):
     try:
         import zstandard
     except ImportError:
-        raise RuntimeFailure(f"{path}: reading Zstandard needs the zstandard package: pip install 'sgdcli[zst]'") \
+        raise RuntimeFailure(f"{path}: reading Zstandard needs the zstandard package: {install_extra('zst')}") \
             from None
     stream = io.BufferedReader(_ZstdFrames(zstandard.ZstdDecompressor(), open(path, "rb")), _ZSTD_READ)
     return stream if mode == "rb" else io.TextIOWrapper(stream, **text)

@@ -25,7 +25,7 @@ import numpy as np
 from sgdcli.data import chunks
 from sgdcli.data.table import Table
 from sgdcli.engine.epoch import EpochPlan, EpochResult, Position
-from sgdcli.errors import InputError, RuntimeFailure, SgdcliError, WorkLost, first_line
+from sgdcli.errors import InputError, RuntimeFailure, SgdcliError, WorkLost, first_line, install_extra
 from sgdcli.kernels.runtime import cores_per_worker
 from sgdcli.kernels.state import KernelConfig, TrainState
 from sgdcli.model.labels import Labels
@@ -34,7 +34,7 @@ from sgdcli.parallel import worker
 from sgdcli.parallel.averaging import FileRef, Job, Round, RoundResult, RoundTrainer, sync_steps
 from sgdcli.parallel.worker import PassJob, ValidationJob, run_round, validate
 
-INSTALL = "pip install 'sgdcli[dask]'"
+INSTALL = install_extra("dask")
 MAX_DECODERS = chunks.MAX_WORKERS  # the chunk decoders of a gzip file on each worker
 _POLL = 0.25  # seconds between checks for signals and lost workers while a round runs
 

@@ -1,7 +1,7 @@
 """Learning curves: loss against epoch, iterations and wall time, for one run or several.
 
 The input is what ``train --metrics`` and ``sweep --metrics-dir`` write: one
-JSON object per epoch.  matplotlib is an optional extra (``sgdcli[plot]``);
+JSON object per epoch.  matplotlib is an optional extra (``.[plot]``);
 it is imported only here, with the Agg backend, so plotting works without a
 display.  The image is written to a temporary file and renamed into place.
 """
@@ -12,10 +12,10 @@ import json
 import math
 import os
 
-from sgdcli.errors import InputError, RuntimeFailure, utf8_text
+from sgdcli.errors import InputError, RuntimeFailure, install_extra, utf8_text
 
 FORMATS = ("png", "pdf", "svg")
-INSTALL = "pip install 'sgdcli[plot]' (or: pip install matplotlib)"
+INSTALL = f"{install_extra('plot')} (or install matplotlib)"
 
 
 def read_history(path: str) -> list[dict]:

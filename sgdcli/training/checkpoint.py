@@ -19,6 +19,7 @@ import contextlib
 import dataclasses
 import json
 import os
+import warnings
 
 import h5py
 import numpy as np
@@ -47,6 +48,10 @@ FORMAT = "sgdcli-checkpoint"
 # --memory: a run begun at the old rate would go on at another, unsaid.
 # A checkpoint of another version is not resumed: the run starts over and says so.
 FORMAT_VERSION = 6
+
+
+class StaleCheckpoint(UserWarning):
+    """``--restart-stale`` removed a checkpoint made with other options or for other data: the run starts over."""
 
 
 class OtherVersion(ValueError):
@@ -164,8 +169,9 @@ def differences(saved: dict, current: dict, prefix: str = "") -> list[str]:
     return out
 
 
-def check_compatible(ckpt: Checkpoint, options: dict, data: dict, path: str, defaults: dict | None = None) -> None:
-    """Refuse a checkpoint made with other options or data.
+def mismatch(ckpt: Checkpoint, options: dict, data: dict, path: str, defaults: dict | None = None) -> str | None:
+    """Why the checkpoint at ``path`` cannot continue this run (made with other options, or the data changed
+    since), or None where it can.
 
     ``defaults``: the options' defaults.  An option that the checkpoint does not
     record (one added in a later version of sgdcli) counts as its default, so
@@ -174,9 +180,35 @@ def check_compatible(ckpt: Checkpoint, options: dict, data: dict, path: str, def
     saved = {**{k: v for k, v in (defaults or {}).items() if k not in ckpt.options}, **ckpt.options}
     diff = differences(saved, options)
     if diff:
-        raise InputError(f"--resume: checkpoint {path} was made with other options: {'; '.join(diff)}; "
-                         f"drop --resume or remove the checkpoint to start over")
+        return f"checkpoint {path} was made with other options: {'; '.join(diff)}"
     diff = differences(ckpt.data, data)
     if diff:
-        raise InputError(f"--resume: the data changed since checkpoint {path}: {'; '.join(diff)}; "
-                         f"drop --resume or remove the checkpoint to start over")
+        return f"the data changed since checkpoint {path}: {'; '.join(diff)}"
+    return None
+
+
+def check_compatible(ckpt: Checkpoint, options: dict, data: dict, path: str, defaults: dict | None = None) -> None:
+    """Refuse a checkpoint made with other options or data (see ``mismatch``)."""
+    why = mismatch(ckpt, options, data, path, defaults)
+    if why is not None:
+        raise _refused(why)
+
+
+def _refused(why: str) -> InputError:
+    return InputError(f"--resume: {why}; drop --resume, remove the checkpoint, or add --restart-stale to start over")
+
+
+def resumable(ckpt: Checkpoint, options: dict, data: dict, path: str, defaults: dict | None = None,
+              restart_stale: bool = False) -> bool:
+    """Whether ``ckpt`` (read from ``path``) can continue this run.  One made with other options or for other data
+    is refused (``check_compatible``); with ``restart_stale`` it is removed instead, with its .prev, and a
+    StaleCheckpoint warning says why: the run starts over (a nightly job whose data was refreshed after a stop)."""
+    why = mismatch(ckpt, options, data, path, defaults)
+    if why is None:
+        return True
+    if not restart_stale:
+        raise _refused(why)
+    remove(path)
+    warnings.warn_explicit(f"--restart-stale: {why}; removed it, so the run starts over", StaleCheckpoint,
+                           __file__, 0, registry={})
+    return False

@@ -193,7 +193,9 @@ class Run:
             if not any(os.path.exists(p) for p in (path, ckpt_mod.previous_path(path))):
                 self.reporter.message(f"--resume: no checkpoint at {path}; starting from scratch")
             return None
-        ckpt_mod.check_compatible(saved, *self.fingerprints, path, defaults=TrainOptions().as_dict())
+        if not ckpt_mod.resumable(saved, *self.fingerprints, path, defaults=TrainOptions().as_dict(),
+                                  restart_stale=self.control.restart_stale):
+            return None
         return saved
 
     def save_checkpoint(self) -> None:

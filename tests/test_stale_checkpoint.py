@@ -1,0 +1,94 @@
+"""A checkpoint that a signal left, and that no longer matches the run: refused by --resume (exit 2), removed and
+started over with --resume --restart-stale.  A nightly job whose data file is refreshed every day needs the
+second: without it, the refused checkpoint stays and every later night fails the same way."""
+
+import os
+import signal
+
+import numpy as np
+import pytest
+
+import sgdcli
+from sgdcli.errors import Interrupted
+from sgdcli.training.checkpoint import load_latest
+
+from conftest import cli, make_problem, write_table
+
+TRAIN = ["--epochs", "3", "--threads", "1", "--seed", "3"]
+
+
+def stopped_run(data, model):
+    """A run of ``train DATA -o MODEL`` + TRAIN that SIGTERM stopped after its first epoch: its checkpoint stays."""
+    ckpt = f"{model}.ckpt"
+    control = sgdcli.RunControl(checkpoint=ckpt, stop=lambda: signal.SIGTERM if os.path.exists(ckpt) else None)
+    with pytest.raises(Interrupted) as stopped:
+        sgdcli.train(data, sgdcli.TrainOptions(epochs=3, threads=1, seed=3), output=model, control=control)
+    assert stopped.value.exit_code == 143 and not os.path.exists(model)
+    assert load_latest(ckpt).position.epoch == 1  # stopped in the second epoch
+    return ckpt
+
+
+def weights(path):
+    model = sgdcli.load_model(str(path))
+    return model.weights, model.bias
+
+
+@pytest.fixture
+def refreshed(tmp_path):
+    """A checkpoint of a stopped run on data.h5, and data.h5 replaced since by another day's rows."""
+    data = write_table(tmp_path / "data.h5", *make_problem("binary", n=3000, d=6, seed=1))
+    os.utime(data, (1000, 1000))
+    ckpt = stopped_run(data, str(tmp_path / "m.h5"))
+    write_table(data, *make_problem("binary", n=3000, d=6, seed=2))  # tonight's export, same shape
+    os.utime(data, (2000, 2000))
+    return data, tmp_path / "m.h5", ckpt
+
+
+def test_resume_refuses_a_checkpoint_of_other_data_and_names_restart_stale(refreshed):
+    data, model, ckpt = refreshed
+    code, out, err = cli("train", data, "-o", model, "--resume", "-q", *TRAIN)
+    assert (code, out) == (2, "")
+    assert err == (f"sgdcli: error: --resume: the data changed since checkpoint {ckpt}: train.mtime (checkpoint: "
+                   "1000.0, now: 2000.0); drop --resume, remove the checkpoint, or add --restart-stale to start "
+                   "over\n")
+    assert os.path.exists(ckpt) and not os.path.exists(model)
+
+
+def test_restart_stale_removes_a_checkpoint_of_other_data_and_trains_from_scratch(refreshed, tmp_path):
+    data, model, ckpt = refreshed
+    code, out, err = cli("train", data, "-o", model, "--resume", "--restart-stale", "-q", *TRAIN)
+    assert code == 0, err
+    assert out.startswith(f"model {model}: ")
+    assert err == (f"sgdcli: warning: --restart-stale: the data changed since checkpoint {ckpt}: train.mtime "
+                   "(checkpoint: 1000.0, now: 2000.0); removed it, so the run starts over\n")
+    assert not os.path.exists(ckpt) and not os.path.exists(f"{ckpt}.prev")
+    straight = tmp_path / "straight.h5"
+    assert cli("train", data, "-o", straight, "-q", *TRAIN)[0] == 0
+    for a, b in zip(weights(model), weights(straight)):  # the run from scratch, nothing of the stopped one
+        np.testing.assert_array_equal(a, b)
+
+
+def test_restart_stale_removes_a_checkpoint_made_with_other_options(tmp_path):
+    data = write_table(tmp_path / "data.h5", *make_problem("binary", n=3000, d=6, seed=1))
+    model = tmp_path / "m.h5"
+    ckpt = stopped_run(data, str(model))
+    code, out, err = cli("train", data, "-o", model, "--resume", "--restart-stale", "-q", *TRAIN, "--lr", "0.5")
+    assert code == 0, err
+    assert err == (f"sgdcli: warning: --restart-stale: checkpoint {ckpt} was made with other options: lr "
+                   "(checkpoint: 'auto', now: 0.5); removed it, so the run starts over\n")
+    assert not os.path.exists(ckpt)
+
+
+def test_restart_stale_resumes_a_checkpoint_that_still_matches(tmp_path):
+    data = write_table(tmp_path / "data.h5", *make_problem("binary", n=3000, d=6, seed=1))
+    model = tmp_path / "m.h5"
+    stopped_run(data, str(model))
+    code, _, err = cli("train", data, "-o", model, "--resume", "--restart-stale", "--progress", "plain", *TRAIN)
+    assert code == 0, err
+    assert "resuming from" in err and "warning" not in err
+
+
+def test_restart_stale_needs_resume(tmp_path):
+    data = write_table(tmp_path / "data.h5", *make_problem("binary", n=300, d=6, seed=1))
+    assert cli("train", data, "-o", tmp_path / "m.h5", "--restart-stale") == (
+        2, "", "sgdcli: error: --restart-stale: applies only with --resume\n")
