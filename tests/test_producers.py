@@ -466,6 +466,32 @@ def test_text_columns_beside_the_features_are_left_out_by_features_or_read_as_th
                               "text, not numbers; features are numbers (text can be the label, --label-column)\n")
 
 
+def test_a_model_of_a_compound_table_with_a_text_label_scores_that_table_with_the_options_it_was_trained_with(
+        tmp_path):
+    """Trained with --label-column on a text field, the model is evaluated with the same options and predicts
+    on the same table without them (the label's field is not one of its columns), as on the numeric copy of
+    its features with the names as --y: the same metrics, the same predicted names."""
+    rng = np.random.default_rng(4)
+    X = rng.standard_normal((400, 3))
+    names = np.where(X[:, 0] - X[:, 2] + 0.5 * rng.standard_normal(400) > 0, "pos", "neg")
+    rows = np.zeros(400, dtype=[("a", "f4"), ("v", "f8", (2,)), ("name", "S8")])
+    rows["a"], rows["v"], rows["name"] = X[:, 0], X[:, 1:], names.astype("S8")
+    with h5py.File(tmp_path / "rec.h5", "w") as f:
+        f["table"] = rows
+    with h5py.File(tmp_path / "copy.h5", "w") as f:
+        f["X"] = np.c_[rows["a"], rows["v"]]
+        f["y"] = names.astype("S8")
+    flags = ["--x", "table", "--label-column", "name"]
+    assert cli("train", tmp_path / "rec.h5", *flags, "-o", tmp_path / "m.h5", "-q", "--epochs", "2")[0] == 0
+    assert load_model(tmp_path / "m.h5").training["features"] == ["a", "v[0]", "v[1]"]
+    code, out, err = cli("evaluate", tmp_path / "m.h5", tmp_path / "rec.h5", *flags)
+    assert code == 0 and out == cli("evaluate", tmp_path / "m.h5", tmp_path / "copy.h5")[1], err
+    assert "rows 400\n" in out
+    code, out, err = cli("predict", tmp_path / "m.h5", tmp_path / "rec.h5", "--x", "table", "-o", "-")
+    assert code == 0 and out == cli("predict", tmp_path / "m.h5", tmp_path / "copy.h5", "-o", "-")[1], err
+    assert set(out.split()[1:]) == {"neg", "pos"}
+
+
 def test_a_pandas_categorical_label_is_read_as_its_names_whatever_their_order(tmp_path):
     """The table format stores a Categorical as its codes, and its categories beside the table: the label is
     read through them, as pd.read_hdf reads it. The same rows as plain text, as a Categorical with its

@@ -15,7 +15,7 @@ import numpy as np
 from sgdcli.data import hashing
 from sgdcli.data.atomic import check_writable
 from sgdcli.data.prefetch import Block, stream_blocks
-from sgdcli.data.table import Table, numbered
+from sgdcli.data.table import Table, columns_of, numbered
 from sgdcli.errors import InputError
 from sgdcli.kernels import losses
 from sgdcli.kernels.rows import first_nonfinite_row
@@ -122,13 +122,16 @@ def _open_for(model: Model, data, x: str, y: str | None, columns: dict | None = 
     columns = dict(columns or {})
     names = model.training.get("features")
     if columns.get("features") is None and names and not numbered(names):
-        with Table(data, x, None, transpose=columns.get("transpose", False), allow_unwritten=True) as probe:
-            if probe.feature_names != names and not numbered(probe.feature_names):
-                missing = [name for name in names if name not in probe.feature_names]
-                if missing:
-                    raise InputError(f"{probe.path}:{x}: has no column {missing[0]!r}, which the model was trained "
-                                     f"on ({len(missing)} of its {len(names)} features missing)")
-                columns["features"] = names
+        present, text = columns_of(data, x, columns.get("transpose", False))
+        # a text column besides the label (a compound table's text field, which training left out with
+        # --label-column or --features) is left out by selecting the model's columns too
+        others = [name for name in text if name != columns.get("label_column")]
+        if not numbered(present) and (present != names or others):
+            missing = [name for name in names if name not in set(present)]
+            if missing:
+                raise InputError(f"{os.fspath(data)}:{x}: has no column {missing[0]!r}, which the model was trained "
+                                 f"on ({len(missing)} of its {len(names)} features missing)")
+            columns["features"] = names
     table = Table(data, x, y, **columns, classes=model.training.get("class_names"))
     if table.Y is not None:
         try:
