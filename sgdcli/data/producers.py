@@ -301,11 +301,24 @@ def flags(options: dict) -> str:
 
 
 LABEL_NAMES = ("label", "labels", "target", "y", "class", "outcome")  # what a label column is called
+WEIGHT_NAMES = ("w", "weight", "weights", "sample_weight", "sample_weights")  # and a column of row weights
 
 
 def _label_of(columns: list[str]) -> str:
     """The column that is most likely a table's label: the first named as labels are, else the last."""
     return next((c for c in columns if c.lower() in LABEL_NAMES), columns[-1])
+
+
+def _columns_beside(f: h5py.File, matrix: h5py.Group) -> dict:
+    """``--y`` and, where there are row weights, ``--sample-weight`` for a CSR matrix: of the vectors of its
+    row count in the file's root, the first named as labels are, else the first not named as weights are;
+    the weights, one named as they are (convert writes them to ``w``), never as the labels."""
+    rows = matrix["indptr"].shape[0] - 1 if "indptr" in matrix else None
+    vectors = [n for n, o in _members(f) if isinstance(o, h5py.Dataset) and o.ndim in (1, 2)
+               and (rows is None or rows in o.shape)]
+    weights = [n for n in vectors if n.lower() in WEIGHT_NAMES]
+    labels = [n for n in vectors if n.lower() in LABEL_NAMES] or [n for n in vectors if n not in weights]
+    return {"y": labels[0] if labels else "<labels dataset>", **({"sample_weight": weights[0]} if weights else {})}
 
 
 def _members(group: h5py.Group) -> list[tuple[str, object]]:
@@ -331,8 +344,7 @@ def recognize(f: h5py.File) -> tuple[str, dict] | None:
             return "an AnnData file", {"x": "X", "y": "obs/" + (columns[0] if columns else "<column>")}
         for name, obj in _members(f):
             if is_csr(obj):
-                labels = [n for n, o in _members(f) if isinstance(o, h5py.Dataset) and o.ndim in (1, 2)]
-                return "a sparse (CSR) matrix", {"x": name, "y": labels[0] if labels else "<labels dataset>"}
+                return "a sparse (CSR) matrix", {"x": name, **_columns_beside(f, obj)}
         for name, obj in _members(f):
             kind = text_of(obj.attrs.get("pandas_type", b""))
             if isinstance(obj, h5py.Group) and kind in ("frame", "frame_table"):
