@@ -204,6 +204,28 @@ def test_the_info_of_each_producer_names_the_options_to_use(tmp_path, data):
         "label"), err
 
 
+def test_info_shows_a_netcdf_dimension_as_a_dimension_scale_with_no_data_not_as_rows_never_written(tmp_path):
+    """xarray (h5netcdf) writes a dimension without coordinates as an empty dimension scale: info says so,
+    and keeps "rows never written" for the rows of a variable that a writer left unfinished in the same file,
+    and for none of a coordinate's, which are written."""
+    xr = need("xarray")
+    need("h5netcdf")
+    X, y = make_problem("binary", n=300, d=4, seed=3)
+    xr.Dataset({"X": (("row", "feature"), X), "y": ("row", y)}, coords={"feature": [10, 20, 30, 40]}).to_netcdf(
+        tmp_path / "x.nc", engine="h5netcdf")
+    with h5py.File(tmp_path / "x.nc", "a") as f:
+        f.create_dataset("late", shape=(300,), chunks=(100,), dtype="f4")[:100] = 1
+    code, out, err = cli("info", tmp_path / "x.nc")
+    lines = {line.split(":")[0].strip(): line for line in out.splitlines()[1:5]}
+    assert code == 0 and lines["row"].endswith("(0 B stored), read chunk-aligned blocks; dimension scale (no data)")
+    assert lines["late"].endswith("; 200 rows never written") and out.count("never written") == 1, out
+    assert "never written" not in lines["feature"] and "dimension scale" not in lines["feature"]
+    code, out, err = cli("info", tmp_path / "x.nc", "--json")
+    row = next(d for d in json.loads(out)["datasets"] if d["path"] == "row")
+    assert (row["unwritten_rows"], row["dimension_scale"]) == (0, "no data")
+    assert cli("train", tmp_path / "x.nc", "-o", tmp_path / "m.h5", "-q")[0] == 0
+
+
 def test_info_suggests_the_column_named_as_labels_are_or_else_the_last(tmp_path):
     """A label written first, or stored as text beside another text column, is the one suggested, and the
     suggestion trains."""
