@@ -23,6 +23,7 @@ import numpy as np
 
 from sgdcli.data import csvbytes, textfiles
 from sgdcli.data.csvcolumns import Encoding
+from sgdcli.data.csvdecode import MissingValue
 from sgdcli.data.csvtext import DELIMITERS, delimiter_option, hashed_rows, text_rows
 from sgdcli.data.hashing import Hasher
 from sgdcli.data.rowblocks import BadRow
@@ -147,11 +148,18 @@ class EncodedRows:
                     yield CsrRows(X.data.astype(np.float32), X.indices, X.indptr), (y if self.with_label else None)
                     found = True
         else:
-            for X, y, _, _ in csvbytes.token_blocks(self.path, self.ncols, self.trained.header, self.enc, block_rows,
-                                                    "error", self.fh, self.data, 1, _refuse):
-                if len(X):
-                    yield X.astype(np.float32), (y if self.with_label else None)
-                    found = True
+            try:
+                for X, y, _, _ in csvbytes.token_blocks(self.path, self.ncols, self.trained.header, self.enc,
+                                                        block_rows, "error", self.fh, self.data, 1, _refuse):
+                    if len(X):
+                        yield X.astype(np.float32), (y if self.with_label else None)
+                        found = True
+            except MissingValue as exc:  # convert's --missing is no option here: say what is
+                raise InputError(
+                    f"{exc.place}: missing value {exc.text}; the model has no fill for this column (its training "
+                    f"data was converted with --missing {self.trained.missing}) and owes a prediction for every "
+                    "row: fill the value in or leave the row out of the input, or convert the training data with "
+                    "--missing zero or mean, whose fill the model then keeps, and train again") from None
         if not found:  # as an HDF5 dataset of no rows is refused: no metrics of nothing, no header of no predictions
             raise InputError(f"{self.path}: is empty ({'a header and ' if self.trained.header else ''}no rows)")
 
