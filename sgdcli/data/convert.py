@@ -61,8 +61,27 @@ def detect_format(path: str, fmt: str | None) -> str:
         return fmt
     found = textfiles.format_of(path)
     if found is None:
+        packed = textfiles.compressed_unnamed(path)
+        if packed is not None:  # a compressed file named for neither
+            raise InputError(f"{path}: looks {packed[0]}-compressed, and its name says neither that nor the format; "
+                             f"give it a name ending in the format's suffix and {packed[1]} (such as "
+                             f"data.csv{packed[1]})")
         raise InputError(f"{path}: cannot tell the format from the name; give --format ({', '.join(FORMATS)})")
     return found
+
+
+def _refuse_compressed(path: str, fmt: str) -> None:
+    """Compressed bytes in a file whose name has no compression suffix are not read as they are: as text they
+    were "not UTF-8" (the wrong cure, iconv), as .npy an unpickling error."""
+    packed = textfiles.compressed_unnamed(path)
+    if packed is None:
+        return
+    name, suffix, tool = packed
+    if fmt == "npy":
+        raise InputError(f"{path}: looks {name}-compressed; a .npy file is memory-mapped, so decompress it first "
+                         f"({tool} {path} > data.npy)")
+    raise InputError(f"{path}: looks {name}-compressed; give it a name ending in {suffix}, or decompress it with "
+                     f"{tool}")
 
 
 def convert(input, output, *, fmt: str | None = None, label_column: str | None = None, delimiter: str | None = None,
@@ -82,6 +101,7 @@ def convert(input, output, *, fmt: str | None = None, label_column: str | None =
         raise textfiles.not_a_file(input, input, "; convert reads its input more than once, so save it to a file "
                                                  "first")
     fmt = detect_format(input, fmt)
+    _refuse_compressed(input, fmt)
     if fmt == "npy" and textfiles.compression_of(input):
         raise InputError(f"{input}: a compressed .npy file cannot be memory-mapped; decompress it first")
     if dtype not in DTYPES:

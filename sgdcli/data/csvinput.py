@@ -193,20 +193,16 @@ class _Joined(io.RawIOBase):
         return len(data)
 
 
-# What compressed input starts with, the compression, and what decompresses it in a pipe.
-MAGIC = ((b"\x1f\x8b", "gzip", ".gz", "zcat"), (b"BZh", "bzip2", ".bz2", "bzcat"),
-         (b"\xfd7zXZ\x00", "xz", ".xz", "xzcat"), (b"\x28\xb5\x2f\xfd", "Zstandard", ".zst", "zstdcat"))
-
-
 def _refuse_compressed(path: str, data: bytes, command: str) -> None:
     """Compressed bytes where text was expected (standard input, or a file without the suffix) are not read
     as text: the csv module's complaint about them was an internal error.  ``command``: the sgdcli command line
     that reads standard input, for the example of a pipe (evaluate's takes labels, predict's writes rows)."""
-    for magic, name, suffix, tool in MAGIC:
-        if data.startswith(magic) and (name != "bzip2" or data[3:10].startswith(b"1AY&SY", 1)):
-            how = (f"pipe it through {tool} (e.g. {tool} new.csv{suffix} | sgdcli {command})"
-                   if path == STDIN else f"give it a name ending in {suffix}, or pipe it through {tool}")
-            raise InputError(f"{'standard input' if path == STDIN else path}: looks {name}-compressed; {how}")
+    found = textfiles.compression_in(data)
+    if found is not None:
+        name, suffix, tool = found
+        how = (f"pipe it through {tool} (e.g. {tool} new.csv{suffix} | sgdcli {command})"
+               if path == STDIN else f"give it a name ending in {suffix}, or pipe it through {tool}")
+        raise InputError(f"{'standard input' if path == STDIN else path}: looks {name}-compressed; {how}")
 
 
 def _refuse(path: str, bad: BadRow):
