@@ -31,7 +31,9 @@ chunk_rows_option = click.option("--chunk-rows", type=click.IntRange(min=1), def
 @click.option("--noise", type=Number(min=0), default=GENERATE.noise, show_default=True, help="Label noise scale.")
 @click.option("--seed", type=int, default=GENERATE.seed, show_default=True, help="Seed of the model and the data.")
 @click.option("--data-seed", type=int, default=None,
-              help="Seed of the rows alone: other rows from the same model, e.g. a test set [default: --seed].")
+              help="Seed of the rows alone: other rows from the same model, e.g. a test set [default: none: the "
+                   "rows continue --seed's draws after the model's, which no --data-seed repeats; the file's "
+                   "data_seed attribute is then -1].")
 @chunk_rows_option
 @click.option("--contiguous", is_flag=True, help="Store X and y contiguously (memory-mappable).")
 @compression_option(GENERATE.compression)
