@@ -287,6 +287,18 @@ def test_npy_input_that_is_not_a_matrix_of_numbers_is_named(tmp_path):
     assert not (tmp_path / "o.h5").exists()
 
 
+def test_the_help_names_every_compression_read_and_no_label_default_for_npy():
+    """--format listed .gz, .bz2, .xz, not .zst, which is read too; --label-column promised .npy input "the last
+    column" by default, where a .npy without --y or --label-column is refused (test_usage_errors)."""
+    from sgdcli.data.textfiles import COMPRESSIONS
+
+    code, out, _ = cli("convert", "--help")
+    text = " ".join(out.split())
+    assert code == 0 and "text may be compressed: .gz, .bz2, .xz, .zst (with the [zst] extra)" in text
+    assert all(suffix in text for suffix in COMPRESSIONS)
+    assert "(or .npy without --y)" not in text and "A .npy without --y needs it: the label's INDEX." in text
+
+
 @pytest.mark.parametrize("args,message", [
     (["data.parquet"], "data.parquet: no such file"),
     (["fifo"], "fifo: is a pipe (a FIFO, or a process substitution such as <(...)), not a regular file; convert reads "

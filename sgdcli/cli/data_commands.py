@@ -66,10 +66,11 @@ def info_cmd(file, json):
 @click.option("-o", "--output", required=True, type=click.Path(dir_okay=False), help="HDF5 file to write (X and y).")
 @click.option("--format", type=click.Choice(CONVERT_FORMATS), default=None,
               help="Input format (vw: Vowpal Wabbit text) [default: from the extension: .csv, .tsv/.tab, "
-                   ".svm/.libsvm/.svmlight, .vw, .npy; text may be compressed: .gz, .bz2, .xz].")
+                   ".svm/.libsvm/.svmlight, .vw, .npy; text may be compressed: .gz, .bz2, .xz, .zst (with the "
+                   "[zst] extra)].")
 @click.option("--label-column", default=None, metavar="NAME|INDEX",
-              help="CSV/TSV (or .npy without --y): the label column, by header name or 0-based index "
-                   "(negative counts from the end) [default: the last column].")
+              help="CSV/TSV: the label column, by header name or 0-based index (negative counts from the end) "
+                   "[default: the last column]. A .npy without --y needs it: the label's INDEX.")
 @click.option("--delimiter", default=None, help="CSV field delimiter, one character or 'tab' [default: detected].")
 @click.option("--header/--no-header", default=None,
               help="Whether the first CSV line names the columns [default: yes if it holds a non-number].")
