@@ -120,8 +120,10 @@ def info_cmd(file, json):
                    "--sample-weight w, not as a feature. (Vowpal Wabbit importance weights go to w by themselves.)")
 @click.option("--engine", type=click.Choice(CSV_ENGINES), default=CONVERT.engine, show_default=True,
               help="CSV/TSV reader: sgdcli's compiled tokenizer (python; auto takes it: the faster in make bench) "
-                   "or pyarrow's (pip install 'sgdcli[fast-csv]'; only where --bad-rows is error and no column "
-                   "option but --label-column is given).")
+                   "or pyarrow's (pip install 'sgdcli[fast-csv]'), which is refused with an option it cannot "
+                   "apply: --hash-bits, --bad-rows skip, --columns, --ignore, --weight-column, --categorical, "
+                   "--missing-indicator, --decimal, --thousands, a number in --na-values. At a field it does not "
+                   "read as a number (a missing value, a class name) it gives way to the tokenizer.")
 def convert_cmd(input, output, **kwargs):
     """Stream INPUT (CSV/TSV, LIBSVM/svmlight, Vowpal Wabbit text or .npy) into a chunked HDF5 file that train reads.
 
