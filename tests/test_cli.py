@@ -530,13 +530,15 @@ def test_data_seed_draws_other_rows_from_the_same_model(tmp_path):
     from sgdcli import generate
     from sgdcli.options import TrainOptions
 
-    generate(tmp_path / "a.h5", rows=3000, features=4, seed=5, noise=0.0)
+    assert generate(tmp_path / "a.h5", rows=3000, features=4, seed=5, noise=0.0)["data_seed"] == -1
     generate(tmp_path / "a2.h5", rows=3000, features=4, seed=5, noise=0.0)
     generate(tmp_path / "b.h5", rows=3000, features=4, seed=5, noise=0.0, data_seed=1)
     generate(tmp_path / "c.h5", rows=3000, features=4, seed=6, noise=0.0, data_seed=1)
+    generate(tmp_path / "s.h5", rows=3000, features=4, seed=5, noise=0.0, data_seed=5)
     with h5py.File(tmp_path / "a.h5") as a, h5py.File(tmp_path / "a2.h5") as a2, h5py.File(tmp_path / "b.h5") as b, \
-            h5py.File(tmp_path / "c.h5") as c:
+            h5py.File(tmp_path / "c.h5") as c, h5py.File(tmp_path / "s.h5") as s:
         assert np.array_equal(a["X"][()], a2["X"][()])  # no --data-seed: as before
+        assert not np.array_equal(a["X"][()], s["X"][()])  # and not --data-seed SEED, as the help once said
         assert np.array_equal(a["generator/coef"][()], b["generator/coef"][()])  # the same model
         assert not np.array_equal(a["X"][()], b["X"][()])  # other rows
         assert not np.array_equal(b["generator/coef"][()], c["generator/coef"][()])
@@ -544,6 +546,9 @@ def test_data_seed_draws_other_rows_from_the_same_model(tmp_path):
     model = train(tmp_path / "a.h5", TrainOptions(standardize=True, lr=0.1, epochs=5))
     assert evaluate(model, tmp_path / "b.h5")["accuracy"] > 0.95  # noise-free labels from the same model
     assert evaluate(model, tmp_path / "c.h5")["accuracy"] < 0.9  # another model's labels
+    helped = " ".join(run("generate", "--help").stdout.split())
+    assert "[default: none: the rows continue --seed's draws after the model's, which no --data-seed repeats; " \
+           "the file's data_seed attribute is then -1]" in helped
 
 
 def test_predict_names_the_first_nonfinite_row(tmp_path, binary_file):

@@ -72,6 +72,37 @@ def test_pyarrow_reads_exactly_what_the_plain_reader_reads(tmp_path, header, lab
         assert a["X"].attrs.get("feature_names") is None or list(a["X"].attrs["feature_names"]) == list(p["X"].attrs["feature_names"])
 
 
+@pytest.mark.parametrize("args,option", [
+    (["--ignore", "a"], "--ignore"), (["--columns", "a"], "--columns"), (["--weight-column", "a"], "--weight-column"),
+    (["--categorical", "a"], "--categorical"), (["--bad-rows", "skip"], "--bad-rows skip"),
+    (["--hash-bits", "4"], "--hash-bits"), (["--decimal", ","], "--decimal ,"), (["--thousands", "_"], "--thousands"),
+    (["--na-values", "-999"], "--na-values with a number"),
+    (["--missing", "zero", "--missing-indicator"], "--missing-indicator"),  # was an internal error
+])
+def test_an_explicit_pyarrow_engine_that_an_option_keeps_from_the_file_is_refused_naming_it(tmp_path, args, option):
+    """It was replaced by the tokenizer without a word (only the missing "(read by pyarrow)" told); auto still
+    chooses freely, and options pyarrow can apply still take it."""
+    pytest.importorskip("pyarrow")
+    path = tmp_path / "d.csv"
+    path.write_text("a,b,label\n1,2,0\n3,4,1\n5,6,0\n")
+    code, out, err = cli("convert", path, "-o", tmp_path / "o.h5", "--engine", "pyarrow", *args)
+    assert (code, out, err) == (2, "", f"sgdcli: error: --engine pyarrow: pyarrow's reader cannot apply {option}; "
+                                       "leave out one of them (--engine auto reads with sgdcli's tokenizer)\n")
+    assert not (tmp_path / "o.h5").exists()
+    assert cli("convert", path, "-o", tmp_path / "o.h5", *args)[0] == 0
+    code, out, err = cli("convert", path, "-o", tmp_path / "o.h5", "--engine", "pyarrow", "--na-values", "?",
+                         "--missing", "mean", "--max-categories", "3", "--sparse")
+    assert (code, out) == (0, f"wrote {tmp_path / 'o.h5'}: 3 rows × 2 features from csv, sparse (CSR) (read by "
+                              "pyarrow)\n"), err
+
+
+def test_an_explicit_pyarrow_engine_is_refused_for_input_that_is_not_csv(tmp_path):
+    pytest.importorskip("pyarrow")
+    (tmp_path / "d.svm").write_text("1 1:2\n0 2:1\n")
+    assert cli("convert", tmp_path / "d.svm", "-o", tmp_path / "o.h5", "--engine", "pyarrow") == (
+        2, "", f"sgdcli: error: --engine pyarrow: reads CSV/TSV text; {tmp_path / 'd.svm'} is read as libsvm\n")
+
+
 def test_pyarrow_gives_way_to_the_plain_reader_at_a_bad_field(tmp_path):
     pytest.importorskip("pyarrow")
     path = tmp_path / "bad.csv"
@@ -285,6 +316,18 @@ def test_npy_input_that_is_not_a_matrix_of_numbers_is_named(tmp_path):
                              tmp_path / "o.h5")
         assert (code, err.strip()) == (2, f"sgdcli: error: {tmp_path / message}"), err
     assert not (tmp_path / "o.h5").exists()
+
+
+def test_the_help_names_every_compression_read_and_no_label_default_for_npy():
+    """--format listed .gz, .bz2, .xz, not .zst, which is read too; --label-column promised .npy input "the last
+    column" by default, where a .npy without --y or --label-column is refused (test_usage_errors)."""
+    from sgdcli.data.textfiles import COMPRESSIONS
+
+    code, out, _ = cli("convert", "--help")
+    text = " ".join(out.split())
+    assert code == 0 and "text may be compressed: .gz, .bz2, .xz, .zst (with the [zst] extra)" in text
+    assert all(suffix in text for suffix in COMPRESSIONS)
+    assert "(or .npy without --y)" not in text and "A .npy without --y needs it: the label's INDEX." in text
 
 
 @pytest.mark.parametrize("args,message", [

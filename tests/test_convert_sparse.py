@@ -95,6 +95,33 @@ def test_vw_text_is_hashed_like_feature_hasher_pairs(tmp_path):
     assert y.tolist() == [1, -1, 1]
 
 
+def test_info_names_the_labels_of_a_converted_vw_file_as_labels_and_its_importance_weights_as_weights(tmp_path):
+    """convert writes the labels to y and the importance weights to w, which sorts first: info's options
+    train on y weighted by w, and so does the command they make; a CSR file of other names gets the
+    dataset named as labels are, not the first by name."""
+    (tmp_path / "d.vw").write_text("".join(f"{1 if i % 3 else -1} {1 + i // 10} |a x{i % 5} y:{i % 7}\n"
+                                           for i in range(20)))
+    assert cli("convert", tmp_path / "d.vw", "-o", tmp_path / "d.h5", "--hash-bits", "8")[0] == 0
+    with h5py.File(tmp_path / "d.h5") as f:
+        assert sorted(f) == ["X", "w", "y"] and f["w"][-1] == 2.0
+    code, out, err = cli("info", tmp_path / "d.h5")
+    hint = "looks like a sparse (CSR) matrix: train with --x X --y y --sample-weight w"
+    assert code == 0 and hint in out.splitlines(), out
+    code, _, err = cli("train", tmp_path / "d.h5", *hint.split(" with ")[1].split(), "-o", tmp_path / "m.h5", "-q",
+                   "--batch-size", "4")
+    assert code == 0, err
+    with h5py.File(tmp_path / "m.h5") as f:
+        assert f["classes"][()].tolist() == [-1.0, 1.0]
+    M = random_csr(20, 16, 0.3, 1)
+    with h5py.File(tmp_path / "o.h5", "w") as f:
+        g = f.create_group("M")
+        g["data"], g["indices"], g["indptr"] = M.data, M.indices, M.indptr
+        g.attrs["shape"] = M.shape
+        f["ids"], f["target"], f["extra"] = np.arange(20), np.arange(20) % 2, np.zeros(7)
+    code, out, err = cli("info", tmp_path / "o.h5")
+    assert code == 0 and "looks like a sparse (CSR) matrix: train with --x M --y target" in out.splitlines(), out
+
+
 def test_vw_text_is_hashed_into_2_18_columns_unless_told(tmp_path):
     (tmp_path / "d.vw").write_text("1 |a x\n0 |a y\n")
     code, out, err = cli("convert", tmp_path / "d.vw", "-o", tmp_path / "d.h5")

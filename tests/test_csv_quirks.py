@@ -2,6 +2,7 @@
 huge fields in messages, inputs of no rows, for convert and for predict and evaluate reading CSV text."""
 
 import gzip
+import os
 
 import h5py
 import numpy as np
@@ -153,6 +154,47 @@ def test_compressed_standard_input_is_refused_with_how_to_pipe_it(tmp_path, comp
     assert cli("evaluate", saved, tmp_path / "new.csv") == (2, "", f"sgdcli: error: {tmp_path / 'new.csv'}: looks "
                                                                    f"{name}-compressed; give it a name ending in "
                                                                    f"{suffix}, or pipe it through {tool}\n")
+
+
+@pytest.mark.parametrize("compress,name,tool,suffix", [(gzip.compress, "gzip", "zcat", ".gz"),
+                                                       (__import__("lzma").compress, "xz", "xzcat", ".xz")])
+def test_compressed_bytes_in_a_file_not_named_so_are_refused_saying_what_they_are(tmp_path, compress, name, tool,
+                                                                                  suffix):
+    """convert said "not UTF-8 text ...; convert it to UTF-8 first, e.g. iconv", and a name without an
+    extension was "not an HDF5 file" to train, predict and evaluate: now each says what the bytes are and
+    what to do, and the name it suggests converts."""
+    text = "a,b,label\n" + "".join(f"{i % 5},{i % 3},{i % 2}\n" for i in range(40))
+    (tmp_path / "d.csv").write_bytes(compress(text.encode()))
+    (tmp_path / "d.svm").write_bytes(compress(b"1 1:2\n0 2:1\n"))
+    (tmp_path / "d.npy").write_bytes(compress(b"\x93NUMPY"))
+    (tmp_path / "export").write_bytes(compress(text.encode()))
+    out = tmp_path / "o.h5"
+    for path in ("d.csv", "d.svm"):
+        assert cli("convert", tmp_path / path, "-o", out) == (
+            2, "", f"sgdcli: error: {tmp_path / path}: looks {name}-compressed; give it a name ending in {suffix}, or "
+                   f"decompress it with {tool}\n")
+    assert cli("convert", tmp_path / "export", "-o", out, "--format", "csv")[2] == (
+        f"sgdcli: error: {tmp_path / 'export'}: looks {name}-compressed; give it a name ending in {suffix}, or "
+        f"decompress it with {tool}\n")
+    assert cli("convert", tmp_path / "d.npy", "-o", out, "--label-column", "-1") == (
+        2, "", f"sgdcli: error: {tmp_path / 'd.npy'}: looks {name}-compressed; a .npy file is memory-mapped, so "
+               f"decompress it first ({tool} {tmp_path / 'd.npy'} > data.npy)\n")
+    assert cli("convert", tmp_path / "export", "-o", out) == (
+        2, "", f"sgdcli: error: {tmp_path / 'export'}: looks {name}-compressed, and its name says neither that nor "
+               f"the format; give it a name ending in the format's suffix and {suffix} (such as data.csv{suffix})\n")
+    model = _model(tmp_path, "a,b,label\n1,2,0\n2,1,1\n0,0,0\n3,3,1\n", label_column="label")
+    for command in (["train", tmp_path / "export", "-o", out], ["predict", model, tmp_path / "export", "-o", "-"],
+                    ["evaluate", model, tmp_path / "export"]):
+        assert cli(*command) == (
+            2, "", f"sgdcli: error: {tmp_path / 'export'}: not an HDF5 file but {name}-compressed data; if it is "
+                   f"text that convert reads, give it a name ending in its format's suffix and {suffix} (such as "
+                   f"data.csv{suffix}): convert reads it as it is\n")
+    os.rename(tmp_path / "export", tmp_path / f"data.csv{suffix}")
+    assert cli("convert", tmp_path / f"data.csv{suffix}", "-o", out)[0] == 0
+    (tmp_path / "model.h5").write_bytes(compress(open(model, "rb").read()))
+    assert cli("predict", tmp_path / "model.h5", out, "-o", "-") == (
+        2, "", f"sgdcli: error: {tmp_path / 'model.h5'}: is a {name}-compressed HDF5 file; decompress it first "
+               f"({tool} {tmp_path / 'model.h5'} > new.h5)\n")
 
 
 @pytest.mark.parametrize("hash_bits", [None, 6])

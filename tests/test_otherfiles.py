@@ -71,7 +71,25 @@ def test_a_vds_whose_source_files_are_missing_is_refused(tmp_path, model, comman
     for i in (2, 3):
         os.remove(tmp_path / "vds" / f"part{i}.h5")
     refused(command, data, model, tmp_path,
-            f"{data}:X: rows 5,000–9,999 come from part2.h5, which is missing (2 of 4 sources lack data); {HINT}")
+            f"{data}:X: rows 5,000–7,499 come from part2.h5, which is missing; rows 7,500–9,999 come from part3.h5, "
+            f"which is missing (2 of 4 sources lack data); {HINT}")
+
+
+def test_each_source_lacking_data_is_named_with_its_own_rows(tmp_path, model):
+    """Rows never written in one source, next to the rows of a missing one, were all blamed on the first:
+    "rows 6,000–9,999 were never written in their source part2.h5:X". Past three sources, the rest are
+    counted."""
+    data = write_vds(tmp_path / "vds", written={2: 1000})
+    os.remove(tmp_path / "vds" / "part3.h5")
+    refused("train", data, model, tmp_path,
+            f"{data}:X: rows 6,000–7,499 were never written in their source part2.h5:X (6 of 10 chunks "
+            f"unallocated); rows 7,500–9,999 come from part3.h5, which is missing (2 of 4 sources lack data); {HINT}")
+    for i in (0, 1, 2):
+        os.remove(tmp_path / "vds" / f"part{i}.h5")
+    refused("train", data, model, tmp_path,
+            f"{data}:X: rows 0–2,499 come from part0.h5, which is missing; rows 2,500–4,999 come from part1.h5, "
+            f"which is missing; rows 5,000–7,499 come from part2.h5, which is missing; 2,500 more rows lack data in "
+            f"1 more source (4 of 4 sources lack data); {HINT}")
 
 
 @pytest.mark.parametrize("command", COMMANDS)

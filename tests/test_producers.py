@@ -204,6 +204,28 @@ def test_the_info_of_each_producer_names_the_options_to_use(tmp_path, data):
         "label"), err
 
 
+def test_info_shows_a_netcdf_dimension_as_a_dimension_scale_with_no_data_not_as_rows_never_written(tmp_path):
+    """xarray (h5netcdf) writes a dimension without coordinates as an empty dimension scale: info says so,
+    and keeps "rows never written" for the rows of a variable that a writer left unfinished in the same file,
+    and for none of a coordinate's, which are written."""
+    xr = need("xarray")
+    need("h5netcdf")
+    X, y = make_problem("binary", n=300, d=4, seed=3)
+    xr.Dataset({"X": (("row", "feature"), X), "y": ("row", y)}, coords={"feature": [10, 20, 30, 40]}).to_netcdf(
+        tmp_path / "x.nc", engine="h5netcdf")
+    with h5py.File(tmp_path / "x.nc", "a") as f:
+        f.create_dataset("late", shape=(300,), chunks=(100,), dtype="f4")[:100] = 1
+    code, out, err = cli("info", tmp_path / "x.nc")
+    lines = {line.split(":")[0].strip(): line for line in out.splitlines()[1:5]}
+    assert code == 0 and lines["row"].endswith("(0 B stored), read chunk-aligned blocks; dimension scale (no data)")
+    assert lines["late"].endswith("; 200 rows never written") and out.count("never written") == 1, out
+    assert "never written" not in lines["feature"] and "dimension scale" not in lines["feature"]
+    code, out, err = cli("info", tmp_path / "x.nc", "--json")
+    row = next(d for d in json.loads(out)["datasets"] if d["path"] == "row")
+    assert (row["unwritten_rows"], row["dimension_scale"]) == (0, "no data")
+    assert cli("train", tmp_path / "x.nc", "-o", tmp_path / "m.h5", "-q")[0] == 0
+
+
 def test_info_suggests_the_column_named_as_labels_are_or_else_the_last(tmp_path):
     """A label written first, or stored as text beside another text column, is the one suggested, and the
     suggestion trains."""
@@ -464,6 +486,32 @@ def test_text_columns_beside_the_features_are_left_out_by_features_or_read_as_th
                        "--features", "a,note")
     assert (code, err) == (2, f"sgdcli: error: --features note: column 'note' of {tmp_path / 'c.h5'}:table holds "
                               "text, not numbers; features are numbers (text can be the label, --label-column)\n")
+
+
+def test_a_model_of_a_compound_table_with_a_text_label_scores_that_table_with_the_options_it_was_trained_with(
+        tmp_path):
+    """Trained with --label-column on a text field, the model is evaluated with the same options and predicts
+    on the same table without them (the label's field is not one of its columns), as on the numeric copy of
+    its features with the names as --y: the same metrics, the same predicted names."""
+    rng = np.random.default_rng(4)
+    X = rng.standard_normal((400, 3))
+    names = np.where(X[:, 0] - X[:, 2] + 0.5 * rng.standard_normal(400) > 0, "pos", "neg")
+    rows = np.zeros(400, dtype=[("a", "f4"), ("v", "f8", (2,)), ("name", "S8")])
+    rows["a"], rows["v"], rows["name"] = X[:, 0], X[:, 1:], names.astype("S8")
+    with h5py.File(tmp_path / "rec.h5", "w") as f:
+        f["table"] = rows
+    with h5py.File(tmp_path / "copy.h5", "w") as f:
+        f["X"] = np.c_[rows["a"], rows["v"]]
+        f["y"] = names.astype("S8")
+    flags = ["--x", "table", "--label-column", "name"]
+    assert cli("train", tmp_path / "rec.h5", *flags, "-o", tmp_path / "m.h5", "-q", "--epochs", "2")[0] == 0
+    assert load_model(tmp_path / "m.h5").training["features"] == ["a", "v[0]", "v[1]"]
+    code, out, err = cli("evaluate", tmp_path / "m.h5", tmp_path / "rec.h5", *flags)
+    assert code == 0 and out == cli("evaluate", tmp_path / "m.h5", tmp_path / "copy.h5")[1], err
+    assert "rows 400\n" in out
+    code, out, err = cli("predict", tmp_path / "m.h5", tmp_path / "rec.h5", "--x", "table", "-o", "-")
+    assert code == 0 and out == cli("predict", tmp_path / "m.h5", tmp_path / "copy.h5", "-o", "-")[1], err
+    assert set(out.split()[1:]) == {"neg", "pos"}
 
 
 def test_a_pandas_categorical_label_is_read_as_its_names_whatever_their_order(tmp_path):

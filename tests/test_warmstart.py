@@ -144,6 +144,42 @@ def test_other_features_and_unknown_labels_are_refused(days, tmp_path):
         2, f"sgdcli: error: {three}:y: label 2 is not one of the classes of --init {init} (0, 1)"), err
 
 
+def test_a_frame_whose_columns_are_reordered_continues_the_model_read_by_name_as_predict_reads_it(tmp_path):
+    """pandas frames: the model's columns are found by name in another order (--epochs 0 gives back the
+    initial model, predicting the same), as predict finds them; a column the model lacks is refused, naming
+    it, where --features with the model's columns trains; a column it has missing is named too."""
+    pd = pytest.importorskip("pandas")
+    pytest.importorskip("tables")
+    X, y = make_problem("binary", n=600, d=4, seed=8)
+    df = pd.DataFrame(X, columns=["f0", "f1", "f2", "f3"]).assign(label=y)
+    frames = {"day1": df, "reordered": df[["label", "f3", "f1", "f0", "f2"]], "wider": df.assign(new=1.0),
+              "narrower": df.drop(columns="f2")}
+    for name, frame in frames.items():
+        frame.to_hdf(tmp_path / f"{name}.h5", key="df", format="table")
+    flags = ["--x", "df", "--label-column", "label", "-q"]
+    assert cli("train", tmp_path / "day1.h5", "-o", tmp_path / "m.h5", *flags, "--epochs", "2")[0] == 0
+    init = tmp_path / "m.h5"
+    code, _, err = cli("train", tmp_path / "reordered.h5", "-o", tmp_path / "r.h5", *flags, "--init", init,
+                       "--epochs", "0")
+    assert code == 0, err
+    assert load_model(tmp_path / "r.h5").weights.tobytes() == load_model(init).weights.tobytes()
+    assert load_model(tmp_path / "r.h5").training["features"] == ["f0", "f1", "f2", "f3"]
+    predicted = [cli("predict", model, tmp_path / "reordered.h5", "--x", "df", "-o", "-")[1] for model in
+                 (init, tmp_path / "r.h5")]
+    assert predicted[0] == predicted[1] and len(predicted[0].splitlines()) == 601
+    assert cli("train", tmp_path / "reordered.h5", "-o", tmp_path / "r1.h5", *flags, "--init", init)[0] == 0
+    code, _, err = cli("train", tmp_path / "wider.h5", "-o", tmp_path / "w.h5", *flags, "--init", init)
+    assert (code, err) == (2, f"sgdcli: error: --init {init}: {tmp_path / 'wider.h5'}:df has 1 feature column(s) "
+                              "the model was not trained on ('new'), which a warm start cannot learn; leave them "
+                              "out with --features and the model's columns (training.features in sgdcli show "
+                              f"{init}), or train a new model without --init\n")
+    assert cli("train", tmp_path / "wider.h5", "-o", tmp_path / "w.h5", *flags, "--init", init, "--features",
+               "f0,f1,f2,f3")[0] == 0
+    code, _, err = cli("train", tmp_path / "narrower.h5", "-o", tmp_path / "n.h5", *flags, "--init", init)
+    assert (code, err) == (2, f"sgdcli: error: --init {init}: {tmp_path / 'narrower.h5'}:df: has no column 'f2', "
+                              "which the model was trained on (1 of its 4 features missing)\n")
+
+
 @pytest.mark.parametrize("args,message", [
     (["--epochs", "0"], "--epochs: must be >= 1 (0 with --init), got 0"),
     (["--restandardize"], "--restandardize: applies with --init only"),

@@ -31,7 +31,9 @@ chunk_rows_option = click.option("--chunk-rows", type=click.IntRange(min=1), def
 @click.option("--noise", type=Number(min=0), default=GENERATE.noise, show_default=True, help="Label noise scale.")
 @click.option("--seed", type=int, default=GENERATE.seed, show_default=True, help="Seed of the model and the data.")
 @click.option("--data-seed", type=int, default=None,
-              help="Seed of the rows alone: other rows from the same model, e.g. a test set [default: --seed].")
+              help="Seed of the rows alone: other rows from the same model, e.g. a test set [default: none: the "
+                   "rows continue --seed's draws after the model's, which no --data-seed repeats; the file's "
+                   "data_seed attribute is then -1].")
 @chunk_rows_option
 @click.option("--contiguous", is_flag=True, help="Store X and y contiguously (memory-mappable).")
 @compression_option(GENERATE.compression)
@@ -64,10 +66,11 @@ def info_cmd(file, json):
 @click.option("-o", "--output", required=True, type=click.Path(dir_okay=False), help="HDF5 file to write (X and y).")
 @click.option("--format", type=click.Choice(CONVERT_FORMATS), default=None,
               help="Input format (vw: Vowpal Wabbit text) [default: from the extension: .csv, .tsv/.tab, "
-                   ".svm/.libsvm/.svmlight, .vw, .npy; text may be compressed: .gz, .bz2, .xz].")
+                   ".svm/.libsvm/.svmlight, .vw, .npy; text may be compressed: .gz, .bz2, .xz, .zst (with the "
+                   "[zst] extra)].")
 @click.option("--label-column", default=None, metavar="NAME|INDEX",
-              help="CSV/TSV (or .npy without --y): the label column, by header name or 0-based index "
-                   "(negative counts from the end) [default: the last column].")
+              help="CSV/TSV: the label column, by header name or 0-based index (negative counts from the end) "
+                   "[default: the last column]. A .npy without --y needs it: the label's INDEX.")
 @click.option("--delimiter", default=None, help="CSV field delimiter, one character or 'tab' [default: detected].")
 @click.option("--header/--no-header", default=None,
               help="Whether the first CSV line names the columns [default: yes if it holds a non-number].")
@@ -117,8 +120,10 @@ def info_cmd(file, json):
                    "--sample-weight w, not as a feature. (Vowpal Wabbit importance weights go to w by themselves.)")
 @click.option("--engine", type=click.Choice(CSV_ENGINES), default=CONVERT.engine, show_default=True,
               help="CSV/TSV reader: sgdcli's compiled tokenizer (python; auto takes it: the faster in make bench) "
-                   "or pyarrow's (needs the fast-csv extra; only where --bad-rows is error and no column "
-                   "option but --label-column is given).")
+                   "or pyarrow's (needs the fast-csv extra), which is refused with an option it cannot "
+                   "apply: --hash-bits, --bad-rows skip, --columns, --ignore, --weight-column, --categorical, "
+                   "--missing-indicator, --decimal, --thousands, a number in --na-values. At a field it does not "
+                   "read as a number (a missing value, a class name) it gives way to the tokenizer.")
 def convert_cmd(input, output, **kwargs):
     """Stream INPUT (CSV/TSV, LIBSVM/svmlight, Vowpal Wabbit text or .npy) into a chunked HDF5 file that train reads.
 

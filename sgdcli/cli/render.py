@@ -64,6 +64,7 @@ def info_listing(d: dict) -> str:
             f"{format_size(ds['logical_bytes'])} ({format_size(ds['stored_bytes'])} stored), read {ds['read_mode']}"
             + (f"; {ds['decoded']}" if ds.get("decoded") else "")
             + (f"; {ds['unwritten_rows']:,} rows never written" if ds.get("unwritten_rows") else "")
+            + ("; dimension scale (no data)" if ds.get("dimension_scale") == "no data" else "")
             + ("; allocated early: rows never written cannot be told" if ds.get("allocated_early") else "")
             + (f"; a link to {ds['link']}" if ds.get("link") else "")
         )

@@ -156,6 +156,17 @@ def label_names(texts: list[str], enc: Encoding) -> bool:
     return bool(_Reader(enc).numbers(texts)[2].any())
 
 
+class MissingValue(InputError):
+    """A missing value of a column without a fill (``--missing error``), which stops the reading: ``place``
+    (path, line and column) and ``text`` (quoted), for a reader to say what else can be done; the message
+    says what convert's options do."""
+
+    def __init__(self, place: str, text: str):
+        self.place, self.text = place, text
+        super().__init__(f"{place}: missing value {text}; --missing zero or mean fills missing values, --missing "
+                         "skip leaves their rows out (--na-values says what is missing)")
+
+
 def decode(rows, enc: Encoding, bad_rows: str, path: str):
     """A block (X float64, y float64 or names, rows left out, weights or None) of ``rows`` of ``path``: a
     ``RowFields``, or anything with its methods (data/csvbytes.py).
@@ -194,10 +205,8 @@ def decode(rows, enc: Encoding, bad_rows: str, path: str):
                 if enc.missing == "error":
                     i = int(gaps[0])
                     text = rows.texts(f.column)[i].strip()
-                    refuse(i, InputError(f"{path}: {where(rows.line(i), f.column, enc)}: missing value "
-                                         f"{quoted(text)}; --missing zero or mean fills missing values, "
-                                         "--missing skip leaves their rows out (--na-values says what is "
-                                         "missing)"), always=True)
+                    refuse(i, MissingValue(f"{path}: {where(rows.line(i), f.column, enc)}", quoted(text)),
+                           always=True)
                 drop[gaps] = True  # --missing skip
             values[gaps, j] = f.fill if f.fill is not None else 0.0
             if f.indicator:

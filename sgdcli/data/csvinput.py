@@ -23,6 +23,7 @@ import numpy as np
 
 from sgdcli.data import csvbytes, textfiles
 from sgdcli.data.csvcolumns import Encoding
+from sgdcli.data.csvdecode import MissingValue
 from sgdcli.data.csvtext import DELIMITERS, delimiter_option, hashed_rows, text_rows
 from sgdcli.data.hashing import Hasher
 from sgdcli.data.rowblocks import BadRow
@@ -147,11 +148,18 @@ class EncodedRows:
                     yield CsrRows(X.data.astype(np.float32), X.indices, X.indptr), (y if self.with_label else None)
                     found = True
         else:
-            for X, y, _, _ in csvbytes.token_blocks(self.path, self.ncols, self.trained.header, self.enc, block_rows,
-                                                    "error", self.fh, self.data, 1, _refuse):
-                if len(X):
-                    yield X.astype(np.float32), (y if self.with_label else None)
-                    found = True
+            try:
+                for X, y, _, _ in csvbytes.token_blocks(self.path, self.ncols, self.trained.header, self.enc,
+                                                        block_rows, "error", self.fh, self.data, 1, _refuse):
+                    if len(X):
+                        yield X.astype(np.float32), (y if self.with_label else None)
+                        found = True
+            except MissingValue as exc:  # convert's --missing is no option here: say what is
+                raise InputError(
+                    f"{exc.place}: missing value {exc.text}; the model has no fill for this column (its training "
+                    f"data was converted with --missing {self.trained.missing}) and owes a prediction for every "
+                    "row: fill the value in or leave the row out of the input, or convert the training data with "
+                    "--missing zero or mean, whose fill the model then keeps, and train again") from None
         if not found:  # as an HDF5 dataset of no rows is refused: no metrics of nothing, no header of no predictions
             raise InputError(f"{self.path}: is empty ({'a header and ' if self.trained.header else ''}no rows)")
 
@@ -185,20 +193,16 @@ class _Joined(io.RawIOBase):
         return len(data)
 
 
-# What compressed input starts with, the compression, and what decompresses it in a pipe.
-MAGIC = ((b"\x1f\x8b", "gzip", ".gz", "zcat"), (b"BZh", "bzip2", ".bz2", "bzcat"),
-         (b"\xfd7zXZ\x00", "xz", ".xz", "xzcat"), (b"\x28\xb5\x2f\xfd", "Zstandard", ".zst", "zstdcat"))
-
-
 def _refuse_compressed(path: str, data: bytes, command: str) -> None:
     """Compressed bytes where text was expected (standard input, or a file without the suffix) are not read
     as text: the csv module's complaint about them was an internal error.  ``command``: the sgdcli command line
     that reads standard input, for the example of a pipe (evaluate's takes labels, predict's writes rows)."""
-    for magic, name, suffix, tool in MAGIC:
-        if data.startswith(magic) and (name != "bzip2" or data[3:10].startswith(b"1AY&SY", 1)):
-            how = (f"pipe it through {tool} (e.g. {tool} new.csv{suffix} | sgdcli {command})"
-                   if path == STDIN else f"give it a name ending in {suffix}, or pipe it through {tool}")
-            raise InputError(f"{'standard input' if path == STDIN else path}: looks {name}-compressed; {how}")
+    found = textfiles.compression_in(data)
+    if found is not None:
+        name, suffix, tool = found
+        how = (f"pipe it through {tool} (e.g. {tool} new.csv{suffix} | sgdcli {command})"
+               if path == STDIN else f"give it a name ending in {suffix}, or pipe it through {tool}")
+        raise InputError(f"{'standard input' if path == STDIN else path}: looks {name}-compressed; {how}")
 
 
 def _refuse(path: str, bad: BadRow):

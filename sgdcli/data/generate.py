@@ -40,8 +40,9 @@ def generate(
 ) -> dict:
     """Write ``X`` (float32, rows × features) and ``y``; return the generating parameters.
 
-    ``seed`` draws the model and, unless ``data_seed`` is given, the rows; a
-    ``data_seed`` draws other rows from the same model (a test set).
+    ``seed`` draws the model and, unless ``data_seed`` is given, the rows (its draws after the model's:
+    no ``data_seed`` repeats them, and ``data_seed`` is -1 in the file and the result); a ``data_seed``
+    draws other rows from the same model (a test set).
     """
     if task not in TASKS:
         raise InputError(f"--task: {task!r} is not one of {', '.join(TASKS)}")

@@ -41,7 +41,7 @@ def open_file(path: str | os.PathLike) -> h5py.File:
     except OSError as exc:
         raise InputError(f"{path}: cannot read file ({exc.strerror or exc})") from None
     if not signature_ok:
-        raise InputError(f"{path}: not an HDF5 file" + _text_hint(path))
+        raise InputError(_compressed(path) or f"{path}: not an HDF5 file" + _text_hint(path))
     try:
         # No chunk cache: every reader reads whole chunks, and HDF5's default (a cache per open dataset)
         # would hold up to that much of every dataset read, a group of hundreds of columns included.
@@ -66,6 +66,19 @@ def _text_hint(path: str) -> str:
     stem = os.path.splitext(textfiles.base_name(path))[0]
     return (f"; sgdcli trains on HDF5, where the shuffle can reach any row: convert it first: "
             f"sgdcli convert {path} -o {stem}.h5{_LABEL_HINTS.get(fmt, '')}")
+
+
+def _compressed(path: str) -> str | None:
+    """For compressed bytes in a file whose name does not say so: what they hold and what to do, or None."""
+    packed = textfiles.compressed_unnamed(path)
+    if packed is None:
+        return None
+    name, suffix, tool = packed
+    if textfiles.holds_hdf5(path, suffix):
+        return f"{path}: is a {name}-compressed HDF5 file; decompress it first ({tool} {path} > new.h5)"
+    return (f"{path}: not an HDF5 file but {name}-compressed data; if it is text that convert reads, give it a name "
+            f"ending in its format's suffix and {suffix} (such as data.csv{suffix}): convert reads it "
+            "as it is")
 
 
 def _lock_message(path: str, text: str) -> str:

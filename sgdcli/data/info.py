@@ -58,6 +58,8 @@ def _dataset(name: str, obj: h5py.Dataset) -> dict:
         axis = obj.ndim - 1 if "MATLAB_class" in obj.attrs and obj.ndim == 2 else 0
         missing = unwritten(obj, axis)
         layout["unwritten_rows"] = missing.rows if missing is not None else 0
+        if _dimension_only(obj):  # netCDF's dimension without a variable: no data, by design, not rows unwritten
+            layout.update(unwritten_rows=0, dimension_scale="no data")
         # allocated at creation (parallel HDF5 always does this): allocated is then no sign of written, and
         # nothing else in the file tells the rows never written
         early = obj.id.get_create_plist().get_alloc_time() == h5py.h5d.ALLOC_TIME_EARLY
@@ -70,6 +72,17 @@ def _dataset(name: str, obj: h5py.Dataset) -> dict:
         return {"path": name, "error": first_line(exc)}
     layout.pop("offset", None)
     return layout
+
+
+NETCDF_DIMENSION = "This is a netCDF dimension but not a netCDF variable."  # its NAME: a scale that holds no data
+
+
+def _dimension_only(obj: h5py.Dataset) -> bool:
+    """Whether ``obj`` is a dimension scale that netCDF (netCDF4, h5netcdf, so xarray) writes for a dimension
+    with no coordinate variable: its shape is the dimension's length, and no value is ever written to it."""
+    name = obj.attrs.get("NAME") if h5py.h5ds.is_scale(obj.id) else None
+    return isinstance(name, (bytes, str)) and (name.decode("latin-1") if isinstance(name, bytes) else name
+                                               ).startswith(NETCDF_DIMENSION)
 
 
 def _links(groups: list) -> list[tuple[str, str]]:

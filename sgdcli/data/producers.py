@@ -63,12 +63,12 @@ def _matrix(ds: h5py.Dataset, transpose: bool) -> Found:
     return Found([source], None, kind, plain=not transposed and source.packing is None)
 
 
-def _compound(ds: h5py.Dataset, features, label_column: str | None) -> Found:
-    """The numeric fields as features; a text field can be the label, and other fields must be left out by
-    --features."""
+def _compound(ds: h5py.Dataset, text_ok) -> Found:
+    """The numeric fields as features; a text field is an error unless ``text_ok(name)`` (it is the label, or
+    --features leaves it out)."""
     fields, text = numeric_fields(ds)
     for name, kind in text.items():
-        if features is None and name != label_column:
+        if not text_ok(name):
             raise InputError(f"{where_of(ds)}: field {name!r} is {kind}, not numeric; leave it out with --features")
     names = [name if width == 1 else f"{name}[{i}]" for name, width in fields for i in range(width)]
     readers = {name: Fields(ds, [name], [name]) if is_text(kind) and not kind.shape else None
@@ -179,13 +179,9 @@ def _lookup(f: h5py.File, path: str, what: str):
     return obj
 
 
-def find_features(f: h5py.File, x: str, label_column: str | None = None, features: str | list | None = None,
-                  transpose: bool = False, classes: list[str] | None = None) -> Found:
-    """The feature columns that ``--x`` names (and ``--label-column``'s label), or InputError with a hint.
-
-    ``features``: the columns to keep, comma-separated text or a list of names; ``classes``: a model's class
-    names, which a label column of names is read as the codes of.
-    """
+def _layout(f: h5py.File, x: str, transpose: bool, text_ok) -> tuple[h5py.Group | h5py.Dataset, Found]:
+    """What ``--x`` names and the columns its layout holds, all of them; a compound table's text field is an
+    error unless ``text_ok(name)``."""
     where = f"{f.filename}:{x}"
     obj = _lookup(f, x, "dataset or group")
     if isinstance(obj, h5py.Group):
@@ -204,7 +200,7 @@ def find_features(f: h5py.File, x: str, label_column: str | None = None, feature
         if obj.ndim != 1:
             raise InputError(f"{where}: a compound dataset is read as a table, one row per element, so it must be "
                              f"1-D; got shape {obj.shape}")
-        found = _compound(obj, features, label_column)
+        found = _compound(obj, text_ok)
     elif obj.ndim == 2:
         if obj.dtype.kind not in NUMERIC_KINDS:
             raise InputError(f"{where}: dtype {obj.dtype} is not numeric")
@@ -212,6 +208,18 @@ def find_features(f: h5py.File, x: str, label_column: str | None = None, feature
     else:
         raise InputError(f"{where}: expected a 2-D feature matrix (rows × features), a table or a group of columns, "
                          f"got shape {obj.shape}")
+    return obj, found
+
+
+def find_features(f: h5py.File, x: str, label_column: str | None = None, features: str | list | None = None,
+                  transpose: bool = False, classes: list[str] | None = None) -> Found:
+    """The feature columns that ``--x`` names (and ``--label-column``'s label), or InputError with a hint.
+
+    ``features``: the columns to keep, comma-separated text or a list of names; ``classes``: a model's class
+    names, which a label column of names is read as the codes of.
+    """
+    where = f"{f.filename}:{x}"
+    obj, found = _layout(f, x, transpose, lambda name: features is not None or name == label_column)
     names = [name for s in found.features for name in s.names]
     if not names or found.features[0].n_rows == 0:
         raise InputError(f"{where}: has no rows or no numeric columns")
@@ -238,6 +246,13 @@ def find_features(f: h5py.File, x: str, label_column: str | None = None, feature
         raise InputError(f"{where}: no feature columns are left")
     plain = found.plain and keep == list(range(len(names)))
     return Found(_select(found, keep), label, found.kind, plain, found.text, class_names)
+
+
+def column_names(f: h5py.File, x: str, transpose: bool = False) -> tuple[list[str], list[str]]:
+    """The names of the numeric columns that ``--x`` holds, in order, and of its text columns, without reading
+    them: what a model's features are looked up among (text fields are no error here)."""
+    _, found = _layout(f, x, transpose, lambda name: True)
+    return [name for s in found.features for name in s.names], list(found.text)
 
 
 def find_labels(f: h5py.File, y: str, classes: list[str] | None = None, what: str = "labels"
@@ -286,11 +301,24 @@ def flags(options: dict) -> str:
 
 
 LABEL_NAMES = ("label", "labels", "target", "y", "class", "outcome")  # what a label column is called
+WEIGHT_NAMES = ("w", "weight", "weights", "sample_weight", "sample_weights")  # and a column of row weights
 
 
 def _label_of(columns: list[str]) -> str:
     """The column that is most likely a table's label: the first named as labels are, else the last."""
     return next((c for c in columns if c.lower() in LABEL_NAMES), columns[-1])
+
+
+def _columns_beside(f: h5py.File, matrix: h5py.Group) -> dict:
+    """``--y`` and, where there are row weights, ``--sample-weight`` for a CSR matrix: of the vectors of its
+    row count in the file's root, the first named as labels are, else the first not named as weights are;
+    the weights, one named as they are (convert writes them to ``w``), never as the labels."""
+    rows = matrix["indptr"].shape[0] - 1 if "indptr" in matrix else None
+    vectors = [n for n, o in _members(f) if isinstance(o, h5py.Dataset) and o.ndim in (1, 2)
+               and (rows is None or rows in o.shape)]
+    weights = [n for n in vectors if n.lower() in WEIGHT_NAMES]
+    labels = [n for n in vectors if n.lower() in LABEL_NAMES] or [n for n in vectors if n not in weights]
+    return {"y": labels[0] if labels else "<labels dataset>", **({"sample_weight": weights[0]} if weights else {})}
 
 
 def _members(group: h5py.Group) -> list[tuple[str, object]]:
@@ -316,8 +344,7 @@ def recognize(f: h5py.File) -> tuple[str, dict] | None:
             return "an AnnData file", {"x": "X", "y": "obs/" + (columns[0] if columns else "<column>")}
         for name, obj in _members(f):
             if is_csr(obj):
-                labels = [n for n, o in _members(f) if isinstance(o, h5py.Dataset) and o.ndim in (1, 2)]
-                return "a sparse (CSR) matrix", {"x": name, "y": labels[0] if labels else "<labels dataset>"}
+                return "a sparse (CSR) matrix", {"x": name, **_columns_beside(f, obj)}
         for name, obj in _members(f):
             kind = text_of(obj.attrs.get("pandas_type", b""))
             if isinstance(obj, h5py.Group) and kind in ("frame", "frame_table"):

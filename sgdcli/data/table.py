@@ -33,6 +33,21 @@ def numbered(names: list[str] | None) -> bool:
     return names is None or names == [str(j) for j in range(len(names))]
 
 
+def columns_of(path, x: str, transpose: bool = False) -> tuple[list[str] | None, list[str]]:
+    """The names of the feature columns that ``x`` of ``path`` holds, all of them, and of its text columns,
+    without reading any (data/producers.py ``column_names``); (None, []) for a CSR matrix, whose columns are
+    known by position only."""
+    path = os.fspath(path)
+    f = hdf5.open_file(path)
+    try:
+        with hdf5.reading(path):
+            if is_csr(f.get(x)):
+                return None, []
+            return producers.column_names(f, x, transpose)
+    finally:
+        f.close()
+
+
 class Table:
     """X (rows × features) and, optionally, y (rows) of one HDF5 file.
 

@@ -153,6 +153,43 @@ class _Decompressed:
         return getattr(self._fh, name)
 
 
+# What compressed input starts with, the compression, its suffix, and what decompresses it in a pipe.
+MAGIC = ((b"\x1f\x8b", "gzip", ".gz", "zcat"), (b"BZh", "bzip2", ".bz2", "bzcat"),
+         (b"\xfd7zXZ\x00", "xz", ".xz", "xzcat"), (b"\x28\xb5\x2f\xfd", "Zstandard", ".zst", "zstdcat"))
+HDF5_SIGNATURE = b"\x89HDF\r\n\x1a\n"  # at byte 0, or 512, 1024, ... after a user block
+
+
+def compression_in(data: bytes) -> tuple[str, str, str] | None:
+    """(compression, suffix, the tool that decompresses it) of the compressed bytes ``data`` starts with, or
+    None (bzip2's "BZh" is text too: its block size and block magic must follow)."""
+    for magic, name, suffix, tool in MAGIC:
+        if data.startswith(magic) and (name != "bzip2" or data[3:10].startswith(b"1AY&SY", 1)):
+            return name, suffix, tool
+    return None
+
+
+def compressed_unnamed(path: str) -> tuple[str, str, str] | None:
+    """``compression_in`` of the first bytes of the file ``path``, where its name has no compression suffix
+    (where it has one, it is read through its decompressor); None where it cannot be read."""
+    if compression_of(path):
+        return None
+    try:
+        with open(path, "rb") as fh:
+            return compression_in(fh.read(16))
+    except OSError:
+        return None
+
+
+def holds_hdf5(path: str, suffix: str) -> bool:
+    """Whether the compressed file ``path`` (compressed as ``suffix`` says) decompresses to an HDF5 file's start."""
+    try:
+        with COMPRESSIONS[suffix](path, "rb") as fh:
+            head = fh.read(4096)
+    except Exception:  # noqa: BLE001 - corrupt, cut short, or no zstandard package: not known to be HDF5
+        return False
+    return any(head[at:at + len(HDF5_SIGNATURE)] == HDF5_SIGNATURE for at in (0, 512, 1024, 2048))
+
+
 def not_utf8(path, exc: UnicodeDecodeError) -> InputError:
     """Text that is not UTF-8: the bytes, not a line (the decoder reads ahead of the lines)."""
     return InputError(f"{path}: not UTF-8 text (bytes {exc.object[exc.start:exc.end]!r}: {exc.reason}); convert "

@@ -35,35 +35,60 @@ class Unwritten:
     reason: str | None = None  # what the first range lacks, where it is not chunks (data/otherfiles.py)
     fillable: bool = True  # HDF5 reads them as fill values (a missing external raw file fails the read instead)
     reads: str = "their fill values"  # what --allow-unwritten reads them as (zeros past an external file's end)
+    # (rows, reason) of each source or file that lacks data, by their first row (data/otherfiles.py): adjacent
+    # rows of two sources merge in ``ranges``, and each source is named with its own rows
+    causes: tuple = ()
 
     @property
     def rows(self) -> int:
-        return int((self.ranges[:, 1] - self.ranges[:, 0]).sum())
+        return _count(self.ranges)
 
     @property
     def detail(self) -> str:
-        """The cause in a few words: the chunks unallocated, or the first range's reason."""
+        """The cause in a few words: the chunks unallocated, or the first source's rows and reason."""
+        if self.causes:
+            return _described(*self.causes[0])
         if self.reason is not None:
-            return f"{self._span()} {self.reason}"
+            return f"{_span(self.ranges)} {self.reason}"
         return f"{self.missing:,} of {self.total:,} chunks unallocated" if self.total > 1 else "no storage allocated"
-
-    def _span(self, unit: str = "row") -> str:
-        a, b = (int(v) for v in self.ranges[0])
-        return f"{unit} {a:,}" if b - a == 1 else f"{_plural(unit)} {a:,}–{b - 1:,}"
 
     def message(self, where: str, unit: str = "row", allowed: bool = True) -> str:
         """The error: ``unit`` names what the dataset's first axis counts; ``allowed``: whether
         --allow-unwritten could read them (not the entries of a sparse matrix, whose fill values mean
-        nothing)."""
-        a, b = (int(v) for v in self.ranges[0])
-        more = f" and {self.rows - (b - a):,} more {_plural(unit)}" if len(self.ranges) > 1 else ""
-        if self.reason is None:
-            what = f"were never written ({self.detail})"
+        nothing).  Each source that lacks data is named with its own rows, up to SHOWN of them."""
+        if self.causes:
+            parts = [_described(ranges, why, unit) for ranges, why in self.causes[:SHOWN]]
+            rest = self.causes[SHOWN:]
+            if rest:
+                parts.append(f"{sum(_count(r) for r, _ in rest):,} more {_plural(unit)} lack data in "
+                             f"{len(rest):,} more source{'s' if len(rest) > 1 else ''}")
+            what = "; ".join(parts)
+            what += f" ({self.missing:,} of {self.total:,} sources lack data)" if self.missing > 1 else ""
+        elif self.reason is None:
+            what = f"{_described(self.ranges, None, unit)} were never written ({self.detail})"
         else:
-            what = self.reason + (f" ({self.missing:,} of {self.total:,} sources lack data)" if self.missing > 1
-                                  else "")
-        return (f"{where}: {self._span(unit)}{more} {what}; the file looks incomplete"
+            what = _described(self.ranges, self.reason, unit)
+        return (f"{where}: {what}; the file looks incomplete"
                 + (f" (--allow-unwritten reads {self.reads})" if allowed and self.fillable else ""))
+
+
+SHOWN = 3  # sources that lack data named in a message, each with its rows
+
+
+def _count(ranges: np.ndarray) -> int:
+    return int((ranges[:, 1] - ranges[:, 0]).sum())
+
+
+def _span(ranges: np.ndarray, unit: str = "row") -> str:
+    a, b = (int(v) for v in ranges[0])
+    return f"{unit} {a:,}" if b - a == 1 else f"{_plural(unit)} {a:,}–{b - 1:,}"
+
+
+def _described(ranges: np.ndarray, reason: str | None, unit: str = "row") -> str:
+    """"rows a–b[ and N more rows][ reason]": the first of ``ranges`` and how many more rows the others hold."""
+    a, b = (int(v) for v in ranges[0])
+    more = f" and {_count(ranges) - (b - a):,} more {_plural(unit)}" if len(ranges) > 1 else ""
+    return f"{_span(ranges, unit)}{more}" + (f" {reason}" if reason is not None else "")
 
 
 def _plural(unit: str) -> str:
@@ -116,13 +141,14 @@ def unwritten(ds: h5py.Dataset, axis: int = 0, depth: int = 0) -> Unwritten | No
 
 def _of_gaps(gaps: list[Gap], total: int) -> Unwritten | None:
     """The rows that ``gaps`` (of data/otherfiles.py) lack, with the reason of the first: None if none."""
-    gaps = [g for g in gaps if len(g.ranges)]
+    gaps = sorted((g for g in gaps if len(g.ranges)), key=lambda g: int(g.ranges[:, 0].min()))
     if not gaps:
         return None
-    first = min(gaps, key=lambda g: int(g.ranges[:, 0].min()))
+    first = gaps[0]
     ranges = np.concatenate([g.ranges for g in gaps])
+    causes = tuple((_merged(g.ranges[:, 0], g.ranges[:, 1]), g.reason) for g in gaps)
     return Unwritten(_merged(ranges[:, 0], ranges[:, 1]), len(gaps), total, first.reason,
-                     all(g.fillable for g in gaps), first.reads)
+                     all(g.fillable for g in gaps), first.reads, causes)
 
 
 def _complete_bands(ds: h5py.Dataset, axis: int, per_band: int) -> np.ndarray:

@@ -15,7 +15,7 @@ import numpy as np
 from sgdcli.data import hashing
 from sgdcli.data.atomic import check_writable
 from sgdcli.data.prefetch import Block, stream_blocks
-from sgdcli.data.table import Table, numbered
+from sgdcli.data.table import Table, columns_of, numbered
 from sgdcli.errors import InputError
 from sgdcli.kernels import losses
 from sgdcli.kernels.rows import first_nonfinite_row
@@ -115,20 +115,37 @@ def measure(table: Table, objective: tuple[str, float], labels: Labels, We: np.n
     return measure_part(table, objective, labels, We, memory, select, progress=progress).result()
 
 
+def by_name(names: list[str] | None, data, x: str, columns: dict, model: str = "") -> tuple[dict, list[str]]:
+    """``columns`` (Table's keywords) to read a model's features ``names`` from ``data``: where ``features``
+    is not given and both know their columns by name, but ``data``'s (the label left out) are not those in
+    that order, ``features`` set to ``names``, which Table then finds by name wherever they are; and
+    ``data``'s feature columns besides the model's, which that leaves out.  InputError naming a column of the
+    model's that ``data`` lacks (after ``model``, what names the model, where given)."""
+    columns = dict(columns)
+    if columns.get("features") is not None or not names or numbered(names):
+        return columns, []
+    present, text = columns_of(data, x, columns.get("transpose", False))
+    label = columns.get("label_column")
+    own = [name for name in present or [] if name != label]
+    # a text column besides the label (a compound table's text field, which training left out with
+    # --label-column or --features) is left out by selecting the model's columns too
+    if numbered(present) or (own == names and all(name == label for name in text)):
+        return columns, []
+    known = set(present)
+    missing = [name for name in names if name not in known]
+    if missing:
+        raise InputError(f"{model}{os.fspath(data)}:{x}: has no column {missing[0]!r}, which the model was trained "
+                         f"on ({len(missing)} of its {len(names)} features missing)")
+    columns["features"] = names
+    wanted = set(names)
+    return columns, [name for name in own if name not in wanted]
+
+
 def _open_for(model: Model, data, x: str, y: str | None, columns: dict | None = None, report=None) -> Table:
     """``data``'s table for ``model``: its columns ``columns`` (Table's keywords); where ``features`` is not
     given and the model knows its features by name, those columns by name, in the model's order, wherever
-    they are in ``data``."""
-    columns = dict(columns or {})
-    names = model.training.get("features")
-    if columns.get("features") is None and names and not numbered(names):
-        with Table(data, x, None, transpose=columns.get("transpose", False), allow_unwritten=True) as probe:
-            if probe.feature_names != names and not numbered(probe.feature_names):
-                missing = [name for name in names if name not in probe.feature_names]
-                if missing:
-                    raise InputError(f"{probe.path}:{x}: has no column {missing[0]!r}, which the model was trained "
-                                     f"on ({len(missing)} of its {len(names)} features missing)")
-                columns["features"] = names
+    they are in ``data`` (``by_name``)."""
+    columns, _ = by_name(model.training.get("features"), data, x, dict(columns or {}))
     table = Table(data, x, y, **columns, classes=model.training.get("class_names"))
     if table.Y is not None:
         try:

@@ -1,7 +1,8 @@
 """Warm start (``train --init MODEL``): a new run that starts from an existing model's weights.
 
 The initial model must fit the run: the same model type, the same number of
-features (and the same names, where both know them), and the new data's
+features (and the same names, where both know them: the model's columns
+are then read by name, as predict reads them, ``columns``), and the new data's
 labels among its classes (a classifier keeps the initial model's classes,
 so a day without one of them still trains: engine/passes.py, ``labels_of``).  Its standardization is kept,
 so its weights mean what they meant, unless ``--restandardize``: then the
@@ -27,6 +28,7 @@ import numpy as np
 from sgdcli.data import hashing, textfiles
 from sgdcli.data.table import Table, numbered
 from sgdcli.errors import InputError
+from sgdcli.model import inference
 from sgdcli.model.file import Model, load_model
 from sgdcli.model.labels import check_kind
 
@@ -63,6 +65,23 @@ def class_names(path: str) -> list[str] | None:
     """The names of the classes of the model at ``path``, where its labels were names; None where they were
     numbers, or where there is no file there (``load`` then says so)."""
     return load_model(path).training.get("class_names") if os.path.isfile(path) else None
+
+
+def columns(path: str, data, x: str, given: dict) -> dict:
+    """The Table keywords ``given`` for a run that starts from the model at ``path``: where the model and
+    ``data`` both name their columns and ``--features`` is not given, the model's columns by name, in its
+    order, as predict reads them (a file whose columns are reordered trains on); InputError where ``data``
+    has feature columns the model lacks (a warm start cannot learn them, and would leave them out unsaid)."""
+    if not os.path.isfile(path):  # (``load`` says so)
+        return given
+    names = load_model(path).training.get("features")
+    selected, others = inference.by_name(names, data, x, given, f"--init {path}: ")
+    if others:
+        raise InputError(f"--init {path}: {data}:{x} has {len(others)} feature column(s) the model was not trained "
+                         f"on ({', '.join(map(repr, others[:5]))}{', ...' if len(others) > 5 else ''}), which a "
+                         "warm start cannot learn; leave them out with --features and the model's columns "
+                         f"(training.features in sgdcli show {path}), or train a new model without --init")
+    return selected
 
 
 def load(path: str, table: Table, model_type: str, optimizer: bool = False) -> WarmStart:
