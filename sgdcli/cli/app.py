@@ -36,9 +36,11 @@ class Sgdcli(click.Group):
             return super().main(args, prog_name, complete_var, standalone_mode=False, **extra)
         code = _run(lambda: super(Sgdcli, self).main(args, prog_name or "sgdcli", complete_var,
                                                      standalone_mode=False, **extra))
-        if errors.hard_exit_required():
-            # An output write failed and HDF5 cannot safely close that file: leave
-            # without the interpreter's teardown (the temporary file is already gone).
+        if errors.hard_exit_required() or (_ending and _signalled):
+            # An output write failed and HDF5 cannot safely close that file; or a signal stopped the command:
+            # its exception, raised wherever the main thread was, can land between a worker thread's start and
+            # its executor's bookkeeping, and the teardown then waits for that thread forever.  Leave without
+            # the teardown (the temporary file is already gone; the command's clean-up ran as it unwound).
             for stream in (sys.stdout, sys.stderr):
                 with contextlib.suppress(AttributeError, OSError, ValueError):  # None where closed at start
                     stream.flush()
@@ -112,6 +114,8 @@ def _run(invoke) -> int:
             sys.stdout.flush()  # a full disk under stdout fails here, not in the interpreter's teardown
             return code
     except (errors.Terminated, KeyboardInterrupt, _CtrlC) as exc:  # a KeyboardInterrupt: training's second SIGINT
+        global _signalled
+        _signalled = True
         stop = exc if isinstance(exc, errors.Terminated) else errors.Terminated(signal.SIGINT)
         click.echo(f"sgdcli: stopped by {stop.signal_name} before finishing; no partial output file was left", err=True)
         return stop.exit_code
@@ -273,3 +277,6 @@ def main(argv=None) -> None:
 # teardown, which takes a few tenths of a second, cannot kill the process and turn a finished run into 143 with
 # its checkpoint already gone.  Not in-process callers (the tests' CliRunner), whose handlers are restored.
 _ending = False
+# Whether a signal's exception stopped the command (_run), which the command line's process then leaves with
+# os._exit (Sgdcli.main).
+_signalled = False
