@@ -33,12 +33,14 @@ and 1 for classifiers and poisson (standardized features; a log link).  On
 rows wider than those it was measured on, the rate shrinks (``adaptive_width``):
 
 - adam and rmsprop, for the models not in ``LABEL_SCALED``, to
-  ``REACH / (trace · √updates)``.  Their steps follow the signs of the batch's
+  ``REACH / (norm1 · √updates)``, norm1 the rows' mean sum of absolute values
+  as the model sees them.  Their steps follow the signs of the batch's
   gradient, which follow the features of the batch's own rows, so a step
-  moves those rows' scores by about the rate times their squared norm (the
-  trace): a rate that does not chase each batch's noise falls as the trace
-  grows.  The noise of stochastic steps averages out over the run as one over
-  the root of its updates, so the rate falls with that root too.
+  moves those rows' scores by about the rate times that sum: a rate that does
+  not chase each batch's noise falls as it grows (and, as the weights sought,
+  as one over the features' scale where they are not standardized).  The
+  noise of stochastic steps averages out over the run as one over the root of
+  its updates, so the rate falls with that root too.
   ``bench/adaptive.py`` measures the rule against the best of a grid of rates
   over dense and sparse problems of 20 to 20,000 features and 70 to 100,000
   updates.
@@ -106,9 +108,9 @@ ADAPTIVE = {"adam": 0.1, "rmsprop": 0.01, "adagrad": 0.1}
 # the classifiers; diabetes' 10 features and the bias for LABEL_SCALED), the rate shrinks (adaptive_width).
 WIDE_FROM = 65.0
 WIDE_FROM_LABEL_SCALED = 11.0
-# Adam's and rmsprop's rate × trace × √updates for the models not in LABEL_SCALED: the constants with the least
+# Adam's and rmsprop's rate × norm1 × √updates for the models not in LABEL_SCALED: the constants with the least
 # mean excess test loss over the problems of bench/adaptive.py (the rate's best of a grid spaced by 3 on each).
-REACH = {"adam": 30.0, "rmsprop": 20.0}
+REACH = {"adam": 24.0, "rmsprop": 16.0}
 # The regressions whose weights grow with the labels' scale, which their adaptive rate follows; poisson's are on
 # the log scale of its link.
 LABEL_SCALED = ("linear", "huber", "quantile")
@@ -128,6 +130,7 @@ class AutoRate:
     label_center: float = 0.0  # where the bias starts (start_bias)
     width: float = 1.0  # adaptive optimizers on wide rows: adaptive_width() where that is below 1
     updates: int = 0  # the run's planned updates, which adam's and rmsprop's REACH rule counts
+    norm1: float = math.nan  # the rows' mean sum of absolute values as the model sees them, with the bias's 1
     curvature: float = math.nan  # the loss's curvature bound (CURVATURE, curvature())
     momentum: float | None = None  # β of momentum and nesterov, whose batches the noise term counts
     warm_share: float | None = None  # a warm start: new rows / all rows learned from, which the rate is scaled by
@@ -141,9 +144,9 @@ class AutoRate:
             scale = (f" × {self.label_scale:.4g}, the labels' root mean square{about} on {self.rows} rows"
                      if model in LABEL_SCALED else "")
             wide = "" if self.width >= 1 else (
-                f" × {self.width:.4g} = {REACH[optimizer]:g} / ({ADAPTIVE[optimizer]:g} × {self.trace:.4g} × "
-                f"√{self.updates}), for the features' mean squared norm {self.trace:.4g} and the run's {self.updates} "
-                "updates" if _reaches(optimizer, model) else
+                f" × {self.width:.4g} = {REACH[optimizer]:g} / ({ADAPTIVE[optimizer]:g} × {self.norm1:.4g} × "
+                f"√{self.updates}), for the rows' mean sum of absolute values {self.norm1:.4g} and the run's "
+                f"{self.updates} updates" if _reaches(optimizer, model) else
                 f" × {self.width:.4g} = √({_wide_from(model):g} / {self.trace:.4g}), for the features' mean "
                 f"squared norm {self.trace:.4g}")
             return f"{ADAPTIVE[optimizer]:g}, {optimizer}'s step per weight{scale}{wide}{warm}"
@@ -282,25 +285,26 @@ def _reaches(optimizer: str, model: str) -> bool:
     return optimizer in REACH and model not in LABEL_SCALED
 
 
-def adaptive_width(optimizer: str, model: str, trace: float, updates: int) -> float:
-    """What an adaptive optimizer's rate (ADAPTIVE) is multiplied by on rows whose mean squared norm, with the
-    bias's 1, is ``trace``, over a run of ``updates`` updates: REACH / (ADAPTIVE × trace × √updates) for adam and
-    rmsprop on the models not in LABEL_SCALED, √(WIDE_FROM / trace) for the others; at most 1."""
-    if not trace > 0:  # NaN or 0: no rows to measure
-        return 1.0
+def adaptive_width(optimizer: str, model: str, trace: float, norm1: float, updates: int) -> float:
+    """What an adaptive optimizer's rate (ADAPTIVE) is multiplied by on rows whose mean squared norm and mean sum
+    of absolute values, with the bias's 1, are ``trace`` and ``norm1``, over a run of ``updates`` updates:
+    REACH / (ADAPTIVE × norm1 × √updates) for adam and rmsprop on the models not in LABEL_SCALED,
+    √(WIDE_FROM / trace) for the others; at most 1."""
     if _reaches(optimizer, model):
-        return min(1.0, REACH[optimizer] / (ADAPTIVE[optimizer] * trace * math.sqrt(max(updates, 1))))
-    return min(1.0, math.sqrt(_wide_from(model) / trace))
+        return min(1.0, REACH[optimizer] / (ADAPTIVE[optimizer] * norm1 * math.sqrt(max(updates, 1)))) if (
+            norm1 > 0) else 1.0  # NaN or 0: no rows to measure
+    return min(1.0, math.sqrt(_wide_from(model) / trace)) if trace > 0 else 1.0
 
 
-def _mean_square_norm(table: Table, center: np.ndarray, scale: np.ndarray, memory: int) -> float:
-    """The mean squared norm of the sample's rows as the model sees them, with the bias's 1: the trace of their
-    second moments."""
+def _row_norms(table: Table, center: np.ndarray, scale: np.ndarray, memory: int) -> tuple[float, float]:
+    """The mean squared norm of the sample's rows as the model sees them, with the bias's 1 (the trace of their
+    second moments), and their mean sum of absolute values."""
     if not table.sparse:
         Z = sample(table, center, scale, memory)
-        return float(np.einsum("ij,ij->", Z, Z) / len(Z))
+        return float(np.einsum("ij,ij->", Z, Z) / len(Z)), float(np.abs(Z).sum() / len(Z))
     X, values = sparse_sample(table, scale, memory)
-    return float((values**2).sum() / max(X.n_rows, 1)) + 1.0
+    rows = max(X.n_rows, 1)
+    return float((values**2).sum() / rows) + 1.0, float(np.abs(values).sum() / rows) + 1.0
 
 
 def _sparse_curvature(table: Table, scale: np.ndarray, weights: np.ndarray | None,
@@ -347,11 +351,12 @@ def auto_rate(table: Table, model: str, center: np.ndarray, scale: np.ndarray, b
         size = math.sqrt(_mean((labels[keep] - bias) ** 2, None if weights is None else weights[keep])) if (
             model in LABEL_SCALED and keep.any()) else 1.0
         size = size if math.isfinite(size) and size > 0 else 1.0
-        trace = _mean_square_norm(table, center, scale, memory)
-        width = adaptive_width(optimizer, model, trace, updates)
+        trace, norm1 = _row_norms(table, center, scale, memory)
+        width = adaptive_width(optimizer, model, trace, norm1, updates)
         return AutoRate(lr=ADAPTIVE[optimizer] * size * width, lambda_max=math.nan, trace=trace, rows=len(labels),
                         zero_loss=zero_loss(model, labels, outputs, loss, weights), label_scale=size,
-                        label_center=bias if model in LABEL_SCALED else 0.0, width=width, updates=updates)
+                        label_center=bias if model in LABEL_SCALED else 0.0, width=width, updates=updates,
+                        norm1=norm1)
     if table.sparse:
         lam, trace, rows = _sparse_curvature(table, scale, weights, memory)
     else:
