@@ -8,12 +8,13 @@ grid, and the grid's best factor says which way a better rate lies.  The
 problems span 20 to 20,000 features, dense rows and sparse ones of 20 to
 1,000 nonzeros, 200 to 200,000 rows, 70 to 100,000 updates, logistic,
 softmax and poisson; scikit-learn's digits and breast cancer are the real
-data (a seeded quarter held out).  Synthetic rows: `sgdcli generate` (dense,
+data (a seeded quarter held out), and two dense problems' rows times 1,000
+stand for raw features under --no-standardize.  Synthetic rows: `sgdcli generate` (dense,
 --noise 1), and sparse rows of Gaussian values at random columns whose
 labels follow a linear model plus unit noise.
 Raw figures go to bench/results/<date>-adaptive.json.
 
-    python bench/adaptive.py [--quick]
+    python bench/adaptive.py [--quick] [--only TEXT]
 """
 
 from __future__ import annotations
@@ -92,6 +93,16 @@ def counts(tmp: str, rows: int, features: int) -> tuple[str, str]:
     return paths
 
 
+def scaled(tmp: str, rows: int, features: int, scale: float) -> tuple[str, str]:
+    """``dense`` files with every feature multiplied by ``scale``: raw features, for --no-standardize."""
+    paths = f"{tmp}/scaled-{rows}-{features}.h5", f"{tmp}/scaled-test-{features}.h5"
+    if not os.path.exists(paths[0]):
+        for source, path in zip(dense(tmp, "binary", rows, features), paths):
+            with h5py.File(source) as f, h5py.File(path, "w") as g:
+                g["X"], g["y"] = f["X"][()] * np.float32(scale), f["y"][()]
+    return paths
+
+
 def real(tmp: str, name: str) -> tuple[str, str]:
     """scikit-learn's digits or breast cancer, raw features, a seeded quarter held out."""
     from sklearn.datasets import load_breast_cancer, load_digits
@@ -130,6 +141,9 @@ def problems(tmp: str, quick: bool) -> list[tuple[str, str, tuple[str, str], dic
     out.append(("softmax sparse 5000/300 n20000", "softmax", lambda: sparse(tmp, 20000, 5000, 300, 3), {}))
     for d in (500, 2000):
         out.append((f"poisson dense {d} n20000", "poisson", lambda d=d: counts(tmp, 20000, d), {}))
+    for d in (20, 200):
+        out.append((f"raw dense {d} × 1000 n20000, --no-standardize", "logistic",
+                    lambda d=d: scaled(tmp, 20000, d, 1000.0), {"standardize": False}))
     out.append(("digits", "softmax", lambda: real(tmp, "digits"), {"l2": 1e-3}))
     out.append(("breast cancer", "logistic", lambda: real(tmp, "cancer"), {"l2": 1e-3}))
     return [p for p in out if not quick or p[0] in QUICK]
@@ -152,6 +166,7 @@ def _train(path: str, opts: TrainOptions):
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help=f"{len(QUICK)} of the problems")
+    parser.add_argument("--only", metavar="TEXT", help="the problems whose name holds TEXT")
     args = parser.parse_args()
     results: dict = {}
     lines = [f"{'problem':<38} {'optimizer':<9} {'auto lr':>9} {'auto loss':>10} {'best factor':>11} "
@@ -159,6 +174,8 @@ def main() -> int:
     print(lines[0], flush=True)
     with tempfile.TemporaryDirectory(dir=os.environ.get("SGDCLI_BENCH_DIR")) as tmp:
         for name, model, files, extra in problems(tmp, args.quick):
+            if args.only is not None and args.only not in name:
+                continue
             train_path, test_path = files()
             for optimizer in OPTIMIZERS:
                 base = dict(model=model, optimizer=optimizer, threads=1) | extra
@@ -189,7 +206,7 @@ def main() -> int:
             print(line)
     record = {"date": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"), "cpu": cpu_model(),
               "quick": args.quick, "results": results, "table": "\n".join(lines)}
-    suffix = "-quick-adaptive" if args.quick else "-adaptive"
+    suffix = "-quick-adaptive" if args.quick or args.only else "-adaptive"
     with open(os.path.join(HERE, "results", f"{record['date'].replace(':', '')}{suffix}.json"), "w") as fh:
         json.dump(record, fh, indent=2)
     return 0
