@@ -33,8 +33,9 @@ WAIT_LOCK_PLACE = "without SECONDS, put --wait-lock after DATA: before DATA it t
 @click.option("--resume", is_flag=True,
               help="Continue from the checkpoint if there is one (else start from scratch); safe in cron lines.")
 @click.option("--restart-stale", is_flag=True,
-              help="With --resume: a checkpoint made with other options or for other data (a file refreshed since) "
-                   "is removed, with a warning, and the run starts over, instead of exiting 2.")
+              help="With --resume: a checkpoint made with other options, for other data or from another --init "
+                   "model (a file refreshed since), or one that cannot be read, is removed, with a warning, and "
+                   "the run starts over, instead of exiting 2 (or 1).")
 @click.option("--keep-checkpoint", is_flag=True, help="Keep the checkpoint after a successful run.")
 @click.option("--dask", default=None, metavar="ADDRESS",
               help="Train on Dask distributed: a scheduler (tcp://host:8786) or local:N (N worker processes here). "

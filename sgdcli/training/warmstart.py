@@ -37,6 +37,8 @@ from sgdcli.model.labels import check_kind
 class WarmStart:
     path: str
     model: Model
+    size: int = 0  # of the file as read: a checkpoint of the run records them (``stamp``)
+    mtime: float = 0.0
 
     @property
     def fingerprint(self) -> str:
@@ -46,6 +48,12 @@ class WarmStart:
             if part is not None:
                 digest.update(np.ascontiguousarray(part, dtype=np.float64).tobytes())
         return digest.hexdigest()[:16]
+
+    def stamp(self) -> dict:
+        """What a checkpoint records of the initial model, as of a data file (data/table.py ``fingerprint``):
+        its path, size and modification time, and the digest of its parameters; a run resumed from another
+        model would go on from weights, and at a ``--lr auto`` rate, that its first epochs did not have."""
+        return {"path": self.path, "size": self.size, "mtime": self.mtime, "weights": self.fingerprint}
 
     def lineage(self) -> list[dict]:
         """The runs that made the initial model, oldest first (one entry for a model trained from scratch)."""
@@ -91,6 +99,7 @@ def load(path: str, table: Table, model_type: str, optimizer: bool = False) -> W
     where = f"--init {path}"
     if not os.path.isfile(path):
         raise textfiles.not_a_file(path, where, "; --init reads a model file")
+    st = os.stat(path)  # before it is read: a change while it is shows at the next --resume
     model = load_model(path, optimizer=optimizer)
     data = f"{table.path}:{table.x_name}"
     if model.model != model_type:
@@ -110,7 +119,7 @@ def load(path: str, table: Table, model_type: str, optimizer: bool = False) -> W
         raise InputError(f"{where}: --features reads {_listing(other)} of {data}, which the model was not trained "
                          f"on; list the model's columns, in any order (training.features in sgdcli show {path}), "
                          "or train a new model without --init")
-    return WarmStart(os.path.abspath(path), model)
+    return WarmStart(os.path.abspath(path), model, st.st_size, st.st_mtime)
 
 
 def weights(init: WarmStart, mean: np.ndarray | None, std: np.ndarray | None) -> np.ndarray:
