@@ -100,11 +100,12 @@ class Terminated(BaseException):
     temporary output files are removed, and nothing partial is left.
     """
 
-    def __init__(self, signum: int = signal.SIGTERM):
+    def __init__(self, signum: int = signal.SIGTERM, left: str = "no partial output file was left"):
         super().__init__(signum)
         self.signum = signum
         self.exit_code = 128 + signum
         self.signal_name = signal.Signals(signum).name
+        self.left = left  # what the stop leaves, as the line ending "stopped by ... before finishing; " says
 
 
 def install_extra(extra: str) -> str:

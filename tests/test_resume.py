@@ -194,6 +194,55 @@ def test_second_sigint_exits_at_once(tmp_path, binary_file):
     assert [p for p in os.listdir(tmp_path) if p.endswith(".tmp")] == []
 
 
+def test_second_sigint_after_a_checkpoint_says_that_resume_continues_from_it(tmp_path, binary_file):
+    """A second SIGINT stops the run at once, but a checkpoint an earlier safe point wrote stays: the line names
+    it and --resume (it once said that no partial output file was left). Retried as above where the first
+    SIGINT's stop at a safe point came first."""
+    model = tmp_path / "m.h5"
+    for _ in range(3):
+        for leftover in tmp_path.glob("m.h5*"):
+            leftover.unlink()
+        proc = start(binary_file, "-o", model, "--epochs", "50", "--checkpoint-every", "1", "-q",
+                     env_extra={"SGDCLI_TEST_SAFE_POINT_DELAY": "2"})
+        deadline = time.monotonic() + 60
+        while not os.path.exists(f"{model}.ckpt"):
+            assert proc.poll() is None and time.monotonic() < deadline, "no checkpoint"
+            time.sleep(0.01)
+        time.sleep(0.1)  # inside the next safe point's sleep
+        proc.send_signal(signal.SIGINT)
+        time.sleep(0.005)
+        proc.send_signal(signal.SIGINT)
+        out, err = proc.communicate(timeout=60)
+        if "checkpoint saved" not in err:
+            break
+    assert (proc.returncode, err) == (130, f"sgdcli: stopped by SIGINT before finishing; the model was not "
+                                           f"written, and the last checkpoint, {model}.ckpt, remains: run the "
+                                           "same command with --resume to continue from it\n")
+    assert not os.path.exists(model) and load_latest(f"{model}.ckpt") is not None
+
+
+def test_a_second_sigint_that_compiled_code_wrapped_names_the_checkpoint_too(tmp_path, binary_file, monkeypatch):
+    """Compiled code hands the KeyboardInterrupt back as the cause of a SystemError; without a checkpoint on disk
+    the line is the other commands'."""
+    import sgdcli
+
+    model = tmp_path / "m.h5"
+    run("train", binary_file, "-o", model, "--epochs", "2", "--keep-checkpoint", "-q", check=True)
+
+    def stopped(*args, **kwargs):
+        try:
+            raise KeyboardInterrupt
+        except KeyboardInterrupt as exc:
+            raise SystemError("CPUDispatcher(<function step>) returned a result with an exception set") from exc
+
+    monkeypatch.setattr(sgdcli, "train", stopped)
+    assert run("train", binary_file, "-o", model, "--resume") == (
+        130, "", f"sgdcli: stopped by SIGINT before finishing; the model was not written, and the last checkpoint, "
+                 f"{model}.ckpt, remains: run the same command with --resume to continue from it\n")
+    assert run("train", binary_file, "-o", tmp_path / "other.h5") == (
+        130, "", "sgdcli: stopped by SIGINT before finishing; no partial output file was left\n")
+
+
 def test_resume_refuses_changed_options_or_data(tmp_path, binary_file):
     model = tmp_path / "m.h5"
     run("train", binary_file, "-o", model, "--keep-checkpoint", "-q", check=True)

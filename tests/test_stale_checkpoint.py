@@ -11,6 +11,7 @@ import pytest
 import sgdcli
 from sgdcli.errors import Interrupted
 from sgdcli.training.checkpoint import load_latest
+from sgdcli.training.warmstart import WarmStart
 
 from conftest import cli, make_problem, write_table
 
@@ -92,3 +93,108 @@ def test_restart_stale_needs_resume(tmp_path):
     data = write_table(tmp_path / "data.h5", *make_problem("binary", n=300, d=6, seed=1))
     assert cli("train", data, "-o", tmp_path / "m.h5", "--restart-stale") == (
         2, "", "sgdcli: error: --restart-stale: applies only with --resume\n")
+
+
+def stopped_warm_run(data, model, init):
+    """``stopped_run`` with ``--init INIT``."""
+    ckpt = f"{model}.ckpt"
+    control = sgdcli.RunControl(checkpoint=ckpt, stop=lambda: signal.SIGTERM if os.path.exists(ckpt) else None)
+    with pytest.raises(Interrupted):
+        sgdcli.train(data, sgdcli.TrainOptions(epochs=3, threads=1, seed=3, init=str(init)), output=model,
+                     control=control)
+    assert load_latest(ckpt).position.epoch == 1
+    return ckpt
+
+
+def test_a_replaced_init_model_is_refused_by_resume_and_restarted_by_restart_stale(tmp_path):
+    """The checkpoint records the --init model (its size, time and weights): a run resumed from another model
+    at the same path would go on from other weights, at another --lr auto rate."""
+    data = write_table(tmp_path / "data.h5", *make_problem("binary", n=3000, d=6, seed=1))
+    other = write_table(tmp_path / "other.h5", *make_problem("binary", n=1000, d=6, seed=2))
+    init, model = tmp_path / "current.h5", tmp_path / "m.h5"
+    assert cli("train", data, "-o", init, "-q", "--epochs", "1")[0] == 0
+    os.utime(init, (1000, 1000))
+    before = WarmStart(str(init), sgdcli.load_model(str(init))).fingerprint
+    ckpt = stopped_warm_run(data, str(model), init)
+    assert cli("train", other, "-o", init, "-q", "--epochs", "2")[0] == 0  # tonight's current model
+    os.utime(init, (2000, 2000))
+    after = WarmStart(str(init), sgdcli.load_model(str(init))).fingerprint
+    why = (f"the --init model {init} changed since checkpoint {ckpt}: mtime (checkpoint: 1000.0, now: 2000.0); "
+           f"weights (checkpoint: {before!r}, now: {after!r})")
+    code, out, err = cli("train", data, "-o", model, "--init", init, "--resume", "-q", *TRAIN)
+    assert (code, out, err) == (2, "", f"sgdcli: error: --resume: {why}; drop --resume, remove the checkpoint, or "
+                                       "add --restart-stale to start over\n")
+    assert os.path.exists(ckpt)
+    code, out, err = cli("train", data, "-o", model, "--init", init, "--resume", "--restart-stale", "-q", *TRAIN)
+    assert (code, err) == (0, f"sgdcli: warning: --restart-stale: {why}; removed it, so the run starts over\n")
+    straight = tmp_path / "straight.h5"
+    assert cli("train", data, "-o", straight, "--init", init, "-q", *TRAIN)[0] == 0
+    for a, b in zip(weights(model), weights(straight)):  # from tonight's model, nothing of the stopped run
+        np.testing.assert_array_equal(a, b)
+
+
+@pytest.fixture
+def unreadable(tmp_path):
+    """A stopped run's checkpoint and its .prev, both cut short (a full disk, a copy interrupted)."""
+    data = write_table(tmp_path / "data.h5", *make_problem("binary", n=3000, d=6, seed=1))
+    ckpt = stopped_run(data, str(tmp_path / "m.h5"))
+    for path, size in ((ckpt, 3000), (f"{ckpt}.prev", 100)):
+        with open(path, "r+b") as fh:
+            fh.truncate(size)
+    return data, tmp_path / "m.h5", ckpt
+
+
+def test_unreadable_checkpoints_stop_resume_naming_restart_stale(unreadable):
+    data, model, ckpt = unreadable
+    code, out, err = cli("train", data, "-o", model, "--resume", "-q", *TRAIN)
+    assert (code, out) == (1, "")
+    assert err.startswith(f"sgdcli: error: --resume: no readable checkpoint ({ckpt}: ") and f"; {ckpt}.prev: " in err
+    assert err.endswith("); remove them, or add --restart-stale, to start over\n") and len(err.splitlines()) == 1
+    assert os.path.exists(ckpt) and os.path.exists(f"{ckpt}.prev")
+
+
+def test_restart_stale_removes_unreadable_checkpoints_and_trains_from_scratch(unreadable, tmp_path):
+    data, model, ckpt = unreadable
+    code, out, err = cli("train", data, "-o", model, "--resume", "--restart-stale", "-q", *TRAIN)
+    assert code == 0, err
+    assert err.startswith(f"sgdcli: warning: --restart-stale: no readable checkpoint ({ckpt}: ")
+    assert f"; {ckpt}.prev: " in err and err.endswith("); removed them, so the run starts over\n")
+    assert len(err.splitlines()) == 1
+    assert not os.path.exists(ckpt) and not os.path.exists(f"{ckpt}.prev")
+    straight = tmp_path / "straight.h5"
+    assert cli("train", data, "-o", straight, "-q", *TRAIN)[0] == 0
+    for a, b in zip(weights(model), weights(straight)):
+        np.testing.assert_array_equal(a, b)
+    with open(ckpt, "w") as fh:  # one file, not HDF5 at all
+        fh.write("hello\n")
+    code, out, err = cli("train", data, "-o", model, "--resume", "--restart-stale", "-q", *TRAIN)
+    assert code == 0 and err.startswith(f"sgdcli: warning: --restart-stale: no readable checkpoint ({ckpt}: ")
+    assert err.endswith("); removed it, so the run starts over\n") and len(err.splitlines()) == 1
+
+
+def test_restart_stale_names_the_previous_checkpoint_it_compared_and_the_unreadable_one(tmp_path):
+    data = write_table(tmp_path / "data.h5", *make_problem("binary", n=3000, d=6, seed=1))
+    model = tmp_path / "m.h5"
+    ckpt = stopped_run(data, str(model))
+    with open(ckpt, "r+b") as fh:
+        fh.truncate(3000)
+    code, out, err = cli("train", data, "-o", model, "--resume", "-q", *TRAIN, "--lr", "0.5")
+    assert (code, err) == (2, f"sgdcli: error: --resume: checkpoint {ckpt}.prev was made with other options: lr "
+                              "(checkpoint: 'auto', now: 0.5); drop --resume, remove the checkpoint, or add "
+                              "--restart-stale to start over\n")
+    code, out, err = cli("train", data, "-o", model, "--resume", "--restart-stale", "-q", *TRAIN, "--lr", "0.5")
+    assert (code, err) == (0, f"sgdcli: warning: --restart-stale: checkpoint {ckpt}.prev was made with other "
+                              "options: lr (checkpoint: 'auto', now: 0.5); removed it and the unreadable "
+                              f"{ckpt}, so the run starts over\n")
+    assert not os.path.exists(ckpt) and not os.path.exists(f"{ckpt}.prev")
+
+
+def test_restart_stale_keeps_a_file_that_is_no_checkpoint(tmp_path):
+    data = write_table(tmp_path / "data.h5", *make_problem("binary", n=300, d=6, seed=1))
+    assert cli("train", data, "-o", tmp_path / "model.h5", "-q", "--epochs", "1")[0] == 0
+    code, out, err = cli("train", data, "-o", tmp_path / "m.h5", "--checkpoint", tmp_path / "model.h5", "--resume",
+                         "--restart-stale", "-q")
+    assert (code, err) == (1, f"sgdcli: error: --resume: no readable checkpoint ({tmp_path / 'model.h5'}: not an "
+                              "sgdcli checkpoint); move it away or give --checkpoint another path (--restart-stale "
+                              "removes only sgdcli checkpoints)\n")
+    assert sgdcli.load_model(str(tmp_path / "model.h5")).n_features == 6

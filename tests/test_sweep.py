@@ -2,6 +2,7 @@
 
 import json
 import math
+import os
 
 import pytest
 
@@ -46,6 +47,22 @@ def test_a_diverged_run_is_a_row_not_a_failure(tmp_path, regression_file):
     assert files == ["run01-batch-8-lr-0.01.jsonl", "run02-batch-8-lr-1000.jsonl"]
     epochs = [json.loads(line) for line in (tmp_path / "runs" / files[0]).read_text().splitlines()]
     assert [e["epoch"] for e in epochs] == [1, 2]
+
+
+def test_a_sweep_stopped_before_its_first_file_leaves_no_directory_it_made(tmp_path, binary_file):
+    """--metrics-dir a/b/runs, made with its parents, is removed again when the first run fails (here: --val names
+    no file); a directory that was there stays, and so does one a run's file went into."""
+    args = ["sweep", binary_file, "--batch-sizes", "32", "--epochs", "1", "-q"]
+    where = tmp_path / "out"
+    where.mkdir()
+    code, out, err = cli(*args, "--val", tmp_path / "missing.h5", "--metrics-dir", where / "a" / "b" / "runs")
+    assert (code, out, err) == (2, "", f"sgdcli: error: {tmp_path / 'missing.h5'}: no such file\n")
+    assert os.listdir(where) == []
+    (where / "kept").mkdir()
+    assert cli(*args, "--val", tmp_path / "missing.h5", "--metrics-dir", where / "kept" / "runs")[0] == 2
+    assert os.listdir(where) == ["kept"] and os.listdir(where / "kept") == []
+    assert cli(*args, "--metrics-dir", where / "kept" / "runs")[0] == 0
+    assert os.listdir(where / "kept" / "runs") == ["run01-batch-32-lr-auto.jsonl"]
 
 
 def test_diverged_run_fields(regression_file):

@@ -180,6 +180,67 @@ def test_a_frame_whose_columns_are_reordered_continues_the_model_read_by_name_as
                               "which the model was trained on (1 of its 4 features missing)\n")
 
 
+@pytest.fixture(scope="module")
+def named(tmp_path_factory):
+    """A pandas fixed frame f0..f4 + label, the same frame reordered, and the same rows as a compound table."""
+    pd = pytest.importorskip("pandas")
+    pytest.importorskip("tables")
+    d = tmp_path_factory.mktemp("named")
+    X, y = make_problem("binary", n=800, d=5, seed=9)
+    df = pd.DataFrame(X.astype(np.float64), columns=[f"f{j}" for j in range(5)]).assign(label=y)
+    df.to_hdf(d / "pf.h5", key="df", format="fixed")
+    df[["f3", "f1", "label", "f0", "f4", "f2"]].to_hdf(d / "rf.h5", key="df", format="fixed")
+    record = np.zeros(len(df), dtype=[(c, "f8") for c in df.columns[:5]] + [("label", "i8")])
+    for c in record.dtype.names:
+        record[c] = df[c]
+    with h5py.File(d / "ct.h5", "w") as f:
+        f["t"] = record
+    return d
+
+
+@pytest.mark.parametrize("data,x,label", [("pf.h5", "df", "5"), ("pf.h5", "df", "-1"), ("ct.h5", "t", "-1"),
+                                          ("rf.h5", "df", "2"), ("rf.h5", "df", "-4")])
+def test_a_label_column_given_by_index_continues_the_model_it_trained(named, tmp_path, data, x, label):
+    """The nightly command with --init added: the index names the label, not a feature the model lacks
+    (--epochs 0 gives back the initial model); predict and evaluate read it the same way."""
+    flags = ["--x", x, "--label-column", label, "-q"]
+    init = tmp_path / "m.h5"
+    trained_on = "ct.h5" if x == "t" else "pf.h5"  # rf.h5's label is column 2 (-4) of its own columns
+    assert cli("train", named / trained_on, "-o", init, "--x", x, "--label-column", "label", "-q", "--epochs",
+               "1")[0] == 0
+    code, _, err = cli("train", named / data, "-o", tmp_path / "w.h5", *flags, "--init", init, "--epochs", "0")
+    assert (code, err) == (0, "")
+    assert load_model(tmp_path / "w.h5").weights.tobytes() == load_model(init).weights.tobytes()
+    assert cli("train", named / data, "-o", tmp_path / "w1.h5", *flags, "--init", init)[0] == 0
+    by_index, by_name = (cli("evaluate", init, named / data, "--x", x, "--label-column", column, "--json")[1]
+                         for column in (label, "label"))
+    assert by_index == by_name and '"rows": 800' in by_index
+
+
+def test_features_listed_in_another_order_are_read_in_the_models_order(named, tmp_path):
+    """--features naming the model's columns, in any order and by name or index, reads them by name as predict
+    would (--epochs 0 gives back the model); evaluate scores the same with them; another set is refused,
+    naming the column the model lacks and what to do."""
+    model = tmp_path / "sm.h5"
+    flags = ["--x", "df", "--label-column", "label", "-q"]
+    assert cli("train", named / "pf.h5", "-o", model, *flags, "--features", "f4,f0,f2", "--epochs", "1")[0] == 0
+    for listed in ("f0,f2,f4", "3,5,4", "f2,f4,f0"):
+        code, _, err = cli("train", named / "rf.h5", "-o", tmp_path / "x.h5", *flags, "--features", listed,
+                           "--init", model, "--epochs", "0")
+        assert (code, err) == (0, ""), listed
+        assert load_model(tmp_path / "x.h5").weights.tobytes() == load_model(model).weights.tobytes()
+        assert load_model(tmp_path / "x.h5").training["features"] == ["f4", "f0", "f2"]
+    scored = {cli("evaluate", model, named / "rf.h5", "--x", "df", "--label-column", "label", *listed)[1]
+              for listed in ([], ["--features", "f0,f2,f4"], ["--features", "f4,f0,f2"])}
+    assert len(scored) == 1
+    code, _, err = cli("train", named / "rf.h5", "-o", tmp_path / "x.h5", *flags, "--features", "f0,f2,f3",
+                       "--init", model)
+    assert (code, err) == (2, f"sgdcli: error: --init {model}: --features reads 'f3' of {named / 'rf.h5'}:df, "
+                              "which the model was not trained on; list the model's columns, in any order "
+                              f"(training.features in sgdcli show {model}), or train a new model without "
+                              "--init\n")
+
+
 @pytest.mark.parametrize("args,message", [
     (["--epochs", "0"], "--epochs: must be >= 1 (0 with --init), got 0"),
     (["--restandardize"], "--restandardize: applies with --init only"),

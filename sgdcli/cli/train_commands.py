@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import math
+import os
+import signal
 import sys
 
 import click
@@ -33,8 +35,9 @@ WAIT_LOCK_PLACE = "without SECONDS, put --wait-lock after DATA: before DATA it t
 @click.option("--resume", is_flag=True,
               help="Continue from the checkpoint if there is one (else start from scratch); safe in cron lines.")
 @click.option("--restart-stale", is_flag=True,
-              help="With --resume: a checkpoint made with other options or for other data (a file refreshed since) "
-                   "is removed, with a warning, and the run starts over, instead of exiting 2.")
+              help="With --resume: a checkpoint made with other options, for other data or from another --init "
+                   "model (a file refreshed since), or one that cannot be read, is removed, with a warning, and "
+                   "the run starts over, instead of exiting 2 (or 1).")
 @click.option("--keep-checkpoint", is_flag=True, help="Keep the checkpoint after a successful run.")
 @click.option("--dask", default=None, metavar="ADDRESS",
               help="Train on Dask distributed: a scheduler (tcp://host:8786) or local:N (N worker processes here). "
@@ -95,8 +98,14 @@ def train_cmd(data, output, progress, quiet, verbose, metrics, checkpoint, check
             stop=stop,
             verbose=verbose,
         )
-        model = sgdcli.train(data, opts, output=output, metrics=metrics, reporter=reporter, control=control,
-                             dask=dask_options)
+        try:
+            model = sgdcli.train(data, opts, output=output, metrics=metrics, reporter=reporter, control=control,
+                                 dask=dask_options)
+        except BaseException as exc:
+            left = _left_to_resume(exc, control.checkpoint)
+            if left is None:
+                raise
+            raise errors.Terminated(signal.SIGINT, left) from exc
         errors.results_written()  # the model is written and its checkpoint gone: a signal now is too late to stop it
         click.echo(render.trained(model, output))
         if checks:
@@ -105,6 +114,23 @@ def train_cmd(data, output, progress, quiet, verbose, metrics, checkpoint, check
             record = model.history[kept - 1]
             values = {key[len("val_"):]: value for key, value in record.items() if key.startswith("val_")}
             gates.enforce(checks, values, f"the validation rows (epoch {kept}, the model written to {output})")
+
+
+def _left_to_resume(exc: BaseException, checkpoint: str | None) -> str | None:
+    """What a run that a second SIGINT stopped at once (a KeyboardInterrupt, training/signals.py; compiled code
+    hands it back as the cause of a SystemError) leaves: the checkpoint an earlier safe point wrote, which
+    --resume continues; None for any other exception, or where no checkpoint is on disk."""
+    seen = set()
+    while exc is not None and not isinstance(exc, KeyboardInterrupt) and id(exc) not in seen:
+        seen.add(id(exc))
+        exc = exc.__cause__ or exc.__context__
+    if not isinstance(exc, KeyboardInterrupt) or checkpoint is None:
+        return None
+    for path in (checkpoint, checkpoint + ".prev"):  # --resume's order
+        if os.path.exists(path):
+            return (f"the model was not written, and the last checkpoint, {path}, remains: run the same command "
+                    "with --resume to continue from it")
+    return None
 
 
 @command("sweep", example='sgdcli sweep data.h5 --batch-sizes 1,32,256,full --lrs 0.01,0.1 --lr-scaling linear --epochs 3')

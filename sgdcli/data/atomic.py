@@ -62,6 +62,26 @@ def check_directory(path: str | os.PathLike, option: str) -> str:
     return path
 
 
+@contextlib.contextmanager
+def output_directory(path: str | os.PathLike, option: str):
+    """``check_directory``'s directory while the block runs; the directories it created (``path`` and its missing
+    parents) are removed again where the block left nothing in them (a command stopped or failed before its
+    first file): a run leaves no empty directory behind."""
+    created, directory = [], os.path.abspath(os.fspath(path))
+    while not os.path.lexists(directory) and os.path.dirname(directory) != directory:
+        created.append(directory)  # innermost first
+        directory = os.path.dirname(directory)
+    check_directory(path, option)
+    try:
+        yield os.fspath(path)
+    finally:
+        for directory in created:
+            try:
+                os.rmdir(directory)  # only if empty
+            except OSError:
+                break
+
+
 def _refuse_missing_directory(path: str, directory: str, option: str, create: bool = False) -> None:
     """``directory`` is not there: name the file in its way, if one is, else (unless it is to be created) say so."""
     ancestor = directory

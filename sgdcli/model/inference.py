@@ -116,20 +116,26 @@ def measure(table: Table, objective: tuple[str, float], labels: Labels, We: np.n
 
 
 def by_name(names: list[str] | None, data, x: str, columns: dict, model: str = "") -> tuple[dict, list[str]]:
-    """``columns`` (Table's keywords) to read a model's features ``names`` from ``data``: where ``features``
-    is not given and both know their columns by name, but ``data``'s (the label left out) are not those in
-    that order, ``features`` set to ``names``, which Table then finds by name wherever they are; and
-    ``data``'s feature columns besides the model's, which that leaves out.  InputError naming a column of the
-    model's that ``data`` lacks (after ``model``, what names the model, where given)."""
+    """``columns`` (Table's keywords) to read a model's features ``names`` from ``data``, where both know their
+    columns by name: where ``features`` is not given and ``data``'s (the label left out) are not those in that
+    order, ``features`` set to ``names``, which Table then finds by name wherever they are; where ``features``
+    lists the model's columns in another order, the model's order (``_listed``).  Also ``data``'s feature
+    columns besides the model's, which that leaves out.  A label given by its index is the column Table takes
+    (``_named``).  InputError naming a column of the model's that ``data`` lacks (after ``model``, what names
+    the model, where given)."""
     columns = dict(columns)
-    if columns.get("features") is not None or not names or numbered(names):
+    if not names or numbered(names):
         return columns, []
     present, text = columns_of(data, x, columns.get("transpose", False))
-    label = columns.get("label_column")
-    own = [name for name in present or [] if name != label]
+    if numbered(present):
+        return columns, []
+    label = _named(columns.get("label_column"), present, text)
+    if columns.get("features") is not None:
+        return _listed(names, present, columns), []
+    own = [name for name in present if name != label]
     # a text column besides the label (a compound table's text field, which training left out with
     # --label-column or --features) is left out by selecting the model's columns too
-    if numbered(present) or (own == names and all(name == label for name in text)):
+    if own == names and all(name == label for name in text):
         return columns, []
     known = set(present)
     missing = [name for name in names if name not in known]
@@ -139,6 +145,31 @@ def by_name(names: list[str] | None, data, x: str, columns: dict, model: str = "
     columns["features"] = names
     wanted = set(names)
     return columns, [name for name in own if name not in wanted]
+
+
+def _named(given: str | None, present: list[str], text: list[str]) -> str | None:
+    """The name of the column ``--label-column given`` takes, as Table resolves it (data/producers.py): a
+    column's name, else an index among the numeric columns (``-1``: the last); ``given`` where it is neither
+    (Table then says so)."""
+    if given is None or given in present or given in text:
+        return given
+    try:
+        k = int(given)
+    except ValueError:
+        return given
+    return present[k] if -len(present) <= k < len(present) else given
+
+
+def _listed(names: list[str], present: list[str], columns: dict) -> dict:
+    """``columns`` whose ``--features`` (names or indices) are the model's columns in another order: those in
+    the model's order, as they are read without ``--features``; ``columns`` as they are otherwise (another
+    set of columns is read as listed: Table, or the model's checks, say what is wrong with it)."""
+    given = columns["features"]
+    items = given if isinstance(given, list) else [t.strip() for t in given.split(",") if t.strip()]
+    listed = [_named(item, present, []) for item in items]
+    if len(listed) == len(names) and listed != names and set(listed) == set(names):
+        columns["features"] = list(names)
+    return columns
 
 
 def _open_for(model: Model, data, x: str, y: str | None, columns: dict | None = None, report=None) -> Table:

@@ -51,11 +51,16 @@ FORMAT_VERSION = 6
 
 
 class StaleCheckpoint(UserWarning):
-    """``--restart-stale`` removed a checkpoint made with other options or for other data: the run starts over."""
+    """``--restart-stale`` removed a checkpoint made with other options or for other data, or one that cannot be
+    read: the run starts over."""
 
 
 class OtherVersion(ValueError):
     """A checkpoint written by an sgdcli whose checkpoints this one cannot continue."""
+
+
+class NotACheckpoint(ValueError):
+    """An HDF5 file that is no sgdcli checkpoint (a file given as ``--checkpoint`` by mistake): never removed."""
 
 
 @dataclasses.dataclass
@@ -103,7 +108,7 @@ def save(path: str, ckpt: Checkpoint) -> None:
 def _load_one(path: str) -> Checkpoint:
     with h5py.File(path, "r") as f:
         if f.attrs.get("sgdcli_format") != FORMAT:
-            raise ValueError("not an sgdcli checkpoint")
+            raise NotACheckpoint("not an sgdcli checkpoint")
         if int(f.attrs["format_version"]) != FORMAT_VERSION:
             raise OtherVersion(f"checkpoint format {f.attrs['format_version']} is not {FORMAT_VERSION} "
                                "(written by another sgdcli version)")
@@ -122,15 +127,17 @@ def _load_one(path: str) -> Checkpoint:
         )
 
 
-def load_latest(path: str, report=None) -> Checkpoint | None:
+def load_latest(path: str, report=None, restart_stale: bool = False) -> Checkpoint | None:
     """The newest readable checkpoint at ``path`` (or its .prev), or None if there is none, or only checkpoints
     of another format version (which a run cannot continue: it starts over, and ``report`` says why).
 
-    Raises RuntimeFailure when checkpoint files exist but none can be read.
+    Where checkpoint files exist but none can be read: with ``restart_stale``, they are removed and a
+    StaleCheckpoint warning names them and why (the run starts over), unless one of them is an HDF5 file that
+    is no checkpoint (a path given by mistake, never removed); otherwise RuntimeFailure.
     """
     path = os.path.abspath(path)
     candidates = [p for p in (path, previous_path(path)) if os.path.exists(p)]
-    problems, others = [], []
+    problems, others, foreign = [], [], False
     for candidate in candidates:
         try:
             ckpt = _load_one(candidate)
@@ -139,15 +146,37 @@ def load_latest(path: str, report=None) -> Checkpoint | None:
             continue
         except hdf5.READ_ERRORS as exc:
             problems.append(f"{candidate}: {first_line(exc)}")
+            foreign = foreign or isinstance(exc, NotACheckpoint)
             continue
         if problems and report is not None:
             report(f"checkpoint {problems[0]}; resuming from the previous one, {candidate}")
         return dataclasses.replace(ckpt, path=candidate)
+    them = "them" if len(candidates) > 1 else "it"
+    if problems and restart_stale and not foreign:
+        remove(path)
+        _warn(f"--restart-stale: no readable checkpoint ({'; '.join(problems + others)}); removed {them}, so the "
+              "run starts over")
+        return None
     if problems:
-        raise RuntimeFailure(f"--resume: no readable checkpoint ({'; '.join(problems)}); remove them to start over")
+        hint = (f"move {them} away or give --checkpoint another path (--restart-stale removes only sgdcli "
+                "checkpoints)" if foreign else f"remove {them}, or add --restart-stale, to start over")
+        raise RuntimeFailure(f"--resume: no readable checkpoint ({'; '.join(problems)}); {hint}")
     if others and report is not None:
         report(f"--resume: {others[0]}; this version cannot continue it, so the run starts over")
     return None
+
+
+def to_resume(path: str, options: dict, data: dict, defaults: dict, restart_stale: bool, report) -> Checkpoint | None:
+    """``--resume``: the checkpoint at ``path`` (or its .prev) that continues this run, whose fingerprints are
+    ``options`` and ``data``; None where the run starts from scratch (``report`` says so where there is no
+    checkpoint).  See ``load_latest`` and ``resumable`` for the checkpoints that are refused or removed."""
+    if not any(os.path.exists(p) for p in (path, previous_path(path))):
+        report(f"--resume: no checkpoint at {path}; starting from scratch")
+        return None
+    saved = load_latest(path, report, restart_stale)
+    if saved is None or not resumable(saved, options, data, path, defaults, restart_stale):
+        return None
+    return saved
 
 
 def remove(path: str) -> None:
@@ -169,9 +198,18 @@ def differences(saved: dict, current: dict, prefix: str = "") -> list[str]:
     return out
 
 
+def fingerprint(table, val_table, init=None) -> dict:
+    """What a checkpoint records of the data a run reads: the training and validation files (Table
+    ``fingerprint``) and, with ``--init``, the initial model (training/warmstart.py ``stamp``)."""
+    data = {"train": table.fingerprint(), "val": val_table.fingerprint() if val_table is not None else None}
+    if init is not None:
+        data["init"] = init.stamp()
+    return data
+
+
 def mismatch(ckpt: Checkpoint, options: dict, data: dict, path: str, defaults: dict | None = None) -> str | None:
-    """Why the checkpoint at ``path`` cannot continue this run (made with other options, or the data changed
-    since), or None where it can.
+    """Why the checkpoint at ``path`` cannot continue this run (made with other options, the data or the
+    ``--init`` model changed since), or None where it can.
 
     ``defaults``: the options' defaults.  An option that the checkpoint does not
     record (one added in a later version of sgdcli) counts as its default, so
@@ -181,9 +219,14 @@ def mismatch(ckpt: Checkpoint, options: dict, data: dict, path: str, defaults: d
     diff = differences(saved, options)
     if diff:
         return f"checkpoint {path} was made with other options: {'; '.join(diff)}"
-    diff = differences(ckpt.data, data)
+    diff = differences({**ckpt.data, "init": None}, {**data, "init": None})
     if diff:
         return f"the data changed since checkpoint {path}: {'; '.join(diff)}"
+    then, now = ckpt.data.get("init"), data.get("init")
+    if then != now:  # the same --init path (an option), another model there
+        diff = differences(then, now) if then is not None else ["the checkpoint, of an older sgdcli, does not "
+                                                                "record it"]
+        return f"the --init model {now['path']} changed since checkpoint {path}: {'; '.join(diff)}"
     return None
 
 
@@ -200,15 +243,20 @@ def _refused(why: str) -> InputError:
 
 def resumable(ckpt: Checkpoint, options: dict, data: dict, path: str, defaults: dict | None = None,
               restart_stale: bool = False) -> bool:
-    """Whether ``ckpt`` (read from ``path``) can continue this run.  One made with other options or for other data
+    """Whether ``ckpt`` (read from ``path``, or from its .prev where ``path`` was unreadable) can continue this run.  One made with other options or for other data
     is refused (``check_compatible``); with ``restart_stale`` it is removed instead, with its .prev, and a
     StaleCheckpoint warning says why: the run starts over (a nightly job whose data was refreshed after a stop)."""
-    why = mismatch(ckpt, options, data, path, defaults)
+    fallback = ckpt.path == previous_path(os.path.abspath(path))  # PATH was unreadable: .prev is the one compared
+    why = mismatch(ckpt, options, data, previous_path(path) if fallback else path, defaults)
     if why is None:
         return True
     if not restart_stale:
         raise _refused(why)
     remove(path)
-    warnings.warn_explicit(f"--restart-stale: {why}; removed it, so the run starts over", StaleCheckpoint,
-                           __file__, 0, registry={})
+    _warn(f"--restart-stale: {why}; removed it{f' and the unreadable {path}' if fallback else ''}, so the run "
+          "starts over")
     return False
+
+
+def _warn(text: str) -> None:
+    warnings.warn_explicit(text, StaleCheckpoint, __file__, 0, registry={})

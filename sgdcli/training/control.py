@@ -15,7 +15,7 @@ class RunControl:
     checkpoint_every: int | None = None  # iterations between checkpoints
     checkpoint_seconds: float | None = None  # seconds between checkpoints
     resume: bool = False
-    restart_stale: bool = False  # with resume: a checkpoint made with other options or data is removed, not refused
+    restart_stale: bool = False  # with resume: a stale or unreadable checkpoint is removed, not refused
     keep_checkpoint: bool = False
     wait_lock: float | None = None  # None: fail at once if locked; inf: wait forever
     stop: Callable[[], int | None] = lambda: None  # a pending signal number, if any (signals.stop_on_signals)

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import dataclasses
 import math
-import os
 import time
 
 import numpy as np
@@ -55,10 +54,7 @@ class Run:
         self.executor, self.reporter, self.control = executor, reporter, control
         self.shards, self.block_rows = executor.shards, executor.block_rows
         run_options = {**opts.as_dict(), "threads": executor.threads, **executor.run_options()}
-        self.fingerprints = (
-            run_options,
-            {"train": table.fingerprint(), "val": val_table.fingerprint() if val_table is not None else None},
-        )
+        self.fingerprints = (run_options, ckpt_mod.fingerprint(table, val_table, self.init))
         saved = self._load_checkpoint() if control.resume else None
         self.clock = warmstart.optimizer_clock(self.init, opts.optimizer) if opts.init_optimizer else 0
         facts = setup.learn(table, val_table, opts, saved, self.init, self._pass, reporter.message)
@@ -188,15 +184,8 @@ class Run:
         path = self.control.checkpoint
         if path is None:
             raise InputError("--resume needs a checkpoint path: give -o or --checkpoint")
-        saved = ckpt_mod.load_latest(path, self.reporter.message)
-        if saved is None:
-            if not any(os.path.exists(p) for p in (path, ckpt_mod.previous_path(path))):
-                self.reporter.message(f"--resume: no checkpoint at {path}; starting from scratch")
-            return None
-        if not ckpt_mod.resumable(saved, *self.fingerprints, path, defaults=TrainOptions().as_dict(),
-                                  restart_stale=self.control.restart_stale):
-            return None
-        return saved
+        return ckpt_mod.to_resume(path, *self.fingerprints, TrainOptions().as_dict(), self.control.restart_stale,
+                                  self.reporter.message)
 
     def save_checkpoint(self) -> None:
         if self.control.checkpoint is None:

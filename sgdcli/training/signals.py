@@ -4,7 +4,8 @@ The handler only records the signal; the training loop checks ``requested``
 between kernel calls, writes a checkpoint and exits 128 + the signal's
 number: 143 (SIGTERM), 129 (SIGHUP: the terminal or ssh session of a run
 started without nohup went away), 130 (SIGINT).  A second SIGINT raises
-KeyboardInterrupt at once.
+KeyboardInterrupt at once (the train command's line then names the checkpoint
+an earlier safe point left, cli/train_commands.py).
 """
 
 from __future__ import annotations

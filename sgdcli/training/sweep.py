@@ -14,7 +14,7 @@ import dataclasses
 import os
 import warnings
 
-from sgdcli.data.atomic import atomic_output, check_directory
+from sgdcli.data.atomic import atomic_output, output_directory
 from sgdcli.data.table import Table
 from sgdcli.errors import DivergedError, InputError
 from sgdcli.options import TrainOptions
@@ -97,10 +97,16 @@ def sweep(data, base: TrainOptions, batch_sizes: list[int | None], lrs: list[flo
 
     ``reporter_for(i, n, label)`` gives the progress reporter of run i of n.
     """
-    combos = [(b, lr) for b in batch_sizes for lr in lrs]
     _check_batch_sizes(data, base, batch_sizes)
-    if metrics_dir is not None:
-        check_directory(metrics_dir, "--metrics-dir")
+    if metrics_dir is None:
+        return _runs(data, base, batch_sizes, lrs, reporter_for, None)
+    with output_directory(metrics_dir, "--metrics-dir"):  # removed again if no run's file got into it
+        return _runs(data, base, batch_sizes, lrs, reporter_for, metrics_dir)
+
+
+def _runs(data, base: TrainOptions, batch_sizes: list[int | None], lrs: list[float | str], reporter_for,
+          metrics_dir: str | None) -> list[SweepRun]:
+    combos = [(b, lr) for b in batch_sizes for lr in lrs]
     runs = []
     for i, (batch, lr) in enumerate(combos, start=1):
         opts = dataclasses.replace(base, batch_size=batch, lr=lr)
@@ -114,7 +120,7 @@ def sweep(data, base: TrainOptions, batch_sizes: list[int | None], lrs: list[flo
             except DivergedError as exc:
                 error = str(exc)
         for text in fits:  # each names its run
-            warnings.warn(f"{label}: {text}", FitWarning, stacklevel=2)
+            warnings.warn(f"{label}: {text}", FitWarning, stacklevel=3)
         runs.append(_row(batch, recorder, error, fits))
         if metrics_dir is not None:
             name = f"run{i:02d}-batch-{'full' if batch is None else batch}-lr-{_rate(lr)}.jsonl"

@@ -37,6 +37,8 @@ from sgdcli.model.labels import check_kind
 class WarmStart:
     path: str
     model: Model
+    size: int = 0  # of the file as read: a checkpoint of the run records them (``stamp``)
+    mtime: float = 0.0
 
     @property
     def fingerprint(self) -> str:
@@ -46,6 +48,12 @@ class WarmStart:
             if part is not None:
                 digest.update(np.ascontiguousarray(part, dtype=np.float64).tobytes())
         return digest.hexdigest()[:16]
+
+    def stamp(self) -> dict:
+        """What a checkpoint records of the initial model, as of a data file (data/table.py ``fingerprint``):
+        its path, size and modification time, and the digest of its parameters; a run resumed from another
+        model would go on from weights, and at a ``--lr auto`` rate, that its first epochs did not have."""
+        return {"path": self.path, "size": self.size, "mtime": self.mtime, "weights": self.fingerprint}
 
     def lineage(self) -> list[dict]:
         """The runs that made the initial model, oldest first (one entry for a model trained from scratch)."""
@@ -69,18 +77,19 @@ def class_names(path: str) -> list[str] | None:
 
 def columns(path: str, data, x: str, given: dict) -> dict:
     """The Table keywords ``given`` for a run that starts from the model at ``path``: where the model and
-    ``data`` both name their columns and ``--features`` is not given, the model's columns by name, in its
-    order, as predict reads them (a file whose columns are reordered trains on); InputError where ``data``
-    has feature columns the model lacks (a warm start cannot learn them, and would leave them out unsaid)."""
+    ``data`` both name their columns, the model's columns by name, in its order, as predict reads them (a
+    file whose columns are reordered trains on, and so does ``--features`` listing the model's columns in
+    another order; a label given by index is the column Table takes); InputError where ``data`` has feature
+    columns the model lacks (a warm start cannot learn them, and would leave them out unsaid)."""
     if not os.path.isfile(path):  # (``load`` says so)
         return given
     names = load_model(path).training.get("features")
     selected, others = inference.by_name(names, data, x, given, f"--init {path}: ")
     if others:
         raise InputError(f"--init {path}: {data}:{x} has {len(others)} feature column(s) the model was not trained "
-                         f"on ({', '.join(map(repr, others[:5]))}{', ...' if len(others) > 5 else ''}), which a "
-                         "warm start cannot learn; leave them out with --features and the model's columns "
-                         f"(training.features in sgdcli show {path}), or train a new model without --init")
+                         f"on ({_listing(others)}), which a warm start cannot learn; leave them out with --features "
+                         f"and the model's columns (training.features in sgdcli show {path}), or train a new model "
+                         "without --init")
     return selected
 
 
@@ -90,6 +99,7 @@ def load(path: str, table: Table, model_type: str, optimizer: bool = False) -> W
     where = f"--init {path}"
     if not os.path.isfile(path):
         raise textfiles.not_a_file(path, where, "; --init reads a model file")
+    st = os.stat(path)  # before it is read: a change while it is shows at the next --resume
     model = load_model(path, optimizer=optimizer)
     data = f"{table.path}:{table.x_name}"
     if model.model != model_type:
@@ -103,11 +113,13 @@ def load(path: str, table: Table, model_type: str, optimizer: bool = False) -> W
         check_kind(table.class_names, model.training.get("class_names"), f"{table.path}:{table.y_name}",
                    f"those of {where}")
     names = model.training.get("features")
-    if names and not numbered(table.feature_names) and list(table.feature_names) != list(names):
-        differ = next(j for j, (a, b) in enumerate(zip(names, table.feature_names)) if a != b)
-        raise InputError(f"{where}: feature {differ} is {names[differ]!r}; in {data} it is "
-                         f"{table.feature_names[differ]!r}")
-    return WarmStart(os.path.abspath(path), model)
+    read = table.feature_names
+    if names and not numbered(read) and list(read) != list(names):  # --features listed other columns (``columns``)
+        other = [name for name in read if name not in names] or read
+        raise InputError(f"{where}: --features reads {_listing(other)} of {data}, which the model was not trained "
+                         f"on; list the model's columns, in any order (training.features in sgdcli show {path}), "
+                         "or train a new model without --init")
+    return WarmStart(os.path.abspath(path), model, st.st_size, st.st_mtime)
 
 
 def weights(init: WarmStart, mean: np.ndarray | None, std: np.ndarray | None) -> np.ndarray:
@@ -151,6 +163,11 @@ def restore_optimizer(init: WarmStart, slots: np.ndarray, kept: dict[str, int], 
             slots[index] = saved[name]
         elif name == "average":
             slots[index] = W
+
+
+def _listing(names: list[str]) -> str:
+    """Up to five column names, quoted."""
+    return ", ".join(map(repr, names[:5])) + (", ..." if len(names) > 5 else "")
 
 
 def _same(a, b) -> bool:
