@@ -74,8 +74,7 @@ def info_listing(d: dict) -> str:
     if table and "error" in table:
         lines.append(f"X, y: not trainable as they are: {table['error']}")
     elif table:
-        names = ", ".join(table["feature_names"]) + (", ..." if table["features"] > len(table["feature_names"]) else "")
-        what = (f"{table['nonzeros']:,} nonzeros, density {table['density']:.3g}" if "nonzeros" in table else names)
+        what = _columns(table)
         lines.append(f"{'X, y' if table.get('labels', True) else 'X (no y)'}: {table['rows']} rows × "
                      f"{table['features']} features ({what})")
         lines += [f"  {line}" for line in encoding_lines(table.get("encoding"))]
@@ -85,11 +84,7 @@ def info_listing(d: dict) -> str:
         if "error" in like:
             lines.append(f"  but: {like['error']}")
         else:
-            if "nonzeros" in like:
-                what = f"{like['nonzeros']:,} nonzeros, density {like['density']:.3g}"
-            else:
-                what = ", ".join(like["feature_names"]) + (", ..." if like["features"] > len(like["feature_names"])
-                                                           else "")
+            what = _columns(like)
             lines.append(f"  {like['kind']}: {like['rows']} rows × {like['features']} features ({what}), read "
                          f"{like['read_mode']}")
             if "hashing" in like:
@@ -97,6 +92,15 @@ def info_listing(d: dict) -> str:
                 lines.append(f"  features hashed from {h.get('source', '?')} into 2^{h['bits']} columns "
                              f"({h['function']}, seed {h['seed']}, signed)")
     return "\n".join(lines)
+
+
+def _columns(table: dict) -> str:
+    """What ``info`` says of a table's columns: their first names, and a sparse matrix's nonzeros."""
+    names = ", ".join(table["feature_names"]) + (", ..." if table["features"] > len(table["feature_names"]) else "")
+    if "nonzeros" not in table:
+        return names
+    return (f"{names}; " if table["feature_names"] else "") + (
+        f"{table['nonzeros']:,} nonzeros, density {table['density']:.3g}")
 
 
 def encoding_lines(text: str | None) -> list[str]:
