@@ -132,6 +132,13 @@ def encoding_lines(text: str | None) -> list[str]:
     return lines
 
 
+def _left_out(t: dict) -> str:
+    """The tail of ``train``'s first line: the training and validation rows --bad-rows skip left out."""
+    parts = [counted(t[key], what) for key, what in (("bad_rows", "training row"), ("val_bad_rows", "validation row"))
+             if t.get(key)]
+    return f"; left out {' and '.join(parts)} with NaN or inf (--bad-rows skip)" if parts else ""
+
+
 def trained(model, output) -> str:
     """``sgdcli train``'s summary: the model written, then the losses and validation metrics of the epoch it is
     (with --early-stopping, the one kept, which the quality gates check, named where it is not the last)."""
@@ -140,8 +147,7 @@ def trained(model, output) -> str:
              f"{counted(t['epochs_run'], 'epoch')} × {counted(t['iterations_per_epoch'], 'iteration')} "
              f"(batch {t['batch_size']}, lr {t['lr']:.4g})"
              # a result, as convert's count of skipped rows is: -q hides the log line that says so
-             + (f"; left out {counted(t['bad_rows'], 'training row')} with NaN or inf (--bad-rows skip)"
-                if t.get("bad_rows") else "")]
+             + _left_out(t)]
     if not model.history:  # --epochs 0 with --init: the initial model, rewritten
         return lines[0] + f"\nno epochs: the model of --init {model.options.get('init')}, unchanged"
     kept = t.get("best_epoch") or len(model.history)
