@@ -143,6 +143,29 @@ def test_pyarrow_writes_the_file_of_the_plain_reader_where_a_field_is_nan_or_inf
             assert (p["X"][at, 2] == 0) == missing and (np.isfinite(p["X"][at, 2]) == missing)
 
 
+def test_under_an_explicit_pyarrow_engine_a_hint_to_options_it_refuses_says_so(tmp_path):
+    """The tokenizer's hints (--categorical, --ignore, --bad-rows skip) name options that --engine pyarrow
+    refuses: the message says that they need the engine left out."""
+    pytest.importorskip("pyarrow")
+    (tmp_path / "s.csv").write_text("a,b,c,label\n1,2,x,0\n3,4,y,1\n")
+    (tmp_path / "l.csv").write_text("a,b,label\n1,2,0\n3,4,\n")
+    (tmp_path / "m.csv").write_text("a,b,label\n1,,0\n3,4,1\n")
+    out = tmp_path / "o.h5"
+    assert cli("convert", tmp_path / "s.csv", "-o", out, "--engine", "pyarrow") == (
+        2, "", f"sgdcli: error: {tmp_path / 's.csv'}: line 2, column 3 (c): cannot read 'x' as a number (declare the "
+               "column with --categorical c, or leave it out with --ignore c; --bad-rows skip leaves such rows out); "
+               "under --engine pyarrow, which cannot apply --bad-rows skip, --ignore or --categorical, leave out "
+               "--engine pyarrow to use them\n")
+    assert cli("convert", tmp_path / "l.csv", "-o", out, "--engine", "pyarrow")[2] == (
+        f"sgdcli: error: {tmp_path / 'l.csv'}: line 3, column 3 (label): missing label (--bad-rows skip leaves such "
+        "rows out); under --engine pyarrow, which cannot apply --bad-rows skip, leave out --engine pyarrow to use "
+        "them\n")
+    # --missing, which pyarrow's engine takes: the tokenizer's message as it is, as without --engine
+    assert cli("convert", tmp_path / "m.csv", "-o", out, "--engine", "pyarrow")[2] == cli(
+        "convert", tmp_path / "m.csv", "-o", out)[2]
+    assert not out.exists()
+
+
 NO_PYARROW = without("pyarrow")
 
 

@@ -122,7 +122,9 @@ def encoding_lines(text: str | None) -> list[str]:
         elif f.get("fill") is not None:
             lines.append(f"{shown(f['name'])}: a missing value is {f['fill']:.6g}"
                          + (f", with {shown(f['name'] + '_missing')}" if f.get("indicator") else ""))
-    used = {f["column"] for f in enc["features"]} | {enc.get("label")}
+    if enc.get("weight") is not None:  # convert writes them to the dataset w
+        lines.append(f"row weights: column {columns[enc['weight']]!r}, written to w (--sample-weight w)")
+    used = {f["column"] for f in enc["features"]} | {enc.get("label"), enc.get("weight")}
     left = [name for c, name in enumerate(columns) if c not in used]
     if left:
         lines.append(f"left out: {shown_names(left)}")
