@@ -152,11 +152,13 @@ class Table:
         # known by position only (a list of names would cost more than the model), unless named beside the
         # matrix, as AnnData's genes are
         names = featurenames.column_names(self.file[x], reader.width)
-        for option, value in (("label-column", self.label_column), ("features", None if names else self.features),
-                              ("transpose", self.transpose or None)):
+        for option, value in (("label-column", self.label_column), ("transpose", self.transpose or None)):
             if value is not None:
                 raise InputError(f"--{option}: {where} is a sparse (CSR) matrix, whose columns are not selected "
-                                 "(unless they are named, as AnnData names its genes) or transposed")
+                                 "or transposed")
+        if self.features is not None and names is None:
+            raise InputError(f"--features: {where} is a sparse (CSR) matrix, whose columns are not selected unless "
+                             "they have names (AnnData's genes)")
         if 0 in (reader.n_rows, reader.width):
             raise InputError(f"{where}: the CSR matrix is empty (shape {(reader.n_rows, reader.width)})")
         keep = None if self.features is None else producers.select(names, self.features, where)
