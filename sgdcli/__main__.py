@@ -1,3 +1,3 @@
-from sgdcli.cli.app import main
+from sgdcli.cli import main
 
 main()

@@ -115,6 +115,57 @@ def test_pyarrow_gives_way_to_the_plain_reader_at_a_bad_field(tmp_path):
     assert not (tmp_path / "o.h5").exists()
 
 
+@pytest.mark.parametrize("field,args,missing", [
+    ("nan", [], True), ("inf", ["--na-values", "inf"], True), ("-Infinity", ["--na-values", "-Infinity,NA"], True),
+    ("inf", [], False), ("NaN", ["--na-values", "?"], False),
+])
+def test_pyarrow_writes_the_file_of_the_plain_reader_where_a_field_is_nan_or_infinite(tmp_path, field, args,
+                                                                                      missing):
+    """pyarrow reads nan and inf as numbers, where the plain reader reads those spelled as --na-values (nan by
+    default) as missing: it wrote inf (or NaN) where the plain reader wrote a missing value's fill, exit 0.  It
+    gives way at such a field, in the first block or a later one, and the files are the same."""
+    pytest.importorskip("pyarrow")
+    X, y = make_problem("binary", n=40_000, d=5, seed=2)  # about 3 MB: pyarrow reads blocks of 1 MiB
+    for at in (3, 39_000):
+        path = tmp_path / f"d{at}.csv"
+        write_csv(path, X, y)
+        lines = path.read_text().splitlines(keepends=True)
+        fields = lines[at + 1].split(",")
+        fields[2] = field
+        lines[at + 1] = ",".join(fields)
+        path.write_text("".join(lines))
+        for engine in ("pyarrow", "python"):
+            code, out, err = cli("convert", path, "-o", tmp_path / f"{engine}.h5", "--engine", engine,
+                                 "--missing", "zero", *args)
+            assert (code, out) == (0, f"wrote {tmp_path / f'{engine}.h5'}: 40000 rows × 5 features from csv\n"), err
+        with h5py.File(tmp_path / "pyarrow.h5") as a, h5py.File(tmp_path / "python.h5") as p:
+            assert np.array_equal(a["X"][()], p["X"][()], equal_nan=True) and np.array_equal(a["y"][()], p["y"][()])
+            assert (p["X"][at, 2] == 0) == missing and (np.isfinite(p["X"][at, 2]) == missing)
+
+
+def test_under_an_explicit_pyarrow_engine_a_hint_to_options_it_refuses_says_so(tmp_path):
+    """The tokenizer's hints (--categorical, --ignore, --bad-rows skip) name options that --engine pyarrow
+    refuses: the message says that they need the engine left out."""
+    pytest.importorskip("pyarrow")
+    (tmp_path / "s.csv").write_text("a,b,c,label\n1,2,x,0\n3,4,y,1\n")
+    (tmp_path / "l.csv").write_text("a,b,label\n1,2,0\n3,4,\n")
+    (tmp_path / "m.csv").write_text("a,b,label\n1,,0\n3,4,1\n")
+    out = tmp_path / "o.h5"
+    assert cli("convert", tmp_path / "s.csv", "-o", out, "--engine", "pyarrow") == (
+        2, "", f"sgdcli: error: {tmp_path / 's.csv'}: line 2, column 3 (c): cannot read 'x' as a number (declare the "
+               "column with --categorical c, or leave it out with --ignore c; --bad-rows skip leaves such rows out); "
+               "under --engine pyarrow, which cannot apply --bad-rows skip, --ignore or --categorical, leave out "
+               "--engine pyarrow to use them\n")
+    assert cli("convert", tmp_path / "l.csv", "-o", out, "--engine", "pyarrow")[2] == (
+        f"sgdcli: error: {tmp_path / 'l.csv'}: line 3, column 3 (label): missing label (--bad-rows skip leaves such "
+        "rows out); under --engine pyarrow, which cannot apply --bad-rows skip, leave out --engine pyarrow to use "
+        "them\n")
+    # --missing, which pyarrow's engine takes: the tokenizer's message as it is, as without --engine
+    assert cli("convert", tmp_path / "m.csv", "-o", out, "--engine", "pyarrow")[2] == cli(
+        "convert", tmp_path / "m.csv", "-o", out)[2]
+    assert not out.exists()
+
+
 NO_PYARROW = without("pyarrow")
 
 

@@ -383,6 +383,20 @@ def test_a_weight_column_becomes_the_sample_weights_w(tmp_path):
     assert (code, err.strip()) == (2, "sgdcli: error: --weight-column: column 'label' is the label (--label-column)")
 
 
+def test_info_and_show_name_the_weight_column_and_where_its_weights_are(tmp_path):
+    """A dense file converted with --weight-column listed the column as "left out", as if its weights had been
+    dropped; they are in w, which --sample-weight reads."""
+    path = tmp_path / "tw.csv"
+    path.write_text("a,b,wt,label\n1,2,0.5,0\n3,4,1,1\n5,6,2,0\n")
+    assert cli("convert", path, "-o", tmp_path / "c.h5", "--weight-column", "wt")[0] == 0
+    code, out, err = cli("info", tmp_path / "c.h5")
+    assert code == 0 and out.splitlines()[-3:] == ["X, y: 3 rows × 2 features (a, b)", "  label: column 'label'",
+                                                    "  row weights: column 'wt', written to w (--sample-weight w)"], out
+    _saved(train(tmp_path / "c.h5", TrainOptions(epochs=1, batch_size=1, sample_weight="w")), tmp_path)
+    code, out, _ = cli("show", tmp_path / "m.h5")
+    assert "  row weights: column 'wt', written to w (--sample-weight w)\n" in out and "left out" not in out, out
+
+
 def test_a_hashed_model_reads_new_csv_rows_hashed_as_convert_hashed_its_training_rows(tmp_path):
     """By header name, in any order, other columns ignored, the same hash columns as convert --hash-bits: the
     predictions bit for bit those from the converted file, from a file or standard input."""

@@ -183,13 +183,20 @@ def test_compressed_bytes_in_a_file_not_named_so_are_refused_saying_what_they_ar
         2, "", f"sgdcli: error: {tmp_path / 'export'}: looks {name}-compressed, and its name says neither that nor "
                f"the format; give it a name ending in the format's suffix and {suffix} (such as data.csv{suffix})\n")
     model = _model(tmp_path, "a,b,label\n1,2,0\n2,1,1\n0,0,0\n3,3,1\n", label_column="label")
-    for command in (["train", tmp_path / "export", "-o", out], ["predict", model, tmp_path / "export", "-o", "-"],
-                    ["evaluate", model, tmp_path / "export"]):
+    assert cli("train", tmp_path / "export", "-o", out) == (
+        2, "", f"sgdcli: error: {tmp_path / 'export'}: not an HDF5 file but {name}-compressed data; if it is "
+               f"text that convert reads, give it a name ending in its format's suffix and {suffix} (such as "
+               f"data.csv{suffix}): convert reads it as it is\n")
+    # predict and evaluate read such text themselves, named so (they said "convert reads it as it is")
+    for command in (["predict", model, tmp_path / "export", "-o", "-"], ["evaluate", model, tmp_path / "export"]):
         assert cli(*command) == (
             2, "", f"sgdcli: error: {tmp_path / 'export'}: not an HDF5 file but {name}-compressed data; if it is "
-                   f"text that convert reads, give it a name ending in its format's suffix and {suffix} (such as "
-                   f"data.csv{suffix}): convert reads it as it is\n")
+                   f"CSV or TSV text, give it a name ending in .csv{suffix} or .tsv{suffix} (such as "
+                   f"data.csv{suffix}): {command[0]} reads it as it is, with a model trained on a converted CSV "
+                   "file\n")
     os.rename(tmp_path / "export", tmp_path / f"data.csv{suffix}")
+    assert cli("predict", model, tmp_path / f"data.csv{suffix}", "-o", "-")[0] == 0
+    assert cli("evaluate", model, tmp_path / f"data.csv{suffix}")[0] == 0
     assert cli("convert", tmp_path / f"data.csv{suffix}", "-o", out)[0] == 0
     (tmp_path / "model.h5").write_bytes(compress(open(model, "rb").read()))
     assert cli("predict", tmp_path / "model.h5", out, "-o", "-") == (

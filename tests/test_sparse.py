@@ -89,7 +89,8 @@ def test_an_anndata_file_with_a_sparse_x_trains_as_it_is(tmp_path):
 
 
 @pytest.mark.parametrize("args,message", [
-    (["--features", "1,2"], "--features: {f}:X is a sparse (CSR) matrix, whose columns"),
+    (["--features", "1,2"], "--features: {f}:X is a sparse (CSR) matrix, whose columns are not selected unless they "
+                            "have names (AnnData's genes)"),
 ])
 def test_what_sparse_input_does_not_take_yet_is_a_usage_error(tmp_path, files, args, message):
     sparse = files[0]

@@ -74,8 +74,7 @@ def info_listing(d: dict) -> str:
     if table and "error" in table:
         lines.append(f"X, y: not trainable as they are: {table['error']}")
     elif table:
-        names = ", ".join(table["feature_names"]) + (", ..." if table["features"] > len(table["feature_names"]) else "")
-        what = (f"{table['nonzeros']:,} nonzeros, density {table['density']:.3g}" if "nonzeros" in table else names)
+        what = _columns(table)
         lines.append(f"{'X, y' if table.get('labels', True) else 'X (no y)'}: {table['rows']} rows × "
                      f"{table['features']} features ({what})")
         lines += [f"  {line}" for line in encoding_lines(table.get("encoding"))]
@@ -85,11 +84,7 @@ def info_listing(d: dict) -> str:
         if "error" in like:
             lines.append(f"  but: {like['error']}")
         else:
-            if "nonzeros" in like:
-                what = f"{like['nonzeros']:,} nonzeros, density {like['density']:.3g}"
-            else:
-                what = ", ".join(like["feature_names"]) + (", ..." if like["features"] > len(like["feature_names"])
-                                                           else "")
+            what = _columns(like)
             lines.append(f"  {like['kind']}: {like['rows']} rows × {like['features']} features ({what}), read "
                          f"{like['read_mode']}")
             if "hashing" in like:
@@ -97,6 +92,15 @@ def info_listing(d: dict) -> str:
                 lines.append(f"  features hashed from {h.get('source', '?')} into 2^{h['bits']} columns "
                              f"({h['function']}, seed {h['seed']}, signed)")
     return "\n".join(lines)
+
+
+def _columns(table: dict) -> str:
+    """What ``info`` says of a table's columns: their first names, and a sparse matrix's nonzeros."""
+    names = ", ".join(table["feature_names"]) + (", ..." if table["features"] > len(table["feature_names"]) else "")
+    if "nonzeros" not in table:
+        return names
+    return (f"{names}; " if table["feature_names"] else "") + (
+        f"{table['nonzeros']:,} nonzeros, density {table['density']:.3g}")
 
 
 def encoding_lines(text: str | None) -> list[str]:
@@ -118,7 +122,9 @@ def encoding_lines(text: str | None) -> list[str]:
         elif f.get("fill") is not None:
             lines.append(f"{shown(f['name'])}: a missing value is {f['fill']:.6g}"
                          + (f", with {shown(f['name'] + '_missing')}" if f.get("indicator") else ""))
-    used = {f["column"] for f in enc["features"]} | {enc.get("label")}
+    if enc.get("weight") is not None:  # convert writes them to the dataset w
+        lines.append(f"row weights: column {columns[enc['weight']]!r}, written to w (--sample-weight w)")
+    used = {f["column"] for f in enc["features"]} | {enc.get("label"), enc.get("weight")}
     left = [name for c, name in enumerate(columns) if c not in used]
     if left:
         lines.append(f"left out: {shown_names(left)}")
@@ -126,6 +132,13 @@ def encoding_lines(text: str | None) -> list[str]:
         lines.append(f"numbers with decimal mark {enc['decimal']!r}"
                      + (f" and thousands separator {enc['thousands']!r}" if enc.get("thousands") else ""))
     return lines
+
+
+def _left_out(t: dict) -> str:
+    """The tail of ``train``'s first line: the training and validation rows --bad-rows skip left out."""
+    parts = [counted(t[key], what) for key, what in (("bad_rows", "training row"), ("val_bad_rows", "validation row"))
+             if t.get(key)]
+    return f"; left out {' and '.join(parts)} with NaN or inf (--bad-rows skip)" if parts else ""
 
 
 def trained(model, output) -> str:
@@ -136,8 +149,7 @@ def trained(model, output) -> str:
              f"{counted(t['epochs_run'], 'epoch')} × {counted(t['iterations_per_epoch'], 'iteration')} "
              f"(batch {t['batch_size']}, lr {t['lr']:.4g})"
              # a result, as convert's count of skipped rows is: -q hides the log line that says so
-             + (f"; left out {counted(t['bad_rows'], 'training row')} with NaN or inf (--bad-rows skip)"
-                if t.get("bad_rows") else "")]
+             + _left_out(t)]
     if not model.history:  # --epochs 0 with --init: the initial model, rewritten
         return lines[0] + f"\nno epochs: the model of --init {model.options.get('init')}, unchanged"
     kept = t.get("best_epoch") or len(model.history)

@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import dataclasses
 import os
+import re
 
 import numpy as np
 
@@ -167,8 +168,11 @@ def convert(input, output, *, fmt: str | None = None, label_column: str | None =
                                      engine="pyarrow", sparse=sparse)
                 except ArrowGaveUp:
                     pass  # the plain reader below finds the field and names its line and column
-            rows, skipped, width, weighted = writers.write(
-                input, output, csv_blocks(input, layout, enc, block_rows, bad_rows), weights="always", **written)
+            try:
+                rows, skipped, width, weighted = writers.write(
+                    input, output, csv_blocks(input, layout, enc, block_rows, bad_rows), weights="always", **written)
+            except InputError as exc:
+                raise _for_pyarrow(exc) if engine == "pyarrow" else exc from None
             return Converted(rows=rows, features=width, skipped=skipped, format=fmt, feature_names=names,
                              sparse=sparse, weights="w" if weighted else None)
     hashing = hasher.params(fmt) if hasher is not None else None
@@ -179,6 +183,22 @@ def convert(input, output, *, fmt: str | None = None, label_column: str | None =
                                                    else "auto")
     return Converted(rows=rows, features=width, skipped=skipped, format=fmt, feature_names=names, sparse=sparse,
                      hashing=hashing, weights="w" if weighted else None)
+
+
+def _for_pyarrow(exc: InputError) -> InputError:
+    """The tokenizer's message for a file that --engine pyarrow gave way on, where its hint names options that
+    --engine pyarrow refuses (--categorical, --ignore, --bad-rows skip): saying that they need the tokenizer."""
+    named = [option for option in PYARROW_REFUSES if re.search(re.escape(option) + r"(?![\w-])", str(exc))]
+    if not named:
+        return exc
+    listed = ", ".join(named[:-1]) + (" or " if len(named) > 1 else "") + named[-1]
+    return InputError(f"{exc}; under --engine pyarrow, which cannot apply {listed}, leave out --engine pyarrow "
+                      "to use them")
+
+
+# What pyarrow's reader cannot apply (_check_pyarrow refuses them), as messages name them
+PYARROW_REFUSES = ("--hash-bits", "--bad-rows skip", "--columns", "--ignore", "--weight-column", "--categorical",
+                   "--missing-indicator", "--decimal", "--thousands")
 
 
 def _check_pyarrow(input: str, fmt: str, hash_bits: int | None, bad_rows: str, columns: ColumnOptions) -> None:

@@ -3,8 +3,10 @@ with pyarrow's streaming reader, or as hashed features.
 
 The plain reader is the csv module with a NumPy conversion per block;
 pyarrow's reader (the optional extra ``fast-csv``) is several times faster and
-only the fast path: on any field it does not read as a number it gives way
-(``ArrowGaveUp``) to the plain reader, which then names the line and column.
+only the fast path: on any field it does not read as a number, or reads as
+NaN or an infinity (missing or not by its spelling, which pyarrow does not
+keep), it gives way (``ArrowGaveUp``) to the plain reader, which then reads
+it or names the line and column.
 With ``--hash-bits`` each row is read as scikit-learn's FeatureHasher reads a
 dict of column name to field (data/hashing.py): a number is the feature
 ``name`` with its value, any other text the feature ``name=text`` with value
@@ -350,6 +352,10 @@ def arrow_blocks(path, layout: CsvLayout):
             )
             for batch in reader:
                 values = [batch.column(i).to_numpy(zero_copy_only=False) for i in range(layout.ncols)]
+                if not all(np.isfinite(v).all() for v in values):
+                    # a field spelled nan, inf, -Infinity, ...: whether it is a missing value depends on its
+                    # spelling (--na-values; 'nan' is one by default), which pyarrow does not keep
+                    raise ArrowGaveUp
                 yield np.column_stack([values[c] for c in layout.feature_cols]), values[layout.label], 0
         except (pa.ArrowException, ValueError) as exc:
             raise ArrowGaveUp from exc

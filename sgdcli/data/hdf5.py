@@ -68,17 +68,31 @@ def _text_hint(path: str) -> str:
             f"sgdcli convert {path} -o {stem}.h5{_LABEL_HINTS.get(fmt, '')}")
 
 
-def _compressed(path: str) -> str | None:
-    """For compressed bytes in a file whose name does not say so: what they hold and what to do, or None."""
+def _compressed(path: str, scores: str | None = None) -> str | None:
+    """For compressed bytes in a file whose name does not say so: what they hold and what to do, or None.
+    ``scores``: the command (predict, evaluate) that reads CSV/TSV text so named itself, with a model of CSV
+    columns; otherwise, convert does."""
     packed = textfiles.compressed_unnamed(path)
     if packed is None:
         return None
     name, suffix, tool = packed
     if textfiles.holds_hdf5(path, suffix):
         return f"{path}: is a {name}-compressed HDF5 file; decompress it first ({tool} {path} > new.h5)"
+    if scores is not None:
+        return (f"{path}: not an HDF5 file but {name}-compressed data; if it is CSV or TSV text, give it a name "
+                f"ending in .csv{suffix} or .tsv{suffix} (such as data.csv{suffix}): {scores} reads it as it is, "
+                "with a model trained on a converted CSV file")
     return (f"{path}: not an HDF5 file but {name}-compressed data; if it is text that convert reads, give it a name "
             f"ending in its format's suffix and {suffix} (such as data.csv{suffix}): convert reads it "
             "as it is")
+
+
+def check_named(path, command: str) -> None:
+    """InputError where ``path`` is compressed but not named so, saying what ``command`` (predict, evaluate),
+    which reads CSV/TSV text by its name, needs."""
+    message = _compressed(os.fspath(path), command) if os.path.isfile(path) else None
+    if message is not None:
+        raise InputError(message)
 
 
 def _lock_message(path: str, text: str) -> str:

@@ -8,6 +8,7 @@ import h5py
 
 from sgdcli.data import hdf5, producers
 from sgdcli.data.cf import packing_of
+from sgdcli.data.featurenames import dimension_only
 from sgdcli.data.layout import BLOCKS, layout_of, unavailable_filter
 from sgdcli.data.unwritten import unwritten
 from sgdcli.errors import InputError, first_line
@@ -58,7 +59,7 @@ def _dataset(name: str, obj: h5py.Dataset) -> dict:
         axis = obj.ndim - 1 if "MATLAB_class" in obj.attrs and obj.ndim == 2 else 0
         missing = unwritten(obj, axis)
         layout["unwritten_rows"] = missing.rows if missing is not None else 0
-        if _dimension_only(obj):  # netCDF's dimension without a variable: no data, by design, not rows unwritten
+        if dimension_only(obj):  # netCDF's dimension without a variable: no data, by design, not rows unwritten
             layout.update(unwritten_rows=0, dimension_scale="no data")
         # allocated at creation (parallel HDF5 always does this): allocated is then no sign of written, and
         # nothing else in the file tells the rows never written
@@ -74,15 +75,6 @@ def _dataset(name: str, obj: h5py.Dataset) -> dict:
     return layout
 
 
-NETCDF_DIMENSION = "This is a netCDF dimension but not a netCDF variable."  # its NAME: a scale that holds no data
-
-
-def _dimension_only(obj: h5py.Dataset) -> bool:
-    """Whether ``obj`` is a dimension scale that netCDF (netCDF4, h5netcdf, so xarray) writes for a dimension
-    with no coordinate variable: its shape is the dimension's length, and no value is ever written to it."""
-    name = obj.attrs.get("NAME") if h5py.h5ds.is_scale(obj.id) else None
-    return isinstance(name, (bytes, str)) and (name.decode("latin-1") if isinstance(name, bytes) else name
-                                               ).startswith(NETCDF_DIMENSION)
 
 
 def _links(groups: list) -> list[tuple[str, str]]:
@@ -109,7 +101,7 @@ def _table(path, options: dict) -> dict:
         with Table(path, **keywords) as table:
             out = {"kind": table.x_kind, "rows": table.n_rows, "features": table.n_features,
                    "labels": table.Y is not None,
-                   "feature_names": [] if table.sparse else table.feature_names[:20],
+                   "feature_names": (table.feature_names or [])[:20],
                    "read_mode": table.X.layout.read_mode}
             if table.sparse:
                 out.update(nonzeros=table.X.reader.nnz, density=table.X.reader.density)

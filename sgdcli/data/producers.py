@@ -30,6 +30,7 @@ from __future__ import annotations
 import h5py
 import numpy as np
 
+from sgdcli.data import featurenames
 from sgdcli.data.cf import packing_of
 from sgdcli.data.hdf5 import NUMERIC_KINDS, list_datasets
 from sgdcli.data.pandasframes import fixed_frame, table_frame
@@ -40,14 +41,15 @@ from sgdcli.data.textlabels import TextLabels, categorical_labels, is_text, scan
 from sgdcli.errors import InputError, first_line
 
 
-def _names_attr(ds: h5py.Dataset, width: int) -> list[str]:
+def _names_attr(ds: h5py.Dataset, width: int, transposed: bool) -> list[str]:
     """Column names from a ``columns`` attribute (a list of strings, one per column) or ``feature_names`` (what
-    convert writes), else their indices."""
+    convert writes), else from AnnData's ``var`` or a dimension scale (xarray's coordinate; data/featurenames.py),
+    else their indices."""
     for attr in ("columns", "feature_names"):
         names = ds.attrs.get(attr)
         if names is not None and np.ndim(names) == 1 and len(names) == width:
             return [text_of(v) for v in names]
-    return [str(j) for j in range(width)]
+    return featurenames.column_names(ds, width, transposed) or [str(j) for j in range(width)]
 
 
 def _matrix(ds: h5py.Dataset, transpose: bool) -> Found:
@@ -56,7 +58,7 @@ def _matrix(ds: h5py.Dataset, transpose: bool) -> Found:
     matlab = "MATLAB_class" in ds.attrs
     transposed = transpose or matlab
     width = int(ds.shape[0] if transposed else ds.shape[1])
-    names = _names_attr(ds, width)
+    names = _names_attr(ds, width, transposed)
     kind = "MATLAB matrix (column-major, read transposed)" if matlab else (
         "matrix stored transposed (--transpose)" if transposed else "matrix")
     source = Matrix(ds, np.arange(width), names, transposed)  # CF-packed (data/cf.py): decoded as read, not mapped
@@ -136,9 +138,26 @@ def _select(found: Found, keep: list[int]) -> list[Source]:
     return out
 
 
-def _column_index(names: list[str], given: str, option: str, where: str, text=()) -> int:
-    if given in names:
-        return names.index(given)
+TWICE = -1  # in ``_positions``: a name that more than one column has
+
+
+def _positions(names: list[str]) -> dict[str, int]:
+    """Each name's column, TWICE for a name that more than one column has (AnnData allows such genes)."""
+    out: dict[str, int] = {}
+    for j, name in enumerate(names):
+        out[name] = TWICE if name in out else j
+    return out
+
+
+def _column_index(names: list[str], given: str, option: str, where: str, text=(), positions=None) -> int:
+    """The column ``given`` names (a name, else an index), ``positions`` being ``_positions(names)`` where a
+    caller looks up many."""
+    k = (positions if positions is not None else _positions(names)).get(given)
+    if k == TWICE:
+        raise InputError(f"{where}: has more than one column named {given!r}, so it cannot be read by name; give "
+                         "each column its own name (AnnData: var_names_make_unique())")
+    if k is not None:
+        return k
     if given in text and option == "--features":
         raise InputError(f"{option} {given}: column {given!r} of {where} holds text, not numbers; features are "
                          "numbers (text can be the label, --label-column)")
@@ -154,6 +173,17 @@ def _column_index(names: list[str], given: str, option: str, where: str, text=()
         return k % len(names)
     shown = ", ".join(names[:12]) + (", ..." if len(names) > 12 else "")
     raise InputError(f"{option} {given}: {where} has no such column (columns: {shown})")
+
+
+def select(names: list[str], features: str | list, where: str, text=()) -> list[int]:
+    """The columns ``features`` lists (comma-separated text or a list; names, else indices) among ``names``,
+    in its order; InputError naming one it lacks, or one listed twice."""
+    items = features if isinstance(features, list) else [t.strip() for t in features.split(",") if t.strip()]
+    positions = _positions(names)
+    keep = [_column_index(names, item, "--features", where, text, positions) for item in items]
+    if len(set(keep)) != len(keep):
+        raise InputError(f"--features {features}: a column is listed twice")
+    return keep
 
 
 def _lookup(f: h5py.File, path: str, what: str):
@@ -223,12 +253,7 @@ def find_features(f: h5py.File, x: str, label_column: str | None = None, feature
     names = [name for s in found.features for name in s.names]
     if not names or found.features[0].n_rows == 0:
         raise InputError(f"{where}: has no rows or no numeric columns")
-    keep = list(range(len(names)))
-    if features is not None:
-        items = features if isinstance(features, list) else [t.strip() for t in features.split(",") if t.strip()]
-        keep = [_column_index(names, item, "--features", where, found.text) for item in items]
-        if len(set(keep)) != len(keep):
-            raise InputError(f"--features {features}: a column is listed twice")
+    keep = list(range(len(names))) if features is None else select(names, features, where, found.text)
     label, class_names = None, None
     if label_column is not None and found.text.get(label_column) is not None:  # names as labels
         label, class_names = _text_labels(found.text[label_column], f"{where}:{label_column}", classes)

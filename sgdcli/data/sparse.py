@@ -224,16 +224,42 @@ class SparseX(BufferedReader):
     sparse = True
     unit_rows = 1  # any row range is three reads
 
-    def __init__(self, reader: CsrReader):
-        self.reader, self.width, self.dtype = reader, reader.width, np.dtype(np.float32)
-        self.row_shape = (reader.width,)
+    def __init__(self, reader: CsrReader, keep: list[int] | None = None):
+        """``keep``: the stored columns to read, in the order they are to have (columns picked by name, as
+        AnnData's genes are: data/featurenames.py); None, all of them as stored."""
+        self.reader, self.dtype = reader, np.dtype(np.float32)
+        self.width = reader.width if keep is None else len(keep)
+        self.columns = None  # stored column -> column read, -1 for a column left out
+        if keep is not None and list(keep) != list(range(reader.width)):
+            self.columns = np.full(reader.width, -1, dtype=np.int64)
+            self.columns[np.asarray(keep, dtype=np.int64)] = np.arange(len(keep), dtype=np.int64)
+        self.row_shape = (self.width,)
         self.layout = layout_mod.Layout(
-            path=reader.where.split(":", 1)[-1], shape=(reader.n_rows, reader.width), dtype="float32",
+            path=reader.where.split(":", 1)[-1], shape=(reader.n_rows, self.width), dtype="float32",
             layout="csr", chunks=None, compression=None, logical_bytes=reader.nnz * 12, stored_bytes=0, offset=None,
             read_mode="CSR row ranges (indptr, then data and indices) through HDF5")
 
     def read(self, start: int, stop: int, out=None) -> CsrRows:
-        return self.reader.read_ranges([(start, stop)])
+        return self._picked(self.reader.read_ranges([(start, stop)]))
 
     def read_ranges(self, ranges, out=None) -> CsrRows:
-        return self.reader.read_ranges(ranges)
+        return self._picked(self.reader.read_ranges(ranges))
+
+    def _picked(self, rows: CsrRows) -> CsrRows:
+        """``rows`` with their entries in the columns read, renumbered, those of the columns left out dropped,
+        and each row's entries in the order of their new columns: a file whose columns are reordered gives the
+        rows (and sums in the order) of the file in the order read, bit for bit."""
+        if self.columns is None:
+            return rows
+        indices = self.columns[rows.indices]
+        kept = indices >= 0
+        data, indptr = rows.data, rows.indptr
+        if not kept.all():
+            before = np.concatenate(([0], np.cumsum(kept))).astype(np.int64)  # entries kept before each entry
+            data, indices, indptr = data[kept], indices[kept], before[indptr]
+        descending = np.flatnonzero(np.diff(indices) < 0) + 1  # entries after a larger column ...
+        if np.isin(descending, indptr, invert=True).any():  # ... other than a row's first
+            row_of = np.repeat(np.arange(len(indptr) - 1), np.diff(indptr))
+            order = np.lexsort((indices, row_of))
+            data, indices = data[order], indices[order]
+        return CsrRows(data, indices, indptr)

@@ -8,7 +8,7 @@ import os
 import h5py
 import numpy as np
 
-from sgdcli.data import csrblocks, hashing, hdf5, producers
+from sgdcli.data import csrblocks, featurenames, hashing, hdf5, producers
 from sgdcli.data.columns import ColumnReader
 from sgdcli.data.csvcolumns import ATTR as ENCODING_ATTR, Encoding
 from sgdcli.data.shuffle import PageShuffle
@@ -41,8 +41,12 @@ def columns_of(path, x: str, transpose: bool = False) -> tuple[list[str] | None,
     f = hdf5.open_file(path)
     try:
         with hdf5.reading(path):
-            if is_csr(f.get(x)):
-                return None, []
+            if is_csr(f.get(x)):  # known by position, unless named elsewhere (AnnData's var)
+                try:
+                    width = CsrReader(f[x]).width
+                except InputError:
+                    return None, []
+                return featurenames.column_names(f[x], width), []
             return producers.column_names(f, x, transpose)
     finally:
         f.close()
@@ -141,20 +145,28 @@ class Table:
             self.y_dtype = _base_dtype(labels)
 
     def _open_sparse(self, x, y) -> None:
-        """A CSR matrix as the features (data/sparse.py): labels from --y, no column options."""
+        """A CSR matrix as the features (data/sparse.py): labels from --y; --features only where its columns
+        have names (AnnData's var: data/featurenames.py), which it then picks them by."""
         where = f"{self.path}:{x}"
-        for option, value in (("label-column", self.label_column), ("features", self.features),
-                              ("transpose", self.transpose or None)):
+        reader = CsrReader(self.file[x])
+        # known by position only (a list of names would cost more than the model), unless named beside the
+        # matrix, as AnnData's genes are
+        names = featurenames.column_names(self.file[x], reader.width)
+        for option, value in (("label-column", self.label_column), ("transpose", self.transpose or None)):
             if value is not None:
                 raise InputError(f"--{option}: {where} is a sparse (CSR) matrix, whose columns are not selected "
                                  "or transposed")
-        reader = CsrReader(self.file[x])
+        if self.features is not None and names is None:
+            raise InputError(f"--features: {where} is a sparse (CSR) matrix, whose columns are not selected unless "
+                             "they have names (AnnData's genes)")
         if 0 in (reader.n_rows, reader.width):
             raise InputError(f"{where}: the CSR matrix is empty (shape {(reader.n_rows, reader.width)})")
+        keep = None if self.features is None else producers.select(names, self.features, where)
         self._x_wide, self._x_packed = _wider_than_read(reader.data.dtype), False
         self.sparse, self.x_kind = True, "CSR sparse matrix"
-        self.n_rows, self.n_features = reader.n_rows, reader.width
-        self.feature_names = None  # known by position only (a list of names would cost more than the model)
+        self.X = SparseX(reader, keep)
+        self.n_rows, self.n_features = reader.n_rows, self.X.width
+        self.feature_names = names if keep is None or names is None else [names[k] for k in keep]
         labels, self.class_names = None, None
         if y is not None:
             labels, self.class_names = producers.find_labels(self.file, y, self.classes)
@@ -168,7 +180,6 @@ class Table:
                                                  unit="row" if part is reader.indptr else "entry", allowed=False))
         self._check_datasets([] if labels is None else
                              [(labels, 0) if isinstance(labels, h5py.Dataset) else (labels.ds, labels.row_axis)])
-        self.X = SparseX(reader)
         self.Y = None
         if isinstance(labels, h5py.Dataset):
             self.Y, self.y_dtype = ColumnReader(labels, LABEL_DTYPE, squeeze=True), labels.dtype

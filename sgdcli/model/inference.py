@@ -12,7 +12,7 @@ from typing import Callable, Iterator
 
 import numpy as np
 
-from sgdcli.data import hashing
+from sgdcli.data import hashing, hdf5
 from sgdcli.data.atomic import check_writable
 from sgdcli.data.prefetch import Block, stream_blocks
 from sgdcli.data.table import Table, columns_of, numbered
@@ -202,9 +202,12 @@ def _open_for(model: Model, data, x: str, y: str | None, columns: dict | None = 
     return table
 
 
-def _text_only(delimiter: str | None, data) -> None:
+def _text_only(delimiter: str | None, data, command: str) -> None:
+    """``data``, read as HDF5 by ``command``, is not text: --delimiter is refused, and compressed text that its
+    name does not call CSV is an error saying what to name it."""
     if delimiter is not None:
         raise InputError(f"--delimiter: applies to CSV/TSV text input; {data} is read as HDF5")
+    hdf5.check_named(data, command)
 
 
 def evaluate(model, data, x: str = DEFAULT_X, y: str = DEFAULT_Y, memory: int = DEFAULT_MEMORY,
@@ -226,7 +229,7 @@ def evaluate(model, data, x: str = DEFAULT_X, y: str = DEFAULT_Y, memory: int = 
         with textinference.open_rows(model, data, True, source, hdf5_only, delimiter) as rows:
             result = textinference.evaluate_rows(model, rows, memory)
         return {key: result[key] for key in metrics_of(model.model)}
-    _text_only(delimiter, data)
+    _text_only(delimiter, data, "evaluate")
     with _open_for(model, data, x, y, columns, report) as table:
         labels = model.labels
         result = measure(table, model.objective, labels, model.raw_weights(), memory, progress=progress)
@@ -270,7 +273,7 @@ def predict(model, data, output, x: str = DEFAULT_X, proba: bool = False, memory
                     yield lambda a, b, S: write(writer, a, b, S)
 
             return textinference.predict_rows(model, rows, memory, opened)
-    _text_only(delimiter, data)
+    _text_only(delimiter, data, "predict")
     with _open_for(model, data, x, None, columns, report) as table:
         n = table.n_rows
         attrs = {"model": source, "data": os.path.abspath(table.path)}

@@ -93,6 +93,7 @@ class Run:
                               suggest_lr_auto=self.auto is None)
         executor.prepare(self.cfg, self.plan)
         self.stopper = EarlyStopping(opts.patience, opts.min_delta) if opts.early_stopping else None
+        self.val_scored = None  # the rows the last validation pass scored
         if saved is not None:
             self.state, self.pos, self.history = saved.state, saved.position, saved.history
             if self.stopper is not None:
@@ -264,8 +265,7 @@ class Run:
         finally:
             reporter.close()
         self.warnings += runlog.log_end(self, self.stopper.best_epoch if self.stopper is not None else len(self.history))
-        if self.n_bad:
-            reporter.message(f"--bad-rows skip: left out {self.n_bad} training rows with non-finite values in every epoch")
+        runlog.log_left_out(self)
         return self._model()
 
     def _epoch(self, metrics_tmp) -> None:
@@ -332,6 +332,7 @@ class Run:
         select = ValidationRows(opts.val_fraction, opts.seed, held_out, self.plan.skip_bad)
         scores = self.executor.validate(table, self.objective, self.labels, We, opts.memory, select,
                                         on_stop=lambda: self._safe_point(self.pos))
+        self.val_scored = scores["rows"]
         return {"val_loss": scores.pop("loss"), **{f"val_{k}": v for k, v in scores.items() if k != "rows"}}
 
     def _model(self) -> Model:
@@ -350,7 +351,7 @@ class Run:
             options=opts.as_dict(),
             training={
                 "rows": self.n_train,
-                "val_rows": self.val_table.n_rows if self.val_table is not None else self.table.n_rows - self.n_train,
+                **runlog.validation_rows(self),  # val_rows and val_bad_rows
                 "batch_size": self.batch,
                 "iterations_per_epoch": self.iters,
                 "epochs_run": len(self.history),

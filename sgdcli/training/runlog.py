@@ -115,6 +115,27 @@ def log_end(run, kept_epoch: int) -> list[str]:
     return found
 
 
+def validation_rows(run) -> dict:
+    """``val_rows``: the rows of ``run``'s validation (the --val file's, or those --val-fraction holds out) that
+    its last validation pass scored, and ``val_bad_rows``: those it left out (--bad-rows skip, NaN or inf);
+    before any pass (--epochs 0), every validation row, and none left out."""
+    total = run.val_table.n_rows if run.val_table is not None else run.table.n_rows - run.n_train - run.n_bad
+    scored = total if run.val_scored is None else run.val_scored
+    return {"val_rows": scored, "val_bad_rows": total - scored}
+
+
+def log_left_out(run) -> None:
+    """What --bad-rows skip left out of ``run``: training rows, and validation rows."""
+    val_bad = validation_rows(run)["val_bad_rows"]
+    parts = [f"{run.n_bad} training rows with non-finite values in every epoch"] if run.n_bad else []
+    if val_bad:
+        where = (f"of {run.val_table.path} (--val)" if run.val_table is not None else
+                 f"(held out of {run.table.path} by --val-fraction)")
+        parts.append(f"{val_bad} validation rows {where} from every validation pass")
+    if parts:
+        run.reporter.message("--bad-rows skip: left out " + ", and ".join(parts))
+
+
 def _zero_loss_bound(run) -> float:
     """Where training started, at its highest: a full batch's first epoch is the loss at the start on every
     training row itself (with a margin over rounding); otherwise the all-zero model's loss, known from --lr

@@ -1,0 +1,162 @@
+"""Columns named outside the matrix: AnnData's genes (``var``), dense and sparse, and xarray's coordinate.
+
+A model keeps the names of its features; predict, evaluate and ``train --init`` on a file with the same
+columns in another order read them by name, so they give what the file in the training order gives, row for
+row.  Each file here is written by the library that writes such files."""
+
+import json
+
+import h5py
+import numpy as np
+import pytest
+
+from conftest import cli, make_problem
+
+N, D = 1200, 6
+GENES = [f"gene{j}" for j in range(D)]
+ORDER = [3, 0, 5, 1, 4, 2]  # the columns of the reordered files: gene3, gene0, ...
+
+
+def need(module: str):
+    return pytest.importorskip(module, reason=f"{module} is not installed (pip install '.[test]' installs it)")
+
+
+@pytest.fixture(scope="module")
+def data():
+    X, y = make_problem("binary", n=N, d=D, seed=7)
+    X[X < -0.5] = 0  # zeros, so that a CSR copy is sparse
+    return X, y
+
+
+def features(model):
+    """The model card's ``training.features``, as ``show --json`` prints it."""
+    code, out, err = cli("show", model, "--json")
+    assert code == 0, err
+    return json.loads(out)["training"]["features"]
+
+
+def write_anndata(path, X, y, genes, sparse=False, index=None):
+    ad, pd = need("anndata"), need("pandas")
+    obs = pd.DataFrame({"label": pd.Categorical.from_codes(y, ["neg", "pos"])}, index=[str(i) for i in range(len(y))])
+    var = pd.DataFrame(index=pd.Index(genes, name=index))
+    if sparse:
+        X = need("scipy.sparse").csr_matrix(X)
+    ad.AnnData(X=X, obs=obs, var=var).write_h5ad(path)
+    return ["--x", "X", "--y", "obs/label"]
+
+
+def write_xarray(path, X, y, names):
+    xr = need("xarray")
+    need("h5netcdf")
+    xr.Dataset({"X": (("row", "feature"), X), "y": ("row", y.astype(np.float64))},
+               coords={"feature": names}).to_netcdf(path, engine="h5netcdf")
+    return []
+
+
+WRITERS = {
+    "AnnData dense": lambda path, X, y, names: write_anndata(path, X, y, names),
+    "AnnData sparse": lambda path, X, y, names: write_anndata(path, X, y, names, sparse=True),
+    "AnnData named index": lambda path, X, y, names: write_anndata(path, X, y, names, index="symbol"),
+    "xarray": write_xarray,
+}
+
+
+@pytest.mark.parametrize("producer", WRITERS)
+def test_a_file_with_its_columns_reordered_is_scored_and_continued_by_name(tmp_path, data, producer):
+    X, y = data
+    write = WRITERS[producer]
+    flags = write(tmp_path / "train.h5", X, y, GENES)
+    write(tmp_path / "new.h5", X[:, ORDER], y, [GENES[j] for j in ORDER])
+    assert cli("train", tmp_path / "train.h5", *flags, "-o", tmp_path / "m.h5", "-q", "--epochs", "2")[0] == 0
+    assert features(tmp_path / "m.h5") == GENES
+    results = {}
+    for name in ("train", "new"):
+        data_file = tmp_path / f"{name}.h5"
+        code, out, err = cli("evaluate", tmp_path / "m.h5", data_file, *flags)
+        assert code == 0, err
+        results[name] = out
+        x_flags = flags[:2]
+        code, out, err = cli("predict", tmp_path / "m.h5", data_file, *x_flags, "-o", tmp_path / f"{name}.csv",
+                             "--proba")
+        assert code == 0, err
+        code, out, err = cli("train", data_file, *flags, "--init", tmp_path / "m.h5", "--epochs", "1", "-q",
+                             "-o", tmp_path / f"{name}_more.h5")
+        assert code == 0, err
+    assert results["new"] == results["train"]
+    assert (tmp_path / "new.csv").read_text() == (tmp_path / "train.csv").read_text()
+    with h5py.File(tmp_path / "new_more.h5") as a, h5py.File(tmp_path / "train_more.h5") as b:
+        np.testing.assert_array_equal(a["weights"][()], b["weights"][()])
+
+
+def test_info_lists_the_genes_and_the_coordinate_as_the_features(tmp_path, data):
+    X, y = data
+    write_anndata(tmp_path / "dense.h5ad", X, y, GENES)
+    write_anndata(tmp_path / "sparse.h5ad", X, y, GENES, sparse=True)
+    write_xarray(tmp_path / "x.nc", X, y, [10 * j for j in range(D)])
+    code, out, err = cli("info", tmp_path / "dense.h5ad")
+    assert code == 0 and out.splitlines()[-1].startswith(
+        f"  matrix: {N} rows × {D} features (gene0, gene1, gene2, gene3, gene4, gene5), read"), out
+    code, out, err = cli("info", tmp_path / "sparse.h5ad")
+    assert code == 0 and f"CSR sparse matrix: {N} rows × {D} features (gene0, gene1, gene2, gene3, gene4, " \
+                          "gene5; " in out, out
+    code, out, err = cli("info", tmp_path / "x.nc")
+    assert code == 0 and f"X, y: {N} rows × {D} features (0, 10, 20, 30, 40, 50)" in out, out
+
+
+def test_layers_and_raw_are_named_by_their_var_and_features_picks_genes_of_a_sparse_matrix(tmp_path, data):
+    ad, pd = need("anndata"), need("pandas")
+    sp = need("scipy.sparse")
+    X, y = data
+    obs = pd.DataFrame({"label": pd.Categorical.from_codes(y, ["neg", "pos"])}, index=[str(i) for i in range(N)])
+    a = ad.AnnData(X=sp.csr_matrix(X), obs=obs, var=pd.DataFrame(index=GENES))
+    a.layers["counts"] = X * 2
+    a.raw = a
+    a = a[:, ORDER].copy()  # X and the layer in the new order; raw keeps the genes as they were
+    a.write_h5ad(tmp_path / "a.h5ad")
+    for x, names in (("X", [GENES[j] for j in ORDER]), ("layers/counts", [GENES[j] for j in ORDER]),
+                     ("raw/X", GENES)):
+        out = tmp_path / f"{x.replace('/', '_')}.h5"
+        assert cli("train", tmp_path / "a.h5ad", "--x", x, "--y", "obs/label", "-o", out, "-q", "--epochs", "1")[0] == 0
+        assert features(out) == names, x
+    picked = tmp_path / "picked.h5"
+    code, out, err = cli("train", tmp_path / "a.h5ad", "--x", "X", "--y", "obs/label", "--features", "gene5,gene1",
+                         "-o", picked, "-q", "--epochs", "1")
+    assert code == 0, err
+    assert features(picked) == ["gene5", "gene1"]
+
+
+def test_a_model_without_names_reads_a_named_file_by_position_as_before(tmp_path, data):
+    """A model trained on a file whose columns have no names (every model of an .h5ad or .nc file before
+    sgdcli read those names) scores the columns in the order they are stored."""
+    X, y = data
+    with h5py.File(tmp_path / "plain.h5", "w") as f:
+        f["X"], f["y"] = X, y
+    assert cli("train", tmp_path / "plain.h5", "-o", tmp_path / "m.h5", "-q", "--epochs", "1")[0] == 0
+    write_anndata(tmp_path / "a.h5ad", X, y, [GENES[j] for j in ORDER])
+    assert cli("predict", tmp_path / "m.h5", tmp_path / "a.h5ad", "-o", tmp_path / "a.csv")[0] == 0
+    assert cli("predict", tmp_path / "m.h5", tmp_path / "plain.h5", "-o", tmp_path / "p.csv")[0] == 0
+    assert (tmp_path / "a.csv").read_text() == (tmp_path / "p.csv").read_text()
+
+
+def test_a_missing_gene_and_a_gene_named_twice_are_errors_that_name_them(tmp_path, data):
+    X, y = data
+    flags = write_anndata(tmp_path / "train.h5ad", X, y, GENES)
+    assert cli("train", tmp_path / "train.h5ad", *flags, "-o", tmp_path / "m.h5", "-q", "--epochs", "1")[0] == 0
+    write_anndata(tmp_path / "short.h5ad", X[:, 1:], y, GENES[1:])
+    code, out, err = cli("evaluate", tmp_path / "m.h5", tmp_path / "short.h5ad", *flags)
+    assert code == 2 and err.strip() == (f"sgdcli: error: {tmp_path / 'short.h5ad'}:X: has no column 'gene0', which "
+                                         f"the model was trained on (1 of its {D} features missing)"), err
+    with pytest.warns(UserWarning):  # anndata warns of names that are not unique
+        write_anndata(tmp_path / "twice.h5ad", X[:, ORDER + [4]], y, [GENES[j] for j in ORDER] + ["gene4"])
+    code, out, err = cli("evaluate", tmp_path / "m.h5", tmp_path / "twice.h5ad", *flags)
+    assert code == 2 and err.strip() == (
+        f"sgdcli: error: {tmp_path / 'twice.h5ad'}:X: has more than one column named 'gene4', so it cannot be read by "
+        "name; give each column its own name (AnnData: var_names_make_unique())"), err
+
+
+def test_a_numeric_coordinate_of_the_positions_is_no_names(tmp_path):
+    """xarray's coordinate 0, 1, 2, ... names nothing: the model knows its columns by position."""
+    X, y = make_problem("binary", n=300, d=3, seed=1)
+    write_xarray(tmp_path / "x.nc", X, y, [0, 1, 2])
+    assert cli("train", tmp_path / "x.nc", "-o", tmp_path / "m.h5", "-q", "--epochs", "1")[0] == 0
+    assert features(tmp_path / "m.h5") is None
