@@ -77,8 +77,10 @@ def test_from_the_checkout_root_it_runs_the_sgdcli_make_demo_installed(tmp_path)
     """`make demo` installs into .venv/, which is not on PATH (nor on cron's /usr/bin:/bin): the bare `sgdcli` the
     Makefile called was 'No such file or directory', exit 127."""
     def plan(cwd):
-        cmd = ["make", "-n", "-f", MAKEFILE, f"OUT={tmp_path / 'build'}"]
-        return subprocess.run(cmd, cwd=cwd, capture_output=True, text=True, timeout=60).stdout.splitlines()
+        # under `make test`, the outer make's MAKELEVEL would make this one print "Entering directory" lines
+        cmd = ["make", "--no-print-directory", "-n", "-f", MAKEFILE, f"OUT={tmp_path / 'build'}"]
+        env = {k: v for k, v in os.environ.items() if k not in ("MAKELEVEL", "MAKEFLAGS", "MFLAGS")}
+        return subprocess.run(cmd, cwd=cwd, capture_output=True, text=True, timeout=60, env=env).stdout.splitlines()
 
     checkout = tmp_path / "checkout"
     (checkout / ".venv" / "bin").mkdir(parents=True)
