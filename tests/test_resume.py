@@ -168,25 +168,37 @@ def test_a_run_under_nohup_trains_on_through_sighup(tmp_path, data):
     assert os.path.exists(tmp_path / "m.h5") and "SIGHUP" not in err
 
 
-def test_second_sigint_exits_at_once(tmp_path, binary_file):
-    """The first SIGINT asks for a checkpoint at the next safe point; a second one before it stops the run there
-    and then. Safe points 2 s apart (each sleeps before it looks for a signal) put the second SIGINT, 5 ms after
-    the first, before the next one but in the last 5 ms of a sleep (a chance of 1 in 400, more on a loaded
-    machine, where the sleep between them can stretch): a run that stopped at the safe point with its checkpoint,
-    the first SIGINT's stop, is tried again."""
+def two_sigints(tmp_path, args, ready):
+    """Start train with ``args`` (safe points 2 s apart), wait until ``ready(proc)`` returns, then send SIGINT
+    twice, 5 ms apart; where both landed after a safe point (the first SIGINT's stop with its checkpoint came
+    first: the race the tests below describe), clear the outputs and try again, up to 3 times.  Returns the
+    process and its stderr."""
     for _ in range(3):
         for leftover in tmp_path.glob("m.h5*"):
             leftover.unlink()
-        proc = start(binary_file, "-o", tmp_path / "m.h5", "--epochs", "50", "--progress", "plain",
-                     env_extra={"SGDCLI_TEST_SAFE_POINT_DELAY": "2"})
-        while "training on" not in (line := proc.stderr.readline()):
-            assert line, "the run ended before training"
+        proc = start(*args, env_extra={"SGDCLI_TEST_SAFE_POINT_DELAY": "2"})
+        ready(proc)
         proc.send_signal(signal.SIGINT)
         time.sleep(0.005)
         proc.send_signal(signal.SIGINT)
         out, err = proc.communicate(timeout=60)
         if "checkpoint saved" not in err:
             break
+    return proc, err
+
+
+def test_second_sigint_exits_at_once(tmp_path, binary_file):
+    """The first SIGINT asks for a checkpoint at the next safe point; a second one before it stops the run there
+    and then. Safe points 2 s apart (each sleeps before it looks for a signal) put the second SIGINT, 5 ms after
+    the first, before the next one but in the last 5 ms of a sleep (a chance of 1 in 400, more on a loaded
+    machine, where the sleep between them can stretch): a run that stopped at the safe point with its checkpoint,
+    the first SIGINT's stop, is tried again."""
+    def training(proc):
+        while "training on" not in (line := proc.stderr.readline()):
+            assert line, "the run ended before training"
+
+    proc, err = two_sigints(tmp_path, [binary_file, "-o", tmp_path / "m.h5", "--epochs", "50", "--progress",
+                                       "plain"], training)
     assert proc.returncode == 130, err
     assert err.strip().splitlines()[-1] == ("sgdcli: stopped by SIGINT before finishing; no partial output file "
                                             "was left"), err
@@ -199,22 +211,16 @@ def test_second_sigint_after_a_checkpoint_says_that_resume_continues_from_it(tmp
     it and --resume (it once said that no partial output file was left). Retried as above where the first
     SIGINT's stop at a safe point came first."""
     model = tmp_path / "m.h5"
-    for _ in range(3):
-        for leftover in tmp_path.glob("m.h5*"):
-            leftover.unlink()
-        proc = start(binary_file, "-o", model, "--epochs", "50", "--checkpoint-every", "1", "-q",
-                     env_extra={"SGDCLI_TEST_SAFE_POINT_DELAY": "2"})
+
+    def checkpointed(proc):
         deadline = time.monotonic() + 60
         while not os.path.exists(f"{model}.ckpt"):
             assert proc.poll() is None and time.monotonic() < deadline, "no checkpoint"
             time.sleep(0.01)
         time.sleep(0.1)  # inside the next safe point's sleep
-        proc.send_signal(signal.SIGINT)
-        time.sleep(0.005)
-        proc.send_signal(signal.SIGINT)
-        out, err = proc.communicate(timeout=60)
-        if "checkpoint saved" not in err:
-            break
+
+    proc, err = two_sigints(tmp_path, [binary_file, "-o", model, "--epochs", "50", "--checkpoint-every", "1", "-q"],
+                            checkpointed)
     assert (proc.returncode, err) == (130, f"sgdcli: stopped by SIGINT before finishing; the model was not "
                                            f"written, and the last checkpoint, {model}.ckpt, remains: run the "
                                            "same command with --resume to continue from it\n")
