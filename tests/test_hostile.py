@@ -7,6 +7,7 @@ train accepts must give the model that the same data, written plainly, gives.
 
 import os
 import re
+import shutil
 import tempfile
 
 import h5py
@@ -264,6 +265,23 @@ def test_a_model_whose_text_attributes_are_not_utf8_is_a_damaged_model(tmp_path,
         assert (code, out) == (2, "")
         assert err == (f"sgdcli: error: {bad}: damaged sgdcli model (attribute training holds bytes that are not "
                        "UTF-8 text)\n")
+
+
+def test_a_model_whose_weights_have_a_float_type_numpy_lacks_is_a_damaged_model(tmp_path, model_path):
+    """One flipped byte of the weights' exponent bias (1023 to 16639: no NumPy float has it) made h5py's dtype
+    raise, and `show` an internal error (found by test_corrupted_and_truncated_files)."""
+    bad = tmp_path / "bad.h5"
+    shutil.copy(model_path, bad)
+    with h5py.File(bad, "a") as f:
+        shape = f["weights"].shape
+        del f["weights"]
+        odd = h5py.h5t.IEEE_F64LE.copy()
+        odd.set_ebias(16639)
+        h5py.h5d.create(f.id, b"weights", odd, h5py.h5s.create_simple(shape))
+    data = write_table(tmp_path / "d.h5", *make_problem("binary", n=20, d=3))
+    for argv in (["show", bad], ["predict", bad, data, "-o", tmp_path / "p.csv"], ["evaluate", bad, data]):
+        assert cli(*argv) == (2, "", f"sgdcli: error: {bad}: damaged sgdcli model (weights cannot be read (its "
+                                     "metadata is corrupt))\n")
 
 
 @SETTINGS

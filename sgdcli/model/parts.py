@@ -109,7 +109,7 @@ def dataset(node, name: str, numbers: bool = True, required: bool = True, where:
     if not isinstance(item, h5py.Dataset):
         raise Damaged(f"{label} is a group, not a dataset" if isinstance(item, h5py.Group) else
                       f"{label} is not a dataset")
-    dtype = item.dtype
+    dtype = read(label, lambda: item.dtype)  # a corrupt type (an exponent bias no NumPy float has) fails here
     if numbers and dtype.kind not in "biuf":
         raise Damaged(f"{label} holds {_dtype_kind(dtype)}, not numbers")
     value = read(label, lambda: item[()])
