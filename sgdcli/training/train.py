@@ -25,7 +25,6 @@ from sgdcli.training.control import RunControl
 from sgdcli.training.locking import exclusive, lock_path
 from sgdcli.training.run import Run
 from sgdcli.training import warmstart
-from sgdcli.training.warmstart import class_names
 
 
 def train(data, options: TrainOptions | None = None, *, output=None, metrics=None, reporter: Reporter | None = None,
@@ -48,10 +47,9 @@ def train(data, options: TrainOptions | None = None, *, output=None, metrics=Non
         stack.enter_context(exclusive(outputs, control.wait_lock))
         columns = {"label_column": opts.label_column, "features": opts.features, "transpose": opts.transpose,
                    "allow_unwritten": opts.allow_unwritten, "sample_weight": opts.sample_weight}
-        # a warm start's classes that are names fix the codes this file's names are read as
-        init_names = class_names(opts.init) if opts.init is not None else None
+        init_names = None  # a warm start's classes that are names fix the codes this file's names are read as
         if opts.init is not None:  # the initial model's columns by name, wherever they are in the data
-            columns = warmstart.columns(opts.init, data, opts.x, columns)
+            columns, init_names = warmstart.columns(opts.init, data, opts.x, columns)
         table = stack.enter_context(Table(data, opts.x, opts.y, **columns, classes=init_names))
         if opts.optimizer == "auto" and table.sparse:  # on dense input, auto is the documented nesterov
             reporter.message("--optimizer auto: sgd (sparse input: its steps touch only the columns of a batch)")

@@ -69,28 +69,24 @@ class WarmStart:
         return sum(int(run.get("rows") or (run.get("data") or {}).get("shape", [0])[0]) for run in self.lineage())
 
 
-def class_names(path: str) -> list[str] | None:
-    """The names of the classes of the model at ``path``, where its labels were names; None where they were
-    numbers, or where there is no file there (``load`` then says so)."""
-    return load_model(path).training.get("class_names") if os.path.isfile(path) else None
-
-
-def columns(path: str, data, x: str, given: dict) -> dict:
-    """The Table keywords ``given`` for a run that starts from the model at ``path``: where the model and
+def columns(path: str, data, x: str, given: dict) -> tuple[dict, list[str] | None]:
+    """The Table keywords ``given`` for a run that starts from the model at ``path``, and the names of its classes
+    where its labels were names (they fix the codes the data's names are read as; None where they were numbers,
+    or where there is no file there: ``load`` then says so).  Where the model and
     ``data`` both name their columns, the model's columns by name, in its order, as predict reads them (a
     file whose columns are reordered trains on, and so does ``--features`` listing the model's columns in
     another order; a label given by index is the column Table takes); InputError where ``data`` has feature
     columns the model lacks (a warm start cannot learn them, and would leave them out unsaid)."""
     if not os.path.isfile(path):  # (``load`` says so)
-        return given
-    names = load_model(path).training.get("features")
-    selected, others = inference.by_name(names, data, x, given, f"--init {path}: ")
+        return given, None
+    training = load_model(path).training
+    selected, others = inference.by_name(training.get("features"), data, x, given, f"--init {path}: ")
     if others:
         raise InputError(f"--init {path}: {data}:{x} has {len(others)} feature column(s) the model was not trained "
                          f"on ({_listing(others)}), which a warm start cannot learn; leave them out with --features "
                          f"and the model's columns (training.features in sgdcli show {path}), or train a new model "
                          "without --init")
-    return selected
+    return selected, training.get("class_names")
 
 
 def load(path: str, table: Table, model_type: str, optimizer: bool = False) -> WarmStart:
