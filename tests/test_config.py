@@ -178,3 +178,62 @@ def test_the_commands_defaults_are_train_options_defaults(tmp_path, binary_file,
         assert params[name].help == field.metadata["help"], name
         checked += 1
     assert checked >= 30
+
+
+def command_line(command, tmp_path, data):
+    """A command line of ``command`` that parses; its files need not exist, as the environment is checked first."""
+    return [command, *{"generate": [tmp_path / "g.h5"], "info": [data], "show": [tmp_path / "m.h5"],
+                       "train": [data, "-o", tmp_path / "m.h5"], "sweep": [data, "--batch-sizes", "32"],
+                       "convert": [tmp_path / "in.csv", "-o", tmp_path / "out.h5"],
+                       "plot": [tmp_path / "run.jsonl", "-o", tmp_path / "plot.png"],
+                       "predict": [tmp_path / "m.h5", data, "-o", tmp_path / "p.h5"],
+                       "evaluate": [tmp_path / "m.h5", data]}[command]]
+
+
+def test_a_leftover_print_config_help_or_argument_variable_is_refused_not_obeyed(tmp_path, monkeypatch, binary_file):
+    """SGDCLI_TRAIN_PRINT_CONFIG=1 left in a cron wrapper turned every run into one that printed its settings and
+    exited 0 without training; SGDCLI_TRAIN_DATA was passed over.  A file refuses both keys; so does the
+    environment."""
+    for name, message in (("PRINT_CONFIG", "--print-config is taken only on the command line, not from the "
+                                           "environment"),
+                          ("HELP", "--help is taken only on the command line, not from the environment"),
+                          ("DATA", "DATA is an argument of train, taken only on the command line")):
+        monkeypatch.setenv(f"SGDCLI_TRAIN_{name}", "1")
+        assert cli("train", binary_file, "-o", tmp_path / "m.h5", "-q") == (
+            2, "", f"sgdcli: error: SGDCLI_TRAIN_{name}: {message}\n")
+        monkeypatch.delenv(f"SGDCLI_TRAIN_{name}")
+    assert not (tmp_path / "m.h5").exists()
+
+
+@pytest.mark.parametrize("command", sorted(main_group.commands))
+def test_the_environment_takes_the_settings_a_file_takes_and_nothing_else(tmp_path, monkeypatch, binary_file,
+                                                                          command):
+    """Every parameter of every command that is not a setting of the file (its arguments, --print-config, --help),
+    --config aside, is refused as a variable, before the command does anything."""
+    from sgdcli.cli.config import settings
+
+    this = main_group.commands[command]
+    params = this.get_params(click.Context(this, info_name=command))
+    names = {p.name for p in params if p.name not in settings(this)} - {"config"} | {"help"}
+    assert {"print_config", "help"} <= names
+    (tmp_path / "out").mkdir()
+    argv = command_line(command, tmp_path / "out", binary_file)
+    for name in sorted(names):
+        variable = f"SGDCLI_{command.upper()}_{name.upper()}"
+        monkeypatch.setenv(variable, "1")
+        code, out, err = cli(*argv)
+        assert (code, out, err.count("\n")) == (2, "", 1), (variable, err)
+        assert err.startswith(f"sgdcli: error: {variable}: "), err
+        monkeypatch.delenv(variable)
+    assert list((tmp_path / "out").iterdir()) == []
+
+
+def test_the_groups_help_and_version_never_come_from_the_environment(monkeypatch, binary_file):
+    """SGDCLI_HELP (click 8.1; SGDCLI__CLICK_DEFAULT_HELP in click 8.5) made every command print the help and exit
+    0."""
+    help_option = main_group.get_help_option(click.Context(main_group))
+    monkeypatch.setenv(f"SGDCLI_{help_option.name.upper()}", "1")
+    monkeypatch.setenv("SGDCLI_VERSION", "1")
+    code, out, err = cli("info", binary_file)
+    assert code == 0 and out.startswith(f"{binary_file} ("), out
+

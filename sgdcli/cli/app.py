@@ -20,7 +20,7 @@ import warnings
 import click
 
 from sgdcli import errors
-from sgdcli.cli.config import ENV_PREFIX
+from sgdcli.cli.config import ENV_PREFIX, command_line_only
 from sgdcli.cli.data_commands import convert_cmd, generate_cmd, info_cmd
 from sgdcli.cli.model_commands import evaluate_cmd, predict_cmd, show_cmd
 from sgdcli.cli.plot_command import plot_cmd
@@ -46,6 +46,11 @@ class Sgdcli(click.Group):
                     stream.flush()
             os._exit(code or 1)
         sys.exit(code or 0)
+
+    def get_help_option(self, ctx):
+        # SGDCLI_HELP (SGDCLI__CLICK_DEFAULT_HELP in click 8.5) would otherwise make every command print this help
+        # and exit 0; the group's own options, --version too, come from the command line only
+        return command_line_only(super().get_help_option(ctx))
 
     def invoke(self, ctx):
         try:

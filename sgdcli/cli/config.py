@@ -14,8 +14,12 @@ and the file through the context's ``default_map``, which ``--config`` (an
 eager option, processed before the others) fills in.  Every key of the file
 is checked against the command's options and converted with the option's own
 type before anything runs, so a typo or a bad value is one line naming the
-file, the table and the key.  ``--print-config`` prints the settings that
-result, with where each came from, as TOML, and exits.
+file, the table and the key.  The environment takes the same settings as the
+file (and ``SGDCLI_<COMMAND>_CONFIG``, the file itself), and nothing else:
+every other variable of the command, an argument's or ``--print-config``'s
+included, is refused, as a key the file does not take is.
+``--print-config`` prints the settings that result, with where each came
+from, as TOML, and exits.
 """
 
 from __future__ import annotations
@@ -40,6 +44,21 @@ def settings(command: click.Command) -> dict[str, click.Option]:
     """The options of ``command`` that a file or the environment may set, by name."""
     return {p.name: p for p in command.params if isinstance(p, click.Option) and p.name not in _NOT_SETTINGS
             and p.expose_value}
+
+
+def environment_names(command: click.Command) -> set[str]:
+    """What ``SGDCLI_<COMMAND>_<NAME>`` may set: the settings a file takes, and the file itself (``--config``).
+
+    Nothing else: an export left in a cron wrapper (``SGDCLI_TRAIN_PRINT_CONFIG=1``, a help flag) would turn every
+    run into one that does nothing and exits 0, and arguments stay on the command line."""
+    return set(settings(command)) | {"config"}
+
+
+def command_line_only(option: click.Option | None) -> click.Option | None:
+    """``option``, which click then never reads from the environment (its auto_envvar_prefix)."""
+    if option is not None:
+        option.allow_from_autoenv = False
+    return option
 
 
 def load(path: str, ctx: click.Context) -> dict:
@@ -129,7 +148,18 @@ def print_config_option(f):
 
 
 class ConfiguredCommand(click.Command):
-    """A command that honours ``--print-config`` after its options are resolved."""
+    """A command whose options come from the environment and ``--config`` as well, and that honours
+    ``--print-config`` after they are resolved."""
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        allowed = environment_names(self)
+        for param in self.params:
+            if isinstance(param, click.Option) and param.name not in allowed:
+                command_line_only(param)
+
+    def get_help_option(self, ctx: click.Context):
+        return command_line_only(super().get_help_option(ctx))
 
     def invoke(self, ctx: click.Context):
         if ctx.meta.get("sgdcli.print_config"):
@@ -142,17 +172,30 @@ class ConfiguredCommand(click.Command):
 
 
 def check_environment_names(ctx: click.Context, environ=os.environ) -> None:
-    """InputError for a variable SGDCLI_<COMMAND>_<NAME> of this command whose NAME is none of its options: click
-    passes over it, so a typo in a cron job's environment would silently leave the default in force, where the
-    same typo in a --config file is refused."""
+    """InputError for a variable SGDCLI_<COMMAND>_<NAME> of this command whose NAME is none of the settings the
+    environment takes (environment_names): click passes over it, so a typo in a cron job's environment would
+    silently leave the default in force, where the same typo in a --config file is refused."""
     prefix = f"{ctx.auto_envvar_prefix or ENV_PREFIX + '_' + ctx.info_name.upper()}_"
-    names = {p.name.upper() for p in ctx.command.params if p.name}
+    names = sorted(name.upper() for name in environment_names(ctx.command))
     for variable in sorted(environ):
         if variable.startswith(prefix) and variable[len(prefix):] not in names:
             given = variable[len(prefix):].lower()
-            close = difflib.get_close_matches(given.upper(), sorted(names), n=1)
+            param = _parameter(ctx, given)
+            if isinstance(param, click.Argument):
+                raise InputError(f"{variable}: {param.human_readable_name} is an argument of {ctx.info_name}, "
+                                 f"taken only on the command line")
+            if param is not None:
+                raise InputError(f"{variable}: {max(param.opts, key=len)} is taken only on the command line, not "
+                                 f"from the environment")
+            close = difflib.get_close_matches(given.upper(), names, n=1)
             hint = f"; did you mean {prefix}{close[0]}?" if close else ""
             raise InputError(f"{variable}: {ctx.info_name} has no option --{given.replace('_', '-')}{hint}")
+
+
+def _parameter(ctx: click.Context, name: str) -> click.Parameter | None:
+    """The parameter of ``ctx``'s command called ``name`` (or whose option is ``--name``), if there is one."""
+    flag = "--" + name.replace("_", "-")
+    return next((p for p in ctx.command.get_params(ctx) if p.name == name or flag in p.opts), None)
 
 
 def render(ctx: click.Context) -> str:
