@@ -199,8 +199,9 @@ def test_a_leftover_print_config_help_or_argument_variable_is_refused_not_obeyed
                           ("HELP", "--help is taken only on the command line, not from the environment"),
                           ("DATA", "DATA is an argument of train, taken only on the command line")):
         monkeypatch.setenv(f"SGDCLI_TRAIN_{name}", "1")
-        assert cli("train", binary_file, "-o", tmp_path / "m.h5", "-q") == (
-            2, "", f"sgdcli: error: SGDCLI_TRAIN_{name}: {message}\n")
+        for extra in ((), ("--print-config",)):
+            assert cli("train", binary_file, "-o", tmp_path / "m.h5", "-q", *extra) == (
+                2, "", f"sgdcli: error: SGDCLI_TRAIN_{name}: {message}\n")
         monkeypatch.delenv(f"SGDCLI_TRAIN_{name}")
     assert not (tmp_path / "m.h5").exists()
 
@@ -237,3 +238,8 @@ def test_the_groups_help_and_version_never_come_from_the_environment(monkeypatch
     code, out, err = cli("info", binary_file)
     assert code == 0 and out.startswith(f"{binary_file} ("), out
 
+
+def test_print_config_refuses_the_variables_the_run_refuses(tmp_path, monkeypatch, binary_file):
+    monkeypatch.setenv("SGDCLI_TRAIN_EPOCHZ", "3")
+    assert cli("train", binary_file, "-o", tmp_path / "m.h5", "--print-config") == (
+        2, "", "sgdcli: error: SGDCLI_TRAIN_EPOCHZ: train has no option --epochz; did you mean SGDCLI_TRAIN_EPOCHS?\n")

@@ -162,12 +162,12 @@ class ConfiguredCommand(click.Command):
         return command_line_only(super().get_help_option(ctx))
 
     def invoke(self, ctx: click.Context):
+        check_environment_names(ctx)  # first: --print-config refuses what the run would refuse
         if ctx.meta.get("sgdcli.print_config"):
             click.echo(render(ctx))
             return None
         check_numba_environment()  # here, not at start-up: --help and completion do not depend on it
         check_threading_layer()
-        check_environment_names(ctx)
         return super().invoke(ctx)
 
 
