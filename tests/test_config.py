@@ -243,3 +243,30 @@ def test_print_config_refuses_the_variables_the_run_refuses(tmp_path, monkeypatc
     monkeypatch.setenv("SGDCLI_TRAIN_EPOCHZ", "3")
     assert cli("train", binary_file, "-o", tmp_path / "m.h5", "--print-config") == (
         2, "", "sgdcli: error: SGDCLI_TRAIN_EPOCHZ: train has no option --epochz; did you mean SGDCLI_TRAIN_EPOCHS?\n")
+
+
+@pytest.mark.parametrize("variable,value,message", [
+    ("SGDCLI_TRAIN_EPOCHS", "abc", "'abc' is not a valid integer."),
+    ("SGDCLI_TRAIN_EPOCHS", "1e3", "'1e3' is not a valid integer."),
+    ("SGDCLI_TRAIN_BATCH_SIZE", "0.5", "'0.5' is neither a positive integer nor 'full'"),
+    ("SGDCLI_TRAIN_OPTIMIZER", "adamw", "'adamw' is not one of 'auto', 'sgd', 'momentum', 'nesterov', 'adagrad', "
+                                        "'rmsprop', 'adam'."),
+    ("SGDCLI_TRAIN_QUIET", "maybe", "'maybe' is not a valid boolean."),
+])
+def test_a_bad_value_in_a_variable_is_one_line_naming_the_variable(tmp_path, monkeypatch, binary_file, variable,
+                                                                   value, message):
+    """It was click's line for a command-line option (Invalid value for '--epochs'), which the command line did
+    not hold; a file's bad value names the file, the table and the key."""
+    monkeypatch.setenv(variable, value)
+    for extra in ((), ("--print-config",)):
+        code, out, err = cli("train", binary_file, "-o", tmp_path / "m.h5", *extra)
+        assert (code, out) == (2, "")
+        assert err.startswith(f"sgdcli: error: {variable}: {message}") and err.count("\n") == 1, err
+    assert not (tmp_path / "m.h5").exists()
+
+
+def test_a_config_file_named_by_a_variable_is_named_by_the_variable(tmp_path, monkeypatch, binary_file):
+    missing = tmp_path / "none.toml"
+    monkeypatch.setenv("SGDCLI_TRAIN_CONFIG", str(missing))
+    assert cli("train", binary_file, "-o", tmp_path / "m.h5") == (
+        2, "", f"sgdcli: error: SGDCLI_TRAIN_CONFIG={missing}: cannot read it (No such file or directory)\n")

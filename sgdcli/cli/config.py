@@ -61,17 +61,25 @@ def command_line_only(option: click.Option | None) -> click.Option | None:
     return option
 
 
-def load(path: str, ctx: click.Context) -> dict:
-    """The checked table of ``ctx``'s command in the TOML file ``path``, values as the options take them."""
+def environment_variable(ctx: click.Context, param: click.Parameter) -> str:
+    """The variable ``SGDCLI_<COMMAND>_<OPTION>`` that sets ``param`` of ``ctx``'s command."""
+    return param.envvar or f"{ctx.auto_envvar_prefix}_{param.name.upper()}"
+
+
+def load(path: str, ctx: click.Context, given: str | None = None) -> dict:
+    """The checked table of ``ctx``'s command in the TOML file ``path``, values as the options take them.
+
+    ``given`` is how the file was named in errors about the file as a whole: ``--config PATH`` by default."""
+    given = given or f"--config {path}"
     try:
         with open(path, "rb") as fh:
             raw = fh.read()
     except OSError as exc:
-        raise InputError(f"--config {path}: cannot read it ({exc.strerror or exc})") from None
+        raise InputError(f"{given}: cannot read it ({exc.strerror or exc})") from None
     try:
-        document = tomllib.loads(utf8_text(raw, f"--config {path}", "a TOML file"))
+        document = tomllib.loads(utf8_text(raw, given, "a TOML file"))
     except tomllib.TOMLDecodeError as exc:
-        raise InputError(f"--config {path}: not valid TOML ({exc})") from None
+        raise InputError(f"{given}: not valid TOML ({exc})") from None
     commands = _commands(ctx)
     for key, value in document.items():
         if not isinstance(value, dict):
@@ -127,7 +135,10 @@ def config_option(f):
     def use(ctx: click.Context, param: click.Parameter, value):
         if value is None or ctx.resilient_parsing:
             return
-        ctx.default_map = {**(ctx.default_map or {}), **load(value, ctx)}
+        given = None
+        if ctx.get_parameter_source(param.name) is ParameterSource.ENVIRONMENT:
+            given = f"{environment_variable(ctx, param)}={value}"
+        ctx.default_map = {**(ctx.default_map or {}), **load(value, ctx, given)}
         ctx.meta["sgdcli.config"] = value
 
     return click.option("--config", type=click.Path(dir_okay=False), is_eager=True, expose_value=False,
@@ -160,6 +171,14 @@ class ConfiguredCommand(click.Command):
 
     def get_help_option(self, ctx: click.Context):
         return command_line_only(super().get_help_option(ctx))
+
+    def parse_args(self, ctx: click.Context, args):
+        try:
+            return super().parse_args(ctx, args)
+        except click.BadParameter as exc:  # click names the option, as if the bad value had been typed
+            if exc.param is None or ctx.get_parameter_source(exc.param.name) is not ParameterSource.ENVIRONMENT:
+                raise
+            raise InputError(f"{environment_variable(ctx, exc.param)}: {exc.message}") from None
 
     def invoke(self, ctx: click.Context):
         check_environment_names(ctx)  # first: --print-config refuses what the run would refuse
@@ -223,7 +242,7 @@ def _source(ctx: click.Context, param: click.Parameter) -> str:
     if source == ParameterSource.COMMANDLINE:
         return "command line"
     if source == ParameterSource.ENVIRONMENT:
-        return f"environment {param.envvar or f'{ctx.auto_envvar_prefix}_{param.name.upper()}'}"
+        return f"environment {environment_variable(ctx, param)}"
     if source == ParameterSource.DEFAULT_MAP:
         where = ctx.meta.get("sgdcli.config")
         return f"config {where} [{ctx.info_name}]" if where else "config"
