@@ -270,3 +270,23 @@ def test_a_config_file_named_by_a_variable_is_named_by_the_variable(tmp_path, mo
     monkeypatch.setenv("SGDCLI_TRAIN_CONFIG", str(missing))
     assert cli("train", binary_file, "-o", tmp_path / "m.h5") == (
         2, "", f"sgdcli: error: SGDCLI_TRAIN_CONFIG={missing}: cannot read it (No such file or directory)\n")
+
+
+def test_print_config_refuses_a_setting_that_toml_cannot_hold(tmp_path, binary_file):
+    """A file name that is not UTF-8 was written raw, and --config then refused the file it printed."""
+    latin = str(tmp_path / "lat\udce9.h5")  # the byte 0xE9, as Python holds a name that is not UTF-8
+    assert cli("train", binary_file, "-o", latin, "--print-config") == (
+        2, "", f"sgdcli: error: --print-config: --output '{tmp_path}/lat\\xe9.h5' is not UTF-8 text, which TOML "
+               "cannot hold, so no --config file can reproduce it\n")
+    # an argument is only a comment of the file: shown, escaped
+    out = printed("train", latin, "-o", tmp_path / "m.h5")
+    assert f'# data = "{tmp_path}/lat\\xe9.h5"' in out and "\udce9" not in out
+    saved = write(tmp_path, out, "saved.toml")
+    assert tomllib.loads(printed("train", binary_file, "--config", saved)) == tomllib.loads(out)
+
+
+def test_print_config_escapes_what_toml_requires_escaped(tmp_path, binary_file):
+    """JSON, whose string escapes print-config used, leaves DEL as it is; TOML requires it escaped."""
+    name = str(tmp_path / "a\x7fb.h5")
+    out = printed("train", binary_file, "-o", name)
+    assert tomllib.loads(out)["train"]["output"] == name

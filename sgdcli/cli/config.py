@@ -231,7 +231,7 @@ def render(ctx: click.Context) -> str:
             key = f"# {param.name} = {text}"
         rows.append((key, _source(ctx, param)))
     width = max(len(key) for key, _ in rows)
-    lines += [f"{key:<{width}}  # {source}" for key, source in rows]
+    lines += [f"{key:<{width}}  # {_escaped(source)}" for key, source in rows]  # a --config path is any name
     return "\n".join(lines)
 
 
@@ -269,4 +269,26 @@ def _toml(value, param: click.Parameter) -> str | None:
     if isinstance(value, (list, tuple)):
         items = [_toml(v, param) for v in value]
         return "[" + ", ".join(i for i in items if i is not None) + "]"
-    return json.dumps(str(value), ensure_ascii=False)
+    return _string(str(value), param)
+
+
+def _string(text: str, param: click.Parameter) -> str:
+    """``text`` as a TOML string; InputError if TOML cannot hold it (an argument is a comment, and shown escaped).
+
+    TOML is UTF-8 only: a file name of bytes that are not UTF-8 (Python holds them as surrogates) has no TOML
+    spelling, and written raw it made a file that --config refuses."""
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        if isinstance(param, click.Argument):
+            return f'"{_escaped(text)}"'
+        raise InputError(f"--print-config: {max(param.opts, key=len)} '{_escaped(text)}' is not UTF-8 text, which "
+                         f"TOML cannot hold, so no --config file can reproduce it") from None
+    return json.dumps(text, ensure_ascii=False).replace("\x7f", "\\u007f")  # JSON leaves DEL raw; TOML does not
+
+
+def _escaped(text: str) -> str:
+    """``text`` for a comment or a message: bytes that are not UTF-8 as ``\\xe9``, characters that do not print as
+    escapes, so that it is one line of UTF-8 text."""
+    raw = text.encode("utf-8", "surrogateescape").decode("utf-8", "backslashreplace")
+    return "".join(c if c.isprintable() else c.encode("unicode_escape").decode("ascii") for c in raw)
