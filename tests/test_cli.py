@@ -514,6 +514,35 @@ def test_names_that_do_not_print_are_escaped_in_errors(tmp_path):
                               "file: X, y)\n")
 
 
+def test_names_that_do_not_print_are_escaped_in_results_progress_and_errors(tmp_path, binary_file):
+    """A file name with an escape sequence reached the progress lines raw; off a terminal click stripped it from
+    stdout, where "wrote escred.h5.csv" named a file that does not exist; a newline split a timestamped line in
+    two, and showed as a space in the error line."""
+    import re
+    import shutil
+
+    esc = tmp_path / "esc\x1b[31mred.h5"
+    shutil.copy(binary_file, esc)
+    shown = str(esc).replace("\x1b", "\\x1b")
+    code, out, err = cli("train", esc, "-o", f"{esc}.model", "--epochs", "1")
+    assert code == 0, err
+    assert out.startswith(f"model {shown}.model: logistic, 6 features, 1 epoch × ")
+    assert err.splitlines()[0].endswith(f" reading labels of {shown} (one pass)")
+    assert "\x1b" not in out + err
+    code, out, err = cli("predict", f"{esc}.model", esc, "-o", f"{esc}.csv")
+    assert (code, out) == (0, f"wrote {shown}.csv: 3000 predictions\n")
+    assert err.splitlines()[0].endswith(f" predicting {shown}: 3,000 rows")
+    newline = tmp_path / "new\nline.h5"
+    shutil.copy(binary_file, newline)
+    code, out, err = cli("train", newline, "-o", tmp_path / "m.h5", "--epochs", "1")
+    assert code == 0, err
+    lines = [line for line in err.splitlines() if not line.startswith("sgdcli: warning: ")]
+    assert all(re.match(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d ", line) for line in lines), err  # none split in two
+    assert lines[0].endswith(f" reading labels of {tmp_path}/new\\nline.h5 (one pass)")
+    code, out, err = cli("train", tmp_path / "no\nsuch.h5", "-o", tmp_path / "x.h5")
+    assert (code, err) == (2, f"sgdcli: error: {tmp_path}/no\\nsuch.h5: no such file\n")
+
+
 def test_auto_is_read_in_any_case_as_full_is(tmp_path):
     """--batch-sizes FULL was taken and --lr AUTO refused as neither a number nor 'auto'."""
     path = write_table(tmp_path / "d.h5", *make_problem("binary", n=200, d=3, seed=0))

@@ -127,3 +127,24 @@ def test_a_failed_write_ends_with_exit_1_not_a_crash(tmp_path, argv):
     assert proc.stderr.splitlines() == [
         f"sgdcli: error: {option} {tmp_path / 'g.h5'}: write failed: File too large; nothing was written"]
     assert sorted(os.listdir(tmp_path)) == ["big.npy"]
+
+
+def test_a_lock_file_that_cannot_be_written_is_one_line_and_is_removed(monkeypatch, tmp_path, binary_file):
+    """A full disk when train writes its PID into the checkpoint's lock file was "internal error: OSError" and
+    left the empty lock file behind; the output's lock, taken first, is released as well."""
+    from conftest import cli
+
+    real_write = os.write
+
+    def full_for_the_checkpoint_lock(fd, data):
+        if os.readlink(f"/proc/self/fd/{fd}").endswith(".ckpt.lock"):
+            raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
+        return real_write(fd, data)
+
+    monkeypatch.setattr(os, "write", full_for_the_checkpoint_lock)
+    model = tmp_path / "m.h5"
+    code, out, err = cli("train", binary_file, "-o", model, "--epochs", "1")
+    assert (code, out) == (1, "")
+    assert err == (f"sgdcli: error: --checkpoint {model}.ckpt: write failed: No space left on device (its lock file "
+                   f"{model}.ckpt.lock); nothing was written\n")
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["binary.h5"]

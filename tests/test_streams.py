@@ -56,6 +56,21 @@ def test_stdout_closed_or_full_is_one_line_about_standard_output(tmp_path, binar
     assert "Traceback" not in err and "Exception ignored" not in err
 
 
+@pytest.mark.parametrize("command", ["evaluate", "predict"])
+def test_rows_from_a_closed_stdin_are_one_line_about_standard_input(tmp_path, command):
+    """Cron and some schedulers start jobs with stdin closed (``<&-``); DATA ``-`` then read sys.stdin, None, and
+    ended with "internal error: AttributeError: 'NoneType' object has no attribute 'buffer'", exit 1."""
+    (tmp_path / "t.csv").write_text("a,b,y\n" + "".join(f"{i % 7},{i % 3},{i % 2}\n" for i in range(40)))
+    assert run("convert", tmp_path / "t.csv", "-o", tmp_path / "t.h5").returncode == 0
+    assert run("train", tmp_path / "t.h5", "-o", tmp_path / "m.h5", "--epochs", "1", "-q").returncode == 0
+    args = (["evaluate", tmp_path / "m.h5", "-"] if command == "evaluate" else
+            ["predict", tmp_path / "m.h5", "-", "-o", tmp_path / "p.csv"])
+    code, out, err = sgdcli(*args, close=[0])
+    assert (code, out, err) == (2, "", "sgdcli: error: -: standard input is closed (<&-), so there are no rows to "
+                                       "read; pipe the rows in, or give the file's name\n")
+    assert not (tmp_path / "p.csv").exists()
+
+
 def test_class_names_outside_ascii_go_to_an_ascii_stdout_as_utf8(tmp_path):
     """With LC_ALL=C and no UTF-8 mode, predictions on stdout once failed at the first name outside ASCII."""
     import h5py

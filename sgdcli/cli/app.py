@@ -26,6 +26,7 @@ from sgdcli.cli.model_commands import evaluate_cmd, predict_cmd, show_cmd
 from sgdcli.cli.plot_command import plot_cmd
 from sgdcli.cli.streams import standard_streams
 from sgdcli.cli.train_commands import sweep_cmd, train_cmd
+from sgdcli.reporting.reporter import printable
 
 
 class Sgdcli(click.Group):
@@ -93,17 +94,18 @@ for _command in (generate_cmd, info_cmd, train_cmd, sweep_cmd, convert_cmd, plot
     main_group.add_command(_command)
 
 
-def _error(prefix: str, message: str) -> None:
-    click.echo(f"{prefix}: error: {_printable(message)}", err=True)
+def _error(prefix: str, message: str, layout: bool = False) -> None:
+    click.echo(f"{prefix}: error: {_printable(message, layout)}", err=True)
 
 
-def _printable(message) -> str:
-    """One line of ``message``: its runs of white space one space, and other characters that do not print (a
-    name read from a file) written as escapes (\\x1b), so that they can neither drive the terminal nor vanish
-    from the line, as click strips escape sequences off a terminal."""
-    text = " ".join(str(message).split())
-    return "".join(c if c.isprintable() else c.encode("unicode_escape", "backslashreplace").decode("ascii")
-                   for c in text)
+def _printable(message, layout: bool = False) -> str:
+    """``message`` as one line, its characters that do not print (a name read from a file or given, with an escape
+    sequence or a newline in it) written as escapes (\\x1b, \\n: reporting's ``printable``), so that they can
+    neither drive the terminal nor vanish from the line, as click strips escape sequences off a terminal.
+    ``layout``: a text whose line breaks and indents are its layout (click's own messages, an exception's from
+    elsewhere), whose runs of white space become one space first; sgdcli's own messages are one line, so a
+    newline in them is a name's."""
+    return printable(" ".join(str(message).split()) if layout else str(message).strip())
 
 
 # What click (8.2 and later) raises for a group given no command; its message is the whole help, which one error
@@ -130,16 +132,16 @@ def _run(invoke) -> int:
         return exc.exit_code
     except click.UsageError as exc:
         prefix = exc.ctx.command_path if exc.ctx else "sgdcli"
-        _error(prefix, f"{exc.format_message()} (see '{prefix} --help')")
+        _error(prefix, f"{exc.format_message()} (see '{prefix} --help')", layout=True)
         return exc.exit_code
     except click.ClickException as exc:
-        _error("sgdcli", exc.format_message())
+        _error("sgdcli", exc.format_message(), layout=True)
         return exc.exit_code
     except click.Abort:
         _error("sgdcli", "aborted")
         return 130
     except errors.Interrupted as exc:  # not an error: the run stopped where asked, with a checkpoint
-        click.echo(f"sgdcli: {exc}", err=True)
+        click.echo(f"sgdcli: {_printable(exc)}", err=True)
         return exc.exit_code
     except errors.SgdcliError as exc:
         _error("sgdcli", str(exc))
@@ -153,7 +155,8 @@ def _run(invoke) -> int:
     except Exception as exc:  # a bug: still one line, unless asked for the traceback
         if os.environ.get("SGDCLI_DEBUG"):
             raise
-        _error("sgdcli", f"internal error: {type(exc).__name__}: {exc} (set SGDCLI_DEBUG=1 for a traceback)")
+        _error("sgdcli", f"internal error: {type(exc).__name__}: {exc} (set SGDCLI_DEBUG=1 for a traceback)",
+               layout=True)
         return 1
 
 
@@ -166,8 +169,13 @@ def _warnings_as_lines():
 
 
 def _show_warning(message, category, filename, lineno, file=None, line=None):
-    lines = str(message).strip().splitlines() or [category.__name__]
-    click.echo(f"sgdcli: warning: {_printable(lines[0])}", err=True)
+    """sgdcli's own warnings whole (one line, where a newline is a name's); others' (Numba's, NumPy's) their first
+    line."""
+    if category.__module__.split(".")[0] == "sgdcli":
+        text = str(message)
+    else:
+        text = (str(message).strip().splitlines() or [category.__name__])[0]
+    click.echo(f"sgdcli: warning: {_printable(text)}", err=True)
 
 
 # SIGINT (Ctrl-C), and SIGHUP, what a closed terminal or ssh session sends a job started without nohup: handled as

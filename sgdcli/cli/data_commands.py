@@ -47,7 +47,7 @@ def generate_cmd(output, **kwargs):
     import sgdcli
 
     p = sgdcli.generate(output, **kwargs)
-    click.echo(f"wrote {output}: {p['rows']} rows × {p['features']} features, task {p['task']}")
+    render.echo(f"wrote {output}: {p['rows']} rows × {p['features']} features, task {p['task']}")
 
 
 @command("info", example='sgdcli info data.h5')
@@ -138,6 +138,6 @@ def convert_cmd(input, output, **kwargs):
     kwargs["fmt"] = kwargs.pop("format")
     result = sgdcli.convert(input, output, **kwargs)
     if result.skipped:
-        click.echo(f"sgdcli: left out {result.skipped} rows that could not be read (a field that is not a number, "
-                   "a missing label; or a missing value, with --missing skip)", err=True)
-    click.echo(f"wrote {output}: {render.converted(result)}")
+        render.echo(f"sgdcli: left out {result.skipped} rows that could not be read (a field that is not a number, "
+                    "a missing label; or a missing value, with --missing skip)", err=True)
+    render.echo(f"wrote {output}: {render.converted(result)}")

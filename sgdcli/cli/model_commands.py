@@ -14,7 +14,7 @@ from sgdcli.reporting.plain import PassProgress
 
 
 def _warn(text: str) -> None:
-    click.echo(f"sgdcli: {text}", err=True)
+    render.echo(f"sgdcli: {text}", err=True)
 
 
 @command("predict", example='sgdcli predict model.h5 new.h5 -o pred.h5 --proba')
@@ -46,7 +46,7 @@ def predict_cmd(model, data, output, format, x, label_column, features, transpos
                        features=features, transpose=transpose, allow_unwritten=allow_unwritten, report=_warn,
                        progress=PassProgress(sys.stderr, f"predicting {data}"), delimiter=delimiter)
     if output != STDOUT:
-        click.echo(f"wrote {output}: {n} predictions")
+        render.echo(f"wrote {output}: {n} predictions")
 
 
 @command("evaluate", example='sgdcli evaluate model.h5 test.h5 --json')

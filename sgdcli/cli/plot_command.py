@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import click
 
+from sgdcli.cli import render
 from sgdcli.cli.params import command
 
 
@@ -21,5 +22,5 @@ def plot_cmd(metrics, output):
     """
     from sgdcli.reporting.plot import plot_files
 
-    runs = plot_files(list(metrics), output, lambda text: click.echo(f"sgdcli: {text}", err=True))
-    click.echo(f"wrote {output}: {runs} run(s)")
+    runs = plot_files(list(metrics), output, lambda text: render.echo(f"sgdcli: {text}", err=True))
+    render.echo(f"wrote {output}: {runs} run(s)")

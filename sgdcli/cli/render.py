@@ -1,16 +1,32 @@
 """The text the commands print on stdout: listings, summaries, tables, model cards.
 
 ``--json`` output is the API's values through ``json_value``; everything else
-is formatted here, so the API returns data and never text.
+is formatted here, so the API returns data and never text.  Every line that
+can hold a name goes out through ``printable``: a name that holds an escape
+sequence or a newline is written with escapes (``\\x1b``, ``\\n``), so that
+it neither colours the terminal, nor vanishes (click strips escape sequences
+off a terminal), nor splits its line.
 """
 
 from __future__ import annotations
 
 import json
 
+import click
+
 from sgdcli.reporting.records import dumps
-from sgdcli.reporting.reporter import counted, format_rate
+from sgdcli.reporting.reporter import counted, format_rate, printable
 from sgdcli.sizes import format_size
+
+
+def echo(text: str, err: bool = False) -> None:
+    """One line a command prints: a result on stdout (``wrote NAME: ...``), or a note on stderr (``err``)."""
+    click.echo(printable(text), err=err)
+
+
+def _joined(lines) -> str:
+    """Lines of a listing, each as ``printable`` writes it (names quoted by ``shown`` are so already)."""
+    return "\n".join(printable(line) for line in lines)
 
 
 def json_text(value, indent: int | None = None) -> str:
@@ -91,7 +107,7 @@ def info_listing(d: dict) -> str:
                 h = like["hashing"]
                 lines.append(f"  features hashed from {h.get('source', '?')} into 2^{h['bits']} columns "
                              f"({h['function']}, seed {h['seed']}, signed)")
-    return "\n".join(lines)
+    return _joined(lines)
 
 
 def _columns(table: dict) -> str:
@@ -151,13 +167,13 @@ def trained(model, output) -> str:
              # a result, as convert's count of skipped rows is: -q hides the log line that says so
              + _left_out(t)]
     if not model.history:  # --epochs 0 with --init: the initial model, rewritten
-        return lines[0] + f"\nno epochs: the model of --init {model.options.get('init')}, unchanged"
+        return _joined([lines[0], f"no epochs: the model of --init {model.options.get('init')}, unchanged"])
     kept = t.get("best_epoch") or len(model.history)
     if kept != len(model.history):
         lines.append(f"kept_epoch {kept}")
     lines += [f"{key} {number(value)}" for key, value in model.history[kept - 1].items()
               if key.endswith("loss") or key.startswith("val_")]
-    return "\n".join(lines)
+    return _joined(lines)
 
 
 def converted(result) -> str:
@@ -235,7 +251,7 @@ def render_card(card: dict) -> str:
     lines += [f"  {shown(k):<8} {_value(v)}" for k, v in card["data"].items()]
     lines.append("")
     lines.append("versions     " + ", ".join(f"{shown(k)} {_value(v)}" for k, v in card["versions"].items()))
-    return "\n".join(lines)
+    return _joined(lines)
 
 
 def _cell(v) -> str:

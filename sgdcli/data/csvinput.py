@@ -31,6 +31,8 @@ from sgdcli.data.sparse import CsrRows
 from sgdcli.errors import InputError, listed, quoted
 
 STDIN = "-"
+STDIN_CLOSED = ("-: standard input is closed (<&-), so there are no rows to read; pipe the rows in, or give the "
+                "file's name")
 
 
 def is_text(path) -> bool:
@@ -42,6 +44,8 @@ def is_text(path) -> bool:
 def _open(path: str):
     """The input as bytes: the file through its decompressor, or standard input."""
     if path == STDIN:
+        if sys.stdin is None:  # a process started with it closed, as cron and some schedulers start jobs
+            raise InputError(STDIN_CLOSED)
         return sys.stdin.buffer
     if not os.path.isfile(path):
         raise InputError(f"{path}: no such file")

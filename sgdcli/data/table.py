@@ -11,6 +11,7 @@ import numpy as np
 from sgdcli.data import csrblocks, featurenames, hashing, hdf5, producers
 from sgdcli.data.columns import ColumnReader
 from sgdcli.data.csvcolumns import ATTR as ENCODING_ATTR, Encoding
+from sgdcli.data.identity import FileIdentity
 from sgdcli.data.shuffle import PageShuffle
 from sgdcli.data.sources import ComposedReader, Fields, Source
 from sgdcli.data.sparse import ENTRY_BYTES, OFFSET_BYTES, CsrReader, SparseX, is_csr
@@ -77,6 +78,7 @@ class Table:
         self.W = None
         self.file = hdf5.open_file(self.path)
         try:
+            self.identity = _opened(self.path, self.file)
             with hdf5.reading(self.path):
                 self._open(x, y)
                 if sample_weight is not None:
@@ -326,6 +328,15 @@ class Table:
 
     def __exit__(self, *exc):
         self.close()
+
+
+def _opened(path: str, f: h5py.File) -> FileIdentity:
+    """The identity of the file at ``path`` that HDF5 holds open as ``f`` (data/identity.py): through its
+    descriptor, so that a file renamed over the path meanwhile is not mistaken for it."""
+    try:
+        return FileIdentity.of(path, os.fstat(f.id.get_vfd_handle()))
+    except (OSError, TypeError, ValueError, RuntimeError):  # a driver without one descriptor
+        return FileIdentity.of(path)
 
 
 def _columns_of_csv(stored) -> str | None:

@@ -16,7 +16,7 @@ from sgdcli.data import hashing, hdf5
 from sgdcli.data.atomic import check_writable
 from sgdcli.data.prefetch import Block, stream_blocks
 from sgdcli.data.table import Table, columns_of, numbered
-from sgdcli.errors import InputError
+from sgdcli.errors import InputError, RuntimeFailure
 from sgdcli.kernels import losses
 from sgdcli.kernels.rows import first_nonfinite_row
 from sgdcli.kernels.scoring import csr_scores, scores
@@ -233,6 +233,7 @@ def evaluate(model, data, x: str = DEFAULT_X, y: str = DEFAULT_Y, memory: int = 
     with _open_for(model, data, x, y, columns, report) as table:
         labels = model.labels
         result = measure(table, model.objective, labels, model.raw_weights(), memory, progress=progress)
+        _unchanged(table, "no metrics were printed")
     return {key: result[key] for key in metrics_of(model.model)}
 
 
@@ -280,5 +281,15 @@ def predict(model, data, output, x: str = DEFAULT_X, proba: bool = False, memory
         with outputs.prediction_writer(output, fmt, n, shown, proba, attrs) as writer:
             for block, _rows, S in score_blocks(table, model.raw_weights(), memory, progress=progress):
                 write(writer, block.start, block.stop, S)
+            _unchanged(table, "the predictions were not written" if output != outputs.STDOUT else
+                       "the predictions on standard output cannot be trusted")
     return n
+
+
+def _unchanged(table: Table, consequence: str) -> None:
+    """RuntimeFailure where ``table``'s file changed while it was read (data/identity.py: a file cut short reads
+    as rows of zeros), saying what became of it and ``consequence``."""
+    what = table.identity.change()
+    if what is not None:
+        raise RuntimeFailure(f"{table.path}: {what}; {consequence}; run again once its writer has finished")
 

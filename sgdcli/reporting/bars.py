@@ -5,7 +5,7 @@ from __future__ import annotations
 import sys
 import time
 
-from sgdcli.reporting.reporter import Reporter, epoch_summary, format_rate, loss_curves, training_line
+from sgdcli.reporting.reporter import Reporter, epoch_summary, format_rate, loss_curves, printable, training_line
 
 
 class RichReporter(Reporter):
@@ -53,7 +53,7 @@ class RichReporter(Reporter):
         self.records.append(record)
 
     def message(self, text):
-        self.console.print(text, markup=False, highlight=False)
+        self.console.print(printable(text), markup=False, highlight=False)
 
     def close(self):
         if self.progress is not None:

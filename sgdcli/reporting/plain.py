@@ -4,13 +4,14 @@ from __future__ import annotations
 
 import time
 
-from sgdcli.reporting.reporter import Reporter, clock_text, epoch_summary, format_rate, training_line
+from sgdcli.reporting.reporter import Reporter, clock_text, epoch_summary, format_rate, printable, training_line
 
 INTERVAL = 5.0  # seconds between progress lines: a log a person can read, a cron mail that stays short
 
 
 def _stamped(stream, text: str) -> None:
-    stream.write(f"{time.strftime('%Y-%m-%dT%H:%M:%S')} {text}\n")
+    """One timestamped line: a name in ``text`` that holds a newline or an escape does not split or colour it."""
+    stream.write(f"{time.strftime('%Y-%m-%dT%H:%M:%S')} {printable(text)}\n")
     stream.flush()
 
 

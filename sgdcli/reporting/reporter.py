@@ -25,6 +25,17 @@ class Reporter:
     def close(self) -> None: ...
 
 
+def printable(text: str) -> str:
+    """``text`` as one line that shows every character it holds: each that does not print (in a name read from a
+    file or given on the command line: an escape sequence, a bell, a newline, a tab) written as its escape
+    (``\\x1b``, ``\\x07``, ``\\n``, ``\\t``), so that it neither drives the terminal, nor vanishes (click strips
+    escape sequences off a terminal), nor splits the line."""
+    if text.isprintable():
+        return text
+    return "".join(c if c.isprintable() else c.encode("unicode_escape", "backslashreplace").decode("ascii")
+                   for c in text)
+
+
 def counted(n: int, noun: str) -> str:
     """``n`` and the noun, plural unless n is 1: "1 iteration", "562 iterations"."""
     return f"{n} {noun}" + ("" if n == 1 else "s")

@@ -4,7 +4,9 @@ The lock is ``flock`` on ``PATH.lock``, which the kernel releases when its
 holder dies (even by SIGKILL), so a lock never outlives a killed run.  The
 holder writes its PID into the file for the message the next run prints.
 The lock file is removed on release; a run that locked a file just removed by
-another checks the inode and tries again.
+another checks the inode and tries again.  A lock file that cannot be made or
+written (a full disk) stops the run with one line naming it and the output it
+guards, and one made but not written is removed again: nothing was written.
 """
 
 from __future__ import annotations
@@ -15,7 +17,8 @@ import glob
 import os
 import time
 
-from sgdcli.errors import LockedError
+from sgdcli.data.atomic import describe_os_error
+from sgdcli.errors import LockedError, RuntimeFailure
 
 POLL_SECONDS = 0.1
 
@@ -33,22 +36,40 @@ def _holder(path: str) -> str:
         return "another process"
 
 
-def _try_lock(path: str) -> int | None:
-    fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
+def _try_lock(path: str, guarded: str) -> int | None:
+    """The descriptor of the lock file ``path``, locked and holding this process's PID; None where another
+    process holds it.  RuntimeFailure naming ``guarded`` (the option and the output it locks) where the file
+    cannot be made, locked or written."""
+    try:
+        fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
+    except OSError as exc:
+        raise RuntimeFailure(f"{guarded}: cannot make its lock file {path}: {describe_os_error(exc)}; nothing was "
+                             "written") from None
     try:
         fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
     except BlockingIOError:
         os.close(fd)
         return None
+    except OSError as exc:  # a file system without flock (ENOLCK): not ours to remove, another may hold it
+        os.close(fd)
+        raise RuntimeFailure(f"{guarded}: cannot lock its lock file {path}: {describe_os_error(exc)}; nothing was "
+                             "written") from None
     try:
         same = os.fstat(fd).st_ino == os.stat(path).st_ino
     except FileNotFoundError:
         same = False
     if not same:  # the previous holder removed the file between our open and flock
         os.close(fd)
-        return _try_lock(path)
-    os.ftruncate(fd, 0)
-    os.write(fd, f"{os.getpid()}\n".encode())
+        return _try_lock(path, guarded)
+    try:
+        os.ftruncate(fd, 0)
+        os.write(fd, f"{os.getpid()}\n".encode())
+    except OSError as exc:  # a full disk: the file we hold, empty or half written, goes again
+        with contextlib.suppress(OSError):
+            os.unlink(path)
+        os.close(fd)
+        raise RuntimeFailure(f"{guarded}: write failed: {describe_os_error(exc)} (its lock file {path}); nothing "
+                             "was written") from None
     return fd
 
 
@@ -68,7 +89,7 @@ def exclusive(paths, wait: float | None = None, option: str = "-o"):
         for path, flag in named.items():
             lp = lock_path(path)
             deadline = None if wait is None else time.monotonic() + wait
-            while (fd := _try_lock(lp)) is None:
+            while (fd := _try_lock(lp, f"{flag} {path}")) is None:
                 if deadline is None or time.monotonic() >= deadline:
                     waited = "" if wait is None else f" after waiting {wait:g} s"
                     hint = "; use --wait-lock [SECONDS] to wait for it" if wait is None else ""

@@ -33,6 +33,7 @@ from sgdcli.training import checkpoint as ckpt_mod
 from sgdcli.training import runlog, setup, warmstart
 from sgdcli.training.control import RunControl
 from sgdcli.training.early_stopping import EarlyStopping
+from sgdcli.training.inputs import Inputs
 from sgdcli.training.rate import BLOWN_UP, MAX_HALVINGS, AutoRate, auto_rate, blew_up, start_bias, zero_loss
 from sgdcli.training.sampling import sample_labels, sample_weights
 from sgdcli.training.signals import EXIT_CODES, name
@@ -43,8 +44,10 @@ class Run:
     """One training run: set-up, the epoch loop, and what a checkpoint must hold."""
 
     def __init__(self, table: Table, val_table: Table | None, opts: TrainOptions, executor: Executor,
-                 reporter: Reporter, control: RunControl):
-        """``executor`` runs the passes, the epochs and validation (here, on threads, or on Dask workers)."""
+                 reporter: Reporter, control: RunControl, inputs: Inputs | None = None):
+        """``executor`` runs the passes, the epochs and validation (here, on threads, or on Dask workers);
+        ``inputs``, the files that must not change under the run (default: ``table`` and ``val_table``)."""
+        self.inputs = inputs or Inputs(table, val_table)
         opts = opts.for_input(table.sparse)  # train() has resolved --optimizer auto already; Run alone has not
         self.init = (warmstart.load(opts.init, table, opts.model, opts.init_optimizer) if opts.init is not None
                      else None)
@@ -189,6 +192,7 @@ class Run:
                                   self.reporter.message)
 
     def save_checkpoint(self) -> None:
+        self.inputs.check()  # never a checkpoint of a state that trained on changed data
         if self.control.checkpoint is None:
             return
         ckpt_mod.save(self.control.checkpoint, ckpt_mod.Checkpoint(
@@ -211,6 +215,7 @@ class Run:
         """A safe point of the passes before training: nothing to checkpoint yet."""
         if testhooks.SAFE_POINT_DELAY:
             time.sleep(testhooks.SAFE_POINT_DELAY)
+        self.inputs.check()
         signum = self.control.stop()
         if signum is not None:
             raise Interrupted(f"stopped by {name(signum)} while {stage}, before training began; "
@@ -219,6 +224,7 @@ class Run:
     def _safe_point(self, pos: Position) -> None:
         if testhooks.SAFE_POINT_DELAY:
             time.sleep(testhooks.SAFE_POINT_DELAY)
+        self.inputs.check()
         signum = self.control.stop()
         if signum is not None:
             self.pos.seconds += time.perf_counter() - self._epoch_t0

@@ -4,7 +4,9 @@ Check the options and the outputs, lock the outputs, open the data, choose
 where the work runs (parallel/executor.py), then let a ``Run`` do the passes
 and the epochs (run.py), and write the model.  The model, the metrics file and
 the removal of the checkpoint happen under the locks, so no other run ever
-sees half of them.
+sees half of them.  No model is written of input files that changed while
+they were read (inputs.py): the run checks them as it goes, and here before
+the model is written and when the run fails (data cut short can fail it).
 """
 
 from __future__ import annotations
@@ -13,8 +15,9 @@ import contextlib
 import os
 
 from sgdcli.data.atomic import atomic_output, check_writable
+from sgdcli.data.identity import FileIdentity
 from sgdcli.data.table import Table
-from sgdcli.errors import DivergedError, InputError
+from sgdcli.errors import DivergedError, InputError, Interrupted
 from sgdcli.model.file import Model
 from sgdcli.model.labels import check_kind
 from sgdcli.options import DaskOptions, TrainOptions
@@ -22,6 +25,7 @@ from sgdcli.parallel.executor import check_options, open_executor
 from sgdcli.reporting.reporter import Reporter
 from sgdcli.training import checkpoint as ckpt_mod
 from sgdcli.training.control import RunControl
+from sgdcli.training.inputs import Inputs
 from sgdcli.training.locking import exclusive, lock_path
 from sgdcli.training.run import Run
 from sgdcli.training import warmstart
@@ -48,6 +52,7 @@ def train(data, options: TrainOptions | None = None, *, output=None, metrics=Non
         columns = {"label_column": opts.label_column, "features": opts.features, "transpose": opts.transpose,
                    "allow_unwritten": opts.allow_unwritten, "sample_weight": opts.sample_weight}
         init_names = None  # a warm start's classes that are names fix the codes this file's names are read as
+        init_seen = FileIdentity.of(opts.init) if opts.init is not None and os.path.isfile(opts.init) else None
         if opts.init is not None:  # the initial model's columns by name, wherever they are in the data
             columns, init_names = warmstart.columns(opts.init, data, opts.x, columns)
         table = stack.enter_context(Table(data, opts.x, opts.y, **columns, classes=init_names))
@@ -64,14 +69,19 @@ def train(data, options: TrainOptions | None = None, *, output=None, metrics=Non
                        f"those of the training data ({table.path}:{table.y_name})")
             if val_table.n_features != table.n_features:
                 raise InputError(f"{val_table.path}:{val_table.x_name}: has {val_table.n_features} features, training data has {table.n_features}")
+        inputs = Inputs(table, val_table)
+        inputs.watch(f"--init {opts.init}", init_seen)  # as before its first read (warmstart.columns)
         executor = open_executor(stack, table, opts, dask, reporter.message, control.stop)
         metrics_tmp = stack.enter_context(atomic_output(metrics, "--metrics")) if metrics is not None else None
         try:
-            model = Run(table, val_table, opts, executor, reporter, control).train(metrics_tmp)
-        except DivergedError:  # its checkpoint would diverge again when resumed: with other options it must go
-            if control.checkpoint is not None and not control.keep_checkpoint:
-                ckpt_mod.remove(control.checkpoint)
+            model = Run(table, val_table, opts, executor, reporter, control, inputs).train(metrics_tmp)
+        except Exception as exc:
+            if not isinstance(exc, Interrupted):  # a stop asked for is what it is
+                inputs.check()  # zeros read past a cut can blow up, or fail a check: the change is the cause
+            if isinstance(exc, DivergedError) and control.checkpoint is not None and not control.keep_checkpoint:
+                ckpt_mod.remove(control.checkpoint)  # it would diverge again when resumed: with other options
             raise
+        inputs.check()  # the model is of the files as they were opened
         if output is not None:  # inside the stack: if this fails, no metrics file appears either
             model.save(output)
         if control.checkpoint is not None and not control.keep_checkpoint:

@@ -1,0 +1,58 @@
+"""Whether a file is still the one that was opened: its device, inode, size and modification time.
+
+A file cut short under a reader is not an error to every read path.  A
+memory map of it faults (SIGBUS, which kills the process); HDF5's default
+driver reads zeros past the end of the file, so chunk-read and filtered data
+of a file truncated, or rewritten in place, while it is read come back as
+rows of zeros, or as rows of another file, without a word.  A run therefore
+takes the identity of each file it reads when it opens it, and compares it
+with the file at the same path (``change``) at the moments that matter (a
+stat: about a microsecond).  The device and inode tell a file replaced by
+another (renamed over it) or removed; the size and the modification time, one
+written into.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import datetime
+import os
+
+
+@dataclasses.dataclass(frozen=True)
+class FileIdentity:
+    path: str
+    device: int
+    inode: int
+    size: int
+    mtime_ns: int
+
+    @classmethod
+    def of(cls, path, st: os.stat_result | None = None) -> "FileIdentity":
+        """The identity of the file at ``path`` now, or, given ``st``, of the file that stat describes (``os.fstat``
+        of a descriptor open on it: the file a reader holds, whatever is at its path)."""
+        st = os.stat(path) if st is None else st
+        return cls(os.fspath(path), st.st_dev, st.st_ino, st.st_size, st.st_mtime_ns)
+
+    def change(self) -> str | None:
+        """What became of the file since, in words ("changed while it was being read (size 16000800 → 4000000
+        bytes)"); None where the file at ``path`` is still this one, as it was."""
+        try:
+            now = FileIdentity.of(self.path)
+        except FileNotFoundError:
+            return "was removed or renamed while it was being read"
+        except OSError as exc:
+            return f"can no longer be looked at ({exc.strerror or exc}) while it was being read"
+        if (now.device, now.inode) != (self.device, self.inode):
+            return f"was replaced by another file while it was being read (inode {self.inode} → {now.inode})"
+        if now.size != self.size:
+            return f"changed while it was being read (size {self.size} → {now.size} bytes)"
+        if now.mtime_ns != self.mtime_ns:
+            return (f"changed while it was being read (modification time {_clock(self.mtime_ns)} → "
+                    f"{_clock(now.mtime_ns)})")
+        return None
+
+
+def _clock(ns: int) -> str:
+    """A modification time as local ISO time to the microsecond."""
+    return datetime.datetime.fromtimestamp(ns / 1e9).isoformat(timespec="microseconds")
