@@ -1,0 +1,79 @@
+"""The Python API checks its arguments as the command line checks its options: a wrong type or value is an
+InputError that names the option (or the argument, where no option gives it), raised before any work starts;
+never an AttributeError or TypeError from deep inside, nor a value taken silently. NumPy's numbers and booleans
+and pathlib paths are taken as Python's."""
+
+import pathlib
+import warnings
+
+import numpy as np
+import pytest
+
+import sgdcli
+from conftest import cli, make_problem, write_table
+from sgdcli import TrainOptions
+from sgdcli.errors import InputError
+from sgdcli.training.runlog import FitWarning
+
+BEYOND = 2**64  # more than a 64-bit integer holds
+TOO_LARGE = f"must be at most 9223372036854775807 (2**63 - 1), got {BEYOND}"
+
+
+def refused(call, *args, **kwargs) -> str:
+    with pytest.raises(InputError) as caught:
+        call(*args, **kwargs)
+    return str(caught.value)
+
+
+# --- integers beyond 64 bits (F1) --------------------------------------------------------------------------------
+
+@pytest.mark.parametrize("name", ["epochs", "step_epochs", "warmup_iterations", "page_rows", "patience",
+                                  "base_batch_size", "sync_every", "threads", "batch_size", "memory"])
+def test_an_integer_option_beyond_64_bits_is_refused_by_name(name):
+    """step_epochs and warmup_iterations of 2**64 passed TrainOptions and stopped in the compiled code with an
+    OverflowError (the command line: "internal error: TypingError", exit 1); seed alone had the bound."""
+    assert refused(TrainOptions, **{name: BEYOND}) == f"--{name.replace('_', '-')}: {TOO_LARGE}"
+
+
+def test_the_command_line_refuses_a_step_epochs_beyond_64_bits_in_one_line(binary_file, tmp_path):
+    code, out, err = cli("train", binary_file, "-o", tmp_path / "m.h5", "--epochs", "1", "--schedule", "step",
+                         "--step-epochs", str(BEYOND))
+    assert (code, err) == (2, f"sgdcli: error: --step-epochs: {TOO_LARGE}\n")
+    assert not (tmp_path / "m.h5").exists()
+
+
+# --- TrainOptions' values (F3) -----------------------------------------------------------------------------------
+
+def test_train_options_take_paths_numpy_booleans_and_columns_and_classes_by_number():
+    """A path and np.False_ were refused; positive_class=1 and label_column=0 too, though the command line takes
+    --positive-class 1 and --label-column 0, and evaluate took label_column=0. Each is kept as the command line
+    would give it."""
+    options = TrainOptions(init=pathlib.Path("m.h5"), epochs=0, val=pathlib.Path("v.h5"), shuffle=np.False_,
+                           transpose=np.True_, positive_class=1, label_column=0, features=("f1", np.int64(3)))
+    assert (options.init, options.val, options.shuffle, options.transpose, options.positive_class,
+            options.label_column, options.features) == ("m.h5", "v.h5", False, True, "1", "0", "f1,3")
+    assert (type(options.shuffle), type(options.transpose)) == (bool, bool)
+    assert refused(TrainOptions, features=["a,b"]) == (
+        "--features: expected names or indices: comma-separated text, or a list of them without commas, or None, "
+        "got ['a,b']")
+    assert refused(TrainOptions, positive_class=1.0) == "--positive-class: expected text, an integer or None, got 1.0"
+
+
+def test_text_is_refused_for_a_batch_size_as_for_every_other_number():
+    """batch_size="32" was taken (as 32) where lr="0.1" and epochs="3" were refused; "full" stays."""
+    assert refused(TrainOptions, batch_size="32") == "--batch-size: expected a positive integer or 'full', got '32'"
+    assert TrainOptions(batch_size=" Full").batch_size is None
+
+
+def test_a_label_column_and_a_positive_class_given_by_number_train_as_on_the_command_line(tmp_path):
+    X, y = make_problem("binary", n=400, d=3, seed=4)
+    path = write_table(tmp_path / "t.h5", np.column_stack([y, X]).astype(np.float32))  # the labels: column 0
+    code, out, err = cli("train", path, "-o", tmp_path / "cli.h5", "--label-column", "0", "--positive-class", "0",
+                         "--epochs", "1", "--threads", "1", "-q")
+    assert code == 0, err
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", FitWarning)
+        model = sgdcli.train(path, TrainOptions(label_column=0, positive_class=0, epochs=1, threads=1))
+    by_cli = sgdcli.load_model(tmp_path / "cli.h5")
+    assert list(model.classes) == list(by_cli.classes) == [1, 0]  # class 0 scored as the positive one
+    assert np.array_equal(model.weights, by_cli.weights) and model.n_features == 3
