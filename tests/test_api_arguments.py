@@ -42,6 +42,32 @@ def test_the_command_line_refuses_a_step_epochs_beyond_64_bits_in_one_line(binar
     assert not (tmp_path / "m.h5").exists()
 
 
+def test_epochs_whose_iterations_are_more_than_64_bits_count_are_refused(tmp_path):
+    """Each epoch within the bound, their iterations together beyond it: the kernels count them in 64 bits."""
+    X, y = make_problem("binary", n=320, d=3, seed=0)
+    path = write_table(tmp_path / "d.h5", X, y)
+    assert refused(sgdcli.train, path, TrainOptions(epochs=2**62, batch_size=32)) == (
+        f"--epochs: {2**62} epochs of 10 iterations are more than 2**63 - 1 iterations in all")
+
+
+def test_a_warm_up_longer_than_the_whole_run_is_a_fit_warning(tmp_path):
+    """warmup_iterations=2**63-1 trained the all-zero model, exit 0, without a word: the rate never rose above
+    1e-17 of its value. 2000 rows in batches of 32 are 63 iterations an epoch, 126 in 2 epochs."""
+    X, y = make_problem("binary", n=2000, d=3, seed=0)
+    path = write_table(tmp_path / "d.h5", X, y)
+    with pytest.warns(FitWarning) as caught:
+        model = sgdcli.train(path, TrainOptions(epochs=2, batch_size=32, warmup_iterations=2**63 - 1))
+    text = ("--warmup-iterations 9223372036854775807 is longer than the whole run (2 epochs × 63 iterations): the "
+            "rate rose to only 1.37e-17 of its value, and the model may be far from the optimum; lower "
+            "--warmup-iterations")
+    assert [str(w.message) for w in caught] == [text] and model.training["warnings"] == [text]
+    assert np.abs(model.weights).max() < 1e-14  # what it warns about: next to the all-zero model
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", FitWarning)  # a warm-up that ends with the run is no mistake
+        assert "warnings" not in sgdcli.train(path, TrainOptions(epochs=2, batch_size=32,
+                                                                 warmup_iterations=126)).training
+
+
 # --- TrainOptions' values (F3) -----------------------------------------------------------------------------------
 
 def test_train_options_take_paths_numpy_booleans_and_columns_and_classes_by_number():
