@@ -88,6 +88,14 @@ def checked(value, annotation: str, option: str, meta=None):
     return typed
 
 
+def check_instance(name: str, value, kind: type, hint: str = "") -> None:
+    """InputError unless ``value``, the argument ``name``, is None or a ``sgdcli.<kind>``; ``hint`` says how to
+    make one."""
+    if value is not None and not isinstance(value, kind):
+        raise InputError(f"{name}: expected a sgdcli.{kind.__name__} or None, got {_shown(value)}"
+                         + (f"; {hint}" if hint else ""))
+
+
 def _expected(annotation: str) -> str:
     if annotation.startswith("Callable"):
         return "a function or None" if annotation.endswith("| None") else "a function"

@@ -103,3 +103,41 @@ def test_a_label_column_and_a_positive_class_given_by_number_train_as_on_the_com
     by_cli = sgdcli.load_model(tmp_path / "cli.h5")
     assert list(model.classes) == list(by_cli.classes) == [1, 0]  # class 0 scored as the positive one
     assert np.array_equal(model.weights, by_cli.weights) and model.n_features == 3
+
+
+# --- train's and sweep's arguments (F2, F9) ----------------------------------------------------------------------
+
+@pytest.mark.parametrize("given,message", [
+    (dict(options={"epochs": 1}), "options: expected a sgdcli.TrainOptions or None, got {'epochs': 1}; "
+                                  "sgdcli.TrainOptions(**d) makes them of a dict d"),
+    (dict(reporter="bar"), "reporter: expected a sgdcli.Reporter or None, got 'bar'; sgdcli.make_reporter('bar') "
+                           "gives the command line's"),
+    (dict(dask="local:2"), "dask: expected a sgdcli.DaskOptions or None, got 'local:2'; "
+                           "sgdcli.DaskOptions(address) is --dask ADDRESS"),
+    (dict(control={"resume": True}), "control: expected a sgdcli.RunControl or None, got {'resume': True}"),
+])
+def test_train_names_an_argument_that_is_not_what_it_takes_before_it_opens_the_data(tmp_path, given, message):
+    """An AttributeError from deep inside ('dict' object has no attribute 'parallel'), reporter="bar" only once
+    the data were open. The data here do not exist: the argument is checked first."""
+    assert refused(sgdcli.train, tmp_path / "none.h5", **given) == message
+
+
+def test_sweep_takes_none_for_the_default_options_as_train_does(binary_file):
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", FitWarning)  # a full batch: few updates
+        (run,) = sgdcli.sweep(binary_file, None, [None], [0.1])
+        model = sgdcli.train(binary_file, TrainOptions(batch_size=None, lr=0.1))
+    assert (run.epochs, run.train_loss) == (TrainOptions().epochs, model.history[-1]["train_loss"])
+
+
+def test_sweep_takes_full_and_checks_every_batch_size_before_the_first_run(binary_file):
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", FitWarning)
+        runs = sgdcli.sweep(binary_file, TrainOptions(epochs=1), ["full", np.int64(64)], [0.1])
+    assert [(run.batch_size, run.batch_label) for run in runs] == [(None, "full"), (64, "64")]
+    started = []
+    assert refused(sgdcli.sweep, binary_file, TrainOptions(epochs=1), [32, 0], [0.1],
+                   reporter_for=lambda i, n, label: started.append(label)) == (
+        "--batch-size: must be >= 1 or 'full', got 0")
+    assert started == []  # not after the batch 32 run
+    assert refused(sgdcli.sweep, binary_file, None, [32], "0.1") == "--lrs: expected a list, got '0.1'"
