@@ -1,5 +1,6 @@
 """The checks an options dataclass gets from its own fields: each value of the type its annotation names, and
-one of the field's ``choices`` where it has them.
+one of the field's ``choices`` where it has them; and the same checks for a function's keywords
+(``checked_arguments``), so that ``evaluate(memory=...)`` is checked by ``TrainOptions.memory``'s rule.
 
 The Python API is checked as the command line is: click's parameter types
 refuse ``--epochs 2.5``, and these refuse ``TrainOptions(epochs=2.5)``, with
@@ -10,6 +11,8 @@ a message that names the option.  This module imports nothing heavy:
 from __future__ import annotations
 
 import dataclasses
+import functools
+import inspect
 import math
 import numbers
 import os
@@ -86,6 +89,39 @@ def checked(value, annotation: str, option: str, meta=None):
     if allowed is not None and typed not in allowed:
         raise InputError(f"{option}: {typed!r} is not one of {', '.join(allowed)}")
     return typed
+
+
+def checked_arguments(options=None):
+    """A decorator: the keywords a call gives the function (its parameters with a default: the options, not the
+    files) checked (``checked``) and converted, each by the rule of the field of the same name of the options
+    dataclass ``options`` (``TrainOptions``: ``memory``, ``x``, ``label_column``...), else by its own annotation;
+    a keyword with neither, and a default, as it is."""
+
+    def decorate(function):
+        signature = inspect.signature(function)
+        fields = {field.name: field for field in dataclasses.fields(options)} if options is not None else {}
+        rules = {}
+        for name, parameter in signature.parameters.items():
+            if parameter.default is inspect.Parameter.empty:
+                continue
+            if name in fields:
+                field = fields[name]
+                rules[name] = (field.type, field_option(field), field.metadata)
+            elif isinstance(parameter.annotation, str) and parameter.annotation != "":
+                _expected(parameter.annotation)  # an annotation it cannot check: at import, not at a call
+                rules[name] = (parameter.annotation, option_of(name, parameter.annotation), None)
+
+        @functools.wraps(function)
+        def call(*args, **kwargs):
+            bound = signature.bind(*args, **kwargs)
+            for name, value in bound.arguments.items():
+                if name in rules:
+                    bound.arguments[name] = checked(value, *rules[name])
+            return function(*bound.args, **bound.kwargs)
+
+        return call
+
+    return decorate
 
 
 def check_instance(name: str, value, kind: type, hint: str = "") -> None:

@@ -141,3 +141,56 @@ def test_sweep_takes_full_and_checks_every_batch_size_before_the_first_run(binar
         "--batch-size: must be >= 1 or 'full', got 0")
     assert started == []  # not after the batch 32 run
     assert refused(sgdcli.sweep, binary_file, None, [32], "0.1") == "--lrs: expected a list, got '0.1'"
+
+
+# --- evaluate's and predict's keywords (F4) ----------------------------------------------------------------------
+
+@pytest.fixture(scope="module")
+def trained(tmp_path_factory):
+    """A small binary model and data for it: (model path, data path)."""
+    here = tmp_path_factory.mktemp("trained")
+    X, y = make_problem("binary", n=600, d=4, seed=3)
+    data = write_table(here / "data.h5", X, y)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", FitWarning)
+        sgdcli.train(data, TrainOptions(epochs=1), output=here / "model.h5")
+    return here / "model.h5", data
+
+
+@pytest.mark.parametrize("given,message", [
+    (dict(y=None), "--y: expected text, got None"),
+    (dict(memory="256M"), "--memory: expected an integer, got '256M'"),
+    (dict(memory=-1), "--memory: must be at least 1M, got -1 bytes"),
+    (dict(memory=1.5), "--memory: expected an integer, got 1.5"),
+    (dict(memory=BEYOND), f"--memory: {TOO_LARGE}"),
+    (dict(progress=5), "progress: expected a function or None, got 5"),
+    (dict(transpose="no"), "--transpose: expected True or False, got 'no'"),
+    (dict(features={"f1"}), "--features: expected names or indices: comma-separated text, or a list of them "
+                            "without commas, or None, got {'f1'}"),
+])
+def test_evaluate_checks_its_keywords_by_the_rules_of_train_s_options_before_it_reads_anything(tmp_path, given,
+                                                                                               message):
+    """A TypeError once scoring began (progress=5, memory="256M"), "-0.0 MiB cannot hold ..." for memory=-1, 1.5
+    bytes taken. The model and data here do not exist: the keywords are checked first."""
+    assert refused(sgdcli.evaluate, tmp_path / "m.h5", tmp_path / "d.h5", **given) == message
+
+
+def test_predict_refuses_a_proba_that_is_not_a_boolean(tmp_path):
+    """proba="no" wrote probabilities: any truthy value did."""
+    assert refused(sgdcli.predict, tmp_path / "m.h5", tmp_path / "d.h5", tmp_path / "p.h5", proba="no") == (
+        "--proba: expected True or False, got 'no'")
+
+
+def test_features_as_a_tuple_are_read_as_the_same_list_or_text(trained):
+    """A tuple was an AttributeError ('tuple' object has no attribute 'split'); a list worked."""
+    model, data = trained
+    given = [sgdcli.evaluate(model, data, features=features) for features in (("0", 1, 2, 3), ["0", "1", "2", "3"],
+                                                                                "0,1,2,3")]
+    assert given[0] == given[1] == given[2] and given[0]["rows"] == 600
+
+
+def test_the_command_line_s_evaluate_refuses_a_memory_below_1m_as_train_does(trained):
+    """Its help said "at least 1M"; 100 bytes ran into "100 B cannot hold 2 blocks of one chunk"."""
+    model, data = trained
+    code, out, err = cli("evaluate", model, data, "--memory", "100")
+    assert (code, out, err) == (2, "", "sgdcli: error: --memory: must be at least 1M, got 100 bytes\n")
