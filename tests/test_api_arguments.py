@@ -194,3 +194,10 @@ def test_the_command_line_s_evaluate_refuses_a_memory_below_1m_as_train_does(tra
     model, data = trained
     code, out, err = cli("evaluate", model, data, "--memory", "100")
     assert (code, out, err) == (2, "", "sgdcli: error: --memory: must be at least 1M, got 100 bytes\n")
+
+
+# --- make_reporter (F7) --------------------------------------------------------------------------------------------
+
+def test_make_reporter_refuses_an_unknown_mode():
+    """make_reporter("bars") gave the silent Reporter."""
+    assert refused(sgdcli.make_reporter, "bars") == "mode (--progress): 'bars' is not one of auto, bar, plain, none"
