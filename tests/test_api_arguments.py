@@ -3,6 +3,7 @@ InputError that names the option (or the argument, where no option gives it), ra
 never an AttributeError or TypeError from deep inside, nor a value taken silently. NumPy's numbers and booleans
 and pathlib paths are taken as Python's."""
 
+import math
 import pathlib
 import warnings
 
@@ -11,7 +12,7 @@ import pytest
 
 import sgdcli
 from conftest import cli, make_problem, write_table
-from sgdcli import TrainOptions
+from sgdcli import RunControl, TrainOptions
 from sgdcli.errors import InputError
 from sgdcli.training.runlog import FitWarning
 
@@ -201,3 +202,37 @@ def test_the_command_line_s_evaluate_refuses_a_memory_below_1m_as_train_does(tra
 def test_make_reporter_refuses_an_unknown_mode():
     """make_reporter("bars") gave the silent Reporter."""
     assert refused(sgdcli.make_reporter, "bars") == "mode (--progress): 'bars' is not one of auto, bar, plain, none"
+
+
+# --- RunControl (F8) -----------------------------------------------------------------------------------------------
+
+@pytest.mark.parametrize("given,message", [
+    (dict(checkpoint_every=0), "--checkpoint-every: must be >= 1, got 0"),
+    (dict(checkpoint_every=1.5), "--checkpoint-every: expected an integer or None, got 1.5"),
+    (dict(checkpoint_every=BEYOND), f"--checkpoint-every: {TOO_LARGE}"),
+    (dict(checkpoint_seconds=-1), "--checkpoint-seconds: must be a finite number > 0, got -1.0"),
+    (dict(checkpoint_seconds=math.nan), "--checkpoint-seconds: must be a finite number > 0, got nan"),
+    (dict(wait_lock=-1), "--wait-lock: must be a number >= 0 (math.inf: wait forever), got -1.0"),
+    (dict(wait_lock="60"), "--wait-lock: expected a number or None, got '60'"),
+    (dict(resume="yes"), "--resume: expected True or False, got 'yes'"),
+    (dict(checkpoint=5), "--checkpoint: expected a path or None, got 5"),
+    (dict(stop=None), "stop: expected a function, got None"),
+])
+def test_run_control_checks_its_fields_as_it_is_made(given, message):
+    """None were checked: 0, -1 and NaN were taken, "60" and stop=None were TypeErrors in the middle of a run."""
+    assert refused(RunControl, **given) == message
+
+
+def test_run_control_takes_a_path_and_numpy_values_as_python_s():
+    control = RunControl(checkpoint=pathlib.Path("m.ckpt"), checkpoint_every=np.int64(10), wait_lock=math.inf,
+                         resume=np.True_)
+    assert (control.checkpoint, control.checkpoint_every, control.wait_lock, control.resume) == (
+        "m.ckpt", 10, math.inf, True)
+    assert (type(control.checkpoint_every), type(control.resume)) == (int, bool)
+
+
+def test_a_stop_that_answers_no_signal_is_named_at_the_first_safe_point(binary_file):
+    """stop=lambda: 99 was "ValueError: 99 is not a valid Signals", after a checkpoint was written."""
+    assert refused(sgdcli.train, binary_file, TrainOptions(epochs=1), control=RunControl(stop=lambda: 99)) == (
+        "stop: returned 99; expected None or the number of a signal training stops on: 2 (SIGINT), 15 (SIGTERM), "
+        "1 (SIGHUP)")
