@@ -345,11 +345,18 @@ class TrainOptions:
 class DaskOptions:
     """Where and how ``train`` runs on Dask distributed (``--dask``); needs the ``dask`` extra to run."""
 
-    address: str  # tcp://host:port of a scheduler, or local:N for a LocalCluster of N processes
-    workers: int | None = None  # shards; default: the workers connected at start (N for local:N)
-    timeout: float = 30.0  # seconds to reach the scheduler and its workers
+    # tcp://host:port of a scheduler, or local:N for a LocalCluster of N processes
+    address: str = dataclasses.field(metadata={"option": "--dask"})
+    # shards; default: the workers connected at start (N for local:N)
+    workers: int | None = dataclasses.field(default=None, metadata={"option": "--dask-workers"})
+    # seconds to reach the scheduler and its workers
+    timeout: float = dataclasses.field(default=30.0, metadata={"option": "--dask-timeout"})
+
+    def __post_init__(self):
+        self.check()
 
     def check(self) -> None:
+        check_fields(self)  # types, as TrainOptions'
         if self.workers is not None and self.workers < 1:
             raise InputError(f"--dask-workers: must be at least 1, got {self.workers}")
         if not (self.timeout > 0 and math.isfinite(self.timeout)):

@@ -12,7 +12,7 @@ import pytest
 
 import sgdcli
 from conftest import cli, make_problem, write_table
-from sgdcli import RunControl, TrainOptions
+from sgdcli import DaskOptions, RunControl, TrainOptions
 from sgdcli.errors import InputError
 from sgdcli.training.runlog import FitWarning
 
@@ -236,3 +236,18 @@ def test_a_stop_that_answers_no_signal_is_named_at_the_first_safe_point(binary_f
     assert refused(sgdcli.train, binary_file, TrainOptions(epochs=1), control=RunControl(stop=lambda: 99)) == (
         "stop: returned 99; expected None or the number of a signal training stops on: 2 (SIGINT), 15 (SIGTERM), "
         "1 (SIGHUP)")
+
+
+# --- DaskOptions (F16) ---------------------------------------------------------------------------------------------
+
+@pytest.mark.parametrize("args,kwargs,message", [
+    ((None,), {}, "--dask: expected text, got None"),
+    (("local:2",), dict(workers="2"), "--dask-workers: expected an integer or None, got '2'"),
+    (("local:2",), dict(workers=1.5), "--dask-workers: expected an integer or None, got 1.5"),
+    (("tcp://scheduler:8786",), dict(timeout="30"), "--dask-timeout: expected a number, got '30'"),
+    (("local:2",), dict(workers=3), "--dask-workers 3: --dask local:2 starts only 2 worker(s)"),
+])
+def test_dask_options_are_checked_as_they_are_made(args, kwargs, message):
+    """DaskOptions(None) was an AttributeError, workers="2" a TypeError and 1.5 dask's own ValueError, once
+    training began."""
+    assert refused(DaskOptions, *args, **kwargs) == message
