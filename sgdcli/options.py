@@ -15,7 +15,7 @@ import dataclasses
 import math
 
 from sgdcli.errors import InputError
-from sgdcli.fieldtypes import MAX_INT, check_fields
+from sgdcli.fieldtypes import check_fields
 
 MODELS = ("linear", "logistic", "softmax", "hinge", "huber", "quantile", "poisson", "squared_hinge",
           "modified_huber")
@@ -90,7 +90,6 @@ MISSING = ("error", "skip", "zero", "mean")  # convert --missing
 
 
 GENERATE, CONVERT = GenerateDefaults(), ConvertDefaults()
-MAX_SEED = MAX_INT  # seeds are kept as 64-bit signed integers (HDF5 attributes, the model card)
 
 
 def task_of(model: str) -> str:

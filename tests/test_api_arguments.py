@@ -7,6 +7,7 @@ import math
 import pathlib
 import warnings
 
+import h5py
 import numpy as np
 import pytest
 
@@ -251,3 +252,38 @@ def test_dask_options_are_checked_as_they_are_made(args, kwargs, message):
     """DaskOptions(None) was an AttributeError, workers="2" a TypeError and 1.5 dask's own ValueError, once
     training began."""
     assert refused(DaskOptions, *args, **kwargs) == message
+
+
+# --- generate's keywords (F10) -----------------------------------------------------------------------------------
+
+@pytest.mark.parametrize("given,message", [
+    (dict(rows=1000.5), "--rows: expected an integer, got 1000.5"),
+    (dict(rows="1000"), "--rows: expected an integer, got '1000'"),
+    (dict(rows=BEYOND), f"--rows: {TOO_LARGE}"),
+    (dict(task="multiclass", classes=2.5), "--classes: expected an integer, got 2.5"),
+    (dict(seed=1.5), "--seed: expected an integer, got 1.5"),
+    (dict(contiguous="yes"), "--contiguous: expected True or False, got 'yes'"),
+    (dict(task="multiclass", classes=10**6), "--classes must be at most 1000, the most classes a model takes, "
+                                              "got 1000000"),
+])
+def test_generate_checks_its_keywords_as_the_command_s_options(tmp_path, given, message):
+    """TypeErrors from range() and NumPy, and 10**6 classes, which training refuses, taken."""
+    assert refused(sgdcli.generate, tmp_path / "g.h5", **given) == message
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_generate_refuses_features_that_no_memory_holds_before_it_draws_the_model(tmp_path):
+    """rows=1, features=10**12: a MemoryError (7.28 TiB) from NumPy."""
+    message = refused(sgdcli.generate, tmp_path / "g.h5", rows=1, features=10**12)
+    assert message.startswith("--features 1000000000000: generating needs about 47.3 TiB (the model and a block of "
+                              "1 row), more than the ") and message.endswith(" this process may use; lower --features")
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_generate_takes_numpy_integers_as_python_s(tmp_path):
+    """features=np.int64(5) was an AttributeError ('numpy.int64' object has no attribute 'bit_length')."""
+    given = sgdcli.generate(tmp_path / "a.h5", rows=np.int64(100), features=np.int64(5), noise=np.float32(0.5))
+    plain = sgdcli.generate(tmp_path / "b.h5", rows=100, features=5, noise=0.5)
+    assert given == plain and type(given["features"]) is int
+    with h5py.File(tmp_path / "a.h5") as a, h5py.File(tmp_path / "b.h5") as b:
+        assert np.array_equal(a["X"][:], b["X"][:]) and np.array_equal(a["y"][:], b["y"][:])
