@@ -90,7 +90,6 @@ MISSING = ("error", "skip", "zero", "mean")  # convert --missing
 
 
 GENERATE, CONVERT = GenerateDefaults(), ConvertDefaults()
-MAX_SEED = 2**63 - 1  # seeds are kept as 64-bit signed integers (HDF5 attributes, the model card)
 
 
 def task_of(model: str) -> str:
@@ -131,7 +130,8 @@ def _option(default, help: str, **cli):
     """A field of TrainOptions: its default, and the help and command-line details the CLI builds its option from.
 
     ``cli`` may hold ``choices`` (the allowed values), ``kind`` (``batch``,
-    ``size``, ``path`` or ``count``: the CLI's parameter type), ``flag`` (the
+    ``size``, ``path`` or ``count``: the CLI's parameter type; ``name`` and
+    ``columns``: what the API takes besides text, fieldtypes.py), ``flag`` (the
     switch of a boolean, when it is not ``--<name>``), ``switch`` (a boolean
     that may be left unset, None: ``--<name>/--no-<name>``) and ``metavar``.
     """
@@ -147,9 +147,10 @@ class TrainOptions:
     y: str = _option(DEFAULT_Y, "Label dataset inside DATA: 1-D, N×1, MATLAB's 1×N, or AnnData's categorical "
                                  "obs/<column>.")
     label_column: str | None = _option(None, "The labels are this column of --x (a name, or an index); the other "
-                                             "columns are the features, and --y is not read.", metavar="NAME|INDEX")
+                                             "columns are the features, and --y is not read.", metavar="NAME|INDEX",
+                                       kind="name")
     features: str | None = _option(None, "Only these columns of --x are features: names or indices, "
-                                         "comma-separated [default: every column].", metavar="LIST")
+                                         "comma-separated [default: every column].", metavar="LIST", kind="columns")
     transpose: bool = _option(False, "--x is stored features × rows (column-major writers); a dataset with a "
                                      "MATLAB_class attribute is read this way without it.")
     allow_unwritten: bool = _option(False, "Read rows never written (unallocated chunks, missing VDS sources) as their "
@@ -168,7 +169,8 @@ class TrainOptions:
                                               "the dataset of the same name; docs/training.md).", metavar="DATASET")
     positive_class: str | None = _option(None, "Binary models: the class the model scores as positive (its "
                                                "probability, recall, precision), by value or name [default: the "
-                                               "larger value; of names, the one that sorts last].", metavar="CLASS")
+                                               "larger value; of names, the one that sorts last].", metavar="CLASS",
+                                         kind="name")
     quantile: float = _option(0.5, "quantile: the quantile q of the target the model predicts, in (0, 1).")
     l2: float = _option(0.0, "L2 penalty (l2/2)·‖w‖²; the bias is not penalised.")
     l1: float = _option(0.0, "L1 penalty l1·‖w‖₁ (subgradient).")
@@ -289,16 +291,12 @@ class TrainOptions:
         for name in ("warmup_iterations", "seed"):
             if getattr(self, name) < 0:
                 bad(name, f"must be >= 0, got {getattr(self, name)}")
-        if self.seed > MAX_SEED:
-            bad("seed", f"must be at most {MAX_SEED} (2**63 - 1), got {self.seed}")
         if self.batch_size is not None and self.batch_size < 1:
             bad("batch_size", f"must be >= 1 or 'full', got {self.batch_size}")
         if not (0 <= self.val_fraction < 1):
             bad("val_fraction", f"must be in [0, 1), got {self.val_fraction}")
         if self.val is not None and self.val_fraction > 0:
             bad("val_fraction", "cannot be combined with --val; choose one validation source")
-        if self.memory < 2**20:
-            bad("memory", f"must be at least 1M, got {self.memory} bytes")
         if self.threads is not None and self.threads < 1:
             bad("threads", f"must be >= 1, got {self.threads}")
         if self.sync_every is not None and self.sync_every < 1:
@@ -346,11 +344,18 @@ class TrainOptions:
 class DaskOptions:
     """Where and how ``train`` runs on Dask distributed (``--dask``); needs the ``dask`` extra to run."""
 
-    address: str  # tcp://host:port of a scheduler, or local:N for a LocalCluster of N processes
-    workers: int | None = None  # shards; default: the workers connected at start (N for local:N)
-    timeout: float = 30.0  # seconds to reach the scheduler and its workers
+    # tcp://host:port of a scheduler, or local:N for a LocalCluster of N processes
+    address: str = dataclasses.field(metadata={"option": "--dask"})
+    # shards; default: the workers connected at start (N for local:N)
+    workers: int | None = dataclasses.field(default=None, metadata={"option": "--dask-workers"})
+    # seconds to reach the scheduler and its workers
+    timeout: float = dataclasses.field(default=30.0, metadata={"option": "--dask-timeout"})
+
+    def __post_init__(self):
+        self.check()
 
     def check(self) -> None:
+        check_fields(self)  # types, as TrainOptions'
         if self.workers is not None and self.workers < 1:
             raise InputError(f"--dask-workers: must be at least 1, got {self.workers}")
         if not (self.timeout > 0 and math.isfinite(self.timeout)):

@@ -425,7 +425,7 @@ def test_seeds_beyond_64_bits_are_refused(tmp_path, binary_file):
     big = "99999999999999999999999"
     for option in ("--seed", "--data-seed"):
         code, _, err = cli("generate", tmp_path / "x.h5", "--rows", "10", option, big)
-        assert (code, err.strip()) == (2, f"sgdcli: error: {option} must be at most 9223372036854775807 "
+        assert (code, err.strip()) == (2, f"sgdcli: error: {option}: must be at most 9223372036854775807 "
                                           f"(2**63 - 1), got {big}")
     for argv in (["train", binary_file, "-o", tmp_path / "m.h5"],
                  ["sweep", binary_file, "--batch-sizes", "32", "--lrs", "0.1"]):

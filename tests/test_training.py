@@ -363,8 +363,8 @@ def test_no_rows_left_to_train_on(tmp_path):
 
 
 @pytest.mark.parametrize("given,message", [
-    (dict(batch_size=32.5), "--batch-size: expected a positive integer or 'full', got '32.5'"),
-    (dict(batch_size=True), "--batch-size: expected a positive integer or 'full', got 'True'"),
+    (dict(batch_size=32.5), "--batch-size: expected a positive integer or 'full', got 32.5"),
+    (dict(batch_size=True), "--batch-size: expected a positive integer or 'full', got True"),
     (dict(epochs=2.5), "--epochs: expected an integer, got 2.5"),
     (dict(shuffle="false"), "shuffle (--no-shuffle): expected True or False, got 'false'"),
     (dict(standardize=1), "--standardize: expected True, False or None, got 1"),

@@ -71,8 +71,7 @@ def train_cmd(data, output, progress, quiet, verbose, metrics, checkpoint, check
     opts = TrainOptions(**training_kwargs(kwargs))
     dask_options = None
     if dask is not None:
-        dask_options = DaskOptions(dask, workers=dask_workers, timeout=dask_timeout)
-        dask_options.check()
+        dask_options = DaskOptions(dask, workers=dask_workers, timeout=dask_timeout)  # checked as it is made
     elif dask_workers is not None:
         raise InputError("--dask-workers: applies only with --dask ADDRESS")
     if restart_stale and not resume:

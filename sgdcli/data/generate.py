@@ -20,11 +20,14 @@ from sgdcli import __version__
 from sgdcli.data import hdf5
 from sgdcli.data.atomic import atomic_output, check_writable
 from sgdcli.errors import InputError
-from sgdcli.options import COMPRESSIONS, GENERATE, MAX_SEED, TASKS
+from sgdcli.fieldtypes import checked_arguments
+from sgdcli.options import COMPRESSIONS, GENERATE, MAX_CLASSES, TASKS
+from sgdcli.sizes import format_size, memory_limit
 
 BLOCK_BYTES = 4 * 2**20  # float32 bytes of X per block; temporaries are a few times this
 
 
+@checked_arguments()  # each keyword of the type its annotation names, as sgdcli generate's options are
 def generate(
     output,
     task: str = GENERATE.task,
@@ -50,13 +53,13 @@ def generate(
         raise InputError(f"--rows and --features must be >= 1, got {rows} and {features}")
     if task == "multiclass" and classes < 2:
         raise InputError(f"--classes must be >= 2, got {classes}")
+    if task == "multiclass" and classes > MAX_CLASSES:  # training would refuse the file
+        raise InputError(f"--classes must be at most {MAX_CLASSES}, the most classes a model takes, got {classes}")
     if not (math.isfinite(noise) and noise >= 0):
         raise InputError(f"--noise must be a finite number >= 0, got {noise}")
     for option, value in (("--seed", seed), ("--data-seed", data_seed)):
         if value is not None and value < 0:
             raise InputError(f"{option} must be >= 0, got {value}")
-        if value is not None and value > MAX_SEED:  # stored as a 64-bit attribute of the file
-            raise InputError(f"{option} must be at most {MAX_SEED} (2**63 - 1), got {value}")
     if compression not in COMPRESSIONS:
         raise InputError(f"--compression: {compression!r} is not one of {', '.join(COMPRESSIONS)}")
     if contiguous and compression != "none":
@@ -66,9 +69,17 @@ def generate(
     if chunk_rows is not None and chunk_rows < 1:
         raise InputError(f"--chunk-rows must be >= 1, got {chunk_rows}")
     check_writable(output, "OUTPUT")
+    k = classes if task == "multiclass" else 1
+    if chunk_rows is None and not contiguous:
+        chunk_rows = hdf5.chunk_rows_for(features, 4)
+    if chunk_rows:
+        chunk_rows = min(rows, chunk_rows)  # HDF5 refuses a chunk larger than a fixed-size dataset
+    block = max(1, BLOCK_BYTES // (4 * features))
+    if chunk_rows:
+        block = max(chunk_rows, block // chunk_rows * chunk_rows)
+    _check_memory(features, k, min(block, rows))
 
     rng = np.random.Generator(np.random.PCG64(seed))
-    k = classes if task == "multiclass" else 1
     offset = rng.uniform(-2.0, 2.0, features)
     spread = np.exp(rng.uniform(np.log(0.5), np.log(3.0), features))
     coef = rng.standard_normal((k, features)) * (3.0 / np.sqrt(features))
@@ -81,13 +92,6 @@ def generate(
     }
     if data_seed is not None:
         rng = np.random.Generator(np.random.PCG64(np.random.SeedSequence([seed, data_seed])))
-    if chunk_rows is None and not contiguous:
-        chunk_rows = hdf5.chunk_rows_for(features, 4)
-    if chunk_rows:
-        chunk_rows = min(rows, chunk_rows)  # HDF5 refuses a chunk larger than a fixed-size dataset
-    block = max(1, BLOCK_BYTES // (4 * features))
-    if chunk_rows:
-        block = max(chunk_rows, block // chunk_rows * chunk_rows)
     filters = hdf5.compression_filters(compression)
 
     with atomic_output(output, "OUTPUT") as tmp, hdf5.created(tmp) as f:
@@ -113,3 +117,15 @@ def generate(
         g.create_dataset("coef", data=coef / spread)
         g.create_dataset("intercept", data=intercept - (coef / spread) @ offset)
     return params
+
+
+def _check_memory(features: int, k: int, block: int) -> None:
+    """The generating model and a block of ``block`` rows fit in memory: refused up front, not a MemoryError (or
+    the out-of-memory killer) once the file is begun."""
+    # float64: the model's k rows and the per-feature offsets and scales; per row of a block, its draws, their
+    # scaled copy and its float32 copy, and a temporary
+    need, limit = 8 * features * (k + 2) + 28 * features * block, memory_limit()
+    if limit is not None and need > limit:
+        raise InputError(f"--features {features}: generating needs about {format_size(need)} (the model and a block "
+                         f"of {block} row{'s' if block > 1 else ''}), more than the {format_size(limit)} this "
+                         "process may use; lower --features" + (" or --chunk-rows" if block > 1 else ""))

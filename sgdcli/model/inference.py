@@ -17,6 +17,7 @@ from sgdcli.data.atomic import check_writable
 from sgdcli.data.prefetch import Block, stream_blocks
 from sgdcli.data.table import Table, columns_of, numbered
 from sgdcli.errors import InputError, RuntimeFailure
+from sgdcli.fieldtypes import checked_arguments
 from sgdcli.kernels import losses
 from sgdcli.kernels.rows import first_nonfinite_row
 from sgdcli.kernels.scoring import csr_scores, scores
@@ -27,7 +28,7 @@ from sgdcli.model import weights as weights_mod
 from sgdcli.model.file import Model, load_model
 from sgdcli.model.labels import Labels, check_kind, check_targets
 from sgdcli.model.measurement import Measurement
-from sgdcli.options import DEFAULT_MEMORY, DEFAULT_X, DEFAULT_Y, metrics_of, task_of
+from sgdcli.options import DEFAULT_MEMORY, DEFAULT_X, DEFAULT_Y, TrainOptions, metrics_of, task_of
 
 
 Selector = Callable[[Block], "tuple[np.ndarray, int]"]
@@ -210,9 +211,11 @@ def _text_only(delimiter: str | None, data, command: str) -> None:
     hdf5.check_named(data, command)
 
 
+@checked_arguments(TrainOptions)  # the keywords that are options of train too by train's rules: --memory's...
 def evaluate(model, data, x: str = DEFAULT_X, y: str = DEFAULT_Y, memory: int = DEFAULT_MEMORY,
              label_column: str | None = None, features=None, transpose: bool = False, allow_unwritten: bool = False,
-             report=None, progress=None, sample_weight: str | None = None, delimiter: str | None = None) -> dict:
+             report: Callable[[str], None] | None = None, progress: Callable[[int, int], None] | None = None,
+             sample_weight: str | None = None, delimiter: str | None = None) -> dict:
     """Metrics of ``model`` on ``data``: exactly the keys of ``options.metrics_of(model)``.
 
     ``label_column``, ``features``, ``transpose`` and ``allow_unwritten`` say what the table is, as for
@@ -237,9 +240,11 @@ def evaluate(model, data, x: str = DEFAULT_X, y: str = DEFAULT_Y, memory: int = 
     return {key: result[key] for key in metrics_of(model.model)}
 
 
+@checked_arguments(TrainOptions)
 def predict(model, data, output, x: str = DEFAULT_X, proba: bool = False, memory: int = DEFAULT_MEMORY,
             format: str | None = None, label_column: str | None = None, features=None, transpose: bool = False,
-            allow_unwritten: bool = False, report=None, progress=None, delimiter: str | None = None) -> int:
+            allow_unwritten: bool = False, report: Callable[[str], None] | None = None,
+            progress: Callable[[int, int], None] | None = None, delimiter: str | None = None) -> int:
     """Write the prediction (and, for classifiers with ``proba``, the class probabilities) of every row to
     ``output``: HDF5, CSV or TSV by its extension or ``format``, ``-`` for CSV on stdout; returns the row count.
     ``delimiter``: as for ``evaluate``."""

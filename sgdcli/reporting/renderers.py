@@ -16,12 +16,15 @@ from __future__ import annotations
 
 import sys
 
+from sgdcli.fieldtypes import checked
 from sgdcli.reporting.reporter import Reporter
 
 MODES = ("auto", "bar", "plain", "none")
 
 
 def make_reporter(mode: str = "auto", stream=None) -> Reporter:
+    """The reporter ``--progress mode`` gives, on ``stream`` (stderr); InputError for a mode not in MODES."""
+    mode = checked(mode, "str", "mode (--progress)", {"choices": MODES})
     stream = stream if stream is not None else sys.stderr
     if mode == "auto":
         mode = "bar" if _isatty(stream) else "plain"

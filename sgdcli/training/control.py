@@ -3,15 +3,22 @@
 from __future__ import annotations
 
 import dataclasses
+import math
+import numbers
 import os
 from typing import Callable
+
+from sgdcli.errors import InputError
+from sgdcli.fieldtypes import check_fields
+from sgdcli.training.signals import EXIT_CODES
 
 
 @dataclasses.dataclass(frozen=True)
 class RunControl:
-    """How a run is kept safe; none of it changes the model that comes out."""
+    """How a run is kept safe; none of it changes the model that comes out.  Checked as it is made, as the
+    command line's options are (an InputError naming the option: ``--checkpoint-every``...)."""
 
-    checkpoint: str | None = None  # None: no checkpoints
+    checkpoint: str | None = dataclasses.field(default=None, metadata={"kind": "path"})  # None: no checkpoints
     checkpoint_every: int | None = None  # iterations between checkpoints
     checkpoint_seconds: float | None = None  # seconds between checkpoints
     resume: bool = False
@@ -20,6 +27,36 @@ class RunControl:
     wait_lock: float | None = None  # None: fail at once if locked; inf: wait forever
     stop: Callable[[], int | None] = lambda: None  # a pending signal number, if any (signals.stop_on_signals)
     verbose: bool = False  # log the runtime: threading layer, threads, kernel cache
+
+    def __post_init__(self):
+        check_fields(self)  # types, as TrainOptions' (a path as text, NumPy's numbers as Python's)
+        if self.checkpoint_every is not None and self.checkpoint_every < 1:
+            raise InputError(f"--checkpoint-every: must be >= 1, got {self.checkpoint_every}")
+        if self.checkpoint_seconds is not None and not (0 < self.checkpoint_seconds < math.inf):
+            raise InputError(f"--checkpoint-seconds: must be a finite number > 0, got {self.checkpoint_seconds}")
+        if self.wait_lock is not None and not self.wait_lock >= 0:
+            raise InputError(f"--wait-lock: must be a number >= 0 (math.inf: wait forever), got {self.wait_lock}")
+        if not isinstance(self.stop, _SignalOrNone):
+            object.__setattr__(self, "stop", _SignalOrNone(self.stop))
+
+
+class _SignalOrNone:
+    """``stop``, whose answers are checked as the training loop asks: None, or a signal it stops on."""
+
+    def __init__(self, stop: Callable[[], int | None]):
+        self.given = stop
+
+    def __repr__(self) -> str:
+        return repr(self.given)
+
+    def __call__(self) -> int | None:
+        signum = self.given()
+        if signum is None:
+            return None
+        if isinstance(signum, bool) or not isinstance(signum, numbers.Integral) or signum not in EXIT_CODES:
+            raise InputError(f"stop: returned {signum!r}; expected None or the number of a signal training stops "
+                             f"on: {', '.join(f'{int(s)} ({s.name})' for s in EXIT_CODES)}")
+        return int(signum)
 
 
 def default_checkpoint(output) -> str:

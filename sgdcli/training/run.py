@@ -21,6 +21,7 @@ from sgdcli.data.shuffle import pages_for
 from sgdcli.data.table import Table, numbered
 from sgdcli.engine.epoch import EpochPlan, Position, current_lr, rate_advice
 from sgdcli.errors import DivergedError, InputError, Interrupted, RuntimeFailure, WorkLost, first_line
+from sgdcli.fieldtypes import MAX_INT
 from sgdcli.kernels import losses, optimizers
 from sgdcli.kernels.scoring import fold_weights
 from sgdcli.kernels.state import TrainState, kernel_config
@@ -75,6 +76,9 @@ class Run:
         center = np.zeros(d) if self.mean is None else self.mean
         scale = np.ones(d) if self.std is None else 1.0 / self.std
         self.steps = steps
+        if steps * opts.epochs > MAX_INT:  # the kernels count a run's iterations in 64 bits
+            raise InputError(f"--epochs: {opts.epochs} epochs of {steps} iterations are more than 2**63 - 1 "
+                             "iterations in all")
         self.auto, self.warnings = None, list(executor.warnings)  # the set-up's; log_end adds the fit's
         self.start_bias = start_bias(opts.model, opts.quantile, table, self.sample_weights_of, opts.memory)
         if opts.lr == "auto":

@@ -75,6 +75,8 @@ def log_end(run, kept_epoch: int) -> list[str]:
     FitWarning, which the CLI prints as one line, with -q too; warnings, not failures: the model is written, and a
     gate (--fail-over) can refuse it.
 
+    - A --warmup-iterations longer than the iterations the run was planned to have: the rate never rose to its
+      value (the all-zero model, at 2**63 - 1).
     - The epoch's training loss ABOVE_ZERO times the all-zero model's, where training starts, and above it by more
       than the sample's noise (_zero_loss_bound): a rate too large that blew up less than ``rate.blew_up``
       catches, or features that do not predict the label.
@@ -84,6 +86,12 @@ def log_end(run, kept_epoch: int) -> list[str]:
       half by more than FALLING of its distance below the all-zero model's: larger steps would have gone further.
     """
     found = []
+    warmup, planned = run.opts.warmup_iterations, run.cfg.total_iterations
+    if run.history and warmup > planned:  # the rate never got to its value: a warm-up meant for another run
+        found.append(f"--warmup-iterations {warmup} is longer than the whole run ({counted(run.opts.epochs, 'epoch')} "
+                     f"× {counted(run.steps, 'iteration')}{' per thread or worker' if run.shards > 1 else ''}): the "
+                     f"rate rose to only {planned / warmup:.3g} of its value, and the model may be far from the "
+                     "optimum; lower --warmup-iterations")
     loss = run.history[kept_epoch - 1]["train_loss"] if 0 < kept_epoch <= len(run.history) else math.nan
     if math.isfinite(run.zero_loss) and loss > ABOVE_ZERO * run.zero_loss and loss > _zero_loss_bound(run):
         found.append(f"epoch {kept_epoch}'s training loss, averaged over its batches as they were trained, "

@@ -17,6 +17,7 @@ import warnings
 from sgdcli.data.atomic import atomic_output, output_directory
 from sgdcli.data.table import Table
 from sgdcli.errors import DivergedError, InputError
+from sgdcli.fieldtypes import check_instance
 from sgdcli.options import TrainOptions
 from sgdcli.reporting.records import json_line
 from sgdcli.reporting.reporter import Reporter
@@ -91,12 +92,18 @@ def _rate(lr: float | str) -> str:
     return lr if isinstance(lr, str) else f"{lr:g}"
 
 
-def sweep(data, base: TrainOptions, batch_sizes: list[int | None], lrs: list[float | str], *,
+def sweep(data, base: TrainOptions | None, batch_sizes: list[int | None], lrs: list[float | str], *,
           reporter_for=None, metrics_dir: str | None = None) -> list[SweepRun]:
-    """Train every (batch size, lr) in that order on ``data`` with ``base``'s other options.
+    """Train every (batch size, lr) in that order on ``data`` with ``base``'s other options (None: the defaults,
+    as for ``train``).
 
     ``reporter_for(i, n, label)`` gives the progress reporter of run i of n.
     """
+    check_instance("base", base, TrainOptions, "sgdcli.TrainOptions(**d) makes them of a dict d")
+    base = base or TrainOptions()
+    # each checked, and taken ('full', NumPy numbers), as TrainOptions takes it: before the first run, not after
+    batch_sizes = [dataclasses.replace(base, batch_size=b).batch_size for b in _listed("--batch-sizes", batch_sizes)]
+    lrs = [dataclasses.replace(base, lr=lr).lr for lr in _listed("--lrs", lrs)]
     _check_batch_sizes(data, base, batch_sizes)
     if metrics_dir is None:
         return _runs(data, base, batch_sizes, lrs, reporter_for, None)
@@ -147,6 +154,14 @@ def _fit_warnings_to(texts: list[str]):
         yield
     finally:
         warnings.showwarning = shown
+
+
+def _listed(option: str, values) -> list:
+    """``values``, the batch sizes or the rates, as a list; InputError naming ``option`` for text or a value that
+    is no list."""
+    if isinstance(values, (str, bytes)) or not hasattr(values, "__iter__"):
+        raise InputError(f"{option}: expected a list, got {values!r}")
+    return list(values)
 
 
 def _check_batch_sizes(data, base: TrainOptions, batch_sizes: list[int | None]) -> None:

@@ -18,6 +18,7 @@ from sgdcli.data.atomic import atomic_output, check_writable
 from sgdcli.data.identity import FileIdentity
 from sgdcli.data.table import Table
 from sgdcli.errors import DivergedError, InputError, Interrupted
+from sgdcli.fieldtypes import check_instance
 from sgdcli.model.file import Model
 from sgdcli.model.labels import check_kind
 from sgdcli.options import DaskOptions, TrainOptions
@@ -41,6 +42,7 @@ def train(data, options: TrainOptions | None = None, *, output=None, metrics=Non
     standardization and validation passes; checkpoints, early stopping and the
     model stay here.
     """
+    check_arguments(options, reporter, control, dask)
     opts = options or TrainOptions()
     check_options(opts, dask)
     reporter = reporter or Reporter()
@@ -87,6 +89,15 @@ def train(data, options: TrainOptions | None = None, *, output=None, metrics=Non
         if control.checkpoint is not None and not control.keep_checkpoint:
             ckpt_mod.remove(control.checkpoint)  # under the lock: no other run sees a finished run's checkpoint
     return model
+
+
+def check_arguments(options, reporter, control, dask) -> None:
+    """InputError for an argument of ``train`` that is not what it takes (a dict of options, ``reporter="bar"``),
+    before anything is opened."""
+    check_instance("options", options, TrainOptions, "sgdcli.TrainOptions(**d) makes them of a dict d")
+    check_instance("reporter", reporter, Reporter, "sgdcli.make_reporter('bar') gives the command line's")
+    check_instance("control", control, RunControl)
+    check_instance("dask", dask, DaskOptions, "sgdcli.DaskOptions(address) is --dask ADDRESS")
 
 
 def _sparse_costs(table: Table, opts: TrainOptions, reporter: Reporter) -> None:
