@@ -210,6 +210,14 @@ def _text_only(delimiter: str | None, data, command: str) -> None:
     hdf5.check_named(data, command)
 
 
+def _source(model) -> str:
+    """The absolute path of ``model``'s file: the path given, or the one a ``Model`` was read from or saved to ("" for
+    one never saved)."""
+    if isinstance(model, Model):
+        return model.path
+    return os.path.abspath(os.fspath(model)) if isinstance(model, (str, os.PathLike)) else ""
+
+
 def evaluate(model, data, x: str = DEFAULT_X, y: str = DEFAULT_Y, memory: int = DEFAULT_MEMORY,
              label_column: str | None = None, features=None, transpose: bool = False, allow_unwritten: bool = False,
              report=None, progress=None, sample_weight: str | None = None, delimiter: str | None = None) -> dict:
@@ -220,7 +228,7 @@ def evaluate(model, data, x: str = DEFAULT_X, y: str = DEFAULT_Y, memory: int = 
     the fields' of CSV text, where not the training file's (nor found by the columns' names in the header);
     ``report(text)`` hears of rows read from fill values, ``progress(done, total)`` of the rows scored.
     """
-    source = os.path.abspath(os.fspath(model)) if isinstance(model, (str, os.PathLike)) else ""
+    source = _source(model)
     model = load_model(model)
     columns = {"label_column": label_column, "features": features, "transpose": transpose,
                "allow_unwritten": allow_unwritten, "sample_weight": sample_weight}
@@ -242,7 +250,7 @@ def predict(model, data, output, x: str = DEFAULT_X, proba: bool = False, memory
     """Write the prediction (and, for classifiers with ``proba``, the class probabilities) of every row to
     ``output``: HDF5, CSV or TSV by its extension or ``format``, ``-`` for CSV on stdout; returns the row count.
     ``delimiter``: as for ``evaluate``."""
-    source = os.path.abspath(os.fspath(model)) if isinstance(model, (str, os.PathLike)) else ""
+    source = _source(model)
     if output != outputs.STDOUT:
         check_writable(output, inputs=(data, source or None))
     fmt = outputs.output_format(output, format)
