@@ -1,5 +1,5 @@
-"""What progress reporters hear: an epoch's last advance is its record, and a reporter serves each run it is given
-alone."""
+"""What progress reporters hear: an epoch's last advance is its record, a reporter serves each run it is given
+alone, and passes over CSV text report their rows as passes over HDF5 do."""
 
 import io
 
@@ -8,6 +8,7 @@ import pytest
 import sgdcli
 from sgdcli import Reporter, TrainOptions
 
+from conftest import cli, make_problem
 
 
 class Last(Reporter):
@@ -51,3 +52,45 @@ def test_a_bar_reporter_given_to_a_second_run_sums_up_that_run_alone(tmp_path, b
     losses = [r["train_loss"] for r in second.history]
     assert out.getvalue().strip().splitlines()[-1] == (
         f"loss per epoch: train {sparkline(losses)} {losses[0]:.4g} → {losses[-1]:.4g}")
+
+
+@pytest.fixture
+def text_model(tmp_path):
+    """A model trained on a converted CSV file of 3000 rows, and that file."""
+    X, y = make_problem("binary", n=3000, d=4, seed=3)
+    lines = ["f1,f2,f3,f4,answer"] + [",".join(f"{v:.6g}" for v in row) + f",{label}" for row, label in zip(X, y)]
+    (tmp_path / "t.csv").write_text("\n".join(lines) + "\n")
+    sgdcli.convert(str(tmp_path / "t.csv"), str(tmp_path / "t.h5"), label_column="answer")
+    sgdcli.train(str(tmp_path / "t.h5"), TrainOptions(epochs=1, batch_size=8), output=str(tmp_path / "m.h5"))
+    return tmp_path / "m.h5", tmp_path / "t.csv"
+
+
+def test_passes_over_csv_text_report_their_rows(tmp_path, text_model):
+    """progress= was ignored for CSV text.  Its rows are counted as they are read: the total is None until the
+    last call, which gives both as the count."""
+    model, data = text_model
+    memory = 64 * 4 * 1000  # blocks of 1000 rows of 4 features (textinference.BYTES_PER_FEATURE)
+    expected = [(0, None), (1000, None), (2000, None), (3000, None), (3000, 3000)]
+    heard = []
+    sgdcli.evaluate(model, data, memory=memory, progress=lambda done, total: heard.append((done, total)))
+    assert heard == expected
+    heard.clear()
+    sgdcli.predict(model, data, tmp_path / "p.csv", memory=memory,
+                   progress=lambda done, total: heard.append((done, total)))
+    assert heard == expected
+    for argv, what in ((["predict", model, data, "-o", "-"], "predicting"), (["evaluate", model, data], "evaluating on")):
+        code, out, err = cli(*argv)
+        assert code == 0 and err.splitlines()[0].endswith(f"{what} {data}: rows counted as they are read"), err
+
+
+def test_a_pass_of_unknown_length_says_its_rows_and_rate():
+    from sgdcli.reporting.plain import PassProgress
+
+    now, stream = [0.0], io.StringIO()
+    progress = PassProgress(stream, "scoring x.csv", interval=5.0, clock=lambda: now[0])
+    for done, total, t in ((0, None, 0.0), (100, None, 1.0), (200, None, 6.0), (300, None, 12.0), (300, 300, 13.0)):
+        now[0] = t
+        progress(done, total)
+    lines = stream.getvalue().splitlines()
+    assert len(lines) == 3 and lines[0].endswith("scoring x.csv: rows counted as they are read")
+    assert lines[1].endswith("scoring x.csv: 200 rows, 33 rows/s") and lines[2].endswith("300 rows, 25 rows/s")

@@ -235,7 +235,7 @@ def evaluate(model, data, x: str = DEFAULT_X, y: str = DEFAULT_Y, memory: int = 
     if csvinput.is_text(data):  # CSV text, or standard input: streamed through the model's columns
         hdf5_only = {"x": x != DEFAULT_X, "y": y != DEFAULT_Y, **columns}
         with textinference.open_rows(model, data, True, source, hdf5_only, delimiter) as rows:
-            result = textinference.evaluate_rows(model, rows, memory)
+            result = textinference.evaluate_rows(model, rows, memory, progress)
         return {key: result[key] for key in metrics_of(model.model)}
     _text_only(delimiter, data, "evaluate")
     with _open_for(model, data, x, y, columns, report) as table:
@@ -280,7 +280,7 @@ def predict(model, data, output, x: str = DEFAULT_X, proba: bool = False, memory
                 with outputs.prediction_writer(output, fmt, None, shown, proba, attrs) as writer:
                     yield lambda a, b, S: write(writer, a, b, S)
 
-            return textinference.predict_rows(model, rows, memory, opened)
+            return textinference.predict_rows(model, rows, memory, opened, progress)
     _text_only(delimiter, data, "predict")
     with _open_for(model, data, x, None, columns, report) as table:
         n = table.n_rows
