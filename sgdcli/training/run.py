@@ -184,7 +184,10 @@ class Run:
     def _load_checkpoint(self):
         path = self.control.checkpoint
         if path is None:
-            raise InputError("--resume needs a checkpoint path: give -o or --checkpoint")
+            # only train() called with no checkpoint gets here: the command line's is --checkpoint, or OUTPUT.ckpt
+            raise InputError("RunControl(resume=True) (--resume) needs a checkpoint path, which train() does not take "
+                             "from output: pass RunControl(checkpoint=sgdcli.default_checkpoint(output)), the "
+                             "command line's OUTPUT.ckpt")
         return ckpt_mod.to_resume(path, *self.fingerprints, TrainOptions().as_dict(), self.control.restart_stale,
                                   self.reporter.message)
 
