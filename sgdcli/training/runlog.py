@@ -4,13 +4,13 @@ the model it keeps may be far from what training could reach."""
 from __future__ import annotations
 
 import math
-import warnings
 
 import numpy as np
 
 from sgdcli.data.table import Table
 from sgdcli.kernels import runtime
 from sgdcli.reporting.reporter import counted
+from sgdcli.reporting.warned import warn
 from sgdcli.training.rate import scaling_text, zero_loss_error
 from sgdcli.training.sampling import sample_labels, sparse_sample
 
@@ -110,8 +110,8 @@ def log_end(run, kept_epoch: int) -> list[str]:
             found.append(f"{falling} at a rate of {used:.4g}{given}, {auto / used:.3g} times smaller than the "
                          f"{auto:.4g} that --lr auto chooses here: the model may be far from the optimum; raise --lr "
                          "or --epochs")
-    for text in found:  # a fresh registry: each run's warnings are shown, though another run gave the same text
-        warnings.warn_explicit(text, FitWarning, __file__, 0, registry={})
+    for text in found:  # each time: each run's warnings are shown, though another run gave the same text
+        warn(text, FitWarning, each_time=True)
     return found
 
 
