@@ -38,3 +38,16 @@ def test_a_filter_on_the_callers_module_governs_them(binary_file):
         warnings.filterwarnings("error", category=FitWarning, module=__name__)
         with pytest.raises(FitWarning, match="^only 1 update in all"):
             sgdcli.train(binary_file, TrainOptions(epochs=1, batch_size=None))
+
+
+def test_a_python_c_program_gets_them_too(binary_file):
+    """Its __main__ has no source a loader can give (warn_explicit with module_globals raised ImportError)."""
+    import subprocess
+    import sys
+
+    program = ("import sgdcli\n"
+               f"sgdcli.train({str(binary_file)!r}, sgdcli.TrainOptions(epochs=1, batch_size=None))\n"
+               "print('trained')\n")
+    proc = subprocess.run([sys.executable, "-c", program], capture_output=True, text=True)
+    assert (proc.returncode, proc.stdout) == (0, "trained\n"), proc.stderr
+    assert proc.stderr.startswith("<string>:2: FitWarning: only 1 update in all"), proc.stderr

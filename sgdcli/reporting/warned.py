@@ -25,5 +25,7 @@ def warn(text: str, category: type[Warning], *, each_time: bool = False) -> None
         frame = frame.f_back
     module_globals = frame.f_globals
     registry = {} if each_time else module_globals.setdefault("__warningregistry__", {})
+    # no module_globals, as warnings.warn passes none: with them warn_explicit asks the module's loader for its
+    # source, which fails for a `python -c` program (ImportError: '__main__' is not a built-in module)
     warnings.warn_explicit(text, category, frame.f_code.co_filename, frame.f_lineno,
-                           module=module_globals.get("__name__"), registry=registry, module_globals=module_globals)
+                           module=module_globals.get("__name__", "<string>"), registry=registry)
