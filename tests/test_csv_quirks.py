@@ -130,13 +130,13 @@ def test_new_rows_with_bare_cr_line_ends_are_read_as_convert_reads_them(tmp_path
     lf = "x1,x2,city,species\n0.5,0.2,Paris,bad\n0.1,0.9,Oslo,good\n"
     (tmp_path / "lf.csv").write_text(lf)
     (tmp_path / "cr.csv").write_bytes(lf.replace("\n", "\r").encode())
-    want = cli("predict", saved, tmp_path / "lf.csv", "-o", "-", "--proba")
-    assert want[0] == 0 and len(want[1].splitlines()) == 3, want[2]
-    assert cli("predict", saved, tmp_path / "cr.csv", "-o", "-", "--proba") == want
-    assert cli("evaluate", saved, tmp_path / "cr.csv", "--json") == cli("evaluate", saved, tmp_path / "lf.csv",
-                                                                        "--json")
+    want = cli("predict", saved, tmp_path / "lf.csv", "-o", "-", "--proba")[:2]  # stderr: progress, naming the file
+    assert want[0] == 0 and len(want[1].splitlines()) == 3, want
+    assert cli("predict", saved, tmp_path / "cr.csv", "-o", "-", "--proba")[:2] == want
+    assert cli("evaluate", saved, tmp_path / "cr.csv", "--json")[:2] == cli("evaluate", saved, tmp_path / "lf.csv",
+                                                                            "--json")[:2]
     piped = run("predict", saved, "-", "-o", "-", "--proba", input=lf.replace("\n", "\r").encode())
-    assert tuple(piped) == want
+    assert tuple(piped)[:2] == want
 
 
 @pytest.mark.parametrize("compress,name,tool,suffix", [(gzip.compress, "gzip", "zcat", ".gz"),
@@ -237,9 +237,10 @@ def test_class_names_in_messages_are_quoted_so_that_a_comma_in_one_is_not_a_list
     text = "x,label\n" + "".join(f"{i % 7},\"{'a, b' if i % 2 else 'c'}\"\n" for i in range(20))
     saved = _model(tmp_path, text, label_column="label")
     (tmp_path / "new.csv").write_text('x,label\n1,"a, b"\n2,d\n')
-    assert cli("evaluate", saved, tmp_path / "new.csv") == (
+    code, out, err = cli("evaluate", saved, tmp_path / "new.csv")  # the error after the line the pass starts with
+    assert (code, out, err.splitlines()[-1]) == (
         2, "", f"sgdcli: error: {tmp_path / 'new.csv'}: label 'd' at row 1 is not one of the model's classes "
-               "('a, b', 'c')\n")
+               "('a, b', 'c')")
     for option in (["--positive-class", "d"], ["--class-weight", "d=2"]):
         code, _, err = cli("train", tmp_path / "train.h5", "-o", tmp_path / "m2.h5", "--batch-size", "4", *option)
         assert (code, err.strip().splitlines()[-1]) == (

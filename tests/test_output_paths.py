@@ -3,6 +3,7 @@ existing directory, or under a regular file is exit 2 and one line naming the op
 
 import os
 import stat
+from dataclasses import replace
 
 import pytest
 
@@ -102,3 +103,46 @@ def test_the_python_api_refuses_an_empty_output_path_too(here):
         sgdcli.predict("m.h5", "d.h5", "")
     assert not any(name.startswith(".ckpt") for name in os.listdir(here))
 
+
+
+# The --init model among the outputs: -o may replace it (the nightly --init m.h5 -o m.h5); the other outputs, and
+# the files kept beside them, may not.  (message, the files given as (--init, command line after it))
+INIT_REFUSED = {
+    "--metrics": ("--metrics init.h5: is also an input of this command; choose another output path",
+                  "init.h5", ["-o", "new.h5", "--metrics", "init.h5"]),
+    "--checkpoint": ("--checkpoint ./init.h5: is also an input of this command; choose another output path",
+                     "init.h5", ["-o", "new.h5", "--checkpoint", "./init.h5"]),
+    "previous checkpoint": ("--checkpoint new.h5.ckpt: the previous checkpoint beside it, {here}/new.h5.ckpt.prev, "
+                            "is also an input of this command; choose another output path",
+                            "new.h5.ckpt.prev", ["-o", "new.h5"]),
+    "lock file": ("-o new.h5: the lock file beside it, {here}/new.h5.lock, is also an input of this command; choose "
+                  "another output path", "new.h5.lock", ["-o", "new.h5"]),
+}
+
+
+@pytest.mark.parametrize("case", INIT_REFUSED)
+def test_an_output_that_would_replace_the_init_model_is_refused_except_o(here, case):
+    """--metrics equal to --init wrote the metrics over the initial model, exit 0; --checkpoint, a checkpoint."""
+    message, init, tail = INIT_REFUSED[case]
+    (here / init).write_bytes((here / "m.h5").read_bytes())
+    before, model = sorted(os.listdir(here)), (here / init).read_bytes()
+    proc = run("train", "d.h5", "--init", init, "--epochs", "1", *tail)
+    assert_refused(proc, here, before)
+    assert proc.stderr == f"sgdcli: error: {message.format(here=here)}\n"
+    assert (here / init).read_bytes() == model
+
+
+def test_the_python_api_refuses_them_too_and_o_may_still_replace_the_init_model(here):
+    import sgdcli
+    from sgdcli.errors import InputError
+
+    model = (here / "m.h5").read_bytes()
+    opts = sgdcli.TrainOptions(init="m.h5", epochs=1)
+    with pytest.raises(InputError, match=r"^--metrics m.h5: is also an input of this command"):
+        sgdcli.train("d.h5", opts, output="new.h5", metrics="m.h5")
+    with pytest.raises(InputError, match=r"^--checkpoint m.h5: is also an input of this command"):
+        sgdcli.train("d.h5", opts, output="new.h5", control=sgdcli.RunControl(checkpoint="m.h5"))
+    assert (here / "m.h5").read_bytes() == model and not (here / "new.h5").exists()
+    sgdcli.train("d.h5", replace(opts, batch_size=1), output="m.h5", metrics="new.jsonl",
+                 control=sgdcli.RunControl(checkpoint=sgdcli.default_checkpoint("m.h5")))
+    assert len(sgdcli.load_model("m.h5").training["lineage"]) == 2  # continued from the model it replaced

@@ -275,6 +275,21 @@ def test_resume_without_checkpoint_starts_from_scratch(tmp_path, binary_file):
     assert not os.path.exists(tmp_path / "a.h5.ckpt")
 
 
+def test_resume_in_the_python_api_without_a_checkpoint_says_what_to_pass(tmp_path, binary_file):
+    """The API's output implies no checkpoint, yet the message said "give -o or --checkpoint" to a call that gave
+    output.  (The command line always has one: --checkpoint, or OUTPUT.ckpt.)"""
+    import sgdcli
+    from sgdcli.errors import InputError
+
+    with pytest.raises(InputError) as refused:
+        sgdcli.train(binary_file, sgdcli.TrainOptions(epochs=1), output=str(tmp_path / "m.h5"),
+                     control=sgdcli.RunControl(resume=True))
+    assert str(refused.value) == ("RunControl(resume=True) (--resume) needs a checkpoint path, which train() does "
+                                  "not take from output: pass RunControl(checkpoint=sgdcli.default_checkpoint(output)), "
+                                  "the command line's OUTPUT.ckpt")
+    assert os.listdir(tmp_path) == ["binary.h5"]
+
+
 def test_unreadable_checkpoint_falls_back_to_the_previous_one(tmp_path, binary_file):
     model = tmp_path / "m.h5"
     ckpt = f"{model}.ckpt"

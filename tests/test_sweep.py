@@ -126,3 +126,34 @@ def test_a_warning_names_its_run_by_the_rate_given_and_measures_the_rate_used(bi
             "chooses here: the model may be far from the optimum; raise --lr or --epochs")
     assert row["lr"] == pytest.approx(0.004) and row["warnings"] == model.training["warnings"] == [said]
     assert (code, err) == (0, f"sgdcli: warning: batch 32, lr 0.001: {said}\n")
+
+
+def test_a_rows_warnings_are_its_runs_whatever_the_filters_and_no_other_threads(binary_file):
+    """They were taken from a hook on warnings.showwarning: empty where the caller's filters ignore FitWarning,
+    and holding the FitWarnings of a training in another thread, which were then not shown as that thread's."""
+    import threading
+    import warnings
+
+    from sgdcli import Reporter, sweep
+    from sgdcli.training.runlog import FitWarning
+
+    full = TrainOptions(epochs=1, batch_size=None)
+    with pytest.warns(FitWarning):
+        alone = train(binary_file, full).training["warnings"]  # one update in all
+    assert len(alone) == 1
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        (row,) = sweep(binary_file, full, [None], ["auto"])
+    assert row.warnings == row.as_dict()["warnings"] == alone
+
+    class Meanwhile(Reporter):
+        def begin(self, **_):  # while the sweep's run trains, another thread trains and warns
+            other = threading.Thread(target=train, args=(binary_file, full))
+            other.start()
+            other.join()
+
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        (row,) = sweep(binary_file, TrainOptions(epochs=1), [8], ["auto"], reporter_for=lambda *_: Meanwhile())
+    assert row.warnings == []
+    assert [str(w.message) for w in caught if w.category is FitWarning] == alone  # the other thread's, as it is

@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import dataclasses
 import datetime
+import os
 
 import numpy as np
 
@@ -58,6 +59,9 @@ class Model:
     created: str = ""
     # {"optimizer": name, "updates": steps seen, "slots": {name: array}}: what --init-optimizer starts from
     optimizer: dict | None = None
+    # the absolute path of the file the model was read from or last saved to ("" for one never saved): predict
+    # refuses to write over it, and a prediction file names it (its attribute ``model``)
+    path: str = dataclasses.field(default="", compare=False)
 
     @property
     def n_features(self) -> int:
@@ -85,13 +89,16 @@ class Model:
         return fold_weights(W, center, 1.0 / np.asarray(self.scale, dtype=np.float64), np.empty_like(W))
 
     def save(self, path) -> None:
+        """Write the model file ``path``.  A model not saved before gets its ``created`` time now, which it keeps:
+        the object equals the file it was written to, and every file it is saved to has the same time."""
+        created = self.created or _now()
         with atomic_output(path) as tmp:
             with hdf5.created(tmp) as f:
                 f.attrs["sgdcli_format"] = FORMAT
                 f.attrs["format_version"] = FORMAT_VERSION
                 f.attrs["sgdcli_version"] = __version__
                 f.attrs["model"] = self.model
-                f.attrs["created"] = self.created or _now()
+                f.attrs["created"] = created
                 for name in _JSON_ATTRS:
                     f.attrs[name] = dumps(getattr(self, name), sort_keys=True, default=_jsonable)
                 f.create_dataset("weights", data=self.weights)
@@ -105,6 +112,7 @@ class Model:
                     g.attrs["optimizer"], g.attrs["updates"] = self.optimizer["optimizer"], self.optimizer["updates"]
                     for name, value in self.optimizer["slots"].items():
                         g.create_dataset(name, data=value)
+        self.created, self.path = created, os.path.abspath(os.fspath(path))  # once written; not after a failed save
 
 
 def load_model(path, optimizer: bool = False) -> Model:
@@ -128,6 +136,7 @@ def load_model(path, optimizer: bool = False) -> Model:
                 raise InputError(f"{path}: model format version {version} is newer than this sgdcli reads "
                                  f"({FORMAT_VERSION}); upgrade sgdcli")
             m = _read_parts(f, optimizer)
+            m.path = os.path.abspath(os.fspath(path))
         except parts.Damaged as exc:
             raise InputError(f"{path}: damaged sgdcli model ({exc})") from None
     with hdf5.reading(f"{path}", "damaged sgdcli model"):  # a check that trips on what it checks: damaged too

@@ -211,6 +211,14 @@ def _text_only(delimiter: str | None, data, command: str) -> None:
     hdf5.check_named(data, command)
 
 
+def _source(model) -> str:
+    """The absolute path of ``model``'s file: the path given, or the one a ``Model`` was read from or saved to ("" for
+    one never saved)."""
+    if isinstance(model, Model):
+        return model.path
+    return os.path.abspath(os.fspath(model)) if isinstance(model, (str, os.PathLike)) else ""
+
+
 @checked_arguments(TrainOptions)  # the keywords that are options of train too by train's rules: --memory's...
 def evaluate(model, data, x: str = DEFAULT_X, y: str = DEFAULT_Y, memory: int = DEFAULT_MEMORY,
              label_column: str | None = None, features=None, transpose: bool = False, allow_unwritten: bool = False,
@@ -223,14 +231,14 @@ def evaluate(model, data, x: str = DEFAULT_X, y: str = DEFAULT_Y, memory: int = 
     the fields' of CSV text, where not the training file's (nor found by the columns' names in the header);
     ``report(text)`` hears of rows read from fill values, ``progress(done, total)`` of the rows scored.
     """
-    source = os.path.abspath(os.fspath(model)) if isinstance(model, (str, os.PathLike)) else ""
+    source = _source(model)
     model = load_model(model)
     columns = {"label_column": label_column, "features": features, "transpose": transpose,
                "allow_unwritten": allow_unwritten, "sample_weight": sample_weight}
     if csvinput.is_text(data):  # CSV text, or standard input: streamed through the model's columns
         hdf5_only = {"x": x != DEFAULT_X, "y": y != DEFAULT_Y, **columns}
         with textinference.open_rows(model, data, True, source, hdf5_only, delimiter) as rows:
-            result = textinference.evaluate_rows(model, rows, memory)
+            result = textinference.evaluate_rows(model, rows, memory, progress)
         return {key: result[key] for key in metrics_of(model.model)}
     _text_only(delimiter, data, "evaluate")
     with _open_for(model, data, x, y, columns, report) as table:
@@ -248,7 +256,7 @@ def predict(model, data, output, x: str = DEFAULT_X, proba: bool = False, memory
     """Write the prediction (and, for classifiers with ``proba``, the class probabilities) of every row to
     ``output``: HDF5, CSV or TSV by its extension or ``format``, ``-`` for CSV on stdout; returns the row count.
     ``delimiter``: as for ``evaluate``."""
-    source = os.path.abspath(os.fspath(model)) if isinstance(model, (str, os.PathLike)) else ""
+    source = _source(model)
     if output != outputs.STDOUT:
         check_writable(output, inputs=(data, source or None))
     fmt = outputs.output_format(output, format)
@@ -278,7 +286,7 @@ def predict(model, data, output, x: str = DEFAULT_X, proba: bool = False, memory
                 with outputs.prediction_writer(output, fmt, None, shown, proba, attrs) as writer:
                     yield lambda a, b, S: write(writer, a, b, S)
 
-            return textinference.predict_rows(model, rows, memory, opened)
+            return textinference.predict_rows(model, rows, memory, opened, progress)
     _text_only(delimiter, data, "predict")
     with _open_for(model, data, x, None, columns, report) as table:
         n = table.n_rows

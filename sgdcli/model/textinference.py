@@ -58,14 +58,15 @@ def block_rows(width: int, memory: int) -> int:
     return max(1, memory // (BYTES_PER_FEATURE * max(width, 1)))
 
 
-def evaluate_rows(model: Model, rows: EncodedRows, memory: int) -> dict:
-    """The metrics and loss of ``model`` on the rows, as ``measure`` gives them for HDF5."""
+def evaluate_rows(model: Model, rows: EncodedRows, memory: int, progress=None) -> dict:
+    """The metrics and loss of ``model`` on the rows, as ``measure`` gives them for HDF5; ``progress`` as for
+    ``predict_rows``."""
     out = Measurement(model.objective)
     code = losses.loss_of(model.objective)
     We = model.raw_weights()
     names = model.training.get("class_names")
     n = 0
-    for X, y in rows.blocks(block_rows(rows.row_values, memory)):
+    for X, y in _counted(rows.blocks(block_rows(rows.row_values, memory)), progress):
         if names is not None:
             y = _codes(y, names, rows.path, n)
         encoded = model.labels.encode(np.asarray(y, dtype=np.float64), rows.path, n)
@@ -75,12 +76,14 @@ def evaluate_rows(model: Model, rows: EncodedRows, memory: int) -> dict:
     return out.result()
 
 
-def predict_rows(model: Model, rows: EncodedRows, memory: int, opened) -> int:
+def predict_rows(model: Model, rows: EncodedRows, memory: int, opened, progress=None) -> int:
     """Call ``write(start, stop, S)`` with the raw scores of every block, where ``opened()`` is a context
     manager of ``write`` entered once the first block is scored: an input of no rows is refused before any
-    output begins (a header of predictions and no rows); returns the row count."""
+    output begins (a header of predictions and no rows); returns the row count.  ``progress(done, total)`` is
+    called as the pass starts and after each block with ``total`` None (text is not counted before it is read),
+    and at the end with both the row count."""
     We = model.raw_weights()
-    blocks = rows.blocks(block_rows(rows.row_values, memory))
+    blocks = _counted(rows.blocks(block_rows(rows.row_values, memory)), progress)
     X, _ = next(blocks)  # (EncodedRows.blocks refuses an input of no rows)
     with opened() as write:
         n = 0
@@ -89,6 +92,24 @@ def predict_rows(model: Model, rows: EncodedRows, memory: int, opened) -> int:
             write(n, n + len(S), S)
             n += len(S)
     return n
+
+
+def _counted(blocks, progress):
+    """``blocks`` as they are, telling ``progress`` of the rows of those done (see ``predict_rows``): its first
+    call once the first block is read, so that an input refused there (empty, a field that is no number) is
+    only the error."""
+    if progress is None:
+        yield from blocks
+        return
+    done = None
+    for block in blocks:
+        if done is None:
+            progress(0, None)
+        yield block
+        done = (done or 0) + (block[0].n_rows if isinstance(block[0], CsrRows) else len(block[0]))
+        progress(done, None)
+    if done is not None:
+        progress(done, done)
 
 
 def _scores(X, We: np.ndarray) -> np.ndarray:

@@ -17,7 +17,6 @@ they run:
 from __future__ import annotations
 
 import contextlib
-import warnings
 from typing import Callable, Protocol
 
 import numpy as np
@@ -31,6 +30,7 @@ from sgdcli.kernels.runtime import ThreadsCapped, numba_threads
 from sgdcli.kernels.state import KernelConfig, TrainState
 from sgdcli.model.labels import Labels
 from sgdcli.options import DaskOptions, TrainOptions
+from sgdcli.reporting.warned import warn
 
 
 class Executor(Protocol):
@@ -97,7 +97,7 @@ def open_executor(stack: contextlib.ExitStack, table: Table, opts: TrainOptions,
     threads = stack.enter_context(numba_threads(opts.threads, capped.append if dask is None else None,
                                                 reserve=max(decoders, reader)))
     for text in capped:
-        warnings.warn(text, ThreadsCapped, stacklevel=2)
+        warn(text, ThreadsCapped)  # as from the caller's line, shown once there by the default filter
     if dask is not None:
         from sgdcli.parallel import cluster
 

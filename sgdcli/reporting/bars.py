@@ -20,6 +20,7 @@ class RichReporter(Reporter):
         from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 
         self.epochs, self.iterations = epochs, iterations
+        self.records = []  # this run's: a reporter given to another train() sums up only that one
         self.progress = Progress(
             TextColumn("{task.description}"),
             BarColumn(),

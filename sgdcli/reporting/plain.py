@@ -17,23 +17,28 @@ def _stamped(stream, text: str) -> None:
 
 class PassProgress:
     """A pass over a file (predict, evaluate) as plain lines: one as it starts, then at most one every
-    ``interval`` seconds, with the rows done, the rate and the time left."""
+    ``interval`` seconds, with the rows done, the rate and the time left.  A ``total`` of None is a count not
+    known yet (text, read as it comes): the lines then say the rows done and the rate."""
 
     def __init__(self, stream, what: str, interval: float = INTERVAL, clock=time.monotonic):
         self.stream, self.what, self.interval, self.clock = stream, what, interval, clock
         self._t0 = self._last = None
 
-    def __call__(self, done: int, total: int) -> None:
+    def __call__(self, done: int, total: int | None) -> None:
         now = self.clock()
         if self._t0 is None:
             self._t0 = self._last = now
-            _stamped(self.stream, f"{self.what}: {total:,} rows")
+            rows = f"{total:,} rows" if total is not None else "rows counted as they are read"
+            _stamped(self.stream, f"{self.what}: {rows}")
             return
-        if now - self._last < self.interval or done >= total:
+        if now - self._last < self.interval or (total is not None and done >= total):
             return
         self._last = now
         elapsed = now - self._t0
         rate = done / elapsed if elapsed > 0 else 0.0
+        if total is None:
+            _stamped(self.stream, f"{self.what}: {done:,} rows, {format_rate(rate)} rows/s")
+            return
         left = (total - done) / rate if rate > 0 else 0.0
         _stamped(self.stream, f"{self.what}: {done:,} of {total:,} rows ({100.0 * done / max(total, 1):.0f}%), "
                               f"{format_rate(rate)} rows/s, {clock_text(left)} left")

@@ -19,7 +19,6 @@ import contextlib
 import dataclasses
 import json
 import os
-import warnings
 
 import h5py
 import numpy as np
@@ -29,6 +28,7 @@ from sgdcli.data.atomic import atomic_output
 from sgdcli.engine.epoch import Position
 from sgdcli.errors import InputError, RuntimeFailure, first_line
 from sgdcli.kernels.state import TrainState
+from sgdcli.reporting.warned import warn
 
 FORMAT = "sgdcli-checkpoint"
 # 2: rows are permuted by a compiled Fisher-Yates (kernels/permute.py).  A version-1
@@ -259,4 +259,4 @@ def resumable(ckpt: Checkpoint, options: dict, data: dict, path: str, defaults: 
 
 
 def _warn(text: str) -> None:
-    warnings.warn_explicit(text, StaleCheckpoint, __file__, 0, registry={})
+    warn(text, StaleCheckpoint, each_time=True)

@@ -191,7 +191,10 @@ class Run:
     def _load_checkpoint(self):
         path = self.control.checkpoint
         if path is None:
-            raise InputError("--resume needs a checkpoint path: give -o or --checkpoint")
+            # only train() called with no checkpoint gets here: the command line's is --checkpoint, or OUTPUT.ckpt
+            raise InputError("RunControl(resume=True) (--resume) needs a checkpoint path, which train() does not take "
+                             "from output: pass RunControl(checkpoint=sgdcli.default_checkpoint(output)), the "
+                             "command line's OUTPUT.ckpt")
         return ckpt_mod.to_resume(path, *self.fingerprints, TrainOptions().as_dict(), self.control.restart_stale,
                                   self.reporter.message)
 
@@ -282,13 +285,14 @@ class Run:
         opts, epoch = self.opts, self.pos.epoch
         self.reporter.epoch_start(epoch)
         self._epoch_t0 = time.perf_counter()
+        told = [(-1, -1, "")]  # the iterations, rows and detail the reporter last heard of
+
+        def advance(it, rows, loss, lr, detail=""):
+            told[0] = (it, rows, detail)
+            self.reporter.advance(epoch, it, rows, loss, lr, detail)
+
         try:
-            result = self.executor.run_epoch(
-                self.state, self.pos,
-                on_progress=lambda it, rows, loss, lr, detail="": self.reporter.advance(epoch, it, rows, loss, lr,
-                                                                                        detail),
-                safe_point=self._safe_point,
-            )
+            result = self.executor.run_epoch(self.state, self.pos, on_progress=advance, safe_point=self._safe_point)
         except WorkLost as exc:
             if self.control.checkpoint is None:
                 raise
@@ -301,6 +305,10 @@ class Run:
                                 f"over {BLOWN_UP:g} times the all-zero model's {self.zero_loss:.4g} at learning "
                                 f"rate {self.rate_opts.lr:.4g}; "
                                 + rate_advice(self.rate_opts.lr, self.opts.standardize, lr_auto=self.auto is None))
+        if told[0][:2] != (result.iterations, result.rows):  # the last partial batch, taken after the last kernel
+            # call, or --drop-last's rows, left out: the last advance is the epoch's record
+            self.reporter.advance(epoch, result.iterations, result.rows, result.train_loss,
+                                  current_lr(self.cfg, self.state), told[0][2])
         seconds = self.pos.seconds + time.perf_counter() - self._epoch_t0
         params = self.state.params(opts.average)
         record = {

@@ -3,14 +3,16 @@ the model it keeps may be far from what training could reach."""
 
 from __future__ import annotations
 
+import contextlib
+import contextvars
 import math
-import warnings
 
 import numpy as np
 
 from sgdcli.data.table import Table
 from sgdcli.kernels import runtime
 from sgdcli.reporting.reporter import counted
+from sgdcli.reporting.warned import warn
 from sgdcli.training.rate import scaling_text, zero_loss_error
 from sgdcli.training.sampling import sample_labels, sparse_sample
 
@@ -70,6 +72,22 @@ class FitWarning(UserWarning):
     few updates while its loss was still falling."""
 
 
+# Where log_end puts its warnings' texts instead of warning them (``kept``); a context variable, so that a sweep
+# in one thread takes only its own runs' warnings, and another thread's training warns as usual.
+_KEPT: contextvars.ContextVar[list[str] | None] = contextvars.ContextVar("fit_warnings_kept", default=None)
+
+
+@contextlib.contextmanager
+def kept(texts: list[str]):
+    """While the block runs, the FitWarnings of the runs of this thread (and context) go into ``texts``, not to
+    the warnings module, whatever its filters: the sweep gives them again, each named by its run."""
+    token = _KEPT.set(texts)
+    try:
+        yield texts
+    finally:
+        _KEPT.reset(token)
+
+
 def log_end(run, kept_epoch: int) -> list[str]:
     """The warnings about the model ``run`` keeps (from its epoch ``kept_epoch``, 1-based), each also raised as a
     FitWarning, which the CLI prints as one line, with -q too; warnings, not failures: the model is written, and a
@@ -118,8 +136,12 @@ def log_end(run, kept_epoch: int) -> list[str]:
             found.append(f"{falling} at a rate of {used:.4g}{given}, {auto / used:.3g} times smaller than the "
                          f"{auto:.4g} that --lr auto chooses here: the model may be far from the optimum; raise --lr "
                          "or --epochs")
-    for text in found:  # a fresh registry: each run's warnings are shown, though another run gave the same text
-        warnings.warn_explicit(text, FitWarning, __file__, 0, registry={})
+    into = _KEPT.get()
+    for text in found:
+        if into is not None:
+            into.append(text)
+        else:  # each time: each run's warnings are shown, though another run gave the same text
+            warn(text, FitWarning, each_time=True)
     return found
 
 

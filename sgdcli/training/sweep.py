@@ -9,10 +9,8 @@ so a diverged run keeps its history too (``--metrics-dir`` writes them all).
 
 from __future__ import annotations
 
-import contextlib
 import dataclasses
 import os
-import warnings
 
 from sgdcli.data.atomic import atomic_output, output_directory
 from sgdcli.data.table import Table
@@ -21,7 +19,8 @@ from sgdcli.fieldtypes import check_instance
 from sgdcli.options import TrainOptions
 from sgdcli.reporting.records import json_line
 from sgdcli.reporting.reporter import Reporter
-from sgdcli.training.runlog import FitWarning
+from sgdcli.reporting.warned import warn
+from sgdcli.training import runlog
 from sgdcli.training.train import train
 
 
@@ -119,15 +118,14 @@ def _runs(data, base: TrainOptions, batch_sizes: list[int | None], lrs: list[flo
         opts = dataclasses.replace(base, batch_size=batch, lr=lr)
         label = f"batch {'full' if batch is None else batch}, lr {_rate(lr)}"
         recorder = _Recorder(reporter_for(i, len(combos), label) if reporter_for else Reporter())
-        fits: list[str] = []
-        with _fit_warnings_to(fits):
+        with runlog.kept([]) as fits:  # what the run found, whatever the filters, and no other thread's
             try:
                 train(data, opts, reporter=recorder)
                 error = ""
             except DivergedError as exc:
                 error = str(exc)
         for text in fits:  # each names its run
-            warnings.warn(f"{label}: {text}", FitWarning, stacklevel=3)
+            warn(f"{label}: {text}", runlog.FitWarning, each_time=True)
         runs.append(_row(batch, recorder, error, fits))
         if metrics_dir is not None:
             name = f"run{i:02d}-batch-{'full' if batch is None else batch}-lr-{_rate(lr)}.jsonl"
@@ -135,25 +133,6 @@ def _runs(data, base: TrainOptions, batch_sizes: list[int | None], lrs: list[flo
                     open(tmp, "w", encoding="utf-8") as fh:
                 fh.writelines(json_line(r) for r in recorder.records)
     return runs
-
-
-@contextlib.contextmanager
-def _fit_warnings_to(texts: list[str]):
-    """The FitWarnings shown meanwhile go into ``texts`` instead; every other warning is shown as it would be.
-    (Not warnings.catch_warnings: resetting the filters would show again each warning Python shows once.)"""
-    shown = warnings.showwarning
-
-    def keep(message, category, filename, lineno, file=None, line=None):
-        if issubclass(category, FitWarning):
-            texts.append(str(message))
-        else:
-            shown(message, category, filename, lineno, file, line)
-
-    warnings.showwarning = keep
-    try:
-        yield
-    finally:
-        warnings.showwarning = shown
 
 
 def _listed(option: str, values) -> list:

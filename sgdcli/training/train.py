@@ -48,7 +48,7 @@ def train(data, options: TrainOptions | None = None, *, output=None, metrics=Non
     reporter = reporter or Reporter()
     control = control or RunControl()
     outputs = [(p, flag) for p, flag in ((output, "-o"), (metrics, "--metrics"), (control.checkpoint, "--checkpoint")) if p is not None]
-    _check_distinct(outputs, (data, opts.val))
+    _check_distinct(outputs, (data, opts.val), opts.init)
     with contextlib.ExitStack() as stack:
         stack.enter_context(exclusive(outputs, control.wait_lock))
         columns = {"label_column": opts.label_column, "features": opts.features, "transpose": opts.transpose,
@@ -113,13 +113,15 @@ def _sparse_costs(table: Table, opts: TrainOptions, reporter: Reporter) -> None:
                          "--l1 and --l2, and no --average (docs/sparse.md)")
 
 
-def _check_distinct(outputs: list[tuple[str, str]], inputs) -> None:
-    """InputError unless every output is writable and none is another's path or a file kept beside another: its
-    lock (``PATH.lock``, whose ``flock`` a checkpoint renamed onto it would no longer guard) or, for the
-    checkpoint, its previous one (``PATH.prev``)."""
+def _check_distinct(outputs: list[tuple[str, str]], inputs, init=None) -> None:
+    """InputError unless every output is writable and none is another's path, an input's, or a file kept beside
+    another: its lock (``PATH.lock``, whose ``flock`` a checkpoint renamed onto it would no longer guard) or, for
+    the checkpoint, its previous one (``PATH.prev``).  ``init``, the model the run starts from, is an input of
+    every output but -o, which may replace it (the nightly ``--init m.h5 -o m.h5``)."""
+    everything = (*inputs, init)
     seen: dict[str, tuple[str, str]] = {}
     for path, flag in outputs:
-        check_writable(path, flag, inputs=inputs)
+        check_writable(path, flag, inputs=inputs if flag == "-o" else everything)
         key = os.path.abspath(path)
         if key in seen:
             raise InputError(f"{flag} {path}: is also given as {seen[key][0]}; each output needs its own path")
@@ -132,3 +134,7 @@ def _check_distinct(outputs: list[tuple[str, str]], inputs) -> None:
             if key in seen:
                 other, given = seen[key]
                 raise InputError(f"{other} {given}: is {what} of {flag} {path}; each output needs its own path")
+            if any(source is not None and os.path.exists(source) and os.path.exists(key)
+                   and os.path.samefile(key, source) for source in everything):  # a lock is emptied, a .prev replaced
+                raise InputError(f"{flag} {path}: {what} beside it, {key}, is also an input of this command; choose "
+                                 "another output path")

@@ -1,0 +1,96 @@
+"""What progress reporters hear: an epoch's last advance is its record, a reporter serves each run it is given
+alone, and passes over CSV text report their rows as passes over HDF5 do."""
+
+import io
+
+import pytest
+
+import sgdcli
+from sgdcli import Reporter, TrainOptions
+
+from conftest import cli, make_problem
+
+
+class Last(Reporter):
+    """Each epoch's last advance beside its record."""
+
+    def __init__(self):
+        self.last, self.pairs = None, []
+
+    def advance(self, epoch, iteration, rows, loss, lr, detail=""):
+        self.last = (epoch, iteration, rows)
+
+    def epoch_end(self, record):
+        self.pairs.append((self.last, (record["epoch"] - 1, record["iterations"], record["rows"])))
+
+
+@pytest.mark.parametrize("options", [
+    dict(batch_size=33),  # 3000 rows: 90 whole batches and one of 30, taken after the last kernel call
+    dict(batch_size=32, val_fraction=0.1),
+    dict(batch_size=33, drop_last=True),  # the 30 rows left out are no rows trained
+    dict(batch_size=33, drop_last=True, threads=2, parallel="average", sync_every=8),
+])
+def test_the_last_advance_of_an_epoch_is_its_record(binary_file, options):
+    """It was one iteration short (90 of 91), and with --drop-last counted the rows dropped."""
+    heard = Last()
+    sgdcli.train(binary_file, TrainOptions(epochs=2, **options), reporter=heard)
+    assert len(heard.pairs) == 2
+    for last, record in heard.pairs:
+        assert last == record
+    if options == dict(batch_size=33, drop_last=True):
+        assert heard.pairs[0][1] == (0, 90, 2970)
+
+
+def test_a_bar_reporter_given_to_a_second_run_sums_up_that_run_alone(tmp_path, binary_file):
+    """Its loss curve went on from the first run's epochs."""
+    from sgdcli.reporting.reporter import sparkline
+
+    out = io.StringIO()
+    bar = sgdcli.make_reporter("bar", stream=out)
+    sgdcli.train(binary_file, TrainOptions(epochs=2), reporter=bar)
+    second = sgdcli.train(binary_file, TrainOptions(epochs=3, batch_size=8), reporter=bar)
+    losses = [r["train_loss"] for r in second.history]
+    assert out.getvalue().strip().splitlines()[-1] == (
+        f"loss per epoch: train {sparkline(losses)} {losses[0]:.4g} → {losses[-1]:.4g}")
+
+
+@pytest.fixture
+def text_model(tmp_path):
+    """A model trained on a converted CSV file of 3000 rows, and that file."""
+    X, y = make_problem("binary", n=3000, d=4, seed=3)
+    lines = ["f1,f2,f3,f4,answer"] + [",".join(f"{v:.6g}" for v in row) + f",{label}" for row, label in zip(X, y)]
+    (tmp_path / "t.csv").write_text("\n".join(lines) + "\n")
+    sgdcli.convert(str(tmp_path / "t.csv"), str(tmp_path / "t.h5"), label_column="answer")
+    sgdcli.train(str(tmp_path / "t.h5"), TrainOptions(epochs=1, batch_size=8), output=str(tmp_path / "m.h5"))
+    return tmp_path / "m.h5", tmp_path / "t.csv"
+
+
+def test_passes_over_csv_text_report_their_rows(tmp_path, text_model):
+    """progress= was ignored for CSV text.  Its rows are counted as they are read: the total is None until the
+    last call, which gives both as the count."""
+    model, data = text_model
+    memory = 64 * 4 * 1000  # blocks of 1000 rows of 4 features (textinference.BYTES_PER_FEATURE)
+    expected = [(0, None), (1000, None), (2000, None), (3000, None), (3000, 3000)]
+    heard = []
+    sgdcli.evaluate(model, data, memory=memory, progress=lambda done, total: heard.append((done, total)))
+    assert heard == expected
+    heard.clear()
+    sgdcli.predict(model, data, tmp_path / "p.csv", memory=memory,
+                   progress=lambda done, total: heard.append((done, total)))
+    assert heard == expected
+    for argv, what in ((["predict", model, data, "-o", "-"], "predicting"), (["evaluate", model, data], "evaluating on")):
+        code, out, err = cli(*argv)
+        assert code == 0 and err.splitlines()[0].endswith(f"{what} {data}: rows counted as they are read"), err
+
+
+def test_a_pass_of_unknown_length_says_its_rows_and_rate():
+    from sgdcli.reporting.plain import PassProgress
+
+    now, stream = [0.0], io.StringIO()
+    progress = PassProgress(stream, "scoring x.csv", interval=5.0, clock=lambda: now[0])
+    for done, total, t in ((0, None, 0.0), (100, None, 1.0), (200, None, 6.0), (300, None, 12.0), (300, 300, 13.0)):
+        now[0] = t
+        progress(done, total)
+    lines = stream.getvalue().splitlines()
+    assert len(lines) == 3 and lines[0].endswith("scoring x.csv: rows counted as they are read")
+    assert lines[1].endswith("scoring x.csv: 200 rows, 33 rows/s") and lines[2].endswith("300 rows, 25 rows/s")

@@ -1,0 +1,53 @@
+"""The warnings of the Python API come from the caller's line, the first outside sgdcli: what Python shows with
+them, and what filterwarnings(module=...) matches, is the code that called sgdcli, not a line inside it (they
+came from runlog.py:0, checkpoint.py:0 and train.py:67).  The command line prints them without a place."""
+
+import warnings
+
+import pytest
+
+import sgdcli
+from sgdcli import RunControl, TrainOptions
+from sgdcli.kernels.runtime import ThreadsCapped
+from sgdcli.training.checkpoint import StaleCheckpoint
+from sgdcli.training.runlog import FitWarning
+
+
+def caught(call):
+    with warnings.catch_warnings(record=True) as found:
+        warnings.simplefilter("always")
+        line = call.__code__.co_firstlineno
+        call()
+    return [(w.category, w.filename, w.lineno - line) for w in found], found
+
+
+def test_fit_threads_and_stale_checkpoint_warnings_name_the_callers_line(tmp_path, binary_file):
+    (tmp_path / "junk.ckpt").write_text("not a checkpoint")
+    said, _ = caught(lambda: sgdcli.train(
+        binary_file, TrainOptions(epochs=1, batch_size=None, threads=512), output=tmp_path / "m.h5",
+        control=RunControl(checkpoint=str(tmp_path / "junk.ckpt"), resume=True, restart_stale=True)))
+    assert sorted(said, key=lambda w: w[0].__name__) == [(FitWarning, __file__, 0), (StaleCheckpoint, __file__, 0),
+                                                          (ThreadsCapped, __file__, 0)]
+    said, found = caught(lambda: sgdcli.sweep(binary_file, TrainOptions(epochs=1), [None], ["auto"]))
+    assert said == [(FitWarning, __file__, 0)] and str(found[0].message).startswith("batch full, lr auto: only 1")
+
+
+def test_a_filter_on_the_callers_module_governs_them(binary_file):
+    with warnings.catch_warnings():
+        warnings.simplefilter("always")
+        warnings.filterwarnings("error", category=FitWarning, module=__name__)
+        with pytest.raises(FitWarning, match="^only 1 update in all"):
+            sgdcli.train(binary_file, TrainOptions(epochs=1, batch_size=None))
+
+
+def test_a_python_c_program_gets_them_too(binary_file):
+    """Its __main__ has no source a loader can give (warn_explicit with module_globals raised ImportError)."""
+    import subprocess
+    import sys
+
+    program = ("import sgdcli\n"
+               f"sgdcli.train({str(binary_file)!r}, sgdcli.TrainOptions(epochs=1, batch_size=None))\n"
+               "print('trained')\n")
+    proc = subprocess.run([sys.executable, "-c", program], capture_output=True, text=True)
+    assert (proc.returncode, proc.stdout) == (0, "trained\n"), proc.stderr
+    assert proc.stderr.startswith("<string>:2: FitWarning: only 1 update in all"), proc.stderr
