@@ -33,7 +33,7 @@ import tomllib
 import click
 from click.core import ParameterSource
 
-from sgdcli.cli.environment import check_numba_environment, check_threading_layer
+from sgdcli.cli.environment import check_hdf5_driver, check_numba_environment, check_threading_layer
 from sgdcli.errors import InputError, refuse_pipe, utf8_text
 
 ENV_PREFIX = "SGDCLI"
@@ -187,6 +187,7 @@ class ConfiguredCommand(click.Command):
             click.echo(render(ctx))
             return None
         check_numba_environment()  # here, not at start-up: --help and completion do not depend on it
+        check_hdf5_driver()
         check_threading_layer()
         return super().invoke(ctx)
 
