@@ -5,7 +5,9 @@ The library raises these; the CLI (cli/app.py) prints ``sgdcli: error:
 decides exit codes.
 """
 
+import os
 import signal
+import stat
 
 
 class SgdcliError(Exception):
@@ -89,6 +91,39 @@ def utf8_text(raw: bytes, where: str, what: str) -> str:
         line = raw.count(b"\n", 0, exc.start) + 1
         raise InputError(f"{where}: line {line}: not UTF-8 text (bytes {raw[exc.start:exc.end]!r}: {exc.reason}), "
                          f"so not {what}") from None
+
+
+def not_a_file(path, where: str, why: str = "") -> InputError:
+    """InputError for a ``path`` that is not a regular file, saying what it is: "no such file" only where there is
+    none (a pipe from ``<(...)`` exists, and was once called missing).  ``why``: what needs a regular file."""
+    try:
+        mode = os.stat(path).st_mode
+    except OSError:
+        return InputError(f"{where}: no such file")
+    kind = ("a directory" if stat.S_ISDIR(mode) else
+            "a pipe (a FIFO, or a process substitution such as <(...))" if stat.S_ISFIFO(mode) else
+            "a socket" if stat.S_ISSOCK(mode) else
+            "a device" if stat.S_ISCHR(mode) or stat.S_ISBLK(mode) else "not a regular file")
+    return InputError(f"{where}: is {kind}, not a regular file{why}")
+
+
+def refuse_pipe(path, where: str, why: str = "") -> None:
+    """InputError (``not_a_file``'s line) where the input ``path`` is a pipe or a socket; called before it is opened.
+
+    Opening a FIFO waits for a writer, forever where none comes; while
+    ``train`` trains, its SIGTERM handler only sets a flag, and Python
+    retries the interrupted open (PEP 475), so not even SIGTERM ended that
+    wait.  A socket cannot be opened at all.  Every path sgdcli opens as an
+    input file comes here first (standard input is ``-``, not a path).  A
+    device is left to its reader: /dev/zero is "not an HDF5 file", and
+    ``--config /dev/null`` an empty file.
+    """
+    try:
+        mode = os.stat(path).st_mode
+    except OSError:  # missing or unreadable: the reader says which
+        return
+    if stat.S_ISFIFO(mode) or stat.S_ISSOCK(mode):
+        raise not_a_file(path, where, why)
 
 
 class Terminated(BaseException):

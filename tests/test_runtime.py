@@ -326,6 +326,23 @@ def test_a_threading_layer_that_is_not_installed_is_refused_naming_the_variable(
                        env={"NUMBA_THREADING_LAYER": "workqueue"}).returncode == 0
 
 
+def test_an_hdf5_driver_other_than_sec2_is_refused_naming_the_variable(tmp_path, binary_file):
+    """HDF5 reads HDF5_DRIVER as it starts: an unknown name crashed it (exit 139, after HDF5's error stack), and
+    core or stdio trained another model (core with the whole file in memory).  sec2 is HDF5's default."""
+    why = ("sgdcli reads HDF5 files in place with HDF5's default driver, sec2 (memory-mapped or chunk by chunk, "
+           "never whole into memory); another would change what is read, and so the model; unset the variable")
+    for driver in ("bogus", "core", "stdio", "family"):
+        proc = run_process("train", binary_file, "-o", tmp_path / "m.h5", "--epochs", "1", "-q",
+                           env={"HDF5_DRIVER": driver})
+        assert (proc.returncode, proc.stdout, proc.stderr) == (2, "", f"sgdcli: error: HDF5_DRIVER={driver}: {why}\n")
+        assert not (tmp_path / "m.h5").exists()
+    proc = run_process("info", binary_file, env={"HDF5_DRIVER": "core"})
+    assert (proc.returncode, proc.stderr) == (2, f"sgdcli: error: HDF5_DRIVER=core: {why}\n")
+    for driver in ("sec2", ""):
+        run_process("train", binary_file, "-o", tmp_path / "m.h5", "--epochs", "1", "-q", env={"HDF5_DRIVER": driver},
+                    check=True)
+
+
 CLI = """
 import sys
 sys.meta_path = [f for f in sys.meta_path if "editable" not in getattr(f, "__module__", "") + repr(f)]

@@ -115,8 +115,13 @@ _NO_COMMAND = getattr(click.exceptions, "NoArgsIsHelpError", ())
 
 def _run(invoke) -> int:
     """Call ``invoke`` (click's own main, not standalone) and turn every way it can fail into a line and a code."""
+    with standard_streams():  # the error line too: a stderr that cannot be written loses it, not the exit code
+        return _ended(invoke)
+
+
+def _ended(invoke) -> int:
     try:
-        with standard_streams(), _warnings_as_lines(), _sigterm_unwinds():
+        with _warnings_as_lines(), _sigterm_unwinds():
             code = invoke()
             sys.stdout.flush()  # a full disk under stdout fails here, not in the interpreter's teardown
             return code

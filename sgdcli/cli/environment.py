@@ -1,12 +1,26 @@
-"""Numba's environment variables, checked before Numba reads them.
+"""Numba's and HDF5's environment variables, checked before those libraries read them.
 
 Numba reads NUMBA_NUM_THREADS when it is imported and NUMBA_THREADING_LAYER
 when its threads start; a bad value is a ValueError from inside Numba (an
 "internal error" to a user), or, for a count that is not a number, a
 warning with a traceback after which Numba runs with every core.  The thread
 count is part of what makes a run reproducible, so a value Numba would
-ignore is refused too.  This module imports nothing of Numba: ``--help`` and
-completion never check it, only a command that runs does.
+ignore is refused too.
+
+HDF5 reads HDF5_DRIVER when the library starts, at the first file opened,
+and opens every file with that driver unless the program names one.  An
+unknown name makes the start fail, after which the process crashes
+(SIGSEGV, exit 139) whatever driver the file is opened with, so naming sec2
+at each open cannot make the variable harmless.  The drivers it can name
+change how sgdcli reads (``core`` loads the whole file into memory; with it
+or ``stdio`` the memory-mapped reads become reads of chunk-aligned blocks,
+which train another model), or what a path means (``family``, ``split``
+and ``multi`` read several files for one name).  So any value but sec2,
+HDF5's default, is refused, naming the variable, rather than honoured or
+silently overridden.
+
+This module imports nothing of Numba or h5py: ``--help`` and completion
+never check it, only a command that runs does.
 """
 
 from __future__ import annotations
@@ -52,3 +66,14 @@ def check_numba_environment(environ=os.environ) -> None:
     if layer and layer.lower() not in THREADING_LAYERS:
         raise errors.InputError(f"NUMBA_THREADING_LAYER={layer}: not a threading layer Numba knows (one of "
                                 f"{', '.join(THREADING_LAYERS)}; unset, sgdcli asks for a thread-safe one)")
+
+
+def check_hdf5_driver(environ=os.environ) -> None:
+    """InputError naming HDF5_DRIVER where it names a driver other than sec2, HDF5's default (see above)."""
+    driver = environ.get("HDF5_DRIVER", "")
+    if driver in ("", "sec2"):
+        return
+    shown = driver if driver == driver.strip() else repr(driver)
+    raise errors.InputError(f"HDF5_DRIVER={shown}: sgdcli reads HDF5 files in place with HDF5's default driver, "
+                            "sec2 (memory-mapped or chunk by chunk, never whole into memory); another would change "
+                            "what is read, and so the model; unset the variable")

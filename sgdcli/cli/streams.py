@@ -1,9 +1,10 @@
-"""The standard streams while a command runs: a closed stderr, and what goes wrong on stdout as one line.
+"""The standard streams while a command runs: stderr as cli/stderr.py keeps it, and what goes wrong on stdout as
+one line.
 
-A process started with stderr closed (``2>&-``, a daemonizing wrapper) has
-``sys.stderr`` None; progress and logs then go to os.devnull and the command
-still does its work.  Standard output carries the results, so a failure to
-write there ends the command with a line naming it: stdout closed (``>&-``),
+A stderr that is closed or cannot be written loses the progress and logs,
+and the command still does its work (cli/stderr.py).  Standard output
+carries the results, so a failure to write there ends the command with a
+line naming it: stdout closed (``>&-``),
 a full disk (``> /dev/full``), an encoding that cannot hold a class name.
 Every writer (click.echo, the prediction writer, np.savetxt) reaches stdout
 as ``sys.stdout``, so the one wrapper, ``Results``, covers them all.
@@ -24,6 +25,7 @@ import os
 import sys
 
 from sgdcli import errors
+from sgdcli.cli.stderr import diagnostics
 
 CLOSED = "standard output is closed (>&-), so the results cannot be written; redirect it to a file or /dev/null"
 
@@ -108,11 +110,16 @@ class Results(io.TextIOBase):
 
 @contextlib.contextmanager
 def standard_streams():
-    """While a command runs: stderr to os.devnull if it is closed, stdout through ``Results`` (UTF-8 if ASCII)."""
-    saved = sys.stdout, sys.stderr
-    null = utf8 = None
-    if sys.stderr is None:
-        sys.stderr = null = open(os.devnull, "w")
+    """While a command runs: stderr that drops what it cannot write (cli/stderr.py), stdout through ``Results``."""
+    with diagnostics(), _results():
+        yield
+
+
+@contextlib.contextmanager
+def _results():
+    """stdout through ``Results`` (UTF-8 if ASCII) while a command runs."""
+    saved = sys.stdout
+    utf8 = None
     if sys.stdout is not None and _is_ascii(sys.stdout) and hasattr(sys.stdout, "buffer"):
         sys.stdout.flush()
         utf8 = io.TextIOWrapper(sys.stdout.buffer, encoding="utf-8", errors=sys.stdout.errors,
@@ -121,15 +128,13 @@ def standard_streams():
     try:
         yield
     finally:
-        sys.stdout, sys.stderr = saved
+        sys.stdout = saved
         if results.failed:
             results.discard()  # before the UTF-8 wrapper lets go of the descriptor's buffer
         if utf8 is not None:
             with contextlib.suppress(OSError, ValueError):
                 utf8.flush()
             utf8.detach()  # the buffer is the original stream's: not closed with this wrapper
-        if null is not None:
-            null.close()
 
 
 def _is_ascii(stream) -> bool:

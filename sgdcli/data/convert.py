@@ -32,7 +32,7 @@ from sgdcli.data.csvtext import pyarrow_available
 from sgdcli.data.hashing import Hasher
 from sgdcli.data.rowblocks import dense_blocks, sparse_blocks
 from sgdcli.data.svmtext import dense_parser, libsvm_width, sparse_parser, vw_parser
-from sgdcli.errors import InputError, RuntimeFailure, install_extra
+from sgdcli.errors import InputError, RuntimeFailure, install_extra, not_a_file
 from sgdcli.options import BAD_ROWS, COMPRESSIONS, CONVERT, CSV_ENGINES
 from sgdcli.options import CONVERT_DTYPES as DTYPES
 from sgdcli.options import CONVERT_FORMATS as FORMATS
@@ -99,7 +99,7 @@ def convert(input, output, *, fmt: str | None = None, label_column: str | None =
     None: ``ColumnOptions``' defaults).  ``zero_based``: LIBSVM indices count from 0, not 1."""
     input, output = os.fspath(input), os.fspath(output)
     if not os.path.isfile(input):
-        raise textfiles.not_a_file(input, input, "; convert reads its input more than once, so save it to a file "
+        raise not_a_file(input, input, "; convert reads its input more than once, so save it to a file "
                                                  "first")
     fmt = detect_format(input, fmt)
     _refuse_compressed(input, fmt)
@@ -137,7 +137,7 @@ def convert(input, output, *, fmt: str | None = None, label_column: str | None =
     if engine == "pyarrow":
         _check_pyarrow(input, fmt, hash_bits, bad_rows, columns)
     if y is not None and not os.path.isfile(y):
-        raise textfiles.not_a_file(y, f"--y {y}", "; --y reads a .npy file in place")
+        raise not_a_file(y, f"--y {y}", "; --y reads a .npy file in place")
     check_writable(output, inputs=(input, y))
     if hash_bits is None and fmt == "vw":
         hash_bits = CONVERT.vw_hash_bits

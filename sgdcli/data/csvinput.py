@@ -28,7 +28,7 @@ from sgdcli.data.csvtext import DELIMITERS, delimiter_option, hashed_rows, text_
 from sgdcli.data.hashing import Hasher
 from sgdcli.data.rowblocks import BadRow
 from sgdcli.data.sparse import CsrRows
-from sgdcli.errors import InputError, listed, quoted
+from sgdcli.errors import InputError, listed, not_a_file, quoted, refuse_pipe
 
 STDIN = "-"
 STDIN_CLOSED = ("-: standard input is closed (<&-), so there are no rows to read; pipe the rows in, or give the "
@@ -47,8 +47,9 @@ def _open(path: str):
         if sys.stdin is None:  # a process started with it closed, as cron and some schedulers start jobs
             raise InputError(STDIN_CLOSED)
         return sys.stdin.buffer
+    refuse_pipe(path, path, "; give DATA as - to read text from a pipe (standard input)")
     if not os.path.isfile(path):
-        raise InputError(f"{path}: no such file")
+        raise not_a_file(path, path)
     return textfiles.open_input(path, binary=True)
 
 

@@ -16,7 +16,7 @@ import h5py
 import numpy as np
 
 from sgdcli.data import textfiles
-from sgdcli.errors import InputError, RuntimeFailure, first_line, require_hard_exit
+from sgdcli.errors import InputError, RuntimeFailure, first_line, refuse_pipe, require_hard_exit
 
 NUMERIC_KINDS = "biuf"
 
@@ -36,6 +36,7 @@ def open_file(path: str | os.PathLike) -> h5py.File:
         raise InputError(f"{path}: no such file")
     if os.path.isdir(path):
         raise InputError(f"{path}: is a directory, not an HDF5 file")
+    refuse_pipe(path, path, "; HDF5 is read in place, not as a stream, so save it to a file first")
     try:
         signature_ok = h5py.is_hdf5(path)
     except OSError as exc:

@@ -13,7 +13,6 @@ import bz2
 import io
 import lzma
 import os
-import stat
 
 from isal import igzip
 
@@ -194,17 +193,3 @@ def not_utf8(path, exc: UnicodeDecodeError) -> InputError:
     """Text that is not UTF-8: the bytes, not a line (the decoder reads ahead of the lines)."""
     return InputError(f"{path}: not UTF-8 text (bytes {exc.object[exc.start:exc.end]!r}: {exc.reason}); convert "
                       "it to UTF-8 first, e.g. iconv -f latin1 -t utf-8")
-
-
-def not_a_file(path: str, where: str, why: str = "") -> InputError:
-    """InputError for a ``path`` that is not a regular file, saying what it is: "no such file" only where there is
-    none (a pipe from ``<(...)`` exists, and was once called missing).  ``why``: what needs a regular file."""
-    try:
-        mode = os.stat(path).st_mode
-    except OSError:
-        return InputError(f"{where}: no such file")
-    kind = ("a directory" if stat.S_ISDIR(mode) else
-            "a pipe (a FIFO, or a process substitution such as <(...))" if stat.S_ISFIFO(mode) else
-            "a socket" if stat.S_ISSOCK(mode) else
-            "a device" if stat.S_ISCHR(mode) or stat.S_ISBLK(mode) else "not a regular file")
-    return InputError(f"{where}: is {kind}, not a regular file{why}")

@@ -25,9 +25,9 @@ import os
 
 import numpy as np
 
-from sgdcli.data import hashing, textfiles
+from sgdcli.data import hashing
 from sgdcli.data.table import Table, numbered
-from sgdcli.errors import InputError
+from sgdcli.errors import InputError, not_a_file
 from sgdcli.model import inference
 from sgdcli.model.file import Model, load_model
 from sgdcli.model.labels import check_kind
@@ -94,7 +94,7 @@ def load(path: str, table: Table, model_type: str, optimizer: bool = False) -> W
     ``table`` and ``--model``; InputError otherwise."""
     where = f"--init {path}"
     if not os.path.isfile(path):
-        raise textfiles.not_a_file(path, where, "; --init reads a model file")
+        raise not_a_file(path, where, "; --init reads a model file")
     st = os.stat(path)  # before it is read: a change while it is shows at the next --resume
     model = load_model(path, optimizer=optimizer)
     data = f"{table.path}:{table.x_name}"
