@@ -34,7 +34,7 @@ import click
 from click.core import ParameterSource
 
 from sgdcli.cli.environment import check_hdf5_driver, check_numba_environment, check_threading_layer
-from sgdcli.errors import InputError, refuse_pipe, utf8_text
+from sgdcli.errors import InputError, utf8_text
 
 ENV_PREFIX = "SGDCLI"
 _NOT_SETTINGS = {"config", "print_config", "help"}
@@ -71,7 +71,6 @@ def load(path: str, ctx: click.Context, given: str | None = None) -> dict:
 
     ``given`` is how the file was named in errors about the file as a whole: ``--config PATH`` by default."""
     given = given or f"--config {path}"
-    refuse_pipe(path, given, "; save it to a file first")
     try:
         with open(path, "rb") as fh:
             raw = fh.read()

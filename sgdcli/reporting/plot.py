@@ -12,7 +12,7 @@ import json
 import math
 import os
 
-from sgdcli.errors import InputError, RuntimeFailure, install_extra, refuse_pipe, utf8_text
+from sgdcli.errors import InputError, RuntimeFailure, install_extra, utf8_text
 
 FORMATS = ("png", "pdf", "svg")
 INSTALL = f"{install_extra('plot')} (or install matplotlib)"
@@ -21,7 +21,6 @@ INSTALL = f"{install_extra('plot')} (or install matplotlib)"
 def read_history(path: str) -> list[dict]:
     """The epoch records of a metrics JSONL file, checked (none: an empty file); InputError naming the file and
     line otherwise."""
-    refuse_pipe(path, path, "; save it to a file first")
     try:
         with open(path, "rb") as fh:
             raw = fh.read()
