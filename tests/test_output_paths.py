@@ -146,3 +146,42 @@ def test_the_python_api_refuses_them_too_and_o_may_still_replace_the_init_model(
     sgdcli.train("d.h5", replace(opts, batch_size=1), output="m.h5", metrics="new.jsonl",
                  control=sgdcli.RunControl(checkpoint=sgdcli.default_checkpoint("m.h5")))
     assert len(sgdcli.load_model("m.h5").training["lineage"]) == 2  # continued from the model it replaced
+
+
+@pytest.mark.parametrize("name", ["model.h5", "data.h5"])
+def test_a_checkpoint_path_holding_a_model_or_data_is_refused_before_it_is_replaced(here, name):
+    """Without --resume, a run wrote its checkpoints over a model or a data file given as --checkpoint by mistake,
+    and removed it at its end, exit 0.  (--resume refused it already: exit 1.)"""
+    (here / name).write_bytes((here / ("m.h5" if name == "model.h5" else "d.h5")).read_bytes())
+    before, held = sorted(os.listdir(here)), (here / name).read_bytes()
+    proc = run("train", "d.h5", "-o", "new.h5", "--checkpoint", name, "--epochs", "2")
+    assert_refused(proc, here, before)
+    what = "an sgdcli file of another kind (sgdcli-model)" if name == "model.h5" else "an HDF5 file"
+    assert proc.stderr == (f"sgdcli: error: --checkpoint {name}: {name} is {what}, not an sgdcli checkpoint; the "
+                           "run's checkpoints would replace it and its end remove it: move it away or give "
+                           "--checkpoint another path\n")
+    assert (here / name).read_bytes() == held
+
+
+def test_a_checkpoint_of_an_earlier_run_is_replaced_by_a_run_that_starts_afresh(here):
+    """The check above leaves sgdcli's own checkpoints, and files HDF5 cannot read, to the run."""
+    assert run("train", "d.h5", "-o", "a.h5", "--epochs", "2", "--keep-checkpoint", "-q").returncode == 0
+    os.replace("a.h5.ckpt", "b.h5.ckpt")
+    (here / "b.h5.ckpt.prev").write_bytes(b"not HDF5 at all")
+    assert run("train", "d.h5", "-o", "b.h5", "--epochs", "1", "-q").returncode == 0
+    assert not (here / "b.h5.ckpt").exists() and not (here / "b.h5.ckpt.prev").exists()
+
+
+@pytest.mark.parametrize("spelling", ["m.h5", "./m.h5"])
+def test_a_gate_may_not_judge_a_model_written_over_its_init_model(here, spelling):
+    """With -o equal to --init, a failed gate (exit 3, the model written anyway) replaced the last good model by
+    the one it failed.  Without a gate, -o may still replace the --init model (the nightly --init m.h5 -o m.h5)."""
+    before, model = sorted(os.listdir(here)), (here / "m.h5").read_bytes()
+    proc = run("train", "d.h5", "--init", "m.h5", "-o", spelling, "--epochs", "1", "--val-fraction", "0.2",
+               "--fail-under", "accuracy=0.999")
+    assert_refused(proc, here, before)
+    assert proc.stderr == (f"sgdcli: error: --fail-under: -o {spelling} is the --init model, which a failed gate "
+                           "would replace by the model it failed (the model is written either way): write to "
+                           "another path and move it over m.h5 once the gate passes\n")
+    assert (here / "m.h5").read_bytes() == model
+    assert run("train", "d.h5", "--init", "m.h5", "-o", "m.h5", "--epochs", "1", "-q").returncode == 0

@@ -83,6 +83,10 @@ def train_cmd(data, output, progress, quiet, verbose, metrics, checkpoint, check
         if opts.epochs == 0:
             raise InputError(f"{checks[0].option}: --epochs 0 validates nothing; check the model with sgdcli evaluate")
         gates.check_model(checks, opts.model, f"a {opts.model} model's validation", training=True)
+        if opts.init is not None and _same_file(output, opts.init):
+            raise InputError(f"{checks[0].option}: -o {output} is the --init model, which a failed gate would "
+                             "replace by the model it failed (the model is written either way): write to another "
+                             f"path and move it over {opts.init} once the gate passes")
     sgdcli.configure_runtime()
     reporter = sgdcli.make_reporter("none" if quiet else progress)
     with sgdcli.stop_on_signals() as stop:
@@ -113,6 +117,14 @@ def train_cmd(data, output, progress, quiet, verbose, metrics, checkpoint, check
             record = model.history[kept - 1]
             values = {key[len("val_"):]: value for key, value in record.items() if key.startswith("val_")}
             gates.enforce(checks, values, f"the validation rows (epoch {kept}, the model written to {output})")
+
+
+def _same_file(a, b) -> bool:
+    """Whether the paths ``a`` and ``b`` name one file (a link or another spelling included)."""
+    try:
+        return os.path.samefile(a, b)
+    except OSError:  # one of them is not there yet
+        return os.path.abspath(a) == os.path.abspath(b)
 
 
 def _left_to_resume(exc: BaseException, checkpoint: str | None) -> str | None:

@@ -84,6 +84,35 @@ def previous_path(path: str) -> str:
     return path + ".prev"
 
 
+def check_replaceable(path: str) -> None:
+    """InputError where a run that starts afresh would write its checkpoints over an HDF5 file at ``path`` (or its
+    .prev) that is no sgdcli checkpoint: a model or a data file given as ``--checkpoint`` by mistake, which the
+    run's first checkpoint would replace and its end remove, exit 0.  (``--resume`` refuses it as it reads it:
+    ``load_latest``.)  Anything else there, an sgdcli checkpoint or a damaged file, is the run's to replace."""
+    for candidate in (path, previous_path(path)):
+        what = _not_a_checkpoint(candidate)
+        if what is not None:
+            raise InputError(f"--checkpoint {path}: {candidate} is {what}, not an sgdcli checkpoint; the run's "
+                             "checkpoints would replace it and its end remove it: move it away or give "
+                             "--checkpoint another path")
+
+
+def _not_a_checkpoint(path: str) -> str | None:
+    """What the HDF5 file at ``path`` is (an sgdcli model, an HDF5 file) where it is readable and no sgdcli
+    checkpoint; None otherwise (no file, a checkpoint, a file HDF5 cannot read)."""
+    if not os.path.isfile(path) or not h5py.is_hdf5(path):
+        return None
+    try:
+        with h5py.File(path, "r") as f:
+            kind = f.attrs.get("sgdcli_format")
+    except hdf5.READ_ERRORS:
+        return None
+    kind = kind.decode("utf-8", "replace") if isinstance(kind, bytes) else kind
+    if kind == FORMAT:
+        return None
+    return f"an sgdcli file of another kind ({kind})" if isinstance(kind, str) else "an HDF5 file"
+
+
 def save(path: str, ckpt: Checkpoint) -> None:
     path = os.path.abspath(path)
     with atomic_output(path, "--checkpoint") as tmp:

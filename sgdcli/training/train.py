@@ -49,6 +49,8 @@ def train(data, options: TrainOptions | None = None, *, output=None, metrics=Non
     control = control or RunControl()
     outputs = [(p, flag) for p, flag in ((output, "-o"), (metrics, "--metrics"), (control.checkpoint, "--checkpoint")) if p is not None]
     _check_distinct(outputs, (data, opts.val), opts.init)
+    if control.checkpoint is not None and not control.resume:  # (--resume reads it, and refuses it there)
+        ckpt_mod.check_replaceable(control.checkpoint)
     with contextlib.ExitStack() as stack:
         stack.enter_context(exclusive(outputs, control.wait_lock))
         columns = {"label_column": opts.label_column, "features": opts.features, "transpose": opts.transpose,
