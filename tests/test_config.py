@@ -214,7 +214,7 @@ def test_the_environment_takes_the_settings_a_file_takes_and_nothing_else(tmp_pa
     from sgdcli.cli.config import settings
 
     this = main_group.commands[command]
-    params = this.get_params(click.Context(this, info_name=command))
+    params = this.get_params(click.Context(this, info_name=command, parent=_group_context()))
     names = {p.name for p in params if p.name not in settings(this)} - {"config"} | {"help"}
     assert {"print_config", "help"} <= names
     (tmp_path / "out").mkdir()
@@ -229,10 +229,16 @@ def test_the_environment_takes_the_settings_a_file_takes_and_nothing_else(tmp_pa
     assert list((tmp_path / "out").iterdir()) == []
 
 
+def _group_context() -> click.Context:
+    """A context of the group with its own settings: click keeps the help option a command first makes, so one
+    made in a bare context (without the group's -h) would be the help of every later test's command."""
+    return click.Context(main_group, info_name="sgdcli", **main_group.context_settings)
+
+
 def test_the_groups_help_and_version_never_come_from_the_environment(monkeypatch, binary_file):
     """SGDCLI_HELP (click 8.1; SGDCLI__CLICK_DEFAULT_HELP in click 8.5) made every command print the help and exit
     0."""
-    help_option = main_group.get_help_option(click.Context(main_group))
+    help_option = main_group.get_help_option(_group_context())
     monkeypatch.setenv(f"SGDCLI_{help_option.name.upper()}", "1")
     monkeypatch.setenv("SGDCLI_VERSION", "1")
     code, out, err = cli("info", binary_file)
