@@ -126,3 +126,31 @@ def test_a_warning_names_its_run_by_the_rate_given_and_measures_the_rate_used(bi
             "chooses here: the model may be far from the optimum; raise --lr or --epochs")
     assert row["lr"] == pytest.approx(0.004) and row["warnings"] == model.training["warnings"] == [said]
     assert (code, err) == (0, f"sgdcli: warning: batch 32, lr 0.001: {said}\n")
+
+
+def test_with_early_stopping_a_row_is_the_epoch_train_keeps(regression_file):
+    """The row's losses were the last epoch's, not those of the model train keeps and prints (kept_epoch): runs were
+    ranked by models train throws away."""
+    args = ["--model", "linear", "--optimizer", "sgd", "--schedule", "constant", "--epochs", "10", "--val-fraction",
+            "0.2", "--early-stopping", "--patience", "2"]
+    (row,) = sweep_json(regression_file, "--batch-sizes", "8", "--lrs", "0.3", *args)
+    model = train(regression_file, TrainOptions(model="linear", batch_size=8, lr=0.3, optimizer="sgd",
+                                                schedule="constant", epochs=10, val_fraction=0.2, early_stopping=True,
+                                                patience=2))
+    kept = model.training["best_epoch"]
+    assert kept < len(model.history) == row["epochs"]  # the case: an earlier epoch kept
+    assert row["kept_epoch"] == kept
+    assert row["train_loss"] == model.history[kept - 1]["train_loss"]
+    assert row["val_loss"] == model.history[kept - 1]["val_loss"]
+    code, out, err = cli("sweep", regression_file, "--batch-sizes", "8", "--lrs", "0.3", *args, "-q")
+    header, line = out.strip().splitlines()
+    assert header.split()[4:8] == ["epochs", "kept_epoch", "train_loss", "val_loss"]
+    assert line.split()[4:8] == [str(row["epochs"]), str(kept), f"{row['train_loss']:.6g}", f"{row['val_loss']:.6g}"]
+
+
+def test_without_early_stopping_the_last_epoch_is_kept(binary_file):
+    (row,) = sweep_json(binary_file, "--batch-sizes", "32", "--epochs", "2")
+    assert row["kept_epoch"] == row["epochs"] == 2
+    code, out, err = cli("sweep", binary_file, "--batch-sizes", "32", "--epochs", "2", "-q")
+    assert "kept_epoch" not in out
+

@@ -174,6 +174,6 @@ def sweep_cmd(data, batch_sizes, lrs, progress, quiet, metrics_dir, plot, json, 
     if json:
         click.echo(render.json_text([r.as_dict() for r in runs], indent=2))
     else:
-        click.echo(render.sweep_table(runs))
+        click.echo(render.sweep_table(runs, kept=base.early_stopping))
     if plot is not None:
         plotting.save([(f"batch {r.batch_label}, lr {r.lr:.4g}", r.history) for r in runs if r.history], plot, "--plot")

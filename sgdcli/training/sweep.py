@@ -33,7 +33,8 @@ class SweepRun:
     iterations_per_epoch: int
     iterations: int  # updates done (up to the last safe point before a divergence)
     epochs: int  # epochs completed
-    train_loss: float  # of the last completed epoch (NaN if none)
+    kept_epoch: int | None  # the epoch whose model train keeps (--early-stopping); None for a diverged run
+    train_loss: float  # of the kept epoch, as train's result line; of the last completed one if diverged (NaN if none)
     val_loss: float | None
     seconds: float  # training time of the completed epochs
     rows_per_s: float
@@ -115,13 +116,13 @@ def _runs(data, base: TrainOptions, batch_sizes: list[int | None], lrs: list[flo
         fits: list[str] = []
         with _fit_warnings_to(fits):
             try:
-                train(data, opts, reporter=recorder)
+                model = train(data, opts, reporter=recorder)
                 error = ""
             except DivergedError as exc:
-                error = str(exc)
+                model, error = None, str(exc)
         for text in fits:  # each names its run
             warnings.warn(f"{label}: {text}", FitWarning, stacklevel=3)
-        runs.append(_row(batch, recorder, error, fits))
+        runs.append(_row(batch, recorder, model, error, fits))
         if metrics_dir is not None:
             name = f"run{i:02d}-batch-{'full' if batch is None else batch}-lr-{_rate(lr)}.jsonl"
             with atomic_output(os.path.join(metrics_dir, name), "--metrics-dir") as tmp, \
@@ -161,19 +162,25 @@ def _check_batch_sizes(data, base: TrainOptions, batch_sizes: list[int | None]) 
         raise InputError(f"--batch-sizes: {too_large[0]} is larger than the {rows:,} rows of {table.path}")
 
 
-def _row(batch, recorder: _Recorder, error: str, fits: list[str]) -> SweepRun:
-    records = recorder.records
+def _row(batch, recorder: _Recorder, model, error: str, fits: list[str]) -> SweepRun:
+    """The row of a run: of the ``model`` train returned (its history, rate and kept epoch: the figures of
+    train's result line), or, for a run that diverged, of the epochs the recorder saw."""
+    if model is not None:
+        records, lr, kept = model.history, model.training["lr"], model.training["best_epoch"]
+    else:
+        records, lr, kept = recorder.records, recorder.lr, None
     seconds = sum(r["seconds"] for r in records)
     rows = sum(r["rows"] for r in records)
-    last = records[-1] if records else {}
+    shown = records[(kept or len(records)) - 1] if records else {}
     return SweepRun(
         batch_size=batch,
-        lr=recorder.lr,
+        lr=lr,
         iterations_per_epoch=recorder.iterations_per_epoch,
         iterations=sum(r["iterations"] for r in records) + (recorder.partial_iterations if error else 0),
         epochs=len(records),
-        train_loss=last.get("train_loss", float("nan")),
-        val_loss=last.get("val_loss"),
+        kept_epoch=kept,
+        train_loss=shown.get("train_loss", float("nan")),
+        val_loss=shown.get("val_loss"),
         seconds=seconds,
         rows_per_s=rows / seconds if seconds > 0 else float("nan"),
         diverged=bool(error),
