@@ -154,3 +154,25 @@ def test_without_early_stopping_the_last_epoch_is_kept(binary_file):
     code, out, err = cli("sweep", binary_file, "--batch-sizes", "32", "--epochs", "2", "-q")
     assert "kept_epoch" not in out
 
+
+def test_a_run_that_lr_auto_started_over_is_the_run_train_keeps(tmp_path, regression_file, monkeypatch):
+    """--lr auto starts a run that blew up over at half the rate: the row had the first rate and counted the epochs
+    thrown away, and the metrics file held them too."""
+    from sgdcli.training import rate
+
+    real = rate.auto_rate
+
+    def too_fast(*args, **kw):  # 2^6 times the curvature's rate, no blow-up check: overflows in a later epoch
+        chosen = real(*args, **kw)
+        return rate.AutoRate(chosen.lr * 2**6, chosen.lambda_max, chosen.trace, chosen.rows)
+
+    monkeypatch.setattr("sgdcli.training.run.auto_rate", too_fast)
+    monkeypatch.setattr("sgdcli.training.run.MAX_HALVINGS", 20)
+    (row,) = sweep_json(regression_file, "--model", "linear", "--batch-sizes", "32", "--epochs", "3", "--metrics-dir",
+                        tmp_path / "runs")
+    model = train(regression_file, TrainOptions(model="linear", batch_size=32, epochs=3))
+    assert model.training["lr_auto"]["halvings"] > 0  # the case
+    assert (row["lr"], row["epochs"], row["iterations"], row["train_loss"]) == (
+        model.training["lr"], 3, model.training["updates"], model.history[-1]["train_loss"])
+    written = [json.loads(line) for line in (tmp_path / "runs" / "run01-batch-32-lr-auto.jsonl").read_text().splitlines()]
+    assert [r["train_loss"] for r in written] == [r["train_loss"] for r in model.history]

@@ -69,6 +69,8 @@ class _Recorder(Reporter):
         self.inner.begin(epochs=epochs, iterations=iterations, rows=rows, batch_size=batch_size, lr=lr)
 
     def epoch_start(self, epoch):
+        if epoch == 0:  # --lr auto starts a run that blew up over at half the rate: its epochs are thrown away
+            self.records = []
         self.partial_iterations = 0
         self.inner.epoch_start(epoch)
 
@@ -127,7 +129,7 @@ def _runs(data, base: TrainOptions, batch_sizes: list[int | None], lrs: list[flo
             name = f"run{i:02d}-batch-{'full' if batch is None else batch}-lr-{_rate(lr)}.jsonl"
             with atomic_output(os.path.join(metrics_dir, name), "--metrics-dir") as tmp, \
                     open(tmp, "w", encoding="utf-8") as fh:
-                fh.writelines(json_line(r) for r in recorder.records)
+                fh.writelines(json_line(r) for r in runs[-1].history)
     return runs
 
 
