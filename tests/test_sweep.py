@@ -176,3 +176,23 @@ def test_a_run_that_lr_auto_started_over_is_the_run_train_keeps(tmp_path, regres
         model.training["lr"], 3, model.training["updates"], model.history[-1]["train_loss"])
     written = [json.loads(line) for line in (tmp_path / "runs" / "run01-batch-32-lr-auto.jsonl").read_text().splitlines()]
     assert [r["train_loss"] for r in written] == [r["train_loss"] for r in model.history]
+
+
+def test_a_metrics_dir_holding_run_files_is_refused_before_the_first_run(tmp_path, binary_file):
+    """An earlier sweep's run files were left beside the new ones (two run01-*), and plot DIR/*.jsonl drew both
+    sweeps; a directory with other files is fine."""
+    runs = tmp_path / "runs"
+    args = ["sweep", binary_file, "--epochs", "1", "-q", "--metrics-dir", runs]
+    assert cli(*args, "--batch-sizes", "1,32")[0] == 0
+    before = {p.name: p.read_bytes() for p in runs.iterdir()}
+    code, out, err = cli(*args, "--batch-sizes", "64", "--progress", "plain")
+    assert (code, out) == (2, "")
+    assert err == (f"sgdcli: error: --metrics-dir {runs}: holds run01-batch-1-lr-auto.jsonl and 1 more run file(s) of "
+                   f"an earlier sweep, which sgdcli plot {runs / '*.jsonl'} would draw beside this sweep's runs; "
+                   "remove them or give another directory\n")  # before training: no progress line
+    assert {p.name: p.read_bytes() for p in runs.iterdir()} == before
+    other = tmp_path / "other"
+    other.mkdir()
+    (other / "notes.txt").write_text("kept")
+    assert cli(*args[:-1], other, "--batch-sizes", "64")[0] == 0
+    assert sorted(p.name for p in other.iterdir()) == ["notes.txt", "run01-batch-64-lr-auto.jsonl"]

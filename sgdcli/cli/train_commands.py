@@ -141,7 +141,8 @@ def _left_to_resume(exc: BaseException, checkpoint: str | None) -> str | None:
               help="Learning rates to compare, comma-separated: numbers (before --lr-scaling) or auto.")
 @training_options(without=("batch_size", "lr", "verbose"))
 @click.option("--metrics-dir", type=click.Path(file_okay=False), default=None,
-              help="Write each run's per-epoch JSON lines here (diverged runs too, up to their last epoch).")
+              help="Write each run's per-epoch JSON lines here (diverged runs too, up to their last epoch); "
+                   "a directory that holds run files already is refused.")
 @click.option("--plot", type=click.Path(dir_okay=False), default=None, metavar="FILE.png",
               help="Also draw every run's loss against epoch, iterations and time (needs the plot extra).")
 @json_option("the runs", "a JSON array, an object per run")

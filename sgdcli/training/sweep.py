@@ -12,6 +12,7 @@ from __future__ import annotations
 import contextlib
 import dataclasses
 import os
+import re
 import warnings
 
 from sgdcli.data.atomic import atomic_output, output_directory
@@ -104,7 +105,25 @@ def sweep(data, base: TrainOptions, batch_sizes: list[int | None], lrs: list[flo
     if metrics_dir is None:
         return _runs(data, base, batch_sizes, lrs, reporter_for, None)
     with output_directory(metrics_dir, "--metrics-dir"):  # removed again if no run's file got into it
+        _check_metrics_dir(metrics_dir)
         return _runs(data, base, batch_sizes, lrs, reporter_for, metrics_dir)
+
+
+RUN_FILE = re.compile(r"run\d+-batch-.+-lr-.+\.jsonl")  # what _runs names a run's records
+
+
+def _check_metrics_dir(metrics_dir: str) -> None:
+    """Refuse, before the first run, a --metrics-dir that holds run files already (an earlier sweep's, or those of
+    this one stopped half way): left there, mixed with this sweep's, ``sgdcli plot DIR/*.jsonl`` drew both."""
+    try:
+        names = sorted(name for name in os.listdir(metrics_dir) if RUN_FILE.fullmatch(name))
+    except OSError as exc:  # a directory it may write but not read
+        raise InputError(f"--metrics-dir {metrics_dir}: cannot list it ({exc.strerror})") from None
+    if names:
+        more = f" and {len(names) - 1} more run file(s)" if len(names) > 1 else ""
+        raise InputError(f"--metrics-dir {metrics_dir}: holds {names[0]}{more} of an earlier sweep, which "
+                         f"sgdcli plot {os.path.join(metrics_dir, '*.jsonl')} would draw beside this sweep's runs; "
+                         "remove them or give another directory")
 
 
 def _runs(data, base: TrainOptions, batch_sizes: list[int | None], lrs: list[float | str], reporter_for,
