@@ -196,3 +196,40 @@ def test_a_metrics_dir_holding_run_files_is_refused_before_the_first_run(tmp_pat
     (other / "notes.txt").write_text("kept")
     assert cli(*args[:-1], other, "--batch-sizes", "64")[0] == 0
     assert sorted(p.name for p in other.iterdir()) == ["notes.txt", "run01-batch-64-lr-auto.jsonl"]
+
+
+@pytest.mark.parametrize("form", ["table", "json"])
+def test_a_sweep_stopped_by_sigterm_prints_the_rows_of_the_runs_that_ended(tmp_path, binary_file, form):
+    """stdout was empty though run 1 had ended (its metrics file was there): a long sweep stopped near its end lost
+    its whole table.  A real process: the subject is a signal."""
+    import signal
+    import subprocess
+    import sys
+
+    runs = tmp_path / "runs"
+    env = {**os.environ, "SGDCLI_SLICE_ROWS": "256", "SGDCLI_TEST_SAFE_POINT_DELAY": "0.05"}  # run 2 takes seconds
+    env.pop("SGDCLI_DEBUG", None)
+    proc = subprocess.Popen([sys.executable, "-m", "sgdcli", "sweep", binary_file, "--batch-sizes", "64,32,16",
+                             "--lrs", "0.1", "--epochs", "2", "--metrics-dir", runs, "--plot", tmp_path / "p.png",
+                             "--progress", "plain", *(["--json"] if form == "json" else [])],
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env)
+    for line in proc.stderr:
+        if "run 2/3: batch 32" in line:
+            proc.send_signal(signal.SIGTERM)
+            break
+    out, err = proc.communicate(timeout=60)
+    assert proc.returncode == 143, err
+    assert err.splitlines()[-1] == (f"sgdcli: stopped by SIGTERM before finishing; stdout has the rows of the 1 of 3 "
+                                    f"runs that ended (their records are in {runs}); --plot {tmp_path / 'p.png'} was "
+                                    "not drawn; no partial output file was left")
+    assert os.listdir(runs) == ["run01-batch-64-lr-0.1.jsonl"] and not (tmp_path / "p.png").exists()
+    (ended,) = sweep_json(binary_file, "--batch-sizes", "64", "--lrs", "0.1", "--epochs", "2")
+    if form == "json":
+        (row,) = json.loads(out)
+        assert {k: v for k, v in row.items() if k not in ("seconds", "rows_per_s")} == \
+            {k: v for k, v in ended.items() if k not in ("seconds", "rows_per_s")}
+    else:
+        header, row = out.strip().splitlines()
+        assert header.split()[0] == "batch" and row.split()[:6] == ["64", "0.1", str(ended["iterations_per_epoch"]),
+                                                                   str(ended["iterations"]), "2",
+                                                                   f"{ended['train_loss']:.6g}"]

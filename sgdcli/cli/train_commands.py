@@ -171,10 +171,41 @@ def sweep_cmd(data, batch_sizes, lrs, progress, quiet, metrics_dir, plot, json, 
         reporter.message(f"run {i}/{n}: {label}")
         return reporter
 
-    runs = sgdcli.sweep(data, base, sizes, rates, reporter_for=reporter_for, metrics_dir=metrics_dir)
-    if json:
-        click.echo(render.json_text([r.as_dict() for r in runs], indent=2))
-    else:
-        click.echo(render.sweep_table(runs, kept=base.early_stopping))
+    def show(runs):
+        if json:
+            click.echo(render.json_text([r.as_dict() for r in runs], indent=2))
+        else:
+            click.echo(render.sweep_table(runs, kept=base.early_stopping))
+
+    ended = []
+    try:
+        runs = sgdcli.sweep(data, base, sizes, rates, reporter_for=reporter_for, metrics_dir=metrics_dir,
+                            on_run=ended.append)
+    except BaseException as exc:
+        signum = _stopping_signal(exc)
+        if signum is None or not ended:
+            raise
+        show(ended)  # the runs that ended are not lost with the one a signal stopped
+        left = f"stdout has the rows of the {len(ended)} of {len(sizes) * len(rates)} runs that ended"
+        if metrics_dir is not None:
+            left += f" (their records are in {metrics_dir})"
+        if plot is not None:
+            left += f"; --plot {plot} was not drawn"
+        raise errors.Terminated(signum, left + "; no partial output file was left") from None
+    show(runs)
     if plot is not None:
         plotting.save([(f"batch {r.batch_label}, lr {r.lr:.4g}", r.history) for r in runs if r.history], plot, "--plot")
+
+
+def _stopping_signal(exc: BaseException) -> int | None:
+    """The signal that stopped a command, where ``exc`` is (or was caused by) what it raised (cli/app.py's
+    handler: errors.Terminated; compiled code hands it back as the cause of a SystemError); None otherwise."""
+    seen = set()
+    while exc is not None and id(exc) not in seen:
+        if isinstance(exc, errors.Terminated):
+            return exc.signum
+        if isinstance(exc, KeyboardInterrupt):
+            return signal.SIGINT
+        seen.add(id(exc))
+        exc = exc.__cause__ or exc.__context__
+    return None

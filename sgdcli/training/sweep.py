@@ -96,17 +96,18 @@ def _rate(lr: float | str) -> str:
 
 
 def sweep(data, base: TrainOptions, batch_sizes: list[int | None], lrs: list[float | str], *,
-          reporter_for=None, metrics_dir: str | None = None) -> list[SweepRun]:
+          reporter_for=None, metrics_dir: str | None = None, on_run=None) -> list[SweepRun]:
     """Train every (batch size, lr) in that order on ``data`` with ``base``'s other options.
 
-    ``reporter_for(i, n, label)`` gives the progress reporter of run i of n.
+    ``reporter_for(i, n, label)`` gives the progress reporter of run i of n; ``on_run(run)`` is told of each run
+    as it ends (its metrics file written), so that a caller stopped half way still has the runs that ended.
     """
     _check_batch_sizes(data, base, batch_sizes)
     if metrics_dir is None:
-        return _runs(data, base, batch_sizes, lrs, reporter_for, None)
+        return _runs(data, base, batch_sizes, lrs, reporter_for, None, on_run)
     with output_directory(metrics_dir, "--metrics-dir"):  # removed again if no run's file got into it
         _check_metrics_dir(metrics_dir)
-        return _runs(data, base, batch_sizes, lrs, reporter_for, metrics_dir)
+        return _runs(data, base, batch_sizes, lrs, reporter_for, metrics_dir, on_run)
 
 
 RUN_FILE = re.compile(r"run\d+-batch-.+-lr-.+\.jsonl")  # what _runs names a run's records
@@ -127,7 +128,7 @@ def _check_metrics_dir(metrics_dir: str) -> None:
 
 
 def _runs(data, base: TrainOptions, batch_sizes: list[int | None], lrs: list[float | str], reporter_for,
-          metrics_dir: str | None) -> list[SweepRun]:
+          metrics_dir: str | None, on_run) -> list[SweepRun]:
     combos = [(b, lr) for b in batch_sizes for lr in lrs]
     runs = []
     for i, (batch, lr) in enumerate(combos, start=1):
@@ -149,6 +150,8 @@ def _runs(data, base: TrainOptions, batch_sizes: list[int | None], lrs: list[flo
             with atomic_output(os.path.join(metrics_dir, name), "--metrics-dir") as tmp, \
                     open(tmp, "w", encoding="utf-8") as fh:
                 fh.writelines(json_line(r) for r in runs[-1].history)
+        if on_run is not None:
+            on_run(runs[-1])
     return runs
 
 
