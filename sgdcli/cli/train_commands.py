@@ -11,8 +11,8 @@ import click
 
 from sgdcli import errors
 from sgdcli.cli import gates, render
-from sgdcli.cli.params import (Number, command, gate_options, json_option, parse_batch_sizes, parse_lrs,
-                               training_kwargs, training_options)
+from sgdcli.cli.params import (BATCH_GRID, RATE_GRID, Number, command, gate_options, json_option, parse_batch_sizes,
+                               parse_lrs, training_kwargs, training_options)
 from sgdcli.errors import InputError
 from sgdcli.options import DaskOptions, TrainOptions
 
@@ -135,10 +135,12 @@ def _left_to_resume(exc: BaseException, checkpoint: str | None) -> str | None:
 
 @command("sweep", example='sgdcli sweep data.h5 --batch-sizes 1,32,256,full --lrs 0.01,0.1 --lr-scaling linear --epochs 3')
 @click.argument("data", type=click.Path(dir_okay=False))
-@click.option("--batch-sizes", required=True, metavar="B,B,...",
-              help="Batch sizes to compare, comma-separated; 'full' is full-batch gradient descent.")
-@click.option("--lrs", default=str(TrainOptions().lr), show_default=True, metavar="LR,LR,...",
-              help="Learning rates to compare, comma-separated: numbers (before --lr-scaling) or auto.")
+@click.option("--batch-sizes", required=True, metavar="B,B,...", type=BATCH_GRID,
+              help="Batch sizes to compare, comma-separated (a list in --config); 'full' is full-batch gradient "
+                   "descent.")
+@click.option("--lrs", default=str(TrainOptions().lr), show_default=True, metavar="LR,LR,...", type=RATE_GRID,
+              help="Learning rates to compare, comma-separated (a list in --config): numbers (before --lr-scaling) "
+                   "or auto.")
 @training_options(without=("batch_size", "lr", "verbose"))
 @click.option("--metrics-dir", type=click.Path(file_okay=False), default=None,
               help="Write each run's per-epoch JSON lines here (diverged runs too, up to their last epoch); "
