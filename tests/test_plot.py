@@ -8,7 +8,7 @@ import sys
 
 import pytest
 
-from conftest import cli, without
+from conftest import cli, run_process, without
 
 pytest.importorskip("matplotlib")
 
@@ -139,3 +139,12 @@ def test_sweep_plot_draws_every_run(tmp_path, binary_file):
     assert code == 0, err
     text = out.read_text()
     assert text.lstrip().startswith("<?xml") and "batch 16, lr 0.1 train" in text and "batch full, lr 0.1 train" in text
+
+
+def test_the_environment_names_no_backend_that_breaks_a_plot(tmp_path, runs):
+    """MPLBACKEND=nonsense was "internal error: ValueError: Key backend: 'nonsense' is not a valid value", though the
+    image is drawn off-screen whatever the backend.  A real process: matplotlib reads the variable when imported."""
+    out = tmp_path / "c.png"
+    proc = run_process("plot", *runs, "-o", out, env={"MPLBACKEND": "nonsense"})
+    assert (proc.returncode, proc.stdout, proc.stderr) == (0, f"wrote {out}: 2 run(s)\n", "")
+    assert out.read_bytes().startswith(PNG)

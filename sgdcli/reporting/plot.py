@@ -2,8 +2,10 @@
 
 The input is what ``train --metrics`` and ``sweep --metrics-dir`` write: one
 JSON object per epoch.  matplotlib is an optional extra (``.[plot]``);
-it is imported only here, with the Agg backend, so plotting works without a
-display.  The image is written to a temporary file and renamed into place.
+it is imported only here.  The figure is drawn without pyplot and its
+backends (a ``Figure`` saved by the canvas of its file format), so plotting
+works without a display and whatever backend MPLBACKEND or a matplotlibrc
+names.  The image is written to a temporary file and renamed into place.
 """
 
 from __future__ import annotations
@@ -81,26 +83,31 @@ def curves(records: list[dict]) -> dict[str, list[float]]:
 
 def require() -> None:
     """RuntimeFailure (exit 1) saying how to install matplotlib, if it is missing."""
-    _pyplot()
+    _matplotlib()
 
 
-def _pyplot():
+def _matplotlib():
+    """matplotlib, imported with MPLBACKEND hidden from it: its import checks the variable and raised ValueError
+    for a name it does not know, though no backend of pyplot's is ever used here."""
+    backend = os.environ.pop("MPLBACKEND", None)
     try:
         import matplotlib
     except ImportError:
         raise RuntimeFailure(f"plotting needs matplotlib, which is not installed: {INSTALL}") from None
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    return plt
+    finally:
+        if backend is not None:
+            os.environ["MPLBACKEND"] = backend
+    return matplotlib
 
 
 def figure(runs: list[tuple[str, list[dict]]]):
     """A figure of three panels (loss against epoch, iterations, seconds), one color per run."""
-    plt = _pyplot()
+    _matplotlib()
+    from matplotlib.figure import Figure
     from matplotlib.ticker import MaxNLocator
 
-    fig, axes = plt.subplots(1, 3, figsize=(15, 4.5), sharey=True)
+    fig = Figure(figsize=(15, 4.5))
+    axes = fig.subplots(1, 3, sharey=True)
     for index, (label, records) in enumerate(runs):
         c = curves(records)
         color = f"C{index % 10}"
@@ -140,11 +147,8 @@ def save(runs: list[tuple[str, list[dict]]], output: str, option: str = "-o") ->
 
     fmt = output_format(output, option)
     fig = figure(runs)
-    try:
-        with atomic_output(output, option) as tmp:
-            fig.savefig(tmp, format=fmt, dpi=120)
-    finally:
-        _pyplot().close(fig)
+    with atomic_output(output, option) as tmp:
+        fig.savefig(tmp, format=fmt, dpi=120)
 
 
 def plot_files(paths: list[str], output: str, warn=None) -> int:
