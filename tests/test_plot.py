@@ -148,3 +148,19 @@ def test_the_environment_names_no_backend_that_breaks_a_plot(tmp_path, runs):
     proc = run_process("plot", *runs, "-o", out, env={"MPLBACKEND": "nonsense"})
     assert (proc.returncode, proc.stdout, proc.stderr) == (0, f"wrote {out}: 2 run(s)\n", "")
     assert out.read_bytes().startswith(PNG)
+
+
+def test_runs_whose_files_share_a_name_are_told_apart_by_their_directories(tmp_path, runs):
+    """runs/a/metrics.jsonl and runs/b/metrics.jsonl were both labelled "metrics": two colors, no way to tell which
+    run was which."""
+    for name, source in zip("ab", runs):
+        (tmp_path / name).mkdir()
+        (tmp_path / name / "metrics.jsonl").write_bytes(open(source, "rb").read())
+    out = tmp_path / "c.svg"
+    code, stdout, err = cli("plot", tmp_path / "a" / "metrics.jsonl", tmp_path / "b" / "metrics.jsonl", "-o", out)
+    assert code == 0, err
+    text = out.read_text()
+    assert "a/metrics train" in text and "a/metrics val" in text and "b/metrics train" in text
+    assert plot.labels(["runs/a/metrics.jsonl", "runs/b/metrics.jsonl", "c.jsonl"]) == ["a/metrics", "b/metrics", "c"]
+    assert plot.labels(["x/a/m.jsonl", "y/a/m.jsonl", "y/b/n.jsonl"]) == ["x/a/m", "y/a/m", "n"]
+    assert plot.labels(["runs/run01.jsonl", "runs/run02.jsonl"]) == ["run01", "run02"]

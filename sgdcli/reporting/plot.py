@@ -163,5 +163,22 @@ def plot_files(paths: list[str], output: str, warn=None) -> int:
     for path in empty:
         if warn is not None:
             warn(f"left out {path}: no epochs in it (a run that diverged in its first epoch?)")
-    save([(os.path.splitext(os.path.basename(path))[0], records) for path, records in histories if records], output)
-    return len(paths) - len(empty)
+    kept = [(path, records) for path, records in histories if records]
+    save(list(zip(labels([path for path, _ in kept]), (records for _, records in kept))), output)
+    return len(kept)
+
+
+def labels(paths: list[str]) -> list[str]:
+    """Each file's label in the legend: its name without the extension, after as many of the directories it is in
+    as tell it from the other files (runs/a/metrics.jsonl and runs/b/metrics.jsonl: a/metrics and b/metrics)."""
+    parts = [os.path.normpath(path).split(os.sep) for path in paths]
+    for named in parts:
+        named[-1] = os.path.splitext(named[-1])[0]
+    depth = [1] * len(paths)
+    while True:
+        shown = [os.sep.join(named[-d:]) for named, d in zip(parts, depth)]
+        longer = [i for i, label in enumerate(shown) if shown.count(label) > 1 and depth[i] < len(parts[i])]
+        if not longer:
+            return shown
+        for i in longer:
+            depth[i] += 1
