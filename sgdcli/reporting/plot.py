@@ -106,7 +106,10 @@ def figure(runs: list[tuple[str, list[dict]]]):
     from matplotlib.figure import Figure
     from matplotlib.ticker import MaxNLocator
 
-    fig = Figure(figsize=(15, 4.5))
+    entries = sum(1 + any(r.get("val_loss") is not None for r in records) for _, records in runs)
+    columns = min(entries, 4)
+    # the legend below the panels, where it hides no curve: as many rows as it needs
+    fig = Figure(figsize=(15, 4.5 + 0.25 * math.ceil(entries / max(columns, 1))), layout="constrained")
     axes = fig.subplots(1, 3, sharey=True)
     for index, (label, records) in enumerate(runs):
         c = curves(records)
@@ -120,9 +123,9 @@ def figure(runs: list[tuple[str, list[dict]]]):
         ax.grid(True, alpha=0.3)
     axes[0].xaxis.set_major_locator(MaxNLocator(integer=True))
     axes[0].set_ylabel("loss")
-    axes[0].legend(fontsize="small")
+    fig.legend(*axes[0].get_legend_handles_labels(), loc="outside lower center", ncols=max(columns, 1),
+               fontsize="small")
     fig.suptitle("learning curves: training (solid) and validation (dashed) loss")
-    fig.tight_layout()
     return fig
 
 
