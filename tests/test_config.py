@@ -296,3 +296,34 @@ def test_print_config_escapes_what_toml_requires_escaped(tmp_path, binary_file):
     name = str(tmp_path / "a\x7fb.h5")
     out = printed("train", binary_file, "-o", name)
     assert tomllib.loads(out)["train"]["output"] == name
+
+
+def test_a_sweep_grid_is_a_toml_list_and_print_config_gives_it_back(tmp_path, binary_file):
+    """[sweep] batch_sizes = [16, 32] was refused ("expected one value, got a list"): only "16,32" was taken."""
+    config = write(tmp_path, '[sweep]\nbatch_sizes = [16, 32.0, "full"]\nlrs = [0.05, "auto"]\nepochs = 1\n')
+    code, out, err = cli("sweep", binary_file, "--config", config, "--json", "-q")
+    assert code == 0, err
+    runs = json.loads(out)
+    assert [r["batch_size"] for r in runs] == [16, 16, 32, 32, "full", "full"]
+    assert [r["lr"] for r in runs[::2]] == [0.05] * 3 and 0.05 not in [r["lr"] for r in runs[1::2]]  # auto's
+    first = printed("sweep", binary_file, "--config", config)
+    assert setting(first, "batch_sizes") == ('[16, 32, "full"]', f"config {config} [sweep]")
+    assert setting(first, "lrs")[0] == '[0.05, "auto"]'
+    saved = write(tmp_path, first, "saved.toml")
+    assert tomllib.loads(printed("sweep", binary_file, "--config", saved)) == tomllib.loads(first)
+    # the comma form, on the command line or in the file, prints as the same list
+    assert setting(printed("sweep", binary_file, "--batch-sizes", "16, 32,FULL"), "batch_sizes")[0] == '[16, 32, "full"]'
+    assert setting(printed("sweep", binary_file, "--batch-sizes", "64"), "batch_sizes")[0] == "64"
+
+
+@pytest.mark.parametrize("value,message", [
+    ("[]", "an empty list; give at least one value"),
+    ("[16, 0]", "batch sizes must be >= 1, got 0"),
+    ('[16, "big"]', "'big' is neither a positive integer nor 'full'"),
+    ("[16, 2.5]", "expected a whole number, got 2.5"),
+    ("[16, true]", "expected batch sizes, got true"),
+])
+def test_a_bad_item_of_a_grid_list_names_the_file_and_key(tmp_path, binary_file, value, message):
+    config = write(tmp_path, f"[sweep]\nbatch_sizes = {value}\n")
+    assert cli("sweep", binary_file, "--config", config) == (2, "", f"sgdcli: error: {config}: [sweep] batch_sizes: "
+                                                                     f"{message}\n")

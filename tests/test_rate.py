@@ -385,3 +385,19 @@ def test_heavy_tailed_labels_do_not_make_a_falling_loss_look_above_the_start(tmp
     assert [w.split(" (")[0] for w in m.training["warnings"]] == ["the loss was still falling"]  # at 1e-5: slow
     m = train(path, TrainOptions(model="linear", batch_size="full", epochs=1))
     assert [w.split(" in all")[0] for w in m.training["warnings"]] == ["only 1 update"]
+
+
+def test_the_few_updates_warning_counts_the_updates_made_by_threads_that_average(tmp_path):
+    """With T threads it counted T × ceil(ceil(rows / T) / batch) an epoch, the bound: a 1-row file on 2 threads
+    made 1 update an epoch, not 2; and a full batch is each thread's share, not the whole file's rows."""
+    X, y = make_problem("regression", n=1, d=2, seed=1)
+    one = write_table(tmp_path / "one.h5", X, y)
+    m = train(one, TrainOptions(model="linear", batch_size=1, epochs=2, threads=2, parallel="average"))
+    assert [r["iterations"] for r in m.history] == [1, 1]
+    assert m.training["warnings"][0].startswith("only 2 updates in all (2 epochs × 1 iteration of batch 1), ")
+    X, y = make_problem("multiclass", n=3000, d=8, k=10, seed=1)
+    path = write_table(tmp_path / "s.h5", X, y)
+    m = train(path, TrainOptions(model="softmax", batch_size="full", epochs=3, threads=2, parallel="average"))
+    assert [r["iterations"] for r in m.history] == [2, 2, 2]
+    assert m.training["warnings"][0].startswith("only 6 updates in all (3 epochs × 2 iterations of a thread's whole "
+                                                "share of the rows, about 1500), ")

@@ -157,3 +157,110 @@ def test_a_rows_warnings_are_its_runs_whatever_the_filters_and_no_other_threads(
         (row,) = sweep(binary_file, TrainOptions(epochs=1), [8], ["auto"], reporter_for=lambda *_: Meanwhile())
     assert row.warnings == []
     assert [str(w.message) for w in caught if w.category is FitWarning] == alone  # the other thread's, as it is
+
+
+def test_with_early_stopping_a_row_is_the_epoch_train_keeps(regression_file):
+    """The row's losses were the last epoch's, not those of the model train keeps and prints (kept_epoch): runs were
+    ranked by models train throws away."""
+    args = ["--model", "linear", "--optimizer", "sgd", "--schedule", "constant", "--epochs", "10", "--val-fraction",
+            "0.2", "--early-stopping", "--patience", "2"]
+    (row,) = sweep_json(regression_file, "--batch-sizes", "8", "--lrs", "0.3", *args)
+    model = train(regression_file, TrainOptions(model="linear", batch_size=8, lr=0.3, optimizer="sgd",
+                                                schedule="constant", epochs=10, val_fraction=0.2, early_stopping=True,
+                                                patience=2))
+    kept = model.training["best_epoch"]
+    assert kept < len(model.history) == row["epochs"]  # the case: an earlier epoch kept
+    assert row["kept_epoch"] == kept
+    assert row["train_loss"] == model.history[kept - 1]["train_loss"]
+    assert row["val_loss"] == model.history[kept - 1]["val_loss"]
+    code, out, err = cli("sweep", regression_file, "--batch-sizes", "8", "--lrs", "0.3", *args, "-q")
+    header, line = out.strip().splitlines()
+    assert header.split()[4:8] == ["epochs", "kept_epoch", "train_loss", "val_loss"]
+    assert line.split()[4:8] == [str(row["epochs"]), str(kept), f"{row['train_loss']:.6g}", f"{row['val_loss']:.6g}"]
+
+
+def test_without_early_stopping_the_last_epoch_is_kept(binary_file):
+    (row,) = sweep_json(binary_file, "--batch-sizes", "32", "--epochs", "2")
+    assert row["kept_epoch"] == row["epochs"] == 2
+    code, out, err = cli("sweep", binary_file, "--batch-sizes", "32", "--epochs", "2", "-q")
+    assert "kept_epoch" not in out
+
+
+def test_a_run_that_lr_auto_started_over_is_the_run_train_keeps(tmp_path, regression_file, monkeypatch):
+    """--lr auto starts a run that blew up over at half the rate: the row had the first rate and counted the epochs
+    thrown away, and the metrics file held them too."""
+    from sgdcli.training import rate
+
+    real = rate.auto_rate
+
+    def too_fast(*args, **kw):  # 2^6 times the curvature's rate, no blow-up check: overflows in a later epoch
+        chosen = real(*args, **kw)
+        return rate.AutoRate(chosen.lr * 2**6, chosen.lambda_max, chosen.trace, chosen.rows)
+
+    monkeypatch.setattr("sgdcli.training.run.auto_rate", too_fast)
+    monkeypatch.setattr("sgdcli.training.run.MAX_HALVINGS", 20)
+    (row,) = sweep_json(regression_file, "--model", "linear", "--batch-sizes", "32", "--epochs", "3", "--metrics-dir",
+                        tmp_path / "runs")
+    model = train(regression_file, TrainOptions(model="linear", batch_size=32, epochs=3))
+    assert model.training["lr_auto"]["halvings"] > 0  # the case
+    assert (row["lr"], row["epochs"], row["iterations"], row["train_loss"]) == (
+        model.training["lr"], 3, model.training["updates"], model.history[-1]["train_loss"])
+    written = [json.loads(line) for line in (tmp_path / "runs" / "run01-batch-32-lr-auto.jsonl").read_text().splitlines()]
+    assert [r["train_loss"] for r in written] == [r["train_loss"] for r in model.history]
+
+
+def test_a_metrics_dir_holding_run_files_is_refused_before_the_first_run(tmp_path, binary_file):
+    """An earlier sweep's run files were left beside the new ones (two run01-*), and plot DIR/*.jsonl drew both
+    sweeps; a directory with other files is fine."""
+    runs = tmp_path / "runs"
+    args = ["sweep", binary_file, "--epochs", "1", "-q", "--metrics-dir", runs]
+    assert cli(*args, "--batch-sizes", "1,32")[0] == 0
+    before = {p.name: p.read_bytes() for p in runs.iterdir()}
+    code, out, err = cli(*args, "--batch-sizes", "64", "--progress", "plain")
+    assert (code, out) == (2, "")
+    assert err == (f"sgdcli: error: --metrics-dir {runs}: holds run01-batch-1-lr-auto.jsonl and 1 more run file(s) of "
+                   f"an earlier sweep, which sgdcli plot {runs / '*.jsonl'} would draw beside this sweep's runs; "
+                   "remove them or give another directory\n")  # before training: no progress line
+    assert {p.name: p.read_bytes() for p in runs.iterdir()} == before
+    other = tmp_path / "other"
+    other.mkdir()
+    (other / "notes.txt").write_text("kept")
+    assert cli(*args[:-1], other, "--batch-sizes", "64")[0] == 0
+    assert sorted(p.name for p in other.iterdir()) == ["notes.txt", "run01-batch-64-lr-auto.jsonl"]
+
+
+@pytest.mark.parametrize("form", ["table", "json"])
+def test_a_sweep_stopped_by_sigterm_prints_the_rows_of_the_runs_that_ended(tmp_path, binary_file, form):
+    """stdout was empty though run 1 had ended (its metrics file was there): a long sweep stopped near its end lost
+    its whole table.  A real process: the subject is a signal."""
+    import signal
+    import subprocess
+    import sys
+
+    runs = tmp_path / "runs"
+    env = {**os.environ, "SGDCLI_SLICE_ROWS": "256", "SGDCLI_TEST_SAFE_POINT_DELAY": "0.05"}  # run 2 takes seconds
+    env.pop("SGDCLI_DEBUG", None)
+    proc = subprocess.Popen([sys.executable, "-m", "sgdcli", "sweep", binary_file, "--batch-sizes", "64,32,16",
+                             "--lrs", "0.1", "--epochs", "2", "--metrics-dir", runs, "--plot", tmp_path / "p.png",
+                             "--progress", "plain", *(["--json"] if form == "json" else [])],
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env)
+    for line in proc.stderr:
+        if "run 2/3: batch 32" in line:
+            proc.send_signal(signal.SIGTERM)
+            break
+    out, err = proc.communicate(timeout=60)
+    assert proc.returncode == 143, err
+    assert err.splitlines()[-1] == (f"sgdcli: stopped by SIGTERM before finishing; stdout has the rows of the 1 of 3 "
+                                    f"runs that ended (their records are in {runs}); --plot {tmp_path / 'p.png'} was "
+                                    "not drawn; no partial output file was left")
+    assert os.listdir(runs) == ["run01-batch-64-lr-0.1.jsonl"] and not (tmp_path / "p.png").exists()
+    (ended,) = sweep_json(binary_file, "--batch-sizes", "64", "--lrs", "0.1", "--epochs", "2")
+    if form == "json":
+        (row,) = json.loads(out)
+        assert {k: v for k, v in row.items() if k not in ("seconds", "rows_per_s")} == \
+            {k: v for k, v in ended.items() if k not in ("seconds", "rows_per_s")}
+    else:
+        header, row = out.strip().splitlines()
+        assert header.split()[0] == "batch" and row.split()[:6] == ["64", "0.1", str(ended["iterations_per_epoch"]),
+                                                                   str(ended["iterations"]), "2",
+                                                                   f"{ended['train_loss']:.6g}"]

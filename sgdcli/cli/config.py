@@ -114,7 +114,8 @@ def _as_option_value(value, option: click.Option):
 def _check_value(path: str, table: str, key: str, option: click.Option, value, ctx: click.Context) -> None:
     if isinstance(value, dict):
         raise InputError(f"{path}: [{table}] {key}: expected a value, got a table")
-    if isinstance(value, list) and not option.multiple and option.nargs == 1:
+    if isinstance(value, list) and not option.multiple and option.nargs == 1 and not getattr(option.type, "takes_list",
+                                                                                             False):
         raise InputError(f"{path}: [{table}] {key}: expected one value, got a list")
     # Click converts 2.5 to the integer 2 and true to 1 without a word; a file gets no such leeway.
     for item in value if isinstance(value, list) else [value]:

@@ -243,3 +243,49 @@ def parse_lrs(text: str) -> list[float | str]:
             raise InputError(f"--lrs: learning rates must be finite and > 0, got {item}")
         out.append(value)
     return out
+
+
+class Grid(click.ParamType):
+    """A sweep's grid (--batch-sizes, --lrs): the comma-separated text as given, parsed by the command; from a
+    --config file also a TOML list of the items the text takes (numbers, "full", "auto"), or one of them."""
+
+    takes_list = True  # config.py: a TOML list is this option's value, not a mistake
+
+    def __init__(self, name: str, parse, integral: bool = False):
+        self.name, self.parse, self.integral = name, parse, integral  # integral: config.py refuses 2.5
+
+    def to_config(self, value):
+        """The text as --config takes it back: a list of its items (one item alone), or the text that does not
+        parse, as given (the run refuses it)."""
+        if not isinstance(value, str):
+            return value
+        try:
+            items = self.parse(value)
+        except InputError:
+            return value
+        shown = ["full" if item is None else item for item in items]
+        return shown[0] if len(shown) == 1 else shown
+
+    def convert(self, value, param, ctx):
+        if isinstance(value, str):
+            return value
+        items = value if isinstance(value, list) else [value]
+        if not items:
+            self.fail("an empty list; give at least one value", param, ctx)
+        texts = []
+        for item in items:
+            if isinstance(item, float) and self.integral and item.is_integer():
+                item = int(item)
+            if isinstance(item, bool) or not isinstance(item, (int, float, str)):
+                self.fail(f"expected {self.name}, numbers or strings, got {item!r} in the list", param, ctx)
+            texts.append(repr(item) if isinstance(item, float) else str(item))
+        text = ",".join(texts)
+        try:
+            self.parse(text)
+        except InputError as exc:  # "--batch-sizes: ...": config.py names the file and key instead
+            self.fail(str(exc).partition(": ")[2], param, ctx)
+        return text
+
+
+BATCH_GRID = Grid("batch sizes", parse_batch_sizes, integral=True)
+RATE_GRID = Grid("learning rates", parse_lrs)

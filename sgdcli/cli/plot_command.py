@@ -16,7 +16,8 @@ def plot_cmd(metrics, output):
     """Draw learning curves from train --metrics files: loss against epoch, iterations and time.
 
     Training loss is solid, validation loss (when the run had validation)
-    dashed; several files are overlaid, one color each, labelled by file name.
+    dashed; several files are overlaid, one color each, labelled by file name
+    (with its directories where files share a name).
     Needs matplotlib, the plot extra: .venv/bin/pip install -e '.[plot]' in the
     sgdcli checkout.
     """

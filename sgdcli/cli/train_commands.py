@@ -11,8 +11,8 @@ import click
 
 from sgdcli import errors
 from sgdcli.cli import gates, render
-from sgdcli.cli.params import (Number, command, gate_options, json_option, parse_batch_sizes, parse_lrs,
-                               training_kwargs, training_options)
+from sgdcli.cli.params import (BATCH_GRID, RATE_GRID, Number, command, gate_options, json_option, parse_batch_sizes,
+                               parse_lrs, training_kwargs, training_options)
 from sgdcli.errors import InputError
 from sgdcli.options import DaskOptions, TrainOptions
 
@@ -146,13 +146,16 @@ def _left_to_resume(exc: BaseException, checkpoint: str | None) -> str | None:
 
 @command("sweep", example='sgdcli sweep data.h5 --batch-sizes 1,32,256,full --lrs 0.01,0.1 --lr-scaling linear --epochs 3')
 @click.argument("data", type=click.Path(dir_okay=False))
-@click.option("--batch-sizes", required=True, metavar="B,B,...",
-              help="Batch sizes to compare, comma-separated; 'full' is full-batch gradient descent.")
-@click.option("--lrs", default=str(TrainOptions().lr), show_default=True, metavar="LR,LR,...",
-              help="Learning rates to compare, comma-separated: numbers (before --lr-scaling) or auto.")
+@click.option("--batch-sizes", required=True, metavar="B,B,...", type=BATCH_GRID,
+              help="Batch sizes to compare, comma-separated (a list in --config); 'full' is full-batch gradient "
+                   "descent.")
+@click.option("--lrs", default=str(TrainOptions().lr), show_default=True, metavar="LR,LR,...", type=RATE_GRID,
+              help="Learning rates to compare, comma-separated (a list in --config): numbers (before --lr-scaling) "
+                   "or auto.")
 @training_options(without=("batch_size", "lr", "verbose"))
 @click.option("--metrics-dir", type=click.Path(file_okay=False), default=None,
-              help="Write each run's per-epoch JSON lines here (diverged runs too, up to their last epoch).")
+              help="Write each run's per-epoch JSON lines here (diverged runs too, up to their last epoch); "
+                   "a directory that holds run files already is refused.")
 @click.option("--plot", type=click.Path(dir_okay=False), default=None, metavar="FILE.png",
               help="Also draw every run's loss against epoch, iterations and time (needs the plot extra).")
 @json_option("the runs", "a JSON array, an object per run")
@@ -181,10 +184,41 @@ def sweep_cmd(data, batch_sizes, lrs, progress, quiet, metrics_dir, plot, json, 
         reporter.message(f"run {i}/{n}: {label}")
         return reporter
 
-    runs = sgdcli.sweep(data, base, sizes, rates, reporter_for=reporter_for, metrics_dir=metrics_dir)
-    if json:
-        click.echo(render.json_text([r.as_dict() for r in runs], indent=2))
-    else:
-        click.echo(render.sweep_table(runs))
+    def show(runs):
+        if json:
+            click.echo(render.json_text([r.as_dict() for r in runs], indent=2))
+        else:
+            click.echo(render.sweep_table(runs, kept=base.early_stopping))
+
+    ended = []
+    try:
+        runs = sgdcli.sweep(data, base, sizes, rates, reporter_for=reporter_for, metrics_dir=metrics_dir,
+                            on_run=ended.append)
+    except BaseException as exc:
+        signum = _stopping_signal(exc)
+        if signum is None or not ended:
+            raise
+        show(ended)  # the runs that ended are not lost with the one a signal stopped
+        left = f"stdout has the rows of the {len(ended)} of {len(sizes) * len(rates)} runs that ended"
+        if metrics_dir is not None:
+            left += f" (their records are in {metrics_dir})"
+        if plot is not None:
+            left += f"; --plot {plot} was not drawn"
+        raise errors.Terminated(signum, left + "; no partial output file was left") from None
+    show(runs)
     if plot is not None:
         plotting.save([(f"batch {r.batch_label}, lr {r.lr:.4g}", r.history) for r in runs if r.history], plot, "--plot")
+
+
+def _stopping_signal(exc: BaseException) -> int | None:
+    """The signal that stopped a command, where ``exc`` is (or was caused by) what it raised (cli/app.py's
+    handler: errors.Terminated; compiled code hands it back as the cause of a SystemError); None otherwise."""
+    seen = set()
+    while exc is not None and id(exc) not in seen:
+        if isinstance(exc, errors.Terminated):
+            return exc.signum
+        if isinstance(exc, KeyboardInterrupt):
+            return signal.SIGINT
+        seen.add(id(exc))
+        exc = exc.__cause__ or exc.__context__
+    return None

@@ -2,8 +2,10 @@
 
 The input is what ``train --metrics`` and ``sweep --metrics-dir`` write: one
 JSON object per epoch.  matplotlib is an optional extra (``.[plot]``);
-it is imported only here, with the Agg backend, so plotting works without a
-display.  The image is written to a temporary file and renamed into place.
+it is imported only here.  The figure is drawn without pyplot and its
+backends (a ``Figure`` saved by the canvas of its file format), so plotting
+works without a display and whatever backend MPLBACKEND or a matplotlibrc
+names.  The image is written to a temporary file and renamed into place.
 """
 
 from __future__ import annotations
@@ -81,26 +83,34 @@ def curves(records: list[dict]) -> dict[str, list[float]]:
 
 def require() -> None:
     """RuntimeFailure (exit 1) saying how to install matplotlib, if it is missing."""
-    _pyplot()
+    _matplotlib()
 
 
-def _pyplot():
+def _matplotlib():
+    """matplotlib, imported with MPLBACKEND hidden from it: its import checks the variable and raised ValueError
+    for a name it does not know, though no backend of pyplot's is ever used here."""
+    backend = os.environ.pop("MPLBACKEND", None)
     try:
         import matplotlib
     except ImportError:
         raise RuntimeFailure(f"plotting needs matplotlib, which is not installed: {INSTALL}") from None
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    return plt
+    finally:
+        if backend is not None:
+            os.environ["MPLBACKEND"] = backend
+    return matplotlib
 
 
 def figure(runs: list[tuple[str, list[dict]]]):
     """A figure of three panels (loss against epoch, iterations, seconds), one color per run."""
-    plt = _pyplot()
+    _matplotlib()
+    from matplotlib.figure import Figure
     from matplotlib.ticker import MaxNLocator
 
-    fig, axes = plt.subplots(1, 3, figsize=(15, 4.5), sharey=True)
+    entries = sum(1 + any(r.get("val_loss") is not None for r in records) for _, records in runs)
+    columns = min(entries, 4)
+    # the legend below the panels, where it hides no curve: as many rows as it needs
+    fig = Figure(figsize=(15, 4.5 + 0.25 * math.ceil(entries / max(columns, 1))), layout="constrained")
+    axes = fig.subplots(1, 3, sharey=True)
     for index, (label, records) in enumerate(runs):
         c = curves(records)
         color = f"C{index % 10}"
@@ -113,9 +123,9 @@ def figure(runs: list[tuple[str, list[dict]]]):
         ax.grid(True, alpha=0.3)
     axes[0].xaxis.set_major_locator(MaxNLocator(integer=True))
     axes[0].set_ylabel("loss")
-    axes[0].legend(fontsize="small")
+    fig.legend(*axes[0].get_legend_handles_labels(), loc="outside lower center", ncols=max(columns, 1),
+               fontsize="small")
     fig.suptitle("learning curves: training (solid) and validation (dashed) loss")
-    fig.tight_layout()
     return fig
 
 
@@ -140,11 +150,8 @@ def save(runs: list[tuple[str, list[dict]]], output: str, option: str = "-o") ->
 
     fmt = output_format(output, option)
     fig = figure(runs)
-    try:
-        with atomic_output(output, option) as tmp:
-            fig.savefig(tmp, format=fmt, dpi=120)
-    finally:
-        _pyplot().close(fig)
+    with atomic_output(output, option) as tmp:
+        fig.savefig(tmp, format=fmt, dpi=120)
 
 
 def plot_files(paths: list[str], output: str, warn=None) -> int:
@@ -159,5 +166,22 @@ def plot_files(paths: list[str], output: str, warn=None) -> int:
     for path in empty:
         if warn is not None:
             warn(f"left out {path}: no epochs in it (a run that diverged in its first epoch?)")
-    save([(os.path.splitext(os.path.basename(path))[0], records) for path, records in histories if records], output)
-    return len(paths) - len(empty)
+    kept = [(path, records) for path, records in histories if records]
+    save(list(zip(labels([path for path, _ in kept]), (records for _, records in kept))), output)
+    return len(kept)
+
+
+def labels(paths: list[str]) -> list[str]:
+    """Each file's label in the legend: its name without the extension, after as many of the directories it is in
+    as tell it from the other files (runs/a/metrics.jsonl and runs/b/metrics.jsonl: a/metrics and b/metrics)."""
+    parts = [os.path.normpath(path).split(os.sep) for path in paths]
+    for named in parts:
+        named[-1] = os.path.splitext(named[-1])[0]
+    depth = [1] * len(paths)
+    while True:
+        shown = [os.sep.join(named[-d:]) for named, d in zip(parts, depth)]
+        longer = [i for i, label in enumerate(shown) if shown.count(label) > 1 and depth[i] < len(parts[i])]
+        if not longer:
+            return shown
+        for i in longer:
+            depth[i] += 1

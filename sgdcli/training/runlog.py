@@ -116,14 +116,13 @@ def log_end(run, kept_epoch: int) -> list[str]:
                      f"{loss:.4g}, is above the all-zero model's {run.zero_loss:.4g}: training ended worse than it "
                      f"started. Either the rate is too large (try --lr {run.rate_opts.lr / 10:.4g}"
                      + (", or --lr auto" if run.auto is None else "") + ") or the features do not predict the label.")
-    epochs, updates = len(run.history), run.iters * len(run.history)
+    epochs, updates = len(run.history), sum(r["iterations"] for r in run.history)  # made, not planned (run.iters)
     half = (epochs - 1) // 2
     first, last = (run.history[half]["train_loss"], run.history[-1]["train_loss"]) if epochs else (math.nan,) * 2
     falling = f"the loss was still falling ({first:.4g} at epoch {half + 1}, {last:.4g} at epoch {epochs})"
     if 0 < updates < FEW_UPDATES:
         if epochs == 1 or first - last > FALLING * abs(first):
-            found.append(f"only {counted(updates, 'update')} in all ({counted(epochs, 'epoch')} × "
-                         f"{counted(run.iters, 'iteration')} of batch {run.batch})"
+            found.append(f"only {counted(updates, 'update')} in all ({_updates_made(run)})"
                          + ("" if epochs == 1 else f", and {falling}") + ": the model may be far from the optimum; "
                          "raise --epochs" + (" or lower --batch-size" if run.batch > 1 else ""))
     elif run.auto is None and epochs > 1 and first - last > FALLING * (run.zero_loss - last):
@@ -143,6 +142,19 @@ def log_end(run, kept_epoch: int) -> list[str]:
         else:  # each time: each run's warnings are shown, though another run gave the same text
             warn(text, FitWarning, each_time=True)
     return found
+
+
+def _updates_made(run) -> str:
+    """What the updates of ``run`` were: epochs × the iterations each made (with T threads or workers, the sum of
+    the shares' own, each rounding its rows up, or none for a share with no rows), and their batch, which is at
+    most a share."""
+    made = sorted({r["iterations"] for r in run.history})
+    per_epoch = counted(made[0], "iteration") if len(made) == 1 else f"{made[0]} to {made[-1]} iterations"
+    share = math.ceil(run.n_train / run.shards)
+    if run.shards == 1 or run.batch <= share:
+        return f"{counted(len(run.history), 'epoch')} × {per_epoch} of batch {run.batch}"
+    unit = "thread" if run.opts.parallel == "average" else "worker"
+    return f"{counted(len(run.history), 'epoch')} × {per_epoch} of a {unit}'s whole share of the rows, about {share}"
 
 
 def validation_rows(run) -> dict:

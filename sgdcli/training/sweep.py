@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import dataclasses
 import os
+import re
 
 from sgdcli.data.atomic import atomic_output, output_directory
 from sgdcli.data.table import Table
@@ -33,7 +34,8 @@ class SweepRun:
     iterations_per_epoch: int
     iterations: int  # updates done (up to the last safe point before a divergence)
     epochs: int  # epochs completed
-    train_loss: float  # of the last completed epoch (NaN if none)
+    kept_epoch: int | None  # the epoch whose model train keeps (--early-stopping); None for a diverged run
+    train_loss: float  # of the kept epoch, as train's result line; of the last completed one if diverged (NaN if none)
     val_loss: float | None
     seconds: float  # training time of the completed epochs
     rows_per_s: float
@@ -68,6 +70,8 @@ class _Recorder(Reporter):
         self.inner.begin(epochs=epochs, iterations=iterations, rows=rows, batch_size=batch_size, lr=lr)
 
     def epoch_start(self, epoch):
+        if epoch == 0:  # --lr auto starts a run that blew up over at half the rate: its epochs are thrown away
+            self.records = []
         self.partial_iterations = 0
         self.inner.epoch_start(epoch)
 
@@ -92,11 +96,12 @@ def _rate(lr: float | str) -> str:
 
 
 def sweep(data, base: TrainOptions | None, batch_sizes: list[int | None], lrs: list[float | str], *,
-          reporter_for=None, metrics_dir: str | None = None) -> list[SweepRun]:
+          reporter_for=None, metrics_dir: str | None = None, on_run=None) -> list[SweepRun]:
     """Train every (batch size, lr) in that order on ``data`` with ``base``'s other options (None: the defaults,
     as for ``train``).
 
-    ``reporter_for(i, n, label)`` gives the progress reporter of run i of n.
+    ``reporter_for(i, n, label)`` gives the progress reporter of run i of n; ``on_run(run)`` is told of each run
+    as it ends (its metrics file written), so that a caller stopped half way still has the runs that ended.
     """
     check_instance("base", base, TrainOptions, "sgdcli.TrainOptions(**d) makes them of a dict d")
     base = base or TrainOptions()
@@ -105,13 +110,31 @@ def sweep(data, base: TrainOptions | None, batch_sizes: list[int | None], lrs: l
     lrs = [dataclasses.replace(base, lr=lr).lr for lr in _listed("--lrs", lrs)]
     _check_batch_sizes(data, base, batch_sizes)
     if metrics_dir is None:
-        return _runs(data, base, batch_sizes, lrs, reporter_for, None)
+        return _runs(data, base, batch_sizes, lrs, reporter_for, None, on_run)
     with output_directory(metrics_dir, "--metrics-dir"):  # removed again if no run's file got into it
-        return _runs(data, base, batch_sizes, lrs, reporter_for, metrics_dir)
+        _check_metrics_dir(metrics_dir)
+        return _runs(data, base, batch_sizes, lrs, reporter_for, metrics_dir, on_run)
+
+
+RUN_FILE = re.compile(r"run\d+-batch-.+-lr-.+\.jsonl")  # what _runs names a run's records
+
+
+def _check_metrics_dir(metrics_dir: str) -> None:
+    """Refuse, before the first run, a --metrics-dir that holds run files already (an earlier sweep's, or those of
+    this one stopped half way): left there, mixed with this sweep's, ``sgdcli plot DIR/*.jsonl`` drew both."""
+    try:
+        names = sorted(name for name in os.listdir(metrics_dir) if RUN_FILE.fullmatch(name))
+    except OSError as exc:  # a directory it may write but not read
+        raise InputError(f"--metrics-dir {metrics_dir}: cannot list it ({exc.strerror})") from None
+    if names:
+        more = f" and {len(names) - 1} more run file(s)" if len(names) > 1 else ""
+        raise InputError(f"--metrics-dir {metrics_dir}: holds {names[0]}{more} of an earlier sweep, which "
+                         f"sgdcli plot {os.path.join(metrics_dir, '*.jsonl')} would draw beside this sweep's runs; "
+                         "remove them or give another directory")
 
 
 def _runs(data, base: TrainOptions, batch_sizes: list[int | None], lrs: list[float | str], reporter_for,
-          metrics_dir: str | None) -> list[SweepRun]:
+          metrics_dir: str | None, on_run) -> list[SweepRun]:
     combos = [(b, lr) for b in batch_sizes for lr in lrs]
     runs = []
     for i, (batch, lr) in enumerate(combos, start=1):
@@ -120,18 +143,20 @@ def _runs(data, base: TrainOptions, batch_sizes: list[int | None], lrs: list[flo
         recorder = _Recorder(reporter_for(i, len(combos), label) if reporter_for else Reporter())
         with runlog.kept([]) as fits:  # what the run found, whatever the filters, and no other thread's
             try:
-                train(data, opts, reporter=recorder)
+                model = train(data, opts, reporter=recorder)
                 error = ""
             except DivergedError as exc:
-                error = str(exc)
+                model, error = None, str(exc)
         for text in fits:  # each names its run
             warn(f"{label}: {text}", runlog.FitWarning, each_time=True)
-        runs.append(_row(batch, recorder, error, fits))
+        runs.append(_row(batch, recorder, model, error, fits))
         if metrics_dir is not None:
             name = f"run{i:02d}-batch-{'full' if batch is None else batch}-lr-{_rate(lr)}.jsonl"
             with atomic_output(os.path.join(metrics_dir, name), "--metrics-dir") as tmp, \
                     open(tmp, "w", encoding="utf-8") as fh:
-                fh.writelines(json_line(r) for r in recorder.records)
+                fh.writelines(json_line(r) for r in runs[-1].history)
+        if on_run is not None:
+            on_run(runs[-1])
     return runs
 
 
@@ -155,19 +180,25 @@ def _check_batch_sizes(data, base: TrainOptions, batch_sizes: list[int | None]) 
         raise InputError(f"--batch-sizes: {too_large[0]} is larger than the {rows:,} rows of {table.path}")
 
 
-def _row(batch, recorder: _Recorder, error: str, fits: list[str]) -> SweepRun:
-    records = recorder.records
+def _row(batch, recorder: _Recorder, model, error: str, fits: list[str]) -> SweepRun:
+    """The row of a run: of the ``model`` train returned (its history, rate and kept epoch: the figures of
+    train's result line), or, for a run that diverged, of the epochs the recorder saw."""
+    if model is not None:
+        records, lr, kept = model.history, model.training["lr"], model.training["best_epoch"]
+    else:
+        records, lr, kept = recorder.records, recorder.lr, None
     seconds = sum(r["seconds"] for r in records)
     rows = sum(r["rows"] for r in records)
-    last = records[-1] if records else {}
+    shown = records[(kept or len(records)) - 1] if records else {}
     return SweepRun(
         batch_size=batch,
-        lr=recorder.lr,
+        lr=lr,
         iterations_per_epoch=recorder.iterations_per_epoch,
         iterations=sum(r["iterations"] for r in records) + (recorder.partial_iterations if error else 0),
         epochs=len(records),
-        train_loss=last.get("train_loss", float("nan")),
-        val_loss=last.get("val_loss"),
+        kept_epoch=kept,
+        train_loss=shown.get("train_loss", float("nan")),
+        val_loss=shown.get("val_loss"),
         seconds=seconds,
         rows_per_s=rows / seconds if seconds > 0 else float("nan"),
         diverged=bool(error),
