@@ -463,6 +463,10 @@ def test_without_dask_installed_the_option_says_how_to_install(data, tmp_path):
                            "run .venv/bin/pip install -e '.[dask]' in the sgdcli checkout\n")
 
 
+_ADDRESSES = ("expected a scheduler address such as tcp://host:8786 (Dask knows "  # the schemes of this Dask
+              + ", ".join(f"{s}://" for s in sorted(distributed.comm.registry.backends) if s != "inproc") + "), or local:N")
+
+
 @pytest.mark.parametrize("args,message", [
     (["--sync-every", "3"], "--sync-every: applies only with --parallel average or --dask ADDRESS"),
     (["--dask-workers", "2"], "--dask-workers: applies only with --dask ADDRESS"),
@@ -474,6 +478,10 @@ def test_without_dask_installed_the_option_says_how_to_install(data, tmp_path):
      "--dask-workers 3: --dask local:2 starts only 2 worker(s)"),
     (["--dask", "local:two"], "--dask 'local:two': expected local:N with N the number of worker processes"),
     (["--dask", "scheduler"], "--dask 'scheduler': expected a scheduler address such as tcp://host:8786, or local:N"),
+    (["--dask", "udp://x:1"], "--dask 'udp://x:1': sgdcli cannot reach a scheduler by udp://; " + _ADDRESSES),
+    (["--dask", "tcp://x"], "--dask 'tcp://x': expected a port number from 1 to 65535 after the host; " + _ADDRESSES),
+    (["--dask", "tcp://x:http"],
+     "--dask 'tcp://x:http': expected a port number from 1 to 65535 after the host; " + _ADDRESSES),
 ])
 def test_bad_dask_options_are_exit_2(data, tmp_path, args, message):
     path, _, _ = data
