@@ -435,6 +435,39 @@ def test_a_scheduler_that_stops_answering_ends_the_round_after_the_timeout(monke
         pool._gather([Running(), Running()], None)
 
 
+def test_a_file_the_workers_cannot_see_names_them(tmp_path, cluster):
+    """Each worker opens the data itself, by path.  /proc/self/fd/N names a file only in the process that holds
+    descriptor N: the driver (this process) sees it, the cluster's workers do not, as with a disk only the driver
+    mounts.  It was "PATH: no such file", the line for a typo on one machine."""
+    if not os.path.exists("/proc/self/fd"):
+        pytest.skip("needs /proc/self/fd (Linux)")
+    X, y = make_problem("binary", n=1000, d=5, seed=2)
+    fd = os.open(write_table(tmp_path / "b.h5", X, y), os.O_RDONLY)
+    private = 1000  # a descriptor no worker process has open
+    os.dup2(fd, private)
+    os.close(fd)
+    try:
+        path = f"/proc/self/fd/{private}"
+        workers = ", ".join(sorted(cluster.scheduler_info["workers"]))
+        proc = run("train", path, "-o", tmp_path / "m.h5", "--dask", cluster.scheduler_address, "--epochs", "1")
+    finally:
+        os.close(private)
+    assert proc.returncode == 2, proc.stderr
+    assert proc.stderr == (f"sgdcli: error: {path}: Dask worker(s) {workers} cannot see this file, which the driver "
+                           f"opened: each worker opens it itself, at the same path; put it where every worker sees it "
+                           f"at that path (a shared file system)\n")
+
+
+def test_a_worker_that_joins_later_and_cannot_see_the_file_says_so():
+    from sgdcli.errors import InputError
+    from sgdcli.parallel.averaging import FileRef
+    from sgdcli.parallel.worker import _table
+
+    with pytest.raises(InputError, match=rf"^/nowhere/b\.h5: Dask worker {socket.gethostname()} cannot see this "
+                                         r"file, which the driver opened: each worker opens it itself"):
+        _table(FileRef("/nowhere/b.h5", {}, {}))
+
+
 def test_waits_on_dask_end_at_their_deadline_or_on_a_signal():
     import threading
 

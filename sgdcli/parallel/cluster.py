@@ -16,6 +16,7 @@ bounded by --dask-timeout (waits.py).
 from __future__ import annotations
 
 import contextlib
+import os
 import time
 from typing import Callable
 
@@ -31,7 +32,7 @@ from sgdcli.model.labels import Labels
 from sgdcli.options import DaskOptions, TrainOptions
 from sgdcli.parallel import worker
 from sgdcli.parallel.averaging import FileRef, Job, Round, RoundResult, RoundTrainer, sync_steps
-from sgdcli.parallel.connect import GRACE, scheduler_workers
+from sgdcli.parallel.connect import GRACE, check_paths, scheduler_workers
 from sgdcli.parallel.waits import Late, Stopped, bounded
 from sgdcli.parallel.worker import PassJob, ValidationJob, run_round, validate
 
@@ -184,6 +185,7 @@ class DaskExecutor:
         self.pool = DaskPool(client, options, self.shards, stop, report)
         self.trainer = RoundTrainer(self.pool, self.shards, self.sync_every, label="w")
         self.file = FileRef.of(table)
+        check_paths(client, options, stop, [self.file.path] + ([os.path.abspath(opts.val)] if opts.val else []))
         self.job = None
 
     def run_options(self) -> dict:

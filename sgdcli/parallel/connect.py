@@ -2,7 +2,7 @@
 
 The address is checked first (a scheme Dask knows, a port); then the
 scheduler is connected (or a LocalCluster started), the workers waited for,
-and each asked whether it can run sgdcli.  Each of these
+and each asked whether it can run sgdcli and sees the data.  Each of these
 waits on Dask runs through waits.bounded: a port where something other than
 a Dask scheduler listens once held the connection for ever, deaf to
 SIGTERM (waits.py says why).
@@ -161,6 +161,24 @@ def setup(call, options: DaskOptions, stop: Stop, late: str):
         raise interrupted(exc.signum, options) from None
     except Late:
         raise RuntimeFailure(f"--dask {options.address}: {late}; raise --dask-timeout if it needs longer") from None
+
+
+def check_paths(client, options: DaskOptions, stop: Stop, paths: list[str]) -> None:
+    """InputError naming the workers that cannot see one of ``paths``, which the driver opened: each worker opens
+    the data itself, by path, so a file on a disk only the driver mounts is "no such file" there."""
+    try:
+        unseen = bounded(lambda: client.run(worker.unseen, paths), options.timeout + GRACE, stop)
+    except Stopped as exc:
+        raise interrupted(exc.signum, options) from None
+    except Late:
+        raise RuntimeFailure(f"--dask {options.address}: the workers did not answer within {options.timeout:g} s; "
+                             f"raise --dask-timeout if they need longer") from None
+    for path in paths:
+        blind = sorted(address for address, missing in unseen.items() if path in missing)
+        if blind:
+            raise InputError(f"{path}: Dask worker(s) {', '.join(blind)} cannot see this file, which the driver "
+                             f"opened: each worker opens it itself, at the same path; put it where every worker "
+                             f"sees it at that path (a shared file system)")
 
 
 def scheduler_workers(client, options: DaskOptions, stop: Stop = lambda: None) -> dict:
