@@ -130,9 +130,11 @@ def test_a_bad_row_in_the_second_share_is_the_single_thread_error(tmp_path):
 def test_divergence_names_the_step_and_what_to_change(data):
     opts = TrainOptions(model="linear", batch_size=8, lr=50.0, epochs=2, memory=SMALL, threads=2,
                         parallel="average", sync_every=3)
-    # a tenth of the rate used, 50 × 2 models averaged; the plan each shard gets says the rate was given
-    with pytest.raises(DivergedError, match=r"^training diverged in epoch 1 at iteration \d+: .* try a smaller "
-                                           r"--lr \(e\.g\. 10\), a larger --batch-size, or --lr auto$"):
+    # the rate used is 50 × 2 models averaged (--lr-scaling replicas); the advice is a tenth of --lr 50, not of
+    # that rate, which --lr-scaling would double again; the plan each shard gets says the rate was given
+    with pytest.raises(DivergedError, match=r"^training diverged in epoch 1 at iteration \d+: .*\(of a rate of 100 "
+                                           r"before the schedule: --lr 50 scaled by --lr-scaling\); try a smaller "
+                                           r"--lr \(e\.g\. 5\), a larger --batch-size, or --lr auto$"):
         train(data, opts)
 
 

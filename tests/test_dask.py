@@ -3,9 +3,12 @@
 Facts checked: one worker syncing every step is single-machine training bit
 for bit; 2 workers reach the optimum a Newton solver finds; runs repeat bit
 for bit; a worker killed mid-round and a run stopped and resumed both end
-exactly where an undisturbed run ends; an unreachable scheduler is exit 1.
+exactly where an undisturbed run ends; an unreachable scheduler is exit 1,
+and so is a port that is not a scheduler's, after --dask-timeout at most,
+while a signal stops the wait at once.
 """
 
+import contextlib
 import logging
 from dataclasses import replace
 import math
@@ -15,6 +18,7 @@ import socket
 import subprocess
 import sys
 import time
+import types
 import warnings
 
 import h5py
@@ -294,6 +298,195 @@ def test_unreachable_scheduler_is_exit_1_within_the_timeout(data, tmp_path):
     assert not out.exists() and not os.path.exists(str(out) + ".ckpt")
 
 
+class _Peer:
+    """A listener on 127.0.0.1 that is not a Dask scheduler: it accepts connections and then sends ``reply`` (and
+    keeps them open) or, with ``reply`` None, says nothing; ``accepted`` is set at the first connection."""
+
+    def __init__(self, reply: bytes | None = None):
+        import threading
+
+        self.reply, self.accepted, self._kept = reply, threading.Event(), []
+        self._sock = socket.create_server(("127.0.0.1", 0))
+        self._sock.settimeout(0.2)
+        self.address = f"tcp://127.0.0.1:{self._sock.getsockname()[1]}"
+        self._done = False
+        self._thread = threading.Thread(target=self._serve, daemon=True)
+        self._thread.start()
+
+    def _serve(self):
+        while not self._done:
+            try:
+                conn, _ = self._sock.accept()
+            except OSError:
+                continue
+            self._kept.append(conn)
+            self.accepted.set()
+            if self.reply is not None:
+                conn.sendall(self.reply)
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self._done = True
+        self._thread.join()
+        for conn in self._kept + [self._sock]:
+            conn.close()
+
+
+@contextlib.contextmanager
+def _http_server():
+    """An HTTP server on 127.0.0.1, as the Dask dashboard's port (8787) is beside the scheduler's (8786)."""
+    import http.server
+    import threading
+
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), http.server.SimpleHTTPRequestHandler)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield types.SimpleNamespace(address=f"tcp://127.0.0.1:{server.server_address[1]}")
+    finally:
+        server.shutdown()
+        server.server_close()
+
+
+@pytest.mark.parametrize("peer", ["silent", "http"])
+def test_a_port_that_never_answers_as_a_scheduler_is_exit_1_after_the_timeout(data, tmp_path, peer):
+    """A port that accepts and never answers in Dask's protocol held the connection for ever, past --dask-timeout:
+    distributed reads the scheduler's handshake without a timeout."""
+    path, _, _ = data
+    with _Peer() if peer == "silent" else _http_server() as server:
+        address = server.address
+        t0 = time.monotonic()
+        proc = run_process("train", path, "-o", tmp_path / "m.h5", "--dask", address, "--dask-timeout", "2",
+                           timeout=60)
+        seconds = time.monotonic() - t0
+    assert proc.returncode == 1, proc.stderr
+    assert proc.stderr == (f"sgdcli: error: --dask {address}: no Dask scheduler answered within 2 s (a connection "
+                           f"there was accepted, but no answer came in Dask's protocol: another service's port, such "
+                           f"as a scheduler's dashboard (8787)?); check the address and that the scheduler runs, or "
+                           f"raise --dask-timeout\n")
+    assert seconds >= 2  # the time it says it waited, at least
+    assert not (tmp_path / "m.h5").exists()
+
+
+@pytest.mark.parametrize("signum", [signal.SIGTERM, signal.SIGINT], ids=["SIGTERM", "SIGINT"])
+def test_a_signal_stops_a_connection_that_gets_no_answer(data, tmp_path, signum):
+    """SIGTERM and SIGINT were ignored while the driver waited for a handshake that never came."""
+    path, _, _ = data
+    with _Peer() as peer:
+        proc = subprocess.Popen([sys.executable, "-m", "sgdcli", "train", path, "-o", str(tmp_path / "m.h5"), "--dask",
+                                 peer.address, "--dask-timeout", "120"], stdout=subprocess.PIPE,
+                                stderr=subprocess.PIPE, text=True, cwd=ROOT)
+        try:
+            assert peer.accepted.wait(60), "the driver never connected"
+            time.sleep(0.5)  # into the wait for the handshake
+            proc.send_signal(signum)
+            _, stderr = proc.communicate(timeout=20)
+        finally:
+            proc.kill()
+            proc.wait()
+    name = signal.Signals(signum).name
+    assert proc.returncode == 128 + signum, stderr
+    assert stderr == f"sgdcli: stopped by {name} while connecting to --dask {peer.address}, before training began\n"
+
+
+@pytest.mark.parametrize("reply", [
+    (2**61).to_bytes(8, "little") + b"\0" * 56,  # a frame length of 2 EiB: Dask tried to allocate it (MemoryError)
+    b"\xff" * 64,  # one numpy refuses outright (ValueError)
+], ids=["MemoryError", "ValueError"])
+def test_a_peer_that_replies_in_another_protocol_is_not_a_scheduler(data, tmp_path, reply):
+    """Not "out of memory; lower --memory or --batch-size", the line for a MemoryError anywhere else."""
+    path, _, _ = data
+    with _Peer(reply) as peer:
+        proc = run_process("train", path, "-o", tmp_path / "m.h5", "--dask", peer.address, "--dask-timeout", "20",
+                           timeout=60)
+    assert proc.returncode == 1, proc.stderr
+    assert proc.stderr.startswith(f"sgdcli: error: --dask {peer.address}: what is there did not answer as a Dask "
+                                  f"scheduler (its reply is not in Dask's protocol")
+    assert proc.stderr.endswith("); check the address and its port (a scheduler listens on 8786 unless told "
+                                "otherwise)\n")
+    assert len(proc.stderr.splitlines()) == 1
+
+
+@pytest.mark.timeout(60)
+def test_a_scheduler_that_stops_answering_ends_the_round_after_the_timeout(monkeypatch):
+    """A scheduler that no longer answers (stopped, or cut off without a reset) held the round's watch for ever."""
+    import threading
+
+    from sgdcli.errors import WorkLost
+    from sgdcli.parallel.cluster import DaskPool
+
+    class Running:
+        def done(self):
+            return False
+
+    class Deaf:
+        def scheduler_info(self):
+            threading.Event().wait()  # as a call to a scheduler that never replies
+
+        def cancel(self, futures):
+            pass
+
+    monkeypatch.setattr(distributed, "wait", lambda futures, timeout: time.sleep(timeout))
+    pool = DaskPool(Deaf(), DaskOptions("tcp://scheduler:8786", timeout=0.5), 2, stop=lambda: None)
+    with pytest.raises(WorkLost, match=r"^--dask tcp://scheduler:8786: the scheduler did not answer for 0\.5 s; the "
+                                       r"last whole round is kept$"):
+        pool._gather([Running(), Running()], None)
+
+
+def test_a_file_the_workers_cannot_see_names_them(tmp_path, cluster):
+    """Each worker opens the data itself, by path.  /proc/self/fd/N names a file only in the process that holds
+    descriptor N: the driver (this process) sees it, the cluster's workers do not, as with a disk only the driver
+    mounts.  It was "PATH: no such file", the line for a typo on one machine."""
+    if not os.path.exists("/proc/self/fd"):
+        pytest.skip("needs /proc/self/fd (Linux)")
+    X, y = make_problem("binary", n=1000, d=5, seed=2)
+    fd = os.open(write_table(tmp_path / "b.h5", X, y), os.O_RDONLY)
+    private = 1000  # a descriptor no worker process has open
+    os.dup2(fd, private)
+    os.close(fd)
+    try:
+        path = f"/proc/self/fd/{private}"
+        workers = ", ".join(sorted(cluster.scheduler_info["workers"]))
+        proc = run("train", path, "-o", tmp_path / "m.h5", "--dask", cluster.scheduler_address, "--epochs", "1")
+    finally:
+        os.close(private)
+    assert proc.returncode == 2, proc.stderr
+    assert proc.stderr == (f"sgdcli: error: {path}: Dask worker(s) {workers} cannot see this file, which the driver "
+                           f"opened: each worker opens it itself, at the same path; put it where every worker sees it "
+                           f"at that path (a shared file system)\n")
+
+
+def test_a_worker_that_joins_later_and_cannot_see_the_file_says_so():
+    from sgdcli.errors import InputError
+    from sgdcli.parallel.averaging import FileRef
+    from sgdcli.parallel.worker import _table
+
+    with pytest.raises(InputError, match=rf"^/nowhere/b\.h5: Dask worker {socket.gethostname()} cannot see this "
+                                         r"file, which the driver opened: each worker opens it itself"):
+        _table(FileRef("/nowhere/b.h5", {}, {}))
+
+
+def test_waits_on_dask_end_at_their_deadline_or_on_a_signal():
+    import threading
+
+    from sgdcli.parallel.waits import Late, Stopped, bounded
+
+    assert bounded(lambda: 7, 1) == 7
+    with pytest.raises(ZeroDivisionError):
+        bounded(lambda: 1 / 0, 1)
+    forever = threading.Event().wait
+    t0 = time.monotonic()
+    with pytest.raises(Late):
+        bounded(forever, 0.3)
+    assert 0.3 <= time.monotonic() - t0 < 5
+    t0 = time.monotonic()
+    with pytest.raises(Stopped) as stopped:
+        bounded(forever, 60, stop=lambda: signal.SIGTERM)
+    assert stopped.value.signum == signal.SIGTERM and time.monotonic() - t0 < 5
+
+
 def test_without_dask_installed_the_option_says_how_to_install(data, tmp_path):
     path, _, _ = data
     proc = subprocess.run([sys.executable, "-c", without("distributed"), "train", path, "-o", str(tmp_path / "m.h5"),
@@ -301,6 +494,10 @@ def test_without_dask_installed_the_option_says_how_to_install(data, tmp_path):
     assert proc.returncode == 2
     assert proc.stderr == ("sgdcli: error: --dask needs Dask distributed, which is not installed: "
                            "run .venv/bin/pip install -e '.[dask]' in the sgdcli checkout\n")
+
+
+_ADDRESSES = ("expected a scheduler address such as tcp://host:8786 (Dask knows "  # the schemes of this Dask
+              + ", ".join(f"{s}://" for s in sorted(distributed.comm.registry.backends) if s != "inproc") + "), or local:N")
 
 
 @pytest.mark.parametrize("args,message", [
@@ -314,6 +511,10 @@ def test_without_dask_installed_the_option_says_how_to_install(data, tmp_path):
      "--dask-workers 3: --dask local:2 starts only 2 worker(s)"),
     (["--dask", "local:two"], "--dask 'local:two': expected local:N with N the number of worker processes"),
     (["--dask", "scheduler"], "--dask 'scheduler': expected a scheduler address such as tcp://host:8786, or local:N"),
+    (["--dask", "udp://x:1"], "--dask 'udp://x:1': sgdcli cannot reach a scheduler by udp://; " + _ADDRESSES),
+    (["--dask", "tcp://x"], "--dask 'tcp://x': expected a port number from 1 to 65535 after the host; " + _ADDRESSES),
+    (["--dask", "tcp://x:http"],
+     "--dask 'tcp://x:http': expected a port number from 1 to 65535 after the host; " + _ADDRESSES),
 ])
 def test_bad_dask_options_are_exit_2(data, tmp_path, args, message):
     path, _, _ = data
@@ -345,7 +546,7 @@ class FakeClient:
 
 
 def test_a_worker_without_sgdcli_is_refused_and_other_versions_are_reported():
-    from sgdcli.parallel.cluster import _check_workers
+    from sgdcli.parallel.connect import _check_workers
     from sgdcli.errors import RuntimeFailure
     from sgdcli.parallel.worker import versions
 

@@ -45,7 +45,8 @@ WAIT_LOCK_PLACE = "without SECONDS, put --wait-lock after DATA: before DATA it t
 @click.option("--dask-workers", type=click.IntRange(min=1), default=None,
               help="With --dask: shards (one per worker); wait for this many workers [default: those connected, or N].")
 @click.option("--dask-timeout", type=Number(min=0, min_open=True), default=DaskOptions.timeout, show_default=True,
-              help="With --dask: seconds to reach the scheduler and its workers before exiting 1.")
+              help="With --dask: seconds to reach the scheduler and its workers, and for them to answer, before "
+                   "exiting 1.")
 @click.option("--wait-lock", type=Number(min=0, infinite=True, optional=WAIT_LOCK_PLACE), is_flag=False,
               flag_value=math.inf, default=None, metavar="[SECONDS]",
               help="If another run holds the output, wait for it (forever, or SECONDS) instead of exiting 75. "

@@ -48,6 +48,7 @@ class EpochPlan:
     skip_bad: bool = False  # --bad-rows skip: leave out rows with non-finite values
     weight_scale: float | None = None  # what the sample weights are multiplied by (model/weights.py); None: none
     suggest_lr_auto: bool = False  # the rate is an explicit --lr: a divergence's message suggests --lr auto
+    lr_scale: float = 1.0  # what --lr-scaling multiplied --lr by: a divergence's message suggests values of --lr
 
 
 @dataclasses.dataclass(frozen=True)
@@ -213,7 +214,7 @@ def run_epoch(
                 if status == ks.BAD_ROW:
                     raise InputError(table.nonfinite(int(rows[lo + int(counters[ks.BAD])])))
                 if status == ks.DIVERGED:
-                    raise _diverged(cfg, state, epoch, t0, plan.suggest_lr_auto)
+                    raise _diverged(cfg, state, epoch, t0, plan)
                 pos.block, pos.row = k, hi
                 pos.rows_seen += hi - lo
                 if on_progress is not None:
@@ -234,9 +235,9 @@ def run_epoch(
             finish_batch_sparse(cfg, state.W, state.G, _slots(cfg, state), counters, scratch.touched, scratch.marks,
                                 scratch.n_touched)
             if not np.isfinite(state.W).all():
-                raise _diverged(cfg, state, epoch, t0, plan.suggest_lr_auto)
+                raise _diverged(cfg, state, epoch, t0, plan)
         elif not finish_batch(cfg, state, scratch, plan.center, plan.scale):
-            raise _diverged(cfg, state, epoch, t0, plan.suggest_lr_auto)
+            raise _diverged(cfg, state, epoch, t0, plan)
     return epoch_result(state, pos, int(counters[ks.T]) - t0, finished=True)
 
 
@@ -299,17 +300,18 @@ def rate_advice(lr: float, standardized: bool, larger_batch: bool = False, lr_au
     return "try " + (", ".join(tries[:-1]) + ", or " if len(tries) > 1 else "") + tries[-1]
 
 
-def _diverged(cfg, state, epoch, t0, lr_auto: bool) -> DivergedError:
-    """The error of a step that left a non-finite loss or weight: the rate then (the schedule's, and the rate it
-    scales), and what to change (``lr_auto``: --lr auto too); a penalty that overshoots zero by itself at that rate
-    first."""
+def _diverged(cfg, state, epoch, t0, plan: EpochPlan) -> DivergedError:
+    """The error of a step that left a non-finite loss or weight: the rate then (the schedule's, the rate it
+    scales, and the --lr that --lr-scaling made that rate of), and what to change, in values of --lr (and --lr
+    auto where the rate was given); a penalty that overshoots zero by itself at that rate first."""
     lr = current_lr(cfg, state)
+    given = cfg.lr / plan.lr_scale  # the --lr of the command line (or --lr auto's rate)
     penalty = cfg.l2 * cfg.lr  # a step multiplies the weights by 1 - lr·l2, besides the data's gradient
     return DivergedError(
         f"training diverged in epoch {epoch + 1} at iteration {int(state.counters[ks.T]) - t0 + 1}: "
         f"the loss or weights became non-finite at learning rate {lr:.4g} (of a rate of {cfg.lr:.4g} before the "
-        "schedule); "
+        + (f"schedule: --lr {given:.4g} scaled by --lr-scaling); " if plan.lr_scale != 1 else "schedule); ")
         + (f"the rate times --l2 is {penalty:.3g}, over 1, so the penalty's pull alone overshoots zero at each "
            "step: lower --l2 or --lr until their product is well under 1" if penalty > 1 else
-           rate_advice(cfg.lr, cfg.standardized, larger_batch=True, lr_auto=lr_auto))
+           rate_advice(given, cfg.standardized, larger_batch=True, lr_auto=plan.suggest_lr_auto))
     )

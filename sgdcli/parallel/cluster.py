@@ -1,4 +1,4 @@
-"""``--dask``: connecting to Dask distributed, and running rounds, passes and validation as Dask tasks.
+"""``--dask``: running rounds, passes and validation as Dask tasks (connect.py reaches the cluster).
 
 The algorithm is averaging.py's local SGD with model averaging, one shard
 per worker: a round sends every shard the current model and optimizer
@@ -9,15 +9,15 @@ itself.
 
 A round's results are used only once every shard of it has returned, so a
 worker lost mid-round costs a re-run of its task (Dask re-runs it, on the
-same inputs), never a half-applied round.
+same inputs), never a half-applied round.  Every wait on the cluster is
+bounded by --dask-timeout (waits.py).
 """
 
 from __future__ import annotations
 
 import contextlib
-import logging
+import os
 import time
-import warnings
 from typing import Callable
 
 import numpy as np
@@ -25,75 +25,23 @@ import numpy as np
 from sgdcli.data import chunks
 from sgdcli.data.table import Table
 from sgdcli.engine.epoch import EpochPlan, EpochResult, Position
-from sgdcli.errors import InputError, RuntimeFailure, SgdcliError, WorkLost, first_line, install_extra
+from sgdcli.errors import SgdcliError, WorkLost, first_line
 from sgdcli.kernels.runtime import cores_per_worker
 from sgdcli.kernels.state import KernelConfig, TrainState
 from sgdcli.model.labels import Labels
 from sgdcli.options import DaskOptions, TrainOptions
 from sgdcli.parallel import worker
 from sgdcli.parallel.averaging import FileRef, Job, Round, RoundResult, RoundTrainer, sync_steps
+from sgdcli.parallel.connect import GRACE, check_paths, scheduler_workers
+from sgdcli.parallel.waits import Late, Stopped, bounded
 from sgdcli.parallel.worker import PassJob, ValidationJob, run_round, validate
 
-INSTALL = install_extra("dask")
 MAX_DECODERS = chunks.MAX_WORKERS  # the chunk decoders of a gzip file on each worker
 _POLL = 0.25  # seconds between checks for signals and lost workers while a round runs
 
 
-@contextlib.contextmanager
-def connect(options: DaskOptions, report: Callable[[str], None]):
-    """A connected ``distributed.Client`` with at least one worker (``options.workers`` if given)."""
-    try:
-        import distributed
-    except ImportError:
-        raise InputError(f"--dask needs Dask distributed, which is not installed: {INSTALL}") from None
-    for name in ("distributed", "tornado", "asyncio"):  # their log lines are not ours to print
-        logging.getLogger(name).setLevel(logging.CRITICAL)
-    options.check()
-    n_local = options.local_workers()
-    with contextlib.ExitStack() as stack:
-        if n_local is not None:
-            report(f"starting a local Dask cluster of {n_local} worker process(es)")
-            with warnings.catch_warnings():  # "port 8787 is in use" when another local cluster runs
-                warnings.simplefilter("ignore")
-                cluster = stack.enter_context(distributed.LocalCluster(
-                    n_workers=n_local, threads_per_worker=1, processes=True, dashboard_address=None,
-                    silence_logs=logging.CRITICAL, memory_limit=0,  # mapped file pages count as worker memory
-                ))
-            client = stack.enter_context(distributed.Client(cluster, timeout=options.timeout))
-        else:
-            try:
-                client = stack.enter_context(distributed.Client(options.address, timeout=options.timeout))
-            except (OSError, TimeoutError) as exc:
-                raise RuntimeFailure(f"--dask {options.address}: no Dask scheduler answered within "
-                                     f"{options.timeout:g} s ({first_line(exc)}); check the address and "
-                                     f"that the scheduler runs, or raise --dask-timeout") from None
-        want = options.workers or n_local or 1
-        try:
-            client.wait_for_workers(want, timeout=options.timeout)
-        except (OSError, TimeoutError):
-            have = len(client.scheduler_info()["workers"])
-            raise RuntimeFailure(f"--dask {options.address}: {have} worker(s) connected after {options.timeout:g} s, "
-                                 f"{want} needed; start more workers or raise --dask-timeout") from None
-        _check_workers(client, options, report)
-        yield client
-
-
-def _check_workers(client, options: DaskOptions, report) -> None:
-    """Every connected worker can run sgdcli; versions that differ from the driver's are reported."""
-    try:
-        seen = client.run(worker.versions)
-    except Exception as exc:  # typically: No module named 'sgdcli' on a worker
-        raise RuntimeFailure(f"--dask {options.address}: a worker cannot run sgdcli ({first_line(exc)}); "
-                             f"install it on every worker: {INSTALL}") from None
-    mine = worker.versions()
-    for address, theirs in sorted(seen.items()):
-        if theirs != mine:
-            differ = ", ".join(f"{k} {theirs.get(k)} (driver: {v})" for k, v in mine.items() if theirs.get(k) != v)
-            report(f"worker {address} runs {differ}: its rounds may round differently, or fail")
-
-
-def worker_threads(client, requested: int | None, n_local: int | None, decoded: bool = False) -> int:
-    """Numba threads per worker: --threads, or the fewest cores any connected worker offers.
+def worker_threads(workers: dict, requested: int | None, n_local: int | None, decoded: bool = False) -> int:
+    """Numba threads per worker: --threads, or the fewest cores any of ``workers`` (the scheduler's) offers.
 
     A LocalCluster's workers share this machine's cores.  For a gzip file
     (``decoded``), the cores the chunk decoders take are left to them, as in
@@ -104,7 +52,7 @@ def worker_threads(client, requested: int | None, n_local: int | None, decoded: 
         return requested
     offered = None
     if n_local is None:
-        offered = min((info.get("nthreads", 1) for info in client.scheduler_info()["workers"].values()), default=1)
+        offered = min((info.get("nthreads", 1) for info in workers.values()), default=1)
     return cores_per_worker(n_local, offered, decoders=MAX_DECODERS if decoded else 0)
 
 
@@ -168,7 +116,13 @@ class DaskPool:
                 if self.stop() is not None and on_stop is not None:
                     self.client.cancel(futures)
                     on_stop()  # raises; during a round, after checkpointing the last whole round
-                if not self.client.scheduler_info()["workers"]:
+                try:
+                    workers = self._scheduler_workers(self.stop if on_stop is not None else None)
+                except Stopped:
+                    self.client.cancel(futures)
+                    on_stop()  # raises, as above
+                    raise
+                if not workers:
                     no_workers_since = no_workers_since or time.monotonic()
                     if time.monotonic() - no_workers_since > self.options.timeout:
                         raise WorkLost(f"--dask {self.options.address}: no workers left for "
@@ -187,7 +141,7 @@ class DaskPool:
     def _workers(self) -> list[str]:
         """The connected workers, sorted; shard w prefers the w-th (mod their number), so it keeps its worker
         and that worker's open file.  A change of the set is logged."""
-        live = sorted(self.client.scheduler_info()["workers"])
+        live = sorted(self._scheduler_workers())
         if self._live and live != self._live:
             lost = [a for a in self._live if a not in live]
             joined = [a for a in live if a not in self._live]
@@ -195,6 +149,15 @@ class DaskPool:
                         + (f"; joined {', '.join(joined)}" if joined else "") + "; rounds run on the workers there are")
         self._live = live
         return live
+
+    def _scheduler_workers(self, stop: Callable[[], int | None] | None = None) -> dict:
+        """The scheduler's workers; WorkLost if it does not answer within --dask-timeout, Stopped on a signal
+        (with ``stop``)."""
+        try:
+            return bounded(self.client.scheduler_info, self.options.timeout + GRACE, stop)["workers"]
+        except Late:
+            raise WorkLost(f"--dask {self.options.address}: the scheduler did not answer for "
+                           f"{self.options.timeout:g} s; the last whole round is kept") from None
 
 
 
@@ -212,8 +175,9 @@ class DaskExecutor:
                  stop: Callable[[], int | None], report: Callable[[str], None]):
         self.dask, self.table = options, table
         n_local = options.local_workers()
-        self.shards = options.workers or n_local or len(client.scheduler_info()["workers"])
-        self.threads = self.kernel_threads = worker_threads(client, opts.threads, n_local, decoded=decoded)
+        workers = scheduler_workers(client, options, stop)
+        self.shards = options.workers or n_local or len(workers)
+        self.threads = self.kernel_threads = worker_threads(workers, opts.threads, n_local, decoded=decoded)
         self.block_rows = table.block_rows(opts.memory)
         self.stream_memory = opts.memory  # each worker's own
         self.spans = table.spans(self.block_rows, opts.memory)
@@ -221,6 +185,7 @@ class DaskExecutor:
         self.pool = DaskPool(client, options, self.shards, stop, report)
         self.trainer = RoundTrainer(self.pool, self.shards, self.sync_every, label="w")
         self.file = FileRef.of(table)
+        check_paths(client, options, stop, [self.file.path] + ([os.path.abspath(opts.val)] if opts.val else []))
         self.job = None
 
     def run_options(self) -> dict:

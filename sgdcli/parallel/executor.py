@@ -99,9 +99,9 @@ def open_executor(stack: contextlib.ExitStack, table: Table, opts: TrainOptions,
     for text in capped:
         warn(text, ThreadsCapped)  # as from the caller's line, shown once there by the default filter
     if dask is not None:
-        from sgdcli.parallel import cluster
+        from sgdcli.parallel import cluster, connect
 
-        client = stack.enter_context(cluster.connect(dask, report))
+        client = stack.enter_context(connect.connect(dask, report, stop))
         executor = cluster.DaskExecutor(client, dask, table, opts, decoded=decoders > 0, stop=stop, report=report)
     elif opts.parallel == "average":
         from sgdcli.parallel.threads import ThreadExecutor

@@ -20,6 +20,7 @@ from __future__ import annotations
 import contextlib
 import dataclasses
 import importlib.metadata
+import os
 import socket
 import threading
 import time
@@ -97,6 +98,11 @@ def versions() -> dict:
     return {"sgdcli": __version__, "numba": importlib.metadata.version("numba"), "numpy": np.__version__}
 
 
+def unseen(paths: list[str]) -> list[str]:
+    """Those of ``paths`` (the driver's data files) that this worker cannot see: checked before training."""
+    return [path for path in paths if not os.path.exists(path)]
+
+
 def _table(ref: FileRef) -> Table:
     """The file, opened once per worker process and re-opened if it changed."""
     key = (ref.path, tuple(sorted((k, str(v)) for k, v in ref.selection.items())))
@@ -106,6 +112,10 @@ def _table(ref: FileRef) -> Table:
     if table is not None:
         table.close()
         del _TABLES[key]
+    if not os.path.exists(ref.path):  # a worker that joined after the check before training (connect.check_paths)
+        raise InputError(f"{ref.path}: Dask worker {socket.gethostname()} cannot see this file, which the driver "
+                         f"opened: each worker opens it itself, at the same path; put it where every worker sees "
+                         f"it at that path (a shared file system)")
     table = ref.open()
     seen = table.fingerprint()
     if not _same_file(seen, ref.fingerprint):
