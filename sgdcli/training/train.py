@@ -52,7 +52,7 @@ def train(data, options: TrainOptions | None = None, *, output=None, metrics=Non
     if control.checkpoint is not None and not control.resume:  # (--resume reads it, and refuses it there)
         ckpt_mod.check_replaceable(control.checkpoint)
     with contextlib.ExitStack() as stack:
-        stack.enter_context(exclusive(outputs, control.wait_lock))
+        stack.enter_context(exclusive(outputs, control.wait_lock, stop=control.stop, report=reporter.message))
         columns = {"label_column": opts.label_column, "features": opts.features, "transpose": opts.transpose,
                    "allow_unwritten": opts.allow_unwritten, "sample_weight": opts.sample_weight}
         init_names = None  # a warm start's classes that are names fix the codes this file's names are read as
