@@ -185,3 +185,16 @@ def test_a_gate_may_not_judge_a_model_written_over_its_init_model(here, spelling
                            "another path and move it over m.h5 once the gate passes\n")
     assert (here / "m.h5").read_bytes() == model
     assert run("train", "d.h5", "--init", "m.h5", "-o", "m.h5", "--epochs", "1", "-q").returncode == 0
+
+
+@pytest.mark.parametrize("option,path", [("-o", "new.h5"), ("--metrics", "new.jsonl"), ("--checkpoint", "new.ckpt")])
+def test_a_directory_at_an_outputs_lock_file_is_refused(here, option, path):
+    """It was "internal error: IsADirectoryError" (later "cannot make its lock file", exit 1): an output path that
+    cannot be used, exit 2 as the others are."""
+    (here / f"{path}.lock").mkdir()
+    before = sorted(os.listdir(here))
+    tail = [] if option == "-o" else [option, path]
+    proc = run("train", "d.h5", "-o", "new.h5", *tail, "--epochs", "1")
+    assert_refused(proc, here, before)
+    assert proc.stderr == (f"sgdcli: error: {option} {here / path}: its lock file {here / path}.lock is a directory; "
+                           "remove it or choose another output path\n")

@@ -7,6 +7,7 @@ The lock file is removed on release; a run that locked a file just removed by
 another checks the inode and tries again.  A lock file that cannot be made or
 written (a full disk) stops the run with one line naming it and the output it
 guards, and one made but not written is removed again: nothing was written.
+A directory at the lock file's path is an unusable output path (exit 2).
 A run that waits for a lock (``--wait-lock``) says so once, and stops on
 SIGTERM, SIGHUP or SIGINT while it waits, as the passes before training do:
 it has written nothing, so there is nothing to resume.
@@ -22,7 +23,7 @@ import os
 import time
 
 from sgdcli.data.atomic import describe_os_error
-from sgdcli.errors import Interrupted, LockedError, RuntimeFailure
+from sgdcli.errors import InputError, Interrupted, LockedError, RuntimeFailure
 from sgdcli.training.signals import EXIT_CODES, name
 
 POLL_SECONDS = 0.1
@@ -48,6 +49,9 @@ def _try_lock(path: str, guarded: str) -> int | None:
     try:
         fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
     except OSError as exc:
+        if os.path.isdir(path):  # an unusable output path, as the output itself being a directory is
+            raise InputError(f"{guarded}: its lock file {path} is a directory; remove it or choose another output "
+                             "path") from None
         raise RuntimeFailure(f"{guarded}: cannot make its lock file {path}: {describe_os_error(exc)}; nothing was "
                              "written") from None
     try:
