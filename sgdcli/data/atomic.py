@@ -125,8 +125,9 @@ def atomic_output(path: str | os.PathLike, option: str = "-o"):
     try:
         tmp = _create_temporary(directory, name)
         _copy_ownership(path, tmp)
-    except OSError as exc:
-        raise InputError(f"{option} {path}: cannot write to directory {directory} ({exc.strerror})") from None
+    except OSError as exc:  # check_writable saw a directory it could write to; this is a failure while writing
+        raise RuntimeFailure(f"{option} {path}: write failed: {describe_os_error(exc)} (making its temporary file in "
+                             f"{directory}); nothing was written") from None
     try:
         yield tmp
         with open(tmp, "rb+") as fh:
