@@ -22,7 +22,7 @@ import math
 import os
 import time
 
-from sgdcli.data.atomic import describe_os_error
+from sgdcli.data.atomic import describe_os_error, written_path
 from sgdcli.errors import InputError, Interrupted, LockedError, RuntimeFailure
 from sgdcli.training.signals import EXIT_CODES, name
 
@@ -30,7 +30,14 @@ POLL_SECONDS = 0.1
 
 
 def lock_path(path: str) -> str:
-    return os.path.abspath(path) + ".lock"
+    """``PATH.lock`` beside the file an output at ``path`` replaces (where ``path`` is a symbolic link, beside the
+    file it leads to: data/atomic.py ``written_path``), so one lock guards that file whichever path names it."""
+    return locked_path(path) + ".lock"
+
+
+def locked_path(path: str) -> str:
+    """The file whose lock guards the output ``path``: the one it replaces, as an absolute path."""
+    return os.path.abspath(written_path(path))
 
 
 def _holder(path: str) -> str:
@@ -95,7 +102,7 @@ def exclusive(paths, wait: float | None = None, option: str = "-o", stop=None, r
     named: dict[str, str] = {}
     for item in paths:
         path, given = (item, option) if isinstance(item, (str, os.PathLike)) else item
-        named.setdefault(os.path.abspath(path), given)
+        named.setdefault(locked_path(path), given)
     try:
         for path, flag in named.items():
             lp = lock_path(path)
