@@ -71,6 +71,19 @@ def test_an_output_path_that_cannot_be_one_is_refused_before_any_work(here, comm
     assert stat.S_ISFIFO(os.stat(here / "pipe").st_mode)  # left as it was
 
 
+@pytest.mark.parametrize("command", [name for name in COMMANDS if name != "predict -o"])
+def test_a_dash_is_refused_where_it_cannot_mean_standard_output(here, command):
+    """`train data.h5 -o -` wrote a model file named '-' (predict's -o - is standard output; models, checkpoints,
+    metrics, HDF5 data and images are written to a file and renamed into place)."""
+    head, option, tail = COMMANDS[command]
+    before = sorted(os.listdir(here))
+    proc = run(*head, "-", *tail)
+    assert_refused(proc, here, before)
+    assert proc.stderr == (f"sgdcli: error: {option} -: names standard output, which this output cannot go to (it "
+                           "is written whole to a file, then renamed into place); give a file name (./- for a file "
+                           "named '-')\n")
+
+
 @pytest.mark.parametrize("command", COMMANDS)
 def test_an_output_path_that_is_a_directory_is_a_usage_error(here, command):
     head, option, tail = COMMANDS[command]

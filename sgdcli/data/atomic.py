@@ -46,6 +46,9 @@ def check_writable(path: str | os.PathLike, option: str = "-o", inputs=()) -> st
     path = os.fspath(path)
     if path == "":
         raise InputError(f"{option}: {EMPTY_HINT}")
+    if path == "-":  # (predict's -o - is standard output, and never comes here)
+        raise InputError(f"{option} -: names standard output, which this output cannot go to (it is written whole "
+                         "to a file, then renamed into place); give a file name (./- for a file named '-')")
     if os.path.isdir(path):
         raise InputError(f"{option} {path}: is a directory")
     if path.endswith(("/", os.sep)):
