@@ -51,8 +51,8 @@ def train(data, options: TrainOptions | None = None, *, output=None, metrics=Non
     _check_distinct(_outputs(output, metrics, control.checkpoint), (data, opts.val), opts.init)
     if control.checkpoint is not None and not control.resume:  # (--resume reads it, and refuses it there)
         ckpt_mod.check_replaceable(control.checkpoint)
-    # an output that is a symbolic link is written where it leads, as that is when the run starts: its lock
-    # guards the file written, even if the link is pointed elsewhere while the run trains
+    # an output that is a symbolic link is written where it leads, resolved once, here: the lock guards the file
+    # written, even if the link is pointed elsewhere while the run trains
     output, metrics = (None if p is None else written_path(p) for p in (output, metrics))
     if control.checkpoint is not None and written_path(control.checkpoint) != control.checkpoint:
         control = dataclasses.replace(control, checkpoint=written_path(control.checkpoint))
