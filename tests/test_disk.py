@@ -148,3 +148,31 @@ def test_a_lock_file_that_cannot_be_written_is_one_line_and_is_removed(monkeypat
     assert err == (f"sgdcli: error: --checkpoint {model}.ckpt: write failed: No space left on device (its lock file "
                    f"{model}.ckpt.lock); nothing was written\n")
     assert sorted(p.name for p in tmp_path.iterdir()) == ["binary.h5"]
+
+
+@pytest.mark.parametrize("option,hook", [("--checkpoint", "epoch_start"), ("-o", "epoch_end")])
+def test_a_write_that_fails_mid_run_is_exit_1_not_a_refused_path(monkeypatch, tmp_path, binary_file, option, hook):
+    """The output directory removed while train ran: the checkpoint or the model it then failed to write was
+    reported as an output path refused before any work, exit 2, where it is a failure while writing, exit 1."""
+    import shutil
+
+    from conftest import run
+    from sgdcli.reporting.plain import PlainReporter
+
+    out = tmp_path / "out"
+    out.mkdir()
+    real = getattr(PlainReporter, hook)
+
+    def remove_the_directory(self, arg):
+        if hook == "epoch_end" or arg == 1:  # the model, once its last epoch is done; the second epoch's checkpoint
+            shutil.rmtree(out, ignore_errors=True)
+        return real(self, arg)
+
+    monkeypatch.setattr(PlainReporter, hook, remove_the_directory)
+    epochs = "3" if option == "--checkpoint" else "1"
+    proc = run("train", binary_file, "-o", out / "m.h5", "--epochs", epochs, "--progress", "plain")
+    assert proc.returncode == 1, proc.stderr
+    path = out / "m.h5.ckpt" if option == "--checkpoint" else out / "m.h5"
+    assert proc.stderr.splitlines()[-1] == (f"sgdcli: error: {option} {path}: write failed: No such file or directory "
+                                            f"(making its temporary file in {out}); nothing was written")
+    assert "Traceback" not in proc.stderr and not out.exists()

@@ -71,6 +71,19 @@ def test_an_output_path_that_cannot_be_one_is_refused_before_any_work(here, comm
     assert stat.S_ISFIFO(os.stat(here / "pipe").st_mode)  # left as it was
 
 
+@pytest.mark.parametrize("command", [name for name in COMMANDS if name != "predict -o"])
+def test_a_dash_is_refused_where_it_cannot_mean_standard_output(here, command):
+    """`train data.h5 -o -` wrote a model file named '-' (predict's -o - is standard output; models, checkpoints,
+    metrics, HDF5 data and images are written to a file and renamed into place)."""
+    head, option, tail = COMMANDS[command]
+    before = sorted(os.listdir(here))
+    proc = run(*head, "-", *tail)
+    assert_refused(proc, here, before)
+    assert proc.stderr == (f"sgdcli: error: {option} -: names standard output, which this output cannot go to (it "
+                           "is written whole to a file, then renamed into place); give a file name (./- for a file "
+                           "named '-')\n")
+
+
 @pytest.mark.parametrize("command", COMMANDS)
 def test_an_output_path_that_is_a_directory_is_a_usage_error(here, command):
     head, option, tail = COMMANDS[command]
@@ -185,3 +198,16 @@ def test_a_gate_may_not_judge_a_model_written_over_its_init_model(here, spelling
                            "another path and move it over m.h5 once the gate passes\n")
     assert (here / "m.h5").read_bytes() == model
     assert run("train", "d.h5", "--init", "m.h5", "-o", "m.h5", "--epochs", "1", "-q").returncode == 0
+
+
+@pytest.mark.parametrize("option,path", [("-o", "new.h5"), ("--metrics", "new.jsonl"), ("--checkpoint", "new.ckpt")])
+def test_a_directory_at_an_outputs_lock_file_is_refused(here, option, path):
+    """It was "internal error: IsADirectoryError" (later "cannot make its lock file", exit 1): an output path that
+    cannot be used, exit 2 as the others are."""
+    (here / f"{path}.lock").mkdir()
+    before = sorted(os.listdir(here))
+    tail = [] if option == "-o" else [option, path]
+    proc = run("train", "d.h5", "-o", "new.h5", *tail, "--epochs", "1")
+    assert_refused(proc, here, before)
+    assert proc.stderr == (f"sgdcli: error: {option} {here / path}: its lock file {here / path}.lock is a directory; "
+                           "remove it or choose another output path\n")

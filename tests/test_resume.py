@@ -6,6 +6,7 @@ makes the safe points frequent so that small runs can be stopped mid-epoch.
 
 import os
 import random
+import select
 import signal
 import subprocess
 import sys
@@ -356,6 +357,9 @@ def test_a_second_run_on_the_same_output_exits_75_naming_the_holder(tmp_path, bi
         assert f"-o {model}: locked by another sgdcli run (PID {holder.pid}); use --wait-lock" in proc.stderr
         proc = run("train", binary_file, "-o", model, "--wait-lock", "0.5")
         assert proc.returncode == 75 and "after waiting 0.5 s" in proc.stderr
+        # a wait is said once, so that a night's log is not silent for the --wait-lock 600 of the cron setup
+        assert proc.stderr.count("waiting for the lock") == 1
+        assert f"waiting for the lock on -o {model}, held by PID {holder.pid}, for up to 0.5 s (--wait-lock)" in proc.stderr
         assert not model.exists()
     finally:
         holder.kill()
@@ -370,6 +374,44 @@ def test_wait_lock_waits_for_the_holder(tmp_path, binary_file):
     proc = run("train", binary_file, "-o", model, "--wait-lock", "-q")
     holder.wait()
     assert proc.returncode == 0, proc.stderr
+
+
+def stderr_line_with(proc, text, within):
+    """The first line of ``proc``'s stderr holding ``text``; fails after ``within`` seconds without one."""
+    deadline = time.monotonic() + within
+    while True:
+        ready, _, _ = select.select([proc.stderr], [], [], max(0.0, deadline - time.monotonic()))
+        assert ready, f"no line with {text!r} on stderr within {within} s"
+        line = proc.stderr.readline()
+        assert line, f"stderr ended (exit {proc.wait()}) without a line holding {text!r}"
+        if text in line:
+            return line
+
+
+@pytest.mark.parametrize("signum,code", [(signal.SIGTERM, 143), (signal.SIGHUP, 129), (signal.SIGINT, 130)])
+def test_a_signal_stops_a_run_waiting_for_the_lock(tmp_path, binary_file, signum, code):
+    """A run waiting for a lock ignored SIGTERM, SIGHUP and SIGINT: it waited out --wait-lock SECONDS, and with no
+    SECONDS it waited until the holder was done, then took the lock, started, and only then stopped."""
+    model = tmp_path / "m.h5"
+    holder = hold_lock(model, 120)
+    proc = start(binary_file, "-o", model, "--wait-lock", "--progress", "plain")
+    try:
+        line = stderr_line_with(proc, "waiting for the lock", within=60)
+        assert line.endswith(f" waiting for the lock on -o {model}, held by PID {holder.pid}, until it is released "
+                             "(--wait-lock)\n"), line
+        time.sleep(0.3)
+        proc.send_signal(signum)
+        sent = time.monotonic()
+        out, err = proc.communicate(timeout=20)
+        assert time.monotonic() - sent < 5
+    finally:
+        for p in (proc, holder):
+            p.kill()
+            p.wait()
+    assert proc.returncode == code, err
+    assert err == (f"sgdcli: stopped by {signal.Signals(signum).name} while waiting for the lock on -o {model}, "
+                   "before training began; nothing was written, nothing to resume\n")
+    assert out == "" and sorted(os.listdir(tmp_path)) == ["binary.h5", "m.h5.lock"]  # the holder's lock only
 
 
 def test_checkpoint_path_is_locked_too(tmp_path, binary_file):

@@ -6,7 +6,9 @@ existing file at the target is left untouched.  A new output gets the mode
 ``open()`` would give it (0666 less the umask, or the directory's default
 ACL: the kernel applies them as it creates the temporary file); an output
 that replaces a file keeps that file's mode and, where the process may
-change it, its group.
+change it, its group.  An output path that is a symbolic link is written
+through: the file the link leads to is replaced (the temporary file is made
+in that file's directory and renamed over it), and the link stays.
 """
 
 from __future__ import annotations
@@ -24,23 +26,45 @@ from sgdcli.errors import InputError, RuntimeFailure
 EMPTY_HINT = "the path is empty (an unset shell variable?)"
 
 
+def written_path(path: str | os.PathLike) -> str:
+    """The file an output at ``path`` replaces: ``path`` as given or, where it is a symbolic link, the file the
+    link leads to (through every link on the way, made absolute), whether or not that file exists yet.
+
+    Renaming the new file over the link itself would replace the link by a
+    regular file and leave the file it leads to as it was: with the usual
+    ``models/current.h5 -> /srv/models/2026-12-01.h5``, the model served
+    would never change.  The output replaces the file the link leads to, so
+    the link stays, and the lock of a run (training/locking.py) guards that
+    file, whichever path names it.
+    """
+    path = os.fspath(path)
+    return os.path.realpath(path) if os.path.islink(path) else path
+
+
 def check_writable(path: str | os.PathLike, option: str = "-o", inputs=()) -> str:
     """Fail early, before any work, if ``path`` cannot be written or would replace one of ``inputs``."""
     path = os.fspath(path)
     if path == "":
         raise InputError(f"{option}: {EMPTY_HINT}")
+    if path == "-":  # (predict's -o - is standard output, and never comes here)
+        raise InputError(f"{option} -: names standard output, which this output cannot go to (it is written whole "
+                         "to a file, then renamed into place); give a file name (./- for a file named '-')")
     if os.path.isdir(path):
         raise InputError(f"{option} {path}: is a directory")
     if path.endswith(("/", os.sep)):
         raise InputError(f"{option} {path}: ends in '/', so it names a directory; give a file name")
+    target = written_path(path)
+    if os.path.islink(target):  # realpath stops where the links go round in a loop
+        raise InputError(f"{option} {path}: is a symbolic link in a loop of links, which leads to no file")
     _refuse_special(path, option)
     for source in inputs:
         if source is not None and os.path.exists(path) and os.path.exists(source) and os.path.samefile(path, source):
             raise InputError(f"{option} {path}: is also an input of this command; choose another output path")
-    directory = os.path.dirname(os.path.abspath(path))
+    named = path if target == path else f"{path} (a symbolic link to {target})"
+    directory = os.path.dirname(os.path.abspath(target))
     if not os.path.isdir(directory):
-        _refuse_missing_directory(path, directory, option)
-    _probe(path, directory, option)
+        _refuse_missing_directory(named, directory, option)
+    _probe(named, directory, option)
     return path
 
 
@@ -117,16 +141,18 @@ def _refuse_special(path: str, option: str) -> None:
 
 @contextlib.contextmanager
 def atomic_output(path: str | os.PathLike, option: str = "-o"):
-    """Yield a temporary path; on success fsync it and rename it to ``path``."""
-    path = os.path.abspath(os.fspath(path))
+    """Yield a temporary path; on success fsync it and rename it to ``path`` (to the file it leads to, where it is
+    a symbolic link: ``written_path``)."""
+    path = os.path.abspath(written_path(path))
     _refuse_special(path, option)
     directory, name = os.path.split(path)
     _remove_abandoned(directory, name)
     try:
         tmp = _create_temporary(directory, name)
         _copy_ownership(path, tmp)
-    except OSError as exc:
-        raise InputError(f"{option} {path}: cannot write to directory {directory} ({exc.strerror})") from None
+    except OSError as exc:  # check_writable saw a directory it could write to; this is a failure while writing
+        raise RuntimeFailure(f"{option} {path}: write failed: {describe_os_error(exc)} (making its temporary file in "
+                             f"{directory}); nothing was written") from None
     try:
         yield tmp
         with open(tmp, "rb+") as fh:

@@ -7,6 +7,10 @@ The lock file is removed on release; a run that locked a file just removed by
 another checks the inode and tries again.  A lock file that cannot be made or
 written (a full disk) stops the run with one line naming it and the output it
 guards, and one made but not written is removed again: nothing was written.
+A directory at the lock file's path is an unusable output path (exit 2).
+A run that waits for a lock (``--wait-lock``) says so once, and stops on
+SIGTERM, SIGHUP or SIGINT while it waits, as the passes before training do:
+it has written nothing, so there is nothing to resume.
 """
 
 from __future__ import annotations
@@ -14,17 +18,26 @@ from __future__ import annotations
 import contextlib
 import fcntl
 import glob
+import math
 import os
 import time
 
-from sgdcli.data.atomic import describe_os_error
-from sgdcli.errors import LockedError, RuntimeFailure
+from sgdcli.data.atomic import describe_os_error, written_path
+from sgdcli.errors import InputError, Interrupted, LockedError, RuntimeFailure
+from sgdcli.training.signals import EXIT_CODES, name
 
 POLL_SECONDS = 0.1
 
 
 def lock_path(path: str) -> str:
-    return os.path.abspath(path) + ".lock"
+    """``PATH.lock`` beside the file an output at ``path`` replaces (where ``path`` is a symbolic link, beside the
+    file it leads to: data/atomic.py ``written_path``), so one lock guards that file whichever path names it."""
+    return locked_path(path) + ".lock"
+
+
+def locked_path(path: str) -> str:
+    """The file whose lock guards the output ``path``: the one it replaces, as an absolute path."""
+    return os.path.abspath(written_path(path))
 
 
 def _holder(path: str) -> str:
@@ -43,6 +56,9 @@ def _try_lock(path: str, guarded: str) -> int | None:
     try:
         fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
     except OSError as exc:
+        if os.path.isdir(path):  # an unusable output path, as the output itself being a directory is
+            raise InputError(f"{guarded}: its lock file {path} is a directory; remove it or choose another output "
+                             "path") from None
         raise RuntimeFailure(f"{guarded}: cannot make its lock file {path}: {describe_os_error(exc)}; nothing was "
                              "written") from None
     try:
@@ -74,27 +90,39 @@ def _try_lock(path: str, guarded: str) -> int | None:
 
 
 @contextlib.contextmanager
-def exclusive(paths, wait: float | None = None, option: str = "-o"):
+def exclusive(paths, wait: float | None = None, option: str = "-o", stop=None, report=None):
     """Hold locks on every path in ``paths`` (each a path, or a (path, the option that named it) pair, which an
     error names; ``option`` otherwise); raise LockedError if one is held.
 
-    ``wait`` None fails at once; a number waits that many seconds; inf waits forever.
+    ``wait`` None fails at once; a number waits that many seconds; inf waits forever.  While it waits,
+    ``report(text)`` is told so once, and ``stop()`` (RunControl.stop: a pending signal's number, or None) is
+    asked between tries: a signal ends the wait with Interrupted.
     """
     held: list[tuple[int, str]] = []
     named: dict[str, str] = {}
     for item in paths:
         path, given = (item, option) if isinstance(item, (str, os.PathLike)) else item
-        named.setdefault(os.path.abspath(path), given)
+        named.setdefault(locked_path(path), given)
     try:
         for path, flag in named.items():
             lp = lock_path(path)
             deadline = None if wait is None else time.monotonic() + wait
+            told = False
             while (fd := _try_lock(lp, f"{flag} {path}")) is None:
                 if deadline is None or time.monotonic() >= deadline:
                     waited = "" if wait is None else f" after waiting {wait:g} s"
                     hint = "; use --wait-lock [SECONDS] to wait for it" if wait is None else ""
                     raise LockedError(f"{flag} {path}: locked by another sgdcli run ({_holder(lp)}){waited}{hint}")
-                time.sleep(POLL_SECONDS)
+                if not told and report is not None:
+                    span = ", until it is released" if math.isinf(wait) else f", for up to {wait:g} s"
+                    report(f"waiting for the lock on {flag} {path}, held by {_holder(lp)}{span} (--wait-lock)")
+                    told = True
+                time.sleep(min(POLL_SECONDS, max(0.0, deadline - time.monotonic())))
+                signum = stop() if stop is not None else None
+                if signum is not None:
+                    raise Interrupted(f"stopped by {name(signum)} while waiting for the lock on {flag} {path}, "
+                                      "before training began; nothing was written, nothing to resume",
+                                      EXIT_CODES[signum])
             held.append((fd, lp))
             remove_stale_temporaries(path)
         yield

@@ -12,9 +12,10 @@ the model is written and when the run fails (data cut short can fail it).
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import os
 
-from sgdcli.data.atomic import atomic_output, check_writable
+from sgdcli.data.atomic import atomic_output, check_writable, written_path
 from sgdcli.data.identity import FileIdentity
 from sgdcli.data.table import Table
 from sgdcli.errors import DivergedError, InputError, Interrupted
@@ -27,7 +28,7 @@ from sgdcli.reporting.reporter import Reporter
 from sgdcli.training import checkpoint as ckpt_mod
 from sgdcli.training.control import RunControl
 from sgdcli.training.inputs import Inputs
-from sgdcli.training.locking import exclusive, lock_path
+from sgdcli.training.locking import exclusive, lock_path, locked_path
 from sgdcli.training.run import Run
 from sgdcli.training import warmstart
 
@@ -47,12 +48,17 @@ def train(data, options: TrainOptions | None = None, *, output=None, metrics=Non
     check_options(opts, dask)
     reporter = reporter or Reporter()
     control = control or RunControl()
-    outputs = [(p, flag) for p, flag in ((output, "-o"), (metrics, "--metrics"), (control.checkpoint, "--checkpoint")) if p is not None]
-    _check_distinct(outputs, (data, opts.val), opts.init)
+    _check_distinct(_outputs(output, metrics, control.checkpoint), (data, opts.val), opts.init)
     if control.checkpoint is not None and not control.resume:  # (--resume reads it, and refuses it there)
         ckpt_mod.check_replaceable(control.checkpoint)
+    # an output that is a symbolic link is written where it leads, resolved once, here: the lock guards the file
+    # written, even if the link is pointed elsewhere while the run trains
+    output, metrics = (None if p is None else written_path(p) for p in (output, metrics))
+    if control.checkpoint is not None and written_path(control.checkpoint) != control.checkpoint:
+        control = dataclasses.replace(control, checkpoint=written_path(control.checkpoint))
+    outputs = _outputs(output, metrics, control.checkpoint)
     with contextlib.ExitStack() as stack:
-        stack.enter_context(exclusive(outputs, control.wait_lock))
+        stack.enter_context(exclusive(outputs, control.wait_lock, stop=control.stop, report=reporter.message))
         columns = {"label_column": opts.label_column, "features": opts.features, "transpose": opts.transpose,
                    "allow_unwritten": opts.allow_unwritten, "sample_weight": opts.sample_weight}
         init_names = None  # a warm start's classes that are names fix the codes this file's names are read as
@@ -115,6 +121,12 @@ def _sparse_costs(table: Table, opts: TrainOptions, reporter: Reporter) -> None:
                          "--l1 and --l2, and no --average (docs/sparse.md)")
 
 
+def _outputs(output, metrics, checkpoint) -> list[tuple[str, str]]:
+    """The outputs given, each with the option that names it."""
+    return [(p, flag) for p, flag in ((output, "-o"), (metrics, "--metrics"), (checkpoint, "--checkpoint"))
+            if p is not None]
+
+
 def _check_distinct(outputs: list[tuple[str, str]], inputs, init=None) -> None:
     """InputError unless every output is writable and none is another's path, an input's, or a file kept beside
     another: its lock (``PATH.lock``, whose ``flock`` a checkpoint renamed onto it would no longer guard) or, for
@@ -124,14 +136,14 @@ def _check_distinct(outputs: list[tuple[str, str]], inputs, init=None) -> None:
     seen: dict[str, tuple[str, str]] = {}
     for path, flag in outputs:
         check_writable(path, flag, inputs=inputs if flag == "-o" else everything)
-        key = os.path.abspath(path)
+        key = locked_path(path)  # a symbolic link and the file it leads to are one output
         if key in seen:
             raise InputError(f"{flag} {path}: is also given as {seen[key][0]}; each output needs its own path")
         seen[key] = (flag, path)
     for path, flag in outputs:
         beside = {lock_path(path): "the lock file"}
         if flag == "--checkpoint":
-            beside[os.path.abspath(path) + ".prev"] = "the previous checkpoint"
+            beside[locked_path(path) + ".prev"] = "the previous checkpoint"
         for key, what in beside.items():
             if key in seen:
                 other, given = seen[key]
