@@ -415,7 +415,7 @@ def test_a_scheduler_that_stops_answering_ends_the_round_after_the_timeout(monke
     import threading
 
     from sgdcli.errors import WorkLost
-    from sgdcli.parallel.cluster import DaskPool
+    from sgdcli.parallel.cluster import ROUND, DaskPool
 
     class Running:
         def done(self):
@@ -430,9 +430,44 @@ def test_a_scheduler_that_stops_answering_ends_the_round_after_the_timeout(monke
 
     monkeypatch.setattr(distributed, "wait", lambda futures, timeout: time.sleep(timeout))
     pool = DaskPool(Deaf(), DaskOptions("tcp://scheduler:8786", timeout=0.5), 2, stop=lambda: None)
-    with pytest.raises(WorkLost, match=r"^--dask tcp://scheduler:8786: the scheduler did not answer for 0\.5 s; the "
-                                       r"last whole round is kept$"):
-        pool._gather([Running(), Running()], None)
+    with pytest.raises(WorkLost, match=r"^--dask tcp://scheduler:8786: the scheduler did not answer for 0\.5 s "
+                                       r"during a training round; the last whole round is kept$"):
+        pool._gather([Running(), Running()], None, ROUND)
+
+
+@pytest.mark.parametrize("work,kept", [("a training round", "; the last whole round is kept"),
+                                       ("a pass over the data on the workers", "")])
+def test_tasks_the_scheduler_cancelled_say_so_and_what_is_kept(monkeypatch, work, kept):
+    """A scheduler killed mid-run cancels the tasks: the line read 'a training round failed: 2 Futures cancelled:;
+    the last whole round is kept', also for a pass before the first round (nothing kept) and with Dask's
+    tracebacks on stderr."""
+    from distributed.client import FuturesCancelledError
+
+    from sgdcli.errors import WorkLost
+    from sgdcli.parallel import connect
+    from sgdcli.parallel.cluster import DaskPool
+
+    class Cancelled:
+        def done(self):
+            return True
+
+        def result(self, timeout=None):
+            raise FuturesCancelledError([])
+
+    class Gone:
+        def cancel(self, futures):
+            raise OSError("the scheduler is gone")
+
+    monkeypatch.setattr(distributed, "wait", lambda futures, timeout: None)
+    pool = DaskPool(Gone(), DaskOptions("tcp://scheduler:8786", timeout=0.5), 2, stop=lambda: None)
+    with pytest.raises(WorkLost) as caught:
+        pool._gather([Cancelled(), Cancelled()], None, work)
+    assert str(caught.value) == (f"--dask tcp://scheduler:8786: {work} failed: the scheduler cancelled its tasks "
+                                 f"(the connection to it was lost, or it stopped){kept}")
+    with contextlib.suppress(Exception):
+        with connect.connect(DaskOptions("tcp://127.0.0.1:1", timeout=0.1), lambda text: None):
+            pass
+    assert logging.getLogger("distributed.client").getEffectiveLevel() == logging.CRITICAL  # its ERROR tracebacks
 
 
 def test_a_file_the_workers_cannot_see_names_them(tmp_path, cluster):

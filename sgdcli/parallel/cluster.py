@@ -38,6 +38,10 @@ from sgdcli.parallel.worker import PassJob, ValidationJob, run_round, validate
 
 MAX_DECODERS = chunks.MAX_WORKERS  # the chunk decoders of a gzip file on each worker
 _POLL = 0.25  # seconds between checks for signals and lost workers while a round runs
+# What the tasks of a _gather are, as its failures say; after a round's, run.py saves the last whole round's
+# checkpoint (a pass's or validation's failure has none of its own to keep)
+ROUND, PASS = "a training round", "a pass over the data on the workers"
+_KEPT = {ROUND: "; the last whole round is kept"}
 
 
 def worker_threads(workers: dict, requested: int | None, n_local: int | None, decoded: bool = False) -> int:
@@ -67,7 +71,7 @@ class DaskPool:
 
     def rounds(self, job: Job, rounds: list[Round], on_stop: Callable[[], None] | None) -> list[RoundResult]:
         live = self._workers()
-        return self._gather([self._submit(live, r.shard, run_round, job, r) for r in rounds], on_stop)
+        return self._gather([self._submit(live, r.shard, run_round, job, r) for r in rounds], on_stop, ROUND)
 
     def validate(self, job: ValidationJob, We: np.ndarray, on_stop: Callable[[], None] | None = None) -> dict:
         """The validation metrics of ``We``: each shard's worker scores every W-th block, the driver merges."""
@@ -80,7 +84,7 @@ class DaskPool:
         """
         live = self._workers()
         futures = [self._submit(live, w, fn, job, *args, (w, self.shards)) for w in range(self.shards)]
-        parts = self._gather(futures, on_stop)
+        parts = self._gather(futures, on_stop, PASS)
         total = parts[0]
         for part in parts[1:]:  # in shard order: the same sums whichever worker finished first
             total.merge(part)
@@ -91,8 +95,9 @@ class DaskPool:
         where = {"workers": [live[shard % len(live)]], "allow_other_workers": True} if live else {}
         return self.client.submit(fn, *args, pure=False, **where)
 
-    def _gather(self, futures, on_stop: Callable[[], None] | None) -> list:
+    def _gather(self, futures, on_stop: Callable[[], None] | None, work: str) -> list:
         """The tasks' results, in order; calls ``on_stop`` on a signal, fails if the cluster has no workers.
+        ``work`` (ROUND, PASS) is what the tasks are, as a failure's message says.
 
         Each result is fetched with a timeout, inside the loop that watches the
         workers: a task can finish and its worker die before its result is
@@ -117,7 +122,7 @@ class DaskPool:
                     self.client.cancel(futures)
                     on_stop()  # raises; during a round, after checkpointing the last whole round
                 try:
-                    workers = self._scheduler_workers(self.stop if on_stop is not None else None)
+                    workers = self._scheduler_workers(self.stop if on_stop is not None else None, work)
                 except Stopped:
                     self.client.cancel(futures)
                     on_stop()  # raises, as above
@@ -126,7 +131,7 @@ class DaskPool:
                     no_workers_since = no_workers_since or time.monotonic()
                     if time.monotonic() - no_workers_since > self.options.timeout:
                         raise WorkLost(f"--dask {self.options.address}: no workers left for "
-                                             f"{self.options.timeout:g} s; the last whole round is kept")
+                                       f"{self.options.timeout:g} s during {work}{_KEPT.get(work, '')}")
                 else:
                     no_workers_since = None
             return [results[i] for i in range(len(futures))]
@@ -134,9 +139,13 @@ class DaskPool:
             self.client.cancel(futures)
             raise
         except Exception as exc:  # a task that failed for good (a worker killed over and over, ...)
-            self.client.cancel(futures)
-            raise WorkLost(f"--dask {self.options.address}: a training round failed: {first_line(exc)}; "
-                                 f"the last whole round is kept") from None
+            with contextlib.suppress(Exception):  # (a scheduler that is gone cannot be told)
+                self.client.cancel(futures)
+            if "Cancelled" in type(exc).__name__:  # the scheduler dropped the tasks: its connection was lost
+                why = "the scheduler cancelled its tasks (the connection to it was lost, or it stopped)"
+            else:
+                why = first_line(exc)
+            raise WorkLost(f"--dask {self.options.address}: {work} failed: {why}{_KEPT.get(work, '')}") from None
 
     def _workers(self) -> list[str]:
         """The connected workers, sorted; shard w prefers the w-th (mod their number), so it keeps its worker
@@ -146,18 +155,19 @@ class DaskPool:
             lost = [a for a in self._live if a not in live]
             joined = [a for a in live if a not in self._live]
             self.report(f"Dask workers changed: {len(live)} connected" + (f"; lost {', '.join(lost)}" if lost else "")
-                        + (f"; joined {', '.join(joined)}" if joined else "") + "; rounds run on the workers there are")
+                        + (f"; joined {', '.join(joined)}" if joined else "")
+                        + "; the shards are shared out again, and a lost worker's round runs again on another")
         self._live = live
         return live
 
-    def _scheduler_workers(self, stop: Callable[[], int | None] | None = None) -> dict:
+    def _scheduler_workers(self, stop: Callable[[], int | None] | None = None, work: str = ROUND) -> dict:
         """The scheduler's workers; WorkLost if it does not answer within --dask-timeout, Stopped on a signal
         (with ``stop``)."""
         try:
             return bounded(self.client.scheduler_info, self.options.timeout + GRACE, stop)["workers"]
         except Late:
             raise WorkLost(f"--dask {self.options.address}: the scheduler did not answer for "
-                           f"{self.options.timeout:g} s; the last whole round is kept") from None
+                           f"{self.options.timeout:g} s during {work}{_KEPT.get(work, '')}") from None
 
 
 

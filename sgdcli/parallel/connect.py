@@ -40,7 +40,10 @@ def connect(options: DaskOptions, report: Callable[[str], None], stop: Stop = la
         import distributed
     except ImportError:
         raise InputError(f"--dask needs Dask distributed, which is not installed: {INSTALL}") from None
-    for name in ("distributed", "tornado", "asyncio"):  # their log lines are not ours to print
+    for name in list(logging.root.manager.loggerDict):  # their log lines are not ours to print: Dask's config sets
+        if name.split(".")[0] in ("distributed", "tornado", "asyncio"):  # levels of its own (distributed.client)
+            logging.getLogger(name).setLevel(logging.CRITICAL)
+    for name in ("distributed", "tornado", "asyncio"):
         logging.getLogger(name).setLevel(logging.CRITICAL)
     options.check()
     n_local = options.local_workers()
