@@ -682,8 +682,8 @@ def test_losing_every_worker_stops_with_a_checkpoint_of_the_last_round(data, clu
         _, stderr = proc.communicate(timeout=120)
     assert proc.returncode == 1, stderr
     last = stderr.strip().splitlines()[-1]
-    assert last.startswith(f"sgdcli: error: --dask {c.scheduler_address}: no workers left for 2 s; the last whole "
-                           f"round is kept; checkpoint saved to {out}.ckpt, run the same command with --resume")
+    assert last.startswith(f"sgdcli: error: --dask {c.scheduler_address}: no workers left for 2 s during a training "
+                           f"round; the last whole round is kept; checkpoint saved to {out}.ckpt, run the same command with --resume")
     assert os.path.exists(out + ".ckpt") and not os.path.exists(out)
     # resumed on another cluster, it ends with the bytes of a run nothing happened to
     resumed = run_process(*_dask_cmd(path, out, cluster.scheduler_address, "--resume")[3:], timeout=240)
@@ -701,7 +701,7 @@ def test_results_lost_with_their_workers_end_the_round_after_the_timeout(monkeyp
     import threading
 
     from sgdcli.errors import WorkLost
-    from sgdcli.parallel.cluster import DaskPool
+    from sgdcli.parallel.cluster import ROUND, DaskPool
 
     class Lost:  # finished, but its result went with its worker: fetching it waits
         def done(self):
@@ -723,9 +723,9 @@ def test_results_lost_with_their_workers_end_the_round_after_the_timeout(monkeyp
 
     monkeypatch.setattr(distributed, "wait", lambda futures, timeout: time.sleep(timeout))
     pool = DaskPool(NoWorkers(), DaskOptions("tcp://scheduler:8786", timeout=0.5), 2, stop=lambda: None)
-    with pytest.raises(WorkLost, match=r"^--dask tcp://scheduler:8786: no workers left for 0\.5 s; the last whole "
-                                       r"round is kept$"):
-        pool._gather([Lost(), Lost()], None)
+    with pytest.raises(WorkLost, match=r"^--dask tcp://scheduler:8786: no workers left for 0\.5 s during a training "
+                                       r"round; the last whole round is kept$"):
+        pool._gather([Lost(), Lost()], None, ROUND)
 
 
 def test_workers_leave_the_cores_to_the_gzip_decoders_by_default(tmp_path):
