@@ -84,7 +84,7 @@ def test_an_explicit_pyarrow_engine_that_an_option_keeps_from_the_file_is_refuse
     chooses freely, and options pyarrow can apply still take it."""
     pytest.importorskip("pyarrow")
     path = tmp_path / "d.csv"
-    path.write_text("a,b,label\n1,2,0\n3,4,1\n5,6,0\n")
+    path.write_text("a;b;label\n1;2;0\n3;4;1\n5;6;0\n")  # (';': a decimal comma is never the delimiter)
     code, out, err = cli("convert", path, "-o", tmp_path / "o.h5", "--engine", "pyarrow", *args)
     assert (code, out, err) == (2, "", f"sgdcli: error: --engine pyarrow: pyarrow's reader cannot apply {option}; "
                                        "leave out one of them (--engine auto reads with sgdcli's tokenizer)\n")

@@ -26,6 +26,7 @@ from sgdcli.data import textfiles, writers
 from sgdcli.data.atomic import check_writable
 from sgdcli.data import csvcolumns
 from sgdcli.data.csvcolumns import ColumnOptions
+from sgdcli.data.csvsniff import delimiter_option
 from sgdcli.data.csvtext import (ArrowGaveUp, arrow_blocks, csv_blocks, csv_layout, encoding_of, hashed_blocks,
                                  hashed_encoding)
 from sgdcli.data.csvtext import pyarrow_available
@@ -132,6 +133,8 @@ def convert(input, output, *, fmt: str | None = None, label_column: str | None =
         raise InputError("--columns, --ignore, --categorical, --na-values, --missing, --decimal, --thousands and "
                          "--weight-column apply to CSV/TSV input")
     columns.check()
+    if delimiter is not None and fmt in ("csv", "tsv"):
+        delimiter_option(delimiter, columns.decimal)  # not the decimal mark: refused before any work
     if engine not in CSV_ENGINES:
         raise InputError(f"--engine: {engine!r} is not one of {', '.join(CSV_ENGINES)}")
     if engine == "pyarrow":
@@ -150,7 +153,8 @@ def convert(input, output, *, fmt: str | None = None, label_column: str | None =
     elif fmt in _SPARSE_FORMATS:
         blocks, width = _text_blocks(input, fmt, hasher, features, sparse, block_rows, bad_rows, 0 if zero_based else 1)
     else:
-        layout = csv_layout(input, "\t" if fmt == "tsv" and delimiter is None else delimiter, header, label_column)
+        layout = csv_layout(input, delimiter, header, label_column, columns.decimal, columns.thousands,
+                            "\t" if fmt == "tsv" else None)
         if hasher is not None:
             hashed = hashed_encoding(input, layout, hasher, columns)
             blocks, width = hashed_blocks(input, layout, hasher, hashed, block_rows, bad_rows), hasher.width
