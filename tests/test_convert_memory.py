@@ -1,15 +1,17 @@
-"""convert and memory: a dense row wider than the memory the process may use is refused before any work, and
-dense blocks of hashed rows stay within the dense block's bytes."""
+"""convert and memory: a dense row wider than the memory the process may use is refused before any work, dense
+blocks of hashed rows stay within the dense block's bytes, and running out of memory names only the options of
+the command that ran."""
 
 import h5py
 import numpy as np
 import pytest
 
+import sgdcli
 from sgdcli import convert
 from sgdcli.data import convert as convert_module
 from sgdcli.data import writers
 
-from conftest import cli
+from conftest import cli, make_problem, write_table
 
 
 def test_a_dense_libsvm_row_wider_than_memory_is_refused_before_it_is_read(tmp_path):
@@ -68,3 +70,29 @@ def test_dense_output_of_hashed_rows_is_written_in_blocks_of_bounded_bytes(tmp_p
             a, b = g["indptr"][i], g["indptr"][i + 1]
             rows[i, g["indices"][a:b]] = g["data"][a:b]
         assert np.array_equal(d["X"][()], rows) and np.array_equal(d["y"][()], s["y"][()])
+
+
+@pytest.mark.parametrize("command,function,message", [
+    ("convert", "convert", "out of memory"),
+    ("info", "describe", "out of memory"),
+    ("train", "train", "out of memory; lower --memory or --batch-size"),
+    ("evaluate", "evaluate", "out of memory; lower --memory"),
+])
+def test_out_of_memory_names_only_the_options_of_the_command_that_ran(tmp_path, monkeypatch, command, function,
+                                                                      message):
+    """Every command said 'lower --memory or --batch-size', options convert and info do not have."""
+    X, y = make_problem("binary", n=200, d=3)
+    data = write_table(tmp_path / "d.h5", X, y)
+    svm = tmp_path / "d.svm"
+    svm.write_text("1 1:1\n0 2:1\n")
+    model = tmp_path / "m.h5"
+    if command == "evaluate":
+        sgdcli.train(data, sgdcli.TrainOptions(epochs=5, batch_size=4)).save(model)
+
+    def out_of_memory(*args, **kwargs):
+        raise MemoryError
+
+    monkeypatch.setattr(sgdcli, function, out_of_memory)
+    argv = {"convert": ["convert", svm, "-o", tmp_path / "o.h5"], "info": ["info", data],
+            "train": ["train", data, "-o", tmp_path / "m2.h5", "-q"], "evaluate": ["evaluate", model, data]}[command]
+    assert cli(*argv) == (1, "", f"sgdcli: error: {message}\n")
