@@ -22,7 +22,8 @@ from sgdcli.data.textfiles import open_input
 DELIMITERS = ",\t;| "  # those detected, in order of preference
 SNIFF_BYTES = 65536  # of the file's start, which the delimiter is detected from
 RUNS_OF_SPACES = ("the columns are separated by runs of spaces, which sgdcli does not split on; squeeze each run to "
-                  "one space first (tr -s ' ' < in > out)")
+                  "one space and drop the spaces that start or end lines first (sed -E 's/^ +| +$//g; s/ +/ /g' < in "
+                  "> out)")
 _EXCEL_SEP = re.compile(r'\s*"?sep=(.)"?\s*', re.IGNORECASE)  # Excel's first line naming the delimiter
 _QUOTED = re.compile(r'"[^"]*"')
 
@@ -128,7 +129,10 @@ def _fields(line: str, delimiter: str) -> int:
 
 
 def _title_line(path: str, lines: list[str], allowed: str) -> None:
-    """Refuse a first line of one field above lines that all split alike into more (at one of ``allowed``)."""
+    """Refuse a first line of one field above lines that all split alike into more (at one of ``allowed``); not
+    one that opens a quoted field, which goes on in the next line."""
+    if not lines or lines[0].count('"') % 2:
+        return
     for c in allowed:
         count = _split_count(lines[1:], c)
         if count is not None and _fields(lines[0], c) == 1:
