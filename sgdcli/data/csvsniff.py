@@ -16,8 +16,8 @@ from __future__ import annotations
 import csv
 import re
 
-from sgdcli.errors import InputError, quoted
 from sgdcli.data.textfiles import open_input
+from sgdcli.errors import InputError, quoted
 
 DELIMITERS = ",\t;| "  # those detected, in order of preference
 SNIFF_BYTES = 65536  # of the file's start, which the delimiter is detected from
@@ -147,7 +147,7 @@ def _title(path: str, first: int, second: int, delimiter: str) -> str:
             "(tail -n +2 in > out)")
 
 
-def one_field(path: str, delimiter: str, how: str, decimal: str = "."):
+def one_field(path: str, delimiter: str, how: str, decimal: str = ".") -> InputError:
     """The error for a file whose first line is one field, or none, at ``delimiter`` (which no conversion can
     take: it needs a label and a feature): a title line above lines of more fields, a delimiter that splits
     nothing, or lines that no delimiter detected splits.  ``how`` the delimiter came: "given" (--delimiter),
