@@ -84,7 +84,7 @@ def test_an_explicit_pyarrow_engine_that_an_option_keeps_from_the_file_is_refuse
     chooses freely, and options pyarrow can apply still take it."""
     pytest.importorskip("pyarrow")
     path = tmp_path / "d.csv"
-    path.write_text("a,b,label\n1,2,0\n3,4,1\n5,6,0\n")
+    path.write_text("a;b;label\n1;2;0\n3;4;1\n5;6;0\n")  # (';': a decimal comma is never the delimiter)
     code, out, err = cli("convert", path, "-o", tmp_path / "o.h5", "--engine", "pyarrow", *args)
     assert (code, out, err) == (2, "", f"sgdcli: error: --engine pyarrow: pyarrow's reader cannot apply {option}; "
                                        "leave out one of them (--engine auto reads with sgdcli's tokenizer)\n")
@@ -215,8 +215,8 @@ def test_columns_separated_by_runs_of_spaces_are_named_as_such(tmp_path):
     path.write_text("a b label\n1  2 0\n3 4 1\n5 6 0\n")
     code, out, err = cli("convert", path, "-o", tmp_path / "o.h5", "--format", "csv")
     assert (code, out, err) == (2, "", f"sgdcli: error: {path}: the columns are separated by runs of spaces, which "
-                                       "sgdcli does not split on; squeeze each run to one space first (tr -s ' ' "
-                                       "< in > out)\n")
+                                       "sgdcli does not split on; squeeze each run to one space and drop the spaces "
+                                       "that start or end lines first (sed -E 's/^ +| +$//g; s/ +/ /g' < in > out)\n")
     path.write_text("a b label\n1 2 0\n3 4 1\n5 6 0\n")
     assert cli("convert", path, "-o", tmp_path / "o.h5", "--format", "csv")[0] == 0
 

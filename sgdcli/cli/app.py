@@ -58,12 +58,25 @@ class Sgdcli(click.Group):
             result = super().invoke(ctx)
         except KeyboardInterrupt as exc:  # past click's main, which would print an empty line and raise Abort
             raise _CtrlC() from exc
+        except MemoryError as exc:
+            raise _OutOfMemory(self.get_command(ctx, ctx.invoked_subcommand or "")) from exc
         _command_done()
         return result
 
 
 class _CtrlC(Exception):
     """Ctrl-C (SIGINT) while a command ran."""
+
+
+class _OutOfMemory(Exception):
+    """A MemoryError while ``command`` ran; the message names those of its options that bound its memory."""
+
+    BOUNDS = ("--memory", "--batch-size")
+
+    def __init__(self, command: click.Command | None):
+        options = {opt for param in (command.params if command else ()) for opt in param.opts}
+        self.hint = " or ".join(option for option in self.BOUNDS if option in options)
+        super().__init__("out of memory" + (f"; lower {self.hint}" if self.hint else ""))
 
 
 def _print_versions(ctx, param, value):
@@ -154,8 +167,11 @@ def _ended(invoke) -> int:
     except BrokenPipeError:
         sys.stderr.close()  # the reader went away; nothing more to say
         return 1
+    except _OutOfMemory as exc:  # (a MemoryError outside a command names no option)
+        _error("sgdcli", str(exc))
+        return 1
     except MemoryError:
-        _error("sgdcli", "out of memory; lower --memory or --batch-size")
+        _error("sgdcli", "out of memory")
         return 1
     except Exception as exc:  # a bug: still one line, unless asked for the traceback
         if os.environ.get("SGDCLI_DEBUG"):

@@ -71,7 +71,8 @@ def info_cmd(file, json):
 @click.option("--label-column", default=None, metavar="NAME|INDEX",
               help="CSV/TSV: the label column, by header name or 0-based index (negative counts from the end) "
                    "[default: the last column]. A .npy without --y needs it: the label's INDEX.")
-@click.option("--delimiter", default=None, help="CSV field delimiter, one character or 'tab' [default: detected].")
+@click.option("--delimiter", default=None,
+              help="CSV field delimiter, one character or 'tab', not the --decimal mark [default: detected].")
 @click.option("--header/--no-header", default=None,
               help="Whether the first CSV line names the columns [default: yes if it holds a non-number].")
 @click.option("--features", type=click.IntRange(min=1), default=None,

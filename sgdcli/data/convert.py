@@ -26,6 +26,7 @@ from sgdcli.data import textfiles, writers
 from sgdcli.data.atomic import check_writable
 from sgdcli.data import csvcolumns
 from sgdcli.data.csvcolumns import ColumnOptions
+from sgdcli.data.csvsniff import delimiter_option
 from sgdcli.data.csvtext import (ArrowGaveUp, arrow_blocks, csv_blocks, csv_layout, encoding_of, hashed_blocks,
                                  hashed_encoding)
 from sgdcli.data.csvtext import pyarrow_available
@@ -36,9 +37,11 @@ from sgdcli.errors import InputError, RuntimeFailure, install_extra, not_a_file
 from sgdcli.options import BAD_ROWS, COMPRESSIONS, CONVERT, CSV_ENGINES
 from sgdcli.options import CONVERT_DTYPES as DTYPES
 from sgdcli.options import CONVERT_FORMATS as FORMATS
+from sgdcli.sizes import format_size, memory_limit
 
 BLOCK_ROWS = 65536
 DENSE_BLOCK_BYTES = 64 << 20  # a dense block holds at most this much float64, whatever the width
+DENSE_ROW_BYTES = 16  # a feature of a dense row in memory as it is converted, besides the output's copy
 _SPARSE_FORMATS = ("libsvm", "vw")  # written as CSR unless sparse=False
 
 
@@ -132,6 +135,8 @@ def convert(input, output, *, fmt: str | None = None, label_column: str | None =
         raise InputError("--columns, --ignore, --categorical, --na-values, --missing, --decimal, --thousands and "
                          "--weight-column apply to CSV/TSV input")
     columns.check()
+    if delimiter is not None and fmt in ("csv", "tsv"):
+        delimiter_option(delimiter, columns.decimal)  # not the decimal mark: refused before any work
     if engine not in CSV_ENGINES:
         raise InputError(f"--engine: {engine!r} is not one of {', '.join(CSV_ENGINES)}")
     if engine == "pyarrow":
@@ -149,15 +154,25 @@ def convert(input, output, *, fmt: str | None = None, label_column: str | None =
         blocks, width = _npy_blocks(input, y, label_column, block_rows)
     elif fmt in _SPARSE_FORMATS:
         blocks, width = _text_blocks(input, fmt, hasher, features, sparse, block_rows, bad_rows, 0 if zero_based else 1)
+        if not sparse:  # (LIBSVM's width from a first pass: before any row is written)
+            _check_dense_row(input, width, dtype, hasher, "--features" if features is not None else
+                             "its largest feature index")
     else:
-        layout = csv_layout(input, "\t" if fmt == "tsv" and delimiter is None else delimiter, header, label_column)
+        layout = csv_layout(input, delimiter, header, label_column, columns.decimal, columns.thousands,
+                            "\t" if fmt == "tsv" else None)
         if hasher is not None:
             hashed = hashed_encoding(input, layout, hasher, columns)
-            blocks, width = hashed_blocks(input, layout, hasher, hashed, block_rows, bad_rows), hasher.width
+            width = hasher.width
+            if not sparse:
+                _check_dense_row(input, width, dtype, hasher, "")
+            rows = block_rows if sparse else _dense_rows(block_rows, width)
+            blocks = hashed_blocks(input, layout, hasher, hashed, rows, bad_rows)
         else:
             enc = encoding_of(input, layout, columns, block_rows)
             width = enc.width
             names = enc.feature_names() if layout.names or width != len(enc.features) else None
+            if not sparse:
+                _check_dense_row(input, width, dtype, None, "its columns")
             block_rows = _dense_rows(block_rows, width)
             written = dict(sparse=sparse, width=width, names=names, chunk_rows=chunk_rows, compression=compression,
                            dtype=dtype, encoding=enc)
@@ -228,9 +243,28 @@ def _dense_rows(block_rows: int, width: int) -> int:
     return max(1, min(block_rows, DENSE_BLOCK_BYTES // (8 * max(width, 1))))
 
 
+def _check_dense_row(path: str, width: int, dtype: str, hasher: Hasher | None, source: str) -> None:
+    """A dense row of ``width`` features fits in memory: refused up front, not a MemoryError (or the
+    out-of-memory killer) once the file is begun.  ``source``: what made the width, where not ``hasher``."""
+    itemsize = np.dtype(dtype).itemsize
+    # float64: the row as parsed, and its copy handed to the writer; then the row in the output's type
+    need, limit = width * (DENSE_ROW_BYTES + itemsize), memory_limit()
+    if limit is None or need <= limit:
+        return
+    why = f"--hash-bits {hasher.bits}" if hasher is not None else source
+    fix = ("leave out --dense, or give fewer --hash-bits" if hasher is not None else
+           "write it sparse (--sparse), or hash the columns into fewer with --hash-bits" if source == "its columns"
+           else "write it sparse (leave out --dense), or hash the features into fewer columns with --hash-bits")
+    raise InputError(f"{path}: a dense row of {width:,} features ({why}) is {format_size(width * itemsize)} as {dtype} "
+                     f"and needs about {format_size(need)} to convert, more than the {format_size(limit)} this "
+                     f"process may use; {fix}")
+
+
 def _text_blocks(path, fmt, hasher, features, sparse, block_rows, bad_rows, first: int):
     """Blocks of LIBSVM or Vowpal Wabbit text, and the width (None: the largest column seen); LIBSVM indices count
-    from ``first``."""
+    from ``first``.  Dense output of hashed rows takes as few rows a block as a dense block holds."""
+    if not sparse and hasher is not None:  # (a block of 65,536 rows of 2^18 columns was 128 GiB)
+        block_rows = _dense_rows(block_rows, hasher.width)
     if fmt == "libsvm" and hasher is None and not sparse:
         width = features if features is not None else libsvm_width(path, first)
         return _lines(path, lambda items: dense_blocks(path, items, width, dense_parser(width, first),

@@ -24,7 +24,8 @@ import numpy as np
 from sgdcli.data import csvbytes, textfiles
 from sgdcli.data.csvcolumns import Encoding
 from sgdcli.data.csvdecode import MissingValue
-from sgdcli.data.csvtext import DELIMITERS, delimiter_option, hashed_rows, text_rows
+from sgdcli.data.csvsniff import candidates, delimiter_option
+from sgdcli.data.csvtext import hashed_rows, text_rows
 from sgdcli.data.hashing import Hasher
 from sgdcli.data.rowblocks import BadRow
 from sgdcli.data.sparse import CsrRows
@@ -61,7 +62,8 @@ class EncodedRows:
         self.path = os.fspath(path)
         self.trained = Encoding.loads(encoding_text)
         self.with_label = with_label
-        self.delimiter = delimiter_option(delimiter) if delimiter is not None else None
+        self.delimiter = (delimiter_option(delimiter, self.trained.decimal, model=True) if delimiter is not None
+                          else None)
         self.fh = _open(self.path)
         try:
             self.data = b""  # the input's start, up to a line end (LF, CRLF or a bare CR, as convert reads them)
@@ -98,7 +100,7 @@ class EncodedRows:
 
         if finds(trained.delimiter):
             return trained.delimiter
-        found = [d for d in DELIMITERS if d != trained.delimiter and finds(d)]
+        found = [d for d in candidates(trained.decimal) if d != trained.delimiter and finds(d)]
         return found[0] if len(found) == 1 else trained.delimiter
 
     @property

@@ -22,7 +22,7 @@ import math
 
 import numpy as np
 
-from sgdcli.data import csvbytes, csvcolumns, csvdecode, textfiles
+from sgdcli.data import csvbytes, csvcolumns, csvdecode, csvsniff, textfiles
 from sgdcli.data.csvcolumns import ColumnOptions, Encoding
 from sgdcli.data.hashing import Hasher
 from sgdcli.data.rowblocks import BadRow, is_number, number, sparse_blocks, stop
@@ -43,48 +43,6 @@ class ArrowGaveUp(Exception):
     """pyarrow met a field it does not read as a number; the plain reader takes over."""
 
 
-DELIMITERS = ",\t;| "  # those detected, in order of preference
-SNIFF_BYTES = 65536  # of the file's start, which the delimiter is detected from
-
-
-def delimiter_option(delimiter: str) -> str:
-    """The character ``--delimiter`` names: one character, or 'tab'."""
-    if delimiter in ("\\t", "tab"):
-        return "\t"
-    if len(delimiter) != 1:
-        raise InputError(f"--delimiter: expected one character (or 'tab'), got {delimiter!r}")
-    return delimiter
-
-
-def sniff(path: str, delimiter: str | None) -> str:
-    if delimiter is not None:
-        return delimiter_option(delimiter)
-    with open_input(path, errors="replace") as fh:
-        sample = fh.read(SNIFF_BYTES)
-    try:
-        found = csv.Sniffer().sniff(sample, delimiters=DELIMITERS).delimiter
-    except csv.Error:
-        found = ","
-    lines = sample.splitlines()
-    if len(sample) >= SNIFF_BYTES:
-        lines = lines[:-1]  # cut short
-    if _split_count(lines, found) is None:  # the Sniffer's guess from quotes: '"1" ,2' looks split by a space
-        consistent = [c for c in DELIMITERS if _split_count(lines, c) is not None]
-        if consistent:
-            return consistent[0]
-        if _split_count([" ".join(line.split()) for line in lines], " ") is not None:
-            raise InputError(f"{path}: the columns are separated by runs of spaces, which sgdcli does not split "
-                             "on; squeeze each run to one space first (tr -s ' ' < in > out)")
-    return found
-
-
-def _split_count(lines: list[str], delimiter: str) -> int | None:
-    """The number of fields, more than one, that every one of ``lines`` (those of the file's start, whole) splits
-    into at ``delimiter``; None where there is no such number."""
-    counts = {len(fields) for fields in csv.reader(lines, delimiter=delimiter) if fields}
-    return counts.pop() if len(counts) == 1 and min(counts) > 1 else None
-
-
 @dataclasses.dataclass
 class CsvLayout:
     delimiter: str
@@ -96,9 +54,11 @@ class CsvLayout:
     names: list[str] | None = None  # every column's, from the header
 
 
-def csv_layout(path, delimiter, header, label_column) -> CsvLayout:
-    """Delimiter, header and columns, from the options and the first line."""
-    delim = sniff(path, delimiter)
+def csv_layout(path, delimiter, header, label_column, decimal: str = ".", thousands: str | None = None,
+               default: str | None = None) -> CsvLayout:
+    """Delimiter (``delimiter`` as given, ``default``, or detected from the file's start: data/csvsniff.py), header
+    and columns, from the options and the first line; ``decimal`` and ``thousands``: the numbers' marks."""
+    delim = csvsniff.sniff(path, delimiter, decimal, thousands, default)
     with open_input(path) as fh:
         try:
             first = next(csv.reader(fh, delimiter=delim))
@@ -108,6 +68,9 @@ def csv_layout(path, delimiter, header, label_column) -> CsvLayout:
             raise textfiles.not_utf8(path, exc) from None
         except csv.Error as exc:
             raise InputError(f"{path}: line 1: {exc}") from None
+    if len(first) < 2:  # no label and feature: a title line, or a delimiter that splits nothing
+        how = "given" if delimiter is not None else "tsv" if default is not None else "detected"
+        raise csvsniff.one_field(path, delim, how, decimal)
     if header is None:
         header = not all(is_number(field) for field in first)
     names = [name.strip() for name in first] if header else None

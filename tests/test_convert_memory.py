@@ -1,0 +1,98 @@
+"""convert and memory: a dense row wider than the memory the process may use is refused before any work, dense
+blocks of hashed rows stay within the dense block's bytes, and running out of memory names only the options of
+the command that ran."""
+
+import h5py
+import numpy as np
+import pytest
+
+import sgdcli
+from sgdcli import convert
+from sgdcli.data import convert as convert_module
+from sgdcli.data import writers
+
+from conftest import cli, make_problem, write_table
+
+
+def test_a_dense_libsvm_row_wider_than_memory_is_refused_before_it_is_read(tmp_path):
+    """A dense row of index 2^40 was an 'out of memory; lower --memory or --batch-size' (options convert lacks),
+    or, without a limit, the out-of-memory killer (exit 137) once the machine's memory was eaten."""
+    path = tmp_path / "wide.svm"
+    path.write_text(f"1 {2**40}:1\n0 2:1\n")
+    code, out, err = cli("convert", path, "-o", tmp_path / "wide.h5", "--dense")
+    assert (code, out) == (2, "")
+    assert err.startswith(f"sgdcli: error: {path}: a dense row of 1,099,511,627,776 features (its largest feature "
+                          "index) is 4.0 TiB as float32 and needs about 20.0 TiB to convert, more than the ")
+    assert err.endswith(" this process may use; write it sparse (leave out --dense), or hash the features into "
+                        "fewer columns with --hash-bits\n")
+    assert not (tmp_path / "wide.h5").exists()
+    code, out, err = cli("convert", path, "-o", tmp_path / "wide.h5", "--hash-bits", "4", "--dense")
+    assert code == 0, err
+
+
+@pytest.mark.parametrize("args,why,fix", [
+    (["--dense", "--hash-bits", "26"], "--hash-bits 26", "leave out --dense, or give fewer --hash-bits"),
+    (["--dense", "--features", str(2**26)], "--features", "write it sparse (leave out --dense), or hash the "
+                                                          "features into fewer columns with --hash-bits"),
+])
+def test_a_dense_row_is_measured_against_the_memory_the_process_may_use(tmp_path, monkeypatch, args, why, fix):
+    """Within 1 GiB (a container's limit), 2^26 float32 features make 256 MiB a row and 1.2 GiB converted."""
+    monkeypatch.setattr(convert_module, "memory_limit", lambda: 1 << 30)
+    path = tmp_path / "d.svm"
+    path.write_text("1 1:0.5 3:2\n0 2:1\n")
+    code, out, err = cli("convert", path, "-o", tmp_path / "d.h5", *args)
+    assert (code, out, err) == (2, "", f"sgdcli: error: {path}: a dense row of 67,108,864 features ({why}) is 256.0 "
+                                       "MiB as float32 and needs about 1.2 GiB to convert, more than the 1.0 GiB this "
+                                       f"process may use; {fix}\n")
+
+
+@pytest.mark.parametrize("name,text,options", [
+    ("d.vw", "".join(f"{i % 2} |n a:{i} b c{i % 7}\n" for i in range(300)), {}),
+    ("d.csv", "a,b,y\n" + "".join(f"{i},x{i % 7},{i % 2}\n" for i in range(300)), {"hash_bits": 16}),
+])
+def test_dense_output_of_hashed_rows_is_written_in_blocks_of_bounded_bytes(tmp_path, monkeypatch, name, text,
+                                                                           options):
+    """A dense block of hashed rows was as many rows as a sparse one: 65,536 rows of VW's 2^18 columns made a
+    128 GiB array (out of memory at any size past a few thousand rows)."""
+    path = tmp_path / name
+    path.write_text(text)
+    sizes = []
+    append = writers._Dense.append
+    monkeypatch.setattr(writers._Dense, "append", lambda self, n, X: sizes.append(X.n_rows) or append(self, n, X))
+    convert(path, tmp_path / "dense.h5", sparse=False, compression="gzip", **options)
+    convert(path, tmp_path / "sparse.h5", **options)
+    width = 1 << options.get("hash_bits", 18)
+    assert sum(sizes) == 300 and max(sizes) * width * 8 <= convert_module.DENSE_BLOCK_BYTES, sizes
+    with h5py.File(tmp_path / "dense.h5") as d, h5py.File(tmp_path / "sparse.h5") as s:
+        g = s["X"]
+        rows = np.zeros((300, width), dtype=np.float32)
+        for i in range(300):
+            a, b = g["indptr"][i], g["indptr"][i + 1]
+            rows[i, g["indices"][a:b]] = g["data"][a:b]
+        assert np.array_equal(d["X"][()], rows) and np.array_equal(d["y"][()], s["y"][()])
+
+
+@pytest.mark.parametrize("command,function,message", [
+    ("convert", "convert", "out of memory"),
+    ("info", "describe", "out of memory"),
+    ("train", "train", "out of memory; lower --memory or --batch-size"),
+    ("evaluate", "evaluate", "out of memory; lower --memory"),
+])
+def test_out_of_memory_names_only_the_options_of_the_command_that_ran(tmp_path, monkeypatch, command, function,
+                                                                      message):
+    """Every command said 'lower --memory or --batch-size', options convert and info do not have."""
+    X, y = make_problem("binary", n=200, d=3)
+    data = write_table(tmp_path / "d.h5", X, y)
+    svm = tmp_path / "d.svm"
+    svm.write_text("1 1:1\n0 2:1\n")
+    model = tmp_path / "m.h5"
+    if command == "evaluate":
+        sgdcli.train(data, sgdcli.TrainOptions(epochs=5, batch_size=4)).save(model)
+
+    def out_of_memory(*args, **kwargs):
+        raise MemoryError
+
+    monkeypatch.setattr(sgdcli, function, out_of_memory)
+    argv = {"convert": ["convert", svm, "-o", tmp_path / "o.h5"], "info": ["info", data],
+            "train": ["train", data, "-o", tmp_path / "m2.h5", "-q"], "evaluate": ["evaluate", model, data]}[command]
+    assert cli(*argv) == (1, "", f"sgdcli: error: {message}\n")
