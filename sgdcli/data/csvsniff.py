@@ -2,10 +2,11 @@
 lines do not split into columns.
 
 The delimiter is the first of ``DELIMITERS`` (after csv.Sniffer's own guess) that splits every line of the
-file's start into one number of fields, more than one.  The decimal mark (``--decimal``) is never detected and
-never given: a decimal comma taken for the delimiter cut every number in two and read the pieces as other
-columns (exit 0).  The thousands separator (``--thousands``) is taken only where nothing else splits the lines
-alike (a comma-delimited file whose numbers are quoted, "1,234").  A space is no delimiter where the columns are
+file's start into one number of fields, more than one.  The decimal mark (``--decimal``) and the thousands
+separator (``--thousands``) are taken only where nothing else splits the lines alike (a comma-delimited file
+whose numbers are quoted, "1,5" or "1,234", as pandas' ``to_csv(decimal=",")`` writes it): a decimal comma taken
+for the delimiter where ';' splits the lines too cut every number in two and read the pieces as other columns
+(exit 0).  Given (``--delimiter``), the decimal mark is refused.  A space is no delimiter where the columns are
 aligned by runs of spaces (two or more, or spaces before the first field): each space then ends an empty field.
 A first line of one field above lines of more (a title, a ``# comment``), Excel's ``sep=;`` line, or a delimiter
 given that splits no line, is named as such, not as "no feature columns left".
@@ -56,9 +57,9 @@ def delimiter_option(delimiter: str, decimal: str = ".", model: bool = False) ->
 
 
 def candidates(decimal: str = ".", thousands: str | None = None) -> str:
-    """The delimiters detected in numbers of this format, in order of preference: DELIMITERS but the decimal
-    mark, the thousands separator last."""
-    return "".join(sorted((c for c in DELIMITERS if c != decimal), key=lambda c: c == thousands))
+    """The delimiters detected in numbers of this format, in order of preference: DELIMITERS, the decimal mark and
+    the thousands separator last (``sniff`` takes them only where nothing else splits the lines alike)."""
+    return "".join(sorted(DELIMITERS, key=lambda c: c in (decimal, thousands)))
 
 
 def _sample(path: str) -> tuple[str, list[str]]:
@@ -97,10 +98,10 @@ def sniff(path: str, delimiter: str | None, decimal: str = ".", thousands: str |
         if _split_count([" ".join(line.split()) for line in lines], " ") is not None:
             raise InputError(f"{path}: {RUNS_OF_SPACES}")
         return found
-    # not a space around the empty fields of runs of spaces ('1  2  0' splits alike at each one); the thousands
-    # separator only where nothing else splits the lines ('1,234;5' splits alike at ',' too)
+    # not a space around the empty fields of runs of spaces ('1  2  0' splits alike at each one); the decimal mark
+    # and the thousands separator only where nothing else splits the lines ('1,5;2' splits alike at ',' too)
     usable = [c for c in consistent if not (c == " " and _aligned(lines))]
-    if found in usable and (found != thousands or len(usable) == 1):
+    if found in usable and (found not in (decimal, thousands) or len(usable) == 1):
         return found  # the Sniffer's guess, where it splits the lines alike (from quotes, '"1" ,2' looks split
         # by a space)
     if not usable:
@@ -169,9 +170,5 @@ def one_field(path: str, delimiter: str, how: str, decimal: str = ".") -> InputE
             f"--delimiter {option_text(split[0])} reads them so"
         return InputError(f"{path}: {what} splits no line of its start into fields; they split at "
                           f"{named(split[0])} ({hint})")
-    if decimal in DELIMITERS and _split_count(lines, decimal) is not None:
-        return InputError(f"{path}: none of {listing} splits line 1 into fields; only {named(decimal)} does, which "
-                          f"is --decimal {decimal}: sgdcli reads no file whose delimiter is its decimal mark (is "
-                          "--decimal right? if so, write the file with another delimiter, such as ';')")
     return InputError(f"{path}: none of {listing} splits line 1 into fields{one_column} (--delimiter names another "
                       "delimiter)")
