@@ -30,6 +30,12 @@ ENTRY_CHUNK = 1 << 18
 SPARSE_ROW_CHUNK = 1 << 16
 MIN_CHUNK = 1 << 10
 MAX_INDEX = np.iinfo(np.int32).max  # indices are stored as int32, as AnnData and scipy store them
+# X (a dataset, or a CSR group) is made with its attributes' creation order tracked, which gives it an object
+# header of version 2 (readable by HDF5 1.8 on): there an attribute too large for the header goes to dense
+# storage.  In the default header an attribute is at most 64 KiB, and the feature names take 16 bytes each,
+# so a file of more than about 4,090 named columns could not be written ("object header message is too
+# large").  The names stay where h5py users, and every sgdcli, read them: X.attrs["feature_names"].
+LARGE_ATTRIBUTES = {"track_order": True}
 
 
 class _Dense:
@@ -37,7 +43,7 @@ class _Dense:
         self.width = width
         chunk_rows = chunk_rows or hdf5.chunk_rows_for(width, dtype.itemsize)
         self.X = f.create_dataset("X", shape=(0, width), maxshape=(None, width), dtype=dtype,
-                                  chunks=(chunk_rows, width), **filters)
+                                  chunks=(chunk_rows, width), **LARGE_ATTRIBUTES, **filters)
         self.y_chunk = chunk_rows
         if names:
             self.X.attrs["feature_names"] = names
@@ -58,7 +64,7 @@ class _Dense:
 class _Sparse:
     def __init__(self, f, width: int | None, names, chunk_rows: int | None, filters: dict, dtype, where: str, first):
         self.width, self.seen, self.where = width, 0, where
-        g = self.group = f.create_group("X")
+        g = self.group = f.create_group("X", **LARGE_ATTRIBUTES)
         g.attrs["encoding-type"], g.attrs["encoding-version"] = "csr_matrix", "0.1.0"
         rows = first.n_rows if isinstance(first, CsrRows) else len(first)
         entries = len(first.data) if isinstance(first, CsrRows) else int(np.count_nonzero(first))
