@@ -245,3 +245,31 @@ def test_class_names_in_messages_are_quoted_so_that_a_comma_in_one_is_not_a_list
         code, _, err = cli("train", tmp_path / "train.h5", "-o", tmp_path / "m2.h5", "--batch-size", "4", *option)
         assert (code, err.strip().splitlines()[-1]) == (
             2, f"sgdcli: error: {option[0]}: {tmp_path / 'train.h5'}:y has no class 'd' (classes: 'a, b', 'c')")
+
+
+@pytest.mark.parametrize("hash_bits", [None, 6])
+def test_a_header_that_names_a_models_column_twice_is_refused_as_convert_refuses_it(tmp_path, hash_bits):
+    """predict and evaluate read the last column of the name, exit 0: every row scored from the wrong column."""
+    saved = _model(tmp_path, TRAIN, label_column="species", categorical="city", hash_bits=hash_bits)
+    new = pd.read_csv(tmp_path / "train.csv").head(6)
+    twice = tmp_path / "twice.csv"
+    new.assign(x9=99.0)[["x1", "x2", "city", "x9", "species"]].to_csv(
+        twice, index=False, header=["x1", "x2", "city", "x1", "species"])
+    message = (f"sgdcli: error: {twice}: line 1: the header names column 'x1' twice (columns 0 and 3); give the "
+               "columns names of their own\n")
+    assert cli("convert", twice, "-o", tmp_path / "twice.h5", "--label-column", "species") == (2, "", message)
+    for command in (["predict", saved, twice, "-o", "-"], ["evaluate", saved, twice]):
+        assert cli(*command) == (2, "", message)
+    piped = run("predict", saved, "-", "-o", "-", input=twice.read_text())
+    assert tuple(piped) == (2, "", message.replace(str(twice), "-"))
+    # a column the model does not read may be named twice, and so may the label where predict does not read it
+    new.to_csv(tmp_path / "new.csv", index=False)
+    want = cli("predict", saved, tmp_path / "new.csv", "-o", "-", "--proba")[:2]
+    assert want[0] == 0 and len(want[1].splitlines()) == 7
+    unread = tmp_path / "unread.csv"
+    new.assign(a=1, b=2, s="x")[["a", "x2", "b", "species", "city", "x1", "s"]].to_csv(
+        unread, index=False, header=["note", "x2", "note", "species", "city", "x1", "species"])
+    assert cli("predict", saved, unread, "-o", "-", "--proba")[:2] == want
+    assert cli("evaluate", saved, unread) == (
+        2, "", f"sgdcli: error: {unread}: line 1: the header names column 'species' twice (columns 3 and 6); give "
+               "the columns names of their own\n")

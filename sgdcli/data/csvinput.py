@@ -21,7 +21,7 @@ import sys
 
 import numpy as np
 
-from sgdcli.data import csvbytes, textfiles
+from sgdcli.data import csvbytes, csvcolumns, textfiles
 from sgdcli.data.csvcolumns import Encoding
 from sgdcli.data.csvdecode import MissingValue
 from sgdcli.data.csvtext import DELIMITERS, delimiter_option, hashed_rows, text_rows
@@ -115,6 +115,12 @@ class EncodedRows:
         trained, where = self.trained, self.path
         if trained.header:
             names = [name.strip() for name in first]
+            read = {trained.columns[f.column] for f in trained.features}
+            if self.with_label and trained.label is not None:
+                read.add(trained.columns[trained.label])
+            # a column the model reads, named twice, would be read from the last of them without a word (as
+            # an HDF5 file's column named twice is refused); other columns are not read, and may repeat
+            csvcolumns.refuse_named_twice(names, where, read)
             position = {name: i for i, name in enumerate(names)}
         else:
             names = [str(c) for c in range(len(first))]
