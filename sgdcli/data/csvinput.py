@@ -28,6 +28,7 @@ from sgdcli.data.csvtext import DELIMITERS, delimiter_option, hashed_rows, text_
 from sgdcli.data.hashing import Hasher
 from sgdcli.data.rowblocks import BadRow
 from sgdcli.data.sparse import CsrRows
+from sgdcli.data.valuerange import SCORED
 from sgdcli.errors import InputError, listed, not_a_file, quoted, refuse_pipe
 
 STDIN = "-"
@@ -55,7 +56,9 @@ def _open(path: str):
 
 class EncodedRows:
     """The rows of ``path`` as blocks of features (float32) and, ``with_label``, raw labels (values, or names),
-    read by the compiled tokenizer (data/csvbytes.py); the first line by the csv module, for the columns."""
+    read by the compiled tokenizer (data/csvbytes.py); the first line by the csv module, for the columns.  A
+    feature that is not a finite number in float32's range (and no missing value with a fill) is an error
+    naming its line and column (data/valuerange.py), as a non-finite feature of an HDF5 file is."""
 
     def __init__(self, path, encoding_text: str, with_label: bool, delimiter: str | None = None):
         self.path = os.fspath(path)
@@ -154,14 +157,14 @@ class EncodedRows:
             text = io.TextIOWrapper(io.BufferedReader(_Joined(self.data, self.fh)), newline="", encoding="utf-8-sig")
             rows = text_rows(self.path, text, self.delimiter, self.trained.header)
             for X, y, _ in hashed_rows(self.path, rows, self.ncols, self.enc, Hasher(self.enc.hash_bits), block_rows,
-                                       "error", self.with_label):
+                                       "error", self.with_label, SCORED):
                 if X.n_rows:  # values as a converted file stores them (float32), for the same scores
                     yield CsrRows(X.data.astype(np.float32), X.indices, X.indptr), (y if self.with_label else None)
                     found = True
         else:
             try:
                 for X, y, _, _ in csvbytes.token_blocks(self.path, self.ncols, self.trained.header, self.enc,
-                                                        block_rows, "error", self.fh, self.data, 1, _refuse):
+                                                        block_rows, "error", self.fh, self.data, 1, _refuse, SCORED):
                     if len(X):
                         yield X.astype(np.float32), (y if self.with_label else None)
                         found = True
