@@ -5,8 +5,8 @@ finite number beyond the range of the float type it writes X in: with ``--dtype 
 ``1e39`` would be stored as infinite without a word.  ``predict`` and ``evaluate`` on CSV text keep only
 finite numbers within float32's range, the type features are scored in: they refuse a non-finite feature of
 an HDF5 file (data/table.py ``nonfinite``), and a score of NaN or infinity is no prediction, and makes
-metrics that a quality gate passes.  A missing value (``--na-values``) is no number here: where the model
-has a fill for it, the fill is what is read; ``inf`` is never missing.
+metrics that a quality gate may pass on.  A missing value (a field ``--na-values`` lists: ``nan`` by default,
+``inf`` only where the list holds it) is no number here: where the model has a fill for it, the fill is read.
 """
 
 from __future__ import annotations
