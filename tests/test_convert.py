@@ -546,3 +546,46 @@ def test_zstandard_without_its_package_says_how_to_install_it(tmp_path):
     assert (proc.returncode, proc.stderr.strip()) == (
         1, f"sgdcli: error: {tmp_path / 'd.csv.zst'}: reading Zstandard needs the zstandard package: run "
            ".venv/bin/pip install -e '.[zst]' in the sgdcli checkout")
+
+
+BEYOND = "is beyond float32's range of ±3.4e38: X would hold it as infinite (convert with --dtype float64 to keep it"
+
+
+def test_a_number_beyond_float32s_range_is_refused_naming_its_line_unless_float64_keeps_it(tmp_path):
+    """1e39 was written to X (float32, the default) as infinite, exit 0, without a word; inf is written as before."""
+    pd = pytest.importorskip("pandas")
+    path, out = tmp_path / "big.csv", tmp_path / "o.h5"
+    pd.DataFrame({"a": [1.0, 1e39, 3.0, -2e39], "b": [2.0, 2.0, 4.0, 5.0], "y": [0, 0, 1, 1]}).to_csv(path, index=False)
+    message = (f"sgdcli: error: {path}: line 3, column 1 (a): '1e+39' {BEYOND}; --bad-rows skip leaves such rows "
+               "out)")
+    # the tokenizer, the csv module (a separator of two bytes), hashed columns, sparse output, pyarrow's reader
+    for args in ([], ["--thousands", "\u00a0"], ["--hash-bits", "4"], ["--sparse"], ["--engine", "pyarrow"]):
+        if "pyarrow" in args:
+            pytest.importorskip("pyarrow")
+            message += ("; under --engine pyarrow, which cannot apply --bad-rows skip, leave out --engine pyarrow to "
+                        "use them")
+        assert cli("convert", path, "-o", out, *args) == (2, "", message + "\n"), args
+        assert not out.exists()
+    assert cli("convert", path, "-o", out, "--dtype", "float64")[0] == 0
+    with h5py.File(out) as f:
+        assert f["X"][:, 0].tolist() == [1.0, 1e39, 3.0, -2e39]
+    code, _, err = cli("convert", path, "-o", out, "--bad-rows", "skip")
+    assert code == 0, err
+    with h5py.File(out) as f:
+        assert f["X"][()].tolist() == [[1, 2], [3, 4]]
+    pd.DataFrame({"a": [1.0, np.inf, -np.inf], "y": [0, 1, 1]}).to_csv(path, index=False)
+    assert cli("convert", path, "-o", out)[0] == 0
+    with h5py.File(out) as f:
+        assert f["X"][:, 0].tolist() == [1.0, np.inf, -np.inf]
+
+
+def test_a_number_beyond_float32s_range_in_libsvm_or_npy_input_is_refused_naming_its_row(tmp_path):
+    """As in CSV: it was written as infinite, exit 0."""
+    datasets = pytest.importorskip("sklearn.datasets")
+    X = np.array([[1.0, 3.0], [0.0, 1e39], [2.0, 1.0]])
+    datasets.dump_svmlight_file(X, np.array([1, 1, 0]), str(tmp_path / "big.svm"), zero_based=False)
+    np.save(tmp_path / "big.npy", np.column_stack([X, [1, 1, 0]]))
+    for name, args in (("big.svm", []), ("big.svm", ["--dense"]), ("big.npy", ["--label-column", "-1"])):
+        assert cli("convert", tmp_path / name, "-o", tmp_path / "o.h5", *args) == (
+            2, "", f"sgdcli: error: {tmp_path / name}: row 1, column 1 of X (from 0): 1e+39 {BEYOND})\n")
+        assert cli("convert", tmp_path / name, "-o", tmp_path / "o.h5", "--dtype", "float64", *args)[0] == 0

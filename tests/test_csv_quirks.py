@@ -245,3 +245,79 @@ def test_class_names_in_messages_are_quoted_so_that_a_comma_in_one_is_not_a_list
         code, _, err = cli("train", tmp_path / "train.h5", "-o", tmp_path / "m2.h5", "--batch-size", "4", *option)
         assert (code, err.strip().splitlines()[-1]) == (
             2, f"sgdcli: error: {option[0]}: {tmp_path / 'train.h5'}:y has no class 'd' (classes: 'a, b', 'c')")
+
+
+@pytest.mark.parametrize("hash_bits", [None, 6])
+def test_a_header_that_names_a_models_column_twice_is_refused_as_convert_refuses_it(tmp_path, hash_bits):
+    """predict and evaluate read the last column of the name, exit 0: every row scored from the wrong column."""
+    saved = _model(tmp_path, TRAIN, label_column="species", categorical="city", hash_bits=hash_bits)
+    new = pd.read_csv(tmp_path / "train.csv").head(6)
+    twice = tmp_path / "twice.csv"
+    new.assign(x9=99.0)[["x1", "x2", "city", "x9", "species"]].to_csv(
+        twice, index=False, header=["x1", "x2", "city", "x1", "species"])
+    message = (f"sgdcli: error: {twice}: line 1: the header names column 'x1' twice (columns 0 and 3); give the "
+               "columns names of their own\n")
+    assert cli("convert", twice, "-o", tmp_path / "twice.h5", "--label-column", "species") == (2, "", message)
+    for command in (["predict", saved, twice, "-o", "-"], ["evaluate", saved, twice]):
+        assert cli(*command) == (2, "", message)
+    piped = run("predict", saved, "-", "-o", "-", input=twice.read_text())
+    assert tuple(piped) == (2, "", message.replace(str(twice), "-"))
+    # a column the model does not read may be named twice, and so may the label where predict does not read it
+    new.to_csv(tmp_path / "new.csv", index=False)
+    want = cli("predict", saved, tmp_path / "new.csv", "-o", "-", "--proba")[:2]
+    assert want[0] == 0 and len(want[1].splitlines()) == 7
+    unread = tmp_path / "unread.csv"
+    new.assign(a=1, b=2, s="x")[["a", "x2", "b", "species", "city", "x1", "s"]].to_csv(
+        unread, index=False, header=["note", "x2", "note", "species", "city", "x1", "species"])
+    assert cli("predict", saved, unread, "-o", "-", "--proba")[:2] == want
+    assert cli("evaluate", saved, unread) == (
+        2, "", f"sgdcli: error: {unread}: line 1: the header names column 'species' twice (columns 3 and 6); give "
+               "the columns names of their own\n")
+
+
+OWED = ("; the model owes a prediction for every row: give the field a finite value, or leave the row out of the "
+        "input")
+
+
+@pytest.mark.parametrize("hash_bits", [None, 6])
+def test_a_feature_that_is_no_finite_float32_is_refused_naming_its_line_and_column(tmp_path, hash_bits):
+    """inf, NAN (NaN, but not spelled as a missing value) and 1e39 (infinite in float32) were scored: predictions of
+    NaN probabilities or all of one class, NaN metrics that passed --fail-under, exit 0, and NumPy's "overflow
+    encountered in cast" on stderr; the same rows in HDF5 are refused."""
+    saved = _model(tmp_path, TRAIN, label_column="species", categorical="city", hash_bits=hash_bits)
+    new = pd.read_csv(tmp_path / "train.csv").head(4).astype({"x2": object})
+    bad = tmp_path / "bad.csv"
+    for value, text, why in ((np.inf, "inf", ""), (-np.inf, "-inf", ""),
+                             ("NAN", "NAN", " (NaN, not one of the missing values the model's training data was "
+                                            "converted with)"),
+                             (1e39, "1e+39", " (beyond float32's range of ±3.4e38: features are read as float32)")):
+        new.assign(x2=[0.5, 0.25, value, 0.75]).to_csv(bad, index=False)
+        message = f"sgdcli: error: {bad}: line 4, column 2 (x2): non-finite feature value '{text}'{why}{OWED}\n"
+        for command in (["predict", saved, bad, "-o", "-", "--proba"],
+                        ["predict", saved, bad, "-o", tmp_path / "p.csv"],
+                        ["evaluate", saved, bad, "--fail-under", "accuracy=0.1"]):
+            assert cli(*command) == (2, "", message)
+        assert not (tmp_path / "p.csv").exists()
+        piped = run("evaluate", saved, "-", "--json", input=bad.read_text())
+        assert tuple(piped) == (2, "", message.replace(str(bad), "-"))
+    convert(bad, tmp_path / "bad.h5", label_column="species", categorical="city", hash_bits=hash_bits, dtype="float64")
+    code, _, err = cli("evaluate", saved, tmp_path / "bad.h5")
+    assert code == 2 and "non-finite feature value at row 2" in err
+
+
+def test_a_missing_value_that_has_a_fill_is_read_as_the_fill_and_nan_spelled_otherwise_is_not(tmp_path):
+    """A missing value is read as the model's fill; 'NAN' and 'inf' are no missing values (not in --na-values)."""
+    saved = _model(tmp_path, TRAIN, label_column="species", categorical="city", missing="zero")
+    new = pd.read_csv(tmp_path / "train.csv").head(4)
+    new.assign(x2=[0.5, 0.25, 0.0, 0.75]).to_csv(tmp_path / "zero.csv", index=False)
+    want = cli("predict", saved, tmp_path / "zero.csv", "-o", "-", "--proba")[:2]
+    assert want[0] == 0 and len(want[1].splitlines()) == 5
+    for na_rep in ("", "NaN", "NA"):  # pandas' spellings of a missing value, all missing by default
+        new.assign(x2=[0.5, 0.25, np.nan, 0.75]).to_csv(tmp_path / "gap.csv", index=False, na_rep=na_rep)
+        assert cli("predict", saved, tmp_path / "gap.csv", "-o", "-", "--proba")[:2] == want
+    for na_rep, why in (("NAN", " (NaN, not one of the missing values the model's training data was converted with)"),
+                        ("inf", "")):
+        new.assign(x2=[0.5, 0.25, np.nan, 0.75]).to_csv(tmp_path / "gap.csv", index=False, na_rep=na_rep)
+        assert cli("predict", saved, tmp_path / "gap.csv", "-o", "-") == (
+            2, "", f"sgdcli: error: {tmp_path / 'gap.csv'}: line 4, column 2 (x2): non-finite feature value "
+                   f"'{na_rep}'{why}{OWED}\n")

@@ -160,3 +160,36 @@ def test_a_numeric_coordinate_of_the_positions_is_no_names(tmp_path):
     write_xarray(tmp_path / "x.nc", X, y, [0, 1, 2])
     assert cli("train", tmp_path / "x.nc", "-o", tmp_path / "m.h5", "-q", "--epochs", "1")[0] == 0
     assert features(tmp_path / "m.h5") is None
+
+
+def test_a_csv_of_20000_named_columns_converts_trains_and_is_scored_by_name(tmp_path):
+    """A gene table of more than about 4,090 columns failed to convert: "write failed: Unable to synchronously create
+    attribute (object header message is too large)", exit 1."""
+    pd = need("pandas")
+    n, width = 24, 20_000
+    rng = np.random.default_rng(3)
+    genes = [f"ENSG{j:011d}" for j in range(width)]
+    table = pd.DataFrame(rng.integers(0, 9, size=(n, width)).astype(np.float64), columns=genes)
+    table["label"] = np.arange(n) % 2
+    table.to_csv(tmp_path / "train.csv", index=False)
+    shuffled = list(rng.permutation(genes))
+    table[["label", *shuffled]].to_csv(tmp_path / "new.csv", index=False)
+    for name in ("train", "new"):
+        code, out, err = cli("convert", tmp_path / f"{name}.csv", "-o", tmp_path / f"{name}.h5", "--label-column",
+                             "label")
+        assert (code, out) == (0, f"wrote {tmp_path / f'{name}.h5'}: {n} rows × {width} features from csv\n"), err
+    assert cli("convert", tmp_path / "train.csv", "-o", tmp_path / "sparse.h5", "--label-column", "label",
+               "--sparse")[0] == 0
+    with h5py.File(tmp_path / "train.h5") as f, h5py.File(tmp_path / "sparse.h5") as s:  # where h5py users read them
+        assert [v.decode() if isinstance(v, bytes) else v for v in f["X"].attrs["feature_names"]] == genes
+        assert len(s["X"].attrs["feature_names"]) == width
+    code, _, err = cli("train", tmp_path / "train.h5", "-o", tmp_path / "m.h5", "--epochs", "1", "--batch-size", "4",
+                       "-q")
+    assert code == 0, err
+    assert features(tmp_path / "m.h5") == genes
+    code, out, err = cli("show", tmp_path / "m.h5")
+    assert code == 0 and f"features     {width}" in out, err
+    want = cli("predict", tmp_path / "m.h5", tmp_path / "train.h5", "-o", "-", "--proba")[1]
+    assert len(want.splitlines()) == n + 1
+    for data in ("new.h5", "new.csv", "train.csv"):  # the columns by name, in another order
+        assert cli("predict", tmp_path / "m.h5", tmp_path / data, "-o", "-", "--proba")[:2] == (0, want), data

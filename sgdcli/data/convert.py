@@ -22,7 +22,7 @@ import re
 
 import numpy as np
 
-from sgdcli.data import textfiles, writers
+from sgdcli.data import textfiles, valuerange, writers
 from sgdcli.data.atomic import check_writable
 from sgdcli.data import csvcolumns
 from sgdcli.data.csvcolumns import ColumnOptions
@@ -166,7 +166,7 @@ def convert(input, output, *, fmt: str | None = None, label_column: str | None =
             if not sparse:
                 _check_dense_row(input, width, dtype, hasher, "")
             rows = block_rows if sparse else _dense_rows(block_rows, width)
-            blocks = hashed_blocks(input, layout, hasher, hashed, rows, bad_rows)
+            blocks = hashed_blocks(input, layout, hasher, hashed, rows, bad_rows, valuerange.STORED[dtype])
         else:
             enc = encoding_of(input, layout, columns, block_rows)
             width = enc.width
@@ -185,7 +185,8 @@ def convert(input, output, *, fmt: str | None = None, label_column: str | None =
                     pass  # the plain reader below finds the field and names its line and column
             try:
                 rows, skipped, width, weighted = writers.write(
-                    input, output, csv_blocks(input, layout, enc, block_rows, bad_rows), weights="always", **written)
+                    input, output, csv_blocks(input, layout, enc, block_rows, bad_rows, valuerange.STORED[dtype]),
+                    weights="always", **written)
             except InputError as exc:
                 raise _for_pyarrow(exc) if engine == "pyarrow" else exc from None
             return Converted(rows=rows, features=width, skipped=skipped, format=fmt, feature_names=names,

@@ -154,6 +154,18 @@ def column_index(spec: str, names: list[str] | None, ncols: int, option: str, pa
     return index % ncols
 
 
+def refuse_named_twice(names: list[str], path: str, read=None) -> None:
+    """InputError where the header ``names`` names a column twice, the first such name (where ``read``: the
+    names of the columns that are read, the others left to repeat): a model that keeps its features by name
+    could not tell them apart, and reading one of them by name would take either without a word."""
+    first: dict[str, int] = {}
+    for c, name in enumerate(names):
+        if name in first and (read is None or name in read):
+            raise InputError(f"{path}: line 1: the header names column {quoted(name)} twice (columns {first[name]} "
+                             f"and {c}); give the columns names of their own")
+        first.setdefault(name, c)
+
+
 def _listed(spec: str | None, names, ncols: int, option: str, path: str) -> list[int]:
     if spec is None:
         return []

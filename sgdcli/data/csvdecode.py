@@ -15,6 +15,7 @@ import numpy as np
 
 from sgdcli.data.csvcolumns import Encoding
 from sgdcli.data.rowblocks import BadRow
+from sgdcli.data.valuerange import ValueRange
 from sgdcli.errors import QUOTED_CHARS, InputError, quoted
 
 NUL = "\x00"  # which HDF5's text (class names, feature names) cannot hold
@@ -167,12 +168,14 @@ class MissingValue(InputError):
                          "skip leaves their rows out (--na-values says what is missing)")
 
 
-def decode(rows, enc: Encoding, bad_rows: str, path: str):
+def decode(rows, enc: Encoding, bad_rows: str, path: str, kept: ValueRange | None = None):
     """A block (X float64, y float64 or names, rows left out, weights or None) of ``rows`` of ``path``: a
-    ``RowFields``, or anything with its methods (data/csvbytes.py).
+    ``RowFields``, or anything with its methods (data/csvbytes.py); ``kept``: the feature values kept
+    (data/valuerange.py; None: every number).
 
     Raises the error of the earliest row that stops the conversion: a BadRow (a row that cannot be read,
-    with ``bad_rows="error"``), or an InputError (a missing value that ``--missing error`` refuses).
+    with ``bad_rows="error"``), or an InputError (a missing value that ``--missing error`` refuses, or a value
+    that ``kept`` refuses where a prediction is owed for every row).
     """
     n = len(rows)
     reader = _Reader(enc)
@@ -211,6 +214,16 @@ def decode(rows, enc: Encoding, bad_rows: str, path: str):
             values[gaps, j] = f.fill if f.fill is not None else 0.0
             if f.indicator:
                 X[gaps, starts[numbers[j]] + 1] = 1.0
+    refused = kept.refused(values) if kept is not None else None
+    if refused is not None:
+        refused &= ~(missing | bad)  # (a fill is what is read there)
+        for j in np.flatnonzero(refused.any(axis=0)):
+            f = enc.features[numbers[j]]
+            i = int(np.argmax(refused[:, j]))
+            error = kept.error(path, where(rows.line(i), f.column, enc), rows.texts(f.column)[i].strip(),
+                               float(values[i, j]))
+            refuse(i, error, always=not isinstance(error, BadRow))
+            drop[refused[:, j]] = True
     if len(numbers) == X.shape[1]:  # every column a number without an indicator: X is the values (a copy)
         X = values
     else:

@@ -21,7 +21,7 @@ import sys
 
 import numpy as np
 
-from sgdcli.data import csvbytes, textfiles
+from sgdcli.data import csvbytes, csvcolumns, textfiles
 from sgdcli.data.csvcolumns import Encoding
 from sgdcli.data.csvdecode import MissingValue
 from sgdcli.data.csvsniff import candidates, delimiter_option
@@ -29,6 +29,7 @@ from sgdcli.data.csvtext import hashed_rows, text_rows
 from sgdcli.data.hashing import Hasher
 from sgdcli.data.rowblocks import BadRow
 from sgdcli.data.sparse import CsrRows
+from sgdcli.data.valuerange import SCORED
 from sgdcli.errors import InputError, listed, not_a_file, quoted, refuse_pipe
 
 STDIN = "-"
@@ -56,7 +57,9 @@ def _open(path: str):
 
 class EncodedRows:
     """The rows of ``path`` as blocks of features (float32) and, ``with_label``, raw labels (values, or names),
-    read by the compiled tokenizer (data/csvbytes.py); the first line by the csv module, for the columns."""
+    read by the compiled tokenizer (data/csvbytes.py); the first line by the csv module, for the columns.  A
+    feature that is not a finite number in float32's range (and no missing value with a fill) is an error
+    naming its line and column (data/valuerange.py), as a non-finite feature of an HDF5 file is."""
 
     def __init__(self, path, encoding_text: str, with_label: bool, delimiter: str | None = None):
         self.path = os.fspath(path)
@@ -117,6 +120,12 @@ class EncodedRows:
         trained, where = self.trained, self.path
         if trained.header:
             names = [name.strip() for name in first]
+            read = {trained.columns[f.column] for f in trained.features}
+            if self.with_label and trained.label is not None:
+                read.add(trained.columns[trained.label])
+            # a column the model reads, named twice, would be read from the last of them without a word (as
+            # an HDF5 file's column named twice is refused); other columns are not read, and may repeat
+            csvcolumns.refuse_named_twice(names, where, read)
             position = {name: i for i, name in enumerate(names)}
         else:
             names = [str(c) for c in range(len(first))]
@@ -150,14 +159,14 @@ class EncodedRows:
             text = io.TextIOWrapper(io.BufferedReader(_Joined(self.data, self.fh)), newline="", encoding="utf-8-sig")
             rows = text_rows(self.path, text, self.delimiter, self.trained.header)
             for X, y, _ in hashed_rows(self.path, rows, self.ncols, self.enc, Hasher(self.enc.hash_bits), block_rows,
-                                       "error", self.with_label):
+                                       "error", self.with_label, SCORED):
                 if X.n_rows:  # values as a converted file stores them (float32), for the same scores
                     yield CsrRows(X.data.astype(np.float32), X.indices, X.indptr), (y if self.with_label else None)
                     found = True
         else:
             try:
                 for X, y, _, _ in csvbytes.token_blocks(self.path, self.ncols, self.trained.header, self.enc,
-                                                        block_rows, "error", self.fh, self.data, 1, _refuse):
+                                                        block_rows, "error", self.fh, self.data, 1, _refuse, SCORED):
                     if len(X):
                         yield X.astype(np.float32), (y if self.with_label else None)
                         found = True

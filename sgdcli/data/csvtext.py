@@ -27,6 +27,7 @@ from sgdcli.data.csvcolumns import ColumnOptions, Encoding
 from sgdcli.data.hashing import Hasher
 from sgdcli.data.rowblocks import BadRow, is_number, number, sparse_blocks, stop
 from sgdcli.data.textfiles import open_input
+from sgdcli.data.valuerange import FLOAT32_MAX, ValueRange
 from sgdcli.errors import InputError, quoted
 
 LABEL_SAMPLE_ROWS = 1000  # rows whose labels say whether the labels are numbers or class names
@@ -77,11 +78,7 @@ def csv_layout(path, delimiter, header, label_column, decimal: str = ".", thousa
     for c, name in enumerate(names or []):
         if csvdecode.NUL in name:  # a feature's name
             raise InputError(f"{path}: line 1, column {c + 1}: the header name {csvdecode.nul(name)}")
-    twice = [name for k, name in enumerate(names or []) if name in names[:k]]
-    if twice:  # a model that keeps its features by name could not tell them apart in the files it reads
-        first_at = names.index(twice[0])
-        raise InputError(f"{path}: line 1: the header names column {quoted(twice[0])} twice (columns {first_at} and "
-                         f"{names.index(twice[0], first_at + 1)}); give the columns names of their own")
+    csvcolumns.refuse_named_twice(names or [], path)  # (in linear time: a gene table has 20,000 columns)
     ncols = len(first)
     label = csvcolumns.column_index(label_column, names, ncols, "label-column", path) if label_column is not None \
         else ncols - 1
@@ -204,17 +201,19 @@ def _tokenized(enc: Encoding) -> bool:
     return all(len((text or " ").encode("utf-8")) == 1 for text in (enc.delimiter, enc.decimal, enc.thousands))
 
 
-def csv_blocks(path, layout: CsvLayout, enc: Encoding, block_rows: int, bad_rows: str):
+def csv_blocks(path, layout: CsvLayout, enc: Encoding, block_rows: int, bad_rows: str,
+               kept: ValueRange | None = None):
     """Blocks (X, y, skipped) through the encoding ``enc``, read by the compiled tokenizer (data/csvbytes.py),
-    or with the csv module where it cannot (a delimiter or decimal mark of more than one byte)."""
+    or with the csv module where it cannot (a delimiter or decimal mark of more than one byte); ``kept``: the
+    feature values kept (data/valuerange.py; None: every number)."""
     if _tokenized(enc):
         gather = max(1, min(block_rows, GATHER_BYTES // (8 * max(enc.width, 1))))
-        yield from _gathered(csvbytes.token_blocks(path, layout.ncols, layout.header, enc, block_rows, bad_rows),
-                             gather)
+        yield from _gathered(csvbytes.token_blocks(path, layout.ncols, layout.header, enc, block_rows, bad_rows,
+                                                   kept=kept), gather)
         return
     for rows, skipped in row_blocks(path, layout, block_rows, bad_rows):
         try:
-            X, y, dropped, w = csvdecode.decode(csvdecode.RowFields(rows), enc, bad_rows, path)
+            X, y, dropped, w = csvdecode.decode(csvdecode.RowFields(rows), enc, bad_rows, path, kept)
         except BadRow as bad:
             stop(path, bad)
         yield X, y, skipped + dropped, w
@@ -230,18 +229,22 @@ def hashed_encoding(path, layout: CsvLayout, hasher: Hasher, options: ColumnOpti
     return enc
 
 
-def hashed_blocks(path, layout: CsvLayout, hasher: Hasher, enc: Encoding, block_rows, bad_rows):
+def hashed_blocks(path, layout: CsvLayout, hasher: Hasher, enc: Encoding, block_rows, bad_rows,
+                  kept: ValueRange | None = None):
     """Blocks (CsrRows, y, skipped[, weights]) of the features of ``path`` hashed through ``enc``
     (``hashed_rows``)."""
     with open_input(path) as fh:
-        yield from hashed_rows(path, _rows(path, layout, fh), layout.ncols, enc, hasher, block_rows, bad_rows)
+        yield from hashed_rows(path, _rows(path, layout, fh), layout.ncols, enc, hasher, block_rows, bad_rows,
+                               kept=kept)
 
 
-def hashed_rows(path, rows, ncols: int, enc: Encoding, hasher: Hasher, block_rows, bad_rows, label: bool = True):
+def hashed_rows(path, rows, ncols: int, enc: Encoding, hasher: Hasher, block_rows, bad_rows, label: bool = True,
+                kept: ValueRange | None = None):
     """Blocks (CsrRows, y, skipped) of ``rows`` ((line, fields) of ``ncols`` fields) with the features hashed
     by column name (and text value): the columns ``enc`` keeps; a missing value is no feature, a
     --categorical column's values always text.  Without ``label`` the labels are zeros.  With a weight
-    column (``enc.weight``), each block also carries its rows' weights, numbers >= 0."""
+    column (``enc.weight``), each block also carries its rows' weights, numbers >= 0.  ``kept``: the feature
+    values kept (data/valuerange.py; None: every number)."""
     features = [(f.column, enc.columns[f.column] if enc.header else str(f.column + 1), f.kind == "category")
                 for f in enc.features]
     reader = csvdecode.reader_of(enc)
@@ -264,6 +267,8 @@ def hashed_rows(path, rows, ncols: int, enc: Encoding, hasher: Hasher, block_row
             if text in reader.na:
                 continue
             value = None if categorical else reader.number(text)
+            if value is not None and kept is not None and kept.refuses(value):
+                raise kept.error(path, csvdecode.where(line, c, enc), text, value)
             if value is None:
                 hasher.add(f"{name}={text}", 1.0, columns, values)
             elif value != 0:
@@ -315,9 +320,10 @@ def arrow_blocks(path, layout: CsvLayout):
             )
             for batch in reader:
                 values = [batch.column(i).to_numpy(zero_copy_only=False) for i in range(layout.ncols)]
-                if not all(np.isfinite(v).all() for v in values):
+                if not all((np.abs(v) <= FLOAT32_MAX).all() for v in values):
                     # a field spelled nan, inf, -Infinity, ...: whether it is a missing value depends on its
-                    # spelling (--na-values; 'nan' is one by default), which pyarrow does not keep
+                    # spelling (--na-values; 'nan' is one by default), which pyarrow does not keep; or a number
+                    # beyond float32's range, which --dtype float32 cannot hold (the tokenizer names its line)
                     raise ArrowGaveUp
                 yield np.column_stack([values[c] for c in layout.feature_cols]), values[layout.label], 0
         except (pa.ArrowException, ValueError) as exc:

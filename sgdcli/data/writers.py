@@ -22,6 +22,7 @@ from sgdcli.data.atomic import atomic_output
 from sgdcli.data.csvcolumns import ATTR as ENCODING_ATTR
 from sgdcli.data.rowblocks import sparsify
 from sgdcli.data.sparse import CsrRows
+from sgdcli.data.valuerange import FLOAT32_RANGE
 from sgdcli.errors import InputError
 
 # Chunks of a sparse file: at most ENTRY_CHUNK entries (1 MiB of float32 values) and SPARSE_ROW_CHUNK
@@ -30,14 +31,38 @@ ENTRY_CHUNK = 1 << 18
 SPARSE_ROW_CHUNK = 1 << 16
 MIN_CHUNK = 1 << 10
 MAX_INDEX = np.iinfo(np.int32).max  # indices are stored as int32, as AnnData and scipy store them
+# X (a dataset, or a CSR group) is made with its attributes' creation order tracked, which gives it an object
+# header of version 2 (readable by HDF5 1.8 on): there an attribute too large for the header goes to dense
+# storage.  In the default header an attribute is at most 64 KiB, and the feature names take 16 bytes each,
+# so a file of more than about 4,090 named columns could not be written ("object header message is too
+# large").  The names stay where h5py users, and every sgdcli, read them: X.attrs["feature_names"].
+LARGE_ATTRIBUTES = {"track_order": True}
+
+
+def _narrowed(values: np.ndarray, dtype: np.dtype, where: str, place) -> np.ndarray:
+    """``values`` in ``dtype``; InputError at a finite value that it holds as infinite (1e39 in float32), which
+    ``place(k)`` names by its flat index: a model cannot use it, and the text said otherwise.  (CSV is refused
+    as it is read, naming the line and column: data/valuerange.py.)"""
+    with np.errstate(over="ignore"):  # NumPy converts faster than HDF5, to the same values (beyond range: inf)
+        out = values.astype(dtype)
+    if out.dtype == np.float32 and values.dtype.itemsize > 4:
+        beyond = np.isinf(out)
+        if beyond.any():
+            beyond &= np.isfinite(values)
+            if beyond.any():
+                k = int(np.argmax(beyond.ravel()))
+                value = float(values.ravel()[k])
+                raise InputError(f"{where}: {place(k)}: {value!r} is beyond {FLOAT32_RANGE}: X would hold it as "
+                                 "infinite (convert with --dtype float64 to keep it)")
+    return out
 
 
 class _Dense:
     def __init__(self, f, width: int, names, chunk_rows: int | None, filters: dict, dtype, where: str, first):
-        self.width = width
+        self.width, self.where = width, where
         chunk_rows = chunk_rows or hdf5.chunk_rows_for(width, dtype.itemsize)
         self.X = f.create_dataset("X", shape=(0, width), maxshape=(None, width), dtype=dtype,
-                                  chunks=(chunk_rows, width), **filters)
+                                  chunks=(chunk_rows, width), **LARGE_ATTRIBUTES, **filters)
         self.y_chunk = chunk_rows
         if names:
             self.X.attrs["feature_names"] = names
@@ -45,9 +70,9 @@ class _Dense:
     def append(self, n: int, X) -> None:
         if isinstance(X, CsrRows):
             X = X.dense(self.width)
-        if X.dtype != self.X.dtype:  # NumPy converts faster than HDF5, to the same values (beyond range: inf)
-            with np.errstate(over="ignore"):
-                X = X.astype(self.X.dtype)
+        if X.dtype != self.X.dtype:
+            X = _narrowed(X, self.X.dtype, self.where, lambda k: f"row {n + k // self.width}, column "
+                                                               f"{k % self.width} of X (from 0)")
         self.X.resize(n + len(X), axis=0)
         self.X[n:] = X
 
@@ -58,7 +83,7 @@ class _Dense:
 class _Sparse:
     def __init__(self, f, width: int | None, names, chunk_rows: int | None, filters: dict, dtype, where: str, first):
         self.width, self.seen, self.where = width, 0, where
-        g = self.group = f.create_group("X")
+        g = self.group = f.create_group("X", **LARGE_ATTRIBUTES)
         g.attrs["encoding-type"], g.attrs["encoding-version"] = "csr_matrix", "0.1.0"
         rows = first.n_rows if isinstance(first, CsrRows) else len(first)
         entries = len(first.data) if isinstance(first, CsrRows) else int(np.count_nonzero(first))
@@ -84,7 +109,15 @@ class _Sparse:
                                  "hash the features into fewer columns with --hash-bits")
             self.seen = max(self.seen, top + 1)
         k = len(rows.data)
-        for ds, values in ((self.data, rows.data), (self.indices, rows.indices)):
+
+        def place(e: int) -> str:  # entry e's row and column
+            row = n + int(np.searchsorted(rows.indptr, e, "right")) - 1
+            return f"row {row}, column {rows.indices[e]} of X (from 0)"
+
+        data = rows.data
+        if data.dtype != self.data.dtype:
+            data = _narrowed(data, self.data.dtype, self.where, place)
+        for ds, values in ((self.data, data), (self.indices, rows.indices)):
             ds.resize(self.nnz + k, axis=0)
             ds[self.nnz:] = values
         self.indptr.resize(n + rows.n_rows + 1, axis=0)
