@@ -44,6 +44,14 @@ class ArrowGaveUp(Exception):
     """pyarrow met a field it does not read as a number; the plain reader takes over."""
 
 
+def _plain(field: str, decimal: str, thousands: str | None) -> str:
+    """``field`` with the numbers' marks as Python reads them: no thousands separator, a '.' for the decimal
+    mark."""
+    if thousands:
+        field = field.replace(thousands, "")
+    return field.replace(decimal, ".") if decimal != "." else field
+
+
 @dataclasses.dataclass
 class CsvLayout:
     delimiter: str
@@ -72,8 +80,8 @@ def csv_layout(path, delimiter, header, label_column, decimal: str = ".", thousa
     if len(first) < 2:  # no label and feature: a title line, or a delimiter that splits nothing
         how = "given" if delimiter is not None else "tsv" if default is not None else "detected"
         raise csvsniff.one_field(path, delim, how, decimal)
-    if header is None:
-        header = not all(is_number(field) for field in first)
+    if header is None:  # a number in the file's own marks ('1,5' with --decimal ,) is data, not a name
+        header = not all(is_number(_plain(field, decimal, thousands)) for field in first)
     names = [name.strip() for name in first] if header else None
     for c, name in enumerate(names or []):
         if csvdecode.NUL in name:  # a feature's name
