@@ -321,3 +321,28 @@ def test_a_missing_value_that_has_a_fill_is_read_as_the_fill_and_nan_spelled_oth
         assert cli("predict", saved, tmp_path / "gap.csv", "-o", "-") == (
             2, "", f"sgdcli: error: {tmp_path / 'gap.csv'}: line 4, column 2 (x2): non-finite feature value "
                    f"'{na_rep}'{why}{OWED}\n")
+
+
+@pytest.mark.filterwarnings("ignore")  # (a small model: the fit's warnings)
+def test_new_rows_of_a_headerless_model_with_a_column_more_are_refused(tmp_path):
+    """Without a header the columns are read by position: a next export with a new first column (an id) was
+    scored with every feature read from its neighbour, exit 0."""
+    import pandas as pd
+
+    rng = np.random.default_rng(1)
+    X = rng.normal(size=(400, 3)).round(4)
+    frame = pd.DataFrame(X)
+    frame["y"] = (X[:, 0] > 0).astype(int)
+    frame.to_csv(tmp_path / "nh.csv", index=False, header=False)
+    convert(str(tmp_path / "nh.csv"), str(tmp_path / "nh.h5"), header=False, label_column="3")
+    train(str(tmp_path / "nh.h5"), TrainOptions(epochs=1)).save(tmp_path / "m.h5")
+    frame.drop(columns="y").to_csv(tmp_path / "new.csv", index=False, header=False)  # the label left out: fine
+    assert cli("predict", tmp_path / "m.h5", tmp_path / "new.csv", "-o", "-")[0] == 0
+    frame.insert(0, "id", 7)
+    frame.to_csv(tmp_path / "extra.csv", index=False, header=False)
+    for argv in (["predict", tmp_path / "m.h5", tmp_path / "extra.csv", "-o", "-"],
+                 ["evaluate", tmp_path / "m.h5", tmp_path / "extra.csv"]):
+        assert cli(*argv) == (2, "", f"sgdcli: error: {tmp_path / 'extra.csv'}: line 1 has 5 fields, the model's "
+                                     "training file had 4; without a header its columns are read by position, so "
+                                     "a column added to the file would shift every column after it: give the file "
+                                     "the training file's columns\n")

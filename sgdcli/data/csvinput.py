@@ -128,6 +128,11 @@ class EncodedRows:
             csvcolumns.refuse_named_twice(names, where, read)
             position = {name: i for i, name in enumerate(names)}
         else:
+            if len(first) > len(trained.columns):  # a column added to the export shifts those after it
+                raise InputError(f"{where}: line 1 has {len(first)} fields, the model's training file had "
+                                 f"{len(trained.columns)}; without a header its columns are read by position, so a "
+                                 "column added to the file would shift every column after it: give the file the "
+                                 "training file's columns")
             names = [str(c) for c in range(len(first))]
             position = {name: c for c, name in enumerate(trained.columns) if c < len(first)}
 
