@@ -589,3 +589,23 @@ def test_a_number_beyond_float32s_range_in_libsvm_or_npy_input_is_refused_naming
         assert cli("convert", tmp_path / name, "-o", tmp_path / "o.h5", *args) == (
             2, "", f"sgdcli: error: {tmp_path / name}: row 1, column 1 of X (from 0): 1e+39 {BEYOND})\n")
         assert cli("convert", tmp_path / name, "-o", tmp_path / "o.h5", "--dtype", "float64", *args)[0] == 0
+
+
+@pytest.mark.parametrize("name,option,message", [
+    ("s.svm", ["--label-column", "0"], "--label-column applies to CSV/TSV and .npy input; LIBSVM and Vowpal Wabbit "
+                                       "text hold the label first on each line"),
+    ("s.svm", ["--delimiter", ";"], "--delimiter applies to CSV/TSV input"),
+    ("s.svm", ["--no-header"], "--header/--no-header applies to CSV/TSV input"),
+    ("X.npy", ["--delimiter", ";"], "--delimiter applies to CSV/TSV input"),
+    ("X.npy", ["--header"], "--header/--no-header applies to CSV/TSV input"),
+])
+def test_csv_options_are_refused_for_other_formats(tmp_path, name, option, message):
+    """A cron line reused for a LIBSVM file (--label-column target) ran with the option ignored, exit 0, where every
+    other option of another format is refused."""
+    (tmp_path / "s.svm").write_text("1 1:0.5 3:1\n0 2:1\n")
+    np.save(tmp_path / "X.npy", np.ones((3, 2)))
+    extra = ["--y", tmp_path / "y.npy"] if name.endswith(".npy") else []
+    np.save(tmp_path / "y.npy", np.array([0.0, 1.0, 0.0]))
+    assert cli("convert", tmp_path / name, "-o", tmp_path / "out.h5", *extra, *option) == (
+        2, "", f"sgdcli: error: {message}\n")
+    assert not (tmp_path / "out.h5").exists()

@@ -123,6 +123,12 @@ def convert(input, output, *, fmt: str | None = None, label_column: str | None =
             "; --hash-bits hashes them as text" if fmt == "libsvm" else ""))
     if y is not None and fmt != "npy":
         raise InputError("--y FILE.npy applies to .npy input")
+    if label_column is not None and fmt in _SPARSE_FORMATS:
+        raise InputError("--label-column applies to CSV/TSV and .npy input; LIBSVM and Vowpal Wabbit text hold "
+                         "the label first on each line")
+    for given, option in ((delimiter, "--delimiter"), (header, "--header/--no-header")):
+        if given is not None and fmt not in ("csv", "tsv"):
+            raise InputError(f"{option} applies to CSV/TSV input")
     if hash_bits is not None and fmt == "npy":
         raise InputError("--hash-bits applies to CSV/TSV, LIBSVM and Vowpal Wabbit text, whose features have names")
     if hash_bits is not None and features is not None:
