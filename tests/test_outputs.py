@@ -109,3 +109,20 @@ def test_scoring_passes_say_they_started_and_then_report_at_most_every_interval(
     lines = stream.getvalue().splitlines()
     assert len(lines) == 3 and lines[0].endswith("scoring x.h5: 1,000 rows")
     assert "scoring x.h5: 200 of 1,000 rows (20%)" in lines[1] and "\x1b" not in stream.getvalue()
+
+
+@pytest.mark.filterwarnings("ignore")  # (a short fit's warnings)
+def test_a_class_of_real_numbers_is_written_in_the_prediction_column_as_in_the_header(tmp_path):
+    """0.3 was written 0.29999999999999999 in the prediction column and 0.3 in proba_0.3: sort | uniq -c and joins
+    on the label text saw another class than the header and the training labels."""
+    rng = np.random.default_rng(8)
+    X = rng.normal(size=(500, 3)).astype(np.float32)
+    with h5py.File(tmp_path / "d.h5", "w") as f:
+        f["X"], f["y"] = X, np.where(X[:, 0] > 0, 0.1, 0.3)
+    assert cli("train", tmp_path / "d.h5", "-o", tmp_path / "m.h5", "--epochs", "1", "-q")[0] == 0
+    code, out, err = cli("predict", tmp_path / "m.h5", tmp_path / "d.h5", "-o", "-", "--proba")
+    lines = out.splitlines()
+    assert code == 0 and lines[0] == "prediction,proba_0.1,proba_0.3", err
+    assert {line.split(",")[0] for line in lines[1:]} == {"0.1", "0.3"}
+    code, out, err = cli("predict", tmp_path / "m.h5", tmp_path / "d.h5", "-o", tmp_path / "p.tsv")
+    assert set((tmp_path / "p.tsv").read_text().splitlines()[1:]) == {"0.1", "0.3"}

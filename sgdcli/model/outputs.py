@@ -84,8 +84,16 @@ class _Text:
         else:
             fh.write(sep.join(names) + "\n")
         self.pred_format = _column_format(classes.dtype) if classes is not None and not _named(classes) else "%.17g"
+        self.class_text = None  # a class of real numbers as the header and show write it (0.3, not 0.29999...)
+        if classes is not None and not _named(classes) and np.dtype(classes.dtype).kind == "f":
+            self.order = np.argsort(classes)
+            self.sorted = np.asarray(classes)[self.order]
+            self.class_text = np.array([_label_text(c) for c in self.sorted], dtype=object)
+            self.pred_format = "%s"
 
     def write(self, start: int, stop: int, pred: np.ndarray, prob: np.ndarray | None) -> None:
+        if self.class_text is not None:  # every prediction is one of the classes
+            pred = self.class_text[np.searchsorted(self.sorted, pred)]
         if self.csv is not None:
             columns = [pred.tolist()] + ([] if prob is None else [[f"{v:.17g}" for v in col] for col in prob.T])
             self.csv.writerows(zip(*columns))
