@@ -609,3 +609,11 @@ def test_csv_options_are_refused_for_other_formats(tmp_path, name, option, messa
     assert cli("convert", tmp_path / name, "-o", tmp_path / "out.h5", *extra, *option) == (
         2, "", f"sgdcli: error: {message}\n")
     assert not (tmp_path / "out.h5").exists()
+
+
+def test_an_input_of_no_rows_is_named_not_the_output(tmp_path):
+    """The line named the output file, as if it were the one at fault."""
+    (tmp_path / "ho.csv").write_text("a,b,y\n")
+    assert cli("convert", tmp_path / "ho.csv", "-o", tmp_path / "ho.h5") == (
+        2, "", f"sgdcli: error: {tmp_path / 'ho.csv'}: no data rows, so nothing was written to {tmp_path / 'ho.h5'}\n")
+    assert not (tmp_path / "ho.h5").exists()

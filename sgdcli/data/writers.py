@@ -171,7 +171,8 @@ def write(input: str, output: str, blocks, *, sparse: bool, width: int | None, n
                 W[n:] = wb
             n += len(yb)
         if n == 0:
-            raise InputError(f"{output}: nothing to write: the input has no data rows")
+            left = f" ({skipped} left out by --bad-rows skip)" if skipped else ""
+            raise InputError(f"{input}: no data rows{left}, so nothing was written to {output}")
         width = x.finish(n)
         f.attrs["converted_from"] = os.path.abspath(input)
         if hashing is not None:
