@@ -16,7 +16,7 @@ from sgdcli.data import hashing, hdf5
 from sgdcli.data.atomic import check_writable
 from sgdcli.data.prefetch import Block, stream_blocks
 from sgdcli.data.table import Table, columns_of, numbered
-from sgdcli.errors import InputError, RuntimeFailure
+from sgdcli.errors import InputError, RuntimeFailure, refuse_pipe
 from sgdcli.fieldtypes import checked_arguments
 from sgdcli.kernels import losses
 from sgdcli.kernels.rows import first_nonfinite_row
@@ -203,9 +203,13 @@ def _open_for(model: Model, data, x: str, y: str | None, columns: dict | None = 
     return table
 
 
-def _text_only(delimiter: str | None, data, command: str) -> None:
+def _text_only(delimiter: str | None, data, command: str, model: Model) -> None:
     """``data``, read as HDF5 by ``command``, is not text: --delimiter is refused, and compressed text that its
-    name does not call CSV is an error saying what to name it."""
+    name does not call CSV is an error saying what to name it; a pipe (``<(zcat new.csv.gz)``, which has no
+    name of CSV) given to a model that reads CSV text is told to come as standard input."""
+    if model.training.get("encoding") is not None:
+        refuse_pipe(data, data, f"; the model reads CSV text, which a pipe gives as standard input: zcat new.csv.gz "
+                                f"| sgdcli {command} MODEL - ...")
     if delimiter is not None:
         raise InputError(f"--delimiter: applies to CSV/TSV text input; {data} is read as HDF5")
     hdf5.check_named(data, command)
@@ -240,7 +244,7 @@ def evaluate(model, data, x: str = DEFAULT_X, y: str = DEFAULT_Y, memory: int = 
         with textinference.open_rows(model, data, True, source, hdf5_only, delimiter) as rows:
             result = textinference.evaluate_rows(model, rows, memory, progress)
         return {key: result[key] for key in metrics_of(model.model)}
-    _text_only(delimiter, data, "evaluate")
+    _text_only(delimiter, data, "evaluate", model)
     with _open_for(model, data, x, y, columns, report) as table:
         labels = model.labels
         result = measure(table, model.objective, labels, model.raw_weights(), memory, progress=progress)
@@ -287,7 +291,7 @@ def predict(model, data, output, x: str = DEFAULT_X, proba: bool = False, memory
                     yield lambda a, b, S: write(writer, a, b, S)
 
             return textinference.predict_rows(model, rows, memory, opened, progress)
-    _text_only(delimiter, data, "predict")
+    _text_only(delimiter, data, "predict", model)
     with _open_for(model, data, x, None, columns, report) as table:
         n = table.n_rows
         attrs = {"model": source, "data": os.path.abspath(table.path)}
