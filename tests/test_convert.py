@@ -617,3 +617,14 @@ def test_an_input_of_no_rows_is_named_not_the_output(tmp_path):
     assert cli("convert", tmp_path / "ho.csv", "-o", tmp_path / "ho.h5") == (
         2, "", f"sgdcli: error: {tmp_path / 'ho.csv'}: no data rows, so nothing was written to {tmp_path / 'ho.h5'}\n")
     assert not (tmp_path / "ho.h5").exists()
+
+
+@pytest.mark.parametrize("encoding", ["utf-16", "utf-16-be"])
+def test_utf16_text_is_named_as_such(tmp_path, encoding):
+    """Excel's "Unicode Text" export is UTF-16 with a byte-order mark: the hint said iconv -f latin1, which would
+    turn it into text of NUL bytes."""
+    text = "\ufeffa,b,y\n1,2,0\n3,4,1\n" if encoding == "utf-16-be" else "a,b,y\n1,2,0\n3,4,1\n"
+    (tmp_path / "u.csv").write_bytes(text.encode(encoding))
+    assert cli("convert", tmp_path / "u.csv", "-o", tmp_path / "u.h5") == (
+        2, "", f"sgdcli: error: {tmp_path / 'u.csv'}: UTF-16 text (it begins with UTF-16's byte-order mark), not UTF-8; "
+               "convert it to UTF-8 first: iconv -f utf-16 -t utf-8\n")

@@ -10,6 +10,7 @@ decompressed to disk; the format comes from the name without that suffix
 from __future__ import annotations
 
 import bz2
+import contextlib
 import io
 import lzma
 import os
@@ -190,6 +191,18 @@ def holds_hdf5(path: str, suffix: str) -> bool:
 
 
 def not_utf8(path, exc: UnicodeDecodeError) -> InputError:
-    """Text that is not UTF-8: the bytes, not a line (the decoder reads ahead of the lines)."""
+    """Text that is not UTF-8: the bytes, not a line (the decoder reads ahead of the lines); UTF-16 (Excel's
+    "Unicode Text") by its byte-order mark, which latin1 would misread."""
+    start = bytes(exc.object[:2])
+    if start not in UTF16_MARKS:
+        with contextlib.suppress(OSError, TypeError, ValueError):
+            with open_input(path, binary=True) as fh:
+                start = fh.read(2)
+    if start in UTF16_MARKS:
+        return InputError(f"{path}: UTF-16 text (it begins with UTF-16's byte-order mark), not UTF-8; convert it "
+                          "to UTF-8 first: iconv -f utf-16 -t utf-8")
     return InputError(f"{path}: not UTF-8 text (bytes {exc.object[exc.start:exc.end]!r}: {exc.reason}); convert "
                       "it to UTF-8 first, e.g. iconv -f latin1 -t utf-8")
+
+
+UTF16_MARKS = (b"\xff\xfe", b"\xfe\xff")
