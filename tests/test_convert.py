@@ -628,3 +628,15 @@ def test_utf16_text_is_named_as_such(tmp_path, encoding):
     assert cli("convert", tmp_path / "u.csv", "-o", tmp_path / "u.h5") == (
         2, "", f"sgdcli: error: {tmp_path / 'u.csv'}: UTF-16 text (it begins with UTF-16's byte-order mark), not UTF-8; "
                "convert it to UTF-8 first: iconv -f utf-16 -t utf-8\n")
+
+
+@pytest.mark.parametrize("option", ["--features", "--chunk-rows", "--max-categories"])
+def test_a_count_beyond_64_bits_is_a_usage_error(tmp_path, option):
+    """--features 2**64 passed click and ended in 'internal error: OverflowError', exit 1."""
+    (tmp_path / "s.svm").write_text("1 1:0.5\n0 2:1\n")
+    (tmp_path / "c.csv").write_text("a,y\nx,0\nz,1\n")
+    source = tmp_path / ("c.csv" if option == "--max-categories" else "s.svm")
+    code, out, err = cli("convert", source, "-o", tmp_path / "o.h5", option, str(2**64))
+    assert (code, out) == (2, "") and err == (f"sgdcli convert: error: Invalid value for '{option}': {2**64} is more "
+                                              f"than 64 bits hold (at most {2**63 - 1}) (see 'sgdcli convert --help')\n")
+    assert not (tmp_path / "o.h5").exists()

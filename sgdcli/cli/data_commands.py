@@ -5,7 +5,7 @@ from __future__ import annotations
 import click
 
 from sgdcli.cli import render
-from sgdcli.cli.params import Number, command, json_option
+from sgdcli.cli.params import Count, Number, command, json_option
 from sgdcli.options import (BAD_ROWS, COMPRESSIONS, CONVERT, CONVERT_DTYPES, CONVERT_FORMATS, CSV_ENGINES, GENERATE,
                             MISSING, TASKS)
 
@@ -15,7 +15,7 @@ def compression_option(default: str):
                         help="Chunk compression (gzip at level 1).")
 
 
-chunk_rows_option = click.option("--chunk-rows", type=click.IntRange(min=1), default=None,
+chunk_rows_option = click.option("--chunk-rows", type=Count(), default=None,
                                  help="Rows per HDF5 chunk [default: about 1 MiB chunks].")
 
 
@@ -23,10 +23,10 @@ chunk_rows_option = click.option("--chunk-rows", type=click.IntRange(min=1), def
 @click.argument("output", type=click.Path(dir_okay=False))
 @click.option("--task", type=click.Choice(TASKS), default=GENERATE.task, show_default=True,
               help="What y is: real values, two classes (0/1), or K classes (0..K-1).")
-@click.option("--rows", type=click.IntRange(min=1), default=GENERATE.rows, show_default=True, help="Number of rows N.")
-@click.option("--features", type=click.IntRange(min=1), default=GENERATE.features, show_default=True,
+@click.option("--rows", type=Count(), default=GENERATE.rows, show_default=True, help="Number of rows N.")
+@click.option("--features", type=Count(), default=GENERATE.features, show_default=True,
               help="Number of features D.")
-@click.option("--classes", type=click.IntRange(min=2), default=GENERATE.classes, show_default=True,
+@click.option("--classes", type=Count(min=2), default=GENERATE.classes, show_default=True,
               help="Classes K (multiclass).")
 @click.option("--noise", type=Number(min=0), default=GENERATE.noise, show_default=True, help="Label noise scale.")
 @click.option("--seed", type=int, default=GENERATE.seed, show_default=True, help="Seed of the model and the data.")
@@ -75,7 +75,7 @@ def info_cmd(file, json):
               help="CSV field delimiter, one character or 'tab', not the --decimal mark [default: detected].")
 @click.option("--header/--no-header", default=None,
               help="Whether the first CSV line names the columns [default: yes if it holds a non-number].")
-@click.option("--features", type=click.IntRange(min=1), default=None,
+@click.option("--features", type=Count(), default=None,
               help="LIBSVM: the number of features D (indices 1..D) [default: the largest index, from a first pass].")
 @click.option("--zero-based", is_flag=True,
               help="LIBSVM: feature indices start at 0 (as scikit-learn's dump_svmlight_file writes them by "
@@ -101,7 +101,7 @@ def info_cmd(file, json):
 @click.option("--categorical", default=None, metavar="LIST",
               help="CSV/TSV: one-hot encode these columns: a feature per value among the --max-categories most "
                    "frequent, and <column>=other for the rest (and values never seen); a first pass finds them.")
-@click.option("--max-categories", type=click.IntRange(min=1), default=CONVERT.max_categories, show_default=True,
+@click.option("--max-categories", type=Count(), default=CONVERT.max_categories, show_default=True,
               metavar="K", help="Values of a --categorical column with a feature of their own.")
 @click.option("--na-values", default=None, metavar="LIST",
               help="CSV/TSV: the fields that mean a missing value, comma-separated [default: pandas' list: empty, "

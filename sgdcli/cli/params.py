@@ -14,7 +14,7 @@ import click
 
 from sgdcli.cli.config import ConfiguredCommand, config_option, print_config_option
 from sgdcli.errors import InputError
-from sgdcli.fieldtypes import parse_batch_size
+from sgdcli.fieldtypes import MAX_INT, parse_batch_size
 from sgdcli.options import DEFAULT_MEMORY, DEFAULT_X, DEFAULT_Y, TrainOptions
 from sgdcli.reporting.renderers import MODES as PROGRESS_MODES
 from sgdcli.sizes import parse_size, size_text
@@ -53,6 +53,20 @@ class Rate(click.ParamType):
             return float(value)
         except (TypeError, ValueError):
             self.fail(f"{value!r} is neither a number nor 'auto'", param, ctx)
+
+
+class Count(click.IntRange):
+    """A whole number of at least ``min`` that 64 bits hold: a larger one passed click and stopped in NumPy or
+    HDF5 ("internal error: OverflowError").  The help shows the minimum alone."""
+
+    def __init__(self, min: int = 1):
+        super().__init__(min=min)
+
+    def convert(self, value, param, ctx):
+        number = super().convert(value, param, ctx)
+        if number > MAX_INT:
+            self.fail(f"{number} is more than 64 bits hold (at most {MAX_INT})", param, ctx)
+        return number
 
 
 class Number(click.FloatRange):
