@@ -346,3 +346,25 @@ def test_new_rows_of_a_headerless_model_with_a_column_more_are_refused(tmp_path)
                                      "training file had 4; without a header its columns are read by position, so "
                                      "a column added to the file would shift every column after it: give the file "
                                      "the training file's columns\n")
+
+
+@pytest.mark.filterwarnings("ignore")  # (a small model: the fit's warnings)
+def test_a_model_trained_on_some_encoded_columns_scores_the_raw_csv(tmp_path):
+    """train --features b,cat=x,a on a converted CSV: the CSV was refused ('its columns make 7 features but the
+    model has 3'), where the converted file was scored."""
+    import pandas as pd
+
+    rng = np.random.default_rng(4)
+    frame = pd.DataFrame({"a": rng.normal(size=600).round(3), "b": rng.normal(size=600).round(3),
+                          "cat": rng.choice(["x", "y", "z", "w"], 600)})
+    frame["y"] = (frame.b + rng.normal(size=600) > 0).astype(int)
+    frame.to_csv(tmp_path / "g.csv", index=False)
+    convert(str(tmp_path / "g.csv"), str(tmp_path / "g.h5"), categorical="cat")
+    assert cli("train", tmp_path / "g.h5", "-o", tmp_path / "m.h5", "--features", "b,cat=x,a", "--epochs", "1",
+               "-q")[0] == 0
+    for data in ("g.h5", "g.csv"):
+        code, out, err = cli("predict", tmp_path / "m.h5", tmp_path / data, "-o", tmp_path / f"{data}.csv")
+        assert code == 0, err
+    assert (tmp_path / "g.h5.csv").read_bytes() == (tmp_path / "g.csv.csv").read_bytes()
+    assert cli("evaluate", tmp_path / "m.h5", tmp_path / "g.csv")[1] == cli("evaluate", tmp_path / "m.h5",
+                                                                           tmp_path / "g.h5")[1]

@@ -64,6 +64,7 @@ class EncodedRows:
     def __init__(self, path, encoding_text: str, with_label: bool, delimiter: str | None = None):
         self.path = os.fspath(path)
         self.trained = Encoding.loads(encoding_text)
+        self.select = None  # the encoded columns a model trained on some of them reads (train --features)
         self.with_label = with_label
         self.delimiter = (delimiter_option(delimiter, self.trained.decimal, model=True) if delimiter is not None
                           else None)
@@ -173,6 +174,7 @@ class EncodedRows:
                 for X, y, _, _ in csvbytes.token_blocks(self.path, self.ncols, self.trained.header, self.enc,
                                                         block_rows, "error", self.fh, self.data, 1, _refuse, SCORED):
                     if len(X):
+                        X = X if self.select is None else X[:, self.select]  # the model's columns, in its order
                         yield X.astype(np.float32), (y if self.with_label else None)
                         found = True
             except MissingValue as exc:  # convert's --missing is no option here: say what is

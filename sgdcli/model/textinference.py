@@ -49,9 +49,20 @@ def open_rows(model: Model, data, with_label: bool, source: str, hdf5_only: dict
         raise InputError(f"{data}: {source or 'the model'} was trained on features hashed otherwise than sgdcli "
                          "hashes them; convert the rows as its training data was and give the HDF5 file")
     if rows.width != model.n_features:
-        rows.close()
-        raise InputError(f"{data}: its columns make {rows.width} features but the model has {model.n_features}")
+        rows.select = _chosen(rows, model.training.get("features"))
+        if rows.select is None or len(rows.select) != model.n_features:
+            rows.close()
+            raise InputError(f"{data}: its columns make {rows.width} features but the model has {model.n_features}")
     return rows
+
+
+def _chosen(rows: EncodedRows, names) -> np.ndarray | None:
+    """Where a model trained on some of the encoded columns (``train --features``, its ``names`` in its order)
+    finds them among the rows' encoded features; None where it cannot (hashed columns, a name not there)."""
+    encoded = {name: j for j, name in enumerate(rows.enc.feature_names())} if rows.enc.hash_bits is None else {}
+    if not names or any(name not in encoded for name in names):
+        return None
+    return np.array([encoded[name] for name in names], dtype=np.int64)
 
 
 def block_rows(width: int, memory: int) -> int:
