@@ -35,6 +35,7 @@ from click.core import ParameterSource
 
 from sgdcli.cli.environment import check_hdf5_driver, check_numba_environment, check_threading_layer
 from sgdcli.errors import InputError, utf8_text
+from sgdcli.reporting.reporter import printable
 
 ENV_PREFIX = "SGDCLI"
 _NOT_SETTINGS = {"config", "print_config", "help"}
@@ -292,5 +293,4 @@ def _string(text: str, param: click.Parameter) -> str:
 def _escaped(text: str) -> str:
     """``text`` for a comment or a message: bytes that are not UTF-8 as ``\\xe9``, characters that do not print as
     escapes, so that it is one line of UTF-8 text."""
-    raw = text.encode("utf-8", "surrogateescape").decode("utf-8", "backslashreplace")
-    return "".join(c if c.isprintable() else c.encode("unicode_escape").decode("ascii") for c in raw)
+    return printable(text.encode("utf-8", "surrogateescape").decode("utf-8", "backslashreplace"))

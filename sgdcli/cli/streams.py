@@ -21,11 +21,10 @@ from __future__ import annotations
 import codecs
 import contextlib
 import io
-import os
 import sys
 
 from sgdcli import errors
-from sgdcli.cli.stderr import diagnostics
+from sgdcli.cli.stderr import diagnostics, to_devnull
 
 CLOSED = "standard output is closed (>&-), so the results cannot be written; redirect it to a file or /dev/null"
 
@@ -102,10 +101,8 @@ class Results(io.TextIOBase):
         Not at the failure itself: click probes a stream with ``write("")``,
         swallows what that raises, and must see the next write fail too.
         """
-        with contextlib.suppress(OSError, ValueError, io.UnsupportedOperation):
-            null = os.open(os.devnull, os.O_WRONLY)
-            os.dup2(null, self._stream.fileno())
-            os.close(null)
+        with contextlib.suppress(OSError, ValueError, io.UnsupportedOperation):  # (no descriptor: nothing to flush)
+            to_devnull(self._stream.fileno())
 
 
 @contextlib.contextmanager
