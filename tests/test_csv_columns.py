@@ -110,6 +110,16 @@ def test_missing_values_are_filled_from_a_first_pass_or_their_rows_left_out(peng
                     .training["features"][:2]) == ["bill_length_mm", "bill_length_mm_missing"]
 
 
+def test_a_column_with_no_value_to_average_is_filled_with_zero_and_said(tmp_path):
+    path = tmp_path / "d.csv"
+    path.write_text("a,gone,label\n1,,0\n3,NA,1\n")
+    code, out, err = cli("convert", path, "-o", tmp_path / "o.h5", "--missing", "mean")
+    assert (code, err) == (0, f"sgdcli: warning: {path}: column 'gone' has no value to average: --missing mean fills "
+                              "it with 0 (--ignore leaves it out)\n")
+    with h5py.File(tmp_path / "o.h5") as f:
+        assert f["X"][()].tolist() == [[1, 0], [3, 0]]
+
+
 def test_a_categorical_column_is_one_hot_with_the_most_frequent_values_and_other(tmp_path):
     path = tmp_path / "c.csv"
     colors = ["red"] * 5 + ["blue"] * 4 + ["green"] * 3 + ["pink"] * 2 + ["grey", "NA"]
@@ -199,6 +209,20 @@ def test_info_and_show_say_what_the_columns_became(penguins, tmp_path):
     code, out, _ = cli("show", tmp_path / "m.h5")
     assert "classes      Adelie, Chinstrap, Gentoo\n" in out
     assert "features from CSV columns\n  label: column 'species', class names\n" in out
+
+
+def test_info_lists_twenty_encoded_or_left_out_columns_and_counts_the_rest(tmp_path):
+    names = [f"c{k}" for k in range(50)]
+    path = tmp_path / "wide.csv"
+    path.write_text(",".join([*names, "label"]) + "\n" + ",".join(["1"] * 50 + ["0"]) + "\n"
+                    + ",".join([""] * 50 + ["1"]) + "\n")
+    convert(path, tmp_path / "w.h5", label_column="label", missing="mean", ignore=",".join(names[25:]))
+    code, out, _ = cli("info", tmp_path / "w.h5")
+    assert code == 0 and max(map(len, out.splitlines())) < 400
+    assert "  c19: a missing value is 1\n  ... and 5 more encoded columns (--json lists them all)\n" in out
+    assert "  left out: " + ", ".join(names[25:45]) + ", ... and 5 more (--json lists them all)\n" in out
+    code, out, _ = cli("info", "--json", tmp_path / "w.h5")
+    assert json.loads(json.loads(out)["table"]["encoding"])["features"][24]["name"] == "c24"
 
 
 def test_positive_class_chooses_which_name_the_binary_model_scores(penguins, tmp_path):

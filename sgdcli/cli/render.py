@@ -48,9 +48,14 @@ def shown(value, listed: bool = False) -> str:
     return repr(value)
 
 
+LISTED = 20  # names or lines of one kind a listing shows in full; --json has them all
+
+
 def shown_names(values) -> str:
-    """Names joined by ", ", each as ``shown`` lists it."""
-    return ", ".join(shown(v, listed=True) for v in values)
+    """Names joined by ", ", each as ``shown`` lists it; past ``LISTED`` of them, how many more."""
+    values = list(values)
+    head = ", ".join(shown(v, listed=True) for v in values[:LISTED])
+    return head + (f", ... and {len(values) - LISTED:,} more (--json lists them all)" if len(values) > LISTED else "")
 
 
 def _value(v) -> str:
@@ -132,12 +137,16 @@ def encoding_lines(text: str | None) -> list[str]:
         text = [f["name"] for f in enc["features"] if f["kind"] == "category"]
         lines.append(f"features: {len(enc['features'])} columns hashed by name into 2^{enc['hash_bits']} columns"
                      + (f"; {shown_names(text)} as text (name=value)" if text else ""))
+    told = []
     for f in enc["features"] if enc.get("hash_bits") is None else []:
         if f["kind"] == "category":
-            lines.append(f"{shown(f['name'])}: one-hot, {len(f['categories'])} values and other")
+            told.append(f"{shown(f['name'])}: one-hot, {len(f['categories'])} values and other")
         elif f.get("fill") is not None:
-            lines.append(f"{shown(f['name'])}: a missing value is {f['fill']:.6g}"
-                         + (f", with {shown(f['name'] + '_missing')}" if f.get("indicator") else ""))
+            told.append(f"{shown(f['name'])}: a missing value is {f['fill']:.6g}"
+                        + (f", with {shown(f['name'] + '_missing')}" if f.get("indicator") else ""))
+    lines += told[:LISTED]
+    if len(told) > LISTED:
+        lines.append(f"... and {len(told) - LISTED:,} more encoded columns (--json lists them all)")
     if enc.get("weight") is not None:  # convert writes them to the dataset w
         lines.append(f"row weights: column {columns[enc['weight']]!r}, written to w (--sample-weight w)")
     used = {f["column"] for f in enc["features"]} | {enc.get("label"), enc.get("weight")}

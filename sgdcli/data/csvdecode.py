@@ -10,6 +10,7 @@ column's mean.
 from __future__ import annotations
 
 import collections
+import warnings
 
 import numpy as np
 
@@ -150,11 +151,18 @@ def first_pass(items, enc: Encoding, max_categories: int, path: str) -> None:
         elif f.column in sums:
             total, count = sums[f.column]
             f.fill = total / count if count else 0.0
+            if not count:
+                warnings.warn(f"{path}: column {quoted(f.name)} has no value to average: --missing mean fills it "
+                              "with 0 (--ignore leaves it out)", NoValues, stacklevel=2)
 
 
 def label_names(texts: list[str], enc: Encoding) -> bool:
     """Whether labels like these are class names: some field present is not a number."""
     return bool(_Reader(enc).numbers(texts)[2].any())
+
+
+class NoValues(UserWarning):
+    """A column ``--missing mean`` fills has no number in the file: its fill is 0, a constant feature."""
 
 
 class MissingValue(InputError):
