@@ -150,6 +150,13 @@ def install_extra(extra: str) -> str:
     return f"run .venv/bin/pip install -e '.[{extra}]' in the sgdcli checkout"
 
 
+def missing_extra(what: str, package: str, extra: str) -> InputError:
+    """The error for ``what`` (an option, or an input, that needs it) when ``package`` of the optional ``extra``
+    is not installed: exit 2 in every case, as for any usage that this install cannot serve, with one line
+    saying what to install."""
+    return InputError(f"{what} needs {package}, which is not installed: {install_extra(extra)}")
+
+
 def first_line(exc: BaseException) -> str:
     """The first line of an exception's text (its type's name if it has none): the part a one-line message quotes."""
     text = str(exc).strip().splitlines()

@@ -180,8 +180,8 @@ def test_without_pyarrow_auto_reads_plainly_and_pyarrow_says_how_to_install_it(t
     assert proc.returncode == 0 and proc.stdout.strip().endswith("2 rows × 1 features from csv"), proc.stderr
     proc = subprocess.run([sys.executable, "-c", NO_PYARROW, "convert", str(path), "-o", str(tmp_path / "b.h5"),
                            "--engine", "pyarrow"], capture_output=True, text=True)
-    assert proc.returncode == 1
-    assert proc.stderr.strip() == ("sgdcli: error: --engine pyarrow: pyarrow is not installed: "
+    assert proc.returncode == 2  # as every missing extra (it was 1, where --dask's was 2)
+    assert proc.stderr.strip() == ("sgdcli: error: --engine pyarrow needs pyarrow, which is not installed: "
                                    "run .venv/bin/pip install -e '.[fast-csv]' in the sgdcli checkout")
 
 
@@ -544,8 +544,8 @@ def test_zstandard_without_its_package_says_how_to_install_it(tmp_path):
     proc = subprocess.run([sys.executable, "-c", without("zstandard"), "convert", str(tmp_path / "d.csv.zst"), "-o",
                            str(tmp_path / "o.h5")], capture_output=True, text=True)
     assert (proc.returncode, proc.stderr.strip()) == (
-        1, f"sgdcli: error: {tmp_path / 'd.csv.zst'}: reading Zstandard needs the zstandard package: run "
-           ".venv/bin/pip install -e '.[zst]' in the sgdcli checkout")
+        2, f"sgdcli: error: {tmp_path / 'd.csv.zst'}: reading Zstandard needs the zstandard package, which is not "
+           "installed: run .venv/bin/pip install -e '.[zst]' in the sgdcli checkout")
 
 
 BEYOND = "is beyond float32's range of ±3.4e38: X would hold it as infinite (convert with --dtype float64 to keep it"

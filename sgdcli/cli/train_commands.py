@@ -177,7 +177,7 @@ def sweep_cmd(data, batch_sizes, lrs, progress, quiet, metrics_dir, plot, json, 
         from sgdcli.reporting import plot as plotting
 
         plotting.check_output(plot, "--plot")
-        plotting.require()  # matplotlib missing: say so before hours of training, not after
+        plotting.require("--plot")  # matplotlib missing: say so before hours of training, not after
     sgdcli.configure_runtime()
 
     def reporter_for(i, n, label):

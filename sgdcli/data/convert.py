@@ -33,7 +33,7 @@ from sgdcli.data.csvtext import pyarrow_available
 from sgdcli.data.hashing import Hasher
 from sgdcli.data.rowblocks import dense_blocks, sparse_blocks
 from sgdcli.data.svmtext import dense_parser, libsvm_width, sparse_parser, vw_parser
-from sgdcli.errors import InputError, RuntimeFailure, install_extra, not_a_file
+from sgdcli.errors import InputError, missing_extra, not_a_file
 from sgdcli.options import BAD_ROWS, COMPRESSIONS, CONVERT, CSV_ENGINES
 from sgdcli.options import CONVERT_DTYPES as DTYPES
 from sgdcli.options import CONVERT_FORMATS as FORMATS
@@ -242,7 +242,7 @@ def _check_pyarrow(input: str, fmt: str, hash_bits: int | None, bad_rows: str, c
         raise InputError(f"--engine pyarrow: pyarrow's reader cannot apply {option}; leave out one of them "
                          "(--engine auto reads with sgdcli's tokenizer)")
     if not pyarrow_available():
-        raise RuntimeFailure(f"--engine pyarrow: pyarrow is not installed: {install_extra('fast-csv')}")
+        raise missing_extra("--engine pyarrow", "pyarrow", "fast-csv")
 
 
 def _dense_rows(block_rows: int, width: int) -> int:

@@ -17,15 +17,14 @@ import os
 
 from isal import igzip
 
-from sgdcli.errors import InputError, RuntimeFailure, first_line, install_extra
+from sgdcli.errors import InputError, first_line, missing_extra
 
 
 def _zstd_open(path, mode="rb", **text):
     try:
         import zstandard
     except ImportError:
-        raise RuntimeFailure(f"{path}: reading Zstandard needs the zstandard package: {install_extra('zst')}") \
-            from None
+        raise missing_extra(f"{path}: reading Zstandard", "the zstandard package", "zst") from None
     stream = io.BufferedReader(_ZstdFrames(zstandard.ZstdDecompressor(), open(path, "rb")), _ZSTD_READ)
     return stream if mode == "rb" else io.TextIOWrapper(stream, **text)
 

@@ -18,7 +18,7 @@ import time
 import warnings
 from typing import Callable
 
-from sgdcli.errors import InputError, Interrupted, RuntimeFailure, first_line, install_extra
+from sgdcli.errors import InputError, Interrupted, RuntimeFailure, first_line, install_extra, missing_extra
 from sgdcli.options import DaskOptions
 from sgdcli.parallel import worker
 from sgdcli.parallel.waits import Late, Stopped, bounded
@@ -39,7 +39,7 @@ def connect(options: DaskOptions, report: Callable[[str], None], stop: Stop = la
     try:
         import distributed
     except ImportError:
-        raise InputError(f"--dask needs Dask distributed, which is not installed: {INSTALL}") from None
+        raise missing_extra("--dask", "Dask distributed", "dask") from None
     for name in list(logging.root.manager.loggerDict):  # their log lines are not ours to print: Dask's config sets
         if name.split(".")[0] in ("distributed", "tornado", "asyncio"):  # levels of its own (distributed.client)
             logging.getLogger(name).setLevel(logging.CRITICAL)

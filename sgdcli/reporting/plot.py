@@ -14,10 +14,9 @@ import json
 import math
 import os
 
-from sgdcli.errors import InputError, RuntimeFailure, install_extra, utf8_text
+from sgdcli.errors import InputError, missing_extra, utf8_text
 
 FORMATS = ("png", "pdf", "svg")
-INSTALL = f"{install_extra('plot')} (or install matplotlib)"
 
 
 def read_history(path: str) -> list[dict]:
@@ -81,19 +80,20 @@ def curves(records: list[dict]) -> dict[str, list[float]]:
     }
 
 
-def require() -> None:
-    """RuntimeFailure (exit 1) saying how to install matplotlib, if it is missing."""
-    _matplotlib()
+def require(what: str) -> None:
+    """If matplotlib is missing, InputError (exit 2) naming ``what`` (the command or option that draws) and saying
+    how to install it."""
+    _matplotlib(what)
 
 
-def _matplotlib():
+def _matplotlib(what: str = "plotting"):
     """matplotlib, imported with MPLBACKEND hidden from it: its import checks the variable and raised ValueError
     for a name it does not know, though no backend of pyplot's is ever used here."""
     backend = os.environ.pop("MPLBACKEND", None)
     try:
         import matplotlib
     except ImportError:
-        raise RuntimeFailure(f"plotting needs matplotlib, which is not installed: {INSTALL}") from None
+        raise missing_extra(what, "matplotlib", "plot") from None
     finally:
         if backend is not None:
             os.environ["MPLBACKEND"] = backend
@@ -159,6 +159,7 @@ def plot_files(paths: list[str], output: str, warn=None) -> int:
     with no epochs among others with some (a run of ``sweep --metrics-dir`` that diverged in its first epoch)
     is left out, and ``warn(text)`` told; alone, it is an error."""
     check_output(output)
+    require("sgdcli plot")
     histories = [(path, read_history(path)) for path in paths]
     empty = [path for path, records in histories if not records]
     if len(empty) == len(paths):
