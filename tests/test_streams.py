@@ -107,3 +107,35 @@ def test_a_reader_that_goes_away_ends_predict_without_a_word_but_with_exit_1(tmp
     err = proc.stderr.read()
     assert proc.wait(timeout=300) == 1
     assert all(line.startswith("20") for line in err.splitlines()), err  # only the timestamped progress
+
+
+@pytest.mark.parametrize("command", ["evaluate", "evaluate --json", "train", "show", "info"])
+def test_a_commands_results_go_to_stdout_in_one_write(tmp_path, binary_file, model, monkeypatch, command):
+    """`sgdcli evaluate M D | head -1` exited 1 or 0 by chance: its 7 lines were 7 writes, each flushed, and
+    whichever came after head left failed.  In one write, a result that fits the pipe is taken whole."""
+    from sgdcli.cli import streams
+
+    writes = []
+    write = streams.Results.write
+    monkeypatch.setattr(streams.Results, "write", lambda self, text: (writes.append(text), write(self, text))[1])
+    name, *extra = command.split()
+    args = {"evaluate": [model, binary_file], "show": [model], "info": [binary_file],
+            "train": [binary_file, "-o", tmp_path / "m2.h5", "--epochs", "2", "--val-fraction", "0.2", "-q"]}[name]
+    ran = run(name, *args, *extra)
+    assert ran.returncode == 0, ran.stderr
+    assert ran.stdout.count("\n") >= (1 if extra else 3)  # several lines, or one of JSON
+    assert [text for text in writes if text] == [ran.stdout]  # (click probes a stream with write(""))
+
+
+def test_evaluate_read_a_line_at_a_time_by_a_reader_that_then_goes_ends_0(tmp_path, binary_file, model):
+    """The pipe of `| head -1`, read as head reads it: the results are in the pipe whole before the first line is
+    read, so the reader leaving after it fails no write (docs/exit-codes.md)."""
+    env = {k: v for k, v in os.environ.items() if k != "SGDCLI_DEBUG"}
+    for _ in range(3):
+        proc = subprocess.Popen([sys.executable, "-m", "sgdcli", "evaluate", str(model), binary_file],
+                                stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env)
+        assert proc.stdout.readline() == "rows 3000\n"
+        proc.stdout.close()  # as head does after its line
+        err = proc.stderr.read()
+        assert proc.wait(timeout=300) == 0, err
+        assert all(line.startswith("20") for line in err.splitlines()), err  # only the timestamped progress

@@ -83,11 +83,9 @@ def evaluate_cmd(model, data, x, y, label_column, features, transpose, allow_unw
                              transpose=transpose, allow_unwritten=allow_unwritten, report=_warn,
                              progress=PassProgress(sys.stderr, f"evaluating on {data}"), sample_weight=sample_weight,
                              delimiter=delimiter)
-    if json:
-        click.echo(render.json_text(result))
-    else:
-        for key, value in result.items():
-            click.echo(f"{key} {render.number(value)}")
+    # one write, as every command's results: a reader that takes a line and goes (| head -1) has them whole
+    click.echo(render.json_text(result) if json else
+               "\n".join(f"{key} {render.number(value)}" for key, value in result.items()))
     sys.stdout.flush()
     gates.enforce(checks, result, data)
 
