@@ -33,6 +33,7 @@ from sgdcli.options import TrainOptions
 from sgdcli.reporting.reporter import Reporter
 from sgdcli.data.shuffle import deal, pages_for, segment_rows
 from sgdcli.data.table import Table
+from sgdcli.errors import InputError
 
 import naive
 from conftest import ROOT, make_problem, run, run_process, without, write_table
@@ -187,6 +188,19 @@ def test_local_n_and_scheduler_addresses_are_told_apart():
     assert DaskOptions("local:3").local_workers() == 3
     assert DaskOptions("localhost:8786").local_workers() is None
     assert DaskOptions("tcp://10.0.0.1:8786").local_workers() is None
+
+
+@pytest.mark.parametrize("address,why", [
+    ("udp://x:1", "sgdcli cannot reach a scheduler by udp://"),
+    ("tcp://x", "expected a port number from 1 to 65535 after the host"),
+    ("tcp://x:http", "expected a port number from 1 to 65535 after the host"),
+])
+def test_an_address_dask_cannot_use_is_refused_as_daskoptions_is_made(address, why):
+    """They were accepted when made, and refused only by train() (the Python API's docs say "checked when it is
+    made"); the message is the command line's."""
+    with pytest.raises(InputError) as err:
+        DaskOptions(address)
+    assert str(err.value) == f"--dask {address!r}: {why}; " + _ADDRESSES
 
 
 def test_shards_are_equal_shares_of_each_epochs_rows_and_change_every_epoch():

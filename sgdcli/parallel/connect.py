@@ -1,8 +1,9 @@
 """``--dask``: reaching the cluster before training, every wait bounded by --dask-timeout and ended by a signal.
 
-The address is checked first (a scheme Dask knows, a port); then the
-scheduler is connected (or a LocalCluster started), the workers waited for,
-and each asked whether it can run sgdcli and sees the data.  Each of these
+The address was checked as DaskOptions was made (options.check_address:
+a scheme Dask knows, a port).  Here the scheduler is connected (or a
+LocalCluster started), the workers waited for, and each asked whether it
+can run sgdcli and sees the data.  Each of these
 waits on Dask runs through waits.bounded: a port where something other than
 a Dask scheduler listens once held the connection for ever, deaf to
 SIGTERM (waits.py says why).
@@ -27,8 +28,6 @@ INSTALL = install_extra("dask")
 # Past --dask-timeout, the time Dask's own timeout has to end a call with its reason (connection refused, ...)
 # before the wait gives up on it.
 GRACE = 0.5
-# Schemes distributed knows that cannot reach a scheduler in another process.
-_IN_PROCESS = ("inproc",)
 
 Stop = Callable[[], "int | None"]
 
@@ -64,8 +63,7 @@ def connect(options: DaskOptions, report: Callable[[str], None], stop: Stop = la
             stack.callback(_close, cluster, seconds)
             client = setup(lambda: distributed.Client(cluster, timeout=seconds, set_as_default=False), options, stop,
                            f"the local cluster's scheduler did not answer within {seconds:g} s")
-        else:
-            check_address(options.address)
+        else:  # its address was checked as the options were made, and again by options.check() above
             client = _client(distributed, options, stop)
         stack.callback(_close, client, seconds)
         stack.enter_context(client.as_current())  # the client distributed.wait and futures use
@@ -80,32 +78,6 @@ def connect(options: DaskOptions, report: Callable[[str], None], stop: Stop = la
                                  f"{want} needed; start more workers or raise --dask-timeout") from None
         _check_workers(client, options, report, stop)
         yield client
-
-
-def check_address(address: str) -> None:
-    """InputError for a scheduler address Dask cannot use: a scheme it does not know, a missing or bad port."""
-    from distributed.comm import parse_address, registry
-    from distributed.comm.addressing import parse_host_port
-
-    schemes = ", ".join(f"{s}://" for s in sorted(registry.backends) if s not in _IN_PROCESS)
-    usage = f"expected a scheduler address such as tcp://host:8786 (Dask knows {schemes}), or local:N"
-    try:
-        scheme, location = parse_address(address)
-    except ValueError as exc:
-        raise InputError(f"--dask {address!r}: {first_line(exc)}; {usage}") from None
-    try:
-        registry.get_backend(scheme)
-        known = scheme not in _IN_PROCESS
-    except ValueError:
-        known = False
-    if not known:
-        raise InputError(f"--dask {address!r}: sgdcli cannot reach a scheduler by {scheme}://; {usage}")
-    try:
-        port = parse_host_port(location)[1]
-    except ValueError:
-        port = None
-    if not isinstance(port, int) or not 0 < port < 65536:
-        raise InputError(f"--dask {address!r}: expected a port number from 1 to 65535 after the host; {usage}")
 
 
 def _client(distributed, options: DaskOptions, stop: Stop):
