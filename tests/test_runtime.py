@@ -404,6 +404,52 @@ for w in caught:
 """
 
 
+SKIPPED = """
+import warnings
+from sgdcli.kernels import jit
+
+with warnings.catch_warnings(record=True) as caught:  # the kernels' cache is chosen as they are defined
+    warnings.simplefilter("always")
+
+    @jit.kernel()
+    def twice(x):
+        return 2 * x
+
+    @jit.kernel()
+    def thrice(x):
+        return 3 * x
+
+    print(twice(3), thrice(2.5))
+for w in caught:
+    print(w.category.__name__, w.message)
+"""
+
+
+@pytest.mark.parametrize("where,why", [("file/cache", "Not a directory"), ("/proc/nonexistent", None)])
+def test_a_numba_cache_dir_that_cannot_be_written_is_passed_over_with_one_warning(tmp_path, where, why):
+    """Numba caches in the next directory it can write (here the script's own __pycache__) and said nothing, so a
+    NUMBA_CACHE_DIR set for a shared or persistent cache was ignored unseen."""
+    (tmp_path / "file").write_text("")
+    wanted = str(tmp_path / where) if not where.startswith("/") else where
+    env = {**{k: v for k, v in os.environ.items() if k != "SGDCLI_DEBUG"}, "NUMBA_CACHE_DIR": wanted,
+           "PYTHONPATH": ROOT}
+    script = tmp_path / "skipped.py"  # a file: Numba caches no kernel defined in `python -c`
+    script.write_text(SKIPPED)
+    proc = subprocess.run([sys.executable, str(script)], capture_output=True, text=True, env=env, timeout=300,
+                          cwd=tmp_path)
+    assert proc.returncode == 0, proc.stderr
+    lines = proc.stdout.splitlines()
+    assert lines[0] == "6 7.5" and len(lines) == 2, lines  # two kernels, one warning
+    because = f" ({why})" if why else " ("  # /proc's answer varies by kernel: ENOENT or EACCES
+    assert lines[1].startswith(f"CacheDirSkipped NUMBA_CACHE_DIR={wanted} cannot be written{because}"), lines
+    assert lines[1].endswith(f"), so compiled kernels are cached in {tmp_path / '__pycache__'}"), lines
+    assert any((tmp_path / "__pycache__").glob("*.nbi"))
+    env["NUMBA_CACHE_DIR"] = str(tmp_path / "cache")  # one that can be written: used, and nothing said
+    proc = subprocess.run([sys.executable, str(script)], capture_output=True, text=True, env=env, timeout=300,
+                          cwd=tmp_path)
+    assert (proc.returncode, proc.stdout) == (0, "6 7.5\n") and any((tmp_path / "cache").rglob("*.nbi"))
+
+
 def test_a_kernel_cache_that_cannot_be_written_compiles_in_memory_and_warns_once(tmp_path):
     """A first run on a full disk (here: a 1 KiB file size limit, so EFBIG) once failed the command with
     'internal error: OSError: [Errno 27] File too large' from Numba's save of the compiled kernel."""

@@ -26,6 +26,9 @@ HOME that is read-only or missing, as for system users, with NUMBA_CACHE_DIR
 unset or read-only too) it refuses ``cache=True`` outright; the kernels are
 then compiled in memory with the same flags, so the run computes the same
 bits, only starts slower, and an ``UncachedKernels`` warning says once why.
+A NUMBA_CACHE_DIR that cannot be written while another directory can is
+passed over by Numba without a word; a ``CacheDirSkipped`` warning says once
+where the kernels went instead, since that variable was set to be used.
 """
 
 from __future__ import annotations
@@ -51,10 +54,15 @@ LOCK = "sgdcli-cache.lock"
 _PACKAGE = os.path.dirname(os.path.abspath(__file__))
 _checked: set[str] = set()
 _uncached: list[str] = []  # why kernels are compiled in memory, once known
+_skipped: list[str] = []  # the warning that NUMBA_CACHE_DIR was passed over, once given
 
 
 class UncachedKernels(UserWarning):
     """No compile cache can be written: every run compiles the kernels again."""
+
+
+class CacheDirSkipped(UserWarning):
+    """NUMBA_CACHE_DIR cannot be written, so the kernels are cached in another directory."""
 
 
 def kernel(parallel: bool = False, callee: bool = False, exact: bool = False, inline: bool = False,
@@ -102,6 +110,7 @@ def kernel(parallel: bool = False, callee: bool = False, exact: bool = False, in
             return numba.njit(cache=False, **options)(fn)  # the same flags: the same code, compiled every run
         cache = getattr(dispatcher, "_cache", None)
         path = getattr(cache, "_cache_path", None)
+        _warn_skipped(path)
         _drop_stale_cache(path)
         _serialize(getattr(cache, "_cache_file", None), path)
         _tolerate_failed_saves(cache, path)
@@ -148,6 +157,24 @@ def _warn_uncached(reason: str | None = None) -> None:
                   f"NUMBA_CACHE_DIR to a writable directory to keep them")
     _uncached.append(reason)
     warnings.warn(_uncached[0], UncachedKernels, stacklevel=3)
+
+
+def _warn_skipped(path: str | None) -> None:
+    """Once per process: a warning where NUMBA_CACHE_DIR is set but the kernel is cached in ``path``, elsewhere."""
+    wanted = numba.config.CACHE_DIR
+    if _skipped or not wanted or not path:
+        return
+    wanted = os.path.abspath(wanted)
+    if os.path.commonpath([os.path.abspath(path), wanted]) == wanted:
+        return
+    why = ""
+    try:  # Numba's own test of a directory, made again for its reason
+        os.makedirs(wanted, exist_ok=True)
+        tempfile.TemporaryFile(dir=wanted).close()
+    except OSError as exc:
+        why = f" ({exc.strerror or exc})"
+    _skipped.append(f"NUMBA_CACHE_DIR={wanted} cannot be written{why}, so compiled kernels are cached in {path}")
+    warnings.warn(_skipped[0], CacheDirSkipped, stacklevel=3)
 
 
 def cache_dirs() -> list[str]:
