@@ -70,8 +70,8 @@ def kernel(parallel: bool = False, callee: bool = False, exact: bool = False, in
     """Compile with the project's flags, cached on disk.
 
     ``callee=True`` is for kernels that only other kernels call: Numba then
-    builds no CPython wrapper (the code that unboxes every argument, the
-    20-field KernelConfig included) and no C-callable wrapper for them, which
+    builds no CPython wrapper (the code that unboxes every argument, every
+    field of KernelConfig included) and no C-callable wrapper for them, which
     are optimized and compiled like the kernel itself and were a large part
     of a small callee's compile (`make bench`'s first-run row measures the
     whole).  Such a kernel cannot be called from Python.  ``exact=True``
