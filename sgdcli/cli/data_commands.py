@@ -84,7 +84,7 @@ def info_cmd(file, json):
 @chunk_rows_option
 @compression_option(CONVERT.compression)
 @click.option("--dtype", type=click.Choice(CONVERT_DTYPES), default=CONVERT.dtype, show_default=True,
-              help="Type of X in the output (y is float64).")
+              help="Type of X in the output (y is float64, or text for class names).")
 @click.option("--bad-rows", type=click.Choice(BAD_ROWS), default=CONVERT.bad_rows, show_default=True,
               help="error: stop at the first row with a field that is not a number; skip: leave such rows out and count them.")
 @click.option("--sparse/--dense", default=None,
