@@ -198,3 +198,101 @@ def test_restart_stale_keeps_a_file_that_is_no_checkpoint(tmp_path):
                               "sgdcli checkpoint); move it away or give --checkpoint another path (--restart-stale "
                               "removes only sgdcli checkpoints)\n")
     assert sgdcli.load_model(str(tmp_path / "model.h5")).n_features == 6
+
+
+def tampered(path, change):
+    """Rewrite the checkpoint ``path`` with ``change(f)`` applied to it as an h5py file."""
+    import h5py
+
+    with h5py.File(path, "r+") as f:
+        change(f)
+
+
+def replaced(name, value):
+    def change(f):
+        new = value(f) if callable(value) else value
+        del f[name]
+        f[name] = new
+    return change
+
+
+def moved(**fields):
+    def change(f):
+        import json
+
+        f.attrs["position"] = json.dumps({**json.loads(f.attrs["position"]), **fields})
+    return change
+
+
+def nan_at(name, index):
+    def change(f):
+        f[name][index] = np.nan
+    return change
+
+
+def zero_at(name, index):
+    def change(f):
+        f[name][index] = 0.0
+    return change
+
+
+DAMAGE = {
+    "a column short": (lambda: replaced("state/W", lambda f: f["state/W"][()][:, :6]),
+                       "state/W has 6 columns for 6 features + bias"),
+    "a row too many": (lambda: replaced("state/G", lambda f: np.zeros((2, 7))), "state/G has 2 rows for 1 output"),
+    "a NaN weight": (lambda: nan_at("state/W", (0, 3)), "state/W has a non-finite value (nan at [0, 3])"),
+    "slots of another shape": (lambda: replaced("state/slots", lambda f: np.zeros((3, 1, 5))),
+                               "state/slots has shape (3, 1, 5); expected (3, 1, 7) (slots × outputs × features "
+                               "+ bias)"),
+    "a short std": (lambda: replaced("std", lambda f: f["std"][()][:5]), "std has shape (5,) for 6 features"),
+    "a zero std": (lambda: zero_at("std", 2), "std has 0.0 at feature 2; a standard deviation is positive"),
+    "a NaN mean": (lambda: nan_at("mean", 1), "mean has a non-finite value (nan at [1])"),
+    "three classes": (lambda: replaced("classes", np.array([0, 1, 2])), "classes has 3 values; a binary model has 2"),
+    "a negative epoch": (lambda: moved(epoch=-3), "position epoch is -3, not a count"),
+    "an epoch past the run": (lambda: moved(epoch=7), "position epoch 7 is past the run's 3 epochs"),
+    "a row past the data": (lambda: moved(row=10**9), "position row 1000000000 is past the data's 3000 rows"),
+    "an iteration past the epoch": (lambda: moved(epoch_start_t=0), "position: iteration 187 of epoch 2 is past its "
+                                                                   "94 iterations"),
+}
+
+
+@pytest.mark.parametrize("name", DAMAGE)
+def test_a_checkpoint_whose_contents_do_not_fit_the_run_is_unreadable(tmp_path, name):
+    """HDF5 read such checkpoints without complaint and the run went on with them: a matrix a column short was
+    read past its end by the compiled kernel, a NaN weight was taken for a blow-up and --lr auto started over at
+    half the rate (exit 0, another model), a negative epoch failed as an internal error, a row past the data
+    skipped the rest of the window unsaid."""
+    data = write_table(tmp_path / "data.h5", *make_problem("binary", n=3000, d=6, seed=1))
+    model = tmp_path / "m.h5"
+    ckpt = stopped_run(data, str(model))
+    os.unlink(f"{ckpt}.prev")
+    change, problem = DAMAGE[name]
+    tampered(ckpt, change())
+    code, out, err = cli("train", data, "-o", model, "--resume", "-q", *TRAIN)
+    assert (code, out, err) == (1, "", f"sgdcli: error: --resume: no readable checkpoint ({ckpt}: damaged sgdcli "
+                                       f"checkpoint: {problem}); remove it, or add --restart-stale, to start over\n")
+    assert os.path.exists(ckpt) and not model.exists()
+    code, out, err = cli("train", data, "-o", model, "--resume", "--restart-stale", "-q", *TRAIN)
+    assert (code, err) == (0, f"sgdcli: warning: --restart-stale: no readable checkpoint ({ckpt}: damaged sgdcli "
+                              f"checkpoint: {problem}); removed it, so the run starts over\n")
+    assert not os.path.exists(ckpt)
+    straight = tmp_path / "straight.h5"
+    assert cli("train", data, "-o", straight, "-q", *TRAIN)[0] == 0
+    for a, b in zip(weights(model), weights(straight)):
+        np.testing.assert_array_equal(a, b)
+
+
+def test_a_damaged_checkpoint_falls_back_to_the_previous_one_and_ends_bit_for_bit(tmp_path):
+    data = write_table(tmp_path / "data.h5", *make_problem("binary", n=3000, d=6, seed=1))
+    model = tmp_path / "m.h5"
+    ckpt = stopped_run(data, str(model))
+    tampered(ckpt, nan_at("state/W", (0, 3)))
+    code, out, err = cli("train", data, "-o", model, "--resume", "--progress", "plain", *TRAIN)
+    assert code == 0, err
+    assert (f"checkpoint {ckpt}: damaged sgdcli checkpoint: state/W has a non-finite value (nan at [0, 3]); "
+            f"resuming from the previous one, {ckpt}.prev") in err
+    assert "diverged" not in err and "half the rate" not in err
+    straight = tmp_path / "straight.h5"
+    assert cli("train", data, "-o", straight, "-q", *TRAIN)[0] == 0
+    for a, b in zip(weights(model), weights(straight)):
+        np.testing.assert_array_equal(a, b)

@@ -156,9 +156,13 @@ def _load_one(path: str) -> Checkpoint:
         )
 
 
-def load_latest(path: str, report=None, restart_stale: bool = False) -> Checkpoint | None:
+def load_latest(path: str, report=None, restart_stale: bool = False, check=None) -> Checkpoint | None:
     """The newest readable checkpoint at ``path`` (or its .prev), or None if there is none, or only checkpoints
     of another format version (which a run cannot continue: it starts over, and ``report`` says why).
+
+    ``check(checkpoint)``: what is wrong with a checkpoint HDF5 reads without complaint (resume.py ``damage``:
+    arrays of other shapes than the run's, values that are not finite, a position outside the run), or None;
+    one it finds wrong counts as unreadable: ``damaged sgdcli checkpoint: ...``.
 
     Where checkpoint files exist but none can be read: with ``restart_stale``, they are removed and a
     StaleCheckpoint warning names them and why (the run starts over), unless one of them is an HDF5 file that
@@ -170,12 +174,16 @@ def load_latest(path: str, report=None, restart_stale: bool = False) -> Checkpoi
     for candidate in candidates:
         try:
             ckpt = _load_one(candidate)
+            problem = check(ckpt) if check is not None else None
         except OtherVersion as exc:
             others.append(f"{candidate}: {exc}")
             continue
         except hdf5.READ_ERRORS as exc:
             problems.append(f"{candidate}: {first_line(exc)}")
             foreign = foreign or isinstance(exc, NotACheckpoint)
+            continue
+        if problem is not None:
+            problems.append(f"{candidate}: damaged sgdcli checkpoint: {problem}")
             continue
         if problems and report is not None:
             report(f"checkpoint {problems[0]}; resuming from the previous one, {candidate}")
@@ -195,14 +203,16 @@ def load_latest(path: str, report=None, restart_stale: bool = False) -> Checkpoi
     return None
 
 
-def to_resume(path: str, options: dict, data: dict, defaults: dict, restart_stale: bool, report) -> Checkpoint | None:
+def to_resume(path: str, options: dict, data: dict, defaults: dict, restart_stale: bool, report,
+              check=None) -> Checkpoint | None:
     """``--resume``: the checkpoint at ``path`` (or its .prev) that continues this run, whose fingerprints are
     ``options`` and ``data``; None where the run starts from scratch (``report`` says so where there is no
-    checkpoint).  See ``load_latest`` and ``resumable`` for the checkpoints that are refused or removed."""
+    checkpoint).  See ``load_latest`` (and its ``check``) and ``resumable`` for the
+    checkpoints that are refused or removed."""
     if not any(os.path.exists(p) for p in (path, previous_path(path))):
         report(f"--resume: no checkpoint at {path}; starting from scratch")
         return None
-    saved = load_latest(path, report, restart_stale)
+    saved = load_latest(path, report, restart_stale, check)
     if saved is None or not resumable(saved, options, data, path, defaults, restart_stale):
         return None
     return saved
@@ -272,11 +282,13 @@ def _refused(why: str) -> InputError:
 
 def resumable(ckpt: Checkpoint, options: dict, data: dict, path: str, defaults: dict | None = None,
               restart_stale: bool = False) -> bool:
-    """Whether ``ckpt`` (read from ``path``, or from its .prev where ``path`` was unreadable) can continue this run.  One made with other options or for other data
-    is refused (``check_compatible``); with ``restart_stale`` it is removed instead, with its .prev, and a
-    StaleCheckpoint warning says why: the run starts over (a nightly job whose data was refreshed after a stop)."""
+    """Whether ``ckpt`` (read from ``path``, or from its .prev where ``path`` was unreadable) can continue this
+    run.  One made with other options or for other data is refused (``check_compatible``); with
+    ``restart_stale`` it is removed instead, with its .prev, and a StaleCheckpoint warning says why: the run
+    starts over (a nightly job whose data was refreshed after a stop)."""
     fallback = ckpt.path == previous_path(os.path.abspath(path))  # PATH was unreadable: .prev is the one compared
-    why = mismatch(ckpt, options, data, previous_path(path) if fallback else path, defaults)
+    shown = previous_path(path) if fallback else path
+    why = mismatch(ckpt, options, data, shown, defaults)
     if why is None:
         return True
     if not restart_stale:
