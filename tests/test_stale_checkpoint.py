@@ -296,3 +296,48 @@ def test_a_damaged_checkpoint_falls_back_to_the_previous_one_and_ends_bit_for_bi
     assert cli("train", data, "-o", straight, "-q", *TRAIN)[0] == 0
     for a, b in zip(weights(model), weights(straight)):
         np.testing.assert_array_equal(a, b)
+
+
+class Killed(BaseException):
+    """The process dies here (SIGKILL), in a test that runs it in-process."""
+
+
+def test_after_falling_back_to_the_previous_checkpoint_a_kill_while_checkpointing_leaves_it(tmp_path, monkeypatch):
+    """The run's first checkpoint moved the unreadable PATH onto the PATH.prev it had resumed from, then
+    fsynced the new one: killed there, it left no readable checkpoint, and every later night exited 1."""
+    data = write_table(tmp_path / "data.h5", *make_problem("binary", n=3000, d=6, seed=1))
+    model = tmp_path / "m.h5"
+    ckpt = stopped_run(data, str(model))
+    resumed_from = load_latest(f"{ckpt}.prev").position
+    with open(ckpt, "r+b") as fh:
+        fh.truncate(3000)
+
+    def killed(fd):
+        raise Killed
+
+    monkeypatch.setattr(os, "fsync", killed)  # the first file the resumed run writes is its next checkpoint
+    control = sgdcli.RunControl(checkpoint=ckpt, resume=True)
+    with pytest.raises(Killed):
+        sgdcli.train(data, sgdcli.TrainOptions(epochs=3, threads=1, seed=3), output=str(model), control=control)
+    monkeypatch.undo()
+    assert not os.path.exists(ckpt)  # the unreadable one is gone; the previous one stays as it was
+    assert load_latest(ckpt).position == resumed_from
+    code, out, err = cli("train", data, "-o", model, "--resume", "-q", *TRAIN)
+    assert code == 0, err
+    straight = tmp_path / "straight.h5"
+    assert cli("train", data, "-o", straight, "-q", *TRAIN)[0] == 0
+    for a, b in zip(weights(model), weights(straight)):
+        np.testing.assert_array_equal(a, b)
+
+
+def test_resume_refuses_a_file_at_the_checkpoint_path_that_is_no_checkpoint_though_its_previous_one_reads(tmp_path):
+    """It resumed from PATH.prev, and its checkpoints replaced the file at PATH (a model) and its end removed it."""
+    data = write_table(tmp_path / "data.h5", *make_problem("binary", n=3000, d=6, seed=1))
+    model = tmp_path / "m.h5"
+    ckpt = stopped_run(data, str(model))
+    assert cli("train", data, "-o", ckpt, "-q", "--epochs", "1", "--checkpoint", tmp_path / "other.ckpt")[0] == 0
+    code, out, err = cli("train", data, "-o", model, "--resume", "--restart-stale", "-q", *TRAIN)
+    assert (code, out, err) == (1, "", f"sgdcli: error: --resume: {ckpt}: not an sgdcli checkpoint; the run's "
+                                       "checkpoints would replace it and its end remove it: move it away or give "
+                                       "--checkpoint another path\n")
+    assert sgdcli.load_model(ckpt).n_features == 6 and os.path.exists(f"{ckpt}.prev")

@@ -8,9 +8,10 @@ options and the data.  No random state is needed: the shuffle order is a pure
 function of (seed, epoch, block).
 
 Two files are kept: PATH and PATH.prev.  A new checkpoint is written to a
-temporary file and fsynced; then PATH becomes PATH.prev and the new file
+temporary file; then PATH becomes PATH.prev, and the new file, once fsynced,
 becomes PATH.  Whenever the process dies, at least one complete checkpoint
-exists, and a loader that finds PATH unreadable falls back to PATH.prev.
+exists, and a loader that finds PATH unreadable falls back to PATH.prev (and
+a run resumed from it removes PATH: ``to_resume``).
 """
 
 from __future__ import annotations
@@ -166,7 +167,8 @@ def load_latest(path: str, report=None, restart_stale: bool = False, check=None)
 
     Where checkpoint files exist but none can be read: with ``restart_stale``, they are removed and a
     StaleCheckpoint warning names them and why (the run starts over), unless one of them is an HDF5 file that
-    is no checkpoint (a path given by mistake, never removed); otherwise RuntimeFailure.
+    is no checkpoint (a path given by mistake, never removed); otherwise RuntimeFailure.  Such a file at
+    ``path`` is refused even where its .prev can be read: the run's checkpoints would replace it.
     """
     path = os.path.abspath(path)
     candidates = [p for p in (path, previous_path(path)) if os.path.exists(p)]
@@ -185,6 +187,9 @@ def load_latest(path: str, report=None, restart_stale: bool = False, check=None)
         if problem is not None:
             problems.append(f"{candidate}: damaged sgdcli checkpoint: {problem}")
             continue
+        if foreign:
+            raise RuntimeFailure(f"--resume: {problems[0]}; the run's checkpoints would replace it and its end "
+                                 "remove it: move it away or give --checkpoint another path")
         if problems and report is not None:
             report(f"checkpoint {problems[0]}; resuming from the previous one, {candidate}")
         return dataclasses.replace(ckpt, path=candidate)
@@ -208,13 +213,20 @@ def to_resume(path: str, options: dict, data: dict, defaults: dict, restart_stal
     """``--resume``: the checkpoint at ``path`` (or its .prev) that continues this run, whose fingerprints are
     ``options`` and ``data``; None where the run starts from scratch (``report`` says so where there is no
     checkpoint).  See ``load_latest`` (and its ``check``) and ``resumable`` for the
-    checkpoints that are refused or removed."""
+    checkpoints that are refused or removed.
+
+    Where ``path`` could not be read and its .prev continues the run, ``path`` is removed: the run's first
+    checkpoint would otherwise move it onto the .prev it resumed from, leaving no readable checkpoint until
+    the next one (none at all, were the run killed while writing it)."""
     if not any(os.path.exists(p) for p in (path, previous_path(path))):
         report(f"--resume: no checkpoint at {path}; starting from scratch")
         return None
     saved = load_latest(path, report, restart_stale, check)
     if saved is None or not resumable(saved, options, data, path, defaults, restart_stale):
         return None
+    if saved.path != os.path.abspath(path):
+        with contextlib.suppress(FileNotFoundError):
+            os.unlink(path)
     return saved
 
 
