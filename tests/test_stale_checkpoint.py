@@ -341,3 +341,36 @@ def test_resume_refuses_a_file_at_the_checkpoint_path_that_is_no_checkpoint_thou
                                        "checkpoints would replace it and its end remove it: move it away or give "
                                        "--checkpoint another path\n")
     assert sgdcli.load_model(ckpt).n_features == 6 and os.path.exists(f"{ckpt}.prev")
+
+
+def stopped_with(data, model, **options):
+    """``stopped_run`` with other TrainOptions (paths as given: relative ones stay relative)."""
+    ckpt = f"{model}.ckpt"
+    control = sgdcli.RunControl(checkpoint=ckpt, stop=lambda: signal.SIGTERM if os.path.exists(ckpt) else None)
+    with pytest.raises(Interrupted):
+        sgdcli.train(data, sgdcli.TrainOptions(epochs=3, threads=1, seed=3, **options), output=model, control=control)
+    return ckpt
+
+
+def test_resume_compares_the_values_the_options_take_not_how_they_are_written(tmp_path, monkeypatch):
+    """--page-rows 2 at batch 32 (its default, batch / 16), --val-y y (--y's), --val-x X, and the --init and --val
+    files named by other paths were refused as options changed (page_rows (checkpoint: None, now: 2), val
+    (checkpoint: 'val.h5', now: './val.h5')), where DATA's path, --threads and --optimizer are compared as the
+    run resolves them."""
+    monkeypatch.chdir(tmp_path)
+    write_table("data.h5", *make_problem("binary", n=3000, d=6, seed=1))
+    write_table("val.h5", *make_problem("binary", n=500, d=6, seed=2))
+    assert cli("train", "data.h5", "-o", "base.h5", "-q", "--epochs", "1")[0] == 0
+    ckpt = stopped_with("data.h5", "m.h5", val="val.h5", init="base.h5")
+    same = ["--val", tmp_path / "val.h5", "--init", "./base.h5", "--val-x", "X", "--val-y", "y", "--page-rows", "2"]
+    code, out, err = cli("train", "data.h5", "-o", "m.h5", "--resume", "-q", *TRAIN, *same[:-1], "3")
+    assert (code, err) == (2, "sgdcli: error: --resume: checkpoint m.h5.ckpt was made with other options: page_rows "
+                              "(checkpoint: 2, now: 3); drop --resume, remove the checkpoint, or add --restart-stale "
+                              "to start over\n")
+    code, out, err = cli("train", "data.h5", "-o", "m.h5", "--resume", "--progress", "plain", *TRAIN, *same)
+    assert code == 0, err
+    assert f"resuming from {tmp_path / ckpt}: epoch 2" in err
+    straight = tmp_path / "straight.h5"
+    assert cli("train", "data.h5", "-o", straight, "-q", *TRAIN, "--val", "val.h5", "--init", "base.h5")[0] == 0
+    for a, b in zip(weights("m.h5"), weights(straight)):
+        np.testing.assert_array_equal(a, b)

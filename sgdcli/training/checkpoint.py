@@ -26,6 +26,7 @@ import numpy as np
 
 from sgdcli.data import hdf5
 from sgdcli.data.atomic import atomic_output
+from sgdcli.data.shuffle import pages_for
 from sgdcli.engine.epoch import Position
 from sgdcli.errors import InputError, RuntimeFailure, first_line
 from sgdcli.kernels.state import TrainState
@@ -267,7 +268,7 @@ def mismatch(ckpt: Checkpoint, options: dict, data: dict, path: str, defaults: d
     an upgrade between two nights does not throw away a run in progress.
     """
     saved = {**{k: v for k, v in (defaults or {}).items() if k not in ckpt.options}, **ckpt.options}
-    diff = differences(saved, options)
+    diff = differences(*as_run_reads(saved, options, getattr(ckpt, "n_train", 0)))
     if diff:
         return f"checkpoint {path} was made with other options: {'; '.join(diff)}"
     diff = differences({**ckpt.data, "init": None}, {**data, "init": None})
@@ -279,6 +280,38 @@ def mismatch(ckpt: Checkpoint, options: dict, data: dict, path: str, defaults: d
                                                                 "record it"]
         return f"the --init model {now['path']} changed since checkpoint {path}: {'; '.join(diff)}"
     return None
+
+
+# Options whose default is derived from others: the value each side took, where the other gave it
+_DERIVED = {
+    "page_rows": lambda o, n_train: pages_for(n_train if o.get("batch_size") == "full" else o.get("batch_size"), None),
+    "val_x": lambda o, n_train: o.get("x"),
+    "val_y": lambda o, n_train: o.get("y"),
+}
+_PATHS = ("init", "val")
+
+
+def as_run_reads(saved: dict, current: dict, n_train: int) -> tuple[dict, dict]:
+    """``saved`` and ``current`` options as the runs read them, for a comparison: the files of ``--init`` and
+    ``--val`` as absolute paths (``./v.h5`` and ``v.h5`` are one file, as DATA's path is compared: data/table.py
+    ``fingerprint``), and an option given on one side at the value its default took on the other (``--page-rows
+    2`` at batch 32: data/shuffle.py ``pages_for``; ``--val-y`` at ``--y``) as that value.  ``n_train``: the
+    checkpoint's training rows (a full batch's size)."""
+    saved, current = dict(saved), dict(current)
+    for options in (saved, current):
+        for key in _PATHS:
+            if isinstance(options.get(key), str) and options[key]:
+                options[key] = os.path.abspath(options[key])
+    for key, default in _DERIVED.items():
+        if (saved.get(key) is None) != (current.get(key) is None):
+            for options in (saved, current):
+                if options.get(key) is None and (key != "page_rows" or _is_batch(options.get("batch_size"))):
+                    options[key] = default(options, n_train)
+    return saved, current
+
+
+def _is_batch(value) -> bool:
+    return value == "full" or (isinstance(value, int) and not isinstance(value, bool) and value >= 1)
 
 
 def check_compatible(ckpt: Checkpoint, options: dict, data: dict, path: str, defaults: dict | None = None) -> None:
