@@ -3,6 +3,7 @@ started over with --resume --restart-stale.  A nightly job whose data file is re
 second: without it, the refused checkpoint stays and every later night fails the same way."""
 
 import os
+import shutil
 import signal
 
 import numpy as np
@@ -374,3 +375,50 @@ def test_resume_compares_the_values_the_options_take_not_how_they_are_written(tm
     assert cli("train", "data.h5", "-o", straight, "-q", *TRAIN, "--val", "val.h5", "--init", "base.h5")[0] == 0
     for a, b in zip(weights("m.h5"), weights(straight)):
         np.testing.assert_array_equal(a, b)
+
+
+@pytest.mark.parametrize("stale", [[], ["--restart-stale"]], ids=["resume", "restart-stale"])
+def test_resume_removes_the_checkpoint_of_a_run_killed_once_its_model_was_written(tmp_path, monkeypatch, stale):
+    """Killed between writing its model and removing its checkpoint, the nightly --init m.h5 -o m.h5 left a
+    checkpoint that no longer matched its --init model (the model it had written): every later --resume was
+    refused (the --init model changed, exit 2), and --restart-stale said so too, then started over."""
+    from sgdcli.training import checkpoint
+
+    data = write_table(tmp_path / "data.h5", *make_problem("binary", n=3000, d=6, seed=1))
+    model, ckpt = tmp_path / "m.h5", str(tmp_path / "m.h5.ckpt")
+    assert cli("train", data, "-o", model, "-q", "--epochs", "1")[0] == 0  # last night's model
+
+    def killed(path):
+        raise Killed
+
+    monkeypatch.setattr(checkpoint, "remove", killed)
+    with pytest.raises(Killed):
+        sgdcli.train(data, sgdcli.TrainOptions(epochs=3, threads=1, seed=3, init=str(model)), output=str(model),
+                     control=sgdcli.RunControl(checkpoint=ckpt, resume=True))
+    monkeypatch.undo()
+    assert os.path.exists(ckpt) and os.path.exists(f"{ckpt}.prev")
+    shutil.copy(model, tmp_path / "written.h5")  # the model the killed run wrote
+    code, out, err = cli("train", data, "-o", model, "--init", model, "--resume", *stale, "-q", *TRAIN)
+    assert (code, err) == (0, f"sgdcli: warning: --resume: the run of checkpoint {ckpt} finished: the --init model "
+                              f"{model} is the model it wrote (trained from the model it started from, on the same "
+                              "data, with the same options); removed the checkpoint, so the run starts over from "
+                              "that model\n")
+    assert out.startswith(f"model {model}: ") and not os.path.exists(ckpt) and not os.path.exists(f"{ckpt}.prev")
+    straight = tmp_path / "straight.h5"
+    assert cli("train", data, "-o", straight, "--init", tmp_path / "written.h5", "-q", *TRAIN)[0] == 0
+    for a, b in zip(weights(model), weights(straight)):  # a new run, from the model the killed run wrote
+        np.testing.assert_array_equal(a, b)
+
+
+def test_an_init_model_trained_from_the_same_start_with_other_options_is_still_refused(tmp_path):
+    data = write_table(tmp_path / "data.h5", *make_problem("binary", n=3000, d=6, seed=1))
+    model = tmp_path / "m.h5"
+    assert cli("train", data, "-o", model, "-q", "--epochs", "1")[0] == 0
+    shutil.copy(model, tmp_path / "start.h5")
+    ckpt = stopped_warm_run(data, str(model), model)
+    assert cli("train", data, "-o", model, "--init", tmp_path / "start.h5", "--checkpoint", tmp_path / "other.ckpt",
+               "-q", *TRAIN, "--lr", "0.5")[0] == 0  # from the same model, on the same data, at another rate
+    code, out, err = cli("train", data, "-o", model, "--init", model, "--resume", "-q", *TRAIN)
+    assert code == 2 and err.startswith(f"sgdcli: error: --resume: the --init model {model} changed since "
+                                        f"checkpoint {ckpt}: ")
+    assert os.path.exists(ckpt)

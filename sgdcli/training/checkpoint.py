@@ -54,7 +54,8 @@ FORMAT_VERSION = 6
 
 class StaleCheckpoint(UserWarning):
     """``--restart-stale`` removed a checkpoint made with other options or for other data, or one that cannot be
-    read: the run starts over."""
+    read, or ``--resume`` removed the checkpoint of a run that had finished (its model written): the run starts
+    over."""
 
 
 class OtherVersion(ValueError):
@@ -209,11 +210,11 @@ def load_latest(path: str, report=None, restart_stale: bool = False, check=None)
     return None
 
 
-def to_resume(path: str, options: dict, data: dict, defaults: dict, restart_stale: bool, report,
-              check=None) -> Checkpoint | None:
+def to_resume(path: str, options: dict, data: dict, defaults: dict, restart_stale: bool, report, check=None,
+              finished=None) -> Checkpoint | None:
     """``--resume``: the checkpoint at ``path`` (or its .prev) that continues this run, whose fingerprints are
     ``options`` and ``data``; None where the run starts from scratch (``report`` says so where there is no
-    checkpoint).  See ``load_latest`` (and its ``check``) and ``resumable`` for the
+    checkpoint).  See ``load_latest`` (and its ``check``) and ``resumable`` (and its ``finished``) for the
     checkpoints that are refused or removed.
 
     Where ``path`` could not be read and its .prev continues the run, ``path`` is removed: the run's first
@@ -223,7 +224,7 @@ def to_resume(path: str, options: dict, data: dict, defaults: dict, restart_stal
         report(f"--resume: no checkpoint at {path}; starting from scratch")
         return None
     saved = load_latest(path, report, restart_stale, check)
-    if saved is None or not resumable(saved, options, data, path, defaults, restart_stale):
+    if saved is None or not resumable(saved, options, data, path, defaults, restart_stale, finished):
         return None
     if saved.path != os.path.abspath(path):
         with contextlib.suppress(FileNotFoundError):
@@ -326,16 +327,29 @@ def _refused(why: str) -> InputError:
 
 
 def resumable(ckpt: Checkpoint, options: dict, data: dict, path: str, defaults: dict | None = None,
-              restart_stale: bool = False) -> bool:
+              restart_stale: bool = False, finished=None) -> bool:
     """Whether ``ckpt`` (read from ``path``, or from its .prev where ``path`` was unreadable) can continue this
     run.  One made with other options or for other data is refused (``check_compatible``); with
     ``restart_stale`` it is removed instead, with its .prev, and a StaleCheckpoint warning says why: the run
-    starts over (a nightly job whose data was refreshed after a stop)."""
+    starts over (a nightly job whose data was refreshed after a stop).
+
+    ``finished(ckpt)``: where only the ``--init`` model changed since the checkpoint, why that model is the one
+    the checkpoint's run wrote (resume.py ``finished``), or None.  Such a run finished (it was killed after
+    writing its model, before removing its checkpoint: the nightly ``--init m.h5 -o m.h5``): its checkpoint
+    is removed, a StaleCheckpoint warning says so, and this run starts anew from that model."""
     fallback = ckpt.path == previous_path(os.path.abspath(path))  # PATH was unreadable: .prev is the one compared
     shown = previous_path(path) if fallback else path
     why = mismatch(ckpt, options, data, shown, defaults)
     if why is None:
         return True
+    if finished is not None and mismatch(ckpt, options, {**data, "init": ckpt.data.get("init")}, shown,
+                                         defaults) is None:  # the --init model alone changed
+        done = finished(ckpt)
+        if done is not None:
+            remove(path)
+            _warn(f"--resume: the run of checkpoint {shown} finished: {done}; removed the checkpoint, so the run "
+                  "starts over from that model")
+            return False
     if not restart_stale:
         raise _refused(why)
     remove(path)

@@ -1,7 +1,7 @@
 """``--resume``: the checkpoint that continues a run, and what is checked of it beyond its options and data.
 
 checkpoint.py reads a checkpoint and compares its fingerprints with the
-run's.  One more question is answered here, from what the run knows:
+run's.  Two more questions are answered here, from what the run knows:
 
 - ``damage``: do the checkpoint's contents fit the run?  HDF5 reads a file
   whose arrays were cut, rotted or copied from another run without
@@ -12,6 +12,16 @@ run's.  One more question is answered here, from what the run knows:
   arrays of other shapes than the run's, values that are not finite, or a
   position outside the run is treated as unreadable: the run falls back to
   ``PATH.prev``, or stops (exit 1), or with ``--restart-stale`` starts over.
+- ``finished``: did the checkpoint's run finish?  A run killed between
+  writing its model and removing its checkpoint (a window of one rename)
+  leaves both.  Resuming it is harmless, as it writes the same model again,
+  unless that model is the run's own ``--init`` (the nightly ``--init m.h5
+  -o m.h5``): then the initial model changed since the checkpoint, and the
+  run was refused, night after night.  The model records what it was
+  trained from (``training.lineage``: the digest of the initial model, the
+  data's fingerprint) and with which options; where those are the
+  checkpoint's, the model is what the checkpoint's run makes (training is
+  deterministic), so that run finished.
 """
 
 from __future__ import annotations
@@ -52,7 +62,7 @@ class RunShape:
 
 def load(run) -> ckpt_mod.Checkpoint | None:
     """The checkpoint that continues ``run`` (a training/run.py ``Run`` being set up), or None where it starts
-    from scratch: checkpoint.py ``to_resume``, with ``damage`` for this run."""
+    from scratch: checkpoint.py ``to_resume``, with ``damage`` and ``finished`` for this run."""
     path = run.control.checkpoint
     if path is None:
         # only train() called with no checkpoint gets here: the command line's is --checkpoint, or OUTPUT.ckpt
@@ -70,7 +80,27 @@ def load(run) -> ckpt_mod.Checkpoint | None:
                                    is None else None)
 
     return ckpt_mod.to_resume(path, options, data, defaults, run.control.restart_stale, run.reporter.message,
-                              check)
+                              check, lambda ckpt: finished(ckpt, run.init, opts.as_dict(), defaults))
+
+
+def finished(ckpt: ckpt_mod.Checkpoint, init, model_options: dict, defaults: dict) -> str | None:
+    """Why the ``--init`` model ``init`` (training/warmstart.py ``WarmStart``, or None) is the model that the run
+    of ``ckpt`` wrote, or None where it is not: it was trained from the checkpoint's initial model, on the
+    checkpoint's data, with this run's options (``model_options``, as its model records them), which the
+    checkpoint's are."""
+    then = ckpt.data.get("init")
+    if init is None or not isinstance(then, dict) or not then.get("weights"):
+        return None
+    made = init.model.training.get("lineage") or [{}]
+    last = made[-1] if isinstance(made[-1], dict) else {}
+    started = last.get("started_from") if isinstance(last.get("started_from"), dict) else {}
+    if started.get("fingerprint") != then.get("weights") or last.get("data") != ckpt.data.get("train"):
+        return None
+    recorded = {**{k: v for k, v in defaults.items() if k not in init.model.options}, **init.model.options}
+    if ckpt_mod.differences(*ckpt_mod.as_run_reads(recorded, model_options, ckpt.n_train)):
+        return None
+    return (f"the --init model {init.path} is the model it wrote (trained from the model it started from, on the "
+            "same data, with the same options)")
 
 
 def _metadata(ckpt) -> str | None:
