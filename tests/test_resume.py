@@ -425,6 +425,48 @@ def test_checkpoint_path_is_locked_too(tmp_path, binary_file):
         holder.wait()
 
 
+def test_a_runs_previous_checkpoint_is_locked_too(tmp_path, binary_file):
+    """A run writes CHECKPOINT.prev (the rotation) and removes it at its end: a second run whose -o or
+    --checkpoint was that path exited 0, and its model was replaced by the first run's checkpoint, then removed."""
+    model = tmp_path / "a.h5"
+    previous = tmp_path / "a.h5.ckpt.prev"
+    first = start(binary_file, "-o", model, "--epochs", "50", "-q", env_extra={"SGDCLI_TEST_SAFE_POINT_DELAY": "0.05"})
+    try:
+        deadline = time.monotonic() + 60
+        while not os.path.exists(f"{model}.ckpt"):  # training, with every lock taken
+            assert first.poll() is None and time.monotonic() < deadline, first.stderr.read()
+            time.sleep(0.01)
+        assert run("train", binary_file, "-o", previous, "--epochs", "1") == (
+            75, "", f"sgdcli: error: -o {previous}: locked by another sgdcli run (PID {first.pid}); use --wait-lock "
+                    "[SECONDS] to wait for it\n")
+        assert run("train", binary_file, "-o", tmp_path / "b.h5", "--checkpoint", previous, "--epochs", "1") == (
+            75, "", f"sgdcli: error: --checkpoint {previous}: locked by another sgdcli run (PID {first.pid}); use "
+                    "--wait-lock [SECONDS] to wait for it\n")
+        assert not (tmp_path / "b.h5").exists()
+    finally:
+        first.kill()
+        first.wait()
+    holder = hold_lock(tmp_path / "c.h5.ckpt.prev", 30)  # the other way round: the second run is refused
+    try:
+        assert run("train", binary_file, "-o", tmp_path / "c.h5", "--epochs", "1") == (
+            75, "", f"sgdcli: error: --checkpoint's previous checkpoint {tmp_path / 'c.h5.ckpt.prev'}: locked by "
+                    f"another sgdcli run (PID {holder.pid}); use --wait-lock [SECONDS] to wait for it\n")
+    finally:
+        holder.kill()
+        holder.wait()
+    assert not (tmp_path / "c.h5").exists()
+
+
+def test_an_output_on_the_lock_file_of_the_previous_checkpoint_is_refused(tmp_path, binary_file):
+    """The run's lock of CHECKPOINT.prev is CHECKPOINT.prev.lock, which it removes at its end: a model written
+    there would be removed with it."""
+    lock = tmp_path / "m.h5.ckpt.prev.lock"
+    assert run("train", binary_file, "-o", tmp_path / "m.h5", "--metrics", lock) == (
+        2, "", f"sgdcli: error: --metrics {lock}: is the lock file of the previous checkpoint of --checkpoint "
+               f"{tmp_path / 'm.h5.ckpt'}; each output needs its own path\n")
+    assert os.listdir(tmp_path) == ["binary.h5"]
+
+
 def test_stale_temporary_files_are_removed(tmp_path, binary_file):
     model = tmp_path / "m.h5"
     stale = [tmp_path / ".m.h5.abc123.tmp", tmp_path / ".m.h5.ckpt.xyz.tmp"]

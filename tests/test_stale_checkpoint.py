@@ -3,6 +3,7 @@ started over with --resume --restart-stale.  A nightly job whose data file is re
 second: without it, the refused checkpoint stays and every later night fails the same way."""
 
 import os
+import shutil
 import signal
 
 import numpy as np
@@ -198,3 +199,226 @@ def test_restart_stale_keeps_a_file_that_is_no_checkpoint(tmp_path):
                               "sgdcli checkpoint); move it away or give --checkpoint another path (--restart-stale "
                               "removes only sgdcli checkpoints)\n")
     assert sgdcli.load_model(str(tmp_path / "model.h5")).n_features == 6
+
+
+def tampered(path, change):
+    """Rewrite the checkpoint ``path`` with ``change(f)`` applied to it as an h5py file."""
+    import h5py
+
+    with h5py.File(path, "r+") as f:
+        change(f)
+
+
+def replaced(name, value):
+    def change(f):
+        new = value(f) if callable(value) else value
+        del f[name]
+        f[name] = new
+    return change
+
+
+def moved(**fields):
+    def change(f):
+        import json
+
+        f.attrs["position"] = json.dumps({**json.loads(f.attrs["position"]), **fields})
+    return change
+
+
+def nan_at(name, index):
+    def change(f):
+        f[name][index] = np.nan
+    return change
+
+
+def zero_at(name, index):
+    def change(f):
+        f[name][index] = 0.0
+    return change
+
+
+DAMAGE = {
+    "a column short": (lambda: replaced("state/W", lambda f: f["state/W"][()][:, :6]),
+                       "state/W has 6 columns for 6 features + bias"),
+    "a row too many": (lambda: replaced("state/G", lambda f: np.zeros((2, 7))), "state/G has 2 rows for 1 output"),
+    "a NaN weight": (lambda: nan_at("state/W", (0, 3)), "state/W has a non-finite value (nan at [0, 3])"),
+    "slots of another shape": (lambda: replaced("state/slots", lambda f: np.zeros((3, 1, 5))),
+                               "state/slots has shape (3, 1, 5); expected (3, 1, 7) (slots × outputs × features "
+                               "+ bias)"),
+    "a short std": (lambda: replaced("std", lambda f: f["std"][()][:5]), "std has shape (5,) for 6 features"),
+    "a zero std": (lambda: zero_at("std", 2), "std has 0.0 at feature 2; a standard deviation is positive"),
+    "a NaN mean": (lambda: nan_at("mean", 1), "mean has a non-finite value (nan at [1])"),
+    "three classes": (lambda: replaced("classes", np.array([0, 1, 2])), "classes has 3 values; a binary model has 2"),
+    "a negative epoch": (lambda: moved(epoch=-3), "position epoch is -3, not a count"),
+    "an epoch past the run": (lambda: moved(epoch=7), "position epoch 7 is past the run's 3 epochs"),
+    "a row past the data": (lambda: moved(row=10**9), "position row 1000000000 is past the data's 3000 rows"),
+    "an iteration past the epoch": (lambda: moved(epoch_start_t=0), "position: iteration 187 of epoch 2 is past its "
+                                                                   "94 iterations"),
+}
+
+
+@pytest.mark.parametrize("name", DAMAGE)
+def test_a_checkpoint_whose_contents_do_not_fit_the_run_is_unreadable(tmp_path, name):
+    """HDF5 read such checkpoints without complaint and the run went on with them: a matrix a column short was
+    read past its end by the compiled kernel, a NaN weight was taken for a blow-up and --lr auto started over at
+    half the rate (exit 0, another model), a negative epoch failed as an internal error, a row past the data
+    skipped the rest of the window unsaid."""
+    data = write_table(tmp_path / "data.h5", *make_problem("binary", n=3000, d=6, seed=1))
+    model = tmp_path / "m.h5"
+    ckpt = stopped_run(data, str(model))
+    os.unlink(f"{ckpt}.prev")
+    change, problem = DAMAGE[name]
+    tampered(ckpt, change())
+    code, out, err = cli("train", data, "-o", model, "--resume", "-q", *TRAIN)
+    assert (code, out, err) == (1, "", f"sgdcli: error: --resume: no readable checkpoint ({ckpt}: damaged sgdcli "
+                                       f"checkpoint: {problem}); remove it, or add --restart-stale, to start over\n")
+    assert os.path.exists(ckpt) and not model.exists()
+    code, out, err = cli("train", data, "-o", model, "--resume", "--restart-stale", "-q", *TRAIN)
+    assert (code, err) == (0, f"sgdcli: warning: --restart-stale: no readable checkpoint ({ckpt}: damaged sgdcli "
+                              f"checkpoint: {problem}); removed it, so the run starts over\n")
+    assert not os.path.exists(ckpt)
+    straight = tmp_path / "straight.h5"
+    assert cli("train", data, "-o", straight, "-q", *TRAIN)[0] == 0
+    for a, b in zip(weights(model), weights(straight)):
+        np.testing.assert_array_equal(a, b)
+
+
+def test_a_damaged_checkpoint_falls_back_to_the_previous_one_and_ends_bit_for_bit(tmp_path):
+    data = write_table(tmp_path / "data.h5", *make_problem("binary", n=3000, d=6, seed=1))
+    model = tmp_path / "m.h5"
+    ckpt = stopped_run(data, str(model))
+    tampered(ckpt, nan_at("state/W", (0, 3)))
+    code, out, err = cli("train", data, "-o", model, "--resume", "--progress", "plain", *TRAIN)
+    assert code == 0, err
+    assert (f"checkpoint {ckpt}: damaged sgdcli checkpoint: state/W has a non-finite value (nan at [0, 3]); "
+            f"resuming from the previous one, {ckpt}.prev") in err
+    assert "diverged" not in err and "half the rate" not in err
+    straight = tmp_path / "straight.h5"
+    assert cli("train", data, "-o", straight, "-q", *TRAIN)[0] == 0
+    for a, b in zip(weights(model), weights(straight)):
+        np.testing.assert_array_equal(a, b)
+
+
+class Killed(BaseException):
+    """The process dies here (SIGKILL), in a test that runs it in-process."""
+
+
+def test_after_falling_back_to_the_previous_checkpoint_a_kill_while_checkpointing_leaves_it(tmp_path, monkeypatch):
+    """The run's first checkpoint moved the unreadable PATH onto the PATH.prev it had resumed from, then
+    fsynced the new one: killed there, it left no readable checkpoint, and every later night exited 1."""
+    data = write_table(tmp_path / "data.h5", *make_problem("binary", n=3000, d=6, seed=1))
+    model = tmp_path / "m.h5"
+    ckpt = stopped_run(data, str(model))
+    resumed_from = load_latest(f"{ckpt}.prev").position
+    with open(ckpt, "r+b") as fh:
+        fh.truncate(3000)
+
+    def killed(fd):
+        raise Killed
+
+    monkeypatch.setattr(os, "fsync", killed)  # the first file the resumed run writes is its next checkpoint
+    control = sgdcli.RunControl(checkpoint=ckpt, resume=True)
+    with pytest.raises(Killed):
+        sgdcli.train(data, sgdcli.TrainOptions(epochs=3, threads=1, seed=3), output=str(model), control=control)
+    monkeypatch.undo()
+    assert not os.path.exists(ckpt)  # the unreadable one is gone; the previous one stays as it was
+    assert load_latest(ckpt).position == resumed_from
+    code, out, err = cli("train", data, "-o", model, "--resume", "-q", *TRAIN)
+    assert code == 0, err
+    straight = tmp_path / "straight.h5"
+    assert cli("train", data, "-o", straight, "-q", *TRAIN)[0] == 0
+    for a, b in zip(weights(model), weights(straight)):
+        np.testing.assert_array_equal(a, b)
+
+
+def test_resume_refuses_a_file_at_the_checkpoint_path_that_is_no_checkpoint_though_its_previous_one_reads(tmp_path):
+    """It resumed from PATH.prev, and its checkpoints replaced the file at PATH (a model) and its end removed it."""
+    data = write_table(tmp_path / "data.h5", *make_problem("binary", n=3000, d=6, seed=1))
+    model = tmp_path / "m.h5"
+    ckpt = stopped_run(data, str(model))
+    assert cli("train", data, "-o", ckpt, "-q", "--epochs", "1", "--checkpoint", tmp_path / "other.ckpt")[0] == 0
+    code, out, err = cli("train", data, "-o", model, "--resume", "--restart-stale", "-q", *TRAIN)
+    assert (code, out, err) == (1, "", f"sgdcli: error: --resume: {ckpt}: not an sgdcli checkpoint; the run's "
+                                       "checkpoints would replace it and its end remove it: move it away or give "
+                                       "--checkpoint another path\n")
+    assert sgdcli.load_model(ckpt).n_features == 6 and os.path.exists(f"{ckpt}.prev")
+
+
+def stopped_with(data, model, **options):
+    """``stopped_run`` with other TrainOptions (paths as given: relative ones stay relative)."""
+    ckpt = f"{model}.ckpt"
+    control = sgdcli.RunControl(checkpoint=ckpt, stop=lambda: signal.SIGTERM if os.path.exists(ckpt) else None)
+    with pytest.raises(Interrupted):
+        sgdcli.train(data, sgdcli.TrainOptions(epochs=3, threads=1, seed=3, **options), output=model, control=control)
+    return ckpt
+
+
+def test_resume_compares_the_values_the_options_take_not_how_they_are_written(tmp_path, monkeypatch):
+    """--page-rows 2 at batch 32 (its default, batch / 16), --val-y y (--y's), --val-x X, and the --init and --val
+    files named by other paths were refused as options changed (page_rows (checkpoint: None, now: 2), val
+    (checkpoint: 'val.h5', now: './val.h5')), where DATA's path, --threads and --optimizer are compared as the
+    run resolves them."""
+    monkeypatch.chdir(tmp_path)
+    write_table("data.h5", *make_problem("binary", n=3000, d=6, seed=1))
+    write_table("val.h5", *make_problem("binary", n=500, d=6, seed=2))
+    assert cli("train", "data.h5", "-o", "base.h5", "-q", "--epochs", "1")[0] == 0
+    ckpt = stopped_with("data.h5", "m.h5", val="val.h5", init="base.h5")
+    same = ["--val", tmp_path / "val.h5", "--init", "./base.h5", "--val-x", "X", "--val-y", "y", "--page-rows", "2"]
+    code, out, err = cli("train", "data.h5", "-o", "m.h5", "--resume", "-q", *TRAIN, *same[:-1], "3")
+    assert (code, err) == (2, "sgdcli: error: --resume: checkpoint m.h5.ckpt was made with other options: page_rows "
+                              "(checkpoint: 2, now: 3); drop --resume, remove the checkpoint, or add --restart-stale "
+                              "to start over\n")
+    code, out, err = cli("train", "data.h5", "-o", "m.h5", "--resume", "--progress", "plain", *TRAIN, *same)
+    assert code == 0, err
+    assert f"resuming from {tmp_path / ckpt}: epoch 2" in err
+    straight = tmp_path / "straight.h5"
+    assert cli("train", "data.h5", "-o", straight, "-q", *TRAIN, "--val", "val.h5", "--init", "base.h5")[0] == 0
+    for a, b in zip(weights("m.h5"), weights(straight)):
+        np.testing.assert_array_equal(a, b)
+
+
+@pytest.mark.parametrize("stale", [[], ["--restart-stale"]], ids=["resume", "restart-stale"])
+def test_resume_removes_the_checkpoint_of_a_run_killed_once_its_model_was_written(tmp_path, monkeypatch, stale):
+    """Killed between writing its model and removing its checkpoint, the nightly --init m.h5 -o m.h5 left a
+    checkpoint that no longer matched its --init model (the model it had written): every later --resume was
+    refused (the --init model changed, exit 2), and --restart-stale said so too, then started over."""
+    from sgdcli.training import checkpoint
+
+    data = write_table(tmp_path / "data.h5", *make_problem("binary", n=3000, d=6, seed=1))
+    model, ckpt = tmp_path / "m.h5", str(tmp_path / "m.h5.ckpt")
+    assert cli("train", data, "-o", model, "-q", "--epochs", "1")[0] == 0  # last night's model
+
+    def killed(path):
+        raise Killed
+
+    monkeypatch.setattr(checkpoint, "remove", killed)
+    with pytest.raises(Killed):
+        sgdcli.train(data, sgdcli.TrainOptions(epochs=3, threads=1, seed=3, init=str(model)), output=str(model),
+                     control=sgdcli.RunControl(checkpoint=ckpt, resume=True))
+    monkeypatch.undo()
+    assert os.path.exists(ckpt) and os.path.exists(f"{ckpt}.prev")
+    shutil.copy(model, tmp_path / "written.h5")  # the model the killed run wrote
+    code, out, err = cli("train", data, "-o", model, "--init", model, "--resume", *stale, "-q", *TRAIN)
+    assert (code, err) == (0, f"sgdcli: warning: --resume: the run of checkpoint {ckpt} finished: the --init model "
+                              f"{model} is the model it wrote (trained from the model it started from, on the same "
+                              "data, with the same options); removed the checkpoint, so the run starts over from "
+                              "that model\n")
+    assert out.startswith(f"model {model}: ") and not os.path.exists(ckpt) and not os.path.exists(f"{ckpt}.prev")
+    straight = tmp_path / "straight.h5"
+    assert cli("train", data, "-o", straight, "--init", tmp_path / "written.h5", "-q", *TRAIN)[0] == 0
+    for a, b in zip(weights(model), weights(straight)):  # a new run, from the model the killed run wrote
+        np.testing.assert_array_equal(a, b)
+
+
+def test_an_init_model_trained_from_the_same_start_with_other_options_is_still_refused(tmp_path):
+    data = write_table(tmp_path / "data.h5", *make_problem("binary", n=3000, d=6, seed=1))
+    model = tmp_path / "m.h5"
+    assert cli("train", data, "-o", model, "-q", "--epochs", "1")[0] == 0
+    shutil.copy(model, tmp_path / "start.h5")
+    ckpt = stopped_warm_run(data, str(model), model)
+    assert cli("train", data, "-o", model, "--init", tmp_path / "start.h5", "--checkpoint", tmp_path / "other.ckpt",
+               "-q", *TRAIN, "--lr", "0.5")[0] == 0  # from the same model, on the same data, at another rate
+    code, out, err = cli("train", data, "-o", model, "--init", model, "--resume", "-q", *TRAIN)
+    assert code == 2 and err.startswith(f"sgdcli: error: --resume: the --init model {model} changed since "
+                                        f"checkpoint {ckpt}: ")
+    assert os.path.exists(ckpt)

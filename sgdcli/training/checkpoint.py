@@ -8,9 +8,10 @@ options and the data.  No random state is needed: the shuffle order is a pure
 function of (seed, epoch, block).
 
 Two files are kept: PATH and PATH.prev.  A new checkpoint is written to a
-temporary file and fsynced; then PATH becomes PATH.prev and the new file
+temporary file; then PATH becomes PATH.prev, and the new file, once fsynced,
 becomes PATH.  Whenever the process dies, at least one complete checkpoint
-exists, and a loader that finds PATH unreadable falls back to PATH.prev.
+exists, and a loader that finds PATH unreadable falls back to PATH.prev (and
+a run resumed from it removes PATH: ``to_resume``).
 """
 
 from __future__ import annotations
@@ -25,6 +26,7 @@ import numpy as np
 
 from sgdcli.data import hdf5
 from sgdcli.data.atomic import atomic_output
+from sgdcli.data.shuffle import pages_for
 from sgdcli.engine.epoch import Position
 from sgdcli.errors import InputError, RuntimeFailure, first_line
 from sgdcli.kernels.state import TrainState
@@ -52,7 +54,8 @@ FORMAT_VERSION = 6
 
 class StaleCheckpoint(UserWarning):
     """``--restart-stale`` removed a checkpoint made with other options or for other data, or one that cannot be
-    read: the run starts over."""
+    read, or ``--resume`` removed the checkpoint of a run that had finished (its model written): the run starts
+    over."""
 
 
 class OtherVersion(ValueError):
@@ -156,13 +159,18 @@ def _load_one(path: str) -> Checkpoint:
         )
 
 
-def load_latest(path: str, report=None, restart_stale: bool = False) -> Checkpoint | None:
+def load_latest(path: str, report=None, restart_stale: bool = False, check=None) -> Checkpoint | None:
     """The newest readable checkpoint at ``path`` (or its .prev), or None if there is none, or only checkpoints
     of another format version (which a run cannot continue: it starts over, and ``report`` says why).
 
+    ``check(checkpoint)``: what is wrong with a checkpoint HDF5 reads without complaint (resume.py ``damage``:
+    arrays of other shapes than the run's, values that are not finite, a position outside the run), or None;
+    one it finds wrong counts as unreadable: ``damaged sgdcli checkpoint: ...``.
+
     Where checkpoint files exist but none can be read: with ``restart_stale``, they are removed and a
     StaleCheckpoint warning names them and why (the run starts over), unless one of them is an HDF5 file that
-    is no checkpoint (a path given by mistake, never removed); otherwise RuntimeFailure.
+    is no checkpoint (a path given by mistake, never removed); otherwise RuntimeFailure.  Such a file at
+    ``path`` is refused even where its .prev can be read: the run's checkpoints would replace it.
     """
     path = os.path.abspath(path)
     candidates = [p for p in (path, previous_path(path)) if os.path.exists(p)]
@@ -170,6 +178,7 @@ def load_latest(path: str, report=None, restart_stale: bool = False) -> Checkpoi
     for candidate in candidates:
         try:
             ckpt = _load_one(candidate)
+            problem = check(ckpt) if check is not None else None
         except OtherVersion as exc:
             others.append(f"{candidate}: {exc}")
             continue
@@ -177,6 +186,12 @@ def load_latest(path: str, report=None, restart_stale: bool = False) -> Checkpoi
             problems.append(f"{candidate}: {first_line(exc)}")
             foreign = foreign or isinstance(exc, NotACheckpoint)
             continue
+        if problem is not None:
+            problems.append(f"{candidate}: damaged sgdcli checkpoint: {problem}")
+            continue
+        if foreign:
+            raise RuntimeFailure(f"--resume: {problems[0]}; the run's checkpoints would replace it and its end "
+                                 "remove it: move it away or give --checkpoint another path")
         if problems and report is not None:
             report(f"checkpoint {problems[0]}; resuming from the previous one, {candidate}")
         return dataclasses.replace(ckpt, path=candidate)
@@ -195,16 +210,25 @@ def load_latest(path: str, report=None, restart_stale: bool = False) -> Checkpoi
     return None
 
 
-def to_resume(path: str, options: dict, data: dict, defaults: dict, restart_stale: bool, report) -> Checkpoint | None:
+def to_resume(path: str, options: dict, data: dict, defaults: dict, restart_stale: bool, report, check=None,
+              finished=None) -> Checkpoint | None:
     """``--resume``: the checkpoint at ``path`` (or its .prev) that continues this run, whose fingerprints are
     ``options`` and ``data``; None where the run starts from scratch (``report`` says so where there is no
-    checkpoint).  See ``load_latest`` and ``resumable`` for the checkpoints that are refused or removed."""
+    checkpoint).  See ``load_latest`` (and its ``check``) and ``resumable`` (and its ``finished``) for the
+    checkpoints that are refused or removed.
+
+    Where ``path`` could not be read and its .prev continues the run, ``path`` is removed: the run's first
+    checkpoint would otherwise move it onto the .prev it resumed from, leaving no readable checkpoint until
+    the next one (none at all, were the run killed while writing it)."""
     if not any(os.path.exists(p) for p in (path, previous_path(path))):
         report(f"--resume: no checkpoint at {path}; starting from scratch")
         return None
-    saved = load_latest(path, report, restart_stale)
-    if saved is None or not resumable(saved, options, data, path, defaults, restart_stale):
+    saved = load_latest(path, report, restart_stale, check)
+    if saved is None or not resumable(saved, options, data, path, defaults, restart_stale, finished):
         return None
+    if saved.path != os.path.abspath(path):
+        with contextlib.suppress(FileNotFoundError):
+            os.unlink(path)
     return saved
 
 
@@ -245,7 +269,7 @@ def mismatch(ckpt: Checkpoint, options: dict, data: dict, path: str, defaults: d
     an upgrade between two nights does not throw away a run in progress.
     """
     saved = {**{k: v for k, v in (defaults or {}).items() if k not in ckpt.options}, **ckpt.options}
-    diff = differences(saved, options)
+    diff = differences(*as_run_reads(saved, options, getattr(ckpt, "n_train", 0)))
     if diff:
         return f"checkpoint {path} was made with other options: {'; '.join(diff)}"
     diff = differences({**ckpt.data, "init": None}, {**data, "init": None})
@@ -257,6 +281,38 @@ def mismatch(ckpt: Checkpoint, options: dict, data: dict, path: str, defaults: d
                                                                 "record it"]
         return f"the --init model {now['path']} changed since checkpoint {path}: {'; '.join(diff)}"
     return None
+
+
+# Options whose default is derived from others: the value each side took, where the other gave it
+_DERIVED = {
+    "page_rows": lambda o, n_train: pages_for(n_train if o.get("batch_size") == "full" else o.get("batch_size"), None),
+    "val_x": lambda o, n_train: o.get("x"),
+    "val_y": lambda o, n_train: o.get("y"),
+}
+_PATHS = ("init", "val")
+
+
+def as_run_reads(saved: dict, current: dict, n_train: int) -> tuple[dict, dict]:
+    """``saved`` and ``current`` options as the runs read them, for a comparison: the files of ``--init`` and
+    ``--val`` as absolute paths (``./v.h5`` and ``v.h5`` are one file, as DATA's path is compared: data/table.py
+    ``fingerprint``), and an option given on one side at the value its default took on the other (``--page-rows
+    2`` at batch 32: data/shuffle.py ``pages_for``; ``--val-y`` at ``--y``) as that value.  ``n_train``: the
+    checkpoint's training rows (a full batch's size)."""
+    saved, current = dict(saved), dict(current)
+    for options in (saved, current):
+        for key in _PATHS:
+            if isinstance(options.get(key), str) and options[key]:
+                options[key] = os.path.abspath(options[key])
+    for key, default in _DERIVED.items():
+        if (saved.get(key) is None) != (current.get(key) is None):
+            for options in (saved, current):
+                if options.get(key) is None and (key != "page_rows" or _is_batch(options.get("batch_size"))):
+                    options[key] = default(options, n_train)
+    return saved, current
+
+
+def _is_batch(value) -> bool:
+    return value == "full" or (isinstance(value, int) and not isinstance(value, bool) and value >= 1)
 
 
 def check_compatible(ckpt: Checkpoint, options: dict, data: dict, path: str, defaults: dict | None = None) -> None:
@@ -271,14 +327,29 @@ def _refused(why: str) -> InputError:
 
 
 def resumable(ckpt: Checkpoint, options: dict, data: dict, path: str, defaults: dict | None = None,
-              restart_stale: bool = False) -> bool:
-    """Whether ``ckpt`` (read from ``path``, or from its .prev where ``path`` was unreadable) can continue this run.  One made with other options or for other data
-    is refused (``check_compatible``); with ``restart_stale`` it is removed instead, with its .prev, and a
-    StaleCheckpoint warning says why: the run starts over (a nightly job whose data was refreshed after a stop)."""
+              restart_stale: bool = False, finished=None) -> bool:
+    """Whether ``ckpt`` (read from ``path``, or from its .prev where ``path`` was unreadable) can continue this
+    run.  One made with other options or for other data is refused (``check_compatible``); with
+    ``restart_stale`` it is removed instead, with its .prev, and a StaleCheckpoint warning says why: the run
+    starts over (a nightly job whose data was refreshed after a stop).
+
+    ``finished(ckpt)``: where only the ``--init`` model changed since the checkpoint, why that model is the one
+    the checkpoint's run wrote (resume.py ``finished``), or None.  Such a run finished (it was killed after
+    writing its model, before removing its checkpoint: the nightly ``--init m.h5 -o m.h5``): its checkpoint
+    is removed, a StaleCheckpoint warning says so, and this run starts anew from that model."""
     fallback = ckpt.path == previous_path(os.path.abspath(path))  # PATH was unreadable: .prev is the one compared
-    why = mismatch(ckpt, options, data, previous_path(path) if fallback else path, defaults)
+    shown = previous_path(path) if fallback else path
+    why = mismatch(ckpt, options, data, shown, defaults)
     if why is None:
         return True
+    if finished is not None and mismatch(ckpt, options, {**data, "init": ckpt.data.get("init")}, shown,
+                                         defaults) is None:  # the --init model alone changed
+        done = finished(ckpt)
+        if done is not None:
+            remove(path)
+            _warn(f"--resume: the run of checkpoint {shown} finished: {done}; removed the checkpoint, so the run "
+                  "starts over from that model")
+            return False
     if not restart_stale:
         raise _refused(why)
     remove(path)

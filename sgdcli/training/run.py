@@ -31,7 +31,7 @@ from sgdcli.parallel.executor import Executor
 from sgdcli.reporting.records import json_line
 from sgdcli.reporting.reporter import Reporter
 from sgdcli.training import checkpoint as ckpt_mod
-from sgdcli.training import runlog, setup, warmstart
+from sgdcli.training import resume, runlog, setup, warmstart
 from sgdcli.training.control import RunControl
 from sgdcli.training.early_stopping import EarlyStopping
 from sgdcli.training.inputs import Inputs
@@ -59,7 +59,7 @@ class Run:
         self.shards, self.block_rows = executor.shards, executor.block_rows
         run_options = {**opts.as_dict(), "threads": executor.threads, **executor.run_options()}
         self.fingerprints = (run_options, ckpt_mod.fingerprint(table, val_table, self.init))
-        saved = self._load_checkpoint() if control.resume else None
+        saved = resume.load(self) if control.resume else None  # checked against the run, or removed
         self.clock = warmstart.optimizer_clock(self.init, opts.optimizer) if opts.init_optimizer else 0
         facts = setup.learn(table, val_table, opts, saved, self.init, self._pass, reporter.message)
         self.labels, self.n_train, self.n_bad = facts.labels, facts.n_train, facts.n_bad
@@ -187,16 +187,6 @@ class Run:
         return self.executor.data_pass(fn, self.opts, lambda: self._check_stop(stage))
 
     # --- checkpoints ---------------------------------------------------------------------------
-
-    def _load_checkpoint(self):
-        path = self.control.checkpoint
-        if path is None:
-            # only train() called with no checkpoint gets here: the command line's is --checkpoint, or OUTPUT.ckpt
-            raise InputError("RunControl(resume=True) (--resume) needs a checkpoint path, which train() does not take "
-                             "from output: pass RunControl(checkpoint=sgdcli.default_checkpoint(output)), the "
-                             "command line's OUTPUT.ckpt")
-        return ckpt_mod.to_resume(path, *self.fingerprints, TrainOptions().as_dict(), self.control.restart_stale,
-                                  self.reporter.message)
 
     def save_checkpoint(self) -> None:
         self.inputs.check()  # never a checkpoint of a state that trained on changed data

@@ -1,6 +1,7 @@
 """``train()``: options in, a Model out; the recipe, in the order the work is done.
 
-Check the options and the outputs, lock the outputs, open the data, choose
+Check the options and the outputs, lock the outputs (and the checkpoint's
+``PATH.prev``, which the run writes and removes too), open the data, choose
 where the work runs (parallel/executor.py), then let a ``Run`` do the passes
 and the epochs (run.py), and write the model.  The model, the metrics file and
 the removal of the checkpoint happen under the locks, so no other run ever
@@ -57,6 +58,8 @@ def train(data, options: TrainOptions | None = None, *, output=None, metrics=Non
     if control.checkpoint is not None and written_path(control.checkpoint) != control.checkpoint:
         control = dataclasses.replace(control, checkpoint=written_path(control.checkpoint))
     outputs = _outputs(output, metrics, control.checkpoint)
+    if control.checkpoint is not None:  # written (rotated onto) and removed by the run: no other run's output
+        outputs.append((ckpt_mod.previous_path(control.checkpoint), "--checkpoint's previous checkpoint"))
     with contextlib.ExitStack() as stack:
         stack.enter_context(exclusive(outputs, control.wait_lock, stop=control.stop, report=reporter.message))
         columns = {"label_column": opts.label_column, "features": opts.features, "transpose": opts.transpose,
@@ -130,8 +133,8 @@ def _outputs(output, metrics, checkpoint) -> list[tuple[str, str]]:
 def _check_distinct(outputs: list[tuple[str, str]], inputs, init=None) -> None:
     """InputError unless every output is writable and none is another's path, an input's, or a file kept beside
     another: its lock (``PATH.lock``, whose ``flock`` a checkpoint renamed onto it would no longer guard) or, for
-    the checkpoint, its previous one (``PATH.prev``).  ``init``, the model the run starts from, is an input of
-    every output but -o, which may replace it (the nightly ``--init m.h5 -o m.h5``)."""
+    the checkpoint, its previous one (``PATH.prev``) and that one's lock.  ``init``, the model the run starts
+    from, is an input of every output but -o, which may replace it (the nightly ``--init m.h5 -o m.h5``)."""
     everything = (*inputs, init)
     seen: dict[str, tuple[str, str]] = {}
     for path, flag in outputs:
@@ -143,7 +146,9 @@ def _check_distinct(outputs: list[tuple[str, str]], inputs, init=None) -> None:
     for path, flag in outputs:
         beside = {lock_path(path): "the lock file"}
         if flag == "--checkpoint":
-            beside[locked_path(path) + ".prev"] = "the previous checkpoint"
+            previous = locked_path(path) + ".prev"
+            beside[previous] = "the previous checkpoint"
+            beside[previous + ".lock"] = "the lock file of the previous checkpoint"
         for key, what in beside.items():
             if key in seen:
                 other, given = seen[key]
