@@ -479,6 +479,46 @@ def test_stale_temporary_files_are_removed(tmp_path, binary_file):
     assert other.exists()
 
 
+def test_a_live_runs_temporary_beside_a_name_that_begins_as_ours_is_left_alone(tmp_path):
+    """Locking ``a`` removes ``.a.*.tmp``, which also matches ``a.h5``'s temporaries: a live process's stay."""
+    from sgdcli.data.atomic import _host
+    from sgdcli.training.locking import remove_stale_temporaries
+
+    gone = subprocess.Popen(["true"])
+    gone.wait()
+    live = tmp_path / f".a.h5.{_host()}-{os.getpid()}-0123abcd.tmp"
+    dead = tmp_path / f".a.{_host()}-{gone.pid}-0123abcd.tmp"
+    old = tmp_path / ".a.xyz.tmp"  # a name of a version that did not name its owner
+    for p in (live, dead, old):
+        p.write_bytes(b"")
+    assert sorted(remove_stale_temporaries(str(tmp_path / "a"))) == sorted([str(dead), str(old)])
+    assert live.exists()
+
+
+def test_two_runs_naming_two_paths_in_opposite_roles_take_their_locks_in_one_order(tmp_path):
+    """Locks were taken in command-line order: a run holding A waiting for B and one holding B waiting for A
+    waited for each other for ever under --wait-lock."""
+    import threading
+
+    from sgdcli.training.locking import exclusive
+
+    a, b = str(tmp_path / "a.h5"), str(tmp_path / "b.h5")
+    done = []
+
+    def second_run():
+        with exclusive([b, a], wait=30):
+            done.append(True)
+
+    with exclusive([a]):
+        waiting = threading.Thread(target=second_run)
+        waiting.start()
+        time.sleep(0.3)
+        with exclusive([b]):  # the waiting run has not taken b while it waits for a
+            pass
+    waiting.join()
+    assert done == [True]
+
+
 WRITER = """
 import h5py, sys, time
 f = h5py.File(sys.argv[1], "a")

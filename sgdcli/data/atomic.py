@@ -194,6 +194,14 @@ def _remove_abandoned(directory: str, name: str) -> None:
                 os.unlink(os.path.join(directory, entry))
 
 
+def in_use(entry: str) -> bool:
+    """Whether the temporary file named ``entry`` (``.NAME.HOST-PID-XXXXXXXX.tmp``) belongs to a live process
+    of this host: another run writing a file whose name begins as this one's (``a`` and ``a.h5``), which a
+    run that locks ``a`` must not take for its own killed run's leftover."""
+    found = re.match(rf"^\..*\.{re.escape(_host())}-(\d+)-[0-9a-f]{{8}}\.tmp$", entry)
+    return bool(found) and _alive(int(found.group(1)))
+
+
 def _alive(pid: int) -> bool:
     try:
         os.kill(pid, 0)

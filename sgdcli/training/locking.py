@@ -22,7 +22,7 @@ import math
 import os
 import time
 
-from sgdcli.data.atomic import describe_os_error, written_path
+from sgdcli.data.atomic import describe_os_error, in_use, written_path
 from sgdcli.errors import InputError, Interrupted, LockedError, RuntimeFailure
 from sgdcli.training.signals import EXIT_CODES, name
 
@@ -104,7 +104,7 @@ def exclusive(paths, wait: float | None = None, option: str = "-o", stop=None, r
         path, given = (item, option) if isinstance(item, (str, os.PathLike)) else item
         named.setdefault(locked_path(path), given)
     try:
-        for path, flag in named.items():
+        for path, flag in sorted(named.items()):  # in one order, so two runs naming two paths cannot deadlock
             lp = lock_path(path)
             deadline = None if wait is None else time.monotonic() + wait
             told = False
@@ -134,10 +134,13 @@ def exclusive(paths, wait: float | None = None, option: str = "-o", stop=None, r
 
 
 def remove_stale_temporaries(path: str) -> list[str]:
-    """Delete temporary files a killed run left beside ``path`` (we hold its lock)."""
+    """Delete temporary files a killed run left beside ``path`` (we hold its lock), but not those of a live
+    process of this host (the pattern also matches another output's, ``a.h5``'s for ``a``)."""
     directory, name = os.path.split(os.path.abspath(path))
     removed = []
     for tmp in glob.glob(os.path.join(glob.escape(directory), f".{name}.*.tmp")):  # atomic_output's names
+        if in_use(os.path.basename(tmp)):
+            continue
         with contextlib.suppress(OSError):
             os.unlink(tmp)
             removed.append(tmp)
