@@ -159,3 +159,30 @@ def test_a_netcdf_x_whose_rows_are_its_second_dimension_says_to_transpose(tmp_pa
     assert cli("train", tmp_path / "plain.h5", "-o", tmp_path / "m.h5")[2] == (
         f"sgdcli: error: {tmp_path}/plain.h5:y: has 200 rows but X has 3; X has 200 columns: if it is stored "
         "features × rows, use --transpose\n")
+
+
+def test_hdf5_enum_labels_are_read_as_their_names(tmp_path):
+    """An enum's names were left out: classes 0, 1 and predictions 0/1 for labels stored as cat and dog."""
+    X, y = make_problem("multiclass", n=600, d=3, k=3, seed=2)
+    kinds = {"cat": 0, "dog": 1, "eel": 7}
+    values = np.array([0, 1, 7])[y]
+    with h5py.File(tmp_path / "e.h5", "w") as f:
+        f["X"] = X
+        f.create_dataset("y", data=values.astype("i1"), dtype=h5py.enum_dtype(kinds, basetype="i1"))
+        f.create_dataset("bad", data=np.where(np.arange(600) == 5, 3, values).astype("i1"),
+                         dtype=h5py.enum_dtype(kinds, basetype="i1"))
+        f["flag"] = values > 0  # h5py's bools are an enum of FALSE and TRUE: numbers still
+        f.create_dataset("text", data=np.array(["cat", "dog", "eel"], dtype=object)[y], dtype=h5py.string_dtype())
+    path = str(tmp_path / "e.h5")
+    code, out, err = cli("train", path, "--model", "softmax", "-o", tmp_path / "m.h5", "-q")
+    assert code == 0, err
+    assert cli("show", tmp_path / "m.h5")[1].splitlines()[2] == "classes      cat, dog, eel"
+    out = cli("predict", tmp_path / "m.h5", path, "-o", "-")[1].splitlines()
+    assert cli("train", path, "--y", "text", "--model", "softmax", "-o", tmp_path / "t.h5", "-q")[0] == 0
+    assert out == cli("predict", tmp_path / "t.h5", path, "-o", "-")[1].splitlines()  # as the same names as text
+    assert out[0] == "prediction" and set(out[1:]) == {"cat", "dog", "eel"}
+    code, out, err = cli("train", path, "--y", "bad", "--model", "softmax", "-o", tmp_path / "m.h5")
+    assert (code, err) == (2, f"sgdcli: error: {path}:bad: holds 3, a value its enum type does not name (cat = 0, "
+                              "dog = 1, eel = 7)\n")
+    code, out, err = cli("train", path, "--y", "flag", "-o", tmp_path / "m.h5", "-q")
+    assert code == 0 and cli("show", tmp_path / "m.h5")[1].splitlines()[2] == "classes      False, True"

@@ -32,6 +32,7 @@ import numpy as np
 
 from sgdcli.data import featurenames
 from sgdcli.data.cf import packing_of
+from sgdcli.data.enums import EnumNames, enum_names
 from sgdcli.data.hdf5 import NUMERIC_KINDS, list_datasets
 from sgdcli.data import matlab
 from sgdcli.data.layout import unavailable_in
@@ -322,6 +323,9 @@ def find_labels(f: h5py.File, y: str, classes: list[str] | None = None, what: st
         raise InputError(f"{where}: is a single value, not a column of {what}")
     if obj.dtype.fields is None and is_text(obj.dtype) and (obj.ndim == 1 or obj.ndim == 2 and obj.shape[1] == 1):
         return _text_labels(Column(obj, y), where, classes)
+    named = enum_names(obj) if what == "labels" and (obj.ndim == 1 or obj.ndim == 2 and obj.shape[1] == 1) else None
+    if named:  # an HDF5 enum: its names are the classes
+        return _text_labels(EnumNames(obj, y, named), where, classes)
     if obj.dtype.fields is not None or obj.dtype.kind not in NUMERIC_KINDS:
         raise InputError(f"{where}: dtype {obj.dtype} is not numeric")
     if obj.ndim == 2 and "MATLAB_class" in obj.attrs and obj.shape[0] == 1:
