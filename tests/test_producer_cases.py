@@ -186,3 +186,21 @@ def test_hdf5_enum_labels_are_read_as_their_names(tmp_path):
                               "dog = 1, eel = 7)\n")
     code, out, err = cli("train", path, "--y", "flag", "-o", tmp_path / "m.h5", "-q")
     assert code == 0 and cli("show", tmp_path / "m.h5")[1].splitlines()[2] == "classes      False, True"
+
+
+def test_info_lists_a_dataset_behind_a_link_under_the_links_name(tmp_path):
+    """A link X to /d/X of another file was listed as d/X, the target's path, where docs/data.md says the
+    link's name."""
+    with h5py.File(tmp_path / "data.h5", "w") as f:
+        f["d/X"], f["d/y"] = np.zeros((20, 5), dtype=np.float32), np.zeros(20)
+    with h5py.File(tmp_path / "links.h5", "w") as f:
+        f["X"], f["labels"] = h5py.ExternalLink("data.h5", "/d/X"), h5py.ExternalLink("data.h5", "/d/y")
+        f["alias"] = h5py.SoftLink("/X")
+    code, out, err = cli("info", tmp_path / "links.h5")
+    names = [line.split(":")[0].strip() for line in out.splitlines()[1:4]]
+    assert code == 0 and names == ["X", "alias", "labels"], out
+    assert out.splitlines()[3].endswith("; a link to /d/y in data.h5")
+    import json
+    listed = json.loads(cli("info", tmp_path / "links.h5", "--json")[1])["datasets"]
+    assert [(d["path"], d["link"]) for d in listed] == [("X", "/d/X in data.h5"), ("alias", "/X"),
+                                                       ("labels", "/d/y in data.h5")]
