@@ -35,10 +35,10 @@ from sgdcli.data.cf import packing_of
 from sgdcli.data.enums import EnumNames, enum_names
 from sgdcli.data.hdf5 import NUMERIC_KINDS, list_datasets
 from sgdcli.data import matlab
-from sgdcli.data.layout import unavailable_in
 from sgdcli.data.pandasframes import fixed_frame, table_frame
 from sgdcli.data.pandasmeta import categories
-from sgdcli.data.sources import Column, Fields, Found, Matrix, Source, numeric_fields, text_of, where_of
+from sgdcli.data.sources import (Column, Fields, Found, Matrix, Source, built, numeric_fields, text_of,
+                                  where_of)
 from sgdcli.data.sparse import is_csr
 from sgdcli.data.textlabels import TextLabels, categorical_labels, is_text, scan_names
 from sgdcli.errors import InputError, first_line
@@ -212,18 +212,6 @@ def _lookup(f: h5py.File, path: str, what: str):
     return obj
 
 
-def _frame(build, g: h5py.Group) -> Found:
-    """``build(g)``: a pandas frame's columns, whose names and blocks it reads; where that fails for a compression
-    filter this HDF5 lacks (pandas' complib='blosc' or 'bzip2'), InputError naming the filter and the dataset."""
-    try:
-        return build(g)
-    except (OSError, RuntimeError, ValueError, KeyError, TypeError):
-        missing = unavailable_in(g)
-        if missing is None:
-            raise
-        raise InputError(f"{where_of(missing[0])}: {missing[1]}") from None
-
-
 def _layout(f: h5py.File, x: str, transpose: bool, text_ok) -> tuple[h5py.Group | h5py.Dataset, Found]:
     """What ``--x`` names and the columns its layout holds, all of them; a compound table's text field is an
     error unless ``text_ok(name)``."""
@@ -239,9 +227,9 @@ def _layout(f: h5py.File, x: str, transpose: bool, text_ok) -> tuple[h5py.Group 
             raise InputError(f"{where}: is a sparse matrix stored by columns (csc_matrix); sgdcli reads sparse "
                              "matrices stored by rows: write it as a csr_matrix (scipy's .tocsr())")
         if pandas == "frame":
-            found = _frame(fixed_frame, obj)
+            found = built(fixed_frame, obj)
         elif pandas == "frame_table" and "table" in obj:
-            found = _frame(table_frame, obj)
+            found = built(table_frame, obj)
         else:
             found = _column_group(obj)
     elif obj.dtype.fields is not None:

@@ -276,6 +276,18 @@ class ComposedReader(BufferedReader):
         self.sources = []
 
 
+def built(build, g: h5py.Group) -> Found:
+    """``build(g)``: a pandas frame's columns, whose names and blocks it reads; where that fails for a compression
+    filter this HDF5 lacks (pandas' complib='blosc' or 'bzip2'), InputError naming the filter and the dataset."""
+    try:
+        return build(g)
+    except (OSError, RuntimeError, ValueError, KeyError, TypeError):
+        missing = layout_mod.unavailable_in(g)
+        if missing is None:
+            raise
+        raise InputError(f"{where_of(missing[0])}: {missing[1]}") from None
+
+
 @dataclasses.dataclass
 class Found:
     """The feature columns and the label column of a table, as sources, with how they were found."""
