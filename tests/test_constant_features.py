@@ -86,3 +86,25 @@ def test_models_with_a_scale_of_one_for_a_constant_column_score_as_before(tmp_pa
     s = ((X - old.center) / old.scale) @ old.weights[0] + old.bias[0]
     np.testing.assert_allclose(_predictions(old, path, tmp_path / "p.h5"), 1 / (1 + np.exp(-s)), rtol=1e-9, atol=1e-12)
     assert cli("evaluate", tmp_path / "old.h5", path)[0] == 0
+
+
+def test_a_run_with_a_constant_column_resumes_from_its_checkpoint_bit_for_bit(tmp_path):
+    """Its checkpoint keeps the column's standard deviation, 0, which a resume must take as it is."""
+    import os
+    import signal
+
+    import sgdcli
+    from sgdcli.errors import Interrupted
+
+    path = _file(tmp_path / "d.h5", np.full(N, 1.7e18))
+    model, ckpt = tmp_path / "m.h5", str(tmp_path / "m.h5.ckpt")
+    control = sgdcli.RunControl(checkpoint=ckpt, stop=lambda: signal.SIGTERM if os.path.exists(ckpt) else None)
+    with pytest.raises(Interrupted):
+        train(path, TrainOptions(epochs=3, threads=1, seed=3), output=model, control=control)
+    code, out, err = cli("train", path, "-o", model, "--resume", "-q", "--epochs", "3", "--threads", "1", "--seed", "3")
+    assert code == 0, err
+    straight = train(path, TrainOptions(epochs=3, threads=1, seed=3))
+    resumed = load_model(model)
+    assert resumed.scale[2] == 0
+    np.testing.assert_array_equal(resumed.weights, straight.weights)
+    np.testing.assert_array_equal(resumed.bias, straight.bias)
