@@ -218,3 +218,78 @@ def test_a_complete_external_file_trains_as_the_plain_copy(tmp_path, monkeypatch
         plain = write_table(tmp_path / "plain.h5", f["X"][()], f["y"][()])
     opts = dict(epochs=2, shuffle=False, threads=1)
     np.testing.assert_array_equal(train(data, TrainOptions(**opts)).weights, train(plain, TrainOptions(**opts)).weights)
+
+
+def test_rows_no_mapping_covers_are_refused_as_never_written(tmp_path, model, monkeypatch):
+    """A VDS whose mappings leave rows (or some columns of rows) uncovered reads HDF5's fill value there: it
+    was trained on as zeros, exit 0."""
+    monkeypatch.chdir(tmp_path)
+    X, y = make_problem("binary", n=1000, d=3, seed=4)
+    for i in range(4):
+        with h5py.File(f"part{i}.h5", "w") as f:
+            f["X"] = X[i * 250:(i + 1) * 250]
+    hole = h5py.VirtualLayout(shape=(1000, 3), dtype="f4")
+    for i in range(3):
+        hole[i * 250:(i + 1) * 250] = h5py.VirtualSource(f"part{i}.h5", "X", shape=(250, 3))
+    hole[750:900] = h5py.VirtualSource("part3.h5", "X", shape=(250, 3))[:150]  # rows 900-999: no source at all
+    corner = h5py.VirtualLayout(shape=(1000, 3), dtype="f4")
+    for i in range(4):
+        corner[i * 250:(i + 1) * 250, :2] = h5py.VirtualSource(f"part{i}.h5", "X", shape=(250, 3))[:, :2]
+        if i < 2:
+            corner[i * 250:(i + 1) * 250, 2] = h5py.VirtualSource(f"part{i}.h5", "X", shape=(250, 3))[:, 2]
+    with h5py.File("v.h5", "w") as f:
+        f.create_virtual_dataset("X", hole, fillvalue=0)
+        f.create_virtual_dataset("corner", corner, fillvalue=0)
+        f["y"] = y
+    refused("train", "v.h5", model, tmp_path,
+            f"v.h5:X: rows 900–999 have no source (no mapping of the virtual dataset covers them); {HINT}")
+    code, out, err = cli("train", "v.h5", "--x", "corner", "-o", tmp_path / "m.h5")
+    assert (code, err.strip()) == (2, "sgdcli: error: v.h5:corner: rows 500–999 have no source in some of their "
+                                      f"columns (no mapping of the virtual dataset covers those); {HINT}")
+    code, out, err = cli("train", "v.h5", "-o", tmp_path / "m.h5", "--allow-unwritten")
+    assert code == 0 and "--allow-unwritten: 100 rows of v.h5 are read from fill values" in err
+    with h5py.File("v.h5") as f:
+        assert "100 rows never written" in cli("info", "v.h5")[1]
+        np.testing.assert_array_equal(f["X"][900:], 0)
+
+
+def test_a_column_source_never_fully_written_is_refused(tmp_path, model, monkeypatch):
+    """One file per column (1-D sources mapped into the columns of a 2-D VDS): a column whose writer died
+    after 600 rows was read through the VDS as fill values, since sources of another rank were passed over."""
+    monkeypatch.chdir(tmp_path)
+    X, y = make_problem("binary", n=1000, d=3, seed=4)
+    for j in range(3):
+        with h5py.File(f"col{j}.h5", "w") as f:
+            c = f.create_dataset("c", shape=(1000,), chunks=(100,), dtype="f4")
+            c[:600 if j == 1 else 1000] = X[:600 if j == 1 else 1000, j]
+    layout = h5py.VirtualLayout(shape=(1000, 3), dtype="f4")
+    for j in range(3):
+        layout[:, j] = h5py.VirtualSource(f"col{j}.h5", "c", shape=(1000,))
+    with h5py.File("cols.h5", "w") as f:
+        f.create_virtual_dataset("X", layout, fillvalue=0)
+        f["y"] = y
+    refused("train", "cols.h5", model, tmp_path, "cols.h5:X: rows 600–999 were never written in their source "
+                                                 f"col1.h5:c (4 of 10 chunks unallocated); {HINT}")
+    with h5py.File("col1.h5", "a") as f:
+        f["c"][600:] = X[600:, 1]
+    assert cli("train", "cols.h5", "-o", tmp_path / "m.h5", "-q")[0] == 0  # complete: trained on
+
+
+def test_a_source_shorter_than_its_mapping_is_named_with_its_rows(tmp_path, model, monkeypatch):
+    """HDF5 fails the read of a source shorter than its mapping (one still being appended to) with its own
+    text, naming neither the source nor the rows; --allow-unwritten cannot read it either."""
+    monkeypatch.chdir(tmp_path)
+    X, y = make_problem("binary", n=1000, d=3, seed=4)
+    for i in range(4):
+        with h5py.File(f"part{i}.h5", "w") as f:
+            f["X"] = X[i * 250:(i + 1) * 250 - (50 if i == 2 else 0)]
+    layout = h5py.VirtualLayout(shape=(1000, 3), dtype="f4")
+    for i in range(4):
+        layout[i * 250:(i + 1) * 250] = h5py.VirtualSource(f"part{i}.h5", "X", shape=(250, 3))
+    with h5py.File("v.h5", "w") as f:
+        f.create_virtual_dataset("X", layout, fillvalue=0)
+        f["y"] = y
+    message = ("v.h5:X: rows 700–749 come from part2.h5:X, which has 200 rows where the mapping reads 250 (a "
+               "source still being written, or cut short); the file looks incomplete")
+    for extra in ((), ("--allow-unwritten",)):
+        refused("train", "v.h5", model, tmp_path, message, *extra)

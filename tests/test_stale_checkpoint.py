@@ -231,9 +231,9 @@ def nan_at(name, index):
     return change
 
 
-def zero_at(name, index):
+def negative_at(name, index):
     def change(f):
-        f[name][index] = 0.0
+        f[name][index] = -1.0
     return change
 
 
@@ -246,7 +246,8 @@ DAMAGE = {
                                "state/slots has shape (3, 1, 5); expected (3, 1, 7) (slots × outputs × features "
                                "+ bias)"),
     "a short std": (lambda: replaced("std", lambda f: f["std"][()][:5]), "std has shape (5,) for 6 features"),
-    "a zero std": (lambda: zero_at("std", 2), "std has 0.0 at feature 2; a standard deviation is positive"),
+    "a negative std": (lambda: negative_at("std", 2), "std has -1.0 at feature 2; a standard deviation is not "
+                                                       "negative"),
     "a NaN mean": (lambda: nan_at("mean", 1), "mean has a non-finite value (nan at [1])"),
     "three classes": (lambda: replaced("classes", np.array([0, 1, 2])), "classes has 3 values; a binary model has 2"),
     "a negative epoch": (lambda: moved(epoch=-3), "position epoch is -3, not a count"),

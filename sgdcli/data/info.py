@@ -55,7 +55,7 @@ def _dataset(name: str, obj: h5py.Dataset) -> dict:
         problem = unavailable_filter(obj)
         if problem is not None:  # unreadable, not a read mode a read would fail in
             return {"path": name, "error": problem}
-        layout = layout_of(obj).as_dict()
+        layout = {**layout_of(obj).as_dict(), "path": name}  # the name it is reached by: a link's, not its target's
         axis = obj.ndim - 1 if "MATLAB_class" in obj.attrs and obj.ndim == 2 else 0
         missing = unwritten(obj, axis)
         layout["unwritten_rows"] = missing.rows if missing is not None else 0

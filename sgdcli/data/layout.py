@@ -96,6 +96,19 @@ def _filter_name(info) -> str:
     return name.decode(errors="replace") if isinstance(name, bytes) else str(name)
 
 
+def unavailable_in(group: h5py.Group) -> tuple[h5py.Dataset, str] | None:
+    """The first dataset of ``group`` (its own members) whose filter is not available, and what is wrong."""
+    for name in group:
+        try:
+            obj = group.get(name)
+            problem = unavailable_filter(obj) if isinstance(obj, h5py.Dataset) else None
+        except (KeyError, OSError, RuntimeError, ValueError):
+            continue
+        if problem is not None:
+            return obj, problem
+    return None
+
+
 def unavailable_filter(ds: h5py.Dataset) -> str | None:
     """What is wrong where a filter of ``ds``'s pipeline is not available to this HDF5 (a compressor whose
     plugin is not installed), or None.  HDF5 itself only says, at the first read, that it found no plugin

@@ -31,6 +31,7 @@ class Gap:
     reason: str
     fillable: bool = True  # HDF5 reads them as fill values (else a read fails: --allow-unwritten cannot help)
     reads: str = "their fill values"  # what --allow-unwritten reads them as
+    source: bool = True  # a source lacks them (else no mapping of a virtual dataset covers them)
 
 
 def _build(prefix: str, name: str) -> str:
@@ -86,7 +87,8 @@ def _open_source(ds: h5py.Dataset, name: str) -> tuple[h5py.File | None, bool]:
 
 def _runs(space, axis: int, extent: int) -> np.ndarray | None:
     """The [start, stop) runs of a selection along ``axis``, in selection order; None where it cannot be told
-    cheaply (points, irregular hyperslabs, too many runs)."""
+    cheaply (points, irregular hyperslabs, too many runs).  ``extent``: the axis's length, which a source's
+    selection of all of it does not keep (HDF5 reads the source as it is)."""
     kind = space.get_select_type()
     if kind == h5py.h5s.SEL_ALL:
         return np.array([[0, extent]], dtype=np.int64)
@@ -129,13 +131,15 @@ def _positions_of(runs: np.ndarray) -> np.ndarray:
 
 
 def virtual_gaps(ds: h5py.Dataset, axis: int, check) -> list[Gap]:
-    """The rows of a virtual dataset whose source file or dataset is missing, or whose source rows were never
-    written (``check(source, axis)``: data/unwritten.py's check of a source dataset, an ``Unwritten`` or None)."""
+    """The rows of a virtual dataset that lack data: whose source file or dataset is missing, whose source is
+    shorter than its mapping, whose source rows were never written (``check(source, axis)``: data/unwritten.py's
+    check of a source dataset, an ``Unwritten`` or None), or that no mapping covers at all."""
     n = int(ds.shape[axis])
     gaps: list[Gap] = []
     files: dict[str, tuple[h5py.File | None, bool]] = {}
     try:
-        for vs in ds.virtual_sources():
+        mappings = ds.virtual_sources()
+        for vs in mappings:
             try:
                 lo, hi = vs.vspace.get_select_bounds()
             except (OSError, RuntimeError, ValueError):
@@ -153,15 +157,20 @@ def virtual_gaps(ds: h5py.Dataset, axis: int, check) -> list[Gap]:
             if not isinstance(src, h5py.Dataset):
                 gaps.append(Gap(bounds, f"come from {shown}:{vs.dset_name.lstrip('/')}, which is not in that file"))
                 continue
-            if src.ndim != ds.ndim:
-                continue  # mapped element by element across shapes: rows cannot be told apart
-            found = check(src, axis)
+            where = f"{shown}:{src.name.lstrip('/')}"
+            # a source of another rank (a 1-D column of a 2-D dataset, one file per column): its rows are axis 0
+            src_axis = axis if src.ndim == ds.ndim else 0
+            short = _short(vs, src, ds, axis, src_axis, bounds, where)
+            if short is not None:
+                gaps.append(short)
+                continue
+            found = check(src, src_axis)
             if found is None:
                 continue
-            where = f"{shown}:{src.name.lstrip('/')}"
             reason = (f"were never written in their source {where} ({found.detail})" if found.reason is None
                       else f"lack data in their source {where} ({found.detail})")
-            gaps.append(Gap(_mapped(vs, src, ds, axis, found.ranges, bounds), reason, found.fillable))
+            gaps.append(Gap(_mapped(vs, src, ds, axis, src_axis, found.ranges, bounds), reason, found.fillable))
+        gaps += uncovered(ds, axis, mappings)
     finally:
         for name, (src_file, _) in files.items():
             if src_file is not None and name != ".":  # (closing the file itself would close every object in it)
@@ -169,19 +178,130 @@ def virtual_gaps(ds: h5py.Dataset, axis: int, check) -> list[Gap]:
     return gaps
 
 
-def _mapped(vs, src: h5py.Dataset, ds: h5py.Dataset, axis: int, ranges: np.ndarray, bounds: np.ndarray) -> np.ndarray:
-    """The rows of the virtual dataset that the source's rows ``ranges`` are read into; the mapping's bounds
-    where its selections do not map row to row."""
-    src_runs = _runs(vs.src_space, axis, int(src.shape[axis]))
+def _short(vs, src: h5py.Dataset, ds: h5py.Dataset, axis: int, src_axis: int, bounds: np.ndarray,
+           where: str) -> Gap | None:
+    """Where the source is not the size the mapping reads (a source still being appended to): HDF5 then fails
+    the read, naming neither the source nor the rows."""
+    have = [int(s) for s in src.shape]
+    if vs.src_space.get_select_type() == h5py.h5s.SEL_ALL:  # the whole source, whatever its size now
+        v = _selected_shape(vs.vspace, ds.shape)
+        if v is None:
+            return None
+        need = list(v) if src.ndim == ds.ndim else [
+            int(np.prod(v)) if i == src_axis else 1 for i in range(src.ndim)]
+        if have == need:
+            return None
+        fits = all(have[i] == need[i] for i in range(len(have)) if i != src_axis)
+    else:
+        try:
+            _, hi = vs.src_space.get_select_bounds()
+        except (OSError, RuntimeError, ValueError):
+            return None
+        need = [int(h) + 1 for h in hi]
+        if len(need) != len(have) or all(h >= k for h, k in zip(have, need)):
+            return None
+        fits = all(have[i] >= need[i] for i in range(len(have)) if i != src_axis)
+    if fits and have[src_axis] < need[src_axis]:
+        rows = _mapped(vs, src, ds, axis, src_axis, np.array([[have[src_axis], need[src_axis]]]), bounds, need)
+        what = f"has {have[src_axis]:,} rows where the mapping reads {need[src_axis]:,}"
+    else:
+        rows, what = bounds, f"has shape {tuple(have)} where the mapping reads {tuple(need)}"
+    return Gap(rows, f"come from {where}, which {what} (a source still being written, or cut short)",
+               fillable=False)
+
+
+def _mapped(vs, src: h5py.Dataset, ds: h5py.Dataset, axis: int, src_axis: int, ranges: np.ndarray,
+            bounds: np.ndarray, src_shape=None) -> np.ndarray:
+    """The rows of the virtual dataset that the source's rows ``ranges`` (along ``src_axis``) are read into; the
+    mapping's bounds where its selections do not map row to row.  ``src_shape``: the source's shape as the
+    mapping reads it (default: as it is)."""
+    src_shape = tuple(src.shape) if src_shape is None else tuple(src_shape)
+    selected, v_selected = _selected_shape(vs.src_space, src_shape), _selected_shape(vs.vspace, ds.shape)
+    if selected is None or v_selected is None:
+        return bounds
+    if src.ndim == ds.ndim:
+        row_to_row = selected == v_selected
+    else:  # one element across in both: the elements of the selections are their rows, in order
+        row_to_row = (all(c == 1 for i, c in enumerate(selected) if i != src_axis)
+                      and all(c == 1 for i, c in enumerate(v_selected) if i != axis))
+    src_runs = _runs(vs.src_space, src_axis, int(src_shape[src_axis]))
     v_runs = _runs(vs.vspace, axis, int(ds.shape[axis]))
-    same = _selected_shape(vs.src_space, src.shape) == _selected_shape(vs.vspace, ds.shape)
-    if src_runs is None or v_runs is None or not same:
+    if src_runs is None or v_runs is None or not row_to_row:
         return bounds
     src_at, v_at = _positions_of(src_runs), _positions_of(v_runs)
     if src_at[-1, 1] != v_at[-1, 1]:
         return bounds
     positions = _translate(ranges, src_runs, src_at[:, 0])
     return _translate(positions, v_at, v_runs[:, 0])
+
+
+def uncovered(ds: h5py.Dataset, axis: int, mappings) -> list[Gap]:
+    """The rows of a virtual dataset (along ``axis``) that no mapping covers, or covers in some columns only:
+    HDF5 reads its fill value there.  Not judged (none returned) where a mapping's place cannot be told cheaply:
+    an unlimited or irregular selection, too many runs, or more than one axis across the rows."""
+    n, others = int(ds.shape[axis]), [i for i in range(ds.ndim) if i != axis]
+    if len(others) > 1 or n == 0:
+        return []
+    width = int(ds.shape[others[0]]) if others else 1
+    groups: dict[bytes, tuple[np.ndarray, list[np.ndarray]]] = {}  # columns covered -> the rows that cover them
+    runs = 0
+    for vs in mappings:
+        try:
+            vs.vspace.get_select_bounds()
+        except (OSError, RuntimeError, ValueError):
+            return []  # an unlimited (printf-style) mapping
+        rows = _runs(vs.vspace, axis, n)
+        cols = _runs(vs.vspace, others[0], width) if others else np.array([[0, 1]], dtype=np.int64)
+        if rows is None or cols is None:
+            return []
+        runs += len(rows) + len(cols)
+        if runs > MAX_RUNS * 16:
+            return []
+        cols = merged_ranges(cols[:, 0], np.minimum(cols[:, 1], width))
+        groups.setdefault(cols.tobytes(), (cols, []))[1].append(rows)
+    kinds = [(cols, merged_ranges(np.concatenate(rows)[:, 0], np.minimum(np.concatenate(rows)[:, 1], n)))
+             for cols, rows in groups.values()]
+    edges = np.unique(np.concatenate([[0, n]] + [r.ravel() for _, r in kinds]))
+    starts = edges[:-1]
+    if len(starts) * max(len(kinds), 1) > MAX_RUNS * 16:
+        return []
+    active = np.zeros((len(starts), len(kinds)), dtype=bool)  # which kinds of mapping cover each piece of rows
+    for g, (_, rows) in enumerate(kinds):
+        k = np.searchsorted(rows[:, 0], starts, side="right") - 1
+        active[:, g] = (k >= 0) & (starts < rows[np.maximum(k, 0), 1])
+    patterns, which = np.unique(active, axis=0, return_inverse=True)
+    full = np.array([_covers([kinds[g][0] for g in np.flatnonzero(p)], width) for p in patterns], dtype=bool)
+    gaps = []
+    for none, reason in ((True, "have no source (no mapping of the virtual dataset covers them)"),
+                         (False, "have no source in some of their columns (no mapping of the virtual dataset "
+                                 "covers those)")):
+        hit = np.flatnonzero(~full[which.reshape(-1)] & (~active.any(axis=1) == none))
+        if len(hit):
+            gaps.append(Gap(merged_ranges(edges[hit], edges[hit + 1]), reason, source=False))
+    return gaps
+
+
+def _covers(cols: list[np.ndarray], width: int) -> bool:
+    """Whether the column runs ``cols`` together cover columns [0, width)."""
+    if not cols:
+        return False
+    union = merged_ranges(np.concatenate(cols)[:, 0], np.concatenate(cols)[:, 1])
+    return len(union) == 1 and union[0, 0] <= 0 and union[0, 1] >= width
+
+
+def merged_ranges(starts: np.ndarray, stops: np.ndarray) -> np.ndarray:
+    """Sorted [start, stop) ranges with touching or overlapping ones joined (empty ones dropped)."""
+    starts, stops = np.asarray(starts, dtype=np.int64), np.asarray(stops, dtype=np.int64)
+    keep = stops > starts
+    starts, stops = starts[keep], stops[keep]
+    if len(starts) == 0:
+        return np.zeros((0, 2), dtype=np.int64)
+    order = np.argsort(starts, kind="stable")
+    starts, stops = starts[order], stops[order]
+    reach = np.maximum.accumulate(stops)
+    first = np.concatenate(([True], starts[1:] > reach[:-1]))
+    last = np.concatenate((first[1:], [True]))
+    return np.column_stack([starts[first], reach[last]]).astype(np.int64)
 
 
 def external_path(ds: h5py.Dataset, name: str) -> str:

@@ -32,10 +32,13 @@ import numpy as np
 
 from sgdcli.data import featurenames
 from sgdcli.data.cf import packing_of
+from sgdcli.data.enums import EnumNames, enum_names
 from sgdcli.data.hdf5 import NUMERIC_KINDS, list_datasets
+from sgdcli.data import matlab
 from sgdcli.data.pandasframes import fixed_frame, table_frame
 from sgdcli.data.pandasmeta import categories
-from sgdcli.data.sources import Column, Fields, Found, Matrix, Source, numeric_fields, text_of, where_of
+from sgdcli.data.sources import (Column, Fields, Found, Matrix, Source, built, numeric_fields, text_of,
+                                  where_of)
 from sgdcli.data.sparse import is_csr
 from sgdcli.data.textlabels import TextLabels, categorical_labels, is_text, scan_names
 from sgdcli.errors import InputError, first_line
@@ -214,6 +217,9 @@ def _layout(f: h5py.File, x: str, transpose: bool, text_ok) -> tuple[h5py.Group 
     error unless ``text_ok(name)``."""
     where = f"{f.filename}:{x}"
     obj = _lookup(f, x, "dataset or group")
+    unread = matlab.problem(obj, where)
+    if unread is not None:
+        raise InputError(unread)
     if isinstance(obj, h5py.Group):
         pandas = text_of(obj.attrs.get("pandas_type", b""))
         encoding = text_of(obj.attrs.get("encoding-type", b""))
@@ -221,9 +227,9 @@ def _layout(f: h5py.File, x: str, transpose: bool, text_ok) -> tuple[h5py.Group 
             raise InputError(f"{where}: is a sparse matrix stored by columns (csc_matrix); sgdcli reads sparse "
                              "matrices stored by rows: write it as a csr_matrix (scipy's .tocsr())")
         if pandas == "frame":
-            found = fixed_frame(obj)
+            found = built(fixed_frame, obj)
         elif pandas == "frame_table" and "table" in obj:
-            found = table_frame(obj)
+            found = built(table_frame, obj)
         else:
             found = _column_group(obj)
     elif obj.dtype.fields is not None:
@@ -280,16 +286,22 @@ def column_names(f: h5py.File, x: str, transpose: bool = False) -> tuple[list[st
     return [name for s in found.features for name in s.names], list(found.text)
 
 
-def find_labels(f: h5py.File, y: str, classes: list[str] | None = None, what: str = "labels"
-                ) -> tuple[h5py.Dataset | Source, list[str] | None]:
+def find_labels(f: h5py.File, y: str, classes: list[str] | None = None, what: str = "labels",
+                rows: int | None = None) -> tuple[h5py.Dataset | Source, list[str] | None]:
     """What ``--y`` names: a 1-D or (N, 1) dataset (read directly), or a source (MATLAB (1, N), AnnData
     categorical codes, names in a text column); and the class names where labels are names.
 
     ``classes``: the names of a model's classes, which codes then follow (data/textlabels.py); ``what``: what
-    the messages call the column (--sample-weight reads "weights" here too).
+    the messages call the column (--sample-weight reads "weights" here too); ``rows``: the table's rows, which
+    tell which way a MATLAB char matrix of names runs.
     """
     where = f"{f.filename}:{y}"
     obj = _lookup(f, y, "dataset")
+    unread = matlab.problem(obj, where)
+    if unread is not None:
+        raise InputError(unread)
+    if isinstance(obj, h5py.Dataset) and matlab.matlab_class(obj) == "char" and what == "labels":
+        return _text_labels(matlab.char_labels(obj, y, rows), where, classes)
     if isinstance(obj, h5py.Group):
         if "codes" in obj and "categories" in obj:  # AnnData (and pandas-in-HDF5 writers) categorical
             categories = [text_of(v) for v in obj["categories"][()]]
@@ -299,6 +311,9 @@ def find_labels(f: h5py.File, y: str, classes: list[str] | None = None, what: st
         raise InputError(f"{where}: is a single value, not a column of {what}")
     if obj.dtype.fields is None and is_text(obj.dtype) and (obj.ndim == 1 or obj.ndim == 2 and obj.shape[1] == 1):
         return _text_labels(Column(obj, y), where, classes)
+    named = enum_names(obj) if what == "labels" and (obj.ndim == 1 or obj.ndim == 2 and obj.shape[1] == 1) else None
+    if named:  # an HDF5 enum: its names are the classes
+        return _text_labels(EnumNames(obj, y, named), where, classes)
     if obj.dtype.fields is not None or obj.dtype.kind not in NUMERIC_KINDS:
         raise InputError(f"{where}: dtype {obj.dtype} is not numeric")
     if obj.ndim == 2 and "MATLAB_class" in obj.attrs and obj.shape[0] == 1:
@@ -388,7 +403,7 @@ def recognize(f: h5py.File) -> tuple[str, dict] | None:
                            and not other[n].shape]
                 return "a table (compound dataset)", {"x": name, "label_column": _label_of(columns or ["<label>"])}
         for name, obj in _members(f):
-            if isinstance(obj, h5py.Group) and len(obj) and all(
+            if isinstance(obj, h5py.Group) and len(obj) and "MATLAB_sparse" not in obj.attrs and all(
                     isinstance(m, h5py.Dataset) and m.ndim == 1 for m in (m for _, m in _members(obj))):
                 return "a group of columns", {"x": name, "y": "<labels dataset>"}
     except (KeyError, OSError, RuntimeError, ValueError, TypeError, AttributeError, InputError):

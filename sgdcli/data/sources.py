@@ -87,8 +87,9 @@ class Source:
             else:
                 block = self._columns_of(read_union(self.ds, spans, self.row_axis))
         except (OSError, RuntimeError, ValueError, TypeError, KeyError) as exc:
-            raise InputError(f"{where_of(self.ds)}: cannot read rows {spans[0][0]}-{spans[-1][1]} "
-                             f"({first_line(exc)})") from None
+            missing = layout_mod.unavailable_filter(self.ds)  # HDF5's own text names neither filter nor dataset
+            raise InputError(f"{where_of(self.ds)}: " + (missing or f"cannot read rows {spans[0][0]}-{spans[-1][1]} "
+                                                                    f"({first_line(exc)})")) from None
         return block if self.packing is None else self.packing.decode(block)
 
     def _columns_of(self, stored: np.ndarray) -> np.ndarray:
@@ -214,6 +215,10 @@ class ComposedReader(BufferedReader):
     """
 
     def __init__(self, sources: list[Source], dtype, label: str, squeeze: bool = False):
+        for source in sources:  # refused as the table opens, not at its first read, as columns.ColumnReader does
+            problem = layout_mod.unavailable_filter(source.ds)
+            if problem is not None:
+                raise InputError(f"{where_of(source.ds)}: {problem}")
         self.sources, self.dtype, self.label = sources, np.dtype(dtype), label
         self.names = [name for s in sources for name in s.names]
         self.width = len(self.names)
@@ -269,6 +274,18 @@ class ComposedReader(BufferedReader):
 
     def close(self) -> None:
         self.sources = []
+
+
+def built(build, g: h5py.Group) -> Found:
+    """``build(g)``: a pandas frame's columns, whose names and blocks it reads; where that fails for a compression
+    filter this HDF5 lacks (pandas' complib='blosc' or 'bzip2'), InputError naming the filter and the dataset."""
+    try:
+        return build(g)
+    except (OSError, RuntimeError, ValueError, KeyError, TypeError):
+        missing = layout_mod.unavailable_in(g)
+        if missing is None:
+            raise
+        raise InputError(f"{where_of(missing[0])}: {missing[1]}") from None
 
 
 @dataclasses.dataclass

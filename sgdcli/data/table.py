@@ -8,7 +8,7 @@ import os
 import h5py
 import numpy as np
 
-from sgdcli.data import csrblocks, featurenames, hashing, hdf5, producers
+from sgdcli.data import csrblocks, featurenames, hashing, hdf5, producers, rowcount
 from sgdcli.data.columns import ColumnReader
 from sgdcli.data.csvcolumns import ATTR as ENCODING_ATTR, Encoding
 from sgdcli.data.identity import FileIdentity
@@ -118,10 +118,10 @@ class Table:
                                  f"{found.features[0].names[0]!r} has {n}")
         labels, self.class_names = None, found.class_names
         if found.label is None and y is not None:
-            labels, self.class_names = producers.find_labels(self.file, y, self.classes)
+            labels, self.class_names = producers.find_labels(self.file, y, self.classes, rows=n)
             rows = labels.shape[0] if isinstance(labels, h5py.Dataset) else labels.n_rows
             if rows != n:
-                raise InputError(f"{self.path}:{y}: has {rows} rows but {x} has {n}")
+                raise InputError(rowcount.mismatch(self.path, x, y, rows, found, labels))
         if found.plain and 0 in found.features[0].ds.shape:
             raise InputError(f"{where}: dataset is empty (shape {found.features[0].ds.shape})")
         self._check_written(found, labels)  # before any reader looks at the storage (a declared 10^12 rows)
@@ -171,7 +171,7 @@ class Table:
         self.feature_names = names if keep is None or names is None else [names[k] for k in keep]
         labels, self.class_names = None, None
         if y is not None:
-            labels, self.class_names = producers.find_labels(self.file, y, self.classes)
+            labels, self.class_names = producers.find_labels(self.file, y, self.classes, rows=self.n_rows)
             rows = labels.shape[0] if isinstance(labels, h5py.Dataset) else labels.n_rows
             if rows != self.n_rows:
                 raise InputError(f"{self.path}:{y}: has {rows} rows but {x} has {self.n_rows}")

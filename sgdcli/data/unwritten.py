@@ -21,6 +21,7 @@ import h5py
 import numpy as np
 
 from sgdcli.data.otherfiles import Gap, external_gaps, virtual_gaps
+from sgdcli.data.otherfiles import merged_ranges as _merged
 
 MAX_DEPTH = 8  # virtual datasets over virtual datasets: followed this deep (a loop of them ends here)
 
@@ -147,7 +148,7 @@ def _of_gaps(gaps: list[Gap], total: int) -> Unwritten | None:
     first = gaps[0]
     ranges = np.concatenate([g.ranges for g in gaps])
     causes = tuple((_merged(g.ranges[:, 0], g.ranges[:, 1]), g.reason) for g in gaps)
-    return Unwritten(_merged(ranges[:, 0], ranges[:, 1]), len(gaps), total, first.reason,
+    return Unwritten(_merged(ranges[:, 0], ranges[:, 1]), sum(g.source for g in gaps), total, first.reason,
                      all(g.fillable for g in gaps), first.reads, causes)
 
 
@@ -162,18 +163,6 @@ def _complete_bands(ds: h5py.Dataset, axis: int, per_band: int) -> np.ndarray:
             offsets.append(ds.id.get_chunk_info(i).chunk_offset[axis])
     bands, counts = np.unique(np.asarray(offsets, dtype=np.int64) // rows, return_counts=True)
     return bands[counts == per_band]
-
-
-def _merged(starts: np.ndarray, stops: np.ndarray) -> np.ndarray:
-    """Sorted [start, stop) ranges with touching or overlapping ones joined."""
-    if len(starts) == 0:
-        return np.zeros((0, 2), dtype=np.int64)
-    order = np.argsort(starts, kind="stable")
-    starts, stops = starts[order], stops[order]
-    reach = np.maximum.accumulate(stops)
-    first = np.concatenate(([True], starts[1:] > reach[:-1]))
-    last = np.concatenate((first[1:], [True]))
-    return np.column_stack([starts[first], reach[last]]).astype(np.int64)
 
 
 def union_rows(found: list[Unwritten]) -> int:

@@ -88,9 +88,9 @@ def _standardization(m) -> str | None:
         problem = _nonfinite(name, a)
         if problem:
             return problem
-    bad = np.flatnonzero(~(m.scale > 0))
+    bad = np.flatnonzero(~(m.scale >= 0))  # 0: a feature constant in training, left out
     if len(bad):
-        return f"scale has {m.scale[bad[0]]} at feature {bad[0]}; a standard deviation is positive"
+        return f"scale has {m.scale[bad[0]]} at feature {bad[0]}; a standard deviation is not negative"
     return None
 
 

@@ -6,7 +6,7 @@ Layout of a model file (format version 1)::
     /bias      float64 (outputs,)
     /classes   (classes,)                    the user's label values; classifiers only
     /center    float64 (features,)           per-feature mean; --standardize only
-    /scale     float64 (features,)           per-feature standard deviation
+    /scale     float64 (features,)           per-feature standard deviation (0: constant, left out)
     /optimizer/a, b, average  float64 (outputs, features + 1)   the optimizer's state, where it keeps one
                (kernels/optimizers.py, ``kept_slots``), in the units of the weights, the bias last; and
                /optimizer/iterate, the last iterate, where the weights are --average's running mean;
@@ -14,7 +14,7 @@ Layout of a model file (format version 1)::
     attrs: sgdcli_format="sgdcli-model", format_version, sgdcli_version, model,
            created, and JSON texts options, training, history, fingerprint, versions
 
-Scores are  s = weights · ((x − center) / scale) + bias.
+Scores are  s = weights · ((x − center) / scale) + bias, a feature of scale 0 (constant in training) adding nothing.
 """
 
 from __future__ import annotations
@@ -84,9 +84,10 @@ class Model:
         if self.center is None:
             return W
         from sgdcli.kernels.scoring import fold_weights
+        from sgdcli.model.standardize import multipliers
 
         center = np.asarray(self.center, dtype=np.float64)
-        return fold_weights(W, center, 1.0 / np.asarray(self.scale, dtype=np.float64), np.empty_like(W))
+        return fold_weights(W, center, multipliers(self.scale), np.empty_like(W))
 
     def save(self, path) -> None:
         """Write the model file ``path``.  A model not saved before gets its ``created`` time now, which it keeps:

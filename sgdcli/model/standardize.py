@@ -61,7 +61,18 @@ class RunningMoments:
         self.counts[N] = n
 
     def std(self) -> np.ndarray:
-        """Population standard deviation; constant features get 1 so they pass unchanged."""
+        """Population standard deviation; 0 for a constant feature, which ``multipliers`` leaves out."""
         sd = np.sqrt(self.m2 / self.n) if self.n > 0 else np.zeros_like(self._mean)
-        sd[~(sd > 0)] = 1.0
+        sd[~(sd > 0)] = 0.0
         return sd
+
+
+def multipliers(std: np.ndarray) -> np.ndarray:
+    """What standardized features are multiplied by, 1/σ: 0 for a feature of σ 0 (constant where the statistics
+    were taken), so that it adds nothing to a score and its weight stays 0.  Scaled by 1 around a huge mean
+    (a constant id or date of 1e18), its gradient, summed over raw values as Σg·x − μ·Σg (kernels/batches.py),
+    was the rounding error of that difference, and its weight grew on it."""
+    std = np.asarray(std, dtype=np.float64)
+    out = np.zeros_like(std)
+    np.divide(1.0, std, out=out, where=std > 0)
+    return out

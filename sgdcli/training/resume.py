@@ -196,9 +196,9 @@ def _standardization(ckpt, run: RunShape) -> str | None:
         problem = _floats(name, a)
         if problem:
             return problem
-    bad = np.flatnonzero(~(ckpt.std > 0))
+    bad = np.flatnonzero(~(ckpt.std >= 0))  # 0: a feature constant in training (model/standardize.py)
     if len(bad):
-        return f"std has {ckpt.std[bad[0]]} at feature {bad[0]}; a standard deviation is positive"
+        return f"std has {ckpt.std[bad[0]]} at feature {bad[0]}; a standard deviation is not negative"
     return None
 
 

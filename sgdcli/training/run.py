@@ -26,6 +26,7 @@ from sgdcli.kernels import losses, optimizers
 from sgdcli.kernels.scoring import fold_weights
 from sgdcli.kernels.state import TrainState, kernel_config
 from sgdcli.model.file import Model
+from sgdcli.model.standardize import multipliers
 from sgdcli.options import TrainOptions
 from sgdcli.parallel.executor import Executor
 from sgdcli.reporting.records import json_line
@@ -74,7 +75,7 @@ class Run:
         self.iters = steps * self.shards
         self.kernel_loss = objective = losses.loss_of((*opts.objective, self.weighting.kernel_class_weights()))
         center = np.zeros(d) if self.mean is None else self.mean
-        scale = np.ones(d) if self.std is None else 1.0 / self.std
+        scale = np.ones(d) if self.std is None else multipliers(self.std)
         self.steps = steps
         if steps * opts.epochs > MAX_INT:  # the kernels count a run's iterations in 64 bits
             raise InputError(f"--epochs: {opts.epochs} epochs of {steps} iterations are more than 2**63 - 1 "

@@ -1,0 +1,206 @@
+"""Less common files of the producer libraries: compression filters this HDF5 lacks, MATLAB v7.3 char labels,
+sparse, cell and empty arrays and d × N matrices, netCDF dimensions, HDF5 enums, external links."""
+
+import h5py
+import numpy as np
+import pytest
+
+from conftest import cli, make_problem
+
+
+def need(module: str):
+    return pytest.importorskip(module, reason=f"{module} is not installed (pip install '.[test]' installs it)")
+
+
+def _frame(n=300):
+    pd = need("pandas")
+    rng = np.random.default_rng(0)
+    df = pd.DataFrame({"a": rng.normal(size=n), "b": rng.normal(size=n)})
+    df["label"] = (df.a > 0).astype(int)
+    return df
+
+
+FILTERS = {"blosc": 32001, "blosc:zstd": 32001, "bzip2": 307}
+
+
+@pytest.mark.parametrize("fmt", ["fixed", "table"])
+@pytest.mark.parametrize("complib", list(FILTERS))
+def test_a_pandas_frame_compressed_with_a_filter_hdf5_lacks_names_it(tmp_path, fmt, complib):
+    """PyTables ships blosc and bzip2, h5py's HDF5 does not: the frame's reads failed with HDF5's own text
+    ("damaged or unreadable (... can't open directory (/usr/local/lib/plugin) ...)"), where a plain dataset
+    names the filter."""
+    need("tables")
+    code = FILTERS[complib]
+    if h5py.h5z.filter_avail(code):
+        pytest.skip(f"HDF5 filter {code} ({complib}) is available here: the frame reads")
+    path = str(tmp_path / "f.h5")
+    _frame().to_hdf(path, key="df", format=fmt, complevel=5, complib=complib)
+    name = complib.split(":")[0]
+    where = "df/axis0" if fmt == "fixed" else "df/table"
+    for argv in (("train", path, "--x", "df", "--label-column", "label", "-o", tmp_path / "m.h5"),
+                 ("info", path)):
+        status, out, err = cli(*argv)
+        problem = f"HDF5 filter {code} ({name}) is not available here, so the data cannot be decompressed"
+        if argv[0] == "train":
+            assert (status, out) == (2, "")
+            assert err.startswith(f"sgdcli: error: {path}:{where}: {problem}; install its plugin"), err
+            assert err.count("\n") == 1
+        else:
+            assert status == 0 and f"{where.split('/')[1]}: unreadable ({problem}" in out
+
+
+def test_a_column_group_compressed_with_a_filter_hdf5_lacks_names_it(tmp_path):
+    tables = need("tables")
+    if h5py.h5z.filter_avail(32001):
+        pytest.skip("HDF5 filter 32001 (blosc) is available here")
+    path = str(tmp_path / "g.h5")
+    X, y = make_problem("binary", n=300, d=2)
+    with tables.open_file(path, "w") as f:
+        g = f.create_group("/", "cols")
+        for j in range(2):
+            f.create_carray(g, f"c{j}", obj=X[:, j], filters=tables.Filters(complevel=5, complib="blosc"))
+        f.create_array("/", "y", obj=y)
+    status, out, err = cli("train", path, "--x", "cols", "-o", tmp_path / "m.h5")
+    assert (status, err.split("; install")[0]) == (
+        2, f"sgdcli: error: {path}:cols/c0: HDF5 filter 32001 (blosc) is not available here, so the data cannot be "
+           "decompressed")
+
+
+def _mat(tmp_path):
+    """X (200 × 3) and its labels, as hdf5storage and MATLAB write them."""
+    rng = np.random.default_rng(0)
+    X = rng.normal(size=(200, 3))
+    return X, X[:, 0] - 2 * X[:, 1] > 0
+
+
+@pytest.mark.parametrize("names", [("F", "M"), ("no", "yes")])
+def test_matlab_char_labels_are_read_as_names(tmp_path, names):
+    """MATLAB's char labels were trained on as their UTF-16 codes (classes 70, 77), and names of more than one
+    character as N·k rows ("has 600 rows but X has 200")."""
+    hdf5storage = need("hdf5storage")
+    X, y = _mat(tmp_path)
+    width = max(map(len, names))
+    labels = np.array([names[int(v)].ljust(width) for v in y])  # MATLAB pads a char matrix with spaces
+    path = str(tmp_path / "c.mat")
+    hdf5storage.savemat(path, {"X": X, "y": labels}, format="7.3")
+    assert [s.rstrip() for s in np.asarray(hdf5storage.loadmat(path)["y"]).reshape(-1)] == [names[int(v)] for v in y]
+    matlab = str(tmp_path / "matlab.mat")  # MATLAB's own layout of an N × k char matrix: HDF5 k × N, uint16
+    with h5py.File(matlab, "w", userblock_size=512) as f:
+        f["X"] = X.T
+        f["X"].attrs["MATLAB_class"] = np.bytes_("double")
+        codes = np.array([[ord(c) for c in s] for s in labels], dtype=np.uint16)
+        f["y"] = codes.T
+        f["y"].attrs["MATLAB_class"] = np.bytes_("char")
+    for data in (path, matlab):
+        code, out, err = cli("train", data, "-o", tmp_path / "m.h5", "-q")
+        assert code == 0, err
+        assert cli("show", tmp_path / "m.h5")[1].splitlines()[2] == f"classes      {names[0]}, {names[1]}"
+        code, out, err = cli("predict", tmp_path / "m.h5", data, "-o", "-")
+        predicted = out.splitlines()
+        assert predicted[0] == "prediction" and set(predicted[1:]) == set(names)
+        assert np.mean(np.array(predicted[1:]) == np.array([names[int(v)] for v in y])) > 0.9
+
+
+def test_matlab_arrays_sgdcli_does_not_read_are_named(tmp_path):
+    hdf5storage = need("hdf5storage")
+    sparse = need("scipy.sparse")
+    X, y = _mat(tmp_path)
+    hdf5storage.savemat(str(tmp_path / "cell.mat"), {"X": X, "y": np.array(["yes" if v else "no" for v in y],
+                                                                             dtype=object)}, format="7.3")
+    hdf5storage.savemat(str(tmp_path / "empty.mat"), {"X": np.zeros((0, 3)), "y": np.zeros(0)}, format="7.3")
+    S = sparse.csc_matrix(np.where(np.abs(X) > 0.5, X, 0))  # MATLAB's own layout of a sparse matrix
+    with h5py.File(tmp_path / "sparse.mat", "w", userblock_size=512) as f:
+        g = f.create_group("X")
+        g.attrs["MATLAB_class"], g.attrs["MATLAB_sparse"] = np.bytes_("double"), np.uint64(200)
+        g["data"], g["ir"], g["jc"] = S.data, S.indices.astype(np.uint64), S.indptr.astype(np.uint64)
+        f["y"] = y.reshape(1, -1).astype(float)
+        f["y"].attrs["MATLAB_class"] = np.bytes_("double")
+    for name, message in (
+            ("cell", "cell.mat:y: is a MATLAB cell array (each element a reference to another dataset), which sgdcli "
+                     "does not read; save the labels as a numeric vector, or as a char matrix (char(y) in MATLAB)"),
+            ("empty", "empty.mat:X: is an empty MATLAB array (0 × 3): it has no rows"),
+            ("sparse", "sparse.mat:X: is a MATLAB sparse matrix (data, ir, jc: stored by columns), which sgdcli does "
+                       "not read; save it full (full(X)) or write it as a CSR matrix (scipy: csc_matrix((data, ir, "
+                       "jc)).tocsr(), docs/sparse.md)")):
+        code, out, err = cli("train", tmp_path / f"{name}.mat", "-o", tmp_path / "m.h5")
+        assert (code, out, err) == (2, "", f"sgdcli: error: {tmp_path}/{message}\n")
+
+
+def test_a_matlab_matrix_of_observations_as_columns_names_the_automatic_transpose(tmp_path):
+    """The Neural Network Toolbox's d × N: read transposed as every MATLAB dataset is, X had 3 rows; the error
+    did not say why, and --transpose changes nothing."""
+    hdf5storage = need("hdf5storage")
+    X, y = _mat(tmp_path)
+    path = str(tmp_path / "nn.mat")
+    hdf5storage.savemat(path, {"X": X.T.copy(), "y": y.reshape(1, -1).astype(float)}, format="7.3")
+    message = (f"sgdcli: error: {path}:y: has 200 rows but X has 3: X is a MATLAB matrix (MATLAB_class), read "
+               "transposed as MATLAB holds it, 3 × 200 with one observation per row, and it is its 200 columns that "
+               "fit y (observations as columns, d × N; --transpose does not undo the automatic one): save it with "
+               "one observation per row (X = X.' in MATLAB before save -v7.3)\n")
+    for extra in ((), ("--transpose",)):
+        assert cli("train", path, "-o", tmp_path / "m.h5", *extra) == (2, "", message)
+    hdf5storage.savemat(path, {"X": X, "y": y.reshape(1, -1).astype(float)}, format="7.3")  # as the message says
+    assert cli("train", path, "-o", tmp_path / "m.h5", "-q")[0] == 0
+
+
+def test_a_netcdf_x_whose_rows_are_its_second_dimension_says_to_transpose(tmp_path):
+    xr = need("xarray")
+    need("h5netcdf")
+    X, y = _mat(tmp_path)
+    path = str(tmp_path / "fs.nc")
+    xr.Dataset({"X": (("feature", "sample"), X.T), "y": (("sample",), y.astype("i1"))}).to_netcdf(
+        path, engine="h5netcdf")
+    message = f"{path}:y: has 200 rows but X has 3: X's rows are its 2nd dimension (sample, as y's): use --transpose"
+    assert cli("train", path, "-o", tmp_path / "m.h5") == (2, "", f"sgdcli: error: {message}\n")
+    assert f"not trainable as they are: {message}" in cli("info", path)[1]
+    assert cli("train", path, "-o", tmp_path / "m.h5", "-q", "--transpose")[0] == 0
+    with h5py.File(tmp_path / "plain.h5", "w") as f:  # no dimensions: the columns that fit are named
+        f["X"], f["y"] = X.T, y
+    assert cli("train", tmp_path / "plain.h5", "-o", tmp_path / "m.h5")[2] == (
+        f"sgdcli: error: {tmp_path}/plain.h5:y: has 200 rows but X has 3; X has 200 columns: if it is stored "
+        "features × rows, use --transpose\n")
+
+
+def test_hdf5_enum_labels_are_read_as_their_names(tmp_path):
+    """An enum's names were left out: classes 0, 1 and predictions 0/1 for labels stored as cat and dog."""
+    X, y = make_problem("multiclass", n=600, d=3, k=3, seed=2)
+    kinds = {"cat": 0, "dog": 1, "eel": 7}
+    values = np.array([0, 1, 7])[y]
+    with h5py.File(tmp_path / "e.h5", "w") as f:
+        f["X"] = X
+        f.create_dataset("y", data=values.astype("i1"), dtype=h5py.enum_dtype(kinds, basetype="i1"))
+        f.create_dataset("bad", data=np.where(np.arange(600) == 5, 3, values).astype("i1"),
+                         dtype=h5py.enum_dtype(kinds, basetype="i1"))
+        f["flag"] = values > 0  # h5py's bools are an enum of FALSE and TRUE: numbers still
+        f.create_dataset("text", data=np.array(["cat", "dog", "eel"], dtype=object)[y], dtype=h5py.string_dtype())
+    path = str(tmp_path / "e.h5")
+    code, out, err = cli("train", path, "--model", "softmax", "-o", tmp_path / "m.h5", "-q")
+    assert code == 0, err
+    assert cli("show", tmp_path / "m.h5")[1].splitlines()[2] == "classes      cat, dog, eel"
+    out = cli("predict", tmp_path / "m.h5", path, "-o", "-")[1].splitlines()
+    assert cli("train", path, "--y", "text", "--model", "softmax", "-o", tmp_path / "t.h5", "-q")[0] == 0
+    assert out == cli("predict", tmp_path / "t.h5", path, "-o", "-")[1].splitlines()  # as the same names as text
+    assert out[0] == "prediction" and set(out[1:]) == {"cat", "dog", "eel"}
+    code, out, err = cli("train", path, "--y", "bad", "--model", "softmax", "-o", tmp_path / "m.h5")
+    assert (code, err) == (2, f"sgdcli: error: {path}:bad: holds 3, a value its enum type does not name (cat = 0, "
+                              "dog = 1, eel = 7)\n")
+    code, out, err = cli("train", path, "--y", "flag", "-o", tmp_path / "m.h5", "-q")
+    assert code == 0 and cli("show", tmp_path / "m.h5")[1].splitlines()[2] == "classes      False, True"
+
+
+def test_info_lists_a_dataset_behind_a_link_under_the_links_name(tmp_path):
+    """A link X to /d/X of another file was listed as d/X, the target's path, where docs/data.md says the
+    link's name."""
+    with h5py.File(tmp_path / "data.h5", "w") as f:
+        f["d/X"], f["d/y"] = np.zeros((20, 5), dtype=np.float32), np.zeros(20)
+    with h5py.File(tmp_path / "links.h5", "w") as f:
+        f["X"], f["labels"] = h5py.ExternalLink("data.h5", "/d/X"), h5py.ExternalLink("data.h5", "/d/y")
+        f["alias"] = h5py.SoftLink("/X")
+    code, out, err = cli("info", tmp_path / "links.h5")
+    names = [line.split(":")[0].strip() for line in out.splitlines()[1:4]]
+    assert code == 0 and names == ["X", "alias", "labels"], out
+    assert out.splitlines()[3].endswith("; a link to /d/y in data.h5")
+    import json
+    listed = json.loads(cli("info", tmp_path / "links.h5", "--json")[1])["datasets"]
+    assert [(d["path"], d["link"]) for d in listed] == [("X", "/d/X in data.h5"), ("alias", "/X"),
+                                                       ("labels", "/d/y in data.h5")]
