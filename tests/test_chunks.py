@@ -147,6 +147,23 @@ def test_a_large_chunk_is_mapped_without_a_copy_of_it(tmp_path):
         assert peak < X.nbytes / 10
 
 
+@pytest.mark.parametrize("shape,chunk", [((1000, 3), (1, 3)), ((997, 3), (7, 3)), ((500,), (4,))])
+def test_chunk_offsets_are_those_hdf5_gives_chunk_by_chunk(tmp_path, shape, chunk):
+    """One walk of the chunk index finds each chunk where a query per chunk (which cost time in proportion to
+    the number of chunks, so a file of one-row chunks took minutes to open) finds it; unwritten ones are -1."""
+    with h5py.File(tmp_path / "c.h5", "w") as f:
+        ds = f.create_dataset("X", shape=shape, maxshape=(None, *shape[1:]), chunks=chunk, dtype="f4")
+        ds[: shape[0] // 2] = 1.0
+        ds[shape[0] - 3 :] = 2.0  # chunks in between are never written
+    with h5py.File(tmp_path / "c.h5") as f:
+        ds = f["X"]
+        tail = (0,) * (ds.ndim - 1)
+        naive = [ds.id.get_chunk_info_by_coord((k * chunk[0], *tail)).byte_offset for k in
+                 range(-(-shape[0] // chunk[0]))]
+        expected = [-1 if offset is None else offset for offset in naive]
+        assert -1 in expected and chunks.chunk_offsets(ds).tolist() == expected
+
+
 def test_chunks_stored_out_of_order_or_missing_are_still_read_exactly(tmp_path):
     """Chunks interleaved with another dataset's, or never written, fall back to HDF5 reads."""
     rng = np.random.default_rng(5)
