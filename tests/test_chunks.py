@@ -46,6 +46,22 @@ def test_decoded_rows_equal_h5py(tmp_path, case):
         np.testing.assert_array_equal(table.Y.read(0, 301, None), np.arange(301) % 2)
 
 
+def test_unwritten_column_chunks_decode_as_hdf5_reads_them(tmp_path):
+    """The decoder knows which chunks are written from one walk of the chunk index: per row chunk and column
+    chunk, the last ones ragged."""
+    path = tmp_path / "d.h5"
+    rng = np.random.default_rng(2)
+    with h5py.File(path, "w") as f:
+        ds = f.create_dataset("X", shape=(301, 6), dtype="f4", chunks=(40, 4), compression="gzip", fillvalue=-7.0)
+        ds[:, :4] = rng.standard_normal((301, 4))  # column chunk 1 (features 4, 5) written only in rows 80-119
+        ds[80:120, 4:] = 3.0
+        expected = ds[()]
+    with Table(str(path), y=None, allow_unwritten=True) as table:
+        assert table.X.layout.read_mode == layout.PARALLEL_DECODE
+        for start, stop in [(0, 301), (75, 125), (290, 301)]:
+            np.testing.assert_array_equal(table.X.read(start, stop, None), expected[start:stop])
+
+
 def test_unwritten_chunks_read_as_the_fill_value(tmp_path):
     path = tmp_path / "d.h5"
     with h5py.File(path, "w") as f:

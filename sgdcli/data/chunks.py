@@ -48,9 +48,9 @@ class ChunkError(Exception):
         self.start, self.stop, self.reason = start, stop, reason
 
 
-# Locating a chunk is one HDF5 query per chunk, microseconds each: beyond this many
-# chunks, building the table would cost a noticeable start-up, so it is not built
-# (HDF5 reads serve the dataset instead).
+# The table holds an offset per chunk, and without chunk_iter locating a chunk is
+# one HDF5 query per chunk: beyond this many chunks it is not built (HDF5 reads
+# serve the dataset instead).
 MAX_LOCATED_CHUNKS = 1 << 17
 
 
@@ -122,6 +122,7 @@ class ChunkDecoder:
         self.filters = [plist.get_filter(i)[0] for i in range(plist.get_nfilters())]  # order applied on write
         self.chunk_bytes = int(np.prod(self.chunks)) * self.dtype.itemsize
         self.fill = ds.fillvalue
+        self._written = _written_chunks(ds, self.chunks)
         self._pool = ThreadPoolExecutor(max_workers=workers or default_workers(), thread_name_prefix="sgdcli-inflate")
 
     def read(self, start: int, stop: int, dest: np.ndarray) -> None:
@@ -154,8 +155,12 @@ class ChunkDecoder:
         if len(self.chunks) == 2:
             c1 = min(c0 + self.chunks[1], self.shape[1])
             target = target[:, c0:c1]
-        info = self.ds.id.get_chunk_info_by_coord(coord)
-        if info.byte_offset is None or info.size == 0:  # never written: the fill value
+        if self._written is not None:
+            written = self._written[r0 // self.chunks[0], c0 // self.chunks[1] if len(self.chunks) == 2 else 0]
+        else:
+            info = self.ds.id.get_chunk_info_by_coord(coord)
+            written = info.byte_offset is not None and info.size > 0
+        if not written:  # never written: the fill value
             target[...] = self.fill
             return
         mask, raw = self.ds.id.read_direct_chunk(coord)
@@ -177,6 +182,25 @@ class ChunkDecoder:
 
     def close(self) -> None:
         self._pool.shutdown(wait=True)
+
+
+def _written_chunks(ds, chunk: tuple) -> np.ndarray | None:
+    """Which chunks of ``ds`` are allocated (row chunk × column chunk), from one walk of the chunk index
+    (``chunk_iter``, HDF5 1.14); None where h5py lacks it (a query per chunk, as ``chunk_offsets`` says, then
+    answers)."""
+    if not hasattr(ds.id, "chunk_iter"):
+        return None
+    grid = [-(-size // c) for size, c in zip(ds.shape, chunk)] + [1] * (2 - ds.ndim)
+    written = np.zeros(grid, dtype=bool)
+
+    def note(info):
+        if info.byte_offset is not None and info.size > 0:
+            at = [o // c for o, c in zip(info.chunk_offset, chunk)] + [0] * (2 - ds.ndim)
+            if at[0] < grid[0] and at[1] < grid[1]:
+                written[at[0], at[1]] = True
+
+    ds.id.chunk_iter(note)
+    return written
 
 
 def _unshuffle(data: bytes, itemsize: int) -> bytes:
