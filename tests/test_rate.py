@@ -244,6 +244,16 @@ def test_the_zero_model_loss_of_each_model():
     assert zero("hinge") == zero("squared_hinge") == zero("modified_huber") == 1.0
 
 
+def test_a_penalty_that_blows_the_loss_up_says_to_lower_the_rate_times_l2(binary_file, tmp_path):
+    """The blow-up caught by the loss (not a non-finite weight) said only 'a smaller --lr', where the rate times
+    --l2 over 1 is the cause, as the non-finite path says."""
+    code, out, err = cli("train", binary_file, "-o", tmp_path / "m.h5", "--lr", "1", "--l2", "5", "-q")
+    assert code == 1 and out == ""
+    assert err.startswith("sgdcli: error: training diverged in epoch 1: its mean loss ")
+    assert err.endswith(" at learning rate 1; the rate times --l2 is 5, over 1, so the penalty's pull alone overshoots "
+                        "zero at each step: lower --l2 or --lr until their product is well under 1\n")
+
+
 def test_raw_features_that_blow_the_loss_up_at_an_explicit_rate_say_what_to_change(tmp_path):
     """Features from 0.001 to 4,000 at --lr 0.01: no value overflows, but the loss is thousands of times the
     all-zero model's; it exits 1 with the message, and --standardize --lr auto trains the same file."""

@@ -300,18 +300,26 @@ def rate_advice(lr: float, standardized: bool, larger_batch: bool = False, lr_au
     return "try " + (", ".join(tries[:-1]) + ", or " if len(tries) > 1 else "") + tries[-1]
 
 
+def penalty_advice(lr: float, l2: float) -> str | None:
+    """What a blow-up message says where the rate times --l2 is over 1 (a step multiplies the weights by
+    1 - lr·l2 besides the data's gradient, so the penalty alone overshoots zero), else None."""
+    penalty = l2 * lr
+    if penalty <= 1:
+        return None
+    return (f"the rate times --l2 is {penalty:.3g}, over 1, so the penalty's pull alone overshoots zero at each "
+            "step: lower --l2 or --lr until their product is well under 1")
+
+
 def _diverged(cfg, state, epoch, t0, plan: EpochPlan) -> DivergedError:
     """The error of a step that left a non-finite loss or weight: the rate then (the schedule's, the rate it
     scales, and the --lr that --lr-scaling made that rate of), and what to change, in values of --lr (and --lr
     auto where the rate was given); a penalty that overshoots zero by itself at that rate first."""
     lr = current_lr(cfg, state)
     given = cfg.lr / plan.lr_scale  # the --lr of the command line (or --lr auto's rate)
-    penalty = cfg.l2 * cfg.lr  # a step multiplies the weights by 1 - lr·l2, besides the data's gradient
     return DivergedError(
         f"training diverged in epoch {epoch + 1} at iteration {int(state.counters[ks.T]) - t0 + 1}: "
         f"the loss or weights became non-finite at learning rate {lr:.4g} (of a rate of {cfg.lr:.4g} before the "
         + (f"schedule: --lr {given:.4g} scaled by --lr-scaling); " if plan.lr_scale != 1 else "schedule); ")
-        + (f"the rate times --l2 is {penalty:.3g}, over 1, so the penalty's pull alone overshoots zero at each "
-           "step: lower --l2 or --lr until their product is well under 1" if penalty > 1 else
-           rate_advice(given, cfg.standardized, larger_batch=True, lr_auto=plan.suggest_lr_auto))
+        + (penalty_advice(cfg.lr, cfg.l2)
+           or rate_advice(given, cfg.standardized, larger_batch=True, lr_auto=plan.suggest_lr_auto))
     )

@@ -19,7 +19,7 @@ from sgdcli import testhooks
 from sgdcli.data.selection import ValidationRows
 from sgdcli.data.shuffle import pages_for
 from sgdcli.data.table import Table, numbered
-from sgdcli.engine.epoch import EpochPlan, Position, current_lr, rate_advice
+from sgdcli.engine.epoch import EpochPlan, Position, current_lr, penalty_advice, rate_advice
 from sgdcli.errors import DivergedError, InputError, Interrupted, RuntimeFailure, WorkLost, first_line
 from sgdcli.fieldtypes import MAX_INT
 from sgdcli.kernels import losses, optimizers
@@ -295,7 +295,8 @@ class Run:
             raise DivergedError(f"training diverged in epoch {epoch + 1}: its mean loss {result.train_loss:.4g} is "
                                 f"over {BLOWN_UP:g} times the all-zero model's {self.zero_loss:.4g} at learning "
                                 f"rate {self.rate_opts.lr:.4g}; "
-                                + rate_advice(self.rate_opts.lr, self.opts.standardize, lr_auto=self.auto is None))
+                                + (penalty_advice(self.cfg.lr, self.cfg.l2)
+                                   or rate_advice(self.rate_opts.lr, self.opts.standardize, lr_auto=self.auto is None)))
         if told[0][:2] != (result.iterations, result.rows):  # the last partial batch, taken after the last kernel
             # call, or --drop-last's rows, left out: the last advance is the epoch's record
             self.reporter.advance(epoch, result.iterations, result.rows, result.train_loss,
