@@ -98,21 +98,42 @@ def info_listing(d: dict) -> str:
         what = _columns(table)
         lines.append(f"{'X, y' if table.get('labels', True) else 'X (no y)'}: {table['rows']} rows × "
                      f"{table['features']} features ({what})")
+        lines += [f"  {line}" for line in left_out_lines(table.get("left_out"))]
         lines += [f"  {line}" for line in encoding_lines(table.get("encoding"))]
     like = d.get("looks_like")
     if like:
-        lines.append(f"looks like {like['producer']}: train with {like['options']}")
+        lines.append(f"looks like {like['producer']}" + (f": train with {like['options']}" if like["options"] else ""))
         if "error" in like:
             lines.append(f"  but: {like['error']}")
-        else:
+        elif "kind" in like:
             what = _columns(like)
             lines.append(f"  {like['kind']}: {like['rows']} rows × {like['features']} features ({what}), read "
                          f"{like['read_mode']}")
+            lines += [f"  {line}" for line in left_out_lines(like.get("left_out"))]
             if "hashing" in like:
                 h = like["hashing"]
                 lines.append(f"  features hashed from {h.get('source', '?')} into 2^{h['bits']} columns "
                              f"({h['function']}, seed {h['seed']}, signed)")
     return _joined(lines)
+
+
+LEFT_OUT_WHY = {"text": "text, which can be the label (--label-column)",
+                "text (pickled)": "text that pandas' fixed format pickles, which sgdcli does not read",
+                "index level": "the levels of the frame's row index, a MultiIndex",
+                "time": "datetime and timedelta columns are not numeric features"}
+
+
+def left_out_lines(left: dict | None) -> list[str]:
+    """What ``info`` says of the columns of a table that are not features (``left_out``: name -> what it holds),
+    one line per kind: text, the row index's levels, datetime and timedelta (each with its dtype)."""
+    kinds: dict[str, list[str]] = {}
+    for name, kind in (left or {}).items():
+        if kind in LEFT_OUT_WHY:
+            kinds.setdefault(kind, []).append(name)
+        else:  # datetime64[ns], timedelta64, ...
+            kinds.setdefault("time", []).append(f"{name} ({kind})")
+    return [f"left out ({LEFT_OUT_WHY[kind]}): {', '.join(names[:LISTED])}{', ...' if len(names) > LISTED else ''}"
+            for kind, names in kinds.items()]
 
 
 def _columns(table: dict) -> str:

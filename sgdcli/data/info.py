@@ -43,7 +43,8 @@ def describe(path) -> dict:
         out = {"file": os.fspath(path), "size": os.path.getsize(path), "datasets": datasets}
         if found is not None:
             out["looks_like"] = {"producer": found[0], "options": producers.flags(found[1])}
-            out["looks_like"].update(_table(path, found[1]))
+            if found[1]:  # (an AnnData file without features has none)
+                out["looks_like"].update(_table(path, found[1]))
         elif isinstance(f.get("X"), (h5py.Dataset, h5py.Group)):  # the datasets train reads unless told
             out["table"] = _table(path, {"x": "X", "y": "y" if "y" in f else None})
         return out
@@ -103,6 +104,8 @@ def _table(path, options: dict) -> dict:
                    "labels": table.Y is not None,
                    "feature_names": (table.feature_names or [])[:20],
                    "read_mode": table.X.layout.read_mode}
+            if table.left_out:  # the columns that are no features, by what they hold
+                out["left_out"] = table.left_out
             if table.sparse:
                 out.update(nonzeros=table.X.reader.nnz, density=table.X.reader.density)
             if table.hashing:

@@ -58,9 +58,9 @@ def is_categorical(table: h5py.Dataset, field: str) -> bool:
     return text_of(table.attrs.get(f"{field}_meta", b"")) == "category"
 
 
-def categories(frame: h5py.Group, field: str, where: str) -> list[str]:
-    """The categories of the Categorical whose codes are ``field`` of the frame's table, in code order, as text;
-    InputError naming ``where`` (the column) where they cannot be read."""
+def categories(frame: h5py.Group, field: str, where: str) -> np.ndarray:
+    """The categories of the Categorical whose codes are ``field`` of the frame's table, in code order, as
+    stored (text, or numbers); InputError naming ``where`` (the column) where they cannot be read."""
     path = f"meta/{field}/meta/table"
     try:
         series = frame.get(path)
@@ -72,4 +72,46 @@ def categories(frame: h5py.Group, field: str, where: str) -> list[str]:
                          "cannot be read")
     if "index" in rows.dtype.names:
         rows = rows[np.argsort(rows["index"], kind="stable")]
-    return [text_of(v) for v in rows["values"]]
+    return rows["values"]
+
+
+def stored_shape(node) -> tuple[int, ...] | None:
+    """pandas' ``shape`` attribute (a pickled tuple): the true shape of an array written empty, which pandas
+    stores as a one-element placeholder; None where there is none."""
+    value = node.attrs.get("shape")
+    out = unpickled(value) if value is not None else None
+    if isinstance(out, tuple) and all(isinstance(v, int) for v in out):
+        return out
+    return None
+
+
+TIME_TYPES = ("datetime64", "timedelta64")  # stored as int64 counts of a unit, which pandas' dtype names
+
+
+def time_type(text) -> str | None:
+    """The dtype that pandas recorded (``value_type`` of a fixed-format block, ``<field>_dtype`` of a table
+    field), where it is a datetime or timedelta one (``datetime64[ns]``, ``timedelta64``, ...); else None."""
+    name = text_of(text) if text is not None else ""
+    return name if name.startswith(TIME_TYPES) else None
+
+
+def index_fields(frame: h5py.Group) -> list[str]:
+    """The fields of a table-format frame's table that hold its row index: those ``index_cols`` names (the
+    ``index`` field), and the levels of a MultiIndex, which pandas stores as data columns and lists in
+    ``levels`` (a plain index has ``levels = 1``)."""
+    out = []
+    cols = unpickled(frame.attrs["index_cols"]) if "index_cols" in frame.attrs else None
+    if isinstance(cols, list):
+        out += [text_of(c[1]) for c in cols if isinstance(c, tuple) and len(c) == 2]
+    levels = unpickled(frame.attrs["levels"]) if "levels" in frame.attrs and isinstance(
+        frame.attrs["levels"], (bytes, np.bytes_)) else None
+    if isinstance(levels, list):
+        out += [text_of(v) for v in levels]
+    return out or ["index"]
+
+
+def nan_rep(frame: h5py.Group) -> str:
+    """The text a table-format frame writes for a missing value of a text column (``nan_rep``; pandas'
+    default "nan"), which pandas reads back as missing."""
+    value = frame.attrs.get("nan_rep")
+    return "nan" if value is None else text_of(value)

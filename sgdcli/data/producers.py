@@ -30,17 +30,18 @@ from __future__ import annotations
 import h5py
 import numpy as np
 
-from sgdcli.data import featurenames
+from sgdcli.data import featurenames, knownfiles
 from sgdcli.data.cf import packing_of
 from sgdcli.data.enums import EnumNames, enum_names
 from sgdcli.data.hdf5 import NUMERIC_KINDS, list_datasets
 from sgdcli.data import matlab
-from sgdcli.data.pandasframes import fixed_frame, table_frame
+from sgdcli.data.knownfiles import LABEL_NAMES, NULLABLE, label_of as _label_of, members as _members
+from sgdcli.data.pandasframes import SERIES_TYPES, CodedFields, fixed_frame, table_frame, why_left_out
 from sgdcli.data.pandasmeta import categories
 from sgdcli.data.sources import (Column, Fields, Found, Matrix, Source, built, numeric_fields, text_of,
                                   where_of)
 from sgdcli.data.sparse import is_csr
-from sgdcli.data.textlabels import TextLabels, categorical_labels, is_text, scan_names
+from sgdcli.data.textlabels import categorical_labels, is_text, text_labels
 from sgdcli.errors import InputError, first_line
 
 
@@ -116,6 +117,8 @@ def _in_creation_order(g: h5py.Group) -> list[str]:
 def _subset(source: Source, local: list[int]) -> Source:
     """The columns ``local`` (positions in ``source``) of ``source``, in that order."""
     names = [source.names[j] for j in local]
+    if isinstance(source, CodedFields):
+        return CodedFields(source.ds, source.fields, names, source.cols[local], source.coded)
     if isinstance(source, Matrix):
         return Matrix(source.ds, source.cols[local], names, source.transposed)
     if isinstance(source, Fields):
@@ -152,15 +155,19 @@ def _positions(names: list[str]) -> dict[str, int]:
     return out
 
 
-def _column_index(names: list[str], given: str, option: str, where: str, text=(), positions=None) -> int:
+def _column_index(names: list[str], given: str, option: str, where: str, text=(), positions=None,
+                  left_out=None) -> int:
     """The column ``given`` names (a name, else an index), ``positions`` being ``_positions(names)`` where a
-    caller looks up many."""
+    caller looks up many; ``text`` and ``left_out`` (Found's) are columns that are no features."""
     k = (positions if positions is not None else _positions(names)).get(given)
     if k == TWICE:
         raise InputError(f"{where}: has more than one column named {given!r}, so it cannot be read by name; give "
                          "each column its own name (AnnData: var_names_make_unique())")
     if k is not None:
         return k
+    if left_out and given in left_out:
+        raise InputError(f"{option} {given}: column {given!r} of {where} "
+                         f"{why_left_out(left_out[given], option == '--label-column')}")
     if given in text and option == "--features":
         raise InputError(f"{option} {given}: column {given!r} of {where} holds text, not numbers; features are "
                          "numbers (text can be the label, --label-column)")
@@ -178,12 +185,12 @@ def _column_index(names: list[str], given: str, option: str, where: str, text=()
     raise InputError(f"{option} {given}: {where} has no such column (columns: {shown})")
 
 
-def select(names: list[str], features: str | list, where: str, text=()) -> list[int]:
+def select(names: list[str], features: str | list, where: str, text=(), left_out=None) -> list[int]:
     """The columns ``features`` lists (comma-separated text or a list; names, else indices) among ``names``,
     in its order; InputError naming one it lacks, or one listed twice."""
     items = features if isinstance(features, list) else [t.strip() for t in features.split(",") if t.strip()]
     positions = _positions(names)
-    keep = [_column_index(names, item, "--features", where, text, positions) for item in items]
+    keep = [_column_index(names, item, "--features", where, text, positions, left_out) for item in items]
     if len(set(keep)) != len(keep):
         raise InputError(f"--features {features}: a column is listed twice")
     return keep
@@ -226,6 +233,13 @@ def _layout(f: h5py.File, x: str, transpose: bool, text_ok) -> tuple[h5py.Group 
         if encoding == "csc_matrix":  # (CSR, by rows, is read by data/sparse.py before this)
             raise InputError(f"{where}: is a sparse matrix stored by columns (csc_matrix); sgdcli reads sparse "
                              "matrices stored by rows: write it as a csr_matrix (scipy's .tocsr())")
+        if pandas in SERIES_TYPES:
+            raise InputError(f"{where}: is a pandas Series, one column, which sgdcli reads as labels (--y {x}), "
+                             "not as features: --x names a frame, a matrix or a table (series.to_frame() makes a "
+                             "frame of one feature)")
+        if encoding in NULLABLE or encoding == "categorical":
+            raise InputError(f"{where}: is an AnnData {encoding} column, which sgdcli reads as labels (--y {x}), "
+                             "not as features")
         if pandas == "frame":
             found = built(fixed_frame, obj)
         elif pandas == "frame_table" and "table" in obj:
@@ -258,13 +272,15 @@ def find_features(f: h5py.File, x: str, label_column: str | None = None, feature
     obj, found = _layout(f, x, transpose, lambda name: features is not None or name == label_column)
     names = [name for s in found.features for name in s.names]
     if not names or found.features[0].n_rows == 0:
-        raise InputError(f"{where}: has no rows or no numeric columns")
-    keep = list(range(len(names))) if features is None else select(names, features, where, found.text)
+        raise InputError(f"{where}: has no rows or no numeric columns" + _left_out_said(found))
+    keep = (list(range(len(names))) if features is None else
+            select(names, features, where, found.text, found.left_out))
     label, class_names = None, None
     if label_column is not None and found.text.get(label_column) is not None:  # names as labels
-        label, class_names = _text_labels(found.text[label_column], f"{where}:{label_column}", classes)
+        label, class_names = text_labels(found.text[label_column], f"{where}:{label_column}", classes,
+                                         found.missing_text)
     elif label_column is not None:
-        k = _column_index(names, label_column, "--label-column", where, found.text)
+        k = _column_index(names, label_column, "--label-column", where, found.text, left_out=found.left_out)
         if features is not None and k in keep:
             raise InputError(f"--label-column {label_column}: is also listed in --features")
         keep = [j for j in keep if j != k]
@@ -272,18 +288,30 @@ def find_features(f: h5py.File, x: str, label_column: str | None = None, feature
         if names[k] in found.categorical:  # a pandas Categorical: its codes read as names through its categories
             column = f"{where}:{names[k]}"
             label, class_names = categorical_labels(
-                label, categories(obj, found.categorical[names[k]], column), column, classes)
+                Fields(label.ds, label.fields, label.names, label.cols),  # the codes as stored: -1 is missing
+                categories(obj, found.categorical[names[k]], column), column, classes)
     if not keep:
-        raise InputError(f"{where}: no feature columns are left")
+        raise InputError(f"{where}: no feature columns are left" + _left_out_said(found))
     plain = found.plain and keep == list(range(len(names)))
-    return Found(_select(found, keep), label, found.kind, plain, found.text, class_names)
+    return Found(_select(found, keep), label, found.kind, plain, found.text, class_names,
+                 left_out=found.left_out, missing_text=found.missing_text)
 
 
-def column_names(f: h5py.File, x: str, transpose: bool = False) -> tuple[list[str], list[str]]:
-    """The names of the numeric columns that ``--x`` holds, in order, and of its text columns, without reading
-    them: what a model's features are looked up among (text fields are no error here)."""
+def _left_out_said(found: Found) -> str:
+    """The columns a message about no features should name as left out (datetime ones, index levels)."""
+    if not found.left_out:
+        return ""
+    shown = ", ".join(f"{name} ({kind})" for name, kind in list(found.left_out.items())[:6])
+    return f" (left out, as no numeric features: {shown}{', ...' if len(found.left_out) > 6 else ''})"
+
+
+def column_names(f: h5py.File, x: str, transpose: bool = False) -> tuple[list[str], dict[str, str]]:
+    """The names of the numeric columns that ``--x`` holds, in order, and of its other columns, without reading
+    them, each with what it holds ("text", or Found.left_out's kind): what a model's features are looked up
+    among (text fields are no error here)."""
     _, found = _layout(f, x, transpose, lambda name: True)
-    return [name for s in found.features for name in s.names], list(found.text)
+    return ([name for s in found.features for name in s.names],
+            {**{name: "text" for name in found.text}, **found.left_out})
 
 
 def find_labels(f: h5py.File, y: str, classes: list[str] | None = None, what: str = "labels",
@@ -295,25 +323,23 @@ def find_labels(f: h5py.File, y: str, classes: list[str] | None = None, what: st
     the messages call the column (--sample-weight reads "weights" here too); ``rows``: the table's rows, which
     tell which way a MATLAB char matrix of names runs.
     """
+    obj, y = knownfiles.whole(_lookup(f, y, "dataset"), y)
     where = f"{f.filename}:{y}"
-    obj = _lookup(f, y, "dataset")
     unread = matlab.problem(obj, where)
     if unread is not None:
         raise InputError(unread)
     if isinstance(obj, h5py.Dataset) and matlab.matlab_class(obj) == "char" and what == "labels":
-        return _text_labels(matlab.char_labels(obj, y, rows), where, classes)
+        return text_labels(matlab.char_labels(obj, y, rows), where, classes)
     if isinstance(obj, h5py.Group):
-        if "codes" in obj and "categories" in obj:  # AnnData (and pandas-in-HDF5 writers) categorical
-            categories = [text_of(v) for v in obj["categories"][()]]
-            return categorical_labels(Column(obj["codes"], y), categories, where_of(obj["codes"]), classes)
-        raise InputError(f"{where}: is a group, not a {what} dataset")
+        return knownfiles.group_labels(obj, y, where, classes, what)
     if obj.ndim == 0:
         raise InputError(f"{where}: is a single value, not a column of {what}")
     if obj.dtype.fields is None and is_text(obj.dtype) and (obj.ndim == 1 or obj.ndim == 2 and obj.shape[1] == 1):
-        return _text_labels(Column(obj, y), where, classes)
+        return text_labels(Column(obj, y), where, classes)
     named = enum_names(obj) if what == "labels" and (obj.ndim == 1 or obj.ndim == 2 and obj.shape[1] == 1) else None
     if named:  # an HDF5 enum: its names are the classes
-        return _text_labels(EnumNames(obj, y, named), where, classes)
+        return text_labels(EnumNames(obj, y, named), where, classes)
+    knownfiles.part_of_pandas(obj, y, where)
     if obj.dtype.fields is not None or obj.dtype.kind not in NUMERIC_KINDS:
         raise InputError(f"{where}: dtype {obj.dtype} is not numeric")
     if obj.ndim == 2 and "MATLAB_class" in obj.attrs and obj.shape[0] == 1:
@@ -323,16 +349,12 @@ def find_labels(f: h5py.File, y: str, classes: list[str] | None = None, what: st
     raise InputError(f"{where}: expected 1-D {what} (or N × 1), got shape {obj.shape}")
 
 
-def _text_labels(source: Source, where: str, classes: list[str] | None) -> tuple[TextLabels, list[str]]:
-    """Names read as codes: of ``classes`` where given, else of the column's own sorted names."""
-    names = classes if classes is not None else scan_names(source, where)
-    return TextLabels(source, names, where), names
-
-
 def suggestion(f: h5py.File) -> str | None:
     """What to pass for the files of known producers ("this looks like ...: try ..."), or None."""
     found = recognize(f)
-    return f"this looks like {found[0]}: try {flags(found[1])}" if found else None
+    if not found:
+        return None
+    return f"this looks like {found[0]}: try {flags(found[1])}" if found[1] else f"this looks like {found[0]}"
 
 
 def flags(options: dict) -> str:
@@ -340,13 +362,7 @@ def flags(options: dict) -> str:
     return " ".join(f"--{key.replace('_', '-')} {value}" for key, value in options.items())
 
 
-LABEL_NAMES = ("label", "labels", "target", "y", "class", "outcome")  # what a label column is called
 WEIGHT_NAMES = ("w", "weight", "weights", "sample_weight", "sample_weights")  # and a column of row weights
-
-
-def _label_of(columns: list[str]) -> str:
-    """The column that is most likely a table's label: the first named as labels are, else the last."""
-    return next((c for c in columns if c.lower() in LABEL_NAMES), columns[-1])
 
 
 def _columns_beside(f: h5py.File, matrix: h5py.Group) -> dict:
@@ -361,36 +377,18 @@ def _columns_beside(f: h5py.File, matrix: h5py.Group) -> dict:
     return {"y": labels[0] if labels else "<labels dataset>", **({"sample_weight": weights[0]} if weights else {})}
 
 
-def _members(group: h5py.Group) -> list[tuple[str, object]]:
-    """(name, object) of a group's members that can be opened (dangling and external links left out)."""
-    out = []
-    for name in group:
-        try:
-            obj = group.get(name)
-        except (KeyError, OSError, RuntimeError, ValueError):
-            continue
-        if obj is not None:
-            out.append((name, obj))
-    return out
-
-
 def recognize(f: h5py.File) -> tuple[str, dict] | None:
     """(producer, the options that find its table: x, and y or label_column) for a file whose layout a known
     tool writes, else None."""
     try:
         if text_of(f.attrs.get("encoding-type", b"")) == "anndata":
-            obs = f.get("obs")
-            columns = [n for n, _ in _members(obs) if n != "_index"] if isinstance(obs, h5py.Group) else []
-            return "an AnnData file", {"x": "X", "y": "obs/" + (columns[0] if columns else "<column>")}
+            return knownfiles.anndata_options(f)
         for name, obj in _members(f):
             if is_csr(obj):
                 return "a sparse (CSR) matrix", {"x": name, **_columns_beside(f, obj)}
-        for name, obj in _members(f):
-            kind = text_of(obj.attrs.get("pandas_type", b""))
-            if isinstance(obj, h5py.Group) and kind in ("frame", "frame_table"):
-                found = find_features(f, name)
-                columns = [n for s in found.features for n in s.names] + [n for n, r in found.text.items() if r]
-                return "a pandas frame", {"x": name, "label_column": _label_of(columns)}
+        frames, series = knownfiles.pandas_keys(f)
+        if frames:
+            return knownfiles.pandas_options(f, frames, series)
         matlab = [n for n, o in _members(f) if isinstance(o, h5py.Dataset) and "MATLAB_class" in o.attrs]
         two_d = [n for n in matlab if f[n].ndim == 2 and min(f[n].shape) > 1]
         if two_d:

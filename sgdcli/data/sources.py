@@ -301,3 +301,7 @@ class Found:
     text: dict = dataclasses.field(default_factory=dict)
     class_names: list[str] | None = None  # the label column's names, where labels are names
     categorical: dict = dataclasses.field(default_factory=dict)  # pandas Categoricals: column -> its codes' field
+    # columns that are neither features nor text, with what they are (pandasframes.LEFT_OUT): a pandas frame's
+    # datetime and timedelta columns, and the levels of its row index stored as columns of its table
+    left_out: dict = dataclasses.field(default_factory=dict)
+    missing_text: str | None = None  # the text that stands for a missing value in the text columns (nan_rep)

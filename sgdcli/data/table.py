@@ -12,6 +12,7 @@ from sgdcli.data import csrblocks, featurenames, hashing, hdf5, producers, rowco
 from sgdcli.data.columns import ColumnReader
 from sgdcli.data.csvcolumns import ATTR as ENCODING_ATTR, Encoding
 from sgdcli.data.identity import FileIdentity
+from sgdcli.data.pandasframes import CodedFields
 from sgdcli.data.shuffle import PageShuffle
 from sgdcli.data.sources import ComposedReader, Fields, Source
 from sgdcli.data.sparse import ENTRY_BYTES, OFFSET_BYTES, CsrReader, SparseX, is_csr
@@ -34,10 +35,10 @@ def numbered(names: list[str] | None) -> bool:
     return names is None or names == [str(j) for j in range(len(names))]
 
 
-def columns_of(path, x: str, transpose: bool = False) -> tuple[list[str] | None, list[str]]:
-    """The names of the feature columns that ``x`` of ``path`` holds, all of them, and of its text columns,
-    without reading any (data/producers.py ``column_names``); (None, []) for a CSR matrix, whose columns are
-    known by position only."""
+def columns_of(path, x: str, transpose: bool = False) -> tuple[list[str] | None, dict[str, str]]:
+    """The names of the feature columns that ``x`` of ``path`` holds, all of them, and of its other columns
+    with what each holds (text, a datetime, an index level), without reading any (data/producers.py
+    ``column_names``); (None, {}) for a CSR matrix, whose columns are known by position only."""
     path = os.fspath(path)
     f = hdf5.open_file(path)
     try:
@@ -46,8 +47,8 @@ def columns_of(path, x: str, transpose: bool = False) -> tuple[list[str] | None,
                 try:
                     width = CsrReader(f[x]).width
                 except InputError:
-                    return None, []
-                return featurenames.column_names(f[x], width), []
+                    return None, {}
+                return featurenames.column_names(f[x], width), {}
             return producers.column_names(f, x, transpose)
     finally:
         f.close()
@@ -93,7 +94,8 @@ class Table:
         such values."""
         wide = " (NaN or infinite, or beyond float32's range of ±3.4e38: features are read as float32)"
         packed = " (NaN or infinite; entries equal to its CF _FillValue or missing_value are missing, read as NaN)"
-        why = packed if self._x_packed else wide if self._x_wide else ""
+        coded = " (NaN or infinite; a pandas Categorical's missing value, code -1, is read as NaN)"
+        why = packed if self._x_packed else coded if self._x_coded else wide if self._x_wide else ""
         return f"{self.path}:{self.x_name}: non-finite feature value at row {row}{why}"
 
     def selection(self) -> dict:
@@ -127,6 +129,11 @@ class Table:
         self._check_written(found, labels)  # before any reader looks at the storage (a declared 10^12 rows)
         self._x_wide = any(_wider_than_read(s.dtype) for s in found.features)
         self._x_packed = any(s.packing is not None and s.packing.missing for s in found.features)
+        self._x_coded = any(isinstance(s, CodedFields) and len(s.coded_at) for s in found.features)
+        # the columns that are no features (the label aside), with what they hold: info says why
+        self.left_out = {name: "text" if reader is not None else "text (pickled)"
+                         for name, reader in found.text.items() if name != self.label_column}
+        self.left_out.update(found.left_out)
         if found.plain:
             self.X = ColumnReader(found.features[0].ds, FEATURE_DTYPE)
         else:
@@ -164,7 +171,8 @@ class Table:
         if 0 in (reader.n_rows, reader.width):
             raise InputError(f"{where}: the CSR matrix is empty (shape {(reader.n_rows, reader.width)})")
         keep = None if self.features is None else producers.select(names, self.features, where)
-        self._x_wide, self._x_packed = _wider_than_read(reader.data.dtype), False
+        self._x_wide, self._x_packed, self._x_coded = _wider_than_read(reader.data.dtype), False, False
+        self.left_out = {}
         self.sparse, self.x_kind = True, "CSR sparse matrix"
         self.X = SparseX(reader, keep)
         self.n_rows, self.n_features = reader.n_rows, self.X.width

@@ -2,13 +2,19 @@
 
 The classes are the sorted distinct names (of a text column, found by a
 pass over it when a table is opened for training; of a categorical, its
-categories, sorted whatever order the file keeps them in), and a label is
+categories, sorted whatever order the file keeps them in: as numbers where
+the categories are stored as numbers, 2 before 10), and a label is
 read as the code of its name: 0, 1, ... in that order, so the rest of
 sgdcli sees numeric classes and the model keeps the names
 (``training.class_names``).  Reading
 another file for a model (``evaluate``, ``--val``) maps its names through the
 model's classes, so the same name has the same code whatever else the file
 holds; a name the model does not know is an error.
+
+A missing label is read as NaN (a bad row): a categorical's code -1, a text
+equal to the marker its writer puts for a missing value (pandas' table
+format: the frame's ``nan_rep``, "nan" by default), or an entry that a mask
+marks (AnnData's nullable columns: ``values`` and ``mask``).
 """
 
 from __future__ import annotations
@@ -16,7 +22,7 @@ from __future__ import annotations
 import h5py
 import numpy as np
 
-from sgdcli.data.sources import Source
+from sgdcli.data.sources import Source, text_of
 from sgdcli.errors import InputError, quoted
 from sgdcli.options import MAX_CLASSES
 
@@ -36,23 +42,38 @@ def is_text(dtype: np.dtype) -> bool:
     return dtype.kind in "SU" or h5py.check_string_dtype(dtype) is not None
 
 
-def scan_names(source: Source, where: str) -> list[str]:
-    """The sorted distinct names of a text column, in one pass of SCAN_ROWS at a time."""
+def scan_names(source: Source, where: str, missing: str | None = None, mask: Source | None = None) -> list[str]:
+    """The sorted distinct names of a text column, in one pass of SCAN_ROWS at a time; the ``missing`` marker
+    and the entries ``mask`` marks are no names."""
     names: set[str] = set()
     for start in range(0, source.n_rows, SCAN_ROWS):
-        names.update(np.unique(_text(source.read(start, min(start + SCAN_ROWS, source.n_rows)))).tolist())
+        stop = min(start + SCAN_ROWS, source.n_rows)
+        text = _text(source.read(start, stop))
+        if mask is not None:
+            text = text[~_flags(mask.read(start, stop))]
+        names.update(np.unique(text).tolist())
+        names.discard(missing)
         if len(names) > MAX_CLASSES:
             raise InputError(f"{where}: more than {MAX_CLASSES} distinct names; a text label names classes")
     return sorted(names)
 
 
-class TextLabels(Source):
-    """A one-column source of names, read as the codes of ``names`` (float64, so NaN can stand for none)."""
+def _flags(values: np.ndarray) -> np.ndarray:
+    """A mask as read (bool, or integers: nonzero is set), flat."""
+    return np.asarray(values).reshape(-1).astype(bool)
 
-    def __init__(self, inner: Source, names: list[str], where: str):
+
+class TextLabels(Source):
+    """A one-column source of names, read as the codes of ``names`` (float64, so NaN can stand for none): the
+    ``missing`` marker (pandas' ``nan_rep``) and the entries ``mask`` marks (AnnData's nullable strings) are
+    missing labels, read as NaN."""
+
+    def __init__(self, inner: Source, names: list[str], where: str, missing: str | None = None,
+                 mask: Source | None = None):
         super().__init__(inner.ds, inner.names, inner.n_rows, inner.unit_rows)
-        self.inner, self.where = inner, where
+        self.inner, self.where, self.missing, self.mask = inner, where, missing, mask
         self.classes = np.array(names, dtype=str)
+        self.order = np.argsort(self.classes, kind="stable")  # a model's classes need not be sorted as text
 
     @property
     def row_axis(self) -> int:
@@ -60,14 +81,39 @@ class TextLabels(Source):
 
     def read_spans(self, spans):
         text = _text(self.inner.read_spans(spans))
-        codes = np.searchsorted(self.classes, text)
-        codes = np.minimum(codes, max(len(self.classes) - 1, 0))
-        unknown = self.classes[codes] != text if len(self.classes) else np.ones(len(text), dtype=bool)
+        absent = np.zeros(len(text), dtype=bool)
+        if self.missing is not None:
+            absent |= text == self.missing
+        if self.mask is not None:
+            absent |= _flags(self.mask.read_spans(spans))
+        ordered = self.classes[self.order]
+        at = np.minimum(np.searchsorted(ordered, text), max(len(self.classes) - 1, 0))
+        unknown = (ordered[at] != text if len(self.classes) else np.ones(len(text), dtype=bool)) & ~absent
         if unknown.any():
             k = int(np.flatnonzero(unknown)[0])
             raise InputError(f"{self.where}: label {quoted(text[k])} is not one of the classes "
                              f"({', '.join(self.classes[:12])}{', ...' if len(self.classes) > 12 else ''})")
-        return codes.astype(np.float64).reshape(-1, 1)
+        codes = self.order[at].astype(np.float64) if len(self.classes) else np.zeros(len(text))
+        codes[absent] = np.nan
+        return codes.reshape(-1, 1)
+
+
+class Masked(Source):
+    """A column of numbers (``inner``) and its ``mask`` (AnnData's nullable integers and booleans: ``values``
+    and ``mask``, set where the value is missing), read as float64, a masked entry as NaN (a bad label)."""
+
+    def __init__(self, inner: Source, mask: Source):
+        super().__init__(inner.ds, inner.names, inner.n_rows, inner.unit_rows)
+        self.inner, self.mask = inner, mask
+
+    @property
+    def row_axis(self) -> int:
+        return self.inner.row_axis
+
+    def read_spans(self, spans):
+        values = np.asarray(self.inner.read_spans(spans), dtype=np.float64).reshape(-1, 1)
+        values[_flags(self.mask.read_spans(spans))] = np.nan
+        return values
 
 
 class Codes(Source):
@@ -103,8 +149,22 @@ class Codes(Source):
         return out.reshape(-1, 1)
 
 
-def categorical_labels(inner: Source, categories: list[str], where: str, classes: list[str] | None
+def categorical_labels(inner: Source, categories, where: str, classes: list[str] | None
                        ) -> tuple[Codes, list[str]]:
-    """A categorical's codes read as names: of ``classes`` where given, else of its categories sorted."""
-    names = classes if classes is not None else sorted(set(categories))
-    return Codes(inner, categories, names, where), names
+    """A categorical's codes read as names: of ``classes`` where given, else of its categories (an array as
+    stored, or names) sorted: as numbers where they are stored as numbers (2 before 10), else as text."""
+    values = np.asarray(categories)
+    names = [text_of(v) for v in (values.tolist() if values.ndim == 1 else categories)]
+    if classes is None and values.ndim == 1 and values.dtype.kind in "iuf":
+        classes = list(dict.fromkeys(names[k] for k in np.argsort(values, kind="stable")))
+    if classes is None:
+        classes = sorted(set(names))
+    return Codes(inner, names, classes, where), classes
+
+
+def text_labels(source: Source, where: str, classes: list[str] | None, missing: str | None = None,
+                mask: Source | None = None) -> tuple[TextLabels, list[str]]:
+    """Names read as codes: of ``classes`` where given, else of the column's own sorted names; ``missing`` (the
+    text that marks a missing value) and the entries ``mask`` sets are missing labels."""
+    names = classes if classes is not None else scan_names(source, where, missing, mask)
+    return TextLabels(source, names, where, missing, mask), names

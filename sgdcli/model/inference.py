@@ -15,6 +15,7 @@ import numpy as np
 from sgdcli.data import hashing, hdf5
 from sgdcli.data.atomic import check_writable
 from sgdcli.data.prefetch import Block, stream_blocks
+from sgdcli.data.pandasframes import why_left_out
 from sgdcli.data.table import Table, columns_of, numbered
 from sgdcli.errors import InputError, RuntimeFailure, refuse_pipe
 from sgdcli.fieldtypes import checked_arguments
@@ -141,6 +142,10 @@ def by_name(names: list[str] | None, data, x: str, columns: dict, model: str = "
     known = set(present)
     missing = [name for name in names if name not in known]
     if missing:
+        kind = text.get(missing[0])
+        if kind not in (None, "text"):  # a column that an older sgdcli read as numbers (a datetime, an index level)
+            raise InputError(f"{model}{os.fspath(data)}:{x}: column {missing[0]!r}, which the model was trained on, "
+                             f"{why_left_out(kind)}; the model, of an older sgdcli, read it as numbers: retrain it")
         raise InputError(f"{model}{os.fspath(data)}:{x}: has no column {missing[0]!r}, which the model was trained "
                          f"on ({len(missing)} of its {len(names)} features missing)")
     columns["features"] = names
@@ -148,7 +153,7 @@ def by_name(names: list[str] | None, data, x: str, columns: dict, model: str = "
     return columns, [name for name in own if name not in wanted]
 
 
-def _named(given: str | None, present: list[str], text: list[str]) -> str | None:
+def _named(given: str | None, present: list[str], text) -> str | None:
     """The name of the column ``--label-column given`` takes, as Table resolves it (data/producers.py): a
     column's name, else an index among the numeric columns (``-1``: the last); ``given`` where it is neither
     (Table then says so)."""

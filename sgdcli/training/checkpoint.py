@@ -254,10 +254,32 @@ def differences(saved: dict, current: dict, prefix: str = "") -> list[str]:
 def fingerprint(table, val_table, init=None) -> dict:
     """What a checkpoint records of the data a run reads: the training and validation files (Table
     ``fingerprint``) and, with ``--init``, the initial model (training/warmstart.py ``stamp``)."""
-    data = {"train": table.fingerprint(), "val": val_table.fingerprint() if val_table is not None else None}
+    data = {"train": _of(table), "val": _of(val_table) if val_table is not None else None}
     if init is not None:
         data["init"] = init.stamp()
     return data
+
+
+def _of(table) -> dict:
+    """A table's fingerprint, with the names of its classes where its labels are names: the order of the
+    classes (their codes) that the checkpoint's weights are of."""
+    out = table.fingerprint()
+    if table.class_names:
+        out["class_names"] = list(table.class_names)
+    return out
+
+
+def _older_names(saved: dict, current: dict) -> dict:
+    """``saved`` (a checkpoint's data fingerprints), where a checkpoint of an older sgdcli does not record the
+    class names: with the current names where they are those it read (sorted as text: what every version read
+    before numeric categories sorted as numbers), so that such a checkpoint still continues its run."""
+    out = dict(saved)
+    for key in ("train", "val"):
+        then, now = saved.get(key), current.get(key)
+        if isinstance(then, dict) and isinstance(now, dict) and "class_names" not in then and "class_names" in now:
+            if now["class_names"] == sorted(now["class_names"]):
+                out[key] = {**then, "class_names": now["class_names"]}
+    return out
 
 
 def mismatch(ckpt: Checkpoint, options: dict, data: dict, path: str, defaults: dict | None = None) -> str | None:
@@ -272,7 +294,7 @@ def mismatch(ckpt: Checkpoint, options: dict, data: dict, path: str, defaults: d
     diff = differences(*as_run_reads(saved, options, getattr(ckpt, "n_train", 0)))
     if diff:
         return f"checkpoint {path} was made with other options: {'; '.join(diff)}"
-    diff = differences({**ckpt.data, "init": None}, {**data, "init": None})
+    diff = differences({**_older_names(ckpt.data, data), "init": None}, {**data, "init": None})
     if diff:
         return f"the data changed since checkpoint {path}: {'; '.join(diff)}"
     then, now = ckpt.data.get("init"), data.get("init")

@@ -1,0 +1,196 @@
+"""Where pandas and AnnData keep a table's parts beyond one frame: the keys of the frames and Series of a file
+(``to_hdf`` to several keys, nested ones too), a Series or an AnnData nullable column as labels, and the
+matrix of an AnnData file without ``X``; and what ``info`` and the errors suggest for them.
+
+A Series is a group of ``index`` and ``values`` (fixed format) or a table of ``index`` and one field (table
+format); AnnData's nullable integers, booleans and strings are a group of ``values`` and ``mask`` (set
+where the value is missing), read as a categorical's code -1 is: a missing label.
+"""
+
+from __future__ import annotations
+
+import h5py
+
+from sgdcli.data.cf import packing_of
+from sgdcli.data.hdf5 import NUMERIC_KINDS
+from sgdcli.data.pandasframes import (FRAME_TYPES, SERIES_TYPES, fixed_frame, pandas_type, series_rows,
+                                      series_values, table_frame)
+from sgdcli.data.pandasmeta import categories
+from sgdcli.data.sources import Column, Fields, built, text_of, where_of
+from sgdcli.data.sparse import is_csr
+from sgdcli.data.textlabels import Masked, categorical_labels, is_text, text_labels
+from sgdcli.errors import InputError
+
+LABEL_NAMES = ("label", "labels", "target", "y", "class", "outcome")  # what a label column is called
+LISTED = 20  # frame keys (or layers) a suggestion names, before "..."
+NULLABLE = ("nullable-integer", "nullable-boolean", "nullable-string-array")  # AnnData: values and mask
+
+
+def members(group: h5py.Group) -> list[tuple[str, object]]:
+    """(name, object) of a group's members that can be opened (dangling and external links left out)."""
+    out = []
+    for name in group:
+        try:
+            obj = group.get(name)
+        except (KeyError, OSError, RuntimeError, ValueError):
+            continue
+        if obj is not None:
+            out.append((name, obj))
+    return out
+
+
+def label_of(columns: list[str]) -> str:
+    """The column that is most likely a table's label: the first named as labels are, else the last."""
+    return next((c for c in columns if c.lower() in LABEL_NAMES), columns[-1])
+
+
+def encoding(obj) -> str:
+    """AnnData's ``encoding-type`` of ``obj``, "" where it has none."""
+    return text_of(obj.attrs.get("encoding-type", b"")) if isinstance(obj, (h5py.Group, h5py.Dataset)) else ""
+
+
+def whole(obj, y: str) -> tuple[object, str]:
+    """What ``--y`` reads for ``obj`` at ``y``: the ``values`` of a nullable column or of a Series stand for the
+    column (read through its mask; as a Series is, so a datetime Series or an empty one's placeholder is no
+    labels)."""
+    if isinstance(obj, h5py.Dataset) and obj.name.endswith("/values") and (
+            encoding(obj.parent) in NULLABLE or pandas_type(obj.parent) == "series"):
+        return obj.parent, y.rsplit("/", 1)[0]
+    return obj, y
+
+
+def group_labels(g: h5py.Group, y: str, where: str, classes: list[str] | None, what: str):
+    """A group named as ``--y``: a categorical (codes and categories), an AnnData nullable column, a pandas
+    Series; InputError for any other."""
+    if "codes" in g and "categories" in g:  # AnnData (and pandas-in-HDF5 writers) categorical
+        return categorical_labels(Column(g["codes"], y), g["categories"][()], where_of(g["codes"]), classes)
+    if encoding(g) in NULLABLE:
+        return _nullable(g, y, where, classes)
+    if pandas_type(g) in SERIES_TYPES:
+        return _series(g, where, classes)
+    if pandas_type(g) in FRAME_TYPES:
+        raise InputError(f"{where}: is a pandas frame, not a column of {what}: take the {what} from one of its "
+                         f"columns with --x {y} --label-column NAME, or write them as a Series")
+    raise InputError(f"{where}: is a group, not a {what} dataset")
+
+
+def part_of_pandas(ds: h5py.Dataset, y: str, where: str) -> None:
+    """InputError where ``--y`` names the table of a pandas Series or frame: the key is what is read."""
+    kind = pandas_type(ds.parent)
+    if ds.dtype.fields is not None and kind in SERIES_TYPES + FRAME_TYPES:
+        key = y.rsplit("/", 1)[0]
+        series = kind in SERIES_TYPES
+        raise InputError(f"{where}: is the table of the pandas {'Series' if series else 'frame'} {key}, which is "
+                         f"read whole: {f'--y {key}' if series else f'--x {key} --label-column NAME'}")
+
+
+def _nullable(g: h5py.Group, y: str, where: str, classes: list[str] | None):
+    """An AnnData nullable column (``values``, and ``mask`` set where a value is missing) as labels: a masked
+    entry is a missing label (NaN: a bad row), as a categorical's code -1 is."""
+    values, mask = g.get("values"), g.get("mask")
+    if not all(isinstance(d, h5py.Dataset) and d.ndim == 1 for d in (values, mask)):
+        raise InputError(f"{where}: is AnnData's {encoding(g)} column without 1-D values and mask")
+    if mask.shape != values.shape:
+        raise InputError(f"{where}: its mask has {mask.shape[0]} rows but its values {values.shape[0]}")
+    inner, flags = Column(values, y), Column(mask, f"{y}/mask")
+    if is_text(values.dtype):
+        return text_labels(inner, where, classes, mask=flags)
+    if values.dtype.kind not in NUMERIC_KINDS:
+        raise InputError(f"{where}/values: dtype {values.dtype} is not numeric")
+    return Masked(inner, flags), None
+
+
+def _series(g: h5py.Group, where: str, classes: list[str] | None):
+    """A pandas Series as labels: its values (fixed format), or its one column (table format: numbers, text with
+    the table's ``nan_rep`` a missing label, or a Categorical's codes read through its categories)."""
+    if pandas_type(g) == "series":
+        values = series_values(g, where)
+        if is_text(values.dtype):
+            return text_labels(values, where, classes)
+        return (values.ds if packing_of(values.ds) is None else values), None
+    found = built(table_frame, g)
+    names = [name for s in found.features for name in s.names]
+    readable = [source for source in found.text.values() if source is not None]
+    if len(names) + len(found.text) + len(found.left_out) != 1:
+        raise InputError(f"{where}: a pandas Series (table format) of {len(names) + len(found.text)} columns")
+    if readable:
+        return text_labels(readable[0], where, classes, found.missing_text)
+    if found.left_out:
+        raise InputError(f"{where}: a pandas Series of {next(iter(found.left_out.values()))} values, which sgdcli "
+                         "reads neither as labels nor as features")
+    if not names:
+        raise InputError(f"{where}: a pandas Series whose values are neither numbers nor text")
+    source = found.features[0]
+    codes = Fields(source.ds, source.fields, source.names, source.cols)  # a Categorical's codes as stored
+    if names[0] in found.categorical:
+        return categorical_labels(codes, categories(g, found.categorical[names[0]], where), where, classes)
+    return codes, None
+
+
+def anndata_options(f: h5py.File) -> tuple[str, dict]:
+    """An AnnData file's options: ``X``, or where it has none (``AnnData(X=None)``) a matrix of ``layers`` (or
+    of ``obsm``); the labels from its first ``obs`` column."""
+    obs = f.get("obs")
+    columns = [n for n, _ in members(obs) if n != "_index"] if isinstance(obs, h5py.Group) else []
+    y = {"y": "obs/" + (columns[0] if columns else "<column>")}
+    if isinstance(f.get("X"), (h5py.Dataset, h5py.Group)):
+        return "an AnnData file", {"x": "X", **y}
+    for where in ("layers", "obsm"):
+        group = f.get(where)
+        held = [n for n, o in members(group) if isinstance(o, h5py.Dataset) and o.ndim == 2 or is_csr(o)] \
+            if isinstance(group, h5py.Group) else []
+        if held:
+            return (f"an AnnData file without X ({where}: {', '.join(held[:LISTED])}"
+                    f"{', ...' if len(held) > LISTED else ''})", {"x": f"{where}/{held[0]}", **y})
+    return "an AnnData file without X, layers or obsm matrices (no features to train on)", {}
+
+
+def pandas_keys(f: h5py.File, depth: int = 8) -> tuple[list[str], list[str]]:
+    """The keys of the pandas frames and Series in ``f`` (``to_hdf``'s keys: groups anywhere in the file),
+    without looking inside them."""
+    frames, series = [], []
+
+    def walk(group, prefix, level):
+        for name, obj in members(group):
+            if not isinstance(obj, h5py.Group):
+                continue
+            kind = pandas_type(obj)
+            if kind in FRAME_TYPES:
+                frames.append(prefix + name)
+            elif kind in SERIES_TYPES:
+                series.append(prefix + name)
+            elif level < depth:
+                walk(obj, f"{prefix}{name}/", level + 1)
+
+    walk(f, "", 0)
+    return frames, series
+
+
+def pandas_options(f: h5py.File, frames: list[str], series: list[str]) -> tuple[str, dict]:
+    """The options of a file of pandas frames: the frame to train on (one named for training where there are
+    several, else the first that can be read), and its labels: a column named as labels are, else a Series of
+    its rows (``y.to_hdf``), else its last column. Every frame that can be read is named where there are
+    several."""
+    readable = {}
+    for key in frames:
+        try:
+            found = (fixed_frame if pandas_type(f[key]) == "frame" else table_frame)(f[key])
+        except (InputError, KeyError, OSError, RuntimeError, ValueError, TypeError):
+            continue
+        if found.features and found.features[0].n_rows:
+            readable[key] = found
+    if not readable:  # none can be read: the first, whose error info shows
+        return "a pandas frame", {"x": frames[0], "label_column": "<label>"}
+    key = next((k for k in readable if k.rsplit("/", 1)[-1].lower().startswith("train")), next(iter(readable)))
+    found = readable[key]
+    columns = [n for s in found.features for n in s.names] + [n for n, r in found.text.items() if r]
+    beside = [k for k in series if series_rows(f[k]) == found.features[0].n_rows]
+    beside = [k for k in beside if k.rsplit("/", 1)[-1].lower() in LABEL_NAMES] or beside
+    producer = "a pandas frame"
+    if len(readable) > 1:
+        keys = list(readable)
+        producer += (f" (one of {len(keys)} in the file: {', '.join(keys[:LISTED])}"
+                     f"{', ...' if len(keys) > LISTED else ''}; --x names the one to read)")
+    if beside and not any(c.lower() in LABEL_NAMES for c in columns):
+        return producer, {"x": key, "y": beside[0]}
+    return producer, {"x": key, "label_column": label_of(columns)}
