@@ -35,6 +35,14 @@ def weights(path):
     return model.weights, model.bias
 
 
+def assert_as_uninterrupted(model, tmp_path, data, *args):
+    """``model`` has the weights of a run of ``train DATA`` + TRAIN + ``args`` that nothing stopped."""
+    straight = tmp_path / "straight.h5"
+    assert cli("train", data, "-o", straight, "-q", *TRAIN, *args)[0] == 0
+    for a, b in zip(weights(model), weights(straight)):
+        np.testing.assert_array_equal(a, b)
+
+
 @pytest.fixture
 def refreshed(tmp_path):
     """A checkpoint of a stopped run on data.h5, and data.h5 replaced since by another day's rows."""
@@ -64,10 +72,7 @@ def test_restart_stale_removes_a_checkpoint_of_other_data_and_trains_from_scratc
     assert err == (f"sgdcli: warning: --restart-stale: the data changed since checkpoint {ckpt}: train.mtime "
                    "(checkpoint: 1000.0, now: 2000.0); removed it, so the run starts over\n")
     assert not os.path.exists(ckpt) and not os.path.exists(f"{ckpt}.prev")
-    straight = tmp_path / "straight.h5"
-    assert cli("train", data, "-o", straight, "-q", *TRAIN)[0] == 0
-    for a, b in zip(weights(model), weights(straight)):  # the run from scratch, nothing of the stopped one
-        np.testing.assert_array_equal(a, b)
+    assert_as_uninterrupted(model, tmp_path, data)  # the run from scratch, nothing of the stopped one
 
 
 def test_restart_stale_removes_a_checkpoint_made_with_other_options(tmp_path):
@@ -128,10 +133,7 @@ def test_a_replaced_init_model_is_refused_by_resume_and_restarted_by_restart_sta
     assert os.path.exists(ckpt)
     code, out, err = cli("train", data, "-o", model, "--init", init, "--resume", "--restart-stale", "-q", *TRAIN)
     assert (code, err) == (0, f"sgdcli: warning: --restart-stale: {why}; removed it, so the run starts over\n")
-    straight = tmp_path / "straight.h5"
-    assert cli("train", data, "-o", straight, "--init", init, "-q", *TRAIN)[0] == 0
-    for a, b in zip(weights(model), weights(straight)):  # from tonight's model, nothing of the stopped run
-        np.testing.assert_array_equal(a, b)
+    assert_as_uninterrupted(model, tmp_path, data, "--init", init)  # from tonight's model, nothing of the stopped run
 
 
 @pytest.fixture
@@ -162,10 +164,7 @@ def test_restart_stale_removes_unreadable_checkpoints_and_trains_from_scratch(un
     assert f"; {ckpt}.prev: " in err and err.endswith("); removed them, so the run starts over\n")
     assert len(err.splitlines()) == 1
     assert not os.path.exists(ckpt) and not os.path.exists(f"{ckpt}.prev")
-    straight = tmp_path / "straight.h5"
-    assert cli("train", data, "-o", straight, "-q", *TRAIN)[0] == 0
-    for a, b in zip(weights(model), weights(straight)):
-        np.testing.assert_array_equal(a, b)
+    assert_as_uninterrupted(model, tmp_path, data)
     with open(ckpt, "w") as fh:  # one file, not HDF5 at all
         fh.write("hello\n")
     code, out, err = cli("train", data, "-o", model, "--resume", "--restart-stale", "-q", *TRAIN)
@@ -278,10 +277,7 @@ def test_a_checkpoint_whose_contents_do_not_fit_the_run_is_unreadable(tmp_path, 
     assert (code, err) == (0, f"sgdcli: warning: --restart-stale: no readable checkpoint ({ckpt}: damaged sgdcli "
                               f"checkpoint: {problem}); removed it, so the run starts over\n")
     assert not os.path.exists(ckpt)
-    straight = tmp_path / "straight.h5"
-    assert cli("train", data, "-o", straight, "-q", *TRAIN)[0] == 0
-    for a, b in zip(weights(model), weights(straight)):
-        np.testing.assert_array_equal(a, b)
+    assert_as_uninterrupted(model, tmp_path, data)
 
 
 def test_a_damaged_checkpoint_falls_back_to_the_previous_one_and_ends_bit_for_bit(tmp_path):
@@ -294,10 +290,7 @@ def test_a_damaged_checkpoint_falls_back_to_the_previous_one_and_ends_bit_for_bi
     assert (f"checkpoint {ckpt}: damaged sgdcli checkpoint: state/W has a non-finite value (nan at [0, 3]); "
             f"resuming from the previous one, {ckpt}.prev") in err
     assert "diverged" not in err and "half the rate" not in err
-    straight = tmp_path / "straight.h5"
-    assert cli("train", data, "-o", straight, "-q", *TRAIN)[0] == 0
-    for a, b in zip(weights(model), weights(straight)):
-        np.testing.assert_array_equal(a, b)
+    assert_as_uninterrupted(model, tmp_path, data)
 
 
 class Killed(BaseException):
@@ -326,10 +319,7 @@ def test_after_falling_back_to_the_previous_checkpoint_a_kill_while_checkpointin
     assert load_latest(ckpt).position == resumed_from
     code, out, err = cli("train", data, "-o", model, "--resume", "-q", *TRAIN)
     assert code == 0, err
-    straight = tmp_path / "straight.h5"
-    assert cli("train", data, "-o", straight, "-q", *TRAIN)[0] == 0
-    for a, b in zip(weights(model), weights(straight)):
-        np.testing.assert_array_equal(a, b)
+    assert_as_uninterrupted(model, tmp_path, data)
 
 
 def test_resume_refuses_a_file_at_the_checkpoint_path_that_is_no_checkpoint_though_its_previous_one_reads(tmp_path):
@@ -372,10 +362,7 @@ def test_resume_compares_the_values_the_options_take_not_how_they_are_written(tm
     code, out, err = cli("train", "data.h5", "-o", "m.h5", "--resume", "--progress", "plain", *TRAIN, *same)
     assert code == 0, err
     assert f"resuming from {tmp_path / ckpt}: epoch 2" in err
-    straight = tmp_path / "straight.h5"
-    assert cli("train", "data.h5", "-o", straight, "-q", *TRAIN, "--val", "val.h5", "--init", "base.h5")[0] == 0
-    for a, b in zip(weights("m.h5"), weights(straight)):
-        np.testing.assert_array_equal(a, b)
+    assert_as_uninterrupted("m.h5", tmp_path, "data.h5", "--val", "val.h5", "--init", "base.h5")
 
 
 @pytest.mark.parametrize("stale", [[], ["--restart-stale"]], ids=["resume", "restart-stale"])
@@ -405,10 +392,8 @@ def test_resume_removes_the_checkpoint_of_a_run_killed_once_its_model_was_writte
                               "data, with the same options); removed the checkpoint, so the run starts over from "
                               "that model\n")
     assert out.startswith(f"model {model}: ") and not os.path.exists(ckpt) and not os.path.exists(f"{ckpt}.prev")
-    straight = tmp_path / "straight.h5"
-    assert cli("train", data, "-o", straight, "--init", tmp_path / "written.h5", "-q", *TRAIN)[0] == 0
-    for a, b in zip(weights(model), weights(straight)):  # a new run, from the model the killed run wrote
-        np.testing.assert_array_equal(a, b)
+    # a new run, from the model the killed run wrote
+    assert_as_uninterrupted(model, tmp_path, data, "--init", tmp_path / "written.h5")
 
 
 def test_an_init_model_trained_from_the_same_start_with_other_options_is_still_refused(tmp_path):
