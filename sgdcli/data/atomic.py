@@ -182,14 +182,13 @@ def _remove_abandoned(directory: str, name: str) -> None:
     (SIGKILL, the out-of-memory killer): their owner's process is gone, so nothing will ever rename or remove
     them, and a nightly job killed night after night would pile them up.  Another host's, a live process's and
     those of versions that did not name their owner are left alone."""
-    tag = re.compile(rf"^\.{re.escape(name)}\.{re.escape(_host())}-(\d+)-[0-9a-f]{{8}}\.tmp$")
     try:
         entries = os.listdir(directory)
     except OSError:
         return
     for entry in entries:
-        found = tag.match(entry)
-        if found and not _alive(int(found.group(1))):
+        pid = _owner(entry, re.escape(name))
+        if pid is not None and not _alive(pid):
             with contextlib.suppress(OSError):
                 os.unlink(os.path.join(directory, entry))
 
@@ -198,8 +197,15 @@ def in_use(entry: str) -> bool:
     """Whether the temporary file named ``entry`` (``.NAME.HOST-PID-XXXXXXXX.tmp``) belongs to a live process
     of this host: another run writing a file whose name begins as this one's (``a`` and ``a.h5``), which a
     run that locks ``a`` must not take for its own killed run's leftover."""
-    found = re.match(rf"^\..*\.{re.escape(_host())}-(\d+)-[0-9a-f]{{8}}\.tmp$", entry)
-    return bool(found) and _alive(int(found.group(1)))
+    pid = _owner(entry, ".*")
+    return pid is not None and _alive(pid)
+
+
+def _owner(entry: str, name: str) -> int | None:
+    """The process of this host whose temporary file (``_create_temporary``'s name, for a file whose name
+    matches the pattern ``name``) ``entry`` is, or None where it is not one."""
+    found = re.match(rf"^\.{name}\.{re.escape(_host())}-(\d+)-[0-9a-f]{{8}}\.tmp$", entry)
+    return int(found.group(1)) if found else None
 
 
 def _alive(pid: int) -> bool:
