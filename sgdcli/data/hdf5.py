@@ -265,3 +265,16 @@ def compression_filters(compression: str) -> dict:
     if compression == "gzip":
         return {"compression": "gzip", "compression_opts": 1}
     return {"compression": compression}
+
+
+def members(group: h5py.Group) -> list[tuple[str, object]]:
+    """(name, object) of a group's members that can be opened (dangling and unreadable links left out)."""
+    out = []
+    for name in group:
+        try:
+            obj = group.get(name)
+        except (KeyError, OSError, RuntimeError, ValueError):
+            continue
+        if obj is not None:
+            out.append((name, obj))
+    return out

@@ -12,7 +12,7 @@ from __future__ import annotations
 import h5py
 
 from sgdcli.data.cf import packing_of
-from sgdcli.data.hdf5 import NUMERIC_KINDS
+from sgdcli.data.hdf5 import NUMERIC_KINDS, members
 from sgdcli.data.pandasframes import (FRAME_TYPES, SERIES_TYPES, fixed_frame, pandas_type, series_rows,
                                       series_values, table_frame)
 from sgdcli.data.pandasmeta import categories
@@ -24,19 +24,6 @@ from sgdcli.errors import InputError
 LABEL_NAMES = ("label", "labels", "target", "y", "class", "outcome")  # what a label column is called
 LISTED = 20  # frame keys (or layers) a suggestion names, before "..."
 NULLABLE = ("nullable-integer", "nullable-boolean", "nullable-string-array")  # AnnData: values and mask
-
-
-def members(group: h5py.Group) -> list[tuple[str, object]]:
-    """(name, object) of a group's members that can be opened (dangling and external links left out)."""
-    out = []
-    for name in group:
-        try:
-            obj = group.get(name)
-        except (KeyError, OSError, RuntimeError, ValueError):
-            continue
-        if obj is not None:
-            out.append((name, obj))
-    return out
 
 
 def label_of(columns: list[str]) -> str:

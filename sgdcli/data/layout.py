@@ -13,7 +13,7 @@ import h5py
 import numpy as np
 
 from sgdcli.data.chunks import mappable_chunks, parallel_decodable
-from sgdcli.data.hdf5 import NUMERIC_KINDS
+from sgdcli.data.hdf5 import NUMERIC_KINDS, members
 
 
 @dataclasses.dataclass(frozen=True)
@@ -98,9 +98,8 @@ def _filter_name(info) -> str:
 
 def unavailable_in(group: h5py.Group) -> tuple[h5py.Dataset, str] | None:
     """The first dataset of ``group`` (its own members) whose filter is not available, and what is wrong."""
-    for name in group:
+    for _, obj in members(group):
         try:
-            obj = group.get(name)
             problem = unavailable_filter(obj) if isinstance(obj, h5py.Dataset) else None
         except (KeyError, OSError, RuntimeError, ValueError):
             continue

@@ -33,9 +33,9 @@ import numpy as np
 from sgdcli.data import featurenames, knownfiles
 from sgdcli.data.cf import packing_of
 from sgdcli.data.enums import EnumNames, enum_names
-from sgdcli.data.hdf5 import NUMERIC_KINDS, list_datasets
+from sgdcli.data.hdf5 import NUMERIC_KINDS, list_datasets, members as _members
 from sgdcli.data import matlab
-from sgdcli.data.knownfiles import LABEL_NAMES, NULLABLE, label_of as _label_of, members as _members
+from sgdcli.data.knownfiles import LABEL_NAMES, NULLABLE, label_of as _label_of
 from sgdcli.data.pandasframes import SERIES_TYPES, CodedFields, fixed_frame, table_frame, why_left_out
 from sgdcli.data.pandasmeta import categories
 from sgdcli.data.sources import (Column, Fields, Found, Matrix, Source, built, numeric_fields, text_of,
