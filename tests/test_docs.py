@@ -28,6 +28,13 @@ def test_check_mode_reports_a_stale_reference_and_make_docs_mends_it(tmp_path, c
     assert gendocs.main(["--check", str(stale)]) == 0
 
 
+def test_an_option_is_not_taken_for_the_file_to_write(tmp_path, monkeypatch, capsys):
+    monkeypatch.chdir(tmp_path)
+    assert gendocs.main(["--help"]) == 2
+    assert capsys.readouterr().err.strip() == "usage: python -m sgdcli.cli.gendocs [--check] docs/cli.md"
+    assert list(tmp_path.iterdir()) == []
+
+
 def test_missing_help_is_found(monkeypatch):
     from sgdcli.cli import main_group
 

@@ -58,7 +58,7 @@ def main(argv: list[str] | None = None) -> int:
     args = sys.argv[1:] if argv is None else argv
     check = "--check" in args
     paths = [a for a in args if a != "--check"]
-    if len(paths) != 1:
+    if len(paths) != 1 or paths[0].startswith("-"):  # --help is not a file to write the reference to
         print("usage: python -m sgdcli.cli.gendocs [--check] docs/cli.md", file=sys.stderr)
         return 2
     new = render()
