@@ -192,6 +192,39 @@ def test_a_signal_that_python_dropped_in_a_finalizer_comes_again(capsys, signum,
         signal.signal(signum, saved)
 
 
+def test_the_signal_sent_again_waits_until_the_hook_that_sends_it_has_returned(capsys, monkeypatch):
+    """On a busy machine the main thread could still be inside the hook (waiting in Thread.start for the thread
+    it started) when that thread sent the signal again: the handler raised there, Python dropped that too, and
+    the command exited 0 (seen once in `make test`).  A main thread slow to leave Thread.start makes it
+    certain."""
+    import threading
+
+    from sgdcli.cli import app
+
+    start = threading.Thread.start
+
+    def slow_start(thread):
+        start(thread)
+        time.sleep(0.2)  # 40 times the retry's delay
+
+    class Finalizer:
+        def __del__(self):
+            raise KeyboardInterrupt
+
+    def invoke():
+        Finalizer()
+        time.sleep(20)
+        return 0
+
+    monkeypatch.setattr(threading.Thread, "start", slow_start)
+    saved = signal.signal(signal.SIGINT, lambda signum, frame: None)
+    try:
+        assert app._run(invoke) == 128 + signal.SIGINT
+    finally:
+        signal.signal(signal.SIGINT, saved)
+    assert capsys.readouterr().err == MESSAGE.replace("SIGTERM", "SIGINT") + "\n"
+
+
 def test_the_temporary_file_of_a_writer_killed_outright_is_removed_by_the_next_write(tmp_path, inputs):
     """SIGKILL (the out-of-memory killer, `timeout -k`) leaves no chance to clean up: the temporary file stays.
     The next write of that output removes it, its process being gone (a name says which host and process

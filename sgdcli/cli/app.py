@@ -221,6 +221,7 @@ class _Termination:
 
     def __init__(self, previous_hook):
         self.armed, self.dropped, self.active = True, False, True
+        self.hooked = False  # unraisable_hook is running: a signal sent again now would be dropped with it
         self.previous_hook = previous_hook
         self.signum = signal.SIGTERM
 
@@ -235,11 +236,18 @@ class _Termination:
             self.previous_hook(unraisable)
             return
         self.signum = dropped.signum if isinstance(dropped, errors.Terminated) else signal.SIGINT
-        self.dropped = True
-        threading.Thread(target=self._send_again, daemon=True).start()
+        self.dropped, self.hooked = True, True
+        try:
+            threading.Thread(target=self._send_again, daemon=True).start()
+        finally:
+            self.hooked = False
 
     def _send_again(self):
+        # not before the hook has returned: on a busy machine the main thread can still be waiting in Thread.start
+        # when the retry is due, and what the handler raised there was dropped too (the command exited 0)
         time.sleep(self.RETRY_SECONDS)
+        while self.hooked:
+            time.sleep(self.RETRY_SECONDS)
         if self.active and self.dropped:
             self.armed = True
             os.kill(os.getpid(), self.signum)
