@@ -294,7 +294,7 @@ def test_the_auto_rate_of_averaged_threads_is_sized_for_their_effective_batch(tm
     """Under --lr auto (the default) the rate is the curvature's for replicas × B rows, not scaled again,
     and two averaged threads give the test loss of one."""
     from sgdcli import evaluate
-    from sgdcli.training import rate
+    from sgdcli.training import curvature
 
     X, y = make_problem("binary", n=44000, d=10, seed=5)
     path = write_table(tmp_path / "d.h5", X[:40000], y[:40000])
@@ -306,7 +306,7 @@ def test_the_auto_rate_of_averaged_threads_is_sized_for_their_effective_batch(tm
     for m, batch in ((one, 1024), (two, 2048)):
         auto = m.training["lr_auto"]
         assert m.training["lr"] == auto["lr"] == pytest.approx(
-            1 / (rate.CURVATURE["logistic"] * (auto["lambda_max"] + auto["trace"] / (batch * (1 - base.momentum)))))
+            1 / (curvature.CURVATURE["logistic"] * (auto["lambda_max"] + auto["trace"] / (batch * (1 - base.momentum)))))
     assert not any(line.startswith("--lr-scaling") for line in progress.messages)
     assert any(line.endswith("(batch 1024 × 2 models averaged)") for line in progress.messages)
     assert evaluate(two, test)["log_loss"] <= 1.01 * evaluate(one, test)["log_loss"]

@@ -7,27 +7,28 @@ from sgdcli import evaluate, train
 from sgdcli.data.table import Table
 from sgdcli.kernels import losses
 from sgdcli.options import TrainOptions
-from sgdcli.training import rate, sampling
+from sgdcli.training import curvature, rate, sampling
 
 import naive
 from conftest import cli, make_problem, write_table
 
 
-@pytest.mark.parametrize("model,optimizer,batch", [("logistic", "sgd", 32), ("linear", "momentum", 8),
-                                                   ("softmax", "sgd", 256)])
-def test_the_rate_is_one_over_the_curvature_of_the_sampled_rows(tmp_path, model, optimizer, batch):
+@pytest.mark.parametrize("model,optimizer,batch,l2", [("logistic", "sgd", 32, 0.0), ("linear", "momentum", 8, 0.0),
+                                                      ("softmax", "sgd", 256, 0.0), ("logistic", "nesterov", 32, 5.0)])
+def test_the_rate_is_one_over_the_curvature_of_the_sampled_rows(tmp_path, model, optimizer, batch, l2):
     """4,096 rows: the sample is every row (16 runs of 256), so the rate is computed here from the whole file.
-    Momentum's noise term counts the 1/(1 − β) batches whose steps it sums."""
+    Momentum's noise term counts the 1/(1 − β) batches whose steps it sums; --l2 adds to every weight's
+    curvature (without it, --l2 5 blew up and restarted twice)."""
     task = {"logistic": "binary", "linear": "regression", "softmax": "multiclass"}[model]
     X, y = make_problem(task, n=4096, d=6, seed=3)
     X[:, 2] *= 100.0  # one feature on another scale: standardization takes it out
     path = write_table(tmp_path / "d.h5", X, y)
     m = train(path, TrainOptions(model=model, optimizer=optimizer, batch_size=batch, lr="auto", standardize=True,
-                                 epochs=1))
+                                 epochs=1, l2=l2))
     Z = np.column_stack([(X.astype(np.float64) - m.center) / m.scale, np.ones(len(X))])
     C = Z.T @ Z / len(Z)
-    batches = batch * (1 - 0.9) if optimizer == "momentum" else batch
-    expected = 1.0 / (rate.CURVATURE[model] * (np.linalg.eigvalsh(C)[-1] + np.trace(C) / batches))
+    batches = batch * (1 - 0.9) if optimizer in ("momentum", "nesterov") else batch
+    expected = 1.0 / (curvature.CURVATURE[model] * (np.linalg.eigvalsh(C)[-1] + np.trace(C) / batches) + l2)
     assert m.training["lr"] == pytest.approx(expected, rel=1e-9)
     auto = m.training["lr_auto"]
     assert auto["rows"] == 4096 and auto["halvings"] == 0
@@ -144,12 +145,12 @@ def test_power_iteration_finds_the_largest_eigenvalue():
     Z = np.random.default_rng(0).standard_normal((500, 40)) * np.linspace(0.1, 3.0, 40)
     exact = np.linalg.eigvalsh(Z.T @ Z / 500)[-1]
     assert rate.largest_eigenvalue(Z) == pytest.approx(exact, rel=1e-12)  # eigendecomposition up to EXACT_UP_TO
-    old = rate.EXACT_UP_TO
+    old = curvature.EXACT_UP_TO
     try:
-        rate.EXACT_UP_TO = 10
+        curvature.EXACT_UP_TO = 10
         assert rate.largest_eigenvalue(Z) == pytest.approx(exact, rel=1e-6)
     finally:
-        rate.EXACT_UP_TO = old
+        curvature.EXACT_UP_TO = old
 
 
 def test_the_choice_is_logged_and_gets_far_in_one_short_epoch(tmp_path):
@@ -304,7 +305,7 @@ def test_the_sample_of_wide_rows_stays_within_memory(tmp_path, weighted, d):
         if weighted:
             Z *= np.sqrt(weigh(y[sampled]))[:, None]
         assert auto.lambda_max == pytest.approx(rate.largest_eigenvalue(Z, memory), rel=1e-9)  # of the rows sampled
-        if d <= rate.EXACT_UP_TO:  # power iteration's answer is the eigendecomposition's, near enough for a rate
+        if d <= curvature.EXACT_UP_TO:  # power iteration's answer is the eigendecomposition's, near enough for a rate
             assert auto.lambda_max == pytest.approx(np.linalg.eigvalsh(Z.T @ Z / len(Z))[-1], rel=0.05)
 
 

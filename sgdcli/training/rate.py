@@ -2,19 +2,23 @@
 
 For sgd, momentum and nesterov the rate comes from the curvature.  For a
 loss whose second derivative in the score is at most ``c`` (¼ for logistic,
-½ for softmax, 1 for squared error), the curvature of the mean loss is at
-most ``c · λmax`` of the second-moment matrix of the features as the model
-sees them (standardized, with the bias's column of ones).  A mini-batch of B
-rows adds noise whose curvature grows with the trace over B, so the rate is
+½ for softmax, 1 for squared error; huber's and the pinball loss's from the
+residuals' scale: training/curvature.py), the curvature of the mean loss is
+at most ``c · λmax`` of the second-moment matrix of the features as the
+model sees them (standardized, with the bias's column of ones), and ``--l2``
+adds its l2 to every weight's (the bias's aside).  A mini-batch of B rows
+adds noise whose curvature grows with the trace over B, so the rate is
 
-    lr = 1 / (c · (λmax + trace / B)),
+    lr = 1 / (c · (λmax + trace / B) + l2),
 
 which is 1/L for full-batch gradient descent and approaches 1 / (c · ‖x‖²),
-the stable step of one row, at batch 1.  Momentum and nesterov (β) sum
+the stable step of one row, at batch 1.  (The penalty's gradient is the same
+on every batch, so it adds no noise; without it in the bound, a rate times
+l2 over 2 made the penalty alone overshoot zero further at every step.)  Momentum and nesterov (β) sum
 the steps of about 1/(1 − β) batches, so their noise term counts that many
 times over:
 
-    lr = 1 / (c · (λmax + trace / (B · (1 − β)))).
+    lr = 1 / (c · (λmax + trace / (B · (1 − β))) + l2).
 
 Where the noise term is small (large batches, few features against the
 largest eigenvalue) this is the curvature's rate itself, which heavy-ball
@@ -86,16 +90,11 @@ import numpy as np
 
 from sgdcli.data.table import Table
 from sgdcli.kernels import losses
-from sgdcli.options import DEFAULT_MEMORY, task_of
+from sgdcli.options import DEFAULT_MEMORY, TrainOptions, task_of
+from sgdcli.training import curvature as bounds
 from sgdcli.training.sampling import sample, sample_labels, sparse_sample
 
 MOMENTUM_OPTIMIZERS = ("momentum", "nesterov")
-# Bounds on each loss's second derivative in the score; the hinges and the pinball loss, which have none, as
-# squared error; poisson's is its mean, exp(score), taken from the labels (curvature()).
-CURVATURE = {"linear": 1.0, "logistic": 0.25, "softmax": 0.5, "hinge": 1.0, "huber": 1.0, "quantile": 1.0,
-             "squared_hinge": 2.0, "modified_huber": 2.0}
-EXACT_UP_TO = 2048  # features up to which λmax comes from an eigendecomposition; beyond, power iteration
-GRAM_COPIES = 3  # float64 d × d matrices the eigendecomposition holds at once: the product, its scaling, LAPACK's
 POWER_STEPS = 100
 # Halvings after blow-ups before the run gives up: at 2^-10 of the curvature's rate, a
 # blow-up is no longer the rate's fault (the message then says what else to change).
@@ -131,7 +130,9 @@ class AutoRate:
     width: float = 1.0  # adaptive optimizers on wide rows: adaptive_width() where that is below 1
     updates: int = 0  # the run's planned updates, which adam's and rmsprop's REACH rule counts
     norm1: float = math.nan  # the rows' mean sum of absolute values as the model sees them, with the bias's 1
-    curvature: float = math.nan  # the loss's curvature bound (CURVATURE, curvature())
+    curvature: float = math.nan  # the loss's curvature bound (training/curvature.py)
+    residual_scale: float = math.nan  # huber's and quantile's: σ of the residuals, which their curvature follows
+    l2: float = 0.0  # --l2, which adds to the curvature
     momentum: float | None = None  # β of momentum and nesterov, whose batches the noise term counts
     warm_share: float | None = None  # a warm start: new rows / all rows learned from, which the rate is scaled by
 
@@ -151,10 +152,14 @@ class AutoRate:
                 f"squared norm {self.trace:.4g}")
             return f"{ADAPTIVE[optimizer]:g}, {optimizer}'s step per weight{scale}{wide}{warm}"
         batches = f"({batch} × (1 − {self.momentum:g}))" if self.momentum is not None else f"{batch}"
-        return (f"1 / ({self.curvature:.4g} × ({self.lambda_max:.4g} + {self.trace:.4g} / {batches})): the largest "
-                f"eigenvalue and the trace of the features' second moments on {self.rows} rows, {model}'s "
-                f"curvature bound {self.curvature:.4g}"
-                + (f", the batches momentum {self.momentum:g} sums" if self.momentum is not None else "") + warm)
+        penalty = f" + {self.l2:g}" if self.l2 else ""
+        residuals = (f" for residuals of scale {self.residual_scale:.4g}" if math.isfinite(self.residual_scale) else
+                     "")
+        return (f"1 / ({self.curvature:.4g} × ({self.lambda_max:.4g} + {self.trace:.4g} / {batches}){penalty}): the "
+                f"largest eigenvalue and the trace of the features' second moments on {self.rows} rows, {model}'s "
+                f"curvature bound {self.curvature:.4g}{residuals}"
+                + (f", the batches momentum {self.momentum:g} sums" if self.momentum is not None else "")
+                + (f", and --l2 {self.l2:g}, which adds to every weight's curvature" if self.l2 else "") + warm)
 
     def warm(self, seen: int, new: int) -> "AutoRate":
         """This rate for a warm start on ``new`` rows of a model that learned from ``seen`` rows."""
@@ -245,25 +250,16 @@ def best_constant(model: str, quantile: float, labels: np.ndarray, weights: np.n
     return float(values[order][min(np.searchsorted(cumulative, q * cumulative[-1]), len(values) - 1)])
 
 
-def curvature(model: str, labels: np.ndarray, weights: np.ndarray | None = None) -> float:
-    """The loss's curvature bound: CURVATURE, or poisson's mean count (at least 1; weighted by ``weights``) on
-    the sample's labels."""
-    if model != "poisson":
-        return CURVATURE[model]
-    keep = np.isfinite(labels)
-    return max(1.0, _mean(labels[keep], None if weights is None else weights[keep])) if keep.any() else 1.0
-
-
 def _mean(values: np.ndarray, weights: np.ndarray | None) -> float:
     """The mean of ``values`` weighted by ``weights`` (None, or all zero: unweighted)."""
     return float(np.average(values, weights=weights if weights is not None and weights.any() else None))
 
 
 def largest_eigenvalue(Z: np.ndarray, memory: int = DEFAULT_MEMORY) -> float:
-    """λmax of ZᵀZ / rows: exactly where the d × d matrix and the eigensolver's copies of it (GRAM_COPIES) fit
-    ``memory``, else by power iteration, which holds no more than a row and a column."""
+    """λmax of ZᵀZ / rows: exactly where the d × d matrix and the eigensolver's copies of it fit ``memory``
+    (curvature.exact), else by power iteration, which holds no more than a row and a column."""
     m, d = Z.shape
-    if d <= EXACT_UP_TO and GRAM_COPIES * 8 * d * d <= memory:
+    if bounds.exact(d, memory):
         return float(np.linalg.eigvalsh(Z.T @ Z / m)[-1])
     v = np.full(d, 1.0 / np.sqrt(d))
     value = 0.0
@@ -334,14 +330,15 @@ def _sparse_curvature(table: Table, scale: np.ndarray, weights: np.ndarray | Non
 
 def auto_rate(table: Table, model: str, center: np.ndarray, scale: np.ndarray, batch: int, optimizer: str,
               momentum: float = 0.0, outputs: int = 1, loss: tuple | None = None, weigh=None,
-              memory: int = DEFAULT_MEMORY, bias: float = 0.0, *, updates: int = 1) -> AutoRate:
+              memory: int = DEFAULT_MEMORY, bias: float = 0.0, *, updates: int = 1, l2: float = 0.0) -> AutoRate:
     """The rate of ``--lr auto`` for ``model`` (``outputs`` scores; ``loss``, the kernels' ``(code, param)``)
     at ``batch`` rows with ``optimizer`` (whose β, for momentum and nesterov, is ``momentum``); ``weigh(raw
     labels)``: the weights of the sample's rows (None: every row weighs 1); the sample held within
     ``memory``; ``bias``: where the bias starts (``start_bias``), which an adaptive rate measures the labels
     from; ``updates``: the run's planned updates (epochs × iterations per epoch), which adam's and rmsprop's
-    rate counts (adaptive_width)."""
-    loss = loss if loss is not None else losses.loss_of((model, 0.0))
+    rate counts (adaptive_width); ``l2``: --l2, which adds to the curvature of sgd, momentum and nesterov (the
+    adaptive optimizers' steps do not grow with it)."""
+    loss = loss if loss is not None else losses.loss_of(TrainOptions(model=model).objective)
     labels = sample_labels(table, memory)
     weights = weigh(labels) if weigh is not None else None
     if weights is not None and not np.any(weights > 0):
@@ -357,10 +354,14 @@ def auto_rate(table: Table, model: str, center: np.ndarray, scale: np.ndarray, b
                         zero_loss=zero_loss(model, labels, outputs, loss, weights), label_scale=size,
                         label_center=bias if model in LABEL_SCALED else 0.0, width=width, updates=updates,
                         norm1=norm1)
+    residuals = model in bounds.RESIDUAL_LOSSES  # huber's and quantile's curvature follows their scale σ
+    sigma = bounds.residual_scale(labels, None) if residuals and table.sparse else math.nan
     if table.sparse:
         lam, trace, rows = _sparse_curvature(table, scale, weights, memory)
     else:
         Z = sample(table, center, scale, memory)
+        if residuals:  # before the weights scale Z's rows
+            sigma = bounds.residual_scale(labels, Z if bounds.exact(Z.shape[1], memory) else None)
         if weights is not None:
             trace = float((weights**2 * np.einsum("ij,ij->i", Z, Z)).mean())
             Z *= np.sqrt(weights)[:, None]
@@ -370,9 +371,10 @@ def auto_rate(table: Table, model: str, center: np.ndarray, scale: np.ndarray, b
         rows = len(Z)
     beta = momentum if optimizer in MOMENTUM_OPTIMIZERS else None
     batches = batch * (1.0 - beta) if beta is not None else batch
-    c = curvature(model, labels, weights)
-    return AutoRate(lr=1.0 / (c * (lam + trace / batches)), lambda_max=lam, trace=trace, rows=rows,
-                    zero_loss=zero_loss(model, labels, outputs, loss, weights), momentum=beta, curvature=c)
+    c = bounds.bound(model, labels, weights, param=float(loss[1]), scale=sigma)
+    return AutoRate(lr=1.0 / (c * (lam + trace / batches) + l2), lambda_max=lam, trace=trace, rows=rows,
+                    zero_loss=zero_loss(model, labels, outputs, loss, weights), momentum=beta, curvature=c,
+                    residual_scale=sigma, l2=l2)
 
 
 def scaling_text(opts, batch: int, replicas: int) -> str:

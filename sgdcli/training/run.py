@@ -126,7 +126,7 @@ class Run:
         opts = self.opts  # averaged replicas: the rate of one step on all their batches (rate.py), no scaling on top
         auto = auto_rate(self.table, opts.model, center, scale, self.batch * self.shards, opts.optimizer,
                          opts.momentum, self.labels.n_outputs, self.kernel_loss, self.sample_weights_of, opts.memory,
-                         self.start_bias, updates=max(1, self.steps * opts.epochs))
+                         self.start_bias, updates=max(1, self.steps * opts.epochs), l2=opts.l2)
         return auto if self.init is None else auto.warm(self.init.rows_seen(), self.n_train)
 
     def _set_rate(self, halvings: int) -> None:
