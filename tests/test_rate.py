@@ -8,6 +8,7 @@ from sgdcli.data.table import Table
 from sgdcli.kernels import losses
 from sgdcli.options import TrainOptions
 from sgdcli.training import curvature, rate, sampling
+from sgdcli.training.progress import end_pace
 
 import naive
 from conftest import cli, make_problem, write_table
@@ -369,10 +370,12 @@ def test_an_explicit_rate_far_below_the_auto_rate_whose_loss_still_fell_says_so(
     auto, best = m.training["lr_auto"]["lr"], evaluate(m, path)["log_loss"]
     assert "warnings" not in m.training
     m = train(path, TrainOptions(lr=auto / 1000))
-    first, last = m.history[2]["train_loss"], m.history[4]["train_loss"]
-    expected = (f"the loss was still falling ({first:.4g} at epoch 3, {last:.4g} at epoch 5) at a rate of "
-                f"{auto / 1000:.4g}, 1e+03 times smaller than the {auto:.4g} that --lr auto chooses here: the model "
-                "may be far from the optimum; raise --lr or --epochs")
+    share, since = end_pace(m.history, False, max(m.history[0]["train_loss"], np.log(2)))
+    first, last = m.history[since - 1]["train_loss"], m.history[4]["train_loss"]
+    expected = (f"the loss was still falling ({first:.4g} at epoch {since}, {last:.4g} at epoch 5; per unit of "
+                f"learning rate, at {share:.0%} of its pace over the whole run) at a rate of {auto / 1000:.4g}, 1e+03 "
+                f"times smaller than the {auto:.4g} that --lr auto chooses here: the model may be far from the "
+                "optimum; raise --lr or --epochs")
     assert m.training["warnings"] == [expected]
     code, _, err = cli("train", path, "-o", tmp_path / "m.h5", "--lr", repr(auto / 1000), "-q")
     assert (code, err) == (0, f"sgdcli: warning: {expected}\n")

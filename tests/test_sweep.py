@@ -9,6 +9,7 @@ import pytest
 from conftest import cli
 from sgdcli import train
 from sgdcli.options import TrainOptions
+from sgdcli.training.progress import end_pace
 
 
 def sweep_json(*args):
@@ -115,15 +116,16 @@ def test_a_warning_names_its_run_by_the_rate_given_and_measures_the_rate_used(bi
     """--lrs 0.001 at batch 32 under --lr-scaling linear from batch 8 trains at 0.004, the table's rate: the
     slow-rate warning said "at a rate of 0.001" and put it 4 times further below --lr auto's than it was."""
     code, out, err = cli("sweep", binary_file, "--batch-sizes", "32", "--lrs", "0.001", "--lr-scaling", "linear",
-                         "--base-batch-size", "8", "--epochs", "3", "--json", "-q")
+                         "--base-batch-size", "8", "--json", "-q")
     (row,) = json.loads(out)
-    model = train(binary_file, TrainOptions(batch_size=32, lr=0.001, lr_scaling="linear", base_batch_size=8,
-                                            epochs=3))
+    model = train(binary_file, TrainOptions(batch_size=32, lr=0.001, lr_scaling="linear", base_batch_size=8))
     auto = train(binary_file, TrainOptions(batch_size=32, epochs=1)).training["lr_auto"]["lr"]
-    first, last = model.history[1]["train_loss"], model.history[2]["train_loss"]
-    said = (f"the loss was still falling ({first:.4g} at epoch 2, {last:.4g} at epoch 3) at a rate of 0.004 (--lr "
-            f"0.001 after --lr-scaling linear), {auto / 0.004:.3g} times smaller than the {auto:.4g} that --lr auto "
-            "chooses here: the model may be far from the optimum; raise --lr or --epochs")
+    share, since = end_pace(model.history, False, max(model.history[0]["train_loss"], math.log(2)))
+    first, last = model.history[since - 1]["train_loss"], model.history[-1]["train_loss"]
+    said = (f"the loss was still falling ({first:.4g} at epoch {since}, {last:.4g} at epoch 5; per unit of learning "
+            f"rate, at {share:.0%} of its pace over the whole run) at a rate of 0.004 (--lr 0.001 after --lr-scaling "
+            f"linear), {auto / 0.004:.3g} times smaller than the {auto:.4g} that --lr auto chooses here: the model "
+            "may be far from the optimum; raise --lr or --epochs")
     assert row["lr"] == pytest.approx(0.004) and row["warnings"] == model.training["warnings"] == [said]
     assert (code, err) == (0, f"sgdcli: warning: batch 32, lr 0.001: {said}\n")
 

@@ -13,6 +13,7 @@ from sgdcli.data.table import Table
 from sgdcli.kernels import runtime
 from sgdcli.reporting.reporter import counted
 from sgdcli.reporting.warned import warn
+from sgdcli.training.progress import end_pace
 from sgdcli.training.rate import scaling_text, zero_loss_error
 from sgdcli.training.sampling import sample_labels, sparse_sample
 
@@ -24,10 +25,15 @@ FALLING = 0.01  # a share of the loss that the second half of a run's epochs sti
 # How far above the all-zero model's loss an epoch's must end to be warned about: a margin over rounding, since a
 # full batch's first epoch is the loss at the start itself, computed in other arithmetic.
 ABOVE_ZERO = 1.01
-# An explicit --lr under this fraction of --lr auto's is said to crawl where the run's loss still fell, over its
-# second half, by FALLING of what it had left to the all-zero model's.  Above it, a smaller loss late in a run is
-# as much the noise of larger steps decaying under the schedule as progress, and measured (bench/results/NOTES.md,
-# 2026-12-01 21:20) the models were as good as --lr auto's; far below it, runs were far behind.
+# A run's loss falls at the end, per unit of learning rate, at this share of its pace over the whole run (progress.
+# end_pace) or more: still far from settled, where a settled run's pace is nothing but rounding and, at a small
+# rate, the little noise its batches leave in the epochs' means.  A full batch's losses are exact, so its pace is
+# judged at any rate; a mini-batch run's only at a rate under SLOW_RATE times --lr auto's (given, or halved after
+# blow-ups), as at larger rates the noise dies down under the schedule and a loss that still falls as much tells
+# nothing.
+PACE = 1 / 6
+# An explicit --lr, or --lr auto's rate after its halvings, under this fraction of --lr auto's leaves so little of
+# the batches' noise in the epochs' mean losses that their fall is progress, measured as for a full batch.
 SLOW_RATE = 1 / 30
 ZERO_LOSS_ERRORS = 3.0  # standard errors of the sample's all-zero loss above it that a warned epoch must be too
 # Sparse columns whose nonzero values differ in scale by more than this many times (value_spread) slow
@@ -68,8 +74,8 @@ def log_start(run) -> None:
 
 
 class FitWarning(UserWarning):
-    """The model written may fit far worse than it could: training ended above where it started, or stopped after
-    few updates while its loss was still falling."""
+    """The model written may fit far worse than it could: training ended above where it started, or stopped while
+    its loss was still falling (after few updates, or at a good share of its pace over the run)."""
 
 
 # Where log_end puts its warnings' texts instead of warning them (``kept``); a context variable, so that a sweep
@@ -100,8 +106,8 @@ def log_end(run, kept_epoch: int) -> list[str]:
       catches, or features that do not predict the label.
     - Fewer than FEW_UPDATES updates in all while the loss still fell by more than FALLING over the second half
       of the epochs (or in a run of one epoch, which cannot tell): more would have gone further.
-    - Otherwise, an explicit --lr under SLOW_RATE times --lr auto's while the loss still fell over the second
-      half by more than FALLING of its distance below the all-zero model's: larger steps would have gone further.
+    - Otherwise, a loss still falling at the end, per unit of learning rate, at PACE of its pace over the whole
+      run or more (_still_falling): at a full batch, or at a rate under SLOW_RATE times --lr auto's.
     """
     found = []
     warmup, planned = run.opts.warmup_iterations, run.cfg.total_iterations
@@ -125,16 +131,8 @@ def log_end(run, kept_epoch: int) -> list[str]:
             found.append(f"only {counted(updates, 'update')} in all ({_updates_made(run)})"
                          + ("" if epochs == 1 else f", and {falling}") + ": the model may be far from the optimum; "
                          "raise --epochs" + (" or lower --batch-size" if run.batch > 1 else ""))
-    elif run.auto is None and epochs > 1 and first - last > FALLING * (run.zero_loss - last):
-        # the rate used, after --lr-scaling, which --lr auto's (for the batch of all the models averaged) is the
-        # rate of a step as well
-        auto, used = run.lr_auto(run.plan.center, run.plan.scale).lr, run.lr
-        if used < SLOW_RATE * auto:
-            given = (f" (--lr {run.rate_opts.lr:g} after --lr-scaling {run.opts.lr_scaling})"
-                     if used != run.rate_opts.lr else "")
-            found.append(f"{falling} at a rate of {used:.4g}{given}, {auto / used:.3g} times smaller than the "
-                         f"{auto:.4g} that --lr auto chooses here: the model may be far from the optimum; raise --lr "
-                         "or --epochs")
+    elif updates:
+        found += _still_falling(run)
     into = _KEPT.get()
     for text in found:
         if into is not None:
@@ -142,6 +140,40 @@ def log_end(run, kept_epoch: int) -> list[str]:
         else:  # each time: each run's warnings are shown, though another run gave the same text
             warn(text, FitWarning, each_time=True)
     return found
+
+
+def _still_falling(run) -> list[str]:
+    """The warning, if any, of a run whose loss still fell at the end at PACE of its pace over the whole run or
+    more, where that pace can be read (see PACE): not after early stopping, whose kept epoch is its own choice."""
+    if run.stopper is not None and run.stopper.stopped:
+        return []
+    exact = run.batch >= math.ceil(run.n_train / run.shards)  # one update an epoch, on every row (of a share)
+    used, auto = run.lr, math.nan
+    if not exact:  # the rate used, after --lr-scaling, which --lr auto's (for the batch of all the models
+        # averaged) is the rate of a step as well
+        auto = run.auto.lr if run.auto is not None else run.lr_auto(run.plan.center, run.plan.scale).lr
+        if not used < SLOW_RATE * auto:
+            return []
+    history = run.history
+    # where training started: a full batch's first epoch is the start itself; a mini-batch run's first epoch is
+    # below it, but above the all-zero model's loss on the sample where heavy-tailed labels put that too low
+    start = history[0]["train_loss"] if exact else float(np.fmax(run.zero_loss, history[0]["train_loss"]))
+    measured = end_pace(history, exact, start)
+    if measured is None or measured[0] < PACE:
+        return []
+    share, since = measured
+    falling = (f"the loss was still falling ({history[since - 1]['train_loss']:.4g} at epoch {since}, "
+               f"{history[-1]['train_loss']:.4g} at epoch {len(history)}; per unit of learning rate, at {share:.0%} "
+               "of its pace over the whole run)")
+    far = "the model may be far from the optimum"
+    if exact:
+        return [f"{falling}: {far}; raise --epochs" + (" or lower --batch-size" if run.n_train > 1 else "")]
+    if run.auto is not None:
+        return [f"{falling} at --lr auto's rate halved {counted(run.pos.lr_halvings, 'time')} after blow-ups, "
+                f"{used:.4g}: {far}; raise --epochs"]
+    given = f" (--lr {run.rate_opts.lr:g} after --lr-scaling {run.opts.lr_scaling})" if used != run.rate_opts.lr else ""
+    return [f"{falling} at a rate of {used:.4g}{given}, {auto / used:.3g} times smaller than the {auto:.4g} that "
+            f"--lr auto chooses here: {far}; raise --lr or --epochs"]
 
 
 def _updates_made(run) -> str:

@@ -1,0 +1,116 @@
+"""The warning that a run's loss was still falling where training stopped (runlog._still_falling): judged by its
+pace at the end, per unit of learning rate, against its pace over the whole run (progress.end_pace), where that
+pace can be read: a full batch, whose losses are exact, or a rate far under --lr auto's, whose batches leave little
+noise in the epochs' means."""
+
+import math
+
+import numpy as np
+import pytest
+
+from sgdcli import evaluate, train
+from sgdcli.options import TrainOptions
+from sgdcli.training.progress import end_pace
+from sgdcli.training.runlog import PACE, FitWarning
+
+from conftest import cli, make_problem, write_table
+
+
+def _history(losses, rates, iterations=1):
+    return [{"train_loss": loss, "lr": lr, "iterations": iterations} for loss, lr in zip(losses, rates)]
+
+
+def _cosine(epochs):
+    return [0.5 * (1 + math.cos(math.pi * (e + 1) / epochs)) for e in range(epochs)]
+
+
+def test_the_pace_is_the_fall_per_unit_of_rate_at_the_end_against_the_whole_runs():
+    """Under cosine the last steps are small: a loss that fell in proportion to the rate falls little at the end
+    and still has the pace it had from the start (1); one that settled has none; the first epoch's fall, from
+    where training started, is not the end's."""
+    rates = _cosine(100)
+    time = np.cumsum(rates) - rates  # a full batch's loss is that before the epoch's update
+    steady = 10 - 0.05 * time
+    assert end_pace(_history(steady, rates), True, steady[0]) == (pytest.approx(1.0), 76)
+    settled = 1 + 9 * np.exp(-time)
+    assert end_pace(_history(settled, rates), True, settled[0])[0] == pytest.approx(0, abs=1e-9)
+    assert end_pace(_history([2.0, 1.0], rates[:2]), True, 2.0) is None  # no fall after the first
+
+
+def test_a_mini_batch_loss_that_falls_with_the_rate_is_the_batches_noise_dying_down():
+    """Means of 157 batches an epoch, 5 epochs: a loss 0.1 × the epoch's mean rate above where the model settled
+    falls in every epoch, and has no pace; the same fall in proportion to the rate time is progress."""
+    rates = np.array(_cosine(5))
+    mean_rate = (np.concatenate([rates[:1], rates[:-1]]) + rates) / 2
+    noise = 0.6 + 0.1 * mean_rate
+    assert end_pace(_history(noise, rates, 157), False, 0.7)[0] == pytest.approx(0, abs=1e-9)
+    time = np.cumsum(mean_rate * 157) - mean_rate * 157 / 2
+    progress = 0.69 - 1e-4 * time
+    assert end_pace(_history(progress, rates, 157), False, 0.7)[0] > 0.5
+    assert end_pace(_history(progress[:4], rates[:4], 157), False, 0.7) is None  # 2 falls after the first
+
+
+def test_a_full_batch_of_many_epochs_whose_loss_still_falls_is_told_so(tmp_path):
+    """100 full-batch updates, more than the few-updates rule counts, on raw features of scales 1, 0.05 and 0.02
+    (second moments 1 to 1/2,500): the loss only crept down at the end because cosine's last steps are small,
+    and the model was written with no warning at 80 times the optimum's loss."""
+    rng = np.random.default_rng(0)
+    scales = np.array([1, 0.05, 0.02])
+    X = (rng.standard_normal((2000, 3)) * scales).astype(np.float32)
+    y = X.astype(np.float64) @ (1 / scales) + 0.1 * rng.standard_normal(2000)
+    path = write_table(tmp_path / "ill.h5", X, y)
+    with pytest.warns(FitWarning):
+        m = train(path, TrainOptions(model="linear", batch_size="full", epochs=100, standardize=False))
+    share, since = end_pace(m.history, True, m.history[0]["train_loss"])
+    assert share >= PACE and since == 76
+    first, last = m.history[75]["train_loss"], m.history[99]["train_loss"]
+    Z = np.column_stack([X, np.ones(2000)]).astype(np.float64)
+    optimum = np.mean((Z @ np.linalg.lstsq(Z, y, rcond=None)[0] - y) ** 2) / 2
+    assert last > 50 * optimum
+    expected = (f"the loss was still falling ({first:.4g} at epoch 76, {last:.4g} at epoch 100; per unit of learning "
+                f"rate, at {share:.0%} of its pace over the whole run): the model may be far from the optimum; raise "
+                "--epochs or lower --batch-size")
+    assert m.training["warnings"] == [expected]
+    code, _, err = cli("train", path, "-o", tmp_path / "m.h5", "--model", "linear", "--batch-size", "full",
+                       "--epochs", "100", "--no-standardize", "-q")
+    assert (code, err) == (0, f"sgdcli: warning: {expected}\n") and (tmp_path / "m.h5").exists()
+
+
+def test_a_full_batch_that_reached_the_optimum_is_not_told_anything(tmp_path):
+    X, y = make_problem("binary", n=2000, d=8, seed=2)
+    path = write_table(tmp_path / "b.h5", X, y)
+    m = train(path, TrainOptions(batch_size="full", epochs=100))
+    assert m.history[-1]["train_loss"] == pytest.approx(m.history[-10]["train_loss"], rel=1e-9)
+    assert "warnings" not in m.training
+
+
+def test_a_small_explicit_rate_whose_loss_settled_is_not_told_to_raise_it(tmp_path):
+    """A hundredth of --lr auto's rate: the model is as good as --lr auto's, its epochs' mean losses still fall a
+    little (the batches' noise going down with the rate), and it was told "raise --lr"."""
+    X, y = make_problem("binary", n=4000, d=10, seed=3, noise=2.0)
+    path = write_table(tmp_path / "b.h5", X, y)
+    m = train(path, TrainOptions())
+    auto, best = m.training["lr_auto"]["lr"], evaluate(m, path)["log_loss"]
+    m = train(path, TrainOptions(lr=auto / 100))
+    assert m.history[3]["train_loss"] > m.history[4]["train_loss"]
+    assert "warnings" not in m.training and evaluate(m, path)["log_loss"] < best
+
+
+def test_a_run_of_auto_rate_halved_after_blow_ups_whose_loss_still_falls_is_told_so(tmp_path):
+    """Poisson counts with means from about 0.01 to 1,000: --lr auto blows up and halves its rate 6 times, and
+    the rate left is too small for 5 epochs; nothing said so."""
+    rng = np.random.default_rng(41)
+    X = rng.normal(size=(5000, 8)).astype(np.float32)
+    y = rng.poisson(np.exp(X @ (rng.normal(size=8) * 0.9))).astype(float)
+    path = write_table(tmp_path / "p.h5", X, y)
+    with pytest.warns(FitWarning):
+        m = train(path, TrainOptions(model="poisson"))
+    halvings, auto = m.training["lr_auto"]["halvings"], m.training["lr_auto"]["lr"]
+    assert halvings >= 5  # under SLOW_RATE of --lr auto's
+    share, since = end_pace(m.history, False, m.training["lr_auto"]["zero_loss"])
+    assert share >= PACE
+    assert m.training["warnings"] == [
+        f"the loss was still falling ({m.history[since - 1]['train_loss']:.4g} at epoch {since}, "
+        f"{m.history[-1]['train_loss']:.4g} at epoch 5; per unit of learning rate, at {share:.0%} of its pace over "
+        f"the whole run) at --lr auto's rate halved {halvings} times after blow-ups, {m.training['lr']:.4g}: the "
+        "model may be far from the optimum; raise --epochs"]
