@@ -28,6 +28,19 @@ ill-conditioned problem, where plain SGD crawls, they then step up to
 1/(1 − β) times further.  What noise momentum still amplifies, the default
 cosine schedule takes out at the end.
 
+A schedule that does not decay to small steps keeps that noise: a constant
+rate lr leaves the weights an excess loss of about lr · c · trace / B' of
+the loss (a quadratic's stationary spread), up to the whole of it at the
+rate above, while the distance still to go after T updates shrinks as
+1 / (lr · T).  The two balance at a rate that falls as 1/√T, the classic
+constant step of T noisy steps.  So ``constant``, and ``step`` where its
+last phase's rate (× γ^phases) is not small enough already, count the noise
+term √T times over (T the run's updates) at the rate they end at:
+
+    lr = min(the rate above, 1 / (c · (λmax + √T · trace / B') + l2) / γ^phases).
+
+A full batch has no noise term and keeps 1/L (bench/results/*-schedules.md).
+
 Adam, rmsprop and adagrad step each weight by about the rate, whatever the
 gradient's scale, so their rate is the size of the weights sought: a fixed
 rate per optimizer (``ADAPTIVE``, measured in ``bench/defaults.py``) times
@@ -133,6 +146,8 @@ class AutoRate:
     curvature: float = math.nan  # the loss's curvature bound (training/curvature.py)
     residual_scale: float = math.nan  # huber's and quantile's: σ of the residuals, which their curvature follows
     l2: float = 0.0  # --l2, which adds to the curvature
+    noise_times: float = 1.0  # √updates where the schedule's end at ends_at of the rate bounds it, else 1
+    ends_at: float = 1.0  # constant, step: the share of the rate its last phase runs at
     momentum: float | None = None  # β of momentum and nesterov, whose batches the noise term counts
     warm_share: float | None = None  # a warm start: new rows / all rows learned from, which the rate is scaled by
 
@@ -152,13 +167,18 @@ class AutoRate:
                 f"squared norm {self.trace:.4g}")
             return f"{ADAPTIVE[optimizer]:g}, {optimizer}'s step per weight{scale}{wide}{warm}"
         batches = f"({batch} × (1 − {self.momentum:g}))" if self.momentum is not None else f"{batch}"
+        noise = f"√{round(self.noise_times ** 2)} × " if self.noise_times != 1 else ""
+        ends = f" / {self.ends_at:.4g}" if self.noise_times != 1 and self.ends_at != 1 else ""
         penalty = f" + {self.l2:g}" if self.l2 else ""
         residuals = (f" for residuals of scale {self.residual_scale:.4g}" if math.isfinite(self.residual_scale) else
                      "")
-        return (f"1 / ({self.curvature:.4g} × ({self.lambda_max:.4g} + {self.trace:.4g} / {batches}){penalty}): the "
-                f"largest eigenvalue and the trace of the features' second moments on {self.rows} rows, {model}'s "
-                f"curvature bound {self.curvature:.4g}{residuals}"
+        return (f"1 / ({self.curvature:.4g} × ({self.lambda_max:.4g} + {noise}{self.trace:.4g} / {batches}){penalty})"
+                f"{ends}: the largest eigenvalue and the trace of the features' second moments on {self.rows} rows, "
+                f"{model}'s curvature bound {self.curvature:.4g}{residuals}"
                 + (f", the batches momentum {self.momentum:g} sums" if self.momentum is not None else "")
+                + ((", the noise counted √updates times for a schedule that does not decay" if self.ends_at == 1
+                    else f", the noise counted √updates times at its last phase's {self.ends_at:.4g} of the rate")
+                   if noise else "")
                 + (f", and --l2 {self.l2:g}, which adds to every weight's curvature" if self.l2 else "") + warm)
 
     def warm(self, seen: int, new: int) -> "AutoRate":
@@ -330,14 +350,16 @@ def _sparse_curvature(table: Table, scale: np.ndarray, weights: np.ndarray | Non
 
 def auto_rate(table: Table, model: str, center: np.ndarray, scale: np.ndarray, batch: int, optimizer: str,
               momentum: float = 0.0, outputs: int = 1, loss: tuple | None = None, weigh=None,
-              memory: int = DEFAULT_MEMORY, bias: float = 0.0, *, updates: int = 1, l2: float = 0.0) -> AutoRate:
+              memory: int = DEFAULT_MEMORY, bias: float = 0.0, *, updates: int = 1, l2: float = 0.0,
+              ends_at: float | None = None) -> AutoRate:
     """The rate of ``--lr auto`` for ``model`` (``outputs`` scores; ``loss``, the kernels' ``(code, param)``)
     at ``batch`` rows with ``optimizer`` (whose β, for momentum and nesterov, is ``momentum``); ``weigh(raw
     labels)``: the weights of the sample's rows (None: every row weighs 1); the sample held within
     ``memory``; ``bias``: where the bias starts (``start_bias``), which an adaptive rate measures the labels
     from; ``updates``: the run's planned updates (epochs × iterations per epoch), which adam's and rmsprop's
     rate counts (adaptive_width); ``l2``: --l2, which adds to the curvature of sgd, momentum and nesterov (the
-    adaptive optimizers' steps do not grow with it)."""
+    adaptive optimizers' steps do not grow with it); ``ends_at``: the share of the rate a schedule that does not
+    decay to small steps ends at (constant: 1; step: γ^phases), whose noise bounds the rate too."""
     loss = loss if loss is not None else losses.loss_of(TrainOptions(model=model).objective)
     labels = sample_labels(table, memory)
     weights = weigh(labels) if weigh is not None else None
@@ -372,9 +394,13 @@ def auto_rate(table: Table, model: str, center: np.ndarray, scale: np.ndarray, b
     beta = momentum if optimizer in MOMENTUM_OPTIMIZERS else None
     batches = batch * (1.0 - beta) if beta is not None else batch
     c = bounds.bound(model, labels, weights, param=float(loss[1]), scale=sigma)
-    return AutoRate(lr=1.0 / (c * (lam + trace / batches) + l2), lambda_max=lam, trace=trace, rows=rows,
+    lr, noise_times = 1.0 / (c * (lam + trace / batches) + l2), 1.0
+    times = math.sqrt(max(updates, 1))  # a schedule that ends at ends_at of the rate: its noise, √updates times
+    if ends_at is not None and 1.0 / (c * (lam + times * trace / batches) + l2) / ends_at < lr:
+        lr, noise_times = 1.0 / (c * (lam + times * trace / batches) + l2) / ends_at, times
+    return AutoRate(lr=lr, lambda_max=lam, trace=trace, rows=rows,
                     zero_loss=zero_loss(model, labels, outputs, loss, weights), momentum=beta, curvature=c,
-                    residual_scale=sigma, l2=l2)
+                    residual_scale=sigma, l2=l2, noise_times=noise_times, ends_at=1.0 if ends_at is None else ends_at)
 
 
 def scaling_text(opts, batch: int, replicas: int) -> str:

@@ -124,9 +124,11 @@ class Run:
         """The rate --lr auto gives this run, whose standardization is ``center`` and ``scale``: the rate it trains
         at, or what an explicit --lr is compared with at the end (runlog.log_end)."""
         opts = self.opts  # averaged replicas: the rate of one step on all their batches (rate.py), no scaling on top
+        # the share of the rate a schedule that does not decay to small steps ends at (its last epoch's)
+        ends_at = {"constant": 1.0, "step": opts.gamma ** (max(opts.epochs - 1, 0) // opts.step_epochs)}.get(opts.schedule)
         auto = auto_rate(self.table, opts.model, center, scale, self.batch * self.shards, opts.optimizer,
                          opts.momentum, self.labels.n_outputs, self.kernel_loss, self.sample_weights_of, opts.memory,
-                         self.start_bias, updates=max(1, self.steps * opts.epochs), l2=opts.l2)
+                         self.start_bias, updates=max(1, self.steps * opts.epochs), l2=opts.l2, ends_at=ends_at)
         return auto if self.init is None else auto.warm(self.init.rows_seen(), self.n_train)
 
     def _set_rate(self, halvings: int) -> None:
