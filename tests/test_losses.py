@@ -91,18 +91,20 @@ def test_bounded_gradient_losses_fit_targets_far_from_zero_with_the_defaults(tmp
     else:
         assert metrics["below"] == pytest.approx(0.8, abs=0.02) and metrics["r2"] > 0.95, metrics
     from sgdcli.data.table import Table
-    from sgdcli.training.rate import start_bias
     from sgdcli.training.sampling import sample_labels
+    from sgdcli.training.start import best_constant, start_weights
 
     with Table(train_path) as table:
         labels = sample_labels(table)
         for weights, q in ((None, 0.5), (np.where(labels > np.median(labels), 3.0, 1.0), 0.25)):
-            got = start_bias("quantile", q, table, lambda _: weights)
+            got = best_constant("quantile", q, labels, weights)
             below = (labels < got) if weights is None else np.where(labels < got, weights, 0)
             share = below.sum() / (len(labels) if weights is None else weights.sum())
             assert got in labels and share == pytest.approx(q, abs=2 / len(labels))
-        assert start_bias("huber", 0.9, table, lambda _: None) == start_bias("quantile", 0.5, table, lambda _: None)
-        assert start_bias("linear", 0.5, table, lambda _: 1 / 0) == 0.0  # labels not read
+        assert best_constant("huber", 0.9, labels, None) == best_constant("quantile", 0.5, labels, None)
+        zeros = np.zeros(D + 1)
+        assert np.array_equal(start_weights("linear", 0.5, table, zeros[:D], zeros[:D] + 1, lambda _: 1 / 0),
+                              zeros)  # labels not read
 
 
 def test_poisson_starts_at_the_log_of_the_mean_count_and_fits_large_counts_in_few_steps(tmp_path):
@@ -110,8 +112,8 @@ def test_poisson_starts_at_the_log_of_the_mean_count_and_fits_large_counts_in_fe
     where the curvature is 1, crept towards log 1,000 and 5 epochs of 200 rows (7 iterations each) ended
     worse than the constant model (r2 below 0)."""
     from sgdcli.data.table import Table
-    from sgdcli.training.rate import start_bias
     from sgdcli.training.sampling import sample_labels
+    from sgdcli.training.start import start_weights
 
     rng = np.random.default_rng(5)
     X = rng.standard_normal((2200, D)).astype(np.float32)
@@ -121,8 +123,10 @@ def test_poisson_starts_at_the_log_of_the_mean_count_and_fits_large_counts_in_fe
     with Table(train_path) as table:
         labels = sample_labels(table)
         weights = np.where(labels > 1000, 2.0, 1.0)
-        assert start_bias("poisson", 0.5, table, lambda _: None) == pytest.approx(np.log(labels.mean()), rel=1e-12)
-        assert start_bias("poisson", 0.5, table, lambda _: weights) == pytest.approx(
+        center, scale = np.zeros(D), np.ones(D)
+        start = start_weights("poisson", 0.5, table, center, scale, lambda _: None)
+        assert not start[:D].any() and start[D] == pytest.approx(np.log(labels.mean()), rel=1e-12)
+        assert start_weights("poisson", 0.5, table, center, scale, lambda _: weights)[D] == pytest.approx(
             np.log(np.average(labels, weights=weights)), rel=1e-12)
     metrics = evaluate(train(train_path, TrainOptions(model="poisson")), test_path)
     assert metrics["r2"] > 0.9, metrics

@@ -434,7 +434,8 @@ def test_a_schedule_that_does_not_decay_counts_the_noise_it_keeps(tmp_path, sche
     C, batches, updates = Z.T @ Z / len(Z), 32 * (1 - 0.9), epochs * 128
     lam, trace = np.linalg.eigvalsh(C)[-1], np.trace(C)
     ends_at = 1.0 if schedule == "constant" else 0.1 ** ((epochs - 1) // 10)
-    expected = min(1 / (0.25 * (lam + trace / batches)), 1 / (0.25 * (lam + np.sqrt(updates) * trace / batches)) / ends_at)
+    expected = min(1 / (0.25 * (lam + trace / batches)),
+                   1 / (0.25 * (lam + np.sqrt(updates) * trace / batches)) / ends_at)
     assert expected < 1 / (0.25 * (lam + trace / batches)) / 2  # the cosine's rate, twice over and more
     assert m.training["lr"] == auto["lr"] == pytest.approx(expected, rel=1e-9)
     best = LogisticRegression(C=1e8, tol=1e-12, max_iter=10_000).fit(Z[:, :-1], y)

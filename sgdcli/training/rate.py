@@ -126,8 +126,6 @@ REACH = {"adam": 24.0, "rmsprop": 16.0}
 # The regressions whose weights grow with the labels' scale, which their adaptive rate follows; poisson's are on
 # the log scale of its link.
 LABEL_SCALED = ("linear", "huber", "quantile")
-# The models whose bias starts at their best constant model (best_constant) rather than 0.
-START_AT_BEST_CONSTANT = ("huber", "quantile", "poisson")
 
 
 @dataclasses.dataclass(frozen=True)
@@ -139,7 +137,7 @@ class AutoRate:
     zero_loss: float = math.nan  # the mean loss of the all-zero model on the sample: where training starts
     # adaptive optimizers: the labels' root mean square about label_center (LABEL_SCALED), else 1
     label_scale: float = math.nan
-    label_center: float = 0.0  # where the bias starts (start_bias)
+    label_center: float = 0.0  # where the bias starts (training/start.py)
     width: float = 1.0  # adaptive optimizers on wide rows: adaptive_width() where that is below 1
     updates: int = 0  # the run's planned updates, which adam's and rmsprop's REACH rule counts
     norm1: float = math.nan  # the rows' mean sum of absolute values as the model sees them, with the bias's 1
@@ -234,42 +232,6 @@ def _zero_row_losses(labels: np.ndarray, loss: tuple, weights: np.ndarray | None
     return per_row, None if weights is None or not weights[keep].any() else weights[keep]
 
 
-def start_bias(model: str, quantile: float, table: Table, weights_of, memory: int = DEFAULT_MEMORY) -> float:
-    """Where a fresh model's bias starts: for START_AT_BEST_CONSTANT, their best constant model on the sample's
-    labels (``sample_labels``, weighted by ``weights_of(labels)``); 0 for the others, whose labels are not read.
-
-    Huber's and the pinball loss's gradients are bounded (by --epsilon; by max(q, 1 − q)), so a bias that
-    starts at 0 moves towards labels far from 0 by at most lr times that bound a step: labels about 1,000 were
-    still far from reached after 5 epochs (r2 −39 where squared error fitted them).  Poisson's rate is sized for
-    its curvature at the mean count, which is exp(score): from a score of 0, where the curvature is 1, a bias
-    headed for the log of a mean count of 1,000 crept there too slowly to arrive (worse than the constant
-    model on 200 rows, and at full batch).
-    """
-    if model not in START_AT_BEST_CONSTANT:
-        return 0.0
-    labels = sample_labels(table, memory)
-    return best_constant(model, quantile, labels, weights_of(labels))
-
-
-def best_constant(model: str, quantile: float, labels: np.ndarray, weights: np.ndarray | None) -> float:
-    """The bias of the best constant model on ``labels`` (their finite ones, weighted by ``weights``) of huber
-    (their median), quantile (their ``quantile``-th quantile) and poisson (the log of their mean, which must be
-    positive); 0 for the other models and where there is none."""
-    keep = np.isfinite(labels)
-    if model not in START_AT_BEST_CONSTANT or not keep.any():
-        return 0.0
-    if model == "poisson":
-        mean = _mean(labels[keep].astype(np.float64), None if weights is None else weights[keep])
-        return math.log(mean) if mean > 0 else 0.0
-    q = 0.5 if model == "huber" else quantile
-    values, w = labels[keep].astype(np.float64), np.ones(int(keep.sum())) if weights is None else weights[keep]
-    order = np.argsort(values, kind="stable")
-    cumulative = np.cumsum(w[order])
-    if cumulative[-1] <= 0:
-        return 0.0
-    return float(values[order][min(np.searchsorted(cumulative, q * cumulative[-1]), len(values) - 1)])
-
-
 def _mean(values: np.ndarray, weights: np.ndarray | None) -> float:
     """The mean of ``values`` weighted by ``weights`` (None, or all zero: unweighted)."""
     return float(np.average(values, weights=weights if weights is not None and weights.any() else None))
@@ -355,7 +317,7 @@ def auto_rate(table: Table, model: str, center: np.ndarray, scale: np.ndarray, b
     """The rate of ``--lr auto`` for ``model`` (``outputs`` scores; ``loss``, the kernels' ``(code, param)``)
     at ``batch`` rows with ``optimizer`` (whose β, for momentum and nesterov, is ``momentum``); ``weigh(raw
     labels)``: the weights of the sample's rows (None: every row weighs 1); the sample held within
-    ``memory``; ``bias``: where the bias starts (``start_bias``), which an adaptive rate measures the labels
+    ``memory``; ``bias``: where the bias starts (training/start.py), which an adaptive rate measures the labels
     from; ``updates``: the run's planned updates (epochs × iterations per epoch), which adam's and rmsprop's
     rate counts (adaptive_width); ``l2``: --l2, which adds to the curvature of sgd, momentum and nesterov (the
     adaptive optimizers' steps do not grow with it); ``ends_at``: the share of the rate a schedule that does not

@@ -36,8 +36,9 @@ from sgdcli.training import resume, runlog, setup, warmstart
 from sgdcli.training.control import RunControl
 from sgdcli.training.early_stopping import EarlyStopping
 from sgdcli.training.inputs import Inputs
-from sgdcli.training.rate import BLOWN_UP, MAX_HALVINGS, AutoRate, auto_rate, blew_up, start_bias, zero_loss
+from sgdcli.training.rate import BLOWN_UP, MAX_HALVINGS, AutoRate, auto_rate, blew_up, zero_loss
 from sgdcli.training.sampling import sample_labels, sample_weights
+from sgdcli.training.start import start_weights
 from sgdcli.training.signals import EXIT_CODES, name
 from sgdcli.versions import versions
 
@@ -81,7 +82,7 @@ class Run:
             raise InputError(f"--epochs: {opts.epochs} epochs of {steps} iterations are more than 2**63 - 1 "
                              "iterations in all")
         self.auto, self.warnings = None, list(executor.warnings)  # the set-up's; log_end adds the fit's
-        self.start_bias = start_bias(opts.model, opts.quantile, table, self.sample_weights_of, opts.memory)
+        self.start = start_weights(opts.model, opts.quantile, table, center, scale, self.sample_weights_of, opts.memory)
         if opts.lr == "auto":
             self.auto = self.lr_auto(center, scale)
         # where training starts: an epoch far above it blew up, though no value overflowed (rate.blew_up)
@@ -125,10 +126,11 @@ class Run:
         at, or what an explicit --lr is compared with at the end (runlog.log_end)."""
         opts = self.opts  # averaged replicas: the rate of one step on all their batches (rate.py), no scaling on top
         # the share of the rate a schedule that does not decay to small steps ends at (its last epoch's)
-        ends_at = {"constant": 1.0, "step": opts.gamma ** (max(opts.epochs - 1, 0) // opts.step_epochs)}.get(opts.schedule)
+        ends_at = {"constant": 1.0,
+                   "step": opts.gamma ** (max(opts.epochs - 1, 0) // opts.step_epochs)}.get(opts.schedule)
         auto = auto_rate(self.table, opts.model, center, scale, self.batch * self.shards, opts.optimizer,
                          opts.momentum, self.labels.n_outputs, self.kernel_loss, self.sample_weights_of, opts.memory,
-                         self.start_bias, updates=max(1, self.steps * opts.epochs), l2=opts.l2, ends_at=ends_at)
+                         self.start[-1], updates=max(1, self.steps * opts.epochs), l2=opts.l2, ends_at=ends_at)
         return auto if self.init is None else auto.warm(self.init.rows_seen(), self.n_train)
 
     def _set_rate(self, halvings: int) -> None:
@@ -150,7 +152,7 @@ class Run:
             if self.opts.init_optimizer:
                 warmstart.restore_optimizer(self.init, state.slots, self._kept_slots(), state.W)
         else:
-            state.W[:, -1] = self.start_bias
+            state.W[:] = self.start
         return state
 
     def _kept_slots(self) -> dict[str, int]:
