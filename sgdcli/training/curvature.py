@@ -80,11 +80,11 @@ def residual_scale(labels: np.ndarray, Z: np.ndarray | None) -> float:
     residuals = np.empty(len(y))
     for fit, predict in ((slice(0, None, 2), slice(1, None, 2)), (slice(1, None, 2), slice(0, None, 2))):
         # alternate rows, views of the sample: both halves span the file
-        residuals[predict] = y[predict] - Z[predict] @ _least_squares(Z[fit], y[fit])
+        residuals[predict] = y[predict] - Z[predict] @ least_squares(Z[fit], y[fit])
     return _spread(residuals)
 
 
-def _least_squares(Z: np.ndarray, y: np.ndarray) -> np.ndarray:
+def least_squares(Z: np.ndarray, y: np.ndarray) -> np.ndarray:
     """The weights of the least-squares fit of ``y`` on ``Z``: the smallest where the rows do not determine them
     (fewer rows than features, constant columns).  Such a fit passes through the rows it saw, which is why
     ``residual_scale`` measures it on the others."""

@@ -14,9 +14,9 @@ adds noise whose curvature grows with the trace over B, so the rate is
 which is 1/L for full-batch gradient descent and approaches 1 / (c · ‖x‖²),
 the stable step of one row, at batch 1.  (The penalty's gradient is the same
 on every batch, so it adds no noise; without it in the bound, a rate times
-l2 over 2 made the penalty alone overshoot zero further at every step.)  Momentum and nesterov (β) sum
-the steps of about 1/(1 − β) batches, so their noise term counts that many
-times over:
+l2 over 2 made the penalty alone overshoot zero further at every step.)
+Momentum and nesterov (β) sum the steps of about 1/(1 − β) batches, so their
+noise term counts that many times over:
 
     lr = 1 / (c · (λmax + trace / (B · (1 − β))) + l2).
 

@@ -58,7 +58,7 @@ def start_weights(model: str, quantile: float, table: Table, center: np.ndarray,
             y, w = labels[keep].astype(np.float64), None if weights is None else weights[keep]
             root = np.ones(len(y)) if w is None else np.sqrt(np.maximum(w, 0.0))
             Zw = Z * root[:, None]
-            start = np.linalg.lstsq(Zw.T @ Zw, Zw.T @ (y * root), rcond=None)[0]
+            start = curvature.least_squares(Zw, y * root)
             labels, weights = labels[keep] - Z @ start, w  # the residuals: the bias moves to their quantile
     start[-1] += best_constant(model, quantile, labels, weights)
     return start
