@@ -143,6 +143,7 @@ class AutoRate:
     norm1: float = math.nan  # the rows' mean sum of absolute values as the model sees them, with the bias's 1
     curvature: float = math.nan  # the loss's curvature bound (training/curvature.py)
     residual_scale: float = math.nan  # huber's and quantile's: σ of the residuals, which their curvature follows
+    scale_of: str = "residuals"  # what residual_scale measured: the fit's residuals, or the labels about their median
     l2: float = 0.0  # --l2, which adds to the curvature
     noise_times: float = 1.0  # √updates where the schedule's end at ends_at of the rate bounds it, else 1
     ends_at: float = 1.0  # constant, step: the share of the rate its last phase runs at
@@ -168,8 +169,8 @@ class AutoRate:
         noise = f"√{round(self.noise_times ** 2)} × " if self.noise_times != 1 else ""
         ends = f" / {self.ends_at:.4g}" if self.noise_times != 1 and self.ends_at != 1 else ""
         penalty = f" + {self.l2:g}" if self.l2 else ""
-        residuals = (f" for residuals of scale {self.residual_scale:.4g}" if math.isfinite(self.residual_scale) else
-                     "")
+        residuals = (f" for {self.scale_of} of scale {self.residual_scale:.4g}" if math.isfinite(self.residual_scale)
+                     else "")
         return (f"1 / ({self.curvature:.4g} × ({self.lambda_max:.4g} + {noise}{self.trace:.4g} / {batches}){penalty})"
                 f"{ends}: the largest eigenvalue and the trace of the features' second moments on {self.rows} rows, "
                 f"{model}'s curvature bound {self.curvature:.4g}{residuals}"
@@ -339,13 +340,16 @@ def auto_rate(table: Table, model: str, center: np.ndarray, scale: np.ndarray, b
                         label_center=bias if model in LABEL_SCALED else 0.0, width=width, updates=updates,
                         norm1=norm1)
     residuals = model in bounds.RESIDUAL_LOSSES  # huber's and quantile's curvature follows their scale σ
-    sigma = bounds.residual_scale(labels, None) if residuals and table.sparse else math.nan
+    sigma = bounds.residual_scale(labels, None, weights) if residuals and table.sparse else math.nan
+    scale_of = "labels about their median"  # sparse rows, rows too wide to solve: no fit
     if table.sparse:
         lam, trace, rows = _sparse_curvature(table, scale, weights, memory)
     else:
         Z = sample(table, center, scale, memory)
         if residuals:  # before the weights scale Z's rows
-            sigma = bounds.residual_scale(labels, Z if bounds.exact(Z.shape[1], memory) else None)
+            fitted = bounds.exact(Z.shape[1], memory)
+            sigma = bounds.residual_scale(labels, Z if fitted else None, weights)
+            scale_of = "residuals" if fitted else scale_of
         if weights is not None:
             trace = float((weights**2 * np.einsum("ij,ij->i", Z, Z)).mean())
             Z *= np.sqrt(weights)[:, None]
@@ -362,7 +366,7 @@ def auto_rate(table: Table, model: str, center: np.ndarray, scale: np.ndarray, b
         lr, noise_times = 1.0 / (c * (lam + times * trace / batches) + l2) / ends_at, times
     return AutoRate(lr=lr, lambda_max=lam, trace=trace, rows=rows,
                     zero_loss=zero_loss(model, labels, outputs, loss, weights), momentum=beta, curvature=c,
-                    residual_scale=sigma, l2=l2, noise_times=noise_times, ends_at=1.0 if ends_at is None else ends_at)
+                    residual_scale=sigma, scale_of=scale_of, l2=l2, noise_times=noise_times, ends_at=1.0 if ends_at is None else ends_at)
 
 
 def scaling_text(opts, batch: int, replicas: int) -> str:

@@ -75,10 +75,5 @@ def best_constant(model: str, quantile: float, labels: np.ndarray, weights: np.n
     if model == "poisson":
         mean = float(np.average(labels[keep].astype(np.float64), weights=w if w is not None and w.any() else None))
         return math.log(mean) if mean > 0 else 0.0
-    q = 0.5 if model == "huber" else quantile
-    values, w = labels[keep].astype(np.float64), np.ones(int(keep.sum())) if w is None else w
-    order = np.argsort(values, kind="stable")
-    cumulative = np.cumsum(w[order])
-    if cumulative[-1] <= 0:
-        return 0.0
-    return float(values[order][min(np.searchsorted(cumulative, q * cumulative[-1]), len(values) - 1)])
+    best = curvature.weighted_quantile(labels[keep].astype(np.float64), w, 0.5 if model == "huber" else quantile)
+    return best if math.isfinite(best) else 0.0
