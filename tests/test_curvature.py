@@ -52,6 +52,15 @@ def optimum(model, Z, y, param):
     return float(lp.fun) / n
 
 
+def loss_and_optimum(model, m, Z, y):
+    """The mean loss of model ``m`` on the rows ``Z`` (with the bias's column) and labels ``y``, and the least
+    there is (ε 0.1, q 0.5)."""
+    w = np.append(m.weights[0], m.bias[0])
+    if model == "huber":
+        return huber_objective(w, Z, y, 0.1)[0], optimum("huber", Z, y, 0.1)
+    return pinball_objective(w, Z, y, 0.5), optimum("quantile", Z, y, 0.5)
+
+
 @pytest.mark.parametrize("model,scale", [("huber", 1000.0), ("quantile", 1000.0), ("quantile", 1e-3),
                                          ("huber", 1.0)])
 def test_targets_of_any_scale_train_to_the_optimum(tmp_path, model, scale):
@@ -61,11 +70,7 @@ def test_targets_of_any_scale_train_to_the_optimum(tmp_path, model, scale):
     X, y = targets(scale)
     m = train(write_table(tmp_path / "d.h5", X, y), TrainOptions(model=model, quantile=0.5))
     Z = np.column_stack([(X.astype(np.float64) - m.center) * m.scale, np.ones(N)])
-    w = np.append(m.weights[0], m.bias[0])
-    if model == "huber":
-        got, best = huber_objective(w, Z, y, 0.1)[0], optimum("huber", Z, y, 0.1)
-    else:
-        got, best = pinball_objective(w, Z, y, 0.5), optimum("quantile", Z, y, 0.5)
+    got, best = loss_and_optimum(model, m, Z, y)
     assert got <= 1.01 * best, (got, best)
 
 
@@ -130,12 +135,9 @@ def test_bounded_gradient_losses_start_at_the_least_squares_fit(tmp_path, model)
         X, y = f["X"][()], f["y"][()]
     m = train(path, TrainOptions(model=model, standardize=False))
     Z = np.column_stack([X.astype(np.float64), np.ones(N)])
-    w = np.append(m.weights[0], m.bias[0])
-    if model == "huber":
-        got, best = huber_objective(w, Z, y, 0.1)[0], optimum("huber", Z, y, 0.1)
-    else:
-        got, best = pinball_objective(w, Z, y, 0.5), optimum("quantile", Z, y, 0.5)
+    got, best = loss_and_optimum(model, m, Z, y)
     assert got <= 1.01 * best, (got, best)
+
     def weigh(labels):
         return np.where(labels > np.median(y), 4.0, 1.0)
 
