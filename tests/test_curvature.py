@@ -69,7 +69,7 @@ def test_targets_of_any_scale_train_to_the_optimum(tmp_path, model, scale):
     optimum after the default 5 epochs, and targets about a thousandth overshot to a model worse than none."""
     X, y = targets(scale)
     m = train(write_table(tmp_path / "d.h5", X, y), TrainOptions(model=model, quantile=0.5))
-    Z = np.column_stack([(X.astype(np.float64) - m.center) * m.scale, np.ones(N)])
+    Z = np.column_stack([(X.astype(np.float64) - m.center) / m.scale, np.ones(N)])
     got, best = loss_and_optimum(model, m, Z, y)
     assert got <= 1.01 * best, (got, best)
 
