@@ -4,6 +4,7 @@ import os
 import signal
 import subprocess
 import sys
+import warnings
 
 import h5py
 import numpy as np
@@ -175,3 +176,57 @@ def test_a_writer_killed_mid_file_leaves_a_file_that_is_refused(tmp_path):
     code, out, err = cli("train", path, "-o", tmp_path / "m.h5")
     assert code == 2 and "export.h5:X: rows 40,000–99,999 were never written (60 of 100 chunks unallocated)" in err, err
     assert not (tmp_path / "m.h5").exists()
+
+
+def _unwrite_half(f, path, chunk):
+    """``path`` of ``f`` made again as a writer that pre-allocates it and dies half-way leaves it: chunked, the
+    same type and attributes, only its first half written."""
+    old = f[path]
+    values, attrs = old[()], dict(old.attrs)
+    del f[path]
+    new = f.create_dataset(path, shape=values.shape, dtype=old.dtype, chunks=(chunk,))
+    new[: len(values) // 2] = values[: len(values) // 2]
+    new.attrs.update(attrs)
+
+
+def test_an_anndata_nullable_columns_mask_is_checked_as_its_values_are(tmp_path):
+    """A nullable column is values and mask: a mask never written reads as fill values, all False (nothing
+    missing), so the labels it should mask were trained on (values were checked, the mask was not); the
+    categories of a categorical, read whole as names, are checked too (a fill value read as a class)."""
+    ad, pd = (pytest.importorskip(m) for m in ("anndata", "pandas"))
+    n = 4000
+    X, y = make_problem("multiclass", n=n, d=4, k=4, seed=2)
+    missing = np.arange(n) % 7 == 3
+    obs = pd.DataFrame(index=[f"c{i}" for i in range(n)])
+    obs["integer"] = pd.array(np.where(missing, None, y % 2), dtype="Int64")
+    obs["boolean"] = pd.array(np.where(missing, None, y % 2 == 1), dtype="boolean")
+    obs["text"] = pd.array(np.where(missing, None, np.where(y % 2 == 1, "yes", "no")), dtype="string")
+    obs["weight"] = pd.array(np.where(missing, None, 1), dtype="Int64")
+    obs["kind"] = pd.Categorical(np.array(list("abcd"))[y])
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        ad.settings.allow_write_nullable_strings = True
+        ad.AnnData(X, obs=obs).write_h5ad(tmp_path / "n.h5ad", convert_strings_to_categoricals=False)
+    with h5py.File(tmp_path / "n.h5ad", "a") as f:
+        for column in ("integer", "boolean", "text", "weight"):
+            _unwrite_half(f, f"obs/{column}/mask", 1000)
+        _unwrite_half(f, "obs/kind/categories", 2)
+        f["y"] = y % 2  # labels written whole, for the weights
+    data = tmp_path / "n.h5ad"
+    mask = "rows 2,000–3,999 were never written (2 of 4 chunks unallocated); the file looks incomplete"
+    model = tmp_path / "m.h5"
+    assert cli("train", write_table(tmp_path / "plain.h5", X, y % 2), "-o", model, "-q")[0] == 0
+    for column in ("integer", "boolean", "text", "integer/values"):
+        said = f"{data}:obs/{column.split('/')[0]}/mask: {mask} (--allow-unwritten reads their fill values)"
+        for args in (["train", data, "--y", f"obs/{column}", "--bad-rows", "skip", "-o", tmp_path / "x.h5"],
+                     ["evaluate", model, data, "--y", f"obs/{column}"]):
+            code, out, err = cli(*args)
+            assert code == 2 and err.strip() == f"sgdcli: error: {said}", (args, err)
+    code, out, err = cli("train", data, "--y", "obs/integer", "--bad-rows", "skip", "--allow-unwritten",
+                         "-o", tmp_path / "x.h5")
+    assert code == 0 and f"--allow-unwritten: 2,000 rows of {data} are read from fill values" in err, err
+    code, out, err = cli("train", data, "--y", "y", "--sample-weight", "obs/weight", "-o", tmp_path / "x.h5")
+    assert code == 2 and f"--sample-weight: {data}:obs/weight/mask: {mask}\n" in err, err
+    code, out, err = cli("train", data, "--y", "obs/kind", "--model", "softmax", "-o", tmp_path / "x.h5")
+    assert code == 2 and err.strip() == (f"sgdcli: error: {data}:obs/kind/categories: categories 2–3 were never "
+                                         "written (1 of 2 chunks unallocated); the file looks incomplete"), err

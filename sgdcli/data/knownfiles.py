@@ -19,6 +19,7 @@ from sgdcli.data.pandasmeta import categories
 from sgdcli.data.sources import Column, Fields, built, text_of, where_of
 from sgdcli.data.sparse import is_csr
 from sgdcli.data.textlabels import Masked, categorical_labels, is_text, text_labels
+from sgdcli.data.unwritten import refuse_unwritten
 from sgdcli.errors import InputError
 
 LABEL_NAMES = ("label", "labels", "target", "y", "class", "outcome")  # what a label column is called
@@ -50,6 +51,8 @@ def group_labels(g: h5py.Group, y: str, where: str, classes: list[str] | None, w
     """A group named as ``--y``: a categorical (codes and categories), an AnnData nullable column, a pandas
     Series; InputError for any other."""
     if "codes" in g and "categories" in g:  # AnnData (and pandas-in-HDF5 writers) categorical
+        if isinstance(g["categories"], h5py.Dataset):
+            refuse_unwritten(g["categories"], where_of(g["categories"]), "category")
         return categorical_labels(Column(g["codes"], y), g["categories"][()], where_of(g["codes"]), classes)
     if encoding(g) in NULLABLE:
         return _nullable(g, y, where, classes)

@@ -20,6 +20,7 @@ import h5py
 import numpy as np
 
 from sgdcli.data.sources import text_of
+from sgdcli.data.unwritten import refuse_unwritten
 from sgdcli.errors import InputError
 
 
@@ -64,6 +65,8 @@ def categories(frame: h5py.Group, field: str, where: str) -> np.ndarray:
     path = f"meta/{field}/meta/table"
     try:
         series = frame.get(path)
+        if isinstance(series, h5py.Dataset):
+            refuse_unwritten(series, f"{series.file.filename}:{series.name.lstrip('/')}", "category")
         rows = series[()] if isinstance(series, h5py.Dataset) and series.dtype.names else None
     except (OSError, RuntimeError, ValueError, TypeError, KeyError):
         rows = None

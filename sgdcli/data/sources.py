@@ -66,6 +66,11 @@ class Source:
         """The dataset's axis along which the table's rows run."""
         return 1 if getattr(self, "transposed", False) else 0
 
+    def stored(self) -> list[tuple[h5py.Dataset, int]]:
+        """Every dataset whose rows this source reads, each with the axis its rows run along: what
+        data/unwritten.py checks (a mask read beside the values too)."""
+        return [(self.ds, self.row_axis)]
+
     @property
     def row_bytes(self) -> int:
         """Bytes of one row of the dataset as stored (all its columns, wanted or not)."""

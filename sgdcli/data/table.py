@@ -188,8 +188,7 @@ class Table:
             if missing is not None:
                 raise InputError(missing.message(f"{self.path}:{part.name.lstrip('/')}",
                                                  unit="row" if part is reader.indptr else "entry", allowed=False))
-        self._check_datasets([] if labels is None else
-                             [(labels, 0) if isinstance(labels, h5py.Dataset) else (labels.ds, labels.row_axis)])
+        self._check_datasets(_stored(labels))
         self.Y = None
         if isinstance(labels, h5py.Dataset):
             self.Y, self.y_dtype = ColumnReader(labels, LABEL_DTYPE, squeeze=True), labels.dtype
@@ -209,20 +208,19 @@ class Table:
         rows = source.shape[0] if isinstance(source, h5py.Dataset) else source.n_rows
         if rows != self.n_rows:
             raise InputError(f"--sample-weight: {where} has {rows} rows but {self.x_name} has {self.n_rows}")
-        ds = source if isinstance(source, h5py.Dataset) else source.ds
-        missing = unwritten(ds, 0 if isinstance(source, h5py.Dataset) else source.row_axis)
-        if missing is not None:
-            raise InputError(f"--sample-weight: {missing.message(where, allowed=False)}")
+        for ds, axis in _stored(source):  # a nullable column's mask as well as its values
+            missing = unwritten(ds, axis)
+            if missing is not None:
+                at = f"{self.path}:{ds.name.lstrip('/')}"
+                raise InputError(f"--sample-weight: {missing.message(at, allowed=False)}")
         self.W = (ColumnReader(source, LABEL_DTYPE, squeeze=True) if isinstance(source, h5py.Dataset) else
                   ComposedReader([source], LABEL_DTYPE, name, squeeze=True))
 
     def _check_written(self, found, labels) -> None:
         """Every dataset the table reads was written where it is read (data/unwritten.py), or InputError naming
         the first that was not; with ``allow_unwritten``, ``unwritten_rows`` counts the rows read from fill values."""
-        datasets = [(s.ds, s.row_axis) for s in found.features + ([found.label] if found.label is not None else [])]
-        if labels is not None:
-            datasets.append((labels, 0) if isinstance(labels, h5py.Dataset) else (labels.ds, labels.row_axis))
-        self._check_datasets(datasets)
+        sources = found.features + ([found.label] if found.label is not None else [])
+        self._check_datasets([pair for s in sources for pair in s.stored()] + _stored(labels))
 
     def _check_datasets(self, datasets) -> None:
         found_unwritten = []
@@ -336,6 +334,13 @@ class Table:
 
     def __exit__(self, *exc):
         self.close()
+
+
+def _stored(labels: h5py.Dataset | Source | None) -> list[tuple[h5py.Dataset, int]]:
+    """The datasets (and row axes) that labels or weights are read from: a nullable column's mask too."""
+    if labels is None:
+        return []
+    return [(labels, 0)] if isinstance(labels, h5py.Dataset) else labels.stored()
 
 
 def _opened(path: str, f: h5py.File) -> FileIdentity:

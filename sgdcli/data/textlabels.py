@@ -79,6 +79,9 @@ class TextLabels(Source):
     def row_axis(self) -> int:
         return self.inner.row_axis
 
+    def stored(self):
+        return self.inner.stored() + (self.mask.stored() if self.mask is not None else [])
+
     def read_spans(self, spans):
         text = _text(self.inner.read_spans(spans))
         absent = np.zeros(len(text), dtype=bool)
@@ -109,6 +112,9 @@ class Masked(Source):
     @property
     def row_axis(self) -> int:
         return self.inner.row_axis
+
+    def stored(self):
+        return self.inner.stored() + self.mask.stored()
 
     def read_spans(self, spans):
         values = np.asarray(self.inner.read_spans(spans), dtype=np.float64).reshape(-1, 1)

@@ -22,6 +22,7 @@ import numpy as np
 
 from sgdcli.data.otherfiles import Gap, external_gaps, virtual_gaps
 from sgdcli.data.otherfiles import merged_ranges as _merged
+from sgdcli.errors import InputError
 
 MAX_DEPTH = 8  # virtual datasets over virtual datasets: followed this deep (a loop of them ends here)
 
@@ -163,6 +164,14 @@ def _complete_bands(ds: h5py.Dataset, axis: int, per_band: int) -> np.ndarray:
             offsets.append(ds.id.get_chunk_info(i).chunk_offset[axis])
     bands, counts = np.unique(np.asarray(offsets, dtype=np.int64) // rows, return_counts=True)
     return bands[counts == per_band]
+
+
+def refuse_unwritten(ds: h5py.Dataset, where: str, unit: str) -> None:
+    """InputError where any of ``ds``, read whole as names (a categorical's categories), was never written: a
+    fill value read as a name would be a class no writer wrote, so --allow-unwritten does not read it either."""
+    missing = unwritten(ds)
+    if missing is not None:
+        raise InputError(missing.message(where, unit=unit, allowed=False))
 
 
 def union_rows(found: list[Unwritten]) -> int:
