@@ -204,3 +204,48 @@ def test_info_lists_a_dataset_behind_a_link_under_the_links_name(tmp_path):
     listed = json.loads(cli("info", tmp_path / "links.h5", "--json")[1])["datasets"]
     assert [(d["path"], d["link"]) for d in listed] == [("X", "/d/X in data.h5"), ("alias", "/X"),
                                                        ("labels", "/d/y in data.h5")]
+
+
+@pytest.mark.parametrize("writer", ["h5py", "PyTables"])
+def test_an_enum_field_of_a_compound_table_is_read_as_its_names(tmp_path, writer):
+    """A compound table's enum field as --label-column trained as its integer codes (classes 0, 1, 7) where an
+    enum --y dataset trains as its names: train, evaluate and predict read its names, as for the dataset."""
+    X, y = make_problem("multiclass", n=600, d=3, k=3, seed=2)
+    kinds = {"cat": 0, "dog": 1, "eel": 7}
+    values = np.array([0, 1, 7])[y]
+    path = str(tmp_path / "t.h5")
+    if writer == "h5py":  # a NumPy structured array
+        rows = np.empty(len(y), dtype=[("a", "f4"), ("b", "f4"), ("c", "f4"),
+                                       ("kind", h5py.enum_dtype(kinds, basetype="u1"))])
+        rows["a"], rows["b"], rows["c"], rows["kind"] = *X.T, values
+        with h5py.File(path, "w") as f:
+            f.create_dataset("table", data=rows, chunks=(100,))
+            f.create_dataset("y", data=values.astype("u1"), dtype=h5py.enum_dtype(kinds, basetype="u1"))
+    else:
+        tables = need("tables")
+        enum = tables.Enum(kinds)
+
+        class Row(tables.IsDescription):
+            a, b, c = tables.Float32Col(pos=0), tables.Float32Col(pos=1), tables.Float32Col(pos=2)
+            kind = tables.EnumCol(enum, "cat", base="uint8", pos=3)
+
+        with tables.open_file(path, "w") as h5:
+            table = h5.create_table("/", "table", Row)
+            table.append([(*X[i], values[i]) for i in range(len(y))])
+            h5.create_array("/", "y", values.astype("u1"))  # (numbers: the enum's type is the field's alone)
+    with h5py.File(path) as f:
+        assert h5py.check_enum_dtype(f["table"].dtype["kind"]) == kinds
+    model = tmp_path / "m.h5"
+    code, out, err = cli("train", path, "--x", "table", "--label-column", "kind", "--model", "softmax", "-o", model,
+                         "-q")
+    assert code == 0, err
+    assert cli("show", model)[1].splitlines()[2] == "classes      cat, dog, eel"
+    with h5py.File(tmp_path / "text.h5", "w") as f:  # the same names as text
+        f["X"] = X
+        f.create_dataset("y", data=np.array(list(kinds))[y].astype(object), dtype=h5py.string_dtype())
+    code, out, err = cli("evaluate", model, path, "--x", "table", "--label-column", "kind")
+    assert code == 0 and out == cli("evaluate", model, tmp_path / "text.h5")[1], err  # the names matched
+    assert float(out.splitlines()[1].split()[1]) > 0.7  # accuracy (a third by chance)
+    predicted = cli("predict", model, path, "--x", "table", "--label-column", "kind", "-o", "-")[1].splitlines()
+    assert predicted[0] == "prediction" and set(predicted[1:]) == {"cat", "dog", "eel"}
+    assert predicted == cli("predict", model, tmp_path / "text.h5", "-o", "-")[1].splitlines()

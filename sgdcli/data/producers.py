@@ -32,7 +32,7 @@ import numpy as np
 
 from sgdcli.data import featurenames, knownfiles
 from sgdcli.data.cf import packing_of
-from sgdcli.data.enums import EnumNames, enum_names
+from sgdcli.data.enums import EnumNames, enum_label, enum_names
 from sgdcli.data.hdf5 import NUMERIC_KINDS, list_datasets, members as _members
 from sgdcli.data import matlab
 from sgdcli.data.knownfiles import LABEL_NAMES, NULLABLE, label_of as _label_of
@@ -285,11 +285,13 @@ def find_features(f: h5py.File, x: str, label_column: str | None = None, feature
             raise InputError(f"--label-column {label_column}: is also listed in --features")
         keep = [j for j in keep if j != k]
         label = _select(found, [k])[0]
+        column = f"{where}:{names[k]}"
         if names[k] in found.categorical:  # a pandas Categorical: its codes read as names through its categories
-            column = f"{where}:{names[k]}"
             label, class_names = categorical_labels(
                 Fields(label.ds, label.fields, label.names, label.cols),  # the codes as stored: -1 is missing
                 categories(obj, found.categorical[names[k]], column), column, classes)
+        elif (named := enum_label(label)) is not None:  # an enum column (a compound table's field): its names
+            label, class_names = text_labels(EnumNames(label, named, column), column, classes)  # as an enum --y's
     if not keep:
         raise InputError(f"{where}: no feature columns are left" + _left_out_said(found))
     plain = found.plain and keep == list(range(len(names)))
@@ -336,9 +338,10 @@ def find_labels(f: h5py.File, y: str, classes: list[str] | None = None, what: st
         raise InputError(f"{where}: is a single value, not a column of {what}")
     if obj.dtype.fields is None and is_text(obj.dtype) and (obj.ndim == 1 or obj.ndim == 2 and obj.shape[1] == 1):
         return text_labels(Column(obj, y), where, classes)
-    named = enum_names(obj) if what == "labels" and (obj.ndim == 1 or obj.ndim == 2 and obj.shape[1] == 1) else None
+    named = enum_names(obj.dtype) if what == "labels" and (obj.ndim == 1 or obj.ndim == 2 and obj.shape[1] == 1) \
+        else None
     if named:  # an HDF5 enum: its names are the classes
-        return text_labels(EnumNames(obj, y, named), where, classes)
+        return text_labels(EnumNames(Column(obj, y), named, where_of(obj)), where, classes)
     knownfiles.part_of_pandas(obj, y, where)
     if obj.dtype.fields is not None or obj.dtype.kind not in NUMERIC_KINDS:
         raise InputError(f"{where}: dtype {obj.dtype} is not numeric")
