@@ -459,11 +459,11 @@ def test_a_runs_previous_checkpoint_is_locked_too(tmp_path, binary_file):
 
 def test_an_output_on_the_lock_file_of_the_previous_checkpoint_is_refused(tmp_path, binary_file):
     """The run's lock of CHECKPOINT.prev is CHECKPOINT.prev.lock, which it removes at its end: a model written
-    there would be removed with it."""
+    there would be removed with it.  (No output may end in .lock.)"""
     lock = tmp_path / "m.h5.ckpt.prev.lock"
     assert run("train", binary_file, "-o", tmp_path / "m.h5", "--metrics", lock) == (
-        2, "", f"sgdcli: error: --metrics {lock}: is the lock file of the previous checkpoint of --checkpoint "
-               f"{tmp_path / 'm.h5.ckpt'}; each output needs its own path\n")
+        2, "", f"sgdcli: error: --metrics {lock}: ends in .lock, as the lock file a run takes beside its output does "
+               "(m.h5.ckpt.prev.lock for m.h5.ckpt.prev); choose another output path\n")
     assert os.listdir(tmp_path) == ["binary.h5"]
 
 
