@@ -101,6 +101,17 @@ def test_restart_stale_needs_resume(tmp_path):
         2, "", "sgdcli: error: --restart-stale: applies only with --resume\n")
 
 
+def test_restart_stale_needs_resume_in_the_python_api_too(tmp_path):
+    """RunControl(restart_stale=True) without resume was taken, and did nothing: the run read no checkpoint."""
+    from sgdcli.errors import InputError
+
+    with pytest.raises(InputError) as refused:
+        sgdcli.RunControl(checkpoint=str(tmp_path / "m.h5.ckpt"), restart_stale=True)
+    assert str(refused.value) == ("--restart-stale: applies only with --resume (RunControl(restart_stale=True) needs "
+                                  "resume=True)")
+    assert sgdcli.RunControl(checkpoint=str(tmp_path / "m.h5.ckpt"), resume=True, restart_stale=True).restart_stale
+
+
 def stopped_warm_run(data, model, init):
     """``stopped_run`` with ``--init INIT``."""
     ckpt = f"{model}.ckpt"

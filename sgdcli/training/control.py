@@ -36,6 +36,9 @@ class RunControl:
             raise InputError(f"--checkpoint-every: must be >= 1, got {self.checkpoint_every}")
         if self.checkpoint_seconds is not None and not (0 < self.checkpoint_seconds < math.inf):
             raise InputError(f"--checkpoint-seconds: must be a finite number > 0, got {self.checkpoint_seconds}")
+        if self.restart_stale and not self.resume:  # it would be ignored: a run without resume reads no checkpoint
+            raise InputError("--restart-stale: applies only with --resume (RunControl(restart_stale=True) needs "
+                             "resume=True)")
         if self.wait_lock is not None and not self.wait_lock >= 0:
             raise InputError(f"--wait-lock: must be a number >= 0 (math.inf: wait forever), got {self.wait_lock}")
         if not isinstance(self.stop, _SignalOrNone):
