@@ -31,6 +31,8 @@ class RuntimeFailure(SgdcliError):
 class DivergedError(RuntimeFailure):
     """Training produced a non-finite loss or weights."""
 
+    lr: float | None = None  # the rate the run last trained at (after --lr auto's halvings), set as it gives up
+
 
 class WorkLost(RuntimeFailure):
     """Work between two averagings was lost (a worker or a shard failed); the model is still the last whole round's.

@@ -682,8 +682,8 @@ def test_an_output_on_the_lock_file_or_previous_checkpoint_of_another_is_refused
     """A checkpoint renamed onto -o's lock file would leave the first run's flock guarding nothing."""
     model = tmp_path / "m.h5"
     proc = run("train", binary_file, "-o", model, "--checkpoint", f"{model}.lock")
-    assert_one_line_error(proc, 2, f"--checkpoint {model}.lock: is the lock file of -o {model}; each output needs "
-                                   "its own path")
+    assert_one_line_error(proc, 2, f"--checkpoint {model}.lock: ends in .lock, as the lock file a run takes beside "
+                                   "its output does (m.h5.lock for m.h5); choose another output path")
     proc = run("train", binary_file, "-o", model, "--metrics", f"{model}.ckpt.prev")
     assert_one_line_error(proc, 2, f"--metrics {model}.ckpt.prev: is the previous checkpoint of --checkpoint "
                                    f"{model}.ckpt")

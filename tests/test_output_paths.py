@@ -84,6 +84,44 @@ def test_a_dash_is_refused_where_it_cannot_mean_standard_output(here, command):
                            "named '-')\n")
 
 
+LOCK_REFUSED = ("sgdcli: error: {option} {named}: ends in .lock, as the lock file a run takes beside its output does "
+                "(m.h5.lock for m.h5); choose another output path\n")
+
+
+@pytest.mark.parametrize("command", COMMANDS)
+def test_an_output_named_as_a_lock_file_is_refused(here, command):
+    """`-o m.h5.lock` beside a run writing m.h5 renamed a file over that run's lock: its flock then guarded
+    nothing, and the next run on m.h5 locked (and emptied) the new file.  Any *.lock is refused, held or not,
+    and so is a link leading to one."""
+    from sgdcli.training.locking import exclusive
+
+    head, option, tail = COMMANDS[command]
+    (here / "models").mkdir()
+    (here / "models" / "link").symlink_to(here / "m.h5.lock")
+    with exclusive([here / "m.h5"]):  # another run writing m.h5
+        before, held = sorted(os.listdir(here)), os.stat(here / "m.h5.lock")
+        proc = run(*head, "m.h5.lock", *tail)
+        assert_refused(proc, here, before)
+        assert proc.stderr == LOCK_REFUSED.format(option=option, named="m.h5.lock")
+        proc = run(*head, "models/link", *tail)
+        assert_refused(proc, here, before)
+        assert proc.stderr == LOCK_REFUSED.format(option=option,
+                                                  named=f"models/link (a symbolic link to {here / 'm.h5.lock'})")
+        assert os.stat(here / "m.h5.lock").st_ino == held.st_ino  # still the lock the other run holds
+    assert os.listdir(here / "models") == ["link"]
+
+
+def test_the_python_api_refuses_an_output_named_as_a_lock_file_too(here):
+    import sgdcli
+    from sgdcli.errors import InputError
+
+    with pytest.raises(InputError, match=r"^-o m.h5.lock: ends in .lock"):
+        sgdcli.train("d.h5", sgdcli.TrainOptions(epochs=1), output="m.h5.lock")
+    with pytest.raises(InputError, match=r"^-o .*/m.h5.lock: ends in .lock"):
+        sgdcli.load_model("m.h5").save("m.h5.lock")
+    assert not (here / "m.h5.lock").exists()
+
+
 @pytest.mark.parametrize("command", COMMANDS)
 def test_an_output_path_that_is_a_directory_is_a_usage_error(here, command):
     head, option, tail = COMMANDS[command]

@@ -250,6 +250,34 @@ def test_a_second_sigint_that_compiled_code_wrapped_names_the_checkpoint_too(tmp
         130, "", "sgdcli: stopped by SIGINT before finishing; no partial output file was left\n")
 
 
+def test_a_second_sigint_names_the_checkpoint_beside_the_file_a_checkpoint_link_leads_to(tmp_path, binary_file,
+                                                                                            monkeypatch):
+    """The run writes its checkpoint, and rotates it to .prev, beside the file --checkpoint leads to; the line
+    looked for the .prev beside the link, and with only the .prev there said "no partial output file was
+    left" (the moment between the rotation and the new checkpoint's rename, or a run resumed from the .prev)."""
+    import sgdcli
+
+    model, target, link = tmp_path / "m.h5", tmp_path / "srv" / "c.ckpt", tmp_path / "models" / "c.ckpt"
+    target.parent.mkdir()
+    link.parent.mkdir()
+    run("train", binary_file, "-o", model, "--epochs", "2", "--keep-checkpoint", "-q", "--checkpoint", target,
+        check=True)
+    os.replace(target, f"{target}.prev")
+    link.symlink_to(target)
+
+    def stopped(*args, **kwargs):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(sgdcli, "train", stopped)
+    message = ("sgdcli: stopped by SIGINT before finishing; the model was not written, and the last checkpoint, "
+               "{}, remains: run the same command with --resume to continue from it\n")
+    assert run("train", binary_file, "-o", model, "--checkpoint", link, "--resume") == (
+        130, "", message.format(f"{target}.prev"))
+    os.link(f"{target}.prev", target)
+    assert run("train", binary_file, "-o", model, "--checkpoint", link, "--resume") == (
+        130, "", message.format(target))
+
+
 def test_resume_refuses_changed_options_or_data(tmp_path, binary_file):
     model = tmp_path / "m.h5"
     run("train", binary_file, "-o", model, "--keep-checkpoint", "-q", check=True)
@@ -459,11 +487,11 @@ def test_a_runs_previous_checkpoint_is_locked_too(tmp_path, binary_file):
 
 def test_an_output_on_the_lock_file_of_the_previous_checkpoint_is_refused(tmp_path, binary_file):
     """The run's lock of CHECKPOINT.prev is CHECKPOINT.prev.lock, which it removes at its end: a model written
-    there would be removed with it."""
+    there would be removed with it.  (No output may end in .lock.)"""
     lock = tmp_path / "m.h5.ckpt.prev.lock"
     assert run("train", binary_file, "-o", tmp_path / "m.h5", "--metrics", lock) == (
-        2, "", f"sgdcli: error: --metrics {lock}: is the lock file of the previous checkpoint of --checkpoint "
-               f"{tmp_path / 'm.h5.ckpt'}; each output needs its own path\n")
+        2, "", f"sgdcli: error: --metrics {lock}: ends in .lock, as the lock file a run takes beside its output does "
+               "(m.h5.ckpt.prev.lock for m.h5.ckpt.prev); choose another output path\n")
     assert os.listdir(tmp_path) == ["binary.h5"]
 
 

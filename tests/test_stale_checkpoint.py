@@ -101,6 +101,17 @@ def test_restart_stale_needs_resume(tmp_path):
         2, "", "sgdcli: error: --restart-stale: applies only with --resume\n")
 
 
+def test_restart_stale_needs_resume_in_the_python_api_too(tmp_path):
+    """RunControl(restart_stale=True) without resume was taken, and did nothing: the run read no checkpoint."""
+    from sgdcli.errors import InputError
+
+    with pytest.raises(InputError) as refused:
+        sgdcli.RunControl(checkpoint=str(tmp_path / "m.h5.ckpt"), restart_stale=True)
+    assert str(refused.value) == ("--restart-stale: applies only with --resume (RunControl(restart_stale=True) needs "
+                                  "resume=True)")
+    assert sgdcli.RunControl(checkpoint=str(tmp_path / "m.h5.ckpt"), resume=True, restart_stale=True).restart_stale
+
+
 def stopped_warm_run(data, model, init):
     """``stopped_run`` with ``--init INIT``."""
     ckpt = f"{model}.ckpt"
@@ -408,3 +419,53 @@ def test_an_init_model_trained_from_the_same_start_with_other_options_is_still_r
     assert code == 2 and err.startswith(f"sgdcli: error: --resume: the --init model {model} changed since "
                                         f"checkpoint {ckpt}: ")
     assert os.path.exists(ckpt)
+
+
+@pytest.mark.parametrize("then,now", [(None, ["--positive-class", "1"]), ("1", []), ("1", ["--positive-class", "1.0"]),
+                                      ("1.0", ["--positive-class", "1"])])
+def test_resume_compares_the_positive_class_not_how_it_is_written(tmp_path, monkeypatch, then, now):
+    """Given on one run and left to its default (the larger label) on the other, or 1 and 1.0, it was refused as
+    an option changed: positive_class (checkpoint: None, now: '1')."""
+    monkeypatch.chdir(tmp_path)
+    write_table("data.h5", *make_problem("binary", n=3000, d=6, seed=1))
+    ckpt = stopped_with("data.h5", "m.h5", positive_class=then)
+    code, out, err = cli("train", "data.h5", "-o", "m.h5", "--resume", "--progress", "plain", *TRAIN, *now)
+    assert code == 0, err
+    assert f"resuming from {tmp_path / ckpt}: epoch 2" in err
+    assert_as_uninterrupted("m.h5", tmp_path, "data.h5")
+
+
+def test_resume_refuses_the_other_positive_class_however_it_is_given(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    write_table("data.h5", *make_problem("binary", n=3000, d=6, seed=1))
+    stopped_with("data.h5", "m.h5")
+    assert cli("train", "data.h5", "-o", "m.h5", "--resume", "-q", *TRAIN, "--positive-class", "0.0") == (
+        2, "", "sgdcli: error: --resume: checkpoint m.h5.ckpt was made with other options: positive_class "
+               "(checkpoint: '1', now: '0'); drop --resume, remove the checkpoint, or add --restart-stale to start "
+               "over\n")
+    os.replace("m.h5.ckpt", "kept.ckpt")
+    stopped_with("data.h5", "m.h5", positive_class="0")
+    assert cli("train", "data.h5", "-o", "m.h5", "--resume", "-q", *TRAIN) == (
+        2, "", "sgdcli: error: --resume: checkpoint m.h5.ckpt was made with other options: positive_class "
+               "(checkpoint: '0', now: '1'); drop --resume, remove the checkpoint, or add --restart-stale to start "
+               "over\n")
+
+
+def test_resume_compares_a_positive_class_of_names_by_name(tmp_path, monkeypatch):
+    import h5py
+
+    monkeypatch.chdir(tmp_path)
+    X, y = make_problem("binary", n=3000, d=6, seed=1)
+    with h5py.File("names.h5", "w") as f:
+        f["X"] = X
+        f["y"] = np.where(y > 0, b"dog", b"cat")
+    stopped_with("names.h5", "m.h5")
+    assert cli("train", "names.h5", "-o", "m.h5", "--resume", "-q", *TRAIN, "--positive-class", "cat") == (
+        2, "", "sgdcli: error: --resume: checkpoint m.h5.ckpt was made with other options: positive_class "
+               "(checkpoint: 'dog', now: 'cat'); drop --resume, remove the checkpoint, or add --restart-stale to "
+               "start over\n")
+    code, out, err = cli("train", "names.h5", "-o", "m.h5", "--resume", "--progress", "plain", *TRAIN,
+                         "--positive-class", "dog")
+    assert code == 0, err
+    assert "resuming from" in err
+    assert_as_uninterrupted("m.h5", tmp_path, "names.h5")

@@ -211,6 +211,30 @@ def test_a_run_that_lr_auto_started_over_is_the_run_train_keeps(tmp_path, regres
     assert [r["train_loss"] for r in written] == [r["train_loss"] for r in model.history]
 
 
+def test_a_run_that_diverged_after_lr_auto_halved_its_rate_shows_the_rate_it_diverged_at(regression_file,
+                                                                                          monkeypatch):
+    """A run that still blew up at --lr auto's rate halved twice had the first, unhalved rate in its row (1261
+    where it last trained at 315.2, as the line before its divergence said)."""
+    from sgdcli.training import rate
+
+    real, chosen = rate.auto_rate, []
+
+    def too_fast(*args, **kw):  # 2^12 times the curvature's rate: still diverges halved twice
+        auto = real(*args, **kw)
+        chosen.append(auto.lr * 2**12)
+        return rate.AutoRate(auto.lr * 2**12, auto.lambda_max, auto.trace, auto.rows)
+
+    monkeypatch.setattr("sgdcli.training.run.auto_rate", too_fast)
+    monkeypatch.setattr("sgdcli.training.run.MAX_HALVINGS", 2)
+    code, out, err = cli("sweep", regression_file, "--model", "linear", "--batch-sizes", "32", "--epochs", "2",
+                         "--json", "--progress", "plain")
+    assert code == 0, err
+    (row,) = json.loads(out)
+    assert row["diverged"] and len(chosen) == 1
+    assert row["lr"] == chosen[0] / 2**2
+    assert f"starting over from epoch 1 at half the rate, {row['lr']:.4g}" in err
+
+
 def test_a_metrics_dir_holding_run_files_is_refused_before_the_first_run(tmp_path, binary_file):
     """An earlier sweep's run files were left beside the new ones (two run01-*), and plot DIR/*.jsonl drew both
     sweeps; a directory with other files is fine."""

@@ -106,7 +106,7 @@ def train_cmd(data, output, progress, quiet, verbose, metrics, checkpoint, check
             model = sgdcli.train(data, opts, output=output, metrics=metrics, reporter=reporter, control=control,
                                  dask=dask_options)
         except BaseException as exc:
-            left = _left_to_resume(exc, control.checkpoint)
+            left = _left_to_resume(exc, control)
             if left is None:
                 raise
             raise errors.Terminated(signal.SIGINT, left) from exc
@@ -128,21 +128,20 @@ def _same_file(a, b) -> bool:
         return os.path.abspath(a) == os.path.abspath(b)
 
 
-def _left_to_resume(exc: BaseException, checkpoint: str | None) -> str | None:
+def _left_to_resume(exc: BaseException, control) -> str | None:
     """What a run that a second SIGINT stopped at once (a KeyboardInterrupt, training/signals.py; compiled code
     hands it back as the cause of a SystemError) leaves: the checkpoint an earlier safe point wrote, which
-    --resume continues; None for any other exception, or where no checkpoint is on disk."""
+    --resume continues (``control``'s, beside the file a --checkpoint link leads to); None for any other
+    exception, or where no checkpoint is on disk."""
     seen = set()
     while exc is not None and not isinstance(exc, KeyboardInterrupt) and id(exc) not in seen:
         seen.add(id(exc))
         exc = exc.__cause__ or exc.__context__
-    if not isinstance(exc, KeyboardInterrupt) or checkpoint is None:
+    path = control.last_checkpoint() if isinstance(exc, KeyboardInterrupt) else None
+    if path is None:
         return None
-    for path in (checkpoint, checkpoint + ".prev"):  # --resume's order
-        if os.path.exists(path):
-            return (f"the model was not written, and the last checkpoint, {path}, remains: run the same command "
-                    "with --resume to continue from it")
-    return None
+    return (f"the model was not written, and the last checkpoint, {path}, remains: run the same command with "
+            "--resume to continue from it")
 
 
 @command("sweep", example='sgdcli sweep data.h5 --batch-sizes 1,32,256,full --lrs 0.01,0.1 --lr-scaling linear --epochs 3')

@@ -24,6 +24,7 @@ import tempfile
 from sgdcli.errors import InputError, RuntimeFailure
 
 EMPTY_HINT = "the path is empty (an unset shell variable?)"
+LOCK_SUFFIX = ".lock"  # a run locks an output PATH with PATH.lock (training/locking.py): no output may be one
 
 
 def written_path(path: str | os.PathLike) -> str:
@@ -56,11 +57,12 @@ def check_writable(path: str | os.PathLike, option: str = "-o", inputs=()) -> st
     target = written_path(path)
     if os.path.islink(target):  # realpath stops where the links go round in a loop
         raise InputError(f"{option} {path}: is a symbolic link in a loop of links, which leads to no file")
+    named = path if target == path else f"{path} (a symbolic link to {target})"
+    _refuse_lock(named, target, option)
     _refuse_special(path, option)
     for source in inputs:
         if source is not None and os.path.exists(path) and os.path.exists(source) and os.path.samefile(path, source):
             raise InputError(f"{option} {path}: is also an input of this command; choose another output path")
-    named = path if target == path else f"{path} (a symbolic link to {target})"
     directory = os.path.dirname(os.path.abspath(target))
     if not os.path.isdir(directory):
         _refuse_missing_directory(named, directory, option)
@@ -127,6 +129,16 @@ def _probe(path: str, directory: str, option: str) -> None:
     os.unlink(probe)
 
 
+def _refuse_lock(named: str, target: str, option: str) -> None:
+    """A file named ``*.lock`` is where a run locks an output (``PATH.lock``): renaming an output over one a run
+    holds would leave its ``flock`` on a file no longer there, and the next run on PATH would lock (and empty)
+    the output instead, so such a name is refused whether or not a run holds it now."""
+    if os.path.basename(target).endswith(LOCK_SUFFIX):
+        guarded = os.path.basename(target)[:-len(LOCK_SUFFIX)] or "PATH"
+        raise InputError(f"{option} {named}: ends in {LOCK_SUFFIX}, as the lock file a run takes beside its output "
+                         f"does ({guarded}{LOCK_SUFFIX} for {guarded}); choose another output path")
+
+
 def _refuse_special(path: str, option: str) -> None:
     """An output replaces what is at its path by renaming a new file over it: a device (/dev/null), a pipe
     or a socket there would be replaced by a regular file (as root, /dev/null itself), so they are refused."""
@@ -144,6 +156,7 @@ def atomic_output(path: str | os.PathLike, option: str = "-o"):
     """Yield a temporary path; on success fsync it and rename it to ``path`` (to the file it leads to, where it is
     a symbolic link: ``written_path``)."""
     path = os.path.abspath(written_path(path))
+    _refuse_lock(path, path, option)
     _refuse_special(path, option)
     directory, name = os.path.split(path)
     _remove_abandoned(directory, name)

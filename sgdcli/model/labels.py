@@ -86,11 +86,11 @@ class Labels:
     def with_positive(self, text: str, names: list[str] | None, where: str) -> "Labels":
         """These binary labels with the class written ``text`` (a value, or a name where labels are names) as
         the positive one, index 1; InputError if there is no such class."""
-        written = [names[int(c)] if names else shown(c) for c in self.classes]
-        if text not in written:
+        positive = named_class(self.classes, text, names)
+        if positive is None:
+            written = [names[int(c)] if names else shown(c) for c in self.classes]
             raise InputError(f"--positive-class: {where} has no class {text!r} (classes: "
                              f"{listed(written, quote=bool(names), what='classes')})")
-        positive = written.index(text)
         return Labels(self.task, self.classes[[1 - positive, positive]])
 
     def _refuse(self, value, where: str, row: int):
@@ -103,6 +103,36 @@ class Labels:
 
     def decode(self, index: np.ndarray) -> np.ndarray:
         return self.classes[index]
+
+
+def named_class(classes: np.ndarray, text: str, names: list[str] | None) -> int | None:
+    """The index among ``classes`` of the class ``text`` names (``--positive-class``), or None where none is: by
+    name where the labels are names (``names``, which the classes are codes of), else by value, so that ``1``,
+    ``1.0`` and ``1e0`` are one class."""
+    written = [names[int(c)] if names else shown(c) for c in classes]
+    if text in written:
+        return written.index(text)
+    if names:
+        return None
+    try:
+        value = float(text)
+    except ValueError:
+        return None
+    same = [i for i, c in enumerate(classes) if float(c) == value]
+    return same[0] if len(same) == 1 else None
+
+
+def positive_written(classes: np.ndarray, text: str | None, names: list[str] | None) -> str | None:
+    """The class a binary model of ``classes`` scores as positive with ``--positive-class text`` (None: its
+    default, the larger value, of names the larger code), written as messages write it (a name, or ``1`` for
+    1.0); None where that cannot be told: not two classes, or none that ``text`` names."""
+    try:
+        if classes.ndim != 1 or len(classes) != 2:
+            return None
+        index = int(np.argmax(classes.astype(np.float64))) if text is None else named_class(classes, text, names)
+        return None if index is None else names[int(classes[index])] if names else shown(classes[index])
+    except (TypeError, ValueError, IndexError):  # a damaged checkpoint's classes: resume.py ``damage`` says so
+        return None
 
 
 def shown(v) -> str:

@@ -30,6 +30,7 @@ from sgdcli.data.shuffle import pages_for
 from sgdcli.engine.epoch import Position
 from sgdcli.errors import InputError, RuntimeFailure, first_line
 from sgdcli.kernels.state import TrainState
+from sgdcli.model.labels import positive_written
 from sgdcli.reporting.warned import warn
 
 FORMAT = "sgdcli-checkpoint"
@@ -291,7 +292,8 @@ def mismatch(ckpt: Checkpoint, options: dict, data: dict, path: str, defaults: d
     an upgrade between two nights does not throw away a run in progress.
     """
     saved = {**{k: v for k, v in (defaults or {}).items() if k not in ckpt.options}, **ckpt.options}
-    diff = differences(*as_run_reads(saved, options, getattr(ckpt, "n_train", 0)))
+    diff = differences(*as_run_reads(saved, options, getattr(ckpt, "n_train", 0), ckpt.classes,
+                                     class_names(_older_names(ckpt.data, data))))
     if diff:
         return f"checkpoint {path} was made with other options: {'; '.join(diff)}"
     diff = differences({**_older_names(ckpt.data, data), "init": None}, {**data, "init": None})
@@ -314,23 +316,34 @@ _DERIVED = {
 _PATHS = ("init", "val")
 
 
-def as_run_reads(saved: dict, current: dict, n_train: int) -> tuple[dict, dict]:
+def as_run_reads(saved: dict, current: dict, n_train: int, classes=None, names=None) -> tuple[dict, dict]:
     """``saved`` and ``current`` options as the runs read them, for a comparison: the files of ``--init`` and
     ``--val`` as absolute paths (``./v.h5`` and ``v.h5`` are one file, as DATA's path is compared: data/table.py
-    ``fingerprint``), and an option given on one side at the value its default took on the other (``--page-rows
-    2`` at batch 32: data/shuffle.py ``pages_for``; ``--val-y`` at ``--y``) as that value.  ``n_train``: the
-    checkpoint's training rows (a full batch's size)."""
+    ``fingerprint``), an option given on one side at the value its default took on the other (``--page-rows
+    2`` at batch 32: data/shuffle.py ``pages_for``; ``--val-y`` at ``--y``) as that value, and
+    ``--positive-class`` as the class it is among the checkpoint's ``classes`` (of ``names``), given or not
+    (``1``, ``1.0`` and the default of labels 0 and 1 are one).  ``n_train``: the checkpoint's training rows (a
+    full batch's size)."""
     saved, current = dict(saved), dict(current)
     for options in (saved, current):
         for key in _PATHS:
             if isinstance(options.get(key), str) and options[key]:
                 options[key] = os.path.abspath(options[key])
+        if isinstance(classes, np.ndarray) and "positive_class" in options:
+            options["positive_class"] = (positive_written(classes, options["positive_class"], names)
+                                         or options["positive_class"])
     for key, default in _DERIVED.items():
         if (saved.get(key) is None) != (current.get(key) is None):
             for options in (saved, current):
                 if options.get(key) is None and (key != "page_rows" or _is_batch(options.get("batch_size"))):
                     options[key] = default(options, n_train)
     return saved, current
+
+
+def class_names(data) -> list | None:
+    """The names of the classes in a checkpoint's data fingerprints, where its labels are names."""
+    train = data.get("train") if isinstance(data, dict) else None
+    return train.get("class_names") if isinstance(train, dict) else None
 
 
 def _is_batch(value) -> bool:

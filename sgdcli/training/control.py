@@ -8,8 +8,10 @@ import numbers
 import os
 from typing import Callable
 
+from sgdcli.data.atomic import written_path
 from sgdcli.errors import InputError
 from sgdcli.fieldtypes import check_fields
+from sgdcli.training.checkpoint import previous_path
 from sgdcli.training.signals import EXIT_CODES
 
 
@@ -34,10 +36,22 @@ class RunControl:
             raise InputError(f"--checkpoint-every: must be >= 1, got {self.checkpoint_every}")
         if self.checkpoint_seconds is not None and not (0 < self.checkpoint_seconds < math.inf):
             raise InputError(f"--checkpoint-seconds: must be a finite number > 0, got {self.checkpoint_seconds}")
+        if self.restart_stale and not self.resume:  # it would be ignored: a run without resume reads no checkpoint
+            raise InputError("--restart-stale: applies only with --resume (RunControl(restart_stale=True) needs "
+                             "resume=True)")
         if self.wait_lock is not None and not self.wait_lock >= 0:
             raise InputError(f"--wait-lock: must be a number >= 0 (math.inf: wait forever), got {self.wait_lock}")
         if not isinstance(self.stop, _SignalOrNone):
             object.__setattr__(self, "stop", _SignalOrNone(self.stop))
+
+    def last_checkpoint(self) -> str | None:
+        """The checkpoint on disk that ``resume`` would continue from, or None where there is none: the file
+        ``checkpoint`` leads to where it is a symbolic link (the one a run writes, and rotates to ``.prev``
+        beside it: data/atomic.py ``written_path``), else that file's ``.prev``."""
+        if self.checkpoint is None:
+            return None
+        path = written_path(self.checkpoint)
+        return next((p for p in (path, previous_path(path)) if os.path.exists(p)), None)  # --resume's order
 
 
 class _SignalOrNone:

@@ -22,7 +22,7 @@ import math
 import os
 import time
 
-from sgdcli.data.atomic import describe_os_error, in_use, written_path
+from sgdcli.data.atomic import LOCK_SUFFIX, describe_os_error, in_use, written_path
 from sgdcli.errors import InputError, Interrupted, LockedError, RuntimeFailure
 from sgdcli.training.signals import EXIT_CODES, name
 
@@ -32,7 +32,7 @@ POLL_SECONDS = 0.1
 def lock_path(path: str) -> str:
     """``PATH.lock`` beside the file an output at ``path`` replaces (where ``path`` is a symbolic link, beside the
     file it leads to: data/atomic.py ``written_path``), so one lock guards that file whichever path names it."""
-    return locked_path(path) + ".lock"
+    return locked_path(path) + LOCK_SUFFIX
 
 
 def locked_path(path: str) -> str:

@@ -97,7 +97,8 @@ def finished(ckpt: ckpt_mod.Checkpoint, init, model_options: dict, defaults: dic
     if started.get("fingerprint") != then.get("weights") or last.get("data") != ckpt.data.get("train"):
         return None
     recorded = {**{k: v for k, v in defaults.items() if k not in init.model.options}, **init.model.options}
-    if ckpt_mod.differences(*ckpt_mod.as_run_reads(recorded, model_options, ckpt.n_train)):
+    if ckpt_mod.differences(*ckpt_mod.as_run_reads(recorded, model_options, ckpt.n_train, ckpt.classes,
+                                                   ckpt_mod.class_names(ckpt.data))):
         return None
     return (f"the --init model {init.path} is the model it wrote (trained from the model it started from, on the "
             "same data, with the same options)")

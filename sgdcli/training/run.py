@@ -269,6 +269,7 @@ class Run:
                     self._epoch(metrics_tmp)
                 except DivergedError as exc:
                     if not self._restart_slower(exc, metrics_tmp):
+                        exc.lr = self.lr  # halved by the restarts: not the rate reporter.begin was told
                         raise
         finally:
             reporter.close()

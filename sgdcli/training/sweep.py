@@ -147,6 +147,8 @@ def _runs(data, base: TrainOptions, batch_sizes: list[int | None], lrs: list[flo
                 error = ""
             except DivergedError as exc:
                 model, error = None, str(exc)
+                if exc.lr is not None:  # the rate it diverged at, halved by --lr auto's restarts
+                    recorder.lr = exc.lr
         for text in fits:  # each names its run
             warn(f"{label}: {text}", runlog.FitWarning, each_time=True)
         runs.append(_row(batch, recorder, model, error, fits))
