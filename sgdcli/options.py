@@ -150,7 +150,8 @@ class TrainOptions:
                                              "columns are the features, and --y is not read.", metavar="NAME|INDEX",
                                        kind="name")
     features: str | None = _option(None, "Only these columns of --x are features: names or indices, "
-                                         "comma-separated [default: every column].", metavar="LIST", kind="columns")
+                                         "comma-separated; a comma inside a name is written \\, ('a\\,b,c') "
+                                         "[default: every column].", metavar="LIST", kind="columns")
     transpose: bool = _option(False, "--x is stored features × rows (column-major writers); a dataset with a "
                                      "MATLAB_class attribute is read this way without it.")
     allow_unwritten: bool = _option(False, "Read rows never written (unallocated chunks, missing VDS sources) as their "

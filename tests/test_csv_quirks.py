@@ -368,3 +368,31 @@ def test_a_model_trained_on_some_encoded_columns_scores_the_raw_csv(tmp_path):
     assert (tmp_path / "g.h5.csv").read_bytes() == (tmp_path / "g.csv.csv").read_bytes()
     assert cli("evaluate", tmp_path / "m.h5", tmp_path / "g.csv")[1] == cli("evaluate", tmp_path / "m.h5",
                                                                            tmp_path / "g.h5")[1]
+
+
+@pytest.mark.parametrize("na_rep", ["", "NA"])
+@pytest.mark.parametrize("header", [True, False])
+@pytest.mark.parametrize("engine", ["python", "pyarrow"])
+@pytest.mark.parametrize("gaps", [["x1", "x2", "x3"], ["x2"]])
+def test_first_rows_of_missing_values_are_data_and_a_header_of_names_is_a_header(tmp_path, na_rep, header, engine,
+                                                                                  gaps):
+    """pandas' to_csv of a frame whose first rows are NaN (written empty, or na_rep="NA"): a headerless file's
+    first line was taken for a header, refused where it named '' or 'NA' twice, and where one field was
+    missing read silently as names (a row lost, features named '1.62'); with pandas' header, the names are
+    the header. Read as pandas reads it back."""
+    if engine == "pyarrow":
+        pytest.importorskip("pyarrow")
+    rng = np.random.default_rng(8)
+    frame = pd.DataFrame(rng.standard_normal((60, 3)), columns=["x1", "x2", "x3"])
+    frame["label"] = (frame["x1"] > 0).astype(int)
+    frame.loc[:2, gaps] = np.nan
+    path = tmp_path / "gaps.csv"
+    frame.to_csv(path, index=False, header=header, na_rep=na_rep)
+    assert open(path).read().splitlines()[header].split(",")[1] == na_rep
+    back = pd.read_csv(path, header=0 if header else None)
+    code, _, err = cli("convert", path, "-o", tmp_path / "o.h5", "--missing", "zero", "--engine", engine)
+    assert code == 0, err
+    with h5py.File(tmp_path / "o.h5") as f:
+        np.testing.assert_array_equal(f["X"][()], back.iloc[:, :3].fillna(0).to_numpy(np.float32))
+        np.testing.assert_array_equal(f["y"][()], back.iloc[:, 3].to_numpy(np.float64))
+        assert list(f["X"].attrs.get("feature_names", [])) == (["x1", "x2", "x3"] if header else [])

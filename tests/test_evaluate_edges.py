@@ -153,3 +153,23 @@ def test_merged_accumulators_of_different_weight_units_agree_with_one(models):
         b.update(S[50:], y[50:], w[50:])
         a.merge(b)
         assert a.result() == pytest.approx(one.result(), rel=1e-12)
+
+
+@pytest.mark.parametrize("model", ["logistic", "linear"])
+@pytest.mark.parametrize("value,why", [(np.nan, "label missing (NaN)"), (np.inf, "non-finite label (inf)")])
+def test_train_evaluate_and_validation_word_a_label_that_is_not_a_number_alike(tmp_path, models, model, value, why):
+    """One file, one message: train said 'non-finite label (nan)' where evaluate said 'label missing (NaN)'."""
+    _, X, y = models[model]
+    y = y.copy()
+    y[5] = value
+    data = write_table(tmp_path / "bad.h5", X, y)
+    said = f"sgdcli: error: {data}:y: {why} at row 5"
+    code, _, err = cli("train", data, "--model", model, "-o", tmp_path / "m.h5", *TRAIN)
+    assert (code, err.strip().splitlines()[-1]) == (2, said)
+    assert not (tmp_path / "m.h5").exists()
+    code, out, err = cli("evaluate", models[model][0], data)
+    assert (code, out, err.strip().splitlines()[-1]) == (2, "", said)
+    good = write_table(tmp_path / "good.h5", X, models[model][2])
+    code, _, err = cli("train", good, "--model", model, "--val", data, "-o", tmp_path / "m.h5", *TRAIN)
+    assert (code, err.strip().splitlines()[-1]) == (2, said)
+    assert not (tmp_path / "m.h5").exists()

@@ -193,3 +193,22 @@ def test_a_csv_of_20000_named_columns_converts_trains_and_is_scored_by_name(tmp_
     assert len(want.splitlines()) == n + 1
     for data in ("new.h5", "new.csv", "train.csv"):  # the columns by name, in another order
         assert cli("predict", tmp_path / "m.h5", tmp_path / data, "-o", "-", "--proba")[:2] == (0, want), data
+
+
+def test_show_lists_the_first_feature_names_of_a_wide_model_and_json_all_of_them(tmp_path):
+    """A model of 2,000 named columns: its card printed all of them on one line; now the first twenty, counted
+    as info counts them, and --json has every one."""
+    pd = need("pandas")
+    rng = np.random.default_rng(2)
+    names = [f"gene{j}" for j in range(2000)]
+    frame = pd.DataFrame(rng.standard_normal((40, 2000)).astype(np.float32), columns=names)
+    frame["label"] = (frame["gene0"] > 0).astype(float)
+    frame.to_hdf(tmp_path / "wide.h5", key="df")
+    code, _, err = cli("train", tmp_path / "wide.h5", "--x", "df", "--label-column", "label", "-o",
+                       tmp_path / "m.h5", "--epochs", "1", "--batch-size", "8", "-q")
+    assert code == 0, err
+    code, out, err = cli("show", tmp_path / "m.h5")
+    said = [line for line in out.splitlines() if line.startswith("  features             ")]  # (training)
+    assert (code, said) == (0, ["  features             " + ", ".join(names[:20]) +
+                                ", ... and 1,980 more (--json lists them all)"]), err
+    assert features(tmp_path / "m.h5") == names

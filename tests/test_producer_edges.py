@@ -88,7 +88,7 @@ def test_a_missing_text_label_of_the_table_format_is_a_missing_label_not_a_class
     quiet(df.to_hdf, path, key="df", format="table", **({"nan_rep": nan_rep} if nan_rep else {}))
     flags = ["--x", "df", "--label-column", "label", "--model", "softmax", "-q"]
     code, out, err = cli("train", path, *flags, "-o", tmp_path / "m.h5")
-    assert code == 2 and f"{path}:df:label: non-finite label (nan) at row 7" in err
+    assert code == 2 and f"{path}:df:label: label missing (NaN) at row 7" in err
     model = train(path, TrainOptions(x="df", label_column="label", model="softmax", bad_rows="skip", epochs=3))
     assert model.training["class_names"] == ["high", "low", "mid"] and model.training["bad_rows"] == 3
     kept = df.drop(index=[7, 40, 41])
@@ -283,7 +283,7 @@ def test_anndata_nullable_columns_are_labels_with_their_mask(tmp_path):
             "integer": "nullable-integer", "boolean": "nullable-boolean", "text": "nullable-string-array"}
     for column in ("integer", "boolean", "text", "integer/values"):
         code, out, err = cli("train", tmp_path / "n.h5ad", "--y", f"obs/{column}", "-o", tmp_path / "m.h5", "-q")
-        assert code == 2 and f"{tmp_path / 'n.h5ad'}:obs/{column}: non-finite label (nan) at row 3" in err, err
+        assert code == 2 and f"{tmp_path / 'n.h5ad'}:obs/{column}: label missing (NaN) at row 3" in err, err
         model = train(tmp_path / "n.h5ad", TrainOptions(y=f"obs/{column}", bad_rows="skip", epochs=3))
         assert model.training["bad_rows"] == missing.sum()
         if column == "text":

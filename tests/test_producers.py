@@ -564,7 +564,7 @@ def test_a_pandas_categorical_label_is_read_as_its_names_whatever_their_order(tm
     write("missing.h5", missing)
     flags = ["--x", "df", "--label-column", "label"]
     code, out, err = cli("train", files["missing.h5"], *flags, "-o", tmp_path / "x.h5", "-q")
-    assert (code, err.strip()) == (2, f"sgdcli: error: {files['missing.h5']}:df:label: non-finite label (nan) at "
+    assert (code, err.strip()) == (2, f"sgdcli: error: {files['missing.h5']}:df:label: label missing (NaN) at "
                                       "row 17")
     code, out, err = cli("train", files["missing.h5"], *flags, "-o", tmp_path / "x.h5", "-q", "--bad-rows", "skip")
     assert code == 0, err

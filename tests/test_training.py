@@ -409,5 +409,5 @@ def test_bad_rows_error_names_a_bad_label_first_and_a_bad_feature_in_the_order_f
     labels[30] = np.nan
     path = write_table(tmp_path / "bad_label.h5", X, labels)
     assert cli("train", path, "-o", tmp_path / "m.h5", "-q") == (
-        2, "", f"sgdcli: error: {path}:y: non-finite label (nan) at row 30\n")
+        2, "", f"sgdcli: error: {path}:y: label missing (NaN) at row 30\n")
     assert not (tmp_path / "m.h5").exists()

@@ -74,7 +74,8 @@ def info_cmd(file, json):
 @click.option("--delimiter", default=None,
               help="CSV field delimiter, one character or 'tab', not the --decimal mark [default: detected].")
 @click.option("--header/--no-header", default=None,
-              help="Whether the first CSV line names the columns [default: yes if it holds a non-number].")
+              help="Whether the first CSV line names the columns [default: yes if it holds a field that is "
+                   "neither a number nor a missing value (--na-values)].")
 @click.option("--features", type=Count(), default=None,
               help="LIBSVM: the number of features D (indices 1..D) [default: the largest index, from a first pass].")
 @click.option("--zero-based", is_flag=True,
@@ -95,11 +96,12 @@ def info_cmd(file, json):
                    f"columns (a text field is the feature column=text) [default: {CONVERT.vw_hash_bits} for Vowpal "
                    "Wabbit text, which is always hashed; no hashing otherwise].")
 @click.option("--columns", default=None, metavar="LIST",
-              help="CSV/TSV: only these columns are features: names or 0-based indices, comma-separated "
-                   "[default: every column but the label].")
-@click.option("--ignore", default=None, metavar="LIST", help="CSV/TSV: leave these columns out (names or indices).")
+              help="CSV/TSV: only these columns are features: names or 0-based indices, comma-separated; a "
+                   "comma inside a name is written \\, ('a\\,b,c') [default: every column but the label].")
+@click.option("--ignore", default=None, metavar="LIST",
+              help="CSV/TSV: leave these columns out (names or indices, as --columns lists them).")
 @click.option("--categorical", default=None, metavar="LIST",
-              help="CSV/TSV: one-hot encode these columns: a feature per value among the --max-categories most "
+              help="CSV/TSV: one-hot encode these columns (listed as --columns lists them): a feature per value among the --max-categories most "
                    "frequent, and <column>=other for the rest (and values never seen); a first pass finds them.")
 @click.option("--max-categories", type=Count(), default=CONVERT.max_categories, show_default=True,
               metavar="K", help="Values of a --categorical column with a feature of their own.")

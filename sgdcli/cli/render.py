@@ -58,6 +58,9 @@ def shown_names(values) -> str:
     return head + (f", ... and {len(values) - LISTED:,} more (--json lists them all)" if len(values) > LISTED else "")
 
 
+NAME_LISTS = ("features", "class_names")  # the model card's lists of names (20,000 genes): the first LISTED
+
+
 def _value(v) -> str:
     """A model card's value: a text as ``shown`` prints it; lists and objects as Python writes them (their texts
     quoted and escaped)."""
@@ -256,7 +259,8 @@ def render_card(card: dict) -> str:
     lines += [f"  {shown(k):<18} {_value(v)}" for k, v in card["hyperparameters"].items()]
     lines.append("")
     lines.append("training")
-    lines += [f"  {shown(k):<20} {_value(v)}" for k, v in card["training"].items() if k != "encoding"]
+    lines += [f"  {shown(k):<20} {shown_names(v) if k in NAME_LISTS and isinstance(v, list) else _value(v)}"
+              for k, v in card["training"].items() if k != "encoding"]
     columns = encoding_lines(card["training"].get("encoding"))
     if columns:
         lines.append("")

@@ -165,7 +165,7 @@ def convert(input, output, *, fmt: str | None = None, label_column: str | None =
                              "its largest feature index")
     else:
         layout = csv_layout(input, delimiter, header, label_column, columns.decimal, columns.thousands,
-                            "\t" if fmt == "tsv" else None)
+                            "\t" if fmt == "tsv" else None, columns.na)
         if hasher is not None:
             hashed = hashed_encoding(input, layout, hasher, columns)
             width = hasher.width

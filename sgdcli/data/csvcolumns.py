@@ -18,6 +18,7 @@ import dataclasses
 import json
 import math
 
+from sgdcli.data.namelists import split_names
 from sgdcli.errors import InputError, listed, quoted
 from sgdcli.options import CONVERT, MISSING, NA_VALUES
 
@@ -169,7 +170,7 @@ def refuse_named_twice(names: list[str], path: str, read=None) -> None:
 def _listed(spec: str | None, names, ncols: int, option: str, path: str) -> list[int]:
     if spec is None:
         return []
-    return [column_index(item, names, ncols, option, path) for item in spec.split(",") if item.strip()]
+    return [column_index(item, names, ncols, option, path) for item in split_names(spec)]
 
 
 def plan(names: list[str] | None, ncols: int, label: int | None, options: ColumnOptions, path: str) -> Encoding:

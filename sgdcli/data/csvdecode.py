@@ -205,7 +205,8 @@ def decode(rows, enc: Encoding, bad_rows: str, path: str, kept: ValueRange | Non
         if bad[:, j].any():
             i = int(np.argmax(bad[:, j]))
             text = rows.texts(f.column)[i].strip()
-            named = f.name if len(f.name) <= QUOTED_CHARS else str(f.column)  # (the options take indices too)
+            # (the options take indices too: a name with a comma would need it escaped, and quoted from the shell)
+            named = f.name if len(f.name) <= QUOTED_CHARS and "," not in f.name else str(f.column)
             refuse(i, BadRow(where(rows.line(i), f.column, enc), f"cannot read {quoted(text)} as a number",
                              f"declare the column with --categorical {named}, or leave it out with --ignore "
                              f"{named}; --bad-rows skip leaves such rows out"))

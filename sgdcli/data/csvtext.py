@@ -29,6 +29,7 @@ from sgdcli.data.rowblocks import BadRow, is_number, number, sparse_blocks, stop
 from sgdcli.data.textfiles import open_input
 from sgdcli.data.valuerange import FLOAT32_MAX, ValueRange
 from sgdcli.errors import InputError, quoted
+from sgdcli.options import NA_VALUES
 
 LABEL_SAMPLE_ROWS = 1000  # rows whose labels say whether the labels are numbers or class names
 GATHER_BYTES = 8 << 20  # features (float64) of the tokenizer's blocks joined for one append to the file
@@ -64,9 +65,10 @@ class CsvLayout:
 
 
 def csv_layout(path, delimiter, header, label_column, decimal: str = ".", thousands: str | None = None,
-               default: str | None = None) -> CsvLayout:
+               default: str | None = None, na: tuple[str, ...] = NA_VALUES) -> CsvLayout:
     """Delimiter (``delimiter`` as given, ``default``, or detected from the file's start: data/csvsniff.py), header
-    and columns, from the options and the first line; ``decimal`` and ``thousands``: the numbers' marks."""
+    and columns, from the options and the first line; ``decimal`` and ``thousands``: the numbers' marks; ``na``:
+    the fields that are missing values (--na-values)."""
     delim = csvsniff.sniff(path, delimiter, decimal, thousands, default)
     with open_input(path) as fh:
         try:
@@ -80,8 +82,9 @@ def csv_layout(path, delimiter, header, label_column, decimal: str = ".", thousa
     if len(first) < 2:  # no label and feature: a title line, or a delimiter that splits nothing
         how = "given" if delimiter is not None else "tsv" if default is not None else "detected"
         raise csvsniff.one_field(path, delim, how, decimal)
-    if header is None:  # a number in the file's own marks ('1,5' with --decimal ,) is data, not a name
-        header = not all(is_number(_plain(field, decimal, thousands)) for field in first)
+    if header is None:  # a header has a name: a field that is neither a number in the file's own marks ('1,5' with
+        # --decimal ,) nor a missing value (pandas writes NaN as an empty field, or its na_rep: NA)
+        header = any(not is_number(_plain(field, decimal, thousands)) and field.strip() not in na for field in first)
     names = [name.strip() for name in first] if header else None
     for c, name in enumerate(names or []):
         if csvdecode.NUL in name:  # a feature's name

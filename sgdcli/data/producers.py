@@ -38,6 +38,7 @@ from sgdcli.data import matlab
 from sgdcli.data.knownfiles import LABEL_NAMES, NULLABLE, label_of as _label_of
 from sgdcli.data.pandasframes import SERIES_TYPES, CodedFields, fixed_frame, table_frame, why_left_out
 from sgdcli.data.pandasmeta import categories
+from sgdcli.data.namelists import split_names
 from sgdcli.data.sources import (Column, Fields, Found, Matrix, Source, built, numeric_fields, text_of,
                                   where_of)
 from sgdcli.data.sparse import is_csr
@@ -188,7 +189,7 @@ def _column_index(names: list[str], given: str, option: str, where: str, text=()
 def select(names: list[str], features: str | list, where: str, text=(), left_out=None) -> list[int]:
     """The columns ``features`` lists (comma-separated text or a list; names, else indices) among ``names``,
     in its order; InputError naming one it lacks, or one listed twice."""
-    items = features if isinstance(features, list) else [t.strip() for t in features.split(",") if t.strip()]
+    items = features if isinstance(features, list) else split_names(features)
     positions = _positions(names)
     keep = [_column_index(names, item, "--features", where, text, positions, left_out) for item in items]
     if len(set(keep)) != len(keep):

@@ -14,6 +14,7 @@ import numpy as np
 
 from sgdcli.data import hashing, hdf5
 from sgdcli.data.atomic import check_writable
+from sgdcli.data.namelists import split_names
 from sgdcli.data.prefetch import Block, stream_blocks
 from sgdcli.data.pandasframes import why_left_out
 from sgdcli.data.table import Table, columns_of, numbered
@@ -171,7 +172,7 @@ def _listed(names: list[str], present: list[str], columns: dict) -> dict:
     the model's order, as they are read without ``--features``; ``columns`` as they are otherwise (another
     set of columns is read as listed: Table, or the model's checks, say what is wrong with it)."""
     given = columns["features"]
-    items = given if isinstance(given, list) else [t.strip() for t in given.split(",") if t.strip()]
+    items = given if isinstance(given, list) else split_names(given)
     listed = [_named(item, present, []) for item in items]
     if len(listed) == len(names) and listed != names and set(listed) == set(names):
         columns["features"] = list(names)

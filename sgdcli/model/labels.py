@@ -94,8 +94,8 @@ class Labels:
         return Labels(self.task, self.classes[[1 - positive, positive]])
 
     def _refuse(self, value, where: str, row: int):
-        if np.isnan(value):  # a missing value: NaN, or a categorical's code -1 (whose classes may be names)
-            raise InputError(f"{where}: label missing (NaN) at row {row}")
+        if not np.isfinite(value):  # NaN: a missing value (or a categorical's code -1, whose classes may be names)
+            raise not_finite(value, where, row)
         raise InputError(
             f"{where}: label {shown(value)} at row {row} is not one of the model's classes "
             f"({', '.join(shown(c) for c in self.classes)})"
@@ -157,12 +157,20 @@ def listed_names(names: list[str]) -> str:
     return ", ".join(names[:5]) + (", …" if len(names) > 5 else "")
 
 
+def not_finite(value, where: str, row: int) -> InputError:
+    """The error for a label that is not a number: one wording wherever labels are read (train, evaluate,
+    validation), NaN said as a missing label."""
+    if np.isnan(value):
+        return InputError(f"{where}: label missing (NaN) at row {row}")
+    return InputError(f"{where}: non-finite label ({value}) at row {row}")
+
+
 def check_finite_labels(y: np.ndarray, where: str, first_row: int) -> None:
     if y.dtype.kind == "f":
         bad = ~np.isfinite(y)
         if bad.any():
-            row = first_row + int(np.flatnonzero(bad)[0])
-            raise InputError(f"{where}: non-finite label ({y[row - first_row]}) at row {row}")
+            i = int(np.flatnonzero(bad)[0])
+            raise not_finite(y[i], where, first_row + i)
 
 
 def check_targets(model: str, y: np.ndarray, where: str, first_row: int, rows: np.ndarray | None = None) -> None:
@@ -177,10 +185,8 @@ def check_targets(model: str, y: np.ndarray, where: str, first_row: int, rows: n
         return
     i = int(negative[0])
     row, value = first_row + (i if rows is None else int(rows[i])), y[i]
-    if np.isnan(value):
-        raise InputError(f"{where}: label missing (NaN) at row {row}")
     if not np.isfinite(value):
-        raise InputError(f"{where}: non-finite label ({value}) at row {row}")
+        raise not_finite(value, where, row)
     raise InputError(f"{where}: a poisson model's targets are counts (>= 0); found {shown(value)} at row {row}")
 
 
