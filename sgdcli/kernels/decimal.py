@@ -42,7 +42,7 @@ LOW_NIBBLES, HIGH_NIBBLES = np.uint64(0x0F0F0F0F0F0F0F0F), np.uint64(0xF0F0F0F0F
 SIXES, THREES = np.uint64(0x0606060606060606), np.uint64(0x3333333333333333)
 
 
-@kernel(inline=True, exact=True)
+@kernel(callee=True, exact=True)
 def _eisel_lemire(man, exp10, powers):
     """m · 10^e as a positive double, and whether it is certain (False: in doubt, or outside the normal
     range)."""
@@ -77,7 +77,7 @@ def _eisel_lemire(man, exp10, powers):
     return as_double((mantissa & MANTISSA) | (np.uint64(ret_exp2) << np.uint64(52))), True
 
 
-@kernel(inline=True, exact=True)
+@kernel(callee=True, exact=True)
 def to_double(man, exp10, negative, powers, exact):
     """m · 10^e (negated where ``negative``) and whether it is certain; m < 10^19."""
     if man == np.uint64(0):
@@ -89,7 +89,7 @@ def to_double(man, exp10, negative, powers, exact):
     return (-value if negative else value), ok
 
 
-@kernel(inline=True, exact=True)
+@kernel(callee=True, exact=True)
 def parse(buf, a, b, decimal, thousands, powers, exact):
     """The number in buf[a:b] (spaces around it allowed; the content of a quoted field): (value, status),
     status 0 for a number, 1 for an empty field, 2 for anything else (text, or a number this reader leaves
@@ -98,7 +98,7 @@ def parse(buf, a, b, decimal, thousands, powers, exact):
     return (value, status) if stop == b else (0.0, 2)  # a line break inside: text
 
 
-@kernel(inline=True, exact=True)
+@kernel(callee=True, exact=True)
 def _digits(buf, i, end, man):
     """The run of decimal digits from buf[i] (before ``end``) appended to the significand ``man``:
     (significand, the run's end).  Up to 8 digits at a time without a branch on their count: one load, a
@@ -126,7 +126,7 @@ def _digits(buf, i, end, man):
     return man, i
 
 
-@kernel(inline=True, exact=True)
+@kernel(callee=True, exact=True)
 def _grouped(buf, i, end, delimiter, thousands):
     """The integer part with thousands separators (a separator after a digit is passed over): (significand,
     digits, its end)."""
@@ -143,7 +143,7 @@ def _grouped(buf, i, end, delimiter, thousands):
     return man, digits, i
 
 
-@kernel(inline=True, exact=True)
+@kernel(callee=True, exact=True)
 def _leading_zero_digits(buf, a, b):
     """The zeros before the first other digit of buf[a:b] (a significand's digits, with its marks)."""
     zeros = 0
@@ -155,7 +155,7 @@ def _leading_zero_digits(buf, a, b):
     return zeros
 
 
-@kernel(inline=True, exact=True)
+@kernel(callee=True, exact=True)
 def scan(buf, a, end, delimiter, decimal, thousands, powers, exact):
     """``parse`` of the unquoted field that starts at ``a``, fused with finding its end (the next delimiter,
     CR or LF, or ``end``): (value, status, the field's end).  One pass over the bytes of a number."""
@@ -212,7 +212,7 @@ def scan(buf, a, end, delimiter, decimal, thousands, powers, exact):
     return 0.0, 2, i
 
 
-@kernel(inline=True)
+@kernel(callee=True)
 def _blank(buf, a, b):
     for i in range(a, b):
         if buf[i] != 32 and buf[i] != 9:

@@ -65,8 +65,7 @@ class CacheDirSkipped(UserWarning):
     """NUMBA_CACHE_DIR cannot be written, so the kernels are cached in another directory."""
 
 
-def kernel(parallel: bool = False, callee: bool = False, exact: bool = False, inline: bool = False,
-           vector: bool = False):
+def kernel(parallel: bool = False, callee: bool = False, exact: bool = False, vector: bool = False):
     """Compile with the project's flags, cached on disk.
 
     ``callee=True`` is for kernels that only other kernels call: Numba then
@@ -77,15 +76,26 @@ def kernel(parallel: bool = False, callee: bool = False, exact: bool = False, in
     whole).  Such a kernel cannot be called from Python.  ``exact=True``
     compiles without the fast-math flags, for arithmetic that must round as
     IEEE 754 says (reading decimal numbers: 'arcp' would turn a division into
-    a multiplication by an inexact reciprocal).  ``inline=True`` (a callee)
-    has LLVM put the kernel's code into each kernel that calls it, for small
-    helpers on a hot path where LLVM would otherwise keep a call whose
-    arguments (seven for each array) cost more than the work (the CSV
-    tokenizer's number reading).  Numba's own inlining (``inline="always"``)
-    does the same in its IR, but retypes the code at every call site: it made
-    the tokenizer's first compile several times as long.  LLVM keeps each
-    instruction's own flags when it inlines, so an inlined kernel computes as
-    compiled whatever its caller's flags.
+    a multiplication by an inexact reciprocal).
+
+    Every kernel is put whole into each kernel that calls it (LLVM's
+    always-inline), for two reasons.  A call that is not inlined goes to a
+    symbol that every library linking the callee defines: the callee's own
+    library, compiled alone, and each caller's, where Numba links in the
+    callee's optimized code and optimizes it again with the caller's.  The
+    process that compiles the kernels finds the callee's own library first, a
+    later one loading the caller from the cache only the caller's copy, and
+    with fast-math's ``contract`` the two copies can fuse a multiply and an
+    add differently: the first run after an install or an upgrade gave a model
+    that differed from every later run's in its last bits.  Inlined, each
+    kernel's code is its own, the same compiled or loaded.  And a small
+    helper on a hot path is not left behind a call whose arguments (seven for
+    each array) cost more than the work (the CSV tokenizer's number reading).
+    Numba's own inlining (``inline="always"``) does the same in its IR, but
+    retypes the code at every call site: it made the tokenizer's first
+    compile several times as long.  LLVM keeps each instruction's own flags
+    when it inlines, so an inlined kernel computes as compiled whatever its
+    caller's flags.
 
     ``vector=True`` is for element-wise arithmetic meant to be vectorized
     (vecmath.py): the fast-math flags without ``reassoc``, which would fold
@@ -95,10 +105,9 @@ def kernel(parallel: bool = False, callee: bool = False, exact: bool = False, in
     divides.  A zero divisor then gives ±inf or NaN, as IEEE 754 says; the
     callers' checks for non-finite losses see those.
     """
-    callee = callee or inline
     flags = False if exact else VECTOR_MATH if vector else FASTMATH
     options = dict(nogil=True, fastmath=flags, parallel=parallel, error_model="numpy" if vector else "python",
-                   no_cpython_wrapper=callee, no_cfunc_wrapper=callee, forceinline=inline)
+                   no_cpython_wrapper=callee, no_cfunc_wrapper=callee, forceinline=True)
 
     def decorate(fn):
         try:

@@ -58,7 +58,7 @@ def loss_grad_one(loss, z, target):
     return _class_weighed(loss[2], target, value, dz)
 
 
-@kernel(inline=True)
+@kernel(callee=True)
 def _class_weighed(weights, target, value, dz):
     """(value, dz) times the weight of the target's class; as they are without class weights (None)."""
     if weights is None:
@@ -67,7 +67,7 @@ def _class_weighed(weights, target, value, dz):
     return w * value, w * dz
 
 
-@kernel(inline=True, vector=True)
+@kernel(callee=True, vector=True)
 def logistic_rows(loss, z, y, sw, r, m):
     """The logistic loss of the ``ROWS_TOGETHER`` rows from ``r`` whose scores are ``z``, of which the first
     ``m`` count: returns their summed loss, and ``z`` becomes their derivatives, each weighted as
@@ -86,7 +86,7 @@ def logistic_rows(loss, z, y, sw, r, m):
     return total
 
 
-@kernel(inline=True, vector=True)
+@kernel(callee=True, vector=True)
 def logistic_one(z, target):
     """log(1 + e^z) − t·z and its derivative, with e = exp(−|z|) ≤ 1, so that nothing overflows; no branch
     (once a model fits, the sign of z is a coin flip to the CPU)."""

@@ -12,7 +12,7 @@ from sgdcli.kernels.jit import kernel
 _EXPONENT = np.uint64(0x7FF0000000000000)  # all ones in the exponent field: ±inf and NaN
 
 
-@kernel(inline=True)
+@kernel(callee=True)
 def is_finite(x):
     """Whether the computed double ``x`` is finite, tested on its bits.
 

@@ -38,7 +38,7 @@ _EXPONENT = np.uint64(1023)
 _MANTISSA_BITS = np.uint64(52)
 
 
-@kernel(inline=True, vector=True)
+@kernel(callee=True, vector=True)
 def exp_nonpositive(x):
     """e^x for x ≤ 0; NaN for NaN.  Below −708 it gives e^−708 (3.3e-308) rather than a subnormal or zero:
     where the logistic loss uses it, a difference of under 1e-307."""
@@ -65,7 +65,7 @@ def exp_nonpositive(x):
     return p * as_double((bits_of(shifted) + _EXPONENT) << _MANTISSA_BITS)
 
 
-@kernel(inline=True, vector=True)
+@kernel(callee=True, vector=True)
 def log1p_unit(e):
     """ln(1 + e) for 0 ≤ e ≤ 1, accurate for the smallest e too; NaN for NaN.
 
