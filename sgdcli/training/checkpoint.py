@@ -292,7 +292,8 @@ def mismatch(ckpt: Checkpoint, options: dict, data: dict, path: str, defaults: d
     an upgrade between two nights does not throw away a run in progress.
     """
     saved = {**{k: v for k, v in (defaults or {}).items() if k not in ckpt.options}, **ckpt.options}
-    diff = differences(*as_run_reads(saved, options, getattr(ckpt, "n_train", 0), ckpt.classes,
+    diff = differences(*as_run_reads(saved, options, getattr(ckpt, "n_train", 0),
+                                     getattr(ckpt, "classes", None),
                                      class_names(_older_names(ckpt.data, data))))
     if diff:
         return f"checkpoint {path} was made with other options: {'; '.join(diff)}"
