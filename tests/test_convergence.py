@@ -122,19 +122,22 @@ def test_lr_scaling_is_applied_and_stored(tmp_path, binary_file):
     assert m.training["lr"] == pytest.approx(0.02)
 
 
-@pytest.mark.parametrize("chunks,compression", [(None, None), (500, None), (500, "gzip")])
-def test_a_file_sorted_by_label_trains_as_well_as_the_same_rows_in_random_order(tmp_path, chunks, compression):
+@pytest.mark.parametrize("chunks,compression,dtype", [(None, None, "<f4"), (500, None, "<f4"), (500, "gzip", "<f4"),
+                                                  (None, None, ">f4")])
+def test_a_file_sorted_by_label_trains_as_well_as_the_same_rows_in_random_order(tmp_path, chunks, compression, dtype):
     """The page shuffle mixes the whole file every epoch; in file order the model follows the last class seen.
 
     Several windows (--memory 1M holds about 10,000 of the 40,000 rows), in
-    place (contiguous, chunks mapped) and decoded (gzip, mixed by whole chunks).
+    place (contiguous, chunks mapped), decoded (gzip, mixed by whole chunks),
+    and mapped but converted as read (big-endian: each window was one run of
+    the file, one class).
     """
     X, y = make_problem("binary", n=44000, d=10, seed=8)
     Xt, yt, X, y = X[40000:], y[40000:], X[:40000], y[:40000]
     by_label = np.argsort(y, kind="stable")
     layout = {"chunks": chunks, "compression": compression} if chunks else {}
     shuffled = write_table(tmp_path / "random.h5", X, y)
-    ordered = write_table(tmp_path / "sorted.h5", X[by_label], y[by_label], **layout)
+    ordered = write_table(tmp_path / "sorted.h5", X[by_label].astype(dtype), y[by_label], **layout)
     test = write_table(tmp_path / "test.h5", Xt, yt)
     for batch, epochs in ((256, 1), (32, 3)):
         opts = TrainOptions(model="logistic", lr=0.5, batch_size=batch, epochs=epochs, memory=2**20)
