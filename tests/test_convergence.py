@@ -8,7 +8,7 @@ import pytest
 from sgdcli import evaluate, train
 from sgdcli.options import TrainOptions
 
-from conftest import make_problem, write_table
+from conftest import make_problem, run, write_table
 
 
 def weights_in_data_units(model):
@@ -144,3 +144,23 @@ def test_a_file_sorted_by_label_trains_as_well_as_the_same_rows_in_random_order(
         base = evaluate(train(shuffled, opts), test)["log_loss"]
         assert evaluate(train(ordered, opts), test)["log_loss"] <= 1.03 * base
         assert evaluate(train(ordered, replace(opts, shuffle=False)), test)["log_loss"] > 1.5 * base
+
+
+def test_windows_of_few_places_of_the_file_are_warned(tmp_path):
+    """gzip chunks are read whole: at a small --memory a window holds one chunk or two, and a file stored in an
+    order trains worse than shuffled (the table in docs/out-of-core.md).  The run says so, with what would mix
+    it; not where the window holds the whole file, or smaller chunks, or with --no-shuffle."""
+    X, y = make_problem("binary", n=40000, d=10, seed=8)
+    large = write_table(tmp_path / "large.h5", X, y, chunks=8192, compression="gzip")
+    small = write_table(tmp_path / "small.h5", X, y, chunks=512, compression="gzip")
+    args = ["-o", tmp_path / "m.h5", "--epochs", "1", "-q"]
+    few = run("train", large, *args, "--memory", "2M")
+    assert few.returncode == 0
+    assert few.stderr == (f"sgdcli: warning: {large}:X: --memory 2M holds 1 run of 8,192 rows at a time (whole "
+                          "chunks), so each stretch of training draws on few places of the file: rows stored in an "
+                          "order (sorted by label or by time) train worse than shuffled ones; raise --memory (about "
+                          "32M for 16 runs) or store smaller chunks, unless the rows are in random order already\n")
+    for quiet in ([large, "--memory", "2M", "--no-shuffle"], [large, "--memory", "256M"],
+                  [small, "--memory", "1M"]):
+        ran = run("train", *quiet, *args)
+        assert (ran.returncode, ran.stderr) == (0, "")
