@@ -239,12 +239,19 @@ def test_a_checkpoint_from_before_an_option_existed_counts_it_as_its_default():
     (["--parallel", "average", "--threads", "0"], "--threads: must be >= 1, got 0"),
     (["--parallel", "both"], None),
     (["--sync-every", "0", "--parallel", "average"], None),
+    # each share of 2,000 rows is an incomplete last batch: every epoch trained nothing, exit 0
+    (["--parallel", "average", "--threads", "2", "--batch-size", "3000", "--drop-last"],
+     "--drop-last: each of the 2 models averaged gets at most 2,000 training rows an epoch, fewer than a batch of "
+     "3,000, so no batch would train; lower --batch-size or leave out --drop-last"),
+    (["--parallel", "average", "--threads", "2", "--batch-size", "full", "--drop-last"],
+     "--drop-last: each of the 2 models averaged gets at most 2,000 training rows an epoch, fewer than a batch of "
+     "4,000, so no batch would train; lower --batch-size or leave out --drop-last"),
 ])
 def test_bad_parallel_options_are_exit_2(data, tmp_path, args, message):
     proc = run("train", data, "-o", tmp_path / "m.h5", *args)
     assert proc.returncode == 2
-    if message is not None:
-        assert proc.stderr == f"sgdcli: error: {message}\n"
+    if message is not None:  # (after the passes over the data, for --drop-last: they count the training rows)
+        assert proc.stderr.splitlines()[-1] == f"sgdcli: error: {message}"
     else:
         assert len(proc.stderr.splitlines()) == 1 and ("--parallel" in proc.stderr or "--sync-every" in proc.stderr)
     assert not (tmp_path / "m.h5").exists()

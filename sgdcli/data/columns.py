@@ -230,8 +230,9 @@ class ColumnReader:
 
     @property
     def unit_rows(self) -> int:
-        """Rows best read together: 1 where ``random_access``, else a chunk, or about READ_BYTES of rows."""
-        if self.random_access:
+        """Rows best read together: 1 where ``random_access`` or mapped whole (a dataset of another byte order: a
+        run of any length is a copy out of the map), else a chunk, or about READ_BYTES of rows."""
+        if self.random_access or self._array is not None:
             return 1
         if self.layout.chunks:
             return int(self.layout.chunks[0])

@@ -73,6 +73,10 @@ class Run:
         # clock (what schedules count) advances by about a W-th of the iterations.
         per_shard = math.ceil(self.n_train / self.shards)
         steps = per_shard // self.batch if opts.drop_last else math.ceil(per_shard / self.batch)
+        if steps == 0:  # a share smaller than a batch (a larger one is refused before): the model would not train
+            raise InputError(f"--drop-last: each of the {self.shards} models averaged gets at most {per_shard:,} "
+                             f"training rows an epoch, fewer than a batch of {self.batch:,}, so no batch would train; "
+                             "lower --batch-size or leave out --drop-last")
         self.iters = steps * self.shards
         self.kernel_loss = objective = losses.loss_of((*opts.objective, self.weighting.kernel_class_weights()))
         center = np.zeros(d) if self.mean is None else self.mean

@@ -13,6 +13,7 @@ from sgdcli.data.table import Table
 from sgdcli.kernels import runtime
 from sgdcli.reporting.reporter import counted
 from sgdcli.reporting.warned import warn
+from sgdcli.sizes import size_text
 from sgdcli.training.progress import end_pace
 from sgdcli.training.rate import scaling_text, zero_loss_error
 from sgdcli.training.sampling import sample_labels, sparse_sample
@@ -36,6 +37,11 @@ PACE = 1 / 6
 # the batches' noise in the epochs' mean losses that their fall is progress, measured as for a full batch.
 SLOW_RATE = 1 / 30
 ZERO_LOSS_ERRORS = 3.0  # standard errors of the sample's all-zero loss above it that a warned epoch must be too
+# A window of the page shuffle (data/shuffle.py) that draws on fewer runs of the file than this, in a file of
+# several windows, leaves rows stored in an order (sorted by label, or by time) to train worse than shuffled ones:
+# a stretch of training sees the class mix of those few runs, and the model follows it (docs/out-of-core.md has
+# the measured table).
+FEW_PLACES = 8
 # Sparse columns whose nonzero values differ in scale by more than this many times (value_spread) slow
 # unstandardized SGD measurably (docs/sparse.md), and a run says that --standardize scales them.
 SPREAD_NOTE = 30.0
@@ -66,11 +72,35 @@ def log_start(run) -> None:
             + (f"; halved {halved} time(s) after blow-ups: {run.rate_opts.lr:.4g}" if halved else ""))
     if run.lr != run.rate_opts.lr:
         say(f"--lr-scaling {opts.lr_scaling}: {scaling_text(run.rate_opts, run.batch, run.shards)}")
+    warn_few_places(run)
     if run.table.sparse and not run.cfg.standardized:
         spread = sample_value_spread(run.table, opts.memory)
         if spread > SPREAD_NOTE:
             say(f"note: the columns' nonzero values differ in scale by up to {spread:.3g} times on a sample of "
                 "rows, which slows SGD on unscaled sparse columns: --standardize scales them (docs/sparse.md)")
+
+
+class ShuffleWarning(UserWarning):
+    """Each window of the page shuffle draws on few places of the file: rows stored in an order may train worse
+    than the same rows shuffled."""
+
+
+def warn_few_places(run) -> None:
+    """A ShuffleWarning where ``run``'s windows each hold fewer than FEW_PLACES runs of a file that they do not hold
+    whole (--no-shuffle asks for the file's order: no warning); it names what would give twice as many."""
+    pages, table = run.pages, run.table
+    places = pages.window_extents
+    if not pages.shuffle or places >= FEW_PLACES or pages.window_rows >= pages.n_rows:
+        return
+    chunks = table.X.layout.chunks
+    whole = chunks is not None and pages.extent_rows % chunks[0] == 0
+    need = math.ceil(run.opts.memory * 2 * FEW_PLACES / places / 2**20)
+    warn(f"{table.path}:{table.x_name}: --memory {size_text(run.opts.memory)} holds {places} run"
+         f"{'s' if places > 1 else ''} of {pages.extent_rows:,} rows at a time"
+         + (" (whole chunks)" if whole else "") + ", so each stretch of training draws on few places of the file: "
+         "rows stored in an order (sorted by label or by time) train worse than shuffled ones; raise --memory "
+         f"(about {need}M for {2 * FEW_PLACES} runs)" + (" or store smaller chunks" if whole else "")
+         + ", unless the rows are in random order already", ShuffleWarning)
 
 
 class FitWarning(UserWarning):
