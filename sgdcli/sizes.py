@@ -60,3 +60,18 @@ def format_size(n: float) -> str:
             return f"{n:.0f} {unit}" if unit == "B" else f"{n:.1f} {unit}"
         n /= 1024
     raise AssertionError("unreachable")
+
+
+def whole_mib(n: int) -> str:
+    """``n`` bytes rounded up to whole MiB, as --memory takes them: 2,400,000 -> '3M'."""
+    return f"{-(-n // 2**20)}M"
+
+
+class MemoryShort(InputError):
+    """--memory (``memory`` bytes) cannot hold ``holds`` (a phrase: what one stream of blocks or windows must
+    hold at once), which takes a budget of ``need`` bytes; the message names the --memory that would."""
+
+    def __init__(self, memory: int, holds: str, need: int):
+        super().__init__(f"--memory: {format_size(memory)} cannot hold {holds}; raise --memory to at least "
+                         f"{whole_mib(need)}")
+        self.memory, self.holds, self.need = memory, holds, need

@@ -6,6 +6,7 @@ import os
 import signal
 import subprocess
 import sys
+import threading
 import time
 from dataclasses import replace
 
@@ -15,7 +16,7 @@ import pytest
 
 from sgdcli import train
 from sgdcli.data.table import Table
-from sgdcli.errors import DivergedError, InputError
+from sgdcli.errors import DivergedError, InputError, Interrupted
 from sgdcli.options import TrainOptions
 from sgdcli.parallel import averaging
 from sgdcli.parallel.threads import ThreadExecutor
@@ -165,6 +166,28 @@ def test_a_stop_mid_round_abandons_it_and_keeps_the_last_whole_round(data):
             assert [x.shard for x in results] == [0, 1] and all(x.steps == executor.sync_every for x in results)
         finally:
             executor.close()
+
+
+def test_a_stop_that_answers_a_shard_once_stops_the_run_as_one_thread_does(data, tmp_path):
+    """``stop`` may answer a signal once and None after: the run stops on it, with a checkpoint, and resumes to
+    the model of a run never stopped.  The shard that saw it gave up its round, and the safe point that
+    checkpoints asked again, got None, and the internal ``Abandoned`` escaped ``train``."""
+    opts = TrainOptions(batch_size=16, epochs=2, memory=SMALL, threads=2, parallel="average", sync_every=4)
+    asked = []
+
+    def once():  # SIGTERM to the first question a shard's thread asks, None to every other
+        shard = threading.current_thread().name.startswith("sgdcli-shard")
+        asked.append(shard)
+        return signal.SIGTERM if shard and asked.count(True) == 1 else None
+
+    ckpt = str(tmp_path / "m.ckpt")
+    control = RunControl(checkpoint=ckpt, resume=True, stop=once)  # the same for both runs: each asks anew
+    with pytest.raises(Interrupted, match=r"^stopped by SIGTERM at epoch 1, iteration 0/250; checkpoint saved to ") \
+            as stopped:
+        train(data, opts, control=control)
+    assert stopped.value.exit_code == 143 and os.path.exists(ckpt)
+    resumed = train(data, opts, control=control)
+    assert same(resumed, train(data, opts))
 
 
 def _dealt(executor, plan):

@@ -112,6 +112,50 @@ def test_runs_of_heavy_rows_too_short_for_the_runs_order_are_refused(files, tmp_
         "to at least 4M")), err
 
 
+
+def write_anndata(path, lengths, seed=0):
+    """An AnnData file (anndata and scipy write it) of CSR rows of ``lengths`` nonzeros, a numeric target in obs."""
+    ad = pytest.importorskip("anndata")
+    pd, sparse = pytest.importorskip("pandas"), pytest.importorskip("scipy.sparse")
+    rng = np.random.default_rng(seed)
+    indptr = np.concatenate(([0], np.cumsum(lengths))).astype(np.int64)
+    indices = np.concatenate([np.sort(rng.choice(COLUMNS, k, replace=False)) for k in lengths]).astype(np.int32)
+    X = sparse.csr_matrix(((rng.standard_normal(len(indices)) * 0.01).astype(np.float32), indices, indptr),
+                          shape=(len(lengths), COLUMNS))
+    obs = pd.DataFrame({"y": rng.standard_normal(len(lengths))}, index=[f"c{i}" for i in range(len(lengths))])
+    ad.AnnData(X=X, obs=obs).write_h5ad(path)
+    return path
+
+
+def test_under_parallel_average_a_heavy_row_is_refused_with_the_memory_its_threads_need(tmp_path):
+    """--memory is split between the threads of --parallel average: a row of 60,000 nonzeros (1.4 MiB in two
+    buffers) needs 2M for one thread but 3M for two, and the message names 3M (it named what one thread needs,
+    2M, which was refused again)."""
+    lengths = np.full(3000, 3)
+    lengths[5] = 60_000
+    path = write_anndata(tmp_path / "a.h5ad", lengths)
+    args = ["train", path, "-o", tmp_path / "m.h5", "--y", "obs/y", "--model", "linear", "--epochs", "1", "-q"]
+    code, _, err = cli(*args, "--memory", "2M", "--parallel", "average", "--threads", 2)
+    assert (code, err) == (2, (
+        "sgdcli: error: --memory: 2.0 MiB split between the 2 threads of --parallel average leaves 1.0 MiB each, "
+        f"less than 2 copies of row 5 of {path}:X (60,000 nonzeros); raise --memory to at least 3M or lower "
+        "--threads\n"))
+    assert cli(*args, "--memory", "3M", "--parallel", "average", "--threads", 2)[0] == 0
+    assert cli(*args, "--memory", "2M", "--threads", 1)[0] == 0
+
+
+def test_under_parallel_average_windows_too_heavy_for_a_share_are_refused_with_the_memory_it_needs(files, tmp_path):
+    """The windows of each thread's share too: 4M in two leaves the 2M that one thread is refused at (above),
+    and 8M gives each the 4M that message names."""
+    args = ["train", files[0], "-o", tmp_path / "m.h5", "--epochs", "1", "-q", "--parallel", "average", "--threads", 2]
+    code, _, err = cli(*args, "--memory", "4M")
+    assert (code, err) == (2, (
+        f"sgdcli: error: --memory: 4.0 MiB split between the 2 threads of --parallel average leaves 2.0 MiB each, "
+        f"less than a window of rows 0-1 of {files[0]}:X (2.3 MiB in flight), and runs of fewer rows would make "
+        "the epoch's order of runs pass its share of --memory; raise --memory to at least 8M or lower --threads\n"))
+    assert cli(*args, "--memory", "8M")[0] == 0
+
+
 PEAK = RSS_SAMPLER + """
 from sgdcli import evaluate, train
 from sgdcli.options import TrainOptions

@@ -17,14 +17,12 @@ for a dense chunk larger than the budget (data/table.py).
 
 from __future__ import annotations
 
-import math
-
 import numpy as np
 
 from sgdcli.data.shuffle import PageShuffle, min_extent_rows
 from sgdcli.data.sparse import CsrReader
 from sgdcli.errors import InputError, first_line
-from sgdcli.sizes import format_size
+from sgdcli.sizes import MemoryShort, format_size
 
 # indptr entries read at a time while cutting blocks: bounded scratch, whatever the rows
 PIECE_ROWS = 1 << 16
@@ -41,11 +39,9 @@ class Costs:
     def of(self, rows, entries):
         return rows * self.per_row + entries * self.per_entry
 
-    def refuse_row(self, row: int, entries: int) -> InputError:
-        need = self.of(1, entries)
-        return InputError(f"--memory: {format_size(self.memory)} cannot hold {self.buffers} copies of row {row:,} of "
-                          f"{self.reader.where} ({entries:,} nonzeros); raise --memory to at least "
-                          f"{math.ceil(need / 2**20)}M")
+    def refuse_row(self, row: int, entries: int) -> MemoryShort:
+        return MemoryShort(self.memory, f"{self.buffers} copies of row {row:,} of {self.reader.where} "
+                           f"({entries:,} nonzeros)", self.of(1, entries))
 
     def offsets(self, start: int, stop: int) -> np.ndarray:
         """indptr[start:stop + 1] (rows start .. stop - 1) as int64, checked to increase within 0..nnz."""
@@ -91,7 +87,7 @@ def extent_costs(costs: Costs, extent_rows: int) -> np.ndarray:
 
 def fit_windows(pages: PageShuffle, costs: Costs, plan) -> PageShuffle:
     """``pages`` with its windows cut by their rows' bytes; with shorter extents where one alone passes the
-    budget (``plan(max_extent)`` plans again).  InputError where a single row does, or where extents short
+    budget (``plan(max_extent)`` plans again).  MemoryShort where a single row does, or where extents short
     enough would make the epoch's order of them pass its share of the budget."""
     floor = min(min_extent_rows(costs.reader.n_rows, costs.memory), pages.extent_rows)
     while True:
@@ -104,10 +100,9 @@ def fit_windows(pages: PageShuffle, costs: Costs, plan) -> PageShuffle:
         if pages.extent_rows <= floor:
             a = heaviest * pages.extent_rows
             b = min(a + pages.extent_rows, costs.reader.n_rows)
-            raise InputError(f"--memory: {format_size(costs.memory)} cannot hold a window of rows {a:,}-{b - 1:,} "
-                             f"of {costs.reader.where} ({format_size(int(each[heaviest]))} in flight), and runs of "
-                             "fewer rows would make the epoch's order of runs pass its share of --memory; raise "
-                             f"--memory to at least {math.ceil(_enough(costs) / 2**20)}M")
+            raise MemoryShort(costs.memory, f"a window of rows {a:,}-{b - 1:,} of {costs.reader.where} "
+                              f"({format_size(int(each[heaviest]))} in flight), and runs of fewer rows would make "
+                              "the epoch's order of runs pass its share of --memory", _enough(costs))
         pages = plan(max(floor, pages.extent_rows // 2))
 
 

@@ -23,6 +23,7 @@ from typing import Callable
 import numpy as np
 
 from sgdcli.data import chunks
+from sgdcli.data.shuffle import PageShuffle
 from sgdcli.data.table import Table
 from sgdcli.engine.epoch import EpochPlan, EpochResult, Position
 from sgdcli.errors import SgdcliError, WorkLost, first_line
@@ -189,7 +190,7 @@ class DaskExecutor:
         self.shards = options.workers or n_local or len(workers)
         self.threads = self.kernel_threads = worker_threads(workers, opts.threads, n_local, decoded=decoded)
         self.block_rows = table.block_rows(opts.memory)
-        self.stream_memory = opts.memory  # each worker's own
+        self.memory = opts.memory  # each worker's own
         self.spans = table.spans(self.block_rows, opts.memory)
         self.sync_every = sync_steps(opts.sync_every, opts.batch_size or table.n_rows)
         self.pool = DaskPool(client, options, self.shards, stop, report)
@@ -204,6 +205,9 @@ class DaskExecutor:
     def describe(self, batch: int) -> tuple[str, list[str]]:
         return f"{self.threads} thread(s) per worker", [
             self.trainer.describe(f"--dask {self.dask.address}: {self.shards} worker(s)", batch)]
+
+    def page_shuffle(self, page_rows: int, seed: int, shuffle: bool) -> PageShuffle:
+        return self.table.page_shuffle(self.memory, page_rows, seed, shuffle)
 
     def data_pass(self, fn, opts: TrainOptions, check_stop: Callable[[], None]):
         job = PassJob(self.file, self.spans, self.block_rows, opts, self.threads)

@@ -23,6 +23,7 @@ import numpy as np
 
 from sgdcli.data import chunks
 from sgdcli.data.layout import PARALLEL_DECODE
+from sgdcli.data.shuffle import PageShuffle
 from sgdcli.data.table import Table
 from sgdcli.engine.epoch import EpochPlan, EpochResult, Position
 from sgdcli.errors import InputError
@@ -40,7 +41,6 @@ class Executor(Protocol):
     threads: int  # compute threads: of this process, or of each Dask worker
     kernel_threads: int  # threads of each shard's kernels (KernelConfig.parts)
     block_rows: int  # rows per block each stream of blocks reads
-    stream_memory: int  # of --memory, what each stream of blocks or windows may hold
     warnings: tuple[str, ...] | list[str]  # what open_executor warned of (ThreadsCapped), which the model keeps (training.warnings)
 
     def run_options(self) -> dict:
@@ -48,6 +48,9 @@ class Executor(Protocol):
 
     def describe(self, batch: int) -> tuple[str, list[str]]:
         """How many threads, as a phrase for the run's first log line; and lines that say how the work is shared."""
+
+    def page_shuffle(self, page_rows: int, seed: int, shuffle: bool) -> PageShuffle:
+        """The page shuffle of the training file, two windows of it in what each stream of windows may hold."""
 
     def data_pass(self, fn, opts: TrainOptions, check_stop: Callable[[], None]):
         """``fn`` (a pass of engine/passes.py) over every block of the training file, parts merged."""

@@ -6,6 +6,7 @@ from typing import Callable
 
 import numpy as np
 
+from sgdcli.data.shuffle import PageShuffle
 from sgdcli.data.table import Table
 from sgdcli.engine import epoch as engine
 from sgdcli.engine.epoch import EpochPlan, EpochResult, Position
@@ -36,6 +37,9 @@ class LocalExecutor:
 
     def describe(self, batch: int) -> tuple[str, list[str]]:
         return f"{self.threads} thread(s)", []
+
+    def page_shuffle(self, page_rows: int, seed: int, shuffle: bool) -> PageShuffle:
+        return self.table.page_shuffle(self.stream_memory, page_rows, seed, shuffle)
 
     def data_pass(self, fn, opts: TrainOptions, check_stop: Callable[[], None]):
         return fn(self.table, self.spans, self.block_rows, opts, check_stop)

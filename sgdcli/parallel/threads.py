@@ -11,12 +11,13 @@ from __future__ import annotations
 from concurrent.futures import ThreadPoolExecutor, wait
 from typing import Callable
 
+from sgdcli.data.shuffle import PageShuffle
 from sgdcli.data.table import Table
 from sgdcli.engine.epoch import EpochPlan, EpochResult, Position
 from sgdcli.errors import DivergedError, InputError, RuntimeFailure, WorkLost
 from sgdcli.kernels.state import KernelConfig, TrainState
 from sgdcli.options import TrainOptions
-from sgdcli.sizes import format_size
+from sgdcli.sizes import MemoryShort, format_size, whole_mib
 from sgdcli.parallel.averaging import (Abandoned, FileRef, Job, Round, RoundResult, RoundTrainer, sync_steps,
                                        train_round)
 from sgdcli.parallel.local import LocalExecutor
@@ -70,8 +71,12 @@ class ThreadExecutor(LocalExecutor):
     """One shard per thread; every shard streams its own blocks, so they share --memory."""
 
     def __init__(self, table: Table, opts: TrainOptions, threads: int, stop: Callable[[], int | None]):
-        super().__init__(table, opts, threads, kernel_threads=1,  # a shard on a thread runs the serial kernels
-                         block_rows=_shared_block_rows(table, opts.memory, threads), streams=threads)
+        self.memory = opts.memory
+        try:  # the blocks of the passes, cut by a CSR matrix's rows
+            super().__init__(table, opts, threads, kernel_threads=1,  # a shard on a thread runs the serial kernels
+                             block_rows=_shared_block_rows(table, opts.memory, threads), streams=threads)
+        except MemoryShort as short:
+            raise _split(short, opts.memory, threads) from None
         self.shards = threads
         self.sync_every = sync_steps(opts.sync_every, opts.batch_size or table.n_rows)
         self.pool = ThreadRounds(self.shards, stop)
@@ -84,6 +89,12 @@ class ThreadExecutor(LocalExecutor):
     def describe(self, batch: int) -> tuple[str, list[str]]:
         sharing = self.trainer.describe(f"--parallel average: {self.shards} thread(s)", batch)
         return f"{self.threads} thread(s)", [sharing]
+
+    def page_shuffle(self, page_rows: int, seed: int, shuffle: bool) -> PageShuffle:
+        try:  # a CSR matrix's windows, cut by their rows
+            return super().page_shuffle(page_rows, seed, shuffle)
+        except MemoryShort as short:
+            raise _split(short, self.memory, self.shards) from None
 
     def prepare(self, cfg: KernelConfig, plan: EpochPlan) -> None:
         super().prepare(cfg, plan)
@@ -111,3 +122,11 @@ def _shared_block_rows(table: Table, memory: int, streams: int) -> int:
         raise InputError(f"--memory: {format_size(memory)} split between the {streams} threads of --parallel average "
                          f"leaves {format_size(memory // streams)} each, less than two blocks of one chunk of "
                          f"{table.path}:{table.x_name}; raise --memory or lower --threads") from None
+
+
+def _split(short: MemoryShort, memory: int, streams: int) -> InputError:
+    """``short`` (what one stream's share of --memory cannot hold) as the whole --memory's refusal, naming the
+    --memory whose share would hold it."""
+    return InputError(f"--memory: {format_size(memory)} split between the {streams} threads of --parallel average "
+                      f"leaves {format_size(memory // streams)} each, less than {short.holds}; raise --memory to at "
+                      f"least {whole_mib(short.need * streams)} or lower --threads")

@@ -6,6 +6,7 @@ import dataclasses
 import math
 import numbers
 import os
+import threading
 from typing import Callable
 
 from sgdcli.data.atomic import written_path
@@ -28,6 +29,7 @@ class RunControl:
     keep_checkpoint: bool = False
     wait_lock: float | None = None  # None: fail at once if locked; inf: wait forever
     stop: Callable[[], int | None] = lambda: None  # a pending signal number, if any (signals.stop_on_signals)
+    # (asked at every safe point, by each thread of --parallel average too; a run stops on its first answer)
     verbose: bool = False  # log the runtime: threading layer, threads, kernel cache
 
     def __post_init__(self):
@@ -43,6 +45,12 @@ class RunControl:
             raise InputError(f"--wait-lock: must be a number >= 0 (math.inf: wait forever), got {self.wait_lock}")
         if not isinstance(self.stop, _SignalOrNone):
             object.__setattr__(self, "stop", _SignalOrNone(self.stop))
+
+    def for_run(self) -> "RunControl":
+        """This control for one run: its ``stop`` remembers the first signal it answers, so that every part of
+        the run that asks again (the safe point that checkpoints after the threads of --parallel average gave up
+        their round on it) stops on it too, whether or not ``stop`` answers it again."""
+        return dataclasses.replace(self, stop=_FirstSignal(self.stop.given))
 
     def last_checkpoint(self) -> str | None:
         """The checkpoint on disk that ``resume`` would continue from, or None where there is none: the file
@@ -71,6 +79,24 @@ class _SignalOrNone:
             raise InputError(f"stop: returned {signum!r}; expected None or the number of a signal training stops "
                              f"on: {', '.join(f'{int(s)} ({s.name})' for s in EXIT_CODES)}")
         return int(signum)
+
+
+class _FirstSignal(_SignalOrNone):
+    """``stop`` for one run: once it answers a signal, the same signal ever after (``RunControl.for_run``)."""
+
+    def __init__(self, stop: Callable[[], int | None]):
+        super().__init__(stop)
+        self.signum: int | None = None
+        self.lock = threading.Lock()  # the threads of --parallel average ask at once
+
+    def __call__(self) -> int | None:
+        if self.signum is None:
+            signum = super().__call__()
+            if signum is not None:
+                with self.lock:
+                    if self.signum is None:
+                        self.signum = signum
+        return self.signum
 
 
 def default_checkpoint(output) -> str:

@@ -99,8 +99,7 @@ class Run:
             self.zero_loss = zero_loss(opts.model, np.zeros(0), self.labels.n_outputs, objective)
         halvings = saved.position.lr_halvings if saved is not None else 0
         self._set_rate(halvings)
-        self.pages = table.page_shuffle(executor.stream_memory, pages_for(self.batch, opts.page_rows), opts.seed,
-                                        opts.shuffle)
+        self.pages = executor.page_shuffle(pages_for(self.batch, opts.page_rows), opts.seed, opts.shuffle)
         self.plan = EpochPlan(self.labels, center, scale, opts.seed, opts.val_fraction, opts.drop_last, self.pages,
                               skip_bad=opts.bad_rows == "skip", weight_scale=self.weighting.row_scale(),
                               suggest_lr_auto=self.auto is None, lr_scale=self.lr / self.rate_opts.lr)

@@ -48,7 +48,7 @@ def train(data, options: TrainOptions | None = None, *, output=None, metrics=Non
     opts = options or TrainOptions()
     check_options(opts, dask)
     reporter = reporter or Reporter()
-    control = control or RunControl()
+    control = (control or RunControl()).for_run()
     _check_distinct(_outputs(output, metrics, control.checkpoint), (data, opts.val), opts.init)
     if control.checkpoint is not None and not control.resume:  # (--resume reads it, and refuses it there)
         ckpt_mod.check_replaceable(control.checkpoint)
