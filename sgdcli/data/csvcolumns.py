@@ -185,10 +185,10 @@ def plan(names: list[str] | None, ncols: int, label: int | None, options: Column
               if options.weight_column is not None else None)
     if weight is not None and weight == label:
         raise InputError(f"--weight-column: column {quoted(shown[weight])} is the label (--label-column)")
-    for option, listed in (("columns", chosen), ("categorical", categorical)):
-        if label is not None and label in listed:
+    for option, given in (("columns", chosen), ("categorical", categorical)):
+        if label is not None and label in given:
             raise InputError(f"--{option}: column {quoted(shown[label])} is the label (--label-column)")
-        if weight is not None and weight in listed:
+        if weight is not None and weight in given:
             raise InputError(f"--{option}: column {quoted(shown[weight])} holds the weights (--weight-column)")
     keep = [c for c in (sorted(set(chosen)) if chosen else range(ncols))
             if c != label and c != weight and c not in ignored]
