@@ -35,7 +35,7 @@ def test_features_names_a_column_with_a_comma_in_train_evaluate_and_predict(tmp_
     read = ["--x", "df", "--label-column", "label"]
     code, _, err = cli("train", data, *read, "--features", "a,b,c", "-o", tmp_path / "m.h5", *TRAIN)
     assert (code, err.strip()) == (2, f"sgdcli: error: --features a: {data}:df has no such column "
-                                      "(columns: a,b, c, d, label)")
+                                      "(columns: 'a,b', 'c', 'd', 'label')")
     code, _, err = cli("train", data, *read, "--features", r"a\,b,c", "-o", tmp_path / "m.h5", *TRAIN)
     assert code == 0, err
     with h5py.File(tmp_path / "m.h5") as f:

@@ -43,7 +43,7 @@ from sgdcli.data.sources import (Column, Fields, Found, Matrix, Source, built, n
                                   where_of)
 from sgdcli.data.sparse import is_csr
 from sgdcli.data.textlabels import categorical_labels, is_text, text_labels
-from sgdcli.errors import InputError, first_line
+from sgdcli.errors import InputError, first_line, quoted
 
 
 def _names_attr(ds: h5py.Dataset, width: int, transposed: bool) -> list[str]:
@@ -182,7 +182,8 @@ def _column_index(names: list[str], given: str, option: str, where: str, text=()
         k = None
     if k is not None and -len(names) <= k < len(names):
         return k % len(names)
-    shown = ", ".join(names[:12]) + (", ..." if len(names) > 12 else "")
+    quote = any("," in name for name in names)  # a name with the list's comma: each name quoted
+    shown = ", ".join(quoted(n) if quote else n for n in names[:12]) + (", ..." if len(names) > 12 else "")
     raise InputError(f"{option} {given}: {where} has no such column (columns: {shown})")
 
 
