@@ -156,7 +156,7 @@ def test_the_hinge_variants_classify_with_the_classification_metrics(tmp_path, m
 @pytest.mark.parametrize("args,message", [
     (["--model", "quantile", "--quantile", "1.5"], "--quantile: must be in (0, 1), got 1.5"),
     (["--model", "huber", "--epsilon", "0"], "--epsilon: must be a finite number > 0, got 0.0"),
-    (["--model", "poisson"], "{path}:y: --model poisson needs counts (targets >= 0); found -1 at row 1"),
+    (["--model", "poisson"], "{path}:y: a poisson model's targets are counts (>= 0); found -1 at row 1"),
 ])
 def test_bad_loss_settings_are_usage_errors(tmp_path, args, message):
     path = write_table(tmp_path / "r.h5", np.zeros((4, 2), np.float32), np.array([1.0, -1.0, 2.0, 0.0]))

@@ -233,11 +233,7 @@ def collect(blocks, model: str, where: str, weighted: bool = False) -> Found:
                                                                np.zeros(0) if weighted else None)
     for first_row, y, rows, w in blocks:
         check_finite_labels(y, where, first_row)
-        if model == "poisson":
-            negative = np.flatnonzero(y < 0)
-            if len(negative):
-                raise InputError(f"{where}: --model poisson needs counts (targets >= 0); found "
-                                 f"{shown(y[negative[0]])} at row {first_row + int(negative[0])}")
+        check_targets(model, y, where, first_row)  # a poisson model's counts, in evaluate's words
         trained_w = None if w is None else (w if rows is None else w[rows])
         with np.errstate(over="ignore"):  # a sum past float64's largest is inf, which Weighting.of refuses
             total = float(trained_w.sum()) if trained_w is not None else 0.0
