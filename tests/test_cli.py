@@ -328,6 +328,15 @@ def test_counts_of_one_are_singular(tmp_path):
     assert "epoch 1/1, 1 iteration, train_loss" in proc.stderr
 
 
+def test_show_writes_whole_float_classes_as_predictions_write_them(tmp_path):
+    X, y = make_problem("binary", n=300, d=3, seed=8)
+    path = write_table(tmp_path / "d.h5", X, np.where(y == 1, 1e20, 3.0))
+    run("train", path, "-o", tmp_path / "m.h5", "--epochs", "1", "-q", check=True)
+    assert run("show", tmp_path / "m.h5", check=True).stdout.splitlines()[2] == \
+        "classes      3, 100000000000000000000"
+    assert json.loads(run("show", tmp_path / "m.h5", "--json", check=True).stdout)["classes"] == [3.0, 1e20]
+
+
 def test_train_predict_evaluate_show_round_trip(tmp_path):
     X, y = make_problem("binary", n=1000, d=4, seed=8)
     y = np.where(y == 1, 7, 3)

@@ -58,6 +58,12 @@ def shown_names(values) -> str:
     return head + (f", ... and {len(values) - LISTED:,} more (--json lists them all)" if len(values) > LISTED else "")
 
 
+def _label(value):
+    """A class as predictions write it: a whole number stored as a float without its '.0' (1, not 1.0; 1e20 as
+    100000000000000000000)."""
+    return str(int(value)) if isinstance(value, float) and value.is_integer() else value
+
+
 NAME_LISTS = ("features", "class_names")  # the model card's lists of names (20,000 genes): the first LISTED
 
 
@@ -245,7 +251,7 @@ def sweep_table(runs, kept: bool = False) -> str:
 def render_card(card: dict) -> str:
     lines = [f"model        {card['model']}", f"features     {card['features']}"]
     if card["classes"] is not None:
-        lines.append(f"classes      {shown_names(card['classes'])}")
+        lines.append(f"classes      {shown_names(_label(c) for c in card['classes'])}")
     lines.append(f"standardized {'yes' if card['standardized'] else 'no'}")
     share = card["nonzero_weights"] / max(card["features"], 1)
     lines.append(f"nonzero      {card['nonzero_weights']:,} of {card['features']:,} features' weights ({share:.1%})")
