@@ -65,6 +65,8 @@ def test_explicit_weights_by_class_and_a_class_not_listed_weighs_one(rare, tmp_p
     path, _, _ = rare
     m = train(path, TrainOptions(class_weight="1=20", epochs=1))
     assert m.training["class_weights"] == [1.0, 20.0]
+    # a class named by its value, as --positive-class names it: 1.0 is the label 1
+    assert train(path, TrainOptions(class_weight="1.0=20", epochs=1)).training["class_weights"] == [1.0, 20.0]
 
 
 @pytest.mark.parametrize("args,message", [
@@ -72,6 +74,7 @@ def test_explicit_weights_by_class_and_a_class_not_listed_weighs_one(rare, tmp_p
     (["--class-weight", "7=2"], "--class-weight: {path}:y has no class '7' (classes: 0, 1)"),
     (["--class-weight", "0=0,1=0"], "--class-weight: every class weighs 0"),
     (["--class-weight", "0=1,1=3,0=2"], "--class-weight: class '0' is given twice"),
+    (["--class-weight", "1=3,1.0=2"], "--class-weight: '1' and '1.0' are one class"),
     (["--class-weight", "balanced", "--model", "linear"], "--class-weight: applies to classifiers; --model linear is "
                                                           "a regression"),
 ])

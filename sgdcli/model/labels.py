@@ -288,12 +288,16 @@ def class_weights(spec: str | None, labels: Labels, found, per_class, names: lis
     if given is None:
         rows = np.array([int(per_class[found == c].sum()) for c in labels.classes], dtype=np.float64)
         return np.where(rows > 0, rows.sum() / (k * np.maximum(rows, 1)), 1.0)
-    written = [names[int(c)] if names else shown(c) for c in labels.classes]
-    unknown = [name for name in given if name not in written]
-    if unknown:
-        raise InputError(f"--class-weight: {where} has no class {unknown[0]!r} (classes: "
-                         f"{listed(written, quote=bool(names), what='classes')})")
-    weights = np.array([given.get(name, 1.0) for name in written])
+    weights, named = np.ones(k), {}
+    for name, weight in given.items():  # by value, as --positive-class: 1 and 1.0 are one class
+        i = named_class(labels.classes, name, names)
+        if i is None:
+            written = [names[int(c)] if names else shown(c) for c in labels.classes]
+            raise InputError(f"--class-weight: {where} has no class {name!r} (classes: "
+                             f"{listed(written, quote=bool(names), what='classes')})")
+        if i in named:
+            raise InputError(f"--class-weight: {named[i]!r} and {name!r} are one class")
+        weights[i], named[i] = weight, name
     if not weights.any():
         raise InputError("--class-weight: every class weighs 0")
     return weights
