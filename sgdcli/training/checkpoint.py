@@ -49,8 +49,11 @@ FORMAT = "sgdcli-checkpoint"
 # 6: --lr auto, which a resume computes again, changed: poisson's bias starts at the log of the mean count, the
 # adaptive optimizers' rate follows where the bias starts and the rows' width, and the sample is bounded by
 # --memory: a run begun at the old rate would go on at another, unsaid.
+# 7: a contiguous dataset converted as read (another byte order, float16) is cut into windows as a native one
+# (a position in the old windows would skip or repeat rows), and --lr auto changed again for huber, quantile,
+# --l2 and the schedules that do not decay (with huber's and quantile's start).
 # A checkpoint of another version is not resumed: the run starts over and says so.
-FORMAT_VERSION = 6
+FORMAT_VERSION = 7
 
 
 class StaleCheckpoint(UserWarning):
