@@ -396,3 +396,24 @@ def test_first_rows_of_missing_values_are_data_and_a_header_of_names_is_a_header
         np.testing.assert_array_equal(f["X"][()], back.iloc[:, :3].fillna(0).to_numpy(np.float32))
         np.testing.assert_array_equal(f["y"][()], back.iloc[:, 3].to_numpy(np.float64))
         assert list(f["X"].attrs.get("feature_names", [])) == (["x1", "x2", "x3"] if header else [])
+
+
+@pytest.mark.parametrize("engine", ["python", "pyarrow"])
+def test_pandas_header_of_its_index_and_default_column_names_is_a_header(tmp_path, engine):
+    """``pd.DataFrame(array).to_csv(path)`` writes the header ``,0,1,2,3`` (the index unnamed, the columns
+    numbered): only its first field is no number, and that one is a missing value's spelling, so it was read as
+    a row of data (refused, or with --missing zero trained on as a row)."""
+    if engine == "pyarrow":
+        pytest.importorskip("pyarrow")
+    rng = np.random.default_rng(8)
+    frame = pd.DataFrame(rng.standard_normal((60, 3)).round(3))
+    frame[3] = (frame[0] > 0).astype(int)
+    frame.to_csv(tmp_path / "default.csv")
+    assert open(tmp_path / "default.csv").readline() == ",0,1,2,3\n"
+    code, _, err = cli("convert", tmp_path / "default.csv", "-o", tmp_path / "o.h5", "--missing", "zero",
+                       "--engine", engine)
+    assert code == 0, err
+    with h5py.File(tmp_path / "o.h5") as f:
+        np.testing.assert_array_equal(f["X"][()], frame.reset_index().iloc[:, :4].to_numpy(np.float32))
+        np.testing.assert_array_equal(f["y"][()], frame[3].to_numpy(np.float64))
+        assert list(f["X"].attrs["feature_names"]) == ["", "0", "1", "2"]
