@@ -75,7 +75,8 @@ def info_cmd(file, json):
               help="CSV field delimiter, one character or 'tab', not the --decimal mark [default: detected].")
 @click.option("--header/--no-header", default=None,
               help="Whether the first CSV line names the columns [default: yes if it holds a field that is "
-                   "neither a number nor a missing value (--na-values)].")
+                   "neither a number nor a missing value (--na-values), or is pandas' header of an unnamed index "
+                   "and numbered columns, ',0,1,2'].")
 @click.option("--features", type=Count(), default=None,
               help="LIBSVM: the number of features D (indices 1..D) [default: the largest index, from a first pass].")
 @click.option("--zero-based", is_flag=True,
