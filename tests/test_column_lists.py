@@ -66,4 +66,6 @@ def test_convert_columns_ignore_and_categorical_name_a_column_with_a_comma(tmp_p
     code, _, err = cli("convert", text, "-o", tmp_path / "indexed.h5", *base, "--columns", "0,1")
     assert code == 0, err
     code, _, err = cli("convert", text, "-o", tmp_path / "plain.h5", *base)  # the text column's name has a comma:
-    assert (code, err.strip().endswith("--ignore 4; --bad-rows skip leaves such rows out)")) == (2, True), err
+    assert (code, err.strip().endswith(r"--ignore 'x\,y'; --bad-rows skip leaves such rows out)")) == (2, True), err
+    code, _, err = cli("convert", text, "-o", tmp_path / "plain.h5", *base, "--ignore", r"x\,y")  # as suggested
+    assert code == 0, err

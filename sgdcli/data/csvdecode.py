@@ -10,6 +10,7 @@ column's mean.
 from __future__ import annotations
 
 import collections
+import shlex
 import warnings
 
 import numpy as np
@@ -205,8 +206,9 @@ def decode(rows, enc: Encoding, bad_rows: str, path: str, kept: ValueRange | Non
         if bad[:, j].any():
             i = int(np.argmax(bad[:, j]))
             text = rows.texts(f.column)[i].strip()
-            # (the options take indices too: a name with a comma would need it escaped, and quoted from the shell)
-            named = f.name if len(f.name) <= QUOTED_CHARS and "," not in f.name else str(f.column)
+            # as the shell passes it, a comma escaped (data/namelists.py); a name too long to quote by its index (an
+            # index is read as a name first, so an index is named only where a name would not fit)
+            named = shlex.quote(f.name.replace(",", "\\,")) if len(f.name) <= QUOTED_CHARS else str(f.column)
             refuse(i, BadRow(where(rows.line(i), f.column, enc), f"cannot read {quoted(text)} as a number",
                              f"declare the column with --categorical {named}, or leave it out with --ignore "
                              f"{named}; --bad-rows skip leaves such rows out"))
