@@ -249,3 +249,28 @@ def test_an_enum_field_of_a_compound_table_is_read_as_its_names(tmp_path, writer
     predicted = cli("predict", model, path, "--x", "table", "--label-column", "kind", "-o", "-")[1].splitlines()
     assert predicted[0] == "prediction" and set(predicted[1:]) == {"cat", "dog", "eel"}
     assert predicted == cli("predict", model, tmp_path / "text.h5", "-o", "-")[1].splitlines()
+
+
+def test_predict_checks_no_label_column_against_the_model(tmp_path):
+    """predict leaves a --label-column out of the features and scores nothing against it: a model that took an
+    enum field's codes for its classes (trained before such fields were read as names) still predicts on the
+    table, and a value of the field that the enum does not name (which evaluate refuses) does not stop it."""
+    X, y = make_problem("binary", n=300, d=2, seed=3)
+    rows = np.empty(len(y), dtype=[("a", "f4"), ("b", "f4"), ("kind", h5py.enum_dtype({"no": 0, "yes": 1},
+                                                                                        basetype="i1"))])
+    rows["a"], rows["b"], rows["kind"] = *X.T, y
+    path, bad = tmp_path / "t.h5", tmp_path / "bad.h5"
+    with h5py.File(path, "w") as f:
+        f["table"] = rows
+        f["X"], f["y"] = X, y  # the codes as numbers: what such a model was trained on
+    rows["kind"][10] = 5  # named by no member of the enum
+    with h5py.File(bad, "w") as f:
+        f["table"] = rows
+    read = ["--x", "table", "--label-column", "kind"]
+    assert cli("train", path, "-o", tmp_path / "numbers.h5", "-q")[0] == 0
+    assert cli("train", path, *read, "-o", tmp_path / "names.h5", "-q")[0] == 0
+    code, out, err = cli("predict", tmp_path / "numbers.h5", path, *read, "-o", "-")
+    assert (code, out) == (0, cli("predict", tmp_path / "numbers.h5", path, "-o", "-")[1]), err
+    assert cli("evaluate", tmp_path / "names.h5", bad, *read)[0] == 2
+    code, out, err = cli("predict", tmp_path / "names.h5", bad, *read, "-o", "-")
+    assert (code, out) == (0, cli("predict", tmp_path / "names.h5", path, *read, "-o", "-")[1]), err

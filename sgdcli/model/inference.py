@@ -179,12 +179,16 @@ def _listed(names: list[str], present: list[str], columns: dict) -> dict:
     return columns
 
 
-def _open_for(model: Model, data, x: str, y: str | None, columns: dict | None = None, report=None) -> Table:
+def _open_for(model: Model, data, x: str, y: str | None, columns: dict | None = None, report=None,
+              labels: bool = True) -> Table:
     """``data``'s table for ``model``: its columns ``columns`` (Table's keywords); where ``features`` is not
     given and the model knows its features by name, those columns by name, in the model's order, wherever
-    they are in ``data`` (``by_name``)."""
+    they are in ``data`` (``by_name``).  Without ``labels`` (predict), a --label-column only stays out of the
+    features: its values are neither read nor checked against the model's classes."""
     columns, _ = by_name(model.training.get("features"), data, x, dict(columns or {}))
     table = Table(data, x, y, **columns, classes=model.training.get("class_names"))
+    if not labels:
+        table.Y = None
     if table.Y is not None:
         try:
             check_kind(table.class_names, model.training.get("class_names"), f"{table.path}:{table.y_name}",
@@ -298,7 +302,7 @@ def predict(model, data, output, x: str = DEFAULT_X, proba: bool = False, memory
 
             return textinference.predict_rows(model, rows, memory, opened, progress)
     _text_only(delimiter, data, "predict", model)
-    with _open_for(model, data, x, None, columns, report) as table:
+    with _open_for(model, data, x, None, columns, report, labels=False) as table:
         n = table.n_rows
         attrs = {"model": source, "data": os.path.abspath(table.path)}
         with outputs.prediction_writer(output, fmt, n, shown, proba, attrs) as writer:
