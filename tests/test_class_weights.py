@@ -3,11 +3,11 @@
 import numpy as np
 import pytest
 
-from sgdcli import evaluate, train
+from sgdcli import evaluate, load_model, train
 from sgdcli.kernels import losses
 from sgdcli.options import TrainOptions
 
-from conftest import cli, write_table
+from conftest import cli, make_problem, write_table
 
 import naive
 
@@ -91,3 +91,16 @@ def test_class_weights_are_relative(rare):
     b = train(path, TrainOptions(class_weight="0=2,1=40", epochs=1))
     assert a.training["lr"] == pytest.approx(b.training["lr"], rel=1e-12)
     np.testing.assert_allclose(a.raw_weights(), b.raw_weights(), rtol=1e-9, atol=1e-12)
+
+
+def test_classes_of_float32_labels_are_named_by_the_value_written(tmp_path):
+    """Labels 0.1 and 0.2 stored as float32 are 0.10000000149... and 0.20000000298... once read: named as
+    written, --positive-class 0.1 and --class-weight 0.2=3 were refused as no class."""
+    X, y = make_problem("binary", n=400, d=3, seed=4)
+    path = write_table(tmp_path / "f32.h5", X, np.where(y == 1, 0.2, 0.1).astype(np.float32))
+    code, _, err = cli("train", path, "-o", tmp_path / "m.h5", "--positive-class", "0.1", "--class-weight",
+                       "0.2=3", "--epochs", "1", "-q")
+    assert code == 0, err
+    model = load_model(tmp_path / "m.h5")
+    assert model.classes.tolist() == [np.float32(0.2), np.float32(0.1)]  # the positive class second
+    assert model.training["class_weights"] == [3.0, 1.0]

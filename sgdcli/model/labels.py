@@ -118,7 +118,8 @@ def named_class(classes: np.ndarray, text: str, names: list[str] | None) -> int 
         value = float(text)
     except ValueError:
         return None
-    same = [i for i, c in enumerate(classes) if float(c) == value]
+    # (labels stored as float32 are float64 here: 0.2 is 0.20000000298..., the float32 nearest 0.2)
+    same = [i for i, c in enumerate(classes) if float(c) in (value, float(np.float32(value)))]
     return same[0] if len(same) == 1 else None
 
 
