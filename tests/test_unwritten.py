@@ -230,3 +230,16 @@ def test_an_anndata_nullable_columns_mask_is_checked_as_its_values_are(tmp_path)
     code, out, err = cli("train", data, "--y", "obs/kind", "--model", "softmax", "-o", tmp_path / "x.h5")
     assert code == 2 and err.strip() == (f"sgdcli: error: {data}:obs/kind/categories: categories 2–3 were never "
                                          "written (1 of 2 chunks unallocated); the file looks incomplete"), err
+
+
+def test_one_unwritten_category_is_worded_as_one(tmp_path):
+    """'category 1 were never written': the verb follows the count."""
+    ad, pd = (pytest.importorskip(m) for m in ("anndata", "pandas"))
+    X, y = make_problem("binary", n=200, d=3, seed=2)
+    obs = pd.DataFrame({"kind": pd.Categorical(np.array(["a", "b"])[y])}, index=[f"c{i}" for i in range(200)])
+    ad.AnnData(X, obs=obs).write_h5ad(tmp_path / "n.h5ad")
+    with h5py.File(tmp_path / "n.h5ad", "a") as f:
+        _unwrite_half(f, "obs/kind/categories", 1)
+    code, _, err = cli("train", tmp_path / "n.h5ad", "--y", "obs/kind", "-o", tmp_path / "m.h5")
+    assert (code, err.strip()) == (2, f"sgdcli: error: {tmp_path / 'n.h5ad'}:obs/kind/categories: category 1 was "
+                                      "never written (1 of 2 chunks unallocated); the file looks incomplete")

@@ -67,7 +67,8 @@ class Unwritten:
             what = "; ".join(parts)
             what += f" ({self.missing:,} of {self.total:,} sources lack data)" if self.missing > 1 else ""
         elif self.reason is None:
-            what = f"{_described(self.ranges, None, unit)} were never written ({self.detail})"
+            one = _count(self.ranges) == 1
+            what = f"{_described(self.ranges, None, unit)} {'was' if one else 'were'} never written ({self.detail})"
         else:
             what = _described(self.ranges, self.reason, unit)
         return (f"{where}: {what}; the file looks incomplete"
