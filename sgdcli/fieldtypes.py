@@ -32,7 +32,8 @@ _EXPECTED = {"str": "text", "str | None": "text or None", "bool": "True or False
 # name or its number, a list of columns
 _EXPECTED_OF_KIND = {"batch": "a positive integer or 'full'", "path": "a path or None",
                      "name": "text, an integer or None",
-                     "columns": "names or indices: comma-separated text, or a list of them without commas, or None"}
+                     "columns": "names or indices: comma-separated text (a comma in a name written \\,), or a list "
+                                "of them (none ending in a backslash), or None"}
 _SHOWN_CHARS = 80  # of a wrong value's repr that a message quotes
 
 
@@ -179,9 +180,10 @@ def _integer(value) -> bool:
 
 
 def _columns(items) -> str | object:
-    """A list of columns (names, or indices) as the comma-separated text ``--features`` takes; _WRONG for an
-    item that is neither, or a name with a comma, which that text cannot hold."""
+    """A list of columns (names, or indices) as the comma-separated text ``--features`` takes, a name's comma
+    written ``\\,`` (data/namelists.py); _WRONG for an item that is neither, or a name ending in a backslash,
+    which that text cannot hold before a separator."""
     texts = [str(int(item)) if _integer(item) else item for item in items]
-    if not all(isinstance(text, str) and "," not in text for text in texts):
+    if not all(isinstance(text, str) and not text.endswith("\\") for text in texts):
         return _WRONG
-    return ",".join(texts)
+    return ",".join(text.replace(",", "\\,") for text in texts)

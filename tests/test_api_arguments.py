@@ -81,9 +81,10 @@ def test_train_options_take_paths_numpy_booleans_and_columns_and_classes_by_numb
     assert (options.init, options.val, options.shuffle, options.transpose, options.positive_class,
             options.label_column, options.features) == ("m.h5", "v.h5", False, True, "1", "0", "f1,3")
     assert (type(options.shuffle), type(options.transpose)) == (bool, bool)
-    assert refused(TrainOptions, features=["a,b"]) == (
-        "--features: expected names or indices: comma-separated text, or a list of them without commas, or None, "
-        "got ['a,b']")
+    assert TrainOptions(features=["a,b", "c"]).features == "a\\,b,c"  # as the text names them (namelists.py)
+    assert refused(TrainOptions, features=["a\\"]) == (
+        "--features: expected names or indices: comma-separated text (a comma in a name written \\,), or a list "
+        "of them (none ending in a backslash), or None, got ['a\\\\']")
     assert refused(TrainOptions, positive_class=1.0) == "--positive-class: expected text, an integer or None, got 1.0"
 
 
@@ -167,8 +168,8 @@ def trained(tmp_path_factory):
     (dict(memory=BEYOND), f"--memory: {TOO_LARGE}"),
     (dict(progress=5), "progress: expected a function or None, got 5"),
     (dict(transpose="no"), "--transpose: expected True or False, got 'no'"),
-    (dict(features={"f1"}), "--features: expected names or indices: comma-separated text, or a list of them "
-                            "without commas, or None, got {'f1'}"),
+    (dict(features={"f1"}), "--features: expected names or indices: comma-separated text (a comma in a name "
+                            "written \\,), or a list of them (none ending in a backslash), or None, got {'f1'}"),
 ])
 def test_evaluate_checks_its_keywords_by_the_rules_of_train_s_options_before_it_reads_anything(tmp_path, given,
                                                                                                message):
