@@ -119,7 +119,9 @@ def named_class(classes: np.ndarray, text: str, names: list[str] | None) -> int 
     except ValueError:
         return None
     # (labels stored as float32 are float64 here: 0.2 is 0.20000000298..., the float32 nearest 0.2)
-    same = [i for i, c in enumerate(classes) if float(c) in (value, float(np.float32(value)))]
+    with np.errstate(over="ignore"):  # a value beyond float32's range: inf, no class
+        near = float(np.float32(value))
+    same = [i for i, c in enumerate(classes) if float(c) in (value, near)]
     return same[0] if len(same) == 1 else None
 
 
