@@ -5,7 +5,7 @@ from dataclasses import replace
 import numpy as np
 import pytest
 
-from sgdcli import evaluate, train
+from sgdcli import evaluate, load_model, train
 from sgdcli.options import TrainOptions
 
 from conftest import make_problem, run, write_table
@@ -160,6 +160,7 @@ def test_windows_of_few_places_of_the_file_are_warned(tmp_path):
                           "chunks), so each stretch of training draws on few places of the file: rows stored in an "
                           "order (sorted by label or by time) train worse than shuffled ones; raise --memory (about "
                           "32M for 16 runs) or store smaller chunks, unless the rows are in random order already\n")
+    assert load_model(tmp_path / "m.h5").training["warnings"] == [few.stderr[len("sgdcli: warning: "):-1]]
     for quiet in ([large, "--memory", "2M", "--no-shuffle"], [large, "--memory", "256M"],
                   [small, "--memory", "1M"]):
         ran = run("train", *quiet, *args)

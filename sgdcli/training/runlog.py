@@ -87,7 +87,8 @@ class ShuffleWarning(UserWarning):
 
 def warn_few_places(run) -> None:
     """A ShuffleWarning where ``run``'s windows each hold fewer than FEW_PLACES runs of a file that they do not hold
-    whole (--no-shuffle asks for the file's order: no warning); it names what would give twice as many."""
+    whole (--no-shuffle asks for the file's order: no warning), its text kept in ``run.warnings``; it names what
+    would give twice as many."""
     pages, table = run.pages, run.table
     places = pages.window_extents
     if not pages.shuffle or places >= FEW_PLACES or pages.window_rows >= pages.n_rows:
@@ -95,12 +96,14 @@ def warn_few_places(run) -> None:
     chunks = table.X.layout.chunks
     whole = chunks is not None and pages.extent_rows % chunks[0] == 0
     need = math.ceil(run.opts.memory * 2 * FEW_PLACES / places / 2**20)
-    warn(f"{table.path}:{table.x_name}: --memory {size_text(run.opts.memory)} holds {places} run"
-         f"{'s' if places > 1 else ''} of {pages.extent_rows:,} rows at a time"
-         + (" (whole chunks)" if whole else "") + ", so each stretch of training draws on few places of the file: "
-         "rows stored in an order (sorted by label or by time) train worse than shuffled ones; raise --memory "
-         f"(about {need}M for {2 * FEW_PLACES} runs)" + (" or store smaller chunks" if whole else "")
-         + ", unless the rows are in random order already", ShuffleWarning)
+    text = (f"{table.path}:{table.x_name}: --memory {size_text(run.opts.memory)} holds {places} run"
+            f"{'s' if places > 1 else ''} of {pages.extent_rows:,} rows at a time"
+            + (" (whole chunks)" if whole else "") + ", so each stretch of training draws on few places of the "
+            "file: rows stored in an order (sorted by label or by time) train worse than shuffled ones; raise "
+            f"--memory (about {need}M for {2 * FEW_PLACES} runs)" + (" or store smaller chunks" if whole else "")
+            + ", unless the rows are in random order already")
+    run.warnings.append(text)  # kept in the model, as the set-up's and the fit's are
+    warn(text, ShuffleWarning)
 
 
 class FitWarning(UserWarning):
