@@ -19,6 +19,7 @@ from sgdcli.data.sparse import ENTRY_BYTES, OFFSET_BYTES, CsrReader, SparseX, is
 from sgdcli.data.textlabels import Codes, TextLabels
 from sgdcli.data.unwritten import union_rows, unwritten
 from sgdcli.errors import InputError
+from sgdcli.sizes import whole_mib
 
 FEATURE_DTYPE = np.float32
 LABEL_DTYPE = np.float64
@@ -263,7 +264,7 @@ class Table:
             raise InputError(
                 f"--memory: {memory / 2**20:.1f} MiB cannot hold {BUFFERS} blocks of one chunk of "
                 f"{self.path}:{self.x_name} ({chunk} rows × {self.n_features} features); "
-                f"raise --memory to at least {math.ceil(need / 2**20)}M"
+                f"raise --memory to at least {whole_mib(need)}"
             )
         rows = rows // chunk * chunk
         return int(min(rows, _round_up(self.n_rows, chunk)))

@@ -57,10 +57,7 @@ def bound(model: str, labels: np.ndarray, weights: np.ndarray | None = None, *, 
     label; every residual 0)."""
     if model == "poisson":
         keep = np.isfinite(labels)
-        if not keep.any():
-            return 1.0
-        w = None if weights is None or not weights[keep].any() else weights[keep]
-        return max(1.0, float(np.average(labels[keep], weights=w)))
+        return max(1.0, mean(labels[keep], None if weights is None else weights[keep])) if keep.any() else 1.0
     if model not in RESIDUAL_LOSSES or not (scale > 0 and math.isfinite(scale)):
         return CURVATURE[model]
     if model == "huber":
@@ -99,6 +96,11 @@ def least_squares(Z: np.ndarray, y: np.ndarray) -> np.ndarray:
     gram = Z.T @ Z
     ridge = RIDGE * (float(np.trace(gram)) / len(gram) or 1.0)
     return np.linalg.solve(gram + ridge * np.eye(len(gram)), Z.T @ y)
+
+
+def mean(values: np.ndarray, weights: np.ndarray | None) -> float:
+    """The mean of ``values`` weighted by ``weights`` (None, or all zero: unweighted)."""
+    return float(np.average(values, weights=weights if weights is not None and weights.any() else None))
 
 
 def weighted_quantile(values: np.ndarray, weights: np.ndarray | None, q: float) -> float:

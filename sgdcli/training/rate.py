@@ -233,11 +233,6 @@ def _zero_row_losses(labels: np.ndarray, loss: tuple, weights: np.ndarray | None
     return per_row, None if weights is None or not weights[keep].any() else weights[keep]
 
 
-def _mean(values: np.ndarray, weights: np.ndarray | None) -> float:
-    """The mean of ``values`` weighted by ``weights`` (None, or all zero: unweighted)."""
-    return float(np.average(values, weights=weights if weights is not None and weights.any() else None))
-
-
 def largest_eigenvalue(Z: np.ndarray, memory: int = DEFAULT_MEMORY) -> float:
     """λmax of ZᵀZ / rows: exactly where the d × d matrix and the eigensolver's copies of it fit ``memory``
     (curvature.exact), else by power iteration, which holds no more than a row and a column."""
@@ -330,7 +325,7 @@ def auto_rate(table: Table, model: str, center: np.ndarray, scale: np.ndarray, b
         weights = None  # no sampled row weighs anything: the rows as they are, not a curvature of 0
     if optimizer in ADAPTIVE:
         keep = np.isfinite(labels)
-        size = math.sqrt(_mean((labels[keep] - bias) ** 2, None if weights is None else weights[keep])) if (
+        size = math.sqrt(bounds.mean((labels[keep] - bias) ** 2, None if weights is None else weights[keep])) if (
             model in LABEL_SCALED and keep.any()) else 1.0
         size = size if math.isfinite(size) and size > 0 else 1.0
         trace, norm1 = _row_norms(table, center, scale, memory)
@@ -362,11 +357,13 @@ def auto_rate(table: Table, model: str, center: np.ndarray, scale: np.ndarray, b
     c = bounds.bound(model, labels, weights, param=float(loss[1]), scale=sigma)
     lr, noise_times = 1.0 / (c * (lam + trace / batches) + l2), 1.0
     times = math.sqrt(max(updates, 1))  # a schedule that ends at ends_at of the rate: its noise, √updates times
-    if ends_at is not None and 1.0 / (c * (lam + times * trace / batches) + l2) / ends_at < lr:
-        lr, noise_times = 1.0 / (c * (lam + times * trace / batches) + l2) / ends_at, times
+    steady = math.inf if ends_at is None else 1.0 / (c * (lam + times * trace / batches) + l2) / ends_at
+    if steady < lr:
+        lr, noise_times = steady, times
     return AutoRate(lr=lr, lambda_max=lam, trace=trace, rows=rows,
                     zero_loss=zero_loss(model, labels, outputs, loss, weights), momentum=beta, curvature=c,
-                    residual_scale=sigma, scale_of=scale_of, l2=l2, noise_times=noise_times, ends_at=1.0 if ends_at is None else ends_at)
+                    residual_scale=sigma, scale_of=scale_of, l2=l2, noise_times=noise_times,
+                    ends_at=1.0 if ends_at is None else ends_at)
 
 
 def scaling_text(opts, batch: int, replicas: int) -> str:

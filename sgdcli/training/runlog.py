@@ -13,7 +13,7 @@ from sgdcli.data.table import Table
 from sgdcli.kernels import runtime
 from sgdcli.reporting.reporter import counted
 from sgdcli.reporting.warned import warn
-from sgdcli.sizes import size_text
+from sgdcli.sizes import size_text, whole_mib
 from sgdcli.training.progress import end_pace
 from sgdcli.training.rate import scaling_text, zero_loss_error
 from sgdcli.training.sampling import sample_labels, sparse_sample
@@ -95,12 +95,12 @@ def warn_few_places(run) -> None:
         return
     chunks = table.X.layout.chunks
     whole = chunks is not None and pages.extent_rows % chunks[0] == 0
-    need = math.ceil(run.opts.memory * 2 * FEW_PLACES / places / 2**20)
+    need = whole_mib(math.ceil(run.opts.memory * 2 * FEW_PLACES / places))
     text = (f"{table.path}:{table.x_name}: --memory {size_text(run.opts.memory)} holds {places} run"
             f"{'s' if places > 1 else ''} of {pages.extent_rows:,} rows at a time"
             + (" (whole chunks)" if whole else "") + ", so each stretch of training draws on few places of the "
             "file: rows stored in an order (sorted by label or by time) train worse than shuffled ones; raise "
-            f"--memory (about {need}M for {2 * FEW_PLACES} runs)" + (" or store smaller chunks" if whole else "")
+            f"--memory (about {need} for {2 * FEW_PLACES} runs)" + (" or store smaller chunks" if whole else "")
             + ", unless the rows are in random order already")
     run.warnings.append(text)  # kept in the model, as the set-up's and the fit's are
     warn(text, ShuffleWarning)

@@ -73,7 +73,7 @@ def best_constant(model: str, quantile: float, labels: np.ndarray, weights: np.n
         return 0.0
     w = None if weights is None else weights[keep]
     if model == "poisson":
-        mean = float(np.average(labels[keep].astype(np.float64), weights=w if w is not None and w.any() else None))
+        mean = curvature.mean(labels[keep].astype(np.float64), w)
         return math.log(mean) if mean > 0 else 0.0
     best = curvature.weighted_quantile(labels[keep].astype(np.float64), w, 0.5 if model == "huber" else quantile)
     return best if math.isfinite(best) else 0.0
