@@ -17,7 +17,7 @@ __version__ = "0.1.0"
 
 _LAZY = {
     "TrainOptions": "sgdcli.options",
-    "DaskOptions": "sgdcli.options",
+    "DaskOptions": "sgdcli.daskoptions",
     "train": "sgdcli.training.train",
     "RunControl": "sgdcli.training.control",
     "default_checkpoint": "sgdcli.training.control",

@@ -27,7 +27,7 @@ import pytest
 
 from sgdcli import train
 from sgdcli.parallel.averaging import RoundResult, average_into
-from sgdcli.options import DaskOptions
+from sgdcli.daskoptions import DaskOptions
 from sgdcli.kernels.state import TrainState
 from sgdcli.options import TrainOptions
 from sgdcli.reporting.reporter import Reporter

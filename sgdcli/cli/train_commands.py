@@ -14,7 +14,8 @@ from sgdcli.cli import gates, render
 from sgdcli.cli.params import (BATCH_GRID, RATE_GRID, Number, command, gate_options, json_option, parse_batch_sizes,
                                parse_lrs, training_kwargs, training_options)
 from sgdcli.errors import InputError
-from sgdcli.options import DaskOptions, TrainOptions
+from sgdcli.daskoptions import DaskOptions
+from sgdcli.options import TrainOptions
 
 
 WAIT_LOCK_PLACE = "without SECONDS, put --wait-lock after DATA: before DATA it takes DATA as its SECONDS"

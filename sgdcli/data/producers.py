@@ -36,14 +36,14 @@ from sgdcli.data.enums import EnumNames, enum_label, enum_names
 from sgdcli.data.hdf5 import NUMERIC_KINDS, list_datasets, members as _members
 from sgdcli.data import matlab
 from sgdcli.data.knownfiles import LABEL_NAMES, NULLABLE, label_of as _label_of
-from sgdcli.data.pandasframes import SERIES_TYPES, CodedFields, fixed_frame, table_frame, why_left_out
+from sgdcli.data.pandasframes import SERIES_TYPES, CodedFields, fixed_frame, table_frame
 from sgdcli.data.pandasmeta import categories
-from sgdcli.data.namelists import split_names
+from sgdcli.data.columnindex import column_index, select
 from sgdcli.data.sources import (Column, Fields, Found, Matrix, Source, built, numeric_fields, text_of,
                                   where_of)
 from sgdcli.data.sparse import is_csr
 from sgdcli.data.textlabels import categorical_labels, is_text, text_labels
-from sgdcli.errors import InputError, first_line, quoted
+from sgdcli.errors import InputError, first_line
 
 
 def _names_attr(ds: h5py.Dataset, width: int, transposed: bool) -> list[str]:
@@ -145,59 +145,6 @@ def _select(found: Found, keep: list[int]) -> list[Source]:
     return out
 
 
-TWICE = -1  # in ``_positions``: a name that more than one column has
-
-
-def _positions(names: list[str]) -> dict[str, int]:
-    """Each name's column, TWICE for a name that more than one column has (AnnData allows such genes)."""
-    out: dict[str, int] = {}
-    for j, name in enumerate(names):
-        out[name] = TWICE if name in out else j
-    return out
-
-
-def _column_index(names: list[str], given: str, option: str, where: str, text=(), positions=None,
-                  left_out=None) -> int:
-    """The column ``given`` names (a name, else an index), ``positions`` being ``_positions(names)`` where a
-    caller looks up many; ``text`` and ``left_out`` (Found's) are columns that are no features."""
-    k = (positions if positions is not None else _positions(names)).get(given)
-    if k == TWICE:
-        raise InputError(f"{where}: has more than one column named {given!r}, so it cannot be read by name; give "
-                         "each column its own name (AnnData: var_names_make_unique())")
-    if k is not None:
-        return k
-    if left_out and given in left_out:
-        raise InputError(f"{option} {given}: column {given!r} of {where} "
-                         f"{why_left_out(left_out[given], option == '--label-column')}")
-    if given in text and option == "--features":
-        raise InputError(f"{option} {given}: column {given!r} of {where} holds text, not numbers; features are "
-                         "numbers (text can be the label, --label-column)")
-    if given in text:
-        raise InputError(f"{option} {given}: column {given!r} of {where} holds text, not numbers; sgdcli reads "
-                         "numeric features, and names as labels only where they are stored as text (pandas' table "
-                         "format; its fixed format pickles text, which sgdcli does not read)")
-    try:
-        k = int(given)
-    except ValueError:
-        k = None
-    if k is not None and -len(names) <= k < len(names):
-        return k % len(names)
-    quote = any("," in name for name in names)  # a name with the list's comma: each name quoted
-    shown = ", ".join(quoted(n) if quote else n for n in names[:12]) + (", ..." if len(names) > 12 else "")
-    raise InputError(f"{option} {given}: {where} has no such column (columns: {shown})")
-
-
-def select(names: list[str], features: str | list, where: str, text=(), left_out=None) -> list[int]:
-    """The columns ``features`` lists (comma-separated text or a list; names, else indices) among ``names``,
-    in its order; InputError naming one it lacks, or one listed twice."""
-    items = features if isinstance(features, list) else split_names(features)
-    positions = _positions(names)
-    keep = [_column_index(names, item, "--features", where, text, positions, left_out) for item in items]
-    if len(set(keep)) != len(keep):
-        raise InputError(f"--features {features}: a column is listed twice")
-    return keep
-
-
 def _lookup(f: h5py.File, path: str, what: str):
     """The object at ``path``, or InputError: "no such <what>", with the options a recognized producer needs
     or the file's datasets."""
@@ -282,7 +229,7 @@ def find_features(f: h5py.File, x: str, label_column: str | None = None, feature
         label, class_names = text_labels(found.text[label_column], f"{where}:{label_column}", classes,
                                          found.missing_text)
     elif label_column is not None:
-        k = _column_index(names, label_column, "--label-column", where, found.text, left_out=found.left_out)
+        k = column_index(names, label_column, "--label-column", where, found.text, left_out=found.left_out)
         if features is not None and k in keep:
             raise InputError(f"--label-column {label_column}: is also listed in --features")
         keep = [j for j in keep if j != k]

@@ -8,7 +8,7 @@ import os
 import h5py
 import numpy as np
 
-from sgdcli.data import csrblocks, featurenames, hashing, hdf5, producers, rowcount
+from sgdcli.data import columnindex, csrblocks, featurenames, hashing, hdf5, producers, rowcount
 from sgdcli.data.columns import ColumnReader
 from sgdcli.data.csvcolumns import ATTR as ENCODING_ATTR, Encoding
 from sgdcli.data.identity import FileIdentity
@@ -171,7 +171,7 @@ class Table:
                              "they have names (AnnData's genes)")
         if 0 in (reader.n_rows, reader.width):
             raise InputError(f"{where}: the CSR matrix is empty (shape {(reader.n_rows, reader.width)})")
-        keep = None if self.features is None else producers.select(names, self.features, where)
+        keep = None if self.features is None else columnindex.select(names, self.features, where)
         self._x_wide, self._x_packed, self._x_coded = _wider_than_read(reader.data.dtype), False, False
         self.left_out = {}
         self.sparse, self.x_kind = True, "CSR sparse matrix"

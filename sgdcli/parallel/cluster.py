@@ -30,7 +30,8 @@ from sgdcli.errors import SgdcliError, WorkLost, first_line
 from sgdcli.kernels.runtime import cores_per_worker
 from sgdcli.kernels.state import KernelConfig, TrainState
 from sgdcli.model.labels import Labels
-from sgdcli.options import DaskOptions, TrainOptions
+from sgdcli.daskoptions import DaskOptions
+from sgdcli.options import TrainOptions
 from sgdcli.parallel import worker
 from sgdcli.parallel.averaging import FileRef, Job, Round, RoundResult, RoundTrainer, sync_steps
 from sgdcli.parallel.connect import GRACE, check_paths, scheduler_workers

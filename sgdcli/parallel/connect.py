@@ -1,6 +1,6 @@
 """``--dask``: reaching the cluster before training, every wait bounded by --dask-timeout and ended by a signal.
 
-The address was checked as DaskOptions was made (options.check_address:
+The address was checked as DaskOptions was made (daskoptions.check_address:
 a scheme Dask knows, a port).  Here the scheduler is connected (or a
 LocalCluster started), the workers waited for, and each asked whether it
 can run sgdcli and sees the data.  Each of these
@@ -20,7 +20,7 @@ import warnings
 from typing import Callable
 
 from sgdcli.errors import InputError, Interrupted, RuntimeFailure, first_line, install_extra, missing_extra
-from sgdcli.options import DaskOptions
+from sgdcli.daskoptions import DaskOptions
 from sgdcli.parallel import worker
 from sgdcli.parallel.waits import Late, Stopped, bounded
 

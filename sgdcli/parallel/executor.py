@@ -30,7 +30,8 @@ from sgdcli.errors import InputError
 from sgdcli.kernels.runtime import ThreadsCapped, numba_threads
 from sgdcli.kernels.state import KernelConfig, TrainState
 from sgdcli.model.labels import Labels
-from sgdcli.options import DaskOptions, TrainOptions
+from sgdcli.daskoptions import DaskOptions
+from sgdcli.options import TrainOptions
 from sgdcli.reporting.warned import warn
 
 

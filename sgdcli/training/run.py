@@ -18,7 +18,7 @@ import numpy as np
 from sgdcli import testhooks
 from sgdcli.data.selection import ValidationRows
 from sgdcli.data.shuffle import pages_for
-from sgdcli.data.table import Table, numbered
+from sgdcli.data.table import Table
 from sgdcli.engine.epoch import EpochPlan, Position, current_lr, penalty_advice, rate_advice
 from sgdcli.errors import DivergedError, InputError, Interrupted, RuntimeFailure, WorkLost, first_line
 from sgdcli.fieldtypes import MAX_INT
@@ -32,7 +32,7 @@ from sgdcli.parallel.executor import Executor
 from sgdcli.reporting.records import json_line
 from sgdcli.reporting.reporter import Reporter
 from sgdcli.training import checkpoint as ckpt_mod
-from sgdcli.training import resume, runlog, setup, warmstart
+from sgdcli.training import result, resume, runlog, setup, warmstart
 from sgdcli.training.control import RunControl
 from sgdcli.training.early_stopping import EarlyStopping
 from sgdcli.training.inputs import Inputs
@@ -40,7 +40,6 @@ from sgdcli.training.rate import BLOWN_UP, MAX_HALVINGS, AutoRate, auto_rate, bl
 from sgdcli.training.sampling import sample_labels, sample_weights
 from sgdcli.training.start import start_weights
 from sgdcli.training.signals import EXIT_CODES, name
-from sgdcli.versions import versions
 
 
 class Run:
@@ -153,12 +152,12 @@ class Run:
         if self.init is not None:
             state.W[:] = warmstart.weights(self.init, self.mean, self.std)
             if self.opts.init_optimizer:
-                warmstart.restore_optimizer(self.init, state.slots, self._kept_slots(), state.W)
+                warmstart.restore_optimizer(self.init, state.slots, self.kept_slots(), state.W)
         else:
             state.W[:] = self.start
         return state
 
-    def _kept_slots(self) -> dict[str, int]:
+    def kept_slots(self) -> dict[str, int]:
         """The slots that hold this run's optimizer state, by name (kernels/optimizers.py)."""
         return optimizers.kept_slots(self.cfg.optimizer, self.cfg.average)
 
@@ -278,7 +277,7 @@ class Run:
             reporter.close()
         self.warnings += runlog.log_end(self, self.stopper.best_epoch if self.stopper is not None else len(self.history))
         runlog.log_left_out(self)
-        return self._model()
+        return result.model_of(self)
 
     def _epoch(self, metrics_tmp) -> None:
         opts, epoch = self.opts, self.pos.epoch
@@ -352,61 +351,3 @@ class Run:
                                         on_stop=lambda: self._safe_point(self.pos))
         self.val_scored = scores["rows"]
         return {"val_loss": scores.pop("loss"), **{f"val_{k}": v for k, v in scores.items() if k != "rows"}}
-
-    def _model(self) -> Model:
-        opts, d = self.opts, self.table.n_features
-        if self.stopper is not None and self.stopper.best_params is not None:
-            final = self.stopper.best_params
-        else:
-            final = self.state.params(opts.average)
-        return Model(
-            model=opts.model,
-            weights=final[:, :d].copy(),
-            bias=final[:, d].copy(),
-            classes=self.labels.classes,
-            center=self.mean,
-            scale=self.std,
-            options=opts.as_dict(),
-            training={
-                "rows": self.n_train,
-                **runlog.validation_rows(self),  # val_rows and val_bad_rows
-                "batch_size": self.batch,
-                "iterations_per_epoch": self.iters,
-                "epochs_run": len(self.history),
-                "updates": self.state.iterations,
-                "lr": self.lr,
-                **({"lr_auto": {**self.auto.as_dict(), "halvings": self.pos.lr_halvings}} if self.auto else {}),
-                "threads": self.executor.threads,
-                "block_rows": self.block_rows,
-                "shuffle": self.pages.as_dict(),
-                "read_mode": self.table.X.layout.read_mode,
-                **({"unwritten_rows": self.table.unwritten_rows} if self.table.unwritten_rows else {}),
-                # predict picks these columns by name; columns known by their indices only are not listed
-                "features": None if numbered(self.table.feature_names) else self.table.feature_names,
-                "features_from": self.table.x_kind,
-                **self.weighting.as_dict(),
-                **({"lineage": self.init.lineage() + [{
-                    "started_from": {"path": self.init.path, "fingerprint": self.init.fingerprint},
-                    "data": self.table.fingerprint(), "rows": self.n_train, "epochs": len(self.history)}]}
-                   if self.init else {}),
-                **({"hashing": self.table.hashing} if self.table.hashing else {}),
-                **({"encoding": self.table.encoding} if self.table.encoding else {}),
-                **({"class_names": self.table.class_names} if self.table.class_names else {}),
-                "best_epoch": self.stopper.best_epoch if self.stopper is not None else len(self.history),
-                "stopped_early": self.stopper is not None and self.stopper.stopped,
-                "bad_rows": self.n_bad,
-                **({"warnings": self.warnings} if self.warnings else {}),
-                **self.executor.summary(),
-            },
-            history=self.history,
-            fingerprint=self.table.fingerprint(),
-            versions=versions(),
-            # an earlier epoch kept by early stopping: the optimizer's state now belongs to later weights
-            optimizer=None if self.stopper is not None and self.stopper.best_params is not None
-            and self.stopper.best_epoch != len(self.history) else
-            {"optimizer": opts.optimizer, "updates": self.state.iterations + self.clock,
-                       "slots": {**{name: self.state.slots[i].copy() for name, i in self._kept_slots().items()},
-                                 # the weights are the average: the optimizer goes on from the last iterate
-                                 **({"iterate": self.state.W.copy()} if opts.average else {})}},
-        )
-

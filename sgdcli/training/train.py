@@ -23,7 +23,8 @@ from sgdcli.errors import DivergedError, InputError, Interrupted
 from sgdcli.fieldtypes import check_instance
 from sgdcli.model.file import Model
 from sgdcli.model.labels import check_kind
-from sgdcli.options import DaskOptions, TrainOptions
+from sgdcli.daskoptions import DaskOptions
+from sgdcli.options import TrainOptions
 from sgdcli.parallel.executor import check_options, open_executor
 from sgdcli.reporting.reporter import Reporter
 from sgdcli.training import checkpoint as ckpt_mod
