@@ -65,7 +65,8 @@ LLVMLITE = OSError("Could not find/load shared object file 'libllvmlite.so' from
     (300 * MIB, OSError("[Errno 5] Input/output error"),
      "internal error: OSError: [Errno 5] Input/output error (set SGDCLI_DEBUG=1 for a traceback)"),
     (300 * MIB, RuntimeError("cannot schedule new futures after shutdown"),
-     "internal error: RuntimeError: cannot schedule new futures after shutdown (set SGDCLI_DEBUG=1 for a traceback)"),
+     "internal error: RuntimeError: cannot schedule new futures after shutdown (set SGDCLI_DEBUG=1 for a "
+     "traceback)"),
 ])
 def test_only_the_failures_a_limit_causes_are_said_to_be_its(tmp_path, monkeypatch, limit, exc, line):
     X, y = make_problem("binary", n=50, d=3, seed=1)

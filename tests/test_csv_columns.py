@@ -127,10 +127,10 @@ def test_a_column_of_only_nan_and_inf_is_said_to_keep_them(tmp_path):
     path = tmp_path / "d.csv"
     path.write_text("a,odd,label\n1,inf,0\n2,,1\n3,NAN,0\n4,-inf,1\n")
     code, out, err = cli("convert", path, "-o", tmp_path / "o.h5", "--missing", "mean")
-    assert (code, err) == (0, f"sgdcli: warning: {path}: column 'odd' has no finite value to average: --missing mean "
-                              "fills its missing fields with 0, and keeps its 3 NaN or infinite values (such as "
-                              "'inf') as they are, which train's --bad-rows refuses or skips (--na-values can list "
-                              "them as missing; --ignore leaves the column out)\n")
+    assert (code, err) == (0, f"sgdcli: warning: {path}: column 'odd' has no finite value to average: --missing "
+                              "mean fills its missing fields with 0, and keeps its 3 NaN or infinite values (such "
+                              "as 'inf') as they are, which train's --bad-rows refuses or skips (--na-values can "
+                              "list them as missing; --ignore leaves the column out)\n")
     with h5py.File(tmp_path / "o.h5") as f:
         X = f["X"][()]
     assert X[:, 1].tolist()[:2] == [np.inf, 0.0] and np.isnan(X[2, 1]) and X[3, 1] == -np.inf
