@@ -62,6 +62,7 @@ class Interrupted(SgdcliError):
 
 
 QUOTED_CHARS = 80  # of a field or name from the input that a message quotes
+LISTED = 20  # names of one kind (columns, classes, frame keys) a message or a listing shows before "..."
 
 
 def quoted(text: str, limit: int = QUOTED_CHARS) -> str:
@@ -73,7 +74,7 @@ def quoted(text: str, limit: int = QUOTED_CHARS) -> str:
     return f"{text[:limit]!r}... ({len(text):,} characters)"
 
 
-def listed(names, limit: int = 20, quote: bool = False, what: str = "columns") -> str:
+def listed(names, limit: int = LISTED, quote: bool = False, what: str = "columns") -> str:
     """Names from the input (a header's, or class names) as a message lists them: the first ``limit``, each cut
     to QUOTED_CHARS characters, and each quoted where ``quote`` (names that may hold the list's comma)."""
     names = list(names)

@@ -101,3 +101,31 @@ def test_no_module_is_over_about_400_lines():
                 if lines > 420:
                     long[os.path.relpath(os.path.join(folder, name), ROOT)] = lines
     assert long == {}
+
+
+def _module_constants(name: str) -> list[str]:
+    """The modules of sgdcli that assign ``name`` at their top level (``NAME = ...``)."""
+    import ast
+
+    found = []
+    for folder, _, files in os.walk(os.path.join(ROOT, "sgdcli")):
+        for file in files:
+            if file.endswith(".py"):
+                path = os.path.join(folder, file)
+                with open(path, encoding="utf-8") as fh:
+                    tree = ast.parse(fh.read())
+                if any(isinstance(node, ast.Assign) and any(getattr(t, "id", None) == name for t in node.targets)
+                       for node in tree.body):
+                    found.append(os.path.relpath(path, ROOT))
+    return found
+
+
+def test_how_many_names_a_listing_shows_is_written_once():
+    # The CLI's listings and the data layer's suggestions both cut a list of names at LISTED; errors.py is the
+    # module both layers may import, so it holds the one number.
+    from sgdcli import errors
+    from sgdcli.cli import render
+    from sgdcli.data import knownfiles
+
+    assert _module_constants("LISTED") == [os.path.join("sgdcli", "errors.py")]
+    assert render.LISTED is errors.LISTED and knownfiles.LISTED is errors.LISTED

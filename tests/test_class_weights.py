@@ -1,5 +1,8 @@
 """--class-weight: each class's rows weighed in the loss, balanced as scikit-learn balances them."""
 
+import json
+
+import h5py
 import numpy as np
 import pytest
 
@@ -104,3 +107,58 @@ def test_classes_of_float32_labels_are_named_by_the_value_written(tmp_path):
     model = load_model(tmp_path / "m.h5")
     assert model.classes.tolist() == [np.float32(0.2), np.float32(0.1)]  # the positive class second
     assert model.training["class_weights"] == [3.0, 1.0]
+
+
+def test_float32_classes_are_written_as_their_shortest_text(tmp_path):
+    """A class stored as float32 is written with the fewest digits that read back as that float32 (numpy's
+    str of it), in show, in messages and in predictions; it was written as its float64, 0.10000000149011612."""
+    X, y = make_problem("softmax", n=300, d=3, k=3, seed=5)
+    values = np.array([0.1, 0.2, 0.3], dtype=np.float32)
+    path = write_table(tmp_path / "f32.h5", X, values[y])
+    binary = write_table(tmp_path / "b32.h5", X, values[np.minimum(y, 1)])
+    written = [str(v) for v in values]
+    assert written == ["0.1", "0.2", "0.3"] and [float(np.float32(t)) for t in written] == values.tolist()
+
+    code, _, err = cli("train", binary, "-o", tmp_path / "m.h5", "--positive-class", "0.3", "-q")
+    assert (code, err.strip().splitlines()[-1]) == (2, f"sgdcli: error: --positive-class: {binary}:y has no class "
+                                                       "'0.3' (classes: 0.1, 0.2)")
+    code, _, err = cli("train", binary, "-o", tmp_path / "m.h5", "--class-weight", "0.3=2", "-q")
+    assert (code, err.strip().splitlines()[-1]) == (2, f"sgdcli: error: --class-weight: {binary}:y has no class "
+                                                       "'0.3' (classes: 0.1, 0.2)")
+    code, _, err = cli("train", binary, "-o", tmp_path / "m.h5", "--epochs", "1", "-q")
+    assert code == 0, err
+    code, out, _ = cli("show", tmp_path / "m.h5")
+    assert "classes      0.1, 0.2\n" in out
+    code, out, _ = cli("show", tmp_path / "m.h5", "--json")
+    assert json.loads(out)["classes"] == [0.1, 0.2]
+    code, _, err = cli("evaluate", tmp_path / "m.h5", path)  # its labels 0.3 are no class of the model
+    assert (code, err.strip().splitlines()[-1]) == (2, f"sgdcli: error: {path}:y: label 0.3 at row "
+                                                       f"{int(np.flatnonzero(y == 2)[0])} is not one of the model's "
+                                                       "classes (0.1, 0.2)")
+
+    code, out, err = cli("predict", tmp_path / "m.h5", binary, "-o", "-", "--proba")
+    assert code == 0, err
+    lines = out.splitlines()
+    assert lines[0] == "prediction,proba_0.1,proba_0.2"
+    predicted = np.array([line.split(",")[0] for line in lines[1:]])
+    assert set(predicted) == {"0.1", "0.2"}
+    # read back as float32 (the labels' type), the text is the class the model holds and predict -o .h5 writes
+    code, _, err = cli("predict", tmp_path / "m.h5", binary, "-o", tmp_path / "p.h5")
+    assert code == 0, err
+    with h5py.File(tmp_path / "p.h5") as f:
+        np.testing.assert_array_equal(predicted.astype(np.float32), f["prediction"][:])
+
+
+def test_labels_written_as_float32_classes_are_those_classes(tmp_path):
+    """The label 0.1 of a float64 dataset (or of a CSV file, or of predictions written as text) is the class
+    0.1 a model of float32 labels holds, as --positive-class 0.1 names it: evaluate measured it; it refused it
+    as "label 0.1 ... is not one of the model's classes (0.10000000149011612, ...)"."""
+    X, y = make_problem("binary", n=300, d=3, seed=6)
+    labels = np.where(y == 1, 0.2, 0.1)
+    f32 = write_table(tmp_path / "f32.h5", X, labels.astype(np.float32))
+    f64 = write_table(tmp_path / "f64.h5", X, labels)
+    code, _, err = cli("train", f32, "-o", tmp_path / "m.h5", "--epochs", "1", "-q")
+    assert code == 0, err
+    assert evaluate(tmp_path / "m.h5", f64) == evaluate(tmp_path / "m.h5", f32)
+    code, _, err = cli("train", f64, "-o", tmp_path / "w.h5", "--init", tmp_path / "m.h5", "--epochs", "1", "-q")
+    assert code == 0, err

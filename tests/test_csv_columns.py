@@ -120,6 +120,27 @@ def test_a_column_with_no_value_to_average_is_filled_with_zero_and_said(tmp_path
         assert f["X"][()].tolist() == [[1, 0], [3, 0]]
 
 
+def test_a_column_of_only_nan_and_inf_is_said_to_keep_them(tmp_path):
+    """NaN and inf that --na-values does not list are numbers, which convert keeps (train's --bad-rows deals
+    with them): --missing mean has no finite value to average, fills the missing fields with 0 and keeps them.
+    The warning said it "fills it with 0", which left the NaN and inf in X."""
+    path = tmp_path / "d.csv"
+    path.write_text("a,odd,label\n1,inf,0\n2,,1\n3,NAN,0\n4,-inf,1\n")
+    code, out, err = cli("convert", path, "-o", tmp_path / "o.h5", "--missing", "mean")
+    assert (code, err) == (0, f"sgdcli: warning: {path}: column 'odd' has no finite value to average: --missing "
+                              "mean fills its missing fields with 0, and keeps its 3 NaN or infinite values (such "
+                              "as 'inf') as they are, which train's --bad-rows refuses or skips (--na-values can "
+                              "list them as missing; --ignore leaves the column out)\n")
+    with h5py.File(tmp_path / "o.h5") as f:
+        X = f["X"][()]
+    assert X[:, 1].tolist()[:2] == [np.inf, 0.0] and np.isnan(X[2, 1]) and X[3, 1] == -np.inf
+    path.write_text("a,odd,label\n1,,0\n2,-Infinity,1\n")
+    code, out, err = cli("convert", path, "-o", tmp_path / "o.h5", "--missing", "mean")
+    assert code == 0 and err.endswith("keeps its 1 NaN or infinite value '-Infinity' as it is, which train's "
+                                      "--bad-rows refuses or skips (--na-values can list it as missing; --ignore "
+                                      "leaves the column out)\n"), err
+
+
 def test_a_categorical_column_is_one_hot_with_the_most_frequent_values_and_other(tmp_path):
     path = tmp_path / "c.csv"
     colors = ["red"] * 5 + ["blue"] * 4 + ["green"] * 3 + ["pink"] * 2 + ["grey", "NA"]

@@ -22,6 +22,7 @@ import click
 from sgdcli import errors
 from sgdcli.cli.config import ENV_PREFIX, command_line_only
 from sgdcli.cli.data_commands import convert_cmd, generate_cmd, info_cmd
+from sgdcli.cli.environment import address_space_failure, address_space_hint
 from sgdcli.cli.model_commands import evaluate_cmd, predict_cmd, show_cmd
 from sgdcli.cli.plot_command import plot_cmd
 from sgdcli.cli.streams import standard_streams
@@ -76,7 +77,9 @@ class _OutOfMemory(Exception):
     def __init__(self, command: click.Command | None):
         options = {opt for param in (command.params if command else ()) for opt in param.opts}
         self.hint = " or ".join(option for option in self.BOUNDS if option in options)
-        super().__init__("out of memory" + (f"; lower {self.hint}" if self.hint else ""))
+        raise_limit = address_space_hint()
+        super().__init__("out of memory" + (f"; lower {self.hint}" if self.hint else "")
+                         + (f"{', or' if self.hint else ';'} {raise_limit}" if raise_limit else ""))
 
 
 def _print_versions(ctx, param, value):
@@ -171,9 +174,14 @@ def _ended(invoke) -> int:
         _error("sgdcli", str(exc))
         return 1
     except MemoryError:
-        _error("sgdcli", "out of memory")
+        raise_limit = address_space_hint()
+        _error("sgdcli", "out of memory" + (f"; {raise_limit}" if raise_limit else ""))
         return 1
     except Exception as exc:  # a bug: still one line, unless asked for the traceback
+        limited = address_space_failure(exc)  # or ulimit -v, too small for Numba's compiler or a thread
+        if limited is not None:
+            _error("sgdcli", limited)
+            return 1
         if os.environ.get("SGDCLI_DEBUG"):
             raise
         _error("sgdcli", f"internal error: {type(exc).__name__}: {exc} (set SGDCLI_DEBUG=1 for a traceback)",

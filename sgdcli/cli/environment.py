@@ -1,4 +1,5 @@
-"""Numba's and HDF5's environment variables, checked before those libraries read them.
+"""Numba's and HDF5's environment variables, checked before those libraries read them; and the address-space
+limit (``ulimit -v``), which names the failures it causes.
 
 Numba reads NUMBA_NUM_THREADS when it is imported and NUMBA_THREADING_LAYER
 when its threads start; a bad value is a ValueError from inside Numba (an
@@ -27,6 +28,7 @@ from __future__ import annotations
 
 import importlib
 import os
+import resource  # now, not when a limit is hit: under ulimit -v even this small import can fail then
 
 from sgdcli import errors
 
@@ -77,3 +79,41 @@ def check_hdf5_driver(environ=os.environ) -> None:
     raise errors.InputError(f"HDF5_DRIVER={shown}: sgdcli reads HDF5 files in place with HDF5's default driver, "
                             "sec2 (memory-mapped or chunk by chunk, never whole into memory); another would change "
                             "what is read, and so the model; unset the variable")
+
+
+def address_space_limit() -> int | None:
+    """The address-space limit (``ulimit -v``, RLIMIT_AS) in bytes, None where there is none."""
+    soft, _ = resource.getrlimit(resource.RLIMIT_AS)
+    return None if soft == resource.RLIM_INFINITY else soft
+
+
+def address_space_hint() -> str:
+    """What an out-of-memory line adds where an address-space limit is set (it, not the machine, may be what ran
+    out: under ``ulimit -v`` NumPy's and Numba's imports alone can fail so), else ""."""
+    limit = address_space_limit()
+    return "" if limit is None else f"raise the address-space limit (ulimit -v, RLIMIT_AS) of {limit // 2**20:,} MiB"
+
+
+def address_space_failure(exc: BaseException) -> str | None:
+    """The line for a failure that an address-space limit caused, None for any other.
+
+    Under ``ulimit -v`` the loader cannot map Numba's compiler (llvmlite's shared object, larger than all a
+    command loads before it), and says only that it "could not find/load" the file; a thread cannot reserve its
+    stack, and Python says "can't start new thread".  Both are read as the limit's doing only where a limit is
+    set: without one they are something else, and stay internal errors.  (Near the limit a run can also fail in
+    C, where Python never sees it: OpenBLAS prints that its allocation failed, LLVM aborts with std::bad_alloc.
+    How much address space a run needs grows with the machine's cores, the threads of Numba and OpenBLAS, so no
+    size is checked beforehand: one that let the runs of a many-core machine start would refuse runs that work
+    on a smaller one.)"""
+    limit = address_space_limit()
+    if limit is None:
+        return None
+    what = None
+    if isinstance(exc, OSError) and "libllvmlite" in str(exc):
+        what = "to load Numba's compiler (llvmlite's shared library could not be mapped)"
+    elif isinstance(exc, RuntimeError) and str(exc) == "can't start new thread":
+        what = "to start a thread"
+    if what is None:
+        return None
+    return (f"the address-space limit (ulimit -v, RLIMIT_AS) of {limit // 2**20:,} MiB is too small {what}; "
+            "Numba's compiler, its threads and NumPy need more: raise it, or lift it with ulimit -v unlimited")

@@ -14,6 +14,7 @@ import json
 
 import click
 
+from sgdcli.errors import LISTED  # names or lines of one kind a listing shows in full; --json has them all
 from sgdcli.reporting.records import dumps
 from sgdcli.reporting.reporter import counted, format_rate, printable
 from sgdcli.sizes import format_size
@@ -46,9 +47,6 @@ def shown(value, listed: bool = False) -> str:
     if plain and not (listed and (not value or any(c in value for c in ",'\"\\"))):
         return value
     return repr(value)
-
-
-LISTED = 20  # names or lines of one kind a listing shows in full; --json has them all
 
 
 def shown_names(values) -> str:

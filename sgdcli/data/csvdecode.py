@@ -132,7 +132,8 @@ def first_pass(items, enc: Encoding, max_categories: int, path: str) -> None:
     (``--missing mean``), each numeric feature's mean over the values present.  ``items``: blocks of rows."""
     reader = _Reader(enc)
     counts = {f.column: collections.Counter() for f in enc.features if f.kind == "category"}
-    sums = {f.column: [0.0, 0] for f in enc.features if f.kind == "number" and enc.missing == "mean"}
+    # per column: the sum and count of the finite values, and the count and first text of the NaN and inf ones
+    sums = {f.column: [0.0, 0, 0, ""] for f in enc.features if f.kind == "number" and enc.missing == "mean"}
     for rows in items:
         for c, counter in counts.items():
             names, missing = reader.texts([fields[c] for _, fields in rows])
@@ -142,19 +143,30 @@ def first_pass(items, enc: Encoding, max_categories: int, path: str) -> None:
                 raise InputError(f"{path}: {where(rows[k][0], c, enc)}: {nul(names[k])}")
         for c, total in sums.items():
             values, missing, bad = reader.numbers([fields[c] for _, fields in rows])
-            present = values[~(missing | bad)]
-            total[0] += float(present[np.isfinite(present)].sum())
-            total[1] += int(np.isfinite(present).sum())
+            present = ~(missing | bad)
+            finite = present & np.isfinite(values)
+            total[0] += float(values[finite].sum())
+            total[1] += int(finite.sum())
+            if not total[2] and (present & ~finite).any():
+                total[3] = rows[int(np.argmax(present & ~finite))][1][c].strip()
+            total[2] += int((present & ~finite).sum())
     for f in enc.features:
         if f.kind == "category":
             ranked = sorted(counts[f.column].items(), key=lambda kv: (-kv[1], kv[0]))
             f.categories = [name for name, _ in ranked[:max_categories]]
         elif f.column in sums:
-            total, count = sums[f.column]
+            total, count, odd, text = sums[f.column]
             f.fill = total / count if count else 0.0
-            if not count:
+            if not count and not odd:
                 warnings.warn(f"{path}: column {quoted(f.name)} has no value to average: --missing mean fills it "
                               "with 0 (--ignore leaves it out)", NoValues, stacklevel=2)
+            elif not count:  # NaN and inf are numbers, kept as they are (train's --bad-rows deals with them)
+                values, them = ((f"values (such as {quoted(text)}) as they are", "them") if odd > 1
+                                else (f"value {quoted(text)} as it is", "it"))
+                warnings.warn(f"{path}: column {quoted(f.name)} has no finite value to average: --missing mean "
+                              f"fills its missing fields with 0, and keeps its {odd:,} NaN or infinite {values}, "
+                              f"which train's --bad-rows refuses or skips (--na-values can list {them} as missing; "
+                              "--ignore leaves the column out)", NoValues, stacklevel=2)
 
 
 def label_names(texts: list[str], enc: Encoding) -> bool:
@@ -163,7 +175,8 @@ def label_names(texts: list[str], enc: Encoding) -> bool:
 
 
 class NoValues(UserWarning):
-    """A column ``--missing mean`` fills has no number in the file: its fill is 0, a constant feature."""
+    """A column ``--missing mean`` fills has no finite number in the file: its fill is 0, and its NaN and inf
+    values (numbers that ``--na-values`` does not list) stay as they are."""
 
 
 class MissingValue(InputError):

@@ -20,10 +20,9 @@ from sgdcli.data.sources import Column, Fields, built, text_of, where_of
 from sgdcli.data.sparse import is_csr
 from sgdcli.data.textlabels import Masked, categorical_labels, is_text, text_labels
 from sgdcli.data.unwritten import refuse_unwritten
-from sgdcli.errors import InputError
+from sgdcli.errors import LISTED, InputError  # LISTED: frame keys (or layers) a suggestion names
 
 LABEL_NAMES = ("label", "labels", "target", "y", "class", "outcome")  # what a label column is called
-LISTED = 20  # frame keys (or layers) a suggestion names, before "..."
 NULLABLE = ("nullable-integer", "nullable-boolean", "nullable-string-array")  # AnnData: values and mask
 
 

@@ -114,9 +114,9 @@ def labels_of(count: LabelCount, table: Table, opts: TrainOptions, known: Labels
             known.with_positive(opts.positive_class, table.class_names, where).classes, known.classes):
         raise InputError(f"--positive-class {opts.positive_class}: {known_from} has the other class as its positive "
                          "one")
-    unknown = [c for c in count.found if c not in known.classes]
+    unknown = known.lacks(count.found)
     if unknown:
-        raise InputError(f"{where}: label {labels_mod.shown(unknown[0])} is not one of the classes of {known_from} "
+        raise InputError(f"{where}: label {known.written(unknown[0])} is not one of the classes of {known_from} "
                          f"({', '.join(labels_mod.shown(c) for c in known.classes)})")
     return known
 

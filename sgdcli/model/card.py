@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 from sgdcli.model.file import load_model
+from sgdcli.model.labels import shown
 
 
 def model_card(path) -> dict:
     m = load_model(path)
     names = m.training.get("class_names")  # labels that were names: the classes as predict writes them
     classes = m.classes.tolist() if m.classes is not None else None
+    if m.classes is not None and m.classes.dtype.kind == "f":  # a float32 class as written: 0.1, not 0.1000000015
+        classes = [float(shown(c)) for c in m.classes]
     return {
         "model": m.model,
         "features": m.n_features,

@@ -56,7 +56,7 @@ class Labels:
         if self.task == "regression":
             return y
         out = np.zeros(len(y))
-        bad = class_indices(y, rows, self._sorted, out)
+        bad = class_indices(self._comparable(y), rows, self._sorted, out)
         if bad >= 0:
             self._refuse(y[rows[bad]], where, first_row + int(rows[bad]))
         return self._reordered(out)
@@ -67,10 +67,33 @@ class Labels:
         if self.task == "regression":
             return y
         out = y if in_place else np.empty(len(y))
-        bad = class_indices(y, _every(len(y)), self._sorted, out)
+        bad = class_indices(self._comparable(y), _every(len(y)), self._sorted, out)
         if bad >= 0:
             self._refuse(y[bad], where, int(rows[bad]))
         return self._reordered(out)
+
+    def _comparable(self, y: np.ndarray) -> np.ndarray:
+        """Labels ``y`` (float64) as they are compared with the classes: at the classes' precision where that
+        is less (a model trained on float32 labels), so that the label 0.1 of a CSV file, or of a float64
+        dataset, is the class 0.1 the model holds as float32, as ``--positive-class 0.1`` names it."""
+        kind = self.classes.dtype
+        if kind.kind != "f" or kind.itemsize >= y.dtype.itemsize:
+            return y
+        with np.errstate(over="ignore"):  # a label beyond float32's range: inf, no class
+            return y.astype(kind).astype(y.dtype)
+
+    def lacks(self, values: np.ndarray) -> list:
+        """The ``values`` (labels found in a file) that are none of the classes, compared as ``encode`` does."""
+        near = self._comparable(np.asarray(values, dtype=np.float64))
+        return [v for v, c in zip(values, near) if c not in self.classes.astype(np.float64)]
+
+    def written(self, value) -> str:
+        """A label ``value`` (float64, as read) as messages write it: at the classes' precision where it is a
+        value of their type (the float32 label 0.3 as 0.3), else as it is."""
+        kind = self.classes.dtype if self.classes is not None else np.dtype(np.float64)
+        if kind.kind == "f" and kind.itemsize < 8 and np.isfinite(value) and float(kind.type(value)) == value:
+            return shown(kind.type(value))
+        return shown(value)
 
     @property
     def _sorted(self) -> np.ndarray:
@@ -97,7 +120,7 @@ class Labels:
         if not np.isfinite(value):  # NaN: a missing value (or a categorical's code -1, whose classes may be names)
             raise not_finite(value, where, row)
         raise InputError(
-            f"{where}: label {shown(value)} at row {row} is not one of the model's classes "
+            f"{where}: label {self.written(value)} at row {row} is not one of the model's classes "
             f"({', '.join(shown(c) for c in self.classes)})"
         )
 
@@ -139,7 +162,11 @@ def positive_written(classes: np.ndarray, text: str | None, names: list[str] | N
 
 
 def shown(v) -> str:
-    """A label value as messages write it: 3, not 3.0."""
+    """A label value as messages, ``show`` and predictions write it: 3, not 3.0; and a float32 (or float16)
+    label as the fewest digits that read back as it, as numpy writes it: 0.1, not 0.10000000149011612 (the
+    float64 of the float32 nearest 0.1, which is what ``item`` gives)."""
+    if isinstance(v, np.floating) and v.dtype.itemsize < 8 and not float(v).is_integer():
+        return str(v)
     v = v.item() if hasattr(v, "item") else v
     return str(int(v)) if float(v).is_integer() else repr(v)
 

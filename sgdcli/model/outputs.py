@@ -21,6 +21,7 @@ import numpy as np
 from sgdcli.data import hdf5
 from sgdcli.data.atomic import atomic_output
 from sgdcli.errors import InputError
+from sgdcli.model.labels import shown  # a class as text: 3 for 3.0, 0.1 for the float32 0.1
 from sgdcli.options import PREDICTION_FORMATS as FORMATS, STDOUT
 
 EXTENSIONS = {".h5": "hdf5", ".hdf5": "hdf5", ".hdf": "hdf5", ".csv": "csv", ".tsv": "tsv"}
@@ -77,7 +78,7 @@ class _Hdf5:
 class _Text:
     def __init__(self, fh, sep: str, classes: np.ndarray | None, proba: bool):
         self.fh, self.sep = fh, sep
-        names = ["prediction"] + ([f"proba_{_label_text(c)}" for c in classes] if proba else [])
+        names = ["prediction"] + ([f"proba_{c if _named(classes) else shown(c)}" for c in classes] if proba else [])
         self.csv = csv.writer(fh, delimiter=sep, lineterminator="\n") if _named(classes) else None
         if self.csv is not None:  # names may hold the separator or quotes: quoted as CSV readers expect
             self.csv.writerow(names)
@@ -87,7 +88,7 @@ class _Text:
         self.class_text = None  # a class of real numbers as the header writes it (0.3, not 0.29999999999999999)
         if classes is not None and not _named(classes) and np.dtype(classes.dtype).kind == "f":
             self.sorted = np.sort(classes)
-            self.class_text = np.array([_label_text(c) for c in self.sorted], dtype=object)
+            self.class_text = np.array([shown(c) for c in self.sorted], dtype=object)
             self.pred_format = "%s"
 
     def write(self, start: int, stop: int, pred: np.ndarray, prob: np.ndarray | None) -> None:
@@ -105,14 +106,6 @@ class _Text:
         table[:, 1:] = prob
         fmt = [self.pred_format] + ["%.17g"] * prob.shape[1]
         np.savetxt(self.fh, table, fmt=fmt, delimiter=self.sep)
-
-
-def _label_text(value) -> str:
-    """A class as text: 3 for the integer 3 stored as 3.0, else its shortest repr."""
-    value = value.item() if hasattr(value, "item") else value
-    if isinstance(value, float) and value.is_integer():
-        return str(int(value))
-    return str(value)
 
 
 @contextlib.contextmanager

@@ -1,0 +1,100 @@
+"""Under an address-space limit (``ulimit -v``, RLIMIT_AS) too small for Numba's compiler: one line that names the
+limit, exit 1, not an internal error."""
+
+import os
+import resource
+import subprocess
+import sys
+
+import pytest
+
+from conftest import ROOT, cli, make_problem, write_table
+
+import sgdcli
+from sgdcli.cli import environment
+
+MIB = 2**20
+# What a command has loaded before it imports Numba: its address space then, as /proc reports it.
+BEFORE_NUMBA = """
+import re
+import h5py, numpy, sgdcli, sgdcli.cli.app
+print(int(re.search(r"VmSize:\\s+(\\d+) kB", open("/proc/self/status").read()).group(1)) * 1024)
+"""
+
+
+def _env():
+    return {**{k: v for k, v in os.environ.items() if k != "SGDCLI_DEBUG"}, "PYTHONPATH": ROOT}
+
+
+@pytest.mark.skipif(not os.path.exists("/proc/self/status"), reason="reads the address space from /proc")
+def test_a_limit_too_small_for_numbas_compiler_is_named_with_its_size(tmp_path):
+    """llvmlite's shared library (well over 64 MiB) cannot be mapped in what is left: the loader's "Could not
+    find/load shared object file 'libllvmlite.so'" was an internal error."""
+    X, y = make_problem("binary", n=200, d=3, seed=1)
+    data = write_table(tmp_path / "d.h5", X, y)
+    before = int(subprocess.run([sys.executable, "-c", BEFORE_NUMBA], capture_output=True, text=True, env=_env(),
+                                check=True, timeout=300).stdout)
+    limit = (before // MIB + 64) * MIB  # the modules a command loads first, and 64 MiB more
+
+    def limited():
+        resource.setrlimit(resource.RLIMIT_AS, (limit, limit))
+
+    proc = subprocess.run([sys.executable, "-m", "sgdcli", "train", str(data), "-o", str(tmp_path / "m.h5"), "-q"],
+                          capture_output=True, text=True, env=_env(), preexec_fn=limited, timeout=300)
+    assert (proc.returncode, proc.stdout, proc.stderr) == (
+        1, "", f"sgdcli: error: the address-space limit (ulimit -v, RLIMIT_AS) of {limit // MIB:,} MiB is too small "
+               "to load Numba's compiler (llvmlite's shared library could not be mapped); Numba's compiler, its "
+               "threads and NumPy need more: raise it, or lift it with ulimit -v unlimited\n")
+    assert not (tmp_path / "m.h5").exists()
+
+
+LLVMLITE = OSError("Could not find/load shared object file 'libllvmlite.so' from resource location: "
+                   "'llvmlite.binding'.")
+
+
+@pytest.mark.parametrize("limit,exc,line", [
+    (300 * MIB, LLVMLITE, "the address-space limit (ulimit -v, RLIMIT_AS) of 300 MiB is too small to load Numba's "
+                          "compiler (llvmlite's shared library could not be mapped); Numba's compiler, its threads "
+                          "and NumPy need more: raise it, or lift it with ulimit -v unlimited"),
+    (350 * MIB, RuntimeError("can't start new thread"),
+     "the address-space limit (ulimit -v, RLIMIT_AS) of 350 MiB is too small to start a thread; Numba's compiler, "
+     "its threads and NumPy need more: raise it, or lift it with ulimit -v unlimited"),
+    # without a limit, or another failure under one: not the limit's doing, still an internal error
+    (None, LLVMLITE, "internal error: OSError: Could not find/load shared object file 'libllvmlite.so' from "
+                     "resource location: 'llvmlite.binding'. (set SGDCLI_DEBUG=1 for a traceback)"),
+    (300 * MIB, OSError("[Errno 5] Input/output error"),
+     "internal error: OSError: [Errno 5] Input/output error (set SGDCLI_DEBUG=1 for a traceback)"),
+    (300 * MIB, RuntimeError("cannot schedule new futures after shutdown"),
+     "internal error: RuntimeError: cannot schedule new futures after shutdown (set SGDCLI_DEBUG=1 for a "
+     "traceback)"),
+])
+def test_only_the_failures_a_limit_causes_are_said_to_be_its(tmp_path, monkeypatch, limit, exc, line):
+    X, y = make_problem("binary", n=50, d=3, seed=1)
+    data = write_table(tmp_path / "d.h5", X, y)
+
+    def failing(*args, **kwargs):
+        raise exc
+
+    monkeypatch.setattr(environment, "address_space_limit", lambda: limit)
+    monkeypatch.setattr(sgdcli, "configure_runtime", failing)
+    assert cli("train", data, "-o", tmp_path / "m.h5", "-q") == (1, "", f"sgdcli: error: {line}\n")
+
+
+@pytest.mark.parametrize("command,line", [
+    ("train", "out of memory; lower --memory or --batch-size, or raise the address-space limit (ulimit -v, "
+              "RLIMIT_AS) of 300 MiB"),
+    ("show", "out of memory; raise the address-space limit (ulimit -v, RLIMIT_AS) of 300 MiB"),
+])
+def test_out_of_memory_under_a_limit_says_to_raise_it(tmp_path, monkeypatch, command, line):
+    """Under ulimit -v, importing NumPy's or Numba's modules can run out: lowering --memory does not help."""
+    X, y = make_problem("binary", n=50, d=3, seed=1)
+    data = write_table(tmp_path / "d.h5", X, y)
+
+    def out_of_memory(*args, **kwargs):
+        raise MemoryError
+
+    monkeypatch.setattr(environment, "address_space_limit", lambda: 300 * MIB)
+    monkeypatch.setattr(sgdcli, "configure_runtime" if command == "train" else "model_card", out_of_memory)
+    argv = ["train", data, "-o", tmp_path / "m.h5", "-q"] if command == "train" else ["show", tmp_path / "m.h5"]
+    assert cli(*argv) == (1, "", f"sgdcli: error: {line}\n")
+
