@@ -51,3 +51,17 @@ def test_every_guide_the_readme_links_to_exists():
     links = re.findall(r"\]\((docs/[^)#]+)", readme)
     assert "docs/cli.md" in links
     assert [link for link in links if not os.path.exists(os.path.join(ROOT, link))] == []
+
+
+def test_the_format_guide_names_the_checkpoint_format_written():
+    """docs/model-format.md gives the checkpoint's format_version, which a script may compare with; it must be
+    the version train writes, and the list of what each version changed must reach it."""
+    import re
+
+    from sgdcli.training import checkpoint
+
+    with open(os.path.join(ROOT, "docs", "model-format.md"), encoding="utf-8") as fh:
+        guide = fh.read()
+    stated = re.findall(r'"sgdcli-checkpoint"`, `format_version` (\d+)\)', guide)
+    assert stated == [str(checkpoint.FORMAT_VERSION)]
+    assert f"format {checkpoint.FORMAT_VERSION} came with" in guide
