@@ -26,7 +26,6 @@ never check it, only a command that runs does.
 
 from __future__ import annotations
 
-import importlib
 import os
 import resource  # now, not when a limit is hit: under ulimit -v even this small import can fail then
 
@@ -43,10 +42,10 @@ def check_threading_layer(environ=os.environ) -> None:
     layer = environ.get("NUMBA_THREADING_LAYER", "").strip()
     if not layer:
         return
-    # by name at run time: this module is loaded by --help too, which must not reach Numba (pyproject.toml)
-    runtime = importlib.import_module("sgdcli.kernels.runtime")
+    import sgdcli  # the public API's attributes load lazily: --help, which loads this module, never reaches Numba
+
     try:
-        runtime.start_threads()
+        sgdcli.configure_runtime()  # starts the named layer's threads
     except ValueError as exc:
         text = " ".join(str(exc).split())  # Numba's line and its hint of what to install
         raise errors.InputError(f"NUMBA_THREADING_LAYER={layer}: {text}; or unset the variable, and sgdcli uses a "

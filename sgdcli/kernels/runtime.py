@@ -71,8 +71,14 @@ def numba_threads(requested: int | None, report: Callable[[str], None] | None = 
 
 
 def configure_runtime() -> None:
-    """The command line's Numba: a thread-safe threading layer, and no SciPy import at the first kernel load."""
+    """The command line's Numba: a thread-safe threading layer, and no SciPy import at the first kernel load.
+
+    A layer NUMBA_THREADING_LAYER names is started now, so that one that
+    cannot load (tbb or omp not installed) is Numba's ValueError here, before
+    any work, rather than at the first parallel kernel."""
     _prefer_threadsafe_layer()
+    if os.environ.get("NUMBA_THREADING_LAYER", "").strip():
+        start_threads()
     _load_array_math_without_blas_probe()
 
 
