@@ -45,6 +45,18 @@ def test_libsvm_becomes_the_csr_matrix_sklearn_reads_block_by_block(tmp_path):
     assert "hashing" not in attrs
 
 
+def test_a_repeated_libsvm_index_is_summed_in_the_dense_output_as_in_the_csr_one(tmp_path):
+    """A row that names an index twice holds the sum, whether convert writes CSR or (--dense) a dense matrix;
+    --dense kept the last value."""
+    (tmp_path / "dup.svm").write_text("1 1:1 1:3 2:5\n0 2:1 2:-1 3:2\n")
+    want = np.array([[4, 5, 0], [0, 0, 2]], dtype=np.float32)
+    assert cli("convert", tmp_path / "dup.svm", "-o", tmp_path / "sparse.h5")[0] == 0
+    assert np.array_equal(stored_csr(tmp_path / "sparse.h5")[0].toarray(), want)
+    assert cli("convert", tmp_path / "dup.svm", "-o", tmp_path / "dense.h5", "--dense")[0] == 0
+    with h5py.File(tmp_path / "dense.h5") as f:
+        assert np.array_equal(f["X"][()], want)
+
+
 def test_csv_sparse_holds_the_nonzeros_of_the_dense_conversion(tmp_path):
     rng = np.random.default_rng(1)
     X = np.where(rng.random((500, 30)) < 0.1, rng.integers(-5, 6, (500, 30)), 0)

@@ -81,7 +81,7 @@ def dense_parser(width: int, first: int = 1):
     def parse(line, text, x):
         target, entries = _entries(line, text)
         for where, key, value in entries or ():
-            x[_index(where, key, width, first)] = value
+            x[_index(where, key, width, first)] += value  # a repeated index is summed, as in the CSR output
         return target
 
     return parse
