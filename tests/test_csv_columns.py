@@ -180,6 +180,7 @@ def test_quoted_fields_hold_delimiters_quotes_and_newlines(tmp_path):
 @pytest.mark.parametrize("args,message", [
     (["--columns", "a,zz"], "--columns: no column 'zz' in the header (a, b, c, label)"),
     (["--columns", "a,label"], "--columns: column 'label' is the label (--label-column)"),
+    (["--columns", "b,a,1"], "--columns: column 'b' is listed twice"),
     (["--ignore", "a,b,c"], "{path}: no feature columns left (--columns, --ignore, --label-column)"),
     (["--categorical", "c", "--ignore", "c"], "--categorical: column 'c' is not among the features (--columns, "
                                               "--ignore)"),

@@ -180,6 +180,9 @@ def plan(names: list[str] | None, ncols: int, label: int | None, options: Column
     shown = names if names is not None else [str(c) for c in range(ncols)]
     ignored = set(_listed(options.ignore, names, ncols, "ignore", path))
     chosen = _listed(options.columns, names, ncols, "columns", path)
+    if len(set(chosen)) != len(chosen):  # as train's --features: a name given twice is likely a slip for another
+        twice = next(c for k, c in enumerate(chosen) if c in chosen[:k])
+        raise InputError(f"--columns: column {quoted(shown[twice])} is listed twice")
     categorical = set(_listed(options.categorical, names, ncols, "categorical", path))
     weight = (column_index(options.weight_column, names, ncols, "weight-column", path)
               if options.weight_column is not None else None)
