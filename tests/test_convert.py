@@ -579,16 +579,24 @@ def test_a_number_beyond_float32s_range_is_refused_naming_its_line_unless_float6
         assert f["X"][:, 0].tolist() == [1.0, np.inf, -np.inf]
 
 
-def test_a_number_beyond_float32s_range_in_libsvm_or_npy_input_is_refused_naming_its_row(tmp_path):
-    """As in CSV: it was written as infinite, exit 0."""
-    datasets = pytest.importorskip("sklearn.datasets")
+def test_a_number_beyond_float32s_range_in_libsvm_vw_or_npy_input_is_refused_naming_its_place(tmp_path):
+    """As in CSV: it was written as infinite, exit 0.  In LIBSVM and VW text it is a bad row naming its line, which
+    --bad-rows skip leaves out (it was refused by its place in X, whatever --bad-rows said)."""
     X = np.array([[1.0, 3.0], [0.0, 1e39], [2.0, 1.0]])
-    datasets.dump_svmlight_file(X, np.array([1, 1, 0]), str(tmp_path / "big.svm"), zero_based=False)
+    (tmp_path / "big.svm").write_text("1 1:1 2:3\n1 2:1e+39\n0 1:2 2:1\n")
+    (tmp_path / "big.vw").write_text("1 |a x:1 y:3\n1 |a y:1e39\n0 |s:1e20 x:2e19\n0 |a x:2 y:1\n")
     np.save(tmp_path / "big.npy", np.column_stack([X, [1, 1, 0]]))
-    for name, args in (("big.svm", []), ("big.svm", ["--dense"]), ("big.npy", ["--label-column", "-1"])):
+    for name, args, where, bad in (("big.svm", [], "line 2, token 2: '1e+39'", 1),
+                                   ("big.svm", ["--dense"], "line 2, token 2: '1e+39'", 1),
+                                   ("big.vw", [], "line 2, feature y:1e39: '1e39'", 2),
+                                   ("big.npy", ["--label-column", "-1"], "row 1, column 1 of X (from 0): 1e+39", 0)):
+        tail = "; --bad-rows skip leaves such rows out)" if bad else ")"
         assert cli("convert", tmp_path / name, "-o", tmp_path / "o.h5", *args) == (
-            2, "", f"sgdcli: error: {tmp_path / name}: row 1, column 1 of X (from 0): 1e+39 {BEYOND})\n")
+            2, "", f"sgdcli: error: {tmp_path / name}: {where} {BEYOND}{tail}\n")
         assert cli("convert", tmp_path / name, "-o", tmp_path / "o.h5", "--dtype", "float64", *args)[0] == 0
+        if bad:  # the namespace's weight counts: 1e20 × 2e19 is beyond float32's range too
+            code, out, _ = cli("convert", tmp_path / name, "-o", tmp_path / "o.h5", "--bad-rows", "skip", *args)
+            assert code == 0 and f"skipped {bad} bad rows" in out, out
 
 
 @pytest.mark.parametrize("name,option,message", [

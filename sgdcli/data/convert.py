@@ -159,7 +159,8 @@ def convert(input, output, *, fmt: str | None = None, label_column: str | None =
     if fmt == "npy":
         blocks, width = _npy_blocks(input, y, label_column, block_rows)
     elif fmt in _SPARSE_FORMATS:
-        blocks, width = _text_blocks(input, fmt, hasher, features, sparse, block_rows, bad_rows, 0 if zero_based else 1)
+        blocks, width = _text_blocks(input, fmt, hasher, features, sparse, block_rows, bad_rows,
+                                     0 if zero_based else 1, valuerange.STORED[dtype])
         if not sparse:  # (LIBSVM's width from a first pass: before any row is written)
             _check_dense_row(input, width, dtype, hasher, "--features" if features is not None else
                              "its largest feature index")
@@ -267,18 +268,18 @@ def _check_dense_row(path: str, width: int, dtype: str, hasher: Hasher | None, s
                      f"process may use; {fix}")
 
 
-def _text_blocks(path, fmt, hasher, features, sparse, block_rows, bad_rows, first: int):
+def _text_blocks(path, fmt, hasher, features, sparse, block_rows, bad_rows, first: int, kept):
     """Blocks of LIBSVM or Vowpal Wabbit text, and the width (None: the largest column seen); LIBSVM indices count
-    from ``first``.  Dense output of hashed rows takes as few rows a block as a dense block holds."""
+    from ``first``; ``kept``: the feature values kept (data/valuerange.py; None: every number).  Dense output of hashed rows takes as few rows a block as a dense block holds."""
     if not sparse and hasher is not None:  # (a block of 65,536 rows of 2^18 columns was 128 GiB)
         block_rows = _dense_rows(block_rows, hasher.width)
     if fmt == "libsvm" and hasher is None and not sparse:
         width = features if features is not None else libsvm_width(path, first)
-        return _lines(path, lambda items: dense_blocks(path, items, width, dense_parser(width, first),
+        return _lines(path, lambda items: dense_blocks(path, items, width, dense_parser(width, first, kept),
                                                       _dense_rows(block_rows, width), bad_rows)), width
     if fmt == "vw":  # with each block, its rows' importance weights
         importance: list[float] = []
-        parse = vw_parser(path, hasher, importance)
+        parse = vw_parser(path, hasher, importance, kept)
 
         def weighted(blocks):
             for X, y, skipped in blocks:
@@ -288,7 +289,7 @@ def _text_blocks(path, fmt, hasher, features, sparse, block_rows, bad_rows, firs
 
         return _lines(path, lambda items: weighted(sparse_blocks(path, items, parse, block_rows, bad_rows))), \
             hasher.width
-    parse = sparse_parser(features, hasher, first)
+    parse = sparse_parser(features, hasher, first, kept)
     width = hasher.width if hasher is not None else features
     return _lines(path, lambda items: sparse_blocks(path, items, parse, block_rows, bad_rows)), width
 

@@ -45,8 +45,9 @@ def libsvm_width(path: str, first: int = 1) -> int:
     return largest + 1 - first
 
 
-def _entries(line: int, text: str):
-    """(where, key, value) of a LIBSVM line after its label; None for a blank line."""
+def _entries(line: int, text: str, kept=None):
+    """(where, key, value) of a LIBSVM line after its label; None for a blank line.  A value that ``kept`` (a
+    data/valuerange.ValueRange) refuses is a bad row naming its line and token."""
     found = tokens(text)
     if not found:
         return None, None
@@ -59,8 +60,14 @@ def _entries(line: int, text: str):
             continue
         if not sep or not key:
             raise BadRow(where, f"cannot read {quoted(token)} as index:value")
-        entries.append((where, key, number(value, where)))
+        entries.append((where, key, _kept(number(value, where), value, where, kept)))
     return target, entries
+
+
+def _kept(value: float, text: str, where: str, kept) -> float:
+    if kept is not None and kept.refuses(value):
+        raise kept.error("", where, text.strip(), value)  # convert's ranges refuse with a BadRow, which has no path
+    return value
 
 
 def _index(where: str, key: str, width: int | None, first: int) -> int:
@@ -77,9 +84,9 @@ def _index(where: str, key: str, width: int | None, first: int) -> int:
     return column
 
 
-def dense_parser(width: int, first: int = 1):
+def dense_parser(width: int, first: int = 1, kept=None):
     def parse(line, text, x):
-        target, entries = _entries(line, text)
+        target, entries = _entries(line, text, kept)
         for where, key, value in entries or ():
             x[_index(where, key, width, first)] += value  # a repeated index is summed, as in the CSR output
         return target
@@ -87,12 +94,12 @@ def dense_parser(width: int, first: int = 1):
     return parse
 
 
-def sparse_parser(width: int | None, hasher: Hasher | None, first: int = 1):
+def sparse_parser(width: int | None, hasher: Hasher | None, first: int = 1, kept=None):
     """Entries of LIBSVM lines: the columns of their indices (counted from ``first``), or of their hashed index
     text."""
 
     def parse(line, text, columns, values):
-        target, entries = _entries(line, text)
+        target, entries = _entries(line, text, kept)
         for where, key, value in entries or ():
             if hasher is not None:
                 hasher.add(key, value, columns, values)
@@ -104,7 +111,7 @@ def sparse_parser(width: int | None, hasher: Hasher | None, first: int = 1):
     return parse
 
 
-def vw_parser(path: str, hasher: Hasher, importance: list[float]):
+def vw_parser(path: str, hasher: Hasher, importance: list[float], kept=None):
     """Entries of Vowpal Wabbit text lines: ``ns^feature`` (or ``feature`` in the default namespace) hashed,
     with its value times the namespace's weight; each row's importance weight (1 where not given) is appended
     to ``importance``."""
@@ -124,8 +131,12 @@ def vw_parser(path: str, hasher: Hasher, importance: list[float]):
                 namespace, weight = name, number(scale, f"line {line}, namespace {name}") if sep else 1.0
             for token in found:
                 name, sep, value = token.rpartition(":") if ":" in token else (token, "", "")
-                value = number(value, f"line {line}, feature {token}") if sep else 1.0
-                hasher.add(f"{namespace}^{name}" if namespace else name, weight * value, columns, values)
+                where = f"line {line}, feature {token}"
+                text = value if sep else "1"
+                value = number(value, where) if sep else 1.0
+                text = text if weight == 1.0 else f"{weight:g} × {text.strip()}"  # the namespace's weight times it
+                hasher.add(f"{namespace}^{name}" if namespace else name, _kept(weight * value, text, where, kept),
+                           columns, values)
         importance.append(weight_of_row)
         return target
 
