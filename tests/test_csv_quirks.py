@@ -107,6 +107,10 @@ def test_messages_cut_the_fields_and_names_they_quote(tmp_path):
         ("name.csv", f"a,{long_name},label\n1,oops,0\n", [], "line 2, column 2 (" + "n" * 80 + "... (100,000 "
          "characters)): cannot read 'oops' as a number (declare the column with --categorical 1, or leave it out "
          "with --ignore 1; --bad-rows skip leaves such rows out)"),
+        # a name with an escape sequence is shown escaped, which no shell quoting reads back: by its index too
+        ("esc.csv", "a,b\x1b[31m,label\n1,oops,0\n", [], "line 2, column 2 (b\\x1b[31m): cannot read 'oops' as a "
+         "number (declare the column with --categorical 1, or leave it out with --ignore 1; --bad-rows skip leaves "
+         "such rows out)"),
         ("label.csv", f"a,{long_name},label\n1,2,0\n", ["--label-column", "z"], None),  # (the option's message)
         ("big.svm", f"1 {big}\n", [], "line 1, token 2: cannot read '" + "y" * 80 + "'... (5,000,000 characters) "
          "as index:value (--bad-rows skip leaves such rows out)"),

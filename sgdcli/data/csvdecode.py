@@ -219,9 +219,11 @@ def decode(rows, enc: Encoding, bad_rows: str, path: str, kept: ValueRange | Non
         if bad[:, j].any():
             i = int(np.argmax(bad[:, j]))
             text = rows.texts(f.column)[i].strip()
-            # as the shell passes it, a comma escaped (data/namelists.py); a name too long to quote by its index (an
-            # index is read as a name first, so an index is named only where a name would not fit)
-            named = shlex.quote(f.name.replace(",", "\\,")) if len(f.name) <= QUOTED_CHARS else str(f.column)
+            # as the shell passes it, a comma escaped (data/namelists.py); by its index a name too long to quote, or
+            # one with a character that does not print, which the error line shows as an escape that no shell
+            # quoting reads back (an index is read as a name first, so an index is named only where a name would not do)
+            usable = len(f.name) <= QUOTED_CHARS and f.name.isprintable()
+            named = shlex.quote(f.name.replace(",", "\\,")) if usable else str(f.column)
             refuse(i, BadRow(where(rows.line(i), f.column, enc), f"cannot read {quoted(text)} as a number",
                              f"declare the column with --categorical {named}, or leave it out with --ignore "
                              f"{named}; --bad-rows skip leaves such rows out"))
