@@ -421,3 +421,26 @@ def test_pandas_header_of_its_index_and_default_column_names_is_a_header(tmp_pat
         np.testing.assert_array_equal(f["X"][()], frame.reset_index().iloc[:, :4].to_numpy(np.float32))
         np.testing.assert_array_equal(f["y"][()], frame[3].to_numpy(np.float64))
         assert list(f["X"].attrs["feature_names"]) == ["", "0", "1", "2"]
+    # its row index is read as a feature, which convert says, with how to leave it out: "--ignore 0" would name
+    # the column "0", so by its index from the end
+    assert err == (f"sgdcli: warning: {tmp_path / 'default.csv'}: column 0 has no name in the header, as pandas' "
+                   "to_csv writes its row index; it is read as a feature: --ignore -5 leaves it out (or write the "
+                   "file with index=False)\n")
+    code, _, err = cli("convert", tmp_path / "default.csv", "-o", tmp_path / "o.h5", "--ignore", "-5")
+    assert (code, err) == (0, "")
+    with h5py.File(tmp_path / "o.h5") as f:
+        np.testing.assert_array_equal(f["X"][()], frame.iloc[:, :3].to_numpy(np.float32))
+
+
+def test_an_unnamed_first_column_is_said_to_be_read_as_a_feature(tmp_path):
+    """pandas' to_csv of a frame with named columns writes its row index as an unnamed first column, which was
+    trained on as a feature named "" without a word."""
+    frame = pd.DataFrame({"a": [1.5, 2.5, 3.5], "b": [2.0, 1.0, 0.0], "y": [0, 1, 0]}, index=[7, 8, 9])
+    frame.to_csv(tmp_path / "i.csv")
+    code, out, err = cli("convert", tmp_path / "i.csv", "-o", tmp_path / "o.h5")
+    assert (code, err) == (0, f"sgdcli: warning: {tmp_path / 'i.csv'}: column 0 has no name in the header, as "
+                              "pandas' to_csv writes its row index; it is read as a feature: --ignore 0 leaves it "
+                              "out (or write the file with index=False)\n")
+    assert cli("convert", tmp_path / "i.csv", "-o", tmp_path / "o.h5", "--ignore", "0")[::2] == (0, "")
+    with h5py.File(tmp_path / "o.h5") as f:
+        assert list(f["X"].attrs["feature_names"]) == ["a", "b"]

@@ -17,6 +17,7 @@ from __future__ import annotations
 import dataclasses
 import json
 import math
+import warnings
 
 from sgdcli.data.namelists import split_names
 from sgdcli.errors import InputError, listed, quoted
@@ -173,6 +174,20 @@ def _listed(spec: str | None, names, ncols: int, option: str, path: str) -> list
     return [column_index(item, names, ncols, option, path) for item in split_names(spec)]
 
 
+class UnnamedColumn(UserWarning):
+    """The header's first column has no name, as pandas' ``to_csv`` writes its row index: read as a feature."""
+
+
+def _unnamed_first(names: list[str], path: str) -> None:
+    """Warn that column 0, which has no name, is read as a feature, and say how to leave it out: by its index,
+    from the start or the end, as neither names another column (an index is read as a name first)."""
+    ncols = len(names)
+    by = next((text for text in ("0", str(-ncols)) if text not in names), None)
+    how = f"--ignore {by} leaves it out" if by is not None else "--columns can list the other columns"
+    warnings.warn(f"{path}: column 0 has no name in the header, as pandas' to_csv writes its row index; it is read "
+                  f"as a feature: {how} (or write the file with index=False)", UnnamedColumn, stacklevel=3)
+
+
 def plan(names: list[str] | None, ncols: int, label: int | None, options: ColumnOptions, path: str) -> Encoding:
     """The encoding of a file's columns before any value is read: which are features and how (categories and
     means are found later, by ``csvdecode.first_pass``)."""
@@ -197,6 +212,8 @@ def plan(names: list[str] | None, ncols: int, label: int | None, options: Column
             if c != label and c != weight and c not in ignored]
     if not keep:
         raise InputError(f"{path}: no feature columns left (--columns, --ignore, --label-column)")
+    if names is not None and names[0] == "" and keep[0] == 0:
+        _unnamed_first(names, path)
     left_out = categorical - set(keep)
     if left_out:
         raise InputError(f"--categorical: column {quoted(shown[min(left_out)])} is not among the features "
