@@ -65,3 +65,16 @@ def test_the_format_guide_names_the_checkpoint_format_written():
     stated = re.findall(r'"sgdcli-checkpoint"`, `format_version` (\d+)\)', guide)
     assert stated == [str(checkpoint.FORMAT_VERSION)]
     assert f"format {checkpoint.FORMAT_VERSION} came with" in guide
+
+
+def test_the_changelog_holds_only_its_bullets():
+    """Each change of the Unreleased section is a bullet (its lines indented under it): a merge's note ("Bullets
+    for CHANGELOG.md ... (branch ...)") once stood between two of them, naming files a user does not have."""
+    with open(os.path.join(ROOT, "CHANGELOG.md"), encoding="utf-8") as fh:
+        text = fh.read()
+    unreleased = text.split("## Unreleased", 1)[1].split("\n## ", 1)[0]
+    changes = unreleased.split("\nAdded:", 1)[0]  # (what was added is one paragraph, after the changes)
+    stray = [line for line in changes.splitlines()
+             if line and not line.startswith(("- ", "  ", "Changes that alter what an unchanged command does:"))]
+    assert stray == []
+    assert "/tmp/" not in unreleased
