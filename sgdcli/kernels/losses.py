@@ -3,8 +3,9 @@
 A loss is a function of the raw scores ``s`` (one per output) and the encoded
 target: it returns the loss and writes d loss / d s into ``g``.  The inverse
 link (identity, exp, sigmoid, softmax) turns scores into predictions.  A loss
-is given as ``(code, param)``: the param is huber's epsilon or quantile's q
-(``loss_of``), unused by the others.
+is given as ``(code, param, class weights)`` (``loss_of``): the param is
+huber's epsilon or quantile's q, unused by the others; the class weights
+(None for none) multiply a row's loss and its derivative by its class's.
 
 Targets: the regression losses (linear, huber, quantile, poisson) take the
 value; logistic, hinge, squared_hinge and modified_huber take the class index

@@ -35,7 +35,7 @@ class KernelConfig(NamedTuple):
     """Immutable settings of the kernels; built once per run by ``kernel_config``."""
 
     model: int
-    loss: tuple  # (code, param): losses.loss_of
+    loss: tuple  # (code, param, class weights or None): losses.loss_of
     optimizer: int
     schedule: int
     batch_size: int
