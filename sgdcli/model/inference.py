@@ -183,12 +183,10 @@ def _open_for(model: Model, data, x: str, y: str | None, columns: dict | None = 
               labels: bool = True) -> Table:
     """``data``'s table for ``model``: its columns ``columns`` (Table's keywords); where ``features`` is not
     given and the model knows its features by name, those columns by name, in the model's order, wherever
-    they are in ``data`` (``by_name``).  Without ``labels`` (predict), a --label-column only stays out of the
-    features: its values are neither read nor checked against the model's classes."""
+    they are in ``data`` (``by_name``).  Without ``labels`` (predict), no labels are opened (Table's
+    ``labels``): a --label-column only stays out of the features, and nothing of it is read or checked."""
     columns, _ = by_name(model.training.get("features"), data, x, dict(columns or {}))
-    table = Table(data, x, y, **columns, classes=model.training.get("class_names"))
-    if not labels:
-        table.Y = None
+    table = Table(data, x, y, **columns, classes=model.training.get("class_names"), labels=labels)
     if table.Y is not None:
         try:
             check_kind(table.class_names, model.training.get("class_names"), f"{table.path}:{table.y_name}",
