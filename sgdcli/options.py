@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import dataclasses
 import math
+import os
 
 from sgdcli.errors import InputError
 from sgdcli.fieldtypes import check_fields
@@ -47,6 +48,7 @@ CONVERT_FORMATS = ("csv", "tsv", "libsvm", "vw", "npy")
 CONVERT_DTYPES = ("float32", "float64")
 CSV_ENGINES = ("auto", "python", "pyarrow")
 PREDICTION_FORMATS = ("hdf5", "csv", "tsv")  # of predict -o
+PREDICTION_EXTENSIONS = {".h5": "hdf5", ".hdf5": "hdf5", ".hdf": "hdf5", ".csv": "csv", ".tsv": "tsv"}
 STDOUT = "-"  # predict -o -: CSV on standard output
 MAX_CLASSES = 1000  # distinct labels of a classifier: more looks like a regression target
 
@@ -339,3 +341,21 @@ class TrainOptions:
         d = dataclasses.asdict(self)
         d["batch_size"] = "full" if self.batch_size is None else self.batch_size
         return d
+
+
+def prediction_format(output: str, given: str | None) -> str:
+    """The format of ``predict -o output``: ``given`` (``--format``), else the extension's; CSV for ``-``
+    (stdout).  Here, light, so that ``--print-config`` checks it as predict does."""
+    if given is not None:
+        if given not in PREDICTION_FORMATS:
+            raise InputError(f"--format: {given!r} is not one of {', '.join(PREDICTION_FORMATS)}")
+        if output == STDOUT and given == "hdf5":
+            raise InputError("-o -: standard output takes csv or tsv, not hdf5")
+        return given
+    if output == STDOUT:
+        return "csv"
+    ext = os.path.splitext(os.fspath(output))[1].lower()
+    if ext not in PREDICTION_EXTENSIONS:
+        raise InputError(f"-o {output}: cannot tell the format from the extension {ext or '(none)'!r}; use .h5, "
+                         f".csv or .tsv, or say which with --format {{{','.join(PREDICTION_FORMATS)}}}")
+    return PREDICTION_EXTENSIONS[ext]

@@ -30,7 +30,8 @@ from sgdcli.model import weights as weights_mod
 from sgdcli.model.file import Model, load_model
 from sgdcli.model.labels import Labels, check_kind, check_targets
 from sgdcli.model.measurement import Measurement
-from sgdcli.options import DEFAULT_MEMORY, DEFAULT_X, DEFAULT_Y, TrainOptions, metrics_of, task_of
+from sgdcli.options import (DEFAULT_MEMORY, DEFAULT_X, DEFAULT_Y, TrainOptions, metrics_of, prediction_format,
+                            task_of)
 
 
 Selector = Callable[[Block], "tuple[np.ndarray, int]"]
@@ -271,7 +272,7 @@ def predict(model, data, output, x: str = DEFAULT_X, proba: bool = False, memory
     source = _source(model)
     if output != outputs.STDOUT:
         check_writable(output, inputs=(data, source or None))
-    fmt = outputs.output_format(output, format)
+    fmt = prediction_format(output, format)
     model = load_model(model)
     if proba and task_of(model.model) == "regression":
         raise InputError(f"--proba: a {model.model} (regression) model has no probabilities")
