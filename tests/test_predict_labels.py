@@ -146,3 +146,23 @@ def test_predict_still_checks_the_columns_it_reads(tmp_path):
     assert (code, out) == (2, "")
     assert err == (f"sgdcli: error: {other}:table: has no column 'b', which the model was trained on (1 of its 2 "
                    "features missing)\n")
+
+
+def test_a_label_column_of_text_pandas_pickles_is_left_out_by_predict(tmp_path):
+    """pandas' fixed format pickles a text column, which sgdcli never reads: evaluate refuses it as a label;
+    predict, which reads no label, leaves it out as it leaves out every text column."""
+    pd = need("pandas")
+    need("tables")
+    X, y = make_problem("binary", n=300, d=2, seed=3)
+    numbers = pd.DataFrame({"a": X[:, 0].astype("f8"), "b": X[:, 1].astype("f8"), "label": y})
+    numbers.to_hdf(tmp_path / "numbers.h5", key="df", format="fixed")
+    names = tmp_path / "names.h5"
+    numbers.assign(label=np.where(y == 1, "yes", "no")).to_hdf(names, key="df", format="fixed")
+    read = ["--x", "df", "--label-column", "label"]
+    model = tmp_path / "m.h5"
+    assert cli("train", tmp_path / "numbers.h5", *read, "-o", model, "-q")[0] == 0
+    assert _predicted(model, names, *read) == _predicted(model, tmp_path / "numbers.h5", *read)
+    code, out, err = cli("evaluate", model, names, *read)
+    assert (code, out) == (2, "")
+    assert err.startswith(f"sgdcli: error: --label-column label: column 'label' of {names}:df holds text, not "
+                          "numbers;"), err
