@@ -350,6 +350,10 @@ def test_a_bad_item_of_a_grid_list_names_the_file_and_key(tmp_path, binary_file,
     ("predict", "output = \"pred.txt\"", "-o pred.txt: cannot tell the format from the extension '.txt'; use "
                                           ".h5, .csv or .tsv, or say which with --format {hdf5,csv,tsv}"),
     ("predict", "output = \"-\"\nformat = \"hdf5\"", "-o -: standard output takes csv or tsv, not hdf5"),
+    ("generate", "contiguous = true\ncompression = \"gzip\"", "--compression needs a chunked layout; drop "
+                                                              "--contiguous"),
+    ("generate", "task = \"multiclass\"\nclasses = 5000", "--classes must be at most 1000, the most classes a "
+                                                        "model takes, got 5000"),
     ("evaluate", "fail_over = \"logloss=0.5\"", "--fail-over: unknown metric 'logloss' (known: accuracy, auc, "
                                                 "below, deviance, f1, log_loss, mae, mse, pinball, precision, r2, "
                                                 "recall, rmse)"),
@@ -362,7 +366,8 @@ def test_print_config_refuses_a_setting_the_run_refuses_before_it_starts(tmp_pat
     data = str(tmp_path / "absent.h5")
     args = {"train": ("train", data, "-o", tmp_path / "m.h5"), "sweep": ("sweep", data, "--batch-sizes", "8"),
             "evaluate": ("evaluate", tmp_path / "absent-model.h5", data),
-            "predict": ("predict", tmp_path / "absent-model.h5", data)}[command]
+            "predict": ("predict", tmp_path / "absent-model.h5", data),
+            "generate": ("generate", tmp_path / "g.h5")}[command]
     for extra in (("--print-config",), ()):
         assert cli(*args, "--config", config, *extra) == (2, "", f"sgdcli: error: {message}\n")
     assert sorted(p.name for p in tmp_path.iterdir()) == ["c.toml"]
