@@ -354,6 +354,8 @@ def test_a_bad_item_of_a_grid_list_names_the_file_and_key(tmp_path, binary_file,
                                                               "--contiguous"),
     ("generate", "task = \"multiclass\"\nclasses = 5000", "--classes must be at most 1000, the most classes a "
                                                         "model takes, got 5000"),
+    ("plot", "output = \"curves.txt\"", "-o curves.txt: cannot tell the image format; end the name in .png, "
+                                         ".pdf or .svg"),
     ("evaluate", "fail_over = \"logloss=0.5\"", "--fail-over: unknown metric 'logloss' (known: accuracy, auc, "
                                                 "below, deviance, f1, log_loss, mae, mse, pinball, precision, r2, "
                                                 "recall, rmse)"),
@@ -367,7 +369,7 @@ def test_print_config_refuses_a_setting_the_run_refuses_before_it_starts(tmp_pat
     args = {"train": ("train", data, "-o", tmp_path / "m.h5"), "sweep": ("sweep", data, "--batch-sizes", "8"),
             "evaluate": ("evaluate", tmp_path / "absent-model.h5", data),
             "predict": ("predict", tmp_path / "absent-model.h5", data),
-            "generate": ("generate", tmp_path / "g.h5")}[command]
+            "generate": ("generate", tmp_path / "g.h5"), "plot": ("plot", tmp_path / "absent.jsonl")}[command]
     for extra in (("--print-config",), ()):
         assert cli(*args, "--config", config, *extra) == (2, "", f"sgdcli: error: {message}\n")
     assert sorted(p.name for p in tmp_path.iterdir()) == ["c.toml"]
