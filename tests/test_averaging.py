@@ -310,6 +310,27 @@ def test_a_budget_too_small_to_split_between_the_threads_names_one_that_is_not(t
     assert run("train", path, "-o", tmp_path / "m.h5", "--memory", "3M", "--threads", "2", "-q").returncode == 0
 
 
+def test_the_memory_named_for_threads_is_the_least_whole_mib_that_holds_their_blocks(tmp_path):
+    """The search (doubling, then bisection) finds what trying every whole MiB finds, for any thread count."""
+    from sgdcli.parallel.threads import _least_shared
+
+    X, y = make_problem("binary", n=3000, d=300, seed=2)
+    with Table(write_table(tmp_path / "c.h5", X, y, chunks=1000)) as table:
+        def holds(mib, streams):
+            try:
+                table.block_rows((mib << 20) // streams)
+                table.block_rows((mib << 20) // streams, unit=table.unit_rows)
+            except InputError:
+                return False
+            return True
+
+        for streams in (2, 3, 5, 8):
+            least = next(mib for mib in range(1, 200) if holds(mib, streams))
+            assert all(holds(mib, streams) for mib in range(least, least + 20))  # and every budget above it
+            for memory in (1, 1 << 20, (least - 1) << 20, ((least - 1) << 20) + 12345):
+                assert _least_shared(table, streams, memory) == least << 20
+
+
 def test_averaged_threads_scale_the_rate_and_match_one_thread(tmp_path):
     """Two averaged models make the progress of one at twice the batch: the rate doubles by default
     (--lr-scaling replicas), and the test loss matches one thread's; without the scaling it does not."""

@@ -123,13 +123,13 @@ def _shared_block_rows(table: Table, memory: int, streams: int) -> int:
         raise InputError(f"--memory: {format_size(memory)} split between the {streams} threads of --parallel average "
                          f"leaves {format_size(memory // streams)} each, less than two blocks of one chunk of "
                          f"{table.path}:{table.x_name}; raise --memory to at least "
-                         f"{_least_shared(table, streams, memory)}M or lower --threads") from None
+                         f"{whole_mib(_least_shared(table, streams, memory))} or lower --threads") from None
 
 
 def _least_shared(table: Table, streams: int, memory: int) -> int:
-    """The least whole MiB of --memory whose share for each of ``streams`` holds the blocks of the passes and
-    the windows of the page shuffle (``Table.block_rows`` at the chunk and at ``unit_rows``), more than
-    ``memory`` (which does not): found by doubling, then halving the interval, as both hold from some
+    """The least --memory in whole MiB (as bytes) whose share for each of ``streams`` holds the blocks of the
+    passes and the windows of the page shuffle (``Table.block_rows`` at the chunk and at ``unit_rows``), more
+    than ``memory`` (which does not): found by doubling, then halving the interval, as both hold from some
     budget on (a block's rows only grow with the budget)."""
     def holds(mib: int) -> bool:
         share = (mib << 20) // streams
@@ -146,7 +146,7 @@ def _least_shared(table: Table, streams: int, memory: int) -> int:
     while high - low > 1:
         mid = (low + high) // 2
         low, high = (low, mid) if holds(mid) else (mid, high)
-    return high
+    return high << 20
 
 
 def _split(short: MemoryShort, memory: int, streams: int) -> InputError:
