@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import dataclasses
 import math
+import os
 
 from sgdcli.errors import InputError
 from sgdcli.fieldtypes import check_fields
@@ -47,6 +48,7 @@ CONVERT_FORMATS = ("csv", "tsv", "libsvm", "vw", "npy")
 CONVERT_DTYPES = ("float32", "float64")
 CSV_ENGINES = ("auto", "python", "pyarrow")
 PREDICTION_FORMATS = ("hdf5", "csv", "tsv")  # of predict -o
+PREDICTION_EXTENSIONS = {".h5": "hdf5", ".hdf5": "hdf5", ".hdf": "hdf5", ".csv": "csv", ".tsv": "tsv"}
 STDOUT = "-"  # predict -o -: CSV on standard output
 MAX_CLASSES = 1000  # distinct labels of a classifier: more looks like a regression target
 
@@ -90,6 +92,33 @@ MISSING = ("error", "skip", "zero", "mean")  # convert --missing
 
 
 GENERATE, CONVERT = GenerateDefaults(), ConvertDefaults()
+
+
+def check_generate(task: str, rows: int, features: int, classes: int, noise: float, seed: int,
+                   data_seed: int | None, chunk_rows: int | None, contiguous: bool, compression: str) -> None:
+    """InputError for settings of ``generate`` that it refuses before it writes anything (and, as this module
+    is light, that ``--print-config`` refuses)."""
+    if task not in TASKS:
+        raise InputError(f"--task: {task!r} is not one of {', '.join(TASKS)}")
+    if rows < 1 or features < 1:
+        raise InputError(f"--rows and --features must be >= 1, got {rows} and {features}")
+    if task == "multiclass" and classes < 2:
+        raise InputError(f"--classes must be >= 2, got {classes}")
+    if task == "multiclass" and classes > MAX_CLASSES:  # training would refuse the file
+        raise InputError(f"--classes must be at most {MAX_CLASSES}, the most classes a model takes, got {classes}")
+    if not (math.isfinite(noise) and noise >= 0):
+        raise InputError(f"--noise must be a finite number >= 0, got {noise}")
+    for option, value in (("--seed", seed), ("--data-seed", data_seed)):
+        if value is not None and value < 0:
+            raise InputError(f"{option} must be >= 0, got {value}")
+    if compression not in COMPRESSIONS:
+        raise InputError(f"--compression: {compression!r} is not one of {', '.join(COMPRESSIONS)}")
+    if contiguous and compression != "none":
+        raise InputError("--compression needs a chunked layout; drop --contiguous")
+    if contiguous and chunk_rows is not None:
+        raise InputError("--chunk-rows and --contiguous exclude each other")
+    if chunk_rows is not None and chunk_rows < 1:
+        raise InputError(f"--chunk-rows must be >= 1, got {chunk_rows}")
 
 
 def task_of(model: str) -> str:
@@ -339,3 +368,21 @@ class TrainOptions:
         d = dataclasses.asdict(self)
         d["batch_size"] = "full" if self.batch_size is None else self.batch_size
         return d
+
+
+def prediction_format(output: str, given: str | None) -> str:
+    """The format of ``predict -o output``: ``given`` (``--format``), else the extension's; CSV for ``-``
+    (stdout).  Here, light, so that ``--print-config`` checks it as predict does."""
+    if given is not None:
+        if given not in PREDICTION_FORMATS:
+            raise InputError(f"--format: {given!r} is not one of {', '.join(PREDICTION_FORMATS)}")
+        if output == STDOUT and given == "hdf5":
+            raise InputError("-o -: standard output takes csv or tsv, not hdf5")
+        return given
+    if output == STDOUT:
+        return "csv"
+    ext = os.path.splitext(os.fspath(output))[1].lower()
+    if ext not in PREDICTION_EXTENSIONS:
+        raise InputError(f"-o {output}: cannot tell the format from the extension {ext or '(none)'!r}; use .h5, "
+                         f".csv or .tsv, or say which with --format {{{','.join(PREDICTION_FORMATS)}}}")
+    return PREDICTION_EXTENSIONS[ext]

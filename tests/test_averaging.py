@@ -289,15 +289,46 @@ def test_round_result_fields_add_up_over_an_epoch(data):
     assert record["iterations"] == 2 * 63  # ceil(2000 / 32) steps in each share
 
 
-def test_a_budget_too_small_to_split_between_the_threads_says_so(tmp_path):
-    X, y = make_problem("binary", n=4000, d=100, seed=2)
-    path = write_table(tmp_path / "c.h5", X, y, chunks=1024)  # two blocks of 1,024 rows need about 850 KiB
-    proc = run("train", path, "-o", tmp_path / "m.h5", "--memory", "1M", "--threads", "2", "--parallel", "average")
-    assert proc.returncode == 2
-    assert proc.stderr == (f"sgdcli: error: --memory: 1.0 MiB split between the 2 threads of --parallel average "
-                           f"leaves 512.0 KiB each, less than two blocks of one chunk of {path}:X; raise --memory "
-                           f"or lower --threads\n")
-    assert run("train", path, "-o", tmp_path / "m.h5", "--memory", "1M", "--threads", "2", "-q").returncode == 0
+def test_a_budget_too_small_to_split_between_the_threads_names_one_that_is_not(tmp_path):
+    """Each of 2 threads needs two blocks of one chunk: 1,024 rows of 300 float32 features and a float64
+    label, twice, and 160 bytes of bookkeeping a row (data/table.py) = 2,637,824 bytes, 5,275,648 for both,
+    which 6M holds and 5M does not.  The refusal named no --memory."""
+    X, y = make_problem("binary", n=4000, d=300, seed=2)
+    path = write_table(tmp_path / "c.h5", X, y, chunks=1024)
+    need = 2 * 1024 * (2 * (300 * 4 + 8) + 2 * 80)
+    assert (5 << 20) < need <= (6 << 20)
+    args = ["train", path, "-o", tmp_path / "m.h5", "--threads", "2", "--parallel", "average", "--epochs", "1"]
+    for memory, each in (("1M", "512.0 KiB"), ("5M", "2.5 MiB")):
+        proc = run(*args, "--memory", memory)
+        assert (proc.returncode, proc.stdout) == (2, "")
+        assert proc.stderr == (f"sgdcli: error: --memory: {memory[0]}.0 MiB split between the 2 threads of --parallel "
+                               f"average leaves {each} each, less than two blocks of one chunk of {path}:X; raise "
+                               f"--memory to at least 6M or lower --threads\n")
+        assert not (tmp_path / "m.h5").exists()
+    proc = run(*args, "--memory", "6M", "-q")
+    assert proc.returncode == 0, proc.stderr
+    assert run("train", path, "-o", tmp_path / "m.h5", "--memory", "3M", "--threads", "2", "-q").returncode == 0
+
+
+def test_the_memory_named_for_threads_is_the_least_whole_mib_that_holds_their_blocks(tmp_path):
+    """The search (doubling, then bisection) finds what trying every whole MiB finds, for any thread count."""
+    from sgdcli.parallel.threads import _least_shared
+
+    X, y = make_problem("binary", n=3000, d=300, seed=2)
+    with Table(write_table(tmp_path / "c.h5", X, y, chunks=1000)) as table:
+        def holds(mib, streams):
+            try:
+                table.block_rows((mib << 20) // streams)
+                table.block_rows((mib << 20) // streams, unit=table.unit_rows)
+            except InputError:
+                return False
+            return True
+
+        for streams in (2, 3, 5, 8):
+            least = next(mib for mib in range(1, 200) if holds(mib, streams))
+            assert all(holds(mib, streams) for mib in range(least, least + 20))  # and every budget above it
+            for memory in (1, 1 << 20, (least - 1) << 20, ((least - 1) << 20) + 12345):
+                assert _least_shared(table, streams, memory) == least << 20
 
 
 def test_averaged_threads_scale_the_rate_and_match_one_thread(tmp_path):

@@ -327,3 +327,49 @@ def test_a_bad_item_of_a_grid_list_names_the_file_and_key(tmp_path, binary_file,
     config = write(tmp_path, f"[sweep]\nbatch_sizes = {value}\n")
     assert cli("sweep", binary_file, "--config", config) == (2, "", f"sgdcli: error: {config}: [sweep] batch_sizes: "
                                                                      f"{message}\n")
+
+
+@pytest.mark.parametrize("command,table,message", [
+    ("train", "lr = -0.1", "--lr: must be a finite number > 0 or auto, got -0.1"),
+    ("train", "epochs = 0", "--epochs: must be >= 1 (0 with --init), got 0"),
+    ("train", "restandardize = true", "--restandardize: applies with --init only"),
+    ("train", "val = \"v.h5\"\nval_fraction = 0.1",
+     "--val-fraction: cannot be combined with --val; choose one validation source"),
+    ("train", "sync_every = 5", "--sync-every: applies only with --parallel average or --dask ADDRESS"),
+    ("train", "restart_stale = true", "--restart-stale: applies only with --resume"),
+    ("train", "fail_under = \"accuracy=0.9\"",
+     "--fail-under: the gates apply to validation metrics; give --val FILE or --val-fraction F"),
+    ("train", "model = \"linear\"\nval_fraction = 0.1\nfail_under = \"accuracy=0.9\"",
+     "--fail-under accuracy: a linear model's validation has no such metric (it has loss, mse, rmse, mae, r2)"),
+    ("train", "dask_workers = 2", "--dask-workers: applies only with --dask ADDRESS"),
+    ("sweep", "quantile = 1.5", "--quantile: must be in (0, 1), got 1.5"),
+    ("sweep", "init_optimizer = true", "--init-optimizer: applies with --init only"),
+    ("sweep", "sync_every = 3", "--sync-every: applies only with --parallel average or --dask ADDRESS"),
+    ("sweep", "plot = \"curves.txt\"", "--plot curves.txt: cannot tell the image format; end the name in .png, "
+                                       ".pdf or .svg"),
+    ("predict", "output = \"pred.txt\"", "-o pred.txt: cannot tell the format from the extension '.txt'; use "
+                                          ".h5, .csv or .tsv, or say which with --format {hdf5,csv,tsv}"),
+    ("predict", "output = \"-\"\nformat = \"hdf5\"", "-o -: standard output takes csv or tsv, not hdf5"),
+    ("generate", "contiguous = true\ncompression = \"gzip\"", "--compression needs a chunked layout; drop "
+                                                              "--contiguous"),
+    ("generate", "task = \"multiclass\"\nclasses = 5000", "--classes must be at most 1000, the most classes a "
+                                                        "model takes, got 5000"),
+    ("plot", "output = \"curves.txt\"", "-o curves.txt: cannot tell the image format; end the name in .png, "
+                                         ".pdf or .svg"),
+    ("evaluate", "fail_over = \"logloss=0.5\"", "--fail-over: unknown metric 'logloss' (known: accuracy, auc, "
+                                                "below, deviance, f1, log_loss, mae, mse, pinball, precision, r2, "
+                                                "recall, rmse)"),
+])
+def test_print_config_refuses_a_setting_the_run_refuses_before_it_starts(tmp_path, command, table, message):
+    """--print-config ran none of the command's own checks of its settings: a file that the nightly run would
+    refuse printed, exit 0.  It refuses it now with the run's line and exit 2, and opens no file to do so:
+    DATA (and MODEL) do not exist, and the run too refuses the setting before it looks for them."""
+    config = write(tmp_path, f"[{command}]\n{table}\n")
+    data = str(tmp_path / "absent.h5")
+    args = {"train": ("train", data, "-o", tmp_path / "m.h5"), "sweep": ("sweep", data, "--batch-sizes", "8"),
+            "evaluate": ("evaluate", tmp_path / "absent-model.h5", data),
+            "predict": ("predict", tmp_path / "absent-model.h5", data),
+            "generate": ("generate", tmp_path / "g.h5"), "plot": ("plot", tmp_path / "absent.jsonl")}[command]
+    for extra in (("--print-config",), ()):
+        assert cli(*args, "--config", config, *extra) == (2, "", f"sgdcli: error: {message}\n")
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["c.toml"]

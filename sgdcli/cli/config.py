@@ -19,7 +19,10 @@ file (and ``SGDCLI_<COMMAND>_CONFIG``, the file itself), and nothing else:
 every other variable of the command, an argument's or ``--print-config``'s
 included, is refused, as a key the file does not take is.
 ``--print-config`` prints the settings that result, with where each came
-from, as TOML, and exits.
+from, as TOML, and exits; before that it makes the checks of those settings
+that the command makes before it opens anything (its ``check``, given to
+``cli.params.command``: train's builds ``TrainOptions``), so that a setting
+the run would refuse is refused with the same line, exit 2, by day.
 """
 
 from __future__ import annotations
@@ -157,15 +160,19 @@ def print_config_option(f):
             ctx.meta["sgdcli.print_config"] = True
 
     return click.option("--print-config", is_flag=True, expose_value=False, callback=remember,
-                        help="Print the effective settings as TOML, with where each came from, and exit.")(f)
+                        help="Print the effective settings as TOML, with where each came from, and exit; settings the "
+                             "command refuses before opening any file are refused the same way (exit 2).")(f)
 
 
 class ConfiguredCommand(click.Command):
     """A command whose options come from the environment and ``--config`` as well, and that honours
-    ``--print-config`` after they are resolved."""
+    ``--print-config`` after they are resolved.  ``check(**params)``, where given, raises InputError for the
+    settings that the command refuses before it opens any file (the command makes those checks itself, with
+    it); ``--print-config`` calls it before printing."""
 
-    def __init__(self, *args, **kwargs):
+    def __init__(self, *args, check=None, **kwargs):
         super().__init__(*args, **kwargs)
+        self.check = check
         allowed = environment_names(self)
         for param in self.params:
             if isinstance(param, click.Option) and param.name not in allowed:
@@ -185,6 +192,8 @@ class ConfiguredCommand(click.Command):
     def invoke(self, ctx: click.Context):
         check_environment_names(ctx)  # first: --print-config refuses what the run would refuse
         if ctx.meta.get("sgdcli.print_config"):
+            if self.check is not None:
+                self.check(**ctx.params)
             click.echo(render(ctx))
             return None
         check_numba_environment()  # here, not at start-up: --help and completion do not depend on it

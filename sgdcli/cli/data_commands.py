@@ -7,7 +7,7 @@ import click
 from sgdcli.cli import render
 from sgdcli.cli.params import Count, Number, command, json_option
 from sgdcli.options import (BAD_ROWS, COMPRESSIONS, CONVERT, CONVERT_DTYPES, CONVERT_FORMATS, CSV_ENGINES, GENERATE,
-                            MISSING, TASKS)
+                            MISSING, TASKS, check_generate)
 
 
 def compression_option(default: str):
@@ -19,7 +19,14 @@ chunk_rows_option = click.option("--chunk-rows", type=Count(), default=None,
                                  help="Rows per HDF5 chunk [default: about 1 MiB chunks].")
 
 
-@command("generate", example='sgdcli generate data.h5 --task binary --rows 100000 --features 20')
+def _generate_settings(output, **params) -> None:
+    """What generate refuses of its settings before it writes anything (options.check_generate, which the
+    API makes too), for --print-config."""
+    check_generate(**params)
+
+
+@command("generate", example='sgdcli generate data.h5 --task binary --rows 100000 --features 20',
+         check=_generate_settings)
 @click.argument("output", type=click.Path(dir_okay=False))
 @click.option("--task", type=click.Choice(TASKS), default=GENERATE.task, show_default=True,
               help="What y is: real values, two classes (0/1), or K classes (0..K-1).")

@@ -9,7 +9,7 @@ import click
 from sgdcli.cli import gates, render
 from sgdcli.cli.params import (columns_options, command, delimiter_option, gate_options, json_option, memory_option,
                                x_option, y_option)
-from sgdcli.options import PREDICTION_FORMATS as FORMATS, STDOUT
+from sgdcli.options import PREDICTION_FORMATS as FORMATS, STDOUT, prediction_format
 from sgdcli.reporting.plain import PassProgress
 
 
@@ -17,7 +17,13 @@ def _warn(text: str) -> None:
     render.echo(f"sgdcli: {text}", err=True)
 
 
-@command("predict", example='sgdcli predict model.h5 new.h5 -o pred.h5 --proba')
+def _predict_settings(output, format, **params) -> None:  # noqa: A002
+    """What predict checks of its settings alone (its API, after it sees that -o can be written): the output's
+    format; --print-config checks it (whether --proba applies is known only from the model)."""
+    prediction_format(output, format)
+
+
+@command("predict", example='sgdcli predict model.h5 new.h5 -o pred.h5 --proba', check=_predict_settings)
 @click.argument("model", type=click.Path(dir_okay=False))
 @click.argument("data", type=click.Path(dir_okay=False, allow_dash=True))
 @click.option("-o", "--output", required=True, type=click.Path(dir_okay=False, allow_dash=True),
@@ -49,7 +55,13 @@ def predict_cmd(model, data, output, format, x, label_column, features, transpos
         render.echo(f"wrote {output}: {n} predictions")
 
 
-@command("evaluate", example='sgdcli evaluate model.h5 test.h5 --json')
+def _evaluate_settings(fail_under, fail_over, **params) -> list[gates.Gate]:
+    """evaluate's gates, checked as the run checks them before it opens any file (and --print-config with
+    it); which metrics the model has is known only once it is read."""
+    return gates.parse_all(fail_under, fail_over)
+
+
+@command("evaluate", example='sgdcli evaluate model.h5 test.h5 --json', check=_evaluate_settings)
 @click.argument("model", type=click.Path(dir_okay=False))
 @click.argument("data", type=click.Path(dir_okay=False, allow_dash=True))
 @x_option
@@ -75,7 +87,7 @@ def evaluate_cmd(model, data, x, y, label_column, features, transpose, allow_unw
     """
     import sgdcli
 
-    checks = gates.parse_all(fail_under, fail_over)
+    checks = _evaluate_settings(fail_under, fail_over)
     loaded = sgdcli.load_model(model)
     gates.check_model(checks, loaded.model, f"{model} (a {loaded.model} model)")
     sgdcli.configure_runtime()

@@ -104,9 +104,11 @@ class Size(click.ParamType):
             self.fail(f"cannot read size {value!r}; use e.g. 512M or 2G", param, ctx)
 
 
-def command(name: str, example: str, **kwargs):
-    """A command with an example in its help; every command also takes --config and --print-config."""
-    make = click.command(name, cls=ConfiguredCommand, epilog=f"Example:\n\n    {example}", **kwargs)
+def command(name: str, example: str, check=None, **kwargs):
+    """A command with an example in its help; every command also takes --config and --print-config.
+    ``check(**params)``: the checks of its settings it makes before opening any file, which --print-config
+    makes too (config.ConfiguredCommand)."""
+    make = click.command(name, cls=ConfiguredCommand, epilog=f"Example:\n\n    {example}", check=check, **kwargs)
     return lambda f: make(print_config_option(config_option(f)))
 
 

@@ -8,7 +8,15 @@ from sgdcli.cli import render
 from sgdcli.cli.params import command
 
 
-@command("plot", example='sgdcli plot run-a.jsonl run-b.jsonl -o curves.png')
+def _plot_settings(metrics, output) -> None:
+    """What plot refuses of its settings alone (after it sees that -o can be written): an output name of no
+    image format; for --print-config."""
+    from sgdcli.reporting.plot import output_format
+
+    output_format(output)
+
+
+@command("plot", example='sgdcli plot run-a.jsonl run-b.jsonl -o curves.png', check=_plot_settings)
 @click.argument("metrics", nargs=-1, required=True, type=click.Path(dir_okay=False))
 @click.option("-o", "--output", required=True, type=click.Path(dir_okay=False),
               help="Image to write: .png, .pdf or .svg.")

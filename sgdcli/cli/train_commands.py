@@ -14,14 +14,42 @@ from sgdcli.cli import gates, render
 from sgdcli.cli.params import (BATCH_GRID, RATE_GRID, Number, command, gate_options, json_option, parse_batch_sizes,
                                parse_lrs, training_kwargs, training_options)
 from sgdcli.errors import InputError
-from sgdcli.daskoptions import DaskOptions
+from sgdcli.daskoptions import DaskOptions, check_executor
 from sgdcli.options import TrainOptions
 
 
 WAIT_LOCK_PLACE = "without SECONDS, put --wait-lock after DATA: before DATA it takes DATA as its SECONDS"
 
 
-@command("train", example='sgdcli train data.h5 -o model.h5 --model logistic --batch-size 256 --epochs 5')
+def _train_settings(output, resume, restart_stale, dask, dask_workers, dask_timeout, fail_under, fail_over,
+                    **params) -> tuple[TrainOptions, DaskOptions | None, list[gates.Gate]]:
+    """train's settings as the run takes them, checked as it checks them before it opens any file (and
+    --print-config with it): the options, where the run runs, the gates."""
+    opts = TrainOptions(**training_kwargs(params))
+    dask_options = None
+    if dask is not None:
+        dask_options = DaskOptions(dask, workers=dask_workers, timeout=dask_timeout)  # checked as it is made
+    elif dask_workers is not None:
+        raise InputError("--dask-workers: applies only with --dask ADDRESS")
+    if restart_stale and not resume:
+        raise InputError("--restart-stale: applies only with --resume")
+    checks = gates.parse_all(fail_under, fail_over, training=True)
+    if checks:
+        if opts.val is None and opts.val_fraction <= 0:
+            raise InputError(f"{checks[0].option}: the gates apply to validation metrics; give --val FILE or --val-fraction F")
+        if opts.epochs == 0:
+            raise InputError(f"{checks[0].option}: --epochs 0 validates nothing; check the model with sgdcli evaluate")
+        gates.check_model(checks, opts.model, f"a {opts.model} model's validation", training=True)
+        if opts.init is not None and _same_file(output, opts.init):
+            raise InputError(f"{checks[0].option}: -o {output} is the --init model, which a failed gate would "
+                             "replace by the model it failed (the model is written either way): write to another "
+                             f"path and move it over {opts.init} once the gate passes")
+    check_executor(opts, dask_options)  # (train checks it first thing too)
+    return opts, dask_options, checks
+
+
+@command("train", example='sgdcli train data.h5 -o model.h5 --model logistic --batch-size 256 --epochs 5',
+         check=_train_settings)
 @click.argument("data", type=click.Path(dir_okay=False))
 @click.option("-o", "--output", required=True, type=click.Path(dir_okay=False), help="Model file to write (HDF5).")
 @training_options()
@@ -70,25 +98,8 @@ def train_cmd(data, output, progress, quiet, verbose, metrics, checkpoint, check
     """
     import sgdcli
 
-    opts = TrainOptions(**training_kwargs(kwargs))
-    dask_options = None
-    if dask is not None:
-        dask_options = DaskOptions(dask, workers=dask_workers, timeout=dask_timeout)  # checked as it is made
-    elif dask_workers is not None:
-        raise InputError("--dask-workers: applies only with --dask ADDRESS")
-    if restart_stale and not resume:
-        raise InputError("--restart-stale: applies only with --resume")
-    checks = gates.parse_all(fail_under, fail_over, training=True)
-    if checks:
-        if opts.val is None and opts.val_fraction <= 0:
-            raise InputError(f"{checks[0].option}: the gates apply to validation metrics; give --val FILE or --val-fraction F")
-        if opts.epochs == 0:
-            raise InputError(f"{checks[0].option}: --epochs 0 validates nothing; check the model with sgdcli evaluate")
-        gates.check_model(checks, opts.model, f"a {opts.model} model's validation", training=True)
-        if opts.init is not None and _same_file(output, opts.init):
-            raise InputError(f"{checks[0].option}: -o {output} is the --init model, which a failed gate would "
-                             "replace by the model it failed (the model is written either way): write to another "
-                             f"path and move it over {opts.init} once the gate passes")
+    opts, dask_options, checks = _train_settings(output, resume, restart_stale, dask, dask_workers, dask_timeout,
+                                                 fail_under, fail_over, **kwargs)
     sgdcli.configure_runtime()
     reporter = sgdcli.make_reporter("none" if quiet else progress)
     with sgdcli.stop_on_signals() as stop:
@@ -145,7 +156,21 @@ def _left_to_resume(exc: BaseException, control) -> str | None:
             "--resume to continue from it")
 
 
-@command("sweep", example='sgdcli sweep data.h5 --batch-sizes 1,32,256,full --lrs 0.01,0.1 --lr-scaling linear --epochs 3')
+def _sweep_settings(batch_sizes, lrs, plot, **params) -> tuple[list[int | None], list[float | str], TrainOptions]:
+    """sweep's grid and the options of its runs, checked as the run checks them before it opens any file (and
+    --print-config with it): --plot's image format by its name, not yet whether it can be written."""
+    sizes, rates = parse_batch_sizes(batch_sizes), parse_lrs(lrs)
+    base = TrainOptions(**training_kwargs(params))
+    if plot is not None:
+        from sgdcli.reporting.plot import output_format
+
+        output_format(plot, "--plot")
+    check_executor(base, None)  # (each run's train checks it too)
+    return sizes, rates, base
+
+
+@command("sweep", example='sgdcli sweep data.h5 --batch-sizes 1,32,256,full --lrs 0.01,0.1 --lr-scaling linear --epochs 3',
+         check=_sweep_settings)
 @click.argument("data", type=click.Path(dir_okay=False))
 @click.option("--batch-sizes", required=True, metavar="B,B,...", type=BATCH_GRID,
               help="Batch sizes to compare, comma-separated (a list in --config); 'full' is full-batch gradient "
@@ -171,8 +196,7 @@ def sweep_cmd(data, batch_sizes, lrs, progress, quiet, metrics_dir, plot, json, 
     """
     import sgdcli
 
-    sizes, rates = parse_batch_sizes(batch_sizes), parse_lrs(lrs)
-    base = TrainOptions(**training_kwargs(kwargs))
+    sizes, rates, base = _sweep_settings(batch_sizes, lrs, plot, **kwargs)
     if plot is not None:
         from sgdcli.reporting import plot as plotting
 

@@ -133,6 +133,22 @@ class Encoding:
         return cls(**{**d, "features": [Feature(**f) for f in d["features"]]})
 
 
+def written(attrs) -> str | None:
+    """How ``convert`` made X from a CSV file's columns, as the JSON it wrote into X's attributes ``attrs``
+    (``ATTR``), where it did; None for anything else: PyTables names the text encoding of a pandas frame's
+    group with the same attribute ("UTF-8"), and a model that kept that as the CSV columns it was trained on
+    could not be read again."""
+    try:
+        value = attrs.get(ATTR)
+        if value is None:
+            return None
+        text = value.decode("utf-8") if isinstance(value, bytes) else str(value)
+        Encoding.loads(text)
+        return text
+    except (TypeError, ValueError, KeyError, AttributeError, UnicodeDecodeError):
+        return None
+
+
 def _is_number(text: str) -> bool:
     """A finite number (NaN, in the default missing values, is read as missing by every reader anyway)."""
     try:

@@ -12,7 +12,6 @@ file attributes hold the parameters, ``/generator/coef`` and
 
 from __future__ import annotations
 
-import math
 
 import numpy as np
 
@@ -21,7 +20,7 @@ from sgdcli.data import hdf5
 from sgdcli.data.atomic import atomic_output, check_writable
 from sgdcli.errors import InputError
 from sgdcli.fieldtypes import checked_arguments
-from sgdcli.options import COMPRESSIONS, GENERATE, MAX_CLASSES, TASKS
+from sgdcli.options import GENERATE, check_generate
 from sgdcli.sizes import format_size, memory_limit
 
 BLOCK_BYTES = 4 * 2**20  # float32 bytes of X per block; temporaries are a few times this
@@ -47,27 +46,7 @@ def generate(
     no ``data_seed`` repeats them, and ``data_seed`` is -1 in the file and the result); a ``data_seed``
     draws other rows from the same model (a test set).
     """
-    if task not in TASKS:
-        raise InputError(f"--task: {task!r} is not one of {', '.join(TASKS)}")
-    if rows < 1 or features < 1:
-        raise InputError(f"--rows and --features must be >= 1, got {rows} and {features}")
-    if task == "multiclass" and classes < 2:
-        raise InputError(f"--classes must be >= 2, got {classes}")
-    if task == "multiclass" and classes > MAX_CLASSES:  # training would refuse the file
-        raise InputError(f"--classes must be at most {MAX_CLASSES}, the most classes a model takes, got {classes}")
-    if not (math.isfinite(noise) and noise >= 0):
-        raise InputError(f"--noise must be a finite number >= 0, got {noise}")
-    for option, value in (("--seed", seed), ("--data-seed", data_seed)):
-        if value is not None and value < 0:
-            raise InputError(f"{option} must be >= 0, got {value}")
-    if compression not in COMPRESSIONS:
-        raise InputError(f"--compression: {compression!r} is not one of {', '.join(COMPRESSIONS)}")
-    if contiguous and compression != "none":
-        raise InputError("--compression needs a chunked layout; drop --contiguous")
-    if contiguous and chunk_rows is not None:
-        raise InputError("--chunk-rows and --contiguous exclude each other")
-    if chunk_rows is not None and chunk_rows < 1:
-        raise InputError(f"--chunk-rows must be >= 1, got {chunk_rows}")
+    check_generate(task, rows, features, classes, noise, seed, data_seed, chunk_rows, contiguous, compression)
     check_writable(output, "OUTPUT")
     k = classes if task == "multiclass" else 1
     if chunk_rows is None and not contiguous:

@@ -211,11 +211,13 @@ def _layout(f: h5py.File, x: str, transpose: bool, text_ok) -> tuple[h5py.Group 
 
 
 def find_features(f: h5py.File, x: str, label_column: str | None = None, features: str | list | None = None,
-                  transpose: bool = False, classes: list[str] | None = None) -> Found:
+                  transpose: bool = False, classes: list[str] | None = None, labels: bool = True) -> Found:
     """The feature columns that ``--x`` names (and ``--label-column``'s label), or InputError with a hint.
 
     ``features``: the columns to keep, comma-separated text or a list of names; ``classes``: a model's class
-    names, which a label column of names is read as the codes of.
+    names, which a label column of names is read as the codes of.  Without ``labels`` (predict), the label
+    column is only left out of the features: no label is built, so none of its values, its categories or
+    its storage is read or checked (a column of text or of datetimes, no feature, is left out as it is).
     """
     where = f"{f.filename}:{x}"
     obj, found = _layout(f, x, transpose, lambda name: features is not None or name == label_column)
@@ -225,27 +227,36 @@ def find_features(f: h5py.File, x: str, label_column: str | None = None, feature
     keep = (list(range(len(names))) if features is None else
             select(names, features, where, found.text, found.left_out))
     label, class_names = None, None
-    if label_column is not None and found.text.get(label_column) is not None:  # names as labels
+    no_feature = label_column in found.text or label_column in found.left_out  # without labels: left as it is
+    if label_column is not None and labels and found.text.get(label_column) is not None:  # names as labels
         label, class_names = text_labels(found.text[label_column], f"{where}:{label_column}", classes,
                                          found.missing_text)
-    elif label_column is not None:
+    elif label_column is not None and (labels or not no_feature):
         k = column_index(names, label_column, "--label-column", where, found.text, left_out=found.left_out)
         if features is not None and k in keep:
             raise InputError(f"--label-column {label_column}: is also listed in --features")
         keep = [j for j in keep if j != k]
-        label = _select(found, [k])[0]
-        column = f"{where}:{names[k]}"
-        if names[k] in found.categorical:  # a pandas Categorical: its codes read as names through its categories
-            label, class_names = categorical_labels(
-                Fields(label.ds, label.fields, label.names, label.cols),  # the codes as stored: -1 is missing
-                categories(obj, found.categorical[names[k]], column), column, classes)
-        elif (named := enum_label(label)) is not None:  # an enum column (a compound table's field): its names
-            label, class_names = text_labels(EnumNames(label, named, column), column, classes)  # as an enum --y's
+        if labels:
+            label, class_names = _column_label(found, obj, k, f"{where}:{names[k]}", classes)
     if not keep:
         raise InputError(f"{where}: no feature columns are left" + _left_out_said(found))
     plain = found.plain and keep == list(range(len(names)))
     return Found(_select(found, keep), label, found.kind, plain, found.text, class_names,
                  left_out=found.left_out, missing_text=found.missing_text)
+
+
+def _column_label(found: Found, obj, k: int, column: str, classes: list[str] | None
+                  ) -> tuple[Source, list[str] | None]:
+    """The label that column ``k`` of the table holds, and its class names where its values are names."""
+    label = _select(found, [k])[0]
+    name = label.names[0]
+    if name in found.categorical:  # a pandas Categorical: its codes read as names through its categories
+        return categorical_labels(
+            Fields(label.ds, label.fields, label.names, label.cols),  # the codes as stored: -1 is missing
+            categories(obj, found.categorical[name], column), column, classes)
+    if (named := enum_label(label)) is not None:  # an enum column (a compound table's field): its names
+        return text_labels(EnumNames(label, named, column), column, classes)  # as an enum --y's
+    return label, None
 
 
 def _left_out_said(found: Found) -> str:

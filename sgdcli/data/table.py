@@ -8,9 +8,8 @@ import os
 import h5py
 import numpy as np
 
-from sgdcli.data import columnindex, csrblocks, featurenames, hashing, hdf5, producers, rowcount
+from sgdcli.data import columnindex, csrblocks, csvcolumns, featurenames, hashing, hdf5, producers, rowcount
 from sgdcli.data.columns import ColumnReader
-from sgdcli.data.csvcolumns import ATTR as ENCODING_ATTR, Encoding
 from sgdcli.data.identity import FileIdentity
 from sgdcli.data.pandasframes import CodedFields
 from sgdcli.data.shuffle import PageShuffle
@@ -64,25 +63,28 @@ class Table:
     (names or indices, comma-separated), ``transpose`` reads a 2-D ``x``
     stored columns × rows, ``allow_unwritten`` reads rows never written as
     fill values, ``classes`` (a model's class names) fixes the codes that
-    labels which are names are read as (``class_names``: those names), and
-    ``sample_weight`` names a dataset of per-row weights (read as ``W``).
+    labels which are names are read as (``class_names``: those names),
+    ``sample_weight`` names a dataset of per-row weights (read as ``W``), and
+    without ``labels`` (predict) no labels are opened: ``y`` is not, and a
+    ``label_column`` is only left out of the features (``Y`` is None).
     """
 
     def __init__(self, path, x: str = "X", y: str | None = "y", label_column: str | None = None,
                  features: str | None = None, transpose: bool = False, allow_unwritten: bool = False,
-                 classes: list[str] | None = None, sample_weight: str | None = None):
+                 classes: list[str] | None = None, sample_weight: str | None = None, labels: bool = True):
         self.path = os.fspath(path)
         self.x_name, self.y_name, self.w_name = x, y, sample_weight
         self.label_column, self.features, self.transpose = label_column, features, transpose
         self.allow_unwritten, self.classes = allow_unwritten, classes
         self._selection = {"x": x, "y": y, "label_column": label_column, "features": features, "transpose": transpose,
-                           "allow_unwritten": allow_unwritten, "classes": classes, "sample_weight": sample_weight}
+                           "allow_unwritten": allow_unwritten, "classes": classes, "sample_weight": sample_weight,
+                           "labels": labels}
         self.W = None
         self.file = hdf5.open_file(self.path)
         try:
             self.identity = _opened(self.path, self.file)
             with hdf5.reading(self.path):
-                self._open(x, y)
+                self._open(x, y if labels else None, labels)
                 if sample_weight is not None:
                     self._open_weights(sample_weight)
         except BaseException:
@@ -104,16 +106,17 @@ class Table:
         class names found here, so that it reads names as the same codes without a pass of its own."""
         return {**self._selection, "classes": self.class_names}
 
-    def _open(self, x, y):
+    def _open(self, x, y, labels):
         where = f"{self.path}:{x}"
         self.sparse = False
         stored = self.file.get(x)
         self.hashing = hashing.read(stored) if isinstance(stored, (h5py.Dataset, h5py.Group)) else None
         # how convert made X from the columns of a CSV file (data/csvcolumns.py), as JSON
-        self.encoding = _columns_of_csv(stored)
+        self.encoding = csvcolumns.written(stored.attrs) if isinstance(stored, (h5py.Dataset, h5py.Group)) else None
         if is_csr(self.file.get(x)):
             return self._open_sparse(x, y)
-        found = producers.find_features(self.file, x, self.label_column, self.features, self.transpose, self.classes)
+        found = producers.find_features(self.file, x, self.label_column, self.features, self.transpose, self.classes,
+                                        labels)
         n = found.features[0].n_rows
         for source in found.features[1:]:
             if source.n_rows != n:
@@ -351,28 +354,6 @@ def _opened(path: str, f: h5py.File) -> FileIdentity:
         return FileIdentity.of(path, os.fstat(f.id.get_vfd_handle()))
     except (OSError, TypeError, ValueError, RuntimeError):  # a driver without one descriptor
         return FileIdentity.of(path)
-
-
-def _columns_of_csv(stored) -> str | None:
-    """How ``convert`` made X from a CSV file's columns (data/csvcolumns.py, JSON), where it did: PyTables
-    names the text encoding of a pandas frame's group with the same attribute ("UTF-8"), and a model that
-    kept that as the CSV columns it was trained on could not be read again."""
-    if not isinstance(stored, (h5py.Dataset, h5py.Group)):
-        return None
-    try:
-        text = _text_attr(stored, ENCODING_ATTR)
-        if text is not None:
-            Encoding.loads(text)
-        return text
-    except (TypeError, ValueError, KeyError, AttributeError, UnicodeDecodeError):
-        return None
-
-
-def _text_attr(obj, name: str) -> str | None:
-    value = obj.attrs.get(name)
-    if value is None:
-        return None
-    return value.decode("utf-8") if isinstance(value, bytes) else str(value)
 
 
 def _base_dtype(source: Source) -> np.dtype:

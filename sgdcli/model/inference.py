@@ -30,7 +30,8 @@ from sgdcli.model import weights as weights_mod
 from sgdcli.model.file import Model, load_model
 from sgdcli.model.labels import Labels, check_kind, check_targets
 from sgdcli.model.measurement import Measurement
-from sgdcli.options import DEFAULT_MEMORY, DEFAULT_X, DEFAULT_Y, TrainOptions, metrics_of, task_of
+from sgdcli.options import (DEFAULT_MEMORY, DEFAULT_X, DEFAULT_Y, TrainOptions, metrics_of, prediction_format,
+                            task_of)
 
 
 Selector = Callable[[Block], "tuple[np.ndarray, int]"]
@@ -183,12 +184,10 @@ def _open_for(model: Model, data, x: str, y: str | None, columns: dict | None = 
               labels: bool = True) -> Table:
     """``data``'s table for ``model``: its columns ``columns`` (Table's keywords); where ``features`` is not
     given and the model knows its features by name, those columns by name, in the model's order, wherever
-    they are in ``data`` (``by_name``).  Without ``labels`` (predict), a --label-column only stays out of the
-    features: its values are neither read nor checked against the model's classes."""
+    they are in ``data`` (``by_name``).  Without ``labels`` (predict), no labels are opened (Table's
+    ``labels``): a --label-column only stays out of the features, and nothing of it is read or checked."""
     columns, _ = by_name(model.training.get("features"), data, x, dict(columns or {}))
-    table = Table(data, x, y, **columns, classes=model.training.get("class_names"))
-    if not labels:
-        table.Y = None
+    table = Table(data, x, y, **columns, classes=model.training.get("class_names"), labels=labels)
     if table.Y is not None:
         try:
             check_kind(table.class_names, model.training.get("class_names"), f"{table.path}:{table.y_name}",
@@ -273,7 +272,7 @@ def predict(model, data, output, x: str = DEFAULT_X, proba: bool = False, memory
     source = _source(model)
     if output != outputs.STDOUT:
         check_writable(output, inputs=(data, source or None))
-    fmt = outputs.output_format(output, format)
+    fmt = prediction_format(output, format)
     model = load_model(model)
     if proba and task_of(model.model) == "regression":
         raise InputError(f"--proba: a {model.model} (regression) model has no probabilities")

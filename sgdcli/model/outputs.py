@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import contextlib
 import csv
-import os
 import sys
 
 import h5py
@@ -20,29 +19,10 @@ import numpy as np
 
 from sgdcli.data import hdf5
 from sgdcli.data.atomic import atomic_output
-from sgdcli.errors import InputError
 from sgdcli.model.labels import shown  # a class as text: 3 for 3.0, 0.1 for the float32 0.1
-from sgdcli.options import PREDICTION_FORMATS as FORMATS, STDOUT
+from sgdcli.options import STDOUT
 
-EXTENSIONS = {".h5": "hdf5", ".hdf5": "hdf5", ".hdf": "hdf5", ".csv": "csv", ".tsv": "tsv"}
 SEPARATORS = {"csv": ",", "tsv": "\t"}
-
-
-def output_format(output: str, given: str | None) -> str:
-    """The format of ``-o output``: ``given`` (``--format``), else the extension's; CSV for ``-`` (stdout)."""
-    if given is not None:
-        if given not in FORMATS:
-            raise InputError(f"--format: {given!r} is not one of {', '.join(FORMATS)}")
-        if output == STDOUT and given == "hdf5":
-            raise InputError("-o -: standard output takes csv or tsv, not hdf5")
-        return given
-    if output == STDOUT:
-        return "csv"
-    ext = os.path.splitext(os.fspath(output))[1].lower()
-    if ext not in EXTENSIONS:
-        raise InputError(f"-o {output}: cannot tell the format from the extension {ext or '(none)'!r}; use .h5, "
-                         f".csv or .tsv, or say which with --format {{{','.join(FORMATS)}}}")
-    return EXTENSIONS[ext]
 
 
 def _column_format(dtype: np.dtype) -> str:

@@ -26,7 +26,6 @@ from sgdcli.data.layout import PARALLEL_DECODE
 from sgdcli.data.shuffle import PageShuffle
 from sgdcli.data.table import Table
 from sgdcli.engine.epoch import EpochPlan, EpochResult, Position
-from sgdcli.errors import InputError
 from sgdcli.kernels.runtime import ThreadsCapped, numba_threads
 from sgdcli.kernels.state import KernelConfig, TrainState
 from sgdcli.model.labels import Labels
@@ -74,15 +73,6 @@ class Executor(Protocol):
         """What the model file records of how the run was shared out."""
 
     def close(self) -> None: ...
-
-
-def check_options(opts: TrainOptions, dask: DaskOptions | None) -> None:
-    """InputError for a choice of executor that does not hold together."""
-    if opts.parallel == "average" and dask is not None:
-        raise InputError("--parallel average: averages the threads of one machine; with --dask the workers' models "
-                         "are averaged already (--threads sets each worker's threads)")
-    if opts.sync_every is not None and opts.parallel != "average" and dask is None:
-        raise InputError("--sync-every: applies only with --parallel average or --dask ADDRESS")
 
 
 def open_executor(stack: contextlib.ExitStack, table: Table, opts: TrainOptions, dask: DaskOptions | None,

@@ -112,16 +112,41 @@ class ThreadExecutor(LocalExecutor):
 
 
 def _shared_block_rows(table: Table, memory: int, streams: int) -> int:
-    """Rows per block when ``streams`` block streams (threads of --parallel average) share ``memory``."""
+    """Rows per block when ``streams`` block streams (threads of --parallel average) share ``memory``; where
+    they cannot, InputError naming the --memory that they can (what one stream alone needs, which
+    ``block_rows(memory)`` names, would be refused again)."""
     try:
         return table.block_rows(memory // streams)
     except InputError:
         if streams == 1:
             raise
-        table.block_rows(memory)  # fails too: its message tells how much one stream needs
         raise InputError(f"--memory: {format_size(memory)} split between the {streams} threads of --parallel average "
                          f"leaves {format_size(memory // streams)} each, less than two blocks of one chunk of "
-                         f"{table.path}:{table.x_name}; raise --memory or lower --threads") from None
+                         f"{table.path}:{table.x_name}; raise --memory to at least "
+                         f"{whole_mib(_least_shared(table, streams, memory))} or lower --threads") from None
+
+
+def _least_shared(table: Table, streams: int, memory: int) -> int:
+    """The least --memory in whole MiB (as bytes) whose share for each of ``streams`` holds the blocks of the
+    passes and the windows of the page shuffle (``Table.block_rows`` at the chunk and at ``unit_rows``), more
+    than ``memory`` (which does not): found by doubling, then halving the interval, as both hold from some
+    budget on (a block's rows only grow with the budget)."""
+    def holds(mib: int) -> bool:
+        share = (mib << 20) // streams
+        try:
+            table.block_rows(share)
+            table.block_rows(share, unit=table.unit_rows)
+        except InputError:
+            return False
+        return True
+
+    low, high = memory >> 20, max(1, memory >> 20)  # low MiB does not hold (it is at most memory)
+    while not holds(high):
+        low, high = high, high * 2
+    while high - low > 1:
+        mid = (low + high) // 2
+        low, high = (low, mid) if holds(mid) else (mid, high)
+    return high << 20
 
 
 def _split(short: MemoryShort, memory: int, streams: int) -> InputError:

@@ -23,9 +23,9 @@ from sgdcli.errors import DivergedError, InputError, Interrupted
 from sgdcli.fieldtypes import check_instance
 from sgdcli.model.file import Model
 from sgdcli.model.labels import check_kind
-from sgdcli.daskoptions import DaskOptions
+from sgdcli.daskoptions import DaskOptions, check_executor
 from sgdcli.options import TrainOptions
-from sgdcli.parallel.executor import check_options, open_executor
+from sgdcli.parallel.executor import open_executor
 from sgdcli.reporting.reporter import Reporter
 from sgdcli.training import checkpoint as ckpt_mod
 from sgdcli.training.control import RunControl
@@ -47,7 +47,7 @@ def train(data, options: TrainOptions | None = None, *, output=None, metrics=Non
     """
     check_arguments(options, reporter, control, dask)
     opts = options or TrainOptions()
-    check_options(opts, dask)
+    check_executor(opts, dask)
     reporter = reporter or Reporter()
     control = (control or RunControl()).for_run()
     _check_distinct(_outputs(output, metrics, control.checkpoint), (data, opts.val), opts.init)
