@@ -196,11 +196,12 @@ def sweep_cmd(data, batch_sizes, lrs, progress, quiet, metrics_dir, plot, json, 
     """
     import sgdcli
 
-    sizes, rates, base = _sweep_settings(batch_sizes, lrs, plot, **kwargs)
-    if plot is not None:
+    if plot is not None:  # where it goes first ('-', a directory that is not there), then its format
         from sgdcli.reporting import plot as plotting
 
         plotting.check_output(plot, "--plot")
+    sizes, rates, base = _sweep_settings(batch_sizes, lrs, plot, **kwargs)
+    if plot is not None:
         plotting.require("--plot")  # matplotlib missing: say so before hours of training, not after
     sgdcli.configure_runtime()
 
