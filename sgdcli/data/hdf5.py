@@ -21,8 +21,8 @@ from sgdcli.errors import InputError, RuntimeFailure, first_line, refuse_pipe, r
 NUMERIC_KINDS = "biuf"
 
 
-def cast_into(dest: np.ndarray, values: np.ndarray, rows: np.ndarray | None = None) -> None:
-    """``values`` converted into ``dest``'s type (into its rows ``rows``, where given) as NumPy converts them: a
+def cast_into(dest: np.ndarray, values: np.ndarray, rows: slice | np.ndarray | None = None) -> None:
+    """``values`` converted into ``dest``'s type (into ``dest[rows]``, where given) as NumPy converts them: a
     float64 beyond float32's range becomes infinite, which the checks for non-finite values then name with its
     row, and NumPy's overflow warning (a line without file, dataset or row on stderr) is not printed.  Every
     read that narrows what a file stores goes through here."""

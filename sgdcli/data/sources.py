@@ -144,6 +144,15 @@ def _reads(ranges: list[tuple[int, int]], places: list[int], cap: int):
         yield group
 
 
+def _places(pieces: list[tuple[int, int, int]]) -> slice | np.ndarray:
+    """Where the rows of the (place, start, stop) ``pieces`` of one read go: a slice for one piece, else their
+    row numbers."""
+    if len(pieces) == 1:
+        (p, a, b), = pieces
+        return slice(p, p + b - a)
+    return np.concatenate([np.arange(p, p + b - a) for p, a, b in pieces])
+
+
 class Matrix(Source):
     """Columns ``cols`` of a 2-D dataset of rows × columns, or of columns × rows where ``transposed`` (MATLAB)."""
 
@@ -278,7 +287,7 @@ class ComposedReader(BufferedReader):
         return out[:total]
 
     def _fill(self, ranges: list[tuple[int, int]], places: list[int], dest: np.ndarray) -> None:
-        """Rows ``ranges[k]`` into ``dest`` from row ``places[k]`` on, source by source.
+        """Rows ``ranges[k]`` into ``dest`` from row ``places[k]`` on.
 
         A source reads whole stored rows (every column of a matrix, every
         field of a table, text included) and only then keeps its columns, so
@@ -287,20 +296,20 @@ class ComposedReader(BufferedReader):
         bounded by the share of --memory the block was given, however few of
         the stored columns it keeps.  Several ranges that fit are one HDF5
         read (a union of hyperslabs): a group of columns costs one read per
-        column per group, not one per column per range.
+        column per group, not one per column per range; sources whose reads
+        cover the same rows (a group's columns) share the groups' places.
         """
         budget = max(1, min(GROUP_BYTES, dest.nbytes))
+        by_cap: dict[int, list[tuple[Source, np.ndarray]]] = {}  # rows per read -> the sources, their columns of dest
         at = 0
         for source in self.sources:
-            part = dest[:, at:at + source.width]
-            for pieces in _reads(ranges, places, rows_per_read(source, budget)):
-                values = source.read_spans([(a, b) for _, a, b in pieces])
-                if len(pieces) == 1:
-                    p, a, b = pieces[0]
-                    cast_into(part[p:p + b - a], values)
-                else:
-                    cast_into(part, values, rows=np.concatenate([np.arange(p, p + b - a) for p, a, b in pieces]))
+            by_cap.setdefault(rows_per_read(source, budget), []).append((source, dest[:, at:at + source.width]))
             at += source.width
+        for cap, members in by_cap.items():
+            for pieces in _reads(ranges, places, cap):
+                spans, rows = [(a, b) for _, a, b in pieces], _places(pieces)
+                for source, part in members:
+                    cast_into(part, source.read_spans(spans), rows=rows)
 
     def close(self) -> None:
         self.sources = []
