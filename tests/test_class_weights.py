@@ -162,3 +162,64 @@ def test_labels_written_as_float32_classes_are_those_classes(tmp_path):
     assert evaluate(tmp_path / "m.h5", f64) == evaluate(tmp_path / "m.h5", f32)
     code, _, err = cli("train", f64, "-o", tmp_path / "w.h5", "--init", tmp_path / "m.h5", "--epochs", "1", "-q")
     assert code == 0, err
+
+
+@pytest.mark.filterwarnings("ignore")  # (short fits' warnings)
+def test_class_weights_standardize_and_train_as_the_same_sample_weights_and_the_rows_repeated(tmp_path):
+    """A row's weight is its sample weight times its class's weight in the standardization statistics too (they
+    were weighted by the sample weights only), so --class-weight 1=5 trains the objective of the class-1 rows
+    repeated 5 times; the penalty, on standardized weights, made the difference visible."""
+    rng = np.random.default_rng(0)
+    n = 2000
+    X = (rng.standard_normal((n, 4)) * [1, 2, 3, 1] + [0, 5, 0, 0]).astype(np.float32)
+    y = (X[:, 0] + rng.standard_normal(n) > 1.0).astype(np.float64)
+    X[y == 1, 2] += 4.0  # a feature whose spread depends on how the classes weigh
+    v = np.where(y == 1, 5.0, 1.0)
+    with h5py.File(tmp_path / "d.h5", "w") as f:
+        f["X"], f["y"], f["w"] = X, y, v
+    rep = np.repeat(np.arange(n), v.astype(np.int64))
+    write_table(tmp_path / "r.h5", X[rep], y[rep])
+    opts = dict(l2=0.05, batch_size=None, epochs=60, lr=0.5, threads=1, optimizer="sgd", schedule="constant",
+                shuffle=False)
+    by_class = train(tmp_path / "d.h5", TrainOptions(class_weight="1=5", **opts))
+    by_sample = train(tmp_path / "d.h5", TrainOptions(sample_weight="w", **opts))
+    repeated = train(tmp_path / "r.h5", TrainOptions(**opts))
+    x = X.astype(np.float64)
+    center = v @ x / v.sum()
+    scale = np.sqrt(v @ (x - center) ** 2 / v.sum())
+    for model in (by_class, by_sample, repeated):
+        np.testing.assert_allclose(model.center, center, rtol=1e-9, atol=1e-12)
+        np.testing.assert_allclose(model.scale, scale, rtol=1e-9)
+    np.testing.assert_allclose(by_class.raw_weights(), by_sample.raw_weights(), rtol=1e-9, atol=1e-12)
+    np.testing.assert_allclose(by_class.raw_weights(), repeated.raw_weights(), rtol=1e-6, atol=1e-9)
+
+
+@pytest.mark.filterwarnings("ignore")  # (short fits' warnings)
+def test_balanced_class_weights_standardize_as_the_same_sample_weights_dense_and_sparse(tmp_path):
+    """``balanced`` comes from the label pass's counts, which run before the statistics; on a CSR matrix
+    (--standardize: scaled, not centered) the class weights weigh its rows' deviations as well."""
+    rng = np.random.default_rng(3)
+    n = 3000
+    y = (rng.random(n) < 0.05).astype(np.float64)
+    X = rng.standard_normal((n, 3)).astype(np.float32)
+    X[y == 1, 0] += 4.0
+    counts = np.bincount(y.astype(np.int64))
+    v = (n / (2 * counts))[y.astype(np.int64)]
+    with h5py.File(tmp_path / "d.h5", "w") as f:
+        f["X"], f["y"], f["w"] = X, y, v
+        g = f.create_group("S")
+        g["data"], g["indices"] = X.reshape(-1), np.tile(np.arange(3), n)
+        g["indptr"], g.attrs["shape"], g.attrs["encoding-type"] = np.arange(0, 3 * n + 1, 3), (n, 3), "csr_matrix"
+    opts = dict(epochs=1, threads=1)
+    x = X.astype(np.float64)
+    center = v @ x / v.sum()
+    for features, sparse in (("X", False), ("S", True)):
+        extra = dict(x=features, standardize=True) if sparse else {}
+        balanced = train(tmp_path / "d.h5", TrainOptions(class_weight="balanced", **opts, **extra))
+        weighted = train(tmp_path / "d.h5", TrainOptions(sample_weight="w", **opts, **extra))
+        # sparse rows are scaled by their root mean square about 0, dense ones by their deviation
+        spread = np.sqrt(v @ x ** 2 / v.sum() - center ** 2) if sparse else np.sqrt(v @ (x - center) ** 2 / v.sum())
+        for model in (balanced, weighted):
+            np.testing.assert_allclose(model.scale, spread, rtol=1e-9, err_msg=features)
+            if not sparse:
+                np.testing.assert_allclose(model.center, center, rtol=1e-9, atol=1e-12)

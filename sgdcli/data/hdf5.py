@@ -21,12 +21,16 @@ from sgdcli.errors import InputError, RuntimeFailure, first_line, refuse_pipe, r
 NUMERIC_KINDS = "biuf"
 
 
-def cast_into(dest: np.ndarray, values: np.ndarray) -> None:
-    """``values`` converted into ``dest``'s type as NumPy converts them: a float64 beyond float32's range
-    becomes infinite, which the checks for non-finite values then name with its row, and NumPy's overflow
-    warning (two lines of source on stderr) is not printed."""
+def cast_into(dest: np.ndarray, values: np.ndarray, rows: slice | np.ndarray | None = None) -> None:
+    """``values`` converted into ``dest``'s type (into ``dest[rows]``, where given) as NumPy converts them: a
+    float64 beyond float32's range becomes infinite, which the checks for non-finite values then name with its
+    row, and NumPy's overflow warning (a line without file, dataset or row on stderr) is not printed.  Every
+    read that narrows what a file stores goes through here."""
     with np.errstate(over="ignore", invalid="ignore"):
-        np.copyto(dest, values, casting="unsafe")
+        if rows is None:
+            np.copyto(dest, values, casting="unsafe")
+        else:
+            dest[rows] = values
 
 
 def open_file(path: str | os.PathLike) -> h5py.File:

@@ -25,7 +25,7 @@ from sgdcli.data.hdf5 import NUMERIC_KINDS, cast_into
 from sgdcli.errors import InputError, first_line
 
 COMPOSED = "column blocks read through HDF5"
-GROUP_BYTES = 8 << 20  # stored rows a source reads at once for a window: bounded scratch beside the window
+GROUP_BYTES = 8 << 20  # the most stored bytes read at once: bounded scratch beside the block or window
 
 
 def where_of(ds: h5py.Dataset) -> str:
@@ -116,6 +116,41 @@ def read_union(ds: h5py.Dataset, spans: list[tuple[int, int]], axis: int) -> np.
     out = np.empty(out_shape, dtype=ds.dtype)
     ds.id.read(h5py.h5s.create_simple(out_shape), space, out)
     return out
+
+
+def rows_per_read(source: Source, budget: int) -> int:
+    """Rows of ``source`` read at once where at most ``budget`` bytes of stored rows are to be in memory: whole
+    read units (chunks), one at least, so that every chunk is read once."""
+    unit = max(1, source.unit_rows)
+    return max(unit, budget // source.row_bytes // unit * unit)
+
+
+def _reads(ranges: list[tuple[int, int]], places: list[int], cap: int):
+    """The rows of ``ranges`` (bound for rows ``places`` on) in file order, as reads of at most ``cap`` rows:
+    lists of (place, start, stop).  A range longer than that is cut at multiples of ``cap`` rows of the file
+    (whole read units where ``cap`` is)."""
+    group, rows = [], 0
+    for i in sorted(range(len(ranges)), key=lambda i: ranges[i][0]):
+        (a, b), p = ranges[i], int(places[i])
+        while a < b:
+            end = min(b, (a // cap + 1) * cap)
+            if group and rows + end - a > cap:
+                yield group
+                group, rows = [], 0
+            group.append((p, a, end))
+            rows += end - a
+            p, a = p + end - a, end
+    if group:
+        yield group
+
+
+def _places(pieces: list[tuple[int, int, int]]) -> slice | np.ndarray:
+    """Where the rows of the (place, start, stop) ``pieces`` of one read go: a slice for one piece, else their
+    row numbers."""
+    if len(pieces) == 1:
+        (p, a, b), = pieces
+        return slice(p, p + b - a)
+    return np.concatenate([np.arange(p, p + b - a) for p, a, b in pieces])
 
 
 class Matrix(Source):
@@ -241,41 +276,40 @@ class ComposedReader(BufferedReader):
         n = stop - start
         if out is None or out.shape[0] < n:
             out = np.empty((n, *self.row_shape), dtype=self.dtype)
-        dest = out[:n].reshape(n, -1)
-        at = 0
-        for source in self.sources:
-            cast_into(dest[:, at:at + source.width], source.read(start, stop))
-            at += source.width
+        self._fill([(start, stop)], [0], out[:n].reshape(n, -1))
         return out[:n]
 
     def read_ranges(self, ranges: list[tuple[int, int]], out: np.ndarray) -> np.ndarray:
-        """The row ranges laid end to end in ``out``, in the order given.
-
-        Each source reads the ranges in file order, as many at a time as fit
-        GROUP_BYTES of its stored rows, with one HDF5 read (a union of
-        hyperslabs): a group of columns costs one read per column per group,
-        not one per column per range.  The rows are then put in their places.
-        """
-        lengths = np.array([b - a for a, b in ranges], dtype=np.int64)
-        places = np.concatenate(([0], np.cumsum(lengths)))
+        """The row ranges laid end to end in ``out``, in the order given."""
+        places = np.concatenate(([0], np.cumsum([b - a for a, b in ranges], dtype=np.int64)))
         total = int(places[-1])
-        dest = out[:total].reshape(total, -1)
-        order = sorted(range(len(ranges)), key=lambda i: ranges[i][0])
-        group_rows = max(1, GROUP_BYTES // max(s.row_bytes for s in self.sources))
-        k = 0
-        while k < len(order):
-            group, rows = [], 0
-            while k < len(order) and (not group or rows + lengths[order[k]] <= group_rows):
-                group.append(order[k])
-                rows += int(lengths[order[k]])
-                k += 1
-            at_rows = np.concatenate([np.arange(places[i], places[i + 1]) for i in group])
-            spans = [ranges[i] for i in group]
-            at = 0
-            for source in self.sources:
-                dest[at_rows, at:at + source.width] = source.read_spans(spans)
-                at += source.width
+        self._fill(ranges, places[:-1].tolist(), out[:total].reshape(total, -1))
         return out[:total]
+
+    def _fill(self, ranges: list[tuple[int, int]], places: list[int], dest: np.ndarray) -> None:
+        """Rows ``ranges[k]`` into ``dest`` from row ``places[k]`` on.
+
+        A source reads whole stored rows (every column of a matrix, every
+        field of a table, text included) and only then keeps its columns, so
+        each reads its rows in file order in reads of at most as many stored
+        bytes as ``dest`` holds (and GROUP_BYTES): a block's scratch is
+        bounded by the share of --memory the block was given, however few of
+        the stored columns it keeps.  Several ranges that fit are one HDF5
+        read (a union of hyperslabs): a group of columns costs one read per
+        column per group, not one per column per range; sources whose reads
+        cover the same rows (a group's columns) share the groups' places.
+        """
+        budget = max(1, min(GROUP_BYTES, dest.nbytes))
+        by_cap: dict[int, list[tuple[Source, np.ndarray]]] = {}  # rows per read -> the sources, their columns of dest
+        at = 0
+        for source in self.sources:
+            by_cap.setdefault(rows_per_read(source, budget), []).append((source, dest[:, at:at + source.width]))
+            at += source.width
+        for cap, members in by_cap.items():
+            for pieces in _reads(ranges, places, cap):
+                spans, rows = [(a, b) for _, a, b in pieces], _places(pieces)
+                for source, part in members:
+                    cast_into(part, source.read_spans(spans), rows=rows)
 
     def close(self) -> None:
         self.sources = []

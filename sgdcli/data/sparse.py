@@ -19,6 +19,7 @@ import h5py
 import numpy as np
 
 from sgdcli.data import layout as layout_mod
+from sgdcli.data.hdf5 import cast_into
 from sgdcli.data.sources import GROUP_BYTES, BufferedReader, read_union, text_of
 from sgdcli.errors import InputError, first_line
 
@@ -185,7 +186,7 @@ class CsrReader:
             a, b = ranges[group[0]][0], ranges[group[-1]][1]
             raise InputError(f"{self.where}: a column index of rows {a}-{b} is outside 0..{self.width - 1}")
         for i, (lo, hi) in zip(group, spans):
-            data[places[i]:places[i + 1]] = read.span(0, lo, hi)
+            cast_into(data[places[i]:places[i + 1]], read.span(0, lo, hi))
             indices[places[i]:places[i + 1]] = read.span(1, lo, hi)
 
     def describe(self) -> str:

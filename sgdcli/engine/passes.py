@@ -121,18 +121,21 @@ def labels_of(count: LabelCount, table: Table, opts: TrainOptions, known: Labels
     return known
 
 
-def moment_pass(table: Table, spans, block_rows: int, opts: TrainOptions, check_stop=lambda: None) -> RunningMoments:
-    """Mean and standard deviation of the training rows' features (weighted by their sample weights, where the
-    table has them), over ``spans``."""
+def moment_pass(table: Table, spans, block_rows: int, opts: TrainOptions, check_stop=lambda: None, *,
+                by_class: tuple[weights_mod.Weighting, np.ndarray] | None = None) -> RunningMoments:
+    """Mean and standard deviation of the training rows' features, over ``spans``, each row weighted as the loss
+    weighs it: by its sample weight (where the table has them) times its class's weight (``by_class``: the
+    run's weighting and its classes, where it has class weights), so that class weights standardize as the
+    same weights given as sample weights, or as the rows repeated, do."""
     if table.sparse:
-        return _sparse_moments(table, spans, block_rows, opts, check_stop)
+        return _sparse_moments(table, spans, block_rows, opts, check_stop, by_class)
     stats = RunningMoments(table.n_features)
     skip = opts.bad_rows == "skip"
     for block in stream_blocks(table, spans, block_rows):
         check_stop()
         rows, _ = select_rows(block.start, block.stop - block.start, opts.val_fraction, opts.seed,
                               finite=finite_mask(block) if skip else None)
-        bad = stats.update(block.X, rows, block.w)
+        bad = stats.update(block.X, rows, _row_weights(block, by_class))
         if bad >= 0:
             raise InputError(table.nonfinite(block.start + int(rows[bad])))
     return stats
@@ -162,12 +165,23 @@ class SparseMoments:
         return sd
 
 
-def _sparse_moments(table: Table, spans, block_rows: int, opts: TrainOptions, check_stop) -> SparseMoments:
+def _row_weights(block, by_class: tuple[weights_mod.Weighting, np.ndarray] | None) -> np.ndarray | None:
+    """The weights of a block's rows in the statistics: sample weight × class weight (None: 1 each)."""
+    if by_class is None:
+        return block.w
+    weighting, classes = by_class
+    v = weighting.of_classes(block.y, classes)
+    return v if block.w is None else v * block.w
+
+
+def _sparse_moments(table: Table, spans, block_rows: int, opts: TrainOptions, check_stop,
+                    by_class: tuple[weights_mod.Weighting, np.ndarray] | None) -> SparseMoments:
     stats = SparseMoments(table.n_features)
     for block in stream_blocks(table, spans, block_rows):
         check_stop()
         rows, _ = select_rows(block.start, block.stop - block.start, opts.val_fraction, opts.seed,
                               finite=finite_mask(block) if opts.bad_rows == "skip" else None)
+        w = _row_weights(block, by_class)
         X = block.X
         keep = np.zeros(X.n_rows, dtype=bool)
         keep[rows] = True
@@ -177,9 +191,9 @@ def _sparse_moments(table: Table, spans, block_rows: int, opts: TrainOptions, ch
             row = int(np.repeat(np.arange(X.n_rows), np.diff(X.indptr))[entries][~np.isfinite(values)][0])
             raise InputError(table.nonfinite(block.start + row))
         weighted = values  # each entry weighs as its row
-        if block.w is not None:
-            weighted = values * np.repeat(block.w, np.diff(X.indptr))[entries]
-        stats.n += len(rows) if block.w is None else float(block.w[rows].sum())
+        if w is not None:
+            weighted = values * np.repeat(w, np.diff(X.indptr))[entries]
+        stats.n += len(rows) if w is None else float(w[rows].sum())
         stats.sums += np.bincount(columns, weights=weighted, minlength=table.n_features)
         stats.squares += np.bincount(columns, weights=weighted * values, minlength=table.n_features)
     return stats

@@ -98,10 +98,15 @@ class Weighting:
         v = np.full(len(labels), self.scale)
         if sample is not None:
             v *= sample
-        if self.class_weights is not None:  # (the classes are sorted but for --positive-class)
-            order = np.argsort(classes, kind="stable")
-            v *= self.class_weights[order[np.clip(np.searchsorted(classes[order], labels), 0, len(classes) - 1)]]
+        if self.class_weights is not None:
+            v *= self.of_classes(labels, classes)
         return v
+
+    def of_classes(self, labels: np.ndarray, classes: np.ndarray) -> np.ndarray:
+        """The class weight of each row, by its raw label (of the classes ``classes``): of a neighbouring class
+        where the label is no class (a held-out row's, a non-finite one)."""
+        order = np.argsort(classes, kind="stable")  # (the classes are sorted but for --positive-class)
+        return self.class_weights[order[np.clip(np.searchsorted(classes[order], labels), 0, len(classes) - 1)]]
 
     def as_dict(self) -> dict:
         """What the model card keeps of them (entries of its ``training``): the class weights, and the dataset of

@@ -10,6 +10,7 @@ reads again.
 from __future__ import annotations
 
 import dataclasses
+import functools
 
 import numpy as np
 
@@ -68,7 +69,9 @@ def learn(table: Table, val_table: Table | None, opts: TrainOptions, saved, init
             message(f"computing feature deviations of {table.path} (one pass; sparse: scaled, not centered, which "
                     "would make it dense)" if table.sparse else
                     f"computing feature means and deviations of {table.path} (one pass)")
-            stats = data_pass(passes.moment_pass, "standardizing")
+            moments = passes.moment_pass if weighting.class_weights is None else functools.partial(
+                passes.moment_pass, by_class=(weighting, labels.classes))  # rows weigh as in the loss
+            stats = data_pass(moments, "standardizing")
             mean, std = stats.mean, stats.std()
     if weighting is None:
         weighting = _weighting(table, opts, labels, count, n_train, data_pass)
