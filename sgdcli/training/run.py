@@ -348,6 +348,6 @@ class Run:
         table = self.table if held_out else self.val_table
         select = ValidationRows(opts.val_fraction, opts.seed, held_out, self.plan.skip_bad)
         scores = self.executor.validate(table, self.objective, self.labels, We, opts.memory, select,
-                                        on_stop=lambda: self._safe_point(self.pos))
+                                        on_stop=lambda: self._safe_point(self.pos), centre=float(params[0, -1]))
         self.val_scored = scores["rows"]
         return {"val_loss": scores.pop("loss"), **{f"val_{k}": v for k, v in scores.items() if k != "rows"}}
