@@ -105,6 +105,7 @@ class Run:
         executor.prepare(self.cfg, self.plan)
         self.stopper = EarlyStopping(opts.patience, opts.min_delta) if opts.early_stopping else None
         self.val_scored = None  # the rows the last validation pass scored
+        self.resumed = saved is not None
         if saved is not None:
             self.state, self.pos, self.history = saved.state, saved.position, saved.history
             if self.stopper is not None:
@@ -265,6 +266,9 @@ class Run:
             with open(metrics_tmp, "w", encoding="utf-8") as fh:  # epochs done before a resume: the checkpoint's
                 fh.writelines(json_line(r) for r in self.history)
         reporter.begin(epochs=opts.epochs, iterations=self.iters, rows=self.n_train, batch_size=self.batch, lr=self.lr)
+        if self.resumed:
+            reporter.resumed(epoch=self.pos.epoch, iteration=self._iteration(), rows=self.pos.rows_seen,
+                             records=list(self.history))
         try:
             while self.pos.epoch < opts.epochs and not (self.stopper is not None and self.stopper.stopped):
                 try:
