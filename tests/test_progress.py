@@ -94,3 +94,80 @@ def test_a_pass_of_unknown_length_says_its_rows_and_rate():
     lines = stream.getvalue().splitlines()
     assert len(lines) == 3 and lines[0].endswith("scoring x.csv: rows counted as they are read")
     assert lines[1].endswith("scoring x.csv: 200 rows, 33 rows/s") and lines[2].endswith("300 rows, 25 rows/s")
+
+
+class Resumes(Reporter):
+    """What ``resumed`` heard, and each advance."""
+
+    def __init__(self):
+        self.heard, self.advances = [], []
+
+    def resumed(self, **at):
+        self.heard.append(at)
+
+    def advance(self, epoch, iteration, rows, loss, lr, detail=""):
+        self.advances.append((epoch, iteration, rows))
+
+
+@pytest.mark.parametrize("stop_at", [3, 9])  # safe points: in epoch 1, in epoch 2 (six an epoch)
+def test_a_resumed_run_tells_its_reporter_where_in_the_epoch_it_continues(tmp_path, binary_file, monkeypatch, stop_at):
+    """Progress timed the rows done before the resume as if done since: rows/s inflated and the time left short."""
+    import signal
+
+    from sgdcli import RunControl
+    from sgdcli.engine import epoch
+    from sgdcli.errors import Interrupted
+
+    monkeypatch.setattr(epoch, "SLICE_ROWS", 500)
+    options, checkpoint, calls = TrainOptions(epochs=2, batch_size=20, threads=1), str(tmp_path / "ck.h5"), []
+    first = Resumes()
+    with pytest.raises(Interrupted):
+        sgdcli.train(binary_file, options, reporter=first,
+                     control=RunControl(checkpoint=checkpoint,
+                                        stop=lambda: (calls.append(1), signal.SIGTERM if len(calls) == stop_at else None)[1]))
+    assert first.heard == []
+    second = Resumes()
+    model = sgdcli.train(binary_file, options, reporter=second, control=RunControl(checkpoint=checkpoint, resume=True))
+    epoch_at, iteration, rows = first.advances[-1]  # the stop's safe point follows its last advance
+    assert second.heard == [{"epoch": epoch_at, "iteration": iteration, "rows": rows,
+                             "records": model.history[:epoch_at]}]
+    assert second.advances[0][0] == epoch_at and second.advances[0][1:] > (iteration, rows)
+
+
+def test_plain_progress_after_a_resume_times_the_rows_done_since():
+    from sgdcli.reporting.plain import PlainReporter
+
+    now, out = [100.0], io.StringIO()
+    rep = PlainReporter(out, interval=5.0, clock=lambda: now[0])
+    rep.begin(epochs=2, iterations=1000, rows=10**6, batch_size=1000, lr=0.1)
+    rep.resumed(epoch=1, iteration=500, rows=500_000, records=[{"epoch": 1, "train_loss": 0.5}])
+    rep.epoch_start(1)
+    now[0] = 110.0
+    rep.advance(1, 600, 600_000, 0.4, 0.1)  # 100 iterations of 1000 rows in 10 s: 400 more take 40 s
+    rep.epoch_start(1)  # a run that starts this epoch over (not resumed) counts from its start again
+    now[0] = 120.0
+    rep.advance(1, 100, 100_000, 0.4, 0.1)
+    progress = [line.split(" ", 1)[1] for line in out.getvalue().splitlines() if "iteration " in line]
+    assert progress == ["epoch 2/2 iteration 600/1000 (60%) loss 0.4 lr 0.1 10.00k rows/s eta 0:00:40",
+                        "epoch 2/2 iteration 100/1000 (10%) loss 0.4 lr 0.1 10.00k rows/s eta 0:01:30"]
+
+
+def test_bars_after_a_resume_start_at_its_epoch_and_draw_the_whole_runs_loss_curve():
+    """The epoch bar started at 0 and the curve at the resume's epoch."""
+    from sgdcli.reporting.bars import RichReporter
+    from sgdcli.reporting.reporter import sparkline
+
+    out = io.StringIO()
+    rep = RichReporter(out)
+    rep.begin(epochs=4, iterations=100, rows=1000, batch_size=10, lr=0.1)
+    before = [{"epoch": 1, "train_loss": 0.9}, {"epoch": 2, "train_loss": 0.5}]
+    rep.resumed(epoch=2, iteration=40, rows=400, records=before)
+    rep.epoch_start(2)
+    epochs, iterations = rep.progress.tasks
+    assert (epochs.completed, iterations.completed) == (2, 40)
+    rep.advance(2, 100, 1000, 0.3, 0.1)
+    rep.epoch_end({"epoch": 3, "iterations": 100, "rows": 1000, "train_loss": 0.3, "lr": 0.1, "seconds": 1.0,
+                   "rows_per_s": 1000.0})
+    assert epochs.completed == 3
+    rep.close()
+    assert out.getvalue().strip().splitlines()[-1] == f"loss per epoch: train {sparkline([0.9, 0.5, 0.3])} 0.9 → 0.3"

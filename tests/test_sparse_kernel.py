@@ -45,8 +45,8 @@ def run_kernel(cfg, X, y, order, scale, k_out, slots, pieces, epochs=2, sw=None)
                                                state.slots if slots else None, state.counters, state.sums, touched,
                                                marks, n_touched, **weights)
             assert status == ks.OK
-        sparse.finish_batch_sparse(cfg, state.W, state.G, state.slots if slots else None, state.counters, touched,
-                                   marks, n_touched)
+        sparse.finish_batch_sparse(cfg, state.W, state.G, state.slots if slots else None, state.counters,
+                                   state.sums, touched, marks, n_touched)
     return state
 
 

@@ -227,13 +227,16 @@ def run_epoch(
                 return epoch_result(state, pos, int(counters[ks.T]) - t0, finished=False)
             pos.block, pos.row = k + 1, 0
     if counters[ks.FILL] > 0:
-        if plan.drop_last:
+        if plan.drop_last:  # neither its step nor its loss and rows (the kernels add those at a step)
             state.G[:] = 0.0
             counters[ks.FILL] = 0
             state.sums[ks.BATCH_LOSS] = 0.0
+            if table.sparse:  # nor its touched columns, which the next epoch's first batch would step on
+                scratch.marks[scratch.touched[: scratch.n_touched[0]]] = 0
+                scratch.n_touched[0] = 0
         elif table.sparse:
-            finish_batch_sparse(cfg, state.W, state.G, _slots(cfg, state), counters, scratch.touched, scratch.marks,
-                                scratch.n_touched)
+            finish_batch_sparse(cfg, state.W, state.G, _slots(cfg, state), counters, state.sums, scratch.touched,
+                                scratch.marks, scratch.n_touched)
             if not np.isfinite(state.W).all():
                 raise _diverged(cfg, state, epoch, t0, plan)
         elif not finish_batch(cfg, state, scratch, plan.center, plan.scale):
@@ -277,7 +280,7 @@ def compile_kernels(table: Table, cfg: KernelConfig, plan: EpochPlan, scratch: S
         X = table.X.read(0, 1)
         y = np.zeros(1)  # labels as the kernels take them (float64); row 0's own may be one --bad-rows skips
         _train_sparse(cfg, X, y[:0], np.zeros(0, dtype=np.int64), plan, state, scratch, sw)
-        finish_batch_sparse(cfg, state.W, state.G, _slots(cfg, state), state.counters, scratch.touched,
+        finish_batch_sparse(cfg, state.W, state.G, _slots(cfg, state), state.counters, state.sums, scratch.touched,
                             scratch.marks, scratch.n_touched)
         return time.perf_counter() - t0
     one = np.ones(1, dtype=np.int64)

@@ -46,7 +46,8 @@ from sgdcli.kernels.losses import loss_grad, loss_grad_one, weighed, weighed_sco
 from sgdcli.kernels.optimizers import ADAGRAD, RMSPROP, SGD, SLOT_A, SLOT_B, step
 from sgdcli.kernels.rows import is_finite
 from sgdcli.kernels.schedules import lr_at
-from sgdcli.kernels.state import BAD, BAD_ROW, DIVERGED, EPOCH, EPOCH_LOSS, EPOCH_ROWS, FILL, GUARD, OK, T
+from sgdcli.kernels.state import (BAD, BAD_ROW, BATCH_LOSS, DIVERGED, EPOCH, EPOCH_LOSS, EPOCH_ROWS, FILL, GUARD, OK,
+                                  T)
 
 _GUARD_ITEMS = GUARD // 8  # float64s
 SMALLEST_SCALE = 1e-9  # below this the scale is folded into the weights early, before precision suffers
@@ -320,13 +321,14 @@ def train_block_sparse(cfg, data, indices, starts, lens, y, scale, W, G, slots, 
                     G[k, j] += g[k] * x
         for k in range(k_out):
             G[k, d] += g[k]
-        sums[EPOCH_LOSS] += loss
-        sums[EPOCH_ROWS] += 1.0
+        # the epoch's loss and rows once the batch's step is taken, as the dense kernels count them: a last
+        # partial batch that --drop-last drops is in neither
+        sums[BATCH_LOSS] += loss
         counters[FILL] += 1
         if counters[FILL] == batch:
             a, finite = _step(cfg, W, G, slots, a, touched, nt, marks, batch, counters[T], counters[EPOCH])
             nt = 0
-            counters[FILL] = 0
+            _count_batch(counters, sums)
             counters[T] += 1
             if not finite:
                 status = DIVERGED
@@ -336,15 +338,24 @@ def train_block_sparse(cfg, data, indices, starts, lens, y, scale, W, G, slots, 
     return status  # every step has checked the weights it changed
 
 
+@kernel(callee=True)
+def _count_batch(counters, sums):
+    """The batch whose step was just taken into the epoch's loss and rows; the next batch starts empty."""
+    sums[EPOCH_LOSS] += sums[BATCH_LOSS]
+    sums[EPOCH_ROWS] += counters[FILL]
+    sums[BATCH_LOSS] = 0.0
+    counters[FILL] = 0
+
+
 @kernel()
-def finish_batch_sparse(cfg, W, G, slots, counters, touched, marks, n_touched):
+def finish_batch_sparse(cfg, W, G, slots, counters, sums, touched, marks, n_touched):
     """The step of an epoch's last, partial batch (unless --drop-last)."""
     rows = counters[FILL]
     if rows == 0:
         return
     nt = _rebuild(G, touched, marks, n_touched[0])
     a, _ = _step(cfg, W, G, slots, 1.0, touched, nt, marks, rows, counters[T], counters[EPOCH])
+    _count_batch(counters, sums)
     counters[T] += 1
     _settle(cfg, W, slots, a, counters[T])
     n_touched[0] = 0
-    counters[FILL] = 0

@@ -78,6 +78,11 @@ class Model:
         return objective(self.model, self.options.get("epsilon", TRAIN_DEFAULTS.epsilon),
                          self.options.get("quantile", TRAIN_DEFAULTS.quantile))
 
+    def score_centre(self) -> float:
+        """The model's first score at the mean of its training features (at the origin where it does not centre
+        them): its bias, which a binary model's AUC is centred on (model/metrics.py)."""
+        return float(np.asarray(self.bias, dtype=np.float64).reshape(-1)[0])
+
     def raw_weights(self) -> np.ndarray:
         """Weights on raw features, bias as the last column, as the scoring kernel takes them."""
         W = np.ascontiguousarray(np.column_stack([self.weights, self.bias]), dtype=np.float64)

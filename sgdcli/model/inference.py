@@ -94,12 +94,14 @@ def _sparse_scores(table: Table, block: Block, rows: np.ndarray, We: np.ndarray)
 
 
 def measure_part(table: Table, objective: tuple, labels: Labels, We: np.ndarray, memory: int,
-                 select: Selector | None = None, part: tuple[int, int] = (0, 1), progress=None) -> Measurement:
+                 select: Selector | None = None, part: tuple[int, int] = (0, 1), progress=None,
+                 centre: float = 0.0) -> Measurement:
     """The measurement of the selected rows of blocks ``part`` (see ``score_blocks``) for a model of
     ``objective`` (its loss, that loss's parameter and the class weights or None, ``options.objective``),
     each row weighed by the table's sample weights where it has them: the metrics by those, the loss by those
-    times the class weights."""
-    out = Measurement(objective)
+    times the class weights.  ``centre``: the score the AUC is centred on (``metrics.BinaryMetrics``), the
+    model's bias, which every part merged with this one is given too."""
+    out = Measurement(objective, centre)
     code = losses.loss_of(objective)
     where = f"{table.path}:{table.y_name}"
     for block, rows, S in score_blocks(table, We, memory, select, part, progress):
@@ -114,9 +116,10 @@ def measure_part(table: Table, objective: tuple, labels: Labels, We: np.ndarray,
 
 
 def measure(table: Table, objective: tuple[str, float], labels: Labels, We: np.ndarray, memory: int,
-            select: Selector | None = None, progress=None) -> dict:
-    """Mean training loss (``loss``) and the model's metrics over the selected rows."""
-    return measure_part(table, objective, labels, We, memory, select, progress=progress).result()
+            select: Selector | None = None, progress=None, centre: float = 0.0) -> dict:
+    """Mean training loss (``loss``) and the model's metrics over the selected rows (``centre``: see
+    ``measure_part``)."""
+    return measure_part(table, objective, labels, We, memory, select, progress=progress, centre=centre).result()
 
 
 def by_name(names: list[str] | None, data, x: str, columns: dict, model: str = "") -> tuple[dict, list[str]]:
@@ -256,7 +259,8 @@ def evaluate(model, data, x: str = DEFAULT_X, y: str = DEFAULT_Y, memory: int = 
     _text_only(delimiter, data, "evaluate", model)
     with _open_for(model, data, x, y, columns, report) as table:
         labels = model.labels
-        result = measure(table, model.objective, labels, model.raw_weights(), memory, progress=progress)
+        result = measure(table, model.objective, labels, model.raw_weights(), memory, progress=progress,
+                         centre=model.score_centre())
         _unchanged(table, "no metrics were printed")
     return {key: result[key] for key in metrics_of(model.model)}
 

@@ -15,8 +15,10 @@ class Measurement(metrics.Weighed):
 
     _sums = ("loss_sum", "weight")
 
-    def __init__(self, objective: tuple[str, float]):
-        self.acc = metrics.for_model(objective)
+    def __init__(self, objective: tuple[str, float], centre: float = 0.0):
+        """``centre``: the score a binary model's AUC is centred on (``metrics.BinaryMetrics``), the same for
+        every part of the rows that is merged."""
+        self.acc = metrics.for_model(objective, centre)
         self.loss_sum = 0.0
         self.weight = 0.0  # of the rows (sample weight × class weight; their count without weights)
 

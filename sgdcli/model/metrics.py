@@ -4,9 +4,17 @@ Memory is bounded whatever the number of rows.  Accumulators of disjoint
 row sets merge (``merge``), so workers of a distributed run can each measure
 their share of the rows and the driver combine them.  AUC is the one metric that
 needs the ranking of every score; it is computed from a histogram of 2^20
-buckets over the float32 scores (order-preserving bit pattern, top 20 bits),
-with pairs in the same bucket counted as ties.  Its error is below 1e-4 on
-ordinary data.
+buckets (``_ordered_key``) over the scores' offsets from a centre that every
+part of the rows is given before its pass (the model's score at the mean of
+its training features, ``centre``), with pairs in the same bucket counted as
+ties.  The buckets are logarithmic in the distance from that centre: scores
+in a narrow band around it (a rare-positive model's are all near the logit
+of the base rate) are told apart as finely as scores spread widely, where
+buckets of the scores themselves merged a band of width 0.002 at -4.4 into
+one bucket.  Two scores share a bucket only when they lie on one side of the
+centre and within 2^-13 of their distance from it of each other (or both
+within 2^-36 of it, or both over 2^28 away), so the AUC's error is at most
+half the share of positive-negative pairs of that kind (``auc_tie_share``).
 
 Every accumulator takes optional per-row weights (``--sample-weight``): each
 metric is then scikit-learn's with ``sample_weight``, the row sums weighted
@@ -26,6 +34,12 @@ from sgdcli.kernels.losses import inverse_link
 from sgdcli.options import MODEL_METRICS, task_of
 
 AUC_BITS = 20
+# A bucket key (``_ordered_key``): the side of the centre (1 bit), the binade of the distance from it among
+# 2^6 (from 2^-36 to 2^28: scores nearer the centre than 2^-36 are ties, scores further than 2^28 from it are
+# beyond any link's useful range), and the top 13 bits of the distance's mantissa.
+AUC_MANTISSA_BITS = 13
+AUC_LOWEST_BINADE = -36
+_AUC_BINADES = 1 << (AUC_BITS - 1 - AUC_MANTISSA_BITS)
 
 
 def _total(values: np.ndarray, w: np.ndarray | None) -> float:
@@ -157,12 +171,15 @@ class BinaryMetrics(Weighed):
 
     _sums = ("weight", "correct", "tp", "fp", "fn", "log_loss_sum", "hist")
 
-    def __init__(self):
+    def __init__(self, centre: float = 0.0):
+        """``centre``: the score the AUC's buckets are centred on, the same for every part of the rows that is
+        merged (the model's score at its training features' mean: its bias)."""
         self.n = 0
         self.weight = 0.0
         self.correct = 0.0
         self.tp = self.fp = self.fn = 0.0
         self.log_loss_sum = 0.0
+        self.centre = float(centre) if math.isfinite(centre) else 0.0
         self.hist = np.zeros((2, 1 << AUC_BITS))  # the rows' weights (counts) in each bucket, per class
 
     def update(self, S: np.ndarray, y: np.ndarray, w: np.ndarray | None = None) -> None:
@@ -177,7 +194,7 @@ class BinaryMetrics(Weighed):
         self.fp += _total(pred & ~truth, w)
         self.fn += _total(~pred & truth, w)
         self.log_loss_sum += _total(_log_loss_binary(score, y), w)
-        keys = _ordered_key(score)
+        keys = _ordered_key(score, self.centre)
         for cls in (0, 1):
             mine = truth == bool(cls)
             if mine.any():
@@ -185,6 +202,8 @@ class BinaryMetrics(Weighed):
                                               minlength=1 << AUC_BITS)
 
     def merge(self, other: "BinaryMetrics") -> None:
+        if other.centre != self.centre:
+            raise ValueError(f"AUC histograms centred on {self.centre!r} and {other.centre!r} do not merge")
         self._align(other)
         self.n += other.n
         self.weight += other.weight
@@ -202,6 +221,13 @@ class BinaryMetrics(Weighed):
             return float("nan")
         below = np.cumsum(neg) - neg
         return float((pos * (below + 0.5 * neg)).sum() / (n_pos * n_neg))
+
+    def auc_tie_share(self) -> float:
+        """The share of positive-negative pairs (weighted) whose scores share a bucket: ``auc`` counts each
+        half, so it errs by at most half of this (less the pairs of equal scores, which are ties)."""
+        neg, pos = self.hist[0], self.hist[1]
+        pairs = neg.sum() * pos.sum()
+        return float((neg * pos).sum() / pairs) if pairs else float("nan")
 
     def result(self) -> dict:
         n = _measured(self.weight)
@@ -257,21 +283,32 @@ def _measured(weight: float) -> float:
     return weight if weight > 0 else math.nan
 
 
-def _ordered_key(score: np.ndarray) -> np.ndarray:
-    """Bucket index that orders like the float32 score (top AUC_BITS of its bits)."""
-    bits = np.ascontiguousarray(score, dtype=np.float32).view(np.uint32)
-    neg = (bits >> np.uint32(31)).astype(bool)
-    key = np.where(neg, ~bits, bits | np.uint32(0x80000000))
-    return (key >> np.uint32(32 - AUC_BITS)).astype(np.intp)
+def _ordered_key(score: np.ndarray, centre: float = 0.0) -> np.ndarray:
+    """Bucket index (AUC_BITS bits) that orders like the score: from the float64 distance of the score from
+    ``centre``, its binade among _AUC_BINADES from 2^AUC_LOWEST_BINADE (the nearer in the lowest bucket, the
+    further in the highest) and the top AUC_MANTISSA_BITS of its mantissa; below the middle for scores under
+    the centre, mirrored."""
+    offset = np.asarray(score, dtype=np.float64) - centre
+    bits = np.abs(offset).view(np.uint64)
+    binade = (bits >> np.uint64(52)).astype(np.int64) - (1023 + AUC_LOWEST_BINADE)
+    mantissa = ((bits >> np.uint64(52 - AUC_MANTISSA_BITS)) & np.uint64((1 << AUC_MANTISSA_BITS) - 1)).astype(np.int64)
+    side = np.int64(1 << (AUC_BITS - 1))
+    index = np.where(binade < 0, 0, np.minimum((binade << AUC_MANTISSA_BITS) + mantissa, side - 1))
+    index = np.where(binade >= _AUC_BINADES, side - 1, index)  # beyond the last binade, or inf or NaN
+    return np.where(offset < 0, side - 1 - index, side + index).astype(np.intp)
 
 
-def for_task(task: str):
-    return {"regression": RegressionMetrics, "binary": BinaryMetrics, "multiclass": MulticlassMetrics}[task]()
+def for_task(task: str, centre: float = 0.0):
+    """The accumulator of a task's metrics; ``centre``, a binary task's AUC centre (``BinaryMetrics``)."""
+    if task == "binary":
+        return BinaryMetrics(centre)
+    return {"regression": RegressionMetrics, "multiclass": MulticlassMetrics}[task]()
 
 
-def for_model(objective: tuple[str, float]):
-    """The accumulator of a model's metrics (``options.metrics_of``); ``objective``: (model, its loss's param)."""
+def for_model(objective: tuple[str, float], centre: float = 0.0):
+    """The accumulator of a model's metrics (``options.metrics_of``); ``objective``: (model, its loss's param);
+    ``centre``: the score a binary model's AUC is centred on (``BinaryMetrics``)."""
     model, param = objective[0], objective[1]
     if task_of(model) == "regression":
         return RegressionMetrics(model, param if model == "quantile" else 0.5)
-    return for_task(task_of(model))
+    return for_task(task_of(model), centre)

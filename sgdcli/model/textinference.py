@@ -72,7 +72,7 @@ def block_rows(width: int, memory: int) -> int:
 def evaluate_rows(model: Model, rows: EncodedRows, memory: int, progress=None) -> dict:
     """The metrics and loss of ``model`` on the rows, as ``measure`` gives them for HDF5; ``progress`` as for
     ``predict_rows``."""
-    out = Measurement(model.objective)
+    out = Measurement(model.objective, model.score_centre())
     code = losses.loss_of(model.objective)
     We = model.raw_weights()
     names = model.training.get("class_names")

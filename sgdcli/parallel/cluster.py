@@ -225,9 +225,9 @@ class DaskExecutor:
         return self.trainer.run_epoch(self.job, state, pos, on_progress=on_progress, safe_point=safe_point)
 
     def validate(self, table: Table, objective: tuple[str, float], labels: Labels, We: np.ndarray, memory: int,
-                 select, on_stop: Callable[[], None]) -> dict:
+                 select, on_stop: Callable[[], None], centre: float = 0.0) -> dict:
         """Each shard's worker scores every W-th block of ``table``; the driver merges."""
-        job = ValidationJob(FileRef.of(table), objective, labels, memory, select, self.threads)
+        job = ValidationJob(FileRef.of(table), objective, labels, memory, select, self.threads, centre)
         return self.pool.validate(job, We, on_stop=on_stop)
 
     def summary(self) -> dict:

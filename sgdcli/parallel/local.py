@@ -58,8 +58,8 @@ class LocalExecutor:
                                 on_progress=on_progress, safe_point=safe_point)
 
     def validate(self, table: Table, objective: tuple[str, float], labels: Labels, We: np.ndarray, memory: int,
-                 select, on_stop: Callable[[], None]) -> dict:
-        return measure(table, objective, labels, We, memory, select)
+                 select, on_stop: Callable[[], None], centre: float = 0.0) -> dict:
+        return measure(table, objective, labels, We, memory, select, centre=centre)
 
     def summary(self) -> dict:
         return {}

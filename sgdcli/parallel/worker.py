@@ -46,6 +46,7 @@ class ValidationJob:
     memory: int
     select: object  # data.selection.ValidationRows
     threads: int
+    centre: float = 0.0  # the score the AUC is centred on (model.metrics.BinaryMetrics): the model's bias
 
 
 @dataclasses.dataclass(frozen=True)
@@ -81,7 +82,8 @@ def run_round(job: Job, r: Round) -> RoundResult:
 def validate(job: ValidationJob, We: np.ndarray, part: tuple[int, int]) -> Measurement:
     """Loss and metrics of weights ``We`` (on raw features) over blocks ``part`` = (i, n) of the file."""
     with _exclusive(job.threads):
-        return measure_part(_table(job.file), job.objective, job.labels, We, job.memory, job.select, part)
+        return measure_part(_table(job.file), job.objective, job.labels, We, job.memory, job.select, part,
+                            centre=job.centre)
 
 
 def data_pass(job: PassJob, fn, part: tuple[int, int]):

@@ -5,7 +5,8 @@ from __future__ import annotations
 import sys
 import time
 
-from sgdcli.reporting.reporter import Reporter, epoch_summary, format_rate, loss_curves, printable, training_line
+from sgdcli.reporting.reporter import (Reporter, done_before, epoch_summary, format_rate, loss_curves, printable,
+                                       training_line)
 
 
 class RichReporter(Reporter):
@@ -15,12 +16,15 @@ class RichReporter(Reporter):
         self.console = Console(file=stream, stderr=stream is sys.stderr)
         self.progress = None
         self.records: list[dict] = []
+        self._resumed = None  # the epoch, iterations and rows of a resume, until the next epoch starts
+        self._rows_before = 0  # rows of the epoch done before this process started it (a resume's)
 
     def begin(self, *, epochs, iterations, rows, batch_size, lr):
         from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 
         self.epochs, self.iterations = epochs, iterations
         self.records = []  # this run's: a reporter given to another train() sums up only that one
+        self._resumed = None
         self.progress = Progress(
             TextColumn("{task.description}"),
             BarColumn(),
@@ -35,14 +39,21 @@ class RichReporter(Reporter):
         self.epoch_task = self.progress.add_task("epoch", total=epochs, info="")
         self.iter_task = self.progress.add_task("iteration", total=iterations, info="")
 
+    def resumed(self, *, epoch, iteration, rows, records):
+        self._resumed = (epoch, iteration, rows)
+        self.records = list(records)  # the loss curve of the whole run, the epochs before the resume included
+
     def epoch_start(self, epoch):
         self._t0 = time.monotonic()
-        self.progress.update(self.epoch_task, description=f"epoch {epoch + 1}/{self.epochs}")
-        self.progress.reset(self.iter_task, total=self.iterations, info="")
+        (iteration, self._rows_before), self._resumed = done_before(self._resumed, epoch), None
+        self.records = [r for r in self.records if r["epoch"] <= epoch]  # none after a run that starts over
+        self.progress.update(self.epoch_task, completed=epoch, description=f"epoch {epoch + 1}/{self.epochs}")
+        # from the iterations done before a resume: the time left is estimated from those done since
+        self.progress.reset(self.iter_task, total=self.iterations, completed=iteration, info="")
 
     def advance(self, epoch, iteration, rows, loss, lr, detail=""):
         elapsed = time.monotonic() - self._t0
-        rate = rows / elapsed if elapsed > 0 else 0.0
+        rate = (rows - self._rows_before) / elapsed if elapsed > 0 else 0.0
         info = f"loss {loss:.5g}  lr {lr:.3g}  {format_rate(rate)} rows/s" + (f"  {detail}" if detail else "")
         self.progress.update(self.iter_task, completed=iteration, info=info)
 

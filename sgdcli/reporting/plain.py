@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import time
 
-from sgdcli.reporting.reporter import Reporter, clock_text, epoch_summary, format_rate, printable, training_line
+from sgdcli.reporting.reporter import (Reporter, clock_text, done_before, epoch_summary, format_rate, printable,
+                                       training_line)
 
 INTERVAL = 5.0  # seconds between progress lines: a log a person can read, a cron mail that stays short
 
@@ -51,26 +52,34 @@ class PlainReporter(Reporter):
         self.clock = clock
         self._last = None
         self.epochs = self.iterations = 0
+        self._resumed = None  # the epoch, iterations and rows of a resume, until the next epoch starts
+        self._before = (0, 0)  # the iterations and rows of the epoch done before this process started it
 
     def _write(self, text: str) -> None:
         _stamped(self.stream, text)
 
     def begin(self, *, epochs, iterations, rows, batch_size, lr):
         self.epochs, self.iterations = epochs, iterations
+        self._resumed = None
         self._write(training_line(epochs=epochs, iterations=iterations, rows=rows, batch_size=batch_size, lr=lr))
+
+    def resumed(self, *, epoch, iteration, rows, records):
+        self._resumed = (epoch, iteration, rows)
 
     def epoch_start(self, epoch):
         self._t0 = self.clock()
         self._last = self._t0
+        self._before, self._resumed = done_before(self._resumed, epoch), None
 
     def advance(self, epoch, iteration, rows, loss, lr, detail=""):
         now = self.clock()
         if now - self._last < self.interval:
             return
         self._last = now
-        elapsed = now - self._t0
+        elapsed = now - self._t0  # since this process started the epoch: so are the rows and iterations timed
+        done, rows = iteration - self._before[0], rows - self._before[1]
         rate = rows / elapsed if elapsed > 0 else 0.0
-        eta = elapsed * (self.iterations - iteration) / iteration if iteration else 0.0
+        eta = elapsed * (self.iterations - iteration) / done if done > 0 else 0.0
         pct = 100.0 * iteration / max(self.iterations, 1)
         self._write(
             f"epoch {epoch + 1}/{self.epochs} iteration {iteration}/{self.iterations} ({pct:.0f}%) "

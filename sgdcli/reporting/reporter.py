@@ -13,6 +13,11 @@ class Reporter:
 
     def begin(self, *, epochs: int, iterations: int, rows: int, batch_size: int, lr: float) -> None: ...
 
+    def resumed(self, *, epoch: int, iteration: int, rows: int, records: list[dict]) -> None:
+        """After ``begin``, where the run continues from a checkpoint: in epoch ``epoch`` (from 0), of which
+        ``iteration`` iterations and ``rows`` rows were done before the resume (the epoch's ``advance`` calls
+        count from its start, those included), after the epochs whose records are ``records``."""
+
     def epoch_start(self, epoch: int) -> None: ...
 
     def advance(self, epoch: int, iteration: int, rows: int, loss: float, lr: float, detail: str = "") -> None:
@@ -23,6 +28,14 @@ class Reporter:
     def message(self, text: str) -> None: ...
 
     def close(self) -> None: ...
+
+
+def done_before(resumed: tuple[int, int, int] | None, epoch: int) -> tuple[int, int]:
+    """The iterations and rows of epoch ``epoch`` (starting now) done before this process started it, which its
+    rate and time left leave out: those of ``resumed`` (the epoch, iterations and rows ``Reporter.resumed`` was
+    told of) where that is this epoch, else none.  A renderer asks at the first ``epoch_start`` after a resume
+    only: a run that blew up after it starts over from epoch 0."""
+    return (resumed[1], resumed[2]) if resumed is not None and resumed[0] == epoch else (0, 0)
 
 
 def printable(text: str) -> str:

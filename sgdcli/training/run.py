@@ -105,6 +105,7 @@ class Run:
         executor.prepare(self.cfg, self.plan)
         self.stopper = EarlyStopping(opts.patience, opts.min_delta) if opts.early_stopping else None
         self.val_scored = None  # the rows the last validation pass scored
+        self.resumed = saved is not None
         if saved is not None:
             self.state, self.pos, self.history = saved.state, saved.position, saved.history
             if self.stopper is not None:
@@ -265,6 +266,9 @@ class Run:
             with open(metrics_tmp, "w", encoding="utf-8") as fh:  # epochs done before a resume: the checkpoint's
                 fh.writelines(json_line(r) for r in self.history)
         reporter.begin(epochs=opts.epochs, iterations=self.iters, rows=self.n_train, batch_size=self.batch, lr=self.lr)
+        if self.resumed:
+            reporter.resumed(epoch=self.pos.epoch, iteration=self._iteration(), rows=self.pos.rows_seen,
+                             records=list(self.history))
         try:
             while self.pos.epoch < opts.epochs and not (self.stopper is not None and self.stopper.stopped):
                 try:
@@ -348,6 +352,6 @@ class Run:
         table = self.table if held_out else self.val_table
         select = ValidationRows(opts.val_fraction, opts.seed, held_out, self.plan.skip_bad)
         scores = self.executor.validate(table, self.objective, self.labels, We, opts.memory, select,
-                                        on_stop=lambda: self._safe_point(self.pos))
+                                        on_stop=lambda: self._safe_point(self.pos), centre=float(params[0, -1]))
         self.val_scored = scores["rows"]
         return {"val_loss": scores.pop("loss"), **{f"val_{k}": v for k, v in scores.items() if k != "rows"}}

@@ -69,6 +69,9 @@ class _Recorder(Reporter):
         self.iterations_per_epoch, self.lr = iterations, lr
         self.inner.begin(epochs=epochs, iterations=iterations, rows=rows, batch_size=batch_size, lr=lr)
 
+    def resumed(self, *, epoch, iteration, rows, records):
+        self.inner.resumed(epoch=epoch, iteration=iteration, rows=rows, records=records)
+
     def epoch_start(self, epoch):
         if epoch == 0:  # --lr auto starts a run that blew up over at half the rate: its epochs are thrown away
             self.records = []
