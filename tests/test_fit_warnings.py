@@ -107,7 +107,7 @@ def test_a_run_of_auto_rate_halved_after_blow_ups_whose_loss_still_falls_is_told
         m = train(path, TrainOptions(model="poisson"))
     halvings, auto = m.training["lr_auto"]["halvings"], m.training["lr_auto"]["lr"]
     assert halvings >= 5  # under SLOW_RATE of --lr auto's
-    share, since = end_pace(m.history, False, m.training["lr_auto"]["zero_loss"])
+    share, since = end_pace(m.history, False, m.training["zero_loss"])
     assert share >= PACE
     assert m.training["warnings"] == [
         f"the loss was still falling ({m.history[since - 1]['train_loss']:.4g} at epoch {since}, "

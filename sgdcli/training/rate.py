@@ -103,7 +103,7 @@ import numpy as np
 
 from sgdcli.data.table import Table
 from sgdcli.kernels import losses
-from sgdcli.options import DEFAULT_MEMORY, TrainOptions, task_of
+from sgdcli.options import DEFAULT_MEMORY, TrainOptions
 from sgdcli.training import curvature as bounds
 from sgdcli.training.sampling import sample, sample_labels, sparse_sample
 
@@ -134,7 +134,6 @@ class AutoRate:
     lambda_max: float  # of the second-moment matrix of the (standardized) features and the bias; NaN: not used
     trace: float
     rows: int  # rows sampled
-    zero_loss: float = math.nan  # the mean loss of the all-zero model on the sample: where training starts
     # adaptive optimizers: the labels' root mean square about label_center (LABEL_SCALED), else 1
     label_scale: float = math.nan
     label_center: float = 0.0  # where the bias starts (training/start.py)
@@ -190,47 +189,14 @@ class AutoRate:
 
 
 def blew_up(loss: float, zero: float) -> bool:
-    """Whether an epoch's mean ``loss`` is so far above the all-zero model's (``zero``) that the rate is to blame.
+    """Whether an epoch's mean ``loss`` is so far above the all-zero model's over the training rows (``zero``:
+    model/zeroloss.py) that the rate is to blame.
 
     A rate past the stable one can grow the weights by orders of magnitude an
     epoch without any value overflowing, which the kernels' non-finite checks
     cannot see.
     """
     return math.isfinite(zero) and loss > BLOWN_UP * max(zero, 1e-12)
-
-
-def zero_loss(model: str, labels: np.ndarray, outputs: int, loss: tuple, weights: np.ndarray | None = None) -> float:
-    """The mean loss of the all-zero model (every score 0) on ``labels`` (the raw values of a regression's
-    sample, with their ``weights``; a classifier's are not needed), ``loss`` the kernels' ``(code, param)``."""
-    if task_of(model) == "regression":
-        per_row, w = _zero_row_losses(labels, loss, weights)
-        return float(np.average(per_row, weights=w)) if len(per_row) else math.nan
-    if model in ("logistic", "softmax"):
-        return math.log(max(outputs, 2))  # ln 2; ln K
-    return 1.0  # the hinges: a margin of 1 missed
-
-
-def zero_loss_error(model: str, labels: np.ndarray, loss: tuple, weights: np.ndarray | None = None) -> float:
-    """The standard error of ``zero_loss`` as an estimate of the all-zero model's loss on every training row: 0
-    for a classifier (a constant), and for a regression the spread of the sample's rows over the root of their
-    count, which heavy-tailed labels make large."""
-    if task_of(model) != "regression":
-        return 0.0
-    per_row, w = _zero_row_losses(labels, loss, weights)
-    if len(per_row) < 2:
-        return math.inf
-    w = np.ones(len(per_row)) if w is None else w
-    mean = np.average(per_row, weights=w)
-    return float(np.sqrt(np.sum(w**2 * (per_row - mean) ** 2)) / np.sum(w))
-
-
-def _zero_row_losses(labels: np.ndarray, loss: tuple, weights: np.ndarray | None):
-    """The all-zero model's loss on each finite label, and their weights (None: equal, as where none weighs)."""
-    keep = np.isfinite(labels)
-    finite = labels[keep].astype(np.float64)
-    scores = np.zeros((len(finite), 1))
-    per_row = losses.row_losses(loss, scores, finite, np.empty(len(finite)), np.empty_like(scores))
-    return per_row, None if weights is None or not weights[keep].any() else weights[keep]
 
 
 def largest_eigenvalue(Z: np.ndarray, memory: int = DEFAULT_MEMORY) -> float:
@@ -307,10 +273,10 @@ def _sparse_curvature(table: Table, scale: np.ndarray, weights: np.ndarray | Non
 
 
 def auto_rate(table: Table, model: str, center: np.ndarray, scale: np.ndarray, batch: int, optimizer: str,
-              momentum: float = 0.0, outputs: int = 1, loss: tuple | None = None, weigh=None,
+              momentum: float = 0.0, loss: tuple | None = None, weigh=None,
               memory: int = DEFAULT_MEMORY, bias: float = 0.0, *, updates: int = 1, l2: float = 0.0,
               ends_at: float | None = None) -> AutoRate:
-    """The rate of ``--lr auto`` for ``model`` (``outputs`` scores; ``loss``, the kernels' ``(code, param)``)
+    """The rate of ``--lr auto`` for ``model`` (``loss``, the kernels' ``(code, param)``)
     at ``batch`` rows with ``optimizer`` (whose β, for momentum and nesterov, is ``momentum``); ``weigh(raw
     labels)``: the weights of the sample's rows (None: every row weighs 1); the sample held within
     ``memory``; ``bias``: where the bias starts (training/start.py), which an adaptive rate measures the labels
@@ -331,7 +297,7 @@ def auto_rate(table: Table, model: str, center: np.ndarray, scale: np.ndarray, b
         trace, norm1 = _row_norms(table, center, scale, memory)
         width = adaptive_width(optimizer, model, trace, norm1, updates)
         return AutoRate(lr=ADAPTIVE[optimizer] * size * width, lambda_max=math.nan, trace=trace, rows=len(labels),
-                        zero_loss=zero_loss(model, labels, outputs, loss, weights), label_scale=size,
+                        label_scale=size,
                         label_center=bias if model in LABEL_SCALED else 0.0, width=width, updates=updates,
                         norm1=norm1)
     residuals = model in bounds.RESIDUAL_LOSSES  # huber's and quantile's curvature follows their scale σ
@@ -360,8 +326,7 @@ def auto_rate(table: Table, model: str, center: np.ndarray, scale: np.ndarray, b
     steady = math.inf if ends_at is None else 1.0 / (c * (lam + times * trace / batches) + l2) / ends_at
     if steady < lr:
         lr, noise_times = steady, times
-    return AutoRate(lr=lr, lambda_max=lam, trace=trace, rows=rows,
-                    zero_loss=zero_loss(model, labels, outputs, loss, weights), momentum=beta, curvature=c,
+    return AutoRate(lr=lr, lambda_max=lam, trace=trace, rows=rows, momentum=beta, curvature=c,
                     residual_scale=sigma, scale_of=scale_of, l2=l2, noise_times=noise_times,
                     ends_at=1.0 if ends_at is None else ends_at)
 
