@@ -98,3 +98,14 @@ def test_a_resumed_run_keeps_the_all_zero_loss_in_its_checkpoint(tmp_path):
         f.attrs["zero_loss"] = 1e-6  # what the resumed run measures its epochs against: it then blows up
     code, out, err = cli(*args, "--resume")
     assert code == 1 and "is over 100 times the all-zero model's 1e-06" in err, err
+
+
+def test_a_blow_up_under_a_scaled_rate_names_the_rate_used_and_the_lr_it_came_from(binary_file, tmp_path):
+    """--lr 1e6 on 2 averaged threads trains at 2e6: the epoch's check named 1e6 as "the learning rate"; it
+    names 2e6 and the --lr it came from, as the kernels' non-finite check does (tests/test_averaging.py)."""
+    code, out, err = cli("train", binary_file, "-o", tmp_path / "dv.h5", "--lr", "1e6", "--threads", "2",
+                         "--parallel", "average", "-q")
+    assert code == 1 and out == ""
+    assert err.startswith("sgdcli: error: training diverged in epoch 1: its mean loss ")
+    assert err.endswith(" is over 100 times the all-zero model's 0.6931 at learning rate 2e+06 (--lr 1e+06 scaled "
+                        "by --lr-scaling); try a smaller --lr (e.g. 1e+05), or --lr auto\n"), err
