@@ -11,8 +11,8 @@ adds noise whose curvature grows with the trace over B, so the rate is
 
     lr = 1 / (c · (λmax + trace / B) + l2),
 
-which is 1/L for full-batch gradient descent and approaches 1 / (c · ‖x‖²),
-the stable step of one row, at batch 1.  (The penalty's gradient is the same
+which approaches 1/L, the stable step of gradient descent, as the batch
+grows, and 1 / (c · ‖x‖²), the stable step of one row, at batch 1.  (The penalty's gradient is the same
 on every batch, so it adds no noise; without it in the bound, a rate times
 l2 over 2 made the penalty alone overshoot zero further at every step.)
 Momentum and nesterov (β) sum the steps of about 1/(1 − β) batches, so their
@@ -39,7 +39,10 @@ term √T times over (T the run's updates) at the rate they end at:
 
     lr = min(the rate above, 1 / (c · (λmax + √T · trace / B') + l2) / γ^phases).
 
-A full batch has no noise term and keeps 1/L (bench/results/*-schedules.md).
+A full batch (every training row in each step; with averaged models, each
+model's whole share) has no noise term, whatever the schedule and the
+momentum: its rate is 1/L, 1 / (c · λmax + l2), which heavy-ball momentum and
+nesterov keep stable too (the bounds above are over 1/L for every β).
 
 Adam, rmsprop and adagrad step each weight by about the rate, whatever the
 gradient's scale, so their rate is the size of the weights sought: a fixed
@@ -147,6 +150,7 @@ class AutoRate:
     noise_times: float = 1.0  # √updates where the schedule's end at ends_at of the rate bounds it, else 1
     ends_at: float = 1.0  # constant, step: the share of the rate its last phase runs at
     momentum: float | None = None  # β of momentum and nesterov, whose batches the noise term counts
+    full: bool = False  # a full batch: no noise term, 1/L
     warm_share: float | None = None  # a warm start: new rows / all rows learned from, which the rate is scaled by
 
     def why(self, model: str, batch: int, optimizer: str) -> str:
@@ -164,6 +168,11 @@ class AutoRate:
                 f" × {self.width:.4g} = √({_wide_from(model):g} / {self.trace:.4g}), for the features' mean "
                 f"squared norm {self.trace:.4g}")
             return f"{ADAPTIVE[optimizer]:g}, {optimizer}'s step per weight{scale}{wide}{warm}"
+        if self.full:
+            return (f"1 / ({self.curvature:.4g} × {self.lambda_max:.4g}" + (f" + {self.l2:g}" if self.l2 else "")
+                    + f"): 1/L, for a full batch, whose gradient has no noise; the largest eigenvalue of the "
+                    f"features' second moments on {self.rows} rows, {model}'s curvature bound {self.curvature:.4g}"
+                    + (f", and --l2 {self.l2:g}" if self.l2 else "") + warm)
         batches = f"({batch} × (1 − {self.momentum:g}))" if self.momentum is not None else f"{batch}"
         noise = f"√{round(self.noise_times ** 2)} × " if self.noise_times != 1 else ""
         ends = f" / {self.ends_at:.4g}" if self.noise_times != 1 and self.ends_at != 1 else ""
@@ -275,7 +284,7 @@ def _sparse_curvature(table: Table, scale: np.ndarray, weights: np.ndarray | Non
 def auto_rate(table: Table, model: str, center: np.ndarray, scale: np.ndarray, batch: int, optimizer: str,
               momentum: float = 0.0, loss: tuple | None = None, weigh=None,
               memory: int = DEFAULT_MEMORY, bias: float = 0.0, *, updates: int = 1, l2: float = 0.0,
-              ends_at: float | None = None) -> AutoRate:
+              ends_at: float | None = None, full: bool = False) -> AutoRate:
     """The rate of ``--lr auto`` for ``model`` (``loss``, the kernels' ``(code, param)``)
     at ``batch`` rows with ``optimizer`` (whose β, for momentum and nesterov, is ``momentum``); ``weigh(raw
     labels)``: the weights of the sample's rows (None: every row weighs 1); the sample held within
@@ -283,7 +292,8 @@ def auto_rate(table: Table, model: str, center: np.ndarray, scale: np.ndarray, b
     from; ``updates``: the run's planned updates (epochs × iterations per epoch), which adam's and rmsprop's
     rate counts (adaptive_width); ``l2``: --l2, which adds to the curvature of sgd, momentum and nesterov (the
     adaptive optimizers' steps do not grow with it); ``ends_at``: the share of the rate a schedule that does not
-    decay to small steps ends at (constant: 1; step: γ^phases), whose noise bounds the rate too."""
+    decay to small steps ends at (constant: 1; step: γ^phases), whose noise bounds the rate too; ``full``: every
+    step on every training row (of a model's share), which has no noise: 1/L."""
     loss = loss if loss is not None else losses.loss_of(TrainOptions(model=model).objective)
     labels = sample_labels(table, memory)
     weights = weigh(labels) if weigh is not None else None
@@ -321,14 +331,14 @@ def auto_rate(table: Table, model: str, center: np.ndarray, scale: np.ndarray, b
     beta = momentum if optimizer in MOMENTUM_OPTIMIZERS else None
     batches = batch * (1.0 - beta) if beta is not None else batch
     c = bounds.bound(model, labels, weights, param=float(loss[1]), scale=sigma)
-    lr, noise_times = 1.0 / (c * (lam + trace / batches) + l2), 1.0
+    lr, noise_times = 1.0 / (c * (lam + (0.0 if full else trace / batches)) + l2), 1.0
     times = math.sqrt(max(updates, 1))  # a schedule that ends at ends_at of the rate: its noise, √updates times
-    steady = math.inf if ends_at is None else 1.0 / (c * (lam + times * trace / batches) + l2) / ends_at
+    steady = math.inf if ends_at is None or full else 1.0 / (c * (lam + times * trace / batches) + l2) / ends_at
     if steady < lr:
         lr, noise_times = steady, times
     return AutoRate(lr=lr, lambda_max=lam, trace=trace, rows=rows, momentum=beta, curvature=c,
                     residual_scale=sigma, scale_of=scale_of, l2=l2, noise_times=noise_times,
-                    ends_at=1.0 if ends_at is None else ends_at)
+                    ends_at=1.0 if ends_at is None else ends_at, full=full)
 
 
 def scaling_text(opts, batch: int, replicas: int) -> str:

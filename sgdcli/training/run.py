@@ -127,7 +127,8 @@ class Run:
                    "step": opts.gamma ** (max(opts.epochs - 1, 0) // opts.step_epochs)}.get(opts.schedule)
         auto = auto_rate(self.table, opts.model, center, scale, self.batch * self.shards, opts.optimizer,
                          opts.momentum, self.kernel_loss, self.sample_weights_of, opts.memory,
-                         self.start[-1], updates=max(1, self.steps * opts.epochs), l2=opts.l2, ends_at=ends_at)
+                         self.start[-1], updates=max(1, self.steps * opts.epochs), l2=opts.l2, ends_at=ends_at,
+                         full=self.batch >= math.ceil(self.n_train / self.shards))  # each step on all its rows
         return auto if self.init is None else auto.warm(self.init.rows_seen(), self.n_train)
 
     def _set_rate(self, halvings: int) -> None:
