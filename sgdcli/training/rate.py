@@ -75,7 +75,10 @@ With sample or class weights (model/weights.py), each sampled row counts
 with its weight v (mean 1 over the training rows): λmax is that of the
 weighted second moments, and the trace, the one row's step, is the mean of
 v²·‖x‖², so that rows of large weight, whose steps are that much larger,
-keep the rate stable.
+keep the rate stable.  Poisson's curvature, exp(score), is each row's own
+(training/curvature.py ``row_curvature``: κ, its count, at least the mean
+count and 1), so a row counts with v·κ in λmax and v²·κ in the trace, and c
+is 1.
 
 A warm start (``--init``) continues a model that has learned from other
 rows already.  A fresh run's rate would move it as far as a fresh model
@@ -115,6 +118,11 @@ POWER_STEPS = 100
 # Halvings after blow-ups before the run gives up: at 2^-10 of the curvature's rate, a
 # blow-up is no longer the rate's fault (the message then says what else to change).
 MAX_HALVINGS = 10
+# The most a batch that holds the sample's heaviest row may move that row's score at --lr auto's rate, where rows
+# have curvatures of their own (poisson): its count then changes by up to e^this before the gradient turns it back;
+# the rates that trained heavy-tailed counts without blow-ups (bench/results/2026-12-02-poisson-curvature.md)
+# moved it by about this much, and smaller moves only slowed them.
+HEAVIEST_MOVE = 8.0
 BLOWN_UP = 100.0  # an epoch's mean loss this many times the zero model's counts as a blow-up
 # Per-weight step of the adaptive optimizers, for features and labels of unit scale: the best of 0.001, 0.01 and
 # 0.1 over the three datasets of bench/defaults.py with the default cosine schedule.
@@ -151,6 +159,7 @@ class AutoRate:
     ends_at: float = 1.0  # constant, step: the share of the rate its last phase runs at
     momentum: float | None = None  # β of momentum and nesterov, whose batches the noise term counts
     full: bool = False  # a full batch: no noise term, 1/L
+    heaviest: float = math.nan  # rows of their own curvature (poisson): the heaviest sampled row's term of the trace
     warm_share: float | None = None  # a warm start: new rows / all rows learned from, which the rate is scaled by
 
     def why(self, model: str, batch: int, optimizer: str) -> str:
@@ -178,8 +187,14 @@ class AutoRate:
         ends = f" / {self.ends_at:.4g}" if self.noise_times != 1 and self.ends_at != 1 else ""
         penalty = f" + {self.l2:g}" if self.l2 else ""
         residuals = (f" for {self.scale_of} of scale {self.residual_scale:.4g}" if math.isfinite(self.residual_scale)
-                     else "")
-        return (f"1 / ({self.curvature:.4g} × ({self.lambda_max:.4g} + {noise}{self.trace:.4g} / {batches}){penalty})"
+                     else ", each row's second moments times its count (at least the mean count and 1), which "
+                     "estimates its curvature exp(score)" if model == "poisson" else "")
+        term = f"{self.trace:.4g} / {batches}"
+        if not noise and self.heaviest > HEAVIEST_MOVE * self.trace:  # (NaN: rows of one curvature)
+            term = f"{self.heaviest:.4g} / ({HEAVIEST_MOVE:g} × {batches})"
+            residuals += (f", the heaviest sampled row's term of the trace, {self.heaviest:.4g}, whose batch may move "
+                          f"its score by {HEAVIEST_MOVE:g} at most")
+        return (f"1 / ({self.curvature:.4g} × ({self.lambda_max:.4g} + {noise}{term}){penalty})"
                 f"{ends}: the largest eigenvalue and the trace of the features' second moments on {self.rows} rows, "
                 f"{model}'s curvature bound {self.curvature:.4g}{residuals}"
                 + (f", the batches momentum {self.momentum:g} sums" if self.momentum is not None else "")
@@ -256,18 +271,22 @@ def _row_norms(table: Table, center: np.ndarray, scale: np.ndarray, memory: int)
     return float((values**2).sum() / rows) + 1.0, float(np.abs(values).sum() / rows) + 1.0
 
 
-def _sparse_curvature(table: Table, scale: np.ndarray, weights: np.ndarray | None,
-                      memory: int) -> tuple[float, float, int]:
+def _sparse_curvature(table: Table, scale: np.ndarray, weights: np.ndarray | None, curvatures: np.ndarray | None,
+                      memory: int) -> tuple[float, float, float, int]:
     """λmax and the trace of the second moments of a sample of sparse rows (scaled, with the bias's column;
-    each row counted with its weight as ``auto_rate`` says), by power iteration on the CSR rows themselves:
-    never a dense sample."""
+    each row counted with its weight and its curvature as ``auto_rate`` says), by power iteration on the CSR
+    rows themselves: never a dense sample; and the heaviest row's term of the trace, where rows have their own
+    curvatures (else NaN)."""
     X, values = sparse_sample(table, scale, memory)
     m, d = X.n_rows, table.n_features
     rows = np.repeat(np.arange(m), np.diff(X.indptr))
+    weights, noise = _row_weights(weights, curvatures)
     if weights is None:
         trace = float((values**2).sum() / m) + 1.0
     else:
-        trace = float((weights**2 * (np.bincount(rows, weights=values**2, minlength=m) + 1.0)).sum() / m)
+        terms = noise * (np.bincount(rows, weights=values**2, minlength=m) + 1.0)
+        trace = float(terms.sum() / m)
+    heaviest = float(terms.max()) if curvatures is not None and m else math.nan
     v = np.full(d + 1, 1.0 / np.sqrt(d + 1))
     value = 0.0
     for _ in range(POWER_STEPS):
@@ -278,7 +297,17 @@ def _sparse_curvature(table: Table, scale: np.ndarray, weights: np.ndarray | Non
         if value == 0.0:
             break
         v = w / value
-    return value, trace, m
+    return value, trace, heaviest, m
+
+
+def _row_weights(weights: np.ndarray | None, curvatures: np.ndarray | None):
+    """What each sampled row's second moments count with in λmax, v·κ, and in the trace, v²·κ (``auto_rate``),
+    for rows of weights v and curvatures κ (None: 1 each); (None, None) where both are None."""
+    if weights is None and curvatures is None:
+        return None, None
+    v = np.ones(len(curvatures)) if weights is None else weights
+    k = np.ones(len(weights)) if curvatures is None else curvatures
+    return v * k, v**2 * k
 
 
 def auto_rate(table: Table, model: str, center: np.ndarray, scale: np.ndarray, batch: int, optimizer: str,
@@ -313,17 +342,21 @@ def auto_rate(table: Table, model: str, center: np.ndarray, scale: np.ndarray, b
     residuals = model in bounds.RESIDUAL_LOSSES  # huber's and quantile's curvature follows their scale σ
     sigma = bounds.residual_scale(labels, None, weights) if residuals and table.sparse else math.nan
     scale_of = "labels about their median"  # sparse rows, rows too wide to solve: no fit
+    curvatures = bounds.row_curvature(model, labels, weights)  # poisson's, each row's own
     if table.sparse:
-        lam, trace, rows = _sparse_curvature(table, scale, weights, memory)
+        lam, trace, heaviest, rows = _sparse_curvature(table, scale, weights, curvatures, memory)
     else:
         Z = sample(table, center, scale, memory)
         if residuals:  # before the weights scale Z's rows
             fitted = bounds.exact(Z.shape[1], memory)
             sigma = bounds.residual_scale(labels, Z if fitted else None, weights)
             scale_of = "residuals" if fitted else scale_of
-        if weights is not None:
-            trace = float((weights**2 * np.einsum("ij,ij->i", Z, Z)).mean())
-            Z *= np.sqrt(weights)[:, None]
+        moments, noise = _row_weights(weights, curvatures)
+        heaviest = math.nan
+        if moments is not None:
+            terms = noise * np.einsum("ij,ij->i", Z, Z)
+            trace, heaviest = float(terms.mean()), float(terms.max()) if curvatures is not None else math.nan
+            Z *= np.sqrt(moments)[:, None]
             lam = largest_eigenvalue(Z, memory)
         else:
             lam, trace = largest_eigenvalue(Z, memory), float(np.einsum("ij,ij->", Z, Z) / len(Z))
@@ -331,14 +364,17 @@ def auto_rate(table: Table, model: str, center: np.ndarray, scale: np.ndarray, b
     beta = momentum if optimizer in MOMENTUM_OPTIMIZERS else None
     batches = batch * (1.0 - beta) if beta is not None else batch
     c = bounds.bound(model, labels, weights, param=float(loss[1]), scale=sigma)
-    lr, noise_times = 1.0 / (c * (lam + (0.0 if full else trace / batches)) + l2), 1.0
+    # rows of their own curvature: a batch that holds the heaviest moves its score, over the batches momentum
+    # sums, by lr · its term / B', which under poisson's log link multiplies its count by e^that
+    noise = 0.0 if full else float(np.fmax(trace / batches, heaviest / (HEAVIEST_MOVE * batches)))  # NaN: none
+    lr, noise_times = 1.0 / (c * (lam + noise) + l2), 1.0
     times = math.sqrt(max(updates, 1))  # a schedule that ends at ends_at of the rate: its noise, √updates times
     steady = math.inf if ends_at is None or full else 1.0 / (c * (lam + times * trace / batches) + l2) / ends_at
     if steady < lr:
         lr, noise_times = steady, times
     return AutoRate(lr=lr, lambda_max=lam, trace=trace, rows=rows, momentum=beta, curvature=c,
                     residual_scale=sigma, scale_of=scale_of, l2=l2, noise_times=noise_times,
-                    ends_at=1.0 if ends_at is None else ends_at, full=full)
+                    ends_at=1.0 if ends_at is None else ends_at, full=full, heaviest=heaviest)
 
 
 def scaling_text(opts, batch: int, replicas: int) -> str:
