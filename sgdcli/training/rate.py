@@ -12,9 +12,10 @@ adds noise whose curvature grows with the trace over B, so the rate is
     lr = 1 / (c · (λmax + trace / B) + l2),
 
 which approaches 1/L, the stable step of gradient descent, as the batch
-grows, and 1 / (c · ‖x‖²), the stable step of one row, at batch 1.  (The penalty's gradient is the same
-on every batch, so it adds no noise; without it in the bound, a rate times
-l2 over 2 made the penalty alone overshoot zero further at every step.)
+grows, and 1 / (c · ‖x‖²), the stable step of one row, at batch 1.  (The
+penalty's gradient is the same on every batch, so it adds no noise; without
+it in the bound, a rate times l2 over 2 made the penalty alone overshoot
+zero further at every step.)
 Momentum and nesterov (β) sum the steps of about 1/(1 − β) batches, so their
 noise term counts that many times over:
 
