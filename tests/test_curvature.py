@@ -105,7 +105,10 @@ def test_the_residuals_scale_is_measured_on_rows_the_fit_did_not_see():
 def test_the_curvature_of_each_loss():
     labels = np.array([1.0, 3.0, np.nan])
     assert curvature.bound("logistic", labels) == 0.25 and curvature.bound("linear", labels) == 1.0
-    assert curvature.bound("poisson", labels) == 2.0  # the mean count, at least 1
+    assert curvature.bound("poisson", labels) == 1.0  # its rows weighted by their own:
+    assert curvature.row_curvature("poisson", labels).tolist() == [2.0, 3.0, 2.0]  # counts, at least the mean, 2
+    assert curvature.row_curvature("poisson", np.array([0.0, 0.5])).tolist() == [1.0, 1.0]  # and 1
+    assert curvature.row_curvature("linear", labels) is None
     assert curvature.bound("huber", labels, param=0.1, scale=0.5) == pytest.approx(math.erf(0.1 / (0.5 * 2**0.5)))
     assert curvature.bound("huber", labels, param=0.1, scale=1e-6) == pytest.approx(1.0)  # squared error
     normal = NormalDist()

@@ -313,16 +313,22 @@ def penalty_advice(lr: float, l2: float) -> str | None:
             "step: lower --l2 or --lr until their product is well under 1")
 
 
+def scaled_from(lr: float, plan: EpochPlan) -> str:
+    """Where --lr-scaling made the rate ``lr`` (before the schedule) of another --lr: "--lr X scaled by
+    --lr-scaling", the --lr that a divergence's message advises values of; else ""."""
+    return f"--lr {lr / plan.lr_scale:.4g} scaled by --lr-scaling" if plan.lr_scale != 1 else ""
+
+
 def _diverged(cfg, state, epoch, t0, plan: EpochPlan) -> DivergedError:
     """The error of a step that left a non-finite loss or weight: the rate then (the schedule's, the rate it
     scales, and the --lr that --lr-scaling made that rate of), and what to change, in values of --lr (and --lr
     auto where the rate was given); a penalty that overshoots zero by itself at that rate first."""
-    lr = current_lr(cfg, state)
+    lr, scaled = current_lr(cfg, state), scaled_from(cfg.lr, plan)
     given = cfg.lr / plan.lr_scale  # the --lr of the command line (or --lr auto's rate)
     return DivergedError(
         f"training diverged in epoch {epoch + 1} at iteration {int(state.counters[ks.T]) - t0 + 1}: "
         f"the loss or weights became non-finite at learning rate {lr:.4g} (of a rate of {cfg.lr:.4g} before the "
-        + (f"schedule: --lr {given:.4g} scaled by --lr-scaling); " if plan.lr_scale != 1 else "schedule); ")
+        f"schedule{f': {scaled}' if scaled else ''}); "
         + (penalty_advice(cfg.lr, cfg.l2)
            or rate_advice(given, cfg.standardized, larger_batch=True, lr_auto=plan.suggest_lr_auto))
     )

@@ -16,21 +16,24 @@ from sgdcli.data.prefetch import stream_blocks
 from sgdcli.data.selection import finite_mask, select_rows
 from sgdcli.data.table import Table
 from sgdcli.errors import InputError
+from sgdcli.kernels.losses import loss_of
 from sgdcli.model import labels as labels_mod
 from sgdcli.model import weights as weights_mod
 from sgdcli.model.labels import Labels
 from sgdcli.model.standardize import RunningMoments
+from sgdcli.model.zeroloss import ZeroLoss
 from sgdcli.options import TrainOptions, task_of
 
 
 @dataclasses.dataclass
 class LabelCount:
     """What the label pass found: the labels of the training rows (distinct values, rows and sample weights
-    of each; labels.Found) and row counts."""
+    of each; labels.Found), row counts, and a regression's all-zero loss summed over the training rows."""
 
     labels: labels_mod.Found
     n_train: int
     n_bad: int  # rows skipped by --bad-rows skip
+    zero: ZeroLoss = dataclasses.field(default_factory=ZeroLoss)
 
     @property
     def found(self) -> np.ndarray | None:
@@ -46,11 +49,12 @@ class LabelCount:
         self.labels.merge(other.labels)
         self.n_train += other.n_train
         self.n_bad += other.n_bad
+        self.zero.merge(other.zero)
 
 
 def label_pass(table: Table, spans, block_rows: int, opts: TrainOptions, check_stop=lambda: None) -> LabelCount:
     """Classes, finite labels, training rows and rows skipped, over ``spans``; with sample weights, their
-    checks and sums.
+    checks and sums; a regression's all-zero loss over the training rows (model/zeroloss.py).
 
     It reads y (and the weights) only, unless --bad-rows skip asks for the
     features to be checked too, so that the row count (and iterations per
@@ -58,6 +62,11 @@ def label_pass(table: Table, spans, block_rows: int, opts: TrainOptions, check_s
     """
     counts = [0, 0]  # training rows, skipped rows
     where_w = f"{table.path}:{table.w_name}"
+    zero, loss = ZeroLoss(), loss_of(opts.objective) if task_of(opts.model) == "regression" else None
+
+    def add_zero(y, w):  # after collect() has checked the labels it was given: finite, a poisson model's >= 0
+        if loss is not None:
+            zero.add(loss, y, w)
 
     def blocks():
         if opts.bad_rows == "skip":
@@ -69,7 +78,9 @@ def label_pass(table: Table, spans, block_rows: int, opts: TrainOptions, check_s
                                         finite=finite_mask(block))
                 counts[0] += len(rows)
                 counts[1] += bad
-                yield block.start, block.y[rows], None, None if block.w is None else block.w[rows]
+                y, w = block.y[rows], None if block.w is None else block.w[rows]
+                yield block.start, y, None, w
+                add_zero(y, w)
             return
         buf, wbuf = np.empty(block_rows), np.empty(block_rows) if table.W is not None else None
         for start, stop in spans:
@@ -81,9 +92,10 @@ def label_pass(table: Table, spans, block_rows: int, opts: TrainOptions, check_s
             rows, _ = select_rows(start, stop - start, opts.val_fraction, opts.seed)
             counts[0] += len(rows)
             yield start, y, rows, w
+            add_zero(y[rows], None if w is None else w[rows])
 
     found = labels_mod.collect(blocks(), opts.model, f"{table.path}:{table.y_name}", weighted=table.W is not None)
-    return LabelCount(found, counts[0], counts[1])
+    return LabelCount(found, counts[0], counts[1], zero)
 
 
 def labels_of(count: LabelCount, table: Table, opts: TrainOptions, known: Labels | None = None,

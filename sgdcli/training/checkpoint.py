@@ -52,8 +52,10 @@ FORMAT = "sgdcli-checkpoint"
 # 7: a contiguous dataset converted as read (another byte order, float16) is cut into windows as a native one
 # (a position in the old windows would skip or repeat rows), and --lr auto changed again for huber, quantile,
 # --l2 and the schedules that do not decay (with huber's and quantile's start).
+# 8: the all-zero model's loss over the training rows (attribute zero_loss), which blow-ups are measured
+# against, and --lr auto changed for a full batch and for poisson.
 # A checkpoint of another version is not resumed: the run starts over and says so.
-FORMAT_VERSION = 7
+FORMAT_VERSION = 8
 
 
 class StaleCheckpoint(UserWarning):
@@ -82,6 +84,7 @@ class Checkpoint:
     std: np.ndarray | None
     n_train: int
     n_bad: int  # training rows skipped by --bad-rows skip
+    zero_loss: float  # the all-zero model's mean loss over the training rows (model/zeroloss.py)
     options: dict  # fingerprint of everything that shapes the result
     data: dict  # fingerprints of the training (and validation) data
     path: str = ""  # the file it was read from: the checkpoint, or its .prev where that was unreadable
@@ -137,6 +140,7 @@ def save(path: str, ckpt: Checkpoint) -> None:
                 f.attrs[name] = json.dumps(getattr(ckpt, name))
             f.attrs["n_train"] = ckpt.n_train
             f.attrs["n_bad"] = ckpt.n_bad
+            f.attrs["zero_loss"] = ckpt.zero_loss
         if os.path.exists(path):  # the current one stays valid as .prev until the new one is in place
             os.replace(path, previous_path(path))
 
@@ -157,6 +161,7 @@ def _load_one(path: str) -> Checkpoint:
             stopper=json.loads(f.attrs["stopper"]),
             n_train=int(f.attrs["n_train"]),
             n_bad=int(f.attrs["n_bad"]),
+            zero_loss=float(f.attrs["zero_loss"]),
             options=json.loads(f.attrs["options"]),
             data=json.loads(f.attrs["data"]),
             **opt,

@@ -1,7 +1,12 @@
 """The loss's curvature bound ``c`` in ``--lr auto``'s rate for sgd, momentum and nesterov (training/rate.py).
 
 Most losses bound their second derivative in the score by a constant (``CURVATURE``): ¼ for logistic, ½ for
-softmax, 1 for squared error.  Poisson's is exp(score), the mean count, taken from the sample's labels.
+softmax, 1 for squared error.  Poisson's is exp(score), a row's mean count μ, which under the log link grows
+with the features: the curvature of the mean loss, Σ μ_i x_i x_iᵀ / n, is then far above the mean count times
+that of the features alone, along the directions where the counts grow, and the heaviest rows are those whose
+steps overflow.  So each sampled row counts with its own curvature (``row_curvature``), estimated by its count
+(whose mean is μ), and at least the mean count, where training starts (the bias at its log, the weights 0),
+and 1.
 
 Huber's loss and the pinball loss (quantile) have bounded gradients, and their curvature lives near a residual
 of 0: huber's second derivative is 1 within ``--epsilon`` of the label and 0 beyond, the pinball loss's is 0
@@ -31,10 +36,10 @@ from statistics import NormalDist
 
 import numpy as np
 
-# Bounds on each loss's second derivative in the score; the hinges as squared error; poisson's is its mean,
-# exp(score), taken from the labels; huber's and the pinball loss's from the residuals (bound()).
+# Bounds on each loss's second derivative in the score; the hinges as squared error; poisson's, exp(score), is
+# each row's own (row_curvature), which weighs the rows; huber's and the pinball loss's from the residuals (bound()).
 CURVATURE = {"linear": 1.0, "logistic": 0.25, "softmax": 0.5, "hinge": 1.0, "huber": 1.0, "quantile": 1.0,
-             "squared_hinge": 2.0, "modified_huber": 2.0}
+             "squared_hinge": 2.0, "modified_huber": 2.0, "poisson": 1.0}
 EXACT_UP_TO = 2048  # features up to which λmax and the residuals' fit are exact; beyond, power iteration
 GRAM_COPIES = 3  # float64 d × d matrices an exact solve holds at once: the product, its scaling, LAPACK's
 # The least-squares fit's ridge, times the mean diagonal of the rows' second moments: at rounding's scale for the
@@ -51,19 +56,27 @@ def exact(d: int, memory: int) -> bool:
 
 def bound(model: str, labels: np.ndarray, weights: np.ndarray | None = None, *, param: float = 0.0,
           scale: float = math.nan) -> float:
-    """The curvature bound ``c`` of ``model`` (``param``: huber's ε, quantile's q): CURVATURE; poisson's mean
-    count (at least 1; weighted by ``weights``) on the sample's ``labels``; huber's and the pinball loss's from
-    the residuals' ``scale`` σ (``residual_scale``), or CURVATURE's 1 where σ is not a positive number (no finite
-    label; every residual 0)."""
-    if model == "poisson":
-        keep = np.isfinite(labels)
-        return max(1.0, mean(labels[keep], None if weights is None else weights[keep])) if keep.any() else 1.0
+    """The curvature bound ``c`` of ``model`` (``param``: huber's ε, quantile's q): CURVATURE (poisson's 1, its
+    rows weighted by ``row_curvature``); huber's and the pinball loss's from the residuals' ``scale`` σ
+    (``residual_scale``), or CURVATURE's 1 where σ is not a positive number (no finite label; every residual
+    0)."""
     if model not in RESIDUAL_LOSSES or not (scale > 0 and math.isfinite(scale)):
         return CURVATURE[model]
     if model == "huber":
         return math.erf(param / (scale * math.sqrt(2.0))) or CURVATURE[model]  # 0 only where ε is 0
     normal = NormalDist()
     return normal.pdf(normal.inv_cdf(min(max(param, 1e-9), 1 - 1e-9))) / scale
+
+
+def row_curvature(model: str, labels: np.ndarray, weights: np.ndarray | None = None) -> np.ndarray | None:
+    """Poisson's curvature at each sampled row, exp(score): the row's count (``labels``), at least the mean count
+    (weighted by ``weights``) and 1; a label that is not finite, those.  None for the other losses, whose bound
+    is one for all rows (``bound``)."""
+    if model != "poisson":
+        return None
+    keep = np.isfinite(labels)
+    floor = max(1.0, mean(labels[keep], None if weights is None else weights[keep])) if keep.any() else 1.0
+    return np.fmax(labels.astype(np.float64), floor)
 
 
 def residual_scale(labels: np.ndarray, Z: np.ndarray | None, weights: np.ndarray | None = None) -> float:

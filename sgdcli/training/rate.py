@@ -11,10 +11,11 @@ adds noise whose curvature grows with the trace over B, so the rate is
 
     lr = 1 / (c · (λmax + trace / B) + l2),
 
-which is 1/L for full-batch gradient descent and approaches 1 / (c · ‖x‖²),
-the stable step of one row, at batch 1.  (The penalty's gradient is the same
-on every batch, so it adds no noise; without it in the bound, a rate times
-l2 over 2 made the penalty alone overshoot zero further at every step.)
+which approaches 1/L, the stable step of gradient descent, as the batch
+grows, and 1 / (c · ‖x‖²), the stable step of one row, at batch 1.  (The
+penalty's gradient is the same on every batch, so it adds no noise; without
+it in the bound, a rate times l2 over 2 made the penalty alone overshoot
+zero further at every step.)
 Momentum and nesterov (β) sum the steps of about 1/(1 − β) batches, so their
 noise term counts that many times over:
 
@@ -39,7 +40,10 @@ term √T times over (T the run's updates) at the rate they end at:
 
     lr = min(the rate above, 1 / (c · (λmax + √T · trace / B') + l2) / γ^phases).
 
-A full batch has no noise term and keeps 1/L (bench/results/*-schedules.md).
+A full batch (every training row in each step; with averaged models, each
+model's whole share) has no noise term, whatever the schedule and the
+momentum: its rate is 1/L, 1 / (c · λmax + l2), which heavy-ball momentum and
+nesterov keep stable too (the bounds above are over 1/L for every β).
 
 Adam, rmsprop and adagrad step each weight by about the rate, whatever the
 gradient's scale, so their rate is the size of the weights sought: a fixed
@@ -72,7 +76,10 @@ With sample or class weights (model/weights.py), each sampled row counts
 with its weight v (mean 1 over the training rows): λmax is that of the
 weighted second moments, and the trace, the one row's step, is the mean of
 v²·‖x‖², so that rows of large weight, whose steps are that much larger,
-keep the rate stable.
+keep the rate stable.  Poisson's curvature, exp(score), is each row's own
+(training/curvature.py ``row_curvature``: κ, its count, at least the mean
+count and 1), so a row counts with v·κ in λmax and v²·κ in the trace, and c
+is 1.
 
 A warm start (``--init``) continues a model that has learned from other
 rows already.  A fresh run's rate would move it as far as a fresh model
@@ -103,7 +110,7 @@ import numpy as np
 
 from sgdcli.data.table import Table
 from sgdcli.kernels import losses
-from sgdcli.options import DEFAULT_MEMORY, TrainOptions, task_of
+from sgdcli.options import DEFAULT_MEMORY, TrainOptions
 from sgdcli.training import curvature as bounds
 from sgdcli.training.sampling import sample, sample_labels, sparse_sample
 
@@ -112,6 +119,11 @@ POWER_STEPS = 100
 # Halvings after blow-ups before the run gives up: at 2^-10 of the curvature's rate, a
 # blow-up is no longer the rate's fault (the message then says what else to change).
 MAX_HALVINGS = 10
+# The most a batch that holds the sample's heaviest row may move that row's score at --lr auto's rate, where rows
+# have curvatures of their own (poisson): its count then changes by up to e^this before the gradient turns it back;
+# the rates that trained heavy-tailed counts without blow-ups (bench/results/2026-12-02-poisson-curvature.md)
+# moved it by about this much, and smaller moves only slowed them.
+HEAVIEST_MOVE = 8.0
 BLOWN_UP = 100.0  # an epoch's mean loss this many times the zero model's counts as a blow-up
 # Per-weight step of the adaptive optimizers, for features and labels of unit scale: the best of 0.001, 0.01 and
 # 0.1 over the three datasets of bench/defaults.py with the default cosine schedule.
@@ -134,7 +146,6 @@ class AutoRate:
     lambda_max: float  # of the second-moment matrix of the (standardized) features and the bias; NaN: not used
     trace: float
     rows: int  # rows sampled
-    zero_loss: float = math.nan  # the mean loss of the all-zero model on the sample: where training starts
     # adaptive optimizers: the labels' root mean square about label_center (LABEL_SCALED), else 1
     label_scale: float = math.nan
     label_center: float = 0.0  # where the bias starts (training/start.py)
@@ -148,6 +159,8 @@ class AutoRate:
     noise_times: float = 1.0  # √updates where the schedule's end at ends_at of the rate bounds it, else 1
     ends_at: float = 1.0  # constant, step: the share of the rate its last phase runs at
     momentum: float | None = None  # β of momentum and nesterov, whose batches the noise term counts
+    full: bool = False  # a full batch: no noise term, 1/L
+    heaviest: float = math.nan  # rows of their own curvature (poisson): the heaviest sampled row's term of the trace
     warm_share: float | None = None  # a warm start: new rows / all rows learned from, which the rate is scaled by
 
     def why(self, model: str, batch: int, optimizer: str) -> str:
@@ -165,13 +178,24 @@ class AutoRate:
                 f" × {self.width:.4g} = √({_wide_from(model):g} / {self.trace:.4g}), for the features' mean "
                 f"squared norm {self.trace:.4g}")
             return f"{ADAPTIVE[optimizer]:g}, {optimizer}'s step per weight{scale}{wide}{warm}"
+        if self.full:
+            return (f"1 / ({self.curvature:.4g} × {self.lambda_max:.4g}" + (f" + {self.l2:g}" if self.l2 else "")
+                    + f"): 1/L, for a full batch, whose gradient has no noise; the largest eigenvalue of the "
+                    f"features' second moments on {self.rows} rows, {model}'s curvature bound {self.curvature:.4g}"
+                    + (f", and --l2 {self.l2:g}" if self.l2 else "") + warm)
         batches = f"({batch} × (1 − {self.momentum:g}))" if self.momentum is not None else f"{batch}"
         noise = f"√{round(self.noise_times ** 2)} × " if self.noise_times != 1 else ""
         ends = f" / {self.ends_at:.4g}" if self.noise_times != 1 and self.ends_at != 1 else ""
         penalty = f" + {self.l2:g}" if self.l2 else ""
         residuals = (f" for {self.scale_of} of scale {self.residual_scale:.4g}" if math.isfinite(self.residual_scale)
-                     else "")
-        return (f"1 / ({self.curvature:.4g} × ({self.lambda_max:.4g} + {noise}{self.trace:.4g} / {batches}){penalty})"
+                     else ", each row's second moments times its count (at least the mean count and 1), which "
+                     "estimates its curvature exp(score)" if model == "poisson" else "")
+        term = f"{self.trace:.4g} / {batches}"
+        if not noise and self.heaviest > HEAVIEST_MOVE * self.trace:  # (NaN: rows of one curvature)
+            term = f"{self.heaviest:.4g} / ({HEAVIEST_MOVE:g} × {batches})"
+            residuals += (f", the heaviest sampled row's term of the trace, {self.heaviest:.4g}, whose batch may move "
+                          f"its score by {HEAVIEST_MOVE:g} at most")
+        return (f"1 / ({self.curvature:.4g} × ({self.lambda_max:.4g} + {noise}{term}){penalty})"
                 f"{ends}: the largest eigenvalue and the trace of the features' second moments on {self.rows} rows, "
                 f"{model}'s curvature bound {self.curvature:.4g}{residuals}"
                 + (f", the batches momentum {self.momentum:g} sums" if self.momentum is not None else "")
@@ -190,47 +214,14 @@ class AutoRate:
 
 
 def blew_up(loss: float, zero: float) -> bool:
-    """Whether an epoch's mean ``loss`` is so far above the all-zero model's (``zero``) that the rate is to blame.
+    """Whether an epoch's mean ``loss`` is so far above the all-zero model's over the training rows (``zero``:
+    model/zeroloss.py) that the rate is to blame.
 
     A rate past the stable one can grow the weights by orders of magnitude an
     epoch without any value overflowing, which the kernels' non-finite checks
     cannot see.
     """
     return math.isfinite(zero) and loss > BLOWN_UP * max(zero, 1e-12)
-
-
-def zero_loss(model: str, labels: np.ndarray, outputs: int, loss: tuple, weights: np.ndarray | None = None) -> float:
-    """The mean loss of the all-zero model (every score 0) on ``labels`` (the raw values of a regression's
-    sample, with their ``weights``; a classifier's are not needed), ``loss`` the kernels' ``(code, param)``."""
-    if task_of(model) == "regression":
-        per_row, w = _zero_row_losses(labels, loss, weights)
-        return float(np.average(per_row, weights=w)) if len(per_row) else math.nan
-    if model in ("logistic", "softmax"):
-        return math.log(max(outputs, 2))  # ln 2; ln K
-    return 1.0  # the hinges: a margin of 1 missed
-
-
-def zero_loss_error(model: str, labels: np.ndarray, loss: tuple, weights: np.ndarray | None = None) -> float:
-    """The standard error of ``zero_loss`` as an estimate of the all-zero model's loss on every training row: 0
-    for a classifier (a constant), and for a regression the spread of the sample's rows over the root of their
-    count, which heavy-tailed labels make large."""
-    if task_of(model) != "regression":
-        return 0.0
-    per_row, w = _zero_row_losses(labels, loss, weights)
-    if len(per_row) < 2:
-        return math.inf
-    w = np.ones(len(per_row)) if w is None else w
-    mean = np.average(per_row, weights=w)
-    return float(np.sqrt(np.sum(w**2 * (per_row - mean) ** 2)) / np.sum(w))
-
-
-def _zero_row_losses(labels: np.ndarray, loss: tuple, weights: np.ndarray | None):
-    """The all-zero model's loss on each finite label, and their weights (None: equal, as where none weighs)."""
-    keep = np.isfinite(labels)
-    finite = labels[keep].astype(np.float64)
-    scores = np.zeros((len(finite), 1))
-    per_row = losses.row_losses(loss, scores, finite, np.empty(len(finite)), np.empty_like(scores))
-    return per_row, None if weights is None or not weights[keep].any() else weights[keep]
 
 
 def largest_eigenvalue(Z: np.ndarray, memory: int = DEFAULT_MEMORY) -> float:
@@ -281,18 +272,22 @@ def _row_norms(table: Table, center: np.ndarray, scale: np.ndarray, memory: int)
     return float((values**2).sum() / rows) + 1.0, float(np.abs(values).sum() / rows) + 1.0
 
 
-def _sparse_curvature(table: Table, scale: np.ndarray, weights: np.ndarray | None,
-                      memory: int) -> tuple[float, float, int]:
+def _sparse_curvature(table: Table, scale: np.ndarray, weights: np.ndarray | None, curvatures: np.ndarray | None,
+                      memory: int) -> tuple[float, float, float, int]:
     """λmax and the trace of the second moments of a sample of sparse rows (scaled, with the bias's column;
-    each row counted with its weight as ``auto_rate`` says), by power iteration on the CSR rows themselves:
-    never a dense sample."""
+    each row counted with its weight and its curvature as ``auto_rate`` says), by power iteration on the CSR
+    rows themselves: never a dense sample; and the heaviest row's term of the trace, where rows have their own
+    curvatures (else NaN)."""
     X, values = sparse_sample(table, scale, memory)
     m, d = X.n_rows, table.n_features
     rows = np.repeat(np.arange(m), np.diff(X.indptr))
+    weights, noise = _row_weights(weights, curvatures)
     if weights is None:
         trace = float((values**2).sum() / m) + 1.0
     else:
-        trace = float((weights**2 * (np.bincount(rows, weights=values**2, minlength=m) + 1.0)).sum() / m)
+        terms = noise * (np.bincount(rows, weights=values**2, minlength=m) + 1.0)
+        trace = float(terms.sum() / m)
+    heaviest = float(terms.max()) if curvatures is not None and m else math.nan
     v = np.full(d + 1, 1.0 / np.sqrt(d + 1))
     value = 0.0
     for _ in range(POWER_STEPS):
@@ -303,21 +298,32 @@ def _sparse_curvature(table: Table, scale: np.ndarray, weights: np.ndarray | Non
         if value == 0.0:
             break
         v = w / value
-    return value, trace, m
+    return value, trace, heaviest, m
+
+
+def _row_weights(weights: np.ndarray | None, curvatures: np.ndarray | None):
+    """What each sampled row's second moments count with in λmax, v·κ, and in the trace, v²·κ (``auto_rate``),
+    for rows of weights v and curvatures κ (None: 1 each); (None, None) where both are None."""
+    if weights is None and curvatures is None:
+        return None, None
+    v = np.ones(len(curvatures)) if weights is None else weights
+    k = np.ones(len(weights)) if curvatures is None else curvatures
+    return v * k, v**2 * k
 
 
 def auto_rate(table: Table, model: str, center: np.ndarray, scale: np.ndarray, batch: int, optimizer: str,
-              momentum: float = 0.0, outputs: int = 1, loss: tuple | None = None, weigh=None,
+              momentum: float = 0.0, loss: tuple | None = None, weigh=None,
               memory: int = DEFAULT_MEMORY, bias: float = 0.0, *, updates: int = 1, l2: float = 0.0,
-              ends_at: float | None = None) -> AutoRate:
-    """The rate of ``--lr auto`` for ``model`` (``outputs`` scores; ``loss``, the kernels' ``(code, param)``)
+              ends_at: float | None = None, full: bool = False) -> AutoRate:
+    """The rate of ``--lr auto`` for ``model`` (``loss``, the kernels' ``(code, param)``)
     at ``batch`` rows with ``optimizer`` (whose β, for momentum and nesterov, is ``momentum``); ``weigh(raw
     labels)``: the weights of the sample's rows (None: every row weighs 1); the sample held within
     ``memory``; ``bias``: where the bias starts (training/start.py), which an adaptive rate measures the labels
     from; ``updates``: the run's planned updates (epochs × iterations per epoch), which adam's and rmsprop's
     rate counts (adaptive_width); ``l2``: --l2, which adds to the curvature of sgd, momentum and nesterov (the
     adaptive optimizers' steps do not grow with it); ``ends_at``: the share of the rate a schedule that does not
-    decay to small steps ends at (constant: 1; step: γ^phases), whose noise bounds the rate too."""
+    decay to small steps ends at (constant: 1; step: γ^phases), whose noise bounds the rate too; ``full``: every
+    step on every training row (of a model's share), which has no noise: 1/L."""
     loss = loss if loss is not None else losses.loss_of(TrainOptions(model=model).objective)
     labels = sample_labels(table, memory)
     weights = weigh(labels) if weigh is not None else None
@@ -331,23 +337,27 @@ def auto_rate(table: Table, model: str, center: np.ndarray, scale: np.ndarray, b
         trace, norm1 = _row_norms(table, center, scale, memory)
         width = adaptive_width(optimizer, model, trace, norm1, updates)
         return AutoRate(lr=ADAPTIVE[optimizer] * size * width, lambda_max=math.nan, trace=trace, rows=len(labels),
-                        zero_loss=zero_loss(model, labels, outputs, loss, weights), label_scale=size,
+                        label_scale=size,
                         label_center=bias if model in LABEL_SCALED else 0.0, width=width, updates=updates,
                         norm1=norm1)
     residuals = model in bounds.RESIDUAL_LOSSES  # huber's and quantile's curvature follows their scale σ
     sigma = bounds.residual_scale(labels, None, weights) if residuals and table.sparse else math.nan
     scale_of = "labels about their median"  # sparse rows, rows too wide to solve: no fit
+    curvatures = bounds.row_curvature(model, labels, weights)  # poisson's, each row's own
     if table.sparse:
-        lam, trace, rows = _sparse_curvature(table, scale, weights, memory)
+        lam, trace, heaviest, rows = _sparse_curvature(table, scale, weights, curvatures, memory)
     else:
         Z = sample(table, center, scale, memory)
         if residuals:  # before the weights scale Z's rows
             fitted = bounds.exact(Z.shape[1], memory)
             sigma = bounds.residual_scale(labels, Z if fitted else None, weights)
             scale_of = "residuals" if fitted else scale_of
-        if weights is not None:
-            trace = float((weights**2 * np.einsum("ij,ij->i", Z, Z)).mean())
-            Z *= np.sqrt(weights)[:, None]
+        moments, noise = _row_weights(weights, curvatures)
+        heaviest = math.nan
+        if moments is not None:
+            terms = noise * np.einsum("ij,ij->i", Z, Z)
+            trace, heaviest = float(terms.mean()), float(terms.max()) if curvatures is not None else math.nan
+            Z *= np.sqrt(moments)[:, None]
             lam = largest_eigenvalue(Z, memory)
         else:
             lam, trace = largest_eigenvalue(Z, memory), float(np.einsum("ij,ij->", Z, Z) / len(Z))
@@ -355,15 +365,17 @@ def auto_rate(table: Table, model: str, center: np.ndarray, scale: np.ndarray, b
     beta = momentum if optimizer in MOMENTUM_OPTIMIZERS else None
     batches = batch * (1.0 - beta) if beta is not None else batch
     c = bounds.bound(model, labels, weights, param=float(loss[1]), scale=sigma)
-    lr, noise_times = 1.0 / (c * (lam + trace / batches) + l2), 1.0
+    # rows of their own curvature: a batch that holds the heaviest moves its score, over the batches momentum
+    # sums, by lr · its term / B', which under poisson's log link multiplies its count by e^that
+    noise = 0.0 if full else float(np.fmax(trace / batches, heaviest / (HEAVIEST_MOVE * batches)))  # NaN: none
+    lr, noise_times = 1.0 / (c * (lam + noise) + l2), 1.0
     times = math.sqrt(max(updates, 1))  # a schedule that ends at ends_at of the rate: its noise, √updates times
-    steady = math.inf if ends_at is None else 1.0 / (c * (lam + times * trace / batches) + l2) / ends_at
+    steady = math.inf if ends_at is None or full else 1.0 / (c * (lam + times * trace / batches) + l2) / ends_at
     if steady < lr:
         lr, noise_times = steady, times
-    return AutoRate(lr=lr, lambda_max=lam, trace=trace, rows=rows,
-                    zero_loss=zero_loss(model, labels, outputs, loss, weights), momentum=beta, curvature=c,
+    return AutoRate(lr=lr, lambda_max=lam, trace=trace, rows=rows, momentum=beta, curvature=c,
                     residual_scale=sigma, scale_of=scale_of, l2=l2, noise_times=noise_times,
-                    ends_at=1.0 if ends_at is None else ends_at)
+                    ends_at=1.0 if ends_at is None else ends_at, full=full, heaviest=heaviest)
 
 
 def scaling_text(opts, batch: int, replicas: int) -> str:

@@ -38,6 +38,7 @@ def model_of(run) -> Model:
             "epochs_run": len(run.history),
             "updates": run.state.iterations,
             "lr": run.lr,
+            "zero_loss": run.zero_loss,
             **({"lr_auto": {**run.auto.as_dict(), "halvings": run.pos.lr_halvings}} if run.auto else {}),
             "threads": run.executor.threads,
             "block_rows": run.block_rows,

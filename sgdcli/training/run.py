@@ -19,7 +19,7 @@ from sgdcli import testhooks
 from sgdcli.data.selection import ValidationRows
 from sgdcli.data.shuffle import pages_for
 from sgdcli.data.table import Table
-from sgdcli.engine.epoch import EpochPlan, Position, current_lr, penalty_advice, rate_advice
+from sgdcli.engine.epoch import EpochPlan, Position, current_lr, penalty_advice, rate_advice, scaled_from
 from sgdcli.errors import DivergedError, InputError, Interrupted, RuntimeFailure, WorkLost, first_line
 from sgdcli.fieldtypes import MAX_INT
 from sgdcli.kernels import losses, optimizers
@@ -36,8 +36,8 @@ from sgdcli.training import result, resume, runlog, setup, warmstart
 from sgdcli.training.control import RunControl
 from sgdcli.training.early_stopping import EarlyStopping
 from sgdcli.training.inputs import Inputs
-from sgdcli.training.rate import BLOWN_UP, MAX_HALVINGS, AutoRate, auto_rate, blew_up, zero_loss
-from sgdcli.training.sampling import sample_labels, sample_weights
+from sgdcli.training.rate import BLOWN_UP, MAX_HALVINGS, AutoRate, auto_rate, blew_up
+from sgdcli.training.sampling import sample_weights
 from sgdcli.training.start import start_weights
 from sgdcli.training.signals import EXIT_CODES, name
 
@@ -65,6 +65,9 @@ class Run:
         facts = setup.learn(table, val_table, opts, saved, self.init, self._pass, reporter.message)
         self.labels, self.n_train, self.n_bad = facts.labels, facts.n_train, facts.n_bad
         self.mean, self.std, self.weighting = facts.mean, facts.std, facts.weighting
+        # where training starts, over every training row: an epoch far above it blew up, though no value
+        # overflowed (rate.blew_up)
+        self.zero_loss = facts.zero_loss
         self.objective = (*opts.objective, self.weighting.class_weights)  # validation weighs rows as given
         d = table.n_features
         self.batch = self.n_train if opts.batch_size is None else opts.batch_size
@@ -77,7 +80,7 @@ class Run:
                              f"training rows an epoch, fewer than a batch of {self.batch:,}, so no batch would train; "
                              "lower --batch-size or leave out --drop-last")
         self.iters = steps * self.shards
-        self.kernel_loss = objective = losses.loss_of((*opts.objective, self.weighting.kernel_class_weights()))
+        self.kernel_loss = losses.loss_of((*opts.objective, self.weighting.kernel_class_weights()))
         center = np.zeros(d) if self.mean is None else self.mean
         scale = np.ones(d) if self.std is None else multipliers(self.std)
         self.steps = steps
@@ -88,14 +91,6 @@ class Run:
         self.start = start_weights(opts.model, opts.quantile, table, center, scale, self.sample_weights_of, opts.memory)
         if opts.lr == "auto":
             self.auto = self.lr_auto(center, scale)
-        # where training starts: an epoch far above it blew up, though no value overflowed (rate.blew_up)
-        if self.auto is not None:
-            self.zero_loss = self.auto.zero_loss
-        elif self.labels.task == "regression":
-            labels = sample_labels(table, opts.memory)
-            self.zero_loss = zero_loss(opts.model, labels, 1, objective, self.sample_weights_of(labels))
-        else:
-            self.zero_loss = zero_loss(opts.model, np.zeros(0), self.labels.n_outputs, objective)
         halvings = saved.position.lr_halvings if saved is not None else 0
         self._set_rate(halvings)
         self.pages = executor.page_shuffle(pages_for(self.batch, opts.page_rows), opts.seed, opts.shuffle)
@@ -132,8 +127,9 @@ class Run:
         ends_at = {"constant": 1.0,
                    "step": opts.gamma ** (max(opts.epochs - 1, 0) // opts.step_epochs)}.get(opts.schedule)
         auto = auto_rate(self.table, opts.model, center, scale, self.batch * self.shards, opts.optimizer,
-                         opts.momentum, self.labels.n_outputs, self.kernel_loss, self.sample_weights_of, opts.memory,
-                         self.start[-1], updates=max(1, self.steps * opts.epochs), l2=opts.l2, ends_at=ends_at)
+                         opts.momentum, self.kernel_loss, self.sample_weights_of, opts.memory,
+                         self.start[-1], updates=max(1, self.steps * opts.epochs), l2=opts.l2, ends_at=ends_at,
+                         full=self.batch >= math.ceil(self.n_train / self.shards))  # each step on all its rows
         return auto if self.init is None else auto.warm(self.init.rows_seen(), self.n_train)
 
     def _set_rate(self, halvings: int) -> None:
@@ -211,6 +207,7 @@ class Run:
             std=self.std,
             n_train=self.n_train,
             n_bad=self.n_bad,
+            zero_loss=self.zero_loss,
             options=self.fingerprints[0],
             data=self.fingerprints[1],
         ))
@@ -302,10 +299,11 @@ class Run:
             self.save_checkpoint()  # the last whole round: --resume continues from it
             raise RuntimeFailure(f"{exc}; checkpoint saved to {self.control.checkpoint}, "
                                  f"run the same command with --resume to continue") from None
-        if blew_up(result.train_loss, self.zero_loss):
+        if blew_up(result.train_loss, self.zero_loss):  # named as the kernels' divergences name it (epoch.py)
+            scaled = scaled_from(self.cfg.lr, self.plan)
             raise DivergedError(f"training diverged in epoch {epoch + 1}: its mean loss {result.train_loss:.4g} is "
                                 f"over {BLOWN_UP:g} times the all-zero model's {self.zero_loss:.4g} at learning "
-                                f"rate {self.rate_opts.lr:.4g}; "
+                                f"rate {self.cfg.lr:.4g}{f' ({scaled})' if scaled else ''}; "
                                 + (penalty_advice(self.cfg.lr, self.cfg.l2)
                                    or rate_advice(self.rate_opts.lr, self.opts.standardize, lr_auto=self.auto is None)))
         if told[0][:2] != (result.iterations, result.rows):  # the last partial batch, taken after the last kernel

@@ -15,8 +15,8 @@ from sgdcli.reporting.reporter import counted
 from sgdcli.reporting.warned import warn
 from sgdcli.sizes import size_text, whole_mib
 from sgdcli.training.progress import end_pace
-from sgdcli.training.rate import scaling_text, zero_loss_error
-from sgdcli.training.sampling import sample_labels, sparse_sample
+from sgdcli.training.rate import scaling_text
+from sgdcli.training.sampling import sparse_sample
 
 # Updates in all below which a run whose loss still fell is told that it may end far from the optimum: gradient
 # descent at the curvature's rate closes a fixed share of the gap an update, and with a few dozen updates
@@ -36,7 +36,6 @@ PACE = 1 / 6
 # An explicit --lr, or --lr auto's rate after its halvings, under this fraction of --lr auto's leaves so little of
 # the batches' noise in the epochs' mean losses that their fall is progress, measured as for a full batch.
 SLOW_RATE = 1 / 30
-ZERO_LOSS_ERRORS = 3.0  # standard errors of the sample's all-zero loss above it that a warned epoch must be too
 # A window of the page shuffle (data/shuffle.py) that draws on fewer runs of the file than this, in a file of
 # several windows, leaves rows stored in an order (sorted by label, or by time) to train worse than shuffled ones:
 # a stretch of training sees the class mix of those few runs, and the model follows it (docs/out-of-core.md has
@@ -134,9 +133,9 @@ def log_end(run, kept_epoch: int) -> list[str]:
 
     - A --warmup-iterations longer than the iterations the run was planned to have: the rate never rose to its
       value (the all-zero model, at 2**63 - 1).
-    - The epoch's training loss ABOVE_ZERO times the all-zero model's, where training starts, and above it by more
-      than the sample's noise (_zero_loss_bound): a rate too large that blew up less than ``rate.blew_up``
-      catches, or features that do not predict the label.
+    - The epoch's training loss ABOVE_ZERO times the all-zero model's over the training rows (and a full batch's
+      first epoch's: _start_bound): a rate too large that blew up less than ``rate.blew_up`` catches, or
+      features that do not predict the label.
     - Fewer than FEW_UPDATES updates in all while the loss still fell by more than FALLING over the second half
       of the epochs (or in a run of one epoch, which cannot tell): more would have gone further.
     - Otherwise, a loss still falling at the end, per unit of learning rate, at PACE of its pace over the whole
@@ -150,7 +149,7 @@ def log_end(run, kept_epoch: int) -> list[str]:
                      f"rate rose to only {planned / warmup:.3g} of its value, and the model may be far from the "
                      "optimum; lower --warmup-iterations")
     loss = run.history[kept_epoch - 1]["train_loss"] if 0 < kept_epoch <= len(run.history) else math.nan
-    if math.isfinite(run.zero_loss) and loss > ABOVE_ZERO * run.zero_loss and loss > _zero_loss_bound(run):
+    if math.isfinite(run.zero_loss) and loss > _start_bound(run):
         found.append(f"epoch {kept_epoch}'s training loss, averaged over its batches as they were trained, "
                      f"{loss:.4g}, is above the all-zero model's {run.zero_loss:.4g}: training ended worse than it "
                      f"started. Either the rate is too large (try --lr {run.rate_opts.lr / 10:.4g}"
@@ -189,7 +188,7 @@ def _still_falling(run) -> list[str]:
             return []
     history = run.history
     # where training started: a full batch's first epoch is the start itself; a mini-batch run's first epoch is
-    # below it, but above the all-zero model's loss on the sample where heavy-tailed labels put that too low
+    # below it, the all-zero model's loss over the training rows above it (the bias starts where it fits better)
     start = history[0]["train_loss"] if exact else float(np.fmax(run.zero_loss, history[0]["train_loss"]))
     measured = end_pace(history, exact, start)
     if measured is None or measured[0] < PACE:
@@ -243,16 +242,11 @@ def log_left_out(run) -> None:
         run.reporter.message("--bad-rows skip: left out " + ", and ".join(parts))
 
 
-def _zero_loss_bound(run) -> float:
-    """Where training started, at its highest: a full batch's first epoch is the loss at the start on every
-    training row itself (with a margin over rounding); otherwise the all-zero model's loss, known from --lr
-    auto's sample, plus the sample's noise, as heavy-tailed labels can put the sample far below the whole
-    file."""
-    if run.batch >= run.n_train and run.history:
-        return ABOVE_ZERO * run.history[0]["train_loss"]
-    labels = sample_labels(run.table, run.opts.memory)
-    error = zero_loss_error(run.opts.model, labels, run.kernel_loss, run.sample_weights_of(labels))
-    return run.zero_loss + ZERO_LOSS_ERRORS * error
+def _start_bound(run) -> float:
+    """Where training started, at its highest, with a margin over rounding (ABOVE_ZERO): the all-zero model's loss
+    over the training rows, and a full batch's first epoch, the loss at the start on every training row itself."""
+    start = run.history[0]["train_loss"] if run.batch >= run.n_train and run.history else -math.inf
+    return ABOVE_ZERO * max(run.zero_loss, start)
 
 
 def sample_value_spread(table: Table, memory: int) -> float:

@@ -4,7 +4,8 @@ A fresh run reads them in one pass over the labels (and the sample weights)
 and, when standardizing, one over the features.  A resumed run takes them
 from its checkpoint, except what a checkpoint does not keep: the rows of each
 class and the sum of the weights, which a run with class or sample weights
-reads again.
+reads again.  The all-zero model's loss over the training rows, which a
+regression's label pass sums, is kept.
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ from sgdcli.errors import InputError
 from sgdcli.model import labels as labels_mod
 from sgdcli.model.labels import Labels
 from sgdcli.model.weights import Weighting
+from sgdcli.model.zeroloss import constant
 from sgdcli.options import TrainOptions, task_of
 from sgdcli.sizes import format_size, memory_limit
 
@@ -36,6 +38,7 @@ class DataFacts:
     mean: np.ndarray | None  # of the features, as standardization uses them (None: not standardized)
     std: np.ndarray | None
     weighting: Weighting
+    zero_loss: float  # the all-zero model's mean loss over the training rows, weighted as the objective weighs them
 
 
 def learn(table: Table, val_table: Table | None, opts: TrainOptions, saved, init, data_pass, message) -> DataFacts:
@@ -46,6 +49,7 @@ def learn(table: Table, val_table: Table | None, opts: TrainOptions, saved, init
     if saved is not None:
         labels = Labels(task_of(opts.model), saved.classes)
         n_train, n_bad, mean, std = saved.n_train, saved.n_bad, saved.mean, saved.std
+        zero_loss = saved.zero_loss
     else:
         parts = ["labels"] + (["weights"] if table.W is not None else []) + (
             ["features"] if opts.bad_rows == "skip" else [])
@@ -55,6 +59,7 @@ def learn(table: Table, val_table: Table | None, opts: TrainOptions, saved, init
         known = (init.model.labels, f"--init {init.path}") if init is not None else (None, "")
         labels = passes.labels_of(count, table, opts, *known)
         n_train, n_bad = count.n_train, count.n_bad
+        zero_loss = count.zero.mean() if labels.task == "regression" else constant(opts.model, labels.n_outputs)
         check_sizes(table, opts, n_train)
         check_model_size(table, labels.n_outputs)
         if val_table is not None:
@@ -75,7 +80,7 @@ def learn(table: Table, val_table: Table | None, opts: TrainOptions, saved, init
             mean, std = stats.mean, stats.std()
     if weighting is None:
         weighting = _weighting(table, opts, labels, count, n_train, data_pass)
-    return DataFacts(labels, n_train, n_bad, mean, std, weighting)
+    return DataFacts(labels, n_train, n_bad, mean, std, weighting, zero_loss)
 
 
 def _weighting(table: Table, opts: TrainOptions, labels, count, n_train: int, data_pass) -> Weighting:

@@ -1,0 +1,64 @@
+"""The all-zero model's mean loss over the training rows: where training starts, which an epoch's loss is
+measured against to tell a blow-up (training/rate.py ``blew_up``) and a run that ended worse than it started
+(training/runlog.py).
+
+Every score 0 gives a classifier the same loss on every row (ln 2 for logistic, ln K for softmax, 1 for the
+hinges), whatever its weight.  A regression's depends on the label alone, so the pass over the labels before
+training (engine/passes.py) sums it over every training row, each row weighted as the objective weighs it:
+exact, where a sample of the labels misses the few rows of outlying labels that dominate a squared loss.  The
+sums of two shares of the rows add up (``merge``), for threads and Dask workers that read shares of the blocks.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+
+import numpy as np
+
+from sgdcli.kernels import losses
+from sgdcli.options import task_of
+
+
+def constant(model: str, outputs: int) -> float:
+    """A classifier's all-zero loss, the same on every row (``outputs`` scores); NaN for a regression, whose
+    depends on its labels (``ZeroLoss``)."""
+    if task_of(model) == "regression":
+        return math.nan
+    if model in ("logistic", "softmax"):
+        return math.log(max(outputs, 2))  # ln 2; ln K
+    return 1.0  # the hinges: a margin of 1 missed
+
+
+def row_losses(loss: tuple, labels: np.ndarray) -> np.ndarray:
+    """A regression's all-zero loss on each of ``labels`` (raw values), ``loss`` the kernels' ``(code, param,
+    ...)``: the loss's one definition (kernels/losses.py) at a score of 0."""
+    y = np.ascontiguousarray(labels, dtype=np.float64)
+    scores = np.zeros((len(y), 1))
+    return losses.row_losses(loss, scores, y, np.empty(len(y)), np.empty_like(scores))
+
+
+@dataclasses.dataclass
+class ZeroLoss:
+    """The all-zero loss summed over some rows, each times its weight (``total``), and their weights' sum
+    (``weight``; rows without weights count 1 each)."""
+
+    total: float = 0.0
+    weight: float = 0.0
+
+    def add(self, loss: tuple, labels: np.ndarray, weights: np.ndarray | None) -> None:
+        """Add rows of raw ``labels`` (finite) and sample ``weights`` (None: 1 each)."""
+        if not len(labels):
+            return
+        per_row = row_losses(loss, labels)
+        with np.errstate(over="ignore"):  # labels of 1e200: an infinite loss, which no blow-up is measured against
+            self.total += float(per_row.sum() if weights is None else per_row @ weights)
+        self.weight += float(len(labels) if weights is None else weights.sum())
+
+    def merge(self, other: "ZeroLoss") -> None:
+        self.total += other.total
+        self.weight += other.weight
+
+    def mean(self) -> float:
+        """The weighted mean loss of the rows added; NaN where they weigh nothing."""
+        return self.total / self.weight if self.weight > 0 else math.nan
