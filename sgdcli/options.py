@@ -232,7 +232,8 @@ class TrainOptions:
     warmup_iterations: int = _option(0, "Ramp lr up linearly over N iterations.")
     lr_scaling: str = _option(
         "replicas", "How lr grows with the effective batch, the models averaged (threads of --parallel average, "
-                    "--dask workers) × the batch size. replicas: × the models averaged. linear: × effective batch / "
+                    "--dask workers) × the batch size. replicas: × the models averaged, up to the rate --lr auto gives "
+                    "them (docs/distributed.md). linear: × effective batch / "
                     "--base-batch-size. sqrt: × its square root. none: as given.", choices=LR_SCALINGS)
     base_batch_size: int = _option(32, "Batch size at which --lr applies unscaled.")
     average: bool = _option(False, "Averaged SGD: the model is the running mean of all iterates.")
@@ -337,7 +338,10 @@ class TrainOptions:
 
         Averaging R models that each took a step on B rows is a step on R·B
         rows: an epoch takes R times fewer steps, and the linear scaling rule
-        gives the rate R times more to make the same progress.
+        gives the rate R times more to make the same progress.  Models that
+        take several steps of B rows between averagings can take only so
+        much: a run holds ``replicas`` at the rate --lr auto gives them
+        (training/replicas.py).
         """
         ratio = batch_size * replicas / self.base_batch_size
         if self.lr_scaling == "replicas":

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import os
 import signal
 import subprocess
@@ -26,7 +27,7 @@ from sgdcli.training.control import RunControl
 from sgdcli.training.run import Run
 
 import naive
-from conftest import ROOT, make_problem, run, write_table
+from conftest import ROOT, make_problem, run, run_process, write_table
 from test_convergence import logistic_objective, newton_logistic
 
 SMALL = 2**20  # the least --memory: blocks of about 1,200 rows at 100 features
@@ -130,9 +131,10 @@ def test_a_bad_row_in_the_second_share_is_the_single_thread_error(tmp_path):
 
 def test_divergence_names_the_step_and_what_to_change(data):
     opts = TrainOptions(model="linear", batch_size=8, lr=50.0, epochs=2, memory=SMALL, threads=2,
-                        parallel="average", sync_every=3)
-    # the rate used is 50 × 2 models averaged (--lr-scaling replicas); the advice is a tenth of --lr 50, not of
-    # that rate, which --lr-scaling would double again; the plan each shard gets says the rate was given
+                        parallel="average", sync_every=3, lr_scaling="linear", base_batch_size=8)
+    # the rate used is 50 × 2 × 8 rows / 8 (--lr-scaling linear; replicas would stop at --lr itself here); the
+    # advice is a tenth of --lr 50, not of that rate, which --lr-scaling would double again; the plan each shard
+    # gets says the rate was given
     with pytest.raises(DivergedError, match=r"^training diverged in epoch 1 at iteration \d+: .*\(of a rate of 100 "
                                            r"before the schedule: --lr 50 scaled by --lr-scaling\); try a smaller "
                                            r"--lr \(e\.g\. 5\), a larger --batch-size, or --lr auto$"):
@@ -382,3 +384,90 @@ def test_each_thread_rounds_its_share_up_to_whole_batches(tmp_path):
     dropped = train(path, TrainOptions(epochs=1, threads=2, parallel="average", drop_last=True))
     assert [m.training["iterations_per_epoch"] for m in (one, two, dropped)] == [63, 64, 62]
     assert [m.history[0]["iterations"] for m in (one, two, dropped)] == [63, 64, 62]
+
+
+@pytest.fixture(scope="module")
+def noisy(tmp_path_factory):
+    """A regression where batches of one row are noise-limited: the rate for R rows is about R times the rate
+    for one (bench/results/2026-12-02-average-rates.md)."""
+    from sgdcli import generate
+
+    path = tmp_path_factory.mktemp("noisy") / "r.h5"
+    generate(path, task="regression", rows=4000, features=20, seed=5)
+    return path
+
+
+def test_replicas_scale_an_explicit_rate_only_as_far_as_their_local_steps_stay_stable(noisy, tmp_path):
+    """--lr 0.01 trains one model at batch 1; × 2 models averaged once an epoch, each of them took 0.02 on its
+    own rows of batch 1 and blew up (exit 1). --lr-scaling replicas stops at the rate --lr auto gives the
+    models' local steps, here below --lr itself, so the rate stays --lr; a small --lr still doubles."""
+    from sgdcli import load_model
+
+    base = ["train", noisy, "--model", "linear", "--batch-size", "1", "--epochs", "1"]
+    one = run(*base, "--lr", "0.01", "-o", tmp_path / "one.h5")
+    assert one.returncode == 0, one.stderr
+    two = run(*base, "--lr", "0.01", "--parallel", "average", "--threads", "2", "-o", tmp_path / "two.h5")
+    assert two.returncode == 0, two.stderr
+    assert ("--lr-scaling replicas: lr 0.01 × 2 models averaged → 0.02, held at 0.01 (--lr itself): each of the 2 "
+            "models takes 2000 steps on batches of 1 row between averagings, and a larger rate can make those steps "
+            "blow up (docs/distributed.md)") in two.stderr
+    assert load_model(tmp_path / "two.h5").training["lr"] == 0.01
+    small = train(noisy, TrainOptions(model="linear", batch_size=1, epochs=1, lr=0.002, threads=2,
+                                      parallel="average"))
+    assert small.training["lr"] == 0.004
+
+
+def test_the_auto_rate_of_many_averaged_models_is_what_their_local_steps_can_take(noisy, tmp_path):
+    """4 models averaged once an epoch at batch 1: the rate for 4 rows, about 4 times one row's, blew up and
+    was halved; it is held at twice the rate for the rows of one model's step. Averaged after every step
+    (--sync-every 1) they are one step on 4 rows, at the rate for 4 rows."""
+    from sgdcli import load_model
+
+    base = ["train", noisy, "--model", "linear", "--batch-size", "1"]
+    rate = {}
+    for name, extra in (("one", ["--epochs", "1"]), ("four rows", ["--epochs", "1", "--batch-size", "4"]),
+                        ("held", ["--epochs", "2", "--parallel", "average", "--threads", "4"]),
+                        ("every step", ["--epochs", "1", "--parallel", "average", "--threads", "4",
+                                        "--sync-every", "1"])):
+        out = tmp_path / f"{name}.h5"
+        ran = run_process(*base, *extra, "-o", out, env={"NUMBA_NUM_THREADS": "4"})
+        assert ran.returncode == 0, ran.stderr
+        assert "starting over" not in ran.stderr, ran.stderr
+        rate[name] = load_model(out).training["lr"]
+        if name == "held":
+            assert f"--lr auto: {rate[name]:.4g} = 2 × {rate['one']:.4g}, the rate of one model's step on 1 row" in \
+                ran.stderr
+            assert load_model(out).training["lr_auto"]["halvings"] == 0
+    assert rate["held"] == 2 * rate["one"]
+    assert rate["every step"] == rate["four rows"] > 3 * rate["one"]
+
+
+def test_averaged_rate_holds_the_rate_for_all_rows_at_twice_one_models(tmp_path):
+    from sgdcli.training import replicas
+    from sgdcli.training.rate import AutoRate
+
+    def rate_for(rows):  # a noise-limited step: its rate grows almost in proportion to its rows
+        return AutoRate(lr=1.0 / (0.1 + 1.0 / rows), lambda_max=0.1, trace=1.0, rows=100)
+
+    assert replicas.averaged_rate(rate_for, 1, 4, 1) == (rate_for(4), None)  # every step averaged: one of 4 rows
+    assert replicas.averaged_rate(rate_for, 1, 1, 100) == (rate_for(1), None)
+    assert replicas.averaged_rate(rate_for, 1, 2, 100) == (rate_for(2), None)  # under twice: as it was
+    rate, held = replicas.averaged_rate(rate_for, 1, 4, 100)
+    assert rate.lr == 2 * rate_for(1).lr and held == replicas.Held(rate_for(4).lr, rate_for(1))
+    assert replicas.local_steps(None, 37) == 37 and replicas.local_steps(5, 37) == 5
+
+
+def test_with_held_out_rows_no_share_takes_more_iterations_than_the_epoch_announces(tmp_path):
+    """The shares are cut equal in the rows not held out: cut by the file's rows, a share could hold more
+    training rows than the run's iterations per epoch allow (progress `iteration 159/158`), and its cosine
+    schedule then took its last update at rate 0."""
+    X, y = make_problem("binary", n=20000, d=50, seed=1)
+    path = write_table(tmp_path / "d.h5", X, y)
+    for seed in range(1, 8):
+        model = train(path, TrainOptions(batch_size=64, epochs=2, parallel="average", threads=2, val_fraction=0.5,
+                                         seed=seed, lr=0.1, memory=6 << 20))
+        announced = model.training["iterations_per_epoch"]
+        n_train = model.training["rows"]
+        assert announced == 2 * math.ceil(math.ceil(n_train / 2) / 64), seed
+        assert all(0 < h["iterations"] <= announced for h in model.history), (seed, model.history)
+        assert model.history[-1]["lr"] > 0, seed

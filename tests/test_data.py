@@ -145,6 +145,22 @@ def test_each_epoch_visits_every_row_exactly_once_in_a_new_order(monkeypatch, tm
     np.testing.assert_array_equal(o1, np.arange(30000))
 
 
+def test_each_epoch_permutes_the_extents_so_windows_hold_other_parts_of_the_file():
+    """The in-window shuffle and the moving page grid alone change the row order from epoch to epoch, but each
+    window would then hold the same rows every epoch: the extents' order (so each window's) is new every epoch,
+    and the same for a seed."""
+    pages = shuffle.PageShuffle(n_rows=100_000, page_rows=4, extent_rows=100, window_extents=50, seed=3)
+    orders = [pages.extent_order(epoch) for epoch in range(4)]
+    for order in orders:
+        np.testing.assert_array_equal(np.sort(order), np.arange(1000))
+    firsts = [frozenset(pages.windows(order)[0].tolist()) for order in orders]
+    assert len(set(firsts)) == 4  # no two epochs start with the same window
+    np.testing.assert_array_equal(pages.extent_order(2), shuffle.PageShuffle(
+        n_rows=100_000, page_rows=4, extent_rows=100, window_extents=50, seed=3).extent_order(2))
+    assert not np.array_equal(pages.extent_order(2), shuffle.PageShuffle(
+        n_rows=100_000, page_rows=4, extent_rows=100, window_extents=50, seed=4).extent_order(2))
+
+
 def test_validation_rows_are_never_trained_on(monkeypatch, tmp_path):
     X, y = make_problem("binary", n=20000, d=10, seed=3)
     path = write_table(tmp_path / "d.h5", X, y, chunks=1000)

@@ -17,14 +17,15 @@ from sgdcli.kernels.state import kernel_config
 from naive import objective
 
 
-def compiled_gradient(model, W, X, y, l1=0.0, l2=0.0, center=None, scale=None):
-    """Gradient of the objective in standardized units, (x − center)·scale, read off one SGD step."""
+def compiled_gradient(model, W, X, y, l1=0.0, l2=0.0, center=None, scale=None, class_weights=None):
+    """Gradient of the objective in standardized units, (x − center)·scale, read off one SGD step; each row's
+    loss times its class's weight in ``class_weights`` where given."""
     k_out, d1 = W.shape
     standardize = center is not None
     center = np.zeros(d1 - 1) if center is None else center
     scale = np.ones(d1 - 1) if scale is None else scale
     opts = TrainOptions(model=model, lr=1.0, l1=l1, l2=l2, optimizer="sgd", standardize=standardize)
-    cfg = kernel_config(opts, batch=len(y), threads=1, total_iterations=1)
+    cfg = kernel_config(opts, batch=len(y), threads=1, total_iterations=1, class_weights=class_weights)
     state = TrainState.zeros(k_out, d1 - 1)
     state.W[:] = W
     buf = Scratch.make(1, k_out, d1 - 1)
@@ -71,6 +72,37 @@ def test_gradient_matches_finite_differences(model, k_out, labels, l1, l2):
     np.testing.assert_allclose(grad, expected, rtol=1e-6, atol=1e-7)
     # the loss reported by the kernel is the mean data loss at the starting weights
     assert loss == pytest.approx(objective(model, W, X, y), rel=1e-12)
+
+
+CLASSIFIERS = [case for case in CASES if case[0] in ("logistic", "hinge", "softmax", "squared_hinge",
+                                                      "modified_huber")]
+
+
+@pytest.mark.parametrize("model,k_out,labels", CLASSIFIERS, ids=[c[0] for c in CLASSIFIERS])
+def test_class_weights_scale_the_gradient_as_they_scale_the_loss(model, k_out, labels):
+    """--class-weight: the objective is the mean of each row's loss times its class's weight; its gradient, by
+    finite differences, is the one the kernel steps by (a kernel that weighed only the loss trained unweighted)."""
+    rng = np.random.default_rng(11)
+    n, d = 40, 5
+    X = rng.standard_normal((n, d)).astype(np.float32)
+    y = labels(rng, n)
+    W = rng.standard_normal((k_out, d + 1)) * 0.7
+    weights = np.array([1.0, 3.5, 0.5, 4.0][:max(k_out, 2)])
+
+    def weighted(Wh):
+        return float(np.mean([weights[int(y[i])] * objective(model, Wh, X[i:i + 1], y[i:i + 1]) for i in range(n)]))
+
+    expected = np.zeros_like(W)
+    h = 1e-6
+    for idx in np.ndindex(W.shape):
+        up, down = W.copy(), W.copy()
+        up[idx] += h
+        down[idx] -= h
+        expected[idx] = (weighted(up) - weighted(down)) / (2 * h)
+    grad, loss = compiled_gradient(model, W, X, y, class_weights=weights)
+    np.testing.assert_allclose(grad, expected, rtol=1e-6, atol=1e-7)
+    assert loss == pytest.approx(weighted(W), rel=1e-12)
+    assert not np.allclose(grad, compiled_gradient(model, W, X, y)[0], rtol=1e-3)  # the weights do matter here
 
 
 @pytest.mark.parametrize("model,k_out,labels", CASES, ids=[c[0] for c in CASES])

@@ -78,19 +78,23 @@ def test_every_row_is_visited_once_per_epoch(n, window, unit, row_bytes, page, s
 @given(**SHUFFLES, val=st.floats(0, 0.9), shards=st.integers(1, 5))
 def test_shards_and_held_out_rows_split_each_epoch_exactly(n, window, unit, row_bytes, page, seed, epoch, shuffled,
                                                             memory, val, shards):
-    """What a shard trains (its segments of the windows, less the held-out rows): every trained row once."""
+    """What a shard trains (its segments of the windows' rows not held out, dealt as averaging.py deals them):
+    every trained row once, and every share the same number of rows, ±1."""
     pages = shuffle_plan(n, window, unit, row_bytes, page, seed, shuffled, memory)
     visits = _epoch(pages, epoch)
-    sizes = [len(rows) for rows, _ in visits]
-    trained = []
+    kept_rows = [rows[~shuffle.held_out(rows, val, seed)] for rows, _ in visits]
+    per_extent = shuffle.kept_per_extent(pages, val, seed, step_rows=int(seed % 5000) + 1)
+    sizes = [int(per_extent[extents].sum()) for extents in pages.windows(pages.extent_order(epoch))]
+    assert sizes == [len(kept) for kept in kept_rows]
+    trained, shares = [], []
     for share in shuffle.deal(np.arange(len(sizes)), sizes, shards):
-        for w, lo, hi in share:
-            rows = visits[w][0]
-            kept = rows[~shuffle.held_out(rows, val, seed)]
-            trained.append(shuffle.segment_rows(kept, lo, hi, sizes[w]))
-    trained = np.concatenate(trained)
+        parts = [shuffle.segment_rows(kept_rows[w], lo, hi, sizes[w]) for w, lo, hi in share]
+        trained += parts
+        shares.append(sum(len(part) for part in parts))
+    trained = np.concatenate(trained) if trained else np.zeros(0, dtype=np.int64)  # every row held out
     expected = np.flatnonzero(~shuffle.validation_mask(0, n, val, seed))
     np.testing.assert_array_equal(np.sort(trained), expected)
+    assert max(shares) - min(shares) <= 1 and max(shares) == -(-len(expected) // shards)
 
 
 @SETTINGS

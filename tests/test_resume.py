@@ -55,32 +55,45 @@ def assert_outputs_consistent(model, ckpt):
         assert load_latest(ckpt) is not None
 
 
-def interrupted_run(args, model, rng, signals_, max_kills=4, after=(0.8, 2.5), env_extra=None):
-    """Kill the run at random moments with the given signals, resuming each time; return the kill count."""
-    kills = 0
+def _saved(ckpt):
+    """When the newest checkpoint at ``ckpt`` was written (None: none yet)."""
+    times = [os.stat(p).st_mtime_ns for p in (ckpt, ckpt + ".prev") if os.path.exists(p)]
+    return max(times) if times else None
+
+
+def interrupted_run(args, model, rng, signals_, max_kills=4, after=(0.0, 0.5), env_extra=None):
+    """Kill the run with the given signals, each a random ``after`` seconds after the process saved its first
+    checkpoint (so that the next process continues from one, however slowly this machine starts processes),
+    resuming each time; return the kill count and how many processes started from a checkpoint."""
+    kills = resumed = 0
+    ckpt = model + ".ckpt"
     for sig in signals_[:max_kills]:
+        before = _saved(ckpt)
+        resumed += before is not None
         proc = start(*args, "-o", model, "--resume", env_extra=env_extra)
+        while proc.poll() is None and _saved(ckpt) in (None, before):
+            time.sleep(0.01)
         time.sleep(rng.uniform(*after))
         if proc.poll() is not None:  # finished before the kill
             assert proc.returncode == 0, proc.stderr.read()
-            return kills
+            return kills, resumed
         proc.send_signal(sig)
         out, err = proc.communicate(timeout=60)
         kills += 1
-        if sig == signal.SIGTERM and proc.returncode == 143:  # during training, or in a pass before it, or, on a
-            # loaded machine, still in the start-up before the run (the tests with wait_for_epoch pin the message
-            # of a signal during training)
-            assert ("checkpoint saved" in err and "--resume" in err) or "before training began; nothing to resume" \
-                in err or err == "sgdcli: stopped by SIGTERM before finishing; no partial output file was left\n", err
+        if sig == signal.SIGTERM and proc.returncode == 143:  # during training (a checkpoint was saved already),
+            # or after its last epoch, writing the model
+            assert ("checkpoint saved" in err and "--resume" in err) or \
+                err == "sgdcli: stopped by SIGTERM before finishing; no partial output file was left\n", err
         assert proc.returncode in (0, 143, -signal.SIGTERM, -signal.SIGKILL), err
         assert "Traceback" not in err
-        assert_outputs_consistent(model, model + ".ckpt")
+        assert_outputs_consistent(model, ckpt)
         if proc.returncode == 0:
-            return kills
+            return kills, resumed
+    resumed += _saved(ckpt) is not None
     proc = start(*args, "-o", model, "--resume", env_extra=env_extra)
     out, err = proc.communicate(timeout=600)
     assert proc.returncode == 0, err
-    return kills
+    return kills, resumed
 
 
 CASES = {
@@ -118,9 +131,8 @@ def test_interrupted_runs_end_bit_for_bit_like_a_straight_run(tmp_path, data, na
     assert proc.wait(timeout=120) == 0, proc.stderr.read()
     rng = random.Random(name)
     model = str(tmp_path / "resumed.h5")
-    kills = interrupted_run(args, model, rng, [signal.SIGKILL, signal.SIGTERM, signal.SIGKILL], max_kills=3,
-                            after=(0.8, 2.0))
-    assert kills >= 1
+    kills, resumed = interrupted_run(args, model, rng, [signal.SIGKILL, signal.SIGTERM, signal.SIGKILL], max_kills=3)
+    assert kills >= 1 and resumed >= 1  # at least one process continued from a checkpoint saved mid-run
     for a, b in zip(weights(straight), weights(model)):
         np.testing.assert_array_equal(a, b)
     assert not os.path.exists(model + ".ckpt") and not os.path.exists(model + ".ckpt.prev")
@@ -600,8 +612,8 @@ def test_soak_25_random_kills_end_with_the_straight_model(tmp_path, data):
     rng = random.Random(2026)
     model = str(tmp_path / "soaked.h5")
     signals_ = [rng.choice([signal.SIGKILL, signal.SIGTERM]) for _ in range(25)]
-    kills = interrupted_run(args, model, rng, signals_, max_kills=25, after=(0.8, 1.6), env_extra=slow)
-    assert kills == 25
+    kills, resumed = interrupted_run(args, model, rng, signals_, max_kills=25, after=(0.0, 0.8), env_extra=slow)
+    assert kills == 25 and resumed >= 25
     for a, b in zip(weights(straight), weights(model)):
         np.testing.assert_array_equal(a, b)
 
@@ -654,8 +666,8 @@ def test_interrupted_sparse_runs_end_bit_for_bit_like_a_straight_run(tmp_path, s
     proc = start(*args, "-o", straight)
     assert proc.wait(timeout=120) == 0, proc.stderr.read()
     model = str(tmp_path / "resumed.h5")
-    kills = interrupted_run(args, model, random.Random(name), [signal.SIGKILL, signal.SIGTERM, signal.SIGKILL],
-                            max_kills=3, after=(0.8, 2.0))
-    assert kills >= 1
+    kills, resumed = interrupted_run(args, model, random.Random(name), [signal.SIGKILL, signal.SIGTERM,
+                                                                        signal.SIGKILL], max_kills=3)
+    assert kills >= 1 and resumed >= 1
     for a, b in zip(weights(straight), weights(model)):
         np.testing.assert_array_equal(a, b)

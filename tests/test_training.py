@@ -165,6 +165,17 @@ def test_step_schedule_is_recorded_per_epoch(tmp_path, binary_file):
     assert [h["lr"] for h in m.history] == pytest.approx([0.1, 0.1, 0.05, 0.05, 0.025])
 
 
+def test_a_cosine_run_decays_its_rate_to_zero_at_its_last_update(binary_file):
+    """cosine's horizon is the run's updates, epochs × iterations per epoch: each epoch's recorded rate (of its
+    last update, number e·N − 1) is lr · ½(1 + cos(π (e·N − 1) / (E·N))), and the run's last is about 0."""
+    m = train(binary_file, TrainOptions(schedule="cosine", lr=0.1, epochs=3, batch_size=64))
+    n = m.training["iterations_per_epoch"]
+    assert [h["iterations"] for h in m.history] == [n] * 3
+    assert [h["lr"] for h in m.history] == pytest.approx(
+        [0.1 * 0.5 * (1 + math.cos(math.pi * (e * n - 1) / (3 * n))) for e in (1, 2, 3)], rel=1e-12)
+    assert m.history[-1]["lr"] < 1e-3 * 0.1
+
+
 def test_binary_metrics_match_exact_computation():
     rng = np.random.default_rng(0)
     n = 20000

@@ -306,6 +306,27 @@ def test_a_run_continued_with_its_optimizer_state_is_the_uninterrupted_run(tmp_p
     assert load_model(tmp_path / "first.h5", optimizer=True).optimizer["updates"] == 2000 // 32 + 1
 
 
+def test_rmsprop_state_from_dense_rows_continues_on_sparse_rows_as_on_dense_rows(tmp_path):
+    """The sparse kernel steps RMSprop lazily and counts the steps each average has seen in slot "b", which a
+    dense run never writes: read as 0 of the model's updates, every average was decayed by β2 per update."""
+    scipy_sparse = pytest.importorskip("scipy.sparse")
+    X, y = make_problem("regression", n=2000, d=12, seed=4)
+    M = scipy_sparse.csr_matrix(np.where(np.abs(X) > 0.5, X, 0).astype(np.float32))
+    dense = write_table(tmp_path / "d.h5", M.toarray(), y)
+    with h5py.File(tmp_path / "s.h5", "w") as f:
+        g = f.create_group("X")
+        g["data"], g["indices"], g["indptr"] = M.data, M.indices, M.indptr
+        g.attrs["shape"] = M.shape
+        f["y"] = y
+    same = dict(model="linear", optimizer="rmsprop", lr=0.01, batch_size=16, standardize=False, schedule="constant",
+                shuffle=False)
+    train(dense, TrainOptions(epochs=10, **same), output=tmp_path / "first.h5")
+    assert load_model(tmp_path / "first.h5", optimizer=True).optimizer["updates"] == 10 * 125
+    more = TrainOptions(epochs=1, init=str(tmp_path / "first.h5"), init_optimizer=True, **same)
+    on_dense, on_sparse = train(dense, more), train(tmp_path / "s.h5", more)
+    np.testing.assert_allclose(on_sparse.raw_weights(), on_dense.raw_weights(), rtol=1e-9, atol=1e-12)
+
+
 def test_the_model_file_keeps_the_optimizers_state(days, tmp_path):
     d, first, _, _ = days
     train(first, TrainOptions(epochs=1, optimizer="adam", average=True), output=tmp_path / "adam.h5")

@@ -192,13 +192,28 @@ def min_extent_rows(n_rows: int, memory: int) -> int:
     return -(-n_rows * 8 * ORDER_SHARE // max(memory, 1))
 
 
-def deal(order: np.ndarray, sizes: list[int], shards: int) -> list[list[tuple[int, int, int]]]:
-    """An epoch's rows cut into ``shards`` equal shares, as segments (window, lo, hi) of raw rows.
+def kept_per_extent(pages: PageShuffle, fraction: float, seed: int, step_rows: int = 1 << 20) -> np.ndarray:
+    """The rows of each extent of ``pages`` that --val-fraction ``fraction`` does not hold out (``held_out``),
+    counted ``step_rows`` rows at a time."""
+    e = pages.extent_rows
+    out = np.empty(pages.n_extents, dtype=np.int64)
+    per = max(1, step_rows // e)
+    for first in range(0, pages.n_extents, per):
+        lo, hi = first * e, min(pages.n_rows, (first + per) * e)
+        kept = (~held_out(np.arange(lo, hi, dtype=np.int64), fraction, seed)).astype(np.int64)
+        starts = np.arange(0, hi - lo, e)
+        out[first:first + len(starts)] = np.add.reduceat(kept, starts)
+    return out
 
-    The windows in the epoch's ``order`` (``sizes[b]`` rows each) are laid end
-    to end and cut into ``shards`` runs of equal length (±1 row), so that every
-    worker of a distributed run gets the same number of rows; a window on a
-    cut is split between two neighbouring shares.  Every row is in exactly one
+
+def deal(order: np.ndarray, sizes: list[int], shards: int) -> list[list[tuple[int, int, int]]]:
+    """An epoch's rows cut into ``shards`` equal shares, as segments (window, lo, hi) of the rows counted.
+
+    The windows in the epoch's ``order`` (``sizes[b]`` rows each: every row, or
+    those --val-fraction does not hold out) are laid end to end and cut into
+    ``shards`` runs of equal length (±1 row), so that every worker of a
+    distributed run gets the same number of rows to train; a window on a cut
+    is split between two neighbouring shares.  Every row is in exactly one
     share.  Which rows of a window a segment trains is ``segment_rows``.
     """
     total = sum(int(sizes[b]) for b in order)
@@ -220,13 +235,14 @@ def deal(order: np.ndarray, sizes: list[int], shards: int) -> list[list[tuple[in
 
 
 def segment_rows(rows: np.ndarray, lo: int, hi: int, size: int) -> np.ndarray:
-    """The part of a window's visiting order ``rows`` that the segment [lo, hi) of its ``size`` raw rows trains.
+    """The part of a window's visiting order ``rows`` that the segment [lo, hi) of its ``size`` rows trains
+    (the rows ``deal`` counted: those not held out).
 
-    The order is cut at the same proportions as the raw rows, in integers, so
-    the segments of one window partition its rows whatever the shares.
+    The order is cut at the same proportions as the rows counted, in integers,
+    so the segments of one window partition its rows whatever the shares.
     """
     m = len(rows)
-    return rows[m * lo // size: m * hi // size]
+    return rows[m * lo // size: m * hi // size] if size > 0 else rows  # size 0: a window all held out
 
 
 def validation_mask(start: int, stop: int, fraction: float, seed: int) -> np.ndarray:

@@ -60,13 +60,15 @@ class EpochResult:
     finished: bool = True  # False: a distributed round stopped at ``max_rows`` before the shard's end
 
 
-def trained(window: Window, plan: EpochPlan) -> tuple[np.ndarray, np.ndarray | None, np.ndarray | None, int]:
+def trained(window: Window, plan: EpochPlan) -> tuple[np.ndarray, np.ndarray | None, np.ndarray | None, int, int]:
     """Positions (in visiting order) of the rows of ``window`` to train, and the count of non-finite ones skipped.
 
     Also X and the rows of it to visit, where finding the bad rows made the
-    window copy its rows (``None, None``: not copied yet).
+    window copy its rows (``None, None``: not copied yet), and the rows not
+    held out (what ``shuffle.deal`` counts).
     """
     keep = ~shuffle.held_out(window.rows, plan.val_fraction, plan.seed) if plan.val_fraction > 0 else None
+    kept = len(window.rows) if keep is None else int(np.count_nonzero(keep))
     X, xrows, bad = window.X, window.xrows, 0
     if plan.skip_bad:  # --bad-rows skip looks at every row's values first
         if isinstance(X, CsrRows):
@@ -78,7 +80,7 @@ def trained(window: Window, plan: EpochPlan) -> tuple[np.ndarray, np.ndarray | N
         bad = int(np.count_nonzero(~finite if keep is None else keep & ~finite))
         keep = finite if keep is None else keep & finite
     positions = np.arange(len(window.rows)) if keep is None else np.flatnonzero(keep)
-    return positions, X, xrows, bad
+    return positions, X, xrows, bad, kept
 
 
 def flat(X: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -158,8 +160,9 @@ def run_epoch(
     rows, running_loss, lr)`` is called after every kernel call.
 
     A shard of a run that averages models (parallel/averaging.py) passes its
-    share: ``segments``, the (window, lo, hi) raw-row ranges it visits this
-    epoch (``shuffle.deal``; default: every window whole, in order), and
+    share: ``segments``, the (window, lo, hi) ranges of the rows not held out
+    that it visits this epoch (``shuffle.deal``; default: every window whole,
+    in order), and
     ``max_rows``, where its round ends.  The epoch's last partial batch is
     then taken only if the shard ends within the round (``EpochResult.finished``).
     """
@@ -175,8 +178,8 @@ def run_epoch(
 
     def prepare(window: Window, i: int):  # in the reader thread, while the window before trains
         _, lo, hi = segments[first + i]
-        positions, X, xrows, bad = trained(window, plan)
-        positions = shuffle.segment_rows(positions, lo, hi, window.size)
+        positions, X, xrows, bad, kept = trained(window, plan)
+        positions = shuffle.segment_rows(positions, lo, hi, kept)
         every = len(positions) == len(window.rows)  # every row of the window: no copies
         rows = window.rows if every else window.rows[positions]
         # the window's labels are the reader's own copy (Window.y), encoded where they lie

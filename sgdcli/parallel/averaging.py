@@ -1,7 +1,7 @@
 """Local SGD with model averaging: shards of every epoch, trained apart, averaged every K steps.
 
 Each epoch's rows, window after window of the epoch's page shuffle, are cut
-into W equal shares (shards).  A round hands every shard with rows left the
+into W equal shares (shards) of the rows not held out.  A round hands every shard with rows left the
 current model and optimizer state; the shard runs K mini-batch steps of the
 unchanged engine (``engine.run_epoch``) on its own rows and returns its
 model.  The models are averaged, weighted by the rows each one trained on,
@@ -160,6 +160,7 @@ class RoundTrainer:
         self.pool, self.shards, self.steps, self.label = pool, shards, steps, label
         self.round_seconds: list[float] = []  # wall time of each round
         self.compute_seconds: list[float] = []  # the slowest shard's time in each round
+        self._kept: np.ndarray | None = None  # --val-fraction: the rows of each extent not held out (_sizes)
 
     def run_epoch(self, job: Job, state: TrainState, pos: engine.Position,
                   on_progress: Callable[..., None] | None = None,
@@ -171,7 +172,7 @@ class RoundTrainer:
             engine.begin_epoch(state, pos)
         if pos.shards is None:
             pos.shards = [[0, 0, 0, False] for _ in range(self.shards)]  # block, row, steps, done
-        sizes = plan.pages.window_sizes(plan.pages.extent_order(pos.epoch))
+        sizes = self._sizes(plan, plan.pages.extent_order(pos.epoch))
         dealt = shuffle.deal(np.arange(len(sizes)), sizes, self.shards)
         slots_used = uses_slots(cfg)
         while not all(s[3] for s in pos.shards):
@@ -195,6 +196,16 @@ class RoundTrainer:
             if safe_point is not None:
                 safe_point(pos)
         return engine.epoch_result(state, pos, sum(s[2] for s in pos.shards))
+
+    def _sizes(self, plan: EpochPlan, order: np.ndarray) -> list[int]:
+        """The rows of each window of the epoch whose extents are in ``order`` that --val-fraction does not hold
+        out, which the shares split equally: cut by the file's rows, a share could get more rows to train than
+        the iterations per epoch a run announces (and its schedule counts) allow."""
+        if plan.val_fraction <= 0:
+            return plan.pages.window_sizes(order)
+        if self._kept is None:
+            self._kept = shuffle.kept_per_extent(plan.pages, plan.val_fraction, plan.seed)
+        return [int(self._kept[extents].sum()) for extents in plan.pages.windows(order)]
 
     def _detail(self, pos, dealt) -> str:
         parts = []

@@ -53,7 +53,10 @@ FORMAT = "sgdcli-checkpoint"
 # (a position in the old windows would skip or repeat rows), and --lr auto changed again for huber, quantile,
 # --l2 and the schedules that do not decay (with huber's and quantile's start).
 # 8: the all-zero model's loss over the training rows (attribute zero_loss), which blow-ups are measured
-# against, and --lr auto changed for a full batch and for poisson.
+# against, and --lr auto changed for a full batch and for poisson; and the models of --parallel average and --dask take a rate their local steps can take (--lr auto's, and
+# --lr-scaling replicas held at it), and their shares are cut equal in the rows --val-fraction does not hold
+# out (with the iterations per epoch and the schedule's horizon that follow): a run begun at the old rate or
+# shares would go on with others.
 # A checkpoint of another version is not resumed: the run starts over and says so.
 FORMAT_VERSION = 8
 

@@ -32,7 +32,7 @@ from sgdcli.parallel.executor import Executor
 from sgdcli.reporting.records import json_line
 from sgdcli.reporting.reporter import Reporter
 from sgdcli.training import checkpoint as ckpt_mod
-from sgdcli.training import result, resume, runlog, setup, warmstart
+from sgdcli.training import replicas, result, resume, runlog, setup, warmstart
 from sgdcli.training.control import RunControl
 from sgdcli.training.early_stopping import EarlyStopping
 from sgdcli.training.inputs import Inputs
@@ -73,8 +73,8 @@ class Run:
         self.batch = self.n_train if opts.batch_size is None else opts.batch_size
         # With W shards each worker steps through about n/W rows an epoch: the step
         # clock (what schedules count) advances by about a W-th of the iterations.
-        per_shard = math.ceil(self.n_train / self.shards)
-        steps = per_shard // self.batch if opts.drop_last else math.ceil(per_shard / self.batch)
+        per_shard = replicas.share_rows(self.n_train, self.n_bad, self.shards)
+        steps = replicas.share_steps(self.n_train, self.n_bad, self.batch, self.shards, opts.drop_last)
         if steps == 0:  # a share smaller than a batch (a larger one is refused before): the model would not train
             raise InputError(f"--drop-last: each of the {self.shards} models averaged gets at most {per_shard:,} "
                              f"training rows an epoch, fewer than a batch of {self.batch:,}, so no batch would train; "
@@ -88,9 +88,14 @@ class Run:
             raise InputError(f"--epochs: {opts.epochs} epochs of {steps} iterations are more than 2**63 - 1 "
                              "iterations in all")
         self.auto, self.warnings = None, list(executor.warnings)  # the set-up's; log_end adds the fit's
+        self.local_steps = replicas.local_steps(executor.run_options().get("sync_every"), steps)
         self.start = start_weights(opts.model, opts.quantile, table, center, scale, self.sample_weights_of, opts.memory)
+        self.stable = None  # --lr-scaling replicas: the rate the models' local steps can take, which it stops at
+        self.auto_held = None  # --lr auto, averaged replicas: how their rate was held (replicas.Held)
         if opts.lr == "auto":
-            self.auto = self.lr_auto(center, scale)
+            self.auto, self.auto_held = self.averaged_auto(center, scale)
+        elif self.shards > 1 and opts.lr_scaling == "replicas":
+            self.stable = self.lr_auto(center, scale, warm=False).lr
         halvings = saved.position.lr_halvings if saved is not None else 0
         self._set_rate(halvings)
         self.pages = executor.page_shuffle(pages_for(self.batch, opts.page_rows), opts.seed, opts.shuffle)
@@ -119,18 +124,29 @@ class Run:
                                     "with its standardization"))
         self._last_ckpt = (self.state.iterations, time.monotonic())
 
-    def lr_auto(self, center: np.ndarray, scale: np.ndarray) -> AutoRate:
+    def lr_auto(self, center: np.ndarray, scale: np.ndarray, warm: bool = True) -> AutoRate:
         """The rate --lr auto gives this run, whose standardization is ``center`` and ``scale``: the rate it trains
-        at, or what an explicit --lr is compared with at the end (runlog.log_end)."""
-        opts = self.opts  # averaged replicas: the rate of one step on all their batches (rate.py), no scaling on top
+        at, or what an explicit --lr is compared with at the end (runlog.log_end); ``warm``: scaled for --init's
+        rows."""
+        return self.averaged_auto(center, scale, warm)[0]
+
+    def averaged_auto(self, center: np.ndarray, scale: np.ndarray,
+                      warm: bool = True) -> tuple[AutoRate, replicas.Held | None]:
+        """``lr_auto``, and where averaged replicas' rate was held below the rate for all their rows, how: their
+        rate is that of their local steps (replicas.py), no scaling on top."""
+        opts = self.opts
         # the share of the rate a schedule that does not decay to small steps ends at (its last epoch's)
         ends_at = {"constant": 1.0,
                    "step": opts.gamma ** (max(opts.epochs - 1, 0) // opts.step_epochs)}.get(opts.schedule)
-        auto = auto_rate(self.table, opts.model, center, scale, self.batch * self.shards, opts.optimizer,
-                         opts.momentum, self.kernel_loss, self.sample_weights_of, opts.memory,
-                         self.start[-1], updates=max(1, self.steps * opts.epochs), l2=opts.l2, ends_at=ends_at,
-                         full=self.batch >= math.ceil(self.n_train / self.shards))  # each step on all its rows
-        return auto if self.init is None else auto.warm(self.init.rows_seen(), self.n_train)
+
+        def rate_for(rows: int) -> AutoRate:
+            return auto_rate(self.table, opts.model, center, scale, rows, opts.optimizer, opts.momentum,
+                             self.kernel_loss, self.sample_weights_of, opts.memory, self.start[-1],
+                             updates=max(1, self.steps * opts.epochs), l2=opts.l2, ends_at=ends_at,
+                             full=self.batch >= math.ceil(self.n_train / self.shards))  # each step on all its rows
+
+        auto, held = replicas.averaged_rate(rate_for, self.batch, self.shards, self.local_steps)
+        return (auto if self.init is None or not warm else auto.warm(self.init.rows_seen(), self.n_train)), held
 
     def _set_rate(self, halvings: int) -> None:
         """The options with the rate ``--lr`` or ``--lr auto`` gives (halved ``halvings`` times), and the kernels'."""
@@ -139,7 +155,10 @@ class Run:
             opts = dataclasses.replace(opts, lr=self.auto.lr / 2**halvings, lr_scaling="none")
         self.rate_opts = opts
         self.lr = opts.scaled_lr(self.batch, self.shards)
-        self.cfg = kernel_config(opts, self.batch, self.executor.kernel_threads, self.steps * opts.epochs,
+        if self.stable is not None:  # × the replicas only as far as their local steps stay stable (replicas.py)
+            self.lr = min(self.lr, max(opts.lr, self.stable))
+        used = dataclasses.replace(opts, lr=self.lr, lr_scaling="none")
+        self.cfg = kernel_config(used, self.batch, self.executor.kernel_threads, self.steps * opts.epochs,
                                  replicas=self.shards, sparse=self.table.sparse,
                                  class_weights=self.weighting.kernel_class_weights(), clock=self.clock)
 

@@ -14,6 +14,7 @@ from sgdcli.kernels import runtime
 from sgdcli.reporting.reporter import counted
 from sgdcli.reporting.warned import warn
 from sgdcli.sizes import size_text, whole_mib
+from sgdcli.training import replicas
 from sgdcli.training.progress import end_pace
 from sgdcli.training.rate import scaling_text
 from sgdcli.training.sampling import sparse_sample
@@ -66,11 +67,17 @@ def log_start(run) -> None:
     if run.auto is not None:
         halved = run.pos.lr_halvings
         effective = run.batch * run.shards
-        say(f"--lr auto: {run.auto.lr:.4g} = {run.auto.why(opts.model, effective, opts.optimizer)}"
-            + (f" (batch {run.batch} × {run.shards} models averaged)" if run.shards > 1 else "")
+        why = (replicas.held_text(run.auto_held, run.auto, opts.model, run.batch, run.shards, run.local_steps,
+                                  opts.optimizer) if run.auto_held is not None else
+               run.auto.why(opts.model, effective, opts.optimizer)
+               + (f" (batch {run.batch} × {run.shards} models averaged)" if run.shards > 1 else ""))
+        say(f"--lr auto: {run.auto.lr:.4g} = {why}"
             + (f"; halved {halved} time(s) after blow-ups: {run.rate_opts.lr:.4g}" if halved else ""))
-    if run.lr != run.rate_opts.lr:
-        say(f"--lr-scaling {opts.lr_scaling}: {scaling_text(run.rate_opts, run.batch, run.shards)}")
+    scaled = run.rate_opts.scaled_lr(run.batch, run.shards)
+    if scaled != run.rate_opts.lr:
+        say(f"--lr-scaling {opts.lr_scaling}: {scaling_text(run.rate_opts, run.batch, run.shards)}"
+            + (replicas.scaling_held(run.lr, run.rate_opts.lr, run.batch, run.shards, run.local_steps)
+               if run.lr < scaled else ""))
     warn_few_places(run)
     if run.table.sparse and not run.cfg.standardized:
         spread = sample_value_spread(run.table, opts.memory)
@@ -181,8 +188,8 @@ def _still_falling(run) -> list[str]:
         return []
     exact = run.batch >= math.ceil(run.n_train / run.shards)  # one update an epoch, on every row (of a share)
     used, auto = run.lr, math.nan
-    if not exact:  # the rate used, after --lr-scaling, which --lr auto's (for the batch of all the models
-        # averaged) is the rate of a step as well
+    if not exact:  # the rate used, after --lr-scaling, which --lr auto's (for the steps the models averaged
+        # take, replicas.py) is the rate of a step as well
         auto = run.auto.lr if run.auto is not None else run.lr_auto(run.plan.center, run.plan.scale).lr
         if not used < SLOW_RATE * auto:
             return []

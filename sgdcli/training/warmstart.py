@@ -151,7 +151,8 @@ def restore_optimizer(init: WarmStart, slots: np.ndarray, kept: dict[str, int], 
     """Copy the initial model's optimizer state into ``slots`` (``kept``: this run's slots by name), and its
     last iterate into ``W`` where its weights were a running average; a running average it did not keep
     starts at the initial weights, which stand for every update before."""
-    saved = init.model.optimizer["slots"]
+    state = init.model.optimizer
+    saved = state["slots"]
     if "iterate" in saved:
         W[:] = saved["iterate"]
     for name, index in kept.items():
@@ -159,6 +160,11 @@ def restore_optimizer(init: WarmStart, slots: np.ndarray, kept: dict[str, int], 
             slots[index] = saved[name]
         elif name == "average":
             slots[index] = W
+    if state["optimizer"] == "rmsprop" and "b" in kept:
+        # "b": the steps each of RMSprop's averages has seen, which only the sparse kernel counts (and a dense
+        # run leaves at 0). A saved average is always up to date: the sparse kernel brings every one to the
+        # clock at the end of each call, the dense ones never lag. So it has seen all the model's updates.
+        slots[kept["b"]] = state["updates"]
 
 
 def _listing(names: list[str]) -> str:

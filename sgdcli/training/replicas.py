@@ -1,0 +1,96 @@
+"""The rate of models trained apart and averaged (the threads of --parallel average, the workers of --dask).
+
+Each of R models takes K local steps on its own batches of B rows between
+two averagings (parallel/averaging.py).  Where K is 1 and the update is
+linear in the gradient (sgd, momentum, nesterov), averaging R models that
+each took one step is one step on the mean gradient of all R·B rows, so
+``--lr auto``'s rate for R·B rows is the rate of that step.  Where K is
+larger, every local step is a step on B rows, with the noise of B rows;
+averaging R models once a round does not make their steps a batch of R·B.
+A rate sized for R·B rows, up to R times the one for B rows, then made the
+local steps of batch 1 blow up from 4 models on, and an explicit rate
+scaled R times (``--lr-scaling replicas``) from 2 models on
+(bench/results/2026-12-02-average-rates.md).
+
+``--lr auto``'s rate for B rows is about 1/L for the bound L it puts on the
+curvature of a step on B rows, noise included, and a step is stable up to
+about 2/L: one model at batch 1 trained at twice that rate and diverged at
+four times it.  So the rate of models that take several local steps is the
+rate for R·B rows held at STABLE_MARGIN times the rate for B rows, which
+keeps what averaging gains where the loss's curvature bound is loose (it was
+on the logistic problems measured) and never goes where one model's steps
+blow up.  An explicit ``--lr`` under ``--lr-scaling replicas`` grows R-fold
+only as far as that rate (and is never cut below ``--lr`` itself).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+from typing import Callable
+
+from sgdcli.reporting.reporter import counted
+from sgdcli.training.rate import AutoRate
+
+STABLE_MARGIN = 2.0  # a step is stable up to about twice the rate --lr auto sizes it for
+
+
+@dataclasses.dataclass(frozen=True)
+class Held:
+    """Where the rate for all R·B rows of a round was more than the local steps can take."""
+
+    joint: float  # --lr auto's rate for the R·B rows of one step of every model
+    local: AutoRate  # --lr auto's rate for the B rows of one model's step
+
+
+def share_rows(n_train: int, n_bad: int, shards: int) -> int:
+    """The most training rows one of ``shards`` models gets in an epoch of ``n_train`` training rows (and
+    ``n_bad`` that --bad-rows skip leaves out): the shares are cut equal in the rows not held out, bad ones
+    included (parallel/averaging.py), so a share without bad rows can hold more than n_train / shards."""
+    return n_train if shards == 1 else math.ceil((n_train + n_bad) / shards)
+
+
+def share_steps(n_train: int, n_bad: int, batch: int, shards: int, drop_last: bool) -> int:
+    """The most steps one of ``shards`` models takes in an epoch (``share_rows``) at ``batch`` rows a step: a
+    run's iterations per epoch are ``shards`` times this, and its schedule's horizon counts it."""
+    rows = share_rows(n_train, n_bad, shards)
+    return rows // batch if drop_last else math.ceil(rows / batch)
+
+
+def local_steps(sync_every: int | None, steps: int) -> int:
+    """The steps each model takes between two averagings: ``sync_every`` (--sync-every, or its default), at
+    most the ``steps`` of its share of an epoch (an epoch ends with an averaging)."""
+    return min(sync_every or steps, steps)
+
+
+def averaged_rate(rate_for: Callable[[int], AutoRate], batch: int, replicas: int,
+                  steps: int) -> tuple[AutoRate, Held | None]:
+    """--lr auto's rate for ``replicas`` models averaged after every ``steps`` steps on batches of ``batch``
+    rows, ``rate_for(rows)`` the rate for one step on ``rows`` rows; and, where the rate for all their rows was
+    held at what one model's steps can take, how (None: it was not)."""
+    joint = rate_for(batch * replicas)
+    if replicas == 1 or steps <= 1:
+        return joint, None
+    local = rate_for(batch)
+    if joint.lr <= STABLE_MARGIN * local.lr:
+        return joint, None
+    return dataclasses.replace(local, lr=STABLE_MARGIN * local.lr), Held(joint.lr, local)
+
+
+def held_text(held: Held, auto: AutoRate, model: str, batch: int, replicas: int, steps: int,
+              optimizer: str) -> str:
+    """Why --lr auto's rate ``auto`` of averaged models is what it is, where it was held (``averaged_rate``)."""
+    warm = (f"; × {auto.warm_share:.4g} for --init, the share of new rows among all the model has learned from"
+            if auto.warm_share is not None else "")
+    return (f"{STABLE_MARGIN:g} × {held.local.lr:.4g}, the rate of one model's step on {counted(batch, 'row')} = "
+            f"{held.local.why(model, batch, optimizer)}: each of the {replicas} models averaged takes "
+            f"{counted(steps, 'step')} on its own batches between averagings, which the rate for all {replicas} × "
+            f"{batch} rows, {held.joint:.4g}, would make unstable (docs/distributed.md){warm}")
+
+
+def scaling_held(lr: float, given: float, batch: int, replicas: int, steps: int) -> str:
+    """What --lr-scaling replicas' log line adds where the rate ``lr`` used was held below ``given`` × replicas."""
+    stop = "--lr itself" if lr == given else "the rate --lr auto gives these models' local steps"
+    return (f", held at {lr:.4g} ({stop}): each of the {replicas} models takes {counted(steps, 'step')} on batches "
+            f"of {counted(batch, 'row')} between averagings, and a larger rate can make those steps blow up "
+            "(docs/distributed.md)")
