@@ -101,10 +101,11 @@ def test_a_resumed_run_keeps_the_all_zero_loss_in_its_checkpoint(tmp_path):
 
 
 def test_a_blow_up_under_a_scaled_rate_names_the_rate_used_and_the_lr_it_came_from(binary_file, tmp_path):
-    """--lr 1e6 on 2 averaged threads trains at 2e6: the epoch's check named 1e6 as "the learning rate"; it
-    names 2e6 and the --lr it came from, as the kernels' non-finite check does (tests/test_averaging.py)."""
-    code, out, err = cli("train", binary_file, "-o", tmp_path / "dv.h5", "--lr", "1e6", "--threads", "2",
-                         "--parallel", "average", "-q")
+    """--lr 1e6 scaled linearly from a base batch of 16 to batch 32 trains at 2e6: the epoch's check named 1e6 as
+    "the learning rate"; it names 2e6 and the --lr it came from, as the kernels' non-finite check does
+    (tests/test_averaging.py).  (--lr-scaling replicas would hold this rate at the stable one: replicas.py.)"""
+    code, out, err = cli("train", binary_file, "-o", tmp_path / "dv.h5", "--lr", "1e6", "--lr-scaling", "linear",
+                         "--base-batch-size", "16", "--batch-size", "32", "-q")
     assert code == 1 and out == ""
     assert err.startswith("sgdcli: error: training diverged in epoch 1: its mean loss ")
     assert err.endswith(" is over 100 times the all-zero model's 0.6931 at learning rate 2e+06 (--lr 1e+06 scaled "
