@@ -11,8 +11,11 @@
 - a pandas frame group (``df.to_hdf``): fixed format, its blocks joined in the
   frame's column order; table format, its compound table, value columns in
   the frame's order (the index is left out);
-- any other group of equal-length 1-D datasets, one per column (vaex, many
-  loggers), in creation order where the file tracks it, else by name.
+- any other group of equal-length 1-D datasets, one per column (xarray and
+  netCDF variables of one dimension, many loggers), in creation order where
+  the file tracks it, else by name; a dimension scale among them (a netCDF
+  coordinate, or the scale netCDF writes for a dimension without one) is the
+  rows' index, not a feature, and is left out, as pandas' index is.
 
 ``--label-column`` takes the label from one of those columns (by name, or by
 index when no column has that name; a pandas Categorical, which the table
@@ -90,12 +93,15 @@ def _column_group(g: h5py.Group) -> Found:
     names = list(g) if not tracked else _in_creation_order(g)
     if not names:
         raise InputError(f"{where}: is an empty group; --x names a feature matrix, a table or a group of columns")
-    sources, n = [], None
+    sources, n, left_out = [], None, {}
     for name in names:
         try:
             obj = g.get(name)
         except (KeyError, OSError, RuntimeError, ValueError) as exc:
             raise InputError(f"{where}: member {name!r} cannot be read ({first_line(exc)})") from None
+        if isinstance(obj, h5py.Dataset) and featurenames.is_scale(obj):  # the rows' index (xarray's coordinate)
+            left_out[name] = featurenames.DIMENSION_SCALE
+            continue
         if not isinstance(obj, h5py.Dataset) or not (obj.ndim == 1 or (obj.ndim == 2 and obj.shape[1] == 1)):
             shape = "a dangling link" if obj is None else getattr(obj, "shape", "a group")
             raise InputError(f"{where}: member {name!r} is {shape}, not a 1-D column; a group of columns holds only "
@@ -106,7 +112,7 @@ def _column_group(g: h5py.Group) -> Found:
             raise InputError(f"{where}: column {name!r} has {obj.shape[0]} rows but {names[0]!r} has {n}")
         n = int(obj.shape[0])
         sources.append(Column(obj, name))
-    return Found(sources, None, "column group", plain=False)
+    return Found(sources, None, "column group", plain=False, left_out=left_out)
 
 
 def _in_creation_order(g: h5py.Group) -> list[str]:
