@@ -49,6 +49,9 @@ from sgdcli.data.textlabels import categorical_labels, is_text, text_labels
 from sgdcli.errors import InputError, first_line
 
 
+NAMED_TYPE = "a named datatype (a type stored in the file by name, as netCDF-4 stores its enum types)"
+
+
 def _names_attr(ds: h5py.Dataset, width: int, transposed: bool) -> list[str]:
     """Column names from a ``columns`` attribute (a list of strings, one per column) or ``feature_names`` (what
     convert writes), else from AnnData's ``var`` or a dimension scale (xarray's coordinate; data/featurenames.py),
@@ -103,7 +106,8 @@ def _column_group(g: h5py.Group) -> Found:
             left_out[name] = featurenames.DIMENSION_SCALE
             continue
         if not isinstance(obj, h5py.Dataset) or not (obj.ndim == 1 or (obj.ndim == 2 and obj.shape[1] == 1)):
-            shape = "a dangling link" if obj is None else getattr(obj, "shape", "a group")
+            shape = ("a dangling link" if obj is None else NAMED_TYPE if isinstance(obj, h5py.Datatype) else
+                     getattr(obj, "shape", "a group"))
             raise InputError(f"{where}: member {name!r} is {shape}, not a 1-D column; a group of columns holds only "
                              "1-D datasets of the same length")
         if obj.dtype.kind not in NUMERIC_KINDS:
@@ -171,6 +175,8 @@ def _lookup(f: h5py.File, path: str, what: str):
         hint = suggestion(f)
         raise InputError(f"{where}: no such {what}" + (f"; {hint}" if hint else
                          f" (datasets in file: {', '.join(list_datasets(f)[:12]) or 'none'})"))
+    if isinstance(obj, h5py.Datatype):  # netCDF-4 keeps its enum and compound types so, beside the variables
+        raise InputError(f"{where}: is {NAMED_TYPE}, not a {what}; name the dataset that has this type")
     return obj
 
 
