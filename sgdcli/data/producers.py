@@ -49,6 +49,8 @@ from sgdcli.data.textlabels import categorical_labels, is_text, text_labels
 from sgdcli.errors import InputError, first_line
 
 
+VAEX = ("; this looks like vaex's layout (a group per column, holding its data), which sgdcli does not read: "
+        "export the frame as CSV (df.export_csv) and convert that")
 NAMED_TYPE = "a named datatype (a type stored in the file by name, as netCDF-4 stores its enum types)"
 
 
@@ -108,8 +110,9 @@ def _column_group(g: h5py.Group) -> Found:
         if not isinstance(obj, h5py.Dataset) or not (obj.ndim == 1 or (obj.ndim == 2 and obj.shape[1] == 1)):
             shape = ("a dangling link" if obj is None else NAMED_TYPE if isinstance(obj, h5py.Datatype) else
                      getattr(obj, "shape", "a group"))
+            vaex = isinstance(obj, h5py.Group) and isinstance(obj.get("data"), h5py.Dataset)
             raise InputError(f"{where}: member {name!r} is {shape}, not a 1-D column; a group of columns holds only "
-                             "1-D datasets of the same length")
+                             "1-D datasets of the same length" + (VAEX if vaex else ""))
         if obj.dtype.kind not in NUMERIC_KINDS:
             raise InputError(f"{where}/{name}: dtype {obj.dtype} is not numeric; leave it out with --features")
         if n is not None and obj.shape[0] != n:
