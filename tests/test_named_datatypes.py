@@ -1,5 +1,6 @@
-"""A named (committed) datatype given where a dataset is expected: a one-line error saying what it is, exit 2, from
-every option that names something inside the file (the same lookup serves them all)."""
+"""A named (committed) datatype, or a link that leads to itself, given where a dataset is expected: a one-line error
+naming it and saying what it is, exit 2, from every option that names something inside the file (the same lookup
+serves them all)."""
 
 import h5py
 import numpy as np
@@ -77,3 +78,14 @@ def test_a_netcdf_enum_type_given_as_the_labels_is_refused(tmp_path):
     code, _, err = cli("train", path, "--y", "label_t", "-o", tmp_path / "m.h5")
     assert code == 2
     assert err.strip().splitlines()[-1] == f"sgdcli: error: {path}:label_t: " + TYPE.format(what="dataset")
+
+
+@pytest.mark.parametrize("command", ["train", "evaluate"])
+def test_a_link_to_itself_is_named_not_called_a_damaged_file(tmp_path, files, command):
+    data, model = files
+    with h5py.File(data, "a") as f:
+        f["loop"] = h5py.SoftLink("/loop")
+    argv = ["train", data, "-o", tmp_path / "out.h5"] if command == "train" else ["evaluate", model, data]
+    code, _, err = cli(*argv, "--x", "loop")
+    assert code == 2
+    assert err.strip().splitlines()[-1].startswith(f"sgdcli: error: {data}:loop: cannot read ("), err

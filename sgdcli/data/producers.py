@@ -158,7 +158,7 @@ def _select(found: Found, keep: list[int]) -> list[Source]:
     return out
 
 
-def _lookup(f: h5py.File, path: str, what: str):
+def lookup(f: h5py.File, path: str, what: str):
     """The object at ``path``, or InputError: "no such <what>", with the options a recognized producer needs
     or the file's datasets."""
     where = f"{f.filename}:{path}"
@@ -187,7 +187,7 @@ def _layout(f: h5py.File, x: str, transpose: bool, text_ok) -> tuple[h5py.Group 
     """What ``--x`` names and the columns its layout holds, all of them; a compound table's text field is an
     error unless ``text_ok(name)``."""
     where = f"{f.filename}:{x}"
-    obj = _lookup(f, x, "dataset or group")
+    obj = lookup(f, x, "dataset or group")
     unread = matlab.problem(obj, where)
     if unread is not None:
         raise InputError(unread)
@@ -289,7 +289,7 @@ def find_labels(f: h5py.File, y: str, classes: list[str] | None = None, what: st
     the messages call the column (--sample-weight reads "weights" here too); ``rows``: the table's rows, which
     tell which way a MATLAB char matrix of names runs.
     """
-    obj, y = knownfiles.whole(_lookup(f, y, "dataset"), y)
+    obj, y = knownfiles.whole(lookup(f, y, "dataset"), y)
     where = f"{f.filename}:{y}"
     unread = matlab.problem(obj, where)
     if unread is not None:
