@@ -275,6 +275,24 @@ def test_layout_errors_name_the_file_dataset_and_column(tmp_path, make, message)
     assert len(err.strip().splitlines()) == 1 and "Traceback" not in err
 
 
+def test_vaex_layout_is_refused_saying_so(tmp_path):
+    """vaex (not installed here) writes a frame as /table/columns, one group per column holding ``data``
+    (vaex-hdf5's writer.py: ``require_group(name)``, ``require_dataset('data', ...)``); sgdcli does not read it,
+    and says so, with what to do, rather than only that a member is a group."""
+    with h5py.File(tmp_path / "v.hdf5", "w") as f:
+        f.create_group("table").attrs["type"] = "table"
+        f["table"].create_group("columns").attrs["column_order"] = "a,b,y"
+        for name in ("a", "b", "y"):
+            f["table/columns"].create_group(name).create_dataset("data", data=np.zeros(10))
+    code, out, err = cli("train", tmp_path / "v.hdf5", "--x", "table/columns", "--label-column", "y",
+                         "-o", tmp_path / "m.h5")
+    assert code == 2 and out == ""
+    assert err.strip() == (
+        f"sgdcli: error: {tmp_path / 'v.hdf5'}:table/columns: member 'a' is a group, not a 1-D column; a group of "
+        "columns holds only 1-D datasets of the same length; this looks like vaex's layout (a group per column, "
+        "holding its data), which sgdcli does not read: export the frame as CSV (df.export_csv) and convert that")
+
+
 def test_thousands_of_one_row_columns_neither_hang_nor_fail_obscurely(tmp_path):
     with h5py.File(tmp_path / "d.h5", "w") as f:
         for j in range(3000):

@@ -127,6 +127,7 @@ def info_listing(d: dict) -> str:
 LEFT_OUT_WHY = {"text": "text, which can be the label (--label-column)",
                 "text (pickled)": "text that pandas' fixed format pickles, which sgdcli does not read",
                 "index level": "the levels of the frame's row index, a MultiIndex",
+                "dimension scale": "dimension scales, the rows' index: netCDF/xarray coordinates",
                 "time": "datetime and timedelta columns are not numeric features"}
 
 

@@ -74,6 +74,20 @@ def detect_format(path: str, fmt: str | None) -> str:
     return found
 
 
+def _check_output_name(output: str) -> None:
+    """InputError for an output named as text (``out.csv``, ``out.txt.gz``): convert writes HDF5 only, which
+    predict and evaluate would otherwise be given under a text name."""
+    base = textfiles.base_name(output)
+    said = "text" if os.path.splitext(base)[1].lower() == ".txt" else _NAMED.get(textfiles.format_of(output))
+    if said is not None:
+        raise InputError(f"-o {output}: convert writes HDF5 only, and this name says {said}; give the output a name "
+                         f"ending in .h5 (such as {os.path.splitext(base)[0]}.h5)")
+
+
+_NAMED = {"csv": "CSV text", "tsv": "TSV text", "libsvm": "LIBSVM text", "vw": "Vowpal Wabbit text",
+          "npy": "a NumPy .npy file"}  # what the formats convert reads are (textfiles.FORMATS)
+
+
 def _refuse_compressed(path: str, fmt: str) -> None:
     """Compressed bytes in a file whose name has no compression suffix are not read as they are: as text they
     were "not UTF-8" (the wrong cure, iconv), as .npy an unpickling error."""
@@ -149,6 +163,7 @@ def convert(input, output, *, fmt: str | None = None, label_column: str | None =
         _check_pyarrow(input, fmt, hash_bits, bad_rows, columns)
     if y is not None and not os.path.isfile(y):
         raise not_a_file(y, f"--y {y}", "; --y reads a .npy file in place")
+    _check_output_name(output)
     check_writable(output, inputs=(input, y))
     if hash_bits is None and fmt == "vw":
         hash_bits = CONVERT.vw_hash_bits

@@ -38,9 +38,10 @@ STDIN_CLOSED = ("-: standard input is closed (<&-), so there are no rows to read
 
 
 def is_text(path) -> bool:
-    """Whether ``path`` is standard input or names CSV/TSV text (compressed or not)."""
+    """Whether ``path`` is standard input or names CSV/TSV text (compressed or not) that is no HDF5 file: an
+    HDF5 file is read as the HDF5 it is whatever its name (a compressed one is then refused, saying so)."""
     path = os.fspath(path)
-    return path == STDIN or textfiles.format_of(path) in ("csv", "tsv")
+    return path == STDIN or textfiles.format_of(path) in ("csv", "tsv") and not textfiles.is_hdf5(path)
 
 
 def _open(path: str):

@@ -36,10 +36,22 @@ READ_ERRORS = (KeyError, OSError, RuntimeError, ValueError, TypeError, Attribute
 ANNDATA_MATRICES = {"X": "var", "raw/X": "raw/var"}  # where var is for a matrix; layers/<name>: var
 
 
+DIMENSION_SCALE = "dimension scale"  # Found.left_out: a group of columns' row index (data/producers.py)
+
+
+def is_scale(obj: h5py.Dataset) -> bool:
+    """Whether ``obj`` is a dimension scale (``CLASS = DIMENSION_SCALE``): an axis's index, such as a netCDF
+    coordinate variable, or the scale netCDF writes for a dimension without one."""
+    try:
+        return bool(h5py.h5ds.is_scale(obj.id))
+    except READ_ERRORS:
+        return False
+
+
 def dimension_only(obj: h5py.Dataset) -> bool:
     """Whether ``obj`` is a dimension scale that netCDF (netCDF4, h5netcdf, so xarray) writes for a dimension
     with no coordinate variable: its shape is the dimension's length, and no value is ever written to it."""
-    name = obj.attrs.get("NAME") if h5py.h5ds.is_scale(obj.id) else None
+    name = obj.attrs.get("NAME") if is_scale(obj) else None
     return isinstance(name, (bytes, str)) and (name.decode("latin-1") if isinstance(name, bytes) else name
                                                ).startswith(NETCDF_DIMENSION)
 

@@ -74,15 +74,20 @@ def _text_hint(path: str) -> str:
 
 
 def _compressed(path: str, scores: str | None = None) -> str | None:
-    """For compressed bytes in a file whose name does not say so: what they hold and what to do, or None.
+    """For compressed bytes in a file whose name does not say so: what they hold and what to do, or None; for a
+    compressed HDF5 file, whatever its name (``data.csv.gz`` holding convert's output), what to do.
     ``scores``: the command (predict, evaluate) that reads CSV/TSV text so named itself, with a model of CSV
     columns; otherwise, convert does."""
-    packed = textfiles.compressed_unnamed(path)
+    named = textfiles.compression_of(path)
+    packed = textfiles.compressed_unnamed(path) if named is None else next(
+        ((name, suffix, tool) for _, name, suffix, tool in textfiles.MAGIC if suffix == named), None)
     if packed is None:
         return None
     name, suffix, tool = packed
     if textfiles.holds_hdf5(path, suffix):
         return f"{path}: is a {name}-compressed HDF5 file; decompress it first ({tool} {path} > new.h5)"
+    if named is not None:  # compressed text named so: read as its name says
+        return None
     if scores is not None:
         return (f"{path}: not an HDF5 file but {name}-compressed data; if it is CSV or TSV text, give it a name "
                 f"ending in .csv{suffix} or .tsv{suffix} (such as data.csv{suffix}): {scores} reads it as it is, "

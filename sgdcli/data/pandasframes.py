@@ -20,6 +20,7 @@ from __future__ import annotations
 import h5py
 import numpy as np
 
+from sgdcli.data.featurenames import DIMENSION_SCALE
 from sgdcli.data.hdf5 import NUMERIC_KINDS
 from sgdcli.data.pandasmeta import (frame_columns, index_fields, is_categorical, nan_rep, pickled_names,
                                     stored_shape, time_type)
@@ -40,6 +41,9 @@ def pandas_type(obj) -> str:
 def why_left_out(kind: str, label: bool = False) -> str:
     """Why a column of Found.left_out is no feature (nor, with ``label``, the label), to follow "column 'x' of
     FILE:KEY"."""
+    if kind == DIMENSION_SCALE:
+        return ("is a dimension scale, the rows' index (a netCDF/xarray coordinate), not a feature, so sgdcli leaves "
+                "it out; to use its values, store them as a variable of another name (xarray: ds['t'] = ds['row'])")
     if kind == INDEX_LEVEL:
         return ("is a level of the frame's row index (a MultiIndex), not a column; sgdcli leaves the index out "
                 "(df.reset_index() makes its levels columns)")

@@ -11,8 +11,11 @@
 - a pandas frame group (``df.to_hdf``): fixed format, its blocks joined in the
   frame's column order; table format, its compound table, value columns in
   the frame's order (the index is left out);
-- any other group of equal-length 1-D datasets, one per column (vaex, many
-  loggers), in creation order where the file tracks it, else by name.
+- any other group of equal-length 1-D datasets, one per column (xarray and
+  netCDF variables of one dimension, many loggers), in creation order where
+  the file tracks it, else by name; a dimension scale among them (a netCDF
+  coordinate, or the scale netCDF writes for a dimension without one) is the
+  rows' index, not a feature, and is left out, as pandas' index is.
 
 ``--label-column`` takes the label from one of those columns (by name, or by
 index when no column has that name; a pandas Categorical, which the table
@@ -44,6 +47,11 @@ from sgdcli.data.sources import (Column, Fields, Found, Matrix, Source, built, n
 from sgdcli.data.sparse import is_csr
 from sgdcli.data.textlabels import categorical_labels, is_text, text_labels
 from sgdcli.errors import InputError, first_line
+
+
+VAEX = ("; this looks like vaex's layout (a group per column, holding its data), which sgdcli does not read: "
+        "export the frame as CSV (df.export_csv) and convert that")
+NAMED_TYPE = "a named datatype (a type stored in the file by name, as netCDF-4 stores its enum types)"
 
 
 def _names_attr(ds: h5py.Dataset, width: int, transposed: bool) -> list[str]:
@@ -90,23 +98,28 @@ def _column_group(g: h5py.Group) -> Found:
     names = list(g) if not tracked else _in_creation_order(g)
     if not names:
         raise InputError(f"{where}: is an empty group; --x names a feature matrix, a table or a group of columns")
-    sources, n = [], None
+    sources, n, left_out = [], None, {}
     for name in names:
         try:
             obj = g.get(name)
         except (KeyError, OSError, RuntimeError, ValueError) as exc:
             raise InputError(f"{where}: member {name!r} cannot be read ({first_line(exc)})") from None
+        if isinstance(obj, h5py.Dataset) and featurenames.is_scale(obj):  # the rows' index (xarray's coordinate)
+            left_out[name] = featurenames.DIMENSION_SCALE
+            continue
         if not isinstance(obj, h5py.Dataset) or not (obj.ndim == 1 or (obj.ndim == 2 and obj.shape[1] == 1)):
-            shape = "a dangling link" if obj is None else getattr(obj, "shape", "a group")
+            shape = ("a dangling link" if obj is None else NAMED_TYPE if isinstance(obj, h5py.Datatype) else
+                     getattr(obj, "shape", "a group"))
+            vaex = isinstance(obj, h5py.Group) and isinstance(obj.get("data"), h5py.Dataset)
             raise InputError(f"{where}: member {name!r} is {shape}, not a 1-D column; a group of columns holds only "
-                             "1-D datasets of the same length")
+                             "1-D datasets of the same length" + (VAEX if vaex else ""))
         if obj.dtype.kind not in NUMERIC_KINDS:
             raise InputError(f"{where}/{name}: dtype {obj.dtype} is not numeric; leave it out with --features")
         if n is not None and obj.shape[0] != n:
             raise InputError(f"{where}: column {name!r} has {obj.shape[0]} rows but {names[0]!r} has {n}")
         n = int(obj.shape[0])
         sources.append(Column(obj, name))
-    return Found(sources, None, "column group", plain=False)
+    return Found(sources, None, "column group", plain=False, left_out=left_out)
 
 
 def _in_creation_order(g: h5py.Group) -> list[str]:
@@ -145,7 +158,7 @@ def _select(found: Found, keep: list[int]) -> list[Source]:
     return out
 
 
-def _lookup(f: h5py.File, path: str, what: str):
+def lookup(f: h5py.File, path: str, what: str):
     """The object at ``path``, or InputError: "no such <what>", with the options a recognized producer needs
     or the file's datasets."""
     where = f"{f.filename}:{path}"
@@ -165,6 +178,8 @@ def _lookup(f: h5py.File, path: str, what: str):
         hint = suggestion(f)
         raise InputError(f"{where}: no such {what}" + (f"; {hint}" if hint else
                          f" (datasets in file: {', '.join(list_datasets(f)[:12]) or 'none'})"))
+    if isinstance(obj, h5py.Datatype):  # netCDF-4 keeps its enum and compound types so, beside the variables
+        raise InputError(f"{where}: is {NAMED_TYPE}, not a {what}; name the dataset that has this type")
     return obj
 
 
@@ -172,7 +187,7 @@ def _layout(f: h5py.File, x: str, transpose: bool, text_ok) -> tuple[h5py.Group 
     """What ``--x`` names and the columns its layout holds, all of them; a compound table's text field is an
     error unless ``text_ok(name)``."""
     where = f"{f.filename}:{x}"
-    obj = _lookup(f, x, "dataset or group")
+    obj = lookup(f, x, "dataset or group")
     unread = matlab.problem(obj, where)
     if unread is not None:
         raise InputError(unread)
@@ -285,7 +300,7 @@ def find_labels(f: h5py.File, y: str, classes: list[str] | None = None, what: st
     the messages call the column (--sample-weight reads "weights" here too); ``rows``: the table's rows, which
     tell which way a MATLAB char matrix of names runs.
     """
-    obj, y = knownfiles.whole(_lookup(f, y, "dataset"), y)
+    obj, y = knownfiles.whole(lookup(f, y, "dataset"), y)
     where = f"{f.filename}:{y}"
     unread = matlab.problem(obj, where)
     if unread is not None:

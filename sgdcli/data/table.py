@@ -43,7 +43,7 @@ def columns_of(path, x: str, transpose: bool = False) -> tuple[list[str] | None,
     f = hdf5.open_file(path)
     try:
         with hdf5.reading(path):
-            if is_csr(f.get(x)):  # known by position, unless named elsewhere (AnnData's var)
+            if is_csr(producers.lookup(f, x, "dataset or group")):  # by position, unless named (AnnData's var)
                 try:
                     width = CsrReader(f[x]).width
                 except InputError:
@@ -109,11 +109,11 @@ class Table:
     def _open(self, x, y, labels):
         where = f"{self.path}:{x}"
         self.sparse = False
-        stored = self.file.get(x)
+        stored = producers.lookup(self.file, x, "dataset or group")  # what is wrong with it, said as --x's
         self.hashing = hashing.read(stored) if isinstance(stored, (h5py.Dataset, h5py.Group)) else None
         # how convert made X from the columns of a CSV file (data/csvcolumns.py), as JSON
         self.encoding = csvcolumns.written(stored.attrs) if isinstance(stored, (h5py.Dataset, h5py.Group)) else None
-        if is_csr(self.file.get(x)):
+        if is_csr(stored):
             return self._open_sparse(x, y)
         found = producers.find_features(self.file, x, self.label_column, self.features, self.transpose, self.classes,
                                         labels)

@@ -179,6 +179,22 @@ def compressed_unnamed(path: str) -> tuple[str, str, str] | None:
         return None
 
 
+def is_hdf5(path: str) -> bool:
+    """Whether the regular file ``path`` is an HDF5 file by its first bytes (HDF5's signature at byte 0, where
+    sgdcli's files and h5py's have it), or through its compression suffix, whatever its name says: convert's
+    output written under a .csv name is HDF5."""
+    if not os.path.isfile(path):  # a pipe is read once: never looked into here
+        return False
+    try:
+        with open(path, "rb") as fh:
+            if fh.read(len(HDF5_SIGNATURE)) == HDF5_SIGNATURE:
+                return True
+    except OSError:
+        return False
+    suffix = compression_of(path)
+    return suffix is not None and holds_hdf5(path, suffix)
+
+
 def holds_hdf5(path: str, suffix: str) -> bool:
     """Whether the compressed file ``path`` (compressed as ``suffix`` says) decompresses to an HDF5 file's start."""
     try:

@@ -18,9 +18,10 @@ import os
 
 from sgdcli.data.atomic import atomic_output, check_writable, written_path
 from sgdcli.data.identity import FileIdentity
-from sgdcli.data.table import Table
+from sgdcli.data.table import Table, columns_of, numbered
 from sgdcli.errors import DivergedError, InputError, Interrupted
 from sgdcli.fieldtypes import check_instance
+from sgdcli.model import inference
 from sgdcli.model.file import Model
 from sgdcli.model.labels import check_kind
 from sgdcli.daskoptions import DaskOptions, check_executor
@@ -77,7 +78,9 @@ def train(data, options: TrainOptions | None = None, *, output=None, metrics=Non
             _sparse_costs(table, opts, reporter)
         val_table = None
         if opts.val is not None:
-            val_table = stack.enter_context(Table(opts.val, opts.val_x or opts.x, opts.val_y or opts.y, **columns,
+            val_x = opts.val_x or opts.x
+            val_table = stack.enter_context(Table(opts.val, val_x, opts.val_y or opts.y,
+                                                  **_val_columns(table, opts.val, val_x, columns),
                                                   classes=table.class_names))
             check_kind(val_table.class_names, table.class_names, f"{val_table.path}:{val_table.y_name}",
                        f"those of the training data ({table.path}:{table.y_name})")
@@ -101,6 +104,18 @@ def train(data, options: TrainOptions | None = None, *, output=None, metrics=Non
         if control.checkpoint is not None and not control.keep_checkpoint:
             ckpt_mod.remove(control.checkpoint)  # under the lock: no other run sees a finished run's checkpoint
     return model
+
+
+def _val_columns(table: Table, val, x: str, columns: dict) -> dict:
+    """Table's keywords ``columns`` (the training data's) for the --val file ``val``: where both name their
+    columns, the training table's features by name, wherever they are in ``val``, as evaluate reads a model's
+    (``inference.by_name``: InputError naming a column that ``val`` lacks); ``columns`` as they are where
+    either knows its columns by position only (a matrix, whose columns evaluate too reads by position).
+    ``--features`` is what the training table read: its names, not its indices, which may be other columns
+    of ``val``."""
+    if numbered(table.feature_names) or numbered(columns_of(val, x, columns.get("transpose", False))[0]):
+        return columns
+    return inference.by_name(table.feature_names, val, x, {**columns, "features": None}, "--val ")[0]
 
 
 def check_arguments(options, reporter, control, dask) -> None:
