@@ -85,8 +85,9 @@ class _Text:
         else:
             fh.write(sep.join(names) + "\n")
         self.pred_format = _column_format(classes.dtype) if classes is not None and not _named(classes) else "%.17g"
-        self.class_text = None  # a class of real numbers as the header writes it (0.3, not 0.29999999999999999)
-        if classes is not None and not _named(classes) and np.dtype(classes.dtype).kind == "f":
+        # a class of real numbers as the header writes it (0.3, not 0.29999999999999999), a bool as True
+        self.class_text = None
+        if classes is not None and not _named(classes) and np.dtype(classes.dtype).kind in "fb":
             self.sorted = np.sort(classes)
             self.class_text = np.array([shown(c) for c in self.sorted], dtype=object)
             self.pred_format = "%s"
