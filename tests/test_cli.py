@@ -477,6 +477,27 @@ def test_numbers_that_are_not_finite_are_refused(tmp_path, binary_file, value):
     assert sorted(p.name for p in tmp_path.iterdir()) == ["binary.h5"]
 
 
+def test_info_counts_the_feature_names_past_the_twentieth_as_show_does(tmp_path):
+    """info ended a long list of feature names (or of columns it leaves out) with a bare "...", and its --json
+    held only the first 20 names, where docs/model-format.md says it counts the rest as show does."""
+    pd = pytest.importorskip("pandas")
+    names = [f"c{j}" for j in range(30)]
+    with h5py.File(tmp_path / "w.h5", "w") as f:
+        f["X"], f["y"] = np.zeros((5, 30), dtype=np.float32), np.zeros(5)
+        f["X"].attrs["feature_names"] = names
+    code, out, err = cli("info", tmp_path / "w.h5")
+    assert code == 0 and out.splitlines()[-1] == (f"X, y: 5 rows × 30 features ({', '.join(names[:20])}, ... and 10 "
+                                                  "more (--json lists them all))"), out
+    assert json.loads(cli("info", tmp_path / "w.h5", "--json")[1])["table"]["feature_names"] == names
+    text = [f"t{j}" for j in range(22)]
+    frame = pd.DataFrame({"a": [0.5, 1.5], "label": [0, 1], **{t: ["x", "y"] for t in text}})
+    frame.to_hdf(tmp_path / "f.h5", key="df", format="table")
+    code, out, err = cli("info", tmp_path / "f.h5")
+    assert (f"  left out (text, which can be the label (--label-column)): {', '.join(text[:20])}, ... and 2 more "
+            "(--json lists them all)") in out.splitlines(), out
+    assert list(json.loads(cli("info", tmp_path / "f.h5", "--json")[1])["looks_like"]["left_out"]) == text
+
+
 def test_info_says_when_there_is_no_y_and_why_a_table_cannot_be_trained(tmp_path):
     """info printed "X, y: ..." for a file with only X, and a scalar y was "unreadable (tuple index out of
     range)", with nothing said of the table; train named its dtype."""
