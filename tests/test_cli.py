@@ -42,6 +42,26 @@ def test_every_command_has_help_with_an_example(command):
     assert f"sgdcli {command}" in proc.stdout
 
 
+@pytest.mark.parametrize("command", ["train", "predict", "evaluate"])
+def test_an_options_help_names_only_options_its_command_has(command):
+    """predict's --label-column said "... and --y is not read": predict has no --y (the help was train's)."""
+    import re
+
+    import click
+
+    from sgdcli.cli.app import main_group
+
+    cmd = main_group.get_command(click.Context(main_group), command)
+    flags = {flag for p in cmd.params for flag in p.opts + p.secondary_opts}
+    named = {(p.opts[0], m) for p in cmd.params if isinstance(p, click.Option) and p.help
+             for m in re.findall(r"--[a-z][a-z0-9-]*", p.help) if m not in flags}
+    assert named == set()
+    if command == "predict":
+        (label,) = [p for p in cmd.params if p.name == "label_column"]
+        assert label.help == ("A column of --x that holds labels (a name, or an index): it is left out of the "
+                              "features; predict reads no labels.")
+
+
 NO_NUMBA = """
 import sys
 import warnings
