@@ -518,6 +518,19 @@ def test_info_counts_the_feature_names_past_the_twentieth_as_show_does(tmp_path)
     assert list(json.loads(cli("info", tmp_path / "f.h5", "--json")[1])["looks_like"]["left_out"]) == text
 
 
+@pytest.mark.parametrize("name,value,what", [("SGDCLI_SLICE_ROWS", "abc", "an integer"),
+                                              ("SGDCLI_SLICE_ROWS", "-3", "an integer"),
+                                              ("SGDCLI_TEST_SAFE_POINT_DELAY", "-1", "a number")])
+def test_a_test_only_variable_that_is_no_count_is_refused_naming_it(tmp_path, name, value, what):
+    """SGDCLI_SLICE_ROWS=abc was "internal error: ValueError: invalid literal for int() with base 10: 'abc'"
+    (exit 1), and a negative delay a failed sleep at the first safe point."""
+    data = write_table(tmp_path / "d.h5", *make_problem(n=100))
+    proc = run_process("train", data, "-o", tmp_path / "m.h5", "-q", env={name: value})
+    assert (proc.returncode, proc.stdout, proc.stderr) == (
+        2, "", f"sgdcli: error: {name}={value!r}: not {what} >= 0 (a variable only sgdcli's tests set: unset it)\n")
+    assert not (tmp_path / "m.h5").exists()
+
+
 def test_info_says_when_there_is_no_y_and_why_a_table_cannot_be_trained(tmp_path):
     """info printed "X, y: ..." for a file with only X, and a scalar y was "unreadable (tuple index out of
     range)", with nothing said of the table; train named its dtype."""
