@@ -46,7 +46,7 @@ def output_format(output: str, given: str | None) -> str:
 
 
 def _column_format(dtype: np.dtype) -> str:
-    return "%d" if np.dtype(dtype).kind in "iub" else "%.17g"
+    return "%d" if np.dtype(dtype).kind in "iu" else "%.17g"  # (bool classes: written False/True, _Text)
 
 
 def _named(classes: np.ndarray | None) -> bool:
