@@ -25,8 +25,29 @@ interrupted and, in the last bits only, the model it makes (below).
 
 from __future__ import annotations
 
+import math
 import os
 
-SLICE_ROWS = int(os.environ.get("SGDCLI_SLICE_ROWS", 0))  # 0: the engine's own slice
-SAFE_POINT_DELAY = float(os.environ.get("SGDCLI_TEST_SAFE_POINT_DELAY", 0))
-ROUND_DELAY = float(os.environ.get("SGDCLI_TEST_ROUND_DELAY", 0))
+from sgdcli.errors import InputError
+
+
+def _read(name: str, kind: type) -> int | float:
+    """The variable ``name`` as a ``kind`` (int or float), finite and >= 0; 0 where it is unset.  Any other
+    value is an InputError naming it: these share the SGDCLI_ prefix of the variables users set, and a value
+    that is not a number was an internal error (a negative one a sleep that fails, or slices that never end)."""
+    text = os.environ.get(name)
+    if text is None:
+        return kind(0)
+    try:
+        value = kind(text)
+    except ValueError:
+        value = None
+    if value is None or not (math.isfinite(value) and value >= 0):
+        raise InputError(f"{name}={text!r}: not {'an integer' if kind is int else 'a number'} >= 0 (a variable "
+                         "only sgdcli's tests set: unset it)")
+    return value
+
+
+SLICE_ROWS = _read("SGDCLI_SLICE_ROWS", int)  # 0: the engine's own slice
+SAFE_POINT_DELAY = _read("SGDCLI_TEST_SAFE_POINT_DELAY", float)
+ROUND_DELAY = _read("SGDCLI_TEST_ROUND_DELAY", float)

@@ -42,6 +42,26 @@ def test_every_command_has_help_with_an_example(command):
     assert f"sgdcli {command}" in proc.stdout
 
 
+@pytest.mark.parametrize("command", ["train", "predict", "evaluate"])
+def test_an_options_help_names_only_options_its_command_has(command):
+    """predict's --label-column said "... and --y is not read": predict has no --y (the help was train's)."""
+    import re
+
+    import click
+
+    from sgdcli.cli.app import main_group
+
+    cmd = main_group.get_command(click.Context(main_group), command)
+    flags = {flag for p in cmd.params for flag in p.opts + p.secondary_opts}
+    named = {(p.opts[0], m) for p in cmd.params if isinstance(p, click.Option) and p.help
+             for m in re.findall(r"--[a-z][a-z0-9-]*", p.help) if m not in flags}
+    assert named == set()
+    if command == "predict":
+        (label,) = [p for p in cmd.params if p.name == "label_column"]
+        assert label.help == ("A column of --x that holds labels (a name, or an index): it is left out of the "
+                              "features; predict reads no labels.")
+
+
 NO_NUMBA = """
 import sys
 import warnings
@@ -475,6 +495,40 @@ def test_numbers_that_are_not_finite_are_refused(tmp_path, binary_file, value):
     with pytest.raises(InputError, match=f"--noise must be a finite number >= 0, got {float(value)}"):
         generate(tmp_path / "x.h5", rows=10, noise=float(value))
     assert sorted(p.name for p in tmp_path.iterdir()) == ["binary.h5"]
+
+
+def test_info_counts_the_feature_names_past_the_twentieth_as_show_does(tmp_path):
+    """info ended a long list of feature names (or of columns it leaves out) with a bare "...", and its --json
+    held only the first 20 names, where docs/model-format.md says it counts the rest as show does."""
+    pd = pytest.importorskip("pandas")
+    names = [f"c{j}" for j in range(30)]
+    with h5py.File(tmp_path / "w.h5", "w") as f:
+        f["X"], f["y"] = np.zeros((5, 30), dtype=np.float32), np.zeros(5)
+        f["X"].attrs["feature_names"] = names
+    code, out, err = cli("info", tmp_path / "w.h5")
+    assert code == 0 and out.splitlines()[-1] == (f"X, y: 5 rows × 30 features ({', '.join(names[:20])}, ... and 10 "
+                                                  "more (--json lists them all))"), out
+    assert json.loads(cli("info", tmp_path / "w.h5", "--json")[1])["table"]["feature_names"] == names
+    text = [f"t{j}" for j in range(22)]
+    frame = pd.DataFrame({"a": [0.5, 1.5], "label": [0, 1], **{t: ["x", "y"] for t in text}})
+    frame.to_hdf(tmp_path / "f.h5", key="df", format="table")
+    code, out, err = cli("info", tmp_path / "f.h5")
+    assert (f"  left out (text, which can be the label (--label-column)): {', '.join(text[:20])}, ... and 2 more "
+            "(--json lists them all)") in out.splitlines(), out
+    assert list(json.loads(cli("info", tmp_path / "f.h5", "--json")[1])["looks_like"]["left_out"]) == text
+
+
+@pytest.mark.parametrize("name,value,what", [("SGDCLI_SLICE_ROWS", "abc", "an integer"),
+                                              ("SGDCLI_SLICE_ROWS", "-3", "an integer"),
+                                              ("SGDCLI_TEST_SAFE_POINT_DELAY", "-1", "a number")])
+def test_a_test_only_variable_that_is_no_count_is_refused_naming_it(tmp_path, name, value, what):
+    """SGDCLI_SLICE_ROWS=abc was "internal error: ValueError: invalid literal for int() with base 10: 'abc'"
+    (exit 1), and a negative delay a failed sleep at the first safe point."""
+    data = write_table(tmp_path / "d.h5", *make_problem(n=100))
+    proc = run_process("train", data, "-o", tmp_path / "m.h5", "-q", env={name: value})
+    assert (proc.returncode, proc.stdout, proc.stderr) == (
+        2, "", f"sgdcli: error: {name}={value!r}: not {what} >= 0 (a variable only sgdcli's tests set: unset it)\n")
+    assert not (tmp_path / "m.h5").exists()
 
 
 def test_info_says_when_there_is_no_y_and_why_a_table_cannot_be_trained(tmp_path):

@@ -89,6 +89,21 @@ def test_hashed_csv_columns_are_feature_hashers_dict_features(tmp_path):
     assert '"bits": 6' in attrs["hashing"] and '"function": "murmurhash3_32"' in attrs["hashing"]
 
 
+@pytest.mark.parametrize("missing", ["skip", "zero", "mean"])
+def test_a_missing_value_policy_that_hashing_cannot_apply_is_refused(tmp_path, missing):
+    """--missing skip (zero, mean) with --hash-bits was accepted and did nothing: the row with an empty number
+    was written, hashed without that feature."""
+    (tmp_path / "d.csv").write_text("a,city,y\n1.5,Paris,0\n,Oslo,1\n")
+    code, out, err = cli("convert", tmp_path / "d.csv", "-o", tmp_path / "d.h5", "--hash-bits", "4", "--missing",
+                         missing)
+    assert (code, out, err) == (2, "", f"sgdcli: error: --missing {missing} does not apply with --hash-bits: a "
+                                       "missing value is hashed as no feature, so no row is left out and no value "
+                                       "filled\n")
+    assert not (tmp_path / "d.h5").exists()
+    code, out, err = cli("convert", tmp_path / "d.csv", "-o", tmp_path / "d.h5", "--hash-bits", "4")
+    assert code == 0 and out.startswith(f"wrote {tmp_path / 'd.h5'}: 2 rows"), err  # the default: as before
+
+
 def test_vw_text_is_hashed_like_feature_hasher_pairs(tmp_path):
     (tmp_path / "d.vw").write_text(
         "1 'tag1|user age:0.5 new |ad id=7 size:2\n"

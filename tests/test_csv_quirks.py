@@ -146,14 +146,16 @@ def test_new_rows_with_bare_cr_line_ends_are_read_as_convert_reads_them(tmp_path
 @pytest.mark.parametrize("compress,name,tool,suffix", [(gzip.compress, "gzip", "zcat", ".gz"),
                                                        (__import__("bz2").compress, "bzip2", "bzcat", ".bz2")])
 def test_compressed_standard_input_is_refused_with_how_to_pipe_it(tmp_path, compress, name, tool, suffix):
-    """gzip bytes on standard input were "internal error: Error: new-line character seen in unquoted field"."""
+    """gzip bytes on standard input were "internal error: Error: new-line character seen in unquoted field".
+    The message names standard input "-", as every other message about it does ("-: is empty ..."); it
+    called it "standard input:"."""
     saved = _model(tmp_path, TRAIN, label_column="species", categorical="city")
     data = compress(TRAIN.encode())
     for command, example in ((["predict", saved, "-", "-o", "-"], "predict model.h5 - -o -"),
                              (["evaluate", saved, "-"], "evaluate model.h5 -")):
         ran = run(*command, input=data)
-        assert tuple(ran) == (2, "", f"sgdcli: error: standard input: looks {name}-compressed; pipe it through {tool} "
-                                     f"(e.g. {tool} new.csv{suffix} | sgdcli {example})\n")
+        assert tuple(ran) == (2, "", f"sgdcli: error: -: standard input looks {name}-compressed; pipe it through "
+                                     f"{tool} (e.g. {tool} new.csv{suffix} | sgdcli {example})\n")
     (tmp_path / "new.csv").write_bytes(data)
     assert cli("evaluate", saved, tmp_path / "new.csv") == (2, "", f"sgdcli: error: {tmp_path / 'new.csv'}: looks "
                                                                    f"{name}-compressed; give it a name ending in "

@@ -126,3 +126,36 @@ def test_a_class_of_real_numbers_is_written_in_the_prediction_column_as_in_the_h
     assert {line.split(",")[0] for line in lines[1:]} == {"0.1", "0.3"}
     code, out, err = cli("predict", tmp_path / "m.h5", tmp_path / "d.h5", "-o", tmp_path / "p.tsv")
     assert set((tmp_path / "p.tsv").read_text().splitlines()[1:]) == {"0.1", "0.3"}
+
+
+@pytest.mark.filterwarnings("ignore")  # (a short fit's warnings)
+def test_bool_labels_are_named_false_and_true_everywhere(tmp_path):
+    """A bool y dataset (h5py's bools) made a model that show listed as False, True and whose HDF5 predictions
+    were bools, but whose CSV and TSV predictions were 1 and 0, and whose --positive-class and --class-weight
+    refused True ("has no class 'True' (classes: 0, 1)")."""
+    rng = np.random.default_rng(4)
+    X = rng.normal(size=(400, 3)).astype(np.float32)
+    y = X[:, 0] > 0
+    data = write_table(tmp_path / "d.h5", X, y)
+    assert cli("train", data, "-o", tmp_path / "m.h5", "--epochs", "1", "-q")[0] == 0
+    assert cli("show", tmp_path / "m.h5")[1].splitlines()[2] == "classes      False, True"
+    code, out, err = cli("predict", tmp_path / "m.h5", data, "-o", tmp_path / "p.h5")
+    with h5py.File(tmp_path / "p.h5") as f:
+        expected = ["True" if p else "False" for p in f["prediction"][()]]
+    assert set(expected) == {"False", "True"}
+    code, out, err = cli("predict", tmp_path / "m.h5", data, "-o", "-", "--proba")
+    assert code == 0 and out.splitlines()[0] == "prediction,proba_False,proba_True", err
+    assert [line.split(",")[0] for line in out.splitlines()[1:]] == expected
+    assert cli("predict", tmp_path / "m.h5", data, "-o", tmp_path / "p.tsv")[0] == 0
+    assert (tmp_path / "p.tsv").read_text().splitlines()[1:] == expected
+    for args in (["--positive-class", "False"], ["--positive-class", "false"], ["--positive-class", "0"]):
+        code, out, err = cli("train", data, "-o", tmp_path / "f.h5", "--epochs", "1", "-q", *args)
+        assert code == 0, err
+        assert cli("show", tmp_path / "f.h5")[1].splitlines()[2] == "classes      True, False"
+    for weights in ("True=3", "true=3", "1=3", "False=1,True=3"):
+        code, out, err = cli("train", data, "-o", tmp_path / "w.h5", "--epochs", "1", "-q", "--class-weight", weights)
+        assert code == 0, err
+    code, out, err = cli("train", data, "-o", tmp_path / "w.h5", "--epochs", "1", "-q", "--class-weight", "True=3,1=2")
+    assert (code, err) == (2, "sgdcli: error: --class-weight: 'True' and '1' are one class\n")
+    code, out, err = cli("train", data, "-o", tmp_path / "w.h5", "--positive-class", "yes", "-q")
+    assert (code, err) == (2, f"sgdcli: error: --positive-class: {data}:y has no class 'yes' (classes: False, True)\n")

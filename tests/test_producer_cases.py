@@ -171,7 +171,7 @@ def test_hdf5_enum_labels_are_read_as_their_names(tmp_path):
         f.create_dataset("y", data=values.astype("i1"), dtype=h5py.enum_dtype(kinds, basetype="i1"))
         f.create_dataset("bad", data=np.where(np.arange(600) == 5, 3, values).astype("i1"),
                          dtype=h5py.enum_dtype(kinds, basetype="i1"))
-        f["flag"] = values > 0  # h5py's bools are an enum of FALSE and TRUE: numbers still
+        f["flag"] = values > 0  # h5py's bools are an enum of FALSE and TRUE: bool classes, not names
         f.create_dataset("text", data=np.array(["cat", "dog", "eel"], dtype=object)[y], dtype=h5py.string_dtype())
     path = str(tmp_path / "e.h5")
     code, out, err = cli("train", path, "--model", "softmax", "-o", tmp_path / "m.h5", "-q")

@@ -255,6 +255,12 @@ def test_info_suggests_the_column_named_as_labels_are_or_else_the_last(tmp_path)
 @pytest.mark.parametrize("make,message", [
     (lambda f: f.create_dataset("X", data=np.zeros(10, dtype=[("a", "f4"), ("s", "S3")])),
      "d.h5:X: field 's' is |S3, not numeric; leave it out with --features"),
+    # a 2-D array of numbers was said to be "not numeric" (only scalar and 1-D fields are read as features)
+    (lambda f: f.create_dataset("X", data=np.zeros(10, dtype=[("a", "f4"), ("m", "f8", (2, 2))])),
+     "d.h5:X: field 'm' is ('<f8', (2, 2)), an array of 2 dimensions, not a scalar or 1-D field; leave it out with "
+     "--features"),
+    (lambda f: f.create_dataset("X", data=np.zeros(10, dtype=[("a", "f4"), ("s", [("p", "f4"), ("q", "f4")])])),
+     "d.h5:X: field 's' is [('p', '<f4'), ('q', '<f4')], not numeric; leave it out with --features"),
     (lambda f: (f.create_dataset("X/a", data=np.zeros(10)), f.create_dataset("X/b", data=np.zeros(9))),
      "d.h5:X: column 'b' has 9 rows but 'a' has 10"),
     (lambda f: (f.create_dataset("X/a", data=np.zeros(10)), f.create_dataset("X/b", data=np.zeros((10, 2)))),

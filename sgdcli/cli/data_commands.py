@@ -118,7 +118,8 @@ def info_cmd(file, json):
                    "NA, N/A, NaN, nan, null, NULL, None, <NA>, #N/A, ...].")
 @click.option("--missing", type=click.Choice(MISSING), default=CONVERT.missing, show_default=True,
               help="A missing number: error; skip (leave the row out); zero; or mean (the column's, from a first "
-                   "pass). Stored with the file, so predictions fill new rows the same way.")
+                   "pass). Stored with the file, so predictions fill new rows the same way. With --hash-bits a "
+                   "missing value is no feature, and only the default is taken.")
 @click.option("--missing-indicator", is_flag=True,
               help="With --missing zero or mean: add <column>_missing (1 where the value was missing) after each "
                    "numeric column.")

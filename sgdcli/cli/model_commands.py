@@ -8,7 +8,7 @@ import click
 
 from sgdcli.cli import gates, render
 from sgdcli.cli.params import (columns_options, command, delimiter_option, gate_options, json_option, memory_option,
-                               x_option, y_option)
+                               predict_columns_options, x_option, y_option)
 from sgdcli.options import PREDICTION_FORMATS as FORMATS, STDOUT, prediction_format
 from sgdcli.reporting.plain import PassProgress
 
@@ -32,7 +32,7 @@ def _predict_settings(output, format, **params) -> None:  # noqa: A002
 @click.option("--format", type=click.Choice(FORMATS), default=None,
               help="The output's format, whatever its extension [default: from the extension].")
 @x_option
-@columns_options
+@predict_columns_options
 @click.option("--proba", is_flag=True, help="Also write class probabilities (rows × classes): 'proba' in HDF5, "
                                             "proba_<class> columns in text.")
 @delimiter_option

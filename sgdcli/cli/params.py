@@ -146,6 +146,18 @@ def columns_options(f):
     return f
 
 
+PREDICT_LABEL_COLUMN_HELP = ("A column of --x that holds labels (a name, or an index): it is left out of the "
+                             "features; predict reads no labels.")
+
+
+def predict_columns_options(f):
+    """``columns_options`` as predict has them: it has no --y and reads no labels, so its --label-column only
+    leaves a column out of the features (train's help speaks of --y)."""
+    for name in ("allow_unwritten", "transpose", "features"):
+        f = _training_option(_FIELDS[name])(f)
+    return _training_option(_FIELDS["label_column"], PREDICT_LABEL_COLUMN_HELP)(f)
+
+
 def gate_options(f):
     f = click.option("--fail-over", "fail_over", multiple=True, metavar="METRIC=VALUE",
                      help="Exit 3 if METRIC is above VALUE, after writing the results (repeatable), "
@@ -162,9 +174,10 @@ def _help(name: str) -> str:
     return _FIELDS[name].metadata["help"]
 
 
-def _training_option(field: dataclasses.Field):
-    """The click option of one TrainOptions field: its flag, type, default and help come from the field."""
-    meta, default = field.metadata, field.default
+def _training_option(field: dataclasses.Field, help_text: str | None = None):
+    """The click option of one TrainOptions field: its flag, type, default and help come from the field (the
+    help from ``help_text`` where given)."""
+    meta, default = {**field.metadata, "help": help_text or field.metadata["help"]}, field.default
     flag = meta.get("flag", "--" + field.name.replace("_", "-"))
     if meta.get("switch"):  # on, off, or unset (None: decided by the data): --standardize/--no-standardize
         return click.option(f"{flag}/--no-{flag[2:]}", field.name, default=None, help=meta["help"])

@@ -140,13 +140,13 @@ def left_out_lines(left: dict | None) -> list[str]:
             kinds.setdefault(kind, []).append(name)
         else:  # datetime64[ns], timedelta64, ...
             kinds.setdefault("time", []).append(f"{name} ({kind})")
-    return [f"left out ({LEFT_OUT_WHY[kind]}): {', '.join(names[:LISTED])}{', ...' if len(names) > LISTED else ''}"
-            for kind, names in kinds.items()]
+    return [f"left out ({LEFT_OUT_WHY[kind]}): {shown_names(names)}" for kind, names in kinds.items()]
 
 
 def _columns(table: dict) -> str:
-    """What ``info`` says of a table's columns: their first names, and a sparse matrix's nonzeros."""
-    names = ", ".join(table["feature_names"]) + (", ..." if table["features"] > len(table["feature_names"]) else "")
+    """What ``info`` says of a table's columns: their first names, as ``show`` lists a model's, and a sparse
+    matrix's nonzeros."""
+    names = shown_names(table["feature_names"])
     if "nonzeros" not in table:
         return names
     return (f"{names}; " if table["feature_names"] else "") + (

@@ -155,6 +155,9 @@ def convert(input, output, *, fmt: str | None = None, label_column: str | None =
         raise InputError("--columns, --ignore, --categorical, --na-values, --missing, --decimal, --thousands and "
                          "--weight-column apply to CSV/TSV input")
     columns.check()
+    if hash_bits is not None and missing not in (None, CONVERT.missing):  # accepted, it did nothing
+        raise InputError(f"--missing {missing} does not apply with --hash-bits: a missing value is hashed as no "
+                         "feature, so no row is left out and no value filled")
     if delimiter is not None and fmt in ("csv", "tsv"):
         delimiter_option(delimiter, columns.decimal)  # not the decimal mark: refused before any work
     if engine not in CSV_ENGINES:

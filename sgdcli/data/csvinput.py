@@ -226,7 +226,8 @@ def _refuse_compressed(path: str, data: bytes, command: str) -> None:
         name, suffix, tool = found
         how = (f"pipe it through {tool} (e.g. {tool} new.csv{suffix} | sgdcli {command})"
                if path == STDIN else f"give it a name ending in {suffix}, or pipe it through {tool}")
-        raise InputError(f"{'standard input' if path == STDIN else path}: looks {name}-compressed; {how}")
+        # named "-" as every other message names it (as the command line does), then said to be standard input
+        raise InputError(f"{path}: {'standard input ' if path == STDIN else ''}looks {name}-compressed; {how}")
 
 
 def _refuse(path: str, bad: BadRow):

@@ -2,7 +2,7 @@
 names are the classes, as a column of text's are (data/textlabels.py reads them as codes).  A label dataset
 of an enum type and an enum field of a compound table (PyTables' ``EnumCol``, a NumPy structured array
 written with h5py) alike.  h5py's bools are an enum too, of FALSE and TRUE, which NumPy reads as bool: they
-stay numbers."""
+are not read as names but as bool classes, compared as 0 and 1 and written False and True (model/labels.py)."""
 
 from __future__ import annotations
 

@@ -11,7 +11,7 @@ from sgdcli.data.cf import packing_of
 from sgdcli.data.featurenames import dimension_only
 from sgdcli.data.layout import BLOCKS, layout_of, unavailable_filter
 from sgdcli.data.unwritten import unwritten
-from sgdcli.errors import LISTED, InputError, first_line
+from sgdcli.errors import InputError, first_line
 
 
 def describe(path) -> dict:
@@ -102,7 +102,7 @@ def _table(path, options: dict) -> dict:
         with Table(path, **keywords) as table:
             out = {"kind": table.x_kind, "rows": table.n_rows, "features": table.n_features,
                    "labels": table.Y is not None,
-                   "feature_names": (table.feature_names or [])[:LISTED],
+                   "feature_names": table.feature_names or [],  # all of them: the text lists the first few
                    "read_mode": table.X.layout.read_mode}
             if table.left_out:  # the columns that are no features, by what they hold
                 out["left_out"] = table.left_out

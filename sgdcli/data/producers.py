@@ -42,8 +42,8 @@ from sgdcli.data.knownfiles import LABEL_NAMES, NULLABLE, label_of as _label_of
 from sgdcli.data.pandasframes import SERIES_TYPES, CodedFields, fixed_frame, table_frame
 from sgdcli.data.pandasmeta import categories
 from sgdcli.data.columnindex import column_index, select
-from sgdcli.data.sources import (Column, Fields, Found, Matrix, Source, built, numeric_fields, text_of,
-                                  where_of)
+from sgdcli.data.sources import (Column, Fields, Found, Matrix, Source, built, not_a_feature, numeric_fields,
+                                  text_of, where_of)
 from sgdcli.data.sparse import is_csr
 from sgdcli.data.textlabels import categorical_labels, is_text, text_labels
 from sgdcli.errors import InputError, first_line
@@ -84,7 +84,8 @@ def _compound(ds: h5py.Dataset, text_ok) -> Found:
     fields, text = numeric_fields(ds)
     for name, kind in text.items():
         if not text_ok(name):
-            raise InputError(f"{where_of(ds)}: field {name!r} is {kind}, not numeric; leave it out with --features")
+            raise InputError(f"{where_of(ds)}: field {name!r} is {kind}, {not_a_feature(kind)}; leave it out with "
+                             "--features")
     names = [name if width == 1 else f"{name}[{i}]" for name, width in fields for i in range(width)]
     readers = {name: Fields(ds, [name], [name]) if is_text(kind) and not kind.shape else None
                for name, kind in text.items()}

@@ -224,6 +224,14 @@ def numeric_fields(ds: h5py.Dataset) -> tuple[list[tuple[str, int]], dict[str, n
     return numeric, other
 
 
+def not_a_feature(kind: np.dtype) -> str:
+    """Why a compound field of dtype ``kind`` that ``numeric_fields`` did not take is no feature, to follow
+    "field 'm' is <kind>": numbers in an array of two or more dimensions are numbers still."""
+    if kind.base.fields is None and kind.base.kind in NUMERIC_KINDS:
+        return f"an array of {len(kind.shape)} dimensions, not a scalar or 1-D field"
+    return "not numeric"
+
+
 class BufferedReader:
     """What the passes ask of a dataset reader (columns.ColumnReader) that has no memory map: rows are only
     ever read into buffers, so there is nothing to read in place, page in or ask the page cache about."""

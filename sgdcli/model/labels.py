@@ -131,12 +131,14 @@ class Labels:
 def named_class(classes: np.ndarray, text: str, names: list[str] | None) -> int | None:
     """The index among ``classes`` of the class ``text`` names (``--positive-class``), or None where none is: by
     name where the labels are names (``names``, which the classes are codes of), else by value, so that ``1``,
-    ``1.0`` and ``1e0`` are one class."""
+    ``1.0`` and ``1e0`` are one class, and a bool class ``True`` is also ``true`` and ``1``."""
     written = [names[int(c)] if names else shown(c) for c in classes]
     if text in written:
         return written.index(text)
     if names:
         return None
+    if classes.dtype.kind == "b" and text.lower() in ("false", "true"):  # as ``show --json`` writes them
+        text = str(int(text.lower() == "true"))
     try:
         value = float(text)
     except ValueError:
@@ -162,9 +164,12 @@ def positive_written(classes: np.ndarray, text: str | None, names: list[str] | N
 
 
 def shown(v) -> str:
-    """A label value as messages, ``show`` and predictions write it: 3, not 3.0; and a float32 (or float16)
+    """A label value as messages, ``show`` and predictions write it: 3, not 3.0; a float32 (or float16)
     label as the fewest digits that read back as it, as numpy writes it: 0.1, not 0.10000000149011612 (the
-    float64 of the float32 nearest 0.1, which is what ``item`` gives)."""
+    float64 of the float32 nearest 0.1, which is what ``item`` gives); and a bool (h5py's bools) as False or
+    True, as ``show`` lists a model's bool classes, not as the 0 or 1 it compares as."""
+    if isinstance(v, (bool, np.bool_)):
+        return str(bool(v))
     if isinstance(v, np.floating) and v.dtype.itemsize < 8 and not float(v).is_integer():
         return str(v)
     v = v.item() if hasattr(v, "item") else v

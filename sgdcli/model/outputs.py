@@ -26,7 +26,7 @@ SEPARATORS = {"csv": ",", "tsv": "\t"}
 
 
 def _column_format(dtype: np.dtype) -> str:
-    return "%d" if np.dtype(dtype).kind in "iub" else "%.17g"
+    return "%d" if np.dtype(dtype).kind in "iu" else "%.17g"  # (bool classes: written False/True, _Text)
 
 
 def _named(classes: np.ndarray | None) -> bool:
@@ -65,8 +65,9 @@ class _Text:
         else:
             fh.write(sep.join(names) + "\n")
         self.pred_format = _column_format(classes.dtype) if classes is not None and not _named(classes) else "%.17g"
-        self.class_text = None  # a class of real numbers as the header writes it (0.3, not 0.29999999999999999)
-        if classes is not None and not _named(classes) and np.dtype(classes.dtype).kind == "f":
+        # a class of real numbers as the header writes it (0.3, not 0.29999999999999999), a bool as True
+        self.class_text = None
+        if classes is not None and not _named(classes) and np.dtype(classes.dtype).kind in "fb":
             self.sorted = np.sort(classes)
             self.class_text = np.array([shown(c) for c in self.sorted], dtype=object)
             self.pred_format = "%s"
