@@ -71,3 +71,39 @@ def test_an_averaged_models_validation_loss_is_that_of_the_model_written(tmp_pat
     assert code == 0
     scores = dict(line.split() for line in out.splitlines())
     assert float(scores["log_loss"]) == pytest.approx(model.history[best - 1]["val_loss"], rel=1e-5)
+
+
+def test_evaluate_pairs_each_rows_label_with_its_score_in_every_block(tmp_path):
+    rng = np.random.default_rng(4)
+    X = rng.normal(size=(60_000, 8)).astype(np.float32)
+    y = (X @ rng.normal(size=8) + rng.normal(0.0, 1.0, 60_000) > 0).astype(float)
+    write_table(tmp_path / "d.h5", X, y)
+    assert cli("train", tmp_path / "d.h5", "-o", tmp_path / "m.h5", "--epochs", "1", "--no-standardize",
+               "-q")[0] == 0
+    code, out, _ = cli("evaluate", tmp_path / "m.h5", tmp_path / "d.h5", "--memory", "1M")  # several blocks
+    assert code == 0
+    scores = dict(line.split() for line in out.splitlines())
+    model = load_model(tmp_path / "m.h5")
+    z = X.astype(np.float64) @ model.weights[0].astype(np.float64) + model.bias[0]
+    want = np.mean((z > 0) == (y == 1))
+    assert float(scores["accuracy"]) == pytest.approx(want, abs=1e-6)
+    p = 1 / (1 + np.exp(-z))
+    assert float(scores["log_loss"]) == pytest.approx(-np.mean(y * np.log(p) + (1 - y) * np.log1p(-p)), rel=1e-4)
+
+
+def test_predictions_of_csv_text_read_in_many_blocks_are_its_rows_scores(tmp_path):
+    rng = np.random.default_rng(6)
+    X = np.round(rng.normal(size=(40_000, 4)), 3)
+    y = X @ np.array([1.0, -1.0, 0.5, 2.0]) + rng.normal(0.0, 0.1, 40_000)
+    header = "a,b,c,d,y\n"
+    (tmp_path / "d.csv").write_text(header + "".join(f"{r[0]},{r[1]},{r[2]},{r[3]},{t:.3f}\n"
+                                                     for r, t in zip(X, y)))
+    assert cli("convert", tmp_path / "d.csv", "-o", tmp_path / "d.h5")[0] == 0
+    assert cli("train", tmp_path / "d.h5", "-o", tmp_path / "m.h5", "--model", "linear", "--epochs", "1",
+               "--no-standardize", "-q")[0] == 0
+    code, out, _ = cli("predict", tmp_path / "m.h5", tmp_path / "d.csv", "-o", "-", "--memory", "1M")
+    assert code == 0
+    got = np.array([float(v) for v in out.splitlines()[1:]])
+    model = load_model(tmp_path / "m.h5")
+    want = X.astype(np.float32).astype(np.float64) @ model.weights[0].astype(np.float64) + model.bias[0]
+    np.testing.assert_allclose(got, want, rtol=1e-4, atol=1e-4)
