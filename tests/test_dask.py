@@ -529,11 +529,10 @@ def test_waits_on_dask_end_at_their_deadline_or_on_a_signal():
     t0 = time.monotonic()
     with pytest.raises(Late):
         bounded(forever, 0.3)
-    assert 0.3 <= time.monotonic() - t0 < 5
-    t0 = time.monotonic()
-    with pytest.raises(Stopped) as stopped:
-        bounded(forever, 60, stop=lambda: signal.SIGTERM)
-    assert stopped.value.signum == signal.SIGTERM and time.monotonic() - t0 < 5
+    assert time.monotonic() - t0 >= 0.3  # it waited for its deadline (and then ended: forever never returns)
+    with pytest.raises(Stopped) as stopped:  # a deadline past pytest's timeout: a stop not honoured fails there
+        bounded(forever, 3600, stop=lambda: signal.SIGTERM)
+    assert stopped.value.signum == signal.SIGTERM
 
 
 def test_without_dask_installed_the_option_says_how_to_install(data, tmp_path):
