@@ -43,17 +43,19 @@ class Held:
     local: AutoRate  # --lr auto's rate for the B rows of one model's step
 
 
-def share_rows(n_train: int, n_bad: int, shards: int) -> int:
-    """The most training rows one of ``shards`` models gets in an epoch of ``n_train`` training rows (and
-    ``n_bad`` that --bad-rows skip leaves out): the shares are cut equal in the rows not held out, bad ones
-    included (parallel/averaging.py), so a share without bad rows can hold more than n_train / shards."""
-    return n_train if shards == 1 else math.ceil((n_train + n_bad) / shards)
+def share_rows(n_train: int, shards: int) -> int:
+    """The training rows one of ``shards`` models gets in an epoch of ``n_train`` training rows: the shares are
+    cut equal in the rows not held out (parallel/averaging.py), and each window's rows that --bad-rows skip
+    leaves out are shared in proportion, so a share holds about n_train / shards of them.  (Counting the bad
+    rows in, as an upper bound, announced and scheduled steps that a file with few windows never takes: the
+    schedule then ended far from its end.)"""
+    return n_train if shards == 1 else math.ceil(n_train / shards)
 
 
-def share_steps(n_train: int, n_bad: int, batch: int, shards: int, drop_last: bool) -> int:
-    """The most steps one of ``shards`` models takes in an epoch (``share_rows``) at ``batch`` rows a step: a
-    run's iterations per epoch are ``shards`` times this, and its schedule's horizon counts it."""
-    rows = share_rows(n_train, n_bad, shards)
+def share_steps(n_train: int, batch: int, shards: int, drop_last: bool) -> int:
+    """The steps one of ``shards`` models takes in an epoch (``share_rows``) at ``batch`` rows a step: a run's
+    iterations per epoch are ``shards`` times this, and its schedule's horizon counts it."""
+    rows = share_rows(n_train, shards)
     return rows // batch if drop_last else math.ceil(rows / batch)
 
 

@@ -53,10 +53,10 @@ class RunShape:
     shards: int  # models averaged (--parallel average, --dask); 1 otherwise
     early_stopping: bool
 
-    def iterations(self, n_train: int, n_bad: int) -> int:
-        """Updates in an epoch of ``n_train`` rows, ``n_bad`` left out by --bad-rows skip (as Run counts them)."""
+    def iterations(self, n_train: int) -> int:
+        """Updates in an epoch of ``n_train`` training rows (as Run counts them)."""
         batch = n_train if self.batch_size is None else self.batch_size
-        return replicas.share_steps(n_train, n_bad, batch, self.shards, self.drop_last) * self.shards
+        return replicas.share_steps(n_train, batch, self.shards, self.drop_last) * self.shards
 
 
 def load(run) -> ckpt_mod.Checkpoint | None:
@@ -224,7 +224,7 @@ def _position(ckpt, run: RunShape) -> str | None:
     for name in ("block", "row", "rows_seen", "bad_rows"):
         if getattr(p, name) > n_rows:
             return f"position {name} {getattr(p, name)} is past the data's {n_rows} rows"
-    counters, iterations = ckpt.state.counters, run.iterations(ckpt.n_train, ckpt.n_bad)
+    counters, iterations = ckpt.state.counters, run.iterations(ckpt.n_train)
     t, batch = int(counters[T]), ckpt.n_train if run.batch_size is None else run.batch_size
     if not 0 <= p.epoch_start_t <= t:
         return f"position epoch_start_t {p.epoch_start_t} is past the {t} updates done"

@@ -73,8 +73,8 @@ class Run:
         self.batch = self.n_train if opts.batch_size is None else opts.batch_size
         # With W shards each worker steps through about n/W rows an epoch: the step
         # clock (what schedules count) advances by about a W-th of the iterations.
-        per_shard = replicas.share_rows(self.n_train, self.n_bad, self.shards)
-        steps = replicas.share_steps(self.n_train, self.n_bad, self.batch, self.shards, opts.drop_last)
+        per_shard = replicas.share_rows(self.n_train, self.shards)
+        steps = replicas.share_steps(self.n_train, self.batch, self.shards, opts.drop_last)
         if steps == 0:  # a share smaller than a batch (a larger one is refused before): the model would not train
             raise InputError(f"--drop-last: each of the {self.shards} models averaged gets at most {per_shard:,} "
                              f"training rows an epoch, fewer than a batch of {self.batch:,}, so no batch would train; "
