@@ -232,8 +232,8 @@ def test_bad_fields_name_the_line_and_column_or_are_skipped(tmp_path):
     assert not (tmp_path / "o.h5").exists()
     code, out, err = cli("convert", path, "-o", tmp_path / "o.h5", "--bad-rows", "skip")
     assert code == 0, err
-    assert err.strip() == ("sgdcli: left out 2 rows that could not be read (a field that is not a number, a missing "
-                           "label; or a missing value, with --missing skip)")
+    assert err.strip() == ("sgdcli: left out 2 rows that could not be read (a field that is not a number, a value "
+                           "beyond X's --dtype, a missing label; or a missing value, with --missing skip)")
     with h5py.File(tmp_path / "o.h5") as f:
         assert f["X"][()].tolist() == [[1, 2], [6, 7]] and f["y"][()].tolist() == [0, 1]
 
@@ -648,3 +648,19 @@ def test_a_count_beyond_64_bits_is_a_usage_error(tmp_path, option):
     assert (code, out) == (2, "") and err == (f"sgdcli convert: error: Invalid value for '{option}': {2**64} is more "
                                               f"than 64 bits hold (at most {2**63 - 1}) (see 'sgdcli convert --help')\n")
     assert not (tmp_path / "o.h5").exists()
+
+
+def test_values_that_sum_beyond_float32s_range_are_a_bad_row_naming_their_line(tmp_path):
+    """A repeated LIBSVM index or VW feature (or hashed features that collide) is summed into one column: where
+    the sum is beyond float32's range the row is bad, named by its line, as a single value is; it stopped the
+    conversion by its place in X whatever --bad-rows said."""
+    (tmp_path / "s.svm").write_text("1 1:3e38 1:3e38\n0 2:1\n1 1:1 2:2\n")
+    (tmp_path / "s.vw").write_text("1 |a x:3e38 x:3e38\n0 |a y:1\n1 |a x:1\n")
+    for name, args in (("s.svm", []), ("s.svm", ["--dense"]), ("s.vw", [])):
+        code, _, err = cli("convert", tmp_path / name, "-o", tmp_path / "o.h5", *args)
+        assert code == 2 and err.startswith(f"sgdcli: error: {tmp_path / name}: line 1: its values for column "), err
+        sign = "-" if name == "s.vw" else ""  # (a hashed feature's value takes its hash's sign)
+        assert err.endswith(f" of X (from 0) sum to {sign}6e+38, beyond {BEYOND[len('is beyond '):]}; --bad-rows "
+                            "skip leaves such rows out)\n"), err
+        code, out, _ = cli("convert", tmp_path / name, "-o", tmp_path / "o.h5", "--bad-rows", "skip", *args)
+        assert code == 0 and "2 rows" in out and "skipped 1 bad rows" in out, out

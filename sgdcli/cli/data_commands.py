@@ -151,5 +151,5 @@ def convert_cmd(input, output, **kwargs):
     result = sgdcli.convert(input, output, **kwargs)
     if result.skipped:
         render.echo(f"sgdcli: left out {result.skipped} rows that could not be read (a field that is not a number, "
-                    "a missing label; or a missing value, with --missing skip)", err=True)
+                    "a value beyond X's --dtype, a missing label; or a missing value, with --missing skip)", err=True)
     render.echo(f"wrote {output}: {render.converted(result)}")

@@ -14,6 +14,7 @@ from __future__ import annotations
 from sgdcli.data.hashing import Hasher
 from sgdcli.data.rowblocks import BadRow, is_number, number
 from sgdcli.data.textfiles import not_utf8, open_input
+from sgdcli.data.valuerange import FLOAT32_RANGE
 from sgdcli.errors import InputError, quoted
 
 
@@ -70,6 +71,21 @@ def _kept(value: float, text: str, where: str, kept) -> float:
     return value
 
 
+def _sums_kept(line: int, columns: list[int], values: list[float], start: int, kept) -> None:
+    """A bad row where the entries of one line (from ``start``) that land in one column, summed as the output
+    sums them (a repeated index or feature, hashed features that collide), are beyond what ``kept`` keeps."""
+    if kept is None or len(columns) - start < 2:
+        return
+    sums: dict[int, float] = {}
+    for column, value in zip(columns[start:], values[start:]):
+        sums[column] = sums.get(column, 0.0) + value
+    for column, total in sums.items():
+        if kept.refuses(total):
+            raise BadRow(f"line {line}", f"its values for column {column} of X (from 0) sum to {total:g}, beyond "
+                         f"{FLOAT32_RANGE}: X would hold it as infinite",
+                         "convert with --dtype float64 to keep it; --bad-rows skip leaves such rows out")
+
+
 def _index(where: str, key: str, width: int | None, first: int) -> int:
     """A LIBSVM index counted from ``first`` (1, or 0 with --zero-based) as a 0-based column; BadRow outside the
     ``width`` columns."""
@@ -87,8 +103,12 @@ def _index(where: str, key: str, width: int | None, first: int) -> int:
 def dense_parser(width: int, first: int = 1, kept=None):
     def parse(line, text, x):
         target, entries = _entries(line, text, kept)
+        columns, values = [], []
         for where, key, value in entries or ():
-            x[_index(where, key, width, first)] += value  # a repeated index is summed, as in the CSR output
+            columns.append(_index(where, key, width, first))
+            values.append(value)
+            x[columns[-1]] += value  # a repeated index is summed, as in the CSR output
+        _sums_kept(line, columns, values, 0, kept)
         return target
 
     return parse
@@ -100,12 +120,14 @@ def sparse_parser(width: int | None, hasher: Hasher | None, first: int = 1, kept
 
     def parse(line, text, columns, values):
         target, entries = _entries(line, text, kept)
+        start = len(columns)
         for where, key, value in entries or ():
             if hasher is not None:
                 hasher.add(key, value, columns, values)
             else:
                 columns.append(_index(where, key, width, first))
                 values.append(value)
+        _sums_kept(line, columns, values, start, kept)
         return target
 
     return parse
@@ -123,6 +145,7 @@ def vw_parser(path: str, hasher: Hasher, importance: list[float], kept=None):
         if not bar:
             raise BadRow(f"line {line}", "no '|' before the features: not Vowpal Wabbit text")
         target, weight_of_row = _vw_label(path, line, head.split())
+        start = len(columns)
         for segment in rest.split("|"):
             namespace, weight = "", 1.0
             found = segment.split()
@@ -137,6 +160,7 @@ def vw_parser(path: str, hasher: Hasher, importance: list[float], kept=None):
                 text = text if weight == 1.0 else f"{weight:g} × {text.strip()}"  # the namespace's weight times it
                 hasher.add(f"{namespace}^{name}" if namespace else name, _kept(weight * value, text, where, kept),
                            columns, values)
+        _sums_kept(line, columns, values, start, kept)
         importance.append(weight_of_row)
         return target
 
