@@ -160,8 +160,9 @@ def print_config_option(f):
             ctx.meta["sgdcli.print_config"] = True
 
     return click.option("--print-config", is_flag=True, expose_value=False, callback=remember,
-                        help="Print the effective settings as TOML, with where each came from, and exit; settings the "
-                             "command refuses before opening any file are refused the same way (exit 2).")(f)
+                        help="Print the effective settings as TOML, with where each came from, and exit; values the "
+                             "command refuses, alone or together, are refused the same way (exit 2), but not "
+                             "whether files exist or can be written, nor convert's, which depend on its input.")(f)
 
 
 class ConfiguredCommand(click.Command):
