@@ -52,6 +52,12 @@ def share_rows(n_train: int, shards: int) -> int:
     return n_train if shards == 1 else math.ceil(n_train / shards)
 
 
+def full_batch(batch: int, n_train: int, shards: int) -> bool:
+    """Whether each step is on every training row of its model's share: a full batch, whose gradient has no
+    noise, and whose first epoch's loss is the loss at the start."""
+    return batch >= share_rows(n_train, shards)
+
+
 def share_steps(n_train: int, batch: int, shards: int, drop_last: bool) -> int:
     """The steps one of ``shards`` models takes in an epoch (``share_rows``) at ``batch`` rows a step: a run's
     iterations per epoch are ``shards`` times this, and its schedule's horizon counts it."""

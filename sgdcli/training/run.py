@@ -10,7 +10,6 @@ safe points the executor offers between kernel calls or rounds.
 from __future__ import annotations
 
 import dataclasses
-import math
 import time
 
 import numpy as np
@@ -143,7 +142,7 @@ class Run:
             return auto_rate(self.table, opts.model, center, scale, rows, opts.optimizer, opts.momentum,
                              self.kernel_loss, self.sample_weights_of, opts.memory, self.start[-1],
                              updates=max(1, self.steps * opts.epochs), l2=opts.l2, ends_at=ends_at,
-                             full=self.batch >= math.ceil(self.n_train / self.shards))  # each step on all its rows
+                             full=replicas.full_batch(self.batch, self.n_train, self.shards))
 
         auto, held = replicas.averaged_rate(rate_for, self.batch, self.shards, self.local_steps)
         return (auto if self.init is None or not warm else auto.warm(self.init.rows_seen(), self.n_train)), held

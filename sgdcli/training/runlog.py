@@ -186,7 +186,7 @@ def _still_falling(run) -> list[str]:
     more, where that pace can be read (see PACE): not after early stopping, whose kept epoch is its own choice."""
     if run.stopper is not None and run.stopper.stopped:
         return []
-    exact = run.batch >= math.ceil(run.n_train / run.shards)  # one update an epoch, on every row (of a share)
+    exact = replicas.full_batch(run.batch, run.n_train, run.shards)  # one update an epoch, on every row
     used, auto = run.lr, math.nan
     if not exact:  # the rate used, after --lr-scaling, which --lr auto's (for the steps the models averaged
         # take, replicas.py) is the rate of a step as well
@@ -221,7 +221,7 @@ def _updates_made(run) -> str:
     most a share."""
     made = sorted({r["iterations"] for r in run.history})
     per_epoch = counted(made[0], "iteration") if len(made) == 1 else f"{made[0]} to {made[-1]} iterations"
-    share = math.ceil(run.n_train / run.shards)
+    share = replicas.share_rows(run.n_train, run.shards)
     if run.shards == 1 or run.batch <= share:
         return f"{counted(len(run.history), 'epoch')} × {per_epoch} of batch {run.batch}"
     unit = "thread" if run.opts.parallel == "average" else "worker"
@@ -252,7 +252,8 @@ def log_left_out(run) -> None:
 def _start_bound(run) -> float:
     """Where training started, at its highest, with a margin over rounding (ABOVE_ZERO): the all-zero model's loss
     over the training rows, and a full batch's first epoch, the loss at the start on every training row itself."""
-    start = run.history[0]["train_loss"] if run.batch >= run.n_train and run.history else -math.inf
+    exact = replicas.full_batch(run.batch, run.n_train, run.shards) and run.history
+    start = run.history[0]["train_loss"] if exact else -math.inf
     return ABOVE_ZERO * max(run.zero_loss, start)
 
 
