@@ -74,8 +74,8 @@ def _kept(value: float, text: str, where: str, kept) -> float:
 def _sums_kept(line: int, columns: list[int], values: list[float], start: int, kept) -> None:
     """A bad row where the entries of one line (from ``start``) that land in one column, summed as the output
     sums them (a repeated index or feature, hashed features that collide), are beyond what ``kept`` keeps."""
-    if kept is None or len(columns) - start < 2:
-        return
+    if kept is None or len(columns) - start < 2 or sum(map(abs, values[start:])) <= kept.limit:
+        return  # (no sum can pass the limit: the common case, checked in C)
     sums: dict[int, float] = {}
     for column, value in zip(columns[start:], values[start:]):
         sums[column] = sums.get(column, 0.0) + value
