@@ -150,7 +150,8 @@ def written(attrs) -> str | None:
 
 
 def _is_number(text: str) -> bool:
-    """A finite number (NaN, in the default missing values, is read as missing by every reader anyway)."""
+    """A finite number as a missing value is one: by float(), as pandas reads na_values (csvdecode's reader
+    matches it; NaN, in the default missing values, is read as missing by every reader anyway)."""
     try:
         return math.isfinite(float(text))
     except ValueError:

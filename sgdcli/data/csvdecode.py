@@ -15,6 +15,7 @@ import warnings
 
 import numpy as np
 
+from sgdcli.data import numbertext
 from sgdcli.data.csvcolumns import Encoding
 from sgdcli.data.rowblocks import BadRow
 from sgdcli.data.valuerange import ValueRange
@@ -31,7 +32,7 @@ class _Reader:
         self.decimal, self.thousands = enc.decimal, enc.thousands
         # the missing values that are numbers (-999): a field holding that number, however written, is
         # missing too, as pandas' na_values match numbers; matched as text alone, they were read as data
-        self.na_set = frozenset(v for v in map(self._parse, self.na) if v is not None and np.isfinite(v))
+        self.na_set = frozenset(v for v in map(self._listed, self.na) if v is not None and np.isfinite(v))
         self.na_numbers = np.array(sorted(self.na_set))
 
     def numbers(self, texts: list[str]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -39,8 +40,8 @@ class _Reader:
         n = len(texts)
         if self.decimal == "." and self.thousands is None:
             try:  # the fast path: every field a number; NaN only where a field says so (then read one by one)
-                values = np.array(texts, dtype=np.float64)
-                if not np.isnan(values).any():
+                values = np.array(texts, dtype=np.float64)  # (as float() reads them: checked after)
+                if not np.isnan(values).any() and numbertext.all_numbers(texts):
                     missing = self.sentinels(values)
                     values[missing] = 0.0
                     return values, missing, np.zeros(n, dtype=bool)
@@ -64,30 +65,35 @@ class _Reader:
 
     def is_missing(self, text: str) -> bool:
         """Whether the field is a missing value: one of them as written, or the number one of them is."""
-        s = text.strip()
-        if s in self.na:
+        if text.strip() in self.na:
             return True
-        return self._parse(s) in self.na_set
+        return self._parse(text) in self.na_set
 
     def number(self, text: str) -> float | None:
         """One field as a number; None where it is missing or not a number."""
-        s = text.strip()
-        if s in self.na:
+        if text.strip() in self.na:
             return None
-        value = self._parse(s)
+        value = self._parse(text)
         return None if value in self.na_set else value
 
-    def _parse(self, s: str) -> float | None:
-        """A field's text as a number in the file's locale, or None."""
-        s = s.strip()
-        if self.thousands is not None:
-            s = s.replace(self.thousands, "")
-        if self.decimal != ".":
-            s = s.replace(self.decimal, ".")
+    def _listed(self, s: str) -> float | None:
+        """A missing value (--na-values) as a number, as pandas reads its na_values: by float() (so '1_000' is
+        the number 1000 too, as well as that text; a field must still be a number to be one)."""
         try:
-            return float(s)
+            return float(self._marked(s))
         except ValueError:
             return None
+
+    def _marked(self, s: str) -> str:
+        """``s`` with the decimal mark '.' and no thousands separator."""
+        if self.thousands is not None:
+            s = s.replace(self.thousands, "")
+        return s.replace(self.decimal, ".") if self.decimal != "." else s
+
+    def _parse(self, s: str) -> float | None:
+        """A field's text as a number in the file's locale (data/numbertext.py: spaces around it, as the
+        tokenizer skips them), or None."""
+        return numbertext.number(self._marked(s))
 
     def texts(self, texts: list[str]) -> tuple[list[str], np.ndarray]:
         """Fields as names (stripped), and the missing mask."""
@@ -218,7 +224,7 @@ def decode(rows, enc: Encoding, bad_rows: str, path: str, kept: ValueRange | Non
         f = enc.features[numbers[j]]
         if bad[:, j].any():
             i = int(np.argmax(bad[:, j]))
-            text = rows.texts(f.column)[i].strip()
+            text = rows.texts(f.column)[i].strip(numbertext.SPACES)  # (a Unicode space around it shown)
             # as the shell passes it, a comma escaped (data/namelists.py); by its index a name too long to quote, or
             # one with a character that does not print, which the error line shows as an escape that no shell
             # quoting reads back (an index is read as a name first, so an index is named only where a name would not do)
@@ -267,7 +273,7 @@ def decode(rows, enc: Encoding, bad_rows: str, path: str, kept: ValueRange | Non
     if enc.weight is not None:  # --weight-column: a number >= 0 on every row
         w, missing, bad = (a[:, 0] for a in rows.numbers_of([enc.weight], reader))
         for i in np.flatnonzero(missing | bad | ~(w >= 0) | ~np.isfinite(w)):
-            text = rows.texts(enc.weight)[i].strip()
+            text = rows.texts(enc.weight)[i].strip(numbertext.SPACES)
             why = "missing weight" if missing[i] else f"weight {quoted(text)} is not a finite number >= 0"
             refuse(int(i), BadRow(where(rows.line(i), enc.weight, enc), why))
     if first:
@@ -292,7 +298,8 @@ def _labels(rows, enc: Encoding, reader: _Reader, refuse):
         return np.array(names, dtype=object)
     values, missing, bad = rows.numbers(enc.label, reader)
     for i in np.flatnonzero(missing | bad):
-        why = "missing label" if missing[i] else f"cannot read {quoted(rows.texts(enc.label)[i].strip())} as a number"
+        text = rows.texts(enc.label)[i].strip(numbertext.SPACES)
+        why = "missing label" if missing[i] else f"cannot read {quoted(text)} as a number"
         refuse(int(i), BadRow(where(rows.line(i), enc.label, enc), why))
     return values
 

@@ -270,7 +270,7 @@ def hashed_rows(path, rows, ncols: int, enc: Encoding, hasher: Hasher, block_row
 
     def weight_of(line, fields) -> float:
         text = fields[enc.weight].strip()
-        value = reader.number(text)
+        value = reader.number(fields[enc.weight])
         if value is None or not (value >= 0 and math.isfinite(value)):
             where = csvdecode.where(line, enc.weight, enc)
             raise BadRow(where, "missing weight" if text in reader.na else f"weight {quoted(text)} is not a finite "
@@ -284,7 +284,7 @@ def hashed_rows(path, rows, ncols: int, enc: Encoding, hasher: Hasher, block_row
             text = fields[c].strip()
             if text in reader.na:
                 continue
-            value = None if categorical else reader.number(text)
+            value = None if categorical else reader.number(fields[c])
             if value is not None and kept is not None and kept.refuses(value):
                 raise kept.error(path, csvdecode.where(line, c, enc), text, value)
             if value is None:

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from sgdcli.data import numbertext
 from sgdcli.data.sparse import CsrRows
 from sgdcli.errors import InputError, quoted
 
@@ -28,19 +29,14 @@ class BadRow(Exception):
         self.where, self.why, self.hint = where, why, hint
 
 
-def is_number(text: str) -> bool:
-    try:
-        float(text)
-        return True
-    except ValueError:
-        return False
+is_number = numbertext.is_number
 
 
 def number(text: str, where: str) -> float:
-    try:
-        return float(text)
-    except ValueError:
-        raise BadRow(where, f"cannot read {quoted(text.strip())} as a number") from None
+    value = numbertext.number(text)
+    if value is None:
+        raise BadRow(where, f"cannot read {quoted(text.strip(numbertext.SPACES))} as a number")
+    return value
 
 
 def stop(path, bad: BadRow):

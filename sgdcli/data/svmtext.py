@@ -12,6 +12,7 @@ parsers fill dense rows (``dense_parser``) or append entries for CSR blocks
 from __future__ import annotations
 
 from sgdcli.data.hashing import Hasher
+from sgdcli.data.numbertext import INTEGER
 from sgdcli.data.rowblocks import BadRow, is_number, number
 from sgdcli.data.textfiles import not_utf8, open_input
 from sgdcli.data.valuerange import FLOAT32_RANGE
@@ -33,10 +34,9 @@ def libsvm_width(path: str, first: int = 1) -> int:
                     key, _, _ = token.partition(":")
                     if key == "qid":
                         continue
-                    try:
-                        largest = max(largest, int(key))
-                    except ValueError:
-                        raise InputError(f"{path}: line {number_}: cannot read feature index {quoted(key)}") from None
+                    if not INTEGER.fullmatch(key):  # (ASCII, as the rows' pass reads it; int() reads '１２', '1_0')
+                        raise InputError(f"{path}: line {number_}: cannot read feature index {quoted(key)}")
+                    largest = max(largest, int(key))
         except UnicodeDecodeError as exc:
             raise not_utf8(path, exc) from None
     if largest < first:  # none, or only index 0 of a file counted from 1, which the rows' pass names
@@ -89,7 +89,7 @@ def _sums_kept(line: int, columns: list[int], values: list[float], start: int, k
 def _index(where: str, key: str, width: int | None, first: int) -> int:
     """A LIBSVM index counted from ``first`` (1, or 0 with --zero-based) as a 0-based column; BadRow outside the
     ``width`` columns."""
-    if not key.isdigit():
+    if not key.isascii() or not key.isdigit():  # ('１２' and '²' are digits too)
         raise BadRow(where, f"cannot read feature index {quoted(key)}")
     column = int(key) - first
     if column < 0:

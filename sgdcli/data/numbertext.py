@@ -1,0 +1,38 @@
+"""Which text is a number: one grammar for every reader of text (CSV, LIBSVM, Vowpal Wabbit, the header's
+test), the compiled tokenizer's (kernels/decimal.py) and pandas' C parser's.
+
+Python's ``float()`` (and NumPy's conversion of text, which follows it) reads more: ``1_000``, digits of other
+scripts (``١٢``, full-width ``１２``), Unicode spaces around the number.  pandas reads those fields as text,
+and the tokenizer hands them to Python, so a file read them as numbers or as text depending on which reader
+met the row.  Here a number is ASCII: spaces (as pandas skips them), a sign, digits with a decimal point and
+an exponent, or inf, infinity or nan in any case; ``float()`` reads it only once it is one.  (--na-values
+are read by ``float()``, as pandas reads its na_values: a field matches one as the text it is, or as the number
+it is where it is one here.)
+"""
+
+from __future__ import annotations
+
+import re
+
+SPACES = " \t\n\r\f\v"  # ASCII's, which may surround a number (pandas' C parser skips them)
+_NUMBER = r"\s*[+-]?(?:(?:[0-9]+(?:\.[0-9]*)?|\.[0-9]+)(?:[eE][+-]?[0-9]+)?|inf(?:inity)?|nan)\s*"
+# (ASCII: \s is SPACES, and no other script's letter matches inf or nan in another case)
+NUMBER = re.compile(_NUMBER, re.ASCII | re.IGNORECASE)
+_NUMBERS = re.compile(f"(?:{_NUMBER}\x00)*{_NUMBER}", re.ASCII | re.IGNORECASE)
+INTEGER = re.compile(r"[+-]?[0-9]+", re.ASCII)
+
+
+def is_number(text: str) -> bool:
+    """Whether ``text`` is a number as every reader reads one."""
+    return NUMBER.fullmatch(text) is not None
+
+
+def number(text: str) -> float | None:
+    """``text`` as a number; None where it is none."""
+    return float(text) if NUMBER.fullmatch(text) else None
+
+
+def all_numbers(texts: list[str]) -> bool:
+    """Whether every one of ``texts``, each of which ``float()`` reads, is a number: one match over them all
+    (no text ``float()`` reads holds a NUL byte, which joins them)."""
+    return not texts or _NUMBERS.fullmatch("\x00".join(texts)) is not None
