@@ -51,3 +51,63 @@ def test_predict_and_evaluate_say_a_compressed_hdf5_file_named_csv_gz_is_one(tmp
         assert code == 2 and out == "", err
         assert err.strip() == (f"sgdcli: error: {path}: is a gzip-compressed HDF5 file; decompress it first (zcat "
                                f"{path} > new.h5)")
+
+
+def _with_user_block(data, path, size: int) -> None:
+    """``data``'s X and y copied by h5py into ``path`` with a user block of ``size`` bytes before HDF5's
+    superblock, whose signature is then at byte ``size``, not 0."""
+    import h5py
+
+    with h5py.File(data, "r") as src, h5py.File(path, "w", userblock_size=size) as dst:
+        for name in ("X", "y"):
+            src.copy(name, dst)
+    with open(path, "rb") as fh:
+        head = fh.read(size + 8)
+    assert not head.startswith(b"\x89HDF") and head[size:] == b"\x89HDF\r\n\x1a\n"
+
+
+@pytest.mark.parametrize("size", [512, 1024, 4096, 65536])
+def test_an_hdf5_file_with_a_user_block_named_csv_is_read_as_hdf5(tmp_path, converted, size):
+    """The HDF5 format puts the superblock at byte 0, or 512, 1024, 2048, ... after a user block: it was looked
+    for at byte 0 alone, and such a file named .csv read as CSV text (not UTF-8)."""
+    data, model = converted
+    path = tmp_path / "ub.csv"
+    _with_user_block(data, path, size)
+    for command in (["predict", model, "-o", "-"], ["evaluate", model]):
+        want = cli(*command[:2], data, *command[2:])
+        got = cli(*command[:2], path, *command[2:])
+        assert want[0] == 0 and got[:2] == want[:2], got[2]
+    for command in (["train", path, "-o", tmp_path / "m2.h5", "--batch-size", "2", "--epochs", "2"], ["info", path]):
+        assert cli(*command)[0] == 0  # (h5py finds the superblock as the HDF5 library does)
+    code, out, err = cli("convert", path, "-o", tmp_path / "again.h5")
+    assert (code, out, err.strip()) == (2, "", f"sgdcli: error: {path}: is an HDF5 file; train, predict and evaluate "
+                                                "read it as it is (convert reads CSV, TSV, LIBSVM and Vowpal Wabbit "
+                                                "text, and .npy)")
+    assert not (tmp_path / "again.h5").exists()
+
+
+@pytest.mark.parametrize("size", [512, 4096])
+def test_a_compressed_hdf5_file_with_a_user_block_is_said_to_be_one(tmp_path, converted, size):
+    data, model = converted
+    _with_user_block(data, tmp_path / "ub.h5", size)
+    path = tmp_path / "ub.csv.gz"
+    with open(tmp_path / "ub.h5", "rb") as src, gzip.open(path, "wb") as dst:
+        shutil.copyfileobj(src, dst)
+    for command in (["predict", model, path, "-o", "-"], ["evaluate", model, path]):
+        code, out, err = cli(*command)
+        assert (code, out, err.strip()) == (2, "", f"sgdcli: error: {path}: is a gzip-compressed HDF5 file; "
+                                                    f"decompress it first (zcat {path} > new.h5)")
+    code, _, err = cli("convert", path, "-o", tmp_path / "again.h5")
+    assert code == 2 and err.strip().startswith(f"sgdcli: error: {path}: is a compressed HDF5 file (.gz); "), err
+
+
+def test_the_signature_is_looked_for_where_the_format_puts_it_only(tmp_path):
+    """At 0 and the powers of two from 512 before the file's end: not at 100, nor past the end."""
+    from sgdcli.data.textfiles import HDF5_SIGNATURE, is_hdf5
+
+    for at, found in ((0, True), (512, True), (2048, True), (100, False), (768, False)):
+        path = tmp_path / f"s{at}.csv"
+        path.write_bytes(b"a" * at + HDF5_SIGNATURE + b"b" * 10)
+        assert is_hdf5(str(path)) is found, at
+    (tmp_path / "short.csv").write_bytes(b"a,b\n" * 100)
+    assert not is_hdf5(str(tmp_path / "short.csv"))

@@ -102,6 +102,16 @@ def _refuse_compressed(path: str, fmt: str) -> None:
                      f"{tool}")
 
 
+def _refuse_hdf5(path: str) -> None:
+    """An HDF5 file (by its signature, whatever its name: textfiles.is_hdf5) is no input of convert's: as text it
+    was "not UTF-8", or a format the name could not tell."""
+    if textfiles.is_hdf5(path):
+        packed = textfiles.compression_of(path)
+        what = f"a compressed HDF5 file ({packed}); decompress it, and" if packed else "an HDF5 file;"
+        raise InputError(f"{path}: is {what} train, predict and evaluate read it as it is (convert reads CSV, TSV, "
+                         "LIBSVM and Vowpal Wabbit text, and .npy)")
+
+
 def convert(input, output, *, fmt: str | None = None, label_column: str | None = None, delimiter: str | None = None,
             header: bool | None = None, features: int | None = None, y: str | None = None,
             chunk_rows: int | None = None, compression: str = CONVERT.compression, dtype: str = CONVERT.dtype,
@@ -118,6 +128,7 @@ def convert(input, output, *, fmt: str | None = None, label_column: str | None =
     if not os.path.isfile(input):
         raise not_a_file(input, input, "; convert reads its input more than once, so save it to a file "
                                                  "first")
+    _refuse_hdf5(input)
     fmt = detect_format(input, fmt)
     _refuse_compressed(input, fmt)
     if fmt == "npy" and textfiles.compression_of(input):

@@ -156,6 +156,8 @@ class _Decompressed:
 MAGIC = ((b"\x1f\x8b", "gzip", ".gz", "zcat"), (b"BZh", "bzip2", ".bz2", "bzcat"),
          (b"\xfd7zXZ\x00", "xz", ".xz", "xzcat"), (b"\x28\xb5\x2f\xfd", "Zstandard", ".zst", "zstdcat"))
 HDF5_SIGNATURE = b"\x89HDF\r\n\x1a\n"  # at byte 0, or 512, 1024, ... after a user block
+PACKED_SEARCH = 1 << 20  # of a compressed file, the signature is looked for before this offset (the bytes before
+# an offset are decompressed to reach it: a user block this large is compressed HDF5's rarest case)
 
 
 def compression_in(data: bytes) -> tuple[str, str, str] | None:
@@ -179,15 +181,40 @@ def compressed_unnamed(path: str) -> tuple[str, str, str] | None:
         return None
 
 
+def signed_hdf5(fh, size: int | None = None) -> bool:
+    """Whether the binary input ``fh`` (read from its start) holds HDF5's signature where the HDF5 format puts
+    a superblock, as the HDF5 library looks for it: at byte 0, or after a user block, at 512, 1024, 2048, ...
+    (powers of two) before ``size``; None: before the input's end, which is read up to it (a compressed
+    stream, decompressed as it is read)."""
+    at, read = 0, 0
+    while size is None or at + len(HDF5_SIGNATURE) <= size:
+        if size is not None:
+            fh.seek(at)
+        else:  # a stream: read up to the offset (seeking a compressed file decompresses as much)
+            while read < at:
+                skipped = len(fh.read(min(at - read, 1 << 16)))
+                if not skipped:
+                    return False
+                read += skipped
+        found = fh.read(len(HDF5_SIGNATURE))
+        if found == HDF5_SIGNATURE:
+            return True
+        if len(found) < len(HDF5_SIGNATURE):
+            return False
+        read += len(found)
+        at = 512 if at == 0 else 2 * at
+    return False
+
+
 def is_hdf5(path: str) -> bool:
-    """Whether the regular file ``path`` is an HDF5 file by its first bytes (HDF5's signature at byte 0, where
-    sgdcli's files and h5py's have it), or through its compression suffix, whatever its name says: convert's
-    output written under a .csv name is HDF5."""
+    """Whether the regular file ``path`` is an HDF5 file by its signature (``signed_hdf5``: at byte 0, where
+    sgdcli's files and h5py's have it, or after a user block), or through its compression suffix, whatever
+    its name says: convert's output written under a .csv name is HDF5."""
     if not os.path.isfile(path):  # a pipe is read once: never looked into here
         return False
     try:
         with open(path, "rb") as fh:
-            if fh.read(len(HDF5_SIGNATURE)) == HDF5_SIGNATURE:
+            if signed_hdf5(fh, os.fstat(fh.fileno()).st_size):
                 return True
     except OSError:
         return False
@@ -196,13 +223,25 @@ def is_hdf5(path: str) -> bool:
 
 
 def holds_hdf5(path: str, suffix: str) -> bool:
-    """Whether the compressed file ``path`` (compressed as ``suffix`` says) decompresses to an HDF5 file's start."""
+    """Whether the compressed file ``path`` (compressed as ``suffix`` says) decompresses to an HDF5 file: its
+    signature (``signed_hdf5``) before PACKED_SEARCH."""
     try:
         with COMPRESSIONS[suffix](path, "rb") as fh:
-            head = fh.read(4096)
+            return signed_hdf5(_Capped(fh, PACKED_SEARCH))
     except Exception:  # noqa: BLE001 - corrupt, cut short, or no zstandard package: not known to be HDF5
         return False
-    return any(head[at:at + len(HDF5_SIGNATURE)] == HDF5_SIGNATURE for at in (0, 512, 1024, 2048))
+
+
+class _Capped:
+    """The first ``limit`` bytes of a binary stream."""
+
+    def __init__(self, fh, limit: int):
+        self.fh, self.left = fh, limit
+
+    def read(self, n: int) -> bytes:
+        data = self.fh.read(min(n, self.left))
+        self.left -= len(data)
+        return data
 
 
 def not_utf8(path, exc: UnicodeDecodeError) -> InputError:
