@@ -161,8 +161,9 @@ def print_config_option(f):
 
     return click.option("--print-config", is_flag=True, expose_value=False, callback=remember,
                         help="Print the effective settings as TOML, with where each came from, and exit; values the "
-                             "command refuses, alone or together, are refused the same way (exit 2), but not "
-                             "whether files exist or can be written, nor convert's, which depend on its input.")(f)
+                             "command refuses, alone or together, are refused the same way (exit 2), and so is an "
+                             "output of train, convert or predict that cannot be written (judged without creating "
+                             "a file); not whether inputs exist, nor what they hold.")(f)
 
 
 class ConfiguredCommand(click.Command):

@@ -68,7 +68,16 @@ def info_cmd(file, json):
     click.echo(render.json_text(d, indent=2) if json else render.info_listing(d))
 
 
-@command("convert", example='sgdcli convert data.csv -o data.h5 --label-column label')
+def _convert_settings(input, output, format, **params) -> None:  # noqa: A002
+    """What convert refuses before it reads INPUT, for --print-config: its options, for the format that INPUT's
+    name or --format gives, and whether -o can be written (judged without creating a file); what INPUT holds,
+    and whether it is there, is left to the run."""
+    import sgdcli
+
+    sgdcli.check_convert(input, output, fmt=format, **params)
+
+
+@command("convert", example='sgdcli convert data.csv -o data.h5 --label-column label', check=_convert_settings)
 @click.argument("input", type=click.Path(dir_okay=False))
 @click.option("-o", "--output", required=True, type=click.Path(dir_okay=False), help="HDF5 file to write (X and y).")
 @click.option("--format", type=click.Choice(CONVERT_FORMATS), default=None,

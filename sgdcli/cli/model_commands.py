@@ -17,9 +17,13 @@ def _warn(text: str) -> None:
     render.echo(f"sgdcli: {text}", err=True)
 
 
-def _predict_settings(output, format, **params) -> None:  # noqa: A002
-    """What predict checks of its settings alone (its API, after it sees that -o can be written): the output's
-    format; --print-config checks it (whether --proba applies is known only from the model)."""
+def _predict_settings(model, data, output, format, **params) -> None:  # noqa: A002
+    """What predict checks before it opens a file, for --print-config (its API makes the same checks): that -o
+    can be written (without creating a file there), then the output's format (whether --proba applies is
+    known only from the model)."""
+    import sgdcli
+
+    sgdcli.check_predict_output(model, data, output)
     prediction_format(output, format)
 
 

@@ -48,8 +48,18 @@ def _train_settings(output, resume, restart_stale, dask, dask_workers, dask_time
     return opts, dask_options, checks
 
 
+def _train_check(data, output, metrics, checkpoint, **params) -> None:
+    """--print-config's checks: the settings (``_train_settings``), then the outputs as the run checks them
+    before it opens any file, but without creating one."""
+    import sgdcli
+
+    opts, _, _ = _train_settings(output, **params)
+    sgdcli.check_train_outputs(data, opts, output=output, metrics=metrics,
+                               checkpoint=sgdcli.default_checkpoint(output) if checkpoint is None else checkpoint)
+
+
 @command("train", example='sgdcli train data.h5 -o model.h5 --model logistic --batch-size 256 --epochs 5',
-         check=_train_settings)
+         check=_train_check)
 @click.argument("data", type=click.Path(dir_okay=False))
 @click.option("-o", "--output", required=True, type=click.Path(dir_okay=False), help="Model file to write (HDF5).")
 @training_options()

@@ -14,6 +14,7 @@ in that file's directory and renamed over it), and the link stays.
 from __future__ import annotations
 
 import contextlib
+import errno
 import os
 import re
 import secrets
@@ -42,8 +43,10 @@ def written_path(path: str | os.PathLike) -> str:
     return os.path.realpath(path) if os.path.islink(path) else path
 
 
-def check_writable(path: str | os.PathLike, option: str = "-o", inputs=()) -> str:
-    """Fail early, before any work, if ``path`` cannot be written or would replace one of ``inputs``."""
+def check_writable(path: str | os.PathLike, option: str = "-o", inputs=(), probe: bool = True) -> str:
+    """Fail early, before any work, if ``path`` cannot be written or would replace one of ``inputs``.  The
+    directory is tried by creating (and removing) a file in it, or, without ``probe`` (--print-config, which
+    creates nothing), by its permissions alone (``os.access``: not an ACL's or a network filesystem's say)."""
     path = os.fspath(path)
     if path == "":
         raise InputError(f"{option}: {EMPTY_HINT}")
@@ -66,7 +69,11 @@ def check_writable(path: str | os.PathLike, option: str = "-o", inputs=()) -> st
     directory = os.path.dirname(os.path.abspath(target))
     if not os.path.isdir(directory):
         _refuse_missing_directory(named, directory, option)
-    _probe(named, directory, option)
+    if probe:
+        _probe(named, directory, option)
+    elif not os.access(directory, os.W_OK | os.X_OK):
+        why = errno.EROFS if os.statvfs(directory).f_flag & os.ST_RDONLY else errno.EACCES
+        raise InputError(f"{option} {named}: cannot write to directory {directory} ({os.strerror(why)})")
     return path
 
 

@@ -265,6 +265,15 @@ def evaluate(model, data, x: str = DEFAULT_X, y: str = DEFAULT_Y, memory: int = 
     return {key: result[key] for key in metrics_of(model.model)}
 
 
+def check_predict_output(model, data, output, probe: bool = False) -> None:
+    """InputError where ``predict`` could not write ``output`` (standard output aside) or it is an input, the
+    model or the data; without ``probe`` (--print-config), without creating a file: the directory's permissions
+    say whether it can be written."""
+    if output != outputs.STDOUT:
+        source = _source(model)
+        check_writable(output, inputs=(data, source or None), probe=probe)
+
+
 @checked_arguments(TrainOptions)
 def predict(model, data, output, x: str = DEFAULT_X, proba: bool = False, memory: int = DEFAULT_MEMORY,
             format: str | None = None, label_column: str | None = None, features=None, transpose: bool = False,
@@ -274,8 +283,7 @@ def predict(model, data, output, x: str = DEFAULT_X, proba: bool = False, memory
     ``output``: HDF5, CSV or TSV by its extension or ``format``, ``-`` for CSV on stdout; returns the row count.
     ``delimiter``: as for ``evaluate``."""
     source = _source(model)
-    if output != outputs.STDOUT:
-        check_writable(output, inputs=(data, source or None))
+    check_predict_output(model, data, output, probe=True)
     fmt = prediction_format(output, format)
     model = load_model(model)
     if proba and task_of(model.model) == "regression":

@@ -146,7 +146,15 @@ def _outputs(output, metrics, checkpoint) -> list[tuple[str, str]]:
             if p is not None]
 
 
-def _check_distinct(outputs: list[tuple[str, str]], inputs, init=None) -> None:
+def check_train_outputs(data, options: TrainOptions | None = None, *, output=None, metrics=None,
+                        checkpoint=None) -> None:
+    """InputError for an output that ``train`` would refuse before it opens any file (as ``_check_distinct``),
+    without creating one: the directory's permissions say whether it can be written (--print-config)."""
+    opts = options or TrainOptions()
+    _check_distinct(_outputs(output, metrics, checkpoint), (data, opts.val), opts.init, probe=False)
+
+
+def _check_distinct(outputs: list[tuple[str, str]], inputs, init=None, probe: bool = True) -> None:
     """InputError unless every output is writable and none is another's path, an input's, or a file kept beside
     another: its lock (``PATH.lock``, whose ``flock`` a checkpoint renamed onto it would no longer guard) or, for
     the checkpoint, its previous one (``PATH.prev``) and that one's lock.  ``init``, the model the run starts
@@ -154,7 +162,7 @@ def _check_distinct(outputs: list[tuple[str, str]], inputs, init=None) -> None:
     everything = (*inputs, init)
     seen: dict[str, tuple[str, str]] = {}
     for path, flag in outputs:
-        check_writable(path, flag, inputs=inputs if flag == "-o" else everything)
+        check_writable(path, flag, inputs=inputs if flag == "-o" else everything, probe=probe)
         key = locked_path(path)  # a symbolic link and the file it leads to are one output
         if key in seen:
             raise InputError(f"{flag} {path}: is also given as {seen[key][0]}; each output needs its own path")
