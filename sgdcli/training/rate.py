@@ -207,8 +207,8 @@ class AutoRate:
                 + (f", the batches momentum {self.momentum:g} sums" if self.momentum is not None else "")
                 + ((", the noise counted √updates times for a schedule that does not decay" if self.ends_at == 1
                     else f", the noise counted √updates times at its last phase's {self.ends_at:.4g} of the rate")
-                   + (f" and {self.noise_share:.4g} of it, what the gradient's noise keeps at a fit of the sample"
-                      if self.noise_share != 1 else "") if noise else "")
+                   + (f" and {self.noise_share:.4g} of it, for the gradient's noise and the distance at a fit of "
+                      "the sample" if self.noise_share != 1 else "") if noise else "")
                 + (f", and --l2 {self.l2:g}, which adds to every weight's curvature" if self.l2 else "") + warm)
 
     def warm(self, seen: int, new: int) -> "AutoRate":
