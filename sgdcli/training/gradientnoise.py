@@ -14,9 +14,9 @@ each half of the rows by the fit on the other half (alternate rows, as curvature
 quiet the gradients of rows it did not see, and one that overfits its half is over-confident on the other's
 misfits, which raises the estimate; so does one that stops short.  Two things are read off the held-out rows:
 
-- the share: the mean of v²·‖ℓ'‖²·‖z‖² (v the row's weight, z its features as the model sees them, with the
-  bias's 1) against c times the trace, relative to NOISY (about the share of labels as noisy as those the √T
-  rule was measured on, bench/results/2026-12-02-schedules.md), at most 1;
+- the share: the mean of v²·‖ℓ'‖²·‖z‖² (v the row's weight, z its features as the model sees them, with
+  the bias's 1) against c times the trace, relative to NOISY (about the share of labels as noisy as those
+  the √T rule was measured on, bench/results/2026-12-02-schedules.md), at most 1;
 - the curvature of the mean loss along the fitted weights (the bias's aside): the direction the weights travel
   from the start.  A rate lr over T updates (1/(1 − β) further with momentum) closes the distance along it by
   about e^(−curvature · lr · T / (1 − β)).
@@ -47,11 +47,12 @@ NEWTON_STEPS = 40  # Newton's method stops earlier where its decrement is at rou
 MODELS = ("logistic", "softmax")
 
 
-def measure(model: str, Z: np.ndarray, labels: np.ndarray, weights: np.ndarray | None) -> tuple[float, float]:
-    """The share of the noise term, c · trace, that ``model``'s gradient keeps at a fit on the sample's rows
-    ``Z`` (with the bias's column) and raw ``labels``, each row weighing ``weights`` (None: 1), over NOISY and at
-    most 1; and the mean loss's curvature along the fitted weights (the bias's aside) there: (1, inf) where it is
-    not measured (see the module's docstring)."""
+def measure(model: str, Z: np.ndarray, labels: np.ndarray, weights: np.ndarray | None,
+            l2: float = 0.0) -> tuple[float, float]:
+    """The share of the noise term, c · trace, that ``model``'s gradient keeps at a fit (under ``l2`` too) on the
+    sample's rows ``Z`` (with the bias's column) and raw ``labels``, each row weighing ``weights`` (None: 1), over
+    NOISY and at most 1; and the mean loss's curvature along the fitted weights (the bias's aside) there, without
+    the penalty's: (1, inf) where it is not measured (see the module's docstring)."""
     if model not in MODELS:
         return 1.0, math.inf
     keep = _known(labels) if weights is None else _known(labels) & (weights > 0)
@@ -64,7 +65,7 @@ def measure(model: str, Z: np.ndarray, labels: np.ndarray, weights: np.ndarray |
     Y = np.eye(k)[y]
     squares, bends = np.empty(len(Z)), np.empty(len(Z))
     for fit, held in ((slice(0, None, 2), slice(1, None, 2)), (slice(1, None, 2), slice(0, None, 2))):
-        theta = _fit(Z[fit], Y[fit], v[fit])
+        theta = _fit(Z[fit], Y[fit], v[fit], l2)
         P = _softmax(Z[held] @ theta)
         squares[held] = ((P - Y[held]) ** 2).sum(axis=1)
         # the path from the start to the fit: logistic's one weight vector, softmax's centred across the classes
@@ -116,13 +117,13 @@ def _objective(Z, Y, v, theta, ridge) -> float:
     return float(np.sum(v * (lse - (S * Y).sum(axis=1))) / len(Z) + 0.5 * ridge * np.sum(theta**2))
 
 
-def _fit(Z: np.ndarray, Y: np.ndarray, v: np.ndarray) -> np.ndarray:
+def _fit(Z: np.ndarray, Y: np.ndarray, v: np.ndarray, l2: float = 0.0) -> np.ndarray:
     """The softmax weights (features + 1 × classes) of rows ``Z``, one-hot labels ``Y`` and weights ``v``, by
-    Newton's method with a backtracking line search, under a ridge of RIDGE / rows on every weight (which also
-    picks one of softmax's equivalent solutions)."""
+    Newton's method with a backtracking line search, under a ridge of RIDGE / rows + ``l2`` on every weight (which
+    also picks one of softmax's equivalent solutions)."""
     m, p = Z.shape
     k = Y.shape[1]
-    ridge = RIDGE / m
+    ridge = RIDGE / m + l2
     theta = np.zeros((p, k))
     value = _objective(Z, Y, v, theta, ridge)
     for _ in range(NEWTON_STEPS):

@@ -40,8 +40,7 @@ term √T times over (T the run's updates) at the rate they end at:
 
     lr = min(the rate above, 1 / (c · (λmax + ρ · √T · trace / B') + l2) / γ^phases),
 
-ρ ≤ 1 where logistic and softmax fit nearly separable rows: the share of its worst case that the gradient's
-noise keeps near a fit on the sample, no smaller than the distance to it needs (training/gradientnoise.py).
+ρ ≤ 1 where the gradient is quieter near a fit of logistic or softmax (training/gradientnoise.py), else 1.
 
 A full batch (every training row in each step; with averaged models, each
 model's whole share) has no noise term, whatever the schedule and the
@@ -189,8 +188,8 @@ class AutoRate:
                     f"features' second moments on {self.rows} rows, {model}'s curvature bound {self.curvature:.4g}"
                     + (f", and --l2 {self.l2:g}" if self.l2 else "") + warm)
         batches = f"({batch} × (1 − {self.momentum:g}))" if self.momentum is not None else f"{batch}"
-        share = f"{self.noise_share:.4g} × " if self.noise_share != 1 else ""
-        noise = f"{share}√{round(self.noise_times ** 2)} × " if self.noise_times != 1 else ""
+        noise = (f"{self.noise_share:.4g} × √{round(self.noise_times ** 2)} × ".removeprefix("1 × ")
+                 if self.noise_times != 1 else "")
         ends = f" / {self.ends_at:.4g}" if self.noise_times != 1 and self.ends_at != 1 else ""
         penalty = f" + {self.l2:g}" if self.l2 else ""
         residuals = (f" for {self.scale_of} of scale {self.residual_scale:.4g}" if math.isfinite(self.residual_scale)
@@ -360,7 +359,8 @@ def auto_rate(table: Table, model: str, center: np.ndarray, scale: np.ndarray, b
             fitted = bounds.exact(Z.shape[1], memory)
             sigma = bounds.residual_scale(labels, Z if fitted else None, weights)
             scale_of = "residuals" if fitted else scale_of
-        share, bend = (1.0, math.inf) if ends_at is None or full else gradientnoise.measure(model, Z, labels, weights)
+        share, bend = (1.0, math.inf) if ends_at is None or full else gradientnoise.measure(
+            model, Z, labels, weights, l2)
         moments, noise = _row_weights(weights, curvatures)
         heaviest = math.nan
         if moments is not None:
