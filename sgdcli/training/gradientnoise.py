@@ -41,7 +41,9 @@ NOISY = 0.5
 # e-folds of the distance to the fit along its path beyond which a larger rate only adds noise: runs whose
 # worst-case rate closed this many already ended at their noise, not at the distance.
 FOLDS = 4.0
-FIT_UP_TO = 256  # weights (outputs × (features + 1)) up to which Newton's method fits the sample
+# Weights (classes × (features + 1); logistic's fit as two classes' softmax) up to which Newton's method fits the
+# sample: each of its steps costs about the rows times their square, which this bound keeps small.
+FIT_UP_TO = 128
 RIDGE = 1e-2  # the fit's ridge, over the rows fitted: what keeps separable halves finite, small beside their loss
 NEWTON_STEPS = 40  # Newton's method stops earlier where its decrement is at rounding's scale
 MODELS = ("logistic", "softmax")
