@@ -87,5 +87,5 @@ def test_the_share_is_one_where_labels_do_not_allow_a_fit():
     for model, labels in (("logistic", np.zeros(100)), ("logistic", np.arange(100) % 3.0),  # one class, three
                           ("softmax", np.full(100, np.nan)), ("poisson", np.arange(100.0))):  # none known; no fit
         assert gradientnoise.measure(model, Z, labels, None) == (1.0, np.inf)
-    wide = np.column_stack([np.random.default_rng(1).standard_normal((100, gradientnoise.FIT_UP_TO // 2)), np.ones(100)])
+    wide = np.column_stack([np.random.default_rng(1).standard_normal((100, gradientnoise.FIT_UP_TO)), np.ones(100)])
     assert gradientnoise.measure("logistic", wide, np.arange(100) % 2.0, None) == (1.0, np.inf)  # too many weights

@@ -41,9 +41,9 @@ NOISY = 0.5
 # e-folds of the distance to the fit along its path beyond which a larger rate only adds noise: runs whose
 # worst-case rate closed this many already ended at their noise, not at the distance.
 FOLDS = 4.0
-# Weights (classes × (features + 1); logistic's fit as two classes' softmax) up to which Newton's method fits the
-# sample: each of its steps costs about the rows times their square, which this bound keeps small.
-FIT_UP_TO = 128
+# Weights ((classes − 1) × (features + 1): logistic's, and softmax's but for one class's, held at 0) up to which
+# Newton's method fits the sample: each of its steps costs about the rows times their square, which this keeps small.
+FIT_UP_TO = 64
 RIDGE = 1e-2  # the fit's ridge, over the rows fitted: what keeps separable halves finite, small beside their loss
 NEWTON_STEPS = 40  # Newton's method stops earlier where its decrement is at rounding's scale
 MODELS = ("logistic", "softmax")
@@ -60,15 +60,16 @@ def measure(model: str, Z: np.ndarray, labels: np.ndarray, weights: np.ndarray |
     keep = _known(labels) if weights is None else _known(labels) & (weights > 0)
     classes, y = np.unique(labels[keep], return_inverse=True)
     k = len(classes)
-    if k < 2 or (model == "logistic" and k != 2) or k * Z.shape[1] > FIT_UP_TO or keep.sum() < 4:
+    if k < 2 or (model == "logistic" and k != 2) or (k - 1) * Z.shape[1] > FIT_UP_TO or keep.sum() < 4:
         return 1.0, math.inf
     Z = Z[keep]
     v = np.ones(len(Z)) if weights is None else weights[keep].astype(np.float64)
     Y = np.eye(k)[y]
     squares, bends = np.empty(len(Z)), np.empty(len(Z))
+    theta = np.zeros((Z.shape[1], k))
     for fit, held in ((slice(0, None, 2), slice(1, None, 2)), (slice(1, None, 2), slice(0, None, 2))):
-        theta = _fit(Z[fit], Y[fit], v[fit], l2)
-        P = _softmax(Z[held] @ theta)
+        theta = _fit(Z[fit], Y[fit], v[fit], l2, theta)  # the second half starts from the first's fit
+        P = _softmax(Z[held] @ theta)  # theta's first column is 0
         squares[held] = ((P - Y[held]) ** 2).sum(axis=1)
         # the path from the start to the fit: logistic's one weight vector, softmax's centred across the classes
         path = (theta[:-1, 1] - theta[:-1, 0])[:, None] if model == "logistic" else theta[:-1] - theta[:-1].mean(
@@ -113,24 +114,31 @@ def _softmax(S: np.ndarray) -> np.ndarray:
 
 
 def _objective(Z, Y, v, theta, ridge) -> float:
-    S = Z @ theta
+    S = _scores(Z, theta)
     top = S.max(axis=1)
     lse = top + np.log(np.exp(S - top[:, None]).sum(axis=1))
     return float(np.sum(v * (lse - (S * Y).sum(axis=1))) / len(Z) + 0.5 * ridge * np.sum(theta**2))
 
 
-def _fit(Z: np.ndarray, Y: np.ndarray, v: np.ndarray, l2: float = 0.0) -> np.ndarray:
-    """The softmax weights (features + 1 × classes) of rows ``Z``, one-hot labels ``Y`` and weights ``v``, by
-    Newton's method with a backtracking line search, under a ridge of RIDGE / rows + ``l2`` on every weight (which
-    also picks one of softmax's equivalent solutions)."""
+def _scores(Z: np.ndarray, theta: np.ndarray) -> np.ndarray:
+    """The classes' scores: the first class's 0, the others' of ``theta`` (features + 1 × classes − 1)."""
+    S = np.zeros((len(Z), theta.shape[1] + 1))
+    S[:, 1:] = Z @ theta
+    return S
+
+
+def _fit(Z: np.ndarray, Y: np.ndarray, v: np.ndarray, l2: float, start: np.ndarray) -> np.ndarray:
+    """The softmax weights (features + 1 × classes, the first class's 0: logistic's for two) of rows ``Z``,
+    one-hot labels ``Y`` and weights ``v``, by Newton's method with a backtracking line search from ``start``
+    (weights of the same shape), under a ridge of RIDGE / rows + ``l2`` on the other classes' weights."""
     m, p = Z.shape
-    k = Y.shape[1]
+    k = Y.shape[1] - 1
     ridge = RIDGE / m + l2
-    theta = np.zeros((p, k))
+    theta = start[:, 1:].copy()
     value = _objective(Z, Y, v, theta, ridge)
     for _ in range(NEWTON_STEPS):
-        P = _softmax(Z @ theta)
-        gradient = (Z.T @ ((P - Y) * v[:, None]) / m + ridge * theta).T.ravel()  # class-major
+        P = _softmax(_scores(Z, theta))[:, 1:]
+        gradient = (Z.T @ ((P - Y[:, 1:]) * v[:, None]) / m + ridge * theta).T.ravel()  # class-major
         hessian = np.empty((k * p, k * p))
         for a in range(k):
             for b in range(a, k):
@@ -153,4 +161,4 @@ def _fit(Z: np.ndarray, Y: np.ndarray, v: np.ndarray, l2: float = 0.0) -> np.nda
         else:
             break
         theta, value = trial, trial_value
-    return theta
+    return np.column_stack([np.zeros(p), theta])
