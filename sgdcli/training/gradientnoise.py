@@ -42,7 +42,7 @@ NOISY = 0.5
 # worst-case rate closed this many already ended at their noise, not at the distance.
 FOLDS = 4.0
 # Weights ((classes − 1) × (features + 1): logistic's, and softmax's but for one class's, held at 0) up to which
-# Newton's method fits the sample: each of its steps costs about the rows times their square, which this keeps small.
+# Newton's method fits the sample: each of its steps costs about the rows times the weights' square.
 FIT_UP_TO = 64
 RIDGE = 1e-2  # the fit's ridge, over the rows fitted: what keeps separable halves finite, small beside their loss
 NEWTON_STEPS = 40  # Newton's method stops earlier where its decrement is at rounding's scale
