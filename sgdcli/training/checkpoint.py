@@ -53,12 +53,11 @@ FORMAT = "sgdcli-checkpoint"
 # (a position in the old windows would skip or repeat rows), and --lr auto changed again for huber, quantile,
 # --l2 and the schedules that do not decay (with huber's and quantile's start).
 # 8: the all-zero model's loss over the training rows (attribute zero_loss), which blow-ups are measured
-# against, and --lr auto changed for a full batch and for poisson; and the models of --parallel average and --dask take a rate their local steps can take (--lr auto's, and
-# --lr-scaling replicas held at it), and their shares are cut equal in the rows --val-fraction does not hold
-# out (with the iterations per epoch and the schedule's horizon that follow): a run begun at the old rate or
-# shares would go on with others.
+# against, --lr auto for a full batch and poisson; averaged models take a rate their local steps can take, and
+# their shares are cut equal in the rows --val-fraction does not hold out: a run would go on with others.
+# 9: --lr auto under constant and step for logistic and softmax (training/gradientnoise.py): another rate.
 # A checkpoint of another version is not resumed: the run starts over and says so.
-FORMAT_VERSION = 8
+FORMAT_VERSION = 9
 
 
 class StaleCheckpoint(UserWarning):

@@ -38,7 +38,9 @@ constant step of T noisy steps.  So ``constant``, and ``step`` where its
 last phase's rate (× γ^phases) is not small enough already, count the noise
 term √T times over (T the run's updates) at the rate they end at:
 
-    lr = min(the rate above, 1 / (c · (λmax + √T · trace / B') + l2) / γ^phases).
+    lr = min(the rate above, 1 / (c · (λmax + ρ · √T · trace / B') + l2) / γ^phases),
+
+ρ ≤ 1 where the gradient is quieter near a fit of logistic or softmax (training/gradientnoise.py), else 1.
 
 A full batch (every training row in each step; with averaged models, each
 model's whole share) has no noise term, whatever the schedule and the
@@ -112,6 +114,7 @@ from sgdcli.data.table import Table
 from sgdcli.kernels import losses
 from sgdcli.options import DEFAULT_MEMORY, TrainOptions
 from sgdcli.training import curvature as bounds
+from sgdcli.training import gradientnoise
 from sgdcli.training.sampling import sample, sample_labels, sparse_sample
 
 MOMENTUM_OPTIMIZERS = ("momentum", "nesterov")
@@ -158,6 +161,7 @@ class AutoRate:
     l2: float = 0.0  # --l2, which adds to the curvature
     noise_times: float = 1.0  # √updates where the schedule's end at ends_at of the rate bounds it, else 1
     ends_at: float = 1.0  # constant, step: the share of the rate its last phase runs at
+    noise_share: float = 1.0  # ρ, the share of the noise term that counts √updates times (training/gradientnoise.py)
     momentum: float | None = None  # β of momentum and nesterov, whose batches the noise term counts
     full: bool = False  # a full batch: no noise term, 1/L
     heaviest: float = math.nan  # rows of their own curvature (poisson): the heaviest sampled row's term of the trace
@@ -184,7 +188,8 @@ class AutoRate:
                     f"features' second moments on {self.rows} rows, {model}'s curvature bound {self.curvature:.4g}"
                     + (f", and --l2 {self.l2:g}" if self.l2 else "") + warm)
         batches = f"({batch} × (1 − {self.momentum:g}))" if self.momentum is not None else f"{batch}"
-        noise = f"√{round(self.noise_times ** 2)} × " if self.noise_times != 1 else ""
+        noise = (f"{self.noise_share:.4g} × √{round(self.noise_times ** 2)} × ".removeprefix("1 × ")
+                 if self.noise_times != 1 else "")
         ends = f" / {self.ends_at:.4g}" if self.noise_times != 1 and self.ends_at != 1 else ""
         penalty = f" + {self.l2:g}" if self.l2 else ""
         residuals = (f" for {self.scale_of} of scale {self.residual_scale:.4g}" if math.isfinite(self.residual_scale)
@@ -201,7 +206,8 @@ class AutoRate:
                 + (f", the batches momentum {self.momentum:g} sums" if self.momentum is not None else "")
                 + ((", the noise counted √updates times for a schedule that does not decay" if self.ends_at == 1
                     else f", the noise counted √updates times at its last phase's {self.ends_at:.4g} of the rate")
-                   if noise else "")
+                   + (f" and {self.noise_share:.4g} of it, for the gradient's noise and the distance at a fit of "
+                      "the sample" if self.noise_share != 1 else "") if noise else "")
                 + (f", and --l2 {self.l2:g}, which adds to every weight's curvature" if self.l2 else "") + warm)
 
     def warm(self, seen: int, new: int) -> "AutoRate":
@@ -344,6 +350,7 @@ def auto_rate(table: Table, model: str, center: np.ndarray, scale: np.ndarray, b
     sigma = bounds.residual_scale(labels, None, weights) if residuals and table.sparse else math.nan
     scale_of = "labels about their median"  # sparse rows, rows too wide to solve: no fit
     curvatures = bounds.row_curvature(model, labels, weights)  # poisson's, each row's own
+    share, bend = 1.0, math.inf  # sparse rows (and the cosine's rate): the worst case
     if table.sparse:
         lam, trace, heaviest, rows = _sparse_curvature(table, scale, weights, curvatures, memory)
     else:
@@ -352,6 +359,8 @@ def auto_rate(table: Table, model: str, center: np.ndarray, scale: np.ndarray, b
             fitted = bounds.exact(Z.shape[1], memory)
             sigma = bounds.residual_scale(labels, Z if fitted else None, weights)
             scale_of = "residuals" if fitted else scale_of
+        share, bend = (1.0, math.inf) if ends_at is None or full else gradientnoise.measure(
+            model, Z, labels, weights, l2)
         moments, noise = _row_weights(weights, curvatures)
         heaviest = math.nan
         if moments is not None:
@@ -370,18 +379,9 @@ def auto_rate(table: Table, model: str, center: np.ndarray, scale: np.ndarray, b
     noise = 0.0 if full else float(np.fmax(trace / batches, heaviest / (HEAVIEST_MOVE * batches)))  # NaN: none
     lr, noise_times = 1.0 / (c * (lam + noise) + l2), 1.0
     times = math.sqrt(max(updates, 1))  # a schedule that ends at ends_at of the rate: its noise, √updates times
-    steady = math.inf if ends_at is None or full else 1.0 / (c * (lam + times * trace / batches) + l2) / ends_at
-    if steady < lr:
-        lr, noise_times = steady, times
+    steady, share = (math.inf, 1.0) if ends_at is None or full else gradientnoise.steady(
+        c, lam, times * trace / batches, l2, ends_at, share, bend, updates, beta)
+    lr, noise_times, share = (steady, times, share) if steady < lr else (lr, noise_times, 1.0)
     return AutoRate(lr=lr, lambda_max=lam, trace=trace, rows=rows, momentum=beta, curvature=c,
                     residual_scale=sigma, scale_of=scale_of, l2=l2, noise_times=noise_times,
-                    ends_at=1.0 if ends_at is None else ends_at, full=full, heaviest=heaviest)
-
-
-def scaling_text(opts, batch: int, replicas: int) -> str:
-    """How --lr-scaling turned --lr into the rate used, in words."""
-    lr = opts.scaled_lr(batch, replicas)
-    if opts.lr_scaling == "replicas":
-        return f"lr {opts.lr:g} × {replicas} models averaged → {lr:.4g}"
-    effective = f"batch {batch}" + (f" × {replicas} models averaged" if replicas > 1 else "")
-    return f"lr {opts.lr:g} at batch {opts.base_batch_size} → {lr:.4g} at {effective}"
+                    ends_at=1.0 if ends_at is None else ends_at, full=full, heaviest=heaviest, noise_share=share)

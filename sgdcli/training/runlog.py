@@ -16,7 +16,6 @@ from sgdcli.reporting.warned import warn
 from sgdcli.sizes import size_text, whole_mib
 from sgdcli.training import replicas
 from sgdcli.training.progress import end_pace
-from sgdcli.training.rate import scaling_text
 from sgdcli.training.sampling import sparse_sample
 
 # Updates in all below which a run whose loss still fell is told that it may end far from the optimum: gradient
@@ -274,3 +273,12 @@ def value_spread(values: np.ndarray, columns: np.ndarray) -> float:
     squares = np.bincount(columns[present], weights=values[present] ** 2)
     rms = np.sqrt(squares[counts > 0] / counts[counts > 0])
     return float(rms.max() / rms.min()) if len(rms) > 1 else math.nan
+
+
+def scaling_text(opts, batch: int, replicas: int) -> str:
+    """How --lr-scaling turned --lr into the rate used, in words."""
+    lr = opts.scaled_lr(batch, replicas)
+    if opts.lr_scaling == "replicas":
+        return f"lr {opts.lr:g} × {replicas} models averaged → {lr:.4g}"
+    effective = f"batch {batch}" + (f" × {replicas} models averaged" if replicas > 1 else "")
+    return f"lr {opts.lr:g} at batch {opts.base_batch_size} → {lr:.4g} at {effective}"
