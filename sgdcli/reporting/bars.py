@@ -54,7 +54,8 @@ class RichReporter(Reporter):
     def advance(self, epoch, iteration, rows, loss, lr, detail=""):
         elapsed = time.monotonic() - self._t0
         rate = (rows - self._rows_before) / elapsed if elapsed > 0 else 0.0
-        info = f"{loss_text(iteration, loss, 5)}  lr {lr:.3g}  {format_rate(rate)} rows/s" + (f"  {detail}" if detail else "")
+        info = (f"{loss_text(iteration, loss, 5)}  lr {lr:.3g}  {format_rate(rate)} rows/s"
+                + (f"  {detail}" if detail else ""))
         self.progress.update(self.iter_task, completed=iteration, info=info)
 
     def epoch_end(self, record):
