@@ -116,9 +116,13 @@ class DaskPool:
                 with contextlib.suppress(TimeoutError):
                     distributed.wait([f for i, f in enumerate(futures) if i not in results], timeout=_POLL)
                 for i, future in enumerate(futures):
-                    if i not in results and future.done():
-                        with contextlib.suppress(TimeoutError):
-                            results[i] = future.result(timeout=_POLL)
+                    if i in results or not future.done():
+                        continue
+                    if getattr(future, "status", None) == "error" and not all(j in results for j in range(i)):
+                        continue  # raised once the tasks before it returned: the first failure in shard order,
+                        # as on threads, not the first to arrive (two workers' bad rows named either row)
+                    with contextlib.suppress(TimeoutError):
+                        results[i] = future.result(timeout=_POLL)
                 if len(results) == len(futures):
                     break
                 if self.stop() is not None and on_stop is not None:
