@@ -109,6 +109,17 @@ def test_same_seed_threads_and_sync_give_the_same_model_and_k_matters(data):
     assert last[1:] == (2 * 125, 4000, "windows t1 done t2 done")
 
 
+def test_the_log_says_the_steps_a_round_takes_where_a_share_of_an_epoch_is_fewer_than_sync_every(data):
+    """By default a round is about a million rows: the line said 'each 65536 step(s) (1048576 rows) per round'
+    while each thread's share of an epoch, which ends every round, was 125 steps: the models met once an epoch."""
+    heard = Recorder()
+    model = train(data, TrainOptions(batch_size=16, lr=0.02, epochs=2, threads=2, parallel="average"), reporter=heard)
+    assert model.training["round_timings"]["rounds"] == 2  # one a epoch
+    lines = [m for m in heard.messages if m.startswith("--parallel average: ")]
+    assert lines == ["--parallel average: 2 thread(s), each 125 step(s) (2000 rows) (its share of an epoch) per "
+                     "round, then the models are averaged"]
+
+
 def test_each_thread_streams_blocks_from_its_share_of_the_memory_budget(data):
     opts = TrainOptions(batch_size=16, epochs=1, memory=4 * SMALL, threads=2, parallel="average")
     model = train(data, opts)

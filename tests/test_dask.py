@@ -747,6 +747,40 @@ def test_results_lost_with_their_workers_end_the_round_after_the_timeout(monkeyp
         pool._gather([Lost(), Lost()], None, ROUND)
 
 
+def test_of_two_workers_that_find_bad_rows_the_first_in_shard_order_is_named(monkeypatch):
+    """The round raised the first failure to arrive: with bad rows in both workers' shares, the row named
+    depended on which worker got there first (on threads, the first shard's)."""
+    from sgdcli.parallel.cluster import ROUND, DaskPool
+
+    polls = [0]
+
+    class Failing:
+        def __init__(self, row, ready):
+            self.row, self.ready = row, ready
+
+        def done(self):
+            return polls[0] >= self.ready
+
+        @property
+        def status(self):
+            return "error" if self.done() else "pending"
+
+        def result(self, timeout=None):
+            raise InputError(f"d.h5:X: non-finite feature value at row {self.row}")
+
+    class Cluster:
+        def scheduler_info(self):
+            return {"workers": {"tcp://a:1": {}, "tcp://b:2": {}}}
+
+        def cancel(self, futures):
+            pass
+
+    monkeypatch.setattr(distributed, "wait", lambda futures, timeout: polls.__setitem__(0, polls[0] + 1))
+    pool = DaskPool(Cluster(), DaskOptions("tcp://scheduler:8786", timeout=5), 2, stop=lambda: None)
+    with pytest.raises(InputError, match=r"^d\.h5:X: non-finite feature value at row 5$"):
+        pool._gather([Failing(5, ready=3), Failing(900, ready=1)], None, ROUND)
+
+
 def test_workers_leave_the_cores_to_the_gzip_decoders_by_default(tmp_path):
     from sgdcli.data.chunks import MAX_WORKERS
     from sgdcli.kernels.runtime import available_cores

@@ -159,3 +159,20 @@ def test_bool_labels_are_named_false_and_true_everywhere(tmp_path):
     assert (code, err) == (2, "sgdcli: error: --class-weight: 'True' and '1' are one class\n")
     code, out, err = cli("train", data, "-o", tmp_path / "w.h5", "--positive-class", "yes", "-q")
     assert (code, err) == (2, f"sgdcli: error: --positive-class: {data}:y has no class 'yes' (classes: False, True)\n")
+
+
+@pytest.mark.parametrize("model,bias,label", [("logistic", [1e-17], 1), ("modified_huber", [-1e-17], 0),
+                                              ("softmax", [0.0, 1e-17, 0.0], 1)])
+def test_predict_writes_the_class_evaluate_counts_however_near_a_tie(tmp_path, model, bias, label):
+    """A score of 1e-17 is positive, and evaluate counted the row so; predict took the class of the larger
+    probability, and the probabilities round it to 0.5 each: it wrote the other class."""
+    import sgdcli
+    from sgdcli.model.file import Model
+
+    k = len(bias)
+    m = Model(model=model, weights=np.zeros((k, 3)), bias=np.array(bias), classes=np.arange(max(k, 2)))
+    data = write_table(tmp_path / "d.h5", np.zeros((4, 3), dtype=np.float32), np.full(4, label))
+    assert sgdcli.evaluate(m, data)["accuracy"] == 1.0
+    sgdcli.predict(m, data, tmp_path / "p.h5", proba=True)
+    with h5py.File(tmp_path / "p.h5") as f:
+        assert f["prediction"][()].tolist() == [label] * 4

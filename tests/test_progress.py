@@ -171,3 +171,37 @@ def test_bars_after_a_resume_start_at_its_epoch_and_draw_the_whole_runs_loss_cur
     assert epochs.completed == 3
     rep.close()
     assert out.getvalue().strip().splitlines()[-1] == f"loss per epoch: train {sparkline([0.9, 0.5, 0.3])} 0.9 → 0.3"
+
+
+def test_plain_progress_inside_a_large_batch_says_the_rows_done_and_no_loss_yet():
+    """A full batch is the whole epoch: its lines said 0% done, loss 0 and 0:00:00 left until it ended."""
+    from sgdcli.reporting.plain import PlainReporter
+
+    now, out = [100.0], io.StringIO()
+    rep = PlainReporter(out, interval=5.0, clock=lambda: now[0])
+    rep.begin(epochs=2, iterations=1, rows=20_000, batch_size=20_000, lr=0.1)
+    rep.epoch_start(0)
+    now[0] = 105.0
+    rep.advance(0, 0, 5_000, 0.0, 0.1)  # (the loss the engine hears before a step is 0)
+    now[0] = 111.0
+    rep.advance(0, 1, 20_000, 0.61, 0.1)
+    rep.epoch_start(1)
+    now[0] = 117.0
+    rep.advance(1, 0, 0, 0.0, 0.1)  # nothing trained yet: no time left can be told
+    progress = [line.split(" ", 1)[1] for line in out.getvalue().splitlines() if " eta " in line]
+    assert progress == ["epoch 1/2 iteration 0/1 (25%) loss - lr 0.1 1.00k rows/s eta 0:00:15",
+                        "epoch 1/2 iteration 1/1 (100%) loss 0.61 lr 0.1 1.82k rows/s eta 0:00:00",
+                        "epoch 2/2 iteration 0/1 (0%) loss - lr 0.1 0 rows/s eta -"]
+
+
+def test_a_bar_shows_no_loss_before_the_epochs_first_update():
+    from sgdcli.reporting.bars import RichReporter
+
+    rep = RichReporter(io.StringIO())
+    rep.begin(epochs=1, iterations=1, rows=1000, batch_size=1000, lr=0.1)
+    rep.epoch_start(0)
+    rep.advance(0, 0, 500, 0.0, 0.1)
+    assert rep.progress.tasks[1].fields["info"].startswith("loss -  lr 0.1  ")
+    rep.advance(0, 1, 1000, 0.25, 0.1)
+    assert rep.progress.tasks[1].fields["info"].startswith("loss 0.25  lr 0.1  ")
+    rep.close()

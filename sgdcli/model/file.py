@@ -41,6 +41,7 @@ TRAIN_DEFAULTS = _TrainOptions()
 FORMAT = "sgdcli-model"
 FORMAT_VERSION = 1
 _JSON_ATTRS = ("options", "training", "history", "fingerprint", "versions")
+_ARRAYS = ("weights", "bias", "classes", "center", "scale")
 
 
 @dataclasses.dataclass
@@ -62,6 +63,26 @@ class Model:
     # the absolute path of the file the model was read from or last saved to ("" for one never saved): predict
     # refuses to write over it, and a prediction file names it (its attribute ``model``)
     path: str = dataclasses.field(default="", compare=False)
+
+    def __eq__(self, other) -> bool:
+        """Whether ``other`` holds what this model's file would: arrays of the same type, shape and values, the
+        JSON parts as the file writes them (a NaN as null, which it reads back as None), ``created``, and the
+        optimizer's state (None where it was not read); not ``path``.  (Compared as a dataclass compares them,
+        the arrays raised ValueError.)"""
+        if not isinstance(other, Model):
+            return NotImplemented
+        return self._contents() == other._contents()
+
+    __hash__ = None  # mutable, as the dataclass's own equality made it
+
+    def _contents(self) -> tuple:
+        def array(a):
+            return None if a is None else (np.asarray(a).dtype.str, np.shape(a), np.asarray(a).tobytes())
+
+        optimizer = self.optimizer and (self.optimizer["optimizer"], self.optimizer["updates"],
+                                        sorted((k, array(v)) for k, v in self.optimizer["slots"].items()))
+        return (self.model, self.created, optimizer, *(array(getattr(self, name)) for name in _ARRAYS),
+                *(dumps(getattr(self, name), sort_keys=True, default=_jsonable) for name in _JSON_ATTRS))
 
     @property
     def n_features(self) -> int:

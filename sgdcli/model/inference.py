@@ -297,9 +297,11 @@ def predict(model, data, output, x: str = DEFAULT_X, proba: bool = False, memory
         if model.classes is None:  # the value: the score, or exp(score) for poisson
             writer.write(start, stop, losses.inverse_link(model.model, S), None)
             return
-        P = losses.inverse_link(model.model, S)
-        best = P.argmax(axis=1)
-        writer.write(start, stop, shown[best] if names else model.labels.decode(best), P if proba else None)
+        # the class evaluate counts as predicted (model/metrics.py), from the scores: the probabilities round
+        # scores within about 1e-16 of a tie to one (a score of 1e-17 is positive, its probability 0.5)
+        best = (S[:, 0] > 0).astype(np.intp) if S.shape[1] == 1 else S.argmax(axis=1)
+        P = losses.inverse_link(model.model, S) if proba else None
+        writer.write(start, stop, shown[best] if names else model.labels.decode(best), P)
 
     if csvinput.is_text(data):  # CSV text, or standard input: streamed through the model's columns
         hdf5_only = {"x": x != DEFAULT_X, **columns}

@@ -214,10 +214,12 @@ class RoundTrainer:
             parts.append(f"{name} done" if done else f"{name} {block}/{len(dealt[w])}")
         return "windows " + " ".join(parts)
 
-    def describe(self, who: str, batch: int) -> str:
-        """The log line that says how ``who`` (the shards: threads or workers) share each round."""
-        return (f"{who}, each {self.steps} step(s) ({self.steps * batch} rows) per round, "
-                f"then the models are averaged")
+    def describe(self, who: str, batch: int, steps: int) -> str:
+        """The log line that says how ``who`` (the shards: threads or workers) share each round: ``steps`` steps
+        each, fewer than ``self.steps`` where that is a shard's whole share of an epoch, which ends a round (the
+        line said the default's million rows a round where the models met once an epoch)."""
+        whole = " (its share of an epoch)" if steps < self.steps else ""
+        return f"{who}, each {steps} step(s) ({steps * batch} rows){whole} per round, then the models are averaged"
 
     def summary(self) -> dict:
         """For the model file: the set-up, and, apart as ``round_timings`` (like the history's seconds, they

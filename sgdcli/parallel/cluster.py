@@ -70,6 +70,7 @@ class DaskPool:
         self.client, self.options, self.shards = client, options, shards
         self.stop, self.report = stop, report
         self._live: list[str] = []  # worker addresses at the latest round
+        self.lost = False  # the cluster stopped answering (WorkLost): nothing more is asked of it
 
     def rounds(self, job: Job, rounds: list[Round], on_stop: Callable[[], None] | None) -> list[RoundResult]:
         live = self._workers()
@@ -115,9 +116,13 @@ class DaskPool:
                 with contextlib.suppress(TimeoutError):
                     distributed.wait([f for i, f in enumerate(futures) if i not in results], timeout=_POLL)
                 for i, future in enumerate(futures):
-                    if i not in results and future.done():
-                        with contextlib.suppress(TimeoutError):
-                            results[i] = future.result(timeout=_POLL)
+                    if i in results or not future.done():
+                        continue
+                    if getattr(future, "status", None) == "error" and not all(j in results for j in range(i)):
+                        continue  # raised once the tasks before it returned: the first failure in shard order,
+                        # as on threads, not the first to arrive (two workers' bad rows named either row)
+                    with contextlib.suppress(TimeoutError):
+                        results[i] = future.result(timeout=_POLL)
                 if len(results) == len(futures):
                     break
                 if self.stop() is not None and on_stop is not None:
@@ -141,6 +146,7 @@ class DaskPool:
             self.client.cancel(futures)
             raise
         except Exception as exc:  # a task that failed for good (a worker killed over and over, ...)
+            self.lost = True
             with contextlib.suppress(Exception):  # (a scheduler that is gone cannot be told)
                 self.client.cancel(futures)
             if "Cancelled" in type(exc).__name__:  # the scheduler dropped the tasks: its connection was lost
@@ -168,6 +174,7 @@ class DaskPool:
         try:
             return bounded(self.client.scheduler_info, self.options.timeout + GRACE, stop)["workers"]
         except Late:
+            self.lost = True
             raise WorkLost(f"--dask {self.options.address}: the scheduler did not answer for "
                            f"{self.options.timeout:g} s during {work}{_KEPT.get(work, '')}") from None
 
@@ -185,8 +192,9 @@ class DaskExecutor:
 
     def __init__(self, client, options: DaskOptions, table: Table, opts: TrainOptions, decoded: bool,
                  stop: Callable[[], int | None], report: Callable[[str], None]):
-        self.dask, self.table = options, table
+        self.dask, self.table, self.client = options, table, client
         n_local = options.local_workers()
+        self.local = n_local is not None  # a LocalCluster, which ends with the run
         workers = scheduler_workers(client, options, stop)
         self.shards = options.workers or n_local or len(workers)
         self.threads = self.kernel_threads = worker_threads(workers, opts.threads, n_local, decoded=decoded)
@@ -199,13 +207,14 @@ class DaskExecutor:
         self.file = FileRef.of(table)
         check_paths(client, options, stop, [self.file.path] + ([os.path.abspath(opts.val)] if opts.val else []))
         self.job = None
+        self.read = {self.file.path}  # the files the workers open for this run, which close() releases
 
     def run_options(self) -> dict:
         return {"sync_every": self.sync_every, "dask_workers": self.shards}
 
-    def describe(self, batch: int) -> tuple[str, list[str]]:
+    def describe(self, batch: int, steps: int) -> tuple[str, list[str]]:
         return f"{self.threads} thread(s) per worker", [
-            self.trainer.describe(f"--dask {self.dask.address}: {self.shards} worker(s)", batch)]
+            self.trainer.describe(f"--dask {self.dask.address}: {self.shards} worker(s)", batch, steps)]
 
     def page_shuffle(self, page_rows: int, seed: int, shuffle: bool) -> PageShuffle:
         return self.table.page_shuffle(self.memory, page_rows, seed, shuffle)
@@ -228,10 +237,16 @@ class DaskExecutor:
                  select, on_stop: Callable[[], None], centre: float = 0.0) -> dict:
         """Each shard's worker scores every W-th block of ``table``; the driver merges."""
         job = ValidationJob(FileRef.of(table), objective, labels, memory, select, self.threads, centre)
+        self.read.add(job.file.path)
         return self.pool.validate(job, We, on_stop=on_stop)
 
     def summary(self) -> dict:
         return {"workers": self.shards, **self.trainer.summary()}
 
     def close(self) -> None:
-        pass
+        """Have the workers of a cluster that outlives the run close the files it read (worker.release), within
+        --dask-timeout; not a LocalCluster's, which end with the run, nor a cluster that stopped answering."""
+        if self.local or self.pool.lost:
+            return
+        with contextlib.suppress(Exception):  # the run's own outcome stands, whatever the cluster says now
+            bounded(lambda: self.client.run(worker.release, sorted(self.read)), self.dask.timeout + GRACE)

@@ -8,7 +8,9 @@ result, so Dask can re-run a round whose worker died, on any worker, and get
 the same answer bit for bit.
 
 What is kept, per worker process, is only what makes rounds cheap: the open
-file (its memory map), re-opened if the file's fingerprint changes.  The
+file (its memory map), re-opened if the file's fingerprint changes, and
+closed when the run that read it ends (``release``) or, past OPEN_TABLES
+files, when it is the one used least recently.  The
 worker reads its blocks with the same reader, row selection and row order as
 single-machine training (``engine.epoch.run_epoch``); the data never leaves it.
 The passes outside the epochs (labels, moments, validation) run the same way
@@ -61,7 +63,10 @@ class PassJob:
 
 
 _LOCK = threading.Lock()  # one task at a time per process: Numba's thread pool is not re-entrant
-_TABLES: dict[tuple, Table] = {}
+_TABLES: dict[tuple, Table] = {}  # the files open between tasks, the one used least recently first
+# A run reads a training file and a validation file; room for those of a second run on the same cluster.  Past
+# it, the least recently used is closed: a driver killed before it could release its files left them open.
+OPEN_TABLES = 4
 
 
 @contextlib.contextmanager
@@ -105,15 +110,33 @@ def unseen(paths: list[str]) -> list[str]:
     return [path for path in paths if not os.path.exists(path)]
 
 
+def release(paths: list[str]) -> None:
+    """Close this worker's tables of ``paths``, the files of a run that ended, once no task uses them.
+
+    A worker of a cluster that outlives the runs kept every file it had read
+    open: its descriptors, the threads that inflate its gzip chunks, and the
+    disk space of a file deleted since (a nightly run's data of the day).
+    ``Client.run`` calls this in the worker's event loop, which a wait for a
+    task's lock would stall, so the tables are closed in a thread of their own.
+    """
+    threading.Thread(target=_close_tables, args=(set(paths),), name="sgdcli-release", daemon=True).start()
+
+
+def _close_tables(paths: set[str]) -> None:
+    with _LOCK:
+        for key in [key for key in _TABLES if key[0] in paths]:
+            _TABLES.pop(key).close()
+
+
 def _table(ref: FileRef) -> Table:
-    """The file, opened once per worker process and re-opened if it changed."""
+    """The file, opened once per worker process and re-opened if it changed (callers hold ``_LOCK``)."""
     key = (ref.path, tuple(sorted((k, str(v)) for k, v in ref.selection.items())))
-    table = _TABLES.get(key)
+    table = _TABLES.pop(key, None)  # put back last: the one used most recently
     if table is not None and _same_file(table.fingerprint(), ref.fingerprint):
+        _TABLES[key] = table
         return table
     if table is not None:
         table.close()
-        del _TABLES[key]
     if not os.path.exists(ref.path):  # a worker that joined after the check before training (connect.check_paths)
         raise InputError(f"{ref.path}: Dask worker {socket.gethostname()} cannot see this file, which the driver "
                          f"opened: each worker opens it itself, at the same path; put it where every worker sees "
@@ -126,6 +149,8 @@ def _table(ref: FileRef) -> Table:
                 if seen.get(k) != ref.fingerprint.get(k)]
         raise InputError(f"{ref.path}: worker {socket.gethostname()} sees a different file than the driver: "
                          f"{'; '.join(diff)}; every worker must see the same file at the same path")
+    while len(_TABLES) >= OPEN_TABLES:
+        _TABLES.pop(next(iter(_TABLES))).close()
     _TABLES[key] = table
     return table
 

@@ -5,8 +5,8 @@ from __future__ import annotations
 import sys
 import time
 
-from sgdcli.reporting.reporter import (Reporter, done_before, epoch_summary, format_rate, loss_curves, printable,
-                                       training_line)
+from sgdcli.reporting.reporter import (Reporter, done_before, epoch_summary, format_rate, loss_curves, loss_text,
+                                       printable, training_line)
 
 
 class RichReporter(Reporter):
@@ -54,7 +54,8 @@ class RichReporter(Reporter):
     def advance(self, epoch, iteration, rows, loss, lr, detail=""):
         elapsed = time.monotonic() - self._t0
         rate = (rows - self._rows_before) / elapsed if elapsed > 0 else 0.0
-        info = f"loss {loss:.5g}  lr {lr:.3g}  {format_rate(rate)} rows/s" + (f"  {detail}" if detail else "")
+        info = (f"{loss_text(iteration, loss, 5)}  lr {lr:.3g}  {format_rate(rate)} rows/s"
+                + (f"  {detail}" if detail else ""))
         self.progress.update(self.iter_task, completed=iteration, info=info)
 
     def epoch_end(self, record):

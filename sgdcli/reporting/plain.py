@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import time
 
-from sgdcli.reporting.reporter import (Reporter, clock_text, done_before, epoch_summary, format_rate, printable,
-                                       training_line)
+from sgdcli.reporting.reporter import (Reporter, clock_text, done_before, epoch_summary, format_rate, loss_text,
+                                       printable, training_line)
 
 INTERVAL = 5.0  # seconds between progress lines: a log a person can read, a cron mail that stays short
 
@@ -51,7 +51,7 @@ class PlainReporter(Reporter):
         self.interval = interval
         self.clock = clock
         self._last = None
-        self.epochs = self.iterations = 0
+        self.epochs = self.iterations = self.rows = 0
         self._resumed = None  # the epoch, iterations and rows of a resume, until the next epoch starts
         self._before = (0, 0)  # the iterations and rows of the epoch done before this process started it
 
@@ -59,7 +59,7 @@ class PlainReporter(Reporter):
         _stamped(self.stream, text)
 
     def begin(self, *, epochs, iterations, rows, batch_size, lr):
-        self.epochs, self.iterations = epochs, iterations
+        self.epochs, self.iterations, self.rows = epochs, iterations, rows
         self._resumed = None
         self._write(training_line(epochs=epochs, iterations=iterations, rows=rows, batch_size=batch_size, lr=lr))
 
@@ -76,14 +76,17 @@ class PlainReporter(Reporter):
         if now - self._last < self.interval:
             return
         self._last = now
-        elapsed = now - self._t0  # since this process started the epoch: so are the rows and iterations timed
-        done, rows = iteration - self._before[0], rows - self._before[1]
-        rate = rows / elapsed if elapsed > 0 else 0.0
-        eta = elapsed * (self.iterations - iteration) / done if done > 0 else 0.0
-        pct = 100.0 * iteration / max(self.iterations, 1)
+        elapsed = now - self._t0  # since this process started the epoch: so are the rows timed
+        trained = rows - self._before[1]
+        rate = trained / elapsed if elapsed > 0 else 0.0
+        # the share done and the time left by rows, which move within an iteration: counted in iterations, the
+        # first of a large batch (a full one is the whole epoch) was 0% done and 0:00:00 left until it ended
+        eta = clock_text(elapsed * (self.rows - rows) / trained) if trained > 0 else "-"
+        pct = 100.0 * min(rows, self.rows) / max(self.rows, 1)
         self._write(
             f"epoch {epoch + 1}/{self.epochs} iteration {iteration}/{self.iterations} ({pct:.0f}%) "
-            f"loss {loss:.6g} lr {lr:.4g} {format_rate(rate)} rows/s eta {clock_text(eta)}" + (f" {detail}" if detail else "")
+            f"{loss_text(iteration, loss, 6)} lr {lr:.4g} {format_rate(rate)} rows/s eta {eta}"
+            + (f" {detail}" if detail else "")
         )
 
     def epoch_end(self, record):

@@ -100,6 +100,12 @@ def loss_curves(records: list[dict]) -> str:
     return "loss per epoch: " + ", ".join(parts)
 
 
+def loss_text(iteration: int, loss: float, digits: int) -> str:
+    """The running loss of an epoch as progress shows it, after ``iteration`` updates of the epoch: "loss -"
+    before the first, whose batch's loss is not summed until its step (the loss heard then is 0)."""
+    return f"loss {loss:.{digits}g}" if iteration > 0 else "loss -"
+
+
 def format_rate(rate: float) -> str:
     for unit, scale in (("G", 1e9), ("M", 1e6), ("k", 1e3)):
         if rate >= scale:
