@@ -168,3 +168,24 @@ def test_a_relative_output_in_a_working_directory_since_removed_is_one_line_exit
     fill = {"data": data, "model": tmp_path / "model.h5", "here": tmp_path}
     ran = run(*[a.format(**fill) for a in argv])
     assert (ran.returncode, ran.stdout, ran.stderr) == (2, "", f"sgdcli: error: {option}: {GONE}\n")
+
+
+def test_predict_to_standard_output_stopped_by_sigterm_says_its_rows_there_are_incomplete(tmp_path):
+    """`predict -o -` writes its rows as it makes them: a stop leaves those rows with the reader, so its line no
+    longer says that no partial output was left (real process, real signal: it blocks on a pipe nobody reads)."""
+    import subprocess
+    import sys
+
+    data = write_table(tmp_path / "d.h5", *make_problem("binary", n=200_000, d=3, seed=0))
+    run("train", data, "-o", tmp_path / "m.h5", "--epochs", "1", "-q", check=True)
+    env = {k: v for k, v in os.environ.items() if k != "SGDCLI_DEBUG"}
+    proc = subprocess.Popen([sys.executable, "-m", "sgdcli", "predict", str(tmp_path / "m.h5"), str(data), "-o", "-"],
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, bufsize=0, env=env)
+    assert proc.stdout.readline() == b"prediction\n"
+    assert proc.stdout.readline() in (b"0\n", b"1\n")  # writing rows: the rest fill the pipe, and wait there
+    proc.send_signal(signal.SIGTERM)
+    out, err = proc.communicate(timeout=120)
+    assert proc.returncode == 143, err
+    assert err.decode().strip().splitlines()[-1] == ("sgdcli: stopped by SIGTERM before finishing; the predictions "
+                                                     "written to standard output are incomplete")
+    assert out.count(b"\n") < 200_000 - 1
