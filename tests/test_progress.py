@@ -109,7 +109,8 @@ class Resumes(Reporter):
         self.advances.append((epoch, iteration, rows))
 
 
-@pytest.mark.parametrize("stop_at", [3, 9])  # safe points: in epoch 1, in epoch 2 (six an epoch)
+# safe points: in epoch 1, in epoch 2 (six an epoch), after the two passes and the end of the set-up ask
+@pytest.mark.parametrize("stop_at", [4, 10])
 def test_a_resumed_run_tells_its_reporter_where_in_the_epoch_it_continues(tmp_path, binary_file, monkeypatch, stop_at):
     """Progress timed the rows done before the resume as if done since: rows/s inflated and the time left short."""
     import signal

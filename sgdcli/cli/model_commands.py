@@ -6,6 +6,7 @@ import sys
 
 import click
 
+from sgdcli import errors
 from sgdcli.cli import gates, render
 from sgdcli.cli.params import (columns_options, command, delimiter_option, gate_options, json_option, memory_option,
                                predict_columns_options, x_option, y_option)
@@ -52,9 +53,15 @@ def predict_cmd(model, data, output, format, x, label_column, features, transpos
     import sgdcli
 
     sgdcli.configure_runtime()
-    n = sgdcli.predict(model, data, output, x=x, proba=proba, memory=memory, format=format, label_column=label_column,
-                       features=features, transpose=transpose, allow_unwritten=allow_unwritten, report=_warn,
-                       progress=PassProgress(sys.stderr, f"predicting {data}"), delimiter=delimiter)
+    try:
+        n = sgdcli.predict(model, data, output, x=x, proba=proba, memory=memory, format=format,
+                           label_column=label_column, features=features, transpose=transpose,
+                           allow_unwritten=allow_unwritten, report=_warn,
+                           progress=PassProgress(sys.stderr, f"predicting {data}"), delimiter=delimiter)
+    except errors.Terminated as stop:
+        if output == STDOUT:  # its rows go out as they are made: no file, but a reader has those before the stop
+            stop.left = "the predictions written to standard output are incomplete"
+        raise
     if output != STDOUT:
         render.echo(f"wrote {output}: {n} predictions")
 

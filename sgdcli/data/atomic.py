@@ -57,6 +57,7 @@ def check_writable(path: str | os.PathLike, option: str = "-o", inputs=(), probe
         raise InputError(f"{option} {path}: is a directory")
     if path.endswith(("/", os.sep)):
         raise InputError(f"{option} {path}: ends in '/', so it names a directory; give a file name")
+    _refuse_relative_to_nothing(path, option)
     target = written_path(path)
     if os.path.islink(target):  # realpath stops where the links go round in a loop
         raise InputError(f"{option} {path}: is a symbolic link in a loop of links, which leads to no file")
@@ -82,6 +83,7 @@ def check_directory(path: str | os.PathLike, option: str) -> str:
     path = os.fspath(path)
     if path == "":
         raise InputError(f"{option}: {EMPTY_HINT}")
+    _refuse_relative_to_nothing(path, option)
     directory = os.path.abspath(path)
     if os.path.lexists(path) and not os.path.isdir(path):
         raise InputError(f"{option} {path}: is not a directory")
@@ -100,6 +102,7 @@ def output_directory(path: str | os.PathLike, option: str):
     """``check_directory``'s directory while the block runs; the directories it created (``path`` and its missing
     parents) are removed again where the block left nothing in them (a command stopped or failed before its
     first file): a run leaves no empty directory behind."""
+    _refuse_relative_to_nothing(os.fspath(path), option)
     created, directory = [], os.path.abspath(os.fspath(path))
     while not os.path.lexists(directory) and os.path.dirname(directory) != directory:
         created.append(directory)  # innermost first
@@ -113,6 +116,19 @@ def output_directory(path: str | os.PathLike, option: str):
                 os.rmdir(directory)  # only if empty
             except OSError:
                 break
+
+
+def _refuse_relative_to_nothing(path: str, option: str) -> None:
+    """A relative ``path`` where the working directory was removed (a release directory a deploy replaced under
+    a cron job's ``cd``) names nowhere: os.getcwd() fails, and every absolute path made of it did too."""
+    if os.path.isabs(path):
+        return
+    try:
+        os.getcwd()
+    except FileNotFoundError:
+        raise InputError(f"{option} {path}: is a relative path, and the working directory it is relative to no "
+                         "longer exists (removed after the command was started in it); give an absolute path, "
+                         "or start the command in a directory that exists") from None
 
 
 def _refuse_missing_directory(path: str, directory: str, option: str, create: bool = False) -> None:

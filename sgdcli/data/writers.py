@@ -19,6 +19,7 @@ import numpy as np
 from sgdcli.data import hashing as hashing_mod
 from sgdcli.data import hdf5
 from sgdcli.data.atomic import atomic_output
+from sgdcli.data.pathtext import attr_text
 from sgdcli.data.csvcolumns import ATTR as ENCODING_ATTR
 from sgdcli.data.rowblocks import sparsify
 from sgdcli.data.sparse import CsrRows
@@ -174,7 +175,7 @@ def write(input: str, output: str, blocks, *, sparse: bool, width: int | None, n
             left = f" ({skipped} left out by --bad-rows skip)" if skipped else ""
             raise InputError(f"{input}: no data rows{left}, so nothing was written to {output}")
         width = x.finish(n)
-        f.attrs["converted_from"] = os.path.abspath(input)
+        f.attrs["converted_from"] = attr_text(os.path.abspath(input))
         if hashing is not None:
             (x.group if sparse else x.X).attrs[hashing_mod.ATTR] = hashing_mod.dumps(hashing)
         if encoding is not None:

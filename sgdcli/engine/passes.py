@@ -211,11 +211,11 @@ def _sparse_moments(table: Table, spans, block_rows: int, opts: TrainOptions, ch
     return stats
 
 
-def check_val_labels(val_table: Table, labels: Labels, opts: TrainOptions) -> None:
+def check_val_labels(val_table: Table, labels: Labels, opts: TrainOptions, check_stop=lambda: None) -> None:
     """Every label of the --val file is finite (or skipped by --bad-rows skip) and one of the training classes
     (a poisson model's: >= 0),
     every sample weight finite and >= 0, and (unless skipped) every feature finite: before training, not
-    after its first epoch."""
+    after its first epoch.  ``check_stop()`` after each block, as the passes over the training file do."""
     where = f"{val_table.path}:{val_table.y_name}"
     block_rows = val_table.block_rows(opts.memory)
     for block in stream_blocks(val_table, val_table.spans(block_rows, opts.memory), block_rows):
@@ -233,3 +233,4 @@ def check_val_labels(val_table: Table, labels: Labels, opts: TrainOptions) -> No
             bad = np.flatnonzero(~finite_mask(block))
             if len(bad):
                 raise InputError(val_table.nonfinite(start + int(bad[0])))
+        check_stop()

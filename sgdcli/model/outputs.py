@@ -19,6 +19,7 @@ import numpy as np
 
 from sgdcli.data import hdf5
 from sgdcli.data.atomic import atomic_output
+from sgdcli.data.pathtext import attr_text
 from sgdcli.model.labels import shown  # a class as text: 3 for 3.0, 0.1 for the float32 0.1
 from sgdcli.options import STDOUT
 
@@ -44,7 +45,8 @@ class _Hdf5:
             self.prob = f.create_dataset("proba", shape=(n or 0, len(classes)), maxshape=(n, len(classes)),
                                          dtype=np.float64, chunks=True)
             self.prob.attrs["classes"] = [str(c) for c in classes] if _named(classes) else classes
-        f.attrs.update(attrs)
+        f.attrs.update({key: attr_text(value) if isinstance(value, str) else value  # file names
+                        for key, value in attrs.items()})
 
     def write(self, start: int, stop: int, pred: np.ndarray, prob: np.ndarray | None) -> None:
         for ds in (self.pred, self.prob):

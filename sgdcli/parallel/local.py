@@ -59,7 +59,10 @@ class LocalExecutor:
 
     def validate(self, table: Table, objective: tuple[str, float], labels: Labels, We: np.ndarray, memory: int,
                  select, on_stop: Callable[[], None], centre: float = 0.0) -> dict:
-        return measure(table, objective, labels, We, memory, select, centre=centre)
+        # after each block, as the epochs do between kernel calls: a signal stops the run (and a long --val pass
+        # takes the periodic checkpoints its epochs would)
+        return measure(table, objective, labels, We, memory, select, progress=lambda done, rows: on_stop(),
+                       centre=centre)
 
     def summary(self) -> dict:
         return {}

@@ -61,7 +61,7 @@ class Run:
         self.fingerprints = (run_options, ckpt_mod.fingerprint(table, val_table, self.init))
         saved = resume.load(self) if control.resume else None  # checked against the run, or removed
         self.clock = warmstart.optimizer_clock(self.init, opts.optimizer) if opts.init_optimizer else 0
-        facts = setup.learn(table, val_table, opts, saved, self.init, self._pass, reporter.message)
+        facts = setup.learn(table, val_table, opts, saved, self.init, self._pass, reporter.message, self._check_stop)
         self.labels, self.n_train, self.n_bad = facts.labels, facts.n_train, facts.n_bad
         self.mean, self.std, self.weighting = facts.mean, facts.std, facts.weighting
         # where training starts, over every training row: an epoch far above it blew up, though no value
@@ -238,8 +238,10 @@ class Run:
         self.inputs.check()
         signum = self.control.stop()
         if signum is not None:
-            raise Interrupted(f"stopped by {name(signum)} while {stage}, before training began; "
-                              f"nothing to resume yet", EXIT_CODES[signum])
+            kept = self.control.last_checkpoint() if self.control.resume else None  # a resumed run's, as it was
+            raise Interrupted(f"stopped by {name(signum)} while {stage}, before training " + (
+                f"resumed; its checkpoint, {kept}, remains: run the same command with --resume to continue from it"
+                if kept else "began; nothing to resume yet"), EXIT_CODES[signum])
 
     def _safe_point(self, pos: Position) -> None:
         if testhooks.SAFE_POINT_DELAY:
@@ -277,6 +279,7 @@ class Run:
     def train(self, metrics_tmp) -> Model:
         opts, reporter = self.opts, self.reporter
         runlog.log_start(self)
+        self._check_stop("setting up")  # compiling the kernels takes seconds, a minute after an upgrade
         if metrics_tmp is not None:
             with open(metrics_tmp, "w", encoding="utf-8") as fh:  # epochs done before a resume: the checkpoint's
                 fh.writelines(json_line(r) for r in self.history)

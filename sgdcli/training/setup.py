@@ -41,10 +41,12 @@ class DataFacts:
     zero_loss: float  # the all-zero model's mean loss over the training rows, weighted as the objective weighs them
 
 
-def learn(table: Table, val_table: Table | None, opts: TrainOptions, saved, init, data_pass, message) -> DataFacts:
+def learn(table: Table, val_table: Table | None, opts: TrainOptions, saved, init, data_pass, message,
+          check_stop=lambda stage: None) -> DataFacts:
     """The facts of ``table`` for a run of ``opts``: from the checkpoint ``saved`` where there is one, else from
     the passes, each run by ``data_pass(fn, stage)``; ``init``, a warm start's initial model (or None), whose
-    classes and standardization the run keeps; ``message(text)`` says what is being read."""
+    classes and standardization the run keeps; ``message(text)`` says what is being read; ``check_stop(stage)``,
+    between the blocks of the --val file's pass (here, wherever training runs), raises where a signal came."""
     count, weighting = None, None
     if saved is not None:
         labels = Labels(task_of(opts.model), saved.classes)
@@ -63,7 +65,8 @@ def learn(table: Table, val_table: Table | None, opts: TrainOptions, saved, init
         check_sizes(table, opts, n_train)
         check_model_size(table, labels.n_outputs)
         if val_table is not None:
-            passes.check_val_labels(val_table, labels, opts)
+            message(f"checking the labels and features of {val_table.path} (--val, one pass)")
+            passes.check_val_labels(val_table, labels, opts, lambda: check_stop("checking the --val file"))
         weighting = _weighting(table, opts, labels, count, n_train, data_pass)  # refused before another pass
         mean = std = None
         if init is not None and not opts.restandardize:  # its weights mean what they meant
