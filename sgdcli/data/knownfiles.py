@@ -16,7 +16,8 @@ from sgdcli.data.hdf5 import NUMERIC_KINDS, members
 from sgdcli.data.pandasframes import (FRAME_TYPES, SERIES_TYPES, fixed_frame, pandas_type, series_rows,
                                       series_values, table_frame)
 from sgdcli.data.pandasmeta import categories
-from sgdcli.data.sources import Column, Fields, built, text_of, where_of
+from sgdcli.data.sources import Column, Fields, built, text_of
+from sgdcli.data.where import where_of
 from sgdcli.data.sparse import is_csr
 from sgdcli.data.textlabels import Masked, categorical_labels, is_text, text_labels
 from sgdcli.data.unwritten import refuse_unwritten

@@ -183,7 +183,7 @@ def run_epoch(
         every = len(positions) == len(window.rows)  # every row of the window: no copies
         rows = window.rows if every else window.rows[positions]
         # the window's labels are the reader's own copy (Window.y), encoded where they lie
-        y = plan.labels.encode_at(window.y if every else window.y[positions], rows, f"{table.path}:{table.y_name}",
+        y = plan.labels.encode_at(window.y if every else window.y[positions], rows, table.where(table.y_name),
                                   in_place=True)
         w = None
         if plan.weight_scale is not None:

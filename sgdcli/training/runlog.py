@@ -102,7 +102,7 @@ def warn_few_places(run) -> None:
     chunks = table.X.layout.chunks
     whole = chunks is not None and pages.extent_rows % chunks[0] == 0
     need = whole_mib(math.ceil(run.opts.memory * 2 * FEW_PLACES / places))
-    text = (f"{table.path}:{table.x_name}: --memory {size_text(run.opts.memory)} holds {places} run"
+    text = (f"{table.where(table.x_name)}: --memory {size_text(run.opts.memory)} holds {places} run"
             f"{'s' if places > 1 else ''} of {pages.extent_rows:,} rows at a time"
             + (" (whole chunks)" if whole else "") + ", so each stretch of training draws on few places of the "
             "file: rows stored in an order (sorted by label or by time) train worse than shuffled ones; raise "
