@@ -19,7 +19,7 @@ import os
 import numpy as np
 
 from sgdcli.data import chunks, layout
-from sgdcli.data.hdf5 import cast_into
+from sgdcli.data.numeric import cast_into
 from sgdcli.data.where import where_of
 from sgdcli.errors import InputError, first_line
 from sgdcli.kernels.gather import gather_rows, row_offsets, take_values, touch_pages

@@ -12,7 +12,8 @@ from __future__ import annotations
 import h5py
 
 from sgdcli.data.cf import packing_of
-from sgdcli.data.hdf5 import NUMERIC_KINDS, members
+from sgdcli.data.hdf5 import members
+from sgdcli.data.numeric import NUMERIC_KINDS
 from sgdcli.data.pandasframes import (FRAME_TYPES, SERIES_TYPES, fixed_frame, pandas_type, series_rows,
                                       series_values, table_frame)
 from sgdcli.data.pandasmeta import categories

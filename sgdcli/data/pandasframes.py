@@ -21,7 +21,7 @@ import h5py
 import numpy as np
 
 from sgdcli.data.featurenames import DIMENSION_SCALE
-from sgdcli.data.hdf5 import NUMERIC_KINDS
+from sgdcli.data.numeric import NUMERIC_KINDS
 from sgdcli.data.pandasmeta import (frame_columns, index_fields, is_categorical, nan_rep, pickled_names,
                                     stored_shape, time_type)
 from sgdcli.data.sources import Column, Fields, Found, Matrix, Source, text_of

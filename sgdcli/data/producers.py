@@ -33,11 +33,11 @@ from __future__ import annotations
 import h5py
 import numpy as np
 
-from sgdcli.data import featurenames, knownfiles
+from sgdcli.data import featurenames, knownfiles, matlab
 from sgdcli.data.cf import packing_of
 from sgdcli.data.enums import EnumNames, enum_label, enum_names
-from sgdcli.data.hdf5 import NUMERIC_KINDS, list_datasets, members as _members
-from sgdcli.data import matlab
+from sgdcli.data.hdf5 import list_datasets, members as _members
+from sgdcli.data.numeric import NUMERIC_KINDS
 from sgdcli.data.knownfiles import LABEL_NAMES, NULLABLE, label_of as _label_of
 from sgdcli.data.pandasframes import SERIES_TYPES, CodedFields, fixed_frame, table_frame
 from sgdcli.data.pandasmeta import categories

@@ -21,7 +21,7 @@ import numpy as np
 
 from sgdcli.data import layout as layout_mod
 from sgdcli.data.cf import packing_of
-from sgdcli.data.hdf5 import NUMERIC_KINDS, cast_into
+from sgdcli.data.numeric import NUMERIC_KINDS, cast_into
 from sgdcli.data.where import where_of
 from sgdcli.errors import InputError, first_line
 

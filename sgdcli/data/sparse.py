@@ -19,7 +19,7 @@ import h5py
 import numpy as np
 
 from sgdcli.data import layout as layout_mod
-from sgdcli.data.hdf5 import cast_into
+from sgdcli.data.numeric import cast_into
 from sgdcli.data.sources import GROUP_BYTES, BufferedReader, read_union, text_of
 from sgdcli.data.where import where_of
 from sgdcli.errors import InputError, first_line
