@@ -18,7 +18,7 @@ from sgdcli import testhooks
 from sgdcli.data.selection import ValidationRows
 from sgdcli.data.shuffle import pages_for
 from sgdcli.data.table import Table
-from sgdcli.engine.epoch import EpochPlan, Position, current_lr, penalty_advice, rate_advice, scaled_from
+from sgdcli.engine.epoch import EpochPlan, Position, current_lr, penalty_advice, rate_advice, rows_done, scaled_from
 from sgdcli.errors import DivergedError, InputError, Interrupted, RuntimeFailure, WorkLost, first_line
 from sgdcli.fieldtypes import MAX_INT
 from sgdcli.kernels import losses, optimizers
@@ -282,8 +282,8 @@ class Run:
                 fh.writelines(json_line(r) for r in self.history)
         reporter.begin(epochs=opts.epochs, iterations=self.iters, rows=self.n_train, batch_size=self.batch, lr=self.lr)
         if self.resumed:
-            reporter.resumed(epoch=self.pos.epoch, iteration=self._iteration(), rows=self.pos.rows_seen,
-                             records=list(self.history))
+            reporter.resumed(epoch=self.pos.epoch, iteration=self._iteration(),
+                             rows=rows_done(self.pos, self.state, self.plan), records=list(self.history))
         try:
             while self.pos.epoch < opts.epochs and not (self.stopper is not None and self.stopper.stopped):
                 try:
