@@ -31,7 +31,7 @@ from sgdcli.parallel.executor import Executor
 from sgdcli.reporting.records import json_line
 from sgdcli.reporting.reporter import Reporter
 from sgdcli.training import checkpoint as ckpt_mod
-from sgdcli.training import replicas, result, resume, runlog, setup, warmstart
+from sgdcli.training import fitwarnings, replicas, result, resume, runlog, setup, warmstart
 from sgdcli.training.control import RunControl
 from sgdcli.training.early_stopping import EarlyStopping
 from sgdcli.training.inputs import Inputs
@@ -125,7 +125,7 @@ class Run:
 
     def lr_auto(self, center: np.ndarray, scale: np.ndarray, warm: bool = True) -> AutoRate:
         """The rate --lr auto gives this run, whose standardization is ``center`` and ``scale``: the rate it trains
-        at, or what an explicit --lr is compared with at the end (runlog.log_end); ``warm``: scaled for --init's
+        at, or what an explicit --lr is compared with at the end (fitwarnings.log_end); ``warm``: scaled for --init's
         rows."""
         return self.averaged_auto(center, scale, warm)[0]
 
@@ -294,7 +294,7 @@ class Run:
                         raise
         finally:
             reporter.close()
-        self.warnings += runlog.log_end(self, self.stopper.best_epoch if self.stopper is not None else len(self.history))
+        self.warnings += fitwarnings.log_end(self, self.stopper.best_epoch if self.stopper is not None else len(self.history))
         runlog.log_left_out(self)
         return result.model_of(self)
 
