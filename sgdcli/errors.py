@@ -183,13 +183,13 @@ def are_results_written() -> bool:
 
 
 # Set when an output file's HDF5 objects could not be released after a failed
-# write (data/hdf5.py): the process must then end without the interpreter's
+# write (data/newhdf5.py): the process must then end without the interpreter's
 # teardown, which would free them and can crash HDF5.
 _hard_exit = False
 
 
 def require_hard_exit() -> None:
-    """Ask the command line to end this process with ``os._exit`` (see data/hdf5.py's quarantine)."""
+    """Ask the command line to end this process with ``os._exit`` (see data/newhdf5.py's quarantine)."""
     global _hard_exit
     _hard_exit = True
 

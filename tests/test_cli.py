@@ -62,6 +62,31 @@ def test_an_options_help_names_only_options_its_command_has(command):
                               "features; predict reads no labels.")
 
 
+@pytest.mark.parametrize("command", ["convert", "evaluate", "generate", "info", "plot", "predict", "show", "sweep",
+                                     "train"])
+def test_a_commands_help_names_only_options_it_has(command):
+    """sweep's --help spoke of --dask (per worker with --dask, --dask workers) and of --lr, which only train
+    takes.  The whole help as printed (its text, each option's help and default), wide enough that no option's
+    name is split over two lines; an option named after another command ("train --metrics") is that one's."""
+    import re
+
+    import click
+    from click.testing import CliRunner
+
+    from sgdcli.cli.app import main_group
+
+    top = click.Context(main_group, **main_group.context_settings)
+    cmd = main_group.get_command(top, command)
+    flags = {flag for p in cmd.get_params(click.Context(cmd, parent=top)) for flag in p.opts + p.secondary_opts}
+    result = CliRunner().invoke(main_group, [command, "--help"], terminal_width=10_000, max_content_width=10_000)
+    assert result.exit_code == 0 and "Options:" in result.output
+    others = "|".join(name for name in main_group.list_commands(top) if name != command)
+    # another command's option, named with it ("train --sample-weight"), is that command's
+    text = re.sub(rf"\b(?:{others}) --[a-z][a-z0-9-]*", "", result.output)
+    named = set(re.findall(r"(?<![\w-])--[a-z][a-z0-9-]*", text))
+    assert named and named - flags == set()
+
+
 NO_NUMBA = """
 import sys
 import warnings

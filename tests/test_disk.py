@@ -79,7 +79,7 @@ def test_fault_hook_in_the_writer(monkeypatch, tmp_path, binary_file):
 def test_a_read_error_while_writing_does_not_poison_the_output(tmp_path, binary_file):
     """Bad input met mid-write closes the output normally: no quarantine, no hard exit."""
     from sgdcli import predict, train
-    from sgdcli.data import hdf5
+    from sgdcli.data import newhdf5
     from sgdcli.errors import InputError
     from sgdcli.options import TrainOptions
 
@@ -89,7 +89,7 @@ def test_a_read_error_while_writing_does_not_poison_the_output(tmp_path, binary_
     bad = write_table(tmp_path / "bad.h5", X, y, chunks=256)
     with pytest.raises(InputError, match="non-finite feature value at row 4900"):
         predict(model, bad, tmp_path / "p.h5", memory=2**20)
-    assert not hdf5.quarantined()
+    assert not newhdf5.quarantined()
     assert sorted(p.name for p in tmp_path.iterdir()) == ["bad.h5", "binary.h5"]
 
 

@@ -1,4 +1,4 @@
-"""The warning that a run's loss was still falling where training stopped (runlog._still_falling): judged by its
+"""The warning that a run's loss was still falling where training stopped (fitwarnings._still_falling): judged by its
 pace at the end, per unit of learning rate, against its pace over the whole run (progress.end_pace), where that
 pace can be read: a full batch, whose losses are exact, or a rate far under --lr auto's, whose batches leave little
 noise in the epochs' means."""
@@ -12,7 +12,7 @@ import pytest
 from sgdcli import evaluate, train
 from sgdcli.options import TrainOptions
 from sgdcli.training.progress import end_pace
-from sgdcli.training.runlog import PACE, FitWarning
+from sgdcli.training.fitwarnings import PACE, FitWarning
 
 from conftest import cli, make_problem, write_table
 

@@ -41,6 +41,44 @@ def test_the_last_advance_of_an_epoch_is_its_record(binary_file, options):
         assert heard.pairs[0][1] == (0, 90, 2970)
 
 
+class Rows(Reporter):
+    """The rows each advance of an epoch reported, and the rows of each epoch's record."""
+
+    def __init__(self):
+        self.advances, self.records = {}, []
+
+    def advance(self, epoch, iteration, rows, loss, lr, detail=""):
+        self.advances.setdefault(epoch, []).append(rows)
+
+    def epoch_end(self, record):
+        self.records.append(record["rows"])
+
+
+@pytest.mark.parametrize("slice_rows", [None, 100])  # one kernel call an epoch; a call every 100 rows
+@pytest.mark.parametrize("options", [
+    dict(batch_size=33, drop_last=True),  # 3000 rows: 90 whole batches trained, the 30 rows left dropped
+    dict(batch_size=33, drop_last=True, threads=2, parallel="average", sync_every=8),  # each share drops its own
+    dict(batch_size=33),
+    dict(batch_size=50, drop_last=True),  # no partial batch
+])
+def test_the_rows_an_epoch_reports_never_go_down_and_end_at_the_rows_trained(binary_file, monkeypatch, options,
+                                                                             slice_rows):
+    """With --drop-last, progress counted the rows of the dropped batch, then fell back at the epoch's end
+    (3000 rows, then 2970)."""
+    from sgdcli.engine import epoch
+
+    if slice_rows is not None:
+        monkeypatch.setattr(epoch, "SLICE_ROWS", slice_rows)
+    heard = Rows()
+    sgdcli.train(binary_file, TrainOptions(epochs=2, **options), reporter=heard)
+    assert len(heard.records) == 2
+    for k, trained in enumerate(heard.records):
+        rows = heard.advances[k]
+        assert rows == sorted(rows) and rows[-1] == trained, (k, rows, trained)
+    if options == dict(batch_size=33, drop_last=True):
+        assert heard.records == [2970, 2970]
+
+
 def test_a_bar_reporter_given_to_a_second_run_sums_up_that_run_alone(tmp_path, binary_file):
     """Its loss curve went on from the first run's epochs."""
     from sgdcli.reporting.reporter import sparkline

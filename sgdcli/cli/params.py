@@ -209,12 +209,15 @@ def _training_option(field: dataclasses.Field, help_text: str | None = None):
     return click.option(flag, field.name, default=default, help=meta["help"], **extra)
 
 
-def training_options(without: tuple[str, ...] = ()):
+def training_options(without: tuple[str, ...] = (), helps: dict[str, str] | None = None):
     """The options of TrainOptions, then progress, quiet and verbose; shared by train and sweep.
 
-    ``without`` names options to leave out (sweep sets batch size and rate itself).
+    ``without`` names options to leave out (sweep sets batch size and rate itself); ``helps`` gives some
+    fields the help this command needs instead of train's (sweep's speak neither of --lr nor of --dask).
     """
-    decorators = [(field.name, _training_option(field)) for field in dataclasses.fields(TrainOptions)]
+    helps = helps or {}
+    decorators = [(field.name, _training_option(field, helps.get(field.name)))
+                  for field in dataclasses.fields(TrainOptions)]
     decorators += [
         ("progress", click.option("--progress", type=click.Choice(PROGRESS_MODES), default="auto", show_default=True,
                                   help="auto: bars on a terminal, plain lines otherwise.")),

@@ -179,6 +179,20 @@ def _sweep_settings(batch_sizes, lrs, plot, **params) -> tuple[list[int | None],
     return sizes, rates, base
 
 
+# sweep's help for the options whose train help speaks of --lr or --dask, which sweep does not take
+SWEEP_HELP = {
+    "lr_scaling": "How lr grows with the effective batch, the models averaged (threads of --parallel average) × "
+                  "the batch size. replicas: × the models averaged, up to the rate --lrs auto gives them "
+                  "(docs/distributed.md). linear: × effective batch / --base-batch-size. sqrt: × its square root. "
+                  "none: as given.",
+    "base_batch_size": "Batch size at which the rates of --lrs apply unscaled.",
+    "threads": "Compute threads [default: the cores available, less one for the reader (--parallel batch); for "
+               "gzip-compressed X, the cores its decoders leave].",
+    "sync_every": "With --parallel average: mini-batch steps per thread between model averagings [default: about "
+                  "1M rows' worth].",
+}
+
+
 @command("sweep", example='sgdcli sweep data.h5 --batch-sizes 1,32,256,full --lrs 0.01,0.1 --lr-scaling linear --epochs 3',
          check=_sweep_settings)
 @click.argument("data", type=click.Path(dir_okay=False))
@@ -188,7 +202,7 @@ def _sweep_settings(batch_sizes, lrs, plot, **params) -> tuple[list[int | None],
 @click.option("--lrs", default=str(TrainOptions().lr), show_default=True, metavar="LR,LR,...", type=RATE_GRID,
               help="Learning rates to compare, comma-separated (a list in --config): numbers (before --lr-scaling) "
                    "or auto.")
-@training_options(without=("batch_size", "lr", "verbose"))
+@training_options(without=("batch_size", "lr", "verbose"), helps=SWEEP_HELP)
 @click.option("--metrics-dir", type=click.Path(file_okay=False), default=None,
               help="Write each run's per-epoch JSON lines here (diverged runs too, up to their last epoch); "
                    "a directory that holds run files already is refused.")

@@ -25,6 +25,7 @@ import dataclasses
 import h5py
 import numpy as np
 
+from sgdcli.data.where import where_of
 from sgdcli.errors import InputError
 
 MISSING_ATTRS = ("_FillValue", "missing_value")
@@ -81,7 +82,7 @@ def packing_of(ds: h5py.Dataset) -> Packing | None:
     names = [name for name in (*MISSING_ATTRS, "scale_factor", "add_offset", "_Unsigned") if name in attrs]
     if not names:
         return None
-    where = f"{ds.file.filename}:{ds.name.lstrip('/')}"
+    where = where_of(ds)
     unsigned = None
     if "_Unsigned" in attrs and _text(attrs["_Unsigned"]).lower() == "true" and dtype.kind == "i":
         unsigned = np.dtype(f"{dtype.byteorder}u{dtype.itemsize}")

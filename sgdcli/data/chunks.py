@@ -24,7 +24,7 @@ from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
 
-from sgdcli.data.hdf5 import cast_into
+from sgdcli.data.numeric import cast_into
 from sgdcli.errors import first_line
 from sgdcli.kernels.runtime import available_cores
 

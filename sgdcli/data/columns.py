@@ -19,7 +19,8 @@ import os
 import numpy as np
 
 from sgdcli.data import chunks, layout
-from sgdcli.data.hdf5 import cast_into
+from sgdcli.data.numeric import cast_into
+from sgdcli.data.where import where_of
 from sgdcli.errors import InputError, first_line
 from sgdcli.kernels.gather import gather_rows, row_offsets, take_values, touch_pages
 
@@ -47,7 +48,7 @@ class ColumnReader:
         self.layout = layout.layout_of(ds)
         problem = layout.unavailable_filter(ds)
         if problem is not None:
-            raise InputError(f"{ds.file.filename}:{self.layout.path}: {problem}")
+            raise InputError(f"{where_of(ds)}: {problem}")
         self.squeezed = squeeze and ds.ndim == 2 and ds.shape[1] == 1
         self.row_shape = () if self.squeezed else tuple(ds.shape[1:])
         self._map = None
@@ -72,7 +73,7 @@ class ColumnReader:
         start = offset - offset % mmap.ALLOCATIONGRANULARITY
         with open(ds.file.filename, "rb") as fh:
             if os.fstat(fh.fileno()).st_size < offset + nbytes:
-                raise InputError(f"{ds.file.filename}:{self.layout.path}: file is shorter than the dataset it declares (truncated?)")
+                raise InputError(f"{where_of(ds)}: file is shorter than the dataset it declares (truncated?)")
             # A private (copy-on-write) mapping: pages stay shared with the page cache
             # since nothing writes them, and the arrays are typed writable, so the
             # kernels compile once for buffers and mapped blocks alike.
@@ -253,11 +254,10 @@ class ColumnReader:
                     dest[...] = got
             at += stop - start
         if jobs:
-            where = f"{self.ds.file.filename}:{self.layout.path}"
             try:
                 self._decoder.read_many(jobs)
             except chunks.ChunkError as exc:
-                raise InputError(f"{where}: cannot read rows {exc.start}-{exc.stop} ({exc.reason})") from None
+                raise InputError(f"{where_of(self.ds)}: cannot read rows {exc.start}-{exc.stop} ({exc.reason})") from None
         return out[:at]
 
     def _byte_ranges(self, starts: np.ndarray, stops: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -344,7 +344,7 @@ class ColumnReader:
         if mapped is not None:
             cast_into(dest, mapped)
             return dest
-        where = f"{self.ds.file.filename}:{self.layout.path}"
+        where = where_of(self.ds)
         stored = self._as_stored(dest)
         try:
             if self._chunk_offsets is not None and self._read_chunks(start, stop, stored):

@@ -16,7 +16,7 @@ from __future__ import annotations
 import numpy as np
 
 from sgdcli import __version__
-from sgdcli.data import hdf5
+from sgdcli.data import newhdf5, storage
 from sgdcli.data.atomic import atomic_output, check_writable
 from sgdcli.errors import InputError
 from sgdcli.fieldtypes import checked_arguments
@@ -50,7 +50,7 @@ def generate(
     check_writable(output, "OUTPUT")
     k = classes if task == "multiclass" else 1
     if chunk_rows is None and not contiguous:
-        chunk_rows = hdf5.chunk_rows_for(features, 4)
+        chunk_rows = storage.chunk_rows_for(features, 4)
     if chunk_rows:
         chunk_rows = min(rows, chunk_rows)  # HDF5 refuses a chunk larger than a fixed-size dataset
     block = max(1, BLOCK_BYTES // (4 * features))
@@ -71,9 +71,9 @@ def generate(
     }
     if data_seed is not None:
         rng = np.random.Generator(np.random.PCG64(np.random.SeedSequence([seed, data_seed])))
-    filters = hdf5.compression_filters(compression)
+    filters = storage.compression_filters(compression)
 
-    with atomic_output(output, "OUTPUT") as tmp, hdf5.created(tmp) as f:
+    with atomic_output(output, "OUTPUT") as tmp, newhdf5.created(tmp) as f:
         layout = {"chunks": None} if contiguous else {"chunks": (chunk_rows, features), **filters}
         X = f.create_dataset("X", shape=(rows, features), dtype=np.float32, **layout)
         ylayout = {"chunks": None} if contiguous else {"chunks": (chunk_rows,), **filters}

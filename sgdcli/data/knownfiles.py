@@ -12,11 +12,13 @@ from __future__ import annotations
 import h5py
 
 from sgdcli.data.cf import packing_of
-from sgdcli.data.hdf5 import NUMERIC_KINDS, members
+from sgdcli.data.hdf5 import members
+from sgdcli.data.numeric import NUMERIC_KINDS
 from sgdcli.data.pandasframes import (FRAME_TYPES, SERIES_TYPES, fixed_frame, pandas_type, series_rows,
                                       series_values, table_frame)
 from sgdcli.data.pandasmeta import categories
-from sgdcli.data.sources import Column, Fields, built, text_of, where_of
+from sgdcli.data.sources import Column, Fields, built, text_of
+from sgdcli.data.where import where_of
 from sgdcli.data.sparse import is_csr
 from sgdcli.data.textlabels import Masked, categorical_labels, is_text, text_labels
 from sgdcli.data.unwritten import refuse_unwritten

@@ -13,7 +13,8 @@ import h5py
 import numpy as np
 
 from sgdcli.data.chunks import mappable_chunks, parallel_decodable
-from sgdcli.data.hdf5 import NUMERIC_KINDS, members
+from sgdcli.data.hdf5 import members
+from sgdcli.data.numeric import NUMERIC_KINDS
 
 
 @dataclasses.dataclass(frozen=True)

@@ -20,7 +20,8 @@ from __future__ import annotations
 import h5py
 import numpy as np
 
-from sgdcli.data.sources import Source, text_of, where_of
+from sgdcli.data.sources import Source, text_of
+from sgdcli.data.where import where_of
 from sgdcli.errors import InputError
 
 COLUMNS, ROWS, RUN = "columns", "rows", "run"  # a name per HDF5 column (MATLAB row), per HDF5 row, k codes in a run

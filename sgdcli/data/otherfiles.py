@@ -20,6 +20,8 @@ import os
 import h5py
 import numpy as np
 
+from sgdcli.data.where import where_in
+
 MAX_RUNS = 65_536  # a strided mapping with more runs than this is judged as its bounds (bounded work)
 
 
@@ -155,9 +157,10 @@ def virtual_gaps(ds: h5py.Dataset, axis: int, check) -> list[Gap]:
                 continue
             src = src_file.get(vs.dset_name)
             if not isinstance(src, h5py.Dataset):
-                gaps.append(Gap(bounds, f"come from {shown}:{vs.dset_name.lstrip('/')}, which is not in that file"))
+                named = where_in(shown, vs.dset_name.lstrip("/"))
+                gaps.append(Gap(bounds, f"come from {named}, which is not in that file"))
                 continue
-            where = f"{shown}:{src.name.lstrip('/')}"
+            where = where_in(shown, src.name.lstrip("/"))
             # a source of another rank (a 1-D column of a 2-D dataset, one file per column): its rows are axis 0
             src_axis = axis if src.ndim == ds.ndim else 0
             short = _short(vs, src, ds, axis, src_axis, bounds, where)

@@ -21,11 +21,12 @@ import h5py
 import numpy as np
 
 from sgdcli.data.featurenames import DIMENSION_SCALE
-from sgdcli.data.hdf5 import NUMERIC_KINDS
+from sgdcli.data.numeric import NUMERIC_KINDS
 from sgdcli.data.pandasmeta import (frame_columns, index_fields, is_categorical, nan_rep, pickled_names,
                                     stored_shape, time_type)
 from sgdcli.data.sources import Column, Fields, Found, Matrix, Source, text_of
 from sgdcli.data.textlabels import is_text
+from sgdcli.data.where import where_of
 from sgdcli.errors import InputError
 
 INDEX_LEVEL = "index level"  # Found.left_out: a level of the frame's row index, stored as a column
@@ -53,10 +54,6 @@ def why_left_out(kind: str, label: bool = False) -> str:
             "date) to use it")
 
 
-def _where(g: h5py.Group) -> str:
-    return f"{g.file.filename}:{g.name.lstrip('/')}"
-
-
 def _names(ds: h5py.Dataset, where: str) -> list[str]:
     """A fixed-format list of column names (``axis0``, ``block<i>_items``); InputError where pandas pickled
     them (names that are not all strings nor all numbers, such as ``['a', 1]``)."""
@@ -72,7 +69,7 @@ def fixed_frame(g: h5py.Group) -> Found:
     """A frame of pandas' fixed format: its numeric blocks' columns in the frame's order; text blocks (pickled)
     are not read, datetime and timedelta blocks are left out; InputError for a frame of no rows, and for
     columns that are a MultiIndex or pickled names."""
-    where = _where(g)
+    where = where_of(g)
     if any(text_of(v) == "multi" for k, v in g.attrs.items() if k == "axis0_variety" or
            (k.startswith("block") and k.endswith("_items_variety"))):
         raise InputError(f"{where}: the frame's columns are a pandas MultiIndex, which sgdcli does not read: "
@@ -82,7 +79,7 @@ def fixed_frame(g: h5py.Group) -> Found:
         raise InputError(f"{where}: a pandas frame (fixed format) without its column names (axis0)")
     order = _names(g["axis0"], where)
     empty = _no_rows(g.get("axis1"))
-    where_of: dict[str, tuple[int, int]] = {}
+    block_of: dict[str, tuple[int, int]] = {}
     blocks, text, left = [], {}, {}
     for b in range(int(g.attrs.get("nblocks", 0))):
         values = g[f"block{b}_values"]
@@ -97,14 +94,14 @@ def fixed_frame(g: h5py.Group) -> Found:
             continue
         blocks.append(values)
         for j, name in enumerate(items):
-            where_of[name] = (len(blocks) - 1, j)
+            block_of[name] = (len(blocks) - 1, j)
     if empty:
         raise InputError(f"{where}: the frame is empty (0 rows × {len(order)} columns): nothing to read")
     sources: list[Source] = []
     for name in order:
-        if name not in where_of:
+        if name not in block_of:
             continue
-        b, j = where_of[name]
+        b, j = block_of[name]
         sources.append(Matrix(blocks[b], np.array([j]), [name]))
     return Found(_merge(sources), None, "pandas frame (fixed format)", plain=False, text=text, left_out=left)
 

@@ -21,6 +21,7 @@ import numpy as np
 
 from sgdcli.data.sources import text_of
 from sgdcli.data.unwritten import refuse_unwritten
+from sgdcli.data.where import where_of
 from sgdcli.errors import InputError
 
 
@@ -66,7 +67,7 @@ def categories(frame: h5py.Group, field: str, where: str) -> np.ndarray:
     try:
         series = frame.get(path)
         if isinstance(series, h5py.Dataset):
-            refuse_unwritten(series, f"{series.file.filename}:{series.name.lstrip('/')}", "category")
+            refuse_unwritten(series, where_of(series), "category")
         rows = series[()] if isinstance(series, h5py.Dataset) and series.dtype.names else None
     except (OSError, RuntimeError, ValueError, TypeError, KeyError):
         rows = None

@@ -33,19 +33,19 @@ from __future__ import annotations
 import h5py
 import numpy as np
 
-from sgdcli.data import featurenames, knownfiles
+from sgdcli.data import featurenames, knownfiles, matlab
 from sgdcli.data.cf import packing_of
 from sgdcli.data.enums import EnumNames, enum_label, enum_names
-from sgdcli.data.hdf5 import NUMERIC_KINDS, list_datasets, members as _members
-from sgdcli.data import matlab
+from sgdcli.data.hdf5 import list_datasets, members as _members
+from sgdcli.data.numeric import NUMERIC_KINDS
 from sgdcli.data.knownfiles import LABEL_NAMES, NULLABLE, label_of as _label_of
 from sgdcli.data.pandasframes import SERIES_TYPES, CodedFields, fixed_frame, table_frame
 from sgdcli.data.pandasmeta import categories
 from sgdcli.data.columnindex import column_index, select
-from sgdcli.data.sources import (Column, Fields, Found, Matrix, Source, built, not_a_feature, numeric_fields,
-                                  text_of, where_of)
+from sgdcli.data.sources import Column, Fields, Found, Matrix, Source, built, not_a_feature, numeric_fields, text_of
 from sgdcli.data.sparse import is_csr
 from sgdcli.data.textlabels import categorical_labels, is_text, text_labels
+from sgdcli.data.where import where_in, where_of
 from sgdcli.errors import InputError, first_line
 
 
@@ -94,7 +94,7 @@ def _compound(ds: h5py.Dataset, text_ok) -> Found:
 
 
 def _column_group(g: h5py.Group) -> Found:
-    where = f"{g.file.filename}:{g.name.lstrip('/')}"
+    where = where_of(g)
     tracked = g.id.get_create_plist().get_link_creation_order() != 0
     names = list(g) if not tracked else _in_creation_order(g)
     if not names:
@@ -162,7 +162,7 @@ def _select(found: Found, keep: list[int]) -> list[Source]:
 def lookup(f: h5py.File, path: str, what: str):
     """The object at ``path``, or InputError: "no such <what>", with the options a recognized producer needs
     or the file's datasets."""
-    where = f"{f.filename}:{path}"
+    where = where_in(f.filename, path)
     try:
         obj = f.get(path)
     except (KeyError, OSError, RuntimeError, ValueError) as exc:
@@ -187,7 +187,7 @@ def lookup(f: h5py.File, path: str, what: str):
 def _layout(f: h5py.File, x: str, transpose: bool, text_ok) -> tuple[h5py.Group | h5py.Dataset, Found]:
     """What ``--x`` names and the columns its layout holds, all of them; a compound table's text field is an
     error unless ``text_ok(name)``."""
-    where = f"{f.filename}:{x}"
+    where = where_in(f.filename, x)
     obj = lookup(f, x, "dataset or group")
     unread = matlab.problem(obj, where)
     if unread is not None:
@@ -235,7 +235,7 @@ def find_features(f: h5py.File, x: str, label_column: str | None = None, feature
     column is only left out of the features: no label is built, so none of its values, its categories or
     its storage is read or checked (a column of text or of datetimes, no feature, is left out as it is).
     """
-    where = f"{f.filename}:{x}"
+    where = where_in(f.filename, x)
     obj, found = _layout(f, x, transpose, lambda name: features is not None or name == label_column)
     names = [name for s in found.features for name in s.names]
     if not names or found.features[0].n_rows == 0:
@@ -302,7 +302,7 @@ def find_labels(f: h5py.File, y: str, classes: list[str] | None = None, what: st
     tell which way a MATLAB char matrix of names runs.
     """
     obj, y = knownfiles.whole(lookup(f, y, "dataset"), y)
-    where = f"{f.filename}:{y}"
+    where = where_in(f.filename, y)
     unread = matlab.problem(obj, where)
     if unread is not None:
         raise InputError(unread)

@@ -14,12 +14,13 @@ import h5py
 
 from sgdcli.data.featurenames import READ_ERRORS
 from sgdcli.data.sources import Found, Matrix
+from sgdcli.data.where import where_in
 
 
 def mismatch(path: str, x: str, y: str, rows: int, found: Found, labels) -> str:
     """The error for labels of ``rows`` rows beside ``found``'s features, with what to do where the file says."""
     n = found.features[0].n_rows
-    base = f"{path}:{y}: has {rows} rows but {x} has {n}"
+    base = f"{where_in(path, y)}: has {rows} rows but {x} has {n}"
     source = found.features[0]
     if not isinstance(source, Matrix) or source.ds.ndim != 2:
         return base

@@ -21,15 +21,12 @@ import numpy as np
 
 from sgdcli.data import layout as layout_mod
 from sgdcli.data.cf import packing_of
-from sgdcli.data.hdf5 import NUMERIC_KINDS, cast_into
+from sgdcli.data.numeric import NUMERIC_KINDS, cast_into
+from sgdcli.data.where import where_of
 from sgdcli.errors import InputError, first_line
 
 COMPOSED = "column blocks read through HDF5"
 GROUP_BYTES = 8 << 20  # the most stored bytes read at once: bounded scratch beside the block or window
-
-
-def where_of(ds: h5py.Dataset) -> str:
-    return f"{ds.file.filename}:{ds.name.lstrip('/')}"
 
 
 def text_of(value) -> str:

@@ -19,8 +19,9 @@ import h5py
 import numpy as np
 
 from sgdcli.data import layout as layout_mod
-from sgdcli.data.hdf5 import cast_into
+from sgdcli.data.numeric import cast_into
 from sgdcli.data.sources import GROUP_BYTES, BufferedReader, read_union, text_of
+from sgdcli.data.where import where_of
 from sgdcli.errors import InputError, first_line
 
 
@@ -98,7 +99,7 @@ class CsrReader:
     """Row ranges of a stored CSR matrix."""
 
     def __init__(self, group: h5py.Group):
-        self.where = f"{group.file.filename}:{group.name.lstrip('/')}"
+        self.where = where_of(group)
         try:
             self.data, self.indices, self.indptr = group["data"], group["indices"], group["indptr"]
         except (KeyError, ValueError, TypeError) as exc:

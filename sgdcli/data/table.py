@@ -17,6 +17,7 @@ from sgdcli.data.sources import ComposedReader, Fields, Source
 from sgdcli.data.sparse import ENTRY_BYTES, OFFSET_BYTES, CsrReader, SparseX, is_csr
 from sgdcli.data.textlabels import Codes, TextLabels
 from sgdcli.data.unwritten import union_rows, unwritten
+from sgdcli.data.where import where_in
 from sgdcli.errors import InputError
 from sgdcli.sizes import whole_mib
 
@@ -99,7 +100,11 @@ class Table:
         packed = " (NaN or infinite; entries equal to its CF _FillValue or missing_value are missing, read as NaN)"
         coded = " (NaN or infinite; a pandas Categorical's missing value, code -1, is read as NaN)"
         why = packed if self._x_packed else coded if self._x_coded else wide if self._x_wide else ""
-        return f"{self.path}:{self.x_name}: non-finite feature value at row {row}{why}"
+        return f"{self.where(self.x_name)}: non-finite feature value at row {row}{why}"
+
+    def where(self, name: str) -> str:
+        """How messages name ``name`` of this table's file (``x_name``, ``y_name``, ``w_name``): FILE:NAME."""
+        return where_in(self.path, name)
 
     def selection(self) -> dict:
         """The keywords besides the path that open this table again (another process, a worker): with the
@@ -107,7 +112,7 @@ class Table:
         return {**self._selection, "classes": self.class_names}
 
     def _open(self, x, y, labels):
-        where = f"{self.path}:{x}"
+        where = self.where(x)
         self.sparse = False
         stored = producers.lookup(self.file, x, "dataset or group")  # what is wrong with it, said as --x's
         self.hashing = hashing.read(stored) if isinstance(stored, (h5py.Dataset, h5py.Group)) else None
@@ -160,7 +165,7 @@ class Table:
     def _open_sparse(self, x, y) -> None:
         """A CSR matrix as the features (data/sparse.py): labels from --y; --features only where its columns
         have names (AnnData's var: data/featurenames.py), which it then picks them by."""
-        where = f"{self.path}:{x}"
+        where = self.where(x)
         reader = CsrReader(self.file[x])
         # known by position only (a list of names would cost more than the model), unless named beside the
         # matrix, as AnnData's genes are
@@ -186,11 +191,11 @@ class Table:
             labels, self.class_names = producers.find_labels(self.file, y, self.classes, rows=self.n_rows)
             rows = labels.shape[0] if isinstance(labels, h5py.Dataset) else labels.n_rows
             if rows != self.n_rows:
-                raise InputError(f"{self.path}:{y}: has {rows} rows but {x} has {self.n_rows}")
+                raise InputError(f"{self.where(y)}: has {rows} rows but {x} has {self.n_rows}")
         for part in (reader.indptr, reader.data, reader.indices):  # a matrix's entries: never read as fill values
             missing = unwritten(part)
             if missing is not None:
-                raise InputError(missing.message(f"{self.path}:{part.name.lstrip('/')}",
+                raise InputError(missing.message(self.where(part.name.lstrip("/")),
                                                  unit="row" if part is reader.indptr else "entry", allowed=False))
         self._check_datasets(_stored(labels))
         self.Y = None
@@ -202,7 +207,7 @@ class Table:
     def _open_weights(self, name: str) -> None:
         """The per-row weights: a numeric 1-D or (N, 1) dataset (or MATLAB's 1 × N) of as many rows as X, every
         row written (a weight read from a fill value would train on data never written)."""
-        where = f"{self.path}:{name}"
+        where = self.where(name)
         try:
             source, names = producers.find_labels(self.file, name, what="weights")
         except InputError as exc:
@@ -215,7 +220,7 @@ class Table:
         for ds, axis in _stored(source):  # a nullable column's mask as well as its values
             missing = unwritten(ds, axis)
             if missing is not None:
-                at = f"{self.path}:{ds.name.lstrip('/')}"
+                at = self.where(ds.name.lstrip("/"))
                 raise InputError(f"--sample-weight: {missing.message(at, allowed=False)}")
         self.W = (ColumnReader(source, LABEL_DTYPE, squeeze=True) if isinstance(source, h5py.Dataset) else
                   ComposedReader([source], LABEL_DTYPE, name, squeeze=True))
@@ -237,7 +242,7 @@ class Table:
             if missing is None:
                 continue
             if not self.allow_unwritten or not missing.fillable:  # (a missing external raw file fails the read)
-                raise InputError(missing.message(f"{self.path}:{ds.name.lstrip('/')}"))
+                raise InputError(missing.message(self.where(ds.name.lstrip("/"))))
             found_unwritten.append(missing)
         self.unwritten_rows = union_rows(found_unwritten)
 
@@ -266,7 +271,7 @@ class Table:
             need = chunk * per_row
             raise InputError(
                 f"--memory: {memory / 2**20:.1f} MiB cannot hold {BUFFERS} blocks of one chunk of "
-                f"{self.path}:{self.x_name} ({chunk} rows × {self.n_features} features); "
+                f"{self.where(self.x_name)} ({chunk} rows × {self.n_features} features); "
                 f"raise --memory to at least {whole_mib(need)}"
             )
         rows = rows // chunk * chunk

@@ -17,7 +17,7 @@ import h5py
 import numpy as np
 
 from sgdcli.data import hashing as hashing_mod
-from sgdcli.data import hdf5
+from sgdcli.data import newhdf5, storage
 from sgdcli.data.atomic import atomic_output
 from sgdcli.data.pathtext import attr_text
 from sgdcli.data.csvcolumns import ATTR as ENCODING_ATTR
@@ -61,7 +61,7 @@ def _narrowed(values: np.ndarray, dtype: np.dtype, where: str, place) -> np.ndar
 class _Dense:
     def __init__(self, f, width: int, names, chunk_rows: int | None, filters: dict, dtype, where: str, first):
         self.width, self.where = width, where
-        chunk_rows = chunk_rows or hdf5.chunk_rows_for(width, dtype.itemsize)
+        chunk_rows = chunk_rows or storage.chunk_rows_for(width, dtype.itemsize)
         self.X = f.create_dataset("X", shape=(0, width), maxshape=(None, width), dtype=dtype,
                                   chunks=(chunk_rows, width), **LARGE_ATTRIBUTES, **filters)
         self.y_chunk = chunk_rows
@@ -144,10 +144,10 @@ def write(input: str, output: str, blocks, *, sparse: bool, width: int | None, n
     ``w``, written from the first block on where ``weights`` is "always", else from the first weight other
     than 1 on (the rows before weigh 1).  Returns (rows, skipped, features, whether ``w`` was written).
     """
-    filters = hdf5.compression_filters(compression)
+    filters = storage.compression_filters(compression)
     n = skipped = 0
     x = Y = W = None
-    with atomic_output(output) as tmp, hdf5.created(tmp) as f:
+    with atomic_output(output) as tmp, newhdf5.created(tmp) as f:
         for block in blocks:
             Xb, yb, bad = block[:3]
             wb = block[3] if len(block) > 3 else None

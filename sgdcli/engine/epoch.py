@@ -141,6 +141,13 @@ def running_loss(state: TrainState) -> float:
     return state.sums[ks.EPOCH_LOSS] / max(state.sums[ks.EPOCH_ROWS], 1.0)
 
 
+def rows_done(pos: Position, state: TrainState, plan: EpochPlan) -> int:
+    """The rows of the epoch in progress that progress reports: those trained, and those of the batch being
+    filled, which its step will train; with --drop-last that batch counts once stepped (the epoch's last, partial,
+    is dropped), so the count never goes down and ends at the rows the epoch trained."""
+    return pos.rows_seen - (int(state.counters[ks.FILL]) if plan.drop_last else 0)
+
+
 def run_epoch(
     table: Table,
     state: TrainState,
@@ -183,7 +190,7 @@ def run_epoch(
         every = len(positions) == len(window.rows)  # every row of the window: no copies
         rows = window.rows if every else window.rows[positions]
         # the window's labels are the reader's own copy (Window.y), encoded where they lie
-        y = plan.labels.encode_at(window.y if every else window.y[positions], rows, f"{table.path}:{table.y_name}",
+        y = plan.labels.encode_at(window.y if every else window.y[positions], rows, table.where(table.y_name),
                                   in_place=True)
         w = None
         if plan.weight_scale is not None:
@@ -221,7 +228,8 @@ def run_epoch(
                 pos.block, pos.row = k, hi
                 pos.rows_seen += hi - lo
                 if on_progress is not None:
-                    on_progress(int(counters[ks.T]) - t0, pos.rows_seen, running_loss(state), current_lr(cfg, state))
+                    on_progress(int(counters[ks.T]) - t0, rows_done(pos, state, plan), running_loss(state),
+                                current_lr(cfg, state))
                 if safe_point is not None:
                     safe_point(pos)
                 budget -= hi - lo
@@ -231,6 +239,7 @@ def run_epoch(
             pos.block, pos.row = k + 1, 0
     if counters[ks.FILL] > 0:
         if plan.drop_last:  # neither its step nor its loss and rows (the kernels add those at a step)
+            pos.rows_seen -= int(counters[ks.FILL])  # nor rows of the epoch (a share's are summed: averaging.py)
             state.G[:] = 0.0
             counters[ks.FILL] = 0
             state.sums[ks.BATCH_LOSS] = 0.0

@@ -61,7 +61,7 @@ def label_pass(table: Table, spans, block_rows: int, opts: TrainOptions, check_s
     epoch) are exact.
     """
     counts = [0, 0]  # training rows, skipped rows
-    where_w = f"{table.path}:{table.w_name}"
+    where_w = table.where(table.w_name)
     zero, loss = ZeroLoss(), loss_of(opts.objective) if task_of(opts.model) == "regression" else None
 
     def add_zero(y, w):  # after collect() has checked the labels it was given: finite, a poisson model's >= 0
@@ -94,7 +94,7 @@ def label_pass(table: Table, spans, block_rows: int, opts: TrainOptions, check_s
             yield start, y, rows, w
             add_zero(y[rows], None if w is None else w[rows])
 
-    found = labels_mod.collect(blocks(), opts.model, f"{table.path}:{table.y_name}", weighted=table.W is not None)
+    found = labels_mod.collect(blocks(), opts.model, table.where(table.y_name), weighted=table.W is not None)
     return LabelCount(found, counts[0], counts[1], zero)
 
 
@@ -112,7 +112,7 @@ def labels_of(count: LabelCount, table: Table, opts: TrainOptions, known: Labels
     if opts.val_fraction > 0 and count.n_train + count.n_bad == table.n_rows:  # its metrics: means over nothing
         raise InputError(f"--val-fraction {opts.val_fraction:g}: holds out none of the {table.n_rows:,} rows of "
                          f"{table.path}; raise it, or validate on a file of its own with --val")
-    where = f"{table.path}:{table.y_name}"
+    where = table.where(table.y_name)
     if table.class_names is not None and task_of(opts.model) == "regression":
         raise InputError(f"{where}: labels are names ({labels_mod.listed_names(table.class_names)}); "
                          f"--model {opts.model} needs numbers")
@@ -216,12 +216,12 @@ def check_val_labels(val_table: Table, labels: Labels, opts: TrainOptions, check
     (a poisson model's: >= 0),
     every sample weight finite and >= 0, and (unless skipped) every feature finite: before training, not
     after its first epoch.  ``check_stop()`` after each block, as the passes over the training file do."""
-    where = f"{val_table.path}:{val_table.y_name}"
+    where = val_table.where(val_table.y_name)
     block_rows = val_table.block_rows(opts.memory)
     for block in stream_blocks(val_table, val_table.spans(block_rows, opts.memory), block_rows):
         start, y = block.start, block.y
         if block.w is not None:
-            weights_mod.check(block.w, f"{val_table.path}:{val_table.w_name}", start)
+            weights_mod.check(block.w, val_table.where(val_table.w_name), start)
         if opts.bad_rows == "skip":
             rows = np.flatnonzero(np.isfinite(y))
             labels.encode_rows(y, rows, where, start)

@@ -26,7 +26,7 @@ import os
 import numpy as np
 
 from sgdcli import __version__
-from sgdcli.data import hdf5
+from sgdcli.data import hdf5, newhdf5
 from sgdcli.data.atomic import atomic_output
 from sgdcli.errors import InputError
 from sgdcli.data.jsontext import dumps
@@ -120,7 +120,7 @@ class Model:
         the object equals the file it was written to, and every file it is saved to has the same time."""
         created = self.created or _now()
         with atomic_output(path) as tmp:
-            with hdf5.created(tmp) as f:
+            with newhdf5.created(tmp) as f:
                 f.attrs["sgdcli_format"] = FORMAT
                 f.attrs["format_version"] = FORMAT_VERSION
                 f.attrs["sgdcli_version"] = __version__

@@ -18,6 +18,7 @@ from sgdcli.data.namelists import split_names
 from sgdcli.data.prefetch import Block, stream_blocks
 from sgdcli.data.pandasframes import why_left_out
 from sgdcli.data.table import Table, columns_of, numbered
+from sgdcli.data.where import where_in
 from sgdcli.errors import InputError, RuntimeFailure, refuse_pipe
 from sgdcli.fieldtypes import checked_arguments
 from sgdcli.kernels import losses
@@ -103,13 +104,13 @@ def measure_part(table: Table, objective: tuple, labels: Labels, We: np.ndarray,
     model's bias, which every part merged with this one is given too."""
     out = Measurement(objective, centre)
     code = losses.loss_of(objective)
-    where = f"{table.path}:{table.y_name}"
+    where = table.where(table.y_name)
     for block, rows, S in score_blocks(table, We, memory, select, part, progress):
         y = labels.encode_rows(block.y, rows, where, block.start)[rows]
         check_targets(objective[0], y, where, block.start, rows)
         sw = None
         if block.w is not None:
-            weights_mod.check(block.w, f"{table.path}:{table.w_name}", block.start)
+            weights_mod.check(block.w, table.where(table.w_name), block.start)
             sw = block.w[rows]
         out.add(S, y, sw, code)
     return out
@@ -149,9 +150,9 @@ def by_name(names: list[str] | None, data, x: str, columns: dict, model: str = "
     if missing:
         kind = text.get(missing[0])
         if kind not in (None, "text"):  # a column that an older sgdcli read as numbers (a datetime, an index level)
-            raise InputError(f"{model}{os.fspath(data)}:{x}: column {missing[0]!r}, which the model was trained on, "
+            raise InputError(f"{model}{where_in(data, x)}: column {missing[0]!r}, which the model was trained on, "
                              f"{why_left_out(kind)}; the model, of an older sgdcli, read it as numbers: retrain it")
-        raise InputError(f"{model}{os.fspath(data)}:{x}: has no column {missing[0]!r}, which the model was trained "
+        raise InputError(f"{model}{where_in(data, x)}: has no column {missing[0]!r}, which the model was trained "
                          f"on ({len(missing)} of its {len(names)} features missing)")
     columns["features"] = names
     wanted = set(names)
@@ -193,7 +194,7 @@ def _open_for(model: Model, data, x: str, y: str | None, columns: dict | None = 
     table = Table(data, x, y, **columns, classes=model.training.get("class_names"), labels=labels)
     if table.Y is not None:
         try:
-            check_kind(table.class_names, model.training.get("class_names"), f"{table.path}:{table.y_name}",
+            check_kind(table.class_names, model.training.get("class_names"), table.where(table.y_name),
                        "the model's")
         except InputError:
             table.close()
@@ -203,14 +204,14 @@ def _open_for(model: Model, data, x: str, y: str | None, columns: dict | None = 
     trained = model.training.get("hashing")
     if not hashing.same(trained, table.hashing):
         table.close()
-        raise InputError(f"{table.path}:{x}: {hashing.describe(table.hashing)}, the model's training data "
+        raise InputError(f"{table.where(x)}: {hashing.describe(table.hashing)}, the model's training data "
                          f"{hashing.describe(trained)}; convert the data as the training data was")
     if table.n_features != model.n_features:
         table.close()
         hint = (f"; a LIBSVM file converted on its own is as wide as its largest index: convert it with --features "
                 f"{model.n_features}" if table.sparse and table.n_features < model.n_features else "")
         raise InputError(
-            f"{table.path}:{x}: has {table.n_features} features but the model was trained on {model.n_features}{hint}"
+            f"{table.where(x)}: has {table.n_features} features but the model was trained on {model.n_features}{hint}"
         )
     return table
 

@@ -17,7 +17,7 @@ import sys
 import h5py
 import numpy as np
 
-from sgdcli.data import hdf5
+from sgdcli.data import newhdf5
 from sgdcli.data.atomic import atomic_output
 from sgdcli.data.pathtext import attr_text
 from sgdcli.model.labels import shown  # a class as text: 3 for 3.0, 0.1 for the float32 0.1
@@ -99,12 +99,12 @@ def prediction_writer(output: str, fmt: str, n: int | None, classes: np.ndarray 
         with atomic_output(output) as tmp:
             writer = None
             try:
-                with hdf5.created(tmp) as f:
+                with newhdf5.created(tmp) as f:
                     writer = _Hdf5(f, n, classes, proba, attrs)
                     yield writer
             except BaseException:
-                if hdf5.quarantined():  # HDF5 failed writing: its datasets must never be freed either
-                    hdf5.keep(writer)
+                if newhdf5.quarantined():  # HDF5 failed writing: its datasets must never be freed either
+                    newhdf5.keep(writer)
                 raise
         return
     sep = SEPARATORS[fmt]

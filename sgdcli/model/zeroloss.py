@@ -1,6 +1,6 @@
 """The all-zero model's mean loss over the training rows: where training starts, which an epoch's loss is
 measured against to tell a blow-up (training/rate.py ``blew_up``) and a run that ended worse than it started
-(training/runlog.py).
+(training/fitwarnings.py).
 
 Every score 0 gives a classifier the same loss on every row (ln 2 for logistic, ln K for softmax, 1 for the
 hinges), whatever its weight.  A regression's depends on the label alone, so the pass over the labels before

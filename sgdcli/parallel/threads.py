@@ -122,7 +122,7 @@ def _shared_block_rows(table: Table, memory: int, streams: int) -> int:
             raise
         raise InputError(f"--memory: {format_size(memory)} split between the {streams} threads of --parallel average "
                          f"leaves {format_size(memory // streams)} each, less than two blocks of one chunk of "
-                         f"{table.path}:{table.x_name}; raise --memory to at least "
+                         f"{table.where(table.x_name)}; raise --memory to at least "
                          f"{whole_mib(_least_shared(table, streams, memory))} or lower --threads") from None
 
 

@@ -24,7 +24,7 @@ import os
 import h5py
 import numpy as np
 
-from sgdcli.data import hdf5
+from sgdcli.data import hdf5, newhdf5
 from sgdcli.data.atomic import atomic_output
 from sgdcli.data.shuffle import pages_for
 from sgdcli.engine.epoch import Position
@@ -128,7 +128,7 @@ def _not_a_checkpoint(path: str) -> str | None:
 def save(path: str, ckpt: Checkpoint) -> None:
     path = os.path.abspath(path)
     with atomic_output(path, "--checkpoint") as tmp:
-        with hdf5.created(tmp) as f:
+        with newhdf5.created(tmp) as f:
             f.attrs["sgdcli_format"] = FORMAT
             f.attrs["format_version"] = FORMAT_VERSION
             for name in TrainState._fields:

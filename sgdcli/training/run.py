@@ -18,7 +18,7 @@ from sgdcli import testhooks
 from sgdcli.data.selection import ValidationRows
 from sgdcli.data.shuffle import pages_for
 from sgdcli.data.table import Table
-from sgdcli.engine.epoch import EpochPlan, Position, current_lr, penalty_advice, rate_advice, scaled_from
+from sgdcli.engine.epoch import EpochPlan, Position, current_lr, penalty_advice, rate_advice, rows_done, scaled_from
 from sgdcli.errors import DivergedError, InputError, Interrupted, RuntimeFailure, WorkLost, first_line
 from sgdcli.fieldtypes import MAX_INT
 from sgdcli.kernels import losses, optimizers
@@ -31,7 +31,7 @@ from sgdcli.parallel.executor import Executor
 from sgdcli.reporting.records import json_line
 from sgdcli.reporting.reporter import Reporter
 from sgdcli.training import checkpoint as ckpt_mod
-from sgdcli.training import replicas, result, resume, runlog, setup, warmstart
+from sgdcli.training import fitwarnings, replicas, result, resume, runlog, setup, warmstart
 from sgdcli.training.control import RunControl
 from sgdcli.training.early_stopping import EarlyStopping
 from sgdcli.training.inputs import Inputs
@@ -125,7 +125,7 @@ class Run:
 
     def lr_auto(self, center: np.ndarray, scale: np.ndarray, warm: bool = True) -> AutoRate:
         """The rate --lr auto gives this run, whose standardization is ``center`` and ``scale``: the rate it trains
-        at, or what an explicit --lr is compared with at the end (runlog.log_end); ``warm``: scaled for --init's
+        at, or what an explicit --lr is compared with at the end (fitwarnings.log_end); ``warm``: scaled for --init's
         rows."""
         return self.averaged_auto(center, scale, warm)[0]
 
@@ -285,8 +285,8 @@ class Run:
                 fh.writelines(json_line(r) for r in self.history)
         reporter.begin(epochs=opts.epochs, iterations=self.iters, rows=self.n_train, batch_size=self.batch, lr=self.lr)
         if self.resumed:
-            reporter.resumed(epoch=self.pos.epoch, iteration=self._iteration(), rows=self.pos.rows_seen,
-                             records=list(self.history))
+            reporter.resumed(epoch=self.pos.epoch, iteration=self._iteration(),
+                             rows=rows_done(self.pos, self.state, self.plan), records=list(self.history))
         try:
             while self.pos.epoch < opts.epochs and not (self.stopper is not None and self.stopper.stopped):
                 try:
@@ -297,7 +297,7 @@ class Run:
                         raise
         finally:
             reporter.close()
-        self.warnings += runlog.log_end(self, self.stopper.best_epoch if self.stopper is not None else len(self.history))
+        self.warnings += fitwarnings.log_end(self, self.stopper.best_epoch if self.stopper is not None else len(self.history))
         runlog.log_left_out(self)
         return result.model_of(self)
 

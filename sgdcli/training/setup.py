@@ -93,12 +93,12 @@ def _weighting(table: Table, opts: TrainOptions, labels, count, n_train: int, da
         return Weighting(None, None, float(n_train), n_train)
     if count is None:
         count = data_pass(passes.label_pass, "reading the labels")
-    where = f"{table.path}:{table.y_name}"
+    where = table.where(table.y_name)
     class_weights = labels_mod.class_weights(opts.class_weight, labels, count.found, count.per_class,
                                              table.class_names, where)
     return Weighting.of(table.w_name, class_weights, labels.classes, count.found, count.per_class,
                         count.labels.weight_sums, count.labels.weight_total, n_train,
-                        f"{table.path}:{table.w_name}" if table.W is not None else where)
+                        table.where(table.w_name) if table.W is not None else where)
 
 
 def check_model_size(table: Table, outputs: int) -> None:
@@ -106,7 +106,7 @@ def check_model_size(table: Table, outputs: int) -> None:
     2^31 columns)."""
     need, limit = MODEL_COPIES * 8 * outputs * (table.n_features + 1), memory_limit()
     if limit is not None and need > limit:
-        raise InputError(f"{table.path}:{table.x_name}: a model of its {table.n_features:,} features "
+        raise InputError(f"{table.where(table.x_name)}: a model of its {table.n_features:,} features "
                          f"({outputs} output{'s' if outputs > 1 else ''}) needs about {format_size(need)} for its "
                          f"weights, their gradient and the optimizer's state, more than the {format_size(limit)} "
                          "this process may use; use fewer features (convert with a smaller --hash-bits)")

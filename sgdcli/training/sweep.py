@@ -21,7 +21,7 @@ from sgdcli.options import TrainOptions
 from sgdcli.reporting.records import json_line
 from sgdcli.reporting.reporter import Reporter
 from sgdcli.reporting.warned import warn
-from sgdcli.training import runlog
+from sgdcli.training import fitwarnings
 from sgdcli.training.train import train
 
 
@@ -144,7 +144,7 @@ def _runs(data, base: TrainOptions, batch_sizes: list[int | None], lrs: list[flo
         opts = dataclasses.replace(base, batch_size=batch, lr=lr)
         label = f"batch {'full' if batch is None else batch}, lr {_rate(lr)}"
         recorder = _Recorder(reporter_for(i, len(combos), label) if reporter_for else Reporter())
-        with runlog.kept([]) as fits:  # what the run found, whatever the filters, and no other thread's
+        with fitwarnings.kept([]) as fits:  # what the run found, whatever the filters, and no other thread's
             try:
                 model = train(data, opts, reporter=recorder)
                 error = ""
@@ -153,7 +153,7 @@ def _runs(data, base: TrainOptions, batch_sizes: list[int | None], lrs: list[flo
                 if exc.lr is not None:  # the rate it diverged at, halved by --lr auto's restarts
                     recorder.lr = exc.lr
         for text in fits:  # each names its run
-            warn(f"{label}: {text}", runlog.FitWarning, each_time=True)
+            warn(f"{label}: {text}", fitwarnings.FitWarning, each_time=True)
         runs.append(_row(batch, recorder, model, error, fits))
         if metrics_dir is not None:
             name = f"run{i:02d}-batch-{'full' if batch is None else batch}-lr-{_rate(lr)}.jsonl"

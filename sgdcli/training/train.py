@@ -82,10 +82,10 @@ def train(data, options: TrainOptions | None = None, *, output=None, metrics=Non
             val_table = stack.enter_context(Table(opts.val, val_x, opts.val_y or opts.y,
                                                   **_val_columns(table, opts.val, val_x, columns),
                                                   classes=table.class_names))
-            check_kind(val_table.class_names, table.class_names, f"{val_table.path}:{val_table.y_name}",
-                       f"those of the training data ({table.path}:{table.y_name})")
+            check_kind(val_table.class_names, table.class_names, val_table.where(val_table.y_name),
+                       f"those of the training data ({table.where(table.y_name)})")
             if val_table.n_features != table.n_features:
-                raise InputError(f"{val_table.path}:{val_table.x_name}: has {val_table.n_features} features, training data has {table.n_features}")
+                raise InputError(f"{val_table.where(val_table.x_name)}: has {val_table.n_features} features, training data has {table.n_features}")
         inputs = Inputs(table, val_table)
         inputs.watch(f"--init {opts.init}", init_seen)  # as before its first read (warmstart.columns)
         executor = open_executor(stack, table, opts, dask, reporter.message, control.stop)

@@ -27,6 +27,7 @@ import numpy as np
 
 from sgdcli.data import hashing
 from sgdcli.data.table import Table, numbered
+from sgdcli.data.where import where_in
 from sgdcli.errors import InputError, not_a_file
 from sgdcli.model import inference
 from sgdcli.model.file import Model, load_model
@@ -82,7 +83,7 @@ def columns(path: str, data, x: str, given: dict) -> tuple[dict, list[str] | Non
     training = load_model(path).training
     selected, others = inference.by_name(training.get("features"), data, x, given, f"--init {path}: ")
     if others:
-        raise InputError(f"--init {path}: {data}:{x} has {len(others)} feature column(s) the model was not trained "
+        raise InputError(f"--init {path}: {where_in(data, x)} has {len(others)} feature column(s) the model was not trained "
                          f"on ({_listing(others)}), which a warm start cannot learn; leave them out with --features "
                          f"and the model's columns (training.features in sgdcli show {path}), or train a new model "
                          "without --init")
@@ -97,7 +98,7 @@ def load(path: str, table: Table, model_type: str, optimizer: bool = False) -> W
         raise not_a_file(path, where, "; --init reads a model file")
     st = os.stat(path)  # before it is read: a change while it is shows at the next --resume
     model = load_model(path, optimizer=optimizer)
-    data = f"{table.path}:{table.x_name}"
+    data = table.where(table.x_name)
     if model.model != model_type:
         raise InputError(f"{where}: a {model.model} model; this run trains --model {model_type} on {table.path}")
     if not hashing.same(model.training.get("hashing"), table.hashing):
@@ -106,7 +107,7 @@ def load(path: str, table: Table, model_type: str, optimizer: bool = False) -> W
     if model.n_features != table.n_features:
         raise InputError(f"{where}: has {model.n_features} features; {data} has {table.n_features}")
     if table.Y is not None:
-        check_kind(table.class_names, model.training.get("class_names"), f"{table.path}:{table.y_name}",
+        check_kind(table.class_names, model.training.get("class_names"), table.where(table.y_name),
                    f"those of {where}")
     names = model.training.get("features")
     read = table.feature_names

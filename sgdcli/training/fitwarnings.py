@@ -1,0 +1,162 @@
+"""Whether the model a run keeps may be far from what training could reach: the FitWarnings of its end.
+
+Warnings, not failures: the model is written, and a gate (--fail-over) can
+refuse it.  The command line prints each as one line, with -q too; a sweep
+takes its runs' texts (``kept``) and gives them again, each named by its run.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import contextvars
+import math
+
+import numpy as np
+
+from sgdcli.reporting.reporter import counted
+from sgdcli.reporting.warned import warn
+from sgdcli.training import replicas
+from sgdcli.training.progress import end_pace
+
+# Updates in all below which a run whose loss still fell is told that it may end far from the optimum: gradient
+# descent at the curvature's rate closes a fixed share of the gap an update, and with a few dozen updates
+# problems that are not well conditioned stay far above their optimum's objective.
+FEW_UPDATES = 100
+FALLING = 0.01  # a share of the loss that the second half of a run's epochs still took off: not yet converged
+# How far above the all-zero model's loss an epoch's must end to be warned about: a margin over rounding, since a
+# full batch's first epoch is the loss at the start itself, computed in other arithmetic.
+ABOVE_ZERO = 1.01
+# A run's loss falls at the end, per unit of learning rate, at this share of its pace over the whole run (progress.
+# end_pace) or more: still far from settled, where a settled run's pace is nothing but rounding and, at a small
+# rate, the little noise its batches leave in the epochs' means.  A full batch's losses are exact, so its pace is
+# judged at any rate; a mini-batch run's only at a rate under SLOW_RATE times --lr auto's (given, or halved after
+# blow-ups), as at larger rates the noise dies down under the schedule and a loss that still falls as much tells
+# nothing.
+PACE = 1 / 6
+# An explicit --lr, or --lr auto's rate after its halvings, under this fraction of --lr auto's leaves so little of
+# the batches' noise in the epochs' mean losses that their fall is progress, measured as for a full batch.
+SLOW_RATE = 1 / 30
+
+
+class FitWarning(UserWarning):
+    """The model written may fit far worse than it could: training ended above where it started, or stopped while
+    its loss was still falling (after few updates, or at a good share of its pace over the run)."""
+
+
+# Where log_end puts its warnings' texts instead of warning them (``kept``); a context variable, so that a sweep
+# in one thread takes only its own runs' warnings, and another thread's training warns as usual.
+_KEPT: contextvars.ContextVar[list[str] | None] = contextvars.ContextVar("fit_warnings_kept", default=None)
+
+
+@contextlib.contextmanager
+def kept(texts: list[str]):
+    """While the block runs, the FitWarnings of the runs of this thread (and context) go into ``texts``, not to
+    the warnings module, whatever its filters: the sweep gives them again, each named by its run."""
+    token = _KEPT.set(texts)
+    try:
+        yield texts
+    finally:
+        _KEPT.reset(token)
+
+
+def log_end(run, kept_epoch: int) -> list[str]:
+    """The warnings about the model ``run`` keeps (from its epoch ``kept_epoch``, 1-based), each also raised as a
+    FitWarning, which the CLI prints as one line, with -q too; warnings, not failures: the model is written, and a
+    gate (--fail-over) can refuse it.
+
+    - A --warmup-iterations longer than the iterations the run was planned to have: the rate never rose to its
+      value (the all-zero model, at 2**63 - 1).
+    - The epoch's training loss ABOVE_ZERO times the all-zero model's over the training rows (and a full batch's
+      first epoch's: _start_bound): a rate too large that blew up less than ``rate.blew_up`` catches, or
+      features that do not predict the label.
+    - Fewer than FEW_UPDATES updates in all while the loss still fell by more than FALLING over the second half
+      of the epochs (or in a run of one epoch, which cannot tell): more would have gone further.
+    - Otherwise, a loss still falling at the end, per unit of learning rate, at PACE of its pace over the whole
+      run or more (_still_falling): at a full batch, or at a rate under SLOW_RATE times --lr auto's.
+    """
+    found = []
+    warmup, planned = run.opts.warmup_iterations, run.cfg.total_iterations
+    if run.history and warmup > planned:  # the rate never got to its value: a warm-up meant for another run
+        found.append(f"--warmup-iterations {warmup} is longer than the whole run ({counted(run.opts.epochs, 'epoch')} "
+                     f"× {counted(run.steps, 'iteration')}{' per thread or worker' if run.shards > 1 else ''}): the "
+                     f"rate rose to only {planned / warmup:.3g} of its value, and the model may be far from the "
+                     "optimum; lower --warmup-iterations")
+    loss = run.history[kept_epoch - 1]["train_loss"] if 0 < kept_epoch <= len(run.history) else math.nan
+    if math.isfinite(run.zero_loss) and loss > _start_bound(run):
+        found.append(f"epoch {kept_epoch}'s training loss, averaged over its batches as they were trained, "
+                     f"{loss:.4g}, is above the all-zero model's {run.zero_loss:.4g}: training ended worse than it "
+                     f"started. Either the rate is too large (try --lr {run.rate_opts.lr / 10:.4g}"
+                     + (", or --lr auto" if run.auto is None else "") + ") or the features do not predict the label.")
+    epochs, updates = len(run.history), sum(r["iterations"] for r in run.history)  # made, not planned (run.iters)
+    half = (epochs - 1) // 2
+    first, last = (run.history[half]["train_loss"], run.history[-1]["train_loss"]) if epochs else (math.nan,) * 2
+    falling = f"the loss was still falling ({first:.4g} at epoch {half + 1}, {last:.4g} at epoch {epochs})"
+    if 0 < updates < FEW_UPDATES:
+        if epochs == 1 or first - last > FALLING * abs(first):
+            found.append(f"only {counted(updates, 'update')} in all ({_updates_made(run)})"
+                         + ("" if epochs == 1 else f", and {falling}") + ": the model may be far from the optimum; "
+                         "raise --epochs" + (" or lower --batch-size" if run.batch > 1 else ""))
+    elif updates:
+        found += _still_falling(run)
+    into = _KEPT.get()
+    for text in found:
+        if into is not None:
+            into.append(text)
+        else:  # each time: each run's warnings are shown, though another run gave the same text
+            warn(text, FitWarning, each_time=True)
+    return found
+
+
+def _still_falling(run) -> list[str]:
+    """The warning, if any, of a run whose loss still fell at the end at PACE of its pace over the whole run or
+    more, where that pace can be read (see PACE): not after early stopping, whose kept epoch is its own choice."""
+    if run.stopper is not None and run.stopper.stopped:
+        return []
+    exact = replicas.full_batch(run.batch, run.n_train, run.shards)  # one update an epoch, on every row
+    used, auto = run.lr, math.nan
+    if not exact:  # the rate used, after --lr-scaling, which --lr auto's (for the steps the models averaged
+        # take, replicas.py) is the rate of a step as well
+        auto = run.auto.lr if run.auto is not None else run.lr_auto(run.plan.center, run.plan.scale).lr
+        if not used < SLOW_RATE * auto:
+            return []
+    history = run.history
+    # where training started: a full batch's first epoch is the start itself; a mini-batch run's first epoch is
+    # below it, the all-zero model's loss over the training rows above it (the bias starts where it fits better)
+    start = history[0]["train_loss"] if exact else float(np.fmax(run.zero_loss, history[0]["train_loss"]))
+    measured = end_pace(history, exact, start)
+    if measured is None or measured[0] < PACE:
+        return []
+    share, since = measured
+    falling = (f"the loss was still falling ({history[since - 1]['train_loss']:.4g} at epoch {since}, "
+               f"{history[-1]['train_loss']:.4g} at epoch {len(history)}; per unit of learning rate, at {share:.0%} "
+               "of its pace over the whole run)")
+    far = "the model may be far from the optimum"
+    if exact:
+        return [f"{falling}: {far}; raise --epochs" + (" or lower --batch-size" if run.n_train > 1 else "")]
+    if run.auto is not None:
+        return [f"{falling} at --lr auto's rate halved {counted(run.pos.lr_halvings, 'time')} after blow-ups, "
+                f"{used:.4g}: {far}; raise --epochs"]
+    given = f" (--lr {run.rate_opts.lr:g} after --lr-scaling {run.opts.lr_scaling})" if used != run.rate_opts.lr else ""
+    return [f"{falling} at a rate of {used:.4g}{given}, {auto / used:.3g} times smaller than the {auto:.4g} that "
+            f"--lr auto chooses here: {far}; raise --lr or --epochs"]
+
+
+def _updates_made(run) -> str:
+    """What the updates of ``run`` were: epochs × the iterations each made (with T threads or workers, the sum of
+    the shares' own, each rounding its rows up, or none for a share with no rows), and their batch, which is at
+    most a share."""
+    made = sorted({r["iterations"] for r in run.history})
+    per_epoch = counted(made[0], "iteration") if len(made) == 1 else f"{made[0]} to {made[-1]} iterations"
+    share = replicas.share_rows(run.n_train, run.shards)
+    if run.shards == 1 or run.batch <= share:
+        return f"{counted(len(run.history), 'epoch')} × {per_epoch} of batch {run.batch}"
+    unit = "thread" if run.opts.parallel == "average" else "worker"
+    return f"{counted(len(run.history), 'epoch')} × {per_epoch} of a {unit}'s whole share of the rows, about {share}"
+
+
+def _start_bound(run) -> float:
+    """Where training started, at its highest, with a margin over rounding (ABOVE_ZERO): the all-zero model's loss
+    over the training rows, and a full batch's first epoch, the loss at the start on every training row itself."""
+    exact = replicas.full_batch(run.batch, run.n_train, run.shards) and run.history
+    start = run.history[0]["train_loss"] if exact else -math.inf
+    return ABOVE_ZERO * max(run.zero_loss, start)
