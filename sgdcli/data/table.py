@@ -8,7 +8,7 @@ import os
 import h5py
 import numpy as np
 
-from sgdcli.data import columnindex, csrblocks, csvcolumns, featurenames, hashing, hdf5, producers, rowcount
+from sgdcli.data import columnindex, csrblocks, csvcolumns, featurenames, hashing, hdf5, producers, rowcount, wholechunks
 from sgdcli.data.columns import ColumnReader
 from sgdcli.data.identity import FileIdentity
 from sgdcli.data.pandasframes import CodedFields
@@ -83,7 +83,7 @@ class Table:
         self._selection = {"x": x, "y": y, "label_column": label_column, "features": features, "transpose": transpose,
                            "allow_unwritten": allow_unwritten, "classes": classes, "sample_weight": sample_weight,
                            "labels": labels}
-        self.W, self.memory = None, memory
+        self.W, self.memory, self._whole_chunks = None, memory, None
         self.file = hdf5.open_file(self.path)
         try:
             self.identity = _opened(self.path, self.file)
@@ -265,6 +265,13 @@ class Table:
         so every chunk is read once.
         """
         per_row = BUFFERS * self.row_bytes() + extra_per_row
+        if self._whole_chunks is None:  # refused before any is read; X's rows are the check below's
+            self._whole_chunks = ([c._replace(rows=None) for c in wholechunks.of_reader(self.X)]
+                                  + [c for r in (self.Y, self.W) for c in wholechunks.of_reader(r)])
+        short = wholechunks.refusal(self._whole_chunks, memory, per_row, BUFFERS,
+                                    per_row * max(self.unit_rows, self.chunk_rows))
+        if short is not None:
+            raise short
         rows = memory // per_row
         chunk = self.chunk_rows if unit is None else unit
         if rows < chunk:

@@ -86,6 +86,7 @@ def train(data, options: TrainOptions | None = None, *, output=None, metrics=Non
                        f"those of the training data ({table.path}:{table.y_name})")
             if val_table.n_features != table.n_features:
                 raise InputError(f"{val_table.path}:{val_table.x_name}: has {val_table.n_features} features, training data has {table.n_features}")
+            val_table.block_rows(opts.memory)  # what --memory cannot hold of it: refused now, not after an epoch
         inputs = Inputs(table, val_table)
         inputs.watch(f"--init {opts.init}", init_seen)  # as before its first read (warmstart.columns)
         executor = open_executor(stack, table, opts, dask, reporter.message, control.stop)
