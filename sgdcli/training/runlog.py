@@ -9,7 +9,6 @@ import math
 
 import numpy as np
 
-from sgdcli.data.table import Table
 from sgdcli.kernels import runtime
 from sgdcli.reporting.reporter import counted
 from sgdcli.reporting.warned import warn
@@ -17,7 +16,7 @@ from sgdcli.sizes import size_text, whole_mib
 from sgdcli.training import replicas
 from sgdcli.training.progress import end_pace
 from sgdcli.training.rate import scaling_text
-from sgdcli.training.sampling import sparse_sample
+from sgdcli.training.sampling import Sample, sparse_sample
 
 # Updates in all below which a run whose loss still fell is told that it may end far from the optimum: gradient
 # descent at the curvature's rate closes a fixed share of the gap an update, and with a few dozen updates
@@ -80,7 +79,7 @@ def log_start(run) -> None:
                if run.lr < scaled else ""))
     warn_few_places(run)
     if run.table.sparse and not run.cfg.standardized:
-        spread = sample_value_spread(run.table, opts.memory)
+        spread = sample_value_spread(run.sample)
         if spread > SPREAD_NOTE:
             say(f"note: the columns' nonzero values differ in scale by up to {spread:.3g} times on a sample of "
                 "rows, which slows SGD on unscaled sparse columns: --standardize scales them (docs/sparse.md)")
@@ -257,11 +256,11 @@ def _start_bound(run) -> float:
     return ABOVE_ZERO * max(run.zero_loss, start)
 
 
-def sample_value_spread(table: Table, memory: int) -> float:
+def sample_value_spread(drawn: Sample) -> float:
     """``value_spread`` of the sample's sparse rows as stored (NaN for dense rows)."""
-    if not table.sparse:
+    if not drawn.table.sparse:
         return math.nan
-    X, values = sparse_sample(table, None, memory)
+    X, values = sparse_sample(drawn, None)
     return value_spread(values, X.indices)
 
 
