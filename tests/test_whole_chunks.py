@@ -50,6 +50,13 @@ def test_a_chunk_larger_than_memory_is_refused_before_it_is_read(tmp_path, reads
     code, _, err = cli("train", path, "-o", tmp_path / "m.h5", "--features", "0,1", "--memory", "7M",
                        "--epochs", "1")
     assert code == 0, err
+    reads.clear()
+    for command in (["evaluate", tmp_path / "m.h5", path], ["predict", tmp_path / "m.h5", path, "-o",
+                                                            tmp_path / "p.csv"]):
+        code, out, err = cli(*command, "--features", "0,1", "--memory", "2M")
+        assert (code, out, err) == (2, "", f"sgdcli: error: --memory: 2.0 MiB cannot hold one chunk of {path}:X "
+                                           "(6.2 MiB decoded), which is read whole; raise --memory to at least 7M\n")
+        assert reads == [] and not (tmp_path / "p.csv").exists()
 
 
 def test_the_share_of_each_thread_must_hold_it(tmp_path, reads):

@@ -234,9 +234,9 @@ def find_features(f: h5py.File, x: str, label_column: str | None = None, feature
 
     ``features``: the columns to keep, comma-separated text or a list of names; ``classes``: a model's class
     names, which a label column of names is read as the codes of (else its names are found within ``memory``,
-    --memory).  Without ``labels`` (predict), the label
-    column is only left out of the features: no label is built, so none of its values, its categories or
-    its storage is read or checked (a column of text or of datetimes, no feature, is left out as it is).
+    --memory).  Without ``labels`` (predict), the label column is only left out of the features: no label is
+    built, so none of its values, its categories or its storage is read or checked (a column of text or of
+    datetimes, no feature, is left out as it is).
     """
     where = f"{f.filename}:{x}"
     obj, found = _layout(f, x, transpose, lambda name: features is not None or name == label_column)
@@ -296,7 +296,8 @@ def column_names(f: h5py.File, x: str, transpose: bool = False) -> tuple[list[st
 
 
 def find_labels(f: h5py.File, y: str, classes: list[str] | None = None, what: str = "labels",
-                rows: int | None = None, memory: int = DEFAULT_MEMORY) -> tuple[h5py.Dataset | Source, list[str] | None]:
+                rows: int | None = None, memory: int = DEFAULT_MEMORY
+                ) -> tuple[h5py.Dataset | Source, list[str] | None]:
     """What ``--y`` names: a 1-D or (N, 1) dataset (read directly), or a source (MATLAB (1, N), AnnData
     categorical codes, names in a text column); and the class names where labels are names.
 

@@ -8,7 +8,8 @@ import os
 import h5py
 import numpy as np
 
-from sgdcli.data import columnindex, csrblocks, csvcolumns, featurenames, hashing, hdf5, producers, rowcount, wholechunks
+from sgdcli.data import (columnindex, csrblocks, csvcolumns, featurenames, hashing, hdf5, producers, rowcount,
+                         wholechunks)
 from sgdcli.data.columns import ColumnReader
 from sgdcli.data.identity import FileIdentity
 from sgdcli.data.pandasframes import CodedFields

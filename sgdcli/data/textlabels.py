@@ -30,8 +30,8 @@ from sgdcli.sizes import MemoryShort, format_size
 # What a row costs the pass that finds the names, in its stored bytes: the rows as read, the column taken
 # from them (a compound table's field), and np.unique's sorted copy of it.
 SCAN_COPIES = 3
-# and beyond them: h5py's Python object per variable-length string (its header; the text is about as many
-# bytes again, which a typical label's few characters stay under), and a mask's flag and its negation
+# and beyond them, for a variable-length string: the Python object h5py makes of it (its header, and the few
+# characters of a typical label)
 OBJECT_BYTES = 64
 
 
@@ -72,7 +72,7 @@ def scan_rows(source: Source, mask: Source | None, memory: int) -> int:
     ``memory`` holds; MemoryShort where it cannot hold one (a chunk is decoded whole: read in pieces it would
     be decoded once a piece)."""
     per_row = SCAN_COPIES * source.row_bytes + (OBJECT_BYTES if source.dtype.kind == "O" else 0)
-    if mask is not None:
+    if mask is not None:  # the mask as read, as flags and their negation
         per_row += mask.row_bytes + 2
     unit = max(1, source.unit_rows, mask.unit_rows if mask is not None else 1)
     if unit * per_row > memory:
