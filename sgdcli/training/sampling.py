@@ -61,8 +61,9 @@ class Sample:
         self._parts: dict = {}
 
     @classmethod
-    def of(cls, drawn: "Table | Sample", memory: int = DEFAULT_MEMORY) -> "Sample":
-        """``drawn`` where it is a sample already (a run's, shared), else a sample of the table ``drawn``."""
+    def of(cls, drawn: Table | Sample, memory: int = DEFAULT_MEMORY) -> Sample:
+        """``drawn`` where it is a sample already (a run's, shared: its own ``memory`` holds), else a sample of the
+        table ``drawn`` within ``memory``."""
         return drawn if isinstance(drawn, Sample) else cls(drawn, memory)
 
     def _part(self, name: str, read):
@@ -99,17 +100,17 @@ class Sample:
         self._parts.clear()
 
 
-def sample_labels(table: "Table | Sample", memory: int = DEFAULT_MEMORY) -> np.ndarray:
+def sample_labels(table: Table | Sample, memory: int = DEFAULT_MEMORY) -> np.ndarray:
     """The labels of the sample's rows."""
     return Sample.of(table, memory).labels()
 
 
-def sample_weights(table: "Table | Sample", memory: int = DEFAULT_MEMORY) -> np.ndarray | None:
+def sample_weights(table: Table | Sample, memory: int = DEFAULT_MEMORY) -> np.ndarray | None:
     """The sample weights of the sample's rows (None: the table has none)."""
     return Sample.of(table, memory).weights()
 
 
-def sample(table: "Table | Sample", center: np.ndarray, scale: np.ndarray, memory: int = DEFAULT_MEMORY
+def sample(table: Table | Sample, center: np.ndarray, scale: np.ndarray, memory: int = DEFAULT_MEMORY
            ) -> np.ndarray:
     """Rows in runs spread evenly over the file (those of ``sample_labels``), as the model sees them, with a
     column of ones for the bias: DENSE_SAMPLE_BYTES a value, with the rows as read."""
@@ -123,7 +124,7 @@ def sample(table: "Table | Sample", center: np.ndarray, scale: np.ndarray, memor
     return Z
 
 
-def sparse_sample(table: "Table | Sample", scale: np.ndarray | None, memory: int = DEFAULT_MEMORY):
+def sparse_sample(table: Table | Sample, scale: np.ndarray | None, memory: int = DEFAULT_MEMORY):
     """The sample's sparse rows (CsrRows) and their values as float64, times ``scale`` of their columns (None: as
     stored), non-finite ones 0."""
     X = Sample.of(table, memory).rows()
