@@ -48,6 +48,13 @@ def test_the_names_are_found_in_pieces_that_memory_holds(tmp_path, reads):
     assert max(reads) * SCAN_COPIES * 8 <= MEMORY  # (the whole column in one read before: 300,000 rows)
 
 
+def test_a_run_reads_no_more_of_them_at_once_than_memory_holds(tmp_path, reads):
+    path = write(tmp_path / "names.h5")
+    code, _, err = cli("train", path, "-o", tmp_path / "m.h5", "--model", "softmax", "--memory", "1M", "--epochs", "1")
+    assert code == 0, err
+    assert max(reads) * SCAN_COPIES * 8 <= MEMORY  # (the names' pass read all 300,000 rows at once)
+
+
 def test_pieces_are_whole_chunks(tmp_path, reads):
     path = write(tmp_path / "chunks.h5", chunks=(10_000,), compression="gzip")
     with Table(path, memory=MEMORY) as table:
