@@ -111,20 +111,23 @@ class TextLabels(Source):
         return self.inner.stored() + (self.mask.stored() if self.mask is not None else [])
 
     def read_spans(self, spans):
-        text = _text(self.inner.read_spans(spans))
-        absent = np.zeros(len(text), dtype=bool)
-        if self.missing is not None:
-            absent |= text == self.missing
+        """The codes of the rows' names; each distinct value of the rows is decoded to text and looked up once
+        (a block of a million rows holds a few names: as text, every row would cost several times its stored
+        bytes, beyond what --memory counts for a label)."""
+        stored, each = np.unique(np.asarray(self.inner.read_spans(spans)).reshape(-1), return_inverse=True)
+        each = each.reshape(-1)
+        text = _text(stored)  # the distinct values, in order
+        absent = (text == self.missing)[each] if self.missing is not None else np.zeros(len(each), dtype=bool)
         if self.mask is not None:
             absent |= _flags(self.mask.read_spans(spans))
         ordered = self.classes[self.order]
         at = np.minimum(np.searchsorted(ordered, text), max(len(self.classes) - 1, 0))
-        unknown = (ordered[at] != text if len(self.classes) else np.ones(len(text), dtype=bool)) & ~absent
+        unknown = (ordered[at] != text if len(self.classes) else np.ones(len(text), dtype=bool))[each] & ~absent
         if unknown.any():
             k = int(np.flatnonzero(unknown)[0])
-            raise InputError(f"{self.where}: label {quoted(text[k])} is not one of the classes "
+            raise InputError(f"{self.where}: label {quoted(text[each[k]])} is not one of the classes "
                              f"({', '.join(self.classes[:12])}{', ...' if len(self.classes) > 12 else ''})")
-        codes = self.order[at].astype(np.float64) if len(self.classes) else np.zeros(len(text))
+        codes = self.order[at].astype(np.float64)[each] if len(self.classes) else np.zeros(len(each))
         codes[absent] = np.nan
         return codes.reshape(-1, 1)
 
