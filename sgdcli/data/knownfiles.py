@@ -48,17 +48,17 @@ def whole(obj, y: str) -> tuple[object, str]:
     return obj, y
 
 
-def group_labels(g: h5py.Group, y: str, where: str, classes: list[str] | None, what: str):
+def group_labels(g: h5py.Group, y: str, where: str, classes: list[str] | None, what: str, memory: int):
     """A group named as ``--y``: a categorical (codes and categories), an AnnData nullable column, a pandas
-    Series; InputError for any other."""
+    Series; InputError for any other.  ``memory``: what the pass that finds the names of text labels keeps to."""
     if "codes" in g and "categories" in g:  # AnnData (and pandas-in-HDF5 writers) categorical
         if isinstance(g["categories"], h5py.Dataset):
             refuse_unwritten(g["categories"], where_of(g["categories"]), "category")
         return categorical_labels(Column(g["codes"], y), g["categories"][()], where_of(g["codes"]), classes)
     if encoding(g) in NULLABLE:
-        return _nullable(g, y, where, classes)
+        return _nullable(g, y, where, classes, memory)
     if pandas_type(g) in SERIES_TYPES:
-        return _series(g, where, classes)
+        return _series(g, where, classes, memory)
     if pandas_type(g) in FRAME_TYPES:
         raise InputError(f"{where}: is a pandas frame, not a column of {what}: take the {what} from one of its "
                          f"columns with --x {y} --label-column NAME, or write them as a Series")
@@ -75,7 +75,7 @@ def part_of_pandas(ds: h5py.Dataset, y: str, where: str) -> None:
                          f"read whole: {f'--y {key}' if series else f'--x {key} --label-column NAME'}")
 
 
-def _nullable(g: h5py.Group, y: str, where: str, classes: list[str] | None):
+def _nullable(g: h5py.Group, y: str, where: str, classes: list[str] | None, memory: int):
     """An AnnData nullable column (``values``, and ``mask`` set where a value is missing) as labels: a masked
     entry is a missing label (NaN: a bad row), as a categorical's code -1 is."""
     values, mask = g.get("values"), g.get("mask")
@@ -85,19 +85,19 @@ def _nullable(g: h5py.Group, y: str, where: str, classes: list[str] | None):
         raise InputError(f"{where}: its mask has {mask.shape[0]} rows but its values {values.shape[0]}")
     inner, flags = Column(values, y), Column(mask, f"{y}/mask")
     if is_text(values.dtype):
-        return text_labels(inner, where, classes, mask=flags)
+        return text_labels(inner, where, classes, mask=flags, memory=memory)
     if values.dtype.kind not in NUMERIC_KINDS:
         raise InputError(f"{where}/values: dtype {values.dtype} is not numeric")
     return Masked(inner, flags), None
 
 
-def _series(g: h5py.Group, where: str, classes: list[str] | None):
+def _series(g: h5py.Group, where: str, classes: list[str] | None, memory: int):
     """A pandas Series as labels: its values (fixed format), or its one column (table format: numbers, text with
     the table's ``nan_rep`` a missing label, or a Categorical's codes read through its categories)."""
     if pandas_type(g) == "series":
         values = series_values(g, where)
         if is_text(values.dtype):
-            return text_labels(values, where, classes)
+            return text_labels(values, where, classes, memory=memory)
         return (values.ds if packing_of(values.ds) is None else values), None
     found = built(table_frame, g)
     names = [name for s in found.features for name in s.names]
@@ -105,7 +105,7 @@ def _series(g: h5py.Group, where: str, classes: list[str] | None):
     if len(names) + len(found.text) + len(found.left_out) != 1:
         raise InputError(f"{where}: a pandas Series (table format) of {len(names) + len(found.text)} columns")
     if readable:
-        return text_labels(readable[0], where, classes, found.missing_text)
+        return text_labels(readable[0], where, classes, found.missing_text, memory=memory)
     if found.left_out:
         raise InputError(f"{where}: a pandas Series of {next(iter(found.left_out.values()))} values, which sgdcli "
                          "reads neither as labels nor as features")

@@ -47,6 +47,7 @@ from sgdcli.data.sparse import is_csr
 from sgdcli.data.textlabels import categorical_labels, is_text, text_labels
 from sgdcli.data.where import where_in, where_of
 from sgdcli.errors import InputError, first_line
+from sgdcli.options import DEFAULT_MEMORY
 
 
 VAEX = ("; this looks like vaex's layout (a group per column, holding its data), which sgdcli does not read: "
@@ -227,13 +228,15 @@ def _layout(f: h5py.File, x: str, transpose: bool, text_ok) -> tuple[h5py.Group 
 
 
 def find_features(f: h5py.File, x: str, label_column: str | None = None, features: str | list | None = None,
-                  transpose: bool = False, classes: list[str] | None = None, labels: bool = True) -> Found:
+                  transpose: bool = False, classes: list[str] | None = None, labels: bool = True,
+                  memory: int = DEFAULT_MEMORY) -> Found:
     """The feature columns that ``--x`` names (and ``--label-column``'s label), or InputError with a hint.
 
     ``features``: the columns to keep, comma-separated text or a list of names; ``classes``: a model's class
-    names, which a label column of names is read as the codes of.  Without ``labels`` (predict), the label
-    column is only left out of the features: no label is built, so none of its values, its categories or
-    its storage is read or checked (a column of text or of datetimes, no feature, is left out as it is).
+    names, which a label column of names is read as the codes of (else its names are found within ``memory``,
+    --memory).  Without ``labels`` (predict), the label column is only left out of the features: no label is
+    built, so none of its values, its categories or its storage is read or checked (a column of text or of
+    datetimes, no feature, is left out as it is).
     """
     where = where_in(f.filename, x)
     obj, found = _layout(f, x, transpose, lambda name: features is not None or name == label_column)
@@ -246,14 +249,14 @@ def find_features(f: h5py.File, x: str, label_column: str | None = None, feature
     no_feature = label_column in found.text or label_column in found.left_out  # without labels: left as it is
     if label_column is not None and labels and found.text.get(label_column) is not None:  # names as labels
         label, class_names = text_labels(found.text[label_column], f"{where}:{label_column}", classes,
-                                         found.missing_text)
+                                         found.missing_text, memory=memory)
     elif label_column is not None and (labels or not no_feature):
         k = column_index(names, label_column, "--label-column", where, found.text, left_out=found.left_out)
         if features is not None and k in keep:
             raise InputError(f"--label-column {label_column}: is also listed in --features")
         keep = [j for j in keep if j != k]
         if labels:
-            label, class_names = _column_label(found, obj, k, f"{where}:{names[k]}", classes)
+            label, class_names = _column_label(found, obj, k, f"{where}:{names[k]}", classes, memory)
     if not keep:
         raise InputError(f"{where}: no feature columns are left" + _left_out_said(found))
     plain = found.plain and keep == list(range(len(names)))
@@ -261,7 +264,7 @@ def find_features(f: h5py.File, x: str, label_column: str | None = None, feature
                  left_out=found.left_out, missing_text=found.missing_text)
 
 
-def _column_label(found: Found, obj, k: int, column: str, classes: list[str] | None
+def _column_label(found: Found, obj, k: int, column: str, classes: list[str] | None, memory: int
                   ) -> tuple[Source, list[str] | None]:
     """The label that column ``k`` of the table holds, and its class names where its values are names."""
     label = _select(found, [k])[0]
@@ -271,7 +274,7 @@ def _column_label(found: Found, obj, k: int, column: str, classes: list[str] | N
             Fields(label.ds, label.fields, label.names, label.cols),  # the codes as stored: -1 is missing
             categories(obj, found.categorical[name], column), column, classes)
     if (named := enum_label(label)) is not None:  # an enum column (a compound table's field): its names
-        return text_labels(EnumNames(label, named, column), column, classes)  # as an enum --y's
+        return text_labels(EnumNames(label, named, column), column, classes, memory=memory)  # as an enum --y's
     return label, None
 
 
@@ -293,13 +296,15 @@ def column_names(f: h5py.File, x: str, transpose: bool = False) -> tuple[list[st
 
 
 def find_labels(f: h5py.File, y: str, classes: list[str] | None = None, what: str = "labels",
-                rows: int | None = None) -> tuple[h5py.Dataset | Source, list[str] | None]:
+                rows: int | None = None, memory: int = DEFAULT_MEMORY
+                ) -> tuple[h5py.Dataset | Source, list[str] | None]:
     """What ``--y`` names: a 1-D or (N, 1) dataset (read directly), or a source (MATLAB (1, N), AnnData
     categorical codes, names in a text column); and the class names where labels are names.
 
     ``classes``: the names of a model's classes, which codes then follow (data/textlabels.py); ``what``: what
     the messages call the column (--sample-weight reads "weights" here too); ``rows``: the table's rows, which
-    tell which way a MATLAB char matrix of names runs.
+    tell which way a MATLAB char matrix of names runs; ``memory``: --memory, which the pass that finds the names
+    of labels that are names keeps to.
     """
     obj, y = knownfiles.whole(lookup(f, y, "dataset"), y)
     where = where_in(f.filename, y)
@@ -307,17 +312,17 @@ def find_labels(f: h5py.File, y: str, classes: list[str] | None = None, what: st
     if unread is not None:
         raise InputError(unread)
     if isinstance(obj, h5py.Dataset) and matlab.matlab_class(obj) == "char" and what == "labels":
-        return text_labels(matlab.char_labels(obj, y, rows), where, classes)
+        return text_labels(matlab.char_labels(obj, y, rows), where, classes, memory=memory)
     if isinstance(obj, h5py.Group):
-        return knownfiles.group_labels(obj, y, where, classes, what)
+        return knownfiles.group_labels(obj, y, where, classes, what, memory)
     if obj.ndim == 0:
         raise InputError(f"{where}: is a single value, not a column of {what}")
     if obj.dtype.fields is None and is_text(obj.dtype) and (obj.ndim == 1 or obj.ndim == 2 and obj.shape[1] == 1):
-        return text_labels(Column(obj, y), where, classes)
+        return text_labels(Column(obj, y), where, classes, memory=memory)
     named = enum_names(obj.dtype) if what == "labels" and (obj.ndim == 1 or obj.ndim == 2 and obj.shape[1] == 1) \
         else None
     if named:  # an HDF5 enum: its names are the classes
-        return text_labels(EnumNames(Column(obj, y), named, where_of(obj)), where, classes)
+        return text_labels(EnumNames(Column(obj, y), named, where_of(obj)), where, classes, memory=memory)
     knownfiles.part_of_pandas(obj, y, where)
     if obj.dtype.fields is not None or obj.dtype.kind not in NUMERIC_KINDS:
         raise InputError(f"{where}: dtype {obj.dtype} is not numeric")

@@ -8,7 +8,8 @@ import os
 import h5py
 import numpy as np
 
-from sgdcli.data import columnindex, csrblocks, csvcolumns, featurenames, hashing, hdf5, producers, rowcount
+from sgdcli.data import (columnindex, csrblocks, csvcolumns, featurenames, hashing, hdf5, producers, rowcount,
+                         wholechunks)
 from sgdcli.data.columns import ColumnReader
 from sgdcli.data.identity import FileIdentity
 from sgdcli.data.pandasframes import CodedFields
@@ -19,6 +20,7 @@ from sgdcli.data.textlabels import Codes, TextLabels
 from sgdcli.data.unwritten import union_rows, unwritten
 from sgdcli.data.where import where_in
 from sgdcli.errors import InputError
+from sgdcli.options import DEFAULT_MEMORY
 from sgdcli.sizes import whole_mib
 
 FEATURE_DTYPE = np.float32
@@ -67,12 +69,15 @@ class Table:
     labels which are names are read as (``class_names``: those names),
     ``sample_weight`` names a dataset of per-row weights (read as ``W``), and
     without ``labels`` (predict) no labels are opened: ``y`` is not, and a
-    ``label_column`` is only left out of the features (``Y`` is None).
+    ``label_column`` is only left out of the features (``Y`` is None);
+    ``memory`` (--memory) bounds the pass that finds the names of labels
+    that are names.
     """
 
     def __init__(self, path, x: str = "X", y: str | None = "y", label_column: str | None = None,
                  features: str | None = None, transpose: bool = False, allow_unwritten: bool = False,
-                 classes: list[str] | None = None, sample_weight: str | None = None, labels: bool = True):
+                 classes: list[str] | None = None, sample_weight: str | None = None, labels: bool = True,
+                 memory: int = DEFAULT_MEMORY):
         self.path = os.fspath(path)
         self.x_name, self.y_name, self.w_name = x, y, sample_weight
         self.label_column, self.features, self.transpose = label_column, features, transpose
@@ -80,7 +85,7 @@ class Table:
         self._selection = {"x": x, "y": y, "label_column": label_column, "features": features, "transpose": transpose,
                            "allow_unwritten": allow_unwritten, "classes": classes, "sample_weight": sample_weight,
                            "labels": labels}
-        self.W = None
+        self.W, self.memory, self._whole_chunks = None, memory, None
         self.file = hdf5.open_file(self.path)
         try:
             self.identity = _opened(self.path, self.file)
@@ -121,7 +126,7 @@ class Table:
         if is_csr(stored):
             return self._open_sparse(x, y)
         found = producers.find_features(self.file, x, self.label_column, self.features, self.transpose, self.classes,
-                                        labels)
+                                        labels, self.memory)
         n = found.features[0].n_rows
         for source in found.features[1:]:
             if source.n_rows != n:
@@ -129,7 +134,7 @@ class Table:
                                  f"{found.features[0].names[0]!r} has {n}")
         labels, self.class_names = None, found.class_names
         if found.label is None and y is not None:
-            labels, self.class_names = producers.find_labels(self.file, y, self.classes, rows=n)
+            labels, self.class_names = producers.find_labels(self.file, y, self.classes, rows=n, memory=self.memory)
             rows = labels.shape[0] if isinstance(labels, h5py.Dataset) else labels.n_rows
             if rows != n:
                 raise InputError(rowcount.mismatch(self.path, x, y, rows, found, labels))
@@ -188,7 +193,8 @@ class Table:
         self.feature_names = names if keep is None or names is None else [names[k] for k in keep]
         labels, self.class_names = None, None
         if y is not None:
-            labels, self.class_names = producers.find_labels(self.file, y, self.classes, rows=self.n_rows)
+            labels, self.class_names = producers.find_labels(self.file, y, self.classes, rows=self.n_rows,
+                                                             memory=self.memory)
             rows = labels.shape[0] if isinstance(labels, h5py.Dataset) else labels.n_rows
             if rows != self.n_rows:
                 raise InputError(f"{self.where(y)}: has {rows} rows but {x} has {self.n_rows}")
@@ -209,7 +215,7 @@ class Table:
         row written (a weight read from a fill value would train on data never written)."""
         where = self.where(name)
         try:
-            source, names = producers.find_labels(self.file, name, what="weights")
+            source, names = producers.find_labels(self.file, name, what="weights", memory=self.memory)
         except InputError as exc:
             raise InputError(f"--sample-weight: {exc}") from None
         if names is not None:
@@ -265,6 +271,13 @@ class Table:
         so every chunk is read once.
         """
         per_row = BUFFERS * self.row_bytes() + extra_per_row
+        if self._whole_chunks is None:  # refused before any is read; X's rows are the check below's
+            self._whole_chunks = ([c._replace(rows=None) for c in wholechunks.of_reader(self.X)]
+                                  + [c for r in (self.Y, self.W) for c in wholechunks.of_reader(r)])
+        short = wholechunks.refusal(self._whole_chunks, memory, per_row, BUFFERS,
+                                    per_row * max(self.unit_rows, self.chunk_rows))
+        if short is not None:
+            raise short
         rows = memory // per_row
         chunk = self.chunk_rows if unit is None else unit
         if rows < chunk:

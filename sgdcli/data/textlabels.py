@@ -22,11 +22,17 @@ from __future__ import annotations
 import h5py
 import numpy as np
 
-from sgdcli.data.sources import Source, text_of
+from sgdcli.data.sources import Source, text_of, where_of
 from sgdcli.errors import InputError, quoted
-from sgdcli.options import MAX_CLASSES
+from sgdcli.options import DEFAULT_MEMORY, MAX_CLASSES
+from sgdcli.sizes import MemoryShort, format_size
 
-SCAN_ROWS = 1 << 20  # labels read at once by the pass that finds the names
+# What a row costs the pass that finds the names, in its stored bytes: the rows as read, the column taken
+# from them (a compound table's field), and np.unique's sorted copy of it.
+SCAN_COPIES = 3
+# and beyond them, for a variable-length string: the Python object h5py makes of it (its header, and the few
+# characters of a typical label)
+OBJECT_BYTES = 64
 
 
 def _text(values: np.ndarray) -> np.ndarray:
@@ -42,20 +48,42 @@ def is_text(dtype: np.dtype) -> bool:
     return dtype.kind in "SU" or h5py.check_string_dtype(dtype) is not None
 
 
-def scan_names(source: Source, where: str, missing: str | None = None, mask: Source | None = None) -> list[str]:
-    """The sorted distinct names of a text column, in one pass of SCAN_ROWS at a time; the ``missing`` marker
-    and the entries ``mask`` marks are no names."""
+def scan_names(source: Source, where: str, missing: str | None = None, mask: Source | None = None,
+               memory: int = DEFAULT_MEMORY) -> list[str]:
+    """The sorted distinct names of a text column, in one pass of pieces that ``memory`` holds (whole chunks,
+    ``scan_rows``); the ``missing`` marker and the entries ``mask`` marks are no names.  Only a piece's
+    distinct values are decoded to text."""
     names: set[str] = set()
-    for start in range(0, source.n_rows, SCAN_ROWS):
-        stop = min(start + SCAN_ROWS, source.n_rows)
-        text = _text(source.read(start, stop))
+    rows = scan_rows(source, mask, memory)
+    for start in range(0, source.n_rows, rows):
+        stop = min(start + rows, source.n_rows)
+        values = np.asarray(source.read(start, stop)).reshape(-1)
         if mask is not None:
-            text = text[~_flags(mask.read(start, stop))]
-        names.update(np.unique(text).tolist())
+            values = values[~_flags(mask.read(start, stop))]
+        names.update(_text(np.unique(values)).tolist())
         names.discard(missing)
         if len(names) > MAX_CLASSES:
             raise InputError(f"{where}: more than {MAX_CLASSES} distinct names; a text label names classes")
     return sorted(names)
+
+
+def scan_rows(source: Source, mask: Source | None, memory: int) -> int:
+    """Rows of ``source`` (and ``mask``) the pass that finds the names reads at once: whole chunks, as many as
+    ``memory`` holds; MemoryShort where it cannot hold one (a chunk is decoded whole: read in pieces it would
+    be decoded once a piece)."""
+    per_row = SCAN_COPIES * source.row_bytes + (OBJECT_BYTES if source.dtype.kind == "O" else 0)
+    if mask is not None:  # the mask as read, as flags and their negation
+        per_row += mask.row_bytes + 2
+    unit = max(1, source.unit_rows, mask.unit_rows if mask is not None else 1)
+    if unit * per_row > memory:
+        raise MemoryShort(memory, f"one chunk of {where_of(source.ds)} ({unit:,} rows of text labels, "
+                          f"{format_size(unit * source.row_bytes)} as stored) while finding the names of its "
+                          "classes", unit * per_row)
+    return int(min(memory // per_row // unit * unit, _round_up(source.n_rows, unit)))
+
+
+def _round_up(n: int, k: int) -> int:
+    return max(k, -(-n // k) * k)
 
 
 def _flags(values: np.ndarray) -> np.ndarray:
@@ -83,20 +111,23 @@ class TextLabels(Source):
         return self.inner.stored() + (self.mask.stored() if self.mask is not None else [])
 
     def read_spans(self, spans):
-        text = _text(self.inner.read_spans(spans))
-        absent = np.zeros(len(text), dtype=bool)
-        if self.missing is not None:
-            absent |= text == self.missing
+        """The codes of the rows' names; each distinct value of the rows is decoded to text and looked up once
+        (a block of a million rows holds a few names: as text, every row would cost several times its stored
+        bytes, beyond what --memory counts for a label)."""
+        stored, each = np.unique(np.asarray(self.inner.read_spans(spans)).reshape(-1), return_inverse=True)
+        each = each.reshape(-1)
+        text = _text(stored)  # the distinct values, in order
+        absent = (text == self.missing)[each] if self.missing is not None else np.zeros(len(each), dtype=bool)
         if self.mask is not None:
             absent |= _flags(self.mask.read_spans(spans))
         ordered = self.classes[self.order]
         at = np.minimum(np.searchsorted(ordered, text), max(len(self.classes) - 1, 0))
-        unknown = (ordered[at] != text if len(self.classes) else np.ones(len(text), dtype=bool)) & ~absent
+        unknown = (ordered[at] != text if len(self.classes) else np.ones(len(text), dtype=bool))[each] & ~absent
         if unknown.any():
             k = int(np.flatnonzero(unknown)[0])
-            raise InputError(f"{self.where}: label {quoted(text[k])} is not one of the classes "
+            raise InputError(f"{self.where}: label {quoted(text[each[k]])} is not one of the classes "
                              f"({', '.join(self.classes[:12])}{', ...' if len(self.classes) > 12 else ''})")
-        codes = self.order[at].astype(np.float64) if len(self.classes) else np.zeros(len(text))
+        codes = self.order[at].astype(np.float64)[each] if len(self.classes) else np.zeros(len(each))
         codes[absent] = np.nan
         return codes.reshape(-1, 1)
 
@@ -169,8 +200,9 @@ def categorical_labels(inner: Source, categories, where: str, classes: list[str]
 
 
 def text_labels(source: Source, where: str, classes: list[str] | None, missing: str | None = None,
-                mask: Source | None = None) -> tuple[TextLabels, list[str]]:
-    """Names read as codes: of ``classes`` where given, else of the column's own sorted names; ``missing`` (the
-    text that marks a missing value) and the entries ``mask`` sets are missing labels."""
-    names = classes if classes is not None else scan_names(source, where, missing, mask)
+                mask: Source | None = None, memory: int = DEFAULT_MEMORY) -> tuple[TextLabels, list[str]]:
+    """Names read as codes: of ``classes`` where given, else of the column's own sorted names, found within
+    ``memory`` (--memory); ``missing`` (the text that marks a missing value) and the entries ``mask`` sets are
+    missing labels."""
+    names = classes if classes is not None else scan_names(source, where, missing, mask, memory)
     return TextLabels(source, names, where, missing, mask), names

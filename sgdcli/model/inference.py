@@ -258,7 +258,7 @@ def evaluate(model, data, x: str = DEFAULT_X, y: str = DEFAULT_Y, memory: int = 
             result = textinference.evaluate_rows(model, rows, memory, progress)
         return {key: result[key] for key in metrics_of(model.model)}
     _text_only(delimiter, data, "evaluate", model)
-    with _open_for(model, data, x, y, columns, report) as table:
+    with _open_for(model, data, x, y, {**columns, "memory": memory}, report) as table:
         labels = model.labels
         result = measure(table, model.objective, labels, model.raw_weights(), memory, progress=progress,
                          centre=model.score_centre())

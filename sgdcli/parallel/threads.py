@@ -117,6 +117,10 @@ def _shared_block_rows(table: Table, memory: int, streams: int) -> int:
     ``block_rows(memory)`` names, would be refused again)."""
     try:
         return table.block_rows(memory // streams)
+    except MemoryShort as short:  # a chunk read whole (data/wholechunks.py), said of the share it does not fit
+        if streams == 1:
+            raise
+        raise _split(short, memory, streams) from None
     except InputError:
         if streams == 1:
             raise

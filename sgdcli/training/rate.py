@@ -115,7 +115,7 @@ from sgdcli.kernels import losses
 from sgdcli.options import DEFAULT_MEMORY, TrainOptions
 from sgdcli.training import curvature as bounds
 from sgdcli.training import gradientnoise
-from sgdcli.training.sampling import sample, sample_labels, sparse_sample
+from sgdcli.training.sampling import Sample, sample, sample_labels, sparse_sample
 
 MOMENTUM_OPTIMIZERS = ("momentum", "nesterov")
 POWER_STEPS = 100
@@ -267,25 +267,25 @@ def adaptive_width(optimizer: str, model: str, trace: float, norm1: float, updat
     return min(1.0, math.sqrt(_wide_from(model) / trace)) if trace > 0 else 1.0
 
 
-def _row_norms(table: Table, center: np.ndarray, scale: np.ndarray, memory: int) -> tuple[float, float]:
+def _row_norms(drawn: Sample, center: np.ndarray, scale: np.ndarray) -> tuple[float, float]:
     """The mean squared norm of the sample's rows as the model sees them, with the bias's 1 (the trace of their
     second moments), and their mean sum of absolute values."""
-    if not table.sparse:
-        Z = sample(table, center, scale, memory)
+    if not drawn.table.sparse:
+        Z = sample(drawn, center, scale)
         return float(np.einsum("ij,ij->", Z, Z) / len(Z)), float(np.abs(Z).sum() / len(Z))
-    X, values = sparse_sample(table, scale, memory)
+    X, values = sparse_sample(drawn, scale)
     rows = max(X.n_rows, 1)
     return float((values**2).sum() / rows) + 1.0, float(np.abs(values).sum() / rows) + 1.0
 
 
-def _sparse_curvature(table: Table, scale: np.ndarray, weights: np.ndarray | None, curvatures: np.ndarray | None,
-                      memory: int) -> tuple[float, float, float, int]:
+def _sparse_curvature(drawn: Sample, scale: np.ndarray, weights: np.ndarray | None, curvatures: np.ndarray | None
+                      ) -> tuple[float, float, float, int]:
     """λmax and the trace of the second moments of a sample of sparse rows (scaled, with the bias's column;
     each row counted with its weight and its curvature as ``auto_rate`` says), by power iteration on the CSR
     rows themselves: never a dense sample; and the heaviest row's term of the trace, where rows have their own
     curvatures (else NaN)."""
-    X, values = sparse_sample(table, scale, memory)
-    m, d = X.n_rows, table.n_features
+    X, values = sparse_sample(drawn, scale)
+    m, d = X.n_rows, drawn.table.n_features
     rows = np.repeat(np.arange(m), np.diff(X.indptr))
     weights, noise = _row_weights(weights, curvatures)
     if weights is None:
@@ -317,7 +317,7 @@ def _row_weights(weights: np.ndarray | None, curvatures: np.ndarray | None):
     return v * k, v**2 * k
 
 
-def auto_rate(table: Table, model: str, center: np.ndarray, scale: np.ndarray, batch: int, optimizer: str,
+def auto_rate(table: Table | Sample, model: str, center: np.ndarray, scale: np.ndarray, batch: int, optimizer: str,
               momentum: float = 0.0, loss: tuple | None = None, weigh=None,
               memory: int = DEFAULT_MEMORY, bias: float = 0.0, *, updates: int = 1, l2: float = 0.0,
               ends_at: float | None = None, full: bool = False) -> AutoRate:
@@ -331,7 +331,9 @@ def auto_rate(table: Table, model: str, center: np.ndarray, scale: np.ndarray, b
     decay to small steps ends at (constant: 1; step: γ^phases), whose noise bounds the rate too; ``full``: every
     step on every training row (of a model's share), which has no noise: 1/L."""
     loss = loss if loss is not None else losses.loss_of(TrainOptions(model=model).objective)
-    labels = sample_labels(table, memory)
+    drawn = Sample.of(table, memory)  # the run's, read once for all its measures, or this table's
+    table = drawn.table
+    labels = sample_labels(drawn)
     weights = weigh(labels) if weigh is not None else None
     if weights is not None and not np.any(weights > 0):
         weights = None  # no sampled row weighs anything: the rows as they are, not a curvature of 0
@@ -340,7 +342,7 @@ def auto_rate(table: Table, model: str, center: np.ndarray, scale: np.ndarray, b
         size = math.sqrt(bounds.mean((labels[keep] - bias) ** 2, None if weights is None else weights[keep])) if (
             model in LABEL_SCALED and keep.any()) else 1.0
         size = size if math.isfinite(size) and size > 0 else 1.0
-        trace, norm1 = _row_norms(table, center, scale, memory)
+        trace, norm1 = _row_norms(drawn, center, scale)
         width = adaptive_width(optimizer, model, trace, norm1, updates)
         return AutoRate(lr=ADAPTIVE[optimizer] * size * width, lambda_max=math.nan, trace=trace, rows=len(labels),
                         label_scale=size,
@@ -352,9 +354,9 @@ def auto_rate(table: Table, model: str, center: np.ndarray, scale: np.ndarray, b
     curvatures = bounds.row_curvature(model, labels, weights)  # poisson's, each row's own
     share, bend = 1.0, math.inf  # sparse rows (and the cosine's rate): the worst case
     if table.sparse:
-        lam, trace, heaviest, rows = _sparse_curvature(table, scale, weights, curvatures, memory)
+        lam, trace, heaviest, rows = _sparse_curvature(drawn, scale, weights, curvatures)
     else:
-        Z = sample(table, center, scale, memory)
+        Z = sample(drawn, center, scale)
         if residuals:  # before the weights scale Z's rows
             fitted = bounds.exact(Z.shape[1], memory)
             sigma = bounds.residual_scale(labels, Z if fitted else None, weights)

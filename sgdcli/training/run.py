@@ -36,7 +36,7 @@ from sgdcli.training.control import RunControl
 from sgdcli.training.early_stopping import EarlyStopping
 from sgdcli.training.inputs import Inputs
 from sgdcli.training.rate import BLOWN_UP, MAX_HALVINGS, AutoRate, auto_rate, blew_up
-from sgdcli.training.sampling import sample_weights
+from sgdcli.training.sampling import Sample, sample_weights
 from sgdcli.training.start import start_weights
 from sgdcli.training.signals import EXIT_CODES, name
 
@@ -88,7 +88,9 @@ class Run:
                              "iterations in all")
         self.auto, self.warnings = None, list(executor.warnings)  # the set-up's; log_end adds the fit's
         self.local_steps = replicas.local_steps(executor.run_options().get("sync_every"), steps)
-        self.start = start_weights(opts.model, opts.quantile, table, center, scale, self.sample_weights_of, opts.memory)
+        self.sample = Sample(table, opts.memory)  # read once for every measure of the set-up (training/sampling.py)
+        self.start = start_weights(opts.model, opts.quantile, self.sample, center, scale, self.sample_weights_of,
+                                   opts.memory)
         self.stable = None  # --lr-scaling replicas: the rate the models' local steps can take, which it stops at
         self.auto_held = None  # --lr auto, averaged replicas: how their rate was held (replicas.Held)
         if opts.lr == "auto":
@@ -139,7 +141,7 @@ class Run:
                    "step": opts.gamma ** (max(opts.epochs - 1, 0) // opts.step_epochs)}.get(opts.schedule)
 
         def rate_for(rows: int) -> AutoRate:
-            return auto_rate(self.table, opts.model, center, scale, rows, opts.optimizer, opts.momentum,
+            return auto_rate(self.sample, opts.model, center, scale, rows, opts.optimizer, opts.momentum,
                              self.kernel_loss, self.sample_weights_of, opts.memory, self.start[-1],
                              updates=max(1, self.steps * opts.epochs), l2=opts.l2, ends_at=ends_at,
                              full=replicas.full_batch(self.batch, self.n_train, self.shards))
@@ -179,7 +181,7 @@ class Run:
     def sample_weights_of(self, labels: np.ndarray) -> np.ndarray | None:
         """The weights the kernels would give the rows of --lr auto's sample (rate.sample), whose raw labels are
         ``labels``; None where every row weighs 1."""
-        return self.weighting.of_rows(labels, self.labels.classes, sample_weights(self.table, self.opts.memory))
+        return self.weighting.of_rows(labels, self.labels.classes, sample_weights(self.sample))
 
     def _restart_slower(self, exc: DivergedError, metrics_tmp) -> bool:
         """--lr auto: after a blow-up, train from the start at half the rate; False where that is not the case
@@ -279,6 +281,7 @@ class Run:
     def train(self, metrics_tmp) -> Model:
         opts, reporter = self.opts, self.reporter
         runlog.log_start(self)
+        self.sample.release()  # the epochs' windows take all of --memory
         self._check_stop("setting up")  # compiling the kernels takes seconds, a minute after an upgrade
         if metrics_tmp is not None:
             with open(metrics_tmp, "w", encoding="utf-8") as fh:  # epochs done before a resume: the checkpoint's

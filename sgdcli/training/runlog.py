@@ -8,13 +8,12 @@ import math
 
 import numpy as np
 
-from sgdcli.data.table import Table
 from sgdcli.kernels import runtime
 from sgdcli.reporting.warned import warn
 from sgdcli.sizes import size_text, whole_mib
 from sgdcli.training import replicas
 from sgdcli.training.fitwarnings import FitWarning  # noqa: F401 (its documented place: docs/python-api.md)
-from sgdcli.training.sampling import sparse_sample
+from sgdcli.training.sampling import Sample, sparse_sample
 
 # A window of the page shuffle (data/shuffle.py) that draws on fewer runs of the file than this, in a file of
 # several windows, leaves rows stored in an order (sorted by label, or by time) to train worse than shuffled ones:
@@ -59,7 +58,7 @@ def log_start(run) -> None:
                if run.lr < scaled else ""))
     warn_few_places(run)
     if run.table.sparse and not run.cfg.standardized:
-        spread = sample_value_spread(run.table, opts.memory)
+        spread = sample_value_spread(run.sample)
         if spread > SPREAD_NOTE:
             say(f"note: the columns' nonzero values differ in scale by up to {spread:.3g} times on a sample of "
                 "rows, which slows SGD on unscaled sparse columns: --standardize scales them (docs/sparse.md)")
@@ -112,11 +111,11 @@ def log_left_out(run) -> None:
         run.reporter.message("--bad-rows skip: left out " + ", and ".join(parts))
 
 
-def sample_value_spread(table: Table, memory: int) -> float:
+def sample_value_spread(drawn: Sample) -> float:
     """``value_spread`` of the sample's sparse rows as stored (NaN for dense rows)."""
-    if not table.sparse:
+    if not drawn.table.sparse:
         return math.nan
-    X, values = sparse_sample(table, None, memory)
+    X, values = sparse_sample(drawn, None)
     return value_spread(values, X.indices)
 
 

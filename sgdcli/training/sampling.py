@@ -1,5 +1,6 @@
 """The sample of rows a run is measured on before it trains: ``--lr auto``'s curvature and label scale
-(training/rate.py), where a bias starts, the all-zero model's loss, the scale of sparse columns.
+(training/rate.py), where a bias starts, the all-zero model's loss, the scale of sparse columns: read once
+a run (``Sample``), whatever measures it.
 
 Runs of rows spread evenly over the file, the same places for every layout,
 so that the same rows stored any way give the same measures, on every run
@@ -12,6 +13,7 @@ from __future__ import annotations
 import numpy as np
 
 from sgdcli.data import csrblocks
+from sgdcli.data.sparse import CsrRows
 from sgdcli.data.table import Table
 from sgdcli.options import DEFAULT_MEMORY
 
@@ -48,40 +50,84 @@ def sample_spans(table: Table, memory: int) -> list[tuple[int, int]]:
     return csrblocks.fit_sample(table.X.reader, spans) if table.sparse else spans
 
 
-def sample_labels(table: Table, memory: int = DEFAULT_MEMORY) -> np.ndarray:
+class Sample:
+    """The sample of ``table`` within ``memory``: each part (labels, sample weights, rows as stored) read once,
+    when first asked for, and kept until ``release``.  A run's set-up measures it several times (where its
+    weights start, --lr auto's rate at each step size, the scale of sparse columns): one read serves them all.
+    The parts are read-only, so that no measure changes what the next one sees."""
+
+    def __init__(self, table: Table, memory: int = DEFAULT_MEMORY):
+        self.table, self.memory = table, memory
+        self._parts: dict = {}
+
+    @classmethod
+    def of(cls, drawn: Table | Sample, memory: int = DEFAULT_MEMORY) -> Sample:
+        """``drawn`` where it is a sample already (a run's, shared: its own ``memory`` holds), else a sample of the
+        table ``drawn`` within ``memory``."""
+        return drawn if isinstance(drawn, Sample) else cls(drawn, memory)
+
+    def _part(self, name: str, read):
+        if name not in self._parts:
+            if "spans" not in self._parts:
+                self._parts["spans"] = sample_spans(self.table, self.memory)
+            spans = self._parts["spans"]
+            value = read(spans, sum(b - a for a, b in spans))
+            arrays = (value.data, value.indices, value.indptr) if isinstance(value, CsrRows) else (value,)
+            for array in arrays:
+                array.flags.writeable = False
+            self._parts[name] = value
+        return self._parts[name]
+
+    def labels(self) -> np.ndarray:
+        """The labels of the sample's rows."""
+        return self._part("labels", lambda spans, n: self.table.Y.read_ranges(spans, np.empty(n)))
+
+    def weights(self) -> np.ndarray | None:
+        """The sample weights of the sample's rows (None: the table has none)."""
+        if self.table.W is None:
+            return None
+        return self._part("weights", lambda spans, n: self.table.W.read_ranges(spans, np.empty(n)))
+
+    def rows(self):
+        """The sample's rows as read: float32 (rows × features), or CsrRows of a CSR matrix."""
+        if self.table.sparse:
+            return self._part("rows", lambda spans, n: self.table.X.read_ranges(spans))
+        return self._part("rows", lambda spans, n: self.table.X.read_ranges(  # gzip chunks decoded in parallel
+            spans, np.empty((n, self.table.n_features), dtype=np.float32)))
+
+    def release(self) -> None:
+        """Let go of what was read (the epochs need the whole of --memory); asked for again, it is read again."""
+        self._parts.clear()
+
+
+def sample_labels(table: Table | Sample, memory: int = DEFAULT_MEMORY) -> np.ndarray:
     """The labels of the sample's rows."""
-    spans = sample_spans(table, memory)
-    return table.Y.read_ranges(spans, np.empty(sum(b - a for a, b in spans)))
+    return Sample.of(table, memory).labels()
 
 
-def sample_weights(table: Table, memory: int = DEFAULT_MEMORY) -> np.ndarray | None:
+def sample_weights(table: Table | Sample, memory: int = DEFAULT_MEMORY) -> np.ndarray | None:
     """The sample weights of the sample's rows (None: the table has none)."""
-    if table.W is None:
-        return None
-    spans = sample_spans(table, memory)
-    return table.W.read_ranges(spans, np.empty(sum(b - a for a, b in spans)))
+    return Sample.of(table, memory).weights()
 
 
-def sample(table: Table, center: np.ndarray, scale: np.ndarray, memory: int = DEFAULT_MEMORY) -> np.ndarray:
+def sample(table: Table | Sample, center: np.ndarray, scale: np.ndarray, memory: int = DEFAULT_MEMORY
+           ) -> np.ndarray:
     """Rows in runs spread evenly over the file (those of ``sample_labels``), as the model sees them, with a
-    column of ones for the bias: built in place, DENSE_SAMPLE_BYTES a value."""
-    spans = sample_spans(table, memory)
-    d = table.n_features
-    buffer = np.empty((sum(b - a for a, b in spans), d), dtype=np.float32)
-    rows = table.X.read_ranges(spans, buffer)  # gzip chunks decoded in parallel
+    column of ones for the bias: DENSE_SAMPLE_BYTES a value, with the rows as read."""
+    drawn = Sample.of(table, memory)
+    rows, d = drawn.rows(), drawn.table.n_features
     Z = np.empty((len(rows), d + 1))
     np.subtract(rows, center, out=Z[:, :d])
-    del rows, buffer
     Z[:, :d] *= scale
     Z[~np.isfinite(Z)] = 0.0  # a bad row must not make the rate NaN (--bad-rows skip leaves it out of training)
     Z[:, d] = 1.0
     return Z
 
 
-def sparse_sample(table: Table, scale: np.ndarray | None, memory: int):
+def sparse_sample(table: Table | Sample, scale: np.ndarray | None, memory: int = DEFAULT_MEMORY):
     """The sample's sparse rows (CsrRows) and their values as float64, times ``scale`` of their columns (None: as
     stored), non-finite ones 0."""
-    X = table.X.read_ranges(sample_spans(table, memory))
+    X = Sample.of(table, memory).rows()
     values = X.data.astype(np.float64)
     if scale is not None:
         values *= scale[X.indices]

@@ -34,27 +34,29 @@ import numpy as np
 from sgdcli.data.table import Table
 from sgdcli.options import DEFAULT_MEMORY
 from sgdcli.training import curvature
-from sgdcli.training.sampling import sample, sample_labels
+from sgdcli.training.sampling import Sample, sample, sample_labels
 
 FITTED = ("huber", "quantile")  # whose weights start at a least-squares fit (dense rows)
 BEST_CONSTANT = ("huber", "quantile", "poisson")  # whose bias starts at their best constant model, at least
 
 
-def start_weights(model: str, quantile: float, table: Table, center: np.ndarray, scale: np.ndarray, weights_of,
-                  memory: int = DEFAULT_MEMORY) -> np.ndarray:
+def start_weights(model: str, quantile: float, table: Table | Sample, center: np.ndarray, scale: np.ndarray,
+                  weights_of, memory: int = DEFAULT_MEMORY) -> np.ndarray:
     """The weights of the standardized features and the bias (last) a fresh model of ``model`` starts from, on
-    the sample's rows (standardized by ``center`` and ``scale``) and labels, each row weighted by
-    ``weights_of(labels)`` (None: equally); zeros for the models not in BEST_CONSTANT, whose labels are not
-    read."""
+    the sample's rows (standardized by ``center`` and ``scale``) and labels (of ``table``'s, or the run's
+    ``Sample``), each row weighted by ``weights_of(labels)`` (None: equally); zeros for the models not in
+    BEST_CONSTANT, whose labels are not read."""
+    drawn = Sample.of(table, memory)
+    table = drawn.table
     start = np.zeros(table.n_features + 1)
     if model not in BEST_CONSTANT:
         return start
-    labels = sample_labels(table, memory)
+    labels = sample_labels(drawn)
     weights = weights_of(labels)
     if model in FITTED and not table.sparse and curvature.exact(table.n_features + 1, memory):
         keep = np.isfinite(labels)
         if keep.sum() > table.n_features:  # else no fit to speak of: a constant model
-            Z = sample(table, center, scale, memory)[keep]
+            Z = sample(drawn, center, scale)[keep]
             y, w = labels[keep].astype(np.float64), None if weights is None else weights[keep]
             root = np.ones(len(y)) if w is None else np.sqrt(np.maximum(w, 0.0))
             Zw = Z * root[:, None]

@@ -178,7 +178,7 @@ def _check_batch_sizes(data, base: TrainOptions, batch_sizes: list[int | None]) 
     threw away the runs before it.  (Held-out and skipped rows are known only to a run's passes, which
     check the rest.)"""
     with Table(data, base.x, None, label_column=base.label_column, features=base.features,
-               transpose=base.transpose, allow_unwritten=base.allow_unwritten) as table:
+               transpose=base.transpose, allow_unwritten=base.allow_unwritten, memory=base.memory) as table:
         rows = table.n_rows
     too_large = [b for b in batch_sizes if b is not None and b > rows]
     if too_large:

@@ -70,7 +70,7 @@ def train(data, options: TrainOptions | None = None, *, output=None, metrics=Non
         init_seen = FileIdentity.of(opts.init) if opts.init is not None and os.path.isfile(opts.init) else None
         if opts.init is not None:  # the initial model's columns by name, wherever they are in the data
             columns, init_names = warmstart.columns(opts.init, data, opts.x, columns)
-        table = stack.enter_context(Table(data, opts.x, opts.y, **columns, classes=init_names))
+        table = stack.enter_context(Table(data, opts.x, opts.y, **columns, classes=init_names, memory=opts.memory))
         if opts.optimizer == "auto" and table.sparse:  # on dense input, auto is the documented nesterov
             reporter.message("--optimizer auto: sgd (sparse input: its steps touch only the columns of a batch)")
         opts = opts.for_input(table.sparse)
@@ -86,6 +86,7 @@ def train(data, options: TrainOptions | None = None, *, output=None, metrics=Non
                        f"those of the training data ({table.where(table.y_name)})")
             if val_table.n_features != table.n_features:
                 raise InputError(f"{val_table.where(val_table.x_name)}: has {val_table.n_features} features, training data has {table.n_features}")
+            val_table.block_rows(opts.memory)  # what --memory cannot hold of it: refused now, not after an epoch
         inputs = Inputs(table, val_table)
         inputs.watch(f"--init {opts.init}", init_seen)  # as before its first read (warmstart.columns)
         executor = open_executor(stack, table, opts, dask, reporter.message, control.stop)

@@ -1,0 +1,94 @@
+"""The pass that finds the class names of text labels keeps to --memory: it reads whole chunks, as many as the
+budget holds, and refuses a chunk that the budget cannot hold, before reading it (data/textlabels.py)."""
+
+import tracemalloc
+
+import h5py
+import numpy as np
+import pytest
+
+from sgdcli.data import sources
+from sgdcli.data.table import Table
+from sgdcli.data.textlabels import SCAN_COPIES, _text
+from sgdcli.errors import InputError
+
+from conftest import cli
+
+ROWS, NAMES = 300_000, np.array([b"cat", b"dog", b"emu", b"yak"])
+MEMORY = 1 << 20
+
+
+@pytest.fixture
+def reads(monkeypatch):
+    """The rows of every read of a source (a text label column among them), as they are asked for."""
+    seen = []
+    real = sources.Source.read_spans
+
+    def read_spans(self, spans):
+        seen.append(sum(b - a for a, b in spans))
+        return real(self, spans)
+
+    monkeypatch.setattr(sources.Source, "read_spans", read_spans)
+    return seen
+
+
+def write(path, chunks=None, compression=None):
+    rng = np.random.default_rng(0)
+    labels = NAMES[rng.integers(0, len(NAMES), ROWS)].astype("S8")
+    labels[-1] = b"zebu"  # the last piece holds a name of its own
+    with h5py.File(path, "w") as f:
+        f["X"] = rng.standard_normal((ROWS, 2)).astype(np.float32)
+        f.create_dataset("y", data=labels, chunks=chunks, compression=compression)
+    return str(path)
+
+
+def test_the_names_are_found_in_pieces_that_memory_holds(tmp_path, reads):
+    path = write(tmp_path / "names.h5")
+    with Table(path, memory=MEMORY) as table:
+        assert table.class_names == ["cat", "dog", "emu", "yak", "zebu"]
+    assert len(reads) > 1
+    assert max(reads) * SCAN_COPIES * 8 <= MEMORY  # (the whole column in one read before: 300,000 rows)
+
+
+def test_a_run_reads_no_more_of_them_at_once_than_memory_holds(tmp_path, reads):
+    path = write(tmp_path / "names.h5")
+    code, _, err = cli("train", path, "-o", tmp_path / "m.h5", "--model", "softmax", "--memory", "1M", "--epochs", "1")
+    assert code == 0, err
+    assert max(reads) * SCAN_COPIES * 8 <= MEMORY  # (the names' pass read all 300,000 rows at once)
+
+
+def test_pieces_are_whole_chunks(tmp_path, reads):
+    path = write(tmp_path / "chunks.h5", chunks=(10_000,), compression="gzip")
+    with Table(path, memory=MEMORY) as table:
+        assert table.class_names == ["cat", "dog", "emu", "yak", "zebu"]
+    assert reads and all(rows % 10_000 == 0 for rows in reads[:-1])
+    assert max(reads) * SCAN_COPIES * 8 <= MEMORY
+
+
+def test_a_chunk_larger_than_memory_is_refused_before_it_is_read(tmp_path, reads):
+    path = write(tmp_path / "big.h5", chunks=(ROWS,), compression="gzip")
+    with pytest.raises(InputError) as caught:
+        Table(path, memory=MEMORY)
+    assert str(caught.value) == (
+        f"--memory: 1.0 MiB cannot hold one chunk of {path}:y (300,000 rows of text labels, 2.3 MiB as stored) "
+        "while finding the names of its classes; raise --memory to at least 7M")
+    assert reads == []
+    code, _, err = cli("train", path, "-o", tmp_path / "m.h5", "--memory", "1M")
+    assert code == 2 and err == f"sgdcli: error: {caught.value}\n"
+    assert not (tmp_path / "m.h5").exists()
+
+
+def test_a_block_of_names_is_read_as_codes_without_decoding_every_row(tmp_path):
+    """Each distinct value of a block is decoded and looked up once: decoding every row to text took twice the
+    memory (8-byte names; the budget counts 8 bytes for a label), and the codes stay the same."""
+    path = write(tmp_path / "names.h5")
+    with Table(path) as table:
+        expected = np.searchsorted(table.class_names, _text(h5py.File(path)["y"][()]))
+        tracemalloc.start()
+        try:
+            codes = table.Y.read(0, ROWS, None)
+            peak = tracemalloc.get_traced_memory()[1]
+        finally:
+            tracemalloc.stop()
+    assert np.array_equal(codes, expected)
+    assert peak < 80 * ROWS  # (116 before; 57 now, the rows as read and np.unique's copies and indices)

@@ -1,0 +1,41 @@
+"""The sample of rows a run's set-up measures (where huber's and quantile's weights start, --lr auto's rate for
+the averaged models' joint and local steps, ...) is read once a run and shared (training/sampling.py
+``Sample``), not once a measure."""
+
+import h5py
+import numpy as np
+import pytest
+
+from sgdcli.data import columns
+
+from conftest import cli
+
+
+@pytest.fixture
+def sample_reads(monkeypatch):
+    """The datasets whose rows ``read_ranges`` read, one entry a call: of a contiguous file, only the sample's
+    (the passes read blocks, the epochs rows in place)."""
+    seen = []
+    real = columns.ColumnReader.read_ranges
+
+    def read_ranges(self, ranges, out):
+        seen.append(self.ds.name)
+        return real(self, ranges, out)
+
+    monkeypatch.setattr(columns.ColumnReader, "read_ranges", read_ranges)
+    return seen
+
+
+@pytest.mark.parametrize("extra", [["--model", "huber", "--sample-weight", "w"],
+                                   ["--model", "quantile", "--parallel", "average", "--threads", "2"],
+                                   ["--model", "poisson", "--optimizer", "adam"]])
+def test_the_sample_is_read_once_a_run(tmp_path, sample_reads, extra):
+    rng = np.random.default_rng(0)
+    X = rng.standard_normal((6000, 5)).astype(np.float32)
+    path = str(tmp_path / "data.h5")
+    with h5py.File(path, "w") as f:
+        f["X"], f["w"] = X, rng.uniform(0.5, 2.0, len(X))
+        f["y"] = rng.poisson(np.exp(X @ np.full(5, 0.2) + 1)).astype(np.float64)
+    code, _, err = cli("train", path, "-o", tmp_path / "m.h5", "--epochs", "1", *extra)
+    assert code == 0, err
+    assert sorted(sample_reads) == sorted(["/X", "/y"] + (["/w"] if "w" in extra else []))

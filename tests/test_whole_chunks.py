@@ -1,0 +1,88 @@
+"""A chunk that is read whole (compressed, or read through HDF5 rather than in place) and that --memory cannot
+hold is refused before anything is read, naming the dataset, the chunk's size and a --memory that holds it
+(data/wholechunks.py): never read anyway, beside a budget it breaks."""
+
+import h5py
+import numpy as np
+import pytest
+
+from sgdcli.data import chunks, sources
+
+from conftest import cli
+
+ROWS = 8192
+
+
+@pytest.fixture
+def reads(monkeypatch):
+    """Every read of rows: through HDF5 for a source, and of gzip chunks by the parallel decoder."""
+    seen = []
+    real_source, real_decoder = sources.Source.read_spans, chunks.ChunkDecoder.read_many
+
+    def read_spans(self, spans):
+        seen.append(("source", spans))
+        return real_source(self, spans)
+
+    def read_many(self, jobs):
+        seen.append(("chunks", [(a, b) for a, b, _ in jobs]))
+        return real_decoder(self, jobs)
+
+    monkeypatch.setattr(sources.Source, "read_spans", read_spans)
+    monkeypatch.setattr(chunks.ChunkDecoder, "read_many", read_many)
+    return seen
+
+
+def wide(path):
+    """200 float64 columns in gzip chunks of 4,096 rows (6.25 MiB decoded), of which --features keeps two."""
+    rng = np.random.default_rng(0)
+    with h5py.File(path, "w") as f:
+        f.create_dataset("X", data=rng.standard_normal((ROWS, 200)), chunks=(4096, 200), compression="gzip")
+        f["y"] = (rng.random(ROWS) > 0.5).astype(np.float64)
+    return str(path)
+
+
+def test_a_chunk_larger_than_memory_is_refused_before_it_is_read(tmp_path, reads):
+    path = wide(tmp_path / "wide.h5")
+    code, _, err = cli("train", path, "-o", tmp_path / "m.h5", "--features", "0,1", "--memory", "2M")
+    assert (code, err) == (2, f"sgdcli: error: --memory: 2.0 MiB cannot hold one chunk of {path}:X (6.2 MiB "
+                              "decoded), which is read whole; raise --memory to at least 7M\n")
+    assert reads == [] and not (tmp_path / "m.h5").exists()
+    code, _, err = cli("train", path, "-o", tmp_path / "m.h5", "--features", "0,1", "--memory", "7M",
+                       "--epochs", "1")
+    assert code == 0, err
+    reads.clear()
+    for command in (["evaluate", tmp_path / "m.h5", path], ["predict", tmp_path / "m.h5", path, "-o",
+                                                            tmp_path / "p.csv"]):
+        code, out, err = cli(*command, "--features", "0,1", "--memory", "2M")
+        assert (code, out, err) == (2, "", f"sgdcli: error: --memory: 2.0 MiB cannot hold one chunk of {path}:X "
+                                           "(6.2 MiB decoded), which is read whole; raise --memory to at least 7M\n")
+        assert reads == [] and not (tmp_path / "p.csv").exists()
+
+
+def test_the_share_of_each_thread_must_hold_it(tmp_path, reads):
+    path = wide(tmp_path / "wide.h5")
+    code, _, err = cli("train", path, "-o", tmp_path / "m.h5", "--features", "0,1", "--memory", "8M",
+                       "--parallel", "average", "--threads", "2")
+    assert (code, err) == (2, "sgdcli: error: --memory: 8.0 MiB split between the 2 threads of --parallel average "
+                              f"leaves 4.0 MiB each, less than one chunk of {path}:X (6.2 MiB decoded), which is "
+                              "read whole; raise --memory to at least 13M or lower --threads\n")
+    assert reads == []
+
+
+def test_labels_in_one_chunk_are_refused_naming_them_before_any_pass(tmp_path, reads):
+    """X in small chunks, y in one gzip chunk of every row: each block of X would decode all of y again; it was
+    refused only after the passes had read it so, naming X."""
+    rng = np.random.default_rng(1)
+    X, y = rng.standard_normal((ROWS, 4)).astype(np.float32), (rng.random(ROWS) > 0.5).astype(np.float64)
+    path, plain = str(tmp_path / "y.h5"), str(tmp_path / "plain.h5")
+    for name, label_chunks in ((path, (ROWS,)), (plain, None)):
+        with h5py.File(name, "w") as f:
+            f.create_dataset("X", data=X, chunks=(512, 4), compression="gzip")
+            f.create_dataset("y", data=y, chunks=label_chunks, compression="gzip" if label_chunks else None)
+    for command in (["train", path], ["train", plain, "--val", path]):  # --val: refused before the first epoch
+        code, _, err = cli(*command, "-o", tmp_path / "m.h5", "--memory", "1M")
+        assert (code, err) == (2, "sgdcli: error: --memory: 1.0 MiB cannot hold 2 blocks of whole chunks of "
+                                  f"{path}:y (8,192 rows a chunk); raise --memory to at least 2M\n")
+        assert reads == []
+    code, _, err = cli("train", path, "-o", tmp_path / "m.h5", "--memory", "2M", "--epochs", "1")
+    assert code == 0, err
