@@ -150,6 +150,26 @@ def test_validation_split_between_workers_matches_one_pass(tmp_path, cluster):
     assert record["val_log_loss"] == pytest.approx(metrics["log_loss"], rel=1e-12)  # summed in two parts
 
 
+def test_validation_of_features_far_from_0_split_between_workers_is_centred_on_the_mean_score(tmp_path, cluster):
+    """Every worker's AUC histogram is centred on the driver's centre, the model's mean score (not the bias,
+    far from every score of features not centred): the merged AUC is evaluate's, and the exact one."""
+    from sklearn.metrics import roc_auc_score
+
+    from sgdcli import evaluate
+
+    rng = np.random.default_rng(2)
+    Z = rng.standard_normal((4000, 20))
+    y = (Z @ rng.standard_normal(20) + rng.logistic(size=4000) > 0).astype(np.int64)
+    X = (50.0 + 0.01 * Z).astype(np.float32)
+    val = write_table(tmp_path / "val.h5", X, y)
+    opts = TrainOptions(epochs=2, memory=SMALL, threads=1, val=val, standardize=False, sync_every=8)
+    model = train(val, opts, dask=DaskOptions(cluster.scheduler_address, workers=2))
+    metrics = evaluate(model, val, memory=SMALL)
+    We = model.raw_weights()
+    exact = roc_auc_score(y, X.astype(np.float64) @ We[0, :-1] + We[0, -1])
+    assert model.history[-1]["val_auc"] == metrics["auc"] == pytest.approx(exact, abs=1e-4)
+
+
 class Recorder(Reporter):
     def __init__(self):
         self.calls = []

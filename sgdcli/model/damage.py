@@ -9,6 +9,8 @@ in a few words for the message, or None.
 
 from __future__ import annotations
 
+import math
+
 import numpy as np
 
 from sgdcli.data.csvcolumns import Encoding
@@ -138,10 +140,17 @@ def _training(m) -> str | None:
             Encoding.loads(t["encoding"])
         except (TypeError, ValueError, KeyError, AttributeError):
             return "training.encoding is not the columns of a CSV file"
+    if t.get("score_centre") is not None and not is_centre(t["score_centre"]):
+        return "training.score_centre is not a finite number"
     lineage = t.get("lineage", [])
     if not isinstance(lineage, list) or not all(isinstance(run, dict) for run in lineage):
         return "training.lineage is not a list of JSON objects"
     return None
+
+
+def is_centre(value) -> bool:
+    """Whether ``value`` (read from JSON) is a finite number, as ``training.score_centre`` must be."""
+    return isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
 
 
 def _optimizer(m) -> str | None:

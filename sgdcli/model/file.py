@@ -31,7 +31,7 @@ from sgdcli.data.atomic import atomic_output
 from sgdcli.errors import InputError
 from sgdcli.data.jsontext import dumps
 from sgdcli.model import parts
-from sgdcli.model.damage import damage
+from sgdcli.model.damage import damage, is_centre
 from sgdcli.model.labels import Labels
 from sgdcli.options import objective, task_of
 from sgdcli.options import TrainOptions as _TrainOptions
@@ -100,8 +100,12 @@ class Model:
                          self.options.get("quantile", TRAIN_DEFAULTS.quantile))
 
     def score_centre(self) -> float:
-        """The model's first score at the mean of its training features (at the origin where it does not centre
-        them): its bias, which a binary model's AUC is centred on (model/metrics.py)."""
+        """The score a binary model's AUC is centred on (model/metrics.py): its mean score over its training
+        rows, ``training.score_centre``; for a file without it (written before it was kept), its bias, the
+        score at the mean of its features where it centres them."""
+        centre = self.training.get("score_centre") if isinstance(self.training, dict) else None
+        if is_centre(centre):
+            return float(centre)
         return float(np.asarray(self.bias, dtype=np.float64).reshape(-1)[0])
 
     def raw_weights(self) -> np.ndarray:

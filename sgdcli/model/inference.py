@@ -101,7 +101,7 @@ def measure_part(table: Table, objective: tuple, labels: Labels, We: np.ndarray,
     ``objective`` (its loss, that loss's parameter and the class weights or None, ``options.objective``),
     each row weighed by the table's sample weights where it has them: the metrics by those, the loss by those
     times the class weights.  ``centre``: the score the AUC is centred on (``metrics.BinaryMetrics``), the
-    model's bias, which every part merged with this one is given too."""
+    model's mean score (``Model.score_centre``), which every part merged with this one is given too."""
     out = Measurement(objective, centre)
     code = losses.loss_of(objective)
     where = table.where(table.y_name)

@@ -5,16 +5,21 @@ row sets merge (``merge``), so workers of a distributed run can each measure
 their share of the rows and the driver combine them.  AUC is the one metric that
 needs the ranking of every score; it is computed from a histogram of 2^20
 buckets (``_ordered_key``) over the scores' offsets from a centre that every
-part of the rows is given before its pass (the model's score at the mean of
-its training features, ``centre``), with pairs in the same bucket counted as
-ties.  The buckets are logarithmic in the distance from that centre: scores
-in a narrow band around it (a rare-positive model's are all near the logit
-of the base rate) are told apart as finely as scores spread widely, where
-buckets of the scores themselves merged a band of width 0.002 at -4.4 into
-one bucket.  Two scores share a bucket only when they lie on one side of the
-centre and within 2^-13 of their distance from it of each other (or both
-within 2^-36 of it, or both over 2^28 away), so the AUC's error is at most
-half the share of positive-negative pairs of that kind (``auc_tie_share``).
+part of the rows is given before its pass (``centre``: the model's mean
+score over its training rows, model/file.py ``score_centre``), with pairs in
+the same bucket counted as ties.  The buckets are logarithmic in the
+distance from that centre: scores in a narrow band around it (a
+rare-positive model's are all near the logit of the base rate) are told
+apart as finely as scores spread widely, where buckets of the scores
+themselves merged a band of width 0.002 at -4.4 into one bucket.  Two
+scores share a bucket only when they lie on one side of the centre and
+within 2^-13 of their distance from it of each other (or both within 2^-36
+of it, or both over 2^28 away), so the AUC's error is at most half the share
+of positive-negative pairs of that kind (``auc_tie_share``).  A centre away
+from every score (the bias of a model whose features are not centred: 1e4
+spreads of its scores away, where an AUC of 0.813 came out 0.757) resolves
+them only by 2^-13 of that distance: hence the mean score, in the middle of
+the scores of rows like the training rows.
 
 Every accumulator takes optional per-row weights (``--sample-weight``): each
 metric is then scikit-learn's with ``sample_weight``, the row sums weighted
@@ -173,7 +178,7 @@ class BinaryMetrics(Weighed):
 
     def __init__(self, centre: float = 0.0):
         """``centre``: the score the AUC's buckets are centred on, the same for every part of the rows that is
-        merged (the model's score at its training features' mean: its bias)."""
+        merged (the model's mean score over its training rows: ``Model.score_centre``)."""
         self.n = 0
         self.weight = 0.0
         self.correct = 0.0

@@ -69,7 +69,7 @@ class Executor(Protocol):
     def validate(self, table: Table, objective: tuple[str, float], labels: Labels, We: np.ndarray, memory: int,
                  select, on_stop: Callable[[], None], centre: float = 0.0) -> dict:
         """Loss and metrics of weights ``We`` (on raw features) over the rows ``select`` picks from ``table``;
-        ``centre``, the model's bias, which a binary model's AUC is centred on (model/metrics.py)."""
+        ``centre``, the model's mean score, which a binary model's AUC is centred on (model/metrics.py)."""
 
     def summary(self) -> dict:
         """What the model file records of how the run was shared out."""

@@ -48,7 +48,7 @@ class ValidationJob:
     memory: int
     select: object  # data.selection.ValidationRows
     threads: int
-    centre: float = 0.0  # the score the AUC is centred on (model.metrics.BinaryMetrics): the model's bias
+    centre: float = 0.0  # the score the AUC is centred on (model.metrics.BinaryMetrics): the model's mean score
 
 
 @dataclasses.dataclass(frozen=True)

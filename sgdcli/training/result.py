@@ -9,6 +9,8 @@ with ``--init-optimizer`` goes on from where the run stopped.
 
 from __future__ import annotations
 
+import math
+
 from sgdcli.data.table import numbered
 from sgdcli.model.file import Model
 from sgdcli.training import runlog
@@ -39,6 +41,7 @@ def model_of(run) -> Model:
             "updates": run.state.iterations,
             "lr": run.lr,
             "zero_loss": run.zero_loss,
+            **_centre(run, final),
             **({"lr_auto": {**run.auto.as_dict(), "halvings": run.pos.lr_halvings}} if run.auto else {}),
             "threads": run.executor.threads,
             "block_rows": run.block_rows,
@@ -74,3 +77,11 @@ def model_of(run) -> Model:
                              **({"iterate": run.state.W.copy()} if opts.average else {})}},
     )
 
+
+def _centre(run, final) -> dict:
+    """``score_centre``, a binary model's mean score over its training rows, which evaluate centres its AUC on
+    (model/metrics.py); none where it is not finite (files without it fall back to the bias)."""
+    if run.labels.task != "binary":
+        return {}
+    centre = run.score_centre(final)
+    return {"score_centre": centre} if math.isfinite(centre) else {}

@@ -31,7 +31,7 @@ from sgdcli.parallel.executor import Executor
 from sgdcli.reporting.records import json_line
 from sgdcli.reporting.reporter import Reporter
 from sgdcli.training import checkpoint as ckpt_mod
-from sgdcli.training import fitwarnings, replicas, result, resume, runlog, setup, warmstart
+from sgdcli.training import centre, fitwarnings, replicas, result, resume, runlog, setup, warmstart
 from sgdcli.training.control import RunControl
 from sgdcli.training.early_stopping import EarlyStopping
 from sgdcli.training.inputs import Inputs
@@ -91,6 +91,8 @@ class Run:
         self.sample = Sample(table, opts.memory)  # read once for every measure of the set-up (training/sampling.py)
         self.start = start_weights(opts.model, opts.quantile, self.sample, center, scale, self.sample_weights_of,
                                    opts.memory)
+        self.score_centre = centre.ScoreCentre.of_run(self.sample, self.labels.task, self.mean, self.init is None
+                                                      or opts.restandardize, center, scale)  # AUC's
         self.stable = None  # --lr-scaling replicas: the rate the models' local steps can take, which it stops at
         self.auto_held = None  # --lr auto, averaged replicas: how their rate was held (replicas.Held)
         if opts.lr == "auto":
@@ -374,6 +376,6 @@ class Run:
         table = self.table if held_out else self.val_table
         select = ValidationRows(opts.val_fraction, opts.seed, held_out, self.plan.skip_bad)
         scores = self.executor.validate(table, self.objective, self.labels, We, opts.memory, select,
-                                        on_stop=lambda: self._safe_point(self.pos), centre=float(params[0, -1]))
+                                        on_stop=lambda: self._safe_point(self.pos), centre=self.score_centre(params))
         self.val_scored = scores["rows"]
         return {"val_loss": scores.pop("loss"), **{f"val_{k}": v for k, v in scores.items() if k != "rows"}}

@@ -1,6 +1,7 @@
 """The sample of rows a run is measured on before it trains: ``--lr auto``'s curvature and label scale
-(training/rate.py), where a bias starts, the all-zero model's loss, the scale of sparse columns: read once
-a run (``Sample``), whatever measures it.
+(training/rate.py), where a bias starts, the all-zero model's loss, the scale of sparse columns, and the mean row
+whose score a binary model's AUC is centred on where the run knows no exact mean of its features (``mean_row``):
+read once a run (``Sample``), whatever measures it.
 
 Runs of rows spread evenly over the file, the same places for every layout,
 so that the same rows stored any way give the same measures, on every run
@@ -122,6 +123,22 @@ def sample(table: Table | Sample, center: np.ndarray, scale: np.ndarray, memory:
     Z[~np.isfinite(Z)] = 0.0  # a bad row must not make the rate NaN (--bad-rows skip leaves it out of training)
     Z[:, d] = 1.0
     return Z
+
+
+def mean_row(table: Table | Sample, center: np.ndarray, scale: np.ndarray, memory: int = DEFAULT_MEMORY
+             ) -> np.ndarray:
+    """The mean of the sample's rows as the model sees them (``sample``'s without the bias's column, non-finite
+    values 0, sparse rows' zeros counted): a linear model's mean score over the sample is its weights times this
+    plus its bias."""
+    drawn = Sample.of(table, memory)
+    d = drawn.table.n_features
+    if drawn.table.sparse:
+        X, values = sparse_sample(drawn, None)
+        means = np.bincount(X.indices, weights=values, minlength=d) / max(X.n_rows, 1)
+    else:
+        rows = drawn.rows()
+        means = np.where(np.isfinite(rows), rows, np.float32(0.0)).mean(axis=0, dtype=np.float64)
+    return (means - center) * scale
 
 
 def sparse_sample(table: Table | Sample, scale: np.ndarray | None, memory: int = DEFAULT_MEMORY):
