@@ -42,9 +42,18 @@ class WorkLost(RuntimeFailure):
 
 
 class GateFailed(SgdcliError):
-    """A quality gate (--fail-under, --fail-over) failed; the results were still written (exit 3)."""
+    """A quality gate (--fail-under, --fail-over) failed; the results were still written (exit 3).
+
+    ``lost``: the failure of standard output (closed, full) that kept the
+    results from being printed, where there was one; the command line prints
+    its line before the gate's (cli/gates.py says why the gate's exit code wins).
+    """
 
     exit_code = 3
+
+    def __init__(self, message: str, lost: SgdcliError | None = None):
+        super().__init__(message)
+        self.lost = lost
 
 
 class LockedError(SgdcliError):

@@ -139,3 +139,54 @@ def test_evaluate_read_a_line_at_a_time_by_a_reader_that_then_goes_ends_0(tmp_pa
         err = proc.stderr.read()
         assert proc.wait(timeout=300) == 0, err
         assert all(line.startswith("20") for line in err.splitlines()), err  # only the timestamped progress
+
+
+CLOSED_LINE = ("sgdcli: error: standard output is closed (>&-), so the results cannot be written; redirect it to a "
+               "file or /dev/null")
+FULL_LINE = ("sgdcli: error: standard output: write failed: No space left on device; the results written there are "
+             "incomplete")
+
+
+def stdout_lost(*args):
+    """(code, the line stdout's failure gives, stderr) of the command run with stdout closed, then (once the
+    caller has looked) with stdout /dev/full where there is one."""
+    code, _, err = sgdcli(*args, close=[1])
+    yield code, CLOSED_LINE, err
+    if os.path.exists("/dev/full"):
+        with open("/dev/full", "wb") as full:
+            code, _, err = sgdcli(*args, stdout=full)
+        yield code, FULL_LINE, err
+
+
+def test_a_failed_gate_on_results_stdout_lost_exits_3_with_both_lines(binary_file, model):
+    """evaluate --fail-under with stdout closed or full exited 1 with the stdout line alone: the gate's verdict
+    (exit 3, "the model is not good enough") was lost with the results (docs/exit-codes.md)."""
+    for code, line, err in stdout_lost("evaluate", model, binary_file, "--fail-under", "accuracy=0.999"):
+        assert code == 3, err
+        lost, gate = err.strip().splitlines()[-2:]
+        assert lost == line
+        assert gate.startswith(f"sgdcli: error: quality gate failed on {binary_file}: accuracy "), err
+        assert gate.endswith(" is under 0.999 (--fail-under)"), err
+        assert "Traceback" not in err and "Exception ignored" not in err
+    # gates that hold leave the stdout failure alone: exit 1, one line
+    for code, line, err in stdout_lost("evaluate", model, binary_file, "--fail-under", "accuracy=0"):
+        assert (code, err.strip().splitlines()[-1]) == (1, line), err
+        assert "quality gate" not in err
+
+
+def test_train_with_stdout_lost_writes_the_model_and_exits_1_or_3_for_a_failed_gate(tmp_path, binary_file):
+    """The model is train's result; its summary line is what stdout loses (docs/exit-codes.md)."""
+    out = tmp_path / "m.h5"
+    for code, line, err in stdout_lost("train", binary_file, "-o", out, "--epochs", "1", "-q"):
+        assert (code, err.strip().splitlines()[-1]) == (1, line), err
+        assert out.exists()
+        out.unlink()
+    for code, line, err in stdout_lost("train", binary_file, "-o", out, "--epochs", "1", "-q", "--val-fraction", "0.2",
+                                       "--fail-over", "loss=0"):
+        assert code == 3, err
+        lost, gate = err.strip().splitlines()[-2:]
+        assert lost == line
+        assert gate.startswith(f"sgdcli: error: quality gate failed on the validation rows (epoch 1, the model "
+                               f"written to {out}): loss "), err
+        assert out.exists()
+        out.unlink()

@@ -165,6 +165,8 @@ def _ended(invoke) -> int:
         click.echo(f"sgdcli: {_printable(exc)}", err=True)
         return exc.exit_code
     except errors.SgdcliError as exc:
+        if getattr(exc, "lost", None) is not None:  # a failed gate on results that stdout lost: both lines
+            _error("sgdcli", str(exc.lost))
         _error("sgdcli", str(exc))
         return exc.exit_code
     except BrokenPipeError:

@@ -7,14 +7,25 @@ them (and ``loss``, the training loss on the validation rows) on the
 validation metrics of the model it writes.  A metric that is undefined (NaN:
 AUC with only one class present) fails every gate on it, since the gate cannot
 be shown to hold.
+
+The verdict does not depend on where the results went.  Where standard
+output is closed (``>&-``) or full (``> /dev/full``), the results are lost
+(exit 1 on its own), but the metrics were computed and the model written:
+a failed gate still ends the command with exit 3, after the line about
+standard output, so that a script which reads 3 as "the model is not good
+enough" is not sent to look for a runtime failure instead, and a person
+reading the log sees both.
 """
 
 from __future__ import annotations
 
 import math
+import sys
 from typing import NamedTuple
 
-from sgdcli.errors import GateFailed, InputError
+import click
+
+from sgdcli.errors import GateFailed, InputError, SgdcliError
 from sgdcli.options import MODELS, metrics_of
 
 
@@ -80,8 +91,22 @@ def failures(gates: list[Gate], values: dict) -> list[str]:
     return out
 
 
-def enforce(gates: list[Gate], values: dict, what: str) -> None:
-    """Raise GateFailed (exit 3) listing every failed gate on ``values``, the metrics of ``what``."""
+def enforce(gates: list[Gate], values: dict, what: str, lost: SgdcliError | None = None) -> None:
+    """Raise GateFailed (exit 3) listing every failed gate on ``values``, the metrics of ``what`` (``lost``: the
+    failure of standard output that lost the results, which the command line reports first)."""
     failed = failures(gates, values)
     if failed:
-        raise GateFailed(f"quality gate failed on {what}: {'; '.join(failed)}")
+        raise GateFailed(f"quality gate failed on {what}: {'; '.join(failed)}", lost)
+
+
+def print_then_enforce(results: str, gates: list[Gate], values: dict, what: str) -> None:
+    """Print ``results`` on stdout in one write, then ``enforce`` the gates; where stdout fails, a failed gate
+    still raises GateFailed (exit 3), carrying that failure, and gates that hold let it end the command."""
+    try:
+        click.echo(results)
+        sys.stdout.flush()
+    except (SgdcliError, BrokenPipeError) as exc:  # closed, full, or a reader that went away (which says nothing)
+        if failures(gates, values):
+            enforce(gates, values, what, exc if isinstance(exc, SgdcliError) else None)
+        raise
+    enforce(gates, values, what)

@@ -107,10 +107,9 @@ def evaluate_cmd(model, data, x, y, label_column, features, transpose, allow_unw
                              progress=PassProgress(sys.stderr, f"evaluating on {data}"), sample_weight=sample_weight,
                              delimiter=delimiter)
     # one write, as every command's results: a reader that takes a line and goes (| head -1) has them whole
-    click.echo(render.json_text(result) if json else
-               "\n".join(f"{key} {render.number(value)}" for key, value in result.items()))
-    sys.stdout.flush()
-    gates.enforce(checks, result, data)
+    gates.print_then_enforce(render.json_text(result) if json else
+                             "\n".join(f"{key} {render.number(value)}" for key, value in result.items()),
+                             checks, result, data)
 
 
 @command("show", example='sgdcli show model.h5')

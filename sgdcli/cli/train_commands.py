@@ -5,7 +5,6 @@ from __future__ import annotations
 import math
 import os
 import signal
-import sys
 
 import click
 
@@ -133,13 +132,18 @@ def train_cmd(data, output, progress, quiet, verbose, metrics, checkpoint, check
                 raise
             raise errors.Terminated(signal.SIGINT, left) from exc
         errors.results_written()  # the model is written and its checkpoint gone: a signal now is too late to stop it
-        click.echo(render.trained(model, output))
-        if checks:
-            sys.stdout.flush()
-            kept = model.training["best_epoch"]
-            record = model.history[kept - 1]
-            values = {key[len("val_"):]: value for key, value in record.items() if key.startswith("val_")}
-            gates.enforce(checks, values, f"the validation rows (epoch {kept}, the model written to {output})")
+        gates.print_then_enforce(render.trained(model, output), checks, *_gated(model, output, checks))
+
+
+def _gated(model, output, checks) -> tuple[dict, str]:
+    """The metrics train's gates check (those of the validation rows at the epoch the model keeps) and what
+    the gate's line calls them; none where there are no gates."""
+    if not checks:
+        return {}, ""
+    kept = model.training["best_epoch"]
+    record = model.history[kept - 1]
+    values = {key[len("val_"):]: value for key, value in record.items() if key.startswith("val_")}
+    return values, f"the validation rows (epoch {kept}, the model written to {output})"
 
 
 def _same_file(a, b) -> bool:
