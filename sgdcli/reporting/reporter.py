@@ -7,6 +7,8 @@ handed a reporter and never imports a renderer, nor rich.
 
 from __future__ import annotations
 
+import re
+
 
 class Reporter:
     """Does nothing; the base of every reporter."""
@@ -42,11 +44,22 @@ def printable(text: str) -> str:
     """``text`` as one line that shows every character it holds: each that does not print (in a name read from a
     file or given on the command line: an escape sequence, a bell, a newline, a tab) written as its escape
     (``\\x1b``, ``\\x07``, ``\\n``, ``\\t``), so that it neither drives the terminal, nor vanishes (click strips
-    escape sequences off a terminal), nor splits the line."""
-    if text.isprintable():
-        return text
-    return "".join(c if c.isprintable() else c.encode("unicode_escape", "backslashreplace").decode("ascii")
-                   for c in text)
+    escape sequences off a terminal), nor splits the line.
+
+    A byte of a name that was not text (a Latin-1 file name, a non-UTF-8 name under an ASCII locale), which
+    Python holds as a lone surrogate, is written as that byte, ``\\xe9``, as ``--print-config`` shows it, and
+    so is its ``\\udce9`` in a name a message quotes (its repr): the surrogate is Python's, the byte is the
+    name's."""
+    if not text.isprintable():
+        text = "".join(c if c.isprintable() else
+                       f"\\x{ord(c) - 0xDC00:02x}" if "\udc80" <= c <= "\udcff" else
+                       c.encode("unicode_escape", "backslashreplace").decode("ascii") for c in text)
+    return _QUOTED_SURROGATE.sub(r"\1\\x\2", text) if "\\udc" in text else text
+
+
+# the escape \\udc80 to \\udcff that a repr writes for a lone surrogate: an odd number of backslashes before
+# "udc" (an even one is a backslash of the name's own, which a repr doubles, then the letters udc)
+_QUOTED_SURROGATE = re.compile(r"(?<!\\)((?:\\\\)*)\\udc([89a-f][0-9a-f])")
 
 
 def counted(n: int, noun: str) -> str:

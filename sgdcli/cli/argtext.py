@@ -1,0 +1,53 @@
+"""The text options (names of columns, datasets and classes, CSV fields) read as UTF-8 whatever the locale.
+
+Python decodes the command line and the environment in the locale's
+encoding and holds each byte it cannot decode as a lone surrogate
+(surrogateescape).  Under an ASCII locale without Python's UTF-8 mode
+(``LC_ALL=C PYTHONUTF8=0``, as some cron daemons and containers start jobs),
+``--label-column étiquette`` arrived as ``'\\udcc3\\udca9tiquette'`` and
+matched no column, while the names inside the files are UTF-8 (HDF5's names
+and text, CSV headers as read).  So a text option's value that holds such
+bytes is read again: its bytes (``os.fsencode`` gives back those of the
+command line) decoded as UTF-8.  Where they are not UTF-8 either, the value
+stays as Python holds it, matches nothing, and a message shows those bytes
+as ``\\xe9`` (reporting's ``printable``).
+
+File names are bytes, opened as they were given: they are ``click.Path``
+options and arguments, which this leaves alone.
+"""
+
+from __future__ import annotations
+
+import os
+
+import click
+
+
+def as_utf8(value: str) -> str:
+    """``value`` from the command line or the environment with the bytes the locale could not decode read as
+    UTF-8, where they are; else ``value`` as it is."""
+    if not any("\udc80" <= c <= "\udcff" for c in value):
+        return value
+    try:
+        return os.fsencode(value).decode("utf-8")
+    except UnicodeError:
+        return value
+
+
+class Text(click.types.StringParamType):
+    """click's text type (its help still says TEXT), its values read as UTF-8 (``as_utf8``)."""
+
+    def convert(self, value, param, ctx):
+        return as_utf8(super().convert(value, param, ctx))
+
+
+TEXT = Text()
+
+
+def texts_as_utf8(command: click.Command) -> click.Command:
+    """``command`` with each of its plain text parameters (no path, no choice) of the type ``Text``: every option
+    that names something inside a file, set now and later, without each having to ask for it."""
+    for param in command.params:
+        if type(param.type) is click.types.StringParamType:
+            param.type = TEXT
+    return command

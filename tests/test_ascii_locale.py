@@ -1,0 +1,77 @@
+"""Names outside ASCII given on the command line under an ASCII locale without Python's UTF-8 mode
+(``LC_ALL=C PYTHONUTF8=0``, as some cron daemons and containers start jobs).  Python then decodes argv as ASCII
+and holds each other byte as a lone surrogate, so ``--label-column étiquette`` looked for a column
+'\\udcc3\\udca9tiquette'; the names inside files are UTF-8.  Real processes: the locale is read at start."""
+
+import os
+import subprocess
+import sys
+
+import h5py
+import numpy as np
+import pytest
+
+ASCII = {"LC_ALL": "C", "PYTHONUTF8": "0"}
+
+
+def sgdcli(*args, env=ASCII):
+    full_env = {k: v for k, v in {**os.environ, **env}.items() if k not in ("SGDCLI_DEBUG", "PYTHONIOENCODING")}
+    proc = subprocess.run([sys.executable, "-m", "sgdcli", *(a if isinstance(a, bytes) else str(a) for a in args)],
+                          capture_output=True, env=full_env, timeout=300)
+    return proc.returncode, proc.stdout.decode("utf-8"), proc.stderr.decode("utf-8")
+
+
+def test_the_locale_is_ascii_and_not_utf8_mode():
+    """What the tests below stand on: this Python, under LC_ALL=C and PYTHONUTF8=0, decodes argv as ASCII."""
+    proc = subprocess.run([sys.executable, "-c", "import sys; print(sys.getfilesystemencoding(), sys.flags.utf8_mode, "
+                                                 "ascii(sys.argv[1]))", "é"],
+                          capture_output=True, text=True, env={**os.environ, **ASCII}, timeout=60)
+    assert proc.stdout.split() == ["ascii", "0", r"'\udcc3\udca9'"]
+
+
+@pytest.fixture
+def table(tmp_path):
+    rng = np.random.default_rng(0)
+    path = tmp_path / "t.csv"
+    with open(path, "w", encoding="utf-8") as f:
+        f.write("a,bé,poïds,étiquette\n")
+        for _ in range(200):
+            a, b = rng.standard_normal(2)
+            f.write(f"{a:.4f},{b:.4f},1,{int(a + b > 0)}\n")
+    return path
+
+
+def test_names_outside_ascii_name_the_columns_they_spell(tmp_path, table):
+    code, out, err = sgdcli("convert", table, "-o", tmp_path / "t.h5", "--label-column", "étiquette",
+                            "--columns", "a,bé", "--weight-column", "poïds")
+    assert (code, err) == (0, ""), err
+    assert out == (f"wrote {tmp_path / 't.h5'}: 200 rows × 2 features from csv; row weights in w "
+                   "(train with --sample-weight w)\n")
+    with h5py.File(tmp_path / "t.h5", "r") as f:
+        assert list(f) == ["X", "w", "y"]
+    code, out, err = sgdcli("train", tmp_path / "t.h5", "-o", tmp_path / "m.h5", "--features", "bé", "--epochs", "1",
+                            "-q")
+    assert code == 0, err
+    assert out.startswith(f"model {tmp_path / 'm.h5'}: logistic, 1 feature,"), out
+    # from the environment too, and --print-config writes the name as it is (it once refused it as not UTF-8)
+    code, out, err = sgdcli("train", tmp_path / "t.h5", "-o", tmp_path / "m.h5", "--print-config",
+                            env={**ASCII, "SGDCLI_TRAIN_FEATURES": "bé"})
+    assert code == 0, err
+    assert 'features = "bé"' in out, out
+
+
+def test_a_name_whose_bytes_are_not_utf8_either_is_refused_with_those_bytes_shown(tmp_path, table):
+    """Not '\\udce9tiquette': the surrogate is Python's; the byte is what was typed."""
+    code, out, err = sgdcli("convert", table, "-o", tmp_path / "t.h5", "--label-column", b"\xe9tiquette")
+    assert (code, out) == (2, "")
+    assert err == "sgdcli: error: --label-column: no column '\\xe9tiquette' in the header (a, bé, poïds, étiquette)\n"
+    assert not (tmp_path / "t.h5").exists()
+
+
+def test_a_message_shows_a_surrogate_as_its_byte_and_leaves_a_names_own_backslash_alone():
+    from sgdcli.reporting.reporter import printable
+
+    assert printable("donn\udce9es.h5: no such file") == "donn\\xe9es.h5: no such file"
+    surrogate, backslash = "\udce9t", "a\\udce9"  # a name's own backslash, then the letters udce9
+    assert printable("no column " + repr(surrogate)) == "no column '\\xe9t'"
+    assert printable("no column " + repr(backslash)) == "no column 'a\\\\udce9'"
