@@ -75,3 +75,22 @@ def test_a_message_shows_a_surrogate_as_its_byte_and_leaves_a_names_own_backslas
     surrogate, backslash = "\udce9t", "a\\udce9"  # a name's own backslash, then the letters udce9
     assert printable("no column " + repr(surrogate)) == "no column '\\xe9t'"
     assert printable("no column " + repr(backslash)) == "no column 'a\\\\udce9'"
+
+
+def test_the_line_of_a_stop_shows_the_checkpoint_it_names_readably(monkeypatch):
+    """The line of a run a signal stopped (what it leaves: the checkpoint to resume from) went out as it was,
+    a name that is not UTF-8 as '\\udce9', and a newline in one split the line."""
+    import signal
+
+    import sgdcli
+    from conftest import run
+    from sgdcli.errors import Terminated
+
+    def stopped(*args, **kwargs):
+        raise Terminated(signal.SIGTERM, "the last checkpoint, donn\udce9es\n.ckpt, remains")
+
+    monkeypatch.setattr(sgdcli, "model_card", stopped)
+    ran = run("show", "m.h5")
+    assert (ran.returncode, ran.stdout) == (143, "")
+    assert ran.stderr == ("sgdcli: stopped by SIGTERM before finishing; the last checkpoint, donn\\xe9es\\n.ckpt, "
+                          "remains\n")

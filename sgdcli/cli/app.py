@@ -145,7 +145,7 @@ def _ended(invoke) -> int:
         global _signalled
         _signalled = True
         stop = exc if isinstance(exc, errors.Terminated) else errors.Terminated(signal.SIGINT)
-        click.echo(f"sgdcli: stopped by {stop.signal_name} before finishing; {stop.left}", err=True)
+        click.echo(f"sgdcli: stopped by {stop.signal_name} before finishing; {_printable(stop.left)}", err=True)
         return stop.exit_code
     except _NO_COMMAND as exc:  # `sgdcli` alone: the help, as --help prints it, then the error line, on stderr
         click.echo(exc.ctx.get_help() + "\n", err=True)
