@@ -75,6 +75,26 @@ def test_a_message_shows_a_surrogate_as_its_byte_and_leaves_a_names_own_backslas
     surrogate, backslash = "\udce9t", "a\\udce9"  # a name's own backslash, then the letters udce9
     assert printable("no column " + repr(surrogate)) == "no column '\\xe9t'"
     assert printable("no column " + repr(backslash)) == "no column 'a\\\\udce9'"
+    # bytes that are UTF-8 (a name outside ASCII under an ASCII locale) read as the text they are
+    utf8_then_latin1 = "d\udcc3\udca9\udce9"
+    assert printable(utf8_then_latin1) == "dé\\xe9"
+    assert printable(repr(utf8_then_latin1)) == "'dé\\xe9'"
+
+
+def test_a_path_click_refuses_is_quoted_with_its_bytes(tmp_path, binary_file):
+    """click's own quote of a file name made each byte that is not UTF-8 a \ufffd."""
+    from conftest import run
+
+    os.mkdir(os.fsencode(tmp_path) + b"/d\xe9")
+    ran = run("train", binary_file, "-o", os.fsdecode(os.fsencode(tmp_path) + b"/d\xe9"))
+    assert (ran.returncode, ran.stdout) == (2, "")
+    assert ran.stderr == (f"sgdcli train: error: Invalid value for '-o' / '--output': File '{tmp_path}/d\\xe9' is a "
+                          "directory. (see 'sgdcli train --help')\n")
+
+
+def test_a_file_name_outside_ascii_under_an_ascii_locale_is_shown_as_the_text_it_is(tmp_path):
+    code, out, err = sgdcli("train", tmp_path / "données.h5", "-o", tmp_path / "m.h5")
+    assert (code, out, err) == (2, "", f"sgdcli: error: {tmp_path}/données.h5: no such file\n")
 
 
 def test_the_line_of_a_stop_shows_the_checkpoint_it_names_readably(monkeypatch):

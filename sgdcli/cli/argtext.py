@@ -13,11 +13,14 @@ stays as Python holds it, matches nothing, and a message shows those bytes
 as ``\\xe9`` (reporting's ``printable``).
 
 File names are bytes, opened as they were given: they are ``click.Path``
-options and arguments, which this leaves alone.
+options and arguments, whose values this leaves alone; only click's
+refusal of one (``-o`` an existing directory) quotes the name so that the
+error line shows its bytes, as sgdcli's own lines do.
 """
 
 from __future__ import annotations
 
+import copy
 import os
 
 import click
@@ -44,10 +47,29 @@ class Text(click.types.StringParamType):
 TEXT = Text()
 
 
-def texts_as_utf8(command: click.Command) -> click.Command:
-    """``command`` with each of its plain text parameters (no path, no choice) of the type ``Text``: every option
-    that names something inside a file, set now and later, without each having to ask for it."""
+class Path(click.Path):
+    """click's Path, whose refusals quote the name as it was given, for the error line's ``printable`` to show
+    its bytes (``é``, or ``\\xe9`` where they are not UTF-8) where click's own quote turns each byte that is not
+    UTF-8 into a �, which hides it."""
+
+    def convert(self, value, param, ctx):
+        try:
+            return super().convert(value, param, ctx)
+        except click.BadParameter as exc:
+            if isinstance(value, str):
+                exc.message = exc.message.replace(repr(click.utils.format_filename(value)), repr(value))
+            raise
+
+
+def for_any_locale(command: click.Command) -> click.Command:
+    """``command`` with each of its plain text parameters (no path, no choice) of the type ``Text``, every option
+    that names something inside a file, set now and later, without each having to ask for it; and its paths of
+    the type ``Path``."""
     for param in command.params:
         if type(param.type) is click.types.StringParamType:
             param.type = TEXT
+        elif type(param.type) is click.Path:
+            shown = copy.copy(param.type)
+            shown.__class__ = Path  # the same settings (dir_okay, allow_dash, ...), and its own convert
+            param.type = shown
     return command

@@ -46,20 +46,37 @@ def printable(text: str) -> str:
     (``\\x1b``, ``\\x07``, ``\\n``, ``\\t``), so that it neither drives the terminal, nor vanishes (click strips
     escape sequences off a terminal), nor splits the line.
 
-    A byte of a name that was not text (a Latin-1 file name, a non-UTF-8 name under an ASCII locale), which
-    Python holds as a lone surrogate, is written as that byte, ``\\xe9``, as ``--print-config`` shows it, and
-    so is its ``\\udce9`` in a name a message quotes (its repr): the surrogate is Python's, the byte is the
-    name's."""
+    The bytes of a name that Python could not decode (a Latin-1 file name; any name outside ASCII under an
+    ASCII locale without Python's UTF-8 mode), which it holds as lone surrogates, are read as UTF-8 where they
+    are (``é``), and each other one is written as that byte (``\\xe9``), as ``--print-config`` shows such names;
+    so are they where a message quotes the name (its repr, which writes them ``\\udce9``): the surrogates are
+    Python's, the bytes are the name's."""
     if not text.isprintable():
         text = "".join(c if c.isprintable() else
                        f"\\x{ord(c) - 0xDC00:02x}" if "\udc80" <= c <= "\udcff" else
-                       c.encode("unicode_escape", "backslashreplace").decode("ascii") for c in text)
-    return _QUOTED_SURROGATE.sub(r"\1\\x\2", text) if "\\udc" in text else text
+                       c.encode("unicode_escape", "backslashreplace").decode("ascii")
+                       for c in _as_utf8(text))
+    return _QUOTED_SURROGATES.sub(_quoted_bytes, text) if "\\udc" in text else text
 
 
-# the escape \\udc80 to \\udcff that a repr writes for a lone surrogate: an odd number of backslashes before
-# "udc" (an even one is a backslash of the name's own, which a repr doubles, then the letters udc)
-_QUOTED_SURROGATE = re.compile(r"(?<!\\)((?:\\\\)*)\\udc([89a-f][0-9a-f])")
+def _as_utf8(text: str) -> str:
+    """``text`` with its runs of surrogates that stand for UTF-8 bytes read as the characters they spell."""
+    try:
+        return text.encode("utf-8", "surrogateescape").decode("utf-8", "surrogateescape")
+    except UnicodeEncodeError:  # a surrogate that stands for no byte: leave the text as it is
+        return text
+
+
+# a run of the escapes \\udc80 to \\udcff that a repr writes for lone surrogates: each an odd number of
+# backslashes before "udc" (an even one is a backslash of the name's own, which a repr doubles, then udc)
+_QUOTED_SURROGATES = re.compile(r"(?<!\\)((?:\\\\)*)((?:\\udc[89a-f][0-9a-f])+)")
+
+
+def _quoted_bytes(match: re.Match) -> str:
+    """The run of quoted surrogates ``match`` holds as the bytes they stand for: UTF-8 text where they are,
+    each other byte as ``\\xe9``."""
+    text = bytes(int(escape[3:], 16) for escape in match.group(2).split("\\")[1:]).decode("utf-8", "backslashreplace")
+    return match.group(1) + printable(text)
 
 
 def counted(n: int, noun: str) -> str:
