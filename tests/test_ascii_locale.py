@@ -64,7 +64,8 @@ def test_a_name_whose_bytes_are_not_utf8_either_is_refused_with_those_bytes_show
     """Not '\\udce9tiquette': the surrogate is Python's; the byte is what was typed."""
     code, out, err = sgdcli("convert", table, "-o", tmp_path / "t.h5", "--label-column", b"\xe9tiquette")
     assert (code, out) == (2, "")
-    assert err == "sgdcli: error: --label-column: no column '\\xe9tiquette' in the header (a, bé, poïds, étiquette)\n"
+    assert err == ("sgdcli: error: --label-column: no column '\\xe9tiquette' in the header "
+                   "(a, bé, poïds, étiquette)\n")
     assert not (tmp_path / "t.h5").exists()
 
 
