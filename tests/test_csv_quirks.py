@@ -162,6 +162,21 @@ def test_compressed_standard_input_is_refused_with_how_to_pipe_it(tmp_path, comp
                                                                    f"{suffix}, or pipe it through {tool}\n")
 
 
+@pytest.mark.parametrize("userblock", [0, 512])
+def test_an_hdf5_file_on_standard_input_is_refused_saying_to_give_its_path(tmp_path, userblock):
+    """predict and evaluate read an HDF5 file by its path (a .csv name included); piped to standard input it was
+    read as CSV text, and the header of its bytes blamed on the delimiter ("-: no column 'x1' in its header
+    (\x89HDF...); ... --delimiter names it")."""
+    saved = _model(tmp_path, TRAIN, label_column="species", categorical="city")
+    with h5py.File(tmp_path / "d.h5", "w", userblock_size=userblock) as f:
+        f["X"] = np.zeros((3, 2), np.float32)
+    data = (tmp_path / "d.h5").read_bytes()
+    for command in (["predict", saved, "-", "-o", "-"], ["evaluate", saved, "-"]):
+        assert tuple(run(*command, input=data)) == (2, "", "sgdcli: error: -: standard input holds an HDF5 file, "
+                                                           "which predict and evaluate read from its path, not "
+                                                           "through a pipe: give the file's path\n")
+
+
 @pytest.mark.parametrize("compress,name,tool,suffix", [(gzip.compress, "gzip", "zcat", ".gz"),
                                                        (__import__("lzma").compress, "xz", "xzcat", ".xz")])
 def test_compressed_bytes_in_a_file_not_named_so_are_refused_saying_what_they_are(tmp_path, compress, name, tool,

@@ -218,9 +218,12 @@ class _Joined(io.RawIOBase):
 
 
 def _refuse_compressed(path: str, data: bytes, command: str) -> None:
-    """Compressed bytes where text was expected (standard input, or a file without the suffix) are not read
+    """HDF5 or compressed bytes where text was expected (standard input, or a file without the suffix) are not read
     as text: the csv module's complaint about them was an internal error.  ``command``: the sgdcli command line
     that reads standard input, for the example of a pipe (evaluate's takes labels, predict's writes rows)."""
+    if textfiles.signed_hdf5(io.BytesIO(data), len(data)):  # was read as text, its header blamed on the delimiter
+        raise InputError(f"{path}: {'standard input ' if path == STDIN else ''}holds an HDF5 file, which predict "
+                         "and evaluate read from its path, not through a pipe: give the file's path")
     found = textfiles.compression_in(data)
     if found is not None:
         name, suffix, tool = found
