@@ -173,3 +173,20 @@ def test_train_evaluate_and_validation_word_a_label_that_is_not_a_number_alike(t
     code, _, err = cli("train", good, "--model", model, "--val", data, "-o", tmp_path / "m.h5", *TRAIN)
     assert (code, err.strip().splitlines()[-1]) == (2, said)
     assert not (tmp_path / "m.h5").exists()
+
+
+@pytest.mark.parametrize("command", ["evaluate", "predict"])
+def test_a_model_of_features_chosen_by_index_says_to_give_them_again(tmp_path, command):
+    """A model trained on --features 0,1 of an unnamed matrix is refused on that matrix without them, saying
+    which --features it was trained on; given them, it scores the same rows."""
+    rng = np.random.default_rng(2)
+    X = rng.standard_normal((300, 5)).astype(np.float32)
+    data = write_table(tmp_path / "wide.h5", X, (X[:, 0] + X[:, 1] > 0).astype(float))
+    model = tmp_path / "m.h5"
+    assert cli("train", data, "-o", model, "--features", "0,1", *TRAIN)[0] == 0
+    out = ["-o", tmp_path / "p.csv"] if command == "predict" else []
+    code, _, err = cli(command, model, data, *out)
+    assert code == 2
+    assert err.strip().endswith(f"{data}:X: has 5 features but the model was trained on 2; it was trained on "
+                                "--features 0,1 of its data's columns: give the same --features")
+    assert cli(command, model, data, *out, "--features", "0,1")[0] == 0
