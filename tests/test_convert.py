@@ -385,6 +385,7 @@ def test_the_help_names_every_compression_read_and_no_label_default_for_npy():
     (["data.parquet"], "data.parquet: no such file"),
     (["fifo"], "fifo: is a pipe (a FIFO, or a process substitution such as <(...)), not a regular file; convert reads "
                "its input more than once, so save it to a file first"),
+    (["-"], "-: convert reads its input more than once, so not from standard input: save it to a file first"),
     (["{csv}", "--label-column", "price"], "--label-column: no column 'price' in the header (a, b, label)"),
     (["{csv}", "--label-column", "7"], "--label-column: index 7 is outside the 3 columns of {csv}"),
     (["{npy}"], "{npy}: give the labels with --y FILE.npy or --label-column INDEX"),

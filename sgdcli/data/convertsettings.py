@@ -39,6 +39,9 @@ def checked(input: str, output: str, *, content: bool = True, fmt: str | None = 
     """(the input's format, its column options) of convert's settings, or InputError for the first it refuses;
     ``content``: look into the input too, and try the output's directory by creating a file in it."""
     if content:
+        if input == "-" and not os.path.exists(input):
+            raise InputError("-: convert reads its input more than once, so not from standard input: save it to a "
+                             "file first")
         if not os.path.isfile(input):
             raise not_a_file(input, input, "; convert reads its input more than once, so save it to a file first")
         _refuse_hdf5(input)
