@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import math
 import os
 import signal
@@ -512,3 +513,23 @@ def test_rows_bad_rows_skip_leaves_out_are_dealt_so_every_share_trains_as_many(t
     assert [h["iterations"] for h in model.history] == [140, 140]
     assert model.training["updates"] == 2 * share_steps  # the step clock ends at the schedule's horizon
     assert model.history[-1]["lr"] > 0
+
+
+def test_sigterm_then_resume_with_bad_rows_ends_with_the_straight_run_bytes(tmp_path):
+    """The shares of a run with bad rows come from a pass over the features that a resumed run takes again."""
+    X, y = make_problem("binary", n=4000, d=100, seed=11)
+    X[:1200, 3] = np.nan
+    data = write_table(tmp_path / "bad.h5", X, y)
+    extra = ("--bad-rows", "skip", "--no-shuffle")
+    reference = tmp_path / "reference.h5"
+    subprocess.run(_cmd(data, reference, *extra), check=True, capture_output=True, cwd=ROOT)
+    out = tmp_path / "model.h5"
+    proc = _stopped_mid_run(data, out, *extra)
+    _, stderr = proc.communicate(timeout=120)
+    assert proc.returncode == 143, stderr
+    resumed = subprocess.run(_cmd(data, out, "--resume", *extra), capture_output=True, text=True, cwd=ROOT)
+    assert resumed.returncode == 0, resumed.stderr
+    with h5py.File(reference) as a, h5py.File(out) as b:
+        for key in ("weights", "bias"):
+            assert a[key][()].tobytes() == b[key][()].tobytes()
+        assert json.loads(b.attrs["training"])["updates"] == 2 * math.ceil(2800 / 2 / 16)
