@@ -46,7 +46,7 @@ class EpochPlan:
     drop_last: bool
     pages: PageShuffle  # the visiting order of every epoch
     skip_bad: bool = False  # --bad-rows skip: leave out rows with non-finite values
-    skipped: int = 0  # the training rows the label pass found it leaves out (averaged shares are cut around them)
+    skipped: int = 0  # rows the label pass found skip_bad leaves out: averaged models' shares are cut around them
     weight_scale: float | None = None  # what the sample weights are multiplied by (model/weights.py); None: none
     suggest_lr_auto: bool = False  # the rate is an explicit --lr: a divergence's message suggests --lr auto
     lr_scale: float = 1.0  # what --lr-scaling multiplied --lr by: a divergence's message suggests values of --lr

@@ -206,16 +206,18 @@ class RoundTrainer:
 
     def _sizes(self, plan: EpochPlan, order: np.ndarray, check_stop: Callable[[], None]) -> list[int]:
         """The rows of each window of the epoch whose extents are in ``order`` that train (neither held out by
-        --val-fraction nor left out by --bad-rows skip), which the shares split equally: cut by the file's rows,
-        or by the rows not held out where bad rows cluster, a share could get more rows to train than the
-        iterations per epoch a run announces (and its schedule counts) allow, and its last updates ran at the
-        rate a schedule ends at (0 for cosine).  The bad rows of each extent take a pass over the features,
-        once a run (``check_stop()`` between its blocks), where the label pass found any."""
-        if plan.val_fraction <= 0 and plan.skipped == 0:
+        --val-fraction nor left out by --bad-rows skip), which the shares split equally.  Cut by the file's
+        rows, or by the rows not held out where bad rows lie together, a share could get more rows to train
+        than the iterations per epoch a run announces (and its schedule counts) allow, its last updates at the
+        rate the schedule ends at (0 for cosine).  The bad rows of each extent take a pass over the features,
+        once a run (``check_stop()`` between its blocks), where the label pass found any and there are shares
+        to cut (one model's share is every row, however counted)."""
+        cut_bad = plan.skipped > 0 and self.shards > 1
+        if plan.val_fraction <= 0 and not cut_bad:
             return plan.pages.window_sizes(order)
         if self._kept is None:
             kept = shuffle.kept_per_extent(plan.pages, plan.val_fraction, plan.seed)
-            if plan.skipped > 0:
+            if cut_bad:
                 fn = functools.partial(passes.skipped_pass, plan.pages.extent_rows, plan.pages.n_extents)
                 kept -= self.data_pass(fn, check_stop).counts
             self._kept = kept
