@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import math
 import os
 import signal
@@ -20,7 +21,7 @@ from sgdcli.data.table import Table
 from sgdcli.errors import DivergedError, InputError, Interrupted
 from sgdcli.options import TrainOptions
 from sgdcli.parallel import averaging
-from sgdcli.parallel.threads import ThreadExecutor
+from sgdcli.parallel.threads import ThreadExecutor, ThreadRounds
 from sgdcli.reporting.reporter import Reporter
 from sgdcli.training.checkpoint import check_compatible, load_latest
 from sgdcli.training.control import RunControl
@@ -482,3 +483,53 @@ def test_with_held_out_rows_no_share_takes_more_iterations_than_the_epoch_announ
         assert announced == 2 * math.ceil(math.ceil(n_train / 2) / 64), seed
         assert all(0 < h["iterations"] <= announced for h in model.history), (seed, model.history)
         assert model.history[-1]["lr"] > 0, seed
+
+
+@pytest.mark.parametrize("shuffle", [False, True])
+def test_rows_bad_rows_skip_leaves_out_are_dealt_so_every_share_trains_as_many(tmp_path, monkeypatch, shuffle):
+    """The shares were cut equal in the rows not held out, bad ones included: with the first 30% of rows bad and
+    --no-shuffle, one thread took 40 steps an epoch and the other 100, against 70 announced and scheduled, so the
+    step clock ran to 200 of 140 and the cosine schedule's last 30% of updates ran at rate 0.  Now each share
+    trains 7,000 rows, 70 steps, an epoch (the bound: shares of equal rows ±1 differ by a step at most)."""
+    X, y = make_problem("binary", n=20000, d=50, seed=1)
+    X[:6000, 0] = np.nan
+    path = write_table(tmp_path / "bad.h5", X, y)
+    taken = {}  # (epoch, shard) -> steps
+    rounds = ThreadRounds.rounds
+
+    def recorded(self, job, todo, on_stop):
+        results = rounds(self, job, todo, on_stop)
+        for r in results:
+            taken[todo[0].epoch, r.shard] = taken.get((todo[0].epoch, r.shard), 0) + r.steps
+        return results
+
+    monkeypatch.setattr(ThreadRounds, "rounds", recorded)
+    model = train(path, TrainOptions(batch_size=100, epochs=2, threads=2, parallel="average", bad_rows="skip",
+                                     shuffle=shuffle, lr=0.1, memory=SMALL))
+    assert model.training["rows"] == 14000 and model.training["bad_rows"] == 6000
+    share_steps = math.ceil(14000 / 2 / 100)
+    assert model.training["iterations_per_epoch"] == 2 * share_steps == 140
+    assert taken == {(e, w): share_steps for e in range(2) for w in range(2)}
+    assert [h["iterations"] for h in model.history] == [140, 140]
+    assert model.training["updates"] == 2 * share_steps  # the step clock ends at the schedule's horizon
+    assert model.history[-1]["lr"] > 0
+
+
+def test_sigterm_then_resume_with_bad_rows_ends_with_the_straight_run_bytes(tmp_path):
+    """The shares of a run with bad rows come from a pass over the features that a resumed run takes again."""
+    X, y = make_problem("binary", n=4000, d=100, seed=11)
+    X[:1200, 3] = np.nan
+    data = write_table(tmp_path / "bad.h5", X, y)
+    extra = ("--bad-rows", "skip", "--no-shuffle")
+    reference = tmp_path / "reference.h5"
+    subprocess.run(_cmd(data, reference, *extra), check=True, capture_output=True, cwd=ROOT)
+    out = tmp_path / "model.h5"
+    proc = _stopped_mid_run(data, out, *extra)
+    _, stderr = proc.communicate(timeout=120)
+    assert proc.returncode == 143, stderr
+    resumed = subprocess.run(_cmd(data, out, "--resume", *extra), capture_output=True, text=True, cwd=ROOT)
+    assert resumed.returncode == 0, resumed.stderr
+    with h5py.File(reference) as a, h5py.File(out) as b:
+        for key in ("weights", "bias"):
+            assert a[key][()].tobytes() == b[key][()].tobytes()
+        assert json.loads(b.attrs["training"])["updates"] == 2 * math.ceil(2800 / 2 / 16)

@@ -885,3 +885,18 @@ def test_sample_weights_on_workers_are_single_machine_training(tmp_path, cluster
     np.testing.assert_allclose(two.center, single.center, rtol=1e-12, atol=1e-15)
     np.testing.assert_allclose(two.scale, single.scale, rtol=1e-12)
     np.testing.assert_allclose(two.training["class_weights"], single.training["class_weights"], rtol=1e-12)
+
+
+def test_workers_get_equal_shares_of_the_rows_bad_rows_skip_leaves_in(tmp_path, cluster):
+    """The shares were cut equal in the rows not held out, bad ones included: with the first 30% of rows bad and
+    no shuffle, the worker of the bad rows took 40 steps an epoch and the other 100, and the step clock ran to
+    200 of the 140 the cosine schedule counts, the last 30% of updates at rate 0."""
+    X, y = make_problem("binary", n=20000, d=50, seed=1)
+    y = y.astype(np.float64)
+    y[:6000] = np.nan
+    path = write_table(tmp_path / "bad.h5", X, y)
+    opts = TrainOptions(batch_size=100, epochs=2, threads=1, bad_rows="skip", shuffle=False, lr=0.1, memory=SMALL)
+    model = train(path, opts, dask=DaskOptions(cluster.scheduler_address, workers=2))
+    assert model.training["rows"] == 14000 and model.training["iterations_per_epoch"] == 140
+    assert [h["iterations"] for h in model.history] == [140, 140]
+    assert model.training["updates"] == 140 and model.history[-1]["lr"] > 0

@@ -328,3 +328,24 @@ def test_columns_of_very_different_scales_get_a_note_that_standardize_scales_the
                                                                                "(docs/sparse.md)") for n in notes)
         code, _, err = cli("train", path, "-o", tmp_path / "m.h5", "--epochs", "1", "--standardize")
         assert code == 0 and "note:" not in err
+
+
+@pytest.mark.parametrize("shuffle", [False, True])
+def test_threads_that_average_share_the_rows_bad_rows_skip_leaves_in_sparse_rows(tmp_path, shuffle):
+    """As on dense rows (test_averaging.py): the shares were cut equal in the rows not held out, bad ones
+    included, so with the first 30% of labels NaN the step clock ran past the 140 updates the cosine schedule
+    counts (to 200 without the shuffle, 142 with it), the last at rate 0."""
+    rng = np.random.default_rng(0)
+    M = scipy_sparse.random(20000, 400, density=0.03, format="csr", dtype=np.float32, random_state=1)
+    y = ((M @ rng.standard_normal(400)) > 0).astype(np.float64)
+    y[:6000] = np.nan
+    with h5py.File(tmp_path / "bad.h5", "w") as f:
+        g = f.create_group("X")
+        g["data"], g["indices"], g["indptr"] = M.data, M.indices, M.indptr
+        g.attrs["shape"], g.attrs["encoding-type"] = M.shape, "csr_matrix"
+        f["y"] = y
+    model = train(tmp_path / "bad.h5", TrainOptions(epochs=2, parallel="average", threads=2, memory=2**20,
+                                                    bad_rows="skip", shuffle=shuffle, batch_size=100, lr=0.1))
+    assert model.training["iterations_per_epoch"] == 2 * 70  # 7,000 rows a share, 70 steps of 100
+    assert model.training["updates"] == 2 * 70 and [h["iterations"] for h in model.history] == [140, 140]
+    assert model.history[-1]["lr"] > 0

@@ -209,8 +209,9 @@ def kept_per_extent(pages: PageShuffle, fraction: float, seed: int, step_rows: i
 def deal(order: np.ndarray, sizes: list[int], shards: int) -> list[list[tuple[int, int, int]]]:
     """An epoch's rows cut into ``shards`` equal shares, as segments (window, lo, hi) of the rows counted.
 
-    The windows in the epoch's ``order`` (``sizes[b]`` rows each: every row, or
-    those --val-fraction does not hold out) are laid end to end and cut into
+    The windows in the epoch's ``order`` (``sizes[b]`` rows each: the rows
+    trained, those neither --val-fraction holds out nor --bad-rows skip leaves
+    out) are laid end to end and cut into
     ``shards`` runs of equal length (±1 row), so that every worker of a
     distributed run gets the same number of rows to train; a window on a cut
     is split between two neighbouring shares.  Every row is in exactly one
@@ -236,7 +237,7 @@ def deal(order: np.ndarray, sizes: list[int], shards: int) -> list[list[tuple[in
 
 def segment_rows(rows: np.ndarray, lo: int, hi: int, size: int) -> np.ndarray:
     """The part of a window's visiting order ``rows`` that the segment [lo, hi) of its ``size`` rows trains
-    (the rows ``deal`` counted: those not held out).
+    (the rows ``deal`` counted: those trained, so that the cut is exact where ``size`` is ``len(rows)``).
 
     The order is cut at the same proportions as the rows counted, in integers,
     so the segments of one window partition its rows whatever the shares.

@@ -46,6 +46,7 @@ class EpochPlan:
     drop_last: bool
     pages: PageShuffle  # the visiting order of every epoch
     skip_bad: bool = False  # --bad-rows skip: leave out rows with non-finite values
+    skipped: int = 0  # rows the label pass found skip_bad leaves out: averaged models' shares are cut around them
     weight_scale: float | None = None  # what the sample weights are multiplied by (model/weights.py); None: none
     suggest_lr_auto: bool = False  # the rate is an explicit --lr: a divergence's message suggests --lr auto
     lr_scale: float = 1.0  # what --lr-scaling multiplied --lr by: a divergence's message suggests values of --lr
@@ -60,15 +61,13 @@ class EpochResult:
     finished: bool = True  # False: a distributed round stopped at ``max_rows`` before the shard's end
 
 
-def trained(window: Window, plan: EpochPlan) -> tuple[np.ndarray, np.ndarray | None, np.ndarray | None, int, int]:
+def trained(window: Window, plan: EpochPlan) -> tuple[np.ndarray, np.ndarray | None, np.ndarray | None, int]:
     """Positions (in visiting order) of the rows of ``window`` to train, and the count of non-finite ones skipped.
 
     Also X and the rows of it to visit, where finding the bad rows made the
-    window copy its rows (``None, None``: not copied yet), and the rows not
-    held out (what ``shuffle.deal`` counts).
+    window copy its rows (``None, None``: not copied yet).
     """
     keep = ~shuffle.held_out(window.rows, plan.val_fraction, plan.seed) if plan.val_fraction > 0 else None
-    kept = len(window.rows) if keep is None else int(np.count_nonzero(keep))
     X, xrows, bad = window.X, window.xrows, 0
     if plan.skip_bad:  # --bad-rows skip looks at every row's values first
         if isinstance(X, CsrRows):
@@ -80,7 +79,7 @@ def trained(window: Window, plan: EpochPlan) -> tuple[np.ndarray, np.ndarray | N
         bad = int(np.count_nonzero(~finite if keep is None else keep & ~finite))
         keep = finite if keep is None else keep & finite
     positions = np.arange(len(window.rows)) if keep is None else np.flatnonzero(keep)
-    return positions, X, xrows, bad, kept
+    return positions, X, xrows, bad
 
 
 def flat(X: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -167,9 +166,9 @@ def run_epoch(
     rows, running_loss, lr)`` is called after every kernel call.
 
     A shard of a run that averages models (parallel/averaging.py) passes its
-    share: ``segments``, the (window, lo, hi) ranges of the rows not held out
-    that it visits this epoch (``shuffle.deal``; default: every window whole,
-    in order), and
+    share: ``segments``, the (window, lo, hi) ranges of the rows trained
+    (neither held out nor skipped) that it visits this epoch (``shuffle.deal``;
+    default: every window whole, in order), and
     ``max_rows``, where its round ends.  The epoch's last partial batch is
     then taken only if the shard ends within the round (``EpochResult.finished``).
     """
@@ -185,8 +184,8 @@ def run_epoch(
 
     def prepare(window: Window, i: int):  # in the reader thread, while the window before trains
         _, lo, hi = segments[first + i]
-        positions, X, xrows, bad, kept = trained(window, plan)
-        positions = shuffle.segment_rows(positions, lo, hi, kept)
+        positions, X, xrows, bad = trained(window, plan)
+        positions = shuffle.segment_rows(positions, lo, hi, len(positions))  # the deal counted the rows trained
         every = len(positions) == len(window.rows)  # every row of the window: no copies
         rows = window.rows if every else window.rows[positions]
         # the window's labels are the reader's own copy (Window.y), encoded where they lie

@@ -211,6 +211,39 @@ def _sparse_moments(table: Table, spans, block_rows: int, opts: TrainOptions, ch
     return stats
 
 
+@dataclasses.dataclass
+class Skipped:
+    """Per extent of the page shuffle (data/shuffle.py), the rows not held out that --bad-rows skip leaves out,
+    mergeable: what the shares of averaged models are cut by (parallel/averaging.py)."""
+
+    counts: np.ndarray
+
+    def merge(self, other: "Skipped") -> None:
+        self.counts += other.counts
+
+
+def skipped_pass(extent_rows: int, n_extents: int, table: Table, spans, block_rows: int, opts: TrainOptions,
+                 check_stop=lambda: None) -> Skipped:
+    """The rows of each extent of ``extent_rows`` rows that --bad-rows skip leaves out of training, over
+    ``spans``: the label pass's count of them, by extent.
+
+    It reads the features again: the label pass runs before the page
+    shuffle's extents are known (they depend on the batch, which may be every
+    row), and a mask of the bad rows kept until then could take more memory
+    than the run has.  Only a run that averages models needs it, and only
+    where the label pass found bad rows.
+    """
+    counts = np.zeros(n_extents, dtype=np.int64)
+    for block in stream_blocks(table, spans, block_rows):
+        check_stop()
+        rows, _ = select_rows(block.start, block.stop - block.start, opts.val_fraction, opts.seed)
+        bad = block.start + rows[~finite_mask(block)[rows]]
+        if len(bad):
+            extent = bad // extent_rows
+            counts[extent[0]: extent[-1] + 1] += np.bincount(extent - extent[0])
+    return Skipped(counts)
+
+
 def check_val_labels(val_table: Table, labels: Labels, opts: TrainOptions, check_stop=lambda: None) -> None:
     """Every label of the --val file is finite (or skipped by --bad-rows skip) and one of the training classes
     (a poisson model's: >= 0),

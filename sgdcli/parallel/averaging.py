@@ -1,7 +1,8 @@
 """Local SGD with model averaging: shards of every epoch, trained apart, averaged every K steps.
 
 Each epoch's rows, window after window of the epoch's page shuffle, are cut
-into W equal shares (shards) of the rows not held out.  A round hands every shard with rows left the
+into W equal shares (shards) of the rows trained: neither held out
+(--val-fraction) nor left out (--bad-rows skip).  A round hands every shard with rows left the
 current model and optimizer state; the shard runs K mini-batch steps of the
 unchanged engine (``engine.run_epoch``) on its own rows and returns its
 model.  The models are averaged, weighted by the rows each one trained on,
@@ -19,6 +20,7 @@ between rounds, where training/run.py checkpoints and handles signals.
 from __future__ import annotations
 
 import dataclasses
+import functools
 import os
 import time
 from typing import Callable
@@ -28,6 +30,7 @@ import numpy as np
 from sgdcli.data import shuffle
 from sgdcli.data.table import Table
 from sgdcli.engine import epoch as engine
+from sgdcli.engine import passes
 from sgdcli.engine.epoch import EpochPlan
 from sgdcli.kernels import state as ks
 from sgdcli.kernels.state import KernelConfig, Scratch, TrainState, uses_slots
@@ -156,11 +159,14 @@ class RoundTrainer:
     raises ``errors.WorkLost`` when a round's work is lost.
     """
 
-    def __init__(self, pool, shards: int, steps: int, label: str = "w"):
+    def __init__(self, pool, shards: int, steps: int, label: str = "w", data_pass=None):
+        """``data_pass(fn, check_stop)``: runs ``fn``, a pass of engine/passes.py, over the training file
+        (where the executor runs its passes); needed where --bad-rows skip leaves rows out (``_sizes``)."""
         self.pool, self.shards, self.steps, self.label = pool, shards, steps, label
+        self.data_pass = data_pass
         self.round_seconds: list[float] = []  # wall time of each round
         self.compute_seconds: list[float] = []  # the slowest shard's time in each round
-        self._kept: np.ndarray | None = None  # --val-fraction: the rows of each extent not held out (_sizes)
+        self._kept: np.ndarray | None = None  # the rows of each extent trained, where some are not (_sizes)
 
     def run_epoch(self, job: Job, state: TrainState, pos: engine.Position,
                   on_progress: Callable[..., None] | None = None,
@@ -172,7 +178,8 @@ class RoundTrainer:
             engine.begin_epoch(state, pos)
         if pos.shards is None:
             pos.shards = [[0, 0, 0, False] for _ in range(self.shards)]  # block, row, steps, done
-        sizes = self._sizes(plan, plan.pages.extent_order(pos.epoch))
+        sizes = self._sizes(plan, plan.pages.extent_order(pos.epoch),
+                            (lambda: safe_point(pos)) if safe_point is not None else lambda: None)
         dealt = shuffle.deal(np.arange(len(sizes)), sizes, self.shards)
         slots_used = uses_slots(cfg)
         while not all(s[3] for s in pos.shards):
@@ -197,14 +204,23 @@ class RoundTrainer:
                 safe_point(pos)
         return engine.epoch_result(state, pos, sum(s[2] for s in pos.shards))
 
-    def _sizes(self, plan: EpochPlan, order: np.ndarray) -> list[int]:
-        """The rows of each window of the epoch whose extents are in ``order`` that --val-fraction does not hold
-        out, which the shares split equally: cut by the file's rows, a share could get more rows to train than
-        the iterations per epoch a run announces (and its schedule counts) allow."""
-        if plan.val_fraction <= 0:
+    def _sizes(self, plan: EpochPlan, order: np.ndarray, check_stop: Callable[[], None]) -> list[int]:
+        """The rows of each window of the epoch whose extents are in ``order`` that train (neither held out by
+        --val-fraction nor left out by --bad-rows skip), which the shares split equally.  Cut by the file's
+        rows, or by the rows not held out where bad rows lie together, a share could get more rows to train
+        than the iterations per epoch a run announces (and its schedule counts) allow, its last updates at the
+        rate the schedule ends at (0 for cosine).  The bad rows of each extent take a pass over the features,
+        once a run (``check_stop()`` between its blocks), where the label pass found any and there are shares
+        to cut (one model's share is every row, however counted)."""
+        cut_bad = plan.skipped > 0 and self.shards > 1
+        if plan.val_fraction <= 0 and not cut_bad:
             return plan.pages.window_sizes(order)
         if self._kept is None:
-            self._kept = shuffle.kept_per_extent(plan.pages, plan.val_fraction, plan.seed)
+            kept = shuffle.kept_per_extent(plan.pages, plan.val_fraction, plan.seed)
+            if cut_bad:
+                fn = functools.partial(passes.skipped_pass, plan.pages.extent_rows, plan.pages.n_extents)
+                kept -= self.data_pass(fn, check_stop).counts
+            self._kept = kept
         return [int(self._kept[extents].sum()) for extents in plan.pages.windows(order)]
 
     def _detail(self, pos, dealt) -> str:

@@ -203,7 +203,8 @@ class DaskExecutor:
         self.spans = table.spans(self.block_rows, opts.memory)
         self.sync_every = sync_steps(opts.sync_every, opts.batch_size or table.n_rows)
         self.pool = DaskPool(client, options, self.shards, stop, report)
-        self.trainer = RoundTrainer(self.pool, self.shards, self.sync_every, label="w")
+        self.trainer = RoundTrainer(self.pool, self.shards, self.sync_every, label="w",
+                                    data_pass=lambda fn, check_stop: self.data_pass(fn, opts, check_stop))
         self.file = FileRef.of(table)
         check_paths(client, options, stop, [self.file.path] + ([os.path.abspath(opts.val)] if opts.val else []))
         self.job = None

@@ -80,7 +80,8 @@ class ThreadExecutor(LocalExecutor):
         self.shards = threads
         self.sync_every = sync_steps(opts.sync_every, opts.batch_size or table.n_rows)
         self.pool = ThreadRounds(self.shards, stop)
-        self.trainer = RoundTrainer(self.pool, self.shards, self.sync_every, label="t")
+        self.trainer = RoundTrainer(self.pool, self.shards, self.sync_every, label="t",
+                                    data_pass=lambda fn, check_stop: self.data_pass(fn, opts, check_stop))
         self.job = None
 
     def run_options(self) -> dict:

@@ -56,8 +56,9 @@ FORMAT = "sgdcli-checkpoint"
 # against, --lr auto for a full batch and poisson; averaged models take a rate their local steps can take, and
 # their shares are cut equal in the rows --val-fraction does not hold out: a run would go on with others.
 # 9: --lr auto under constant and step for logistic and softmax (training/gradientnoise.py): another rate.
+# 10: averaged models' shares cut equal in the rows trained, --bad-rows skip's left out: others than 9's.
 # A checkpoint of another version is not resumed: the run starts over and says so.
-FORMAT_VERSION = 9
+FORMAT_VERSION = 10
 
 
 class StaleCheckpoint(UserWarning):

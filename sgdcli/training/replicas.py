@@ -44,11 +44,10 @@ class Held:
 
 
 def share_rows(n_train: int, shards: int) -> int:
-    """The training rows one of ``shards`` models gets in an epoch of ``n_train`` training rows: the shares are
-    cut equal in the rows not held out (parallel/averaging.py), and each window's rows that --bad-rows skip
-    leaves out are shared in proportion, so a share holds about n_train / shards of them.  (Counting the bad
-    rows in, as an upper bound, announced and scheduled steps that a file with few windows never takes: the
-    schedule then ended far from its end.)"""
+    """The most training rows one of ``shards`` models gets in an epoch of ``n_train`` training rows: the shares
+    are cut equal (±1) in the rows trained, neither held out nor left out by --bad-rows skip
+    (parallel/averaging.py).  (Cut by the rows not held out, a share took the rows of whichever windows the
+    bad rows were not in: more steps than announced and scheduled, the last at a cosine schedule's rate 0.)"""
     return n_train if shards == 1 else math.ceil(n_train / shards)
 
 

@@ -103,8 +103,9 @@ class Run:
         self._set_rate(halvings)
         self.pages = executor.page_shuffle(pages_for(self.batch, opts.page_rows), opts.seed, opts.shuffle)
         self.plan = EpochPlan(self.labels, center, scale, opts.seed, opts.val_fraction, opts.drop_last, self.pages,
-                              skip_bad=opts.bad_rows == "skip", weight_scale=self.weighting.row_scale(),
-                              suggest_lr_auto=self.auto is None, lr_scale=self.lr / self.rate_opts.lr)
+                              skip_bad=opts.bad_rows == "skip", skipped=self.n_bad,
+                              weight_scale=self.weighting.row_scale(), suggest_lr_auto=self.auto is None,
+                              lr_scale=self.lr / self.rate_opts.lr)
         executor.prepare(self.cfg, self.plan)
         self.stopper = EarlyStopping(opts.patience, opts.min_delta) if opts.early_stopping else None
         self.val_scored = None  # the rows the last validation pass scored
