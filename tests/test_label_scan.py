@@ -116,3 +116,16 @@ def test_variable_length_names_are_found_within_memory_whatever_their_length(tmp
         tracemalloc.stop()
     assert table.class_names == sorted(names)
     assert peak <= memory
+
+
+def test_the_names_of_a_val_files_labels_are_found_within_memory_too(tmp_path):
+    """Where the training labels are numbers, a --val file's text labels are scanned for their names before
+    the kinds are compared: that pass took the default --memory, not the run's."""
+    rng = np.random.default_rng(0)
+    data = tmp_path / "numbers.h5"
+    with h5py.File(data, "w") as f:
+        f["X"], f["y"] = rng.standard_normal((1000, 2)).astype(np.float32), (rng.random(1000) > 0.5) * 1.0
+    val = write(tmp_path / "names.h5", chunks=(ROWS,), compression="gzip")
+    code, _, err = cli("train", data, "-o", tmp_path / "m.h5", "--val", val, "--memory", "1M")
+    assert code == 2 and f"--memory: 1.0 MiB cannot hold one chunk of {val}:y (300,000 rows of text labels" in err, err
+    assert not (tmp_path / "m.h5").exists()
