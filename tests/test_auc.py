@@ -251,7 +251,8 @@ def test_a_model_file_without_a_centre_evaluates_centred_on_its_bias(tmp_path):
     assert abs(acc.auc() - roc_auc_score(y, scores)) <= acc.auc_tie_share() / 2 + 1e-12
     rewrite(score_centre=None)  # (a centre that was not finite is written as null): the bias too
     assert sgdcli.load_model(model_path).score_centre() == old.bias[0]
-    rewrite(score_centre="0.5")
-    code, out, err = cli("evaluate", model_path, data)
-    assert (code, err) == (2, f"sgdcli: error: {model_path}: damaged sgdcli model (training.score_centre is not "
-                              "a finite number)\n")
+    for damaged in ("0.5", 10**400):  # (JSON's integers have no bound: this one was an internal OverflowError)
+        rewrite(score_centre=damaged)
+        code, out, err = cli("evaluate", model_path, data)
+        assert (code, err) == (2, f"sgdcli: error: {model_path}: damaged sgdcli model (training.score_centre is "
+                                  "not a finite number)\n")

@@ -92,3 +92,40 @@ def test_a_block_of_names_is_read_as_codes_without_decoding_every_row(tmp_path):
             tracemalloc.stop()
     assert np.array_equal(codes, expected)
     assert peak < 80 * ROWS  # (116 before; 57 now, the rows as read and np.unique's copies and indices)
+
+
+def test_variable_length_names_are_found_within_memory_whatever_their_length(tmp_path):
+    """h5py makes a Python object of each variable-length string, which takes its characters too: the pass
+    sized its pieces by a short name's (and held a piece while it read the next), so names of 64 characters
+    took over twice --memory (18 MiB at 8 MiB)."""
+    rng = np.random.default_rng(0)
+    names = np.array([f"class {i:02d} " + "x" * 55 for i in range(20)], dtype=object)
+    path = tmp_path / "long.h5"
+    with h5py.File(path, "w") as f:
+        f.create_dataset("X", data=np.zeros((600_000, 2), dtype=np.float32), chunks=(8192, 2))
+        f.create_dataset("y", data=names[rng.integers(0, len(names), 600_000)], dtype=h5py.string_dtype(),
+                         chunks=(8192,), compression="gzip")
+    memory = 8 << 20
+    with Table(path, memory=memory):  # (what opening a table imports is not the pass's)
+        pass
+    tracemalloc.start()
+    try:
+        with Table(path, memory=memory) as table:
+            _, peak = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+    assert table.class_names == sorted(names)
+    assert peak <= memory
+
+
+def test_the_names_of_a_val_files_labels_are_found_within_memory_too(tmp_path):
+    """Where the training labels are numbers, a --val file's text labels are scanned for their names before
+    the kinds are compared: that pass took the default --memory, not the run's."""
+    rng = np.random.default_rng(0)
+    data = tmp_path / "numbers.h5"
+    with h5py.File(data, "w") as f:
+        f["X"], f["y"] = rng.standard_normal((1000, 2)).astype(np.float32), (rng.random(1000) > 0.5) * 1.0
+    val = write(tmp_path / "names.h5", chunks=(ROWS,), compression="gzip")
+    code, _, err = cli("train", data, "-o", tmp_path / "m.h5", "--val", val, "--memory", "1M")
+    assert code == 2 and f"--memory: 1.0 MiB cannot hold one chunk of {val}:y (300,000 rows of text labels" in err, err
+    assert not (tmp_path / "m.h5").exists()

@@ -182,3 +182,41 @@ def test_the_fast_path_of_the_csv_modules_reader_checks_the_grammar(tmp_path):
     assert code == 0, err
     with h5py.File(tmp_path / "o.h5") as f:
         assert f["X"][()].ravel().tolist() == list(range(5)) and np.all(f["y"][()] == 0)
+
+
+@pytest.mark.parametrize("how", [[], ["--delimiter", "\u00a6"]])
+def test_with_a_decimal_comma_a_point_is_text_as_pandas_reads_it(tmp_path, how):
+    """With --decimal ',' (and no --thousands '.'), '1.234' is no number: meant as 1234 in a file whose
+    thousands separator was not given, it was read as 1.234; pandas reads it as text (the compiled tokenizer's
+    rows and the csv module's alike)."""
+    pd = pytest.importorskip("pandas")
+    sep = how[1] if how[:1] == ["--delimiter"] else ";"
+    assert pd.read_csv(io.StringIO("a;y\n1,5;0\n1.234;1\n"), sep=";", decimal=",")["a"].dtype == object
+    path = tmp_path / "eu.csv"
+    path.write_text(sep.join(["a", "b", "y"]) + "\n" + f"1,5{sep}2{sep}0\n1.234{sep}3{sep}1\n", encoding="utf-8")
+    code, _, err = cli("convert", path, "-o", tmp_path / "o.h5", "--decimal", ",", *how)
+    assert code == 2 and "line 3, column 1 (a): cannot read '1.234' as a number" in err, err
+    assert not (tmp_path / "o.h5").exists()
+    code, _, err = cli("convert", path, "-o", tmp_path / "o.h5", "--decimal", ",", "--thousands", ".", *how)
+    assert code == 0, err
+    with h5py.File(tmp_path / "o.h5") as f:
+        assert f["y"][:].tolist() == [0, 1]
+        if not how:
+            assert f["X"][:, 0].tolist() == [1.5, 1234.0]
+
+
+def test_hashed_rows_read_numeric_labels_in_the_files_marks(tmp_path):
+    """--hash-bits read a label '0,25' of a file with --decimal ',' as no number (the rows without hashing
+    read it as 0.25), and a missing one as a number it could not read."""
+    path = tmp_path / "eu.csv"
+    path.write_text("a;b;y\n1,5;x;0,25\n2,5;z;1,75\n3;x;NA\n", encoding="utf-8")
+    labels = {}
+    for how in ([], ["--hash-bits", "4"]):
+        code, _, err = cli("convert", path, "-o", tmp_path / "o.h5", "--decimal", ",", "--categorical", "b", *how)
+        assert code == 2 and "line 4, column 3 (y): missing label" in err, err
+        code, _, err = cli("convert", path, "-o", tmp_path / "o.h5", "--decimal", ",", "--categorical", "b",
+                           "--bad-rows", "skip", *how)
+        assert code == 0, err
+        with h5py.File(tmp_path / "o.h5") as f:
+            labels[tuple(how)] = f["y"][:].tolist()
+    assert labels[()] == labels[("--hash-bits", "4")] == [0.25, 1.75]

@@ -92,8 +92,9 @@ class _Reader:
 
     def _parse(self, s: str) -> float | None:
         """A field's text as a number in the file's locale (data/numbertext.py: spaces around it, as the
-        tokenizer skips them), or None."""
-        return numbertext.number(self._marked(s))
+        tokenizer skips them; with another decimal mark, no '.' but a thousands separator), or None."""
+        plain = numbertext.in_marks(s, self.decimal, self.thousands)
+        return None if plain is None else numbertext.number(plain)
 
     def texts(self, texts: list[str]) -> tuple[list[str], np.ndarray]:
         """Fields as names (stripped), and the missing mask."""

@@ -22,10 +22,10 @@ import math
 
 import numpy as np
 
-from sgdcli.data import csvbytes, csvcolumns, csvdecode, csvsniff, textfiles
+from sgdcli.data import csvbytes, csvcolumns, csvdecode, csvsniff, numbertext, textfiles
 from sgdcli.data.csvcolumns import ColumnOptions, Encoding
 from sgdcli.data.hashing import Hasher
-from sgdcli.data.rowblocks import BadRow, is_number, number, sparse_blocks, stop
+from sgdcli.data.rowblocks import BadRow, is_number, sparse_blocks, stop
 from sgdcli.data.textfiles import open_input
 from sgdcli.data.valuerange import FLOAT32_MAX, ValueRange
 from sgdcli.errors import InputError, quoted
@@ -45,12 +45,10 @@ class ArrowGaveUp(Exception):
     """pyarrow met a field it does not read as a number; the plain reader takes over."""
 
 
-def _plain(field: str, decimal: str, thousands: str | None) -> str:
-    """``field`` with the numbers' marks as Python reads them: no thousands separator, a '.' for the decimal
-    mark."""
-    if thousands:
-        field = field.replace(thousands, "")
-    return field.replace(decimal, ".") if decimal != "." else field
+def _is_marked_number(field: str, decimal: str, thousands: str | None) -> bool:
+    """Whether ``field`` is a number in the file's marks (numbertext.in_marks: a '.' that is neither is text)."""
+    plain = numbertext.in_marks(field, decimal, thousands)
+    return plain is not None and is_number(plain)
 
 
 @dataclasses.dataclass
@@ -90,7 +88,7 @@ def csv_layout(path, delimiter, header, label_column, decimal: str = ".", thousa
         raise csvsniff.one_field(path, delim, how, decimal)
     if header is None:  # a header has a name: a field that is neither a number in the file's own marks ('1,5' with
         # --decimal ,) nor a missing value (pandas writes NaN as an empty field, or its na_rep: NA)
-        header = any(not is_number(_plain(field, decimal, thousands)) and field.strip() not in na for field in first) \
+        header = any(not _is_marked_number(field, decimal, thousands) and field.strip() not in na for field in first) \
             or _range_header(first)
     names = [name.strip() for name in first] if header else None
     for c, name in enumerate(names or []):
@@ -297,8 +295,12 @@ def hashed_rows(path, rows, ncols: int, enc: Encoding, hasher: Hasher, block_row
         return target
 
     def _label(line, text):
-        if not enc.label_names:
-            return number(text, csvdecode.where(line, enc.label, enc))
+        if not enc.label_names:  # in the file's marks (--decimal, --thousands), as the rows without hashing
+            value = reader.number(text)
+            if value is None:
+                raise BadRow(csvdecode.where(line, enc.label, enc), "missing label" if reader.is_missing(text) else
+                             f"cannot read {quoted(text.strip(numbertext.SPACES))} as a number")
+            return value
         if text.strip() in reader.na:
             raise BadRow(csvdecode.where(line, enc.label, enc), "missing label")
         if csvdecode.NUL in text:  # a class name

@@ -32,6 +32,17 @@ def number(text: str) -> float | None:
     return float(text) if NUMBER.fullmatch(text) else None
 
 
+def in_marks(text: str, decimal: str = ".", thousands: str | None = None) -> str | None:
+    """``text`` as ``number`` reads it in a file's marks (--decimal, --thousands): without the thousands
+    separator, the decimal mark made '.'; None where it holds a '.' that is neither mark, which pandas' C parser
+    reads as text ('1.5' with decimal=','), so that '1.234' meant as 1234 is not read as 1.234."""
+    if thousands:
+        text = text.replace(thousands, "")
+    if decimal == ".":
+        return text
+    return None if "." in text else text.replace(decimal, ".")
+
+
 def all_numbers(texts: list[str]) -> bool:
     """Whether every one of ``texts``, each of which ``float()`` reads, is a number: one match over them all
     (no text ``float()`` reads holds a NUL byte, which joins them)."""

@@ -19,6 +19,8 @@ marks (AnnData's nullable columns: ``values`` and ``mask``).
 
 from __future__ import annotations
 
+import sys
+
 import h5py
 import numpy as np
 
@@ -31,8 +33,9 @@ from sgdcli.sizes import MemoryShort, format_size
 # from them (a compound table's field), and np.unique's sorted copy of it.
 SCAN_COPIES = 3
 # and beyond them, for a variable-length string: the Python object h5py makes of it (its header, and the few
-# characters of a typical label)
+# characters of a typical label), until a first piece of FIRST_ROWS says what they take (``object_bytes``)
 OBJECT_BYTES = 64
+FIRST_ROWS = 1024
 
 
 def _text(values: np.ndarray) -> np.ndarray:
@@ -52,34 +55,58 @@ def scan_names(source: Source, where: str, missing: str | None = None, mask: Sou
                memory: int = DEFAULT_MEMORY) -> list[str]:
     """The sorted distinct names of a text column, in one pass of pieces that ``memory`` holds (whole chunks,
     ``scan_rows``); the ``missing`` marker and the entries ``mask`` marks are no names.  Only a piece's
-    distinct values are decoded to text."""
+    distinct values are decoded to text.  Variable-length strings are read a first piece of FIRST_ROWS (whole
+    chunks) before the rest, whose pieces follow the size of that piece's objects (``object_bytes``)."""
     names: set[str] = set()
     rows = scan_rows(source, mask, memory)
-    for start in range(0, source.n_rows, rows):
-        stop = min(start + rows, source.n_rows)
+    unit = _unit(source, mask)
+    step = rows if source.dtype.kind != "O" else min(rows, max(unit, FIRST_ROWS // unit * unit))
+    start = 0
+    while start < source.n_rows:
+        stop = min(start + step, source.n_rows)
         values = np.asarray(source.read(start, stop)).reshape(-1)
+        if start == 0 and source.dtype.kind == "O":  # the rest in pieces of what these objects take
+            step = scan_rows(source, mask, memory, object_bytes(values))
         if mask is not None:
             values = values[~_flags(mask.read(start, stop))]
         names.update(_text(np.unique(values)).tolist())
+        del values  # before the next piece is read: never two at once
         names.discard(missing)
         if len(names) > MAX_CLASSES:
             raise InputError(f"{where}: more than {MAX_CLASSES} distinct names; a text label names classes")
+        start = stop
     return sorted(names)
 
 
-def scan_rows(source: Source, mask: Source | None, memory: int) -> int:
+def scan_rows(source: Source, mask: Source | None, memory: int, objects: int = OBJECT_BYTES) -> int:
     """Rows of ``source`` (and ``mask``) the pass that finds the names reads at once: whole chunks, as many as
-    ``memory`` holds; MemoryShort where it cannot hold one (a chunk is decoded whole: read in pieces it would
-    be decoded once a piece)."""
-    per_row = SCAN_COPIES * source.row_bytes + (OBJECT_BYTES if source.dtype.kind == "O" else 0)
+    ``memory`` holds, a variable-length string's object taking ``objects`` bytes; MemoryShort where it cannot
+    hold one (a chunk is decoded whole: read in pieces it would be decoded once a piece)."""
+    per_row = SCAN_COPIES * source.row_bytes + (objects if source.dtype.kind == "O" else 0)
     if mask is not None:  # the mask as read, as flags and their negation
         per_row += mask.row_bytes + 2
-    unit = max(1, source.unit_rows, mask.unit_rows if mask is not None else 1)
+    unit = _unit(source, mask)
     if unit * per_row > memory:
         raise MemoryShort(memory, f"one chunk of {where_of(source.ds)} ({unit:,} rows of text labels, "
                           f"{format_size(unit * source.row_bytes)} as stored) while finding the names of its "
                           "classes", unit * per_row)
     return int(min(memory // per_row // unit * unit, _round_up(source.n_rows, unit)))
+
+
+def _unit(source: Source, mask: Source | None) -> int:
+    """The rows of a whole chunk of ``source`` and ``mask``."""
+    return max(1, source.unit_rows, mask.unit_rows if mask is not None else 1)
+
+
+def object_bytes(values: np.ndarray) -> int:
+    """What each of the Python objects ``values`` (variable-length strings, as h5py makes them) takes: their
+    mean size over up to FIRST_ROWS of them, rounded up to the allocator's 16 bytes (a label's characters
+    count: OBJECT_BYTES is the size of a short one's)."""
+    some = values[:FIRST_ROWS]
+    if not len(some):
+        return OBJECT_BYTES
+    mean = sum(map(sys.getsizeof, some)) / len(some)
+    return int(-(-mean // 16) * 16)
 
 
 def _round_up(n: int, k: int) -> int:

@@ -149,8 +149,14 @@ def _training(m) -> str | None:
 
 
 def is_centre(value) -> bool:
-    """Whether ``value`` (read from JSON) is a finite number, as ``training.score_centre`` must be."""
-    return isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
+    """Whether ``value`` (read from JSON) is a finite number, as ``training.score_centre`` must be (JSON's
+    integers have no bound: one beyond a float's range is none)."""
+    if not isinstance(value, (int, float)) or isinstance(value, bool):
+        return False
+    try:
+        return math.isfinite(float(value))
+    except OverflowError:
+        return False
 
 
 def _optimizer(m) -> str | None:

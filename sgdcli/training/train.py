@@ -81,7 +81,7 @@ def train(data, options: TrainOptions | None = None, *, output=None, metrics=Non
             val_x = opts.val_x or opts.x
             val_table = stack.enter_context(Table(opts.val, val_x, opts.val_y or opts.y,
                                                   **_val_columns(table, opts.val, val_x, columns),
-                                                  classes=table.class_names))
+                                                  classes=table.class_names, memory=opts.memory))
             check_kind(val_table.class_names, table.class_names, val_table.where(val_table.y_name),
                        f"those of the training data ({table.where(table.y_name)})")
             if val_table.n_features != table.n_features:
