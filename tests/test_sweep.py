@@ -199,8 +199,8 @@ def test_a_run_that_lr_auto_started_over_is_the_run_train_keeps(tmp_path, regres
         chosen = real(*args, **kw)
         return rate.AutoRate(chosen.lr * 2**6, chosen.lambda_max, chosen.trace, chosen.rows)
 
-    monkeypatch.setattr("sgdcli.training.run.auto_rate", too_fast)
-    monkeypatch.setattr("sgdcli.training.run.MAX_HALVINGS", 20)
+    monkeypatch.setattr("sgdcli.training.runrate.auto_rate", too_fast)
+    monkeypatch.setattr("sgdcli.training.runrate.MAX_HALVINGS", 20)
     (row,) = sweep_json(regression_file, "--model", "linear", "--batch-sizes", "32", "--epochs", "3", "--metrics-dir",
                         tmp_path / "runs")
     model = train(regression_file, TrainOptions(model="linear", batch_size=32, epochs=3))
@@ -224,8 +224,8 @@ def test_a_run_that_diverged_after_lr_auto_halved_its_rate_shows_the_rate_it_div
         chosen.append(auto.lr * 2**12)
         return rate.AutoRate(auto.lr * 2**12, auto.lambda_max, auto.trace, auto.rows)
 
-    monkeypatch.setattr("sgdcli.training.run.auto_rate", too_fast)
-    monkeypatch.setattr("sgdcli.training.run.MAX_HALVINGS", 2)
+    monkeypatch.setattr("sgdcli.training.runrate.auto_rate", too_fast)
+    monkeypatch.setattr("sgdcli.training.runrate.MAX_HALVINGS", 2)
     code, out, err = cli("sweep", regression_file, "--model", "linear", "--batch-sizes", "32", "--epochs", "2",
                          "--json", "--progress", "plain")
     assert code == 0, err
