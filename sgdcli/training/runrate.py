@@ -9,7 +9,11 @@ steps can take.  Each is kept as an AutoRate, a few numbers, not the rows,
 which the epochs' share of ``--memory`` lets go of.
 
 With an explicit ``--lr``, the end of the run compares it with the rate
-``--lr auto`` would give (fitwarnings._still_falling; ``compared``).
+``--lr auto`` would give (fitwarnings._still_falling; ``compared``).  Where
+the set-up read the sample for another measure, that rate is measured then
+too; else at the end, where a warning needs it: the sample is never read
+twice, nor for a warning that is not looked for (a full batch, a run
+stopped early).
 """
 
 from __future__ import annotations
@@ -32,6 +36,10 @@ class Measured:
     auto: AutoRate | None = None  # --lr auto: the rate it trains at, before halvings (None: an explicit --lr)
     held: replicas.Held | None = None  # --lr auto, averaged replicas: how their rate was held
     stable: float | None = None  # --lr-scaling replicas: the rate the models' local steps can take, its limit
+    # an explicit --lr: --lr auto's rate here, which the end of the run compares --lr with (``compared``), where
+    # the set-up read the sample anyway; None where it did not, or for a full batch, whose losses are exact and
+    # judged at any rate (fitwarnings.py)
+    compared: AutoRate | None = None
 
 
 def measure(run, center: np.ndarray, scale: np.ndarray) -> Measured:
@@ -39,13 +47,19 @@ def measure(run, center: np.ndarray, scale: np.ndarray) -> Measured:
     sample), whose standardization is ``center`` and ``scale``."""
     if run.opts.lr == "auto":
         return Measured(*averaged_auto(run, center, scale))
-    if run.shards > 1 and run.opts.lr_scaling == "replicas":
-        return Measured(stable=averaged_auto(run, center, scale, warm=False)[0].lr)
-    return Measured()
+    full = replicas.full_batch(run.batch, run.n_train, run.shards)
+    capped = run.shards > 1 and run.opts.lr_scaling == "replicas"
+    if (full or not run.sample.held()) and not capped:
+        return Measured()
+    cold = averaged_auto(run, center, scale, warm=False)[0]
+    return Measured(stable=cold.lr if capped else None, compared=None if full else _warm(run, cold))
 
 
 def compared(run) -> AutoRate:
-    """The rate --lr auto would give ``run``, at an explicit --lr whose batches are not full."""
+    """The rate --lr auto would give ``run``, at an explicit --lr whose batches are not full: measured at set-up
+    where its sample was read (``measure``), else now."""
+    if run.measured.compared is not None:
+        return run.measured.compared
     return averaged_auto(run, run.plan.center, run.plan.scale)[0]
 
 
