@@ -4,6 +4,8 @@ import json
 import math
 import os
 
+import h5py
+import numpy as np
 import pytest
 
 from conftest import cli
@@ -290,3 +292,27 @@ def test_a_sweep_stopped_by_sigterm_prints_the_rows_of_the_runs_that_ended(tmp_p
         assert header.split()[0] == "batch" and row.split()[:6] == ["64", "0.1", str(ended["iterations_per_epoch"]),
                                                                    str(ended["iterations"]), "2",
                                                                    f"{ended['train_loss']:.6g}"]
+
+
+def test_the_batch_size_check_reads_no_labels(tmp_path, monkeypatch):
+    """The check of --batch-sizes against the file's rows, before the first run, needs its rows only: a text label
+    column's names are found once a run (by the run), not once more for the check."""
+    from sgdcli.data import textlabels
+
+    rng = np.random.default_rng(3)
+    table = np.zeros(400, np.dtype([("f0", "<f4"), ("f1", "<f4"), ("label", "S8")]))
+    table["f0"], table["f1"] = rng.standard_normal((2, 400))
+    table["label"] = np.where(table["f0"] + table["f1"] > 0, b"cat", b"dog")
+    path = tmp_path / "t.h5"
+    with h5py.File(path, "w") as f:
+        f["T"] = table
+    scans = []
+    real = textlabels.scan_names
+    monkeypatch.setattr(textlabels, "scan_names", lambda *args, **kw: scans.append(args[1]) or real(*args, **kw))
+    runs = sweep_json(path, "--x", "T", "--label-column", "label", "--batch-sizes", "16,32", "--lrs", "0.1",
+                      "--epochs", "1")
+    assert [r["batch_size"] for r in runs] == [16, 32]
+    assert scans == [f"{path}:T:label"] * 2  # one a run
+    code, _, err = cli("sweep", path, "--x", "T", "--label-column", "label", "--batch-sizes", "401", "-q")
+    assert (code, err) == (2, f"sgdcli: error: --batch-sizes: 401 is larger than the 400 rows of {path}\n")
+    assert scans == [f"{path}:T:label"] * 2
