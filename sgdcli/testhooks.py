@@ -18,7 +18,7 @@ interrupted and, in the last bits only, the model it makes (below).
   the default too.  tests/test_training.py checks that 301 rows a call
   change the model by rounding only.
 - ``SGDCLI_TEST_SAFE_POINT_DELAY``: seconds to sleep at every safe point
-  (training/run.py), so that tests can stop tiny runs at random moments.
+  (training/safepoints.py), so that tests can stop tiny runs at random moments.
 - ``SGDCLI_TEST_ROUND_DELAY``: seconds each round of local SGD sleeps on a
   Dask worker (parallel/worker.py), so that tests can kill a worker mid-round.
 """

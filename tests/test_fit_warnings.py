@@ -104,7 +104,7 @@ def test_a_run_of_auto_rate_halved_after_blow_ups_whose_loss_still_falls_is_told
     from sgdcli.training import rate
 
     real = rate.auto_rate
-    monkeypatch.setattr("sgdcli.training.run.auto_rate",
+    monkeypatch.setattr("sgdcli.training.runrate.auto_rate",
                         lambda *args, **kw: dataclasses.replace(chosen := real(*args, **kw), lr=chosen.lr * 2**8))
     rng = np.random.default_rng(41)
     X = rng.normal(size=(5000, 8)).astype(np.float32)

@@ -177,8 +177,8 @@ def test_a_blow_up_starts_the_run_over_at_half_the_rate(tmp_path, monkeypatch):
         chosen = real(*args, **kw)
         return rate.AutoRate(chosen.lr * 2**12, chosen.lambda_max, chosen.trace, chosen.rows)
 
-    monkeypatch.setattr("sgdcli.training.run.auto_rate", too_fast)
-    monkeypatch.setattr("sgdcli.training.run.MAX_HALVINGS", 20)
+    monkeypatch.setattr("sgdcli.training.runrate.auto_rate", too_fast)
+    monkeypatch.setattr("sgdcli.training.runrate.MAX_HALVINGS", 20)
     code, out, err = cli("train", path, "-o", tmp_path / "m.h5", "--model", "linear", "--lr", "auto", "--epochs", "2")
     assert code == 0, err
     restarts = [l for l in err.splitlines() if "starting over from epoch 1 at half the rate" in l]
@@ -217,7 +217,7 @@ def test_a_loss_that_grows_without_overflowing_is_a_blow_up_too(tmp_path, monkey
         lr = 3 / (chosen.curvature * (chosen.lambda_max + chosen.trace / 32))
         return rate.AutoRate(lr, chosen.lambda_max, chosen.trace, chosen.rows)
 
-    monkeypatch.setattr("sgdcli.training.run.auto_rate", three_times)
+    monkeypatch.setattr("sgdcli.training.runrate.auto_rate", three_times)
     code, out, err = cli("train", path, "-o", tmp_path / "m.h5", "--model", "linear", "--optimizer", "sgd",
                          "--schedule", "constant", "--epochs", "3")
     assert code == 0, err

@@ -39,3 +39,26 @@ def test_the_sample_is_read_once_a_run(tmp_path, sample_reads, extra):
     code, _, err = cli("train", path, "-o", tmp_path / "m.h5", "--epochs", "1", *extra)
     assert code == 0, err
     assert sorted(sample_reads) == sorted(["/X", "/y"] + (["/w"] if "w" in extra else []))
+
+
+@pytest.mark.parametrize("extra", [[], ["--init", "INIT"],
+                                   ["--parallel", "average", "--threads", "2", "--lr-scaling", "replicas"]])
+def test_an_explicit_rate_is_compared_with_lr_autos_on_the_runs_one_sample(tmp_path, sample_reads, extra):
+    """The end of a run at an explicit --lr, far below --lr auto's, says so, naming --lr auto's rate
+    (fitwarnings.py), measured on the run's one read of the sample (runrate.py): at set-up where the set-up
+    reads it for another measure (--init's where the bias starts, --lr-scaling replicas' cap on the rate), at
+    the end where only the warning needs it.  It was read again at the end."""
+    rng = np.random.default_rng(1)
+    X = rng.standard_normal((6000, 5)).astype(np.float32)
+    path = str(tmp_path / "data.h5")
+    with h5py.File(path, "w") as f:
+        f["X"], f["y"] = X, (X @ np.full(5, 1.0) + rng.standard_normal(6000) > 0).astype(np.float64)
+    if "INIT" in extra:
+        init = str(tmp_path / "init.h5")
+        assert cli("train", path, "-o", init, "--epochs", "1", "--lr", "1e-4", "-q")[0] == 0
+        extra = ["--init", init]
+        sample_reads.clear()
+    code, _, err = cli("train", path, "-o", tmp_path / "m.h5", "--lr", "1e-3", *extra)
+    assert code == 0, err
+    assert "times smaller than the" in err and "that --lr auto chooses here" in err, err  # the comparison made
+    assert sorted(sample_reads) == ["/X", "/y"]

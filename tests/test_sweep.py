@@ -4,6 +4,8 @@ import json
 import math
 import os
 
+import h5py
+import numpy as np
 import pytest
 
 from conftest import cli
@@ -199,8 +201,8 @@ def test_a_run_that_lr_auto_started_over_is_the_run_train_keeps(tmp_path, regres
         chosen = real(*args, **kw)
         return rate.AutoRate(chosen.lr * 2**6, chosen.lambda_max, chosen.trace, chosen.rows)
 
-    monkeypatch.setattr("sgdcli.training.run.auto_rate", too_fast)
-    monkeypatch.setattr("sgdcli.training.run.MAX_HALVINGS", 20)
+    monkeypatch.setattr("sgdcli.training.runrate.auto_rate", too_fast)
+    monkeypatch.setattr("sgdcli.training.runrate.MAX_HALVINGS", 20)
     (row,) = sweep_json(regression_file, "--model", "linear", "--batch-sizes", "32", "--epochs", "3", "--metrics-dir",
                         tmp_path / "runs")
     model = train(regression_file, TrainOptions(model="linear", batch_size=32, epochs=3))
@@ -224,8 +226,8 @@ def test_a_run_that_diverged_after_lr_auto_halved_its_rate_shows_the_rate_it_div
         chosen.append(auto.lr * 2**12)
         return rate.AutoRate(auto.lr * 2**12, auto.lambda_max, auto.trace, auto.rows)
 
-    monkeypatch.setattr("sgdcli.training.run.auto_rate", too_fast)
-    monkeypatch.setattr("sgdcli.training.run.MAX_HALVINGS", 2)
+    monkeypatch.setattr("sgdcli.training.runrate.auto_rate", too_fast)
+    monkeypatch.setattr("sgdcli.training.runrate.MAX_HALVINGS", 2)
     code, out, err = cli("sweep", regression_file, "--model", "linear", "--batch-sizes", "32", "--epochs", "2",
                          "--json", "--progress", "plain")
     assert code == 0, err
@@ -290,3 +292,27 @@ def test_a_sweep_stopped_by_sigterm_prints_the_rows_of_the_runs_that_ended(tmp_p
         assert header.split()[0] == "batch" and row.split()[:6] == ["64", "0.1", str(ended["iterations_per_epoch"]),
                                                                    str(ended["iterations"]), "2",
                                                                    f"{ended['train_loss']:.6g}"]
+
+
+def test_the_batch_size_check_reads_no_labels(tmp_path, monkeypatch):
+    """The check of --batch-sizes against the file's rows, before the first run, needs its rows only: a text label
+    column's names are found once a run (by the run), not once more for the check."""
+    from sgdcli.data import textlabels
+
+    rng = np.random.default_rng(3)
+    table = np.zeros(400, np.dtype([("f0", "<f4"), ("f1", "<f4"), ("label", "S8")]))
+    table["f0"], table["f1"] = rng.standard_normal((2, 400))
+    table["label"] = np.where(table["f0"] + table["f1"] > 0, b"cat", b"dog")
+    path = tmp_path / "t.h5"
+    with h5py.File(path, "w") as f:
+        f["T"] = table
+    scans = []
+    real = textlabels.scan_names
+    monkeypatch.setattr(textlabels, "scan_names", lambda *args, **kw: scans.append(args[1]) or real(*args, **kw))
+    runs = sweep_json(path, "--x", "T", "--label-column", "label", "--batch-sizes", "16,32", "--lrs", "0.1",
+                      "--epochs", "1")
+    assert [r["batch_size"] for r in runs] == [16, 32]
+    assert scans == [f"{path}:T:label"] * 2  # one a run
+    code, _, err = cli("sweep", path, "--x", "T", "--label-column", "label", "--batch-sizes", "401", "-q")
+    assert (code, err) == (2, f"sgdcli: error: --batch-sizes: 401 is larger than the 400 rows of {path}\n")
+    assert scans == [f"{path}:T:label"] * 2

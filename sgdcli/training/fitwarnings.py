@@ -15,7 +15,7 @@ import numpy as np
 
 from sgdcli.reporting.reporter import counted
 from sgdcli.reporting.warned import warn
-from sgdcli.training import replicas
+from sgdcli.training import replicas, runrate
 from sgdcli.training.progress import end_pace
 
 # Updates in all below which a run whose loss still fell is told that it may end far from the optimum: gradient
@@ -116,7 +116,7 @@ def _still_falling(run) -> list[str]:
     used, auto = run.lr, math.nan
     if not exact:  # the rate used, after --lr-scaling, which --lr auto's (for the steps the models averaged
         # take, replicas.py) is the rate of a step as well
-        auto = run.auto.lr if run.auto is not None else run.lr_auto(run.plan.center, run.plan.scale).lr
+        auto = run.auto.lr if run.auto is not None else runrate.compared(run).lr
         if not used < SLOW_RATE * auto:
             return []
     history = run.history

@@ -100,7 +100,7 @@ and the runs' chunks in parallel), so the choice costs a few reads and is
 the same for a seed on every run and every resume.  A run whose loss blows
 up at the chosen rate (a value overflows, or an epoch ends far above the
 all-zero model's loss: ``blew_up``, which every run checks) starts over from
-its first epoch at half the rate (training/run.py).
+its first epoch at half the rate (training/runrate.py).
 """
 
 from __future__ import annotations

@@ -1,29 +1,30 @@
 """A training run: the passes before training, the epoch loop, validation, checkpoints and the model.
 
 Order of work: one pass over the labels (classes, finiteness, row count), one
-over the features if standardizing, then the epochs.  Where each runs is the
-executor's business (parallel/executor.py); this module adds validation,
-early stopping, history, checkpoints, resume and stopping on signals, at the
-safe points the executor offers between kernel calls or rounds.
+over the features if standardizing, the measures of a sample (where the
+weights start, the rate: runrate.py), then the epochs.  Where each runs is
+the executor's business (parallel/executor.py); this module adds
+validation, early stopping, history, resume, and the checkpoints and stops
+on signals of safepoints.py, at the safe points the executor offers between
+kernel calls or rounds.
 """
 
 from __future__ import annotations
 
 import dataclasses
-import time
+import functools
 
 import numpy as np
 
-from sgdcli import testhooks
 from sgdcli.data.selection import ValidationRows
 from sgdcli.data.shuffle import pages_for
 from sgdcli.data.table import Table
 from sgdcli.engine.epoch import EpochPlan, Position, current_lr, penalty_advice, rate_advice, rows_done, scaled_from
-from sgdcli.errors import DivergedError, InputError, Interrupted, RuntimeFailure, WorkLost, first_line
+from sgdcli.errors import DivergedError, InputError, RuntimeFailure, WorkLost
 from sgdcli.fieldtypes import MAX_INT
 from sgdcli.kernels import losses, optimizers
 from sgdcli.kernels.scoring import fold_weights
-from sgdcli.kernels.state import TrainState, kernel_config
+from sgdcli.kernels.state import TrainState
 from sgdcli.model.file import Model
 from sgdcli.model.standardize import multipliers
 from sgdcli.options import TrainOptions
@@ -31,18 +32,18 @@ from sgdcli.parallel.executor import Executor
 from sgdcli.reporting.records import json_line
 from sgdcli.reporting.reporter import Reporter
 from sgdcli.training import checkpoint as ckpt_mod
-from sgdcli.training import centre, fitwarnings, replicas, result, resume, runlog, setup, warmstart
+from sgdcli.training import centre, fitwarnings, replicas, result, resume, runlog, runrate, safepoints, setup, warmstart
 from sgdcli.training.control import RunControl
 from sgdcli.training.early_stopping import EarlyStopping
 from sgdcli.training.inputs import Inputs
-from sgdcli.training.rate import BLOWN_UP, MAX_HALVINGS, AutoRate, auto_rate, blew_up
+from sgdcli.training.rate import BLOWN_UP, blew_up
 from sgdcli.training.sampling import Sample, sample_weights
 from sgdcli.training.start import start_weights
-from sgdcli.training.signals import EXIT_CODES, name
 
 
 class Run:
-    """One training run: set-up, the epoch loop, and what a checkpoint must hold."""
+    """One training run: its set-up, and the epoch loop with validation and early stopping; its rate is runrate.py's,
+    its safe points and checkpoints safepoints.py's."""
 
     def __init__(self, table: Table, val_table: Table | None, opts: TrainOptions, executor: Executor,
                  reporter: Reporter, control: RunControl, inputs: Inputs | None = None):
@@ -56,6 +57,7 @@ class Run:
             opts = dataclasses.replace(opts, standardize=self.init.model.scale is not None)
         self.table, self.val_table, self.opts = table, val_table, opts
         self.executor, self.reporter, self.control = executor, reporter, control
+        self._check_stop = functools.partial(safepoints.check_stop, self.inputs, control)  # nothing to save yet
         self.shards, self.block_rows = executor.shards, executor.block_rows
         run_options = {**opts.as_dict(), "threads": executor.threads, **executor.run_options()}
         self.fingerprints = (run_options, ckpt_mod.fingerprint(table, val_table, self.init))
@@ -93,12 +95,8 @@ class Run:
                                    opts.memory)
         self.score_centre = centre.ScoreCentre.of_run(self.sample, self.labels.task, self.mean, self.init is None
                                                       or opts.restandardize, center, scale)  # AUC's
-        self.stable = None  # --lr-scaling replicas: the rate the models' local steps can take, which it stops at
-        self.auto_held = None  # --lr auto, averaged replicas: how their rate was held (replicas.Held)
-        if opts.lr == "auto":
-            self.auto, self.auto_held = self.averaged_auto(center, scale)
-        elif self.shards > 1 and opts.lr_scaling == "replicas":
-            self.stable = self.lr_auto(center, scale, warm=False).lr
+        self.measured = runrate.measure(self, center, scale)  # while the sample is held
+        self.auto, self.auto_held = self.measured.auto, self.measured.held
         halvings = saved.position.lr_halvings if saved is not None else 0
         self._set_rate(halvings)
         self.pages = executor.page_shuffle(pages_for(self.batch, opts.page_rows), opts.seed, opts.shuffle)
@@ -115,7 +113,7 @@ class Run:
             if self.stopper is not None:
                 self.stopper.restore(saved.stopper, saved.best_params)
             reporter.message(f"resuming from {saved.path}: epoch {self.pos.epoch + 1}, "
-                             f"iteration {self._iteration()} of {self.iters}")
+                             f"iteration {safepoints.iteration(self)} of {self.iters}")
         else:
             self.state, self.pos, self.history = self._first_state(), Position(), []
             if self.init is not None:
@@ -126,45 +124,11 @@ class Run:
                                     "centered)" if self.init.model.center is not None and self.mean is not None
                                     and not np.array_equal(self.init.model.center, self.mean) else
                                     "with its standardization"))
-        self._last_ckpt = (self.state.iterations, time.monotonic())
-
-    def lr_auto(self, center: np.ndarray, scale: np.ndarray, warm: bool = True) -> AutoRate:
-        """The rate --lr auto gives this run, whose standardization is ``center`` and ``scale``: the rate it trains
-        at, or what an explicit --lr is compared with at the end (fitwarnings.log_end); ``warm``: scaled for --init's
-        rows."""
-        return self.averaged_auto(center, scale, warm)[0]
-
-    def averaged_auto(self, center: np.ndarray, scale: np.ndarray,
-                      warm: bool = True) -> tuple[AutoRate, replicas.Held | None]:
-        """``lr_auto``, and where averaged replicas' rate was held below the rate for all their rows, how: their
-        rate is that of their local steps (replicas.py), no scaling on top."""
-        opts = self.opts
-        # the share of the rate a schedule that does not decay to small steps ends at (its last epoch's)
-        ends_at = {"constant": 1.0,
-                   "step": opts.gamma ** (max(opts.epochs - 1, 0) // opts.step_epochs)}.get(opts.schedule)
-
-        def rate_for(rows: int) -> AutoRate:
-            return auto_rate(self.sample, opts.model, center, scale, rows, opts.optimizer, opts.momentum,
-                             self.kernel_loss, self.sample_weights_of, opts.memory, self.start[-1],
-                             updates=max(1, self.steps * opts.epochs), l2=opts.l2, ends_at=ends_at,
-                             full=replicas.full_batch(self.batch, self.n_train, self.shards))
-
-        auto, held = replicas.averaged_rate(rate_for, self.batch, self.shards, self.local_steps)
-        return (auto if self.init is None or not warm else auto.warm(self.init.rows_seen(), self.n_train)), held
+        self.points = safepoints.SafePoints(self)
 
     def _set_rate(self, halvings: int) -> None:
         """The options with the rate ``--lr`` or ``--lr auto`` gives (halved ``halvings`` times), and the kernels'."""
-        opts = self.opts
-        if self.auto is not None:
-            opts = dataclasses.replace(opts, lr=self.auto.lr / 2**halvings, lr_scaling="none")
-        self.rate_opts = opts
-        self.lr = opts.scaled_lr(self.batch, self.shards)
-        if self.stable is not None:  # × the replicas only as far as their local steps stay stable (replicas.py)
-            self.lr = min(self.lr, max(opts.lr, self.stable))
-        used = dataclasses.replace(opts, lr=self.lr, lr_scaling="none")
-        self.cfg = kernel_config(used, self.batch, self.executor.kernel_threads, self.steps * opts.epochs,
-                                 replicas=self.shards, sparse=self.table.sparse,
-                                 class_weights=self.weighting.kernel_class_weights(), clock=self.clock)
+        self.rate_opts, self.lr, self.cfg = runrate.rates(self, halvings)
 
     def _first_state(self) -> TrainState:
         """The state training starts from: zeros, or the initial model's weights (and optimizer state)."""
@@ -188,14 +152,9 @@ class Run:
 
     def _restart_slower(self, exc: DivergedError, metrics_tmp) -> bool:
         """--lr auto: after a blow-up, train from the start at half the rate; False where that is not the case
-        (an explicit --lr, or the rate halved too often already).
-
-        From the start, not from the epoch that blew up: a rate that let the
-        loss grow without bound for an epoch before it overflowed left
-        nothing worth keeping.
-        """
-        halvings = self.pos.lr_halvings + 1
-        if self.auto is None or halvings > MAX_HALVINGS:
+        (runrate.halved)."""
+        halvings = runrate.halved(self)
+        if halvings is None:
             return False
         self._set_rate(halvings)
         self.executor.prepare(self.cfg, self.plan)
@@ -205,79 +164,12 @@ class Run:
             self.stopper = EarlyStopping(self.opts.patience, self.opts.min_delta)
         if metrics_tmp is not None:
             open(metrics_tmp, "w").close()
-        self.reporter.message(f"--lr auto: {first_line(exc).split(';')[0]}; starting over from epoch 1 at half the "
-                              f"rate, {self.rate_opts.lr:.4g}")
+        self.reporter.message(runrate.restarted(exc, self.rate_opts.lr))
         return True
 
     def _pass(self, fn, stage: str):
         """A pass before training over every block (wherever the executor runs it)."""
         return self.executor.data_pass(fn, self.opts, lambda: self._check_stop(stage))
-
-    # --- checkpoints ---------------------------------------------------------------------------
-
-    def save_checkpoint(self) -> None:
-        self.inputs.check()  # never a checkpoint of a state that trained on changed data
-        if self.control.checkpoint is None:
-            return
-        ckpt_mod.save(self.control.checkpoint, ckpt_mod.Checkpoint(
-            state=self.state,
-            position=self.pos,
-            history=self.history,
-            stopper=self.stopper.state() if self.stopper is not None else None,
-            best_params=self.stopper.best_params if self.stopper is not None else None,
-            classes=self.labels.classes,
-            mean=self.mean,
-            std=self.std,
-            n_train=self.n_train,
-            n_bad=self.n_bad,
-            zero_loss=self.zero_loss,
-            options=self.fingerprints[0],
-            data=self.fingerprints[1],
-        ))
-        self._last_ckpt = (self.state.iterations, time.monotonic())
-
-    def _check_stop(self, stage: str) -> None:
-        """A safe point of the passes before training: nothing to checkpoint yet."""
-        if testhooks.SAFE_POINT_DELAY:
-            time.sleep(testhooks.SAFE_POINT_DELAY)
-        self.inputs.check()
-        signum = self.control.stop()
-        if signum is not None:
-            kept = self.control.last_checkpoint() if self.control.resume else None  # a resumed run's, as it was
-            raise Interrupted(f"stopped by {name(signum)} while {stage}, before training " + (
-                f"resumed; its checkpoint, {kept}, remains: run the same command with --resume to continue from it"
-                if kept else "began; nothing to resume yet"), EXIT_CODES[signum])
-
-    def _safe_point(self, pos: Position) -> None:
-        if testhooks.SAFE_POINT_DELAY:
-            time.sleep(testhooks.SAFE_POINT_DELAY)
-        self.inputs.check()
-        signum = self.control.stop()
-        if signum is not None:
-            self.pos.seconds += time.perf_counter() - self._epoch_t0
-            self.save_checkpoint()
-            raise self._interrupted(signum)
-        last_t, last_time = self._last_ckpt
-        every, seconds = self.control.checkpoint_every, self.control.checkpoint_seconds
-        if (every is not None and self.state.iterations - last_t >= every) or (
-            seconds is not None and time.monotonic() - last_time >= seconds
-        ):
-            self.pos.seconds += time.perf_counter() - self._epoch_t0
-            self._epoch_t0 = time.perf_counter()
-            self.save_checkpoint()
-
-    def _iteration(self) -> int:
-        """Iterations done in the epoch in progress (summed over the shards of a distributed run)."""
-        if self.pos.shards is not None:
-            return sum(shard[2] for shard in self.pos.shards)
-        return self.state.iterations - self.pos.epoch_start_t
-
-    def _interrupted(self, signum: int) -> Interrupted:
-        where = f"epoch {self.pos.epoch + 1}, iteration {self._iteration()}/{self.iters}"
-        if self.control.checkpoint is None:
-            return Interrupted(f"stopped by {name(signum)} at {where}; no checkpoint path, progress is lost", EXIT_CODES[signum])
-        return Interrupted(f"stopped by {name(signum)} at {where}; checkpoint saved to {self.control.checkpoint}; "
-                           f"run the same command with --resume to continue", EXIT_CODES[signum])
 
     # --- the epoch loop ----------------------------------------------------------------------------
 
@@ -291,7 +183,7 @@ class Run:
                 fh.writelines(json_line(r) for r in self.history)
         reporter.begin(epochs=opts.epochs, iterations=self.iters, rows=self.n_train, batch_size=self.batch, lr=self.lr)
         if self.resumed:
-            reporter.resumed(epoch=self.pos.epoch, iteration=self._iteration(),
+            reporter.resumed(epoch=self.pos.epoch, iteration=safepoints.iteration(self),
                              rows=rows_done(self.pos, self.state, self.plan), records=list(self.history))
         try:
             while self.pos.epoch < opts.epochs and not (self.stopper is not None and self.stopper.stopped):
@@ -310,7 +202,7 @@ class Run:
     def _epoch(self, metrics_tmp) -> None:
         opts, epoch = self.opts, self.pos.epoch
         self.reporter.epoch_start(epoch)
-        self._epoch_t0 = time.perf_counter()
+        self.points.start_epoch()
         told = [(-1, -1, "")]  # the iterations, rows and detail the reporter last heard of
 
         def advance(it, rows, loss, lr, detail=""):
@@ -318,12 +210,11 @@ class Run:
             self.reporter.advance(epoch, it, rows, loss, lr, detail)
 
         try:
-            result = self.executor.run_epoch(self.state, self.pos, on_progress=advance, safe_point=self._safe_point)
+            result = self.executor.run_epoch(self.state, self.pos, on_progress=advance, safe_point=self.points.safe_point)
         except WorkLost as exc:
             if self.control.checkpoint is None:
                 raise
-            self.pos.seconds += time.perf_counter() - self._epoch_t0
-            self.save_checkpoint()  # the last whole round: --resume continues from it
+            self.points.save_in_epoch()  # the last whole round: --resume continues from it
             raise RuntimeFailure(f"{exc}; checkpoint saved to {self.control.checkpoint}, "
                                  f"run the same command with --resume to continue") from None
         if blew_up(result.train_loss, self.zero_loss):  # named as the kernels' divergences name it (epoch.py)
@@ -337,7 +228,7 @@ class Run:
             # call, or --drop-last's rows, left out: the last advance is the epoch's record
             self.reporter.advance(epoch, result.iterations, result.rows, result.train_loss,
                                   current_lr(self.cfg, self.state), told[0][2])
-        seconds = self.pos.seconds + time.perf_counter() - self._epoch_t0
+        seconds = self.points.epoch_seconds()
         params = self.state.params(opts.average)
         record = {
             "epoch": epoch + 1,
@@ -362,7 +253,7 @@ class Run:
             )
         self.pos = Position(epoch=epoch + 1, epoch_start_t=self.state.iterations, lr_halvings=self.pos.lr_halvings)
         if epoch + 1 < opts.epochs and not (self.stopper is not None and self.stopper.stopped):
-            self.save_checkpoint()
+            self.points.save()
 
     def _validate(self, params) -> dict:
         """``val_loss`` and ``val_<metric>`` of ``params`` on the validation rows, if any."""
@@ -377,6 +268,6 @@ class Run:
         table = self.table if held_out else self.val_table
         select = ValidationRows(opts.val_fraction, opts.seed, held_out, self.plan.skip_bad)
         scores = self.executor.validate(table, self.objective, self.labels, We, opts.memory, select,
-                                        on_stop=lambda: self._safe_point(self.pos), centre=self.score_centre(params))
+                                        on_stop=lambda: self.points.safe_point(self.pos), centre=self.score_centre(params))
         self.val_scored = scores["rows"]
         return {"val_loss": scores.pop("loss"), **{f"val_{k}": v for k, v in scores.items() if k != "rows"}}

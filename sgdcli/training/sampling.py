@@ -96,6 +96,10 @@ class Sample:
         return self._part("rows", lambda spans, n: self.table.X.read_ranges(  # gzip chunks decoded in parallel
             spans, np.empty((n, self.table.n_features), dtype=np.float32)))
 
+    def held(self) -> bool:
+        """Whether a part of the sample was read and is kept: a measure of it then reads at most the rest."""
+        return any(name != "spans" for name in self._parts)
+
     def release(self) -> None:
         """Let go of what was read (the epochs need the whole of --memory); asked for again, it is read again."""
         self._parts.clear()

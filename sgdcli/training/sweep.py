@@ -176,9 +176,11 @@ def _listed(option: str, values) -> list:
 def _check_batch_sizes(data, base: TrainOptions, batch_sizes: list[int | None]) -> None:
     """Refuse, before the first run, a batch size larger than the file's rows: found when its run began, it
     threw away the runs before it.  (Held-out and skipped rows are known only to a run's passes, which
-    check the rest.)"""
+    check the rest.)  The rows are all it needs: no labels, whose names (a text label column's) each run
+    finds again, and whose problems its first run reports."""
     with Table(data, base.x, None, label_column=base.label_column, features=base.features,
-               transpose=base.transpose, allow_unwritten=base.allow_unwritten, memory=base.memory) as table:
+               transpose=base.transpose, allow_unwritten=base.allow_unwritten, labels=False,
+               memory=base.memory) as table:
         rows = table.n_rows
     too_large = [b for b in batch_sizes if b is not None and b > rows]
     if too_large:
