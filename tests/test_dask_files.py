@@ -12,7 +12,6 @@ import time
 import warnings
 
 import h5py
-import numpy as np
 import pytest
 
 from sgdcli import train
