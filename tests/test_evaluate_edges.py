@@ -190,3 +190,20 @@ def test_a_model_of_features_chosen_by_index_says_to_give_them_again(tmp_path, c
     assert err.strip().endswith(f"{data}:X: has 5 features but the model was trained on 2; it was trained on "
                                 "--features 0,1 of its data's columns: give the same --features")
     assert cli(command, model, data, *out, "--features", "0,1")[0] == 0
+
+
+@pytest.mark.parametrize("command", ["evaluate", "predict"])
+def test_a_narrower_matrix_than_the_model_gets_no_hint_to_give_its_features_again(tmp_path, command):
+    """The hint to give the training's --features again was also given for data with fewer columns than the
+    model: '--features 0,1,2' on 2 columns names a column that is not there."""
+    rng = np.random.default_rng(2)
+    X = rng.standard_normal((300, 5)).astype(np.float32)
+    data = write_table(tmp_path / "wide.h5", X, (X[:, 0] + X[:, 1] > 0).astype(float))
+    narrow = write_table(tmp_path / "narrow.h5", X[:, :2], (X[:, 0] + X[:, 1] > 0).astype(float))
+    model = tmp_path / "m.h5"
+    assert cli("train", data, "-o", model, "--features", "0,1,2", *TRAIN)[0] == 0
+    out = ["-o", tmp_path / "p.csv"] if command == "predict" else []
+    code, _, err = cli(command, model, narrow, *out)
+    assert code == 2
+    assert err.strip().endswith(f"{narrow}:X: has 2 features but the model was trained on 3"), err
+    assert not (tmp_path / "p.csv").exists()

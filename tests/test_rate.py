@@ -189,6 +189,41 @@ def test_a_blow_up_starts_the_run_over_at_half_the_rate(tmp_path, monkeypatch):
     assert len(m.history) == 2 and np.isfinite(m.history[-1]["train_loss"])
 
 
+def test_checkpoint_every_counts_from_where_a_blown_up_run_starts_over(tmp_path, monkeypatch):
+    """After a blow-up the run starts over from iteration 0, but --checkpoint-every still counted from the last
+    checkpoint of the run that blew up: the restarted run saved none until its clock passed that iteration, so
+    a stop then resumed from the checkpoint of a rate that blows up, and trained the halvings over again."""
+    from sgdcli.training import checkpoint as ckpt_mod
+    from sgdcli.training.control import RunControl
+
+    X, y = make_problem("regression", n=3000, d=5, seed=2)
+    path = write_table(tmp_path / "d.h5", X, y)
+    real = rate.auto_rate
+
+    def too_fast(*args, **kw):  # as above: diverges, then halves until it trains
+        chosen = real(*args, **kw)
+        return rate.AutoRate(chosen.lr * 2**12, chosen.lambda_max, chosen.trace, chosen.rows)
+
+    monkeypatch.setattr("sgdcli.training.runrate.auto_rate", too_fast)
+    monkeypatch.setattr("sgdcli.training.runrate.MAX_HALVINGS", 20)
+    saved = []  # (halvings, epoch) of each checkpoint
+    save = ckpt_mod.save
+
+    def recorded(where, checkpoint):
+        saved.append((checkpoint.position.lr_halvings, checkpoint.position.epoch))
+        return save(where, checkpoint)
+
+    monkeypatch.setattr(ckpt_mod, "save", recorded)
+    m = train(path, TrainOptions(model="linear", lr="auto", epochs=2),
+              control=RunControl(checkpoint=str(tmp_path / "c.ckpt"), checkpoint_every=1))
+    halvings = m.training["lr_auto"]["halvings"]
+    assert halvings > 0
+    # from the first attempt that lived to a safe point (the first ones blow up within their first kernel call),
+    # every attempt, the one that trained too, saved inside its first epoch, at the first safe point
+    inside = sorted({h for h, epoch in saved if epoch == 0})
+    assert len(inside) > 1 and inside == list(range(inside[0], halvings + 1)), saved
+
+
 def test_an_explicit_rate_that_blows_up_still_stops_with_the_message(tmp_path):
     X, y = make_problem("regression", n=3000, d=5, seed=2)
     path = write_table(tmp_path / "d.h5", X * 100, y)

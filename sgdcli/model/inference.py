@@ -211,7 +211,9 @@ def _open_for(model: Model, data, x: str, y: str | None, columns: dict | None = 
         hint = (f"; a LIBSVM file converted on its own is as wide as its largest index: convert it with --features "
                 f"{model.n_features}" if table.sparse and table.n_features < model.n_features else "")
         chosen = model.options.get("features")  # by index (by name, ``by_name`` chose them above)
-        if not hint and chosen is not None and not (columns or {}).get("features"):
+        # (only where the data is wider: --features chooses some of its columns, never more than it has)
+        if not hint and chosen is not None and not (columns or {}).get("features") \
+                and table.n_features > model.n_features:
             hint = f"; it was trained on --features {chosen} of its data's columns: give the same --features"
         raise InputError(
             f"{table.where(x)}: has {table.n_features} features but the model was trained on {model.n_features}{hint}"

@@ -160,6 +160,7 @@ class Run:
         self.executor.prepare(self.cfg, self.plan)
         self.state = self._first_state()
         self.pos, self.history = Position(lr_halvings=halvings), []
+        self.points.restarted()
         if self.stopper is not None:
             self.stopper = EarlyStopping(self.opts.patience, self.opts.min_delta)
         if metrics_tmp is not None:

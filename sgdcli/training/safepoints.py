@@ -55,6 +55,12 @@ class SafePoints:
     def start_epoch(self) -> None:
         self._epoch_t0 = time.perf_counter()
 
+    def restarted(self) -> None:
+        """The run starts over from its first state (a blow-up under --lr auto): --checkpoint-every counts its
+        iterations from there, not from the last checkpoint of the run that blew up, whose iteration the new
+        state's clock would not pass until that many iterations later."""
+        self._last = (self.run.state.iterations, self._last[1])
+
     def epoch_seconds(self) -> float:
         """Training time of the epoch in progress, with what it took before a resume or a checkpoint."""
         return self.run.pos.seconds + time.perf_counter() - self._epoch_t0
