@@ -245,7 +245,7 @@ def render(ctx: click.Context) -> str:
             key = f"# {param.name} = {text}"
         rows.append((key, _source(ctx, param)))
     width = max(len(key) for key, _ in rows)
-    lines += [f"{key:<{width}}  # {_escaped(source)}" for key, source in rows]  # a --config path is any name
+    lines += [f"{key:<{width}}  # {printable(source)}" for key, source in rows]  # a --config path is any name
     return "\n".join(lines)
 
 
@@ -295,13 +295,7 @@ def _string(text: str, param: click.Parameter) -> str:
         text.encode("utf-8")
     except UnicodeEncodeError:
         if isinstance(param, click.Argument):
-            return f'"{_escaped(text)}"'
-        raise InputError(f"--print-config: {max(param.opts, key=len)} '{_escaped(text)}' is not UTF-8 text, which "
+            return f'"{printable(text)}"'
+        raise InputError(f"--print-config: {max(param.opts, key=len)} '{printable(text)}' is not UTF-8 text, which "
                          f"TOML cannot hold, so no --config file can reproduce it") from None
     return json.dumps(text, ensure_ascii=False).replace("\x7f", "\\u007f")  # JSON leaves DEL raw; TOML does not
-
-
-def _escaped(text: str) -> str:
-    """``text`` for a comment or a message: bytes that are not UTF-8 as ``\\xe9``, characters that do not print as
-    escapes, so that it is one line of UTF-8 text."""
-    return printable(text.encode("utf-8", "surrogateescape").decode("utf-8", "backslashreplace"))

@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import re
 
+from sgdcli.data.pathtext import attr_text
+
 
 class Reporter:
     """Does nothing; the base of every reporter."""
@@ -52,18 +54,17 @@ def printable(text: str) -> str:
     so are they where a message quotes the name (its repr, which writes them ``\\udce9``): the surrogates are
     Python's, the bytes are the name's."""
     if not text.isprintable():
-        text = "".join(c if c.isprintable() else
-                       f"\\x{ord(c) - 0xDC00:02x}" if "\udc80" <= c <= "\udcff" else
-                       c.encode("unicode_escape", "backslashreplace").decode("ascii")
-                       for c in _as_utf8(text))
+        text = "".join(c if c.isprintable() else c.encode("unicode_escape", "backslashreplace").decode("ascii")
+                       for c in _bytes_read(text))
     return _QUOTED_SURROGATES.sub(_quoted_bytes, text) if "\\udc" in text else text
 
 
-def _as_utf8(text: str) -> str:
-    """``text`` with its runs of surrogates that stand for UTF-8 bytes read as the characters they spell."""
+def _bytes_read(text: str) -> str:
+    """``text`` with the bytes its surrogates stand for read as UTF-8, each other one as ``\\xe9`` (``attr_text``);
+    as it is where a surrogate stands for no byte (its escape, ``\\ud800``, is then what shows)."""
     try:
-        return text.encode("utf-8", "surrogateescape").decode("utf-8", "surrogateescape")
-    except UnicodeEncodeError:  # a surrogate that stands for no byte: leave the text as it is
+        return attr_text(text)
+    except UnicodeEncodeError:
         return text
 
 
