@@ -106,7 +106,6 @@ def print_then_enforce(results: str, gates: list[Gate], values: dict, what: str)
         click.echo(results)
         sys.stdout.flush()
     except (SgdcliError, BrokenPipeError) as exc:  # closed, full, or a reader that went away (which says nothing)
-        if failures(gates, values):
-            enforce(gates, values, what, exc if isinstance(exc, SgdcliError) else None)
+        enforce(gates, values, what, exc if isinstance(exc, SgdcliError) else None)
         raise
     enforce(gates, values, what)
