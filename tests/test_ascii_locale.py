@@ -115,3 +115,20 @@ def test_the_line_of_a_stop_shows_the_checkpoint_it_names_readably(monkeypatch):
     assert (ran.returncode, ran.stdout) == (143, "")
     assert ran.stderr == ("sgdcli: stopped by SIGTERM before finishing; the last checkpoint, donn\\xe9es\\n.ckpt, "
                           "remains\n")
+
+
+@pytest.mark.parametrize("option,what", [("--x", "dataset or group"), ("--y", "dataset"),
+                                         ("--sample-weight", "dataset")])
+def test_a_dataset_name_whose_bytes_are_not_utf8_is_no_dataset_of_the_file(tmp_path, option, what):
+    """h5py refuses a name that has no UTF-8 form ('\\udce9t': the byte 0xE9 under an ASCII locale, as the first
+    test shows Python holds it), and the message was "cannot read ('utf-8' codec can't encode ...)"."""
+    from conftest import cli
+
+    path = tmp_path / "d.h5"
+    with h5py.File(path, "w") as f:
+        f["X"], f["y"], f["w"] = np.zeros((10, 2), dtype=np.float32), np.arange(10) % 2 * 1.0, np.ones(10)
+    code, out, err = cli("train", path, "-o", tmp_path / "m.h5", option, "\udce9t")
+    prefix = "--sample-weight: " if option == "--sample-weight" else ""
+    assert (code, out, err) == (2, "", f"sgdcli: error: {prefix}{path}:\\xe9t: no such {what} (datasets in file: "
+                                       "X, w, y)\n")
+    assert not (tmp_path / "m.h5").exists()

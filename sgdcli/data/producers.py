@@ -166,6 +166,8 @@ def lookup(f: h5py.File, path: str, what: str):
     where = where_in(f.filename, path)
     try:
         obj = f.get(path)
+    except UnicodeEncodeError:  # bytes that are not UTF-8 (argtext.py): h5py finds a str name by its UTF-8 only
+        obj = None
     except (KeyError, OSError, RuntimeError, ValueError) as exc:
         raise InputError(f"{where}: cannot read ({first_line(exc)})") from None
     if obj is None:
