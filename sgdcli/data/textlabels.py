@@ -36,6 +36,9 @@ SCAN_COPIES = 3
 # characters of a typical label), until a first piece of FIRST_ROWS says what they take (``object_bytes``)
 OBJECT_BYTES = 64
 FIRST_ROWS = 1024
+# and, reading a block's names as codes (``TextLabels.read_spans``), np.unique's order of the rows, and the
+# inverse and its running count (int64 each) that give each row its name
+CODE_BYTES = 24
 
 
 def _text(values: np.ndarray) -> np.ndarray:
@@ -82,15 +85,22 @@ def scan_rows(source: Source, mask: Source | None, memory: int, objects: int = O
     """Rows of ``source`` (and ``mask``) the pass that finds the names reads at once: whole chunks, as many as
     ``memory`` holds, a variable-length string's object taking ``objects`` bytes; MemoryShort where it cannot
     hold one (a chunk is decoded whole: read in pieces it would be decoded once a piece)."""
-    per_row = SCAN_COPIES * source.row_bytes + (objects if source.dtype.kind == "O" else 0)
-    if mask is not None:  # the mask as read, as flags and their negation
-        per_row += mask.row_bytes + 2
+    per_row = _scan_bytes(source, mask, objects)
     unit = _unit(source, mask)
     if unit * per_row > memory:
         raise MemoryShort(memory, f"one chunk of {where_of(source.ds)} ({unit:,} rows of text labels, "
                           f"{format_size(unit * source.row_bytes)} as stored) while finding the names of its "
                           "classes", unit * per_row)
     return int(min(memory // per_row // unit * unit, _round_up(source.n_rows, unit)))
+
+
+def _scan_bytes(source: Source, mask: Source | None, objects: int) -> int:
+    """What a row of ``source`` (and ``mask``) costs while its distinct names are found (SCAN_COPIES), a
+    variable-length string's object taking ``objects`` bytes."""
+    per_row = SCAN_COPIES * source.row_bytes + (objects if source.dtype.kind == "O" else 0)
+    if mask is not None:  # the mask as read, as flags and their negation
+        per_row += mask.row_bytes + 2
+    return per_row
 
 
 def _unit(source: Source, mask: Source | None) -> int:
@@ -107,6 +117,13 @@ def object_bytes(values: np.ndarray) -> int:
         return OBJECT_BYTES
     mean = sum(map(sys.getsizeof, some)) / len(some)
     return int(-(-mean // 16) * 16)
+
+
+def name_bytes(names: list[str]) -> int:
+    """What the Python object h5py makes of a variable-length string that holds one of ``names`` takes at
+    most (its bytes, as ``object_bytes`` counts them)."""
+    most = max((sys.getsizeof(n.encode("utf-8", "surrogatepass")) for n in names), default=sys.getsizeof(b""))
+    return int(-(-most // 16) * 16)
 
 
 def _round_up(n: int, k: int) -> int:
@@ -133,6 +150,15 @@ class TextLabels(Source):
     @property
     def row_axis(self) -> int:
         return self.inner.row_axis
+
+    @property
+    def row_bytes(self) -> int:
+        """What a row costs while read (``read_spans``), which sizes the reads of a block (sources.py
+        ``rows_per_read``): a block's names are read in pieces that take no more than its codes.  A valid
+        row's variable-length string is one of the classes or the missing marker (an unknown name stops the
+        run)."""
+        objects = name_bytes(self.classes.tolist() + ([self.missing] if self.missing is not None else []))
+        return _scan_bytes(self.inner, self.mask, objects) + CODE_BYTES
 
     def stored(self):
         return self.inner.stored() + (self.mask.stored() if self.mask is not None else [])
