@@ -82,6 +82,21 @@ def test_a_message_shows_a_surrogate_as_its_byte_and_leaves_a_names_own_backslas
     assert printable(repr(utf8_then_latin1)) == "'dé\\xe9'"
 
 
+def test_a_name_that_spells_a_surrogate_escape_is_not_shown_as_the_byte_it_would_stand_for(tmp_path):
+    """A file name holding the six characters \\udce9, unquoted, was shown as \\xe9: as the name holding the byte
+    0xE9 is."""
+    from conftest import cli
+
+    literal, byte = os.path.join(tmp_path, "a\\udce9.h5"), os.path.join(tmp_path, "a\udce9.h5")
+    assert cli("train", literal, "-o", tmp_path / "m.h5") == (2, "", f"sgdcli: error: {tmp_path}/a\\udce9.h5: "
+                                                                      "no such file\n")
+    assert cli("train", byte, "-o", tmp_path / "m.h5") == (2, "", f"sgdcli: error: {tmp_path}/a\\xe9.h5: no such "
+                                                                   "file\n")
+    from sgdcli.reporting.reporter import printable  # quoted, a surrogate is a repr's escape, after a word's ' too
+
+    assert printable("the model's class " + repr("a\udce9")) == "the model's class 'a\\xe9'"
+
+
 def test_a_path_click_refuses_is_quoted_with_its_bytes(tmp_path, binary_file):
     """click's own quote of a file name made each byte that is not UTF-8 a \ufffd."""
     from conftest import run

@@ -52,11 +52,12 @@ def printable(text: str) -> str:
     ASCII locale without Python's UTF-8 mode), which it holds as lone surrogates, are read as UTF-8 where they
     are (``é``), and each other one is written as that byte (``\\xe9``), as ``--print-config`` shows such names;
     so are they where a message quotes the name (its repr, which writes them ``\\udce9``): the surrogates are
-    Python's, the bytes are the name's."""
+    Python's, the bytes are the name's.  A name's own six characters ``\\udce9`` show as they are (a repr
+    doubles their backslash; unquoted, they are outside any repr)."""
     if not text.isprintable():
         text = "".join(c if c.isprintable() else c.encode("unicode_escape", "backslashreplace").decode("ascii")
                        for c in _bytes_read(text))
-    return _QUOTED_SURROGATES.sub(_quoted_bytes, text) if "\\udc" in text else text
+    return _REPR.sub(_repr_bytes, text) if "\\udc" in text else text
 
 
 def _bytes_read(text: str) -> str:
@@ -68,9 +69,17 @@ def _bytes_read(text: str) -> str:
         return text
 
 
+# a string as a repr writes it (quoted, each quote and backslash inside escaped; not the end of a word, as in
+# "model's"): only there do the six characters \\udce9 stand for a lone surrogate, elsewhere they are a name's own
+_REPR = re.compile(r"""(?<![\w\\])(['"])(?:\\.|(?!\1)[^\\])*\1""")
 # a run of the escapes \\udc80 to \\udcff that a repr writes for lone surrogates: each an odd number of
 # backslashes before "udc" (an even one is a backslash of the name's own, which a repr doubles, then udc)
 _QUOTED_SURROGATES = re.compile(r"(?<!\\)((?:\\\\)*)((?:\\udc[89a-f][0-9a-f])+)")
+
+
+def _repr_bytes(match: re.Match) -> str:
+    """The repr ``match`` holds with its quoted surrogates written as the bytes they stand for."""
+    return _QUOTED_SURROGATES.sub(_quoted_bytes, match.group(0))
 
 
 def _quoted_bytes(match: re.Match) -> str:
