@@ -12,15 +12,15 @@ command line) decoded as UTF-8.  Where they are not UTF-8 either, the value
 stays as Python holds it, matches nothing, and a message shows those bytes
 as ``\\xe9`` (reporting's ``printable``).
 
-File names are bytes, opened as they were given: they are ``click.Path``
-options and arguments, whose values this leaves alone; only click's
-refusal of one (``-o`` an existing directory) quotes the name so that the
-error line shows its bytes, as sgdcli's own lines do.
+File names are bytes, opened as they were given: they are options and
+arguments of this module's ``Path`` (click's, declared so), whose values
+this leaves alone; only click's refusal of one (``-o`` an existing
+directory) quotes the name so that the error line shows its bytes, as
+sgdcli's own lines do.
 """
 
 from __future__ import annotations
 
-import copy
 import os
 
 import click
@@ -63,13 +63,8 @@ class Path(click.Path):
 
 def for_any_locale(command: click.Command) -> click.Command:
     """``command`` with each of its plain text parameters (no path, no choice) of the type ``Text``, every option
-    that names something inside a file, set now and later, without each having to ask for it; and its paths of
-    the type ``Path``."""
+    that names something inside a file, set now and later, without each having to ask for it."""
     for param in command.params:
         if type(param.type) is click.types.StringParamType:
             param.type = TEXT
-        elif type(param.type) is click.Path:
-            shown = copy.copy(param.type)
-            shown.__class__ = Path  # the same settings (dir_okay, allow_dash, ...), and its own convert
-            param.type = shown
     return command

@@ -36,6 +36,7 @@ import tomllib
 import click
 from click.core import ParameterSource
 
+from sgdcli.cli import argtext
 from sgdcli.cli.environment import check_hdf5_driver, check_numba_environment, check_threading_layer
 from sgdcli.errors import InputError, utf8_text
 from sgdcli.reporting.reporter import printable
@@ -146,7 +147,7 @@ def config_option(f):
         ctx.default_map = {**(ctx.default_map or {}), **load(value, ctx, given)}
         ctx.meta["sgdcli.config"] = value
 
-    return click.option("--config", type=click.Path(dir_okay=False), is_eager=True, expose_value=False,
+    return click.option("--config", type=argtext.Path(dir_okay=False), is_eager=True, expose_value=False,
                         callback=use, metavar="FILE.toml",
                         help="Read option defaults from this command's table of a TOML file "
                              "(precedence: command line, then SGDCLI_<COMMAND>_<OPTION>, then the file).")(f)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import click
 
-from sgdcli.cli import render
+from sgdcli.cli import argtext, render
 from sgdcli.cli.params import Count, Number, command, json_option
 from sgdcli.options import (BAD_ROWS, COMPRESSIONS, CONVERT, CONVERT_DTYPES, CONVERT_FORMATS, CSV_ENGINES, GENERATE,
                             MISSING, TASKS, check_generate)
@@ -27,7 +27,7 @@ def _generate_settings(output, **params) -> None:
 
 @command("generate", example='sgdcli generate data.h5 --task binary --rows 100000 --features 20',
          check=_generate_settings)
-@click.argument("output", type=click.Path(dir_okay=False))
+@click.argument("output", type=argtext.Path(dir_okay=False))
 @click.option("--task", type=click.Choice(TASKS), default=GENERATE.task, show_default=True,
               help="What y is: real values, two classes (0/1), or K classes (0..K-1).")
 @click.option("--rows", type=Count(), default=GENERATE.rows, show_default=True, help="Number of rows N.")
@@ -58,7 +58,7 @@ def generate_cmd(output, **kwargs):
 
 
 @command("info", example='sgdcli info data.h5')
-@click.argument("file", type=click.Path(dir_okay=False))
+@click.argument("file", type=argtext.Path(dir_okay=False))
 @json_option("the listing")
 def info_cmd(file, json):
     """List the datasets of an HDF5 file and how sgdcli will read each one."""
@@ -78,8 +78,8 @@ def _convert_settings(input, output, format, **params) -> None:  # noqa: A002
 
 
 @command("convert", example='sgdcli convert data.csv -o data.h5 --label-column label', check=_convert_settings)
-@click.argument("input", type=click.Path(dir_okay=False))
-@click.option("-o", "--output", required=True, type=click.Path(dir_okay=False), help="HDF5 file to write (X and y).")
+@click.argument("input", type=argtext.Path(dir_okay=False))
+@click.option("-o", "--output", required=True, type=argtext.Path(dir_okay=False), help="HDF5 file to write (X and y).")
 @click.option("--format", type=click.Choice(CONVERT_FORMATS), default=None,
               help="Input format (vw: Vowpal Wabbit text) [default: from the extension: .csv, .tsv/.tab, "
                    ".svm/.libsvm/.svmlight, .vw, .npy; text may be compressed: .gz, .bz2, .xz, .zst (with the "
@@ -98,7 +98,8 @@ def _convert_settings(input, output, format, **params) -> None:  # noqa: A002
 @click.option("--zero-based", is_flag=True,
               help="LIBSVM: feature indices start at 0 (as scikit-learn's dump_svmlight_file writes them by "
                    "default), not 1.")
-@click.option("--y", "y", type=click.Path(dir_okay=False), default=None, help=".npy input: the labels, a 1-D (or N × 1) .npy file.")
+@click.option("--y", "y", type=argtext.Path(dir_okay=False), default=None,
+              help=".npy input: the labels, a 1-D (or N × 1) .npy file.")
 @chunk_rows_option
 @compression_option(CONVERT.compression)
 @click.option("--dtype", type=click.Choice(CONVERT_DTYPES), default=CONVERT.dtype, show_default=True,

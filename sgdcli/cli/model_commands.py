@@ -7,7 +7,7 @@ import sys
 import click
 
 from sgdcli import errors
-from sgdcli.cli import gates, render
+from sgdcli.cli import argtext, gates, render
 from sgdcli.cli.params import (columns_options, command, delimiter_option, gate_options, json_option, memory_option,
                                predict_columns_options, x_option, y_option)
 from sgdcli.options import PREDICTION_FORMATS as FORMATS, STDOUT, prediction_format
@@ -29,9 +29,9 @@ def _predict_settings(model, data, output, format, **params) -> None:  # noqa: A
 
 
 @command("predict", example='sgdcli predict model.h5 new.h5 -o pred.h5 --proba', check=_predict_settings)
-@click.argument("model", type=click.Path(dir_okay=False))
-@click.argument("data", type=click.Path(dir_okay=False, allow_dash=True))
-@click.option("-o", "--output", required=True, type=click.Path(dir_okay=False, allow_dash=True),
+@click.argument("model", type=argtext.Path(dir_okay=False))
+@click.argument("data", type=argtext.Path(dir_okay=False, allow_dash=True))
+@click.option("-o", "--output", required=True, type=argtext.Path(dir_okay=False, allow_dash=True),
               help="Where to write the predictions: .h5/.hdf5 (HDF5), .csv or .tsv (text with a header row), "
                    "or - for CSV on standard output.")
 @click.option("--format", type=click.Choice(FORMATS), default=None,
@@ -73,8 +73,8 @@ def _evaluate_settings(fail_under, fail_over, **params) -> list[gates.Gate]:
 
 
 @command("evaluate", example='sgdcli evaluate model.h5 test.h5 --json', check=_evaluate_settings)
-@click.argument("model", type=click.Path(dir_okay=False))
-@click.argument("data", type=click.Path(dir_okay=False, allow_dash=True))
+@click.argument("model", type=argtext.Path(dir_okay=False))
+@click.argument("data", type=argtext.Path(dir_okay=False, allow_dash=True))
 @x_option
 @y_option
 @columns_options
@@ -113,7 +113,7 @@ def evaluate_cmd(model, data, x, y, label_column, features, transpose, allow_unw
 
 
 @command("show", example='sgdcli show model.h5')
-@click.argument("model", type=click.Path(dir_okay=False))
+@click.argument("model", type=argtext.Path(dir_okay=False))
 @json_option("the model card")
 def show_cmd(model, json):
     """Print the model card: type, features, classes, hyperparameters, history, data, versions."""

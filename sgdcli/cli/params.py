@@ -12,6 +12,7 @@ import math
 
 import click
 
+from sgdcli.cli import argtext
 from sgdcli.cli.argtext import for_any_locale
 from sgdcli.cli.config import ConfiguredCommand, config_option, print_config_option
 from sgdcli.errors import InputError
@@ -199,7 +200,7 @@ def _training_option(field: dataclasses.Field, help_text: str | None = None):
     elif kind == "size":  # shown and parsed as text, e.g. 256M
         extra["type"], default = Size(), size_text(default)
     elif kind == "path":
-        extra["type"] = click.Path(dir_okay=False)
+        extra["type"] = argtext.Path(dir_okay=False)
     elif kind == "count":
         extra["type"] = click.IntRange(min=1)
     else:  # int, float or str, from the annotation when the default is None

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import click
 
-from sgdcli.cli import render
+from sgdcli.cli import argtext, render
 from sgdcli.cli.params import command
 
 
@@ -17,8 +17,8 @@ def _plot_settings(metrics, output) -> None:
 
 
 @command("plot", example='sgdcli plot run-a.jsonl run-b.jsonl -o curves.png', check=_plot_settings)
-@click.argument("metrics", nargs=-1, required=True, type=click.Path(dir_okay=False))
-@click.option("-o", "--output", required=True, type=click.Path(dir_okay=False),
+@click.argument("metrics", nargs=-1, required=True, type=argtext.Path(dir_okay=False))
+@click.option("-o", "--output", required=True, type=argtext.Path(dir_okay=False),
               help="Image to write: .png, .pdf or .svg.")
 def plot_cmd(metrics, output):
     """Draw learning curves from train --metrics files: loss against epoch, iterations and time.

@@ -9,7 +9,7 @@ import signal
 import click
 
 from sgdcli import errors
-from sgdcli.cli import gates, render
+from sgdcli.cli import argtext, gates, render
 from sgdcli.cli.params import (BATCH_GRID, RATE_GRID, Number, command, gate_options, json_option, parse_batch_sizes,
                                parse_lrs, training_kwargs, training_options)
 from sgdcli.errors import InputError
@@ -59,12 +59,12 @@ def _train_check(data, output, metrics, checkpoint, **params) -> None:
 
 @command("train", example='sgdcli train data.h5 -o model.h5 --model logistic --batch-size 256 --epochs 5',
          check=_train_check)
-@click.argument("data", type=click.Path(dir_okay=False))
-@click.option("-o", "--output", required=True, type=click.Path(dir_okay=False), help="Model file to write (HDF5).")
+@click.argument("data", type=argtext.Path(dir_okay=False))
+@click.option("-o", "--output", required=True, type=argtext.Path(dir_okay=False), help="Model file to write (HDF5).")
 @training_options()
-@click.option("--metrics", type=click.Path(dir_okay=False), default=None,
+@click.option("--metrics", type=argtext.Path(dir_okay=False), default=None,
               help="Write one JSON line per epoch here, with the model (not for a run that fails).")
-@click.option("--checkpoint", type=click.Path(dir_okay=False), default=None,
+@click.option("--checkpoint", type=argtext.Path(dir_okay=False), default=None,
               help="Checkpoint file [default: OUTPUT.ckpt].")
 @click.option("--checkpoint-every", type=click.IntRange(min=1), default=None,
               help="Also checkpoint every N iterations (at the next safe point).")
@@ -199,7 +199,7 @@ SWEEP_HELP = {
 
 @command("sweep", example='sgdcli sweep data.h5 --batch-sizes 1,32,256,full --lrs 0.01,0.1 --lr-scaling linear --epochs 3',
          check=_sweep_settings)
-@click.argument("data", type=click.Path(dir_okay=False))
+@click.argument("data", type=argtext.Path(dir_okay=False))
 @click.option("--batch-sizes", required=True, metavar="B,B,...", type=BATCH_GRID,
               help="Batch sizes to compare, comma-separated (a list in --config); 'full' is full-batch gradient "
                    "descent.")
@@ -207,10 +207,10 @@ SWEEP_HELP = {
               help="Learning rates to compare, comma-separated (a list in --config): numbers (before --lr-scaling) "
                    "or auto.")
 @training_options(without=("batch_size", "lr", "verbose"), helps=SWEEP_HELP)
-@click.option("--metrics-dir", type=click.Path(file_okay=False), default=None,
+@click.option("--metrics-dir", type=argtext.Path(file_okay=False), default=None,
               help="Write each run's per-epoch JSON lines here (diverged runs too, up to their last epoch); "
                    "a directory that holds run files already is refused.")
-@click.option("--plot", type=click.Path(dir_okay=False), default=None, metavar="FILE.png",
+@click.option("--plot", type=argtext.Path(dir_okay=False), default=None, metavar="FILE.png",
               help="Also draw every run's loss against epoch, iterations and time (needs the plot extra).")
 @json_option("the runs", "a JSON array, an object per run")
 def sweep_cmd(data, batch_sizes, lrs, progress, quiet, metrics_dir, plot, json, **kwargs):
