@@ -129,9 +129,9 @@ def test_the_epochs_read_variable_length_names_within_memory(tmp_path, monkeypat
     names = np.array([f"class {i:02d} " + "x" * 55 for i in range(20)], dtype=object)
     path = tmp_path / "long.h5"
     with h5py.File(path, "w") as f:  # X compressed, so its blocks are buffers the budget counts
-        f.create_dataset("X", data=rng.standard_normal((600_000, 2)).astype(np.float32), chunks=(8192, 2),
+        f.create_dataset("X", data=rng.standard_normal((200_000, 2)).astype(np.float32), chunks=(8192, 2),
                          compression="gzip")
-        f.create_dataset("y", data=names[rng.integers(0, len(names), 600_000)], dtype=h5py.string_dtype())
+        f.create_dataset("y", data=names[rng.integers(0, len(names), 200_000)], dtype=h5py.string_dtype())
     opts = TrainOptions(model="softmax", epochs=1, memory=8 << 20, seed=1)
     with monkeypatch.context() as whole_reads:  # (and what a first run imports and compiles is not the run's data)
         whole_reads.setattr(sources, "rows_per_read", lambda source, budget: 1 << 40)

@@ -297,9 +297,11 @@ class ComposedReader(BufferedReader):
         A source reads whole stored rows (every column of a matrix, every
         field of a table, text included) and only then keeps its columns, so
         each reads its rows in file order in reads of at most as many stored
-        bytes as ``dest`` holds (and GROUP_BYTES): a block's scratch is
-        bounded by the share of --memory the block was given, however few of
-        the stored columns it keeps.  Several ranges that fit are one HDF5
+        bytes as ``dest`` holds (and GROUP_BYTES; a source's ``row_bytes``,
+        which for names read as codes counts what they take while read,
+        textlabels.py): a block's scratch is bounded by the share of
+        --memory the block was given, however few of the stored columns it
+        keeps.  Several ranges that fit are one HDF5
         read (a union of hyperslabs): a group of columns costs one read per
         column per group, not one per column per range; sources whose reads
         cover the same rows (a group's columns) share the groups' places.
