@@ -121,7 +121,7 @@ def test_variable_length_names_are_found_within_memory_whatever_their_length(tmp
 def test_the_epochs_read_variable_length_names_within_memory(tmp_path, monkeypatch):
     """During the epochs a block's names were read whole, each a Python object of tens of bytes (its header and
     characters) and np.unique's copies beside it, where --memory counts 8 bytes a label: names of 64 characters
-    took 9.7 MiB at 8 MiB.  They are read in pieces that take no more than the block's codes, and train the
+    took more than --memory.  They are read in pieces that take no more than the block's codes, and train the
     model that whole reads train."""
     from sgdcli import TrainOptions, train
 
