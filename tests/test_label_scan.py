@@ -1,6 +1,7 @@
 """The pass that finds the class names of text labels keeps to --memory: it reads whole chunks, as many as the
 budget holds, and refuses a chunk that the budget cannot hold, before reading it (data/textlabels.py)."""
 
+import sys
 import tracemalloc
 
 import h5py
@@ -158,3 +159,25 @@ def test_the_names_of_a_val_files_labels_are_found_within_memory_too(tmp_path):
     code, _, err = cli("train", data, "-o", tmp_path / "m.h5", "--val", val, "--memory", "1M")
     assert code == 2 and f"--memory: 1.0 MiB cannot hold one chunk of {val}:y (300,000 rows of text labels" in err, err
     assert not (tmp_path / "m.h5").exists()
+
+
+def test_a_chunk_of_names_larger_than_memory_is_refused_by_evaluate_before_it_is_read(tmp_path, reads):
+    """evaluate reads names as the model's classes, with no pass to find them, and that pass's refusal was the
+    only one: a chunk of long variable-length names was read whole, its objects nearly three times --memory."""
+    rng = np.random.default_rng(0)
+    names = np.array([f"class {i} " + "x" * 190 for i in range(4)], dtype=object)
+    path = tmp_path / "long.h5"
+    with h5py.File(path, "w") as f:
+        f["X"] = rng.standard_normal((40_000, 2)).astype(np.float32)
+        f.create_dataset("y", data=names[rng.integers(0, 4, 40_000)], dtype=h5py.string_dtype(), chunks=(40_000,),
+                         compression="gzip")
+    assert cli("train", path, "-o", tmp_path / "m.h5", "--model", "softmax", "--epochs", "1", "-q")[0] == 0
+    reads.clear()
+    # a row while read: the pointer as read, as taken and sorted, the object of the longest name, np.unique's indices
+    per_row = SCAN_COPIES * 8 + -(-sys.getsizeof(names[0].encode()) // 16) * 16 + 3 * 8
+    code, out, err = cli("evaluate", tmp_path / "m.h5", path, "--memory", "4M")
+    assert (code, out) == (2, "") and reads == []
+    assert err == (f"sgdcli: error: --memory: 4.0 MiB cannot hold one chunk of {path}:y "
+                   f"({40_000 * per_row / 2**20:.1f} MiB decoded, 40,000 rows), which is read whole; raise --memory "
+                   f"to at least {-(-40_000 * per_row // 2**20)}M\n")
+    assert cli("evaluate", tmp_path / "m.h5", path, "--memory", f"{-(-40_000 * per_row // 2**20)}M")[0] == 0

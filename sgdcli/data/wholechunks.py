@@ -25,6 +25,7 @@ from sgdcli.data.columns import ColumnReader
 from sgdcli.data.layout import MAPPED_CHUNKS, layout_of
 from sgdcli.data.sources import ComposedReader, where_of
 from sgdcli.data.sparse import SparseX
+from sgdcli.data.textlabels import TextLabels
 from sgdcli.sizes import MemoryShort, format_size
 
 
@@ -56,7 +57,8 @@ def of_reader(reader) -> list[Chunk]:
     """The chunks read whole of a table's reader: a dataset's (columns.ColumnReader), a composed table's sources'
     (sources.ComposedReader), a CSR matrix's parts (sparse.SparseX: entries, not rows)."""
     if isinstance(reader, ComposedReader):
-        found = [of_dataset(ds, axis, row_read=True) for s in reader.sources for ds, axis in s.stored()]
+        found = [_as_read(s, ds, of_dataset(ds, axis, row_read=True))
+                 for s in reader.sources for ds, axis in s.stored()]
     elif isinstance(reader, SparseX):
         parts = (reader.reader.indptr, reader.reader.data, reader.reader.indices)
         found = [None if c is None else c._replace(rows=None) for c in map(of_dataset, parts)]
@@ -65,6 +67,14 @@ def of_reader(reader) -> list[Chunk]:
     else:  # none (no labels, no weights)
         found = []
     return [c for c in found if c is not None]
+
+
+def _as_read(source, ds: h5py.Dataset, chunk: Chunk | None) -> Chunk | None:
+    """``chunk`` of ``ds`` (one that ``source`` reads) with what its rows take while read, where that is more than
+    their stored bytes: names read as codes (textlabels.TextLabels, a Python object a variable-length name)."""
+    if chunk is None or not isinstance(source, TextLabels) or ds is not source.ds:
+        return chunk
+    return chunk._replace(nbytes=max(chunk.nbytes, chunk.rows * source.row_bytes))
 
 
 def refusal(chunks: list[Chunk], memory: int, per_row: int, buffers: int, least: int) -> MemoryShort | None:
