@@ -13,7 +13,6 @@ import math
 import click
 
 from sgdcli.cli import argtext
-from sgdcli.cli.argtext import for_any_locale
 from sgdcli.cli.config import ConfiguredCommand, config_option, print_config_option
 from sgdcli.errors import InputError
 from sgdcli.fieldtypes import MAX_INT, parse_batch_size
@@ -111,7 +110,7 @@ def command(name: str, example: str, check=None, **kwargs):
     ``check(**params)``: the checks of its settings it makes before opening any file, which --print-config
     makes too (config.ConfiguredCommand).  Its text options are read as UTF-8 under any locale (argtext.py)."""
     make = click.command(name, cls=ConfiguredCommand, epilog=f"Example:\n\n    {example}", check=check, **kwargs)
-    return lambda f: for_any_locale(make(print_config_option(config_option(f))))
+    return lambda f: argtext.for_any_locale(make(print_config_option(config_option(f))))
 
 
 def json_option(what: str, shape: str = "one JSON object"):
