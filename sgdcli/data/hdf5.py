@@ -111,6 +111,15 @@ def reading(label: str, what: str = "damaged or unreadable"):
         raise InputError(f"{label}: {what} ({first_line(exc)})") from None
 
 
+def find(f: h5py.File, path: str):
+    """The object at ``path`` in ``f``, or None; None too for a name with no UTF-8 form (bytes that are not UTF-8,
+    held as surrogates: cli/argtext.py), which h5py refuses to encode: it finds a name by its UTF-8 only."""
+    try:
+        return f.get(path)
+    except UnicodeEncodeError:
+        return None
+
+
 def list_datasets(f: h5py.File) -> list[str]:
     names: list[str] = []
 

@@ -36,7 +36,7 @@ import numpy as np
 from sgdcli.data import featurenames, knownfiles, matlab
 from sgdcli.data.cf import packing_of
 from sgdcli.data.enums import EnumNames, enum_label, enum_names
-from sgdcli.data.hdf5 import list_datasets, members as _members
+from sgdcli.data.hdf5 import find, list_datasets, members as _members
 from sgdcli.data.numeric import NUMERIC_KINDS
 from sgdcli.data.knownfiles import LABEL_NAMES, NULLABLE, label_of as _label_of
 from sgdcli.data.pandasframes import SERIES_TYPES, CodedFields, fixed_frame, table_frame
@@ -165,9 +165,7 @@ def lookup(f: h5py.File, path: str, what: str):
     or the file's datasets."""
     where = where_in(f.filename, path)
     try:
-        obj = f.get(path)
-    except UnicodeEncodeError:  # bytes that are not UTF-8 (argtext.py): h5py finds a str name by its UTF-8 only
-        obj = None
+        obj = find(f, path)
     except (KeyError, OSError, RuntimeError, ValueError) as exc:
         raise InputError(f"{where}: cannot read ({first_line(exc)})") from None
     if obj is None:
