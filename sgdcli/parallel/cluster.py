@@ -227,6 +227,9 @@ class DaskExecutor:
     def prepare(self, cfg: KernelConfig, plan: EpochPlan) -> None:
         self.job = Job(self.file, cfg, plan, self.kernel_threads)
 
+    def cut_shares(self, plan: EpochPlan, say: Callable[[str], None], check_stop: Callable[[], None]) -> None:
+        self.trainer.cut_shares(plan, self.table.path, say, check_stop)  # the pass on the workers, as the others
+
     def warm_up(self) -> float | None:
         return None  # each worker compiles (or loads) its own kernels
 

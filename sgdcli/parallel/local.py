@@ -49,6 +49,9 @@ class LocalExecutor:
         self.scratch = Scratch.make(self.kernel_threads, plan.labels.n_outputs, self.table.n_features,
                                     sparse=self.table.sparse)
 
+    def cut_shares(self, plan: EpochPlan, say: Callable[[str], None], check_stop: Callable[[], None]) -> None:
+        pass  # one model: its share is every row
+
     def warm_up(self) -> float | None:
         return engine.compile_kernels(self.table, self.cfg, self.plan, self.scratch)
 

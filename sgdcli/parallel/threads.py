@@ -101,6 +101,9 @@ class ThreadExecutor(LocalExecutor):
         super().prepare(cfg, plan)
         self.job = Job(FileRef.of(self.table), cfg, plan, self.kernel_threads)
 
+    def cut_shares(self, plan: EpochPlan, say: Callable[[str], None], check_stop: Callable[[], None]) -> None:
+        self.trainer.cut_shares(plan, self.table.path, say, check_stop)
+
     def run_epoch(self, state: TrainState, pos: Position, on_progress: Callable[..., None],
                   safe_point: Callable[[Position], None]) -> EpochResult:
         return self.trainer.run_epoch(self.job, state, pos, on_progress=on_progress, safe_point=safe_point)

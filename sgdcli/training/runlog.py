@@ -41,6 +41,8 @@ def log_start(run) -> None:
             say(f"--allow-unwritten: {table.unwritten_rows:,} rows of {table.path} are read from fill values")
     if run.control.verbose:
         say(run.pages.describe())
+        if run.shards > 1:
+            say(replicas.shares_text(run.n_train, run.batch, run.shards, opts.drop_last))
         say(runtime.describe())
     if run.auto is not None:
         halved = run.pos.lr_halvings
