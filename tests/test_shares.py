@@ -182,6 +182,9 @@ def test_the_card_and_verbose_lines_name_the_iterations_an_epoch_takes(tmp_path)
     assert "1 epoch × 5 iterations (batch 32, lr 0.2)" in ran.stdout
     assert "training on 129 rows: 1 epoch × 5 iterations of batch 32" in ran.stderr
     assert "epoch 1/1, 5 iterations" in ran.stderr
+    # a round is a whole share, of 65 rows at most (it said 96, its 3 steps' batches)
+    assert ("--parallel average: 2 thread(s), each its share of an epoch (up to 65 rows, 3 step(s)) per round, then "
+            "the models are averaged") in ran.stderr
     assert ("shares: an epoch's 129 training rows are cut into 2 shares of 64 to 65 rows, one per model, which take "
             "2 to 3 steps of batch 32 each (a last, partial batch a step of its own): 5 iterations an epoch; the step "
             "clock the schedule counts advances by the largest share's 3") in ran.stderr

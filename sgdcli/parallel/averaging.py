@@ -244,12 +244,16 @@ class RoundTrainer:
             parts.append(f"{name} done" if done else f"{name} {block}/{len(dealt[w])}")
         return "windows " + " ".join(parts)
 
-    def describe(self, who: str, batch: int, steps: int) -> str:
+    def describe(self, who: str, batch: int, steps: int, share: int) -> str:
         """The log line that says how ``who`` (the shards: threads or workers) share each round: ``steps`` steps
-        each, fewer than ``self.steps`` where that is a shard's whole share of an epoch, which ends a round (the
-        line said the default's million rows a round where the models met once an epoch)."""
-        whole = " (its share of an epoch)" if steps < self.steps else ""
-        return f"{who}, each {steps} step(s) ({steps * batch} rows){whole} per round, then the models are averaged"
+        each, fewer than ``self.steps`` where that is a shard's whole share of an epoch (``share`` rows at most),
+        which ends a round (the line said the default's million rows a round where the models met once an
+        epoch).  A whole share's rows are named as such: ``steps`` whole batches' rows overstated it by up to a
+        batch less one row."""
+        if steps < self.steps:
+            return (f"{who}, each its share of an epoch (up to {share} rows, {steps} step(s)) per round, then the "
+                    "models are averaged")
+        return f"{who}, each {steps} step(s) ({steps * batch} rows) per round, then the models are averaged"
 
     def summary(self) -> dict:
         """For the model file: the set-up, and, apart as ``round_timings`` (like the history's seconds, they

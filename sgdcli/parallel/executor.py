@@ -46,9 +46,10 @@ class Executor(Protocol):
     def run_options(self) -> dict:
         """Settings that shape the model beyond TrainOptions (recorded in checkpoints, checked on --resume)."""
 
-    def describe(self, batch: int, steps: int) -> tuple[str, list[str]]:
+    def describe(self, batch: int, steps: int, share: int) -> tuple[str, list[str]]:
         """How many threads, as a phrase for the run's first log line; and lines that say how the work is shared
-        (``steps``: what each shard takes between two averagings, at most its share of an epoch)."""
+        (``steps``: what each shard takes between two averagings, at most its share of an epoch, of at most
+        ``share`` rows)."""
 
     def page_shuffle(self, page_rows: int, seed: int, shuffle: bool) -> PageShuffle:
         """The page shuffle of the training file, two windows of it in what each stream of windows may hold."""

@@ -35,7 +35,7 @@ class LocalExecutor:
     def run_options(self) -> dict:
         return {}
 
-    def describe(self, batch: int, steps: int) -> tuple[str, list[str]]:
+    def describe(self, batch: int, steps: int, share: int) -> tuple[str, list[str]]:
         return f"{self.threads} thread(s)", []
 
     def page_shuffle(self, page_rows: int, seed: int, shuffle: bool) -> PageShuffle:

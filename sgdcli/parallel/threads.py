@@ -87,8 +87,8 @@ class ThreadExecutor(LocalExecutor):
     def run_options(self) -> dict:
         return {"sync_every": self.sync_every}
 
-    def describe(self, batch: int, steps: int) -> tuple[str, list[str]]:
-        sharing = self.trainer.describe(f"--parallel average: {self.shards} thread(s)", batch, steps)
+    def describe(self, batch: int, steps: int, share: int) -> tuple[str, list[str]]:
+        sharing = self.trainer.describe(f"--parallel average: {self.shards} thread(s)", batch, steps, share)
         return f"{self.threads} thread(s)", [sharing]
 
     def page_shuffle(self, page_rows: int, seed: int, shuffle: bool) -> PageShuffle:

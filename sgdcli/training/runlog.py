@@ -31,7 +31,8 @@ def log_start(run) -> None:
     seconds = run.executor.warm_up()
     if seconds is not None and seconds > 0.5:
         say(f"compiled kernels in {seconds:.1f} s ({runtime.cache_state()})")
-    threads, sharing = run.executor.describe(run.batch, run.local_steps)
+    threads, sharing = run.executor.describe(run.batch, run.local_steps,
+                                             replicas.share_rows(run.n_train, run.shards))
     say(f"{run.table.path}: {run.table.n_rows} rows × {run.table.n_features} features, read "
         f"{run.table.X.layout.read_mode} in windows of {run.pages.window_rows} rows; {threads}")
     for line in sharing:
