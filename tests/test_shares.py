@@ -182,12 +182,21 @@ def test_the_card_and_verbose_lines_name_the_iterations_an_epoch_takes(tmp_path)
     assert "1 epoch × 5 iterations (batch 32, lr 0.2)" in ran.stdout
     assert "training on 129 rows: 1 epoch × 5 iterations of batch 32" in ran.stderr
     assert "epoch 1/1, 5 iterations" in ran.stderr
-    # a round is a whole share, of 65 rows at most (it said 96, its 3 steps' batches)
-    assert ("--parallel average: 2 thread(s), each its share of an epoch (up to 65 rows, 3 step(s)) per round, then "
-            "the models are averaged") in ran.stderr
     assert ("shares: an epoch's 129 training rows are cut into 2 shares of 64 to 65 rows, one per model, which take "
             "2 to 3 steps of batch 32 each (a last, partial batch a step of its own): 5 iterations an epoch; the step "
             "clock the schedule counts advances by the largest share's 3") in ran.stderr
+
+
+def test_a_round_of_a_whole_share_is_said_in_the_shares_rows(tmp_path):
+    """A round that is a whole share of an epoch, of 65 rows at most, was said as its 3 steps' whole batches:
+    '(96 rows) (its share of an epoch)'."""
+    X, y = make_problem("binary", n=129, d=4, seed=5)
+    path = write_table(tmp_path / "d.h5", X, y)
+    ran = run("train", path, "-o", tmp_path / "m.h5", "--parallel", "average", "--threads", "2", "--epochs", "1",
+              "--lr", "0.1", "--progress", "plain")
+    assert ran.returncode == 0, ran.stderr
+    assert ("--parallel average: 2 thread(s), each its share of an epoch (up to 65 rows, 3 step(s)) per round, then "
+            "the models are averaged") in ran.stderr
 
 
 def test_the_bar_ends_full_at_what_the_epoch_took(tmp_path):
