@@ -102,7 +102,7 @@ def test_a_signal_during_the_counting_pass_stops_the_run_there(bad, tmp_path):
 
 def test_a_signal_while_the_held_out_rows_are_counted_stops_the_run_there(tmp_path, monkeypatch):
     """The count of the rows --val-fraction does not hold out in each run of rows hashes every row number of the
-    file (seconds a billion rows), and asked no stop: a signal then waited for the first round."""
+    file, and asked no stop: a signal then waited for the first round."""
     from sgdcli.data import shuffle
 
     X, y = make_problem("binary", n=3000, d=5, seed=2)

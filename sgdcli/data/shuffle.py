@@ -197,7 +197,7 @@ def kept_per_extent(pages: PageShuffle, fraction: float, seed: int, step_rows: i
                     check_stop: Callable[[], None] = lambda: None) -> np.ndarray:
     """The rows of each extent of ``pages`` that --val-fraction ``fraction`` does not hold out (``held_out``),
     counted ``step_rows`` rows at a time, ``check_stop()`` before each: it hashes every row number of the file,
-    which takes seconds a billion rows."""
+    work that grows with the file, which a signal should not wait for."""
     e = pages.extent_rows
     out = np.empty(pages.n_extents, dtype=np.int64)
     per = max(1, step_rows // e)
