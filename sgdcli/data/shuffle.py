@@ -31,6 +31,7 @@ quality on sorted files.
 from __future__ import annotations
 
 import dataclasses
+from typing import Callable
 
 import numpy as np
 
@@ -192,13 +193,16 @@ def min_extent_rows(n_rows: int, memory: int) -> int:
     return -(-n_rows * 8 * ORDER_SHARE // max(memory, 1))
 
 
-def kept_per_extent(pages: PageShuffle, fraction: float, seed: int, step_rows: int = 1 << 20) -> np.ndarray:
+def kept_per_extent(pages: PageShuffle, fraction: float, seed: int, step_rows: int = 1 << 20,
+                    check_stop: Callable[[], None] = lambda: None) -> np.ndarray:
     """The rows of each extent of ``pages`` that --val-fraction ``fraction`` does not hold out (``held_out``),
-    counted ``step_rows`` rows at a time."""
+    counted ``step_rows`` rows at a time, ``check_stop()`` before each: it hashes every row number of the file,
+    work that grows with the file, which a signal should not wait for."""
     e = pages.extent_rows
     out = np.empty(pages.n_extents, dtype=np.int64)
     per = max(1, step_rows // e)
     for first in range(0, pages.n_extents, per):
+        check_stop()
         lo, hi = first * e, min(pages.n_rows, (first + per) * e)
         kept = (~held_out(np.arange(lo, hi, dtype=np.int64), fraction, seed)).astype(np.int64)
         starts = np.arange(0, hi - lo, e)
@@ -218,7 +222,7 @@ def deal(order: np.ndarray, sizes: list[int], shards: int) -> list[list[tuple[in
     share.  Which rows of a window a segment trains is ``segment_rows``.
     """
     total = sum(int(sizes[b]) for b in order)
-    cuts = [total * w // shards for w in range(shards + 1)]
+    cuts = _cuts(total, shards)
     out: list[list[tuple[int, int, int]]] = [[] for _ in range(shards)]
     start = 0
     w = 0
@@ -233,6 +237,17 @@ def deal(order: np.ndarray, sizes: list[int], shards: int) -> list[list[tuple[in
             lo = hi
         start += size
     return out
+
+
+def shares(total: int, shards: int) -> list[int]:
+    """The rows of each of the ``shards`` shares ``deal`` cuts ``total`` rows into: equal, ±1, whatever the
+    order and sizes of the windows."""
+    cuts = _cuts(total, shards)
+    return [b - a for a, b in zip(cuts[:-1], cuts[1:])]
+
+
+def _cuts(total: int, shards: int) -> list[int]:
+    return [total * w // shards for w in range(shards + 1)]
 
 
 def segment_rows(rows: np.ndarray, lo: int, hi: int, size: int) -> np.ndarray:

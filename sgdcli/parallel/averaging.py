@@ -161,12 +161,37 @@ class RoundTrainer:
 
     def __init__(self, pool, shards: int, steps: int, label: str = "w", data_pass=None):
         """``data_pass(fn, check_stop)``: runs ``fn``, a pass of engine/passes.py, over the training file
-        (where the executor runs its passes); needed where --bad-rows skip leaves rows out (``_sizes``)."""
+        (where the executor runs its passes); needed where --bad-rows skip leaves rows out (``cut_shares``)."""
         self.pool, self.shards, self.steps, self.label = pool, shards, steps, label
         self.data_pass = data_pass
         self.round_seconds: list[float] = []  # wall time of each round
         self.compute_seconds: list[float] = []  # the slowest shard's time in each round
-        self._kept: np.ndarray | None = None  # the rows of each extent trained, where some are not (_sizes)
+        self._plan: EpochPlan | None = None  # the plan cut_shares counted for
+        self._kept: np.ndarray | None = None  # the rows of each extent trained, where some are not (cut_shares)
+
+    def cut_shares(self, plan: EpochPlan, path: str, say: Callable[[str], None],
+                   check_stop: Callable[[], None]) -> None:
+        """Before the first epoch of ``plan`` (in the run's set-up, as the other passes): the rows of each extent
+        that train, neither held out by --val-fraction nor left out by --bad-rows skip, which the shares split
+        equally (``_sizes``).  Cut by the file's rows, or by the rows not held out where bad rows lie together,
+        a share could get more rows to train than the iterations per epoch a run announces (and its schedule
+        counts) allow, its last updates at the rate the schedule ends at (0 for cosine).
+
+        The bad rows of each extent take a pass over the features of ``path``, which ``say`` announces, where
+        the label pass found any and there are shares to cut (one model's share is every row, however
+        counted).  Made inside the first epoch, that pass read the whole file with no line said and within the
+        epoch's time.  ``check_stop()`` between blocks and steps, where a signal stops the run."""
+        self._plan, self._kept = plan, None
+        cut_bad = plan.skipped > 0 and self.shards > 1
+        if plan.val_fraction <= 0 and not cut_bad:
+            return
+        kept = shuffle.kept_per_extent(plan.pages, plan.val_fraction, plan.seed, check_stop=check_stop)
+        if cut_bad:
+            say(f"counting where --bad-rows skip leaves rows of {path} out (one pass over the features), so that "
+                f"the {self.shards} models averaged train equal shares")
+            fn = functools.partial(passes.skipped_pass, plan.pages.extent_rows, plan.pages.n_extents)
+            kept -= self.data_pass(fn, check_stop).counts
+        self._kept = kept
 
     def run_epoch(self, job: Job, state: TrainState, pos: engine.Position,
                   on_progress: Callable[..., None] | None = None,
@@ -178,8 +203,7 @@ class RoundTrainer:
             engine.begin_epoch(state, pos)
         if pos.shards is None:
             pos.shards = [[0, 0, 0, False] for _ in range(self.shards)]  # block, row, steps, done
-        sizes = self._sizes(plan, plan.pages.extent_order(pos.epoch),
-                            (lambda: safe_point(pos)) if safe_point is not None else lambda: None)
+        sizes = self._sizes(plan, plan.pages.extent_order(pos.epoch))
         dealt = shuffle.deal(np.arange(len(sizes)), sizes, self.shards)
         slots_used = uses_slots(cfg)
         while not all(s[3] for s in pos.shards):
@@ -204,23 +228,13 @@ class RoundTrainer:
                 safe_point(pos)
         return engine.epoch_result(state, pos, sum(s[2] for s in pos.shards))
 
-    def _sizes(self, plan: EpochPlan, order: np.ndarray, check_stop: Callable[[], None]) -> list[int]:
-        """The rows of each window of the epoch whose extents are in ``order`` that train (neither held out by
-        --val-fraction nor left out by --bad-rows skip), which the shares split equally.  Cut by the file's
-        rows, or by the rows not held out where bad rows lie together, a share could get more rows to train
-        than the iterations per epoch a run announces (and its schedule counts) allow, its last updates at the
-        rate the schedule ends at (0 for cosine).  The bad rows of each extent take a pass over the features,
-        once a run (``check_stop()`` between its blocks), where the label pass found any and there are shares
-        to cut (one model's share is every row, however counted)."""
-        cut_bad = plan.skipped > 0 and self.shards > 1
-        if plan.val_fraction <= 0 and not cut_bad:
-            return plan.pages.window_sizes(order)
+    def _sizes(self, plan: EpochPlan, order: np.ndarray) -> list[int]:
+        """The rows that train of each window of the epoch whose extents are in ``order``, as ``cut_shares``
+        counted them for ``plan``."""
+        if self._plan is not plan:
+            raise RuntimeError("RoundTrainer.cut_shares(plan) comes before the plan's epochs")
         if self._kept is None:
-            kept = shuffle.kept_per_extent(plan.pages, plan.val_fraction, plan.seed)
-            if cut_bad:
-                fn = functools.partial(passes.skipped_pass, plan.pages.extent_rows, plan.pages.n_extents)
-                kept -= self.data_pass(fn, check_stop).counts
-            self._kept = kept
+            return plan.pages.window_sizes(order)
         return [int(self._kept[extents].sum()) for extents in plan.pages.windows(order)]
 
     def _detail(self, pos, dealt) -> str:
@@ -230,12 +244,16 @@ class RoundTrainer:
             parts.append(f"{name} done" if done else f"{name} {block}/{len(dealt[w])}")
         return "windows " + " ".join(parts)
 
-    def describe(self, who: str, batch: int, steps: int) -> str:
+    def describe(self, who: str, batch: int, steps: int, share: int) -> str:
         """The log line that says how ``who`` (the shards: threads or workers) share each round: ``steps`` steps
-        each, fewer than ``self.steps`` where that is a shard's whole share of an epoch, which ends a round (the
-        line said the default's million rows a round where the models met once an epoch)."""
-        whole = " (its share of an epoch)" if steps < self.steps else ""
-        return f"{who}, each {steps} step(s) ({steps * batch} rows){whole} per round, then the models are averaged"
+        each, fewer than ``self.steps`` where that is a shard's whole share of an epoch (``share`` rows at most),
+        which ends a round (the line said the default's million rows a round where the models met once an
+        epoch).  A whole share's rows are named as such: ``steps`` whole batches' rows overstated it by up to a
+        batch less one row."""
+        if steps < self.steps:
+            return (f"{who}, each its share of an epoch (up to {share} rows, {steps} step(s)) per round, then the "
+                    "models are averaged")
+        return f"{who}, each {steps} step(s) ({steps * batch} rows) per round, then the models are averaged"
 
     def summary(self) -> dict:
         """For the model file: the set-up, and, apart as ``round_timings`` (like the history's seconds, they

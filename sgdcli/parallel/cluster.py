@@ -213,9 +213,9 @@ class DaskExecutor:
     def run_options(self) -> dict:
         return {"sync_every": self.sync_every, "dask_workers": self.shards}
 
-    def describe(self, batch: int, steps: int) -> tuple[str, list[str]]:
+    def describe(self, batch: int, steps: int, share: int) -> tuple[str, list[str]]:
         return f"{self.threads} thread(s) per worker", [
-            self.trainer.describe(f"--dask {self.dask.address}: {self.shards} worker(s)", batch, steps)]
+            self.trainer.describe(f"--dask {self.dask.address}: {self.shards} worker(s)", batch, steps, share)]
 
     def page_shuffle(self, page_rows: int, seed: int, shuffle: bool) -> PageShuffle:
         return self.table.page_shuffle(self.memory, page_rows, seed, shuffle)
@@ -226,6 +226,9 @@ class DaskExecutor:
 
     def prepare(self, cfg: KernelConfig, plan: EpochPlan) -> None:
         self.job = Job(self.file, cfg, plan, self.kernel_threads)
+
+    def cut_shares(self, plan: EpochPlan, say: Callable[[str], None], check_stop: Callable[[], None]) -> None:
+        self.trainer.cut_shares(plan, self.table.path, say, check_stop)  # the pass on the workers, as the others
 
     def warm_up(self) -> float | None:
         return None  # each worker compiles (or loads) its own kernels

@@ -46,9 +46,10 @@ class Executor(Protocol):
     def run_options(self) -> dict:
         """Settings that shape the model beyond TrainOptions (recorded in checkpoints, checked on --resume)."""
 
-    def describe(self, batch: int, steps: int) -> tuple[str, list[str]]:
+    def describe(self, batch: int, steps: int, share: int) -> tuple[str, list[str]]:
         """How many threads, as a phrase for the run's first log line; and lines that say how the work is shared
-        (``steps``: what each shard takes between two averagings, at most its share of an epoch)."""
+        (``steps``: what each shard takes between two averagings, at most its share of an epoch, of at most
+        ``share`` rows)."""
 
     def page_shuffle(self, page_rows: int, seed: int, shuffle: bool) -> PageShuffle:
         """The page shuffle of the training file, two windows of it in what each stream of windows may hold."""
@@ -58,6 +59,11 @@ class Executor(Protocol):
 
     def prepare(self, cfg: KernelConfig, plan: EpochPlan) -> None:
         """Fix the kernel settings and epoch plan of every epoch to come."""
+
+    def cut_shares(self, plan: EpochPlan, say: Callable[[str], None], check_stop: Callable[[], None]) -> None:
+        """Before the first epoch of ``plan``: count what the shares of models averaged are cut by (a pass over
+        the training file, which ``say`` announces, where --bad-rows skip leaves rows out); nothing for one
+        model.  ``check_stop()`` between its blocks."""
 
     def warm_up(self) -> float | None:
         """Compile (or load) the kernels before the first epoch is timed; the seconds it took (None: not here)."""

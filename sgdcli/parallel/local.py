@@ -35,7 +35,7 @@ class LocalExecutor:
     def run_options(self) -> dict:
         return {}
 
-    def describe(self, batch: int, steps: int) -> tuple[str, list[str]]:
+    def describe(self, batch: int, steps: int, share: int) -> tuple[str, list[str]]:
         return f"{self.threads} thread(s)", []
 
     def page_shuffle(self, page_rows: int, seed: int, shuffle: bool) -> PageShuffle:
@@ -48,6 +48,9 @@ class LocalExecutor:
         self.cfg, self.plan = cfg, plan
         self.scratch = Scratch.make(self.kernel_threads, plan.labels.n_outputs, self.table.n_features,
                                     sparse=self.table.sparse)
+
+    def cut_shares(self, plan: EpochPlan, say: Callable[[str], None], check_stop: Callable[[], None]) -> None:
+        pass  # one model: its share is every row
 
     def warm_up(self) -> float | None:
         return engine.compile_kernels(self.table, self.cfg, self.plan, self.scratch)

@@ -87,8 +87,8 @@ class ThreadExecutor(LocalExecutor):
     def run_options(self) -> dict:
         return {"sync_every": self.sync_every}
 
-    def describe(self, batch: int, steps: int) -> tuple[str, list[str]]:
-        sharing = self.trainer.describe(f"--parallel average: {self.shards} thread(s)", batch, steps)
+    def describe(self, batch: int, steps: int, share: int) -> tuple[str, list[str]]:
+        sharing = self.trainer.describe(f"--parallel average: {self.shards} thread(s)", batch, steps, share)
         return f"{self.threads} thread(s)", [sharing]
 
     def page_shuffle(self, page_rows: int, seed: int, shuffle: bool) -> PageShuffle:
@@ -100,6 +100,9 @@ class ThreadExecutor(LocalExecutor):
     def prepare(self, cfg: KernelConfig, plan: EpochPlan) -> None:
         super().prepare(cfg, plan)
         self.job = Job(FileRef.of(self.table), cfg, plan, self.kernel_threads)
+
+    def cut_shares(self, plan: EpochPlan, say: Callable[[str], None], check_stop: Callable[[], None]) -> None:
+        self.trainer.cut_shares(plan, self.table.path, say, check_stop)
 
     def run_epoch(self, state: TrainState, pos: Position, on_progress: Callable[..., None],
                   safe_point: Callable[[Position], None]) -> EpochResult:

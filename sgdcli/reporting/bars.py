@@ -59,8 +59,8 @@ class RichReporter(Reporter):
         self.progress.update(self.iter_task, completed=iteration, info=info)
 
     def epoch_end(self, record):
-        # a distributed epoch's iterations are known exactly only at its end
-        self.progress.update(self.iter_task, completed=record["iterations"], total=max(record["iterations"], self.iterations))
+        # the bar ends at its end, full, at what the epoch took (which is what begin announced)
+        self.progress.update(self.iter_task, completed=record["iterations"], total=record["iterations"])
         self.progress.advance(self.epoch_task)
         self.console.print(epoch_summary(record, self.epochs))
         self.records.append(record)

@@ -29,6 +29,7 @@ import dataclasses
 import math
 from typing import Callable
 
+from sgdcli.data import shuffle
 from sgdcli.reporting.reporter import counted
 from sgdcli.training.rate import AutoRate
 
@@ -58,10 +59,40 @@ def full_batch(batch: int, n_train: int, shards: int) -> bool:
 
 
 def share_steps(n_train: int, batch: int, shards: int, drop_last: bool) -> int:
-    """The steps one of ``shards`` models takes in an epoch (``share_rows``) at ``batch`` rows a step: a run's
-    iterations per epoch are ``shards`` times this, and its schedule's horizon counts it."""
-    rows = share_rows(n_train, shards)
-    return rows // batch if drop_last else math.ceil(rows / batch)
+    """The steps the largest share of ``shards`` models takes in an epoch (``share_rows``) at ``batch`` rows a
+    step: what the step clock, which the schedule's horizon counts, advances by in an epoch (it becomes the
+    furthest any model got at each averaging)."""
+    return _steps(share_rows(n_train, shards), batch, drop_last)
+
+
+def epoch_steps(n_train: int, batch: int, shards: int, drop_last: bool) -> int:
+    """A run's iterations per epoch: the steps of every model's share (``shuffle.shares``) summed, each share's
+    rows in whole batches of its own.  Up to ``shards`` − 1 fewer than ``shards`` × ``share_steps``, which a
+    run announced where the shares' steps differ (129 rows at batch 32 on 2 threads: shares of 65 and 64 rows,
+    3 + 2 steps, announced 6), so the bar of every epoch ended short of its total."""
+    return sum(_steps(rows, batch, drop_last) for rows in shuffle.shares(n_train, shards))
+
+
+def shares_text(n_train: int, batch: int, shards: int, drop_last: bool) -> str:
+    """How an epoch's training rows are shared out, for --verbose: the shares' rows and steps, the iterations of
+    an epoch (``epoch_steps``) and the step clock's advance (``share_steps``)."""
+    rows = shuffle.shares(n_train, shards)
+    steps = [_steps(r, batch, drop_last) for r in rows]
+
+    def span(values: list[int]) -> str:
+        return f"{min(values)}" if min(values) == max(values) else f"{min(values)} to {max(values)}"
+
+    return (f"shares: an epoch's {counted(n_train, 'training row')} are cut into {shards} shares of {span(rows)} "
+            f"rows, one per model, which take {span(steps)} steps of batch {batch} each "
+            + ("(a last, partial batch dropped: --drop-last)" if drop_last
+               else "(a last, partial batch a step of its own)")
+            + f": {counted(sum(steps), 'iteration')} an epoch; the step clock the schedule counts advances by "
+            f"the largest share's {max(steps)}")
+
+
+def _steps(rows: int, batch: int, drop_last: bool) -> int:
+    """The steps of ``rows`` rows at ``batch`` rows a step: the last one partial, or dropped with --drop-last."""
+    return rows // batch if drop_last else -(-rows // batch)
 
 
 def local_steps(sync_every: int | None, steps: int) -> int:

@@ -56,7 +56,7 @@ class RunShape:
     def iterations(self, n_train: int) -> int:
         """Updates in an epoch of ``n_train`` training rows (as Run counts them)."""
         batch = n_train if self.batch_size is None else self.batch_size
-        return replicas.share_steps(n_train, batch, self.shards, self.drop_last) * self.shards
+        return replicas.epoch_steps(n_train, batch, self.shards, self.drop_last)
 
 
 def load(run) -> ckpt_mod.Checkpoint | None:

@@ -40,6 +40,8 @@ from sgdcli.training.rate import BLOWN_UP, blew_up
 from sgdcli.training.sampling import Sample, sample_weights
 from sgdcli.training.start import start_weights
 
+SHARING = "counting the rows each model averaged trains"  # what a run stopped in cut_shares was doing
+
 
 class Run:
     """One training run: its set-up, and the epoch loop with validation and early stopping; its rate is runrate.py's,
@@ -72,15 +74,15 @@ class Run:
         self.objective = (*opts.objective, self.weighting.class_weights)  # validation weighs rows as given
         d = table.n_features
         self.batch = self.n_train if opts.batch_size is None else opts.batch_size
-        # With W shards each worker steps through about n/W rows an epoch: the step
-        # clock (what schedules count) advances by about a W-th of the iterations.
+        # With W shards each worker steps through about n/W rows an epoch: the step clock (what schedules
+        # count) advances by the largest share's steps, the iterations are every share's summed.
         per_shard = replicas.share_rows(self.n_train, self.shards)
         steps = replicas.share_steps(self.n_train, self.batch, self.shards, opts.drop_last)
         if steps == 0:  # a share smaller than a batch (a larger one is refused before): the model would not train
             raise InputError(f"--drop-last: each of the {self.shards} models averaged gets at most {per_shard:,} "
                              f"training rows an epoch, fewer than a batch of {self.batch:,}, so no batch would train; "
                              "lower --batch-size or leave out --drop-last")
-        self.iters = steps * self.shards
+        self.iters = replicas.epoch_steps(self.n_train, self.batch, self.shards, opts.drop_last)
         self.kernel_loss = losses.loss_of((*opts.objective, self.weighting.kernel_class_weights()))
         center = np.zeros(d) if self.mean is None else self.mean
         scale = np.ones(d) if self.std is None else multipliers(self.std)
@@ -105,6 +107,7 @@ class Run:
                               weight_scale=self.weighting.row_scale(), suggest_lr_auto=self.auto is None,
                               lr_scale=self.lr / self.rate_opts.lr)
         executor.prepare(self.cfg, self.plan)
+        executor.cut_shares(self.plan, reporter.message, lambda: self._check_stop(SHARING))
         self.stopper = EarlyStopping(opts.patience, opts.min_delta) if opts.early_stopping else None
         self.val_scored = None  # the rows the last validation pass scored
         self.resumed = saved is not None

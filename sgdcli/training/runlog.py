@@ -31,7 +31,8 @@ def log_start(run) -> None:
     seconds = run.executor.warm_up()
     if seconds is not None and seconds > 0.5:
         say(f"compiled kernels in {seconds:.1f} s ({runtime.cache_state()})")
-    threads, sharing = run.executor.describe(run.batch, run.local_steps)
+    threads, sharing = run.executor.describe(run.batch, run.local_steps,
+                                             replicas.share_rows(run.n_train, run.shards))
     say(f"{run.table.path}: {run.table.n_rows} rows × {run.table.n_features} features, read "
         f"{run.table.X.layout.read_mode} in windows of {run.pages.window_rows} rows; {threads}")
     for line in sharing:
@@ -41,6 +42,8 @@ def log_start(run) -> None:
             say(f"--allow-unwritten: {table.unwritten_rows:,} rows of {table.path} are read from fill values")
     if run.control.verbose:
         say(run.pages.describe())
+        if run.shards > 1:
+            say(replicas.shares_text(run.n_train, run.batch, run.shards, opts.drop_last))
         say(runtime.describe())
     if run.auto is not None:
         halved = run.pos.lr_halvings
