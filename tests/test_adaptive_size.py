@@ -153,7 +153,7 @@ def test_the_fit_stays_within_the_samples_memory(tmp_path, optimizer, ends_at, m
 
 
 def test_the_fits_bytes_bound_what_it_holds():
-    """fit_bytes counts what measure and fitted hold beside the rows, for two classes and for many."""
+    """fit_bytes counts what measure and fit_weights hold beside the rows, for two classes and for many."""
     import tracemalloc
 
     rng = np.random.default_rng(0)
@@ -163,7 +163,7 @@ def test_the_fits_bytes_bound_what_it_holds():
         y = (X @ rng.standard_normal((d, k)) * 3 + rng.gumbel(size=(m, k))).argmax(axis=1).astype(np.float64)
         y[::10] = np.nan  # rows of no label: the others are copied
         model = "logistic" if k == 2 else "softmax"
-        for fit in (gradientnoise.measure, gradientnoise.fitted):
+        for fit in (gradientnoise.measure, gradientnoise.fit_weights):
             tracemalloc.start()
             try:
                 fit(model, Z, y, None)

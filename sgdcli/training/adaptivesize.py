@@ -51,7 +51,7 @@ def measure(drawn: Sample, model: str, center: np.ndarray, scale: np.ndarray, la
         return math.nan, ""
     Z = sample(drawn, center, scale)
     unfitted = gradientnoise.skipped(model, Z, labels, weights, room(drawn))
-    W = None if unfitted else gradientnoise.fitted(model, Z, labels, weights, l2)
+    W = None if unfitted else gradientnoise.fit_weights(model, Z, labels, weights, l2)
     if W is not None:  # the fit leaves exactly 0 the weights of columns 0 on every sampled row (a constant
         W = W[(W != 0).any(axis=1)]  # feature, standardized): training never moves them either
     size = float(np.sqrt(np.mean(W**2))) if W is not None and W.size else math.nan

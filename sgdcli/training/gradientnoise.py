@@ -108,8 +108,8 @@ def steady(c: float, lam: float, noise: float, l2: float, ends_at: float, share:
     return (worst, 1.0) if rate == worst else (rate, ((1.0 / (rate * ends_at) - l2) / c - lam) / noise)
 
 
-def fitted(model: str, Z: np.ndarray, labels: np.ndarray, weights: np.ndarray | None,
-           l2: float = 0.0) -> np.ndarray | None:
+def fit_weights(model: str, Z: np.ndarray, labels: np.ndarray, weights: np.ndarray | None,
+                l2: float = 0.0) -> np.ndarray | None:
     """The weights of ``model`` (features × outputs, the bias's aside) fitted to all the sample's rows ``Z`` (with
     the bias's column), raw ``labels`` and ``weights`` (None: 1) under ``l2``: logistic's one column, softmax's
     centred across the classes (the weights a model that starts at 0 travels to); None where ``measure``
@@ -123,7 +123,7 @@ def fitted(model: str, Z: np.ndarray, labels: np.ndarray, weights: np.ndarray | 
 
 
 def fit_bytes(model: str, Z: np.ndarray, labels: np.ndarray, weights: np.ndarray | None) -> int | None:
-    """The most bytes ``measure`` or ``fitted`` holds beside the sample's rows ``Z`` (with the bias's column), for
+    """The most bytes ``measure`` or ``fit_weights`` holds beside the sample's rows ``Z`` (with the bias's column), for
     its ``labels`` and ``weights``: arrays of the rows' classes (FIT_ROW_VALUES a class), the Newton step's
     matrices, BLOCK_ROWS rows at a time, and where some rows are left out (no label, no weight), a copy of the
     others; None where ``measure`` fits nothing."""

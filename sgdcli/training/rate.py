@@ -52,10 +52,9 @@ gradient's scale, so their rate is the size of the weights sought: a fixed
 rate per optimizer (``ADAPTIVE``, measured in ``bench/defaults.py``) times
 the root mean square of the labels about where the bias starts for the
 regressions whose weights grow with the labels' scale (``LABEL_SCALED``),
-and 1 for classifiers and poisson (standardized features; a log link), or for
-logistic and softmax the larger size of the weights of a fit of the sample
-(training/adaptivesize.py).  On
-rows wider than those it was measured on, the rate shrinks (``adaptive_width``):
+and 1 for classifiers and poisson (standardized features; a log link), or
+the larger size of a fit's weights (training/adaptivesize.py).  On rows
+wider than those it was measured on, the rate shrinks (``adaptive_width``):
 
 - adam and rmsprop, for the models not in ``LABEL_SCALED``, to
   ``REACH / (norm1 · √updates)``, norm1 the rows' mean sum of absolute values
@@ -175,7 +174,8 @@ class AutoRate:
     def why(self, model: str, batch: int, optimizer: str) -> str:
         """The reason for the rate, for the log."""
         warm = (f"; × {self.warm_share:.4g} for --init, the share of new rows among all the model has learned "
-                "from" if self.warm_share is not None else "")
+                "from" if self.warm_share is not None else "") + (
+            f"; no fit of the sample: {self.unfitted}" if self.unfitted else "")  # and a fit skipped
         if optimizer in ADAPTIVE:
             about = f" about {self.label_center:.4g}, where the bias starts," if self.label_center else ""
             scale = (f" × {self.label_scale:.4g}, the labels' root mean square{about} on {self.rows} rows"
@@ -187,7 +187,7 @@ class AutoRate:
                 f" × {self.width:.4g} = √({_wide_from(model):g} / {self.trace:.4g}), for the features' mean "
                 f"squared norm {self.trace:.4g}")
             return (f"{ADAPTIVE[optimizer]:g}, {optimizer}'s step per weight{scale}{wide}"
-                    f"{adaptivesize.why(self.sought, self.raised, optimizer)}{warm}{self._unfitted()}")
+                    f"{adaptivesize.why(self.sought, self.raised, optimizer)}{warm}")
         if self.full:
             return (f"1 / ({self.curvature:.4g} × {self.lambda_max:.4g}" + (f" + {self.l2:g}" if self.l2 else "")
                     + f"): 1/L, for a full batch, whose gradient has no noise; the largest eigenvalue of the "
@@ -214,11 +214,7 @@ class AutoRate:
                     else f", the noise counted √updates times at its last phase's {self.ends_at:.4g} of the rate")
                    + (f" and {self.noise_share:.4g} of it, for the gradient's noise and the distance at a fit of "
                       "the sample" if self.noise_share != 1 else "") if noise else "")
-                + (f", and --l2 {self.l2:g}, which adds to every weight's curvature" if self.l2 else "") + warm
-                + self._unfitted())
-
-    def _unfitted(self) -> str:
-        return f"; no fit of the sample: {self.unfitted}" if self.unfitted else ""
+                + (f", and --l2 {self.l2:g}, which adds to every weight's curvature" if self.l2 else "") + warm)
 
     def warm(self, seen: int, new: int) -> "AutoRate":
         """This rate for a warm start on ``new`` rows of a model that learned from ``seen`` rows."""
@@ -266,8 +262,7 @@ def _reaches(optimizer: str, model: str) -> bool:
     return optimizer in REACH and model not in LABEL_SCALED
 
 
-def adaptive_width(optimizer: str, model: str, trace: float, norm1: float, updates: int, most: float = 1.0
-                   ) -> float:
+def adaptive_width(optimizer: str, model: str, trace: float, norm1: float, updates: int, most: float = 1.0) -> float:
     """What an adaptive optimizer's rate (ADAPTIVE) is multiplied by on rows whose mean squared norm and mean sum
     of absolute values, with the bias's 1, are ``trace`` and ``norm1``, over a run of ``updates`` updates:
     REACH / (ADAPTIVE × norm1 × √updates) for adam and rmsprop on the models not in LABEL_SCALED,
@@ -357,10 +352,8 @@ def auto_rate(table: Table | Sample, model: str, center: np.ndarray, scale: np.n
         trace, norm1 = _row_norms(drawn, center, scale)
         width = adaptive_width(optimizer, model, trace, norm1, updates)
         sought, unfitted = adaptivesize.measure(drawn, model, center, scale, labels, weights, l2, optimizer)
-        # a schedule that does not decay keeps the noise that REACH bounds (adaptivesize.py)
-        noisy = ends_at is not None and _reaches(optimizer, model)
         by = adaptivesize.raised(sought, adaptive_width(optimizer, model, trace, norm1, updates, math.inf) / width
-                                 if noisy else math.inf)
+                                 if ends_at is not None and _reaches(optimizer, model) else math.inf)  # no decay: REACH
         return AutoRate(lr=ADAPTIVE[optimizer] * size * width * by, lambda_max=math.nan, trace=trace,
                         rows=len(labels), label_scale=size, label_center=bias if model in LABEL_SCALED else 0.0,
                         width=width, updates=updates, norm1=norm1, sought=sought, raised=by, unfitted=unfitted)
