@@ -51,7 +51,7 @@ RUNS = {f"{schedule} B{batch}": {"schedule": schedule, "batch_size": batch}
 RUNS["sgd constant B32"] = {"optimizer": "sgd", "schedule": "constant", "batch_size": 32}
 RUNS["constant B32 --l2 1e-3"] = {"schedule": "constant", "batch_size": 32, "l2": 1e-3}
 RUNS.update({f"{opt} {schedule}": {"optimizer": opt, "schedule": schedule}
-             for opt in ("adam", "adagrad", "rmsprop") for schedule in ("cosine", "constant")})
+             for opt in ("adam", "adagrad", "rmsprop") for schedule in ("cosine", "constant", "invscaling")})
 
 
 def write(path: str, name: str, rows: int) -> None:

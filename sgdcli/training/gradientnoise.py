@@ -24,7 +24,10 @@ misfits, which raises the estimate; so does one that stops short.  Two things ar
 ``steady`` raises the rate to what the share of the noise allows, but no further than FOLDS e-folds of that
 distance need: where the optimum is near enough to be reached at the worst case's rate, the run is limited by
 its noise, and a larger rate only adds to it.  The other losses, sparse rows, and fits of more than FIT_UP_TO
-weights keep the worst case.
+weights keep the worst case; so do fits that the sample's --memory leaves no room for beside its rows
+(``fit_bytes``: a small --memory cuts the sample to what it holds, and the fit's arrays then broke that bound).
+
+The same fit gives adam, rmsprop and adagrad the size of the weights they seek (training/adaptivesize.py).
 """
 
 from __future__ import annotations
@@ -47,6 +50,12 @@ FIT_UP_TO = 64
 RIDGE = 1e-2  # the fit's ridge, over the rows fitted: what keeps separable halves finite, small beside their loss
 NEWTON_STEPS = 40  # Newton's method stops earlier where its decrement is at rounding's scale
 MODELS = ("logistic", "softmax")
+# What a fit holds beside the sample (fit_bytes), which --memory bounds with it: per row, values a class (scores,
+# probabilities and their temporaries, one-hot labels) and two (weights, curvatures); the Newton step's matrices
+# and the solver's copies of them; the Hessian's products, BLOCK_ROWS rows at a time.
+FIT_ROW_VALUES = 8
+NEWTON_COPIES = 4
+BLOCK_ROWS = 256
 
 
 def measure(model: str, Z: np.ndarray, labels: np.ndarray, weights: np.ndarray | None,
@@ -55,16 +64,11 @@ def measure(model: str, Z: np.ndarray, labels: np.ndarray, weights: np.ndarray |
     sample's rows ``Z`` (with the bias's column) and raw ``labels``, each row weighing ``weights`` (None: 1), over
     NOISY and at most 1; and the mean loss's curvature along the fitted weights (the bias's aside) there, without
     the penalty's: (1, inf) where it is not measured (see the module's docstring)."""
-    if model not in MODELS:
+    rows = _rows(model, Z, labels, weights)
+    if rows is None:
         return 1.0, math.inf
-    keep = _known(labels) if weights is None else _known(labels) & (weights > 0)
-    classes, y = np.unique(labels[keep], return_inverse=True)
-    k = len(classes)
-    if k < 2 or (model == "logistic" and k != 2) or (k - 1) * Z.shape[1] > FIT_UP_TO or keep.sum() < 4:
-        return 1.0, math.inf
-    Z = Z[keep]
-    v = np.ones(len(Z)) if weights is None else weights[keep].astype(np.float64)
-    Y = np.eye(k)[y]
+    Z, Y, v = rows
+    k = Y.shape[1]
     squares, bends = np.empty(len(Z)), np.empty(len(Z))
     theta = np.zeros((Z.shape[1], k))
     for fit, held in ((slice(0, None, 2), slice(1, None, 2)), (slice(1, None, 2), slice(0, None, 2))):
@@ -102,6 +106,77 @@ def steady(c: float, lam: float, noise: float, l2: float, ends_at: float, share:
     reach = FOLDS * (1.0 - (momentum or 0.0)) / (curvature * max(updates, 1)) if curvature > 0 else math.inf
     rate = max(worst, min(quiet, reach))
     return (worst, 1.0) if rate == worst else (rate, ((1.0 / (rate * ends_at) - l2) / c - lam) / noise)
+
+
+def fit_weights(model: str, Z: np.ndarray, labels: np.ndarray, weights: np.ndarray | None,
+                l2: float = 0.0) -> np.ndarray | None:
+    """The weights of ``model`` (features × outputs, the bias's aside) fitted to all the sample's rows ``Z`` (with
+    the bias's column), raw ``labels`` and ``weights`` (None: 1) under ``l2``: logistic's one column, softmax's
+    centred across the classes (the weights a model that starts at 0 travels to); None where ``measure``
+    fits nothing."""
+    rows = _rows(model, Z, labels, weights)
+    if rows is None:
+        return None
+    Z, Y, v = rows
+    theta = _fit(Z, Y, v, l2, np.zeros((Z.shape[1], Y.shape[1])))[:-1]
+    return theta[:, 1:] if model == "logistic" else theta - theta.mean(axis=1, keepdims=True)
+
+
+def fit_bytes(model: str, Z: np.ndarray, labels: np.ndarray, weights: np.ndarray | None) -> int | None:
+    """The most bytes ``measure`` or ``fit_weights`` holds beside the sample's rows ``Z`` (with the bias's column), for
+    its ``labels`` and ``weights``: arrays of the rows' classes (FIT_ROW_VALUES a class), the Newton step's
+    matrices, BLOCK_ROWS rows at a time, and where some rows are left out (no label, no weight), a copy of the
+    others; None where ``measure`` fits nothing."""
+    keep = _kept(model, Z, labels, weights)
+    if keep is None:
+        return None
+    m, p = int(keep.sum()), Z.shape[1]
+    k = len(np.unique(labels[keep]))
+    copy = 0 if m == len(Z) else m * p
+    return 8 * (m * (FIT_ROW_VALUES * k + 2) + NEWTON_COPIES * ((k - 1) * p) ** 2 + 2 * BLOCK_ROWS * p + copy)
+
+
+def skipped(model: str, Z: np.ndarray, labels: np.ndarray, weights: np.ndarray | None, room: int) -> str:
+    """Why a fit of the sample's rows ``Z`` (``fit_bytes``) is skipped where ``--memory`` leaves ``room`` bytes
+    beside them; '' where it fits, or fits nothing."""
+    need = fit_bytes(model, Z, labels, weights)
+    if need is None or need <= room:
+        return ""
+    return (f"a fit of the sample's {len(Z)} rows needs {need:,} bytes beside them, and --memory leaves "
+            f"{max(room, 0):,}")
+
+
+def _kept(model: str, Z: np.ndarray, labels: np.ndarray, weights: np.ndarray | None) -> np.ndarray | None:
+    """Which rows a fit of ``model`` holds (a label, a weight above 0); None where it fits nothing: another model,
+    fewer than two classes (logistic: other than two), more than FIT_UP_TO weights, fewer than 4 rows."""
+    if model not in MODELS:
+        return None
+    keep = _known(labels) if weights is None else _known(labels) & (weights > 0)
+    k = len(np.unique(labels[keep]))
+    if k < 2 or (model == "logistic" and k != 2) or (k - 1) * Z.shape[1] > FIT_UP_TO or keep.sum() < 4:
+        return None
+    return keep
+
+
+def _rows(model: str, Z: np.ndarray, labels: np.ndarray, weights: np.ndarray | None):
+    """The rows a fit holds (``_kept``): their features (``Z`` itself where it holds every row), one-hot labels and
+    weights; None where it fits nothing."""
+    keep = _kept(model, Z, labels, weights)
+    if keep is None:
+        return None
+    _, y = np.unique(labels[keep], return_inverse=True)
+    Z = Z if keep.all() else Z[keep]
+    v = np.ones(len(Z)) if weights is None else weights[keep].astype(np.float64)
+    return Z, np.eye(y.max() + 1)[y], v
+
+
+def _gram(Z: np.ndarray, c: np.ndarray) -> np.ndarray:
+    """Zᵀ · diag(c) · Z, BLOCK_ROWS rows at a time: never a copy of all of ``Z``."""
+    G = np.zeros((Z.shape[1], Z.shape[1]))
+    for start in range(0, len(Z), BLOCK_ROWS):
+        z = Z[start:start + BLOCK_ROWS]
+        G += (z * c[start:start + BLOCK_ROWS, None]).T @ z
+    return G
 
 
 def _known(labels: np.ndarray) -> np.ndarray:
@@ -143,7 +218,7 @@ def _fit(Z: np.ndarray, Y: np.ndarray, v: np.ndarray, l2: float, start: np.ndarr
         for a in range(k):
             for b in range(a, k):
                 curvature = v * P[:, a] * ((a == b) - P[:, b])
-                block = (Z * curvature[:, None]).T @ Z / m
+                block = _gram(Z, curvature) / m
                 hessian[a * p:(a + 1) * p, b * p:(b + 1) * p] = block
                 hessian[b * p:(b + 1) * p, a * p:(a + 1) * p] = block.T
         hessian[np.diag_indices_from(hessian)] += ridge

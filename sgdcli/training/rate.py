@@ -52,8 +52,9 @@ gradient's scale, so their rate is the size of the weights sought: a fixed
 rate per optimizer (``ADAPTIVE``, measured in ``bench/defaults.py``) times
 the root mean square of the labels about where the bias starts for the
 regressions whose weights grow with the labels' scale (``LABEL_SCALED``),
-and 1 for classifiers and poisson (standardized features; a log link).  On
-rows wider than those it was measured on, the rate shrinks (``adaptive_width``):
+and 1 for classifiers and poisson (standardized features; a log link), or
+the larger size of a fit's weights (training/adaptivesize.py).  On rows
+wider than those it was measured on, the rate shrinks (``adaptive_width``):
 
 - adam and rmsprop, for the models not in ``LABEL_SCALED``, to
   ``REACH / (norm1 · √updates)``, norm1 the rows' mean sum of absolute values
@@ -113,9 +114,9 @@ import numpy as np
 from sgdcli.data.table import Table
 from sgdcli.kernels import losses
 from sgdcli.options import DEFAULT_MEMORY, TrainOptions
+from sgdcli.training import adaptivesize, gradientnoise
 from sgdcli.training import curvature as bounds
-from sgdcli.training import gradientnoise
-from sgdcli.training.sampling import Sample, sample, sample_labels, sparse_sample
+from sgdcli.training.sampling import Sample, room, sample, sample_labels, sparse_sample
 
 MOMENTUM_OPTIMIZERS = ("momentum", "nesterov")
 POWER_STEPS = 100
@@ -166,11 +167,15 @@ class AutoRate:
     full: bool = False  # a full batch: no noise term, 1/L
     heaviest: float = math.nan  # rows of their own curvature (poisson): the heaviest sampled row's term of the trace
     warm_share: float | None = None  # a warm start: new rows / all rows learned from, which the rate is scaled by
+    sought: float = math.nan  # adaptive optimizers, logistic and softmax: the fitted weights' size (adaptivesize.py)
+    raised: float = 1.0  # what the adaptive rate was multiplied by for that size
+    unfitted: str = ""  # why a fit of the sample (training/gradientnoise.py) was skipped for want of memory
 
     def why(self, model: str, batch: int, optimizer: str) -> str:
         """The reason for the rate, for the log."""
         warm = (f"; × {self.warm_share:.4g} for --init, the share of new rows among all the model has learned "
-                "from" if self.warm_share is not None else "")
+                "from" if self.warm_share is not None else "") + (
+            f"; no fit of the sample: {self.unfitted}" if self.unfitted else "")  # and a fit skipped
         if optimizer in ADAPTIVE:
             about = f" about {self.label_center:.4g}, where the bias starts," if self.label_center else ""
             scale = (f" × {self.label_scale:.4g}, the labels' root mean square{about} on {self.rows} rows"
@@ -181,7 +186,8 @@ class AutoRate:
                 f"{self.updates} updates" if _reaches(optimizer, model) else
                 f" × {self.width:.4g} = √({_wide_from(model):g} / {self.trace:.4g}), for the features' mean "
                 f"squared norm {self.trace:.4g}")
-            return f"{ADAPTIVE[optimizer]:g}, {optimizer}'s step per weight{scale}{wide}{warm}"
+            return (f"{ADAPTIVE[optimizer]:g}, {optimizer}'s step per weight{scale}{wide}"
+                    f"{adaptivesize.why(self.sought, self.raised, optimizer)}{warm}")
         if self.full:
             return (f"1 / ({self.curvature:.4g} × {self.lambda_max:.4g}" + (f" + {self.l2:g}" if self.l2 else "")
                     + f"): 1/L, for a full batch, whose gradient has no noise; the largest eigenvalue of the "
@@ -256,15 +262,15 @@ def _reaches(optimizer: str, model: str) -> bool:
     return optimizer in REACH and model not in LABEL_SCALED
 
 
-def adaptive_width(optimizer: str, model: str, trace: float, norm1: float, updates: int) -> float:
+def adaptive_width(optimizer: str, model: str, trace: float, norm1: float, updates: int, most: float = 1.0) -> float:
     """What an adaptive optimizer's rate (ADAPTIVE) is multiplied by on rows whose mean squared norm and mean sum
     of absolute values, with the bias's 1, are ``trace`` and ``norm1``, over a run of ``updates`` updates:
     REACH / (ADAPTIVE × norm1 × √updates) for adam and rmsprop on the models not in LABEL_SCALED,
-    √(WIDE_FROM / trace) for the others; at most 1."""
+    √(WIDE_FROM / trace) for the others; at most ``most``."""
     if _reaches(optimizer, model):
-        return min(1.0, REACH[optimizer] / (ADAPTIVE[optimizer] * norm1 * math.sqrt(max(updates, 1)))) if (
+        return min(most, REACH[optimizer] / (ADAPTIVE[optimizer] * norm1 * math.sqrt(max(updates, 1)))) if (
             norm1 > 0) else 1.0  # NaN or 0: no rows to measure
-    return min(1.0, math.sqrt(_wide_from(model) / trace)) if trace > 0 else 1.0
+    return min(most, math.sqrt(_wide_from(model) / trace)) if trace > 0 else 1.0
 
 
 def _row_norms(drawn: Sample, center: np.ndarray, scale: np.ndarray) -> tuple[float, float]:
@@ -272,7 +278,8 @@ def _row_norms(drawn: Sample, center: np.ndarray, scale: np.ndarray) -> tuple[fl
     second moments), and their mean sum of absolute values."""
     if not drawn.table.sparse:
         Z = sample(drawn, center, scale)
-        return float(np.einsum("ij,ij->", Z, Z) / len(Z)), float(np.abs(Z).sum() / len(Z))
+        trace = float(np.einsum("ij,ij->", Z, Z) / len(Z))
+        return trace, float(np.abs(Z, out=Z).sum() / len(Z))  # in place: within the sample's --memory
     X, values = sparse_sample(drawn, scale)
     rows = max(X.n_rows, 1)
     return float((values**2).sum() / rows) + 1.0, float(np.abs(values).sum() / rows) + 1.0
@@ -344,15 +351,17 @@ def auto_rate(table: Table | Sample, model: str, center: np.ndarray, scale: np.n
         size = size if math.isfinite(size) and size > 0 else 1.0
         trace, norm1 = _row_norms(drawn, center, scale)
         width = adaptive_width(optimizer, model, trace, norm1, updates)
-        return AutoRate(lr=ADAPTIVE[optimizer] * size * width, lambda_max=math.nan, trace=trace, rows=len(labels),
-                        label_scale=size,
-                        label_center=bias if model in LABEL_SCALED else 0.0, width=width, updates=updates,
-                        norm1=norm1)
+        sought, unfitted = adaptivesize.measure(drawn, model, center, scale, labels, weights, l2, optimizer)
+        by = adaptivesize.raised(sought, adaptive_width(optimizer, model, trace, norm1, updates, math.inf) / width
+                                 if ends_at is not None and _reaches(optimizer, model) else math.inf)  # no decay: REACH
+        return AutoRate(lr=ADAPTIVE[optimizer] * size * width * by, lambda_max=math.nan, trace=trace,
+                        rows=len(labels), label_scale=size, label_center=bias if model in LABEL_SCALED else 0.0,
+                        width=width, updates=updates, norm1=norm1, sought=sought, raised=by, unfitted=unfitted)
     residuals = model in bounds.RESIDUAL_LOSSES  # huber's and quantile's curvature follows their scale σ
     sigma = bounds.residual_scale(labels, None, weights) if residuals and table.sparse else math.nan
     scale_of = "labels about their median"  # sparse rows, rows too wide to solve: no fit
     curvatures = bounds.row_curvature(model, labels, weights)  # poisson's, each row's own
-    share, bend = 1.0, math.inf  # sparse rows (and the cosine's rate): the worst case
+    share, bend, unfitted = 1.0, math.inf, ""  # sparse rows (and the cosine's rate): the worst case
     if table.sparse:
         lam, trace, heaviest, rows = _sparse_curvature(drawn, scale, weights, curvatures)
     else:
@@ -361,7 +370,8 @@ def auto_rate(table: Table | Sample, model: str, center: np.ndarray, scale: np.n
             fitted = bounds.exact(Z.shape[1], memory)
             sigma = bounds.residual_scale(labels, Z if fitted else None, weights)
             scale_of = "residuals" if fitted else scale_of
-        share, bend = (1.0, math.inf) if ends_at is None or full else gradientnoise.measure(
+        unfitted = "" if ends_at is None or full else gradientnoise.skipped(model, Z, labels, weights, room(drawn))
+        share, bend = (1.0, math.inf) if ends_at is None or full or unfitted else gradientnoise.measure(
             model, Z, labels, weights, l2)
         moments, noise = _row_weights(weights, curvatures)
         heaviest = math.nan
@@ -386,4 +396,5 @@ def auto_rate(table: Table | Sample, model: str, center: np.ndarray, scale: np.n
     lr, noise_times, share = (steady, times, share) if steady < lr else (lr, noise_times, 1.0)
     return AutoRate(lr=lr, lambda_max=lam, trace=trace, rows=rows, momentum=beta, curvature=c,
                     residual_scale=sigma, scale_of=scale_of, l2=l2, noise_times=noise_times,
-                    ends_at=1.0 if ends_at is None else ends_at, full=full, heaviest=heaviest, noise_share=share)
+                    ends_at=1.0 if ends_at is None else ends_at, full=full, heaviest=heaviest, noise_share=share,
+                    unfitted=unfitted)

@@ -24,6 +24,7 @@ SAMPLE_ROWS = 4096  # fewer where --memory cannot hold them (sample_size)
 # row and scaled value, and the power iteration's temporaries.
 DENSE_SAMPLE_BYTES = 4 + 8 + 1
 SPARSE_SAMPLE_BYTES = 8 + 16 + 24
+DENSE_HELD_BYTES = 4 + 8  # of DENSE_SAMPLE_BYTES, what a measure holds: the rows read and standardized, not the mask
 # Places of the file the sample is read from: few enough that where each read decodes a chunk (gzip) the sample
 # costs a few percent of an epoch (`bench/defaults.py` notes), and the same for every layout, so that the same
 # rows stored any way get the same rate.
@@ -103,6 +104,12 @@ class Sample:
     def release(self) -> None:
         """Let go of what was read (the epochs need the whole of --memory); asked for again, it is read again."""
         self._parts.clear()
+
+
+def room(drawn: Sample) -> int:
+    """Bytes of the sample's --memory that a measure of its dense rows may hold beside them (a fit:
+    training/gradientnoise.py), the rows read and standardized being held."""
+    return drawn.memory - DENSE_HELD_BYTES * len(drawn.labels()) * (drawn.table.n_features + 1)
 
 
 def sample_labels(table: Table | Sample, memory: int = DEFAULT_MEMORY) -> np.ndarray:

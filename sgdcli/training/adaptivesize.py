@@ -1,0 +1,76 @@
+"""The size of the weights that ``--lr auto``'s adaptive optimizers seek for logistic and softmax, from a fit of
+the rate's sample (training/rate.py).
+
+Adam, rmsprop and adagrad step each weight by about the rate, so their rate is the size of the weights sought
+(rate.py), which for classifiers on standardized features it takes to be 1: about that of noisy labels' optimum
+(the weights' root mean square is 0.6 for ``sgdcli generate --noise 1``), where ``ADAPTIVE`` was measured.
+Nearly separable rows' optimum lies much further out, its weights growing as the labels' noise shrinks (10
+times as large at ``--noise 0.1``), and at the rate for weights of size 1 the runs ended far from it: adagrad,
+whose steps shrink by themselves, farthest, then rmsprop, then adam (the figures are in
+bench/results/2026-12-02-adaptive-lownoise.md).
+
+So where the Newton fit of training/gradientnoise.py exists (dense rows, logistic and softmax, up to
+FIT_UP_TO weights, and room for it in ``--memory``), the size is the root mean square of the fitted weights
+(softmax's centred across the classes, the weights a model that starts at 0 travels to; the bias's aside, as
+training/start.py starts it where the labels put it), and the rate is that many times the rate for size 1
+where the size is over 1.  Below 1 the rate stays as it was: it was measured there, and smaller rates did not
+end measurably nearer noisy labels' optimum.
+
+A larger step also moves the weights further each time, noise and all.  A schedule that decays (cosine,
+invscaling) takes that noise out by the end of the run; one that does not (constant, step) keeps it, so there
+adam's and rmsprop's rate rises no further than the REACH rule's bound on that noise, REACH / (norm1 ·
+√updates) (rate.adaptive_width; rmsprop's rate for size 1 is below it on narrow rows, adam's is at it), which
+left them as near the optimum as the rate that reaches it or nearer.  Adagrad's own steps decay whatever the
+schedule.
+
+Adagrad divides each step by the root of the sum of all the squared gradients since the start, not of the
+recent ones as adam and rmsprop do, and the early gradients, of a model that knows nothing, dominate that sum:
+near a fit of nearly separable rows, where most rows sit at p near y, its steps are smaller than the rate by
+about the root of the gradient's mean square there over the start's.  That quiet is the share of the rate's
+worst-case noise term that gradientnoise.measure reads off the held-out rows (times NOISY: its own scale, at
+most 1), so adagrad's size is the weights' root mean square over its root.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+
+from sgdcli.training import gradientnoise
+from sgdcli.training.sampling import Sample, room, sample
+
+
+def measure(drawn: Sample, model: str, center: np.ndarray, scale: np.ndarray, labels: np.ndarray,
+            weights: np.ndarray | None, l2: float, optimizer: str) -> tuple[float, str]:
+    """The size of ``model``'s weights fitted to the sample ``drawn`` (standardized by ``center`` and ``scale``;
+    its ``labels``, each row weighing ``weights``; under ``l2``) in steps of ``optimizer``: their root mean
+    square, for adagrad over the root of the gradient's quiet at the fit; NaN where there is no fit; and why a
+    fit was skipped for want of memory ('' where it was not)."""
+    if drawn.table.sparse or model not in gradientnoise.MODELS:
+        return math.nan, ""
+    Z = sample(drawn, center, scale)
+    unfitted = gradientnoise.skipped(model, Z, labels, weights, room(drawn))
+    W = None if unfitted else gradientnoise.fit_weights(model, Z, labels, weights, l2)
+    if W is not None:  # the fit leaves exactly 0 the weights of columns 0 on every sampled row (a constant
+        W = W[(W != 0).any(axis=1)]  # feature, standardized): training never moves them either
+    size = float(np.sqrt(np.mean(W**2))) if W is not None and W.size else math.nan
+    if optimizer == "adagrad" and W is not None:  # the noise term's share at the fit, back to its own scale
+        size /= math.sqrt(min(1.0, gradientnoise.measure(model, Z, labels, weights, l2)[0] * gradientnoise.NOISY))
+    return (size if math.isfinite(size) else math.nan), unfitted
+
+
+def raised(size: float, most: float) -> float:
+    """What the adaptive rate for weights of size 1 is multiplied by for weights of ``size`` (NaN: not measured),
+    up to ``most``: the size where it is over 1, else 1."""
+    return min(size, max(most, 1.0)) if size > 1.0 else 1.0
+
+
+def why(size: float, by: float, optimizer: str) -> str:
+    """The part of the rate's reason that the weights' size adds."""
+    if by == 1.0:
+        return ""
+    size_text = ("the root mean square of the weights fitted to the sample" + (
+        " over the root of the gradient's quiet there" if optimizer == "adagrad" else ""))
+    return f" × {by:.4g}, " + (size_text if by == size else f"{size_text}, {size:.4g}, as far as the noise of a "
+                               "schedule that does not decay allows")
