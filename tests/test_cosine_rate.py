@@ -126,3 +126,23 @@ def test_the_balance_is_the_rate_of_stochastic_approximation():
     assert decayingrate.balanced(fit, 32, 3200, 0.9) == pytest.approx(1.5 * 0.1 * 20.0 * math.sqrt(32 / 800), rel=1e-15)
     assert decayingrate.balanced(fit, 32, 3200, None) == pytest.approx(1.5 * 20.0 * math.sqrt(32 / 800), rel=1e-15)
     assert math.isnan(decayingrate.balanced(gradientnoise.Fit(), 32, 3200, 0.9))
+
+
+def test_a_large_batch_that_ends_near_its_optimum_is_not_warned(tmp_path):
+    """`sgdcli generate`'s binary rows at batch 256: the balance is above 1/L but within SHORT of it (BALANCE's own
+    error), and the run ends within 1% of the optimum; nothing is said."""
+    from sklearn.linear_model import LogisticRegression
+
+    path = tmp_path / "d.h5"
+    generate(path, task="binary", rows=10_000, features=10, noise=0.1, seed=0)
+    m = train(path, TrainOptions(batch_size=256))
+    auto = m.training["lr_auto"]
+    assert 1 < auto["balanced"] / auto["lr"] < decayingrate.SHORT and not m.training.get("warnings")
+    with h5py.File(path, "r") as f:
+        X, y = f["X"][:].astype(np.float64), f["y"][:].astype(np.float64)
+    Z = (X - X.mean(axis=0)) / X.std(axis=0)
+    best = LogisticRegression(C=1e10, tol=1e-12, max_iter=100_000).fit(Z, y)
+    s = Z @ best.coef_[0] + best.intercept_[0]
+    W = m.raw_weights()
+    score = X @ W[0, :-1] + W[0, -1]
+    assert np.mean(np.logaddexp(0, score) - y * score) < 1.01 * np.mean(np.logaddexp(0, s) - y * s)
