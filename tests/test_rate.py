@@ -6,7 +6,7 @@ import pytest
 from sgdcli import evaluate, train
 from sgdcli.data.table import Table
 from sgdcli.options import TrainOptions
-from sgdcli.training import curvature, rate, sampling
+from sgdcli.training import curvature, decayingrate, rate, sampling
 from sgdcli.training.progress import end_pace
 
 import naive
@@ -29,8 +29,13 @@ def test_the_rate_is_one_over_the_curvature_of_the_sampled_rows(tmp_path, model,
     C = Z.T @ Z / len(Z)
     batches = batch * (1 - 0.9) if optimizer in ("momentum", "nesterov") else batch
     expected = 1.0 / (curvature.CURVATURE[model] * (np.linalg.eigvalsh(C)[-1] + np.trace(C) / batches) + l2)
-    assert m.training["lr"] == pytest.approx(expected, rel=1e-9)
     auto = m.training["lr_auto"]
+    if np.isfinite(auto["distance"]):  # nearly separable under cosine: the balance, up to 1/L (decayingrate.py)
+        steps = (1 - 0.9 if optimizer in ("momentum", "nesterov") else 1.0) * decayingrate.BALANCE
+        balance = steps * auto["distance"] * np.sqrt(batch / (auto["fit_noise"] * auto["updates"]))
+        assert balance > expected and auto["balanced"] == pytest.approx(balance, rel=1e-12)
+        expected = min(balance, 1.0 / (curvature.CURVATURE[model] * np.linalg.eigvalsh(C)[-1] + l2))
+    assert m.training["lr"] == pytest.approx(expected, rel=1e-9)
     assert auto["rows"] == 4096 and auto["halvings"] == 0
     assert auto["lambda_max"] == pytest.approx(np.linalg.eigvalsh(C)[-1], rel=1e-9)
     assert m.options["lr"] == "auto"

@@ -58,6 +58,7 @@ FORMAT = "sgdcli-checkpoint"
 # 9: --lr auto under constant and step for logistic and softmax (training/gradientnoise.py): another rate.
 # 10: averaged models' shares cut equal in the rows trained, --bad-rows skip's left out: others than 9's.
 # 11: --lr auto for adam, rmsprop and adagrad on logistic and softmax follows a fit's weights (adaptivesize.py).
+#     and under cosine for nearly separable logistic and softmax rows (training/decayingrate.py).
 # A checkpoint of another version is not resumed: the run starts over and says so.
 FORMAT_VERSION = 11
 

@@ -15,7 +15,7 @@ import numpy as np
 
 from sgdcli.reporting.reporter import counted
 from sgdcli.reporting.warned import warn
-from sgdcli.training import replicas, runrate
+from sgdcli.training import decayingrate, replicas, runrate
 from sgdcli.training.progress import end_pace
 
 # Updates in all below which a run whose loss still fell is told that it may end far from the optimum: gradient
@@ -98,6 +98,7 @@ def log_end(run, kept_epoch: int) -> list[str]:
                          "raise --epochs" + (" or lower --batch-size" if run.batch > 1 else ""))
     elif updates:
         found += _still_falling(run)
+    found += decayingrate.short(run.auto, run.opts.epochs)
     into = _KEPT.get()
     for text in found:
         if into is not None:

@@ -33,6 +33,7 @@ The same fit gives adam, rmsprop and adagrad the size of the weights they seek (
 from __future__ import annotations
 
 import math
+from typing import NamedTuple
 
 import numpy as np
 
@@ -58,18 +59,34 @@ NEWTON_COPIES = 4
 BLOCK_ROWS = 256
 
 
+class Fit(NamedTuple):
+    """What ``fitted`` reads off a fit of the sample; the defaults: not measured."""
+
+    share: float = 1.0  # the gradient's noise at the fit over c · trace, over NOISY, at most 1
+    bend: float = math.inf  # the mean loss's curvature along the fitted weights, without the penalty's
+    distance: float = math.nan  # how far the weights travel from the start: the fitted weights' norm (training/
+    # decayingrate.py), the bias's aside, softmax's centred across the classes as its steps keep them
+    noise: float = math.nan  # the mean of v²·‖ℓ'‖²·‖z‖² over the held-out rows: one row's gradient noise there
+
+
 def measure(model: str, Z: np.ndarray, labels: np.ndarray, weights: np.ndarray | None,
             l2: float = 0.0) -> tuple[float, float]:
     """The share of the noise term, c · trace, that ``model``'s gradient keeps at a fit (under ``l2`` too) on the
     sample's rows ``Z`` (with the bias's column) and raw ``labels``, each row weighing ``weights`` (None: 1), over
     NOISY and at most 1; and the mean loss's curvature along the fitted weights (the bias's aside) there, without
     the penalty's: (1, inf) where it is not measured (see the module's docstring)."""
+    return fitted(model, Z, labels, weights, l2)[:2]
+
+
+def fitted(model: str, Z: np.ndarray, labels: np.ndarray, weights: np.ndarray | None, l2: float = 0.0) -> Fit:
+    """``measure``'s share and curvature, and the fit's distance from the start and its gradient's noise (``Fit``);
+    ``Fit()`` where they are not measured."""
     rows = _rows(model, Z, labels, weights)
     if rows is None:
-        return 1.0, math.inf
+        return Fit()
     Z, Y, v = rows
     k = Y.shape[1]
-    squares, bends = np.empty(len(Z)), np.empty(len(Z))
+    squares, bends, distances = np.empty(len(Z)), np.empty(len(Z)), []
     theta = np.zeros((Z.shape[1], k))
     for fit, held in ((slice(0, None, 2), slice(1, None, 2)), (slice(1, None, 2), slice(0, None, 2))):
         theta = _fit(Z[fit], Y[fit], v[fit], l2, theta)  # the second half starts from the first's fit
@@ -78,7 +95,8 @@ def measure(model: str, Z: np.ndarray, labels: np.ndarray, weights: np.ndarray |
         # the path from the start to the fit: logistic's one weight vector, softmax's centred across the classes
         path = (theta[:-1, 1] - theta[:-1, 0])[:, None] if model == "logistic" else theta[:-1] - theta[:-1].mean(
             axis=1, keepdims=True)
-        A = Z[held, :-1] @ (path / (np.linalg.norm(path) or 1.0))  # each row's scores' move per unit of travel
+        distances.append(float(np.linalg.norm(path)))
+        A = Z[held, :-1] @ (path / (distances[-1] or 1.0))  # each row's scores' move per unit of travel
         if model == "logistic":
             bends[held] = P[:, 0] * P[:, 1] * A[:, 0] ** 2
         else:
@@ -88,7 +106,8 @@ def measure(model: str, Z: np.ndarray, labels: np.ndarray, weights: np.ndarray |
     norms = v**2 * np.einsum("ij,ij->i", Z, Z)  # the rows' terms of the rate's trace
     share = float(np.sum(norms * squares) / np.sum(norms)) / CURVATURE[model] / NOISY
     bend = float(np.sum(v * bends) / len(Z))
-    return (min(1.0, share), bend) if np.isfinite(share) and np.isfinite(bend) else (1.0, math.inf)
+    return Fit(min(1.0, share), bend, float(np.mean(distances)), float(np.sum(norms * squares) / len(Z))) if (
+        np.isfinite(share) and np.isfinite(bend)) else Fit()
 
 
 def steady(c: float, lam: float, noise: float, l2: float, ends_at: float, share: float, bend: float,

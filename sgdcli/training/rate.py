@@ -27,7 +27,10 @@ momentum keeps stable up to 2(1 + β)/L and nesterov up to
 2(1 + β)/((1 + 2β)L) (1.36/L at β = 0.9); along the flat directions of an
 ill-conditioned problem, where plain SGD crawls, they then step up to
 1/(1 − β) times further.  What noise momentum still amplifies, the default
-cosine schedule takes out at the end.
+cosine schedule takes out at the end.  Where logistic's or softmax's rows are
+nearly separable, the cosine's rate rises to the one that balances the distance
+to a fit of the sample against its gradient's noise, up to 1/L
+(training/decayingrate.py).
 
 A schedule that does not decay to small steps keeps that noise: a constant
 rate lr leaves the weights an excess loss of about lr · c · trace / B' of
@@ -114,8 +117,8 @@ import numpy as np
 from sgdcli.data.table import Table
 from sgdcli.kernels import losses
 from sgdcli.options import DEFAULT_MEMORY, TrainOptions
-from sgdcli.training import adaptivesize, gradientnoise
 from sgdcli.training import curvature as bounds
+from sgdcli.training import adaptivesize, decayingrate, gradientnoise
 from sgdcli.training.sampling import Sample, room, sample, sample_labels, sparse_sample
 
 MOMENTUM_OPTIMIZERS = ("momentum", "nesterov")
@@ -154,7 +157,7 @@ class AutoRate:
     label_scale: float = math.nan
     label_center: float = 0.0  # where the bias starts (training/start.py)
     width: float = 1.0  # adaptive optimizers on wide rows: adaptive_width() where that is below 1
-    updates: int = 0  # the run's planned updates, which adam's and rmsprop's REACH rule counts
+    updates: int = 0  # the run's planned updates, which adam's and rmsprop's REACH rule and the cosine's balance count
     norm1: float = math.nan  # the rows' mean sum of absolute values as the model sees them, with the bias's 1
     curvature: float = math.nan  # the loss's curvature bound (training/curvature.py)
     residual_scale: float = math.nan  # huber's and quantile's: σ of the residuals, which their curvature follows
@@ -170,6 +173,10 @@ class AutoRate:
     sought: float = math.nan  # adaptive optimizers, logistic and softmax: the fitted weights' size (adaptivesize.py)
     raised: float = 1.0  # what the adaptive rate was multiplied by for that size
     unfitted: str = ""  # why a fit of the sample (training/gradientnoise.py) was skipped for want of memory
+    # cosine, raised on nearly separable rows (training/decayingrate.py): the fit's distance, its noise, their balance
+    distance: float = math.nan
+    fit_noise: float = math.nan
+    balanced: float = math.nan  # before 1/L held it
 
     def why(self, model: str, batch: int, optimizer: str) -> str:
         """The reason for the rate, for the log."""
@@ -193,6 +200,8 @@ class AutoRate:
                     + f"): 1/L, for a full batch, whose gradient has no noise; the largest eigenvalue of the "
                     f"features' second moments on {self.rows} rows, {model}'s curvature bound {self.curvature:.4g}"
                     + (f", and --l2 {self.l2:g}" if self.l2 else "") + warm)
+        if math.isfinite(self.distance):
+            return decayingrate.why(self, batch) + warm
         batches = f"({batch} × (1 − {self.momentum:g}))" if self.momentum is not None else f"{batch}"
         noise = (f"{self.noise_share:.4g} × √{round(self.noise_times ** 2)} × ".removeprefix("1 × ")
                  if self.noise_times != 1 else "")
@@ -327,7 +336,7 @@ def _row_weights(weights: np.ndarray | None, curvatures: np.ndarray | None):
 def auto_rate(table: Table | Sample, model: str, center: np.ndarray, scale: np.ndarray, batch: int, optimizer: str,
               momentum: float = 0.0, loss: tuple | None = None, weigh=None,
               memory: int = DEFAULT_MEMORY, bias: float = 0.0, *, updates: int = 1, l2: float = 0.0,
-              ends_at: float | None = None, full: bool = False) -> AutoRate:
+              ends_at: float | None = None, full: bool = False, cosine: bool = False) -> AutoRate:
     """The rate of ``--lr auto`` for ``model`` (``loss``, the kernels' ``(code, param)``)
     at ``batch`` rows with ``optimizer`` (whose β, for momentum and nesterov, is ``momentum``); ``weigh(raw
     labels)``: the weights of the sample's rows (None: every row weighs 1); the sample held within
@@ -336,7 +345,8 @@ def auto_rate(table: Table | Sample, model: str, center: np.ndarray, scale: np.n
     rate counts (adaptive_width); ``l2``: --l2, which adds to the curvature of sgd, momentum and nesterov (the
     adaptive optimizers' steps do not grow with it); ``ends_at``: the share of the rate a schedule that does not
     decay to small steps ends at (constant: 1; step: γ^phases), whose noise bounds the rate too; ``full``: every
-    step on every training row (of a model's share), which has no noise: 1/L."""
+    step on every training row (of a model's share), which has no noise: 1/L; ``cosine``: the cosine schedule,
+    whose rate rises on nearly separable rows (training/decayingrate.py)."""
     loss = loss if loss is not None else losses.loss_of(TrainOptions(model=model).objective)
     drawn = Sample.of(table, memory)  # the run's, read once for all its measures, or this table's
     table = drawn.table
@@ -361,7 +371,7 @@ def auto_rate(table: Table | Sample, model: str, center: np.ndarray, scale: np.n
     sigma = bounds.residual_scale(labels, None, weights) if residuals and table.sparse else math.nan
     scale_of = "labels about their median"  # sparse rows, rows too wide to solve: no fit
     curvatures = bounds.row_curvature(model, labels, weights)  # poisson's, each row's own
-    share, bend, unfitted = 1.0, math.inf, ""  # sparse rows (and the cosine's rate): the worst case
+    fit, unfitted = gradientnoise.Fit(), ""  # sparse rows (and invscaling's rate): the worst case
     if table.sparse:
         lam, trace, heaviest, rows = _sparse_curvature(drawn, scale, weights, curvatures)
     else:
@@ -370,8 +380,9 @@ def auto_rate(table: Table | Sample, model: str, center: np.ndarray, scale: np.n
             fitted = bounds.exact(Z.shape[1], memory)
             sigma = bounds.residual_scale(labels, Z if fitted else None, weights)
             scale_of = "residuals" if fitted else scale_of
-        unfitted = "" if ends_at is None or full else gradientnoise.skipped(model, Z, labels, weights, room(drawn))
-        share, bend = (1.0, math.inf) if ends_at is None or full or unfitted else gradientnoise.measure(
+        unfitted = "" if (ends_at is None and not cosine) or full else gradientnoise.skipped(
+            model, Z, labels, weights, room(drawn))
+        fit = gradientnoise.Fit() if (ends_at is None and not cosine) or full or unfitted else gradientnoise.fitted(
             model, Z, labels, weights, l2)
         moments, noise = _row_weights(weights, curvatures)
         heaviest = math.nan
@@ -390,11 +401,14 @@ def auto_rate(table: Table | Sample, model: str, center: np.ndarray, scale: np.n
     # sums, by lr · its term / B', which under poisson's log link multiplies its count by e^that
     noise = 0.0 if full else float(np.fmax(trace / batches, heaviest / (HEAVIEST_MOVE * batches)))  # NaN: none
     lr, noise_times = 1.0 / (c * (lam + noise) + l2), 1.0
+    raised = decayingrate.balanced(fit, batch, updates, beta) if cosine and not full else math.nan
+    lr, kept = (min(raised, 1.0 / (c * lam + l2)), fit) if raised > lr else (lr, gradientnoise.Fit())
     times = math.sqrt(max(updates, 1))  # a schedule that ends at ends_at of the rate: its noise, √updates times
     steady, share = (math.inf, 1.0) if ends_at is None or full else gradientnoise.steady(
-        c, lam, times * trace / batches, l2, ends_at, share, bend, updates, beta)
+        c, lam, times * trace / batches, l2, ends_at, fit.share, fit.bend, updates, beta)
     lr, noise_times, share = (steady, times, share) if steady < lr else (lr, noise_times, 1.0)
     return AutoRate(lr=lr, lambda_max=lam, trace=trace, rows=rows, momentum=beta, curvature=c,
                     residual_scale=sigma, scale_of=scale_of, l2=l2, noise_times=noise_times,
                     ends_at=1.0 if ends_at is None else ends_at, full=full, heaviest=heaviest, noise_share=share,
-                    unfitted=unfitted)
+                    unfitted=unfitted, distance=kept.distance, fit_noise=kept.noise,
+                    updates=updates if kept.distance > 0 else 0, balanced=raised if kept.distance > 0 else math.nan)
