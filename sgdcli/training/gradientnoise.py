@@ -50,11 +50,12 @@ MODELS = ("logistic", "softmax")
 
 
 def measure(model: str, Z: np.ndarray, labels: np.ndarray, weights: np.ndarray | None,
-            l2: float = 0.0) -> tuple[float, float]:
+            l2: float = 0.0, by_weight: bool = False) -> tuple[float, float]:
     """The share of the noise term, c · trace, that ``model``'s gradient keeps at a fit (under ``l2`` too) on the
     sample's rows ``Z`` (with the bias's column) and raw ``labels``, each row weighing ``weights`` (None: 1), over
     NOISY and at most 1; and the mean loss's curvature along the fitted weights (the bias's aside) there, without
-    the penalty's: (1, inf) where it is not measured (see the module's docstring)."""
+    the penalty's: (1, inf) where it is not measured (see the module's docstring).  ``by_weight``: the rows are
+    drawn in proportion to their weights, each a step of an unweighted row's size (engine/resample.py)."""
     if model not in MODELS:
         return 1.0, math.inf
     keep = _known(labels) if weights is None else _known(labels) & (weights > 0)
@@ -81,7 +82,7 @@ def measure(model: str, Z: np.ndarray, labels: np.ndarray, weights: np.ndarray |
             bends[held] = (P * A**2).sum(axis=1) - (P * A).sum(axis=1) ** 2
     if model == "logistic":  # two classes' softmax: ‖P − Y‖² is 2 (p − y)²
         squares /= 2.0
-    norms = v**2 * np.einsum("ij,ij->i", Z, Z)  # the rows' terms of the rate's trace
+    norms = (v if by_weight else v**2) * np.einsum("ij,ij->i", Z, Z)  # the rows' terms of the rate's trace
     share = float(np.sum(norms * squares) / np.sum(norms)) / CURVATURE[model] / NOISY
     bend = float(np.sum(v * bends) / len(Z))
     return (min(1.0, share), bend) if np.isfinite(share) and np.isfinite(bend) else (1.0, math.inf)
