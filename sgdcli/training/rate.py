@@ -76,12 +76,12 @@ rows wider than those it was measured on, the rate shrinks (``adaptive_width``):
 
 With sample or class weights (model/weights.py), each sampled row counts
 with its weight v (mean 1 over the training rows): λmax is that of the
-weighted second moments, and the trace, the one row's step, is the mean of
-v²·‖x‖², so that rows of large weight, whose steps are that much larger,
-keep the rate stable.  Poisson's curvature, exp(score), is each row's own
-(training/curvature.py ``row_curvature``: κ, its count, at least the mean
-count and 1), so a row counts with v·κ in λmax and v²·κ in the trace, and c
-is 1.
+weighted second moments, and the trace, the one draw's step, the mean of
+v·‖x‖²: the rows are drawn as often as they weigh, each at the mean weight
+(engine/resample.py; a row stepped on at its own weight would count v²).
+Poisson's curvature, exp(score), is each row's own (training/curvature.py
+``row_curvature``: κ, its count, at least the mean count and 1), so a row
+counts with v·κ in λmax and in the trace, and c is 1.
 
 A warm start (``--init``) continues a model that has learned from other
 rows already.  A fresh run's rate would move it as far as a fresh model
