@@ -24,6 +24,7 @@ from sgdcli.data.prefetch import Window, stream_windows
 from sgdcli.data.shuffle import PageShuffle
 from sgdcli.data.sparse import CsrRows
 from sgdcli.data.table import Table
+from sgdcli.engine import resample
 from sgdcli.errors import DivergedError, InputError
 from sgdcli.kernels import state as ks
 from sgdcli.kernels.batches import finish_batch, train_block
@@ -48,6 +49,10 @@ class EpochPlan:
     skip_bad: bool = False  # --bad-rows skip: leave out rows with non-finite values
     skipped: int = 0  # rows the label pass found skip_bad leaves out: averaged models' shares are cut around them
     weight_scale: float | None = None  # what the sample weights are multiplied by (model/weights.py); None: none
+    # weighted runs on batches that are not full: the rows drawn in proportion to their weights (resample.py),
+    # each class's rows weighing these (the kernels' class weights; None: 1 each)
+    resample: bool = False
+    class_weights: np.ndarray | None = None
     suggest_lr_auto: bool = False  # the rate is an explicit --lr: a divergence's message suggests --lr auto
     lr_scale: float = 1.0  # what --lr-scaling multiplied --lr by: a divergence's message suggests values of --lr
 
@@ -194,6 +199,11 @@ def run_epoch(
         w = None
         if plan.weight_scale is not None:
             w = (window.w if every else window.w[positions]) * plan.weight_scale
+        drawn = resample.draws(y, w, plan.class_weights, (plan.pages.seed, epoch, segments[first + i][0], lo)) if (
+            plan.resample) else None
+        if drawn is not None:
+            picks, w = drawn
+            positions, rows, y, every = positions[picks], rows[picks], y[picks], False
         if X is None:  # copied out of the mapped file in visiting order: the kernel reads it in sequence
             X, xrows = flat(window.gather(positions))
         elif not every:
@@ -285,7 +295,7 @@ def compile_kernels(table: Table, cfg: KernelConfig, plan: EpochPlan, scratch: S
     """
     t0 = time.perf_counter()
     plan.pages.visit(0, 0, plan.pages.extent_order(0)[:1])
-    sw = None if plan.weight_scale is None else np.zeros(0)
+    sw = None if plan.weight_scale is None and not plan.resample else np.zeros(0)
     if table.sparse:  # on no rows: a state of one feature compiles the same code, without a model's worth of memory
         state = TrainState.zeros(plan.labels.n_outputs, 1)
         X = table.X.read(0, 1)

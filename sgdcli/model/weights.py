@@ -74,6 +74,11 @@ class Weighting:
         return cls(sample_weight, class_weights, total, rows)
 
     @property
+    def weighted(self) -> bool:
+        """Whether rows may weigh differently: sample weights or class weights given."""
+        return self.sample_weight is not None or self.class_weights is not None
+
+    @property
     def scale(self) -> float:
         """What the kernels multiply each row's weight by: training rows / Σ weights (mean weight 1)."""
         return self.rows / self.total

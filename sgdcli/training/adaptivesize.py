@@ -42,11 +42,11 @@ from sgdcli.training.sampling import Sample, room, sample
 
 
 def measure(drawn: Sample, model: str, center: np.ndarray, scale: np.ndarray, labels: np.ndarray,
-            weights: np.ndarray | None, l2: float, optimizer: str) -> tuple[float, str]:
+            weights: np.ndarray | None, l2: float, optimizer: str, by_weight: bool = False) -> tuple[float, str]:
     """The size of ``model``'s weights fitted to the sample ``drawn`` (standardized by ``center`` and ``scale``;
     its ``labels``, each row weighing ``weights``; under ``l2``) in steps of ``optimizer``: their root mean
-    square, for adagrad over the root of the gradient's quiet at the fit; NaN where there is no fit; and why a
-    fit was skipped for want of memory ('' where it was not)."""
+    square, for adagrad over the root of the gradient's quiet at the fit (``by_weight``: rows drawn by weight);
+    NaN where there is no fit; and why a fit was skipped for want of memory ('' where it was not)."""
     if drawn.table.sparse or model not in gradientnoise.MODELS:
         return math.nan, ""
     Z = sample(drawn, center, scale)
@@ -56,7 +56,8 @@ def measure(drawn: Sample, model: str, center: np.ndarray, scale: np.ndarray, la
         W = W[(W != 0).any(axis=1)]  # feature, standardized): training never moves them either
     size = float(np.sqrt(np.mean(W**2))) if W is not None and W.size else math.nan
     if optimizer == "adagrad" and W is not None:  # the noise term's share at the fit, back to its own scale
-        size /= math.sqrt(min(1.0, gradientnoise.measure(model, Z, labels, weights, l2)[0] * gradientnoise.NOISY))
+        quiet = gradientnoise.measure(model, Z, labels, weights, l2, by_weight)[0]
+        size /= math.sqrt(min(1.0, quiet * gradientnoise.NOISY))
     return (size if math.isfinite(size) else math.nan), unfitted
 
 

@@ -34,11 +34,9 @@ from sgdcli.model.labels import positive_written
 from sgdcli.reporting.warned import warn
 
 FORMAT = "sgdcli-checkpoint"
-# 2: rows are permuted by a compiled Fisher-Yates (kernels/permute.py).  A version-1
-# checkpoint was positioned in NumPy's permutation; resuming it mid-epoch in
-# the new order would train some rows twice and skip others, so it is refused.
-# 3: the page shuffle (data/shuffle.py): a position is a window of its order, not
-# a block of the block shuffle's; the same holds.
+# 2: rows are permuted by a compiled Fisher-Yates (kernels/permute.py).  A version-1 checkpoint was positioned in
+# NumPy's permutation; resuming it mid-epoch in the new order would train some rows twice and skip others.
+# 3: the page shuffle (data/shuffle.py): a position is a window of its order, not a block's; the same holds.
 # 4: issue 16's defaults (--lr auto, nesterov, cosine, standardized features) and
 # the places the rate's sample is read from: a run begun with another rate, or
 # with the old defaults recorded as its options, cannot go on as it began.
@@ -57,8 +55,9 @@ FORMAT = "sgdcli-checkpoint"
 # their shares are cut equal in the rows --val-fraction does not hold out: a run would go on with others.
 # 9: --lr auto under constant and step for logistic and softmax (training/gradientnoise.py): another rate.
 # 10: averaged models' shares cut equal in the rows trained, --bad-rows skip's left out: others than 9's.
-# 11: --lr auto for adam, rmsprop and adagrad on logistic and softmax follows a fit's weights (adaptivesize.py).
-#     and under cosine for nearly separable logistic and softmax rows (training/decayingrate.py).
+# 11: --lr auto for adam, rmsprop and adagrad on logistic and softmax follows a fit's weights (adaptivesize.py)
+#     and under cosine for nearly separable logistic and softmax rows (training/decayingrate.py); weighted runs
+#     draw their rows in proportion to their weights (engine/resample.py), at another --lr auto.
 # A checkpoint of another version is not resumed: the run starts over and says so.
 FORMAT_VERSION = 11
 

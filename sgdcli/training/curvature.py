@@ -79,6 +79,19 @@ def row_curvature(model: str, labels: np.ndarray, weights: np.ndarray | None = N
     return np.fmax(labels.astype(np.float64), floor)
 
 
+def row_terms(weights: np.ndarray | None, curvatures: np.ndarray | None, by_weight: bool = False):
+    """What each sampled row's second moments count with in λmax, v·κ, and in the trace (training/rate.py), for
+    rows of weights v (mean 1) and curvatures κ (None: 1 each): v²·κ where each row's step is v times an
+    unweighted one's; v·κ where rows are drawn in proportion to v and each draw weighs their mean
+    (``by_weight``: engine/resample.py), as often as v and as far as an unweighted row.  (None, None) where
+    both are None."""
+    if weights is None and curvatures is None:
+        return None, None
+    v = np.ones(len(curvatures)) if weights is None else weights
+    k = np.ones(len(weights)) if curvatures is None else curvatures
+    return v * k, (v if by_weight else v**2) * k
+
+
 def residual_scale(labels: np.ndarray, Z: np.ndarray | None, weights: np.ndarray | None = None) -> float:
     """σ of huber's and the pinball loss's curvature: of the residuals of ``labels`` to a least-squares fit on the
     sample's rows ``Z`` (with the bias's column), each half's predicted by the other's; of the labels about

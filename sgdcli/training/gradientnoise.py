@@ -66,19 +66,21 @@ class Fit(NamedTuple):
     bend: float = math.inf  # the mean loss's curvature along the fitted weights, without the penalty's
     distance: float = math.nan  # how far the weights travel from the start: the fitted weights' norm (training/
     # decayingrate.py), the bias's aside, softmax's centred across the classes as its steps keep them
-    noise: float = math.nan  # the mean of v²·‖ℓ'‖²·‖z‖² over the held-out rows: one row's gradient noise there
+    noise: float = math.nan  # the mean of v²·‖ℓ'‖²·‖z‖² (v·…: drawn rows) over the held-out rows: a row's noise there
 
 
 def measure(model: str, Z: np.ndarray, labels: np.ndarray, weights: np.ndarray | None,
-            l2: float = 0.0) -> tuple[float, float]:
+            l2: float = 0.0, by_weight: bool = False) -> tuple[float, float]:
     """The share of the noise term, c · trace, that ``model``'s gradient keeps at a fit (under ``l2`` too) on the
     sample's rows ``Z`` (with the bias's column) and raw ``labels``, each row weighing ``weights`` (None: 1), over
     NOISY and at most 1; and the mean loss's curvature along the fitted weights (the bias's aside) there, without
-    the penalty's: (1, inf) where it is not measured (see the module's docstring)."""
-    return fitted(model, Z, labels, weights, l2)[:2]
+    the penalty's: (1, inf) where it is not measured (see the module's docstring).  ``by_weight``: the rows are
+    drawn in proportion to their weights, each a step of an unweighted row's size (engine/resample.py)."""
+    return fitted(model, Z, labels, weights, l2, by_weight)[:2]
 
 
-def fitted(model: str, Z: np.ndarray, labels: np.ndarray, weights: np.ndarray | None, l2: float = 0.0) -> Fit:
+def fitted(model: str, Z: np.ndarray, labels: np.ndarray, weights: np.ndarray | None, l2: float = 0.0,
+           by_weight: bool = False) -> Fit:
     """``measure``'s share and curvature, and the fit's distance from the start and its gradient's noise (``Fit``);
     ``Fit()`` where they are not measured."""
     rows = _rows(model, Z, labels, weights)
@@ -103,7 +105,7 @@ def fitted(model: str, Z: np.ndarray, labels: np.ndarray, weights: np.ndarray | 
             bends[held] = (P * A**2).sum(axis=1) - (P * A).sum(axis=1) ** 2
     if model == "logistic":  # two classes' softmax: ‖P − Y‖² is 2 (p − y)²
         squares /= 2.0
-    norms = v**2 * np.einsum("ij,ij->i", Z, Z)  # the rows' terms of the rate's trace
+    norms = (v if by_weight else v**2) * np.einsum("ij,ij->i", Z, Z)  # the rows' terms of the rate's trace
     share = float(np.sum(norms * squares) / np.sum(norms)) / CURVATURE[model] / NOISY
     bend = float(np.sum(v * bends) / len(Z))
     return Fit(min(1.0, share), bend, float(np.mean(distances)), float(np.sum(norms * squares) / len(Z))) if (

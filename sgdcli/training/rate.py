@@ -80,12 +80,12 @@ wider than those it was measured on, the rate shrinks (``adaptive_width``):
 
 With sample or class weights (model/weights.py), each sampled row counts
 with its weight v (mean 1 over the training rows): λmax is that of the
-weighted second moments, and the trace, the one row's step, is the mean of
-v²·‖x‖², so that rows of large weight, whose steps are that much larger,
-keep the rate stable.  Poisson's curvature, exp(score), is each row's own
-(training/curvature.py ``row_curvature``: κ, its count, at least the mean
-count and 1), so a row counts with v·κ in λmax and v²·κ in the trace, and c
-is 1.
+weighted second moments, and the trace, the one draw's step, the mean of
+v·‖x‖²: the rows are drawn as often as they weigh, each at the mean weight
+(engine/resample.py; a row stepped on at its own weight would count v²).
+Poisson's curvature, exp(score), is each row's own (training/curvature.py
+``row_curvature``: κ, its count, at least the mean count and 1), so a row
+counts with v·κ in λmax and in the trace, and c is 1.
 
 A warm start (``--init``) continues a model that has learned from other
 rows already.  A fresh run's rate would move it as far as a fresh model
@@ -294,8 +294,8 @@ def _row_norms(drawn: Sample, center: np.ndarray, scale: np.ndarray) -> tuple[fl
     return float((values**2).sum() / rows) + 1.0, float(np.abs(values).sum() / rows) + 1.0
 
 
-def _sparse_curvature(drawn: Sample, scale: np.ndarray, weights: np.ndarray | None, curvatures: np.ndarray | None
-                      ) -> tuple[float, float, float, int]:
+def _sparse_curvature(drawn: Sample, scale: np.ndarray, weights: np.ndarray | None, curvatures: np.ndarray | None,
+                      by_weight: bool = False) -> tuple[float, float, float, int]:
     """λmax and the trace of the second moments of a sample of sparse rows (scaled, with the bias's column;
     each row counted with its weight and its curvature as ``auto_rate`` says), by power iteration on the CSR
     rows themselves: never a dense sample; and the heaviest row's term of the trace, where rows have their own
@@ -303,7 +303,7 @@ def _sparse_curvature(drawn: Sample, scale: np.ndarray, weights: np.ndarray | No
     X, values = sparse_sample(drawn, scale)
     m, d = X.n_rows, drawn.table.n_features
     rows = np.repeat(np.arange(m), np.diff(X.indptr))
-    weights, noise = _row_weights(weights, curvatures)
+    weights, noise = bounds.row_terms(weights, curvatures, by_weight)
     if weights is None:
         trace = float((values**2).sum() / m) + 1.0
     else:
@@ -323,20 +323,11 @@ def _sparse_curvature(drawn: Sample, scale: np.ndarray, weights: np.ndarray | No
     return value, trace, heaviest, m
 
 
-def _row_weights(weights: np.ndarray | None, curvatures: np.ndarray | None):
-    """What each sampled row's second moments count with in λmax, v·κ, and in the trace, v²·κ (``auto_rate``),
-    for rows of weights v and curvatures κ (None: 1 each); (None, None) where both are None."""
-    if weights is None and curvatures is None:
-        return None, None
-    v = np.ones(len(curvatures)) if weights is None else weights
-    k = np.ones(len(weights)) if curvatures is None else curvatures
-    return v * k, v**2 * k
-
-
 def auto_rate(table: Table | Sample, model: str, center: np.ndarray, scale: np.ndarray, batch: int, optimizer: str,
               momentum: float = 0.0, loss: tuple | None = None, weigh=None,
               memory: int = DEFAULT_MEMORY, bias: float = 0.0, *, updates: int = 1, l2: float = 0.0,
-              ends_at: float | None = None, full: bool = False, cosine: bool = False) -> AutoRate:
+              ends_at: float | None = None, full: bool = False, cosine: bool = False,
+              by_weight: bool = False) -> AutoRate:
     """The rate of ``--lr auto`` for ``model`` (``loss``, the kernels' ``(code, param)``)
     at ``batch`` rows with ``optimizer`` (whose β, for momentum and nesterov, is ``momentum``); ``weigh(raw
     labels)``: the weights of the sample's rows (None: every row weighs 1); the sample held within
@@ -346,7 +337,8 @@ def auto_rate(table: Table | Sample, model: str, center: np.ndarray, scale: np.n
     adaptive optimizers' steps do not grow with it); ``ends_at``: the share of the rate a schedule that does not
     decay to small steps ends at (constant: 1; step: γ^phases), whose noise bounds the rate too; ``full``: every
     step on every training row (of a model's share), which has no noise: 1/L; ``cosine``: the cosine schedule,
-    whose rate rises on nearly separable rows (training/decayingrate.py)."""
+    whose rate rises on nearly separable rows (training/decayingrate.py); ``by_weight``: the rows are drawn in
+    proportion to their weights (engine/resample.py), which the noise term counts."""
     loss = loss if loss is not None else losses.loss_of(TrainOptions(model=model).objective)
     drawn = Sample.of(table, memory)  # the run's, read once for all its measures, or this table's
     table = drawn.table
@@ -361,7 +353,8 @@ def auto_rate(table: Table | Sample, model: str, center: np.ndarray, scale: np.n
         size = size if math.isfinite(size) and size > 0 else 1.0
         trace, norm1 = _row_norms(drawn, center, scale)
         width = adaptive_width(optimizer, model, trace, norm1, updates)
-        sought, unfitted = adaptivesize.measure(drawn, model, center, scale, labels, weights, l2, optimizer)
+        sought, unfitted = adaptivesize.measure(drawn, model, center, scale, labels, weights, l2, optimizer,
+                                                  by_weight)
         by = adaptivesize.raised(sought, adaptive_width(optimizer, model, trace, norm1, updates, math.inf) / width
                                  if ends_at is not None and _reaches(optimizer, model) else math.inf)  # no decay: REACH
         return AutoRate(lr=ADAPTIVE[optimizer] * size * width * by, lambda_max=math.nan, trace=trace,
@@ -373,7 +366,7 @@ def auto_rate(table: Table | Sample, model: str, center: np.ndarray, scale: np.n
     curvatures = bounds.row_curvature(model, labels, weights)  # poisson's, each row's own
     fit, unfitted = gradientnoise.Fit(), ""  # sparse rows (and invscaling's rate): the worst case
     if table.sparse:
-        lam, trace, heaviest, rows = _sparse_curvature(drawn, scale, weights, curvatures)
+        lam, trace, heaviest, rows = _sparse_curvature(drawn, scale, weights, curvatures, by_weight)
     else:
         Z = sample(drawn, center, scale)
         if residuals:  # before the weights scale Z's rows
@@ -383,8 +376,8 @@ def auto_rate(table: Table | Sample, model: str, center: np.ndarray, scale: np.n
         unfitted = "" if (ends_at is None and not cosine) or full else gradientnoise.skipped(
             model, Z, labels, weights, room(drawn))
         fit = gradientnoise.Fit() if (ends_at is None and not cosine) or full or unfitted else gradientnoise.fitted(
-            model, Z, labels, weights, l2)
-        moments, noise = _row_weights(weights, curvatures)
+            model, Z, labels, weights, l2, by_weight)
+        moments, noise = bounds.row_terms(weights, curvatures, by_weight)
         heaviest = math.nan
         if moments is not None:
             terms = noise * np.einsum("ij,ij->i", Z, Z)

@@ -84,6 +84,8 @@ class Run:
                              "lower --batch-size or leave out --drop-last")
         self.iters = replicas.epoch_steps(self.n_train, self.batch, self.shards, opts.drop_last)
         self.kernel_loss = losses.loss_of((*opts.objective, self.weighting.kernel_class_weights()))
+        # weighted rows on batches that are not full are drawn in proportion to their weights (engine/resample.py)
+        self.drawn = self.weighting.weighted and not replicas.full_batch(self.batch, self.n_train, self.shards)
         center = np.zeros(d) if self.mean is None else self.mean
         scale = np.ones(d) if self.std is None else multipliers(self.std)
         self.steps = steps
@@ -104,7 +106,8 @@ class Run:
         self.pages = executor.page_shuffle(pages_for(self.batch, opts.page_rows), opts.seed, opts.shuffle)
         self.plan = EpochPlan(self.labels, center, scale, opts.seed, opts.val_fraction, opts.drop_last, self.pages,
                               skip_bad=opts.bad_rows == "skip", skipped=self.n_bad,
-                              weight_scale=self.weighting.row_scale(), suggest_lr_auto=self.auto is None,
+                              weight_scale=self.weighting.row_scale(), resample=self.drawn,
+                              class_weights=self.weighting.kernel_class_weights(), suggest_lr_auto=self.auto is None,
                               lr_scale=self.lr / self.rate_opts.lr)
         executor.prepare(self.cfg, self.plan)
         executor.cut_shares(self.plan, reporter.message, lambda: self._check_stop(SHARING))

@@ -1,0 +1,106 @@
+"""Weighted runs draw each window's rows in proportion to their weights (engine/resample.py)."""
+
+import h5py
+import numpy as np
+import pytest
+
+from sgdcli import train
+from sgdcli.engine import resample
+from sgdcli.options import TrainOptions
+
+from conftest import write_table
+
+
+@pytest.fixture(scope="module")
+def rarest(tmp_path_factory):
+    """0.3% positives of a logistic model on 5 features, 10,000 rows, and the balanced weights as a dataset."""
+    rng = np.random.default_rng(2)
+    X = rng.standard_normal((10_000, 5))
+    w = rng.standard_normal(5)
+    score = X @ (6.0 * w / np.linalg.norm(w)) - 17.6  # 0.3% positives
+    y = (rng.random(len(X)) < 1 / (1 + np.exp(-score))).astype(np.int64)
+    v = (len(y) / (2 * np.bincount(y)))[y]
+    path = write_table(tmp_path_factory.mktemp("rarest") / "rarest.h5", X.astype(np.float32), y)
+    with h5py.File(path, "a") as f:
+        f["w"] = v
+    return path, X.astype(np.float32).astype(np.float64), y, v
+
+
+def weighted_loss(X, y, v, theta):
+    s = X @ theta[:-1] + theta[-1]
+    return float(np.sum(v * (np.logaddexp(0.0, s) - y * s)) / np.sum(v))
+
+
+def newton_optimum(X, y, v):
+    """The weighted mean log loss at its optimum: Newton's method with a backtracking line search."""
+    Z = np.column_stack([X, np.ones(len(X))])
+    theta = np.zeros(Z.shape[1])
+    value = weighted_loss(X, y, v, theta)
+    for _ in range(100):
+        p = 1 / (1 + np.exp(-(Z @ theta)))
+        g = Z.T @ (v * (p - y)) / v.sum()
+        step = -np.linalg.solve((Z * (v * p * (1 - p))[:, None]).T @ Z / v.sum(), g)
+        if -(g @ step) < 1e-15:
+            break
+        t = 1.0
+        while weighted_loss(X, y, v, theta + t * step) > value + 1e-4 * t * (g @ step) and t > 1e-10:
+            t /= 2
+        theta = theta + t * step
+        value = weighted_loss(X, y, v, theta)
+    return value
+
+
+@pytest.mark.parametrize("weights", [{"class_weight": "balanced"}, {"sample_weight": "w"}])
+def test_rare_positives_weighed_up_end_near_the_optimum_of_the_weighted_objective(rarest, weights):
+    # Each positive weighs about 170 times a negative.  Stepping on each row once at that weight, the defaults
+    # ended 82% above the optimum.
+    path, X, y, v = rarest
+    assert 20 <= y.sum() <= 40
+    best = newton_optimum(X, y, v)
+    model = train(path, TrainOptions(threads=1, **weights))
+    assert weighted_loss(X, y, v, model.raw_weights()[0]) <= 1.1 * best
+
+
+def test_auto_rates_noise_term_counts_each_draw_at_the_mean_weight(rarest, tmp_path):
+    # Standardized with the rows' weights, every feature's weighted mean square is 1: a draw, which picks rows
+    # as often as they weigh, has a mean squared norm of the features and the bias's 1.  (Counted at each row's
+    # own weight, it was the mean of v²·‖z‖², over a hundred times that.)  On rows few enough that the rate's
+    # sample is every row, that is exact.
+    _, X, y, _ = rarest
+    path = write_table(tmp_path / "few.h5", X[:2048].astype(np.float32), y[:2048])
+    assert y[:2048].sum() > 0
+    model = train(path, TrainOptions(class_weight="balanced", epochs=1, threads=1))
+    assert model.training["lr_auto"]["trace"] == pytest.approx(X.shape[1] + 1, rel=1e-6)
+
+
+def test_draws_are_systematic_in_proportion_to_the_weights():
+    rng = np.random.default_rng(0)
+    n = 1000
+    y = (rng.random(n) < 0.1).astype(np.float64)
+    w = rng.exponential(size=n) * (rng.random(n) < 0.8)  # a fifth weigh 0
+    classes = np.array([0.5, 5.0])
+    picks, sw = resample.draws(y, w, classes, (0, 1, 2, 0))
+    v = w * classes[y.astype(int)]
+    counts = np.bincount(picks, minlength=n)
+    expected = n * v / v.sum()
+    assert len(picks) == n and np.all(counts >= np.floor(expected)) and np.all(counts <= np.ceil(expected))
+    assert not counts[v == 0].any()
+    np.testing.assert_allclose(sw * classes[y[picks].astype(int)], v.mean(), rtol=1e-12)
+    again, _ = resample.draws(y, w, classes, (0, 1, 2, 0))
+    other, _ = resample.draws(y, w, classes, (0, 1, 3, 0))
+    assert np.array_equal(picks, again) and not np.array_equal(picks, other)
+
+
+def test_rows_of_equal_weight_or_none_are_not_drawn():
+    y = np.zeros(10)
+    assert resample.draws(y, np.full(10, 3.0), None, (0, 0, 0, 0)) is None
+    assert resample.draws(y, None, np.array([2.0, 1.0]), (0, 0, 0, 0)) is None
+    assert resample.draws(y, np.zeros(10), None, (0, 0, 0, 0)) is None
+
+
+@pytest.mark.parametrize("extra", [{}, {"parallel": "average", "threads": 2}])
+def test_weighted_runs_repeat_byte_for_byte(rarest, extra):
+    path = rarest[0]
+    options = TrainOptions(class_weight="balanced", epochs=2, **{"threads": 1, **extra})
+    a, b = train(path, options), train(path, options)
+    assert a.weights.tobytes() == b.weights.tobytes() and a.bias.tobytes() == b.bias.tobytes()
