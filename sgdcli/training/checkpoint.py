@@ -57,8 +57,9 @@ FORMAT = "sgdcli-checkpoint"
 # their shares are cut equal in the rows --val-fraction does not hold out: a run would go on with others.
 # 9: --lr auto under constant and step for logistic and softmax (training/gradientnoise.py): another rate.
 # 10: averaged models' shares cut equal in the rows trained, --bad-rows skip's left out: others than 9's.
+# 11: --lr auto's bias steps at its own rate under --l2 (training/biasrate.py): another bias than 10's.
 # A checkpoint of another version is not resumed: the run starts over and says so.
-FORMAT_VERSION = 10
+FORMAT_VERSION = 11
 
 
 class StaleCheckpoint(UserWarning):

@@ -113,8 +113,8 @@ import numpy as np
 from sgdcli.data.table import Table
 from sgdcli.kernels import losses
 from sgdcli.options import DEFAULT_MEMORY, TrainOptions
+from sgdcli.training import biasrate, gradientnoise
 from sgdcli.training import curvature as bounds
-from sgdcli.training import gradientnoise
 from sgdcli.training.sampling import Sample, sample, sample_labels, sparse_sample
 
 MOMENTUM_OPTIMIZERS = ("momentum", "nesterov")
@@ -166,6 +166,7 @@ class AutoRate:
     full: bool = False  # a full batch: no noise term, 1/L
     heaviest: float = math.nan  # rows of their own curvature (poisson): the heaviest sampled row's term of the trace
     warm_share: float | None = None  # a warm start: new rows / all rows learned from, which the rate is scaled by
+    bias_times: float = 1.0  # the bias's rate over the weights', free of --l2's curvature (training/biasrate.py)
 
     def why(self, model: str, batch: int, optimizer: str) -> str:
         """The reason for the rate, for the log."""
@@ -321,15 +322,15 @@ def auto_rate(table: Table | Sample, model: str, center: np.ndarray, scale: np.n
               momentum: float = 0.0, loss: tuple | None = None, weigh=None,
               memory: int = DEFAULT_MEMORY, bias: float = 0.0, *, updates: int = 1, l2: float = 0.0,
               ends_at: float | None = None, full: bool = False) -> AutoRate:
-    """The rate of ``--lr auto`` for ``model`` (``loss``, the kernels' ``(code, param)``)
-    at ``batch`` rows with ``optimizer`` (whose β, for momentum and nesterov, is ``momentum``); ``weigh(raw
-    labels)``: the weights of the sample's rows (None: every row weighs 1); the sample held within
-    ``memory``; ``bias``: where the bias starts (training/start.py), which an adaptive rate measures the labels
-    from; ``updates``: the run's planned updates (epochs × iterations per epoch), which adam's and rmsprop's
-    rate counts (adaptive_width); ``l2``: --l2, which adds to the curvature of sgd, momentum and nesterov (the
-    adaptive optimizers' steps do not grow with it); ``ends_at``: the share of the rate a schedule that does not
-    decay to small steps ends at (constant: 1; step: γ^phases), whose noise bounds the rate too; ``full``: every
-    step on every training row (of a model's share), which has no noise: 1/L."""
+    """The rate of ``--lr auto`` for ``model`` (``loss``, the kernels' ``(code, param)``) at ``batch`` rows with
+    ``optimizer`` (whose β, for momentum and nesterov, is ``momentum``); ``weigh(raw labels)``: the weights of the
+    sample's rows (None: every row weighs 1); the sample held within ``memory``; ``bias``: where the bias starts
+    (training/start.py), which an adaptive rate measures the labels from; ``updates``: the run's planned updates (epochs
+    × iterations per epoch), which adam's and rmsprop's rate counts (adaptive_width); ``l2``: --l2, which adds to the
+    weights' curvature of sgd, momentum and nesterov (not the bias's: ``bias_times``; the adaptive optimizers' steps do
+    not grow with it); ``ends_at``: the share of the rate a schedule that does not decay to small steps ends at
+    (constant: 1; step: γ^phases), whose noise bounds the rate too; ``full``: every step on every training row (of a
+    model's share), which has no noise: 1/L."""
     loss = loss if loss is not None else losses.loss_of(TrainOptions(model=model).objective)
     drawn = Sample.of(table, memory)  # the run's, read once for all its measures, or this table's
     table = drawn.table
@@ -345,9 +346,8 @@ def auto_rate(table: Table | Sample, model: str, center: np.ndarray, scale: np.n
         trace, norm1 = _row_norms(drawn, center, scale)
         width = adaptive_width(optimizer, model, trace, norm1, updates)
         return AutoRate(lr=ADAPTIVE[optimizer] * size * width, lambda_max=math.nan, trace=trace, rows=len(labels),
-                        label_scale=size,
-                        label_center=bias if model in LABEL_SCALED else 0.0, width=width, updates=updates,
-                        norm1=norm1)
+                        label_scale=size, label_center=bias if model in LABEL_SCALED else 0.0, width=width,
+                        updates=updates, norm1=norm1)
     residuals = model in bounds.RESIDUAL_LOSSES  # huber's and quantile's curvature follows their scale σ
     sigma = bounds.residual_scale(labels, None, weights) if residuals and table.sparse else math.nan
     scale_of = "labels about their median"  # sparse rows, rows too wide to solve: no fit
@@ -379,11 +379,11 @@ def auto_rate(table: Table | Sample, model: str, center: np.ndarray, scale: np.n
     # rows of their own curvature: a batch that holds the heaviest moves its score, over the batches momentum
     # sums, by lr · its term / B', which under poisson's log link multiplies its count by e^that
     noise = 0.0 if full else float(np.fmax(trace / batches, heaviest / (HEAVIEST_MOVE * batches)))  # NaN: none
-    lr, noise_times = 1.0 / (c * (lam + noise) + l2), 1.0
+    lr = 1.0 / (c * (lam + noise) + l2)
     times = math.sqrt(max(updates, 1))  # a schedule that ends at ends_at of the rate: its noise, √updates times
     steady, share = (math.inf, 1.0) if ends_at is None or full else gradientnoise.steady(
         c, lam, times * trace / batches, l2, ends_at, share, bend, updates, beta)
-    lr, noise_times, share = (steady, times, share) if steady < lr else (lr, noise_times, 1.0)
-    return AutoRate(lr=lr, lambda_max=lam, trace=trace, rows=rows, momentum=beta, curvature=c,
-                    residual_scale=sigma, scale_of=scale_of, l2=l2, noise_times=noise_times,
-                    ends_at=1.0 if ends_at is None else ends_at, full=full, heaviest=heaviest, noise_share=share)
+    lr, noise_times, share, step = (steady, times, share, steady * ends_at) if steady < lr else (lr, 1.0, 1.0, lr)
+    return AutoRate(lr=lr, lambda_max=lam, trace=trace, rows=rows, momentum=beta, curvature=c, residual_scale=sigma,
+                    scale_of=scale_of, l2=l2, noise_times=noise_times, ends_at=1.0 if ends_at is None else ends_at,
+                    full=full, heaviest=heaviest, noise_share=share, bias_times=biasrate.times(step, l2, c * lam))
