@@ -9,11 +9,12 @@ model is then mostly its bias: on 1% positives it stayed near 0, far from
 the labels' log-odds, and the run ended at many times the optimum's loss.
 
 So the bias steps at 1 / D, the rate the same run would have without
-``--l2``: ``times`` of the weights' rate.  The step stays stable: the
-curvature of a step whose rates are 1 / (D + l2) for the weights and 1 / D
-for the bias is at most D / D + l2 / (D + l2) < 2 along any direction, and
-with standardized features, whose mean is 0, the bias's direction is apart
-from the weights', each at most 1.  The kernels apply it to the bias's
+``--l2``: ``times`` of the weights' rate.  The step stays stable: scaled
+by these rates (1 / (D + l2) for the weights, 1 / D for the bias), the
+curvature is at most D / D from the loss plus l2 / (D + l2) from the
+penalty, under 2, the bound of a stable step; with standardized features,
+whose mean is 0, the bias's direction is apart from the weights', and each
+is at most 1, the rate's own sizing.  The kernels apply it to the bias's
 gradient (kernels/optimizers.py ``step``), which for these update rules,
 linear in the gradient, is the same as its rate; halvings, warm starts and
 the rate of averaged models scale both rates alike.
