@@ -122,17 +122,18 @@ class Optimizer:
 
 
 def minibatch_sgd(model, X, y, order, batch, lr, optimizer="sgd", epochs=1, k_out=1, l1=0.0, l2=0.0, average=False,
-                  drop_last=False, sw=None, **optimizer_params):
+                  drop_last=False, sw=None, bias_lr=None, **optimizer_params):
     """Mini-batch training over the same row order every epoch; each epoch starts a new batch; ``sw``: the rows'
-    weights."""
+    weights; ``bias_lr``: the bias's own rate (None: ``lr``)."""
     W = np.zeros((k_out, X.shape[1] + 1))
     opt = Optimizer(optimizer, W.shape, **optimizer_params)
     avg = np.zeros_like(W)
+    rate = lr if bias_lr is None else np.append(np.full(X.shape[1], lr), bias_lr)  # each column's
     for _ in range(epochs):
         for start in range(0, len(order), batch):
             rows = order[start : start + batch]
             if drop_last and len(rows) < batch:
                 break
-            W = opt.step(W, batch_gradient(model, W, X, y, rows, l1, l2, sw), lr)
+            W = opt.step(W, batch_gradient(model, W, X, y, rows, l1, l2, sw), rate)
             avg += (W - avg) / opt.t
     return avg if average else W

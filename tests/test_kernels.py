@@ -11,12 +11,13 @@ from sgdcli.kernels.state import kernel_config
 import naive
 
 
-def run_kernel(opts, X, y, order, batch, k_out=1, pieces=1, parts=1, par_min_rows=ks.PAR_MIN_ROWS, epochs=1, sw=None):
+def run_kernel(opts, X, y, order, batch, k_out=1, pieces=1, parts=1, par_min_rows=ks.PAR_MIN_ROWS, epochs=1, sw=None,
+               bias_times=1.0):
     """Feed ``order`` to train_block in ``pieces`` calls per epoch, as windows would (labels and weights ``sw``
-    in visiting order)."""
+    in visiting order; the bias stepping at ``bias_times`` the rate)."""
     d = X.shape[1]
     iters = -(-len(order) // batch)
-    cfg = kernel_config(opts, batch, parts, iters * epochs, par_min_rows)
+    cfg = kernel_config(opts, batch, parts, iters * epochs, par_min_rows, bias_times=bias_times)
     state = TrainState.zeros(k_out, d)
     buf = Scratch.make(parts, k_out, d)
     for epoch in range(epochs):
@@ -52,6 +53,22 @@ def test_train_block_matches_reference(model, optimizer):
     expected = naive.minibatch_sgd(model, X, y, order, 16, 0.05, optimizer, epochs=2, k_out=k_out, l1=0.001, l2=0.01, beta2=0.99)
     np.testing.assert_allclose(state.W, expected, rtol=1e-9, atol=1e-12)
     assert state.counters[ks.T] == 2 * -(-len(order) // 16)
+
+
+@pytest.mark.parametrize("optimizer", ["sgd", "momentum", "nesterov"])
+@pytest.mark.parametrize("model,batch", [("linear", 16), ("logistic", 1), ("softmax", 16), ("logistic", 203)])
+def test_the_bias_steps_at_its_own_rate(model, batch, optimizer):
+    """--lr auto's bias_times (training/biasrate.py): the bias steps at that multiple of the weights' rate, in
+    the general path, the pure-SGD path of batch 1 and a full batch, with --l2 on the weights."""
+    X, y, order = problem(model)
+    k_out = 3 if model == "softmax" else 1
+    opts = naive.options(model=model, optimizer=optimizer, lr=0.02, l2=3.0)
+    state = run_kernel(opts, X, y, order, batch=batch, k_out=k_out, pieces=3, epochs=2, bias_times=7.5)
+    expected = naive.minibatch_sgd(model, X, y, order, batch, 0.02, optimizer, epochs=2, k_out=k_out, l2=3.0,
+                                   bias_lr=0.15)
+    np.testing.assert_allclose(state.W, expected, rtol=1e-9, atol=1e-12)
+    same = naive.minibatch_sgd(model, X, y, order, batch, 0.02, optimizer, epochs=2, k_out=k_out, l2=3.0)
+    assert np.abs(expected[:, -1] - same[:, -1]).max() > 1e-3  # the bias's rate made a difference
 
 
 @pytest.mark.parametrize("model", ["logistic", "softmax"])

@@ -39,6 +39,9 @@ def test_the_rate_is_one_over_the_curvature_of_the_sampled_rows(tmp_path, model,
     assert auto["rows"] == 4096 and auto["halvings"] == 0
     assert auto["lambda_max"] == pytest.approx(np.linalg.eigvalsh(C)[-1], rel=1e-9)
     assert m.options["lr"] == "auto"
+    # the bias, which --l2 does not penalize, steps at the rate without it (training/biasrate.py)
+    assert auto["bias_times"] == pytest.approx(1.0 + l2 * expected / (1.0 - l2 * expected), rel=1e-9)
+    assert l2 or auto["bias_times"] == 1.0
 
 
 @pytest.mark.parametrize("model,optimizer", [("logistic", "adam"), ("linear", "adam"), ("linear", "rmsprop"),
@@ -173,6 +176,26 @@ def test_the_choice_is_logged_and_gets_far_in_one_short_epoch(tmp_path):
     auto = train(path, TrainOptions(epochs=1)).history[-1]["train_loss"]
     fixed = train(path, naive.options(standardize=True, epochs=1)).history[-1]["train_loss"]
     assert auto < 0.8 * fixed
+
+
+def test_the_log_gives_the_bias_its_own_rate_under_l2(tmp_path):
+    """--l2 slows the weights' rate, not the bias's: the log says how many times faster the bias steps, the rate
+    without --l2's curvature over the rate with it."""
+    X, y = make_problem("binary", n=4096, d=6, seed=3)
+    path = write_table(tmp_path / "d.h5", X, y)
+    code, _, err = cli("train", path, "-o", tmp_path / "m.h5", "--epochs", "1", "--l2", "100", "--optimizer", "sgd")
+    assert code == 0, err
+    m = train(path, TrainOptions(epochs=1, l2=100.0, optimizer="sgd"))
+    Z = np.column_stack([(X.astype(np.float64) - m.center) / m.scale, np.ones(len(X))])
+    C = Z.T @ Z / len(Z)
+    curvature_and_noise = 0.25 * (np.linalg.eigvalsh(C)[-1] + np.trace(C) / 32)
+    times = (curvature_and_noise + 100.0) / curvature_and_noise
+    assert m.training["lr_auto"]["bias_times"] == pytest.approx(times, rel=1e-9)
+    line = next(line for line in err.splitlines() if "--lr auto:" in line)
+    assert line.endswith(f"; the bias, which --l2 does not penalize, steps at {times:.4g} times the weights' rate, "
+                         "the rate without --l2's curvature")
+    code, _, err = cli("train", path, "-o", tmp_path / "m0.h5", "--epochs", "1", "--optimizer", "sgd")
+    assert code == 0 and "the bias" not in next(line for line in err.splitlines() if "--lr auto:" in line)
 
 
 def test_a_blow_up_starts_the_run_over_at_half_the_rate(tmp_path, monkeypatch):

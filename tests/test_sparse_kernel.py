@@ -107,6 +107,22 @@ def test_other_rules_match_the_dense_reference(optimizer, extra):
     np.testing.assert_allclose(state.params(extra.get("average", False)), want, rtol=1e-9, atol=1e-12)
 
 
+@pytest.mark.parametrize("optimizer,batch", [("sgd", 16), ("sgd", 1), ("momentum", 8)])
+def test_the_bias_steps_at_its_own_rate(optimizer, batch):
+    """--lr auto's bias_times (training/biasrate.py) on CSR rows: plain SGD's scaled step (with --l2) and the
+    dense step the other rules take."""
+    X, y, order = problem("logistic")
+    d = X.shape[1]
+    scale = np.random.default_rng(1).uniform(0.5, 2.0, d)
+    opts = naive.options(model="logistic", lr=0.05, l2=2.0, optimizer=optimizer)
+    iters = -(-len(order) // batch)
+    cfg = kernel_config(opts, batch, 1, 2 * iters, bias_times=6.0)
+    state = run_kernel(cfg, X, y, order, scale, 1, optimizer != "sgd", 3)
+    want = naive.minibatch_sgd("logistic", X.astype(np.float64) * scale, y, order, batch, 0.05, optimizer=optimizer,
+                               epochs=2, l2=2.0, bias_lr=0.3)
+    np.testing.assert_allclose(state.W, want, rtol=1e-9, atol=1e-12)
+
+
 def test_a_non_finite_value_names_its_row():
     X, y, order = problem("logistic")
     X[order[7], 2] = np.nan  # row 7 of the visit

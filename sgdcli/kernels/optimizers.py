@@ -33,7 +33,10 @@ def step(cfg, W, G, slots, count, t, lr):
     """Apply update number ``t`` (1-based) from the gradient sum ``G`` over ``count`` rows.
 
     The penalty (l2/2)·‖w‖² + l1·‖w‖₁ is added to every weight but not to the
-    bias (the last column).  ``G`` is zeroed for the next batch.
+    bias (the last column).  ``G`` is zeroed for the next batch.  The bias's
+    gradient is multiplied by ``cfg.bias_times``: for sgd, momentum and
+    nesterov, whose steps are linear in the gradient, that is the bias's own
+    rate, which --lr auto keeps free of the penalty's curvature (1 otherwise).
 
     Each pass below is a plain loop over the parameters with the optimizer
     chosen outside it, so LLVM vectorizes it: with the choice inside the loop,
@@ -49,7 +52,7 @@ def step(cfg, W, G, slots, count, t, lr):
             w = W[k, j]
             sign = 1.0 if w > 0.0 else (-1.0 if w < 0.0 else 0.0)
             G[k, j] = G[k, j] * inv + l2 * w + l1 * sign
-        G[k, d] *= inv
+        G[k, d] *= inv * cfg.bias_times
     if slots is None:  # plain SGD without averaging: pruned at compile time to this loop alone
         for k in range(k_out):
             for j in range(d1):

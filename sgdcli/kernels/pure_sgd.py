@@ -61,7 +61,7 @@ def train_block_pure_sgd(cfg, X, y, rows, center, scale, w, counters, sums, velo
         if velocity is not None:
             for j in range(d + 1):
                 if j == d:
-                    g = dz
+                    g = dz * cfg.bias_times  # the bias's own rate (optimizers.step)
                 elif center is not None:
                     g = dz * ((x[j] - center[j]) * scale[j]) + cfg.l2 * w[j]
                 else:
@@ -79,7 +79,7 @@ def train_block_pure_sgd(cfg, X, y, rows, center, scale, w, counters, sums, velo
                 else:
                     for j in range(d):
                         w[j] = w[j] * shrink - step_k * x[j]
-                w[d] -= step_k
+                w[d] -= step_k * cfg.bias_times
         counters[T] = t + 1
         sums[EPOCH_LOSS] += loss
         sums[EPOCH_ROWS] += 1.0

@@ -115,7 +115,7 @@ def _apply(cfg, W, G, a, touched, n_touched, marks, rows, t, epoch, Q):
             for k in range(k_out):
                 _clip(W, Q, a, k, touched[i], u)
     for k in range(k_out):
-        W[k, d] -= lr * inv * G[k, d]
+        W[k, d] -= lr * inv * cfg.bias_times * G[k, d]  # the bias's own rate (optimizers.step)
         G[k, d] = 0.0
     return a
 

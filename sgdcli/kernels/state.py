@@ -58,14 +58,17 @@ class KernelConfig(NamedTuple):
     sparse: bool  # the rows are CSR (kernels/sparse.py)
     clock: int  # updates the optimizer's state had seen before this run (--init-optimizer): Adam's bias
     # correction, the running average and RMSprop's lazy decay count from there; the schedule counts from 0
+    # The bias's rate over the weights', for the update rules linear in the gradient (sgd, momentum, nesterov),
+    # applied as its gradient times this: --lr auto's where --l2 slows the weights' rate (training/biasrate.py)
+    bias_times: float
 
 
 def kernel_config(opts, batch: int, threads: int, total_iterations: int,
                   par_min_rows: int = PAR_MIN_ROWS, replicas: int = 1, sparse: bool = False,
-                  class_weights=None, clock: int = 0) -> KernelConfig:
+                  class_weights=None, clock: int = 0, bias_times: float = 1.0) -> KernelConfig:
     """The kernels' settings for ``opts`` (``sgdcli.TrainOptions``) at the batch size and thread count used,
     for one of ``replicas`` models averaged, on dense or ``sparse`` rows, with ``class_weights`` (one per class,
-    None: every row weighs 1).
+    None: every row weighs 1), the bias stepping at ``bias_times`` the weights' rate.
 
     Only the options' attributes (and ``for_input``, which resolves ``--optimizer auto``) are read: the
     kernels import nothing of sgdcli's other layers.
@@ -95,6 +98,7 @@ def kernel_config(opts, batch: int, threads: int, total_iterations: int,
         average=bool(opts.average),
         sparse=bool(sparse),
         clock=int(clock),
+        bias_times=float(bias_times),
     )
 
 

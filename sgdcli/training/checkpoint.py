@@ -57,7 +57,8 @@ FORMAT = "sgdcli-checkpoint"
 # 10: averaged models' shares cut equal in the rows trained, --bad-rows skip's left out: others than 9's.
 # 11: --lr auto for adam, rmsprop and adagrad on logistic and softmax follows a fit's weights (adaptivesize.py)
 #     and under cosine for nearly separable logistic and softmax rows (training/decayingrate.py); weighted runs
-#     draw their rows in proportion to their weights (engine/resample.py), at another --lr auto.
+#     draw their rows in proportion to their weights (engine/resample.py), at another --lr auto;
+#     --lr auto's bias steps at its own rate under --l2 (training/biasrate.py).
 # A checkpoint of another version is not resumed: the run starts over and says so.
 FORMAT_VERSION = 11
 

@@ -118,7 +118,7 @@ from sgdcli.data.table import Table
 from sgdcli.kernels import losses
 from sgdcli.options import DEFAULT_MEMORY, TrainOptions
 from sgdcli.training import curvature as bounds
-from sgdcli.training import adaptivesize, decayingrate, gradientnoise
+from sgdcli.training import adaptivesize, biasrate, decayingrate, gradientnoise
 from sgdcli.training.sampling import Sample, room, sample, sample_labels, sparse_sample
 
 MOMENTUM_OPTIMIZERS = ("momentum", "nesterov")
@@ -177,6 +177,7 @@ class AutoRate:
     distance: float = math.nan
     fit_noise: float = math.nan
     balanced: float = math.nan  # before 1/L held it
+    bias_times: float = 1.0  # the bias's rate over the weights', free of --l2's curvature (training/biasrate.py)
 
     def why(self, model: str, batch: int, optimizer: str) -> str:
         """The reason for the rate, for the log."""
@@ -333,8 +334,8 @@ def auto_rate(table: Table | Sample, model: str, center: np.ndarray, scale: np.n
     labels)``: the weights of the sample's rows (None: every row weighs 1); the sample held within
     ``memory``; ``bias``: where the bias starts (training/start.py), which an adaptive rate measures the labels
     from; ``updates``: the run's planned updates (epochs × iterations per epoch), which adam's and rmsprop's
-    rate counts (adaptive_width); ``l2``: --l2, which adds to the curvature of sgd, momentum and nesterov (the
-    adaptive optimizers' steps do not grow with it); ``ends_at``: the share of the rate a schedule that does not
+    rate counts (adaptive_width); ``l2``: --l2, which adds to the weights' curvature of sgd, momentum and nesterov (not
+    the bias's: ``bias_times``; the adaptive optimizers' steps do not grow with it); ``ends_at``: the share of the rate a schedule that does not
     decay to small steps ends at (constant: 1; step: γ^phases), whose noise bounds the rate too; ``full``: every
     step on every training row (of a model's share), which has no noise: 1/L; ``cosine``: the cosine schedule,
     whose rate rises on nearly separable rows (training/decayingrate.py); ``by_weight``: the rows are drawn in
@@ -399,9 +400,11 @@ def auto_rate(table: Table | Sample, model: str, center: np.ndarray, scale: np.n
     times = math.sqrt(max(updates, 1))  # a schedule that ends at ends_at of the rate: its noise, √updates times
     steady, share = (math.inf, 1.0) if ends_at is None or full else gradientnoise.steady(
         c, lam, times * trace / batches, l2, ends_at, fit.share, fit.bend, updates, beta)
-    lr, noise_times, share = (steady, times, share) if steady < lr else (lr, noise_times, 1.0)
+    lr, noise_times, share, step = (steady, times, share, steady * ends_at) if steady < lr else (
+        lr, noise_times, 1.0, lr)
     return AutoRate(lr=lr, lambda_max=lam, trace=trace, rows=rows, momentum=beta, curvature=c,
                     residual_scale=sigma, scale_of=scale_of, l2=l2, noise_times=noise_times,
                     ends_at=1.0 if ends_at is None else ends_at, full=full, heaviest=heaviest, noise_share=share,
                     unfitted=unfitted, distance=kept.distance, fit_noise=kept.noise,
-                    updates=updates if kept.distance > 0 else 0, balanced=raised if kept.distance > 0 else math.nan)
+                    updates=updates if kept.distance > 0 else 0, balanced=raised if kept.distance > 0 else math.nan,
+                    bias_times=biasrate.times(step, l2, c * lam))

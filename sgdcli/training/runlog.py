@@ -11,7 +11,7 @@ import numpy as np
 from sgdcli.kernels import runtime
 from sgdcli.reporting.warned import warn
 from sgdcli.sizes import size_text, whole_mib
-from sgdcli.training import replicas
+from sgdcli.training import biasrate, replicas
 from sgdcli.training.fitwarnings import FitWarning  # noqa: F401 (its documented place: docs/python-api.md)
 from sgdcli.training.sampling import Sample, sparse_sample
 
@@ -53,7 +53,8 @@ def log_start(run) -> None:
                run.auto.why(opts.model, effective, opts.optimizer)
                + (f" (batch {run.batch} × {run.shards} models averaged)" if run.shards > 1 else ""))
         say(f"--lr auto: {run.auto.lr:.4g} = {why}"
-            + (f"; halved {halved} time(s) after blow-ups: {run.rate_opts.lr:.4g}" if halved else ""))
+            + (f"; halved {halved} time(s) after blow-ups: {run.rate_opts.lr:.4g}" if halved else "")
+            + biasrate.text(run.auto.bias_times))
     scaled = run.rate_opts.scaled_lr(run.batch, run.shards)
     if scaled != run.rate_opts.lr:
         say(f"--lr-scaling {opts.lr_scaling}: {scaling_text(run.rate_opts, run.batch, run.shards)}"

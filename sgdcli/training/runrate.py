@@ -102,7 +102,8 @@ def rates(run, halvings: int) -> tuple[TrainOptions, float, KernelConfig]:
     used = dataclasses.replace(opts, lr=lr, lr_scaling="none")
     cfg = kernel_config(used, run.batch, run.executor.kernel_threads, run.steps * opts.epochs,
                         replicas=run.shards, sparse=run.table.sparse,
-                        class_weights=run.weighting.kernel_class_weights(), clock=run.clock)
+                        class_weights=run.weighting.kernel_class_weights(), clock=run.clock,
+                        bias_times=1.0 if run.auto is None else run.auto.bias_times)
     return opts, lr, cfg
 
 
