@@ -11,9 +11,11 @@ import pytest
 from sgdcli import convert, train
 from sgdcli.options import TrainOptions
 
-from conftest import cli, run
+from conftest import cli, run, short_fits
 
 pd = pytest.importorskip("pandas")
+
+pytestmark = short_fits  # small models, trained to test reading and naming: short fits
 
 
 def _model(tmp_path, text: str, **options):
