@@ -3,6 +3,7 @@ huge fields in messages, inputs of no rows, for convert and for predict and eval
 
 import gzip
 import os
+from pathlib import Path
 
 import h5py
 import numpy as np
@@ -221,7 +222,7 @@ def test_compressed_bytes_in_a_file_not_named_so_are_refused_saying_what_they_ar
     assert cli("predict", model, tmp_path / f"data.csv{suffix}", "-o", "-")[0] == 0
     assert cli("evaluate", model, tmp_path / f"data.csv{suffix}")[0] == 0
     assert cli("convert", tmp_path / f"data.csv{suffix}", "-o", out)[0] == 0
-    (tmp_path / "model.h5").write_bytes(compress(open(model, "rb").read()))
+    (tmp_path / "model.h5").write_bytes(compress(Path(model).read_bytes()))
     assert cli("predict", tmp_path / "model.h5", out, "-o", "-") == (
         2, "", f"sgdcli: error: {tmp_path / 'model.h5'}: is a {name}-compressed HDF5 file; decompress it first "
                f"({tool} {tmp_path / 'model.h5'} > new.h5)\n")
@@ -411,7 +412,7 @@ def test_first_rows_of_missing_values_are_data_and_a_header_of_names_is_a_header
     frame.loc[:2, gaps] = np.nan
     path = tmp_path / "gaps.csv"
     frame.to_csv(path, index=False, header=header, na_rep=na_rep)
-    assert open(path).read().splitlines()[header].split(",")[1] == na_rep
+    assert path.read_text().splitlines()[header].split(",")[1] == na_rep
     back = pd.read_csv(path, header=0 if header else None)
     code, _, err = cli("convert", path, "-o", tmp_path / "o.h5", "--missing", "zero", "--engine", engine)
     assert code == 0, err
@@ -432,7 +433,7 @@ def test_pandas_header_of_its_index_and_default_column_names_is_a_header(tmp_pat
     frame = pd.DataFrame(rng.standard_normal((60, 3)).round(3))
     frame[3] = (frame[0] > 0).astype(int)
     frame.to_csv(tmp_path / "default.csv")
-    assert open(tmp_path / "default.csv").readline() == ",0,1,2,3\n"
+    assert (tmp_path / "default.csv").read_text().splitlines(True)[0] == ",0,1,2,3\n"
     code, _, err = cli("convert", tmp_path / "default.csv", "-o", tmp_path / "o.h5", "--missing", "zero",
                        "--engine", engine)
     assert code == 0, err

@@ -136,7 +136,7 @@ def test_each_producer_trains_predicts_and_evaluates_like_the_plain_copy(tmp_pat
     expected.save(tmp_path / "e.h5")
     assert cli("predict", tmp_path / "e.h5", reference, "-o", tmp_path / "e.csv", "--proba")[0] == 0
     names = model.training.get("class_names")  # AnnData's categories: predictions are their names
-    got, want = ([row for row in csv.reader(open(tmp_path / name))][1:] for name in ("p.csv", "e.csv"))
+    got, want = ([row for row in csv.reader((tmp_path / name).read_text().splitlines())][1:] for name in ("p.csv", "e.csv"))
     code_of = (lambda v: names.index(v)) if names else float
     assert [code_of(r[0]) for r in got] == [float(r[0]) for r in want]
     got, want = (np.array([[float(v) for v in r[1:]] for r in rows]) for rows in (got, want))
