@@ -347,7 +347,6 @@ def test_a_missing_value_that_has_a_fill_is_read_as_the_fill_and_nan_spelled_oth
                    f"'{na_rep}'{why}{OWED}\n")
 
 
-@pytest.mark.filterwarnings("ignore")  # (a small model: the fit's warnings)
 def test_new_rows_of_a_headerless_model_with_a_column_more_are_refused(tmp_path):
     """Without a header the columns are read by position: a next export with a new first column (an id) was
     scored with every feature read from its neighbour, exit 0."""
@@ -372,7 +371,6 @@ def test_new_rows_of_a_headerless_model_with_a_column_more_are_refused(tmp_path)
                                      "the training file's columns\n")
 
 
-@pytest.mark.filterwarnings("ignore")  # (a small model: the fit's warnings)
 def test_a_model_trained_on_some_encoded_columns_scores_the_raw_csv(tmp_path):
     """train --features b,cat=x,a on a converted CSV: the CSV was refused ('its columns make 7 features but the
     model has 3'), where the converted file was scored."""
