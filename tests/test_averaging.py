@@ -28,7 +28,7 @@ from sgdcli.training.control import RunControl
 from sgdcli.training.run import Run
 
 import naive
-from conftest import ROOT, make_problem, run, run_process, write_table
+from conftest import ROOT, make_problem, run, run_process, short_fits, write_table
 from test_convergence import logistic_objective, newton_logistic
 
 SMALL = 2**20  # the least --memory: blocks of about 1,200 rows at 100 features
@@ -46,6 +46,7 @@ def same(a, b) -> bool:
 
 @pytest.mark.parametrize("batch,optimizer,sync", [(32, "adam", 1), (None, "sgd", None), (1, "sgd", 50),
                                                   (7, "nesterov", 3)])
+@short_fits
 def test_one_thread_is_the_default_mode_bit_for_bit(data, batch, optimizer, sync):
     opts = TrainOptions(batch_size=batch, optimizer=optimizer, lr=0.05, epochs=2, memory=SMALL, seed=3,
                         val_fraction=0.3, threads=1, standardize=True, average=batch == 7)
@@ -387,6 +388,7 @@ def test_the_auto_rate_of_averaged_threads_is_sized_for_their_effective_batch(tm
     assert evaluate(two, test)["log_loss"] <= 1.01 * evaluate(one, test)["log_loss"]
 
 
+@short_fits
 def test_each_thread_rounds_its_share_up_to_whole_batches(tmp_path):
     """docs/training.md, "Iterations and epochs": 2,000 rows at batch 32 are 63 iterations on one model, and
     2 × ceil(1,000 / 32) = 64 on two threads that average; 2 × floor(1,000 / 32) = 62 with --drop-last."""

@@ -8,7 +8,7 @@ from sgdcli import evaluate, load_model, train
 from sgdcli.data.shuffle import validation_mask
 from sgdcli.options import TrainOptions
 
-from conftest import cli, make_problem, write_table
+from conftest import cli, make_problem, short_fits, write_table
 
 
 def test_bad_rows_of_the_val_file_are_counted_and_the_metrics_are_those_of_the_other_rows(tmp_path):
@@ -53,6 +53,7 @@ def test_bad_rows_held_out_by_a_validation_fraction_are_counted_apart_from_the_t
     assert m.history[-1]["val_loss"] == pytest.approx(evaluate(m, scored)["log_loss"], rel=1e-12)
 
 
+@short_fits
 def test_without_validation_no_row_is_a_validation_row(tmp_path):
     """The training rows left out are not counted as validation rows (val_rows was the file's rows less the
     trained ones)."""

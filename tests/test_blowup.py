@@ -11,7 +11,7 @@ from sgdcli.data.table import Table
 from sgdcli.options import TrainOptions
 from sgdcli.training import sampling
 
-from conftest import cli, make_problem, write_table
+from conftest import cli, make_problem, short_fits, write_table
 
 
 def outlier_file(tmp_path):
@@ -52,6 +52,7 @@ def test_a_few_outlying_labels_outside_the_sample_are_no_blow_up(tmp_path):
     assert not (tmp_path / "big.h5").exists()
 
 
+@short_fits
 @pytest.mark.parametrize("model,param", [("linear", None), ("huber", 0.5), ("quantile", 0.8), ("poisson", None)])
 def test_the_all_zero_loss_is_the_weighted_mean_over_the_training_rows(tmp_path, model, param):
     """Each training row (neither held out by --val-fraction nor skipped by --bad-rows skip) counts with its
@@ -79,6 +80,7 @@ def test_the_all_zero_loss_is_the_weighted_mean_over_the_training_rows(tmp_path,
     assert shared.training["zero_loss"] == pytest.approx(expected, rel=1e-12)
 
 
+@short_fits
 def test_a_classifiers_all_zero_loss_is_its_loss_at_every_score_0(binary_file, tmp_path):
     X, y = make_problem("multiclass", n=500, d=3, k=5, seed=1)
     path = write_table(tmp_path / "k.h5", X, y)

@@ -10,7 +10,7 @@ import pytest
 from sgdcli import predict, train
 from sgdcli.options import TrainOptions
 
-from conftest import cli, make_problem
+from conftest import cli, make_problem, short_fits
 
 N, D = 3000, 4
 OPTS = dict(epochs=2, shuffle=False, threads=1, bad_rows="skip")  # file order: the same batches in every copy
@@ -98,6 +98,7 @@ def test_nan_fill_values_keep_the_memory_mapped_read(tmp_path, xr):
     assert "read chunk-aligned blocks; CF-decoded to float64: -32767 as missing (NaN), × 0.125\n" in out, out
 
 
+@short_fits
 def test_packed_labels_unsigned_values_and_bad_attributes(tmp_path):
     from sgdcli.data.cf import packing_of
 

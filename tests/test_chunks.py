@@ -12,7 +12,7 @@ from sgdcli.data import chunks, layout
 from sgdcli.data.table import Table
 from sgdcli.errors import InputError
 
-from conftest import make_problem, run, write_table
+from conftest import make_problem, run, short_fits, write_table
 
 
 def write(path, data, **kw):
@@ -200,6 +200,7 @@ def test_chunks_stored_out_of_order_or_missing_are_still_read_exactly(tmp_path):
             np.testing.assert_array_equal(table.X.read(start, stop, None), expected[start:stop])
 
 
+@short_fits
 def test_gzip_training_leaves_the_decoders_their_cores_and_others_the_reader_one_unless_told(tmp_path):
     from sgdcli import train
     from sgdcli.options import TrainOptions

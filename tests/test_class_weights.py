@@ -10,7 +10,7 @@ from sgdcli import evaluate, load_model, train
 from sgdcli.kernels import losses
 from sgdcli.options import TrainOptions
 
-from conftest import cli, make_problem, write_table
+from conftest import cli, make_problem, short_fits, write_table
 
 import naive
 
@@ -164,7 +164,7 @@ def test_labels_written_as_float32_classes_are_those_classes(tmp_path):
     assert code == 0, err
 
 
-@pytest.mark.filterwarnings("ignore")  # (short fits' warnings)
+@short_fits  # (short fits' warnings)
 def test_class_weights_standardize_and_train_as_the_same_sample_weights_and_the_rows_repeated(tmp_path):
     """A row's weight is its sample weight times its class's weight in the standardization statistics too (they
     were weighted by the sample weights only), so --class-weight 1=5 trains the objective of the class-1 rows
@@ -194,7 +194,7 @@ def test_class_weights_standardize_and_train_as_the_same_sample_weights_and_the_
     np.testing.assert_allclose(by_class.raw_weights(), repeated.raw_weights(), rtol=1e-6, atol=1e-9)
 
 
-@pytest.mark.filterwarnings("ignore")  # (short fits' warnings)
+@short_fits  # (short fits' warnings)
 def test_balanced_class_weights_standardize_as_the_same_sample_weights_dense_and_sparse(tmp_path):
     """``balanced`` comes from the label pass's counts, which run before the statistics; on a CSR matrix
     (--standardize: scaled, not centered) the class weights weigh its rows' deviations as well."""

@@ -6,6 +6,7 @@ import platform
 import subprocess
 import sys
 import warnings
+from pathlib import Path
 
 import h5py
 import numpy as np
@@ -733,13 +734,13 @@ def test_directory_without_write_permission(bad, tmp_path):
 
 
 def test_output_may_not_replace_an_input(tmp_path, binary_file):
-    before = open(binary_file, "rb").read()
+    before = Path(binary_file).read_bytes()
     proc = run("train", binary_file, "-o", binary_file)
     assert_one_line_error(proc, 2, "is also an input of this command")
     run("train", binary_file, "-o", tmp_path / "m.h5", "-q", check=True)
     proc = run("predict", tmp_path / "m.h5", binary_file, "-o", tmp_path / "m.h5")
     assert_one_line_error(proc, 2, "is also an input of this command")
-    assert open(binary_file, "rb").read() == before
+    assert Path(binary_file).read_bytes() == before
 
 
 def test_too_many_threads_are_clamped_with_a_warning_that_q_shows_and_the_model_keeps(tmp_path, binary_file):

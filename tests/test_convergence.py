@@ -8,7 +8,7 @@ import pytest
 from sgdcli import evaluate, load_model, train
 from sgdcli.options import TrainOptions
 
-from conftest import make_problem, run, write_table
+from conftest import make_problem, run, short_fits, write_table
 
 
 def weights_in_data_units(model):
@@ -113,6 +113,7 @@ def test_defaults_converge_on_standardized_data(tmp_path, task, model, d):
         assert result["accuracy"] > 0.85
 
 
+@short_fits
 def test_lr_scaling_is_applied_and_stored(tmp_path, binary_file):
     m = train(binary_file, TrainOptions(batch_size=256, lr=0.01, lr_scaling="linear", base_batch_size=32, epochs=1,
                                         schedule="constant"))

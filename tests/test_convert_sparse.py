@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 from scipy import sparse as scipy_sparse
 
-from conftest import RSS_SAMPLER, cli
+from conftest import RSS_SAMPLER, cli, short_fits
 
 sklearn_datasets = pytest.importorskip("sklearn.datasets")  # in the test extra; the skip only guards partial installs
 FeatureHasher = pytest.importorskip("sklearn.feature_extraction").FeatureHasher
@@ -279,6 +279,7 @@ def test_colliding_features_add_with_their_signs(tmp_path):
     assert got[1].nnz == 1 and got[1, column] == (-5.0 if negative else 5.0)
 
 
+@short_fits
 def test_vw_importance_weights_become_the_sample_weights_w(tmp_path):
     """Written from the first weight other than 1 on (the rows before weigh 1), whatever the block; a file
     whose rows all weigh 1 gets no w."""

@@ -10,9 +10,11 @@ import pytest
 from sgdcli import convert, evaluate, load_model, train
 from sgdcli.options import TrainOptions
 
-from conftest import cli, run
+from conftest import cli, run, short_fits
 
 pd = pytest.importorskip("pandas")
+
+pytestmark = short_fits  # small models, trained to test reading and naming: short fits
 
 
 @pytest.fixture(scope="module")

@@ -10,7 +10,7 @@ import pytest
 from sgdcli import convert, train
 from sgdcli.options import TrainOptions
 
-from conftest import cli
+from conftest import cli, short_fits
 
 pd = pytest.importorskip("pandas")
 
@@ -68,7 +68,7 @@ def test_a_delimiter_that_is_the_decimal_mark_is_refused(tmp_path, args, message
     assert not (tmp_path / "eu.h5").exists()
 
 
-@pytest.mark.filterwarnings("ignore")  # (a model of four rows: the fit's warnings)
+@short_fits  # (a model of four rows: the fit's warnings)
 def test_predict_and_evaluate_refuse_the_models_decimal_mark_as_the_delimiter(tmp_path):
     convert(_euro(tmp_path / "eu.csv", header=True), tmp_path / "eu.h5", decimal=",")
     train(tmp_path / "eu.h5", TrainOptions(epochs=1, batch_size=2)).save(tmp_path / "m.h5")

@@ -3,6 +3,7 @@ huge fields in messages, inputs of no rows, for convert and for predict and eval
 
 import gzip
 import os
+from pathlib import Path
 
 import h5py
 import numpy as np
@@ -11,9 +12,11 @@ import pytest
 from sgdcli import convert, train
 from sgdcli.options import TrainOptions
 
-from conftest import cli, run
+from conftest import cli, run, short_fits
 
 pd = pytest.importorskip("pandas")
+
+pytestmark = short_fits  # small models, trained to test reading and naming: short fits
 
 
 def _model(tmp_path, text: str, **options):
@@ -219,7 +222,7 @@ def test_compressed_bytes_in_a_file_not_named_so_are_refused_saying_what_they_ar
     assert cli("predict", model, tmp_path / f"data.csv{suffix}", "-o", "-")[0] == 0
     assert cli("evaluate", model, tmp_path / f"data.csv{suffix}")[0] == 0
     assert cli("convert", tmp_path / f"data.csv{suffix}", "-o", out)[0] == 0
-    (tmp_path / "model.h5").write_bytes(compress(open(model, "rb").read()))
+    (tmp_path / "model.h5").write_bytes(compress(Path(model).read_bytes()))
     assert cli("predict", tmp_path / "model.h5", out, "-o", "-") == (
         2, "", f"sgdcli: error: {tmp_path / 'model.h5'}: is a {name}-compressed HDF5 file; decompress it first "
                f"({tool} {tmp_path / 'model.h5'} > new.h5)\n")
@@ -344,7 +347,6 @@ def test_a_missing_value_that_has_a_fill_is_read_as_the_fill_and_nan_spelled_oth
                    f"'{na_rep}'{why}{OWED}\n")
 
 
-@pytest.mark.filterwarnings("ignore")  # (a small model: the fit's warnings)
 def test_new_rows_of_a_headerless_model_with_a_column_more_are_refused(tmp_path):
     """Without a header the columns are read by position: a next export with a new first column (an id) was
     scored with every feature read from its neighbour, exit 0."""
@@ -369,7 +371,6 @@ def test_new_rows_of_a_headerless_model_with_a_column_more_are_refused(tmp_path)
                                      "the training file's columns\n")
 
 
-@pytest.mark.filterwarnings("ignore")  # (a small model: the fit's warnings)
 def test_a_model_trained_on_some_encoded_columns_scores_the_raw_csv(tmp_path):
     """train --features b,cat=x,a on a converted CSV: the CSV was refused ('its columns make 7 features but the
     model has 3'), where the converted file was scored."""
@@ -409,7 +410,7 @@ def test_first_rows_of_missing_values_are_data_and_a_header_of_names_is_a_header
     frame.loc[:2, gaps] = np.nan
     path = tmp_path / "gaps.csv"
     frame.to_csv(path, index=False, header=header, na_rep=na_rep)
-    assert open(path).read().splitlines()[header].split(",")[1] == na_rep
+    assert path.read_text().splitlines()[header].split(",")[1] == na_rep
     back = pd.read_csv(path, header=0 if header else None)
     code, _, err = cli("convert", path, "-o", tmp_path / "o.h5", "--missing", "zero", "--engine", engine)
     assert code == 0, err
@@ -430,7 +431,7 @@ def test_pandas_header_of_its_index_and_default_column_names_is_a_header(tmp_pat
     frame = pd.DataFrame(rng.standard_normal((60, 3)).round(3))
     frame[3] = (frame[0] > 0).astype(int)
     frame.to_csv(tmp_path / "default.csv")
-    assert open(tmp_path / "default.csv").readline() == ",0,1,2,3\n"
+    assert (tmp_path / "default.csv").read_text().splitlines(True)[0] == ",0,1,2,3\n"
     code, _, err = cli("convert", tmp_path / "default.csv", "-o", tmp_path / "o.h5", "--missing", "zero",
                        "--engine", engine)
     assert code == 0, err

@@ -36,7 +36,7 @@ from sgdcli.data.table import Table
 from sgdcli.errors import InputError
 
 import naive
-from conftest import ROOT, make_problem, run, run_process, without, write_table
+from conftest import ROOT, make_problem, run, run_process, short_fits, without, write_table
 from test_convergence import logistic_objective, newton_logistic
 
 distributed = pytest.importorskip("distributed")  # in the test extra; the skip only guards partial installs
@@ -83,6 +83,7 @@ def _same_bytes(a, b):
     return all(a[k].tobytes() == b[k].tobytes() for k in a)
 
 
+@short_fits
 @pytest.mark.parametrize("batch,optimizer,sync", [(32, "adam", 1), (None, "sgd", 1), (1, "sgd", 50), (7, "nesterov", 3)])
 def test_one_worker_is_single_machine_training(data, cluster, batch, optimizer, sync):
     """Bit for bit: the issue asks it of --sync-every 1; with one worker it holds for any K."""
@@ -135,6 +136,7 @@ def test_two_workers_reach_the_single_machine_optimum(tmp_path, cluster):
     assert [r["rows"] for r in dist.history] == [4000] * 30
 
 
+@short_fits
 def test_validation_split_between_workers_matches_one_pass(tmp_path, cluster):
     """Each worker scores every 2nd block of the --val file; the merged metrics are the one-pass metrics."""
     X, y = make_problem("binary", n=4000, d=100, seed=8)
@@ -648,6 +650,7 @@ def test_metrics_of_two_row_sets_merge_into_the_metrics_of_both(task, k):
         assert merged[key] == pytest.approx(expected[key], rel=1e-12), key
 
 
+@short_fits
 def test_label_and_moment_passes_split_between_workers(data, cluster):
     path, X, _ = data
     opts = TrainOptions(batch_size=64, epochs=1, memory=SMALL, threads=1, standardize=True, val_fraction=0.25)
@@ -801,6 +804,7 @@ def test_of_two_workers_that_find_bad_rows_the_first_in_shard_order_is_named(mon
         pool._gather([Failing(5, ready=3), Failing(900, ready=1)], None, ROUND)
 
 
+@short_fits
 def test_workers_leave_the_cores_to_the_gzip_decoders_by_default(tmp_path):
     from sgdcli.data.chunks import MAX_WORKERS
     from sgdcli.kernels.runtime import available_cores

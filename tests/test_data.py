@@ -9,7 +9,7 @@ from sgdcli.engine import epoch as engine
 from sgdcli.options import TrainOptions
 from sgdcli.data.table import Table
 
-from conftest import make_problem, write_table
+from conftest import make_problem, short_fits, write_table
 
 
 @pytest.fixture(scope="module")
@@ -179,6 +179,7 @@ def test_validation_mask_does_not_depend_on_block_size():
     assert not np.array_equal(whole, shuffle.validation_mask(0, 10000, 0.1, 43))
 
 
+@short_fits
 @pytest.mark.parametrize("batch,drop_last,expected", [(1, False, 1000), (32, False, 32), (32, True, 31), (None, False, 1), (999, False, 2), (999, True, 1)])
 def test_iterations_per_epoch(tmp_path, batch, drop_last, expected):
     X, y = make_problem("binary", n=1000, d=3, seed=0)

@@ -7,7 +7,7 @@ import subprocess
 import numpy as np
 import pytest
 
-from conftest import make_problem, run_process, write_table
+from conftest import make_problem, run_process, short_fits, write_table
 
 
 @pytest.fixture
@@ -56,6 +56,7 @@ def test_full_disk_leaves_no_partial_output(tiny_fs, tmp_path):
         assert sorted(os.listdir(tiny_fs)) == ["m.h5"]
 
 
+@short_fits
 def test_fault_hook_in_the_writer(monkeypatch, tmp_path, binary_file):
     """An I/O error at fsync time: RuntimeFailure, no temporary file, the old file kept."""
     from sgdcli import train
@@ -76,6 +77,7 @@ def test_fault_hook_in_the_writer(monkeypatch, tmp_path, binary_file):
     assert sorted(p.name for p in tmp_path.iterdir()) == ["binary.h5", "m.h5"]
 
 
+@short_fits
 def test_a_read_error_while_writing_does_not_poison_the_output(tmp_path, binary_file):
     """Bad input met mid-write closes the output normally: no quarantine, no hard exit."""
     from sgdcli import predict, train

@@ -9,6 +9,7 @@ import os
 import re
 import shutil
 import tempfile
+from pathlib import Path
 
 import h5py
 import numpy as np
@@ -229,7 +230,7 @@ def valid_files(tmp_path_factory, model_path):
        truncate=st.one_of(st.none(), st.floats(0, 1, exclude_max=True)))
 def test_corrupted_and_truncated_files(model_path, valid_files, which, flips, truncate):
     source = valid_files[which]
-    data = bytearray(open(source, "rb").read())
+    data = bytearray(Path(source).read_bytes())
     for where, value in flips:
         data[int(where * len(data))] = value
     if truncate is not None:
@@ -460,7 +461,7 @@ def test_a_byte_flipped_in_a_text_attribute_names_the_attribute(tmp_path, traine
     """One damaged byte in the model type's text: the message said "'utf-8' codec can't encode characters ...
     surrogates not allowed"."""
     good, data = trained_models["binary"]
-    raw = bytearray(open(good, "rb").read())
+    raw = bytearray(Path(good).read_bytes())
     with h5py.File(good) as f:
         assert f.attrs["model"] == "logistic"
     at = raw.rindex(b"logistic")  # the attribute (options' JSON names the model too, earlier in the file)
@@ -477,7 +478,7 @@ def test_a_fixed_length_format_attribute_is_read(tmp_path, trained_models):
     """sgdcli_format as fixed-length bytes (as some writers store text) was "no sgdcli_format attribute"."""
     good, data = trained_models["binary"]
     copy = tmp_path / "fixed.h5"
-    copy.write_bytes(open(good, "rb").read())
+    copy.write_bytes(Path(good).read_bytes())
     with h5py.File(copy, "a") as f:
         f.attrs["sgdcli_format"] = np.bytes_(b"sgdcli-model")
         f.attrs["model"] = np.bytes_(b"logistic")
@@ -496,7 +497,7 @@ def test_a_damaged_optimizer_group_names_its_part(tmp_path, trained_models):
                        (lambda f: (_deleted("optimizer")(f), f.create_dataset("optimizer", data=[1.0])),
                         "optimizer is a dataset, not a group")):
         bad = tmp_path / "bad.h5"
-        bad.write_bytes(open(good, "rb").read())
+        bad.write_bytes(Path(good).read_bytes())
         with h5py.File(bad, "a") as f:
             edit(f)
         code, out, err = cli("train", data, "-o", tmp_path / "m.h5", "--init", bad, "--init-optimizer", *TRAIN)

@@ -4,6 +4,7 @@ even stop on SIGTERM there.  Each test has a timeout, so that a command that ope
 """
 
 import os
+from pathlib import Path
 
 import pytest
 
@@ -62,7 +63,7 @@ def test_text_files_read_whole_may_be_pipes(here):
     ran = run("train", "d.h5", "-o", "new.h5", "--config", _piped("[train]\nepochs = 2\n"), "--print-config")
     assert ran.returncode == 0 and "epochs = 2" in ran.stdout, ran.stderr
     pytest.importorskip("matplotlib")
-    ran = run("plot", _piped(open("m.jsonl").read()), "-o", "c.png")
+    ran = run("plot", _piped(Path("m.jsonl").read_text()), "-o", "c.png")
     assert ran.returncode == 0 and os.path.getsize("c.png") > 0, ran.stderr
 
 

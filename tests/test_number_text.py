@@ -13,7 +13,7 @@ from sgdcli import convert, train
 from sgdcli.data import numbertext
 from sgdcli.options import TrainOptions
 
-from conftest import cli
+from conftest import cli, short_fits
 
 # float() reads each of these as a number
 ODD = ["1_000", "\uff11\uff12", "\u0661\u0662", "\u00a012", "12\u2003", "1_0.5", "1e1_0"]
@@ -117,6 +117,7 @@ def test_a_field_that_is_no_number_is_no_missing_number(tmp_path):
     assert pd.read_csv(path, na_values=["1_000"], keep_default_na=False)["a"].fillna(0).tolist() == [0, 0, 5]
 
 
+@short_fits
 @pytest.mark.parametrize("odd", ["1_000", "\uff11\uff12", "\u00a012"])
 @pytest.mark.parametrize("command", ["predict", "evaluate"])
 def test_predict_and_evaluate_refuse_them_in_new_rows_as_they_refuse_abc(tmp_path, odd, command):

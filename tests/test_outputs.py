@@ -8,7 +8,7 @@ import h5py
 import numpy as np
 import pytest
 
-from conftest import cli, make_problem, write_table
+from conftest import cli, make_problem, short_fits, write_table
 
 
 @pytest.fixture
@@ -111,7 +111,7 @@ def test_scoring_passes_say_they_started_and_then_report_at_most_every_interval(
     assert "scoring x.h5: 200 of 1,000 rows (20%)" in lines[1] and "\x1b" not in stream.getvalue()
 
 
-@pytest.mark.filterwarnings("ignore")  # (a short fit's warnings)
+@short_fits  # (a short fit's warnings)
 def test_a_class_of_real_numbers_is_written_in_the_prediction_column_as_in_the_header(tmp_path):
     """0.3 was written 0.29999999999999999 in the prediction column and 0.3 in proba_0.3: sort | uniq -c and joins
     on the label text saw another class than the header and the training labels."""
@@ -128,7 +128,7 @@ def test_a_class_of_real_numbers_is_written_in_the_prediction_column_as_in_the_h
     assert set((tmp_path / "p.tsv").read_text().splitlines()[1:]) == {"0.1", "0.3"}
 
 
-@pytest.mark.filterwarnings("ignore")  # (a short fit's warnings)
+@short_fits  # (a short fit's warnings)
 def test_bool_labels_are_named_false_and_true_everywhere(tmp_path):
     """A bool y dataset (h5py's bools) made a model that show listed as False, True and whose HDF5 predictions
     were bools, but whose CSV and TSV predictions were 1 and 0, and whose --positive-class and --class-weight

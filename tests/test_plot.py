@@ -5,6 +5,7 @@ import json
 import os
 import subprocess
 import sys
+from pathlib import Path
 
 import pytest
 
@@ -26,7 +27,7 @@ def runs(tmp_path, binary_file):
 
 
 def records(path):
-    return [json.loads(line) for line in open(path)]
+    return [json.loads(line) for line in Path(path).read_text().splitlines()]
 
 
 def test_the_lines_drawn_are_the_records(runs):
@@ -102,7 +103,7 @@ def test_a_file_that_is_not_utf8_text_is_not_a_metrics_file(tmp_path, binary_fil
     """An HDF5 file, or a metrics file with a byte that is not UTF-8 on its third line: the file and the line (an
     internal error before)."""
     latin = tmp_path / "latin.jsonl"
-    latin.write_bytes(open(runs[0], "rb").read().split(b"\n")[0] + b"\n\n\xff\n")
+    latin.write_bytes(Path(runs[0]).read_bytes().split(b"\n")[0] + b"\n\n\xff\n")
     for path, line, byte in ((binary_file, 1, "\\x89"), (latin, 3, "\\xff")):
         code, out, err = cli("plot", runs[1], path, "-o", tmp_path / "c.png")
         assert (code, out, err) == (2, "", f"sgdcli: error: {path}: line {line}: not UTF-8 text (bytes b'{byte}': "
@@ -156,7 +157,7 @@ def test_runs_whose_files_share_a_name_are_told_apart_by_their_directories(tmp_p
     run was which."""
     for name, source in zip("ab", runs):
         (tmp_path / name).mkdir()
-        (tmp_path / name / "metrics.jsonl").write_bytes(open(source, "rb").read())
+        (tmp_path / name / "metrics.jsonl").write_bytes(Path(source).read_bytes())
     out = tmp_path / "c.svg"
     code, stdout, err = cli("plot", tmp_path / "a" / "metrics.jsonl", tmp_path / "b" / "metrics.jsonl", "-o", out)
     assert code == 0, err

@@ -13,7 +13,9 @@ import pytest
 from sgdcli import evaluate, train
 from sgdcli.options import TrainOptions
 
-from conftest import cli, write_table
+from conftest import cli, short_fits, write_table
+
+pytestmark = short_fits  # small models, trained to test reading and naming: short fits
 
 
 def need(module: str):

@@ -15,7 +15,7 @@ import pytest
 from sgdcli import evaluate, load_model, train
 from sgdcli.options import TrainOptions
 
-from conftest import RSS_SAMPLER, cli, make_problem, write_table
+from conftest import RSS_SAMPLER, cli, make_problem, short_fits, write_table
 
 N, D = 5000, 12
 NAMES = [f"f{j}" for j in range(D)]
@@ -136,7 +136,7 @@ def test_each_producer_trains_predicts_and_evaluates_like_the_plain_copy(tmp_pat
     expected.save(tmp_path / "e.h5")
     assert cli("predict", tmp_path / "e.h5", reference, "-o", tmp_path / "e.csv", "--proba")[0] == 0
     names = model.training.get("class_names")  # AnnData's categories: predictions are their names
-    got, want = ([row for row in csv.reader(open(tmp_path / name))][1:] for name in ("p.csv", "e.csv"))
+    got, want = ([row for row in csv.reader((tmp_path / name).read_text().splitlines())][1:] for name in ("p.csv", "e.csv"))
     code_of = (lambda v: names.index(v)) if names else float
     assert [code_of(r[0]) for r in got] == [float(r[0]) for r in want]
     got, want = (np.array([[float(v) for v in r[1:]] for r in rows]) for rows in (got, want))
@@ -299,6 +299,7 @@ def test_vaex_layout_is_refused_saying_so(tmp_path):
         "holding its data), which sgdcli does not read: export the frame as CSV (df.export_csv) and convert that")
 
 
+@short_fits
 def test_thousands_of_one_row_columns_neither_hang_nor_fail_obscurely(tmp_path):
     with h5py.File(tmp_path / "d.h5", "w") as f:
         for j in range(3000):
@@ -401,6 +402,7 @@ def test_a_composed_table_reads_ranges_in_any_order_as_row_by_row_reads_would(tm
         np.testing.assert_array_equal(got, want, err_msg=x)
 
 
+@short_fits
 def test_pickled_column_names_never_run_code(tmp_path):
     """pandas' table format keeps column names in pickles: one that names a callable is not unpickled (no code
     runs), and the columns fall back to the fields' names."""
@@ -538,6 +540,7 @@ def test_a_model_of_a_compound_table_with_a_text_label_scores_that_table_with_th
     assert set(out.split()[1:]) == {"neg", "pos"}
 
 
+@short_fits
 def test_a_pandas_categorical_label_is_read_as_its_names_whatever_their_order(tmp_path):
     """The table format stores a Categorical as its codes, and its categories beside the table: the label is
     read through them, as pd.read_hdf reads it. The same rows as plain text, as a Categorical with its
@@ -611,6 +614,7 @@ def test_a_pandas_categorical_without_its_categories_is_not_trained_on_its_codes
                                       "categories (df/meta/values_block_1/meta/table) cannot be read")
 
 
+@short_fits
 def test_names_as_labels_from_h5py_and_anndata_map_through_the_model(tmp_path):
     """A variable-length string y (h5py, AnnData obs columns) and AnnData categoricals: codes follow the
     model's classes in every file read for it; a name it does not know is an error naming it."""
@@ -656,6 +660,7 @@ def write_h5ad_categorical(path, X, label, categories):
     return path
 
 
+@short_fits
 def test_anndata_categories_in_any_order_train_the_model_of_the_sorted_names(tmp_path):
     """AnnData keeps a categorical's categories in the frame's order; the classes are the sorted names whatever
     that order, so logistic's positive class is the name that sorts last: the same rows with categories

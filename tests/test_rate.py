@@ -8,13 +8,15 @@ from sgdcli.data.table import Table
 from sgdcli.options import TrainOptions
 from sgdcli.training import curvature, decayingrate, rate, sampling
 from sgdcli.training.progress import end_pace
+from sgdcli.training.runlog import FitWarning
 
 import naive
-from conftest import cli, make_problem, write_table
+from conftest import cli, make_problem, short_fits, write_table
 
 
 @pytest.mark.parametrize("model,optimizer,batch,l2", [("logistic", "sgd", 32, 0.0), ("linear", "momentum", 8, 0.0),
                                                       ("softmax", "sgd", 256, 0.0), ("logistic", "nesterov", 32, 5.0)])
+@short_fits
 def test_the_rate_is_one_over_the_curvature_of_the_sampled_rows(tmp_path, model, optimizer, batch, l2):
     """4,096 rows: the sample is every row (16 runs of 256), so the rate is computed here from the whole file.
     Momentum's noise term counts the 1/(1 − β) batches whose steps it sums; --l2 adds to every weight's
@@ -163,6 +165,7 @@ def test_power_iteration_finds_the_largest_eigenvalue():
         curvature.EXACT_UP_TO = old
 
 
+@short_fits
 def test_the_choice_is_logged_and_gets_far_in_one_short_epoch(tmp_path):
     """2,000 rows, 63 steps: plain SGD at 0.01 (the defaults before issue 16) has barely moved the model; the
     defaults (--lr auto, nesterov, cosine, standardized) fit it."""
@@ -404,12 +407,21 @@ def test_a_model_that_ends_above_the_all_zero_models_loss_is_written_with_a_warn
     assert code == 0 and "warning" not in err
 
 
+def _warned(path, options):
+    """``train(path, options)``, which warns each of the warnings its model records as a FitWarning, and nothing
+    else."""
+    with pytest.warns(FitWarning) as said:
+        m = train(path, options)
+    assert [(w.category, str(w.message)) for w in said] == [(FitWarning, text) for text in m.training["warnings"]]
+    return m
+
+
 def test_a_run_of_few_updates_whose_loss_still_fell_says_so(tmp_path):
     """Full batch, the default 5 epochs: 5 updates, the loss still falling.  A run of as few updates whose loss
     has stopped falling is not told to run longer."""
     X, y = make_problem("multiclass", n=400, d=8, k=10, seed=1)
     path = write_table(tmp_path / "s.h5", X, y)
-    m = train(path, TrainOptions(model="softmax", batch_size="full"))
+    m = _warned(path, TrainOptions(model="softmax", batch_size="full"))
     first, last = m.history[2]["train_loss"], m.history[4]["train_loss"]
     assert first - last > 0.01 * first
     code, _, err = cli("train", path, "-o", tmp_path / "m.h5", "--model", "softmax", "--batch-size", "full", "-q")
@@ -424,7 +436,7 @@ def test_a_run_of_few_updates_whose_loss_still_fell_says_so(tmp_path):
     code, _, err = cli("train", path, "-o", tmp_path / "m.h5", "--batch-size", "full", "-q")
     assert (code, err) == (0, "")
     # one epoch cannot tell; its loss is the all-zero model's itself, computed in other arithmetic: not "above"
-    m = train(path, TrainOptions(batch_size="full", epochs=1))
+    m = _warned(path, TrainOptions(batch_size="full", epochs=1))
     assert m.training["warnings"] == ["only 1 update in all (1 epoch × 1 iteration of batch 200): the model "
                                       "may be far from the optimum; raise --epochs or lower --batch-size"]
 
@@ -438,7 +450,7 @@ def test_an_explicit_rate_far_below_the_auto_rate_whose_loss_still_fell_says_so(
     m = train(path, TrainOptions())
     auto, best = m.training["lr_auto"]["lr"], evaluate(m, path)["log_loss"]
     assert "warnings" not in m.training
-    m = train(path, TrainOptions(lr=auto / 1000))
+    m = _warned(path, TrainOptions(lr=auto / 1000))
     share, since = end_pace(m.history, False, max(m.history[0]["train_loss"], np.log(2)))
     first, last = m.history[since - 1]["train_loss"], m.history[4]["train_loss"]
     expected = (f"the loss was still falling ({first:.4g} at epoch {since}, {last:.4g} at epoch 5; per unit of "
@@ -461,13 +473,13 @@ def test_heavy_tailed_labels_do_not_make_a_falling_loss_look_above_the_start(tmp
     X = rng.normal(size=(20000, 5)).astype(np.float32)
     y = X @ np.ones(5) * 0.1 + rng.standard_t(2, size=20000) + 3
     path = write_table(tmp_path / "heavy.h5", X, y)
-    m = train(path, TrainOptions(model="linear", lr=1e-5))
+    m = _warned(path, TrainOptions(model="linear", lr=1e-5))
     with Table(path) as table:
         sample_zero = 0.5 * np.mean(sampling.sample_labels(table) ** 2)
     assert m.training["zero_loss"] == pytest.approx(np.mean(y**2) / 2, rel=1e-12)
     assert m.history[-1]["train_loss"] > 1.01 * sample_zero and m.history[-1]["train_loss"] < np.mean(y**2) / 2
     assert [w.split(" (")[0] for w in m.training["warnings"]] == ["the loss was still falling"]  # at 1e-5: slow
-    m = train(path, TrainOptions(model="linear", batch_size="full", epochs=1))
+    m = _warned(path, TrainOptions(model="linear", batch_size="full", epochs=1))
     assert [w.split(" in all")[0] for w in m.training["warnings"]] == ["only 1 update"]
 
 
@@ -476,12 +488,12 @@ def test_the_few_updates_warning_counts_the_updates_made_by_threads_that_average
     made 1 update an epoch, not 2; and a full batch is each thread's share, not the whole file's rows."""
     X, y = make_problem("regression", n=1, d=2, seed=1)
     one = write_table(tmp_path / "one.h5", X, y)
-    m = train(one, TrainOptions(model="linear", batch_size=1, epochs=2, threads=2, parallel="average"))
+    m = _warned(one, TrainOptions(model="linear", batch_size=1, epochs=2, threads=2, parallel="average"))
     assert [r["iterations"] for r in m.history] == [1, 1]
     assert m.training["warnings"][0].startswith("only 2 updates in all (2 epochs × 1 iteration of batch 1), ")
     X, y = make_problem("multiclass", n=3000, d=8, k=10, seed=1)
     path = write_table(tmp_path / "s.h5", X, y)
-    m = train(path, TrainOptions(model="softmax", batch_size="full", epochs=3, threads=2, parallel="average"))
+    m = _warned(path, TrainOptions(model="softmax", batch_size="full", epochs=3, threads=2, parallel="average"))
     assert [r["iterations"] for r in m.history] == [2, 2, 2]
     assert m.training["warnings"][0].startswith("only 6 updates in all (3 epochs × 2 iterations of a thread's whole "
                                                 "share of the rows, about 1500), ")
@@ -514,6 +526,7 @@ def test_a_schedule_that_does_not_decay_counts_the_noise_it_keeps(tmp_path, sche
 
 @pytest.mark.parametrize("optimizer,schedule,l2", [("nesterov", "constant", 0.0), ("sgd", "cosine", 0.0),
                                                    ("momentum", "step", 0.0), ("nesterov", "constant", 0.05)])
+@short_fits
 def test_a_full_batch_has_no_noise_term_and_takes_one_over_l(tmp_path, optimizer, schedule, l2):
     """Every step on every row: the gradient is exact, so --lr auto is 1/L (with --l2's curvature), whatever the
     schedule and the momentum (heavy ball is stable up to 2(1 + β)/L, nesterov up to 2(1 + β)/((1 + 2β)L)).  It

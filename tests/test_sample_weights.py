@@ -9,7 +9,7 @@ import pytest
 from sgdcli import evaluate, load_model, train
 from sgdcli.options import TrainOptions
 
-from conftest import cli, write_table
+from conftest import cli, short_fits, write_table
 
 FULL = dict(batch_size=None, optimizer="sgd", schedule="constant", lr=0.5, epochs=30, l2=0.01)  # gradient descent
 
@@ -40,6 +40,7 @@ def weighted_objective(X, y, W, w, l2):
     return float(np.average(np.logaddexp(0.0, s) - y * s, weights=w) + 0.5 * l2 * W[:-1] @ W[:-1])
 
 
+@short_fits
 def test_integer_weights_train_as_the_rows_repeated(weighted):
     """Gradient descent on the weighted file takes the steps it takes on the repeated rows (standardization
     included: its statistics are weighted too)."""
@@ -86,6 +87,7 @@ def test_the_optimum_is_scikit_learns_weighted_one(weighted, tmp_path):
     np.testing.assert_allclose(linear.raw_weights()[0], np.append(ridge.coef_, ridge.intercept_), atol=1e-6)
 
 
+@short_fits
 def test_rows_of_weight_zero_are_left_out(weighted, tmp_path):
     path, _, X, y, w = weighted
     kept = w > 0
@@ -167,6 +169,7 @@ def test_validation_uses_the_weights_of_the_validation_file(weighted, tmp_path):
     assert m.history[-1]["val_loss"] != pytest.approx(evaluate(m, val)["log_loss"], rel=1e-6)
 
 
+@short_fits
 def test_weighted_metrics_are_scikit_learns(weighted, tmp_path):
     from sklearn import metrics as sk
 
@@ -184,6 +187,7 @@ def test_weighted_metrics_are_scikit_learns(weighted, tmp_path):
     assert {k: got[k] for k in want} == pytest.approx(want, rel=1e-6, abs=1e-6)
 
 
+@short_fits
 @pytest.mark.parametrize("model", ["linear", "quantile", "poisson", "softmax"])
 def test_weighted_metrics_of_other_models_are_scikit_learns(tmp_path, model):
     from sklearn import metrics as sk
@@ -215,6 +219,7 @@ def test_weighted_metrics_of_other_models_are_scikit_learns(tmp_path, model):
     assert {k: got[k] for k in want} == pytest.approx(want, rel=1e-9, abs=1e-12)
 
 
+@short_fits
 def test_evaluate_prints_weighted_metrics(weighted):
     path, *_ = weighted
     m = train(path, TrainOptions(sample_weight="w", epochs=1))

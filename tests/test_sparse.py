@@ -9,7 +9,7 @@ import pytest
 from sgdcli import evaluate, train
 from sgdcli.options import TrainOptions
 
-from conftest import RSS_SAMPLER, cli, write_table
+from conftest import RSS_SAMPLER, cli, short_fits, write_table
 
 scipy_sparse = pytest.importorskip("scipy.sparse")
 SAME = dict(optimizer="sgd", schedule="constant", lr=0.5, standardize=False, shuffle=False, epochs=2, l2=1e-4)
@@ -40,6 +40,7 @@ def files(tmp_path_factory):
     {"batch_size": 16, "drop_last": True},
     {"optimizer": "rmsprop", "lr": 0.01, "l2": 0.0, "batch_size": 16, "drop_last": True},  # the lazy step
 ])
+@short_fits
 def test_a_csr_matrix_trains_like_its_dense_copy(files, extra):
     """The same weights, and the same rows and loss in each epoch's record: sparse --drop-last counted the rows
     of the batch it dropped (and their loss), which --parallel average then weighed a shard's model by."""
@@ -60,6 +61,7 @@ def test_a_csr_matrix_trains_like_its_dense_copy(files, extra):
     assert a.training["read_mode"].startswith("CSR row ranges") and a.training["features"] is None
 
 
+@short_fits
 def test_sparse_input_is_scaled_without_centering_when_asked(files):
     sparse, _, M, _ = files
     default = train(sparse, TrainOptions(epochs=1))

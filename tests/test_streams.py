@@ -104,7 +104,8 @@ def test_a_reader_that_goes_away_ends_predict_without_a_word_but_with_exit_1(tmp
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env)
     assert proc.stdout.readline() == "prediction\n"
     proc.stdout.close()  # as head does after its line
-    err = proc.stderr.read()
+    with proc.stderr:
+        err = proc.stderr.read()
     assert proc.wait(timeout=300) == 1
     assert all(line.startswith("20") for line in err.splitlines()), err  # only the timestamped progress
 
@@ -136,7 +137,8 @@ def test_evaluate_read_a_line_at_a_time_by_a_reader_that_then_goes_ends_0(tmp_pa
                                 stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env)
         assert proc.stdout.readline() == "rows 3000\n"
         proc.stdout.close()  # as head does after its line
-        err = proc.stderr.read()
+        with proc.stderr:
+            err = proc.stderr.read()
         assert proc.wait(timeout=300) == 0, err
         assert all(line.startswith("20") for line in err.splitlines()), err  # only the timestamped progress
 

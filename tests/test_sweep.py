@@ -8,10 +8,11 @@ import h5py
 import numpy as np
 import pytest
 
-from conftest import cli
+from conftest import cli, short_fits
 from sgdcli import train
 from sgdcli.options import TrainOptions
 from sgdcli.training.progress import end_pace
+from sgdcli.training.runlog import FitWarning
 
 
 def sweep_json(*args):
@@ -20,6 +21,7 @@ def sweep_json(*args):
     return json.loads(out)
 
 
+@short_fits
 def test_each_run_is_the_train_run_with_those_options(binary_file):
     runs = sweep_json(binary_file, "--batch-sizes", "1,64,full", "--lrs", "0.05,0.2", "--epochs", "2", "--val-fraction", "0.1")
     assert [(r["batch_size"], r["lr"]) for r in runs] == [
@@ -81,6 +83,7 @@ def test_lr_scaling_shows_the_rate_used(binary_file):
     assert [r["lr"] for r in runs] == [pytest.approx(0.01), pytest.approx(0.04)]
 
 
+@short_fits
 def test_an_auto_rate_sits_among_the_others(binary_file):
     """--lrs auto: the rate --lr auto chooses, trained beside the given ones."""
     runs = sweep_json(binary_file, "--batch-sizes", "32", "--lrs", "0.01,auto", "--epochs", "1", "--standardize")
@@ -120,8 +123,10 @@ def test_a_warning_names_its_run_by_the_rate_given_and_measures_the_rate_used(bi
     code, out, err = cli("sweep", binary_file, "--batch-sizes", "32", "--lrs", "0.001", "--lr-scaling", "linear",
                          "--base-batch-size", "8", "--json", "-q")
     (row,) = json.loads(out)
-    model = train(binary_file, TrainOptions(batch_size=32, lr=0.001, lr_scaling="linear", base_batch_size=8))
-    auto = train(binary_file, TrainOptions(batch_size=32, epochs=1)).training["lr_auto"]["lr"]
+    with pytest.warns(FitWarning) as warned:
+        model = train(binary_file, TrainOptions(batch_size=32, lr=0.001, lr_scaling="linear", base_batch_size=8))
+    with pytest.warns(FitWarning, match="^only 94 updates in all"):  # one epoch, to read --lr auto's rate
+        auto = train(binary_file, TrainOptions(batch_size=32, epochs=1)).training["lr_auto"]["lr"]
     share, since = end_pace(model.history, False, max(model.history[0]["train_loss"], math.log(2)))
     first, last = model.history[since - 1]["train_loss"], model.history[-1]["train_loss"]
     said = (f"the loss was still falling ({first:.4g} at epoch {since}, {last:.4g} at epoch 5; per unit of learning "
@@ -129,6 +134,7 @@ def test_a_warning_names_its_run_by_the_rate_given_and_measures_the_rate_used(bi
             f"linear), {auto / 0.004:.3g} times smaller than the {auto:.4g} that --lr auto chooses here: the model "
             "may be far from the optimum; raise --lr or --epochs")
     assert row["lr"] == pytest.approx(0.004) and row["warnings"] == model.training["warnings"] == [said]
+    assert [(w.category, str(w.message)) for w in warned] == [(FitWarning, said)]
     assert (code, err) == (0, f"sgdcli: warning: batch 32, lr 0.001: {said}\n")
 
 

@@ -20,7 +20,7 @@ from sgdcli.kernels.schedules import lr_at
 from sgdcli.kernels.state import kernel_config
 
 import naive
-from conftest import RSS_SAMPLER, cli, make_problem, run, run_process, write_table
+from conftest import RSS_SAMPLER, cli, make_problem, run, run_process, short_fits, write_table
 from sgdcli.cli.render import number as render_number
 
 
@@ -48,6 +48,7 @@ def test_same_seed_and_threads_give_byte_identical_models(tmp_path, threads):
     assert model_contents(tmp_path / "a.h5")[0] != model_contents(tmp_path / "c.h5")[0]
 
 
+@short_fits
 @pytest.mark.parametrize("threads", [1, 2])
 def test_the_rows_of_a_kernel_call_change_a_model_only_in_its_last_bits(tmp_path, monkeypatch, threads):
     """SGDCLI_SLICE_ROWS (testhooks.py) moves the kernel calls' ends.  One inside a mini-batch adds that batch's
@@ -95,6 +96,7 @@ def test_the_same_command_in_other_processes_gives_the_same_model(tmp_path, spar
     assert all(model_contents(tmp_path / f"m{i}.h5") == first for i in range(1, 8))
 
 
+@short_fits
 def test_validation_file_and_early_stopping_keep_the_best_epoch(tmp_path):
     X, y = make_problem("binary", n=3000, d=5, seed=2)
     path = write_table(tmp_path / "train.h5", X, y)

@@ -9,7 +9,7 @@ import pytest
 from sgdcli import evaluate, load_model, train
 from sgdcli.options import TrainOptions
 
-from conftest import cli, make_problem, write_table
+from conftest import cli, make_problem, short_fits, write_table
 
 
 @pytest.fixture(scope="module")
@@ -264,6 +264,7 @@ def test_gates_need_an_epoch_to_validate(days, tmp_path):
                                       "with sgdcli evaluate")
 
 
+@short_fits
 def test_lr_auto_steps_by_the_share_of_new_rows_and_keeps_what_the_model_knew(days, tmp_path):
     """At a fresh run's rate, 500 new rows would undo much of what 10,000 taught (training/rate.py)."""
     d, _, second, test = days
@@ -282,6 +283,7 @@ def test_lr_auto_steps_by_the_share_of_new_rows_and_keeps_what_the_model_knew(da
 @pytest.mark.parametrize("sparse", [False, True])
 @pytest.mark.parametrize("optimizer,extra", [("adam", {}), ("momentum", {"average": True}), ("rmsprop", {}),
                                              ("adagrad", {"l2": 0.0})])
+@short_fits
 def test_a_run_continued_with_its_optimizer_state_is_the_uninterrupted_run(tmp_path, optimizer, extra, sparse):
     """Two epochs, or one and then one more from the model with --init-optimizer: the same model (file order,
     a constant rate: the schedule restarts, the optimizer's clock does not)."""
