@@ -13,6 +13,7 @@ from scipy.special import logsumexp
 from sgdcli import generate, train
 from sgdcli.options import TrainOptions
 from sgdcli.training import decayingrate, gradientnoise
+from sgdcli.training.fitwarnings import FitWarning
 
 from conftest import cli
 
@@ -83,7 +84,8 @@ def test_a_batch_that_1_over_l_holds_far_below_the_balance_is_warned(separable, 
     out = tmp_path / "m.h5"
     code, stdout, err = cli("train", path, "-o", out, "--model", "softmax", "--batch-size", "256", "-q")
     assert code == 0, err
-    m = train(path, TrainOptions(model="softmax", batch_size=256))
+    with pytest.warns(FitWarning, match="nearly separable"):
+        m = train(path, TrainOptions(model="softmax", batch_size=256))
     auto = m.training["lr_auto"]
     ratio = auto["balanced"] / auto["lr"]
     assert ratio > decayingrate.SHORT and _softmax_loss(m, X, y) > 1.3 * optimum

@@ -13,7 +13,7 @@ from sgdcli.data.table import Table
 from sgdcli.data.textlabels import SCAN_COPIES, _text
 from sgdcli.errors import InputError
 
-from conftest import cli
+from conftest import cli, short_fits
 
 ROWS, NAMES = 300_000, np.array([b"cat", b"dog", b"emu", b"yak"])
 MEMORY = 1 << 20
@@ -119,6 +119,9 @@ def test_variable_length_names_are_found_within_memory_whatever_their_length(tmp
     assert peak <= memory
 
 
+# random labels read under --memory 8M, the subject: the fit and shuffle warnings are right and beside the point
+@pytest.mark.filterwarnings("ignore::sgdcli.training.runlog.ShuffleWarning")
+@short_fits
 def test_the_epochs_read_variable_length_names_within_memory(tmp_path, monkeypatch):
     """During the epochs a block's names were read whole, each a Python object of tens of bytes (its header and
     characters) and np.unique's copies beside it, where --memory counts 8 bytes a label: names of 64 characters

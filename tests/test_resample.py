@@ -8,7 +8,7 @@ from sgdcli import train
 from sgdcli.engine import resample
 from sgdcli.options import TrainOptions
 
-from conftest import write_table
+from conftest import short_fits, write_table
 
 
 @pytest.fixture(scope="module")
@@ -61,6 +61,7 @@ def test_rare_positives_weighed_up_end_near_the_optimum_of_the_weighted_objectiv
     assert weighted_loss(X, y, v, model.raw_weights()[0]) <= 1.1 * best
 
 
+@short_fits  # one short epoch: the rate's trace is the subject
 def test_auto_rates_noise_term_counts_each_draw_at_the_mean_weight(rarest, tmp_path):
     # Standardized with the rows' weights, every feature's weighted mean square is 1: a draw, which picks rows
     # as often as they weigh, has a mean squared norm of the features and the bias's 1.  (Counted at each row's

@@ -18,7 +18,10 @@ from sgdcli.options import TrainOptions
 from sgdcli.reporting.reporter import Reporter
 from sgdcli.training.control import RunControl
 
-from conftest import ROOT, make_problem, run, write_table
+from conftest import ROOT, make_problem, run, short_fits, write_table
+
+# a few rows and epochs, to count shares and steps: the fit warnings are right and beside the point
+pytestmark = short_fits
 
 SMALL = 2**20  # the least --memory
 SHARING = "stopped by SIGTERM while counting the rows each model averaged trains, before training began; " \
