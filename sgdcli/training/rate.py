@@ -334,9 +334,10 @@ def auto_rate(table: Table | Sample, model: str, center: np.ndarray, scale: np.n
     labels)``: the weights of the sample's rows (None: every row weighs 1); the sample held within
     ``memory``; ``bias``: where the bias starts (training/start.py), which an adaptive rate measures the labels
     from; ``updates``: the run's planned updates (epochs × iterations per epoch), which adam's and rmsprop's
-    rate counts (adaptive_width); ``l2``: --l2, which adds to the weights' curvature of sgd, momentum and nesterov (not
-    the bias's: ``bias_times``; the adaptive optimizers' steps do not grow with it); ``ends_at``: the share of the rate a schedule that does not
-    decay to small steps ends at (constant: 1; step: γ^phases), whose noise bounds the rate too; ``full``: every
+    rate counts (adaptive_width); ``l2``: --l2, which adds to the weights' curvature of sgd, momentum and
+    nesterov (not the bias's: ``bias_times``; the adaptive optimizers' steps do not grow with it); ``ends_at``:
+    the share of the rate a schedule that does not decay to small steps ends at (constant: 1; step: γ^phases),
+    whose noise bounds the rate too; ``full``: every
     step on every training row (of a model's share), which has no noise: 1/L; ``cosine``: the cosine schedule,
     whose rate rises on nearly separable rows (training/decayingrate.py); ``by_weight``: the rows are drawn in
     proportion to their weights (engine/resample.py), which the noise term counts."""
