@@ -112,7 +112,7 @@ def test_a_run_of_auto_rate_halved_after_blow_ups_whose_loss_still_falls_is_told
     path = write_table(tmp_path / "p.h5", X, y)
     with pytest.warns(FitWarning):
         m = train(path, TrainOptions(model="poisson"))
-    halvings, auto = m.training["lr_auto"]["halvings"], m.training["lr_auto"]["lr"]
+    halvings = m.training["lr_auto"]["halvings"]
     assert halvings >= 5  # under SLOW_RATE of --lr auto's
     share, since = end_pace(m.history, False, m.training["zero_loss"])
     assert share >= PACE

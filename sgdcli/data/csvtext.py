@@ -18,6 +18,7 @@ from __future__ import annotations
 import contextlib
 import csv
 import dataclasses
+import importlib
 import math
 
 import numpy as np
@@ -317,7 +318,7 @@ def hashed_rows(path, rows, ncols: int, enc: Encoding, hasher: Hasher, block_row
 
 def pyarrow_available() -> bool:
     try:
-        import pyarrow.csv  # noqa: F401
+        importlib.import_module("pyarrow.csv")  # imported to learn whether it can be
     except ImportError:
         return False
     return True

@@ -11,9 +11,10 @@ import numpy as np
 from sgdcli.kernels import runtime
 from sgdcli.reporting.warned import warn
 from sgdcli.sizes import size_text, whole_mib
-from sgdcli.training import biasrate, replicas
-from sgdcli.training.fitwarnings import FitWarning  # noqa: F401 (its documented place: docs/python-api.md)
+from sgdcli.training import biasrate, fitwarnings, replicas
 from sgdcli.training.sampling import Sample, sparse_sample
+
+FitWarning = fitwarnings.FitWarning  # its documented place (docs/python-api.md); the class is fitwarnings.py's
 
 # A window of the page shuffle (data/shuffle.py) that draws on fewer runs of the file than this, in a file of
 # several windows, leaves rows stored in an order (sorted by label, or by time) to train worse than shuffled ones:
