@@ -16,13 +16,17 @@ from __future__ import annotations
 
 import argparse
 import os
+import sys
 import tempfile
 import warnings
 
 import h5py
 import numpy as np
 
-from sgdcli import TrainOptions, train
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+
+from problems import bias_for  # noqa: E402
+from sgdcli import TrainOptions, train  # noqa: E402
 
 ROWS = 100_000
 FEATURES = 50
@@ -54,20 +58,12 @@ def write(path: str, share: float, seed: int = 0, rows: int = ROWS, features: in
     w = rng.standard_normal(features)
     w *= signal / np.linalg.norm(w)
     score = X.astype(np.float64) @ w
-    bias = _bias_for(score, share)
+    bias = bias_for(score, share)
     y = (rng.random(rows) < 1 / (1 + np.exp(-(score + bias)))).astype(np.float32)
     sample = np.exp(1.5 * rng.standard_normal(rows)).astype(np.float32)
     with h5py.File(path, "w") as f:
         f["X"], f["y"], f["w"] = X, y, sample
     return X.astype(np.float64), y.astype(np.float64), sample.astype(np.float64)
-
-
-def _bias_for(score: np.ndarray, share: float) -> float:
-    lo, hi = -30.0, 10.0
-    for _ in range(60):
-        mid = (lo + hi) / 2
-        lo, hi = (mid, hi) if np.mean(1 / (1 + np.exp(-(score + mid)))) < share else (lo, mid)
-    return (lo + hi) / 2
 
 
 def row_weights(y: np.ndarray, sample: np.ndarray, weights: str | None) -> np.ndarray:

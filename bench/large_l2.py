@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import sys
 import tempfile
 import warnings
 
@@ -24,8 +25,11 @@ import h5py
 import numpy as np
 from scipy.special import logsumexp
 
-from sgdcli import TrainOptions, train
-from sgdcli.model.standardize import multipliers
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+
+from problems import bias_for  # noqa: E402
+from sgdcli import TrainOptions, train  # noqa: E402
+from sgdcli.model.standardize import multipliers  # noqa: E402
 
 ROWS = 20000
 FEATURES = 10
@@ -47,7 +51,7 @@ def write(path: str, name: str, rows: int) -> tuple[np.ndarray, np.ndarray]:
     Z = (X - X.mean(axis=0)) / X.std(axis=0)
     if model == "logistic":
         s = Z @ (rng.standard_normal(FEATURES) / np.sqrt(FEATURES))
-        bias = 0.0 if rare is None else _bias_for(s, rare)
+        bias = 0.0 if rare is None else bias_for(s, rare)
         y = (rng.random(rows) < 1 / (1 + np.exp(-(s + bias)))).astype(np.int64)
     elif model == "linear":
         y = Z @ rng.standard_normal(FEATURES) + 3.0 + rng.standard_normal(rows)
@@ -59,14 +63,6 @@ def write(path: str, name: str, rows: int) -> tuple[np.ndarray, np.ndarray]:
     with h5py.File(path, "w") as f:
         f["X"], f["y"] = X.astype(np.float32), y
     return X.astype(np.float32).astype(np.float64), y
-
-
-def _bias_for(s: np.ndarray, share: float) -> float:
-    lo, hi = -20.0, 20.0
-    for _ in range(60):
-        mid = (lo + hi) / 2
-        lo, hi = (mid, hi) if np.mean(1 / (1 + np.exp(-(s + mid)))) < share else (lo, mid)
-    return (lo + hi) / 2
 
 
 def _grad_hess(model: str, S: np.ndarray, y: np.ndarray):

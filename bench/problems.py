@@ -1,0 +1,16 @@
+"""Pieces of the benchmarks' synthetic problems that several scripts share (class_weight.py, large_l2.py)."""
+
+from __future__ import annotations
+
+import numpy as np
+
+
+def bias_for(score: np.ndarray, share: float) -> float:
+    """The bias at which logistic labels of ``score`` plus it are positive ``share`` of the rows on average: the
+    mean probability rises with the bias, so bisection finds it (within [-30, 30], far beyond any share a
+    benchmark asks for; 64 halvings leave less than the float64 spacing of such a bias)."""
+    lo, hi = -30.0, 30.0
+    for _ in range(64):
+        mid = (lo + hi) / 2
+        lo, hi = (mid, hi) if np.mean(1 / (1 + np.exp(-(score + mid)))) < share else (lo, mid)
+    return (lo + hi) / 2
