@@ -184,3 +184,28 @@ def test_a_chunk_of_names_larger_than_memory_is_refused_by_evaluate_before_it_is
                    f"({40_000 * per_row / 2**20:.1f} MiB decoded, 40,000 rows), which is read whole; raise --memory "
                    f"to at least {-(-40_000 * per_row // 2**20)}M\n")
     assert cli("evaluate", tmp_path / "m.h5", path, "--memory", f"{-(-40_000 * per_row // 2**20)}M")[0] == 0
+
+
+def test_a_chunk_of_a_tables_variable_length_names_counts_their_objects(tmp_path, reads):
+    """A compound table's field of variable-length names is read as Python objects too, but the source's dtype is
+    the table's (a compound, not an object): what the names took was left out, so evaluate read whole a chunk
+    whose names took more than --memory, where it refuses it as it does a dataset's."""
+    rng = np.random.default_rng(0)
+    names = np.array([f"class {i} " + "x" * 190 for i in range(4)], dtype=object)
+    table = np.zeros(40_000, dtype=[("a", "f4"), ("b", "f4"), ("name", h5py.string_dtype())])
+    table["a"], table["b"] = rng.standard_normal((2, 40_000))
+    table["name"] = names[rng.integers(0, 4, 40_000)]
+    path = tmp_path / "table.h5"
+    with h5py.File(path, "w") as f:
+        f.create_dataset("T", data=table, chunks=(40_000,), compression="gzip")
+    argv = ["--x", "T", "--label-column", "name"]
+    assert cli("train", path, "-o", tmp_path / "m.h5", *argv, "--model", "softmax", "--epochs", "1", "-q")[0] == 0
+    reads.clear()
+    # a row while read: the table's row as read, as taken and sorted, the longest name's object, np.unique's indices
+    per_row = SCAN_COPIES * table.dtype.itemsize + -(-sys.getsizeof(names[0].encode()) // 16) * 16 + 3 * 8
+    code, out, err = cli("evaluate", tmp_path / "m.h5", path, *argv, "--memory", "4M")
+    assert (code, out) == (2, "") and reads == []
+    assert err == (f"sgdcli: error: --memory: 4.0 MiB cannot hold one chunk of {path}:T "
+                   f"({40_000 * per_row / 2**20:.1f} MiB decoded, 40,000 rows), which is read whole; raise --memory "
+                   f"to at least {-(-40_000 * per_row // 2**20)}M\n")
+    assert cli("evaluate", tmp_path / "m.h5", path, *argv, "--memory", f"{-(-40_000 * per_row // 2**20)}M")[0] == 0

@@ -24,7 +24,7 @@ import sys
 import h5py
 import numpy as np
 
-from sgdcli.data.sources import Source, text_of, where_of
+from sgdcli.data.sources import Fields, Source, text_of, where_of
 from sgdcli.errors import InputError, quoted
 from sgdcli.options import DEFAULT_MEMORY, MAX_CLASSES
 from sgdcli.sizes import MemoryShort, format_size
@@ -63,12 +63,12 @@ def scan_names(source: Source, where: str, missing: str | None = None, mask: Sou
     names: set[str] = set()
     rows = scan_rows(source, mask, memory)
     unit = _unit(source, mask)
-    step = rows if source.dtype.kind != "O" else min(rows, max(unit, FIRST_ROWS // unit * unit))
+    step = rows if not _held_as_objects(source) else min(rows, max(unit, FIRST_ROWS // unit * unit))
     start = 0
     while start < source.n_rows:
         stop = min(start + step, source.n_rows)
         values = np.asarray(source.read(start, stop)).reshape(-1)
-        if start == 0 and source.dtype.kind == "O":  # the rest in pieces of what these objects take
+        if start == 0 and _held_as_objects(source):  # the rest in pieces of what these objects take
             step = scan_rows(source, mask, memory, object_bytes(values))
         if mask is not None:
             values = values[~_flags(mask.read(start, stop))]
@@ -97,10 +97,18 @@ def scan_rows(source: Source, mask: Source | None, memory: int, objects: int = O
 def _scan_bytes(source: Source, mask: Source | None, objects: int) -> int:
     """What a row of ``source`` (and ``mask``) costs while its distinct names are found (SCAN_COPIES), a
     variable-length string's object taking ``objects`` bytes."""
-    per_row = SCAN_COPIES * source.row_bytes + (objects if source.dtype.kind == "O" else 0)
+    per_row = SCAN_COPIES * source.row_bytes + (objects if _held_as_objects(source) else 0)
     if mask is not None:  # the mask as read, as flags and their negation
         per_row += mask.row_bytes + 2
     return per_row
+
+
+def _held_as_objects(source: Source) -> bool:
+    """Whether the names ``source`` reads are variable-length strings, which h5py reads as a Python object each:
+    a dataset's, or a compound table's field's (whose source's dtype is the table's, a compound)."""
+    if isinstance(source, Fields):
+        return any(source.ds.dtype.fields[name][0].kind == "O" for name in source.fields)
+    return source.dtype.kind == "O"
 
 
 def _unit(source: Source, mask: Source | None) -> int:
