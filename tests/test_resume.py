@@ -22,6 +22,28 @@ from sgdcli import load_model
 from conftest import make_problem, run, run_process, write_table
 
 ENV = {"SGDCLI_SLICE_ROWS": "256", "SGDCLI_TEST_SAFE_POINT_DELAY": "0.003"}
+_STARTED: list[subprocess.Popen] = []  # the processes the running test started (popen)
+
+
+def popen(*args, **kwargs) -> subprocess.Popen:
+    """subprocess.Popen, the process kept for ``_reaped`` to wait for and close its pipes at the test's end."""
+    proc = subprocess.Popen(*args, **kwargs)
+    _STARTED.append(proc)
+    return proc
+
+
+@pytest.fixture(autouse=True)
+def _reaped():
+    """At a test's end, each process it started is killed if it still runs, waited for, and its pipes closed
+    (Popen's own exit): pipes left to the garbage collector give ResourceWarnings in whichever later test it runs
+    in, even on the stderr of a command that test runs in-process (conftest.run)."""
+    yield
+    while _STARTED:
+        proc = _STARTED.pop()
+        if proc.poll() is None:
+            proc.kill()
+        with proc:
+            pass
 
 
 @pytest.fixture(scope="module")
@@ -37,7 +59,7 @@ def data(tmp_path_factory):
 def start(*args, env_extra=None, preexec_fn=None):
     env = {**os.environ, **ENV, **(env_extra or {})}
     env.pop("SGDCLI_DEBUG", None)
-    return subprocess.Popen([sys.executable, "-m", "sgdcli", "train", *map(str, args)],
+    return popen([sys.executable, "-m", "sgdcli", "train", *map(str, args)],
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env,
                             preexec_fn=preexec_fn)
 
@@ -389,7 +411,7 @@ with exclusive([sys.argv[1]]):
 
 
 def hold_lock(path, seconds):
-    proc = subprocess.Popen([sys.executable, "-c", HOLDER, str(path), str(seconds)], stdout=subprocess.PIPE, text=True)
+    proc = popen([sys.executable, "-c", HOLDER, str(path), str(seconds)], stdout=subprocess.PIPE, text=True)
     assert proc.stdout.readline().strip() == "locked"
     return proc
 
@@ -528,7 +550,7 @@ def test_a_live_runs_temporary_beside_a_name_that_begins_as_ours_is_left_alone(t
     from sgdcli.data.atomic import _host
     from sgdcli.training.locking import remove_stale_temporaries
 
-    gone = subprocess.Popen(["true"])
+    gone = popen(["true"])
     gone.wait()
     live = tmp_path / f".a.h5.{_host()}-{os.getpid()}-0123abcd.tmp"
     dead = tmp_path / f".a.{_host()}-{gone.pid}-0123abcd.tmp"
@@ -572,7 +594,7 @@ time.sleep(30)
 
 
 def test_input_open_for_writing_gets_a_clear_message(tmp_path, binary_file):
-    writer = subprocess.Popen([sys.executable, "-c", WRITER, binary_file], stdout=subprocess.PIPE, text=True)
+    writer = popen([sys.executable, "-c", WRITER, binary_file], stdout=subprocess.PIPE, text=True)
     try:
         assert writer.stdout.readline().strip() == "open"
         for argv in (["info", binary_file], ["train", binary_file, "-o", tmp_path / "m.h5"]):
