@@ -209,3 +209,31 @@ def test_a_chunk_of_a_tables_variable_length_names_counts_their_objects(tmp_path
                    f"({40_000 * per_row / 2**20:.1f} MiB decoded, 40,000 rows), which is read whole; raise --memory "
                    f"to at least {-(-40_000 * per_row // 2**20)}M\n")
     assert cli("evaluate", tmp_path / "m.h5", path, *argv, "--memory", f"{-(-40_000 * per_row // 2**20)}M")[0] == 0
+
+
+# random labels read under --memory 8M, the subject: the fit and shuffle warnings are right and beside the point
+@pytest.mark.filterwarnings("ignore::sgdcli.training.runlog.ShuffleWarning")
+@short_fits
+def test_a_run_on_a_tables_variable_length_names_keeps_to_memory(tmp_path):
+    """The same for a compound table's field of names of 64 characters: the names' pass and the epochs' reads were
+    sized as if a name took its 8 bytes in the table's row, not its object too, and the run took more than
+    --memory."""
+    from sgdcli import TrainOptions, train
+
+    rng = np.random.default_rng(0)
+    names = np.array([f"class {i:02d} " + "x" * 55 for i in range(20)], dtype=object)
+    table = np.zeros(200_000, dtype=[("a", "f4"), ("b", "f4"), ("name", h5py.string_dtype())])
+    table["a"], table["b"] = rng.standard_normal((2, 200_000))
+    table["name"] = names[rng.integers(0, len(names), 200_000)]
+    path = tmp_path / "table.h5"
+    with h5py.File(path, "w") as f:
+        f.create_dataset("T", data=table, chunks=(8192,), compression="gzip")
+    opts = TrainOptions(x="T", label_column="name", model="softmax", epochs=1, memory=8 << 20, seed=1)
+    train(path, opts)  # (what a first run imports and compiles is not the run's data)
+    tracemalloc.start()
+    try:
+        train(path, opts)
+        _, peak = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+    assert peak <= opts.memory, peak
