@@ -270,6 +270,23 @@ def test_weights_whose_sum_overflows_are_refused_saying_so(tmp_path):
     assert not (tmp_path / "m.h5").exists()
 
 
+@pytest.mark.parametrize("weights", [np.full(100, 1e-320), np.r_[np.full(50, 1e-320), np.zeros(50)]])
+def test_weights_too_small_to_scale_are_refused_saying_so(tmp_path, weights):
+    """The kernels take each weight times rows / Σ weights, which overflowed to inf on subnormal weights (0 × inf
+    is NaN): a false "X: non-finite feature value at row ...".  Now one line on the weights; class weights alike."""
+    path = bad_file(tmp_path, weights)
+    total = float(weights.sum())
+    code, _, err = cli("train", path, "-o", tmp_path / "m.h5", "--sample-weight", "w", "-q")
+    assert (code, err) == (2, f"sgdcli: error: --sample-weight: {path}:w: the training rows' weights sum to "
+                              f"{total:.3g}, too little to scale to a mean of 1 in a float64; multiply them by a "
+                              "constant, which does not change the weighted objective\n")
+    code, _, err = cli("train", path, "-o", tmp_path / "m.h5", "--class-weight", "0=1e-320,1=1e-320", "-q")
+    assert (code, err) == (2, f"sgdcli: error: --class-weight: {path}:y: the training rows' weights sum to "
+                              "1e-318, too little to scale to a mean of 1 in a float64; multiply them by a "
+                              "constant, which does not change the weighted objective\n")
+    assert not (tmp_path / "m.h5").exists()
+
+
 def test_a_missing_weight_dataset_is_named_in_train_and_evaluate(tmp_path):
     path = bad_file(tmp_path, np.ones(100))
     def error(*args):
