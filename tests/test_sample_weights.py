@@ -254,6 +254,15 @@ def test_bad_weights_are_usage_errors(tmp_path, weights, message):
     assert not (tmp_path / "m.h5").exists()
 
 
+def test_a_bad_weight_is_an_error_under_bad_rows_skip_too(tmp_path):
+    """--bad-rows skip leaves out rows of non-finite values, not weights: a NaN weight is no row to draw or skip."""
+    path = bad_file(tmp_path, np.r_[np.ones(7), np.nan, np.ones(92)])
+    code, _, err = cli("train", path, "-o", tmp_path / "m.h5", "--sample-weight", "w", "--bad-rows", "skip", "-q")
+    assert (code, err) == (2, f"sgdcli: error: --sample-weight: {path}:w: weight nan at row 7 is not a finite "
+                              "number >= 0\n")
+    assert not (tmp_path / "m.h5").exists()
+
+
 def test_weights_whose_sum_overflows_are_refused_saying_so(tmp_path):
     """Weights of 1e307 on 100 rows sum past float64's largest: NumPy's overflow warning, then a false
     "X: non-finite feature value at row 99" from the weighted moments.  Now one line on the weights, before any
