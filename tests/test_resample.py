@@ -105,3 +105,25 @@ def test_weighted_runs_repeat_byte_for_byte(rarest, extra):
     options = TrainOptions(class_weight="balanced", epochs=2, **{"threads": 1, **extra})
     a, b = train(path, options), train(path, options)
     assert a.weights.tobytes() == b.weights.tobytes() and a.bias.tobytes() == b.bias.tobytes()
+
+
+@short_fits  # a rate too small to move the model: the loss of one model is the subject
+@pytest.mark.parametrize("extra", [{"batch_size": 32}, {"batch_size": 1}, {"batch_size": None},
+                                   {"batch_size": 32, "parallel": "average", "threads": 2}])
+def test_the_training_loss_of_drawn_rows_is_the_weighted_mean_over_the_rows(tmp_path, extra):
+    # Heavy rows have large residuals: the unweighted mean is 2.5 times smaller.  The draws' losses, each at the
+    # window's mean weight, estimate the weighted mean without bias (exact for the full batch, which is not drawn).
+    rng = np.random.default_rng(3)
+    X = rng.standard_normal((20_000, 4)).astype(np.float32)
+    y = X @ np.array([1.0, 2.0, -1.0, 0.5]) + 3 * rng.standard_normal(len(X))
+    v = np.where(np.abs(y) > 4, 20.0, 0.5) * rng.exponential(size=len(X))
+    path = write_table(tmp_path / "reg.h5", X, y)
+    with h5py.File(path, "a") as f:
+        f["w"] = v
+    model = train(path, TrainOptions(model="linear", sample_weight="w", lr=1e-9, schedule="constant", epochs=1,
+                                     **{"threads": 1, **extra}))
+    theta = model.raw_weights()[0]
+    loss = 0.5 * (X.astype(np.float64) @ theta[:-1] + theta[-1] - y) ** 2
+    weighted, plain = np.average(loss, weights=v), loss.mean()
+    assert weighted > 2 * plain
+    assert model.history[0]["train_loss"] == pytest.approx(weighted, rel=1e-6 if extra["batch_size"] is None else 0.01)
