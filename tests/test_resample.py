@@ -4,7 +4,7 @@ import h5py
 import numpy as np
 import pytest
 
-from sgdcli import train
+from sgdcli import Reporter, train
 from sgdcli.engine import resample
 from sgdcli.options import TrainOptions
 
@@ -127,3 +127,48 @@ def test_the_training_loss_of_drawn_rows_is_the_weighted_mean_over_the_rows(tmp_
     weighted, plain = np.average(loss, weights=v), loss.mean()
     assert weighted > 2 * plain
     assert model.history[0]["train_loss"] == pytest.approx(weighted, rel=1e-6 if extra["batch_size"] is None else 0.01)
+
+
+# the stops asked for before the stop (the set-up's, then at safe points: after each kernel call of 500 rows,
+# thrice a round of averaged models) fall inside epoch 1 and inside epoch 2 (the test checks where)
+@pytest.mark.parametrize("extra,stop_at,epoch_at", [
+    ({"threads": 1}, 6, 0), ({"threads": 1}, 13, 1),
+    ({"threads": 2, "parallel": "average", "sync_every": 5}, 20, 0),
+    ({"threads": 2, "parallel": "average", "sync_every": 5}, 70, 1)])
+def test_a_weighted_run_stopped_mid_epoch_and_resumed_ends_with_the_straight_runs_bytes(tmp_path, monkeypatch, extra,
+                                                                                         stop_at, epoch_at):
+    # The draws hold no state between windows: a resumed run recomputes the window's draws from (seed, epoch,
+    # window, segment) and goes on from the row of them it stopped at.
+    import signal
+
+    from sgdcli import RunControl
+    from sgdcli.engine import epoch
+    from sgdcli.errors import Interrupted
+
+    from conftest import make_problem
+
+    X, y = make_problem("binary", n=3000, d=6, seed=1)
+    path = write_table(tmp_path / "b.h5", X, y, chunks=512)
+    with h5py.File(path, "a") as f:
+        f["w"] = np.random.default_rng(4).exponential(size=len(y))
+    monkeypatch.setattr(epoch, "SLICE_ROWS", 500)
+    options = TrainOptions(epochs=2, batch_size=20, sample_weight="w", class_weight="0=1,1=3", **extra)
+    straight = train(path, options)
+    checkpoint, calls = str(tmp_path / "ck.h5"), []
+
+    def stop():
+        calls.append(1)
+        return signal.SIGTERM if len(calls) == stop_at else None
+
+    class Last(Reporter):
+        def advance(self, epoch, iteration, rows, loss, lr, detail=""):
+            self.at = (epoch, iteration)
+
+    last = Last()
+    with pytest.raises(Interrupted):
+        train(path, options, reporter=last, control=RunControl(checkpoint=checkpoint, stop=stop))
+    assert last.at[0] == epoch_at and 0 < last.at[1] < straight.history[0]["iterations"], last.at
+    resumed = train(path, options, control=RunControl(checkpoint=checkpoint, resume=True))
+    assert resumed.weights.tobytes() == straight.weights.tobytes()
+    assert resumed.bias.tobytes() == straight.bias.tobytes()
+    assert [r["train_loss"] for r in resumed.history] == [r["train_loss"] for r in straight.history]
