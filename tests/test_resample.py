@@ -172,3 +172,26 @@ def test_a_weighted_run_stopped_mid_epoch_and_resumed_ends_with_the_straight_run
     assert resumed.weights.tobytes() == straight.weights.tobytes()
     assert resumed.bias.tobytes() == straight.bias.tobytes()
     assert [r["train_loss"] for r in resumed.history] == [r["train_loss"] for r in straight.history]
+
+
+@short_fits
+def test_a_window_of_one_class_trains_through_the_kernel_compiled_for_the_draws(tmp_path, monkeypatch):
+    # Rows sorted by label, in file order, in windows of --memory 1M: most windows hold one class, whose rows all
+    # weigh the same and are not drawn.  Under --class-weight alone they reached the kernels without weights, a
+    # kernel other than the one compiled before the first epoch (with the draws' weights): compiled mid-epoch.
+    from sgdcli.engine import epoch
+
+    from conftest import make_problem
+
+    X, y = make_problem("binary", n=60_000, d=6, seed=1)
+    order = np.argsort(y, kind="stable")
+    path = write_table(tmp_path / "sorted.h5", X[order], y[order], chunks=256)
+    weights, kernel = [], epoch.train_block
+
+    def spy(cfg, X, y, rows, center, scale, state, scratch, sw=None):
+        weights.append(sw is not None)
+        return kernel(cfg, X, y, rows, center, scale, state, scratch, sw)
+
+    monkeypatch.setattr(epoch, "train_block", spy)
+    train(path, TrainOptions(epochs=1, class_weight="0=1,1=3", shuffle=False, memory=1 << 20, threads=1))
+    assert len(weights) > 2 and all(weights)

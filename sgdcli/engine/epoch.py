@@ -199,11 +199,13 @@ def run_epoch(
         w = None
         if plan.weight_scale is not None:
             w = (window.w if every else window.w[positions]) * plan.weight_scale
-        drawn = resample.draws(y, w, plan.class_weights, (plan.pages.seed, epoch, segments[first + i][0], lo)) if (
-            plan.resample) else None
-        if drawn is not None:
-            picks, w = drawn
-            positions, rows, y, every = positions[picks], rows[picks], y[picks], False
+        if plan.resample:
+            drawn = resample.draws(y, w, plan.class_weights, (plan.pages.seed, epoch, segments[first + i][0], lo))
+            if drawn is not None:
+                picks, w = drawn
+                positions, rows, y, every = positions[picks], rows[picks], y[picks], False
+            elif w is None:  # rows of one weight, each once at its class's: weights of 1 keep the kernels
+                w = np.ones(len(rows))  # compile_kernels compiled for the draws' (a kernel of none compiled mid-epoch)
         if X is None:  # copied out of the mapped file in visiting order: the kernel reads it in sequence
             X, xrows = flat(window.gather(positions))
         elif not every:
