@@ -195,3 +195,45 @@ def test_a_window_of_one_class_trains_through_the_kernel_compiled_for_the_draws(
     monkeypatch.setattr(epoch, "train_block", spy)
     train(path, TrainOptions(epochs=1, class_weight="0=1,1=3", shuffle=False, memory=1 << 20, threads=1))
     assert len(weights) > 2 and all(weights)
+
+
+def sparse_copy(dense_path, out):
+    """The rows of ``dense_path`` as a CSR group (every value stored, NaN included), with its other datasets."""
+    with h5py.File(dense_path, "r") as f:
+        X, others = f["X"][()], {name: f[name][()] for name in f if name != "X"}
+    with h5py.File(out, "w") as f:
+        g = f.create_group("X")
+        g["data"], g["indices"] = X.reshape(-1), np.tile(np.arange(X.shape[1]), len(X))
+        g["indptr"] = np.arange(len(X) + 1) * X.shape[1]
+        g.attrs["shape"] = X.shape
+        for name, values in others.items():
+            f[name] = values
+    return str(out)
+
+
+@pytest.mark.parametrize("layout", ["dense", "sparse"])
+@pytest.mark.parametrize("args", [["--sample-weight", "w"], ["--sample-weight", "light"],
+                                  ["--class-weight", "0=1,1=0"],
+                                  ["--sample-weight", "w", "--parallel", "average", "--threads", "2"],
+                                  ["--sample-weight", "w", "--batch-size", "1"]])
+def test_a_bad_row_that_no_draw_visits_stops_the_run_under_bad_rows_error(tmp_path, layout, args):
+    # Row 100 has a NaN feature and weighs 0 (or a millionth of the mean, or its class weighs 0): drawn by weight,
+    # it was never visited, and the run trained on without a word (exit 0), where unweighted runs, full batches
+    # and weights of one stop at it.  Without standardization, which reads every row first.
+    from conftest import cli, make_problem
+
+    X, y = make_problem("binary", n=3000, d=4, seed=1)
+    X[100, 2] = np.nan
+    y[100] = 1
+    w = np.random.default_rng(0).exponential(size=len(y))
+    light = w.copy()
+    w[100], light[100] = 0.0, 1e-6
+    path = write_table(tmp_path / "d.h5", X, y)
+    with h5py.File(path, "a") as f:
+        f["w"], f["light"] = w, light
+    if layout == "sparse":
+        path = sparse_copy(path, tmp_path / "s.h5")
+    code, _, err = cli("train", path, "-o", tmp_path / "m.h5", "--no-standardize", "--epochs", "2", "-q", *args)
+    where = path if "--parallel" not in args else str(tmp_path / ("s.h5" if layout == "sparse" else "d.h5"))
+    assert (code, err.splitlines()[-1]) == (2, f"sgdcli: error: {where}:X: non-finite feature value at row 100")
+    assert not (tmp_path / "m.h5").exists()

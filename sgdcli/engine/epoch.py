@@ -87,6 +87,24 @@ def trained(window: Window, plan: EpochPlan) -> tuple[np.ndarray, np.ndarray | N
     return positions, X, xrows, bad
 
 
+def undrawn_bad(window: Window, X, xrows: np.ndarray | None, positions: np.ndarray, picks: np.ndarray,
+                d: int) -> int | None:
+    """--bad-rows error where a window's rows are drawn by weight (``picks`` of its ``positions``; ``X`` and
+    ``xrows`` as ``trained`` returns them, ``d`` features): the file row of the first row that no draw visits
+    and whose features are not all finite, or None.  The kernels stop at a bad row they visit; one never drawn
+    (a light row, or one of weight 0) trained on without a word."""
+    undrawn = positions[np.bincount(picks, minlength=len(positions)) == 0]
+    if not len(undrawn):
+        return None
+    if isinstance(X, CsrRows):
+        finite = X.finite_rows()[xrows[undrawn]]
+    else:
+        values, at = flat(window.gather(undrawn)) if X is None else (X, xrows[undrawn])
+        finite = finite_at(values, d, at, np.zeros(len(undrawn)), np.empty(len(undrawn), dtype=np.bool_))
+    bad = np.flatnonzero(~finite)
+    return int(window.rows[undrawn[bad[0]]]) if len(bad) else None
+
+
 def flat(X: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """A 2-D buffer of rows as the kernels read it: one flat array, and the element offset of each row."""
     return X.reshape(-1), np.arange(X.shape[0], dtype=np.int64) * X.shape[1]
@@ -203,6 +221,9 @@ def run_epoch(
             drawn = resample.draws(y, w, plan.class_weights, (plan.pages.seed, epoch, segments[first + i][0], lo))
             if drawn is not None:
                 picks, w = drawn
+                bad_row = None if plan.skip_bad else undrawn_bad(window, X, xrows, positions, picks, len(plan.center))
+                if bad_row is not None:
+                    raise InputError(table.nonfinite(bad_row))
                 positions, rows, y, every = positions[picks], rows[picks], y[picks], False
             elif w is None:  # rows of one weight, each once at its class's: weights of 1 keep the kernels
                 w = np.ones(len(rows))  # compile_kernels compiled for the draws' (a kernel of none compiled mid-epoch)
