@@ -92,7 +92,8 @@ def undrawn_bad(window: Window, X, xrows: np.ndarray | None, positions: np.ndarr
     """--bad-rows error where a window's rows are drawn by weight (``picks`` of its ``positions``; ``X`` and
     ``xrows`` as ``trained`` returns them, ``d`` features): the file row of the first row that no draw visits
     and whose features are not all finite, or None.  The kernels stop at a bad row they visit; one never drawn
-    (a light row, or one of weight 0) trained on without a word."""
+    (a light row, or one of weight 0) trained on without a word.  Asked in the first epoch only: every row is
+    checked by its end, by the kernels or here (a resumed run's file is the one checked, inputs.py)."""
     undrawn = positions[np.bincount(picks, minlength=len(positions)) == 0]
     if not len(undrawn):
         return None
@@ -221,7 +222,8 @@ def run_epoch(
             drawn = resample.draws(y, w, plan.class_weights, (plan.pages.seed, epoch, segments[first + i][0], lo))
             if drawn is not None:
                 picks, w = drawn
-                bad_row = None if plan.skip_bad else undrawn_bad(window, X, xrows, positions, picks, len(plan.center))
+                bad_row = (undrawn_bad(window, X, xrows, positions, picks, len(plan.center))
+                           if epoch == 0 and not plan.skip_bad else None)
                 if bad_row is not None:
                     raise InputError(table.nonfinite(bad_row))
                 positions, rows, y, every = positions[picks], rows[picks], y[picks], False
