@@ -92,7 +92,7 @@ def undrawn_bad(window: Window, X, xrows: np.ndarray | None, positions: np.ndarr
     """--bad-rows error where a window's rows are drawn by weight (``picks`` of its ``positions``; ``X`` and
     ``xrows`` as ``trained`` returns them, ``d`` features): the file row of the first row that no draw visits
     and whose features are not all finite, or None.  The kernels stop at a bad row they visit; one never drawn
-    (a light row, or one of weight 0) trained on without a word.  Asked in the first epoch only: every row is
+    (a light row, or one of weight 0) would be trained past without a word.  Asked in the first epoch only: every row is
     checked by its end, by the kernels or here (a resumed run's file is the one checked, inputs.py)."""
     undrawn = positions[np.bincount(picks, minlength=len(positions)) == 0]
     if not len(undrawn):
