@@ -237,12 +237,13 @@ class TrainOptions:
                     "--base-batch-size. sqrt: × its square root. none: as given.", choices=LR_SCALINGS)
     base_batch_size: int = _option(32, "Batch size at which --lr applies unscaled.")
     average: bool = _option(False, "Averaged SGD: the model is the running mean of all iterates.")
-    shuffle: bool = _option(True, "Visit the rows in file order every epoch (no page shuffle).", flag="--no-shuffle")
+    shuffle: bool = _option(True, "Visit the rows in file order every epoch (no page shuffle; a weighted run's "
+                                  "draws of each window still come in random order).", flag="--no-shuffle")
     page_rows: int | None = _option(None, "Page shuffle: rows per page. Each batch mixes pages from random places "
                                           "of the file; larger pages read faster and mix less (for files already "
                                           "shuffled) [default: batch size / 16, from 1 to 16].", kind="count",
                                     metavar="N")
-    seed: int = _option(0, "Seed of shuffling and --val-fraction.")
+    seed: int = _option(0, "Seed of shuffling, of weighted runs' draws and of --val-fraction.")
     standardize: bool | None = _option(
         None, "Scale features to mean 0, std 1 as the model sees them (stats from one streaming pass); the model "
               "still takes raw features [default: on for dense input; off for sparse (CSR) input, where it could "
@@ -256,8 +257,7 @@ class TrainOptions:
     min_delta: float = _option(1e-4, "Smallest loss decrease that counts.")
     bad_rows: str = _option("error", "error: stop at a row with NaN or inf and name it (labels are checked first; "
                                      "features in file order where standardized, else in the shuffle's order, so "
-                                     "not always the first); skip: leave such rows out and count them.",
-                            choices=BAD_ROWS)
+                                     "not always the first); skip: leave such rows out and count them.", choices=BAD_ROWS)
     memory: int = _option(DEFAULT_MEMORY, MEMORY_HELP, kind="size")
     threads: int | None = _option(None, "Compute threads (per worker with --dask) [default: the cores available, "
                                         "less one for the reader (--parallel batch); for gzip-compressed X, the cores "

@@ -244,3 +244,21 @@ def test_a_bar_shows_no_loss_before_the_epochs_first_update():
     rep.advance(0, 1, 1000, 0.25, 0.1)
     assert rep.progress.tasks[1].fields["info"].startswith("loss 0.25  lr 0.1  ")
     rep.close()
+
+
+@pytest.mark.parametrize("options", [
+    dict(batch_size=33, drop_last=True),  # 3000 rows: 90 batches, 2970 rows trained
+    dict(batch_size=33, drop_last=True, threads=2, parallel="average", sync_every=8),  # shares of 1500: 45 each
+    dict(batch_size=33),
+])
+def test_plain_progress_ends_each_epoch_at_100_percent_of_the_iterations_run(binary_file, options):
+    """With --drop-last the last line said 99%: the rows an epoch trains over the training rows, 2970 of 3000."""
+    from sgdcli.reporting.plain import PlainReporter
+
+    out = io.StringIO()
+    model = sgdcli.train(binary_file, TrainOptions(epochs=2, **options), reporter=PlainReporter(out, interval=0.0))
+    lines = [line.split(" ", 1)[1] for line in out.getvalue().splitlines() if " eta " in line]
+    for epoch in (1, 2):
+        last = [line for line in lines if line.startswith(f"epoch {epoch}/2 ")][-1]
+        iterations = model.history[epoch - 1]["iterations"]
+        assert last.startswith(f"epoch {epoch}/2 iteration {iterations}/{iterations} (100%) "), last

@@ -254,6 +254,15 @@ def test_bad_weights_are_usage_errors(tmp_path, weights, message):
     assert not (tmp_path / "m.h5").exists()
 
 
+def test_a_bad_weight_is_an_error_under_bad_rows_skip_too(tmp_path):
+    """--bad-rows skip leaves out rows of non-finite values, not weights: a NaN weight is no row to draw or skip."""
+    path = bad_file(tmp_path, np.r_[np.ones(7), np.nan, np.ones(92)])
+    code, _, err = cli("train", path, "-o", tmp_path / "m.h5", "--sample-weight", "w", "--bad-rows", "skip", "-q")
+    assert (code, err) == (2, f"sgdcli: error: --sample-weight: {path}:w: weight nan at row 7 is not a finite "
+                              "number >= 0\n")
+    assert not (tmp_path / "m.h5").exists()
+
+
 def test_weights_whose_sum_overflows_are_refused_saying_so(tmp_path):
     """Weights of 1e307 on 100 rows sum past float64's largest: NumPy's overflow warning, then a false
     "X: non-finite feature value at row 99" from the weighted moments.  Now one line on the weights, before any
@@ -267,6 +276,23 @@ def test_weights_whose_sum_overflows_are_refused_saying_so(tmp_path):
     assert (code, err) == (2, f"sgdcli: error: --class-weight: {path}:y: the training rows' weights sum to more "
                               "than a float64 holds; divide them by a constant, which does not change the weighted "
                               "objective\n")
+    assert not (tmp_path / "m.h5").exists()
+
+
+@pytest.mark.parametrize("weights", [np.full(100, 1e-320), np.r_[np.full(50, 1e-320), np.zeros(50)]])
+def test_weights_too_small_to_scale_are_refused_saying_so(tmp_path, weights):
+    """The kernels take each weight times rows / Σ weights, which overflowed to inf on subnormal weights (0 × inf
+    is NaN): a false "X: non-finite feature value at row ...".  Now one line on the weights; class weights alike."""
+    path = bad_file(tmp_path, weights)
+    total = float(weights.sum())
+    code, _, err = cli("train", path, "-o", tmp_path / "m.h5", "--sample-weight", "w", "-q")
+    assert (code, err) == (2, f"sgdcli: error: --sample-weight: {path}:w: the training rows' weights sum to "
+                              f"{total:.3g}, too little to scale to a mean of 1 in a float64; multiply them by a "
+                              "constant, which does not change the weighted objective\n")
+    code, _, err = cli("train", path, "-o", tmp_path / "m.h5", "--class-weight", "0=1e-320,1=1e-320", "-q")
+    assert (code, err) == (2, f"sgdcli: error: --class-weight: {path}:y: the training rows' weights sum to "
+                              "1e-318, too little to scale to a mean of 1 in a float64; multiply them by a "
+                              "constant, which does not change the weighted objective\n")
     assert not (tmp_path / "m.h5").exists()
 
 

@@ -87,6 +87,25 @@ def trained(window: Window, plan: EpochPlan) -> tuple[np.ndarray, np.ndarray | N
     return positions, X, xrows, bad
 
 
+def undrawn_bad(window: Window, X, xrows: np.ndarray | None, positions: np.ndarray, picks: np.ndarray,
+                d: int) -> int | None:
+    """--bad-rows error where a window's rows are drawn by weight (``picks`` of its ``positions``; ``X`` and
+    ``xrows`` as ``trained`` returns them, ``d`` features): the file row of the first row that no draw visits
+    and whose features are not all finite, or None.  The kernels stop at a bad row they visit; one never drawn
+    (a light row, or one of weight 0) would be trained past without a word.  Asked in the first epoch only: every row is
+    checked by its end, by the kernels or here (a resumed run's file is the one checked, inputs.py)."""
+    undrawn = positions[np.bincount(picks, minlength=len(positions)) == 0]
+    if not len(undrawn):
+        return None
+    if isinstance(X, CsrRows):
+        finite = X.finite_rows()[xrows[undrawn]]
+    else:
+        values, at = flat(window.gather(undrawn)) if X is None else (X, xrows[undrawn])
+        finite = finite_at(values, d, at, np.zeros(len(undrawn)), np.empty(len(undrawn), dtype=np.bool_))
+    bad = np.flatnonzero(~finite)
+    return int(window.rows[undrawn[bad[0]]]) if len(bad) else None
+
+
 def flat(X: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """A 2-D buffer of rows as the kernels read it: one flat array, and the element offset of each row."""
     return X.reshape(-1), np.arange(X.shape[0], dtype=np.int64) * X.shape[1]
@@ -199,11 +218,17 @@ def run_epoch(
         w = None
         if plan.weight_scale is not None:
             w = (window.w if every else window.w[positions]) * plan.weight_scale
-        drawn = resample.draws(y, w, plan.class_weights, (plan.pages.seed, epoch, segments[first + i][0], lo)) if (
-            plan.resample) else None
-        if drawn is not None:
-            picks, w = drawn
-            positions, rows, y, every = positions[picks], rows[picks], y[picks], False
+        if plan.resample:
+            drawn = resample.draws(y, w, plan.class_weights, (plan.pages.seed, epoch, segments[first + i][0], lo))
+            if drawn is not None:
+                picks, w = drawn
+                bad_row = (undrawn_bad(window, X, xrows, positions, picks, len(plan.center))
+                           if epoch == 0 and not plan.skip_bad else None)
+                if bad_row is not None:
+                    raise InputError(table.nonfinite(bad_row))
+                positions, rows, y, every = positions[picks], rows[picks], y[picks], False
+            elif w is None:  # rows of one weight, each once at its class's: weights of 1 keep the kernels
+                w = np.ones(len(rows))  # compile_kernels compiled for the draws' (a kernel of none compiled mid-epoch)
         if X is None:  # copied out of the mapped file in visiting order: the kernel reads it in sequence
             X, xrows = flat(window.gather(positions))
         elif not every:

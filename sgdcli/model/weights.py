@@ -71,6 +71,10 @@ class Weighting:
             raise InputError(f"--sample-weight{what}: {where}: every training row weighs 0; nothing to train on"
                              if sample_weight is not None else
                              f"--class-weight: {where}: every training row weighs 0; nothing to train on")
+        if not math.isfinite(rows / total):  # (the kernels' weights, scaled by it, would be inf or NaN)
+            raise InputError(f"{option}: {where}: the training rows' weights sum to {total:.3g}, too little to scale "
+                             "to a mean of 1 in a float64; multiply them by a constant, which does not change the "
+                             "weighted objective")
         return cls(sample_weight, class_weights, total, rows)
 
     @property
