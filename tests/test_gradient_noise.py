@@ -90,3 +90,27 @@ def test_the_share_is_one_where_labels_do_not_allow_a_fit():
         assert gradientnoise.measure(model, Z, labels, None) == (1.0, np.inf)
     wide = np.column_stack([np.random.default_rng(1).standard_normal((100, gradientnoise.FIT_UP_TO)), np.ones(100)])
     assert gradientnoise.measure("logistic", wide, np.arange(100) % 2.0, None) == (1.0, np.inf)  # too many weights
+
+
+@pytest.mark.parametrize("l2", [0.0, 0.01])
+def test_rows_that_weigh_nothing_count_in_the_mean_as_rows_of_no_loss(l2):
+    """Weights have mean 1 over the training rows, rows of weight 0 among them (engine/resample.py draws each
+    row as often as it weighs, every draw at that mean): the fit, its gradient's noise per draw and the curvature
+    along its path are those of the rows that weigh something, each at weight 1 and alone.  The weighted mean
+    divided by the rows that weigh something doubled the noise here, and halved --l2 against the loss."""
+    from sgdcli.training import gradientnoise
+
+    X, y = _rows(0.1)
+    Z = np.column_stack([(X - X.mean(axis=0)) / X.std(axis=0), np.ones(len(X))])[:2000]
+    y = y[:2000]
+    rng = np.random.default_rng(2)
+    more = np.column_stack([rng.standard_normal((2000, 8)), np.ones(2000)])
+    both, labels = np.vstack([Z, more]), np.concatenate([y, rng.integers(0, 2, 2000).astype(np.float64)])
+    weights = np.concatenate([np.full(2000, 2.0), np.zeros(2000)])  # mean 1
+    alone = gradientnoise.fitted("logistic", Z, y, np.ones(2000), l2, by_weight=True)
+    drawn = gradientnoise.fitted("logistic", both, labels, weights, l2, by_weight=True)
+    assert np.allclose(drawn, alone, rtol=1e-7, atol=0)
+    stepped = gradientnoise.fitted("logistic", both, labels, weights, l2)  # each row a step of its weight, 2
+    assert stepped.noise == pytest.approx(2 * alone.noise, rel=1e-7)
+    assert np.allclose(gradientnoise.fit_weights("logistic", both, labels, weights, l2),
+                       gradientnoise.fit_weights("logistic", Z, y, None, l2), rtol=1e-7, atol=1e-9)

@@ -15,9 +15,11 @@ approximation, D · √B / (σ · √T): a larger one leaves more noise in the
 weights than the schedule's end takes out, a smaller one stops short.
 Momentum's steps go 1/(1 − β) further, so its rate is (1 − β) times that.
 D and σ² come from the fit of the sample that training/gradientnoise.py
-makes: the fitted weights' norm, and the mean of v²·‖ℓ'‖²·‖z‖² over the rows
-each half's fit did not see.  BALANCE is the constant that the best of a
-grid of rates measured on nearly separable problems follows.
+makes: the fitted weights' norm, and the mean of v·‖ℓ'‖²·‖z‖² over the rows
+each half's fit did not see (v, a row's weight, is drawn that often:
+engine/resample.py; a row that weighs nothing counts as a row of no noise).
+BALANCE is the constant that the best of a grid of rates measured on nearly
+separable problems follows.
 
 A warm start (``--init``) begins near a fit already, and keeps the worst
 case's rate (times its share of new rows: training/rate.py).  The rate is

@@ -87,7 +87,7 @@ def fitted(model: str, Z: np.ndarray, labels: np.ndarray, weights: np.ndarray | 
     rows = _rows(model, Z, labels, weights)
     if rows is None:
         return Fit()
-    Z, Y, v = rows
+    Z, Y, v, kept = rows
     k = Y.shape[1]
     squares, bends, distances = np.empty(len(Z)), np.empty(len(Z)), []
     theta = np.zeros((Z.shape[1], k))
@@ -106,7 +106,7 @@ def fitted(model: str, Z: np.ndarray, labels: np.ndarray, weights: np.ndarray | 
             bends[held] = (P * A**2).sum(axis=1) - (P * A).sum(axis=1) ** 2
     if model == "logistic":  # two classes' softmax: ‖P − Y‖² is 2 (p − y)²
         squares /= 2.0
-    norms = (v if by_weight else v**2) * np.einsum("ij,ij->i", Z, Z)  # the rows' terms of the rate's trace
+    norms = (v if by_weight else v**2 / kept) * np.einsum("ij,ij->i", Z, Z)  # the rows' terms of the rate's trace
     share = float(np.sum(norms * squares) / np.sum(norms)) / CURVATURE[model] / NOISY
     bend = float(np.sum(v * bends) / len(Z))
     return Fit(min(1.0, share), bend, float(np.mean(distances)), float(np.sum(norms * squares) / len(Z))) if (
@@ -139,7 +139,7 @@ def fit_weights(model: str, Z: np.ndarray, labels: np.ndarray, weights: np.ndarr
     rows = _rows(model, Z, labels, weights)
     if rows is None:
         return None
-    Z, Y, v = rows
+    Z, Y, v, _ = rows
     theta = _fit(Z, Y, v, l2, np.zeros((Z.shape[1], Y.shape[1])))[:-1]
     return theta[:, 1:] if model == "logistic" else theta - theta.mean(axis=1, keepdims=True)
 
@@ -182,14 +182,21 @@ def _kept(model: str, Z: np.ndarray, labels: np.ndarray, weights: np.ndarray | N
 
 def _rows(model: str, Z: np.ndarray, labels: np.ndarray, weights: np.ndarray | None):
     """The rows a fit holds (``_kept``): their features (``Z`` itself where it holds every row), one-hot labels and
-    weights; None where it fits nothing."""
+    weights, and the share of the rows with a label that they are; None where it fits nothing.
+
+    A row of weight 0 is a training row all the same: the weights' mean over the training rows is 1 (model/
+    weights.py), and the objective, the draws (engine/resample.py) and the noise per draw are means over every
+    row, its loss 0.  So the weights the fit holds are scaled by that share, which makes their mean over the
+    rows fitted the weighted mean over all (a mean over the rows fitted alone counted the loss and the noise
+    1 / share times against --l2 and the trace)."""
     keep = _kept(model, Z, labels, weights)
     if keep is None:
         return None
     _, y = np.unique(labels[keep], return_inverse=True)
+    kept = float(keep.sum() / _known(labels).sum())
     Z = Z if keep.all() else Z[keep]
-    v = np.ones(len(Z)) if weights is None else weights[keep].astype(np.float64)
-    return Z, np.eye(y.max() + 1)[y], v
+    v = np.ones(len(Z)) if weights is None else weights[keep].astype(np.float64) * kept
+    return Z, np.eye(y.max() + 1)[y], v, kept
 
 
 def _gram(Z: np.ndarray, c: np.ndarray) -> np.ndarray:
