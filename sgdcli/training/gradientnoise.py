@@ -9,8 +9,8 @@ quiet (for these likelihoods the gradient's noise at the optimum is also its cur
 weights grow as the labels' noise shrinks), so a constant rate sized by the worst case's noise still crawls
 towards it when the run ends.
 
-So logistic and softmax are fitted on the rate's sample (Newton's method, a ridge of RIDGE over the rows fitted),
-each half of the rows by the fit on the other half (alternate rows, as curvature.residual_scale): a fit cannot
+So logistic and softmax are fitted on the rate's sample (Newton's method, a ridge of RIDGE over the rows fitted,
+and --l2 on the weights, not on the bias, as training has it), each half of the rows by the fit on the other half (alternate rows, as curvature.residual_scale): a fit cannot
 quiet the gradients of rows it did not see, and one that overfits its half is over-confident on the other's
 misfits, which raises the estimate; so does one that stops short.  Two things are read off the held-out rows:
 
@@ -218,10 +218,11 @@ def _softmax(S: np.ndarray) -> np.ndarray:
 
 
 def _objective(Z, Y, v, theta, ridge) -> float:
+    """The mean loss of ``theta`` plus the penalty of ``ridge``, each weight's (a column of ``theta``'s rows)."""
     S = _scores(Z, theta)
     top = S.max(axis=1)
     lse = top + np.log(np.exp(S - top[:, None]).sum(axis=1))
-    return float(np.sum(v * (lse - (S * Y).sum(axis=1))) / len(Z) + 0.5 * ridge * np.sum(theta**2))
+    return float(np.sum(v * (lse - (S * Y).sum(axis=1))) / len(Z) + 0.5 * np.sum(ridge[:, None] * theta**2))
 
 
 def _scores(Z: np.ndarray, theta: np.ndarray) -> np.ndarray:
@@ -234,15 +235,17 @@ def _scores(Z: np.ndarray, theta: np.ndarray) -> np.ndarray:
 def _fit(Z: np.ndarray, Y: np.ndarray, v: np.ndarray, l2: float, start: np.ndarray) -> np.ndarray:
     """The softmax weights (features + 1 × classes, the first class's 0: logistic's for two) of rows ``Z``,
     one-hot labels ``Y`` and weights ``v``, by Newton's method with a backtracking line search from ``start``
-    (weights of the same shape), under a ridge of RIDGE / rows + ``l2`` on the other classes' weights."""
+    (weights of the same shape), under a ridge of RIDGE / rows + ``l2`` on the other classes' weights, of RIDGE /
+    rows alone on their biases (the last row), which --l2 does not penalize (kernels/optimizers.py)."""
     m, p = Z.shape
     k = Y.shape[1] - 1
-    ridge = RIDGE / m + l2
+    ridge = np.full(p, RIDGE / m + l2)
+    ridge[-1] = RIDGE / m
     theta = start[:, 1:].copy()
     value = _objective(Z, Y, v, theta, ridge)
     for _ in range(NEWTON_STEPS):
         P = _softmax(_scores(Z, theta))[:, 1:]
-        gradient = (Z.T @ ((P - Y[:, 1:]) * v[:, None]) / m + ridge * theta).T.ravel()  # class-major
+        gradient = (Z.T @ ((P - Y[:, 1:]) * v[:, None]) / m + ridge[:, None] * theta).T.ravel()  # class-major
         hessian = np.empty((k * p, k * p))
         for a in range(k):
             for b in range(a, k):
@@ -250,7 +253,7 @@ def _fit(Z: np.ndarray, Y: np.ndarray, v: np.ndarray, l2: float, start: np.ndarr
                 block = _gram(Z, curvature) / m
                 hessian[a * p:(a + 1) * p, b * p:(b + 1) * p] = block
                 hessian[b * p:(b + 1) * p, a * p:(a + 1) * p] = block.T
-        hessian[np.diag_indices_from(hessian)] += ridge
+        hessian[np.diag_indices_from(hessian)] += np.tile(ridge, k)
         step = -np.linalg.solve(hessian, gradient)
         decrement = -float(gradient @ step)
         if not decrement > 1e-12:
