@@ -92,7 +92,7 @@ def fitted(model: str, Z: np.ndarray, labels: np.ndarray, weights: np.ndarray | 
     squares, bends, distances = np.empty(len(Z)), np.empty(len(Z)), []
     theta = np.zeros((Z.shape[1], k))
     for fit, held in ((slice(0, None, 2), slice(1, None, 2)), (slice(1, None, 2), slice(0, None, 2))):
-        theta = _fit(Z[fit], Y[fit], v[fit], l2, theta)  # the second half starts from the first's fit
+        theta = _fit(Z[fit], Y[fit], v[fit], l2, theta, model)  # the second half starts from the first's fit
         P = _softmax(Z[held] @ theta)  # theta's first column is 0
         squares[held] = ((P - Y[held]) ** 2).sum(axis=1)
         # the path from the start to the fit: logistic's one weight vector, softmax's centred across the classes
@@ -140,7 +140,7 @@ def fit_weights(model: str, Z: np.ndarray, labels: np.ndarray, weights: np.ndarr
     if rows is None:
         return None
     Z, Y, v, _ = rows
-    theta = _fit(Z, Y, v, l2, np.zeros((Z.shape[1], Y.shape[1])))[:-1]
+    theta = _fit(Z, Y, v, l2, np.zeros((Z.shape[1], Y.shape[1])), model)[:-1]
     return theta[:, 1:] if model == "logistic" else theta - theta.mean(axis=1, keepdims=True)
 
 
@@ -217,12 +217,14 @@ def _softmax(S: np.ndarray) -> np.ndarray:
     return E / E.sum(axis=1, keepdims=True)
 
 
-def _objective(Z, Y, v, theta, ridge) -> float:
-    """The mean loss of ``theta`` plus the penalty of ``ridge``, each weight's (a column of ``theta``'s rows)."""
+def _objective(Z, Y, v, theta, ridge, pooled) -> float:
+    """The mean loss of ``theta`` plus the penalty of ``ridge`` (each of ``theta``'s rows'), less ``pooled`` / 2
+    times the squared norm of the weights' sum over the classes (the bias's aside: ``_fit``)."""
     S = _scores(Z, theta)
     top = S.max(axis=1)
     lse = top + np.log(np.exp(S - top[:, None]).sum(axis=1))
-    return float(np.sum(v * (lse - (S * Y).sum(axis=1))) / len(Z) + 0.5 * np.sum(ridge[:, None] * theta**2))
+    return float(np.sum(v * (lse - (S * Y).sum(axis=1))) / len(Z) + 0.5 * np.sum(ridge[:, None] * theta**2)
+                 - 0.5 * pooled * np.sum(theta[:-1].sum(axis=1) ** 2))
 
 
 def _scores(Z: np.ndarray, theta: np.ndarray) -> np.ndarray:
@@ -232,25 +234,32 @@ def _scores(Z: np.ndarray, theta: np.ndarray) -> np.ndarray:
     return S
 
 
-def _fit(Z: np.ndarray, Y: np.ndarray, v: np.ndarray, l2: float, start: np.ndarray) -> np.ndarray:
+def _fit(Z: np.ndarray, Y: np.ndarray, v: np.ndarray, l2: float, start: np.ndarray,
+         model: str = "logistic") -> np.ndarray:
     """The softmax weights (features + 1 × classes, the first class's 0: logistic's for two) of rows ``Z``,
     one-hot labels ``Y`` and weights ``v``, by Newton's method with a backtracking line search from ``start``
     (weights of the same shape), under a ridge of RIDGE / rows + ``l2`` on the other classes' weights, of RIDGE /
-    rows alone on their biases (the last row), which --l2 does not penalize (kernels/optimizers.py)."""
+    rows alone on their biases (the last row), which --l2 does not penalize (kernels/optimizers.py).  Softmax
+    trains a weight vector for every class, the first's too, and --l2 penalizes them all: with the first held
+    at 0 and the others' mean ū, that is l2/2 · Σ ‖wⱼ − ū‖², l2/2 · (Σ_{j>0} ‖wⱼ‖² − ‖Σ_{j>0} wⱼ‖² / classes)."""
     m, p = Z.shape
     k = Y.shape[1] - 1
     ridge = np.full(p, RIDGE / m + l2)
     ridge[-1] = RIDGE / m
+    pooled = l2 / (k + 1) if model == "softmax" else 0.0
     theta = start[:, 1:].copy()
-    value = _objective(Z, Y, v, theta, ridge)
+    value = _objective(Z, Y, v, theta, ridge, pooled)
     for _ in range(NEWTON_STEPS):
         P = _softmax(_scores(Z, theta))[:, 1:]
-        gradient = (Z.T @ ((P - Y[:, 1:]) * v[:, None]) / m + ridge[:, None] * theta).T.ravel()  # class-major
+        gradient = Z.T @ ((P - Y[:, 1:]) * v[:, None]) / m + ridge[:, None] * theta
+        gradient[:-1] -= pooled * theta[:-1].sum(axis=1, keepdims=True)
+        gradient = gradient.T.ravel()  # class-major
         hessian = np.empty((k * p, k * p))
         for a in range(k):
             for b in range(a, k):
                 curvature = v * P[:, a] * ((a == b) - P[:, b])
                 block = _gram(Z, curvature) / m
+                block[np.arange(p - 1), np.arange(p - 1)] -= pooled
                 hessian[a * p:(a + 1) * p, b * p:(b + 1) * p] = block
                 hessian[b * p:(b + 1) * p, a * p:(a + 1) * p] = block.T
         hessian[np.diag_indices_from(hessian)] += np.tile(ridge, k)
@@ -261,7 +270,7 @@ def _fit(Z: np.ndarray, Y: np.ndarray, v: np.ndarray, l2: float, start: np.ndarr
         t = 1.0
         while t > 1e-8:
             trial = theta + t * step.reshape(k, p).T
-            trial_value = _objective(Z, Y, v, trial, ridge)
+            trial_value = _objective(Z, Y, v, trial, ridge, pooled)
             if trial_value <= value - 1e-4 * t * decrement:
                 break
             t /= 2
