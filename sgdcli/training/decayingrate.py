@@ -82,6 +82,8 @@ def short(auto, epochs: int, halvings: int = 0) -> list[str]:
     rate = (f"the largest stable step, {lr:.4g}, which --lr auto trains at" if not halvings else
             f"the rate --lr auto trains at, {lr:.4g}, the largest stable step {auto.lr:.4g} halved "
             f"{counted(halvings, 'time')} after blow-ups")
+    other = (", or use --optimizer nesterov, whose steps at a rate go 1/(1 − --momentum) times as far"
+             if auto.momentum is None else "")  # sgd: 1/L caps momentum's rate too, which its balance is (1 − β) of
     return [f"the rows are nearly separable: the rate that would reach the optimum in this run, {auto.balanced:.4g}, "
             f"is {ratio:.3g} times {rate}: the model may be far from the optimum; raise --epochs (to about "
-            f"{math.ceil(epochs * ratio**2)}), lower --batch-size or add --l2"]
+            f"{math.ceil(epochs * ratio**2)}), lower --batch-size or add --l2{other}"]
