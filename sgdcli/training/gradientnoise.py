@@ -66,7 +66,8 @@ class Fit(NamedTuple):
     bend: float = math.inf  # the mean loss's curvature along the fitted weights, without the penalty's
     distance: float = math.nan  # how far the weights travel from the start: the fitted weights' norm (training/
     # decayingrate.py), the bias's aside, softmax's centred across the classes as its steps keep them
-    # the mean of v²·‖ℓ'‖²·‖z‖² (v·‖ℓ'‖²·‖z‖² for rows drawn by weight) over the held-out rows: a row's noise there
+    # the mean of v²·‖ℓ'‖²·‖z‖² (v·‖ℓ'‖²·‖z‖² for rows drawn by weight) over the held-out rows, those of weight 0
+    # too: a row's (a draw's) noise there
     noise: float = math.nan
 
 
