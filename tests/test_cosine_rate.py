@@ -148,3 +148,33 @@ def test_a_large_batch_that_ends_near_its_optimum_is_not_warned(tmp_path):
     W = m.raw_weights()
     score = X @ W[0, :-1] + W[0, -1]
     assert np.mean(np.logaddexp(0, score) - y * score) < 1.01 * np.mean(np.logaddexp(0, s) - y * s)
+
+
+def test_the_warning_after_blow_ups_compares_the_balance_with_the_halved_rate_trained_at():
+    """A run that blew up at 1/L trains at 1/L halved: the warning names that rate, and the epochs at which the
+    balance, falling as one over the root of the updates, comes down to it (the ratio squared times the
+    epochs).  It named 1/L, which the run did not train at, and a quarter of the epochs after one halving."""
+    from sgdcli.training.rate import AutoRate
+
+    auto = AutoRate(lr=2.0, lambda_max=1.0, trace=2.0, rows=100, distance=30.0, fit_noise=0.1, updates=500,
+                    balanced=5.0, momentum=0.9)
+    assert decayingrate.short(auto, 5) == []  # 2.5 times 1/L: within SHORT
+    text = ("the rows are nearly separable: the rate that would reach the optimum in this run, 5, is 5 times the "
+            "rate --lr auto trains at, 1, the largest stable step 2 halved 1 time after blow-ups: the model may be "
+            "far from the optimum; raise --epochs (to about 125), lower --batch-size or add --l2")
+    assert decayingrate.short(auto, 5, halvings=1) == [text]
+
+
+def test_sgd_held_far_below_its_balance_is_told_of_momentum(separable):
+    """Plain sgd's balance is 1/(1 − β) times momentum's, under the same 1/L: at the defaults but for --optimizer
+    sgd the balance is over SHORT times 1/L, where nesterov's (the default) is not, and the warning says so."""
+    path, X, y, optimum = separable
+    with pytest.warns(FitWarning, match="nearly separable") as caught:
+        m = train(path, TrainOptions(model="softmax", optimizer="sgd"))
+    auto = m.training["lr_auto"]
+    assert auto["momentum"] is None and auto["balanced"] / auto["lr"] > decayingrate.SHORT
+    nesterov = train(path, TrainOptions(model="softmax")).training["lr_auto"]
+    assert nesterov["balanced"] == pytest.approx((1 - 0.9) * auto["balanced"], rel=1e-12)
+    assert nesterov["balanced"] / nesterov["lr"] < decayingrate.SHORT
+    assert str(caught[0].message).endswith("lower --batch-size or add --l2, or use --optimizer nesterov, whose "
+                                           "steps at a rate go 1/(1 − --momentum) times as far")

@@ -15,9 +15,11 @@ approximation, D · √B / (σ · √T): a larger one leaves more noise in the
 weights than the schedule's end takes out, a smaller one stops short.
 Momentum's steps go 1/(1 − β) further, so its rate is (1 − β) times that.
 D and σ² come from the fit of the sample that training/gradientnoise.py
-makes: the fitted weights' norm, and the mean of v²·‖ℓ'‖²·‖z‖² over the rows
-each half's fit did not see.  BALANCE is the constant that the best of a
-grid of rates measured on nearly separable problems follows.
+makes: the fitted weights' norm, and the mean of v·‖ℓ'‖²·‖z‖² over the rows
+each half's fit did not see (v, a row's weight, is drawn that often:
+engine/resample.py; a row that weighs nothing counts as a row of no noise).
+BALANCE is the constant that the best of a grid of rates measured on nearly
+separable problems follows.
 
 A warm start (``--init``) begins near a fit already, and keeps the worst
 case's rate (times its share of new rows: training/rate.py).  The rate is
@@ -37,6 +39,7 @@ from __future__ import annotations
 
 import math
 
+from sgdcli.reporting.reporter import counted
 from sgdcli.training.gradientnoise import Fit
 
 # The multiple of D · √B / (σ · √T) (momentum's × (1 − β)) that the best of a grid of rates follows on the nearly
@@ -68,13 +71,19 @@ def why(auto, batch: int) -> str:
             + f"): 1/L, the stable step of the start, below {auto.balanced:.4g} = {formula}, {reason}")
 
 
-def short(auto, epochs: int) -> list[str]:
+def short(auto, epochs: int, halvings: int = 0) -> list[str]:
     """The warning of a run whose rate 1/L held at under 1/SHORT of the balance (``auto``: a training/rate.py
-    AutoRate, or None), with the epochs at which the balance, which falls as one over √updates, is 1/L."""
-    if auto is None or not auto.balanced > SHORT * auto.lr:
+    AutoRate, or None; ``halvings``: of that rate after blow-ups, which the run trained at), with the epochs at
+    which the balance, which falls as one over √updates, is the rate trained at."""
+    lr = auto.lr / 2**halvings if auto is not None else math.nan
+    if auto is None or not auto.balanced > SHORT * lr:
         return []
-    ratio = auto.balanced / auto.lr
+    ratio = auto.balanced / lr
+    rate = (f"the largest stable step, {lr:.4g}, which --lr auto trains at" if not halvings else
+            f"the rate --lr auto trains at, {lr:.4g}, the largest stable step {auto.lr:.4g} halved "
+            f"{counted(halvings, 'time')} after blow-ups")
+    other = (", or use --optimizer nesterov, whose steps at a rate go 1/(1 − --momentum) times as far"
+             if auto.momentum is None else "")  # sgd: 1/L caps momentum's rate too, which its balance is (1 − β) of
     return [f"the rows are nearly separable: the rate that would reach the optimum in this run, {auto.balanced:.4g}, "
-            f"is {ratio:.3g} times the largest stable step, {auto.lr:.4g}, which --lr auto trains at: the model may "
-            f"be far from the optimum; raise --epochs (to about {math.ceil(epochs * ratio**2)}), lower --batch-size "
-            "or add --l2"]
+            f"is {ratio:.3g} times {rate}: the model may be far from the optimum; raise --epochs (to about "
+            f"{math.ceil(epochs * ratio**2)}), lower --batch-size or add --l2{other}"]

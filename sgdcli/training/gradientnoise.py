@@ -9,8 +9,8 @@ quiet (for these likelihoods the gradient's noise at the optimum is also its cur
 weights grow as the labels' noise shrinks), so a constant rate sized by the worst case's noise still crawls
 towards it when the run ends.
 
-So logistic and softmax are fitted on the rate's sample (Newton's method, a ridge of RIDGE over the rows fitted),
-each half of the rows by the fit on the other half (alternate rows, as curvature.residual_scale): a fit cannot
+So logistic and softmax are fitted on the rate's sample (Newton's method, a ridge of RIDGE over the rows fitted,
+and --l2 on the weights, not on the bias, as training has it), each half of the rows by the fit on the other half (alternate rows, as curvature.residual_scale): a fit cannot
 quiet the gradients of rows it did not see, and one that overfits its half is over-confident on the other's
 misfits, which raises the estimate; so does one that stops short.  Two things are read off the held-out rows:
 
@@ -66,7 +66,8 @@ class Fit(NamedTuple):
     bend: float = math.inf  # the mean loss's curvature along the fitted weights, without the penalty's
     distance: float = math.nan  # how far the weights travel from the start: the fitted weights' norm (training/
     # decayingrate.py), the bias's aside, softmax's centred across the classes as its steps keep them
-    # the mean of v²·‖ℓ'‖²·‖z‖² (v·‖ℓ'‖²·‖z‖² for rows drawn by weight) over the held-out rows: a row's noise there
+    # the mean of v²·‖ℓ'‖²·‖z‖² (v·‖ℓ'‖²·‖z‖² for rows drawn by weight) over the held-out rows, those of weight 0
+    # too: a row's (a draw's) noise there
     noise: float = math.nan
 
 
@@ -87,12 +88,12 @@ def fitted(model: str, Z: np.ndarray, labels: np.ndarray, weights: np.ndarray | 
     rows = _rows(model, Z, labels, weights)
     if rows is None:
         return Fit()
-    Z, Y, v = rows
+    Z, Y, v, kept = rows
     k = Y.shape[1]
     squares, bends, distances = np.empty(len(Z)), np.empty(len(Z)), []
     theta = np.zeros((Z.shape[1], k))
     for fit, held in ((slice(0, None, 2), slice(1, None, 2)), (slice(1, None, 2), slice(0, None, 2))):
-        theta = _fit(Z[fit], Y[fit], v[fit], l2, theta)  # the second half starts from the first's fit
+        theta = _fit(Z[fit], Y[fit], v[fit], l2, theta, model)  # the second half starts from the first's fit
         P = _softmax(Z[held] @ theta)  # theta's first column is 0
         squares[held] = ((P - Y[held]) ** 2).sum(axis=1)
         # the path from the start to the fit: logistic's one weight vector, softmax's centred across the classes
@@ -106,7 +107,7 @@ def fitted(model: str, Z: np.ndarray, labels: np.ndarray, weights: np.ndarray | 
             bends[held] = (P * A**2).sum(axis=1) - (P * A).sum(axis=1) ** 2
     if model == "logistic":  # two classes' softmax: ‖P − Y‖² is 2 (p − y)²
         squares /= 2.0
-    norms = (v if by_weight else v**2) * np.einsum("ij,ij->i", Z, Z)  # the rows' terms of the rate's trace
+    norms = (v if by_weight else v**2 / kept) * np.einsum("ij,ij->i", Z, Z)  # the rows' terms of the rate's trace
     share = float(np.sum(norms * squares) / np.sum(norms)) / CURVATURE[model] / NOISY
     bend = float(np.sum(v * bends) / len(Z))
     return Fit(min(1.0, share), bend, float(np.mean(distances)), float(np.sum(norms * squares) / len(Z))) if (
@@ -139,8 +140,8 @@ def fit_weights(model: str, Z: np.ndarray, labels: np.ndarray, weights: np.ndarr
     rows = _rows(model, Z, labels, weights)
     if rows is None:
         return None
-    Z, Y, v = rows
-    theta = _fit(Z, Y, v, l2, np.zeros((Z.shape[1], Y.shape[1])))[:-1]
+    Z, Y, v, _ = rows
+    theta = _fit(Z, Y, v, l2, np.zeros((Z.shape[1], Y.shape[1])), model)[:-1]
     return theta[:, 1:] if model == "logistic" else theta - theta.mean(axis=1, keepdims=True)
 
 
@@ -182,14 +183,21 @@ def _kept(model: str, Z: np.ndarray, labels: np.ndarray, weights: np.ndarray | N
 
 def _rows(model: str, Z: np.ndarray, labels: np.ndarray, weights: np.ndarray | None):
     """The rows a fit holds (``_kept``): their features (``Z`` itself where it holds every row), one-hot labels and
-    weights; None where it fits nothing."""
+    weights, and the share of the rows with a label that they are; None where it fits nothing.
+
+    A row of weight 0 is a training row all the same: the weights' mean over the training rows is 1 (model/
+    weights.py), and the objective, the draws (engine/resample.py) and the noise per draw are means over every
+    row, its loss 0.  So the weights the fit holds are scaled by that share, which makes their mean over the
+    rows fitted the weighted mean over all (a mean over the rows fitted alone counted the loss and the noise
+    1 / share times against --l2 and the trace)."""
     keep = _kept(model, Z, labels, weights)
     if keep is None:
         return None
     _, y = np.unique(labels[keep], return_inverse=True)
+    kept = float(keep.sum() / _known(labels).sum())
     Z = Z if keep.all() else Z[keep]
-    v = np.ones(len(Z)) if weights is None else weights[keep].astype(np.float64)
-    return Z, np.eye(y.max() + 1)[y], v
+    v = np.ones(len(Z)) if weights is None else weights[keep].astype(np.float64) * kept
+    return Z, np.eye(y.max() + 1)[y], v, kept
 
 
 def _gram(Z: np.ndarray, c: np.ndarray) -> np.ndarray:
@@ -210,11 +218,14 @@ def _softmax(S: np.ndarray) -> np.ndarray:
     return E / E.sum(axis=1, keepdims=True)
 
 
-def _objective(Z, Y, v, theta, ridge) -> float:
+def _objective(Z, Y, v, theta, ridge, pooled) -> float:
+    """The mean loss of ``theta`` plus the penalty of ``ridge`` (each of ``theta``'s rows'), less ``pooled`` / 2
+    times the squared norm of the weights' sum over the classes (the bias's aside: ``_fit``)."""
     S = _scores(Z, theta)
     top = S.max(axis=1)
     lse = top + np.log(np.exp(S - top[:, None]).sum(axis=1))
-    return float(np.sum(v * (lse - (S * Y).sum(axis=1))) / len(Z) + 0.5 * ridge * np.sum(theta**2))
+    return float(np.sum(v * (lse - (S * Y).sum(axis=1))) / len(Z) + 0.5 * np.sum(ridge[:, None] * theta**2)
+                 - 0.5 * pooled * np.sum(theta[:-1].sum(axis=1) ** 2))
 
 
 def _scores(Z: np.ndarray, theta: np.ndarray) -> np.ndarray:
@@ -224,26 +235,35 @@ def _scores(Z: np.ndarray, theta: np.ndarray) -> np.ndarray:
     return S
 
 
-def _fit(Z: np.ndarray, Y: np.ndarray, v: np.ndarray, l2: float, start: np.ndarray) -> np.ndarray:
+def _fit(Z: np.ndarray, Y: np.ndarray, v: np.ndarray, l2: float, start: np.ndarray,
+         model: str = "logistic") -> np.ndarray:
     """The softmax weights (features + 1 × classes, the first class's 0: logistic's for two) of rows ``Z``,
     one-hot labels ``Y`` and weights ``v``, by Newton's method with a backtracking line search from ``start``
-    (weights of the same shape), under a ridge of RIDGE / rows + ``l2`` on the other classes' weights."""
+    (weights of the same shape), under a ridge of RIDGE / rows + ``l2`` on the other classes' weights, of RIDGE /
+    rows alone on their biases (the last row), which --l2 does not penalize (kernels/optimizers.py).  Softmax
+    trains a weight vector for every class, the first's too, and --l2 penalizes them all: with the first held
+    at 0 and the others' mean ū, that is l2/2 · Σ ‖wⱼ − ū‖², l2/2 · (Σ_{j>0} ‖wⱼ‖² − ‖Σ_{j>0} wⱼ‖² / classes)."""
     m, p = Z.shape
     k = Y.shape[1] - 1
-    ridge = RIDGE / m + l2
+    ridge = np.full(p, RIDGE / m + l2)
+    ridge[-1] = RIDGE / m
+    pooled = l2 / (k + 1) if model == "softmax" else 0.0
     theta = start[:, 1:].copy()
-    value = _objective(Z, Y, v, theta, ridge)
+    value = _objective(Z, Y, v, theta, ridge, pooled)
     for _ in range(NEWTON_STEPS):
         P = _softmax(_scores(Z, theta))[:, 1:]
-        gradient = (Z.T @ ((P - Y[:, 1:]) * v[:, None]) / m + ridge * theta).T.ravel()  # class-major
+        gradient = Z.T @ ((P - Y[:, 1:]) * v[:, None]) / m + ridge[:, None] * theta
+        gradient[:-1] -= pooled * theta[:-1].sum(axis=1, keepdims=True)
+        gradient = gradient.T.ravel()  # class-major
         hessian = np.empty((k * p, k * p))
         for a in range(k):
             for b in range(a, k):
                 curvature = v * P[:, a] * ((a == b) - P[:, b])
                 block = _gram(Z, curvature) / m
+                block[np.arange(p - 1), np.arange(p - 1)] -= pooled
                 hessian[a * p:(a + 1) * p, b * p:(b + 1) * p] = block
                 hessian[b * p:(b + 1) * p, a * p:(a + 1) * p] = block.T
-        hessian[np.diag_indices_from(hessian)] += ridge
+        hessian[np.diag_indices_from(hessian)] += np.tile(ridge, k)
         step = -np.linalg.solve(hessian, gradient)
         decrement = -float(gradient @ step)
         if not decrement > 1e-12:
@@ -251,7 +271,7 @@ def _fit(Z: np.ndarray, Y: np.ndarray, v: np.ndarray, l2: float, start: np.ndarr
         t = 1.0
         while t > 1e-8:
             trial = theta + t * step.reshape(k, p).T
-            trial_value = _objective(Z, Y, v, trial, ridge)
+            trial_value = _objective(Z, Y, v, trial, ridge, pooled)
             if trial_value <= value - 1e-4 * t * decrement:
                 break
             t /= 2
