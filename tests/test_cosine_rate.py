@@ -148,3 +148,26 @@ def test_a_large_batch_that_ends_near_its_optimum_is_not_warned(tmp_path):
     W = m.raw_weights()
     score = X @ W[0, :-1] + W[0, -1]
     assert np.mean(np.logaddexp(0, score) - y * score) < 1.01 * np.mean(np.logaddexp(0, s) - y * s)
+
+
+def test_a_run_halved_after_blow_ups_is_warned_at_the_rate_it_trained_at(separable, monkeypatch):
+    """At batch 32 the balance is about 1/L, and the run is not warned; three blow-ups halve the rate three times,
+    which leaves it 1/8 of that: far below the balance, and warned with the rate it trained at (it was compared
+    with --lr auto's unhalved rate, and nothing was said)."""
+    from sgdcli.training import run as runs
+
+    path, X, y, optimum = separable
+    calls = []
+    monkeypatch.setattr(runs, "blew_up", lambda loss, zero: len(calls) < 3 and not calls.append(1))
+    with pytest.warns(FitWarning, match="nearly separable") as caught:
+        m = train(path, TrainOptions(model="softmax"))
+    auto = m.training["lr_auto"]
+    lr = auto["lr"] / 8
+    assert auto["halvings"] == 3 and m.training["lr"] == pytest.approx(lr, rel=1e-12)
+    ratio = auto["balanced"] / lr
+    assert ratio > decayingrate.SHORT > auto["balanced"] / auto["lr"]
+    assert [str(w.message) for w in caught if "nearly separable" in str(w.message)] == [
+        f"the rows are nearly separable: the rate that would reach the optimum in this run, {auto['balanced']:.4g}, "
+        f"is {ratio:.3g} times the rate this run trained at, {lr:.4g}, --lr auto's {auto['lr']:.4g} halved 3 times "
+        f"after blow-ups: the model may be far from the optimum; raise --epochs (to about {math.ceil(5 * ratio**2)}), "
+        "lower --batch-size or add --l2"]

@@ -37,6 +37,7 @@ from __future__ import annotations
 
 import math
 
+from sgdcli.reporting.reporter import counted
 from sgdcli.training.gradientnoise import Fit
 
 # The multiple of D · √B / (σ · √T) (momentum's × (1 − β)) that the best of a grid of rates follows on the nearly
@@ -68,13 +69,17 @@ def why(auto, batch: int) -> str:
             + f"): 1/L, the stable step of the start, below {auto.balanced:.4g} = {formula}, {reason}")
 
 
-def short(auto, epochs: int) -> list[str]:
-    """The warning of a run whose rate 1/L held at under 1/SHORT of the balance (``auto``: a training/rate.py
-    AutoRate, or None), with the epochs at which the balance, which falls as one over √updates, is 1/L."""
-    if auto is None or not auto.balanced > SHORT * auto.lr:
+def short(auto, epochs: int, halvings: int = 0) -> list[str]:
+    """The warning of a run whose rate, 1/L or that halved ``halvings`` times after blow-ups, held at under 1/SHORT
+    of the balance (``auto``: a training/rate.py AutoRate, or None), with the epochs at which the balance, which
+    falls as one over √updates, is the rate the run trained at."""
+    lr = math.nan if auto is None else auto.lr / 2**halvings
+    if auto is None or not auto.balanced > SHORT * lr:
         return []
-    ratio = auto.balanced / auto.lr
+    ratio = auto.balanced / lr
+    trained = (f"the largest stable step, {lr:.4g}, which --lr auto trains at" if not halvings else
+               f"the rate this run trained at, {lr:.4g}, --lr auto's {auto.lr:.4g} halved {counted(halvings, 'time')} "
+               "after blow-ups")
     return [f"the rows are nearly separable: the rate that would reach the optimum in this run, {auto.balanced:.4g}, "
-            f"is {ratio:.3g} times the largest stable step, {auto.lr:.4g}, which --lr auto trains at: the model may "
-            f"be far from the optimum; raise --epochs (to about {math.ceil(epochs * ratio**2)}), lower --batch-size "
-            "or add --l2"]
+            f"is {ratio:.3g} times {trained}: the model may be far from the optimum; raise --epochs (to about "
+            f"{math.ceil(epochs * ratio**2)}), lower --batch-size or add --l2"]

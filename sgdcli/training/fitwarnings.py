@@ -98,7 +98,7 @@ def log_end(run, kept_epoch: int) -> list[str]:
                          "raise --epochs" + (" or lower --batch-size" if run.batch > 1 else ""))
     elif updates:
         found += _still_falling(run)
-    found += decayingrate.short(run.auto, run.opts.epochs)
+    found += decayingrate.short(run.auto, run.opts.epochs, run.pos.lr_halvings)
     into = _KEPT.get()
     for text in found:
         if into is not None:
