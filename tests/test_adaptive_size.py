@@ -188,3 +188,27 @@ def test_the_log_says_what_the_size_raised_the_rate_by_and_where_memory_left_no_
     assert code == 0, err
     line = next(l for l in err.splitlines() if "--lr auto:" in l)
     assert "; no fit of the sample: a fit of the sample's " in line and "bytes beside them, and --memory leaves" in line
+
+
+@pytest.mark.parametrize("optimizer", ["adam", "adagrad"])
+def test_the_fit_and_the_rows_norms_standardize_the_sample_once(tmp_path, monkeypatch, optimizer):
+    """The fit of the sample and the rows' norms take the same standardized rows: one copy of them is made."""
+    path, _, _ = _data(tmp_path, "logistic", 0.1)
+    made, standardize = [], sampling.sample
+    monkeypatch.setattr(sampling, "sample", lambda *a, **k: made.append(1) or standardize(*a, **k))
+    for module in (rate, rate.adaptivesize):  # the names they took from sampling, where they took it
+        if hasattr(module, "sample"):
+            monkeypatch.setattr(module, "sample", sampling.sample)
+    with Table(path) as table:
+        auto = rate.auto_rate(table, "logistic", np.zeros(10), np.ones(10), 32, optimizer, updates=1000)
+    assert len(made) == 1 and auto.sought > 1
+
+
+def test_averaged_models_fit_the_sample_once(tmp_path, monkeypatch):
+    """Averaged models' joint and local steps take the same adaptive rate, whatever their batch: adagrad's fits
+    of the sample (all its rows, then each half by the other's) run once, not once for each."""
+    path, _, _ = _data(tmp_path, "logistic", 0.1)
+    fits, fit = [], gradientnoise._fit
+    monkeypatch.setattr(gradientnoise, "_fit", lambda *a: fits.append(1) or fit(*a))
+    m = train(path, TrainOptions(optimizer="adagrad", epochs=1, parallel="average", threads=2, sync_every=4))
+    assert len(fits) == 3 and m.training["lr_auto"]["raised"] > 1

@@ -178,3 +178,26 @@ def test_sgd_held_far_below_its_balance_is_told_of_momentum(separable):
     assert nesterov["balanced"] / nesterov["lr"] < decayingrate.SHORT
     assert str(caught[0].message).endswith("lower --batch-size or add --l2, or use --optimizer nesterov, whose "
                                            "steps at a rate go 1/(1 − --momentum) times as far")
+
+
+def test_a_run_halved_after_blow_ups_is_warned_at_the_rate_it_trained_at(separable, monkeypatch):
+    """At batch 32 the balance is about 1/L, and the run is not warned; three blow-ups halve the rate three times,
+    which leaves it 1/8 of that: far below the balance, and warned with the rate it trained at (it was compared
+    with --lr auto's unhalved rate, and nothing was said)."""
+    from sgdcli.training import run as runs
+
+    path, X, y, optimum = separable
+    calls = []
+    monkeypatch.setattr(runs, "blew_up", lambda loss, zero: len(calls) < 3 and not calls.append(1))
+    with pytest.warns(FitWarning, match="nearly separable") as caught:
+        m = train(path, TrainOptions(model="softmax"))
+    auto = m.training["lr_auto"]
+    lr = auto["lr"] / 8
+    assert auto["halvings"] == 3 and m.training["lr"] == pytest.approx(lr, rel=1e-12)
+    ratio = auto["balanced"] / lr
+    assert ratio > decayingrate.SHORT > auto["balanced"] / auto["lr"]
+    assert [str(w.message) for w in caught if "nearly separable" in str(w.message)] == [
+        f"the rows are nearly separable: the rate that would reach the optimum in this run, {auto['balanced']:.4g}, "
+        f"is {ratio:.3g} times the rate --lr auto trains at, {lr:.4g}, the largest stable step {auto['lr']:.4g} halved "
+        f"3 times after blow-ups: the model may be far from the optimum; raise --epochs (to about "
+        f"{math.ceil(5 * ratio**2)}), lower --batch-size or add --l2"]

@@ -592,3 +592,13 @@ def test_poisson_weighs_each_sampled_row_by_its_count_where_counts_grow_with_the
         assert sparse["trace"] == pytest.approx(dense["trace"], rel=1e-9)
         assert sparse["heaviest"] == pytest.approx(dense["heaviest"], rel=1e-9)
         assert sparse["lambda_max"] == pytest.approx(dense["lambda_max"], rel=1e-3)  # power iteration
+
+
+def test_the_log_leaves_out_a_bias_rate_that_prints_as_the_weights():
+    """A --l2 tiny beside the loss's curvature makes the bias's factor 1 to the log's four digits: the line does
+    not say the bias steps at "1 times the weights' rate", as if it had a rate of its own."""
+    from sgdcli.training import biasrate
+
+    assert biasrate.times(1.0 / (0.3 + 1e-9), 1e-9, 0.25) != 1.0
+    assert biasrate.text(biasrate.times(1.0 / (0.3 + 1e-9), 1e-9, 0.25)) == ""
+    assert biasrate.text(1.0) == "" and "steps at 1.001 times" in biasrate.text(1.001)

@@ -135,12 +135,14 @@ CASES = {
     # sample and class weights: a resumed run reads their sums again (training/setup.py)
     "weighted": ["--optimizer", "adam", "--lr", "0.01", "--sample-weight", "w", "--class-weight", "balanced",
                  "--val-fraction", "0.1"],
+    # --lr auto under --l2: the bias steps at its own rate (training/biasrate.py), measured again on resume
+    "sgd l2": ["--optimizer", "sgd", "--l2", "100", "--schedule", "constant"],
     "early stopping": ["--optimizer", "adam", "--lr", "0.01", "--early-stopping", "--patience", "1", "--min-delta", "0.01", "--epochs", "6"],
 }
 # Each case takes about ten seconds of kills and restarts.  `make test` runs the four
 # that together cover no optimizer state, both Adam slots, every schedule but invscaling,
 # warm-up, averaging, early stopping and weights; `make soak` adds the other optimizers.
-SOAK_ONLY = ("momentum", "nesterov", "adagrad", "rmsprop")
+SOAK_ONLY = ("momentum", "nesterov", "adagrad", "rmsprop", "sgd l2")
 
 
 @pytest.mark.parametrize("name", [pytest.param(n, marks=pytest.mark.slow) if n in SOAK_ONLY else n for n in CASES])

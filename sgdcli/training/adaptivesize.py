@@ -38,18 +38,18 @@ import math
 import numpy as np
 
 from sgdcli.training import gradientnoise
-from sgdcli.training.sampling import Sample, room, sample
+from sgdcli.training.sampling import Sample, room
 
 
-def measure(drawn: Sample, model: str, center: np.ndarray, scale: np.ndarray, labels: np.ndarray,
-            weights: np.ndarray | None, l2: float, optimizer: str, by_weight: bool = False) -> tuple[float, str]:
-    """The size of ``model``'s weights fitted to the sample ``drawn`` (standardized by ``center`` and ``scale``;
-    its ``labels``, each row weighing ``weights``; under ``l2``) in steps of ``optimizer``: their root mean
-    square, for adagrad over the root of the gradient's quiet at the fit (``by_weight``: rows drawn by weight);
-    NaN where there is no fit; and why a fit was skipped for want of memory ('' where it was not)."""
-    if drawn.table.sparse or model not in gradientnoise.MODELS:
+def measure(drawn: Sample, Z: np.ndarray | None, model: str, labels: np.ndarray, weights: np.ndarray | None,
+            l2: float, optimizer: str, by_weight: bool = False) -> tuple[float, str]:
+    """The size of ``model``'s weights fitted to the sample ``drawn``, whose rows as the model sees them are ``Z``
+    (rate.sample's, which this leaves as they are; None: sparse rows), its ``labels``, each row weighing
+    ``weights``, under ``l2``, in steps of ``optimizer``: their root mean square, for adagrad over the root of
+    the gradient's quiet at the fit (``by_weight``: rows drawn by weight); NaN where there is no fit; and why a
+    fit was skipped for want of memory ('' where it was not)."""
+    if Z is None or model not in gradientnoise.MODELS:
         return math.nan, ""
-    Z = sample(drawn, center, scale)
     unfitted = gradientnoise.skipped(model, Z, labels, weights, room(drawn))
     W = None if unfitted else gradientnoise.fit_weights(model, Z, labels, weights, l2)
     if W is not None:  # the fit leaves exactly 0 the weights of columns 0 on every sampled row (a constant

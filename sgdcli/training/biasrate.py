@@ -34,8 +34,9 @@ def times(step: float, l2: float, floor: float) -> float:
 
 
 def text(bias_times: float) -> str:
-    """What the rate's log line adds for the bias: its rate, where it differs from the weights'."""
-    if bias_times == 1.0:
+    """What the rate's log line adds for the bias: its rate, where it differs from the weights' as the line
+    shows them (a --l2 tiny beside the loss's curvature leaves a factor that prints as 1)."""
+    if f"{bias_times:.4g}" == "1":
         return ""
     return (f"; the bias, which --l2 does not penalize, steps at {bias_times:.4g} times the weights' rate, the rate "
             "without --l2's curvature")

@@ -283,11 +283,11 @@ def adaptive_width(optimizer: str, model: str, trace: float, norm1: float, updat
     return min(most, math.sqrt(_wide_from(model) / trace)) if trace > 0 else 1.0
 
 
-def _row_norms(drawn: Sample, center: np.ndarray, scale: np.ndarray) -> tuple[float, float]:
-    """The mean squared norm of the sample's rows as the model sees them, with the bias's 1 (the trace of their
-    second moments), and their mean sum of absolute values."""
-    if not drawn.table.sparse:
-        Z = sample(drawn, center, scale)
+def _row_norms(drawn: Sample, scale: np.ndarray, Z: np.ndarray | None) -> tuple[float, float]:
+    """The mean squared norm of the sample's rows as the model sees them (``Z``, dense rows standardized with the
+    bias's column, which this overwrites; None: sparse rows, scaled by ``scale``), with the bias's 1 (the trace of
+    their second moments), and their mean sum of absolute values."""
+    if Z is not None:
         trace = float(np.einsum("ij,ij->", Z, Z) / len(Z))
         return trace, float(np.abs(Z, out=Z).sum() / len(Z))  # in place: within the sample's --memory
     X, values = sparse_sample(drawn, scale)
@@ -353,10 +353,10 @@ def auto_rate(table: Table | Sample, model: str, center: np.ndarray, scale: np.n
         size = math.sqrt(bounds.mean((labels[keep] - bias) ** 2, None if weights is None else weights[keep])) if (
             model in LABEL_SCALED and keep.any()) else 1.0
         size = size if math.isfinite(size) and size > 0 else 1.0
-        trace, norm1 = _row_norms(drawn, center, scale)
+        Z = None if table.sparse else sample(drawn, center, scale)  # standardized once, for the fit and the norms
+        sought, unfitted = adaptivesize.measure(drawn, Z, model, labels, weights, l2, optimizer, by_weight)
+        trace, norm1 = _row_norms(drawn, scale, Z)  # after the fit: Z's absolute values are taken in place
         width = adaptive_width(optimizer, model, trace, norm1, updates)
-        sought, unfitted = adaptivesize.measure(drawn, model, center, scale, labels, weights, l2, optimizer,
-                                                  by_weight)
         by = adaptivesize.raised(sought, adaptive_width(optimizer, model, trace, norm1, updates, math.inf) / width
                                  if ends_at is not None and _reaches(optimizer, model) else math.inf)  # no decay: REACH
         return AutoRate(lr=ADAPTIVE[optimizer] * size * width * by, lambda_max=math.nan, trace=trace,

@@ -19,6 +19,7 @@ stopped early).
 from __future__ import annotations
 
 import dataclasses
+import functools
 
 import numpy as np
 
@@ -26,7 +27,7 @@ from sgdcli.errors import DivergedError, first_line
 from sgdcli.kernels.state import KernelConfig, kernel_config
 from sgdcli.options import TrainOptions
 from sgdcli.training import replicas
-from sgdcli.training.rate import MAX_HALVINGS, AutoRate, auto_rate
+from sgdcli.training.rate import ADAPTIVE, MAX_HALVINGS, AutoRate, auto_rate
 
 
 @dataclasses.dataclass(frozen=True)
@@ -73,7 +74,11 @@ def averaged_auto(run, center: np.ndarray, scale: np.ndarray,
     ends_at = {"constant": 1.0,
                "step": opts.gamma ** (max(opts.epochs - 1, 0) // opts.step_epochs)}.get(opts.schedule)
 
-    def rate_for(rows: int) -> AutoRate:
+    def rate_for(rows: int) -> AutoRate:  # the adaptive optimizers' does not depend on the batch: measured once
+        return measured(run.batch if opts.optimizer in ADAPTIVE else rows)
+
+    @functools.cache
+    def measured(rows: int) -> AutoRate:
         return auto_rate(run.sample, opts.model, center, scale, rows, opts.optimizer, opts.momentum,
                          run.kernel_loss, run.sample_weights_of, opts.memory, run.start[-1],
                          updates=max(1, run.steps * opts.epochs), l2=opts.l2, ends_at=ends_at,
