@@ -257,7 +257,8 @@ class TrainOptions:
     min_delta: float = _option(1e-4, "Smallest loss decrease that counts.")
     bad_rows: str = _option("error", "error: stop at a row with NaN or inf and name it (labels are checked first; "
                                      "features in file order where standardized, else in the shuffle's order, so "
-                                     "not always the first); skip: leave such rows out and count them.", choices=BAD_ROWS)
+                                     "not always the first); skip: leave such rows out and count them.",
+                            choices=BAD_ROWS)
     memory: int = _option(DEFAULT_MEMORY, MEMORY_HELP, kind="size")
     threads: int | None = _option(None, "Compute threads (per worker with --dask) [default: the cores available, "
                                         "less one for the reader (--parallel batch); for gzip-compressed X, the cores "

@@ -10,9 +10,10 @@ weights grow as the labels' noise shrinks), so a constant rate sized by the wors
 towards it when the run ends.
 
 So logistic and softmax are fitted on the rate's sample (Newton's method, a ridge of RIDGE over the rows fitted,
-and --l2 on the weights, not on the bias, as training has it), each half of the rows by the fit on the other half (alternate rows, as curvature.residual_scale): a fit cannot
-quiet the gradients of rows it did not see, and one that overfits its half is over-confident on the other's
-misfits, which raises the estimate; so does one that stops short.  Two things are read off the held-out rows:
+and --l2 on the weights, not on the bias, as training has it), each half of the rows by the fit on the other
+half (alternate rows, as curvature.residual_scale): a fit cannot quiet the gradients of rows it did not see, and
+one that overfits its half is over-confident on the other's misfits, which raises the estimate; so does one that
+stops short.  Two things are read off the held-out rows:
 
 - the share: the mean of v²·‖ℓ'‖²·‖z‖² (v the row's weight, z its features as the model sees them, with
   the bias's 1) against c times the trace, relative to NOISY (about the share of labels as noisy as those
