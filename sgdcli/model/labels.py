@@ -82,6 +82,11 @@ class Labels:
         with np.errstate(over="ignore"):  # a label beyond float32's range: inf, no class
             return y.astype(kind).astype(y.dtype)
 
+    def is_positive(self, y: np.ndarray) -> np.ndarray:
+        """Whether each raw label of ``y`` is a binary model's positive class (index 1), compared as ``encode``
+        does; False for a label that is no class."""
+        return self._comparable(np.asarray(y, dtype=np.float64)) == float(self.classes[1])
+
     def lacks(self, values: np.ndarray) -> list:
         """The ``values`` (labels found in a file) that are none of the classes, compared as ``encode`` does."""
         near = self._comparable(np.asarray(values, dtype=np.float64))
