@@ -59,8 +59,9 @@ FORMAT = "sgdcli-checkpoint"
 #     and under cosine for nearly separable logistic and softmax rows (training/decayingrate.py); weighted runs
 #     draw their rows in proportion to their weights (engine/resample.py), at another --lr auto;
 #     --lr auto's bias steps at its own rate under --l2 (training/biasrate.py).
+# 12: a full batch's logistic bias starts at the labels' log-odds (training/start.py), a blow-up's restart too.
 # A checkpoint of another version is not resumed: the run starts over and says so.
-FORMAT_VERSION = 11
+FORMAT_VERSION = 12
 
 
 class StaleCheckpoint(UserWarning):

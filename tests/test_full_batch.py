@@ -1,0 +1,121 @@
+"""Full-batch logistic runs at --lr auto: the bias starts at the labels' log-odds (training/start.py), and a run
+that ends far above a fit of its sample is told so (training/fullbatch.py)."""
+
+import math
+import re
+
+import h5py
+import numpy as np
+import pytest
+
+from sgdcli import generate, train
+from sgdcli.data.table import Table
+from sgdcli.options import TrainOptions
+from sgdcli.training.fullbatch import NEAR
+from sgdcli.training.runlog import FitWarning
+from sgdcli.training.start import log_odds
+
+from conftest import cli, write_table
+from test_convergence import logistic_objective, newton_logistic
+
+
+def _rare(tmp_path, n=4000, d=5, seed=3):
+    """About 1% positives."""
+    rng = np.random.default_rng(seed)
+    X = rng.standard_normal((n, d)).astype(np.float32)
+    p = 1 / (1 + np.exp(-(X.astype(np.float64) @ rng.standard_normal(d) * 0.5 - 5.5)))
+    y = (rng.random(n) < p).astype(np.float32)
+    return write_table(tmp_path / "rare.h5", X, y), X.astype(np.float64), y.astype(np.float64)
+
+
+def _loss(model, X, y):
+    W = model.raw_weights()
+    return logistic_objective(W[0, :-1], W[0, -1], X, y, 0.0)
+
+
+def test_rare_positives_on_full_batches_end_near_the_optimum(tmp_path):
+    """From a bias of 0, the first steps at 1/L with momentum threw it far below the log-odds, where its curvature
+    is nearly 0, and 30 full-batch steps ended far above the optimum's loss (over 40% here)."""
+    path, X, y = _rare(tmp_path)
+    assert 0.005 < y.mean() < 0.02
+    m = train(path, TrainOptions(model="logistic", batch_size="full", epochs=30, threads=1))
+    Z = (X - X.mean(axis=0)) / X.std(axis=0)
+    w, b = newton_logistic(Z, y, 0.0)
+    assert _loss(m, X, y) < 1.02 * logistic_objective(w, b, Z, y, 0.0)
+
+
+def test_a_full_batchs_first_loss_is_the_best_constant_models(tmp_path):
+    """A full batch's first epoch's loss is that of the start: the mean log loss of the labels' share p,
+    -(p log p + (1 - p) log(1 - p)), to within what the share in the sample of rows --lr auto reads differs from
+    the file's (it was log 2, the bias's start at 0)."""
+    path, X, y = _rare(tmp_path)
+    m = train(path, TrainOptions(model="logistic", batch_size="full", epochs=30, threads=1))
+    p = y.mean()
+    assert m.history[0]["train_loss"] == pytest.approx(-(p * np.log(p) + (1 - p) * np.log(1 - p)), rel=1e-3)
+
+
+def test_log_odds_of_weighted_rows():
+    positive = np.array([True, False, False, True, False])
+    keep = np.array([True, True, True, True, False])
+    assert log_odds(positive, keep, None) == pytest.approx(0.0)
+    assert log_odds(positive, keep, np.array([3.0, 1.0, 1.0, 1.0, 9.0])) == pytest.approx(np.log(4 / 2))
+    assert log_odds(positive, np.array([True, False, False, False, False]), None) == 0.0  # one class: no odds
+
+
+def _separable(tmp_path, rows, features=10):
+    path = tmp_path / "sep.h5"
+    generate(path, task="binary", rows=rows, features=features, noise=0.1, seed=2)
+    with h5py.File(path) as f:
+        return path, f["X"][:].astype(np.float64), f["y"][:].astype(np.float64)
+
+
+def _optimum(X, y):
+    Z = (X - X.mean(axis=0)) / X.std(axis=0)
+    w, b = newton_logistic(Z, y, 0.0, iters=100)
+    return logistic_objective(w, b, Z, y, 0.0)
+
+
+def test_a_full_batch_far_above_the_optimum_of_nearly_separable_rows_is_told_so(tmp_path):
+    """Nearly separable rows, 150 full-batch steps: the run ends over NEAR above the optimum's loss (computed
+    here), and its loss fell too slowly at the cosine's end to be warned of; it was not told."""
+    path, X, y = _separable(tmp_path, 3000)
+    with pytest.warns(FitWarning) as caught:
+        m = train(path, TrainOptions(model="logistic", batch_size="full", epochs=150, threads=1))
+    assert _loss(m, X, y) > (1 + 2 * NEAR) * _optimum(X, y)
+    (text,) = m.training["warnings"]
+    assert [str(w.message) for w in caught] == [text]
+    found = re.fullmatch(r"the model's mean loss on the run's sample of ([\d,]+) rows, ([\d.]+), is (\d+)% above the "
+                         r"optimum's, estimated by a fit of them \(Newton's method\), ([\d.]+): the model may be far "
+                         r"from the optimum; raise --epochs \(to about (\d+)\)", text)
+    assert found is not None, text
+    loss, best = float(found[2]), float(found[4])
+    assert f"{loss / best - 1:.0%}" == f"{found[3]}%"
+    assert int(found[5]) == math.ceil(150 * (loss / best - 1) / NEAR)
+    code, _, err = cli("train", path, "-o", tmp_path / "m.h5", "--model", "logistic", "--batch-size", "full",
+                       "--epochs", "150", "--threads", "1", "-q")
+    assert (code, err) == (0, f"sgdcli: warning: {text}\n")
+
+
+def test_the_optimums_estimate_on_a_sample_of_the_rows_is_near_its_loss_there(tmp_path):
+    """The sample holds 4,096 of 20,000 rows: the fit's loss on them, plus what a fit gains on the rows it fits, is
+    within a few percent of the loss there of the optimum over all rows (computed here)."""
+    from sgdcli.options import DEFAULT_MEMORY
+    from sgdcli.training.sampling import sample_spans
+
+    path, X, y = _separable(tmp_path, 20_000, features=20)
+    with pytest.warns(FitWarning):
+        m = train(path, TrainOptions(model="logistic", batch_size="full", epochs=100, threads=1))
+    best = float(m.training["warnings"][-1].split("(Newton's method), ")[1].split(":")[0])
+    Z = (X - X.mean(axis=0)) / X.std(axis=0)
+    w, b = newton_logistic(Z, y, 0.0, iters=100)
+    with Table(path) as table:
+        rows = np.concatenate([np.arange(a, b) for a, b in sample_spans(table, DEFAULT_MEMORY)])
+    there = logistic_objective(w, b, Z[rows], y[rows], 0.0)
+    assert best == pytest.approx(there, rel=0.03)
+
+
+def test_a_full_batch_near_the_optimum_is_not_told_anything(tmp_path):
+    path, X, y = _rare(tmp_path)
+    m = train(path, TrainOptions(model="logistic", batch_size="full", epochs=150, threads=1))
+    assert _loss(m, X, y) < (1 + NEAR) * _optimum(X, y)
+    assert "warnings" not in m.training
