@@ -73,8 +73,8 @@ def log_end(run, kept_epoch: int) -> list[str]:
       of the epochs (or in a run of one epoch, which cannot tell): more would have gone further.
     - Otherwise, a loss still falling at the end, per unit of learning rate, at PACE of its pace over the whole
       run or more (_still_falling): at a full batch, or at a rate under SLOW_RATE times --lr auto's.
-    - Where neither of these is said, a full-batch logistic model's loss on the run's sample over fullbatch.NEAR
-      above the optimum's, estimated by a fit of it (fullbatch.short).
+    - Where neither of these is said, a full-batch logistic or softmax model's loss on the run's sample over
+      fullbatch.NEAR above the optimum's, estimated by a fit of it (fullbatch.short).
     """
     found = []
     warmup, planned = run.opts.warmup_iterations, run.cfg.total_iterations

@@ -97,7 +97,7 @@ class Run:
         self.sample = Sample(table, opts.memory)  # read once for every measure of the set-up (training/sampling.py)
         self.start = start_weights(opts.model, opts.quantile, self.sample, center, scale, self.sample_weights_of,
                                    opts.memory, full=replicas.full_batch(self.batch, self.n_train, self.shards),
-                                   positive=self.labels.is_positive if self.labels.task == "binary" else None)
+                                   positive=(lambda y: self.labels.class_of(y) == 1) if self.labels.task == "binary" else None)
         self.score_centre = centre.ScoreCentre.of_run(self.sample, self.labels.task, self.mean, self.init is None
                                                       or opts.restandardize, center, scale)  # AUC's
         self.measured = runrate.measure(self, center, scale)  # while the sample is held
