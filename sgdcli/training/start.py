@@ -22,15 +22,17 @@ than the constant model on 200 rows, and at full batch).  Its bias starts at
 the log of the labels' mean.
 
 A logistic model trained on full batches starts its bias at the log-odds of
-the (weighted) labels' mean, the best constant model.  From 0, on rare
-positives, the first steps at 1/L with momentum threw the bias far past
-that (the curvature of the loss in the bias is p(1 − p), far below the
-bound the rate is sized for, once the bias is below the log-odds), and the
-few steps of a full-batch run (one an epoch) did not bring it back: runs
-ended far above the optimum's loss.  Mini-batch runs take many steps an
-epoch, and keep the all-zero start.
+its training rows' labels, weighted as the objective weighs them: the best
+constant model.  From 0, on rare positives, the first steps at 1/L with
+momentum threw the bias far past it (the loss's curvature in the bias is
+p(1 − p), far below the bound the rate is sized for, once the bias is below
+the log-odds), and the few steps of a full-batch run (one an epoch) did not
+bring it back.  It is counted over every training row by the label pass, so
+that rows of weight 0 or skipped by --bad-rows skip start it as rows left
+out do.  Mini-batch runs take many steps an epoch, and keep the all-zero
+start.
 
-All of it is measured on the sample of rows ``--lr auto`` reads, so a seed
+The rest is measured on the sample of rows ``--lr auto`` reads, so a seed
 starts every run and every resume from the same weights.
 """
 
@@ -50,20 +52,14 @@ BEST_CONSTANT = ("huber", "quantile", "poisson")  # whose bias starts at their b
 
 
 def start_weights(model: str, quantile: float, table: Table | Sample, center: np.ndarray, scale: np.ndarray,
-                  weights_of, memory: int = DEFAULT_MEMORY, *, full: bool = False,
-                  positive=None) -> np.ndarray:
+                  weights_of, memory: int = DEFAULT_MEMORY) -> np.ndarray:
     """The weights of the standardized features and the bias (last) a fresh model of ``model`` starts from, on
     the sample's rows (standardized by ``center`` and ``scale``) and labels (of ``table``'s, or the run's
     ``Sample``), each row weighted by ``weights_of(labels)`` (None: equally); zeros for the models not in
-    BEST_CONSTANT, whose labels are not read; ``full``: every step on every training row, where a logistic
-    model's bias starts at the log-odds of ``positive(labels)`` (whether each raw label is the positive class)."""
+    BEST_CONSTANT, whose labels are not read."""
     drawn = Sample.of(table, memory)
     table = drawn.table
     start = np.zeros(table.n_features + 1)
-    if model == "logistic" and full and positive is not None:
-        labels = sample_labels(drawn)
-        start[-1] = log_odds(positive(labels), np.isfinite(labels), weights_of(labels))
-        return start
     if model not in BEST_CONSTANT:
         return start
     labels = sample_labels(drawn)
@@ -96,11 +92,14 @@ def best_constant(model: str, quantile: float, labels: np.ndarray, weights: np.n
     return best if math.isfinite(best) else 0.0
 
 
-def log_odds(positive: np.ndarray, keep: np.ndarray, weights: np.ndarray | None) -> float:
-    """The bias of the best constant logistic model: the log-odds of the share of the rows ``keep`` (weighted by
-    ``weights``) that are ``positive``; 0 where every kept row is of one class, or none weighs anything."""
-    w = np.ones(int(keep.sum())) if weights is None else np.maximum(weights[keep], 0.0)
-    total, pos = float(w.sum()), float(w[positive[keep]].sum())
-    if not (0.0 < pos < total):
+def log_odds(count, labels, class_weights: np.ndarray | None, sample_weighted: bool) -> float:
+    """The bias of the best constant logistic model on the training rows that the label pass ``count`` (an
+    engine/passes.py LabelCount) found, of the binary ``labels`` (model/labels.py, the positive class last),
+    weighted by ``class_weights`` (None: 1 each) and, where ``sample_weighted``, their sample weights: the
+    log-odds of the positive class; 0 where a class weighs nothing."""
+    sums = count.labels.weight_sums if sample_weighted else count.per_class
+    weights = np.ones(2) if class_weights is None else class_weights
+    negative, positive = (float(w) * float(sums[count.found == c].sum()) for w, c in zip(weights, labels.classes))
+    if not (positive > 0 and negative > 0 and math.isfinite(positive + negative)):
         return 0.0
-    return math.log(pos / (total - pos))
+    return math.log(positive / negative)
