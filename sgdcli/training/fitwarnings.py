@@ -93,7 +93,7 @@ def log_end(run, kept_epoch: int) -> list[str]:
     half = (epochs - 1) // 2
     first, last = (run.history[half]["train_loss"], run.history[-1]["train_loss"]) if epochs else (math.nan,) * 2
     falling = f"the loss was still falling ({first:.4g} at epoch {half + 1}, {last:.4g} at epoch {epochs})"
-    far = []  # the warnings that the loss was still falling
+    far = []  # the warnings that the model may be far from the optimum
     if 0 < updates < FEW_UPDATES:
         if epochs == 1 or first - last > FALLING * abs(first):
             far.append(f"only {counted(updates, 'update')} in all ({_updates_made(run)})"

@@ -101,7 +101,8 @@ class Run:
         if opts.model == "logistic" and self.init is None and replicas.full_batch(self.batch, self.n_train,
                                                                                   self.shards):
             count = facts.count
-            if count is None:  # a resume: the checkpoint keeps no class counts, which a restart after a blow-up needs
+            if count is None:  # a resume: a checkpoint keeps no class counts, and a restart after a blow-up
+                # starts from the bias they give
                 reporter.message(f"reading the labels of {table.path} (one pass): where a full batch's bias starts")
                 count = self._pass(passes.label_pass, "reading the labels")
             self.start[-1] = log_odds(count, self.labels, self.weighting.class_weights,

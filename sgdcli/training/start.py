@@ -96,7 +96,9 @@ def log_odds(count, labels, class_weights: np.ndarray | None, sample_weighted: b
     """The bias of the best constant logistic model on the training rows that the label pass ``count`` (an
     engine/passes.py LabelCount) found, of the binary ``labels`` (model/labels.py, the positive class last),
     weighted by ``class_weights`` (None: 1 each) and, where ``sample_weighted``, their sample weights: the
-    log-odds of the positive class; 0 where a class weighs nothing."""
+    log-odds of the positive class; 0 where a class weighs nothing, or there are not two."""
+    if len(labels.classes) != 2:
+        return 0.0
     sums = count.labels.weight_sums if sample_weighted else count.per_class
     weights = np.ones(2) if class_weights is None else class_weights
     negative, positive = (float(w) * float(sums[count.found == c].sum()) for w, c in zip(weights, labels.classes))
