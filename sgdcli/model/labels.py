@@ -82,6 +82,15 @@ class Labels:
         with np.errstate(over="ignore"):  # a label beyond float32's range: inf, no class
             return y.astype(kind).astype(y.dtype)
 
+    def class_of(self, y: np.ndarray) -> np.ndarray:
+        """The index among the classes (in their order: a binary model's positive class is 1) of each raw label of
+        ``y``, compared as ``encode`` does; -1 for a label that is no class."""
+        near = self._comparable(np.asarray(y, dtype=np.float64))
+        ordered = self._sorted
+        at = np.clip(np.searchsorted(ordered, near), 0, len(ordered) - 1)
+        order = np.argsort(self.classes.astype(np.float64), kind="stable")
+        return np.where(ordered[at] == near, order[at], -1)
+
     def lacks(self, values: np.ndarray) -> list:
         """The ``values`` (labels found in a file) that are none of the classes, compared as ``encode`` does."""
         near = self._comparable(np.asarray(values, dtype=np.float64))

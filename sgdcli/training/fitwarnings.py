@@ -15,7 +15,7 @@ import numpy as np
 
 from sgdcli.reporting.reporter import counted
 from sgdcli.reporting.warned import warn
-from sgdcli.training import decayingrate, replicas, runrate
+from sgdcli.training import decayingrate, fullbatch, replicas, runrate
 from sgdcli.training.progress import end_pace
 
 # Updates in all below which a run whose loss still fell is told that it may end far from the optimum: gradient
@@ -73,6 +73,8 @@ def log_end(run, kept_epoch: int) -> list[str]:
       of the epochs (or in a run of one epoch, which cannot tell): more would have gone further.
     - Otherwise, a loss still falling at the end, per unit of learning rate, at PACE of its pace over the whole
       run or more (_still_falling): at a full batch, or at a rate under SLOW_RATE times --lr auto's.
+    - Where neither of these is said, a full-batch logistic or softmax model's loss on the run's sample over
+      fullbatch.NEAR above the optimum's, estimated by a fit of it (fullbatch.short).
     """
     found = []
     warmup, planned = run.opts.warmup_iterations, run.cfg.total_iterations
@@ -91,13 +93,17 @@ def log_end(run, kept_epoch: int) -> list[str]:
     half = (epochs - 1) // 2
     first, last = (run.history[half]["train_loss"], run.history[-1]["train_loss"]) if epochs else (math.nan,) * 2
     falling = f"the loss was still falling ({first:.4g} at epoch {half + 1}, {last:.4g} at epoch {epochs})"
+    far = []  # the warnings that the model may be far from the optimum
     if 0 < updates < FEW_UPDATES:
         if epochs == 1 or first - last > FALLING * abs(first):
-            found.append(f"only {counted(updates, 'update')} in all ({_updates_made(run)})"
-                         + ("" if epochs == 1 else f", and {falling}") + ": the model may be far from the optimum; "
-                         "raise --epochs" + (" or lower --batch-size" if run.batch > 1 else ""))
+            far.append(f"only {counted(updates, 'update')} in all ({_updates_made(run)})"
+                       + ("" if epochs == 1 else f", and {falling}") + ": the model may be far from the optimum; "
+                       "raise --epochs" + (" or lower --batch-size" if run.batch > 1 else ""))
     elif updates:
-        found += _still_falling(run)
+        far += _still_falling(run)
+    if updates and not far and not (run.stopper is not None and run.stopper.stopped):
+        far += fullbatch.short(run, epochs)
+    found += far
     found += decayingrate.short(run.auto, run.opts.epochs, run.pos.lr_halvings)
     into = _KEPT.get()
     for text in found:

@@ -146,6 +146,20 @@ def fit_weights(model: str, Z: np.ndarray, labels: np.ndarray, weights: np.ndarr
     return theta[:, 1:] if model == "logistic" else theta - theta.mean(axis=1, keepdims=True)
 
 
+def fit_loss(model: str, Z: np.ndarray, labels: np.ndarray, weights: np.ndarray | None) -> float:
+    """The mean loss (each row times its weight of ``weights``, None: 1) of ``model`` fitted without a penalty
+    (but RIDGE's) to all the sample's rows ``Z`` (with the bias's column) and raw ``labels``: at least the
+    least mean loss on them; NaN where ``measure`` fits nothing."""
+    rows = _rows(model, Z, labels, weights)
+    if rows is None:
+        return math.nan
+    Z, Y, v, kept = rows
+    if weights is not None:  # the mean over the rows fitted, as training/fullbatch.py takes the model's, not over all
+        v = v / kept
+    theta = _fit(Z, Y, v, 0.0, np.zeros((Z.shape[1], Y.shape[1])), model)
+    return _objective(Z, Y, v, theta[:, 1:], np.zeros(Z.shape[1]), 0.0)
+
+
 def fit_bytes(model: str, Z: np.ndarray, labels: np.ndarray, weights: np.ndarray | None) -> int | None:
     """The most bytes ``measure`` or ``fit_weights`` holds beside the sample's rows ``Z`` (with the bias's column), for
     its ``labels`` and ``weights``: arrays of the rows' classes (FIT_ROW_VALUES a class), the Newton step's

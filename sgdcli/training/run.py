@@ -19,6 +19,7 @@ import numpy as np
 from sgdcli.data.selection import ValidationRows
 from sgdcli.data.shuffle import pages_for
 from sgdcli.data.table import Table
+from sgdcli.engine import passes
 from sgdcli.engine.epoch import EpochPlan, Position, current_lr, penalty_advice, rate_advice, rows_done, scaled_from
 from sgdcli.errors import DivergedError, InputError, RuntimeFailure, WorkLost
 from sgdcli.fieldtypes import MAX_INT
@@ -38,7 +39,7 @@ from sgdcli.training.early_stopping import EarlyStopping
 from sgdcli.training.inputs import Inputs
 from sgdcli.training.rate import BLOWN_UP, blew_up
 from sgdcli.training.sampling import Sample, sample_weights
-from sgdcli.training.start import start_weights
+from sgdcli.training.start import log_odds, start_weights
 
 SHARING = "counting the rows each model averaged trains"  # what a run stopped in cut_shares was doing
 
@@ -97,6 +98,15 @@ class Run:
         self.sample = Sample(table, opts.memory)  # read once for every measure of the set-up (training/sampling.py)
         self.start = start_weights(opts.model, opts.quantile, self.sample, center, scale, self.sample_weights_of,
                                    opts.memory)
+        if opts.model == "logistic" and self.init is None and replicas.full_batch(self.batch, self.n_train,
+                                                                                  self.shards):
+            count = facts.count
+            if count is None:  # a resume: a checkpoint keeps no class counts, and a restart after a blow-up
+                # starts from the bias they give
+                reporter.message(f"reading the labels of {table.path} (one pass): where a full batch's bias starts")
+                count = self._pass(passes.label_pass, "reading the labels")
+            self.start[-1] = log_odds(count, self.labels, self.weighting.class_weights,
+                                      self.weighting.sample_weight is not None)
         self.score_centre = centre.ScoreCentre.of_run(self.sample, self.labels.task, self.mean, self.init is None
                                                       or opts.restandardize, center, scale)  # AUC's
         self.measured = runrate.measure(self, center, scale)  # while the sample is held

@@ -39,6 +39,7 @@ class DataFacts:
     std: np.ndarray | None
     weighting: Weighting
     zero_loss: float  # the all-zero model's mean loss over the training rows, weighted as the objective weighs them
+    count: passes.LabelCount | None = None  # the label pass's (None: the checkpoint's facts, no pass)
 
 
 def learn(table: Table, val_table: Table | None, opts: TrainOptions, saved, init, data_pass, message,
@@ -83,7 +84,7 @@ def learn(table: Table, val_table: Table | None, opts: TrainOptions, saved, init
             mean, std = stats.mean, stats.std()
     if weighting is None:
         weighting = _weighting(table, opts, labels, count, n_train, data_pass)
-    return DataFacts(labels, n_train, n_bad, mean, std, weighting, zero_loss)
+    return DataFacts(labels, n_train, n_bad, mean, std, weighting, zero_loss, count)
 
 
 def _weighting(table: Table, opts: TrainOptions, labels, count, n_train: int, data_pass) -> Weighting:

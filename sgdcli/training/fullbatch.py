@@ -1,0 +1,85 @@
+"""How far a full-batch logistic or softmax run ended above the optimum, estimated by a fit of its sample: a
+FitWarning where it is far.
+
+A full batch steps once an epoch, so its updates are as few as its epochs,
+and on nearly separable rows, whose optimum is far from the start (the
+weights' norm grows as the labels' noise shrinks) and flat (most rows sit at
+p near y), the rate 1/L, sized for the curvature of the start, crawls: runs
+of many epochs end well above the optimum's loss, and their loss falls at the
+end slowly enough, per unit of the cosine's rate, to pass as settled
+(fitwarnings._still_falling).  A run of fewer than
+fitwarnings.FEW_UPDATES updates whose loss still fell is told so already.
+
+So at the end of a full-batch logistic or softmax run without --l2, the
+run's sample (training/sampling.py, read again: the same rows) is fitted by
+Newton's method (training/gradientnoise.py), and the model's mean loss on
+those rows is set against the fit's.  A fit gains on the rows it fits: where
+they are m of the n rows trained on, the optimum over all n has on them a
+loss higher by about p/2 · (1/m − 1/n) (p weights, softmax's but for one
+class's; Akaike's optimism of a fit, for the sample inside the data), which
+is added back; the fit's own ridge keeps it at or above their least loss.  A
+run over NEAR above that estimate is told so, with the epochs that would get
+there if the gap fell as one over the root of the epochs, as it did on nearly
+separable rows (bench/results/2026-12-03-full-batch.md): far slower than
+gradient descent's one over the updates on a smooth convex loss, since the
+optimum is flat and the cosine takes the rate to 0 at the end.  A smaller
+batch (more updates an epoch, at the rate training/decayingrate.py balances)
+or --l2 (whose optimum is nearer) get there sooner.  Runs with --l2 are not
+judged: their optimum is near, and the penalty would have to be set against
+the fit's as well.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+
+from sgdcli.training import gradientnoise, replicas
+from sgdcli.training.sampling import room, sample, sample_labels
+
+# A full-batch run whose loss ends this share above the optimum's estimate is far from it: the few percent a run
+# at the defaults is meant to get within.
+NEAR = 0.05
+
+
+def short(run, epochs: int) -> list[str]:
+    """The warning of ``run`` (a training/run.py ``Run`` at its end, after ``epochs`` epochs) where it is a
+    full-batch logistic or softmax run without --l2 whose model's loss on its sample is over NEAR above the
+    optimum's estimate; nothing where that is not measured (another run; sparse rows; a fit too wide for
+    gradientnoise.FIT_UP_TO, or for the sample's --memory)."""
+    opts = run.opts
+    if (opts.model not in gradientnoise.MODELS or opts.l2 > 0 or run.table.sparse
+            or (max(run.labels.n_outputs, 2) - 1) * (run.table.n_features + 1) > gradientnoise.FIT_UP_TO
+            or not replicas.full_batch(run.batch, run.n_train, run.shards)):
+        return []
+    labels = sample_labels(run.sample)
+    weights = run.sample_weights_of(labels)
+    Z = sample(run.sample, run.plan.center, run.plan.scale)
+    try:
+        if gradientnoise.skipped(opts.model, Z, labels, weights, room(run.sample)):
+            return []
+        fitted = gradientnoise.fit_loss(opts.model, Z, labels, weights)
+        classes = run.labels.class_of(labels)
+        keep = (classes >= 0) if weights is None else (classes >= 0) & (weights > 0)
+        v = np.ones(int(keep.sum())) if weights is None else weights[keep]
+        S = Z[keep] @ run.state.params(opts.average).T
+    finally:
+        run.sample.release()
+    m, p = len(S), Z.shape[1] * (max(S.shape[1], 2) - 1)
+    loss = float(np.sum(v * _losses(S, classes[keep])) / m) if m else math.nan
+    best = fitted + 0.5 * p * (1.0 / m - 1.0 / max(run.n_train, m)) if m else math.nan
+    if not (math.isfinite(best) and best > 0 and loss > (1.0 + NEAR) * best):
+        return []
+    gap = loss / best - 1.0
+    return [f"the model's mean loss on the run's sample of {m:,} rows, {loss:.4g}, is {gap:.0%} above the optimum's, "
+            f"estimated by a fit of them (Newton's method), {best:.4g}: the model may be far from the optimum; raise "
+            f"--epochs (to about {math.ceil(epochs * (gap / NEAR) ** 2)}), lower --batch-size or add --l2"]
+
+
+def _losses(S: np.ndarray, classes: np.ndarray) -> np.ndarray:
+    """Each row's loss of scores ``S`` (rows × outputs: logistic's one, softmax's per class) for its class."""
+    if S.shape[1] == 1:
+        return np.logaddexp(0.0, S[:, 0]) - (classes == 1) * S[:, 0]
+    top = S.max(axis=1)
+    return top + np.log(np.exp(S - top[:, None]).sum(axis=1)) - S[np.arange(len(S)), classes]

@@ -1,0 +1,178 @@
+"""Full-batch logistic runs at --lr auto: the bias starts at the labels' log-odds (training/start.py), and a run
+that ends far above a fit of its sample is told so (training/fullbatch.py)."""
+
+import re
+
+import h5py
+import numpy as np
+import pytest
+
+from sgdcli import generate, train
+from sgdcli.data.table import Table
+from sgdcli.options import TrainOptions
+from sgdcli.training.fullbatch import NEAR
+from sgdcli.training.runlog import FitWarning
+
+from conftest import cli, short_fits, write_table
+from test_convergence import logistic_objective, newton_logistic
+
+
+def _rare(tmp_path, n=4000, d=5, seed=3):
+    """About 1% positives."""
+    rng = np.random.default_rng(seed)
+    X = rng.standard_normal((n, d)).astype(np.float32)
+    p = 1 / (1 + np.exp(-(X.astype(np.float64) @ rng.standard_normal(d) * 0.5 - 5.5)))
+    y = (rng.random(n) < p).astype(np.float32)
+    return write_table(tmp_path / "rare.h5", X, y), X.astype(np.float64), y.astype(np.float64)
+
+
+def _loss(model, X, y):
+    W = model.raw_weights()
+    return logistic_objective(W[0, :-1], W[0, -1], X, y, 0.0)
+
+
+def test_rare_positives_on_full_batches_end_near_the_optimum(tmp_path):
+    """From a bias of 0, the first steps at 1/L with momentum threw it far below the log-odds, where its curvature
+    is nearly 0, and 30 full-batch steps ended far above the optimum's loss (over 40% here)."""
+    path, X, y = _rare(tmp_path)
+    assert 0.005 < y.mean() < 0.02
+    m = train(path, TrainOptions(model="logistic", batch_size="full", epochs=30, threads=1))
+    Z = (X - X.mean(axis=0)) / X.std(axis=0)
+    w, b = newton_logistic(Z, y, 0.0)
+    assert _loss(m, X, y) < 1.02 * logistic_objective(w, b, Z, y, 0.0)
+
+
+def _entropy(p):
+    return -(p * np.log(p) + (1 - p) * np.log(1 - p))
+
+
+@short_fits
+def test_a_full_batchs_first_loss_is_the_best_constant_models(tmp_path):
+    """A full batch's first epoch's loss is that of the start: the mean log loss of the labels' share p,
+    -(p log p + (1 - p) log(1 - p)) (it was log 2, the bias's start at 0)."""
+    path, X, y = _rare(tmp_path)
+    m = train(path, TrainOptions(model="logistic", batch_size="full", epochs=2, threads=1))
+    assert m.history[0]["train_loss"] == pytest.approx(_entropy(y.mean()), rel=1e-9)
+
+
+@short_fits
+def test_the_bias_starts_at_the_weighted_labels_log_odds(tmp_path):
+    """Sample weights: the share is the positives' weight over all the weight; with --class-weight balanced it is
+    one half, the bias 0."""
+    path, X, y = _rare(tmp_path)
+    w = np.random.default_rng(0).uniform(0.0, 3.0, len(y))
+    with h5py.File(path, "a") as f:
+        f["w"] = w
+    m = train(path, TrainOptions(model="logistic", batch_size="full", epochs=2, threads=1, sample_weight="w"))
+    assert m.history[0]["train_loss"] == pytest.approx(_entropy(np.sum(w * y) / np.sum(w)), rel=1e-9)
+    m = train(path, TrainOptions(model="logistic", batch_size="full", epochs=2, threads=1, class_weight="balanced"))
+    assert m.history[0]["train_loss"] == pytest.approx(np.log(2), rel=1e-9)
+
+
+def _separable(tmp_path, rows, features=10):
+    path = tmp_path / "sep.h5"
+    generate(path, task="binary", rows=rows, features=features, noise=0.1, seed=2)
+    with h5py.File(path) as f:
+        return path, f["X"][:].astype(np.float64), f["y"][:].astype(np.float64)
+
+
+def _optimum(X, y):
+    Z = (X - X.mean(axis=0)) / X.std(axis=0)
+    w, b = newton_logistic(Z, y, 0.0, iters=100)
+    return logistic_objective(w, b, Z, y, 0.0)
+
+
+def test_a_full_batch_far_above_the_optimum_of_nearly_separable_rows_is_told_so(tmp_path):
+    """Nearly separable rows, 150 full-batch steps: the run ends over NEAR above the optimum's loss (computed
+    here), and its loss fell too slowly at the cosine's end to be warned of; it was not told."""
+    path, X, y = _separable(tmp_path, 3000)
+    with pytest.warns(FitWarning) as caught:
+        m = train(path, TrainOptions(model="logistic", batch_size="full", epochs=150, threads=1))
+    assert _loss(m, X, y) > (1 + 2 * NEAR) * _optimum(X, y)
+    (text,) = m.training["warnings"]
+    assert [str(w.message) for w in caught] == [text]
+    found = re.fullmatch(r"the model's mean loss on the run's sample of ([\d,]+) rows, ([\d.]+), is (\d+)% above the "
+                         r"optimum's, estimated by a fit of them \(Newton's method\), ([\d.]+): the model may be far "
+                         r"from the optimum; raise --epochs \(to about (\d+)\), lower --batch-size or add --l2", text)
+    assert found is not None, text
+    loss, best = float(found[2]), float(found[4])
+    assert f"{loss / best - 1:.0%}" == f"{found[3]}%"
+    assert int(found[5]) == pytest.approx(150 * ((loss / best - 1) / NEAR) ** 2, rel=0.01)  # of the figures shown
+    code, _, err = cli("train", path, "-o", tmp_path / "m.h5", "--model", "logistic", "--batch-size", "full",
+                       "--epochs", "150", "--threads", "1", "-q")
+    assert (code, err) == (0, f"sgdcli: warning: {text}\n")
+
+
+def test_the_optimums_estimate_on_a_sample_of_the_rows_is_near_its_loss_there(tmp_path):
+    """The sample holds 4,096 of 20,000 rows: the fit's loss on them, plus what a fit gains on the rows it fits, is
+    within a few percent of the loss there of the optimum over all rows (computed here)."""
+    from sgdcli.options import DEFAULT_MEMORY
+    from sgdcli.training.sampling import sample_spans
+
+    path, X, y = _separable(tmp_path, 20_000, features=20)
+    with pytest.warns(FitWarning):
+        m = train(path, TrainOptions(model="logistic", batch_size="full", epochs=100, threads=1))
+    best = float(m.training["warnings"][-1].split("(Newton's method), ")[1].split(":")[0])
+    Z = (X - X.mean(axis=0)) / X.std(axis=0)
+    w, b = newton_logistic(Z, y, 0.0, iters=100)
+    with Table(path) as table:
+        rows = np.concatenate([np.arange(a, b) for a, b in sample_spans(table, DEFAULT_MEMORY)])
+    there = logistic_objective(w, b, Z[rows], y[rows], 0.0)
+    assert best == pytest.approx(there, rel=0.03)
+
+
+def test_a_full_batch_near_the_optimum_is_not_told_anything(tmp_path):
+    path, X, y = _rare(tmp_path)
+    m = train(path, TrainOptions(model="logistic", batch_size="full", epochs=150, threads=1))
+    assert _loss(m, X, y) < (1 + NEAR) * _optimum(X, y)
+    assert "warnings" not in m.training
+
+
+def test_a_full_batch_of_softmax_far_above_its_optimum_is_told_so(tmp_path):
+    """Nearly separable classes, 120 full-batch steps: softmax ends far above the optimum's loss (computed here by
+    L-BFGS) and is told so; nothing was said."""
+    from test_cosine_rate import _softmax_loss, _softmax_optimum
+
+    path = tmp_path / "classes.h5"
+    generate(path, task="multiclass", classes=4, rows=3000, features=6, noise=0.1, seed=0)
+    with h5py.File(path) as f:
+        X, y = f["X"][:].astype(np.float64), f["y"][:].astype(np.int64)
+    with pytest.warns(FitWarning) as caught:
+        m = train(path, TrainOptions(model="softmax", batch_size="full", epochs=120, threads=1))
+    assert _softmax_loss(m, X, y) > (1 + 2 * NEAR) * _softmax_optimum(X, y)
+    assert [str(w.message) for w in caught] == m.training["warnings"]
+    assert m.training["warnings"][0].startswith("the model's mean loss on the run's sample of ")
+
+
+@short_fits
+def test_a_resumed_run_that_blows_up_starts_over_from_the_straight_runs_bias(tmp_path, monkeypatch):
+    """A blow-up starts the run over from its start, which a checkpoint does not keep: a resumed run counts the
+    labels again, so it starts over where the straight run does, and ends bit for bit like it."""
+    import dataclasses
+    import signal
+
+    from sgdcli import RunControl
+    from sgdcli.engine import epoch
+    from sgdcli.errors import Interrupted
+    from sgdcli.training import rate
+
+    real = rate.auto_rate
+    monkeypatch.setattr("sgdcli.training.runrate.auto_rate",
+                        lambda *args, **kw: dataclasses.replace(chosen := real(*args, **kw), lr=chosen.lr * 2**12))
+    monkeypatch.setattr(epoch, "SLICE_ROWS", 500)
+    path, X, y = _rare(tmp_path)
+    options = TrainOptions(model="logistic", batch_size="full", epochs=4, threads=1)
+    straight = train(path, options)
+    assert straight.training["lr_auto"]["halvings"] >= 1
+    calls = []
+
+    def stop():
+        calls.append(1)
+        return signal.SIGTERM if len(calls) == 6 else None  # in the first epoch, before the blow-up
+
+    checkpoint = tmp_path / "ck.h5"
+    with pytest.raises(Interrupted):
+        train(path, options, control=RunControl(checkpoint=str(checkpoint), stop=stop))
+    resumed = train(path, options, control=RunControl(checkpoint=str(checkpoint), resume=True))
+    assert resumed.raw_weights().tobytes() == straight.raw_weights().tobytes()
+    assert [r["train_loss"] for r in resumed.history] == [r["train_loss"] for r in straight.history]
