@@ -60,8 +60,9 @@ FORMAT = "sgdcli-checkpoint"
 #     draw their rows in proportion to their weights (engine/resample.py), at another --lr auto;
 #     --lr auto's bias steps at its own rate under --l2 (training/biasrate.py).
 # 12: --lr auto's fit of logistic and softmax (gradientnoise.py) with --l2 as trained and rows of weight 0 counted.
+# 13: --lr auto for adagrad on logistic and softmax at most the fitted weights' size (adaptivesize.py): another rate.
 # A checkpoint of another version is not resumed: the run starts over and says so.
-FORMAT_VERSION = 12
+FORMAT_VERSION = 13
 
 
 class StaleCheckpoint(UserWarning):
