@@ -212,3 +212,44 @@ def test_averaged_models_fit_the_sample_once(tmp_path, monkeypatch):
     monkeypatch.setattr(gradientnoise, "_fit", lambda *a: fits.append(1) or fit(*a))
     m = train(path, TrainOptions(optimizer="adagrad", epochs=1, parallel="average", threads=2, sync_every=4))
     assert len(fits) == 3 and m.training["lr_auto"]["raised"] > 1
+
+
+def _separable(tmp_path, model, rows=4000, margin=0.5):
+    """Rows of 10 Gaussian features whose labels a linear model gives, those within ``margin`` of a boundary
+    dropped: separable, the optimum's weights infinite and the fit's held back by its ridge alone."""
+    rng = np.random.default_rng(0)
+    W = rng.standard_normal((10, 1 if model == "logistic" else 4))
+    X = rng.standard_normal((4 * rows, 10))
+    S = X @ (W / np.linalg.norm(W, axis=0))
+    top = np.sort(S, axis=1)
+    gap, y = (np.abs(S[:, 0]), (S[:, 0] > 0)) if model == "logistic" else (top[:, -1] - top[:, -2], S.argmax(axis=1))
+    keep = np.flatnonzero(gap > margin)[:rows]
+    X, y = X[keep].astype(np.float32), y[keep].astype(np.int64)
+    return write_table(tmp_path / f"separable-{model}.h5", X, y), X, y
+
+
+@pytest.mark.parametrize("model", ["logistic", "softmax"])
+def test_adagrads_size_on_separable_rows_stays_that_of_the_fit(tmp_path, model):
+    """Separable rows: the gradient's quiet at the fit is its ridge's, near 0, and adagrad's size, the fitted
+    weights' over its root, was 1,600 (logistic) and 260 (softmax) times the fitted weights' root mean square,
+    the weights trained 160 and 30 times it.  Adagrad's first step moves each weight by the rate whole, so the
+    rate is at most the fitted weights' size, and the weights trained stay near the fit, whose loss they match."""
+    from sklearn.linear_model import LogisticRegression
+
+    path, X, y = _separable(tmp_path, model)
+    m = train(path, TrainOptions(model=model, optimizer="adagrad", epochs=5, threads=1))
+    Z = (X - m.center) / m.scale
+    fit = LogisticRegression(C=1 / gradientnoise.RIDGE, tol=1e-10, max_iter=10_000).fit(Z, y)  # the ridge's fit
+    W = fit.coef_.T if model == "logistic" else fit.coef_.T - fit.coef_.T.mean(axis=1, keepdims=True)
+    size = np.sqrt(np.mean(W**2))
+    auto = m.training["lr_auto"]
+    assert auto["sought"] > 3 * size  # the quiet still raises it, up to the rate of the fit's size
+    assert m.training["lr"] <= 1.1 * size * auto["width"]
+    trained = m.raw_weights()[:, :-1]
+    trained = trained if model == "logistic" else trained - trained.mean(axis=0)
+    assert np.sqrt(np.mean(trained**2)) < 1.5 * size
+    S = Z @ fit.coef_.T + fit.intercept_
+    S = np.column_stack([np.zeros(len(S)), S]) if model == "logistic" else S
+    top = S.max(axis=1)
+    fitted = np.mean(top + np.log(np.exp(S - top[:, None]).sum(axis=1)) - S[np.arange(len(y)), y])
+    assert np.isfinite(_loss(model, m, X, y)) and fitted / 3 < _loss(model, m, X, y) < 3 * fitted

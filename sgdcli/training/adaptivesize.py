@@ -28,7 +28,11 @@ recent ones as adam and rmsprop do, and the early gradients, of a model that kno
 near a fit of nearly separable rows, where most rows sit at p near y, its steps are smaller than the rate by
 about the root of the gradient's mean square there over the start's.  That quiet is the share of the rate's
 worst-case noise term that gradientnoise.measure reads off the held-out rows (times NOISY: its own scale, at
-most 1), so adagrad's size is the weights' root mean square over its root.
+most 1), so adagrad's size is the weights' root mean square over its root, and at most 1 / ADAPTIVE times it:
+adagrad's first step moves each weight by the rate whole (its sum of squares is that step's own square), so a
+rate of the fitted weights' size reaches them from the first steps on, however quiet the gradient there.  On
+separable rows the quiet at the fit is its ridge's (gradientnoise.RIDGE), not the data's, near 0, and the
+division alone took the rate, and the weights trained, hundreds of times past the fit's.
 """
 
 from __future__ import annotations
@@ -40,14 +44,18 @@ import numpy as np
 from sgdcli.training import gradientnoise
 from sgdcli.training.sampling import Sample, room
 
+# Per-weight step of the adaptive optimizers, for features and labels of unit scale: the best of 0.001, 0.01 and
+# 0.1 over the three datasets of bench/defaults.py with the default cosine schedule (training/rate.py).
+ADAPTIVE = {"adam": 0.1, "rmsprop": 0.01, "adagrad": 0.1}
+
 
 def measure(drawn: Sample, Z: np.ndarray | None, model: str, labels: np.ndarray, weights: np.ndarray | None,
             l2: float, optimizer: str, by_weight: bool = False) -> tuple[float, str]:
     """The size of ``model``'s weights fitted to the sample ``drawn``, whose rows as the model sees them are ``Z``
     (rate.sample's, which this leaves as they are; None: sparse rows), its ``labels``, each row weighing
     ``weights``, under ``l2``, in steps of ``optimizer``: their root mean square, for adagrad over the root of
-    the gradient's quiet at the fit (``by_weight``: rows drawn by weight); NaN where there is no fit; and why a
-    fit was skipped for want of memory ('' where it was not)."""
+    the gradient's quiet at the fit, at most 1 / ADAPTIVE times it (``by_weight``: rows drawn by weight); NaN
+    where there is no fit; and why a fit was skipped for want of memory ('' where it was not)."""
     if Z is None or model not in gradientnoise.MODELS:
         return math.nan, ""
     unfitted = gradientnoise.skipped(model, Z, labels, weights, room(drawn))
@@ -57,7 +65,7 @@ def measure(drawn: Sample, Z: np.ndarray | None, model: str, labels: np.ndarray,
     size = float(np.sqrt(np.mean(W**2))) if W is not None and W.size else math.nan
     if optimizer == "adagrad" and W is not None:  # the noise term's share at the fit, back to its own scale
         quiet = gradientnoise.measure(model, Z, labels, weights, l2, by_weight)[0]
-        size /= math.sqrt(min(1.0, quiet * gradientnoise.NOISY))
+        size /= math.sqrt(min(1.0, max(quiet * gradientnoise.NOISY, ADAPTIVE[optimizer] ** 2)))  # rate ≤ size
     return (size if math.isfinite(size) else math.nan), unfitted
 
 
@@ -72,6 +80,7 @@ def why(size: float, by: float, optimizer: str) -> str:
     if by == 1.0:
         return ""
     size_text = ("the root mean square of the weights fitted to the sample" + (
-        " over the root of the gradient's quiet there" if optimizer == "adagrad" else ""))
+        f" over the root of the gradient's quiet there, at most {1 / ADAPTIVE[optimizer]:g} times it" if (
+            optimizer == "adagrad") else ""))
     return f" × {by:.4g}, " + (size_text if by == size else f"{size_text}, {size:.4g}, as far as the noise of a "
                                "schedule that does not decay allows")

@@ -132,9 +132,7 @@ MAX_HALVINGS = 10
 # moved it by about this much, and smaller moves only slowed them.
 HEAVIEST_MOVE = 8.0
 BLOWN_UP = 100.0  # an epoch's mean loss this many times the zero model's counts as a blow-up
-# Per-weight step of the adaptive optimizers, for features and labels of unit scale: the best of 0.001, 0.01 and
-# 0.1 over the three datasets of bench/defaults.py with the default cosine schedule.
-ADAPTIVE = {"adam": 0.1, "rmsprop": 0.01, "adagrad": 0.1}
+ADAPTIVE = adaptivesize.ADAPTIVE  # the adaptive optimizers' step per weight for unit scales
 # Beyond the width of the datasets ADAPTIVE was measured on (the trace there: digits' 64 pixels and the bias for
 # the classifiers; diabetes' 10 features and the bias for LABEL_SCALED), the rate shrinks (adaptive_width).
 WIDE_FROM = 65.0
