@@ -61,8 +61,9 @@ FORMAT = "sgdcli-checkpoint"
 #     --lr auto's bias steps at its own rate under --l2 (training/biasrate.py).
 # 12: --lr auto's fit of logistic and softmax (gradientnoise.py) with --l2 as trained and rows of weight 0 counted.
 # 13: a full batch's logistic bias starts at the labels' log-odds (training/start.py), a blow-up's restart too.
+# 14: every fresh logistic run's bias starts at the labels' log-odds, and --lr auto is measured there.
 # A checkpoint of another version is not resumed: the run starts over and says so.
-FORMAT_VERSION = 13
+FORMAT_VERSION = 14
 
 
 class StaleCheckpoint(UserWarning):
