@@ -8,7 +8,7 @@ from sgdcli import train
 from sgdcli.options import TrainOptions
 from sgdcli.training.runlog import FitWarning
 
-from conftest import write_table
+from conftest import short_fits, write_table
 from test_convergence import logistic_objective, newton_logistic
 
 
@@ -50,3 +50,37 @@ def test_a_mini_batch_run_that_ends_above_its_start_is_told(tmp_path):
     told = [str(w.message) for w in caught if "worse than it started" in str(w.message)]
     assert f"is above the model's it started from (the bias at the labels' log-odds, the best constant model) " \
            f"{start:.4g}: training ended worse" in told[0]
+
+
+@short_fits  # a rate far too large: the run ends above its start, and is told so
+def test_a_resumed_mini_batch_run_that_blows_up_starts_over_from_the_straight_runs_bias(tmp_path, monkeypatch):
+    """A checkpoint keeps no class counts: a resumed run counts the labels again, so its rate (measured at the
+    start) and its start over after a blow-up are the straight run's, and it ends bit for bit like it."""
+    import dataclasses
+    import signal
+
+    from sgdcli import RunControl
+    from sgdcli.engine import epoch
+    from sgdcli.errors import Interrupted
+    from sgdcli.training import rate
+
+    real = rate.auto_rate
+    monkeypatch.setattr("sgdcli.training.runrate.auto_rate",
+                        lambda *args, **kw: dataclasses.replace(chosen := real(*args, **kw), lr=chosen.lr * 2**12))
+    monkeypatch.setattr(epoch, "SLICE_ROWS", 500)
+    path, X, y = _rare(tmp_path, n=8000)
+    options = TrainOptions(model="logistic", batch_size=256, epochs=4, threads=1)
+    straight = train(path, options)
+    assert straight.training["lr_auto"]["halvings"] >= 1
+    calls = []
+
+    def stop():
+        calls.append(1)
+        return signal.SIGTERM if len(calls) == 6 else None  # in the first epoch, before the blow-up
+
+    checkpoint = tmp_path / "ck.h5"
+    with pytest.raises(Interrupted):
+        train(path, options, control=RunControl(checkpoint=str(checkpoint), stop=stop))
+    resumed = train(path, options, control=RunControl(checkpoint=str(checkpoint), resume=True))
+    assert resumed.raw_weights().tobytes() == straight.raw_weights().tobytes()
+    assert [r["train_loss"] for r in resumed.history] == [r["train_loss"] for r in straight.history]
