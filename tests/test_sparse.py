@@ -57,7 +57,12 @@ def test_a_csr_matrix_trains_like_its_dense_copy(files, extra):
     on_sparse, on_dense = evaluate(a, sparse), evaluate(b, dense)
     assert on_sparse.pop("auc", 0.0) == pytest.approx(on_dense.pop("auc", 0.0), abs=1e-5)
     assert on_sparse == pytest.approx(on_dense, rel=1e-9)
-    assert evaluate(a, dense) == evaluate(a, sparse)  # one model, one centre, whatever the layout evaluated
+    # one model, one centre, whatever the layout evaluated: the same AUC.  The losses agree to rounding: the dense
+    # kernel adds the bias first, the CSR kernel last (kernels/scoring.py), and for some models (here the nesterov
+    # run's, since a logistic bias starts at the labels' log-odds) a score differs in its last bit
+    dense_figures, sparse_figures = evaluate(a, dense), evaluate(a, sparse)
+    assert dense_figures.pop("auc", None) == sparse_figures.pop("auc", None)
+    assert dense_figures == pytest.approx(sparse_figures, rel=1e-12)
     assert a.training["read_mode"].startswith("CSR row ranges") and a.training["features"] is None
 
 

@@ -60,8 +60,8 @@ FORMAT = "sgdcli-checkpoint"
 #     draw their rows in proportion to their weights (engine/resample.py), at another --lr auto;
 #     --lr auto's bias steps at its own rate under --l2 (training/biasrate.py).
 # 12: --lr auto's fit of logistic and softmax (gradientnoise.py) with --l2 as trained and rows of weight 0 counted.
-# 13: a full batch's logistic bias starts at the labels' log-odds (training/start.py), a blow-up's restart too;
-#     --lr auto for adagrad on logistic and softmax at most the fitted weights' size (adaptivesize.py).
+# 13: a logistic model's bias starts at the labels' log-odds (training/start.py), a blow-up's restart too, and
+#     --lr auto is measured there; --lr auto for adagrad on logistic and softmax at most the fitted weights' size.
 # A checkpoint of another version is not resumed: the run starts over and says so.
 FORMAT_VERSION = 13
 

@@ -66,9 +66,9 @@ def log_end(run, kept_epoch: int) -> list[str]:
 
     - A --warmup-iterations longer than the iterations the run was planned to have: the rate never rose to its
       value (the all-zero model, at 2**63 - 1).
-    - The epoch's training loss ABOVE_ZERO times the all-zero model's over the training rows (and a full batch's
-      first epoch's: _start_bound): a rate too large that blew up less than ``rate.blew_up`` catches, or
-      features that do not predict the label.
+    - The epoch's training loss ABOVE_ZERO times the loss over the training rows of the model the run started from
+      (and a full batch's first epoch's: _start_bound): a rate too large that blew up less than ``rate.blew_up``
+      catches, or features that do not predict the label.
     - Fewer than FEW_UPDATES updates in all while the loss still fell by more than FALLING over the second half
       of the epochs (or in a run of one epoch, which cannot tell): more would have gone further.
     - Otherwise, a loss still falling at the end, per unit of learning rate, at PACE of its pace over the whole
@@ -84,9 +84,11 @@ def log_end(run, kept_epoch: int) -> list[str]:
                      f"rate rose to only {planned / warmup:.3g} of its value, and the model may be far from the "
                      "optimum; lower --warmup-iterations")
     loss = run.history[kept_epoch - 1]["train_loss"] if 0 < kept_epoch <= len(run.history) else math.nan
-    if math.isfinite(run.zero_loss) and loss > _start_bound(run):
+    if math.isfinite(run.start_loss) and loss > _start_bound(run):
+        started = ("the all-zero model's" if run.start_loss == run.zero_loss else
+                   "the model's it started from (the bias at the labels' log-odds, the best constant model)")
         found.append(f"epoch {kept_epoch}'s training loss, averaged over its batches as they were trained, "
-                     f"{loss:.4g}, is above the all-zero model's {run.zero_loss:.4g}: training ended worse than it "
+                     f"{loss:.4g}, is above {started} {run.start_loss:.4g}: training ended worse than it "
                      f"started. Either the rate is too large (try --lr {run.rate_opts.lr / 10:.4g}"
                      + (", or --lr auto" if run.auto is None else "") + ") or the features do not predict the label.")
     epochs, updates = len(run.history), sum(r["iterations"] for r in run.history)  # made, not planned (run.iters)
@@ -162,8 +164,9 @@ def _updates_made(run) -> str:
 
 
 def _start_bound(run) -> float:
-    """Where training started, at its highest, with a margin over rounding (ABOVE_ZERO): the all-zero model's loss
-    over the training rows, and a full batch's first epoch, the loss at the start on every training row itself."""
+    """Where training started, at its highest, with a margin over rounding (ABOVE_ZERO): the loss over the training
+    rows of the model it started from (run.start_loss: a fresh logistic model's, the bias at the labels' log-odds;
+    else the all-zero model's), and a full batch's first epoch, the loss at the start on every training row itself."""
     exact = replicas.full_batch(run.batch, run.n_train, run.shards) and run.history
     start = run.history[0]["train_loss"] if exact else -math.inf
-    return ABOVE_ZERO * max(run.zero_loss, start)
+    return ABOVE_ZERO * max(run.start_loss, start)

@@ -72,6 +72,9 @@ class Run:
         # where training starts, over every training row: an epoch far above it blew up, though no value
         # overflowed (rate.blew_up)
         self.zero_loss = facts.zero_loss
+        # the mean loss over the training rows of the model training starts from, where counted (a fresh logistic
+        # model's, its bias at the labels' log-odds), else the all-zero model's: what the end of a run is held to
+        self.start_loss = facts.zero_loss
         self.objective = (*opts.objective, self.weighting.class_weights)  # validation weighs rows as given
         d = table.n_features
         self.batch = self.n_train if opts.batch_size is None else opts.batch_size
@@ -98,15 +101,15 @@ class Run:
         self.sample = Sample(table, opts.memory)  # read once for every measure of the set-up (training/sampling.py)
         self.start = start_weights(opts.model, opts.quantile, self.sample, center, scale, self.sample_weights_of,
                                    opts.memory)
-        if opts.model == "logistic" and self.init is None and replicas.full_batch(self.batch, self.n_train,
-                                                                                  self.shards):
+        if opts.model == "logistic" and self.init is None:
             count = facts.count
             if count is None:  # a resume: a checkpoint keeps no class counts, and a restart after a blow-up
                 # starts from the bias they give
-                reporter.message(f"reading the labels of {table.path} (one pass): where a full batch's bias starts")
+                reporter.message(f"reading the labels of {table.path} (one pass): where the bias starts")
                 count = self._pass(passes.label_pass, "reading the labels")
-            self.start[-1] = log_odds(count, self.labels, self.weighting.class_weights,
-                                      self.weighting.sample_weight is not None)
+            self.start[-1], loss = log_odds(count, self.labels, self.weighting.class_weights,
+                                            self.weighting.sample_weight is not None)
+            self.start_loss = self.zero_loss if loss is None else loss
         self.score_centre = centre.ScoreCentre.of_run(self.sample, self.labels.task, self.mean, self.init is None
                                                       or opts.restandardize, center, scale)  # AUC's
         self.measured = runrate.measure(self, center, scale)  # while the sample is held

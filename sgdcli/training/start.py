@@ -21,16 +21,16 @@ the log of a mean count of 1,000 crept there too slowly to arrive (worse
 than the constant model on 200 rows, and at full batch).  Its bias starts at
 the log of the labels' mean.
 
-A logistic model trained on full batches starts its bias at the log-odds of
-its training rows' labels, weighted as the objective weighs them: the best
-constant model.  From 0, on rare positives, the first steps at 1/L with
-momentum threw the bias far past it (the loss's curvature in the bias is
-p(1 − p), far below the bound the rate is sized for, once the bias is below
-the log-odds), and the few steps of a full-batch run (one an epoch) did not
-bring it back.  It is counted over every training row by the label pass, so
-that rows of weight 0 or skipped by --bad-rows skip start it as rows left
-out do.  Mini-batch runs take many steps an epoch, and keep the all-zero
-start.
+A logistic model starts its bias at the log-odds of its training rows'
+labels, weighted as the objective weighs them: the best constant model.
+From 0, on rare positives, the first steps at the rate --lr auto sizes for
+the loss's curvature bound threw the bias far past it (the loss's curvature
+in the bias is p(1 − p), far below that bound, once the bias is below the
+log-odds), and the few steps of a full-batch run (one an epoch), or of
+large batches, did not bring it back.  It is counted over every training
+row by the label pass, so that rows of weight 0 or skipped by --bad-rows
+skip start it as rows left out do.  A warm start (--init) starts from its
+model instead.
 
 The rest is measured on the sample of rows ``--lr auto`` reads, so a seed
 starts every run and every resume from the same weights.
@@ -92,16 +92,19 @@ def best_constant(model: str, quantile: float, labels: np.ndarray, weights: np.n
     return best if math.isfinite(best) else 0.0
 
 
-def log_odds(count, labels, class_weights: np.ndarray | None, sample_weighted: bool) -> float:
+def log_odds(count, labels, class_weights: np.ndarray | None, sample_weighted: bool) -> tuple[float, float | None]:
     """The bias of the best constant logistic model on the training rows that the label pass ``count`` (an
     engine/passes.py LabelCount) found, of the binary ``labels`` (model/labels.py, the positive class last),
     weighted by ``class_weights`` (None: 1 each) and, where ``sample_weighted``, their sample weights: the
-    log-odds of the positive class; 0 where a class weighs nothing, or there are not two."""
+    log-odds of the positive class; and that model's mean loss over the rows, weighted as the training loss is,
+    the entropy of the positive class's share p, −(p log p + (1 − p) log(1 − p)).  (0, None) where a class
+    weighs nothing, or there are not two: the all-zero model."""
     if len(labels.classes) != 2:
-        return 0.0
+        return 0.0, None
     sums = count.labels.weight_sums if sample_weighted else count.per_class
     weights = np.ones(2) if class_weights is None else class_weights
     negative, positive = (float(w) * float(sums[count.found == c].sum()) for w, c in zip(weights, labels.classes))
     if not (positive > 0 and negative > 0 and math.isfinite(positive + negative)):
-        return 0.0
-    return math.log(positive / negative)
+        return 0.0, None
+    p = positive / (positive + negative)
+    return math.log(positive / negative), -(p * math.log(p) + (1 - p) * math.log1p(-p))

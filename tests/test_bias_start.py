@@ -1,0 +1,86 @@
+"""Every fresh logistic run, full batch or not, starts its bias at the labels' log-odds (training/start.py), and the
+end of a run is held to the loss of that start (training/fitwarnings.py)."""
+
+import numpy as np
+import pytest
+
+from sgdcli import train
+from sgdcli.options import TrainOptions
+from sgdcli.training.runlog import FitWarning
+
+from conftest import short_fits, write_table
+from test_convergence import logistic_objective, newton_logistic
+
+
+def _rare(tmp_path, n=20000, d=5, seed=3):
+    """About 1% positives."""
+    rng = np.random.default_rng(seed)
+    X = rng.standard_normal((n, d)).astype(np.float32)
+    p = 1 / (1 + np.exp(-(X.astype(np.float64) @ rng.standard_normal(d) * 0.5 - 5.5)))
+    y = (rng.random(n) < p).astype(np.float32)
+    return write_table(tmp_path / "rare.h5", X, y), X.astype(np.float64), y.astype(np.float64)
+
+
+def test_rare_positives_on_large_batches_end_near_the_optimum(tmp_path):
+    """Batches of 1024 at the defaults: from a bias of 0 the first steps at --lr auto's rate threw the bias far
+    below the log-odds, where the loss barely curves in it, and the run ended far above the optimum's loss
+    (about 30% here), unwarned."""
+    path, X, y = _rare(tmp_path)
+    assert 0.005 < y.mean() < 0.02
+    m = train(path, TrainOptions(model="logistic", batch_size=1024, threads=1))
+    Z = (X - X.mean(axis=0)) / X.std(axis=0)
+    w, b = newton_logistic(Z, y, 0.0)
+    W = m.raw_weights()
+    assert logistic_objective(W[0, :-1], W[0, -1], X, y, 0.0) < 1.02 * logistic_objective(w, b, Z, y, 0.0)
+
+
+def test_a_mini_batch_run_that_ends_above_its_start_is_told(tmp_path):
+    """Features that do not predict rare labels, at a rate far too large: the loss ends far above the labels'
+    best constant model's, where the run started, though below log 2, the all-zero model's, which the end was
+    held to."""
+    rng = np.random.default_rng(0)
+    X = rng.standard_normal((4000, 5)).astype(np.float32)
+    y = (rng.random(4000) < 0.02).astype(np.float32)
+    path = write_table(tmp_path / "noise.h5", X, y)
+    p = y.mean()
+    start = -(p * np.log(p) + (1 - p) * np.log(1 - p))
+    with pytest.warns(FitWarning, match="training ended worse than it started") as caught:
+        m = train(path, TrainOptions(model="logistic", lr=10.0, schedule="constant", epochs=3, threads=1))
+    assert 1.5 * start < m.history[-1]["train_loss"] < np.log(2)
+    told = [str(w.message) for w in caught if "worse than it started" in str(w.message)]
+    assert f"is above the model's it started from (the bias at the labels' log-odds, the best constant model) " \
+           f"{start:.4g}: training ended worse" in told[0]
+
+
+@short_fits  # a rate far too large: the run ends above its start, and is told so
+def test_a_resumed_mini_batch_run_that_blows_up_starts_over_from_the_straight_runs_bias(tmp_path, monkeypatch):
+    """A checkpoint keeps no class counts: a resumed run counts the labels again, so its rate (measured at the
+    start) and its start over after a blow-up are the straight run's, and it ends bit for bit like it."""
+    import dataclasses
+    import signal
+
+    from sgdcli import RunControl
+    from sgdcli.engine import epoch
+    from sgdcli.errors import Interrupted
+    from sgdcli.training import rate
+
+    real = rate.auto_rate
+    monkeypatch.setattr("sgdcli.training.runrate.auto_rate",
+                        lambda *args, **kw: dataclasses.replace(chosen := real(*args, **kw), lr=chosen.lr * 2**12))
+    monkeypatch.setattr(epoch, "SLICE_ROWS", 500)
+    path, X, y = _rare(tmp_path, n=8000)
+    options = TrainOptions(model="logistic", batch_size=256, epochs=4, threads=1)
+    straight = train(path, options)
+    assert straight.training["lr_auto"]["halvings"] >= 1
+    calls = []
+
+    def stop():
+        calls.append(1)
+        return signal.SIGTERM if len(calls) == 6 else None  # in the first epoch, before the blow-up
+
+    checkpoint = tmp_path / "ck.h5"
+    with pytest.raises(Interrupted):
+        train(path, options, control=RunControl(checkpoint=str(checkpoint), stop=stop))
+    resumed = train(path, options, control=RunControl(checkpoint=str(checkpoint), resume=True))
+    assert resumed.raw_weights().tobytes() == straight.raw_weights().tobytes()
+    assert [r["train_loss"] for r in resumed.history] == [r["train_loss"] for r in straight.history]
