@@ -10,22 +10,14 @@ from sgdcli.training.runlog import FitWarning
 
 from conftest import short_fits, write_table
 from test_convergence import logistic_objective, newton_logistic
-
-
-def _rare(tmp_path, n=20000, d=5, seed=3):
-    """About 1% positives."""
-    rng = np.random.default_rng(seed)
-    X = rng.standard_normal((n, d)).astype(np.float32)
-    p = 1 / (1 + np.exp(-(X.astype(np.float64) @ rng.standard_normal(d) * 0.5 - 5.5)))
-    y = (rng.random(n) < p).astype(np.float32)
-    return write_table(tmp_path / "rare.h5", X, y), X.astype(np.float64), y.astype(np.float64)
+from test_full_batch import _rare
 
 
 def test_rare_positives_on_large_batches_end_near_the_optimum(tmp_path):
     """Batches of 1024 at the defaults: from a bias of 0 the first steps at --lr auto's rate threw the bias far
     below the log-odds, where the loss barely curves in it, and the run ended far above the optimum's loss
     (about 30% here), unwarned."""
-    path, X, y = _rare(tmp_path)
+    path, X, y = _rare(tmp_path, n=20000)
     assert 0.005 < y.mean() < 0.02
     m = train(path, TrainOptions(model="logistic", batch_size=1024, threads=1))
     Z = (X - X.mean(axis=0)) / X.std(axis=0)
