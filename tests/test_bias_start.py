@@ -45,9 +45,12 @@ def test_a_mini_batch_run_that_ends_above_its_start_is_told(tmp_path):
 
 
 @short_fits  # a rate far too large: the run ends above its start, and is told so
-def test_a_resumed_mini_batch_run_that_blows_up_starts_over_from_the_straight_runs_bias(tmp_path, monkeypatch):
+@pytest.mark.parametrize("batch_size, rows", [("full", 4000), (256, 8000)])
+def test_a_resumed_run_that_blows_up_starts_over_from_the_straight_runs_bias(tmp_path, monkeypatch, batch_size,
+                                                                              rows):
     """A checkpoint keeps no class counts: a resumed run counts the labels again, so its rate (measured at the
-    start) and its start over after a blow-up are the straight run's, and it ends bit for bit like it."""
+    start) and its start over after a blow-up are the straight run's, and it ends bit for bit like it, on full
+    batches and mini-batches alike."""
     import dataclasses
     import signal
 
@@ -60,8 +63,8 @@ def test_a_resumed_mini_batch_run_that_blows_up_starts_over_from_the_straight_ru
     monkeypatch.setattr("sgdcli.training.runrate.auto_rate",
                         lambda *args, **kw: dataclasses.replace(chosen := real(*args, **kw), lr=chosen.lr * 2**12))
     monkeypatch.setattr(epoch, "SLICE_ROWS", 500)
-    path, X, y = _rare(tmp_path, n=8000)
-    options = TrainOptions(model="logistic", batch_size=256, epochs=4, threads=1)
+    path, X, y = _rare(tmp_path, n=rows)
+    options = TrainOptions(model="logistic", batch_size=batch_size, epochs=4, threads=1)
     straight = train(path, options)
     assert straight.training["lr_auto"]["halvings"] >= 1
     calls = []

@@ -142,37 +142,3 @@ def test_a_full_batch_of_softmax_far_above_its_optimum_is_told_so(tmp_path):
     assert _softmax_loss(m, X, y) > (1 + 2 * NEAR) * _softmax_optimum(X, y)
     assert [str(w.message) for w in caught] == m.training["warnings"]
     assert m.training["warnings"][0].startswith("the model's mean loss on the run's sample of ")
-
-
-@short_fits
-def test_a_resumed_run_that_blows_up_starts_over_from_the_straight_runs_bias(tmp_path, monkeypatch):
-    """A blow-up starts the run over from its start, which a checkpoint does not keep: a resumed run counts the
-    labels again, so it starts over where the straight run does, and ends bit for bit like it."""
-    import dataclasses
-    import signal
-
-    from sgdcli import RunControl
-    from sgdcli.engine import epoch
-    from sgdcli.errors import Interrupted
-    from sgdcli.training import rate
-
-    real = rate.auto_rate
-    monkeypatch.setattr("sgdcli.training.runrate.auto_rate",
-                        lambda *args, **kw: dataclasses.replace(chosen := real(*args, **kw), lr=chosen.lr * 2**12))
-    monkeypatch.setattr(epoch, "SLICE_ROWS", 500)
-    path, X, y = _rare(tmp_path)
-    options = TrainOptions(model="logistic", batch_size="full", epochs=4, threads=1)
-    straight = train(path, options)
-    assert straight.training["lr_auto"]["halvings"] >= 1
-    calls = []
-
-    def stop():
-        calls.append(1)
-        return signal.SIGTERM if len(calls) == 6 else None  # in the first epoch, before the blow-up
-
-    checkpoint = tmp_path / "ck.h5"
-    with pytest.raises(Interrupted):
-        train(path, options, control=RunControl(checkpoint=str(checkpoint), stop=stop))
-    resumed = train(path, options, control=RunControl(checkpoint=str(checkpoint), resume=True))
-    assert resumed.raw_weights().tobytes() == straight.raw_weights().tobytes()
-    assert [r["train_loss"] for r in resumed.history] == [r["train_loss"] for r in straight.history]
