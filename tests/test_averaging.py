@@ -471,6 +471,33 @@ def test_averaged_rate_holds_the_rate_for_all_rows_at_twice_one_models(tmp_path)
     assert replicas.local_steps(None, 37) == 37 and replicas.local_steps(5, 37) == 5
 
 
+def test_a_held_rate_from_the_balance_of_distance_and_noise_is_not_called_unstable():
+    """Where the rate for all R·B rows is the cosine's balance (training/decayingrate.py), which grows with the
+    rows' count as the noise of a batch falls, it is no step's stability bound: the log said the local steps'
+    rate was held because that rate "would make unstable" their steps."""
+    import dataclasses
+    import math
+
+    from sgdcli.training import replicas
+    from sgdcli.training.rate import AutoRate
+
+    def rate_for(rows):  # the balance: √rows times one row's; 1/L (λmax 0.1, c 1) holds one row's, not 4's
+        lr = 0.5 * math.sqrt(rows)
+        return AutoRate(lr=lr, lambda_max=0.1, trace=1.0, rows=100, curvature=1.0, balanced=lr, distance=3.0,
+                        fit_noise=0.2, updates=100)
+
+    rate, held = replicas.averaged_rate(rate_for, 1, 16, 100)
+    assert rate.lr == 2 * rate_for(1).lr and held == replicas.Held(rate_for(16).lr, rate_for(1), True)
+    text = replicas.held_text(held, rate, "logistic", 1, 16, 100, "sgd")
+    assert "unstable" not in text and text.endswith(
+        "which the balance of distance and noise for all 16 × 1 rows, 2, counts the noise of rows that no step "
+        "has (docs/distributed.md)")
+    curvature = replicas.averaged_rate(lambda rows: dataclasses.replace(rate_for(rows), balanced=math.nan), 1, 16,
+                                       100)[1]
+    assert not curvature.balanced and replicas.held_text(curvature, rate, "logistic", 1, 16, 100, "sgd").endswith(
+        "which the rate for all 16 × 1 rows, 2, would make unstable (docs/distributed.md)")
+
+
 def test_with_held_out_rows_no_share_takes_more_iterations_than_the_epoch_announces(tmp_path):
     """The shares are cut equal in the rows not held out: cut by the file's rows, a share could hold more
     training rows than the run's iterations per epoch allow (progress `iteration 159/158`), and its cosine

@@ -2,6 +2,7 @@
 fit of the sample against its gradient's noise, up to 1/L (training/decayingrate.py), and the warning of a run
 that 1/L holds far below it."""
 
+import dataclasses
 import math
 
 import h5py
@@ -158,11 +159,36 @@ def test_the_warning_after_blow_ups_compares_the_balance_with_the_halved_rate_tr
 
     auto = AutoRate(lr=2.0, lambda_max=1.0, trace=2.0, rows=100, distance=30.0, fit_noise=0.1, updates=500,
                     balanced=5.0, momentum=0.9)
-    assert decayingrate.short(auto, 5) == []  # 2.5 times 1/L: within SHORT
+    assert decayingrate.short(auto, 5, 32) == []  # 2.5 times 1/L: within SHORT
     text = ("the rows are nearly separable: the rate that would reach the optimum in this run, 5, is 5 times the "
             "rate --lr auto trains at, 1, the largest stable step 2 halved 1 time after blow-ups: the model may be "
             "far from the optimum; raise --epochs (to about 125), lower --batch-size or add --l2")
-    assert decayingrate.short(auto, 5, halvings=1) == [text]
+    assert decayingrate.short(auto, 5, 32, halvings=1) == [text]
+
+
+def test_the_nearly_separable_warning_offers_only_what_the_run_can_change():
+    """At batch 1 there is no smaller batch to take (it said "lower --batch-size" to pure SGD), and a run with
+    --l2 already has some to raise (it said "add --l2")."""
+    from sgdcli.training.rate import AutoRate
+
+    auto = AutoRate(lr=1.0, lambda_max=1.0, trace=2.0, rows=100, distance=30.0, fit_noise=0.1, updates=500,
+                    balanced=5.0, momentum=0.9)
+    assert decayingrate.short(auto, 5, 1)[0].endswith("raise --epochs (to about 125) or add --l2")
+    ridge = dataclasses.replace(auto, l2=1e-4)
+    assert decayingrate.short(ridge, 5, 32)[0].endswith("raise --epochs (to about 125), lower --batch-size or "
+                                                        "raise --l2")
+
+
+def test_after_early_stopping_the_nearly_separable_rows_are_not_told_to_train_longer(separable):
+    """Early stopping keeps the epoch that validated best, so "raise --epochs" is not what stopped it: the
+    run that is warned without it (plain sgd, held far below its balance) is not warned once it stopped early."""
+    path, X, y, optimum = separable
+    options = dict(model="softmax", optimizer="sgd", val_fraction=0.2)
+    with pytest.warns(FitWarning, match="nearly separable"):
+        train(path, TrainOptions(**options))
+    # no epoch improves on the first by 1.0: it stops after the second
+    m = train(path, TrainOptions(**options, early_stopping=True, patience=1, min_delta=1.0))
+    assert len(m.history) == 2 and not any("nearly separable" in w for w in m.training.get("warnings", []))
 
 
 def test_sgd_held_far_below_its_balance_is_told_of_momentum(separable):

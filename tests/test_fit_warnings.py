@@ -121,3 +121,25 @@ def test_a_run_of_auto_rate_halved_after_blow_ups_whose_loss_still_falls_is_told
         f"{m.history[-1]['train_loss']:.4g} at epoch 5; per unit of learning rate, at {share:.0%} of its pace over "
         f"the whole run) at --lr auto's rate halved {halvings} times after blow-ups, {m.training['lr']:.4g}: the "
         "model may be far from the optimum; raise --epochs"]
+
+
+def test_a_mini_batch_runs_pace_is_measured_from_the_loss_it_started_at(monkeypatch):
+    """A fresh logistic model starts with its bias at the labels' log-odds, whose loss (run.start_loss) on 5%
+    positives is far below the all-zero model's log 2: measured from log 2, the whole run's pace counted a fall
+    training never made, and a loss still falling at the end at over PACE of its real pace was not told."""
+    from types import SimpleNamespace
+
+    from sgdcli.training import fitwarnings
+
+    rates = 0.001 * np.array(_cosine(6))  # an explicit rate far under --lr auto's 1 (SLOW_RATE)
+    mean_rate = (np.concatenate([rates[:1], rates[:-1]]) + rates) / 2
+    time = np.cumsum(mean_rate * 100) - mean_rate * 100 / 2
+    start = -(0.05 * math.log(0.05) + 0.95 * math.log(0.95))  # the best constant model's loss: the bias's start
+    losses = start - 0.1 * time  # falling as fast, per unit of rate, at the end as from the start
+    history = _history(losses, rates, 100)
+    assert end_pace(history, False, math.log(2))[0] < PACE <= end_pace(history, False, start)[0]
+    monkeypatch.setattr(fitwarnings.runrate, "compared", lambda run: SimpleNamespace(lr=1.0))
+    run = SimpleNamespace(stopper=None, batch=32, n_train=3200, shards=1, lr=0.001, history=history, auto=None,
+                          zero_loss=math.log(2), start_loss=start, rate_opts=SimpleNamespace(lr=0.001))
+    assert [text.split(": ")[-1] for text in fitwarnings._still_falling(run)] == [
+        "the model may be far from the optimum; raise --lr or --epochs"]

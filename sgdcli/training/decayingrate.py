@@ -71,10 +71,11 @@ def why(auto, batch: int) -> str:
             + f"): 1/L, the stable step of the start, below {auto.balanced:.4g} = {formula}, {reason}")
 
 
-def short(auto, epochs: int, halvings: int = 0) -> list[str]:
+def short(auto, epochs: int, batch: int, halvings: int = 0) -> list[str]:
     """The warning of a run whose rate 1/L held at under 1/SHORT of the balance (``auto``: a training/rate.py
     AutoRate, or None; ``halvings``: of that rate after blow-ups, which the run trained at), with the epochs at
-    which the balance, which falls as one over √updates, is the rate trained at."""
+    which the balance, which falls as one over √updates, is the rate trained at; a smaller batch where ``batch``
+    is over 1 row, and more --l2 where the run has some (``auto.l2``)."""
     lr = auto.lr / 2**halvings if auto is not None else math.nan
     if auto is None or not auto.balanced > SHORT * lr:
         return []
@@ -86,4 +87,5 @@ def short(auto, epochs: int, halvings: int = 0) -> list[str]:
              if auto.momentum is None else "")  # sgd: 1/L caps momentum's rate too, which its balance is (1 − β) of
     return [f"the rows are nearly separable: the rate that would reach the optimum in this run, {auto.balanced:.4g}, "
             f"is {ratio:.3g} times {rate}: the model may be far from the optimum; raise --epochs (to about "
-            f"{math.ceil(epochs * ratio**2)}), lower --batch-size or add --l2{other}"]
+            f"{math.ceil(epochs * ratio**2)})" + (", lower --batch-size" if batch > 1 else "")
+            + f" or {'raise' if auto.l2 > 0 else 'add'} --l2{other}"]

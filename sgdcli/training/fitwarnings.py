@@ -75,6 +75,10 @@ def log_end(run, kept_epoch: int) -> list[str]:
       run or more (_still_falling): at a full batch, or at a rate under SLOW_RATE times --lr auto's.
     - Where neither of these is said, a full-batch logistic or softmax model's loss on the run's sample over
       fullbatch.NEAR above the optimum's, estimated by a fit of it (fullbatch.short).
+    - Nearly separable rows whose balanced rate 1/L held far below (decayingrate.short).
+
+    After early stopping, whose kept epoch is its own choice, only the first two: more epochs would not be
+    trained.
     """
     found = []
     warmup, planned = run.opts.warmup_iterations, run.cfg.total_iterations
@@ -103,10 +107,12 @@ def log_end(run, kept_epoch: int) -> list[str]:
                        "raise --epochs" + (" or lower --batch-size" if run.batch > 1 else ""))
     elif updates:
         far += _still_falling(run)
-    if updates and not far and not (run.stopper is not None and run.stopper.stopped):
+    stopped = run.stopper is not None and run.stopper.stopped  # the kept epoch is early stopping's own choice
+    if updates and not far and not stopped:
         far += fullbatch.short(run, epochs)
     found += far
-    found += decayingrate.short(run.auto, run.opts.epochs, run.pos.lr_halvings)
+    if not stopped:
+        found += decayingrate.short(run.auto, run.opts.epochs, run.batch, run.pos.lr_halvings)
     into = _KEPT.get()
     for text in found:
         if into is not None:
@@ -130,8 +136,9 @@ def _still_falling(run) -> list[str]:
             return []
     history = run.history
     # where training started: a full batch's first epoch is the start itself; a mini-batch run's first epoch is
-    # below it, the all-zero model's loss over the training rows above it (the bias starts where it fits better)
-    start = history[0]["train_loss"] if exact else float(np.fmax(run.zero_loss, history[0]["train_loss"]))
+    # below it, the loss over the training rows of the model it started from (run.start_loss: a fresh logistic
+    # model's bias at the labels' log-odds, else the all-zero model) above it
+    start = history[0]["train_loss"] if exact else float(np.fmax(run.start_loss, history[0]["train_loss"]))
     measured = end_pace(history, exact, start)
     if measured is None or measured[0] < PACE:
         return []

@@ -42,6 +42,9 @@ class Held:
 
     joint: float  # --lr auto's rate for the R·B rows of one step of every model
     local: AutoRate  # --lr auto's rate for the B rows of one model's step
+    # whether the joint rate was the balance of distance and noise (training/decayingrate.py), which the noise of
+    # R·B rows raises and is no step's stability bound, rather than the curvature's rate
+    balanced: bool = False
 
 
 def share_rows(n_train: int, shards: int) -> int:
@@ -112,7 +115,7 @@ def averaged_rate(rate_for: Callable[[int], AutoRate], batch: int, replicas: int
     local = rate_for(batch)
     if joint.lr <= STABLE_MARGIN * local.lr:
         return joint, None
-    return dataclasses.replace(local, lr=STABLE_MARGIN * local.lr), Held(joint.lr, local)
+    return dataclasses.replace(local, lr=STABLE_MARGIN * local.lr), Held(joint.lr, local, joint.lr >= joint.balanced)
 
 
 def held_text(held: Held, auto: AutoRate, model: str, batch: int, replicas: int, steps: int,
@@ -120,10 +123,13 @@ def held_text(held: Held, auto: AutoRate, model: str, batch: int, replicas: int,
     """Why --lr auto's rate ``auto`` of averaged models is what it is, where it was held (``averaged_rate``)."""
     warm = (f"; × {auto.warm_share:.4g} for --init, the share of new rows among all the model has learned from"
             if auto.warm_share is not None else "")
+    joint = (f"the balance of distance and noise for all {replicas} × {batch} rows, {held.joint:.4g}, counts the "
+             "noise of rows that no step has" if held.balanced else
+             f"the rate for all {replicas} × {batch} rows, {held.joint:.4g}, would make unstable")
     return (f"{STABLE_MARGIN:g} × {held.local.lr:.4g}, the rate of one model's step on {counted(batch, 'row')} = "
             f"{held.local.why(model, batch, optimizer)}: each of the {replicas} models averaged takes "
-            f"{counted(steps, 'step')} on its own batches between averagings, which the rate for all {replicas} × "
-            f"{batch} rows, {held.joint:.4g}, would make unstable (docs/distributed.md){warm}")
+            f"{counted(steps, 'step')} on its own batches between averagings, which {joint} (docs/distributed.md)"
+            f"{warm}")
 
 
 def scaling_held(lr: float, given: float, batch: int, replicas: int, steps: int) -> str:
