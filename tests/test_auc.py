@@ -256,3 +256,25 @@ def test_a_model_file_without_a_centre_evaluates_centred_on_its_bias(tmp_path):
         code, out, err = cli("evaluate", model_path, data)
         assert (code, err) == (2, f"sgdcli: error: {model_path}: damaged sgdcli model (training.score_centre is "
                                   "not a finite number)\n")
+
+
+def test_a_binary_evaluate_holds_the_histogram_and_the_data_in_flight_no_more(tmp_path):
+    """The AUC's histogram comes on top of --memory (docs/out-of-core.md), and nothing else of its size: each
+    block's bincount over every bucket, and the AUC's sums over them, made arrays of the histogram's rows, and
+    evaluate at --memory 1M peaked at 32 MiB."""
+    import tracemalloc
+
+    rng = np.random.default_rng(0)
+    X = rng.normal(size=(20_000, 4)).astype(np.float32)
+    y = (X @ np.ones(4) + rng.normal(size=20_000) > 0).astype(float)
+    path = write_table(tmp_path / "b.h5", X, y)
+    model = sgdcli.train(path, TrainOptions(epochs=1))
+    sgdcli.evaluate(model, path, memory=1 << 20)  # compiled, and the model's centre read
+    tracemalloc.start()
+    try:
+        metrics = sgdcli.evaluate(model, path, memory=1 << 20)
+        _, peak = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+    assert metrics["auc"] == pytest.approx(roc_auc_score(y, X @ model.raw_weights()[0, :-1]), abs=1e-4)
+    assert peak < BinaryMetrics().hist.nbytes + 2 * (1 << 20)

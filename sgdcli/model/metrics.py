@@ -45,6 +45,7 @@ AUC_BITS = 20
 AUC_MANTISSA_BITS = 13
 AUC_LOWEST_BINADE = -36
 _AUC_BINADES = 1 << (AUC_BITS - 1 - AUC_MANTISSA_BITS)
+AUC_BLOCK = 1 << 14  # buckets the AUC sums at a time: temporaries far below the histogram's size
 
 
 def _total(values: np.ndarray, w: np.ndarray | None) -> float:
@@ -202,9 +203,8 @@ class BinaryMetrics(Weighed):
         keys = _ordered_key(score, self.centre)
         for cls in (0, 1):
             mine = truth == bool(cls)
-            if mine.any():
-                self.hist[cls] += np.bincount(keys[mine], weights=None if w is None else w[mine],
-                                              minlength=1 << AUC_BITS)
+            if mine.any():  # in place: a bincount of every bucket was another histogram's row a block
+                np.add.at(self.hist[cls], keys[mine], 1.0 if w is None else w[mine])
 
     def merge(self, other: "BinaryMetrics") -> None:
         if other.centre != self.centre:
@@ -224,15 +224,22 @@ class BinaryMetrics(Weighed):
         n_neg, n_pos = neg.sum(), pos.sum()
         if n_neg == 0 or n_pos == 0:
             return float("nan")
-        below = np.cumsum(neg) - neg
-        return float((pos * (below + 0.5 * neg)).sum() / (n_pos * n_neg))
+        # Σ pos · (the negatives below + half those tied), AUC_BLOCK buckets at a time: arrays of every bucket
+        # doubled the histogram's memory
+        pairs, below = 0.0, 0.0
+        for start in range(0, len(neg), AUC_BLOCK):
+            n, p = neg[start:start + AUC_BLOCK], pos[start:start + AUC_BLOCK]
+            up_to = np.cumsum(n)
+            pairs += float(p @ (up_to - 0.5 * n + below))
+            below += up_to[-1]
+        return pairs / (n_pos * n_neg)
 
     def auc_tie_share(self) -> float:
         """The share of positive-negative pairs (weighted) whose scores share a bucket: ``auc`` counts each
         half, so it errs by at most half of this (less the pairs of equal scores, which are ties)."""
         neg, pos = self.hist[0], self.hist[1]
         pairs = neg.sum() * pos.sum()
-        return float((neg * pos).sum() / pairs) if pairs else float("nan")
+        return float(neg @ pos / pairs) if pairs else float("nan")
 
     def result(self) -> dict:
         n = _measured(self.weight)
