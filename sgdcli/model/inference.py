@@ -30,7 +30,7 @@ from sgdcli.model import outputs, textinference
 from sgdcli.model import weights as weights_mod
 from sgdcli.model.file import Model, load_model
 from sgdcli.model.labels import Labels, check_kind, check_targets
-from sgdcli.model.measurement import Measurement
+from sgdcli.model.measurement import Measurement, row_bytes
 from sgdcli.options import (DEFAULT_MEMORY, DEFAULT_X, DEFAULT_Y, TrainOptions, metrics_of, prediction_format,
                             task_of)
 
@@ -40,7 +40,7 @@ Selector = Callable[[Block], "tuple[np.ndarray, int]"]
 
 def score_blocks(
     table: Table, We: np.ndarray, memory: int, select: Selector | None = None, part: tuple[int, int] = (0, 1),
-    progress=None,
+    progress=None, work_per_row: int = 0,
 ) -> Iterator[tuple[Block, np.ndarray, np.ndarray]]:
     """Yield (block, selected block-local rows, raw scores of those rows) in file order.
 
@@ -48,9 +48,10 @@ def score_blocks(
     ``select(block)`` returns (rows to use, rows skipped); default: every row.
     ``part`` = (i, n): only blocks i, i+n, i+2n, ... (a distributed run's share).
     ``progress(rows done, rows in all)`` is called as the pass starts and after each block.
+    ``work_per_row``: the bytes a row takes where the caller uses its scores, which --memory counts too.
     """
     k_out = We.shape[0]
-    extra = 16 * k_out + 8  # per row: its scores and selection
+    extra = 16 * k_out + 8 + work_per_row  # per row: its scores and selection, and the caller's work
     block_rows = table.block_rows(memory, extra_per_row=extra)
     out = isolated((block_rows, k_out))  # written by the kernels: alone in memory (kernels/state.py)
     i, n = part
@@ -105,7 +106,7 @@ def measure_part(table: Table, objective: tuple, labels: Labels, We: np.ndarray,
     out = Measurement(objective, centre)
     code = losses.loss_of(objective)
     where = table.where(table.y_name)
-    for block, rows, S in score_blocks(table, We, memory, select, part, progress):
+    for block, rows, S in score_blocks(table, We, memory, select, part, progress, row_bytes(We.shape[0])):
         y = labels.encode_rows(block.y, rows, where, block.start)[rows]
         check_targets(objective[0], y, where, block.start, rows)
         sw = None
@@ -325,7 +326,8 @@ def predict(model, data, output, x: str = DEFAULT_X, proba: bool = False, memory
         n = table.n_rows
         attrs = {"model": source, "data": os.path.abspath(table.path)}
         with outputs.prediction_writer(output, fmt, n, shown, proba, attrs) as writer:
-            for block, _rows, S in score_blocks(table, model.raw_weights(), memory, progress=progress):
+            for block, _rows, S in score_blocks(table, model.raw_weights(), memory, progress=progress,
+                                                work_per_row=outputs.row_bytes(model.raw_weights().shape[0])):
                 write(writer, block.start, block.stop, S)
             _unchanged(table, "the predictions were not written" if output != outputs.STDOUT else
                        "the predictions on standard output cannot be trusted")

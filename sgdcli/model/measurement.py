@@ -8,6 +8,17 @@ import numpy as np
 from sgdcli.kernels import losses
 from sgdcli.model import metrics
 
+# 8-byte values a row that ``Measurement.add`` holds at once beside the scores and labels it is given, and a
+# value an output: the metrics' masks and offsets, the AUC's bucket keys (model/metrics.py), the loss's per-row
+# values and its scores' copy, the weights' products
+ROW_VALUES = 10
+
+
+def row_bytes(outputs: int) -> int:
+    """The most bytes a row of ``outputs`` scores takes in ``Measurement.add`` beside its scores and label: what
+    the budget of a block being measured counts for it (on narrow rows, more than the row itself)."""
+    return 8 * (ROW_VALUES + outputs)
+
 
 class Measurement(metrics.Weighed):
     """The model's metric accumulator and the training loss summed over some rows, with the sum of the rows'

@@ -1,7 +1,9 @@
 """Where predictions go: an HDF5 file, a CSV or TSV file, or CSV on standard output.
 
 Each writer takes the predictions block by block in row order, so memory
-stays bounded by one block whatever the row count.  Files are written
+stays bounded by one block whatever the row count.  Text is formatted
+TEXT_ROWS rows at a time: a row's text, as Python objects, takes several
+times its values' bytes, which a block's budget does not count.  Files are written
 through ``atomic_output``: a failed or interrupted run leaves no partial
 file.  Text has a header row (``prediction``, then ``proba_<class>`` per
 class with ``--proba``), and numbers are written with 17 significant digits,
@@ -24,6 +26,16 @@ from sgdcli.model.labels import shown  # a class as text: 3 for 3.0, 0.1 for the
 from sgdcli.options import STDOUT
 
 SEPARATORS = {"csv": ",", "tsv": "\t"}
+TEXT_ROWS = 1024  # rows formatted as text at once: their objects small beside --memory, their calls few
+# 8-byte values a row that predict's writing holds at once beside its scores, and a value an output: the
+# predicted class (its index, and as the class or name written) and the probabilities
+ROW_VALUES = 4
+
+
+def row_bytes(outputs: int) -> int:
+    """The most bytes a row of ``outputs`` scores takes while its prediction is made and written: what the
+    budget of a block being predicted counts for it."""
+    return 8 * (ROW_VALUES + outputs)
 
 
 def _column_format(dtype: np.dtype) -> str:
@@ -75,6 +87,10 @@ class _Text:
             self.pred_format = "%s"
 
     def write(self, start: int, stop: int, pred: np.ndarray, prob: np.ndarray | None) -> None:
+        for a in range(0, len(pred), TEXT_ROWS):
+            self._write(pred[a:a + TEXT_ROWS], None if prob is None else prob[a:a + TEXT_ROWS])
+
+    def _write(self, pred: np.ndarray, prob: np.ndarray | None) -> None:
         if self.class_text is not None:  # every prediction is one of the classes
             pred = self.class_text[np.searchsorted(self.sorted, pred)]
         if self.csv is not None:

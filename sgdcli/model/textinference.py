@@ -15,9 +15,10 @@ from sgdcli.errors import InputError, listed, quoted
 from sgdcli.kernels import losses
 from sgdcli.kernels.scoring import csr_scores, scores
 from sgdcli.kernels.state import isolated
+from sgdcli.model import outputs
 from sgdcli.model.file import Model
 from sgdcli.model.labels import check_targets
-from sgdcli.model.measurement import Measurement
+from sgdcli.model.measurement import Measurement, row_bytes
 
 # Bytes per feature of a block in flight: the features decoded as float64 and kept as float32, the fields'
 # text, and the scores.
@@ -65,8 +66,10 @@ def _chosen(rows: EncodedRows, names) -> np.ndarray | None:
     return np.array([encoded[name] for name in names], dtype=np.int64)
 
 
-def block_rows(width: int, memory: int) -> int:
-    return max(1, memory // (BYTES_PER_FEATURE * max(width, 1)))
+def block_rows(width: int, memory: int, work_per_row: int = 0) -> int:
+    """The rows of a block of ``width`` features in ``memory``, each taking ``work_per_row`` bytes more where
+    its scores are used (``measurement.row_bytes``)."""
+    return max(1, memory // (BYTES_PER_FEATURE * max(width, 1) + work_per_row))
 
 
 def evaluate_rows(model: Model, rows: EncodedRows, memory: int, progress=None) -> dict:
@@ -77,7 +80,7 @@ def evaluate_rows(model: Model, rows: EncodedRows, memory: int, progress=None) -
     We = model.raw_weights()
     names = model.training.get("class_names")
     n = 0
-    for X, y in _counted(rows.blocks(block_rows(rows.row_values, memory)), progress):
+    for X, y in _counted(rows.blocks(block_rows(rows.row_values, memory, row_bytes(We.shape[0]))), progress):
         if names is not None:
             y = _codes(y, names, rows.path, n)
         encoded = model.labels.encode(np.asarray(y, dtype=np.float64), rows.path, n)
@@ -94,7 +97,7 @@ def predict_rows(model: Model, rows: EncodedRows, memory: int, opened, progress=
     called as the pass starts and after each block with ``total`` None (text is not counted before it is read),
     and at the end with both the row count."""
     We = model.raw_weights()
-    blocks = _counted(rows.blocks(block_rows(rows.row_values, memory)), progress)
+    blocks = _counted(rows.blocks(block_rows(rows.row_values, memory, outputs.row_bytes(We.shape[0]))), progress)
     X, _ = next(blocks)  # (EncodedRows.blocks refuses an input of no rows)
     with opened() as write:
         n = 0
