@@ -1,11 +1,11 @@
 """Where predictions go: an HDF5 file, a CSV or TSV file, or CSV on standard output.
 
 Each writer takes the predictions block by block in row order, so memory
-stays bounded by one block whatever the row count.  Text is formatted
-TEXT_ROWS rows at a time: a row's text, as Python objects, takes several
-times its values' bytes, which a block's budget does not count.  Files are written
-through ``atomic_output``: a failed or interrupted run leaves no partial
-file.  Text has a header row (``prediction``, then ``proba_<class>`` per
+stays bounded by one block whatever the row count (``row_bytes``: what a
+row of the block takes as it is written).  Text is formatted TEXT_ROWS rows
+at a time: a row's text, as Python objects, takes several times its values'
+bytes.  Files are written through ``atomic_output``: a failed or interrupted
+run leaves no partial file.  Text has a header row (``prediction``, then ``proba_<class>`` per
 class with ``--proba``), and numbers are written with 17 significant digits,
 which read back as the same float64 values as the HDF5 output's.
 """

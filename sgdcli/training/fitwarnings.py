@@ -77,8 +77,8 @@ def log_end(run, kept_epoch: int) -> list[str]:
       fullbatch.NEAR above the optimum's, estimated by a fit of it (fullbatch.short).
     - Nearly separable rows whose balanced rate 1/L held far below (decayingrate.short).
 
-    After early stopping, whose kept epoch is its own choice, only the first two: more epochs would not be
-    trained.
+    After early stopping, whose kept epoch is its own choice, neither the pace, nor the fit, nor the nearly
+    separable rows are judged: more epochs would not be trained.
     """
     found = []
     warmup, planned = run.opts.warmup_iterations, run.cfg.total_iterations
