@@ -1,0 +1,72 @@
+"""The end check of full-batch logistic runs (training/fullbatch.py) under row weights."""
+
+import re
+
+import h5py
+import numpy as np
+import pytest
+
+from sgdcli import train
+from sgdcli.options import TrainOptions
+from sgdcli.training.runlog import FitWarning
+
+from conftest import write_table
+from test_full_batch import _separable
+
+ESTIMATE = re.compile(r"the model's mean loss on the run's sample of ([\d,]+) rows, ([\d.]+), is (\d+)% above the "
+                      r"optimum's, estimated by a fit of them \(Newton's method\), ([\d.]+):")
+
+
+def _tenth_positive(tmp_path, n=20_000, d=60, seed=0):
+    """About 10% positives of logistic labels whose true weights have norm 8: a loss near 0.1 under balanced
+    class weights, and 61 weights, so that a fit of the 4,096 rows of the sample gains on them beside NEAR."""
+    rng = np.random.default_rng(seed)
+    X = rng.standard_normal((n, d)).astype(np.float32)
+    w = rng.standard_normal(d)
+    score = X.astype(np.float64) @ (8.0 * w / np.linalg.norm(w)) - 10.7
+    y = (rng.random(n) < 1 / (1 + np.exp(-score))).astype(np.float32)
+    return write_table(tmp_path / "tenth.h5", X, y), X.astype(np.float64), y.astype(np.float64)
+
+
+def _weighted_optimum(X, y, v):
+    """The least Σ v·ℓ / Σ v of logistic weights on ``X`` with a bias, by Newton's method."""
+    Z = np.column_stack([X, np.ones(len(X))])
+    theta = np.zeros(Z.shape[1])
+    for _ in range(60):
+        p = 1 / (1 + np.exp(-(Z @ theta)))
+        theta -= np.linalg.solve((Z * (v * p * (1 - p))[:, None]).T @ Z, Z.T @ (v * (p - y)))
+    return _weighted_loss(X, y, v, theta)
+
+
+def _weighted_loss(X, y, v, theta):
+    s = X @ theta[:-1] + theta[-1]
+    return float(np.sum(v * (np.logaddexp(0, s) - y * s)) / np.sum(v))
+
+
+def test_a_settled_full_batch_under_balanced_class_weights_is_not_told_it_is_far(tmp_path):
+    """Balanced weights on 10% positives weigh each positive 5 and each negative 0.56: a fit of the sample gains
+    Σv²/Σv (2.8 here) times what it gains unweighted, as its noise grows with the squares of the weights and its
+    curvature with the weights.  Added back unweighted, the estimate was too low, and this run, settled at the
+    optimum, was told it ended 7% above it."""
+    path, X, y = _tenth_positive(tmp_path)
+    assert 0.08 < y.mean() < 0.12
+    m = train(path, TrainOptions(model="logistic", batch_size="full", epochs=300, threads=1,
+                                 class_weight="balanced"))
+    v = np.where(y == 1, 0.5 / y.mean(), 0.5 / (1 - y.mean()))
+    assert _weighted_loss(X, y, v, m.raw_weights()[0]) < 1.001 * _weighted_optimum(X, y, v)
+    assert "warnings" not in m.training
+
+
+def test_weights_all_equal_are_judged_as_no_weights(tmp_path):
+    """Weights are relative: sample weights all 2 weigh the rows as none do, and a run far from its optimum is
+    told the same, the estimate's optimism that of unweighted rows."""
+    path, X, y = _separable(tmp_path, 3000)
+    with pytest.warns(FitWarning):
+        plain = train(path, TrainOptions(model="logistic", batch_size="full", epochs=150, threads=1))
+    with h5py.File(path, "a") as f:
+        f["w"] = np.full(len(y), 2.0)
+    with pytest.warns(FitWarning):
+        weighted = train(path, TrainOptions(model="logistic", batch_size="full", epochs=150, threads=1,
+                                            sample_weight="w"))
+    (text,), (same,) = plain.training["warnings"], weighted.training["warnings"]
+    assert ESTIMATE.match(text)[4] == ESTIMATE.match(same)[4]
