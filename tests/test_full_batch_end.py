@@ -1,4 +1,5 @@
-"""The end check of full-batch logistic runs (training/fullbatch.py) under row weights."""
+"""The end check of full-batch logistic runs (training/fullbatch.py): under row weights, and after early stopping
+kept an earlier epoch."""
 
 import re
 
@@ -7,14 +8,17 @@ import numpy as np
 import pytest
 
 from sgdcli import train
-from sgdcli.options import TrainOptions
+from sgdcli.data.table import Table
+from sgdcli.options import DEFAULT_MEMORY, TrainOptions
 from sgdcli.training.runlog import FitWarning
+from sgdcli.training.sampling import sample_spans
 
 from conftest import write_table
-from test_full_batch import _separable
+from test_full_batch import _optimum, _rare, _separable
 
-ESTIMATE = re.compile(r"the model's mean loss on the run's sample of ([\d,]+) rows, ([\d.]+), is (\d+)% above the "
-                      r"optimum's, estimated by a fit of them \(Newton's method\), ([\d.]+):")
+ESTIMATE = re.compile(r"the model's (?:\(epoch (\d+)'s, which early stopping kept\) )?mean loss on the run's sample "
+                      r"of ([\d,]+) rows, ([\d.]+), is (\d+)% above the optimum's, estimated by a fit of them "
+                      r"\(Newton's method\), ([\d.]+):")
 
 
 def _tenth_positive(tmp_path, n=20_000, d=60, seed=0):
@@ -69,4 +73,24 @@ def test_weights_all_equal_are_judged_as_no_weights(tmp_path):
         weighted = train(path, TrainOptions(model="logistic", batch_size="full", epochs=150, threads=1,
                                             sample_weight="w"))
     (text,), (same,) = plain.training["warnings"], weighted.training["warnings"]
-    assert ESTIMATE.match(text)[4] == ESTIMATE.match(same)[4]
+    assert ESTIMATE.match(text)[5] == ESTIMATE.match(same)[5]
+
+
+def test_the_end_check_judges_the_epoch_early_stopping_keeps(tmp_path):
+    """No epoch improves on the first by --min-delta 1, and --patience outlasts the run: early stopping keeps
+    epoch 1, one step from the bias at the labels' log-odds, far above the optimum; the check scored the last
+    epoch's model, near it, and said nothing of the model written."""
+    path, X, y = _rare(tmp_path)
+    with pytest.warns(FitWarning) as caught:
+        m = train(path, TrainOptions(model="logistic", batch_size="full", epochs=150, threads=1, early_stopping=True,
+                                     patience=1000, min_delta=1.0))
+    assert len(m.history) == 150 and m.training["best_epoch"] == 1
+    (text,) = [str(w.message) for w in caught]
+    found = ESTIMATE.match(text)
+    assert found is not None, text
+    with Table(path) as table:
+        rows = np.concatenate([np.arange(a, b) for a, b in sample_spans(table, DEFAULT_MEMORY)])
+    s = X[rows] @ m.raw_weights()[0, :-1] + m.raw_weights()[0, -1]  # the written model's scores there
+    assert (found[1], found[2], found[3]) == ("1", f"{len(rows):,}",
+                                            f"{np.mean(np.logaddexp(0, s) - y[rows] * s):.4g}")
+    assert float(found[3]) > 1.2 * _optimum(X, y)  # over all rows

@@ -109,7 +109,7 @@ def log_end(run, kept_epoch: int) -> list[str]:
         far += _still_falling(run)
     stopped = run.stopper is not None and run.stopper.stopped  # the kept epoch is early stopping's own choice
     if updates and not far and not stopped:
-        far += fullbatch.short(run, epochs)
+        far += fullbatch.short(run, epochs, kept_epoch)
     found += far
     if not stopped:
         found += decayingrate.short(run.auto, run.opts.epochs, run.batch, run.pos.lr_halvings)

@@ -12,8 +12,9 @@ fitwarnings.FEW_UPDATES updates whose loss still fell is told so already.
 
 So at the end of a full-batch logistic or softmax run without --l2, the
 run's sample (training/sampling.py, read again: the same rows) is fitted by
-Newton's method (training/gradientnoise.py), and the model's mean loss on
-those rows is set against the fit's.
+Newton's method (training/gradientnoise.py), and the mean loss on those rows
+of the model the run keeps (early stopping's best epoch's, else the last
+one's) is set against the fit's.
 
 A fit gains on the rows it fits: where they are m of the n rows trained on,
 the optimum over all n has on them a loss higher by about
@@ -56,11 +57,12 @@ from sgdcli.training.sampling import room, sample, sample_labels
 NEAR = 0.05
 
 
-def short(run, epochs: int) -> list[str]:
+def short(run, epochs: int, kept_epoch: int) -> list[str]:
     """The warning of ``run`` (a training/run.py ``Run`` at its end, after ``epochs`` epochs) where it is a
-    full-batch logistic or softmax run without --l2 whose model's loss on its sample is over NEAR above the
-    optimum's estimate; nothing where that is not measured (another run; sparse rows; a fit too wide for
-    gradientnoise.FIT_UP_TO, or for the sample's --memory)."""
+    full-batch logistic or softmax run without --l2 whose kept model's (from its epoch ``kept_epoch``, 1-based:
+    early stopping's best, else the last) loss on its sample is over NEAR above the optimum's estimate; nothing
+    where that is not measured (another run; sparse rows; a fit too wide for gradientnoise.FIT_UP_TO, or for the
+    sample's --memory)."""
     opts = run.opts
     if (opts.model not in gradientnoise.MODELS or opts.l2 > 0 or run.table.sparse
             or (max(run.labels.n_outputs, 2) - 1) * (run.table.n_features + 1) > gradientnoise.FIT_UP_TO
@@ -76,7 +78,7 @@ def short(run, epochs: int) -> list[str]:
         classes = run.labels.class_of(labels)
         keep = (classes >= 0) if weights is None else (classes >= 0) & (weights > 0)
         v = np.ones(int(keep.sum())) if weights is None else weights[keep]
-        S = Z[keep] @ run.state.params(opts.average).T
+        S = Z[keep] @ run.kept_params().T
     finally:
         run.sample.release()
     m, p = len(S), Z.shape[1] * (max(S.shape[1], 2) - 1)
@@ -85,9 +87,11 @@ def short(run, epochs: int) -> list[str]:
     if not (math.isfinite(best) and best > 0 and loss > (1.0 + NEAR) * best):
         return []
     gap = loss / best - 1.0
-    return [f"the model's mean loss on the run's sample of {m:,} rows, {loss:.4g}, is {gap:.0%} above the optimum's, "
-            f"estimated by a fit of them (Newton's method), {best:.4g}: the model may be far from the optimum; raise "
-            f"--epochs (to about {math.ceil(epochs * (gap / NEAR) ** 2)}), lower --batch-size or add --l2"]
+    which = f" (epoch {kept_epoch}'s, which early stopping kept)" if 0 < kept_epoch < epochs else ""
+    return [f"the model's{which} mean loss on the run's sample of {m:,} rows, {loss:.4g}, is {gap:.0%} above the "
+            f"optimum's, estimated by a fit of them (Newton's method), {best:.4g}: the model may be far from the "
+            f"optimum; raise --epochs (to about {math.ceil(epochs * (gap / NEAR) ** 2)}), lower --batch-size or "
+            "add --l2"]
 
 
 def optimism(p: int, m: int, n: int, v: np.ndarray) -> float:

@@ -20,10 +20,7 @@ from sgdcli.versions import versions
 def model_of(run) -> Model:
     """The model ``run`` (a finished training/run.Run) writes."""
     opts, d = run.opts, run.table.n_features
-    if run.stopper is not None and run.stopper.best_params is not None:
-        final = run.stopper.best_params
-    else:
-        final = run.state.params(opts.average)
+    final = run.kept_params()
     return Model(
         model=opts.model,
         weights=final[:, :d].copy(),

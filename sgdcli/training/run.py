@@ -164,6 +164,13 @@ class Run:
         """The slots that hold this run's optimizer state, by name (kernels/optimizers.py)."""
         return optimizers.kept_slots(self.cfg.optimizer, self.cfg.average)
 
+    def kept_params(self) -> np.ndarray:
+        """The weights of the model the run keeps (outputs × features + 1, standardized): the best epoch's where
+        early stopping recorded one, else the last state's (or their average)."""
+        if self.stopper is not None and self.stopper.best_params is not None:
+            return self.stopper.best_params
+        return self.state.params(self.opts.average)
+
     def sample_weights_of(self, labels: np.ndarray) -> np.ndarray | None:
         """The weights the kernels would give the rows of --lr auto's sample (rate.sample), whose raw labels are
         ``labels``; None where every row weighs 1."""
