@@ -1,5 +1,5 @@
-"""The end check of full-batch logistic runs (training/fullbatch.py): under row weights, and after early stopping
-kept an earlier epoch."""
+"""The end check of full-batch logistic runs (training/fullbatch.py): under row weights, after early stopping
+kept an earlier epoch, and within --memory."""
 
 import re
 
@@ -94,3 +94,32 @@ def test_the_end_check_judges_the_epoch_early_stopping_keeps(tmp_path):
     assert (found[1], found[2], found[3]) == ("1", f"{len(rows):,}",
                                             f"{np.mean(np.logaddexp(0, s) - y[rows] * s):.4g}")
     assert float(found[3]) > 1.2 * _optimum(X, y)  # over all rows
+
+
+def test_the_end_check_holds_no_more_than_memory(tmp_path, monkeypatch):
+    """At a --memory that holds the sample's rows and the fit beside them, and no more, the check (traced from
+    its start, the sample read again) stays within it: it scores every row of the sample and keeps the scores
+    of the rows it judges, where it scored a copy of those rows (all of them here), the sample's size again,
+    beyond --memory."""
+    import tracemalloc
+
+    from sgdcli.training import fullbatch, gradientnoise
+
+    memory = 4 * 2**20
+    path, X, y = _tenth_positive(tmp_path)
+    fitted, peaks, real_fit, real_short = [], [], gradientnoise.fit_loss, fullbatch.short
+    monkeypatch.setattr(gradientnoise, "fit_loss", lambda *args: fitted.append(1) or real_fit(*args))
+
+    def short(run, *args):
+        tracemalloc.start()
+        try:
+            return real_short(run, *args)
+        finally:
+            peaks.append(tracemalloc.get_traced_memory()[1])
+            tracemalloc.stop()
+
+    monkeypatch.setattr(fullbatch, "short", short)
+    train(path, TrainOptions(model="logistic", batch_size="full", epochs=300, threads=1, class_weight="balanced",
+                             memory=memory))
+    assert fitted == [1]  # the sample was fitted and scored, not skipped
+    assert peaks[0] <= memory, (peaks[0], memory)

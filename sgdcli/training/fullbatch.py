@@ -14,7 +14,9 @@ So at the end of a full-batch logistic or softmax run without --l2, the
 run's sample (training/sampling.py, read again: the same rows) is fitted by
 Newton's method (training/gradientnoise.py), and the mean loss on those rows
 of the model the run keeps (early stopping's best epoch's, else the last
-one's) is set against the fit's.
+one's) is set against the fit's.  The rows' scores are computed for all of
+the sample and then taken for the rows judged: a copy of those rows would be
+a second sample beside the one --memory holds.
 
 A fit gains on the rows it fits: where they are m of the n rows trained on,
 the optimum over all n has on them a loss higher by about
@@ -78,7 +80,7 @@ def short(run, epochs: int, kept_epoch: int) -> list[str]:
         classes = run.labels.class_of(labels)
         keep = (classes >= 0) if weights is None else (classes >= 0) & (weights > 0)
         v = np.ones(int(keep.sum())) if weights is None else weights[keep]
-        S = Z[keep] @ run.kept_params().T
+        S = (Z @ run.kept_params().T)[keep]  # every row's scores, then the kept rows': never a copy of Z's rows
     finally:
         run.sample.release()
     m, p = len(S), Z.shape[1] * (max(S.shape[1], 2) - 1)
