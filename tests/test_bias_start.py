@@ -79,3 +79,38 @@ def test_a_resumed_run_that_blows_up_starts_over_from_the_straight_runs_bias(tmp
     resumed = train(path, options, control=RunControl(checkpoint=str(checkpoint), resume=True))
     assert resumed.raw_weights().tobytes() == straight.raw_weights().tobytes()
     assert [r["train_loss"] for r in resumed.history] == [r["train_loss"] for r in straight.history]
+
+
+@short_fits  # two epochs of 32 updates: enough to stop in and resume
+@pytest.mark.parametrize("weights", [dict(class_weight="balanced"), dict(sample_weight="w")])
+def test_a_resumed_weighted_run_reads_its_labels_once(tmp_path, monkeypatch, weights):
+    """A checkpoint keeps neither the class counts nor the sums of the weights: a resumed weighted logistic run
+    counts the labels again for both its weights and where its bias starts, in one pass, not one for each; and it
+    ends bit for bit like the straight run."""
+    import signal
+
+    import h5py
+
+    from sgdcli import RunControl
+    from sgdcli.engine import epoch, passes
+    from sgdcli.errors import Interrupted
+
+    monkeypatch.setattr(epoch, "SLICE_ROWS", 500)  # safe points every 500 rows: a stop within the first epoch
+    path, X, y = _rare(tmp_path, n=8000)
+    with h5py.File(path, "a") as f:
+        f["w"] = np.random.default_rng(0).uniform(0.5, 2.0, len(y))
+    options = TrainOptions(model="logistic", batch_size=256, epochs=2, threads=1, **weights)
+    straight = train(path, options)
+    checkpoint, calls = tmp_path / "ck.h5", []
+
+    def stop():
+        calls.append(1)
+        return signal.SIGTERM if len(calls) == 6 else None  # in the first epoch
+
+    with pytest.raises(Interrupted):
+        train(path, options, control=RunControl(checkpoint=str(checkpoint), stop=stop))
+    reads, real = [], passes.label_pass
+    monkeypatch.setattr(passes, "label_pass", lambda *args, **kw: reads.append(1) or real(*args, **kw))
+    resumed = train(path, options, control=RunControl(checkpoint=str(checkpoint), resume=True))
+    assert len(reads) == 1
+    assert resumed.raw_weights().tobytes() == straight.raw_weights().tobytes()

@@ -103,8 +103,8 @@ class Run:
                                    opts.memory)
         if opts.model == "logistic" and self.init is None:
             count = facts.count
-            if count is None:  # a resume: a checkpoint keeps no class counts, and a restart after a blow-up
-                # starts from the bias they give
+            if count is None:  # a resume without weights (whose pass setup.learn keeps): a checkpoint keeps no
+                # class counts, and a restart after a blow-up starts from the bias they give
                 reporter.message(f"reading the labels of {table.path} (one pass): where the bias starts")
                 count = self._pass(passes.label_pass, "reading the labels")
             self.start[-1], loss = log_odds(count, self.labels, self.weighting.class_weights,

@@ -4,8 +4,9 @@ A fresh run reads them in one pass over the labels (and the sample weights)
 and, when standardizing, one over the features.  A resumed run takes them
 from its checkpoint, except what a checkpoint does not keep: the rows of each
 class and the sum of the weights, which a run with class or sample weights
-reads again.  The all-zero model's loss over the training rows, which a
-regression's label pass sums, is kept.
+reads again, in one pass that a logistic run's start (the labels' log-odds,
+training/start.py) counts on too.  The all-zero model's loss over the
+training rows, which a regression's label pass sums, is kept.
 """
 
 from __future__ import annotations
@@ -39,7 +40,7 @@ class DataFacts:
     std: np.ndarray | None
     weighting: Weighting
     zero_loss: float  # the all-zero model's mean loss over the training rows, weighted as the objective weighs them
-    count: passes.LabelCount | None = None  # the label pass's (None: the checkpoint's facts, no pass)
+    count: passes.LabelCount | None = None  # the label pass's (None: none was read, a resume without weights)
 
 
 def learn(table: Table, val_table: Table | None, opts: TrainOptions, saved, init, data_pass, message,
@@ -68,7 +69,7 @@ def learn(table: Table, val_table: Table | None, opts: TrainOptions, saved, init
         if val_table is not None:
             message(f"checking the labels and features of {val_table.path} (--val, one pass)")
             passes.check_val_labels(val_table, labels, opts, lambda: check_stop("checking the --val file"))
-        weighting = _weighting(table, opts, labels, count, n_train, data_pass)  # refused before another pass
+        weighting, count = _weighting(table, opts, labels, count, n_train, data_pass)  # refused before another pass
         mean = std = None
         if init is not None and not opts.restandardize:  # its weights mean what they meant
             mean, std = init.model.center, init.model.scale
@@ -82,16 +83,18 @@ def learn(table: Table, val_table: Table | None, opts: TrainOptions, saved, init
                 passes.moment_pass, by_class=(weighting, labels.classes))  # rows weigh as in the loss
             stats = data_pass(moments, "standardizing")
             mean, std = stats.mean, stats.std()
-    if weighting is None:
-        weighting = _weighting(table, opts, labels, count, n_train, data_pass)
+    if weighting is None:  # a resume: the pass its weights read, if any, is kept for where the bias starts
+        weighting, count = _weighting(table, opts, labels, count, n_train, data_pass)
     return DataFacts(labels, n_train, n_bad, mean, std, weighting, zero_loss, count)
 
 
-def _weighting(table: Table, opts: TrainOptions, labels, count, n_train: int, data_pass) -> Weighting:
+def _weighting(table: Table, opts: TrainOptions, labels, count, n_train: int, data_pass
+               ) -> tuple[Weighting, passes.LabelCount | None]:
     """How the training rows weigh (--sample-weight, --class-weight), from the label pass ``count`` (None: run
-    it, as a checkpoint keeps neither the rows of each class nor the sums of weights)."""
+    it, as a checkpoint keeps neither the rows of each class nor the sums of weights); and that pass, or None
+    where there was none and the rows weigh alike."""
     if opts.class_weight is None and table.W is None:
-        return Weighting(None, None, float(n_train), n_train)
+        return Weighting(None, None, float(n_train), n_train), count
     if count is None:
         count = data_pass(passes.label_pass, "reading the labels")
     where = table.where(table.y_name)
@@ -99,7 +102,7 @@ def _weighting(table: Table, opts: TrainOptions, labels, count, n_train: int, da
                                              table.class_names, where)
     return Weighting.of(table.w_name, class_weights, labels.classes, count.found, count.per_class,
                         count.labels.weight_sums, count.labels.weight_total, n_train,
-                        table.where(table.w_name) if table.W is not None else where)
+                        table.where(table.w_name) if table.W is not None else where), count
 
 
 def check_model_size(table: Table, outputs: int) -> None:
