@@ -17,9 +17,10 @@ those rows is set against the fit's.  A fit gains on the rows it fits: where
 they are m of the n rows trained on, the optimum over all n has on them a
 loss higher by about p/2 · (1/m − 1/n) (p weights, softmax's but for one
 class's; Akaike's optimism of a fit, for the sample inside the data), which
-is added back; the fit's own ridge keeps it at or above their least loss.  A
-run over NEAR above that estimate is told so, with the epochs that would get
-there if the gap fell as one over the root of the epochs, as it did on nearly
+is added back; the fit's own ridge (on the weights: the bias, as trained,
+has none) keeps it at or above their least loss.  A run over NEAR above
+that estimate is told so, with the epochs that would get there if the gap
+fell as one over the root of the epochs, as it did on nearly
 separable rows (bench/results/2026-12-03-full-batch.md): far slower than
 gradient descent's one over the updates on a smooth convex loss, since the
 optimum is flat and the cosine takes the rate to 0 at the end.  A smaller
