@@ -62,8 +62,10 @@ FORMAT = "sgdcli-checkpoint"
 # 12: --lr auto's fit of logistic and softmax (gradientnoise.py) with --l2 as trained and rows of weight 0 counted.
 # 13: a logistic model's bias starts at the labels' log-odds (training/start.py), a blow-up's restart too, and
 #     --lr auto is measured there; --lr auto for adagrad on logistic and softmax at most the fitted weights' size.
+# 14: --lr auto's fit of logistic and softmax (gradientnoise.py) leaves the bias unpenalized, as trained: another
+#     rate where the labels are unbalanced and nearly separable.
 # A checkpoint of another version is not resumed: the run starts over and says so.
-FORMAT_VERSION = 13
+FORMAT_VERSION = 14
 
 
 class StaleCheckpoint(UserWarning):

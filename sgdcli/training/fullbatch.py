@@ -22,7 +22,8 @@ A fit gains on the rows it fits: where they are m of the n rows trained on,
 the optimum over all n has on them a loss higher by about
 p/2 · (1/m − 1/n) (p weights, softmax's but for one class's; Akaike's
 optimism of a fit, for the sample inside the data), which is added back; the
-fit's own ridge keeps it at or above their least loss.  With row weights v
+fit's own ridge (on the weights: the bias, as trained, has none) keeps it at
+or above their least loss.  With row weights v
 (--class-weight, --sample-weight), the loss Σ v·ℓ / m, the gain is
 tr(H⁻¹G)/2 · (1/m − 1/n), H the loss's curvature E[v·∇²ℓ] and G its
 gradients' spread E[v²·∇ℓ∇ℓᵀ]: at a likelihood's optimum a row's expected

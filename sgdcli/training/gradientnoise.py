@@ -9,8 +9,8 @@ quiet (for these likelihoods the gradient's noise at the optimum is also its cur
 weights grow as the labels' noise shrinks), so a constant rate sized by the worst case's noise still crawls
 towards it when the run ends.
 
-So logistic and softmax are fitted on the rate's sample (Newton's method, a ridge of RIDGE over the rows fitted,
-and --l2 on the weights, not on the bias, as training has it), each half of the rows by the fit on the other
+So logistic and softmax are fitted on the rate's sample (Newton's method, a ridge of RIDGE over the rows fitted
+and --l2 on the weights, neither on the bias, as training has it), each half of the rows by the fit on the other
 half (alternate rows, as curvature.residual_scale): a fit cannot quiet the gradients of rows it did not see, and
 one that overfits its half is over-confident on the other's misfits, which raises the estimate; so does one that
 stops short.  Two things are read off the held-out rows:
@@ -50,6 +50,11 @@ FOLDS = 4.0
 # Newton's method fits the sample: each of its steps costs about the rows times the weights' square.
 FIT_UP_TO = 64
 RIDGE = 1e-2  # the fit's ridge, over the rows fitted: what keeps separable halves finite, small beside their loss
+# The bias's ridge: training never penalizes the bias, and RIDGE on it too shrank the fitted bias of unbalanced,
+# nearly separable rows towards 0, the weights making up for it (a shorter distance, a louder noise).  The weights'
+# ridge keeps the fit finite without it (a fit holds two classes at least: ``_kept``, so no bias alone drives
+# the loss to 0); this only keeps the Newton step's matrix definite where every row's probability saturates.
+BIAS_RIDGE = 1e-12
 NEWTON_STEPS = 40  # Newton's method stops earlier where its decrement is at rounding's scale
 MODELS = ("logistic", "softmax")
 # What a fit holds beside the sample (fit_bytes), which --memory bounds with it: per row, values a class (scores,
@@ -148,8 +153,9 @@ def fit_weights(model: str, Z: np.ndarray, labels: np.ndarray, weights: np.ndarr
 
 def fit_loss(model: str, Z: np.ndarray, labels: np.ndarray, weights: np.ndarray | None) -> float:
     """The mean loss (each row times its weight of ``weights``, None: 1) of ``model`` fitted without a penalty
-    (but RIDGE's) to all the sample's rows ``Z`` (with the bias's column) and raw ``labels``: at least the
-    least mean loss on them; NaN where ``measure`` fits nothing."""
+    (but RIDGE's on the weights) to all the sample's rows ``Z`` (with the bias's column) and raw ``labels``: the
+    loss alone, the ridge's penalty left out, so at least the least mean loss on them; NaN where ``measure``
+    fits nothing."""
     rows = _rows(model, Z, labels, weights)
     if rows is None:
         return math.nan
@@ -254,14 +260,15 @@ def _fit(Z: np.ndarray, Y: np.ndarray, v: np.ndarray, l2: float, start: np.ndarr
          model: str = "logistic") -> np.ndarray:
     """The softmax weights (features + 1 × classes, the first class's 0: logistic's for two) of rows ``Z``,
     one-hot labels ``Y`` and weights ``v``, by Newton's method with a backtracking line search from ``start``
-    (weights of the same shape), under a ridge of RIDGE / rows + ``l2`` on the other classes' weights, of RIDGE /
-    rows alone on their biases (the last row), which --l2 does not penalize (kernels/optimizers.py).  Softmax
-    trains a weight vector for every class, the first's too, and --l2 penalizes them all: with the first held
-    at 0 and the others' mean ū, that is l2/2 · Σ ‖wⱼ − ū‖², l2/2 · (Σ_{j>0} ‖wⱼ‖² − ‖Σ_{j>0} wⱼ‖² / classes)."""
+    (weights of the same shape), under a ridge of RIDGE / rows + ``l2`` on the other classes' weights, and of
+    BIAS_RIDGE alone on their biases (the last row), which training does not penalize (kernels/optimizers.py):
+    the fitted biases make the weighted mean of p − y over the rows 0 for every class.  Softmax trains a weight
+    vector for every class, the first's too, and --l2 penalizes them all: with the first held at 0 and the
+    others' mean ū, that is l2/2 · Σ ‖wⱼ − ū‖², l2/2 · (Σ_{j>0} ‖wⱼ‖² − ‖Σ_{j>0} wⱼ‖² / classes)."""
     m, p = Z.shape
     k = Y.shape[1] - 1
     ridge = np.full(p, RIDGE / m + l2)
-    ridge[-1] = RIDGE / m
+    ridge[-1] = BIAS_RIDGE
     pooled = l2 / (k + 1) if model == "softmax" else 0.0
     theta = start[:, 1:].copy()
     value = _objective(Z, Y, v, theta, ridge, pooled)
