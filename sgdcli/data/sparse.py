@@ -48,6 +48,14 @@ class CsrRows:
         ok[np.searchsorted(self.indptr, bad, side="right") - 1] = False
         return ok
 
+    def kept(self, keep: np.ndarray) -> "CsrRows":
+        """The rows where ``keep`` (a mask, one per row) is true, in order: a mask per entry, not an index."""
+        lengths = np.diff(self.indptr)
+        indptr = np.zeros(int(np.count_nonzero(keep)) + 1, dtype=np.int64)
+        np.cumsum(lengths[keep], out=indptr[1:])
+        entries = np.repeat(keep, lengths)
+        return CsrRows(self.data[entries], self.indices[entries], indptr)
+
     def dense(self, columns: int) -> np.ndarray:
         """The rows as a dense matrix (for tests and small samples)."""
         out = np.zeros((self.n_rows, columns), dtype=self.data.dtype)

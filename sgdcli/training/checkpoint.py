@@ -64,8 +64,10 @@ FORMAT = "sgdcli-checkpoint"
 #     --lr auto is measured there; --lr auto for adagrad on logistic and softmax at most the fitted weights' size.
 # 14: --lr auto's fit of logistic and softmax (gradientnoise.py) leaves the bias unpenalized, as trained: another
 #     rate where the labels are unbalanced and nearly separable.
+# 15: under --val-fraction the sample (training/sampling.py) leaves out the rows held out: --lr auto and where the
+#     weights start, which a resume computes again, move (a run begun on the old sample would go on at another rate).
 # A checkpoint of another version is not resumed: the run starts over and says so.
-FORMAT_VERSION = 14
+FORMAT_VERSION = 15
 
 
 class StaleCheckpoint(UserWarning):

@@ -7,6 +7,14 @@ Runs of rows spread evenly over the file, the same places for every layout,
 so that the same rows stored any way give the same measures, on every run
 and every resume; up to SAMPLE_ROWS of them, fewer where ``--memory`` cannot
 hold them at the sample's bytes per value.
+
+Of those rows, a run's sample keeps the ones it trains on: the rows that
+``--val-fraction`` holds out (data/selection.py) are read with the rest and
+left out, so that what the validation metrics measure is rows the run never
+saw, its set-up included, and the end's fit of the sample (fullbatch.py)
+fits rows among those trained.  With ``--val-fraction f`` the sample holds
+about 1 − f of its rows: the runs read and the memory they take are the
+same, whatever the fraction.
 """
 
 from __future__ import annotations
@@ -14,6 +22,7 @@ from __future__ import annotations
 import numpy as np
 
 from sgdcli.data import csrblocks
+from sgdcli.data.selection import select_rows
 from sgdcli.data.sparse import CsrRows
 from sgdcli.data.table import Table
 from sgdcli.options import DEFAULT_MEMORY
@@ -58,8 +67,10 @@ class Sample:
     weights start, --lr auto's rate at each step size, the scale of sparse columns): one read serves them all.
     The parts are read-only, so that no measure changes what the next one sees."""
 
-    def __init__(self, table: Table, memory: int = DEFAULT_MEMORY):
-        self.table, self.memory = table, memory
+    def __init__(self, table: Table, memory: int = DEFAULT_MEMORY, held_out: tuple[float, int] | None = None):
+        """``held_out``: the run's --val-fraction and --seed, whose held-out rows the sample leaves out (None: no
+        row of ``table`` is held out)."""
+        self.table, self.memory, self.held_out = table, memory, held_out
         self._parts: dict = {}
 
     @classmethod
@@ -71,9 +82,15 @@ class Sample:
     def _part(self, name: str, read):
         if name not in self._parts:
             if "spans" not in self._parts:
-                self._parts["spans"] = sample_spans(self.table, self.memory)
-            spans = self._parts["spans"]
+                spans = sample_spans(self.table, self.memory)
+                keep = trained(spans, self.held_out)
+                if keep is not None and not keep.any():  # a few rows, all held out: the first trained row after
+                    spans, keep = [first_trained(self.table.n_rows, spans[0][0], *self.held_out)], None
+                self._parts["spans"] = spans, keep
+            spans, keep = self._parts["spans"]
             value = read(spans, sum(b - a for a, b in spans))
+            if keep is not None:  # the rows read, less those held out: a copy, the rows read let go
+                value = value.kept(keep) if isinstance(value, CsrRows) else value[keep]
             arrays = (value.data, value.indices, value.indptr) if isinstance(value, CsrRows) else (value,)
             for array in arrays:
                 array.flags.writeable = False
@@ -104,6 +121,31 @@ class Sample:
     def release(self) -> None:
         """Let go of what was read (the epochs need the whole of --memory); asked for again, it is read again."""
         self._parts.clear()
+
+
+def trained(spans: list[tuple[int, int]], held_out: tuple[float, int] | None) -> np.ndarray | None:
+    """Per row of ``spans``, laid end to end: is it trained on, not held out by ``held_out`` (--val-fraction and
+    --seed, the rows select_rows trains on)?  None where every row is."""
+    if held_out is None or held_out[0] <= 0:
+        return None
+    fraction, seed = held_out
+    keep, offset = np.zeros(sum(b - a for a, b in spans), dtype=np.bool_), 0
+    for a, b in spans:
+        keep[offset + select_rows(a, b - a, fraction, seed)[0]] = True
+        offset += b - a
+    return keep
+
+
+def first_trained(n: int, start: int, fraction: float, seed: int, block: int = SAMPLE_ROWS) -> tuple[int, int]:
+    """The run of one row that is the first of the ``n`` rows trained on (not held out by ``fraction`` at
+    ``seed``) from row ``start`` on, wrapping round to row 0: a sample's one row where its runs hold none (the
+    label pass refused a file with no row to train on)."""
+    for a in [*range(start, n, block), *range(0, start, block)]:
+        b = min(a + block, n if a >= start else start)
+        rows, _ = select_rows(a, b - a, fraction, seed)
+        if len(rows):
+            return a + int(rows[0]), a + int(rows[0]) + 1
+    raise ValueError(f"no row of {n} is trained on")
 
 
 def room(drawn: Sample) -> int:
