@@ -114,3 +114,47 @@ def test_a_resumed_weighted_run_reads_its_labels_once(tmp_path, monkeypatch, wei
     resumed = train(path, options, control=RunControl(checkpoint=str(checkpoint), resume=True))
     assert len(reads) == 1
     assert resumed.raw_weights().tobytes() == straight.raw_weights().tobytes()
+
+
+@short_fits  # two epochs of 32 updates: enough to stop in and resume
+@pytest.mark.parametrize("model, weights, told", [
+    ("logistic", ["--class-weight", "balanced"], "the labels of {} (one pass): how the rows weigh and where the bias "
+                                                 "starts"),
+    ("logistic", ["--sample-weight", "w"], "the labels and weights of {} (one pass): how the rows weigh and where "
+                                           "the bias starts"),
+    ("linear", ["--sample-weight", "w"], "the labels and weights of {} (one pass): how the rows weigh"),
+    ("logistic", [], "the labels of {} (one pass): where the bias starts")])
+def test_a_resumed_run_says_it_reads_the_labels_again(tmp_path, monkeypatch, model, weights, told):
+    """As a fresh run says of its passes, a resumed one says of the pass over the labels that the counts a
+    checkpoint does not keep need: a weighted run's was read without a word."""
+    import signal
+
+    import h5py
+
+    from sgdcli import RunControl
+    from sgdcli.engine import epoch
+    from sgdcli.errors import Interrupted
+
+    from conftest import cli
+
+    monkeypatch.setattr(epoch, "SLICE_ROWS", 500)  # safe points every 500 rows: a stop within the first epoch
+    path, X, y = _rare(tmp_path, n=8000)
+    with h5py.File(path, "a") as f:
+        f["w"] = np.random.default_rng(0).uniform(0.5, 2.0, len(y))
+    named = {"--class-weight": "class_weight", "--sample-weight": "sample_weight"}
+    options = TrainOptions(model=model, batch_size=256, epochs=2, threads=1,
+                           **{named[k]: v for k, v in zip(weights[::2], weights[1::2])})
+    checkpoint, calls = tmp_path / "ck.h5", []
+
+    def stop():
+        calls.append(1)
+        return signal.SIGTERM if len(calls) == 6 else None  # in the first epoch
+
+    with pytest.raises(Interrupted):
+        train(path, options, control=RunControl(checkpoint=str(checkpoint), stop=stop))
+    code, _, err = cli("train", path, "-o", tmp_path / "m.h5", "--model", model, "--batch-size", "256", "--epochs",
+                       "2", "--threads", "1", *weights, "--checkpoint", checkpoint, "--resume", "--progress", "plain")
+    assert code == 0, err
+    assert f"resuming from {checkpoint}" in err, err  # resumed, not started over
+    assert f" reading {told.format(path)}\n" in err, err
+    assert err.count(" reading ") == 1, err  # that pass alone

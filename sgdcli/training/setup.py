@@ -4,8 +4,8 @@ A fresh run reads them in one pass over the labels (and the sample weights)
 and, when standardizing, one over the features.  A resumed run takes them
 from its checkpoint, except what a checkpoint does not keep: the rows of each
 class and the sum of the weights, which a run with class or sample weights
-reads again, in one pass that a logistic run's start (the labels' log-odds,
-training/start.py) counts on too.  The all-zero model's loss over the
+reads again (and says so, as of every pass), in one pass that a logistic
+run's start (the labels' log-odds, training/start.py) counts on too.  The all-zero model's loss over the
 training rows, which a regression's label pass sums, is kept.
 """
 
@@ -69,7 +69,8 @@ def learn(table: Table, val_table: Table | None, opts: TrainOptions, saved, init
         if val_table is not None:
             message(f"checking the labels and features of {val_table.path} (--val, one pass)")
             passes.check_val_labels(val_table, labels, opts, lambda: check_stop("checking the --val file"))
-        weighting, count = _weighting(table, opts, labels, count, n_train, data_pass)  # refused before another pass
+        # refused before another pass
+        weighting, count = _weighting(table, opts, labels, count, n_train, data_pass, message, init)
         mean = std = None
         if init is not None and not opts.restandardize:  # its weights mean what they meant
             mean, std = init.model.center, init.model.scale
@@ -84,18 +85,22 @@ def learn(table: Table, val_table: Table | None, opts: TrainOptions, saved, init
             stats = data_pass(moments, "standardizing")
             mean, std = stats.mean, stats.std()
     if weighting is None:  # a resume: the pass its weights read, if any, is kept for where the bias starts
-        weighting, count = _weighting(table, opts, labels, count, n_train, data_pass)
+        weighting, count = _weighting(table, opts, labels, count, n_train, data_pass, message, init)
     return DataFacts(labels, n_train, n_bad, mean, std, weighting, zero_loss, count)
 
 
-def _weighting(table: Table, opts: TrainOptions, labels, count, n_train: int, data_pass
+def _weighting(table: Table, opts: TrainOptions, labels, count, n_train: int, data_pass, message, init
                ) -> tuple[Weighting, passes.LabelCount | None]:
     """How the training rows weigh (--sample-weight, --class-weight), from the label pass ``count`` (None: run
-    it, as a checkpoint keeps neither the rows of each class nor the sums of weights); and that pass, or None
-    where there was none and the rows weigh alike."""
+    it, as a checkpoint keeps neither the rows of each class nor the sums of weights, and say so with
+    ``message``, as every other pass is told of); and that pass, or None where there was none and the rows weigh
+    alike.  ``init``: a warm start's initial model, where a logistic bias starts instead of the pass's log-odds."""
     if opts.class_weight is None and table.W is None:
         return Weighting(None, None, float(n_train), n_train), count
     if count is None:
+        bias = " and where the bias starts" if opts.model == "logistic" and init is None else ""
+        message(f"reading the labels{' and weights' if table.W is not None else ''} of {table.path} (one pass): "
+                f"how the rows weigh{bias}")
         count = data_pass(passes.label_pass, "reading the labels")
     where = table.where(table.y_name)
     class_weights = labels_mod.class_weights(opts.class_weight, labels, count.found, count.per_class,
