@@ -18,7 +18,8 @@ one's) is set against the fit's.  The rows' scores are computed for all of
 the sample and then taken for the rows judged: a copy of those rows would be
 a second sample beside the one --memory holds.
 
-A fit gains on the rows it fits: where they are m of the n rows trained on,
+A fit gains on the rows it fits: where they are m of the n rows trained on
+(the sample leaves out the rows --val-fraction holds out, which are not),
 the optimum over all n has on them a loss higher by about
 p/2 · (1/m − 1/n) (p weights, softmax's but for one class's; Akaike's
 optimism of a fit, for the sample inside the data), which is added back; the
