@@ -155,3 +155,17 @@ def test_a_sample_whose_runs_hold_no_training_row_is_the_first_training_row_afte
     train(path, TrainOptions(model="linear", epochs=1, val_fraction=fraction, seed=seed, memory=memory))
     assert np.array_equal(parts["labels"], [trained[trained >= spans[0][0]][0]])
     assert parts["rows"].shape == (1, d)
+
+
+@short_fits
+def test_a_run_validated_on_a_val_file_samples_every_row_of_its_runs(tmp_path, parts):
+    """--val FILE holds out none of the training file's rows (it cannot be combined with --val-fraction)."""
+    import shutil
+
+    path = _dense(tmp_path)
+    val = shutil.copy(path, tmp_path / "val.h5")
+    options = TrainOptions(model="linear", epochs=1, val=str(val), seed=SEED, memory=1 << 20)
+    train(path, options)
+    with Table(path, memory=options.memory) as table:
+        rows = np.concatenate([np.arange(a, b) for a, b in sampling.sample_spans(table, options.memory)])
+    assert np.array_equal(parts["labels"], rows)

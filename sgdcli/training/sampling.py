@@ -89,7 +89,8 @@ class Sample:
                 self._parts["spans"] = spans, keep
             spans, keep = self._parts["spans"]
             value = read(spans, sum(b - a for a, b in spans))
-            if keep is not None:  # the rows read, less those held out: a copy, the rows read let go
+            if keep is not None:  # a copy of the rows trained, the rows read then let go: both fit in the bytes
+                # per value --memory counts, as no standardized copy is made yet
                 value = value.kept(keep) if isinstance(value, CsrRows) else value[keep]
             arrays = (value.data, value.indices, value.indptr) if isinstance(value, CsrRows) else (value,)
             for array in arrays:
