@@ -5,8 +5,9 @@ and, when standardizing, one over the features.  A resumed run takes them
 from its checkpoint, except what a checkpoint does not keep: the rows of each
 class and the sum of the weights, which a run with class or sample weights
 reads again (and says so, as of every pass), in one pass that a logistic
-run's start (the labels' log-odds, training/start.py) counts on too.  The all-zero model's loss over the
-training rows, which a regression's label pass sums, is kept.
+run's start (the labels' log-odds, training/start.py) counts on too.  The
+all-zero model's loss over the training rows, which a regression's label
+pass sums, is kept.
 """
 
 from __future__ import annotations
