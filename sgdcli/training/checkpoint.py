@@ -34,39 +34,10 @@ from sgdcli.model.labels import positive_written
 from sgdcli.reporting.warned import warn
 
 FORMAT = "sgdcli-checkpoint"
-# 2: rows are permuted by a compiled Fisher-Yates (kernels/permute.py).  A version-1 checkpoint was positioned in
-# NumPy's permutation; resuming it mid-epoch in the new order would train some rows twice and skip others.
-# 3: the page shuffle (data/shuffle.py): a position is a window of its order, not a block's; the same holds.
-# 4: issue 16's defaults (--lr auto, nesterov, cosine, standardized features) and
-# the places the rate's sample is read from: a run begun with another rate, or
-# with the old defaults recorded as its options, cannot go on as it began.
-# 5: the codes of an AnnData categorical's names follow the sorted names, not the
-# file's order of categories (a run begun on the other codes would go on with
-# its classes swapped), and a CSR matrix's windows are cut by their rows' own
-# nonzeros (a position in the old windows would train some rows twice).
-# 6: --lr auto, which a resume computes again, changed: poisson's bias starts at the log of the mean count, the
-# adaptive optimizers' rate follows where the bias starts and the rows' width, and the sample is bounded by
-# --memory: a run begun at the old rate would go on at another, unsaid.
-# 7: a contiguous dataset converted as read (another byte order, float16) is cut into windows as a native one
-# (a position in the old windows would skip or repeat rows), and --lr auto changed again for huber, quantile,
-# --l2 and the schedules that do not decay (with huber's and quantile's start).
-# 8: the all-zero model's loss over the training rows (attribute zero_loss), which blow-ups are measured
-# against, --lr auto for a full batch and poisson; averaged models take a rate their local steps can take, and
-# their shares are cut equal in the rows --val-fraction does not hold out: a run would go on with others.
-# 9: --lr auto under constant and step for logistic and softmax (training/gradientnoise.py): another rate.
-# 10: averaged models' shares cut equal in the rows trained, --bad-rows skip's left out: others than 9's.
-# 11: --lr auto for adam, rmsprop and adagrad on logistic and softmax follows a fit's weights (adaptivesize.py)
-#     and under cosine for nearly separable logistic and softmax rows (training/decayingrate.py); weighted runs
-#     draw their rows in proportion to their weights (engine/resample.py), at another --lr auto;
-#     --lr auto's bias steps at its own rate under --l2 (training/biasrate.py).
-# 12: --lr auto's fit of logistic and softmax (gradientnoise.py) with --l2 as trained and rows of weight 0 counted.
-# 13: a logistic model's bias starts at the labels' log-odds (training/start.py), a blow-up's restart too, and
-#     --lr auto is measured there; --lr auto for adagrad on logistic and softmax at most the fitted weights' size.
-# 14: --lr auto's fit of logistic and softmax (gradientnoise.py) leaves the bias unpenalized, as trained: another
-#     rate where the labels are unbalanced and nearly separable.
-# 15: under --val-fraction the sample (training/sampling.py) leaves out the rows held out: --lr auto and where the
-#     weights start, which a resume computes again, move (a run begun on the old sample would go on at another rate).
-# A checkpoint of another version is not resumed: the run starts over and says so.
+# The version changes wherever a position, a rate a resume computes again, or a kept attribute would mean
+# something else: a run begun under one version would go on as it did not begin (rows skipped or trained twice,
+# another rate, unsaid).  Why each version came: docs/model-format.md, "Checkpoint files".  A checkpoint of another
+# version is not resumed: the run starts over and says so.
 FORMAT_VERSION = 15
 
 
