@@ -38,14 +38,32 @@ def _as_lines():
     """Filters under which a command run in this process shows sgdcli's own warnings as a shell shows them, lines
     on stderr that the test reads, where the filters in force would raise them (the suite's "error", which would
     make each an internal error, exit 1); every other warning (NumPy's, a library's) stays under those filters.
-    A filter that ignores one of sgdcli's (a test's mark) still does."""
+
+    The filters in force keep their order, and each that raises is preceded by one that shows instead those of
+    sgdcli's categories it would raise, with its message, module and line: as the warnings module takes the first
+    filter that matches, one before it (a test's mark that ignores one of sgdcli's, whatever it names: a message,
+    a module or neither) still governs what it matches, and only that."""
+    categories = [_warning_class(name) for name in SGDCLI_WARNINGS]
     with warnings.catch_warnings():
-        for category in map(_warning_class, SGDCLI_WARNINGS):
-            action = next((action for action, message, cls, module, _ in warnings.filters
-                           if message is None and module is None and issubclass(category, cls)), "default")
+        kept = []
+        for action, message, cls, module, lineno in warnings.filters:
             if action == "error":
-                warnings.filterwarnings("default", category=category)
+                kept += [("default", message, narrower, module, lineno) for narrower in
+                         (c if issubclass(c, cls) else cls if issubclass(cls, c) else None for c in categories)
+                         if narrower is not None]
+            kept.append((action, message, cls, module, lineno))
+        warnings.resetwarnings()
+        for action, message, cls, module, lineno in reversed(kept):  # each put first: the first ends first
+            warnings.filterwarnings(action, _pattern(message), cls, _pattern(module), lineno)
         yield
+
+
+def _pattern(match) -> str:
+    """A filter's message or module as ``warnings.filterwarnings`` takes it: a regular expression's pattern; ""
+    for None (any); a plain text (Python's own filters name modules so) matched whole."""
+    import re
+
+    return "" if match is None else re.escape(match) + r"\Z" if isinstance(match, str) else match.pattern
 
 
 def write_table(path, X, y=None, chunks=None, compression=None, x="X", yname="y"):

@@ -68,3 +68,37 @@ def test_the_suite_shows_every_warning_class_of_sgdcli_as_a_command_line_shows_i
             if isinstance(node, ast.ClassDef) and any(ast.unparse(base).endswith("Warning") for base in node.bases):
                 defined.add(f"{module}.{node.name}")
     assert defined == set(SGDCLI_WARNINGS)
+
+
+def shown_as_a_line(filters, message="only 1 update in all", module="sgdcli.training.fit", category=FitWarning):
+    """What a command run in the test process does with a warning under the suite's "error" and ``filters``
+    (``warnings.filterwarnings`` arguments, each put first): "raised", "shown" (a line on stderr) or "ignored"."""
+    from conftest import _as_lines
+
+    with warnings.catch_warnings(record=True) as shown:
+        warnings.resetwarnings()
+        warnings.simplefilter("error")
+        for f in filters:
+            warnings.filterwarnings(*f)
+        with _as_lines():
+            try:
+                warnings.warn_explicit(message, category, "fit.py", 1, module=module, registry={})
+            except category:
+                return "raised"
+    return "shown" if shown else "ignored"
+
+
+def test_a_filter_that_names_a_message_or_a_module_governs_what_it_matches_under_the_suites_commands():
+    """conftest.run shows sgdcli's warnings as lines where the suite's filter raises them, and a test's filter
+    that ignores one still does: only a filter that named neither a message nor a module was looked at, so one
+    that did was overridden (its warnings shown), whatever it matched."""
+    assert shown_as_a_line([]) == "shown"
+    assert shown_as_a_line([("ignore", "", FitWarning)]) == "ignored"
+    by_message = [("ignore", "beside the point", FitWarning)]
+    assert shown_as_a_line(by_message, "beside the point: only 1 update") == "ignored"
+    assert shown_as_a_line(by_message, "only 1 update in all") == "shown"
+    by_module = [("ignore", "", FitWarning, r"sgdcli\.training\.fit")]
+    assert shown_as_a_line(by_module) == "ignored"
+    assert shown_as_a_line(by_module, module="sgdcli.training.setup") == "shown"
+    assert shown_as_a_line([("error", "only 1", FitWarning, "sgdcli")], module="sgdcli.training.fit") == "shown"
+    assert shown_as_a_line([], category=UserWarning) == "raised"  # not sgdcli's: the suite's filter stands
