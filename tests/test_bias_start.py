@@ -81,26 +81,21 @@ def test_a_resumed_run_that_blows_up_starts_over_from_the_straight_runs_bias(tmp
     assert [r["train_loss"] for r in resumed.history] == [r["train_loss"] for r in straight.history]
 
 
-@short_fits  # two epochs of 32 updates: enough to stop in and resume
-@pytest.mark.parametrize("weights", [dict(class_weight="balanced"), dict(sample_weight="w")])
-def test_a_resumed_weighted_run_reads_its_labels_once(tmp_path, monkeypatch, weights):
-    """A checkpoint keeps neither the class counts nor the sums of the weights: a resumed weighted logistic run
-    counts the labels again for both its weights and where its bias starts, in one pass, not one for each; and it
-    ends bit for bit like the straight run."""
+def _stopped_weighted(tmp_path, monkeypatch, options):
+    """The file of rare positives with a column ``w`` of sample weights, and the checkpoint of ``options``' run on
+    it stopped within its first epoch: ``(path, checkpoint)``."""
     import signal
 
     import h5py
 
     from sgdcli import RunControl
-    from sgdcli.engine import epoch, passes
+    from sgdcli.engine import epoch
     from sgdcli.errors import Interrupted
 
     monkeypatch.setattr(epoch, "SLICE_ROWS", 500)  # safe points every 500 rows: a stop within the first epoch
     path, X, y = _rare(tmp_path, n=8000)
     with h5py.File(path, "a") as f:
         f["w"] = np.random.default_rng(0).uniform(0.5, 2.0, len(y))
-    options = TrainOptions(model="logistic", batch_size=256, epochs=2, threads=1, **weights)
-    straight = train(path, options)
     checkpoint, calls = tmp_path / "ck.h5", []
 
     def stop():
@@ -109,6 +104,21 @@ def test_a_resumed_weighted_run_reads_its_labels_once(tmp_path, monkeypatch, wei
 
     with pytest.raises(Interrupted):
         train(path, options, control=RunControl(checkpoint=str(checkpoint), stop=stop))
+    return path, checkpoint
+
+
+@short_fits  # two epochs of 32 updates: enough to stop in and resume
+@pytest.mark.parametrize("weights", [dict(class_weight="balanced"), dict(sample_weight="w")])
+def test_a_resumed_weighted_run_reads_its_labels_once(tmp_path, monkeypatch, weights):
+    """A checkpoint keeps neither the class counts nor the sums of the weights: a resumed weighted logistic run
+    counts the labels again for both its weights and where its bias starts, in one pass, not one for each; and it
+    ends bit for bit like the straight run."""
+    from sgdcli import RunControl
+    from sgdcli.engine import passes
+
+    options = TrainOptions(model="logistic", batch_size=256, epochs=2, threads=1, **weights)
+    path, checkpoint = _stopped_weighted(tmp_path, monkeypatch, options)
+    straight = train(path, options)
     reads, real = [], passes.label_pass
     monkeypatch.setattr(passes, "label_pass", lambda *args, **kw: reads.append(1) or real(*args, **kw))
     resumed = train(path, options, control=RunControl(checkpoint=str(checkpoint), resume=True))
@@ -127,31 +137,12 @@ def test_a_resumed_weighted_run_reads_its_labels_once(tmp_path, monkeypatch, wei
 def test_a_resumed_run_says_it_reads_the_labels_again(tmp_path, monkeypatch, model, weights, told):
     """As a fresh run says of its passes, a resumed one says of the pass over the labels that the counts a
     checkpoint does not keep need: a weighted run's was read without a word."""
-    import signal
-
-    import h5py
-
-    from sgdcli import RunControl
-    from sgdcli.engine import epoch
-    from sgdcli.errors import Interrupted
-
     from conftest import cli
 
-    monkeypatch.setattr(epoch, "SLICE_ROWS", 500)  # safe points every 500 rows: a stop within the first epoch
-    path, X, y = _rare(tmp_path, n=8000)
-    with h5py.File(path, "a") as f:
-        f["w"] = np.random.default_rng(0).uniform(0.5, 2.0, len(y))
     named = {"--class-weight": "class_weight", "--sample-weight": "sample_weight"}
     options = TrainOptions(model=model, batch_size=256, epochs=2, threads=1,
                            **{named[k]: v for k, v in zip(weights[::2], weights[1::2])})
-    checkpoint, calls = tmp_path / "ck.h5", []
-
-    def stop():
-        calls.append(1)
-        return signal.SIGTERM if len(calls) == 6 else None  # in the first epoch
-
-    with pytest.raises(Interrupted):
-        train(path, options, control=RunControl(checkpoint=str(checkpoint), stop=stop))
+    path, checkpoint = _stopped_weighted(tmp_path, monkeypatch, options)
     code, _, err = cli("train", path, "-o", tmp_path / "m.h5", "--model", model, "--batch-size", "256", "--epochs",
                        "2", "--threads", "1", *weights, "--checkpoint", checkpoint, "--resume", "--progress", "plain")
     assert code == 0, err
