@@ -18,7 +18,7 @@ from test_full_batch import _optimum, _rare, _separable
 
 ESTIMATE = re.compile(r"the model's (?:\(epoch (\d+)'s, which early stopping kept\) )?mean loss on the run's sample "
                       r"of ([\d,]+) rows, ([\d.]+), is (\d+)% above the optimum's, estimated by a fit of them "
-                      r"\(Newton's method\), ([\d.]+):")
+                      r"\(Newton's method\), ([\d.]+): the model may be far from the optimum; (.*)$")
 
 
 def _tenth_positive(tmp_path, n=20_000, d=60, seed=0):
@@ -94,6 +94,41 @@ def test_the_end_check_judges_the_epoch_early_stopping_keeps(tmp_path):
     assert (found[1], found[2], found[3]) == ("1", f"{len(rows):,}",
                                             f"{np.mean(np.logaddexp(0, s) - y[rows] * s):.4g}")
     assert float(found[3]) > 1.2 * _optimum(X, y)  # over all rows
+    # more epochs would keep epoch 1 again: the threshold is what to change
+    assert found[6] == "lower --min-delta (1), by more than which no later epoch lowered the training loss"
+
+
+def test_a_stop_that_kept_an_epoch_far_from_the_optimum_under_min_delta_is_told_to_lower_it(tmp_path):
+    """No epoch improves on the first by --min-delta 1: early stopping stops after the second (--patience 1) and
+    keeps the first, one step from the start, far above the optimum.  A stop was not judged at all, and the model
+    written was that far, unsaid."""
+    path, X, y = _rare(tmp_path)
+    with pytest.warns(FitWarning) as caught:
+        m = train(path, TrainOptions(model="logistic", batch_size="full", epochs=150, threads=1, early_stopping=True,
+                                     patience=1, min_delta=1.0, val_fraction=0.2))
+    assert len(m.history) == 2 and m.training["best_epoch"] == 1 and m.training["stopped_early"]
+    (text,) = [str(w.message) for w in caught]
+    found = ESTIMATE.match(text)
+    assert found is not None, text
+    assert (found[1], found[6]) == ("1", "lower --min-delta (1), by more than which no later epoch lowered the "
+                                         "validation loss")
+
+
+def test_an_epoch_early_stopping_chose_by_the_loss_alone_is_not_judged(tmp_path):
+    """Validation rows whose labels are the training rows' flipped: the better the model fits, the higher their
+    loss, so early stopping (--min-delta 0, a --patience the run outlasts) keeps epoch 1, one step from the start.
+    That is its choice, which more epochs would not move: the run was told to raise --epochs to leave it."""
+    path, X, y = _rare(tmp_path)
+    val = write_table(tmp_path / "flipped.h5", X.astype(np.float32), (1 - y).astype(np.float32))
+    m = train(path, TrainOptions(model="logistic", batch_size="full", epochs=150, threads=1, early_stopping=True,
+                                 patience=1000, val=str(val)))
+    assert len(m.history) == 150 and m.training["best_epoch"] == 1 and not m.training["stopped_early"]
+    assert "warnings" not in m.training
+    # stopped after the second epoch: two updates, and a training loss still falling, were told to raise --epochs
+    m = train(path, TrainOptions(model="logistic", batch_size="full", epochs=150, threads=1, early_stopping=True,
+                                 patience=1, val=str(val)))
+    assert len(m.history) == 2 and m.training["best_epoch"] == 1 and m.training["stopped_early"]
+    assert "warnings" not in m.training
 
 
 def test_the_end_check_holds_no_more_than_memory(tmp_path, monkeypatch):

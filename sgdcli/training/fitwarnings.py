@@ -77,8 +77,11 @@ def log_end(run, kept_epoch: int) -> list[str]:
       fullbatch.NEAR above the optimum's, estimated by a fit of it (fullbatch.short).
     - Nearly separable rows whose balanced rate 1/L held far below (decayingrate.short).
 
-    After early stopping, whose kept epoch is its own choice, neither the pace, nor the fit, nor the nearly
-    separable rows are judged: more epochs would not be trained.
+    Where early stopping chose the epoch kept (it stopped, or it kept an epoch before the last), neither the
+    updates, nor the pace, nor the nearly separable rows are judged: more epochs would not move its choice, which
+    the epochs after it did not better by more than --min-delta.  The fit is judged there only where a later
+    epoch's loss (of those early stopping judges) was lower by no more than --min-delta: the threshold, not the
+    loss, kept an epoch that may be far from the optimum whatever the epochs, and the warning says to lower it.
     """
     found = []
     warmup, planned = run.opts.warmup_iterations, run.cfg.total_iterations
@@ -100,18 +103,22 @@ def log_end(run, kept_epoch: int) -> list[str]:
     first, last = (run.history[half]["train_loss"], run.history[-1]["train_loss"]) if epochs else (math.nan,) * 2
     falling = f"the loss was still falling ({first:.4g} at epoch {half + 1}, {last:.4g} at epoch {epochs})"
     far = []  # the warnings that the model may be far from the optimum
-    if 0 < updates < FEW_UPDATES:
+    # early stopping's choice of the epoch kept: it stopped, or kept an earlier epoch than the last
+    chosen = run.stopper is not None and 0 < kept_epoch and (run.stopper.stopped or kept_epoch < epochs)
+    if chosen:
+        pass  # more epochs would not move its choice
+    elif 0 < updates < FEW_UPDATES:
         if epochs == 1 or first - last > FALLING * abs(first):
             far.append(f"only {counted(updates, 'update')} in all ({_updates_made(run)})"
                        + ("" if epochs == 1 else f", and {falling}") + ": the model may be far from the optimum; "
                        "raise --epochs" + (" or lower --batch-size" if run.batch > 1 else ""))
     elif updates:
         far += _still_falling(run)
-    stopped = run.stopper is not None and run.stopper.stopped  # the kept epoch is early stopping's own choice
-    if updates and not far and not stopped:
-        far += fullbatch.short(run, epochs, kept_epoch)
+    under = _under_min_delta(run, kept_epoch) if chosen else None
+    if updates and not far and (not chosen or under is not None):
+        far += fullbatch.short(run, epochs, kept_epoch, under)
     found += far
-    if not stopped:
+    if not chosen:
         found += decayingrate.short(run.auto, run.opts.epochs, run.batch, run.pos.lr_halvings)
     into = _KEPT.get()
     for text in found:
@@ -120,6 +127,17 @@ def log_end(run, kept_epoch: int) -> list[str]:
         else:  # each time: each run's warnings are shown, though another run gave the same text
             warn(text, FitWarning, each_time=True)
     return found
+
+
+def _under_min_delta(run, kept_epoch: int) -> str | None:
+    """The loss early stopping judged ("validation" or "training") where an epoch of ``run`` after its kept epoch
+    ``kept_epoch`` had a lower one, by no more than --min-delta: the threshold, not the loss, chose the epoch
+    kept; None where none did (the loss rose after it: the epoch the loss chose)."""
+    judged = "val_loss" if "val_loss" in run.history[-1] else "train_loss"
+    kept = run.history[kept_epoch - 1][judged]
+    if not any(record[judged] < kept for record in run.history[kept_epoch:]):
+        return None
+    return "validation" if judged == "val_loss" else "training"
 
 
 def _still_falling(run) -> list[str]:

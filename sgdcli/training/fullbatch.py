@@ -61,12 +61,14 @@ from sgdcli.training.sampling import room, sample, sample_labels
 NEAR = 0.05
 
 
-def short(run, epochs: int, kept_epoch: int) -> list[str]:
+def short(run, epochs: int, kept_epoch: int, under: str | None = None) -> list[str]:
     """The warning of ``run`` (a training/run.py ``Run`` at its end, after ``epochs`` epochs) where it is a
     full-batch logistic or softmax run without --l2 whose kept model's (from its epoch ``kept_epoch``, 1-based:
     early stopping's best, else the last) loss on its sample is over NEAR above the optimum's estimate; nothing
     where that is not measured (another run; sparse rows; a fit too wide for gradientnoise.FIT_UP_TO, or for the
-    sample's --memory)."""
+    sample's --memory).  ``under``: early stopping kept that epoch, though a later one had a lower loss of those
+    it judges (``under``: "validation" or "training") by no more than --min-delta, so the warning says to lower
+    it (more epochs would keep the same epoch)."""
     opts = run.opts
     if (opts.model not in gradientnoise.MODELS or opts.l2 > 0 or run.table.sparse
             or (max(run.labels.n_outputs, 2) - 1) * (run.table.n_features + 1) > gradientnoise.FIT_UP_TO
@@ -92,10 +94,12 @@ def short(run, epochs: int, kept_epoch: int) -> list[str]:
         return []
     gap = loss / best - 1.0
     which = f" (epoch {kept_epoch}'s, which early stopping kept)" if 0 < kept_epoch < epochs else ""
+    advice = (f"lower --min-delta ({opts.min_delta:g}), by more than which no later epoch lowered the {under} loss"
+              if under is not None else f"raise --epochs (to about {math.ceil(epochs * (gap / NEAR) ** 2)}), lower --batch-size "
+              "or add --l2")
     return [f"the model's{which} mean loss on the run's sample of {m:,} rows, {loss:.4g}, is {gap:.0%} above the "
             f"optimum's, estimated by a fit of them (Newton's method), {best:.4g}: the model may be far from the "
-            f"optimum; raise --epochs (to about {math.ceil(epochs * (gap / NEAR) ** 2)}), lower --batch-size or "
-            "add --l2"]
+            f"optimum; {advice}"]
 
 
 def optimism(p: int, m: int, n: int, v: np.ndarray) -> float:
