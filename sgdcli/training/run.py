@@ -99,7 +99,8 @@ class Run:
         self.auto, self.warnings = None, list(executor.warnings)  # the set-up's; log_end adds the fit's
         self.local_steps = replicas.local_steps(executor.run_options().get("sync_every"), steps)
         # read once for every measure of the set-up, of the training rows alone (training/sampling.py)
-        self.sample = Sample(table, opts.memory, held_out=(opts.val_fraction, opts.seed))
+        self.sample = Sample(table, opts.memory, held_out=(opts.val_fraction, opts.seed),
+                             skip_bad=opts.bad_rows == "skip")
         self.start = start_weights(opts.model, opts.quantile, self.sample, center, scale, self.sample_weights_of,
                                    opts.memory)
         if opts.model == "logistic" and self.init is None:

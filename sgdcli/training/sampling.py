@@ -14,7 +14,12 @@ left out, so that what the validation metrics measure is rows the run never
 saw, its set-up included, and the end's fit of the sample (fullbatch.py)
 fits rows among those trained.  With ``--val-fraction f`` the sample holds
 about 1 − f of its rows: the runs read and the memory they take are the
-same, whatever the fraction.
+same, whatever the fraction.  Under ``--bad-rows skip`` it leaves out the
+rows that training skips too (a non-finite feature or label), which it
+finds in the labels and rows it reads: zeroed, as a measure of them had
+them, they were rows no epoch trains on, and where many rows lack a value
+they pulled what is measured (the rate, the fit of the sample) towards
+rows that do not exist.
 """
 
 from __future__ import annotations
@@ -67,11 +72,14 @@ class Sample:
     weights start, --lr auto's rate at each step size, the scale of sparse columns): one read serves them all.
     The parts are read-only, so that no measure changes what the next one sees."""
 
-    def __init__(self, table: Table, memory: int = DEFAULT_MEMORY, held_out: tuple[float, int] | None = None):
+    def __init__(self, table: Table, memory: int = DEFAULT_MEMORY, held_out: tuple[float, int] | None = None,
+                 skip_bad: bool = False):
         """``held_out``: the run's --val-fraction and --seed, whose held-out rows the sample leaves out (None: no
-        row of ``table`` is held out)."""
-        self.table, self.memory, self.held_out = table, memory, held_out
+        row of ``table`` is held out); ``skip_bad``: --bad-rows skip, whose rows with a non-finite feature or label
+        it leaves out too."""
+        self.table, self.memory, self.held_out, self.skip_bad = table, memory, held_out, skip_bad
         self._parts: dict = {}
+        self._read: dict = {}  # parts read whole to find the bad rows, not yet taken as parts
 
     @classmethod
     def of(cls, drawn: Table | Sample, memory: int = DEFAULT_MEMORY) -> Sample:
@@ -79,16 +87,32 @@ class Sample:
         table ``drawn`` within ``memory``."""
         return drawn if isinstance(drawn, Sample) else cls(drawn, memory)
 
+    def _spans(self) -> tuple[list[tuple[int, int]], np.ndarray | None]:
+        """The runs of rows read, and which of their rows the sample keeps (None: every one)."""
+        if "spans" not in self._parts:
+            spans = sample_spans(self.table, self.memory)
+            keep = trained(spans, self.held_out)
+            if self.skip_bad:  # where every row is bad, they stay, zeroed: a measure of no rows is none
+                good = self._finite(spans) if keep is None else self._finite(spans) & keep
+                keep = (None if good.all() else good) if good.any() else keep
+            if keep is not None and not keep.any():  # a few rows, all held out: the first trained row after
+                spans, keep = [first_trained(self.table.n_rows, spans[0][0], *self.held_out)], None
+                self._read.clear()
+            self._parts["spans"] = spans, keep
+        return self._parts["spans"]
+
+    def _finite(self, spans: list[tuple[int, int]]) -> np.ndarray:
+        """Per row of ``spans``: are its features and label finite?  Read whole, and kept to be taken as parts."""
+        n = sum(b - a for a, b in spans)
+        labels = self._read["labels"] = self._read_labels(spans, n)
+        rows = self._read["rows"] = self._read_rows(spans, n)
+        finite = rows.finite_rows() if isinstance(rows, CsrRows) else np.isfinite(rows).all(axis=1)
+        return finite & np.isfinite(labels)
+
     def _part(self, name: str, read):
         if name not in self._parts:
-            if "spans" not in self._parts:
-                spans = sample_spans(self.table, self.memory)
-                keep = trained(spans, self.held_out)
-                if keep is not None and not keep.any():  # a few rows, all held out: the first trained row after
-                    spans, keep = [first_trained(self.table.n_rows, spans[0][0], *self.held_out)], None
-                self._parts["spans"] = spans, keep
-            spans, keep = self._parts["spans"]
-            value = read(spans, sum(b - a for a, b in spans))
+            spans, keep = self._spans()
+            value = self._read.pop(name) if name in self._read else read(spans, sum(b - a for a, b in spans))
             if keep is not None:  # a copy of the rows trained, the rows read then let go: both fit in the bytes
                 # per value --memory counts, as no standardized copy is made yet
                 value = value.kept(keep) if isinstance(value, CsrRows) else value[keep]
@@ -100,7 +124,10 @@ class Sample:
 
     def labels(self) -> np.ndarray:
         """The labels of the sample's rows."""
-        return self._part("labels", lambda spans, n: self.table.Y.read_ranges(spans, np.empty(n)))
+        return self._part("labels", self._read_labels)
+
+    def _read_labels(self, spans: list[tuple[int, int]], n: int) -> np.ndarray:
+        return self.table.Y.read_ranges(spans, np.empty(n))
 
     def weights(self) -> np.ndarray | None:
         """The sample weights of the sample's rows (None: the table has none)."""
@@ -110,18 +137,22 @@ class Sample:
 
     def rows(self):
         """The sample's rows as read: float32 (rows × features), or CsrRows of a CSR matrix."""
+        return self._part("rows", self._read_rows)
+
+    def _read_rows(self, spans: list[tuple[int, int]], n: int):
         if self.table.sparse:
-            return self._part("rows", lambda spans, n: self.table.X.read_ranges(spans))
-        return self._part("rows", lambda spans, n: self.table.X.read_ranges(  # gzip chunks decoded in parallel
-            spans, np.empty((n, self.table.n_features), dtype=np.float32)))
+            return self.table.X.read_ranges(spans)
+        return self.table.X.read_ranges(spans, np.empty((n, self.table.n_features), dtype=np.float32))  # gzip
+        # chunks decoded in parallel
 
     def held(self) -> bool:
         """Whether a part of the sample was read and is kept: a measure of it then reads at most the rest."""
-        return any(name != "spans" for name in self._parts)
+        return bool(self._read) or any(name != "spans" for name in self._parts)
 
     def release(self) -> None:
         """Let go of what was read (the epochs need the whole of --memory); asked for again, it is read again."""
         self._parts.clear()
+        self._read.clear()
 
 
 def trained(spans: list[tuple[int, int]], held_out: tuple[float, int] | None) -> np.ndarray | None:
@@ -174,7 +205,7 @@ def sample(table: Table | Sample, center: np.ndarray, scale: np.ndarray, memory:
     Z = np.empty((len(rows), d + 1))
     np.subtract(rows, center, out=Z[:, :d])
     Z[:, :d] *= scale
-    Z[~np.isfinite(Z)] = 0.0  # a bad row must not make the rate NaN (--bad-rows skip leaves it out of training)
+    Z[~np.isfinite(Z)] = 0.0  # a bad row must not make the rate NaN (--bad-rows error stops at it, maybe later)
     Z[:, d] = 1.0
     return Z
 
