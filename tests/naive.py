@@ -75,8 +75,9 @@ def objective(model: str, W: np.ndarray, X: np.ndarray, y: np.ndarray, l1=0.0, l
     return float(mean + 0.5 * l2 * (w**2).sum() + l1 * np.abs(w).sum())
 
 
-def batch_gradient(model, W, X, y, rows, l1=0.0, l2=0.0, sw=None):
-    """The mean over ``rows`` of the rows' loss gradients (each times its weight ``sw[i]``), plus the penalties'."""
+def batch_gradient(model, W, X, y, rows, l1=0.0, l2=0.0, sw=None, divisor=None):
+    """The sum over ``rows`` of the rows' loss gradients (each times its weight ``sw[i]``) over ``divisor`` (None:
+    their count, the mean), plus the penalties'."""
     G = np.zeros_like(W)
     for i in rows:
         x = X[i].astype(np.float64)
@@ -84,7 +85,7 @@ def batch_gradient(model, W, X, y, rows, l1=0.0, l2=0.0, sw=None):
         g = g if sw is None else sw[i] * g
         G[:, :-1] += np.outer(g, x)
         G[:, -1] += g
-    G /= len(rows)
+    G /= len(rows) if divisor is None else divisor
     G[:, :-1] += l2 * W[:, :-1] + l1 * np.sign(W[:, :-1])
     return G
 
@@ -123,8 +124,9 @@ class Optimizer:
 
 def minibatch_sgd(model, X, y, order, batch, lr, optimizer="sgd", epochs=1, k_out=1, l1=0.0, l2=0.0, average=False,
                   drop_last=False, sw=None, bias_lr=None, **optimizer_params):
-    """Mini-batch training over the same row order every epoch; each epoch starts a new batch; ``sw``: the rows'
-    weights; ``bias_lr``: the bias's own rate (None: ``lr``)."""
+    """Mini-batch training over the same row order every epoch; each epoch starts a new batch, and its last,
+    partial one, where a whole one came before it, is the sum of its rows' gradients over ``batch``; ``sw``: the
+    rows' weights; ``bias_lr``: the bias's own rate (None: ``lr``)."""
     W = np.zeros((k_out, X.shape[1] + 1))
     opt = Optimizer(optimizer, W.shape, **optimizer_params)
     avg = np.zeros_like(W)
@@ -134,6 +136,6 @@ def minibatch_sgd(model, X, y, order, batch, lr, optimizer="sgd", epochs=1, k_ou
             rows = order[start : start + batch]
             if drop_last and len(rows) < batch:
                 break
-            W = opt.step(W, batch_gradient(model, W, X, y, rows, l1, l2, sw), rate)
+            W = opt.step(W, batch_gradient(model, W, X, y, rows, l1, l2, sw, batch if start else None), rate)
             avg += (W - avg) / opt.t
     return avg if average else W

@@ -36,7 +36,8 @@ def test_any_block_split_gives_the_same_updates_as_the_reference(n, batch, cuts,
     for lo, hi in zip(bounds, bounds[1:]):
         assert batches.train_block(cfg, X, y[order[lo:hi]], order[lo:hi], np.zeros(3), np.ones(3), state, buf) == ks.OK
     if state.counters[ks.FILL]:
-        assert batches.finish_batch(cfg, state, buf, np.zeros(3), np.ones(3))
+        assert batches.finish_batch(cfg, state, buf, np.zeros(3), np.ones(3),
+                                    batches.partial_divisor(batch, int(state.counters[ks.FILL]), n > batch))
     assert state.counters[ks.T] == math.ceil(n / batch)
     assert state.sums[ks.EPOCH_ROWS] == n
     expected = naive.minibatch_sgd("logistic", X, y, order, batch, 0.3)

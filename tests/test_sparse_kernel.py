@@ -5,6 +5,7 @@ import numpy as np
 import pytest
 
 from sgdcli.kernels import sparse
+from sgdcli.kernels.batches import partial_divisor
 from sgdcli.kernels import state as ks
 from sgdcli.kernels.state import TrainState, kernel_config
 from sgdcli.options import MODELS
@@ -46,7 +47,9 @@ def run_kernel(cfg, X, y, order, scale, k_out, slots, pieces, epochs=2, sw=None)
                                                marks, n_touched, **weights)
             assert status == ks.OK
         sparse.finish_batch_sparse(cfg, state.W, state.G, state.slots if slots else None, state.counters,
-                                   state.sums, touched, marks, n_touched)
+                                   state.sums, touched, marks, n_touched,
+                                   partial_divisor(cfg.batch_size, int(state.counters[ks.FILL]),
+                                                   len(order) > cfg.batch_size))
     return state
 
 
@@ -80,7 +83,8 @@ def test_sparse_sgd_matches_the_dense_reference(model, batch, l2, l1, pieces):
     for epoch in range(2):
         for start in range(0, len(order), batch):
             lr = 0.05 / (t + 1) ** 0.3
-            W = opt.step(W, naive.batch_gradient(model, W, Z, y, order[start:start + batch], l2=l2), lr)
+            W = opt.step(W, naive.batch_gradient(model, W, Z, y, order[start:start + batch], l2=l2,
+                                                 divisor=batch if start else None), lr)
             if l1 > 0:
                 u += lr * l1
                 clip_all(W, q, u)

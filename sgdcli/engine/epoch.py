@@ -27,7 +27,7 @@ from sgdcli.data.table import Table
 from sgdcli.engine import resample
 from sgdcli.errors import DivergedError, InputError
 from sgdcli.kernels import state as ks
-from sgdcli.kernels.batches import finish_batch, train_block
+from sgdcli.kernels.batches import finish_batch, partial_divisor, train_block
 from sgdcli.kernels.rows import finite_at
 from sgdcli.kernels.schedules import lr_at
 from sgdcli.kernels.sparse import finish_batch_sparse, train_block_sparse
@@ -280,13 +280,15 @@ def run_epoch(
             if table.sparse:  # nor its touched columns, which the next epoch's first batch would step on
                 scratch.marks[scratch.touched[: scratch.n_touched[0]]] = 0
                 scratch.n_touched[0] = 0
-        elif table.sparse:
-            finish_batch_sparse(cfg, state.W, state.G, _slots(cfg, state), counters, state.sums, scratch.touched,
-                                scratch.marks, scratch.n_touched)
-            if not np.isfinite(state.W).all():
+        else:  # over the whole batch's rows where the model stepped on a whole batch this epoch
+            divisor = partial_divisor(cfg.batch_size, int(counters[ks.FILL]), int(counters[ks.T]) > t0)
+            if table.sparse:
+                finish_batch_sparse(cfg, state.W, state.G, _slots(cfg, state), counters, state.sums, scratch.touched,
+                                    scratch.marks, scratch.n_touched, divisor)
+                if not np.isfinite(state.W).all():
+                    raise _diverged(cfg, state, epoch, t0, plan)
+            elif not finish_batch(cfg, state, scratch, plan.center, plan.scale, divisor):
                 raise _diverged(cfg, state, epoch, t0, plan)
-        elif not finish_batch(cfg, state, scratch, plan.center, plan.scale):
-            raise _diverged(cfg, state, epoch, t0, plan)
     return epoch_result(state, pos, int(counters[ks.T]) - t0, finished=True)
 
 
@@ -327,7 +329,7 @@ def compile_kernels(table: Table, cfg: KernelConfig, plan: EpochPlan, scratch: S
         y = np.zeros(1)  # labels as the kernels take them (float64); row 0's own may be one --bad-rows skips
         _train_sparse(cfg, X, y[:0], np.zeros(0, dtype=np.int64), plan, state, scratch, sw)
         finish_batch_sparse(cfg, state.W, state.G, _slots(cfg, state), state.counters, state.sums, scratch.touched,
-                            scratch.marks, scratch.n_touched)
+                            scratch.marks, scratch.n_touched, 1)
         return time.perf_counter() - t0
     one = np.ones(1, dtype=np.int64)
     table.X.page_in(one - 1, one, one - 1, 1)

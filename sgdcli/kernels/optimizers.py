@@ -30,7 +30,8 @@ def kept_slots(optimizer: int, average: bool) -> dict[str, int]:
 
 @kernel(callee=True)
 def step(cfg, W, G, slots, count, t, lr):
-    """Apply update number ``t`` (1-based) from the gradient sum ``G`` over ``count`` rows.
+    """Apply update number ``t`` (1-based) from the gradient sum ``G`` divided by ``count`` (the batch's rows, or
+    the whole batch's for an epoch's last, partial one: batches.partial_divisor).
 
     The penalty (l2/2)·‖w‖² + l1·‖w‖₁ is added to every weight but not to the
     bias (the last column).  ``G`` is zeroed for the next batch.  The bias's

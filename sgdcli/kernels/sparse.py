@@ -86,7 +86,8 @@ def _clip(W, Q, a, k, j, u):
 
 @kernel(callee=True)
 def _apply(cfg, W, G, a, touched, n_touched, marks, rows, t, epoch, Q):
-    """One step with the summed gradient of ``rows`` rows; returns the new scale ``a``.
+    """One step with the summed gradient over ``rows`` (a batch's rows: batches.partial_divisor); returns the new
+    scale ``a``.
 
     ``Q`` (None without L1) holds the cumulative L1 penalty, its total ``u`` in its bias column; the touched
     weights were clipped for the steps they sat out when their rows were scored (``_catch_up_row``).
@@ -348,13 +349,13 @@ def _count_batch(counters, sums):
 
 
 @kernel()
-def finish_batch_sparse(cfg, W, G, slots, counters, sums, touched, marks, n_touched):
-    """The step of an epoch's last, partial batch (unless --drop-last)."""
-    rows = counters[FILL]
-    if rows == 0:
+def finish_batch_sparse(cfg, W, G, slots, counters, sums, touched, marks, n_touched, divisor):
+    """The step of an epoch's last, partial batch (unless --drop-last), its gradients' sum over ``divisor``
+    (batches.partial_divisor)."""
+    if counters[FILL] == 0:
         return
     nt = _rebuild(G, touched, marks, n_touched[0])
-    a, _ = _step(cfg, W, G, slots, 1.0, touched, nt, marks, rows, counters[T], counters[EPOCH])
+    a, _ = _step(cfg, W, G, slots, 1.0, touched, nt, marks, divisor, counters[T], counters[EPOCH])
     _count_batch(counters, sums)
     counters[T] += 1
     _settle(cfg, W, slots, a, counters[T])
