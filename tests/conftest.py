@@ -195,3 +195,19 @@ def reader_argv(command, data, model, out_dir, predictions="out.h5"):
             "predict": ["predict", model, data, "-o", out_dir / predictions],
             "evaluate": ["evaluate", model, data]}[command]
 
+
+@pytest.fixture
+def sample_parts(monkeypatch):
+    """What a run's sample (training/sampling.py) read, by part (labels, weights, rows), the last read of each."""
+    from sgdcli.training import sampling
+
+    seen = {}
+    for name in ("labels", "weights", "rows"):
+        real = getattr(sampling.Sample, name)
+
+        def spy(self, real=real, name=name):
+            value = real(self)
+            seen[name] = value
+            return value
+        monkeypatch.setattr(sampling.Sample, name, spy)
+    return seen

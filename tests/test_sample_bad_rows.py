@@ -4,7 +4,6 @@ on, and where many rows lack a value --lr auto's rate was measured on rows that 
 
 import h5py
 import numpy as np
-import pytest
 
 from sgdcli import train
 from sgdcli.data.shuffle import validation_mask
@@ -12,24 +11,10 @@ from sgdcli.data.table import Table
 from sgdcli.options import TrainOptions
 from sgdcli.training import rate, runrate, sampling
 
+import test_sample_held_out as held_out
 from conftest import short_fits
 
 FRACTION, SEED = 0.3, 7
-
-
-@pytest.fixture
-def parts(monkeypatch):
-    """What the run's sample held, by part (labels, weights, rows), the last of each."""
-    seen = {}
-    for name in ("labels", "weights", "rows"):
-        real = getattr(sampling.Sample, name)
-
-        def spy(self, real=real, name=name):
-            value = real(self)
-            seen[name] = value
-            return value
-        monkeypatch.setattr(sampling.Sample, name, spy)
-    return seen
 
 
 def _spanned(path, memory):
@@ -37,45 +22,35 @@ def _spanned(path, memory):
         return np.concatenate([np.arange(a, b) for a, b in sampling.sample_spans(table, memory)])
 
 
-def _dense(tmp_path, n=20000, d=4):
-    """Rows whose first feature and label are the row's number and whose weight is one more; a third of the rows
-    lack their second feature (NaN), every fifth its label, one row has an infinite third feature."""
+def _dense(tmp_path, n=20000):
+    """test_sample_held_out's rows (the first feature and the label the row's number, the weight one more), a
+    third of them lacking their second feature (NaN), every fifth its label, one with an infinite third feature."""
+    path = held_out._dense(tmp_path, n)
     rng = np.random.default_rng(0)
-    X = rng.standard_normal((n, d)).astype(np.float32)
-    X[:, 0] = np.arange(n)
-    X[rng.random(n) < 1 / 3, 1] = np.nan
-    y = np.arange(n, dtype=np.float64)
-    y[::5] = np.nan
-    X[3, 2] = np.inf
-    path = tmp_path / "dense.h5"
-    with h5py.File(path, "w") as f:
-        f["X"], f["y"], f["w"] = X, y, np.arange(n, dtype=np.float64) + 1.0
+    with h5py.File(path, "a") as f:
+        X, y = f["X"][()], f["y"][()]
+        X[rng.random(n) < 1 / 3, 1] = np.nan
+        y[::5] = np.nan
+        X[3, 2] = np.inf
+        f["X"][...], f["y"][...] = X, y
     return path, X, y
 
 
-def _sparse(tmp_path, n=20000, d=50):
-    """CSR rows whose first entry (column 0) is the row's number plus one and whose label is the row's number; a
-    third of the rows hold a NaN entry."""
+def _sparse(tmp_path):
+    """test_sample_held_out's CSR rows (the first entry the row's number plus one), a NaN as the second entry of
+    about a third of those that have one; which rows are bad."""
+    path = held_out._sparse(tmp_path)
     rng = np.random.default_rng(1)
-    lengths = rng.integers(2, 6, n)
-    indptr = np.concatenate(([0], np.cumsum(lengths))).astype(np.int64)
-    indices = np.concatenate([np.concatenate(([0], np.sort(rng.choice(np.arange(1, d), k - 1, replace=False))))
-                              for k in lengths]).astype(np.int64)
-    data = rng.uniform(0.5, 2.0, indptr[-1]).astype(np.float32)
-    data[indptr[:-1]] = np.arange(n) + 1
-    bad = rng.random(n) < 1 / 3
-    data[indptr[:-1][bad] + 1] = np.nan
-    path = tmp_path / "sparse.h5"
-    with h5py.File(path, "w") as f:
-        g = f.create_group("X")
-        g["data"], g["indices"], g["indptr"] = data, indices, indptr
-        g.attrs["shape"], g.attrs["encoding-type"] = (n, d), "csr_matrix"
-        f["y"] = np.arange(n, dtype=np.float64)
+    with h5py.File(path, "a") as f:
+        data, indptr = f["X/data"][()], f["X/indptr"][()]
+        bad = (rng.random(len(indptr) - 1) < 1 / 3) & (np.diff(indptr) > 1)
+        data[indptr[:-1][bad] + 1] = np.nan
+        f["X/data"][...] = data
     return path, bad
 
 
 @short_fits
-def test_the_sample_holds_only_the_rows_skip_trains_on(tmp_path, parts):
+def test_the_sample_holds_only_the_rows_skip_trains_on(tmp_path, sample_parts):
     """Its labels, weights and rows are those of the sample's spans whose features and label are finite, aligned."""
     path, X, y = _dense(tmp_path)
     options = TrainOptions(model="linear", epochs=1, bad_rows="skip", sample_weight="w", memory=1 << 20)
@@ -83,26 +58,26 @@ def test_the_sample_holds_only_the_rows_skip_trains_on(tmp_path, parts):
     spanned = _spanned(path, options.memory)
     good = spanned[np.isfinite(X[spanned]).all(axis=1) & np.isfinite(y[spanned])]
     assert 0.4 * len(spanned) < len(good) < 0.7 * len(spanned)  # rows to leave out, which it did
-    assert np.array_equal(parts["labels"], good)
-    assert np.array_equal(parts["weights"], good + 1.0)
-    assert np.array_equal(parts["rows"], X[good])
+    assert np.array_equal(sample_parts["labels"], good)
+    assert np.array_equal(sample_parts["weights"], good + 1.0)
+    assert np.array_equal(sample_parts["rows"], X[good])
 
 
 @short_fits
-def test_sparse_rows_with_a_bad_value_are_left_out(tmp_path, parts):
+def test_sparse_rows_with_a_bad_value_are_left_out(tmp_path, sample_parts):
     path, bad = _sparse(tmp_path)
     options = TrainOptions(model="linear", epochs=1, bad_rows="skip", memory=1 << 20)
     train(path, options)
     spanned = _spanned(path, options.memory)
     good = spanned[~bad[spanned]]
-    assert np.array_equal(parts["labels"], good)
-    X = parts["rows"]
+    assert np.array_equal(sample_parts["labels"], good)
+    X = sample_parts["rows"]
     assert X.n_rows == len(good) and np.array_equal(X.data[X.indptr[:-1]], good + 1)
     assert np.isfinite(X.data).all()
 
 
 @short_fits
-def test_held_out_rows_and_bad_rows_are_both_left_out(tmp_path, parts):
+def test_held_out_rows_and_bad_rows_are_both_left_out(tmp_path, sample_parts):
     path, X, y = _dense(tmp_path)
     options = TrainOptions(model="linear", epochs=1, bad_rows="skip", val_fraction=FRACTION, seed=SEED,
                            memory=1 << 20)
@@ -110,11 +85,11 @@ def test_held_out_rows_and_bad_rows_are_both_left_out(tmp_path, parts):
     spanned = _spanned(path, options.memory)
     trained = ~validation_mask(0, len(y), FRACTION, SEED)[spanned]
     good = spanned[trained & np.isfinite(X[spanned]).all(axis=1) & np.isfinite(y[spanned])]
-    assert np.array_equal(parts["labels"], good)
+    assert np.array_equal(sample_parts["labels"], good)
 
 
 @short_fits
-def test_without_skip_the_sample_is_every_row_of_its_spans(tmp_path, parts):
+def test_without_skip_the_sample_is_every_row_of_its_spans(tmp_path, sample_parts):
     """--bad-rows error: a run stops at a bad row; those the set-up reads first are measured as they are."""
     path, X, y = _dense(tmp_path)
     y[:] = np.arange(len(y))
@@ -124,13 +99,13 @@ def test_without_skip_the_sample_is_every_row_of_its_spans(tmp_path, parts):
         f["X"][...] = np.where(np.isfinite(X), X, 0.0)
     options = TrainOptions(model="linear", epochs=1, memory=1 << 20)
     train(path, options)
-    assert np.array_equal(parts["labels"], _spanned(path, options.memory))
+    assert np.array_equal(sample_parts["labels"], _spanned(path, options.memory))
 
 
 @short_fits
 def test_lr_autos_rate_is_that_of_the_finite_sampled_rows(tmp_path, monkeypatch):
     """The run's rate equals --lr auto's on a file of the sample's good rows alone."""
-    path, X, y = _dense(tmp_path, d=3)
+    path, X, y = _dense(tmp_path)
     with h5py.File(path, "a") as f:
         del f["y"]
         f["y"] = np.where(np.isfinite(y), X[:, 2] + 0.1 * np.sin(np.arange(len(y))), np.nan)

@@ -27,21 +27,6 @@ def sampled_rows(path, memory, held_out: bool = False):
     return rows[validation_mask(0, int(rows.max()) + 1, FRACTION, SEED)[rows] == held_out]
 
 
-@pytest.fixture
-def parts(monkeypatch):
-    """What the run's sample read, by part (labels, weights, rows), the last read of each."""
-    seen = {}
-    for name in ("labels", "weights", "rows"):
-        real = getattr(sampling.Sample, name)
-
-        def spy(self, real=real, name=name):
-            value = real(self)
-            seen[name] = value
-            return value
-        monkeypatch.setattr(sampling.Sample, name, spy)
-    return seen
-
-
 def _dense(tmp_path, n=20000):
     """Rows whose first feature and label are the row's number, and whose weight is one more."""
     rng = np.random.default_rng(0)
@@ -73,7 +58,7 @@ def _sparse(tmp_path, n=20000, d=50):
 
 @short_fits
 @pytest.mark.parametrize("layout", ["dense", "sparse"])
-def test_a_runs_sample_holds_none_of_the_rows_val_fraction_holds_out(tmp_path, parts, layout):
+def test_a_runs_sample_holds_none_of_the_rows_val_fraction_holds_out(tmp_path, sample_parts, layout):
     """Its labels, weights and rows are those of the training rows of the sample's spans, aligned."""
     path = (_dense if layout == "dense" else _sparse)(tmp_path)
     options = TrainOptions(model="linear", epochs=1, val_fraction=FRACTION, seed=SEED, memory=1 << 20,
@@ -81,12 +66,12 @@ def test_a_runs_sample_holds_none_of_the_rows_val_fraction_holds_out(tmp_path, p
     train(path, options)
     rows = sampled_rows(path, options.memory)
     assert len(sampled_rows(path, options.memory, held_out=True)) > 0  # rows to leave out, which it did
-    assert np.array_equal(parts["labels"], rows)
+    assert np.array_equal(sample_parts["labels"], rows)
     if layout == "dense":
-        assert np.array_equal(parts["weights"], rows + 1.0)
-        assert np.array_equal(parts["rows"][:, 0], rows)
+        assert np.array_equal(sample_parts["weights"], rows + 1.0)
+        assert np.array_equal(sample_parts["rows"][:, 0], rows)
     else:
-        X = parts["rows"]
+        X = sample_parts["rows"]
         assert X.n_rows == len(rows) and np.array_equal(X.data[X.indptr[:-1]], rows + 1)
         assert X.indptr[-1] == len(X.data) == len(X.indices) and np.all(X.indices[X.indptr[:-1]] == 0)
 
@@ -139,7 +124,7 @@ def test_lr_autos_rate_is_that_of_the_sampled_training_rows(tmp_path, monkeypatc
 
 
 @short_fits
-def test_a_sample_whose_runs_hold_no_training_row_is_the_first_training_row_after_them(tmp_path, parts):
+def test_a_sample_whose_runs_hold_no_training_row_is_the_first_training_row_after_them(tmp_path, sample_parts):
     """A sample of a few rows (wide rows in a small --memory), all of them held out: the run still measures a
     training row (every measure of no rows was NaN, or an internal error), the first one after the first run."""
     n, d, memory, fraction = 2000, 1000, 1 << 20, 0.97
@@ -153,12 +138,12 @@ def test_a_sample_whose_runs_hold_no_training_row_is_the_first_training_row_afte
     seed = next(s for s in range(1000) if validation_mask(0, n, fraction, s)[rows].all())
     trained = np.flatnonzero(~validation_mask(0, n, fraction, seed))
     train(path, TrainOptions(model="linear", epochs=1, val_fraction=fraction, seed=seed, memory=memory))
-    assert np.array_equal(parts["labels"], [trained[trained >= spans[0][0]][0]])
-    assert parts["rows"].shape == (1, d)
+    assert np.array_equal(sample_parts["labels"], [trained[trained >= spans[0][0]][0]])
+    assert sample_parts["rows"].shape == (1, d)
 
 
 @short_fits
-def test_a_run_validated_on_a_val_file_samples_every_row_of_its_runs(tmp_path, parts):
+def test_a_run_validated_on_a_val_file_samples_every_row_of_its_runs(tmp_path, sample_parts):
     """--val FILE holds out none of the training file's rows (it cannot be combined with --val-fraction)."""
     import shutil
 
@@ -168,4 +153,4 @@ def test_a_run_validated_on_a_val_file_samples_every_row_of_its_runs(tmp_path, p
     train(path, options)
     with Table(path, memory=options.memory) as table:
         rows = np.concatenate([np.arange(a, b) for a, b in sampling.sample_spans(table, options.memory)])
-    assert np.array_equal(parts["labels"], rows)
+    assert np.array_equal(sample_parts["labels"], rows)
