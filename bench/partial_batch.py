@@ -3,10 +3,11 @@
 
 Each problem: B · whole + left rows of FEATURES standard normal features and a score of unit variance (true
 weights normal, of variance 1 / FEATURES); linear labels the score plus noise of deviation 0.5, logistic labels
-drawn at the probability σ(2 · score): neither separable nor noiseless, so the optimum's loss is well above 0.  Each is trained with the API (the defaults but the
-batch, one thread, 5 epochs); "before" runs the same tree with the partial batch's divisor its rows
-(``sgdcli.engine.epoch.partial_divisor`` wrapped here alone).  The gap is the training loss (MSE, log loss) above
-the optimum of the same objective on the standardized features, computed here.
+drawn at the probability σ(2 · score): neither separable nor noiseless, so the optimum's loss is well above 0.
+Each is trained with the API (the defaults but the batch, one thread, 5 epochs); "before" runs the same tree
+with the partial batch's divisor its rows (``sgdcli.engine.epoch.partial_divisor`` wrapped here alone).  The gap
+is the training loss (MSE, log loss) above the optimum of the same objective on the standardized features,
+computed here.
 
     python bench/partial_batch.py [--seeds N]
 """
@@ -61,7 +62,8 @@ def main() -> None:
     parser.add_argument("--seeds", type=int, default=2)
     args = parser.parse_args()
     warnings.simplefilter("ignore")
-    print(f"{'model':<9} {'batch':>5} {'rows':>7} {'gap before':>11} {'gap after':>10}  (means over {args.seeds} seeds)")
+    print(f"{'model':<9} {'batch':>5} {'rows':>7} {'gap before':>11} {'gap after':>10}  "
+          f"(means over {args.seeds} seeds)")
     with tempfile.TemporaryDirectory() as tmp:
         for model in ("linear", "logistic"):
             for batch, whole, left in CASES:

@@ -95,8 +95,8 @@ def short(run, epochs: int, kept_epoch: int, under: str | None = None) -> list[s
     gap = loss / best - 1.0
     which = f" (epoch {kept_epoch}'s, which early stopping kept)" if 0 < kept_epoch < epochs else ""
     advice = (f"lower --min-delta ({opts.min_delta:g}), by more than which no later epoch lowered the {under} loss"
-              if under is not None else f"raise --epochs (to about {math.ceil(epochs * (gap / NEAR) ** 2)}), lower --batch-size "
-              "or add --l2")
+              if under is not None else
+              f"raise --epochs (to about {math.ceil(epochs * (gap / NEAR) ** 2)}), lower --batch-size or add --l2")
     return [f"the model's{which} mean loss on the run's sample of {m:,} rows, {loss:.4g}, is {gap:.0%} above the "
             f"optimum's, estimated by a fit of them (Newton's method), {best:.4g}: the model may be far from the "
             f"optimum; {advice}"]

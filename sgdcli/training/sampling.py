@@ -93,7 +93,8 @@ class Sample:
             spans = sample_spans(self.table, self.memory)
             keep = trained(spans, self.held_out)
             if self.skip_bad:  # where every row is bad, they stay, zeroed: a measure of no rows is none
-                good = self._finite(spans) if keep is None else self._finite(spans) & keep
+                finite = self._finite(spans)
+                good = finite if keep is None else finite & keep
                 keep = (None if good.all() else good) if good.any() else keep
             if keep is not None and not keep.any():  # a few rows, all held out: the first trained row after
                 spans, keep = [first_trained(self.table.n_rows, spans[0][0], *self.held_out)], None
@@ -142,8 +143,8 @@ class Sample:
     def _read_rows(self, spans: list[tuple[int, int]], n: int):
         if self.table.sparse:
             return self.table.X.read_ranges(spans)
-        return self.table.X.read_ranges(spans, np.empty((n, self.table.n_features), dtype=np.float32))  # gzip
-        # chunks decoded in parallel
+        # gzip chunks decoded in parallel
+        return self.table.X.read_ranges(spans, np.empty((n, self.table.n_features), dtype=np.float32))
 
     def held(self) -> bool:
         """Whether a part of the sample was read and is kept: a measure of it then reads at most the rest."""
