@@ -1,5 +1,6 @@
-"""Full-batch logistic runs at --lr auto: the bias starts at the labels' log-odds (training/start.py), and a run
-that ends far above a fit of its sample is told so (training/fullbatch.py)."""
+"""Full-batch logistic runs at --lr auto: where there is no fit of the sample to start at, the bias starts at the
+labels' log-odds (training/start.py), and a run that ends far above a fit of its sample is told so
+(training/fullbatch.py)."""
 
 import re
 
@@ -48,9 +49,10 @@ def _entropy(p):
 
 @short_fits
 def test_a_full_batchs_first_loss_is_the_best_constant_models(tmp_path):
-    """A full batch's first epoch's loss is that of the start: the mean log loss of the labels' share p,
+    """A full batch's first epoch's loss is that of the start: where no fit of the sample starts it (64 features
+    and the bias: more than a fit's 64 weights), the mean log loss of the labels' share p,
     -(p log p + (1 - p) log(1 - p)) (it was log 2, the bias's start at 0)."""
-    path, X, y = _rare(tmp_path)
+    path, X, y = _rare(tmp_path, d=64)
     m = train(path, TrainOptions(model="logistic", batch_size="full", epochs=2, threads=1))
     assert m.history[0]["train_loss"] == pytest.approx(_entropy(y.mean()), rel=1e-9)
 
@@ -58,8 +60,8 @@ def test_a_full_batchs_first_loss_is_the_best_constant_models(tmp_path):
 @short_fits
 def test_the_bias_starts_at_the_weighted_labels_log_odds(tmp_path):
     """Sample weights: the share is the positives' weight over all the weight; with --class-weight balanced it is
-    one half, the bias 0."""
-    path, X, y = _rare(tmp_path)
+    one half, the bias 0 (rows too wide for a fit of the sample to start at)."""
+    path, X, y = _rare(tmp_path, d=64)
     w = np.random.default_rng(0).uniform(0.0, 3.0, len(y))
     with h5py.File(path, "a") as f:
         f["w"] = w
@@ -82,9 +84,9 @@ def _optimum(X, y):
     return logistic_objective(w, b, Z, y, 0.0)
 
 
-def test_a_full_batch_far_above_the_optimum_of_nearly_separable_rows_is_told_so(tmp_path):
-    """Nearly separable rows, 150 full-batch steps: the run ends over NEAR above the optimum's loss (computed
-    here), and its loss fell too slowly at the cosine's end to be warned of; it was not told."""
+def test_a_full_batch_far_above_the_optimum_of_nearly_separable_rows_is_told_so(tmp_path, log_odds_start):
+    """Nearly separable rows, 150 full-batch steps from the log-odds: the run ends over NEAR above the optimum's
+    loss (computed here), and its loss fell too slowly at the cosine's end to be warned of; it was not told."""
     path, X, y = _separable(tmp_path, 3000)
     with pytest.warns(FitWarning) as caught:
         m = train(path, TrainOptions(model="logistic", batch_size="full", epochs=150, threads=1))
@@ -103,7 +105,7 @@ def test_a_full_batch_far_above_the_optimum_of_nearly_separable_rows_is_told_so(
     assert (code, err) == (0, f"sgdcli: warning: {text}\n")
 
 
-def test_the_optimums_estimate_on_a_sample_of_the_rows_is_near_its_loss_there(tmp_path):
+def test_the_optimums_estimate_on_a_sample_of_the_rows_is_near_its_loss_there(tmp_path, log_odds_start):
     """The sample holds 4,096 of 20,000 rows: the fit's loss on them, plus what a fit gains on the rows it fits, is
     within a few percent of the loss there of the optimum over all rows (computed here)."""
     from sgdcli.options import DEFAULT_MEMORY

@@ -61,7 +61,7 @@ def test_a_settled_full_batch_under_balanced_class_weights_is_not_told_it_is_far
     assert "warnings" not in m.training
 
 
-def test_weights_all_equal_are_judged_as_no_weights(tmp_path):
+def test_weights_all_equal_are_judged_as_no_weights(tmp_path, log_odds_start):
     """Weights are relative: sample weights all 2 weigh the rows as none do, and a run far from its optimum is
     told the same, the estimate's optimism that of unweighted rows."""
     path, X, y = _separable(tmp_path, 3000)
@@ -76,7 +76,7 @@ def test_weights_all_equal_are_judged_as_no_weights(tmp_path):
     assert ESTIMATE.match(text)[5] == ESTIMATE.match(same)[5]
 
 
-def test_the_end_check_judges_the_epoch_early_stopping_keeps(tmp_path):
+def test_the_end_check_judges_the_epoch_early_stopping_keeps(tmp_path, log_odds_start):
     """No epoch improves on the first by --min-delta 1, and --patience outlasts the run: early stopping keeps
     epoch 1, one step from the bias at the labels' log-odds, far above the optimum; the check scored the last
     epoch's model, near it, and said nothing of the model written."""
@@ -98,7 +98,8 @@ def test_the_end_check_judges_the_epoch_early_stopping_keeps(tmp_path):
     assert found[6] == "lower --min-delta (1), by more than which no later epoch lowered the training loss"
 
 
-def test_a_stop_that_kept_an_epoch_far_from_the_optimum_under_min_delta_is_told_to_lower_it(tmp_path):
+def test_a_stop_that_kept_an_epoch_far_from_the_optimum_under_min_delta_is_told_to_lower_it(tmp_path,
+                                                                                          log_odds_start):
     """No epoch improves on the first by --min-delta 1: early stopping stops after the second (--patience 1) and
     keeps the first, one step from the start, far above the optimum.  A stop was not judged at all, and the model
     written was that far, unsaid."""
@@ -114,7 +115,7 @@ def test_a_stop_that_kept_an_epoch_far_from_the_optimum_under_min_delta_is_told_
                                          "validation loss")
 
 
-def test_an_epoch_early_stopping_chose_by_the_loss_alone_is_not_judged(tmp_path):
+def test_an_epoch_early_stopping_chose_by_the_loss_alone_is_not_judged(tmp_path, log_odds_start):
     """Validation rows whose labels are the training rows' flipped: the better the model fits, the higher their
     loss, so early stopping (--min-delta 0, a --patience the run outlasts) keeps epoch 1, one step from the start.
     That is its choice, which more epochs would not move: the run was told to raise --epochs to leave it."""

@@ -30,7 +30,8 @@ def test_predictions_of_a_file_read_in_many_blocks_are_its_rows_scores(tmp_path,
 
 def test_a_rows_weight_stays_with_it_where_rows_before_it_are_skipped(tmp_path):
     """--bad-rows skip leaves rows of a window out: the rows left are those of the file without them, each with
-    its own weight, so both train the same model (full batch, file order, one thread: the same sums)."""
+    its own weight, so both train the same model (full batch, file order, one thread: the same sums; linear, whose
+    start is all zeros, where a full-batch logistic model starts at the fit of each file's own sample)."""
     rng = np.random.default_rng(5)
     X = rng.normal(size=(3000, 4))
     y = (X @ np.array([1.0, -2.0, 0.5, 0.0]) + rng.normal(0.0, 1.0, 3000) > 0).astype(float)
@@ -42,7 +43,7 @@ def test_a_rows_weight_stays_with_it_where_rows_before_it_are_skipped(tmp_path):
         write_table(tmp_path / name, (X_bad if name == "with_bad.h5" else X)[rows].astype(np.float32), y[rows])
         with h5py.File(tmp_path / name, "a") as f:
             f["w"] = w[rows]
-    options = ["--batch-size", "full", "--epochs", "30", "--lr", "0.5", "--optimizer", "sgd", "--schedule",
+    options = ["--model", "linear", "--batch-size", "full", "--epochs", "30", "--lr", "0.5", "--optimizer", "sgd", "--schedule",
                "constant", "--sample-weight", "w", "--no-standardize", "--threads", "1", "-q"]
     for name in ("with_bad.h5", "without.h5"):
         code, _, err = cli("train", tmp_path / name, "-o", tmp_path / f"m_{name}", *options, "--bad-rows", "skip")

@@ -93,6 +93,8 @@ def log_end(run, kept_epoch: int) -> list[str]:
     loss = run.history[kept_epoch - 1]["train_loss"] if 0 < kept_epoch <= len(run.history) else math.nan
     if math.isfinite(run.start_loss) and loss > _start_bound(run):
         started = ("the all-zero model's" if run.start_loss == run.zero_loss else
+                   "the best constant model's (the bias at the labels' log-odds; the run started below it, at the fit "
+                   "of its sample)" if run.start_fitted else
                    "the model's it started from (the bias at the labels' log-odds, the best constant model)")
         found.append(f"epoch {kept_epoch}'s training loss, averaged over its batches as they were trained, "
                      f"{loss:.4g}, is above {started} {run.start_loss:.4g}: training ended worse than it "

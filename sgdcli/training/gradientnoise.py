@@ -151,6 +151,17 @@ def fit_weights(model: str, Z: np.ndarray, labels: np.ndarray, weights: np.ndarr
     return theta[:, 1:] if model == "logistic" else theta - theta.mean(axis=1, keepdims=True)
 
 
+def fit_logistic(Z: np.ndarray, labels: np.ndarray, weights: np.ndarray | None, l2: float = 0.0) -> np.ndarray | None:
+    """The logistic model (its weights and bias, last) fitted to all the sample's rows ``Z`` (with the bias's
+    column), raw ``labels`` (the larger class positive) and ``weights`` (None: 1) under ``l2``; None where
+    ``measure`` fits nothing."""
+    rows = _rows("logistic", Z, labels, weights)
+    if rows is None:
+        return None
+    Z, Y, v, _ = rows
+    return _fit(Z, Y, v, l2, np.zeros((Z.shape[1], 2)))[:, 1]
+
+
 def fit_loss(model: str, Z: np.ndarray, labels: np.ndarray, weights: np.ndarray | None) -> float:
     """The mean loss (each row times its weight of ``weights``, None: 1) of ``model`` fitted without a penalty
     (but RIDGE's on the weights) to all the sample's rows ``Z`` (with the bias's column) and raw ``labels``: the

@@ -39,7 +39,7 @@ from sgdcli.training.early_stopping import EarlyStopping
 from sgdcli.training.inputs import Inputs
 from sgdcli.training.rate import BLOWN_UP, blew_up
 from sgdcli.training.sampling import Sample, sample_weights
-from sgdcli.training.start import log_odds, start_weights
+from sgdcli.training.start import fitted, log_odds, start_weights
 
 SHARING = "counting the rows each model averaged trains"  # what a run stopped in cut_shares was doing
 
@@ -75,6 +75,7 @@ class Run:
         # the mean loss over the training rows of the model training starts from, where counted (a fresh logistic
         # model's, its bias at the labels' log-odds), else the all-zero model's: what the end of a run is held to
         self.start_loss = facts.zero_loss
+        self.start_fitted = False  # a full-batch logistic model that starts at the fit of the sample (start.fitted)
         self.objective = (*opts.objective, self.weighting.class_weights)  # validation weighs rows as given
         d = table.n_features
         self.batch = self.n_train if opts.batch_size is None else opts.batch_size
@@ -112,6 +113,13 @@ class Run:
             self.start[-1], loss = log_odds(count, self.labels, self.weighting.class_weights,
                                             self.weighting.sample_weight is not None)
             self.start_loss = self.zero_loss if loss is None else loss
+            fit = fitted(self.sample, self.labels.class_of, center, scale, self.sample_weights_of, opts.l2) if (
+                replicas.full_batch(self.batch, self.n_train, self.shards)) else None
+            self.start_fitted = fit is not None  # held to the log-odds' loss all the same: the fit's is below it
+            if fit is not None:
+                self.start[:] = fit
+                reporter.message(f"starting at the fit of the run's sample of {len(self.sample.labels()):,} rows "
+                                 "(Newton's method): a full batch keeps where it starts")
         self.score_centre = centre.ScoreCentre.of_run(self.sample, self.labels.task, self.mean, self.init is None
                                                       or opts.restandardize, center, scale)  # AUC's
         self.measured = runrate.measure(self, center, scale)  # while the sample is held

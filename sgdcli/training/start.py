@@ -32,6 +32,20 @@ row by the label pass, so that rows of weight 0 or skipped by --bad-rows
 skip start it as rows left out do.  A warm start (--init) starts from its
 model instead.
 
+A full-batch logistic run starts at the fit of its sample instead, its
+weights and bias (``fitted``: Newton's method, training/gradientnoise.py, of
+the objective trained, --l2 and the rows' weights included), where that fit
+exists (dense rows, up to FIT_UP_TO weights, room for it in --memory, both
+classes in the sample).  A full batch steps once an epoch without noise, so
+its few steps keep where it starts: from the log-odds the default 5 epochs
+ended 2% (noisy labels) to 140% (2% positives, strong features) above the
+optimum, from the fit 0% to 2%, and never further in any case measured
+(bench/results/2026-12-04-fit-start.md).  Mini-batch runs keep the log-odds
+start: their many noisy steps forget it, and where the noise leads at the
+start (small batches, strong features) a run from the fit ended further
+from the optimum than one from the log-odds, its first large steps a random
+walk along the fit's flat directions.
+
 The rest is measured on the sample of rows ``--lr auto`` reads, so a seed
 starts every run and every resume from the same weights.
 """
@@ -44,8 +58,8 @@ import numpy as np
 
 from sgdcli.data.table import Table
 from sgdcli.options import DEFAULT_MEMORY
-from sgdcli.training import curvature
-from sgdcli.training.sampling import Sample, sample, sample_labels
+from sgdcli.training import curvature, gradientnoise
+from sgdcli.training.sampling import Sample, room, sample, sample_labels
 
 FITTED = ("huber", "quantile")  # whose weights start at a least-squares fit (dense rows)
 BEST_CONSTANT = ("huber", "quantile", "poisson")  # whose bias starts at their best constant model, at least
@@ -90,6 +104,25 @@ def best_constant(model: str, quantile: float, labels: np.ndarray, weights: np.n
         return math.log(mean) if mean > 0 else 0.0
     best = curvature.weighted_quantile(labels[keep].astype(np.float64), w, 0.5 if model == "huber" else quantile)
     return best if math.isfinite(best) else 0.0
+
+
+def fitted(drawn: Sample, class_of, center: np.ndarray, scale: np.ndarray, weights_of, l2: float
+           ) -> np.ndarray | None:
+    """The weights and bias (last) a fresh full-batch logistic model starts from: its fit to the sample ``drawn``
+    (the run's), whose rows the model sees standardized by ``center`` and ``scale``, each row's class
+    ``class_of(raw labels)`` (model/labels.py: the positive class 1, -1 for none) and weight ``weights_of(raw
+    labels)`` (None: 1), under ``l2``; None where there is no fit (sparse rows, more than
+    gradientnoise.FIT_UP_TO weights, too little room beside the sample in its --memory, one class)."""
+    if drawn.table.sparse or drawn.table.n_features + 1 > gradientnoise.FIT_UP_TO:
+        return None
+    raw = sample_labels(drawn)
+    classes = class_of(raw)
+    labels = np.where(classes >= 0, classes, np.nan)
+    weights = weights_of(raw)
+    Z = sample(drawn, center, scale)
+    if gradientnoise.skipped("logistic", Z, labels, weights, room(drawn)):
+        return None
+    return gradientnoise.fit_logistic(Z, labels, weights, l2)
 
 
 def log_odds(count, labels, class_weights: np.ndarray | None, sample_weighted: bool) -> tuple[float, float | None]:

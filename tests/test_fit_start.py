@@ -1,0 +1,155 @@
+"""A fresh full-batch logistic model starts at the fit of the run's sample (training/start.py ``fitted``): its
+weights and bias by Newton's method on the sample's rows, standardized as the model sees them, under the fit's
+ridge and --l2.  A full batch's first epoch scores every training row at the start, so its loss is the loss over
+every row of that fit, computed here: to 1e-4, as the sample's fit stops where Newton's decrement is at
+rounding's scale, and the loss over every row moves at first order with what is left (--l2 1e-3, or the
+log-odds, move it by percents)."""
+
+import h5py
+import numpy as np
+import pytest
+
+from sgdcli import train
+from sgdcli.data.table import Table
+from sgdcli.options import DEFAULT_MEMORY, TrainOptions
+from sgdcli.training import gradientnoise
+from sgdcli.training.sampling import sample_spans
+
+from conftest import short_fits, write_table
+from test_convergence import logistic_objective, newton_logistic
+
+
+def _strong(tmp_path, n=20_000, d=10, seed=0):
+    """About 2% positives of strong features (true weights of norm 6): 5 full-batch steps from the labels'
+    log-odds ended about 140% above the optimum."""
+    rng = np.random.default_rng(seed)
+    X = rng.standard_normal((n, d)).astype(np.float32)
+    w = rng.standard_normal(d)
+    score = X.astype(np.float64) @ (6.0 * w / np.linalg.norm(w)) - 9.0
+    y = (rng.random(n) < 1 / (1 + np.exp(-score))).astype(np.float32)
+    return write_table(tmp_path / "strong.h5", X, y), X.astype(np.float64), y.astype(np.float64)
+
+
+def _standardized(X):
+    return (X - X.mean(axis=0)) / X.std(axis=0)
+
+
+def _sample_fit(path, Z, y, l2=0.0):
+    """The fit of the run's sample: Newton's method on its rows under the fit's ridge on the weights and ``l2``."""
+    with Table(path) as table:
+        rows = np.concatenate([np.arange(a, b) for a, b in sample_spans(table, DEFAULT_MEMORY)])
+    return newton_logistic(Z[rows], y[rows], gradientnoise.RIDGE / len(rows) + l2, iters=60)
+
+
+@short_fits
+@pytest.mark.parametrize("l2", [0.0, 1e-3])
+def test_a_full_batch_starts_at_the_fit_of_its_sample(tmp_path, l2):
+    path, X, y = _strong(tmp_path)
+    Z = _standardized(X)
+    w, b = _sample_fit(path, Z, y, l2)
+    m = train(path, TrainOptions(model="logistic", batch_size="full", epochs=2, threads=1, l2=l2))
+    assert m.history[0]["train_loss"] == pytest.approx(logistic_objective(w, b, Z, y, 0.0), rel=1e-4)
+
+
+@short_fits
+def test_the_fit_is_of_the_positive_class_the_model_scores(tmp_path):
+    """--positive-class names the smaller label: the fit's sign follows (the same loss, of weights negated)."""
+    path, X, y = _strong(tmp_path)
+    Z = _standardized(X)
+    w, b = _sample_fit(path, Z, y)
+    m = train(path, TrainOptions(model="logistic", batch_size="full", epochs=2, threads=1, positive_class="0"))
+    assert m.history[0]["train_loss"] == pytest.approx(logistic_objective(w, b, Z, y, 0.0), rel=1e-4)
+
+
+@short_fits
+def test_the_fit_weighs_the_rows_as_the_objective_does(tmp_path):
+    """--class-weight balanced: the fit of the sample weighs each class's rows as the loss trained does."""
+    path, X, y = _strong(tmp_path)
+    Z = _standardized(X)
+    with Table(path) as table:
+        rows = np.concatenate([np.arange(a, b) for a, b in sample_spans(table, DEFAULT_MEMORY)])
+    v = np.where(y == 1, len(y) / (2 * y.sum()), len(y) / (2 * (len(y) - y.sum())))
+    A = np.column_stack([Z[rows], np.ones(len(rows))])
+    theta, ridge = np.zeros(A.shape[1]), np.append(np.full(Z.shape[1], gradientnoise.RIDGE / len(rows)), 0.0)
+    for _ in range(60):
+        p = 1 / (1 + np.exp(-(A @ theta)))
+        grad = A.T @ (v[rows] * (p - y[rows])) / len(rows) + ridge * theta
+        theta -= np.linalg.solve((A * (v[rows] * p * (1 - p))[:, None]).T @ A / len(rows) + np.diag(ridge), grad)
+    s = Z @ theta[:-1] + theta[-1]
+    expected = np.sum(v * (np.logaddexp(0, s) - y * s)) / np.sum(v)
+    m = train(path, TrainOptions(model="logistic", batch_size="full", epochs=2, threads=1, class_weight="balanced"))
+    assert m.history[0]["train_loss"] == pytest.approx(expected, rel=1e-4)
+
+
+@short_fits
+def test_five_full_batch_steps_from_the_fit_end_near_the_optimum(tmp_path):
+    """From the labels' log-odds they ended about 140% above the optimum's loss (computed here)."""
+    path, X, y = _strong(tmp_path)
+    Z = _standardized(X)
+    w, b = newton_logistic(Z, y, 0.0, iters=100)
+    m = train(path, TrainOptions(model="logistic", batch_size="full", threads=1))
+    W = m.raw_weights()[0]
+    assert logistic_objective(W[:-1], W[-1], X, y, 0.0) < 1.05 * logistic_objective(w, b, Z, y, 0.0)
+
+
+@short_fits
+def test_mini_batches_and_wide_rows_start_at_the_log_odds(tmp_path):
+    """The fit starts full batches of up to FIT_UP_TO weights alone: 64 features and the bias are too many, and a
+    batch of 2,000 rows is no full batch (its first epoch steps from the start, its loss no longer the start's)."""
+    rng = np.random.default_rng(1)
+    X = rng.standard_normal((4000, 64)).astype(np.float32)
+    y = (rng.random(4000) < 0.1).astype(np.float32)
+    path = write_table(tmp_path / "wide.h5", X, y)
+    m = train(path, TrainOptions(model="logistic", batch_size="full", epochs=2, threads=1))
+    p = y.mean()
+    assert m.history[0]["train_loss"] == pytest.approx(-(p * np.log(p) + (1 - p) * np.log(1 - p)), rel=1e-9)
+    path, X, y = _strong(tmp_path)
+    starts = []
+    from sgdcli.training import run as run_mod
+
+    real = run_mod.fitted
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(run_mod, "fitted", lambda *a, **kw: starts.append(real(*a, **kw)) or starts[-1])
+        train(path, TrainOptions(model="logistic", batch_size=2000, epochs=1, threads=1))
+        assert starts == []
+        train(path, TrainOptions(model="logistic", batch_size="full", epochs=1, threads=1))
+        assert len(starts) == 1 and starts[0] is not None
+
+
+def test_a_sample_of_one_class_has_no_fit(tmp_path):
+    """Every sampled row negative (the positives lie outside the sample's runs): no fit, the log-odds start."""
+    n = 20_000
+    X = np.random.default_rng(2).standard_normal((n, 3)).astype(np.float32)
+    y = np.zeros(n, dtype=np.float32)
+    with Table(write_table(tmp_path / "one.h5", X, y)) as table:
+        spans = sample_spans(table, DEFAULT_MEMORY)
+    outside = np.setdiff1d(np.arange(n), np.concatenate([np.arange(a, b) for a, b in spans]))
+    y[outside[::7]] = 1.0
+    with h5py.File(tmp_path / "one.h5", "a") as f:
+        f["y"][...] = y
+    from sgdcli.training import sampling, start
+
+    with Table(tmp_path / "one.h5") as table:
+        drawn = sampling.Sample(table)
+        assert start.fitted(drawn, lambda raw: raw.astype(np.int64), np.zeros(3), np.ones(3), lambda raw: None,
+                            0.0) is None
+
+
+def test_a_full_batch_from_the_fit_that_ends_above_the_best_constant_model_is_told(tmp_path):
+    """Features that do not predict rare labels at a rate far too large: the run starts at the fit of the sample,
+    below the best constant model's loss, and ends above it; the warning says which loss it was held to."""
+    from sgdcli.training.runlog import FitWarning
+
+    rng = np.random.default_rng(0)
+    X = rng.standard_normal((4000, 5)).astype(np.float32)
+    y = (rng.random(4000) < 0.02).astype(np.float32)
+    path = write_table(tmp_path / "noise.h5", X, y)
+    p = y.mean()
+    constant = -(p * np.log(p) + (1 - p) * np.log(1 - p))
+    with pytest.warns(FitWarning) as caught:  # and that the model is far from the optimum
+        m = train(path, TrainOptions(model="logistic", batch_size="full", lr=400.0, optimizer="sgd",
+                                     schedule="constant", epochs=3, threads=1))
+    assert m.history[0]["train_loss"] < constant < m.history[-1]["train_loss"]
+    (told,) = [str(w.message) for w in caught if "worse than it started" in str(w.message)]
+    assert (f"is above the best constant model's (the bias at the labels' log-odds; the run started below it, at "
+            f"the fit of its sample) {constant:.4g}: training ended worse") in told
