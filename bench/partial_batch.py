@@ -14,18 +14,19 @@ computed here.
 
 from __future__ import annotations
 
-import argparse
 import contextlib
 import os
 import sys
 import tempfile
-import warnings
 
 import h5py
 import numpy as np
 
-from sgdcli import TrainOptions, evaluate, train
-from sgdcli.engine import epoch as epoch_mod
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+
+from problems import seeds_from_args  # noqa: E402
+from sgdcli import TrainOptions, evaluate, train  # noqa: E402
+from sgdcli.engine import epoch as epoch_mod  # noqa: E402
 
 FEATURES = 50
 # (batch, whole batches, rows left over)
@@ -58,18 +59,15 @@ def optimum(model: str, X: np.ndarray, y: np.ndarray) -> float:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--seeds", type=int, default=2)
-    args = parser.parse_args()
-    warnings.simplefilter("ignore")
+    seeds = seeds_from_args(__doc__)
     print(f"{'model':<9} {'batch':>5} {'rows':>7} {'gap before':>11} {'gap after':>10}  "
-          f"(means over {args.seeds} seeds)")
+          f"(means over {seeds} seeds)")
     with tempfile.TemporaryDirectory() as tmp:
         for model in ("linear", "logistic"):
             for batch, whole, left in CASES:
                 n = batch * whole + left
                 gaps = {"before": [], "after": []}
-                for seed in range(args.seeds):
+                for seed in range(seeds):
                     rng = np.random.default_rng(seed)
                     X = rng.standard_normal((n, FEATURES)).astype(np.float32)
                     score = X @ (rng.standard_normal(FEATURES) / np.sqrt(FEATURES))

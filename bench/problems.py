@@ -14,3 +14,16 @@ def bias_for(score: np.ndarray, share: float) -> float:
         mid = (lo + hi) / 2
         lo, hi = (mid, hi) if np.mean(1 / (1 + np.exp(-(score + mid)))) < share else (lo, mid)
     return (lo + hi) / 2
+
+
+def seeds_from_args(doc: str, default: int = 2) -> int:
+    """The ``--seeds N`` of a benchmark whose docstring is ``doc`` (its first line, the description), with the
+    runs' warnings silenced: a benchmark reports what it measures, not what each run would be told."""
+    import argparse
+    import warnings
+
+    parser = argparse.ArgumentParser(description=doc.splitlines()[0])
+    parser.add_argument("--seeds", type=int, default=default)
+    seeds = parser.parse_args().seeds
+    warnings.simplefilter("ignore")
+    return seeds

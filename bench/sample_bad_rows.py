@@ -13,18 +13,19 @@ log loss over the good rows above their optimum (Newton's method on the standard
 
 from __future__ import annotations
 
-import argparse
 import contextlib
 import os
 import sys
 import tempfile
-import warnings
 
 import h5py
 import numpy as np
 
-from sgdcli import TrainOptions, evaluate, train
-from sgdcli.training import run as run_mod
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+
+from problems import seeds_from_args  # noqa: E402
+from sgdcli import TrainOptions, evaluate, train  # noqa: E402
+from sgdcli.training import run as run_mod  # noqa: E402
 
 ROWS = 20_000
 FEATURES = 10
@@ -72,17 +73,14 @@ def problem(tmp: str, share: float, seed: int) -> tuple[str, str, float]:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--seeds", type=int, default=2)
-    args = parser.parse_args()
-    warnings.simplefilter("ignore")
+    seeds = seeds_from_args(__doc__)
     print(f"{'bad rows':>8} {'batch':>6} {'lr before':>10} {'lr after':>10} {'gap before':>11} {'gap after':>10} "
-          f"{'after/before':>12}  (means over {args.seeds} seeds)")
+          f"{'after/before':>12}  (means over {seeds} seeds)")
     with tempfile.TemporaryDirectory() as tmp:
         for share in SHARES:
             for batch in BATCHES:
                 out = {"before": [], "after": []}
-                for seed in range(args.seeds):
+                for seed in range(seeds):
                     path, good, best = problem(tmp, share, seed)
                     for name in out:
                         with bad_rows_sampled() if name == "before" else contextlib.nullcontext():

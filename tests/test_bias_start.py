@@ -1,5 +1,6 @@
-"""Every fresh logistic run, full batch or not, starts its bias at the labels' log-odds (training/start.py), and the
-end of a run is held to the loss of that start (training/fitwarnings.py)."""
+"""Every fresh logistic run that does not start at the fit of its sample (mini-batches, and full batches without
+one: training/start.py) starts its bias at the labels' log-odds, and the end of a run is held to the loss of that
+start, the best constant model's (training/fitwarnings.py)."""
 
 import numpy as np
 import pytest
@@ -26,16 +27,20 @@ def test_rare_positives_on_large_batches_end_near_the_optimum(tmp_path):
     assert logistic_objective(W[0, :-1], W[0, -1], X, y, 0.0) < 1.02 * logistic_objective(w, b, Z, y, 0.0)
 
 
+def unpredictive(tmp_path):
+    """Features that do not predict rare labels (2% positives): the file, and the best constant model's loss."""
+    rng = np.random.default_rng(0)
+    X = rng.standard_normal((4000, 5)).astype(np.float32)
+    y = (rng.random(4000) < 0.02).astype(np.float32)
+    p = y.mean()
+    return write_table(tmp_path / "noise.h5", X, y), -(p * np.log(p) + (1 - p) * np.log(1 - p))
+
+
 def test_a_mini_batch_run_that_ends_above_its_start_is_told(tmp_path):
     """Features that do not predict rare labels, at a rate far too large: the loss ends far above the labels'
     best constant model's, where the run started, though below log 2, the all-zero model's, which the end was
     held to."""
-    rng = np.random.default_rng(0)
-    X = rng.standard_normal((4000, 5)).astype(np.float32)
-    y = (rng.random(4000) < 0.02).astype(np.float32)
-    path = write_table(tmp_path / "noise.h5", X, y)
-    p = y.mean()
-    start = -(p * np.log(p) + (1 - p) * np.log(1 - p))
+    path, start = unpredictive(tmp_path)
     with pytest.warns(FitWarning, match="training ended worse than it started") as caught:
         m = train(path, TrainOptions(model="logistic", lr=10.0, schedule="constant", epochs=3, threads=1))
     assert 1.5 * start < m.history[-1]["train_loss"] < np.log(2)

@@ -16,18 +16,15 @@ from sgdcli.training import gradientnoise
 from sgdcli.training.sampling import sample_spans
 
 from conftest import short_fits, write_table
+from test_bias_start import unpredictive
 from test_convergence import logistic_objective, newton_logistic
+from test_full_batch_end import logistic_rows
 
 
-def _strong(tmp_path, n=20_000, d=10, seed=0):
+def _strong(tmp_path):
     """About 2% positives of strong features (true weights of norm 6): 5 full-batch steps from the labels'
     log-odds ended about 140% above the optimum."""
-    rng = np.random.default_rng(seed)
-    X = rng.standard_normal((n, d)).astype(np.float32)
-    w = rng.standard_normal(d)
-    score = X.astype(np.float64) @ (6.0 * w / np.linalg.norm(w)) - 9.0
-    y = (rng.random(n) < 1 / (1 + np.exp(-score))).astype(np.float32)
-    return write_table(tmp_path / "strong.h5", X, y), X.astype(np.float64), y.astype(np.float64)
+    return logistic_rows(tmp_path / "strong.h5", 20_000, 10, 6.0, -9.0)
 
 
 def _standardized(X):
@@ -140,12 +137,7 @@ def test_a_full_batch_from_the_fit_that_ends_above_the_best_constant_model_is_to
     below the best constant model's loss, and ends above it; the warning says which loss it was held to."""
     from sgdcli.training.runlog import FitWarning
 
-    rng = np.random.default_rng(0)
-    X = rng.standard_normal((4000, 5)).astype(np.float32)
-    y = (rng.random(4000) < 0.02).astype(np.float32)
-    path = write_table(tmp_path / "noise.h5", X, y)
-    p = y.mean()
-    constant = -(p * np.log(p) + (1 - p) * np.log(1 - p))
+    path, constant = unpredictive(tmp_path)
     with pytest.warns(FitWarning) as caught:  # and that the model is far from the optimum
         m = train(path, TrainOptions(model="logistic", batch_size="full", lr=400.0, optimizer="sgd",
                                      schedule="constant", epochs=3, threads=1))

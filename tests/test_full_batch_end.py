@@ -21,15 +21,21 @@ ESTIMATE = re.compile(r"the model's (?:\(epoch (\d+)'s, which early stopping kep
                       r"\(Newton's method\), ([\d.]+): the model may be far from the optimum; (.*)$")
 
 
-def _tenth_positive(tmp_path, n=20_000, d=60, seed=0):
-    """About 10% positives of logistic labels whose true weights have norm 8: a loss near 0.1 under balanced
-    class weights, and 61 weights, so that a fit of the 4,096 rows of the sample gains on them beside NEAR."""
+def logistic_rows(path, n, d, norm, bias, seed=0):
+    """``n`` rows of ``d`` standard normal features, logistic labels of random true weights of norm ``norm`` and
+    ``bias``, written to ``path``; the file, the features and the labels (float64)."""
     rng = np.random.default_rng(seed)
     X = rng.standard_normal((n, d)).astype(np.float32)
     w = rng.standard_normal(d)
-    score = X.astype(np.float64) @ (8.0 * w / np.linalg.norm(w)) - 10.7
+    score = X.astype(np.float64) @ (norm * w / np.linalg.norm(w)) + bias
     y = (rng.random(n) < 1 / (1 + np.exp(-score))).astype(np.float32)
-    return write_table(tmp_path / "tenth.h5", X, y), X.astype(np.float64), y.astype(np.float64)
+    return write_table(path, X, y), X.astype(np.float64), y.astype(np.float64)
+
+
+def _tenth_positive(tmp_path):
+    """About 10% positives of logistic labels whose true weights have norm 8: a loss near 0.1 under balanced
+    class weights, and 61 weights, so that a fit of the 4,096 rows of the sample gains on them beside NEAR."""
+    return logistic_rows(tmp_path / "tenth.h5", 20_000, 60, 8.0, -10.7)
 
 
 def _weighted_optimum(X, y, v):
