@@ -214,9 +214,9 @@ def sample_parts(monkeypatch):
 
 
 @pytest.fixture
-def log_odds_start(monkeypatch):
-    """Full-batch logistic runs start from the labels' log-odds, as where the fit of the sample is skipped (rows
-    too wide, too little --memory): for the end check's tests (from the fit such runs end near the optimum, and
+def no_fit_start(monkeypatch):
+    """Full-batch logistic and softmax runs start where no fit of the sample is found (rows too wide, too little
+    --memory): logistic's bias at the labels' log-odds, softmax at 0.  For the end check's tests (from the fit such runs end near the optimum, and
     it has nothing to say of them), and for runs on two files that train alike but whose samples hold other
     rows (the fit of each starts them apart)."""
     from sgdcli.training import run as run_mod

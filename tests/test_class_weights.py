@@ -166,7 +166,7 @@ def test_labels_written_as_float32_classes_are_those_classes(tmp_path):
 
 @short_fits  # (short fits' warnings)
 def test_class_weights_standardize_and_train_as_the_same_sample_weights_and_the_rows_repeated(tmp_path,
-                                                                                            log_odds_start):
+                                                                                            no_fit_start):
     """A row's weight is its sample weight times its class's weight in the standardization statistics too (they
     were weighted by the sample weights only), so --class-weight 1=5 trains the objective of the class-1 rows
     repeated 5 times; the penalty, on standardized weights, made the difference visible.  (From the labels'

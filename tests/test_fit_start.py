@@ -1,5 +1,5 @@
-"""A fresh full-batch logistic model starts at the fit of the run's sample (training/start.py ``fitted``): its
-weights and bias by Newton's method on the sample's rows, standardized as the model sees them, under the fit's
+"""A fresh full-batch logistic or softmax model starts at the fit of the run's sample (training/start.py
+``fitted``): its weights and bias by Newton's method on the sample's rows, standardized as the model sees them, under the fit's
 ridge and --l2.  A full batch's first epoch scores every training row at the start, so its loss is the loss over
 every row of that fit, computed here: to 1e-4, as the sample's fit stops where Newton's decrement is at
 rounding's scale, and the loss over every row moves at first order with what is left (--l2 1e-3, or the
@@ -128,8 +128,8 @@ def test_a_sample_of_one_class_has_no_fit(tmp_path):
 
     with Table(tmp_path / "one.h5") as table:
         drawn = sampling.Sample(table)
-        assert start.fitted(drawn, lambda raw: raw.astype(np.int64), np.zeros(3), np.ones(3), lambda raw: None,
-                            0.0) is None
+        assert start.fitted("logistic", drawn, lambda raw: raw.astype(np.int64), 2, np.zeros(3), np.ones(3),
+                            lambda raw: None, 0.0) is None
 
 
 def test_a_full_batch_from_the_fit_that_ends_above_the_best_constant_model_is_told(tmp_path):
@@ -145,3 +145,67 @@ def test_a_full_batch_from_the_fit_that_ends_above_the_best_constant_model_is_to
     (told,) = [str(w.message) for w in caught if "worse than it started" in str(w.message)]
     assert (f"is above the best constant model's (the bias at the labels' log-odds; the run started below it, at "
             f"the fit of its sample) {constant:.4g}: training ended worse") in told
+
+
+@short_fits
+def test_a_full_batch_of_softmax_from_the_fit_ends_near_the_optimum(tmp_path):
+    """Nearly separable classes, 120 full-batch steps: from 0 softmax ended over 10% above the optimum's loss
+    (computed here by L-BFGS); from the fit of its sample, within 2%."""
+    from sgdcli import generate
+    from test_cosine_rate import _softmax_loss, _softmax_optimum
+
+    path = tmp_path / "classes.h5"
+    generate(path, task="multiclass", classes=4, rows=3000, features=6, noise=0.1, seed=0)
+    with h5py.File(path) as f:
+        X, y = f["X"][:].astype(np.float64), f["y"][:].astype(np.int64)
+    m = train(path, TrainOptions(model="softmax", batch_size="full", epochs=120, threads=1))
+    assert _softmax_loss(m, X, y) < 1.02 * _softmax_optimum(X, y)
+    assert "warnings" not in m.training
+
+
+def test_a_softmax_sample_missing_a_class_has_no_fit(tmp_path):
+    """Four classes, one of them only outside the sample's runs: the fit would know three, and starts nothing."""
+    n = 20_000
+    X = np.random.default_rng(3).standard_normal((n, 3)).astype(np.float32)
+    y = np.random.default_rng(4).integers(0, 3, n).astype(np.float32)
+    with Table(write_table(tmp_path / "three.h5", X, y)) as table:
+        spans = sample_spans(table, DEFAULT_MEMORY)
+    outside = np.setdiff1d(np.arange(n), np.concatenate([np.arange(a, b) for a, b in spans]))
+    y[outside[::5]] = 3.0
+    with h5py.File(tmp_path / "three.h5", "a") as f:
+        f["y"][...] = y
+    from sgdcli.training import sampling, start
+
+    with Table(tmp_path / "three.h5") as table:
+        drawn = sampling.Sample(table)
+        found = start.fitted("softmax", drawn, lambda raw: raw.astype(np.int64), 4, np.zeros(3), np.ones(3),
+                             lambda raw: None, 0.0)
+        assert found is None
+        y[outside[::5]] = 0.0
+        every = start.fitted("softmax", drawn, lambda raw: raw.astype(np.int64), 3, np.zeros(3), np.ones(3),
+                             lambda raw: None, 0.0)
+        assert every.shape == (3, 4) and np.allclose(every.sum(axis=0), 0.0)  # centred across the classes
+
+
+@short_fits
+def test_a_run_from_the_fit_at_lr_auto_is_not_judged_against_the_fit(tmp_path):
+    """1% positives of weak features under --class-weight balanced: the run ends near the optimum (computed here),
+    yet the end check's estimate of it, a fit of the sample's 40-odd positives of weight 50, told it it was 6%
+    above; a run that started at that fit is not judged by it."""
+    path, X, y = logistic_rows(tmp_path / "rare.h5", 20_000, 10, 1.0, -5.075)
+    assert 0.005 < y.mean() < 0.02
+    v = np.where(y == 1, len(y) / (2 * y.sum()), len(y) / (2 * (len(y) - y.sum())))
+    Z = _standardized(X)
+    A = np.column_stack([Z, np.ones(len(y))])
+    theta = np.zeros(A.shape[1])
+    for _ in range(60):
+        p = 1 / (1 + np.exp(-(A @ theta)))
+        theta -= np.linalg.solve((A * (v * p * (1 - p))[:, None]).T @ A, A.T @ (v * (p - y)))
+
+    def objective(s):
+        return np.sum(v * (np.logaddexp(0, s) - y * s)) / np.sum(v)
+
+    m = train(path, TrainOptions(model="logistic", batch_size="full", threads=1, class_weight="balanced"))
+    W = m.raw_weights()[0]
+    assert objective(X @ W[:-1] + W[-1]) < 1.02 * objective(A @ theta)
+    assert "warnings" not in m.training

@@ -84,7 +84,7 @@ def _optimum(X, y):
     return logistic_objective(w, b, Z, y, 0.0)
 
 
-def test_a_full_batch_far_above_the_optimum_of_nearly_separable_rows_is_told_so(tmp_path, log_odds_start):
+def test_a_full_batch_far_above_the_optimum_of_nearly_separable_rows_is_told_so(tmp_path, no_fit_start):
     """Nearly separable rows, 150 full-batch steps from the log-odds: the run ends over NEAR above the optimum's
     loss (computed here), and its loss fell too slowly at the cosine's end to be warned of; it was not told."""
     path, X, y = _separable(tmp_path, 3000)
@@ -105,7 +105,7 @@ def test_a_full_batch_far_above_the_optimum_of_nearly_separable_rows_is_told_so(
     assert (code, err) == (0, f"sgdcli: warning: {text}\n")
 
 
-def test_the_optimums_estimate_on_a_sample_of_the_rows_is_near_its_loss_there(tmp_path, log_odds_start):
+def test_the_optimums_estimate_on_a_sample_of_the_rows_is_near_its_loss_there(tmp_path, no_fit_start):
     """The sample holds 4,096 of 20,000 rows: the fit's loss on them, plus what a fit gains on the rows it fits, is
     within a few percent of the loss there of the optimum over all rows (computed here)."""
     from sgdcli.options import DEFAULT_MEMORY
@@ -130,9 +130,9 @@ def test_a_full_batch_near_the_optimum_is_not_told_anything(tmp_path):
     assert "warnings" not in m.training
 
 
-def test_a_full_batch_of_softmax_far_above_its_optimum_is_told_so(tmp_path):
-    """Nearly separable classes, 120 full-batch steps: softmax ends far above the optimum's loss (computed here by
-    L-BFGS) and is told so; nothing was said."""
+def test_a_full_batch_of_softmax_far_above_its_optimum_is_told_so(tmp_path, no_fit_start):
+    """Nearly separable classes, 120 full-batch steps from 0: softmax ends far above the optimum's loss (computed
+    here by L-BFGS) and is told so; nothing was said."""
     from test_cosine_rate import _softmax_loss, _softmax_optimum
 
     path = tmp_path / "classes.h5"

@@ -53,7 +53,7 @@ def _weighted_loss(X, y, v, theta):
     return float(np.sum(v * (np.logaddexp(0, s) - y * s)) / np.sum(v))
 
 
-def test_a_settled_full_batch_under_balanced_class_weights_is_not_told_it_is_far(tmp_path):
+def test_a_settled_full_batch_under_balanced_class_weights_is_not_told_it_is_far(tmp_path, no_fit_start):
     """Balanced weights on 10% positives weigh each positive 5 and each negative 0.56: a fit of the sample gains
     Σv²/Σv (2.8 here) times what it gains unweighted, as its noise grows with the squares of the weights and its
     curvature with the weights.  Added back unweighted, the estimate was too low, and this run, settled at the
@@ -67,7 +67,7 @@ def test_a_settled_full_batch_under_balanced_class_weights_is_not_told_it_is_far
     assert "warnings" not in m.training
 
 
-def test_weights_all_equal_are_judged_as_no_weights(tmp_path, log_odds_start):
+def test_weights_all_equal_are_judged_as_no_weights(tmp_path, no_fit_start):
     """Weights are relative: sample weights all 2 weigh the rows as none do, and a run far from its optimum is
     told the same, the estimate's optimism that of unweighted rows."""
     path, X, y = _separable(tmp_path, 3000)
@@ -82,7 +82,7 @@ def test_weights_all_equal_are_judged_as_no_weights(tmp_path, log_odds_start):
     assert ESTIMATE.match(text)[5] == ESTIMATE.match(same)[5]
 
 
-def test_the_end_check_judges_the_epoch_early_stopping_keeps(tmp_path, log_odds_start):
+def test_the_end_check_judges_the_epoch_early_stopping_keeps(tmp_path, no_fit_start):
     """No epoch improves on the first by --min-delta 1, and --patience outlasts the run: early stopping keeps
     epoch 1, one step from the bias at the labels' log-odds, far above the optimum; the check scored the last
     epoch's model, near it, and said nothing of the model written."""
@@ -105,7 +105,7 @@ def test_the_end_check_judges_the_epoch_early_stopping_keeps(tmp_path, log_odds_
 
 
 def test_a_stop_that_kept_an_epoch_far_from_the_optimum_under_min_delta_is_told_to_lower_it(tmp_path,
-                                                                                          log_odds_start):
+                                                                                          no_fit_start):
     """No epoch improves on the first by --min-delta 1: early stopping stops after the second (--patience 1) and
     keeps the first, one step from the start, far above the optimum.  A stop was not judged at all, and the model
     written was that far, unsaid."""
@@ -121,7 +121,7 @@ def test_a_stop_that_kept_an_epoch_far_from_the_optimum_under_min_delta_is_told_
                                          "validation loss")
 
 
-def test_an_epoch_early_stopping_chose_by_the_loss_alone_is_not_judged(tmp_path, log_odds_start):
+def test_an_epoch_early_stopping_chose_by_the_loss_alone_is_not_judged(tmp_path, no_fit_start):
     """Validation rows whose labels are the training rows' flipped: the better the model fits, the higher their
     loss, so early stopping (--min-delta 0, a --patience the run outlasts) keeps epoch 1, one step from the start.
     That is its choice, which more epochs would not move: the run was told to raise --epochs to leave it."""
@@ -138,7 +138,7 @@ def test_an_epoch_early_stopping_chose_by_the_loss_alone_is_not_judged(tmp_path,
     assert "warnings" not in m.training
 
 
-def test_the_end_check_holds_no_more_than_memory(tmp_path, monkeypatch):
+def test_the_end_check_holds_no_more_than_memory(tmp_path, monkeypatch, no_fit_start):
     """At a --memory that holds the sample's rows and the fit beside them, and no more, the check (traced from
     its start, the sample read again) stays within it: it scores every row of the sample and keeps the scores
     of the rows it judges, where it scored a copy of those rows (all of them here), the sample's size again,

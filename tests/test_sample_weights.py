@@ -41,7 +41,7 @@ def weighted_objective(X, y, W, w, l2):
 
 
 @short_fits
-def test_integer_weights_train_as_the_rows_repeated(weighted, log_odds_start):
+def test_integer_weights_train_as_the_rows_repeated(weighted, no_fit_start):
     """Gradient descent on the weighted file takes the steps it takes on the repeated rows (standardization
     included: its statistics are weighted too), from the same start (the labels' log-odds: the fit of each
     file's sample, which holds other rows, aside)."""
@@ -89,7 +89,7 @@ def test_the_optimum_is_scikit_learns_weighted_one(weighted, tmp_path):
 
 
 @short_fits
-def test_rows_of_weight_zero_are_left_out(weighted, tmp_path, log_odds_start):
+def test_rows_of_weight_zero_are_left_out(weighted, tmp_path, no_fit_start):
     """The same steps as on the file without them, from the same start (the fit of each file's sample aside)."""
     path, _, X, y, w = weighted
     kept = w > 0

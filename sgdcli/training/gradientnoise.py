@@ -151,15 +151,19 @@ def fit_weights(model: str, Z: np.ndarray, labels: np.ndarray, weights: np.ndarr
     return theta[:, 1:] if model == "logistic" else theta - theta.mean(axis=1, keepdims=True)
 
 
-def fit_logistic(Z: np.ndarray, labels: np.ndarray, weights: np.ndarray | None, l2: float = 0.0) -> np.ndarray | None:
-    """The logistic model (its weights and bias, last) fitted to all the sample's rows ``Z`` (with the bias's
-    column), raw ``labels`` (the larger class positive) and ``weights`` (None: 1) under ``l2``; None where
-    ``measure`` fits nothing."""
-    rows = _rows("logistic", Z, labels, weights)
-    if rows is None:
+def fit_model(model: str, Z: np.ndarray, labels: np.ndarray, weights: np.ndarray | None, l2: float = 0.0,
+              classes: int = 2) -> np.ndarray | None:
+    """The model of ``model`` (its weights and bias, last) fitted to all the sample's rows ``Z`` (with the bias's
+    column), ``labels`` (the classes' indices, ``classes`` of them: logistic's positive class 1) and ``weights``
+    (None: 1) under ``l2``: logistic's one vector, softmax's one per class (classes × features + 1), centred
+    across the classes as training's are (``_fit``); None where ``measure`` fits nothing, or the sample holds
+    fewer classes."""
+    rows = _rows(model, Z, labels, weights)
+    if rows is None or rows[1].shape[1] != classes:
         return None
     Z, Y, v, _ = rows
-    return _fit(Z, Y, v, l2, np.zeros((Z.shape[1], 2)))[:, 1]
+    theta = _fit(Z, Y, v, l2, np.zeros((Z.shape[1], classes)), model)
+    return theta[:, 1] if model == "logistic" else (theta - theta.mean(axis=1, keepdims=True)).T
 
 
 def fit_loss(model: str, Z: np.ndarray, labels: np.ndarray, weights: np.ndarray | None) -> float:

@@ -75,7 +75,6 @@ class Run:
         # the mean loss over the training rows of the model training starts from, where counted (a fresh logistic
         # model's, its bias at the labels' log-odds), else the all-zero model's: what the end of a run is held to
         self.start_loss = facts.zero_loss
-        self.start_fitted = False  # a full-batch logistic model that starts at the fit of the sample (start.fitted)
         self.objective = (*opts.objective, self.weighting.class_weights)  # validation weighs rows as given
         d = table.n_features
         self.batch = self.n_train if opts.batch_size is None else opts.batch_size
@@ -113,13 +112,15 @@ class Run:
             self.start[-1], loss = log_odds(count, self.labels, self.weighting.class_weights,
                                             self.weighting.sample_weight is not None)
             self.start_loss = self.zero_loss if loss is None else loss
-            fit = fitted(self.sample, self.labels.class_of, center, scale, self.sample_weights_of, opts.l2) if (
-                replicas.full_batch(self.batch, self.n_train, self.shards)) else None
-            self.start_fitted = fit is not None  # held to the log-odds' loss all the same: the fit's is below it
-            if fit is not None:
-                self.start[:] = fit
-                reporter.message(f"starting at the fit of the run's sample of {len(self.sample.labels()):,} rows "
-                                 "(Newton's method): a full batch keeps where it starts")
+        # a full batch of logistic or softmax starts at the fit of the sample (training/start.py), held to the
+        # loss above all the same (the best constant model's, the all-zero model's): the fit's is below it
+        self.start_model = fitted(opts.model, self.sample, self.labels.class_of, max(self.labels.n_outputs, 2),
+                                  center, scale, self.sample_weights_of, opts.l2) if (
+            self.init is None and replicas.full_batch(self.batch, self.n_train, self.shards)) else None
+        self.start_fitted = self.start_model is not None
+        if self.start_fitted:
+            reporter.message(f"starting at the fit of the run's sample of {len(self.sample.labels()):,} rows "
+                             "(Newton's method): a full batch keeps where it starts")
         self.score_centre = centre.ScoreCentre.of_run(self.sample, self.labels.task, self.mean, self.init is None
                                                       or opts.restandardize, center, scale)  # AUC's
         self.measured = runrate.measure(self, center, scale)  # while the sample is held
@@ -167,7 +168,7 @@ class Run:
             if self.opts.init_optimizer:
                 warmstart.restore_optimizer(self.init, state.slots, self.kept_slots(), state.W)
         else:
-            state.W[:] = self.start
+            state.W[:] = self.start if self.start_model is None else self.start_model
         return state
 
     def kept_slots(self) -> dict[str, int]:

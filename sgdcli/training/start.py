@@ -32,14 +32,16 @@ row by the label pass, so that rows of weight 0 or skipped by --bad-rows
 skip start it as rows left out do.  A warm start (--init) starts from its
 model instead.
 
-A full-batch logistic run starts at the fit of its sample instead, its
-weights and bias (``fitted``: Newton's method, training/gradientnoise.py, of
-the objective trained, --l2 and the rows' weights included), where that fit
-exists (dense rows, up to FIT_UP_TO weights, room for it in --memory, both
-classes in the sample).  A full batch steps once an epoch without noise, so
+A full-batch logistic or softmax run starts at the fit of its sample
+instead, its weights and biases (``fitted``: Newton's method,
+training/gradientnoise.py, of the objective trained, --l2 and the rows'
+weights included), where that fit exists (dense rows, up to FIT_UP_TO
+weights, room for it in --memory, every class in the sample).  A full batch steps once an epoch without noise, so
 its few steps keep where it starts: from the log-odds the default 5 epochs
 ended 2% (noisy labels) to 140% (2% positives, strong features) above the
-optimum, from the fit 0% to 2%, and never further in any case measured
+optimum, from the fit 0% to 2%, and never further in any case measured;
+softmax from 0 ended 70% (sample_data/multiclass.h5) to 510% (nearly
+separable classes) above it, from the fit 0.24% to 5%
 (bench/results/2026-12-04-fit-start.md).  Mini-batch runs keep the log-odds
 start: their many noisy steps forget it, and where the noise leads at the
 start (small batches, strong features) a run from the fit ended further
@@ -106,23 +108,25 @@ def best_constant(model: str, quantile: float, labels: np.ndarray, weights: np.n
     return best if math.isfinite(best) else 0.0
 
 
-def fitted(drawn: Sample, class_of, center: np.ndarray, scale: np.ndarray, weights_of, l2: float
-           ) -> np.ndarray | None:
-    """The weights and bias (last) a fresh full-batch logistic model starts from: its fit to the sample ``drawn``
-    (the run's), whose rows the model sees standardized by ``center`` and ``scale``, each row's class
-    ``class_of(raw labels)`` (model/labels.py: the positive class 1, -1 for none) and weight ``weights_of(raw
-    labels)`` (None: 1), under ``l2``; None where there is no fit (sparse rows, more than
-    gradientnoise.FIT_UP_TO weights, too little room beside the sample in its --memory, one class)."""
-    if drawn.table.sparse or drawn.table.n_features + 1 > gradientnoise.FIT_UP_TO:
+def fitted(model: str, drawn: Sample, class_of, classes: int, center: np.ndarray, scale: np.ndarray, weights_of,
+           l2: float) -> np.ndarray | None:
+    """The weights and biases (last) a fresh full-batch logistic or softmax model (of ``classes`` classes) starts
+    from: its fit to the sample ``drawn`` (the run's), whose rows the model sees standardized by ``center`` and
+    ``scale``, each row's class ``class_of(raw labels)`` (model/labels.py: logistic's positive class 1, -1 for
+    none) and weight ``weights_of(raw labels)`` (None: 1), under ``l2``: logistic's vector, softmax's one per
+    class; None where there is no fit (another model, sparse rows, more than gradientnoise.FIT_UP_TO weights, too
+    little room beside the sample in its --memory, a class missing from the sample)."""
+    if (model not in gradientnoise.MODELS or drawn.table.sparse
+            or (classes - 1) * (drawn.table.n_features + 1) > gradientnoise.FIT_UP_TO):
         return None
     raw = sample_labels(drawn)
-    classes = class_of(raw)
-    labels = np.where(classes >= 0, classes, np.nan)
+    found = class_of(raw)
+    labels = np.where(found >= 0, found, np.nan)
     weights = weights_of(raw)
     Z = sample(drawn, center, scale)
-    if gradientnoise.skipped("logistic", Z, labels, weights, room(drawn)):
+    if gradientnoise.skipped(model, Z, labels, weights, room(drawn)):
         return None
-    return gradientnoise.fit_logistic(Z, labels, weights, l2)
+    return gradientnoise.fit_model(model, Z, labels, weights, l2, classes)
 
 
 def log_odds(count, labels, class_weights: np.ndarray | None, sample_weighted: bool) -> tuple[float, float | None]:
