@@ -119,7 +119,7 @@ def log_end(run, kept_epoch: int) -> list[str]:
                        + ("" if epochs == 1 else f", and {falling}") + ": the model may be far from the optimum; "
                        "raise --epochs" + (" or lower --batch-size" if run.batch > 1 else ""))
     elif updates and not run.start_fitted:  # a run from the fit of its sample started near the optimum, and any
-        # fall at its end is much of its whole run's: it is judged against the fit (fullbatch.short) instead
+        # fall at its end is much of its whole run's: at a rate given, it is judged against the fit (fullbatch.short)
         far += _still_falling(run)
     under = _under_min_delta(run, kept_epoch) if chosen else None
     # a run from the fit of its sample at --lr auto's rate ended 0% to 3% above the optimum wherever measured, and

@@ -36,13 +36,13 @@ A full-batch logistic or softmax run starts at the fit of its sample
 instead, its weights and biases (``fitted``: Newton's method,
 training/gradientnoise.py, of the objective trained, --l2 and the rows'
 weights included), where that fit exists (dense rows, up to FIT_UP_TO
-weights, room for it in --memory, every class in the sample).  A full batch steps once an epoch without noise, so
-its few steps keep where it starts: from the log-odds the default 5 epochs
-ended 2% (noisy labels) to 140% (2% positives, strong features) above the
-optimum, from the fit 0% to 2%, and never further in any case measured;
-softmax from 0 ended 70% (sample_data/multiclass.h5) to 510% (nearly
-separable classes) above it, from the fit 0.24% to 5%
-(bench/results/2026-12-04-fit-start.md).  Mini-batch runs keep the log-odds
+weights, room for it in --memory, every class in the sample).  A full batch
+steps once an epoch without noise, so its few steps keep where it starts:
+from the log-odds the default 5 epochs ended 2% (noisy labels) to 140% (2%
+positives, strong features) above the optimum, from the fit 0% to 2%, and
+never further in any case measured; softmax from 0 ended 70%
+(sample_data/multiclass.h5) to 510% (nearly separable classes) above it,
+from the fit 0.24% to 5% (bench/results/2026-12-04-fit-start.md).  Mini-batch runs keep the log-odds
 start: their many noisy steps forget it, and where the noise leads at the
 start (small batches, strong features) a run from the fit ended further
 from the optimum than one from the log-odds, its first large steps a random
