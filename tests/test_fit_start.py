@@ -209,3 +209,17 @@ def test_a_run_from_the_fit_at_lr_auto_is_not_judged_against_the_fit(tmp_path):
     W = m.raw_weights()[0]
     assert objective(X @ W[:-1] + W[-1]) < 1.02 * objective(A @ theta)
     assert "warnings" not in m.training
+
+
+def test_a_run_from_the_fit_at_too_large_a_rate_is_told_to_lower_it(tmp_path):
+    """A full batch that starts at the fit of its sample and ends far from it got there by its own steps: the end
+    check says to lower --lr, where it said to raise --epochs (by tens of thousands)."""
+    from sgdcli.training.runlog import FitWarning
+
+    path, X, y = _strong(tmp_path)
+    with pytest.warns(FitWarning) as caught:
+        m = train(path, TrainOptions(model="logistic", batch_size="full", lr=100.0, epochs=2, threads=1))
+    (told,) = [str(w.message) for w in caught if "estimated by a fit of them" in str(w.message)]
+    assert told.endswith(": the model may be far from the optimum; it started at such a fit, and its steps took it "
+                         "away: lower --lr (try 10) or use --lr auto"), told
+    assert m.training["warnings"][-1] == told

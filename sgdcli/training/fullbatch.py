@@ -68,7 +68,9 @@ def short(run, epochs: int, kept_epoch: int, under: str | None = None) -> list[s
     where that is not measured (another run; sparse rows; a fit too wide for gradientnoise.FIT_UP_TO, or for the
     sample's --memory).  ``under``: early stopping kept that epoch, though a later one had a lower loss of those
     it judges (``under``: "validation" or "training") by no more than --min-delta, so the warning says to lower
-    it (more epochs would keep the same epoch)."""
+    it (more epochs would keep the same epoch).  A run that started at the fit of its sample (at a rate given:
+    fitwarnings.log_end) and ended far from it was taken there by its steps: the warning says to lower the rate,
+    not to raise --epochs."""
     opts = run.opts
     if (opts.model not in gradientnoise.MODELS or opts.l2 > 0 or run.table.sparse
             or (max(run.labels.n_outputs, 2) - 1) * (run.table.n_features + 1) > gradientnoise.FIT_UP_TO
@@ -95,7 +97,9 @@ def short(run, epochs: int, kept_epoch: int, under: str | None = None) -> list[s
     gap = loss / best - 1.0
     which = f" (epoch {kept_epoch}'s, which early stopping kept)" if 0 < kept_epoch < epochs else ""
     advice = (f"lower --min-delta ({opts.min_delta:g}), by more than which no later epoch lowered the {under} loss"
-              if under is not None else
+              if under is not None else  # a run from the fit of its sample (training/start.py) stepped off it
+              f"it started at such a fit, and its steps took it away: lower --lr (try {run.rate_opts.lr / 10:.4g}) "
+              "or use --lr auto" if run.start_fitted else
               f"raise --epochs (to about {math.ceil(epochs * (gap / NEAR) ** 2)}), lower --batch-size or add --l2")
     return [f"the model's{which} mean loss on the run's sample of {m:,} rows, {loss:.4g}, is {gap:.0%} above the "
             f"optimum's, estimated by a fit of them (Newton's method), {best:.4g}: the model may be far from the "
