@@ -113,23 +113,33 @@ def test_mini_batches_and_wide_rows_start_at_the_log_odds(tmp_path):
         assert len(starts) == 1 and starts[0] is not None
 
 
+def _class_outside_the_sample(tmp_path, y, value, every, seed):
+    """Labels ``y`` with 3 standard normal features, and the label ``value`` on every ``every``-th row outside the
+    sample's runs: a class the sample never holds; a Sample of the file (its table open)."""
+    from sgdcli.training import sampling
+
+    X = np.random.default_rng(seed).standard_normal((len(y), 3)).astype(np.float32)
+    path = write_table(tmp_path / "outside.h5", X, y)
+    with Table(path) as table:
+        spans = sample_spans(table, DEFAULT_MEMORY)
+    outside = np.setdiff1d(np.arange(len(y)), np.concatenate([np.arange(a, b) for a, b in spans]))
+    with h5py.File(path, "a") as f:
+        f["y"][outside[::every]] = value
+    return sampling.Sample(Table(path))
+
+
+def _fitted(drawn, model, classes):
+    from sgdcli.training import start
+
+    return start.fitted(model, drawn, lambda raw: raw.astype(np.int64), classes, np.zeros(3), np.ones(3),
+                        lambda raw: None, 0.0)
+
+
 def test_a_sample_of_one_class_has_no_fit(tmp_path):
     """Every sampled row negative (the positives lie outside the sample's runs): no fit, the log-odds start."""
-    n = 20_000
-    X = np.random.default_rng(2).standard_normal((n, 3)).astype(np.float32)
-    y = np.zeros(n, dtype=np.float32)
-    with Table(write_table(tmp_path / "one.h5", X, y)) as table:
-        spans = sample_spans(table, DEFAULT_MEMORY)
-    outside = np.setdiff1d(np.arange(n), np.concatenate([np.arange(a, b) for a, b in spans]))
-    y[outside[::7]] = 1.0
-    with h5py.File(tmp_path / "one.h5", "a") as f:
-        f["y"][...] = y
-    from sgdcli.training import sampling, start
-
-    with Table(tmp_path / "one.h5") as table:
-        drawn = sampling.Sample(table)
-        assert start.fitted("logistic", drawn, lambda raw: raw.astype(np.int64), 2, np.zeros(3), np.ones(3),
-                            lambda raw: None, 0.0) is None
+    drawn = _class_outside_the_sample(tmp_path, np.zeros(20_000, dtype=np.float32), 1.0, 7, 2)
+    with drawn.table:
+        assert _fitted(drawn, "logistic", 2) is None
 
 
 def test_a_full_batch_from_the_fit_that_ends_above_the_best_constant_model_is_told(tmp_path):
@@ -164,27 +174,14 @@ def test_a_full_batch_of_softmax_from_the_fit_ends_near_the_optimum(tmp_path):
 
 
 def test_a_softmax_sample_missing_a_class_has_no_fit(tmp_path):
-    """Four classes, one of them only outside the sample's runs: the fit would know three, and starts nothing."""
-    n = 20_000
-    X = np.random.default_rng(3).standard_normal((n, 3)).astype(np.float32)
-    y = np.random.default_rng(4).integers(0, 3, n).astype(np.float32)
-    with Table(write_table(tmp_path / "three.h5", X, y)) as table:
-        spans = sample_spans(table, DEFAULT_MEMORY)
-    outside = np.setdiff1d(np.arange(n), np.concatenate([np.arange(a, b) for a, b in spans]))
-    y[outside[::5]] = 3.0
-    with h5py.File(tmp_path / "three.h5", "a") as f:
-        f["y"][...] = y
-    from sgdcli.training import sampling, start
-
-    with Table(tmp_path / "three.h5") as table:
-        drawn = sampling.Sample(table)
-        found = start.fitted("softmax", drawn, lambda raw: raw.astype(np.int64), 4, np.zeros(3), np.ones(3),
-                             lambda raw: None, 0.0)
-        assert found is None
-        y[outside[::5]] = 0.0
-        every = start.fitted("softmax", drawn, lambda raw: raw.astype(np.int64), 3, np.zeros(3), np.ones(3),
-                             lambda raw: None, 0.0)
-        assert every.shape == (3, 4) and np.allclose(every.sum(axis=0), 0.0)  # centred across the classes
+    """Four classes, one of them only outside the sample's runs: the fit would know three, and starts nothing;
+    the three the sample holds, a model of three classes, are fitted."""
+    y = np.random.default_rng(4).integers(0, 3, 20_000).astype(np.float32)
+    drawn = _class_outside_the_sample(tmp_path, y, 3.0, 5, 3)
+    with drawn.table:
+        assert _fitted(drawn, "softmax", 4) is None
+        every = _fitted(drawn, "softmax", 3)
+    assert every.shape == (3, 4) and np.allclose(every.sum(axis=0), 0.0)  # centred across the classes
 
 
 @short_fits
