@@ -42,11 +42,12 @@ from the log-odds the default 5 epochs ended 2% (noisy labels) to 140% (2%
 positives, strong features) above the optimum, from the fit 0% to 2%, and
 never further in any case measured; softmax from 0 ended 70%
 (sample_data/multiclass.h5) to 510% (nearly separable classes) above it,
-from the fit 0.24% to 5% (bench/results/2026-12-04-fit-start.md).  Mini-batch runs keep the log-odds
-start: their many noisy steps forget it, and where the noise leads at the
-start (small batches, strong features) a run from the fit ended further
-from the optimum than one from the log-odds, its first large steps a random
-walk along the fit's flat directions.
+from the fit 0.24% to 5% (bench/results/2026-12-04-fit-start.md).
+Mini-batch runs keep the log-odds start (softmax's, 0): their many noisy
+steps forget it, and where the noise leads at the start (small batches,
+strong features) a run from the fit ended further from the optimum than
+one from the log-odds, its first large steps a random walk along the fit's
+flat directions.
 
 The rest is measured on the sample of rows ``--lr auto`` reads, so a seed
 starts every run and every resume from the same weights.
