@@ -143,26 +143,24 @@ def fit_weights(model: str, Z: np.ndarray, labels: np.ndarray, weights: np.ndarr
     the bias's column), raw ``labels`` and ``weights`` (None: 1) under ``l2``: logistic's one column, softmax's
     centred across the classes (the weights a model that starts at 0 travels to); None where ``measure``
     fits nothing."""
-    rows = _rows(model, Z, labels, weights)
-    if rows is None:
+    fit = fit_model(model, Z, labels, weights, l2)
+    if fit is None:
         return None
-    Z, Y, v, _ = rows
-    theta = _fit(Z, Y, v, l2, np.zeros((Z.shape[1], Y.shape[1])), model)[:-1]
-    return theta[:, 1:] if model == "logistic" else theta - theta.mean(axis=1, keepdims=True)
+    return fit[:-1, None] if model == "logistic" else fit[:, :-1].T
 
 
 def fit_model(model: str, Z: np.ndarray, labels: np.ndarray, weights: np.ndarray | None, l2: float = 0.0,
-              classes: int = 2) -> np.ndarray | None:
+              classes: int | None = None) -> np.ndarray | None:
     """The model of ``model`` (its weights and bias, last) fitted to all the sample's rows ``Z`` (with the bias's
-    column), ``labels`` (the classes' indices, ``classes`` of them: logistic's positive class 1) and ``weights``
-    (None: 1) under ``l2``: logistic's one vector, softmax's one per class (classes × features + 1), centred
-    across the classes as training's are (``_fit``); None where ``measure`` fits nothing, or the sample holds
-    fewer classes."""
+    column), ``labels`` (logistic's positive class the larger) and ``weights`` (None: 1) under ``l2``: logistic's
+    one vector, softmax's one per class (classes × features + 1), centred across the classes as training's are
+    (``_fit``); None where ``measure`` fits nothing, or the sample holds other than ``classes`` classes (None:
+    any)."""
     rows = _rows(model, Z, labels, weights)
-    if rows is None or rows[1].shape[1] != classes:
+    if rows is None or classes not in (None, rows[1].shape[1]):
         return None
     Z, Y, v, _ = rows
-    theta = _fit(Z, Y, v, l2, np.zeros((Z.shape[1], classes)), model)
+    theta = _fit(Z, Y, v, l2, np.zeros((Z.shape[1], Y.shape[1])), model)
     return theta[:, 1] if model == "logistic" else (theta - theta.mean(axis=1, keepdims=True)).T
 
 

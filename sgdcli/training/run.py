@@ -117,7 +117,6 @@ class Run:
         self.start_model = fitted(opts.model, self.sample, self.labels.class_of, max(self.labels.n_outputs, 2),
                                   center, scale, self.sample_weights_of, opts.l2) if (
             self.init is None and replicas.full_batch(self.batch, self.n_train, self.shards)) else None
-        self.start_fitted = self.start_model is not None
         if self.start_fitted:
             reporter.message(f"starting at the fit of the run's sample of {len(self.sample.labels()):,} rows "
                              "(Newton's method): a full batch keeps where it starts")
@@ -170,6 +169,11 @@ class Run:
         else:
             state.W[:] = self.start if self.start_model is None else self.start_model
         return state
+
+    @property
+    def start_fitted(self) -> bool:
+        """Whether the run starts at the fit of its sample (training/start.py ``fitted``)."""
+        return self.start_model is not None
 
     def kept_slots(self) -> dict[str, int]:
         """The slots that hold this run's optimizer state, by name (kernels/optimizers.py)."""
