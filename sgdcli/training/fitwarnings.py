@@ -15,7 +15,7 @@ import numpy as np
 
 from sgdcli.reporting.reporter import counted
 from sgdcli.reporting.warned import warn
-from sgdcli.training import decayingrate, fullbatch, replicas, runrate
+from sgdcli.training import decayingrate, fullbatch, replicas, runrate, unscaled
 from sgdcli.training.progress import end_pace
 
 # Updates in all below which a run whose loss still fell is told that it may end far from the optimum: gradient
@@ -78,6 +78,10 @@ def log_end(run, kept_epoch: int) -> list[str]:
       fullbatch.NEAR above the optimum's, estimated by a fit of it (fullbatch.short); not for a run that started
       at that fit and stepped at --lr auto's rate, which stays near it.
     - Nearly separable rows whose balanced rate 1/L held far below (decayingrate.short).
+    - A linear, logistic or softmax model trained on raw features (--no-standardize) whose objective on the run's
+      sample is over fullbatch.NEAR above the optimum's, estimated by a fit of it, on features whose curvature
+      standardizing would make far more even (unscaled.short): whatever early stopping chose, as more epochs
+      crawl on; the full-batch estimate above is then not given again.
 
     Where early stopping chose the epoch kept (it stopped, or it kept an epoch before the last), neither the
     updates, nor the pace, nor the nearly separable rows are judged: more epochs would not move its choice, which
@@ -125,10 +129,11 @@ def log_end(run, kept_epoch: int) -> list[str]:
     # a run from the fit of its sample at --lr auto's rate ended 0% to 3% above the optimum wherever measured, and
     # the fit's estimate of the optimum, short of rows of heavy weight, told two of thirty they were 5% and 6% off
     from_fit = run.start_fitted and run.auto is not None
-    if updates and not far and (not chosen or under is not None) and not from_fit:
+    raw = unscaled.short(run, epochs, kept_epoch) if updates else []
+    if updates and not far and (not chosen or under is not None) and not from_fit and not raw:
         far += fullbatch.short(run, epochs, kept_epoch, under)
-    found += far
-    if not chosen:
+    found += far + raw
+    if not chosen and not raw:  # the raw features' curvature is what holds the rate down there too
         found += decayingrate.short(run.auto, run.opts.epochs, run.batch, run.pos.lr_halvings)
     into = _KEPT.get()
     for text in found:

@@ -90,7 +90,7 @@ def short(run, epochs: int, kept_epoch: int, under: str | None = None) -> list[s
     finally:
         run.sample.release()
     m, p = len(S), Z.shape[1] * (max(S.shape[1], 2) - 1)
-    loss = float(np.sum(v * _losses(S, classes[keep])) / m) if m else math.nan
+    loss = float(np.sum(v * losses(S, classes[keep])) / m) if m else math.nan
     best = fitted + optimism(p, m, run.n_train, v) if m else math.nan
     if not (math.isfinite(best) and best > 0 and loss > (1.0 + NEAR) * best):
         return []
@@ -112,7 +112,7 @@ def optimism(p: int, m: int, n: int, v: np.ndarray) -> float:
     return 0.5 * p * (1.0 / m - 1.0 / max(n, m)) * float(np.sum(v * v) / np.sum(v))
 
 
-def _losses(S: np.ndarray, classes: np.ndarray) -> np.ndarray:
+def losses(S: np.ndarray, classes: np.ndarray) -> np.ndarray:
     """Each row's loss of scores ``S`` (rows × outputs: logistic's one, softmax's per class) for its class."""
     if S.shape[1] == 1:
         return np.logaddexp(0.0, S[:, 0]) - (classes == 1) * S[:, 0]

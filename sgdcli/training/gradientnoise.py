@@ -169,14 +169,31 @@ def fit_loss(model: str, Z: np.ndarray, labels: np.ndarray, weights: np.ndarray 
     (but RIDGE's on the weights) to all the sample's rows ``Z`` (with the bias's column) and raw ``labels``: the
     loss alone, the ridge's penalty left out, so at least the least mean loss on them; NaN where ``measure``
     fits nothing."""
+    return _fitted_value(model, Z, labels, weights, 0.0, True)
+
+
+def fit_objective(model: str, Z: np.ndarray, labels: np.ndarray, weights: np.ndarray | None, l2) -> float:
+    """The objective trained (the mean loss, each row times its weight of ``weights``, None: 1, over the rows with
+    a label, plus the penalty of ``l2`` on the weights: a number, or one per feature) of ``model`` fitted to all the
+    sample's rows ``Z`` (with the bias's column) and raw ``labels``: at least its least value on them (the fit's
+    RIDGE left out); NaN where ``measure`` fits nothing."""
+    return _fitted_value(model, Z, labels, weights, l2, False)
+
+
+def _fitted_value(model: str, Z: np.ndarray, labels: np.ndarray, weights: np.ndarray | None, l2,
+                  over_fitted: bool) -> float:
+    """``fit_objective``; ``over_fitted``: its loss a mean over the rows fitted (``fit_loss``), not over all the
+    rows with a label (the weights' scaling in ``_rows`` undone)."""
     rows = _rows(model, Z, labels, weights)
     if rows is None:
         return math.nan
     Z, Y, v, kept = rows
-    if weights is not None:  # the mean over the rows fitted, as training/fullbatch.py takes the model's, not over all
+    if weights is not None and over_fitted:  # as training/fullbatch.py takes the model's
         v = v / kept
-    theta = _fit(Z, Y, v, 0.0, np.zeros((Z.shape[1], Y.shape[1])), model)
-    return _objective(Z, Y, v, theta[:, 1:], np.zeros(Z.shape[1]), 0.0)
+    theta = _fit(Z, Y, v, l2, np.zeros((Z.shape[1], Y.shape[1])), model)
+    penalty = np.zeros(Z.shape[1])
+    penalty[:-1] += l2
+    return _objective(Z, Y, v, theta[:, 1:], penalty, _pooled(model, l2, Y.shape[1]))
 
 
 def fit_bytes(model: str, Z: np.ndarray, labels: np.ndarray, weights: np.ndarray | None) -> int | None:
@@ -252,14 +269,21 @@ def _softmax(S: np.ndarray) -> np.ndarray:
     return E / E.sum(axis=1, keepdims=True)
 
 
+def _pooled(model: str, l2, classes: int) -> np.ndarray:
+    """What softmax's penalty of ``l2`` (a number, or one per feature) on every class's weights takes off the
+    penalty of the other classes' alone, per feature, times the squared sum of their weights (``_fit``); 0 for
+    logistic, whose one weight vector is all the penalty sees."""
+    return np.asarray(l2 / classes if model == "softmax" else 0.0 * l2, dtype=np.float64).reshape(-1)
+
+
 def _objective(Z, Y, v, theta, ridge, pooled) -> float:
     """The mean loss of ``theta`` plus the penalty of ``ridge`` (each of ``theta``'s rows'), less ``pooled`` / 2
-    times the squared norm of the weights' sum over the classes (the bias's aside: ``_fit``)."""
+    (per feature) times the squared norm of the weights' sum over the classes (the bias's aside: ``_fit``)."""
     S = _scores(Z, theta)
     top = S.max(axis=1)
     lse = top + np.log(np.exp(S - top[:, None]).sum(axis=1))
     return float(np.sum(v * (lse - (S * Y).sum(axis=1))) / len(Z) + 0.5 * np.sum(ridge[:, None] * theta**2)
-                 - 0.5 * pooled * np.sum(theta[:-1].sum(axis=1) ** 2))
+                 - 0.5 * np.sum(pooled * theta[:-1].sum(axis=1) ** 2))
 
 
 def _scores(Z: np.ndarray, theta: np.ndarray) -> np.ndarray:
@@ -273,22 +297,24 @@ def _fit(Z: np.ndarray, Y: np.ndarray, v: np.ndarray, l2: float, start: np.ndarr
          model: str = "logistic") -> np.ndarray:
     """The softmax weights (features + 1 × classes, the first class's 0: logistic's for two) of rows ``Z``,
     one-hot labels ``Y`` and weights ``v``, by Newton's method with a backtracking line search from ``start``
-    (weights of the same shape), under a ridge of RIDGE / rows + ``l2`` on the other classes' weights, and of
+    (weights of the same shape), under a ridge of RIDGE / rows + ``l2`` (a number, or one per feature) on the
+    other classes' weights, and of
     BIAS_RIDGE alone on their biases (the last row), which training does not penalize (kernels/optimizers.py):
     the fitted biases make the weighted mean of p − y over the rows 0 for every class.  Softmax trains a weight
     vector for every class, the first's too, and --l2 penalizes them all: with the first held at 0 and the
     others' mean ū, that is l2/2 · Σ ‖wⱼ − ū‖², l2/2 · (Σ_{j>0} ‖wⱼ‖² − ‖Σ_{j>0} wⱼ‖² / classes)."""
     m, p = Z.shape
     k = Y.shape[1] - 1
-    ridge = np.full(p, RIDGE / m + l2)
+    ridge = np.full(p, RIDGE / m)
+    ridge[:-1] += l2
     ridge[-1] = BIAS_RIDGE
-    pooled = l2 / (k + 1) if model == "softmax" else 0.0
+    pooled = _pooled(model, l2, k + 1)
     theta = start[:, 1:].copy()
     value = _objective(Z, Y, v, theta, ridge, pooled)
     for _ in range(NEWTON_STEPS):
         P = _softmax(_scores(Z, theta))[:, 1:]
         gradient = Z.T @ ((P - Y[:, 1:]) * v[:, None]) / m + ridge[:, None] * theta
-        gradient[:-1] -= pooled * theta[:-1].sum(axis=1, keepdims=True)
+        gradient[:-1] -= pooled[:, None] * theta[:-1].sum(axis=1, keepdims=True)
         gradient = gradient.T.ravel()  # class-major
         hessian = np.empty((k * p, k * p))
         for a in range(k):
