@@ -46,8 +46,9 @@ def test_the_last_row_steps_at_a_batchs_share(tmp_path):
 
 
 @short_fits
-def test_a_full_batch_is_still_the_mean(tmp_path):
-    """Seven rows in one batch: each step is the mean gradient of the seven (no whole batch came before it)."""
+def test_a_full_batch_is_still_the_mean(tmp_path, no_fit_start):
+    """Seven rows in one batch, from 0 (not the fit of its sample): each step is the mean gradient of the seven (no
+    whole batch came before it)."""
     rng = np.random.default_rng(1)
     X = rng.standard_normal((7, 2)).astype(np.float32)
     y = rng.standard_normal(7)
@@ -64,10 +65,11 @@ def test_a_full_batch_is_still_the_mean(tmp_path):
 
 @short_fits
 @pytest.mark.parametrize("model", ["linear", "logistic"])
-def test_one_row_past_a_large_batch_trains_as_well_as_none(tmp_path, model):
+def test_one_row_past_a_large_batch_trains_as_well_as_none(tmp_path, model, no_fit_start):
     """1,025 rows at batch 1,024 under --lr auto: the mean of the one row left over, at the rate --lr auto sized
     for the noise of 1,024 rows, threw the model far past the optimum every epoch (linear r² −13, logistic log
-    loss 2.7, where 1,024 rows ended at 0.96 and 0.15)."""
+    loss 2.7, where 1,024 rows ended at 0.96 and 0.15).  Both start where a mini-batch does: 1,024 rows are a full
+    batch, which would start at the fit of its sample."""
     rng = np.random.default_rng(0)
     n, d = 1025, 100
     X = rng.standard_normal((n, d)).astype(np.float32)

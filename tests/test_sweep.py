@@ -147,18 +147,18 @@ def test_a_rows_warnings_are_its_runs_whatever_the_filters_and_no_other_threads(
     from sgdcli import Reporter, sweep
     from sgdcli.training.runlog import FitWarning
 
-    full = TrainOptions(epochs=1, batch_size=None)
+    few = TrainOptions(epochs=1, batch_size=1000)
     with pytest.warns(FitWarning):
-        alone = train(binary_file, full).training["warnings"]  # one update in all
+        alone = train(binary_file, few).training["warnings"]  # three updates in all
     assert len(alone) == 1
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        (row,) = sweep(binary_file, full, [None], ["auto"])
+        (row,) = sweep(binary_file, few, [1000], ["auto"])
     assert row.warnings == row.as_dict()["warnings"] == alone
 
     class Meanwhile(Reporter):
         def begin(self, **_):  # while the sweep's run trains, another thread trains and warns
-            other = threading.Thread(target=train, args=(binary_file, full))
+            other = threading.Thread(target=train, args=(binary_file, few))
             other.start()
             other.join()
 

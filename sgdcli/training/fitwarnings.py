@@ -70,7 +70,8 @@ def log_end(run, kept_epoch: int) -> list[str]:
       (and a full batch's first epoch's: _start_bound): a rate too large that blew up less than ``rate.blew_up``
       catches, or features that do not predict the label.
     - Fewer than FEW_UPDATES updates in all while the loss still fell by more than FALLING over the second half
-      of the epochs (or in a run of one epoch, which cannot tell): more would have gone further.
+      of the epochs (or in a run of one epoch, which cannot tell, but for one that started at the fit of its
+      sample): more would have gone further.
     - Otherwise, a loss still falling at the end, per unit of learning rate, at PACE of its pace over the whole
       run or more (_still_falling): at a full batch, or at a rate under SLOW_RATE times --lr auto's; not for a
       run that started at the fit of its sample (training/start.py), whose whole run's fall is small.
@@ -117,8 +118,8 @@ def log_end(run, kept_epoch: int) -> list[str]:
     chosen = run.stopper is not None and 0 < kept_epoch and (run.stopper.stopped or kept_epoch < epochs)
     if chosen:
         pass  # more epochs would not move its choice
-    elif 0 < updates < FEW_UPDATES:
-        if epochs == 1 or first - last > FALLING * abs(first):
+    elif 0 < updates < FEW_UPDATES:  # one epoch cannot tell, but from the fit of its sample (training/start.py)
+        if (epochs == 1 and not run.start_fitted) or first - last > FALLING * abs(first):
             far.append(f"only {counted(updates, 'update')} in all ({_updates_made(run)})"
                        + ("" if epochs == 1 else f", and {falling}") + ": the model may be far from the optimum; "
                        "raise --epochs" + (" or lower --batch-size" if run.batch > 1 else ""))

@@ -112,14 +112,15 @@ class Run:
             self.start[-1], loss = log_odds(count, self.labels, self.weighting.class_weights,
                                             self.weighting.sample_weight is not None)
             self.start_loss = self.zero_loss if loss is None else loss
-        # a full batch of logistic or softmax starts at the fit of the sample (training/start.py), held to the
+        # a full batch of linear, logistic or softmax starts at the fit of the sample (training/start.py), held to the
         # loss above all the same (the best constant model's, the all-zero model's): the fit's is below it
         self.start_model = fitted(opts.model, self.sample, self.labels.class_of, max(self.labels.n_outputs, 2),
                                   center, scale, self.sample_weights_of, opts.l2) if (
             self.init is None and replicas.full_batch(self.batch, self.n_train, self.shards)) else None
         if self.start_fitted:
+            how = "least squares" if opts.model == "linear" else "Newton's method"
             reporter.message(f"starting at the fit of the run's sample of {len(self.sample.labels()):,} rows "
-                             "(Newton's method): a full batch keeps where it starts")
+                             f"({how}): a full batch keeps where it starts")
         self.score_centre = centre.ScoreCentre.of_run(self.sample, self.labels.task, self.mean, self.init is None
                                                       or opts.restandardize, center, scale)  # AUC's
         self.measured = runrate.measure(self, center, scale)  # while the sample is held

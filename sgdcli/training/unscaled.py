@@ -9,10 +9,11 @@ puts nearly all of it along the direction that moves the bias and that
 feature's weight together, and the rate sized for it crawls along the
 others.  Standardization (each feature's mean and standard deviation,
 folded into the model written: nothing is lost by it) makes the curvature
-as even as the features' correlations allow.  On raw features, measured
-(bench/unstandardized.py), 5 epochs at the defaults ended 21% to 52% above
-the optimum of logistic models and 140% to 400% above that of linear ones,
-where standardized runs of the same rows ended within 0.2%; breast cancer's
+as even as the features' correlations allow.  On raw features offset by 100
+or 10,000, or scaled from 0.01 to 100 (bench/unstandardized.py), mini-batch
+runs of 5 epochs at the defaults ended 21% to 52% above the optimum of
+logistic models and 140% to 400% above that of linear ones, where
+standardized runs of the same rows ended within 0.2%; breast cancer's
 raw features (0.001 to 4,000) left logistic under ``--l2 1e-3`` at 4.5 times
 its optimum.
 
@@ -37,13 +38,14 @@ import math
 
 import numpy as np
 
-from sgdcli.training import curvature, fullbatch, gradientnoise
+from sgdcli.training import curvature, fullbatch, gradientnoise, linearfit
 from sgdcli.training.sampling import room, sample, sample_labels
 
 # How many times as ill-conditioned as the standardized features' the raw features' second moments must be for a
-# run far from the optimum to be told that standardizing them is the cure: the raw features scaled from 1 to 3
-# (this ratio 8.5) held a full-batch linear run at 13% above an optimum that standardized ones reached within
-# 0.2%, and no raw features measured with a ratio under 10 changed a mini-batch run.
+# run far from the optimum to be told that standardizing them is the cure: features all scaled by 3 (this ratio
+# 9) trained raw as they did standardized; features scaled from 1 to 10 (95) held a full-batch linear run from 0
+# at twice its optimum's loss, where standardized ones ended within 0.2% (bench/results/2026-12-04-
+# unstandardized.md).
 UNEVEN = 10.0
 # Rows fitted per weight below which the fit's gain on its own rows, which the estimate adds back to first order
 # only, is no longer small: no warning.
@@ -80,13 +82,15 @@ def short(run, epochs: int, kept_epoch: int) -> list[str]:
         ratio, spread = _standardize(Z)  # in place: Z's rows standardized by the sample's own statistics
         # the penalty of the raw weights, w = w' / spread: of the standardized ones', l2 / spread² each
         l2 = opts.l2 / spread**2
-        best, rows = (_least_squares(Z, targets, weights, labelled, l2) if opts.model == "linear" else
-                      (gradientnoise.fit_objective(opts.model, Z, targets, weights, l2), None))
+        if opts.model == "linear":
+            best, variance = linearfit.objective(Z, targets, weights, linearfit.fit(Z, targets, weights, l2), l2)
+        else:
+            best, variance = gradientnoise.fit_objective(opts.model, Z, targets, weights, l2), None
     finally:
         run.sample.release()
     if not (math.isfinite(best) and ratio >= UNEVEN):
         return []
-    best += _optimism(opts.model, outputs * (d + 1), run.n_train, weights, labelled, rows)
+    best += _optimism(outputs * (d + 1), run.n_train, weights, labelled, variance)
     if not (best > 0 and loss > (1.0 + fullbatch.NEAR) * best):
         return []
     which = f" (epoch {kept_epoch}'s, which early stopping kept)" if 0 < kept_epoch < epochs else ""
@@ -140,35 +144,15 @@ def _condition(Z: np.ndarray, varies: np.ndarray) -> float:
     return float(values[-1] / max(values[0], values[-1] * np.finfo(np.float64).eps))
 
 
-def _least_squares(Z: np.ndarray, y: np.ndarray, weights: np.ndarray | None, labelled: np.ndarray,
-                   l2: np.ndarray) -> tuple[float, np.ndarray]:
-    """Linear's objective at its fit to the ``labelled`` rows of ``Z`` (standardized, the bias's 1 last) and labels
-    ``y``, each row times its weight of ``weights`` (None: 1), under the penalty ``l2`` per feature: the mean of
-    ½ · v · r² over those rows plus the penalty's, and each row's r² · v (0 for the rows not labelled)."""
-    v = np.where(labelled, 1.0 if weights is None else weights, 0.0)
-    y = np.where(labelled, y, 0.0)
-    m = int(labelled.sum())
-    gram = np.zeros((Z.shape[1], Z.shape[1]))
-    for start in range(0, len(Z), gradientnoise.BLOCK_ROWS):
-        z = Z[start:start + gradientnoise.BLOCK_ROWS]
-        gram += (z * v[start:start + gradientnoise.BLOCK_ROWS, None]).T @ z
-    penalty = np.append(l2, 0.0)
-    ridge = curvature.RIDGE * float(np.trace(gram)) / len(gram)  # what keeps a solve defined (curvature.py)
-    theta = np.linalg.solve(gram / m + np.diag(penalty) + ridge / m * np.eye(len(gram)), Z.T @ (v * y) / m)
-    squares = v * (Z @ theta - y) ** 2
-    return float(0.5 * np.sum(squares) / m + 0.5 * np.sum(penalty * theta**2)), squares
-
-
-def _optimism(model: str, p: int, n: int, weights: np.ndarray | None, labelled: np.ndarray,
-              squares: np.ndarray | None) -> float:
+def _optimism(p: int, n: int, weights: np.ndarray | None, labelled: np.ndarray, variance: float | None) -> float:
     """What a fit of ``p`` weights to the ``labelled`` rows of the sample gains on them over the optimum of the
-    ``n`` training rows, in the objective's mean over them (fullbatch.optimism); linear's times the residuals'
-    weighted variance, ``squares``' sum over the weights' (squared error's gradients' spread over its curvature,
-    which a likelihood's optimum makes 1)."""
+    ``n`` training rows, in the objective's mean over them (fullbatch.optimism); linear's times its residuals'
+    weighted ``variance`` (squared error's gradients' spread over its curvature, which a likelihood's optimum
+    makes 1: None)."""
     m = int(labelled.sum())
     v = np.ones(m) if weights is None else weights[labelled]
     kept = v > 0
     if not kept.any():
         return math.nan
     gain = fullbatch.optimism(p, int(kept.sum()), n, v[kept]) * kept.sum() / m
-    return gain if squares is None else gain * float(np.sum(squares) / np.sum(v))
+    return gain if variance is None else gain * variance

@@ -1,0 +1,73 @@
+"""The least-squares fit of the objective a linear model trains, on the rows of its sample, solved in their own
+standardized units.
+
+The objective is Σ v·½(z·w + b − y)² / m over the rows with a label (v a row's weight, 0 for the others) plus
+--l2's ½ · l2 · ‖w‖² on the weights (not the bias), whatever units the rows ``z`` are in: the model's standardized
+features, or raw ones (--no-standardize).  Raw features far from 0, or of scales far apart, make the rows'
+second moments so ill-conditioned (10¹⁵ times more than standardized ones, for features offset by 10,000) that a
+solve of them loses the small directions to rounding.  So the normal equations are formed of the rows centred
+and scaled by their own means and spreads, a BLOCK_ROWS at a time (never a copy of all the rows), with the
+penalty carried into those units (l2 / s² per feature of spread s), and the fit mapped back: the same minimum,
+in the rows' units.  A feature constant over the rows gets weight 0: the bias does what it could.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from sgdcli.training.curvature import RIDGE
+
+BLOCK_ROWS = 256  # rows standardized at a time: a temporary of this many rows, never one of all
+
+
+def fit(Z: np.ndarray, y: np.ndarray, weights: np.ndarray | None = None, l2=0.0) -> np.ndarray:
+    """The weights and bias (last) of the least objective on the rows ``Z`` (the bias's column of ones last),
+    labels ``y`` (NaN: none; the mean is over the others) and ``weights`` (None: 1), under ``l2`` (a number, or
+    one per feature) on the weights (the module's docstring)."""
+    v, y, m = _rows(y, weights)
+    d = Z.shape[1] - 1
+    centre = Z[:, :d].mean(axis=0)
+    squares = np.zeros(d)
+    for start in range(0, len(Z), BLOCK_ROWS):
+        squares += ((Z[start:start + BLOCK_ROWS, :d] - centre) ** 2).sum(axis=0)
+    spread = np.sqrt(squares / max(len(Z), 1))
+    varies = spread > 0
+    spread = np.where(varies, spread, 1.0)
+    gram, moment = np.zeros((d + 1, d + 1)), np.zeros(d + 1)
+    for start in range(0, len(Z), BLOCK_ROWS):
+        z = np.empty((min(BLOCK_ROWS, len(Z) - start), d + 1))
+        z[:, :d] = (Z[start:start + len(z), :d] - centre) / spread * varies
+        z[:, d] = 1.0
+        weighted = z * v[start:start + len(z), None]
+        gram += weighted.T @ z
+        moment += weighted.T @ y[start:start + len(z)]
+    gram /= m
+    penalty = np.append(_per_feature(l2, d) / spread**2 * varies, 0.0)
+    ridge = RIDGE * (float(np.trace(gram)) / len(gram) or 1.0)  # what keeps a solve defined (curvature.py)
+    theta = np.linalg.solve(gram + np.diag(penalty) + ridge * np.eye(d + 1), moment / m)
+    w = theta[:d] / spread * varies
+    return np.append(w, theta[d] - w @ centre)
+
+
+def objective(Z: np.ndarray, y: np.ndarray, weights: np.ndarray | None, theta: np.ndarray,
+              l2=0.0) -> tuple[float, float]:
+    """The objective of the weights and bias (last) ``theta`` on ``fit``'s rows, and the weighted mean of their
+    squared residuals over the rows with a label, Σ v·r² / Σ v."""
+    v, y, m = _rows(y, weights)
+    squares = np.empty(len(Z))
+    for start in range(0, len(Z), BLOCK_ROWS):
+        block = slice(start, start + BLOCK_ROWS)
+        squares[block] = v[block] * (Z[block] @ theta - y[block]) ** 2
+    penalty = 0.5 * float(np.sum(_per_feature(l2, len(theta) - 1) * theta[:-1] ** 2))
+    return 0.5 * float(np.sum(squares)) / m + penalty, float(np.sum(squares) / np.sum(v))
+
+
+def _rows(y: np.ndarray, weights: np.ndarray | None) -> tuple[np.ndarray, np.ndarray, int]:
+    """Each row's weight (0 without a label), its label (0 without one) and how many rows have one."""
+    labelled = np.isfinite(y)
+    v = np.where(labelled, 1.0 if weights is None else weights, 0.0)
+    return v, np.where(labelled, y, 0.0), max(int(labelled.sum()), 1)
+
+
+def _per_feature(l2, d: int) -> np.ndarray:
+    return np.broadcast_to(np.asarray(l2, dtype=np.float64), (d,))

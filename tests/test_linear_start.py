@@ -1,0 +1,106 @@
+"""A fresh full-batch linear model starts at the least-squares fit of the run's sample (training/start.py
+``fitted``, training/linearfit.py): of the objective trained, --l2 and the rows' weights included, solved in the
+sample's own standardized units.  A full batch's first epoch scores every training row at the start, so its loss
+is that fit's over every row, computed here."""
+
+import h5py
+import numpy as np
+import pytest
+
+from sgdcli import train
+from sgdcli.data.table import Table
+from sgdcli.options import DEFAULT_MEMORY, TrainOptions
+from sgdcli.training import curvature, linearfit
+from sgdcli.training.runlog import FitWarning
+from sgdcli.training.sampling import sample_spans
+
+from conftest import write_table
+
+
+def _rows(tmp_path, n=20_000, offset=0.0, scales=(1.0, 1.0, 1.0, 1.0), seed=0):
+    """``n`` rows of standard normal features times ``scales`` plus ``offset``, targets of weights of norm 2 on
+    the standard normal features and noise 1; the file, the features (as written) and targets (float64)."""
+    rng = np.random.default_rng(seed)
+    G = rng.standard_normal((n, len(scales)))
+    w = rng.standard_normal(len(scales))
+    y = G @ (2 * w / np.linalg.norm(w)) + 3.0 + rng.standard_normal(n)
+    X = (G * np.array(scales) + offset).astype(np.float32)
+    return write_table(tmp_path / "rows.h5", X, y.astype(np.float32)), X.astype(np.float64), y
+
+
+def _with_bias(X):
+    return np.column_stack([X, np.ones(len(X))])
+
+
+def _sample_rows(path):
+    with Table(path) as table:
+        return np.concatenate([np.arange(a, b) for a, b in sample_spans(table, DEFAULT_MEMORY)])
+
+
+def _ridge(X, y, v, l2):
+    """The weights and bias of least Σ v·½r² / n + l2/2 · ‖w‖², by an exact solve in float64 on centred rows."""
+    mean = np.average(X, axis=0, weights=v)
+    Xc = X - mean
+    A = np.zeros((X.shape[1] + 1, X.shape[1] + 1))
+    A[:-1, :-1] = (Xc * v[:, None]).T @ Xc / len(X) + l2 * np.eye(X.shape[1])
+    A[:-1, -1] = A[-1, :-1] = (Xc * v[:, None]).sum(axis=0) / len(X)
+    A[-1, -1] = v.sum() / len(X)
+    theta = np.linalg.solve(A, np.append((Xc * (v * y)[:, None]).sum(axis=0), (v * y).sum()) / len(X))
+    return np.append(theta[:-1], theta[-1] - theta[:-1] @ mean)
+
+
+def test_a_full_batch_starts_at_the_least_squares_fit_of_its_sample(tmp_path):
+    path, X, y = _rows(tmp_path)
+    rows = _sample_rows(path)
+    Z = (X - X.mean(axis=0)) / X.std(axis=0)  # the model's standardized features (over every training row)
+    theta = np.linalg.lstsq(_with_bias(Z[rows]), y[rows], rcond=None)[0]
+    m = train(path, TrainOptions(model="linear", batch_size="full", epochs=2, threads=1))
+    assert m.history[0]["train_loss"] == pytest.approx(0.5 * np.mean((_with_bias(Z) @ theta - y) ** 2), rel=1e-6)
+    assert m.training.get("warnings") is None
+
+
+def test_raw_features_far_from_zero_end_far_from_the_optimum_from_zero(tmp_path, no_fit_start):
+    """Features offset by 10,000: their second moments are 10¹⁵ times as ill-conditioned as standardized ones, so
+    5 full-batch steps from 0 stay far above the optimum (and are told so: training/unscaled.py)."""
+    path, X, y = _rows(tmp_path, offset=1e4)
+    theta = np.linalg.lstsq(_with_bias(X - 1e4), y, rcond=None)[0]  # the rows' least squares, exactly
+    with pytest.warns(FitWarning) as caught:  # and of the few updates: 5
+        m = train(path, TrainOptions(model="linear", batch_size="full", threads=1, standardize=False))
+    assert [w for w in caught if str(w.message).endswith("drop --no-standardize")]
+    W = m.raw_weights()[0]
+    assert 0.5 * np.mean((X @ W[:-1] + W[-1] - y) ** 2) > 2 * 0.5 * np.mean((_with_bias(X - 1e4) @ theta - y) ** 2)
+
+
+def test_raw_features_far_from_zero_are_fitted_in_standardized_units(tmp_path):
+    """From the fit the same run ends near the optimum.  The fit is the sample's least squares, where a solve of
+    the raw rows' second moments (curvature.least_squares) loses the directions that matter to rounding."""
+    path, X, y = _rows(tmp_path, offset=1e4)
+    rows = _sample_rows(path)
+    m = train(path, TrainOptions(model="linear", batch_size="full", threads=1, standardize=False))
+    W = m.raw_weights()[0]
+    theta = np.linalg.lstsq(_with_bias(X - 1e4), y, rcond=None)[0]
+    best = 0.5 * np.mean((_with_bias(X - 1e4) @ theta - y) ** 2)
+    assert 0.5 * np.mean((X @ W[:-1] + W[-1] - y) ** 2) < 1.005 * best
+    assert m.training.get("warnings") is None
+    # the start itself, the sample's fit: a solve of the raw rows' second moments is far from it
+    Zs = _with_bias(X[rows])
+    fit = linearfit.fit(Zs, y[rows])
+    exact = np.linalg.lstsq(_with_bias(X[rows] - 1e4), y[rows], rcond=None)[0]
+    np.testing.assert_allclose(fit[:-1], exact[:-1], rtol=1e-6)
+    raw_solve = curvature.least_squares(Zs, y[rows])
+    assert np.abs(raw_solve[:-1] - exact[:-1]).max() > 100 * np.abs(fit[:-1] - exact[:-1]).max()
+
+
+def test_the_fit_is_of_the_objective_trained_l2_and_weights_included(tmp_path):
+    """Under --l2 on raw features of spreads 0.1 to 10, and sample weights, the fit is the penalized weighted
+    least squares of the sample's rows: the run, at a rate too small to move, steps nowhere from it."""
+    path, X, y = _rows(tmp_path, n=3000, scales=(0.1, 1.0, 3.0, 10.0))
+    v = np.exp(np.random.default_rng(1).standard_normal(len(y)))
+    with h5py.File(path, "a") as f:
+        f["w"] = v
+    rows = _sample_rows(path)
+    m = train(path, TrainOptions(model="linear", batch_size="full", epochs=1, threads=1, standardize=False, l2=0.01,
+                                 sample_weight="w", lr=1e-12, optimizer="sgd", schedule="constant"))
+    # the weights' mean over the training rows is 1 (model/weights.py); the objective's mean is over the sample's
+    reference = _ridge(X[rows], y[rows], v[rows] / v.mean(), 0.01)
+    np.testing.assert_allclose(m.raw_weights()[0], reference, rtol=1e-7, atol=1e-9)
