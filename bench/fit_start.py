@@ -15,7 +15,7 @@ Then softmax on full batches, from 0 (``training.run.fitted`` wrapped to find no
 sample_data/multiclass.h5 and `sgdcli generate --task multiclass` files (20,000 rows, 8 features, seed 1), the
 gap against scikit-learn's unpenalized LogisticRegression on the standardized features.
 
-    python bench/fit_start.py [--seeds N] [--full-only]
+    python bench/fit_start.py [--seeds N] [--full-only | --mini-only] [--rows N] [--batches B,B,...]
 """
 
 from __future__ import annotations
@@ -124,11 +124,16 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--seeds", type=int, default=2)
     parser.add_argument("--full-only", action="store_true", help="only the full-batch cases")
+    parser.add_argument("--mini-only", action="store_true", help="only the mini-batches at the defaults (no softmax)")
+    parser.add_argument("--rows", type=int, default=ROWS, help=f"rows of each problem (default {ROWS:,})")
+    parser.add_argument("--batches", default=",".join(map(str, BATCHES)), help="the batch sizes, 'full' for one")
     args = parser.parse_args()
     warnings.simplefilter("ignore")
     starts = {"log-odds": log_odds, "as shipped": as_shipped, "fit everywhere": fit_everywhere}
-    cases = [(batch, "defaults", {}) for batch in BATCHES if batch == "full" or not args.full_only]
-    cases += [("full", name, options) for name, options in FULL_CASES.items()]
+    batches = [b if b == "full" else int(b) for b in args.batches.split(",")]
+    cases = [(batch, "defaults", {}) for batch in batches if (batch == "full") != args.mini_only
+             and (batch == "full" or not args.full_only)]
+    cases += [("full", name, options) for name, options in FULL_CASES.items() if not args.mini_only]
     print(f"{'problem':<15} {'batch':>5} {'case':<36} " + " ".join(f"{name:>14}" for name in starts)
           + f"   (gap above the optimum, means over {args.seeds} seeds)")
     with tempfile.TemporaryDirectory() as tmp:
@@ -137,7 +142,7 @@ def main() -> None:
                 gaps = {start: [] for start in starts}
                 for seed in range(args.seeds):
                     path = os.path.join(tmp, "rows.h5")
-                    X, y, _ = write(path, share, seed=seed, rows=ROWS, features=FEATURES, signal=signal)
+                    X, y, _ = write(path, share, seed=seed, rows=args.rows, features=FEATURES, signal=signal)
                     for start, context in starts.items():
                         if start == "fit everywhere" and batch == "full":
                             gaps[start].append(gaps["as shipped"][-1])  # the same run
@@ -145,7 +150,8 @@ def main() -> None:
                         gaps[start].append(gap(path, X, y, batch, options, context))
                 print(f"{name:<15} {batch:>5} {label:<36} "
                       + " ".join(f"{np.mean(gaps[start]):>14.2%}" for start in starts), flush=True)
-        softmax_rows(tmp)
+        if not args.mini_only:
+            softmax_rows(tmp)
 
 
 def softmax_optimum(X: np.ndarray, y: np.ndarray) -> float:
