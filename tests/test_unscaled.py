@@ -187,3 +187,18 @@ def test_the_rows_are_standardized_in_place_and_the_curvature_compared():
     assert (Z[:, 1] == 0).all() and (Z[:, 3] == 1).all()
     np.testing.assert_allclose(spread, [X[:, 0].std(), 1.0, X[:, 2].std()])
     assert ratio == pytest.approx(_condition(varying) / _condition(expected), rel=1e-6)
+
+
+def test_labels_the_features_do_not_predict_on_raw_uneven_features_are_not_called_nearly_separable(tmp_path):
+    """Three classes drawn at random, on features offset by 100 to 10,000: the model ends at the optimum (the
+    classes' shares), nothing to tell.  The separability check's rate 1/L is held down by the raw features'
+    curvature, not by the rows, and it told this run that the rows were nearly separable and to raise --epochs
+    to about 3,500."""
+    rng = np.random.default_rng(0)
+    X = (rng.standard_normal((3000, 4)) + np.array([100.0, 0.0, 5.0, 1e4])).astype(np.float32)
+    y = rng.integers(0, 3, len(X)).astype(np.float32)
+    path = write_table(tmp_path / "random.h5", X, y)
+    model = train(path, TrainOptions(model="softmax", threads=1, standardize=False))
+    shares = np.bincount(y.astype(np.int64)) / len(y)
+    assert model.history[-1]["train_loss"] < 1.005 * -np.sum(shares * np.log(shares))
+    assert "warnings" not in model.training

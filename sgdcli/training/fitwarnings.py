@@ -78,10 +78,12 @@ def log_end(run, kept_epoch: int) -> list[str]:
     - Where neither of these is said, a full-batch logistic or softmax model's loss on the run's sample over
       fullbatch.NEAR above the optimum's, estimated by a fit of it (fullbatch.short); not for a run that started
       at that fit and stepped at --lr auto's rate, which stays near it.
-    - Nearly separable rows whose balanced rate 1/L held far below (decayingrate.short).
+    - Nearly separable rows whose balanced rate 1/L held far below (decayingrate.short): not on raw features
+      whose curvature is uneven (unscaled.judge), where the raw features, not the rows' separability, hold 1/L
+      down, and the fit's distance and noise that the balance takes are in the features' units.
     - A linear, logistic or softmax model trained on raw features (--no-standardize) whose objective on the run's
       sample is over fullbatch.NEAR above the optimum's, estimated by a fit of it, on features whose curvature
-      standardizing would make far more even (unscaled.short): whatever early stopping chose, as more epochs
+      standardizing would make far more even (unscaled.judge): whatever early stopping chose, as more epochs
       crawl on; the full-batch estimate above is then not given again.
 
     Where early stopping chose the epoch kept (it stopped, or it kept an epoch before the last), neither the
@@ -130,11 +132,11 @@ def log_end(run, kept_epoch: int) -> list[str]:
     # a run from the fit of its sample at --lr auto's rate ended 0% to 3% above the optimum wherever measured, and
     # the fit's estimate of the optimum, short of rows of heavy weight, told two of thirty they were 5% and 6% off
     from_fit = run.start_fitted and run.auto is not None
-    raw = unscaled.short(run, epochs, kept_epoch) if updates else []
+    raw, uneven = unscaled.judge(run, epochs, kept_epoch) if updates else ([], False)
     if updates and not far and (not chosen or under is not None) and not from_fit and not raw:
         far += fullbatch.short(run, epochs, kept_epoch, under)
     found += far + raw
-    if not chosen and not raw:  # the raw features' curvature is what holds the rate down there too
+    if not chosen and not uneven:  # on raw features whose curvature is uneven, that is what holds 1/L down
         found += decayingrate.short(run.auto, run.opts.epochs, run.batch, run.pos.lr_halvings)
     into = _KEPT.get()
     for text in found:

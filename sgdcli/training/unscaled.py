@@ -53,17 +53,18 @@ ROWS_PER_WEIGHT = 10
 MODELS = ("linear", *gradientnoise.MODELS)
 
 
-def short(run, epochs: int, kept_epoch: int) -> list[str]:
+def judge(run, epochs: int, kept_epoch: int) -> tuple[list[str], bool]:
     """The warning of ``run`` (a training/run.py ``Run`` at its end, after ``epochs`` epochs) where it trained on
-    dense raw features and the objective of its kept model (from its epoch ``kept_epoch``, 1-based: early
-    stopping's best, else the last) on its sample is over fullbatch.NEAR above the optimum's estimate, on features
-    UNEVEN times as ill-conditioned as standardized ones or more; nothing where that is not measured (other
-    models, standardized or sparse rows, a fit too wide for its model's bound or for the sample's --memory)."""
+    dense raw features UNEVEN times as ill-conditioned as standardized ones or more, and the objective of its kept
+    model (from its epoch ``kept_epoch``, 1-based: early stopping's best, else the last) on its sample is over
+    fullbatch.NEAR above the optimum's estimate; and whether its features are so uneven, warned or not.  Nothing,
+    and False, where that is not measured (other models, standardized or sparse rows, a fit too wide for its
+    model's bound or for the sample's --memory, too few rows for its weights)."""
     opts, d = run.opts, run.table.n_features
     outputs = max(run.labels.n_outputs, 2) - 1 if opts.model != "linear" else 1
     if opts.model not in MODELS or run.std is not None or run.table.sparse or (
             opts.model != "linear" and outputs * (d + 1) > gradientnoise.FIT_UP_TO):
-        return []
+        return [], False
     raw = sample_labels(run.sample)
     classes = run.labels.class_of(raw) if opts.model != "linear" else None
     labelled = np.isfinite(raw) if classes is None else classes >= 0
@@ -75,11 +76,13 @@ def short(run, epochs: int, kept_epoch: int) -> list[str]:
                 len(np.unique(classes[labelled])) == outputs + 1 and not gradientnoise.skipped(
                     opts.model, Z, targets, weights, room(run.sample)))
         if not fits or labelled.sum() < ROWS_PER_WEIGHT * outputs * (d + 1):
-            return []
+            return [], False
         params = run.kept_params()
         loss = _objective(opts.model, Z @ params.T, targets, weights, labelled) + 0.5 * opts.l2 * float(
             np.sum(params[:, :-1] ** 2))
         ratio, spread = _standardize(Z)  # in place: Z's rows standardized by the sample's own statistics
+        if not ratio >= UNEVEN:
+            return [], False
         # the penalty of the raw weights, w = w' / spread: of the standardized ones', l2 / spread² each
         l2 = opts.l2 / spread**2
         if opts.model == "linear":
@@ -88,11 +91,9 @@ def short(run, epochs: int, kept_epoch: int) -> list[str]:
             best, variance = gradientnoise.fit_objective(opts.model, Z, targets, weights, l2), None
     finally:
         run.sample.release()
-    if not (math.isfinite(best) and ratio >= UNEVEN):
-        return []
     best += _optimism(outputs * (d + 1), run.n_train, weights, labelled, variance)
-    if not (best > 0 and loss > (1.0 + fullbatch.NEAR) * best):
-        return []
+    if not (math.isfinite(best) and best > 0 and loss > (1.0 + fullbatch.NEAR) * best):
+        return [], True
     which = f" (epoch {kept_epoch}'s, which early stopping kept)" if 0 < kept_epoch < epochs else ""
     what = "mean loss" if opts.l2 == 0 else "objective (its mean loss and --l2's penalty)"
     how = "least squares" if opts.model == "linear" else "Newton's method"
@@ -101,7 +102,7 @@ def short(run, epochs: int, kept_epoch: int) -> list[str]:
     return [f"the model's{which} {what} on the run's sample of {int(labelled.sum()):,} rows, {loss:.4g}, is "
             f"{loss / best - 1:.0%} above the optimum's, estimated by a fit of them ({how}), {best:.4g}: the "
             f"features are not standardized ({raw_features}), which leaves the loss's curvature {ratio:.3g} times "
-            f"as uneven as on standardized features, and training crawls along its flat directions; {cure}"]
+            f"as uneven as on standardized features, and training crawls along its flat directions; {cure}"], True
 
 
 def _objective(model: str, S: np.ndarray, targets: np.ndarray, weights: np.ndarray | None,
