@@ -18,6 +18,7 @@ from sgdcli.training.sampling import sample_spans
 from conftest import short_fits, write_table
 from test_bias_start import unpredictive
 from test_convergence import logistic_objective, newton_logistic
+from test_full_batch import _optimum, _separable
 from test_full_batch_end import logistic_rows
 
 
@@ -220,3 +221,19 @@ def test_a_run_from_the_fit_at_too_large_a_rate_is_told_to_lower_it(tmp_path):
     assert told.endswith(": the model may be far from the optimum; it started at such a fit, and its steps took it "
                          "away: lower --lr (try 10) or use --lr auto"), told
     assert m.training["warnings"][-1] == told
+
+
+@short_fits
+def test_adaptive_steps_from_the_fit_are_not_sized_to_travel_from_zero(tmp_path):
+    """Adam's rate is raised to the size of the weights fitted to the sample, the distance a model that starts at
+    0 travels.  A full batch starts at that fit, and its first steps at that rate, each about the rate on every
+    weight, threw it off: on nearly separable rows 5 epochs ended 27% above the optimum (computed here).  Its rate
+    is the one for weights of size 1; a mini-batch run's is raised."""
+    path, X, y = _separable(tmp_path, 5000)
+    m = train(path, TrainOptions(model="logistic", batch_size="full", threads=1, optimizer="adam"))
+    W = m.raw_weights()[0]
+    assert logistic_objective(W[:-1], W[-1], X, y, 0.0) < 1.02 * _optimum(X, y)
+    auto = m.training["lr_auto"]
+    assert auto["from_fit"] and auto["raised"] == 1.0 and auto["lr"] == pytest.approx(0.1)
+    mini = train(path, TrainOptions(model="logistic", batch_size=1024, epochs=1, threads=1, optimizer="adam"))
+    assert not mini.training["lr_auto"]["from_fit"] and mini.training["lr_auto"]["raised"] > 5

@@ -9,7 +9,14 @@ times as large at ``--noise 0.1``), and at the rate for weights of size 1 the ru
 whose steps shrink by themselves, farthest, then rmsprop, then adam (the figures are in
 bench/results/2026-12-02-adaptive-lownoise.md).
 
-So where the Newton fit of training/gradientnoise.py exists (dense rows, logistic and softmax, up to
+A full-batch run that starts at that fit (training/start.py) has only the rest of the way to go, from the
+sample's optimum to that of all the rows, and at the rate for weights of the fit's size its first steps, each
+about the rate on every weight whatever the gradient, threw it off the fit: 5 epochs ended 33% and 57% above
+the optimum (adam, softmax on 3 and 6 nearly separable classes), 16% and 42% (rmsprop, adagrad; logistic on
+2% positives of strong features).  At the rate for size 1 they ended within 2.6% everywhere measured
+(bench/results/2026-12-04-adaptive-from-fit.md), and that is their rate: no fit is measured for it.
+
+So elsewhere, where the Newton fit of training/gradientnoise.py exists (dense rows, logistic and softmax, up to
 FIT_UP_TO weights, and room for it in ``--memory``), the size is the root mean square of the fitted weights
 (softmax's centred across the classes, the weights a model that starts at 0 travels to; the bias's aside, as
 training/start.py starts it where the labels put it), and the rate is that many times the rate for size 1
@@ -75,8 +82,12 @@ def raised(size: float, most: float) -> float:
     return min(size, max(most, 1.0)) if size > 1.0 else 1.0
 
 
-def why(size: float, by: float, optimizer: str) -> str:
-    """The part of the rate's reason that the weights' size adds."""
+def why(size: float, by: float, optimizer: str, from_fit: bool = False) -> str:
+    """The part of the rate's reason that the weights' size adds (``from_fit``: none, as the run starts at the
+    fit)."""
+    if from_fit:
+        return ("; not raised to the size of the weights fitted to the sample: the run starts at that fit, and its "
+                "steps go only the rest of the way")
     if by == 1.0:
         return ""
     size_text = ("the root mean square of the weights fitted to the sample" + (

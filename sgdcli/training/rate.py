@@ -170,6 +170,7 @@ class AutoRate:
     warm_share: float | None = None  # a warm start: new rows / all rows learned from, which the rate is scaled by
     sought: float = math.nan  # adaptive optimizers, logistic and softmax: the fitted weights' size (adaptivesize.py)
     raised: float = 1.0  # what the adaptive rate was multiplied by for that size
+    from_fit: bool = False  # adaptive optimizers: the run starts at the fit, which the size would travel to
     unfitted: str = ""  # why a fit of the sample (training/gradientnoise.py) was skipped for want of memory
     # cosine, raised on nearly separable rows (training/decayingrate.py): the fit's distance, its noise, their balance
     distance: float = math.nan
@@ -193,7 +194,7 @@ class AutoRate:
                 f" × {self.width:.4g} = √({_wide_from(model):g} / {self.trace:.4g}), for the features' mean "
                 f"squared norm {self.trace:.4g}")
             return (f"{ADAPTIVE[optimizer]:g}, {optimizer}'s step per weight{scale}{wide}"
-                    f"{adaptivesize.why(self.sought, self.raised, optimizer)}{warm}")
+                    f"{adaptivesize.why(self.sought, self.raised, optimizer, self.from_fit)}{warm}")
         if self.full:
             return (f"1 / ({self.curvature:.4g} × {self.lambda_max:.4g}" + (f" + {self.l2:g}" if self.l2 else "")
                     + f"): 1/L, for a full batch, whose gradient has no noise; the largest eigenvalue of the "
@@ -326,7 +327,7 @@ def auto_rate(table: Table | Sample, model: str, center: np.ndarray, scale: np.n
               momentum: float = 0.0, loss: tuple | None = None, weigh=None,
               memory: int = DEFAULT_MEMORY, bias: float = 0.0, *, updates: int = 1, l2: float = 0.0,
               ends_at: float | None = None, full: bool = False, cosine: bool = False,
-              by_weight: bool = False) -> AutoRate:
+              by_weight: bool = False, from_fit: bool = False) -> AutoRate:
     """The rate of ``--lr auto`` for ``model`` (``loss``, the kernels' ``(code, param)``)
     at ``batch`` rows with ``optimizer`` (whose β, for momentum and nesterov, is ``momentum``); ``weigh(raw
     labels)``: the weights of the sample's rows (None: every row weighs 1); the sample held within
@@ -338,7 +339,8 @@ def auto_rate(table: Table | Sample, model: str, center: np.ndarray, scale: np.n
     whose noise bounds the rate too; ``full``: every
     step on every training row (of a model's share), which has no noise: 1/L; ``cosine``: the cosine schedule,
     whose rate rises on nearly separable rows (training/decayingrate.py); ``by_weight``: the rows are drawn in
-    proportion to their weights (engine/resample.py), which the noise term counts."""
+    proportion to their weights (engine/resample.py), which the noise term counts; ``from_fit``: the run starts at
+    the fit of its sample (training/start.py), which adaptive steps are not sized to travel to (adaptivesize.py)."""
     loss = loss if loss is not None else losses.loss_of(TrainOptions(model=model).objective)
     drawn = Sample.of(table, memory)  # the run's, read once for all its measures, or this table's
     table = drawn.table
@@ -352,14 +354,16 @@ def auto_rate(table: Table | Sample, model: str, center: np.ndarray, scale: np.n
             model in LABEL_SCALED and keep.any()) else 1.0
         size = size if math.isfinite(size) and size > 0 else 1.0
         Z = None if table.sparse else sample(drawn, center, scale)  # standardized once, for the fit and the norms
-        sought, unfitted = adaptivesize.measure(drawn, Z, model, labels, weights, l2, optimizer, by_weight)
+        sought, unfitted = (math.nan, "") if from_fit else adaptivesize.measure(drawn, Z, model, labels, weights, l2,
+                                                                               optimizer, by_weight)
         trace, norm1 = _row_norms(drawn, scale, Z)  # after the fit: Z's absolute values are taken in place
         width = adaptive_width(optimizer, model, trace, norm1, updates)
         by = adaptivesize.raised(sought, adaptive_width(optimizer, model, trace, norm1, updates, math.inf) / width
                                  if ends_at is not None and _reaches(optimizer, model) else math.inf)  # no decay: REACH
         return AutoRate(lr=ADAPTIVE[optimizer] * size * width * by, lambda_max=math.nan, trace=trace,
                         rows=len(labels), label_scale=size, label_center=bias if model in LABEL_SCALED else 0.0,
-                        width=width, updates=updates, norm1=norm1, sought=sought, raised=by, unfitted=unfitted)
+                        width=width, updates=updates, norm1=norm1, sought=sought, raised=by, unfitted=unfitted,
+                        from_fit=from_fit)
     residuals = model in bounds.RESIDUAL_LOSSES  # huber's and quantile's curvature follows their scale σ
     sigma = bounds.residual_scale(labels, None, weights) if residuals and table.sparse else math.nan
     scale_of = "labels about their median"  # sparse rows, rows too wide to solve: no fit

@@ -83,7 +83,8 @@ def averaged_auto(run, center: np.ndarray, scale: np.ndarray,
                          run.kernel_loss, run.sample_weights_of, opts.memory, run.start[-1],
                          updates=max(1, run.steps * opts.epochs), l2=opts.l2, ends_at=ends_at,
                          full=replicas.full_batch(run.batch, run.n_train, run.shards), by_weight=run.drawn,
-                         cosine=opts.schedule == "cosine" and run.init is None)  # (--init starts near a fit)
+                         cosine=opts.schedule == "cosine" and run.init is None,  # (--init starts near a fit)
+                         from_fit=run.start_fitted)
 
     auto, held = replicas.averaged_rate(rate_for, run.batch, run.shards, run.local_steps)
     return (_warm(run, auto) if warm else auto), held
