@@ -9,7 +9,7 @@ import pytest
 from sgdcli import train
 from sgdcli.data.table import Table
 from sgdcli.options import DEFAULT_MEMORY, TrainOptions
-from sgdcli.training import gradientnoise, unscaled
+from sgdcli.training import fitgap, gradientnoise
 from sgdcli.training.runlog import FitWarning
 from sgdcli.training.sampling import sample_spans
 
@@ -180,7 +180,7 @@ def test_the_rows_are_standardized_in_place_and_the_curvature_compared():
     X = rng.standard_normal((500, 3)) * np.array([1.0, 30.0, 0.2]) + np.array([5.0, 0.0, -1.0])
     X[:, 1] = 7.0  # constant
     Z = np.column_stack([X, np.ones(len(X))])
-    ratio, spread = unscaled._standardize(Z)
+    ratio, spread = fitgap._standardize(Z)
     varying = X[:, [0, 2]]
     expected = (varying - varying.mean(axis=0)) / varying.std(axis=0)
     np.testing.assert_allclose(Z[:, [0, 2]], expected, atol=1e-12)

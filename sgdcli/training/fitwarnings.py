@@ -15,7 +15,7 @@ import numpy as np
 
 from sgdcli.reporting.reporter import counted
 from sgdcli.reporting.warned import warn
-from sgdcli.training import decayingrate, fullbatch, replicas, runrate, unscaled
+from sgdcli.training import decayingrate, fitgap, fullbatch, replicas, runrate, unscaled
 from sgdcli.training.progress import end_pace
 
 # Updates in all below which a run whose loss still fell is told that it may end far from the optimum: gradient
@@ -69,18 +69,23 @@ def log_end(run, kept_epoch: int) -> list[str]:
     - The epoch's training loss ABOVE_ZERO times the loss over the training rows of the model the run started from
       (and a full batch's first epoch's: _start_bound): a rate too large that blew up less than ``rate.blew_up``
       catches, or features that do not predict the label.
-    - Fewer than FEW_UPDATES updates in all while the loss still fell by more than FALLING over the second half
-      of the epochs (or in a run of one epoch, which cannot tell, but for one that started at the fit of its
-      sample): more would have gone further.
+    - Fewer than FEW_UPDATES updates in all, and the kept model over fullbatch.NEAR above the optimum's estimate
+      by a fit of the run's sample (fitgap.py: dense linear, logistic and softmax runs, where the fit exists; not
+      on uneven raw features, which unscaled.judge tells what to change).  Where no such fit is measured: while
+      the loss still fell by more than FALLING over the second half of the epochs (or in a run of one epoch,
+      which cannot tell, but for one that started at the fit of its sample), as more would have gone further.
+      An epoch's loss is the mean over its batches as they were trained, so with few updates it falls with the
+      progress within the epochs, and runs within a percent of the optimum were told so.
     - Otherwise, a loss still falling at the end, per unit of learning rate, at PACE of its pace over the whole
       run or more (_still_falling): at a full batch, or at a rate under SLOW_RATE times --lr auto's; not for a
       run that started at the fit of its sample (training/start.py), whose whole run's fall is small.
     - Where neither of these is said, a full-batch logistic or softmax model's loss on the run's sample over
       fullbatch.NEAR above the optimum's, estimated by a fit of it (fullbatch.short); not for a run that started
       at that fit and stepped at --lr auto's rate, which stays near it.
-    - Nearly separable rows whose balanced rate 1/L held far below (decayingrate.short): not on raw features
-      whose curvature is uneven (unscaled.judge), where the raw features, not the rows' separability, hold 1/L
-      down, and the fit's distance and noise that the balance takes are in the features' units.
+    - Nearly separable rows whose balanced rate 1/L held far below (decayingrate.short), where the run's end was
+      not measured against a fit of its sample (fitgap.py), which says how far it ended where this only infers
+      it: on raw features whose curvature is uneven, the raw features, not the rows' separability, hold 1/L
+      down, and runs of few updates within a few percent of the optimum were told to raise --epochs.
     - A linear, logistic or softmax model trained on raw features (--no-standardize) whose objective on the run's
       sample is over fullbatch.NEAR above the optimum's, estimated by a fit of it, on features whose curvature
       standardizing would make far more even (unscaled.judge): whatever early stopping chose, as more epochs
@@ -118,9 +123,16 @@ def log_end(run, kept_epoch: int) -> list[str]:
     far = []  # the warnings that the model may be far from the optimum
     # early stopping's choice of the epoch kept: it stopped, or kept an earlier epoch than the last
     chosen = run.stopper is not None and 0 < kept_epoch and (run.stopper.stopped or kept_epoch < epochs)
+    few = not chosen and 0 < updates < FEW_UPDATES
+    # against a fit of the sample where one exists (fitgap.py): runs of few updates, and runs on raw features
+    gap = fitgap.measure(run) if updates and (few or (run.std is None and not run.table.sparse)) else None
     if chosen:
         pass  # more epochs would not move its choice
-    elif 0 < updates < FEW_UPDATES:  # one epoch cannot tell, but from the fit of its sample (training/start.py)
+    elif few and gap is not None:  # the loss's fall told of progress within the epochs, not of the end's distance
+        if gap.far and not unscaled.uneven(gap):  # (on uneven raw features, unscaled.judge says what to change)
+            far.append(f"only {counted(updates, 'update')} in all ({_updates_made(run)}): {gap.text()}: the model may "
+                       "be far from the optimum; raise --epochs" + (" or lower --batch-size" if run.batch > 1 else ""))
+    elif few:  # one epoch cannot tell, but from the fit of its sample (training/start.py)
         if (epochs == 1 and not run.start_fitted) or first - last > FALLING * abs(first):
             far.append(f"only {counted(updates, 'update')} in all ({_updates_made(run)})"
                        + ("" if epochs == 1 else f", and {falling}") + ": the model may be far from the optimum; "
@@ -132,11 +144,11 @@ def log_end(run, kept_epoch: int) -> list[str]:
     # a run from the fit of its sample at --lr auto's rate ended 0% to 3% above the optimum wherever measured, and
     # the fit's estimate of the optimum, short of rows of heavy weight, told two of thirty they were 5% and 6% off
     from_fit = run.start_fitted and run.auto is not None
-    raw, uneven = unscaled.judge(run, epochs, kept_epoch) if updates else ([], False)
+    raw = unscaled.judge(run, gap, epochs, kept_epoch)
     if updates and not far and (not chosen or under is not None) and not from_fit and not raw:
         far += fullbatch.short(run, epochs, kept_epoch, under)
     found += far + raw
-    if not chosen and not uneven:  # on raw features whose curvature is uneven, that is what holds 1/L down
+    if not chosen and gap is None:  # a gap measured says how far the run ended, which this only infers
         found += decayingrate.short(run.auto, run.opts.epochs, run.batch, run.pos.lr_halvings)
     into = _KEPT.get()
     for text in found:

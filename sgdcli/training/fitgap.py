@@ -1,0 +1,145 @@
+"""How far the model a run keeps is above the optimum of its objective, estimated by a fit of the run's sample: what
+the end's warnings judge a run by where such a fit exists (training/fitwarnings.py).
+
+The run's sample (training/sampling.py, read again: the same rows) is fitted: least squares for ``linear``
+(training/linearfit.py), Newton's method for ``logistic`` and ``softmax`` up to gradientnoise.FIT_UP_TO weights
+(training/gradientnoise.py), of the objective trained (--l2, the rows' weights).  The kept model's objective on
+those rows is set against the fit's, with what a fit gains on the rows it fits added back (training/fullbatch.py
+``optimism``; for squared error, times the residuals' variance, which is the loss's gradients' spread over its
+curvature).  On raw features (--no-standardize) the rows are fitted in their own standardized units, the penalty
+carried into them: the objective is the same in any units, and raw features far from 0 or of scales far apart
+would lose the fit's small directions to rounding; how uneven they leave the curvature is measured on the way
+(training/unscaled.py).
+"""
+
+from __future__ import annotations
+
+import math
+from typing import NamedTuple
+
+import numpy as np
+
+from sgdcli.training import curvature, fullbatch, gradientnoise, linearfit
+from sgdcli.training.sampling import room, sample, sample_labels
+
+# Rows fitted per weight below which the fit's gain on its own rows, which the estimate adds back to first order
+# only, is no longer small: nothing is measured.
+ROWS_PER_WEIGHT = 10
+MODELS = ("linear", *gradientnoise.MODELS)
+
+
+class Gap(NamedTuple):
+    """The kept model's objective on the sample (``loss``) against the optimum's estimate (``best``)."""
+
+    loss: float
+    best: float
+    rows: int  # the sample's rows with a label, which the means are over
+    how: str  # the fit: "least squares" or "Newton's method"
+    what: str  # "mean loss", or with --l2 "objective (its mean loss and --l2's penalty)"
+    uneven: float  # raw features: how many times as ill-conditioned as standardized ones they are; else NaN
+
+    @property
+    def far(self) -> bool:
+        """Over fullbatch.NEAR above the estimate."""
+        return self.best > 0 and self.loss > (1.0 + fullbatch.NEAR) * self.best
+
+    def text(self, which: str = "") -> str:
+        """The figures, as a warning gives them (``which``: the epoch early stopping kept, where it is named)."""
+        return (f"the model's{which} {self.what} on the run's sample of {self.rows:,} rows, {self.loss:.4g}, is "
+                f"{self.loss / self.best - 1:.0%} above the optimum's, estimated by a fit of them ({self.how}), "
+                f"{self.best:.4g}")
+
+
+def measure(run) -> Gap | None:
+    """The Gap of ``run`` (a training/run.py ``Run`` at its end) for the model it keeps; None where it is not
+    measured (other models, sparse rows, a fit too wide for its model's bound or for the sample's --memory, a
+    class the sample does not hold, fewer than ROWS_PER_WEIGHT rows a weight)."""
+    opts, d = run.opts, run.table.n_features
+    outputs = max(run.labels.n_outputs, 2) - 1 if opts.model != "linear" else 1
+    if opts.model not in MODELS or run.table.sparse or (
+            opts.model != "linear" and outputs * (d + 1) > gradientnoise.FIT_UP_TO):
+        return None
+    raw = sample_labels(run.sample)
+    classes = run.labels.class_of(raw) if opts.model != "linear" else None
+    labelled = np.isfinite(raw) if classes is None else classes >= 0
+    targets = raw if classes is None else np.where(labelled, classes, np.nan)
+    weights = run.sample_weights_of(raw)
+    Z = sample(run.sample, run.plan.center, run.plan.scale)  # the rows as the kernels see them, the bias's 1
+    try:
+        fits = (curvature.exact(d + 1, room(run.sample)) if classes is None else  # every class, as the model has
+                len(np.unique(classes[labelled])) == outputs + 1 and not gradientnoise.skipped(
+                    opts.model, Z, targets, weights, room(run.sample)))
+        if not fits or labelled.sum() < ROWS_PER_WEIGHT * outputs * (d + 1):
+            return None
+        params = run.kept_params()
+        loss = _objective(opts.model, Z @ params.T, targets, weights, labelled) + 0.5 * opts.l2 * float(
+            np.sum(params[:, :-1] ** 2))
+        uneven, l2 = math.nan, opts.l2
+        if run.std is None:  # raw features: fitted in the sample's own standardized units, Z's rows in place
+            uneven, spread = _standardize(Z)
+            l2 = opts.l2 / spread**2  # the raw weights' penalty, w = w' / spread: the standardized ones', each
+        if opts.model == "linear":
+            best, variance = linearfit.objective(Z, targets, weights, linearfit.fit(Z, targets, weights, l2), l2)
+        else:
+            best, variance = gradientnoise.fit_objective(opts.model, Z, targets, weights, l2), None
+    finally:
+        run.sample.release()
+    best += _optimism(outputs * (d + 1), run.n_train, weights, labelled, variance)
+    if not math.isfinite(best):
+        return None
+    return Gap(loss, best, int(labelled.sum()), "least squares" if opts.model == "linear" else "Newton's method",
+               "mean loss" if opts.l2 == 0 else "objective (its mean loss and --l2's penalty)", uneven)
+
+
+def _objective(model: str, S: np.ndarray, targets: np.ndarray, weights: np.ndarray | None,
+               labelled: np.ndarray) -> float:
+    """The mean loss over the ``labelled`` rows of scores ``S`` (rows × outputs) for ``targets`` (linear's
+    labels; the classifiers' classes), each row times its weight of ``weights`` (None: 1)."""
+    v = np.ones(int(labelled.sum())) if weights is None else weights[labelled]
+    S, y = S[labelled], targets[labelled]
+    if model == "linear":
+        row = 0.5 * (S[:, 0] - y) ** 2
+    else:
+        row = fullbatch.losses(S, y.astype(np.int64))
+    return float(np.sum(v * row) / len(S))
+
+
+def _standardize(Z: np.ndarray) -> tuple[float, np.ndarray]:
+    """How many times as ill-conditioned as the same rows' standardized the second moments of the rows ``Z`` (their
+    features and the bias's 1) are; and each feature's standard deviation over them, by which ``Z``'s features are
+    then centred and divided in place (those constant over them: 1, and their column 0, left out of the ratio)."""
+    d = Z.shape[1] - 1
+    centre, squares = Z[:, :d].mean(axis=0), np.zeros(d)
+    for start in range(0, len(Z), gradientnoise.BLOCK_ROWS):  # in blocks of rows: never a copy of all of Z
+        squares += ((Z[start:start + gradientnoise.BLOCK_ROWS, :d] - centre) ** 2).sum(axis=0)
+    spread = np.sqrt(squares / len(Z))
+    varies = np.append(spread > 0, True)
+    before = _condition(Z, varies)
+    spread = np.where(spread > 0, spread, 1.0)
+    for start in range(0, len(Z), gradientnoise.BLOCK_ROWS):
+        block = Z[start:start + gradientnoise.BLOCK_ROWS, :d]
+        block -= centre
+        block /= spread
+    Z[:, np.flatnonzero(~varies)] = 0.0
+    return before / _condition(Z, varies), spread
+
+
+def _condition(Z: np.ndarray, varies: np.ndarray) -> float:
+    """The ratio of the largest eigenvalue of the second moments of ``Z``'s columns that ``varies`` selects to the
+    smallest, that at least the largest's rounding error."""
+    values = np.linalg.eigvalsh((Z.T @ Z / len(Z))[np.ix_(varies, varies)])
+    return float(values[-1] / max(values[0], values[-1] * np.finfo(np.float64).eps))
+
+
+def _optimism(p: int, n: int, weights: np.ndarray | None, labelled: np.ndarray, variance: float | None) -> float:
+    """What a fit of ``p`` weights to the ``labelled`` rows of the sample gains on them over the optimum of the
+    ``n`` training rows, in the objective's mean over them (fullbatch.optimism); linear's times its residuals'
+    weighted ``variance`` (squared error's gradients' spread over its curvature, which a likelihood's optimum
+    makes 1: None)."""
+    m = int(labelled.sum())
+    v = np.ones(m) if weights is None else weights[labelled]
+    kept = v > 0
+    if not kept.any():
+        return math.nan
+    gain = fullbatch.optimism(p, int(kept.sum()), n, v[kept]) * kept.sum() / m
+    return gain if variance is None else gain * variance
