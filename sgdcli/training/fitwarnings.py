@@ -71,7 +71,8 @@ def log_end(run, kept_epoch: int) -> list[str]:
       catches, or features that do not predict the label.
     - Fewer than FEW_UPDATES updates in all, and the kept model over fullbatch.NEAR above the optimum's estimate
       by a fit of the run's sample (fitgap.py: dense linear, logistic and softmax runs, where the fit exists; not
-      on uneven raw features, which unscaled.judge tells what to change).  Where no such fit is measured: while
+      on uneven raw features, which unscaled.judge tells what to change).  Where no such fit is measured, and for
+      a run that started at that fit (its loss on the sample then tells where its steps took it): while
       the loss still fell by more than FALLING over the second half of the epochs (or in a run of one epoch,
       which cannot tell, but for one that started at the fit of its sample), as more would have gone further.
       An epoch's loss is the mean over its batches as they were trained, so with few updates it falls with the
@@ -124,11 +125,15 @@ def log_end(run, kept_epoch: int) -> list[str]:
     # early stopping's choice of the epoch kept: it stopped, or kept an earlier epoch than the last
     chosen = run.stopper is not None and 0 < kept_epoch and (run.stopper.stopped or kept_epoch < epochs)
     few = not chosen and 0 < updates < FEW_UPDATES
-    # against a fit of the sample where one exists (fitgap.py): runs of few updates, and runs on raw features
-    gap = fitgap.measure(run) if updates and (few or (run.std is None and not run.table.sparse)) else None
+    # against a fit of the sample where one exists (fitgap.py): runs of few updates, but for those that started at
+    # that fit (whose loss on the sample is then where their steps took them, not how far the optimum is), and runs
+    # on raw features
+    gap = fitgap.measure(run) if updates and ((few and not run.start_fitted) or (
+        run.std is None and not run.table.sparse)) else None
     if chosen:
         pass  # more epochs would not move its choice
-    elif few and gap is not None:  # the loss's fall told of progress within the epochs, not of the end's distance
+    elif few and gap is not None and not run.start_fitted:  # the loss's fall told of the progress within the
+        # epochs, not of the end's distance
         if gap.far and not unscaled.uneven(gap):  # (on uneven raw features, unscaled.judge says what to change)
             far.append(f"only {counted(updates, 'update')} in all ({_updates_made(run)}): {gap.text()}: the model may "
                        "be far from the optimum; raise --epochs" + (" or lower --batch-size" if run.batch > 1 else ""))

@@ -1,0 +1,78 @@
+"""Runs of few updates (training/fitwarnings.py): judged against a fit of the run's sample where one exists
+(training/fitgap.py), by the fall of their loss elsewhere."""
+
+import re
+
+import numpy as np
+import pytest
+
+from sgdcli import train
+from sgdcli.data.table import Table
+from sgdcli.options import DEFAULT_MEMORY, TrainOptions
+from sgdcli.training.runlog import FitWarning
+from sgdcli.training.sampling import sample_spans
+
+from conftest import make_problem, write_table
+
+FEW = re.compile(r"only (\d+) updates in all \((.*?)\): the model's mean loss on the run's sample of ([\d,]+) rows, "
+                 r"([\d.]+), is (\d+)% above the optimum's, estimated by a fit of them \((least squares|Newton's "
+                 r"method)\), ([\d.]+): the model may be far from the optimum; raise --epochs or lower --batch-size$")
+
+
+def _sample_rows(path):
+    with Table(path) as table:
+        return np.concatenate([np.arange(a, b) for a, b in sample_spans(table, DEFAULT_MEMORY)])
+
+
+def test_a_run_of_few_updates_near_the_optimum_is_not_told_to_raise_epochs(tmp_path):
+    """75 updates of batch 1,000: each epoch's loss, the mean over its batches as they were trained, still fell by
+    more than 1% between epochs 3 and 5, with the progress within the epochs, and the run was told to raise
+    --epochs; its model is within 1% of the optimum (computed here)."""
+    rng = np.random.default_rng(0)
+    X = rng.standard_normal((15_000, 16)).astype(np.float32)
+    y = (X @ rng.standard_normal(16) + 0.5 * rng.standard_normal(15_000)).astype(np.float32)
+    path = write_table(tmp_path / "reg.h5", X, y)
+    m = train(path, TrainOptions(model="linear", batch_size=1000, threads=1))
+    first, last = m.history[2]["train_loss"], m.history[4]["train_loss"]
+    assert first - last > 0.01 * first  # what the loss's fall alone read as progress still to make
+    Z = np.column_stack([X, np.ones(len(X))]).astype(np.float64)
+    best = 0.5 * np.mean((Z @ np.linalg.lstsq(Z, y, rcond=None)[0] - y) ** 2)
+    W = m.raw_weights()[0]
+    assert 0.5 * np.mean((Z[:, :-1] @ W[:-1] + W[-1] - y) ** 2) < 1.01 * best
+    assert "warnings" not in m.training
+
+
+def test_a_run_of_few_updates_far_from_the_optimum_is_told_how_far(tmp_path):
+    """One epoch of 4 batches: the warning gives the written model's loss on the sample's rows (computed here)
+    and the fit's estimate of the optimum, which the optimum of all the rows' loss on those rows is near."""
+    X, y = make_problem("binary", n=20_000, d=6, seed=1)
+    path = write_table(tmp_path / "bin.h5", X, y)
+    with pytest.warns(FitWarning):
+        m = train(path, TrainOptions(model="logistic", batch_size=5_000, epochs=1, threads=1))
+    (text,) = m.training["warnings"]
+    found = FEW.match(text)
+    assert found is not None, text
+    rows = _sample_rows(path)
+    W = m.raw_weights()[0]
+    s = X[rows].astype(np.float64) @ W[:-1] + W[-1]
+    loss = np.mean(np.logaddexp(0, s) - y[rows] * s)
+    assert found.groups()[:4] == ("4", "1 epoch × 4 iterations of batch 5000", f"{len(rows):,}", f"{loss:.4g}")
+    assert found[6] == "Newton's method" and int(found[5]) > 5
+    from sklearn.linear_model import LogisticRegression
+
+    fit = LogisticRegression(C=1e10, tol=1e-12, max_iter=10_000).fit(X, y)
+    p = fit.predict_proba(X[rows])[:, 1]
+    on_sample = -np.mean(y[rows] * np.log(p) + (1 - y[rows]) * np.log1p(-p))
+    assert float(found[7]) == pytest.approx(on_sample, rel=0.02)
+
+
+def test_where_no_fit_exists_the_fall_of_the_loss_decides(tmp_path):
+    """Hinge has no fit of its sample: a run of few updates whose loss still fell is told so, as before."""
+    X, y = make_problem("binary", n=2_000, d=6, seed=1)
+    path = write_table(tmp_path / "bin.h5", X, y)
+    with pytest.warns(FitWarning):
+        m = train(path, TrainOptions(model="hinge", batch_size=250, epochs=2, threads=1))
+    (text,) = m.training["warnings"]
+    assert re.match(r"only 16 updates in all \(2 epochs × 8 iterations of batch 250\), and the loss was still "
+                    r"falling \([\d.]+ at epoch 1, [\d.]+ at epoch 2\): the model may be far from the optimum; "
+                    r"raise --epochs or lower --batch-size$", text), text
