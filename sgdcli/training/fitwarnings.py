@@ -85,8 +85,9 @@ def log_end(run, kept_epoch: int) -> list[str]:
       at that fit and stepped at --lr auto's rate, which stays near it.
     - Nearly separable rows whose balanced rate 1/L held far below (decayingrate.short), where the run's end was
       not measured against a fit of its sample (fitgap.py), which says how far it ended where this only infers
-      it: on raw features whose curvature is uneven, the raw features, not the rows' separability, hold 1/L
-      down, and runs of few updates within a few percent of the optimum were told to raise --epochs.
+      it (on raw features whose curvature is uneven, the raw features, not the rows' separability, hold 1/L
+      down, and runs of few updates within a few percent of the optimum were told to raise --epochs), or was
+      measured far where nothing above said so.
     - A linear, logistic or softmax model trained on raw features (--no-standardize) whose objective on the run's
       sample is over fullbatch.NEAR above the optimum's, estimated by a fit of it, on features whose curvature
       standardizing would make far more even (unscaled.judge): whatever early stopping chose, as more epochs
@@ -153,7 +154,9 @@ def log_end(run, kept_epoch: int) -> list[str]:
     if updates and not far and (not chosen or under is not None) and not from_fit and not raw:
         far += fullbatch.short(run, epochs, kept_epoch, under)
     found += far + raw
-    if not chosen and gap is None:  # a gap measured says how far the run ended, which this only infers
+    # a gap measured says how far the run ended, which this only infers: unless it found the run far on features
+    # that are not uneven, where no other warning has said so
+    if not chosen and (gap is None or (gap.far and not unscaled.uneven(gap) and not few)):
         found += decayingrate.short(run.auto, run.opts.epochs, run.batch, run.pos.lr_halvings)
     into = _KEPT.get()
     for text in found:
