@@ -83,6 +83,17 @@ def write_table(path, X, y=None, chunks=None, compression=None, x="X", yname="y"
     return str(path)
 
 
+def sample_rows(path) -> np.ndarray:
+    """The rows of the file at ``path`` that a run's sample reads at the default --memory (training/sampling.py),
+    in order: where the run's fits of its sample are of (none held out)."""
+    from sgdcli.data.table import Table
+    from sgdcli.options import DEFAULT_MEMORY
+    from sgdcli.training.sampling import sample_spans
+
+    with Table(path) as table:
+        return np.concatenate([np.arange(a, b) for a, b in sample_spans(table, DEFAULT_MEMORY)])
+
+
 def make_problem(task="binary", n=2000, d=5, k=3, seed=0, noise=1.0):
     rng = np.random.default_rng(seed)
     X = rng.standard_normal((n, d)).astype(np.float32)

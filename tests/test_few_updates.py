@@ -7,21 +7,15 @@ import numpy as np
 import pytest
 
 from sgdcli import train
-from sgdcli.data.table import Table
-from sgdcli.options import DEFAULT_MEMORY, TrainOptions
+from sgdcli.options import TrainOptions
 from sgdcli.training.runlog import FitWarning
-from sgdcli.training.sampling import sample_spans
 
-from conftest import make_problem, write_table
+from conftest import make_problem, sample_rows, write_table
 
 FEW = re.compile(r"only (\d+) updates in all \((.*?)\): the model's mean loss on the run's sample of ([\d,]+) rows, "
                  r"([\d.]+), is (\d+)% above the optimum's, estimated by a fit of them \((least squares|Newton's "
                  r"method)\), ([\d.]+): the model may be far from the optimum; raise --epochs or lower --batch-size$")
 
-
-def _sample_rows(path):
-    with Table(path) as table:
-        return np.concatenate([np.arange(a, b) for a, b in sample_spans(table, DEFAULT_MEMORY)])
 
 
 def test_a_run_of_few_updates_near_the_optimum_is_not_told_to_raise_epochs(tmp_path):
@@ -52,7 +46,7 @@ def test_a_run_of_few_updates_far_from_the_optimum_is_told_how_far(tmp_path):
     (text,) = m.training["warnings"]
     found = FEW.match(text)
     assert found is not None, text
-    rows = _sample_rows(path)
+    rows = sample_rows(path)
     W = m.raw_weights()[0]
     s = X[rows].astype(np.float64) @ W[:-1] + W[-1]
     loss = np.mean(np.logaddexp(0, s) - y[rows] * s)

@@ -15,7 +15,7 @@ from sgdcli.options import DEFAULT_MEMORY, TrainOptions
 from sgdcli.training import gradientnoise
 from sgdcli.training.sampling import sample_spans
 
-from conftest import short_fits, write_table
+from conftest import sample_rows, short_fits, write_table
 from test_bias_start import unpredictive
 from test_convergence import logistic_objective, newton_logistic
 from test_full_batch import _optimum, _separable
@@ -34,8 +34,7 @@ def _standardized(X):
 
 def _sample_fit(path, Z, y, l2=0.0):
     """The fit of the run's sample: Newton's method on its rows under the fit's ridge on the weights and ``l2``."""
-    with Table(path) as table:
-        rows = np.concatenate([np.arange(a, b) for a, b in sample_spans(table, DEFAULT_MEMORY)])
+    rows = sample_rows(path)
     return newton_logistic(Z[rows], y[rows], gradientnoise.RIDGE / len(rows) + l2, iters=60)
 
 
@@ -64,8 +63,7 @@ def test_the_fit_weighs_the_rows_as_the_objective_does(tmp_path):
     """--class-weight balanced: the fit of the sample weighs each class's rows as the loss trained does."""
     path, X, y = _strong(tmp_path)
     Z = _standardized(X)
-    with Table(path) as table:
-        rows = np.concatenate([np.arange(a, b) for a, b in sample_spans(table, DEFAULT_MEMORY)])
+    rows = sample_rows(path)
     v = np.where(y == 1, len(y) / (2 * y.sum()), len(y) / (2 * (len(y) - y.sum())))
     A = np.column_stack([Z[rows], np.ones(len(rows))])
     theta, ridge = np.zeros(A.shape[1]), np.append(np.full(Z.shape[1], gradientnoise.RIDGE / len(rows)), 0.0)

@@ -9,12 +9,11 @@ import numpy as np
 import pytest
 
 from sgdcli import generate, train
-from sgdcli.data.table import Table
 from sgdcli.options import TrainOptions
 from sgdcli.training.fullbatch import NEAR
 from sgdcli.training.runlog import FitWarning
 
-from conftest import cli, short_fits, write_table
+from conftest import cli, sample_rows, short_fits, write_table
 from test_convergence import logistic_objective, newton_logistic
 
 
@@ -108,17 +107,13 @@ def test_a_full_batch_far_above_the_optimum_of_nearly_separable_rows_is_told_so(
 def test_the_optimums_estimate_on_a_sample_of_the_rows_is_near_its_loss_there(tmp_path, no_fit_start):
     """The sample holds 4,096 of 20,000 rows: the fit's loss on them, plus what a fit gains on the rows it fits, is
     within a few percent of the loss there of the optimum over all rows (computed here)."""
-    from sgdcli.options import DEFAULT_MEMORY
-    from sgdcli.training.sampling import sample_spans
-
     path, X, y = _separable(tmp_path, 20_000, features=20)
     with pytest.warns(FitWarning):
         m = train(path, TrainOptions(model="logistic", batch_size="full", epochs=100, threads=1))
     best = float(m.training["warnings"][-1].split("(Newton's method), ")[1].split(":")[0])
     Z = (X - X.mean(axis=0)) / X.std(axis=0)
     w, b = newton_logistic(Z, y, 0.0, iters=100)
-    with Table(path) as table:
-        rows = np.concatenate([np.arange(a, b) for a, b in sample_spans(table, DEFAULT_MEMORY)])
+    rows = sample_rows(path)
     there = logistic_objective(w, b, Z[rows], y[rows], 0.0)
     assert best == pytest.approx(there, rel=0.03)
 

@@ -8,12 +8,10 @@ import numpy as np
 import pytest
 
 from sgdcli import train
-from sgdcli.data.table import Table
-from sgdcli.options import DEFAULT_MEMORY, TrainOptions
+from sgdcli.options import TrainOptions
 from sgdcli.training.runlog import FitWarning
-from sgdcli.training.sampling import sample_spans
 
-from conftest import write_table
+from conftest import sample_rows, write_table
 from test_full_batch import _optimum, _rare, _separable
 
 ESTIMATE = re.compile(r"the model's (?:\(epoch (\d+)'s, which early stopping kept\) )?mean loss on the run's sample "
@@ -94,8 +92,7 @@ def test_the_end_check_judges_the_epoch_early_stopping_keeps(tmp_path, no_fit_st
     (text,) = [str(w.message) for w in caught]
     found = ESTIMATE.match(text)
     assert found is not None, text
-    with Table(path) as table:
-        rows = np.concatenate([np.arange(a, b) for a, b in sample_spans(table, DEFAULT_MEMORY)])
+    rows = sample_rows(path)
     s = X[rows] @ m.raw_weights()[0, :-1] + m.raw_weights()[0, -1]  # the written model's scores there
     assert (found[1], found[2], found[3]) == ("1", f"{len(rows):,}",
                                             f"{np.mean(np.logaddexp(0, s) - y[rows] * s):.4g}")

@@ -7,13 +7,11 @@ import numpy as np
 import pytest
 
 from sgdcli import train
-from sgdcli.data.table import Table
-from sgdcli.options import DEFAULT_MEMORY, TrainOptions
+from sgdcli.options import TrainOptions
 from sgdcli.training import fitgap, gradientnoise
 from sgdcli.training.runlog import FitWarning
-from sgdcli.training.sampling import sample_spans
 
-from conftest import write_table
+from conftest import sample_rows, write_table
 
 TOLD = re.compile(r"the model's (mean loss|objective \(its mean loss and --l2's penalty\)) on the run's sample of "
                   r"([\d,]+) rows, ([\d.e+-]+), is (\d+)% above the optimum's, estimated by a fit of them "
@@ -40,11 +38,6 @@ def _told(model) -> list[str]:
     return [text for text in model.training.get("warnings", []) if "are not standardized" in text]
 
 
-def _sample_rows(path) -> np.ndarray:
-    with Table(path) as table:
-        return np.concatenate([np.arange(a, b) for a, b in sample_spans(table, DEFAULT_MEMORY)])
-
-
 def _condition(Z):
     Z = np.column_stack([Z, np.ones(len(Z))])
     return np.linalg.cond(Z) ** 2  # of the second moments, ZᵀZ / n: the square of Z's
@@ -61,7 +54,7 @@ def test_linear_on_features_of_uneven_scales_is_told_to_standardize_them(tmp_pat
     (text,) = _told(raw)
     found = TOLD.match(text)
     assert found is not None, text
-    rows = _sample_rows(path)
+    rows = sample_rows(path)
     W = raw.raw_weights()[0]
     loss = 0.5 * np.mean((X[rows] @ W[:-1] + W[-1] - y[rows]) ** 2)
     assert (found[1], found[2], found[3], found[5]) == ("mean loss", f"{len(rows):,}", f"{loss:.4g}",
@@ -99,7 +92,7 @@ def test_logistic_on_offset_features_under_l2_is_told_by_its_objective(tmp_path)
     (text,) = _told(model)
     found = TOLD.match(text)
     assert found is not None, text
-    rows = _sample_rows(path)
+    rows = sample_rows(path)
     W = model.raw_weights()[0]
     s = X[rows] @ W[:-1] + W[-1]
     objective = np.mean(np.logaddexp(0, s) - y[rows] * s) + 0.5e-3 * np.sum(W[:-1] ** 2)

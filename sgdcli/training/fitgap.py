@@ -43,11 +43,10 @@ class Gap(NamedTuple):
         """Over fullbatch.NEAR above the estimate."""
         return self.best > 0 and self.loss > (1.0 + fullbatch.NEAR) * self.best
 
-    def text(self, which: str = "") -> str:
-        """The figures, as a warning gives them (``which``: the epoch early stopping kept, where it is named)."""
-        return (f"the model's{which} {self.what} on the run's sample of {self.rows:,} rows, {self.loss:.4g}, is "
-                f"{self.loss / self.best - 1:.0%} above the optimum's, estimated by a fit of them ({self.how}), "
-                f"{self.best:.4g}")
+    def text(self, kept_epoch: int = 0, epochs: int = 0) -> str:
+        """The figures, as a warning gives them (fullbatch.measured: the epoch early stopping kept, of ``epochs``,
+        named where it is not the last)."""
+        return fullbatch.measured(self.loss, self.best, self.rows, self.how, self.what, kept_epoch, epochs)
 
 
 def measure(run) -> Gap | None:
@@ -109,15 +108,12 @@ def _standardize(Z: np.ndarray) -> tuple[float, np.ndarray]:
     features and the bias's 1) are; and each feature's standard deviation over them, by which ``Z``'s features are
     then centred and divided in place (those constant over them: 1, and their column 0, left out of the ratio)."""
     d = Z.shape[1] - 1
-    centre, squares = Z[:, :d].mean(axis=0), np.zeros(d)
-    for start in range(0, len(Z), gradientnoise.BLOCK_ROWS):  # in blocks of rows: never a copy of all of Z
-        squares += ((Z[start:start + gradientnoise.BLOCK_ROWS, :d] - centre) ** 2).sum(axis=0)
-    spread = np.sqrt(squares / len(Z))
+    centre, spread = linearfit.moments(Z)
     varies = np.append(spread > 0, True)
     before = _condition(Z, varies)
     spread = np.where(spread > 0, spread, 1.0)
-    for start in range(0, len(Z), gradientnoise.BLOCK_ROWS):
-        block = Z[start:start + gradientnoise.BLOCK_ROWS, :d]
+    for start in range(0, len(Z), linearfit.BLOCK_ROWS):  # in blocks of rows: never a copy of all of Z
+        block = Z[start:start + linearfit.BLOCK_ROWS, :d]
         block -= centre
         block /= spread
     Z[:, np.flatnonzero(~varies)] = 0.0

@@ -126,15 +126,14 @@ def log_end(run, kept_epoch: int) -> list[str]:
     # early stopping's choice of the epoch kept: it stopped, or kept an earlier epoch than the last
     chosen = run.stopper is not None and 0 < kept_epoch and (run.stopper.stopped or kept_epoch < epochs)
     few = not chosen and 0 < updates < FEW_UPDATES
-    # against a fit of the sample where one exists (fitgap.py): runs of few updates, but for those that started at
-    # that fit (whose loss on the sample is then where their steps took them, not how far the optimum is), and runs
-    # on raw features
-    gap = fitgap.measure(run) if updates and ((few and not run.start_fitted) or (
-        run.std is None and not run.table.sparse)) else None
+    # runs of few updates are judged against a fit of the sample where one exists (fitgap.py), but for those that
+    # started at that fit (whose loss on the sample is then where their steps took them, not how far the optimum
+    # is); runs on raw features are measured against it too (unscaled.judge)
+    by_fit = few and not run.start_fitted
+    gap = fitgap.measure(run) if updates and (by_fit or (run.std is None and not run.table.sparse)) else None
     if chosen:
         pass  # more epochs would not move its choice
-    elif few and gap is not None and not run.start_fitted:  # the loss's fall told of the progress within the
-        # epochs, not of the end's distance
+    elif by_fit and gap is not None:  # the loss's fall told of the progress within the epochs, not of the distance
         if gap.far and not unscaled.uneven(gap):  # (on uneven raw features, unscaled.judge says what to change)
             far.append(f"only {counted(updates, 'update')} in all ({_updates_made(run)}): {gap.text()}: the model may "
                        "be far from the optimum; raise --epochs" + (" or lower --batch-size" if run.batch > 1 else ""))

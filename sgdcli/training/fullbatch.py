@@ -95,15 +95,24 @@ def short(run, epochs: int, kept_epoch: int, under: str | None = None) -> list[s
     if not (math.isfinite(best) and best > 0 and loss > (1.0 + NEAR) * best):
         return []
     gap = loss / best - 1.0
-    which = f" (epoch {kept_epoch}'s, which early stopping kept)" if 0 < kept_epoch < epochs else ""
     advice = (f"lower --min-delta ({opts.min_delta:g}), by more than which no later epoch lowered the {under} loss"
               if under is not None else  # a run from the fit of its sample (training/start.py) stepped off it
               f"it started at such a fit, and its steps took it away: lower --lr (try {run.rate_opts.lr / 10:.4g}) "
               "or use --lr auto" if run.start_fitted else
               f"raise --epochs (to about {math.ceil(epochs * (gap / NEAR) ** 2)}), lower --batch-size or add --l2")
-    return [f"the model's{which} mean loss on the run's sample of {m:,} rows, {loss:.4g}, is {gap:.0%} above the "
-            f"optimum's, estimated by a fit of them (Newton's method), {best:.4g}: the model may be far from the "
-            f"optimum; {advice}"]
+    told = measured(loss, best, m, kept_epoch=kept_epoch, epochs=epochs)
+    return [f"{told}: the model may be far from the optimum; {advice}"]
+
+
+def measured(loss: float, best: float, rows: int, how: str = "Newton's method", what: str = "mean loss",
+             kept_epoch: int = 0, epochs: int = 0) -> str:
+    """The figures of a model set against a fit of its run's sample, as the end's warnings give them: its ``what``
+    (mean loss; under --l2, the objective) ``loss`` on the sample's ``rows`` rows, above the optimum's estimate
+    ``best`` by a fit (``how``); naming the epoch early stopping kept (``kept_epoch``, 1-based) where it is not
+    the last of the run's ``epochs``."""
+    which = f" (epoch {kept_epoch}'s, which early stopping kept)" if 0 < kept_epoch < epochs else ""
+    return (f"the model's{which} {what} on the run's sample of {rows:,} rows, {loss:.4g}, is {loss / best - 1:.0%} "
+            f"above the optimum's, estimated by a fit of them ({how}), {best:.4g}")
 
 
 def optimism(p: int, m: int, n: int, v: np.ndarray) -> float:

@@ -26,11 +26,7 @@ def fit(Z: np.ndarray, y: np.ndarray, weights: np.ndarray | None = None, l2=0.0)
     one per feature) on the weights (the module's docstring)."""
     v, y, m = _rows(y, weights)
     d = Z.shape[1] - 1
-    centre = Z[:, :d].mean(axis=0)
-    squares = np.zeros(d)
-    for start in range(0, len(Z), BLOCK_ROWS):
-        squares += ((Z[start:start + BLOCK_ROWS, :d] - centre) ** 2).sum(axis=0)
-    spread = np.sqrt(squares / max(len(Z), 1))
+    centre, spread = moments(Z)
     varies = spread > 0
     spread = np.where(varies, spread, 1.0)
     gram, moment = np.zeros((d + 1, d + 1)), np.zeros(d + 1)
@@ -47,6 +43,16 @@ def fit(Z: np.ndarray, y: np.ndarray, weights: np.ndarray | None = None, l2=0.0)
     theta = np.linalg.solve(gram + np.diag(penalty) + ridge * np.eye(d + 1), moment / m)
     w = theta[:d] / spread * varies
     return np.append(w, theta[d] - w @ centre)
+
+
+def moments(Z: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """The mean and the standard deviation of each feature of the rows ``Z`` (the bias's column, last, aside),
+    BLOCK_ROWS rows at a time: never a copy of all of ``Z``."""
+    d = Z.shape[1] - 1
+    centre, squares = Z[:, :d].mean(axis=0), np.zeros(d)
+    for start in range(0, len(Z), BLOCK_ROWS):
+        squares += ((Z[start:start + BLOCK_ROWS, :d] - centre) ** 2).sum(axis=0)
+    return centre, np.sqrt(squares / max(len(Z), 1))
 
 
 def objective(Z: np.ndarray, y: np.ndarray, weights: np.ndarray | None, theta: np.ndarray,

@@ -52,9 +52,8 @@ def judge(run, gap: Gap | None, epochs: int, kept_epoch: int) -> list[str]:
     best, else the last) is ``far`` by its ``gap``."""
     if not (uneven(gap) and gap.far):
         return []
-    which = f" (epoch {kept_epoch}'s, which early stopping kept)" if 0 < kept_epoch < epochs else ""
     raw_features, cure = (("the initial model's (--init) are not", "add --restandardize") if run.init is not None
                           else ("--no-standardize", "drop --no-standardize"))
-    return [f"{gap.text(which)}: the features are not standardized ({raw_features}), which leaves the loss's "
+    return [f"{gap.text(kept_epoch, epochs)}: the features are not standardized ({raw_features}), which leaves the loss's "
             f"curvature {gap.uneven:.3g} times as uneven as on standardized features, and training crawls along its "
             f"flat directions; {cure}"]
