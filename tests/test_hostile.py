@@ -253,6 +253,30 @@ def test_corrupted_and_truncated_files(model_path, valid_files, which, flips, tr
             assert_same_as_plain(path, workdir, X, y)
 
 
+def test_a_chunk_its_index_lists_and_hdf5_does_not_find_is_refused(tmp_path):
+    """One byte of the chunk index set to 1 (the example hypothesis found above): walking the index lists the chunk
+    of rows 192-255, HDF5's reads, which search it, miss that chunk and read the fill value there, and the memory
+    map read the rows stored at the listed offset, so the model was not the one trained on what HDF5 reads.
+    A command that reads its rows now refuses it, naming them."""
+    X, y = make_problem("binary", n=300, d=3, seed=1)
+    source = write_table(tmp_path / "k.h5", X, y, chunks=64)
+    data = bytearray(Path(source).read_bytes())
+    data[int(0.123046875 * len(data))] = 1
+    path = tmp_path / "damaged.h5"
+    path.write_bytes(bytes(data))
+    with h5py.File(path, "r") as f:
+        listed = []
+        f["X"].id.chunk_iter(lambda info: listed.append(info.chunk_offset[0]))
+        if listed != [0, 64, 128, 192, 256] or f["X"][192:256].any() or not X[192:256].any():
+            pytest.skip("this HDF5 lays the file out otherwise: the byte does not damage that key")
+    expected = (f"sgdcli: error: {path}:X: damaged chunk index: it lists the chunk of rows 192–255 at byte ")
+    assert cli("train", source, "-o", tmp_path / "m.h5", "-q")[0] == 0
+    for argv in (["train", path, "-o", tmp_path / "d.h5"], ["predict", tmp_path / "m.h5", path, "-o", tmp_path / "p.h5"]):
+        code, out, err = cli(*argv)
+        assert code == 2 and err.startswith(expected) and err.endswith(", where HDF5's reads do not find it\n"), err
+    assert not (tmp_path / "d.h5").exists() and not (tmp_path / "p.h5").exists()
+
+
 def test_a_model_whose_text_attributes_are_not_utf8_is_a_damaged_model(tmp_path, model_path):
     """h5py hands invalid UTF-8 on as surrogates, which cannot be printed: refused when the model is read."""
     bad = tmp_path / "bad.h5"

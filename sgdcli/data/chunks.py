@@ -52,6 +52,7 @@ class ChunkError(Exception):
 # one HDF5 query per chunk: beyond this many chunks it is not built (HDF5 reads
 # serve the dataset instead).
 MAX_LOCATED_CHUNKS = 1 << 17
+CHECKED_BYTES = 1 << 20  # first rows of chunks read through HDF5 at a time, to check the index (``misplaced``)
 
 
 def _has_chunk_queries(ds) -> bool:
@@ -90,6 +91,30 @@ def chunk_offsets(ds) -> np.ndarray:
         if info.byte_offset is not None and info.size > 0:
             out[k] = info.byte_offset
     return out
+
+
+def misplaced(ds, offsets: np.ndarray, mapped: np.ndarray) -> int | None:
+    """The first row chunk of ``ds`` whose first row, as HDF5 reads it, is not the bytes at the offset its chunk
+    index lists (``offsets``, ``chunk_offsets``'; ``mapped``: the file's bytes); None where every listed chunk's is.
+
+    HDF5 lists chunks by walking its chunk index, and reads one by searching the index for its coordinates.  A
+    damaged key (one flipped byte, found by tests/test_hostile.py) left a chunk that the walk lists and the search
+    misses: HDF5 read its rows as the fill value, and a memory map read the bytes stored there, so sgdcli and HDF5
+    trained on different rows.  One strided selection reads the first row of every chunk, CHECKED_BYTES at a time;
+    the file is opened without a chunk cache (data/hdf5.py), so HDF5 reads those rows alone."""
+    rows, n = ds.chunks[0], ds.shape[0]
+    row_bytes = int(np.prod(ds.shape[1:], dtype=np.int64)) * ds.dtype.itemsize
+    per = max(1, CHECKED_BYTES // max(row_bytes, 1))
+    for k0 in range(0, len(offsets), per):
+        k1 = min(k0 + per, len(offsets))
+        read = ds[(slice(k0 * rows, min(k1 * rows, n), rows), *(slice(0, c) for c in ds.shape[1:]))]
+        read = np.ascontiguousarray(read, dtype=ds.dtype).reshape(k1 - k0, -1).view(np.uint8)
+        at = offsets[k0:k1]
+        listed = np.flatnonzero(at >= 0)
+        wrong = np.any(mapped[at[listed, None] + np.arange(row_bytes)] != read[listed], axis=1)
+        if wrong.any():
+            return k0 + int(listed[np.argmax(wrong)])
+    return None
 
 
 def parallel_decodable(ds) -> bool:

@@ -93,7 +93,8 @@ class ColumnReader:
 
         If the first allocated chunk's mapped bytes differ from what HDF5 returns
         for its first and last rows (an unexpected address convention), nothing
-        is mapped and HDF5 reads every block.  Rows, not the whole chunk: a copy
+        is mapped and HDF5 reads every block.  A chunk whose first row HDF5 reads
+        otherwise (chunks.misplaced: a damaged index) is refused.  Rows, not the whole chunk: a copy
         of a chunk larger than --memory would break the budget before the
         budget's own check refuses the file.
         """
@@ -111,12 +112,15 @@ class ColumnReader:
         self._map_start = 0
         self._bytes = np.frombuffer(self._map, dtype=np.uint8)
         if not self._same_rows(ds, int(allocated[0]), int(offsets[allocated[0]])):
-            self._bytes = None
-            self._map.close()
-            self._map = None
-            os.close(self._fd)
-            self._fd = -1
+            self.close()
             return
+        bad = chunks.misplaced(ds, offsets, self._bytes)
+        if bad is not None:
+            self.close()
+            rows = ds.chunks[0]
+            raise InputError(f"{where_of(ds)}: damaged chunk index: it lists the chunk of rows {bad * rows:,}–"
+                             f"{min((bad + 1) * rows, ds.shape[0]) - 1:,} at byte {int(offsets[bad]):,}, where HDF5's "
+                             "reads do not find it")
         self._chunk_offsets = offsets
         itemsize = ds.dtype.itemsize
         if ds.ndim in (1, 2) and _compiled_type(ds.dtype) and not np.any(offsets[allocated] % itemsize):
