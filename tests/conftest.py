@@ -83,15 +83,18 @@ def write_table(path, X, y=None, chunks=None, compression=None, x="X", yname="y"
     return str(path)
 
 
-def sample_rows(path) -> np.ndarray:
+def sample_rows(path, full_batch: str | None = None, classes: int = 2) -> np.ndarray:
     """The rows of the file at ``path`` that a run's sample reads at the default --memory (training/sampling.py),
-    in order: where the run's fits of its sample are of (none held out)."""
+    in order: where the run's fits of its sample are of (none held out); ``full_batch``: a full-batch run's of
+    that model (of ``classes`` classes), whose sample training/start.py sizes."""
     from sgdcli.data.table import Table
     from sgdcli.options import DEFAULT_MEMORY
-    from sgdcli.training.sampling import sample_spans
+    from sgdcli.training.sampling import SAMPLE_ROWS, sample_spans
+    from sgdcli.training.start import full_batch_rows
 
     with Table(path) as table:
-        return np.concatenate([np.arange(a, b) for a, b in sample_spans(table, DEFAULT_MEMORY)])
+        rows = SAMPLE_ROWS if full_batch is None else full_batch_rows(full_batch, table, classes, DEFAULT_MEMORY)
+        return np.concatenate([np.arange(a, b) for a, b in sample_spans(table, DEFAULT_MEMORY, rows)])
 
 
 def make_problem(task="binary", n=2000, d=5, k=3, seed=0, noise=1.0):
@@ -233,3 +236,12 @@ def no_fit_start(monkeypatch):
     from sgdcli.training import run as run_mod
 
     monkeypatch.setattr(run_mod, "fitted", lambda *args, **kwargs: None)
+
+
+@pytest.fixture
+def small_full_batch_sample(monkeypatch):
+    """A full batch's sample is SAMPLE_ROWS, any run's, not the larger one a fit of it asks for (training/start.py
+    ``full_batch_rows``): for tests of what a fit gains on some of the rows, where the larger one is every row."""
+    from sgdcli.training import sampling, start
+
+    monkeypatch.setattr(start, "FIT_SAMPLE_ROWS", sampling.SAMPLE_ROWS)

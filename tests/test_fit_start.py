@@ -34,7 +34,7 @@ def _standardized(X):
 
 def _sample_fit(path, Z, y, l2=0.0):
     """The fit of the run's sample: Newton's method on its rows under the fit's ridge on the weights and ``l2``."""
-    rows = sample_rows(path)
+    rows = sample_rows(path, "logistic")
     return newton_logistic(Z[rows], y[rows], gradientnoise.RIDGE / len(rows) + l2, iters=60)
 
 
@@ -63,7 +63,7 @@ def test_the_fit_weighs_the_rows_as_the_objective_does(tmp_path):
     """--class-weight balanced: the fit of the sample weighs each class's rows as the loss trained does."""
     path, X, y = _strong(tmp_path)
     Z = _standardized(X)
-    rows = sample_rows(path)
+    rows = sample_rows(path, "logistic")
     v = np.where(y == 1, len(y) / (2 * y.sum()), len(y) / (2 * (len(y) - y.sum())))
     A = np.column_stack([Z[rows], np.ones(len(rows))])
     theta, ridge = np.zeros(A.shape[1]), np.append(np.full(Z.shape[1], gradientnoise.RIDGE / len(rows)), 0.0)
@@ -143,12 +143,14 @@ def test_a_sample_of_one_class_has_no_fit(tmp_path):
 
 def test_a_full_batch_from_the_fit_that_ends_above_the_best_constant_model_is_told(tmp_path):
     """Features that do not predict rare labels at a rate far too large: the run starts at the fit of the sample,
-    below the best constant model's loss, and ends above it; the warning says which loss it was held to."""
+    below the best constant model's loss, and ends above it; the warning says which loss it was held to.  The
+    sample is every row, so the fit is their optimum, where the gradient is all but 0: a rate far past 2 over the
+    curvature throws the model off it all the same, by the factor the rate times the curvature less 1 a step."""
     from sgdcli.training.runlog import FitWarning
 
     path, constant = unpredictive(tmp_path)
     with pytest.warns(FitWarning) as caught:  # and that the model is far from the optimum
-        m = train(path, TrainOptions(model="logistic", batch_size="full", lr=400.0, optimizer="sgd",
+        m = train(path, TrainOptions(model="logistic", batch_size="full", lr=40_000.0, optimizer="sgd",
                                      schedule="constant", epochs=3, threads=1))
     assert m.history[0]["train_loss"] < constant < m.history[-1]["train_loss"]
     (told,) = [str(w.message) for w in caught if "worse than it started" in str(w.message)]
@@ -209,15 +211,16 @@ def test_a_run_from_the_fit_at_lr_auto_is_not_judged_against_the_fit(tmp_path):
 
 def test_a_run_from_the_fit_at_too_large_a_rate_is_told_to_lower_it(tmp_path):
     """A full batch that starts at the fit of its sample and ends far from it got there by its own steps: the end
-    check says to lower --lr, where it said to raise --epochs (by tens of thousands)."""
+    check says to lower --lr, where it said to raise --epochs (by tens of thousands).  (The fit is of every row, as
+    the previous test's: the rate is far past 2 over the curvature.)"""
     from sgdcli.training.runlog import FitWarning
 
     path, X, y = _strong(tmp_path)
     with pytest.warns(FitWarning) as caught:
-        m = train(path, TrainOptions(model="logistic", batch_size="full", lr=100.0, epochs=2, threads=1))
+        m = train(path, TrainOptions(model="logistic", batch_size="full", lr=10_000.0, epochs=2, threads=1))
     (told,) = [str(w.message) for w in caught if "estimated by a fit of them" in str(w.message)]
     assert told.endswith(": the model may be far from the optimum; it started at such a fit, and its steps took it "
-                         "away: lower --lr (try 10) or use --lr auto"), told
+                         "away: lower --lr (try 1000) or use --lr auto"), told
     assert m.training["warnings"][-1] == told
 
 

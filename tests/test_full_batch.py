@@ -104,8 +104,9 @@ def test_a_full_batch_far_above_the_optimum_of_nearly_separable_rows_is_told_so(
     assert (code, err) == (0, f"sgdcli: warning: {text}\n")
 
 
-def test_the_optimums_estimate_on_a_sample_of_the_rows_is_near_its_loss_there(tmp_path, no_fit_start):
-    """The sample holds 4,096 of 20,000 rows: the fit's loss on them, plus what a fit gains on the rows it fits, is
+def test_the_optimums_estimate_on_a_sample_of_the_rows_is_near_its_loss_there(tmp_path, no_fit_start,
+                                                                             small_full_batch_sample):
+    """The sample holds 4,096 of 20,000 rows (a full batch's larger one would be every row): the fit's loss on them, plus what a fit gains on the rows it fits, is
     within a few percent of the loss there of the optimum over all rows (computed here)."""
     path, X, y = _separable(tmp_path, 20_000, features=20)
     with pytest.warns(FitWarning):
@@ -113,7 +114,7 @@ def test_the_optimums_estimate_on_a_sample_of_the_rows_is_near_its_loss_there(tm
     best = float(m.training["warnings"][-1].split("(Newton's method), ")[1].split(":")[0])
     Z = (X - X.mean(axis=0)) / X.std(axis=0)
     w, b = newton_logistic(Z, y, 0.0, iters=100)
-    rows = sample_rows(path)
+    rows = sample_rows(path, "logistic")
     there = logistic_objective(w, b, Z[rows], y[rows], 0.0)
     assert best == pytest.approx(there, rel=0.03)
 

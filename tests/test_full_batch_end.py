@@ -32,7 +32,8 @@ def logistic_rows(path, n, d, norm, bias, seed=0):
 
 def _tenth_positive(tmp_path):
     """About 10% positives of logistic labels whose true weights have norm 8: a loss near 0.1 under balanced
-    class weights, and 61 weights, so that a fit of the 4,096 rows of the sample gains on them beside NEAR."""
+    class weights, and 61 weights, so that a fit of the 4,096 rows of the sample (small_full_batch_sample: a full
+    batch's would be every row) gains on them beside NEAR."""
     return logistic_rows(tmp_path / "tenth.h5", 20_000, 60, 8.0, -10.7)
 
 
@@ -51,7 +52,8 @@ def _weighted_loss(X, y, v, theta):
     return float(np.sum(v * (np.logaddexp(0, s) - y * s)) / np.sum(v))
 
 
-def test_a_settled_full_batch_under_balanced_class_weights_is_not_told_it_is_far(tmp_path, no_fit_start):
+def test_a_settled_full_batch_under_balanced_class_weights_is_not_told_it_is_far(tmp_path, no_fit_start,
+                                                                                small_full_batch_sample):
     """Balanced weights on 10% positives weigh each positive 5 and each negative 0.56: a fit of the sample gains
     Σv²/Σv (2.8 here) times what it gains unweighted, as its noise grows with the squares of the weights and its
     curvature with the weights.  Added back unweighted, the estimate was too low, and this run, settled at the
@@ -92,7 +94,7 @@ def test_the_end_check_judges_the_epoch_early_stopping_keeps(tmp_path, no_fit_st
     (text,) = [str(w.message) for w in caught]
     found = ESTIMATE.match(text)
     assert found is not None, text
-    rows = sample_rows(path)
+    rows = sample_rows(path, "logistic")
     s = X[rows] @ m.raw_weights()[0, :-1] + m.raw_weights()[0, -1]  # the written model's scores there
     assert (found[1], found[2], found[3]) == ("1", f"{len(rows):,}",
                                             f"{np.mean(np.logaddexp(0, s) - y[rows] * s):.4g}")

@@ -45,7 +45,7 @@ def _ridge(X, y, v, l2):
 
 def test_a_full_batch_starts_at_the_least_squares_fit_of_its_sample(tmp_path):
     path, X, y = _rows(tmp_path)
-    rows = sample_rows(path)
+    rows = sample_rows(path, "linear")
     Z = (X - X.mean(axis=0)) / X.std(axis=0)  # the model's standardized features (over every training row)
     theta = np.linalg.lstsq(_with_bias(Z[rows]), y[rows], rcond=None)[0]
     m = train(path, TrainOptions(model="linear", batch_size="full", epochs=2, threads=1))
@@ -69,7 +69,7 @@ def test_raw_features_far_from_zero_are_fitted_in_standardized_units(tmp_path):
     """From the fit the same run ends near the optimum.  The fit is the sample's least squares, where a solve of
     the raw rows' second moments (curvature.least_squares) loses the directions that matter to rounding."""
     path, X, y = _rows(tmp_path, offset=1e4)
-    rows = sample_rows(path)
+    rows = sample_rows(path, "linear")
     m = train(path, TrainOptions(model="linear", batch_size="full", threads=1, standardize=False))
     W = m.raw_weights()[0]
     theta = np.linalg.lstsq(_with_bias(X - 1e4), y, rcond=None)[0]
@@ -92,7 +92,7 @@ def test_the_fit_is_of_the_objective_trained_l2_and_weights_included(tmp_path):
     v = np.exp(np.random.default_rng(1).standard_normal(len(y)))
     with h5py.File(path, "a") as f:
         f["w"] = v
-    rows = sample_rows(path)
+    rows = sample_rows(path, "linear")
     m = train(path, TrainOptions(model="linear", batch_size="full", epochs=1, threads=1, standardize=False, l2=0.01,
                                  sample_weight="w", lr=1e-12, optimizer="sgd", schedule="constant"))
     # the weights' mean over the training rows is 1 (model/weights.py); the objective's mean is over the sample's

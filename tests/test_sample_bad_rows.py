@@ -120,7 +120,7 @@ def test_lr_autos_rate_is_that_of_the_finite_sampled_rows(tmp_path, monkeypatch)
     with h5py.File(alone, "w") as f:
         f["X"], f["y"] = X[good], y[good]
     assert calls
-    monkeypatch.setattr(sampling, "sample_spans", lambda table, memory: [(0, len(good))])  # all of it, in order
+    monkeypatch.setattr(sampling, "sample_spans", lambda table, memory, rows: [(0, len(good))])  # all of it, in order
     with Table(alone, memory=options.memory) as table:
         for args, kwargs, measured in calls:
             assert rate.auto_rate(sampling.Sample(table, options.memory), *args[1:], **kwargs).lr == measured.lr

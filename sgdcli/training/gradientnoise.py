@@ -204,10 +204,15 @@ def fit_bytes(model: str, Z: np.ndarray, labels: np.ndarray, weights: np.ndarray
     keep = _kept(model, Z, labels, weights)
     if keep is None:
         return None
-    m, p = int(keep.sum()), Z.shape[1]
-    k = len(np.unique(labels[keep]))
-    copy = 0 if m == len(Z) else m * p
-    return 8 * (m * (FIT_ROW_VALUES * k + 2) + NEWTON_COPIES * ((k - 1) * p) ** 2 + 2 * BLOCK_ROWS * p + copy)
+    m = int(keep.sum())
+    return fit_size(m, Z.shape[1], len(np.unique(labels[keep])), copied=m < len(Z))
+
+
+def fit_size(m: int, p: int, k: int, copied: bool = True) -> int:
+    """``fit_bytes`` of ``m`` rows of ``p`` values (the bias's included) in ``k`` classes; ``copied``: some rows
+    are left out, and the others copied."""
+    return 8 * (m * (FIT_ROW_VALUES * k + 2 + (p if copied else 0)) + NEWTON_COPIES * ((k - 1) * p) ** 2
+                + 2 * BLOCK_ROWS * p)
 
 
 def skipped(model: str, Z: np.ndarray, labels: np.ndarray, weights: np.ndarray | None, room: int) -> str:

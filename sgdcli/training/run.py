@@ -38,8 +38,8 @@ from sgdcli.training.control import RunControl
 from sgdcli.training.early_stopping import EarlyStopping
 from sgdcli.training.inputs import Inputs
 from sgdcli.training.rate import BLOWN_UP, blew_up
-from sgdcli.training.sampling import Sample, sample_weights
-from sgdcli.training.start import fitted, log_odds, start_weights
+from sgdcli.training.sampling import SAMPLE_ROWS, Sample, sample_weights
+from sgdcli.training.start import fitted, full_batch_rows, log_odds, start_weights
 
 SHARING = "counting the rows each model averaged trains"  # what a run stopped in cut_shares was doing
 
@@ -98,9 +98,12 @@ class Run:
                              "iterations in all")
         self.auto, self.warnings = None, list(executor.warnings)  # the set-up's; log_end adds the fit's
         self.local_steps = replicas.local_steps(executor.run_options().get("sync_every"), steps)
-        # read once for every measure of the set-up, of the training rows alone (training/sampling.py)
+        # read once for every measure of the set-up, of the training rows alone (training/sampling.py); a full
+        # batch's, where it starts at a fit of it, larger, on every run and resume alike
+        full = replicas.full_batch(self.batch, self.n_train, self.shards)
+        rows = full_batch_rows(opts.model, table, max(self.labels.n_outputs, 2), opts.memory) if full else SAMPLE_ROWS
         self.sample = Sample(table, opts.memory, held_out=(opts.val_fraction, opts.seed),
-                             skip_bad=opts.bad_rows == "skip")
+                             skip_bad=opts.bad_rows == "skip", rows=rows)
         self.start = start_weights(opts.model, opts.quantile, self.sample, center, scale, self.sample_weights_of,
                                    opts.memory)
         if opts.model == "logistic" and self.init is None:
@@ -116,7 +119,7 @@ class Run:
         # loss above all the same (the best constant model's, the all-zero model's): the fit's is below it
         self.start_model = fitted(opts.model, self.sample, self.labels.class_of, max(self.labels.n_outputs, 2),
                                   center, scale, self.sample_weights_of, opts.l2) if (
-            self.init is None and replicas.full_batch(self.batch, self.n_train, self.shards)) else None
+            self.init is None and full) else None
         if self.start_fitted:
             how = "least squares" if opts.model == "linear" else "Newton's method"
             reporter.message(f"starting at the fit of the run's sample of {len(self.sample.labels()):,} rows "

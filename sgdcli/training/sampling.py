@@ -6,7 +6,10 @@ read once a run (``Sample``), whatever measures it.
 Runs of rows spread evenly over the file, the same places for every layout,
 so that the same rows stored any way give the same measures, on every run
 and every resume; up to SAMPLE_ROWS of them, fewer where ``--memory`` cannot
-hold them at the sample's bytes per value.
+hold them at the sample's bytes per value.  A full batch that starts at a fit
+of its sample (training/start.py) asks for more, as many as ``--memory``
+holds beside that fit's own arrays: its few steps keep where the fit starts
+it, and a fit of more rows starts it nearer the optimum.
 
 Of those rows, a run's sample keeps the ones it trains on: the rows that
 ``--val-fraction`` holds out (data/selection.py) are read with the rest and
@@ -45,24 +48,29 @@ DENSE_HELD_BYTES = 4 + 8  # of DENSE_SAMPLE_BYTES, what a measure holds: the row
 SAMPLE_RUNS = 16
 
 
-def sample_size(table: Table, memory: int) -> int:
+def sample_size(table: Table, memory: int, rows: int = SAMPLE_ROWS) -> int:
     """Rows in the sample: SAMPLE_ROWS, or as many as ``memory`` holds at the sample's bytes per value (rows of
-    many features: an AnnData matrix of 20,000 genes fits about 1,000 rows in the default --memory)."""
+    many features: an AnnData matrix of 20,000 genes fits about 1,000 rows in the default --memory); asked for
+    other ``rows``, as many of them as ``memory`` holds."""
     if table.sparse:
         per_row = SPARSE_SAMPLE_BYTES * (table.X.reader.nnz / max(table.n_rows, 1) + 1)
     else:
         per_row = DENSE_SAMPLE_BYTES * (table.n_features + 1)
-    return max(1, min(SAMPLE_ROWS, int(memory // per_row)))
+    return max(1, min(rows, int(memory // per_row)))
 
 
-def sample_spans(table: Table, memory: int) -> list[tuple[int, int]]:
-    """The runs of rows the sample reads (``sample_size`` of them in all): spread evenly over the file; of a CSR
-    matrix, cut short where they hold more nonzeros than as many average rows (data/csrblocks.py)."""
-    n, size = table.n_rows, sample_size(table, memory)
-    runs = min(SAMPLE_RUNS, size)
-    run = min(size // runs, n)
-    starts = np.unique(np.linspace(0, n - run, min(runs, max(1, n // run))).astype(np.int64))
-    spans = [(int(s), int(s) + run) for s in starts]
+def sample_spans(table: Table, memory: int, rows: int = SAMPLE_ROWS) -> list[tuple[int, int]]:
+    """The runs of rows the sample reads (``sample_size`` of them in all, asked for ``rows``): spread evenly over
+    the file, or the whole of a file of no more rows; of a CSR matrix, cut short where they hold more nonzeros
+    than as many average rows (data/csrblocks.py)."""
+    n, size = table.n_rows, sample_size(table, memory, rows)
+    if size >= n:
+        spans = [(0, n)]
+    else:
+        runs = min(SAMPLE_RUNS, size)
+        run = size // runs
+        starts = np.unique(np.linspace(0, n - run, runs).astype(np.int64))
+        spans = [(int(s), int(s) + run) for s in starts]
     return csrblocks.fit_sample(table.X.reader, spans) if table.sparse else spans
 
 
@@ -73,11 +81,12 @@ class Sample:
     The parts are read-only, so that no measure changes what the next one sees."""
 
     def __init__(self, table: Table, memory: int = DEFAULT_MEMORY, held_out: tuple[float, int] | None = None,
-                 skip_bad: bool = False):
+                 skip_bad: bool = False, rows: int = SAMPLE_ROWS):
         """``held_out``: the run's --val-fraction and --seed, whose held-out rows the sample leaves out (None: no
         row of ``table`` is held out); ``skip_bad``: --bad-rows skip, whose rows with a non-finite feature or label
-        it leaves out too."""
+        it leaves out too; ``rows``: the rows asked for (``sample_size``)."""
         self.table, self.memory, self.held_out, self.skip_bad = table, memory, held_out, skip_bad
+        self.asked = rows
         self._parts: dict = {}
         self._read: dict = {}  # parts read whole to find the bad rows, not yet taken as parts
 
@@ -90,7 +99,7 @@ class Sample:
     def _spans(self) -> tuple[list[tuple[int, int]], np.ndarray | None]:
         """The runs of rows read, and which of their rows the sample keeps (None: every one)."""
         if "spans" not in self._parts:
-            spans = sample_spans(self.table, self.memory)
+            spans = sample_spans(self.table, self.memory, self.asked)
             keep = trained(spans, self.held_out)
             if self.skip_bad:  # where every row is bad, they stay, zeroed: a measure of no rows is none
                 finite = self._finite(spans)

@@ -43,6 +43,12 @@ positives, strong features) above the optimum, from the fit 0% to 2%, and
 never further in any case measured; softmax from 0 ended 70%
 (sample_data/multiclass.h5) to 510% (nearly separable classes) above it,
 from the fit 0.24% to 5% (bench/results/2026-12-04-fit-start.md).
+Its sample is larger than other runs' (``full_batch_rows``): of 4,096 rows,
+where 2% of 100,000 were positive the fit held some 80 of them, and 5
+epochs from it ended 5% above the optimum (26% on 50 features, 109% of
+those under --class-weight balanced); from a fit of FIT_SAMPLE_ROWS, within
+0.6%, for Newton steps on those rows that take a few tenths of a second
+once a run (bench/results/2026-12-04-full-batch-sample.md).
 Mini-batch runs keep the log-odds start (softmax's, 0): their many noisy
 steps forget it, and where the noise leads at the start (small batches,
 strong features) a run from the fit ended further from the optimum than
@@ -71,10 +77,16 @@ import numpy as np
 from sgdcli.data.table import Table
 from sgdcli.options import DEFAULT_MEMORY
 from sgdcli.training import curvature, gradientnoise, linearfit
-from sgdcli.training.sampling import Sample, room, sample, sample_labels
+from sgdcli.training.sampling import DENSE_SAMPLE_BYTES, SAMPLE_ROWS, Sample, room, sample, sample_labels
 
 FITTED = ("huber", "quantile")  # whose weights start at a least-squares fit (dense rows)
 BEST_CONSTANT = ("huber", "quantile", "poisson")  # whose bias starts at their best constant model, at least
+# Rows of a full batch's sample where it starts at a fit of them: enough that the fit's rare class holds
+# thousands of rows, where SAMPLE_ROWS at 2% positives held some 80
+FIT_SAMPLE_ROWS = 65536
+# Multiply-adds of the Gram matrices a fit of p weights takes, p² a row, that bound its rows: the widest
+# Newton fit's (gradientnoise.FIT_UP_TO weights) at FIT_SAMPLE_ROWS
+FIT_WORK = FIT_SAMPLE_ROWS * gradientnoise.FIT_UP_TO**2
 
 
 def start_weights(model: str, quantile: float, table: Table | Sample, center: np.ndarray, scale: np.ndarray,
@@ -116,6 +128,26 @@ def best_constant(model: str, quantile: float, labels: np.ndarray, weights: np.n
         return math.log(mean) if mean > 0 else 0.0
     best = curvature.weighted_quantile(labels[keep].astype(np.float64), w, 0.5 if model == "huber" else quantile)
     return best if math.isfinite(best) else 0.0
+
+
+def full_batch_rows(model: str, table: Table, classes: int, memory: int) -> int:
+    """Rows asked of the sample (training/sampling.py) of a full-batch run of ``model`` (``classes`` classes) on
+    ``table``: FIT_SAMPLE_ROWS where the run starts at a fit of them (``fitted``); fewer where that fit's p
+    weights would take more than FIT_WORK multiply-adds at p² a row, or ``memory`` would not hold them beside the
+    fit's arrays (never fewer than SAMPLE_ROWS, as many as any run's sample); SAMPLE_ROWS where there is no fit."""
+    if table.sparse or model not in ("linear", *gradientnoise.MODELS):
+        return SAMPLE_ROWS
+    d = table.n_features + 1
+    if model == "linear":  # linearfit's d × d matrices, whatever the rows
+        p, fixed, per_row = d, curvature.GRAM_COPIES * 8 * d * d, 0
+    else:
+        k = max(classes, 2)
+        p, fixed = (k - 1) * d, gradientnoise.fit_size(0, d, k)
+        per_row = gradientnoise.fit_size(1, d, k) - fixed
+        if p > gradientnoise.FIT_UP_TO:
+            return SAMPLE_ROWS
+    held = (memory - fixed) // (DENSE_SAMPLE_BYTES * d + per_row)
+    return max(SAMPLE_ROWS, min(FIT_SAMPLE_ROWS, FIT_WORK // p**2, held))
 
 
 def fitted(model: str, drawn: Sample, class_of, classes: int, center: np.ndarray, scale: np.ndarray, weights_of,

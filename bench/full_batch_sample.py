@@ -1,0 +1,141 @@
+"""How large a full batch's sample is, whose fit the run starts at: SAMPLE_ROWS (4,096) rows, or as shipped
+(training/start.py ``full_batch_rows``: up to FIT_SAMPLE_ROWS where the fit is narrow), side by side in one run.
+
+Each logistic problem is bench/class_weight.py's data (Gaussian features, positives a given share of the rows,
+the true weights of a given norm), trained with the API at the defaults but a full batch, one thread and the
+options of its case, and measured by its mean log loss on the training rows (weighted as trained) against the
+optimum of that objective (Newton's method).  The linear problem is Gaussian features, the labels their sum under
+unit noise, measured by the mean squared error against least squares'.  Softmax is `sgdcli generate --task
+multiclass`, against scikit-learn's unpenalized LogisticRegression on the standardized features.  Each run's
+wall time, set-up included, is printed beside its gap: the larger sample costs its fit, once a run.
+
+    python bench/full_batch_sample.py [--seeds N] [--quick]
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import os
+import sys
+import tempfile
+import time
+import warnings
+
+import h5py
+import numpy as np
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+
+from class_weight import objective, optimum, row_weights, write  # noqa: E402
+from sgdcli import TrainOptions, evaluate, generate, train  # noqa: E402
+from sgdcli.training import run as run_mod  # noqa: E402
+from sgdcli.training.sampling import SAMPLE_ROWS  # noqa: E402
+
+# name: (share of positives, norm of the true weights)
+PROBLEMS = {"1% weak": (0.01, 1.0), "2% strong": (0.02, 6.0), "10%": (0.10, 2.0), "balanced noisy": (0.5, 1.0),
+            "separable": (0.5, 10.0)}
+CASES = {"defaults": {}, "--class-weight balanced": {"class_weight": "balanced"},
+         "--optimizer adam": {"optimizer": "adam"}}
+# (rows, features) of the logistic problems; --quick keeps the first
+SHAPES = ((100_000, 10), (100_000, 50), (1_000_000, 10))
+
+
+@contextlib.contextmanager
+def small_sample():
+    """The full batch's sample asked for SAMPLE_ROWS rows, as every run's was before."""
+    real = run_mod.full_batch_rows
+    run_mod.full_batch_rows = lambda *args: SAMPLE_ROWS
+    try:
+        yield
+    finally:
+        run_mod.full_batch_rows = real
+
+
+def timed(path: str, options: dict):
+    start = time.perf_counter()
+    model = train(path, TrainOptions(batch_size="full", threads=1, **options))
+    return model, time.perf_counter() - start
+
+
+def side_by_side(path: str, options: dict, gap) -> tuple[float, float, float, float]:
+    """The gaps and wall times of the run from the small sample's fit and from the shipped one's."""
+    with small_sample():
+        small, small_time = timed(path, options)
+    shipped, shipped_time = timed(path, options)
+    return gap(small), gap(shipped), small_time, shipped_time
+
+
+def show(name: str, case: str, results: list[tuple[float, float, float, float]]) -> None:
+    a, b, s, t = np.mean(results, axis=0)
+    print(f"{name:<36} {case:<26} {a:>9.2%} {b:>9.2%} {s:>8.2f}s {t:>8.2f}s {t / s:>6.2f}", flush=True)
+
+
+def logistic_rows(tmp: str, seeds: int, shapes) -> None:
+    for rows, features in shapes:
+        for name, (share, signal) in PROBLEMS.items():
+            for case, options in CASES.items():
+                results = []
+                for seed in range(seeds):
+                    path = os.path.join(tmp, "rows.h5")
+                    X, y, _ = write(path, share, seed=seed, rows=rows, features=features, signal=signal)
+                    v = row_weights(y, y, options.get("class_weight"))
+                    best = optimum(X, y, v)
+                    results.append(side_by_side(path, {"model": "logistic", **options},
+                                                lambda m: objective(X, y, v, m.raw_weights()[0]) / best - 1))
+                show(f"logistic {name}, {rows:,} x {features}", case, results)
+
+
+def linear_rows(tmp: str, seeds: int) -> None:
+    rows, features = 100_000, 50
+    results = []
+    for seed in range(seeds):
+        rng = np.random.default_rng(seed)
+        X = rng.standard_normal((rows, features)).astype(np.float32)
+        y = (X.sum(axis=1) + rng.standard_normal(rows)).astype(np.float32)
+        path = os.path.join(tmp, "linear.h5")
+        with h5py.File(path, "w") as f:
+            f["X"], f["y"] = X, y
+        Z = np.column_stack([X, np.ones(rows)]).astype(np.float64)
+        best = float(np.mean((Z @ np.linalg.lstsq(Z, y, rcond=None)[0] - y) ** 2))
+        results.append(side_by_side(path, {"model": "linear"},
+                                    lambda m: evaluate(m, path)["mse"] / best - 1))
+    show(f"linear, {rows:,} x {features}", "defaults", results)
+
+
+def softmax_rows(tmp: str, seeds: int) -> None:
+    from sklearn.linear_model import LogisticRegression
+
+    rows = 100_000
+    for noise in (0.1, 1.0):
+        results = []
+        for seed in range(seeds):
+            path = os.path.join(tmp, "classes.h5")
+            generate(path, task="multiclass", classes=3, rows=rows, features=8, noise=noise, seed=seed + 1)
+            with h5py.File(path) as f:
+                X, y = f["X"][()].astype(np.float64), f["y"][()].astype(np.int64)
+            Z = (X - X.mean(axis=0)) / X.std(axis=0)
+            P = LogisticRegression(C=1e10, tol=1e-12, max_iter=20_000).fit(Z, y).predict_proba(Z)
+            best = float(-np.mean(np.log(P[np.arange(rows), y])))
+            results.append(side_by_side(path, {"model": "softmax"},
+                                        lambda m: evaluate(m, path)["log_loss"] / best - 1))
+        show(f"softmax 3 classes, noise {noise}, {rows:,} x 8", "defaults", results)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--seeds", type=int, default=2)
+    parser.add_argument("--quick", action="store_true", help=f"only the {SHAPES[0][0]:,}-row logistic problems")
+    args = parser.parse_args()
+    warnings.simplefilter("ignore")
+    print(f"{'problem':<36} {'case':<26} {'gap 4,096':>9} {'shipped':>9} {'time':>9} {'time':>9} {'ratio':>6}"
+          f"   (gaps above the optimum, means over {args.seeds} seeds)")
+    with tempfile.TemporaryDirectory() as tmp:
+        logistic_rows(tmp, args.seeds, SHAPES[:1] if args.quick else SHAPES)
+        if not args.quick:
+            linear_rows(tmp, args.seeds)
+            softmax_rows(tmp, args.seeds)
+
+
+if __name__ == "__main__":
+    sys.exit(main())
