@@ -1,5 +1,8 @@
 """How large a full batch's sample is, whose fit the run starts at: SAMPLE_ROWS (4,096) rows, or as shipped
-(training/start.py ``full_batch_rows``: up to FIT_SAMPLE_ROWS where the fit is narrow), side by side in one run.
+(training/start.py ``full_batch_rows``: up to FIT_SAMPLE_ROWS where the fit is narrow), side by side in one run;
+and, with --wide, fits of 65 to FIT_WIDE weights and of rare classes: the run from no fit (the log-odds, as runs
+of more than 64 weights started before), from the fit whatever its rows of each class, and as shipped (the fit
+where each class has CLASS_ROWS_PER_WEIGHT rows in the sample per weight).
 
 Each logistic problem is bench/class_weight.py's data (Gaussian features, positives a given share of the rows,
 the true weights of a given norm), trained with the API at the defaults but a full batch, one thread and the
@@ -9,7 +12,7 @@ unit noise, measured by the mean squared error against least squares'.  Softmax 
 multiclass`, against scikit-learn's unpenalized LogisticRegression on the standardized features.  Each run's
 wall time, set-up included, is printed beside its gap: the larger sample costs its fit, once a run.
 
-    python bench/full_batch_sample.py [--seeds N] [--quick]
+    python bench/full_batch_sample.py [--seeds N] [--quick | --wide]
 """
 
 from __future__ import annotations
@@ -28,8 +31,13 @@ import numpy as np
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
 from class_weight import objective, optimum, row_weights, write  # noqa: E402
+from fit_start import log_odds  # noqa: E402
 from sgdcli import TrainOptions, evaluate, generate, train  # noqa: E402
 from sgdcli.training import run as run_mod  # noqa: E402
+from sgdcli.training import start  # noqa: E402
+from sgdcli.data.table import Table  # noqa: E402
+from sgdcli.options import DEFAULT_MEMORY  # noqa: E402
+from sgdcli.training import sampling  # noqa: E402
 from sgdcli.training.sampling import SAMPLE_ROWS  # noqa: E402
 
 # name: (share of positives, norm of the true weights)
@@ -39,6 +47,26 @@ CASES = {"defaults": {}, "--class-weight balanced": {"class_weight": "balanced"}
          "--optimizer adam": {"optimizer": "adam"}}
 # (rows, features) of the logistic problems; --quick keeps the first
 SHAPES = ((100_000, 10), (100_000, 50), (1_000_000, 10))
+WIDE_SHAPES = ((100_000, 100), (100_000, 150), (100_000, 250))
+RARE = {f"{share:.2%} {name}": (share, signal) for share in (0.0002, 0.0005, 0.001, 0.002)
+        for name, signal in (("strong", 6.0), ("weak", 2.0))}
+RARE_SHAPES = ((1_000_000, 60),)
+
+
+@contextlib.contextmanager
+def any_rows():
+    """The fit whatever the rows of each class in the sample."""
+    real = start.CLASS_ROWS_PER_WEIGHT
+    start.CLASS_ROWS_PER_WEIGHT = 0.0
+    try:
+        yield
+    finally:
+        start.CLASS_ROWS_PER_WEIGHT = real
+
+
+@contextlib.contextmanager
+def as_shipped():
+    yield
 
 
 @contextlib.contextmanager
@@ -86,6 +114,33 @@ def logistic_rows(tmp: str, seeds: int, shapes) -> None:
                 show(f"logistic {name}, {rows:,} x {features}", case, results)
 
 
+def wide_rows(tmp: str, seeds: int) -> None:
+    starts = {"no fit": lambda: log_odds(0.0), "any rows": any_rows, "shipped": as_shipped}
+    print(f"{'problem':<36} {'rare rows in the sample':>24} " + " ".join(f"{name:>9}" for name in starts)
+          + f"   (gaps above the optimum, means over {seeds} seeds)")
+    for shapes, problems in ((WIDE_SHAPES, PROBLEMS), (RARE_SHAPES, RARE)):
+        for rows, features in shapes:
+            for name, (share, signal) in problems.items():
+                gaps, rare = {start: [] for start in starts}, []
+                for seed in range(seeds):
+                    path = os.path.join(tmp, "rows.h5")
+                    X, y, _ = write(path, share, seed=seed, rows=rows, features=features, signal=signal)
+                    v = np.ones(len(y))
+                    best = optimum(X, y, v)
+                    for label, context in starts.items():
+                        with context():
+                            model = train(path, TrainOptions(model="logistic", batch_size="full", threads=1))
+                        gaps[label].append(objective(X, y, v, model.raw_weights()[0]) / best - 1)
+                    with Table(path) as table:
+                        sampled = sampling.sample_spans(table, DEFAULT_MEMORY, start.full_batch_rows(
+                            "logistic", table, 2, DEFAULT_MEMORY))
+                    rare.append(min(np.bincount(y[np.concatenate([np.arange(a, b) for a, b in sampled])]
+                                                .astype(np.int64), minlength=2)))
+                per_weight = ", ".join(f"{r / (features + 1):.2f}" for r in rare)
+                print(f"{f'{name}, {rows:,} x {features}':<36} {per_weight + ' a weight':>24} "
+                      + " ".join(f"{np.mean(gaps[label]):>9.2%}" for label in starts), flush=True)
+
+
 def linear_rows(tmp: str, seeds: int) -> None:
     rows, features = 100_000, 50
     results = []
@@ -126,11 +181,15 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--seeds", type=int, default=2)
     parser.add_argument("--quick", action="store_true", help=f"only the {SHAPES[0][0]:,}-row logistic problems")
+    parser.add_argument("--wide", action="store_true", help="only fits of over 64 weights, and rare classes")
     args = parser.parse_args()
     warnings.simplefilter("ignore")
-    print(f"{'problem':<36} {'case':<26} {'gap 4,096':>9} {'shipped':>9} {'time':>9} {'time':>9} {'ratio':>6}"
-          f"   (gaps above the optimum, means over {args.seeds} seeds)")
     with tempfile.TemporaryDirectory() as tmp:
+        if args.wide:
+            wide_rows(tmp, args.seeds)
+            return
+        print(f"{'problem':<36} {'case':<26} {'gap 4,096':>9} {'shipped':>9} {'time':>9} {'time':>9} {'ratio':>6}"
+              f"   (gaps above the optimum, means over {args.seeds} seeds)")
         logistic_rows(tmp, args.seeds, SHAPES[:1] if args.quick else SHAPES)
         if not args.quick:
             linear_rows(tmp, args.seeds)

@@ -90,10 +90,10 @@ def test_five_full_batch_steps_from_the_fit_end_near_the_optimum(tmp_path):
 
 @short_fits
 def test_mini_batches_and_wide_rows_start_at_the_log_odds(tmp_path):
-    """The fit starts full batches of up to FIT_UP_TO weights alone: 64 features and the bias are too many, and a
+    """The fit starts full batches of up to FIT_WIDE weights alone: 256 features and the bias are too many, and a
     batch of 2,000 rows is no full batch (its first epoch steps from the start, its loss no longer the start's)."""
     rng = np.random.default_rng(1)
-    X = rng.standard_normal((4000, 64)).astype(np.float32)
+    X = rng.standard_normal((4000, 256)).astype(np.float32)
     y = (rng.random(4000) < 0.1).astype(np.float32)
     path = write_table(tmp_path / "wide.h5", X, y)
     m = train(path, TrainOptions(model="logistic", batch_size="full", epochs=2, threads=1))

@@ -48,10 +48,10 @@ def _entropy(p):
 
 @short_fits
 def test_a_full_batchs_first_loss_is_the_best_constant_models(tmp_path):
-    """A full batch's first epoch's loss is that of the start: where no fit of the sample starts it (64 features
-    and the bias: more than a fit's 64 weights), the mean log loss of the labels' share p,
+    """A full batch's first epoch's loss is that of the start: where no fit of the sample starts it (256 features
+    and the bias: more than a fit's FIT_WIDE weights), the mean log loss of the labels' share p,
     -(p log p + (1 - p) log(1 - p)) (it was log 2, the bias's start at 0)."""
-    path, X, y = _rare(tmp_path, d=64)
+    path, X, y = _rare(tmp_path, d=256)
     m = train(path, TrainOptions(model="logistic", batch_size="full", epochs=2, threads=1))
     assert m.history[0]["train_loss"] == pytest.approx(_entropy(y.mean()), rel=1e-9)
 
@@ -60,7 +60,7 @@ def test_a_full_batchs_first_loss_is_the_best_constant_models(tmp_path):
 def test_the_bias_starts_at_the_weighted_labels_log_odds(tmp_path):
     """Sample weights: the share is the positives' weight over all the weight; with --class-weight balanced it is
     one half, the bias 0 (rows too wide for a fit of the sample to start at)."""
-    path, X, y = _rare(tmp_path, d=64)
+    path, X, y = _rare(tmp_path, d=256)
     w = np.random.default_rng(0).uniform(0.0, 3.0, len(y))
     with h5py.File(path, "a") as f:
         f["w"] = w

@@ -43,21 +43,24 @@ def test_a_file_no_larger_than_the_sample_is_read_whole(tmp_path):
 
 
 def test_a_full_batch_sample_is_sized_by_its_fit(tmp_path):
-    """FIT_SAMPLE_ROWS for a fit of up to FIT_UP_TO weights; a wider linear fit, its p² multiply-adds a row within
-    FIT_WORK; SAMPLE_ROWS where no fit starts the run (a classifier too wide, sparse rows, another model), and
-    where --memory holds no more beside the fit."""
+    """FIT_SAMPLE_ROWS for a fit of up to 64 weights; a wider fit, its p² multiply-adds a row within FIT_WORK;
+    SAMPLE_ROWS where no fit starts the run (a classifier of more than FIT_WIDE weights, sparse rows, another
+    model), and where --memory holds no more beside the fit."""
     X, y = make_problem("binary", n=100, d=10)
     with Table(write_table(tmp_path / "ten.h5", X, y)) as table:
         assert start.full_batch_rows("logistic", table, 2, DEFAULT_MEMORY) == start.FIT_SAMPLE_ROWS
         assert start.full_batch_rows("softmax", table, 3, DEFAULT_MEMORY) == start.FIT_SAMPLE_ROWS  # 22 weights
-        assert start.full_batch_rows("softmax", table, 7, DEFAULT_MEMORY) == sampling.SAMPLE_ROWS  # 66 weights
+        assert start.full_batch_rows("softmax", table, 7, DEFAULT_MEMORY) == start.FIT_WORK // 66**2
+        assert start.full_batch_rows("softmax", table, 24, DEFAULT_MEMORY) == start.FIT_WORK // 253**2  # FIT_WIDE
+        assert start.full_batch_rows("softmax", table, 25, DEFAULT_MEMORY) == sampling.SAMPLE_ROWS
         assert start.full_batch_rows("linear", table, 2, DEFAULT_MEMORY) == start.FIT_SAMPLE_ROWS
         assert start.full_batch_rows("huber", table, 2, DEFAULT_MEMORY) == sampling.SAMPLE_ROWS
         assert start.full_batch_rows("logistic", table, 2, 1 << 20) == sampling.SAMPLE_ROWS
     X, y = make_problem("regression", n=100, d=200)
     with Table(write_table(tmp_path / "wide.h5", X, y)) as table:
-        assert start.full_batch_rows("linear", table, 2, DEFAULT_MEMORY) == start.FIT_SAMPLE_ROWS * 64**2 // 201**2
-        assert start.full_batch_rows("logistic", table, 2, DEFAULT_MEMORY) == sampling.SAMPLE_ROWS
+        assert start.full_batch_rows("linear", table, 2, DEFAULT_MEMORY) == start.FIT_WORK // 201**2
+        assert start.full_batch_rows("logistic", table, 2, DEFAULT_MEMORY) == start.FIT_WORK // 201**2
+        assert start.full_batch_rows("softmax", table, 3, DEFAULT_MEMORY) == sampling.SAMPLE_ROWS  # 402 weights
 
 
 @short_fits
@@ -133,3 +136,34 @@ def test_fifty_features_start_at_the_fit_of_every_row(tmp_path):
     m = train(path, TrainOptions(model="logistic", batch_size="full", threads=1))
     assert _loss(m, X, y) < 1.001 * _optimum(X, y)
     assert "warnings" not in m.training
+
+
+@short_fits
+def test_a_hundred_features_start_at_a_fit(tmp_path):
+    """101 weights, more than the 64 a fit of the sample had: the sample is every row (FIT_WORK holds 26,000 rows
+    of them), the run starts at their fit (its first epoch's loss, computed here: the optimum but for the fit's
+    ridge) and ends there, where from the labels' log-odds 5 epochs ended 29% above it."""
+    path, X, y = logistic_rows(tmp_path / "hundred.h5", 20_000, 100, 6.0, -6.0)
+    Z = (X - X.mean(axis=0)) / X.std(axis=0)
+    w, b = newton_logistic(Z, y, gradientnoise.RIDGE / len(y), iters=25)
+    fit = logistic_objective(w, b, Z, y, 0.0)
+    m = train(path, TrainOptions(model="logistic", batch_size="full", threads=1))
+    assert m.history[0]["train_loss"] == pytest.approx(fit, rel=1e-6)
+    assert _loss(m, X, y) < 1.001 * fit
+
+
+@short_fits
+def test_a_class_of_fewer_sampled_rows_than_half_the_weights_is_not_fitted(tmp_path):
+    """30 features and 15 positive rows in the sample, fewer than CLASS_ROWS_PER_WEIGHT of the 31 weights: the run
+    starts at the labels' log-odds (its first epoch's loss their entropy); with 16 positives, at the fit."""
+    rng = np.random.default_rng(3)
+    X = rng.standard_normal((6000, 30)).astype(np.float32)
+    assert start.CLASS_ROWS_PER_WEIGHT * 31 == 15.5
+    for positives, fitted in ((15, False), (16, True)):
+        y = np.zeros(6000, dtype=np.float32)
+        y[rng.choice(6000, positives, replace=False)] = 1.0
+        m = train(write_table(tmp_path / f"p{positives}.h5", X, y),
+                  TrainOptions(model="logistic", batch_size="full", epochs=1, threads=1))
+        p = positives / 6000
+        entropy = -(p * np.log(p) + (1 - p) * np.log1p(-p))
+        assert (m.history[0]["train_loss"] < entropy - 1e-6) == fitted, (positives, m.history[0]["train_loss"])

@@ -150,13 +150,13 @@ def fit_weights(model: str, Z: np.ndarray, labels: np.ndarray, weights: np.ndarr
 
 
 def fit_model(model: str, Z: np.ndarray, labels: np.ndarray, weights: np.ndarray | None, l2: float = 0.0,
-              classes: int | None = None) -> np.ndarray | None:
+              classes: int | None = None, up_to: int = FIT_UP_TO) -> np.ndarray | None:
     """The model of ``model`` (its weights and bias, last) fitted to all the sample's rows ``Z`` (with the bias's
     column), ``labels`` (logistic's positive class the larger) and ``weights`` (None: 1) under ``l2``: logistic's
     one vector, softmax's one per class (classes × features + 1), centred across the classes as training's are
-    (``_fit``); None where ``measure`` fits nothing, or the sample holds other than ``classes`` classes (None:
-    any)."""
-    rows = _rows(model, Z, labels, weights)
+    (``_fit``); None where ``measure`` fits nothing (of up to ``up_to`` weights), or the sample holds other than
+    ``classes`` classes (None: any)."""
+    rows = _rows(model, Z, labels, weights, up_to)
     if rows is None or classes not in (None, rows[1].shape[1]):
         return None
     Z, Y, v, _ = rows
@@ -196,12 +196,13 @@ def _fitted_value(model: str, Z: np.ndarray, labels: np.ndarray, weights: np.nda
     return _objective(Z, Y, v, theta[:, 1:], penalty, _pooled(model, l2, Y.shape[1]))
 
 
-def fit_bytes(model: str, Z: np.ndarray, labels: np.ndarray, weights: np.ndarray | None) -> int | None:
+def fit_bytes(model: str, Z: np.ndarray, labels: np.ndarray, weights: np.ndarray | None,
+              up_to: int = FIT_UP_TO) -> int | None:
     """The most bytes ``measure`` or ``fit_weights`` holds beside the sample's rows ``Z`` (with the bias's column), for
     its ``labels`` and ``weights``: arrays of the rows' classes (FIT_ROW_VALUES a class), the Newton step's
     matrices, BLOCK_ROWS rows at a time, and where some rows are left out (no label, no weight), a copy of the
-    others; None where ``measure`` fits nothing."""
-    keep = _kept(model, Z, labels, weights)
+    others; None where ``measure`` fits nothing (of up to ``up_to`` weights)."""
+    keep = _kept(model, Z, labels, weights, up_to)
     if keep is None:
         return None
     m = int(keep.sum())
@@ -215,30 +216,32 @@ def fit_size(m: int, p: int, k: int, copied: bool = True) -> int:
                 + 2 * BLOCK_ROWS * p)
 
 
-def skipped(model: str, Z: np.ndarray, labels: np.ndarray, weights: np.ndarray | None, room: int) -> str:
-    """Why a fit of the sample's rows ``Z`` (``fit_bytes``) is skipped where ``--memory`` leaves ``room`` bytes
-    beside them; '' where it fits, or fits nothing."""
-    need = fit_bytes(model, Z, labels, weights)
+def skipped(model: str, Z: np.ndarray, labels: np.ndarray, weights: np.ndarray | None, room: int,
+            up_to: int = FIT_UP_TO) -> str:
+    """Why a fit of the sample's rows ``Z`` (``fit_bytes``, of up to ``up_to`` weights) is skipped where
+    ``--memory`` leaves ``room`` bytes beside them; '' where it fits, or fits nothing."""
+    need = fit_bytes(model, Z, labels, weights, up_to)
     if need is None or need <= room:
         return ""
     return (f"a fit of the sample's {len(Z)} rows needs {need:,} bytes beside them, and --memory leaves "
             f"{max(room, 0):,}")
 
 
-def _kept(model: str, Z: np.ndarray, labels: np.ndarray, weights: np.ndarray | None) -> np.ndarray | None:
+def _kept(model: str, Z: np.ndarray, labels: np.ndarray, weights: np.ndarray | None,
+          up_to: int = FIT_UP_TO) -> np.ndarray | None:
     """Which rows a fit of ``model`` holds (a label, a weight above 0); None where it fits nothing: another model,
-    fewer than two classes (logistic: other than two), more than FIT_UP_TO weights, fewer than 4 rows."""
+    fewer than two classes (logistic: other than two), more than ``up_to`` weights, fewer than 4 rows."""
     if model not in MODELS:
         return None
     keep = _known(labels) if weights is None else _known(labels) & (weights > 0)
     k = len(np.unique(labels[keep]))
-    if k < 2 or (model == "logistic" and k != 2) or (k - 1) * Z.shape[1] > FIT_UP_TO or keep.sum() < 4:
+    if k < 2 or (model == "logistic" and k != 2) or (k - 1) * Z.shape[1] > up_to or keep.sum() < 4:
         return None
     return keep
 
 
-def _rows(model: str, Z: np.ndarray, labels: np.ndarray, weights: np.ndarray | None):
-    """The rows a fit holds (``_kept``): their features (``Z`` itself where it holds every row), one-hot labels and
+def _rows(model: str, Z: np.ndarray, labels: np.ndarray, weights: np.ndarray | None, up_to: int = FIT_UP_TO):
+    """The rows a fit of up to ``up_to`` weights holds (``_kept``): their features (``Z`` itself where it holds every row), one-hot labels and
     weights, and the share of the rows with a label that they are; None where it fits nothing.
 
     A row of weight 0 is a training row all the same: the weights' mean over the training rows is 1 (model/
@@ -246,7 +249,7 @@ def _rows(model: str, Z: np.ndarray, labels: np.ndarray, weights: np.ndarray | N
     row, its loss 0.  So the weights the fit holds are scaled by that share, which makes their mean over the
     rows fitted the weighted mean over all (a mean over the rows fitted alone counted the loss and the noise
     1 / share times against --l2 and the trace)."""
-    keep = _kept(model, Z, labels, weights)
+    keep = _kept(model, Z, labels, weights, up_to)
     if keep is None:
         return None
     _, y = np.unique(labels[keep], return_inverse=True)

@@ -35,8 +35,9 @@ model instead.
 A full-batch logistic or softmax run starts at the fit of its sample
 instead, its weights and biases (``fitted``: Newton's method,
 training/gradientnoise.py, of the objective trained, --l2 and the rows'
-weights included), where that fit exists (dense rows, up to FIT_UP_TO
-weights, room for it in --memory, every class in the sample).  A full batch
+weights included), where that fit exists (dense rows, up to FIT_WIDE
+weights, room for it in --memory, CLASS_ROWS_PER_WEIGHT rows of each class
+in the sample per weight of a class).  A full batch
 steps once an epoch without noise, so its few steps keep where it starts:
 from the log-odds the default 5 epochs ended 2% (noisy labels) to 140% (2%
 positives, strong features) above the optimum, from the fit 0% to 2%, and
@@ -48,7 +49,11 @@ where 2% of 100,000 were positive the fit held some 80 of them, and 5
 epochs from it ended 5% above the optimum (26% on 50 features, 109% of
 those under --class-weight balanced); from a fit of FIT_SAMPLE_ROWS, within
 0.6%, for Newton steps on those rows that take a few tenths of a second
-once a run (bench/results/2026-12-04-full-batch-sample.md).
+once a run (bench/results/2026-12-04-full-batch-sample.md).  Fits of 65 to
+FIT_WIDE weights took 2% positives of strong features on 100 features from
+135% above the optimum to 4.3%; where a class had fewer rows in the sample
+than half the weights, the fit ended further above it than the log-odds
+(bench/results/2026-12-04-wide-fits.md).
 Mini-batch runs keep the log-odds start (softmax's, 0): their many noisy
 steps forget it, and where the noise leads at the start (small batches,
 strong features) a run from the fit ended further from the optimum than
@@ -84,9 +89,14 @@ BEST_CONSTANT = ("huber", "quantile", "poisson")  # whose bias starts at their b
 # Rows of a full batch's sample where it starts at a fit of them: enough that the fit's rare class holds
 # thousands of rows, where SAMPLE_ROWS at 2% positives held some 80
 FIT_SAMPLE_ROWS = 65536
-# Multiply-adds of the Gram matrices a fit of p weights takes, p² a row, that bound its rows: the widest
-# Newton fit's (gradientnoise.FIT_UP_TO weights) at FIT_SAMPLE_ROWS
-FIT_WORK = FIT_SAMPLE_ROWS * gradientnoise.FIT_UP_TO**2
+# Multiply-adds of a Newton step's Gram matrices, p² a row of p weights, that bound a fit's rows:
+# FIT_SAMPLE_ROWS of 64 weights, SAMPLE_ROWS of FIT_WIDE
+FIT_WORK = 2**28
+FIT_WIDE = math.isqrt(FIT_WORK // SAMPLE_ROWS)  # the most weights a full batch's start is fitted with: 256
+# Rows of each class in the sample per weight of a class (the features and the bias) below which a full batch
+# does not start at the fit: from fits of fewer, 5 epochs ended further above the optimum than from the log-odds
+# in every case measured, and from fits of more, nearer (bench/results/2026-12-04-wide-fits.md)
+CLASS_ROWS_PER_WEIGHT = 0.5
 
 
 def start_weights(model: str, quantile: float, table: Table | Sample, center: np.ndarray, scale: np.ndarray,
@@ -144,7 +154,7 @@ def full_batch_rows(model: str, table: Table, classes: int, memory: int) -> int:
         k = max(classes, 2)
         p, fixed = (k - 1) * d, gradientnoise.fit_size(0, d, k)
         per_row = gradientnoise.fit_size(1, d, k) - fixed
-        if p > gradientnoise.FIT_UP_TO:
+        if p > FIT_WIDE:
             return SAMPLE_ROWS
     held = (memory - fixed) // (DENSE_SAMPLE_BYTES * d + per_row)
     return max(SAMPLE_ROWS, min(FIT_SAMPLE_ROWS, FIT_WORK // p**2, held))
@@ -157,8 +167,10 @@ def fitted(model: str, drawn: Sample, class_of, classes: int, center: np.ndarray
     ``center`` and ``scale``, each row's class ``class_of(raw labels)`` (model/labels.py: logistic's positive
     class 1, -1 for none; linear's label is its own) and weight ``weights_of(raw labels)`` (None: 1), under
     ``l2``: linear's and logistic's vector, softmax's one per class; None where there is no fit (another model,
-    sparse rows, more than gradientnoise.FIT_UP_TO weights or, for linear, curvature.exact's, too little room
-    beside the sample in its --memory, a class missing from the sample, no more labelled rows than features)."""
+    sparse rows, more than FIT_WIDE weights or, for linear, curvature.exact's, too little room beside the sample
+    in its --memory, no more labelled rows than features; for a classifier, a class with fewer rows of weight
+    above 0 in the sample than CLASS_ROWS_PER_WEIGHT times the features and the bias, whose fit is further from
+    the optimum than the best constant model)."""
     if drawn.table.sparse:
         return None
     if model == "linear":
@@ -166,16 +178,20 @@ def fitted(model: str, drawn: Sample, class_of, classes: int, center: np.ndarray
         if not curvature.exact(d + 1, room(drawn)) or np.isfinite(raw).sum() <= d:  # else no fit to speak of
             return None
         return linearfit.fit(sample(drawn, center, scale), raw, weights_of(raw), l2)
-    if model not in gradientnoise.MODELS or (classes - 1) * (drawn.table.n_features + 1) > gradientnoise.FIT_UP_TO:
+    d = drawn.table.n_features
+    if model not in gradientnoise.MODELS or (classes - 1) * (d + 1) > FIT_WIDE:
         return None
     raw = sample_labels(drawn)
     found = class_of(raw)
-    labels = np.where(found >= 0, found, np.nan)
     weights = weights_of(raw)
-    Z = sample(drawn, center, scale)
-    if gradientnoise.skipped(model, Z, labels, weights, room(drawn)):
+    counted = (found >= 0) if weights is None else (found >= 0) & (weights > 0)
+    if np.bincount(found[counted], minlength=classes).min() < CLASS_ROWS_PER_WEIGHT * (d + 1):
         return None
-    return gradientnoise.fit_model(model, Z, labels, weights, l2, classes)
+    labels = np.where(found >= 0, found, np.nan)
+    Z = sample(drawn, center, scale)
+    if gradientnoise.skipped(model, Z, labels, weights, room(drawn), FIT_WIDE):
+        return None
+    return gradientnoise.fit_model(model, Z, labels, weights, l2, classes, FIT_WIDE)
 
 
 def log_odds(count, labels, class_weights: np.ndarray | None, sample_weighted: bool) -> tuple[float, float | None]:
