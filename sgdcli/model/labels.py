@@ -297,7 +297,7 @@ def tally(labels: np.ndarray, known: np.ndarray) -> tuple[np.ndarray, np.ndarray
     """The distinct values of ``labels`` (finite float64, sorted), each label's index among them, and how many
     labels have each: in one compiled pass where every label is one of ``known`` (sorted: the values found in
     the blocks before; none yet, those of the first SEED_ROWS labels), the values then ``known``, some counted 0;
-    else by sorting them all, some 40 times as long."""
+    else by sorting them all, which took many times as long (bench/label_pass.py)."""
     if not len(known):
         known = np.unique(labels[:SEED_ROWS])
     at = np.empty(len(labels))

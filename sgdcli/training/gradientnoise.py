@@ -241,8 +241,9 @@ def _kept(model: str, Z: np.ndarray, labels: np.ndarray, weights: np.ndarray | N
 
 
 def _rows(model: str, Z: np.ndarray, labels: np.ndarray, weights: np.ndarray | None, up_to: int = FIT_UP_TO):
-    """The rows a fit of up to ``up_to`` weights holds (``_kept``): their features (``Z`` itself where it holds every row), one-hot labels and
-    weights, and the share of the rows with a label that they are; None where it fits nothing.
+    """The rows a fit of up to ``up_to`` weights holds (``_kept``): their features (``Z`` itself where it holds
+    every row), one-hot labels and weights, and the share of the rows with a label that they are; None where it
+    fits nothing.
 
     A row of weight 0 is a training row all the same: the weights' mean over the training rows is 1 (model/
     weights.py), and the objective, the draws (engine/resample.py) and the noise per draw are means over every

@@ -37,8 +37,8 @@ instead, its weights and biases (``fitted``: Newton's method,
 training/gradientnoise.py, of the objective trained, --l2 and the rows'
 weights included), where that fit exists (dense rows, up to FIT_WIDE
 weights, room for it in --memory, CLASS_ROWS_PER_WEIGHT rows of each class
-in the sample per weight of a class).  A full batch
-steps once an epoch without noise, so its few steps keep where it starts:
+in the sample per weight of a class).  A full batch steps once an epoch
+without noise, so its few steps keep where it starts:
 from the log-odds the default 5 epochs ended 2% (noisy labels) to 140% (2%
 positives, strong features) above the optimum, from the fit 0% to 2%, and
 never further in any case measured; softmax from 0 ended 70%
@@ -169,8 +169,8 @@ def fitted(model: str, drawn: Sample, class_of, classes: int, center: np.ndarray
     ``l2``: linear's and logistic's vector, softmax's one per class; None where there is no fit (another model,
     sparse rows, more than FIT_WIDE weights or, for linear, curvature.exact's, too little room beside the sample
     in its --memory, no more labelled rows than features; for a classifier, a class with fewer rows of weight
-    above 0 in the sample than CLASS_ROWS_PER_WEIGHT times the features and the bias, whose fit is further from
-    the optimum than the best constant model)."""
+    above 0 in the sample than CLASS_ROWS_PER_WEIGHT times the features and the bias, from whose fit runs ended
+    further from the optimum than from the best constant model)."""
     if drawn.table.sparse:
         return None
     if model == "linear":
