@@ -4,6 +4,7 @@ file where it holds no more rows.  A fit of 4,096 rows holds some 80 positives w
 steps from it ended up to 5% (10 features) and 19% (50 features) above the optimum
 (bench/full_batch_sample.py)."""
 
+import h5py
 import numpy as np
 import pytest
 
@@ -167,3 +168,21 @@ def test_a_class_of_fewer_sampled_rows_than_half_the_weights_is_not_fitted(tmp_p
         p = positives / 6000
         entropy = -(p * np.log(p) + (1 - p) * np.log1p(-p))
         assert (m.history[0]["train_loss"] < entropy - 1e-6) == fitted, (positives, m.history[0]["train_loss"])
+
+
+@short_fits
+def test_a_softmax_of_189_weights_starts_at_the_optimum_of_its_rows(tmp_path):
+    """10 classes of 20 features: 9 × 21 weights, more than the 64 a fit had.  5,000 rows are sampled whole, so
+    the run starts at their optimum (up to the fit's ridge: its first epoch's loss, against L-BFGS's here), where
+    it started at 0 (the loss log 10)."""
+    from sgdcli import generate
+    from test_cosine_rate import _softmax_loss, _softmax_optimum
+
+    path = tmp_path / "classes.h5"
+    generate(path, task="multiclass", classes=10, rows=5000, features=20, noise=0.5, seed=1)
+    with h5py.File(path) as f:
+        X, y = f["X"][:].astype(np.float64), f["y"][:].astype(np.int64)
+    best = _softmax_optimum(X, y)
+    m = train(path, TrainOptions(model="softmax", batch_size="full", threads=1))
+    assert m.history[0]["train_loss"] == pytest.approx(best, rel=1e-4)
+    assert _softmax_loss(m, X, y) < 1.001 * best
