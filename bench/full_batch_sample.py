@@ -121,7 +121,7 @@ def wide_rows(tmp: str, seeds: int) -> None:
     for shapes, problems in ((WIDE_SHAPES, PROBLEMS), (RARE_SHAPES, RARE)):
         for rows, features in shapes:
             for name, (share, signal) in problems.items():
-                gaps, rare = {start: [] for start in starts}, []
+                gaps, rare = {label: [] for label in starts}, []
                 for seed in range(seeds):
                     path = os.path.join(tmp, "rows.h5")
                     X, y, _ = write(path, share, seed=seed, rows=rows, features=features, signal=signal)
