@@ -93,10 +93,10 @@ class ColumnReader:
 
         If the first allocated chunk's mapped bytes differ from what HDF5 returns
         for its first and last rows (an unexpected address convention), nothing
-        is mapped and HDF5 reads every block.  A chunk whose first row HDF5 reads
-        otherwise (chunks.misplaced: a damaged index) is refused.  Rows, not the whole chunk: a copy
+        is mapped and HDF5 reads every block.  Rows, not the whole chunk: a copy
         of a chunk larger than --memory would break the budget before the
-        budget's own check refuses the file.
+        budget's own check refuses the file.  A chunk whose first row HDF5
+        reads otherwise (chunks.misplaced: a damaged index) is refused.
         """
         offsets = chunks.chunk_offsets(ds)
         allocated = np.flatnonzero(offsets >= 0)

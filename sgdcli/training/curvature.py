@@ -51,7 +51,12 @@ RESIDUAL_LOSSES = ("huber", "quantile")  # whose curvature follows the residuals
 
 def exact(d: int, memory: int) -> bool:
     """Whether a d × d matrix of the features' second moments, and a solver's copies of it, fit ``memory``."""
-    return d <= EXACT_UP_TO and GRAM_COPIES * 8 * d * d <= memory
+    return d <= EXACT_UP_TO and gram_bytes(d) <= memory
+
+
+def gram_bytes(d: int) -> int:
+    """Bytes an exact solve of a d × d matrix of second moments holds: GRAM_COPIES float64 copies."""
+    return GRAM_COPIES * 8 * d * d
 
 
 def bound(model: str, labels: np.ndarray, weights: np.ndarray | None = None, *, param: float = 0.0,

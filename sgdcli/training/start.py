@@ -149,7 +149,7 @@ def full_batch_rows(model: str, table: Table, classes: int, memory: int) -> int:
         return SAMPLE_ROWS
     d = table.n_features + 1
     if model == "linear":  # linearfit's d × d matrices, whatever the rows
-        p, fixed, per_row = d, curvature.GRAM_COPIES * 8 * d * d, 0
+        p, fixed, per_row = d, curvature.gram_bytes(d), 0
     else:
         k = max(classes, 2)
         p, fixed = (k - 1) * d, gradientnoise.fit_size(0, d, k)
