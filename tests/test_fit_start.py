@@ -212,15 +212,21 @@ def test_a_run_from_the_fit_at_lr_auto_is_not_judged_against_the_fit(tmp_path):
 def test_a_run_from_the_fit_at_too_large_a_rate_is_told_to_lower_it(tmp_path):
     """A full batch that starts at the fit of its sample and ends far from it got there by its own steps: the end
     check says to lower --lr, where it said to raise --epochs (by tens of thousands).  (The fit is of every row, as
-    the previous test's: the rate is far past 2 over the curvature.)"""
+    the previous test's: the rate is far past 2 over the curvature.)  The last step, at the cosine's half rate,
+    threw the model off: the loss of the model before it was its start's, and the end check measures the step."""
     from sgdcli.training.runlog import FitWarning
 
     path, X, y = _strong(tmp_path)
     with pytest.warns(FitWarning) as caught:
         m = train(path, TrainOptions(model="logistic", batch_size="full", lr=10_000.0, epochs=2, threads=1))
-    (told,) = [str(w.message) for w in caught if "estimated by a fit of them" in str(w.message)]
-    assert told.endswith(": the model may be far from the optimum; it started at such a fit, and its steps took it "
-                         "away: lower --lr (try 1000) or use --lr auto"), told
+    (told,) = [str(w.message) for w in caught if "by the gradient of its last step" in str(w.message)]
+    W = m.raw_weights()[0]
+    loss, best = logistic_objective(W[:-1], W[-1], X, y, 0.0), _optimum(X, y)
+    assert loss > 10 * best  # far indeed
+    start = float(told.split("the run started at the fit of that sample, at ")[1].split(",")[0])
+    assert start == pytest.approx(best, rel=1e-3)  # the fit of every row
+    assert told.endswith(", and its steps took it away: the model may be far from the optimum; lower --lr (try "
+                         "1000) or use --lr auto"), told
     assert m.training["warnings"][-1] == told
 
 

@@ -55,6 +55,7 @@ class EpochPlan:
     class_weights: np.ndarray | None = None
     suggest_lr_auto: bool = False  # the rate is an explicit --lr: a divergence's message suggests --lr auto
     lr_scale: float = 1.0  # what --lr-scaling multiplied --lr by: a divergence's message suggests values of --lr
+    keep_step: bool = False  # the kernels keep each step's gradient (kernels/state.py Scratch.stepped)
 
 
 @dataclasses.dataclass(frozen=True)

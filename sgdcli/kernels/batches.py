@@ -264,6 +264,14 @@ def _finish_batch(cfg, state, scratch, center, scale, divisor):
             gb = G[k, d1 - 1]
             for j in range(d1 - 1):
                 G[k, j] = scale[j] * (G[k, j] - center[j] * gb)
+    kept = scratch.stepped
+    if kept.shape[1] > 0:  # the run's end measures a full batch's gradient on every row (training/fullbatch.py)
+        inv = 1.0 / divisor
+        last = kept.shape[2] - 1
+        for k in range(kept.shape[1]):
+            for j in range(last + 1):
+                kept[0, k, j] = G[k, j] * inv + (cfg.l2 * W[k, j] if j < last else 0.0)
+                kept[1, k, j] = W[k, j]
     t = counters[T]
     lr = lr_at(cfg, t, counters[EPOCH])
     ok = step(cfg, W, G, state.slots, divisor, t + 1 + cfg.clock, lr)

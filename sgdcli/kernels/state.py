@@ -189,12 +189,19 @@ class Scratch(NamedTuple):
     touched: np.ndarray  # sparse kernel: the columns the batch in progress touched (kernels/sparse.py)
     marks: np.ndarray  # sparse kernel: 1 where a column is in ``touched``
     n_touched: np.ndarray  # sparse kernel: how many there are
+    # dense kernels, where kept (else empty): the latest step's gradient (the mean over its rows, plus --l2's, not
+    # --l1's) and the model before the step that it is the gradient of, in the units the model trains in; NaN
+    # until a step
+    stepped: np.ndarray
 
     @classmethod
-    def make(cls, parts: int, k_out: int, d: int, sparse: bool = False) -> "Scratch":
+    def make(cls, parts: int, k_out: int, d: int, sparse: bool = False, keep_step: bool = False) -> "Scratch":
         """The arrays of the dense kernels, or of the sparse one (which needs neither per-thread gradient sums
-        nor effective weights: a feature-sized array each, the size of the model, spared)."""
+        nor effective weights: a feature-sized array each, the size of the model, spared); ``keep_step``: the
+        dense kernels keep each step's gradient (``stepped``)."""
         dense = 0 if sparse else d + 1
+        stepped = isolated((2, k_out, dense) if keep_step and dense else (2, 0, 0))
+        stepped[...] = np.nan
         return cls(
             partial=isolated((parts, k_out, _padded(dense) if dense else 0)),
             ploss=isolated(_padded(parts)),
@@ -205,4 +212,5 @@ class Scratch(NamedTuple):
             touched=isolated(d if sparse else 0, np.int64),
             marks=isolated(d if sparse else 0, np.uint8),
             n_touched=isolated(1, np.int64),
+            stepped=stepped,
         )

@@ -244,6 +244,9 @@ class DaskExecutor:
         self.read.add(job.file.path)
         return self.pool.validate(job, We, on_stop=on_stop)
 
+    def stepped(self) -> np.ndarray | None:
+        return None  # the workers' kernels step
+
     def summary(self) -> dict:
         return {"workers": self.shards, **self.trainer.summary()}
 

@@ -77,6 +77,11 @@ class Executor(Protocol):
         """Loss and metrics of weights ``We`` (on raw features) over the rows ``select`` picks from ``table``;
         ``centre``, the model's mean score, which a binary model's AUC is centred on (model/metrics.py)."""
 
+    def stepped(self) -> np.ndarray | None:
+        """The latest step's gradient and the model it is the gradient of (kernels/state.py Scratch.stepped) where
+        the plan kept them (EpochPlan.keep_step) and this process's kernels stepped one model on dense rows; else
+        None."""
+
     def summary(self) -> dict:
         """What the model file records of how the run was shared out."""
 

@@ -47,7 +47,11 @@ class LocalExecutor:
     def prepare(self, cfg: KernelConfig, plan: EpochPlan) -> None:
         self.cfg, self.plan = cfg, plan
         self.scratch = Scratch.make(self.kernel_threads, plan.labels.n_outputs, self.table.n_features,
-                                    sparse=self.table.sparse)
+                                    sparse=self.table.sparse, keep_step=plan.keep_step)
+
+    def stepped(self) -> np.ndarray | None:
+        kept = None if self.scratch is None else self.scratch.stepped
+        return kept.copy() if kept is not None and kept.size and np.isfinite(kept).all() else None
 
     def cut_shares(self, plan: EpochPlan, say: Callable[[str], None], check_stop: Callable[[], None]) -> None:
         pass  # one model: its share is every row

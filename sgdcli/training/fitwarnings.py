@@ -77,6 +77,10 @@ def log_end(run, kept_epoch: int) -> list[str]:
       which cannot tell, but for one that started at the fit of its sample), as more would have gone further.
       An epoch's loss is the mean over its batches as they were trained, so with few updates it falls with the
       progress within the epochs, and runs within a percent of the optimum were told so.
+    - In place of that and of the fit's and the nearly separable rows' measures below: a full batch that started
+      at the fit of its sample and kept its last step's gradient on every training row (fullbatch.keeps_step),
+      whose last epoch's model is over fullbatch.NEAR above the optimum's estimate by a Newton step from it with
+      the sample's curvature (fullbatch.from_fit).
     - Otherwise, a loss still falling at the end, per unit of learning rate, at PACE of its pace over the whole
       run or more (_still_falling): at a full batch, or at a rate under SLOW_RATE times --lr auto's; not for a
       run that started at the fit of its sample (training/start.py), whose whole run's fall is small.
@@ -131,8 +135,12 @@ def log_end(run, kept_epoch: int) -> list[str]:
     # is); runs on raw features are measured against it too (unscaled.judge)
     by_fit = few and not run.start_fitted
     gap = fitgap.measure(run) if updates and (by_fit or (run.std is None and not run.table.sparse)) else None
+    # a full batch from the fit of its sample, measured by its gradient on every row where it kept it
+    from_start = fullbatch.from_fit(run) if run.start_fitted and updates and not chosen else None
     if chosen:
         pass  # more epochs would not move its choice
+    elif from_start is not None:
+        far += from_start
     elif by_fit and gap is not None:  # the loss's fall told of the progress within the epochs, not of the distance
         if gap.far and not unscaled.uneven(gap):  # (on uneven raw features, unscaled.judge says what to change)
             far.append(f"only {counted(updates, 'update')} in all ({_updates_made(run)}): {gap.text()}: the model may "
@@ -150,12 +158,12 @@ def log_end(run, kept_epoch: int) -> list[str]:
     # the fit's estimate of the optimum, short of rows of heavy weight, told two of thirty they were 5% and 6% off
     from_fit = run.start_fitted and run.auto is not None
     raw = unscaled.judge(run, gap, epochs, kept_epoch)
-    if updates and not far and (not chosen or under is not None) and not from_fit and not raw:
+    if updates and not far and (not chosen or under is not None) and not from_fit and not raw and from_start is None:
         far += fullbatch.short(run, epochs, kept_epoch, under)
     found += far + raw
     # a gap measured says how far the run ended, which this only infers: unless it found the run far on features
     # that are not uneven, where no other warning has said so
-    if not chosen and (gap is None or (gap.far and not unscaled.uneven(gap) and not few)):
+    if not chosen and from_start is None and (gap is None or (gap.far and not unscaled.uneven(gap) and not few)):
         found += decayingrate.short(run.auto, run.opts.epochs, run.batch, run.pos.lr_halvings)
     into = _KEPT.get()
     for text in found:

@@ -53,8 +53,10 @@ import math
 
 import numpy as np
 
+from sgdcli.options import TrainOptions
 from sgdcli.training import gradientnoise, replicas
 from sgdcli.training.sampling import room, sample, sample_labels
+from sgdcli.training.start import FIT_WIDE
 
 # A full-batch run whose loss ends this share above the optimum's estimate is far from it: the few percent a run
 # at the defaults is meant to get within.
@@ -102,6 +104,69 @@ def short(run, epochs: int, kept_epoch: int, under: str | None = None) -> list[s
               f"raise --epochs (to about {math.ceil(epochs * (gap / NEAR) ** 2)}), lower --batch-size or add --l2")
     told = measured(loss, best, m, kept_epoch=kept_epoch, epochs=epochs)
     return [f"{told}: the model may be far from the optimum; {advice}"]
+
+
+def keeps_step(opts, shards: int, start_fitted: bool) -> bool:
+    """Whether a run of ``opts`` keeps its steps' gradients for ``from_fit``: a full batch of logistic or softmax
+    that starts at the fit of its sample (training/start.py), of one model (``shards``), whose kept model is the
+    last iterate (not --average's), without --l1, whose penalty has no gradient at 0."""
+    return start_fitted and opts.model in gradientnoise.MODELS and shards == 1 and not opts.average and opts.l1 == 0
+
+
+def from_fit(run) -> list[str] | None:
+    """The warning of ``run`` (a training/run.py ``Run`` at its end, which ``keeps_step``) where its last epoch's
+    model is over NEAR above the optimum by its gradient on every training row, the one its last step took
+    (kernels/state.py Scratch.stepped), and the curvature of the run's sample there: the objective less half the
+    Newton decrement (gradientnoise.decrement) estimates the optimum's; [] where it is near; None where that is
+    not measured (no step kept: averaged models, Dask workers; a fit the sample's --memory leaves no room for).
+
+    A run that starts at the fit of its sample sets no other measure against it: the fit is its start.  Its
+    gradient on every row says what the sample could not: a sample holding few rows of a class fits them far
+    from the optimum of every row, and a full batch, a step an epoch, stays near where it started.  Where the
+    run's loss ended above its start, its steps took it away from the fit: the warning says to lower the rate."""
+    stepped = run.executor.stepped() if run.plan.keep_step and run.history else None
+    if stepped is None:
+        return None
+    gradient, params = stepped
+    opts, moved = run.opts, run.kept_params()
+    raw = sample_labels(run.sample)
+    weights = run.sample_weights_of(raw)
+    found = run.labels.class_of(raw)
+    labels = np.where(found >= 0, found, np.nan)
+    Z = sample(run.sample, run.plan.center, run.plan.scale)
+    try:
+        if gradientnoise.skipped(opts.model, Z, labels, weights, room(run.sample), FIT_WIDE):
+            return None
+        half, change = gradientnoise.newton_gap(opts.model, Z, labels, weights, opts.l2, params, gradient, moved,
+                                                FIT_WIDE)
+    finally:
+        run.sample.release()
+    if not math.isfinite(half + change):
+        return None
+    loss = run.history[-1]["train_loss"] + _penalty(opts.l2, params)
+    best, end = loss - half, loss + change  # the optimum's objective, and the kept model's, by the quadratic
+    if best > 0 and end <= (1.0 + NEAR) * best:
+        return []
+    what = "objective" if opts.l2 > 0 else "mean loss"
+    told = (f"the model's {what} on every training row is "
+            + (f"about {end / best - 1:.0%} above the optimum's, {best:.4g}," if best > 0 else
+               f"far above the optimum's (a Newton step would take {half:.4g} off epoch {len(run.history)}'s {loss:.4g})")
+            + f" by the gradient of its last step on them and the curvature of the run's sample of {len(Z):,} rows; "
+            "the run started at the fit of that sample")
+    start = run.history[0]["train_loss"] + _penalty(opts.l2, np.atleast_2d(run.start_model))
+    if end > start:
+        return [f"{told}, at {start:.4g}, and its steps took it away: the model may be far from the optimum; lower "
+                f"--lr (try {run.rate_opts.lr / 10:.4g})" + (" or use --lr auto" if run.auto is None else "")]
+    rare = int(np.bincount(found[found >= 0], minlength=max(run.labels.n_outputs, 2)).min())
+    batch = TrainOptions().batch_size
+    return [f"{told}, whose rarest class has {rare:,} rows, and a full batch steps once an epoch: the model may be "
+            f"far from the optimum; lower --batch-size (at {batch}, {math.ceil(run.n_train / batch):,} steps an "
+            "epoch) or raise --epochs"]
+
+
+def _penalty(l2: float, params: np.ndarray) -> float:
+    """--l2's penalty of ``params`` (outputs × features + 1), the biases' aside."""
+    return 0.5 * l2 * float(np.sum(params[:, :-1] ** 2))
 
 
 def measured(loss: float, best: float, rows: int, how: str = "Newton's method", what: str = "mean loss",

@@ -302,6 +302,62 @@ def _scores(Z: np.ndarray, theta: np.ndarray) -> np.ndarray:
     return S
 
 
+def _ridge(m: int, p: int, l2) -> np.ndarray:
+    """The ridge of a fit of ``m`` rows of ``p`` values (the bias's last): RIDGE / m + ``l2`` on each weight,
+    BIAS_RIDGE on the bias (``_fit``)."""
+    ridge = np.full(p, RIDGE / m)
+    ridge[:-1] += l2
+    ridge[-1] = BIAS_RIDGE
+    return ridge
+
+
+def _hessian(Z: np.ndarray, P: np.ndarray, v: np.ndarray, ridge: np.ndarray, pooled: np.ndarray) -> np.ndarray:
+    """The objective's curvature (``_objective``'s) over the other classes' weights, class-major, where rows ``Z``
+    (weighing ``v``) have the other classes' probabilities ``P`` (rows × classes − 1)."""
+    m, p = Z.shape
+    k = P.shape[1]
+    hessian = np.empty((k * p, k * p))
+    for a in range(k):
+        for b in range(a, k):
+            curvature = v * P[:, a] * ((a == b) - P[:, b])
+            block = _gram(Z, curvature) / m
+            block[np.arange(p - 1), np.arange(p - 1)] -= pooled
+            hessian[a * p:(a + 1) * p, b * p:(b + 1) * p] = block
+            hessian[b * p:(b + 1) * p, a * p:(a + 1) * p] = block.T
+    hessian[np.diag_indices_from(hessian)] += np.tile(ridge, k)
+    return hessian
+
+
+def newton_gap(model: str, Z: np.ndarray, labels: np.ndarray, weights: np.ndarray | None, l2: float,
+               params: np.ndarray, gradient: np.ndarray, moved: np.ndarray, up_to: int = FIT_UP_TO
+               ) -> tuple[float, float]:
+    """How far the objective trained (the mean loss, each row times its weight, plus --l2's penalty ``l2``) at
+    ``params`` (outputs × features + 1, the bias last: logistic's one row, softmax's one per class, in the units of
+    ``Z``), whose gradient g on every training row is ``gradient`` (the same shape), is above its optimum were it
+    a quadratic with the curvature H of the sample's rows ``Z`` (with the bias's column), classes ``labels``
+    (model/labels.py's indices, NaN for none) and weights ``weights`` (None: 1) there, and the fit's RIDGE: half
+    the Newton decrement, gᵀH⁻¹g / 2; and how the objective on the sample changes from ``params`` to ``moved``
+    (the same shape), whatever the distance.  Softmax's weights are measured relative to the first class's, on
+    which the loss does not depend.  NaNs where ``measure`` fits nothing (of up to ``up_to`` weights), or the
+    sample holds fewer classes than ``params``."""
+    rows = _rows(model, Z, labels, weights, up_to)
+    classes = max(len(params), 2)
+    if rows is None or rows[1].shape[1] != classes:
+        return math.nan, math.nan
+    Z, Y, v, _ = rows
+    if model == "logistic":
+        theta, there = params[:1].T, moved[:1].T
+    else:  # the other classes' weights less the first's
+        theta, there = (params[1:] - params[0]).T, (moved[1:] - moved[0]).T
+    P = _softmax(_scores(Z, theta))[:, 1:]
+    g = gradient[-theta.shape[1]:].ravel()  # class-major: logistic's one row, softmax's but the first class's
+    ridge, pooled = _ridge(*Z.shape, l2), _pooled(model, l2, classes)
+    penalty = ridge.copy()
+    penalty[:-1], penalty[-1] = l2, 0.0  # the objective's own, without the fit's ridge
+    half = 0.5 * float(g @ np.linalg.solve(_hessian(Z, P, v, ridge, pooled), g))
+    return half, _objective(Z, Y, v, there, penalty, pooled) - _objective(Z, Y, v, theta, penalty, pooled)
+
+
 def _fit(Z: np.ndarray, Y: np.ndarray, v: np.ndarray, l2: float, start: np.ndarray,
          model: str = "logistic") -> np.ndarray:
     """The softmax weights (features + 1 × classes, the first class's 0: logistic's for two) of rows ``Z``,
@@ -314,9 +370,7 @@ def _fit(Z: np.ndarray, Y: np.ndarray, v: np.ndarray, l2: float, start: np.ndarr
     others' mean ū, that is l2/2 · Σ ‖wⱼ − ū‖², l2/2 · (Σ_{j>0} ‖wⱼ‖² − ‖Σ_{j>0} wⱼ‖² / classes)."""
     m, p = Z.shape
     k = Y.shape[1] - 1
-    ridge = np.full(p, RIDGE / m)
-    ridge[:-1] += l2
-    ridge[-1] = BIAS_RIDGE
+    ridge = _ridge(m, p, l2)
     pooled = _pooled(model, l2, k + 1)
     theta = start[:, 1:].copy()
     value = _objective(Z, Y, v, theta, ridge, pooled)
@@ -325,16 +379,7 @@ def _fit(Z: np.ndarray, Y: np.ndarray, v: np.ndarray, l2: float, start: np.ndarr
         gradient = Z.T @ ((P - Y[:, 1:]) * v[:, None]) / m + ridge[:, None] * theta
         gradient[:-1] -= pooled[:, None] * theta[:-1].sum(axis=1, keepdims=True)
         gradient = gradient.T.ravel()  # class-major
-        hessian = np.empty((k * p, k * p))
-        for a in range(k):
-            for b in range(a, k):
-                curvature = v * P[:, a] * ((a == b) - P[:, b])
-                block = _gram(Z, curvature) / m
-                block[np.arange(p - 1), np.arange(p - 1)] -= pooled
-                hessian[a * p:(a + 1) * p, b * p:(b + 1) * p] = block
-                hessian[b * p:(b + 1) * p, a * p:(a + 1) * p] = block.T
-        hessian[np.diag_indices_from(hessian)] += np.tile(ridge, k)
-        step = -np.linalg.solve(hessian, gradient)
+        step = -np.linalg.solve(_hessian(Z, P, v, ridge, pooled), gradient)
         decrement = -float(gradient @ step)
         if not decrement > 1e-12:
             break

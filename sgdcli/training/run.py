@@ -33,7 +33,8 @@ from sgdcli.parallel.executor import Executor
 from sgdcli.reporting.records import json_line
 from sgdcli.reporting.reporter import Reporter
 from sgdcli.training import checkpoint as ckpt_mod
-from sgdcli.training import centre, fitwarnings, replicas, result, resume, runlog, runrate, safepoints, setup, warmstart
+from sgdcli.training import (centre, fitwarnings, fullbatch, replicas, result, resume, runlog, runrate, safepoints,
+                             setup, warmstart)
 from sgdcli.training.control import RunControl
 from sgdcli.training.early_stopping import EarlyStopping
 from sgdcli.training.inputs import Inputs
@@ -135,7 +136,8 @@ class Run:
                               skip_bad=opts.bad_rows == "skip", skipped=self.n_bad,
                               weight_scale=self.weighting.row_scale(), resample=self.drawn,
                               class_weights=self.weighting.kernel_class_weights(), suggest_lr_auto=self.auto is None,
-                              lr_scale=self.lr / self.rate_opts.lr)
+                              lr_scale=self.lr / self.rate_opts.lr,
+                              keep_step=fullbatch.keeps_step(opts, self.shards, self.start_fitted))
         executor.prepare(self.cfg, self.plan)
         executor.cut_shares(self.plan, reporter.message, lambda: self._check_stop(SHARING))
         self.stopper = EarlyStopping(opts.patience, opts.min_delta) if opts.early_stopping else None
