@@ -219,7 +219,7 @@ def test_a_run_from_the_fit_at_too_large_a_rate_is_told_to_lower_it(tmp_path):
     path, X, y = _strong(tmp_path)
     with pytest.warns(FitWarning) as caught:
         m = train(path, TrainOptions(model="logistic", batch_size="full", lr=10_000.0, epochs=2, threads=1))
-    (told,) = [str(w.message) for w in caught if "by the gradient of its last step" in str(w.message)]
+    (told,) = [str(w.message) for w in caught if "from the gradient of its last step" in str(w.message)]
     W = m.raw_weights()[0]
     loss, best = logistic_objective(W[:-1], W[-1], X, y, 0.0), _optimum(X, y)
     assert loss > 10 * best  # far indeed

@@ -1,5 +1,6 @@
-"""How far a full-batch logistic or softmax run ended above the optimum, estimated by a fit of its sample: a
-FitWarning where it is far.
+"""How far a full-batch logistic or softmax run ended above the optimum, estimated by a fit of its sample (or,
+for a run that started at that fit, by its last step's gradient on every row: ``from_fit``): a FitWarning where
+it is far.
 
 A full batch steps once an epoch, so its updates are as few as its epochs,
 and on nearly separable rows, whose optimum is far from the start (the
@@ -144,20 +145,23 @@ def from_fit(run) -> list[str] | None:
     if not math.isfinite(half + change):
         return None
     loss = run.history[-1]["train_loss"] + _penalty(opts.l2, params)
-    best, end = loss - half, loss + change  # the optimum's objective, and the kept model's, by the quadratic
+    # the optimum's objective by the quadratic, and the kept model's: the last step's change measured on the sample
+    best, end = loss - half, loss + change
     if best > 0 and end <= (1.0 + NEAR) * best:
         return []
     what = "objective" if opts.l2 > 0 else "mean loss"
+    newton = (f"a Newton step from the gradient of its last step on them, with the curvature of the run's sample of "
+              f"{len(Z):,} rows,")
     told = (f"the model's {what} on every training row is "
-            + (f"about {end / best - 1:.0%} above the optimum's, {best:.4g}," if best > 0 else
-               f"far above the optimum's (a Newton step would take {half:.4g} off epoch {len(run.history)}'s {loss:.4g})")
-            + f" by the gradient of its last step on them and the curvature of the run's sample of {len(Z):,} rows; "
-            "the run started at the fit of that sample")
+            + (f"{end / best - 1:.0%} above the optimum's, estimated by {newton} {best:.4g}" if best > 0 else
+               f"far above the optimum's: {newton} would take {half:.4g} off epoch {len(run.history)}'s {loss:.4g}")
+            + "; the run started at the fit of that sample")
     start = run.history[0]["train_loss"] + _penalty(opts.l2, np.atleast_2d(run.start_model))
     if end > start:
         return [f"{told}, at {start:.4g}, and its steps took it away: the model may be far from the optimum; lower "
                 f"--lr (try {run.rate_opts.lr / 10:.4g})" + (" or use --lr auto" if run.auto is None else "")]
-    rare = int(np.bincount(found[found >= 0], minlength=max(run.labels.n_outputs, 2)).min())
+    counted = (found >= 0) if weights is None else (found >= 0) & (weights > 0)  # as the fit counts them
+    rare = int(np.bincount(found[counted], minlength=max(run.labels.n_outputs, 2)).min())
     batch = TrainOptions().batch_size
     return [f"{told}, whose rarest class has {rare:,} rows, and a full batch steps once an epoch: the model may be "
             f"far from the optimum; lower --batch-size (at {batch}, {math.ceil(run.n_train / batch):,} steps an "

@@ -1,0 +1,199 @@
+"""A full batch that starts at the fit of its sample is judged at its end by its last step's gradient on every
+training row (training/fullbatch.py ``from_fit``): the kernels keep that gradient and the model it is of
+(kernels/state.py Scratch.stepped), and half the Newton decrement with the sample's curvature
+(gradientnoise.newton_gap) estimates how far the objective is above its optimum."""
+
+import re
+
+import numpy as np
+import pytest
+
+from sgdcli import train
+from sgdcli.options import TrainOptions
+from sgdcli.training import fullbatch, gradientnoise
+from sgdcli.training.fullbatch import NEAR
+from sgdcli.training.runlog import FitWarning
+
+from conftest import sample_rows, write_table
+from test_convergence import logistic_objective
+from test_full_batch import _optimum
+from test_full_batch_end import logistic_rows
+
+TOLD = re.compile(r"the model's mean loss on every training row is (\d+)% above the optimum's, estimated by a Newton "
+                  r"step from the gradient of its last step on them, with the curvature of the run's sample of "
+                  r"([\d,]+) rows, ([\d.]+); the run started at the fit of that sample, whose rarest class has "
+                  r"([\d,]+) rows, and a full batch steps once an epoch: the model may be far from the optimum; "
+                  r"lower --batch-size \(at 32, ([\d,]+) steps an epoch\) or raise --epochs$")
+
+
+def _gap(model, X, y):
+    W = model.raw_weights()[0]
+    return logistic_objective(W[:-1], W[-1], X, y, 0.0) / _optimum(X, y) - 1
+
+
+def _kept_at_the_end(monkeypatch):
+    """What the run's end check is given: the kept step, the fit the run started at, the standardization."""
+    seen = {}
+    real = fullbatch.from_fit
+
+    def spy(run):
+        seen.update(stepped=run.executor.stepped(), start=np.atleast_2d(run.start_model), center=run.plan.center,
+                    scale=run.plan.scale)
+        seen["told"] = real(run)
+        return seen["told"]
+
+    monkeypatch.setattr(fullbatch, "from_fit", spy)
+    return seen
+
+
+@pytest.mark.parametrize("l2", [0.0, 1e-3])
+def test_the_kernels_keep_a_full_batch_steps_gradient_on_every_row(tmp_path, monkeypatch, small_full_batch_sample,
+                                                                   l2):
+    """One epoch: its step's model is the fit it started at, and the gradient kept is the mean log loss's on every
+    row there, plus --l2's, in standardized units (computed here)."""
+    path, X, y = logistic_rows(tmp_path / "rows.h5", 20_000, 6, 2.0, -1.0)
+    seen = _kept_at_the_end(monkeypatch)
+    train(path, TrainOptions(model="logistic", batch_size="full", epochs=1, threads=1, l2=l2))
+    gradient, model = seen["stepped"]
+    np.testing.assert_array_equal(model, seen["start"])
+    Z = np.column_stack([(X - seen["center"]) * seen["scale"], np.ones(len(y))])
+    p = 1 / (1 + np.exp(-(Z @ model[0])))
+    expected = Z.T @ (p - y) / len(y)
+    expected[:-1] += l2 * model[0, :-1]
+    assert np.abs(expected).max() > 1e-4  # a fit of 4,096 of the rows: not every row's optimum
+    np.testing.assert_allclose(gradient[0], expected, rtol=1e-6, atol=1e-9)
+
+
+def test_the_kernels_keep_a_softmax_full_batch_steps_gradient(tmp_path, monkeypatch, small_full_batch_sample):
+    rng = np.random.default_rng(5)
+    X = rng.standard_normal((20_000, 4)).astype(np.float32)
+    y = (X @ rng.standard_normal((4, 3)) + rng.gumbel(size=(20_000, 3))).argmax(axis=1).astype(np.float32)
+    path = write_table(tmp_path / "classes.h5", X, y)
+    seen = _kept_at_the_end(monkeypatch)
+    train(path, TrainOptions(model="softmax", batch_size="full", epochs=1, threads=1))
+    gradient, model = seen["stepped"]
+    np.testing.assert_array_equal(model, seen["start"])
+    Z = np.column_stack([(X.astype(np.float64) - seen["center"]) * seen["scale"], np.ones(len(y))])
+    S = Z @ model.T
+    P = np.exp(S - S.max(axis=1, keepdims=True))
+    P /= P.sum(axis=1, keepdims=True)
+    expected = (P - np.eye(3)[y.astype(int)]).T @ Z / len(y)
+    np.testing.assert_allclose(gradient, expected, rtol=1e-6, atol=1e-9)
+
+
+def _objective_terms(model, Z, Y, v, l2):
+    """The sample's objective in the fit's weights (the other classes' less the first's, features + 1 ×
+    classes − 1) and its gradient, written out: the mean weighted loss, the fit's ridge (RIDGE / rows and --l2 on
+    the weights, BIAS_RIDGE on the bias) or the objective's own penalty (--l2 alone)."""
+    m, p = Z.shape
+    ridge = np.full(p, gradientnoise.RIDGE / m + l2)
+    ridge[-1] = gradientnoise.BIAS_RIDGE
+    own = np.full(p, l2)
+    own[-1] = 0.0
+
+    def scores(theta):
+        return np.column_stack([np.zeros(m), Z @ theta])
+
+    def objective(theta):
+        S = scores(theta)
+        lse = np.log(np.exp(S).sum(axis=1))
+        return np.sum(v * (lse - (S * Y).sum(axis=1))) / m + 0.5 * np.sum(own[:, None] * theta**2)
+
+    def gradient(theta):
+        S = scores(theta)
+        P = np.exp(S) / np.exp(S).sum(axis=1, keepdims=True)
+        return Z.T @ ((P - Y)[:, 1:] * v[:, None]) / m + ridge[:, None] * theta
+
+    return objective, gradient
+
+
+@pytest.mark.parametrize("model,classes,l2", [("logistic", 2, 0.0), ("logistic", 2, 0.01), ("softmax", 3, 0.0)])
+def test_newton_gap_is_the_decrement_by_the_samples_curvature_and_the_change_on_it(model, classes, l2):
+    """Against the curvature by central differences of the gradient written out, and the objective's change
+    between the two models computed directly; weighted rows."""
+    rng = np.random.default_rng(7)
+    m, d = 500, 3
+    Z = np.column_stack([rng.standard_normal((m, d)), np.ones(m)])
+    labels = rng.integers(0, classes, m).astype(np.float64)
+    v = rng.uniform(0.5, 2.0, m)
+    params = rng.standard_normal((1 if model == "logistic" else classes, d + 1))
+    moved = params + 0.3 * rng.standard_normal(params.shape)
+    g = rng.standard_normal(params.shape)
+    half, change = gradientnoise.newton_gap(model, Z, labels, v, l2, params, g, moved)
+
+    objective, gradient = _objective_terms(model, Z, np.eye(classes)[labels.astype(int)], v, l2)
+    theta = params.T if model == "logistic" else (params[1:] - params[0]).T
+    there = moved.T if model == "logistic" else (moved[1:] - moved[0]).T
+    k = theta.shape[1]
+    n = theta.size
+    H = np.empty((n, n))
+    for i in range(n):  # class-major: the other classes' weights, one class after another
+        step = np.zeros(n)
+        step[i] = 1e-5
+        up = gradient(theta + step.reshape(k, d + 1).T).T.ravel()
+        down = gradient(theta - step.reshape(k, d + 1).T).T.ravel()
+        H[:, i] = (up - down) / 2e-5
+    flat = g[-k:].ravel()
+    assert half == pytest.approx(0.5 * flat @ np.linalg.solve(H, flat), rel=1e-5)
+    assert change == pytest.approx(objective(there) - objective(theta), rel=1e-10)
+
+
+def test_half_the_decrement_near_the_optimum_is_how_far_above_it_the_objective_is():
+    """Rows whose own optimum is computed here: a model a little off it, with its gradient on the same rows, is
+    above it by half its decrement, to the quadratic's third-order terms."""
+    rng = np.random.default_rng(8)
+    m, d = 2000, 4
+    Z = np.column_stack([rng.standard_normal((m, d)), np.ones(m)])
+    y = (rng.random(m) < 1 / (1 + np.exp(-(Z @ np.array([1.0, -2.0, 0.5, 1.5, -1.0]))))).astype(np.float64)
+    objective, gradient = _objective_terms("logistic", Z, np.eye(2)[y.astype(int)], np.ones(m), 0.0)
+    theta = np.zeros((d + 1, 1))
+    for _ in range(30):  # Newton's method on the objective with the fit's ridge, by the written-out gradient
+        p = 1 / (1 + np.exp(-(Z @ theta[:, 0])))
+        H = (Z * (p * (1 - p))[:, None]).T @ Z / m + np.diag(np.r_[np.full(d, gradientnoise.RIDGE / m),
+                                                                  gradientnoise.BIAS_RIDGE])
+        theta -= np.linalg.solve(H, gradient(theta))
+    off = theta + 0.02 * rng.standard_normal(theta.shape)
+    half, _ = gradientnoise.newton_gap("logistic", Z, y, None, 0.0, off.T, gradient(off).T, off.T)
+    assert half == pytest.approx(objective(off) - objective(theta), rel=0.02)
+
+
+def test_a_full_batch_from_the_fit_of_too_few_rows_of_a_class_is_told_to_lower_batch_size(tmp_path,
+                                                                                         small_full_batch_sample):
+    """Under 1% positives: the sample's 4,096 rows hold a few dozen, and the fit of them the run starts at is far
+    from every row's optimum.  5 full-batch steps ended 17% above it (computed here), and their loss fell by under
+    a percent over the second half: nothing was said.  The advice is sound: mini-batches end near it."""
+    path, X, y = logistic_rows(tmp_path / "rare.h5", 40_000, 20, 6.0, -15.0, seed=1)
+    with pytest.warns(FitWarning) as caught:
+        m = train(path, TrainOptions(model="logistic", batch_size="full", threads=1))
+    assert _gap(m, X, y) > 2 * NEAR
+    (told,) = [str(w.message) for w in caught]
+    found = TOLD.fullmatch(told)
+    assert found, told
+    rows = sample_rows(path, "logistic")
+    assert found[2] == f"{len(rows):,}" and found[4] == f"{int(y[rows].sum()):,}" and found[5] == "1,250"
+    assert int(found[1]) > 100 * NEAR
+    assert m.training["warnings"] == [told]
+    assert _gap(train(path, TrainOptions(model="logistic", threads=1)), X, y) < NEAR / 2
+
+
+def test_a_full_batch_near_the_optimum_from_the_fit_is_not_told_to_raise_epochs(tmp_path):
+    """RMSprop's first steps from the fit, about its rate on every weight, raise the loss, and later ones take it
+    back down: the loss fell over the second half of the epochs, and the run was told to raise --epochs, though it
+    ended within a fraction of a percent of the optimum (computed here)."""
+    path, X, y = logistic_rows(tmp_path / "strong.h5", 20_000, 10, 6.0, -9.0)
+    m = train(path, TrainOptions(model="logistic", batch_size="full", threads=1, optimizer="rmsprop"))
+    assert m.history[2]["train_loss"] > 1.01 * m.history[-1]["train_loss"]  # what the old rule saw
+    assert _gap(m, X, y) < NEAR / 10
+    assert "warnings" not in m.training
+
+
+def test_a_run_that_keeps_no_step_is_judged_as_before(tmp_path, monkeypatch):
+    """The running average is not the iterate the step is of: it keeps no step (fullbatch.keeps_step), and its
+    end is judged by the other checks."""
+    seen = _kept_at_the_end(monkeypatch)
+    path, X, y = logistic_rows(tmp_path / "strong.h5", 20_000, 10, 6.0, -9.0)
+    train(path, TrainOptions(model="logistic", batch_size="full", threads=1, epochs=2, average=True))
+    assert seen["stepped"] is None and seen["told"] is None
+    assert not fullbatch.keeps_step(TrainOptions(model="logistic", l1=1e-4), 1, True)
+    assert not fullbatch.keeps_step(TrainOptions(model="logistic"), 2, True)
+    assert fullbatch.keeps_step(TrainOptions(model="softmax"), 1, True)
