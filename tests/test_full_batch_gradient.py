@@ -16,6 +16,7 @@ from sgdcli.training.runlog import FitWarning
 
 from conftest import sample_rows, write_table
 from test_convergence import logistic_objective
+from test_cosine_rate import _softmax_loss, _softmax_optimum
 from test_full_batch import _optimum
 from test_full_batch_end import logistic_rows
 
@@ -84,8 +85,11 @@ def test_the_kernels_keep_a_softmax_full_batch_steps_gradient(tmp_path, monkeypa
 def _objective_terms(model, Z, Y, v, l2):
     """The sample's objective in the fit's weights (the other classes' less the first's, features + 1 ×
     classes − 1) and its gradient, written out: the mean weighted loss, the fit's ridge (RIDGE / rows and --l2 on
-    the weights, BIAS_RIDGE on the bias) or the objective's own penalty (--l2 alone)."""
+    the weights, BIAS_RIDGE on the bias) or the objective's own penalty (--l2 alone); softmax's --l2 is on every
+    class's weights, the first's too, which are less the first's here: less l2 / classes / 2 times the squared sum
+    of the others' weights."""
     m, p = Z.shape
+    pooled = l2 / Y.shape[1] if model == "softmax" else 0.0
     ridge = np.full(p, gradientnoise.RIDGE / m + l2)
     ridge[-1] = gradientnoise.BIAS_RIDGE
     own = np.full(p, l2)
@@ -97,29 +101,38 @@ def _objective_terms(model, Z, Y, v, l2):
     def objective(theta):
         S = scores(theta)
         lse = np.log(np.exp(S).sum(axis=1))
-        return np.sum(v * (lse - (S * Y).sum(axis=1))) / m + 0.5 * np.sum(own[:, None] * theta**2)
+        return (np.sum(v * (lse - (S * Y).sum(axis=1))) / m + 0.5 * np.sum(own[:, None] * theta**2)
+                - 0.5 * pooled * np.sum(theta[:-1].sum(axis=1) ** 2))
 
     def gradient(theta):
         S = scores(theta)
         P = np.exp(S) / np.exp(S).sum(axis=1, keepdims=True)
-        return Z.T @ ((P - Y)[:, 1:] * v[:, None]) / m + ridge[:, None] * theta
+        pulled = np.zeros_like(theta)
+        pulled[:-1] = pooled * theta[:-1].sum(axis=1, keepdims=True)
+        return Z.T @ ((P - Y)[:, 1:] * v[:, None]) / m + ridge[:, None] * theta - pulled
 
     return objective, gradient
 
 
-@pytest.mark.parametrize("model,classes,l2", [("logistic", 2, 0.0), ("logistic", 2, 0.01), ("softmax", 3, 0.0)])
-def test_newton_gap_is_the_decrement_by_the_samples_curvature_and_the_change_on_it(model, classes, l2):
+@pytest.mark.parametrize("model,classes,l2,rare", [("logistic", 2, 0.0, 0), ("logistic", 2, 0.01, 0),
+                                                   ("softmax", 3, 0.0, 0), ("logistic", 2, 0.0, 3),
+                                                   ("softmax", 3, 0.01, 3)])
+def test_newton_gap_is_the_decrement_by_the_samples_curvature_and_the_change_on_it(model, classes, l2, rare):
     """Against the curvature by central differences of the gradient written out, and the objective's change
-    between the two models computed directly; weighted rows."""
+    between the two models computed directly; weighted rows.  Where a class has ``rare`` rows, fewer than the
+    4 weights of a class, the first figure is what the best step along the gradient takes off instead."""
     rng = np.random.default_rng(7)
     m, d = 500, 3
     Z = np.column_stack([rng.standard_normal((m, d)), np.ones(m)])
     labels = rng.integers(0, classes, m).astype(np.float64)
+    if rare:
+        labels[labels == classes - 1] = 0
+        labels[:rare] = classes - 1
     v = rng.uniform(0.5, 2.0, m)
     params = rng.standard_normal((1 if model == "logistic" else classes, d + 1))
     moved = params + 0.3 * rng.standard_normal(params.shape)
     g = rng.standard_normal(params.shape)
-    half, change = gradientnoise.newton_gap(model, Z, labels, v, l2, params, g, moved)
+    fall, change, whole = gradientnoise.newton_gap(model, Z, labels, v, l2, params, g, moved)
 
     objective, gradient = _objective_terms(model, Z, np.eye(classes)[labels.astype(int)], v, l2)
     theta = params.T if model == "logistic" else (params[1:] - params[0]).T
@@ -134,7 +147,9 @@ def test_newton_gap_is_the_decrement_by_the_samples_curvature_and_the_change_on_
         down = gradient(theta - step.reshape(k, d + 1).T).T.ravel()
         H[:, i] = (up - down) / 2e-5
     flat = g[-k:].ravel()
-    assert half == pytest.approx(0.5 * flat @ np.linalg.solve(H, flat), rel=1e-5)
+    assert whole == (not rare)
+    expected = flat @ np.linalg.solve(H, flat) if whole else (flat @ flat) ** 2 / (flat @ H @ flat)
+    assert fall == pytest.approx(0.5 * expected, rel=1e-5)
     assert change == pytest.approx(objective(there) - objective(theta), rel=1e-10)
 
 
@@ -153,7 +168,8 @@ def test_half_the_decrement_near_the_optimum_is_how_far_above_it_the_objective_i
                                                                   gradientnoise.BIAS_RIDGE])
         theta -= np.linalg.solve(H, gradient(theta))
     off = theta + 0.02 * rng.standard_normal(theta.shape)
-    half, _ = gradientnoise.newton_gap("logistic", Z, y, None, 0.0, off.T, gradient(off).T, off.T)
+    half, _, whole = gradientnoise.newton_gap("logistic", Z, y, None, 0.0, off.T, gradient(off).T, off.T)
+    assert whole
     assert half == pytest.approx(objective(off) - objective(theta), rel=0.02)
 
 
@@ -197,3 +213,29 @@ def test_a_run_that_keeps_no_step_is_judged_as_before(tmp_path, monkeypatch):
     assert not fullbatch.keeps_step(TrainOptions(model="logistic", l1=1e-4), 1, True)
     assert not fullbatch.keeps_step(TrainOptions(model="logistic"), 2, True)
     assert fullbatch.keeps_step(TrainOptions(model="softmax"), 1, True)
+
+
+def test_a_class_of_fewer_sample_rows_than_weights_is_judged_by_the_step_along_the_gradient(
+        tmp_path, monkeypatch, small_full_batch_sample):
+    """Softmax of three classes, the third 0.1% of the rows: the sample's 4,096 hold 7 of them, for 11 weights of
+    a class, and its curvature along the others of that class's directions is the other classes' rows' alone,
+    far below every row's.  Newton's decrement by it put the run 36% above the optimum; it ended 3% above
+    (computed here), and the best step along the gradient, which needs no inverse, says it is near."""
+    rng = np.random.default_rng(0)
+    X = rng.standard_normal((60_000, 10)).astype(np.float32)
+    scores = X @ (1.5 * rng.standard_normal((3, 10))).T - np.array([0.0, 0.0, 18.0])
+    y = (scores + rng.gumbel(size=scores.shape)).argmax(axis=1)
+    path = write_table(tmp_path / "classes.h5", X, y.astype(np.float32))
+    seen = {}
+    real = gradientnoise.newton_gap
+
+    def spy(*args, **kwargs):
+        seen["figures"] = real(*args, **kwargs)
+        return seen["figures"]
+
+    monkeypatch.setattr(gradientnoise, "newton_gap", spy)
+    m = train(path, TrainOptions(model="softmax", batch_size="full", threads=1))
+    assert int(np.sum(y[sample_rows(path, "softmax", 3)] == 2)) == 7
+    assert not seen["figures"][2]  # the bound, not the decrement
+    assert _softmax_loss(m, X, y) < (1 + NEAR) * _softmax_optimum(X, y)
+    assert "warnings" not in m.training

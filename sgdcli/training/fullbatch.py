@@ -118,8 +118,10 @@ def from_fit(run) -> list[str] | None:
     """The warning of ``run`` (a training/run.py ``Run`` at its end, which ``keeps_step``) where its last epoch's
     model is over NEAR above the optimum by its gradient on every training row, the one its last step took
     (kernels/state.py Scratch.stepped), and the curvature of the run's sample there: the objective less half the
-    Newton decrement (gradientnoise.decrement) estimates the optimum's; [] where it is near; None where that is
-    not measured (no step kept: averaged models, Dask workers; a fit the sample's --memory leaves no room for).
+    Newton decrement estimates the optimum's, or, where the sample holds too few rows of a class to tell its
+    curvature, the objective less what the best step along the gradient takes off bounds it
+    (gradientnoise.newton_gap); [] where it is near; None where that is not measured (no step kept: averaged
+    models, Dask workers; a fit the sample's --memory leaves no room for).
 
     A run that starts at the fit of its sample sets no other measure against it: the fit is its start.  Its
     gradient on every row says what the sample could not: a sample holding few rows of a class fits them far
@@ -138,23 +140,25 @@ def from_fit(run) -> list[str] | None:
     try:
         if gradientnoise.skipped(opts.model, Z, labels, weights, room(run.sample), FIT_WIDE):
             return None
-        half, change = gradientnoise.newton_gap(opts.model, Z, labels, weights, opts.l2, params, gradient, moved,
-                                                FIT_WIDE)
+        fall, change, whole = gradientnoise.newton_gap(opts.model, Z, labels, weights, opts.l2, params, gradient,
+                                                       moved, FIT_WIDE)
     finally:
         run.sample.release()
-    if not math.isfinite(half + change):
+    if not math.isfinite(fall + change):
         return None
     loss = run.history[-1]["train_loss"] + _penalty(opts.l2, params)
-    # the optimum's objective by the quadratic, and the kept model's: the last step's change measured on the sample
-    best, end = loss - half, loss + change
+    # the optimum's objective by the quadratic (at most, where not whole), and the kept model's: the last step's
+    # change measured on the sample
+    best, end = loss - fall, loss + change
     if best > 0 and end <= (1.0 + NEAR) * best:
         return []
     what = "objective" if opts.l2 > 0 else "mean loss"
-    newton = (f"a Newton step from the gradient of its last step on them, with the curvature of the run's sample of "
-              f"{len(Z):,} rows,")
+    step = (f"{'a Newton step from' if whole else 'the best step along'} the gradient of its last step on them, "
+            f"with the curvature of the run's sample of {len(Z):,} rows,")
     told = (f"the model's {what} on every training row is "
-            + (f"{end / best - 1:.0%} above the optimum's, estimated by {newton} {best:.4g}" if best > 0 else
-               f"far above the optimum's: {newton} would take {half:.4g} off epoch {len(run.history)}'s {loss:.4g}")
+            + (f"far above the optimum's: {step} would take {fall:.4g} off epoch {len(run.history)}'s {loss:.4g}"
+               if best <= 0 else f"{end / best - 1:.0%} above the optimum's, estimated by {step} {best:.4g}" if whole
+               else f"at least {end / best - 1:.0%} above the optimum's, at most {best:.4g} by {step[:-1]}")
             + "; the run started at the fit of that sample")
     start = run.history[0]["train_loss"] + _penalty(opts.l2, np.atleast_2d(run.start_model))
     if end > start:
