@@ -7,8 +7,8 @@ optimizer of its case; each softmax problem, three classes of which one is rare 
 Printed for each run: how far above the optimum (computed on every row) it ended; the estimate the end check
 makes of that, from the gradient of the last step on every row and the curvature of the run's sample (half the
 Newton decrement, ``gradientnoise.newton_gap``; "far" where a Newton step would take off more than the loss;
-">=" where the sample holds too few rows of a class for its curvature, and the estimate is what the best step
-along the gradient takes off, a lower bound); whether the check warned (over fullbatch.NEAR); and whether the
+">=" where the sample holds too few rows of a class for its curvature, and the estimate is a lower bound, the
+decrement along the directions it does tell); whether the check warned (over fullbatch.NEAR); and whether the
 rule it replaced would have: the loss still falling by over fitwarnings.FALLING over the second half of the
 epochs.  With
 --advice, each run warned to lower --batch-size or raise --epochs is run again both ways: at the default batch

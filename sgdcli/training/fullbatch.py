@@ -119,7 +119,7 @@ def from_fit(run) -> list[str] | None:
     model is over NEAR above the optimum by its gradient on every training row, the one its last step took
     (kernels/state.py Scratch.stepped), and the curvature of the run's sample there: the objective less half the
     Newton decrement estimates the optimum's, or, where the sample holds too few rows of a class to tell its
-    curvature, the objective less what the best step along the gradient takes off bounds it
+    curvature in every direction, the objective less the decrement where it does tell it bounds it
     (gradientnoise.newton_gap); [] where it is near; None where that is not measured (no step kept: averaged
     models, Dask workers; a fit the sample's --memory leaves no room for).
 
@@ -153,8 +153,8 @@ def from_fit(run) -> list[str] | None:
     if best > 0 and end <= (1.0 + NEAR) * best:
         return []
     what = "objective" if opts.l2 > 0 else "mean loss"
-    step = (f"{'a Newton step from' if whole else 'the best step along'} the gradient of its last step on them, "
-            f"with the curvature of the run's sample of {len(Z):,} rows,")
+    step = (f"a Newton step from the gradient of its last step on them, with the curvature of the run's sample of "
+            f"{len(Z):,} rows" + ("," if whole else " where it tells it,"))
     told = (f"the model's {what} on every training row is "
             + (f"far above the optimum's: {step} would take {fall:.4g} off epoch {len(run.history)}'s {loss:.4g}"
                if best <= 0 else f"{end / best - 1:.0%} above the optimum's, estimated by {step} {best:.4g}" if whole

@@ -61,6 +61,9 @@ NEWTON_STEPS = 40  # Newton's method stops earlier where its decrement is at rou
 # row's, and its inverse far too large (a softmax class of 18 rows for 31 weights: 6.5% of the loss estimated
 # above the optimum, 0.49% measured).
 DETERMINED = 1.0
+# Where they are fewer, the decrement is taken along the directions of the sample's curvature within this
+# factor of its largest only, which those few rows do not hold down (bench/results/2026-12-04-full-batch-gradient.md).
+DETERMINED_SPAN = 1e-2
 MODELS = ("logistic", "softmax")
 # What a fit holds beside the sample (fit_bytes), which --memory bounds with it: per row, values a class (scores,
 # probabilities and their temporaries, one-hot labels) and two (weights, curvatures); the Newton step's matrices
@@ -342,7 +345,8 @@ def newton_gap(model: str, Z: np.ndarray, labels: np.ndarray, weights: np.ndarra
     a quadratic with the curvature H of the sample's rows ``Z`` (with the bias's column), classes ``labels``
     (model/labels.py's indices, NaN for none) and weights ``weights`` (None: 1) there, and the fit's RIDGE: half
     the Newton decrement, gᵀH⁻¹g / 2, where each class has DETERMINED rows a weight of a class in the sample;
-    else at least ‖g‖⁴ / (2 gᵀHg), what the best step along g takes off, which needs no inverse.  Then how the
+    else a lower bound: the larger of the decrement along the directions of H within DETERMINED_SPAN of its
+    largest curvature and ‖g‖⁴ / (2 gᵀHg), what the best step along g takes off.  Then how the
     objective on the sample changes from ``params`` to ``moved`` (the same shape), whatever the distance; and
     whether the first figure is the decrement's.  Softmax's weights are measured relative to the first class's,
     on which the loss does not depend.  NaNs where ``measure`` fits nothing (of up to ``up_to`` weights), or the
@@ -363,7 +367,12 @@ def newton_gap(model: str, Z: np.ndarray, labels: np.ndarray, weights: np.ndarra
     penalty[:-1], penalty[-1] = l2, 0.0  # the objective's own, without the fit's ridge
     hessian = _hessian(Z, P, v, ridge, pooled)
     whole = Y.sum(axis=0).min() >= DETERMINED * Z.shape[1]
-    fall = 0.5 * float(g @ np.linalg.solve(hessian, g) if whole else (g @ g) ** 2 / (g @ hessian @ g))
+    if whole:
+        fall = 0.5 * float(g @ np.linalg.solve(hessian, g))
+    else:
+        curvatures, directions = np.linalg.eigh(hessian)
+        along, held = directions.T @ g, curvatures >= DETERMINED_SPAN * curvatures[-1]
+        fall = 0.5 * max(float(np.sum(along[held] ** 2 / curvatures[held])), (g @ g) ** 2 / (g @ hessian @ g))
     return fall, _objective(Z, Y, v, there, penalty, pooled) - _objective(Z, Y, v, theta, penalty, pooled), whole
 
 
