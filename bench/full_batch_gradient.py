@@ -7,8 +7,8 @@ optimizer of its case; each softmax problem, three classes of which one is rare 
 Printed for each run: how far above the optimum (computed on every row) it ended; the estimate the end check
 makes of that, from the gradient of the last step on every row and the curvature of the run's sample (half the
 Newton decrement, ``gradientnoise.newton_gap``; "far" where a Newton step would take off more than the loss;
-">=" where the sample holds too few rows of a class for its curvature, and the estimate is a lower bound, the
-decrement along the directions it does tell); whether the check warned (over fullbatch.NEAR); and whether the
+"*" where the sample holds fewer rows of a class than weights of a class, and the estimate is the decrement
+along the directions of its curvature that it tells); whether the check warned (over fullbatch.NEAR); and whether the
 rule it replaced would have: the loss still falling by over fitwarnings.FALLING over the second half of the
 epochs.  With
 --advice, each run warned to lower --batch-size or raise --epochs is run again both ways: at the default batch
@@ -124,7 +124,7 @@ def main() -> None:
             tally = counts["far" if gap > NEAR else "near"]
             tally[0], tally[1], tally[2] = tally[0] + 1, tally[1] + bool(told), tally[2] + old
             guess = estimate(seen, model.history)
-            shown = "far" if guess == np.inf else f"{'' if seen.get('whole', True) else '>='}{guess:.2%}"
+            shown = "far" if guess == np.inf else f"{'' if seen.get('whole', True) else '*'}{guess:.2%}"
             print(f"{name:<40} {seed:>4} {gap:>9.2%} {shown:>9} {'yes' if told else 'no':>7} "
                   f"{'yes' if old else 'no':>9}", flush=True)
             if args.advice and any("lower --batch-size" in text for text in told):

@@ -120,9 +120,8 @@ def _objective_terms(model, Z, Y, v, l2):
 def test_newton_gap_is_the_decrement_by_the_samples_curvature_and_the_change_on_it(model, classes, l2, rare):
     """Against the curvature by central differences of the gradient written out, and the objective's change
     between the two models computed directly; weighted rows.  Where a class has ``rare`` rows, fewer than the
-    4 weights of a class, the first figure is a lower bound instead: the larger of the decrement along the
-    directions of the curvature within DETERMINED_SPAN of its largest and what the best step along the gradient
-    takes off."""
+    4 weights of a class, the first figure is instead the larger of the decrement along the directions of the
+    curvature within DETERMINED_SPAN of its largest and what the best step along the gradient takes off."""
     rng = np.random.default_rng(7)
     m, d = 500, 3
     Z = np.column_stack([rng.standard_normal((m, d)), np.ones(m)])
@@ -244,6 +243,6 @@ def test_a_class_of_fewer_sample_rows_than_weights_is_judged_where_the_sample_te
     monkeypatch.setattr(gradientnoise, "newton_gap", spy)
     m = train(path, TrainOptions(model="softmax", batch_size="full", threads=1))
     assert int(np.sum(y[sample_rows(path, "softmax", 3)] == 2)) == 7
-    assert not seen["figures"][2]  # the bound, not the decrement
+    assert not seen["figures"][2]  # the decrement where the sample tells the curvature
     assert _softmax_loss(m, X, y) < (1 + NEAR) * _softmax_optimum(X, y)
     assert "warnings" not in m.training

@@ -80,8 +80,8 @@ def log_end(run, kept_epoch: int) -> list[str]:
     - In place of that and of the fit's and the nearly separable rows' measures below: a full batch that started
       at the fit of its sample and kept its last step's gradient on every training row (fullbatch.keeps_step),
       whose last epoch's model is over fullbatch.NEAR above the optimum's estimate by a Newton step from it with
-      the sample's curvature, or, where the sample holds too few rows of a class for that, at least that far by
-      the best step along its gradient (fullbatch.from_fit).
+      the sample's curvature, along the directions it tells where it holds too few rows of a class for every
+      direction (fullbatch.from_fit).
     - Otherwise, a loss still falling at the end, per unit of learning rate, at PACE of its pace over the whole
       run or more (_still_falling): at a full batch, or at a rate under SLOW_RATE times --lr auto's; not for a
       run that started at the fit of its sample (training/start.py), whose whole run's fall is small.

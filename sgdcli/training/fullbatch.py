@@ -118,9 +118,8 @@ def from_fit(run) -> list[str] | None:
     """The warning of ``run`` (a training/run.py ``Run`` at its end, which ``keeps_step``) where its last epoch's
     model is over NEAR above the optimum by its gradient on every training row, the one its last step took
     (kernels/state.py Scratch.stepped), and the curvature of the run's sample there: the objective less half the
-    Newton decrement estimates the optimum's, or, where the sample holds too few rows of a class to tell its
-    curvature in every direction, the objective less the decrement where it does tell it bounds it
-    (gradientnoise.newton_gap); [] where it is near; None where that is not measured (no step kept: averaged
+    Newton decrement estimates the optimum's (where the sample holds too few rows of a class to tell its
+    curvature in every direction, the decrement along the directions it does tell: gradientnoise.newton_gap); [] where it is near; None where that is not measured (no step kept: averaged
     models, Dask workers; a fit the sample's --memory leaves no room for).
 
     A run that starts at the fit of its sample sets no other measure against it: the fit is its start.  Its
@@ -147,8 +146,7 @@ def from_fit(run) -> list[str] | None:
     if not math.isfinite(fall + change):
         return None
     loss = run.history[-1]["train_loss"] + _penalty(opts.l2, params)
-    # the optimum's objective by the quadratic (at most, where not whole), and the kept model's: the last step's
-    # change measured on the sample
+    # the optimum's objective by the quadratic, and the kept model's: the last step's change measured on the sample
     best, end = loss - fall, loss + change
     if best > 0 and end <= (1.0 + NEAR) * best:
         return []
@@ -157,8 +155,7 @@ def from_fit(run) -> list[str] | None:
             f"{len(Z):,} rows" + ("," if whole else " where it tells it,"))
     told = (f"the model's {what} on every training row is "
             + (f"far above the optimum's: {step} would take {fall:.4g} off epoch {len(run.history)}'s {loss:.4g}"
-               if best <= 0 else f"{end / best - 1:.0%} above the optimum's, estimated by {step} {best:.4g}" if whole
-               else f"at least {end / best - 1:.0%} above the optimum's, at most {best:.4g} by {step[:-1]}")
+               if best <= 0 else f"{end / best - 1:.0%} above the optimum's, estimated by {step} {best:.4g}")
             + "; the run started at the fit of that sample")
     start = run.history[0]["train_loss"] + _penalty(opts.l2, np.atleast_2d(run.start_model))
     if end > start:

@@ -345,8 +345,9 @@ def newton_gap(model: str, Z: np.ndarray, labels: np.ndarray, weights: np.ndarra
     a quadratic with the curvature H of the sample's rows ``Z`` (with the bias's column), classes ``labels``
     (model/labels.py's indices, NaN for none) and weights ``weights`` (None: 1) there, and the fit's RIDGE: half
     the Newton decrement, gᵀH⁻¹g / 2, where each class has DETERMINED rows a weight of a class in the sample;
-    else a lower bound: the larger of the decrement along the directions of H within DETERMINED_SPAN of its
-    largest curvature and ‖g‖⁴ / (2 gᵀHg), what the best step along g takes off.  Then how the
+    else the larger of the decrement along the directions of H within DETERMINED_SPAN of its largest curvature
+    and ‖g‖⁴ / (2 gᵀHg), what the best step along g takes off: less than the decrement by H, which the
+    directions those few rows cannot tell would make far too large.  Then how the
     objective on the sample changes from ``params`` to ``moved`` (the same shape), whatever the distance; and
     whether the first figure is the decrement's.  Softmax's weights are measured relative to the first class's,
     on which the loss does not depend.  NaNs where ``measure`` fits nothing (of up to ``up_to`` weights), or the
