@@ -277,6 +277,29 @@ def test_a_chunk_its_index_lists_and_hdf5_does_not_find_is_refused(tmp_path):
     assert not (tmp_path / "d.h5").exists() and not (tmp_path / "p.h5").exists()
 
 
+def test_a_chunk_listed_at_an_offset_past_int64_is_read_through_hdf5(tmp_path):
+    """One byte of the chunk index set to 128 (found by test_corrupted_and_truncated_files): the walk of the index
+    lists the chunk of rows 128-191 at a byte offset over 2**63, which no int64 holds, and `info` stopped with an
+    internal error (OverflowError).  It is now an offset past the file's end: nothing is mapped, as for a
+    truncated file, and the commands that read the rows say which ones HDF5 cannot read."""
+    X, y = make_problem("binary", n=300, d=3, seed=1)
+    source = write_table(tmp_path / "k.h5", X, y, chunks=64)
+    data = bytearray(Path(source).read_bytes())
+    data[int(0.12072116799247891 * len(data))] = 128
+    path = tmp_path / "damaged.h5"
+    path.write_bytes(bytes(data))
+    with h5py.File(path, "r") as f:
+        listed = []
+        f["X"].id.chunk_iter(lambda info: listed.append((info.chunk_offset[0], info.byte_offset)))
+        if dict(listed).get(128, 0) < 2**63:
+            pytest.skip("this HDF5 lays the file out otherwise: the byte does not damage that offset")
+    code, out, err = cli("info", path)
+    assert (code, err) == (0, "") and "X: shape 300×3, float32, chunked" in out
+    code, _, err = cli("train", path, "-o", tmp_path / "m.h5", "-q")
+    assert code == 2 and err.startswith(f"sgdcli: error: {path}:X: cannot read rows "), err
+    assert not (tmp_path / "m.h5").exists()
+
+
 def test_a_model_whose_text_attributes_are_not_utf8_is_a_damaged_model(tmp_path, model_path):
     """h5py hands invalid UTF-8 on as surrogates, which cannot be printed: refused when the model is read."""
     bad = tmp_path / "bad.h5"

@@ -53,6 +53,9 @@ class ChunkError(Exception):
 # serve the dataset instead).
 MAX_LOCATED_CHUNKS = 1 << 17
 CHECKED_BYTES = 1 << 20  # first rows of chunks read through HDF5 at a time, to check the index (``misplaced``)
+# Where ``chunk_offsets`` puts a chunk its index lists at an offset no int64 holds (a damaged index): past the end
+# of any file, so that no map is built and HDF5's reads report the chunk, as for a truncated file.
+PAST_ANY_FILE = 1 << 62
 
 
 def _has_chunk_queries(ds) -> bool:
@@ -82,14 +85,14 @@ def chunk_offsets(ds) -> np.ndarray:
     if hasattr(ds.id, "chunk_iter"):
         def note(info):
             if info.byte_offset is not None and info.size > 0 and info.chunk_offset[0] < ds.shape[0]:
-                out[info.chunk_offset[0] // rows] = info.byte_offset
+                out[info.chunk_offset[0] // rows] = min(info.byte_offset, PAST_ANY_FILE)
         ds.id.chunk_iter(note)
         return out
     tail = (0,) * (ds.ndim - 1)
     for k in range(len(out)):
         info = ds.id.get_chunk_info_by_coord((k * rows, *tail))
         if info.byte_offset is not None and info.size > 0:
-            out[k] = info.byte_offset
+            out[k] = min(info.byte_offset, PAST_ANY_FILE)
     return out
 
 
