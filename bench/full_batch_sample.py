@@ -2,7 +2,10 @@
 (training/start.py ``full_batch_rows``: up to FIT_SAMPLE_ROWS where the fit is narrow), side by side in one run;
 and, with --wide, fits of 65 to FIT_WIDE weights and of rare classes: the run from no fit (the log-odds, as runs
 of more than 64 weights started before), from the fit whatever its rows of each class, and as shipped (the fit
-where each class has CLASS_ROWS_PER_WEIGHT rows in the sample per weight).
+where each class has CLASS_ROWS_PER_WEIGHT rows in the sample per weight); with --linear, full-batch linear runs
+of 100 to 600 features, independent or sharing five factors: the sample FIT_WORK alone sizes (4,096 rows from
+256 weights up) against the shipped one (LINEAR_ROWS_PER_WEIGHT rows a weight, as many as --memory holds), with
+whether the end check warned each (fullbatch.from_fit).
 
 Each logistic problem is bench/class_weight.py's data (Gaussian features, positives a given share of the rows,
 the true weights of a given norm), trained with the API at the defaults but a full batch, one thread and the
@@ -12,7 +15,7 @@ unit noise, measured by the mean squared error against least squares'.  Softmax 
 multiclass`, against scikit-learn's unpenalized LogisticRegression on the standardized features.  Each run's
 wall time, set-up included, is printed beside its gap: the larger sample costs its fit, once a run.
 
-    python bench/full_batch_sample.py [--seeds N] [--quick | --wide]
+    python bench/full_batch_sample.py [--seeds N] [--quick | --wide | --linear]
 """
 
 from __future__ import annotations
@@ -38,6 +41,7 @@ from sgdcli.training import start  # noqa: E402
 from sgdcli.data.table import Table  # noqa: E402
 from sgdcli.options import DEFAULT_MEMORY  # noqa: E402
 from sgdcli.training import sampling  # noqa: E402
+from sgdcli.training.runlog import FitWarning  # noqa: E402
 from sgdcli.training.sampling import SAMPLE_ROWS  # noqa: E402
 
 # name: (share of positives, norm of the true weights)
@@ -158,6 +162,54 @@ def linear_rows(tmp: str, seeds: int) -> None:
     show(f"linear, {rows:,} x {features}", "defaults", results)
 
 
+@contextlib.contextmanager
+def work_alone():
+    """A linear fit's sample sized by FIT_WORK alone, as before LINEAR_ROWS_PER_WEIGHT."""
+    real = start.LINEAR_ROWS_PER_WEIGHT
+    start.LINEAR_ROWS_PER_WEIGHT = 0
+    try:
+        yield
+    finally:
+        start.LINEAR_ROWS_PER_WEIGHT = real
+
+
+def wide_linear_rows(tmp: str, seeds: int) -> None:
+    """Labels a linear function of the features under unit noise, the features Gaussian (``shared`` 0) or five
+    factors' loadings plus their own noise (1: correlated, the curvature's largest direction far above the
+    others), against least squares on every row."""
+    rows = 100_000
+    print(f"{'problem':<36} {'sample rows':>13} {'gap before':>10} {'shipped':>9} {'time':>9} {'time':>9} "
+          f"{'ratio':>6} {'warned':>7}   (means over {seeds} seeds; warned: before, shipped)")
+    for shared in (0.0, 1.0):
+        for features in (100, 200, 300, 400, 600):
+            results, warned, sampled = [], [0, 0], []
+            for seed in range(seeds):
+                rng = np.random.default_rng(seed)
+                X = (shared * rng.standard_normal((rows, 5)) @ rng.standard_normal((5, features))
+                     + rng.standard_normal((rows, features))).astype(np.float32)
+                y = (X @ (rng.standard_normal(features) / np.sqrt(features)) + rng.standard_normal(rows))
+                path = os.path.join(tmp, "linear.h5")
+                with h5py.File(path, "w") as f:
+                    f["X"], f["y"] = X, y.astype(np.float32)
+                Z = np.column_stack([X, np.ones(rows)]).astype(np.float64)
+                best = float(np.mean((Z @ np.linalg.lstsq(Z, y, rcond=None)[0] - y) ** 2))
+                figures = []
+                for i, context in enumerate((work_alone, as_shipped)):
+                    with context(), warnings.catch_warnings(record=True) as caught:
+                        warnings.simplefilter("always")
+                        model, seconds = timed(path, {"model": "linear"})
+                        with Table(path) as table:
+                            sampled.append(start.full_batch_rows("linear", table, 2, DEFAULT_MEMORY))
+                    weights = np.asarray(model.raw_weights()[0]).ravel()
+                    figures.append((float(np.mean((Z @ weights - y) ** 2)) / best - 1, seconds))
+                    warned[i] += any(issubclass(w.category, FitWarning) for w in caught)
+                results.append((figures[0][0], figures[1][0], figures[0][1], figures[1][1]))
+            a, b, s, t = np.mean(results, axis=0)
+            name = f"linear {'correlated' if shared else 'independent'}, {rows:,} x {features}"
+            print(f"{name:<36} {f'{sampled[0]:,} / {sampled[1]:,}':>13} {a:>10.2%} {b:>9.2%} {s:>8.2f}s {t:>8.2f}s "
+                  f"{t / s:>6.2f} {f'{warned[0]}, {warned[1]}':>7}", flush=True)
+
+
 def softmax_rows(tmp: str, seeds: int) -> None:
     from sklearn.linear_model import LogisticRegression
 
@@ -182,11 +234,15 @@ def main() -> None:
     parser.add_argument("--seeds", type=int, default=2)
     parser.add_argument("--quick", action="store_true", help=f"only the {SHAPES[0][0]:,}-row logistic problems")
     parser.add_argument("--wide", action="store_true", help="only fits of over 64 weights, and rare classes")
+    parser.add_argument("--linear", action="store_true", help="only linear fits of 100 to 600 features")
     args = parser.parse_args()
     warnings.simplefilter("ignore")
     with tempfile.TemporaryDirectory() as tmp:
         if args.wide:
             wide_rows(tmp, args.seeds)
+            return
+        if args.linear:
+            wide_linear_rows(tmp, args.seeds)
             return
         print(f"{'problem':<36} {'case':<26} {'gap 4,096':>9} {'shipped':>9} {'time':>9} {'time':>9} {'ratio':>6}"
               f"   (gaps above the optimum, means over {args.seeds} seeds)")

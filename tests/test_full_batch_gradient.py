@@ -9,8 +9,9 @@ import numpy as np
 import pytest
 
 from sgdcli import train
-from sgdcli.options import TrainOptions
-from sgdcli.training import fullbatch, gradientnoise
+from sgdcli.data.table import Table
+from sgdcli.options import DEFAULT_MEMORY, TrainOptions
+from sgdcli.training import fullbatch, gradientnoise, linearfit, start
 from sgdcli.training.fullbatch import NEAR
 from sgdcli.training.runlog import FitWarning
 
@@ -220,6 +221,8 @@ def test_a_run_that_keeps_no_step_is_left_to_the_other_checks(tmp_path, monkeypa
     assert not fullbatch.keeps_step(TrainOptions(model="logistic", l1=1e-4), 1, True)
     assert not fullbatch.keeps_step(TrainOptions(model="logistic"), 2, True)
     assert fullbatch.keeps_step(TrainOptions(model="softmax"), 1, True)
+    assert fullbatch.keeps_step(TrainOptions(model="linear"), 1, True)
+    assert not fullbatch.keeps_step(TrainOptions(model="huber"), 1, True)
 
 
 def test_a_class_of_fewer_sample_rows_than_weights_is_judged_where_the_sample_tells_the_curvature(
@@ -246,3 +249,77 @@ def test_a_class_of_fewer_sample_rows_than_weights_is_judged_where_the_sample_te
     assert not seen["figures"][2]  # the decrement where the sample tells the curvature
     assert _softmax_loss(m, X, y) < (1 + NEAR) * _softmax_optimum(X, y)
     assert "warnings" not in m.training
+
+
+def _ridge_optimum(Z, y, v, l2):
+    """The least objective Σ v·½(Z·θ − y)² / m + l2/2 · ‖θ's weights‖² (the bias last, unpenalized), solved here
+    by the normal equations in float64."""
+    m, p = Z.shape
+    penalty = np.full(p, l2)
+    penalty[-1] = 0.0
+    theta = np.linalg.solve((Z * v[:, None]).T @ Z / m + np.diag(penalty), (Z * v[:, None]).T @ y / m)
+    return theta, lambda t: 0.5 * float(np.sum(v * (Z @ t - y) ** 2)) / m + 0.5 * float(np.sum(penalty * t**2))
+
+
+@pytest.mark.parametrize("l2", [0.0, 0.05])
+def test_a_linear_models_decrement_on_every_row_is_how_far_above_the_optimum_it_is(l2):
+    """Least squares' curvature does not depend on the model: where the rows are every row, half the decrement is
+    the objective's height above its optimum, exactly, whatever the units.  Raw features of means 10,000 and
+    spreads 0.01 to 100, weighted rows and a constant column; the optimum and the objective are computed here."""
+    rng = np.random.default_rng(3)
+    m, d = 3000, 5
+    X = rng.standard_normal((m, d)) * np.array([0.01, 1.0, 100.0, 3.0, 1.0]) + 10_000.0
+    X[:, 4] = 7.0  # constant: its weight moves the objective as the bias does
+    Z = np.column_stack([X, np.ones(m)])
+    y = X[:, :4] @ np.array([50.0, -1.0, 0.02, 0.5]) + rng.standard_normal(m)
+    v = rng.uniform(0.5, 2.0, m)
+    best, objective = _ridge_optimum(Z[:, [0, 1, 2, 3, 5]], y, v, l2)
+    params = np.insert(best, 4, 0.0) + np.r_[2.0, 0.1, 1e-3, -0.05, 0.0, 0.0]
+    penalty = np.r_[np.full(d, l2), 0.0]
+    gradient = (Z * v[:, None]).T @ (Z @ params - y) / m + penalty * params
+    moved = params + 0.1 * rng.standard_normal(d + 1)
+    fall, change = linearfit.newton_gap(Z, y, v, l2, params, gradient, moved)
+    above = objective(np.delete(params, 4)) - objective(best)
+    assert above > 1.0
+    assert fall == pytest.approx(above, rel=1e-6)
+    full = _ridge_optimum(Z, y, v, l2)[1]  # the constant column's weight is counted in the objective's change
+    assert change == pytest.approx(full(moved) - full(params), rel=1e-9)
+
+
+LINEAR_TOLD = re.compile(r"the model's mean loss on every training row is (\d+)% above the optimum's, estimated by a "
+                         r"Newton step from the gradient of its last step on them, with the curvature of the run's "
+                         r"sample of ([\d,]+) rows, ([\d.]+); the run started at the fit of that sample, of "
+                         r"([\d,]+) weights, and a full batch steps once an epoch: the model may be far from the "
+                         r"optimum; lower --batch-size \(at 32, ([\d,]+) steps an epoch\) or raise --epochs$")
+
+
+def test_a_full_batch_linear_run_of_many_weights_is_judged_by_its_gradient_on_every_row(tmp_path):
+    """350 correlated features.  The sample holds a hundred rows a weight (start.LINEAR_ROWS_PER_WEIGHT), and 5
+    full-batch steps from its fit end near every row's optimum (computed here).  Where --memory holds only
+    4,096 of them, their fit is some 9% of the noise above it, and steps at the rate the largest curvature allows
+    leave the flat directions where the fit put them: 7% above.  Its loss fell by under a percent over the
+    second half, and nothing was said; it is now told to lower --batch-size, and mini-batches end near it."""
+    rng = np.random.default_rng(0)
+    n, d, memory = 40_000, 350, 20 << 20
+    X = (rng.standard_normal((n, 5)) @ rng.standard_normal((5, d)) + rng.standard_normal((n, d))).astype(np.float32)
+    y = (X @ (rng.standard_normal(d) / np.sqrt(d)) + rng.standard_normal(n)).astype(np.float32)
+    path = write_table(tmp_path / "wide.h5", X, y)
+    solution, objective = _ridge_optimum(np.column_stack([X.astype(np.float64), np.ones(n)]), y.astype(np.float64),
+                                         np.ones(n), 0.0)
+
+    def gap(model):
+        return objective(np.asarray(model.raw_weights()[0]).ravel()) / objective(solution) - 1
+
+    with Table(path) as table:
+        assert start.full_batch_rows("linear", table, 2, DEFAULT_MEMORY) == start.LINEAR_ROWS_PER_WEIGHT * (d + 1) < n
+    m = train(path, TrainOptions(model="linear", batch_size="full", threads=1))
+    assert gap(m) < NEAR / 10 and "warnings" not in m.training
+    with pytest.warns(FitWarning) as caught:
+        m = train(path, TrainOptions(model="linear", batch_size="full", threads=1, memory=memory))
+    assert gap(m) > NEAR
+    (told,) = [str(w.message) for w in caught]
+    found = LINEAR_TOLD.fullmatch(told)
+    assert found, told
+    assert found[2] == "4,096" and found[4] == f"{d + 1}" and found[5] == "1,250"
+    assert int(found[1]) > 100 * NEAR
+    assert gap(train(path, TrainOptions(model="linear", threads=1, memory=memory))) < NEAR / 10

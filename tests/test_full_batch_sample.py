@@ -11,7 +11,7 @@ import pytest
 from sgdcli import train
 from sgdcli.data.table import Table
 from sgdcli.options import DEFAULT_MEMORY, TrainOptions
-from sgdcli.training import gradientnoise, sampling, start
+from sgdcli.training import curvature, gradientnoise, sampling, start
 
 from conftest import make_problem, run, sample_rows, short_fits, write_table
 from test_convergence import logistic_objective, newton_logistic
@@ -39,8 +39,9 @@ def test_a_file_no_larger_than_the_sample_is_read_whole(tmp_path):
 
 
 def test_a_full_batch_sample_is_sized_by_its_fit(tmp_path):
-    """FIT_SAMPLE_ROWS for a fit of up to 64 weights; a wider fit, its p² multiply-adds a row within FIT_WORK;
-    SAMPLE_ROWS where no fit starts the run (a classifier of more than FIT_WIDE weights, sparse rows, another
+    """FIT_SAMPLE_ROWS for a fit of up to 64 weights; a wider fit, its p² multiply-adds a row within FIT_WORK, but
+    a linear fit, one pass of them, LINEAR_ROWS_PER_WEIGHT rows a weight where that is more (as many as --memory
+    holds beside its d × d matrices); SAMPLE_ROWS where no fit starts the run (a classifier of more than FIT_WIDE weights, sparse rows, another
     model), and where --memory holds no more beside the fit."""
     X, y = make_problem("binary", n=100, d=10)
     with Table(write_table(tmp_path / "ten.h5", X, y)) as table:
@@ -54,7 +55,10 @@ def test_a_full_batch_sample_is_sized_by_its_fit(tmp_path):
         assert start.full_batch_rows("logistic", table, 2, 1 << 20) == sampling.SAMPLE_ROWS
     X, y = make_problem("regression", n=100, d=200)
     with Table(write_table(tmp_path / "wide.h5", X, y)) as table:
-        assert start.full_batch_rows("linear", table, 2, DEFAULT_MEMORY) == start.FIT_WORK // 201**2
+        assert start.full_batch_rows("linear", table, 2, DEFAULT_MEMORY) == start.LINEAR_ROWS_PER_WEIGHT * 201
+        held = ((32 << 20) - curvature.gram_bytes(201)) // (sampling.DENSE_SAMPLE_BYTES * 201)
+        assert sampling.SAMPLE_ROWS < held < start.LINEAR_ROWS_PER_WEIGHT * 201
+        assert start.full_batch_rows("linear", table, 2, 32 << 20) == held
         assert start.full_batch_rows("logistic", table, 2, DEFAULT_MEMORY) == start.FIT_WORK // 201**2
         assert start.full_batch_rows("softmax", table, 3, DEFAULT_MEMORY) == sampling.SAMPLE_ROWS  # 402 weights
 

@@ -1,6 +1,6 @@
 """How far a full-batch logistic or softmax run ended above the optimum, estimated by a fit of its sample (or,
-for a run that started at that fit, by its last step's gradient on every row: ``from_fit``): a FitWarning where
-it is far.
+for a linear, logistic or softmax run that started at that fit, by its last step's gradient on every row:
+``from_fit``): a FitWarning where it is far.
 
 A full batch steps once an epoch, so its updates are as few as its epochs,
 and on nearly separable rows, whose optimum is far from the start (the
@@ -55,7 +55,7 @@ import math
 import numpy as np
 
 from sgdcli.options import TrainOptions
-from sgdcli.training import gradientnoise, replicas
+from sgdcli.training import gradientnoise, linearfit, replicas
 from sgdcli.training.sampling import room, sample, sample_labels
 from sgdcli.training.start import FIT_WIDE
 
@@ -108,10 +108,11 @@ def short(run, epochs: int, kept_epoch: int, under: str | None = None) -> list[s
 
 
 def keeps_step(opts, shards: int, start_fitted: bool) -> bool:
-    """Whether a run of ``opts`` keeps its steps' gradients for ``from_fit``: a full batch of logistic or softmax
-    that starts at the fit of its sample (training/start.py), of one model (``shards``), whose kept model is the
-    last iterate (not --average's), without --l1, whose penalty has no gradient at 0."""
-    return start_fitted and opts.model in gradientnoise.MODELS and shards == 1 and not opts.average and opts.l1 == 0
+    """Whether a run of ``opts`` keeps its steps' gradients for ``from_fit``: a full batch of linear, logistic or
+    softmax that starts at the fit of its sample (training/start.py), of one model (``shards``), whose kept model
+    is the last iterate (not --average's), without --l1, whose penalty has no gradient at 0."""
+    return (start_fitted and opts.model in ("linear", *gradientnoise.MODELS) and shards == 1 and not opts.average
+            and opts.l1 == 0)
 
 
 def from_fit(run) -> list[str] | None:
@@ -119,32 +120,25 @@ def from_fit(run) -> list[str] | None:
     model is over NEAR above the optimum by its gradient on every training row, the one its last step took
     (kernels/state.py Scratch.stepped), and the curvature of the run's sample there: the objective less half the
     Newton decrement estimates the optimum's (where the sample holds too few rows of a class to tell its
-    curvature in every direction, the decrement along the directions it does tell: gradientnoise.newton_gap); [] where it is near; None where that is not measured (no step kept: averaged
-    models, Dask workers; a fit the sample's --memory leaves no room for).
+    curvature in every direction, the decrement along the directions it does tell: gradientnoise.newton_gap;
+    a linear model's curvature does not depend on the model, and its decrement is exact but for the sample's
+    second moments standing for every row's: linearfit.newton_gap); [] where it is near; None where that is not
+    measured (no step kept: averaged models, Dask workers; a fit the sample's --memory leaves no room for).
 
     A run that starts at the fit of its sample sets no other measure against it: the fit is its start.  Its
-    gradient on every row says what the sample could not: a sample holding few rows of a class fits them far
-    from the optimum of every row, and a full batch, a step an epoch, stays near where it started.  Where the
+    gradient on every row says what the sample could not: a sample holding few rows of a class, or few rows a
+    weight, fits them far from the optimum of every row, and a full batch, a step an epoch at the rate its
+    largest curvature allows, stays near where it started along the flatter directions.  Where the
     run's loss ended above its start, its steps took it away from the fit: the warning says to lower the rate."""
     stepped = run.executor.stepped() if run.plan.keep_step and run.history else None
     if stepped is None:
         return None
     gradient, params = stepped
-    opts, moved = run.opts, run.kept_params()
-    raw = sample_labels(run.sample)
-    weights = run.sample_weights_of(raw)
-    found = run.labels.class_of(raw)
-    labels = np.where(found >= 0, found, np.nan)
-    Z = sample(run.sample, run.plan.center, run.plan.scale)
-    try:
-        if gradientnoise.skipped(opts.model, Z, labels, weights, room(run.sample), FIT_WIDE):
-            return None
-        fall, change, whole = gradientnoise.newton_gap(opts.model, Z, labels, weights, opts.l2, params, gradient,
-                                                       moved, FIT_WIDE)
-    finally:
-        run.sample.release()
-    if not math.isfinite(fall + change):
+    opts = run.opts
+    measured_gap = _newton_gap(run, params, gradient, run.kept_params())
+    if measured_gap is None:
         return None
+    fall, change, whole, rows, fitted = measured_gap
     loss = run.history[-1]["train_loss"] + _penalty(opts.l2, params)
     # the optimum's objective by the quadratic, and the kept model's: the last step's change measured on the sample
     best, end = loss - fall, loss + change
@@ -152,7 +146,7 @@ def from_fit(run) -> list[str] | None:
         return []
     what = "objective" if opts.l2 > 0 else "mean loss"
     step = (f"a Newton step from the gradient of its last step on them, with the curvature of the run's sample of "
-            f"{len(Z):,} rows" + ("," if whole else " where it tells it,"))
+            f"{rows:,} rows" + ("," if whole else " where it tells it,"))
     told = (f"the model's {what} on every training row is "
             + (f"far above the optimum's: {step} would take {fall:.4g} off epoch {len(run.history)}'s {loss:.4g}"
                if best <= 0 else f"{end / best - 1:.0%} above the optimum's, estimated by {step} {best:.4g}")
@@ -161,12 +155,39 @@ def from_fit(run) -> list[str] | None:
     if end > start:
         return [f"{told}, at {start:.4g}, and its steps took it away: the model may be far from the optimum; lower "
                 f"--lr (try {run.rate_opts.lr / 10:.4g})" + (" or use --lr auto" if run.auto is None else "")]
-    counted = (found >= 0) if weights is None else (found >= 0) & (weights > 0)  # as the fit counts them
-    rare = int(np.bincount(found[counted], minlength=max(run.labels.n_outputs, 2)).min())
     batch = TrainOptions().batch_size
-    return [f"{told}, whose rarest class has {rare:,} rows, and a full batch steps once an epoch: the model may be "
-            f"far from the optimum; lower --batch-size (at {batch}, {math.ceil(run.n_train / batch):,} steps an "
-            "epoch) or raise --epochs"]
+    return [f"{told}, {fitted}, and a full batch steps once an epoch: the model may be far from the optimum; lower "
+            f"--batch-size (at {batch}, {math.ceil(run.n_train / batch):,} steps an epoch) or raise --epochs"]
+
+
+def _newton_gap(run, params: np.ndarray, gradient: np.ndarray,
+                moved: np.ndarray) -> tuple[float, float, bool, int, str] | None:
+    """``from_fit``'s measure of ``run`` on its sample, whose model ``params`` had ``gradient`` on every training
+    row and moved to ``moved``: half the Newton decrement, the objective's change on the sample, whether that
+    decrement is the whole one (gradientnoise.newton_gap), the sample's rows, and what its fit was of (a linear
+    model's weights; a classifier's rarest class); None where that is not measured (a fit of the sample's
+    classifier that its --memory leaves no room for; figures that are not finite)."""
+    opts = run.opts
+    raw = sample_labels(run.sample)
+    weights = run.sample_weights_of(raw)
+    Z = sample(run.sample, run.plan.center, run.plan.scale)
+    try:
+        if opts.model == "linear":  # its fit was solved beside the sample in its --memory (start.fitted)
+            fall, change = linearfit.newton_gap(Z, raw, weights, opts.l2, params[0], gradient[0], moved[0])
+            whole, fitted = True, f"of {Z.shape[1]:,} weights"
+        else:
+            found = run.labels.class_of(raw)
+            labels = np.where(found >= 0, found, np.nan)
+            if gradientnoise.skipped(opts.model, Z, labels, weights, room(run.sample), FIT_WIDE):
+                return None
+            fall, change, whole = gradientnoise.newton_gap(opts.model, Z, labels, weights, opts.l2, params,
+                                                           gradient, moved, FIT_WIDE)
+            counted = (found >= 0) if weights is None else (found >= 0) & (weights > 0)  # as the fit counts them
+            rare = int(np.bincount(found[counted], minlength=max(run.labels.n_outputs, 2)).min())
+            fitted = f"whose rarest class has {rare:,} rows"
+    finally:
+        run.sample.release()
+    return (fall, change, whole, len(Z), fitted) if math.isfinite(fall + change) else None
 
 
 def _penalty(l2: float, params: np.ndarray) -> float:

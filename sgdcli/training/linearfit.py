@@ -24,6 +24,34 @@ def fit(Z: np.ndarray, y: np.ndarray, weights: np.ndarray | None = None, l2=0.0)
     """The weights and bias (last) of the least objective on the rows ``Z`` (the bias's column of ones last),
     labels ``y`` (NaN: none; the mean is over the others) and ``weights`` (None: 1), under ``l2`` (a number, or
     one per feature) on the weights (the module's docstring)."""
+    curvature, moment, centre, spread, varies = _normal(Z, y, weights, l2)
+    theta = np.linalg.solve(curvature, moment)
+    d = len(theta) - 1
+    w = theta[:d] / spread * varies
+    return np.append(w, theta[d] - w @ centre)
+
+
+def newton_gap(Z: np.ndarray, y: np.ndarray, weights: np.ndarray | None, l2, params: np.ndarray,
+               gradient: np.ndarray, moved: np.ndarray) -> tuple[float, float]:
+    """How far the objective (the module's docstring) at the weights and bias ``params``, whose gradient on every
+    training row is ``gradient`` (the weights' and the bias's, last, in the units of ``Z``) is above its optimum, by the
+    curvature of ``fit``'s rows: half the Newton decrement, gᵀH⁻¹g / 2, exact where those rows' second moments
+    are every row's, as least squares' curvature does not depend on the model; and how the objective on those
+    rows changes from ``params`` to ``moved``.  Solved in the rows' own standardized units
+    (``fit``), where the gradient is M⁻¹g for the map M that takes them back: the decrement is the same in any
+    units.  A feature constant over the rows moves the objective only as the bias does, and is left out."""
+    curvature, _, centre, spread, varies = _normal(Z, y, weights, l2)
+    g = np.asarray(gradient, dtype=np.float64).copy()
+    g[:-1] = (g[:-1] - centre * g[-1]) / spread * varies
+    fall = 0.5 * float(g @ np.linalg.solve(curvature, g))
+    return fall, objective(Z, y, weights, moved, l2)[0] - objective(Z, y, weights, params, l2)[0]
+
+
+def _normal(Z: np.ndarray, y: np.ndarray, weights: np.ndarray | None,
+            l2) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """The objective's curvature and the labels' moment (its gradient at 0, negated) in the rows' own
+    standardized units (the module's docstring), with a ridge that keeps a solve defined; the rows' centre and
+    spread (1 for a constant feature), and which features vary."""
     v, y, m = _rows(y, weights)
     d = Z.shape[1] - 1
     centre, spread = moments(Z)
@@ -40,9 +68,7 @@ def fit(Z: np.ndarray, y: np.ndarray, weights: np.ndarray | None = None, l2=0.0)
     gram /= m
     penalty = np.append(_per_feature(l2, d) / spread**2 * varies, 0.0)
     ridge = RIDGE * (float(np.trace(gram)) / len(gram) or 1.0)  # what keeps a solve defined (curvature.py)
-    theta = np.linalg.solve(gram + np.diag(penalty) + ridge * np.eye(d + 1), moment / m)
-    w = theta[:d] / spread * varies
-    return np.append(w, theta[d] - w @ centre)
+    return gram + np.diag(penalty) + ridge * np.eye(d + 1), moment / m, centre, spread, varies
 
 
 def moments(Z: np.ndarray) -> tuple[np.ndarray, np.ndarray]:

@@ -67,7 +67,11 @@ where the rows are dense and the fit's matrices fit beside the sample in
 scikit-learn's diabetes (standardized), and 100% to 400% above it on raw
 features (--no-standardize) whose mini-batch runs were within 0.3%; from
 the fit, 0.00% to 0.2% standardized, at most 1.7% raw
-(bench/results/2026-12-04-unstandardized.md).
+(bench/results/2026-12-04-unstandardized.md).  Its sample holds
+LINEAR_ROWS_PER_WEIGHT rows a weight where FIT_WORK would give fewer: from
+a fit of 4,096 rows to 301 to 601 weights of correlated features, 5 epochs
+ended 6.7% to 15.4% above the optimum, from a hundred rows a weight 0.6% to
+1.1% (bench/results/2026-12-04-linear-full-batch.md).
 
 The rest is measured on the sample of rows ``--lr auto`` reads, so a seed
 starts every run and every resume from the same weights.
@@ -97,6 +101,11 @@ FIT_WIDE = math.isqrt(FIT_WORK // SAMPLE_ROWS)  # the most weights a full batch'
 # does not start at the fit: from fits of fewer, 5 epochs ended further above the optimum than from the log-odds
 # in every case measured, and from fits of more, nearer (bench/results/2026-12-04-wide-fits.md)
 CLASS_ROWS_PER_WEIGHT = 0.5
+# Rows of a full-batch linear run's sample per weight (the features and the bias), where FIT_WORK would give
+# fewer: a least-squares fit of p weights to m rows is some p/m of the noise above every row's optimum, a
+# hundredth here, and a full batch's steps at the rate the largest curvature allows leave the fit's error along
+# the flat directions.  A linear fit is one pass of p² a row, where a Newton fit makes several.
+LINEAR_ROWS_PER_WEIGHT = 100
 
 
 def start_weights(model: str, quantile: float, table: Table | Sample, center: np.ndarray, scale: np.ndarray,
@@ -143,8 +152,9 @@ def best_constant(model: str, quantile: float, labels: np.ndarray, weights: np.n
 def full_batch_rows(model: str, table: Table, classes: int, memory: int) -> int:
     """Rows asked of the sample (training/sampling.py) of a full-batch run of ``model`` (``classes`` classes) on
     ``table``: FIT_SAMPLE_ROWS where the run starts at a fit of them (``fitted``); fewer where that fit's p
-    weights would take more than FIT_WORK multiply-adds at p² a row, or ``memory`` would not hold them beside the
-    fit's arrays (never fewer than SAMPLE_ROWS, as many as any run's sample); SAMPLE_ROWS where there is no fit."""
+    weights would take more than FIT_WORK multiply-adds at p² a row (a linear fit's, LINEAR_ROWS_PER_WEIGHT rows a
+    weight where that is more), or ``memory`` would not hold them beside the fit's arrays (never fewer than
+    SAMPLE_ROWS, as many as any run's sample); SAMPLE_ROWS where there is no fit."""
     if table.sparse or model not in ("linear", *gradientnoise.MODELS):
         return SAMPLE_ROWS
     d = table.n_features + 1
@@ -157,7 +167,8 @@ def full_batch_rows(model: str, table: Table, classes: int, memory: int) -> int:
         if p > FIT_WIDE:
             return SAMPLE_ROWS
     held = (memory - fixed) // (DENSE_SAMPLE_BYTES * d + per_row)
-    return max(SAMPLE_ROWS, min(FIT_SAMPLE_ROWS, FIT_WORK // p**2, held))
+    asked = max(FIT_WORK // p**2, LINEAR_ROWS_PER_WEIGHT * p) if model == "linear" else FIT_WORK // p**2
+    return max(SAMPLE_ROWS, min(FIT_SAMPLE_ROWS, asked, held))
 
 
 def fitted(model: str, drawn: Sample, class_of, classes: int, center: np.ndarray, scale: np.ndarray, weights_of,
