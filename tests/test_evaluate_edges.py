@@ -193,6 +193,33 @@ def test_a_model_of_features_chosen_by_index_says_to_give_them_again(tmp_path, c
 
 
 @pytest.mark.parametrize("command", ["evaluate", "predict"])
+def test_the_training_file_read_as_other_columns_than_the_models_is_refused(tmp_path, command):
+    """Columns known by position are what --features says in another file, but the file the model was trained on
+    is known: --features 0,1,3 (or 0,1,2) on the file a model of --features 3,0,1 was trained on scored the
+    wrong columns, without a word (accuracy 0.27).  So did a model of every column given them in another order.
+    Another file of the same columns is read as --features says."""
+    rng = np.random.default_rng(2)
+    X = rng.standard_normal((300, 5)).astype(np.float32)
+    y = (X[:, 3] - X[:, 0] > 0).astype(float)
+    data = write_table(tmp_path / "wide.h5", X, y)
+    out = (lambda name: ["-o", tmp_path / f"{name}.csv"]) if command == "predict" else (lambda name: [])
+    chosen, every = tmp_path / "chosen.h5", tmp_path / "every.h5"
+    assert cli("train", data, "-o", chosen, "--features", "3,0,1", *TRAIN)[0] == 0
+    assert cli("train", data, "-o", every, *TRAIN)[0] == 0
+    for model, given, told in ((chosen, "0,1,3", "with --features 3,0,1"), (chosen, "0,1,2", "with --features 3,0,1"),
+                               (every, "4,3,2,1,0", "with every column as a feature")):
+        code, stdout, err = cli(command, model, data, *out("bad"), "--features", given)
+        assert (code, stdout) == (2, "")
+        assert err == (f"sgdcli: error: {data}:X: is the file the model was trained on, {told}, and --features reads "
+                       f"columns {given} of it as those: give "
+                       + ("--features 3,0,1" if model == chosen else "no --features") + "\n")
+        assert not (tmp_path / "bad.csv").exists()
+    assert cli(command, chosen, data, *out("same"), "--features", "3, 0,1")[0] == 0
+    moved = write_table(tmp_path / "moved.h5", X[:, [3, 0, 1]], y)  # the same columns, first in another file
+    assert cli(command, chosen, moved, *out("moved"), "--features", "0,1,2")[0] == 0
+
+
+@pytest.mark.parametrize("command", ["evaluate", "predict"])
 def test_a_narrower_matrix_than_the_model_gets_no_hint_to_give_its_features_again(tmp_path, command):
     """The hint to give the training's --features again was also given for data with fewer columns than the
     model: '--features 0,1,2' on 2 columns names a column that is not there."""

@@ -219,7 +219,41 @@ def _open_for(model: Model, data, x: str, y: str | None, columns: dict | None = 
         raise InputError(
             f"{table.where(x)}: has {table.n_features} features but the model was trained on {model.n_features}{hint}"
         )
+    try:
+        _training_columns(model, table)
+    except InputError:
+        table.close()
+        raise
     return table
+
+
+def _training_columns(model: Model, table: Table) -> None:
+    """InputError where ``table`` is the very file ``model`` was trained on (its path, size and modification
+    time, its dataset, label column and transposition: the model's fingerprint), read as other columns than the
+    model's features: columns known by position are whatever --features says they are in another file, but in
+    this one they are known, and a --features in another order scored the wrong columns."""
+    trained, given = model.fingerprint, table.feature_names
+    if given is None or not trained.get("path"):
+        return
+    try:
+        st = os.stat(table.path)
+    except OSError:
+        return
+    same = (trained["path"] == os.path.abspath(table.path) and trained.get("size") == st.st_size
+            and trained.get("mtime") == st.st_mtime and trained.get("x") == table.x_name
+            and trained.get("label_column") == table.label_column and bool(trained.get("transpose")) == table.transpose)
+    expected = model.training.get("features") or [str(j) for j in range(model.n_features)]
+    if same and list(given) != list(expected):
+        chosen = trained.get("features")
+        raise InputError(f"{table.where(table.x_name)}: is the file the model was trained on, "
+                         + (f"with --features {_listing(chosen)}" if chosen is not None else "with every column as a feature")
+                         + f", and --features reads columns {','.join(given)} of it as those: give "
+                         + (f"--features {_listing(chosen)}" if chosen is not None else "no --features"))
+
+
+def _listing(features) -> str:
+    """--features as a model's fingerprint records it (the option's text, or a list), as the option is given."""
+    return features if isinstance(features, str) else ",".join(features)
 
 
 def _text_only(delimiter: str | None, data, command: str, model: Model) -> None:
