@@ -196,7 +196,7 @@ def test_a_model_of_features_chosen_by_index_says_to_give_them_again(tmp_path, c
 def test_the_training_file_read_as_other_columns_than_the_models_is_refused(tmp_path, command):
     """Columns known by position are what --features says in another file, but the file the model was trained on
     is known: --features 0,1,3 (or 0,1,2) on the file a model of --features 3,0,1 was trained on scored the
-    wrong columns, without a word (accuracy 0.27).  So did a model of every column given them in another order.
+    wrong columns, without a word.  So did a model of every column given them in another order.
     Another file of the same columns is read as --features says."""
     rng = np.random.default_rng(2)
     X = rng.standard_normal((300, 5)).astype(np.float32)
