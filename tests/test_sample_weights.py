@@ -352,3 +352,27 @@ def test_weights_that_miss_every_sampled_row_leave_the_rate_to_the_rows(tmp_path
     plain = train(path, TrainOptions(model="linear", epochs=1))
     # the same rows' curvature, standardized by the weighted rows' statistics rather than every row's
     assert m.training["lr_auto"]["lr"] == pytest.approx(plain.training["lr_auto"]["lr"], rel=0.01)
+
+
+@pytest.mark.parametrize("batch", ["full", "32"])
+@pytest.mark.parametrize("model", ["logistic", "softmax", "linear"])
+def test_a_weight_beyond_float64s_precision_trains(tmp_path, model, batch):
+    """Weights are finite and >= 0, nothing more: one row of weight 1e100 (the others 1, whose curvature then lies
+    below its rounding) stopped the fit of the sample with an internal error (LinAlgError: Singular matrix);
+    a class weighted 1e20, whose share of the weight rounds to 1, stopped the logistic start (log1p(−1): a math
+    domain error).  Both train: the model is written."""
+    rng = np.random.default_rng(0)
+    X = rng.standard_normal((2000, 4)).astype(np.float32)
+    y = (X[:, 0] + rng.logistic(size=2000) > 0).astype(np.float32)
+    weights = np.ones(2000)
+    weights[5] = 1e100
+    with h5py.File(tmp_path / "rows.h5", "w") as f:
+        f["X"], f["y"], f["w"] = X, y, weights
+    options = ["--model", model, "--batch-size", batch, "--epochs", "2", "-q"]
+    code, out, err = cli("train", tmp_path / "rows.h5", "-o", tmp_path / "m.h5", "--sample-weight", "w", *options)
+    assert code == 0 and "error" not in err, err
+    assert load_model(tmp_path / "m.h5").n_features == 4
+    if model != "linear":
+        code, _, err = cli("train", tmp_path / "rows.h5", "-o", tmp_path / "c.h5", "--class-weight", "1=1e20",
+                           *options)
+        assert code == 0 and "error" not in err, err

@@ -166,7 +166,8 @@ def _newton_gap(run, params: np.ndarray, gradient: np.ndarray,
     row and moved to ``moved``: half the Newton decrement, the objective's change on the sample, whether that
     decrement is the whole one (gradientnoise.newton_gap), the sample's rows, and what its fit was of (a linear
     model's weights; a classifier's rarest class); None where that is not measured (a fit of the sample's
-    classifier that its --memory leaves no room for; figures that are not finite)."""
+    classifier that its --memory leaves no room for, or whose curvature cannot be solved; figures that are not
+    finite)."""
     opts = run.opts
     raw = sample_labels(run.sample)
     weights = run.sample_weights_of(raw)
@@ -185,6 +186,8 @@ def _newton_gap(run, params: np.ndarray, gradient: np.ndarray,
             counted = (found >= 0) if weights is None else (found >= 0) & (weights > 0)  # as the fit counts them
             rare = int(np.bincount(found[counted], minlength=max(run.labels.n_outputs, 2)).min())
             fitted = f"whose rarest class has {rare:,} rows"
+    except np.linalg.LinAlgError:  # a row weighing 10**100 times the others: theirs is below its rounding
+        return None
     finally:
         run.sample.release()
     return (fall, change, whole, len(Z), fitted) if math.isfinite(fall + change) else None

@@ -346,12 +346,12 @@ def newton_gap(model: str, Z: np.ndarray, labels: np.ndarray, weights: np.ndarra
     (model/labels.py's indices, NaN for none) and weights ``weights`` (None: 1) there, and the fit's RIDGE: half
     the Newton decrement, gᵀH⁻¹g / 2, where each class has DETERMINED rows a weight of a class in the sample;
     else the larger of the decrement along the directions of H within DETERMINED_SPAN of its largest curvature
-    and ‖g‖⁴ / (2 gᵀHg), what the best step along g takes off: less than the decrement by H, which the
-    directions those few rows cannot tell would make far too large.  Then how the
-    objective on the sample changes from ``params`` to ``moved`` (the same shape), whatever the distance; and
-    whether the first figure is the decrement's.  Softmax's weights are measured relative to the first class's,
-    on which the loss does not depend.  NaNs where ``measure`` fits nothing (of up to ``up_to`` weights), or the
-    sample holds fewer classes than ``params``."""
+    and ‖g‖⁴ / (2 gᵀHg), what the best step along g takes off: less than the decrement by H, which the directions
+    those few rows cannot tell would make far too large.  Then how the objective on the sample changes from
+    ``params`` to ``moved`` (the same shape), whatever the distance; and whether the first figure is the
+    decrement's.  Softmax's weights are measured relative to the first class's, on which the loss does not
+    depend.  NaNs where ``measure`` fits nothing (of up to ``up_to`` weights), or the sample holds fewer classes
+    than ``params``; LinAlgError where H cannot be solved."""
     rows = _rows(model, Z, labels, weights, up_to)
     classes = max(len(params), 2)
     if rows is None or rows[1].shape[1] != classes:
@@ -382,11 +382,11 @@ def _fit(Z: np.ndarray, Y: np.ndarray, v: np.ndarray, l2: float, start: np.ndarr
     """The softmax weights (features + 1 × classes, the first class's 0: logistic's for two) of rows ``Z``,
     one-hot labels ``Y`` and weights ``v``, by Newton's method with a backtracking line search from ``start``
     (weights of the same shape), under a ridge of RIDGE / rows + ``l2`` (a number, or one per feature) on the
-    other classes' weights, and of
-    BIAS_RIDGE alone on their biases (the last row), which training does not penalize (kernels/optimizers.py):
-    the fitted biases make the weighted mean of p − y over the rows 0 for every class.  Softmax trains a weight
-    vector for every class, the first's too, and --l2 penalizes them all: with the first held at 0 and the
-    others' mean ū, that is l2/2 · Σ ‖wⱼ − ū‖², l2/2 · (Σ_{j>0} ‖wⱼ‖² − ‖Σ_{j>0} wⱼ‖² / classes)."""
+    other classes' weights, and of BIAS_RIDGE alone on their biases (the last row), which training does not
+    penalize (kernels/optimizers.py): the fitted biases make the weighted mean of p − y over the rows 0 for every
+    class.  Softmax trains a weight vector for every class, the first's too, and --l2 penalizes them all: with
+    the first held at 0 and the others' mean ū, that is l2/2 · Σ ‖wⱼ − ū‖², l2/2 · (Σ_{j>0} ‖wⱼ‖² − ‖Σ_{j>0} wⱼ‖²
+    / classes).  It stops where the curvature cannot be solved (a row of 10**100 times the others' weight)."""
     m, p = Z.shape
     k = Y.shape[1] - 1
     ridge = _ridge(m, p, l2)
@@ -398,7 +398,10 @@ def _fit(Z: np.ndarray, Y: np.ndarray, v: np.ndarray, l2: float, start: np.ndarr
         gradient = Z.T @ ((P - Y[:, 1:]) * v[:, None]) / m + ridge[:, None] * theta
         gradient[:-1] -= pooled[:, None] * theta[:-1].sum(axis=1, keepdims=True)
         gradient = gradient.T.ravel()  # class-major
-        step = -np.linalg.solve(_hessian(Z, P, v, ridge, pooled), gradient)
+        try:
+            step = -np.linalg.solve(_hessian(Z, P, v, ridge, pooled), gradient)
+        except np.linalg.LinAlgError:
+            break
         decrement = -float(gradient @ step)
         if not decrement > 1e-12:
             break

@@ -219,5 +219,6 @@ def log_odds(count, labels, class_weights: np.ndarray | None, sample_weighted: b
     negative, positive = (float(w) * float(sums[count.found == c].sum()) for w, c in zip(weights, labels.classes))
     if not (positive > 0 and negative > 0 and math.isfinite(positive + negative)):
         return 0.0, None
-    p = positive / (positive + negative)
-    return math.log(positive / negative), -(p * math.log(p) + (1 - p) * math.log1p(-p))
+    # each share from its own weight: 1 − p rounds to 0 where one class outweighs the other by 2**53 or more
+    p, q = positive / (positive + negative), negative / (positive + negative)
+    return math.log(positive / negative), -(p * math.log(p) + q * math.log(q))
