@@ -89,6 +89,17 @@ def test_a_failed_text_prediction_leaves_no_file(tmp_path, trained):
     assert [p for p in os.listdir(tmp_path) if p.endswith(".tmp")] == []
 
 
+def test_a_prediction_on_stdout_that_fails_in_its_first_block_prints_nothing(tmp_path, trained):
+    """The header was printed before the first block was read: a NaN in it, or a --memory too small for the
+    model, left a reader of standard output a CSV of no rows.  Nothing is printed now."""
+    model, _, _, _ = trained
+    X, _ = make_problem("multiclass", n=500, d=5, seed=1)
+    X[10, 2] = np.nan
+    for data, memory in ((write_table(tmp_path / "bad.h5", X), "1M"), (write_table(tmp_path / "ok.h5", X[:5]), "1K")):
+        code, out, err = cli("predict", model, data, "-o", "-", "--memory", memory)
+        assert (code, out) == (2, ""), err
+
+
 def test_scoring_passes_say_they_started_and_then_report_at_most_every_interval(trained):
     """A pass over a big file is never silent: a line as it starts (within its first second), then plain,
     rate-limited lines."""

@@ -72,12 +72,9 @@ class _Hdf5:
 class _Text:
     def __init__(self, fh, sep: str, classes: np.ndarray | None, proba: bool):
         self.fh, self.sep = fh, sep
-        names = ["prediction"] + ([f"proba_{c if _named(classes) else shown(c)}" for c in classes] if proba else [])
+        self.names = ["prediction"] + ([f"proba_{c if _named(classes) else shown(c)}" for c in classes]
+                                       if proba else [])
         self.csv = csv.writer(fh, delimiter=sep, lineterminator="\n") if _named(classes) else None
-        if self.csv is not None:  # names may hold the separator or quotes: quoted as CSV readers expect
-            self.csv.writerow(names)
-        else:
-            fh.write(sep.join(names) + "\n")
         self.pred_format = _column_format(classes.dtype) if classes is not None and not _named(classes) else "%.17g"
         # a class of real numbers as the header writes it (0.3, not 0.29999999999999999), a bool as True
         self.class_text = None
@@ -86,7 +83,19 @@ class _Text:
             self.class_text = np.array([shown(c) for c in self.sorted], dtype=object)
             self.pred_format = "%s"
 
+    def header(self) -> None:
+        """The header row, once: with the first rows, or at the end where there are none, so that a run that
+        fails before its first block has printed nothing on standard output, not a header of no rows."""
+        if self.names is None:
+            return
+        if self.csv is not None:  # names may hold the separator or quotes: quoted as CSV readers expect
+            self.csv.writerow(self.names)
+        else:
+            self.fh.write(self.sep.join(self.names) + "\n")
+        self.names = None
+
     def write(self, start: int, stop: int, pred: np.ndarray, prob: np.ndarray | None) -> None:
+        self.header()
         for a in range(0, len(pred), TEXT_ROWS):
             self._write(pred[a:a + TEXT_ROWS], None if prob is None else prob[a:a + TEXT_ROWS])
 
@@ -125,8 +134,12 @@ def prediction_writer(output: str, fmt: str, n: int | None, classes: np.ndarray 
         return
     sep = SEPARATORS[fmt]
     if output == STDOUT:
-        yield _Text(sys.stdout, sep, classes, proba)
+        text = _Text(sys.stdout, sep, classes, proba)
+        yield text
+        text.header()
         sys.stdout.flush()
         return
     with atomic_output(output) as tmp, open(tmp, "w", newline="\n", encoding="utf-8") as fh:
-        yield _Text(fh, sep, classes, proba)
+        text = _Text(fh, sep, classes, proba)
+        yield text
+        text.header()
