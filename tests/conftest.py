@@ -23,7 +23,8 @@ short_fits = pytest.mark.filterwarnings("ignore::sgdcli.training.runlog.FitWarni
 SGDCLI_WARNINGS = ("sgdcli.training.fitwarnings.FitWarning", "sgdcli.training.checkpoint.StaleCheckpoint",
                    "sgdcli.training.runlog.ShuffleWarning", "sgdcli.kernels.jit.UncachedKernels",
                    "sgdcli.kernels.jit.CacheDirSkipped", "sgdcli.kernels.runtime.ThreadsCapped",
-                   "sgdcli.data.csvdecode.NoValues", "sgdcli.data.csvcolumns.UnnamedColumn")
+                   "sgdcli.data.csvdecode.NoValues", "sgdcli.data.csvcolumns.UnnamedColumn",
+                   "sgdcli.data.unwritten.AllocatedEarly")
 
 
 def _warning_class(name: str) -> type[Warning]:

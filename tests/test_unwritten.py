@@ -146,6 +146,29 @@ def test_info_says_where_early_allocation_hides_the_rows_never_written(tmp_path)
                           "(156.2 KiB stored), read memory-mapped chunks; allocated early: rows never written "
                           "cannot be told\n" in out), out
     assert "  y: shape 8000, int64, contiguous" in out and out.count("allocated early") == 1
+    assert err == ""  # its line says so
+
+
+def test_commands_that_read_an_early_allocated_dataset_warn_of_it(tmp_path):
+    """Rows 4,000-7,999 of X were never written and read as zeros: train, evaluate and predict did so without a
+    word, where info said it.  Each now warns, once for each such dataset, however often it opens the table;
+    --allow-unwritten (the file was checked where it was written) silences it."""
+    with h5py.File(tmp_path / "early.h5", "w") as f:
+        dcpl = h5py.h5p.create(h5py.h5p.DATASET_CREATE)
+        dcpl.set_chunk((1000, 5))
+        dcpl.set_alloc_time(h5py.h5d.ALLOC_TIME_EARLY)
+        h5py.h5d.create(f.id, b"X", h5py.h5t.IEEE_F32LE, h5py.h5s.create_simple((8000, 5)), dcpl=dcpl)
+        f["X"][:4000] = np.random.default_rng(0).standard_normal((4000, 5))
+        f["y"] = np.arange(8000) % 2
+    path, model = tmp_path / "early.h5", tmp_path / "m.h5"
+    warned = (f"sgdcli: warning: {path}:X: allocated when it was created (parallel HDF5, or H5D_ALLOC_TIME_EARLY), "
+              "so rows never written cannot be told from written ones and would be read as its fill value; check "
+              "the file where it is written (--allow-unwritten: it was)")
+    for argv in (["train", path, "-o", model, "--epochs", "1"], ["evaluate", model, path],
+                 ["predict", model, path, "-o", tmp_path / "p.h5"]):
+        code, _, err = cli(*argv, "-q") if argv[0] == "train" else cli(*argv)
+        assert code == 0 and err.splitlines().count(warned) == 1, err
+        assert "allocated when" not in cli(*argv, "--allow-unwritten")[2]
 
 
 WRITER = """

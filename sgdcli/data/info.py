@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import warnings
 
 import h5py
 
@@ -10,7 +11,7 @@ from sgdcli.data import hdf5, producers
 from sgdcli.data.cf import packing_of
 from sgdcli.data.featurenames import dimension_only
 from sgdcli.data.layout import BLOCKS, layout_of, unavailable_filter
-from sgdcli.data.unwritten import unwritten
+from sgdcli.data.unwritten import AllocatedEarly, early, unwritten
 from sgdcli.errors import InputError, first_line
 
 
@@ -62,10 +63,7 @@ def _dataset(name: str, obj: h5py.Dataset) -> dict:
         layout["unwritten_rows"] = missing.rows if missing is not None else 0
         if dimension_only(obj):  # netCDF's dimension without a variable: no data, by design, not rows unwritten
             layout.update(unwritten_rows=0, dimension_scale="no data")
-        # allocated at creation (parallel HDF5 always does this): allocated is then no sign of written, and
-        # nothing else in the file tells the rows never written
-        early = obj.id.get_create_plist().get_alloc_time() == h5py.h5d.ALLOC_TIME_EARLY
-        if early and layout["layout"] in ("chunked", "contiguous"):
+        if early(obj):  # allocated at creation: allocated is no sign of written (data/unwritten.py)
             layout["allocated_early"] = True
         packing = packing_of(obj)
         if packing is not None:  # read in blocks, each decoded (data/sources.py)
@@ -99,7 +97,10 @@ def _table(path, options: dict) -> dict:
     keywords = {k: v for k, v in options.items() if k in ("x", "y", "label_column") and not str(v).startswith("<")}
     keywords.setdefault("y", None)
     try:
-        with Table(path, **keywords) as table:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", AllocatedEarly)  # each such dataset's line says so
+            table = Table(path, **keywords)
+        with table:
             out = {"kind": table.x_kind, "rows": table.n_rows, "features": table.n_features,
                    "labels": table.Y is not None,
                    "feature_names": table.feature_names or [],  # all of them: the text lists the first few

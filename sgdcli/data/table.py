@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import math
 import os
+import warnings
 
 import h5py
 import numpy as np
@@ -17,6 +18,7 @@ from sgdcli.data.shuffle import PageShuffle
 from sgdcli.data.sources import ComposedReader, Fields, Source
 from sgdcli.data.sparse import ENTRY_BYTES, OFFSET_BYTES, CsrReader, SparseX, is_csr
 from sgdcli.data.textlabels import Codes, TextLabels
+from sgdcli.data import unwritten as unwritten_mod
 from sgdcli.data.unwritten import union_rows, unwritten
 from sgdcli.data.where import where_in
 from sgdcli.errors import InputError
@@ -228,6 +230,7 @@ class Table:
             if missing is not None:
                 at = self.where(ds.name.lstrip("/"))
                 raise InputError(f"--sample-weight: {missing.message(at, allowed=False)}")
+            self._warn_early(ds)
         self.W = (ColumnReader(source, LABEL_DTYPE, squeeze=True) if isinstance(source, h5py.Dataset) else
                   ComposedReader([source], LABEL_DTYPE, name, squeeze=True))
 
@@ -246,11 +249,19 @@ class Table:
             seen.add((ds.name, axis))
             missing = unwritten(ds, axis)
             if missing is None:
+                self._warn_early(ds)
                 continue
             if not self.allow_unwritten or not missing.fillable:  # (a missing external raw file fails the read)
                 raise InputError(missing.message(self.where(ds.name.lstrip("/"))))
             found_unwritten.append(missing)
         self.unwritten_rows = union_rows(found_unwritten)
+
+    def _warn_early(self, ds) -> None:
+        """The warning of a dataset read that was allocated when it was created (data/unwritten.py ``early``),
+        but where --allow-unwritten says the file was checked."""
+        if not self.allow_unwritten and unwritten_mod.early(ds):
+            # from this line: shown once for each dataset, however many times a command opens its table
+            warnings.warn(unwritten_mod.early_text(self.where(ds.name.lstrip("/"))), unwritten_mod.AllocatedEarly)
 
     @property
     def chunk_rows(self) -> int:

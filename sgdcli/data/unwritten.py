@@ -27,6 +27,26 @@ from sgdcli.errors import InputError
 MAX_DEPTH = 8  # virtual datasets over virtual datasets: followed this deep (a loop of them ends here)
 
 
+class AllocatedEarly(UserWarning):
+    """A dataset read was allocated when it was created: its rows never written cannot be told (``early``)."""
+
+
+def early(ds: h5py.Dataset) -> bool:
+    """Whether ``ds`` was allocated when it was created (parallel HDF5 always allocates so; h5py's
+    ``H5Pset_alloc_time(H5D_ALLOC_TIME_EARLY)``): every chunk is in its index, written or not, and nothing in the
+    file tells the rows never written, which read as the fill value."""
+    plist = ds.id.get_create_plist()
+    return (plist.get_alloc_time() == h5py.h5d.ALLOC_TIME_EARLY
+            and plist.get_layout() in (h5py.h5d.CHUNKED, h5py.h5d.CONTIGUOUS) and plist.get_external_count() == 0)
+
+
+def early_text(where: str) -> str:
+    """The warning of a dataset at ``where`` that is ``early``."""
+    return (f"{where}: allocated when it was created (parallel HDF5, or H5D_ALLOC_TIME_EARLY), so rows never "
+            "written cannot be told from written ones and would be read as its fill value; check the file where "
+            "it is written (--allow-unwritten: it was)")
+
+
 @dataclasses.dataclass(frozen=True)
 class Unwritten:
     """The rows of a dataset (along its row axis) that were never written."""
