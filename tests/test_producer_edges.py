@@ -140,6 +140,40 @@ def test_datetime_and_timedelta_columns_are_no_features(tmp_path):
     assert code == 2 and "column 'when', which the model was trained on, holds datetime64[s] values" in err
 
 
+@pytest.mark.parametrize("fmt", ["fixed", "table"])
+def test_a_series_of_labels_in_another_order_than_the_frame_is_refused(tmp_path, fmt):
+    """pandas pairs a frame's rows with a Series' by index; sgdcli pairs them by position.  Labels written
+    shuffled (y.sample(frac=1)) trained a model at chance (log loss 0.69) without a word.  Their indexes are
+    compared where they are opened: train and evaluate refuse the pair, naming the first row that differs;
+    written in the frame's order (and with a default RangeIndex) they train.  Differing only past the first
+    rows (the last row's label swapped with another's) is found too."""
+    pd = need("pandas")
+    df = frame(n=3000)
+    df.index = [f"id{i}" for i in range(len(df))]
+    X, y = df[["a", "b"]], df.label
+    cases = {"aligned": y, "shuffled": y.sample(frac=1, random_state=0),
+             "tail": y.iloc[list(range(2998)) + [2999, 2998]]}
+    for name, labels in cases.items():
+        path = tmp_path / f"{name}.h5"
+        quiet(X.to_hdf, path, key="X", format=fmt)
+        quiet(labels.to_hdf, path, key="y", format=fmt)
+        code, out, err = cli("train", path, "-o", tmp_path / "m.h5", "-q")
+        if name == "aligned":
+            assert code == 0, err
+            continue
+        row, first = (0, labels.index[0]) if name == "shuffled" else (2998, "id2999")
+        expected = (f"sgdcli: error: {path}:X and {path}:y: their row indexes differ (row {row:,}: 'id{row}' "
+                    f"against {first!r}): pandas pairs a frame's rows with a Series' by index, sgdcli by position; "
+                    "write the labels in the frame's order (y.reindex(X.index)), or as a column of it "
+                    "(--label-column)\n")
+        assert (code, err) == (2, expected)
+        assert cli("evaluate", tmp_path / "m.h5", path)[2] == expected
+    ranged = tmp_path / "range.h5"
+    quiet(X.reset_index(drop=True).to_hdf, ranged, key="X", format=fmt)
+    quiet(y.reset_index(drop=True).to_hdf, ranged, key="y", format=fmt)
+    assert cli("train", ranged, "-o", tmp_path / "r.h5", "-q")[0] == 0
+
+
 def test_a_series_of_labels_beside_a_frame_is_read_as_the_labels(tmp_path):
     """X.to_hdf(f, "X"); y.to_hdf(f, "y"), in either format: info suggests --x X --y y and train reads the
     Series' values (text ones as names, a missing one a missing label); the Series' parts name the key to

@@ -18,6 +18,7 @@ from sgdcli.data.shuffle import PageShuffle
 from sgdcli.data.sources import ComposedReader, Fields, Source
 from sgdcli.data.sparse import ENTRY_BYTES, OFFSET_BYTES, CsrReader, SparseX, is_csr
 from sgdcli.data.textlabels import Codes, TextLabels
+from sgdcli.data import pandasindex
 from sgdcli.data import unwritten as unwritten_mod
 from sgdcli.data.unwritten import union_rows, unwritten
 from sgdcli.data.where import where_in
@@ -140,6 +141,7 @@ class Table:
             rows = labels.shape[0] if isinstance(labels, h5py.Dataset) else labels.n_rows
             if rows != n:
                 raise InputError(rowcount.mismatch(self.path, x, y, rows, found, labels))
+            pandasindex.check_aligned(stored, self.file.get(y), n, where, self.where(y))
         if found.plain and 0 in found.features[0].ds.shape:
             raise InputError(f"{where}: dataset is empty (shape {found.features[0].ds.shape})")
         self._check_written(found, labels)  # before any reader looks at the storage (a declared 10^12 rows)
