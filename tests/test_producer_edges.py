@@ -147,7 +147,7 @@ def test_a_series_of_labels_in_another_order_than_the_frame_is_refused(tmp_path,
     compared where they are opened: train and evaluate refuse the pair, naming the first row that differs;
     written in the frame's order (and with a default RangeIndex) they train.  Differing only past the first
     rows (the last row's label swapped with another's) is found too."""
-    pd = need("pandas")
+    need("pandas")
     df = frame(n=3000)
     df.index = [f"id{i}" for i in range(len(df))]
     X, y = df[["a", "b"]], df.label
