@@ -100,6 +100,22 @@ def test_a_small_explicit_rate_whose_loss_settled_is_not_told_to_raise_it(tmp_pa
     assert "warnings" not in m.training and evaluate(m, path)["log_loss"] < best
 
 
+@pytest.mark.parametrize("model", ["logistic", "linear"])
+def test_a_rate_so_small_that_the_loss_did_not_fall_is_told_to_raise_it(tmp_path, model):
+    """--lr 1e-30: the model stays where it started, its loss does not fall at all, and the pace (of a fall
+    there is not) was not read: nothing was said.  A fit of the sample puts the optimum far below, and the run
+    is told to raise --lr."""
+    rng = np.random.default_rng(0)
+    X = rng.standard_normal((20_000, 10)).astype(np.float32)
+    score = X @ rng.standard_normal(10) + rng.logistic(size=20_000)
+    y = (score > np.median(score)).astype(np.float32)  # balanced: the start is the all-zero model, log 2
+    path = write_table(tmp_path / "rows.h5", X, y)
+    code, _, err = cli("train", path, "-o", tmp_path / "m.h5", "--model", model, "--lr", "1e-30", "-q")
+    assert code == 0
+    assert err.startswith("sgdcli: warning: the loss did not fall (") and " at a rate of 1e-30, " in err, err
+    assert err.count("warning") == 1 and err.rstrip().endswith("may be far from the optimum; raise --lr"), err
+
+
 def test_a_run_of_auto_rate_halved_after_blow_ups_whose_loss_still_falls_is_told_so(tmp_path, monkeypatch):
     """Poisson counts with means from about 0.01 to 1,000, at --lr auto's rate times 2^8 (poisson's own rate
     halved 6 times on these counts, before its curvature counted each row's count): it blows up and halves its

@@ -204,6 +204,8 @@ def _still_falling(run) -> list[str]:
     # model's bias at the labels' log-odds, else the all-zero model) above it
     start = history[0]["train_loss"] if exact else float(np.fmax(run.start_loss, history[0]["train_loss"]))
     measured = end_pace(history, exact, start)
+    if measured is None and not exact and not history[-1]["train_loss"] < start:
+        return _did_not_fall(run, start, used, auto)
     if measured is None or measured[0] < PACE:
         return []
     share, since = measured
@@ -219,6 +221,21 @@ def _still_falling(run) -> list[str]:
     given = f" (--lr {run.rate_opts.lr:g} after --lr-scaling {run.opts.lr_scaling})" if used != run.rate_opts.lr else ""
     return [f"{falling} at a rate of {used:.4g}{given}, {auto / used:.3g} times smaller than the {auto:.4g} that "
             f"--lr auto chooses here: {far}; raise --lr or --epochs"]
+
+
+def _did_not_fall(run, start: float, used: float, auto: float) -> list[str]:
+    """The warning of a mini-batch run at a rate under SLOW_RATE times --lr auto's whose loss did not fall below
+    ``start`` at all (so ``end_pace`` has no pace to read: --lr 1e-18 left the model where it started), where a
+    fit of its sample (training/fitgap.py) says it ended far from the optimum: features that do not predict the
+    label leave a loss that does not fall at any rate.  Not for a warm start (--init), near where it is going."""
+    gap = fitgap.measure(run) if run.init is None else None
+    if gap is None or not gap.far:
+        return []
+    last = run.history[-1]["train_loss"]
+    given = f" (--lr {run.rate_opts.lr:g} after --lr-scaling {run.opts.lr_scaling})" if used != run.rate_opts.lr else ""
+    return [f"the loss did not fall ({start:.4g} where training started, {last:.4g} at epoch {len(run.history)}) at "
+            f"a rate of {used:.4g}{given}, {auto / used:.3g} times smaller than the {auto:.4g} that --lr auto chooses "
+            f"here; {gap.text()}: the model may be far from the optimum; raise --lr"]
 
 
 def _updates_made(run) -> str:
