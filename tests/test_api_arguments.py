@@ -266,10 +266,22 @@ def test_dask_options_are_checked_as_they_are_made(args, kwargs, message):
     (dict(contiguous="yes"), "--contiguous: expected True or False, got 'yes'"),
     (dict(task="multiclass", classes=10**6), "--classes must be at most 1000, the most classes a model takes, "
                                               "got 1000000"),
+    # a number of classes another task would ignore (it was, without a word)
+    (dict(task="binary", classes=5), "--classes applies to --task multiclass; --task binary has 2 classes"),
+    (dict(task="regression", classes=2), "--classes applies to --task multiclass; --task regression has no classes"),
 ])
 def test_generate_checks_its_keywords_as_the_command_s_options(tmp_path, given, message):
     """TypeErrors from range() and NumPy, and 10**6 classes, which training refuses, taken."""
     assert refused(sgdcli.generate, tmp_path / "g.h5", **given) == message
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_generate_refuses_an_output_named_as_text(tmp_path):
+    """generate wrote HDF5 under the name g.csv, which predict and evaluate then read as CSV text; convert
+    refused such a name already."""
+    out = tmp_path / "g.csv"
+    assert refused(sgdcli.generate, out) == (f"{out}: generate writes HDF5 only, and this name says CSV text; give "
+                                             f"the output a name ending in .h5 (such as {tmp_path / 'g'}.h5)")
     assert list(tmp_path.iterdir()) == []
 
 

@@ -94,7 +94,7 @@ def checked(input: str, output: str, *, content: bool = True, fmt: str | None = 
         _check_pyarrow(input, fmt, hash_bits, bad_rows, columns)
     if content and y is not None and not os.path.isfile(y):
         raise not_a_file(y, f"--y {y}", "; --y reads a .npy file in place")
-    _check_output_name(output)
+    textfiles.check_output_name(output)
     check_writable(output, inputs=(input, y), probe=content)
     return fmt, columns
 
@@ -113,20 +113,6 @@ def detect_format(path: str, fmt: str | None) -> str:
                              f"data.csv{packed[1]})")
         raise InputError(f"{path}: cannot tell the format from the name; give --format ({', '.join(FORMATS)})")
     return found
-
-
-def _check_output_name(output: str) -> None:
-    """InputError for an output named as text (``out.csv``, ``out.txt.gz``): convert writes HDF5 only, which
-    predict and evaluate would otherwise be given under a text name."""
-    base = textfiles.base_name(output)
-    said = "text" if os.path.splitext(base)[1].lower() == ".txt" else _NAMED.get(textfiles.format_of(output))
-    if said is not None:
-        raise InputError(f"-o {output}: convert writes HDF5 only, and this name says {said}; give the output a name "
-                         f"ending in .h5 (such as {os.path.splitext(base)[0]}.h5)")
-
-
-_NAMED = {"csv": "CSV text", "tsv": "TSV text", "libsvm": "LIBSVM text", "vw": "Vowpal Wabbit text",
-          "npy": "a NumPy .npy file"}  # what the formats convert reads are (textfiles.FORMATS)
 
 
 def _refuse_compressed(path: str, fmt: str) -> None:

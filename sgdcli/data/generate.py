@@ -12,11 +12,13 @@ file attributes hold the parameters, ``/generator/coef`` and
 
 from __future__ import annotations
 
+import os
 
 import numpy as np
 
 from sgdcli import __version__
 from sgdcli.data import newhdf5, storage
+from sgdcli.data.textfiles import check_output_name
 from sgdcli.data.atomic import atomic_output, check_writable
 from sgdcli.errors import InputError
 from sgdcli.fieldtypes import checked_arguments
@@ -47,6 +49,7 @@ def generate(
     draws other rows from the same model (a test set).
     """
     check_generate(task, rows, features, classes, noise, seed, data_seed, chunk_rows, contiguous, compression)
+    check_output_name(os.fspath(output), "generate", "")
     check_writable(output, "OUTPUT")
     k = classes if task == "multiclass" else 1
     if chunk_rows is None and not contiguous:

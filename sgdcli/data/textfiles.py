@@ -94,6 +94,21 @@ def base_name(path: str) -> str:
     return os.path.splitext(path)[0] if compression_of(path) else path
 
 
+def check_output_name(output: str, command: str = "convert", given: str = "-o ") -> None:
+    """InputError for an output of ``command`` (``given`` as its option) named as text (``out.csv``,
+    ``out.txt.gz``): convert and generate write HDF5 only, which predict and evaluate would otherwise be given
+    under a text name."""
+    base = base_name(output)
+    said = "text" if os.path.splitext(base)[1].lower() == ".txt" else _NAMED.get(format_of(output))
+    if said is not None:
+        raise InputError(f"{given}{output}: {command} writes HDF5 only, and this name says {said}; give the output a "
+                         f"name ending in .h5 (such as {os.path.splitext(base)[0]}.h5)")
+
+
+_NAMED = {"csv": "CSV text", "tsv": "TSV text", "libsvm": "LIBSVM text", "vw": "Vowpal Wabbit text",
+          "npy": "a NumPy .npy file"}  # what the formats convert reads are (FORMATS)
+
+
 def open_input(path: str, binary: bool = False, errors: str = "strict"):
     """``path`` for reading, as text (UTF-8 without its byte-order mark, newlines as written, for the csv
     module) or bytes."""
