@@ -225,3 +225,28 @@ def test_balanced_class_weights_standardize_as_the_same_sample_weights_dense_and
             np.testing.assert_allclose(model.scale, spread, rtol=1e-9, err_msg=features)
             if not sparse:
                 np.testing.assert_allclose(model.center, center, rtol=1e-9, atol=1e-12)
+
+
+@pytest.mark.parametrize("model", ["logistic", "softmax"])
+def test_weights_that_leave_one_class_are_refused_naming_it(tmp_path, model):
+    """--class-weight churned=0, or sample weights 0 on every row of a class: the model learned one class and
+    predicted it for every row, at a training loss near 0, without a word (--bad-rows skip leaving one class
+    was refused already).  Refused, naming the class that is left and the option."""
+    rng = np.random.default_rng(0)
+    X = rng.standard_normal((2000, 3)).astype(np.float32)
+    churned = X[:, 0] > 0
+    path = tmp_path / "rows.h5"
+    with h5py.File(path, "w") as f:
+        f["X"] = X
+        f.create_dataset("y", data=np.where(churned, "churned", "stayed").astype(object), dtype=h5py.string_dtype())
+        f["w"] = np.where(churned, 0.0, 1.0)
+    said = "only the training rows of class 'stayed' weigh anything; a classifier learns from two classes or more"
+    for options, told in ((["--class-weight", "churned=0"], f"--class-weight: {path}:y: {said}"),
+                          (["--sample-weight", "w"], f"--sample-weight: {path}:w: {said}"),
+                          (["--sample-weight", "w", "--class-weight", "churned=2"],
+                           f"--sample-weight × --class-weight: {path}:w: {said}")):
+        code, out, err = cli("train", path, "-o", tmp_path / "m.h5", "--model", model, *options)
+        assert (code, out, err.strip().splitlines()[-1]) == (2, "", f"sgdcli: error: {told}")
+        assert not (tmp_path / "m.h5").exists()
+    assert cli("train", path, "-o", tmp_path / "m.h5", "--model", model, "--class-weight", "churned=0.5",
+               "-q")[0] == 0

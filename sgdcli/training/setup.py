@@ -106,9 +106,21 @@ def _weighting(table: Table, opts: TrainOptions, labels, count, n_train: int, da
     where = table.where(table.y_name)
     class_weights = labels_mod.class_weights(opts.class_weight, labels, count.found, count.per_class,
                                              table.class_names, where)
-    return Weighting.of(table.w_name, class_weights, labels.classes, count.found, count.per_class,
-                        count.labels.weight_sums, count.labels.weight_total, n_train,
-                        table.where(table.w_name) if table.W is not None else where), count
+    weighting = Weighting.of(table.w_name, class_weights, labels.classes, count.found, count.per_class,
+                             count.labels.weight_sums, count.labels.weight_total, n_train,
+                             table.where(table.w_name) if table.W is not None else where)
+    if labels.classes is not None and len(labels.classes) >= 2:  # a classifier of one class learns nothing: it
+        # predicts that class whatever the row, at a loss near 0
+        sums = count.labels.weight_sums if table.W is not None else count.per_class
+        by_class = np.ones(len(labels.classes)) if class_weights is None else class_weights
+        weighed = [c for w, c in zip(by_class, labels.classes) if w * float(sums[count.found == c].sum()) > 0]
+        if len(weighed) < 2:
+            option, at = (("--sample-weight" + (" × --class-weight" if class_weights is not None else ""),
+                           table.where(table.w_name)) if table.W is not None else ("--class-weight", where))
+            name = (repr(table.class_names[int(weighed[0])]) if table.class_names else labels.written(weighed[0]))
+            raise InputError(f"{option}: {at}: only the training rows of class {name} weigh anything; a classifier "
+                             "learns from two classes or more")
+    return weighting, count
 
 
 def check_model_size(table: Table, outputs: int) -> None:
