@@ -253,21 +253,29 @@ def test_corrupted_and_truncated_files(model_path, valid_files, which, flips, tr
             assert_same_as_plain(path, workdir, X, y)
 
 
+def _damaged_chunked(tmp_path, where: float, value: int):
+    """valid_files' chunked file, its byte at ``where`` (a share of its length) set to ``value``: (the rows X,
+    the file as written, the damaged copy, the chunks the damaged copy's index lists: (first row, byte offset))."""
+    X, y = make_problem("binary", n=300, d=3, seed=1)
+    source = write_table(tmp_path / "k.h5", X, y, chunks=64)
+    data = bytearray(Path(source).read_bytes())
+    data[int(where * len(data))] = value
+    path = tmp_path / "damaged.h5"
+    path.write_bytes(bytes(data))
+    with h5py.File(path, "r") as f:
+        listed = []
+        f["X"].id.chunk_iter(lambda info: listed.append((info.chunk_offset[0], info.byte_offset)))
+    return X, source, path, listed
+
+
 def test_a_chunk_its_index_lists_and_hdf5_does_not_find_is_refused(tmp_path):
     """One byte of the chunk index set to 1 (the example hypothesis found above): walking the index lists the chunk
     of rows 192-255, HDF5's reads, which search it, miss that chunk and read the fill value there, and the memory
     map read the rows stored at the listed offset, so the model was not the one trained on what HDF5 reads.
     A command that reads its rows now refuses it, naming them."""
-    X, y = make_problem("binary", n=300, d=3, seed=1)
-    source = write_table(tmp_path / "k.h5", X, y, chunks=64)
-    data = bytearray(Path(source).read_bytes())
-    data[int(0.123046875 * len(data))] = 1
-    path = tmp_path / "damaged.h5"
-    path.write_bytes(bytes(data))
+    X, source, path, listed = _damaged_chunked(tmp_path, 0.123046875, 1)
     with h5py.File(path, "r") as f:
-        listed = []
-        f["X"].id.chunk_iter(lambda info: listed.append(info.chunk_offset[0]))
-        if listed != [0, 64, 128, 192, 256] or f["X"][192:256].any() or not X[192:256].any():
+        if [row for row, _ in listed] != [0, 64, 128, 192, 256] or f["X"][192:256].any() or not X[192:256].any():
             pytest.skip("this HDF5 lays the file out otherwise: the byte does not damage that key")
     expected = (f"sgdcli: error: {path}:X: damaged chunk index: it lists the chunk of rows 192–255 at byte ")
     assert cli("train", source, "-o", tmp_path / "m.h5", "-q")[0] == 0
@@ -282,17 +290,9 @@ def test_a_chunk_listed_at_an_offset_past_int64_is_read_through_hdf5(tmp_path):
     lists the chunk of rows 128-191 at a byte offset over 2**63, which no int64 holds, and `info` stopped with an
     internal error (OverflowError).  It is now an offset past the file's end: nothing is mapped, as for a
     truncated file, and the commands that read the rows say which ones HDF5 cannot read."""
-    X, y = make_problem("binary", n=300, d=3, seed=1)
-    source = write_table(tmp_path / "k.h5", X, y, chunks=64)
-    data = bytearray(Path(source).read_bytes())
-    data[int(0.12072116799247891 * len(data))] = 128
-    path = tmp_path / "damaged.h5"
-    path.write_bytes(bytes(data))
-    with h5py.File(path, "r") as f:
-        listed = []
-        f["X"].id.chunk_iter(lambda info: listed.append((info.chunk_offset[0], info.byte_offset)))
-        if dict(listed).get(128, 0) < 2**63:
-            pytest.skip("this HDF5 lays the file out otherwise: the byte does not damage that offset")
+    _, _, path, listed = _damaged_chunked(tmp_path, 0.12072116799247891, 128)
+    if dict(listed).get(128, 0) < 2**63:
+        pytest.skip("this HDF5 lays the file out otherwise: the byte does not damage that offset")
     code, out, err = cli("info", path)
     assert (code, err) == (0, "") and "X: shape 300×3, float32, chunked" in out
     code, _, err = cli("train", path, "-o", tmp_path / "m.h5", "-q")
