@@ -245,10 +245,10 @@ def _training_columns(model: Model, table: Table) -> None:
     expected = model.training.get("features") or [str(j) for j in range(model.n_features)]
     if same and list(given) != list(expected):
         chosen = trained.get("features")
-        raise InputError(f"{table.where(table.x_name)}: is the file the model was trained on, "
-                         + (f"with --features {_listing(chosen)}" if chosen is not None else "with every column as a feature")
-                         + f", and --features reads columns {','.join(given)} of it as those: give "
-                         + (f"--features {_listing(chosen)}" if chosen is not None else "no --features"))
+        trained_on, give = ((f"with --features {_listing(chosen)}", f"--features {_listing(chosen)}")
+                            if chosen is not None else ("with every column as a feature", "no --features"))
+        raise InputError(f"{table.where(table.x_name)}: is the file the model was trained on, {trained_on}, and "
+                         f"--features reads columns {','.join(given)} of it as those: give {give}")
 
 
 def _listing(features) -> str:
