@@ -151,8 +151,9 @@ def test_info_says_where_early_allocation_hides_the_rows_never_written(tmp_path)
 
 def test_commands_that_read_an_early_allocated_dataset_warn_of_it(tmp_path):
     """Rows 4,000-7,999 of X were never written and read as zeros: train, evaluate and predict did so without a
-    word, where info said it.  Each now warns, once for each such dataset, however often it opens the table;
-    --allow-unwritten (the file was checked where it was written) silences it."""
+    word, where info said it.  Each now warns, once, however often it opens the table (one line for the datasets
+    a table reads, naming the first); --allow-unwritten (the file was checked where it was written) silences
+    it."""
     with h5py.File(tmp_path / "early.h5", "w") as f:
         dcpl = h5py.h5p.create(h5py.h5p.DATASET_CREATE)
         dcpl.set_chunk((1000, 5))

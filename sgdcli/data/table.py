@@ -232,7 +232,7 @@ class Table:
             if missing is not None:
                 at = self.where(ds.name.lstrip("/"))
                 raise InputError(f"--sample-weight: {missing.message(at, allowed=False)}")
-            self._warn_early(ds)
+            self._warn_early([ds])
         self.W = (ColumnReader(source, LABEL_DTYPE, squeeze=True) if isinstance(source, h5py.Dataset) else
                   ComposedReader([source], LABEL_DTYPE, name, squeeze=True))
 
@@ -243,7 +243,7 @@ class Table:
         self._check_datasets([pair for s in sources for pair in s.stored()] + _stored(labels))
 
     def _check_datasets(self, datasets) -> None:
-        found_unwritten = []
+        found_unwritten, written = [], []
         seen = set()
         for ds, axis in datasets:
             if (ds.name, axis) in seen:
@@ -251,19 +251,21 @@ class Table:
             seen.add((ds.name, axis))
             missing = unwritten(ds, axis)
             if missing is None:
-                self._warn_early(ds)
+                written.append(ds)
                 continue
             if not self.allow_unwritten or not missing.fillable:  # (a missing external raw file fails the read)
                 raise InputError(missing.message(self.where(ds.name.lstrip("/"))))
             found_unwritten.append(missing)
         self.unwritten_rows = union_rows(found_unwritten)
+        self._warn_early(written)
 
-    def _warn_early(self, ds) -> None:
-        """The warning of a dataset read that was allocated when it was created (data/unwritten.py ``early``),
-        but where --allow-unwritten says the file was checked."""
-        if not self.allow_unwritten and unwritten_mod.early(ds):
-            # from this line: shown once for each dataset, however many times a command opens its table
-            warnings.warn(unwritten_mod.early_text(self.where(ds.name.lstrip("/"))), unwritten_mod.AllocatedEarly)
+    def _warn_early(self, datasets) -> None:
+        """One warning for the ``datasets`` read that were allocated at creation (data/unwritten.py ``early``),
+        naming the first, but under --allow-unwritten (the file was checked)."""
+        early = [ds for ds in datasets if unwritten_mod.early(ds)] if not self.allow_unwritten else []
+        if early:  # from this line: shown once for each text, however many times a command opens its table
+            warnings.warn(unwritten_mod.early_text(self.where(early[0].name.lstrip("/")), len(early) - 1),
+                          unwritten_mod.AllocatedEarly)
 
     @property
     def chunk_rows(self) -> int:

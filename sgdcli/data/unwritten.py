@@ -40,9 +40,10 @@ def early(ds: h5py.Dataset) -> bool:
             and plist.get_layout() in (h5py.h5d.CHUNKED, h5py.h5d.CONTIGUOUS) and plist.get_external_count() == 0)
 
 
-def early_text(where: str) -> str:
-    """The warning of a dataset at ``where`` that is ``early``."""
-    return (f"{where}: allocated when it was created (parallel HDF5, or H5D_ALLOC_TIME_EARLY), so rows never "
+def early_text(where: str, others: int = 0) -> str:
+    """The warning of a dataset at ``where`` that is ``early``, and of ``others`` more read with it."""
+    more = f" (and {others:,} other dataset{'s' if others > 1 else ''} read with it)" if others else ""
+    return (f"{where}{more}: allocated when it was created (parallel HDF5, or H5D_ALLOC_TIME_EARLY), so rows never "
             "written cannot be told from written ones and would be read as its fill value; check the file where "
             "it is written (--allow-unwritten: it was)")
 
