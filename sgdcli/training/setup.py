@@ -109,8 +109,9 @@ def _weighting(table: Table, opts: TrainOptions, labels, count, n_train: int, da
     weighting = Weighting.of(table.w_name, class_weights, labels.classes, count.found, count.per_class,
                              count.labels.weight_sums, count.labels.weight_total, n_train,
                              table.where(table.w_name) if table.W is not None else where)
-    if labels.classes is not None and len(labels.classes) >= 2:  # a classifier of one class learns nothing: it
-        # predicts that class whatever the row, at a loss near 0
+    if labels.classes is not None and len(labels.classes) >= 2 and init is None:  # a classifier of one class
+        # learns nothing: it predicts that class whatever the row, at a loss near 0 (a warm start goes on from
+        # its model's classes, present in these rows or not)
         sums = count.labels.weight_sums if table.W is not None else count.per_class
         by_class = np.ones(len(labels.classes)) if class_weights is None else class_weights
         weighed = [c for w, c in zip(by_class, labels.classes) if w * float(sums[count.found == c].sum()) > 0]
