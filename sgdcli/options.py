@@ -102,9 +102,6 @@ def check_generate(task: str, rows: int, features: int, classes: int, noise: flo
         raise InputError(f"--task: {task!r} is not one of {', '.join(TASKS)}")
     if rows < 1 or features < 1:
         raise InputError(f"--rows and --features must be >= 1, got {rows} and {features}")
-    if task != "multiclass" and classes != GenerateDefaults.classes:  # given, and it would be ignored
-        raise InputError(f"--classes applies to --task multiclass; --task {task} has "
-                         + ("2 classes" if task == "binary" else "no classes"))
     if task == "multiclass" and classes < 2:
         raise InputError(f"--classes must be >= 2, got {classes}")
     if task == "multiclass" and classes > MAX_CLASSES:  # training would refuse the file

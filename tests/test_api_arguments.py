@@ -266,9 +266,6 @@ def test_dask_options_are_checked_as_they_are_made(args, kwargs, message):
     (dict(contiguous="yes"), "--contiguous: expected True or False, got 'yes'"),
     (dict(task="multiclass", classes=10**6), "--classes must be at most 1000, the most classes a model takes, "
                                               "got 1000000"),
-    # a number of classes another task would ignore (it was, without a word)
-    (dict(task="binary", classes=5), "--classes applies to --task multiclass; --task binary has 2 classes"),
-    (dict(task="regression", classes=2), "--classes applies to --task multiclass; --task regression has no classes"),
 ])
 def test_generate_checks_its_keywords_as_the_command_s_options(tmp_path, given, message):
     """TypeErrors from range() and NumPy, and 10**6 classes, which training refuses, taken."""

@@ -214,11 +214,12 @@ def sparse_copy(dense_path, out):
 
 @pytest.mark.parametrize("layout", ["dense", "sparse"])
 @pytest.mark.parametrize("args", [["--sample-weight", "w"], ["--sample-weight", "light"],
-                                  ["--class-weight", "0=1,1=0"],
+                                  ["--class-weight", "0=1,1=1e-9"],
                                   ["--sample-weight", "w", "--parallel", "average", "--threads", "2"],
                                   ["--sample-weight", "w", "--batch-size", "1"]])
 def test_a_bad_row_that_no_draw_visits_stops_the_run_under_bad_rows_error(tmp_path, layout, args):
-    # Row 100 has a NaN feature and weighs 0 (or a millionth of the mean, or its class weighs 0): drawn by weight,
+    # Row 100 has a NaN feature and weighs 0 (or a millionth of the mean, or its class a billionth; a class of
+    # weight 0 is refused, as a classifier of one class): drawn by weight,
     # it was never visited, and the run trained on without a word (exit 0), where unweighted runs, full batches
     # and weights of one stop at it.  Without standardization, which reads every row first.
     from conftest import cli, make_problem
