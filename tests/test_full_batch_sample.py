@@ -41,8 +41,8 @@ def test_a_file_no_larger_than_the_sample_is_read_whole(tmp_path):
 def test_a_full_batch_sample_is_sized_by_its_fit(tmp_path):
     """FIT_SAMPLE_ROWS for a fit of up to 64 weights; a wider fit, its p² multiply-adds a row within FIT_WORK, but
     a linear fit, one pass of them, LINEAR_ROWS_PER_WEIGHT rows a weight where that is more (as many as --memory
-    holds beside its d × d matrices); SAMPLE_ROWS where no fit starts the run (a classifier of more than FIT_WIDE weights, sparse rows, another
-    model), and where --memory holds no more beside the fit."""
+    holds beside its d × d matrices); SAMPLE_ROWS where no fit starts the run (a classifier of more than FIT_WIDE
+    weights, sparse rows, another model), and where --memory holds no more beside the fit."""
     X, y = make_problem("binary", n=100, d=10)
     with Table(write_table(tmp_path / "ten.h5", X, y)) as table:
         assert start.full_batch_rows("logistic", table, 2, DEFAULT_MEMORY) == start.FIT_SAMPLE_ROWS

@@ -18,8 +18,8 @@ import numpy as np
 
 from sgdcli import __version__
 from sgdcli.data import newhdf5, storage
-from sgdcli.data.textfiles import check_output_name
 from sgdcli.data.atomic import atomic_output, check_writable
+from sgdcli.data.textfiles import check_output_name
 from sgdcli.errors import InputError
 from sgdcli.fieldtypes import checked_arguments
 from sgdcli.options import GENERATE, check_generate

@@ -218,8 +218,7 @@ def _still_falling(run) -> list[str]:
     if run.auto is not None:
         return [f"{falling} at --lr auto's rate halved {counted(run.pos.lr_halvings, 'time')} after blow-ups, "
                 f"{used:.4g}: {far}; raise --epochs"]
-    return [f"{falling} at a rate of {used:.4g}{_given(run, used)}, {auto / used:.3g} times smaller than the {auto:.4g} that "
-            f"--lr auto chooses here: {far}; raise --lr or --epochs"]
+    return [f"{falling} at {_against_auto(run, used, auto)}: {far}; raise --lr or --epochs"]
 
 
 def _did_not_fall(run, start: float, used: float, auto: float) -> list[str]:
@@ -232,13 +231,13 @@ def _did_not_fall(run, start: float, used: float, auto: float) -> list[str]:
         return []
     last = run.history[-1]["train_loss"]
     return [f"the loss did not fall ({start:.4g} where training started, {last:.4g} at epoch {len(run.history)}) at "
-            f"a rate of {used:.4g}{_given(run, used)}, {auto / used:.3g} times smaller than the {auto:.4g} that --lr auto chooses "
-            f"here; {gap.text()}: the model may be far from the optimum; raise --lr"]
+            f"{_against_auto(run, used, auto)}; {gap.text()}: the model may be far from the optimum; raise --lr"]
 
 
-def _given(run, used: float) -> str:
-    """The --lr given, where the rate ``used`` is it after --lr-scaling."""
-    return f" (--lr {run.rate_opts.lr:g} after --lr-scaling {run.opts.lr_scaling})" if used != run.rate_opts.lr else ""
+def _against_auto(run, used: float, auto: float) -> str:
+    """The rate ``used`` (the --lr given, where that is it after --lr-scaling) against --lr auto's ``auto``."""
+    given = f" (--lr {run.rate_opts.lr:g} after --lr-scaling {run.opts.lr_scaling})" if used != run.rate_opts.lr else ""
+    return f"a rate of {used:.4g}{given}, {auto / used:.3g} times smaller than the {auto:.4g} that --lr auto chooses here"
 
 
 def _updates_made(run) -> str:

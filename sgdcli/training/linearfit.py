@@ -34,10 +34,10 @@ def fit(Z: np.ndarray, y: np.ndarray, weights: np.ndarray | None = None, l2=0.0)
 def newton_gap(Z: np.ndarray, y: np.ndarray, weights: np.ndarray | None, l2, params: np.ndarray,
                gradient: np.ndarray, moved: np.ndarray) -> tuple[float, float]:
     """How far the objective (the module's docstring) at the weights and bias ``params``, whose gradient on every
-    training row is ``gradient`` (the weights' and the bias's, last, in the units of ``Z``) is above its optimum, by the
-    curvature of ``fit``'s rows: half the Newton decrement, gᵀH⁻¹g / 2, exact where those rows' second moments
-    are every row's, as least squares' curvature does not depend on the model; and how the objective on those
-    rows changes from ``params`` to ``moved``.  Solved in the rows' own standardized units
+    training row is ``gradient`` (the weights' and the bias's, last, in the units of ``Z``), is above its
+    optimum, by the curvature of ``fit``'s rows: half the Newton decrement, gᵀH⁻¹g / 2, exact where those rows'
+    second moments are every row's, as least squares' curvature does not depend on the model; and how the
+    objective on those rows changes from ``params`` to ``moved``.  Solved in the rows' own standardized units
     (``fit``), where the gradient is M⁻¹g for the map M that takes them back: the decrement is the same in any
     units.  A feature constant over the rows moves the objective only as the bias does, and is left out."""
     curvature, _, centre, spread, varies = _normal(Z, y, weights, l2)
