@@ -464,6 +464,21 @@ def test_generate_and_info(tmp_path):
         assert (code, err.strip()) == (2, f"sgdcli: error: {option} must be >= 0, got -1")
 
 
+def test_generate_refuses_classes_its_task_does_not_have(tmp_path):
+    """generate --task binary --classes 5 wrote two classes and said nothing; a config file's classes, set for
+    every run, and --classes 2 for binary are taken."""
+    out = tmp_path / "g.h5"
+    for task, has in (("binary", "has two classes"), ("regression", "has no classes")):
+        for argv in ([], ["--print-config"]):
+            assert cli("generate", out, "--task", task, "--classes", "5", *argv) == (
+                2, "", f"sgdcli: error: --classes: applies only with --task multiclass; --task {task} {has}\n")
+    assert not out.exists()
+    assert cli("generate", out, "--task", "binary", "--classes", "2", "--rows", "10")[0] == 0
+    config = tmp_path / "c.toml"
+    config.write_text('[generate]\nclasses = 5\n')
+    assert cli("generate", out, "--config", config, "--task", "regression", "--rows", "10")[0] == 0
+
+
 def test_generate_clamps_chunk_rows_to_the_rows(tmp_path):
     """--chunk-rows larger than --rows was "internal error: ValueError: Chunk shape must not be greater than data
     shape", exit 1; convert takes such a value, and generate now makes the chunk the whole dataset."""

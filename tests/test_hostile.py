@@ -16,7 +16,7 @@ import numpy as np
 import pytest
 from hypothesis import HealthCheck, given, settings, strategies as st
 
-from conftest import cli, make_problem, write_table
+from conftest import cli, make_problem, run, write_table
 
 # SGDCLI_HOSTILE_EXAMPLES=1000 runs a deeper search than the default suite.
 SETTINGS = settings(max_examples=int(os.environ.get("SGDCLI_HOSTILE_EXAMPLES", 30)), deadline=None,
@@ -534,6 +534,41 @@ def test_a_fixed_length_format_attribute_is_read(tmp_path, trained_models):
         f.attrs["sgdcli_format"] = np.bytes_(b"sgdcli-checkpoint")
     assert cli("show", copy) == (2, "", f"sgdcli: error: {copy}: not an sgdcli model (its sgdcli_format is "
                                         "'sgdcli-checkpoint', not 'sgdcli-model')\n")
+
+
+def test_data_in_the_place_of_a_model_is_named_so(tmp_path, trained_models):
+    """A data file given as the model (evaluate DATA MODEL) said "written by another tool?"; text given as the
+    model was told to be converted, as training data is."""
+    good, data = trained_models["binary"]
+    assert cli("evaluate", data, good) == (2, "", f"sgdcli: error: {data}: not an sgdcli model but a data file (it "
+                                                  "holds a dataset X); give the model, the file sgdcli train -o "
+                                                  "writes\n")
+    frame = tmp_path / "frame.h5"
+    import pandas as pd  # the test extra's
+    pd.DataFrame({"a": [1.0, 2.0], "label": [0, 1]}).to_hdf(frame, key="df")
+    assert cli("show", frame) == (2, "", f"sgdcli: error: {frame}: not an sgdcli model but a data file (it looks "
+                                         "like a pandas frame); give the model, the file sgdcli train -o writes\n")
+    text = tmp_path / "penguins.csv"
+    text.write_text("a,b\n1,2\n")
+    for argv in (["show", text], ["evaluate", text, data], ["train", data, "-o", tmp_path / "m.h5", "--init", text]):
+        assert cli(*argv) == (2, "", f"sgdcli: error: {text}: not an sgdcli model: not an HDF5 file (a model is the "
+                                     "file sgdcli train -o writes)\n")
+    other = tmp_path / "other.h5"
+    with h5py.File(other, "w") as f:
+        f["model_weights"] = [1.0]
+    assert cli("show", other) == (2, "", f"sgdcli: error: {other}: not an sgdcli model (no sgdcli_format "
+                                         "attribute; written by another tool?)\n")
+    assert not (tmp_path / "m.h5").exists()
+
+
+def test_hdf5_piped_to_a_model_of_hdf5_columns_is_told_to_give_the_path(trained_models):
+    """cat data.h5 | evaluate MODEL - was told to run "convert -", which convert refuses."""
+    good, data = trained_models["binary"]
+    piped = run("evaluate", good, "-", input=Path(data).read_bytes())
+    assert tuple(piped) == (
+        2, "", f"sgdcli: error: -: CSV text is read through the columns of the CSV file a model was trained on, and "
+               f"{good} was not trained on a converted CSV file; give the HDF5 file by its path: HDF5 is read in "
+               "place, not from standard input\n")
 
 
 def test_a_damaged_optimizer_group_names_its_part(tmp_path, trained_models):

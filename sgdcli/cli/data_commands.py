@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import click
+from click.core import ParameterSource
 
 from sgdcli.cli import argtext, render
 from sgdcli.cli.params import Count, Number, command, json_option
+from sgdcli.errors import InputError
 from sgdcli.options import (BAD_ROWS, COMPRESSIONS, CONVERT, CONVERT_DTYPES, CONVERT_FORMATS, CSV_ENGINES, GENERATE,
                             MISSING, TASKS, check_generate)
 
@@ -23,6 +25,16 @@ def _generate_settings(output, **params) -> None:
     """What generate refuses of its settings before it writes anything (options.check_generate, which the
     API makes too), for --print-config."""
     check_generate(**params)
+    _check_classes(params["task"], params["classes"])
+
+
+def _check_classes(task: str, classes: int) -> None:
+    """InputError for a --classes typed for a task with other than that many classes (the API, whose callers
+    pass ``classes`` whatever the task, takes it; a config file's, set for all runs, is left too)."""
+    typed = click.get_current_context().get_parameter_source("classes") is ParameterSource.COMMANDLINE
+    if typed and task != "multiclass" and not (task == "binary" and classes == 2):
+        raise InputError(f"--classes: applies only with --task multiclass; --task {task} "
+                         f"{'has two classes' if task == 'binary' else 'has no classes'}")
 
 
 @command("generate", example='sgdcli generate data.h5 --task binary --rows 100000 --features 20',
@@ -34,7 +46,7 @@ def _generate_settings(output, **params) -> None:
 @click.option("--features", type=Count(), default=GENERATE.features, show_default=True,
               help="Number of features D.")
 @click.option("--classes", type=Count(min=2), default=GENERATE.classes, show_default=True,
-              help="Classes K (multiclass).")
+              help="Classes K (--task multiclass only).")
 @click.option("--noise", type=Number(min=0), default=GENERATE.noise, show_default=True, help="Label noise scale.")
 @click.option("--seed", type=int, default=GENERATE.seed, show_default=True, help="Seed of the model and the data.")
 @click.option("--data-seed", type=int, default=None,
@@ -53,6 +65,7 @@ def generate_cmd(output, **kwargs):
     """
     import sgdcli
 
+    _check_classes(kwargs["task"], kwargs["classes"])
     p = sgdcli.generate(output, **kwargs)
     render.echo(f"wrote {output}: {p['rows']} rows × {p['features']} features, task {p['task']}")
 

@@ -15,8 +15,9 @@ from sgdcli.data import textfiles
 from sgdcli.errors import InputError, RuntimeFailure, first_line, refuse_pipe
 
 
-def open_file(path: str | os.PathLike) -> h5py.File:
-    """Open an HDF5 file read-only or raise InputError saying what is wrong."""
+def open_file(path: str | os.PathLike, model: bool = False) -> h5py.File:
+    """Open an HDF5 file read-only or raise InputError saying what is wrong; ``model``: it is read as a model,
+    so text in its place is not data to convert."""
     path = os.fspath(path)
     if not os.path.exists(path):
         raise InputError(f"{path}: no such file")
@@ -27,6 +28,9 @@ def open_file(path: str | os.PathLike) -> h5py.File:
         signature_ok = h5py.is_hdf5(path)
     except OSError as exc:
         raise InputError(f"{path}: cannot read file ({exc.strerror or exc})") from None
+    if not signature_ok and model:
+        raise InputError(f"{path}: not an sgdcli model: not an HDF5 file (a model is the file sgdcli train -o "
+                         "writes)")
     if not signature_ok:
         raise InputError(_compressed(path) or f"{path}: not an HDF5 file" + _text_hint(path))
     try:

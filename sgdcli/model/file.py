@@ -26,14 +26,14 @@ import os
 import numpy as np
 
 from sgdcli import __version__
-from sgdcli.data import hdf5, newhdf5
+from sgdcli.data import hdf5, newhdf5, producers
 from sgdcli.data.atomic import atomic_output
 from sgdcli.errors import InputError
 from sgdcli.data.jsontext import dumps
 from sgdcli.model import parts
 from sgdcli.model.damage import damage, is_centre
 from sgdcli.model.labels import Labels
-from sgdcli.options import objective, task_of
+from sgdcli.options import DEFAULT_X, objective, task_of
 from sgdcli.options import TrainOptions as _TrainOptions
 
 TRAIN_DEFAULTS = _TrainOptions()
@@ -153,12 +153,11 @@ def load_model(path, optimizer: bool = False) -> Model:
     with ``optimizer``, its optimizer's state too (``Model.optimizer``; predictions do not need it)."""
     if isinstance(path, Model):
         return path
-    f = hdf5.open_file(path)
+    f = hdf5.open_file(path, model=True)
     with f:
         try:
             if not parts.has_attr(f, "sgdcli_format"):
-                raise InputError(f"{path}: not an sgdcli model (no sgdcli_format attribute; written by another "
-                                 "tool?)")
+                raise InputError(_not_a_model(path, f))
             fmt = parts.text_attr(f, "sgdcli_format")
             if fmt != FORMAT:
                 raise InputError(f"{path}: not an sgdcli model (its sgdcli_format is {fmt!r}, not {FORMAT!r})")
@@ -175,6 +174,16 @@ def load_model(path, optimizer: bool = False) -> Model:
     if problem:
         raise InputError(f"{path}: damaged sgdcli model ({problem})")
     return m
+
+
+def _not_a_model(path, f) -> str:
+    """Why the HDF5 file ``f`` without sgdcli's format attribute is not read as a model: a data file (one in
+    the model's place, as given to evaluate DATA MODEL), or another tool's file."""
+    found = producers.recognize(f)
+    held = f"it looks like {found[0]}" if found else f"it holds a dataset {DEFAULT_X}" if DEFAULT_X in f else None
+    if held is None:
+        return f"{path}: not an sgdcli model (no sgdcli_format attribute; written by another tool?)"
+    return f"{path}: not an sgdcli model but a data file ({held}); give the model, the file sgdcli train -o writes"
 
 
 def _read_parts(f, optimizer: bool) -> Model:

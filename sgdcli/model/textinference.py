@@ -7,7 +7,7 @@ import itertools
 
 import numpy as np
 
-from sgdcli.data import hashing
+from sgdcli.data import csvinput, hashing
 from sgdcli.data.csvinput import EncodedRows
 from sgdcli.data.hashing import Hasher
 from sgdcli.data.sparse import CsrRows
@@ -38,12 +38,10 @@ def open_rows(model: Model, data, with_label: bool, source: str, hdf5_only: dict
     trained = model.training.get("hashing")
     if text is None and trained:
         raise InputError(f"{data}: {source or 'the model'} was trained on features hashed from "
-                         f"{trained.get('source', 'text')}, not from a converted CSV file; convert {data} as its "
-                         "training data was and give the HDF5 file")
+                         f"{trained.get('source', 'text')}, not from a converted CSV file; {_give_hdf5(data)}")
     if text is None:
         raise InputError(f"{data}: CSV text is read through the columns of the CSV file a model was trained on, and "
-                         f"{source or 'the model'} was not trained on a converted CSV file; convert {data} as its "
-                         "training data was and give the HDF5 file")
+                         f"{source or 'the model'} was not trained on a converted CSV file; {_give_hdf5(data)}")
     rows = EncodedRows(data, text, with_label, delimiter)
     if rows.enc.hash_bits is not None and not hashing.same(trained, Hasher(rows.enc.hash_bits).params("csv")):
         rows.close()
@@ -55,6 +53,14 @@ def open_rows(model: Model, data, with_label: bool, source: str, hdf5_only: dict
             rows.close()
             raise InputError(f"{data}: its columns make {rows.width} features but the model has {model.n_features}")
     return rows
+
+
+def _give_hdf5(data) -> str:
+    """What to give in place of text ``data`` that a model of HDF5 columns cannot read: the HDF5 file its
+    training data was converted to; from standard input (which convert cannot read), the file's path."""
+    if data == csvinput.STDIN:
+        return "give the HDF5 file by its path: HDF5 is read in place, not from standard input"
+    return f"convert {data} as its training data was and give the HDF5 file"
 
 
 def _chosen(rows: EncodedRows, names) -> np.ndarray | None:
