@@ -138,7 +138,7 @@ def test_a_bad_row_in_the_second_share_is_the_single_thread_error(tmp_path):
     single = run(*args, "--threads", "1")
     averaged = run(*args, "--threads", "2", "--parallel", "average")
     assert single.returncode == averaged.returncode == 2
-    assert averaged.stderr == single.stderr == f"sgdcli: error: {path}:X: non-finite feature value at row 3000\n"
+    assert averaged.stderr == single.stderr == f"sgdcli: error: {path}:X: non-finite feature value at row 3000, column 7\n"
     assert not (tmp_path / "m.h5").exists()
 
 

@@ -48,8 +48,8 @@ def test_a_fill_value_is_a_missing_value_not_the_number(tmp_path, xr):
     code, out, err = cli("train", path, "-o", tmp_path / "m.h5")
     assert code == 2 and out == ""
     assert err.strip().splitlines()[-1] == (
-        f"sgdcli: error: {path}:X: non-finite feature value at row 0 (NaN or infinite; entries equal to its CF "
-        "_FillValue or missing_value are missing, read as NaN)")
+        f"sgdcli: error: {path}:X: non-finite feature value at row 0, column 1 (NaN or infinite; entries equal to "
+        "its CF _FillValue or missing_value are missing, read as NaN)")
 
 
 @pytest.mark.parametrize("encoding", [

@@ -285,7 +285,7 @@ def test_a_bad_value_names_its_file_row_however_the_rows_are_read(tmp_path):
         assert proc.returncode == 2
         wide = (" (NaN or infinite, or beyond float32's range of ±3.4e38: features are read as float32)"
                 if path.endswith("f.h5") else "")  # float64 X
-        assert proc.stderr == f"sgdcli: error: {path}:X: non-finite feature value at row 12345{wide}\n"
+        assert proc.stderr == f"sgdcli: error: {path}:X: non-finite feature value at row 12345, column 4{wide}\n"
         skipped = run("train", path, "-o", tmp_path / "m.h5", "--memory", "1M", "--bad-rows", "skip", "-q",
                       "--metrics", tmp_path / "m.jsonl")
         assert skipped.returncode == 0, skipped.stderr

@@ -225,8 +225,8 @@ CASES = {
     "non-numeric": (["train", "{str}"], "str.h5:X: dtype |S1 is not numeric"),
     "empty": (["train", "{empty}"], "empty.h5:X: dataset is empty (shape (0, 3))"),
     "three classes for logistic": (["train", "{three}"], "three.h5:y: --model logistic needs exactly 2 distinct labels, found 3 (0, 1, 2)"),
-    "nan in X": (["train", "{nanx}"], "nanx.h5:X: non-finite feature value at row 57"),
-    "nan in X, standardize": (["train", "{nanx}", "--standardize"], "nanx.h5:X: non-finite feature value at row 57"),
+    "nan in X": (["train", "{nanx}"], "nanx.h5:X: non-finite feature value at row 57, column 1"),
+    "nan in X, standardize": (["train", "{nanx}", "--standardize"], "nanx.h5:X: non-finite feature value at row 57, column 1"),
     "inf in y": (["train", "{infy}"], "infy.h5:y: non-finite label (inf) at row 123"),
     "batch size 0": (["train", "{good}", "--batch-size", "0"], "--batch-size: must be >= 1 or 'full', got 0"),
     "batch size > rows": (["train", "{good}", "--batch-size", "201"], "--batch-size 201 is larger than the 200 training rows"),
@@ -690,7 +690,7 @@ def test_predict_names_the_first_nonfinite_row(tmp_path, binary_file):
     X[211, 4] = np.inf
     path = write_table(tmp_path / "inf.h5", X, y, chunks=64)
     proc = run("predict", tmp_path / "m.h5", path, "-o", tmp_path / "p.h5")
-    assert_one_line_error(proc, 2, "inf.h5:X: non-finite feature value at row 211")
+    assert_one_line_error(proc, 2, "inf.h5:X: non-finite feature value at row 211, column 4")
     assert not (tmp_path / "p.h5").exists()
 
 
@@ -707,8 +707,8 @@ def test_a_float64_feature_beyond_float32s_range_is_named_as_such(tmp_path):
         with warnings.catch_warnings():  # NumPy's overflow warning is two more lines on stderr
             warnings.simplefilter("error", RuntimeWarning)
             proc = run(*args)
-        assert_one_line_error(proc, 2, f"{os.path.basename(args[1])}:X: non-finite feature value at row 3 (NaN or "
-                                       "infinite, or beyond float32's range of ±3.4e38: features are read as float32)")
+        assert_one_line_error(proc, 2, f"{os.path.basename(args[1])}:X: non-finite feature value at row 3, column 2 "
+                                       "(NaN or infinite, or beyond float32's range of ±3.4e38: features are read as float32)")
     assert not (tmp_path / "m.h5").exists()
 
 

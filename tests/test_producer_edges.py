@@ -236,6 +236,31 @@ def test_several_frames_in_a_file_are_all_named(tmp_path):
     assert code == 2 and "grp/sub, test, train" in err and "try --x train --label-column label" in err
 
 
+def test_a_non_finite_feature_is_named_by_its_column(tmp_path):
+    """A NaN in a pandas frame's column, or in a named gene of an AnnData matrix, was named by its row alone:
+    the column is the row read again, its first value that is not finite."""
+    ad, sp = need("anndata"), need("scipy.sparse")
+    df = frame()
+    df["c"] = 1.0
+    df.loc[7, "c"], df.loc[7, "b"] = np.inf, np.nan  # two in one row: the first column named
+    for fmt in ("fixed", "table"):
+        path = tmp_path / f"{fmt}.h5"
+        quiet(df.to_hdf, path, key="df", format=fmt)
+        assert cli("train", path, "--x", "df", "--label-column", "label", "-o", tmp_path / "m.h5", "-q") == (
+            2, "", f"sgdcli: error: {path}:df: non-finite feature value at row 7, column 'b' (NaN or infinite, or "
+                   "beyond float32's range of ±3.4e38: features are read as float32)\n")
+    X = sp.random(40, 5, density=0.6, format="csr", dtype=np.float32, random_state=1)
+    X.data[X.indptr[12] + 1] = np.nan
+    gene = ["ACTB", "GAPDH", "MT-CO1", "TP53", "XIST"][int(X.indices[X.indptr[12] + 1])]
+    genes = ad.AnnData(X, obs={"label": (np.arange(40) % 2).astype(str)},
+                       var={"gene": ["ACTB", "GAPDH", "MT-CO1", "TP53", "XIST"]})
+    genes.var_names = genes.var["gene"]
+    quiet(genes.write_h5ad, tmp_path / "g.h5ad")
+    assert cli("train", tmp_path / "g.h5ad", "--x", "X", "--y", "obs/label", "-o", tmp_path / "m.h5", "-q") == (
+        2, "", f"sgdcli: error: {tmp_path / 'g.h5ad'}:X: non-finite feature value at row 12, column {gene!r}\n")
+    assert not (tmp_path / "m.h5").exists()
+
+
 def test_a_categorical_feature_s_missing_value_is_a_missing_value(tmp_path):
     """A Categorical feature is a feature of its codes; its missing value (code -1) is NaN, refused naming the
     row as NaN written plainly is, or left out by --bad-rows skip; as the label, a missing label."""
@@ -246,8 +271,8 @@ def test_a_categorical_feature_s_missing_value_is_a_missing_value(tmp_path):
     path = tmp_path / "d.h5"
     quiet(df.to_hdf, path, key="df", format="table")
     code, out, err = cli("train", path, "--x", "df", "--label-column", "label", "-o", tmp_path / "m.h5", "-q")
-    assert code == 2 and (f"{path}:df: non-finite feature value at row 3 (NaN or infinite; a pandas Categorical's "
-                          "missing value, code -1, is read as NaN)") in err
+    assert code == 2 and (f"{path}:df: non-finite feature value at row 3, column 'color' (NaN or infinite; a pandas "
+                          "Categorical's missing value, code -1, is read as NaN)") in err
     model = train(path, TrainOptions(x="df", label_column="label", bad_rows="skip", epochs=1))
     assert model.training["bad_rows"] == 2 and model.training["features"] == ["a", "b", "color"]
     model = train(path, TrainOptions(x="df", label_column="color", bad_rows="skip", epochs=1))

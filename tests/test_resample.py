@@ -237,5 +237,5 @@ def test_a_bad_row_that_no_draw_visits_stops_the_run_under_bad_rows_error(tmp_pa
         path = sparse_copy(path, tmp_path / "s.h5")
     code, _, err = cli("train", path, "-o", tmp_path / "m.h5", "--no-standardize", "--epochs", "2", "-q", *args)
     where = path if "--parallel" not in args else str(tmp_path / ("s.h5" if layout == "sparse" else "d.h5"))
-    assert (code, err.splitlines()[-1]) == (2, f"sgdcli: error: {where}:X: non-finite feature value at row 100")
+    assert (code, err.splitlines()[-1]) == (2, f"sgdcli: error: {where}:X: non-finite feature value at row 100, column 2")
     assert not (tmp_path / "m.h5").exists()

@@ -364,7 +364,8 @@ def test_a_non_finite_feature_of_the_val_file_is_found_before_training(tmp_path)
     X[7, 1] = np.nan
     val = write_table(tmp_path / "v.h5", X, y)
     code, out, err = cli("train", train_path, "--val", val, "-o", tmp_path / "m.h5", "-v")
-    assert (code, err.strip().splitlines()[-1]) == (2, f"sgdcli: error: {val}:X: non-finite feature value at row 7")
+    assert (code, err.strip().splitlines()[-1]) == (2, f"sgdcli: error: {val}:X: non-finite feature value at row 7, "
+                                                       "column 1")
     assert "epoch 1/" not in err and not (tmp_path / "m.h5").exists()
     assert cli("train", train_path, "--val", val, "-o", tmp_path / "m.h5", "--bad-rows", "skip", "-q")[0] == 0
 
@@ -441,10 +442,10 @@ def test_bad_rows_error_names_a_bad_label_first_and_a_bad_feature_in_the_order_f
     path = write_table(tmp_path / "bad.h5", X, y)
     said = {seed: cli("train", path, "-o", tmp_path / "m.h5", "-q", "--no-standardize", "--seed", seed)
             for seed in (0, 1)}
-    assert said[0] == (2, "", f"sgdcli: error: {path}:X: non-finite feature value at row 1500\n")
-    assert said[1] == (2, "", f"sgdcli: error: {path}:X: non-finite feature value at row 10\n")
+    assert said[0] == (2, "", f"sgdcli: error: {path}:X: non-finite feature value at row 1500, column 0\n")
+    assert said[1] == (2, "", f"sgdcli: error: {path}:X: non-finite feature value at row 10, column 3\n")
     assert cli("train", path, "-o", tmp_path / "m.h5", "-q") == (
-        2, "", f"sgdcli: error: {path}:X: non-finite feature value at row 10\n")
+        2, "", f"sgdcli: error: {path}:X: non-finite feature value at row 10, column 3\n")
     labels = y.astype(np.float64)
     labels[30] = np.nan
     path = write_table(tmp_path / "bad_label.h5", X, labels)

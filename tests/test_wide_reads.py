@@ -108,9 +108,10 @@ def test_reads_in_pieces_train_the_model_whole_reads_train(tmp_path, monkeypatch
         assert [r["train_loss"] for r in model.history] == [r["train_loss"] for r in narrow.history]
 
 
-def test_a_value_beyond_float32_in_a_composed_table_is_named_with_its_row_only(tmp_path):
+def test_a_value_beyond_float32_in_a_composed_table_is_named_with_its_row_and_field(tmp_path):
     """NumPy's "overflow encountered in cast" (no file, dataset or row) is not printed: the rows are read
-    through the same cast as every other read, and the check for non-finite values names the row."""
+    through the same cast as every other read, and the check for non-finite values names the row, and the
+    field as the row read again finds it."""
     compound(tmp_path / "t.h5", text=False)
     with h5py.File(tmp_path / "t.h5", "r+") as f:
         f["T"][5] = (1e300, 0.0, 1.0)
@@ -119,11 +120,11 @@ def test_a_value_beyond_float32_in_a_composed_table_is_named_with_its_row_only(t
     assert (code, err) == (0, ""), err
     code, out, err = cli("train", tmp_path / "t.h5", "-o", tmp_path / "m2.h5", "--x", "T", "--label-column", "y",
                          "--epochs", "3", "--batch-size", "8", "-q")
-    assert (code, err) == (2, f"sgdcli: error: {tmp_path / 't.h5'}:T: non-finite feature value at row 5 (NaN or "
-                              "infinite, or beyond float32's range of ±3.4e38: features are read as float32)\n"), err
+    assert (code, err) == (2, f"sgdcli: error: {tmp_path / 't.h5'}:T: non-finite feature value at row 5, column 'a' "
+                              "(NaN or infinite, or beyond float32's range of ±3.4e38: features are read as float32)\n"), err
 
 
-def test_a_value_beyond_float32_in_a_csr_matrix_is_named_with_its_row_only(tmp_path):
+def test_a_value_beyond_float32_in_a_csr_matrix_is_named_with_its_row_and_column(tmp_path):
     rows = compound(tmp_path / "t.h5", text=False)
     data = np.ones(N)
     data[7] = 1e300
@@ -137,5 +138,5 @@ def test_a_value_beyond_float32_in_a_csr_matrix_is_named_with_its_row_only(tmp_p
     assert (code, err) == (0, ""), err
     code, out, err = cli("train", tmp_path / "s.h5", "-o", tmp_path / "m4.h5", "--epochs", "3", "--batch-size",
                          "8", "-q")
-    assert (code, err) == (2, f"sgdcli: error: {tmp_path / 's.h5'}:X: non-finite feature value at row 7 (NaN or "
-                              "infinite, or beyond float32's range of ±3.4e38: features are read as float32)\n"), err
+    assert (code, err) == (2, f"sgdcli: error: {tmp_path / 's.h5'}:X: non-finite feature value at row 7, column 1 "
+                              "(NaN or infinite, or beyond float32's range of ±3.4e38: features are read as float32)\n"), err

@@ -28,11 +28,10 @@ def open_file(path: str | os.PathLike, model: bool = False) -> h5py.File:
         signature_ok = h5py.is_hdf5(path)
     except OSError as exc:
         raise InputError(f"{path}: cannot read file ({exc.strerror or exc})") from None
-    if not signature_ok and model:
-        raise InputError(f"{path}: not an sgdcli model: not an HDF5 file (a model is the file sgdcli train -o "
-                         "writes)")
     if not signature_ok:
-        raise InputError(_compressed(path) or f"{path}: not an HDF5 file" + _text_hint(path))
+        raise InputError(_compressed(path, model=model) or (
+            f"{path}: not an sgdcli model: not an HDF5 file (a model is the file sgdcli train -o writes)" if model
+            else f"{path}: not an HDF5 file" + _text_hint(path)))
     try:
         # No chunk cache: every reader reads whole chunks, and HDF5's default (a cache per open dataset)
         # would hold up to that much of every dataset read, a group of hundreds of columns included.
@@ -59,11 +58,11 @@ def _text_hint(path: str) -> str:
             f"sgdcli convert {path} -o {stem}.h5{_LABEL_HINTS.get(fmt, '')}")
 
 
-def _compressed(path: str, scores: str | None = None) -> str | None:
+def _compressed(path: str, scores: str | None = None, model: bool = False) -> str | None:
     """For compressed bytes in a file whose name does not say so: what they hold and what to do, or None; for a
     compressed HDF5 file, whatever its name (``data.csv.gz`` holding convert's output), what to do.
     ``scores``: the command (predict, evaluate) that reads CSV/TSV text so named itself, with a model of CSV
-    columns; otherwise, convert does."""
+    columns; otherwise, convert does. ``model``: read as a model, which is no text to read: None unless HDF5."""
     named = textfiles.compression_of(path)
     packed = textfiles.compressed_unnamed(path) if named is None else next(
         ((name, suffix, tool) for _, name, suffix, tool in textfiles.MAGIC if suffix == named), None)
@@ -72,7 +71,7 @@ def _compressed(path: str, scores: str | None = None) -> str | None:
     name, suffix, tool = packed
     if textfiles.holds_hdf5(path, suffix):
         return f"{path}: is a {name}-compressed HDF5 file; decompress it first ({tool} {path} > new.h5)"
-    if named is not None:  # compressed text named so: read as its name says
+    if named is not None or model:  # compressed text named so: read as its name says
         return None
     if scores is not None:
         return (f"{path}: not an HDF5 file but {name}-compressed data; if it is CSV or TSV text, give it a name "

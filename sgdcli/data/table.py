@@ -9,8 +9,8 @@ import warnings
 import h5py
 import numpy as np
 
-from sgdcli.data import (columnindex, csrblocks, csvcolumns, featurenames, hashing, hdf5, producers, rowcount,
-                         wholechunks)
+from sgdcli.data import (columnindex, csrblocks, csvcolumns, featurenames, hashing, hdf5, nonfinite, producers,
+                         rowcount, wholechunks)
 from sgdcli.data.columns import ColumnReader
 from sgdcli.data.identity import FileIdentity
 from sgdcli.data.pandasframes import CodedFields
@@ -104,11 +104,10 @@ class Table:
         """What is wrong with the features of file row ``row``, whose values are not all finite as read
         (float32): a float64 beyond float32's range reads as infinite, which the message says where X holds
         such values."""
-        wide = " (NaN or infinite, or beyond float32's range of ±3.4e38: features are read as float32)"
-        packed = " (NaN or infinite; entries equal to its CF _FillValue or missing_value are missing, read as NaN)"
-        coded = " (NaN or infinite; a pandas Categorical's missing value, code -1, is read as NaN)"
-        why = packed if self._x_packed else coded if self._x_coded else wide if self._x_wide else ""
-        return f"{self.where(self.x_name)}: non-finite feature value at row {row}{why}"
+        why = (nonfinite.PACKED if self._x_packed else nonfinite.CODED if self._x_coded else
+               nonfinite.WIDE if self._x_wide else "")
+        at = nonfinite.column(self.X, row, self.feature_names)
+        return f"{self.where(self.x_name)}: non-finite feature value at row {row}{at}{why}"
 
     def where(self, name: str) -> str:
         """How messages name ``name`` of this table's file (``x_name``, ``y_name``, ``w_name``): FILE:NAME."""
