@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import contextlib
 import contextvars
+import functools
 import math
 
 import numpy as np
@@ -135,7 +136,8 @@ def log_end(run, kept_epoch: int) -> list[str]:
     # started at that fit (whose loss on the sample is then where their steps took them, not how far the optimum
     # is); runs on raw features are measured against it too (unscaled.judge)
     by_fit = few and not run.start_fitted
-    gap = fitgap.measure(run) if updates and (by_fit or (run.std is None and not run.table.sparse)) else None
+    gap_of = functools.cache(lambda: fitgap.measure(run))  # a fit of the sample, made once where asked
+    gap = gap_of() if updates and (by_fit or (run.std is None and not run.table.sparse)) else None
     # a full batch from the fit of its sample, measured by its gradient on every row where it kept it
     from_start = fullbatch.from_fit(run) if run.start_fitted and updates and not chosen else None
     if chosen:
@@ -153,7 +155,7 @@ def log_end(run, kept_epoch: int) -> list[str]:
                        "raise --epochs" + (" or lower --batch-size" if run.batch > 1 else ""))
     elif updates and not run.start_fitted:  # a run from the fit of its sample started near the optimum, and any
         # fall at its end is much of its whole run's: at a rate given, it is judged against the fit (fullbatch.short)
-        far += _still_falling(run)
+        far += _still_falling(run, gap_of)
     under = _under_min_delta(run, kept_epoch) if chosen else None
     # a run from the fit of its sample at --lr auto's rate ended 0% to 3% above the optimum wherever measured, and
     # the fit's estimate of the optimum, short of rows of heavy weight, told two of thirty they were 5% and 6% off
@@ -186,9 +188,11 @@ def _under_min_delta(run, kept_epoch: int) -> str | None:
     return "validation" if judged == "val_loss" else "training"
 
 
-def _still_falling(run) -> list[str]:
+def _still_falling(run, gap_of) -> list[str]:
     """The warning, if any, of a run whose loss still fell at the end at PACE of its pace over the whole run or
-    more, where that pace can be read (see PACE): not after early stopping, whose kept epoch is its own choice."""
+    more, where that pace can be read (see PACE): not after early stopping, whose kept epoch is its own choice,
+    nor, at a rate given, where ``gap_of()`` (the fit of its sample, fitgap.py) measures it near the optimum: at
+    --lr 1e-6 on labels the features do not predict, a loss within rounding of the optimum's fell at its pace."""
     if run.stopper is not None and run.stopper.stopped:
         return []
     exact = replicas.full_batch(run.batch, run.n_train, run.shards)  # one update an epoch, on every row
@@ -205,7 +209,7 @@ def _still_falling(run) -> list[str]:
     start = history[0]["train_loss"] if exact else float(np.fmax(run.start_loss, history[0]["train_loss"]))
     measured = end_pace(history, exact, start)
     if measured is None and not exact and not history[-1]["train_loss"] < start:
-        return _did_not_fall(run, start, used, auto)
+        return _did_not_fall(run, start, used, auto, gap_of)
     if measured is None or measured[0] < PACE:
         return []
     share, since = measured
@@ -218,15 +222,18 @@ def _still_falling(run) -> list[str]:
     if run.auto is not None:
         return [f"{falling} at --lr auto's rate halved {counted(run.pos.lr_halvings, 'time')} after blow-ups, "
                 f"{used:.4g}: {far}; raise --epochs"]
+    gap = gap_of()
+    if gap is not None and not gap.far:
+        return []
     return [f"{falling} at {_against_auto(run, used, auto)}: {far}; raise --lr or --epochs"]
 
 
-def _did_not_fall(run, start: float, used: float, auto: float) -> list[str]:
+def _did_not_fall(run, start: float, used: float, auto: float, gap_of) -> list[str]:
     """The warning of a mini-batch run at a rate under SLOW_RATE times --lr auto's whose loss did not fall below
     ``start`` at all (so ``end_pace`` has no pace to read: --lr 1e-18 left the model where it started), where a
     fit of its sample (training/fitgap.py) says it ended far from the optimum: features that do not predict the
     label leave a loss that does not fall at any rate.  Not for a warm start (--init), near where it is going."""
-    gap = fitgap.measure(run) if run.init is None else None
+    gap = gap_of() if run.init is None else None
     if gap is None or not gap.far:
         return []
     last = run.history[-1]["train_loss"]
