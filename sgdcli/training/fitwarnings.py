@@ -84,8 +84,9 @@ def log_end(run, kept_epoch: int) -> list[str]:
       the sample's curvature, along the directions it tells where it holds too few rows of a class for every
       direction (fullbatch.from_fit).
     - Otherwise, a loss still falling at the end, per unit of learning rate, at PACE of its pace over the whole
-      run or more (_still_falling): at a full batch, or at a rate under SLOW_RATE times --lr auto's; not for a
-      run that started at the fit of its sample (training/start.py), whose whole run's fall is small.
+      run or more (_still_falling): at a full batch, or at a rate under SLOW_RATE times --lr auto's (a rate given:
+      not where the fit of its sample measures it near the optimum); not for a run that started at the fit of its
+      sample (training/start.py), whose whole run's fall is small.
     - Where neither of these is said, a full-batch logistic or softmax model's loss on the run's sample over
       fullbatch.NEAR above the optimum's, estimated by a fit of it (fullbatch.short); not for a run that started
       at that fit and stepped at --lr auto's rate, which stays near it.
