@@ -117,6 +117,14 @@ def test_evaluate_reads_its_own_table_and_environment(tmp_path, monkeypatch, bin
     ("[train]\nbatch_size = 0.5\n", "{path}: [train] batch_size: expected a whole number, got 0.5"),
     ("[train]\nepochs = 2.5\n", "{path}: [train] epochs: expected a whole number, got 2.5"),
     ("[train]\nseed = true\n", "{path}: [train] seed: expected integer, got true"),
+    # these were "internal error: AttributeError: 'int' object has no attribute 'strip'" and the like, exit 1
+    ("[train]\nquiet = 1\n", "{path}: [train] quiet: expected boolean, got 1"),
+    ("[train]\nstandardize = 1.5\n", "{path}: [train] standardize: expected boolean, got 1.5"),
+    ("[evaluate]\njson = 0\n", "{path}: [evaluate] json: expected boolean, got 0"),
+    ("[train]\ncheckpoint = 1\n", "{path}: [train] checkpoint: expected file, got 1"),
+    ("[train]\nepochs = 1979-05-27\n", "{path}: [train] epochs: expected integer, got 1979-05-27"),
+    ("[train]\nlr = 07:32:00\n", "{path}: [train] lr: expected LR|auto, got 07:32:00"),
+    ("[train]\nmetrics = [\"a\", 1]\n", "{path}: [train] metrics: expected one value, got a list"),
 ])
 def test_bad_files_are_one_line_usage_errors(tmp_path, binary_file, text, message):
     path = write(tmp_path, text)

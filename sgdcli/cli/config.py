@@ -27,6 +27,7 @@ the run would refuse is refused with the same line, exit 2, by day.
 
 from __future__ import annotations
 
+import datetime
 import difflib
 import json
 import math
@@ -123,9 +124,13 @@ def _check_value(path: str, table: str, key: str, option: click.Option, value, c
                                                                                              False):
         raise InputError(f"{path}: [{table}] {key}: expected one value, got a list")
     # Click converts 2.5 to the integer 2 and true to 1 without a word; a file gets no such leeway.
+    expected = f"{path}: [{table}] {key}: expected {option.type.name}, got"
     for item in value if isinstance(value, list) else [value]:
-        if isinstance(item, bool) and not isinstance(option.type, click.types.BoolParamType):
-            raise InputError(f"{path}: [{table}] {key}: expected {option.type.name}, got {str(item).lower()}")
+        flag, path_type = isinstance(option.type, click.types.BoolParamType), isinstance(option.type, click.Path)
+        if (isinstance(item, bool) and not flag) or (flag and not isinstance(item, bool | str)) or (
+                path_type and not isinstance(item, str)) or isinstance(item, datetime.date | datetime.time):
+            # (a flag's 1, a path's 1, a date anywhere: click's conversions fail on them with no message)
+            raise InputError(f"{expected} {_spelled(item)}")
         integral = isinstance(option.type, click.types.IntParamType) or getattr(option.type, "integral", False)
         if isinstance(item, float) and integral and not item.is_integer():
             raise InputError(f"{path}: [{table}] {key}: expected a whole number, got {item!r}")
@@ -133,6 +138,17 @@ def _check_value(path: str, table: str, key: str, option: click.Option, value, c
         option.type_cast_value(ctx, _as_option_value(value, option))
     except click.BadParameter as exc:
         raise InputError(f"{path}: [{table}] {key}: {exc.message}") from None
+    except (TypeError, ValueError, AttributeError):  # a conversion that fails on a TOML type with no message
+        raise InputError(f"{expected} {_spelled(value)}") from None
+
+
+def _spelled(item) -> str:
+    """A TOML value as the file spells it: true, 1, 1.5, "text", 1979-05-27, [1, 2]."""
+    if isinstance(item, bool):
+        return str(item).lower()
+    if isinstance(item, list):
+        return f"[{', '.join(_spelled(v) for v in item)}]"
+    return json.dumps(item) if isinstance(item, str) else item.isoformat() if hasattr(item, "isoformat") else repr(item)
 
 
 def config_option(f):
