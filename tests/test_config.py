@@ -134,6 +134,28 @@ def test_bad_files_are_one_line_usage_errors(tmp_path, binary_file, text, messag
     assert not (tmp_path / "m.h5").exists()
 
 
+def test_a_value_refused_after_conversion_names_where_it_came_from(tmp_path, monkeypatch, binary_file):
+    """A range or data check ("--batch-size: must be >= 1") named the command-line option of a value that the
+    environment or a config file had set; the option's source is said after it, the command line's left as is."""
+    args = ["train", binary_file, "-o", tmp_path / "m.h5"]
+    monkeypatch.setenv("SGDCLI_TRAIN_BATCH_SIZE", "0")
+    assert cli(*args, "--print-config") == (2, "", "sgdcli: error: --batch-size (from SGDCLI_TRAIN_BATCH_SIZE): must "
+                                                   "be >= 1 or 'full', got 0\n")
+    monkeypatch.setenv("SGDCLI_TRAIN_BATCH_SIZE", "5000")
+    assert cli(*args, "-q") == (2, "", f"sgdcli: error: --batch-size (from SGDCLI_TRAIN_BATCH_SIZE) 5000 is larger "
+                                       f"than the 3000 training rows of {binary_file}\n")
+    monkeypatch.delenv("SGDCLI_TRAIN_BATCH_SIZE")
+    path = write(tmp_path, "[train]\nlr = -1\n")
+    assert cli(*args, "--config", path) == (2, "", f"sgdcli: error: --lr (from {path} [train] lr): must be a finite "
+                                                   "number > 0 or auto, got -1.0\n")
+    assert cli(*args, "--config", path, "--lr", "-2") == (2, "", "sgdcli: error: --lr: must be a finite number > 0 "
+                                                                 "or auto, got -2.0\n")
+    monkeypatch.setenv("SGDCLI_SWEEP_BATCH_SIZES", "32 64")
+    assert cli("sweep", binary_file) == (2, "", "sgdcli: error: --batch-sizes (from SGDCLI_SWEEP_BATCH_SIZES): "
+                                                "'32 64' is neither a positive integer nor 'full'\n")
+    assert not (tmp_path / "m.h5").exists()
+
+
 def test_unreadable_and_malformed_files(tmp_path, binary_file):
     code, _, err = cli("train", binary_file, "-o", tmp_path / "m.h5", "--config", tmp_path / "none.toml")
     assert code == 2 and err.strip() == f"sgdcli: error: --config {tmp_path / 'none.toml'}: cannot read it (No such file or directory)"

@@ -32,6 +32,7 @@ import difflib
 import json
 import math
 import os
+import re
 import tomllib
 
 import click
@@ -210,15 +211,34 @@ class ConfiguredCommand(click.Command):
 
     def invoke(self, ctx: click.Context):
         check_environment_names(ctx)  # first: --print-config refuses what the run would refuse
-        if ctx.meta.get("sgdcli.print_config"):
-            if self.check is not None:
-                self.check(**ctx.params)
-            click.echo(render(ctx))
-            return None
-        check_numba_environment()  # here, not at start-up: --help and completion do not depend on it
-        check_hdf5_driver()
-        check_threading_layer()
-        return super().invoke(ctx)
+        try:
+            if ctx.meta.get("sgdcli.print_config"):
+                if self.check is not None:
+                    self.check(**ctx.params)
+                click.echo(render(ctx))
+                return None
+            check_numba_environment()  # here, not at start-up: --help and completion do not depend on it
+            check_hdf5_driver()
+            check_threading_layer()
+            return super().invoke(ctx)
+        except InputError as exc:  # "--lr: must be > 0": where the value came from, if not the command line
+            exc.args = (_sourced(ctx, str(exc)), *exc.args[1:])
+            raise
+
+
+def _sourced(ctx: click.Context, message: str) -> str:
+    """``message``, where it opens with an option that the environment or a config file set, with where:
+    "--lr (from SGDCLI_TRAIN_LR): ..." or "--lr (from cf.toml [train] lr): ..."; the command line's as it is."""
+    opened = re.match(r"--[a-z][a-z0-9-]*(?![\w-])", message)
+    param = next((p for p in ctx.command.params if opened and opened.group(0) in p.opts), None)
+    source = ctx.get_parameter_source(param.name) if param is not None else None
+    if source is ParameterSource.ENVIRONMENT:
+        where = environment_variable(ctx, param)
+    elif source is ParameterSource.DEFAULT_MAP and ctx.meta.get("sgdcli.config"):
+        where = f"{ctx.meta['sgdcli.config']} [{ctx.info_name}] {param.name}"
+    else:
+        return message
+    return f"{opened.group(0)} (from {where}){message[opened.end():]}"
 
 
 def check_environment_names(ctx: click.Context, environ=os.environ) -> None:
