@@ -117,6 +117,27 @@ def test_a_batch_size_larger_than_the_file_is_refused_before_the_first_run(binar
     assert not (tmp_path / "runs").exists()
 
 
+def test_a_batch_size_larger_than_the_training_rows_left_by_val_fraction_is_refused_before_the_first_run(
+        binary_file, tmp_path):
+    """With --val-fraction it was found when its run began, named train's --batch-size, and threw away the
+    runs before it; the training rows are those the hash of each row's number keeps, counted here."""
+    from sgdcli.data.shuffle import held_out
+
+    with h5py.File(binary_file) as f:
+        rows = len(f["y"])
+    trained = int((~held_out(np.arange(rows), 0.5, 7)).sum())
+    for size, said in ((trained + 1, "rejected"), (trained, "trains")):
+        code, out, err = cli("sweep", binary_file, "--batch-sizes", f"32,{size}", "--val-fraction", "0.5",
+                             "--seed", "7", "--epochs", "1", "--metrics-dir", tmp_path / said, "-q")
+        if said == "trains":
+            assert code == 0, err
+            continue
+        assert (code, out, err) == (2, "", f"sgdcli: error: --batch-sizes: {size} is larger than the {trained:,} "
+                                           f"training rows of {binary_file} (of its {rows:,}, --val-fraction 0.5 "
+                                           "holds out the rest)\n")
+        assert not (tmp_path / said).exists()
+
+
 def test_a_warning_names_its_run_by_the_rate_given_and_measures_the_rate_used(binary_file):
     """--lrs 0.001 at batch 32 under --lr-scaling linear from batch 8 trains at 0.004, the table's rate: the
     slow-rate warning said "at a rate of 0.001" and put it 4 times further below --lr auto's than it was."""

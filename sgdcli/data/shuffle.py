@@ -210,6 +210,15 @@ def kept_per_extent(pages: PageShuffle, fraction: float, seed: int, step_rows: i
     return out
 
 
+def kept_rows(n_rows: int, fraction: float, seed: int, step_rows: int = 1 << 20) -> int:
+    """The rows of a file of ``n_rows`` that --val-fraction ``fraction`` does not hold out (``held_out``), counted
+    ``step_rows`` rows at a time: no labels read, so bad rows that --bad-rows skip leaves out still count."""
+    if fraction <= 0:
+        return n_rows
+    return sum(int(np.count_nonzero(~held_out(np.arange(lo, min(n_rows, lo + step_rows), dtype=np.int64), fraction,
+                                               seed))) for lo in range(0, n_rows, step_rows))
+
+
 def deal(order: np.ndarray, sizes: list[int], shards: int) -> list[list[tuple[int, int, int]]]:
     """An epoch's rows cut into ``shards`` equal shares, as segments (window, lo, hi) of the rows counted.
 

@@ -13,6 +13,7 @@ import dataclasses
 import os
 import re
 
+from sgdcli.data import shuffle
 from sgdcli.data.atomic import atomic_output, output_directory
 from sgdcli.data.table import Table
 from sgdcli.errors import DivergedError, InputError
@@ -174,15 +175,20 @@ def _listed(option: str, values) -> list:
 
 
 def _check_batch_sizes(data, base: TrainOptions, batch_sizes: list[int | None]) -> None:
-    """Refuse, before the first run, a batch size larger than the file's rows: found when its run began, it
-    threw away the runs before it.  (Held-out and skipped rows are known only to a run's passes, which
-    check the rest.)  The rows are all it needs: no labels, whose names (a text label column's) each run
-    finds again, and whose problems its first run reports."""
+    """Refuse, before the first run, a batch size larger than the file's training rows: found when its run
+    began, it threw away the runs before it, and named train's --batch-size.  (Rows that --bad-rows skip
+    leaves out are known only to a run's passes, which check the rest.)  The rows are all it needs: no
+    labels, whose names (a text label column's) each run finds again, and whose problems its first run
+    reports; --val-fraction's are a hash of each row's number."""
     with Table(data, base.x, None, label_column=base.label_column, features=base.features,
                transpose=base.transpose, allow_unwritten=base.allow_unwritten, labels=False,
                memory=base.memory) as table:
         rows = table.n_rows
-    too_large = [b for b in batch_sizes if b is not None and b > rows]
+    trained = shuffle.kept_rows(rows, base.val_fraction, base.seed)
+    too_large = [b for b in batch_sizes if b is not None and b > trained]
+    if too_large and trained < rows:
+        raise InputError(f"--batch-sizes: {too_large[0]} is larger than the {trained:,} training rows of "
+                         f"{table.path} (of its {rows:,}, --val-fraction {base.val_fraction:g} holds out the rest)")
     if too_large:
         raise InputError(f"--batch-sizes: {too_large[0]} is larger than the {rows:,} rows of {table.path}")
 
