@@ -177,7 +177,7 @@ def test_without_pyarrow_auto_reads_plainly_and_pyarrow_says_how_to_install_it(t
     path.write_text("a,label\n1,0\n2,1\n")
     proc = subprocess.run([sys.executable, "-c", NO_PYARROW, "convert", str(path), "-o", str(tmp_path / "a.h5")],
                           capture_output=True, text=True)
-    assert proc.returncode == 0 and proc.stdout.strip().endswith("2 rows × 1 features from csv"), proc.stderr
+    assert proc.returncode == 0 and proc.stdout.strip().endswith("2 rows × 1 feature from csv"), proc.stderr
     proc = subprocess.run([sys.executable, "-c", NO_PYARROW, "convert", str(path), "-o", str(tmp_path / "b.h5"),
                            "--engine", "pyarrow"], capture_output=True, text=True)
     assert proc.returncode == 2  # as every missing extra (it was 1, where --dask's was 2)
@@ -597,7 +597,7 @@ def test_a_number_beyond_float32s_range_in_libsvm_vw_or_npy_input_is_refused_nam
         assert cli("convert", tmp_path / name, "-o", tmp_path / "o.h5", "--dtype", "float64", *args)[0] == 0
         if bad:  # the namespace's weight counts: 1e20 × 2e19 is beyond float32's range too
             code, out, _ = cli("convert", tmp_path / name, "-o", tmp_path / "o.h5", "--bad-rows", "skip", *args)
-            assert code == 0 and f"skipped {bad} bad rows" in out, out
+            assert code == 0 and f"skipped {bad} bad row{'s' if bad > 1 else ''}" in out, out
 
 
 @pytest.mark.parametrize("name,option,message", [
@@ -664,4 +664,4 @@ def test_values_that_sum_beyond_float32s_range_are_a_bad_row_naming_their_line(t
         assert err.endswith(f" of X (from 0) sum to {sign}6e+38, beyond {BEYOND[len('is beyond '):]}; --bad-rows "
                             "skip leaves such rows out)\n"), err
         code, out, _ = cli("convert", tmp_path / name, "-o", tmp_path / "o.h5", "--bad-rows", "skip", *args)
-        assert code == 0 and "2 rows" in out and "skipped 1 bad rows" in out, out
+        assert code == 0 and "2 rows" in out and "skipped 1 bad row" in out and "bad rows" not in out, out

@@ -45,6 +45,26 @@ def test_libsvm_becomes_the_csr_matrix_sklearn_reads_block_by_block(tmp_path):
     assert "hashing" not in attrs
 
 
+def test_an_explicit_zero_makes_the_csr_matrix_as_wide_as_sklearn_reads_it(tmp_path):
+    """"1 2:0 3:0" makes a file 3 columns wide, as load_svmlight_file and --dense read it; the CSR matrix,
+    whose width came from the entries kept (zeros dropped), was 1 wide, and a model trained on it refused the
+    same rows converted --dense.  An explicit zero in a later block widens it too; a file of zeros alone is
+    a matrix of no entries."""
+    from sgdcli import convert
+
+    (tmp_path / "z.svm").write_text("1 2:0 3:0\n0 1:1\n" + "1 1:2\n" * 70 + "0 9:0.0\n")
+    want, want_y = sklearn_datasets.load_svmlight_file(str(tmp_path / "z.svm"), zero_based=False)
+    for args in ({}, {"block_rows": 16}):
+        result = convert(tmp_path / "z.svm", tmp_path / "z.h5", **args)
+        got, got_y, _ = stored_csr(tmp_path / "z.h5")
+        assert (result.features, got.shape) == (9, want.shape) and (got != want).nnz == 0
+    assert convert(tmp_path / "z.svm", tmp_path / "d.h5", sparse=False).features == 9
+    (tmp_path / "zeros.svm").write_text("1 5:0\n")
+    code, out, err = cli("convert", tmp_path / "zeros.svm", "-o", tmp_path / "zeros.h5")
+    assert (code, out, err) == (0, f"wrote {tmp_path / 'zeros.h5'}: 1 row × 5 features from libsvm, sparse (CSR)\n", "")
+    assert stored_csr(tmp_path / "zeros.h5")[0].shape == (1, 5)
+
+
 def test_a_repeated_libsvm_index_is_summed_in_the_dense_output_as_in_the_csr_one(tmp_path):
     """A row that names an index twice holds the sum, whether convert writes CSR or (--dense) a dense matrix;
     --dense kept the last value."""

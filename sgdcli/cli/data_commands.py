@@ -8,6 +8,7 @@ from click.core import ParameterSource
 from sgdcli.cli import argtext, render
 from sgdcli.cli.params import Count, Number, command, json_option
 from sgdcli.errors import InputError
+from sgdcli.reporting.reporter import counted
 from sgdcli.options import (BAD_ROWS, COMPRESSIONS, CONVERT, CONVERT_DTYPES, CONVERT_FORMATS, CSV_ENGINES, GENERATE,
                             MISSING, TASKS, check_generate)
 
@@ -173,6 +174,6 @@ def convert_cmd(input, output, **kwargs):
     kwargs["fmt"] = kwargs.pop("format")
     result = sgdcli.convert(input, output, **kwargs)
     if result.skipped:
-        render.echo(f"sgdcli: left out {result.skipped} rows that could not be read (a field that is not a number, "
+        render.echo(f"sgdcli: left out {counted(result.skipped, 'row')} that could not be read (a field that is not a number, "
                     "a value beyond X's --dtype, a missing label; or a missing value, with --missing skip)", err=True)
     render.echo(f"wrote {output}: {render.converted(result)}")

@@ -216,7 +216,7 @@ def trained(model, output) -> str:
 
 def converted(result) -> str:
     """``sgdcli convert``'s summary of what it wrote."""
-    text = f"{result.rows} rows × {result.features} features from {result.format}"
+    text = f"{counted(result.rows, 'row')} × {counted(result.features, 'feature')} from {result.format}"
     if result.sparse:
         text += ", sparse (CSR)"
     if result.hashing is not None:
@@ -224,7 +224,7 @@ def converted(result) -> str:
     if result.engine != "python":
         text += f" (read by {result.engine})"
     if result.skipped:
-        text += f"; skipped {result.skipped} bad rows"
+        text += f"; skipped {counted(result.skipped, 'bad row')}"
     if result.weights:
         text += f"; row weights in {result.weights} (train with --sample-weight {result.weights})"
     return text

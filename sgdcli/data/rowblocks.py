@@ -10,6 +10,8 @@ A reader turns its lines into (line number, raw row) items and gives a
 
 from __future__ import annotations
 
+import dataclasses
+
 import numpy as np
 
 from sgdcli.data import numbertext
@@ -109,7 +111,8 @@ def sparse_blocks(path, items, parse, block_rows: int, bad_rows: str, names: boo
 def _block(columns, values, ends) -> CsrRows:
     indptr = np.zeros(len(ends) + 1, dtype=np.int64)
     indptr[1:] = ends
-    return canonical(CsrRows(np.array(values, dtype=np.float64), np.array(columns, dtype=np.int64), indptr))
+    rows = canonical(CsrRows(np.array(values, dtype=np.float64), np.array(columns, dtype=np.int64), indptr))
+    return dataclasses.replace(rows, reach=max(columns) + 1) if columns else rows  # explicit zeros' columns too
 
 
 def canonical(rows: CsrRows) -> CsrRows:

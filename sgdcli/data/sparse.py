@@ -36,6 +36,9 @@ class CsrRows:
     data: np.ndarray  # float32
     indices: np.ndarray  # int64 columns
     indptr: np.ndarray  # int64, rows + 1, from 0
+    # the columns the rows' text named, where more than their entries reach: an explicit zero ("3:0", dropped
+    # as an entry) makes a LIBSVM file that wide, as scikit-learn's load_svmlight_file reads it
+    reach: int = 0
 
     @property
     def n_rows(self) -> int:

@@ -103,8 +103,8 @@ class _Sparse:
 
     def append(self, n: int, X) -> None:
         rows = X if isinstance(X, CsrRows) else sparsify(X)
-        if len(rows.indices):
-            top = int(rows.indices.max())
+        if len(rows.indices) or rows.reach:
+            top = max(int(rows.indices.max()) if len(rows.indices) else 0, rows.reach - 1)
             if top > MAX_INDEX:
                 raise InputError(f"{self.where}: feature index {top + 1} does not fit the 32-bit indices of a CSR file; "
                                  "hash the features into fewer columns with --hash-bits")
