@@ -99,6 +99,27 @@ def test_records_whose_values_are_not_numbers_are_usage_errors(tmp_path, record,
     assert (code, out, err) == (2, "", f"sgdcli: error: {path}: line 2: not an sgdcli epoch record ({message})\n")
 
 
+def test_runs_joined_into_one_file_are_refused_and_an_input_is_never_the_image(tmp_path, runs):
+    """cat a.jsonl b.jsonl was drawn as one run whose epoch axis went back to 1, its iterations and time summed
+    over both; plot m.png -o m.png replaced its own records by the image."""
+    a, b = runs
+    joined = tmp_path / "joined.jsonl"
+    joined.write_text(Path(a).read_text() + Path(b).read_text())
+    assert cli("plot", joined, "-o", tmp_path / "c.png") == (
+        2, "", f"sgdcli: error: {joined}: line 4: epoch 1 after epoch 3: the records of more than one run (files "
+               "joined?); give each run's file apart\n")
+    again = tmp_path / "again.jsonl"
+    again.write_text(Path(b).read_text().splitlines()[0] + "\n" + Path(b).read_text())
+    assert cli("plot", again, "-o", tmp_path / "c.png")[2].startswith(f"sgdcli: error: {again}: line 2: epoch 1 "
+                                                                       "after epoch 1: ")
+    assert not (tmp_path / "c.png").exists()
+    image = tmp_path / "a.png"
+    image.write_text(Path(a).read_text())
+    assert cli("plot", b, image, "-o", image) == (2, "", f"sgdcli: error: -o {image}: is also an input of this "
+                                                         "command; choose another output path\n")
+    assert image.read_text() == Path(a).read_text()
+
+
 def test_a_file_that_is_not_utf8_text_is_not_a_metrics_file(tmp_path, binary_file, runs):
     """An HDF5 file, or a metrics file with a byte that is not UTF-8 on its third line: the file and the line (an
     internal error before)."""

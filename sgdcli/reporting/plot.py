@@ -42,6 +42,9 @@ def read_history(path: str) -> list[dict]:
         wrong = _wrong_value(record)
         if wrong:
             raise InputError(f"{path}: line {number}: not an sgdcli epoch record ({wrong})")
+        if records and not record["epoch"] > records[-1]["epoch"]:  # train writes one run a file, epochs rising
+            raise InputError(f"{path}: line {number}: epoch {record['epoch']:g} after epoch {records[-1]['epoch']:g}: "
+                             "the records of more than one run (files joined?); give each run's file apart")
         records.append(record)
     return records
 
@@ -136,11 +139,12 @@ def output_format(output: str, option: str = "-o") -> str:
     return fmt
 
 
-def check_output(output: str, option: str = "-o") -> str:
-    """Fail before any work if ``output`` cannot be written or names no image format; return the format."""
+def check_output(output: str, option: str = "-o", inputs=()) -> str:
+    """Fail before any work if ``output`` cannot be written, would replace one of ``inputs`` or names no image
+    format; return the format."""
     from sgdcli.data.atomic import check_writable
 
-    check_writable(output, option)
+    check_writable(output, option, inputs)
     return output_format(output, option)
 
 
@@ -158,7 +162,7 @@ def plot_files(paths: list[str], output: str, warn=None) -> int:
     """``sgdcli plot``: the runs in ``paths`` (labelled by file name) into ``output``; returns how many.  A file
     with no epochs among others with some (a run of ``sweep --metrics-dir`` that diverged in its first epoch)
     is left out, and ``warn(text)`` told; alone, it is an error."""
-    check_output(output)
+    check_output(output, inputs=paths)
     require("sgdcli plot")
     histories = [(path, read_history(path)) for path in paths]
     empty = [path for path, records in histories if not records]
