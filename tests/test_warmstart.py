@@ -374,3 +374,42 @@ def test_what_init_optimizer_needs(days, tmp_path, args, message):
     train(first, TrainOptions(epochs=1, optimizer="sgd"), output=d / "sgd.h5")
     code, _, err = cli("train", second, "-o", tmp_path / "m.h5", *[a.format(d=d) for a in args])
     assert (code, err.strip().splitlines()[-1]) == (2, "sgdcli: error: " + message.format(d=d))
+
+
+def test_a_warm_start_is_held_to_the_model_it_started_from_not_the_all_zero_one(tmp_path, days):
+    """From a model trained on the labels flipped (log loss over 10 on these rows), one epoch fell to about 3 and
+    was told "above the all-zero model's 0.6931: training ended worse than it started", and to lower a rate that
+    was doing well.  Both models are scored on the run's sample: from a poor model, one not yet below the all-zero
+    model is told to train longer; a rate that takes a good model far off is told so; fine-tunes of a model at the
+    optimum, which end a little above it by the steps' last jitter, are told nothing."""
+    from sgdcli.training.fitwarnings import FitWarning
+
+    d, first, second, _ = days
+    with h5py.File(first) as f:
+        X, y = f["X"][()], f["y"][()]
+    flipped = write_table(tmp_path / "flipped.h5", X, 1 - y)
+    train(flipped, TrainOptions(epochs=3), output=tmp_path / "poor.h5")
+    before = evaluate(str(tmp_path / "poor.h5"), second)["log_loss"]
+    with pytest.warns(FitWarning) as said:
+        m = train(second, TrainOptions(epochs=1, lr=0.002, init=str(tmp_path / "poor.h5")))
+    after = evaluate(m, second)["log_loss"]
+    assert before > after > 2 * np.log(2), (before, after)  # better than it started, worse than a model of zeros
+    (text,) = [str(w.message) for w in said]
+    assert text.startswith("the model kept has a mean loss of ") and (
+        "on the run's sample of 4,096 rows, below the " in text) and text.endswith(
+        f"of the model it started from (--init {tmp_path / 'poor.h5'}) but above the all-zero model's 0.6931: the "
+        "model may be far from the optimum; raise --epochs, or try --lr auto"), text
+    assert "worse than it started" not in text
+    good = str(d / "day1-model.h5")
+    with pytest.warns(FitWarning) as said:
+        m = train(second, TrainOptions(epochs=1, lr=50.0, init=good))
+    assert evaluate(m, second)["log_loss"] > 1.05 * evaluate(good, second)["log_loss"]
+    (text,) = [str(w.message) for w in said if "worse than it started" in str(w.message)]
+    assert text.endswith(f"of the model it started from (--init {good}): training ended worse than it started. The "
+                         "rate may be too large: try --lr 5, or --lr auto"), text
+    converged = tmp_path / "converged.h5"
+    train(second, TrainOptions(epochs=20), output=converged)
+    for batch in (1, 8, 32):
+        for seed in (1, 2):
+            m = train(second, TrainOptions(epochs=1, batch_size=batch, seed=seed, init=str(converged)))
+            assert "warnings" not in m.training, (batch, seed, m.training["warnings"])

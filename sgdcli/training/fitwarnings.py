@@ -16,7 +16,7 @@ import numpy as np
 
 from sgdcli.reporting.reporter import counted
 from sgdcli.reporting.warned import warn
-from sgdcli.training import decayingrate, fitgap, fullbatch, replicas, runrate, unscaled
+from sgdcli.training import decayingrate, fitgap, fullbatch, replicas, runrate, unscaled, warmend
 from sgdcli.training.progress import end_pace
 
 # Updates in all below which a run whose loss still fell is told that it may end far from the optimum: gradient
@@ -69,7 +69,8 @@ def log_end(run, kept_epoch: int) -> list[str]:
       value (the all-zero model, at 2**63 - 1).
     - The epoch's training loss ABOVE_ZERO times the loss over the training rows of the model the run started from
       (and a full batch's first epoch's: _start_bound): a rate too large that blew up less than ``rate.blew_up``
-      catches, or features that do not predict the label.
+      catches, or features that do not predict the label.  A warm start (--init): the kept model's mean loss on
+      the run's sample over warmend.WORSE times the initial model's (_worse_than_init).
     - Fewer than FEW_UPDATES updates in all, and the kept model over fullbatch.NEAR above the optimum's estimate
       by a fit of the run's sample (fitgap.py: dense linear, logistic and softmax runs, where the fit exists; not
       on uneven raw features, which unscaled.judge tells what to change).  Where no such fit is measured, and for
@@ -114,7 +115,9 @@ def log_end(run, kept_epoch: int) -> list[str]:
                      f"rate rose to only {planned / warmup:.3g} of its value, and the model may be far from the "
                      "optimum; lower --warmup-iterations")
     loss = run.history[kept_epoch - 1]["train_loss"] if 0 < kept_epoch <= len(run.history) else math.nan
-    if math.isfinite(run.start_loss) and loss > _start_bound(run):
+    if run.init is not None:  # held to the model it started from, measured on the sample
+        found += _worse_than_init(run)
+    elif math.isfinite(run.start_loss) and loss > _start_bound(run):
         started = ("the all-zero model's" if run.start_loss == run.zero_loss else
                    "the best constant model's (the bias at the labels' log-odds" if run.start_fitted else
                    "the model's it started from (the bias at the labels' log-odds, the best constant model)")
@@ -259,6 +262,21 @@ def _updates_made(run) -> str:
         return f"{counted(len(run.history), 'epoch')} × {per_epoch} of batch {run.batch}"
     unit = "thread" if run.opts.parallel == "average" else "worker"
     return f"{counted(len(run.history), 'epoch')} × {per_epoch} of a {unit}'s whole share of the rows, about {share}"
+
+
+def _worse_than_init(run) -> list[str]:
+    """The warning of a warm start whose kept model is worse on the run's sample than the --init model it started
+    from, or, from one worse than the all-zero model, not yet below that (training/warmend.py)."""
+    ended = warmend.measure(run) if run.history else None
+    if ended is None or not (ended.worse or ended.above_zero):
+        return []
+    kept = f"the model kept has a mean loss of {ended.kept:.4g} on the run's sample of {ended.rows:,} rows"
+    started = f"the {ended.initial:.4g} of the model it started from (--init {run.init.path})"
+    if ended.worse:
+        return [f"{kept}, above {started}: training ended worse than it started. The rate may be too large: try "
+                f"--lr {run.rate_opts.lr / 10:.4g}" + (", or --lr auto" if run.auto is None else "")]
+    return [f"{kept}, below {started} but above the all-zero model's {ended.zero:.4g}: the model may be far from "
+            "the optimum; raise --epochs" + (", or try --lr auto" if run.auto is None else "")]
 
 
 def _start_bound(run) -> float:
