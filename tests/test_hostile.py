@@ -561,6 +561,21 @@ def test_data_in_the_place_of_a_model_is_named_so(tmp_path, trained_models):
     assert not (tmp_path / "m.h5").exists()
 
 
+def test_a_damaged_file_in_the_place_of_a_model_is_another_tools_file(tmp_path, monkeypatch):
+    """Hypothesis's corrupted data files: looking for a dataset X in a file whose links HDF5 cannot follow raised
+    "internal error: RuntimeError: Unable to synchronously check link existence (addr overflow ...)"."""
+    other = tmp_path / "damaged.h5"
+    with h5py.File(other, "w") as f:
+        f["X"] = [1.0]
+
+    def damaged(self, name):
+        raise RuntimeError("Unable to synchronously check link existence (addr overflow, addr = 4294967432)")
+
+    monkeypatch.setattr(h5py.Group, "__contains__", damaged)
+    assert cli("show", other) == (2, "", f"sgdcli: error: {other}: not an sgdcli model (no sgdcli_format "
+                                         "attribute; written by another tool?)\n")
+
+
 def test_hdf5_piped_to_a_model_of_hdf5_columns_is_told_to_give_the_path(trained_models):
     """cat data.h5 | evaluate MODEL - was told to run "convert -", which convert refuses."""
     good, data = trained_models["binary"]

@@ -183,7 +183,7 @@ def test_evaluate_and_predict_name_the_first_non_finite_row_of_sparse_input(tmp_
                  ["predict", tmp_path / "m.h5", tmp_path / "bad.h5", "-o", tmp_path / "p.csv"]):
         code, _, err = cli(*argv)
         assert (code, err.strip().splitlines()[-1]) == (2, f"sgdcli: error: {tmp_path / 'bad.h5'}:X: non-finite "
-                                                           "feature value at row 77"), err
+                                                           f"feature value at row 77, column {M.indices[M.indptr[77]]}"), err
     assert not (tmp_path / "p.csv").exists()
 
 

@@ -180,7 +180,11 @@ def _not_a_model(path, f) -> str:
     """Why the HDF5 file ``f`` without sgdcli's format attribute is not read as a model: a data file (one in
     the model's place, as given to evaluate DATA MODEL), or another tool's file."""
     found = producers.recognize(f)
-    held = f"it looks like {found[0]}" if found else f"it holds a dataset {DEFAULT_X}" if DEFAULT_X in f else None
+    try:
+        data = DEFAULT_X in f
+    except hdf5.READ_ERRORS:  # a damaged file's links: another tool's, for all this can tell
+        data = False
+    held = f"it looks like {found[0]}" if found else f"it holds a dataset {DEFAULT_X}" if data else None
     if held is None:
         return f"{path}: not an sgdcli model (no sgdcli_format attribute; written by another tool?)"
     return f"{path}: not an sgdcli model but a data file ({held}); give the model, the file sgdcli train -o writes"

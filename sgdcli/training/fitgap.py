@@ -64,25 +64,22 @@ def measure(run) -> Gap | None:
     targets = raw if classes is None else np.where(labelled, classes, np.nan)
     weights = run.sample_weights_of(raw)
     Z = sample(run.sample, run.plan.center, run.plan.scale)  # the rows as the kernels see them, the bias's 1
-    try:
-        fits = (curvature.exact(d + 1, room(run.sample)) if classes is None else  # every class, as the model has
-                len(np.unique(classes[labelled])) == outputs + 1 and not gradientnoise.skipped(
-                    opts.model, Z, targets, weights, room(run.sample)))
-        if not fits or labelled.sum() < ROWS_PER_WEIGHT * outputs * (d + 1):
-            return None
-        params = run.kept_params()
-        loss = _objective(opts.model, Z @ params.T, targets, weights, labelled) + 0.5 * opts.l2 * float(
-            np.sum(params[:, :-1] ** 2))
-        uneven, l2 = math.nan, opts.l2
-        if run.std is None:  # raw features: fitted in the sample's own standardized units, Z's rows in place
-            uneven, spread = _standardize(Z)
-            l2 = opts.l2 / spread**2  # the raw weights' penalty, w = w' / spread: the standardized ones', each
-        if opts.model == "linear":
-            best, variance = linearfit.objective(Z, targets, weights, linearfit.fit(Z, targets, weights, l2), l2)
-        else:
-            best, variance = gradientnoise.fit_objective(opts.model, Z, targets, weights, l2), None
-    finally:
-        run.sample.release()
+    fits = (curvature.exact(d + 1, room(run.sample)) if classes is None else  # every class, as the model has
+            len(np.unique(classes[labelled])) == outputs + 1 and not gradientnoise.skipped(
+                opts.model, Z, targets, weights, room(run.sample)))
+    if not fits or labelled.sum() < ROWS_PER_WEIGHT * outputs * (d + 1):
+        return None
+    params = run.kept_params()
+    loss = _objective(opts.model, Z @ params.T, targets, weights, labelled) + 0.5 * opts.l2 * float(
+        np.sum(params[:, :-1] ** 2))
+    uneven, l2 = math.nan, opts.l2
+    if run.std is None:  # raw features: fitted in the sample's own standardized units, Z's rows in place
+        uneven, spread = _standardize(Z)
+        l2 = opts.l2 / spread**2  # the raw weights' penalty, w = w' / spread: the standardized ones', each
+    if opts.model == "linear":
+        best, variance = linearfit.objective(Z, targets, weights, linearfit.fit(Z, targets, weights, l2), l2)
+    else:
+        best, variance = gradientnoise.fit_objective(opts.model, Z, targets, weights, l2), None
     best += _optimism(outputs * (d + 1), run.n_train, weights, labelled, variance)
     if not math.isfinite(best):
         return None

@@ -107,6 +107,14 @@ def log_end(run, kept_epoch: int) -> list[str]:
     epoch's loss (of those early stopping judges) was lower by no more than --min-delta: the threshold, not the
     loss, kept an epoch that may be far from the optimum whatever the epochs, and the warning says to lower it.
     """
+    try:
+        return _judged(run, kept_epoch)
+    finally:  # what the measures below read of the sample, read once for them all
+        run.sample.release()
+
+
+def _judged(run, kept_epoch: int) -> list[str]:
+    """``log_end``'s warnings, found and warned."""
     found = []
     warmup, planned = run.opts.warmup_iterations, run.cfg.total_iterations
     if run.history and warmup > planned:  # the rate never got to its value: a warm-up meant for another run

@@ -82,16 +82,13 @@ def short(run, epochs: int, kept_epoch: int, under: str | None = None) -> list[s
     labels = sample_labels(run.sample)
     weights = run.sample_weights_of(labels)
     Z = sample(run.sample, run.plan.center, run.plan.scale)
-    try:
-        if gradientnoise.skipped(opts.model, Z, labels, weights, room(run.sample)):
-            return []
-        fitted = gradientnoise.fit_loss(opts.model, Z, labels, weights)
-        classes = run.labels.class_of(labels)
-        keep = (classes >= 0) if weights is None else (classes >= 0) & (weights > 0)
-        v = np.ones(int(keep.sum())) if weights is None else weights[keep]
-        S = (Z @ run.kept_params().T)[keep]  # every row's scores, then the kept rows': never a copy of Z's rows
-    finally:
-        run.sample.release()
+    if gradientnoise.skipped(opts.model, Z, labels, weights, room(run.sample)):
+        return []
+    fitted = gradientnoise.fit_loss(opts.model, Z, labels, weights)
+    classes = run.labels.class_of(labels)
+    keep = (classes >= 0) if weights is None else (classes >= 0) & (weights > 0)
+    v = np.ones(int(keep.sum())) if weights is None else weights[keep]
+    S = (Z @ run.kept_params().T)[keep]  # every row's scores, then the kept rows': never a copy of Z's rows
     m, p = len(S), Z.shape[1] * (max(S.shape[1], 2) - 1)
     loss = float(np.sum(v * losses(S, classes[keep])) / m) if m else math.nan
     best = fitted + optimism(p, m, run.n_train, v) if m else math.nan
@@ -188,8 +185,6 @@ def _newton_gap(run, params: np.ndarray, gradient: np.ndarray,
             fitted = f"whose rarest class has {rare:,} rows"
     except np.linalg.LinAlgError:  # a row weighing 10**100 times the others: theirs is below its rounding
         return None
-    finally:
-        run.sample.release()
     return (fall, change, whole, len(Z), fitted) if math.isfinite(fall + change) else None
 
 

@@ -59,11 +59,8 @@ def measure(run) -> Ended | None:
         return None
     weights = run.sample_weights_of(raw)
     start = warmstart.weights(run.init, run.mean, run.std)
-    try:
-        kept, initial, zero = (_mean_loss(run, P, targets, labelled, weights)
-                               for P in (run.kept_params(), start, np.zeros_like(start)))
-    finally:
-        run.sample.release()
+    kept, initial, zero = (_mean_loss(run, P, targets, labelled, weights)
+                           for P in (run.kept_params(), start, np.zeros_like(start)))
     return Ended(kept, initial, zero, int(labelled.sum()))
 
 
