@@ -1,6 +1,7 @@
 """--config FILE.toml, SGDCLI_<COMMAND>_<OPTION> and --print-config: precedence, checks, round trip."""
 
 import json
+import re
 import math
 import tomllib
 
@@ -396,8 +397,13 @@ def test_a_bad_item_of_a_grid_list_names_the_file_and_key(tmp_path, binary_file,
 def test_print_config_refuses_a_setting_the_run_refuses_before_it_starts(tmp_path, command, table, message):
     """--print-config ran none of the command's own checks of its settings: a file that the nightly run would
     refuse printed, exit 0.  It refuses it now with the run's line and exit 2, and opens no file to do so:
-    DATA (and MODEL) do not exist, and the run too refuses the setting before it looks for them."""
+    DATA (and MODEL) do not exist, and the run too refuses the setting before it looks for them.  The option
+    that opens the line, set by the file, is followed by where: the file, table and key."""
     config = write(tmp_path, f"[{command}]\n{table}\n")
+    opened = re.match(r"--([a-z-]+)", message)
+    key = opened.group(1).replace("-", "_") if opened else None
+    if key is not None and f"{key} =" in table:
+        message = f"{opened.group(0)} (from {config} [{command}] {key}){message[opened.end():]}"
     data = str(tmp_path / "absent.h5")
     args = {"train": ("train", data, "-o", tmp_path / "m.h5"), "sweep": ("sweep", data, "--batch-sizes", "8"),
             "evaluate": ("evaluate", tmp_path / "absent-model.h5", data),
