@@ -1,8 +1,8 @@
 """--config FILE.toml, SGDCLI_<COMMAND>_<OPTION> and --print-config: precedence, checks, round trip."""
 
 import json
-import re
 import math
+import re
 import tomllib
 
 import click
