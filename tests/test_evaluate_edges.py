@@ -1,6 +1,8 @@
 """evaluate at the edges: targets a regression model cannot be measured on, degenerate metrics, huge weights.
 Each outcome is scikit-learn's where it has one, and an exit-2 line naming the row where it refuses."""
 
+import os
+
 import h5py
 import numpy as np
 import pytest
@@ -217,6 +219,11 @@ def test_the_training_file_read_as_other_columns_than_the_models_is_refused(tmp_
     assert cli(command, chosen, data, *out("same"), "--features", "3, 0,1")[0] == 0
     moved = write_table(tmp_path / "moved.h5", X[:, [3, 0, 1]], y)  # the same columns, first in another file
     assert cli(command, chosen, moved, *out("moved"), "--features", "0,1,2")[0] == 0
+    # that other file at the training file's path, of its size and modification time: its content tells
+    mtime = os.stat(data).st_mtime_ns
+    write_table(data, np.column_stack([X[:, [3, 0, 1]], X[:, 2:4]]), y)
+    os.utime(data, ns=(mtime, mtime))
+    assert cli(command, chosen, data, *out("rewritten"), "--features", "0,1,2")[0] == 0
 
 
 @pytest.mark.parametrize("command", ["evaluate", "predict"])

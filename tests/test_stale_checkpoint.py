@@ -64,6 +64,39 @@ def test_resume_refuses_a_checkpoint_of_other_data_and_names_restart_stale(refre
     assert os.path.exists(ckpt) and not os.path.exists(model)
 
 
+def test_resume_refuses_another_file_of_the_same_size_and_time(tmp_path):
+    """Another day's rows of the same shape, copied in with the first day's modification time (cp -p of a file
+    of that time, an archive's fixed times): the checkpoint's size and time matched, and the run went on with
+    half its epochs on one file and half on the other.  The files' content digests tell them apart; a copy of
+    the same file under the same time, and a checkpoint that records no digest (an older sgdcli's), resume."""
+    import h5py
+
+    data = write_table(tmp_path / "data.h5", *make_problem("binary", n=3000, d=6, seed=1))
+    os.utime(data, (1000, 1000))
+    ckpt = stopped_run(data, str(tmp_path / "m.h5"))
+    shutil.copy(data, tmp_path / "kept.h5")
+    write_table(data, *make_problem("binary", n=3000, d=6, seed=2))
+    os.utime(data, (1000, 1000))
+    assert os.path.getsize(data) == os.path.getsize(tmp_path / "kept.h5")
+    assert cli("train", data, "-o", tmp_path / "m.h5", "--resume", "-q", *TRAIN) == (
+        2, "", f"sgdcli: error: --resume: the data changed since checkpoint {ckpt}: train.content (another file of "
+               "the same size and modification time: its bytes differ); drop --resume, remove the checkpoint, or "
+               "add --restart-stale to start over\n")
+    shutil.copy(tmp_path / "kept.h5", data)  # the first day's file again, under its time
+    os.utime(data, (1000, 1000))
+    shutil.copy(ckpt, tmp_path / "older.ckpt")
+    code, _, err = cli("train", data, "-o", tmp_path / "m.h5", "--resume", *TRAIN)
+    assert code == 0 and f"resuming from {ckpt}: epoch 2," in err, err
+    assert_as_uninterrupted(tmp_path / "m.h5", tmp_path, data)
+    with h5py.File(tmp_path / "older.ckpt", "r+") as f:  # as an sgdcli that kept no digest wrote it
+        data_attr = f.attrs["data"]
+        f.attrs["data"] = data_attr.replace(f', "content": "{sgdcli.data.identity.content_digest(data)}"', "")
+        assert f.attrs["data"] != data_attr
+    shutil.copy(tmp_path / "older.ckpt", ckpt)
+    code, _, err = cli("train", data, "-o", tmp_path / "m2.h5", "--resume", *TRAIN, "--checkpoint", ckpt)
+    assert code == 0 and f"resuming from {ckpt}: epoch 2," in err, err
+
+
 def test_restart_stale_removes_a_checkpoint_of_other_data_and_trains_from_scratch(refreshed, tmp_path):
     data, model, ckpt = refreshed
     code, out, err = cli("train", data, "-o", model, "--resume", "--restart-stale", "-q", *TRAIN)

@@ -16,7 +16,27 @@ from __future__ import annotations
 
 import dataclasses
 import datetime
+import hashlib
 import os
+
+# Runs of bytes a file's content digest reads, spread evenly over it, the first and the last included, and their
+# length: a few hundred KiB read, once a run, that tell apart two files of the same size and modification time
+# (a copy that kept the time, an archive's or an image's fixed times) wherever they differ in more than a few
+# places, without reading either whole.
+DIGEST_RUNS = 64
+DIGEST_BYTES = 4096
+
+
+def content_digest(path) -> str:
+    """A digest of the file's size and of DIGEST_RUNS runs of DIGEST_BYTES bytes spread evenly over it."""
+    h = hashlib.blake2b(digest_size=16)
+    with open(path, "rb") as fh:
+        size = os.fstat(fh.fileno()).st_size
+        h.update(size.to_bytes(8, "little"))
+        last = max(size - DIGEST_BYTES, 0)
+        for k in sorted({last * k // (DIGEST_RUNS - 1) for k in range(DIGEST_RUNS)}):
+            h.update(os.pread(fh.fileno(), DIGEST_BYTES, k))
+    return h.hexdigest()
 
 
 @dataclasses.dataclass(frozen=True)

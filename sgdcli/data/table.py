@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import math
 import os
 import warnings
@@ -12,7 +13,7 @@ import numpy as np
 from sgdcli.data import (columnindex, csrblocks, csvcolumns, featurenames, hashing, hdf5, nonfinite, producers,
                          rowcount, wholechunks)
 from sgdcli.data.columns import ColumnReader
-from sgdcli.data.identity import FileIdentity
+from sgdcli.data.identity import FileIdentity, content_digest
 from sgdcli.data.pandasframes import CodedFields
 from sgdcli.data.shuffle import PageShuffle
 from sgdcli.data.sources import ComposedReader, Fields, Source
@@ -357,7 +358,13 @@ class Table:
             "dtype": self.X.layout.dtype,
             "size": st.st_size,
             "mtime": st.st_mtime,
+            "content": self.content,
         }
+
+    @functools.cached_property
+    def content(self) -> str:
+        """The file's content digest (data/identity.py ``content_digest``), read once."""
+        return content_digest(self.path)
 
     def close(self):
         for reader in (getattr(self, "X", None), getattr(self, "Y", None), self.W):

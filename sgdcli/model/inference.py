@@ -228,10 +228,11 @@ def _open_for(model: Model, data, x: str, y: str | None, columns: dict | None = 
 
 
 def _training_columns(model: Model, table: Table) -> None:
-    """InputError where ``table`` is the very file ``model`` was trained on (its path, size and modification
-    time, its dataset, label column and transposition: the model's fingerprint), read as other columns than the
-    model's features: columns known by position are whatever --features says they are in another file, but in
-    this one they are known, and a --features in another order scored the wrong columns."""
+    """InputError where ``table`` is the very file ``model`` was trained on (its path, size, modification time
+    and content digest, its dataset, label column and transposition: the model's fingerprint), read as other
+    columns than the model's features: columns known by position are whatever --features says they are in
+    another file, but in this one they are known, and a --features in another order scored the wrong
+    columns."""
     trained, given = model.fingerprint, table.feature_names
     if given is None or not trained.get("path"):
         return
@@ -241,7 +242,8 @@ def _training_columns(model: Model, table: Table) -> None:
         return
     same = (trained["path"] == os.path.abspath(table.path) and trained.get("size") == st.st_size
             and trained.get("mtime") == st.st_mtime and trained.get("x") == table.x_name
-            and trained.get("label_column") == table.label_column and bool(trained.get("transpose")) == table.transpose)
+            and trained.get("label_column") == table.label_column and bool(trained.get("transpose")) == table.transpose
+            and trained.get("content") in (None, table.content))  # (a model of an older sgdcli has none)
     expected = model.training.get("features") or [str(j) for j in range(model.n_features)]
     if same and list(given) != list(expected):
         chosen = trained.get("features")

@@ -264,10 +264,13 @@ def _of(table) -> dict:
 def _older_names(saved: dict, current: dict) -> dict:
     """``saved`` (a checkpoint's data fingerprints), where a checkpoint of an older sgdcli does not record the
     class names: with the current names where they are those it read (sorted as text: what every version read
-    before numeric categories sorted as numbers), so that such a checkpoint still continues its run."""
+    before numeric categories sorted as numbers), so that such a checkpoint still continues its run; nor the
+    files' content digests: the current ones (its size and time still tell)."""
     out = dict(saved)
     for key in ("train", "val"):
         then, now = saved.get(key), current.get(key)
+        if isinstance(then, dict) and isinstance(now, dict) and "content" not in then and "content" in now:
+            out[key] = then = {**then, "content": now["content"]}
         if isinstance(then, dict) and isinstance(now, dict) and "class_names" not in then and "class_names" in now:
             if now["class_names"] == sorted(now["class_names"]):
                 out[key] = {**then, "class_names": now["class_names"]}
@@ -288,7 +291,7 @@ def mismatch(ckpt: Checkpoint, options: dict, data: dict, path: str, defaults: d
                                      class_names(_older_names(ckpt.data, data))))
     if diff:
         return f"checkpoint {path} was made with other options: {'; '.join(diff)}"
-    diff = differences({**_older_names(ckpt.data, data), "init": None}, {**data, "init": None})
+    diff = _said(differences({**_older_names(ckpt.data, data), "init": None}, {**data, "init": None}))
     if diff:
         return f"the data changed since checkpoint {path}: {'; '.join(diff)}"
     then, now = ckpt.data.get("init"), data.get("init")
@@ -297,6 +300,15 @@ def mismatch(ckpt: Checkpoint, options: dict, data: dict, path: str, defaults: d
                                                                 "record it"]
         return f"the --init model {now['path']} changed since checkpoint {path}: {'; '.join(diff)}"
     return None
+
+
+def _said(diff: list[str]) -> list[str]:
+    """The data's ``differences`` as said: a file's content digest only where nothing else of it differs (another
+    file of the same size and modification time), and then in words rather than as two digests."""
+    files = [d.split(".", 1)[0] for d in diff]
+    return [f"{name}.content (another file of the same size and modification time: its bytes differ)"
+            if d.startswith(f"{name}.content (") else d for d, name in zip(diff, files)
+            if not (d.startswith(f"{name}.content (") and files.count(name) > 1)]
 
 
 # Options whose default is derived from others: the value each side took, where the other gave it
