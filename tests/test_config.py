@@ -237,7 +237,20 @@ def test_a_leftover_print_config_help_or_argument_variable_is_refused_not_obeyed
             assert cli("train", binary_file, "-o", tmp_path / "m.h5", "-q", *extra) == (
                 2, "", f"sgdcli: error: SGDCLI_TRAIN_{name}: {message}\n")
         monkeypatch.delenv(f"SGDCLI_TRAIN_{name}")
+    # with DATA only in the environment (as a job meant to give it): the variable, not "Missing argument 'DATA'"
+    monkeypatch.setenv("SGDCLI_TRAIN_DATA", str(binary_file))
+    assert cli("train", "-o", tmp_path / "m.h5") == (2, "", "sgdcli: error: SGDCLI_TRAIN_DATA: DATA is an argument "
+                                                            "of train, taken only on the command line\n")
     assert not (tmp_path / "m.h5").exists()
+
+
+def test_a_byte_order_mark_opening_a_file_is_left_out(tmp_path, binary_file):
+    """Some editors open UTF-8 with a byte-order mark, which TOML does not allow: the file was "not valid TOML
+    (Invalid statement (at line 1, column 1))"; CSV input leaves such a mark out, and so does --config."""
+    path = tmp_path / "bom.toml"
+    path.write_bytes(b"\xef\xbb\xbf[train]\nepochs = 7\n")
+    code, out, err = cli("train", binary_file, "-o", tmp_path / "m.h5", "--config", path, "--print-config")
+    assert (code, err) == (0, "") and "epochs = 7" in out, err
 
 
 @pytest.mark.parametrize("command", sorted(main_group.commands))

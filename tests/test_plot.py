@@ -101,7 +101,8 @@ def test_records_whose_values_are_not_numbers_are_usage_errors(tmp_path, record,
 
 def test_runs_joined_into_one_file_are_refused_and_an_input_is_never_the_image(tmp_path, runs):
     """cat a.jsonl b.jsonl was drawn as one run whose epoch axis went back to 1, its iterations and time summed
-    over both; plot m.png -o m.png replaced its own records by the image."""
+    over both; one file given twice, two curves under one name; plot m.png -o m.png replaced its own records by
+    the image."""
     a, b = runs
     joined = tmp_path / "joined.jsonl"
     joined.write_text(Path(a).read_text() + Path(b).read_text())
@@ -113,6 +114,9 @@ def test_runs_joined_into_one_file_are_refused_and_an_input_is_never_the_image(t
     assert cli("plot", again, "-o", tmp_path / "c.png")[2].startswith(f"sgdcli: error: {again}: line 2: epoch 1 "
                                                                        "after epoch 1: ")
     assert not (tmp_path / "c.png").exists()
+    for twice, said in ((a, ""), (os.path.join(os.path.dirname(a), ".", os.path.basename(a)), f" (as {a})")):
+        assert cli("plot", a, b, twice, "-o", tmp_path / "c.png") == (
+            2, "", f"sgdcli: error: {twice}: given twice{said}; give each run once\n")
     image = tmp_path / "a.png"
     image.write_text(Path(a).read_text())
     assert cli("plot", b, image, "-o", image) == (2, "", f"sgdcli: error: -o {image}: is also an input of this "

@@ -83,8 +83,8 @@ def load(path: str, ctx: click.Context, given: str | None = None) -> dict:
             raw = fh.read()
     except OSError as exc:
         raise InputError(f"{given}: cannot read it ({exc.strerror or exc})") from None
-    try:
-        document = tomllib.loads(utf8_text(raw, given, "a TOML file"))
+    try:  # (a byte-order mark, which some editors write, is no TOML: left out, as CSV input leaves it out)
+        document = tomllib.loads(utf8_text(raw, given, "a TOML file").removeprefix("\ufeff"))
     except tomllib.TOMLDecodeError as exc:
         raise InputError(f"{given}: not valid TOML ({exc})") from None
     commands = _commands(ctx)
@@ -204,6 +204,9 @@ class ConfiguredCommand(click.Command):
     def parse_args(self, ctx: click.Context, args):
         try:
             return super().parse_args(ctx, args)
+        except click.MissingParameter:  # SGDCLI_TRAIN_DATA=x.h5 with no DATA: the variable is what is wrong
+            check_environment_names(ctx)
+            raise
         except click.BadParameter as exc:  # click names the option, as if the bad value had been typed
             if exc.param is None or ctx.get_parameter_source(exc.param.name) is not ParameterSource.ENVIRONMENT:
                 raise

@@ -163,6 +163,13 @@ def plot_files(paths: list[str], output: str, warn=None) -> int:
     with no epochs among others with some (a run of ``sweep --metrics-dir`` that diverged in its first epoch)
     is left out, and ``warn(text)`` told; alone, it is an error."""
     check_output(output, inputs=paths)
+    first = {}
+    for path in paths:  # one run twice is one curve over another, under one name in the legend twice
+        real = os.path.realpath(path)
+        if real in first:
+            raise InputError(f"{path}: given twice{'' if first[real] == path else f' (as {first[real]})'}; give "
+                             "each run once")
+        first[real] = path
     require("sgdcli plot")
     histories = [(path, read_history(path)) for path in paths]
     empty = [path for path, records in histories if not records]
