@@ -413,3 +413,33 @@ def test_a_warm_start_is_held_to_the_model_it_started_from_not_the_all_zero_one(
         for seed in (1, 2):
             m = train(second, TrainOptions(epochs=1, batch_size=batch, seed=seed, init=str(converged)))
             assert "warnings" not in m.training, (batch, seed, m.training["warnings"])
+
+
+
+def test_a_sparse_warm_starts_sample_is_scored_by_its_entries(tmp_path):
+    """The warm start's end scores CSR rows by their entries (warmend.py), scaled as the kernels scale them: as
+    the same rows made dense and multiplied out."""
+    from types import SimpleNamespace
+
+    from scipy import sparse as scipy_sparse
+
+    from sgdcli.data.table import Table
+    from sgdcli.training import warmend
+    from sgdcli.training.sampling import Sample
+
+    rng = np.random.default_rng(4)
+    M = scipy_sparse.random(5000, 9, density=0.3, format="csr", dtype=np.float32, random_state=4)
+    with h5py.File(tmp_path / "csr.h5", "w") as f:
+        g = f.create_group("X")
+        g["data"], g["indices"], g["indptr"] = M.data, M.indices, M.indptr
+        g.attrs["shape"], g.attrs["encoding-type"], g.attrs["encoding-version"] = M.shape, "csr_matrix", "0.1.0"
+        f["y"] = rng.integers(0, 3, 5000).astype(np.float64)
+    P, scale = rng.standard_normal((3, 10)), rng.uniform(0.5, 2.0, 9)
+    with Table(tmp_path / "csr.h5") as table:
+        drawn = Sample(table)
+        run = SimpleNamespace(table=table, sample=drawn, plan=SimpleNamespace(center=np.zeros(9), scale=scale))
+        got = warmend._scores(run, P)
+        rows = drawn.rows().dense(9).astype(np.float64) * scale
+    want = np.column_stack([rows, np.ones(len(rows))]) @ P.T
+    assert got.shape == (len(rows), 3) and 0 < len(rows) < 5000
+    np.testing.assert_allclose(got, want, rtol=1e-12, atol=1e-12)

@@ -57,29 +57,27 @@ def measure(run) -> Ended | None:
     labelled = np.isfinite(targets) if regression else targets >= 0
     if not labelled.any():
         return None
-    weights = run.sample_weights_of(raw)
+    v = run.sample_weights_of(raw)
+    v = np.ones(int(labelled.sum())) if v is None else v[labelled]
     start = warmstart.weights(run.init, run.mean, run.std)
-    kept, initial, zero = (_mean_loss(run, P, targets, labelled, weights)
-                           for P in (run.kept_params(), start, np.zeros_like(start)))
-    return Ended(kept, initial, zero, int(labelled.sum()))
-
-
-def _mean_loss(run, P: np.ndarray, targets: np.ndarray, labelled: np.ndarray, weights: np.ndarray | None) -> float:
-    """The mean loss over the ``labelled`` rows of the sample of the model of parameters ``P`` (outputs × features
-    + 1, the bias last, in the kernels' units), each row times its weight of ``weights`` (None: 1)."""
-    S = _scores(run, P)[labelled]
-    y = targets[labelled]
+    models = (run.kept_params(), start, np.zeros_like(start))
+    S = _scores(run, np.concatenate(models))[labelled]  # the rows as the kernels see them, once for the three
+    y, loss = targets[labelled], losses.loss_of(run.opts.objective)  # (``v`` carries the class weights)
+    means, at = [], 0
     with np.errstate(all="ignore"):  # a score beyond float64 is an infinite loss, judged as such
-        # each row's loss unweighted (no class weights): ``weights`` carry the kernels' class and row weights
-        per_row = losses.row_losses(losses.loss_of(run.opts.objective), S, y, np.empty(len(y)), np.empty_like(S))
-        v = np.ones(len(y)) if weights is None else weights[labelled]
-        return float(per_row @ v / max(v.sum(), np.finfo(np.float64).tiny))
+        for P in models:
+            part = np.ascontiguousarray(S[:, at:at + len(P)])
+            per_row = losses.row_losses(loss, part, y, np.empty(len(y)), np.empty_like(part))
+            means.append(float(per_row @ v / max(v.sum(), np.finfo(np.float64).tiny)))
+            at += len(P)
+    return Ended(*means, len(y))
 
 
 def _scores(run, P: np.ndarray) -> np.ndarray:
-    """The scores (rows × outputs) of the sample's rows, as the kernels see them, under ``P``."""
+    """The scores (rows × outputs) of the sample's rows, as the kernels see them, under ``P`` (outputs ×
+    features + 1, the bias last, in the kernels' units)."""
     if not run.table.sparse:
-        return np.ascontiguousarray(sample(run.sample, run.plan.center, run.plan.scale) @ P.T)
+        return sample(run.sample, run.plan.center, run.plan.scale) @ P.T
     X, values = sparse_sample(run.sample, run.plan.scale)
     row_of = np.repeat(np.arange(X.n_rows), np.diff(X.indptr))
     return np.column_stack([np.bincount(row_of, weights=values * p[X.indices], minlength=X.n_rows) + p[-1]
