@@ -175,6 +175,40 @@ def test_the_model_keeps_its_feature_names_and_predict_finds_them_by_name(tmp_pa
         "short.h5:df: has no column 'f11', which the model was trained on (1 of its 12 features missing)"), err
 
 
+@pytest.mark.parametrize("command", ["evaluate", "predict"])
+def test_features_that_read_other_columns_than_a_named_models_are_refused(tmp_path, data, command):
+    """A model of --features f3,f0 given --features f5,f3 on a file that holds f3 and f0 read f5 as f3 and f3 as
+    f0, by position: r2 -101 on a file where the model's own columns gave 0.13, exit 0.  A --features that reads
+    one of the model's columns as another of its features, or others where the file holds the model's own, is
+    refused; the model's columns in another order are read in the model's; renamed columns, as listed."""
+    pd = need("pandas")
+    X, y = data
+    df = frame(X, y)
+    df.to_hdf(tmp_path / "train.h5", key="df", format="fixed")
+    model = tmp_path / "m.h5"
+    assert cli("train", tmp_path / "train.h5", "--x", "df", "--label-column", "label", "--features", "f3,f0",
+               "-o", model, "-q", "--epochs", "1")[0] == 0
+    path = tmp_path / "train.h5"
+    args = (lambda name: ["--x", "df", "-o", tmp_path / f"{name}.csv"]) if command == "predict" else (
+        lambda name: ["--x", "df", "--label-column", "label"])
+    for given, said in (("f5,f3", "reads column 'f3' as the model's feature 'f0'"),
+                        ("5,3", "reads column 'f3' as the model's feature 'f0'"),
+                        ("f5,f7", "reads columns 'f5', 'f7', where it holds the model's own")):
+        assert cli(command, model, path, *args("bad"), "--features", given) == (
+            2, "", f"sgdcli: error: --features {given}: {path}:df {said}; the model was trained on columns 'f3', "
+                   "'f0', which it finds by name: give no --features\n")
+    assert not (tmp_path / "bad.csv").exists()
+    df.rename(columns={"f3": "g3", "f0": "g0"}).to_hdf(tmp_path / "renamed.h5", key="df", format="fixed")
+    said = [cli(command, model, file, *args(name), *given) for file, name, given in (
+        (path, "want", []), (path, "again", ["--features", "f0,f3"]),
+        (tmp_path / "renamed.h5", "renamed", ["--features", "g3,g0"]))]
+    assert [code for code, _, _ in said] == [0, 0, 0], said
+    if command == "predict":
+        assert len({(tmp_path / f"{name}.csv").read_text() for name in ("want", "again", "renamed")}) == 1
+    else:
+        assert len({out for _, out, _ in said}) == 1
+
+
 def test_features_selects_columns_by_name_or_index(tmp_path, data):
     X, y = data
     path = tmp_path / "d.h5"

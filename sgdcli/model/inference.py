@@ -140,7 +140,7 @@ def by_name(names: list[str] | None, data, x: str, columns: dict, model: str = "
         return columns, []
     label = _named(columns.get("label_column"), present, text)
     if columns.get("features") is not None:
-        return _listed(names, present, columns), []
+        return _listed(names, present, columns, f"{model}{where_in(data, x)}"), []
     own = [name for name in present if name != label]
     # a text column besides the label (a compound table's text field, which training left out with
     # --label-column or --features) is left out by selecting the model's columns too
@@ -173,15 +173,25 @@ def _named(given: str | None, present: list[str], text) -> str | None:
     return present[k] if -len(present) <= k < len(present) else given
 
 
-def _listed(names: list[str], present: list[str], columns: dict) -> dict:
+def _listed(names: list[str], present: list[str], columns: dict, where: str) -> dict:
     """``columns`` whose ``--features`` (names or indices) are the model's columns in another order: those in
     the model's order, as they are read without ``--features``; ``columns`` as they are otherwise (another
-    set of columns is read as listed: Table, or the model's checks, say what is wrong with it)."""
+    set of columns, the model's renamed, is read as listed: Table, or the model's checks, say what is wrong
+    with it).  InputError where they read a column of the model's name as another of its features, or read
+    others where ``where`` (the data) holds every one of the model's: scored by position, silently wrong."""
     given = columns["features"]
     items = given if isinstance(given, list) else split_names(given)
     listed = [_named(item, present, []) for item in items]
     if len(listed) == len(names) and listed != names and set(listed) == set(names):
         columns["features"] = list(names)
+        return columns
+    clash = next(((j, name) for j, name in enumerate(listed) if name in names and j < len(names)
+                  and names[j] != name), None)
+    if clash is not None or (listed != names and set(names) <= set(present)):
+        said = (f"reads column {clash[1]!r} as the model's feature {names[clash[0]]!r}" if clash is not None else
+                f"reads columns {', '.join(map(repr, listed))}, where it holds the model's own")
+        raise InputError(f"--features {_listing(given)}: {where} {said}; the model was trained on columns "
+                         f"{', '.join(map(repr, names))}, which it finds by name: give no --features")
     return columns
 
 
