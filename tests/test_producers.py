@@ -209,6 +209,54 @@ def test_features_that_read_other_columns_than_a_named_models_are_refused(tmp_pa
         assert len({out for _, out, _ in said}) == 1
 
 
+def test_a_label_column_index_that_is_a_models_feature_in_another_order_is_named(tmp_path, data):
+    """--label-column 12 (the label, last, in the training file) on a frame whose columns come in another
+    order, where column 12 is f0: "--label-column 12: is also listed in --features", a --features never given.
+    It says which column the index is there, for evaluate and for --val."""
+    X, y = data
+    df = frame(X, y)
+    df.to_hdf(tmp_path / "train.h5", key="df", format="fixed")
+    model = tmp_path / "m.h5"
+    assert cli("train", tmp_path / "train.h5", "--x", "df", "--label-column", "12", "-o", model, "-q",
+               "--epochs", "1")[0] == 0
+    other = tmp_path / "other.h5"
+    df[["label"] + NAMES[::-1]].to_hdf(other, key="df", format="fixed")
+    said = ("--label-column 12: is column 'f0' of {}{}:df, one of the model's features (its columns are in another "
+            "order than the training file's); give the label column by its name")
+    assert cli("evaluate", model, other, "--x", "df", "--label-column", "12") == (
+        2, "", f"sgdcli: error: {said.format('', other)}\n")
+    code, _, err = cli("train", tmp_path / "train.h5", "--x", "df", "--label-column", "12", "--val", other, "-o",
+                       tmp_path / "v.h5", "--epochs", "1")
+    assert (code, err.splitlines()[-1]) == (2, f"sgdcli: error: {said.format('--val ', other)}"), err
+    assert cli("evaluate", model, other, "--x", "df", "--label-column", "label")[0] == 0
+
+
+def test_the_options_info_suggests_paste_into_a_shell_and_prefer_a_label_named_so(tmp_path, data):
+    """A label named "my target" was suggested as --label-column my target, which a shell splits (and a name
+    with $(...) in it would run); an AnnData file's suggested labels were its first obs column by name (obs/bin
+    before obs/label).  Each value is quoted as a shell needs it, and a column named as labels are is taken
+    first, else the frame's first in its own order."""
+    import subprocess
+
+    pd, ad = need("pandas"), need("anndata")
+    X, y = data
+    df = pd.DataFrame(X[:, :2], columns=["a", "b"]).assign(**{"my target": y})
+    with warnings.catch_warnings():  # PyTables: "my frame" is no Python identifier (natural naming)
+        warnings.simplefilter("ignore")
+        df.to_hdf(tmp_path / "spaced.h5", key="my frame", format="fixed")
+    code, out, _ = cli("info", tmp_path / "spaced.h5")
+    told = "--x 'my frame' --label-column 'my target'"
+    assert code == 0 and f"looks like a pandas frame: train with {told}\n" in out, out
+    argv = subprocess.run(f"printf '%s\\n' {told}", shell=True, capture_output=True, text=True).stdout.splitlines()
+    assert argv == ["--x", "my frame", "--label-column", "my target"]
+    obs = pd.DataFrame({"cls": y % 3, "bin": y, "label": y}, index=[str(i) for i in range(len(y))])
+    ad.AnnData(X, obs=obs).write_h5ad(tmp_path / "labelled.h5ad")
+    ad.AnnData(X, obs=obs[["cls", "bin"]]).write_h5ad(tmp_path / "unlabelled.h5ad")
+    for name, column in (("labelled", "label"), ("unlabelled", "cls")):
+        code, out, _ = cli("info", tmp_path / f"{name}.h5ad")
+        assert code == 0 and f"looks like an AnnData file: train with --x X --y obs/{column}\n" in out, out
+
+
 def test_features_selects_columns_by_name_or_index(tmp_path, data):
     X, y = data
     path = tmp_path / "d.h5"

@@ -120,9 +120,12 @@ def _series(g: h5py.Group, where: str, classes: list[str] | None, memory: int):
 
 def anndata_options(f: h5py.File) -> tuple[str, dict]:
     """An AnnData file's options: ``X``, or where it has none (``AnnData(X=None)``) a matrix of ``layers`` (or
-    of ``obsm``); the labels from its first ``obs`` column."""
+    of ``obsm``); the labels from its first ``obs`` column named as labels are (LABEL_NAMES), else its first in
+    the frame's own order (``column-order``; the group lists them by name)."""
     obs = f.get("obs")
     columns = [n for n, _ in members(obs) if n != "_index"] if isinstance(obs, h5py.Group) else []
+    order = [text_of(c) for c in obs.attrs.get("column-order", [])] if columns else []
+    columns.sort(key=lambda n: (n.lower() not in LABEL_NAMES, order.index(n) if n in order else len(order)))
     y = {"y": "obs/" + (columns[0] if columns else "<column>")}
     if isinstance(f.get("X"), (h5py.Dataset, h5py.Group)):
         return "an AnnData file", {"x": "X", **y}

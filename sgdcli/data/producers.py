@@ -29,6 +29,7 @@ missing value, counts as a bad label).
 
 from __future__ import annotations
 
+import shlex
 
 import h5py
 import numpy as np
@@ -342,8 +343,13 @@ def suggestion(f: h5py.File) -> str | None:
 
 
 def flags(options: dict) -> str:
-    """{"x": "df", "label_column": "label"} as "--x df --label-column label"."""
-    return " ".join(f"--{key.replace('_', '-')} {value}" for key, value in options.items())
+    """{"x": "df", "label_column": "label"} as "--x df --label-column label", each value quoted as a shell
+    would need it ("--label-column 'my target'"), but a placeholder ("<labels dataset>")."""
+    return " ".join(f"--{key.replace('_', '-')} {_shell(str(value))}" for key, value in options.items())
+
+
+def _shell(value: str) -> str:
+    return value if value.startswith("<") and value.endswith(">") else shlex.quote(value)
 
 
 WEIGHT_NAMES = ("w", "weight", "weights", "sample_weight", "sample_weights")  # and a column of row weights

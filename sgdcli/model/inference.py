@@ -139,6 +139,10 @@ def by_name(names: list[str] | None, data, x: str, columns: dict, model: str = "
     if numbered(present):
         return columns, []
     label = _named(columns.get("label_column"), present, text)
+    if label in names and label != columns.get("label_column"):  # an index, which this file's order makes a feature
+        raise InputError(f"--label-column {columns['label_column']}: is column {label!r} of "
+                         f"{model}{where_in(data, x)}, one of the model's features (its columns are in another order than the training file's); "
+                         "give the label column by its name")
     if columns.get("features") is not None:
         return _listed(names, present, columns, f"{model}{where_in(data, x)}"), []
     own = [name for name in present if name != label]
