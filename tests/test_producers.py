@@ -181,7 +181,7 @@ def test_features_that_read_other_columns_than_a_named_models_are_refused(tmp_pa
     f0, by position: r2 -101 on a file where the model's own columns gave 0.13, exit 0.  A --features that reads
     one of the model's columns as another of its features, or others where the file holds the model's own, is
     refused; the model's columns in another order are read in the model's; renamed columns, as listed."""
-    pd = need("pandas")
+    need("pandas")
     X, y = data
     df = frame(X, y)
     df.to_hdf(tmp_path / "train.h5", key="df", format="fixed")
