@@ -24,7 +24,7 @@ SGDCLI_WARNINGS = ("sgdcli.training.fitwarnings.FitWarning", "sgdcli.training.ch
                    "sgdcli.training.runlog.ShuffleWarning", "sgdcli.kernels.jit.UncachedKernels",
                    "sgdcli.kernels.jit.CacheDirSkipped", "sgdcli.kernels.runtime.ThreadsCapped",
                    "sgdcli.data.csvdecode.NoValues", "sgdcli.data.csvcolumns.UnnamedColumn",
-                   "sgdcli.data.unwritten.AllocatedEarly")
+                   "sgdcli.data.unwritten.AllocatedEarly", "sgdcli.data.valuerange.CoarseFeatures")
 
 
 def _warning_class(name: str) -> type[Warning]:

@@ -106,7 +106,7 @@ class Table:
         (float32): a float64 beyond float32's range reads as infinite, which the message says where X holds
         such values."""
         why = (nonfinite.PACKED if self._x_packed else nonfinite.CODED if self._x_coded else
-               nonfinite.WIDE if self._x_wide else "")
+               nonfinite.WIDE if self.x_wide else "")
         at = nonfinite.column(self.X, row, self.feature_names)
         return f"{self.where(self.x_name)}: non-finite feature value at row {row}{at}{why}"
 
@@ -145,7 +145,7 @@ class Table:
         if found.plain and 0 in found.features[0].ds.shape:
             raise InputError(f"{where}: dataset is empty (shape {found.features[0].ds.shape})")
         self._check_written(found, labels)  # before any reader looks at the storage (a declared 10^12 rows)
-        self._x_wide = any(_wider_than_read(s.dtype) for s in found.features)
+        self.x_wide = any(_wider_than_read(s.dtype) for s in found.features)
         self._x_packed = any(s.packing is not None and s.packing.missing for s in found.features)
         self._x_coded = any(isinstance(s, CodedFields) and len(s.coded_at) for s in found.features)
         # the columns that are no features (the label aside), with what they hold: info says why
@@ -189,7 +189,7 @@ class Table:
         if 0 in (reader.n_rows, reader.width):
             raise InputError(f"{where}: the CSR matrix is empty (shape {(reader.n_rows, reader.width)})")
         keep = None if self.features is None else columnindex.select(names, self.features, where)
-        self._x_wide, self._x_packed, self._x_coded = _wider_than_read(reader.data.dtype), False, False
+        self.x_wide, self._x_packed, self._x_coded = _wider_than_read(reader.data.dtype), False, False
         self.left_out = {}
         self.sparse, self.x_kind = True, "CSR sparse matrix"
         self.X = SparseX(reader, keep)

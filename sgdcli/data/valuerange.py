@@ -59,3 +59,30 @@ class ValueRange:
 
 STORED = {"float32": ValueRange(), "float64": None}  # convert --dtype: what X is written in
 SCORED = ValueRange(finite=True)  # predict and evaluate on CSV text
+
+
+class CoarseFeatures(UserWarning):
+    """Features stored wider than float32 whose variation float32 keeps little of (``coarse_text``)."""
+
+
+# Float32 steps at a feature's mean below which its deviation is mostly lost to the cast features are read as:
+# the rounding's own deviation, a step over √12, is then over 3% of the feature's (a Unix time of about 1.7e9,
+# whose float32 steps are 128 s, over 1,000 s: 2 steps, and 15 times the optimum's squared error of its fit).
+COARSE_STEPS = 10
+
+
+def coarse_text(where: str, names: list[str] | None, mean: np.ndarray, std: np.ndarray) -> str | None:
+    """The warning for the features (``names``, None: by position) of the table ``where`` whose deviation ``std``
+    spans fewer than COARSE_STEPS float32 steps at their ``mean``; None where none does."""
+    with np.errstate(over="ignore"):
+        step = np.spacing(np.abs(mean).astype(np.float32)).astype(np.float64)
+    coarse = np.flatnonzero((std > 0) & (std < COARSE_STEPS * step))
+    if not coarse.size:
+        return None
+    j = int(coarse[0])
+    name = repr(names[j]) if names is not None and names[j] != str(j) else str(j)
+    more = f" (and {len(coarse) - 1} more feature{'s' if len(coarse) > 2 else ''})" if len(coarse) > 1 else ""
+    return (f"{where}: feature {name}{more}: its values (mean {mean[j]:.6g}, deviation {std[j]:.3g}) span "
+            f"{std[j] / step[j]:.3g} steps of float32 ({step[j]:.3g} apart at that size) within a deviation: "
+            "features are read as float32, which keeps little of its variation; store it less an offset (a time "
+            "as seconds since the first row's)")

@@ -14,9 +14,11 @@ from __future__ import annotations
 
 import dataclasses
 import functools
+import warnings
 
 import numpy as np
 
+from sgdcli.data import valuerange
 from sgdcli.data.table import Table
 from sgdcli.engine import passes
 from sgdcli.errors import InputError
@@ -85,6 +87,10 @@ def learn(table: Table, val_table: Table | None, opts: TrainOptions, saved, init
                 passes.moment_pass, by_class=(weighting, labels.classes))  # rows weigh as in the loss
             stats = data_pass(moments, "standardizing")
             mean, std = stats.mean, stats.std()
+            coarse = valuerange.coarse_text(table.where(table.x_name), table.feature_names, mean, std) \
+                if table.x_wide and not table.sparse else None
+            if coarse is not None:
+                warnings.warn(coarse, valuerange.CoarseFeatures)
     if weighting is None:  # a resume: the pass its weights read, if any, is kept for where the bias starts
         weighting, count = _weighting(table, opts, labels, count, n_train, data_pass, message, init)
     return DataFacts(labels, n_train, n_bad, mean, std, weighting, zero_loss, count)
