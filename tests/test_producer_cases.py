@@ -128,7 +128,8 @@ def test_matlab_arrays_sgdcli_does_not_read_are_named(tmp_path):
 
 def test_a_matlab_matrix_of_observations_as_columns_names_the_automatic_transpose(tmp_path):
     """The Neural Network Toolbox's d × N: read transposed as every MATLAB dataset is, X had 3 rows; the error
-    did not say why, and --transpose changes nothing."""
+    did not say why, and --transpose, which was passed over, is refused, saying the matrix is read transposed
+    already."""
     hdf5storage = need("hdf5storage")
     X, y = _mat(tmp_path)
     path = str(tmp_path / "nn.mat")
@@ -137,8 +138,10 @@ def test_a_matlab_matrix_of_observations_as_columns_names_the_automatic_transpos
                "transposed as MATLAB holds it, 3 × 200 with one observation per row, and it is its 200 columns that "
                "fit y (observations as columns, d × N; --transpose does not undo the automatic one): save it with "
                "one observation per row (X = X.' in MATLAB before save -v7.3)\n")
-    for extra in ((), ("--transpose",)):
-        assert cli("train", path, "-o", tmp_path / "m.h5", *extra) == (2, "", message)
+    assert cli("train", path, "-o", tmp_path / "m.h5") == (2, "", message)
+    assert cli("train", path, "-o", tmp_path / "m.h5", "--transpose") == (
+        2, "", f"sgdcli: error: --transpose: {path}:X is a MATLAB matrix, read transposed already (MATLAB stores by "
+               "columns); it applies to a 2-D matrix stored features × rows\n")
     hdf5storage.savemat(path, {"X": X, "y": y.reshape(1, -1).astype(float)}, format="7.3")  # as the message says
     assert cli("train", path, "-o", tmp_path / "m.h5", "-q")[0] == 0
 
@@ -274,3 +277,27 @@ def test_predict_checks_no_label_column_against_the_model(tmp_path):
     assert cli("evaluate", tmp_path / "names.h5", bad, *read)[0] == 2
     code, out, err = cli("predict", tmp_path / "names.h5", bad, *read, "-o", "-")
     assert (code, out) == (0, cli("predict", tmp_path / "names.h5", path, *read, "-o", "-")[1]), err
+
+
+def test_transpose_of_a_frame_a_table_or_columns_is_refused_and_of_a_matrix_of_rows_says_to_drop_it(tmp_path):
+    """--transpose was passed over for a pandas frame, a compound table and a group of columns, whose rows are
+    their elements; on a matrix stored rows × features, the row count's error did not name it."""
+    pd = need("pandas")
+    X, y = _mat(tmp_path)
+    y = y.astype(np.float64)
+    frame = pd.DataFrame(X, columns=["a", "b", "c"]).assign(label=y)
+    frame.to_hdf(tmp_path / "df.h5", key="df")
+    rows = np.zeros(len(y), dtype=[("a", "f8"), ("label", "f8")])
+    with h5py.File(tmp_path / "t.h5", "w") as f:
+        f["T"], f["cols/a"], f["cols/b"], f["y"] = rows, X[:, 0], X[:, 1], y
+        f["X"] = X
+    for path, x, what in ((tmp_path / "df.h5", ["--x", "df", "--label-column", "label"], "a pandas frame"),
+                          (tmp_path / "t.h5", ["--x", "T", "--label-column", "label"], "a table, one row per element"),
+                          (tmp_path / "t.h5", ["--x", "cols"], "a group of columns")):
+        assert cli("train", path, *x, "--transpose", "-o", tmp_path / "m.h5") == (
+            2, "", f"sgdcli: error: --transpose: {path}:{x[1]} is {what}; it applies to a 2-D matrix stored features "
+                   "× rows\n")
+    assert cli("train", tmp_path / "t.h5", "--transpose", "-o", tmp_path / "m.h5") == (
+        2, "", f"sgdcli: error: {tmp_path / 't.h5'}:y: has 200 rows but X has 3; X is stored 200 × 3, its rows "
+               "first: drop --transpose\n")
+    assert not (tmp_path / "m.h5").exists()

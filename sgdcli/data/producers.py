@@ -194,6 +194,11 @@ def _layout(f: h5py.File, x: str, transpose: bool, text_ok) -> tuple[h5py.Group 
     unread = matlab.problem(obj, where)
     if unread is not None:
         raise InputError(unread)
+    if transpose and (isinstance(obj, h5py.Group) or obj.dtype.fields is not None or "MATLAB_class" in obj.attrs):
+        what = ("a MATLAB matrix, read transposed already (MATLAB stores by columns)" if "MATLAB_class" in obj.attrs
+                else "a pandas frame" if "pandas_type" in obj.attrs else "a group of columns"
+                if isinstance(obj, h5py.Group) else "a table, one row per element")
+        raise InputError(f"--transpose: {where} is {what}; it applies to a 2-D matrix stored features × rows")
     if isinstance(obj, h5py.Group):
         pandas = text_of(obj.attrs.get("pandas_type", b""))
         encoding = text_of(obj.attrs.get("encoding-type", b""))

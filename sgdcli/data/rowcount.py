@@ -30,6 +30,8 @@ def mismatch(path: str, x: str, y: str, rows: int, found: Found, labels) -> str:
                 f"{stored[1]} × {stored[0]} with one observation per row, and it is its {stored[0]} columns that fit "
                 f"{y} (observations as columns, d × N; --transpose does not undo the automatic one): save it with one "
                 f"observation per row ({x} = {x}.' in MATLAB before save -v7.3)")
+    if source.transposed and "MATLAB_class" not in source.ds.attrs and stored[0] == rows:
+        return f"{base}; {x} is stored {stored[0]} × {stored[1]}, its rows first: drop --transpose"
     if source.transposed or stored[1] != rows:
         return base
     dim = _shared_dimension(source.ds, labels)
