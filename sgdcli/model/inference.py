@@ -124,14 +124,16 @@ def measure(table: Table, objective: tuple[str, float], labels: Labels, We: np.n
     return measure_part(table, objective, labels, We, memory, select, progress=progress, centre=centre).result()
 
 
-def by_name(names: list[str] | None, data, x: str, columns: dict, model: str = "") -> tuple[dict, list[str]]:
+def by_name(names: list[str] | None, data, x: str, columns: dict, model: str = "", scored: bool = True
+            ) -> tuple[dict, list[str]]:
     """``columns`` (Table's keywords) to read a model's features ``names`` from ``data``, where both know their
     columns by name: where ``features`` is not given and ``data``'s (the label left out) are not those in that
     order, ``features`` set to ``names``, which Table then finds by name wherever they are; where ``features``
     lists the model's columns in another order, the model's order (``_listed``).  Also ``data``'s feature
     columns besides the model's, which that leaves out.  A label given by its index is the column Table takes
     (``_named``).  InputError naming a column of the model's that ``data`` lacks (after ``model``, what names
-    the model, where given)."""
+    the model, where given); ``scored`` (predict, evaluate), naming a ``features`` that would score other
+    columns than the model's by position (``_listed``: a warm start refuses any its model lacks itself)."""
     columns = dict(columns)
     if not names or numbered(names):
         return columns, []
@@ -141,10 +143,10 @@ def by_name(names: list[str] | None, data, x: str, columns: dict, model: str = "
     label = _named(columns.get("label_column"), present, text)
     if label in names and label != columns.get("label_column"):  # an index, which this file's order makes a feature
         raise InputError(f"--label-column {columns['label_column']}: is column {label!r} of "
-                         f"{model}{where_in(data, x)}, one of the model's features (its columns are in another order than the training file's); "
-                         "give the label column by its name")
+                         f"{model}{where_in(data, x)}, one of the model's features (its columns are in another order "
+                         "than the training file's); give the label column by its name")
     if columns.get("features") is not None:
-        return _listed(names, present, columns, f"{model}{where_in(data, x)}"), []
+        return _listed(names, present, columns, f"{model}{where_in(data, x)}" if scored else None), []
     own = [name for name in present if name != label]
     # a text column besides the label (a compound table's text field, which training left out with
     # --label-column or --features) is left out by selecting the model's columns too
@@ -182,7 +184,8 @@ def _listed(names: list[str], present: list[str], columns: dict, where: str) -> 
     the model's order, as they are read without ``--features``; ``columns`` as they are otherwise (another
     set of columns, the model's renamed, is read as listed: Table, or the model's checks, say what is wrong
     with it).  InputError where they read a column of the model's name as another of its features, or read
-    others where ``where`` (the data) holds every one of the model's: scored by position, silently wrong."""
+    others where ``where`` (the data; None: not checked) holds every one of the model's: scored by position,
+    silently wrong."""
     given = columns["features"]
     items = given if isinstance(given, list) else split_names(given)
     listed = [_named(item, present, []) for item in items]
@@ -191,7 +194,7 @@ def _listed(names: list[str], present: list[str], columns: dict, where: str) -> 
         return columns
     clash = next(((j, name) for j, name in enumerate(listed) if name in names and j < len(names)
                   and names[j] != name), None)
-    if clash is not None or (listed != names and set(names) <= set(present)):
+    if where is not None and (clash is not None or (listed != names and set(names) <= set(present))):
         said = (f"reads column {clash[1]!r} as the model's feature {names[clash[0]]!r}" if clash is not None else
                 f"reads columns {', '.join(map(repr, listed))}, where it holds the model's own")
         raise InputError(f"--features {_listing(given)}: {where} {said}; the model was trained on columns "

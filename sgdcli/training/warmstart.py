@@ -81,7 +81,7 @@ def columns(path: str, data, x: str, given: dict) -> tuple[dict, list[str] | Non
     if not os.path.isfile(path):  # (``load`` says so)
         return given, None
     training = load_model(path).training
-    selected, others = inference.by_name(training.get("features"), data, x, given, f"--init {path}: ")
+    selected, others = inference.by_name(training.get("features"), data, x, given, f"--init {path}: ", scored=False)
     if others:
         raise InputError(f"--init {path}: {where_in(data, x)} has {len(others)} feature column(s) the model was not trained "
                          f"on ({_listing(others)}), which a warm start cannot learn; leave them out with --features "
