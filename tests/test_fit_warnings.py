@@ -191,3 +191,23 @@ def test_a_mini_batch_runs_pace_is_measured_from_the_loss_it_started_at(monkeypa
                           zero_loss=math.log(2), start_loss=start, rate_opts=SimpleNamespace(lr=0.001))
     assert [text.split(": ")[-1] for text in fitwarnings._still_falling(run, lambda: None)] == [  # no fit measured
         "the model may be far from the optimum; raise --lr or --epochs"]
+
+
+def test_a_warm_start_not_below_its_poor_start_is_not_said_to_be_below_it(monkeypatch):
+    """From an initial model above the all-zero model's loss, a kept model within the margin above it (not worse
+    than it started, by warmend.WORSE) was said to be "below" it."""
+    from types import SimpleNamespace
+
+    from sgdcli.training import fitwarnings, warmend
+
+    run = SimpleNamespace(history=[{}], init=SimpleNamespace(path="poor.h5"), auto=object(),
+                          rate_opts=SimpleNamespace(lr=0.1))
+    for kept, near in ((0.92, "not far above"), (0.8, "below")):
+        monkeypatch.setattr(warmend, "measure", lambda run, kept=kept: warmend.Ended(kept, 0.9, 0.6931, 4096))
+        assert fitwarnings._worse_than_init(run) == [
+            f"the model kept has a mean loss of {kept:.4g} on the run's sample of 4,096 rows, {near} the 0.9 of the "
+            "model it started from (--init poor.h5) but above the all-zero model's 0.6931: the model may be far "
+            "from the optimum; raise --epochs"]
+    monkeypatch.setattr(warmend, "measure", lambda run: warmend.Ended(0.96, 0.9, 0.6931, 4096))  # 0.06 > 5% of 0.9
+    assert fitwarnings._worse_than_init(run)[0].endswith("training ended worse than it started. The rate may be "
+                                                         "too large: try --lr 0.01")

@@ -69,8 +69,8 @@ def log_end(run, kept_epoch: int) -> list[str]:
       value (the all-zero model, at 2**63 - 1).
     - The epoch's training loss ABOVE_ZERO times the loss over the training rows of the model the run started from
       (and a full batch's first epoch's: _start_bound): a rate too large that blew up less than ``rate.blew_up``
-      catches, or features that do not predict the label.  A warm start (--init): the kept model's mean loss on
-      the run's sample over warmend.WORSE times the initial model's (_worse_than_init).
+      catches, or features that do not predict the label.  A warm start (--init) is held to its initial model
+      instead, both scored on the run's sample, and to the all-zero model (_worse_than_init).
     - Fewer than FEW_UPDATES updates in all, and the kept model over fullbatch.NEAR above the optimum's estimate
       by a fit of the run's sample (fitgap.py: dense linear, logistic and softmax runs, where the fit exists; not
       on uneven raw features, which unscaled.judge tells what to change).  Where no such fit is measured, and for
@@ -283,7 +283,8 @@ def _worse_than_init(run) -> list[str]:
     if ended.worse:
         return [f"{kept}, above {started}: training ended worse than it started. The rate may be too large: try "
                 f"--lr {run.rate_opts.lr / 10:.4g}" + (", or --lr auto" if run.auto is None else "")]
-    return [f"{kept}, below {started} but above the all-zero model's {ended.zero:.4g}: the model may be far from "
+    near = "below" if ended.kept < ended.initial else "not far above"
+    return [f"{kept}, {near} {started} but above the all-zero model's {ended.zero:.4g}: the model may be far from "
             "the optimum; raise --epochs" + (", or try --lr auto" if run.auto is None else "")]
 
 
