@@ -198,6 +198,11 @@ def test_features_that_read_other_columns_than_a_named_models_are_refused(tmp_pa
             2, "", f"sgdcli: error: --features {given}: {path}:df {said}; the model was trained on columns 'f3', "
                    "'f0', which it finds by name: give no --features\n")
     assert not (tmp_path / "bad.csv").exists()
+    df.rename(columns={"f0": "g0"}).to_hdf(tmp_path / "partial.h5", key="df", format="fixed")  # f0 renamed only
+    assert cli(command, model, tmp_path / "partial.h5", *args("bad"), "--features", "g0,f3") == (
+        2, "", f"sgdcli: error: --features g0,f3: {tmp_path / 'partial.h5'}:df reads column 'f3' as the model's feature "
+               "'f0'; the model was trained on columns 'f3', 'f0', which --features lists in that order, under this "
+               "file's names for them\n")
     df.rename(columns={"f3": "g3", "f0": "g0"}).to_hdf(tmp_path / "renamed.h5", key="df", format="fixed")
     said = [cli(command, model, file, *args(name), *given) for file, name, given in (
         (path, "want", []), (path, "again", ["--features", "f0,f3"]),

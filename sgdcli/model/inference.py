@@ -197,8 +197,10 @@ def _listed(names: list[str], present: list[str], columns: dict, where: str) -> 
     if where is not None and (clash is not None or (listed != names and set(names) <= set(present))):
         said = (f"reads column {clash[1]!r} as the model's feature {names[clash[0]]!r}" if clash is not None else
                 f"reads columns {', '.join(map(repr, listed))}, where it holds the model's own")
+        give = ("which it finds by name: give no --features" if set(names) <= set(present) else
+                "which --features lists in that order, under this file's names for them")
         raise InputError(f"--features {_listing(given)}: {where} {said}; the model was trained on columns "
-                         f"{', '.join(map(repr, names))}, which it finds by name: give no --features")
+                         f"{', '.join(map(repr, names))}, {give}")
     return columns
 
 
