@@ -138,6 +138,28 @@ def test_a_model_without_names_reads_a_named_file_by_position_as_before(tmp_path
     assert (tmp_path / "a.csv").read_text() == (tmp_path / "p.csv").read_text()
 
 
+def test_a_named_model_scoring_a_file_without_names_says_it_reads_it_by_position(tmp_path, data):
+    """Nothing can check that an unnamed matrix holds the model's columns in its order: predict and evaluate
+    score it by position, as they did, and say so in one line on stderr; with --features (positions chosen)
+    or a file with names, nothing is said."""
+    X, y = data
+    write_xarray(tmp_path / "train.nc", X, y, GENES)
+    assert cli("train", tmp_path / "train.nc", "-o", tmp_path / "m.h5", "-q", "--epochs", "1")[0] == 0
+    with h5py.File(tmp_path / "plain.h5", "w") as f:
+        f["X"], f["y"] = X, y.astype(np.float64)
+    note = (f"sgdcli: {tmp_path / 'plain.h5'}:X: has no column names; its {D} columns are read by position as the "
+            "model's features ('gene0', 'gene1', 'gene2', ...), in that order\n")
+    code, out, err = cli("evaluate", tmp_path / "m.h5", tmp_path / "plain.h5")
+    assert code == 0 and err.splitlines(keepends=True)[0] == note, err
+    code, _, err = cli("predict", tmp_path / "m.h5", tmp_path / "plain.h5", "-o", tmp_path / "p.csv")
+    assert code == 0 and err.splitlines(keepends=True)[0] == note, err
+    code, _, err = cli("predict", tmp_path / "m.h5", tmp_path / "train.nc", "-o", tmp_path / "a.csv")
+    assert code == 0 and "position" not in err, err
+    assert (tmp_path / "a.csv").read_text() == (tmp_path / "p.csv").read_text()
+    code, _, err = cli("evaluate", tmp_path / "m.h5", tmp_path / "plain.h5", "--features", "0,1,2,3,4,5")
+    assert code == 0 and "position" not in err, err
+
+
 def test_a_missing_gene_and_a_gene_named_twice_are_errors_that_name_them(tmp_path, data):
     X, y = data
     flags = write_anndata(tmp_path / "train.h5ad", X, y, GENES)
