@@ -1,6 +1,8 @@
 """Less common files of the producer libraries: compression filters this HDF5 lacks, MATLAB v7.3 char labels,
 sparse, cell and empty arrays and d × N matrices, netCDF dimensions, HDF5 enums, external links."""
 
+import json
+
 import h5py
 import numpy as np
 import pytest
@@ -301,3 +303,47 @@ def test_transpose_of_a_frame_a_table_or_columns_is_refused_and_of_a_matrix_of_r
         2, "", f"sgdcli: error: {tmp_path / 't.h5'}:y: has 200 rows but X has 3; X is stored 200 × 3, its rows "
                "first: drop --transpose\n")
     assert not (tmp_path / "m.h5").exists()
+
+
+def test_info_and_a_missing_x_suggest_the_labels_of_columns_and_of_a_matrix_named_so(tmp_path):
+    """A group of columns was told "--y <labels dataset>" and its label column counted as a feature; xarray's
+    variables in the file's root, and a matrix beside labels named otherwise than y, were suggested nothing;
+    a model given as data was listed as a file of datasets.  Each suggestion now names what trains."""
+    xr = need("xarray")
+    need("h5netcdf")
+    X, y = make_problem("binary", n=400, d=3, seed=2)
+    with h5py.File(tmp_path / "group.h5", "w") as f:
+        for j in range(3):
+            f[f"cols/c{j}"] = X[:, j]
+        f["cols/label"] = y
+    with h5py.File(tmp_path / "beside.h5", "w") as f:
+        for j in range(3):
+            f[f"cols/c{j}"] = X[:, j]
+        f["target"], f["w"] = y, np.ones(len(y))
+    xr.Dataset({**{f"f{j}": ("row", X[:, j]) for j in range(3)}, "label": ("row", y)}).to_netcdf(
+        tmp_path / "root.nc", engine="h5netcdf")
+    xr.Dataset({"X": (("row", "feature"), X), "label": ("row", y)}, coords={"feature": ["a", "b", "c"]}).to_netcdf(
+        tmp_path / "matrix.nc", engine="h5netcdf")
+    with h5py.File(tmp_path / "sklearn.h5", "w") as f:
+        f["data"], f["target"] = X, y
+    expected = {"group.h5": ("a group of columns", "--x cols --label-column label", "X"),
+                "beside.h5": ("a group of columns", "--x cols --y target", "X"),
+                "root.nc": ("a group of columns", "--x / --label-column label", "X"),
+                "matrix.nc": ("a feature matrix", "--x X --y label", "y"),
+                "sklearn.h5": ("a feature matrix", "--x data --y target", "X")}
+    for name, (kind, options, missing) in expected.items():
+        path = tmp_path / name
+        code, out, err = cli("info", path)
+        assert code == 0 and f"looks like {kind}: train with {options}\n  " in out, out
+        assert " × 3 features (" in out.split(options)[1].splitlines()[1], out
+        code, _, err = cli("train", path, "-o", tmp_path / "m.h5", "-q")
+        no = "dataset" if missing == "y" else "dataset or group"
+        assert (code, err) == (2, f"sgdcli: error: {path}:{missing}: no such {no}; this looks like {kind}: try "
+                                  f"{options}\n"), err
+        code, _, err = cli("train", path, *options.split(), "-o", tmp_path / "m.h5", "-q")
+        assert code == 0, err
+        assert json.loads(cli("show", tmp_path / "m.h5", "--json")[1])["features"] == 3  # the label is no feature
+    code, _, err = cli("train", tmp_path / "m.h5", "-o", tmp_path / "again.h5")
+    assert (code, err) == (2, f"sgdcli: error: {tmp_path / 'm.h5'}:X: no such dataset or group; it is an sgdcli "
+                              "model, not a data file\n"), err
+    assert cli("info", tmp_path / "m.h5")[1].endswith("\nlooks like an sgdcli model\n")

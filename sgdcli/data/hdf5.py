@@ -100,6 +100,7 @@ def _lock_message(path: str, text: str) -> str:
 
 
 # What h5py raises when a file's structure or data cannot be read.
+OWN_FILE = "sgdcli_format"  # the attribute that marks sgdcli's own files (models, checkpoints): its kind
 READ_ERRORS = (OSError, RuntimeError, KeyError, ValueError, TypeError, IndexError)
 
 

@@ -12,7 +12,8 @@ from __future__ import annotations
 import h5py
 
 from sgdcli.data.cf import packing_of
-from sgdcli.data.hdf5 import members
+from sgdcli.data.featurenames import dimension_only
+from sgdcli.data.hdf5 import OWN_FILE, members
 from sgdcli.data.numeric import NUMERIC_KINDS
 from sgdcli.data.pandasframes import (FRAME_TYPES, SERIES_TYPES, fixed_frame, pandas_type, series_rows,
                                       series_values, table_frame)
@@ -31,6 +32,42 @@ NULLABLE = ("nullable-integer", "nullable-boolean", "nullable-string-array")  # 
 def label_of(columns: list[str]) -> str:
     """The column that is most likely a table's label: the first named as labels are, else the last."""
     return next((c for c in columns if c.lower() in LABEL_NAMES), columns[-1])
+
+
+def own_file(f: h5py.File) -> str | None:
+    """What sgdcli file ``f`` is ("an sgdcli model", its format's last word), or None for another's."""
+    kind = text_of(f.attrs.get(OWN_FILE, b""))
+    return f"an sgdcli {kind.rpartition('-')[2]}" if kind.startswith("sgdcli-") else None
+
+
+def columns_options(f: h5py.File, name: str, group: h5py.Group) -> dict:
+    """A group of columns' options (``name``: "/" for the file's root): its column named as labels are, as
+    --label-column, else a vector beside it in the root (``labels_beside``) as --y, else a placeholder."""
+    inside = [(n, o) for n, o in members(group) if not dimension_only(o)]
+    label = next((n for n, _ in inside if n.lower() in LABEL_NAMES), None)
+    if label is not None:
+        return {"x": name, "label_column": label}
+    return {"x": name, "y": labels_beside(f, inside[0][1].shape[0] if inside else -1) or "<labels dataset>"}
+
+
+def matrix_options(f: h5py.File) -> dict | None:
+    """A feature matrix's options where those train takes unless told (``X`` and ``y``) do not find it: ``X``,
+    else the root's one 2-D numeric dataset, and its labels beside it (``labels_beside``, else a placeholder);
+    None where both are there, or where nothing tells a matrix's labels."""
+    matrices = [n for n, o in members(f) if isinstance(o, h5py.Dataset) and o.ndim == 2 and o.dtype.kind in NUMERIC_KINDS]
+    x = "X" if "X" in matrices else matrices[0] if len(matrices) == 1 else None
+    if x is None or (x == "X" and "y" in f):
+        return None
+    y = labels_beside(f, f[x].shape[0], x)
+    return None if x == "X" and y is None else {"x": x, "y": y or "<labels dataset>"}
+
+
+def labels_beside(f: h5py.File, rows: int, x: str = "") -> str | None:
+    """The dataset in ``f``'s root (but ``x``) of ``rows`` rows, a vector or a column, named as labels are
+    (LABEL_NAMES, the first of them that there is), or None."""
+    named = [n for n, o in members(f) if n != x and n.lower() in LABEL_NAMES and isinstance(o, h5py.Dataset)
+             and o.ndim in (1, 2) and o.shape[0] == rows and (o.ndim == 1 or o.shape[1] == 1)]
+    return min(named, key=lambda n: LABEL_NAMES.index(n.lower()), default=None)
 
 
 def encoding(obj) -> str:

@@ -344,6 +344,8 @@ def suggestion(f: h5py.File) -> str | None:
     found = recognize(f)
     if not found:
         return None
+    if not found[1] and found[0] == knownfiles.own_file(f):
+        return f"it is {found[0]}, not a data file"
     return f"this looks like {found[0]}: try {flags(found[1])}" if found[1] else f"this looks like {found[0]}"
 
 
@@ -376,6 +378,9 @@ def recognize(f: h5py.File) -> tuple[str, dict] | None:
     """(producer, the options that find its table: x, and y or label_column) for a file whose layout a known
     tool writes, else None."""
     try:
+        own = knownfiles.own_file(f)
+        if own is not None:
+            return own, {}
         if text_of(f.attrs.get("encoding-type", b"")) == "anndata":
             return knownfiles.anndata_options(f)
         for name, obj in _members(f):
@@ -395,10 +400,13 @@ def recognize(f: h5py.File) -> tuple[str, dict] | None:
                 columns = [n for n in obj.dtype.names if (n, 1) in numeric or is_text(other.get(n, np.dtype("f8")))
                            and not other[n].shape]
                 return "a table (compound dataset)", {"x": name, "label_column": _label_of(columns or ["<label>"])}
-        for name, obj in _members(f):
-            if isinstance(obj, h5py.Group) and len(obj) and "MATLAB_sparse" not in obj.attrs and all(
+        for name, obj in [*_members(f), ("/", f)]:  # a group in the root, else the root itself (xarray's columns)
+            if isinstance(obj, h5py.Group) and len(obj) > (name == "/") and "MATLAB_sparse" not in obj.attrs and all(
                     isinstance(m, h5py.Dataset) and m.ndim == 1 for m in (m for _, m in _members(obj))):
-                return "a group of columns", {"x": name, "y": "<labels dataset>"}
+                return "a group of columns", knownfiles.columns_options(f, name, obj)
+        matrix = knownfiles.matrix_options(f)
+        if matrix is not None:
+            return "a feature matrix", matrix
     except (KeyError, OSError, RuntimeError, ValueError, TypeError, AttributeError, InputError):
         return None
     return None

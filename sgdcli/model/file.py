@@ -125,7 +125,7 @@ class Model:
         created = self.created or _now()
         with atomic_output(path) as tmp:
             with newhdf5.created(tmp) as f:
-                f.attrs["sgdcli_format"] = FORMAT
+                f.attrs[hdf5.OWN_FILE] = FORMAT
                 f.attrs["format_version"] = FORMAT_VERSION
                 f.attrs["sgdcli_version"] = __version__
                 f.attrs["model"] = self.model
@@ -156,9 +156,9 @@ def load_model(path, optimizer: bool = False) -> Model:
     f = hdf5.open_file(path, model=True)
     with f:
         try:
-            if not parts.has_attr(f, "sgdcli_format"):
+            if not parts.has_attr(f, hdf5.OWN_FILE):
                 raise InputError(_not_a_model(path, f))
-            fmt = parts.text_attr(f, "sgdcli_format")
+            fmt = parts.text_attr(f, hdf5.OWN_FILE)
             if fmt != FORMAT:
                 raise InputError(f"{path}: not an sgdcli model (its sgdcli_format is {fmt!r}, not {FORMAT!r})")
             version = parts.int_attr(f, "format_version", 1, default=1)

@@ -97,7 +97,7 @@ def _not_a_checkpoint(path: str) -> str | None:
         return None
     try:
         with h5py.File(path, "r") as f:
-            kind = f.attrs.get("sgdcli_format")
+            kind = f.attrs.get(hdf5.OWN_FILE)
     except hdf5.READ_ERRORS:
         return None
     kind = kind.decode("utf-8", "replace") if isinstance(kind, bytes) else kind
@@ -110,7 +110,7 @@ def save(path: str, ckpt: Checkpoint) -> None:
     path = os.path.abspath(path)
     with atomic_output(path, "--checkpoint") as tmp:
         with newhdf5.created(tmp) as f:
-            f.attrs["sgdcli_format"] = FORMAT
+            f.attrs[hdf5.OWN_FILE] = FORMAT
             f.attrs["format_version"] = FORMAT_VERSION
             for name in TrainState._fields:
                 f.create_dataset(f"state/{name}", data=getattr(ckpt.state, name))
@@ -130,7 +130,7 @@ def save(path: str, ckpt: Checkpoint) -> None:
 
 def _load_one(path: str) -> Checkpoint:
     with h5py.File(path, "r") as f:
-        if f.attrs.get("sgdcli_format") != FORMAT:
+        if f.attrs.get(hdf5.OWN_FILE) != FORMAT:
             raise NotACheckpoint("not an sgdcli checkpoint")
         if int(f.attrs["format_version"]) != FORMAT_VERSION:
             raise OtherVersion(f"checkpoint format {f.attrs['format_version']} is not {FORMAT_VERSION} "
