@@ -307,10 +307,14 @@ def test_libsvm_written_by_scikit_learn_from_0_or_1_converts_to_its_matrix(tmp_p
                 assert np.array_equal(matrix, X) and np.array_equal(f["y"][()], y)
     assert cli("convert", tmp_path / "zero.svm", "-o", tmp_path / "w.h5", "--zero-based", "--dense")[1].strip() == (
         f"wrote {tmp_path / 'w.h5'}: 40 rows × 4 features from libsvm")  # the width from the largest index
-    code, _, err = cli("convert", tmp_path / "zero.svm", "-o", tmp_path / "z.h5")
-    assert (code, err.strip()) == (2, f"sgdcli: error: {tmp_path / 'zero.svm'}: line 1, token 2: feature index 0: LIBSVM "
-                                      "indices start at 1; --zero-based reads indices that start at 0 (scikit-learn's "
-                                      "dump_svmlight_file writes them so) (--bad-rows skip leaves such rows out)")
+    said = (f"sgdcli: error: {tmp_path / 'zero.svm'}: line 1, token 2: feature index 0: LIBSVM indices start at 1, "
+            "unless the file counts them from 0 (--zero-based reads such a file, as scikit-learn's dump_svmlight_file "
+            "writes it by default; --bad-rows skip does not skip this row, which would read the others' columns "
+            "shifted)\n")
+    for layout in ("--sparse", "--dense"):  # skipping its rows kept the others, each read one column too low
+        for skip in ([], ["--bad-rows", "skip"]):
+            assert cli("convert", tmp_path / "zero.svm", "-o", tmp_path / "z.h5", layout, *skip) == (2, "", said)
+            assert not (tmp_path / "z.h5").exists()
     for args, message in ((["--hash-bits", "4"], "; --hash-bits hashes them as text"), ([], "")):
         source = tmp_path / ("zero.svm" if args else "d.csv")
         source.exists() or source.write_text("a,b\n1,0\n")

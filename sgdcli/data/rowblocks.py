@@ -24,11 +24,14 @@ BLOCK_ENTRIES = 1 << 20
 
 
 class BadRow(Exception):
-    """A row that cannot be read; ``where`` is e.g. 'line 3, column 2'; ``hint``, what the user can do."""
+    """A row that cannot be read; ``where`` is e.g. 'line 3, column 2'; ``hint``, what the user can do;
+    ``skippable``: False for a row that tells the whole file is read wrong (a LIBSVM index 0, where indices
+    count from 1), which --bad-rows skip stops at too: skipping it would read the others wrong."""
 
-    def __init__(self, where: str, why: str, hint: str = "--bad-rows skip leaves such rows out"):
+    def __init__(self, where: str, why: str, hint: str = "--bad-rows skip leaves such rows out",
+                 skippable: bool = True):
         super().__init__(why)
-        self.where, self.why, self.hint = where, why, hint
+        self.where, self.why, self.hint, self.skippable = where, why, hint, skippable
 
 
 is_number = numbertext.is_number
@@ -59,7 +62,7 @@ def dense_blocks(path, items, width: int, parse, block_rows: int, bad_rows: str)
         try:
             target = parse(line, raw, X[k])
         except BadRow as bad:
-            if bad_rows == "error":
+            if bad_rows == "error" or not bad.skippable:
                 stop(path, bad)
             skipped += 1
             continue
@@ -93,7 +96,7 @@ def sparse_blocks(path, items, parse, block_rows: int, bad_rows: str, names: boo
         try:
             target = parse(line, raw, columns, values)
         except BadRow as bad:
-            if bad_rows == "error":
+            if bad_rows == "error" or not bad.skippable:
                 stop(path, bad)
             del columns[mark:], values[mark:]
             skipped += 1

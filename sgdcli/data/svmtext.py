@@ -93,8 +93,10 @@ def _index(where: str, key: str, width: int | None, first: int) -> int:
         raise BadRow(where, f"cannot read feature index {quoted(key)}")
     column = int(key) - first
     if column < 0:
-        raise BadRow(where, "feature index 0: LIBSVM indices start at 1; --zero-based reads indices that start at 0 "
-                            "(scikit-learn's dump_svmlight_file writes them so)")
+        raise BadRow(where, "feature index 0: LIBSVM indices start at 1, unless the file counts them from 0",
+                     "--zero-based reads such a file, as scikit-learn's dump_svmlight_file writes it by default; "
+                     "--bad-rows skip does not skip this row, which would read the others' columns shifted",
+                     skippable=False)
     if width is not None and column >= width:
         raise BadRow(where, f"feature index {key} is outside {first}..{width - 1 + first} (--features {width})")
     return column
