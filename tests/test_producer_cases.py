@@ -347,3 +347,11 @@ def test_info_and_a_missing_x_suggest_the_labels_of_columns_and_of_a_matrix_name
     assert (code, err) == (2, f"sgdcli: error: {tmp_path / 'm.h5'}:X: no such dataset or group; it is an sgdcli "
                               "model, not a data file\n"), err
     assert cli("info", tmp_path / "m.h5")[1].endswith("\nlooks like an sgdcli model\n")
+    with h5py.File(tmp_path / "csc.h5", "w") as f:  # a CSC matrix's 1-D parts are no group of columns
+        g = f.create_group("X")
+        g.attrs.update({"encoding-type": "csc_matrix", "shape": (4, 2)})
+        g["data"], g["indices"], g["indptr"], f["y"] = [1.0, 2.0], [0, 3], [0, 1, 2], [0, 1, 0, 1]
+    code, out, _ = cli("info", tmp_path / "csc.h5")
+    assert code == 0 and "looks like" not in out and out.endswith(
+        f"X, y: not trainable as they are: {tmp_path / 'csc.h5'}:X: is a sparse matrix stored by columns (csc_matrix); "
+        "sgdcli reads sparse matrices stored by rows: write it as a csr_matrix (scipy's .tocsr())\n"), out

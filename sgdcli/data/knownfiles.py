@@ -40,6 +40,12 @@ def own_file(f: h5py.File) -> str | None:
     return f"an sgdcli {kind.rpartition('-')[2]}" if kind.startswith("sgdcli-") else None
 
 
+def one_array(group: h5py.Group) -> bool:
+    """Whether ``group``'s 1-D datasets are the parts of one array (a CSC matrix's data, indices and indptr,
+    MATLAB's sparse matrix), not columns."""
+    return bool(encoding(group)) or "MATLAB_sparse" in group.attrs or "indptr" in group
+
+
 def columns_options(f: h5py.File, name: str, group: h5py.Group) -> dict:
     """A group of columns' options (``name``: "/" for the file's root): its column named as labels are, as
     --label-column, else a vector beside it in the root (``labels_beside``) as --y, else a placeholder."""

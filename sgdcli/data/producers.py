@@ -401,7 +401,7 @@ def recognize(f: h5py.File) -> tuple[str, dict] | None:
                            and not other[n].shape]
                 return "a table (compound dataset)", {"x": name, "label_column": _label_of(columns or ["<label>"])}
         for name, obj in [*_members(f), ("/", f)]:  # a group in the root, else the root itself (xarray's columns)
-            if isinstance(obj, h5py.Group) and len(obj) > (name == "/") and "MATLAB_sparse" not in obj.attrs and all(
+            if isinstance(obj, h5py.Group) and len(obj) > (name == "/") and not knownfiles.one_array(obj) and all(
                     isinstance(m, h5py.Dataset) and m.ndim == 1 for m in (m for _, m in _members(obj))):
                 return "a group of columns", knownfiles.columns_options(f, name, obj)
         matrix = knownfiles.matrix_options(f)
