@@ -3,7 +3,8 @@ the end's warnings judge a run by where such a fit exists (training/fitwarnings.
 
 The run's sample (training/sampling.py, read again: the same rows) is fitted: least squares for ``linear``
 (training/linearfit.py), Newton's method for ``logistic`` and ``softmax`` up to gradientnoise.FIT_UP_TO weights
-(training/gradientnoise.py), of the objective trained (--l2, the rows' weights).  The kept model's objective on
+(training/gradientnoise.py; not under --l1, whose penalty it does not fit), of the objective trained (--l2,
+linear's --l1, the rows' weights).  The kept model's objective on
 those rows is set against the fit's, with what a fit gains on the rows it fits added back (training/fullbatch.py
 ``optimism``; for squared error, times the residuals' variance, which is the loss's gradients' spread over its
 curvature).  On raw features (--no-standardize) the rows are fitted in their own standardized units, the penalty
@@ -35,7 +36,7 @@ class Gap(NamedTuple):
     best: float
     rows: int  # the sample's rows with a label, which the means are over
     how: str  # the fit: "least squares" or "Newton's method"
-    what: str  # "mean loss", or with --l2 "objective (its mean loss and --l2's penalty)"
+    what: str  # "mean loss", or with --l2 "objective (its mean loss and --l2's penalty)", or with --l1 too
     uneven: float  # raw features: how many times as ill-conditioned as standardized ones they are; else NaN
 
     @property
@@ -55,8 +56,8 @@ def measure(run) -> Gap | None:
     class the sample does not hold, fewer than ROWS_PER_WEIGHT rows a weight)."""
     opts, d = run.opts, run.table.n_features
     outputs = max(run.labels.n_outputs, 2) - 1 if opts.model != "linear" else 1
-    if opts.model not in MODELS or run.table.sparse or (
-            opts.model != "linear" and outputs * (d + 1) > gradientnoise.FIT_UP_TO):
+    if opts.model not in MODELS or run.table.sparse or (opts.model != "linear" and (
+            outputs * (d + 1) > gradientnoise.FIT_UP_TO or opts.l1 > 0)):  # (Newton's method fits no --l1)
         return None
     raw = sample_labels(run.sample)
     classes = run.labels.class_of(raw) if opts.model != "linear" else None
@@ -71,20 +72,24 @@ def measure(run) -> Gap | None:
         return None
     params = run.kept_params()
     loss = _objective(opts.model, Z @ params.T, targets, weights, labelled) + 0.5 * opts.l2 * float(
-        np.sum(params[:, :-1] ** 2))
-    uneven, l2 = math.nan, opts.l2
+        np.sum(params[:, :-1] ** 2)) + opts.l1 * float(np.sum(np.abs(params[:, :-1])))
+    uneven, l2, l1 = math.nan, opts.l2, opts.l1
     if run.std is None:  # raw features: fitted in the sample's own standardized units, Z's rows in place
         uneven, spread = _standardize(Z)
-        l2 = opts.l2 / spread**2  # the raw weights' penalty, w = w' / spread: the standardized ones', each
+        l2, l1 = opts.l2 / spread**2, opts.l1 / spread  # the raw weights' penalties, w = w' / spread: the
+        # standardized ones', each
     if opts.model == "linear":
-        best, variance = linearfit.objective(Z, targets, weights, linearfit.fit(Z, targets, weights, l2), l2)
+        theta = linearfit.fit(Z, targets, weights, l2, l1)
+        best, variance = linearfit.objective(Z, targets, weights, theta, l2)
+        best += float(np.sum(l1 * np.abs(theta[:-1])))
     else:
         best, variance = gradientnoise.fit_objective(opts.model, Z, targets, weights, l2), None
     best += _optimism(outputs * (d + 1), run.n_train, weights, labelled, variance)
     if not math.isfinite(best):
         return None
     return Gap(loss, best, int(labelled.sum()), "least squares" if opts.model == "linear" else "Newton's method",
-               "mean loss" if opts.l2 == 0 else "objective (its mean loss and --l2's penalty)", uneven)
+               "mean loss" if opts.l2 == opts.l1 == 0 else "objective (its mean loss and --l2's penalty)" if opts.l1 == 0
+               else "objective (its mean loss and the penalties)", uneven)
 
 
 def _objective(model: str, S: np.ndarray, targets: np.ndarray, weights: np.ndarray | None,

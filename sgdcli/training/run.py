@@ -102,7 +102,8 @@ class Run:
         # read once for every measure of the set-up, of the training rows alone (training/sampling.py); a full
         # batch's, where it starts at a fit of it, larger, on every run and resume alike
         full = replicas.full_batch(self.batch, self.n_train, self.shards)
-        rows = full_batch_rows(opts.model, table, max(self.labels.n_outputs, 2), opts.memory) if full else SAMPLE_ROWS
+        rows = (full_batch_rows(opts.model, table, max(self.labels.n_outputs, 2), opts.memory, opts.l1) if full
+                else SAMPLE_ROWS)
         self.sample = Sample(table, opts.memory, held_out=(opts.val_fraction, opts.seed),
                              skip_bad=opts.bad_rows == "skip", rows=rows)
         self.start = start_weights(opts.model, opts.quantile, self.sample, center, scale, self.sample_weights_of,
@@ -119,7 +120,7 @@ class Run:
         # a full batch of linear, logistic or softmax starts at the fit of the sample (training/start.py), held to the
         # loss above all the same (the best constant model's, the all-zero model's): the fit's is below it
         self.start_model = fitted(opts.model, self.sample, self.labels.class_of, max(self.labels.n_outputs, 2),
-                                  center, scale, self.sample_weights_of, opts.l2) if (
+                                  center, scale, self.sample_weights_of, opts.l2, opts.l1) if (
             self.init is None and full) else None
         if self.start_fitted:
             how = "least squares" if opts.model == "linear" else "Newton's method"

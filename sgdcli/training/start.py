@@ -149,13 +149,13 @@ def best_constant(model: str, quantile: float, labels: np.ndarray, weights: np.n
     return best if math.isfinite(best) else 0.0
 
 
-def full_batch_rows(model: str, table: Table, classes: int, memory: int) -> int:
+def full_batch_rows(model: str, table: Table, classes: int, memory: int, l1: float = 0.0) -> int:
     """Rows asked of the sample (training/sampling.py) of a full-batch run of ``model`` (``classes`` classes) on
     ``table``: FIT_SAMPLE_ROWS where the run starts at a fit of them (``fitted``); fewer where that fit's p
     weights would take more than FIT_WORK multiply-adds at p² a row (a linear fit's, LINEAR_ROWS_PER_WEIGHT rows a
     weight where that is more), or ``memory`` would not hold them beside the fit's arrays (never fewer than
-    SAMPLE_ROWS, as many as any run's sample); SAMPLE_ROWS where there is no fit."""
-    if table.sparse or model not in ("linear", *gradientnoise.MODELS):
+    SAMPLE_ROWS, as many as any run's sample); SAMPLE_ROWS where there is no fit (``fitted``)."""
+    if table.sparse or model not in ("linear", *gradientnoise.MODELS) or (l1 > 0 and model != "linear"):
         return SAMPLE_ROWS
     d = table.n_features + 1
     if model == "linear":  # linearfit's d × d matrices, whatever the rows
@@ -172,13 +172,13 @@ def full_batch_rows(model: str, table: Table, classes: int, memory: int) -> int:
 
 
 def fitted(model: str, drawn: Sample, class_of, classes: int, center: np.ndarray, scale: np.ndarray, weights_of,
-           l2: float) -> np.ndarray | None:
+           l2: float, l1: float = 0.0) -> np.ndarray | None:
     """The weights and biases (last) a fresh full-batch linear, logistic or softmax model (of ``classes``
     classes) starts from: its fit to the sample ``drawn`` (the run's), whose rows the model sees standardized by
     ``center`` and ``scale``, each row's class ``class_of(raw labels)`` (model/labels.py: logistic's positive
     class 1, -1 for none; linear's label is its own) and weight ``weights_of(raw labels)`` (None: 1), under
-    ``l2``: linear's and logistic's vector, softmax's one per class; None where there is no fit (another model,
-    sparse rows, more than FIT_WIDE weights or, for linear, curvature.exact's, too little room beside the sample
+    ``l2`` and ``l1``: linear's and logistic's vector, softmax's one per class; None where there is no fit
+    (another model, a classifier under --l1, which Newton's method does not fit, sparse rows, more than FIT_WIDE weights or, for linear, curvature.exact's, too little room beside the sample
     in its --memory, no more labelled rows than features; for a classifier, a class with fewer rows of weight
     above 0 in the sample than CLASS_ROWS_PER_WEIGHT times the features and the bias, from whose fit runs ended
     further from the optimum than from the best constant model)."""
@@ -188,9 +188,9 @@ def fitted(model: str, drawn: Sample, class_of, classes: int, center: np.ndarray
         raw, d = sample_labels(drawn), drawn.table.n_features
         if not curvature.exact(d + 1, room(drawn)) or np.isfinite(raw).sum() <= d:  # else no fit to speak of
             return None
-        return linearfit.fit(sample(drawn, center, scale), raw, weights_of(raw), l2)
+        return linearfit.fit(sample(drawn, center, scale), raw, weights_of(raw), l2, l1)
     d = drawn.table.n_features
-    if model not in gradientnoise.MODELS or (classes - 1) * (d + 1) > FIT_WIDE:
+    if model not in gradientnoise.MODELS or (classes - 1) * (d + 1) > FIT_WIDE or l1 > 0:
         return None
     raw = sample_labels(drawn)
     found = class_of(raw)
