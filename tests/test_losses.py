@@ -103,8 +103,11 @@ def test_bounded_gradient_losses_fit_targets_far_from_zero_with_the_defaults(tmp
             assert got in labels and share == pytest.approx(q, abs=2 / len(labels))
         assert best_constant("huber", 0.9, labels, None) == best_constant("quantile", 0.5, labels, None)
         zeros = np.zeros(D + 1)
-        assert np.array_equal(start_weights("linear", 0.5, table, zeros[:D], zeros[:D] + 1, lambda _: 1 / 0),
+        assert np.array_equal(start_weights("hinge", 0.5, table, zeros[:D], zeros[:D] + 1, lambda _: 1 / 0),
                               zeros)  # labels not read
+        # squared error's best constant model is the labels' mean
+        assert np.array_equal(start_weights("linear", 0.5, table, zeros[:D], zeros[:D] + 1, lambda _: None),
+                              np.append(zeros[:D], labels.mean()))
 
 
 def test_poisson_starts_at_the_log_of_the_mean_count_and_fits_large_counts_in_few_steps(tmp_path):

@@ -29,7 +29,8 @@ def _linear(path, X, y):
 @short_fits
 def test_the_last_row_steps_at_a_batchs_share(tmp_path):
     """Five rows at batch 2, plain sgd at a constant rate, in file order, raw features: the third step is the
-    fifth row's gradient over 2 (the mean of one row stepped it twice as far)."""
+    fifth row's gradient over 2 (the mean of one row stepped it twice as far).  The bias starts at the labels'
+    mean (the best constant model)."""
     rng = np.random.default_rng(0)
     X = rng.standard_normal((5, 3)).astype(np.float32)
     y = rng.standard_normal(5)
@@ -38,7 +39,7 @@ def test_the_last_row_steps_at_a_batchs_share(tmp_path):
     m = train(path, TrainOptions(model="linear", batch_size=2, lr=lr, optimizer="sgd", schedule="constant",
                                  epochs=1, shuffle=False, standardize=False, threads=1))
     Z = np.column_stack([X.astype(np.float64), np.ones(5)])
-    w = np.zeros(4)
+    w = np.append(np.zeros(3), y.mean())
     for rows in ([0, 1], [2, 3]):
         w -= lr * Z[rows].T @ (Z[rows] @ w - y[rows]) / 2
     w -= lr * Z[4] * (Z[4] @ w - y[4]) / 2
@@ -47,8 +48,8 @@ def test_the_last_row_steps_at_a_batchs_share(tmp_path):
 
 @short_fits
 def test_a_full_batch_is_still_the_mean(tmp_path, no_fit_start):
-    """Seven rows in one batch, from 0 (not the fit of its sample): each step is the mean gradient of the seven (no
-    whole batch came before it)."""
+    """Seven rows in one batch, from the labels' mean (not the fit of its sample): each step is the mean gradient
+    of the seven (no whole batch came before it)."""
     rng = np.random.default_rng(1)
     X = rng.standard_normal((7, 2)).astype(np.float32)
     y = rng.standard_normal(7)
@@ -57,7 +58,7 @@ def test_a_full_batch_is_still_the_mean(tmp_path, no_fit_start):
     m = train(path, TrainOptions(model="linear", batch_size="full", lr=lr, optimizer="sgd", schedule="constant",
                                  epochs=3, shuffle=False, standardize=False, threads=1))
     Z = np.column_stack([X.astype(np.float64), np.ones(7)])
-    w = np.zeros(3)
+    w = np.append(np.zeros(2), y.mean())
     for _ in range(3):
         w -= lr * Z.T @ (Z @ w - y) / 7
     np.testing.assert_allclose(m.raw_weights()[0], w, rtol=1e-12, atol=1e-15)

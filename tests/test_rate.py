@@ -50,7 +50,8 @@ def test_the_rate_is_one_over_the_curvature_of_the_sampled_rows(tmp_path, model,
                                              ("softmax", "adagrad")])
 def test_adaptive_optimizers_step_by_the_scale_of_the_weights_sought(tmp_path, model, optimizer):
     """Adam, rmsprop and adagrad step each weight by about the rate: their auto rate is a fixed step per
-    optimizer, times the labels' root mean square for squared error (every row sampled here), and for
+    optimizer, times the labels' root mean square about where the bias starts, their mean, for squared error
+    (every row sampled here; about 0, a label's offset made a rate that threw the weights off), and for
     classifiers times the size of the weights a fit of the sample finds where that is over 1
     (tests/test_adaptive_size.py)."""
     task = {"logistic": "binary", "linear": "regression", "softmax": "multiclass"}[model]
@@ -61,7 +62,7 @@ def test_adaptive_optimizers_step_by_the_scale_of_the_weights_sought(tmp_path, m
     code, out, err = cli("train", path, "-o", tmp_path / "m.h5", "--model", model, "--optimizer", optimizer,
                          "--epochs", "2")
     assert code == 0, err
-    scale = np.sqrt(np.mean(y.astype(np.float64) ** 2)) if model == "linear" else 1.0
+    scale = np.std(y.astype(np.float64)) if model == "linear" else 1.0
     expected = rate.ADAPTIVE[optimizer] * scale
     line = next(l for l in err.splitlines() if "--lr auto:" in l)
     assert f"{rate.ADAPTIVE[optimizer]:g}, {optimizer}'s step per weight" in line
@@ -69,6 +70,23 @@ def test_adaptive_optimizers_step_by_the_scale_of_the_weights_sought(tmp_path, m
     assert m.training["lr"] == pytest.approx(expected * m.training["lr_auto"]["raised"], rel=1e-9)
     if model == "linear":
         assert m.history[-1]["train_loss"] < 0.05 * np.var(y)  # it got to the labels' scale in two epochs
+
+
+@pytest.mark.parametrize("options", [{"optimizer": "adam", "batch_size": 1000},
+                                     {"optimizer": "adagrad", "batch_size": 1000},
+                                     {"average": True, "schedule": "constant"}])
+def test_labels_far_from_zero_are_fitted_from_their_mean(tmp_path, options):
+    """Labels about 1,000,000 of spread 3,000: from a bias of 0, adam's and adagrad's rate (the labels' root mean
+    square about where the bias starts) was 100,000 and they ended at r² −5 and −1,693, unwarned; --average kept
+    the first iterates' bias, 140 times the optimum's loss.  From the labels' mean, each ends near least squares."""
+    rng = np.random.default_rng(21)
+    X = rng.standard_normal((20000, 10)).astype(np.float32)
+    y = 1e6 + X.astype(np.float64) @ (rng.standard_normal(10) * 1000) + rng.standard_normal(20000) * 500
+    path = write_table(tmp_path / "far.h5", X, y)
+    Z = np.column_stack([X.astype(np.float64), np.ones(len(X))])
+    best = np.mean((Z @ np.linalg.lstsq(Z, y, rcond=None)[0] - y) ** 2)
+    m = train(path, TrainOptions(model="linear", **options))
+    assert evaluate(m, path)["mse"] < 1.01 * best and "warnings" not in m.training
 
 
 def test_adaptive_rates_of_huber_and_quantile_measure_the_labels_from_where_the_bias_starts(tmp_path):
@@ -104,7 +122,7 @@ def test_adaptive_rates_shrink_with_the_rows_squared_norm(tmp_path):
             rows = np.concatenate([np.arange(a, b) for a, b in sampling.sample_spans(table, sampling.DEFAULT_MEMORY)])
         Z = np.column_stack([(X[rows].astype(np.float64) - m.center) / m.scale, np.ones(len(rows))])
         trace = np.mean((Z**2).sum(axis=1))
-        size = np.sqrt(np.mean(y[rows] ** 2))
+        size = np.std(y[rows])  # about the bias's start, their mean
         width = np.sqrt(rate.WIDE_FROM_LABEL_SCALED / trace)
         assert m.training["lr"] == pytest.approx(rate.ADAPTIVE[optimizer] * size * width, rel=1e-9)
         assert m.training["lr_auto"]["width"] == pytest.approx(width, rel=1e-9)
@@ -395,11 +413,13 @@ def test_a_model_that_ends_above_the_all_zero_models_loss_is_written_with_a_warn
         m = train(path, TrainOptions(model="linear", lr=0.045))
     zero = 0.5 * np.mean(y**2)  # the all-zero model's loss over every training row
     assert m.training["zero_loss"] == pytest.approx(zero, rel=1e-12)
+    start = 0.5 * np.mean((y - y.mean()) ** 2)  # where it started: the bias at the labels' mean (every row sampled)
     loss = m.history[-1]["train_loss"]
     assert zero < loss < rate.BLOWN_UP * zero
     expected = (f"epoch 5's training loss, averaged over its batches as they were trained, {loss:.4g}, is above the "
-                f"all-zero model's {zero:.4g}: training ended worse than it started. Either the rate is too large "
-                "(try --lr 0.0045, or --lr auto) or the features do not predict the label.")
+                f"model's it started from (the bias at the labels' mean, the best constant model) {start:.4g}: "
+                "training ended worse than it started. Either the rate is too large (try --lr 0.0045, or --lr auto) "
+                "or the features do not predict the label.")
     assert [str(w.message) for w in caught] == [expected] and m.training["warnings"] == [expected]
     code, _, err = cli("train", path, "-o", tmp_path / "m.h5", "--model", "linear", "--lr", "0.045", "-q")
     assert (code, err) == (0, f"sgdcli: warning: {expected}\n")
@@ -467,17 +487,20 @@ def test_an_explicit_rate_far_below_the_auto_rate_whose_loss_still_fell_says_so(
 
 def test_heavy_tailed_labels_do_not_make_a_falling_loss_look_above_the_start(tmp_path, no_fit_start):
     """Student-t labels of 2 degrees of freedom: the sample's all-zero loss was 7.96 where the file's is 9.76, and
-    a run whose loss fell from 9.76 to 8.53 was told it ended worse than it started.  The all-zero loss is the
-    file's, and a full batch's first epoch (from 0, not the fit of its sample) is the start itself."""
+    a run whose loss fell from 9.76 to 8.53 was told it ended worse than it started.  The all-zero loss, and the
+    loss of the model a run starts from (the bias at the sample's mean), are the file's, summed in the label
+    pass; a full batch's first epoch (not from the fit of its sample) is the start itself."""
     rng = np.random.default_rng(1)
     X = rng.normal(size=(20000, 5)).astype(np.float32)
-    y = X @ np.ones(5) * 0.1 + rng.standard_t(2, size=20000) + 3
+    y = X @ np.ones(5) + rng.standard_t(2, size=20000) + 3
     path = write_table(tmp_path / "heavy.h5", X, y)
     m = _warned(path, TrainOptions(model="linear", lr=1e-5))
     with Table(path) as table:
-        sample_zero = 0.5 * np.mean(sampling.sample_labels(table) ** 2)
+        labels = sampling.sample_labels(table)
+    sample_start = 0.5 * np.mean((labels - labels.mean()) ** 2)
+    start = 0.5 * np.mean((y - labels.mean()) ** 2)
     assert m.training["zero_loss"] == pytest.approx(np.mean(y**2) / 2, rel=1e-12)
-    assert m.history[-1]["train_loss"] > 1.01 * sample_zero and m.history[-1]["train_loss"] < np.mean(y**2) / 2
+    assert m.history[-1]["train_loss"] > 1.01 * sample_start and m.history[-1]["train_loss"] < start
     assert [w.split(" (")[0] for w in m.training["warnings"]] == ["the loss was still falling"]  # at 1e-5: slow
     m = _warned(path, TrainOptions(model="linear", batch_size="full", epochs=1))
     assert [w.split(" in all")[0] for w in m.training["warnings"]] == ["only 1 update"]
@@ -485,13 +508,16 @@ def test_heavy_tailed_labels_do_not_make_a_falling_loss_look_above_the_start(tmp
 
 def test_the_few_updates_warning_counts_the_updates_made_by_threads_that_average(tmp_path, no_fit_start):
     """With T threads it counted T × ceil(ceil(rows / T) / batch) an epoch, the bound: a 1-row file on 2 threads
-    made 1 update an epoch, not 2; and a full batch is each thread's share, not the whole file's rows (from 0:
-    from the fit of its sample, its loss hardly falls)."""
-    X, y = make_problem("regression", n=1, d=2, seed=1)
-    one = write_table(tmp_path / "one.h5", X, y)
-    m = _warned(one, TrainOptions(model="linear", batch_size=1, epochs=2, threads=2, parallel="average"))
-    assert [r["iterations"] for r in m.history] == [1, 1]
-    assert m.training["warnings"][0].startswith("only 2 updates in all (2 epochs × 1 iteration of batch 1), ")
+    made 1 update an epoch, not 2, and 3 rows make 2 + 1, not 2 × 2; and a full batch is each thread's share, not
+    the whole file's rows (from 0: from the fit of its sample, its loss hardly falls)."""
+    X, y = make_problem("regression", n=3, d=2, seed=1)
+    one = write_table(tmp_path / "one.h5", X[:1], y[:1])
+    m = train(one, TrainOptions(model="linear", batch_size=1, epochs=2, threads=2, parallel="average"))
+    assert [r["iterations"] for r in m.history] == [1, 1]  # (from its label, the bias's start, nothing to learn)
+    three = write_table(tmp_path / "three.h5", X, y)
+    m = _warned(three, TrainOptions(model="linear", batch_size=1, epochs=2, threads=2, parallel="average"))
+    assert [r["iterations"] for r in m.history] == [3, 3]
+    assert m.training["warnings"][0].startswith("only 6 updates in all (2 epochs × 3 iterations of batch 1), ")
     X, y = make_problem("multiclass", n=3000, d=8, k=10, seed=1)
     path = write_table(tmp_path / "s.h5", X, y)
     m = _warned(path, TrainOptions(model="softmax", batch_size="full", epochs=3, threads=2, parallel="average"))

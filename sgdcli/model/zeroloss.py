@@ -40,11 +40,13 @@ def row_losses(loss: tuple, labels: np.ndarray) -> np.ndarray:
 
 @dataclasses.dataclass
 class ZeroLoss:
-    """The all-zero loss summed over some rows, each times its weight (``total``), and their weights' sum
-    (``weight``; rows without weights count 1 each)."""
+    """The all-zero loss summed over some rows, each times its weight (``total``), their labels so summed
+    (``first``: where a constant model of squared error is measured from, ``constant_loss``) and their weights'
+    sum (``weight``; rows without weights count 1 each)."""
 
     total: float = 0.0
     weight: float = 0.0
+    first: float = 0.0
 
     def add(self, loss: tuple, labels: np.ndarray, weights: np.ndarray | None) -> None:
         """Add rows of raw ``labels`` (finite) and sample ``weights`` (None: 1 each)."""
@@ -53,12 +55,22 @@ class ZeroLoss:
         per_row = row_losses(loss, labels)
         with np.errstate(over="ignore"):  # labels of 1e200: an infinite loss, which no blow-up is measured against
             self.total += float(per_row.sum() if weights is None else per_row @ weights)
+            y = np.asarray(labels, dtype=np.float64)
+            self.first += float(y.sum() if weights is None else y @ weights)
         self.weight += float(len(labels) if weights is None else weights.sum())
 
     def merge(self, other: "ZeroLoss") -> None:
         self.total += other.total
         self.weight += other.weight
+        self.first += other.first
 
     def mean(self) -> float:
         """The weighted mean loss of the rows added; NaN where they weigh nothing."""
         return self.total / self.weight if self.weight > 0 else math.nan
+
+    def constant_loss(self, bias: float) -> float:
+        """The weighted mean squared-error loss ½(b − y)² of the constant model ``bias`` on the rows added (whose
+        all-zero loss is ½y²): ½y² − b·y + ½b², from the sums; NaN where they weigh nothing."""
+        if not self.weight > 0:
+            return math.nan
+        return self.total / self.weight - bias * self.first / self.weight + 0.5 * bias * bias

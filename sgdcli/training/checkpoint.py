@@ -19,6 +19,7 @@ from __future__ import annotations
 import contextlib
 import dataclasses
 import json
+import math
 import os
 
 import h5py
@@ -71,6 +72,9 @@ class Checkpoint:
     options: dict  # fingerprint of everything that shapes the result
     data: dict  # fingerprints of the training (and validation) data
     path: str = ""  # the file it was read from: the checkpoint, or its .prev where that was unreadable
+    # the mean loss over the training rows of the model the run started from, where not the all-zero model's (a
+    # fresh linear model's, its bias at the labels' mean); NaN where not kept (a checkpoint of an older sgdcli)
+    start_loss: float = math.nan
 
 
 def previous_path(path: str) -> str:
@@ -124,6 +128,7 @@ def save(path: str, ckpt: Checkpoint) -> None:
             f.attrs["n_train"] = ckpt.n_train
             f.attrs["n_bad"] = ckpt.n_bad
             f.attrs["zero_loss"] = ckpt.zero_loss
+            f.attrs["start_loss"] = ckpt.start_loss
         if os.path.exists(path):  # the current one stays valid as .prev until the new one is in place
             os.replace(path, previous_path(path))
 
@@ -145,6 +150,7 @@ def _load_one(path: str) -> Checkpoint:
             n_train=int(f.attrs["n_train"]),
             n_bad=int(f.attrs["n_bad"]),
             zero_loss=float(f.attrs["zero_loss"]),
+            start_loss=float(f.attrs.get("start_loss", math.nan)),
             options=json.loads(f.attrs["options"]),
             data=json.loads(f.attrs["data"]),
             **opt,

@@ -126,9 +126,10 @@ def _judged(run, kept_epoch: int) -> list[str]:
     if run.init is not None:  # held to the model it started from, measured on the sample
         found += _worse_than_init(run)
     elif math.isfinite(run.start_loss) and loss > _start_bound(run):
+        at = "mean" if run.opts.model == "linear" else "log-odds"
         started = ("the all-zero model's" if run.start_loss == run.zero_loss else
-                   "the best constant model's (the bias at the labels' log-odds" if run.start_fitted else
-                   "the model's it started from (the bias at the labels' log-odds, the best constant model)")
+                   f"the best constant model's (the bias at the labels' {at}" if run.start_fitted else
+                   f"the model's it started from (the bias at the labels' {at}, the best constant model)")
         if run.start_fitted:  # held to that loss, though it started below it
             started += ("; " if run.start_loss != run.zero_loss else " (") + "the run started below it, at the fit " \
                 "of its sample)"
@@ -217,7 +218,7 @@ def _still_falling(run, gap_of) -> list[str]:
     history = run.history
     # where training started: a full batch's first epoch is the start itself; a mini-batch run's first epoch is
     # below it, the loss over the training rows of the model it started from (run.start_loss: a fresh logistic
-    # model's bias at the labels' log-odds, else the all-zero model) above it
+    # model's bias at the labels' log-odds, a linear model's at their mean, else the all-zero model) above it
     start = history[0]["train_loss"] if exact else float(np.fmax(run.start_loss, history[0]["train_loss"]))
     measured = end_pace(history, exact, start)
     if measured is None and not exact and not history[-1]["train_loss"] < start:
@@ -290,7 +291,8 @@ def _worse_than_init(run) -> list[str]:
 
 def _start_bound(run) -> float:
     """Where training started, at its highest, with a margin over rounding (ABOVE_ZERO): the loss over the training
-    rows of the model it started from (run.start_loss: a fresh logistic model's, the bias at the labels' log-odds;
+    rows of the model it started from (run.start_loss: a fresh logistic model's, the bias at the labels' log-odds,
+    a linear model's at their mean;
     else the all-zero model's), and a full batch's first epoch, the loss at the start on every training row itself."""
     exact = replicas.full_batch(run.batch, run.n_train, run.shards) and run.history
     start = run.history[0]["train_loss"] if exact else -math.inf

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import dataclasses
 import functools
+import math
 
 import numpy as np
 
@@ -74,7 +75,8 @@ class Run:
         # overflowed (rate.blew_up)
         self.zero_loss = facts.zero_loss
         # the mean loss over the training rows of the model training starts from, where counted (a fresh logistic
-        # model's, its bias at the labels' log-odds), else the all-zero model's: what the end of a run is held to
+        # model's, its bias at the labels' log-odds; a linear model's, at their mean), else the all-zero model's:
+        # what the end of a run is held to
         self.start_loss = facts.zero_loss
         self.objective = (*opts.objective, self.weighting.class_weights)  # validation weighs rows as given
         d = table.n_features
@@ -117,6 +119,10 @@ class Run:
             self.start[-1], loss = log_odds(count, self.labels, self.weighting.class_weights,
                                             self.weighting.sample_weight is not None)
             self.start_loss = self.zero_loss if loss is None else loss
+        elif opts.model == "linear" and self.init is None:  # its bias starts at the labels' mean (training/start.py)
+            known = (facts.count.zero.constant_loss(self.start[-1]) if facts.count is not None else
+                     saved.start_loss if saved is not None else math.nan)
+            self.start_loss = known if math.isfinite(known) else self.zero_loss
         # a full batch of linear, logistic or softmax starts at the fit of the sample (training/start.py), held to the
         # loss above all the same (the best constant model's, the all-zero model's): the fit's is below it
         self.start_model = fitted(opts.model, self.sample, self.labels.class_of, max(self.labels.n_outputs, 2),

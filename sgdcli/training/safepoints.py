@@ -83,6 +83,7 @@ class SafePoints:
             n_train=run.n_train,
             n_bad=run.n_bad,
             zero_loss=run.zero_loss,
+            start_loss=run.start_loss,
             options=run.fingerprints[0],
             data=run.fingerprints[1],
         ))

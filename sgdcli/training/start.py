@@ -15,6 +15,13 @@ as close to these losses' optimum as the labels' outliers allow.  Elsewhere
 weights start at 0 and the bias at the labels' best constant model: their
 median, their q-th quantile.
 
+A linear model's bias starts at the labels' mean, squared error's best
+constant model: from 0, the adaptive optimizers' rate, sized by the labels'
+root mean square about where the bias starts (training/rate.py), was that
+of labels about 1,000,000 when only their spread mattered, and their steps
+threw the weights far off (r² −1,693); ``--average``'s mean of the iterates
+kept the first ones' bias, far from the labels.
+
 Poisson's rate is sized for its curvature at the mean count, which is
 exp(score): from a score of 0, where the curvature is 1, a bias headed for
 the log of a mean count of 1,000 crept there too slowly to arrive (worse
@@ -61,7 +68,7 @@ one from the log-odds, its first large steps a random walk along the fit's
 flat directions.
 
 A full-batch linear run starts at the least-squares fit of its sample, of
-the objective trained (training/linearfit.py: --l2, the rows' weights),
+the objective trained (training/linearfit.py: --l2, --l1, the rows' weights),
 where the rows are dense and the fit's matrices fit beside the sample in
 --memory.  From 0 its 5 default steps ended 31% above the optimum on
 scikit-learn's diabetes (standardized), and 100% to 400% above it on raw
@@ -89,7 +96,7 @@ from sgdcli.training import curvature, gradientnoise, linearfit
 from sgdcli.training.sampling import DENSE_SAMPLE_BYTES, SAMPLE_ROWS, Sample, room, sample, sample_labels
 
 FITTED = ("huber", "quantile")  # whose weights start at a least-squares fit (dense rows)
-BEST_CONSTANT = ("huber", "quantile", "poisson")  # whose bias starts at their best constant model, at least
+BEST_CONSTANT = ("linear", "huber", "quantile", "poisson")  # whose bias starts at their best constant model, at least
 # Rows of a full batch's sample where it starts at a fit of them: enough that the fit's rare class holds
 # thousands of rows, where SAMPLE_ROWS at 2% positives held some 80
 FIT_SAMPLE_ROWS = 65536
@@ -136,12 +143,14 @@ def start_weights(model: str, quantile: float, table: Table | Sample, center: np
 
 def best_constant(model: str, quantile: float, labels: np.ndarray, weights: np.ndarray | None) -> float:
     """The bias of the best constant model on ``labels`` (their finite ones, weighted by ``weights``) of huber
-    (their median), quantile (their ``quantile``-th quantile) and poisson (the log of their mean, which must be
-    positive); 0 for the other models and where there is none."""
+    (their median), quantile (their ``quantile``-th quantile), linear (their mean) and poisson (the log of their
+    mean, which must be positive); 0 for the other models and where there is none."""
     keep = np.isfinite(labels)
     if model not in BEST_CONSTANT or not keep.any():
         return 0.0
     w = None if weights is None else weights[keep]
+    if model == "linear":
+        return curvature.mean(labels[keep].astype(np.float64), w)
     if model == "poisson":
         mean = curvature.mean(labels[keep].astype(np.float64), w)
         return math.log(mean) if mean > 0 else 0.0

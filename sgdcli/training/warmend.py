@@ -1,7 +1,8 @@
 """Whether a warm start (--init) ended worse than the model it started from.
 
 A fresh run is held to the loss of the model it started from over every training row, which setup counts in
-its passes (run.start_loss: the all-zero model's, or a fresh logistic model's at the labels' log-odds).  A warm
+its passes (run.start_loss: the all-zero model's, or a fresh logistic model's at the labels' log-odds, a
+linear model's at their mean).  A warm
 start's initial model has no such count, and holding it to the all-zero model's loss told a run from a poor
 initial model (log loss 17) that ended at 6.9 that it "ended worse than it started", and to lower a rate that
 was doing well.  Both models are scored instead on the run's sample (training/sampling.py, read again: the same
