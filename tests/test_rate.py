@@ -347,7 +347,8 @@ def test_a_penalty_that_blows_the_loss_up_says_to_lower_the_rate_times_l2(binary
 
 def test_raw_features_that_blow_the_loss_up_at_an_explicit_rate_say_what_to_change(tmp_path):
     """Features from 0.001 to 4,000 at --lr 0.01: no value overflows, but the loss is thousands of times the
-    all-zero model's; it exits 1 with the message, and --standardize --lr auto trains the same file."""
+    all-zero model's; it exits 1 with the message, and --standardize --lr auto trains the same file.  The
+    message's tenth of the rate blows up too, so it says the rate --lr auto chooses, which trains the raw rows."""
     X, y = make_problem("binary", n=5000, d=6, seed=1)
     X = X * np.array([1e-3, 1, 10, 100, 1000, 4000], dtype=np.float32)
     path = write_table(tmp_path / "raw.h5", X, y)
@@ -355,10 +356,14 @@ def test_raw_features_that_blow_the_loss_up_at_an_explicit_rate_say_what_to_chan
                          "--schedule", "constant", "--no-standardize")
     assert code == 1 and out == ""
     assert err.splitlines()[-1].startswith("sgdcli: error: training diverged in epoch 1: its mean loss ")
-    assert err.splitlines()[-1].endswith(" is over 100 times the all-zero model's 0.6931 at learning rate 0.01; "
-                                         "try a smaller --lr (e.g. 0.001), standardized features (--standardize), "
-                                         "or --lr auto")
+    said = err.splitlines()[-1]
+    assert " is over 100 times the all-zero model's 0.6931 at learning rate 0.01; try a smaller --lr (e.g. 0.001), " \
+           "standardized features (--standardize), or --lr auto (" in said and said.endswith(" here)"), said
     assert not (tmp_path / "m.h5").exists()
+    for lr in ("0.001", said.rsplit("(", 1)[1].split()[0]):  # the tenth blows up; --lr auto's rate does not
+        code, _, err = cli("train", path, "-o", tmp_path / "m.h5", "--epochs", "3", "--lr", lr, "--optimizer", "sgd",
+                           "--schedule", "constant", "--no-standardize", "-q")
+        assert code == (1 if lr == "0.001" else 0), err
     assert cli("train", path, "-o", tmp_path / "m.h5", "--epochs", "3")[0] == 0  # the defaults train it
 
 

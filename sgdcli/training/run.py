@@ -247,7 +247,7 @@ class Run:
                 except DivergedError as exc:
                     if not self._restart_slower(exc, metrics_tmp):
                         exc.lr = self.lr  # halved by the restarts: not the rate reporter.begin was told
-                        raise
+                        raise runrate.advised(self, exc) from None
         finally:
             reporter.close()
         self.warnings += fitwarnings.log_end(self, self.stopper.best_epoch if self.stopper is not None else len(self.history))

@@ -125,6 +125,18 @@ def halved(run) -> int | None:
     return None if run.auto is None or halvings > MAX_HALVINGS else halvings
 
 
+def advised(run, exc: DivergedError) -> DivergedError:
+    """``exc``, of a run at an explicit --lr, with the rate --lr auto would give it (``compared``) after the
+    advice to try --lr auto: a tenth of a rate that blew up can blow up too (--lr 100, 10 and 1 on labels about
+    1,000,000, where --lr auto chooses 0.22), and on raw features by far."""
+    said = str(exc)
+    if run.auto is not None or not said.endswith("--lr auto"):
+        return exc
+    told = DivergedError(f"{said} ({compared(run).lr:.4g} here)")
+    told.lr = exc.lr
+    return told
+
+
 def restarted(exc: DivergedError, lr: float) -> str:
     """What a run says as it starts over at the rate ``lr`` after the blow-up ``exc``."""
     return f"--lr auto: {first_line(exc).split(';')[0]}; starting over from epoch 1 at half the rate, {lr:.4g}"
