@@ -200,6 +200,7 @@ def bad(tmp_path):
     yi = y.astype(float)
     yi[123] = np.inf
     paths["infy"] = write_table(tmp_path / "infy.h5", X, yi)
+    paths["cont"] = write_table(tmp_path / "cont.h5", X, np.linspace(-1.0, 1.0, len(y)) ** 3)
     with h5py.File(tmp_path / "other.h5", "w") as f:
         f["weights"] = np.zeros((1, 3))
     paths["other"] = str(tmp_path / "other.h5")
@@ -224,7 +225,9 @@ CASES = {
     "length mismatch": (["train", "{len}"], "len.h5:y: has 150 rows but X has 200"),
     "non-numeric": (["train", "{str}"], "str.h5:X: dtype |S1 is not numeric"),
     "empty": (["train", "{empty}"], "empty.h5:X: dataset is empty (shape (0, 3))"),
-    "three classes for logistic": (["train", "{three}"], "three.h5:y: --model logistic needs exactly 2 distinct labels, found 3 (0, 1, 2)"),
+    "three classes for logistic": (["train", "{three}"], "three.h5:y: --model logistic needs exactly 2 distinct labels, found 3 (0, 1, 2); use --model softmax for more than two classes"),
+    # a regression's targets were told to use softmax, which learns a class for each distinct value
+    "continuous labels for logistic": (["train", "{cont}"], "distinct labels, found 200 (-1, -0.9701512537308393, -0.9409024618560087, -0.9122475334679508, -0.8841803776591095, …); they are not whole numbers, as a regression's targets are: use --model linear (softmax would learn each distinct value as a class)"),
     "nan in X": (["train", "{nanx}"], "nanx.h5:X: non-finite feature value at row 57, column 1"),
     "nan in X, standardize": (["train", "{nanx}", "--standardize"], "nanx.h5:X: non-finite feature value at row 57, column 1"),
     "inf in y": (["train", "{infy}"], "infy.h5:y: non-finite label (inf) at row 123"),

@@ -327,7 +327,10 @@ def from_values(found: np.ndarray | None, model: str, where: str, y_dtype, among
     written = [names[int(c)] for c in classes] if names else [shown(c) for c in classes]
     listed = ", ".join(written[:5]) + (", …" if len(classes) > 5 else "")
     if task == "binary" and len(classes) != 2:
-        hint = "use --model softmax for more than two classes" if len(classes) > 2 else "both classes must be present"
+        hint = ("both classes must be present" if len(classes) < 3 else
+                "they are not whole numbers, as a regression's targets are: use --model linear (softmax would learn "
+                "each distinct value as a class)" if names is None and not np.array_equal(found, np.round(found))
+                else "use --model softmax for more than two classes")
         raise InputError(f"{where}: --model {model} needs exactly 2 distinct labels, found {len(classes)}{among} "
                          f"({listed}); {hint}")
     if task == "multiclass" and len(classes) < 2:
