@@ -181,7 +181,7 @@ def _integer(value) -> bool:
 
 def _columns(items) -> str | object:
     """A list of columns (names, or indices) as the comma-separated text ``--features`` takes, a name's comma
-    written ``\\,`` (data/namelists.py); _WRONG for an item that is neither, or a name ending in a backslash,
+    written ``\\,`` (sgdcli/namelists.py); _WRONG for an item that is neither, or a name ending in a backslash,
     which that text cannot hold before a separator."""
     texts = [str(int(item)) if _integer(item) else item for item in items]
     if not all(isinstance(text, str) and not text.endswith("\\") for text in texts):

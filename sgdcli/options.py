@@ -15,6 +15,7 @@ import dataclasses
 import math
 import os
 
+from sgdcli.namelists import split_names
 from sgdcli.errors import InputError
 from sgdcli.fieldtypes import check_fields
 
@@ -127,12 +128,14 @@ def task_of(model: str) -> str:
 
 
 def parse_class_weights(text: str) -> dict[str, float] | None:
-    """``--class-weight``: None for balanced, else {class as written: weight}; InputError when malformed."""
+    """``--class-weight``: None for balanced, else {class as written: weight}, a comma in a class's name written
+    ``\\,`` as in the lists of columns (sgdcli/namelists.py), and the weight after its last ``=``; InputError when
+    malformed."""
     if text.strip() == "balanced":
         return None
     out = {}
-    for item in text.split(","):
-        name, sep, value = item.partition("=")
+    for item in split_names(text):
+        name, sep, value = item.rpartition("=")
         try:
             weight = float(value)
         except ValueError:
@@ -192,7 +195,8 @@ class TrainOptions:
     epsilon: float = _option(0.1, "huber: the residual beyond which the loss grows linearly.")
     class_weight: str | None = _option(None, "Classifiers: weigh each class's rows in the loss. balanced: rows / "
                                              "(classes × the class's rows), from the label pass; or CLASS=W,... "
-                                             "(e.g. 0=1,1=20; a class not listed weighs 1).",
+                                             "(e.g. 0=1,1=20; a class not listed weighs 1; a comma in a "
+                                             "class's name written \\,).",
                                        metavar="balanced|C=W,...")
     sample_weight: str | None = _option(None, "Per-row weights: a 1-D (or N×1) dataset of DATA, >= 0 and finite; "
                                               "each row's loss counts that many times (a --val file is read with "

@@ -72,6 +72,19 @@ def test_explicit_weights_by_class_and_a_class_not_listed_weighs_one(rare, tmp_p
     assert train(path, TrainOptions(class_weight="1.0=20", epochs=1)).training["class_weights"] == [1.0, 20.0]
 
 
+def test_a_class_named_with_a_comma_or_an_equals_sign_is_weighted(tmp_path):
+    """convert keeps class names with commas ("yes, really"), which --class-weight split in two: a comma in a
+    name is written \\, as in --features, and a class's weight follows the last '='."""
+    X, y = make_problem("binary", n=400, d=2, seed=0)
+    path = tmp_path / "named.h5"
+    with h5py.File(path, "w") as f:
+        f["X"], f["y"] = X, np.where(y == 1, "yes, really", "a=b").astype("S")
+    m = train(path, TrainOptions(class_weight="yes\\, really=3,a=b=2", epochs=1))
+    assert m.training["class_names"] == ["a=b", "yes, really"] and m.training["class_weights"] == [2.0, 3.0]
+    code, _, err = cli("train", path, "-o", tmp_path / "m.h5", "--class-weight", "yes\\, really=3", "-q")
+    assert code == 0, err
+
+
 @pytest.mark.parametrize("args,message", [
     (["--class-weight", "1=x"], "--class-weight: expected balanced or CLASS=WEIGHT,... with weights >= 0, got '1=x'"),
     (["--class-weight", "7=2"], "--class-weight: {path}:y has no class '7' (classes: 0, 1)"),

@@ -22,7 +22,7 @@ def frame():
 
 
 def test_a_comma_is_written_backslash_comma_and_every_other_backslash_is_itself():
-    from sgdcli.data.namelists import split_names
+    from sgdcli.namelists import split_names
 
     assert split_names(r"a\,b, c ,,2") == ["a,b", "c", "2"]
     assert split_names(r"C:\x,-1") == [r"C:\x", "-1"]

@@ -8,7 +8,7 @@ feature (text, or a pandas column left out) is named with the reason.
 
 from __future__ import annotations
 
-from sgdcli.data.namelists import split_names
+from sgdcli.namelists import split_names
 from sgdcli.data.pandasframes import why_left_out
 from sgdcli.errors import InputError, quoted
 

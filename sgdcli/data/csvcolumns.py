@@ -19,7 +19,7 @@ import json
 import math
 import warnings
 
-from sgdcli.data.namelists import split_names
+from sgdcli.namelists import split_names
 from sgdcli.errors import InputError, listed, quoted
 from sgdcli.options import CONVERT, MISSING, NA_VALUES
 

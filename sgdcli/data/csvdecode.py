@@ -226,7 +226,7 @@ def decode(rows, enc: Encoding, bad_rows: str, path: str, kept: ValueRange | Non
         if bad[:, j].any():
             i = int(np.argmax(bad[:, j]))
             text = rows.texts(f.column)[i].strip(numbertext.SPACES)  # (a Unicode space around it shown)
-            # as the shell passes it, a comma escaped (data/namelists.py); by its index a name too long to quote, or
+            # as the shell passes it, a comma escaped (sgdcli/namelists.py); by its index a name too long to quote, or
             # one with a character that does not print, which the error line shows as an escape that no shell
             # quoting reads back (an index is read as a name first, so an index is named only where a name would not do)
             usable = len(f.name) <= QUOTED_CHARS and f.name.isprintable()

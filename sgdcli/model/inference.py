@@ -14,7 +14,7 @@ import numpy as np
 
 from sgdcli.data import hashing, hdf5
 from sgdcli.data.atomic import check_writable
-from sgdcli.data.namelists import split_names
+from sgdcli.namelists import split_names
 from sgdcli.data.prefetch import Block, stream_blocks
 from sgdcli.data.pandasframes import why_left_out
 from sgdcli.data.table import Table, columns_of, numbered
