@@ -241,3 +241,31 @@ def test_a_narrower_matrix_than_the_model_gets_no_hint_to_give_its_features_agai
     assert code == 2
     assert err.strip().endswith(f"{narrow}:X: has 2 features but the model was trained on 3"), err
     assert not (tmp_path / "p.csv").exists()
+
+
+def test_a_model_of_named_genes_on_a_sparse_matrix_without_names_says_what_can_be_given(tmp_path):
+    """A model trained on --features g3,g1 of an AnnData file, given the same CSR matrix without gene names, was
+    told to give --features g3,g1, which such a matrix refuses: it is told to give the model's columns alone, or
+    names; the matrix of those two columns alone scores as the AnnData file does."""
+    ad = pytest.importorskip("anndata")
+    sp = pytest.importorskip("scipy.sparse")
+    pd = pytest.importorskip("pandas")
+    X = sp.random(400, 6, density=0.5, format="csr", random_state=4, dtype=np.float32)
+    y = (X[:, 3].toarray().ravel() > X[:, 1].toarray().ravel()).astype(float)
+    obs = pd.DataFrame({"label": y}, index=[str(i) for i in range(400)])
+    ad.AnnData(X, obs=obs, var=pd.DataFrame(index=[f"g{j}" for j in range(6)])).write_h5ad(tmp_path / "a.h5ad")
+    model = tmp_path / "m.h5"
+    assert cli("train", tmp_path / "a.h5ad", "--y", "obs/label", "--features", "g3,g1", "-o", model, *TRAIN)[0] == 0
+    for name, matrix in (("plain.h5", X), ("two.h5", X[:, [3, 1]].tocsr())):
+        with h5py.File(tmp_path / name, "w") as f:
+            g = f.create_group("X")
+            g.attrs["shape"] = matrix.shape
+            g["data"], g["indices"], g["indptr"] = matrix.data, matrix.indices, matrix.indptr
+    code, _, err = cli("predict", model, tmp_path / "plain.h5", "-o", tmp_path / "p.csv")
+    assert (code, err.strip()) == (2, f"sgdcli: error: {tmp_path / 'plain.h5'}:X: has 6 features but the model was "
+                                      "trained on 2; it was trained on --features g3,g1 of its data's columns, which "
+                                      "a sparse matrix without column names cannot select: give the model's columns "
+                                      "alone, or a file that names them (AnnData's var)")
+    assert cli("predict", model, tmp_path / "two.h5", "-o", tmp_path / "two.csv")[0] == 0
+    assert cli("predict", model, tmp_path / "a.h5ad", "-o", tmp_path / "a.csv")[0] == 0
+    assert (tmp_path / "two.csv").read_text() == (tmp_path / "a.csv").read_text()

@@ -236,7 +236,10 @@ def _open_for(model: Model, data, x: str, y: str | None, columns: dict | None = 
         # (only where the data is wider: --features chooses some of its columns, never more than it has)
         if not hint and chosen is not None and not (columns or {}).get("features") \
                 and table.n_features > model.n_features:
-            hint = f"; it was trained on --features {chosen} of its data's columns: give the same --features"
+            hint = (f"; it was trained on --features {chosen} of its data's columns, which a sparse matrix without "
+                    "column names cannot select: give the model's columns alone, or a file that names them (AnnData's "
+                    "var)" if table.sparse and table.feature_names is None else
+                    f"; it was trained on --features {chosen} of its data's columns: give the same --features")
         raise InputError(
             f"{table.where(x)}: has {table.n_features} features but the model was trained on {model.n_features}{hint}"
         )
