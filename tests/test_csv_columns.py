@@ -574,3 +574,17 @@ def test_an_empty_field_stays_missing_whatever_na_values_lists(tmp_path, engine)
         assert f["y"][()].tolist() == [0, 1, 0, 1] and f["y"].dtype.kind == "f"  # numbers, the empty one left out
         # the means are the columns' over every row that has a value, the one without a label too
         np.testing.assert_allclose(f["X"][()], [[1, 2], [4.5, 5], [5, 6], [4, 3]], rtol=1e-6)
+
+
+@pytest.mark.parametrize("hashed", [False, True])
+def test_class_names_first_met_past_the_rows_that_decide_the_labels_kind_say_so(tmp_path, hashed):
+    """A label column read as numbers, since its first 1,000 rows' labels are, stops at a class name further
+    down, and says why it was read as numbers (the docs said the first block of rows decided)."""
+    lines = ["a,b,label"] + [f"{i % 7},{i % 5},{i % 2}" for i in range(1200)] + ["1,2,cat", "3,4,dog"]
+    (tmp_path / "late.csv").write_text("\n".join(lines) + "\n")
+    code, _, err = cli("convert", tmp_path / "late.csv", "-o", tmp_path / "late.h5",
+                       *(["--hash-bits", "4"] if hashed else []))
+    assert (code, err) == (2, f"sgdcli: error: {tmp_path / 'late.csv'}: line 1202, column 3 (label): cannot read "
+                              "'cat' as a number: the label column is read as numbers, as its first 1,000 rows' "
+                              "labels are (--bad-rows skip leaves such rows out)\n"), err
+    assert not (tmp_path / "late.h5").exists()

@@ -21,6 +21,8 @@ from sgdcli.data.rowblocks import BadRow
 from sgdcli.data.valuerange import ValueRange
 from sgdcli.errors import QUOTED_CHARS, InputError, quoted
 
+LABEL_SAMPLE_ROWS = 1000  # rows whose labels say whether the labels are numbers or class names
+
 NUL = "\x00"  # which HDF5's text (class names, feature names) cannot hold
 
 
@@ -285,6 +287,13 @@ def decode(rows, enc: Encoding, bad_rows: str, path: str, kept: ValueRange | Non
     return X[keep], y[keep], int(drop.sum()), None if w is None else w[keep]
 
 
+def not_a_number_label(text: str) -> str:
+    """Why a label field that is not a number is refused where the column's labels are read as numbers: its
+    first LABEL_SAMPLE_ROWS rows' were, so a class name further down is not one of a column of names."""
+    return (f"cannot read {quoted(text)} as a number: the label column is read as numbers, as its first "
+            f"{LABEL_SAMPLE_ROWS:,} rows' labels are")
+
+
 def _labels(rows, enc: Encoding, reader: _Reader, refuse):
     """The block's labels: float64 values, or a list of names; unreadable ones refused with their rows."""
     if enc.label is None:
@@ -300,7 +309,7 @@ def _labels(rows, enc: Encoding, reader: _Reader, refuse):
     values, missing, bad = rows.numbers(enc.label, reader)
     for i in np.flatnonzero(missing | bad):
         text = rows.texts(enc.label)[i].strip(numbertext.SPACES)
-        why = "missing label" if missing[i] else f"cannot read {quoted(text)} as a number"
+        why = "missing label" if missing[i] else not_a_number_label(text)
         refuse(int(i), BadRow(where(rows.line(i), enc.label, enc), why))
     return values
 

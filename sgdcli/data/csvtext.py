@@ -24,6 +24,7 @@ import math
 import numpy as np
 
 from sgdcli.data import csvbytes, csvcolumns, csvdecode, csvsniff, numbertext, textfiles
+from sgdcli.data.csvdecode import LABEL_SAMPLE_ROWS
 from sgdcli.data.csvcolumns import ColumnOptions, Encoding
 from sgdcli.data.hashing import Hasher
 from sgdcli.data.rowblocks import BadRow, is_number, sparse_blocks, stop
@@ -32,7 +33,6 @@ from sgdcli.data.valuerange import FLOAT32_MAX, ValueRange
 from sgdcli.errors import InputError, quoted
 from sgdcli.options import NA_VALUES
 
-LABEL_SAMPLE_ROWS = 1000  # rows whose labels say whether the labels are numbers or class names
 GATHER_BYTES = 8 << 20  # features (float64) of the tokenizer's blocks joined for one append to the file
 
 # pyarrow's read block: small enough that peak memory does not grow with the input
@@ -300,7 +300,7 @@ def hashed_rows(path, rows, ncols: int, enc: Encoding, hasher: Hasher, block_row
             value = reader.number(text)
             if value is None:
                 raise BadRow(csvdecode.where(line, enc.label, enc), "missing label" if reader.is_missing(text) else
-                             f"cannot read {quoted(text.strip(numbertext.SPACES))} as a number")
+                             csvdecode.not_a_number_label(text.strip(numbertext.SPACES)))
             return value
         if text.strip() in reader.na:
             raise BadRow(csvdecode.where(line, enc.label, enc), "missing label")
