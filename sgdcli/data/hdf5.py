@@ -99,8 +99,9 @@ def _lock_message(path: str, text: str) -> str:
             f"set HDF5_USE_FILE_LOCKING=FALSE to read it without locking (see docs/unattended.md)")
 
 
-# What h5py raises when a file's structure or data cannot be read.
 OWN_FILE = "sgdcli_format"  # the attribute that marks sgdcli's own files (models, checkpoints): its kind
+
+# What h5py raises when a file's structure or data cannot be read.
 READ_ERRORS = (OSError, RuntimeError, KeyError, ValueError, TypeError, IndexError)
 
 

@@ -60,7 +60,8 @@ def matrix_options(f: h5py.File) -> dict | None:
     """A feature matrix's options where those train takes unless told (``X`` and ``y``) do not find it: ``X``,
     else the root's one 2-D numeric dataset, and its labels beside it (``labels_beside``, else a placeholder);
     None where both are there, or where nothing tells a matrix's labels."""
-    matrices = [n for n, o in members(f) if isinstance(o, h5py.Dataset) and o.ndim == 2 and o.dtype.kind in NUMERIC_KINDS]
+    matrices = [n for n, o in members(f)
+                if isinstance(o, h5py.Dataset) and o.ndim == 2 and o.dtype.kind in NUMERIC_KINDS]
     x = "X" if "X" in matrices else matrices[0] if len(matrices) == 1 else None
     if x is None or (x == "X" and "y" in f):
         return None

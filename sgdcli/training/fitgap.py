@@ -88,8 +88,9 @@ def measure(run) -> Gap | None:
     if not math.isfinite(best):
         return None
     return Gap(loss, best, int(labelled.sum()), "least squares" if opts.model == "linear" else "Newton's method",
-               "mean loss" if opts.l2 == opts.l1 == 0 else "objective (its mean loss and --l2's penalty)" if opts.l1 == 0
-               else "objective (its mean loss and the penalties)", uneven)
+               "mean loss" if opts.l2 == opts.l1 == 0 else
+               "objective (its mean loss and --l2's penalty)" if opts.l1 == 0 else
+               "objective (its mean loss and the penalties)", uneven)
 
 
 def _objective(model: str, S: np.ndarray, targets: np.ndarray, weights: np.ndarray | None,
