@@ -150,7 +150,8 @@ def test_divergence_names_the_step_and_what_to_change(data):
     # gets says the rate was given
     with pytest.raises(DivergedError, match=r"^training diverged in epoch 1 at iteration \d+: .*\(of a rate of 100 "
                                            r"before the schedule: --lr 50 scaled by --lr-scaling\); try a smaller "
-                                           r"--lr \(e\.g\. 5\), a larger --batch-size, or --lr auto$"):
+                                           r"--lr \(e\.g\. 5\), a larger --batch-size, or --lr auto "
+                                           r"\([0-9.e+-]+ here\)$"):
         train(data, opts)
 
 
