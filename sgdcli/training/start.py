@@ -96,7 +96,8 @@ from sgdcli.training import curvature, gradientnoise, linearfit
 from sgdcli.training.sampling import DENSE_SAMPLE_BYTES, SAMPLE_ROWS, Sample, room, sample, sample_labels
 
 FITTED = ("huber", "quantile")  # whose weights start at a least-squares fit (dense rows)
-BEST_CONSTANT = ("linear", "huber", "quantile", "poisson")  # whose bias starts at their best constant model, at least
+# whose bias starts at their best constant model, at least
+BEST_CONSTANT = ("linear", "huber", "quantile", "poisson")
 # Rows of a full batch's sample where it starts at a fit of them: enough that the fit's rare class holds
 # thousands of rows, where SAMPLE_ROWS at 2% positives held some 80
 FIT_SAMPLE_ROWS = 65536
@@ -187,10 +188,11 @@ def fitted(model: str, drawn: Sample, class_of, classes: int, center: np.ndarray
     ``center`` and ``scale``, each row's class ``class_of(raw labels)`` (model/labels.py: logistic's positive
     class 1, -1 for none; linear's label is its own) and weight ``weights_of(raw labels)`` (None: 1), under
     ``l2`` and ``l1``: linear's and logistic's vector, softmax's one per class; None where there is no fit
-    (another model, a classifier under --l1, which Newton's method does not fit, sparse rows, more than FIT_WIDE weights or, for linear, curvature.exact's, too little room beside the sample
-    in its --memory, no more labelled rows than features; for a classifier, a class with fewer rows of weight
-    above 0 in the sample than CLASS_ROWS_PER_WEIGHT times the features and the bias, from whose fit runs ended
-    further from the optimum than from the best constant model)."""
+    (another model, a classifier under --l1, which Newton's method does not fit, sparse rows, more than
+    FIT_WIDE weights or, for linear, curvature.exact's, too little room beside the sample in its --memory, no
+    more labelled rows than features; for a classifier, a class with fewer rows of weight above 0 in the sample
+    than CLASS_ROWS_PER_WEIGHT times the features and the bias, from whose fit runs ended further from the
+    optimum than from the best constant model)."""
     if drawn.table.sparse:
         return None
     if model == "linear":
