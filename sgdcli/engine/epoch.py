@@ -342,13 +342,16 @@ def compile_kernels(table: Table, cfg: KernelConfig, plan: EpochPlan, scratch: S
     return time.perf_counter() - t0
 
 
+LR_AUTO = "--lr auto"  # the last of rate_advice's tries where given: what training/runrate.py ``advised`` follows
+
+
 def rate_advice(lr: float, standardized: bool, larger_batch: bool = False, lr_auto: bool = False) -> str:
     """What a message about training that blew up at the rate ``lr`` tells to try: a tenth of that rate,
     standardized features where they were not, a larger batch (``larger_batch``: where a batch's noise can be
     the cause) and, where the rate was an explicit --lr (``lr_auto``), the rate --lr auto chooses."""
     tries = ([f"a smaller --lr (e.g. {lr / 10:.4g})"]
              + ([] if standardized else ["standardized features (--standardize)"])
-             + (["a larger --batch-size"] if larger_batch else []) + (["--lr auto"] if lr_auto else []))
+             + (["a larger --batch-size"] if larger_batch else []) + ([LR_AUTO] if lr_auto else []))
     return "try " + (", ".join(tries[:-1]) + ", or " if len(tries) > 1 else "") + tries[-1]
 
 

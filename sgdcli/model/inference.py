@@ -212,7 +212,8 @@ def _open_for(model: Model, data, x: str, y: str | None, columns: dict | None = 
     ``labels``): a --label-column only stays out of the features, and nothing of it is read or checked.
     ``report`` hears of rows read from fill values, and of a model of named columns scoring a file without
     names (by position: nothing can check them)."""
-    columns, _ = by_name(model.training.get("features"), data, x, dict(columns or {}))
+    names = model.training.get("features")
+    columns, _ = by_name(names, data, x, dict(columns or {}))
     table = Table(data, x, y, **columns, classes=model.training.get("class_names"), labels=labels)
     if table.Y is not None:
         try:
@@ -248,9 +249,8 @@ def _open_for(model: Model, data, x: str, y: str | None, columns: dict | None = 
     except InputError:
         table.close()
         raise
-    names = model.training.get("features")
     if report is not None and not numbered(names) and numbered(table.feature_names) \
-            and (columns or {}).get("features") is None:
+            and columns.get("features") is None:
         shown = ", ".join(map(repr, names[:3])) + (", ..." if len(names) > 3 else "")
         report(f"{table.where(x)}: has no column names; its {table.n_features} columns are read by position as the "
                f"model's features ({shown}), in that order")

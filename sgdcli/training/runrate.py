@@ -23,6 +23,7 @@ import functools
 
 import numpy as np
 
+from sgdcli.engine.epoch import LR_AUTO
 from sgdcli.errors import DivergedError, first_line
 from sgdcli.kernels.state import KernelConfig, kernel_config
 from sgdcli.options import TrainOptions
@@ -130,7 +131,7 @@ def advised(run, exc: DivergedError) -> DivergedError:
     advice to try --lr auto: a tenth of a rate that blew up can blow up too (--lr 100, 10 and 1 on labels about
     1,000,000, where --lr auto chooses 0.22), and on raw features by far."""
     said = str(exc)
-    if run.auto is not None or not said.endswith("--lr auto"):
+    if run.auto is not None or not said.endswith(LR_AUTO):
         return exc
     told = DivergedError(f"{said} ({compared(run).lr:.4g} here)")
     told.lr = exc.lr
