@@ -129,6 +129,16 @@ def test_a_tsv_of_commas_and_a_file_of_one_column_say_what_splits_them(tmp_path)
                "fields; convert needs a label column and a feature column (--delimiter names another delimiter)\n")
 
 
+@pytest.mark.parametrize("text", ["\n", "\n\n\n", "\r\n  \r\n"])
+def test_a_file_of_blank_lines_says_it_holds_no_data(tmp_path, text):
+    """It said no delimiter splits line 1 into fields, and named delimiters to try."""
+    (tmp_path / "b.csv").write_bytes(text.encode())
+    for args in ([], ["--delimiter", ";"]):
+        assert cli("convert", tmp_path / "b.csv", "-o", tmp_path / "b.h5", *args) == (
+            2, "", f"sgdcli: error: {tmp_path / 'b.csv'}: no data: every line is blank\n")
+    assert not (tmp_path / "b.h5").exists()
+
+
 def test_a_comma_delimited_file_of_quoted_decimal_commas_is_read(tmp_path):
     """pandas' to_csv(decimal=',') without sep=';' quotes each number: only the decimal mark splits the lines, so
     it is the delimiter (as pandas reads the file back)."""

@@ -76,6 +76,8 @@ def sniff(path: str, delimiter: str | None, decimal: str = ".", thousands: str |
     one detected among ``candidates``.  A first line that is Excel's ``sep=;`` is refused whatever the
     delimiter."""
     sample, lines = _sample(path)
+    if lines and len(sample) < SNIFF_BYTES and not any(line.strip() for line in lines):  # the whole file: no text
+        raise InputError(f"{path}: no data: every line is blank")
     excel = _EXCEL_SEP.fullmatch(lines[0]) if lines else None
     if excel:
         hint = ("" if excel.group(1) in candidates(decimal) else
