@@ -240,7 +240,8 @@ class TrainOptions:
                     "them (docs/distributed.md). linear: × effective batch / "
                     "--base-batch-size. sqrt: × its square root. none: as given.", choices=LR_SCALINGS)
     base_batch_size: int = _option(32, "Batch size at which --lr applies unscaled.")
-    average: bool = _option(False, "Averaged SGD: the model is the running mean of all iterates.")
+    average: bool = _option(False, "Averaged SGD: the model is the mean of the iterates of the "
+                                   "last half of the updates.")
     shuffle: bool = _option(True, "Visit the rows in file order every epoch (no page shuffle; a weighted run's "
                                   "draws of each window still come in random order).", flag="--no-shuffle")
     page_rows: int | None = _option(None, "Page shuffle: rows per page. Each batch mixes pages from random places "

@@ -126,10 +126,11 @@ def minibatch_sgd(model, X, y, order, batch, lr, optimizer="sgd", epochs=1, k_ou
                   drop_last=False, sw=None, bias_lr=None, **optimizer_params):
     """Mini-batch training over the same row order every epoch; each epoch starts a new batch, and its last,
     partial one, where a whole one came before it, is the sum of its rows' gradients over ``batch``; ``sw``: the
-    rows' weights; ``bias_lr``: the bias's own rate (None: ``lr``)."""
+    rows' weights; ``bias_lr``: the bias's own rate (None: ``lr``).  ``average``: the mean of the iterates of
+    the run's last half of updates (of T, those after update T // 2)."""
     W = np.zeros((k_out, X.shape[1] + 1))
     opt = Optimizer(optimizer, W.shape, **optimizer_params)
-    avg = np.zeros_like(W)
+    iterates = []
     rate = lr if bias_lr is None else np.append(np.full(X.shape[1], lr), bias_lr)  # each column's
     for _ in range(epochs):
         for start in range(0, len(order), batch):
@@ -137,5 +138,5 @@ def minibatch_sgd(model, X, y, order, batch, lr, optimizer="sgd", epochs=1, k_ou
             if drop_last and len(rows) < batch:
                 break
             W = opt.step(W, batch_gradient(model, W, X, y, rows, l1, l2, sw, batch if start else None), rate)
-            avg += (W - avg) / opt.t
-    return avg if average else W
+            iterates.append(W)
+    return np.mean(iterates[len(iterates) // 2:], axis=0) if average else W

@@ -123,11 +123,14 @@ def test_full_batch_and_pure_sgd_and_drop_last():
     np.testing.assert_allclose(dropped.W, naive.minibatch_sgd("linear", X, y, order, 16, 0.1, drop_last=True), rtol=1e-10)
 
 
-def test_averaged_sgd_matches_reference():
+@pytest.mark.parametrize("epochs", [1, 3])
+def test_averaged_sgd_matches_reference(epochs):
+    """--average is the mean of the iterates of the run's last half of updates (it was of every iterate, the
+    first far-off ones included)."""
     X, y, order = problem("logistic")
     opts = naive.options(model="logistic", lr=0.2, average=True)
-    state = run_kernel(opts, X, y, order, batch=8)
-    expected = naive.minibatch_sgd("logistic", X, y, order, 8, 0.2, average=True)
+    state = run_kernel(opts, X, y, order, batch=8, epochs=epochs)
+    expected = naive.minibatch_sgd("logistic", X, y, order, 8, 0.2, epochs=epochs, average=True)
     np.testing.assert_allclose(state.params(True), expected, rtol=1e-9)
 
 

@@ -118,8 +118,9 @@ def _update(cfg, W, G, slots, t, lr):
                 W[k, j] -= lr * (m / c1) / (math.sqrt(v / c2) + eps)
         for j in range(d1):
             G[k, j] = 0.0
-    if cfg.average:
+    if cfg.average:  # the mean of the iterates after update cfg.average_from; until then, the iterate
         avg = slots[SLOT_AVG]
+        n = max(t - cfg.average_from, 1)
         for k in range(k_out):
             for j in range(d1):
-                avg[k, j] += (W[k, j] - avg[k, j]) / t
+                avg[k, j] += (W[k, j] - avg[k, j]) / n

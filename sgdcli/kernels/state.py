@@ -55,6 +55,7 @@ class KernelConfig(NamedTuple):
     warmup: int
     total_iterations: int
     average: bool
+    average_from: int  # the update after which the running average starts (until then it is the iterate)
     sparse: bool  # the rows are CSR (kernels/sparse.py)
     clock: int  # updates the optimizer's state had seen before this run (--init-optimizer): Adam's bias
     # correction, the running average and RMSprop's lazy decay count from there; the schedule counts from 0
@@ -96,10 +97,23 @@ def kernel_config(opts, batch: int, threads: int, total_iterations: int,
         warmup=int(opts.warmup_iterations),
         total_iterations=int(total_iterations),
         average=bool(opts.average),
+        average_from=average_start(clock + total_iterations),
         sparse=bool(sparse),
         clock=int(clock),
         bias_times=float(bias_times),
     )
+
+
+def average_start(updates: int) -> int:
+    """The updates that --average's running mean leaves out, of a model's ``updates`` (a warm start's
+    included, with --init-optimizer, so that two runs continued make the model of one): the first half.
+
+    A mean of every iterate keeps the far-off first ones, whose weight only
+    falls as 1/t; a mean of the last half (suffix averaging) keeps the
+    noise reduction and drops them (bench/average_suffix.py measures both
+    against the optimum).
+    """
+    return updates // 2
 
 
 def uses_slots(cfg: KernelConfig) -> bool:
