@@ -104,7 +104,7 @@ def test_other_rules_match_the_dense_reference(optimizer, extra):
     d = X.shape[1]
     scale = np.random.default_rng(1).uniform(0.5, 2.0, d)
     opts = naive.options(model="logistic", lr=0.05, optimizer=optimizer, **extra)
-    cfg = kernel_config(opts, 8, 1, 100)
+    cfg = kernel_config(opts, 8, 1, 2 * -(-len(order) // 8))  # the updates of 2 epochs, which --average halves
     state = run_kernel(cfg, X, y, order, scale, 1, True, 5)
     want = naive.minibatch_sgd("logistic", X.astype(np.float64) * scale, y, order, 8, 0.05, optimizer=optimizer,
                                epochs=2, **extra)
