@@ -24,51 +24,12 @@ import os
 import sys
 
 import numpy as np
+from problems import loss_of, noisy_problems, optimum
 
 import sgdcli
 from sgdcli.kernels import state
 
-ROWS = 20000
 SCHEDULES = (("constant", 5), ("cosine", 5), ("constant", 1), ("constant", 20))
-
-
-def problems(rng):
-    """(name, --model, X, y) of each problem."""
-    Z = rng.standard_normal((ROWS, 20))
-    S = Z @ (rng.standard_normal((20, 20)) * 0.8)
-    P = np.exp(S - S.max(1, keepdims=True))
-    P /= P.sum(1, keepdims=True)
-    yield "softmax, 20 classes", "softmax", Z, (P.cumsum(1) > rng.random((ROWS, 1))).argmax(1).astype(float)
-    Z = rng.standard_normal((ROWS, 20))
-    p = 1 / (1 + np.exp(-(Z @ (rng.standard_normal(20) * 0.5) - 6.2)))
-    yield "logistic, 1% positives", "logistic", Z, (rng.random(ROWS) < p).astype(float)
-    Z = rng.standard_normal((ROWS, 10))
-    yield "linear, labels about 1e6", "linear", Z, 1e6 + Z @ (rng.standard_normal(10) * 1000) + \
-        rng.standard_normal(ROWS) * 500
-    Z = rng.standard_normal((ROWS, 5))
-    X = np.c_[Z, Z[:, 0], Z[:, 1] * 2 + 1e-3 * rng.standard_normal(ROWS), Z[:, 2] + Z[:, 3]]
-    yield "linear, near-collinear", "linear", X, Z @ [1., -1, .5, .5, 2] + rng.standard_normal(ROWS)
-
-
-def loss_of(model: str, X, y, W) -> float:
-    """The mean loss of raw weights ``W`` (classes × features + 1) on ``X``, ``y``."""
-    S = X @ W[:, :-1].T + W[:, -1]
-    if model == "linear":
-        return float(np.mean(0.5 * (S[:, 0] - y) ** 2))
-    if model == "logistic":
-        return float(np.mean(np.logaddexp(0.0, S[:, 0]) - y * S[:, 0]))
-    top = S.max(1)
-    return float(np.mean(top + np.log(np.exp(S - top[:, None]).sum(1)) - S[np.arange(len(y)), y.astype(int)]))
-
-
-def optimum(model: str, X, y) -> float:
-    if model == "linear":
-        A = np.c_[X, np.ones(len(X))]
-        return loss_of(model, X, y, np.linalg.lstsq(A, y, rcond=None)[0][None, :])
-    from sklearn.linear_model import LogisticRegression
-
-    fit = LogisticRegression(C=np.inf, tol=1e-12, max_iter=10000).fit(X, y)
-    return loss_of(model, X, y, np.c_[fit.coef_, fit.intercept_])
 
 
 def main(folder: str) -> None:
@@ -77,7 +38,7 @@ def main(folder: str) -> None:
     suffix = state.average_start
     print("| problem | schedule | epochs | last iterate | mean of every iterate | mean of the last half |")
     print("|---|---|---|---|---|---|")
-    for k, (name, model, X, y) in enumerate(problems(np.random.default_rng(21))):
+    for k, (name, model, X, y) in enumerate(noisy_problems(np.random.default_rng(21))):
         path = os.path.join(folder, f"average_suffix_{k}.h5")
         with h5py.File(path, "w") as f:
             f["X"], f["y"] = X.astype(np.float32), y

@@ -1,4 +1,5 @@
-"""Pieces of the benchmarks' synthetic problems that several scripts share (class_weight.py, large_l2.py)."""
+"""Pieces of the benchmarks' synthetic problems that several scripts share (class_weight.py, large_l2.py,
+average_suffix.py, early_stopping.py)."""
 
 from __future__ import annotations
 
@@ -27,3 +28,43 @@ def seeds_from_args(doc: str, default: int = 2) -> int:
     seeds = parser.parse_args().seeds
     warnings.simplefilter("ignore")
     return seeds
+
+
+def noisy_problems(rng, rows: int = 20000):
+    """(name, --model, X, y) of four problems whose stochastic steps end far from the optimum at a large rate:
+    softmax of 20 classes, logistic with 1% positives, labels about 1e6, near-collinear features."""
+    Z = rng.standard_normal((rows, 20))
+    S = Z @ (rng.standard_normal((20, 20)) * 0.8)
+    P = np.exp(S - S.max(1, keepdims=True))
+    P /= P.sum(1, keepdims=True)
+    yield "softmax, 20 classes", "softmax", Z, (P.cumsum(1) > rng.random((rows, 1))).argmax(1).astype(float)
+    Z = rng.standard_normal((rows, 20))
+    p = 1 / (1 + np.exp(-(Z @ (rng.standard_normal(20) * 0.5) - 6.2)))
+    yield "logistic, 1% positives", "logistic", Z, (rng.random(rows) < p).astype(float)
+    Z = rng.standard_normal((rows, 10))
+    yield "linear, labels about 1e6", "linear", Z, 1e6 + Z @ (rng.standard_normal(10) * 1000) + \
+        rng.standard_normal(rows) * 500
+    Z = rng.standard_normal((rows, 5))
+    X = np.c_[Z, Z[:, 0], Z[:, 1] * 2 + 1e-3 * rng.standard_normal(rows), Z[:, 2] + Z[:, 3]]
+    yield "linear, near-collinear", "linear", X, Z @ [1., -1, .5, .5, 2] + rng.standard_normal(rows)
+
+
+def loss_of(model: str, X, y, W) -> float:
+    """The mean loss of raw weights ``W`` (classes × features + 1) on ``X``, ``y``."""
+    S = X @ W[:, :-1].T + W[:, -1]
+    if model == "linear":
+        return float(np.mean(0.5 * (S[:, 0] - y) ** 2))
+    if model == "logistic":
+        return float(np.mean(np.logaddexp(0.0, S[:, 0]) - y * S[:, 0]))
+    top = S.max(1)
+    return float(np.mean(top + np.log(np.exp(S - top[:, None]).sum(1)) - S[np.arange(len(y)), y.astype(int)]))
+
+
+def optimum(model: str, X, y) -> float:
+    if model == "linear":
+        A = np.c_[X, np.ones(len(X))]
+        return loss_of(model, X, y, np.linalg.lstsq(A, y, rcond=None)[0][None, :])
+    from sklearn.linear_model import LogisticRegression
+
+    fit = LogisticRegression(C=np.inf, tol=1e-12, max_iter=10000).fit(X, y)
+    return loss_of(model, X, y, np.c_[fit.coef_, fit.intercept_])

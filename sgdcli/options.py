@@ -258,7 +258,8 @@ class TrainOptions:
     val_y: str | None = _option(None, "Label dataset in --val [default: --y].")
     val_fraction: float = _option(0.0, "Hold out this fraction of rows (seeded).")
     early_stopping: bool = _option(False, "Stop when validation loss stops improving; keep the best epoch.")
-    patience: int = _option(3, "Epochs without improvement before stopping.")
+    patience: int = _option(3, "Epochs without improvement before stopping, counted once the schedule's rate "
+                                  "is at most a twentieth of its peak (every epoch at a constant rate).")
     min_delta: float = _option(1e-4, "Smallest loss decrease that counts.")
     bad_rows: str = _option("error", "error: stop at a row with NaN or inf and name it (labels are checked first; "
                                      "features in file order where standardized, else in the shuffle's order, so "

@@ -19,6 +19,7 @@ from sgdcli.sizes import parse_size
 from sgdcli.reporting.plain import PlainReporter
 from sgdcli.kernels.schedules import lr_at
 from sgdcli.kernels.state import kernel_config
+from sgdcli.training.early_stopping import EarlyStopping, settled
 from sgdcli.training.runlog import FitWarning
 
 import naive
@@ -123,6 +124,47 @@ def test_validation_file_and_early_stopping_keep_the_best_epoch(tmp_path):
     lines = out.splitlines()
     assert code == 0 and lines[1] == "kept_epoch 1", out + err
     assert lines[3] == f"val_loss {render_number(m.history[0]['val_loss'])}", out
+
+
+def test_early_stopping_waits_for_the_cosine_to_decay(tmp_path):
+    """50 epochs under the default cosine: the validation loss stopped falling at epoch 1, at the noise of a rate
+    still near its peak, and early stopping ended the run at epoch 4 with a model 12% above least squares.
+    Patience counts from the first epoch that ends at a twentieth of the peak rate (epoch 43 of 50), so the
+    run stops no earlier than epoch 45 (patience 3)."""
+    rng = np.random.default_rng(21)
+    Z = rng.standard_normal((5000, 10))
+    y = 1e6 + Z @ (rng.standard_normal(10) * 1000) + rng.standard_normal(5000) * 500
+    path = write_table(tmp_path / "r.h5", Z.astype(np.float32), y)
+    A = np.column_stack([Z.astype(np.float32).astype(np.float64), np.ones(len(y))])
+    best = np.mean(0.5 * (A @ np.linalg.lstsq(A, y, rcond=None)[0] - y) ** 2)
+    model = train(path, TrainOptions(model="linear", epochs=50, early_stopping=True, val_fraction=0.1, seed=1))
+    W = model.raw_weights()
+    assert len(model.history) >= 45 and np.mean(0.5 * (A @ W[0] - y) ** 2) < 1.01 * best
+
+
+def test_early_stopping_counts_no_patience_while_the_rate_is_near_its_peak():
+    stopper = EarlyStopping(patience=1, min_delta=0.0)
+    params = np.zeros((1, 3))
+    assert not stopper.update(1.0, params, 1) and not stopper.update(2.0, params, 2, counts=False)
+    assert (stopper.stale, stopper.best_epoch) == (0, 1)
+    assert stopper.update(2.0, params, 3, counts=True) and stopper.best_epoch == 1
+
+
+@pytest.mark.parametrize("schedule,epochs,first", [("cosine", 50, 43), ("cosine", 5, 5), ("step", 30, 21),
+                                                   ("constant", 50, 1)])
+def test_the_schedule_is_settled_from_a_twentieth_of_its_peak_rate(schedule, epochs, first):
+    """The epochs whose end ``settled`` says count for early stopping's patience: cosine's from 0.05 of its
+    peak (its last 14%), step's from its third phase (γ 0.1, 10 epochs each), a constant rate's all."""
+    from sgdcli.kernels import state as ks
+    from sgdcli.kernels.state import TrainState, kernel_config
+
+    cfg = kernel_config(TrainOptions(schedule=schedule, lr=0.3, warmup_iterations=100), 32, 1, 100 * epochs)
+    state = TrainState.zeros(1, 3)
+    counted = []
+    for epoch in range(epochs):
+        state.counters[ks.T], state.counters[ks.EPOCH] = 100 * (epoch + 1), epoch
+        counted.append(settled(cfg, state))
+    assert counted == [e + 1 >= first for e in range(epochs)]
 
 
 @pytest.mark.parametrize("standardize", [False, True])

@@ -1,4 +1,12 @@
-"""Early stopping: watch a loss per epoch, remember the best parameters."""
+"""Early stopping: watch a loss per epoch, remember the best parameters.
+
+Patience counts only the epochs that end with the schedule's rate decayed
+to at most SETTLED_SHARE of its peak (``settled``): a loss that stops
+falling while the rate is larger has met the noise of that rate, not the
+optimum.  The cosine schedule takes a large rate for the noise its decay
+removes (training/rate.py), so over many epochs its first ones can plateau
+far above the optimum that its end reaches.
+"""
 
 from __future__ import annotations
 
@@ -6,9 +14,25 @@ import math
 
 import numpy as np
 
+from sgdcli.kernels import schedules
+from sgdcli.kernels.state import EPOCH, T
+
+# Cosine's last 14%; --schedule step's third phase (γ 0.1); invscaling's 400th update (--power-t 0.5).  At half
+# the peak, runs still stopped several percent above the optimum (bench/results/2026-12-04-early-stopping.md).
+SETTLED_SHARE = 0.05
+
+
+def settled(cfg, state) -> bool:
+    """Whether the latest update's rate (warm-up aside) is at most SETTLED_SHARE of the schedule's peak, or the
+    schedule is constant, whose rate (--lr auto's) is sized to the noise the whole run may keep."""
+    if cfg.schedule == schedules.CONSTANT:
+        return True
+    t = max(int(state.counters[T]) - 1, 0)
+    return float(schedules.lr_at(cfg._replace(warmup=0), t, int(state.counters[EPOCH]))) <= SETTLED_SHARE * cfg.lr
+
 
 class EarlyStopping:
-    """Stop after ``patience`` epochs without a decrease of more than ``min_delta``."""
+    """Stop after ``patience`` counted epochs without a decrease of more than ``min_delta``."""
 
     def __init__(self, patience: int, min_delta: float):
         self.patience = patience
@@ -19,12 +43,13 @@ class EarlyStopping:
         self.stale = 0
         self.stopped = False
 
-    def update(self, loss: float, params: np.ndarray, epoch: int) -> bool:
-        """Record epoch ``epoch`` (1-based); True when training should stop."""
+    def update(self, loss: float, params: np.ndarray, epoch: int, counts: bool = True) -> bool:
+        """Record epoch ``epoch`` (1-based); True when training should stop.  An epoch that does not ``count``
+        (its schedule not ``settled``) can be the best, but is no epoch of patience."""
         if loss < self.best_loss - self.min_delta:
             self.best_loss, self.best_params, self.best_epoch = loss, params.copy(), epoch
             self.stale = 0
-        else:
+        elif counts:
             self.stale += 1
             self.stopped = self.stale >= self.patience
         return self.stopped

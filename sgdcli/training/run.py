@@ -37,7 +37,7 @@ from sgdcli.training import checkpoint as ckpt_mod
 from sgdcli.training import (centre, fitwarnings, fullbatch, replicas, result, resume, runlog, runrate, safepoints,
                              setup, warmstart)
 from sgdcli.training.control import RunControl
-from sgdcli.training.early_stopping import EarlyStopping
+from sgdcli.training.early_stopping import EarlyStopping, settled
 from sgdcli.training.inputs import Inputs
 from sgdcli.training.rate import BLOWN_UP, blew_up
 from sgdcli.training.sampling import SAMPLE_ROWS, Sample, sample_weights
@@ -301,7 +301,8 @@ class Run:
         if metrics_tmp is not None:
             with open(metrics_tmp, "a", encoding="utf-8") as fh:
                 fh.write(json_line(record))
-        if self.stopper is not None and self.stopper.update(record.get("val_loss", record["train_loss"]), params, epoch + 1):
+        if self.stopper is not None and self.stopper.update(record.get("val_loss", record["train_loss"]), params,
+                                                            epoch + 1, settled(self.cfg, self.state)):
             self.reporter.message(
                 f"early stopping after epoch {epoch + 1}: no decrease of more than {opts.min_delta:g} "
                 f"for {opts.patience} epoch(s); keeping epoch {self.stopper.best_epoch}"
