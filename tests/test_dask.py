@@ -109,7 +109,9 @@ def test_one_worker_is_single_machine_training(data, cluster, batch, optimizer, 
 def test_early_stopping_keeps_the_same_epoch_as_on_one_machine(data, cluster):
     path, _, _ = data
     # min_delta 1.0: no epoch improves on the first by that much, so both stop after epoch 2 and keep epoch 1
-    opts = TrainOptions(batch_size=32, lr=0.05, epochs=5, memory=SMALL, threads=1, val_fraction=0.3,
+    # (at a constant rate, every epoch counts for patience)
+    opts = TrainOptions(batch_size=32, lr=0.05, schedule="constant", epochs=5, memory=SMALL, threads=1,
+                        val_fraction=0.3,
                         early_stopping=True, patience=1, min_delta=1.0)
     single = train(path, opts)
     dist = train(path, replace(opts, sync_every=4), dask=DaskOptions(cluster.scheduler_address, workers=1))

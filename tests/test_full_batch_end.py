@@ -109,9 +109,9 @@ def test_a_stop_that_kept_an_epoch_far_from_the_optimum_under_min_delta_is_told_
     keeps the first, one step from the start, far above the optimum.  A stop was not judged at all, and the model
     written was that far, unsaid."""
     path, X, y = _rare(tmp_path)
-    with pytest.warns(FitWarning) as caught:
+    with pytest.warns(FitWarning) as caught:  # (a constant rate: every epoch counts for patience)
         m = train(path, TrainOptions(model="logistic", batch_size="full", epochs=150, threads=1, early_stopping=True,
-                                     patience=1, min_delta=1.0, val_fraction=0.2))
+                                     patience=1, min_delta=1.0, val_fraction=0.2, schedule="constant"))
     assert len(m.history) == 2 and m.training["best_epoch"] == 1 and m.training["stopped_early"]
     (text,) = [str(w.message) for w in caught]
     found = ESTIMATE.match(text)
@@ -132,7 +132,7 @@ def test_an_epoch_early_stopping_chose_by_the_loss_alone_is_not_judged(tmp_path,
     assert "warnings" not in m.training
     # stopped after the second epoch: two updates, and a training loss still falling, were told to raise --epochs
     m = train(path, TrainOptions(model="logistic", batch_size="full", epochs=150, threads=1, early_stopping=True,
-                                 patience=1, val=str(val)))
+                                 patience=1, val=str(val), schedule="constant"))  # every epoch counts
     assert len(m.history) == 2 and m.training["best_epoch"] == 1 and m.training["stopped_early"]
     assert "warnings" not in m.training
 
