@@ -20,11 +20,9 @@ scikit-learn is in the test extra.
 from __future__ import annotations
 
 import dataclasses
-import os
 import sys
 
-import numpy as np
-from problems import loss_of, noisy_problems, optimum
+from problems import loss_of, noisy_files
 
 import sgdcli
 from sgdcli.kernels import state
@@ -33,17 +31,10 @@ SCHEDULES = (("constant", 5), ("cosine", 5), ("constant", 1), ("constant", 20))
 
 
 def main(folder: str) -> None:
-    import h5py
-
     suffix = state.average_start
     print("| problem | schedule | epochs | last iterate | mean of every iterate | mean of the last half |")
     print("|---|---|---|---|---|---|")
-    for k, (name, model, X, y) in enumerate(noisy_problems(np.random.default_rng(21))):
-        path = os.path.join(folder, f"average_suffix_{k}.h5")
-        with h5py.File(path, "w") as f:
-            f["X"], f["y"] = X.astype(np.float32), y
-        X = X.astype(np.float32).astype(np.float64)
-        best = optimum(model, X, y)
+    for name, model, path, X, y, best in noisy_files(folder, "average_suffix"):
         for schedule, epochs in SCHEDULES:
             opts = sgdcli.TrainOptions(model=model, schedule=schedule, epochs=epochs, seed=3, val_fraction=0.0)
             cells = []

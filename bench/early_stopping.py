@@ -15,11 +15,9 @@ scikit-learn is in the test extra.
 from __future__ import annotations
 
 import math
-import os
 import sys
 
-import numpy as np
-from problems import loss_of, noisy_problems, optimum
+from problems import loss_of, noisy_files
 
 import sgdcli
 from sgdcli.training import early_stopping
@@ -28,19 +26,12 @@ EPOCHS = 50
 
 
 def main(folder: str) -> None:
-    import h5py
-
     shares = (("every epoch", math.inf), ("from half the peak", 0.5),
               ("from a twentieth", early_stopping.SETTLED_SHARE))
     chosen = early_stopping.SETTLED_SHARE
     print("| problem | " + " | ".join(name for name, _ in shares) + " | no early stopping |")
     print("|---|" + "---|" * (len(shares) + 1))
-    for k, (name, model, X, y) in enumerate(noisy_problems(np.random.default_rng(21))):
-        path = os.path.join(folder, f"early_stopping_{k}.h5")
-        with h5py.File(path, "w") as f:
-            f["X"], f["y"] = X.astype(np.float32), y
-        X = X.astype(np.float32).astype(np.float64)
-        best = optimum(model, X, y)
+    for name, model, path, X, y, best in noisy_files(folder, "early_stopping"):
         cells = []
         for stopping, share in [(True, share) for _, share in shares] + [(False, chosen)]:
             early_stopping.SETTLED_SHARE = share

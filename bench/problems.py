@@ -68,3 +68,18 @@ def optimum(model: str, X, y) -> float:
 
     fit = LogisticRegression(C=np.inf, tol=1e-12, max_iter=10000).fit(X, y)
     return loss_of(model, X, y, np.c_[fit.coef_, fit.intercept_])
+
+
+def noisy_files(folder: str, prefix: str):
+    """``noisy_problems`` written to ``folder`` (float32 X, as sgdcli reads it): (name, --model, path, X as
+    read, y, the optimum's mean loss) of each."""
+    import os
+
+    import h5py
+
+    for k, (name, model, X, y) in enumerate(noisy_problems(np.random.default_rng(21))):
+        path = os.path.join(folder, f"{prefix}_{k}.h5")
+        with h5py.File(path, "w") as f:
+            f["X"], f["y"] = X.astype(np.float32), y
+        X = X.astype(np.float32).astype(np.float64)
+        yield name, model, path, X, y, optimum(model, X, y)
