@@ -14,8 +14,8 @@ import math
 
 import numpy as np
 
+from sgdcli.engine.epoch import current_lr
 from sgdcli.kernels import schedules
-from sgdcli.kernels.state import EPOCH, T
 
 # Cosine's last 14%; --schedule step's third phase (γ 0.1); invscaling's 400th update (--power-t 0.5).  At half
 # the peak, runs still stopped several percent above the optimum (bench/results/2026-12-04-early-stopping.md).
@@ -27,8 +27,7 @@ def settled(cfg, state) -> bool:
     schedule is constant, whose rate (--lr auto's) is sized to the noise the whole run may keep."""
     if cfg.schedule == schedules.CONSTANT:
         return True
-    t = max(int(state.counters[T]) - 1, 0)
-    return float(schedules.lr_at(cfg._replace(warmup=0), t, int(state.counters[EPOCH]))) <= SETTLED_SHARE * cfg.lr
+    return current_lr(cfg._replace(warmup=0), state) <= SETTLED_SHARE * cfg.lr
 
 
 class EarlyStopping:
