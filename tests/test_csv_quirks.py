@@ -263,12 +263,34 @@ def test_class_names_in_messages_are_quoted_so_that_a_comma_in_one_is_not_a_list
     (tmp_path / "new.csv").write_text('x,label\n1,"a, b"\n2,d\n')
     code, out, err = cli("evaluate", saved, tmp_path / "new.csv")  # the error after the line the pass starts with
     assert (code, out, err.splitlines()[-1]) == (
-        2, "", f"sgdcli: error: {tmp_path / 'new.csv'}: label 'd' at row 1 is not one of the model's classes "
-               "('a, b', 'c')")
+        2, "", f"sgdcli: error: {tmp_path / 'new.csv'}: line 3, column 2 (label): label 'd' is not one of the "
+               "model's classes ('a, b', 'c')")
     for option in (["--positive-class", "d"], ["--class-weight", "d=2"]):
         code, _, err = cli("train", tmp_path / "train.h5", "-o", tmp_path / "m2.h5", "--batch-size", "4", *option)
         assert (code, err.strip().splitlines()[-1]) == (
             2, f"sgdcli: error: {option[0]}: {tmp_path / 'train.h5'}:y has no class 'd' (classes: 'a, b', 'c')")
+
+
+@pytest.mark.parametrize("hash_bits", [None, 6])
+def test_evaluate_names_a_refused_label_by_its_line_and_column_as_convert_names_a_bad_field(tmp_path, hash_bits):
+    """It said "label 2 at row 2": the row's index among the data rows, where the file holds it on line 6 (after
+    a header, a blank line and a field over two lines).  Read with hashed features, a missing label's error
+    offered --bad-rows skip, which evaluate does not have."""
+    text = "a,b,note,y\n" + "".join(f"{i % 5},{i % 3},n,{i % 2}\n" for i in range(16))
+    saved = _model(tmp_path, text, label_column="y", ignore="note", hash_bits=hash_bits)
+    new = tmp_path / "new.csv"
+    for label, why in (("2", "label 2 is not one of the model's classes (0, 1)"),
+                       ("-1", "label -1 is not one of the model's classes (0, 1)"),
+                       ("inf", "non-finite label (inf)"), ("", "missing label")):
+        new.write_text(f'a,b,note,y\n1,2,n,0\n\n2,3,"two\nlines",1\n3,1,n,{label}\n4,1,n,5\n')
+        assert cli("evaluate", saved, new)[::2] == (2, f"sgdcli: error: {new}: line 6, column 4 (y): {why}\n")
+    model = train(tmp_path / "train.h5", TrainOptions(model="poisson", epochs=2, batch_size=4))
+    model.save(tmp_path / "poisson.h5")
+    assert cli("evaluate", tmp_path / "poisson.h5", new)[::2] == (2, f"sgdcli: error: {new}: line 6, column 4 (y): "
+                                                                     "missing label\n")
+    new.write_text("a,b,note,y\n1,2,n,0\n\n3,1,n,-1\n")
+    assert cli("evaluate", tmp_path / "poisson.h5", new)[::2] == (
+        2, f"sgdcli: error: {new}: line 4, column 4 (y): a poisson model's targets are counts (>= 0); found -1\n")
 
 
 @pytest.mark.parametrize("hash_bits", [None, 6])

@@ -108,15 +108,16 @@ def _byte(text: str | None, option: str) -> int:
 
 
 def token_blocks(path: str, ncols: int, header: bool, enc: Encoding, block_rows: int, bad_rows: str, fh=None,
-                 data: bytes = b"", line: int = 1, refuse=stop, kept: ValueRange | None = None):
+                 data: bytes = b"", line: int = 1, refuse=stop, kept: ValueRange | None = None, judged=None):
     """Blocks (X, y, skipped, weights) of ``path`` (``ncols`` columns, the first record a header where
     ``header``), as ``csvtext.csv_blocks`` yields them from the csv module's rows.  ``fh``: the input already
     open (binary; standard input), ``data`` its bytes already read, from line ``line``; ``refuse(path, bad)``
-    raises the error of a row that stops the reading; ``kept``: the feature values kept (csvdecode.decode)."""
+    raises the error of a row that stops the reading; ``kept``: the feature values kept, ``judged``: the labels
+    refused (csvdecode.decode)."""
     if fh is None:
         with open_input(path, binary=True) as opened:
             yield from token_blocks(path, ncols, header, enc, block_rows, bad_rows, opened, data, line, refuse,
-                                    kept)
+                                    kept, judged)
         return
     used = sorted({f.column for f in enc.features} | {c for c in (enc.label, enc.weight) if c is not None})
     slot = {c: s for s, c in enumerate(used)}
@@ -166,7 +167,7 @@ def token_blocks(path: str, ncols: int, header: bool, enc: Encoding, block_rows:
                         plines[p, :found[p, 0]] += line
                         line += found[p, 2]
                         if found[p, 0]:
-                            X, y, dropped, w = _decode(path, enc, bad_rows, refuse, kept, TokenFields(
+                            X, y, dropped, w = _decode(path, enc, bad_rows, refuse, kept, judged, TokenFields(
                                 buf, slot, pvalues[p], pstatus[p], pspans[p], plines[p], found[p, 0]))
                             yield X, y, skipped + dropped, w
                             skipped = 0
@@ -176,7 +177,7 @@ def token_blocks(path: str, ncols: int, header: bool, enc: Encoding, block_rows:
             n, pos, line, how, fields = tokenize(buf, pos, len(buf), last, delim, decimal, thousands, slots,
                                                  values, status, spans, lines, line)
             if n:
-                X, y, dropped, w = _decode(path, enc, bad_rows, refuse, kept,
+                X, y, dropped, w = _decode(path, enc, bad_rows, refuse, kept, judged,
                                            TokenFields(buf, slot, values, status, spans, lines, n))
                 yield X, y, skipped + dropped, w
                 skipped = 0
@@ -199,9 +200,10 @@ def token_blocks(path: str, ncols: int, header: bool, enc: Encoding, block_rows:
         yield np.zeros((0, enc.width)), np.zeros(0), skipped, None
 
 
-def _decode(path: str, enc: Encoding, bad_rows: str, refuse, kept: ValueRange | None, fields: TokenFields):
+def _decode(path: str, enc: Encoding, bad_rows: str, refuse, kept: ValueRange | None, judged,
+            fields: TokenFields):
     try:
-        return csvdecode.decode(fields, enc, bad_rows, path, kept)
+        return csvdecode.decode(fields, enc, bad_rows, path, kept, judged)
     except BadRow as bad:
         refuse(path, bad)
     except UnicodeDecodeError as exc:

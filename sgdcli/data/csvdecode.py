@@ -199,10 +199,11 @@ class MissingValue(InputError):
                          "skip leaves their rows out (--na-values says what is missing)")
 
 
-def decode(rows, enc: Encoding, bad_rows: str, path: str, kept: ValueRange | None = None):
+def decode(rows, enc: Encoding, bad_rows: str, path: str, kept: ValueRange | None = None, judged=None):
     """A block (X float64, y float64 or names, rows left out, weights or None) of ``rows`` of ``path``: a
     ``RowFields``, or anything with its methods (data/csvbytes.py); ``kept``: the feature values kept
-    (data/valuerange.py; None: every number).
+    (data/valuerange.py; None: every number); ``judged(labels)``: the index of the first of a block's readable
+    labels (float64, or a list of names) that is refused, and why, or None (evaluate's, against a model).
 
     Raises the error of the earliest row that stops the conversion: a BadRow (a row that cannot be read,
     with ``bad_rows="error"``), or an InputError (a missing value that ``--missing error`` refuses, or a value
@@ -271,7 +272,7 @@ def decode(rows, enc: Encoding, bad_rows: str, path: str, kept: ValueRange | Non
             for i, (name, absent) in enumerate(zip(names, gone)):
                 if not absent:
                     X[i, starts[k] + index.get(name, other)] = 1.0
-    y = _labels(rows, enc, reader, refuse)
+    y = _labels(rows, enc, reader, refuse, judged)
     w = None
     if enc.weight is not None:  # --weight-column: a number >= 0 on every row
         w, missing, bad = (a[:, 0] for a in rows.numbers_of([enc.weight], reader))
@@ -294,8 +295,9 @@ def not_a_number_label(text: str) -> str:
             f"{LABEL_SAMPLE_ROWS:,} rows' labels are")
 
 
-def _labels(rows, enc: Encoding, reader: _Reader, refuse):
-    """The block's labels: float64 values, or a list of names; unreadable ones refused with their rows."""
+def _labels(rows, enc: Encoding, reader: _Reader, refuse, judged=None):
+    """The block's labels: float64 values, or a list of names; unreadable ones refused with their rows, and the
+    first that ``judged`` refuses (see ``decode``)."""
     if enc.label is None:
         return np.zeros(len(rows))
     if enc.label_names:
@@ -305,13 +307,21 @@ def _labels(rows, enc: Encoding, reader: _Reader, refuse):
         for i, name in enumerate(names):
             if NUL in name:  # a class name
                 refuse(i, BadRow(where(rows.line(i), enc.label, enc), nul(name)))
-        return np.array(names, dtype=object)
-    values, missing, bad = rows.numbers(enc.label, reader)
-    for i in np.flatnonzero(missing | bad):
-        text = rows.texts(enc.label)[i].strip(numbertext.SPACES)
-        why = "missing label" if missing[i] else not_a_number_label(text)
-        refuse(int(i), BadRow(where(rows.line(i), enc.label, enc), why))
-    return values
+        labels, unread = np.array(names, dtype=object), missing
+    else:
+        labels, missing, bad = rows.numbers(enc.label, reader)
+        for i in np.flatnonzero(missing | bad):
+            text = rows.texts(enc.label)[i].strip(numbertext.SPACES)
+            why = "missing label" if missing[i] else not_a_number_label(text)
+            refuse(int(i), BadRow(where(rows.line(i), enc.label, enc), why))
+        unread = missing | bad
+    if judged is not None:
+        read = np.flatnonzero(~unread)
+        found = judged(labels[read])
+        if found is not None:
+            i = int(read[found[0]])
+            refuse(i, BadRow(where(rows.line(i), enc.label, enc), found[1]))
+    return labels
 
 
 def where(line: int, column: int, enc: Encoding) -> str:

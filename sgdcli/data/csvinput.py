@@ -158,22 +158,24 @@ class EncodedRows:
         return dataclasses.replace(trained, columns=names, features=features, label=label, missing="error",
                                    weight=None, delimiter=self.delimiter)
 
-    def blocks(self, block_rows: int):
+    def blocks(self, block_rows: int, judged=None):
         """(X, labels or None) per block of up to ``block_rows`` rows, in order: X float32 rows × width, or CSR
-        rows (data/rowblocks.py) where the features are hashed.  An input of no rows is an InputError."""
+        rows (data/rowblocks.py) where the features are hashed.  An input of no rows is an InputError, as is a
+        label that ``judged`` refuses (csvdecode.decode), named by its line."""
         found = False
         if self.enc.hash_bits is not None:  # split by the csv module: hashing reads each field in Python anyway
             text = io.TextIOWrapper(io.BufferedReader(_Joined(self.data, self.fh)), newline="", encoding="utf-8-sig")
             rows = text_rows(self.path, text, self.delimiter, self.trained.header)
             for X, y, _ in hashed_rows(self.path, rows, self.ncols, self.enc, Hasher(self.enc.hash_bits), block_rows,
-                                       "error", self.with_label, SCORED):
+                                       "error", self.with_label, SCORED, _refuse, judged):
                 if X.n_rows:  # values as a converted file stores them (float32), for the same scores
                     yield CsrRows(X.data.astype(np.float32), X.indices, X.indptr), (y if self.with_label else None)
                     found = True
         else:
             try:
                 for X, y, _, _ in csvbytes.token_blocks(self.path, self.ncols, self.trained.header, self.enc,
-                                                        block_rows, "error", self.fh, self.data, 1, _refuse, SCORED):
+                                                        block_rows, "error", self.fh, self.data, 1, _refuse, SCORED,
+                                                        judged):
                     if len(X):
                         X = X if self.select is None else X[:, self.select]  # the model's columns, in its order
                         yield X.astype(np.float32), (y if self.with_label else None)

@@ -256,12 +256,13 @@ def hashed_blocks(path, layout: CsvLayout, hasher: Hasher, enc: Encoding, block_
 
 
 def hashed_rows(path, rows, ncols: int, enc: Encoding, hasher: Hasher, block_rows, bad_rows, label: bool = True,
-                kept: ValueRange | None = None):
+                kept: ValueRange | None = None, refuse=stop, judged=None):
     """Blocks (CsrRows, y, skipped) of ``rows`` ((line, fields) of ``ncols`` fields) with the features hashed
     by column name (and text value): the columns ``enc`` keeps; a missing value is no feature, a
     --categorical column's values always text.  Without ``label`` the labels are zeros.  With a weight
     column (``enc.weight``), each block also carries its rows' weights, numbers >= 0.  ``kept``: the feature
-    values kept (data/valuerange.py; None: every number)."""
+    values kept (data/valuerange.py; None: every number); ``refuse`` and ``judged``: as for
+    ``csvbytes.token_blocks``."""
     features = [(f.column, enc.columns[f.column] if enc.header else str(f.column + 1), f.kind == "category")
                 for f in enc.features]
     reader = csvdecode.reader_of(enc)
@@ -291,6 +292,9 @@ def hashed_rows(path, rows, ncols: int, enc: Encoding, hasher: Hasher, block_row
             elif value != 0:
                 hasher.add(name, value, columns, values)
         target = _label(line, fields[enc.label]) if label else 0.0
+        found = judged(np.array([target], dtype=object if enc.label_names else np.float64)) if judged else None
+        if found is not None:
+            raise BadRow(csvdecode.where(line, enc.label, enc), found[1])
         if enc.weight is not None:
             weights.append(weight_of(line, fields))
         return target
@@ -308,7 +312,7 @@ def hashed_rows(path, rows, ncols: int, enc: Encoding, hasher: Hasher, block_row
             raise BadRow(csvdecode.where(line, enc.label, enc), csvdecode.nul(text.strip()))
         return text.strip()
 
-    for X, y, skipped in sparse_blocks(path, rows, parse, block_rows, bad_rows, label and enc.label_names):
+    for X, y, skipped in sparse_blocks(path, rows, parse, block_rows, bad_rows, label and enc.label_names, refuse):
         if enc.weight is None:
             yield X, y, skipped
         else:

@@ -76,8 +76,9 @@ def dense_blocks(path, items, width: int, parse, block_rows: int, bad_rows: str)
     yield X[:k].copy(), y[:k].copy(), skipped
 
 
-def sparse_blocks(path, items, parse, block_rows: int, bad_rows: str, names: bool = False):
-    """Blocks (CsrRows, y, skipped) from ``items``: at most ``block_rows`` rows and about BLOCK_ENTRIES entries.
+def sparse_blocks(path, items, parse, block_rows: int, bad_rows: str, names: bool = False, refuse=stop):
+    """Blocks (CsrRows, y, skipped) from ``items``: at most ``block_rows`` rows and about BLOCK_ENTRIES entries;
+    ``refuse(path, bad)`` raises the error of a row that stops the reading.
 
     ``parse(line, raw, columns, values)`` appends the row's entries (0-based
     columns, in any order, repeats allowed) to the two lists and returns the
@@ -97,7 +98,7 @@ def sparse_blocks(path, items, parse, block_rows: int, bad_rows: str, names: boo
             target = parse(line, raw, columns, values)
         except BadRow as bad:
             if bad_rows == "error" or not bad.skippable:
-                stop(path, bad)
+                refuse(path, bad)
             del columns[mark:], values[mark:]
             skipped += 1
             continue

@@ -127,12 +127,14 @@ class Labels:
         return Labels(self.task, self.classes[[1 - positive, positive]])
 
     def _refuse(self, value, where: str, row: int):
+        raise InputError(f"{where}: {self.refusal(value, f' at row {row}')}")
+
+    def refusal(self, value, at: str = "") -> str:
+        """Why the label ``value`` is no class of these, the label's place (`` at row 3``) said after it."""
         if not np.isfinite(value):  # NaN: a missing value (or a categorical's code -1, whose classes may be names)
-            raise not_finite(value, where, row)
-        raise InputError(
-            f"{where}: label {self.written(value)} at row {row} is not one of the model's classes "
-            f"({', '.join(shown(c) for c in self.classes)})"
-        )
+            return non_finite(value, at)
+        return (f"label {self.written(value)}{at} is not one of the model's classes "
+                f"({', '.join(shown(c) for c in self.classes)})")
 
     def decode(self, index: np.ndarray) -> np.ndarray:
         return self.classes[index]
@@ -205,9 +207,11 @@ def listed_names(names: list[str]) -> str:
 def not_finite(value, where: str, row: int) -> InputError:
     """The error for a label that is not a number: one wording wherever labels are read (train, evaluate,
     validation), NaN said as a missing label."""
-    if np.isnan(value):
-        return InputError(f"{where}: label missing (NaN) at row {row}")
-    return InputError(f"{where}: non-finite label ({value}) at row {row}")
+    return InputError(f"{where}: {non_finite(value, f' at row {row}')}")
+
+
+def non_finite(value, at: str = "") -> str:
+    return f"label missing (NaN){at}" if np.isnan(value) else f"non-finite label ({value}){at}"
 
 
 def check_finite_labels(y: np.ndarray, where: str, first_row: int) -> None:
@@ -222,17 +226,36 @@ def check_targets(model: str, y: np.ndarray, where: str, first_row: int, rows: n
     """A regression model's targets ``y`` as ``evaluate`` and validation measure them: finite, as classifiers'
     labels are, and for poisson counts (>= 0), as ``train`` requires; or an InputError naming the first row that
     is not.  ``y[i]`` is the file's row ``first_row + rows[i]`` (``rows`` None: ``first_row + i``)."""
+    i = _refused_target(model, y)
+    if i is not None:
+        row = first_row + (i if rows is None else int(rows[i]))
+        raise InputError(f"{where}: {_target_refusal(y[i], f' at row {row}')}")
+
+
+def first_refused(model: str, labels: Labels, y: np.ndarray) -> tuple[int, str] | None:
+    """The index of the first of the labels ``y`` (float64, as read) that a ``model`` of ``labels`` cannot be
+    measured against, and why (in the words of ``encode`` and ``check_targets``, without a row); None where it
+    can be measured against each."""
+    if task_of(model) == "regression":
+        i = _refused_target(model, y)
+        return None if i is None else (i, _target_refusal(y[i]))
+    unknown = np.flatnonzero(labels.class_of(y) < 0)
+    return (int(unknown[0]), labels.refusal(y[unknown[0]])) if len(unknown) else None
+
+
+def _refused_target(model: str, y: np.ndarray) -> int | None:
+    """The index of a regression model's first target of ``y`` that is not one (see ``check_targets``)."""
     if task_of(model) != "regression":
-        return
+        return None
     bad = np.flatnonzero(~np.isfinite(y))
     negative = np.flatnonzero(y < 0) if model == "poisson" and not len(bad) else bad
-    if not len(negative):
-        return
-    i = int(negative[0])
-    row, value = first_row + (i if rows is None else int(rows[i])), y[i]
+    return int(negative[0]) if len(negative) else None
+
+
+def _target_refusal(value, at: str = "") -> str:
     if not np.isfinite(value):
-        raise not_finite(value, where, row)
-    raise InputError(f"{where}: a poisson model's targets are counts (>= 0); found {shown(value)} at row {row}")
+        return non_finite(value, at)
+    return f"a poisson model's targets are counts (>= 0); found {shown(value)}{at}"
 
 
 @dataclasses.dataclass

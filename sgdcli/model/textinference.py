@@ -17,7 +17,7 @@ from sgdcli.kernels.scoring import csr_scores, scores
 from sgdcli.kernels.state import isolated
 from sgdcli.model import outputs
 from sgdcli.model.file import Model
-from sgdcli.model.labels import check_targets
+from sgdcli.model.labels import first_refused
 from sgdcli.model.measurement import Measurement, row_bytes
 
 # Bytes per feature of a block in flight: the features decoded as float64 and kept as float32, the fields'
@@ -85,14 +85,22 @@ def evaluate_rows(model: Model, rows: EncodedRows, memory: int, progress=None) -
     code = losses.loss_of(model.objective)
     We = model.raw_weights()
     names = model.training.get("class_names")
-    n = 0
-    for X, y in _counted(rows.blocks(block_rows(rows.row_values, memory, row_bytes(We.shape[0]))), progress):
-        if names is not None:
-            y = _codes(y, names, rows.path, n)
-        encoded = model.labels.encode(np.asarray(y, dtype=np.float64), rows.path, n)
-        check_targets(model.model, encoded, rows.path, n)
+    index = {name: k for k, name in enumerate(names)} if names is not None else None
+
+    def judged(y):
+        """The first label of ``y`` that ``model`` cannot be measured against, and why (named by its line)."""
+        if index is None:
+            return first_refused(model.model, model.labels, y)
+        unknown = [i for i, name in enumerate(y) if name not in index]
+        return (unknown[0], f"label {quoted(y[unknown[0]])} is not one of the model's classes "
+                            f"({listed(names, quote=True, what='classes')})") if unknown else None
+
+    blocks = rows.blocks(block_rows(rows.row_values, memory, row_bytes(We.shape[0])), judged)
+    for X, y in _counted(blocks, progress):
+        if index is not None:  # (every name one of the classes: judged)
+            y = np.fromiter((index[name] for name in y), dtype=np.float64, count=len(y))
+        encoded = model.labels.encode(np.asarray(y, dtype=np.float64), rows.path)
         out.add(_scores(X, We), encoded, None, code)
-        n += len(encoded)
     return out.result()
 
 
@@ -137,16 +145,3 @@ def _scores(X, We: np.ndarray) -> np.ndarray:
     if isinstance(X, CsrRows):
         return csr_scores(X, We)
     return scores(X, np.arange(len(X), dtype=np.int64), We, isolated((len(X), We.shape[0])))
-
-
-def _codes(names: np.ndarray, classes: list[str], where: str, start: int) -> np.ndarray:
-    """Labels that are names (of the rows from ``start`` on) as the codes of the model's class names; InputError
-    at a name it does not know, naming its row as Labels.encode names the row of a value it does not know."""
-    index = {name: k for k, name in enumerate(classes)}
-    codes = np.empty(len(names))
-    for i, name in enumerate(names):
-        if name not in index:
-            raise InputError(f"{where}: label {quoted(name)} at row {start + i} is not one of the model's classes "
-                             f"({listed(classes, quote=True, what='classes')})")
-        codes[i] = index[name]
-    return codes
