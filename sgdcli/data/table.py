@@ -75,25 +75,26 @@ class Table:
     without ``labels`` (predict) no labels are opened: ``y`` is not, and a
     ``label_column`` is only left out of the features (``Y`` is None);
     ``memory`` (--memory) bounds the pass that finds the names of labels
-    that are names.
+    that are names; ``shown``: the name messages give the file (a worker
+    opens the driver's file by its absolute path, named as the user named it).
     """
 
     def __init__(self, path, x: str = "X", y: str | None = "y", label_column: str | None = None,
                  features: str | None = None, transpose: bool = False, allow_unwritten: bool = False,
                  classes: list[str] | None = None, sample_weight: str | None = None, labels: bool = True,
-                 memory: int = DEFAULT_MEMORY):
-        self.path = os.fspath(path)
+                 memory: int = DEFAULT_MEMORY, shown: str | None = None):
+        self.path, self.shown = os.fspath(path), shown or os.fspath(path)
         self.x_name, self.y_name, self.w_name = x, y, sample_weight
         self.label_column, self.features, self.transpose = label_column, features, transpose
         self.allow_unwritten, self.classes = allow_unwritten, classes
         self._selection = {"x": x, "y": y, "label_column": label_column, "features": features, "transpose": transpose,
                            "allow_unwritten": allow_unwritten, "classes": classes, "sample_weight": sample_weight,
-                           "labels": labels}
+                           "labels": labels, "shown": self.shown}
         self.W, self.memory, self._whole_chunks = None, memory, None
         self.file = hdf5.open_file(self.path)
         try:
             self.identity = _opened(self.path, self.file)
-            with hdf5.reading(self.path):
+            with hdf5.reading(self.shown):
                 self._open(x, y if labels else None, labels)
                 if sample_weight is not None:
                     self._open_weights(sample_weight)
@@ -112,7 +113,7 @@ class Table:
 
     def where(self, name: str) -> str:
         """How messages name ``name`` of this table's file (``x_name``, ``y_name``, ``w_name``): FILE:NAME."""
-        return where_in(self.path, name)
+        return where_in(self.shown, name)
 
     def selection(self) -> dict:
         """The keywords besides the path that open this table again (another process, a worker): with the
@@ -140,7 +141,7 @@ class Table:
             labels, self.class_names = producers.find_labels(self.file, y, self.classes, rows=n, memory=self.memory)
             rows = labels.shape[0] if isinstance(labels, h5py.Dataset) else labels.n_rows
             if rows != n:
-                raise InputError(rowcount.mismatch(self.path, x, y, rows, found, labels))
+                raise InputError(rowcount.mismatch(self.shown, x, y, rows, found, labels))
             pandasindex.check_aligned(stored, self.file.get(y), n, where, self.where(y))
         if found.plain and 0 in found.features[0].ds.shape:
             raise InputError(f"{where}: dataset is empty (shape {found.features[0].ds.shape})")

@@ -107,11 +107,11 @@ def labels_of(count: LabelCount, table: Table, opts: TrainOptions, known: Labels
     """
     if count.n_train == 0:
         held = table.n_rows - count.n_bad
-        raise InputError(f"{table.path}: no rows left to train on ({held} held out by --val-fraction, "
+        raise InputError(f"{table.shown}: no rows left to train on ({held} held out by --val-fraction, "
                          f"{count.n_bad} skipped by --bad-rows skip)")
     if opts.val_fraction > 0 and count.n_train + count.n_bad == table.n_rows:  # its metrics: means over nothing
         raise InputError(f"--val-fraction {opts.val_fraction:g}: holds out none of the {table.n_rows:,} rows of "
-                         f"{table.path}; raise it, or validate on a file of its own with --val")
+                         f"{table.shown}; raise it, or validate on a file of its own with --val")
     where = table.where(table.y_name)
     if table.class_names is not None and task_of(opts.model) == "regression":
         raise InputError(f"{where}: labels are names ({labels_mod.listed_names(table.class_names)}); "
