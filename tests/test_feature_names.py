@@ -184,6 +184,27 @@ def test_a_numeric_coordinate_of_the_positions_is_no_names(tmp_path):
     assert features(tmp_path / "m.h5") is None
 
 
+def test_columns_named_like_numbers_are_names_where_the_file_does_not_number_its_columns(tmp_path):
+    """A pandas frame of columns '2', '0', '1' trained on --features 0,1 kept no names (its features, '0' and
+    '1', looked like positions), so a file of columns '1', '0' was scored by position: the model's weight of
+    column '0' on column '1', without a word.  A frame numbered 0, 1, 2 as pandas numbers a matrix's columns
+    still has no names."""
+    pd = need("pandas")
+    X, y = make_problem("binary", n=600, d=3, seed=4)
+    frame = pd.DataFrame(X, columns=["2", "0", "1"]).assign(y=y)
+    frame.to_hdf(tmp_path / "train.h5", key="df", format="table")
+    frame[["1", "0", "y"]].to_hdf(tmp_path / "swapped.h5", key="df", format="table")
+    flags = ["--x", "df", "--label-column", "y"]
+    assert cli("train", tmp_path / "train.h5", *flags, "--features", "0,1", "-o", tmp_path / "m.h5", "-q")[0] == 0
+    assert features(tmp_path / "m.h5") == ["0", "1"]
+    scored = [cli("evaluate", tmp_path / "m.h5", tmp_path / name, *flags, "--json")
+              for name in ("train.h5", "swapped.h5")]
+    assert scored[0][0] == 0 and scored[0][1] == scored[1][1], scored
+    pd.DataFrame(X).assign(y=y).to_hdf(tmp_path / "numbered.h5", key="df", format="table")
+    assert cli("train", tmp_path / "numbered.h5", *flags, "--features", "0,1", "-o", tmp_path / "n.h5", "-q")[0] == 0
+    assert features(tmp_path / "n.h5") is None
+
+
 def test_a_csv_of_20000_named_columns_converts_trains_and_is_scored_by_name(tmp_path):
     """A gene table of more than about 4,090 columns failed to convert: "write failed: Unable to synchronously create
     attribute (object header message is too large)", exit 1."""

@@ -13,6 +13,11 @@ from sgdcli.data.pandasframes import why_left_out
 from sgdcli.errors import InputError, quoted
 
 
+def numbered(names: list[str] | None) -> bool:
+    """Whether columns are known by their positions only (0, 1, 2, ..., or no names at all)."""
+    return names is None or names == [str(j) for j in range(len(names))]
+
+
 TWICE = -1  # in ``name_positions``: a name that more than one column has
 
 

@@ -19,8 +19,8 @@ model scores the wrong columns without a word.
   variable as one; the scale netCDF writes for a dimension without a
   coordinate holds no values and names nothing.
 
-Names that are only the positions (0, 1, 2, ...) are no names (data/table.py
-``numbered``).  Anything unreadable here leaves the columns known by position,
+Names that are only the positions (0, 1, 2, ...) are no names
+(data/columnindex.py ``numbered``).  Anything unreadable here leaves the columns known by position,
 as they were before sgdcli read these names: never an error.
 """
 

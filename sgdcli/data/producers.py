@@ -42,7 +42,7 @@ from sgdcli.data.numeric import NUMERIC_KINDS
 from sgdcli.data.knownfiles import LABEL_NAMES, NULLABLE, label_of as _label_of
 from sgdcli.data.pandasframes import SERIES_TYPES, CodedFields, fixed_frame, table_frame
 from sgdcli.data.pandasmeta import categories
-from sgdcli.data.columnindex import column_index, select
+from sgdcli.data.columnindex import column_index, numbered, select
 from sgdcli.data.sources import Column, Fields, Found, Matrix, Source, built, not_a_feature, numeric_fields, text_of
 from sgdcli.data.sparse import is_csr
 from sgdcli.data.textlabels import categorical_labels, is_text, text_labels
@@ -266,8 +266,9 @@ def find_features(f: h5py.File, x: str, label_column: str | None = None, feature
     if not keep:
         raise InputError(f"{where}: no feature columns are left" + _left_out_said(found))
     plain = found.plain and keep == list(range(len(names)))
+    named = not numbered([name for name in names if name != label_column])  # (0, 1, 2 and the label: numbered)
     return Found(_select(found, keep), label, found.kind, plain, found.text, class_names,
-                 left_out=found.left_out, missing_text=found.missing_text)
+                 left_out=found.left_out, missing_text=found.missing_text, named=named)
 
 
 def _column_label(found: Found, obj, k: int, column: str, classes: list[str] | None, memory: int

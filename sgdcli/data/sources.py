@@ -351,3 +351,5 @@ class Found:
     # datetime and timedelta columns, and the levels of its row index stored as columns of its table
     left_out: dict = dataclasses.field(default_factory=dict)
     missing_text: str | None = None  # the text that stands for a missing value in the text columns (nan_rep)
+    # the columns have names of their own: not 0, 1, 2, ... as all of them (before --features) are numbered
+    named: bool = True

@@ -22,6 +22,7 @@ from sgdcli.data.textlabels import Codes, TextLabels
 from sgdcli.data import pandasindex
 from sgdcli.data import unwritten as unwritten_mod
 from sgdcli.data.unwritten import union_rows, unwritten
+from sgdcli.data.columnindex import numbered
 from sgdcli.data.where import where_in
 from sgdcli.errors import InputError
 from sgdcli.options import DEFAULT_MEMORY
@@ -35,11 +36,6 @@ BUFFERS = 2  # the block being trained on and the one being read ahead
 # before and after encoding, and the selected rows (int64 and float64 arrays),
 # and computing its order takes a few more per row while it lasts (1-row pages).
 ROW_BOOKKEEPING = 80
-
-
-def numbered(names: list[str] | None) -> bool:
-    """Whether columns are known by their positions only (0, 1, 2, ..., or no names at all)."""
-    return names is None or names == [str(j) for j in range(len(names))]
 
 
 def columns_of(path, x: str, transpose: bool = False) -> tuple[list[str] | None, dict[str, str]]:
@@ -159,6 +155,7 @@ class Table:
             self.X = ComposedReader(found.features, FEATURE_DTYPE, x)
         self.n_rows, self.n_features = n, self.X.width if not found.plain else int(found.features[0].ds.shape[1])
         self.feature_names = [name for source in found.features for name in source.names]
+        self.own_names = self.feature_names if found.named else None  # (None: the file's columns are numbered)
         self.x_kind = found.kind
         self.Y = None
         if found.label is not None:
@@ -196,6 +193,7 @@ class Table:
         self.X = SparseX(reader, keep)
         self.n_rows, self.n_features = reader.n_rows, self.X.width
         self.feature_names = names if keep is None or names is None else [names[k] for k in keep]
+        self.own_names = None if numbered(names) else self.feature_names
         labels, self.class_names = None, None
         if y is not None:
             labels, self.class_names = producers.find_labels(self.file, y, self.classes, rows=self.n_rows,

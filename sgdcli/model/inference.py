@@ -17,7 +17,8 @@ from sgdcli.data.atomic import check_writable
 from sgdcli.namelists import split_names
 from sgdcli.data.prefetch import Block, stream_blocks
 from sgdcli.data.pandasframes import why_left_out
-from sgdcli.data.table import Table, columns_of, numbered
+from sgdcli.data.columnindex import numbered
+from sgdcli.data.table import Table, columns_of
 from sgdcli.data.where import where_in
 from sgdcli.errors import InputError, RuntimeFailure, refuse_pipe
 from sgdcli.fieldtypes import checked_arguments
@@ -135,7 +136,7 @@ def by_name(names: list[str] | None, data, x: str, columns: dict, model: str = "
     the model, where given); ``scored`` (predict, evaluate), naming a ``features`` that would score other
     columns than the model's by position (``_listed``: a warm start refuses any its model lacks itself)."""
     columns = dict(columns)
-    if not names or numbered(names):
+    if not names:  # (a model lists its features where its file named them: "0" and "1" too, named so)
         return columns, []
     present, text = columns_of(data, x, columns.get("transpose", False))
     if numbered(present):
@@ -249,7 +250,7 @@ def _open_for(model: Model, data, x: str, y: str | None, columns: dict | None = 
     except InputError:
         table.close()
         raise
-    if report is not None and not numbered(names) and numbered(table.feature_names) \
+    if report is not None and names and table.own_names is None \
             and columns.get("features") is None:
         shown = ", ".join(map(repr, names[:3])) + (", ..." if len(names) > 3 else "")
         report(f"{table.where(x)}: has no column names; its {table.n_features} columns are read by position as the "

@@ -18,7 +18,8 @@ import os
 
 from sgdcli.data.atomic import atomic_output, check_writable, written_path
 from sgdcli.data.identity import FileIdentity
-from sgdcli.data.table import Table, columns_of, numbered
+from sgdcli.data.columnindex import numbered
+from sgdcli.data.table import Table, columns_of
 from sgdcli.errors import DivergedError, InputError, Interrupted
 from sgdcli.fieldtypes import check_instance
 from sgdcli.model import inference
@@ -114,7 +115,7 @@ def _val_columns(table: Table, val, x: str, columns: dict) -> dict:
     either knows its columns by position only (a matrix, whose columns evaluate too reads by position).
     ``--features`` is what the training table read: its names, not its indices, which may be other columns
     of ``val``."""
-    if numbered(table.feature_names) or numbered(columns_of(val, x, columns.get("transpose", False))[0]):
+    if table.own_names is None or numbered(columns_of(val, x, columns.get("transpose", False))[0]):
         return columns
     return inference.by_name(table.feature_names, val, x, {**columns, "features": None}, "--val ")[0]
 
