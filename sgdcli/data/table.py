@@ -155,7 +155,8 @@ class Table:
             self.X = ComposedReader(found.features, FEATURE_DTYPE, x)
         self.n_rows, self.n_features = n, self.X.width if not found.plain else int(found.features[0].ds.shape[1])
         self.feature_names = [name for source in found.features for name in source.names]
-        self.own_names = self.feature_names if found.named else None  # (None: the file's columns are numbered)
+        # the names a model keeps: None where the file's columns and those read are numbered 0, 1, 2, ...
+        self.known_names = None if not found.named and numbered(self.feature_names) else self.feature_names
         self.x_kind = found.kind
         self.Y = None
         if found.label is not None:
@@ -193,7 +194,7 @@ class Table:
         self.X = SparseX(reader, keep)
         self.n_rows, self.n_features = reader.n_rows, self.X.width
         self.feature_names = names if keep is None or names is None else [names[k] for k in keep]
-        self.own_names = None if numbered(names) else self.feature_names
+        self.known_names = None if numbered(names) and numbered(self.feature_names) else self.feature_names
         labels, self.class_names = None, None
         if y is not None:
             labels, self.class_names = producers.find_labels(self.file, y, self.classes, rows=self.n_rows,

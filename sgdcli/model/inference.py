@@ -250,7 +250,7 @@ def _open_for(model: Model, data, x: str, y: str | None, columns: dict | None = 
     except InputError:
         table.close()
         raise
-    if report is not None and names and table.own_names is None \
+    if report is not None and names and table.known_names is None \
             and columns.get("features") is None:
         shown = ", ".join(map(repr, names[:3])) + (", ..." if len(names) > 3 else "")
         report(f"{table.where(x)}: has no column names; its {table.n_features} columns are read by position as the "

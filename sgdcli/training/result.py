@@ -45,7 +45,7 @@ def model_of(run) -> Model:
             "read_mode": run.table.X.layout.read_mode,
             **({"unwritten_rows": run.table.unwritten_rows} if run.table.unwritten_rows else {}),
             # predict picks these columns by name; columns known by their indices only are not listed
-            "features": run.table.own_names,
+            "features": run.table.known_names,
             "features_from": run.table.x_kind,
             **run.weighting.as_dict(),
             **({"lineage": run.init.lineage() + [{

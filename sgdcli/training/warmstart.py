@@ -111,7 +111,7 @@ def load(path: str, table: Table, model_type: str, optimizer: bool = False) -> W
                    f"those of {where}")
     names = model.training.get("features")
     read = table.feature_names
-    if names and table.own_names is not None and list(read) != list(names):  # --features listed other columns (``columns``)
+    if names and table.known_names is not None and list(read) != list(names):  # --features listed other columns (``columns``)
         other = [name for name in read if name not in names] or read
         raise InputError(f"{where}: --features reads {_listing(other)} of {data}, which the model was not trained "
                          f"on; list the model's columns, in any order (training.features in sgdcli show {path}), "
