@@ -20,8 +20,9 @@ model scores the wrong columns without a word.
   coordinate holds no values and names nothing.
 
 Names that are only the positions (0, 1, 2, ...) are no names
-(data/columnindex.py ``numbered``).  Anything unreadable here leaves the columns known by position,
-as they were before sgdcli read these names: never an error.
+(data/columnindex.py ``numbered``).  Anything unreadable here leaves the
+columns known by position, as they were before sgdcli read these names:
+never an error.
 """
 
 from __future__ import annotations

@@ -351,5 +351,6 @@ class Found:
     # datetime and timedelta columns, and the levels of its row index stored as columns of its table
     left_out: dict = dataclasses.field(default_factory=dict)
     missing_text: str | None = None  # the text that stands for a missing value in the text columns (nan_rep)
-    # the columns have names of their own: not 0, 1, 2, ... as all of them (before --features) are numbered
+    # whether the columns have names of their own: False where all of them (before --features, the label
+    # aside) are 0, 1, 2, ...
     named: bool = True
