@@ -291,6 +291,13 @@ def test_evaluate_names_a_refused_label_by_its_line_and_column_as_convert_names_
     new.write_text("a,b,note,y\n1,2,n,0\n\n3,1,n,-1\n")
     assert cli("evaluate", tmp_path / "poisson.h5", new)[::2] == (
         2, f"sgdcli: error: {new}: line 4, column 4 (y): a poisson model's targets are counts (>= 0); found -1\n")
+    # the earlier of a refused label and a row that cannot be read is the error, either way round
+    new.write_text("a,b,note,y\n1,2,n,0\n3,1,n,2\n4,1,n\n")
+    assert cli("evaluate", saved, new)[::2] == (2, f"sgdcli: error: {new}: line 3, column 4 (y): label 2 is not one "
+                                                   "of the model's classes (0, 1)\n")
+    new.write_text("a,b,note,y\n1,2,n,0\n4,1,n\n3,1,n,2\n")
+    code, _, err = cli("evaluate", saved, new)  # (the tokenizer's rows before it go first: a progress line)
+    assert (code, err.splitlines()[-1]) == (2, f"sgdcli: error: {new}: line 3: 3 fields, expected 4")
 
 
 @pytest.mark.parametrize("hash_bits", [None, 6])

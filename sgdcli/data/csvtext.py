@@ -292,9 +292,6 @@ def hashed_rows(path, rows, ncols: int, enc: Encoding, hasher: Hasher, block_row
             elif value != 0:
                 hasher.add(name, value, columns, values)
         target = _label(line, fields[enc.label]) if label else 0.0
-        found = judged(np.array([target], dtype=object if enc.label_names else np.float64)) if judged else None
-        if found is not None:
-            raise BadRow(csvdecode.where(line, enc.label, enc), found[1])
         if enc.weight is not None:
             weights.append(weight_of(line, fields))
         return target
@@ -312,7 +309,30 @@ def hashed_rows(path, rows, ncols: int, enc: Encoding, hasher: Hasher, block_row
             raise BadRow(csvdecode.where(line, enc.label, enc), csvdecode.nul(text.strip()))
         return text.strip()
 
-    for X, y, skipped in sparse_blocks(path, rows, parse, block_rows, bad_rows, label and enc.label_names, refuse):
+    accepted: list = []  # (line, label) of the rows accepted since ``judged`` last saw them
+
+    def refused() -> BadRow | None:
+        """The first label ``judged`` refuses among the rows accepted since it last saw them, as a BadRow: judged a
+        block at a time (a call a row doubled evaluate's time), and before a later row's error."""
+        found = judged(np.array([t for _, t in accepted], dtype=object if enc.label_names else np.float64)) \
+            if accepted else None
+        bad = None if found is None else BadRow(csvdecode.where(accepted[found[0]][0], enc.label, enc), found[1])
+        accepted.clear()
+        return bad
+
+    def judging(line, fields, columns, values):
+        try:
+            target = parse(line, fields, columns, values)
+        except (BadRow, InputError) as error:
+            raise refused() or error  # a refused label of an earlier row comes first
+        if target is not None:
+            accepted.append((line, target))
+        return target
+
+    for X, y, skipped in sparse_blocks(path, rows, parse if judged is None else judging, block_rows, bad_rows,
+                                       label and enc.label_names, refuse):
+        if judged is not None and (bad := refused()) is not None:
+            refuse(path, bad)
         if enc.weight is None:
             yield X, y, skipped
         else:
