@@ -3,7 +3,8 @@ times that rate, side by side.
 
 Each problem is 10 classes over 200 features, log counts on 5% of the entries (as single-cell data holds them),
 with its labels drawn from a softmax of weights of norm about 11 a class; the rows are 4, 10 and 50 per weight
-(2,010 weights).  The sparse files are CSR groups as AnnData writes them (sgdcli scales, does not centre, and
+(2,010 weights); and the 4-a-weight problem again with weights of norm
+about 4 and 1.4 a class (noisier labels, an optimum nearer the start).  The sparse files are CSR groups as AnnData writes them (sgdcli scales, does not centre, and
 trains with sgd); the 4-a-weight problem is also written dense (standardized, momentum).  No fit of the sample
 sets the rate here: it holds more weights than training/gradientnoise.py fits (FIT_UP_TO), so --lr auto is the
 worst case's, 1 / (c · (λmax + trace / B')).  Each run is 5 or 20 epochs at the defaults but --lr; the gap is its
@@ -31,15 +32,16 @@ FEATURES, CLASSES, DENSITY = 200, 10, 0.05
 ROWS_PER_WEIGHT = (4, 10, 50)
 MULTIPLES = (1, 3, 10)
 EPOCHS = (5, 20)
+WEAK = (0.3, 0.1)  # the true weights' scale of the noisier problems (0.8 elsewhere)
 
 
-def problem(rows: int, seed: int):
-    """(X dense float32, y) of one problem."""
+def problem(rows: int, seed: int, scale: float = 0.8):
+    """(X dense float32, y) of one problem: its true weights ``scale`` times standard normal ones."""
     rng = np.random.default_rng(seed)
     X = np.zeros((rows, FEATURES), dtype=np.float32)
     at = rng.random((rows, FEATURES)) < DENSITY
     X[at] = np.log1p(rng.poisson(3, at.sum()) + 1.0)
-    S = X @ (rng.standard_normal((FEATURES, CLASSES)) * 0.8)
+    S = X @ (rng.standard_normal((FEATURES, CLASSES)) * scale)
     P = np.exp(S - S.max(1, keepdims=True))
     P /= P.sum(1, keepdims=True)
     return X, (P.cumsum(1) > rng.random((rows, 1))).argmax(1).astype(np.float64)
@@ -84,15 +86,16 @@ def main() -> int:
     print(head)
     with tempfile.TemporaryDirectory() as folder:
         out = os.path.join(folder, "m.h5")
-        for k, per in enumerate(ROWS_PER_WEIGHT):
-            X, y = problem(per * (FEATURES + 1) * CLASSES, seed=k)
+        cases = [(per, 0.8) for per in ROWS_PER_WEIGHT] + [(ROWS_PER_WEIGHT[0], scale) for scale in WEAK]
+        for k, (per, scale) in enumerate(cases):
+            X, y = problem(per * (FEATURES + 1) * CLASSES, seed=k, scale=scale)
             best = optimum("softmax", X.astype(np.float64), y)
             for sparse in (True, False) if per == ROWS_PER_WEIGHT[0] else (True,):
                 path = os.path.join(folder, f"p{k}{'s' if sparse else 'd'}.h5")
                 write(path, X, y, sparse)
                 lr = auto_rate(path, out)
                 cells = [gap(path, out, m * lr, e, best) for m in MULTIPLES for e in EPOCHS]
-                name = f"{per} rows a weight, {'sparse' if sparse else 'dense'}"
+                name = f"{per} a weight, {'sparse' if sparse else 'dense'}" + (f", x{scale}" if scale != 0.8 else "")
                 print(name.ljust(28) + f"{lr:10.4g}" + "".join(f"{c:>14}" for c in cells), flush=True)
     print("W: the run warned at its end that it may be far from the optimum")
     return 0
