@@ -146,7 +146,8 @@ def test_a_float64_feature_whose_variation_float32_loses_is_told(tmp_path):
     """A Unix time of about 1.7e9 over 1,000 seconds, stored as float64: read as float32, whose steps there are
     128 s, the linear fit's squared error was 15 times the optimum's, and nothing said so.  The features'
     deviations are set against float32's steps at their means; the same times less their first, or stored as
-    float32 already (the data's own resolution), say nothing."""
+    float32 already (the data's own resolution), say nothing.  Without standardization, which measured them in
+    its pass, nothing was said either: the sample read for the rate measures them then."""
     rng = np.random.default_rng(0)
     t = 1.7e9 + rng.uniform(0, 1000, 5000)
     z = rng.standard_normal(5000)
@@ -169,3 +170,9 @@ def test_a_float64_feature_whose_variation_float32_loses_is_told(tmp_path):
                        f"{deviation:.3g}) span {deviation / step:.3g} steps of float32 (128 apart at that size) within "
                        "a deviation: features are read as float32, which keeps little of its variation; store it less "
                        "an offset (a time as seconds since the first row's)\n"), err
+    for name, told in (("time.h5", True), ("offset.h5", False), ("narrow.h5", False)):
+        code, _, err = cli("train", tmp_path / name, "-o", tmp_path / "m.h5", "--model", "linear", "--epochs", "1",
+                           "-q", "--no-standardize")
+        assert code == 0 and ("steps of float32 (128 apart at that size)" in err) == told, err
+        if told:  # the sample's figures: its rows, not every one
+            assert err.startswith(f"sgdcli: warning: {tmp_path / name}:X: feature 0: its values (mean 1.7e+09, "), err

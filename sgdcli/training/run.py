@@ -108,6 +108,8 @@ class Run:
                 else SAMPLE_ROWS)
         self.sample = Sample(table, opts.memory, held_out=(opts.val_fraction, opts.seed),
                              skip_bad=opts.bad_rows == "skip", rows=rows)
+        if self.std is None:  # no pass of the features' moments: the sample's, read for the rate anyway
+            setup.warn_coarse(table, self.sample.moments)
         self.start = start_weights(opts.model, opts.quantile, self.sample, center, scale, self.sample_weights_of,
                                    opts.memory)
         if opts.model == "logistic" and self.init is None:

@@ -33,6 +33,7 @@ from sgdcli.data import csrblocks
 from sgdcli.data.selection import select_rows
 from sgdcli.data.sparse import CsrRows
 from sgdcli.data.table import Table
+from sgdcli.model.standardize import RunningMoments
 from sgdcli.options import DEFAULT_MEMORY
 
 SAMPLE_ROWS = 4096  # fewer where --memory cannot hold them (sample_size)
@@ -154,6 +155,14 @@ class Sample:
             return self.table.X.read_ranges(spans)
         # gzip chunks decoded in parallel
         return self.table.X.read_ranges(spans, np.empty((n, self.table.n_features), dtype=np.float32))
+
+    def moments(self) -> tuple[np.ndarray, np.ndarray]:
+        """The means and deviations of the features of the sample's dense rows whose values are all finite, in one
+        compiled pass over the rows as read (no copy of them)."""
+        rows = self.rows()
+        stats = RunningMoments(rows.shape[1])
+        stats.update(rows, np.flatnonzero(np.isfinite(rows).all(axis=1)))
+        return stats.mean, stats.std()
 
     def held(self) -> bool:
         """Whether a part of the sample was read and is kept: a measure of it then reads at most the rest."""

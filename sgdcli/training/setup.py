@@ -87,13 +87,20 @@ def learn(table: Table, val_table: Table | None, opts: TrainOptions, saved, init
                 passes.moment_pass, by_class=(weighting, labels.classes))  # rows weigh as in the loss
             stats = data_pass(moments, "standardizing")
             mean, std = stats.mean, stats.std()
-            coarse = valuerange.coarse_text(table.where(table.x_name), table.feature_names, mean, std) \
-                if table.x_wide and not table.sparse else None
-            if coarse is not None:
-                warnings.warn(coarse, valuerange.CoarseFeatures)
+            warn_coarse(table, lambda: (mean, std))
     if weighting is None:  # a resume: the pass its weights read, if any, is kept for where the bias starts
         weighting, count = _weighting(table, opts, labels, count, n_train, data_pass, message, init)
     return DataFacts(labels, n_train, n_bad, mean, std, weighting, zero_loss, count)
+
+
+def warn_coarse(table: Table, moments) -> None:
+    """The warning for features stored wider than float32 whose variation the float32 they are read as keeps
+    little of (valuerange.coarse_text); ``moments()``: the features' means and deviations, asked for only where
+    they can be so (dense rows stored wider)."""
+    if table.x_wide and not table.sparse:
+        coarse = valuerange.coarse_text(table.where(table.x_name), table.feature_names, *moments())
+        if coarse is not None:
+            warnings.warn(coarse, valuerange.CoarseFeatures)
 
 
 def _weighting(table: Table, opts: TrainOptions, labels, count, n_train: int, data_pass, message, init
