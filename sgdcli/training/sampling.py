@@ -158,7 +158,7 @@ class Sample:
 
     def moments(self) -> tuple[np.ndarray, np.ndarray]:
         """The means and deviations of the features of the sample's dense rows whose values are all finite, in one
-        compiled pass over the rows as read (no copy of them)."""
+        compiled pass over the rows as read (a mask of them, not a copy)."""
         rows = self.rows()
         stats = RunningMoments(rows.shape[1])
         stats.update(rows, np.flatnonzero(np.isfinite(rows).all(axis=1)))
