@@ -34,8 +34,9 @@ METRICS = {
 }
 MODEL_METRICS = {"quantile": ("pinball", "below"), "poisson": ("deviance",)}
 OPTIMIZERS = ("auto", "sgd", "momentum", "nesterov", "adagrad", "rmsprop", "adam")
-# What --optimizer auto trains with: nesterov on dense input; sgd on sparse input, whose steps then touch only
-# the columns of a batch (momentum and the adaptive rules update every weight at every step).
+# What --optimizer auto trains with: nesterov on dense input; on sparse input too, but sgd where its steps must
+# touch only the columns of a batch (training/autooptimizer.py says where: momentum and the adaptive rules update
+# every weight at every step).
 AUTO_OPTIMIZER = {"dense": "nesterov", "sparse": "sgd"}
 # Whether --standardize, unset, is on: for dense input; not for sparse input, which could only be scaled (centering
 # would make it dense), and scaling a rare binary column by its small deviation magnifies it (bench/sparse.py).
@@ -359,13 +360,14 @@ class TrainOptions:
             return self.lr * math.sqrt(ratio)
         return self.lr
 
-    def for_input(self, sparse: bool) -> TrainOptions:
+    def for_input(self, sparse: bool, lazy: bool | None = None) -> TrainOptions:
         """These options with ``--optimizer auto`` and an unset ``--standardize`` resolved for dense or sparse
-        input (AUTO_OPTIMIZER, AUTO_STANDARDIZE)."""
+        input (AUTO_OPTIMIZER, AUTO_STANDARDIZE); ``lazy``: whether auto is sparse input's, whose steps touch
+        only a batch's columns (None: on all sparse input; training/autooptimizer.py decides it for a run)."""
         kind = "sparse" if sparse else "dense"
         changes = {}
         if self.optimizer == "auto":
-            changes["optimizer"] = AUTO_OPTIMIZER[kind]
+            changes["optimizer"] = AUTO_OPTIMIZER["sparse" if (sparse if lazy is None else lazy) else "dense"]
         if self.standardize is None:
             changes["standardize"] = AUTO_STANDARDIZE[kind]
         return dataclasses.replace(self, **changes) if changes else self

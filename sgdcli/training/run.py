@@ -34,8 +34,8 @@ from sgdcli.parallel.executor import Executor
 from sgdcli.reporting.records import json_line
 from sgdcli.reporting.reporter import Reporter
 from sgdcli.training import checkpoint as ckpt_mod
-from sgdcli.training import (centre, fitwarnings, fullbatch, replicas, result, resume, runlog, runrate, safepoints,
-                             setup, warmstart)
+from sgdcli.training import (autooptimizer, centre, fitwarnings, fullbatch, replicas, result, resume, runlog,
+                             runrate, safepoints, setup, warmstart)
 from sgdcli.training.control import RunControl
 from sgdcli.training.early_stopping import EarlyStopping, settled
 from sgdcli.training.inputs import Inputs
@@ -55,7 +55,7 @@ class Run:
         """``executor`` runs the passes, the epochs and validation (here, on threads, or on Dask workers);
         ``inputs``, the files that must not change under the run (default: ``table`` and ``val_table``)."""
         self.inputs = inputs or Inputs(table, val_table)
-        opts = opts.for_input(table.sparse)  # train() has resolved --optimizer auto already; Run alone has not
+        opts = autooptimizer.resolved(table, opts)  # train() has resolved --optimizer auto already; Run alone has not
         self.init = (warmstart.load(opts.init, table, opts.model, opts.init_optimizer) if opts.init is not None
                      else None)
         if self.init is not None and not opts.restandardize:  # the kernels take the initial model's units

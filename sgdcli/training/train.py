@@ -34,7 +34,7 @@ from sgdcli.training.control import RunControl
 from sgdcli.training.inputs import Inputs
 from sgdcli.training.locking import exclusive, lock_path, locked_path
 from sgdcli.training.run import Run
-from sgdcli.training import warmstart
+from sgdcli.training import autooptimizer, warmstart
 
 
 def train(data, options: TrainOptions | None = None, *, output=None, metrics=None, reporter: Reporter | None = None,
@@ -72,11 +72,8 @@ def train(data, options: TrainOptions | None = None, *, output=None, metrics=Non
         if opts.init is not None:  # the initial model's columns by name, wherever they are in the data
             columns, init_names = warmstart.columns(opts.init, data, opts.x, columns)
         table = stack.enter_context(Table(data, opts.x, opts.y, **columns, classes=init_names, memory=opts.memory))
-        if opts.optimizer == "auto" and table.sparse:  # on dense input, auto is the documented nesterov
-            reporter.message("--optimizer auto: sgd (sparse input: its steps touch only the columns of a batch)")
-        opts = opts.for_input(table.sparse)
-        if table.sparse:
-            _sparse_costs(table, opts, reporter)
+        autooptimizer.announce(table, opts, reporter)  # on dense input, auto is the documented nesterov
+        opts = autooptimizer.resolved(table, opts)
         val_table = None
         if opts.val is not None:
             val_x = opts.val_x or opts.x
@@ -127,19 +124,6 @@ def check_arguments(options, reporter, control, dask) -> None:
     check_instance("reporter", reporter, Reporter, "sgdcli.make_reporter('bar') gives the command line's")
     check_instance("control", control, RunControl)
     check_instance("dask", dask, DaskOptions, "sgdcli.DaskOptions(address) is --dask ADDRESS")
-
-
-def _sparse_costs(table: Table, opts: TrainOptions, reporter: Reporter) -> None:
-    """Says so where a step on sparse input costs every weight, not a batch's columns (kernels/sparse.py)."""
-    adaptive = opts.optimizer in ("adagrad", "rmsprop")
-    lazy = not opts.average and (opts.optimizer == "sgd" or (adaptive and opts.l1 == 0 and opts.l2 == 0))
-    if not lazy:
-        why = [f"--optimizer {opts.optimizer}"] if opts.optimizer != "sgd" else []
-        why += [name for name, on in (("--l1", opts.l1 > 0 and adaptive), ("--l2", opts.l2 > 0 and adaptive),
-                                      ("--average", opts.average)) if on]
-        reporter.message(f"{', '.join(why)}: each step updates all {table.n_features:,} weights of the sparse "
-                         "input; only a batch's columns with --optimizer sgd, or adagrad and rmsprop without "
-                         "--l1 and --l2, and no --average (docs/sparse.md)")
 
 
 def _outputs(output, metrics, checkpoint) -> list[tuple[str, str]]:
