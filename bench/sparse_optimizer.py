@@ -6,16 +6,16 @@ batch's O(nonzeros).  The ratio "columns / batch nonzeros" (the model's columns 
 32 rows) says what that costs.  The quality problems are small CSR files as AnnData writes them: softmax over 200
 columns of log counts at 4, 10 and 50 rows a weight (bench/wide_softmax.py's), 400 Zipf-distributed columns
 with 5 to 20 nonzeros a row (linear, logistic, 3-class softmax), 20 columns with one nonzero a row whose values
-differ tenfold in scale, and 2,000 "genes" at 10% density; the gap is the objective (mean loss plus --l2's
-penalty) of the model written above its optimum (L-BFGS on the same rows).  The cost problems hold 4,000,000
-nonzeros each; an epoch's time is the median of epochs 2 to 3 from the model's history.
+differ 10, 100 and 1,000 times in scale, and 2,000 "genes" at 10% density; nesterov also runs with --standardize
+(scaled, not centred).  The gap is the objective (mean loss plus --l2's penalty, on the raw columns' weights) of
+the model written above its optimum (L-BFGS on the same rows).  The cost problems hold 4,000,000 nonzeros each;
+an epoch's time is the median of epochs 2 to 3 from the model's history.
 
     python bench/sparse_optimizer.py [--quick]
 """
 
 from __future__ import annotations
 
-import json
 import os
 import statistics
 import subprocess
@@ -29,10 +29,12 @@ from scipy.optimize import minimize
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
+from sgdcli import load_model  # noqa: E402
 from wide_softmax import problem as wide_problem  # noqa: E402
 
 BATCH = 32  # sgdcli's default --batch-size
 OPTIMIZERS = ("sgd", "nesterov")
+SETTINGS = (("sgd",), ("nesterov",), ("nesterov", "--standardize"))  # the quality columns: --optimizer, and more
 
 
 def zipf(rng, rows: int, cols: int, lo: int, hi: int):
@@ -66,10 +68,13 @@ def quality_problems(quick: bool):
     X = zipf(rng, 8000, 400, 5, 20)
     for model, k in (("linear", 1), ("logistic", 2), ("softmax", 3)):
         out.append((f"{model} 400 Zipf cols", model, 1e-3, X, labels(rng, X, model, k)))
-    X = sp.random(20000, 20, density=0.05, format="csr", random_state=1, data_rvs=lambda n: rng.uniform(0.5, 1.5, n))
-    X = X @ sp.diags(np.logspace(0, 1, 20))
-    for model in ("linear", "logistic"):
-        out.append((f"{model} 20 cols, 1 nnz/row", model, 1e-4, sp.csr_matrix(X), labels(rng, X, model)))
+    for S in (10,) if quick else (10, 100, 1000):  # the columns' values 1 to S times apart
+        X = sp.random(20000, 20, density=0.05, format="csr", random_state=1,
+                      data_rvs=lambda n: rng.uniform(0.5, 1.5, n))
+        for model in ("linear", "logistic"):  # labels of the columns before scaling: the weights differ S times
+            y = labels(rng, X, model)
+            X_S = sp.csr_matrix(X @ sp.diags(np.logspace(0, np.log10(S), 20)))
+            out.append((f"{model} 20 cols, 1 nnz/row, x1-{S}", model, 1e-4, X_S, y))
     if not quick:
         X = sp.random(20000, 2000, density=0.1, format="csr", random_state=2,
                       data_rvs=lambda n: np.log1p(rng.poisson(3, n) + 1.0))
@@ -122,14 +127,15 @@ def write(path: str, X, y) -> None:
         f["y"] = y
 
 
-def train(path: str, out: str, model: str, optimizer: str, *args) -> dict | str:
-    ran = subprocess.run([sys.executable, "-m", "sgdcli", "train", path, "-o", out, "--model", model,
-                          "--optimizer", optimizer, "-q", *map(str, args)], capture_output=True, text=True,
-                         check=False)
+def train(path: str, out: str, model: str, *args) -> dict | str:
+    """The model ``sgdcli train`` wrote: its weights on the raw columns and its bias, and its epochs' records."""
+    ran = subprocess.run([sys.executable, "-m", "sgdcli", "train", path, "-o", out, "--model", model, "-q",
+                          *map(str, args)], capture_output=True, text=True, check=False)
     if ran.returncode != 0:
         return f"exit {ran.returncode}"
-    with h5py.File(out) as f:
-        return {"W": f["weights"][()], "b": f["bias"][()], "history": json.loads(f.attrs["history"])}
+    model = load_model(out)
+    raw = model.raw_weights()
+    return {"W": raw[:, :-1], "b": raw[:, -1], "history": model.history}
 
 
 def ratio(X) -> float:
@@ -137,19 +143,18 @@ def ratio(X) -> float:
 
 
 def quality(folder: str, quick: bool) -> None:
-    print(f"{'problem':34}{'cols/batch nnz':>15}" + "".join(f"{o + ' gap':>16}" for o in OPTIMIZERS))
+    print(f"{'problem':38}{'cols/batch nnz':>15}" + "".join(f"{' '.join(s):>24}" for s in SETTINGS))
     out = os.path.join(folder, "m.h5")
     for name, model, l2, X, y in quality_problems(quick):
         path = os.path.join(folder, "q.h5")
         write(path, X, y)
         best = optimum(model, X.astype(np.float64), y, l2)
         cells = []
-        for optimizer in OPTIMIZERS:
-            fit = train(path, out, model, optimizer, "--l2", l2)
-            W, b = (fit["W"], fit["b"]) if isinstance(fit, dict) else (None, None)
-            gap = objective(model, X.astype(np.float64), y, np.atleast_2d(W), b, l2) if W is not None else None
+        for optimizer, *more in SETTINGS:
+            fit = train(path, out, model, "--optimizer", optimizer, "--l2", l2, *more)
+            gap = None if isinstance(fit, str) else objective(model, X.astype(np.float64), y, fit["W"], fit["b"], l2)
             cells.append(fit if gap is None else f"{100 * (gap / best - 1):+.2f}%")
-        print(f"{name:34}{ratio(X):15.2f}" + "".join(f"{c:>16}" for c in cells), flush=True)
+        print(f"{name:38}{ratio(X):15.2f}" + "".join(f"{c:>24}" for c in cells), flush=True)
 
 
 def costs(folder: str, quick: bool) -> None:
@@ -167,7 +172,7 @@ def costs(folder: str, quick: bool) -> None:
             write(path, X, rng.integers(0, k, rows).astype(np.float64))
             secs = []
             for optimizer in OPTIMIZERS:
-                fit = train(path, out, model, optimizer, "--lr", 0.001, "--epochs", 3)
+                fit = train(path, out, model, "--optimizer", optimizer, "--lr", 0.001, "--epochs", 3)
                 secs.append(statistics.median(h["seconds"] for h in fit["history"][1:]))
             print(f"{d:9,}{per:8}{k:8}{ratio(X):15.2f}" + "".join(f"{s:17.3f}" for s in secs)
                   + f"{secs[1] / secs[0]:14.2f}", flush=True)

@@ -223,8 +223,9 @@ class TrainOptions:
     drop_last: bool = _option(False, "Skip the last incomplete batch of each epoch.")
     lr: float | str = _option("auto", "Learning rate (before --lr-scaling); auto: chosen from the data before "
                                       "training (docs/training.md).", kind="rate")
-    optimizer: str = _option("auto", "Update rule; see the optimizer table in docs/training.md. auto: nesterov "
-                                     "on dense input, sgd on sparse (CSR) input.", choices=OPTIMIZERS)
+    optimizer: str = _option("auto", "Update rule; see the optimizer table in docs/training.md. auto: nesterov; "
+                                     "sgd on sparse (CSR) input with --l1 or with far more columns than a batch's "
+                                     "nonzeros (docs/sparse.md).", choices=OPTIMIZERS)
     momentum: float = _option(0.9, "For momentum and nesterov.")
     beta1: float = _option(0.9, "Adam's first-moment decay.")
     beta2: float = _option(0.999, "Adam's second-moment decay; rmsprop's decay.")

@@ -52,9 +52,10 @@ def announce(table: Table, opts: TrainOptions, reporter: Reporter) -> None:
     against = f"against about {batch_nonzeros(table, opts):,.0f} nonzeros a batch"
     if opts.optimizer == "auto":
         opts = resolved(table, opts)
+        shape = f"sparse input, {table.n_features:,} columns {against}"
         why = ("--l1 on sparse input: its cumulative penalty lands weights on exactly zero" if opts.l1 > 0 else
-               f"sparse input, {table.n_features:,} columns {against}: its steps touch only the columns of a batch" if opts.optimizer == "sgd" else
-               f"sparse input, {table.n_features:,} columns {against}: a step on every weight costs about what a batch's gradient does")
+               f"{shape}: its steps touch only the columns of a batch" if opts.optimizer == "sgd" else
+               f"{shape}: a step on every weight costs about what a batch's gradient does")
         reporter.message(f"--optimizer auto: {opts.optimizer} ({why})")
     adaptive = opts.optimizer in ("adagrad", "rmsprop")
     lazy = not opts.average and (opts.optimizer == "sgd" or (adaptive and opts.l1 == 0 and opts.l2 == 0))
