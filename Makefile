@@ -52,7 +52,8 @@ soak: $(VENV)/.installed-test
 # then the defaults against the optimum on small real datasets and on the bench data (bench/defaults.py),
 # then --lr auto of the adaptive optimizers against 1/9 to 9 times its rate (bench/adaptive.py),
 # then the layouts other tools write against a plain matrix (bench/layouts.py),
-# then the sparse kernel alone (bench/sparse_kernel.py), where a dense epoch's time goes (bench/epoch_parts.py),
+# then the sparse kernel alone (bench/sparse_kernel.py), sgd against nesterov on sparse rows, the choice
+# --optimizer auto makes there (bench/sparse_optimizer.py), where a dense epoch's time goes (bench/epoch_parts.py),
 # and a CSR file 8x the budget (bench/sparse.py),
 # then converting CSV text: each reader in MB/s against wc -l and pandas (bench/csvread.py).
 # PyTorch is pinned to 2.13.0, the CPU build this environment provides: an unpinned
@@ -70,6 +71,7 @@ bench: $(VENV)/.installed-bench
 	$(PY) bench/adaptive.py $(filter --quick,$(BENCH_ARGS))
 	$(PY) bench/layouts.py $(filter --quick,$(BENCH_ARGS))
 	$(PY) bench/sparse_kernel.py
+	$(PY) bench/sparse_optimizer.py $(filter --quick,$(BENCH_ARGS))
 	$(PY) bench/epoch_parts.py $(filter --quick,$(BENCH_ARGS))
 	$(PY) bench/sparse.py $(filter --quick,$(BENCH_ARGS))
 	$(PY) bench/csvread.py $(filter --quick,$(BENCH_ARGS))

@@ -7,9 +7,9 @@ batch's O(nonzeros).  The ratio "columns / batch nonzeros" (the model's columns 
 columns of log counts at 4, 10 and 50 rows a weight (bench/wide_softmax.py's), 400 Zipf-distributed columns
 with 5 to 20 nonzeros a row (linear, logistic, 3-class softmax), 20 columns with one nonzero a row whose values
 differ 10, 100 and 1,000 times in scale, and 2,000 "genes" at 10% density; nesterov also runs with --standardize
-(scaled, not centred).  The gap is the objective (mean loss plus --l2's penalty, on the raw columns' weights) of
-the model written above its optimum (L-BFGS on the same rows).  The cost problems hold 4,000,000 nonzeros each;
-an epoch's time is the median of epochs 2 to 3 from the model's history.
+(scaled, not centred).  The gap is the objective (mean loss plus --l2's penalty on the weights of the columns as
+the model sees them, scaled or not) of the model written above its optimum (L-BFGS on the same rows).  The cost
+problems hold 4,000,000 nonzeros each; an epoch's time is the median of epochs 2 to 3 from the model's history.
 
     python bench/sparse_optimizer.py [--quick]
 """
@@ -128,14 +128,16 @@ def write(path: str, X, y) -> None:
 
 
 def train(path: str, out: str, model: str, *args) -> dict | str:
-    """The model ``sgdcli train`` wrote: its weights on the raw columns and its bias, and its epochs' records."""
+    """The model ``sgdcli train`` wrote: its weights on the raw columns, its bias, the columns' scales (ones
+    where not standardized) and its epochs' records."""
     ran = subprocess.run([sys.executable, "-m", "sgdcli", "train", path, "-o", out, "--model", model, "-q",
                           *map(str, args)], capture_output=True, text=True, check=False)
     if ran.returncode != 0:
         return f"exit {ran.returncode}"
     model = load_model(out)
     raw = model.raw_weights()
-    return {"W": raw[:, :-1], "b": raw[:, -1], "history": model.history}
+    scale = np.ones(raw.shape[1] - 1) if model.scale is None else np.asarray(model.scale, dtype=np.float64)
+    return {"W": raw[:, :-1], "b": raw[:, -1], "scale": scale, "history": model.history}
 
 
 def ratio(X) -> float:
@@ -148,12 +150,19 @@ def quality(folder: str, quick: bool) -> None:
     for name, model, l2, X, y in quality_problems(quick):
         path = os.path.join(folder, "q.h5")
         write(path, X, y)
-        best = optimum(model, X.astype(np.float64), y, l2)
-        cells = []
+        cells, best = [], {}
         for optimizer, *more in SETTINGS:
             fit = train(path, out, model, "--optimizer", optimizer, "--l2", l2, *more)
-            gap = None if isinstance(fit, str) else objective(model, X.astype(np.float64), y, fit["W"], fit["b"], l2)
-            cells.append(fit if gap is None else f"{100 * (gap / best - 1):+.2f}%")
+            if isinstance(fit, str):
+                cells.append(fit)
+                continue
+            # --l2 penalizes the weights of the columns as the model sees them: scaled by their deviations
+            # where standardized, so the objective is of the scaled columns, and so is its optimum
+            Z = sp.csr_matrix(X.astype(np.float64) @ sp.diags(1 / fit["scale"]))
+            key = tuple(fit["scale"])
+            best.setdefault(key, optimum(model, Z, y, l2))
+            gap = objective(model, Z, y, fit["W"] * fit["scale"], fit["b"], l2)
+            cells.append(f"{100 * (gap / best[key] - 1):+.2f}%")
         print(f"{name:38}{ratio(X):15.2f}" + "".join(f"{c:>24}" for c in cells), flush=True)
 
 
