@@ -32,6 +32,7 @@ class DivergedError(RuntimeFailure):
     """Training produced a non-finite loss or weights."""
 
     lr: float | None = None  # the rate the run last trained at (after --lr auto's halvings), set as it gives up
+    advises_lr_auto: bool = False  # its advice ends with trying --lr auto (engine/epoch.py ``diverged``)
 
 
 class WorkLost(RuntimeFailure):

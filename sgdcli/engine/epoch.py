@@ -342,17 +342,26 @@ def compile_kernels(table: Table, cfg: KernelConfig, plan: EpochPlan, scratch: S
     return time.perf_counter() - t0
 
 
-LR_AUTO = "--lr auto"  # the last of rate_advice's tries where given: what training/runrate.py ``advised`` follows
-
-
 def rate_advice(lr: float, standardized: bool, larger_batch: bool = False, lr_auto: bool = False) -> str:
     """What a message about training that blew up at the rate ``lr`` tells to try: a tenth of that rate,
     standardized features where they were not, a larger batch (``larger_batch``: where a batch's noise can be
     the cause) and, where the rate was an explicit --lr (``lr_auto``), the rate --lr auto chooses."""
     tries = ([f"a smaller --lr (e.g. {lr / 10:.4g})"]
              + ([] if standardized else ["standardized features (--standardize)"])
-             + (["a larger --batch-size"] if larger_batch else []) + ([LR_AUTO] if lr_auto else []))
+             + (["a larger --batch-size"] if larger_batch else []) + (["--lr auto"] if lr_auto else []))
     return "try " + (", ".join(tries[:-1]) + ", or " if len(tries) > 1 else "") + tries[-1]
+
+
+def diverged(what: str, rate: float, given: float, l2: float, standardized: bool, larger_batch: bool = False,
+             lr_auto: bool = False) -> DivergedError:
+    """The error of training that blew up: ``what`` happened, then what to change: where the rate ``rate``
+    times ``l2`` is over 1, that (``penalty_advice``), else ``rate_advice`` in values of ``given``, the --lr
+    that made the rate.  Its ``advises_lr_auto`` says whether the advice ends with trying --lr auto, whose
+    rate training/runrate.py ``advised`` adds."""
+    penalty = penalty_advice(rate, l2)
+    exc = DivergedError(what + (penalty or rate_advice(given, standardized, larger_batch, lr_auto)))
+    exc.advises_lr_auto = penalty is None and lr_auto
+    return exc
 
 
 def penalty_advice(lr: float, l2: float) -> str | None:
@@ -377,10 +386,7 @@ def _diverged(cfg, state, epoch, t0, plan: EpochPlan) -> DivergedError:
     auto where the rate was given); a penalty that overshoots zero by itself at that rate first."""
     lr, scaled = current_lr(cfg, state), scaled_from(cfg.lr, plan)
     given = cfg.lr / plan.lr_scale  # the --lr of the command line (or --lr auto's rate)
-    return DivergedError(
-        f"training diverged in epoch {epoch + 1} at iteration {int(state.counters[ks.T]) - t0 + 1}: "
-        f"the loss or weights became non-finite at learning rate {lr:.4g} (of a rate of {cfg.lr:.4g} before the "
-        f"schedule{f': {scaled}' if scaled else ''}); "
-        + (penalty_advice(cfg.lr, cfg.l2)
-           or rate_advice(given, cfg.standardized, larger_batch=True, lr_auto=plan.suggest_lr_auto))
-    )
+    return diverged(f"training diverged in epoch {epoch + 1} at iteration {int(state.counters[ks.T]) - t0 + 1}: "
+                    f"the loss or weights became non-finite at learning rate {lr:.4g} (of a rate of {cfg.lr:.4g} "
+                    f"before the schedule{f': {scaled}' if scaled else ''}); ", cfg.lr, given, cfg.l2,
+                    cfg.standardized, larger_batch=True, lr_auto=plan.suggest_lr_auto)

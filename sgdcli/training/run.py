@@ -21,7 +21,7 @@ from sgdcli.data.selection import ValidationRows
 from sgdcli.data.shuffle import pages_for
 from sgdcli.data.table import Table
 from sgdcli.engine import passes
-from sgdcli.engine.epoch import EpochPlan, Position, current_lr, penalty_advice, rate_advice, rows_done, scaled_from
+from sgdcli.engine.epoch import EpochPlan, Position, current_lr, diverged, rows_done, scaled_from
 from sgdcli.errors import DivergedError, InputError, RuntimeFailure, WorkLost
 from sgdcli.fieldtypes import MAX_INT
 from sgdcli.kernels import losses, optimizers
@@ -276,11 +276,10 @@ class Run:
                                  f"run the same command with --resume to continue") from None
         if blew_up(result.train_loss, self.zero_loss):  # named as the kernels' divergences name it (epoch.py)
             scaled = scaled_from(self.cfg.lr, self.plan)
-            raise DivergedError(f"training diverged in epoch {epoch + 1}: its mean loss {result.train_loss:.4g} is "
-                                f"over {BLOWN_UP:g} times the all-zero model's {self.zero_loss:.4g} at learning "
-                                f"rate {self.cfg.lr:.4g}{f' ({scaled})' if scaled else ''}; "
-                                + (penalty_advice(self.cfg.lr, self.cfg.l2)
-                                   or rate_advice(self.rate_opts.lr, self.opts.standardize, lr_auto=self.auto is None)))
+            raise diverged(f"training diverged in epoch {epoch + 1}: its mean loss {result.train_loss:.4g} is over "
+                           f"{BLOWN_UP:g} times the all-zero model's {self.zero_loss:.4g} at learning rate "
+                           f"{self.cfg.lr:.4g}{f' ({scaled})' if scaled else ''}; ", self.cfg.lr, self.rate_opts.lr,
+                           self.cfg.l2, self.opts.standardize, lr_auto=self.auto is None)
         if told[0][:2] != (result.iterations, result.rows):  # the last partial batch, taken after the last kernel
             # call, or --drop-last's rows, left out: the last advance is the epoch's record
             self.reporter.advance(epoch, result.iterations, result.rows, result.train_loss,

@@ -23,7 +23,6 @@ import functools
 
 import numpy as np
 
-from sgdcli.engine.epoch import LR_AUTO
 from sgdcli.errors import DivergedError, first_line
 from sgdcli.kernels.state import KernelConfig, kernel_config
 from sgdcli.options import TrainOptions
@@ -130,10 +129,9 @@ def advised(run, exc: DivergedError) -> DivergedError:
     """``exc``, of a run at an explicit --lr, with the rate --lr auto would give it (``compared``) after the
     advice to try --lr auto: a tenth of a rate that blew up can blow up too (--lr 100, 10 and 1 on labels about
     1,000,000, where --lr auto chooses 0.22), and on raw features by far."""
-    said = str(exc)
-    if run.auto is not None or not said.endswith(LR_AUTO):
+    if run.auto is not None or not exc.advises_lr_auto:
         return exc
-    told = DivergedError(f"{said} ({compared(run).lr:.4g} here)")
+    told = DivergedError(f"{exc} ({compared(run).lr:.4g} here)")
     told.lr = exc.lr
     return told
 
