@@ -99,3 +99,32 @@ def test_sparse_rows_of_many_columns_a_row_train_near_the_optimum_at_the_default
     assert code == 0 and "--optimizer auto: nesterov" in err, err
     m = load_model(tmp_path / "m.h5")
     assert objective(m.weights.ravel(), float(m.bias[0])) < 1.02 * best
+
+
+def test_the_default_on_sparse_rows_resumes_mid_epoch_to_the_uninterrupted_runs_bytes(tmp_path, pair, monkeypatch):
+    """Nesterov's velocity on every weight, from the sparse kernel's gradient, is saved and restored at each
+    safe point as the dense kernels' is; two threads give the same bytes twice."""
+    import signal
+
+    from sgdcli import RunControl, train
+    from sgdcli.engine import epoch
+    from sgdcli.errors import Interrupted
+    from sgdcli.options import TrainOptions
+
+    monkeypatch.setattr(epoch, "SLICE_ROWS", 500)  # six safe points an epoch
+    options = TrainOptions(epochs=2, threads=2)
+    straight = train(pair[0], options)
+    assert straight.options["optimizer"] == "nesterov"
+    assert train(pair[0], options).weights.tobytes() == straight.weights.tobytes()
+    for stop_at in (3, 8):  # in the first epoch, and in the second
+        checkpoint, calls = tmp_path / f"ck{stop_at}.h5", []
+
+        def stop():
+            calls.append(1)
+            return signal.SIGTERM if len(calls) == stop_at else None
+
+        with pytest.raises(Interrupted):
+            train(pair[0], options, control=RunControl(checkpoint=str(checkpoint), stop=stop))
+        resumed = train(pair[0], options, control=RunControl(checkpoint=str(checkpoint), resume=True))
+        assert resumed.weights.tobytes() == straight.weights.tobytes(), stop_at
+        assert resumed.bias.tobytes() == straight.bias.tobytes(), stop_at
