@@ -5,6 +5,7 @@ noise in the epochs' means."""
 
 import dataclasses
 import math
+import re
 
 import h5py
 import numpy as np
@@ -211,3 +212,57 @@ def test_a_warm_start_not_below_its_poor_start_is_not_said_to_be_below_it(monkey
     monkeypatch.setattr(warmend, "measure", lambda run: warmend.Ended(0.96, 0.9, 0.6931, 4096))  # 0.06 > 5% of 0.9
     assert fitwarnings._worse_than_init(run)[0].endswith("training ended worse than it started. The rate may be "
                                                          "too large: try --lr 0.01")
+
+
+def _labels_about_a_million(path, rows=20000):
+    """Features that explain most of labels about 1,000,000: the all-zero model's huber loss is thousands of times
+    the least-squares fit's."""
+    rng = np.random.default_rng(21)
+    Z = rng.standard_normal((rows, 10)).astype(np.float32)
+    y = 1e6 + Z.astype(np.float64) @ (rng.standard_normal(10) * 1000) + rng.standard_normal(rows) * 500
+    return write_table(path, Z, y), Z.astype(np.float64), y
+
+
+def _huber(r, eps=0.1):  # the model's loss (--epsilon's default), scikit-learn's
+    a = np.abs(r)
+    return float(np.mean(np.where(a <= eps, 0.5 * r * r, eps * a - 0.5 * eps * eps)))
+
+
+def test_a_fresh_huber_run_that_ends_far_worse_than_its_fitted_start_is_told_so(tmp_path):
+    """Huber starts at the least-squares fit of its sample, its bias at the residuals' median (training/start.py),
+    whose loss no pass counts; it was held to the all-zero model's, 100,000 here, so a constant rate that left the
+    model many times its start's loss said nothing.  It is held to its start on the run's sample now."""
+    path, Z, y = _labels_about_a_million(tmp_path / "big.h5")
+    A = np.c_[Z, np.ones(len(y))]
+    fit = np.linalg.lstsq(A, y, rcond=None)[0]
+    start = _huber(y - A @ fit - np.median(y - A @ fit))  # the start, as near as the whole file's fit puts it
+    code, out, err = cli("train", path, "-o", tmp_path / "bad.h5", "--model", "huber", "--lr", "1e5", "--schedule",
+                         "constant", "-q")
+    from sgdcli import load_model
+
+    bad = load_model(tmp_path / "bad.h5").raw_weights()[0]
+    assert _huber(y - A @ bad) > 5 * start  # what the warning says is so: far worse than where it started
+    assert code == 0 and re.fullmatch(
+        r"sgdcli: warning: the model kept has a mean loss of [0-9.e+]+ on the run's sample of 4,096 rows, above "
+        r"the [0-9.]+ of the model it started from \(the least-squares fit of its sample, its bias at the "
+        r"residuals' median\): training ended worse than it started. The rate may be too large: try --lr 1e\+04, "
+        r"or --lr auto\n", err), err
+    code, out, err = cli("train", path, "-o", tmp_path / "good.h5", "--model", "huber", "-q")
+    good = load_model(tmp_path / "good.h5").raw_weights()[0]
+    assert code == 0 and err == "" and _huber(y - A @ good) < 1.01 * start, err
+
+
+def test_a_sparse_quantile_run_is_held_to_its_bias_at_the_labels_quantile(tmp_path):
+    scipy_sparse = pytest.importorskip("scipy.sparse")
+    rng = np.random.default_rng(2)
+    M = scipy_sparse.random(20000, 300, density=0.03, format="csr", dtype=np.float32, random_state=2)
+    y = 1e4 + M @ rng.standard_normal(300) * 100 + rng.standard_normal(20000) * 10
+    with h5py.File(tmp_path / "s.h5", "w") as f:
+        g = f.create_group("X")
+        g["data"], g["indices"], g["indptr"] = M.data, M.indices, M.indptr
+        g.attrs["shape"], g.attrs["encoding-type"] = M.shape, "csr_matrix"
+        f["y"] = y
+    code, out, err = cli("train", tmp_path / "s.h5", "-o", tmp_path / "m.h5", "--model", "quantile", "--quantile",
+                         "0.9", "--lr", "1e4", "--schedule", "constant", "-q")
+    assert code == 0 and ("of the model it started from (the best constant model, its bias at the labels' 0.9 "
+                          "quantile): training ended worse than it started") in err, err

@@ -125,6 +125,8 @@ def _judged(run, kept_epoch: int) -> list[str]:
     loss = run.history[kept_epoch - 1]["train_loss"] if 0 < kept_epoch <= len(run.history) else math.nan
     if run.init is not None:  # held to the model it started from, measured on the sample
         found += _worse_than_init(run)
+    elif warmend.uncounted_start(run):  # so is a start whose loss over the training rows no pass counted
+        found += _worse_than_start(run)
     elif math.isfinite(run.start_loss) and loss > _start_bound(run):
         at = "mean" if run.opts.model == "linear" else "log-odds"
         started = ("the all-zero model's" if run.start_loss == run.zero_loss else
@@ -277,16 +279,37 @@ def _worse_than_init(run) -> list[str]:
     """The warning of a warm start whose kept model is worse on the run's sample than the --init model it started
     from, or, from one worse than the all-zero model, not yet below that (training/warmend.py)."""
     ended = warmend.measure(run) if run.history else None
-    if ended is None or not (ended.worse or ended.above_zero):
+    if ended is None or not (ended.worse or ended.above_base):
         return []
-    kept = f"the model kept has a mean loss of {ended.kept:.4g} on the run's sample of {ended.rows:,} rows"
     started = f"the {ended.initial:.4g} of the model it started from (--init {run.init.path})"
     if ended.worse:
-        return [f"{kept}, above {started}: training ended worse than it started. The rate may be too large: try "
-                f"--lr {run.rate_opts.lr / 10:.4g}" + (", or --lr auto" if run.auto is None else "")]
+        return [_ended_worse(run, ended, started)]
     near = "below" if ended.kept < ended.initial else "not far above"
-    return [f"{kept}, {near} {started} but above the all-zero model's {ended.zero:.4g}: the model may be far from "
-            "the optimum; raise --epochs" + (", or try --lr auto" if run.auto is None else "")]
+    return [f"{_kept(ended)}, {near} {started} but above the all-zero model's {ended.base:.4g}: the model may be far "
+            "from the optimum; raise --epochs" + (", or try --lr auto" if run.auto is None else "")]
+
+
+def _worse_than_start(run) -> list[str]:
+    """The warning of a fresh run whose kept model is worse on the run's sample than the model it started from,
+    where no pass counted that model's loss (training/warmend.py ``uncounted_start``): huber's and quantile's fit
+    of the sample, or their bias at the labels' median or quantile."""
+    ended = warmend.measure_fresh(run) if run.history else None
+    if ended is None or not ended.worse:
+        return []
+    at = "median" if run.opts.model == "huber" else f"{run.opts.quantile:g} quantile"
+    how = (f"the least-squares fit of its sample, its bias at the residuals' {at}" if np.any(run.start[:-1]) else
+           f"the best constant model, its bias at the labels' {at}")
+    return [_ended_worse(run, ended, f"the {ended.initial:.4g} of the model it started from ({how})")]
+
+
+def _kept(ended: warmend.Ended) -> str:
+    return f"the model kept has a mean loss of {ended.kept:.4g} on the run's sample of {ended.rows:,} rows"
+
+
+def _ended_worse(run, ended: warmend.Ended, started: str) -> str:
+    """The warning that the model kept (``ended``) is worse than the one it started from (``started`` says which)."""
+    return (f"{_kept(ended)}, above {started}: training ended worse than it started. The rate may be too large: try "
+            f"--lr {run.rate_opts.lr / 10:.4g}" + (", or --lr auto" if run.auto is None else ""))
 
 
 def _start_bound(run) -> float:

@@ -1,13 +1,16 @@
-"""Whether a warm start (--init) ended worse than the model it started from.
+"""Whether a run ended worse than a model it started from whose loss over the training rows no pass counted.
 
 A fresh run is held to the loss of the model it started from over every training row, which setup counts in
 its passes (run.start_loss: the all-zero model's, or a fresh logistic model's at the labels' log-odds, a
-linear model's at their mean).  A warm
-start's initial model has no such count, and holding it to the all-zero model's loss told a run from a poor
-initial model (log loss 17) that ended at 6.9 that it "ended worse than it started", and to lower a rate that
-was doing well.  Both models are scored instead on the run's sample (training/sampling.py, read again: the same
-rows), weighed as the kernels weigh them: the same rows for both, so what they share of the sample's noise
-cancels, and the model kept is judged, not an epoch's loss averaged over batches as they were trained.
+linear model's at their mean).  A warm start's initial model has no such count, and holding it to the all-zero
+model's loss told a run from a poor initial model (log loss 17) that ended at 6.9 that it "ended worse than it
+started", and to lower a rate that was doing well.  Nor has a fresh huber or quantile model's start
+(training/start.py: the least-squares fit of the sample with its bias at the residuals' median or quantile, or,
+on sparse rows, the bias at the labels'), and held to the all-zero model's loss, far above it on labels about
+1,000,000, a run at a constant rate that left it many times its start's loss said nothing.  Both models are scored instead
+on the run's sample (training/sampling.py, read again: the same rows), weighed as the kernels weigh them: the
+same rows for both, so what they share of the sample's noise cancels, and the model kept is judged, not an
+epoch's loss averaged over batches as they were trained.
 """
 
 from __future__ import annotations
@@ -19,6 +22,7 @@ import numpy as np
 from sgdcli.kernels import losses
 from sgdcli.training import warmstart
 from sgdcli.training.sampling import sample, sample_labels, sparse_sample
+from sgdcli.training.start import FITTED, best_constant
 
 # How far above the initial model's mean loss on the sample the kept model's must be to be told it ended worse, as
 # a share of the larger of that loss and the all-zero model's (the problem's scale): a fine-tune of a model at the
@@ -31,27 +35,46 @@ ABOVE_ZERO = 1.01
 
 
 class Ended(NamedTuple):
-    """The mean losses on the run's sample of the model kept, the initial model and the all-zero model."""
+    """The mean losses on the run's sample of the model kept, the initial model and the base model: the all-zero
+    model of a warm start, the best constant model of a fresh run (the problem's scale)."""
 
     kept: float
     initial: float
-    zero: float
+    base: float
     rows: int  # the sample's labelled rows, which the means are over
 
     @property
     def worse(self) -> bool:
         """Worse than the model it started from."""
-        return bool(np.isfinite(self.initial) and self.kept > self.initial + WORSE * max(self.initial, self.zero))
+        return bool(np.isfinite(self.initial) and self.kept > self.initial + WORSE * max(self.initial, self.base))
 
     @property
-    def above_zero(self) -> bool:
-        """Worse than a model of zeros: from a poor initial model, not yet as low."""
-        return bool(np.isfinite(self.zero) and self.kept > ABOVE_ZERO * self.zero)
+    def above_base(self) -> bool:
+        """Worse than the base model: from a poor initial model, not yet as low."""
+        return bool(np.isfinite(self.base) and self.kept > ABOVE_ZERO * self.base)
 
 
-def measure(run) -> Ended | None:
-    """The Ended of a warm start's ``run`` (a training/run.py ``Run`` at its end); None where the sample holds no
-    labelled row."""
+def uncounted_start(run) -> bool:
+    """Whether fresh ``run`` started from huber's or quantile's fit or quantile of its sample (training/start.py
+    FITTED), whose loss over the training rows no pass counts.  (Poisson's start, its bias at the labels' mean's
+    log, is held to the all-zero model's loss: its loss has no floor at 0, so a share of it is no margin.)"""
+    return run.init is None and run.opts.model in FITTED
+
+
+def measure_fresh(run) -> Ended | None:
+    """The Ended of a fresh ``run`` that ``uncounted_start``: its start (``run.start``) and the best constant
+    model of its sample's labels (training/start.py ``best_constant``); None where the sample holds no labelled
+    row."""
+    raw = sample_labels(run.sample)
+    constant = np.zeros((1, len(run.start)))
+    constant[0, -1] = best_constant(run.opts.model, run.opts.quantile, raw, run.sample_weights_of(raw))
+    return measure(run, run.start[None, :], constant)
+
+
+def measure(run, start: np.ndarray | None = None, base: np.ndarray | None = None) -> Ended | None:
+    """The Ended of ``run`` (a training/run.py ``Run`` at its end), held to ``start`` and ``base`` (outputs ×
+    features + 1 in the kernels' units; default: a warm start's --init model, and zeros); None where the sample
+    holds no labelled row."""
     raw = sample_labels(run.sample)
     regression = run.labels.task == "regression"
     targets = raw.astype(np.float64) if regression else run.labels.class_of(raw).astype(np.float64)
@@ -60,8 +83,8 @@ def measure(run) -> Ended | None:
         return None
     v = run.sample_weights_of(raw)
     v = np.ones(int(labelled.sum())) if v is None else v[labelled]
-    start = warmstart.weights(run.init, run.mean, run.std)
-    models = (run.kept_params(), start, np.zeros_like(start))
+    start = warmstart.weights(run.init, run.mean, run.std) if start is None else start
+    models = (run.kept_params(), start, np.zeros_like(start) if base is None else base)
     S = _scores(run, np.concatenate(models))[labelled]  # the rows as the kernels see them, once for the three
     y, loss = targets[labelled], losses.loss_of(run.opts.objective)  # (``v`` carries the class weights)
     means, at = [], 0
