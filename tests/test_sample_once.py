@@ -1,6 +1,6 @@
 """The sample of rows a run's set-up measures (where huber's and quantile's weights start, --lr auto's rate for
-the averaged models' joint and local steps, ...) is read once a run and shared (training/sampling.py
-``Sample``), not once a measure."""
+the averaged models' joint and local steps, ...) is read once for the set-up and shared (training/sampling.py
+``Sample``), not once a measure; and once more at the end where the end measures on it."""
 
 import h5py
 import numpy as np
@@ -38,7 +38,10 @@ def test_the_sample_is_read_once_a_run(tmp_path, sample_reads, extra):
         f["y"] = rng.poisson(np.exp(X @ np.full(5, 0.2) + 1)).astype(np.float64)
     code, _, err = cli("train", path, "-o", tmp_path / "m.h5", "--epochs", "1", *extra)
     assert code == 0, err
-    assert sorted(sample_reads) == sorted(["/X", "/y"] + (["/w"] if "w" in extra else []))
+    # huber and quantile start at a fit of the sample and are held to it at the end, on the same rows read again
+    # (training/warmend.py), as a warm start is
+    once = ["/X", "/y"] + (["/w"] if "w" in extra else [])
+    assert sorted(sample_reads) == sorted(once * (2 if extra[1] in ("huber", "quantile") else 1))
 
 
 @pytest.mark.parametrize("extra", [[], ["--init", "INIT"],
