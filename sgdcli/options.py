@@ -34,9 +34,10 @@ METRICS = {
 }
 MODEL_METRICS = {"quantile": ("pinball", "below"), "poisson": ("deviance",)}
 OPTIMIZERS = ("auto", "sgd", "momentum", "nesterov", "adagrad", "rmsprop", "adam")
-# What --optimizer auto trains with: nesterov on dense input; on sparse input too, but sgd where its steps must
-# touch only the columns of a batch (training/autooptimizer.py says where: momentum and the adaptive rules update
-# every weight at every step).
+# What --optimizer auto trains with where a step may update every weight ("dense"), and where its steps should touch
+# only the columns of a batch's sparse rows ("sparse": momentum and the adaptive rules update every weight at every
+# step).  training/autooptimizer.py says which a run's data and options call for; without it, all sparse input
+# is the second kind.
 AUTO_OPTIMIZER = {"dense": "nesterov", "sparse": "sgd"}
 # Whether --standardize, unset, is on: for dense input; not for sparse input, which could only be scaled (centering
 # would make it dense), and scaling a rare binary column by its small deviation magnifies it (bench/sparse.py).
@@ -224,8 +225,9 @@ class TrainOptions:
     lr: float | str = _option("auto", "Learning rate (before --lr-scaling); auto: chosen from the data before "
                                       "training (docs/training.md).", kind="rate")
     optimizer: str = _option("auto", "Update rule; see the optimizer table in docs/training.md. auto: nesterov; "
-                                     "sgd on sparse (CSR) input with --l1 or with far more columns than a batch's "
-                                     "nonzeros (docs/sparse.md).", choices=OPTIMIZERS)
+                                     "sgd on sparse (CSR) input with --l1 or with over 4 times as many columns as a "
+                                     "batch has nonzeros (docs/sparse.md); with --init-optimizer, the initial "
+                                     "model's.", choices=OPTIMIZERS)
     momentum: float = _option(0.9, "For momentum and nesterov.")
     beta1: float = _option(0.9, "Adam's first-moment decay.")
     beta2: float = _option(0.999, "Adam's second-moment decay; rmsprop's decay.")

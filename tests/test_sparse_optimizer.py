@@ -1,6 +1,8 @@
 """--optimizer auto on sparse (CSR) input: nesterov where a step on every weight costs about a batch's gradient,
 sgd where the columns far outnumber a batch's nonzeros or --l1 is on (training/autooptimizer.py)."""
 
+import re
+
 import h5py
 import numpy as np
 import pytest
@@ -128,3 +130,48 @@ def test_the_default_on_sparse_rows_resumes_mid_epoch_to_the_uninterrupted_runs_
         resumed = train(pair[0], options, control=RunControl(checkpoint=str(checkpoint), resume=True))
         assert resumed.weights.tobytes() == straight.weights.tobytes(), stop_at
         assert resumed.bias.tobytes() == straight.bias.tobytes(), stop_at
+
+
+def test_under_average_every_step_is_on_every_weight_so_auto_is_nesterov(tmp_path, pair):
+    """--average steps on every weight whatever the rule (kernels/sparse.py), so sgd saves nothing there: auto
+    was sgd and said its steps touched only a batch's columns, above the note that each updated all of them."""
+    code, out, err = cli("train", pair[1], "-o", tmp_path / "m.h5", "--epochs", "1", "--average")
+    assert code == 0 and ("--optimizer auto: nesterov (--average on sparse input: every step updates every weight "
+                          "whatever the rule)\n") in err, err
+    assert ("--average: each step updates all 1,000 weights of the sparse input, against about 64 nonzeros a "
+            "batch;") in err, err
+    assert load_model(tmp_path / "m.h5").options["optimizer"] == "nesterov"
+
+
+def test_init_optimizer_keeps_the_initial_models_rule_where_the_days_file_would_choose_another(tmp_path, pair):
+    """A nightly warm start that carries the optimizer's state on needs the same optimizer; the rule auto
+    chooses from the file can change with the day's rows (here: the batch), and the run was refused."""
+    code, out, err = cli("train", pair[1], "-o", tmp_path / "m.h5", "--epochs", "1", "--batch-size", "256")
+    assert code == 0 and "--optimizer auto: nesterov" in err, err
+    code, out, err = cli("train", pair[1], "-o", tmp_path / "m.h5", "--epochs", "1", "--init", tmp_path / "m.h5",
+                         "--init-optimizer")
+    assert code == 0 and ("--optimizer auto: nesterov (the --init model's, whose state --init-optimizer carries "
+                          "on)\n") in err, err
+    code, out, err = cli("train", pair[1], "-o", tmp_path / "n.h5", "--epochs", "1", "--init", tmp_path / "m.h5")
+    assert code == 0 and "--optimizer auto: sgd (sparse input" in err, err  # no state carried: the file's choice
+
+
+def test_columns_picked_by_name_are_costed_by_their_own_nonzeros(tmp_path):
+    """AnnData genes picked with --features: the file's nonzeros a row are mostly in the 100 common genes left
+    out, and the 300 rare ones picked hold few; counted over every column, auto chose nesterov and said a step
+    on every weight cost about a batch's gradient, where it costs about 30 times it."""
+    ad, pd = pytest.importorskip("anndata"), pytest.importorskip("pandas")
+    rng = np.random.default_rng(5)
+    common = scipy_sparse.random(2000, 100, density=0.5, format="csr", dtype=np.float32, random_state=1)
+    rare = scipy_sparse.random(2000, 1900, density=0.001, format="csr", dtype=np.float32, random_state=2)
+    genes = [f"g{j}" for j in range(2000)]
+    obs = pd.DataFrame({"label": pd.Categorical.from_codes(rng.integers(0, 2, 2000), ["a", "b"])},
+                       index=[str(i) for i in range(2000)])
+    ad.AnnData(X=scipy_sparse.hstack([common, rare]).tocsr(), obs=obs,
+               var=pd.DataFrame(index=genes)).write_h5ad(tmp_path / "a.h5ad")
+    picked = ",".join(genes[100:400])
+    code, out, err = cli("train", tmp_path / "a.h5ad", "--y", "obs/label", "--features", picked, "-o",
+                         tmp_path / "m.h5", "--epochs", "1")
+    said = re.search(r"--optimizer auto: (\w+) \(sparse input, 300 columns against about (\d+) nonzeros a batch", err)
+    assert code == 0 and said is not None, err
+    assert said[1] == "sgd" and int(said[2]) < 300 / 4, err  # about 0.3 a row: 10 a batch

@@ -308,6 +308,23 @@ def test_a_run_continued_with_its_optimizer_state_is_the_uninterrupted_run(tmp_p
     assert load_model(tmp_path / "first.h5", optimizer=True).optimizer["updates"] == 2000 // 32 + 1
 
 
+@short_fits
+def test_optimizer_auto_under_init_optimizer_is_the_initial_models_optimizer(tmp_path):
+    """--init-optimizer carries the initial model's state on, which needs its optimizer: auto (nesterov on
+    dense rows) refused an Adam model's state, and now continues it, as --optimizer adam does."""
+    X, y = make_problem("binary", n=2000, d=12, seed=1)
+    path = write_table(tmp_path / "d.h5", X, y)
+    same = dict(lr=0.01, schedule="constant", shuffle=False)
+    train(path, TrainOptions(epochs=1, optimizer="adam", **same), output=tmp_path / "first.h5")
+    code, out, err = cli("train", path, "-o", tmp_path / "auto.h5", "--epochs", "1", "--lr", "0.01", "--schedule",
+                         "constant", "--no-shuffle", "--init", tmp_path / "first.h5", "--init-optimizer")
+    assert code == 0 and ("--optimizer auto: adam (the --init model's, whose state --init-optimizer carries "
+                          "on)\n") in err, err
+    given = train(path, TrainOptions(epochs=1, optimizer="adam", init=str(tmp_path / "first.h5"),
+                                     init_optimizer=True, **same))
+    assert load_model(tmp_path / "auto.h5").raw_weights().tobytes() == given.raw_weights().tobytes()
+
+
 def test_rmsprop_state_from_dense_rows_continues_on_sparse_rows_as_on_dense_rows(tmp_path):
     """The sparse kernel steps RMSprop lazily and counts the steps each average has seen in slot "b", which a
     dense run never writes: read as 0 of the model's updates, every average was decayed by β2 per update."""

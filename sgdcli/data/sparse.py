@@ -230,6 +230,11 @@ class _Union:
         return self.read[which][self.at[k] + a - self.starts[k]:self.at[k] + b - self.starts[k]]
 
 
+# Where a table reads some of a CSR matrix's columns, the nonzeros a row holds in them are counted on this many runs
+# of rows spread over the file, of this many rows each: a few reads, whatever the file's size.
+PROBE_RANGES, PROBE_ROWS = 16, 16
+
+
 class SparseX(BufferedReader):
     """A stored CSR matrix as a table's features: what the passes and the epochs ask of a reader, with CSR
     rows (``CsrRows``) where a dense reader gives a block of rows."""
@@ -247,10 +252,24 @@ class SparseX(BufferedReader):
             self.columns = np.full(reader.width, -1, dtype=np.int64)
             self.columns[np.asarray(keep, dtype=np.int64)] = np.arange(len(keep), dtype=np.int64)
         self.row_shape = (self.width,)
+        self._per_row = None  # nonzeros_per_row's probe, where columns are picked
         self.layout = layout_mod.Layout(
             path=reader.where.split(":", 1)[-1], shape=(reader.n_rows, self.width), dtype="float32",
             layout="csr", chunks=None, compression=None, logical_bytes=reader.nnz * 12, stored_bytes=0, offset=None,
             read_mode="CSR row ranges (indptr, then data and indices) through HDF5")
+
+    def nonzeros_per_row(self) -> float:
+        """The nonzeros a row holds in the columns read, on average: the file's count where every column is read,
+        else that of PROBE_RANGES runs of PROBE_ROWS rows spread evenly over the file (columns picked by name may
+        be its rare ones)."""
+        if self.columns is None:
+            return self.reader.nnz / max(self.reader.n_rows, 1)
+        if self._per_row is None:
+            n = self.reader.n_rows
+            starts = np.unique(np.linspace(0, max(n - PROBE_ROWS, 0), PROBE_RANGES).astype(np.int64))
+            ranges = [(int(a), int(min(a + PROBE_ROWS, n))) for a in starts]
+            self._per_row = len(self.read_ranges(ranges).data) / max(sum(b - a for a, b in ranges), 1)
+        return self._per_row
 
     def read(self, start: int, stop: int, out=None) -> CsrRows:
         return self._picked(self.reader.read_ranges([(start, stop)]))

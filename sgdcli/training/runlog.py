@@ -66,7 +66,7 @@ def log_start(run) -> None:
         spread = sample_value_spread(run.sample)
         if spread > SPREAD_NOTE:
             say(f"note: the columns' nonzero values differ in scale by up to {spread:.3g} times on a sample of "
-                "rows, which slows SGD on unscaled sparse columns: --standardize scales them (docs/sparse.md)")
+                "rows, which slows training on unscaled sparse columns: --standardize scales them (docs/sparse.md)")
 
 
 class ShuffleWarning(UserWarning):

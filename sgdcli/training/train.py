@@ -72,8 +72,7 @@ def train(data, options: TrainOptions | None = None, *, output=None, metrics=Non
         if opts.init is not None:  # the initial model's columns by name, wherever they are in the data
             columns, init_names = warmstart.columns(opts.init, data, opts.x, columns)
         table = stack.enter_context(Table(data, opts.x, opts.y, **columns, classes=init_names, memory=opts.memory))
-        autooptimizer.announce(table, opts, reporter)  # on dense input, auto is the documented nesterov
-        opts = autooptimizer.resolved(table, opts)
+        opts = autooptimizer.chosen(table, opts, reporter)
         val_table = None
         if opts.val is not None:
             val_x = opts.val_x or opts.x

@@ -25,7 +25,8 @@ from sgdcli.training.sampling import sample, sample_labels, sparse_sample
 from sgdcli.training.start import FITTED, best_constant
 
 # How far above the initial model's mean loss on the sample the kept model's must be to be told it ended worse, as
-# a share of the larger of that loss and the all-zero model's (the problem's scale): a fine-tune of a model at the
+# a share of the larger of that loss and the base model's (the problem's scale: a warm start's all-zero model, a
+# fresh run's best constant model): a fine-tune of a model at the
 # optimum ends a few percent above it, by the steps' last jitter, where the loss is near 0 (0.0543 from 0.0532,
 # hinge at batch 8), which a share of its own loss alone called worse.
 WORSE = 0.05
