@@ -7,10 +7,10 @@ model's loss told a run from a poor initial model (log loss 17) that ended at 6.
 started", and to lower a rate that was doing well.  Nor has a fresh huber or quantile model's start
 (training/start.py: the least-squares fit of the sample with its bias at the residuals' median or quantile, or,
 on sparse rows, the bias at the labels'), and held to the all-zero model's loss, far above it on labels about
-1,000,000, a run at a constant rate that left it many times its start's loss said nothing.  Both models are scored instead
-on the run's sample (training/sampling.py, read again: the same rows), weighed as the kernels weigh them: the
-same rows for both, so what they share of the sample's noise cancels, and the model kept is judged, not an
-epoch's loss averaged over batches as they were trained.
+1,000,000, a run at a constant rate that left it many times its start's loss said nothing.  Both models are
+scored instead on the run's sample (training/sampling.py, read again: the same rows), weighed as the kernels
+weigh them: the same rows for both, so what they share of the sample's noise cancels, and the model kept is
+judged, not an epoch's loss averaged over batches as they were trained.
 """
 
 from __future__ import annotations
@@ -26,9 +26,9 @@ from sgdcli.training.start import FITTED, best_constant
 
 # How far above the initial model's mean loss on the sample the kept model's must be to be told it ended worse, as
 # a share of the larger of that loss and the base model's (the problem's scale: a warm start's all-zero model, a
-# fresh run's best constant model): a fine-tune of a model at the
-# optimum ends a few percent above it, by the steps' last jitter, where the loss is near 0 (0.0543 from 0.0532,
-# hinge at batch 8), which a share of its own loss alone called worse.
+# fresh run's best constant model): a fine-tune of a model at the optimum ends a few percent above it, by the
+# steps' last jitter, where the loss is near 0 (0.0543 from 0.0532, hinge at batch 8), which a share of its own
+# loss alone called worse.
 WORSE = 0.05
 # How far above the all-zero model's mean loss the kept model's must be to be told it is not yet below it: a margin
 # over rounding, as fitwarnings.ABOVE_ZERO is for a fresh run.
