@@ -4,6 +4,7 @@ pace can be read: a full batch, whose losses are exact, or a rate far under --lr
 noise in the epochs' means."""
 
 import dataclasses
+import json
 import math
 import re
 
@@ -266,3 +267,27 @@ def test_a_sparse_quantile_run_is_held_to_its_bias_at_the_labels_quantile(tmp_pa
                          "0.9", "--lr", "1e4", "--schedule", "constant", "-q")
     assert code == 0 and ("of the model it started from (the best constant model, its bias at the labels' 0.9 "
                           "quantile): training ended worse than it started") in err, err
+
+
+def test_labels_the_features_do_not_predict_are_not_told_to_lower_the_rate(tmp_path):
+    """Each batch's loss is taken before its step, so on noise labels the last epoch's average stays above the
+    loss of the model the run started from (the bias at the labels' log-odds) while the model kept is at it: the
+    run was told it ended worse than it started and to lower the rate.  A rate too large still is."""
+    rng = np.random.default_rng(0)
+    X, y = rng.standard_normal((2000, 10)).astype(np.float32), rng.integers(0, 2, 2000).astype(np.float64)
+    path = write_table(tmp_path / "noise.h5", X, y)
+    code, out, err = cli("train", path, "-o", tmp_path / "m.h5", "-q", "--metrics", tmp_path / "m.jsonl")
+    p = y.mean()
+    start = -(p * np.log(p) + (1 - p) * np.log(1 - p))  # the bias at the labels' log-odds: their entropy
+    with open(tmp_path / "m.jsonl") as fh:
+        last = [json.loads(line) for line in fh][-1]
+    assert last["train_loss"] > 1.01 * start  # what the warning was told: the last epoch's average, above
+    from sgdcli import load_model
+
+    W = load_model(tmp_path / "m.h5").raw_weights()[0]
+    s = X.astype(np.float64) @ W[:-1] + W[-1]
+    kept = np.mean(np.logaddexp(0, s) - y * s)
+    assert kept < 1.001 * start < last["train_loss"] / 1.01  # the model kept is within rounding of its start
+    assert code == 0 and err == "", err
+    code, out, err = cli("train", path, "-o", tmp_path / "m.h5", "-q", "--lr", "30", "--schedule", "constant")
+    assert code == 0 and "training ended worse than it started. Either the rate is too large" in err, err

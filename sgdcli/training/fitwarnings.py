@@ -127,7 +127,7 @@ def _judged(run, kept_epoch: int) -> list[str]:
         found += _worse_than_init(run)
     elif warmend.uncounted_start(run):  # so is a start whose loss over the training rows no pass counted
         found += _worse_than_start(run)
-    elif math.isfinite(run.start_loss) and loss > _start_bound(run):
+    elif math.isfinite(run.start_loss) and loss > _start_bound(run) and _kept_above_start(run):
         at = "mean" if run.opts.model == "linear" else "log-odds"
         started = ("the all-zero model's" if run.start_loss == run.zero_loss else
                    f"the best constant model's (the bias at the labels' {at}" if run.start_fitted else
@@ -310,6 +310,19 @@ def _ended_worse(run, ended: warmend.Ended, started: str) -> str:
     """The warning that the model kept (``ended``) is worse than the one it started from (``started`` says which)."""
     return (f"{_kept(ended)}, above {started}: training ended worse than it started. The rate may be too large: try "
             f"--lr {run.rate_opts.lr / 10:.4g}" + (", or --lr auto" if run.auto is None else ""))
+
+
+def _kept_above_start(run) -> bool:
+    """Whether the model kept scores over ABOVE_ZERO times the model the run started from on the run's sample (the
+    same rows for both), where an epoch's loss averaged over its batches says it ended above its start: each
+    batch's loss is taken before its step, so on labels the features do not predict, noisy steps leave that
+    average above the start (0.7049 against 0.6931) while the model kept is not (0.6930), and the advice to lower
+    the rate was wrong.  A full batch's loss is its model's own: taken as it is."""
+    if replicas.full_batch(run.batch, run.n_train, run.shards):
+        return True
+    kept = run.kept_params()
+    ended = warmend.measure(run, np.broadcast_to(run.start, kept.shape).copy(), np.zeros_like(kept))
+    return ended is None or ended.kept > ABOVE_ZERO * ended.initial
 
 
 def _start_bound(run) -> float:
