@@ -291,3 +291,16 @@ def test_labels_the_features_do_not_predict_are_not_told_to_lower_the_rate(tmp_p
     assert code == 0 and err == "", err
     code, out, err = cli("train", path, "-o", tmp_path / "m.h5", "-q", "--lr", "30", "--schedule", "constant")
     assert code == 0 and "training ended worse than it started. Either the rate is too large" in err, err
+
+
+def test_an_explicit_rate_too_large_is_told_so_though_its_kept_model_is_below_its_start(tmp_path):
+    """1% positives: too few in the sample for a fit to judge the end.  At --lr 30 under the cosine the last steps
+    bring the model kept below its start (the bias at the labels' log-odds) but far above the optimum; the
+    epoch's average, far above the start, is what says the rate is too large."""
+    rng = np.random.default_rng(5)
+    X = rng.standard_normal((50000, 20)).astype(np.float32)
+    score = X.astype(np.float64) @ (rng.standard_normal(20) * 0.5) - 6.2
+    y = (rng.random(50000) < 1 / (1 + np.exp(-score))).astype(np.float64)
+    path = write_table(tmp_path / "rare.h5", X, y)
+    code, out, err = cli("train", path, "-o", tmp_path / "m.h5", "-q", "--lr", "30")
+    assert code == 0 and "training ended worse than it started. Either the rate is too large (try --lr 3" in err, err

@@ -313,12 +313,15 @@ def _ended_worse(run, ended: warmend.Ended, started: str) -> str:
 
 
 def _kept_above_start(run) -> bool:
-    """Whether the model kept scores over ABOVE_ZERO times the model the run started from on the run's sample (the
-    same rows for both), where an epoch's loss averaged over its batches says it ended above its start: each
-    batch's loss is taken before its step, so on labels the features do not predict, noisy steps leave that
-    average above the start (0.7049 against 0.6931) while the model kept is not (0.6930), and the advice to lower
-    the rate was wrong.  A full batch's loss is its model's own: taken as it is."""
-    if replicas.full_batch(run.batch, run.n_train, run.shards):
+    """Whether a run at --lr auto's rate keeps a model that scores over ABOVE_ZERO times the model it started from
+    on the run's sample (the same rows for both), where an epoch's loss averaged over its batches says it ended
+    above its start: each batch's loss is taken before its step, so on labels the features do not predict, noisy
+    steps leave that average above the start (0.7049 against 0.6931) while the model kept is not (0.6930), and
+    the advice to lower a rate sized to the data was wrong.  At an explicit rate the average is taken as it is:
+    one too large can leave the model kept below its start and far from the optimum, which that average
+    shows and no other measure may (rare classes, too few for a fit of the sample).  So is a full batch's loss,
+    its model's own."""
+    if run.auto is None or replicas.full_batch(run.batch, run.n_train, run.shards):
         return True
     kept = run.kept_params()
     ended = warmend.measure(run, np.broadcast_to(run.start, kept.shape).copy(), np.zeros_like(kept))
