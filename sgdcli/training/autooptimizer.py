@@ -82,11 +82,11 @@ def chosen(table: Table, opts: TrainOptions, reporter: Reporter) -> TrainOptions
     adaptive = opts.optimizer in ("adagrad", "rmsprop")
     lazy = not opts.average and (opts.optimizer == "sgd" or (adaptive and opts.l1 == 0 and opts.l2 == 0))
     if table.sparse and not lazy and _costly(table, opts):
-        why = [name for name, on in (("--l1", opts.l1 > 0 and adaptive), ("--l2", opts.l2 > 0 and adaptive),
-                                     ("--average", opts.average)) if on]
-        if opts.optimizer != "sgd" and (given != "auto" or not why):  # (auto's nesterov: for --average alone)
-            why.insert(0, f"--optimizer {opts.optimizer}")
-        reporter.message(f"{', '.join(why)}: each step updates all {table.n_features:,} weights of the sparse "
+        causes = [name for name, on in (("--l1", opts.l1 > 0 and adaptive), ("--l2", opts.l2 > 0 and adaptive),
+                                        ("--average", opts.average)) if on]
+        if opts.optimizer != "sgd" and (given != "auto" or not causes):  # (auto's nesterov: for --average alone)
+            causes.insert(0, f"--optimizer {opts.optimizer}")
+        reporter.message(f"{', '.join(causes)}: each step updates all {table.n_features:,} weights of the sparse "
                          f"input, against about {batch_nonzeros(table, opts):,.0f} nonzeros a batch; only a "
                          "batch's columns with --optimizer sgd, or adagrad and rmsprop without --l1 and --l2, and "
                          "no --average (docs/sparse.md)")
