@@ -246,3 +246,35 @@ def small_full_batch_sample(monkeypatch):
     from sgdcli.training import sampling, start
 
     monkeypatch.setattr(start, "FIT_SAMPLE_ROWS", sampling.SAMPLE_ROWS)
+
+
+def robust_optimum(model, Z, y):
+    """The weights (the bias last) of the optimum of huber's mean loss (ε 0.1: --epsilon's default; L-BFGS, its
+    gradient continuous) or of the median's pinball loss (a linear program) on the rows ``Z`` (the bias's 1 last)
+    and labels ``y``."""
+    from scipy import sparse
+    from scipy.optimize import linprog, minimize
+
+    m, p = Z.shape
+    if model == "quantile":  # min Σ ½(u⁺ + u⁻) / m subject to Zθ + u⁺ − u⁻ = y
+        ones = sparse.identity(m, format="csr")
+        found = linprog(np.concatenate([np.zeros(p), np.full(2 * m, 0.5 / m)]),
+                        A_eq=sparse.hstack([sparse.csr_matrix(Z), ones, -ones], format="csr"), b_eq=y,
+                        bounds=[(None, None)] * p + [(0, None)] * (2 * m), method="highs")
+        return found.x[:p]
+
+    def f(theta):
+        u = y - Z @ theta
+        loss = np.where(np.abs(u) <= 0.1, 0.5 * u * u, 0.1 * np.abs(u) - 0.005)
+        return loss.mean(), -Z.T @ np.clip(u, -0.1, 0.1) / m
+
+    return minimize(f, np.linalg.lstsq(Z, y, rcond=None)[0], jac=True, method="L-BFGS-B",
+                    options={"maxiter": 100_000, "ftol": 1e-15, "gtol": 1e-12}).x
+
+
+def robust_loss(model, theta, Z, y):
+    """The mean loss of huber (ε 0.1) or the median's pinball loss of the weights ``theta`` on ``Z`` and ``y``."""
+    u = y - Z @ theta
+    if model == "quantile":
+        return np.mean(0.5 * np.abs(u))
+    return np.mean(np.where(np.abs(u) <= 0.1, 0.5 * u * u, 0.1 * np.abs(u) - 0.005))

@@ -10,11 +10,12 @@ from sgdcli import train
 from sgdcli.options import TrainOptions
 from sgdcli.training.runlog import FitWarning
 
-from conftest import make_problem, sample_rows, write_table
+from conftest import make_problem, robust_loss, robust_optimum, sample_rows, write_table
 
 FEW = re.compile(r"only (\d+) updates in all \((.*?)\): the model's mean loss on the run's sample of ([\d,]+) rows, "
                  r"([\d.]+), is (\d+)% above the optimum's, estimated by a fit of them \((least squares|Newton's "
-                 r"method)\), ([\d.]+): the model may be far from the optimum; raise --epochs or lower --batch-size$")
+                 r"method|iteratively reweighted least squares)\), ([\d.]+): the model may be far from the optimum; "
+                 r"raise --epochs or lower --batch-size$")
 
 
 
@@ -70,3 +71,71 @@ def test_where_no_fit_exists_the_fall_of_the_loss_decides(tmp_path):
     assert re.match(r"only 16 updates in all \(2 epochs × 8 iterations of batch 250\), and the loss was still "
                     r"falling \([\d.]+ at epoch 1, [\d.]+ at epoch 2\): the model may be far from the optimum; "
                     r"raise --epochs or lower --batch-size$", text), text
+
+
+def _robust_problem(n, seed=1, tails=2, outliers=0.0):
+    """Labels of noise with ``tails`` degrees of freedom (heavy, as robust regression meets; 1: Cauchy's), a tenth
+    of them moved by ``outliers`` times their first feature: least squares' fit, where training starts, is far."""
+    rng = np.random.default_rng(seed)
+    X = (rng.standard_normal((n, 10)) * rng.uniform(0.5, 3, 10)).astype(np.float32)
+    y = X @ rng.standard_normal(10) + rng.standard_t(tails, n) + 10
+    moved = rng.random(n) < 0.1
+    y[moved] += outliers * X[moved, 0]
+    return X, y
+
+
+@pytest.mark.parametrize("model", ["huber", "quantile"])
+@pytest.mark.parametrize("batch", [32, "full"])
+def test_a_robust_run_of_few_updates_near_the_optimum_is_not_told_to_raise_epochs(tmp_path, model, batch):
+    """400 rows at the defaults (65 updates of batch 32; 5 full batches): each epoch's loss still fell by more
+    than 1% between epochs 3 and 5, which told these runs, before their fit of the sample, that they may be far
+    from the optimum; their models are within fullbatch.NEAR of it (computed here)."""
+    X, y = _robust_problem(400)
+    path = write_table(tmp_path / "robust.h5", X, y)
+    m = train(path, TrainOptions(model=model, batch_size=batch, threads=1))
+    first, last = m.history[2]["train_loss"], m.history[4]["train_loss"]
+    assert first - last > 0.01 * first
+    Z = np.column_stack([X, np.ones(len(X))]).astype(np.float64)
+    best = robust_loss(model, robust_optimum(model, Z, y), Z, y)
+    W = m.raw_weights()[0]
+    assert robust_loss(model, W, Z, y) < 1.05 * best
+    assert "warnings" not in m.training
+
+
+@pytest.mark.parametrize("model", ["huber", "quantile"])
+def test_a_robust_full_batch_far_from_the_optimum_is_told_how_far(tmp_path, model):
+    """5 full batches of 400 rows of Cauchy noise, at the defaults: the warning gives the written model's loss
+    (computed here) and the optimum's, exact where the sample is every row."""
+    X, y = _robust_problem(400, seed=0, tails=1)
+    path = write_table(tmp_path / "robust.h5", X, y)
+    with pytest.warns(FitWarning):
+        m = train(path, TrainOptions(model=model, batch_size="full", threads=1))
+    (text,) = m.training["warnings"]
+    found = FEW.match(text)
+    assert found is not None, text
+    Z = np.column_stack([X, np.ones(len(X))]).astype(np.float64)
+    loss, best = robust_loss(model, m.raw_weights()[0], Z, y), robust_loss(model, robust_optimum(model, Z, y), Z, y)
+    assert found.groups()[:4] == ("5", "5 epochs × 1 iteration of batch 400", "400", f"{loss:.4g}")
+    assert found[6] == "iteratively reweighted least squares" and found[5] == f"{loss / best - 1:.0%}"[:-1]
+    assert float(found[7]) == pytest.approx(best, rel=1e-3)
+
+
+@pytest.mark.parametrize("model", ["huber", "quantile"])
+def test_a_robust_run_of_few_updates_far_from_the_optimum_is_told_how_far(tmp_path, model):
+    """One epoch of 4 batches on 8,000 rows at a rate too small to leave least squares' fit, where training
+    starts, which a tenth of outliers pulled far: the warning gives the written model's loss on the sample's rows
+    (computed here) and the fit's estimate of the optimum, near the optimum of all the rows' loss on those rows."""
+    X, y = _robust_problem(8_000, seed=0, outliers=20)
+    path = write_table(tmp_path / "robust.h5", X, y)
+    with pytest.warns(FitWarning):
+        m = train(path, TrainOptions(model=model, batch_size=2_000, epochs=1, lr=1e-6, threads=1))
+    (text,) = m.training["warnings"]
+    found = FEW.match(text)
+    assert found is not None, text
+    rows = sample_rows(path)
+    Z = np.column_stack([X, np.ones(len(X))]).astype(np.float64)
+    loss = robust_loss(model, m.raw_weights()[0], Z[rows], y[rows])
+    assert found.groups()[:4] == ("4", "1 epoch × 4 iterations of batch 2000", f"{len(rows):,}", f"{loss:.4g}")
+    assert found[6] == "iteratively reweighted least squares" and int(found[5]) > 5
+    on_sample = robust_loss(model, robust_optimum(model, Z, y), Z[rows], y[rows])
+    assert float(found[7]) == pytest.approx(on_sample, rel=0.02)

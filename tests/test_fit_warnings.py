@@ -119,6 +119,26 @@ def test_a_rate_so_small_that_the_loss_did_not_fall_is_told_to_raise_it(tmp_path
     assert err.count("warning") == 1 and err.rstrip().endswith("may be far from the optimum; raise --lr"), err
 
 
+@pytest.mark.parametrize("model", ["huber", "quantile"])
+def test_a_robust_run_at_a_rate_so_small_that_the_loss_did_not_fall_is_told_to_raise_it(tmp_path, model):
+    """Huber and quantile start at least squares' fit, which a tenth of outliers pulled far from their optimum:
+    at --lr 1e-30 the loss did not fall, and the pace was read from the all-zero model's loss, far above the
+    start, as if the run had fallen all that way: nothing was said.  The fall is read from the first epoch, and
+    the fit of the sample puts the optimum far below."""
+    rng = np.random.default_rng(0)
+    X = rng.standard_normal((8_000, 10)).astype(np.float32)
+    y = X @ rng.standard_normal(10) + rng.standard_t(2, 8_000) + 10
+    moved = rng.random(8_000) < 0.1
+    y[moved] += 20 * X[moved, 0]
+    path = write_table(tmp_path / "rows.h5", X, y)
+    code, _, err = cli("train", path, "-o", tmp_path / "m.h5", "--model", model, "--lr", "1e-30", "-q")
+    assert code == 0
+    found = re.match(r"sgdcli: warning: the loss did not fall \(([\d.]+) where training started, ([\d.]+) at epoch 5\) "
+                     r"at a rate of 1e-30, .*?; the model's mean loss on the run's sample of 4,096 rows, [\d.]+, is "
+                     r"(\d+)% above the optimum's, .*: the model may be far from the optimum; raise --lr\n$", err)
+    assert found is not None and found[1] == found[2] and int(found[3]) > 5, err
+
+
 def test_a_slow_rate_still_falling_within_rounding_of_the_optimum_is_not_told_to_raise_it(tmp_path):
     """Labels the features do not predict: at --lr 1e-6 the loss fell from log 2 by rounding-level steps, at
     its pace over the run, and the run was told "raise --lr or --epochs", where the optimum (fitted here) is
@@ -190,7 +210,8 @@ def test_a_mini_batch_runs_pace_is_measured_from_the_loss_it_started_at(monkeypa
     assert end_pace(history, False, math.log(2))[0] < PACE <= end_pace(history, False, start)[0]
     monkeypatch.setattr(fitwarnings.runrate, "compared", lambda run: SimpleNamespace(lr=1.0))
     run = SimpleNamespace(stopper=None, batch=32, n_train=3200, shards=1, lr=0.001, history=history, auto=None,
-                          zero_loss=math.log(2), start_loss=start, rate_opts=SimpleNamespace(lr=0.001))
+                          zero_loss=math.log(2), start_loss=start, rate_opts=SimpleNamespace(lr=0.001), init=None,
+                          opts=SimpleNamespace(model="logistic"))
     assert [text.split(": ")[-1] for text in fitwarnings._still_falling(run, lambda: None)] == [  # no fit measured
         "the model may be far from the optimum; raise --lr or --epochs"]
 

@@ -1,5 +1,6 @@
-"""The end check of runs on raw features (training/unscaled.py): a linear, logistic or softmax model that ended far
-from the optimum on features whose curvature standardizing would even out is told to standardize them."""
+"""The end check of runs on raw features (training/unscaled.py): a linear, logistic, softmax, huber or quantile
+model that ended far from the optimum on features whose curvature standardizing would even out is told to
+standardize them."""
 
 import re
 
@@ -11,11 +12,12 @@ from sgdcli.options import TrainOptions
 from sgdcli.training import fitgap, gradientnoise
 from sgdcli.training.runlog import FitWarning
 
-from conftest import sample_rows, write_table
+from conftest import robust_loss, robust_optimum, sample_rows, write_table
 
 TOLD = re.compile(r"the model's (mean loss|objective \(its mean loss and --l2's penalty\)) on the run's sample of "
                   r"([\d,]+) rows, ([\d.e+-]+), is (\d+)% above the optimum's, estimated by a fit of them "
-                  r"\((least squares|Newton's method)\), ([\d.e+-]+): the features are not standardized \((.*?)\), "
+                  r"\((least squares|Newton's method|iteratively reweighted least squares)\), ([\d.e+-]+): the "
+                  r"features are not standardized \((.*?)\), "
                   r"which leaves the loss's curvature ([\d.e+]+) times as uneven as on standardized features, and "
                   r"training crawls along its flat directions; (.*)$")
 SCALES = np.array([0.01, 0.1, 10.0, 100.0])  # four features' spreads, 10,000 apart
@@ -71,6 +73,36 @@ def test_linear_on_features_of_uneven_scales_is_told_to_standardize_them(tmp_pat
     standardized = train(path, TrainOptions(model="linear", epochs=5, threads=1))
     W = standardized.raw_weights()[0]
     assert 0.5 * np.mean((X[rows] @ W[:-1] + W[-1] - y[rows]) ** 2) < 1.01 * on_sample
+    assert "warnings" not in standardized.training
+
+
+@pytest.mark.parametrize("model", ["huber", "quantile"])
+def test_robust_regression_on_features_of_uneven_scales_is_told_to_standardize_them(tmp_path, model):
+    """Features of spreads 0.01 to 100, two offset by 100 and 1,000, and labels of heavy-tailed noise, where least
+    squares' fit, where training starts, is not the optimum: the raw run ends far above it, which nothing told
+    before these losses had a fit of their sample; standardized, near it and told nothing."""
+    rng = np.random.default_rng(3)
+    X = rng.standard_normal((8_000, 8)) * [0.01, 0.1, 1, 10, 100, 1, 1, 1] + [0, 0, 100, 0, 0, 1000, 0, 0]
+    y = (X - X.mean(axis=0)) / X.std(axis=0) @ rng.standard_normal(8) + rng.standard_t(2, len(X))
+    X = X.astype(np.float32).astype(np.float64)
+    path = write_table(tmp_path / "raw.h5", X.astype(np.float32), y)
+    with pytest.warns(FitWarning):
+        raw = train(path, TrainOptions(model=model, epochs=5, threads=1, standardize=False))
+    (text,) = _told(raw)
+    found = TOLD.match(text)
+    assert found is not None, text
+    rows = sample_rows(path)
+    Z = np.column_stack([(X - X.mean(axis=0)) / X.std(axis=0), np.ones(len(X))])  # the optimum is the same
+    W = raw.raw_weights()[0]
+    loss = robust_loss(model, W, np.column_stack([X[rows], np.ones(len(rows))]), y[rows])
+    assert (found[1], found[3], found[5], found[9]) == ("mean loss", f"{loss:.4g}", "iteratively reweighted least "
+                                                        "squares", "drop --no-standardize")
+    on_sample = robust_loss(model, robust_optimum(model, Z, y), Z[rows], y[rows])
+    assert float(found[6]) == pytest.approx(on_sample, rel=0.02)
+    assert loss > 1.05 * on_sample  # fullbatch.NEAR
+    standardized = train(path, TrainOptions(model=model, epochs=5, threads=1))
+    W = standardized.raw_weights()[0]
+    assert robust_loss(model, W, np.column_stack([X[rows], np.ones(len(rows))]), y[rows]) < 1.02 * on_sample
     assert "warnings" not in standardized.training
 
 

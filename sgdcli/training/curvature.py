@@ -107,7 +107,7 @@ def residual_scale(labels: np.ndarray, Z: np.ndarray | None, weights: np.ndarray
     if len(y) == 0:
         return math.nan
     if Z is None or len(y) < 4:
-        return _spread(y, w)
+        return spread(y, w)
     Z = Z if keep.all() else Z[keep]
     root = np.ones(len(y)) if w is None else np.sqrt(w)
     residuals = np.empty(len(y))
@@ -115,7 +115,7 @@ def residual_scale(labels: np.ndarray, Z: np.ndarray | None, weights: np.ndarray
         # alternate rows, views of the sample: both halves span the file
         fitted = least_squares(Z[fit] * root[fit, None], y[fit] * root[fit])
         residuals[predict] = y[predict] - Z[predict] @ fitted
-    return _spread(residuals, w)
+    return spread(residuals, w)
 
 
 def least_squares(Z: np.ndarray, y: np.ndarray) -> np.ndarray:
@@ -145,6 +145,6 @@ def weighted_quantile(values: np.ndarray, weights: np.ndarray | None, q: float) 
     return float(values[order][min(np.searchsorted(cumulative, q * cumulative[-1]), len(values) - 1)])
 
 
-def _spread(values: np.ndarray, weights: np.ndarray | None = None) -> float:
+def spread(values: np.ndarray, weights: np.ndarray | None = None) -> float:
     """1.4826 times the (weighted) median absolute deviation of ``values`` from their (weighted) median."""
     return MAD_TO_SD * weighted_quantile(np.abs(values - weighted_quantile(values, weights, 0.5)), weights, 0.5)

@@ -2,12 +2,14 @@
 the end's warnings judge a run by where such a fit exists (training/fitwarnings.py).
 
 The run's sample (training/sampling.py, read again: the same rows) is fitted: least squares for ``linear``
-(training/linearfit.py), Newton's method for ``logistic`` and ``softmax`` up to gradientnoise.FIT_UP_TO weights
-(training/gradientnoise.py; not under --l1, whose penalty it does not fit), of the objective trained (--l2,
+(training/linearfit.py), Newton's method for ``logistic`` and ``softmax`` (training/gradientnoise.py) and
+iteratively reweighted least squares for ``huber`` and ``quantile`` (training/robustfit.py) up to
+gradientnoise.FIT_UP_TO weights (not under --l1, whose penalty they do not fit), of the objective trained (--l2,
 linear's --l1, the rows' weights).  The kept model's objective on
 those rows is set against the fit's, with what a fit gains on the rows it fits added back (training/fullbatch.py
 ``optimism``; for squared error, times the residuals' variance, which is the loss's gradients' spread over its
-curvature).  On raw features (--no-standardize) the rows are fitted in their own standardized units, the penalty
+curvature; for huber and the pinball loss, their gradients' spread over their curvature at the fit,
+robustfit.noise).  On raw features (--no-standardize) the rows are fitted in their own standardized units, the penalty
 carried into them: the objective is the same in any units, and raw features far from 0 or of scales far apart
 would lose the fit's small directions to rounding; how uneven they leave the curvature is measured on the way
 (training/unscaled.py).
@@ -20,13 +22,15 @@ from typing import NamedTuple
 
 import numpy as np
 
-from sgdcli.training import curvature, fullbatch, gradientnoise, linearfit
+from sgdcli.training import curvature, fullbatch, gradientnoise, linearfit, robustfit
 from sgdcli.training.sampling import room, sample, sample_labels
 
 # Rows fitted per weight below which the fit's gain on its own rows, which the estimate adds back to first order
 # only, is no longer small: nothing is measured.
 ROWS_PER_WEIGHT = 10
-MODELS = ("linear", *gradientnoise.MODELS)
+MODELS = ("linear", *gradientnoise.MODELS, *robustfit.MODELS)
+HOW = {"linear": "least squares", "huber": "iteratively reweighted least squares"}  # the fit, else Newton's method
+HOW["quantile"] = HOW["huber"]
 
 
 class Gap(NamedTuple):
@@ -55,12 +59,13 @@ def measure(run) -> Gap | None:
     measured (other models, sparse rows, a fit too wide for its model's bound or for the sample's --memory, a
     class the sample does not hold, fewer than ROWS_PER_WEIGHT rows a weight)."""
     opts, d = run.opts, run.table.n_features
-    outputs = max(run.labels.n_outputs, 2) - 1 if opts.model != "linear" else 1
+    classifier = opts.model in gradientnoise.MODELS
+    outputs = max(run.labels.n_outputs, 2) - 1 if classifier else 1
     if opts.model not in MODELS or run.table.sparse or (opts.model != "linear" and (
-            outputs * (d + 1) > gradientnoise.FIT_UP_TO or opts.l1 > 0)):  # (Newton's method fits no --l1)
+            outputs * (d + 1) > gradientnoise.FIT_UP_TO or opts.l1 > 0)):  # (the other fits fit no --l1)
         return None
     raw = sample_labels(run.sample)
-    classes = run.labels.class_of(raw) if opts.model != "linear" else None
+    classes = run.labels.class_of(raw) if classifier else None
     labelled = np.isfinite(raw) if classes is None else classes >= 0
     targets = raw if classes is None else np.where(labelled, classes, np.nan)
     weights = run.sample_weights_of(raw)
@@ -70,8 +75,8 @@ def measure(run) -> Gap | None:
                 opts.model, Z, targets, weights, room(run.sample)))
     if not fits or labelled.sum() < ROWS_PER_WEIGHT * outputs * (d + 1):
         return None
-    params = run.kept_params()
-    loss = _objective(opts.model, Z @ params.T, targets, weights, labelled) + 0.5 * opts.l2 * float(
+    params, param = run.kept_params(), opts.objective[1]
+    loss = _objective(opts.model, param, Z @ params.T, targets, weights, labelled) + 0.5 * opts.l2 * float(
         np.sum(params[:, :-1] ** 2)) + opts.l1 * float(np.sum(np.abs(params[:, :-1])))
     uneven, l2, l1 = math.nan, opts.l2, opts.l1
     if run.std is None:  # raw features: fitted in the sample's own standardized units, Z's rows in place
@@ -82,25 +87,34 @@ def measure(run) -> Gap | None:
         theta = linearfit.fit(Z, targets, weights, l2, l1)
         best, variance = linearfit.objective(Z, targets, weights, theta, l2)
         best += float(np.sum(l1 * np.abs(theta[:-1])))
-    else:
+    elif classifier:
         best, variance = gradientnoise.fit_objective(opts.model, Z, targets, weights, l2), None
+    else:
+        theta = robustfit.fit(opts.model, param, Z, targets, weights, l2)
+        best = _objective(opts.model, param, (Z @ theta)[:, None], targets, weights, labelled) + 0.5 * float(
+            np.sum(l2 * theta[:-1] ** 2))
+        variance = robustfit.noise(opts.model, param, (targets - Z @ theta)[labelled],
+                                   None if weights is None else weights[labelled])
     best += _optimism(outputs * (d + 1), run.n_train, weights, labelled, variance)
     if not math.isfinite(best):
         return None
-    return Gap(loss, best, int(labelled.sum()), "least squares" if opts.model == "linear" else "Newton's method",
+    return Gap(loss, best, int(labelled.sum()), HOW.get(opts.model, "Newton's method"),
                "mean loss" if opts.l2 == opts.l1 == 0 else
                "objective (its mean loss and --l2's penalty)" if opts.l1 == 0 else
                "objective (its mean loss and the penalties)", uneven)
 
 
-def _objective(model: str, S: np.ndarray, targets: np.ndarray, weights: np.ndarray | None,
+def _objective(model: str, param: float, S: np.ndarray, targets: np.ndarray, weights: np.ndarray | None,
                labelled: np.ndarray) -> float:
-    """The mean loss over the ``labelled`` rows of scores ``S`` (rows × outputs) for ``targets`` (linear's
-    labels; the classifiers' classes), each row times its weight of ``weights`` (None: 1)."""
+    """The mean loss over the ``labelled`` rows of scores ``S`` (rows × outputs) for ``targets`` (the
+    regressions' labels; the classifiers' classes), each row times its weight of ``weights`` (None: 1);
+    ``param`` is huber's ε or quantile's q."""
     v = np.ones(int(labelled.sum())) if weights is None else weights[labelled]
     S, y = S[labelled], targets[labelled]
     if model == "linear":
         row = 0.5 * (S[:, 0] - y) ** 2
+    elif model in robustfit.MODELS:
+        row = robustfit.losses(model, param, y - S[:, 0])
     else:
         row = fullbatch.losses(S, y.astype(np.int64))
     return float(np.sum(v * row) / len(S))
@@ -141,4 +155,4 @@ def _optimism(p: int, n: int, weights: np.ndarray | None, labelled: np.ndarray, 
     if not kept.any():
         return math.nan
     gain = fullbatch.optimism(p, int(kept.sum()), n, v[kept]) * kept.sum() / m
-    return gain if variance is None else gain * variance
+    return gain if variance is None or gain == 0 else gain * variance  # (a sample of every row gains nothing)

@@ -72,8 +72,8 @@ def log_end(run, kept_epoch: int) -> list[str]:
       catches, or features that do not predict the label.  A warm start (--init) is held to its initial model
       instead, both scored on the run's sample, and to the all-zero model (_worse_than_init).
     - Fewer than FEW_UPDATES updates in all, and the kept model over fullbatch.NEAR above the optimum's estimate
-      by a fit of the run's sample (fitgap.py: dense linear, logistic and softmax runs, where the fit exists; not
-      on uneven raw features, which unscaled.judge tells what to change).  Where no such fit is measured, and for
+      by a fit of the run's sample (fitgap.py: dense linear, logistic, softmax, huber and quantile runs, where the
+      fit exists; not on uneven raw features, which unscaled.judge tells what to change).  Where no such fit is measured, and for
       a run that started at that fit (its loss on the sample then tells where its steps took it): while
       the loss still fell by more than FALLING over the second half of the epochs (or in a run of one epoch,
       which cannot tell, but for one that started at the fit of its sample), as more would have gone further.
@@ -220,8 +220,12 @@ def _still_falling(run, gap_of) -> list[str]:
     history = run.history
     # where training started: a full batch's first epoch is the start itself; a mini-batch run's first epoch is
     # below it, the loss over the training rows of the model it started from (run.start_loss: a fresh logistic
-    # model's bias at the labels' log-odds, a linear model's at their mean, else the all-zero model) above it
-    start = history[0]["train_loss"] if exact else float(np.fmax(run.start_loss, history[0]["train_loss"]))
+    # model's bias at the labels' log-odds, a linear model's at their mean, else the all-zero model) above it.
+    # Huber's and quantile's fresh start, whose loss no pass counts (warmend.uncounted_start), is far below the
+    # all-zero model's, whose fall to it read as the whole run's (--lr 1e-30 fell by nothing, unwarned): their
+    # first epoch, nearly the start itself at the small rates judged here
+    first = exact or warmend.uncounted_start(run)
+    start = history[0]["train_loss"] if first else float(np.fmax(run.start_loss, history[0]["train_loss"]))
     measured = end_pace(history, exact, start)
     if measured is None and not exact and not history[-1]["train_loss"] < start:
         return _did_not_fall(run, start, used, auto, gap_of)
