@@ -63,6 +63,18 @@ def test_auto_steps_on_every_weight_of_sparse_input_where_that_costs_about_a_bat
     assert "each step updates all" not in err, err  # what auto chose is not costly
 
 
+def test_a_full_batch_is_costed_by_the_rows_it_trains_on(tmp_path):
+    """350 columns, one nonzero a row: a full batch of 100 rows is 100 nonzeros, and of the 80 that --val-fraction
+    0.2 leaves to train on, 80, which the columns outnumber over 4 times (it counted the 20 held out)."""
+    rng = np.random.default_rng(2)
+    M = scipy_sparse.csr_matrix((np.ones(100, np.float32), rng.integers(0, 350, 100), np.arange(101)), shape=(100, 350))
+    path = write_csr(tmp_path / "one.h5", M, rng.integers(0, 2, 100))
+    for extra, chosen, nonzeros in (([], "nesterov", 100), (["--val-fraction", "0.2"], "sgd", 80)):
+        code, out, err = cli("train", path, "-o", tmp_path / "m.h5", "--epochs", "1", "--batch-size", "full", *extra)
+        assert code == 0 and f"--optimizer auto: {chosen} (sparse input, 350 columns against about {nonzeros} " \
+            "nonzeros a batch" in err, err
+
+
 def test_a_step_on_every_weight_says_what_it_costs_where_the_columns_far_outnumber_a_batchs_nonzeros(tmp_path,
                                                                                                     pair):
     for extra, why in ((["--optimizer", "adam"], "--optimizer adam"),

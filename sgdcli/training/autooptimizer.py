@@ -35,8 +35,9 @@ COLUMNS_PER_NONZERO = 4
 
 def batch_nonzeros(table: Table, opts: TrainOptions) -> float:
     """The nonzeros of one batch of sparse ``table``'s rows in the columns read, on average (--batch-size full:
-    every row's)."""
-    rows = table.n_rows if opts.batch_size is None else min(opts.batch_size, table.n_rows)
+    every training row's, about, what --val-fraction does not hold out)."""
+    trained = table.n_rows * (1.0 - opts.val_fraction)
+    rows = trained if opts.batch_size is None else min(opts.batch_size, trained)
     return table.X.nonzeros_per_row() * rows
 
 
