@@ -325,3 +325,29 @@ def test_an_explicit_rate_too_large_is_told_so_though_its_kept_model_is_below_it
     path = write_table(tmp_path / "rare.h5", X, y)
     code, out, err = cli("train", path, "-o", tmp_path / "m.h5", "-q", "--lr", "30")
     assert code == 0 and "training ended worse than it started. Either the rate is too large (try --lr 3" in err, err
+
+
+@pytest.mark.parametrize("model,args", [("quantile", []), ("quantile", ["--batch-size", "full"]),
+                                        ("quantile", ["--batch-size", "1"]), ("quantile", ["--epochs", "1"]),
+                                        ("linear", ["--batch-size", "full"])])
+def test_labels_all_the_same_are_not_judged_by_their_rounding(tmp_path, model, args):
+    """Labels all 3: every model ends within rounding of the constant, its loss some 1e-13 or less, which was
+    told it ended worse than its start (3e-17: lower the rate) or 3e11 % above the optimum (1e-32)."""
+    X = np.random.default_rng(0).standard_normal((300, 5)).astype(np.float32)
+    path = write_table(tmp_path / "same.h5", X, np.full(300, 3.0))
+    code, out, err = cli("train", path, "-o", tmp_path / "m.h5", "--model", model, "-q", *args)
+    assert (code, err) == (0, "")
+    assert float(re.search(r"train_loss (\S+)", out)[1]) < 1e-10
+    code, out, err = cli("train", path, "-o", tmp_path / "m.h5", "--model", "huber", "--lr", "1000", "--epochs", "1",
+                         "-q")
+    assert code == 0 and "training ended worse than it started" in err, err  # a loss far above rounding still is
+
+
+def test_the_rounding_of_a_regressions_labels_is_the_loss_of_their_float32_rounding():
+    from sgdcli.training.fullbatch import rounding
+
+    labels, r = np.array([3.0, -4.0, np.nan]), 2.0**-24 * np.sqrt(12.5)  # the finite labels' root mean square
+    assert rounding("linear", 0.0, labels, None) == pytest.approx(0.5 * r * r)
+    assert rounding("quantile", 0.9, labels, None) == pytest.approx(0.9 * r)  # the larger side's slope
+    assert rounding("huber", 0.1, labels, None) == pytest.approx(0.5 * r * r)  # within ε: squared
+    assert rounding("logistic", 0.0, labels, None) == rounding("poisson", 0.0, labels, None) == 0.0

@@ -42,11 +42,12 @@ class Gap(NamedTuple):
     how: str  # the fit: "least squares" or "Newton's method"
     what: str  # "mean loss", or with --l2 "objective (its mean loss and --l2's penalty)", or with --l1 too
     uneven: float  # raw features: how many times as ill-conditioned as standardized ones they are; else NaN
+    floor: float = 0.0  # a regression's losses that differ by less are the same (fullbatch.rounding)
 
     @property
     def far(self) -> bool:
-        """Over fullbatch.NEAR above the estimate."""
-        return self.best > 0 and self.loss > (1.0 + fullbatch.NEAR) * self.best
+        """Over fullbatch.NEAR above the estimate, and more than rounding."""
+        return self.best > 0 and not fullbatch.near(self.loss, self.best, self.floor)
 
     def text(self, kept_epoch: int = 0, epochs: int = 0) -> str:
         """The figures, as a warning gives them (fullbatch.measured: the epoch early stopping kept, of ``epochs``,
@@ -101,7 +102,7 @@ def measure(run) -> Gap | None:
     return Gap(loss, best, int(labelled.sum()), HOW.get(opts.model, "Newton's method"),
                "mean loss" if opts.l2 == opts.l1 == 0 else
                "objective (its mean loss and --l2's penalty)" if opts.l1 == 0 else
-               "objective (its mean loss and the penalties)", uneven)
+               "objective (its mean loss and the penalties)", uneven, fullbatch.rounding(opts.model, param, raw, weights))
 
 
 def _objective(model: str, param: float, S: np.ndarray, targets: np.ndarray, weights: np.ndarray | None,

@@ -20,7 +20,7 @@ from typing import NamedTuple
 import numpy as np
 
 from sgdcli.kernels import losses
-from sgdcli.training import warmstart
+from sgdcli.training import fullbatch, warmstart
 from sgdcli.training.sampling import sample, sample_labels, sparse_sample
 from sgdcli.training.start import FITTED, best_constant
 
@@ -43,16 +43,18 @@ class Ended(NamedTuple):
     initial: float
     base: float
     rows: int  # the sample's labelled rows, which the means are over
+    floor: float = 0.0  # a regression's losses that differ by less are the same (fullbatch.rounding)
 
     @property
     def worse(self) -> bool:
-        """Worse than the model it started from."""
-        return bool(np.isfinite(self.initial) and self.kept > self.initial + WORSE * max(self.initial, self.base))
+        """Worse than the model it started from, by more than rounding."""
+        return bool(np.isfinite(self.initial) and self.kept > self.initial + WORSE * max(self.initial, self.base)
+                    + self.floor)
 
     @property
     def above_base(self) -> bool:
-        """Worse than the base model: from a poor initial model, not yet as low."""
-        return bool(np.isfinite(self.base) and self.kept > ABOVE_ZERO * self.base)
+        """Worse than the base model, by more than rounding: from a poor initial model, not yet as low."""
+        return bool(np.isfinite(self.base) and self.kept > ABOVE_ZERO * self.base + self.floor)
 
 
 def uncounted_start(run) -> bool:
@@ -82,8 +84,8 @@ def measure(run, start: np.ndarray | None = None, base: np.ndarray | None = None
     labelled = np.isfinite(targets) if regression else targets >= 0
     if not labelled.any():
         return None
-    v = run.sample_weights_of(raw)
-    v = np.ones(int(labelled.sum())) if v is None else v[labelled]
+    weights = run.sample_weights_of(raw)
+    v = np.ones(int(labelled.sum())) if weights is None else weights[labelled]
     start = warmstart.weights(run.init, run.mean, run.std) if start is None else start
     models = (run.kept_params(), start, np.zeros_like(start) if base is None else base)
     S = _scores(run, np.concatenate(models))[labelled]  # the rows as the kernels see them, once for the three
@@ -95,7 +97,7 @@ def measure(run, start: np.ndarray | None = None, base: np.ndarray | None = None
             per_row = losses.row_losses(loss, part, y, np.empty(len(y)), np.empty_like(part))
             means.append(float(per_row @ v / max(v.sum(), np.finfo(np.float64).tiny)))
             at += len(P)
-    return Ended(*means, len(y))
+    return Ended(*means, len(y), fullbatch.rounding(run.opts.model, run.opts.objective[1], raw, weights))
 
 
 def _scores(run, P: np.ndarray) -> np.ndarray:
