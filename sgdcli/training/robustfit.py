@@ -55,13 +55,14 @@ def fit(model: str, param: float, Z: np.ndarray, y: np.ndarray, weights: np.ndar
     else:
         start = float(np.sum(v * np.abs(y - Z @ theta)) / max(float(np.sum(v)), np.finfo(np.float64).tiny))
         stages = [start * 10.0**-k for k in range(round(-math.log10(SMOOTHED)) + 1)] if start > 0 else []
+    u = y - Z @ theta
     for width in stages:
         before = math.inf
         for _ in range(STEPS):
-            c = v * bend / np.maximum(np.abs(y - Z @ theta), width)
+            c = v * bend / np.maximum(np.abs(u), width)
             theta = _weighted_solve(Z, c, c * y + tilt * v, m, penalty)
-            now = float(np.sum(v * _smoothed(model, param, width, y - Z @ theta))) / m + 0.5 * float(
-                penalty @ theta**2)
+            u = y - Z @ theta
+            now = float(np.sum(v * _smoothed(model, param, width, u))) / m + 0.5 * float(penalty @ theta**2)
             if before - now <= TOLERANCE * abs(now):
                 break
             before = now
