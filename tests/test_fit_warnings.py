@@ -17,7 +17,7 @@ from sgdcli.options import TrainOptions
 from sgdcli.training.progress import end_pace
 from sgdcli.training.fitwarnings import PACE, FitWarning
 
-from conftest import cli, make_problem, write_table
+from conftest import cli, make_problem, sample_rows, write_table
 
 
 def _history(losses, rates, iterations=1):
@@ -224,7 +224,7 @@ def test_a_warm_start_not_below_its_poor_start_is_not_said_to_be_below_it(monkey
     from sgdcli.training import fitwarnings, warmend
 
     run = SimpleNamespace(history=[{}], init=SimpleNamespace(path="poor.h5"), auto=object(),
-                          rate_opts=SimpleNamespace(lr=0.1))
+                          rate_opts=SimpleNamespace(lr=0.1), opts=TrainOptions())
     for kept, near in ((0.92, "not far above"), (0.8, "below")):
         monkeypatch.setattr(warmend, "measure", lambda run, kept=kept: warmend.Ended(kept, 0.9, 0.6931, 4096))
         assert fitwarnings._worse_than_init(run) == [
@@ -351,3 +351,30 @@ def test_the_rounding_of_a_regressions_labels_is_the_loss_of_their_float32_round
     assert rounding("quantile", 0.9, labels, None) == pytest.approx(0.9 * r)  # the larger side's slope
     assert rounding("huber", 0.1, labels, None) == pytest.approx(0.5 * r * r)  # within ε: squared
     assert rounding("logistic", 0.0, labels, None) == rounding("poisson", 0.0, labels, None) == 0.0
+
+
+def test_a_robust_run_under_a_strong_l2_is_held_to_its_starts_objective(tmp_path):
+    """Huber starts at least squares' fit, whose weights --l2 0.1 shrinks: the model kept has a larger mean loss
+    than that start (0.36 against 0.14) and a smaller objective, and was told it ended worse than it started.  The
+    objectives, penalty and all, are held against each other: a rate too large is still told, by its objective
+    (the kept model's, computed here)."""
+    rng = np.random.default_rng(7)
+    X = (rng.standard_normal((20_000, 10)) * rng.uniform(0.5, 3, 10)).astype(np.float32)
+    y = X @ rng.standard_normal(10) + rng.standard_t(2, 20_000) + 10
+    path = write_table(tmp_path / "rows.h5", X, y)
+    m = train(path, TrainOptions(model="huber", l2=0.1, threads=1))
+    assert "warnings" not in m.training
+    with pytest.warns(FitWarning):
+        m = train(path, TrainOptions(model="huber", l2=0.01, lr=30, schedule="constant", threads=1))
+    (text,) = m.training["warnings"]
+    found = re.match(r"the model kept has an objective \(its mean loss and --l2's penalty\) of ([\d.]+) on the run's "
+                     r"sample of 4,096 rows, above the ([\d.]+) of the model it started from \(the least-squares fit "
+                     r"of its sample, its bias at the residuals' median\): training ended worse than it started", text)
+    assert found is not None, text
+    rows = sample_rows(path)
+    W = m.raw_weights()[0]
+    u = y[rows] - (X[rows].astype(np.float64) @ W[:-1] + W[-1])
+    loss = np.mean(np.where(np.abs(u) <= 0.1, 0.5 * u * u, 0.1 * np.abs(u) - 0.005))
+    standardized = W[:-1] * X.astype(np.float64).std(axis=0)  # the weights as the kernels step them
+    assert float(found[1]) == pytest.approx(loss + 0.005 * np.sum(standardized**2), rel=1e-3)
+    assert float(found[1]) > float(found[2])

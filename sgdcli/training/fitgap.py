@@ -77,8 +77,7 @@ def measure(run) -> Gap | None:
     if not fits or labelled.sum() < ROWS_PER_WEIGHT * outputs * (d + 1):
         return None
     params, param = run.kept_params(), opts.objective[1]
-    loss = _objective(opts.model, param, Z @ params.T, targets, weights, labelled) + 0.5 * opts.l2 * float(
-        np.sum(params[:, :-1] ** 2)) + opts.l1 * float(np.sum(np.abs(params[:, :-1])))
+    loss = _objective(opts.model, param, Z @ params.T, targets, weights, labelled) + fullbatch.penalty(opts, params)
     uneven, l2, l1 = math.nan, opts.l2, opts.l1
     if run.std is None:  # raw features: fitted in the sample's own standardized units, Z's rows in place
         uneven, spread = _standardize(Z)
@@ -99,10 +98,8 @@ def measure(run) -> Gap | None:
     best += _optimism(outputs * (d + 1), run.n_train, weights, labelled, variance)
     if not math.isfinite(best):
         return None
-    return Gap(loss, best, int(labelled.sum()), HOW.get(opts.model, "Newton's method"),
-               "mean loss" if opts.l2 == opts.l1 == 0 else
-               "objective (its mean loss and --l2's penalty)" if opts.l1 == 0 else
-               "objective (its mean loss and the penalties)", uneven, fullbatch.rounding(opts.model, param, raw, weights))
+    return Gap(loss, best, int(labelled.sum()), HOW.get(opts.model, "Newton's method"), fullbatch.objective_name(opts),
+               uneven, fullbatch.rounding(opts.model, param, raw, weights))
 
 
 def _objective(model: str, param: float, S: np.ndarray, targets: np.ndarray, weights: np.ndarray | None,

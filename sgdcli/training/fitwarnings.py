@@ -289,7 +289,7 @@ def _worse_than_init(run) -> list[str]:
     if ended.worse:
         return [_ended_worse(run, ended, started)]
     near = "below" if ended.kept < ended.initial else "not far above"
-    return [f"{_kept(ended)}, {near} {started} but above the all-zero model's {ended.base:.4g}: the model may be far "
+    return [f"{_kept(run, ended)}, {near} {started} but above the all-zero model's {ended.base:.4g}: the model may be far "
             "from the optimum; raise --epochs" + (", or try --lr auto" if run.auto is None else "")]
 
 
@@ -306,13 +306,15 @@ def _worse_than_start(run) -> list[str]:
     return [_ended_worse(run, ended, f"the {ended.initial:.4g} of the model it started from ({how})")]
 
 
-def _kept(ended: warmend.Ended) -> str:
-    return f"the model kept has a mean loss of {ended.kept:.4g} on the run's sample of {ended.rows:,} rows"
+def _kept(run, ended: warmend.Ended) -> str:
+    name = fullbatch.objective_name(run.opts)
+    return f"the model kept has {'an' if name[0] == 'o' else 'a'} {name} of {ended.kept:.4g} on the run's sample of " \
+        f"{ended.rows:,} rows"
 
 
 def _ended_worse(run, ended: warmend.Ended, started: str) -> str:
     """The warning that the model kept (``ended``) is worse than the one it started from (``started`` says which)."""
-    return (f"{_kept(ended)}, above {started}: training ended worse than it started. The rate may be too large: try "
+    return (f"{_kept(run, ended)}, above {started}: training ended worse than it started. The rate may be too large: try "
             f"--lr {run.rate_opts.lr / 10:.4g}" + (", or --lr auto" if run.auto is None else ""))
 
 

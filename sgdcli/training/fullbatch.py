@@ -141,7 +141,7 @@ def from_fit(run) -> list[str] | None:
     if measured_gap is None:
         return None
     fall, change, whole, rows, fitted = measured_gap
-    loss = run.history[-1]["train_loss"] + _penalty(opts.l2, params)
+    loss = run.history[-1]["train_loss"] + penalty(opts, params)
     # the optimum's objective by the quadratic, and the kept model's: the last step's change measured on the sample
     best, end = loss - fall, loss + change
     if near(end, best, _rounding_of(run)):
@@ -153,7 +153,7 @@ def from_fit(run) -> list[str] | None:
             + (f"far above the optimum's: {step} would take {fall:.4g} off epoch {len(run.history)}'s {loss:.4g}"
                if best <= 0 else f"{end / best - 1:.0%} above the optimum's, estimated by {step} {best:.4g}")
             + "; the run started at the fit of that sample")
-    start = run.history[0]["train_loss"] + _penalty(opts.l2, np.atleast_2d(run.start_model))
+    start = run.history[0]["train_loss"] + penalty(opts, np.atleast_2d(run.start_model))
     if end > start:
         return [f"{told}, at {start:.4g}, and its steps took it away: the model may be far from the optimum; lower "
                 f"--lr (try {run.rate_opts.lr / 10:.4g})" + (" or use --lr auto" if run.auto is None else "")]
@@ -193,9 +193,17 @@ def _newton_gap(run, params: np.ndarray, gradient: np.ndarray,
     return (fall, change, whole, len(Z), fitted) if math.isfinite(fall + change) else None
 
 
-def _penalty(l2: float, params: np.ndarray) -> float:
-    """--l2's penalty of ``params`` (outputs × features + 1), the biases' aside."""
-    return 0.5 * l2 * float(np.sum(params[:, :-1] ** 2))
+def penalty(opts: TrainOptions, params: np.ndarray) -> float:
+    """--l2's and --l1's penalty of ``params`` (outputs × features + 1, in the kernels' units, as they step it), the
+    biases' aside: what the objective adds to the mean loss."""
+    weights = params[:, :-1]
+    return 0.5 * opts.l2 * float(np.sum(weights**2)) + opts.l1 * float(np.sum(np.abs(weights)))
+
+
+def objective_name(opts: TrainOptions) -> str:
+    """What the end's measures score a model by: its mean loss, or with --l2 or --l1 its objective."""
+    return ("mean loss" if opts.l2 == opts.l1 == 0 else "objective (its mean loss and --l2's penalty)" if opts.l1 == 0
+            else "objective (its mean loss and the penalties)")
 
 
 def measured(loss: float, best: float, rows: int, how: str = "Newton's method", what: str = "mean loss",

@@ -36,8 +36,10 @@ ABOVE_ZERO = 1.01
 
 
 class Ended(NamedTuple):
-    """The mean losses on the run's sample of the model kept, the initial model and the base model: the all-zero
-    model of a warm start, the best constant model of a fresh run (the problem's scale)."""
+    """The mean losses on the run's sample of the model kept, the initial model and the base model (the all-zero
+    model of a warm start, the best constant model of a fresh run: the problem's scale), each with --l2's and
+    --l1's penalty of its weights: the objective trained, which a run from a model of large weights (least
+    squares' fit, an --init model) raises the mean loss of where the penalty is strong."""
 
     kept: float
     initial: float
@@ -95,7 +97,7 @@ def measure(run, start: np.ndarray | None = None, base: np.ndarray | None = None
         for P in models:
             part = np.ascontiguousarray(S[:, at:at + len(P)])
             per_row = losses.row_losses(loss, part, y, np.empty(len(y)), np.empty_like(part))
-            means.append(float(per_row @ v / max(v.sum(), np.finfo(np.float64).tiny)))
+            means.append(float(per_row @ v / max(v.sum(), np.finfo(np.float64).tiny)) + fullbatch.penalty(run.opts, P))
             at += len(P)
     return Ended(*means, len(y), fullbatch.rounding(run.opts.model, run.opts.objective[1], raw, weights))
 
