@@ -91,6 +91,37 @@ def test_chunks_across_columns_count_a_row_band_only_when_all_are_written(tmp_pa
         assert unwritten(f["X"], axis=1).rows == 5  # the columns view, as a transposed (MATLAB) read sees it
 
 
+def test_chunks_of_columns_not_read_are_not_missing_for_those_read(tmp_path):
+    with h5py.File(tmp_path / "d.h5", "w") as f:
+        ds = f.create_dataset("X", shape=(300, 10), chunks=(100, 5), dtype="f4")
+        ds[:, :5] = 1.0
+        ds[:100, 5:] = 1.0  # rows 100-299 miss their right half
+    with h5py.File(tmp_path / "d.h5") as f:
+        assert unwritten(f["X"], columns=np.arange(5)) is None
+        got = unwritten(f["X"], columns=np.array([2, 7]))
+        np.testing.assert_array_equal(got.ranges, [[100, 300]])
+        assert got.columns == (5, 10)
+        assert got.message("d.h5:X").startswith("d.h5:X: rows 100–299 of columns 5–9 were never written (2 of 6 ")
+
+
+def test_a_file_whose_unwritten_chunks_hold_some_columns_trains_on_the_others(tmp_path):
+    """A 2-D dataset chunked across its columns, whose writer died after the first two columns of rows
+    2,000-3,999: the message names those columns, and --features without them trains; with one, it is refused."""
+    rng = np.random.default_rng(0)
+    with h5py.File(tmp_path / "d.h5", "w") as f:
+        X = f.create_dataset("X", shape=(4000, 4), dtype="f4", chunks=(500, 2))
+        X[:, :2] = rng.standard_normal((4000, 2))
+        X[:2000, 2:] = rng.standard_normal((2000, 2))
+        f["y"] = (rng.random(4000) < 0.5).astype("f8")
+    told = (f"{tmp_path / 'd.h5'}:X: rows 2,000–3,999 of columns 2–3 were never written (4 of 16 chunks "
+            "unallocated); the file looks incomplete (--allow-unwritten reads their fill values)\n")
+    for extra in ([], ["--features", "0,2"]):
+        code, out, err = cli("train", tmp_path / "d.h5", "-o", tmp_path / "m.h5", "-q", *extra)
+        assert (code, err) == (2, f"sgdcli: error: {told}")
+    code, out, err = cli("train", tmp_path / "d.h5", "-o", tmp_path / "m.h5", "-q", "--features", "0,1")
+    assert (code, err) == (0, "")
+
+
 def test_a_contiguous_dataset_never_written_is_refused(tmp_path):
     with h5py.File(tmp_path / "d.h5", "w") as f:
         f.create_dataset("X", shape=(50, 3), dtype="f4")

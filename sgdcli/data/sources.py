@@ -68,6 +68,11 @@ class Source:
         data/unwritten.py checks (a mask read beside the values too)."""
         return [(self.ds, self.row_axis)]
 
+    def columns_read(self, ds: h5py.Dataset) -> np.ndarray | None:
+        """The columns of ``ds`` (one of ``stored``) this source reads, where not all: data/unwritten.py checks
+        the chunks that hold them only."""
+        return None
+
     @property
     def row_bytes(self) -> int:
         """Bytes of one row of the dataset as stored (all its columns, wanted or not)."""
@@ -163,6 +168,9 @@ class Matrix(Source):
     def _columns_of(self, stored):
         block = stored.T if self.transposed else stored
         return block if self.all else block[:, self.cols]
+
+    def columns_read(self, ds: h5py.Dataset) -> np.ndarray | None:
+        return None if self.all or ds is not self.ds else self.cols
 
 
 class Column(Source):

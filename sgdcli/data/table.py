@@ -240,16 +240,19 @@ class Table:
         """Every dataset the table reads was written where it is read (data/unwritten.py), or InputError naming
         the first that was not; with ``allow_unwritten``, ``unwritten_rows`` counts the rows read from fill values."""
         sources = found.features + ([found.label] if found.label is not None else [])
-        self._check_datasets([pair for s in sources for pair in s.stored()] + _stored(labels))
+        self._check_datasets([(ds, axis, s.columns_read(ds)) for s in sources for ds, axis in s.stored()]
+                             + _stored(labels))
 
     def _check_datasets(self, datasets) -> None:
         found_unwritten, written = [], []
         seen = set()
-        for ds, axis in datasets:
-            if (ds.name, axis) in seen:
+        for ds, axis, *read in datasets:  # (and the columns read, where not all: data/sources.py columns_read)
+            columns = read[0] if read else None
+            key = (ds.name, axis, None if columns is None else tuple(columns))
+            if key in seen:
                 continue
-            seen.add((ds.name, axis))
-            missing = unwritten(ds, axis)
+            seen.add(key)
+            missing = unwritten(ds, axis, columns=columns)
             if missing is None:
                 written.append(ds)
                 continue

@@ -61,6 +61,9 @@ class Unwritten:
     # (rows, reason) of each source or file that lacks data, by their first row (data/otherfiles.py): adjacent
     # rows of two sources merge in ``ranges``, and each source is named with its own rows
     causes: tuple = ()
+    # [first, stop) of the columns of a 2-D dataset whose chunks in those rows were never written, where that is
+    # not every column: the others can be read alone (--features)
+    columns: tuple[int, int] | None = None
 
     @property
     def rows(self) -> int:
@@ -89,11 +92,20 @@ class Unwritten:
             what += f" ({self.missing:,} of {self.total:,} sources lack data)" if self.missing > 1 else ""
         elif self.reason is None:
             one = _count(self.ranges) == 1
-            what = f"{_described(self.ranges, None, unit)} {'was' if one else 'were'} never written ({self.detail})"
+            what = f"{_described(self.ranges, None, unit)}{self._of_columns} {'was' if one else 'were'} never " \
+                   f"written ({self.detail})"
         else:
             what = _described(self.ranges, self.reason, unit)
         return (f"{where}: {what}; the file looks incomplete"
                 + (f" (--allow-unwritten reads {self.reads})" if allowed and self.fillable else ""))
+
+
+    @property
+    def _of_columns(self) -> str:
+        if self.columns is None:
+            return ""
+        a, b = self.columns
+        return f" of column {a:,}" if b - a == 1 else f" of columns {a:,}–{b - 1:,}"
 
 
 SHOWN = 3  # sources that lack data named in a message, each with its rows
@@ -119,13 +131,17 @@ def _plural(unit: str) -> str:
     return unit[:-1] + "ies" if unit.endswith("y") else unit + "s"
 
 
-def unwritten(ds: h5py.Dataset, axis: int = 0, depth: int = 0) -> Unwritten | None:
+def unwritten(ds: h5py.Dataset, axis: int = 0, depth: int = 0,
+              columns: np.ndarray | None = None) -> Unwritten | None:
     """The rows of ``ds`` along ``axis`` that were never written, or None if every row was.
 
     A virtual dataset's rows lack data where a source file or dataset is
     missing or a source's own rows were never written (checked ``depth``
     levels of virtual datasets deep); an external dataset's where its raw
-    files are missing or shorter than declared.
+    files are missing or shorter than declared.  ``columns``: of a 2-D
+    chunked dataset, the indices along its other axis that are read (None:
+    all); a chunk that holds none of them is not read, and its rows are
+    not missing for them.
     """
     if ds.shape is None or ds.size == 0 or ds.ndim == 0:  # no rows: empty, or a scalar
         return None
@@ -151,7 +167,10 @@ def unwritten(ds: h5py.Dataset, axis: int = 0, depth: int = 0) -> Unwritten | No
         allocated = ds.id.get_num_chunks()
         if allocated >= total:
             return None
-        complete = _complete_bands(ds, axis, total // grid[axis])
+        across = 1 - axis if ds.ndim == 2 and grid[1 - axis] > 1 else None  # chunks split the columns
+        wanted = (None if across is None else np.arange(grid[across]) if columns is None else
+                  np.unique(np.asarray(columns, dtype=np.int64) // int(ds.chunks[across])))
+        complete, missing_at = _complete_bands(ds, axis, across, wanted, total // grid[axis])
     except (AttributeError, OSError, RuntimeError, ValueError, TypeError):
         return None  # no chunk queries in this HDF5: nothing can be told
     # the gaps between complete bands of chunk rows are the unwritten rows (no array over all the bands:
@@ -159,8 +178,15 @@ def unwritten(ds: h5py.Dataset, axis: int = 0, depth: int = 0) -> Unwritten | No
     rows = int(ds.chunks[axis])
     edges = np.concatenate(([-1], complete, [grid[axis]]))
     gap = np.flatnonzero(np.diff(edges) > 1)
+    if not len(gap):  # every chunk missing holds only columns not read
+        return None
     starts, stops = (edges[gap] + 1) * rows, np.minimum(edges[gap + 1] * rows, n)
-    return Unwritten(np.column_stack([starts, stops]).astype(np.int64), total - int(allocated), total)
+    spanned = None
+    if across is not None and len(missing_at) < grid[across]:  # the columns of the chunks missing: not all
+        width = int(ds.chunks[across])
+        spanned = (int(missing_at[0]) * width, min((int(missing_at[-1]) + 1) * width, int(ds.shape[across])))
+    return Unwritten(np.column_stack([starts, stops]).astype(np.int64), total - int(allocated), total,
+                     columns=spanned)
 
 
 def _of_gaps(gaps: list[Gap], total: int) -> Unwritten | None:
@@ -175,17 +201,28 @@ def _of_gaps(gaps: list[Gap], total: int) -> Unwritten | None:
                      all(g.fillable for g in gaps), first.reads, causes)
 
 
-def _complete_bands(ds: h5py.Dataset, axis: int, per_band: int) -> np.ndarray:
-    """The sorted indices of the bands of chunk rows (along ``axis``) whose ``per_band`` chunks are all allocated."""
-    rows = int(ds.chunks[axis])
-    offsets: list[int] = []
+def _complete_bands(ds: h5py.Dataset, axis: int, across: int | None, wanted: np.ndarray | None,
+                    per_band: int) -> tuple[np.ndarray, np.ndarray]:
+    """The sorted indices of the bands of chunk rows (along ``axis``) whose chunks are all allocated: their
+    ``per_band`` chunks, or where the chunks split the columns (along ``across``), those of the ``wanted`` column
+    chunks; and the wanted column chunks that some band lacks."""
+    offsets: list[tuple[int, ...]] = []
     if hasattr(ds.id, "chunk_iter"):
-        ds.id.chunk_iter(lambda info: offsets.append(info.chunk_offset[axis]))
+        ds.id.chunk_iter(lambda info: offsets.append(info.chunk_offset))
     else:
         for i in range(ds.id.get_num_chunks()):
-            offsets.append(ds.id.get_chunk_info(i).chunk_offset[axis])
-    bands, counts = np.unique(np.asarray(offsets, dtype=np.int64) // rows, return_counts=True)
-    return bands[counts == per_band]
+            offsets.append(ds.id.get_chunk_info(i).chunk_offset)
+    at = np.asarray(offsets, dtype=np.int64).reshape(len(offsets), ds.ndim)
+    band = at[:, axis] // int(ds.chunks[axis])
+    if across is None:
+        bands, counts = np.unique(band, return_counts=True)
+        return bands[counts == per_band], np.empty(0, dtype=np.int64)
+    column = at[:, across] // int(ds.chunks[across])
+    read = np.isin(column, wanted)
+    bands, counts = np.unique(band[read], return_counts=True)
+    # a column chunk that some band lacks is allocated in fewer bands than there are
+    held = np.bincount(column[read], minlength=int(wanted.max()) + 1)[wanted]
+    return bands[counts == len(wanted)], wanted[held < -(-int(ds.shape[axis]) // int(ds.chunks[axis]))]
 
 
 def refuse_unwritten(ds: h5py.Dataset, where: str, unit: str) -> None:
