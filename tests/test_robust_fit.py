@@ -44,7 +44,7 @@ def test_the_pinball_fit_is_a_linear_programs_optimum(q):
     theta = robustfit.fit("quantile", q, Z, y)
     got = np.mean(robustfit.losses("quantile", q, y - Z @ theta))
     best = _pinball_optimum(Z, y, np.ones(len(y)), q)
-    assert best <= got <= best * (1 + 1e-4)
+    assert best <= got <= best * (1 + 1e-3)
 
 
 @pytest.mark.parametrize("eps", [0.1, 1.35])
@@ -53,7 +53,7 @@ def test_the_huber_fit_is_the_optimum_under_l2_per_feature(eps):
     l2 = np.linspace(0.0, 0.05, Z.shape[1] - 1)  # raw features' penalties are one a feature (fitgap.py)
     theta = robustfit.fit("huber", eps, Z, y, l2=l2)
     got = np.mean(robustfit.losses("huber", eps, y - Z @ theta)) + 0.5 * l2 @ theta[:-1] ** 2
-    assert got == pytest.approx(_huber_optimum(Z, y, np.ones(len(y)), eps, l2), rel=1e-6)
+    assert got == pytest.approx(_huber_optimum(Z, y, np.ones(len(y)), eps, l2), rel=1e-4)
 
 
 def test_rows_without_a_label_are_left_out_and_weights_weigh_the_rest():
@@ -65,10 +65,10 @@ def test_rows_without_a_label_are_left_out_and_weights_weigh_the_rest():
     theta = robustfit.fit("quantile", 0.7, Z, y_missing, v)
     got = v[kept] @ robustfit.losses("quantile", 0.7, (y - Z @ theta)[kept]) / kept.sum()
     best = _pinball_optimum(Z[kept], y[kept], v[kept], 0.7)
-    assert best <= got <= best * (1 + 1e-4)
+    assert best <= got <= best * (1 + 1e-3)
     theta = robustfit.fit("huber", 0.5, Z, y_missing, v)
     got = v[kept] @ robustfit.losses("huber", 0.5, (y - Z @ theta)[kept]) / kept.sum()
-    assert got == pytest.approx(_huber_optimum(Z[kept], y[kept], v[kept], 0.5, 0.0), rel=1e-6)
+    assert got == pytest.approx(_huber_optimum(Z[kept], y[kept], v[kept], 0.5, 0.0), rel=1e-4)
 
 
 def test_the_noise_of_gaussian_residuals_is_the_losss_own():
