@@ -9,8 +9,8 @@ linear's --l1, the rows' weights).  The kept model's objective on
 those rows is set against the fit's, with what a fit gains on the rows it fits added back (training/fullbatch.py
 ``optimism``; for squared error, times the residuals' variance, which is the loss's gradients' spread over its
 curvature; for huber and the pinball loss, their gradients' spread over their curvature at the fit,
-robustfit.noise).  On raw features (--no-standardize) the rows are fitted in their own standardized units, the penalty
-carried into them: the objective is the same in any units, and raw features far from 0 or of scales far apart
+robustfit.noise).  On raw features (--no-standardize) the rows are fitted in their own standardized units, the
+penalty carried into them: the objective is the same in any units, and raw features far from 0 or of scales far apart
 would lose the fit's small directions to rounding; how uneven they leave the curvature is measured on the way
 (training/unscaled.py).
 """
@@ -29,8 +29,8 @@ from sgdcli.training.sampling import room, sample, sample_labels
 # only, is no longer small: nothing is measured.
 ROWS_PER_WEIGHT = 10
 MODELS = ("linear", *gradientnoise.MODELS, *robustfit.MODELS)
-HOW = {"linear": "least squares", "huber": "iteratively reweighted least squares"}  # the fit, else Newton's method
-HOW["quantile"] = HOW["huber"]
+# the fit of each model, but the classifiers' Newton's method
+HOW = {"linear": "least squares", **dict.fromkeys(robustfit.MODELS, "iteratively reweighted least squares")}
 
 
 class Gap(NamedTuple):
@@ -39,7 +39,7 @@ class Gap(NamedTuple):
     loss: float
     best: float
     rows: int  # the sample's rows with a label, which the means are over
-    how: str  # the fit: "least squares" or "Newton's method"
+    how: str  # the fit: "least squares", "Newton's method" or "iteratively reweighted least squares"
     what: str  # "mean loss", or with --l2 "objective (its mean loss and --l2's penalty)", or with --l1 too
     uneven: float  # raw features: how many times as ill-conditioned as standardized ones they are; else NaN
     floor: float = 0.0  # a regression's losses that differ by less are the same (fullbatch.rounding)
@@ -98,8 +98,8 @@ def measure(run) -> Gap | None:
     best += _optimism(outputs * (d + 1), run.n_train, weights, labelled, variance)
     if not math.isfinite(best):
         return None
-    return Gap(loss, best, int(labelled.sum()), HOW.get(opts.model, "Newton's method"), fullbatch.objective_name(opts),
-               uneven, fullbatch.rounding(opts.model, param, raw, weights))
+    return Gap(loss, best, int(labelled.sum()), HOW.get(opts.model, "Newton's method"),
+               fullbatch.objective_name(opts), uneven, fullbatch.rounding(opts.model, param, raw, weights))
 
 
 def _objective(model: str, param: float, S: np.ndarray, targets: np.ndarray, weights: np.ndarray | None,

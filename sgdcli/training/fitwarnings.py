@@ -73,9 +73,9 @@ def log_end(run, kept_epoch: int) -> list[str]:
       instead, both scored on the run's sample, and to the all-zero model (_worse_than_init).
     - Fewer than FEW_UPDATES updates in all, and the kept model over fullbatch.NEAR above the optimum's estimate
       by a fit of the run's sample (fitgap.py: dense linear, logistic, softmax, huber and quantile runs, where the
-      fit exists; not on uneven raw features, which unscaled.judge tells what to change).  Where no such fit is measured, and for
-      a run that started at that fit (its loss on the sample then tells where its steps took it): while
-      the loss still fell by more than FALLING over the second half of the epochs (or in a run of one epoch,
+      fit exists; not on uneven raw features, which unscaled.judge tells what to change).  Where no such fit is
+      measured, and for a run that started at that fit (its loss on the sample then tells where its steps took
+      it): while the loss still fell by more than FALLING over the second half of the epochs (or in a run of one epoch,
       which cannot tell, but for one that started at the fit of its sample), as more would have gone further.
       An epoch's loss is the mean over its batches as they were trained, so with few updates it falls with the
       progress within the epochs, and runs within a percent of the optimum were told so.
@@ -289,8 +289,8 @@ def _worse_than_init(run) -> list[str]:
     if ended.worse:
         return [_ended_worse(run, ended, started)]
     near = "below" if ended.kept < ended.initial else "not far above"
-    return [f"{_kept(run, ended)}, {near} {started} but above the all-zero model's {ended.base:.4g}: the model may be far "
-            "from the optimum; raise --epochs" + (", or try --lr auto" if run.auto is None else "")]
+    return [f"{_kept(run, ended)}, {near} {started} but above the all-zero model's {ended.base:.4g}: the model may "
+            "be far from the optimum; raise --epochs" + (", or try --lr auto" if run.auto is None else "")]
 
 
 def _worse_than_start(run) -> list[str]:
@@ -314,8 +314,8 @@ def _kept(run, ended: warmend.Ended) -> str:
 
 def _ended_worse(run, ended: warmend.Ended, started: str) -> str:
     """The warning that the model kept (``ended``) is worse than the one it started from (``started`` says which)."""
-    return (f"{_kept(run, ended)}, above {started}: training ended worse than it started. The rate may be too large: try "
-            f"--lr {run.rate_opts.lr / 10:.4g}" + (", or --lr auto" if run.auto is None else ""))
+    return (f"{_kept(run, ended)}, above {started}: training ended worse than it started. The rate may be too "
+            f"large: try --lr {run.rate_opts.lr / 10:.4g}" + (", or --lr auto" if run.auto is None else ""))
 
 
 def _kept_above_start(run) -> bool:
