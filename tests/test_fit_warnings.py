@@ -343,10 +343,10 @@ def test_labels_all_the_same_are_not_judged_by_their_rounding(tmp_path, model, a
     assert code == 0 and "training ended worse than it started" in err, err  # a loss far above rounding still is
 
 
-def test_the_rounding_of_a_regressions_labels_is_the_loss_of_their_float32_rounding():
+def test_the_rounding_of_a_regressions_labels_is_the_loss_of_a_residual_at_rounding_of_their_size():
     from sgdcli.training.fullbatch import rounding
 
-    labels, r = np.array([3.0, -4.0, np.nan]), 2.0**-24 * np.sqrt(12.5)  # the finite labels' root mean square
+    labels, r = np.array([3.0, -4.0, np.nan]), 2.0**-32 * np.sqrt(12.5)  # the finite labels' root mean square
     assert rounding("linear", 0.0, labels, None) == pytest.approx(0.5 * r * r)
     assert rounding("quantile", 0.9, labels, None) == pytest.approx(0.9 * r)  # the larger side's slope
     assert rounding("huber", 0.1, labels, None) == pytest.approx(0.5 * r * r)  # within ε: squared
