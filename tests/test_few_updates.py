@@ -12,7 +12,7 @@ from sgdcli.training.runlog import FitWarning
 
 from conftest import make_problem, robust_loss, robust_optimum, sample_rows, write_table
 
-FEW = re.compile(r"only (\d+) updates in all \((.*?)\): the model's mean loss on the run's sample of ([\d,]+) rows, "
+FEW = re.compile(r"only (\d+) updates in all \((.*?)\): the model's mean (?:loss|deviance) on the run's sample of ([\d,]+) rows, "
                  r"([\d.]+), is (\d+)% above the optimum's, estimated by a fit of them \((least squares|Newton's "
                  r"method|iteratively reweighted least squares)\), ([\d.]+): the model may be far from the optimum; "
                  r"raise --epochs or lower --batch-size$")
@@ -139,3 +139,60 @@ def test_a_robust_run_of_few_updates_far_from_the_optimum_is_told_how_far(tmp_pa
     assert found[6] == "iteratively reweighted least squares" and int(found[5]) > 5
     on_sample = robust_loss(model, robust_optimum(model, Z, y), Z[rows], y[rows])
     assert float(found[7]) == pytest.approx(on_sample, rel=0.02)
+
+
+def _counts(n, seed):
+    rng = np.random.default_rng(seed)
+    X = rng.standard_normal((n, 8)).astype(np.float32)
+    return X, rng.poisson(np.exp(0.3 * X @ rng.standard_normal(8) + 1.0)).astype(np.float64)
+
+
+def _deviance(theta, Z, y):
+    """Poisson's mean deviance: twice the mean loss less the saturated model's (0 · log 0 = 0)."""
+    s = Z @ theta
+    saturated = y - np.where(y > 0, y * np.log(np.where(y > 0, y, 1.0)), 0.0)
+    return 2.0 * np.mean(np.exp(s) - y * s - saturated)
+
+
+def _poisson_optimum(Z, y):
+    from scipy.optimize import minimize
+
+    def f(theta):
+        s = Z @ theta
+        return np.mean(np.exp(s) - y * s), Z.T @ (np.exp(s) - y) / len(y)
+
+    start = np.zeros(Z.shape[1])
+    start[-1] = np.log(y.mean())
+    return minimize(f, start, jac=True, method="L-BFGS-B", options={"ftol": 1e-15, "gtol": 1e-12}).x
+
+
+@pytest.mark.parametrize("seed,rows", [(1, 400), (2, 300)])
+def test_a_poisson_run_of_few_updates_near_the_optimum_is_not_told_to_raise_epochs(tmp_path, seed, rows):
+    """A few hundred counts at the defaults: the loss still fell by more than 1% between epochs 3 and 5, which told
+    them, before poisson had a fit of its sample, that they may be far from the optimum; their deviance is within
+    fullbatch.NEAR of the optimum's (computed here)."""
+    X, y = _counts(rows, seed)
+    path = write_table(tmp_path / "counts.h5", X, y)
+    m = train(path, TrainOptions(model="poisson", threads=1))
+    first, last = m.history[2]["train_loss"], m.history[4]["train_loss"]
+    assert first - last > 0.01 * abs(first)
+    Z = np.column_stack([X, np.ones(len(X))]).astype(np.float64)
+    assert _deviance(m.raw_weights()[0], Z, y) < 1.05 * _deviance(_poisson_optimum(Z, y), Z, y)
+    assert "warnings" not in m.training
+
+
+def test_a_poisson_run_of_few_updates_far_from_the_optimum_is_told_its_deviance(tmp_path):
+    """One epoch of 13 batches: the warning gives the written model's mean deviance and the optimum's (both
+    computed here): poisson's loss has no floor at 0, its deviance does."""
+    X, y = _counts(400, 1)
+    path = write_table(tmp_path / "counts.h5", X, y)
+    with pytest.warns(FitWarning):
+        m = train(path, TrainOptions(model="poisson", epochs=1, threads=1))
+    (text,) = m.training["warnings"]
+    found = FEW.match(text)
+    assert found is not None, text
+    Z = np.column_stack([X, np.ones(len(X))]).astype(np.float64)
+    deviance, best = _deviance(m.raw_weights()[0], Z, y), _deviance(_poisson_optimum(Z, y), Z, y)
+    assert text.startswith("only 13 updates in all (1 epoch × 13 iterations of batch 32): the model's mean deviance ")
+    assert (found[4], found[6]) == (f"{deviance:.4g}", "Newton's method") and int(found[5]) > 5
+    assert float(found[7]) == pytest.approx(best, rel=1e-3)

@@ -139,6 +139,20 @@ def test_a_robust_run_at_a_rate_so_small_that_the_loss_did_not_fall_is_told_to_r
     assert found is not None and found[1] == found[2] and int(found[3]) > 5, err
 
 
+def test_a_poisson_run_at_a_rate_so_small_that_the_loss_did_not_fall_is_told_to_raise_it(tmp_path):
+    """Poisson's bias starts at the log of the mean count, far below the all-zero model's loss, from which its
+    pace was read: at --lr 1e-30 nothing was said.  Its deviance (poissonfit.py) puts the optimum far below."""
+    rng = np.random.default_rng(3)
+    X = rng.standard_normal((20_000, 8)).astype(np.float32)
+    path = write_table(tmp_path / "counts.h5", X, rng.poisson(np.exp(0.3 * X @ rng.standard_normal(8) + 1.0)))
+    code, _, err = cli("train", path, "-o", tmp_path / "m.h5", "--model", "poisson", "--lr", "1e-30", "-q")
+    assert code == 0
+    found = re.match(r"sgdcli: warning: the loss did not fall \((\S+) where training started, (\S+) at epoch 5\) "
+                     r"at a rate of 1e-30, .*?; the model's mean deviance on the run's sample of 4,096 rows, [\d.]+, "
+                     r"is (\d+)% above the optimum's, .*: the model may be far from the optimum; raise --lr\n$", err)
+    assert found is not None and found[1] == found[2] and int(found[3]) > 100, err
+
+
 def test_a_slow_rate_still_falling_within_rounding_of_the_optimum_is_not_told_to_raise_it(tmp_path):
     """Labels the features do not predict: at --lr 1e-6 the loss fell from log 2 by rounding-level steps, at
     its pace over the run, and the run was told "raise --lr or --epochs", where the optimum (fitted here) is
@@ -184,7 +198,7 @@ def test_a_run_of_auto_rate_halved_after_blow_ups_whose_loss_still_falls_is_told
         m = train(path, TrainOptions(model="poisson"))
     halvings = m.training["lr_auto"]["halvings"]
     assert halvings >= 5  # under SLOW_RATE of --lr auto's
-    share, since = end_pace(m.history, False, m.training["zero_loss"])
+    share, since = end_pace(m.history, False, m.history[0]["train_loss"])  # poisson's start: its first epoch
     assert share >= PACE
     assert m.training["warnings"] == [
         f"the loss was still falling ({m.history[since - 1]['train_loss']:.4g} at epoch {since}, "

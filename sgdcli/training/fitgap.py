@@ -3,8 +3,9 @@ the end's warnings judge a run by where such a fit exists (training/fitwarnings.
 
 The run's sample (training/sampling.py, read again: the same rows) is fitted: least squares for ``linear``
 (training/linearfit.py), Newton's method for ``logistic`` and ``softmax`` (training/gradientnoise.py) and
-iteratively reweighted least squares for ``huber`` and ``quantile`` (training/robustfit.py) up to
-gradientnoise.FIT_UP_TO weights (not under --l1, whose penalty they do not fit), of the objective trained (--l2,
+iteratively reweighted least squares for ``huber`` and ``quantile`` (training/robustfit.py), Newton's method
+for ``poisson`` (training/poissonfit.py, judged by the deviance, whose floor is 0) up to gradientnoise.FIT_UP_TO
+weights (not under --l1, whose penalty they do not fit), of the objective trained (--l2,
 linear's --l1, the rows' weights).  The kept model's objective on
 those rows is set against the fit's, with what a fit gains on the rows it fits added back (training/fullbatch.py
 ``optimism``; for squared error, times the residuals' variance, which is the loss's gradients' spread over its
@@ -22,13 +23,13 @@ from typing import NamedTuple
 
 import numpy as np
 
-from sgdcli.training import curvature, fullbatch, gradientnoise, linearfit, robustfit
+from sgdcli.training import curvature, fullbatch, gradientnoise, linearfit, poissonfit, robustfit
 from sgdcli.training.sampling import room, sample, sample_labels
 
 # Rows fitted per weight below which the fit's gain on its own rows, which the estimate adds back to first order
 # only, is no longer small: nothing is measured.
 ROWS_PER_WEIGHT = 10
-MODELS = ("linear", *gradientnoise.MODELS, *robustfit.MODELS)
+MODELS = ("linear", *gradientnoise.MODELS, *robustfit.MODELS, "poisson")
 # the fit of each model, but the classifiers' Newton's method
 HOW = {"linear": "least squares", **dict.fromkeys(robustfit.MODELS, "iteratively reweighted least squares")}
 
@@ -89,17 +90,26 @@ def measure(run) -> Gap | None:
         best += float(np.sum(l1 * np.abs(theta[:-1])))
     elif classifier:
         best, variance = gradientnoise.fit_objective(opts.model, Z, targets, weights, l2), None
-    else:
-        theta = robustfit.fit(opts.model, param, Z, targets, weights, l2)
+    else:  # huber, quantile, poisson: their fit's objective on the rows
+        theta = (poissonfit.fit(Z, targets, weights, l2) if opts.model == "poisson" else
+                 robustfit.fit(opts.model, param, Z, targets, weights, l2))
+        if theta is None:  # (no count above 0)
+            return None
         best = _objective(opts.model, param, (Z @ theta)[:, None], targets, weights, labelled) + 0.5 * float(
             np.sum(l2 * theta[:-1] ** 2))
-        variance = robustfit.noise(opts.model, param, (targets - Z @ theta)[labelled],
-                                   None if weights is None else weights[labelled])
+        variance = None if opts.model == "poisson" else robustfit.noise(
+            opts.model, param, (targets - Z @ theta)[labelled], None if weights is None else weights[labelled])
     best += _optimism(outputs * (d + 1), run.n_train, weights, labelled, variance)
     if not math.isfinite(best):
         return None
-    return Gap(loss, best, int(labelled.sum()), HOW.get(opts.model, "Newton's method"),
-               fullbatch.objective_name(opts), uneven, fullbatch.rounding(opts.model, param, raw, weights))
+    what = fullbatch.objective_name(opts)
+    if opts.model == "poisson":  # its deviance, twice the loss less the saturated model's (poissonfit.py): ≥ 0
+        v = np.ones(int(labelled.sum())) if weights is None else weights[labelled]
+        saturated = float(v @ poissonfit.saturated(targets[labelled])) / len(v)
+        loss, best = 2.0 * (loss - saturated), 2.0 * (best - saturated)
+        what = "mean deviance" if opts.l2 == 0 else "objective (its mean deviance and twice --l2's penalty)"
+    return Gap(loss, best, int(labelled.sum()), HOW.get(opts.model, "Newton's method"), what, uneven,
+               fullbatch.rounding(opts.model, param, raw, weights))
 
 
 def _objective(model: str, param: float, S: np.ndarray, targets: np.ndarray, weights: np.ndarray | None,
@@ -113,6 +123,9 @@ def _objective(model: str, param: float, S: np.ndarray, targets: np.ndarray, wei
         row = 0.5 * (S[:, 0] - y) ** 2
     elif model in robustfit.MODELS:
         row = robustfit.losses(model, param, y - S[:, 0])
+    elif model == "poisson":
+        with np.errstate(over="ignore"):  # (a score beyond exp's range: an infinite loss, no measure)
+            row = np.exp(S[:, 0]) - y * S[:, 0]
     else:
         row = fullbatch.losses(S, y.astype(np.int64))
     return float(np.sum(v * row) / len(S))

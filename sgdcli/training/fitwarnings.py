@@ -221,10 +221,11 @@ def _still_falling(run, gap_of) -> list[str]:
     # where training started: a full batch's first epoch is the start itself; a mini-batch run's first epoch is
     # below it, the loss over the training rows of the model it started from (run.start_loss: a fresh logistic
     # model's bias at the labels' log-odds, a linear model's at their mean, else the all-zero model) above it.
-    # Huber's and quantile's fresh start, whose loss no pass counts (warmend.uncounted_start), is far below the
-    # all-zero model's, whose fall to it read as the whole run's (--lr 1e-30 fell by nothing, unwarned): their
-    # first epoch, nearly the start itself at the small rates judged here
-    first = exact or warmend.uncounted_start(run)
+    # Huber's, quantile's and poisson's fresh start, whose loss no pass counts (warmend.uncounted_start; poisson's
+    # bias at the log of the mean count), is far below the all-zero model's, whose fall to it read as the whole
+    # run's (--lr 1e-30 fell by nothing, unwarned): their first epoch, nearly the start itself at the small rates
+    # judged here
+    first = exact or warmend.uncounted_start(run) or (run.init is None and run.opts.model == "poisson")
     start = history[0]["train_loss"] if first else float(np.fmax(run.start_loss, history[0]["train_loss"]))
     measured = end_pace(history, exact, start)
     if measured is None and not exact and not history[-1]["train_loss"] < start:

@@ -35,6 +35,22 @@ def fit(Z: np.ndarray, y: np.ndarray, weights: np.ndarray | None = None, l2=0.0,
     return np.append(w, theta[d] - w @ centre)
 
 
+def weighted_solve(Z: np.ndarray, c: np.ndarray, b: np.ndarray, m: int, penalty: np.ndarray) -> np.ndarray:
+    """The θ of (Zᵀ·diag(c)·Z / m + diag(penalty)) θ = Zᵀ·b / m: a weighted least-squares step (training/
+    robustfit.py, training/poissonfit.py), the Gram matrix formed BLOCK_ROWS rows at a time (never a copy of all
+    of ``Z``), with a ridge that keeps the solve defined (curvature.RIDGE)."""
+    p = Z.shape[1]
+    gram, moment = np.zeros((p, p)), np.zeros(p)
+    for start in range(0, len(Z), BLOCK_ROWS):
+        block = Z[start:start + BLOCK_ROWS]
+        weighted = block * c[start:start + len(block), None]
+        gram += weighted.T @ block
+        moment += block.T @ b[start:start + len(block)]
+    gram /= m
+    ridge = RIDGE * (float(np.trace(gram)) / p or 1.0)
+    return np.linalg.solve(gram + np.diag(penalty) + ridge * np.eye(p), moment / m)
+
+
 def _lasso(curvature: np.ndarray, moment: np.ndarray, penalty: np.ndarray, theta: np.ndarray) -> np.ndarray:
     """The least of ½θᵀCθ − mθ + Σ penalty·|θ| (C the ``curvature``, m the ``moment``), from ``theta``:
     accelerated proximal gradient steps (FISTA) of 1/L, L the curvature's largest eigenvalue, each a

@@ -23,7 +23,6 @@ import math
 import numpy as np
 
 from sgdcli.training import curvature, linearfit
-from sgdcli.training.curvature import RIDGE
 
 MODELS = ("huber", "quantile")
 # Each stage's steps end where one lowers the objective by less than this share of it: the steps converge
@@ -61,28 +60,13 @@ def fit(model: str, param: float, Z: np.ndarray, y: np.ndarray, weights: np.ndar
         before = math.inf
         for _ in range(STEPS):
             c = v * bend / np.maximum(np.abs(u), width)
-            theta = _weighted_solve(Z, c, c * y + tilt * v, m, penalty)
+            theta = linearfit.weighted_solve(Z, c, c * y + tilt * v, m, penalty)
             u = y - Z @ theta
             now = float(np.sum(v * _smoothed(model, param, width, u))) / m + 0.5 * float(penalty @ theta**2)
             if before - now <= TOLERANCE * abs(now):
                 break
             before = now
     return theta
-
-
-def _weighted_solve(Z: np.ndarray, c: np.ndarray, b: np.ndarray, m: int, penalty: np.ndarray) -> np.ndarray:
-    """The θ of (Zᵀ·diag(c)·Z / m + diag(penalty)) θ = Zᵀ·b / m, the Gram matrix formed linearfit.BLOCK_ROWS rows
-    at a time (never a copy of all of ``Z``), with a ridge that keeps the solve defined (curvature.RIDGE)."""
-    p = Z.shape[1]
-    gram, moment = np.zeros((p, p)), np.zeros(p)
-    for start in range(0, len(Z), linearfit.BLOCK_ROWS):
-        block = Z[start:start + linearfit.BLOCK_ROWS]
-        weighted = block * c[start:start + len(block), None]
-        gram += weighted.T @ block
-        moment += block.T @ b[start:start + len(block)]
-    gram /= m
-    ridge = RIDGE * (float(np.trace(gram)) / p or 1.0)
-    return np.linalg.solve(gram + np.diag(penalty) + ridge * np.eye(p), moment / m)
 
 
 def losses(model: str, param: float, u: np.ndarray) -> np.ndarray:

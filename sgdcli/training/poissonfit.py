@@ -1,0 +1,78 @@
+"""The fit of poisson's objective on the rows of a run's sample: what the end's warnings measure a poisson run
+against (training/fitgap.py), as Newton's method measures a logistic one.
+
+The loss of a count y at score s (the log of the mean μ) is μ − y·s, whose curvature μ·x·xᵀ Newton's method
+takes whole: from the best constant model (the bias at the log of the mean count, the weights 0, where training
+starts), each step solves the curvature against the gradient, with --l2's penalty, and halves until the
+objective falls by a share of what the step promised (Armijo), so a step that overshoots exp's range is cut back.
+It ends where a step promises less than TOLERANCE of the objective's scale, or after STEPS.
+
+The loss is not bounded below by 0 (its minimum over s is y − y·log y, the saturated model's: ``saturated``), so
+a share of it says nothing; the end's measures take the deviance instead, twice the loss less the saturated
+model's: 0 for a model that predicts every count, what scikit-learn's mean_poisson_deviance and sgdcli evaluate
+report.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+
+from sgdcli.training import linearfit
+
+STEPS = 50  # Newton steps at most: each a weighted Gram matrix of the rows, p² a row
+TOLERANCE = 1e-10  # a step that promises less than this share of the objective's scale has converged
+ARMIJO = 1e-4  # the share of a step's promised fall the objective must make, or the step halves
+
+
+def fit(Z: np.ndarray, y: np.ndarray, weights: np.ndarray | None = None, l2=0.0) -> np.ndarray | None:
+    """The weights and bias (last) of the least mean poisson loss on the rows ``Z`` (the bias's column of ones
+    last), counts ``y`` (NaN: none; the mean is over the others) and ``weights`` (None: 1), plus ``l2``'s
+    ½ · Σ l2 · w² (a number, or one per feature) on the weights; None where the counts' weighted mean is not above
+    0 (the optimum's bias is at −∞)."""
+    labelled = np.isfinite(y)
+    v = np.where(labelled, 1.0 if weights is None else weights, 0.0)
+    y = np.where(labelled, y, 0.0)
+    m = max(int(labelled.sum()), 1)
+    mean = float(v @ y) / max(float(v.sum()), np.finfo(np.float64).tiny)
+    if not mean > 0:
+        return None
+    penalty = np.append(np.broadcast_to(np.asarray(l2, dtype=np.float64), (Z.shape[1] - 1,)), 0.0)
+    theta = np.zeros(Z.shape[1])
+    theta[-1] = math.log(mean)
+    now = objective(Z, y, v, m, penalty, theta)
+    scale = abs(now) + float(v @ y) / m  # the objective's own size: the counts' mean, where the loss nears 0
+    for _ in range(STEPS):
+        s = Z @ theta
+        c = v * np.exp(s)  # each row's curvature, μ times its weight
+        # Newton's step, θ − H⁻¹·g, as weighted least squares: H⁻¹·Zᵀ(c·s − v·(μ − y)) / m
+        step = theta - linearfit.weighted_solve(Z, c, c * s - (c - v * y), m, penalty)
+        promised = float((Z.T @ (c - v * y) / m + penalty * theta) @ step)  # gᵀ·H⁻¹·g
+        if not promised > TOLERANCE * scale:
+            break
+        t = 1.0
+        while True:
+            tried = objective(Z, y, v, m, penalty, theta - t * step)
+            if tried <= now - ARMIJO * t * promised or t < 1e-12:
+                break
+            t /= 2
+        if not tried < now:
+            break
+        theta, now = theta - t * step, tried
+    return theta
+
+
+def objective(Z: np.ndarray, y: np.ndarray, v: np.ndarray, m: int, penalty: np.ndarray, theta: np.ndarray) -> float:
+    """The mean poisson loss of the weights and bias ``theta`` on the rows ``Z`` and counts ``y`` weighing ``v``
+    over ``m``, with the ``penalty`` per weight's ½ · penalty · w²; infinite where a score overflows exp."""
+    s = Z @ theta
+    with np.errstate(over="ignore", invalid="ignore"):
+        total = float(v @ (np.exp(s) - y * s)) / m + 0.5 * float(penalty @ theta**2)
+    return total if math.isfinite(total) else math.inf
+
+
+def saturated(y: np.ndarray) -> np.ndarray:
+    """Each count's least loss, y − y·log y (0 at a count of 0): the saturated model's, which predicts it."""
+    with np.errstate(divide="ignore", invalid="ignore"):
+        return y - np.where(y > 0, y * np.log(np.where(y > 0, y, 1.0)), 0.0)
