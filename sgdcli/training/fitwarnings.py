@@ -71,14 +71,14 @@ def log_end(run, kept_epoch: int) -> list[str]:
       (and a full batch's first epoch's: _start_bound): a rate too large that blew up less than ``rate.blew_up``
       catches, or features that do not predict the label.  A warm start (--init) is held to its initial model
       instead, both scored on the run's sample, and to the all-zero model (_worse_than_init).
-    - Fewer than FEW_UPDATES updates in all, and the kept model over fullbatch.NEAR above the optimum's estimate
-      by a fit of the run's sample (fitgap.py: dense linear, logistic, softmax, huber and quantile runs, where the
+    - Fewer than FEW_UPDATES updates in all, and the kept model over fullbatch.NEAR above the optimum's estimate by a
+      fit of the run's sample (fitgap.py: dense linear, logistic, softmax, huber, quantile and poisson runs, where the
       fit exists; not on uneven raw features, which unscaled.judge tells what to change).  Where no such fit is
-      measured, and for a run that started at that fit (its loss on the sample then tells where its steps took
-      it): while the loss still fell by more than FALLING over the second half of the epochs (or in a run of one epoch,
-      which cannot tell, but for one that started at the fit of its sample), as more would have gone further.
-      An epoch's loss is the mean over its batches as they were trained, so with few updates it falls with the
-      progress within the epochs, and runs within a percent of the optimum were told so.
+      measured, and for a run that started at that fit (its loss on the sample then tells where its steps took it):
+      while the loss still fell by more than FALLING over the second half of the epochs (or in a run of one epoch, which
+      cannot tell, but for one that started at the fit of its sample), as more would have gone further. An epoch's loss
+      is the mean over its batches as they were trained, so with few updates it falls with the progress within the
+      epochs, and runs within a percent of the optimum were told so.
     - In place of that and of the fit's and the nearly separable rows' measures below: a full batch that started
       at the fit of its sample and kept its last step's gradient on every training row (fullbatch.keeps_step),
       whose last epoch's model is over fullbatch.NEAR above the optimum's estimate by a Newton step from it with
