@@ -392,3 +392,11 @@ def test_a_robust_run_under_a_strong_l2_is_held_to_its_starts_objective(tmp_path
     standardized = W[:-1] * X.astype(np.float64).std(axis=0)  # the weights as the kernels step them
     assert float(found[1]) == pytest.approx(loss + 0.005 * np.sum(standardized**2), rel=1e-3)
     assert float(found[1]) > float(found[2])
+
+
+def test_a_model_a_hundred_times_the_optimums_loss_or_more_is_told_in_times():
+    """Labels all 3 at --lr 1000: 0.79 against an optimum of 4.5e-20 read 1756348063086433271808% above it."""
+    from sgdcli.training.fullbatch import measured
+
+    assert ", 0.7904, is 1.76e+19 times the optimum's, estimated" in measured(0.7904, 4.5e-20, 300)
+    assert ", 0.2, is 100% above the optimum's, estimated" in measured(0.2, 0.1, 300)

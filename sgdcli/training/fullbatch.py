@@ -214,8 +214,10 @@ def measured(loss: float, best: float, rows: int, how: str = "Newton's method", 
     ``best`` by a fit (``how``); naming the epoch early stopping kept (``kept_epoch``, 1-based) where it is not
     the last of the run's ``epochs``."""
     which = f" (epoch {kept_epoch}'s, which early stopping kept)" if 0 < kept_epoch < epochs else ""
-    return (f"the model's{which} {what} on the run's sample of {rows:,} rows, {loss:.4g}, is {loss / best - 1:.0%} "
-            f"above the optimum's, estimated by a fit of them ({how}), {best:.4g}")
+    # a hundred times the optimum's and more in times: labels all the same, 1756348063086433271808% above
+    above = f"{loss / best - 1:.0%} above" if loss < 100 * best else f"{loss / best:.3g} times"
+    return (f"the model's{which} {what} on the run's sample of {rows:,} rows, {loss:.4g}, is {above} the optimum's, "
+            f"estimated by a fit of them ({how}), {best:.4g}")
 
 
 def near(loss: float, best: float, floor: float) -> bool:
