@@ -99,9 +99,9 @@ class Unwritten:
         return (f"{where}: {what}; the file looks incomplete"
                 + (f" (--allow-unwritten reads {self.reads})" if allowed and self.fillable else ""))
 
-
     @property
     def _of_columns(self) -> str:
+        """" of columns a–b": the span of the columns whose chunks were never written, where not every column's."""
         if self.columns is None:
             return ""
         a, b = self.columns
