@@ -12,10 +12,10 @@ from sgdcli.training.runlog import FitWarning
 
 from conftest import make_problem, robust_loss, robust_optimum, sample_rows, write_table
 
-FEW = re.compile(r"only (\d+) updates in all \((.*?)\): the model's mean (?:loss|deviance) on the run's sample of ([\d,]+) rows, "
-                 r"([\d.]+), is (\d+)% above the optimum's, estimated by a fit of them \((least squares|Newton's "
-                 r"method|iteratively reweighted least squares)\), ([\d.]+): the model may be far from the optimum; "
-                 r"raise --epochs or lower --batch-size$")
+FEW = re.compile(r"only (\d+) updates in all \((.*?)\): the model's mean (?:loss|deviance) on the run's sample of "
+                 r"([\d,]+) rows, ([\d.]+), is (\d+)% above the optimum's, estimated by a fit of them \((least squares|"
+                 r"Newton's method|iteratively reweighted least squares)\), ([\d.]+): the model may be far from the "
+                 r"optimum; (raise --epochs|raise --lr \(.*\) or --epochs,) or lower --batch-size$")
 
 
 
@@ -124,7 +124,8 @@ def test_a_robust_full_batch_far_from_the_optimum_is_told_how_far(tmp_path, mode
 def test_a_robust_run_of_few_updates_far_from_the_optimum_is_told_how_far(tmp_path, model):
     """One epoch of 4 batches on 8,000 rows at a rate too small to leave least squares' fit, where training
     starts, which a tenth of outliers pulled far: the warning gives the written model's loss on the sample's rows
-    (computed here) and the fit's estimate of the optimum, near the optimum of all the rows' loss on those rows."""
+    (computed here) and the fit's estimate of the optimum, near the optimum of all the rows' loss on those rows,
+    and says to raise --lr, which it said nothing of."""
     X, y = _robust_problem(8_000, seed=0, outliers=20)
     path = write_table(tmp_path / "robust.h5", X, y)
     with pytest.warns(FitWarning):
@@ -139,6 +140,9 @@ def test_a_robust_run_of_few_updates_far_from_the_optimum_is_told_how_far(tmp_pa
     assert found[6] == "iteratively reweighted least squares" and int(found[5]) > 5
     on_sample = robust_loss(model, robust_optimum(model, Z, y), Z[rows], y[rows])
     assert float(found[7]) == pytest.approx(on_sample, rel=0.02)
+    # the rate, not the epochs, held it: a rate so far under --lr auto's is told to rise first
+    assert re.fullmatch(r"raise --lr \(a rate of 1e-06, [\d.e+]+ times smaller than the [\d.]+ that --lr auto "
+                        r"chooses here\) or --epochs,", found[8]), found[8]
 
 
 def _counts(n, seed):

@@ -162,12 +162,12 @@ def _judged(run, kept_epoch: int) -> list[str]:
     elif by_fit and gap is not None:  # the loss's fall told of the progress within the epochs, not of the distance
         if gap.far and not unscaled.uneven(gap):  # (on uneven raw features, unscaled.judge says what to change)
             far.append(f"only {counted(updates, 'update')} in all ({_updates_made(run)}): {gap.text()}: the model may "
-                       "be far from the optimum; raise --epochs" + (" or lower --batch-size" if run.batch > 1 else ""))
+                       f"be far from the optimum; {_more_updates(run)}")
     elif few:  # one epoch cannot tell, but from the fit of its sample (training/start.py)
         if (epochs == 1 and not run.start_fitted) or first - last > FALLING * abs(first):
             far.append(f"only {counted(updates, 'update')} in all ({_updates_made(run)})"
                        + ("" if epochs == 1 else f", and {falling}") + ": the model may be far from the optimum; "
-                       "raise --epochs" + (" or lower --batch-size" if run.batch > 1 else ""))
+                       f"{_more_updates(run)}")
     elif updates and not run.start_fitted:  # a run from the fit of its sample started near the optimum, and any
         # fall at its end is much of its whole run's: at a rate given, it is judged against the fit (fullbatch.short)
         far += _still_falling(run, gap_of)
@@ -190,6 +190,18 @@ def _judged(run, kept_epoch: int) -> list[str]:
         else:  # each time: each run's warnings are shown, though another run gave the same text
             warn(text, FitWarning, each_time=True)
     return found
+
+
+def _more_updates(run) -> str:
+    """What a run of few updates is told to change: --epochs, or --batch-size lower; and first --lr where an explicit
+    rate (not a full batch's) is under SLOW_RATE times --lr auto's (--lr 1e-6 was told only to raise --epochs)."""
+    batch = " or lower --batch-size" if run.batch > 1 else ""
+    if run.auto is not None or replicas.full_batch(run.batch, run.n_train, run.shards):
+        return f"raise --epochs{batch}"
+    auto = runrate.compared(run).lr
+    if not run.lr < SLOW_RATE * auto:
+        return f"raise --epochs{batch}"
+    return f"raise --lr ({_against_auto(run, run.lr, auto)}) or --epochs" + (f",{batch}" if batch else "")
 
 
 def _under_min_delta(run, kept_epoch: int) -> str | None:
