@@ -84,21 +84,7 @@ def measure(run) -> Gap | None:
         uneven, spread = _standardize(Z)
         l2, l1 = opts.l2 / spread**2, opts.l1 / spread  # the raw weights' penalties, w = w' / spread: the
         # standardized ones', each
-    if opts.model == "linear":
-        theta = linearfit.fit(Z, targets, weights, l2, l1)
-        best, variance = linearfit.objective(Z, targets, weights, theta, l2)
-        best += float(np.sum(l1 * np.abs(theta[:-1])))
-    elif classifier:
-        best, variance = gradientnoise.fit_objective(opts.model, Z, targets, weights, l2), None
-    else:  # huber, quantile, poisson: their fit's objective on the rows
-        theta = (poissonfit.fit(Z, targets, weights, l2) if opts.model == "poisson" else
-                 robustfit.fit(opts.model, param, Z, targets, weights, l2))
-        if theta is None:  # (no count above 0)
-            return None
-        best = _objective(opts.model, param, (Z @ theta)[:, None], targets, weights, labelled) + 0.5 * float(
-            np.sum(l2 * theta[:-1] ** 2))
-        variance = None if opts.model == "poisson" else robustfit.noise(
-            opts.model, param, (targets - Z @ theta)[labelled], None if weights is None else weights[labelled])
+    best, variance = _fitted(opts.model, param, Z, targets, weights, labelled, l2, l1)
     best += _optimism(outputs * (d + 1), run.n_train, weights, labelled, variance)
     if not math.isfinite(best):
         return None
@@ -110,6 +96,29 @@ def measure(run) -> Gap | None:
         what = "mean deviance" if opts.l2 == 0 else "objective (its mean deviance and twice --l2's penalty)"
     return Gap(loss, best, int(labelled.sum()), HOW.get(opts.model, "Newton's method"), what, uneven,
                fullbatch.rounding(opts.model, param, raw, weights))
+
+
+def _fitted(model: str, param: float, Z: np.ndarray, targets: np.ndarray, weights: np.ndarray | None,
+            labelled: np.ndarray, l2, l1) -> tuple[float, float | None]:
+    """The objective of the fit of ``model`` (``param``: huber's ε, quantile's q) to the rows ``Z``, under ``l2``
+    and ``l1`` (a number, or one per feature), and the loss's gradients' spread over its curvature there where it
+    is not a likelihood's (None: 1, ``_optimism``); NaN where there is no fit (poisson's counts all 0)."""
+    if model == "linear":
+        theta = linearfit.fit(Z, targets, weights, l2, l1)
+        best, variance = linearfit.objective(Z, targets, weights, theta, l2)
+        return best + float(np.sum(l1 * np.abs(theta[:-1]))), variance
+    if model in gradientnoise.MODELS:
+        return gradientnoise.fit_objective(model, Z, targets, weights, l2), None
+    theta = (poissonfit.fit(Z, targets, weights, l2) if model == "poisson" else
+             robustfit.fit(model, param, Z, targets, weights, l2))
+    if theta is None:
+        return math.nan, None
+    best = _objective(model, param, (Z @ theta)[:, None], targets, weights, labelled) + 0.5 * float(
+        np.sum(l2 * theta[:-1] ** 2))
+    if model == "poisson":
+        return best, None
+    return best, robustfit.noise(model, param, (targets - Z @ theta)[labelled],
+                                 None if weights is None else weights[labelled])
 
 
 def _objective(model: str, param: float, S: np.ndarray, targets: np.ndarray, weights: np.ndarray | None,
