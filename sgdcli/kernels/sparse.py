@@ -71,17 +71,25 @@ def _rebuild(G, touched, marks, nt):
 
 
 @kernel(callee=True)
-def _clip(W, Q, a, k, j, u):
-    """The cumulative L1 penalty ``u`` (real units) on weight W[k, j] (whose real value is a·W[k, j])."""
-    w = a * W[k, j]
-    if w > 0.0:
-        z = max(0.0, w - (u + Q[k, j]))
-    elif w < 0.0:
-        z = min(0.0, w + (u - Q[k, j]))
-    else:
-        return
-    Q[k, j] += z - w
-    W[k, j] = z / a
+def _clip(W, Q, a, u, columns, lo, hi):
+    """The cumulative L1 penalty ``u`` (real units) on the weights of columns ``columns[lo:hi]`` (lo … hi − 1
+    where ``columns`` is None), whose real values are ``a`` times W's.
+
+    One loop, with no call per weight: a call per nonzero to a kernel with these branches took several times
+    its arithmetic (docs/architecture.md).
+    """
+    for e in range(lo, hi):
+        j = e if columns is None else columns[e]
+        for k in range(W.shape[0]):
+            w = a * W[k, j]
+            if w > 0.0:
+                z = max(0.0, w - (u + Q[k, j]))
+            elif w < 0.0:
+                z = min(0.0, w + (u - Q[k, j]))
+            else:
+                continue
+            Q[k, j] += z - w
+            W[k, j] = z / a
 
 
 @kernel(callee=True)
@@ -112,9 +120,7 @@ def _apply(cfg, W, G, a, touched, n_touched, marks, rows, t, epoch, Q):
     if Q is not None:  # this step's penalty, on the weights it changed (the others' waits in Q)
         u = Q[0, d] + lr * cfg.l1
         Q[0, d] = u
-        for i in range(n_touched):
-            for k in range(k_out):
-                _clip(W, Q, a, k, touched[i], u)
+        _clip(W, Q, a, u, touched, 0, n_touched)
     for k in range(k_out):
         W[k, d] -= lr * inv * cfg.bias_times * G[k, d]  # the bias's own rate (optimizers.step)
         G[k, d] = 0.0
@@ -124,11 +130,7 @@ def _apply(cfg, W, G, a, touched, n_touched, marks, rows, t, epoch, Q):
 @kernel(callee=True)
 def _catch_up_row(W, Q, a, indices, lo, hi):
     """The weights of a row's columns clipped for the steps they sat out, before the row is scored."""
-    k_out, d1 = W.shape
-    u = Q[0, d1 - 1]
-    for e in range(lo, hi):
-        for k in range(k_out):
-            _clip(W, Q, a, k, indices[e], u)
+    _clip(W, Q, a, Q[0, W.shape[1] - 1], indices, lo, hi)
 
 
 @kernel(callee=True)
@@ -224,10 +226,7 @@ def _settle(cfg, W, slots, a, t):
     if slots is not None:
         if cfg.optimizer == SGD and not cfg.average:  # slots hold the L1 penalty
             Q = slots[SLOT_A]
-            u = Q[0, d1 - 1]
-            for k in range(k_out):
-                for j in range(d1 - 1):
-                    _clip(W, Q, 1.0, k, j, u)
+            _clip(W, Q, 1.0, Q[0, d1 - 1], None, 0, d1 - 1)
         elif lazy_adaptive(cfg) and cfg.optimizer == RMSPROP:
             A, seen = slots[SLOT_A], slots[SLOT_B]
             clock = t + cfg.clock
