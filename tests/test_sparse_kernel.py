@@ -21,9 +21,9 @@ def csr(X):
     return data, indices, indptr
 
 
-def problem(model, n=157, d=40, k=3, seed=5):
+def problem(model, n=157, d=40, k=3, seed=5, density=0.15):
     rng = np.random.default_rng(seed)
-    X = (rng.standard_normal((n, d)) * (rng.random((n, d)) < 0.15)).astype(np.float32)  # ~85% zeros
+    X = (rng.standard_normal((n, d)) * (rng.random((n, d)) < density)).astype(np.float32)
     X[3] = 0.0  # a row with no nonzero at all
     return X, naive.targets(model, X, rng, k), rng.permutation(n)
 
@@ -109,6 +109,45 @@ def test_other_rules_match_the_dense_reference(optimizer, extra):
     want = naive.minibatch_sgd("logistic", X.astype(np.float64) * scale, y, order, 8, 0.05, optimizer=optimizer,
                                epochs=2, **extra)
     np.testing.assert_allclose(state.params(extra.get("average", False)), want, rtol=1e-9, atol=1e-12)
+
+
+@pytest.mark.parametrize("model,optimizer,momentum,batch,pieces,rows,density", [
+    ("logistic", "momentum", 0.8, 1, 1, 157, 0.15),  # 157 steps a call, a new base each 62
+    ("softmax", "nesterov", 0.9, 5, 4, 157, 0.15),
+    ("linear", "nesterov", 0.5, 8, 1, 157, 0.15),  # a new base each 21 steps
+    ("logistic", "momentum", 0.0, 4, 2, 157, 0.15),  # no momentum: the plain step
+    ("logistic", "momentum", 0.9, 1, 3, 157, 0.15),
+    ("huber", "nesterov", 0.99, 1, 5, 157, 0.15),
+    # a column in 1 row of 100 sits out bases whole; 95 bases a call: the oldest's velocities decay to nothing
+    ("logistic", "nesterov", 0.5, 1, 1, 2000, 0.01),
+])
+def test_lazy_momentum_matches_the_dense_reference(model, optimizer, momentum, batch, pieces, rows, density):
+    """Momentum and Nesterov without penalties step on the touched columns only and catch the rest up from the
+    running sums (kernels/lazymomentum.py): the same weights as every weight's step at every update, to rounding,
+    under a rate that changes every step and the bias's own rate, a batch spanning calls."""
+    X, y, order = problem(model, n=rows, density=density)
+    k_out = 3 if model == "softmax" else 1
+    d = X.shape[1]
+    scale = np.random.default_rng(1).uniform(0.5, 2.0, d)
+    opts = naive.options(model=model, lr=0.02, optimizer=optimizer, momentum=momentum, schedule="invscaling",
+                         power_t=0.5)
+    iters = -(-len(order) // batch)
+    cfg = kernel_config(opts, batch, 1, 2 * iters, sparse=True, bias_times=3.0, lazy_momentum=True)
+    state = run_kernel(cfg, X, y, order, scale, k_out, True, pieces)
+    Z = X.astype(np.float64) * scale
+    W = np.zeros((k_out, d + 1))
+    opt, t = naive.Optimizer(optimizer, W.shape, momentum=momentum), 0
+    for epoch in range(2):
+        for start in range(0, len(order), batch):
+            lr = 0.02 / (t + 1) ** 0.5
+            grad = naive.batch_gradient(model, W, Z, y, order[start:start + batch], divisor=batch if start else None)
+            W = opt.step(W, grad, np.append(np.full(d, lr), 3.0 * lr))
+            t += 1
+    assert state.counters[ks.T] == t
+    # a catch-up's rounding is relative to the column's velocity, not to its weight: to 1e-9 of the largest
+    np.testing.assert_allclose(state.W, W, rtol=0, atol=1e-9 * np.abs(W).max())
+    velocity = opt.a * np.append(np.ones(d), 3.0)  # the kernels sum the bias's gradient at its own rate
+    np.testing.assert_allclose(state.slots[0], velocity, rtol=0, atol=1e-9 * np.abs(velocity).max())
 
 
 @pytest.mark.parametrize("optimizer,batch", [("sgd", 16), ("sgd", 1), ("momentum", 8)])

@@ -1,5 +1,6 @@
-"""--optimizer auto on sparse (CSR) input: nesterov where a step on every weight costs about a batch's gradient,
-sgd where the columns far outnumber a batch's nonzeros or --l1 is on (training/autooptimizer.py)."""
+"""--optimizer auto on sparse (CSR) input: nesterov, on every weight where that costs about a batch's gradient
+and on a batch's columns where the columns far outnumber its nonzeros; sgd under --l1, and under --l2 where
+nesterov would step on many weights (training/autooptimizer.py)."""
 
 import re
 
@@ -48,12 +49,18 @@ def pair(tmp_path_factory):
 @pytest.mark.parametrize("which,args,chosen,why", [
     (0, [], "nesterov", "sparse input, 400 columns against about 384 nonzeros a batch: a step on every weight "
                         "costs about what a batch's gradient does"),
-    (1, [], "sgd", "sparse input, 1,000 columns against about 64 nonzeros a batch: its steps touch only the "
-                   "columns of a batch"),
+    (1, [], "nesterov", "sparse input, 1,000 columns against about 64 nonzeros a batch: its steps touch only the "
+                        "columns of a batch, and catch the others up when a row touches them"),
+    (1, ["--l2", "1e-4"], "sgd", "sparse input, 1,000 columns against about 64 nonzeros a batch, and --l2: sgd's "
+                                 "steps touch only the columns of a batch, nesterov's every weight"),
+    (1, ["--momentum", "0"], "sgd", "sparse input, 1,000 columns against about 64 nonzeros a batch, and --momentum "
+                                    "0: sgd's steps touch only the columns of a batch, nesterov's every weight"),
     # the same file in batches of 256: 512 nonzeros, half its columns
     (1, ["--batch-size", "256"], "nesterov", "sparse input, 1,000 columns against about 512 nonzeros a batch: a "
                                              "step on every weight costs about what a batch's gradient does"),
     (0, ["--l1", "1e-4"], "sgd", "--l1 on sparse input: its cumulative penalty lands weights on exactly zero"),
+    (0, ["--l2", "1e-4"], "nesterov", "sparse input, 400 columns against about 384 nonzeros a batch: a step on every "
+                                      "weight costs about what a batch's gradient does"),
 ])
 def test_auto_steps_on_every_weight_of_sparse_input_where_that_costs_about_a_batchs_gradient(tmp_path, pair, which,
                                                                                           args, chosen, why):
@@ -65,12 +72,14 @@ def test_auto_steps_on_every_weight_of_sparse_input_where_that_costs_about_a_bat
 
 def test_a_full_batch_is_costed_by_the_rows_it_trains_on(tmp_path):
     """350 columns, one nonzero a row: a full batch of 100 rows is 100 nonzeros, and of the 80 that --val-fraction
-    0.2 leaves to train on, 80, which the columns outnumber over 4 times (it counted the 20 held out)."""
+    0.2 leaves to train on, 80, which the columns outnumber over 4 times (it counted the 20 held out): with --l2,
+    sgd there."""
     rng = np.random.default_rng(2)
     M = scipy_sparse.csr_matrix((np.ones(100, np.float32), rng.integers(0, 350, 100), np.arange(101)), shape=(100, 350))
     path = write_csr(tmp_path / "one.h5", M, rng.integers(0, 2, 100))
     for extra, chosen, nonzeros in (([], "nesterov", 100), (["--val-fraction", "0.2"], "sgd", 80)):
-        code, out, err = cli("train", path, "-o", tmp_path / "m.h5", "--epochs", "1", "--batch-size", "full", *extra)
+        code, out, err = cli("train", path, "-o", tmp_path / "m.h5", "--epochs", "1", "--batch-size", "full",
+                             "--l2", "1e-4", *extra)
         assert code == 0 and f"--optimizer auto: {chosen} (sparse input, 350 columns against about {nonzeros} " \
             "nonzeros a batch" in err, err
 
@@ -82,12 +91,27 @@ def test_a_step_on_every_weight_says_what_it_costs_where_the_columns_far_outnumb
                        (["--optimizer", "sgd", "--l1", "1e-4", "--average"], "--average")):
         code, out, err = cli("train", pair[1], "-o", tmp_path / "m.h5", "--epochs", "1", *extra)
         assert code == 0 and (f"{why}: each step updates all 1,000 weights of the sparse input, against about 64 "
-                              "nonzeros a batch; only a batch's columns with --optimizer sgd, or adagrad and rmsprop "
-                              "without --l1 and --l2, and no --average (docs/sparse.md)\n") in err, err
+                              "nonzeros a batch; only a batch's columns with --optimizer sgd, or adagrad, rmsprop, "
+                              "momentum and nesterov without --l1 and --l2, and no --average "
+                              "(docs/sparse.md)\n") in err, err
     for path, extra in ((pair[1], ["--optimizer", "rmsprop"]), (pair[1], ["--optimizer", "sgd", "--l1", "1e-4"]),
                         (pair[0], ["--optimizer", "adam"])):  # lazy steps; a step on 400 weights costs little
         code, out, err = cli("train", path, "-o", tmp_path / "m.h5", "--epochs", "1", *extra)
         assert code == 0 and "each step updates all" not in err, err
+
+
+def test_momentum_steps_on_a_batchs_columns_where_they_are_few_of_many(tmp_path, pair):
+    """1,000 columns against 64 nonzeros a batch: nesterov and momentum catch a column's velocity up when a row
+    touches it (kernels/lazymomentum.py), and are not told that each step updates every weight; --l2 moves every
+    weight at every step, and without momentum the plain step is on every weight."""
+    for extra, why in ((["--optimizer", "nesterov"], None), (["--optimizer", "momentum"], None),
+                       (["--optimizer", "nesterov", "--l2", "1e-4"],
+                        "--optimizer nesterov, --l2: each step updates all 1,000 weights of the sparse input, against "
+                        "about 64 nonzeros a batch"),
+                       (["--optimizer", "momentum", "--momentum", "0"], "--optimizer momentum: each step updates all "
+                                                                        "1,000 weights")):
+        code, out, err = cli("train", pair[1], "-o", tmp_path / "m.h5", "--epochs", "1", *extra)
+        assert code == 0 and ("each step updates all" not in err if why is None else why in err), (extra, err)
 
 
 def test_sparse_rows_of_many_columns_a_row_train_near_the_optimum_at_the_defaults(tmp_path):
@@ -115,9 +139,12 @@ def test_sparse_rows_of_many_columns_a_row_train_near_the_optimum_at_the_default
     assert objective(m.weights.ravel(), float(m.bias[0])) < 1.02 * best
 
 
-def test_the_default_on_sparse_rows_resumes_mid_epoch_to_the_uninterrupted_runs_bytes(tmp_path, pair, monkeypatch):
+@pytest.mark.parametrize("which", [0, 1])
+def test_the_default_on_sparse_rows_resumes_mid_epoch_to_the_uninterrupted_runs_bytes(tmp_path, pair, monkeypatch,
+                                                                                     which):
     """Nesterov's velocity on every weight, from the sparse kernel's gradient, is saved and restored at each
-    safe point as the dense kernels' is; two threads give the same bytes twice."""
+    safe point as the dense kernels' is, and so where it steps on a batch's columns alone (the second file:
+    every velocity is caught up at the end of each kernel call); two threads give the same bytes twice."""
     import signal
 
     from sgdcli import RunControl, train
@@ -126,10 +153,14 @@ def test_the_default_on_sparse_rows_resumes_mid_epoch_to_the_uninterrupted_runs_
     from sgdcli.options import TrainOptions
 
     monkeypatch.setattr(epoch, "SLICE_ROWS", 500)  # six safe points an epoch
-    options = TrainOptions(epochs=2, threads=2)
-    straight = train(pair[0], options)
-    assert straight.options["optimizer"] == "nesterov"
-    assert train(pair[0], options).weights.tobytes() == straight.weights.tobytes()
+    from sgdcli.training import runrate
+
+    lazy, config = [], runrate.kernel_config
+    monkeypatch.setattr(runrate, "kernel_config", lambda *a, **k: lazy.append(k["lazy_momentum"]) or config(*a, **k))
+    options, path = TrainOptions(epochs=2, threads=2), pair[which]
+    straight = train(path, options)
+    assert straight.options["optimizer"] == "nesterov" and set(lazy) == {which == 1}
+    assert train(path, options).weights.tobytes() == straight.weights.tobytes()
     for stop_at in (3, 8):  # in the first epoch, and in the second
         checkpoint, calls = tmp_path / f"ck{stop_at}.h5", []
 
@@ -138,8 +169,8 @@ def test_the_default_on_sparse_rows_resumes_mid_epoch_to_the_uninterrupted_runs_
             return signal.SIGTERM if len(calls) == stop_at else None
 
         with pytest.raises(Interrupted):
-            train(pair[0], options, control=RunControl(checkpoint=str(checkpoint), stop=stop))
-        resumed = train(pair[0], options, control=RunControl(checkpoint=str(checkpoint), resume=True))
+            train(path, options, control=RunControl(checkpoint=str(checkpoint), stop=stop))
+        resumed = train(path, options, control=RunControl(checkpoint=str(checkpoint), resume=True))
         assert resumed.weights.tobytes() == straight.weights.tobytes(), stop_at
         assert resumed.bias.tobytes() == straight.bias.tobytes(), stop_at
 
@@ -158,13 +189,14 @@ def test_under_average_every_step_is_on_every_weight_so_auto_is_nesterov(tmp_pat
 def test_init_optimizer_keeps_the_initial_models_rule_where_the_days_file_would_choose_another(tmp_path, pair):
     """A nightly warm start that carries the optimizer's state on needs the same optimizer; the rule auto
     chooses from the file can change with the day's rows (here: the batch), and the run was refused."""
-    code, out, err = cli("train", pair[1], "-o", tmp_path / "m.h5", "--epochs", "1", "--batch-size", "256")
+    code, out, err = cli("train", pair[1], "-o", tmp_path / "m.h5", "--epochs", "1")
     assert code == 0 and "--optimizer auto: nesterov" in err, err
     code, out, err = cli("train", pair[1], "-o", tmp_path / "m.h5", "--epochs", "1", "--init", tmp_path / "m.h5",
-                         "--init-optimizer")
+                         "--init-optimizer", "--l2", "1e-4")
     assert code == 0 and ("--optimizer auto: nesterov (the --init model's, whose state --init-optimizer carries "
                           "on)\n") in err, err
-    code, out, err = cli("train", pair[1], "-o", tmp_path / "n.h5", "--epochs", "1", "--init", tmp_path / "m.h5")
+    code, out, err = cli("train", pair[1], "-o", tmp_path / "n.h5", "--epochs", "1", "--init", tmp_path / "m.h5",
+                         "--l2", "1e-4")
     assert code == 0 and "--optimizer auto: sgd (sparse input" in err, err  # no state carried: the file's choice
 
 
@@ -186,4 +218,5 @@ def test_columns_picked_by_name_are_costed_by_their_own_nonzeros(tmp_path):
                          tmp_path / "m.h5", "--epochs", "1")
     said = re.search(r"--optimizer auto: (\w+) \(sparse input, 300 columns against about (\d+) nonzeros a batch", err)
     assert code == 0 and said is not None, err
-    assert said[1] == "sgd" and int(said[2]) < 300 / 4, err  # about 0.3 a row: 10 a batch
+    assert said[1] == "nesterov" and int(said[2]) < 300 / 4, err  # about 0.3 a row: 10 a batch
+    assert "catch the others up when a row touches them" in err, err

@@ -25,13 +25,17 @@ and ``u`` its unused bias column.
 AdaGrad and RMSprop without L1, L2 or averaging are lazy too, and exact: a
 weight whose gradient is zero does not move, AdaGrad's sum does not change,
 and RMSprop's decays by β2 a step, which a touch catches up at once (the
-steps each average has seen are kept in the second slot).  Momentum,
-Nesterov, Adam, the penalties of the adaptive rules and averaging change
-every weight at every step, so with any of them a batch's step is the dense
-kernels' own (``optimizers.step`` over every weight, L1 as its subgradient,
-O(features) a step) while its gradient still costs the batch's nonzeros:
-the same updates as on the dense copy of the rows, at the cost
-docs/sparse.md states.
+steps each average has seen are kept in the second slot).  So are momentum
+and Nesterov without them, on columns many for a batch's nonzeros
+(``cfg.lazy_momentum``): a velocity decays geometrically, which a touch
+catches up from two running sums (kernels/lazymomentum.py), to rounding.
+Adam, the penalties of the other rules and averaging change every weight
+at every step (and so do momentum and Nesterov on fewer columns, where one
+pass over every weight costs less than the catch-ups), so with any of them
+a batch's step is the dense kernels' own
+(``optimizers.step`` over every weight, L1 as its subgradient, O(features) a
+step) while its gradient still costs the batch's nonzeros: the same updates
+as on the dense copy of the rows, at the cost docs/sparse.md states.
 """
 
 from __future__ import annotations
@@ -41,6 +45,7 @@ import math
 import numpy as np
 
 from sgdcli.kernels.intrinsics import AHEAD, prefetch_span
+from sgdcli.kernels import lazymomentum
 from sgdcli.kernels.jit import kernel
 from sgdcli.kernels.losses import loss_grad, loss_grad_one, weighed, weighed_scores
 from sgdcli.kernels.optimizers import ADAGRAD, RMSPROP, SGD, SLOT_A, SLOT_B, step
@@ -194,12 +199,13 @@ def _finite(W, touched, n_touched):
 
 
 @kernel(callee=True)
-def _step(cfg, W, G, slots, a, touched, n_touched, marks, rows, t, epoch):
+def _step(cfg, W, G, slots, a, touched, n_touched, marks, rows, t, epoch, lazy):
     """The step of a full batch: (the new scale, whether the weights it changed are finite).
 
     Plain SGD without averaging steps on the touched columns only (``slots`` is None, or holds the L1
-    penalty), and so do AdaGrad and RMSprop without penalties; any other rule is the dense kernels' step
-    over every weight.
+    penalty), and so do AdaGrad and RMSprop without penalties, and momentum and Nesterov where
+    lazymomentum.lazy_momentum says (``lazy``: the clocks of lazymomentum.clock); any other rule is the dense
+    kernels' step over every weight.
     """
     if slots is None:
         a = _apply(cfg, W, G, a, touched, n_touched, marks, rows, t, epoch, None)
@@ -210,14 +216,18 @@ def _step(cfg, W, G, slots, a, touched, n_touched, marks, rows, t, epoch):
     if lazy_adaptive(cfg):
         _lazy_adaptive(cfg, W, G, slots, touched, n_touched, marks, rows, t, epoch)
         return a, _finite(W, touched, n_touched)
+    if lazymomentum.lazy_momentum(cfg):
+        S, bases, now = lazy
+        return a, lazymomentum.step(cfg, W, G, slots, S, bases, now, touched, n_touched, marks, rows,
+                                    lr_at(cfg, t, epoch))
     return a, _dense_step(cfg, W, G, slots, touched, n_touched, marks, rows, t, epoch)
 
 
 @kernel(callee=True)
-def _settle(cfg, W, slots, a, t):
+def _settle(cfg, W, slots, a, t, lazy):
     """Fold the scale into the weights, clip every weight for the steps it sat out, and decay every RMSprop
-    average for them: between calls the state is what the dense kernels' would be after ``t`` steps
-    (checkpoints, validation, the model)."""
+    average and velocity for them: between calls the state is what the dense kernels' would be after ``t``
+    steps (checkpoints, validation, the model); False if a weight the velocities moved is non-finite."""
     k_out, d1 = W.shape
     if a != 1.0:  # only --l2 moves the scale: without it this O(features) pass is skipped
         for k in range(k_out):
@@ -234,6 +244,10 @@ def _settle(cfg, W, slots, a, t):
                 for j in range(d1):
                     A[k, j] *= cfg.beta2 ** (clock - seen[k, j])
                     seen[k, j] = clock
+        elif lazymomentum.lazy_momentum(cfg):
+            S, bases, now = lazy
+            return lazymomentum.settle(cfg, W, slots, S, bases, now)
+    return True
 
 
 @kernel()
@@ -252,6 +266,8 @@ def train_block_sparse(cfg, data, indices, starts, lens, y, scale, W, G, slots, 
     n = starts.shape[0]
     batch = cfg.batch_size
     penalty = cfg.optimizer == SGD and not cfg.average  # with slots: they hold the cumulative L1 penalty
+    lazy = lazymomentum.clock(cfg, d, (counters[FILL] + n) // batch)
+    momentum = lazymomentum.lazy_momentum(cfg)
     nt = _rebuild(G, touched, marks, n_touched[0]) if counters[FILL] > 0 else n_touched[0]
     a = 1.0
     # one row's scores and derivatives, each alone in memory, as the state's arrays are (state.GUARD): where
@@ -269,6 +285,8 @@ def train_block_sparse(cfg, data, indices, starts, lens, y, scale, W, G, slots, 
         if slots is not None:
             if penalty:
                 _catch_up_row(W, slots[SLOT_A], a, indices, lo, hi)
+            elif momentum:
+                lazymomentum.catch_up_row(cfg, W, slots, lazy[0], lazy[1], lazy[2], indices, lo, hi)
         if k_out == 1:  # scalars, in registers (the single-output loss), as the dense kernels do
             acc = 0.0
             if scale is None:
@@ -326,14 +344,15 @@ def train_block_sparse(cfg, data, indices, starts, lens, y, scale, W, G, slots, 
         sums[BATCH_LOSS] += loss
         counters[FILL] += 1
         if counters[FILL] == batch:
-            a, finite = _step(cfg, W, G, slots, a, touched, nt, marks, batch, counters[T], counters[EPOCH])
+            a, finite = _step(cfg, W, G, slots, a, touched, nt, marks, batch, counters[T], counters[EPOCH], lazy)
             nt = 0
             _count_batch(counters, sums)
             counters[T] += 1
             if not finite:
                 status = DIVERGED
                 break
-    _settle(cfg, W, slots, a, counters[T])
+    if not _settle(cfg, W, slots, a, counters[T], lazy) and status == OK:
+        status = DIVERGED
     n_touched[0] = nt
     return status  # every step has checked the weights it changed
 
@@ -354,8 +373,9 @@ def finish_batch_sparse(cfg, W, G, slots, counters, sums, touched, marks, n_touc
     if counters[FILL] == 0:
         return
     nt = _rebuild(G, touched, marks, n_touched[0])
-    a, _ = _step(cfg, W, G, slots, 1.0, touched, nt, marks, divisor, counters[T], counters[EPOCH])
+    lazy = lazymomentum.clock(cfg, W.shape[1] - 1, 1)
+    a, _ = _step(cfg, W, G, slots, 1.0, touched, nt, marks, divisor, counters[T], counters[EPOCH], lazy)
     _count_batch(counters, sums)
     counters[T] += 1
-    _settle(cfg, W, slots, a, counters[T])
+    _settle(cfg, W, slots, a, counters[T], lazy)
     n_touched[0] = 0

@@ -57,6 +57,9 @@ class KernelConfig(NamedTuple):
     average: bool
     average_from: int  # the update after which the running average starts (until then it is the iterate)
     sparse: bool  # the rows are CSR (kernels/sparse.py)
+    # momentum and Nesterov step on the columns of a batch's CSR rows alone, the others caught up later
+    # (kernels/lazymomentum.py), where a step on every weight would cost more (training/autooptimizer.py)
+    lazy_momentum: bool
     clock: int  # updates the optimizer's state had seen before this run (--init-optimizer): Adam's bias
     # correction, the running average and RMSprop's lazy decay count from there; the schedule counts from 0
     # The bias's rate over the weights', for the update rules linear in the gradient (sgd, momentum, nesterov),
@@ -66,10 +69,12 @@ class KernelConfig(NamedTuple):
 
 def kernel_config(opts, batch: int, threads: int, total_iterations: int,
                   par_min_rows: int = PAR_MIN_ROWS, replicas: int = 1, sparse: bool = False,
-                  class_weights=None, clock: int = 0, bias_times: float = 1.0) -> KernelConfig:
+                  class_weights=None, clock: int = 0, bias_times: float = 1.0,
+                  lazy_momentum: bool = False) -> KernelConfig:
     """The kernels' settings for ``opts`` (``sgdcli.TrainOptions``) at the batch size and thread count used,
     for one of ``replicas`` models averaged, on dense or ``sparse`` rows, with ``class_weights`` (one per class,
-    None: every row weighs 1), the bias stepping at ``bias_times`` the weights' rate.
+    None: every row weighs 1), the bias stepping at ``bias_times`` the weights' rate, momentum and Nesterov on
+    sparse rows stepping on a batch's columns alone or not (``lazy_momentum``).
 
     Only the options' attributes (and ``for_input``, which resolves ``--optimizer auto``) are read: the
     kernels import nothing of sgdcli's other layers.
@@ -99,6 +104,7 @@ def kernel_config(opts, batch: int, threads: int, total_iterations: int,
         average=bool(opts.average),
         average_from=average_start(clock + total_iterations),
         sparse=bool(sparse),
+        lazy_momentum=bool(sparse and lazy_momentum),
         clock=int(clock),
         bias_times=float(bias_times),
     )

@@ -1,18 +1,22 @@
 """What ``--optimizer auto`` trains with on the run's data, and what a step on sparse rows costs.
 
 On dense input auto is nesterov.  On sparse (CSR) input plain sgd steps on
-the columns of a batch's rows alone, while momentum, nesterov, Adam, the
-penalties of the adaptive rules and ``--average`` step on every weight
-(kernels/sparse.py): a step of O(columns) on top of the batch's
-O(nonzeros).  Where the columns are few for a batch's nonzeros, that step
-costs little, and nesterov crosses the flat directions of uncentred sparse
-rows far faster than sgd, so auto is nesterov there too.  It stays sgd
-where the columns outnumber a batch's nonzeros by far (hashed text: a step
-on every weight would cost many times the gradient) and under ``--l1``,
-whose cumulative penalty lands sgd's weights on exactly zero where the
-subgradient only hovers around it; ``--average`` steps on every weight
-whatever the rule, so with it auto is nesterov.  ``bench/sparse_optimizer.py``
-measures both sides: the gap above the optimum and an epoch's time.
+the columns of a batch's rows alone, and so do AdaGrad and RMSprop without
+penalties; Adam, the penalties of the other rules and ``--average`` step on
+every weight (kernels/sparse.py): a step of O(columns) on top of the
+batch's O(nonzeros).  Where the columns are few for a batch's nonzeros,
+that step costs little; where they are many, momentum and nesterov without
+penalties step on a batch's columns too and catch the others up when a row
+touches them (kernels/lazymomentum.py), at about twice sgd's cost.
+Nesterov crosses the flat directions of uncentred sparse rows far faster
+than sgd, so auto is nesterov on sparse input too, but for two cases where
+it is sgd: under ``--l1``, whose cumulative penalty lands sgd's weights on
+exactly zero where the subgradient only hovers around it, and under
+``--l2`` where the columns outnumber a batch's nonzeros by far (hashed
+text: nesterov's step on every weight would cost many times the gradient).
+``--average`` steps on every weight whatever the rule, so with it auto is
+nesterov.  ``bench/sparse_optimizer.py`` measures both sides: the gap above
+the optimum and an epoch's time.
 
 With ``--init-optimizer``, which carries the initial model's optimizer state
 on and so needs its optimizer, auto is that optimizer: a nightly warm start
@@ -29,7 +33,8 @@ from sgdcli.options import TrainOptions
 from sgdcli.reporting.reporter import Reporter
 
 # Columns per nonzero of a batch up to which a step on every weight of sparse input costs about what the batch's
-# own gradient does (an epoch about as long as sgd's): --optimizer auto steps on every weight there.
+# own gradient does (an epoch about as long as sgd's): momentum and Nesterov step on every weight there, and
+# above it on a batch's columns alone, catching the others up when a row touches them (kernels/lazymomentum.py).
 COLUMNS_PER_NONZERO = 4
 
 
@@ -39,6 +44,21 @@ def batch_nonzeros(table: Table, opts: TrainOptions) -> float:
     trained = table.n_rows * (1.0 - opts.val_fraction)
     rows = trained if opts.batch_size is None else min(opts.batch_size, trained)
     return table.X.nonzeros_per_row() * rows
+
+
+def lazy_momentum(table: Table, opts: TrainOptions) -> bool:
+    """Whether momentum and Nesterov, without penalties or --average, step on the columns of a batch of sparse
+    ``table``'s rows alone (the kernels check the rest)."""
+    return table.sparse and _costly(table, opts)
+
+
+def _lazy(table: Table, opts: TrainOptions) -> bool:
+    """Whether the steps of resolved ``opts`` on sparse ``table`` touch only the columns of a batch's rows."""
+    if opts.average:
+        return False
+    if opts.optimizer in ("momentum", "nesterov"):
+        return opts.momentum > 0 and opts.l1 == 0 and opts.l2 == 0 and lazy_momentum(table, opts)
+    return opts.optimizer == "sgd" or (opts.optimizer in ("adagrad", "rmsprop") and opts.l1 == 0 and opts.l2 == 0)
 
 
 def _costly(table: Table, opts: TrainOptions) -> bool:
@@ -55,21 +75,26 @@ def _resolve(table: Table, opts: TrainOptions) -> tuple[TrainOptions, str | None
         if state is not None:  # (none: warmstart.optimizer_clock refuses the run, saying why)
             opts = dataclasses.replace(opts, optimizer=state["optimizer"])
             why = "the --init model's, whose state --init-optimizer carries on"
-    lazy = table.sparse and not opts.average and (opts.l1 > 0 or _costly(table, opts))
+    costly = table.sparse and _costly(table, opts)
+    # nesterov steps on every weight under --l2, and at --momentum 0 is sgd stepping on every weight
+    plain = table.sparse and not opts.average and (opts.l1 > 0 or (costly and (opts.l2 > 0 or opts.momentum == 0)))
     if opts.optimizer == "auto" and table.sparse:
         shape = f"sparse input, {table.n_features:,} columns against about {batch_nonzeros(table, opts):,.0f} " \
                 "nonzeros a batch"
         why = ("--average on sparse input: every step updates every weight whatever the rule" if opts.average else
                "--l1 on sparse input: its cumulative penalty lands weights on exactly zero" if opts.l1 > 0 else
-               f"{shape}: its steps touch only the columns of a batch" if lazy else
+               f"{shape}, and {'--l2' if opts.l2 > 0 else '--momentum 0'}: sgd's steps touch only the columns of a "
+               "batch, nesterov's every weight" if plain else
+               f"{shape}: its steps touch only the columns of a batch, and catch the others up when a row touches "
+               "them" if costly else
                f"{shape}: a step on every weight costs about what a batch's gradient does")
-    return opts.for_input(table.sparse, lazy), why
+    return opts.for_input(table.sparse, plain), why
 
 
 def resolved(table: Table, opts: TrainOptions) -> TrainOptions:
     """``opts`` with --optimizer auto and an unset --standardize resolved for ``table``'s rows: the --init
-    model's optimizer under --init-optimizer; else sgd on sparse input without --average, under --l1 or whose
-    steps on every weight would be costly; else nesterov."""
+    model's optimizer under --init-optimizer; else sgd on sparse input without --average, under --l1, or under
+    --l2 (or at --momentum 0) where nesterov's steps on every weight would be costly; else nesterov."""
     return _resolve(table, opts)[0]
 
 
@@ -80,15 +105,14 @@ def chosen(table: Table, opts: TrainOptions, reporter: Reporter) -> TrainOptions
     opts, why = _resolve(table, opts)
     if why is not None:
         reporter.message(f"--optimizer auto: {opts.optimizer} ({why})")
-    adaptive = opts.optimizer in ("adagrad", "rmsprop")
-    lazy = not opts.average and (opts.optimizer == "sgd" or (adaptive and opts.l1 == 0 and opts.l2 == 0))
-    if table.sparse and not lazy and _costly(table, opts):
-        causes = [name for name, on in (("--l1", opts.l1 > 0 and adaptive), ("--l2", opts.l2 > 0 and adaptive),
+    penalized = opts.optimizer not in ("sgd", "adam")  # whose penalties step on every weight
+    if table.sparse and not _lazy(table, opts) and _costly(table, opts):
+        causes = [name for name, on in (("--l1", opts.l1 > 0 and penalized), ("--l2", opts.l2 > 0 and penalized),
                                         ("--average", opts.average)) if on]
         if opts.optimizer != "sgd" and (given != "auto" or not causes):  # (auto's nesterov: for --average alone)
             causes.insert(0, f"--optimizer {opts.optimizer}")
         reporter.message(f"{', '.join(causes)}: each step updates all {table.n_features:,} weights of the sparse "
                          f"input, against about {batch_nonzeros(table, opts):,.0f} nonzeros a batch; only a "
-                         "batch's columns with --optimizer sgd, or adagrad and rmsprop without --l1 and --l2, and "
-                         "no --average (docs/sparse.md)")
+                         "batch's columns with --optimizer sgd, or adagrad, rmsprop, momentum and nesterov without "
+                         "--l1 and --l2, and no --average (docs/sparse.md)")
     return opts

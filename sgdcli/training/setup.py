@@ -32,6 +32,8 @@ from sgdcli.sizes import format_size, memory_limit
 # Arrays of the model's size that training holds: the weights, their gradient, the optimizer's three slots,
 # the kernels' work arrays and the copies the model file is made from.
 MODEL_COPIES = 8
+# On sparse rows, momentum's catch-up keeps three numbers a column, whatever the outputs (kernels/lazymomentum.py).
+SPARSE_CLOCKS = 3
 
 
 @dataclasses.dataclass(frozen=True)
@@ -140,7 +142,8 @@ def _weighting(table: Table, opts: TrainOptions, labels, count, n_train: int, da
 def check_model_size(table: Table, outputs: int) -> None:
     """The model fits in memory: refused up front, not killed by the out-of-memory killer (a file hashed into
     2^31 columns)."""
-    need, limit = MODEL_COPIES * 8 * outputs * (table.n_features + 1), memory_limit()
+    copies = MODEL_COPIES * outputs + (SPARSE_CLOCKS if table.sparse else 0)
+    need, limit = 8 * copies * (table.n_features + 1), memory_limit()
     if limit is not None and need > limit:
         raise InputError(f"{table.where(table.x_name)}: a model of its {table.n_features:,} features "
                          f"({outputs} output{'s' if outputs > 1 else ''}) needs about {format_size(need)} for its "
