@@ -1,19 +1,19 @@
 """--optimizer sgd against nesterov on sparse (CSR) rows, each at its --lr auto: the gap above the optimum of the
 objective after the default 5 epochs, and an epoch's time, side by side.
 
-Plain sgd steps on the batch's columns alone; nesterov without a penalty does too where the columns outnumber a
-batch's nonzeros over 4 times, catching the others up when a row touches them, and elsewhere steps on every
-weight, at O(columns) a step on top of the batch's O(nonzeros).  The ratio "columns / batch nonzeros" (the
-model's columns over the nonzeros of a batch of 32 rows) says what that costs.  The quality problems are small CSR files as AnnData writes them: softmax over 200
-columns of log counts at 4, 10 and 50 rows a weight (bench/wide_softmax.py's), 400 Zipf-distributed columns
-with 5 to 20 nonzeros a row (linear, logistic, 3-class softmax), 20 columns with one nonzero a row whose values
-differ 10, 100 and 1,000 times in scale, and 2,000 "genes" at 10% density; nesterov also runs with --standardize
-(scaled, not centred).  The gap is the objective (mean loss plus --l2's penalty on the weights of the columns as
-the model sees them, scaled or not) of the model written above its optimum (L-BFGS on the same rows).  The cost
-problems hold 4,000,000 nonzeros each; an epoch's time is the median of epochs 2 to 3 from the model's history.
-The wide problems are bag-of-words rows (binary, Zipf-distributed over 20,000 to 200,000 columns, no penalty),
-where nesterov steps on a batch's columns alone (kernels/lazymomentum.py): the training loss at the defaults,
-the loss on a fifth of the rows held out, and the run's seconds.
+Plain sgd steps on the batch's columns alone; nesterov without --l1 does too where the columns outnumber a
+batch's nonzeros over 4 times, catching the others up when a row touches them, and elsewhere steps on every weight,
+at O(columns) a step on top of the batch's O(nonzeros). The ratio "columns / batch nonzeros" (the model's columns
+over the nonzeros of a batch of 32 rows) says what that costs. The quality problems are small CSR files as AnnData
+writes them: softmax over 200 columns of log counts at 4, 10 and 50 rows a weight (bench/wide_softmax.py's), 400
+Zipf-distributed columns with 5 to 20 nonzeros a row (linear, logistic, 3-class softmax), 20 columns with one
+nonzero a row whose values differ 10, 100 and 1,000 times in scale, and 2,000 "genes" at 10% density; nesterov also
+runs with --standardize (scaled, not centred). The gap is the objective (mean loss plus --l2's penalty on the
+weights of the columns as the model sees them, scaled or not) of the model written above its optimum (L-BFGS on the
+same rows). The cost problems hold 4,000,000 nonzeros each; an epoch's time is the median of epochs 2 to 3 from the
+model's history. The wide problems are bag-of-words rows (binary, Zipf-distributed over 20,000 to 200,000 columns,
+no penalty but on two rows), where nesterov steps on a batch's columns alone (kernels/lazymomentum.py): the
+objective on the rows trained on at the defaults, the loss on a fifth of the rows held out, and the run's seconds.
 
     python bench/sparse_optimizer.py [--quick]
 """
@@ -207,25 +207,28 @@ def wide(folder: str, quick: bool) -> None:
     rng = np.random.default_rng(11)
     rows = 20_000 if quick else 50_000
     out = os.path.join(folder, "m.h5")
-    for cols, lo, hi, model, k in ((20_000, 10, 50, "linear", 1), (20_000, 10, 50, "logistic", 2),
-                                   (200_000, 50, 150, "logistic", 2), (100_000, 5, 15, "logistic", 2),
-                                   (50_000, 20, 60, "softmax", 5)):
+    for cols, lo, hi, model, k, l2s in ((20_000, 10, 50, "linear", 1, (0.0,)),
+                                        (20_000, 10, 50, "logistic", 2, (0.0, 1e-5, 1e-4)),
+                                        (200_000, 50, 150, "logistic", 2, (0.0,)),
+                                        (100_000, 5, 15, "logistic", 2, (0.0,)),
+                                        (50_000, 20, 60, "softmax", 5, (0.0,))):
         X = words(rng, rows, cols, lo, hi)
         y = labels(rng, X, model, k, scale=0.5)
         cut = rows * 4 // 5
         path = os.path.join(folder, "w.h5")
         write(path, X[:cut], y[:cut])
-        cells = []
-        for optimizer in OPTIMIZERS:
-            fit = train(path, out, model, "--optimizer", optimizer)
-            if isinstance(fit, str):
-                cells.append(fit)
-                continue
-            losses = [objective(model, X[part], y[part], fit["W"], fit["b"], 0.0)
-                      for part in (slice(cut), slice(cut, None))]
-            cells.append(f"{losses[0]:.4f}, {losses[1]:.4f}, {sum(h['seconds'] for h in fit['history']):.2f}")
-        print(f"{f'{model} {cols:,} cols, {lo}-{hi} nnz':34}{ratio(X):15.1f}" + "".join(f"{c:>30}" for c in cells),
-              flush=True)
+        for l2 in l2s:  # "train": the objective, --l2's penalty included; held out: the loss
+            cells = []
+            for optimizer in OPTIMIZERS:
+                fit = train(path, out, model, "--optimizer", optimizer, "--l2", l2)
+                if isinstance(fit, str):
+                    cells.append(fit)
+                    continue
+                losses = [objective(model, X[part], y[part], fit["W"], fit["b"], penalty)
+                          for part, penalty in ((slice(cut), l2), (slice(cut, None), 0.0))]
+                cells.append(f"{losses[0]:.4f}, {losses[1]:.4f}, {sum(h['seconds'] for h in fit['history']):.2f}")
+            name = f"{model} {cols:,} cols, {lo}-{hi} nnz" + (f", --l2 {l2:g}" if l2 else "")
+            print(f"{name:34}{ratio(X):15.1f}" + "".join(f"{c:>30}" for c in cells), flush=True)
 
 
 def main() -> int:

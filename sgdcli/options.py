@@ -35,9 +35,9 @@ METRICS = {
 MODEL_METRICS = {"quantile": ("pinball", "below"), "poisson": ("deviance",)}
 OPTIMIZERS = ("auto", "sgd", "momentum", "nesterov", "adagrad", "rmsprop", "adam")
 # What --optimizer auto trains with where a step may update every weight ("dense"), and where its steps should touch
-# only the columns of a batch's sparse rows ("sparse": under --l1, or --l2 on many columns, momentum's steps update
-# every weight).  training/autooptimizer.py says which a run's data and options call for; without it, all sparse
-# input is the second kind.
+# only the columns of a batch's sparse rows ("sparse": under --l1 momentum's steps update every weight).
+# training/autooptimizer.py says which a run's data and options call for; without it, all sparse input is the
+# second kind.
 AUTO_OPTIMIZER = {"dense": "nesterov", "sparse": "sgd"}
 # Whether --standardize, unset, is on: for dense input; not for sparse input, which could only be scaled (centering
 # would make it dense), and scaling a rare binary column by its small deviation magnifies it (bench/sparse.py).
@@ -225,9 +225,8 @@ class TrainOptions:
     lr: float | str = _option("auto", "Learning rate (before --lr-scaling); auto: chosen from the data before "
                                       "training (docs/training.md).", kind="rate")
     optimizer: str = _option("auto", "Update rule; see the optimizer table in docs/training.md. auto: nesterov; "
-                                     "sgd on sparse (CSR) input with --l1, or with --l2 and over 4 times as many "
-                                     "columns as a batch has nonzeros (docs/sparse.md); with --init-optimizer, the "
-                                     "initial model's.", choices=OPTIMIZERS)
+                                     "sgd on sparse (CSR) input with --l1 (docs/sparse.md); with --init-optimizer, "
+                                     "the initial model's.", choices=OPTIMIZERS)
     momentum: float = _option(0.9, "For momentum and nesterov.")
     beta1: float = _option(0.9, "Adam's first-moment decay.")
     beta2: float = _option(0.999, "Adam's second-moment decay; rmsprop's decay.")

@@ -111,26 +111,32 @@ def test_other_rules_match_the_dense_reference(optimizer, extra):
     np.testing.assert_allclose(state.params(extra.get("average", False)), want, rtol=1e-9, atol=1e-12)
 
 
-@pytest.mark.parametrize("model,optimizer,momentum,batch,pieces,rows,density", [
-    ("logistic", "momentum", 0.8, 1, 1, 157, 0.15),  # 157 steps a call, a new base each 62
-    ("softmax", "nesterov", 0.9, 5, 4, 157, 0.15),
-    ("linear", "nesterov", 0.5, 8, 1, 157, 0.15),  # a new base each 21 steps
-    ("logistic", "momentum", 0.0, 4, 2, 157, 0.15),  # no momentum: the plain step
-    ("logistic", "momentum", 0.9, 1, 3, 157, 0.15),
-    ("huber", "nesterov", 0.99, 1, 5, 157, 0.15),
-    # a column in 1 row of 100 sits out bases whole; 95 bases a call: the oldest's velocities decay to nothing
-    ("logistic", "nesterov", 0.5, 1, 1, 2000, 0.01),
+@pytest.mark.parametrize("model,optimizer,momentum,batch,pieces,rows,density,l2", [
+    ("logistic", "momentum", 0.8, 1, 1, 157, 0.15, 0.0),  # 157 steps a call, a new base each 31
+    ("softmax", "nesterov", 0.9, 5, 4, 157, 0.15, 0.0),
+    ("linear", "nesterov", 0.5, 8, 1, 157, 0.15, 0.0),  # a new base each 12 steps
+    ("logistic", "momentum", 0.0, 4, 2, 157, 0.15, 0.0),  # no momentum: the plain step
+    ("logistic", "momentum", 0.9, 1, 3, 157, 0.15, 0.0),
+    ("huber", "nesterov", 0.99, 1, 5, 157, 0.15, 0.0),
+    # a column in 1 row of 100 sits out bases whole; 166 bases a call
+    ("logistic", "nesterov", 0.5, 1, 1, 2000, 0.01, 0.0),
+    ("logistic", "momentum", 0.9, 1, 3, 157, 0.15, 0.1),  # the penalty moves every weight at every step
+    ("softmax", "nesterov", 0.9, 5, 4, 157, 0.15, 1.0),
+    ("logistic", "nesterov", 0.5, 1, 1, 2000, 0.01, 5.0),  # lr·l2 = 0.1: det P falls by 0.9 too
+    ("linear", "momentum", 0.8, 1, 1, 157, 0.15, 0.5),
+    ("linear", "nesterov", 0.9, 8, 2, 157, 0.15, 30.0),  # lr·l2 over a half: the dense step
 ])
-def test_lazy_momentum_matches_the_dense_reference(model, optimizer, momentum, batch, pieces, rows, density):
-    """Momentum and Nesterov without penalties step on the touched columns only and catch the rest up from the
-    running sums (kernels/lazymomentum.py): the same weights as every weight's step at every update, to rounding,
-    under a rate that changes every step and the bias's own rate, a batch spanning calls."""
+def test_lazy_momentum_matches_the_dense_reference(model, optimizer, momentum, batch, pieces, rows, density, l2):
+    """Momentum and Nesterov without --l1 step on the touched columns only and catch the rest up from the
+    running products (kernels/lazymomentum.py): the same weights as every weight's step at every update, to
+    rounding, under a rate that changes every step, --l2 or not, and the bias's own rate, a batch spanning
+    calls."""
     X, y, order = problem(model, n=rows, density=density)
     k_out = 3 if model == "softmax" else 1
     d = X.shape[1]
     scale = np.random.default_rng(1).uniform(0.5, 2.0, d)
     opts = naive.options(model=model, lr=0.02, optimizer=optimizer, momentum=momentum, schedule="invscaling",
-                         power_t=0.5)
+                         power_t=0.5, l2=l2)
     iters = -(-len(order) // batch)
     cfg = kernel_config(opts, batch, 1, 2 * iters, sparse=True, bias_times=3.0, lazy_momentum=True)
     state = run_kernel(cfg, X, y, order, scale, k_out, True, pieces)
@@ -140,14 +146,15 @@ def test_lazy_momentum_matches_the_dense_reference(model, optimizer, momentum, b
     for epoch in range(2):
         for start in range(0, len(order), batch):
             lr = 0.02 / (t + 1) ** 0.5
-            grad = naive.batch_gradient(model, W, Z, y, order[start:start + batch], divisor=batch if start else None)
+            grad = naive.batch_gradient(model, W, Z, y, order[start:start + batch], l2=l2,
+                                        divisor=batch if start else None)
             W = opt.step(W, grad, np.append(np.full(d, lr), 3.0 * lr))
             t += 1
     assert state.counters[ks.T] == t
-    # a catch-up's rounding is relative to the column's velocity, not to its weight: to 1e-9 of the largest
-    np.testing.assert_allclose(state.W, W, rtol=0, atol=1e-9 * np.abs(W).max())
+    # a catch-up's rounding is relative to the column's move, not to its weight: to 1e-10 of the largest
+    np.testing.assert_allclose(state.W, W, rtol=0, atol=1e-10 * np.abs(W).max())
     velocity = opt.a * np.append(np.ones(d), 3.0)  # the kernels sum the bias's gradient at its own rate
-    np.testing.assert_allclose(state.slots[0], velocity, rtol=0, atol=1e-9 * np.abs(velocity).max())
+    np.testing.assert_allclose(state.slots[0], velocity, rtol=0, atol=1e-10 * np.abs(velocity).max())
 
 
 @pytest.mark.parametrize("optimizer,batch", [("sgd", 16), ("sgd", 1), ("momentum", 8)])

@@ -1,6 +1,6 @@
 """--optimizer auto on sparse (CSR) input: nesterov, on every weight where that costs about a batch's gradient
-and on a batch's columns where the columns far outnumber its nonzeros; sgd under --l1, and under --l2 where
-nesterov would step on many weights (training/autooptimizer.py)."""
+and on a batch's columns where the columns far outnumber its nonzeros; sgd under --l1
+(training/autooptimizer.py)."""
 
 import re
 
@@ -51,8 +51,9 @@ def pair(tmp_path_factory):
                         "costs about what a batch's gradient does"),
     (1, [], "nesterov", "sparse input, 1,000 columns against about 64 nonzeros a batch: its steps touch only the "
                         "columns of a batch, and catch the others up when a row touches them"),
-    (1, ["--l2", "1e-4"], "sgd", "sparse input, 1,000 columns against about 64 nonzeros a batch, and --l2: sgd's "
-                                 "steps touch only the columns of a batch, nesterov's every weight"),
+    (1, ["--l2", "1e-4"], "nesterov", "sparse input, 1,000 columns against about 64 nonzeros a batch: its steps "
+                                      "touch only the columns of a batch, and catch the others up when a row "
+                                      "touches them"),
     (1, ["--momentum", "0"], "sgd", "sparse input, 1,000 columns against about 64 nonzeros a batch, and --momentum "
                                     "0: sgd's steps touch only the columns of a batch, nesterov's every weight"),
     # the same file in batches of 256: 512 nonzeros, half its columns
@@ -72,16 +73,16 @@ def test_auto_steps_on_every_weight_of_sparse_input_where_that_costs_about_a_bat
 
 def test_a_full_batch_is_costed_by_the_rows_it_trains_on(tmp_path):
     """350 columns, one nonzero a row: a full batch of 100 rows is 100 nonzeros, and of the 80 that --val-fraction
-    0.2 leaves to train on, 80, which the columns outnumber over 4 times (it counted the 20 held out): with --l2,
-    sgd there."""
+    0.2 leaves to train on, 80, which the columns outnumber over 4 times (it counted the 20 held out): nesterov
+    steps on every weight of the first, on the batch's columns of the second."""
     rng = np.random.default_rng(2)
     M = scipy_sparse.csr_matrix((np.ones(100, np.float32), rng.integers(0, 350, 100), np.arange(101)), shape=(100, 350))
     path = write_csr(tmp_path / "one.h5", M, rng.integers(0, 2, 100))
-    for extra, chosen, nonzeros in (([], "nesterov", 100), (["--val-fraction", "0.2"], "sgd", 80)):
-        code, out, err = cli("train", path, "-o", tmp_path / "m.h5", "--epochs", "1", "--batch-size", "full",
-                             "--l2", "1e-4", *extra)
-        assert code == 0 and f"--optimizer auto: {chosen} (sparse input, 350 columns against about {nonzeros} " \
-            "nonzeros a batch" in err, err
+    for extra, nonzeros, why in (([], 100, "a step on every weight costs about what a batch's gradient does"),
+                                 (["--val-fraction", "0.2"], 80, "its steps touch only the columns of a batch")):
+        code, out, err = cli("train", path, "-o", tmp_path / "m.h5", "--epochs", "1", "--batch-size", "full", *extra)
+        assert code == 0 and f"--optimizer auto: nesterov (sparse input, 350 columns against about {nonzeros} " \
+            f"nonzeros a batch: {why}" in err, err
 
 
 def test_a_step_on_every_weight_says_what_it_costs_where_the_columns_far_outnumber_a_batchs_nonzeros(tmp_path,
@@ -91,8 +92,8 @@ def test_a_step_on_every_weight_says_what_it_costs_where_the_columns_far_outnumb
                        (["--optimizer", "sgd", "--l1", "1e-4", "--average"], "--average")):
         code, out, err = cli("train", pair[1], "-o", tmp_path / "m.h5", "--epochs", "1", *extra)
         assert code == 0 and (f"{why}: each step updates all 1,000 weights of the sparse input, against about 64 "
-                              "nonzeros a batch; only a batch's columns with --optimizer sgd, or adagrad, rmsprop, "
-                              "momentum and nesterov without --l1 and --l2, and no --average "
+                              "nonzeros a batch; only a batch's columns with --optimizer sgd, adagrad and rmsprop "
+                              "without --l1 and --l2, momentum and nesterov without --l1, and no --average "
                               "(docs/sparse.md)\n") in err, err
     for path, extra in ((pair[1], ["--optimizer", "rmsprop"]), (pair[1], ["--optimizer", "sgd", "--l1", "1e-4"]),
                         (pair[0], ["--optimizer", "adam"])):  # lazy steps; a step on 400 weights costs little
@@ -101,12 +102,12 @@ def test_a_step_on_every_weight_says_what_it_costs_where_the_columns_far_outnumb
 
 
 def test_momentum_steps_on_a_batchs_columns_where_they_are_few_of_many(tmp_path, pair):
-    """1,000 columns against 64 nonzeros a batch: nesterov and momentum catch a column's velocity up when a row
-    touches it (kernels/lazymomentum.py), and are not told that each step updates every weight; --l2 moves every
-    weight at every step, and without momentum the plain step is on every weight."""
-    for extra, why in ((["--optimizer", "nesterov"], None), (["--optimizer", "momentum"], None),
-                       (["--optimizer", "nesterov", "--l2", "1e-4"],
-                        "--optimizer nesterov, --l2: each step updates all 1,000 weights of the sparse input, against "
+    """1,000 columns against 64 nonzeros a batch: nesterov and momentum catch a column's weight and velocity up
+    when a row touches it (kernels/lazymomentum.py), with --l2 too, and are not told that each step updates every
+    weight; --l1 moves every weight at every step, and without momentum the plain step is on every weight."""
+    for extra, why in ((["--optimizer", "nesterov"], None), (["--optimizer", "momentum", "--l2", "1e-3"], None),
+                       (["--optimizer", "nesterov", "--l1", "1e-4"],
+                        "--optimizer nesterov, --l1: each step updates all 1,000 weights of the sparse input, against "
                         "about 64 nonzeros a batch"),
                        (["--optimizer", "momentum", "--momentum", "0"], "--optimizer momentum: each step updates all "
                                                                         "1,000 weights")):
@@ -139,12 +140,13 @@ def test_sparse_rows_of_many_columns_a_row_train_near_the_optimum_at_the_default
     assert objective(m.weights.ravel(), float(m.bias[0])) < 1.02 * best
 
 
-@pytest.mark.parametrize("which", [0, 1])
+@pytest.mark.parametrize("which,l2", [(0, 0.0), (1, 0.0), (1, 1e-3)])
 def test_the_default_on_sparse_rows_resumes_mid_epoch_to_the_uninterrupted_runs_bytes(tmp_path, pair, monkeypatch,
-                                                                                     which):
+                                                                                     which, l2):
     """Nesterov's velocity on every weight, from the sparse kernel's gradient, is saved and restored at each
     safe point as the dense kernels' is, and so where it steps on a batch's columns alone (the second file:
-    every velocity is caught up at the end of each kernel call); two threads give the same bytes twice."""
+    every weight and velocity is caught up at the end of each kernel call, --l2 or not); two threads give the
+    same bytes twice."""
     import signal
 
     from sgdcli import RunControl, train
@@ -157,7 +159,7 @@ def test_the_default_on_sparse_rows_resumes_mid_epoch_to_the_uninterrupted_runs_
 
     lazy, config = [], runrate.kernel_config
     monkeypatch.setattr(runrate, "kernel_config", lambda *a, **k: lazy.append(k["lazy_momentum"]) or config(*a, **k))
-    options, path = TrainOptions(epochs=2, threads=2), pair[which]
+    options, path = TrainOptions(epochs=2, threads=2, l2=l2), pair[which]
     straight = train(path, options)
     assert straight.options["optimizer"] == "nesterov" and set(lazy) == {which == 1}
     assert train(path, options).weights.tobytes() == straight.weights.tobytes()
@@ -192,11 +194,11 @@ def test_init_optimizer_keeps_the_initial_models_rule_where_the_days_file_would_
     code, out, err = cli("train", pair[1], "-o", tmp_path / "m.h5", "--epochs", "1")
     assert code == 0 and "--optimizer auto: nesterov" in err, err
     code, out, err = cli("train", pair[1], "-o", tmp_path / "m.h5", "--epochs", "1", "--init", tmp_path / "m.h5",
-                         "--init-optimizer", "--l2", "1e-4")
+                         "--init-optimizer", "--momentum", "0")
     assert code == 0 and ("--optimizer auto: nesterov (the --init model's, whose state --init-optimizer carries "
                           "on)\n") in err, err
     code, out, err = cli("train", pair[1], "-o", tmp_path / "n.h5", "--epochs", "1", "--init", tmp_path / "m.h5",
-                         "--l2", "1e-4")
+                         "--momentum", "0")
     assert code == 0 and "--optimizer auto: sgd (sparse input" in err, err  # no state carried: the file's choice
 
 

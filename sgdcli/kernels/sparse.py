@@ -26,11 +26,12 @@ AdaGrad and RMSprop without L1, L2 or averaging are lazy too, and exact: a
 weight whose gradient is zero does not move, AdaGrad's sum does not change,
 and RMSprop's decays by β2 a step, which a touch catches up at once (the
 steps each average has seen are kept in the second slot).  So are momentum
-and Nesterov without them, on columns many for a batch's nonzeros
-(``cfg.lazy_momentum``): a velocity decays geometrically, which a touch
-catches up from two running sums (kernels/lazymomentum.py), to rounding.
-Adam, the penalties of the other rules and averaging change every weight
-at every step (and so do momentum and Nesterov on fewer columns, where one
+and Nesterov without L1 or averaging, on columns many for a batch's
+nonzeros (``cfg.lazy_momentum``): an untouched weight and its velocity move
+by the same 2×2 matrix a step, L2 or not, which a touch catches up from
+their running product (kernels/lazymomentum.py), to rounding.  Adam, the
+penalties of the adaptive rules, L1 and averaging change every weight at
+every step (and so do momentum and Nesterov on fewer columns, where one
 pass over every weight costs less than the catch-ups), so with any of them
 a batch's step is the dense kernels' own
 (``optimizers.step`` over every weight, L1 as its subgradient, O(features) a
@@ -217,8 +218,8 @@ def _step(cfg, W, G, slots, a, touched, n_touched, marks, rows, t, epoch, lazy):
         _lazy_adaptive(cfg, W, G, slots, touched, n_touched, marks, rows, t, epoch)
         return a, _finite(W, touched, n_touched)
     if lazymomentum.lazy_momentum(cfg):
-        S, bases, now = lazy
-        return a, lazymomentum.step(cfg, W, G, slots, S, bases, now, touched, n_touched, marks, rows,
+        S, bases, base_of, now = lazy
+        return a, lazymomentum.step(cfg, W, G, slots, S, bases, base_of, now, touched, n_touched, marks, rows,
                                     lr_at(cfg, t, epoch))
     return a, _dense_step(cfg, W, G, slots, touched, n_touched, marks, rows, t, epoch)
 
@@ -245,8 +246,8 @@ def _settle(cfg, W, slots, a, t, lazy):
                     A[k, j] *= cfg.beta2 ** (clock - seen[k, j])
                     seen[k, j] = clock
         elif lazymomentum.lazy_momentum(cfg):
-            S, bases, now = lazy
-            return lazymomentum.settle(cfg, W, slots, S, bases, now)
+            S, bases, base_of, now = lazy
+            return lazymomentum.settle(W, slots, S, bases, base_of, now)
     return True
 
 
@@ -286,7 +287,7 @@ def train_block_sparse(cfg, data, indices, starts, lens, y, scale, W, G, slots, 
             if penalty:
                 _catch_up_row(W, slots[SLOT_A], a, indices, lo, hi)
             elif momentum:
-                lazymomentum.catch_up_row(cfg, W, slots, lazy[0], lazy[1], lazy[2], indices, lo, hi)
+                lazymomentum.catch_up_row(W, slots, lazy[0], lazy[1], lazy[2], lazy[3], indices, lo, hi)
         if k_out == 1:  # scalars, in registers (the single-output loss), as the dense kernels do
             acc = 0.0
             if scale is None:

@@ -2,21 +2,20 @@
 
 On dense input auto is nesterov.  On sparse (CSR) input plain sgd steps on
 the columns of a batch's rows alone, and so do AdaGrad and RMSprop without
-penalties; Adam, the penalties of the other rules and ``--average`` step on
-every weight (kernels/sparse.py): a step of O(columns) on top of the
-batch's O(nonzeros).  Where the columns are few for a batch's nonzeros,
-that step costs little; where they are many, momentum and nesterov without
-penalties step on a batch's columns too and catch the others up when a row
-touches them (kernels/lazymomentum.py), at about twice sgd's cost.
-Nesterov crosses the flat directions of uncentred sparse rows far faster
-than sgd, so auto is nesterov on sparse input too, but for two cases where
-it is sgd: under ``--l1``, whose cumulative penalty lands sgd's weights on
-exactly zero where the subgradient only hovers around it, and under
-``--l2`` where the columns outnumber a batch's nonzeros by far (hashed
-text: nesterov's step on every weight would cost many times the gradient).
-``--average`` steps on every weight whatever the rule, so with it auto is
-nesterov.  ``bench/sparse_optimizer.py`` measures both sides: the gap above
-the optimum and an epoch's time.
+penalties; Adam, the penalties of the adaptive rules, ``--l1`` under
+momentum and ``--average`` step on every weight (kernels/sparse.py): a
+step of O(columns) on top of the batch's O(nonzeros).  Where the columns
+are few for a batch's nonzeros, that step costs little; where they are
+many, momentum and nesterov without ``--l1`` step on a batch's columns too
+and catch the others up when a row touches them (kernels/lazymomentum.py),
+at about twice sgd's cost.  Nesterov crosses the flat directions of
+uncentred sparse rows far faster than sgd, so auto is nesterov on sparse
+input too, except under ``--l1``, whose cumulative penalty lands sgd's
+weights on exactly zero where the subgradient only hovers around it (and at
+``--momentum 0`` on many columns, where nesterov is sgd stepping on every
+weight).  ``--average`` steps on every weight whatever the rule, so with it
+auto is nesterov.  ``bench/sparse_optimizer.py`` measures both sides: the
+gap above the optimum and an epoch's time.
 
 With ``--init-optimizer``, which carries the initial model's optimizer state
 on and so needs its optimizer, auto is that optimizer: a nightly warm start
@@ -47,7 +46,7 @@ def batch_nonzeros(table: Table, opts: TrainOptions) -> float:
 
 
 def lazy_momentum(table: Table, opts: TrainOptions) -> bool:
-    """Whether momentum and Nesterov, without penalties or --average, step on the columns of a batch of sparse
+    """Whether momentum and Nesterov, without --l1 or --average, step on the columns of a batch of sparse
     ``table``'s rows alone (the kernels check the rest)."""
     return table.sparse and _costly(table, opts)
 
@@ -56,8 +55,8 @@ def _lazy(table: Table, opts: TrainOptions) -> bool:
     """Whether the steps of resolved ``opts`` on sparse ``table`` touch only the columns of a batch's rows."""
     if opts.average:
         return False
-    if opts.optimizer in ("momentum", "nesterov"):
-        return opts.momentum > 0 and opts.l1 == 0 and opts.l2 == 0 and lazy_momentum(table, opts)
+    if opts.optimizer in ("momentum", "nesterov"):  # (and lr·l2 at most a half, which the kernels check)
+        return opts.momentum > 0 and opts.l1 == 0 and lazy_momentum(table, opts)
     return opts.optimizer == "sgd" or (opts.optimizer in ("adagrad", "rmsprop") and opts.l1 == 0 and opts.l2 == 0)
 
 
@@ -76,15 +75,15 @@ def _resolve(table: Table, opts: TrainOptions) -> tuple[TrainOptions, str | None
             opts = dataclasses.replace(opts, optimizer=state["optimizer"])
             why = "the --init model's, whose state --init-optimizer carries on"
     costly = table.sparse and _costly(table, opts)
-    # nesterov steps on every weight under --l2, and at --momentum 0 is sgd stepping on every weight
-    plain = table.sparse and not opts.average and (opts.l1 > 0 or (costly and (opts.l2 > 0 or opts.momentum == 0)))
+    # at --momentum 0 nesterov is sgd stepping on every weight
+    plain = table.sparse and not opts.average and (opts.l1 > 0 or (costly and opts.momentum == 0))
     if opts.optimizer == "auto" and table.sparse:
         shape = f"sparse input, {table.n_features:,} columns against about {batch_nonzeros(table, opts):,.0f} " \
                 "nonzeros a batch"
         why = ("--average on sparse input: every step updates every weight whatever the rule" if opts.average else
                "--l1 on sparse input: its cumulative penalty lands weights on exactly zero" if opts.l1 > 0 else
-               f"{shape}, and {'--l2' if opts.l2 > 0 else '--momentum 0'}: sgd's steps touch only the columns of a "
-               "batch, nesterov's every weight" if plain else
+               f"{shape}, and --momentum 0: sgd's steps touch only the columns of a batch, nesterov's every weight"
+               if plain else
                f"{shape}: its steps touch only the columns of a batch, and catch the others up when a row touches "
                "them" if costly else
                f"{shape}: a step on every weight costs about what a batch's gradient does")
@@ -93,8 +92,8 @@ def _resolve(table: Table, opts: TrainOptions) -> tuple[TrainOptions, str | None
 
 def resolved(table: Table, opts: TrainOptions) -> TrainOptions:
     """``opts`` with --optimizer auto and an unset --standardize resolved for ``table``'s rows: the --init
-    model's optimizer under --init-optimizer; else sgd on sparse input without --average, under --l1, or under
-    --l2 (or at --momentum 0) where nesterov's steps on every weight would be costly; else nesterov."""
+    model's optimizer under --init-optimizer; else sgd on sparse input without --average, under --l1, or at
+    --momentum 0 where nesterov's steps on every weight would be costly; else nesterov."""
     return _resolve(table, opts)[0]
 
 
@@ -113,6 +112,6 @@ def chosen(table: Table, opts: TrainOptions, reporter: Reporter) -> TrainOptions
             causes.insert(0, f"--optimizer {opts.optimizer}")
         reporter.message(f"{', '.join(causes)}: each step updates all {table.n_features:,} weights of the sparse "
                          f"input, against about {batch_nonzeros(table, opts):,.0f} nonzeros a batch; only a "
-                         "batch's columns with --optimizer sgd, or adagrad, rmsprop, momentum and nesterov without "
-                         "--l1 and --l2, and no --average (docs/sparse.md)")
+                         "batch's columns with --optimizer sgd, adagrad and rmsprop without --l1 and --l2, momentum "
+                         "and nesterov without --l1, and no --average (docs/sparse.md)")
     return opts
