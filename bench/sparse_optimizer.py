@@ -203,7 +203,7 @@ def words(rng, rows: int, cols: int, lo: int, hi: int):
 
 
 def wide(folder: str, quick: bool) -> None:
-    print(f"\n{'problem':34}{'cols/batch nnz':>15}" + "".join(f"{o + ': train, held out, s':>30}" for o in OPTIMIZERS))
+    print(f"\n{'problem':44}{'cols/batch nnz':>15}" + "".join(f"{o + ': train, held out, s':>30}" for o in OPTIMIZERS))
     rng = np.random.default_rng(11)
     rows = 20_000 if quick else 50_000
     out = os.path.join(folder, "m.h5")
@@ -228,7 +228,7 @@ def wide(folder: str, quick: bool) -> None:
                           for part, penalty in ((slice(cut), l2), (slice(cut, None), 0.0))]
                 cells.append(f"{losses[0]:.4f}, {losses[1]:.4f}, {sum(h['seconds'] for h in fit['history']):.2f}")
             name = f"{model} {cols:,} cols, {lo}-{hi} nnz" + (f", --l2 {l2:g}" if l2 else "")
-            print(f"{name:34}{ratio(X):15.1f}" + "".join(f"{c:>30}" for c in cells), flush=True)
+            print(f"{name:44}{ratio(X):15.1f}" + "".join(f"{c:>30}" for c in cells), flush=True)
 
 
 def main() -> int:
