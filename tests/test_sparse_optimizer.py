@@ -106,7 +106,7 @@ def test_momentum_steps_on_a_batchs_columns_where_they_are_few_of_many(tmp_path,
     when a row touches it (kernels/lazymomentum.py), with --l2 too, and are not told that each step updates every
     weight; --l1 moves every weight at every step, and without momentum the plain step is on every weight."""
     for extra, why in ((["--optimizer", "nesterov"], None), (["--optimizer", "momentum", "--l2", "1e-3"], None),
-                       (["--optimizer", "nesterov", "--l1", "1e-4"],
+                       (["--optimizer", "nesterov", "--l1", "1e-4", "--l2", "1e-4"],
                         "--optimizer nesterov, --l1: each step updates all 1,000 weights of the sparse input, against "
                         "about 64 nonzeros a batch"),
                        (["--optimizer", "momentum", "--momentum", "0"], "--optimizer momentum: each step updates all "

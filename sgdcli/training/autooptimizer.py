@@ -8,7 +8,7 @@ step of O(columns) on top of the batch's O(nonzeros).  Where the columns
 are few for a batch's nonzeros, that step costs little; where they are
 many, momentum and nesterov without ``--l1`` step on a batch's columns too
 and catch the others up when a row touches them (kernels/lazymomentum.py),
-at about twice sgd's cost.  Nesterov crosses the flat directions of
+at two to three times sgd's cost.  Nesterov crosses the flat directions of
 uncentred sparse rows far faster than sgd, so auto is nesterov on sparse
 input too, except under ``--l1``, whose cumulative penalty lands sgd's
 weights on exactly zero where the subgradient only hovers around it (and at
@@ -104,9 +104,10 @@ def chosen(table: Table, opts: TrainOptions, reporter: Reporter) -> TrainOptions
     opts, why = _resolve(table, opts)
     if why is not None:
         reporter.message(f"--optimizer auto: {opts.optimizer} ({why})")
-    penalized = opts.optimizer not in ("sgd", "adam")  # whose penalties step on every weight
+    l1_steps = opts.optimizer not in ("sgd", "adam")  # rules whose penalty steps on every weight (adam: always)
+    l2_steps = opts.optimizer in ("adagrad", "rmsprop")
     if table.sparse and not _lazy(table, opts) and _costly(table, opts):
-        causes = [name for name, on in (("--l1", opts.l1 > 0 and penalized), ("--l2", opts.l2 > 0 and penalized),
+        causes = [name for name, on in (("--l1", opts.l1 > 0 and l1_steps), ("--l2", opts.l2 > 0 and l2_steps),
                                         ("--average", opts.average)) if on]
         if opts.optimizer != "sgd" and (given != "auto" or not causes):  # (auto's nesterov: for --average alone)
             causes.insert(0, f"--optimizer {opts.optimizer}")
