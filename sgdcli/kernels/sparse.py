@@ -25,18 +25,18 @@ and ``u`` its unused bias column.
 AdaGrad and RMSprop without L1, L2 or averaging are lazy too, and exact: a
 weight whose gradient is zero does not move, AdaGrad's sum does not change,
 and RMSprop's decays by β2 a step, which a touch catches up at once (the
-steps each average has seen are kept in the second slot).  So are momentum
-and Nesterov without L1 or averaging, on columns many for a batch's
-nonzeros (``cfg.lazy_momentum``): an untouched weight and its velocity move
-by the same 2×2 matrix a step, L2 or not, which a touch catches up from
-their running product (kernels/lazymomentum.py), to rounding.  Adam, the
-penalties of the adaptive rules, L1 and averaging change every weight at
-every step (and so do momentum and Nesterov on fewer columns, where one
-pass over every weight costs less than the catch-ups), so with any of them
-a batch's step is the dense kernels' own
-(``optimizers.step`` over every weight, L1 as its subgradient, O(features) a
-step) while its gradient still costs the batch's nonzeros: the same updates
-as on the dense copy of the rows, at the cost docs/sparse.md states.
+steps each average has seen are kept in the second slot). So are momentum
+and Nesterov without L1 or averaging, on columns many for a batch's nonzeros
+(``cfg.lazy_momentum``): an untouched weight and its velocity move by the
+same 2×2 matrix a step, L2 or not, which a touch catches up from their
+running product (kernels/lazymomentum.py), to rounding. Adam, the penalties
+of the adaptive rules, L1 and averaging change every weight at every step
+(and so do momentum and Nesterov on fewer columns, where one pass over every
+weight costs less than the catch-ups), so with any of them a batch's step is
+the dense kernels' own (``optimizers.step`` over every weight, L1 as its
+subgradient, O(features) a step) while its gradient still costs the batch's
+nonzeros: the same updates as on the dense copy of the rows, at the cost
+docs/sparse.md states.
 """
 
 from __future__ import annotations
@@ -45,8 +45,8 @@ import math
 
 import numpy as np
 
-from sgdcli.kernels.intrinsics import AHEAD, prefetch_span
 from sgdcli.kernels import lazymomentum
+from sgdcli.kernels.intrinsics import AHEAD, prefetch_span
 from sgdcli.kernels.jit import kernel
 from sgdcli.kernels.losses import loss_grad, loss_grad_one, weighed, weighed_scores
 from sgdcli.kernels.optimizers import ADAGRAD, RMSPROP, SGD, SLOT_A, SLOT_B, step
