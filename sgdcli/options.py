@@ -32,7 +32,7 @@ METRICS = {
     "binary": ("rows", "accuracy", "log_loss", "auc", "precision", "recall", "f1"),
     "multiclass": ("rows", "accuracy", "log_loss"),
 }
-MODEL_METRICS = {"quantile": ("pinball", "below"), "poisson": ("deviance",)}
+MODEL_METRICS = {"huber": ("huber",), "quantile": ("pinball", "below"), "poisson": ("deviance",)}
 OPTIMIZERS = ("auto", "sgd", "momentum", "nesterov", "adagrad", "rmsprop", "adam")
 # What --optimizer auto trains with where a step may update every weight ("dense"), and where its steps should touch
 # only the columns of a batch's sparse rows ("sparse": under --l1 momentum's steps update every weight).

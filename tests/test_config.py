@@ -404,8 +404,8 @@ def test_a_bad_item_of_a_grid_list_names_the_file_and_key(tmp_path, binary_file,
     ("plot", "output = \"curves.txt\"", "-o curves.txt: cannot tell the image format; end the name in .png, "
                                          ".pdf or .svg"),
     ("evaluate", "fail_over = \"logloss=0.5\"", "--fail-over: unknown metric 'logloss' (known: accuracy, auc, "
-                                                "below, deviance, f1, log_loss, mae, mse, pinball, precision, r2, "
-                                                "recall, rmse)"),
+                                                "below, deviance, f1, huber, log_loss, mae, mse, pinball, precision, "
+                                                "r2, recall, rmse)"),
 ])
 def test_print_config_refuses_a_setting_the_run_refuses_before_it_starts(tmp_path, command, table, message):
     """--print-config ran none of the command's own checks of its settings: a file that the nightly run would

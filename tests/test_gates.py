@@ -58,7 +58,7 @@ def test_every_failed_gate_is_named(binary_model, binary_file):
 
 @pytest.mark.parametrize("args,message", [
     (["--fail-under", "acc=0.9"], "--fail-under: unknown metric 'acc' (known: accuracy, auc, below, deviance, f1, "
-                                  "log_loss, mae, mse, pinball, precision, r2, recall, rmse)"),
+                                  "huber, log_loss, mae, mse, pinball, precision, r2, recall, rmse)"),
     (["--fail-over", "log_loss"], "--fail-over: expected METRIC=VALUE, got 'log_loss'"),
     (["--fail-over", "log_loss=low"], "--fail-over log_loss: bound 'low' is not a number"),
     (["--fail-under", "r2=0.5"], "--fail-under r2: {model} (a logistic model) has no such metric "

@@ -157,6 +157,30 @@ def test_the_hinge_variants_classify_with_the_classification_metrics(tmp_path, m
         np.testing.assert_allclose(P[:, 1], (np.clip(scores, -1, 1) + 1) / 2, atol=1e-6)
 
 
+def _huber(r, eps):
+    r = np.abs(r)
+    return float(np.mean(np.where(r <= eps, 0.5 * r * r, eps * r - 0.5 * eps * eps)))
+
+
+def test_a_huber_model_reports_its_own_loss_at_its_epsilon(tmp_path):
+    """``huber`` is the mean Huber loss at the model's ε, which the huber model lowers below the least-squares
+    model's on data with gross outliers."""
+    def y_of(X, rng):
+        y = X @ W_TRUE + 0.5 * rng.standard_normal(len(X))
+        y[rng.random(len(X)) < 0.05] += 30.0
+        return y
+
+    train_path, test_path, _, yt = regression(tmp_path, "h", y_of)
+    model = train(train_path, TrainOptions(model="huber", epochs=5, epsilon=0.7))
+    metrics = evaluate(model, test_path)
+    assert list(metrics) == ["rows", "mse", "rmse", "mae", "r2", "huber"]
+    assert metrics["huber"] == pytest.approx(_huber(yt - _predictions(tmp_path, model, test_path), 0.7), rel=1e-9)
+    code, out, err = cli("evaluate", tmp_path / "m.h5", test_path, "--fail-over", f"huber={metrics['huber'] / 2}")
+    assert code == 3 and f"huber {metrics['huber']:.6g} is over" in err, err
+    least_squares = _predictions(tmp_path, train(train_path, TrainOptions(model="linear", epochs=5)), test_path)
+    assert metrics["huber"] < _huber(yt - least_squares, 0.7) * 0.9
+
+
 @pytest.mark.parametrize("args,message", [
     (["--model", "quantile", "--quantile", "1.5"], "--quantile: must be in (0, 1), got 1.5"),
     (["--model", "huber", "--epsilon", "0"], "--epsilon: must be a finite number > 0, got 0.0"),

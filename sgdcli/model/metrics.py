@@ -101,13 +101,13 @@ def _log_loss_binary(score: np.ndarray, y01: np.ndarray) -> np.ndarray:
 
 class RegressionMetrics(Weighed):
     """Errors of the predictions (the scores through the model's inverse link: exp for poisson), and for a
-    quantile model the pinball loss at its q and the fraction of targets below the prediction, for a poisson
-    model the mean Poisson deviance."""
+    huber model its loss at its ε, for a quantile model the pinball loss at its q and the fraction of targets
+    below the prediction, for a poisson model the mean Poisson deviance (``param``: ε or q)."""
 
     _sums = ("weight", "sse", "sae", "y_m2", "extra")
 
-    def __init__(self, model: str = "linear", q: float = 0.5):
-        self.model, self.q = model, q
+    def __init__(self, model: str = "linear", param: float = 0.5):
+        self.model, self.param = model, param
         self.n = 0
         self.weight = 0.0  # the rows' weights summed (their count, unweighted)
         self.sse = 0.0
@@ -123,9 +123,14 @@ class RegressionMetrics(Weighed):
         err = pred - y
         self.sse += float(err @ err) if w is None else float((err * err) @ w)
         self.sae += _total(np.abs(err), w)
-        if self.model == "quantile":
+        if self.model == "huber":  # ½r² within ε of the target, ε·|r| − ½ε² beyond (kernels/losses.py)
+            r = np.abs(err)
+            eps = self.param
+            self.extra["huber"] += _total(np.where(r <= eps, 0.5 * r * r, eps * r - 0.5 * eps * eps), w)
+        elif self.model == "quantile":
             r = y - pred
-            self.extra["pinball"] += _total(np.maximum(self.q * r, (self.q - 1.0) * r), w)
+            q = self.param
+            self.extra["pinball"] += _total(np.maximum(q * r, (q - 1.0) * r), w)
             self.extra["below"] += float(np.count_nonzero(y < pred)) if w is None else float(w[y < pred].sum())
         elif self.model == "poisson":
             with np.errstate(divide="ignore", invalid="ignore"):
@@ -322,5 +327,5 @@ def for_model(objective: tuple[str, float], centre: float = 0.0):
     ``centre``: the score a binary model's AUC is centred on (``BinaryMetrics``)."""
     model, param = objective[0], objective[1]
     if task_of(model) == "regression":
-        return RegressionMetrics(model, param if model == "quantile" else 0.5)
+        return RegressionMetrics(model, param)
     return for_task(task_of(model), centre)
