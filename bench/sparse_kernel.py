@@ -12,7 +12,7 @@ import time
 
 import numpy as np
 from sgdcli.kernels import sparse
-from sgdcli.kernels.state import TrainState, kernel_config
+from sgdcli.kernels.state import Scratch, TrainState, kernel_config
 from sgdcli.options import TrainOptions
 n, d, nnz = 400_000, 1 << 18, 60
 rng = np.random.default_rng(0)
@@ -27,7 +27,8 @@ for batch in (256, 32, 1):
     cfg = kernel_config(TrainOptions(model="logistic", lr=0.1, optimizer="sgd", schedule="constant", standardize=False, l2=1e-6), batch, 1, n)
     for rep in range(3):
         st = TrainState.zeros(1, d)
-        args = (np.zeros(d, np.int64), np.zeros(d, np.uint8), np.zeros(1, np.int64))
+        s = Scratch.make(1, 1, d, sparse=True)
+        args = (s.touched, s.marks, s.n_touched, s.clocks, s.clock_now)
         order = rng.permutation(n)
         starts, lens = indptr[order], np.full(n, nnz, dtype=np.int64)
         t0 = time.perf_counter()

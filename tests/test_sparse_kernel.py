@@ -7,7 +7,7 @@ import pytest
 from sgdcli.kernels import sparse
 from sgdcli.kernels.batches import partial_divisor
 from sgdcli.kernels import state as ks
-from sgdcli.kernels.state import TrainState, kernel_config
+from sgdcli.kernels.state import Scratch, TrainState, kernel_config
 from sgdcli.options import MODELS
 
 import naive
@@ -28,26 +28,32 @@ def problem(model, n=157, d=40, k=3, seed=5, density=0.15):
     return X, naive.targets(model, X, rng, k), rng.permutation(n)
 
 
-def run_kernel(cfg, X, y, order, scale, k_out, slots, pieces, epochs=2, sw=None):
-    """The sparse kernel over ``order`` for ``epochs``, each cut into ``pieces`` calls (rows weighted by ``sw``);
-    the final state."""
+def scratch(cfg, k_out, d):
+    """The sparse kernel's work arrays that persist between calls: the touched columns and the clocks."""
+    s = Scratch.make(1, k_out, d, sparse=True, lazy_momentum=cfg.lazy_momentum)
+    return s.touched, s.marks, s.n_touched, s.clocks, s.clock_now
+
+
+def run_kernel(cfg, X, y, order, scale, k_out, slots, pieces, epochs=2, sw=None, work=None):
+    """The sparse kernel over ``order`` for ``epochs``, each cut into ``pieces`` calls (rows weighted by ``sw``),
+    with ``work`` (``scratch``'s arrays; None: new ones); the final state."""
     d = X.shape[1]
     data, indices, indptr = csr(X)
     state = TrainState.zeros(k_out, d)
-    touched, marks, n_touched = np.zeros(d, np.int64), np.zeros(d, np.uint8), np.zeros(1, np.int64)
+    work = scratch(cfg, k_out, d) if work is None else work
     for epoch in range(epochs):
         state.counters[ks.EPOCH] = epoch
         for i, piece in enumerate(np.array_split(order, pieces)):
-            if i == 1:  # as after a resume: the batch in progress, but a fresh list of touched columns
-                touched, marks, n_touched = np.zeros(d, np.int64), np.zeros(d, np.uint8), np.zeros(1, np.int64)
+            if i == 1:  # as after a resume: the batch in progress, but a fresh list of touched columns and clocks
+                work = scratch(cfg, k_out, d)
             starts, lens = indptr[piece], indptr[piece + 1] - indptr[piece]
             weights = {} if sw is None else {"sw": sw[piece]}
             status = sparse.train_block_sparse(cfg, data, indices, starts, lens, y[piece], scale, state.W, state.G,
-                                               state.slots if slots else None, state.counters, state.sums, touched,
-                                               marks, n_touched, **weights)
+                                               state.slots if slots else None, state.counters, state.sums, *work,
+                                               **weights)
             assert status == ks.OK
         sparse.finish_batch_sparse(cfg, state.W, state.G, state.slots if slots else None, state.counters,
-                                   state.sums, touched, marks, n_touched,
+                                   state.sums, *work,
                                    partial_divisor(cfg.batch_size, int(state.counters[ks.FILL]),
                                                    len(order) > cfg.batch_size))
     return state
@@ -157,6 +163,27 @@ def test_lazy_momentum_matches_the_dense_reference(model, optimizer, momentum, b
     np.testing.assert_allclose(state.slots[0], velocity, rtol=0, atol=1e-10 * np.abs(velocity).max())
 
 
+def test_lazy_momentums_clocks_carry_over_between_runs():
+    """The clocks kept in a run's scratch count their own steps: a scratch that another run (another rate,
+    more steps, another model's weights) went through gives the same model, bit for bit, as a new one."""
+    X, y, order = problem("logistic", n=400, d=300, density=0.02)
+    d = X.shape[1]
+
+    def run(lr, l2, work=None):
+        opts = naive.options(model="logistic", lr=lr, optimizer="nesterov", momentum=0.9, l2=l2)
+        cfg = kernel_config(opts, 4, 1, 200, sparse=True, lazy_momentum=True)
+        return run_kernel(cfg, X, y, order, None, 1, True, 1, work=work), cfg
+
+    fresh, cfg = run(0.05, 0.01)
+    work = scratch(cfg, 1, d)
+    run(0.3, 0.0, work)  # 200 steps on the clocks, as many as this run's: a clock keyed on the steps went wrong
+    reused, _ = run(0.05, 0.01, work)
+    np.testing.assert_array_equal(reused.W, fresh.W)
+    np.testing.assert_array_equal(reused.slots, fresh.slots)
+    with pytest.raises(ValueError, match="clocks hold fewer columns than the weights"):  # not a read past them
+        run_kernel(cfg, X, y, order, None, 1, True, 1, work=scratch(cfg, 1, d - 1))
+
+
 @pytest.mark.parametrize("optimizer,batch", [("sgd", 16), ("sgd", 1), ("momentum", 8)])
 def test_the_bias_steps_at_its_own_rate(optimizer, batch):
     """--lr auto's bias_times (training/biasrate.py) on CSR rows: plain SGD's scaled step (with --l2) and the
@@ -183,7 +210,7 @@ def test_a_non_finite_value_names_its_row():
     state = TrainState.zeros(1, d)
     status = sparse.train_block_sparse(cfg, data, indices, indptr[order], indptr[order + 1] - indptr[order], y[order],
                                        np.ones(d), state.W, state.G, None, state.counters, state.sums,
-                                       np.zeros(d, np.int64), np.zeros(d, np.uint8), np.zeros(1, np.int64))
+                                       *scratch(cfg, 1, d))
     assert status == ks.BAD_ROW and state.counters[ks.BAD] == 7
 
 

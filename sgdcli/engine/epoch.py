@@ -285,7 +285,7 @@ def run_epoch(
             divisor = partial_divisor(cfg.batch_size, int(counters[ks.FILL]), int(counters[ks.T]) > t0)
             if table.sparse:
                 finish_batch_sparse(cfg, state.W, state.G, _slots(cfg, state), counters, state.sums, scratch.touched,
-                                    scratch.marks, scratch.n_touched, divisor)
+                                    scratch.marks, scratch.n_touched, scratch.clocks, scratch.clock_now, divisor)
                 if not np.isfinite(state.W).all():
                     raise _diverged(cfg, state, epoch, t0, plan)
             elif not finish_batch(cfg, state, scratch, plan.center, plan.scale, divisor):
@@ -301,7 +301,7 @@ def _train_sparse(cfg: KernelConfig, X, y: np.ndarray, positions: np.ndarray, pl
     weights = {} if sw is None else {"sw": sw}  # omitted: no code for weights compiled
     return train_block_sparse(cfg, X.data, X.indices, starts, X.indptr[positions + 1] - starts, y, scale,
                               state.W, state.G, _slots(cfg, state), state.counters, state.sums, scratch.touched,
-                              scratch.marks, scratch.n_touched, **weights)
+                              scratch.marks, scratch.n_touched, scratch.clocks, scratch.clock_now, **weights)
 
 
 def _slots(cfg: KernelConfig, state: TrainState):
@@ -330,7 +330,7 @@ def compile_kernels(table: Table, cfg: KernelConfig, plan: EpochPlan, scratch: S
         y = np.zeros(1)  # labels as the kernels take them (float64); row 0's own may be one --bad-rows skips
         _train_sparse(cfg, X, y[:0], np.zeros(0, dtype=np.int64), plan, state, scratch, sw)
         finish_batch_sparse(cfg, state.W, state.G, _slots(cfg, state), state.counters, state.sums, scratch.touched,
-                            scratch.marks, scratch.n_touched, 1)
+                            scratch.marks, scratch.n_touched, scratch.clocks, scratch.clock_now, 1)
         return time.perf_counter() - t0
     one = np.ones(1, dtype=np.int64)
     table.X.page_in(one - 1, one, one - 1, 1)

@@ -9,8 +9,8 @@ velocity by the same 2×2 matrix, whatever the column:
 
 acting on (w, v).  The kernel keeps their running product P (from a base
 step) and its inverse Q, and for each column the Q of the step it was last
-brought up to: P·Q_j then maps that column from then to now, in O(1)
-however many steps it sat out.  A row's columns are brought up to date
+brought up to and that step (its *clock*): P·Q_j then maps that column from
+then to now, in O(1) however many steps it sat out.  A row's columns are brought up to date
 before the row is scored (the whole batch is scored at the same weights),
 the batch's step updates the touched columns and the bias as the dense rule
 does, and the others wait: a step costs the batch's nonzeros, whatever the
@@ -25,7 +25,13 @@ what it and every later closed base do to a column brought up to its end
 P·D_b·Q_j.  At the end of each call every column is brought up to date, so
 that between calls the weights and velocities are what the dense kernels'
 would be, to rounding (tests/test_sparse_kernel.py holds them to 1e-10 of
-the largest).  A rate and penalty with lr·λ over ½ would bring det P near
+the largest).  The clocks live in the run's scratch (``clocks``), and the
+steps they count never restart: a call starts a new base 0 at the step the
+last one ended on, and a clock that stopped at or before that step is that
+of a column brought up to it, Q = I, so neither call end nor call start
+writes every column's clock (a pass over 5 numbers a column each, which at
+2^20 columns took longer than the calls' steps on files of many short
+calls).  A rate and penalty with lr·λ over ½ would bring det P near
 0 (at lr·λ = 1 for Nesterov); such runs take the dense step.
 """
 
@@ -41,7 +47,11 @@ from sgdcli.kernels.optimizers import MOMENTUM, NESTEROV, SLOT_A
 BASE_BELOW = 2.0**-12  # of det P·(1 − μ): a catch-up then keeps about 2**-40 of the move (see above)
 LARGEST_DECAY = 0.5  # lr·λ: det P then falls by at most half of μ a step
 STEP = 4  # a column's clock: Q (entries 0 to 3, row by row) and the step it was brought up to
-P0, Q0, DET, STEPS, BASE = 0, 4, 8, 9, 10  # the running clock: P, Q, det P, the steps, the current base's number
+CLOCK = STEP + 1  # numbers a column's clock holds
+# The running clock: P, Q, det P, the steps (counted since the scratch was made), the current base's number, and
+# the step the call started at.
+P0, Q0, DET, STEPS, BASE, START = 0, 4, 8, 9, 10, 11
+NOW = START + 1
 
 
 @kernel(callee=True)
@@ -54,17 +64,22 @@ def lazy_momentum(cfg):
 
 
 @kernel(callee=True)
-def clock(cfg, d, steps):
-    """The columns' clocks (a column's five numbers side by side: a row's columns come from all over the
-    weights), the closed bases' products D, each step's base, and the running clock, all at the start, with
-    room for ``steps`` steps (the columns and bases empty where the rule is not lazy momentum, so that they take
-    no memory)."""
+def begin(cfg, S, now, d, steps):
+    """The clocks of a call of at most ``steps`` steps on ``d`` columns: every column's ``S`` (CLOCK numbers
+    side by side: a row's columns come from all over the weights) and the running one ``now`` (NOW numbers),
+    the scratch's, which start as zeros, at a new base 0 that starts at the current step; with the closed
+    bases' products D and each step's base, room for ``steps`` steps (empty where the rule is not lazy
+    momentum, so that they take no memory)."""
     lazy = lazy_momentum(cfg)
-    S = np.empty((d if lazy else 0, 5))
+    if lazy and S.shape[0] < d:  # a scratch made for another run: its clocks would be read past their end
+        raise ValueError("lazy momentum's clocks hold fewer columns than the weights")
     bases = np.empty((steps + 1 if lazy else 0, 4))
     base_of = np.zeros(steps + 2 if lazy else 0, dtype=np.int64)
-    now = np.empty(11)
-    _restart(S, now)
+    _identity(now, P0)
+    _identity(now, Q0)
+    now[DET] = 1.0
+    now[BASE] = 0.0
+    now[START] = now[STEPS]
     return S, bases, base_of, now
 
 
@@ -78,68 +93,64 @@ def _identity(M, at):
 
 
 @kernel(callee=True)
-def _restart(S, now):
-    """Every column's clock and the running one at step 0 of base 0."""
-    for j in range(S.shape[0]):
-        _identity(S[j], 0)
-        S[j, STEP] = 0.0
-    _identity(now, P0)
-    _identity(now, Q0)
-    now[DET] = 1.0
-    now[STEPS] = 0.0
-    now[BASE] = 0.0
-
-
-@kernel(callee=True)
-def _catch_up(W, A, S, bases, base_of, now, columns, lo, hi):
+def _catch_up(W, A, S, bases, base_of, now, columns, lo, hi, stamp):
     """The weights and velocities of columns ``columns[lo:hi]`` (of lo … hi − 1 where ``columns`` is None)
-    brought up to the current step.
+    brought up to the current step, and their clocks with them where ``stamp`` (at a call's end the next call's
+    start says that every column is current, so their clocks need no write); False if a weight it moved is
+    non-finite.
 
     One loop, with no call per column: a call to a kernel with this many branches, once a nonzero, took
     several times the arithmetic (docs/architecture.md).
     """
-    steps = now[STEPS]
+    steps, start = now[STEPS], now[START]
     base = int(now[BASE])
     p00, p01, p10, p11 = now[P0], now[P0 + 1], now[P0 + 2], now[P0 + 3]
+    # a column up to the call's start (the module's docstring: base 0's Q there, I) moves by P·D_0, or P in base 0
+    s00, s01, s10, s11 = p00, p01, p10, p11
+    if base != 0:
+        d00, d01, d10, d11 = bases[0, 0], bases[0, 1], bases[0, 2], bases[0, 3]
+        s00, s01 = p00 * d00 + p01 * d10, p00 * d01 + p01 * d11
+        s10, s11 = p10 * d00 + p11 * d10, p10 * d01 + p11 * d11
+    finite = True
     for e in range(lo, hi):
         j = e if columns is None else columns[e]
-        if S[j, STEP] == steps:  # brought up to this step already
+        stopped = S[j, STEP]
+        if stopped == steps:  # brought up to this step already
             continue
-        q00, q01, q10, q11 = S[j, 0], S[j, 1], S[j, 2], S[j, 3]
-        b = base_of[int(S[j, STEP])]
-        if b != base:  # the rest of base b and the closed bases after it: D_b·Q_j
-            d00, d01, d10, d11 = bases[b, 0], bases[b, 1], bases[b, 2], bases[b, 3]
-            q00, q01, q10, q11 = (d00 * q00 + d01 * q10, d00 * q01 + d01 * q11,
-                                  d10 * q00 + d11 * q10, d10 * q01 + d11 * q11)
-        t00, t01 = p00 * q00 + p01 * q10, p00 * q01 + p01 * q11
-        t10, t11 = p10 * q00 + p11 * q10, p10 * q01 + p11 * q11
+        if stopped <= start:
+            t00, t01, t10, t11 = s00, s01, s10, s11
+        else:
+            q00, q01, q10, q11 = S[j, 0], S[j, 1], S[j, 2], S[j, 3]
+            b = base_of[int(stopped - start)]
+            if b != base:  # the rest of base b and the closed bases after it: D_b·Q_j
+                d00, d01, d10, d11 = bases[b, 0], bases[b, 1], bases[b, 2], bases[b, 3]
+                q00, q01, q10, q11 = (d00 * q00 + d01 * q10, d00 * q01 + d01 * q11,
+                                      d10 * q00 + d11 * q10, d10 * q01 + d11 * q11)
+            t00, t01 = p00 * q00 + p01 * q10, p00 * q01 + p01 * q11
+            t10, t11 = p10 * q00 + p11 * q10, p10 * q01 + p11 * q11
         for k in range(W.shape[0]):
             w, v = W[k, j], A[k, j]
             W[k, j] = t00 * w + t01 * v
             A[k, j] = t10 * w + t11 * v
-        for i in range(4):
-            S[j, i] = now[Q0 + i]
-        S[j, STEP] = steps
+            finite &= abs(W[k, j]) < math.inf
+        if stamp:
+            for i in range(4):
+                S[j, i] = now[Q0 + i]
+            S[j, STEP] = steps
+    return finite
 
 
 @kernel(callee=True)
 def catch_up_row(W, slots, S, bases, base_of, now, indices, lo, hi):
     """The weights of a row's columns brought up to the current step, before the row is scored."""
-    _catch_up(W, slots[SLOT_A], S, bases, base_of, now, indices, lo, hi)
+    _catch_up(W, slots[SLOT_A], S, bases, base_of, now, indices, lo, hi, True)
 
 
 @kernel(callee=True)
 def settle(W, slots, S, bases, base_of, now):
-    """Every column brought up to the current step, and every clock restarted; False if a weight is
-    non-finite."""
-    k_out, d1 = W.shape
-    _catch_up(W, slots[SLOT_A], S, bases, base_of, now, None, 0, d1 - 1)
-    _restart(S, now)
-    finite = True
-    for k in range(k_out):
-        for j in range(d1 - 1):
-            finite &= abs(W[k, j]) < math.inf
-    return finite
+    """Every column brought up to the current step; False if a weight it moved is non-finite (the others were
+    checked by the step that last changed them)."""
+    return _catch_up(W, slots[SLOT_A], S, bases, base_of, now, None, 0, W.shape[1] - 1, False)
 
 
 @kernel(callee=True)
@@ -162,7 +173,7 @@ def _advance(cfg, now, base_of, lr):
     now[Q0 + 2], now[Q0 + 3] = q10 * i00 + q11 * i10, q10 * i01 + q11 * i11
     now[DET] *= det
     now[STEPS] += 1.0
-    base_of[int(now[STEPS])] = int(now[BASE])
+    base_of[int(now[STEPS] - now[START])] = int(now[BASE])
     return abs(now[DET]) * (1.0 - mu) < BASE_BELOW
 
 

@@ -205,7 +205,7 @@ def _step(cfg, W, G, slots, a, touched, n_touched, marks, rows, t, epoch, lazy):
 
     Plain SGD without averaging steps on the touched columns only (``slots`` is None, or holds the L1
     penalty), and so do AdaGrad and RMSprop without penalties, and momentum and Nesterov where
-    lazymomentum.lazy_momentum says (``lazy``: the clocks of lazymomentum.clock); any other rule is the dense
+    lazymomentum.lazy_momentum says (``lazy``: the clocks of lazymomentum.begin); any other rule is the dense
     kernels' step over every weight.
     """
     if slots is None:
@@ -253,21 +253,22 @@ def _settle(cfg, W, slots, a, t, lazy):
 
 @kernel()
 def train_block_sparse(cfg, data, indices, starts, lens, y, scale, W, G, slots, counters, sums, touched, marks,
-                       n_touched, sw=None):
+                       n_touched, clocks, clock_now, sw=None):
     """Train on CSR rows in order (``y``: their targets as class codes or values); the status as the dense
     kernels return it (OK, BAD_ROW with the position in counters[BAD], DIVERGED).
 
     ``slots`` are the optimizer's state and the running average, or the L1 penalty of plain SGD (None: plain
     SGD without either).  ``touched``/``marks``/``n_touched`` list the columns the batch in progress
     touched; they persist between calls with ``G`` (a fresh list with rows already summed, after a resume,
-    is rebuilt from ``G``).  ``sw``: the rows' weights, as the dense ``train_block`` takes them.
+    is rebuilt from ``G``).  ``clocks``/``clock_now``: lazy momentum's clocks (lazymomentum.clocks, kept with
+    the run's scratch).  ``sw``: the rows' weights, as the dense ``train_block`` takes them.
     """
     k_out, d1 = W.shape
     d = d1 - 1
     n = starts.shape[0]
     batch = cfg.batch_size
     penalty = cfg.optimizer == SGD and not cfg.average  # with slots: they hold the cumulative L1 penalty
-    lazy = lazymomentum.clock(cfg, d, (counters[FILL] + n) // batch)
+    lazy = lazymomentum.begin(cfg, clocks, clock_now, d, (counters[FILL] + n) // batch)
     momentum = lazymomentum.lazy_momentum(cfg)
     nt = _rebuild(G, touched, marks, n_touched[0]) if counters[FILL] > 0 else n_touched[0]
     a = 1.0
@@ -368,13 +369,13 @@ def _count_batch(counters, sums):
 
 
 @kernel()
-def finish_batch_sparse(cfg, W, G, slots, counters, sums, touched, marks, n_touched, divisor):
+def finish_batch_sparse(cfg, W, G, slots, counters, sums, touched, marks, n_touched, clocks, clock_now, divisor):
     """The step of an epoch's last, partial batch (unless --drop-last), its gradients' sum over ``divisor``
     (batches.partial_divisor)."""
     if counters[FILL] == 0:
         return
     nt = _rebuild(G, touched, marks, n_touched[0])
-    lazy = lazymomentum.clock(cfg, W.shape[1] - 1, 1)
+    lazy = lazymomentum.begin(cfg, clocks, clock_now, W.shape[1] - 1, 1)
     a, _ = _step(cfg, W, G, slots, 1.0, touched, nt, marks, divisor, counters[T], counters[EPOCH], lazy)
     _count_batch(counters, sums)
     counters[T] += 1

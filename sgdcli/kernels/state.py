@@ -12,7 +12,7 @@ from typing import NamedTuple
 
 import numpy as np
 
-from sgdcli.kernels import losses, optimizers, schedules
+from sgdcli.kernels import lazymomentum, losses, optimizers, schedules
 from sgdcli.kernels.optimizers import N_SLOTS, SGD, SLOT_AVG
 
 # counters (int64)
@@ -104,7 +104,7 @@ def kernel_config(opts, batch: int, threads: int, total_iterations: int,
         average=bool(opts.average),
         average_from=average_start(clock + total_iterations),
         sparse=bool(sparse),
-        lazy_momentum=bool(sparse and lazy_momentum),
+        lazy_momentum=bool(sparse and lazy_momentum and opts.optimizer in ("momentum", "nesterov")),
         clock=int(clock),
         bias_times=float(bias_times),
     )
@@ -209,16 +209,20 @@ class Scratch(NamedTuple):
     touched: np.ndarray  # sparse kernel: the columns the batch in progress touched (kernels/sparse.py)
     marks: np.ndarray  # sparse kernel: 1 where a column is in ``touched``
     n_touched: np.ndarray  # sparse kernel: how many there are
+    clocks: np.ndarray  # sparse kernel, lazy momentum (else empty): each column's clock (kernels/lazymomentum.py)
+    clock_now: np.ndarray  # and the running one
     # dense kernels, where kept (else empty): the latest step's gradient (the mean over its rows, plus --l2's, not
     # --l1's) and the model before the step that it is the gradient of, in the units the model trains in; NaN
     # until a step
     stepped: np.ndarray
 
     @classmethod
-    def make(cls, parts: int, k_out: int, d: int, sparse: bool = False, keep_step: bool = False) -> "Scratch":
+    def make(cls, parts: int, k_out: int, d: int, sparse: bool = False, keep_step: bool = False,
+             lazy_momentum: bool = False) -> "Scratch":
         """The arrays of the dense kernels, or of the sparse one (which needs neither per-thread gradient sums
         nor effective weights: a feature-sized array each, the size of the model, spared); ``keep_step``: the
-        dense kernels keep each step's gradient (``stepped``)."""
+        dense kernels keep each step's gradient (``stepped``); ``lazy_momentum``: the run's
+        ``KernelConfig.lazy_momentum``, which the sparse kernel's clocks are kept for."""
         dense = 0 if sparse else d + 1
         stepped = isolated((2, k_out, dense) if keep_step and dense else (2, 0, 0))
         stepped[...] = np.nan
@@ -232,5 +236,7 @@ class Scratch(NamedTuple):
             touched=isolated(d if sparse else 0, np.int64),
             marks=isolated(d if sparse else 0, np.uint8),
             n_touched=isolated(1, np.int64),
+            clocks=isolated((d if sparse and lazy_momentum else 0, lazymomentum.CLOCK)),
+            clock_now=isolated(lazymomentum.NOW),
             stepped=stepped,
         )

@@ -125,7 +125,7 @@ def train_round(table: Table, job: Job, r: Round, should_stop: Callable[[], bool
     state.counters[ks.T] = r.t
     state.counters[ks.EPOCH] = r.epoch
     pos = engine.Position(epoch=r.epoch, block=r.block, row=r.row, epoch_start_t=r.epoch_t)
-    scratch = Scratch.make(job.threads, k_out, d1 - 1, sparse=job.cfg.sparse)
+    scratch = Scratch.make(job.threads, k_out, d1 - 1, sparse=job.cfg.sparse, lazy_momentum=job.cfg.lazy_momentum)
 
     def safe_point(_pos):
         if should_stop is not None and should_stop():

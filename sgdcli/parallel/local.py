@@ -47,7 +47,8 @@ class LocalExecutor:
     def prepare(self, cfg: KernelConfig, plan: EpochPlan) -> None:
         self.cfg, self.plan = cfg, plan
         self.scratch = Scratch.make(self.kernel_threads, plan.labels.n_outputs, self.table.n_features,
-                                    sparse=self.table.sparse, keep_step=plan.keep_step)
+                                    sparse=self.table.sparse, keep_step=plan.keep_step,
+                                    lazy_momentum=cfg.lazy_momentum)
 
     def stepped(self) -> np.ndarray | None:
         kept = None if self.scratch is None else self.scratch.stepped
