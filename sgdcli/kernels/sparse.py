@@ -252,8 +252,8 @@ def _decay_averages(cfg, A, seen, start, clock):
     """Every RMSprop average decayed by β2 for the steps since it was last updated, up to ``clock``.
 
     Two passes: the averages no row touched since the call's ``start`` (most of them) by one power, then the
-    others by their own.  In one loop LLVM computed the power for every weight, speculatively (a tenth of a
-    microsecond each: more than a call's steps on wide rows).
+    others by their own.  One loop took as long as a power for every weight, even with the power under a
+    branch taken once (about 10 ns a weight: more than a call's steps on wide rows).
     """
     k_out, d1 = A.shape
     if clock != start:
