@@ -90,8 +90,8 @@ def evaluate_cmd(model, data, x, y, label_column, features, transpose, allow_unw
     """Print the metrics of MODEL on DATA.
 
     Regression: mse, rmse, mae, r2 (huber also huber; quantile also pinball,
-    below; poisson also deviance). Binary: accuracy, log_loss, auc, precision, recall, f1.
-    Multiclass: accuracy, log_loss. All include rows.
+    below; poisson also deviance). Binary: accuracy, log_loss, auc,
+    precision, recall, f1. Multiclass: accuracy, log_loss. All include rows.
     With --fail-under/--fail-over, a metric beyond its bound makes the command
     exit 3 after printing the metrics. DATA may be CSV/TSV text (or - for
     standard input) when MODEL was trained on a converted CSV file.

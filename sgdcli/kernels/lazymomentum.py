@@ -10,11 +10,11 @@ velocity by the same 2×2 matrix, whatever the column:
 acting on (w, v).  The kernel keeps their running product P (from a base
 step) and its inverse Q, and for each column the Q of the step it was last
 brought up to and that step (its *clock*): P·Q_j then maps that column from
-then to now, in O(1) however many steps it sat out.  A row's columns are brought up to date
-before the row is scored (the whole batch is scored at the same weights),
-the batch's step updates the touched columns and the bias as the dense rule
-does, and the others wait: a step costs the batch's nonzeros, whatever the
-number of columns.
+then to now, in O(1) however many steps it sat out.  A row's columns are
+brought up to date before the row is scored (the whole batch is scored at
+the same weights), the batch's step updates the touched columns and the
+bias as the dense rule does, and the others wait: a step costs the batch's
+nonzeros, whatever the number of columns.
 
 Q grows as 1/det P, which is μ (momentum) or μ·(1 − lr·λ) (Nesterov) a
 step, and P·Q_j loses about 1/(det P·(1 − μ)) of float64's precision to

@@ -279,8 +279,8 @@ def train_block_sparse(cfg, data, indices, starts, lens, y, scale, W, G, slots, 
     ``slots`` are the optimizer's state and the running average, or the L1 penalty of plain SGD (None: plain
     SGD without either).  ``touched``/``marks``/``n_touched`` list the columns the batch in progress
     touched; they persist between calls with ``G`` (a fresh list with rows already summed, after a resume,
-    is rebuilt from ``G``).  ``clocks``/``clock_now``: lazy momentum's clocks (lazymomentum.clocks, kept with
-    the run's scratch).  ``sw``: the rows' weights, as the dense ``train_block`` takes them.
+    is rebuilt from ``G``).  ``clocks``/``clock_now``: lazy momentum's clocks (lazymomentum.begin), which
+    persist between calls with the run's scratch.  ``sw``: the rows' weights, as the dense ``train_block`` takes them.
     """
     k_out, d1 = W.shape
     d = d1 - 1
