@@ -131,6 +131,8 @@ def test_other_rules_match_the_dense_reference(optimizer, extra):
     ("logistic", "nesterov", 0.5, 1, 1, 2000, 0.01, 5.0),  # lr·l2 = 0.1: det P falls by 0.9 too
     ("linear", "momentum", 0.8, 1, 1, 157, 0.15, 0.5),
     ("linear", "nesterov", 0.9, 8, 2, 157, 0.15, 30.0),  # lr·l2 over a half: the dense step
+    ("hinge", "nesterov", 0.5, 1, 1, 2000, 0.01, 0.0),  # rows past the margin: columns scored, not stepped on
+    ("hinge", "momentum", 0.9, 4, 2, 400, 0.05, 0.1),
 ])
 def test_lazy_momentum_matches_the_dense_reference(model, optimizer, momentum, batch, pieces, rows, density, l2):
     """Momentum and Nesterov without --l1 step on the touched columns only and catch the rest up from the
@@ -161,6 +163,25 @@ def test_lazy_momentum_matches_the_dense_reference(model, optimizer, momentum, b
     np.testing.assert_allclose(state.W, W, rtol=0, atol=1e-10 * np.abs(W).max())
     velocity = opt.a * np.append(np.ones(d), 3.0)  # the kernels sum the bias's gradient at its own rate
     np.testing.assert_allclose(state.slots[0], velocity, rtol=0, atol=1e-10 * np.abs(velocity).max())
+
+
+@pytest.mark.parametrize("model,momentum,batch,density,size", [
+    ("logistic", 0.9, 1, 0.02, 1.0), ("logistic", 0.9, 4, 0.02, 1.0),
+    ("hinge", 0.9, 1, 0.05, 4.0)])  # hinge: large features, many rows past the margin
+def test_lazy_momentum_catches_up_the_columns_of_rows_that_add_no_gradient(model, momentum, batch, density, size):
+    """A row of weight 0 (and hinge's, past the margin) adds no gradient: its columns are caught up when it is
+    scored but not stepped on, and a later catch-up must count from there, also right after a base closed."""
+    X, y, order = problem(model, n=2000, density=density)
+    X *= size
+    sw = np.random.default_rng(6).uniform(0.5, 2.0, len(y))
+    sw[::2] = 0.0
+    opts = naive.options(model=model, lr=0.05, optimizer="nesterov", momentum=momentum)
+    iters = -(-len(order) // batch)
+    cfg = kernel_config(opts, batch, 1, 2 * iters, sparse=True, lazy_momentum=True)
+    state = run_kernel(cfg, X, y, order, None, 1, True, 1, sw=sw)
+    want = naive.minibatch_sgd(model, X.astype(np.float64), y, order, batch, 0.05, optimizer="nesterov", epochs=2,
+                               sw=sw, momentum=momentum)
+    np.testing.assert_allclose(state.W, want, rtol=0, atol=1e-10 * np.abs(want).max())
 
 
 def test_lazy_momentums_clocks_carry_over_between_runs():

@@ -178,9 +178,13 @@ def _advance(cfg, now, base_of, lr):
 
 
 @kernel(callee=True)
-def _close(bases, now):
+def _close(bases, base_of, now):
     """Close the current base (at the step just taken) and start the next: the bases before it take its
-    product P on, D_b ← P·D_b, and its own D is P."""
+    product P on, D_b ← P·D_b, and its own D is P.  The step just taken is the next base's first (``base_of``),
+    and every clock written at it is one of that base, Q = I: the touched columns', which ``step`` writes after
+    this, and those of columns caught up before the next step (a row of zero weight, or hinge's past the
+    margin, adds no gradient, and its columns are caught up but not stepped on).  Counted in the closed base,
+    such a clock was moved by the closed base's P twice."""
     z = int(now[BASE])
     p00, p01, p10, p11 = now[P0], now[P0 + 1], now[P0 + 2], now[P0 + 3]
     for b in range(z):
@@ -193,6 +197,7 @@ def _close(bases, now):
     _identity(now, Q0)
     now[DET] = 1.0
     now[BASE] = z + 1.0
+    base_of[int(now[STEPS] - now[START])] = z + 1
 
 
 @kernel(callee=True)
@@ -205,7 +210,8 @@ def step(cfg, W, G, slots, S, bases, base_of, now, touched, n_touched, marks, ro
     mu, l2 = cfg.momentum, cfg.l2
     nesterov = cfg.optimizer == NESTEROV
     inv = 1.0 / rows
-    close = _advance(cfg, now, base_of, lr)
+    if _advance(cfg, now, base_of, lr):  # before the step's clocks are written: all of them in the next base
+        _close(bases, base_of, now)
     steps = now[STEPS]
     finite = True
     for i in range(n_touched):
@@ -228,6 +234,4 @@ def step(cfg, W, G, slots, S, bases, base_of, now, touched, n_touched, marks, ro
         W[k, d] -= lr * (g + mu * v) if nesterov else lr * v
         G[k, d] = 0.0
         finite &= abs(W[k, d]) < math.inf
-    if close:
-        _close(bases, now)
     return finite
