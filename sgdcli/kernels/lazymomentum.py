@@ -8,13 +8,14 @@ velocity by the same 2×2 matrix, whatever the column:
     Nesterov:  v ← μ·v + λ·w,  w ← w − lr·(λ·w + μ·v)  M = [[1 − lr·λ·(1 + μ), −lr·μ²], [λ, μ]]
 
 acting on (w, v).  The kernel keeps their running product P (from a base
-step) and its inverse Q, and for each column the Q of the step it was last
-brought up to and that step (its *clock*): P·Q_j then maps that column from
-then to now, in O(1) however many steps it sat out.  A row's columns are
-brought up to date before the row is scored (the whole batch is scored at
-the same weights), the batch's step updates the touched columns and the
-bias as the dense rule does, and the others wait: a step costs the batch's
-nonzeros, whatever the number of columns.
+step) and its inverse Q, and for each column the step it was last brought
+up to (its *clock*); the call keeps Q at each of its steps, so P times the
+Q of a column's step maps that column from then to now, in O(1) however
+many steps it sat out.  A row's columns are brought up to date before the
+row is scored (the whole batch is scored at the same weights), the batch's
+step updates the touched columns and the bias as the dense rule does, and
+the others wait: a step costs the batch's nonzeros, whatever the number of
+columns.
 
 Q grows as 1/det P, which is μ (momentum) or μ·(1 − lr·λ) (Nesterov) a
 step, and P·Q_j loses about 1/(det P·(1 − μ)) of float64's precision to
@@ -22,17 +23,19 @@ cancellation.  Once det P·(1 − μ) falls below BASE_BELOW the products start
 again from the current step (a new *base*), and the base that closed keeps
 what it and every later closed base do to a column brought up to its end
 (their product D), so a column last updated in base b is caught up by
-P·D_b·Q_j.  At the end of each call every column is brought up to date, so
-that between calls the weights and velocities are what the dense kernels'
-would be, to rounding (tests/test_sparse_kernel.py holds them to 1e-10 of
-the largest).  The clocks live in the run's scratch (``clocks``), and the
-steps they count never restart: a call starts a new base 0 at the step the
-last one ended on, and a clock that stopped at or before that step is that
-of a column brought up to it, Q = I, so neither call end nor call start
-writes every column's clock (a pass over 5 numbers a column each, which at
-2^20 columns took longer than the calls' steps on files of many short
-calls).  A rate and penalty with lr·λ over ½ would bring det P near
-0 (at lr·λ = 1 for Nesterov); such runs take the dense step.
+P·D_b·Q_j.  A base closes at a step before any clock is written at it, so
+every clock of a step belongs to one base and one Q.  At the end of each
+call every column is brought up to date, so that between calls the weights
+and velocities are what the dense kernels' would be, to rounding
+(tests/test_sparse_kernel.py holds them to 1e-10 of the largest).  The
+clocks live in the run's scratch (``clocks``, one number a column), and
+the steps they count never restart: a call starts a new base 0 at the step
+the last one ended on, and a clock that stopped at or before that step is
+that of a column brought up to it, Q = I, so neither call end nor call
+start writes every column's clock (a pass over every clock at each call
+took longer than the calls' steps at 2^20 columns, on files of many short
+calls).  A rate and penalty with lr·λ over ½ would bring det P near 0 (at
+lr·λ = 1 for Nesterov); such runs take the dense step.
 """
 
 from __future__ import annotations
@@ -46,12 +49,11 @@ from sgdcli.kernels.optimizers import MOMENTUM, NESTEROV, SLOT_A
 
 BASE_BELOW = 2.0**-12  # of det P·(1 − μ): a catch-up then keeps about 2**-40 of the move (see above)
 LARGEST_DECAY = 0.5  # lr·λ: det P then falls by at most half of μ a step
-STEP = 4  # a column's clock: Q (entries 0 to 3, row by row) and the step it was brought up to
-CLOCK = STEP + 1  # numbers a column's clock holds
 # The running clock: P, Q, det P, the steps (counted since the scratch was made), the current base's number, and
 # the step the call started at.
 P0, Q0, DET, STEPS, BASE, START = 0, 4, 8, 9, 10, 11
 NOW = START + 1
+PAST_BASE = 4  # a step of the call (``begin``'s ``past``): Q at it (entries 0 to 3, row by row) and its base
 
 
 @kernel(callee=True)
@@ -65,22 +67,33 @@ def lazy_momentum(cfg):
 
 @kernel(callee=True)
 def begin(cfg, S, now, d, steps):
-    """The clocks of a call of at most ``steps`` steps on ``d`` columns: every column's ``S`` (CLOCK numbers
-    side by side: a row's columns come from all over the weights) and the running one ``now`` (NOW numbers),
-    the scratch's, which start as zeros, at a new base 0 that starts at the current step; with the closed
-    bases' products D and each step's base, room for ``steps`` steps (empty where the rule is not lazy
-    momentum, so that they take no memory)."""
+    """The clocks of a call of at most ``steps`` steps on ``d`` columns: every column's ``S`` (the step it was
+    brought up to) and the running one ``now`` (NOW numbers), the scratch's, which start as zeros, at a new
+    base 0 that starts at the current step; with the closed bases' products D and each step's Q and base
+    (``past``), room for ``steps`` steps (empty where the rule is not lazy momentum, so that they take no
+    memory)."""
     lazy = lazy_momentum(cfg)
     if lazy and S.shape[0] < d:  # a scratch made for another run: its clocks would be read past their end
         raise ValueError("lazy momentum's clocks hold fewer columns than the weights")
     bases = np.empty((steps + 1 if lazy else 0, 4))
-    base_of = np.zeros(steps + 2 if lazy else 0, dtype=np.int64)
+    past = np.empty((steps + 2 if lazy else 0, PAST_BASE + 1))
     _identity(now, P0)
     _identity(now, Q0)
     now[DET] = 1.0
     now[BASE] = 0.0
     now[START] = now[STEPS]
-    return S, bases, base_of, now
+    if lazy:
+        _mark(past, now)
+    return S, bases, past, now
+
+
+@kernel(callee=True)
+def _mark(past, now):
+    """The current step's Q and base into ``past``."""
+    i = int(now[STEPS] - now[START])
+    for c in range(4):
+        past[i, c] = now[Q0 + c]
+    past[i, PAST_BASE] = now[BASE]
 
 
 @kernel(callee=True)
@@ -93,7 +106,7 @@ def _identity(M, at):
 
 
 @kernel(callee=True)
-def _catch_up(W, A, S, bases, base_of, now, columns, lo, hi, stamp):
+def _catch_up(W, A, S, bases, past, now, columns, lo, hi, stamp):
     """The weights and velocities of columns ``columns[lo:hi]`` (of lo … hi − 1 where ``columns`` is None)
     brought up to the current step, and their clocks with them where ``stamp`` (at a call's end the next call's
     start says that every column is current, so their clocks need no write); False if a weight it moved is
@@ -114,14 +127,15 @@ def _catch_up(W, A, S, bases, base_of, now, columns, lo, hi, stamp):
     finite = True
     for e in range(lo, hi):
         j = e if columns is None else columns[e]
-        stopped = S[j, STEP]
+        stopped = S[j]
         if stopped == steps:  # brought up to this step already
             continue
         if stopped <= start:
             t00, t01, t10, t11 = s00, s01, s10, s11
         else:
-            q00, q01, q10, q11 = S[j, 0], S[j, 1], S[j, 2], S[j, 3]
-            b = base_of[int(stopped - start)]
+            i = int(stopped - start)
+            q00, q01, q10, q11 = past[i, 0], past[i, 1], past[i, 2], past[i, 3]
+            b = int(past[i, PAST_BASE])
             if b != base:  # the rest of base b and the closed bases after it: D_b·Q_j
                 d00, d01, d10, d11 = bases[b, 0], bases[b, 1], bases[b, 2], bases[b, 3]
                 q00, q01, q10, q11 = (d00 * q00 + d01 * q10, d00 * q01 + d01 * q11,
@@ -134,27 +148,25 @@ def _catch_up(W, A, S, bases, base_of, now, columns, lo, hi, stamp):
             A[k, j] = t10 * w + t11 * v
             finite &= abs(W[k, j]) < math.inf
         if stamp:
-            for i in range(4):
-                S[j, i] = now[Q0 + i]
-            S[j, STEP] = steps
+            S[j] = steps
     return finite
 
 
 @kernel(callee=True)
-def catch_up_row(W, slots, S, bases, base_of, now, indices, lo, hi):
+def catch_up_row(W, slots, S, bases, past, now, indices, lo, hi):
     """The weights of a row's columns brought up to the current step, before the row is scored."""
-    _catch_up(W, slots[SLOT_A], S, bases, base_of, now, indices, lo, hi, True)
+    _catch_up(W, slots[SLOT_A], S, bases, past, now, indices, lo, hi, True)
 
 
 @kernel(callee=True)
-def settle(W, slots, S, bases, base_of, now):
+def settle(W, slots, S, bases, past, now):
     """Every column brought up to the current step; False if a weight it moved is non-finite (the others were
     checked by the step that last changed them)."""
-    return _catch_up(W, slots[SLOT_A], S, bases, base_of, now, None, 0, W.shape[1] - 1, False)
+    return _catch_up(W, slots[SLOT_A], S, bases, past, now, None, 0, W.shape[1] - 1, False)
 
 
 @kernel(callee=True)
-def _advance(cfg, now, base_of, lr):
+def _advance(cfg, now, past, lr):
     """The running clock one step on, at rate ``lr``: P ← M·P, Q ← Q·M⁻¹; True where det P has fallen so far
     that the base should close after this step."""
     mu, l2 = cfg.momentum, cfg.l2
@@ -173,14 +185,14 @@ def _advance(cfg, now, base_of, lr):
     now[Q0 + 2], now[Q0 + 3] = q10 * i00 + q11 * i10, q10 * i01 + q11 * i11
     now[DET] *= det
     now[STEPS] += 1.0
-    base_of[int(now[STEPS] - now[START])] = int(now[BASE])
+    _mark(past, now)
     return abs(now[DET]) * (1.0 - mu) < BASE_BELOW
 
 
 @kernel(callee=True)
-def _close(bases, base_of, now):
+def _close(bases, past, now):
     """Close the current base (at the step just taken) and start the next: the bases before it take its
-    product P on, D_b ← P·D_b, and its own D is P.  The step just taken is the next base's first (``base_of``),
+    product P on, D_b ← P·D_b, and its own D is P.  The step just taken is the next base's first (``past``),
     and every clock written at it is one of that base, Q = I: the touched columns', which ``step`` writes after
     this, and those of columns caught up before the next step (a row of zero weight, or hinge's past the
     margin, adds no gradient, and its columns are caught up but not stepped on).  Counted in the closed base,
@@ -197,11 +209,11 @@ def _close(bases, base_of, now):
     _identity(now, Q0)
     now[DET] = 1.0
     now[BASE] = z + 1.0
-    base_of[int(now[STEPS] - now[START])] = z + 1
+    _mark(past, now)
 
 
 @kernel(callee=True)
-def step(cfg, W, G, slots, S, bases, base_of, now, touched, n_touched, marks, rows, lr):
+def step(cfg, W, G, slots, S, bases, past, now, touched, n_touched, marks, rows, lr):
     """One step from the summed gradient over ``rows`` (and the penalty's) on the touched columns and the bias
     (brought up to date when their rows were scored); False if a weight it changed is non-finite."""
     k_out, d1 = W.shape
@@ -210,8 +222,8 @@ def step(cfg, W, G, slots, S, bases, base_of, now, touched, n_touched, marks, ro
     mu, l2 = cfg.momentum, cfg.l2
     nesterov = cfg.optimizer == NESTEROV
     inv = 1.0 / rows
-    if _advance(cfg, now, base_of, lr):  # before the step's clocks are written: all of them in the next base
-        _close(bases, base_of, now)
+    if _advance(cfg, now, past, lr):  # before the step's clocks are written: all of them in the next base
+        _close(bases, past, now)
     steps = now[STEPS]
     finite = True
     for i in range(n_touched):
@@ -223,9 +235,7 @@ def step(cfg, W, G, slots, S, bases, base_of, now, touched, n_touched, marks, ro
             W[k, j] -= lr * (g + mu * v) if nesterov else lr * v
             G[k, j] = 0.0
             finite &= abs(W[k, j]) < math.inf
-        for c in range(4):
-            S[j, c] = now[Q0 + c]
-        S[j, STEP] = steps
+        S[j] = steps
         marks[j] = 0
     for k in range(k_out):
         g = G[k, d] * inv * cfg.bias_times  # the bias's own rate (optimizers.step), and no penalty

@@ -218,8 +218,8 @@ def _step(cfg, W, G, slots, a, touched, n_touched, marks, rows, t, epoch, lazy):
         _lazy_adaptive(cfg, W, G, slots, touched, n_touched, marks, rows, t, epoch)
         return a, _finite(W, touched, n_touched)
     if lazymomentum.lazy_momentum(cfg):
-        S, bases, base_of, now = lazy
-        return a, lazymomentum.step(cfg, W, G, slots, S, bases, base_of, now, touched, n_touched, marks, rows,
+        S, bases, past, now = lazy
+        return a, lazymomentum.step(cfg, W, G, slots, S, bases, past, now, touched, n_touched, marks, rows,
                                     lr_at(cfg, t, epoch))
     return a, _dense_step(cfg, W, G, slots, touched, n_touched, marks, rows, t, epoch)
 
@@ -242,8 +242,8 @@ def _settle(cfg, W, slots, a, t0, t, lazy):
         elif lazy_adaptive(cfg) and cfg.optimizer == RMSPROP:
             _decay_averages(cfg, slots[SLOT_A], slots[SLOT_B], t0 + cfg.clock, t + cfg.clock)
         elif lazymomentum.lazy_momentum(cfg):
-            S, bases, base_of, now = lazy
-            return lazymomentum.settle(W, slots, S, bases, base_of, now)
+            S, bases, past, now = lazy
+            return lazymomentum.settle(W, slots, S, bases, past, now)
     return True
 
 

@@ -236,7 +236,7 @@ class Scratch(NamedTuple):
             touched=isolated(d if sparse else 0, np.int64),
             marks=isolated(d if sparse else 0, np.uint8),
             n_touched=isolated(1, np.int64),
-            clocks=isolated((d if sparse and lazy_momentum else 0, lazymomentum.CLOCK)),
+            clocks=isolated(d if sparse and lazy_momentum else 0),
             clock_now=isolated(lazymomentum.NOW),
             stepped=stepped,
         )

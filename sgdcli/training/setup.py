@@ -32,8 +32,8 @@ from sgdcli.sizes import format_size, memory_limit
 # Arrays of the model's size that training holds: the weights, their gradient, the optimizer's three slots,
 # the kernels' work arrays and the copies the model file is made from.
 MODEL_COPIES = 8
-# On sparse rows, momentum's catch-up keeps five numbers a column, whatever the outputs (kernels/lazymomentum.py).
-SPARSE_CLOCKS = 5
+# On sparse rows, momentum's catch-up keeps a number a column, whatever the outputs (kernels/lazymomentum.py).
+SPARSE_CLOCKS = 1
 
 
 @dataclasses.dataclass(frozen=True)
