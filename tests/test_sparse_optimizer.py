@@ -177,6 +177,33 @@ def test_the_default_on_sparse_rows_resumes_mid_epoch_to_the_uninterrupted_runs_
         assert resumed.bias.tobytes() == straight.bias.tobytes(), stop_at
 
 
+@pytest.mark.parametrize("model", ["hinge", "logistic"])
+def test_steps_on_a_batchs_columns_train_the_model_steps_on_every_weight_do(tmp_path, pair, monkeypatch, model):
+    """Through the whole engine (windows of 1,000 rows of batch 8: 125 steps a call, the catch-up products
+    restarting every 58; a last partial batch; two epochs), with rows that add no gradient (weight 0; hinge's
+    past the margin): nesterov's catch-ups give the weights of its step on every weight, to rounding."""
+    from sgdcli import train
+    from sgdcli.engine import epoch
+    from sgdcli.options import TrainOptions
+    from sgdcli.training import runrate
+
+    monkeypatch.setattr(epoch, "SLICE_ROWS", 1000)
+    path = tmp_path / "weighted.h5"
+    with h5py.File(pair[1]) as src, h5py.File(path, "w") as f:
+        src.copy("X", f)
+        f["y"] = src["y"][()]
+        f["w"] = np.where(np.arange(3000) % 3 == 0, 0.0, 1.5)
+    options = TrainOptions(model=model, epochs=2, threads=1, lr=0.5, batch_size=8, sample_weight="w")
+    lazy = train(path, options)
+    config = runrate.kernel_config
+    monkeypatch.setattr(runrate, "kernel_config", lambda *a, **k: config(*a, **{**k, "lazy_momentum": False}))
+    dense = train(path, options)
+    assert lazy.options["optimizer"] == dense.options["optimizer"] == "nesterov"
+    scale = np.abs(dense.weights).max()
+    np.testing.assert_allclose(lazy.weights, dense.weights, rtol=0, atol=1e-10 * scale)
+    np.testing.assert_allclose(lazy.bias, dense.bias, rtol=0, atol=1e-10 * scale)
+
+
 def test_under_average_every_step_is_on_every_weight_so_auto_is_nesterov(tmp_path, pair):
     """--average steps on every weight whatever the rule (kernels/sparse.py), so sgd saves nothing there: auto
     was sgd and said its steps touched only a batch's columns, above the note that each updated all of them."""
