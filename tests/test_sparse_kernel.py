@@ -131,7 +131,7 @@ def test_other_rules_match_the_dense_reference(optimizer, extra):
     ("logistic", "nesterov", 0.5, 1, 1, 2000, 0.01, 5.0),  # lr·l2 = 0.1: det P falls by 0.9 too
     ("linear", "momentum", 0.8, 1, 1, 157, 0.15, 0.5),
     ("linear", "nesterov", 0.9, 8, 2, 157, 0.15, 30.0),  # lr·l2 over a half: the dense step
-    ("hinge", "nesterov", 0.5, 1, 1, 2000, 0.01, 0.0),  # rows past the margin: columns scored, not stepped on
+    ("hinge", "nesterov", 0.5, 1, 1, 2000, 0.01, 0.0),  # (rows past the margin, adding no gradient: see below)
     ("hinge", "momentum", 0.9, 4, 2, 400, 0.05, 0.1),
 ])
 def test_lazy_momentum_matches_the_dense_reference(model, optimizer, momentum, batch, pieces, rows, density, l2):
@@ -197,7 +197,7 @@ def test_lazy_momentums_clocks_carry_over_between_runs():
 
     fresh, cfg = run(0.05, 0.01)
     work = scratch(cfg, 1, d)
-    run(0.3, 0.0, work)  # 200 steps on the clocks, as many as this run's: a clock keyed on the steps went wrong
+    run(0.3, 0.0, work)  # 200 steps on the clocks: a clock keyed on the state's step counter would go wrong
     reused, _ = run(0.05, 0.01, work)
     np.testing.assert_array_equal(reused.W, fresh.W)
     np.testing.assert_array_equal(reused.slots, fresh.slots)
