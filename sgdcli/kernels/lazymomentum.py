@@ -45,7 +45,7 @@ import math
 import numpy as np
 
 from sgdcli.kernels.jit import kernel
-from sgdcli.kernels.optimizers import MOMENTUM, NESTEROV, SLOT_A
+from sgdcli.kernels.optimizers import NESTEROV, SLOT_A
 
 BASE_BELOW = 2.0**-12  # of det P·(1 − μ): a catch-up then keeps about 2**-40 of the move (see above)
 LARGEST_DECAY = 0.5  # lr·λ: det P then falls by at most half of μ a step
@@ -59,10 +59,10 @@ PAST_BASE = 4  # a step of the call (``begin``'s ``past``): Q at it (entries 0 t
 @kernel(callee=True)
 def lazy_momentum(cfg):
     """Whether momentum or Nesterov steps on the touched columns only: where the run asks for it
-    (``cfg.lazy_momentum``) and no L1 penalty or average moves the rest (without momentum, μ = 0, the velocity
-    is the gradient, and the plain step is the one to take)."""
-    return ((cfg.optimizer == MOMENTUM or cfg.optimizer == NESTEROV) and cfg.lazy_momentum and cfg.momentum > 0.0
-            and cfg.l1 == 0.0 and not cfg.average and cfg.lr * cfg.l2 <= LARGEST_DECAY)
+    (``cfg.lazy_momentum``, set for those rules alone: state.kernel_config) and no L1 penalty or average moves
+    the rest (without momentum, μ = 0, the velocity is the gradient, and the plain step is the one to take)."""
+    return (cfg.lazy_momentum and cfg.momentum > 0.0 and cfg.l1 == 0.0 and not cfg.average
+            and cfg.lr * cfg.l2 <= LARGEST_DECAY)
 
 
 @kernel(callee=True)
