@@ -502,3 +502,19 @@ def test_resume_compares_a_positive_class_of_names_by_name(tmp_path, monkeypatch
     assert code == 0, err
     assert "resuming from" in err
     assert_as_uninterrupted("m.h5", tmp_path, "names.h5")
+
+
+def test_a_run_that_starts_afresh_keeps_none_of_another_runs_checkpoints(tmp_path):
+    """--keep-checkpoint keeps the run's own: a stopped run's checkpoint and its .prev at the path are replaced by
+    the new run's first checkpoint, with no .prev, and a run that saved none keeps none."""
+    data = write_table(tmp_path / "data.h5", *make_problem("binary", n=3000, d=6, seed=1))
+    ckpts = {}
+    for name in ("two", "one", "resumed"):
+        ckpts[name] = stopped_run(data, str(tmp_path / f"{name}.h5"))
+        assert os.path.exists(f"{ckpts[name]}.prev")
+    assert cli("train", data, "-o", tmp_path / "two.h5", "-q", "--keep-checkpoint", "--epochs", "2")[0] == 0
+    assert load_latest(ckpts["two"]).options["epochs"] == 2 and not os.path.exists(f"{ckpts['two']}.prev")
+    assert cli("train", data, "-o", tmp_path / "one.h5", "-q", "--keep-checkpoint", "--epochs", "1")[0] == 0
+    assert not os.path.exists(ckpts["one"]) and not os.path.exists(f"{ckpts['one']}.prev")
+    assert cli("train", data, "-o", tmp_path / "resumed.h5", "-q", "--keep-checkpoint", "--resume", *TRAIN)[0] == 0
+    assert load_latest(ckpts["resumed"]).position.epoch == 2  # resumed: the run's own checkpoints, kept

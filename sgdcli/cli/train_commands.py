@@ -76,7 +76,9 @@ def _train_check(data, output, metrics, checkpoint, **params) -> None:
               help="With --resume: a checkpoint made with other options, for other data or from another --init "
                    "model (a file refreshed since), or one that cannot be read, is removed, with a warning, and "
                    "the run starts over, instead of exiting 2 (or 1).")
-@click.option("--keep-checkpoint", is_flag=True, help="Keep the checkpoint after a successful run.")
+@click.option("--keep-checkpoint", is_flag=True,
+              help="Keep the run's checkpoint after a successful run (none where it took none: another run's at "
+                   "the path is removed).")
 @click.option("--dask", default=None, metavar="ADDRESS",
               help="Train on Dask distributed: a scheduler (tcp://host:8786) or local:N (N worker processes here). "
                    "Needs the dask extra: .venv/bin/pip install -e '.[dask]' in the sgdcli checkout.")

@@ -110,7 +110,9 @@ def _not_a_checkpoint(path: str) -> str | None:
     return f"an sgdcli file of another kind ({kind})" if isinstance(kind, str) else "an HDF5 file"
 
 
-def save(path: str, ckpt: Checkpoint) -> None:
+def save(path: str, ckpt: Checkpoint, previous: bool = True) -> None:
+    """``ckpt`` written to ``path``; the checkpoint there before it kept as its .prev (``previous``), or, where it
+    is not the run's previous one, replaced, and the .prev there removed."""
     path = os.path.abspath(path)
     with atomic_output(path, "--checkpoint") as tmp:
         with newhdf5.created(tmp) as f:
@@ -129,7 +131,10 @@ def save(path: str, ckpt: Checkpoint) -> None:
             f.attrs["n_bad"] = ckpt.n_bad
             f.attrs["zero_loss"] = ckpt.zero_loss
             f.attrs["start_loss"] = ckpt.start_loss
-        if os.path.exists(path):  # the current one stays valid as .prev until the new one is in place
+        if not previous:
+            with contextlib.suppress(FileNotFoundError):
+                os.unlink(previous_path(path))
+        elif os.path.exists(path):  # the current one stays valid as .prev until the new one is in place
             os.replace(path, previous_path(path))
 
 

@@ -50,6 +50,9 @@ class SafePoints:
     def __init__(self, run):
         self.run = run
         self._last = (run.state.iterations, time.monotonic())  # the last checkpoint's iteration and time
+        # whether the checkpoints at --checkpoint are the run's: the one it resumed from, or one it saved; any
+        # other there is another run's, which its first checkpoint replaces with no .prev, and its end removes
+        self.own = run.resumed
         self._epoch_t0 = time.perf_counter()
 
     def start_epoch(self) -> None:
@@ -86,7 +89,8 @@ class SafePoints:
             start_loss=run.start_loss,
             options=run.fingerprints[0],
             data=run.fingerprints[1],
-        ))
+        ), previous=self.own)
+        self.own = True
         self._last = (run.state.iterations, time.monotonic())
 
     def save_in_epoch(self) -> None:

@@ -89,7 +89,8 @@ def train(data, options: TrainOptions | None = None, *, output=None, metrics=Non
         executor = open_executor(stack, table, opts, dask, reporter.message, control.stop)
         metrics_tmp = stack.enter_context(atomic_output(metrics, "--metrics")) if metrics is not None else None
         try:
-            model = Run(table, val_table, opts, executor, reporter, control, inputs).train(metrics_tmp)
+            run = Run(table, val_table, opts, executor, reporter, control, inputs)
+            model = run.train(metrics_tmp)
         except Exception as exc:
             if not isinstance(exc, Interrupted):  # a stop asked for is what it is
                 inputs.check()  # zeros read past a cut can blow up, or fail a check: the change is the cause
@@ -99,7 +100,7 @@ def train(data, options: TrainOptions | None = None, *, output=None, metrics=Non
         inputs.check()  # the model is of the files as they were opened
         if output is not None:  # inside the stack: if this fails, no metrics file appears either
             model.save(output)
-        if control.checkpoint is not None and not control.keep_checkpoint:
+        if control.checkpoint is not None and not (control.keep_checkpoint and run.points.own):
             ckpt_mod.remove(control.checkpoint)  # under the lock: no other run sees a finished run's checkpoint
     return model
 
