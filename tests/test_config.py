@@ -144,7 +144,8 @@ def test_a_value_refused_after_conversion_names_where_it_came_from(tmp_path, mon
                                                    "be >= 1 or 'full', got 0\n")
     monkeypatch.setenv("SGDCLI_TRAIN_BATCH_SIZE", "5000")
     assert cli(*args, "-q") == (2, "", f"sgdcli: error: --batch-size (from SGDCLI_TRAIN_BATCH_SIZE) 5000 is larger "
-                                       f"than the 3000 training rows of {binary_file}\n")
+                                       f"than the 3000 training rows of {binary_file}: give one of at most 3000, or "
+                                       "--batch-size full\n")
     monkeypatch.delenv("SGDCLI_TRAIN_BATCH_SIZE")
     path = write(tmp_path, "[train]\nlr = -1\n")
     assert cli(*args, "--config", path) == (2, "", f"sgdcli: error: --lr (from {path} [train] lr): must be a finite "

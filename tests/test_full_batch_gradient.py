@@ -5,6 +5,7 @@ training row (training/fullbatch.py ``from_fit``): the kernels keep that gradien
 
 import re
 
+import h5py
 import numpy as np
 import pytest
 
@@ -15,7 +16,7 @@ from sgdcli.training import fullbatch, gradientnoise, linearfit, start
 from sgdcli.training.fullbatch import NEAR
 from sgdcli.training.runlog import FitWarning
 
-from conftest import sample_rows, write_table
+from conftest import cli, sample_rows, write_table
 from test_convergence import logistic_objective
 from test_cosine_rate import _softmax_loss, _softmax_optimum
 from test_full_batch import _optimum
@@ -198,6 +199,28 @@ def test_a_full_batch_from_the_fit_of_too_few_rows_of_a_class_is_told_to_lower_b
     assert int(found[1]) > 100 * NEAR
     assert m.training["warnings"] == [told]
     assert _gap(train(path, TrainOptions(model="logistic", threads=1)), X, y) < NEAR / 2
+
+
+def test_on_no_more_rows_than_the_default_batch_the_advice_is_more_epochs(tmp_path):
+    """20 separable rows: the default batch of 32 is refused on them (exit 2), which the warning advised, and a
+    batch of 5 ends twice as high as the full batch (computed here); 20 epochs end lower."""
+    path = tmp_path / "few.h5"
+    assert cli("generate", path, "--rows", "20", "--features", "3")[0] == 0
+    with h5py.File(path, "r") as f:
+        X, y = f["X"][:].astype(np.float64), f["y"][:].astype(np.float64)
+    with pytest.warns(FitWarning) as caught:
+        m = train(path, TrainOptions(model="logistic", batch_size=20, threads=1))
+    (told,) = [str(w.message) for w in caught]
+    assert told.endswith("a full batch steps once an epoch: the model may be far from the optimum; raise --epochs")
+    assert cli("train", path, "-o", tmp_path / "m.h5", "-q") == (
+        2, "", f"sgdcli: error: --batch-size 32 is larger than the 20 training rows of {path}: give one of at most "
+               "20, or --batch-size full\n")
+    with pytest.warns(FitWarning, match="only 20 updates in all"):
+        smaller = train(path, TrainOptions(model="logistic", batch_size=5, threads=1))
+    with pytest.warns(FitWarning, match="raise --epochs$"):  # (their loss has no minimum: it falls on and on)
+        longer = train(path, TrainOptions(model="logistic", batch_size=20, epochs=20, threads=1))
+    loss = [logistic_objective(*np.split(m.raw_weights()[0], [-1]), X, y, 0.0) for m in (m, smaller, longer)]
+    assert loss[1] > 2 * loss[0] > 2 * loss[2], loss
 
 
 def test_a_full_batch_near_the_optimum_from_the_fit_is_not_told_to_raise_epochs(tmp_path):

@@ -159,8 +159,10 @@ def from_fit(run) -> list[str] | None:
         return [f"{told}, at {start:.4g}, and its steps took it away: the model may be far from the optimum; lower "
                 f"--lr (try {run.rate_opts.lr / 10:.4g})" + (" or use --lr auto" if run.auto is None else "")]
     batch = TrainOptions().batch_size
-    return [f"{told}, {fitted}, and a full batch steps once an epoch: the model may be far from the optimum; lower "
-            f"--batch-size (at {batch}, {math.ceil(run.n_train / batch):,} steps an epoch) or raise --epochs"]
+    smaller = (f"lower --batch-size (at {batch}, {math.ceil(run.n_train / batch):,} steps an epoch) or "
+               if batch < run.n_train else "")  # (the default on fewer rows is refused)
+    return [f"{told}, {fitted}, and a full batch steps once an epoch: the model may be far from the optimum; "
+            f"{smaller}raise --epochs"]
 
 
 def _newton_gap(run, params: np.ndarray, gradient: np.ndarray,

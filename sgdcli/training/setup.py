@@ -155,7 +155,8 @@ def check_sizes(table: Table, opts: TrainOptions, n_train: int) -> None:
     """The batch fits the training rows and --memory."""
     batch = n_train if opts.batch_size is None else opts.batch_size
     if batch > n_train:
-        raise InputError(f"--batch-size {batch} is larger than the {n_train} training rows of {table.path}")
+        raise InputError(f"--batch-size {batch} is larger than the {n_train} training rows of {table.path}: give "
+                         f"one of at most {n_train}, or --batch-size full")
     if opts.batch_size is not None and batch * table.row_bytes() > opts.memory:
         raise InputError(
             f"--batch-size {batch} needs {format_size(batch * table.row_bytes())} per batch "
