@@ -62,3 +62,23 @@ def test_without_validation_no_row_is_a_validation_row(tmp_path):
     m = train(write_table(tmp_path / "d.h5", X, y), TrainOptions(bad_rows="skip", epochs=1))
     assert (m.training["rows"], m.training["bad_rows"], m.training["val_rows"], m.training["val_bad_rows"]) == (
         498, 2, 0, 0)
+
+
+def test_one_row_left_out_is_counted_in_the_singular(tmp_path):
+    """The log, the result line, ``info`` and ``predict`` say "1 validation row", "1 feature", not "1 validation
+    rows"."""
+    X, y = make_problem("binary", n=600, d=1, seed=3)
+    train_path = write_table(tmp_path / "t.h5", X, y)
+    Xv = X.copy()
+    Xv[5, 0] = np.nan
+    val = write_table(tmp_path / "v.h5", Xv, y)
+    code, out, err = cli("train", train_path, "--val", val, "--bad-rows", "skip", "-o", tmp_path / "m.h5",
+                         "--epochs", "1", "--progress", "plain")
+    assert code == 0, err
+    assert out.splitlines()[0].endswith("; left out 1 validation row with NaN or inf (--bad-rows skip)"), out
+    assert f"--bad-rows skip: left out 1 validation row of {val} (--val) from every validation pass\n" in err, err
+    assert f"{train_path}: 600 rows × 1 feature, read " in err, err
+    assert cli("info", val)[1].splitlines()[-1].startswith("X, y: 600 rows × 1 feature ("), out
+    code, out, err = cli("predict", tmp_path / "m.h5", write_table(tmp_path / "one.h5", X[:1], y[:1]), "-o",
+                         tmp_path / "p.csv")
+    assert (code, out) == (0, f"wrote {tmp_path / 'p.csv'}: 1 prediction\n"), err

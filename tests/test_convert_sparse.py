@@ -252,6 +252,19 @@ def test_usage_errors(tmp_path, args, message):
     assert not (tmp_path / "o.h5").exists()
 
 
+def test_the_python_api_refuses_a_count_of_features_below_one(tmp_path):
+    """The command line's option type refuses it before; convert() and check_convert() say it themselves."""
+    from sgdcli import check_convert, convert
+    from sgdcli.errors import InputError
+
+    path = tmp_path / "d.svm"
+    path.write_text("1 1:0.5\n")
+    for call in (convert, check_convert):
+        with pytest.raises(InputError, match=r"^--features must be >= 1, got 0$"):
+            call(path, tmp_path / "o.h5", features=0)
+    assert not (tmp_path / "o.h5").exists()
+
+
 PEAK = RSS_SAMPLER + """
 from sgdcli import convert
 convert(sys.argv[1], sys.argv[2], block_rows=2048)

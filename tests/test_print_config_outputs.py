@@ -71,7 +71,8 @@ def test_a_directory_without_write_permission_is_said_so(here, command, monkeypa
 
 
 @pytest.mark.parametrize("args,message", [
-    (["--features", "3"], "--features applies to LIBSVM input and must be >= 1"),
+    (["--features", "3"], "--features applies to LIBSVM input, the columns its indices address; --columns picks "
+                          "the columns of CSV/TSV"),
     (["--zero-based"], "--zero-based applies to LIBSVM input whose indices are columns"),
     (["--y", "labels.npy"], "--y FILE.npy applies to .npy input"),
     (["--hash-bits", "4", "--missing", "zero"], "--missing zero does not apply with --hash-bits: a missing value "

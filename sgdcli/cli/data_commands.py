@@ -68,7 +68,7 @@ def generate_cmd(output, **kwargs):
 
     _check_classes(kwargs["task"], kwargs["classes"])
     p = sgdcli.generate(output, **kwargs)
-    render.echo(f"wrote {output}: {p['rows']} rows × {p['features']} features, task {p['task']}")
+    render.echo(f"wrote {output}: {counted(p['rows'], 'row')} × {counted(p['features'], 'feature')}, task {p['task']}")
 
 
 @command("info", example='sgdcli info data.h5')

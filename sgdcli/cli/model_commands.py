@@ -11,6 +11,7 @@ from sgdcli.cli import argtext, gates, render
 from sgdcli.cli.params import (columns_options, command, delimiter_option, gate_options, json_option, memory_option,
                                predict_columns_options, x_option, y_option)
 from sgdcli.options import PREDICTION_FORMATS as FORMATS, STDOUT, prediction_format
+from sgdcli.reporting.reporter import counted
 from sgdcli.reporting.plain import PassProgress
 
 
@@ -63,7 +64,7 @@ def predict_cmd(model, data, output, format, x, label_column, features, transpos
             stop.left = "the predictions written to standard output are incomplete"
         raise
     if output != STDOUT:
-        render.echo(f"wrote {output}: {n} predictions")
+        render.echo(f"wrote {output}: {counted(n, 'prediction')}")
 
 
 def _evaluate_settings(fail_under, fail_over, **params) -> list[gates.Gate]:

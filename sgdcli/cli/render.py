@@ -103,8 +103,8 @@ def info_listing(d: dict) -> str:
         lines.append(f"X, y: not trainable as they are: {table['error']}")
     elif table:
         what = _columns(table)
-        lines.append(f"{'X, y' if table.get('labels', True) else 'X (no y)'}: {table['rows']} rows × "
-                     f"{table['features']} features ({what})")
+        lines.append(f"{'X, y' if table.get('labels', True) else 'X (no y)'}: {counted(table['rows'], 'row')} × "
+                     f"{counted(table['features'], 'feature')} ({what})")
         lines += [f"  {line}" for line in left_out_lines(table.get("left_out"))]
         lines += [f"  {line}" for line in encoding_lines(table.get("encoding"))]
     like = d.get("looks_like")
@@ -114,7 +114,8 @@ def info_listing(d: dict) -> str:
             lines.append(f"  but: {like['error']}")
         elif "kind" in like:
             what = _columns(like)
-            lines.append(f"  {like['kind']}: {like['rows']} rows × {like['features']} features ({what}), read "
+            lines.append(f"  {like['kind']}: {counted(like['rows'], 'row')} × {counted(like['features'], 'feature')} "
+                         f"({what}), read "
                          f"{like['read_mode']}")
             lines += [f"  {line}" for line in left_out_lines(like.get("left_out"))]
             if "hashing" in like:

@@ -58,8 +58,11 @@ def checked(input: str, output: str, *, content: bool = True, fmt: str | None = 
         raise InputError(f"--bad-rows: {bad_rows!r} is not one of {', '.join(BAD_ROWS)}")
     if chunk_rows is not None and chunk_rows < 1:
         raise InputError(f"--chunk-rows must be >= 1, got {chunk_rows}")
-    if features is not None and (fmt != "libsvm" or features < 1):
-        raise InputError("--features applies to LIBSVM input and must be >= 1")
+    if features is not None and fmt != "libsvm":
+        raise InputError("--features applies to LIBSVM input, the columns its indices address" + (
+            "; --columns picks the columns of CSV/TSV" if fmt in ("csv", "tsv") else ""))
+    if features is not None and features < 1:
+        raise InputError(f"--features must be >= 1, got {features}")
     if zero_based and (fmt != "libsvm" or hash_bits is not None):
         raise InputError("--zero-based applies to LIBSVM input whose indices are columns" + (
             "; --hash-bits hashes them as text" if fmt == "libsvm" else ""))

@@ -9,6 +9,7 @@ import math
 import numpy as np
 
 from sgdcli.kernels import runtime
+from sgdcli.reporting.reporter import counted
 from sgdcli.reporting.warned import warn
 from sgdcli.sizes import size_text, whole_mib
 from sgdcli.training import biasrate, fitwarnings, replicas
@@ -34,7 +35,7 @@ def log_start(run) -> None:
         say(f"compiled kernels in {seconds:.1f} s ({runtime.cache_state()})")
     threads, sharing = run.executor.describe(run.batch, run.local_steps,
                                              replicas.share_rows(run.n_train, run.shards))
-    say(f"{run.table.path}: {run.table.n_rows} rows × {run.table.n_features} features, read "
+    say(f"{run.table.path}: {counted(run.table.n_rows, 'row')} × {counted(run.table.n_features, 'feature')}, read "
         f"{run.table.X.layout.read_mode} in windows of {run.pages.window_rows} rows; {threads}")
     for line in sharing:
         say(line)
@@ -107,11 +108,11 @@ def validation_rows(run) -> dict:
 def log_left_out(run) -> None:
     """What --bad-rows skip left out of ``run``: training rows, and validation rows."""
     val_bad = validation_rows(run)["val_bad_rows"]
-    parts = [f"{run.n_bad} training rows with non-finite values in every epoch"] if run.n_bad else []
+    parts = [f"{counted(run.n_bad, 'training row')} with non-finite values in every epoch"] if run.n_bad else []
     if val_bad:
         where = (f"of {run.val_table.path} (--val)" if run.val_table is not None else
                  f"(held out of {run.table.path} by --val-fraction)")
-        parts.append(f"{val_bad} validation rows {where} from every validation pass")
+        parts.append(f"{counted(val_bad, 'validation row')} {where} from every validation pass")
     if parts:
         run.reporter.message("--bad-rows skip: left out " + ", and ".join(parts))
 
