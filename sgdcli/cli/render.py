@@ -115,8 +115,7 @@ def info_listing(d: dict) -> str:
         elif "kind" in like:
             what = _columns(like)
             lines.append(f"  {like['kind']}: {counted(like['rows'], 'row')} × {counted(like['features'], 'feature')} "
-                         f"({what}), read "
-                         f"{like['read_mode']}")
+                         f"({what}), read {like['read_mode']}")
             lines += [f"  {line}" for line in left_out_lines(like.get("left_out"))]
             if "hashing" in like:
                 h = like["hashing"]
