@@ -260,9 +260,9 @@ def test_checkpoint_every_counts_from_where_a_blown_up_run_starts_over(tmp_path,
     saved = []  # (halvings, epoch) of each checkpoint
     save = ckpt_mod.save
 
-    def recorded(where, checkpoint):
+    def recorded(where, checkpoint, previous=True):
         saved.append((checkpoint.position.lr_halvings, checkpoint.position.epoch))
-        return save(where, checkpoint)
+        return save(where, checkpoint, previous)
 
     monkeypatch.setattr(ckpt_mod, "save", recorded)
     m = train(path, TrainOptions(model="linear", lr="auto", epochs=2),
