@@ -613,6 +613,46 @@ def test_input_open_for_writing_gets_a_clear_message(tmp_path, binary_file):
     assert not (tmp_path / "m.h5").exists()
 
 
+SWMR_WRITER = """
+import h5py, os, sys
+f = h5py.File(sys.argv[1], "r+", libver="latest")
+if sys.argv[2] == "killed":
+    f.flush()
+    os._exit(0)
+f.swmr_mode = True  # drops HDF5's lock: readers may open it, in SWMR mode
+print("open", flush=True)
+sys.stdin.read()
+"""
+
+
+@pytest.mark.parametrize("writer_state", ["swmr", "killed"])
+def test_input_marked_open_by_a_writer_gets_a_clear_message(tmp_path, writer_state):
+    """A file in the newer format carries a mark while a writer has it open: a SWMR writer's, which holds no
+    lock, or a killed writer's, left behind. Either is exit 1 and what to do, not 'truncated or corrupt'."""
+    X, y = make_problem("binary", n=200, d=3, seed=1)
+    path = str(tmp_path / "d.h5")
+    with h5py.File(path, "w", libver="latest") as f:
+        f["X"], f["y"] = X, y
+    writer = popen([sys.executable, "-c", SWMR_WRITER, path, writer_state], stdin=subprocess.PIPE,
+                   stdout=subprocess.PIPE, text=True)
+    try:
+        if writer_state == "swmr":
+            assert writer.stdout.readline().strip() == "open"
+        else:
+            assert writer.wait(timeout=60) == 0
+        for argv in (["info", path], ["train", path, "-o", tmp_path / "m.h5"], ["evaluate", path, path]):
+            proc = run(*argv)
+            assert (proc.returncode, proc.stderr.strip().splitlines()[-1]) == (1, (
+                f"sgdcli: error: {path}: is marked as open by an HDF5 writer (one writing it now, in SWMR mode, "
+                "or one killed before it closed the file); wait for the writer to finish. If none runs, the file "
+                f"may hold a partial write: check it, then clear the mark with h5clear -s {path} "
+                "(see docs/unattended.md)")), argv
+    finally:
+        writer.kill()
+        writer.wait()
+    assert sorted(os.listdir(tmp_path)) == ["d.h5"]
+
+
 def test_filesystem_without_locks_gets_a_clear_message(monkeypatch, tmp_path, binary_file):
     import h5py
 

@@ -40,6 +40,8 @@ def open_file(path: str | os.PathLike, model: bool = False) -> h5py.File:
         text = str(exc)
         if "unable to lock file" in text:
             raise RuntimeFailure(_lock_message(path, text)) from None
+        if "already open for write" in text:  # the superblock's mark of an open writer: live, or killed
+            raise RuntimeFailure(_marked_open(path)) from None
         raise InputError(f"{path}: cannot open as HDF5, the file may be truncated or corrupt ({first_line(exc)})") from None
 
 
@@ -97,6 +99,15 @@ def _lock_message(path: str, text: str) -> str:
                 f"If nothing writes it, set HDF5_USE_FILE_LOCKING=FALSE (see docs/unattended.md)")
     return (f"{path}: this filesystem does not support the file locks HDF5 uses ({first_line(Exception(text))}); "
             f"set HDF5_USE_FILE_LOCKING=FALSE to read it without locking (see docs/unattended.md)")
+
+
+def _marked_open(path: str) -> str:
+    """A file in the newer format (h5py's libver="latest", SWMR) carries a mark while a writer has it open,
+    cleared when it closes the file; a SWMR writer drops the lock, and a writer killed leaves the mark, so both
+    look alike here."""
+    return (f"{path}: is marked as open by an HDF5 writer (one writing it now, in SWMR mode, or one killed before "
+            f"it closed the file); wait for the writer to finish. If none runs, the file may hold a partial write: "
+            f"check it, then clear the mark with h5clear -s {path} (see docs/unattended.md)")
 
 
 OWN_FILE = "sgdcli_format"  # the attribute that marks sgdcli's own files (models, checkpoints): its kind
