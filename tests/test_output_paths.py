@@ -2,6 +2,7 @@
 existing directory, or under a regular file is exit 2 and one line naming the option, and nothing is written."""
 
 import os
+import socket
 import stat
 from dataclasses import replace
 
@@ -82,6 +83,38 @@ def test_a_dash_is_refused_where_it_cannot_mean_standard_output(here, command):
     assert proc.stderr == (f"sgdcli: error: {option} -: names standard output, which this output cannot go to (it "
                            "is written whole to a file, then renamed into place); give a file name (./- for a file "
                            "named '-')\n")
+
+
+def longest_name(here) -> tuple[int, int]:
+    """(the filesystem's longest name, the longest output name): an output is written first as
+    .NAME.HOST-PID-XXXXXXXX.tmp, this process's, as CliRunner runs the command here."""
+    name_max = os.pathconf(here, "PC_NAME_MAX")
+    return name_max, name_max - len(f"..{socket.gethostname()}-{os.getpid()}-XXXXXXXX.tmp".encode())
+
+
+@pytest.mark.parametrize("command", COMMANDS)
+def test_an_output_name_too_long_for_its_temporary_file_is_refused_before_any_work(here, command):
+    """A name the filesystem takes but whose temporary file's name it does not was exit 1 ("write failed: File
+    name too long") once the work was done."""
+    head, option, tail = COMMANDS[command]
+    name_max, longest = longest_name(here)
+    body = longest + 1 - len("é.h5".encode())
+    name = "é" * (body // 2) + "x" * (body % 2) + "é.h5"  # bytes, not characters, count
+    assert len(name.encode()) == longest + 1
+    before = sorted(os.listdir(here))
+    proc = run(*head, f"sub/{name}", *tail)
+    assert_refused(proc, here, before)
+    assert proc.stderr == (
+        f"sgdcli: error: {option} sub/{name}: the file name is too long for this filesystem (names of at most "
+        f"{name_max} bytes): the output is first written under a temporary name {name_max - longest} bytes longer "
+        f"(.NAME.{socket.gethostname()}-{os.getpid()}-XXXXXXXX.tmp); give a name of at most {longest} bytes\n")
+    assert os.listdir(here / "sub") == []
+
+
+def test_the_longest_output_name_is_written(here):
+    name = "x" * (longest_name(here)[1] - 3) + ".h5"
+    assert run("generate", f"sub/{name}", "--rows", "10", "--features", "2").returncode == 0
+    assert os.listdir(here / "sub") == [name]
 
 
 LOCK_REFUSED = ("sgdcli: error: {option} {named}: ends in .lock, as the lock file a run takes beside its output does "

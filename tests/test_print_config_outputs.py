@@ -28,7 +28,7 @@ COMMANDS = {
     "predict -o": (["predict", "m.h5", "d.h5", "-o"], [], "m.h5"),
     "convert -o": (["convert", "data.dat", "--format", "csv", "-o"], [], "data.dat"),
 }
-PATHS = ["nosuch/out.h5", "d.h5/out.h5", "nosuch/", "pipe", "m.h5.lock", "INPUT"]
+PATHS = ["nosuch/out.h5", "d.h5/out.h5", "nosuch/", "pipe", "m.h5.lock", "INPUT", "x" * 250 + ".h5"]
 
 
 @pytest.mark.parametrize("path", PATHS)

@@ -70,6 +70,7 @@ def check_writable(path: str | os.PathLike, option: str = "-o", inputs=(), probe
     directory = os.path.dirname(os.path.abspath(target))
     if not os.path.isdir(directory):
         _refuse_missing_directory(named, directory, option)
+    _refuse_long_name(named, target, option)
     if probe:
         _probe(named, directory, option)
     elif not os.access(directory, os.W_OK | os.X_OK):
@@ -160,6 +161,24 @@ def _refuse_lock(named: str, target: str, option: str) -> None:
         guarded = os.path.basename(target)[:-len(LOCK_SUFFIX)] or "PATH"
         raise InputError(f"{option} {named}: ends in {LOCK_SUFFIX}, as the lock file a run takes beside its output "
                          f"does ({guarded}{LOCK_SUFFIX} for {guarded}); choose another output path")
+
+
+def _refuse_long_name(named: str, target: str, option: str) -> None:
+    """An output is written as a temporary file whose name is the output's and more (``_temporary_name``, which
+    is longer than any other name made of it: a lock file, a checkpoint's .prev): a name the filesystem takes
+    may be one it would refuse halfway through the work, so it is measured against the filesystem's limits
+    first."""
+    directory, name = os.path.split(os.path.abspath(target))
+    try:
+        name_max = os.pathconf(directory, "PC_NAME_MAX")
+    except (OSError, ValueError):  # a filesystem that does not say: the write itself will
+        return
+    extra = len(os.fsencode(_temporary_name("", "0" * 8)))
+    if len(os.fsencode(name)) + extra > name_max:
+        raise InputError(f"{option} {named}: the file name is too long for this filesystem (names of at most "
+                         f"{name_max} bytes): the output is first written under a temporary name {extra} bytes "
+                         f"longer ({_temporary_name('NAME', 'XXXXXXXX')}); give a name of at most "
+                         f"{name_max - extra} bytes")
 
 
 def _refuse_special(path: str, option: str) -> None:
@@ -266,13 +285,17 @@ def _create_temporary(directory: str, name: str) -> str:
     """
     mode = 0o600 if _regular_file(os.path.join(directory, name)) else 0o666
     while True:
-        tmp = os.path.join(directory, f".{name}.{_owner_tag()}-{secrets.token_hex(4)}.tmp")
+        tmp = os.path.join(directory, _temporary_name(name, secrets.token_hex(4)))
         try:
             fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_CLOEXEC, mode)
         except FileExistsError:
             continue
         os.close(fd)
         return tmp
+
+
+def _temporary_name(name: str, token: str) -> str:
+    return f".{name}.{_owner_tag()}-{token}.tmp"
 
 
 def _regular_file(path: str) -> os.stat_result | None:
