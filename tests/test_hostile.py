@@ -285,6 +285,30 @@ def test_a_chunk_its_index_lists_and_hdf5_does_not_find_is_refused(tmp_path):
     assert not (tmp_path / "d.h5").exists() and not (tmp_path / "p.h5").exists()
 
 
+@pytest.mark.parametrize("short", [1, 2])  # a chunk of the file's middle, its edge chunk
+def test_a_chunk_stored_short_is_refused(tmp_path, short):
+    """A chunk written short (write_direct_chunk of half its rows' bytes) is listed at its short size: HDF5 read
+    zeros past its end and the memory map the next chunk's bytes, and both trained on rows no writer wrote."""
+    X, y = make_problem("binary", n=250, d=4, seed=1)
+    path = tmp_path / "short.h5"
+    with h5py.File(path, "w") as f:
+        ds = f.create_dataset("X", shape=X.shape, dtype=X.dtype, chunks=(100, 4))
+        f["y"] = y
+        for k in range(3):
+            chunk = np.zeros((100, 4), X.dtype)
+            chunk[:len(X[k * 100:(k + 1) * 100])] = X[k * 100:(k + 1) * 100]
+            ds.id.write_direct_chunk((k * 100, 0), chunk[:50 if k == short else 100].tobytes())
+    rows = ["100–199", "200–249"][short - 1]
+    expected = (f"sgdcli: error: {path}:X: the chunk of rows {rows} is stored in 800 bytes, fewer than the 1,600 its "
+                "values take; the file is damaged (or the chunk was written short, with write_direct_chunk)\n")
+    write_table(tmp_path / "good.h5", X, y)
+    assert cli("train", tmp_path / "good.h5", "-o", tmp_path / "m.h5", "-q")[0] == 0
+    for argv in (["train", path, "-o", tmp_path / "d.h5"], ["predict", tmp_path / "m.h5", path, "-o", tmp_path / "p.csv"],
+                 ["evaluate", tmp_path / "m.h5", path]):
+        assert cli(*argv) == (2, "", expected), argv
+    assert not (tmp_path / "d.h5").exists() and not (tmp_path / "p.csv").exists()
+
+
 def test_a_chunk_listed_at_an_offset_past_int64_is_read_through_hdf5(tmp_path):
     """One byte of the chunk index set to 128 (found by test_corrupted_and_truncated_files): the walk of the index
     lists the chunk of rows 128-191 at a byte offset over 2**63, which no int64 holds, and `info` stopped with an

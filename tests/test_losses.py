@@ -3,6 +3,7 @@ is for (a quantile's coverage, scikit-learn's Poisson optimum, robustness to out
 metrics that suit each."""
 
 import json
+import math
 
 import h5py
 import numpy as np
@@ -190,6 +191,26 @@ def test_bad_loss_settings_are_usage_errors(tmp_path, args, message):
     path = write_table(tmp_path / "r.h5", np.zeros((4, 2), np.float32), np.array([1.0, -1.0, 2.0, 0.0]))
     code, out, err = cli("train", path, "-o", tmp_path / "m.h5", "--batch-size", "2", *args)
     assert (code, err.strip().splitlines()[-1]) == (2, "sgdcli: error: " + message.format(path=path)), err
+
+
+@pytest.mark.parametrize("model", ["linear", "huber", "quantile", "poisson"])
+def test_a_regression_label_whose_square_sums_leave_float64_is_refused(tmp_path, model):
+    """Labels of 1e300 trained a linear model into "diverged; try a smaller --lr" and huber and quantile ones
+    with NumPy's overflow warnings: the squares a run sums (the loss, its measures) of 2^53 such labels pass
+    float64's largest. Up to that limit a run trains without a warning."""
+    limit = math.sqrt(np.finfo(np.float64).max / 2.0 ** 53)
+    rng = np.random.default_rng(0)
+    X = rng.standard_normal((500, 3))
+    y = np.abs(X @ W_TRUE[:3] + 0.1 * rng.standard_normal(500)) * 1e140
+    y[5] = limit
+    path = write_table(tmp_path / "r.h5", X, y)
+    code, out, err = cli("train", path, "-o", tmp_path / "m.h5", "--model", model, "--epochs", "5", "-q")
+    assert (code, err) == (0, "")
+    y[7] = -np.nextafter(limit, np.inf) if model != "poisson" else np.nextafter(limit, np.inf)
+    path = write_table(tmp_path / "r.h5", X, y)
+    code, out, err = cli("train", path, "-o", tmp_path / "m.h5", "--model", model, "-q")
+    assert (code, err) == (2, f"sgdcli: error: {path}:y: label {float(y[7])!r} at row 7 is beyond ±1.4e+146, where the "
+                              "sums of squares that training takes leave float64's range; rescale the labels\n")
 
 
 def test_a_quality_gate_takes_a_models_own_metric(tmp_path):

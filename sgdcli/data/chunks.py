@@ -25,7 +25,8 @@ from concurrent.futures import ThreadPoolExecutor
 import numpy as np
 
 from sgdcli.data.numeric import cast_into
-from sgdcli.errors import first_line
+from sgdcli.data.where import where_of
+from sgdcli.errors import InputError, first_line
 from sgdcli.kernels.runtime import available_cores
 
 try:
@@ -75,25 +76,42 @@ def mappable_chunks(ds) -> bool:
 
 
 def chunk_offsets(ds) -> np.ndarray:
-    """File offset of every row chunk of ``ds`` (in row order), -1 where a chunk is not allocated.
+    """File offset of every row chunk of unfiltered ``ds`` (in row order), -1 where a chunk is not allocated; an
+    InputError where one is stored in fewer bytes than its values take (``_check_size``).
 
     One walk of the chunk index (HDF5 1.14's ``chunk_iter``) where h5py has it: a query per chunk costs time in
     proportion to the number of chunks in some HDF5 versions, so a logger's file of one-row chunks took minutes
     to open that way."""
     rows = ds.chunks[0]
     out = np.full(-(-ds.shape[0] // rows), -1, dtype=np.int64)
+    sizes = np.zeros(len(out), dtype=np.int64)
     if hasattr(ds.id, "chunk_iter"):
         def note(info):
             if info.byte_offset is not None and info.size > 0 and info.chunk_offset[0] < ds.shape[0]:
                 out[info.chunk_offset[0] // rows] = min(info.byte_offset, PAST_ANY_FILE)
+                sizes[info.chunk_offset[0] // rows] = info.size
         ds.id.chunk_iter(note)
-        return out
-    tail = (0,) * (ds.ndim - 1)
-    for k in range(len(out)):
-        info = ds.id.get_chunk_info_by_coord((k * rows, *tail))
-        if info.byte_offset is not None and info.size > 0:
-            out[k] = min(info.byte_offset, PAST_ANY_FILE)
+    else:
+        tail = (0,) * (ds.ndim - 1)
+        for k in range(len(out)):
+            info = ds.id.get_chunk_info_by_coord((k * rows, *tail))
+            if info.byte_offset is not None and info.size > 0:
+                out[k], sizes[k] = min(info.byte_offset, PAST_ANY_FILE), info.size
+    _check_size(ds, sizes)
     return out
+
+
+def _check_size(ds, sizes: np.ndarray) -> None:
+    """An unfiltered chunk is stored in the bytes of all its values, an edge chunk's too; one the index lists
+    as shorter (a chunk written short with write_direct_chunk, a damaged index) would be read past its end: HDF5
+    reads zeros there and a memory map the next bytes of the file, rows no writer wrote."""
+    whole = int(np.prod(ds.chunks, dtype=np.int64)) * ds.dtype.itemsize
+    wrong = np.flatnonzero((sizes > 0) & (sizes < whole))
+    if len(wrong):
+        k, rows = int(wrong[0]), ds.chunks[0]
+        raise InputError(f"{where_of(ds)}: the chunk of rows {k * rows:,}–{min((k + 1) * rows, ds.shape[0]) - 1:,} "
+                         f"is stored in {int(sizes[k]):,} bytes, fewer than the {whole:,} its values take; the file is damaged "
+                         "(or the chunk was written short, with write_direct_chunk)")
 
 
 def misplaced(ds, offsets: np.ndarray, mapped: np.ndarray) -> int | None:

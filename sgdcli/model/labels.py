@@ -20,6 +20,10 @@ from sgdcli.options import MAX_CLASSES, parse_class_weights, task_of
 
 
 EXACT_LIMIT = 2.0 ** 53  # from here on, float64 no longer holds every integer
+# A regression's largest trainable label: beyond it, the squares of 2^53 labels or residuals (the most rows a
+# float64 counts exactly), which a linear model's loss and every regression's measures sum, may pass float64's
+# largest, and a run would read the inf as divergence or warn of the overflow.
+LABEL_LIMIT = float(np.sqrt(np.finfo(np.float64).max / EXACT_LIMIT))
 SEED_ROWS = 1024  # labels of a pass's first block whose distinct values the rest of it is matched against
 _EVERY = np.arange(0)
 
@@ -178,14 +182,16 @@ def positive_written(classes: np.ndarray, text: str | None, names: list[str] | N
 def shown(v) -> str:
     """A label value as messages, ``show`` and predictions write it: 3, not 3.0; a float32 (or float16)
     label as the fewest digits that read back as it, as numpy writes it: 0.1, not 0.10000000149011612 (the
-    float64 of the float32 nearest 0.1, which is what ``item`` gives); and a bool (h5py's bools) as False or
-    True, as ``show`` lists a model's bool classes, not as the 0 or 1 it compares as."""
+    float64 of the float32 nearest 0.1, which is what ``item`` gives); a float from 2^53 on as its shortest
+    form (1e+300, not the 301 digits of the float64 nearest it); and a bool (h5py's bools) as False or True, as
+    ``show`` lists a model's bool classes, not as the 0 or 1 it compares as."""
     if isinstance(v, (bool, np.bool_)):
         return str(bool(v))
-    if isinstance(v, np.floating) and v.dtype.itemsize < 8 and not float(v).is_integer():
-        return str(v)
-    v = v.item() if hasattr(v, "item") else v
-    return str(int(v)) if float(v).is_integer() else repr(v)
+    if isinstance(v, (int, np.integer)):
+        return str(int(v))
+    if float(v).is_integer() and abs(float(v)) < EXACT_LIMIT:
+        return str(int(v))
+    return str(v) if isinstance(v, np.floating) and v.dtype.itemsize < 8 else repr(float(v))
 
 
 def check_kind(names: list[str] | None, theirs: list[str] | None, where: str, whose: str) -> None:
@@ -258,6 +264,17 @@ def _target_refusal(value, at: str = "") -> str:
     return f"a poisson model's targets are counts (>= 0); found {shown(value)}{at}"
 
 
+def _check_squarable(model: str, y: np.ndarray, where: str, first_row: int) -> None:
+    """A regression's labels within LABEL_LIMIT, or an InputError naming the first that is not."""
+    if task_of(model) != "regression":
+        return
+    beyond = np.flatnonzero(np.abs(y) > LABEL_LIMIT)
+    if len(beyond):
+        i = int(beyond[0])
+        raise InputError(f"{where}: label {shown(y[i])} at row {first_row + i} is beyond ±{LABEL_LIMIT:.2g}, where "
+                         "the sums of squares that training takes leave float64's range; rescale the labels")
+
+
 @dataclasses.dataclass
 class Found:
     """What a pass over the labels of some rows found: the distinct values of a classifier's trained rows
@@ -302,6 +319,7 @@ def collect(blocks, model: str, where: str, weighted: bool = False) -> Found:
     for first_row, y, rows, w in blocks:
         check_finite_labels(y, where, first_row)
         check_targets(model, y, where, first_row)  # a poisson model's counts, in evaluate's words
+        _check_squarable(model, y, where, first_row)
         trained_w = None if w is None else (w if rows is None else w[rows])
         with np.errstate(over="ignore"):  # a sum past float64's largest is inf, which Weighting.of refuses
             total = float(trained_w.sum()) if trained_w is not None else 0.0
