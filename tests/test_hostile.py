@@ -412,6 +412,18 @@ def _replaced(name, value):
     return edit
 
 
+def _written_in_part(name, kept: int):
+    """``name`` stored again in chunks of one value, only its first ``kept`` values written: HDF5 reads the
+    others as the fill value, 0."""
+    def edit(f):
+        value = f[name][()]
+        del f[name]
+        ds = f.create_dataset(name, shape=value.shape, dtype=value.dtype, chunks=(1,) * value.ndim)
+        for i in range(kept):
+            ds[np.unravel_index(i, value.shape)] = value[np.unravel_index(i, value.shape)]
+    return edit
+
+
 def _set(name, index, value):
     def edit(f):
         f[name][index] = value
@@ -493,6 +505,13 @@ DAMAGED = {  # what was done to a good model, and what the message says is wrong
     "center a group": ("binary", lambda f: (_deleted("center")(f), f.create_group("center")),
                        "center is a group, not a dataset"),
     "no bias": ("binary", _deleted("bias"), "no dataset bias"),
+    # parts never written (a model file is written whole; these are made by hand): their fill values, read as
+    # parameters, scored rows with weights no run trained
+    "weights unwritten": ("multiclass", _written_in_part("weights", 5),
+                          "weights: rows 1–2 were never written (7 of 12 chunks unallocated); the file looks "
+                          "incomplete"),
+    "bias unwritten": ("binary", _written_in_part("bias", 0),
+                       "bias: entry 0 was never written (no storage allocated); the file looks incomplete"),
     "version text": ("binary", _attr("format_version", "one"), "attribute format_version is 'one', not an integer"),
     "version negative": ("binary", _attr("format_version", -1), "attribute format_version is -1, not 1 or more"),
     "version zero": ("binary", _attr("format_version", 0), "attribute format_version is 0, not 1 or more"),

@@ -15,6 +15,7 @@ import h5py
 import numpy as np
 
 from sgdcli.data.hdf5 import READ_ERRORS
+from sgdcli.data.unwritten import unwritten
 from sgdcli.errors import first_line
 
 
@@ -95,7 +96,8 @@ def json_attr(node, name: str):
 
 def dataset(node, name: str, numbers: bool = True, required: bool = True, where: str = "") -> np.ndarray | None:
     """The dataset ``name`` of ``node`` read whole (as float64 with ``numbers``); None where it is absent and
-    not ``required``."""
+    not ``required``; Damaged where any of it was never written (HDF5 reads that as the fill value, parameters
+    no run trained)."""
     label = f"{where}{name}"
     obj = read(label, lambda: node.get(name, getlink=True))
     if obj is None:
@@ -112,6 +114,9 @@ def dataset(node, name: str, numbers: bool = True, required: bool = True, where:
     dtype = read(label, lambda: item.dtype)  # a corrupt type (an exponent bias no NumPy float has) fails here
     if numbers and dtype.kind not in "biuf":
         raise Damaged(f"{label} holds {_dtype_kind(dtype)}, not numbers")
+    missing = read(label, lambda: unwritten(item))
+    if missing is not None:
+        raise Damaged(missing.message(label, unit="row" if item.ndim > 1 else "entry", allowed=False))
     value = read(label, lambda: item[()])
     return np.asarray(value, dtype=np.float64) if numbers else np.asarray(value)
 
