@@ -361,6 +361,29 @@ def test_resume_in_the_python_api_without_a_checkpoint_says_what_to_pass(tmp_pat
     assert os.listdir(tmp_path) == ["binary.h5"]
 
 
+def test_a_checkpoint_with_a_bit_flipped_on_disk_falls_back_to_the_previous_one(tmp_path, binary_file):
+    """A flipped bit in the stored weights (an exponent's: a finite -4e306 for a weight) was resumed without a
+    word, and the run diverged; each array is written with HDF5's checksum, which the read checks."""
+    model = tmp_path / "m.h5"
+    ckpt = f"{model}.ckpt"
+    run("train", binary_file, "-o", model, "--keep-checkpoint", "--epochs", "4", "-q", check=True)
+    expected = weights(model)
+    with h5py.File(ckpt, "r") as f:
+        assert all(f[f"state/{name}"].fletcher32 for name in ("W", "G", "slots", "counters", "sums"))
+        at = f["state/W"].id.get_chunk_info(0).byte_offset + 7  # the first weight's sign and exponent
+    with open(ckpt, "r+b") as fh:
+        fh.seek(at)
+        byte = fh.read(1)[0]
+        fh.seek(at)
+        fh.write(bytes([byte ^ 0x40]))
+    proc = run("train", binary_file, "-o", model, "--resume", "--epochs", "4", "--progress", "plain")
+    assert proc.returncode == 0, proc.stderr
+    assert (f"checkpoint {ckpt}: damaged sgdcli checkpoint: a checksum fails; resuming from the previous one, "
+            f"{ckpt}.prev") in proc.stderr
+    for a, b in zip(expected, weights(model)):
+        np.testing.assert_array_equal(a, b)
+
+
 def test_unreadable_checkpoint_falls_back_to_the_previous_one(tmp_path, binary_file):
     model = tmp_path / "m.h5"
     ckpt = f"{model}.ckpt"

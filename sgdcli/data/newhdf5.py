@@ -50,8 +50,8 @@ def quarantined() -> bool:
 
 
 @contextlib.contextmanager
-def created(path: str):
-    """A new HDF5 file at ``path`` for writing.
+def created(path: str, libver=None):
+    """A new HDF5 file at ``path`` for writing (``libver``: h5py's, the oldest and newest formats it may use).
 
     A failed write can surface three ways: as an exception inside the block, as
     an error when closing, or inside h5py's ``__dealloc__`` of an object freed
@@ -80,7 +80,7 @@ def created(path: str):
             previous_except(kind, value, tb)
 
     sys.unraisablehook, sys.excepthook = unraisable_hook, except_hook
-    f = h5py.File(path, "w")
+    f = h5py.File(path, "w", libver=libver)
     try:
         try:
             yield f
