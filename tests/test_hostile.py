@@ -303,8 +303,8 @@ def test_a_chunk_stored_short_is_refused(tmp_path, short):
                 "values take; the file is damaged (or the chunk was written short, with write_direct_chunk)\n")
     write_table(tmp_path / "good.h5", X, y)
     assert cli("train", tmp_path / "good.h5", "-o", tmp_path / "m.h5", "-q")[0] == 0
-    for argv in (["train", path, "-o", tmp_path / "d.h5"], ["predict", tmp_path / "m.h5", path, "-o", tmp_path / "p.csv"],
-                 ["evaluate", tmp_path / "m.h5", path]):
+    for argv in (["train", path, "-o", tmp_path / "d.h5"], ["evaluate", tmp_path / "m.h5", path],
+                 ["predict", tmp_path / "m.h5", path, "-o", tmp_path / "p.csv"]):
         assert cli(*argv) == (2, "", expected), argv
     assert not (tmp_path / "d.h5").exists() and not (tmp_path / "p.csv").exists()
 

@@ -209,8 +209,8 @@ def test_a_regression_label_whose_square_sums_leave_float64_is_refused(tmp_path,
     y[7] = -np.nextafter(limit, np.inf) if model != "poisson" else np.nextafter(limit, np.inf)
     path = write_table(tmp_path / "r.h5", X, y)
     code, out, err = cli("train", path, "-o", tmp_path / "m.h5", "--model", model, "-q")
-    assert (code, err) == (2, f"sgdcli: error: {path}:y: label {float(y[7])!r} at row 7 is beyond ±1.4e+146, where the "
-                              "sums of squares that training takes leave float64's range; rescale the labels\n")
+    assert (code, err) == (2, f"sgdcli: error: {path}:y: label {float(y[7])!r} at row 7 is beyond ±1.4e+146, where "
+                              "the sums of squares that training takes leave float64's range; rescale the labels\n")
 
 
 def test_a_quality_gate_takes_a_models_own_metric(tmp_path):

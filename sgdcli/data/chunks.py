@@ -109,9 +109,10 @@ def _check_size(ds, sizes: np.ndarray) -> None:
     wrong = np.flatnonzero((sizes > 0) & (sizes < whole))
     if len(wrong):
         k, rows = int(wrong[0]), ds.chunks[0]
-        raise InputError(f"{where_of(ds)}: the chunk of rows {k * rows:,}–{min((k + 1) * rows, ds.shape[0]) - 1:,} "
-                         f"is stored in {int(sizes[k]):,} bytes, fewer than the {whole:,} its values take; the file is damaged "
-                         "(or the chunk was written short, with write_direct_chunk)")
+        last = min((k + 1) * rows, ds.shape[0]) - 1
+        raise InputError(f"{where_of(ds)}: the chunk of rows {k * rows:,}–{last:,} is stored in {int(sizes[k]):,} "
+                         f"bytes, fewer than the {whole:,} its values take; the file is damaged (or the chunk was "
+                         "written short, with write_direct_chunk)")
 
 
 def misplaced(ds, offsets: np.ndarray, mapped: np.ndarray) -> int | None:
