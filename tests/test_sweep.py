@@ -3,6 +3,7 @@
 import json
 import math
 import os
+from pathlib import Path
 
 import h5py
 import numpy as np
@@ -343,3 +344,21 @@ def test_the_batch_size_check_reads_no_labels(tmp_path, monkeypatch):
     code, _, err = cli("sweep", path, "--x", "T", "--label-column", "label", "--batch-sizes", "401", "-q")
     assert (code, err) == (2, f"sgdcli: error: --batch-sizes: 401 is larger than the 400 rows of {path}\n")
     assert scans == [f"{path}:T:label"] * 2
+
+
+@pytest.mark.parametrize("given", ["data", "val", "init"])
+def test_plot_on_an_input_is_refused_before_any_run(tmp_path, binary_file, given):
+    """`--plot curves.png`, a link to the data (or the --val file, or the --init model), drew the image over it,
+    exit 0: the input was lost; and --print-config passed it."""
+    model = tmp_path / "m.h5"
+    assert cli("train", binary_file, "-o", model, "--epochs", "1", "-q")[0] == 0
+    target = {"data": binary_file, "val": binary_file, "init": model}[given]
+    extra = {"data": [], "val": ["--val", binary_file], "init": ["--init", model]}[given]
+    (tmp_path / "curves.png").symlink_to(target)
+    before = Path(target).read_bytes()
+    for check in ([], ["--print-config"]):
+        code, out, err = cli("sweep", binary_file, "--batch-sizes", "32", "--epochs", "1", "-q", *extra,
+                             "--plot", tmp_path / "curves.png", *check)
+        assert (code, out, err) == (2, "", f"sgdcli: error: --plot {tmp_path / 'curves.png'}: is also an input of "
+                                           "this command; choose another output path\n"), check
+    assert Path(target).read_bytes() == before

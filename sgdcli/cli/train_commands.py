@@ -185,6 +185,16 @@ def _sweep_settings(batch_sizes, lrs, plot, **params) -> tuple[list[int | None],
     return sizes, rates, base
 
 
+def _sweep_check(data, plot, **params) -> None:
+    """--print-config's checks: the settings (``_sweep_settings``), then --plot as the run checks it before
+    any run, but without creating a file."""
+    from sgdcli.data.atomic import check_writable
+
+    _, _, base = _sweep_settings(plot=plot, **params)
+    if plot is not None:
+        check_writable(plot, "--plot", inputs=(data, base.val, base.init), probe=False)
+
+
 # sweep's help for the options whose train help speaks of --lr or --dask, which sweep does not take
 SWEEP_HELP = {
     "lr_scaling": "How lr grows with the effective batch, the models averaged (threads of --parallel average) × "
@@ -200,7 +210,7 @@ SWEEP_HELP = {
 
 
 @command("sweep", example='sgdcli sweep data.h5 --batch-sizes 1,32,256,full --lrs 0.01,0.1 --lr-scaling linear --epochs 3',
-         check=_sweep_settings)
+         check=_sweep_check)
 @click.argument("data", type=argtext.Path(dir_okay=False))
 @click.option("--batch-sizes", required=True, metavar="B,B,...", type=BATCH_GRID,
               help="Batch sizes to compare, comma-separated (a list in --config); 'full' is full-batch gradient "
@@ -229,7 +239,7 @@ def sweep_cmd(data, batch_sizes, lrs, progress, quiet, metrics_dir, plot, json, 
     if plot is not None:  # where it goes first ('-', a directory that is not there), then its format
         from sgdcli.reporting import plot as plotting
 
-        plotting.check_output(plot, "--plot")
+        plotting.check_output(plot, "--plot", inputs=(data, kwargs.get("val"), kwargs.get("init")))
     sizes, rates, base = _sweep_settings(batch_sizes, lrs, plot, **kwargs)
     if plot is not None:
         plotting.require("--plot")  # matplotlib missing: say so before hours of training, not after
