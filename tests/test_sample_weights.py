@@ -1,6 +1,7 @@
 """--sample-weight: each row's loss counts as many times as its weight, in training, validation and metrics."""
 
 import json
+import math
 
 import h5py
 import numpy as np
@@ -10,7 +11,7 @@ from sgdcli import evaluate, load_model, train
 from sgdcli.options import TrainOptions
 from sgdcli.training.runlog import FitWarning
 
-from conftest import cli, short_fits, write_table
+from conftest import cli, make_problem, short_fits, write_table
 
 FULL = dict(batch_size=None, optimizer="sgd", schedule="constant", lr=0.5, epochs=30, l2=0.01)  # gradient descent
 
@@ -267,20 +268,39 @@ def test_a_bad_weight_is_an_error_under_bad_rows_skip_too(tmp_path):
     assert not (tmp_path / "m.h5").exists()
 
 
-def test_weights_whose_sum_overflows_are_refused_saying_so(tmp_path):
+@pytest.mark.parametrize("weight", [1e307, 1e152])
+def test_weights_whose_sums_overflow_are_refused_saying_so(tmp_path, weight):
     """Weights of 1e307 on 100 rows sum past float64's largest: NumPy's overflow warning, then a false
-    "X: non-finite feature value at row 99" from the weighted moments.  Now one line on the weights, before any
-    pass that would overflow; class weights alike."""
-    path = bad_file(tmp_path, np.full(100, 1e307))
+    "X: non-finite feature value at row 99" from the weighted moments.  Weights of 1e152 sum to a float64, but
+    standardization's products of such sums do not: train wrote a model with an infinite scale, exit 0, which
+    predict then refused as damaged.  Now one line on the weights, before any pass that would overflow; class
+    weights alike."""
+    limit = math.sqrt(np.finfo(np.float64).max / 2.0 ** 53)
+    path = bad_file(tmp_path, np.full(100, weight))
     code, _, err = cli("train", path, "-o", tmp_path / "m.h5", "--sample-weight", "w", "-q")
     assert (code, err) == (2, f"sgdcli: error: --sample-weight: {path}:w: the training rows' weights sum to more "
-                              "than a float64 holds; divide them by a constant, which does not change the weighted "
-                              "objective\n")
-    code, _, err = cli("train", path, "-o", tmp_path / "m.h5", "--class-weight", "0=1e307,1=1e307", "-q")
+                              f"than {limit:.2g}, beyond which the sums of products that standardization takes "
+                              "leave float64's range; divide them by a constant, which does not change the "
+                              "weighted objective\n")
+    code, _, err = cli("train", path, "-o", tmp_path / "m.h5", "--class-weight", f"0={weight},1={weight}", "-q")
     assert (code, err) == (2, f"sgdcli: error: --class-weight: {path}:y: the training rows' weights sum to more "
-                              "than a float64 holds; divide them by a constant, which does not change the weighted "
-                              "objective\n")
+                              f"than {limit:.2g}, beyond which the sums of products that standardization takes "
+                              "leave float64's range; divide them by a constant, which does not change the "
+                              "weighted objective\n")
     assert not (tmp_path / "m.h5").exists()
+
+
+def test_weights_scaled_by_a_power_of_two_up_to_the_limit_train_the_same_model(tmp_path):
+    """Every weight times 2^470 (a sum of 100 · 2^470, under the limit above) scales each figure a run takes of
+    them by an exact power of two: the model is the unweighted one, bit for bit."""
+    models = []
+    for name, weight in (("one", 1.0), ("huge", 2.0 ** 470)):
+        path = add(write_table(tmp_path / f"{name}.h5", *make_problem("binary", n=300, d=3, seed=0)),
+                   w=np.full(300, weight))
+        assert cli("train", path, "-o", tmp_path / f"{name}-m.h5", "--sample-weight", "w", "-q")[0] == 0
+        models.append(load_model(tmp_path / f"{name}-m.h5"))
+    for part in ("weights", "bias", "center", "scale"):
+        np.testing.assert_array_equal(getattr(models[0], part), getattr(models[1], part))
 
 
 @pytest.mark.parametrize("weights", [np.full(100, 1e-320), np.r_[np.full(50, 1e-320), np.zeros(50)]])

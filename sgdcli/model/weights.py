@@ -28,6 +28,10 @@ import numpy as np
 
 from sgdcli.errors import InputError
 
+# The largest sum of the training rows' weights: standardization multiplies two sums of weights (Chan et al.'s
+# merge) and squares weighted sums of values, which, for sums much beyond it, pass float64's largest.
+TOTAL_LIMIT = math.sqrt(np.finfo(np.float64).max / 2.0 ** 53)
+
 
 def check(w: np.ndarray, where: str, first_row: int) -> None:
     """Every weight of a block is finite and >= 0 (``w[0]`` is row ``first_row``), or an InputError naming the
@@ -64,8 +68,9 @@ class Weighting:
                 total = float(sum(w * float(sums[found == c].sum()) for w, c in zip(class_weights, classes)))
         what = " × --class-weight" if class_weights is not None else ""
         option = f"--sample-weight{what}" if sample_weight is not None else "--class-weight"
-        if total == math.inf:  # (the rows' weights scaled by it would be 0 and their gradients NaN)
-            raise InputError(f"{option}: {where}: the training rows' weights sum to more than a float64 holds; "
+        if total > TOTAL_LIMIT:  # (inf: the rows' weights scaled by it would be 0 and their gradients NaN)
+            raise InputError(f"{option}: {where}: the training rows' weights sum to more than {TOTAL_LIMIT:.2g}, "
+                             "beyond which the sums of products that standardization takes leave float64's range; "
                              "divide them by a constant, which does not change the weighted objective")
         if not total > 0:
             raise InputError(f"--sample-weight{what}: {where}: every training row weighs 0; nothing to train on"
