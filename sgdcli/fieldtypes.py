@@ -120,6 +120,14 @@ def checked_arguments(options=None):
                     bound.arguments[name] = checked(value, *rules[name])
             return function(*bound.args, **bound.kwargs)
 
+        def check(**kwargs) -> None:
+            """InputError for a keyword the function would refuse, without calling it (--print-config); keywords
+            it has no rule for are left alone."""
+            for name, value in kwargs.items():
+                if name in rules:
+                    checked(value, *rules[name])
+
+        call.check = check
         return call
 
     return decorate

@@ -84,6 +84,8 @@ def test_a_directory_without_write_permission_is_said_so(here, command, monkeypa
                                                   "leave out one of them (--engine auto reads with sgdcli's "
                                                   "tokenizer)"),
     (["--thousands", "."], "--thousands: expected one character, neither a digit nor --decimal, got '.'"),
+    (["--hash-bits", "0"], "--hash-bits: must be from 1 to 31, got 0"),
+    (["--hash-bits", "32"], "--hash-bits: must be from 1 to 31, got 32"),
     (["--categorical", "nosuch", "--decimal", ","], None),  # (the header's names: its content)
 ])
 def test_print_config_refuses_convert_settings_that_need_nothing_of_the_input(here, args, message):
@@ -96,6 +98,17 @@ def test_print_config_refuses_convert_settings_that_need_nothing_of_the_input(he
         return
     assert printed == ran == (2, "", f"sgdcli: error: {message}\n")
     assert not (here / "out.h5").exists()
+
+
+@pytest.mark.parametrize("command", [["predict", "m.h5", "d.h5", "-o", "p.csv"], ["evaluate", "m.h5", "d.h5"]])
+@pytest.mark.parametrize("memory,message", [("0", "--memory: must be at least 1M, got 0 bytes"),
+                                            ("1K", "--memory: must be at least 1M, got 1024 bytes")])
+def test_print_config_refuses_the_options_predict_and_evaluate_refuse(here, command, memory, message):
+    """predict's and evaluate's --print-config checked the output and the gates only: --memory 0 printed the
+    settings, exit 0, and the run refused it."""
+    printed = run(*command, "--memory", memory, "--print-config")
+    assert printed == run(*command, "--memory", memory) == (2, "", f"sgdcli: error: {message}\n")
+    assert run(*command, "--memory", "64M", "--print-config").returncode == 0
 
 
 def test_what_convert_reads_of_its_input_is_left_to_the_run(here):

@@ -20,11 +20,12 @@ def _warn(text: str) -> None:
 
 
 def _predict_settings(model, data, output, format, **params) -> None:  # noqa: A002
-    """What predict checks before it opens a file, for --print-config (its API makes the same checks): that -o
-    can be written (without creating a file there), then the output's format (whether --proba applies is
-    known only from the model)."""
+    """What predict checks before it opens a file, for --print-config (its API makes the same checks): its
+    options (--memory...), that -o can be written (without creating a file there), then the output's format
+    (whether --proba applies is known only from the model)."""
     import sgdcli
 
+    sgdcli.predict.check(**params)
     sgdcli.check_predict_output(model, data, output)
     prediction_format(output, format)
 
@@ -68,8 +69,11 @@ def predict_cmd(model, data, output, format, x, label_column, features, transpos
 
 
 def _evaluate_settings(fail_under, fail_over, **params) -> list[gates.Gate]:
-    """evaluate's gates, checked as the run checks them before it opens any file (and --print-config with
-    it); which metrics the model has is known only once it is read."""
+    """evaluate's options (--memory...) and gates, checked as the run checks them before it opens any file (and
+    --print-config with it); which metrics the model has is known only once it is read."""
+    import sgdcli
+
+    sgdcli.evaluate.check(**params)
     return gates.parse_all(fail_under, fail_over)
 
 

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import os
 
-from sgdcli.data import textfiles
+from sgdcli.data import hashing, textfiles
 from sgdcli.data.atomic import check_writable
 from sgdcli.data.csvcolumns import ColumnOptions
 from sgdcli.data.csvsniff import delimiter_option
@@ -74,6 +74,8 @@ def checked(input: str, output: str, *, content: bool = True, fmt: str | None = 
     for given, option in ((delimiter, "--delimiter"), (header, "--header/--no-header")):
         if given is not None and fmt not in ("csv", "tsv"):
             raise InputError(f"{option} applies to CSV/TSV input")
+    if hash_bits is not None:
+        hashing.check_bits(hash_bits)
     if hash_bits is not None and fmt == "npy":
         raise InputError("--hash-bits applies to CSV/TSV, LIBSVM and Vowpal Wabbit text, whose features have names")
     if hash_bits is not None and features is not None:

@@ -24,12 +24,16 @@ SEED = 0
 MAX_BITS = 31  # |h| mod 2^bits of a signed 32-bit hash
 
 
+def check_bits(bits: int) -> None:
+    if not 1 <= bits <= MAX_BITS:
+        raise InputError(f"--hash-bits: must be from 1 to {MAX_BITS}, got {bits}")
+
+
 class Hasher:
     """Names to (column, sign)."""
 
     def __init__(self, bits: int):
-        if not 1 <= bits <= MAX_BITS:
-            raise InputError(f"--hash-bits: must be from 1 to {MAX_BITS}, got {bits}")
+        check_bits(bits)
         import mmh3
 
         self.bits, self.width, self._hash = bits, 1 << bits, mmh3.hash
