@@ -71,9 +71,10 @@ def predict_cmd(model, data, output, format, x, label_column, features, transpos
 def _evaluate_settings(fail_under, fail_over, **params) -> list[gates.Gate]:
     """evaluate's options (--memory...) and gates, checked as the run checks them before it opens any file (and
     --print-config with it); which metrics the model has is known only once it is read."""
-    import sgdcli
+    if params:  # (--print-config: the run's own call checks them)
+        import sgdcli
 
-    sgdcli.evaluate.check(**params)
+        sgdcli.evaluate.check(**params)
     return gates.parse_all(fail_under, fail_over)
 
 
