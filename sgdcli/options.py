@@ -147,6 +147,9 @@ def parse_class_weights(text: str) -> dict[str, float] | None:
         if name.strip() in out:
             raise InputError(f"--class-weight: class {name.strip()!r} is given twice")
         out[name.strip()] = weight
+    if not out:  # read as no weights, it trained unweighted
+        raise InputError(f"--class-weight: expected balanced or CLASS=WEIGHT,... with weights >= 0, got {text!r} "
+                         "(an unset shell variable?)")
     return out
 
 

@@ -87,6 +87,8 @@ def test_a_class_named_with_a_comma_or_an_equals_sign_is_weighted(tmp_path):
 
 @pytest.mark.parametrize("args,message", [
     (["--class-weight", "1=x"], "--class-weight: expected balanced or CLASS=WEIGHT,... with weights >= 0, got '1=x'"),
+    (["--class-weight", ""], "--class-weight: expected balanced or CLASS=WEIGHT,... with weights >= 0, got '' (an "
+                             "unset shell variable?)"),  # (it trained unweighted)
     (["--class-weight", "7=2"], "--class-weight: {path}:y has no class '7' (classes: 0, 1)"),
     (["--class-weight", "0=0,1=0"], "--class-weight: every class weighs 0"),
     (["--class-weight", "0=1,1=3,0=2"], "--class-weight: class '0' is given twice"),

@@ -188,6 +188,10 @@ def test_quoted_fields_hold_delimiters_quotes_and_newlines(tmp_path):
                                               "--ignore)"),
     (["--missing-indicator"], "--missing-indicator: applies with --missing zero or mean, which fill missing values"),
     (["--decimal", ",,"], "--decimal: expected one character that is not a digit, got ',,'"),
+    # empty (what --columns "$COLUMNS" becomes where the variable is unset) was no list: every column
+    (["--columns", ""], "--columns: names no column (an unset shell variable?)"),
+    (["--ignore", " "], "--ignore: names no column (an unset shell variable?)"),
+    (["--categorical", ""], "--categorical: names no column (an unset shell variable?)"),
     (["--thousands", ","], None),  # a thousands separator alone is fine
     (["--thousands", ".", "--decimal", "."], "--thousands: expected one character, neither a digit nor --decimal, "
                                              "got '.'"),

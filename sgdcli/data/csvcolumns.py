@@ -43,6 +43,10 @@ class ColumnOptions:
     weight_column: str | None = None  # a column of per-row weights, written as the dataset w
 
     def check(self) -> None:
+        for option, names in (("--columns", self.columns), ("--ignore", self.ignore),
+                              ("--categorical", self.categorical)):
+            if names is not None and not names.strip():  # read as no list, it picked every column
+                raise InputError(f"{option}: names no column (an unset shell variable?)")
         if self.missing not in MISSING:
             raise InputError(f"--missing: {self.missing!r} is not one of {', '.join(MISSING)}")
         if self.max_categories < 1:
