@@ -58,14 +58,16 @@ class DaskOptions:
         return workers
 
 
-def check_executor(opts, dask: DaskOptions | None) -> None:
+def check_executor(opts, dask: DaskOptions | None, command: str = "train") -> None:
     """InputError for a choice of executor that does not hold together: ``opts`` (TrainOptions) with ``dask``
-    (None: training on this machine).  Here, light, so that ``--print-config`` checks it as train does."""
+    (None: training on this machine), for ``command`` (sweep has no --dask).  Here, light, so that
+    ``--print-config`` checks it as train does."""
     if opts.parallel == "average" and dask is not None:
         raise InputError("--parallel average: averages the threads of one machine; with --dask the workers' models "
                          "are averaged already (--threads sets each worker's threads)")
     if opts.sync_every is not None and opts.parallel != "average" and dask is None:
-        raise InputError("--sync-every: applies only with --parallel average or --dask ADDRESS")
+        raise InputError("--sync-every: applies only with --parallel average"
+                         + (" or --dask ADDRESS" if command == "train" else ""))
 
 
 _IN_PROCESS = ("inproc",)  # schemes distributed knows that cannot reach a scheduler in another process

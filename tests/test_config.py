@@ -392,7 +392,7 @@ def test_a_bad_item_of_a_grid_list_names_the_file_and_key(tmp_path, binary_file,
     ("train", "dask_workers = 2", "--dask-workers: applies only with --dask ADDRESS"),
     ("sweep", "quantile = 1.5", "--quantile: must be in (0, 1), got 1.5"),
     ("sweep", "init_optimizer = true", "--init-optimizer: applies with --init only"),
-    ("sweep", "sync_every = 3", "--sync-every: applies only with --parallel average or --dask ADDRESS"),
+    ("sweep", "sync_every = 3", "--sync-every: applies only with --parallel average"),
     ("sweep", "plot = \"curves.txt\"", "--plot curves.txt: cannot tell the image format; end the name in .png, "
                                        ".pdf or .svg"),
     ("predict", "output = \"pred.txt\"", "-o pred.txt: cannot tell the format from the extension '.txt'; use "

@@ -181,7 +181,7 @@ def _sweep_settings(batch_sizes, lrs, plot, **params) -> tuple[list[int | None],
         from sgdcli.reporting.plot import output_format
 
         output_format(plot, "--plot")
-    check_executor(base, None)  # (each run's train checks it too)
+    check_executor(base, None, "sweep")  # (each run's train checks it too)
     return sizes, rates, base
 
 
