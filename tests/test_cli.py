@@ -386,6 +386,18 @@ def test_show_writes_whole_float_classes_as_predictions_write_them(tmp_path):
     assert json.loads(run("show", tmp_path / "m.h5", "--json", check=True).stdout)["classes"] == [3.0, 1e20]
 
 
+def test_show_measures_huge_weights_without_overflow(tmp_path):
+    """The card's weight_norm squared each weight: weights of 1e200 (finite, so a model) printed NumPy's overflow
+    warning and a norm of inf."""
+    X, y = make_problem("binary", n=300, d=3, seed=8)
+    path = write_table(tmp_path / "d.h5", X, y)
+    run("train", path, "-o", tmp_path / "m.h5", "--epochs", "1", "-q", check=True)
+    with h5py.File(tmp_path / "m.h5", "a") as f:
+        f["weights"][...] = [[3e200, 4e200, 0.0]]
+    shown = run("show", tmp_path / "m.h5", "--json", check=True)
+    assert shown.stderr == "" and json.loads(shown.stdout)["weight_norm"] == pytest.approx(5e200, rel=1e-15)
+
+
 def test_train_predict_evaluate_show_round_trip(tmp_path):
     X, y = make_problem("binary", n=1000, d=4, seed=8)
     y = np.where(y == 1, 7, 3)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import math
+
 from sgdcli.model.file import load_model
 from sgdcli.model.labels import shown
 
@@ -19,7 +21,7 @@ def model_card(path) -> dict:
         "classes": [names[int(c)] for c in classes] if names and classes is not None else classes,
         "standardized": m.center is not None,
         "bias": m.bias.tolist(),
-        "weight_norm": float((m.weights**2).sum() ** 0.5),
+        "weight_norm": math.hypot(*m.weights.ravel().tolist()),  # (scaled as it sums: no square of 1e200 overflows)
         # a weight is zero where L1 cut it, or where no training row had the feature
         "nonzero_weights": int((m.weights != 0).any(axis=0).sum()),
         "hashing": m.training.get("hashing"),

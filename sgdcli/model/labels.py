@@ -182,16 +182,14 @@ def positive_written(classes: np.ndarray, text: str | None, names: list[str] | N
 def shown(v) -> str:
     """A label value as messages, ``show`` and predictions write it: 3, not 3.0; a float32 (or float16)
     label as the fewest digits that read back as it, as numpy writes it: 0.1, not 0.10000000149011612 (the
-    float64 of the float32 nearest 0.1, which is what ``item`` gives); a float from 2^53 on as its shortest
-    form (1e+300, not the 301 digits of the float64 nearest it); and a bool (h5py's bools) as False or True, as
-    ``show`` lists a model's bool classes, not as the 0 or 1 it compares as."""
+    float64 of the float32 nearest 0.1, which is what ``item`` gives); and a bool (h5py's bools) as False or
+    True, as ``show`` lists a model's bool classes, not as the 0 or 1 it compares as."""
     if isinstance(v, (bool, np.bool_)):
         return str(bool(v))
-    if isinstance(v, (int, np.integer)):
-        return str(int(v))
-    if float(v).is_integer() and abs(float(v)) < EXACT_LIMIT:
-        return str(int(v))
-    return str(v) if isinstance(v, np.floating) and v.dtype.itemsize < 8 else repr(float(v))
+    if isinstance(v, np.floating) and v.dtype.itemsize < 8 and not float(v).is_integer():
+        return str(v)
+    v = v.item() if hasattr(v, "item") else v
+    return str(int(v)) if float(v).is_integer() else repr(v)
 
 
 def check_kind(names: list[str] | None, theirs: list[str] | None, where: str, whose: str) -> None:
@@ -271,7 +269,7 @@ def _check_squarable(model: str, y: np.ndarray, where: str, first_row: int) -> N
     beyond = np.flatnonzero(np.abs(y) > LABEL_LIMIT)
     if len(beyond):
         i = int(beyond[0])
-        raise InputError(f"{where}: label {shown(y[i])} at row {first_row + i} is beyond ±{LABEL_LIMIT:.2g}, where "
+        raise InputError(f"{where}: label {float(y[i])!r} at row {first_row + i} is beyond ±{LABEL_LIMIT:.2g}, where "
                          "the sums of squares that training takes leave float64's range; rescale the labels")
 
 
