@@ -2,10 +2,17 @@
 
 from __future__ import annotations
 
-import math
+import numpy as np
 
 from sgdcli.model.file import load_model
 from sgdcli.model.labels import shown
+
+
+def _norm(w: np.ndarray) -> float:
+    """The Euclidean norm of ``w``, as its largest magnitude times that of ``w`` over it: no square overflows
+    (weights of 1e200 are finite)."""
+    top = float(np.max(np.abs(w))) if w.size else 0.0
+    return top * float(np.sqrt(np.sum(np.square(w / top)))) if top > 0 else 0.0
 
 
 def model_card(path) -> dict:
@@ -21,7 +28,7 @@ def model_card(path) -> dict:
         "classes": [names[int(c)] for c in classes] if names and classes is not None else classes,
         "standardized": m.center is not None,
         "bias": m.bias.tolist(),
-        "weight_norm": math.hypot(*m.weights.ravel().tolist()),  # (scaled as it sums: no square of 1e200 overflows)
+        "weight_norm": _norm(m.weights),
         # a weight is zero where L1 cut it, or where no training row had the feature
         "nonzero_weights": int((m.weights != 0).any(axis=0).sum()),
         "hashing": m.training.get("hashing"),
