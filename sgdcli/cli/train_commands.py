@@ -188,11 +188,11 @@ def _sweep_settings(batch_sizes, lrs, plot, **params) -> tuple[list[int | None],
 def _sweep_check(data, plot, **params) -> None:
     """--print-config's checks: the settings (``_sweep_settings``), then --plot as the run checks it before
     any run, but without creating a file."""
-    from sgdcli.data.atomic import check_writable
-
     _, _, base = _sweep_settings(plot=plot, **params)
     if plot is not None:
-        check_writable(plot, "--plot", inputs=(data, base.val, base.init), probe=False)
+        from sgdcli.reporting.plot import check_output
+
+        check_output(plot, "--plot", inputs=(data, base.val, base.init), probe=False)
 
 
 # sweep's help for the options whose train help speaks of --lr or --dask, which sweep does not take

@@ -139,12 +139,12 @@ def output_format(output: str, option: str = "-o") -> str:
     return fmt
 
 
-def check_output(output: str, option: str = "-o", inputs=()) -> str:
+def check_output(output: str, option: str = "-o", inputs=(), probe: bool = True) -> str:
     """Fail before any work if ``output`` cannot be written, would replace one of ``inputs`` or names no image
-    format; return the format."""
+    format; return the format.  ``probe``: as check_writable's (False: --print-config, which creates nothing)."""
     from sgdcli.data.atomic import check_writable
 
-    check_writable(output, option, inputs)
+    check_writable(output, option, inputs, probe)
     return output_format(output, option)
 
 
