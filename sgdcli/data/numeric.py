@@ -5,6 +5,10 @@ from __future__ import annotations
 import numpy as np
 
 NUMERIC_KINDS = "biuf"  # NumPy's kinds of numbers: bool, signed and unsigned integer, float
+# The largest magnitude whose squares, 2^53 of them (the most rows a float64 counts exactly), sum within
+# float64's range: the bound of the labels and of the weights' sum that training's sums of squares and products
+# take (model/labels.py, model/weights.py).
+SQUARES_LIMIT = float(np.sqrt(np.finfo(np.float64).max / 2.0 ** 53))
 
 
 def cast_into(dest: np.ndarray, values: np.ndarray, rows: slice | np.ndarray | None = None) -> None:

@@ -13,6 +13,7 @@ import dataclasses
 
 import numpy as np
 
+from sgdcli.data.numeric import SQUARES_LIMIT
 from sgdcli.errors import InputError, listed
 from sgdcli.kernels.labels import class_indices
 from sgdcli.options import MAX_CLASSES, parse_class_weights, task_of
@@ -20,10 +21,10 @@ from sgdcli.options import MAX_CLASSES, parse_class_weights, task_of
 
 
 EXACT_LIMIT = 2.0 ** 53  # from here on, float64 no longer holds every integer
-# A regression's largest trainable label: beyond it, the squares of 2^53 labels or residuals (the most rows a
-# float64 counts exactly), which a linear model's loss and every regression's measures sum, may pass float64's
-# largest, and a run would read the inf as divergence or warn of the overflow.
-LABEL_LIMIT = float(np.sqrt(np.finfo(np.float64).max / EXACT_LIMIT))
+# A regression's largest trainable label: beyond it, the squares of labels or residuals, which a linear model's
+# loss and every regression's measures sum, may pass float64's largest, and a run would read the inf as
+# divergence or warn of the overflow.
+LABEL_LIMIT = SQUARES_LIMIT
 SEED_ROWS = 1024  # labels of a pass's first block whose distinct values the rest of it is matched against
 _EVERY = np.arange(0)
 

@@ -26,11 +26,12 @@ import math
 
 import numpy as np
 
+from sgdcli.data.numeric import SQUARES_LIMIT
 from sgdcli.errors import InputError
 
 # The largest sum of the training rows' weights: standardization multiplies two sums of weights (Chan et al.'s
 # merge) and squares weighted sums of values, which, for sums much beyond it, pass float64's largest.
-TOTAL_LIMIT = math.sqrt(np.finfo(np.float64).max / 2.0 ** 53)
+TOTAL_LIMIT = SQUARES_LIMIT
 
 
 def check(w: np.ndarray, where: str, first_row: int) -> None:
