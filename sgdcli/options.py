@@ -18,6 +18,7 @@ import os
 from sgdcli.namelists import split_names
 from sgdcli.errors import InputError
 from sgdcli.fieldtypes import check_fields
+from sgdcli.sizes import check_chunk_rows
 
 MODELS = ("linear", "logistic", "softmax", "hinge", "huber", "quantile", "poisson", "squared_hinge",
           "modified_huber")
@@ -122,6 +123,8 @@ def check_generate(task: str, rows: int, features: int, classes: int, noise: flo
         raise InputError("--chunk-rows and --contiguous exclude each other")
     if chunk_rows is not None and chunk_rows < 1:
         raise InputError(f"--chunk-rows must be >= 1, got {chunk_rows}")
+    if chunk_rows is not None:  # (X's rows of float32, y's of 8 bytes: generate.py)
+        check_chunk_rows(min(rows, chunk_rows), max(4 * features, 8))
 
 
 def task_of(model: str) -> str:

@@ -1,4 +1,5 @@
-"""Byte sizes as people write them (``512M``, ``1.5G``, ``64KiB``) and as sgdcli prints them."""
+"""Byte sizes as people write them (``512M``, ``1.5G``, ``64KiB``) and as sgdcli prints them; the memory a
+process may use, and the largest chunk sgdcli writes."""
 
 from __future__ import annotations
 
@@ -9,6 +10,10 @@ from sgdcli.errors import InputError
 
 _SIZE_RE = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*([kmgt]?)(?:i?b)?\s*$", re.IGNORECASE)
 _UNITS = {"": 1, "k": 2**10, "m": 2**20, "g": 2**30, "t": 2**40}
+# HDF5 before 2.0 (what MATLAB, R and most h5py builds link) refuses a chunk of 4 GiB or more, to write it or to
+# read it; sgdcli writes none, so that every reader opens what it writes.
+MAX_CHUNK_BYTES = 2**32 - 1
+OLD_HDF5 = "HDF5 before 2.0 (in MATLAB, R and most h5py builds)"
 
 
 def parse_size(text: str | int) -> int:
@@ -60,6 +65,15 @@ def format_size(n: float) -> str:
             return f"{n:.0f} {unit}" if unit == "B" else f"{n:.1f} {unit}"
         n /= 1024
     raise AssertionError("unreachable")
+
+
+def check_chunk_rows(rows: int, row_bytes: int) -> None:
+    """InputError naming --chunk-rows where a chunk of ``rows`` rows of ``row_bytes`` bytes (the widest of the
+    datasets that share the rows' chunks) is more than MAX_CHUNK_BYTES."""
+    if rows * row_bytes > MAX_CHUNK_BYTES:
+        raise InputError(f"--chunk-rows {rows}: its chunks would be {format_size(rows * row_bytes)} ({row_bytes:,} "
+                         f"bytes a row), and {OLD_HDF5} reads no chunk of 4 GiB or more; give at most "
+                         f"{max(1, MAX_CHUNK_BYTES // row_bytes):,}")
 
 
 def whole_mib(n: int) -> str:

@@ -503,6 +503,21 @@ def test_generate_clamps_chunk_rows_to_the_rows(tmp_path):
         assert f["X"].chunks == (10, 10) and f["y"].chunks == (10,) and f["X"].shape == (10, 10)
 
 
+def test_generate_refuses_chunks_of_4_gib(tmp_path):
+    """A chunk of 4 GiB or more (the rows it holds, at most --rows, of float32 features) is one that HDF5 before
+    2.0 neither writes nor reads: refused before any work, --print-config too."""
+    out = tmp_path / "x.h5"
+    for argv in ([], ["--print-config"]):
+        code, printed, err = cli("generate", out, "--rows", str(2**22), "--features", "256", "--chunk-rows",
+                                 str(2**22), *argv)
+        assert (code, printed, err) == (2, "", "sgdcli: error: --chunk-rows 4194304: its chunks would be 4.0 GiB "
+                                               "(1,024 bytes a row), and HDF5 before 2.0 (in MATLAB, R and most h5py "
+                                               "builds) reads no chunk of 4 GiB or more; give at most 4,194,303\n")
+    assert not out.exists()
+    assert cli("generate", out, "--rows", "10", "--features", "256", "--chunk-rows", str(2**22),
+               "--print-config")[0] == 0  # a chunk of at most --rows rows
+
+
 def test_seeds_beyond_64_bits_are_refused(tmp_path, binary_file):
     """generate --seed 10**23 was "internal error: TypeError: Object dtype dtype('O') has no native HDF5
     equivalent" (the seed is an attribute of the file), exit 1; train and sweep took it, and a seed 2**64 apart

@@ -10,6 +10,7 @@ import sgdcli
 from sgdcli import convert
 from sgdcli.data import convert as convert_module
 from sgdcli.data import writers
+from sgdcli.sizes import MAX_CHUNK_BYTES
 
 from conftest import cli, make_problem, write_table
 
@@ -44,6 +45,47 @@ def test_a_dense_row_is_measured_against_the_memory_the_process_may_use(tmp_path
     assert (code, out, err) == (2, "", f"sgdcli: error: {path}: a dense row of 67,108,864 features ({why}) is 256.0 "
                                        "MiB as float32 and needs about 1.2 GiB to convert, more than the 1.0 GiB this "
                                        f"process may use; {fix}\n")
+
+
+def test_a_dense_row_over_a_chunk_of_old_hdf5_is_refused(tmp_path, monkeypatch):
+    """--hash-bits 30 --dense made rows of 4 GiB, each a chunk that HDF5 before 2.0 cannot read, and took 8.5 GB
+    of memory before the disk filled (1.3 TB for 300 lines), as the row fits a machine's memory."""
+    monkeypatch.setattr(convert_module, "memory_limit", lambda: None)
+    path = tmp_path / "d.svm"
+    path.write_text("1 a:0.5 b:2\n0 c:1\n")
+    code, out, err = cli("convert", path, "-o", tmp_path / "d.h5", "--dense", "--hash-bits", "30")
+    assert (code, out, err) == (2, "", f"sgdcli: error: {path}: a dense row of 1,073,741,824 features (--hash-bits "
+                                       "30) is 4.0 GiB as float32, and HDF5 before 2.0 (in MATLAB, R and most h5py "
+                                       "builds) reads no chunk of 4 GiB or more; leave out --dense, or give fewer "
+                                       "--hash-bits\n")
+    assert not (tmp_path / "d.h5").exists()
+
+
+def test_chunk_rows_that_make_a_chunk_of_4_gib_are_refused(tmp_path):
+    """--chunk-rows 10^14 was exit 1, HDF5's "memory allocation failed for chunk" blaming -o; a chunk of 4 GiB or
+    more is one that HDF5 before 2.0 neither writes nor reads.  y's rows (16 bytes at most, a class name) bound it
+    before the input is read, --print-config too; a dense X's rows, once its width is known."""
+    path = tmp_path / "d.csv"
+    path.write_text("a,b,y\n1,2,0\n3,4,1\n")
+    most = MAX_CHUNK_BYTES // writers.ROW_BYTES
+    for argv in ([], ["--print-config"]):
+        code, out, err = cli("convert", path, "-o", tmp_path / "d.h5", "--chunk-rows", str(most + 1), *argv)
+        assert (code, out, err) == (2, "", f"sgdcli: error: --chunk-rows {most + 1}: its chunks would be 4.0 GiB (16 "
+                                           "bytes a row), and HDF5 before 2.0 (in MATLAB, R and most h5py builds) "
+                                           f"reads no chunk of 4 GiB or more; give at most {most:,}\n")
+    assert cli("convert", path, "-o", tmp_path / "d.h5", "--chunk-rows", str(most), "--print-config")[0] == 0
+    wide = tmp_path / "w.svm"  # hashed into 2^20 columns of float32: 4 MiB a row
+    wide.write_text("1 a:0.5\n0 b:1\n")
+    code, out, err = cli("convert", wide, "-o", tmp_path / "w.h5", "--dense", "--hash-bits", "20",
+                         "--chunk-rows", "1024")
+    assert (code, out, err) == (2, "", "sgdcli: error: --chunk-rows 1024: its chunks would be 4.0 GiB (4,194,304 "
+                                       "bytes a row), and HDF5 before 2.0 (in MATLAB, R and most h5py builds) reads "
+                                       "no chunk of 4 GiB or more; give at most 1,023\n")
+    assert not (tmp_path / "w.h5").exists()
+    code, _, err = cli("convert", wide, "-o", tmp_path / "w.h5", "--dense", "--hash-bits", "20", "--chunk-rows", "2")
+    assert code == 0, err
+    with h5py.File(tmp_path / "w.h5") as f:
+        assert f["X"].chunks == (2, 2**20)
 
 
 @pytest.mark.parametrize("name,text,options", [

@@ -32,7 +32,7 @@ from sgdcli.data.rowblocks import dense_blocks, sparse_blocks
 from sgdcli.data.svmtext import dense_parser, libsvm_width, sparse_parser, vw_parser
 from sgdcli.errors import InputError
 from sgdcli.options import CONVERT
-from sgdcli.sizes import format_size, memory_limit
+from sgdcli.sizes import MAX_CHUNK_BYTES, OLD_HDF5, format_size, memory_limit
 
 BLOCK_ROWS = 65536
 DENSE_BLOCK_BYTES = 64 << 20  # a dense block holds at most this much float64, whatever the width
@@ -146,20 +146,23 @@ def _dense_rows(block_rows: int, width: int) -> int:
 
 
 def _check_dense_row(path: str, width: int, dtype: str, hasher: Hasher | None, source: str) -> None:
-    """A dense row of ``width`` features fits in memory: refused up front, not a MemoryError (or the
-    out-of-memory killer) once the file is begun.  ``source``: what made the width, where not ``hasher``."""
+    """A dense row of ``width`` features fits in memory and in a chunk of HDF5 before 2.0: refused up front, not
+    a MemoryError (or the out-of-memory killer) once the file is begun.  ``source``: what made the width, where not ``hasher``."""
     itemsize = np.dtype(dtype).itemsize
     # float64: the row as parsed, and its copy handed to the writer; then the row in the output's type
     need, limit = width * (DENSE_ROW_BYTES + itemsize), memory_limit()
-    if limit is None or need <= limit:
+    short = limit is not None and need > limit
+    if not short and width * itemsize <= MAX_CHUNK_BYTES:  # (a chunk of one row)
         return
     why = f"--hash-bits {hasher.bits}" if hasher is not None else source
     fix = ("leave out --dense, or give fewer --hash-bits" if hasher is not None else
            "write it sparse (--sparse), or hash the columns into fewer with --hash-bits" if source == "its columns"
            else "write it sparse (leave out --dense), or hash the features into fewer columns with --hash-bits")
-    raise InputError(f"{path}: a dense row of {width:,} features ({why}) is {format_size(width * itemsize)} as {dtype} "
-                     f"and needs about {format_size(need)} to convert, more than the {format_size(limit)} this "
-                     f"process may use; {fix}")
+    size = f"{path}: a dense row of {width:,} features ({why}) is {format_size(width * itemsize)} as {dtype}"
+    if short:
+        raise InputError(f"{size} and needs about {format_size(need)} to convert, more than the {format_size(limit)} "
+                         f"this process may use; {fix}")
+    raise InputError(f"{size}, and {OLD_HDF5} reads no chunk of 4 GiB or more; {fix}")
 
 
 def _text_blocks(path, fmt, hasher, features, sparse, block_rows, bad_rows, first: int, kept):

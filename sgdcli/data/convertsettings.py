@@ -12,8 +12,10 @@ from sgdcli.data.atomic import check_writable
 from sgdcli.data.csvcolumns import ColumnOptions
 from sgdcli.data.csvsniff import delimiter_option
 from sgdcli.data.csvtext import pyarrow_available
+from sgdcli.data.writers import ROW_BYTES
 from sgdcli.errors import InputError, missing_extra, not_a_file
 from sgdcli.options import BAD_ROWS, COMPRESSIONS, CONVERT, CSV_ENGINES
+from sgdcli.sizes import check_chunk_rows
 from sgdcli.options import CONVERT_DTYPES as DTYPES
 from sgdcli.options import CONVERT_FORMATS as FORMATS
 
@@ -58,6 +60,8 @@ def checked(input: str, output: str, *, content: bool = True, fmt: str | None = 
         raise InputError(f"--bad-rows: {bad_rows!r} is not one of {', '.join(BAD_ROWS)}")
     if chunk_rows is not None and chunk_rows < 1:
         raise InputError(f"--chunk-rows must be >= 1, got {chunk_rows}")
+    if chunk_rows is not None:  # (a dense X's rows too, once its width is known: data/writers.py)
+        check_chunk_rows(chunk_rows, ROW_BYTES)
     if features is not None and fmt != "libsvm":
         raise InputError("--features applies to LIBSVM input, the columns its indices address" + (
             "; --columns picks the columns of CSV/TSV" if fmt in ("csv", "tsv") else ""))

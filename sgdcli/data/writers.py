@@ -25,6 +25,7 @@ from sgdcli.data.rowblocks import sparsify
 from sgdcli.data.sparse import CsrRows
 from sgdcli.data.valuerange import FLOAT32_RANGE
 from sgdcli.errors import InputError
+from sgdcli.sizes import check_chunk_rows
 
 # Chunks of a sparse file: at most ENTRY_CHUNK entries (1 MiB of float32 values) and SPARSE_ROW_CHUNK
 # rows (512 KiB of offsets), fewer where the first block is smaller, so that a small file stays small.
@@ -38,6 +39,9 @@ MAX_INDEX = np.iinfo(np.int32).max  # indices are stored as int32, as AnnData an
 # so a file of more than about 4,090 named columns could not be written ("object header message is too
 # large").  The names stay where h5py users, and every sgdcli, read them: X.attrs["feature_names"].
 LARGE_ATTRIBUTES = {"track_order": True}
+# The bytes of a row of the datasets chunked by --chunk-rows besides a dense X: y (at most a class name, HDF5's
+# 16-byte reference to a variable-length string), w and a CSR group's indptr (8)
+ROW_BYTES = 16
 
 
 def _narrowed(values: np.ndarray, dtype: np.dtype, where: str, place) -> np.ndarray:
@@ -145,6 +149,8 @@ def write(input: str, output: str, blocks, *, sparse: bool, width: int | None, n
     than 1 on (the rows before weigh 1).  Returns (rows, skipped, features, whether ``w`` was written).
     """
     filters = storage.compression_filters(compression)
+    if chunk_rows is not None:
+        check_chunk_rows(chunk_rows, max(ROW_BYTES, 0 if sparse else width * np.dtype(dtype).itemsize))
     n = skipped = 0
     x = Y = W = None
     with atomic_output(output) as tmp, newhdf5.created(tmp) as f:
