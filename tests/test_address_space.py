@@ -1,5 +1,5 @@
-"""Under an address-space limit (``ulimit -v``, RLIMIT_AS) too small for Numba's compiler: one line that names the
-limit, exit 1, not an internal error."""
+"""Under an address-space limit (``ulimit -v``, RLIMIT_AS) too small for Numba's compiler, or with no thread left
+to start: one line that names the limit, exit 1, not an internal error."""
 
 import os
 import resource
@@ -59,6 +59,10 @@ LLVMLITE = OSError("Could not find/load shared object file 'libllvmlite.so' from
     (350 * MIB, RuntimeError("can't start new thread"),
      "the address-space limit (ulimit -v, RLIMIT_AS) of 350 MiB is too small to start a thread; Numba's compiler, "
      "its threads and NumPy need more: raise it, or lift it with ulimit -v unlimited"),
+    # without a limit, no thread is the doing of the limits on threads (pthread_create's EAGAIN)
+    (None, RuntimeError("can't start new thread"),
+     "cannot start a thread: the system refused one (this user's processes and threads, ulimit -u, or a "
+     "container's pids.max, are at their limit, or memory is short); retry when fewer jobs run"),
     # without a limit, or another failure under one: not the limit's doing, still an internal error
     (None, LLVMLITE, "internal error: OSError: Could not find/load shared object file 'libllvmlite.so' from "
                      "resource location: 'llvmlite.binding'. (set SGDCLI_DEBUG=1 for a traceback)"),

@@ -22,7 +22,7 @@ import click
 from sgdcli import errors
 from sgdcli.cli.config import ENV_PREFIX, command_line_only
 from sgdcli.cli.data_commands import convert_cmd, generate_cmd, info_cmd
-from sgdcli.cli.environment import address_space_failure, address_space_hint
+from sgdcli.cli.environment import address_space_hint, limit_failure
 from sgdcli.cli.model_commands import evaluate_cmd, predict_cmd, show_cmd
 from sgdcli.cli.plot_command import plot_cmd
 from sgdcli.cli.streams import standard_streams
@@ -180,7 +180,7 @@ def _ended(invoke) -> int:
         _error("sgdcli", "out of memory" + (f"; {raise_limit}" if raise_limit else ""))
         return 1
     except Exception as exc:  # a bug: still one line, unless asked for the traceback
-        limited = address_space_failure(exc)  # or ulimit -v, too small for Numba's compiler or a thread
+        limited = limit_failure(exc)  # ulimit -v, too small for Numba's compiler or a thread; no thread left
         if limited is not None:
             _error("sgdcli", limited)
             return 1

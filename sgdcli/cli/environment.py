@@ -1,5 +1,5 @@
 """Numba's and HDF5's environment variables, checked before those libraries read them; and the address-space
-limit (``ulimit -v``), which names the failures it causes.
+limit (``ulimit -v``) and the limits on threads, which name the failures they cause.
 
 Numba reads NUMBA_NUM_THREADS when it is imported and NUMBA_THREADING_LAYER
 when its threads start; a bad value is a ValueError from inside Numba (an
@@ -93,6 +93,22 @@ def address_space_hint() -> str:
     return "" if limit is None else f"raise the address-space limit (ulimit -v, RLIMIT_AS) of {limit // 2**20:,} MiB"
 
 
+def limit_failure(exc: BaseException) -> str | None:
+    """The line for a failure that a limit of the system caused (``address_space_failure``, or a thread that
+    could not start without one), None for any other."""
+    limited = address_space_failure(exc)
+    if limited is None and _no_thread(exc) and address_space_limit() is None:
+        # pthread_create's EAGAIN: RLIMIT_NPROC (which counts threads), a cgroup's pids.max, threads-max, or the
+        # memory maps a thread's stack takes (vm.max_map_count); root is exempt from the first only
+        return ("cannot start a thread: the system refused one (this user's processes and threads, ulimit -u, "
+                "or a container's pids.max, are at their limit, or memory is short); retry when fewer jobs run")
+    return limited
+
+
+def _no_thread(exc: BaseException) -> bool:
+    return isinstance(exc, RuntimeError) and str(exc) == "can't start new thread"
+
+
 def address_space_failure(exc: BaseException) -> str | None:
     """The line for a failure that an address-space limit caused, None for any other.
 
@@ -110,7 +126,7 @@ def address_space_failure(exc: BaseException) -> str | None:
     what = None
     if isinstance(exc, OSError) and "libllvmlite" in str(exc):
         what = "to load Numba's compiler (llvmlite's shared library could not be mapped)"
-    elif isinstance(exc, RuntimeError) and str(exc) == "can't start new thread":
+    elif _no_thread(exc):
         what = "to start a thread"
     if what is None:
         return None
