@@ -34,6 +34,9 @@ _EXPECTED_OF_KIND = {"batch": "a positive integer or 'full'", "path": "a path or
                      "name": "text, an integer or None",
                      "columns": "names or indices: comma-separated text (a comma in a name written \\,), or a list "
                                 "of them (none ending in a backslash), or None"}
+# What a field of a kind that names something says when it is given empty (read as no name, the dataset "" was
+# "no such dataset" in "data.h5:", and no columns left none)
+_EMPTY = {"dataset": "the dataset name is empty", "columns": "names no column"}
 _SHOWN_CHARS = 80  # of a wrong value's repr that a message quotes
 
 
@@ -86,6 +89,8 @@ def checked(value, annotation: str, option: str, meta=None):
         raise InputError(f"{option}: must be at most {MAX_INT} (2**63 - 1), got {typed}")
     if kind == "size" and typed < MIN_SIZE:
         raise InputError(f"{option}: must be at least 1M, got {typed} bytes")
+    if kind in _EMPTY and typed is not None and not typed.strip():  # what "$VAR" gives where VAR is unset
+        raise InputError(f"{option}: {_EMPTY[kind]} (an unset shell variable?)")
     allowed = meta.get("choices")
     if allowed is not None and typed not in allowed:
         raise InputError(f"{option}: {typed!r} is not one of {', '.join(allowed)}")

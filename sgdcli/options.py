@@ -98,8 +98,9 @@ MISSING = ("error", "skip", "zero", "mean")  # convert --missing
 GENERATE, CONVERT = GenerateDefaults(), ConvertDefaults()
 
 
-def check_generate(task: str, rows: int, features: int, classes: int, noise: float, seed: int,
-                   data_seed: int | None, chunk_rows: int | None, contiguous: bool, compression: str) -> None:
+def check_generate_settings(task: str, rows: int, features: int, classes: int, noise: float, seed: int,
+                            data_seed: int | None, chunk_rows: int | None, contiguous: bool,
+                            compression: str) -> None:
     """InputError for settings of ``generate`` that it refuses before it writes anything (and, as this module
     is light, that ``--print-config`` refuses)."""
     if task not in TASKS:
@@ -171,7 +172,8 @@ def _option(default, help: str, **cli):
 
     ``cli`` may hold ``choices`` (the allowed values), ``kind`` (``batch``,
     ``size``, ``path`` or ``count``: the CLI's parameter type; ``name`` and
-    ``columns``: what the API takes besides text, fieldtypes.py), ``flag`` (the
+    ``columns``: what the API takes besides text; ``dataset``: a name of one
+    inside the file, never empty; fieldtypes.py), ``flag`` (the
     switch of a boolean, when it is not ``--<name>``), ``switch`` (a boolean
     that may be left unset, None: ``--<name>/--no-<name>``) and ``metavar``.
     """
@@ -183,9 +185,9 @@ class TrainOptions:
     """Everything ``sgdcli train`` accepts besides the file names; each default and help text is written here once."""
 
     x: str = _option(DEFAULT_X, "Features inside DATA: a 2-D dataset, a table (compound dataset), a pandas frame "
-                                "or a group of 1-D columns (docs/other-tools.md).")
+                                "or a group of 1-D columns (docs/other-tools.md).", kind="dataset")
     y: str = _option(DEFAULT_Y, "Label dataset inside DATA: 1-D, N×1, MATLAB's 1×N, a pandas Series, or "
-                                 "AnnData's obs/<column> (categorical or nullable).")
+                                 "AnnData's obs/<column> (categorical or nullable).", kind="dataset")
     label_column: str | None = _option(None, "The labels are this column of --x (a name, or an index); the other "
                                              "columns are the features, and --y is not read.", metavar="NAME|INDEX",
                                        kind="name")
@@ -208,7 +210,8 @@ class TrainOptions:
                                        metavar="balanced|C=W,...")
     sample_weight: str | None = _option(None, "Per-row weights: a 1-D (or N×1) dataset of DATA, >= 0 and finite; "
                                               "each row's loss counts that many times (a --val file is read with "
-                                              "the dataset of the same name; docs/training.md).", metavar="DATASET")
+                                              "the dataset of the same name; docs/training.md).", metavar="DATASET",
+                                        kind="dataset")
     positive_class: str | None = _option(None, "Binary models: the class the model scores as positive (its "
                                                "probability, recall, precision), by value or name [default: the "
                                                "larger value; of names, the one that sorts last].", metavar="CLASS",
@@ -263,8 +266,8 @@ class TrainOptions:
               "still takes raw features [default: on for dense input; off for sparse (CSR) input, where it could "
               "only scale, and scaling magnifies rare columns].", switch=True)
     val: str | None = _option(None, "Validation file (HDF5).", kind="path")
-    val_x: str | None = _option(None, "Feature dataset in --val [default: --x].")
-    val_y: str | None = _option(None, "Label dataset in --val [default: --y].")
+    val_x: str | None = _option(None, "Feature dataset in --val [default: --x].", kind="dataset")
+    val_y: str | None = _option(None, "Label dataset in --val [default: --y].", kind="dataset")
     val_fraction: float = _option(0.0, "Hold out this fraction of rows (seeded).")
     early_stopping: bool = _option(False, "Stop when validation loss (training loss without a validation set) "
                                           "stops improving; keep the best epoch.")

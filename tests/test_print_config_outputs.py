@@ -1,9 +1,13 @@
-"""--print-config refuses an output that train, convert or predict could not write, as the run refuses it (exit
-2, the same line), without creating anything; and convert's settings that need nothing of its input."""
+"""--print-config refuses an output that train, convert, predict, generate or sweep could not write, as the run
+refuses it (exit 2, the same line), without creating anything; convert's settings that need nothing of its
+input; empty dataset names and column lists; and the Python API's checks that do the same."""
 
 import os
 
 import pytest
+
+import sgdcli
+from sgdcli.errors import InputError
 
 from conftest import make_problem, run, write_table
 
@@ -116,3 +120,71 @@ def test_what_convert_reads_of_its_input_is_left_to_the_run(here):
     assert run("convert", "absent.csv", "-o", "out.h5", "--print-config").returncode == 0
     assert run("convert", "d.h5", "-o", "out.h5", "--format", "csv", "--print-config").returncode == 0
     assert run("convert", "absent.csv", "-o", "out.h5").returncode == 2
+
+
+@pytest.mark.parametrize("args", [["nosuch/out.h5"], ["d.h5/out.h5"], [""], ["out.h5", "--features", str(10**11)]])
+def test_print_config_refuses_what_generate_refuses(here, args):
+    """generate's --print-config checked its options alone: an output in no directory, and --features whose
+    model and block of rows no memory holds, printed the settings, exit 0, and the run refused them."""
+    before = sorted(os.listdir(here))
+    printed = run("generate", *args, "--print-config")
+    ran = run("generate", *args)
+    assert ran.returncode == 2 and ran.stdout == "" and len(ran.stderr.strip().splitlines()) == 1, ran
+    assert printed == ran
+    assert sorted(os.listdir(here)) == before
+    assert run("generate", "sub/new.h5", "--print-config").returncode == 2  # (no such directory)
+    assert run("generate", "new.h5", "--print-config").returncode == 0 and not (here / "new.h5").exists()
+
+
+@pytest.mark.parametrize("metrics_dir", ["", "d.h5", "d.h5/runs", "earlier"])
+def test_print_config_refuses_a_metrics_dir_sweep_refuses(here, metrics_dir):
+    """sweep's --print-config did not look at --metrics-dir: an empty one, a file, a directory holding an
+    earlier sweep's run files printed the settings, exit 0."""
+    (here / "earlier").mkdir()
+    (here / "earlier" / "run1-batch-32-lr-0.1.jsonl").write_text("")
+    argv = ["sweep", "d.h5", "--batch-sizes", "32", "--lrs", "0.1", "--epochs", "1", "-q", "--metrics-dir",
+            metrics_dir]
+    before = sorted(os.listdir(here))
+    printed = run(*argv, "--print-config")
+    ran = run(*argv)
+    assert ran.returncode == 2 and ran.stdout == "" and len(ran.stderr.strip().splitlines()) == 1, ran
+    assert printed == ran
+    assert sorted(os.listdir(here)) == before
+    created = run(*argv[:-1], "new/runs", "--print-config")
+    assert created.returncode == 0 and not (here / "new").exists(), created.stderr
+
+
+@pytest.mark.parametrize("argv,option,what", [
+    (["train", "d.h5", "-o", "new.h5", "--x"], "--x", "the dataset name is empty"),
+    (["train", "d.h5", "-o", "new.h5", "--y"], "--y", "the dataset name is empty"),
+    (["train", "d.h5", "-o", "new.h5", "--val", "d.h5", "--val-x"], "--val-x", "the dataset name is empty"),
+    (["train", "d.h5", "-o", "new.h5", "--val", "d.h5", "--val-y"], "--val-y", "the dataset name is empty"),
+    (["train", "d.h5", "-o", "new.h5", "--sample-weight"], "--sample-weight", "the dataset name is empty"),
+    (["train", "d.h5", "-o", "new.h5", "--features"], "--features", "names no column"),
+    (["predict", "m.h5", "d.h5", "-o", "p.csv", "--x"], "--x", "the dataset name is empty"),
+    (["predict", "m.h5", "d.h5", "-o", "p.csv", "--features"], "--features", "names no column"),
+    (["evaluate", "m.h5", "d.h5", "--y"], "--y", "the dataset name is empty"),
+])
+def test_an_empty_dataset_name_or_column_list_is_refused(here, argv, option, what):
+    """What "$VAR" gives where VAR is unset: --x '' was "no such dataset or group" in "d.h5:", --features ''
+    "no feature columns are left", and --val-x '' trained on --val's X, all after the files were opened, and
+    --print-config passed them."""
+    line = f"sgdcli: error: {option}: {what} (an unset shell variable?)\n"
+    assert run(*argv, "", "--print-config") == run(*argv, "") == (2, "", line)
+
+
+def test_the_python_api_makes_the_same_checks(here):
+    """The keywords are checked by the same rules (fieldtypes.py), and --print-config's checks are callable."""
+    with pytest.raises(InputError, match=r"^--x: the dataset name is empty \(an unset shell variable\?\)$"):
+        sgdcli.TrainOptions(x="")
+    with pytest.raises(InputError, match=r"^--y: the dataset name is empty"):
+        sgdcli.evaluate("m.h5", "d.h5", y="")
+    with pytest.raises(InputError, match=r"^--features: names no column"):
+        sgdcli.predict("m.h5", "d.h5", "p.csv", features=[])
+    with pytest.raises(InputError, match=r"^--metrics-dir d.h5: is not a directory$"):
+        sgdcli.check_sweep_outputs("d.h5")
+    sgdcli.check_sweep_outputs("new/runs")
+    with pytest.raises(InputError, match=r"^--rows: expected an integer, got 10.5$"):
+        sgdcli.check_generate("new.h5", rows=10.5)
+    sgdcli.check_generate("new.h5", rows=10)
+    assert not (here / "new").exists() and not (here / "new.h5").exists() and not (here / "p.csv").exists()

@@ -10,7 +10,7 @@ from sgdcli.cli.params import Count, Number, command, json_option
 from sgdcli.errors import InputError
 from sgdcli.reporting.reporter import counted
 from sgdcli.options import (BAD_ROWS, COMPRESSIONS, CONVERT, CONVERT_DTYPES, CONVERT_FORMATS, CSV_ENGINES, GENERATE,
-                            MISSING, TASKS, check_generate)
+                            MISSING, TASKS)
 
 
 def compression_option(default: str):
@@ -23,10 +23,12 @@ chunk_rows_option = click.option("--chunk-rows", type=Count(), default=None,
 
 
 def _generate_settings(output, **params) -> None:
-    """What generate refuses of its settings before it writes anything (options.check_generate, which the
-    API makes too), for --print-config."""
-    check_generate(**params)
+    """What generate refuses of its settings and its output before it writes anything (sgdcli.check_generate),
+    for --print-config."""
+    import sgdcli
+
     _check_classes(params["task"], params["classes"])
+    sgdcli.check_generate(output, **params)
 
 
 def _check_classes(task: str, classes: int) -> None:

@@ -185,10 +185,13 @@ def _sweep_settings(batch_sizes, lrs, plot, **params) -> tuple[list[int | None],
     return sizes, rates, base
 
 
-def _sweep_check(data, plot, **params) -> None:
-    """--print-config's checks: the settings (``_sweep_settings``), then --plot as the run checks it before
-    any run, but without creating a file."""
+def _sweep_check(data, plot, metrics_dir, **params) -> None:
+    """--print-config's checks: the settings (``_sweep_settings``), then --metrics-dir and --plot as the run
+    checks them before any run, but without creating a file."""
+    import sgdcli
+
     _, _, base = _sweep_settings(plot=plot, **params)
+    sgdcli.check_sweep_outputs(metrics_dir)
     if plot is not None:
         from sgdcli.reporting.plot import check_output
 

@@ -71,16 +71,23 @@ def check_writable(path: str | os.PathLike, option: str = "-o", inputs=(), probe
     if not os.path.isdir(directory):
         _refuse_missing_directory(named, directory, option)
     _refuse_long_name(named, target, option)
+    _check_permitted(named, directory, option, probe)
+    return path
+
+
+def _check_permitted(named: str, directory: str, option: str, probe: bool) -> None:
+    """``directory`` takes a new file: tried by creating one in it (``probe``), else by its permissions."""
     if probe:
         _probe(named, directory, option)
     elif not os.access(directory, os.W_OK | os.X_OK):
         why = errno.EROFS if os.statvfs(directory).f_flag & os.ST_RDONLY else errno.EACCES
         raise InputError(f"{option} {named}: cannot write to directory {directory} ({os.strerror(why)})")
-    return path
 
 
-def check_directory(path: str | os.PathLike, option: str) -> str:
-    """Fail early if ``path`` cannot be an output directory; create it (and its parents) if it is missing."""
+def check_directory(path: str | os.PathLike, option: str, probe: bool = True) -> str:
+    """Fail early if ``path`` cannot be an output directory; create it (and its parents) if it is missing.
+    Without ``probe`` (--print-config) nothing is created: the directory, or the nearest one there of those it
+    would be created in, is judged by its permissions."""
     path = os.fspath(path)
     if path == "":
         raise InputError(f"{option}: {EMPTY_HINT}")
@@ -90,11 +97,16 @@ def check_directory(path: str | os.PathLike, option: str) -> str:
         raise InputError(f"{option} {path}: is not a directory")
     if not os.path.isdir(directory):
         _refuse_missing_directory(path, directory, option, create=True)
+        if not probe:
+            while not os.path.isdir(directory):
+                directory = os.path.dirname(directory)
+            _check_permitted(path, directory, option, probe)
+            return path
         try:
             os.makedirs(directory, exist_ok=True)
         except OSError as exc:
             raise InputError(f"{option} {path}: cannot create directory {directory} ({exc.strerror})") from None
-    _probe(path, directory, option)
+    _check_permitted(path, directory, option, probe)
     return path
 
 

@@ -12,6 +12,7 @@ file attributes hold the parameters, ``/generator/coef`` and
 
 from __future__ import annotations
 
+import inspect
 import os
 
 import numpy as np
@@ -22,7 +23,7 @@ from sgdcli.data.atomic import atomic_output, check_writable
 from sgdcli.data.textfiles import check_output_name
 from sgdcli.errors import InputError
 from sgdcli.fieldtypes import checked_arguments
-from sgdcli.options import GENERATE, check_generate
+from sgdcli.options import GENERATE, check_generate_settings
 from sgdcli.sizes import format_size, memory_limit
 
 BLOCK_BYTES = 4 * 2**20  # float32 bytes of X per block; temporaries are a few times this
@@ -48,18 +49,8 @@ def generate(
     no ``data_seed`` repeats them, and ``data_seed`` is -1 in the file and the result); a ``data_seed``
     draws other rows from the same model (a test set).
     """
-    check_generate(task, rows, features, classes, noise, seed, data_seed, chunk_rows, contiguous, compression)
-    check_output_name(os.fspath(output), "generate", "")
-    check_writable(output, "OUTPUT")
-    k = classes if task == "multiclass" else 1
-    if chunk_rows is None and not contiguous:
-        chunk_rows = storage.chunk_rows_for(features, 4)
-    if chunk_rows:
-        chunk_rows = min(rows, chunk_rows)  # HDF5 refuses a chunk larger than a fixed-size dataset
-    block = max(1, BLOCK_BYTES // (4 * features))
-    if chunk_rows:
-        block = max(chunk_rows, block // chunk_rows * chunk_rows)
-    _check_memory(features, k, min(block, rows))
+    k, chunk_rows, block = _layout(output, task, rows, features, classes, noise, seed, data_seed, chunk_rows,
+                                   contiguous, compression)
 
     rng = np.random.Generator(np.random.PCG64(seed))
     offset = rng.uniform(-2.0, 2.0, features)
@@ -99,6 +90,35 @@ def generate(
         g.create_dataset("coef", data=coef / spread)
         g.create_dataset("intercept", data=intercept - (coef / spread) @ offset)
     return params
+
+
+def check_generate(output, **settings) -> None:
+    """InputError for what ``generate(output, **settings)`` would refuse before it writes anything, without
+    creating a file (--print-config): the output's directory is judged by its permissions."""
+    generate.check(**settings)
+    bound = inspect.signature(generate).bind(output, **settings)
+    bound.apply_defaults()
+    _layout(**bound.arguments, probe=False)
+
+
+def _layout(output, task, rows, features, classes, noise, seed, data_seed, chunk_rows, contiguous, compression,
+            probe: bool = True) -> tuple[int, int | None, int]:
+    """(the model's rows, the chunk's rows or None, a block's rows) of generate's settings, or InputError for the
+    first it refuses; ``probe``: try the output's directory by creating a file in it."""
+    check_generate_settings(task, rows, features, classes, noise, seed, data_seed, chunk_rows, contiguous,
+                            compression)
+    check_output_name(os.fspath(output), "generate", "")
+    check_writable(output, "OUTPUT", probe=probe)
+    k = classes if task == "multiclass" else 1
+    if chunk_rows is None and not contiguous:
+        chunk_rows = storage.chunk_rows_for(features, 4)
+    if chunk_rows:
+        chunk_rows = min(rows, chunk_rows)  # HDF5 refuses a chunk larger than a fixed-size dataset
+    block = max(1, BLOCK_BYTES // (4 * features))
+    if chunk_rows:
+        block = max(chunk_rows, block // chunk_rows * chunk_rows)
+    _check_memory(features, k, min(block, rows))
+    return k, chunk_rows, block
 
 
 def _check_memory(features: int, k: int, block: int) -> None:

@@ -14,7 +14,7 @@ import os
 import re
 
 from sgdcli.data import shuffle
-from sgdcli.data.atomic import atomic_output, output_directory
+from sgdcli.data.atomic import atomic_output, check_directory, output_directory
 from sgdcli.data.table import Table
 from sgdcli.errors import DivergedError, InputError
 from sgdcli.fieldtypes import check_instance
@@ -118,6 +118,15 @@ def sweep(data, base: TrainOptions | None, batch_sizes: list[int | None], lrs: l
     with output_directory(metrics_dir, "--metrics-dir"):  # removed again if no run's file got into it
         _check_metrics_dir(metrics_dir)
         return _runs(data, base, batch_sizes, lrs, reporter_for, metrics_dir, on_run)
+
+
+def check_sweep_outputs(metrics_dir: str | None) -> None:
+    """InputError for what ``sweep`` refuses of ``metrics_dir`` before its first run, without creating it
+    (--print-config): the directory it would be created in is judged by its permissions."""
+    if metrics_dir is not None:
+        check_directory(metrics_dir, "--metrics-dir", probe=False)
+        if os.path.isdir(metrics_dir):
+            _check_metrics_dir(metrics_dir)
 
 
 RUN_FILE = re.compile(r"run\d+-batch-.+-lr-.+\.jsonl")  # what _runs names a run's records
