@@ -84,14 +84,20 @@ def quoted(text: str, limit: int = QUOTED_CHARS) -> str:
     return f"{text[:limit]!r}... ({len(text):,} characters)"
 
 
+def cut(name: str) -> str:
+    """A name from the input as a message shows it unquoted: cut to QUOTED_CHARS characters, and followed by its
+    length where it is longer, as ``quoted`` cuts."""
+    return name if len(name) <= QUOTED_CHARS else f"{name[:QUOTED_CHARS]}... ({len(name):,} characters)"
+
+
 def listed(names, limit: int = LISTED, quote: bool = False, what: str = "columns") -> str:
     """Names from the input (a header's, or class names) as a message lists them: the first ``limit``, each cut
-    to QUOTED_CHARS characters, and each quoted where ``quote`` (names that may hold the list's comma)."""
+    (``cut``, or ``quoted`` where ``quote``: names that may hold the list's comma)."""
     names = list(names)
     if quote:
         shown = [quoted(name) for name in names[:limit]]
     else:
-        shown = [name if len(name) <= QUOTED_CHARS else f"{name[:QUOTED_CHARS]}..." for name in map(str, names[:limit])]
+        shown = [cut(name) for name in map(str, names[:limit])]
     return ", ".join(shown) + (f", ... ({len(names)} {what})" if len(names) > limit else "")
 
 

@@ -356,15 +356,20 @@ def test_npy_with_labels_apart_or_in_a_column(tmp_path):
 
 
 def test_npy_input_that_is_not_a_matrix_of_numbers_is_named(tmp_path):
-    """An .npz archive (np.savez) where a .npy file goes, and a matrix without columns, were internal errors."""
+    """An .npz archive (np.savez) where a .npy file goes, and a matrix without columns, were internal errors; a
+    file that is not .npy at all (CSV given --format npy) was NumPy's "contains pickled (object) data. If you
+    trust the file you can load it unsafely"."""
     X, y = make_problem("regression", n=100, d=3, seed=5)
     np.savez(tmp_path / "X.npz", X=X)
+    write_csv(tmp_path / "X.csv", X, y)
     np.save(tmp_path / "y.npy", y)
     np.save(tmp_path / "empty.npy", np.zeros((100, 0)))
     cases = {
         ("X.npz", "--format", "npy"): "X.npz: an .npz archive of arrays, not a .npy file; save the X array itself "
                                       "with np.save",
         ("empty.npy",): "empty.npy: expected a 2-D array of rows × features, none of them 0, got shape (100, 0)",
+        ("X.csv", "--format", "npy"): "X.csv: is not a .npy file (it does not begin with NumPy's signature, "
+                                      "\\x93NUMPY)",
     }
     for args, message in cases.items():
         code, out, err = cli("convert", tmp_path / args[0], *args[1:], "--y", tmp_path / "y.npy", "-o",
@@ -473,11 +478,13 @@ def test_a_truncated_or_false_compressed_file_is_named_exit_2(tmp_path, suffix, 
     whole = packed.read_bytes()
     assert cli("convert", packed, "-o", tmp_path / "m.h5")[0] == 0
     assert cli("train", tmp_path / "m.h5", "-o", tmp_path / "model.h5", "--epochs", "1", "-q")[0] == 0
-    cut, false = tmp_path / f"cut.csv{suffix}", tmp_path / f"false.csv{suffix}"
+    cut, false, short = (tmp_path / f"{name}.csv{suffix}" for name in ("cut", "false", "short"))
     cut.write_bytes(whole[:len(whole) // 2])
     false.write_bytes(b"a,b,label\n1,2,0\n")
+    short.write_bytes(b"garbage")  # shorter than gzip's header: it was "a truncated .gz file?"
     cases = [(cut, f"ends before its compressed data does (a truncated {suffix} file?)"),
-             (false, f"not readable as {suffix} data (")]
+             (false, f"not readable as {suffix} data ("),
+             (short, f"not readable as {suffix} data (")]
     for path, message in cases:
         for args in (["convert", path, "-o", tmp_path / "o.h5"], ["predict", tmp_path / "model.h5", path, "-o", "-"]):
             code, out, err = cli(*args)

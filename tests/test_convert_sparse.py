@@ -236,8 +236,15 @@ def test_a_sparse_conversion_trains_and_its_model_refuses_data_hashed_otherwise(
     (["{svm}", "--hash-bits", "32"], "--hash-bits: must be from 1 to 31, got 32"),
     (["{svm}", "--hash-bits", "8", "--features", "9"], "--hash-bits and --features exclude each other: hashing "
                                                        "makes 2^bits columns"),
-    (["{svm_wide}"], "{svm_wide}: feature index 4294967296 does not fit the 32-bit indices of a CSR file; hash the "
-                     "features into fewer columns with --hash-bits"),
+    (["{svm_wide}"], "{svm_wide}: line 1, token 2: feature index 4294967296 does not fit the 32-bit indices of a "
+                     "CSR file (hash the features into fewer columns with --hash-bits)"),
+    # as the file counts it: under --zero-based it was "feature index 3000000001"
+    (["{svm_wide}", "--zero-based"], "{svm_wide}: line 1, token 2: feature index 4294967296 does not fit the "
+                                     "32-bit indices of a CSR file (hash the features into fewer columns with "
+                                     "--hash-bits)"),
+    (["{svm_wide}", "--bad-rows", "skip"], "{svm_wide}: line 1, token 2: feature index 4294967296 does not fit "
+                                           "the 32-bit indices of a CSR file (hash the features into fewer columns "
+                                           "with --hash-bits)"),
 ])
 def test_usage_errors(tmp_path, args, message):
     paths = {"vw_weighted": tmp_path / "w.vw", "vw_bare": tmp_path / "b.vw", "npy": tmp_path / "x.npy",

@@ -206,6 +206,16 @@ def test_bad_column_options_are_usage_errors(tmp_path, args, message):
     assert (code, err.strip()) == (2, "sgdcli: error: " + message.format(path=path))
 
 
+def test_a_long_header_name_is_listed_cut_with_its_length(tmp_path):
+    """The list of header names cut a 200-character name to its first 80 and "...", without its length, which
+    a quoted field and a line's column name carry."""
+    path = tmp_path / "d.csv"
+    path.write_text("a" * 200 + ",b,label\n1,2,0\n3,4,1\n")
+    code, _, err = cli("convert", path, "-o", tmp_path / "o.h5", "--label-column", "zz")
+    assert (code, err.strip()) == (2, "sgdcli: error: --label-column: no column 'zz' in the header ("
+                                      + "a" * 80 + "... (200 characters), b, label)")
+
+
 def test_column_options_apply_to_csv_only(tmp_path):
     path = tmp_path / "d.svm"
     path.write_text("1 1:0.5\n0 2:1\n")

@@ -36,6 +36,7 @@ from sgdcli.sizes import MAX_CHUNK_BYTES, OLD_HDF5, format_size, memory_limit
 
 BLOCK_ROWS = 65536
 DENSE_BLOCK_BYTES = 64 << 20  # a dense block holds at most this much float64, whatever the width
+NPY_MAGIC, ZIP_MAGIC = b"\x93NUMPY", b"PK\x03\x04"  # the first bytes of a .npy file, and of an .npz (a zip)
 DENSE_ROW_BYTES = 16  # a feature of a dense row in memory as it is converted, besides the output's copy
 
 
@@ -202,6 +203,13 @@ def _lines(path, blocks_of):
 # --- .npy -------------------------------------------------------------------------------------------
 
 def _load_npy(path: str, what: str) -> np.ndarray:
+    try:
+        with open(path, "rb") as fh:
+            magic = fh.read(len(NPY_MAGIC))
+    except OSError as exc:
+        raise InputError(f"{path}: cannot read it ({exc.strerror})") from None
+    if magic != NPY_MAGIC and not magic.startswith(ZIP_MAGIC):  # what np.load reads as a pickle, which it refuses
+        raise InputError(f"{path}: is not a .npy file (it does not begin with NumPy's signature, \\x93NUMPY)")
     try:
         a = np.load(path, mmap_mode="r", allow_pickle=False)
     except (OSError, ValueError) as exc:

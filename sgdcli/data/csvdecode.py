@@ -19,7 +19,7 @@ from sgdcli.data import numbertext
 from sgdcli.data.csvcolumns import Encoding
 from sgdcli.data.rowblocks import BadRow
 from sgdcli.data.valuerange import ValueRange
-from sgdcli.errors import QUOTED_CHARS, InputError, quoted
+from sgdcli.errors import QUOTED_CHARS, InputError, cut, quoted
 
 LABEL_SAMPLE_ROWS = 1000  # rows whose labels say whether the labels are numbers or class names
 
@@ -327,11 +327,6 @@ def _labels(rows, enc: Encoding, reader: _Reader, refuse, judged=None):
 def where(line: int, column: int, enc: Encoding) -> str:
     name = enc.columns[column]
     return f"line {line}, column {column + 1}" + ("" if name == str(column) else f" ({cut(name)})")
-
-
-def cut(name: str) -> str:
-    """A header name as a message shows it unquoted: cut to QUOTED_CHARS characters, as ``quoted`` cuts."""
-    return name if len(name) <= QUOTED_CHARS else f"{name[:QUOTED_CHARS]}... ({len(name):,} characters)"
 
 
 def nul(text: str) -> str:

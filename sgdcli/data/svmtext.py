@@ -16,6 +16,7 @@ from sgdcli.data.numbertext import INTEGER
 from sgdcli.data.rowblocks import BadRow, is_number, number
 from sgdcli.data.textfiles import not_utf8, open_input
 from sgdcli.data.valuerange import FLOAT32_RANGE
+from sgdcli.data.writers import MAX_INDEX
 from sgdcli.errors import InputError, quoted
 
 
@@ -129,6 +130,9 @@ def sparse_parser(width: int | None, hasher: Hasher | None, first: int = 1, kept
             else:
                 columns.append(_index(where, key, width, first))
                 values.append(value)
+                if columns[-1] > MAX_INDEX:  # named here, with its line, as the file counts it (--zero-based)
+                    raise BadRow(where, f"feature index {key} does not fit the 32-bit indices of a CSR file",
+                                 "hash the features into fewer columns with --hash-bits", skippable=False)
         _sums_kept(line, columns, values, start, kept)
         return target
 

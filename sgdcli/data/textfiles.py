@@ -131,7 +131,10 @@ class _Decompressed:
             return fn(*args)
         except (StopIteration, InputError, UnicodeDecodeError):  # the end of the lines; the readers' own
             raise
-        except EOFError:
+        except EOFError:  # (a file shorter than the header, whatever its bytes, ends so too)
+            if not self._signed():
+                raise InputError(f"{self._path}: not readable as {self._suffix} data (it does not begin with that "
+                                 "compression's signature)") from None
             raise InputError(f"{self._path}: ends before its compressed data does (a truncated {self._suffix} "
                              "file?)") from None
         except OSError as exc:
@@ -141,6 +144,15 @@ class _Decompressed:
         except Exception as exc:  # noqa: BLE001 - each decompressor has error types of its own (IsalError,
             # LZMAError, ZstdError), none of them OSError: corrupt data
             raise InputError(f"{self._path}: not readable as {self._suffix} data ({first_line(exc)})") from None
+
+    def _signed(self) -> bool:
+        """Whether the file begins with its suffix's compression's signature (MAGIC); True where it cannot say."""
+        try:
+            with open(self._path, "rb") as fh:
+                found = compression_in(fh.read(16))
+        except OSError:
+            return True
+        return found is not None and found[1] == self._suffix
 
     def read(self, *args):
         return self._checked(self._fh.read, *args)
