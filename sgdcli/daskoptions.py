@@ -39,7 +39,8 @@ class DaskOptions:
         if local is None:
             check_address(self.address)
         elif (self.workers or 0) > local:  # not a wait of --dask-timeout for them
-            raise InputError(f"--dask-workers {self.workers}: --dask {self.address} starts only {local} worker(s)")
+            raise InputError(f"--dask-workers {self.workers}: --dask {self.address} starts only {local} "
+                             f"worker{'s' if local != 1 else ''}")
 
     def local_workers(self) -> int | None:
         """N for ``local:N``; None for a scheduler address."""

@@ -247,7 +247,7 @@ def test_a_stop_that_answers_no_signal_is_named_at_the_first_safe_point(binary_f
     (("local:2",), dict(workers="2"), "--dask-workers: expected an integer or None, got '2'"),
     (("local:2",), dict(workers=1.5), "--dask-workers: expected an integer or None, got 1.5"),
     (("tcp://scheduler:8786",), dict(timeout="30"), "--dask-timeout: expected a number, got '30'"),
-    (("local:2",), dict(workers=3), "--dask-workers 3: --dask local:2 starts only 2 worker(s)"),
+    (("local:2",), dict(workers=3), "--dask-workers 3: --dask local:2 starts only 2 workers"),
 ])
 def test_dask_options_are_checked_as_they_are_made(args, kwargs, message):
     """DaskOptions(None) was an AttributeError, workers="2" a TypeError and 1.5 dask's own ValueError, once

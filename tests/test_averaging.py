@@ -95,7 +95,7 @@ def test_same_seed_threads_and_sync_give_the_same_model_and_k_matters(data):
     assert same(a, b)
     assert not same(a, train(data, replace(opts, sync_every=6)))
     assert not same(a, train(data, replace(opts, parallel="batch", sync_every=None)))
-    assert "--parallel average: 2 thread(s), each 5 step(s) (80 rows) per round, then the models are averaged" \
+    assert "--parallel average: 2 threads, each 5 steps (80 rows) per round, then the models are averaged" \
         in progress.messages
     first, last = progress.calls[0], [c for c in progress.calls if c[0] == 0][-1]
     # after the first round (10 steps of 16 rows in all), each shard's place among its segments of the windows
@@ -118,7 +118,7 @@ def test_the_log_says_the_steps_a_round_takes_where_a_share_of_an_epoch_is_fewer
     model = train(data, TrainOptions(batch_size=16, lr=0.02, epochs=2, threads=2, parallel="average"), reporter=heard)
     assert model.training["round_timings"]["rounds"] == 2  # one a epoch
     lines = [m for m in heard.messages if m.startswith("--parallel average: ")]
-    assert lines == ["--parallel average: 2 thread(s), each its share of an epoch (up to 2000 rows, 125 step(s)) "
+    assert lines == ["--parallel average: 2 threads, each its share of an epoch (up to 2000 rows, 125 steps) "
                      "per round, then the models are averaged"]
 
 
@@ -229,7 +229,7 @@ def _stopped_mid_run(data, out, *extra):
     proc = subprocess.Popen(_cmd(data, out, *extra), stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
                             cwd=ROOT, env=env)
     for line in proc.stderr:
-        if "--parallel average: 2 thread(s)" in line:
+        if "--parallel average: 2 threads" in line:
             break
     time.sleep(1.0)
     proc.send_signal(signal.SIGTERM)

@@ -527,7 +527,8 @@ def test_a_file_the_workers_cannot_see_names_them(tmp_path, cluster):
     finally:
         os.close(private)
     assert proc.returncode == 2, proc.stderr
-    assert proc.stderr == (f"sgdcli: error: {path}: Dask worker(s) {workers} cannot see this file, which the driver "
+    named = f"worker{'s' if ',' in workers else ''} {workers}"
+    assert proc.stderr == (f"sgdcli: error: {path}: Dask {named} cannot see this file, which the driver "
                            f"opened: each worker opens it itself, at the same path; put it where every worker sees it "
                            f"at that path (a shared file system)\n")
 
@@ -581,7 +582,7 @@ _ADDRESSES = ("expected a scheduler address such as tcp://host:8786 (Dask knows 
      "already (--threads sets each worker's threads)"),
     (["--dask", "local:0"], "--dask 'local:0': needs at least one worker"),
     (["--dask", "local:2", "--dask-workers", "3"],  # it waited --dask-timeout for a third worker, then exit 1
-     "--dask-workers 3: --dask local:2 starts only 2 worker(s)"),
+     "--dask-workers 3: --dask local:2 starts only 2 workers"),
     (["--dask", "local:two"], "--dask 'local:two': expected local:N with N the number of worker processes"),
     (["--dask", "scheduler"], "--dask 'scheduler': expected a scheduler address such as tcp://host:8786, or local:N"),
     (["--dask", "udp://x:1"], "--dask 'udp://x:1': sgdcli cannot reach a scheduler by udp://; " + _ADDRESSES),
@@ -602,8 +603,8 @@ def test_local_cluster_from_the_command_line(data, tmp_path):
     proc = run_process("train", path, "-o", out, "--dask", "local:2", "--batch-size", "32", "--epochs", "2",
                        "--memory", SMALL, "--sync-every", "10", "--progress", "plain", timeout=240)
     assert proc.returncode == 0, proc.stderr
-    assert "starting a local Dask cluster of 2 worker process(es)" in proc.stderr
-    assert "--dask local:2: 2 worker(s), each 10 step(s) (320 rows) per round" in proc.stderr
+    assert "starting a local Dask cluster of 2 worker processes" in proc.stderr
+    assert "--dask local:2: 2 workers, each 10 steps (320 rows) per round" in proc.stderr
     assert "epoch 2/2" in proc.stderr and "Traceback" not in proc.stderr
     assert out.exists()
 
@@ -704,7 +705,7 @@ def test_too_few_workers_is_exit_1_within_the_timeout(data, tmp_path):
         proc = run_process("train", path, "-o", tmp_path / "m.h5", "--dask", scheduler_only.scheduler_address,
                            "--dask-workers", "2", "--dask-timeout", "1", timeout=60)
     assert proc.returncode == 1
-    assert proc.stderr == (f"sgdcli: error: --dask {scheduler_only.scheduler_address}: 0 worker(s) connected after 1 s, "
+    assert proc.stderr == (f"sgdcli: error: --dask {scheduler_only.scheduler_address}: 0 workers connected after 1 s, "
                            f"2 needed; start more workers or raise --dask-timeout\n")
 
 

@@ -69,7 +69,7 @@ def test_nightly_retraining_continues_the_current_model_and_swaps_it_in(tmp_path
     assert [run["epochs"] for run in chain][1:] == [1] and chain[0]["started_from"] is None
     assert chain[1]["started_from"]["path"] == str(out / "current.h5")
     assert not (out / "candidate.h5").exists()
-    assert "2. from " in done.stdout and "1 epoch(s) on" in done.stdout
+    assert "2. from " in done.stdout and "1 epoch on" in done.stdout
 
 
 @pytest.mark.skipif(shutil.which("make") is None, reason="needs make")

@@ -52,7 +52,7 @@ def test_plot_command_writes_an_image(tmp_path, runs):
     out = tmp_path / "curves.png"
     code, stdout, err = cli("plot", *runs, "-o", out)
     assert code == 0, err
-    assert stdout.strip() == f"wrote {out}: 2 run(s)"
+    assert stdout.strip() == f"wrote {out}: 2 runs"
     assert out.read_bytes().startswith(PNG)
     assert [p.name for p in tmp_path.iterdir() if p.name.startswith(".curves")] == []  # no temporary left
 
@@ -63,7 +63,7 @@ def test_a_run_with_no_epochs_among_others_is_left_out_with_a_note(tmp_path, run
     empty = tmp_path / "run02-batch-1-lr-100.jsonl"
     empty.write_text("")
     code, out, err = cli("plot", runs[0], empty, runs[1], "-o", tmp_path / "c.png")
-    assert (code, out.strip()) == (0, f"wrote {tmp_path / 'c.png'}: 2 run(s)"), err
+    assert (code, out.strip()) == (0, f"wrote {tmp_path / 'c.png'}: 2 runs"), err
     assert err.strip() == f"sgdcli: left out {empty}: no epochs in it (a run that diverged in its first epoch?)"
 
 
@@ -173,7 +173,7 @@ def test_the_environment_names_no_backend_that_breaks_a_plot(tmp_path, runs):
     image is drawn off-screen whatever the backend.  A real process: matplotlib reads the variable when imported."""
     out = tmp_path / "c.png"
     proc = run_process("plot", *runs, "-o", out, env={"MPLBACKEND": "nonsense"})
-    assert (proc.returncode, proc.stdout, proc.stderr) == (0, f"wrote {out}: 2 run(s)\n", "")
+    assert (proc.returncode, proc.stdout, proc.stderr) == (0, f"wrote {out}: 2 runs\n", "")
     assert out.read_bytes().startswith(PNG)
 
 

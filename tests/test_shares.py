@@ -198,7 +198,7 @@ def test_a_round_of_a_whole_share_is_said_in_the_shares_rows(tmp_path):
     ran = run("train", path, "-o", tmp_path / "m.h5", "--parallel", "average", "--threads", "2", "--epochs", "1",
               "--lr", "0.1", "--progress", "plain")
     assert ran.returncode == 0, ran.stderr
-    assert ("--parallel average: 2 thread(s), each its share of an epoch (up to 65 rows, 3 step(s)) per round, then "
+    assert ("--parallel average: 2 threads, each its share of an epoch (up to 65 rows, 3 steps) per round, then "
             "the models are averaged") in ran.stderr
 
 

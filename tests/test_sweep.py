@@ -274,7 +274,7 @@ def test_a_metrics_dir_holding_run_files_is_refused_before_the_first_run(tmp_pat
     before = {p.name: p.read_bytes() for p in runs.iterdir()}
     code, out, err = cli(*args, "--batch-sizes", "64", "--progress", "plain")
     assert (code, out) == (2, "")
-    assert err == (f"sgdcli: error: --metrics-dir {runs}: holds run01-batch-1-lr-auto.jsonl and 1 more run file(s) of "
+    assert err == (f"sgdcli: error: --metrics-dir {runs}: holds run01-batch-1-lr-auto.jsonl and 1 more run file of "
                    f"an earlier sweep, which sgdcli plot {runs / '*.jsonl'} would draw beside this sweep's runs; "
                    "remove them or give another directory\n")  # before training: no progress line
     assert {p.name: p.read_bytes() for p in runs.iterdir()} == before

@@ -109,8 +109,8 @@ def test_the_model_card_shows_the_chain_of_runs(days, tmp_path):
     train(first, TrainOptions(epochs=1, init=str(tmp_path / "day2.h5")), output=tmp_path / "day3.h5")
     code, out, err = cli("show", tmp_path / "day3.h5")
     chain = out.split("lineage (oldest first)\n")[1].split("\n\n")[0].splitlines()
-    assert chain[0] == f"  1. from scratch, 2 epoch(s) on {first}"
-    assert chain[1].startswith(f"  2. from {d / 'day1-model.h5'} (model ") and chain[1].endswith(f"1 epoch(s) on {second}")
+    assert chain[0] == f"  1. from scratch, 2 epochs on {first}"
+    assert chain[1].startswith(f"  2. from {d / 'day1-model.h5'} (model ") and chain[1].endswith(f"1 epoch on {second}")
     assert chain[2].startswith(f"  3. from {tmp_path / 'day2.h5'} (model ") and len(chain) == 3
 
 
@@ -169,7 +169,7 @@ def test_a_frame_whose_columns_are_reordered_continues_the_model_read_by_name_as
     assert predicted[0] == predicted[1] and len(predicted[0].splitlines()) == 601
     assert cli("train", tmp_path / "reordered.h5", "-o", tmp_path / "r1.h5", *flags, "--init", init)[0] == 0
     code, _, err = cli("train", tmp_path / "wider.h5", "-o", tmp_path / "w.h5", *flags, "--init", init)
-    assert (code, err) == (2, f"sgdcli: error: --init {init}: {tmp_path / 'wider.h5'}:df has 1 feature column(s) "
+    assert (code, err) == (2, f"sgdcli: error: --init {init}: {tmp_path / 'wider.h5'}:df has 1 feature column "
                               "the model was not trained on ('new'), which a warm start cannot learn; leave them "
                               "out with --features and the model's columns (training.features in sgdcli show "
                               f"{init}), or train a new model without --init\n")

@@ -6,6 +6,7 @@ import click
 
 from sgdcli.cli import argtext, render
 from sgdcli.cli.params import command
+from sgdcli.reporting.reporter import counted
 
 
 def _plot_settings(metrics, output) -> None:
@@ -32,4 +33,4 @@ def plot_cmd(metrics, output):
     from sgdcli.reporting.plot import plot_files
 
     runs = plot_files(list(metrics), output, lambda text: render.echo(f"sgdcli: {text}", err=True))
-    render.echo(f"wrote {output}: {runs} run(s)")
+    render.echo(f"wrote {output}: {counted(runs, 'run')}")

@@ -287,7 +287,7 @@ def render_card(card: dict) -> str:
             begun = (f"from {_value(start['path'])} (model {_value(start['fingerprint'])})" if start
                      else "from scratch")
             data = (run.get("data") or {}).get("path", "?")
-            lines.append(f"  {i}. {begun}, {run.get('epochs')} epoch(s) on {_value(data)}")
+            lines.append(f"  {i}. {begun}, {counted(run.get('epochs'), 'epoch')} on {_value(data)}")
     lines.append("")
     lines.append("training data")
     lines += [f"  {shown(k):<8} {_value(v)}" for k, v in card["data"].items()]

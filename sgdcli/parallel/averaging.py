@@ -34,6 +34,7 @@ from sgdcli.engine import passes
 from sgdcli.engine.epoch import EpochPlan
 from sgdcli.kernels import state as ks
 from sgdcli.kernels.state import KernelConfig, Scratch, TrainState, uses_slots
+from sgdcli.reporting.reporter import counted
 
 # Rows each shard trains between two averagings when --sync-every is not given:
 # enough that a round's work is far longer than a Dask round trip on one machine
@@ -251,9 +252,10 @@ class RoundTrainer:
         epoch).  A whole share's rows are named as such: ``steps`` whole batches' rows overstated it by up to a
         batch less one row."""
         if steps < self.steps:
-            return (f"{who}, each its share of an epoch (up to {share} rows, {steps} step(s)) per round, then the "
-                    "models are averaged")
-        return f"{who}, each {steps} step(s) ({steps * batch} rows) per round, then the models are averaged"
+            return (f"{who}, each its share of an epoch (up to {share} rows, {counted(steps, 'step')}) per round, "
+                    "then the models are averaged")
+        return (f"{who}, each {counted(steps, 'step')} ({counted(steps * batch, 'row')}) per round, then the models "
+                "are averaged")
 
     def summary(self) -> dict:
         """For the model file: the set-up, and, apart as ``round_timings`` (like the history's seconds, they

@@ -37,6 +37,7 @@ from sgdcli.parallel.averaging import FileRef, Job, Round, RoundResult, RoundTra
 from sgdcli.parallel.connect import GRACE, check_paths, scheduler_workers
 from sgdcli.parallel.waits import Late, Stopped, bounded
 from sgdcli.parallel.worker import PassJob, ValidationJob, run_round, validate
+from sgdcli.reporting.reporter import counted
 
 MAX_DECODERS = chunks.MAX_WORKERS  # the chunk decoders of a gzip file on each worker
 _POLL = 0.25  # seconds between checks for signals and lost workers while a round runs
@@ -214,8 +215,8 @@ class DaskExecutor:
         return {"sync_every": self.sync_every, "dask_workers": self.shards}
 
     def describe(self, batch: int, steps: int, share: int) -> tuple[str, list[str]]:
-        return f"{self.threads} thread(s) per worker", [
-            self.trainer.describe(f"--dask {self.dask.address}: {self.shards} worker(s)", batch, steps, share)]
+        return f"{counted(self.threads, 'thread')} per worker", [
+            self.trainer.describe(f"--dask {self.dask.address}: {counted(self.shards, 'worker')}", batch, steps, share)]
 
     def page_shuffle(self, page_rows: int, seed: int, shuffle: bool) -> PageShuffle:
         return self.table.page_shuffle(self.memory, page_rows, seed, shuffle)

@@ -23,6 +23,7 @@ from sgdcli.errors import InputError, Interrupted, RuntimeFailure, first_line, i
 from sgdcli.daskoptions import DaskOptions
 from sgdcli.parallel import worker
 from sgdcli.parallel.waits import Late, Stopped, bounded
+from sgdcli.reporting.reporter import counted
 
 INSTALL = install_extra("dask")
 # Past --dask-timeout, the time Dask's own timeout has to end a call with its reason (connection refused, ...)
@@ -49,7 +50,8 @@ def connect(options: DaskOptions, report: Callable[[str], None], stop: Stop = la
     seconds = options.timeout
     with contextlib.ExitStack() as stack:
         if n_local is not None:
-            report(f"starting a local Dask cluster of {n_local} worker process(es)")
+            processes = counted(n_local, "worker process", "worker processes")
+            report(f"starting a local Dask cluster of {processes}")
 
             def start():
                 with warnings.catch_warnings():  # "port 8787 is in use" when another local cluster runs
@@ -59,7 +61,7 @@ def connect(options: DaskOptions, report: Callable[[str], None], stop: Stop = la
                         silence_logs=logging.CRITICAL, memory_limit=0,  # mapped file pages count as worker memory
                     )
 
-            cluster = setup(start, options, stop, f"its {n_local} worker process(es) did not start within {seconds:g} s")
+            cluster = setup(start, options, stop, f"its {processes} did not start within {seconds:g} s")
             stack.callback(_close, cluster, seconds)
             client = setup(lambda: distributed.Client(cluster, timeout=seconds, set_as_default=False), options, stop,
                            f"the local cluster's scheduler did not answer within {seconds:g} s")
@@ -74,7 +76,7 @@ def connect(options: DaskOptions, report: Callable[[str], None], stop: Stop = la
             raise interrupted(exc.signum, options) from None
         except (OSError, TimeoutError, Late):
             have = len(scheduler_workers(client, options, stop))
-            raise RuntimeFailure(f"--dask {options.address}: {have} worker(s) connected after {seconds:g} s, "
+            raise RuntimeFailure(f"--dask {options.address}: {counted(have, 'worker')} connected after {seconds:g} s, "
                                  f"{want} needed; start more workers or raise --dask-timeout") from None
         _check_workers(client, options, report, stop)
         yield client
@@ -151,7 +153,8 @@ def check_paths(client, options: DaskOptions, stop: Stop, paths: list[str]) -> N
     for path in paths:
         blind = sorted(address for address, missing in unseen.items() if path in missing)
         if blind:
-            raise InputError(f"{path}: Dask worker(s) {', '.join(blind)} cannot see this file, which the driver "
+            raise InputError(f"{path}: Dask worker{'s' if len(blind) > 1 else ''} {', '.join(blind)} cannot see "
+                             "this file, which the driver "
                              f"opened: each worker opens it itself, at the same path; put it where every worker "
                              f"sees it at that path (a shared file system)")
 

@@ -14,6 +14,7 @@ from sgdcli.kernels.state import KernelConfig, Scratch, TrainState
 from sgdcli.model.inference import measure
 from sgdcli.model.labels import Labels
 from sgdcli.options import TrainOptions
+from sgdcli.reporting.reporter import counted
 
 
 class LocalExecutor:
@@ -36,7 +37,7 @@ class LocalExecutor:
         return {}
 
     def describe(self, batch: int, steps: int, share: int) -> tuple[str, list[str]]:
-        return f"{self.threads} thread(s)", []
+        return counted(self.threads, "thread"), []
 
     def page_shuffle(self, page_rows: int, seed: int, shuffle: bool) -> PageShuffle:
         return self.table.page_shuffle(self.stream_memory, page_rows, seed, shuffle)

@@ -18,6 +18,7 @@ from sgdcli.errors import DivergedError, InputError, RuntimeFailure, WorkLost
 from sgdcli.kernels.state import KernelConfig, TrainState
 from sgdcli.options import TrainOptions
 from sgdcli.sizes import MemoryShort, format_size, whole_mib
+from sgdcli.reporting.reporter import counted
 from sgdcli.parallel.averaging import (Abandoned, FileRef, Job, Round, RoundResult, RoundTrainer, sync_steps,
                                        train_round)
 from sgdcli.parallel.local import LocalExecutor
@@ -88,8 +89,8 @@ class ThreadExecutor(LocalExecutor):
         return {"sync_every": self.sync_every}
 
     def describe(self, batch: int, steps: int, share: int) -> tuple[str, list[str]]:
-        sharing = self.trainer.describe(f"--parallel average: {self.shards} thread(s)", batch, steps, share)
-        return f"{self.threads} thread(s)", [sharing]
+        sharing = self.trainer.describe(f"--parallel average: {counted(self.shards, 'thread')}", batch, steps, share)
+        return counted(self.threads, "thread"), [sharing]
 
     def page_shuffle(self, page_rows: int, seed: int, shuffle: bool) -> PageShuffle:
         try:  # a CSR matrix's windows, cut by their rows

@@ -89,9 +89,10 @@ def _quoted_bytes(match: re.Match) -> str:
     return match.group(1) + printable(text)
 
 
-def counted(n: int, noun: str) -> str:
-    """``n`` and the noun, plural unless n is 1: "1 iteration", "562 iterations"."""
-    return f"{n} {noun}" + ("" if n == 1 else "s")
+def counted(n: int, noun: str, plural: str | None = None) -> str:
+    """``n`` and the noun, plural unless n is 1: "1 iteration", "562 iterations" (``plural``, where it is not the
+    noun and "s": "2 processes")."""
+    return f"{n} {noun if n == 1 else plural or noun + 's'}"
 
 
 def training_line(*, epochs, iterations, rows, batch_size, lr) -> str:

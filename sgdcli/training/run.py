@@ -39,6 +39,7 @@ from sgdcli.training import (autooptimizer, centre, fitwarnings, fullbatch, repl
 from sgdcli.training.control import RunControl
 from sgdcli.training.early_stopping import EarlyStopping, settled
 from sgdcli.training.inputs import Inputs
+from sgdcli.reporting.reporter import counted
 from sgdcli.training.rate import BLOWN_UP, blew_up
 from sgdcli.training.sampling import SAMPLE_ROWS, Sample, sample_weights
 from sgdcli.training.start import fitted, full_batch_rows, log_odds, start_weights
@@ -306,7 +307,7 @@ class Run:
                                                             epoch + 1, settled(self.cfg, self.state)):
             self.reporter.message(
                 f"early stopping after epoch {epoch + 1}: no decrease of more than {opts.min_delta:g} "
-                f"for {opts.patience} epoch(s); keeping epoch {self.stopper.best_epoch}"
+                f"for {counted(opts.patience, 'epoch')}; keeping epoch {self.stopper.best_epoch}"
             )
         self.pos = Position(epoch=epoch + 1, epoch_start_t=self.state.iterations, lr_halvings=self.pos.lr_halvings)
         if epoch + 1 < opts.epochs and not (self.stopper is not None and self.stopper.stopped):

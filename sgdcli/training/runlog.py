@@ -55,7 +55,7 @@ def log_start(run) -> None:
                run.auto.why(opts.model, effective, opts.optimizer)
                + (f" (batch {run.batch} × {run.shards} models averaged)" if run.shards > 1 else ""))
         say(f"--lr auto: {run.auto.lr:.4g} = {why}"
-            + (f"; halved {halved} time(s) after blow-ups: {run.rate_opts.lr:.4g}" if halved else "")
+            + (f"; halved {counted(halved, 'time')} after blow-ups: {run.rate_opts.lr:.4g}" if halved else "")
             + biasrate.text(run.auto.bias_times))
     scaled = run.rate_opts.scaled_lr(run.batch, run.shards)
     if scaled != run.rate_opts.lr:

@@ -21,6 +21,7 @@ from sgdcli.fieldtypes import check_instance
 from sgdcli.options import TrainOptions
 from sgdcli.reporting.records import json_line
 from sgdcli.reporting.reporter import Reporter
+from sgdcli.reporting.reporter import counted
 from sgdcli.reporting.warned import warn
 from sgdcli.training import fitwarnings
 from sgdcli.training.train import train
@@ -140,7 +141,7 @@ def _check_metrics_dir(metrics_dir: str) -> None:
     except OSError as exc:  # a directory it may write but not read
         raise InputError(f"--metrics-dir {metrics_dir}: cannot list it ({exc.strerror})") from None
     if names:
-        more = f" and {len(names) - 1} more run file(s)" if len(names) > 1 else ""
+        more = f" and {counted(len(names) - 1, 'more run file')}" if len(names) > 1 else ""
         raise InputError(f"--metrics-dir {metrics_dir}: holds {names[0]}{more} of an earlier sweep, which "
                          f"sgdcli plot {os.path.join(metrics_dir, '*.jsonl')} would draw beside this sweep's runs; "
                          "remove them or give another directory")

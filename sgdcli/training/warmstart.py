@@ -32,6 +32,7 @@ from sgdcli.errors import InputError, not_a_file
 from sgdcli.model import inference
 from sgdcli.model.file import Model, load_model
 from sgdcli.model.labels import check_kind
+from sgdcli.reporting.reporter import counted
 
 
 @dataclasses.dataclass
@@ -83,7 +84,8 @@ def columns(path: str, data, x: str, given: dict) -> tuple[dict, list[str] | Non
     training = load_model(path).training
     selected, others = inference.by_name(training.get("features"), data, x, given, f"--init {path}: ", scored=False)
     if others:
-        raise InputError(f"--init {path}: {where_in(data, x)} has {len(others)} feature column(s) the model was not trained "
+        raise InputError(f"--init {path}: {where_in(data, x)} has {counted(len(others), 'feature column')} the "
+                         "model was not trained "
                          f"on ({_listing(others)}), which a warm start cannot learn; leave them out with --features "
                          f"and the model's columns (training.features in sgdcli show {path}), or train a new model "
                          "without --init")
