@@ -79,12 +79,39 @@ def test_the_rows_an_epoch_reports_never_go_down_and_end_at_the_rows_trained(bin
         assert heard.records == [2970, 2970]
 
 
+def test_bars_asked_for_off_a_terminal_are_plain_lines(tmp_path, binary_file, monkeypatch):
+    """--progress bar (a config file's, run from cron) off a terminal drew the bars' last frame, cut the log lines
+    at 80 columns and left out their times; it now prints what auto does there.  rich's own override of the
+    terminal test (TTY_COMPATIBLE=1) still gives bars."""
+    import re
+
+    monkeypatch.delenv("TTY_COMPATIBLE", raising=False)
+    monkeypatch.delenv("FORCE_COLOR", raising=False)
+    args = ("train", binary_file, "-o", tmp_path / "m.h5", "--epochs", "2")
+    code, _, bar = cli(*args, "--progress", "bar")
+    assert code == 0, bar
+    _, _, plain = cli(*args, "--progress", "plain")
+    stamp = re.compile(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d ")
+    lines = [line for line in bar.splitlines() if not line.startswith("sgdcli: warning")]
+    assert lines and all(stamp.match(line) for line in lines), bar
+
+    def untimed(text):  # each line without its time, or an epoch's seconds and speed
+        return [re.sub(r", [\d.]+ s, .*", "", stamp.sub("", line)) for line in text.splitlines()
+                if not line.startswith("sgdcli: warning")]
+
+    assert untimed(bar) == untimed(plain)
+    assert any(len(line) > 120 for line in lines) and "\x1b" not in bar  # (the --lr auto line, whole)
+    monkeypatch.setenv("TTY_COMPATIBLE", "1")
+    assert type(sgdcli.make_reporter("bar", stream=io.StringIO())).__name__ == "RichReporter"
+
+
 def test_a_bar_reporter_given_to_a_second_run_sums_up_that_run_alone(tmp_path, binary_file):
     """Its loss curve went on from the first run's epochs."""
+    from sgdcli.reporting.bars import RichReporter
     from sgdcli.reporting.reporter import sparkline
 
     out = io.StringIO()
-    bar = sgdcli.make_reporter("bar", stream=out)
+    bar = RichReporter(out)
     sgdcli.train(binary_file, TrainOptions(epochs=2), reporter=bar)
     second = sgdcli.train(binary_file, TrainOptions(epochs=3, batch_size=8), reporter=bar)
     losses = [r["train_loss"] for r in second.history]

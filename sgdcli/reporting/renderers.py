@@ -23,7 +23,8 @@ MODES = ("auto", "bar", "plain", "none")
 
 
 def make_reporter(mode: str = "auto", stream=None) -> Reporter:
-    """The reporter ``--progress mode`` gives, on ``stream`` (stderr); InputError for a mode not in MODES."""
+    """The reporter ``--progress mode`` gives, on ``stream`` (stderr); InputError for a mode not in MODES.  Bars
+    are drawn on a terminal only: elsewhere ``bar`` gives plain lines, as ``auto`` does."""
     mode = checked(mode, "str", "mode (--progress)", {"choices": MODES})
     stream = stream if stream is not None else sys.stderr
     if mode == "auto":
@@ -31,7 +32,10 @@ def make_reporter(mode: str = "auto", stream=None) -> Reporter:
     if mode == "bar":
         from sgdcli.reporting.bars import RichReporter
 
-        return RichReporter(stream)
+        bars = RichReporter(stream)
+        if bars.console.is_terminal:  # (rich's judgement: TTY_COMPATIBLE=1 makes any stream one)
+            return bars
+        mode = "plain"  # bars drawn off a terminal were their last frame, log lines cut at 80 columns, no times
     if mode == "plain":
         from sgdcli.reporting.plain import PlainReporter
 
