@@ -14,6 +14,7 @@ from __future__ import annotations
 import dataclasses
 import math
 import os
+import sys
 
 from sgdcli.namelists import split_names
 from sgdcli.errors import InputError
@@ -98,6 +99,11 @@ MISSING = ("error", "skip", "zero", "mean")  # convert --missing
 GENERATE, CONVERT = GenerateDefaults(), ConvertDefaults()
 
 
+# The most --noise whose labels are finite: its draws (normal, logistic, Gumbel) never reach 2^10 in magnitude
+# (each is rarer than 1 in 10^440 there)
+MAX_NOISE = sys.float_info.max / 2**10
+
+
 def check_generate_settings(task: str, rows: int, features: int, classes: int, noise: float, seed: int,
                             data_seed: int | None, chunk_rows: int | None, contiguous: bool,
                             compression: str) -> None:
@@ -113,6 +119,8 @@ def check_generate_settings(task: str, rows: int, features: int, classes: int, n
         raise InputError(f"--classes must be at most {MAX_CLASSES}, the most classes a model takes, got {classes}")
     if not (math.isfinite(noise) and noise >= 0):
         raise InputError(f"--noise must be a finite number >= 0, got {noise}")
+    if noise > MAX_NOISE:
+        raise InputError(f"--noise must be at most {MAX_NOISE:.3g}, where the labels stay finite, got {noise:g}")
     for option, value in (("--seed", seed), ("--data-seed", data_seed)):
         if value is not None and value < 0:
             raise InputError(f"{option} must be >= 0, got {value}")

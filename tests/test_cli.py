@@ -568,6 +568,23 @@ def test_numbers_that_are_not_finite_are_refused(tmp_path, binary_file, value):
     assert sorted(p.name for p in tmp_path.iterdir()) == ["binary.h5"]
 
 
+@pytest.mark.parametrize("task", ["regression", "binary", "multiclass"])
+def test_noise_whose_labels_overflow_is_refused(tmp_path, task):
+    """--noise 1e308 printed NumPy's overflow warning and wrote labels of ±inf (regression), exit 0; the largest
+    noise allowed writes finite labels."""
+    from sgdcli.options import MAX_NOISE
+
+    out = tmp_path / "x.h5"
+    for argv in ([], ["--print-config"]):
+        assert cli("generate", out, "--task", task, "--noise", "1e308", *argv) == (
+            2, "", "sgdcli: error: --noise must be at most 1.76e+305, where the labels stay finite, got 1e+308\n")
+    assert not out.exists()
+    assert cli("generate", out, "--task", task, "--rows", "2000", "--noise", repr(MAX_NOISE)) == (
+        0, f"wrote {out}: 2000 rows × 10 features, task {task}\n", "")
+    with h5py.File(out) as f:
+        assert np.isfinite(f["y"][()]).all()
+
+
 def test_info_counts_the_feature_names_past_the_twentieth_as_show_does(tmp_path):
     """info ended a long list of feature names (or of columns it leaves out) with a bare "...", and its --json
     held only the first 20 names, where docs/model-format.md says it counts the rest as show does."""
