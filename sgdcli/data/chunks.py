@@ -97,20 +97,39 @@ def chunk_offsets(ds) -> np.ndarray:
             info = ds.id.get_chunk_info_by_coord((k * rows, *tail))
             if info.byte_offset is not None and info.size > 0:
                 out[k], sizes[k] = min(info.byte_offset, PAST_ANY_FILE), info.size
-    _check_size(ds, sizes)
+    _check_size(ds, sizes, np.arange(len(sizes), dtype=np.int64) * rows)
     return out
 
 
-def _check_size(ds, sizes: np.ndarray) -> None:
+def check_stored(ds) -> None:
+    """``_check_size`` for an unfiltered chunked dataset that HDF5 reads (another byte order or chunk shape than
+    ``mappable_chunks`` takes), where one walk of its index (``chunk_iter``) lists at most MAX_LOCATED_CHUNKS."""
+    if ds.chunks is None or ds.id.get_create_plist().get_nfilters() or not hasattr(ds.id, "chunk_iter"):
+        return
+    if np.prod([-(-n // c) for n, c in zip(ds.shape, ds.chunks)], dtype=np.float64) > MAX_LOCATED_CHUNKS:
+        return  # (the most chunks there can be; a walk of more costs what opening such a file must not)
+    sizes, starts = [], []
+
+    def note(info):
+        sizes.append(info.size)
+        starts.append(info.chunk_offset[0] if ds.ndim else 0)
+
+    ds.id.chunk_iter(note)
+    _check_size(ds, np.array(sizes, dtype=np.int64), np.array(starts, dtype=np.int64))
+
+
+def _check_size(ds, sizes: np.ndarray, starts: np.ndarray) -> None:
     """An unfiltered chunk is stored in the bytes of all its values, an edge chunk's too; one the index lists
     as shorter (a chunk written short with write_direct_chunk, a damaged index) would be read past its end: HDF5
-    reads zeros there and a memory map the next bytes of the file, rows no writer wrote."""
+    reads zeros there and a memory map the next bytes of the file, rows no writer wrote.  ``starts``: each
+    chunk's first row."""
     whole = int(np.prod(ds.chunks, dtype=np.int64)) * ds.dtype.itemsize
     wrong = np.flatnonzero((sizes > 0) & (sizes < whole))
     if len(wrong):
         k, rows = int(wrong[0]), ds.chunks[0]
-        last = min((k + 1) * rows, ds.shape[0]) - 1
-        raise InputError(f"{where_of(ds)}: the chunk of rows {k * rows:,}–{last:,} is stored in {int(sizes[k]):,} "
+        first = int(starts[k])
+        last = min(first + rows, ds.shape[0]) - 1
+        raise InputError(f"{where_of(ds)}: the chunk of rows {first:,}–{last:,} is stored in {int(sizes[k]):,} "
                          f"bytes, fewer than the {whole:,} its values take; the file is damaged (or the chunk was "
                          "written short, with write_direct_chunk)")
 

@@ -66,6 +66,8 @@ class ColumnReader:
             self._map_chunks(ds)
         elif self.layout.read_mode == layout.PARALLEL_DECODE:
             self._decoder = chunks.ChunkDecoder(ds)
+        else:
+            chunks.check_stored(ds)  # (read through HDF5, which reads a chunk stored short past its end)
 
     def _map_file(self, ds):
         offset = self.layout.offset
