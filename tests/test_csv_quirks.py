@@ -123,7 +123,8 @@ def test_messages_cut_the_fields_and_names_they_quote(tmp_path):
         code, _, err = cli("convert", tmp_path / name, "-o", tmp_path / "o.h5", *args)
         assert code == 2 and len(err) < 400, err[:400]
         assert err == (f"sgdcli: error: {tmp_path / name}: {message}\n" if message else "sgdcli: error: "
-                       "--label-column: no column 'z' in the header (a, " + "n" * 80 + "..., label)\n")
+                       "--label-column: no column 'z' in the header (a, " + "n" * 80 + "... (100,000 characters), "
+                       "label)\n")
 
 
 TRAIN = "x1,x2,city,species\n" + "".join(f"{i % 7 / 7},{(i * 3) % 5 / 5},{['Paris', 'Oslo'][i % 3 == 0]},"
