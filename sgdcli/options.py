@@ -14,12 +14,10 @@ from __future__ import annotations
 import dataclasses
 import math
 import os
-import sys
 
 from sgdcli.namelists import split_names
 from sgdcli.errors import InputError
 from sgdcli.fieldtypes import check_fields
-from sgdcli.sizes import check_chunk_rows
 
 MODELS = ("linear", "logistic", "softmax", "hinge", "huber", "quantile", "poisson", "squared_hinge",
           "modified_huber")
@@ -97,43 +95,6 @@ MISSING = ("error", "skip", "zero", "mean")  # convert --missing
 
 
 GENERATE, CONVERT = GenerateDefaults(), ConvertDefaults()
-
-
-# The most --noise whose labels are finite: its draws (normal, logistic, Gumbel) never reach 2^10 in magnitude
-# (each is rarer than 1 in 10^440 there)
-MAX_NOISE = sys.float_info.max / 2**10
-
-
-def check_generate_settings(task: str, rows: int, features: int, classes: int, noise: float, seed: int,
-                            data_seed: int | None, chunk_rows: int | None, contiguous: bool,
-                            compression: str) -> None:
-    """InputError for settings of ``generate`` that it refuses before it writes anything (and, as this module
-    is light, that ``--print-config`` refuses)."""
-    if task not in TASKS:
-        raise InputError(f"--task: {task!r} is not one of {', '.join(TASKS)}")
-    if rows < 1 or features < 1:
-        raise InputError(f"--rows and --features must be >= 1, got {rows} and {features}")
-    if task == "multiclass" and classes < 2:
-        raise InputError(f"--classes must be >= 2, got {classes}")
-    if task == "multiclass" and classes > MAX_CLASSES:  # training would refuse the file
-        raise InputError(f"--classes must be at most {MAX_CLASSES}, the most classes a model takes, got {classes}")
-    if not (math.isfinite(noise) and noise >= 0):
-        raise InputError(f"--noise must be a finite number >= 0, got {noise}")
-    if noise > MAX_NOISE:
-        raise InputError(f"--noise must be at most {MAX_NOISE:.3g}, where the labels stay finite, got {noise:g}")
-    for option, value in (("--seed", seed), ("--data-seed", data_seed)):
-        if value is not None and value < 0:
-            raise InputError(f"{option} must be >= 0, got {value}")
-    if compression not in COMPRESSIONS:
-        raise InputError(f"--compression: {compression!r} is not one of {', '.join(COMPRESSIONS)}")
-    if contiguous and compression != "none":
-        raise InputError("--compression needs a chunked layout; drop --contiguous")
-    if contiguous and chunk_rows is not None:
-        raise InputError("--chunk-rows and --contiguous exclude each other")
-    if chunk_rows is not None and chunk_rows < 1:
-        raise InputError(f"--chunk-rows must be >= 1, got {chunk_rows}")
-    if chunk_rows is not None:  # (X's rows of float32, y's of 8 bytes: generate.py)
-        check_chunk_rows(min(rows, chunk_rows), max(4 * features, 8))
 
 
 def task_of(model: str) -> str:

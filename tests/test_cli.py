@@ -572,7 +572,7 @@ def test_numbers_that_are_not_finite_are_refused(tmp_path, binary_file, value):
 def test_noise_whose_labels_overflow_is_refused(tmp_path, task):
     """--noise 1e308 printed NumPy's overflow warning and wrote labels of ±inf (regression), exit 0; the largest
     noise allowed writes finite labels."""
-    from sgdcli.options import MAX_NOISE
+    from sgdcli.data.generate import MAX_NOISE
 
     out = tmp_path / "x.h5"
     for argv in ([], ["--print-config"]):

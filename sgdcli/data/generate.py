@@ -13,7 +13,9 @@ file attributes hold the parameters, ``/generator/coef`` and
 from __future__ import annotations
 
 import inspect
+import math
 import os
+import sys
 
 import numpy as np
 
@@ -23,8 +25,8 @@ from sgdcli.data.atomic import atomic_output, check_writable
 from sgdcli.data.textfiles import check_output_name
 from sgdcli.errors import InputError
 from sgdcli.fieldtypes import checked_arguments
-from sgdcli.options import GENERATE, check_generate_settings
-from sgdcli.sizes import format_size, memory_limit
+from sgdcli.options import COMPRESSIONS, GENERATE, MAX_CLASSES, TASKS
+from sgdcli.sizes import check_chunk_rows, format_size, memory_limit
 
 BLOCK_BYTES = 4 * 2**20  # float32 bytes of X per block; temporaries are a few times this
 
@@ -105,8 +107,7 @@ def _layout(output, task, rows, features, classes, noise, seed, data_seed, chunk
             probe: bool = True) -> tuple[int, int | None, int]:
     """(the model's rows, the chunk's rows or None, a block's rows) of generate's settings, or InputError for the
     first it refuses; ``probe``: try the output's directory by creating a file in it."""
-    check_generate_settings(task, rows, features, classes, noise, seed, data_seed, chunk_rows, contiguous,
-                            compression)
+    _check_settings(task, rows, features, classes, noise, seed, data_seed, chunk_rows, contiguous, compression)
     check_output_name(os.fspath(output), "generate", "")
     check_writable(output, "OUTPUT", probe=probe)
     k = classes if task == "multiclass" else 1
@@ -119,6 +120,41 @@ def _layout(output, task, rows, features, classes, noise, seed, data_seed, chunk
         block = max(chunk_rows, block // chunk_rows * chunk_rows)
     _check_memory(features, k, min(block, rows))
     return k, chunk_rows, block
+
+
+# The most --noise whose labels are finite: its draws (normal, logistic, Gumbel) never reach 2^10 in magnitude
+# (each is rarer than 1 in 10^440 there)
+MAX_NOISE = sys.float_info.max / 2**10
+
+
+def _check_settings(task: str, rows: int, features: int, classes: int, noise: float, seed: int,
+                    data_seed: int | None, chunk_rows: int | None, contiguous: bool, compression: str) -> None:
+    """InputError for the first setting of ``generate`` that it refuses before it writes anything."""
+    if task not in TASKS:
+        raise InputError(f"--task: {task!r} is not one of {', '.join(TASKS)}")
+    if rows < 1 or features < 1:
+        raise InputError(f"--rows and --features must be >= 1, got {rows} and {features}")
+    if task == "multiclass" and classes < 2:
+        raise InputError(f"--classes must be >= 2, got {classes}")
+    if task == "multiclass" and classes > MAX_CLASSES:  # training would refuse the file
+        raise InputError(f"--classes must be at most {MAX_CLASSES}, the most classes a model takes, got {classes}")
+    if not (math.isfinite(noise) and noise >= 0):
+        raise InputError(f"--noise must be a finite number >= 0, got {noise}")
+    if noise > MAX_NOISE:
+        raise InputError(f"--noise must be at most {MAX_NOISE:.3g}, where the labels stay finite, got {noise:g}")
+    for option, value in (("--seed", seed), ("--data-seed", data_seed)):
+        if value is not None and value < 0:
+            raise InputError(f"{option} must be >= 0, got {value}")
+    if compression not in COMPRESSIONS:
+        raise InputError(f"--compression: {compression!r} is not one of {', '.join(COMPRESSIONS)}")
+    if contiguous and compression != "none":
+        raise InputError("--compression needs a chunked layout; drop --contiguous")
+    if contiguous and chunk_rows is not None:
+        raise InputError("--chunk-rows and --contiguous exclude each other")
+    if chunk_rows is not None and chunk_rows < 1:
+        raise InputError(f"--chunk-rows must be >= 1, got {chunk_rows}")
+    if chunk_rows is not None:  # (X's rows of float32, y's of 8 bytes)
+        check_chunk_rows(min(rows, chunk_rows), max(4 * features, 8))
 
 
 def _check_memory(features: int, k: int, block: int) -> None:
