@@ -14,6 +14,7 @@ from sgdcli.cli.params import (BATCH_GRID, RATE_GRID, Number, command, gate_opti
                                parse_lrs, training_kwargs, training_options)
 from sgdcli.errors import InputError
 from sgdcli.daskoptions import DaskOptions, check_executor
+from sgdcli.cli.unused import warn_unused
 from sgdcli.options import TrainOptions
 
 
@@ -44,6 +45,7 @@ def _train_settings(output, resume, restart_stale, dask, dask_workers, dask_time
                              "replace by the model it failed (the model is written either way): write to another "
                              f"path and move it over {opts.init} once the gate passes")
     check_executor(opts, dask_options)  # (train checks it first thing too)
+    warn_unused(opts)
     return opts, dask_options, checks
 
 
@@ -182,6 +184,7 @@ def _sweep_settings(batch_sizes, lrs, plot, **params) -> tuple[list[int | None],
 
         output_format(plot, "--plot")
     check_executor(base, None, "sweep")  # (each run's train checks it too)
+    warn_unused(base)
     return sizes, rates, base
 
 

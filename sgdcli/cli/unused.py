@@ -1,0 +1,64 @@
+"""Options typed on the command line that the run's other options leave without effect: a warning names each.
+
+``--momentum 0.5 --optimizer adam`` trained as ``--optimizer adam`` alone,
+and said nothing, so a user who tuned the momentum believed it mattered.  An
+option set in a ``--config`` file, which may hold settings for several models
+or schedules, is left alone, and so is the Python API: it warns only where
+the option was typed.  Nothing is refused, so a command line that runs today
+still runs.
+"""
+
+from __future__ import annotations
+
+import warnings
+from typing import Callable
+
+import click
+from click.core import ParameterSource
+
+from sgdcli.options import AUTO_OPTIMIZER, TrainOptions
+
+MOMENTUM_OPTIMIZERS = ("momentum", "nesterov")
+EPS_OPTIMIZERS = ("adagrad", "rmsprop", "adam")
+
+
+class UnusedOption(UserWarning):
+    """An option typed on the command line that the run's other options leave without effect."""
+
+
+def _optimizer_uses(users: tuple[str, ...]) -> Callable[[TrainOptions], bool]:
+    """Whether the options' optimizer is one of ``users``; auto, where it may resolve to one (AUTO_OPTIMIZER)."""
+    auto = any(name in users for name in AUTO_OPTIMIZER.values())
+    return lambda o: o.optimizer in users or (o.optimizer == "auto" and auto)
+
+
+# (a field, whether the options use it, what it applies to, and what the options are instead)
+RULES = (
+    ("epsilon", lambda o: o.model == "huber", "to --model huber", lambda o: f"with --model {o.model}"),
+    ("quantile", lambda o: o.model == "quantile", "to --model quantile", lambda o: f"with --model {o.model}"),
+    ("momentum", _optimizer_uses(MOMENTUM_OPTIMIZERS), "to --optimizer momentum and nesterov (auto's on dense data)",
+     lambda o: f"with --optimizer {o.optimizer}"),
+    ("eps", _optimizer_uses(EPS_OPTIMIZERS), "to --optimizer adagrad, rmsprop and adam",
+     lambda o: f"with --optimizer {o.optimizer}"),
+    ("power_t", lambda o: o.schedule == "invscaling", "to --schedule invscaling",
+     lambda o: f"with --schedule {o.schedule}"),
+    ("step_epochs", lambda o: o.schedule == "step", "to --schedule step", lambda o: f"with --schedule {o.schedule}"),
+    ("gamma", lambda o: o.schedule == "step", "to --schedule step", lambda o: f"with --schedule {o.schedule}"),
+    ("patience", lambda o: o.early_stopping, "with --early-stopping", lambda o: "without it"),
+    ("min_delta", lambda o: o.early_stopping, "with --early-stopping", lambda o: "without it"),
+    ("val_x", lambda o: o.val is not None, "with --val", lambda o: "without it"),
+    ("val_y", lambda o: o.val is not None, "with --val", lambda o: "without it"),
+    ("page_rows", lambda o: o.shuffle, "to the page shuffle", lambda o: "with --no-shuffle"),
+    ("base_batch_size", lambda o: o.lr_scaling in ("linear", "sqrt"), "with --lr-scaling linear and sqrt",
+     lambda o: f"with --lr-scaling {o.lr_scaling}"),
+)
+
+
+def warn_unused(opts: TrainOptions) -> None:
+    """An UnusedOption warning for each option of ``opts`` typed on the command line of the command that runs
+    (not a --config file's, nor an environment variable's) that the other options leave without effect."""
+    ctx = click.get_current_context()
+    for name, uses, what, instead in RULES:
+        if ctx.get_parameter_source(name) is ParameterSource.COMMANDLINE and not uses(opts):
+            warnings.warn(f"--{name.replace('_', '-')}: applies {what}; it does nothing {instead(opts)}",
+                          UnusedOption, stacklevel=2)

@@ -1,0 +1,63 @@
+"""An option typed on the command line that the run's other options leave without effect is named in a warning;
+one set in a --config file, or given to the Python API, is not; nothing is refused."""
+
+import pytest
+
+import sgdcli
+from sgdcli.cli.unused import RULES
+
+from conftest import cli, short_fits
+
+
+@short_fits
+@pytest.mark.parametrize("typed,line", [
+    (["--optimizer", "adam", "--momentum", "0.5"], "--momentum: applies to --optimizer momentum and nesterov (auto's "
+                                                    "on dense data); it does nothing with --optimizer adam"),
+    (["--eps", "1e-6"], "--eps: applies to --optimizer adagrad, rmsprop and adam; it does nothing with --optimizer "
+                        "auto"),
+    (["--epsilon", "0.2"], "--epsilon: applies to --model huber; it does nothing with --model logistic"),
+    (["--quantile", "0.9"], "--quantile: applies to --model quantile; it does nothing with --model logistic"),
+    (["--power-t", "0.25"], "--power-t: applies to --schedule invscaling; it does nothing with --schedule cosine"),
+    (["--step-epochs", "2"], "--step-epochs: applies to --schedule step; it does nothing with --schedule cosine"),
+    (["--gamma", "0.5"], "--gamma: applies to --schedule step; it does nothing with --schedule cosine"),
+    (["--patience", "5"], "--patience: applies with --early-stopping; it does nothing without it"),
+    (["--min-delta", "0.01"], "--min-delta: applies with --early-stopping; it does nothing without it"),
+    (["--val-x", "X"], "--val-x: applies with --val; it does nothing without it"),
+    (["--val-y", "y"], "--val-y: applies with --val; it does nothing without it"),
+    (["--no-shuffle", "--page-rows", "64"], "--page-rows: applies to the page shuffle; it does nothing with "
+                                            "--no-shuffle"),
+    (["--base-batch-size", "64"], "--base-batch-size: applies with --lr-scaling linear and sqrt; it does nothing "
+                                  "with --lr-scaling replicas"),
+])
+def test_a_typed_option_that_does_nothing_is_named(tmp_path, binary_file, typed, line):
+    """Each trained as if it were not given, without a word."""
+    code, out, err = cli("train", binary_file, "-o", tmp_path / "m.h5", "--epochs", "1", "-q", *typed)
+    assert code == 0 and f"sgdcli: warning: {line}\n" in err, err
+    code, _, err = cli("sweep", binary_file, "--batch-sizes", "32", "--lrs", "0.1", "--epochs", "1", "-q", *typed)
+    assert code == 0 and f"sgdcli: warning: {line}\n" in err, err
+
+
+@short_fits
+def test_options_that_apply_and_config_files_are_left_alone(tmp_path, binary_file):
+    """Where the option takes effect, no warning; a --config file may hold settings for several models or
+    schedules, so what it sets is not judged."""
+    applied = ["--optimizer", "adam", "--eps", "1e-6", "--schedule", "step", "--gamma", "0.5", "--step-epochs", "1",
+               "--early-stopping", "--patience", "2", "--val", binary_file, "--val-x", "X", "--momentum", "0.5"]
+    code, _, err = cli("train", binary_file, "-o", tmp_path / "m.h5", "--epochs", "2", "-q", *applied[:-2])
+    assert code == 0 and "warning: --" not in err, err
+    config = tmp_path / "c.toml"
+    config.write_text('[train]\noptimizer = "adam"\nmomentum = 0.5\nquantile = 0.9\npatience = 5\n')
+    code, _, err = cli("train", binary_file, "-o", tmp_path / "m.h5", "--epochs", "1", "-q", "--config", config)
+    assert code == 0 and "warning: --" not in err, err
+    code, _, err = cli("train", binary_file, "-o", tmp_path / "m.h5", "--epochs", "1", "-q", "--momentum", "0.5")
+    assert code == 0 and "warning: --" not in err, err  # auto is nesterov on dense data
+
+
+def test_the_python_api_does_not_warn(tmp_path, binary_file, recwarn):
+    sgdcli.train(binary_file, sgdcli.TrainOptions(epochs=1, optimizer="adam", momentum=0.5, patience=5))
+    assert not [w for w in recwarn if "does nothing" in str(w.message)]
+
+
+def test_every_rule_names_an_option_of_train():
+    fields = {f for f in sgdcli.TrainOptions.__dataclass_fields__}
+    assert {name for name, *_ in RULES} <= fields
