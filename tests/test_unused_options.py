@@ -53,6 +53,22 @@ def test_options_that_apply_and_config_files_are_left_alone(tmp_path, binary_fil
     assert code == 0 and "warning: --" not in err, err  # auto is nesterov on dense data
 
 
+@short_fits
+def test_dask_timeout_without_dask_and_max_categories_without_categorical_are_named(tmp_path, binary_file):
+    code, _, err = cli("train", binary_file, "-o", tmp_path / "m.h5", "--epochs", "1", "-q", "--dask-timeout", "5")
+    assert code == 0 and "sgdcli: warning: --dask-timeout: applies with --dask; it does nothing without it\n" in err
+    path = tmp_path / "d.csv"
+    path.write_text("a,b,label\n1,x,0\n2,y,1\n")
+    warned = "sgdcli: warning: --max-categories: applies with --categorical; it does nothing without it\n"
+    for argv in ([], ["--print-config"]):
+        code, _, err = cli("convert", tmp_path / "d.csv", "-o", tmp_path / "d.h5", "--ignore", "b",
+                           "--max-categories", "5", *argv)
+        assert (code, err) == (0, warned)
+    code, _, err = cli("convert", tmp_path / "d.csv", "-o", tmp_path / "d.h5", "--categorical", "b",
+                       "--max-categories", "5")
+    assert (code, err) == (0, "")
+
+
 def test_the_python_api_does_not_warn(tmp_path, binary_file, recwarn):
     sgdcli.train(binary_file, sgdcli.TrainOptions(epochs=1, optimizer="adam", momentum=0.5, patience=5))
     assert not [w for w in recwarn if "does nothing" in str(w.message)]

@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+from types import SimpleNamespace
+
 import click
 from click.core import ParameterSource
 
 from sgdcli.cli import argtext, render
 from sgdcli.cli.params import Count, Number, command, json_option
+from sgdcli.cli.unused import CONVERT_RULES, warn_unused
 from sgdcli.errors import InputError
 from sgdcli.reporting.reporter import counted
 from sgdcli.options import (BAD_ROWS, COMPRESSIONS, CONVERT, CONVERT_DTYPES, CONVERT_FORMATS, CSV_ENGINES, GENERATE,
@@ -90,6 +93,7 @@ def _convert_settings(input, output, format, **params) -> None:  # noqa: A002
     and whether it is there, is left to the run."""
     import sgdcli
 
+    warn_unused(SimpleNamespace(**params), CONVERT_RULES)
     sgdcli.check_convert(input, output, fmt=format, **params)
 
 
@@ -174,6 +178,7 @@ def convert_cmd(input, output, **kwargs):
     import sgdcli
 
     kwargs["fmt"] = kwargs.pop("format")
+    warn_unused(SimpleNamespace(**kwargs), CONVERT_RULES)
     result = sgdcli.convert(input, output, **kwargs)
     if result.skipped:
         render.echo(f"sgdcli: left out {counted(result.skipped, 'row')} that could not be read (a field that is not a number, "

@@ -5,6 +5,7 @@ from __future__ import annotations
 import math
 import os
 import signal
+from types import SimpleNamespace
 
 import click
 
@@ -14,7 +15,7 @@ from sgdcli.cli.params import (BATCH_GRID, RATE_GRID, Number, command, gate_opti
                                parse_lrs, training_kwargs, training_options)
 from sgdcli.errors import InputError
 from sgdcli.daskoptions import DaskOptions, check_executor
-from sgdcli.cli.unused import warn_unused
+from sgdcli.cli.unused import DASK_RULES, warn_unused
 from sgdcli.options import TrainOptions
 
 
@@ -46,6 +47,7 @@ def _train_settings(output, resume, restart_stale, dask, dask_workers, dask_time
                              f"path and move it over {opts.init} once the gate passes")
     check_executor(opts, dask_options)  # (train checks it first thing too)
     warn_unused(opts)
+    warn_unused(SimpleNamespace(dask=dask), DASK_RULES)
     return opts, dask_options, checks
 
 

@@ -52,13 +52,18 @@ RULES = (
     ("base_batch_size", lambda o: o.lr_scaling in ("linear", "sqrt"), "with --lr-scaling linear and sqrt",
      lambda o: f"with --lr-scaling {o.lr_scaling}"),
 )
+# The same of train's options that TrainOptions does not hold, and of convert's
+DASK_RULES = (("dask_timeout", lambda s: s.dask is not None, "with --dask", lambda s: "without it"),)
+CONVERT_RULES = (("max_categories", lambda s: s.categorical is not None, "with --categorical",
+                  lambda s: "without it"),)
 
 
-def warn_unused(opts: TrainOptions) -> None:
-    """An UnusedOption warning for each option of ``opts`` typed on the command line of the command that runs
-    (not a --config file's, nor an environment variable's) that the other options leave without effect."""
+def warn_unused(settings, rules=RULES) -> None:
+    """An UnusedOption warning for each option of ``settings`` (TrainOptions, or a namespace of a command's
+    parameters) typed on the command line of the command that runs (not a --config file's, nor an environment
+    variable's) that ``rules`` say the other options leave without effect."""
     ctx = click.get_current_context()
-    for name, uses, what, instead in RULES:
-        if ctx.get_parameter_source(name) is ParameterSource.COMMANDLINE and not uses(opts):
-            warnings.warn(f"--{name.replace('_', '-')}: applies {what}; it does nothing {instead(opts)}",
+    for name, uses, what, instead in rules:
+        if ctx.get_parameter_source(name) is ParameterSource.COMMANDLINE and not uses(settings):
+            warnings.warn(f"--{name.replace('_', '-')}: applies {what}; it does nothing {instead(settings)}",
                           UnusedOption, stacklevel=2)
