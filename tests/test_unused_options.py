@@ -69,6 +69,17 @@ def test_dask_timeout_without_dask_and_max_categories_without_categorical_are_na
     assert (code, err) == (0, "")
 
 
+@short_fits
+def test_progress_and_verbose_under_quiet_are_named(tmp_path, binary_file):
+    code, _, err = cli("train", binary_file, "-o", tmp_path / "m.h5", "--epochs", "1", "-q", "-v", "--progress",
+                       "plain")
+    assert code == 0 and ("sgdcli: warning: --progress: applies without -q; it does nothing with it\n"
+                          "sgdcli: warning: --verbose: applies without -q; it does nothing with it\n") in err, err
+    code, _, err = cli("sweep", binary_file, "--batch-sizes", "32", "--lrs", "0.1", "--epochs", "1", "-q",
+                       "--progress", "plain")
+    assert code == 0 and "sgdcli: warning: --progress: applies without -q; it does nothing with it\n" in err, err
+
+
 def test_the_python_api_does_not_warn(tmp_path, binary_file, recwarn):
     sgdcli.train(binary_file, sgdcli.TrainOptions(epochs=1, optimizer="adam", momentum=0.5, patience=5))
     assert not [w for w in recwarn if "does nothing" in str(w.message)]

@@ -15,7 +15,7 @@ from sgdcli.cli.params import (BATCH_GRID, RATE_GRID, Number, command, gate_opti
                                parse_lrs, training_kwargs, training_options)
 from sgdcli.errors import InputError
 from sgdcli.daskoptions import DaskOptions, check_executor
-from sgdcli.cli.unused import DASK_RULES, warn_unused
+from sgdcli.cli.unused import DASK_RULES, QUIET_RULES, warn_unused
 from sgdcli.options import TrainOptions
 
 
@@ -116,6 +116,7 @@ def train_cmd(data, output, progress, quiet, verbose, metrics, checkpoint, check
     opts, dask_options, checks = _train_settings(output, resume, restart_stale, dask, dask_workers, dask_timeout,
                                                  fail_under, fail_over, **kwargs)
     sgdcli.configure_runtime()
+    warn_unused(SimpleNamespace(quiet=quiet), QUIET_RULES)
     reporter = sgdcli.make_reporter("none" if quiet else progress)
     with sgdcli.stop_on_signals() as stop:
         control = sgdcli.RunControl(
@@ -252,6 +253,8 @@ def sweep_cmd(data, batch_sizes, lrs, progress, quiet, metrics_dir, plot, json, 
     if plot is not None:
         plotting.require("--plot")  # matplotlib missing: say so before hours of training, not after
     sgdcli.configure_runtime()
+
+    warn_unused(SimpleNamespace(quiet=quiet), QUIET_RULES)
 
     def reporter_for(i, n, label):
         reporter = sgdcli.make_reporter("none" if quiet else progress)

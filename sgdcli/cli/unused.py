@@ -52,8 +52,9 @@ RULES = (
     ("base_batch_size", lambda o: o.lr_scaling in ("linear", "sqrt"), "with --lr-scaling linear and sqrt",
      lambda o: f"with --lr-scaling {o.lr_scaling}"),
 )
-# The same of train's options that TrainOptions does not hold, and of convert's
+# The same of train's and sweep's options that TrainOptions does not hold, and of convert's
 DASK_RULES = (("dask_timeout", lambda s: s.dask is not None, "with --dask", lambda s: "without it"),)
+QUIET_RULES = tuple((name, lambda s: not s.quiet, "without -q", lambda s: "with it") for name in ("progress", "verbose"))
 CONVERT_RULES = (("max_categories", lambda s: s.categorical is not None, "with --categorical",
                   lambda s: "without it"),)
 
