@@ -577,7 +577,8 @@ def test_noise_whose_labels_overflow_is_refused(tmp_path, task):
     out = tmp_path / "x.h5"
     for argv in ([], ["--print-config"]):
         assert cli("generate", out, "--task", task, "--noise", "1e308", *argv) == (
-            2, "", "sgdcli: error: --noise must be at most 1.76e+305, where the labels stay finite, got 1e+308\n")
+            2, "", "sgdcli: error: --noise must be at most 1e+305, where the labels stay finite, got 1e+308\n")
+    assert MAX_NOISE * 2**10 < sys.float_info.max
     assert not out.exists()
     assert cli("generate", out, "--task", task, "--rows", "2000", "--noise", repr(MAX_NOISE)) == (
         0, f"wrote {out}: 2000 rows × 10 features, task {task}\n", "")

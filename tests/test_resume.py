@@ -348,13 +348,13 @@ def test_resume_without_checkpoint_starts_from_scratch(tmp_path, binary_file):
 
 def test_resume_in_the_python_api_without_a_checkpoint_says_what_to_pass(tmp_path, binary_file):
     """The API's output implies no checkpoint, yet the message said "give -o or --checkpoint" to a call that gave
-    output.  (The command line always has one: --checkpoint, or OUTPUT.ckpt.)"""
+    output.  (The command line always has one: --checkpoint, or OUTPUT.ckpt.)  Refused as the RunControl is made,
+    as docs/python-api.md says of its checks: it was accepted, and refused by train()."""
     import sgdcli
     from sgdcli.errors import InputError
 
     with pytest.raises(InputError) as refused:
-        sgdcli.train(binary_file, sgdcli.TrainOptions(epochs=1), output=str(tmp_path / "m.h5"),
-                     control=sgdcli.RunControl(resume=True))
+        sgdcli.RunControl(resume=True)
     assert str(refused.value) == ("RunControl(resume=True) (--resume) needs a checkpoint path, which train() does "
                                   "not take from output: pass RunControl(checkpoint=sgdcli.default_checkpoint(output)), "
                                   "the command line's OUTPUT.ckpt")

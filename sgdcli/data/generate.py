@@ -15,7 +15,6 @@ from __future__ import annotations
 import inspect
 import math
 import os
-import sys
 
 import numpy as np
 
@@ -122,9 +121,9 @@ def _layout(output, task, rows, features, classes, noise, seed, data_seed, chunk
     return k, chunk_rows, block
 
 
-# The most --noise whose labels are finite: its draws (normal, logistic, Gumbel) never reach 2^10 in magnitude
-# (each is rarer than 1 in 10^440 there)
-MAX_NOISE = sys.float_info.max / 2**10
+# The most --noise taken: below float64's largest number over 2^10, which its draws (normal, logistic, Gumbel)
+# never reach in magnitude (each is rarer than 1 in 10^440 there), so that the labels are finite
+MAX_NOISE = 1e305
 
 
 def _check_settings(task: str, rows: int, features: int, classes: int, noise: float, seed: int,
@@ -141,7 +140,7 @@ def _check_settings(task: str, rows: int, features: int, classes: int, noise: fl
     if not (math.isfinite(noise) and noise >= 0):
         raise InputError(f"--noise must be a finite number >= 0, got {noise}")
     if noise > MAX_NOISE:
-        raise InputError(f"--noise must be at most {MAX_NOISE:.3g}, where the labels stay finite, got {noise:g}")
+        raise InputError(f"--noise must be at most {MAX_NOISE:g}, where the labels stay finite, got {noise:g}")
     for option, value in (("--seed", seed), ("--data-seed", data_seed)):
         if value is not None and value < 0:
             raise InputError(f"{option} must be >= 0, got {value}")

@@ -38,6 +38,10 @@ class RunControl:
             raise InputError(f"--checkpoint-every: must be >= 1, got {self.checkpoint_every}")
         if self.checkpoint_seconds is not None and not (0 < self.checkpoint_seconds < math.inf):
             raise InputError(f"--checkpoint-seconds: must be a finite number > 0, got {self.checkpoint_seconds}")
+        if self.resume and self.checkpoint is None:  # (the command line always has one: --checkpoint, OUTPUT.ckpt)
+            raise InputError("RunControl(resume=True) (--resume) needs a checkpoint path, which train() does not "
+                             "take from output: pass RunControl(checkpoint=sgdcli.default_checkpoint(output)), the "
+                             "command line's OUTPUT.ckpt")
         if self.restart_stale and not self.resume:  # it would be ignored: a run without resume reads no checkpoint
             raise InputError("--restart-stale: applies only with --resume (RunControl(restart_stale=True) needs "
                              "resume=True)")

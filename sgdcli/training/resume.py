@@ -31,7 +31,6 @@ import math
 
 import numpy as np
 
-from sgdcli.errors import InputError
 from sgdcli.kernels.optimizers import N_SLOTS
 from sgdcli.kernels.state import EPOCH, FILL, N_COUNTERS, N_SUMS, T
 from sgdcli.options import TrainOptions, task_of
@@ -62,12 +61,7 @@ class RunShape:
 def load(run) -> ckpt_mod.Checkpoint | None:
     """The checkpoint that continues ``run`` (a training/run.py ``Run`` being set up), or None where it starts
     from scratch: checkpoint.py ``to_resume``, with ``damage`` and ``finished`` for this run."""
-    path = run.control.checkpoint
-    if path is None:
-        # only train() called with no checkpoint gets here: the command line's is --checkpoint, or OUTPUT.ckpt
-        raise InputError("RunControl(resume=True) (--resume) needs a checkpoint path, which train() does not take "
-                         "from output: pass RunControl(checkpoint=sgdcli.default_checkpoint(output)), the command "
-                         "line's OUTPUT.ckpt")
+    path = run.control.checkpoint  # (RunControl refuses resume=True without one)
     opts, table = run.opts, run.table
     shape = RunShape(table.n_features, table.n_rows, task_of(opts.model), opts.epochs, opts.batch_size,
                      opts.drop_last, run.shards, opts.early_stopping)
