@@ -9,7 +9,7 @@ import h5py
 import numpy as np
 import pytest
 
-from conftest import ROOT, make_problem, run_process, write_table
+from conftest import ROOT, cli, make_problem, run_process, write_table
 
 
 def test_verbose_logs_a_thread_safe_threading_layer(tmp_path, binary_file):
@@ -292,6 +292,10 @@ def test_weighted_rows_train_the_same_bits_from_compiled_and_from_cached_kernels
 @pytest.mark.parametrize("name,value,message", [
     ("NUMBA_NUM_THREADS", "0", "NUMBA_NUM_THREADS=0: not a whole number of threads above 0"),
     ("NUMBA_NUM_THREADS", "two", "NUMBA_NUM_THREADS=two: not a whole number of threads above 0"),
+    # more than any kernel's process ids (at most 2^22): Numba started them all, and crashed (exit 139) or libgomp
+    # ended the process (exit 1), a temporary output left behind either way
+    ("NUMBA_NUM_THREADS", "100000000", "NUMBA_NUM_THREADS=100000000: more threads than this process can start "
+                                       "here (about "),
     ("NUMBA_THREADING_LAYER", "omp2", "NUMBA_THREADING_LAYER=omp2: not a threading layer Numba knows"),
 ])
 def test_a_bad_numba_setting_is_refused_naming_the_variable(tmp_path, binary_file, name, value, message):
@@ -303,6 +307,22 @@ def test_a_bad_numba_setting_is_refused_naming_the_variable(tmp_path, binary_fil
     assert len(lines) == 1 and lines[0].startswith(f"sgdcli: error: {message}"), proc.stderr
     assert not (tmp_path / "m.h5").exists()
     assert run_process("train", "--help", env={name: value}).returncode == 0  # help does not depend on it
+
+
+def test_numba_threads_past_the_systems_limits_are_refused(tmp_path, binary_file, monkeypatch):
+    """The limits read: the tightest names itself; a count within it runs."""
+    from sgdcli.cli import environment
+
+    monkeypatch.setattr(environment, "thread_budget", lambda: (100, "vm.max_map_count"))
+    monkeypatch.setenv("NUMBA_NUM_THREADS", "101")
+    assert cli("train", binary_file, "-o", tmp_path / "m.h5", "--epochs", "1", "-q") == (
+        2, "", "sgdcli: error: NUMBA_NUM_THREADS=101: more threads than this process can start here (about 100, "
+               "by vm.max_map_count); lower it (it caps --threads; unset it to allow every core)\n")
+    monkeypatch.setenv("NUMBA_NUM_THREADS", "100")
+    assert cli("train", binary_file, "-o", tmp_path / "m.h5", "--epochs", "1", "-q")[0] == 0
+    monkeypatch.undo()
+    budget, limit = environment.thread_budget()
+    assert 0 < budget < 2**22 and limit, (budget, limit)
 
 
 def test_a_threading_layer_that_is_not_installed_is_refused_naming_the_variable(tmp_path, binary_file):

@@ -63,10 +63,58 @@ def check_numba_environment(environ=os.environ) -> None:
         if count < 1:
             raise errors.InputError(f"NUMBA_NUM_THREADS={threads}: not a whole number of threads above 0 (it caps "
                                     "--threads; unset it to allow every core)")
+        budget = thread_budget()
+        if budget is not None and count > budget[0]:  # Numba starts them all: a crash, or libgomp's exit 1
+            raise errors.InputError(f"NUMBA_NUM_THREADS={threads}: more threads than this process can start here "
+                                    f"(about {budget[0]:,}, by {budget[1]}); lower it (it caps --threads; unset "
+                                    "it to allow every core)")
     layer = environ.get("NUMBA_THREADING_LAYER", "").strip()
     if layer and layer.lower() not in THREADING_LAYERS:
         raise errors.InputError(f"NUMBA_THREADING_LAYER={layer}: not a threading layer Numba knows (one of "
                                 f"{', '.join(THREADING_LAYERS)}; unset, sgdcli asks for a thread-safe one)")
+
+
+def thread_budget() -> tuple[int, str] | None:
+    """(about the most threads this process can start, the limit that says so), or None where none can be read:
+    the tightest of the kernel's limits on threads and process ids less the system's threads, a cgroup's pids.max
+    less the tasks it holds,
+    ``ulimit -u`` (which root is exempt from), and the memory maps a thread's stack and its guard take (two of
+    vm.max_map_count each).  A count past it cannot run: Numba starts every thread NUMBA_NUM_THREADS names."""
+    import resource
+
+    def number(path: str) -> int | None:
+        try:
+            with open(path, encoding="ascii") as fh:
+                text = fh.read().strip()
+        except (OSError, ValueError):
+            return None
+        return int(text) if text.isdigit() else None
+
+    try:  # the tasks (threads) of the whole system now: /proc/loadavg's fourth field, RUNNING/TOTAL
+        with open("/proc/loadavg", encoding="ascii") as fh:
+            tasks = int(fh.read().split()[3].split("/")[1])
+    except (OSError, ValueError, IndexError):
+        tasks = 0
+    found = []
+    for path, what in (("/proc/sys/kernel/threads-max", "kernel.threads-max"),
+                       ("/proc/sys/kernel/pid_max", "kernel.pid_max")):
+        if number(path) is not None:
+            found.append((number(path) - tasks, f"{what} less the system's {tasks:,} threads"))
+    most, used = number("/sys/fs/cgroup/pids.max"), number("/sys/fs/cgroup/pids.current")
+    if most is not None:
+        found.append((most - (used or 0), "the cgroup's pids.max"))
+    soft, _ = resource.getrlimit(resource.RLIMIT_NPROC)
+    if soft != resource.RLIM_INFINITY and os.geteuid() != 0:
+        found.append((soft, "ulimit -u"))
+    maps = number("/proc/sys/vm/max_map_count")
+    if maps is not None:
+        try:
+            with open("/proc/self/maps", "rb") as fh:
+                maps -= sum(1 for _ in fh)
+        except OSError:
+            pass
+        found.append((maps // 2, "vm.max_map_count"))
+    return min(found) if found else None
 
 
 def check_hdf5_driver(environ=os.environ) -> None:
