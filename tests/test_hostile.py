@@ -671,3 +671,17 @@ def test_a_damaged_optimizer_state_is_refused_where_it_is_read(tmp_path, trained
     assert (code, out, err) == (2, "", f"sgdcli: error: {bad}: damaged sgdcli model (optimizer/a has shape (1, 3); "
                                        f"expected (1, 5))\n")
     assert cli("predict", bad, data, "-o", tmp_path / "p.h5")[0] == 0
+
+
+@pytest.mark.parametrize("dtype,bits", [(np.float32, 0x7F800001), (np.float64, 0x7FF0000000000001)])
+def test_a_signalling_nan_is_named_as_any_nan(tmp_path, dtype, bits):
+    """A flipped bit can make a signalling NaN, which NumPy warns about as it widens it ("invalid value
+    encountered in cast"): the message naming the row's column printed NumPy's warning first (found by
+    test_corrupted_and_truncated_files)."""
+    X, y = make_problem("binary", n=300, d=3, seed=1)
+    X = X.astype(dtype)
+    X.view(np.uint32 if dtype == np.float32 else np.uint64)[138, 1] = bits
+    path = write_table(tmp_path / "s.h5", X, y)
+    code, out, err = cli("train", path, "-o", tmp_path / "m.h5", "-q")
+    assert (code, out) == (2, "") and err.startswith(f"sgdcli: error: {path}:X: non-finite feature value at row "
+                                                     "138, column 1"), err

@@ -30,7 +30,8 @@ def column(X, row: int, names: list[str] | None) -> str:
     if hasattr(read, "indices"):  # CSR rows: the stored entries and their columns
         values, columns = np.asarray(read.data), np.asarray(read.indices)
     else:
-        values = np.asarray(read, dtype=np.float64).reshape(-1)
+        with np.errstate(invalid="ignore"):  # a signalling NaN (a flipped bit makes one) warns as it widens
+            values = np.asarray(read, dtype=np.float64).reshape(-1)
         columns = np.arange(values.size)
     bad = np.flatnonzero(~np.isfinite(values))
     if not bad.size:
