@@ -34,6 +34,8 @@ METRICS = {
 }
 MODEL_METRICS = {"huber": ("huber",), "quantile": ("pinball", "below"), "poisson": ("deviance",)}
 OPTIMIZERS = ("auto", "sgd", "momentum", "nesterov", "adagrad", "rmsprop", "adam")
+MOMENTUM_OPTIMIZERS = ("momentum", "nesterov")  # those that take --momentum
+EPS_OPTIMIZERS = ("adagrad", "rmsprop", "adam")  # those that scale each weight's step, guarded by --eps
 # What --optimizer auto trains with where a step may update every weight ("dense"), and where its steps should touch
 # only the columns of a batch's sparse rows ("sparse": under --l1 momentum's steps update every weight).
 # training/autooptimizer.py says which a run's data and options call for; without it, all sparse input is the

@@ -77,9 +77,9 @@ def check_numba_environment(environ=os.environ) -> None:
 def thread_budget() -> tuple[int, str] | None:
     """(about the most threads this process can start, the limit that says so), or None where none can be read:
     the tightest of the kernel's limits on threads and process ids less the system's threads, a cgroup's pids.max
-    less the tasks it holds,
-    ``ulimit -u`` (which root is exempt from), and the memory maps a thread's stack and its guard take (two of
-    vm.max_map_count each).  A count past it cannot run: Numba starts every thread NUMBA_NUM_THREADS names."""
+    less the tasks it holds, ``ulimit -u`` (which root is exempt from), and the memory maps a thread's stack and
+    its guard take (two of vm.max_map_count each).  A count past it cannot run: Numba starts every thread
+    NUMBA_NUM_THREADS names."""
     import resource
 
     def number(path: str) -> int | None:

@@ -16,10 +16,7 @@ from typing import Callable
 import click
 from click.core import ParameterSource
 
-from sgdcli.options import AUTO_OPTIMIZER, TrainOptions
-
-MOMENTUM_OPTIMIZERS = ("momentum", "nesterov")
-EPS_OPTIMIZERS = ("adagrad", "rmsprop", "adam")
+from sgdcli.options import AUTO_OPTIMIZER, EPS_OPTIMIZERS, MOMENTUM_OPTIMIZERS, TrainOptions
 
 
 class UnusedOption(UserWarning):
@@ -54,7 +51,8 @@ RULES = (
 )
 # The same of train's and sweep's options that TrainOptions does not hold, and of convert's
 DASK_RULES = (("dask_timeout", lambda s: s.dask is not None, "with --dask", lambda s: "without it"),)
-QUIET_RULES = tuple((name, lambda s: not s.quiet, "without -q", lambda s: "with it") for name in ("progress", "verbose"))
+QUIET_RULES = tuple((name, lambda s: not s.quiet, "without -q", lambda s: "with it")
+                    for name in ("progress", "verbose"))
 CONVERT_RULES = (("max_categories", lambda s: s.categorical is not None, "with --categorical",
                   lambda s: "without it"),)
 

@@ -116,12 +116,11 @@ import numpy as np
 
 from sgdcli.data.table import Table
 from sgdcli.kernels import losses
-from sgdcli.options import DEFAULT_MEMORY, TrainOptions
+from sgdcli.options import DEFAULT_MEMORY, MOMENTUM_OPTIMIZERS, TrainOptions
 from sgdcli.training import curvature as bounds
 from sgdcli.training import adaptivesize, biasrate, decayingrate, gradientnoise
 from sgdcli.training.sampling import Sample, room, sample, sample_labels, sparse_sample
 
-MOMENTUM_OPTIMIZERS = ("momentum", "nesterov")
 POWER_STEPS = 100
 # Halvings after blow-ups before the run gives up: at 2^-10 of the curvature's rate, a
 # blow-up is no longer the rate's fault (the message then says what else to change).
