@@ -272,7 +272,7 @@ def test_a_metrics_dir_holding_run_files_is_refused_before_the_first_run(tmp_pat
     args = ["sweep", binary_file, "--epochs", "1", "-q", "--metrics-dir", runs]
     assert cli(*args, "--batch-sizes", "1,32")[0] == 0
     before = {p.name: p.read_bytes() for p in runs.iterdir()}
-    code, out, err = cli(*args, "--batch-sizes", "64", "--progress", "plain")
+    code, out, err = cli(*[a for a in args if a != "-q"], "--batch-sizes", "64", "--progress", "plain")
     assert (code, out) == (2, "")
     assert err == (f"sgdcli: error: --metrics-dir {runs}: holds run01-batch-1-lr-auto.jsonl and 1 more run file of "
                    f"an earlier sweep, which sgdcli plot {runs / '*.jsonl'} would draw beside this sweep's runs; "
