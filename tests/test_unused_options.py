@@ -11,10 +11,10 @@ from conftest import cli, short_fits
 
 @short_fits
 @pytest.mark.parametrize("typed,line", [
-    (["--optimizer", "adam", "--momentum", "0.5"], "--momentum: applies to --optimizer momentum and nesterov (auto's "
-                                                    "on dense data); it does nothing with --optimizer adam"),
-    (["--eps", "1e-6"], "--eps: applies to --optimizer adagrad, rmsprop and adam; it does nothing with --optimizer "
-                        "auto"),
+    (["--optimizer", "adam", "--momentum", "0.5"], "--momentum: applies to --optimizer momentum, nesterov and auto; "
+                                                    "it does nothing with --optimizer adam"),
+    (["--eps", "1e-6"], "--eps: applies to --optimizer adagrad, rmsprop and adam (and auto under --init-optimizer); "
+                        "it does nothing with --optimizer auto"),
     (["--epsilon", "0.2"], "--epsilon: applies to --model huber; it does nothing with --model logistic"),
     (["--quantile", "0.9"], "--quantile: applies to --model quantile; it does nothing with --model logistic"),
     (["--power-t", "0.25"], "--power-t: applies to --schedule invscaling; it does nothing with --schedule cosine"),
@@ -24,8 +24,8 @@ from conftest import cli, short_fits
     (["--min-delta", "0.01"], "--min-delta: applies with --early-stopping; it does nothing without it"),
     (["--val-x", "X"], "--val-x: applies with --val; it does nothing without it"),
     (["--val-y", "y"], "--val-y: applies with --val; it does nothing without it"),
-    (["--no-shuffle", "--page-rows", "64"], "--page-rows: applies to the page shuffle; it does nothing with "
-                                            "--no-shuffle"),
+    (["--no-shuffle", "--page-rows", "64"], "--page-rows: applies to the page shuffle and to weighted runs; it does "
+                                            "nothing with --no-shuffle and no weights"),
     (["--base-batch-size", "64"], "--base-batch-size: applies with --lr-scaling linear and sqrt; it does nothing "
                                   "with --lr-scaling replicas"),
 ])
@@ -85,6 +85,33 @@ def test_the_python_api_does_not_warn(tmp_path, binary_file, recwarn):
     assert not [w for w in recwarn if "does nothing" in str(w.message)]
 
 
-def test_every_rule_names_an_option_of_train():
-    fields = {f for f in sgdcli.TrainOptions.__dataclass_fields__}
-    assert {name for name, *_ in RULES} <= fields
+@short_fits
+def test_what_auto_or_weights_may_use_is_left_alone(tmp_path, binary_file):
+    """Under --init-optimizer, auto is the --init model's optimizer, which may take --eps; a weighted run draws
+    its rows by windows that --page-rows sizes, with --no-shuffle too (both were warned about in review)."""
+    first = tmp_path / "adam.h5"
+    assert cli("train", binary_file, "-o", first, "--epochs", "1", "-q", "--optimizer", "adam")[0] == 0
+    code, _, err = cli("train", binary_file, "-o", tmp_path / "m.h5", "--epochs", "1", "-q", "--init", first,
+                       "--init-optimizer", "--eps", "1e-6")
+    assert code == 0 and "warning: --eps" not in err, err
+    import h5py
+
+    with h5py.File(binary_file, "a") as f:
+        f["w"] = [1.0 + (i % 3) for i in range(f["y"].shape[0])]
+    code, _, err = cli("train", binary_file, "-o", tmp_path / "w.h5", "--epochs", "1", "-q", "--no-shuffle",
+                       "--sample-weight", "w", "--page-rows", "64")
+    assert code == 0 and "warning: --page-rows" not in err, err
+
+
+def test_every_rule_names_an_option_of_its_commands():
+    """A name that is no parameter of the command is never typed, so its rule would never fire."""
+    from sgdcli.cli.app import main_group as main
+    from sgdcli.cli.unused import CONVERT_RULES, DASK_RULES, QUIET_RULES
+
+    def names(command):
+        return {p.name for p in main.commands[command].params}
+
+    for rules, commands in ((RULES, ("train", "sweep")), (DASK_RULES, ("train",)), (QUIET_RULES, ("train",)),
+                            (CONVERT_RULES, ("convert",))):
+        for command in commands:
+            assert {name for name, *_ in rules} <= names(command), (command, rules)

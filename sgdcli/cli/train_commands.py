@@ -23,7 +23,7 @@ WAIT_LOCK_PLACE = "without SECONDS, put --wait-lock after DATA: before DATA it t
 
 
 def _train_settings(output, resume, restart_stale, dask, dask_workers, dask_timeout, fail_under, fail_over,
-                    **params) -> tuple[TrainOptions, DaskOptions | None, list[gates.Gate]]:
+                    quiet=False, **params) -> tuple[TrainOptions, DaskOptions | None, list[gates.Gate]]:
     """train's settings as the run takes them, checked as it checks them before it opens any file (and
     --print-config with it): the options, where the run runs, the gates."""
     opts = TrainOptions(**training_kwargs(params))
@@ -47,7 +47,7 @@ def _train_settings(output, resume, restart_stale, dask, dask_workers, dask_time
                              f"path and move it over {opts.init} once the gate passes")
     check_executor(opts, dask_options)  # (train checks it first thing too)
     warn_unused(opts)
-    warn_unused(SimpleNamespace(dask=dask), DASK_RULES)
+    warn_unused(SimpleNamespace(dask=dask, quiet=quiet), DASK_RULES + QUIET_RULES)
     return opts, dask_options, checks
 
 
@@ -114,9 +114,8 @@ def train_cmd(data, output, progress, quiet, verbose, metrics, checkpoint, check
     import sgdcli
 
     opts, dask_options, checks = _train_settings(output, resume, restart_stale, dask, dask_workers, dask_timeout,
-                                                 fail_under, fail_over, **kwargs)
+                                                 fail_under, fail_over, quiet, **kwargs)
     sgdcli.configure_runtime()
-    warn_unused(SimpleNamespace(quiet=quiet), QUIET_RULES)
     reporter = sgdcli.make_reporter("none" if quiet else progress)
     with sgdcli.stop_on_signals() as stop:
         control = sgdcli.RunControl(
@@ -177,7 +176,8 @@ def _left_to_resume(exc: BaseException, control) -> str | None:
             "--resume to continue from it")
 
 
-def _sweep_settings(batch_sizes, lrs, plot, **params) -> tuple[list[int | None], list[float | str], TrainOptions]:
+def _sweep_settings(batch_sizes, lrs, plot, quiet=False,
+                    **params) -> tuple[list[int | None], list[float | str], TrainOptions]:
     """sweep's grid and the options of its runs, checked as the run checks them before it opens any file (and
     --print-config with it): --plot's image format by its name, not yet whether it can be written."""
     sizes, rates = parse_batch_sizes(batch_sizes), parse_lrs(lrs)
@@ -188,6 +188,7 @@ def _sweep_settings(batch_sizes, lrs, plot, **params) -> tuple[list[int | None],
         output_format(plot, "--plot")
     check_executor(base, None, "sweep")  # (each run's train checks it too)
     warn_unused(base)
+    warn_unused(SimpleNamespace(quiet=quiet), QUIET_RULES)
     return sizes, rates, base
 
 
@@ -249,12 +250,10 @@ def sweep_cmd(data, batch_sizes, lrs, progress, quiet, metrics_dir, plot, json, 
         from sgdcli.reporting import plot as plotting
 
         plotting.check_output(plot, "--plot", inputs=(data, kwargs.get("val"), kwargs.get("init")))
-    sizes, rates, base = _sweep_settings(batch_sizes, lrs, plot, **kwargs)
+    sizes, rates, base = _sweep_settings(batch_sizes, lrs, plot, quiet, **kwargs)
     if plot is not None:
         plotting.require("--plot")  # matplotlib missing: say so before hours of training, not after
     sgdcli.configure_runtime()
-
-    warn_unused(SimpleNamespace(quiet=quiet), QUIET_RULES)
 
     def reporter_for(i, n, label):
         reporter = sgdcli.make_reporter("none" if quiet else progress)

@@ -24,19 +24,20 @@ class UnusedOption(UserWarning):
 
 
 def _optimizer_uses(users: tuple[str, ...]) -> Callable[[TrainOptions], bool]:
-    """Whether the options' optimizer is one of ``users``; auto, where it may resolve to one (AUTO_OPTIMIZER)."""
+    """Whether the options' optimizer is one of ``users``; auto, where it may resolve to one: one of
+    AUTO_OPTIMIZER's, or under --init-optimizer whatever the --init model's was."""
     auto = any(name in users for name in AUTO_OPTIMIZER.values())
-    return lambda o: o.optimizer in users or (o.optimizer == "auto" and auto)
+    return lambda o: o.optimizer in users or (o.optimizer == "auto" and (auto or o.init_optimizer))
 
 
 # (a field, whether the options use it, what it applies to, and what the options are instead)
 RULES = (
     ("epsilon", lambda o: o.model == "huber", "to --model huber", lambda o: f"with --model {o.model}"),
     ("quantile", lambda o: o.model == "quantile", "to --model quantile", lambda o: f"with --model {o.model}"),
-    ("momentum", _optimizer_uses(MOMENTUM_OPTIMIZERS), "to --optimizer momentum and nesterov (auto's on dense data)",
+    ("momentum", _optimizer_uses(MOMENTUM_OPTIMIZERS), "to --optimizer momentum, nesterov and auto",
      lambda o: f"with --optimizer {o.optimizer}"),
-    ("eps", _optimizer_uses(EPS_OPTIMIZERS), "to --optimizer adagrad, rmsprop and adam",
-     lambda o: f"with --optimizer {o.optimizer}"),
+    ("eps", _optimizer_uses(EPS_OPTIMIZERS), "to --optimizer adagrad, rmsprop and adam (and auto under "
+                                             "--init-optimizer)", lambda o: f"with --optimizer {o.optimizer}"),
     ("power_t", lambda o: o.schedule == "invscaling", "to --schedule invscaling",
      lambda o: f"with --schedule {o.schedule}"),
     ("step_epochs", lambda o: o.schedule == "step", "to --schedule step", lambda o: f"with --schedule {o.schedule}"),
@@ -45,7 +46,9 @@ RULES = (
     ("min_delta", lambda o: o.early_stopping, "with --early-stopping", lambda o: "without it"),
     ("val_x", lambda o: o.val is not None, "with --val", lambda o: "without it"),
     ("val_y", lambda o: o.val is not None, "with --val", lambda o: "without it"),
-    ("page_rows", lambda o: o.shuffle, "to the page shuffle", lambda o: "with --no-shuffle"),
+    # (a weighted run draws rows by window, which --page-rows sizes, shuffled or not)
+    ("page_rows", lambda o: o.shuffle or o.sample_weight is not None or o.class_weight is not None,
+     "to the page shuffle and to weighted runs", lambda o: "with --no-shuffle and no weights"),
     ("base_batch_size", lambda o: o.lr_scaling in ("linear", "sqrt"), "with --lr-scaling linear and sqrt",
      lambda o: f"with --lr-scaling {o.lr_scaling}"),
 )
