@@ -70,10 +70,14 @@ def format_size(n: float) -> str:
 def check_chunk_rows(rows: int, row_bytes: int) -> None:
     """InputError naming --chunk-rows where a chunk of ``rows`` rows of ``row_bytes`` bytes (the widest of the
     datasets that share the rows' chunks) is more than MAX_CHUNK_BYTES."""
-    if rows * row_bytes > MAX_CHUNK_BYTES:
-        raise InputError(f"--chunk-rows {rows}: its chunks would be {format_size(rows * row_bytes)} ({row_bytes:,} "
-                         f"bytes a row), and {OLD_HDF5} reads no chunk of 4 GiB or more; give at most "
-                         f"{max(1, MAX_CHUNK_BYTES // row_bytes):,}")
+    if rows * row_bytes <= MAX_CHUNK_BYTES:
+        return
+    if row_bytes > MAX_CHUNK_BYTES:  # (the callers refuse such rows first, naming what makes them so wide)
+        raise InputError(f"--chunk-rows {rows}: a row alone is {format_size(row_bytes)}, and {OLD_HDF5} reads no "
+                         "chunk of 4 GiB or more")
+    raise InputError(f"--chunk-rows {rows}: its chunks would be {format_size(rows * row_bytes)} ({row_bytes:,} "
+                     f"bytes a row), and {OLD_HDF5} reads no chunk of 4 GiB or more; give at most "
+                     f"{MAX_CHUNK_BYTES // row_bytes:,}")
 
 
 def whole_mib(n: int) -> str:

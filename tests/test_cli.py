@@ -516,6 +516,18 @@ def test_generate_refuses_chunks_of_4_gib(tmp_path):
     assert not out.exists()
     assert cli("generate", out, "--rows", "10", "--features", "256", "--chunk-rows", str(2**22),
                "--print-config")[0] == 0  # a chunk of at most --rows rows
+    # a row alone past it, whatever --chunk-rows (the default chunk holds a row at least): --features is named
+    for argv in ([], ["--chunk-rows", "1"]):
+        code, printed, err = cli("generate", out, "--rows", "2", "--features", str(2**30), *argv, "--print-config")
+        assert (code, printed, err) == (2, "", "sgdcli: error: --features 1073741824: a row of X is 4.0 GiB as "
+                                               "float32, and HDF5 before 2.0 (in MATLAB, R and most h5py builds) "
+                                               "reads no chunk of 4 GiB or more; lower --features, or store X "
+                                               "--contiguous\n")
+    from sgdcli.errors import InputError
+    from sgdcli.sizes import check_chunk_rows
+
+    with pytest.raises(InputError, match=r"^--chunk-rows 1: a row alone is 4.0 GiB, and HDF5 before 2.0"):
+        check_chunk_rows(1, 2**32)
 
 
 def test_seeds_beyond_64_bits_are_refused(tmp_path, binary_file):
@@ -577,7 +589,7 @@ def test_noise_whose_labels_overflow_is_refused(tmp_path, task):
     out = tmp_path / "x.h5"
     for argv in ([], ["--print-config"]):
         assert cli("generate", out, "--task", task, "--noise", "1e308", *argv) == (
-            2, "", "sgdcli: error: --noise must be at most 1e+305, where the labels stay finite, got 1e+308\n")
+            2, "", "sgdcli: error: --noise must be at most 1e+305, where its draws stay finite, got 1e+308\n")
     assert MAX_NOISE * 2**10 < sys.float_info.max
     assert not out.exists()
     assert cli("generate", out, "--task", task, "--rows", "2000", "--noise", repr(MAX_NOISE)) == (

@@ -63,17 +63,25 @@ def test_a_dense_row_over_a_chunk_of_old_hdf5_is_refused(tmp_path, monkeypatch):
 
 def test_chunk_rows_that_make_a_chunk_of_4_gib_are_refused(tmp_path):
     """--chunk-rows 10^14 was exit 1, HDF5's "memory allocation failed for chunk" blaming -o; a chunk of 4 GiB or
-    more is one that HDF5 before 2.0 neither writes nor reads.  y's rows (16 bytes at most, a class name) bound it
-    before the input is read, --print-config too; a dense X's rows, once its width is known."""
+    more is one that HDF5 before 2.0 neither writes nor reads.  y's rows (8 bytes, the least a row takes) bound
+    it before the input is read, --print-config too; class names (16 bytes a row) and a dense X's rows, once they
+    are known."""
     path = tmp_path / "d.csv"
     path.write_text("a,b,y\n1,2,0\n3,4,1\n")
     most = MAX_CHUNK_BYTES // writers.ROW_BYTES
     for argv in ([], ["--print-config"]):
         code, out, err = cli("convert", path, "-o", tmp_path / "d.h5", "--chunk-rows", str(most + 1), *argv)
-        assert (code, out, err) == (2, "", f"sgdcli: error: --chunk-rows {most + 1}: its chunks would be 4.0 GiB (16 "
+        assert (code, out, err) == (2, "", f"sgdcli: error: --chunk-rows {most + 1}: its chunks would be 4.0 GiB (8 "
                                            "bytes a row), and HDF5 before 2.0 (in MATLAB, R and most h5py builds) "
                                            f"reads no chunk of 4 GiB or more; give at most {most:,}\n")
     assert cli("convert", path, "-o", tmp_path / "d.h5", "--chunk-rows", str(most), "--print-config")[0] == 0
+    named = tmp_path / "n.csv"  # class names: 16 bytes a row of y
+    named.write_text("a,b,y\n1,2,cat\n3,4,dog\n")
+    code, out, err = cli("convert", named, "-o", tmp_path / "n.h5", "--chunk-rows", str(most))
+    assert (code, out, err) == (2, "", f"sgdcli: error: --chunk-rows {most}: its chunks would be 8.0 GiB (16 bytes a "
+                                       "row), and HDF5 before 2.0 (in MATLAB, R and most h5py builds) reads no chunk "
+                                       f"of 4 GiB or more; give at most {MAX_CHUNK_BYTES // 16:,}\n")
+    assert not (tmp_path / "n.h5").exists()
     wide = tmp_path / "w.svm"  # hashed into 2^20 columns of float32: 4 MiB a row
     wide.write_text("1 a:0.5\n0 b:1\n")
     code, out, err = cli("convert", wide, "-o", tmp_path / "w.h5", "--dense", "--hash-bits", "20",

@@ -60,7 +60,7 @@ def checked(input: str, output: str, *, content: bool = True, fmt: str | None = 
         raise InputError(f"--bad-rows: {bad_rows!r} is not one of {', '.join(BAD_ROWS)}")
     if chunk_rows is not None and chunk_rows < 1:
         raise InputError(f"--chunk-rows must be >= 1, got {chunk_rows}")
-    if chunk_rows is not None:  # (a dense X's rows too, once its width is known: data/writers.py)
+    if chunk_rows is not None:  # (the least a row takes: y's class names and a dense X's rows, once known, more)
         check_chunk_rows(chunk_rows, ROW_BYTES)
     if features is not None and fmt != "libsvm":
         raise InputError("--features applies to LIBSVM input, the columns its indices address" + (

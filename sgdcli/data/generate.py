@@ -25,7 +25,7 @@ from sgdcli.data.textfiles import check_output_name
 from sgdcli.errors import InputError
 from sgdcli.fieldtypes import checked_arguments
 from sgdcli.options import COMPRESSIONS, GENERATE, MAX_CLASSES, TASKS
-from sgdcli.sizes import check_chunk_rows, format_size, memory_limit
+from sgdcli.sizes import MAX_CHUNK_BYTES, OLD_HDF5, check_chunk_rows, format_size, memory_limit
 
 BLOCK_BYTES = 4 * 2**20  # float32 bytes of X per block; temporaries are a few times this
 
@@ -140,7 +140,7 @@ def _check_settings(task: str, rows: int, features: int, classes: int, noise: fl
     if not (math.isfinite(noise) and noise >= 0):
         raise InputError(f"--noise must be a finite number >= 0, got {noise}")
     if noise > MAX_NOISE:
-        raise InputError(f"--noise must be at most {MAX_NOISE:g}, where the labels stay finite, got {noise:g}")
+        raise InputError(f"--noise must be at most {MAX_NOISE:g}, where its draws stay finite, got {noise:g}")
     for option, value in (("--seed", seed), ("--data-seed", data_seed)):
         if value is not None and value < 0:
             raise InputError(f"{option} must be >= 0, got {value}")
@@ -152,6 +152,9 @@ def _check_settings(task: str, rows: int, features: int, classes: int, noise: fl
         raise InputError("--chunk-rows and --contiguous exclude each other")
     if chunk_rows is not None and chunk_rows < 1:
         raise InputError(f"--chunk-rows must be >= 1, got {chunk_rows}")
+    if not contiguous and 4 * features > MAX_CHUNK_BYTES:  # a chunk of one row
+        raise InputError(f"--features {features}: a row of X is {format_size(4 * features)} as float32, and "
+                         f"{OLD_HDF5} reads no chunk of 4 GiB or more; lower --features, or store X --contiguous")
     if chunk_rows is not None:  # (X's rows of float32, y's of 8 bytes)
         check_chunk_rows(min(rows, chunk_rows), max(4 * features, 8))
 

@@ -39,9 +39,9 @@ MAX_INDEX = np.iinfo(np.int32).max  # indices are stored as int32, as AnnData an
 # so a file of more than about 4,090 named columns could not be written ("object header message is too
 # large").  The names stay where h5py users, and every sgdcli, read them: X.attrs["feature_names"].
 LARGE_ATTRIBUTES = {"track_order": True}
-# The bytes of a row of the datasets chunked by --chunk-rows besides a dense X: y (at most a class name, HDF5's
-# 16-byte reference to a variable-length string), w and a CSR group's indptr (8)
-ROW_BYTES = 16
+# The bytes of a row of the datasets chunked by --chunk-rows besides a dense X: y's where it holds class names
+# (HDF5's 16-byte reference to a variable-length string), else those of y, w and a CSR group's indptr (8)
+NAME_ROW_BYTES, ROW_BYTES = 16, 8
 
 
 def _narrowed(values: np.ndarray, dtype: np.dtype, where: str, place) -> np.ndarray:
@@ -149,8 +149,10 @@ def write(input: str, output: str, blocks, *, sparse: bool, width: int | None, n
     than 1 on (the rows before weigh 1).  Returns (rows, skipped, features, whether ``w`` was written).
     """
     filters = storage.compression_filters(compression)
+    names_y = encoding is not None and encoding.label_names
     if chunk_rows is not None:
-        check_chunk_rows(chunk_rows, max(ROW_BYTES, 0 if sparse else width * np.dtype(dtype).itemsize))
+        check_chunk_rows(chunk_rows, max(NAME_ROW_BYTES if names_y else ROW_BYTES,
+                                         0 if sparse else width * np.dtype(dtype).itemsize))
     n = skipped = 0
     x = Y = W = None
     with atomic_output(output) as tmp, newhdf5.created(tmp) as f:
@@ -162,7 +164,6 @@ def write(input: str, output: str, blocks, *, sparse: bool, width: int | None, n
                 continue
             if x is None:  # the first block sizes a sparse file's chunks
                 x = (_Sparse if sparse else _Dense)(f, width, names, chunk_rows, filters, np.dtype(dtype), input, Xb)
-                names_y = encoding is not None and encoding.label_names
                 Y = f.create_dataset("y", shape=(0,), maxshape=(None,), chunks=(x.y_chunk,), **filters,
                                      dtype=h5py.string_dtype() if names_y else np.float64)
             x.append(n, Xb)
