@@ -685,3 +685,31 @@ def test_a_signalling_nan_is_named_as_any_nan(tmp_path, dtype, bits):
     code, out, err = cli("train", path, "-o", tmp_path / "m.h5", "-q")
     assert (code, out) == (2, "") and err.startswith(f"sgdcli: error: {path}:X: non-finite feature value at row "
                                                      "138, column 1"), err
+
+
+@pytest.mark.parametrize("layout", ["columns", "csr"])
+def test_a_chunk_stored_short_in_a_group_is_refused(tmp_path, layout):
+    """A group of 1-D columns and a CSR group are read through HDF5, part by part: a part's chunk stored short
+    trained on zeros (found in review)."""
+    rng = np.random.default_rng(0)
+    n = 400
+    path = tmp_path / f"{layout}.h5"
+    with h5py.File(path, "w") as f:
+        g = f.create_group("X")
+        if layout == "csr":
+            g.attrs["encoding-type"], g.attrs["encoding-version"] = "csr_matrix", "0.1.0"
+            g.attrs["shape"] = np.array([n, 2], dtype=np.int64)
+            parts = {"data": rng.normal(size=n).astype("<f4"), "indices": (np.arange(n) % 2).astype("<i4"),
+                     "indptr": np.arange(n + 1, dtype="<i8")}
+        else:
+            parts = {name: rng.normal(size=n).astype("<f4") for name in "ab"}
+        short = "data" if layout == "csr" else "a"
+        for name, values in parts.items():
+            d = g.create_dataset(name, shape=values.shape, dtype=values.dtype, chunks=(100,))
+            for k in range(0, len(values), 100):
+                d.id.write_direct_chunk((k,), values[k:k + (50 if (name, k) == (short, 100) else 100)].tobytes())
+        f["y"] = (rng.random(n) > .5).astype("f8")
+    code, out, err = cli("train", path, "-o", tmp_path / "m.h5", "-q")
+    assert (code, out, err) == (2, "", f"sgdcli: error: {path}:X/{short}: the chunk of rows 100–199 is stored in 200 "
+                                       "bytes, fewer than the 400 its values take; the file is damaged (or the "
+                                       "chunk was written short, with write_direct_chunk)\n")

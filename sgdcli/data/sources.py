@@ -19,6 +19,7 @@ import math
 import h5py
 import numpy as np
 
+from sgdcli.data import chunks
 from sgdcli.data import layout as layout_mod
 from sgdcli.data.cf import packing_of
 from sgdcli.data.numeric import NUMERIC_KINDS, cast_into
@@ -272,6 +273,8 @@ class ComposedReader(BufferedReader):
             problem = layout_mod.unavailable_filter(source.ds)
             if problem is not None:
                 raise InputError(f"{where_of(source.ds)}: {problem}")
+        for ds in {id(s.ds): s.ds for s in sources}.values():  # (a table's fields share their dataset)
+            chunks.check_stored(ds)
         self.sources, self.dtype, self.label = sources, np.dtype(dtype), label
         self.names = [name for s in sources for name in s.names]
         self.width = len(self.names)

@@ -18,6 +18,7 @@ import dataclasses
 import h5py
 import numpy as np
 
+from sgdcli.data import chunks
 from sgdcli.data import layout as layout_mod
 from sgdcli.data.numeric import cast_into
 from sgdcli.data.sources import GROUP_BYTES, BufferedReader, read_union, text_of
@@ -119,6 +120,7 @@ class CsrReader:
             if not isinstance(part, h5py.Dataset) or part.ndim != 1:
                 raise InputError(f"{self.where}: not a readable CSR matrix ({part.name.rsplit('/', 1)[-1]!r} is "
                                  "not a 1-D dataset)")
+            chunks.check_stored(part)
         shape = _shape(group, self.where)
         if self.indptr.shape != (shape[0] + 1,) or self.data.shape != self.indices.shape:
             raise InputError(f"{self.where}: a CSR matrix of shape {tuple(shape)} needs indptr of {shape[0] + 1} "
