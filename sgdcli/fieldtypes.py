@@ -89,7 +89,8 @@ def checked(value, annotation: str, option: str, meta=None):
         raise InputError(f"{option}: must be at most {MAX_INT} (2**63 - 1), got {typed}")
     if kind == "size" and typed < MIN_SIZE:
         raise InputError(f"{option}: must be at least 1M, got {typed} bytes")
-    if kind in _EMPTY and typed is not None and not typed.strip():  # what "$VAR" gives where VAR is unset
+    if kind in _EMPTY and typed is not None and not (typed if kind == "dataset" else typed.strip()):
+        # what "$VAR" gives where VAR is unset (a dataset may be named by spaces; a list of columns not)
         raise InputError(f"{option}: {_EMPTY[kind]} (an unset shell variable?)")
     allowed = meta.get("choices")
     if allowed is not None and typed not in allowed:

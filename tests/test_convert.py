@@ -485,11 +485,18 @@ def test_a_truncated_or_false_compressed_file_is_named_exit_2(tmp_path, suffix, 
     cases = [(cut, f"ends before its compressed data does (a truncated {suffix} file?)"),
              (false, f"not readable as {suffix} data ("),
              (short, f"not readable as {suffix} data (")]
+    header = tmp_path / f"header.csv{suffix}"  # cut inside the header: the signature, or its first bytes
+    header.write_bytes(whole[:min(7, len(whole) - 1)])
+    cases.append((header, f"ends before its compressed data does (a truncated {suffix} file?)"))
     for path, message in cases:
         for args in (["convert", path, "-o", tmp_path / "o.h5"], ["predict", tmp_path / "model.h5", path, "-o", "-"]):
             code, out, err = cli(*args)
             assert code == 2 and err.strip().splitlines()[-1].startswith(f"sgdcli: error: {path}: {message}"), err
     assert not (tmp_path / "o.h5").exists()
+    if suffix == ".gz":  # what the decoder takes for a header cut short: no signature at all
+        code, _, err = cli("convert", short, "-o", tmp_path / "o.h5")
+        assert err == (f"sgdcli: error: {short}: not readable as .gz data (it does not begin with that compression's "
+                       "signature)\n")
 
 
 @pytest.mark.parametrize("suffix,opener", [(".gz", "gzip"), (".bz2", "bz2"), (".xz", "lzma"),

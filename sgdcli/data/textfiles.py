@@ -146,13 +146,15 @@ class _Decompressed:
             raise InputError(f"{self._path}: not readable as {self._suffix} data ({first_line(exc)})") from None
 
     def _signed(self) -> bool:
-        """Whether the file begins with its suffix's compression's signature (MAGIC); True where it cannot say."""
+        """Whether the file begins with its suffix's compression's signature (MAGIC), or with a part of it (a file
+        cut inside its header); True where it cannot say."""
         try:
             with open(self._path, "rb") as fh:
-                found = compression_in(fh.read(16))
+                head = fh.read(16)
         except OSError:
             return True
-        return found is not None and found[1] == self._suffix
+        return any(suffix == self._suffix and (head.startswith(magic) or (head and magic.startswith(head)))
+                   for magic, _, suffix, _ in MAGIC)
 
     def read(self, *args):
         return self._checked(self._fh.read, *args)

@@ -33,7 +33,8 @@ def make_reporter(mode: str = "auto", stream=None) -> Reporter:
         from sgdcli.reporting.bars import RichReporter
 
         bars = RichReporter(stream)
-        if bars.console.is_terminal:  # (rich's judgement: TTY_COMPATIBLE=1 makes any stream one)
+        # rich's judgement: a terminal (TTY_COMPATIBLE=1 or FORCE_COLOR makes any stream one), or a notebook
+        if bars.console.is_terminal or bars.console.is_jupyter:
             return bars
         mode = "plain"  # bars drawn off a terminal were their last frame, log lines cut at 80 columns, no times
     if mode == "plain":
