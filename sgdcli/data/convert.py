@@ -148,7 +148,8 @@ def _dense_rows(block_rows: int, width: int) -> int:
 
 def _check_dense_row(path: str, width: int, dtype: str, hasher: Hasher | None, source: str) -> None:
     """A dense row of ``width`` features fits in memory and in a chunk of HDF5 before 2.0: refused up front, not
-    a MemoryError (or the out-of-memory killer) once the file is begun.  ``source``: what made the width, where not ``hasher``."""
+    a MemoryError (or the out-of-memory killer) once the file is begun.  ``source``: what made the width, where
+    not ``hasher``."""
     itemsize = np.dtype(dtype).itemsize
     # float64: the row as parsed, and its copy handed to the writer; then the row in the output's type
     need, limit = width * (DENSE_ROW_BYTES + itemsize), memory_limit()
