@@ -503,7 +503,7 @@ def test_generate_clamps_chunk_rows_to_the_rows(tmp_path):
         assert f["X"].chunks == (10, 10) and f["y"].chunks == (10,) and f["X"].shape == (10, 10)
 
 
-def test_generate_refuses_chunks_of_4_gib(tmp_path):
+def test_generate_refuses_chunks_of_4_gib(tmp_path, monkeypatch):
     """A chunk of 4 GiB or more (the rows it holds, at most --rows, of float32 features) is one that HDF5 before
     2.0 neither writes nor reads: refused before any work, --print-config too."""
     out = tmp_path / "x.h5"
@@ -516,7 +516,11 @@ def test_generate_refuses_chunks_of_4_gib(tmp_path):
     assert not out.exists()
     assert cli("generate", out, "--rows", "10", "--features", "256", "--chunk-rows", str(2**22),
                "--print-config")[0] == 0  # a chunk of at most --rows rows
-    # a row alone past it, whatever --chunk-rows (the default chunk holds a row at least): --features is named
+    # a row alone past it, whatever --chunk-rows (the default chunk holds a row at least): --features is named,
+    # after the memory it needs (a machine of more memory than it, which generates such rows)
+    from sgdcli.data import generate as generate_module
+
+    monkeypatch.setattr(generate_module, "memory_limit", lambda: None)
     for argv in ([], ["--chunk-rows", "1"]):
         code, printed, err = cli("generate", out, "--rows", "2", "--features", str(2**30), *argv, "--print-config")
         assert (code, printed, err) == (2, "", "sgdcli: error: --features 1073741824: a row of X is 4.0 GiB as "

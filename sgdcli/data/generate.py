@@ -110,6 +110,7 @@ def _layout(output, task, rows, features, classes, noise, seed, data_seed, chunk
     check_output_name(os.fspath(output), "generate", "")
     check_writable(output, "OUTPUT", probe=probe)
     k = classes if task == "multiclass" else 1
+    given = chunk_rows
     if chunk_rows is None and not contiguous:
         chunk_rows = storage.chunk_rows_for(features, 4)
     if chunk_rows:
@@ -117,7 +118,13 @@ def _layout(output, task, rows, features, classes, noise, seed, data_seed, chunk
     block = max(1, BLOCK_BYTES // (4 * features))
     if chunk_rows:
         block = max(chunk_rows, block // chunk_rows * chunk_rows)
+    wide = 4 * features > MAX_CHUNK_BYTES  # a chunk of one row: --features's doing, said after the memory it needs
+    if given is not None and not wide:  # (X's rows of float32, y's of 8 bytes)
+        check_chunk_rows(chunk_rows, max(4 * features, 8))
     _check_memory(features, k, min(block, rows))
+    if wide and not contiguous:
+        raise InputError(f"--features {features}: a row of X is {format_size(4 * features)} as float32, and "
+                         f"{OLD_HDF5} reads no chunk of 4 GiB or more; lower --features, or store X --contiguous")
     return k, chunk_rows, block
 
 
@@ -152,11 +159,6 @@ def _check_settings(task: str, rows: int, features: int, classes: int, noise: fl
         raise InputError("--chunk-rows and --contiguous exclude each other")
     if chunk_rows is not None and chunk_rows < 1:
         raise InputError(f"--chunk-rows must be >= 1, got {chunk_rows}")
-    if not contiguous and 4 * features > MAX_CHUNK_BYTES:  # a chunk of one row
-        raise InputError(f"--features {features}: a row of X is {format_size(4 * features)} as float32, and "
-                         f"{OLD_HDF5} reads no chunk of 4 GiB or more; lower --features, or store X --contiguous")
-    if chunk_rows is not None:  # (X's rows of float32, y's of 8 bytes)
-        check_chunk_rows(min(rows, chunk_rows), max(4 * features, 8))
 
 
 def _check_memory(features: int, k: int, block: int) -> None:
