@@ -98,8 +98,9 @@ def thread_budget() -> tuple[int, str] | None:
     found = []
     for path, what in (("/proc/sys/kernel/threads-max", "kernel.threads-max"),
                        ("/proc/sys/kernel/pid_max", "kernel.pid_max")):
-        if number(path) is not None:
-            found.append((number(path) - tasks, f"{what} less the system's {tasks:,} threads"))
+        most = number(path)
+        if most is not None:
+            found.append((most - tasks, f"{what} less the system's {tasks:,} threads"))
     most, used = number("/sys/fs/cgroup/pids.max"), number("/sys/fs/cgroup/pids.current")
     if most is not None:
         found.append((most - (used or 0), "the cgroup's pids.max"))
