@@ -189,7 +189,7 @@ class TrainOptions:
                                          kind="name")
     quantile: float = _option(0.5, "quantile: the quantile q of the target the model predicts, in (0, 1).")
     l2: float = _option(0.0, "L2 penalty (l2/2)·‖w‖²; the bias is not penalised.")
-    l1: float = _option(0.0, "L1 penalty l1·‖w‖₁ (subgradient).")
+    l1: float = _option(0.0, "L1 penalty l1·‖w‖₁, a proximal step: weights land on exactly 0.")
     epochs: int = _option(5, "Passes over every training row (0 with --init: the initial model, rewritten).")
     init: str | None = _option(None, "Start from this model's weights (warm start): same --model, features and "
                                      "classes; its standardization is kept (docs/unattended.md).", kind="path",

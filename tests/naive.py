@@ -77,7 +77,8 @@ def objective(model: str, W: np.ndarray, X: np.ndarray, y: np.ndarray, l1=0.0, l
 
 def batch_gradient(model, W, X, y, rows, l1=0.0, l2=0.0, sw=None, divisor=None):
     """The sum over ``rows`` of the rows' loss gradients (each times its weight ``sw[i]``) over ``divisor`` (None:
-    their count, the mean), plus the penalties'."""
+    their count, the mean), plus --l2's and, given ``l1``, --l1's subgradient l1·sign(w) (the kernels apply
+    --l1 as ``Optimizer``'s proximal step instead)."""
     G = np.zeros_like(W)
     for i in rows:
         x = X[i].astype(np.float64)
@@ -90,36 +91,52 @@ def batch_gradient(model, W, X, y, rows, l1=0.0, l2=0.0, sw=None, divisor=None):
     return G
 
 
-class Optimizer:
-    """The update rules of sgdcli.optimizers, written out plainly."""
+def shrink(W, by):
+    """--l1's proximal step: every weight (not the bias, the last column) moved towards zero by ``by`` (a number
+    or one per weight), never across it."""
+    out = W.copy()
+    w = W[:, :-1]
+    out[:, :-1] = np.sign(w) * np.maximum(np.abs(w) - np.broadcast_to(by, W.shape)[:, :-1], 0.0)
+    return out
 
-    def __init__(self, name, shape, momentum=0.9, beta1=0.9, beta2=0.999, eps=1e-8):
-        self.name, self.mu, self.b1, self.b2, self.eps = name, momentum, beta1, beta2, eps
+
+class Optimizer:
+    """The update rules of sgdcli.optimizers, written out plainly; with ``l1``, each update is followed by
+    --l1's proximal step, each weight's threshold l1 times what the update multiplies a gradient by that has
+    not changed since the rule's state began."""
+
+    def __init__(self, name, shape, momentum=0.9, beta1=0.9, beta2=0.999, eps=1e-8, l1=0.0):
+        self.name, self.mu, self.b1, self.b2, self.eps, self.l1 = name, momentum, beta1, beta2, eps, l1
         self.a = np.zeros(shape)
         self.b = np.zeros(shape)
         self.t = 0
 
     def step(self, W, g, lr):
+        W, size = self._update(W, g, lr)
+        return shrink(W, size * self.l1) if self.l1 else W
+
+    def _update(self, W, g, lr):
+        """The updated weights, and the step size of each."""
         self.t += 1
         if self.name == "sgd":
-            return W - lr * g
+            return W - lr * g, lr
         if self.name == "momentum":
             self.a = self.mu * self.a + g
-            return W - lr * self.a
+            return W - lr * self.a, lr * sum(self.mu**i for i in range(self.t))
         if self.name == "nesterov":
             self.a = self.mu * self.a + g
-            return W - lr * (g + self.mu * self.a)
+            return W - lr * (g + self.mu * self.a), lr * sum(self.mu**i for i in range(self.t + 1))
         if self.name == "adagrad":
             self.a += g * g
-            return W - lr * g / (np.sqrt(self.a) + self.eps)
+            return W - lr * g / (np.sqrt(self.a) + self.eps), lr / (np.sqrt(self.a) + self.eps)
         if self.name == "rmsprop":
             self.a = self.b2 * self.a + (1 - self.b2) * g * g
-            return W - lr * g / (np.sqrt(self.a) + self.eps)
+            return W - lr * g / (np.sqrt(self.a) + self.eps), lr / (np.sqrt(self.a) + self.eps)
         self.a = self.b1 * self.a + (1 - self.b1) * g
         self.b = self.b2 * self.b + (1 - self.b2) * g * g
         mhat = self.a / (1 - self.b1**self.t)
         vhat = self.b / (1 - self.b2**self.t)
-        return W - lr * mhat / (np.sqrt(vhat) + self.eps)
+        return W - lr * mhat / (np.sqrt(vhat) + self.eps), lr / (np.sqrt(vhat) + self.eps)
 
 
 def minibatch_sgd(model, X, y, order, batch, lr, optimizer="sgd", epochs=1, k_out=1, l1=0.0, l2=0.0, average=False,
@@ -129,7 +146,7 @@ def minibatch_sgd(model, X, y, order, batch, lr, optimizer="sgd", epochs=1, k_ou
     rows' weights; ``bias_lr``: the bias's own rate (None: ``lr``).  ``average``: the mean of the iterates of
     the run's last half of updates (of T, those after update T // 2)."""
     W = np.zeros((k_out, X.shape[1] + 1))
-    opt = Optimizer(optimizer, W.shape, **optimizer_params)
+    opt = Optimizer(optimizer, W.shape, l1=l1, **optimizer_params)
     iterates = []
     rate = lr if bias_lr is None else np.append(np.full(X.shape[1], lr), bias_lr)  # each column's
     for _ in range(epochs):
@@ -137,6 +154,6 @@ def minibatch_sgd(model, X, y, order, batch, lr, optimizer="sgd", epochs=1, k_ou
             rows = order[start : start + batch]
             if drop_last and len(rows) < batch:
                 break
-            W = opt.step(W, batch_gradient(model, W, X, y, rows, l1, l2, sw, batch if start else None), rate)
+            W = opt.step(W, batch_gradient(model, W, X, y, rows, l2=l2, sw=sw, divisor=batch if start else None), rate)
             iterates.append(W)
     return np.mean(iterates[len(iterates) // 2:], axis=0) if average else W

@@ -239,3 +239,64 @@ def test_a_large_l2_leaves_the_bias_free_to_reach_the_optimum(tmp_path, model, o
     best = objective(W)
     got = objective(np.column_stack([fitted.weights, fitted.bias]))
     assert best <= got <= best * 1.002, (got, best)
+
+
+def lasso_logistic(Z, y, l1, iters=20_000):
+    """The optimum of mean logistic loss + l1·‖w‖₁ (the bias free) by accelerated proximal gradient steps."""
+    n, d = Z.shape
+    A = np.column_stack([Z, np.ones(n)])
+    step = 4 / np.linalg.eigvalsh(A.T @ A / n).max()  # 1 / the loss's curvature bound
+    theta = np.zeros(d + 1)
+    ahead, t = theta.copy(), 1.0
+    for _ in range(iters):
+        grad = A.T @ (1 / (1 + np.exp(-(A @ ahead))) - y) / n
+        new = ahead - step * grad
+        new[:-1] = np.sign(new[:-1]) * np.maximum(np.abs(new[:-1]) - step * l1, 0.0)
+        t_next = (1 + np.sqrt(1 + 4 * t * t)) / 2
+        ahead = new + (t - 1) / t_next * (new - theta)
+        theta, t = new, t_next
+    return theta[:-1], theta[-1]
+
+
+@pytest.fixture(scope="module")
+def sparse_truth(tmp_path_factory):
+    """Logistic data of 30 features of which 10 predict the label: its file, its rows standardized as the
+    model's are, and its labels."""
+    rng = np.random.default_rng(5)
+    X = rng.standard_normal((5000, 30)).astype(np.float32)
+    y = (X[:, :10] @ rng.standard_normal(10) + rng.logistic(size=5000) > 0).astype(np.int64)
+    path = write_table(tmp_path_factory.mktemp("l1") / "d.h5", X, y)
+    X = X.astype(np.float64)
+    return path, (X - X.mean(axis=0)) / X.std(axis=0), y.astype(np.float64)
+
+
+def l1_objective(model, Z, y, l1):
+    s = Z @ model.weights[0] + model.bias[0]
+    return float(np.mean(np.logaddexp(0, s) - y * s) + l1 * np.abs(model.weights[0]).sum())
+
+
+@pytest.mark.parametrize("optimizer", ["auto", "sgd", "momentum", "adagrad", "adam"])
+def test_an_l1_above_every_gradient_at_zero_trains_every_weight_to_exactly_zero(sparse_truth, optimizer):
+    """Where --l1 exceeds every weight's gradient at w = 0 (the bias at the labels' log-odds), the optimum is
+    all zeros.  --l1's subgradient overshot zero at every step: at --l1 1 every run ended with all 30 weights
+    nonzero."""
+    path, Z, y = sparse_truth
+    mean = y.mean()
+    assert np.abs(Z.T @ (mean - y) / len(y)).max() < 0.5  # the premise: 1 is over every gradient at zero
+    m = train(path, TrainOptions(model="logistic", l1=1.0, optimizer=optimizer, epochs=3))
+    assert (m.weights == 0).all(), m.weights
+    assert m.bias[0] == pytest.approx(np.log(mean / (1 - mean)), abs=0.05)
+
+
+def test_l1_with_a_full_batch_reaches_the_optimum_and_its_zeros(sparse_truth):
+    """Full-batch steps under --l1 are proximal gradient steps: they reach the optimum, and the weights it
+    holds at zero are exactly zero, where the subgradient left all 30 nonzero.  The defaults' mini-batches
+    end near it too."""
+    path, Z, y = sparse_truth
+    w, b = lasso_logistic(Z, y, 0.03)
+    best = float(np.mean(np.logaddexp(0, Z @ w + b) - y * (Z @ w + b)) + 0.03 * np.abs(w).sum())
+    assert 0 < np.count_nonzero(w) < 25  # the premise: the penalty holds some weights, not all, at zero
+    full = train(path, TrainOptions(model="logistic", l1=0.03, batch_size="full", epochs=50))
+    assert l1_objective(full, Z, y, 0.03) == pytest.approx(best, rel=1e-6)
+    np.testing.assert_array_equal(full.weights[0] == 0, w == 0)
+    assert l1_objective(train(path, TrainOptions(model="logistic", l1=0.03)), Z, y, 0.03) < best * 1.005

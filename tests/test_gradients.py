@@ -18,13 +18,16 @@ from naive import objective
 
 
 def compiled_gradient(model, W, X, y, l1=0.0, l2=0.0, center=None, scale=None, class_weights=None):
-    """Gradient of the objective in standardized units, (x − center)·scale, read off one SGD step; each row's
-    loss times its class's weight in ``class_weights`` where given."""
+    """Gradient of the objective in standardized units, (x − center)·scale, read off one SGD step of a small
+    rate; each row's loss times its class's weight in ``class_weights`` where given.  --l1's proximal step
+    moves a weight that it does not bring to zero by the rate times l1·sign(w), the subgradient's step: the
+    rate (a power of 2, so that dividing by it is exact) is small enough that none here reaches zero."""
     k_out, d1 = W.shape
     standardize = center is not None
     center = np.zeros(d1 - 1) if center is None else center
     scale = np.ones(d1 - 1) if scale is None else scale
-    opts = TrainOptions(model=model, lr=1.0, l1=l1, l2=l2, optimizer="sgd", standardize=standardize)
+    lr = 2.0**-20
+    opts = TrainOptions(model=model, lr=lr, l1=l1, l2=l2, optimizer="sgd", standardize=standardize)
     cfg = kernel_config(opts, batch=len(y), threads=1, total_iterations=1, class_weights=class_weights)
     state = TrainState.zeros(k_out, d1 - 1)
     state.W[:] = W
@@ -32,7 +35,7 @@ def compiled_gradient(model, W, X, y, l1=0.0, l2=0.0, center=None, scale=None, c
     status = batches.train_block(cfg, X, y.astype(np.float64), np.arange(len(y), dtype=np.int64), center, scale, state, buf)
     assert status == ks.OK
     assert state.counters[ks.T] == 1  # exactly one update: the batch is the whole set
-    return W - state.W, state.sums[ks.EPOCH_LOSS] / len(y)
+    return (W - state.W) / lr, state.sums[ks.EPOCH_LOSS] / len(y)
 
 
 def numeric_gradient(model, W, X, y, l1, l2, h=1e-6):

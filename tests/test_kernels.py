@@ -56,6 +56,24 @@ def test_train_block_matches_reference(model, optimizer):
     assert state.counters[ks.T] == 2 * -(-len(order) // 16)
 
 
+@pytest.mark.parametrize("optimizer", ["sgd", "momentum", "nesterov", "adagrad", "rmsprop", "adam"])
+@pytest.mark.parametrize("model", ["linear", "logistic", "softmax"])
+def test_l1_is_a_proximal_step_that_holds_weights_at_zero(model, optimizer):
+    """--l1 strong for the features that do not predict: each update, then every weight moved towards zero by
+    l1 times its step size and never across it (naive.Optimizer), in every rule; those weights end exactly 0,
+    where the subgradient l1·sign(w) left every weight hovering around it."""
+    X, y, order = problem(model, d=6)
+    X[:, 3:] *= 0.05  # features too weak for the penalty
+    k_out = 3 if model == "softmax" else 1
+    opts = naive.options(model=model, optimizer=optimizer, lr=0.05, l2=0.01, l1=0.05, beta2=0.99)
+    state = run_kernel(opts, X, y, order, batch=16, k_out=k_out, pieces=3, epochs=3)
+    expected = naive.minibatch_sgd(model, X, y, order, 16, 0.05, optimizer, epochs=3, k_out=k_out, l1=0.05,
+                                   l2=0.01, beta2=0.99)
+    np.testing.assert_allclose(state.W, expected, rtol=1e-9, atol=1e-12)
+    zero = state.W[:, :-1] == 0.0
+    assert zero[:, 3:].all() and not zero.all(), state.W
+
+
 @pytest.mark.parametrize("optimizer", ["sgd", "momentum", "nesterov"])
 @pytest.mark.parametrize("model,batch", [("linear", 16), ("logistic", 1), ("softmax", 16), ("logistic", 203)])
 def test_the_bias_steps_at_its_own_rate(model, batch, optimizer):

@@ -137,7 +137,7 @@ def test_entries_never_written_are_refused_even_with_allow_unwritten(tmp_path):
 
 
 def test_l1_on_sparse_input_lands_weights_on_zero_and_show_counts_them(tmp_path, files):
-    """The cumulative penalty clips at zero (kernels/sparse.py); the dense subgradient only hovers near it."""
+    """The cumulative penalty clips at zero (kernels/sparse.py)."""
     sparse = files[0]
     code, out, err = cli("train", sparse, "-o", tmp_path / "m.h5", "--l1", "0.001", "--epochs", "3")
     assert code == 0, err

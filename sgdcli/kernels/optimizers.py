@@ -33,8 +33,11 @@ def step(cfg, W, G, slots, count, t, lr):
     """Apply update number ``t`` (1-based) from the gradient sum ``G`` divided by ``count`` (the batch's rows, or
     the whole batch's for an epoch's last, partial one: batches.partial_divisor).
 
-    The penalty (l2/2)·‖w‖² + l1·‖w‖₁ is added to every weight but not to the
-    bias (the last column).  ``G`` is zeroed for the next batch.  The bias's
+    The penalty (l2/2)·‖w‖² + l1·‖w‖₁ is on every weight but not on the bias
+    (the last column): l2·w joins the gradient, and L1 is a proximal step
+    after the update (``_shrink``), which lands weights on exactly zero where
+    the subgradient l1·sign(w) would overshoot it at every step and hover
+    there.  ``G`` is zeroed for the next batch.  The bias's
     gradient is multiplied by ``cfg.bias_times``: for sgd, momentum and
     nesterov, whose steps are linear in the gradient, that is the bias's own
     rate, which --lr auto keeps free of the penalty's curvature (1 otherwise).
@@ -46,19 +49,19 @@ def step(cfg, W, G, slots, count, t, lr):
     k_out, d1 = W.shape
     d = d1 - 1
     inv = 1.0 / count
-    l1 = cfg.l1
     l2 = cfg.l2
-    for k in range(k_out):  # G becomes the mean gradient plus the penalty's
+    for k in range(k_out):  # G becomes the mean gradient plus the L2 penalty's
         for j in range(d):
-            w = W[k, j]
-            sign = 1.0 if w > 0.0 else (-1.0 if w < 0.0 else 0.0)
-            G[k, j] = G[k, j] * inv + l2 * w + l1 * sign
+            G[k, j] = G[k, j] * inv + l2 * W[k, j]
         G[k, d] *= inv * cfg.bias_times
-    if slots is None:  # plain SGD without averaging: pruned at compile time to this loop alone
+    if slots is None:  # plain SGD without averaging: pruned at compile time to these loops alone
         for k in range(k_out):
             for j in range(d1):
                 W[k, j] -= lr * G[k, j]
                 G[k, j] = 0.0
+            if cfg.l1 > 0.0:
+                for j in range(d):
+                    W[k, j] = _shrunk(W[k, j], lr * cfg.l1)
     else:
         _update(cfg, W, G, slots, t, lr)
     finite = True
@@ -118,9 +121,54 @@ def _update(cfg, W, G, slots, t, lr):
                 W[k, j] -= lr * (m / c1) / (math.sqrt(v / c2) + eps)
         for j in range(d1):
             G[k, j] = 0.0
+        if cfg.l1 > 0.0:
+            _shrink(cfg, W, slots, k, t, lr)
     if cfg.average:  # the mean of the iterates after update cfg.average_from; until then, the iterate
         avg = slots[SLOT_AVG]
         n = max(t - cfg.average_from, 1)
         for k in range(k_out):
             for j in range(d1):
                 avg[k, j] += (W[k, j] - avg[k, j]) / n
+
+
+@kernel(callee=True)
+def _shrink(cfg, W, slots, k, t, lr):
+    """L1's proximal step on output ``k``'s weights (not its bias), after the update: each weight moves towards
+    zero by l1 times its own step size, never across zero.
+
+    The step size is what update ``t`` multiplies a gradient g by that has not changed since the rule's state
+    began: the rate for sgd; for momentum, whose velocity is then g·(1 − μ^t) / (1 − μ), the rate times that
+    sum, and for Nesterov the same sum one term on; the rate over the root of the squares' sum or average for
+    AdaGrad and RMSprop, and of Adam's corrected second moment.  A weight where the gradient meets the
+    optimum's condition (g = −l1·sign(w) where w ≠ 0, |g| ≤ l1 where w = 0) then stays where it is: a
+    threshold of the settled velocity's rate / (1 − μ) from the first step would pull a full batch started at
+    the optimum (training/linearfit.py) towards zero until its velocity caught up.
+    """
+    d = W.shape[1] - 1
+    opt = cfg.optimizer
+    A = slots[SLOT_A]
+    B = slots[SLOT_B]
+    c2 = 1.0 - cfg.beta2**t
+    mu = cfg.momentum
+    for j in range(d):
+        if opt == SGD:
+            size = lr
+        elif opt == MOMENTUM:
+            size = lr * (1.0 - mu**t) / (1.0 - mu)
+        elif opt == NESTEROV:
+            size = lr * (1.0 - mu ** (t + 1)) / (1.0 - mu)
+        elif opt == ADAGRAD or opt == RMSPROP:
+            size = lr / (math.sqrt(A[k, j]) + cfg.eps)
+        else:  # ADAM
+            size = lr / (math.sqrt(B[k, j] / c2) + cfg.eps)
+        W[k, j] = _shrunk(W[k, j], size * cfg.l1)
+
+
+@kernel(callee=True)
+def _shrunk(w, by):
+    """``w`` moved towards zero by ``by`` (≥ 0), never across it."""
+    if w > by:
+        return w - by
+    if w < -by:
+        return w + by
+    return 0.0

@@ -34,7 +34,7 @@ of the adaptive rules, L1 and averaging change every weight at every step
 (and so do momentum and Nesterov on fewer columns, where one pass over every
 weight costs less than the catch-ups), so with any of them a batch's step is
 the dense kernels' own (``optimizers.step`` over every weight, L1 as its
-subgradient, O(features) a step) while its gradient still costs the batch's
+proximal step, O(features) a step) while its gradient still costs the batch's
 nonzeros: the same updates as on the dense copy of the rows, at the cost
 docs/sparse.md states.
 """
