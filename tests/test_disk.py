@@ -46,7 +46,8 @@ def test_full_disk_leaves_no_partial_output(tiny_fs, tmp_path):
     assert model.read_bytes() == previous
     assert sorted(os.listdir(tiny_fs)) == ["filler", "m.h5"]
     filler.unlink()
-    for argv, out in ((["generate", tiny_fs / "g.h5", "--rows", "100000"], tiny_fs / "g.h5"),  # OUTPUT
+    # (lzf: the size of a compressed file is not known before it is written, so generate begins it)
+    for argv, out in ((["generate", tiny_fs / "g.h5", "--rows", "100000", "--compression", "lzf"], tiny_fs / "g.h5"),
                       (["predict", model, small, "-o", tiny_fs / "p.h5", "--proba"], None)):
         if out is None:  # predictions for 300 rows fit; make them not fit
             big = write_table(tmp_path / "many.h5", *make_problem("multiclass", n=20000, d=5, k=10, seed=1))
@@ -54,6 +55,29 @@ def test_full_disk_leaves_no_partial_output(tiny_fs, tmp_path):
             out = tiny_fs / "p.h5"
         assert_write_failure(run_process(*argv), out, "OUTPUT" if argv[0] == "generate" else "-o")
         assert sorted(os.listdir(tiny_fs)) == ["m.h5"]
+
+
+@pytest.mark.parametrize("layout,stored_rows", [(["--contiguous"], 100_000), (["--chunk-rows", "30000"], 120_000)])
+def test_generate_says_a_disk_without_room_before_it_writes(monkeypatch, tmp_path, layout, stored_rows):
+    """An uncompressed file's size is known before it is begun: float32 X and 8-byte labels, each chunk written
+    whole.  With a byte less free than that, the disk is named before anything is written, not as "No space
+    left on device" once it is full (a --rows 10^10 run wrote for an hour first)."""
+    import shutil
+
+    from conftest import cli
+
+    need = stored_rows * (4 * 10 + 8)
+    code, _, err = cli("generate", tmp_path / "g.h5", "--rows", "100000", "--features", "10", *layout)
+    assert code == 0, err
+    assert need <= (tmp_path / "g.h5").stat().st_size < need + 64 * 1024  # the estimate is the file's size
+    usage = shutil.disk_usage(tmp_path)
+    monkeypatch.setattr(shutil, "disk_usage", lambda path: usage._replace(free=need - 1))
+    code, out, err = cli("generate", tmp_path / "h.h5", "--rows", "100000", "--features", "10", *layout)
+    assert (code, out) == (1, "")
+    assert err == (f"sgdcli: error: OUTPUT {tmp_path / 'h.h5'}: the file will take about {need / 2**20:.1f} MiB, "
+                   f"and its filesystem has {(need - 1) / 2**20:.1f} MiB free; make room there, or write it "
+                   "elsewhere\n")
+    assert sorted(os.listdir(tmp_path)) == ["g.h5"]
 
 
 @short_fits

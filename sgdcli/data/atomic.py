@@ -18,11 +18,13 @@ import errno
 import os
 import re
 import secrets
+import shutil
 import socket
 import stat
 import tempfile
 
 from sgdcli.errors import InputError, RuntimeFailure
+from sgdcli.sizes import format_size
 
 EMPTY_HINT = "the path is empty (an unset shell variable?)"
 LOCK_SUFFIX = ".lock"  # a run locks an output PATH with PATH.lock (training/locking.py): no output may be one
@@ -41,6 +43,16 @@ def written_path(path: str | os.PathLike) -> str:
     """
     path = os.fspath(path)
     return os.path.realpath(path) if os.path.islink(path) else path
+
+
+def check_space(path: str | os.PathLike, need: int, option: str = "-o") -> None:
+    """RuntimeFailure where the filesystem of ``path``'s directory has fewer than ``need`` bytes free to its
+    user: said before the work, not as "No space left on device" once the work is done.  The file is written
+    whole beside ``path`` before it replaces it, so a file already there frees nothing."""
+    free = shutil.disk_usage(os.path.dirname(os.path.abspath(written_path(path)))).free
+    if need > free:
+        raise RuntimeFailure(f"{option} {os.fspath(path)}: the file will take about {format_size(need)}, and its "
+                             f"filesystem has {format_size(free)} free; make room there, or write it elsewhere")
 
 
 def check_writable(path: str | os.PathLike, option: str = "-o", inputs=(), probe: bool = True) -> str:

@@ -20,7 +20,7 @@ import numpy as np
 
 from sgdcli import __version__
 from sgdcli.data import newhdf5, storage
-from sgdcli.data.atomic import atomic_output, check_writable
+from sgdcli.data.atomic import atomic_output, check_space, check_writable
 from sgdcli.data.textfiles import check_output_name
 from sgdcli.errors import InputError
 from sgdcli.fieldtypes import checked_arguments
@@ -125,6 +125,9 @@ def _layout(output, task, rows, features, classes, noise, seed, data_seed, chunk
     if wide and not contiguous:
         raise InputError(f"--features {features}: a row of X is {format_size(4 * features)} as float32, and "
                          f"{OLD_HDF5} reads no chunk of 4 GiB or more; lower --features, or store X --contiguous")
+    if probe and compression == "none":  # X's float32 and y's 8 bytes a row, a chunk written whole
+        stored = -(-rows // chunk_rows) * chunk_rows if chunk_rows else rows
+        check_space(output, stored * (4 * features + 8), "OUTPUT")
     return k, chunk_rows, block
 
 
