@@ -2,6 +2,8 @@
 
 import json
 import os
+import subprocess
+import sys
 import time
 
 import h5py
@@ -12,7 +14,7 @@ from sgdcli.data import chunks, layout
 from sgdcli.data.table import Table
 from sgdcli.errors import InputError
 
-from conftest import make_problem, run, short_fits, write_table
+from conftest import RSS_SAMPLER, make_problem, run, short_fits, write_table
 
 
 def write(path, data, **kw):
@@ -372,3 +374,31 @@ def test_every_row_of_mapped_chunks_is_read_in_place_wherever_the_chunks_lie(tmp
             assert np.shares_memory(table.X.place(rows, buf), buf) and np.array_equal(buf, at)
             residues[name] = len(np.unique(table.X.place(np.arange(0, 3000, 100)) % 7))
     assert residues["interleaved"] > 1  # the case that needs element offsets
+
+
+CHUNK_CHECK_PEAK = RSS_SAMPLER + """
+import h5py
+from sgdcli.data.table import Table
+with Table(sys.argv[1]) as table:  # (the interpreter, NumPy, h5py and the table's classes loaded)
+    pass
+time.sleep(0.05)
+before = peak[0]
+with Table(sys.argv[2]) as table:
+    assert table.Y.layout.read_mode == sys.argv[3], table.Y.layout.read_mode
+time.sleep(0.05)
+print(peak[0] - before)
+"""
+
+
+def test_the_check_of_a_mapped_index_holds_memory_of_a_few_chunks_not_of_every_chunk(tmp_path):
+    """Opening memory-mapped chunks reads the first row of each through HDF5 (chunks.misplaced), which holds a
+    few KiB for each chunk one read touches: one read of all 65,536 one-row chunks of y took over 400 MiB.  A
+    read touches at most CHECKED_CHUNKS, so opening the file takes a few MiB more than a file of one chunk."""
+    X, y = make_problem(n=65_536, d=2)
+    small = write_table(tmp_path / "one.h5", X, y)
+    with h5py.File(tmp_path / "many.h5", "w") as f:
+        f["X"] = X
+        f.create_dataset("y", data=y, chunks=(1,))
+    out = subprocess.run([sys.executable, "-c", CHUNK_CHECK_PEAK, str(small), str(tmp_path / "many.h5"),
+                          layout.MAPPED_CHUNKS], capture_output=True, text=True, check=True).stdout
+    assert int(out) < 64 * 2**20, int(out) / 2**20
