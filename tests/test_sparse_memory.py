@@ -187,3 +187,26 @@ def test_memory_with_heavy_rows_is_bounded_as_with_even_rows(files, tmp_path):
             peaks[command, name] = int(out.stdout.split()[-1])
     for command in ("train", "evaluate"):
         assert peaks[command, "skew"] < peaks[command, "even"] + 12 * 2**20, peaks
+
+
+def test_under_parallel_average_windows_of_a_csr_file_of_tall_chunks_are_refused_with_the_memory_that_holds_them(
+        tmp_path):
+    """A CSR file as convert writes it (indptr and y in chunks of 65,536 rows), its windows whole chunks: each
+    thread's share of --memory must hold two of them.  The refusal named the share as if it were --memory and
+    the least --memory for one thread, and the --memory it named was refused again, naming itself."""
+    rng = np.random.default_rng(0)
+    cols = rng.choice(np.arange(1, 1000), 70_000) + np.array([[0], [1]])
+    (tmp_path / "d.svm").write_text("".join(f"{i % 2} {a}:0.5 {b}:1.5\n" for i, (a, b) in enumerate(cols.T)))
+    assert cli("convert", tmp_path / "d.svm", "-o", tmp_path / "d.h5", "--features", "100000")[0] == 0
+    args = ["train", tmp_path / "d.h5", "-o", tmp_path / "m.h5", "--epochs", "1", "-q", "--parallel", "average",
+            "--threads", 2]
+    code, _, err = cli(*args, "--memory", "8M")
+    named = err.rsplit("raise --memory to at least ", 1)[-1].split(" ")[0]
+    assert (code, err) == (2, (
+        "sgdcli: error: --memory: 8.0 MiB split between the 2 threads of --parallel average leaves 4.0 MiB each, "
+        f"less than two blocks of one chunk of {tmp_path / 'd.h5'}:X; raise --memory to at least {named} or lower "
+        "--threads\n"))
+    least = int(named.removesuffix("M"))
+    code, _, err = cli(*args, "--memory", f"{least - 1}M")
+    assert code == 2 and err.endswith(f"raise --memory to at least {named} or lower --threads\n"), err
+    assert cli(*args, "--memory", named)[0] == 0

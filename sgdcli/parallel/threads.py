@@ -93,10 +93,12 @@ class ThreadExecutor(LocalExecutor):
         return counted(self.threads, "thread"), [sharing]
 
     def page_shuffle(self, page_rows: int, seed: int, shuffle: bool) -> PageShuffle:
-        try:  # a CSR matrix's windows, cut by their rows
+        try:  # a CSR matrix's windows, cut by their rows; windows of whole read units (Table.unit_rows)
             return super().page_shuffle(page_rows, seed, shuffle)
         except MemoryShort as short:
             raise _split(short, self.memory, self.shards) from None
+        except InputError:  # (its --memory, the share's, would be refused again: a CSR X's unit is y's chunk)
+            raise _shared_short(self.table, self.memory, self.shards) from None
 
     def prepare(self, cfg: KernelConfig, plan: EpochPlan) -> None:
         super().prepare(cfg, plan)
@@ -129,10 +131,16 @@ def _shared_block_rows(table: Table, memory: int, streams: int) -> int:
     except InputError:
         if streams == 1:
             raise
-        raise InputError(f"--memory: {format_size(memory)} split between the {streams} threads of --parallel average "
-                         f"leaves {format_size(memory // streams)} each, less than two blocks of one chunk of "
-                         f"{table.where(table.x_name)}; raise --memory to at least "
-                         f"{whole_mib(_least_shared(table, streams, memory))} or lower --threads") from None
+        raise _shared_short(table, memory, streams) from None
+
+
+def _shared_short(table: Table, memory: int, streams: int) -> InputError:
+    """The refusal of ``memory`` whose share for each of ``streams`` holds no two blocks of one chunk, naming the
+    --memory whose share does (``_least_shared``)."""
+    return InputError(f"--memory: {format_size(memory)} split between the {streams} threads of --parallel average "
+                      f"leaves {format_size(memory // streams)} each, less than two blocks of one chunk of "
+                      f"{table.where(table.x_name)}; raise --memory to at least "
+                      f"{whole_mib(_least_shared(table, streams, memory))} or lower --threads")
 
 
 def _least_shared(table: Table, streams: int, memory: int) -> int:
