@@ -146,6 +146,8 @@ def test_passes_over_csv_text_report_their_rows(tmp_path, text_model):
     for argv, what in ((["predict", model, data, "-o", "-"], "predicting"), (["evaluate", model, data], "evaluating on")):
         code, out, err = cli(*argv)
         assert code == 0 and err.splitlines()[0].endswith(f"{what} {data}: rows counted as they are read"), err
+        # -q: the same results, and nothing on stderr for a cron job to mail every night
+        assert cli(*argv, "-q") == (0, out, "")
 
 
 def test_a_pass_of_unknown_length_says_its_rows_and_rate():

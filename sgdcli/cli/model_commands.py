@@ -9,7 +9,7 @@ import click
 from sgdcli import errors
 from sgdcli.cli import argtext, gates, render
 from sgdcli.cli.params import (columns_options, command, delimiter_option, gate_options, json_option, memory_option,
-                               predict_columns_options, x_option, y_option)
+                               pass_quiet_option, predict_columns_options, x_option, y_option)
 from sgdcli.options import PREDICTION_FORMATS as FORMATS, STDOUT, prediction_format
 from sgdcli.reporting.reporter import counted
 from sgdcli.reporting.plain import PassProgress
@@ -17,6 +17,11 @@ from sgdcli.reporting.plain import PassProgress
 
 def _warn(text: str) -> None:
     render.echo(f"sgdcli: {text}", err=True)
+
+
+def _progress(quiet: bool, what: str) -> PassProgress | None:
+    """The progress lines of a pass over a file, on stderr: none with -q."""
+    return None if quiet else PassProgress(sys.stderr, what)
 
 
 def _predict_settings(model, data, output, format, **params) -> None:  # noqa: A002
@@ -44,8 +49,9 @@ def _predict_settings(model, data, output, format, **params) -> None:  # noqa: A
                                             "proba_<class> columns in text.")
 @delimiter_option
 @memory_option
+@pass_quiet_option
 def predict_cmd(model, data, output, format, x, label_column, features, transpose, allow_unwritten,  # noqa: A002
-                proba, delimiter, memory):
+                proba, delimiter, memory, quiet):
     """Write predictions of MODEL for every row of DATA, in the user's own labels.
 
     DATA is HDF5, or CSV/TSV text (compressed or not; - reads standard
@@ -59,7 +65,7 @@ def predict_cmd(model, data, output, format, x, label_column, features, transpos
         n = sgdcli.predict(model, data, output, x=x, proba=proba, memory=memory, format=format,
                            label_column=label_column, features=features, transpose=transpose,
                            allow_unwritten=allow_unwritten, report=_warn,
-                           progress=PassProgress(sys.stderr, f"predicting {data}"), delimiter=delimiter)
+                           progress=_progress(quiet, f"predicting {data}"), delimiter=delimiter)
     except errors.Terminated as stop:
         if output == STDOUT:  # its rows go out as they are made: no file, but a reader has those before the stop
             stop.left = "the predictions written to standard output are incomplete"
@@ -90,9 +96,10 @@ def _evaluate_settings(fail_under, fail_over, **params) -> list[gates.Gate]:
 @delimiter_option
 @json_option("the metrics")
 @memory_option
+@pass_quiet_option
 @gate_options
 def evaluate_cmd(model, data, x, y, label_column, features, transpose, allow_unwritten, sample_weight, delimiter, json,
-                 memory, fail_under, fail_over):
+                 memory, quiet, fail_under, fail_over):
     """Print the metrics of MODEL on DATA.
 
     Regression: mse, rmse, mae, r2 (huber also huber; quantile also pinball,
@@ -110,7 +117,7 @@ def evaluate_cmd(model, data, x, y, label_column, features, transpose, allow_unw
     sgdcli.configure_runtime()
     result = sgdcli.evaluate(loaded, data, x=x, y=y, memory=memory, label_column=label_column, features=features,
                              transpose=transpose, allow_unwritten=allow_unwritten, report=_warn,
-                             progress=PassProgress(sys.stderr, f"evaluating on {data}"), sample_weight=sample_weight,
+                             progress=_progress(quiet, f"evaluating on {data}"), sample_weight=sample_weight,
                              delimiter=delimiter)
     # one write, as every command's results: a reader that takes a line and goes (| head -1) has them whole
     gates.print_then_enforce(render.json_text(result) if json else

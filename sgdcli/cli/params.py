@@ -117,6 +117,12 @@ def json_option(what: str, shape: str = "one JSON object"):
     return click.option("--json", is_flag=True, help=f"Print {what} as {shape}.")
 
 
+def pass_quiet_option(f):
+    """-q of predict and evaluate, whose one pass over the file says only its progress on stderr."""
+    return click.option("-q", "--quiet", is_flag=True,
+                        help="No progress lines on stderr (warnings and errors still go there).")(f)
+
+
 def memory_option(f):
     """--memory of predict and evaluate, which score blocks in file order: no shuffle, no windows."""
     return click.option("--memory", type=Size(), default=size_text(DEFAULT_MEMORY), show_default=True,
