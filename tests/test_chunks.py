@@ -377,23 +377,24 @@ def test_every_row_of_mapped_chunks_is_read_in_place_wherever_the_chunks_lie(tmp
 
 
 CHUNK_CHECK_PEAK = RSS_SAMPLER + """
-import h5py
 from sgdcli.data.table import Table
 with Table(sys.argv[1]) as table:  # (the interpreter, NumPy, h5py and the table's classes loaded)
-    pass
+    expected = table.Y.read(0, table.n_rows, None).copy()  # the same labels, contiguous
 time.sleep(0.05)
 before = peak[0]
 with Table(sys.argv[2]) as table:
     assert table.Y.layout.read_mode == sys.argv[3], table.Y.layout.read_mode
+    assert (table.Y.read(0, table.n_rows, None) == expected).all()  # int64 as float64: through HDF5
 time.sleep(0.05)
 print(peak[0] - before)
 """
 
 
 def test_the_check_of_a_mapped_index_holds_memory_of_a_few_chunks_not_of_every_chunk(tmp_path):
-    """Opening memory-mapped chunks reads the first row of each through HDF5 (chunks.misplaced), which holds a
-    few KiB for each chunk one read touches: one read of all 65,536 one-row chunks of y took over 400 MiB.  A
-    read touches at most CHECKED_CHUNKS, so opening the file takes a few MiB more than a file of one chunk."""
+    """Opening memory-mapped chunks reads the first row of each through HDF5 (chunks.misplaced), and labels of
+    another type are read through HDF5, which holds a few KiB for each chunk one read touches: one read of all
+    65,536 one-row chunks of y took over 400 MiB.  A read touches at most CHUNKS_PER_READ, so opening the file
+    and reading its labels take a few MiB more than a file of one chunk."""
     X, y = make_problem(n=65_536, d=2)
     small = write_table(tmp_path / "one.h5", X, y)
     with h5py.File(tmp_path / "many.h5", "w") as f:

@@ -54,10 +54,10 @@ class ChunkError(Exception):
 # serve the dataset instead).
 MAX_LOCATED_CHUNKS = 1 << 17
 CHECKED_BYTES = 1 << 20  # first rows of chunks read through HDF5 at a time, to check the index (``misplaced``)
-# and at most this many chunks a read: HDF5 holds a few KiB of bookkeeping for each chunk one read touches, so a
-# read of every chunk's first row at once took memory in proportion to the chunk count (8-row chunks: about
-# 850 MiB for 125,000), outside --memory
-CHECKED_CHUNKS = 1 << 10
+# The most chunks one read through HDF5 touches: HDF5 holds a few KiB of bookkeeping for each, so a read of
+# every chunk's first row at once took memory in proportion to the chunk count (8-row chunks: about 850 MiB
+# for 125,000), and a block of 65,536 rows of 8-row chunks about 54 MiB, outside --memory
+CHUNKS_PER_READ = 1 << 10
 # Where ``chunk_offsets`` puts a chunk its index lists at an offset no int64 holds (a damaged index): past the end
 # of any file, so that no map is built and HDF5's reads report the chunk, as for a truncated file.
 PAST_ANY_FILE = 1 << 62
@@ -146,11 +146,11 @@ def misplaced(ds, offsets: np.ndarray, mapped: np.ndarray) -> int | None:
     damaged key (one flipped byte, found by tests/test_hostile.py) left a chunk that the walk lists and the search
     misses: HDF5 read its rows as the fill value, and a memory map read the bytes stored there, so sgdcli and HDF5
     trained on different rows.  Strided selections read the first row of every chunk, CHECKED_BYTES and at most
-    CHECKED_CHUNKS chunks at a time;
+    CHUNKS_PER_READ chunks at a time;
     the file is opened without a chunk cache (data/hdf5.py), so HDF5 reads those rows alone."""
     rows, n = ds.chunks[0], ds.shape[0]
     row_bytes = int(np.prod(ds.shape[1:], dtype=np.int64)) * ds.dtype.itemsize
-    per = max(1, min(CHECKED_CHUNKS, CHECKED_BYTES // max(row_bytes, 1)))
+    per = max(1, min(CHUNKS_PER_READ, CHECKED_BYTES // max(row_bytes, 1)))
     for k0 in range(0, len(offsets), per):
         k1 = min(k0 + per, len(offsets))
         read = ds[(slice(k0 * rows, min(k1 * rows, n), rows), *(slice(0, c) for c in ds.shape[1:]))]
@@ -161,6 +161,12 @@ def misplaced(ds, offsets: np.ndarray, mapped: np.ndarray) -> int | None:
         if wrong.any():
             return k0 + int(listed[np.argmax(wrong)])
     return None
+
+
+def rows_per_read(ds) -> int | None:
+    """The most rows of ``ds`` that one read through HDF5 takes: CHUNKS_PER_READ row chunks (None: any, for a
+    contiguous dataset)."""
+    return None if ds.chunks is None else CHUNKS_PER_READ * ds.chunks[0]
 
 
 def parallel_decodable(ds) -> bool:
