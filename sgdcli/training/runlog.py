@@ -83,10 +83,14 @@ def warn_few_places(run) -> None:
     places = pages.window_extents
     if not pages.shuffle or places >= FEW_PLACES or pages.window_rows >= pages.n_rows:
         return
-    chunks = table.X.layout.chunks
+    # the dataset whose read units make the runs (X where they tie): labels in tall chunks beside a CSR X, say
+    name, reader = max([(table.x_name, table.X)] + [(n, r) for n, r in ((table.y_name, table.Y),
+                                                                         (table.w_name, table.W)) if r is not None],
+                       key=lambda named: named[1].unit_rows)
+    chunks = reader.layout.chunks if hasattr(reader, "layout") else None
     whole = chunks is not None and pages.extent_rows % chunks[0] == 0
     need = whole_mib(math.ceil(run.opts.memory * 2 * FEW_PLACES / places))
-    text = (f"{table.where(table.x_name)}: --memory {size_text(run.opts.memory)} holds {places} run"
+    text = (f"{table.where(name)}: --memory {size_text(run.opts.memory)} holds {places} run"
             f"{'s' if places > 1 else ''} of {pages.extent_rows:,} rows at a time"
             + (" (whole chunks)" if whole else "") + ", so each stretch of training draws on few places of the "
             "file: rows stored in an order (sorted by label or by time) train worse than shuffled ones; raise "
