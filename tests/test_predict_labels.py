@@ -166,3 +166,21 @@ def test_a_label_column_of_text_pandas_pickles_is_left_out_by_predict(tmp_path):
     assert (code, out) == (2, "")
     assert err.startswith(f"sgdcli: error: --label-column label: column 'label' of {names}:df holds text, not "
                           "numbers;"), err
+
+
+def test_a_frame_whose_label_column_pandas_pickled_is_not_given_its_last_feature_as_the_label(tmp_path):
+    """info and a run without --x named the last numeric column as the label where the column named as labels
+    is text that pandas' fixed format pickled: following that trained on a feature (or was refused as 2,000
+    distinct labels).  They say why the label cannot be read and what to write instead."""
+    pd = need("pandas")
+    need("tables")
+    X, y = make_problem("binary", n=300, d=2, seed=3)
+    path = tmp_path / "names.h5"
+    pd.DataFrame({"a": X[:, 0].astype("f8"), "b": X[:, 1].astype("f8"), "label": np.where(y == 1, "yes", "no")}
+                 ).to_hdf(path, key="df", format="fixed")
+    said = ("a pandas frame of key 'df', whose label column 'label' is text that pandas' fixed format pickles, which "
+            "sgdcli does not read; write the frame with format='table'")
+    code, out, err = cli("info", path)
+    assert code == 0 and f"looks like {said}\n" in out and "--label-column" not in out, out
+    assert cli("train", path, "-o", tmp_path / "m.h5") == (
+        2, "", f"sgdcli: error: {path}:X: no such dataset or group; this looks like {said}\n")

@@ -231,4 +231,8 @@ def pandas_options(f: h5py.File, frames: list[str], series: list[str]) -> tuple[
                      f"{', ...' if len(keys) > LISTED else ''}; --x names the one to read)")
     if beside and not any(c.lower() in LABEL_NAMES for c in columns):
         return producer, {"x": key, "y": beside[0]}
+    pickled = [n for n, r in found.text.items() if r is None and n.lower() in LABEL_NAMES]
+    if pickled and not any(c.lower() in LABEL_NAMES for c in columns):  # not the last feature in its place
+        return (f"{producer} of key {key!r}, whose label column {pickled[0]!r} is text that pandas' fixed format "
+                "pickles, which sgdcli does not read; write the frame with format='table'"), {}
     return producer, {"x": key, "label_column": label_of(columns)}
