@@ -37,10 +37,10 @@ def step(cfg, W, G, slots, count, t, lr):
     (the last column): l2·w joins the gradient, and L1 is a proximal step
     after the update (``_shrink``), which lands weights on exactly zero where
     the subgradient l1·sign(w) would overshoot it at every step and hover
-    there.  ``G`` is zeroed for the next batch.  The bias's
-    gradient is multiplied by ``cfg.bias_times``: for sgd, momentum and
-    nesterov, whose steps are linear in the gradient, that is the bias's own
-    rate, which --lr auto keeps free of the penalty's curvature (1 otherwise).
+    there.  ``G`` is zeroed for the next batch.  The bias's gradient is
+    multiplied by ``cfg.bias_times``: for sgd, momentum and nesterov, whose
+    steps are linear in the gradient, that is the bias's own rate, which --lr
+    auto keeps free of the penalty's curvature (1 otherwise).
 
     Each pass below is a plain loop over the parameters with the optimizer
     chosen outside it, so LLVM vectorizes it: with the choice inside the loop,

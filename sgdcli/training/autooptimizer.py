@@ -13,8 +13,8 @@ uncentred sparse rows far faster than sgd, so auto is nesterov on sparse
 input too, except under ``--l1``, whose cumulative penalty lands sgd's
 weights on exactly zero in O(nonzeros) a step, where the other rules' L1
 step is on every weight (and at ``--momentum 0`` on many columns, where
-nesterov is sgd stepping on every weight).  ``--average`` steps on every weight whatever the rule, so with it
-auto is nesterov.  ``bench/sparse_optimizer.py`` measures both sides: the
+nesterov is sgd stepping on every weight).  ``--average`` steps on every
+weight whatever the rule, so with it auto is nesterov.  ``bench/sparse_optimizer.py`` measures both sides: the
 gap above the optimum and an epoch's time.
 
 With ``--init-optimizer``, which carries the initial model's optimizer state
