@@ -55,6 +55,7 @@ CSV_ENGINES = ("auto", "python", "pyarrow")
 PREDICTION_FORMATS = ("hdf5", "csv", "tsv")  # of predict -o
 PREDICTION_EXTENSIONS = {".h5": "hdf5", ".hdf5": "hdf5", ".hdf": "hdf5", ".csv": "csv", ".tsv": "tsv"}
 STDOUT = "-"  # predict -o -: CSV on standard output
+MAX_L2 = 2.0**1022  # --l2 below this: a stable rate is under 1/l2, which beyond it is subnormal (float64)
 MAX_CLASSES = 1000  # distinct labels of a classifier: more looks like a regression target
 
 DEFAULT_X, DEFAULT_Y = "X", "y"  # the datasets train, predict and evaluate read unless told
@@ -289,6 +290,9 @@ class TrainOptions:
             value = getattr(self, name)
             if not (math.isfinite(value) and value >= 0):
                 bad(name, f"must be a finite number >= 0, got {value}")
+        if self.l2 >= MAX_L2:
+            bad("l2", f"must be below {MAX_L2:.3g} (beyond it the largest stable rate, about 1/l2, is a subnormal "
+                      f"number), got {self.l2}")
         for name in ("momentum", "beta1", "beta2"):
             value = getattr(self, name)
             if not (0 <= value < 1):

@@ -315,6 +315,16 @@ def test_a_penalty_that_overshoots_by_itself_is_named_when_training_diverges(tmp
                           "zero at each step: lower --l2 or --lr until their product is well under 1")
 
 
+def test_an_l2_whose_stable_rates_are_subnormal_is_refused(tmp_path, binary_file):
+    """--l2 1.7e308 under --lr auto "diverged" and advised a smaller --lr: the rate 1/l2 is below float64's
+    smallest normal number from 2^1022 on, the last --l2 taken."""
+    args = ["train", binary_file, "-o", tmp_path / "m.h5", "--epochs", "1", "-q"]
+    assert cli(*args, "--l2", "1.7e308") == (2, "", "sgdcli: error: --l2: must be below 4.49e+307 (beyond it the "
+                                             "largest stable rate, about 1/l2, is a subnormal number), got 1.7e+308\n")
+    assert cli(*args, "--l2", str(2.0**1022))[0] == 2
+    assert cli(*args, "--l2", str(2.0**1021))[0] == 0
+
+
 def test_a_run_that_diverges_after_a_checkpoint_removes_it(tmp_path):
     """Resumed with the same options it diverges again, bit for bit; with a smaller --lr, as the message says,
     --resume refused it ("made with other options"), so a nightly --resume job failed until it was removed."""
