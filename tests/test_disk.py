@@ -2,12 +2,13 @@
 
 import errno
 import os
+import shutil
 import subprocess
 
 import numpy as np
 import pytest
 
-from conftest import make_problem, run_process, short_fits, write_table
+from conftest import cli, make_problem, run_process, short_fits, write_table
 
 
 @pytest.fixture
@@ -61,11 +62,7 @@ def test_full_disk_leaves_no_partial_output(tiny_fs, tmp_path):
 def test_generate_says_a_disk_without_room_before_it_writes(monkeypatch, tmp_path, layout, stored_rows):
     """An uncompressed file's size is known before it is begun: float32 X and 8-byte labels, each chunk written
     whole.  With a byte less free than that, the disk is named before anything is written, not as "No space
-    left on device" once it is full (a --rows 10^10 run wrote for an hour first)."""
-    import shutil
-
-    from conftest import cli
-
+    left on device" once it is full."""
     need = stored_rows * (4 * 10 + 8)
     code, _, err = cli("generate", tmp_path / "g.h5", "--rows", "100000", "--features", "10", *layout)
     assert code == 0, err
