@@ -75,10 +75,9 @@ def objective(model: str, W: np.ndarray, X: np.ndarray, y: np.ndarray, l1=0.0, l
     return float(mean + 0.5 * l2 * (w**2).sum() + l1 * np.abs(w).sum())
 
 
-def batch_gradient(model, W, X, y, rows, l1=0.0, l2=0.0, sw=None, divisor=None):
+def batch_gradient(model, W, X, y, rows, l2=0.0, sw=None, divisor=None):
     """The sum over ``rows`` of the rows' loss gradients (each times its weight ``sw[i]``) over ``divisor`` (None:
-    their count, the mean), plus --l2's and, given ``l1``, --l1's subgradient l1·sign(w) (the kernels apply
-    --l1 as ``Optimizer``'s proximal step instead)."""
+    their count, the mean), plus --l2's (--l1 is ``Optimizer``'s proximal step)."""
     G = np.zeros_like(W)
     for i in rows:
         x = X[i].astype(np.float64)
@@ -87,7 +86,7 @@ def batch_gradient(model, W, X, y, rows, l1=0.0, l2=0.0, sw=None, divisor=None):
         G[:, :-1] += np.outer(g, x)
         G[:, -1] += g
     G /= len(rows) if divisor is None else divisor
-    G[:, :-1] += l2 * W[:, :-1] + l1 * np.sign(W[:, :-1])
+    G[:, :-1] += l2 * W[:, :-1]
     return G
 
 

@@ -87,7 +87,7 @@ def warn_few_places(run) -> None:
     name, reader = max([(table.x_name, table.X)] + [(n, r) for n, r in ((table.y_name, table.Y),
                                                                          (table.w_name, table.W)) if r is not None],
                        key=lambda named: named[1].unit_rows)
-    chunks = reader.layout.chunks if hasattr(reader, "layout") else None
+    chunks = reader.layout.chunks
     whole = chunks is not None and pages.extent_rows % chunks[0] == 0
     need = whole_mib(math.ceil(run.opts.memory * 2 * FEW_PLACES / places))
     text = (f"{table.where(name)}: --memory {size_text(run.opts.memory)} holds {places} run"
