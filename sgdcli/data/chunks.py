@@ -163,6 +163,27 @@ def misplaced(ds, offsets: np.ndarray, mapped: np.ndarray) -> int | None:
     return None
 
 
+def capped(ds, spans: list[tuple[int, int]], axis: int = 0):
+    """The sorted, disjoint ``spans`` of ``ds`` along ``axis`` in groups that each touch at most CHUNKS_PER_READ
+    chunks along it, a span that touches more cut at chunk boundaries: a read per group, whatever the chunks'
+    size (one group for a contiguous dataset)."""
+    if ds.chunks is None:
+        yield spans
+        return
+    rows, group, touched = ds.chunks[axis], [], 0
+    for a, b in spans:
+        while a < b:
+            if touched == CHUNKS_PER_READ:
+                yield group
+                group, touched = [], 0
+            end = min(b, (a // rows + CHUNKS_PER_READ - touched) * rows)
+            group.append((a, end))
+            touched += (end - 1) // rows - a // rows + 1
+            a = end
+    if group:
+        yield group
+
+
 def rows_per_read(ds) -> int | None:
     """The most rows of ``ds`` that one read through HDF5 takes: CHUNKS_PER_READ row chunks (None: any, for a
     contiguous dataset)."""

@@ -86,14 +86,10 @@ class Source:
         return self.read_spans([(start, stop)])
 
     def read_spans(self, spans: list[tuple[int, int]]) -> np.ndarray:
-        """The rows of the sorted, disjoint ``spans``, laid end to end, (rows × width): one HDF5 read for all;
-        in the dataset's own type, or decoded where it is CF-packed."""
+        """The rows of the sorted, disjoint ``spans``, laid end to end, (rows × width): one union read
+        (``read_union``); in the dataset's own type, or decoded where it is CF-packed."""
         try:
-            if len(spans) == 1:
-                (a, b), = spans
-                block = self._columns_of(self.ds[:, a:b] if self.row_axis else self.ds[a:b])
-            else:
-                block = self._columns_of(read_union(self.ds, spans, self.row_axis))
+            block = self._columns_of(read_union(self.ds, spans, self.row_axis))
         except (OSError, RuntimeError, ValueError, TypeError, KeyError) as exc:
             missing = layout_mod.unavailable_filter(self.ds)  # HDF5's own text names neither filter nor dataset
             raise InputError(f"{where_of(self.ds)}: " + (missing or f"cannot read rows {spans[0][0]}-{spans[-1][1]} "
@@ -106,18 +102,27 @@ class Source:
 
 
 def read_union(ds: h5py.Dataset, spans: list[tuple[int, int]], axis: int) -> np.ndarray:
-    """The rows (along ``axis``) of the sorted, disjoint ``spans`` of ``ds``, as stored, in one read: a union of
-    hyperslabs, so HDF5 makes one pass for many runs of rows instead of a call each."""
-    space = ds.id.get_space()
-    space.select_none()
+    """The rows (along ``axis``) of the sorted, disjoint ``spans`` of ``ds``, as stored, laid end to end: a union
+    of hyperslabs per read, so HDF5 makes one pass for many runs of rows instead of a call each, and a read per
+    CHUNKS_PER_READ chunks (``chunks.capped``), as HDF5 holds bookkeeping for every chunk a read touches."""
     shape = tuple(int(s) for s in ds.shape)
-    for a, b in spans:
-        start = tuple(a if i == axis else 0 for i in range(len(shape)))
-        count = tuple(b - a if i == axis else s for i, s in enumerate(shape))
-        space.select_hyperslab(start, count, op=h5py.h5s.SELECT_OR)
-    out_shape = tuple(sum(b - a for a, b in spans) if i == axis else s for i, s in enumerate(shape))
+
+    def along(value, others):
+        return tuple(value if i == axis else others(i) for i in range(len(shape)))
+
+    out_shape = along(sum(b - a for a, b in spans), lambda i: shape[i])
     out = np.empty(out_shape, dtype=ds.dtype)
-    ds.id.read(h5py.h5s.create_simple(out_shape), space, out)
+    at = 0
+    for group in chunks.capped(ds, [(a, b) for a, b in spans if b > a], axis):
+        space = ds.id.get_space()
+        space.select_none()
+        for a, b in group:
+            space.select_hyperslab(along(a, lambda i: 0), along(b - a, lambda i: shape[i]), op=h5py.h5s.SELECT_OR)
+        memory = h5py.h5s.create_simple(out_shape)
+        n = sum(b - a for a, b in group)
+        memory.select_hyperslab(along(at, lambda i: 0), along(n, lambda i: shape[i]))
+        ds.id.read(memory, space, out)
+        at += n
     return out
 
 
