@@ -193,7 +193,8 @@ def test_under_parallel_average_windows_of_a_csr_file_of_tall_chunks_are_refused
         tmp_path):
     """A CSR file as convert writes it (indptr and y in chunks of 65,536 rows), its windows whole chunks: each
     thread's share of --memory must hold two of them.  The refusal named the share as if it were --memory and
-    the least --memory for one thread, and the --memory it named was refused again, naming itself."""
+    the least --memory for one thread, and the --memory it named was refused again, naming itself.  It named X,
+    and a single thread's "(65536 rows × 100000 features)", where y's chunks (X is CSR) make the windows."""
     rng = np.random.default_rng(0)
     cols = rng.choice(np.arange(1, 1000), 70_000) + np.array([[0], [1]])
     (tmp_path / "d.svm").write_text("".join(f"{i % 2} {a}:0.5 {b}:1.5\n" for i, (a, b) in enumerate(cols.T)))
@@ -204,9 +205,14 @@ def test_under_parallel_average_windows_of_a_csr_file_of_tall_chunks_are_refused
     named = err.rsplit("raise --memory to at least ", 1)[-1].split(" ")[0]
     assert (code, err) == (2, (
         "sgdcli: error: --memory: 8.0 MiB split between the 2 threads of --parallel average leaves 4.0 MiB each, "
-        f"less than two blocks of one chunk of {tmp_path / 'd.h5'}:X; raise --memory to at least {named} or lower "
+        f"less than two blocks of one chunk of {tmp_path / 'd.h5'}:y; raise --memory to at least {named} or lower "
         "--threads\n"))
     least = int(named.removesuffix("M"))
     code, _, err = cli(*args, "--memory", f"{least - 1}M")
     assert code == 2 and err.endswith(f"raise --memory to at least {named} or lower --threads\n"), err
     assert cli(*args, "--memory", named)[0] == 0
+    code, _, err = cli(*args[:-4], "--memory", "4M")
+    one = err.rsplit("raise --memory to at least ", 1)[-1].strip()
+    assert (code, err) == (2, f"sgdcli: error: --memory: 4.0 MiB cannot hold 2 blocks of one chunk of {tmp_path / 'd.h5'}"
+                              f":y (65,536 rows); raise --memory to at least {one}\n")
+    assert cli(*args[:-4], "--memory", one)[0] == 0 and int(one.removesuffix("M")) in (least // 2, least // 2 + 1)

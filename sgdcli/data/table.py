@@ -38,25 +38,6 @@ BUFFERS = 2  # the block being trained on and the one being read ahead
 ROW_BOOKKEEPING = 80
 
 
-def columns_of(path, x: str, transpose: bool = False) -> tuple[list[str] | None, dict[str, str]]:
-    """The names of the feature columns that ``x`` of ``path`` holds, all of them, and of its other columns
-    with what each holds (text, a datetime, an index level), without reading any (data/producers.py
-    ``column_names``); (None, {}) for a CSR matrix, whose columns are known by position only."""
-    path = os.fspath(path)
-    f = hdf5.open_file(path)
-    try:
-        with hdf5.reading(path):
-            if is_csr(producers.lookup(f, x, "dataset or group")):  # by position, unless named (AnnData's var)
-                try:
-                    width = CsrReader(f[x]).width
-                except InputError:
-                    return None, {}
-                return featurenames.column_names(f[x], width), {}
-            return producers.column_names(f, x, transpose)
-    finally:
-        f.close()
-
-
 class Table:
     """X (rows × features) and, optionally, y (rows) of one HDF5 file.
 
@@ -299,21 +280,28 @@ class Table:
         rows = memory // per_row
         chunk = self.chunk_rows if unit is None else unit
         if rows < chunk:
-            need = chunk * per_row
-            raise InputError(
-                f"--memory: {memory / 2**20:.1f} MiB cannot hold {BUFFERS} blocks of one chunk of "
-                f"{self.where(self.x_name)} ({chunk} rows × {self.n_features} features); "
-                f"raise --memory to at least {whole_mib(need)}"
-            )
+            name = self.tallest_unit()[0] if chunk > self.chunk_rows else self.x_name
+            dense = f" × {self.n_features:,} features" if name == self.x_name and not self.sparse else ""
+            raise InputError(f"--memory: {memory / 2**20:.1f} MiB cannot hold {BUFFERS} blocks of one chunk of "
+                             f"{self.where(name)} ({chunk:,} rows{dense}); raise --memory to at least "
+                             f"{whole_mib(chunk * per_row)}")
         rows = rows // chunk * chunk
         return int(min(rows, _round_up(self.n_rows, chunk)))
 
     @property
     def unit_rows(self) -> int:
         """Rows best read together, for X and y both: 1 where both can be read anywhere in place."""
-        units = [self.X.unit_rows] + [c.unit_rows for c in (self.Y, self.W) if c is not None]
+        units = [reader.unit_rows for _, reader in self.readers()]
         lcm = math.lcm(*units)
         return lcm if lcm <= 8 * max(units) else max(units)
+
+    def readers(self) -> list[tuple[str, object]]:
+        """X, and y and the weights where opened, each with its name."""
+        return [(n, r) for n, r in ((self.x_name, self.X), (self.y_name, self.Y), (self.w_name, self.W)) if r is not None]
+
+    def tallest_unit(self) -> tuple[str, object]:
+        """The reader (and its name) whose read units are the tallest, which make the table's runs: X where they tie."""
+        return max(self.readers(), key=lambda named: named[1].unit_rows)
 
     def page_shuffle(self, memory: int, page_rows: int, seed: int, shuffle: bool) -> PageShuffle:
         """The page shuffle of this table's rows, two windows of it in ``memory`` (data/shuffle.py).

@@ -18,7 +18,8 @@ from sgdcli.namelists import split_names
 from sgdcli.data.prefetch import Block, stream_blocks
 from sgdcli.data.pandasframes import why_left_out
 from sgdcli.data.columnindex import numbered
-from sgdcli.data.table import Table, columns_of
+from sgdcli.data.filecolumns import columns_of
+from sgdcli.data.table import Table
 from sgdcli.data.where import where_in
 from sgdcli.errors import InputError, RuntimeFailure, refuse_pipe
 from sgdcli.fieldtypes import checked_arguments

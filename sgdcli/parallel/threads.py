@@ -139,8 +139,13 @@ def _shared_short(table: Table, memory: int, streams: int) -> InputError:
     --memory whose share does (``_least_shared``)."""
     return InputError(f"--memory: {format_size(memory)} split between the {streams} threads of --parallel average "
                       f"leaves {format_size(memory // streams)} each, less than two blocks of one chunk of "
-                      f"{table.where(table.x_name)}; raise --memory to at least "
+                      f"{table.where(_tallest(table))}; raise --memory to at least "
                       f"{whole_mib(_least_shared(table, streams, memory))} or lower --threads")
+
+
+def _tallest(table: Table) -> str:
+    """The name of the dataset whose chunks set the height of the blocks (y's chunks beside a CSR X, say)."""
+    return table.tallest_unit()[0] if table.unit_rows > table.chunk_rows else table.x_name
 
 
 def _least_shared(table: Table, streams: int, memory: int) -> int:

@@ -83,10 +83,7 @@ def warn_few_places(run) -> None:
     places = pages.window_extents
     if not pages.shuffle or places >= FEW_PLACES or pages.window_rows >= pages.n_rows:
         return
-    # the dataset whose read units make the runs (X where they tie): labels in tall chunks beside a CSR X, say
-    name, reader = max([(table.x_name, table.X)] + [(n, r) for n, r in ((table.y_name, table.Y),
-                                                                         (table.w_name, table.W)) if r is not None],
-                       key=lambda named: named[1].unit_rows)
+    name, reader = table.tallest_unit()  # labels in tall chunks beside a CSR X, say
     chunks = reader.layout.chunks
     whole = chunks is not None and pages.extent_rows % chunks[0] == 0
     need = whole_mib(math.ceil(run.opts.memory * 2 * FEW_PLACES / places))

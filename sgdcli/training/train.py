@@ -19,7 +19,8 @@ import os
 from sgdcli.data.atomic import atomic_output, check_writable, written_path
 from sgdcli.data.identity import FileIdentity
 from sgdcli.data.columnindex import numbered
-from sgdcli.data.table import Table, columns_of
+from sgdcli.data.filecolumns import columns_of
+from sgdcli.data.table import Table
 from sgdcli.errors import DivergedError, InputError, Interrupted
 from sgdcli.fieldtypes import check_instance
 from sgdcli.model import inference

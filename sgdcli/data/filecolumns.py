@@ -1,0 +1,29 @@
+"""The feature columns a file holds, listed without reading a row: what predict, evaluate and --val match a
+model's features against by name."""
+
+from __future__ import annotations
+
+import os
+
+from sgdcli.data import featurenames, hdf5, producers
+from sgdcli.data.sparse import CsrReader, is_csr
+from sgdcli.errors import InputError
+
+
+def columns_of(path, x: str, transpose: bool = False) -> tuple[list[str] | None, dict[str, str]]:
+    """The names of the feature columns that ``x`` of ``path`` holds, all of them, and of its other columns
+    with what each holds (text, a datetime, an index level), without reading any (data/producers.py
+    ``column_names``); (None, {}) for a CSR matrix, whose columns are known by position only."""
+    path = os.fspath(path)
+    f = hdf5.open_file(path)
+    try:
+        with hdf5.reading(path):
+            if is_csr(producers.lookup(f, x, "dataset or group")):  # by position, unless named (AnnData's var)
+                try:
+                    width = CsrReader(f[x]).width
+                except InputError:
+                    return None, {}
+                return featurenames.column_names(f[x], width), {}
+            return producers.column_names(f, x, transpose)
+    finally:
+        f.close()
