@@ -199,3 +199,25 @@ def test_a_write_that_fails_mid_run_is_exit_1_not_a_refused_path(monkeypatch, tm
     assert proc.stderr.splitlines()[-1] == (f"sgdcli: error: {option} {path}: write failed: No such file or directory "
                                             f"(making its temporary file in {out}); nothing was written")
     assert "Traceback" not in proc.stderr and not out.exists()
+
+
+@pytest.mark.parametrize("dtype,itemsize", [("float32", 4), ("float64", 8)])
+def test_convert_of_a_npy_file_says_a_disk_without_room_before_it_writes(monkeypatch, tmp_path, dtype, itemsize):
+    """An uncompressed dense conversion of a .npy file is the one whose size is known before it begins: X in
+    --dtype and 8-byte labels a row, in chunks written whole (30,000 rows: 4 chunks of 10,000)."""
+    X = np.random.default_rng(0).standard_normal((30_000, 11))
+    np.save(tmp_path / "a.npy", X)
+    args = ["--label-column", "10", "--dtype", dtype, "--chunk-rows", "10000"]
+    need = 30_000 * (10 * itemsize + 8)
+    code, _, err = cli("convert", tmp_path / "a.npy", "-o", tmp_path / "g.h5", *args)
+    assert code == 0, err
+    assert need <= (tmp_path / "g.h5").stat().st_size < need + 64 * 1024  # the estimate is the file's size
+    usage = shutil.disk_usage(tmp_path)
+    monkeypatch.setattr(shutil, "disk_usage", lambda path: usage._replace(free=need - 1))
+    code, out, err = cli("convert", tmp_path / "a.npy", "-o", tmp_path / "h.h5", *args)
+    assert (code, out) == (1, "")
+    assert err == (f"sgdcli: error: -o {tmp_path / 'h.h5'}: the file will take about {need / 2**20:.1f} MiB, "
+                   f"and its filesystem has {(need - 1) / 2**20:.1f} MiB free; make room there, or write it "
+                   "elsewhere\n")
+    assert sorted(os.listdir(tmp_path)) == ["a.npy", "g.h5"]
+    assert cli("convert", tmp_path / "a.npy", "-o", tmp_path / "h.h5", *args, "--compression", "gzip")[0] == 0

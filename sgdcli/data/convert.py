@@ -22,7 +22,8 @@ import re
 
 import numpy as np
 
-from sgdcli.data import textfiles, valuerange, writers
+from sgdcli.data import storage, textfiles, valuerange, writers
+from sgdcli.data.atomic import check_space
 from sgdcli.data import csvcolumns
 from sgdcli.data.convertsettings import PYARROW_REFUSES, SPARSE_FORMATS, checked
 from sgdcli.data.csvtext import (ArrowGaveUp, arrow_blocks, csv_blocks, csv_layout, encoding_of, hashed_blocks,
@@ -79,7 +80,11 @@ def convert(input, output, *, fmt: str | None = None, label_column: str | None =
         sparse = fmt in SPARSE_FORMATS or hasher is not None
     names = hashed = None
     if fmt == "npy":
-        blocks, width = _npy_blocks(input, y, label_column, block_rows)
+        blocks, width, n = _npy_blocks(input, y, label_column, block_rows)
+        if compression == "none" and not sparse:  # the one size known before the work: X and y's 8 bytes a row
+            row_bytes = width * np.dtype(dtype).itemsize
+            chunk = chunk_rows or storage.chunk_rows_for(width, np.dtype(dtype).itemsize)
+            check_space(output, -(-n // chunk) * chunk * (row_bytes + 8))  # (each chunk written whole)
     elif fmt in SPARSE_FORMATS:
         blocks, width = _text_blocks(input, fmt, hasher, features, sparse, block_rows, bad_rows,
                                      0 if zero_based else 1, valuerange.STORED[dtype])
@@ -251,4 +256,4 @@ def _npy_blocks(path, y_path, label_column, block_rows):
             yb = np.asarray(Y[start:start + block_rows], dtype=np.float64) if Y is not None else part[:, label].astype(np.float64)
             yield part[:, feature_cols], yb, 0
 
-    return blocks(), len(feature_cols)
+    return blocks(), len(feature_cols), len(X)
