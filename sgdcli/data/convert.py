@@ -82,9 +82,9 @@ def convert(input, output, *, fmt: str | None = None, label_column: str | None =
     if fmt == "npy":
         blocks, width, n = _npy_blocks(input, y, label_column, block_rows)
         if compression == "none" and not sparse:  # the one size known before the work: X and y's 8 bytes a row
-            row_bytes = width * np.dtype(dtype).itemsize
-            chunk = chunk_rows or storage.chunk_rows_for(width, np.dtype(dtype).itemsize)
-            check_space(output, -(-n // chunk) * chunk * (row_bytes + 8))  # (each chunk written whole)
+            itemsize = np.dtype(dtype).itemsize
+            chunk = chunk_rows or storage.chunk_rows_for(width, itemsize)
+            check_space(output, storage.stored_bytes(n, chunk, width * itemsize + 8))
     elif fmt in SPARSE_FORMATS:
         blocks, width = _text_blocks(input, fmt, hasher, features, sparse, block_rows, bad_rows,
                                      0 if zero_based else 1, valuerange.STORED[dtype])

@@ -125,9 +125,8 @@ def _layout(output, task, rows, features, classes, noise, seed, data_seed, chunk
     if wide and not contiguous:
         raise InputError(f"--features {features}: a row of X is {format_size(4 * features)} as float32, and "
                          f"{OLD_HDF5} reads no chunk of 4 GiB or more; lower --features, or store X --contiguous")
-    if probe and compression == "none":  # X's float32 and y's 8 bytes a row, a chunk written whole
-        stored = -(-rows // chunk_rows) * chunk_rows if chunk_rows else rows
-        check_space(output, stored * (4 * features + 8), "OUTPUT")
+    if probe and compression == "none":  # X's float32 and y's 8 bytes a row
+        check_space(output, storage.stored_bytes(rows, chunk_rows, 4 * features + 8), "OUTPUT")
     return k, chunk_rows, block
 
 

@@ -13,6 +13,12 @@ def chunk_rows_for(width: int, itemsize: int) -> int:
     return 1 << (target.bit_length() - 1)
 
 
+def stored_bytes(rows: int, chunk_rows: int | None, row_bytes: int) -> int:
+    """Bytes that ``rows`` rows of ``row_bytes`` take uncompressed in chunks of ``chunk_rows`` (None: contiguous):
+    the last chunk is allocated whole."""
+    return (-(-rows // chunk_rows) * chunk_rows if chunk_rows else rows) * row_bytes
+
+
 def compression_filters(compression: str) -> dict:
     """h5py's ``create_dataset`` keywords for --compression none, gzip (level 1: decoding speed over size) or lzf."""
     if compression == "none":
