@@ -68,7 +68,7 @@ class Run:
         run_options = {**opts.as_dict(), "threads": executor.threads, **executor.run_options()}
         self.fingerprints = (run_options, ckpt_mod.fingerprint(table, val_table, self.init))
         saved = resume.load(self) if control.resume else None  # checked against the run, or removed
-        self.clock = warmstart.optimizer_clock(self.init, opts.optimizer) if opts.init_optimizer else 0
+        self.clock = warmstart.optimizer_clock(self.init, opts.optimizer, table.sparse) if opts.init_optimizer else 0
         facts = setup.learn(table, val_table, opts, saved, self.init, self._pass, reporter.message, self._check_stop)
         self.labels, self.n_train, self.n_bad = facts.labels, facts.n_train, facts.n_bad
         self.mean, self.std, self.weighting = facts.mean, facts.std, facts.weighting
@@ -197,9 +197,12 @@ class Run:
 
     def kept_params(self) -> np.ndarray:
         """The weights of the model the run keeps (outputs × features + 1, standardized): the best epoch's where
-        early stopping recorded one, else the last state's (or their average)."""
+        early stopping recorded one, else the last state's (or their average); a warm start's own before any
+        update (--epochs 0: with --init-optimizer, the state holds the last iterate of a model that averaged)."""
         if self.stopper is not None and self.stopper.best_params is not None:
             return self.stopper.best_params
+        if self.init is not None and self.state.iterations == 0:
+            return warmstart.weights(self.init, self.mean, self.std)
         return self.state.params(self.opts.average)
 
     def sample_weights_of(self, labels: np.ndarray) -> np.ndarray | None:
