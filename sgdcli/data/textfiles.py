@@ -20,27 +20,47 @@ from isal import igzip
 from sgdcli.errors import InputError, first_line, missing_extra
 
 
+def _bz2_open(path, mode="rb", **text):
+    return _open_streams(path, mode, text, bz2.BZ2Decompressor, PIECE)
+
+
+def _xz_open(path, mode="rb", **text):
+    return _open_streams(path, mode, text, lzma.LZMADecompressor, PIECE, b"\0")
+
+
 def _zstd_open(path, mode="rb", **text):
     try:
         import zstandard
     except ImportError:
         raise missing_extra(f"{path}: reading Zstandard", "the zstandard package", "zst") from None
-    stream = io.BufferedReader(_ZstdFrames(zstandard.ZstdDecompressor(), open(path, "rb")), _ZSTD_READ)
+    return _open_streams(path, mode, text, zstandard.ZstdDecompressor().decompressobj, ZSTD_PIECE)
+
+
+def _open_streams(path, mode: str, text: dict, new, piece: int, padding: bytes = b""):
+    """``path`` as a file of ``new()``'s streams one after another (``_Streams``), bytes or (``mode`` "rt") text."""
+    stream = io.BufferedReader(_Streams(new, open(path, "rb"), piece, padding), READ_BYTES)
     return stream if mode == "rb" else io.TextIOWrapper(stream, **text)
 
 
-_ZSTD_READ = 1 << 20  # compressed bytes read at a time, and the buffer the readers take decoded text from
+READ_BYTES = 1 << 20  # the buffer the readers take decoded text from
+# Compressed bytes given to a decompressor at a time.  Zstandard's decompressor returns all it decodes of them,
+# up to 32 KiB a byte (a run of one byte takes 4 bytes a 128 KiB block), so it is given few: a read of 1 MiB of a
+# file of runs held 409 MiB.  bz2's and lzma's stop at the size asked for.
+ZSTD_PIECE, PIECE = 1 << 10, 1 << 16
 
 
-class _ZstdFrames(io.RawIOBase):
-    """The decoded bytes of a Zstandard file's frames, one after another, and an EOFError where the file
-    ends inside a frame, as gzip's, bz2's and lzma's readers raise.  The zstandard package's own reader
-    returns a cut file's bytes up to the cut with no error, so a download cut at a line's end converted
-    silently into a shorter file."""
+class _Streams(io.RawIOBase):
+    """The decoded bytes of a file of compressed streams one after another (bz2, xz, Zstandard frames: files
+    concatenated), no more at a time than asked for, whatever the compression ratio; an EOFError where the file
+    ends inside a stream, and the decompressor's error where the bytes after a stream are not one (``padding``
+    bytes between them aside: xz's stream padding).  The standard library's bz2 and lzma readers end the file
+    without a word at bytes after a stream that are not one (a second file damaged), and the zstandard
+    package's reader returned a cut file's bytes up to the cut, so files converted silently into shorter ones."""
 
-    def __init__(self, decompressor, fh):
-        self._decompressor, self._fh = decompressor, fh
-        self._frame = None  # the decompressor of the frame being read
+    def __init__(self, new, fh, piece: int, padding: bytes):
+        self._new, self._fh, self._piece, self._padding = new, fh, piece, padding
+        self._stream = None  # the decompressor of the stream being read
+        self._input = b""  # compressed bytes not yet given to it
         self._decoded, self._at = b"", 0
 
     def readable(self):
@@ -48,18 +68,24 @@ class _ZstdFrames(io.RawIOBase):
 
     def readinto(self, buffer):
         while self._at == len(self._decoded):
-            data = self._fh.read(_ZSTD_READ)
-            if not data:
-                if self._frame is not None and not self._frame.eof:
-                    raise EOFError("a Zstandard frame cut short")
-                return 0
-            decoded = []
-            while data:
-                if self._frame is None or self._frame.eof:
-                    self._frame = self._decompressor.decompressobj()
-                decoded.append(self._frame.decompress(data))
-                data = self._frame.unused_data if self._frame.eof else b""
-            self._decoded, self._at = b"".join(decoded), 0
+            stream = self._stream
+            if not self._input and (stream is None or stream.eof or getattr(stream, "needs_input", True)):
+                self._input = self._fh.read(self._piece)
+                if not self._input:
+                    if stream is not None and not stream.eof:
+                        raise EOFError("compressed data cut short")
+                    return 0
+            if stream is None or stream.eof:
+                self._input = self._input.lstrip(self._padding) if self._padding else self._input
+                if not self._input:
+                    continue
+                stream = self._stream = self._new()
+            data, self._input = self._input, b""
+            decoded = (stream.decompress(data, len(buffer)) if hasattr(stream, "needs_input")
+                       else stream.decompress(data))
+            self._decoded, self._at = decoded, 0
+            if stream.eof:
+                self._input = stream.unused_data
         n = min(len(buffer), len(self._decoded) - self._at)
         buffer[:n] = memoryview(self._decoded)[self._at:self._at + n]
         self._at += n
@@ -70,7 +96,7 @@ class _ZstdFrames(io.RawIOBase):
         super().close()
 
 
-COMPRESSIONS = {".gz": igzip.open, ".bz2": bz2.open, ".xz": lzma.open, ".zst": _zstd_open}
+COMPRESSIONS = {".gz": igzip.open, ".bz2": _bz2_open, ".xz": _xz_open, ".zst": _zstd_open}
 
 
 # The formats convert reads, by extension (after a compression suffix).
