@@ -319,6 +319,25 @@ def test_colliding_features_add_with_their_signs(tmp_path):
     assert got[1].nnz == 1 and got[1, column] == (-5.0 if negative else 5.0)
 
 
+def test_a_vw_word_against_the_bar_is_the_tag_as_vowpal_wabbit_reads_it(tmp_path):
+    """Vowpal Wabbit's parser (parse_example.cc) takes the last word before the '|' for the tag where it touches
+    the '|' or begins with an apostrophe: row ids written against the bar became importance weights (and
+    convert advised --sample-weight w), or a "base prediction" that stopped the conversion."""
+    (tmp_path / "t.vw").write_text("1 12345|f a\n0 2 777|f b\n1 0.5 'x|f a\n0 3 9 |f b\n")
+    code, out, err = cli("convert", tmp_path / "t.vw", "-o", tmp_path / "t.h5", "--bad-rows", "skip")
+    assert code == 2 and "line 4: a base prediction (9) is not supported" in err, err
+    (tmp_path / "t.vw").write_text("1 12345|f a\n0 2 777|f b\n1 0.5 'x|f a\n0 3 9|f b\n")
+    code, out, err = cli("convert", tmp_path / "t.vw", "-o", tmp_path / "t.h5")
+    assert code == 0, err
+    with h5py.File(tmp_path / "t.h5") as f:
+        assert f["y"][()].tolist() == [1, 0, 1, 0] and f["w"][()].tolist() == [1, 2, 0.5, 3]
+    (tmp_path / "u.vw").write_text("0 |f a\n1|f a\n")
+    code, out, err = cli("convert", tmp_path / "u.vw", "-o", tmp_path / "u.h5")
+    assert (code, err) == (2, f"sgdcli: error: {tmp_path / 'u.vw'}: line 2: no label before the '|' (1 touches the "
+                              "'|', so it is the tag, as Vowpal Wabbit reads it; a space before the '|' makes it the "
+                              "label) (--bad-rows skip leaves such rows out)\n")
+
+
 @short_fits
 def test_vw_importance_weights_become_the_sample_weights_w(tmp_path):
     """Written from the first weight other than 1 on (the rows before weigh 1), whatever the block; a file

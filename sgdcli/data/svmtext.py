@@ -150,7 +150,7 @@ def vw_parser(path: str, hasher: Hasher, importance: list[float], kept=None):
             return None
         if not bar:
             raise BadRow(f"line {line}", "no '|' before the features: not Vowpal Wabbit text")
-        target, weight_of_row = _vw_label(path, line, head.split())
+        target, weight_of_row = _vw_label(path, line, head)
         start = len(columns)
         for segment in rest.split("|"):
             namespace, weight = "", 1.0
@@ -173,12 +173,18 @@ def vw_parser(path: str, hasher: Hasher, importance: list[float], kept=None):
     return parse
 
 
-def _vw_label(path, line: int, head: list[str]) -> tuple[float, float]:
-    """The label and the importance weight (1 where not given)."""
-    if not head:
-        raise BadRow(f"line {line}", "no label before the '|'")
-    target = number(head[0], f"line {line}, label")
-    numbers = [t for t in head[1:] if not t.startswith("'") and is_number(t)]
+def _vw_label(path, line: int, head: str) -> tuple[float, float]:
+    """The label and the importance weight (1 where not given) of a line's text before its first '|'.  As
+    Vowpal Wabbit reads it, its last word is the tag where it touches the '|' or begins with an apostrophe: a
+    row id written against the bar (``1 12345|f a``) is no weight."""
+    words = head.split()
+    tag = words.pop() if words and (not head[-1].isspace() or words[-1].startswith("'")) else None
+    if not words:
+        raise BadRow(f"line {line}", "no label before the '|'" + (
+            f" ({tag} touches the '|', so it is the tag, as Vowpal Wabbit reads it; a space before the '|' makes it "
+            "the label)" if tag is not None and not tag.startswith("'") else ""))
+    target = number(words[0], f"line {line}, label")
+    numbers = [t for t in words[1:] if not t.startswith("'") and is_number(t)]
     if len(numbers) > 1:
         raise InputError(f"{path}: line {line}: a base prediction ({numbers[1]}) is not supported")
     weight = float(numbers[0]) if numbers else 1.0
