@@ -338,6 +338,21 @@ def test_a_vw_word_against_the_bar_is_the_tag_as_vowpal_wabbit_reads_it(tmp_path
                               "label) (--bad-rows skip leaves such rows out)\n")
 
 
+@pytest.mark.parametrize("dtype", ["float32", "float64"])
+def test_a_vw_value_that_its_namespaces_weight_takes_to_infinity_is_a_bad_row(tmp_path, dtype):
+    """`a:1e39` alone is refused as beyond float32, and `inf` is stored as written (train's --bad-rows judges
+    it); a product of two finite numbers was stored as infinite, even in float64."""
+    (tmp_path / "o.vw").write_text("0 |f a:1\n1 |f:1e300 a:1e300\n")
+    code, out, err = cli("convert", tmp_path / "o.vw", "-o", tmp_path / "o.h5", "--dtype", dtype)
+    assert (code, err) == (2, f"sgdcli: error: {tmp_path / 'o.vw'}: line 2, feature a:1e300: 1e+300 × 1e300 "
+                              "overflows to infinity (--bad-rows skip leaves such rows out)\n")
+    code, out, err = cli("convert", tmp_path / "o.vw", "-o", tmp_path / "o.h5", "--dtype", dtype, "--bad-rows",
+                         "skip")
+    assert code == 0, err
+    with h5py.File(tmp_path / "o.h5") as f:
+        assert f["y"][()].tolist() == [0] and np.isfinite(f["X/data"][()]).all()
+
+
 @short_fits
 def test_vw_importance_weights_become_the_sample_weights_w(tmp_path):
     """Written from the first weight other than 1 on (the rows before weigh 1), whatever the block; a file

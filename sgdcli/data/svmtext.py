@@ -11,6 +11,8 @@ parsers fill dense rows (``dense_parser``) or append entries for CSR blocks
 
 from __future__ import annotations
 
+import math
+
 from sgdcli.data.hashing import Hasher
 from sgdcli.data.numbertext import INTEGER
 from sgdcli.data.rowblocks import BadRow, is_number, number
@@ -164,6 +166,8 @@ def vw_parser(path: str, hasher: Hasher, importance: list[float], kept=None):
                 text = value if sep else "1"
                 value = number(value, where) if sep else 1.0
                 text = text if weight == 1.0 else f"{weight:g} × {text.strip()}"  # the namespace's weight times it
+                if math.isinf(weight * value) and math.isfinite(weight) and math.isfinite(value):
+                    raise BadRow(where, f"{text} overflows to infinity")
                 hasher.add(f"{namespace}^{name}" if namespace else name, _kept(weight * value, text, where, kept),
                            columns, values)
         _sums_kept(line, columns, values, start, kept)
