@@ -173,7 +173,7 @@ def test_vw_text_is_hashed_into_2_18_columns_unless_told(tmp_path):
     (tmp_path / "d.vw").write_text("1 |a x\n0 |a y\n")
     code, out, err = cli("convert", tmp_path / "d.vw", "-o", tmp_path / "d.h5")
     assert code == 0 and out.strip().endswith("2 rows × 262144 features from vw, sparse (CSR), features hashed "
-                                              "into 2^18 columns"), out
+                                              "into 2^18 columns; row weights in w (train with --sample-weight w)"), out
 
 
 def test_libsvm_ids_hash_as_their_text(tmp_path):
@@ -355,8 +355,8 @@ def test_a_vw_value_that_its_namespaces_weight_takes_to_infinity_is_a_bad_row(tm
 
 @short_fits
 def test_vw_importance_weights_become_the_sample_weights_w(tmp_path):
-    """Written from the first weight other than 1 on (the rows before weigh 1), whatever the block; a file
-    whose rows all weigh 1 gets no w."""
+    """Written for every row, whatever the block, as 1 where a row gives none; a file whose rows all weigh 1
+    gets its w too, which it had not: a nightly `train --sample-weight w` failed on such a day, exit 2."""
     lines = [f"{i % 2} |f a{i % 5}" for i in range(10)] + ["1 3 |f a", "0 0.5 'tag |f b"]
     (tmp_path / "w.vw").write_text("\n".join(lines) + "\n")
     from sgdcli import convert, train
@@ -367,8 +367,8 @@ def test_vw_importance_weights_become_the_sample_weights_w(tmp_path):
     with h5py.File(tmp_path / "w.h5") as f:
         assert f["w"][()].tolist() == [1.0] * 10 + [3.0, 0.5]
     (tmp_path / "one.vw").write_text("\n".join(lines[:10]) + "\n")
-    assert convert(tmp_path / "one.vw", tmp_path / "one.h5", block_rows=4).weights is None
+    assert convert(tmp_path / "one.vw", tmp_path / "one.h5", block_rows=4).weights == "w"
     with h5py.File(tmp_path / "one.h5") as f:
-        assert "w" not in f
+        assert f["w"][()].tolist() == [1.0] * 10
     model = train(tmp_path / "w.h5", TrainOptions(sample_weight="w", epochs=1, batch_size=4))
     assert model.training["sample_weight"] == {"dataset": "w", "total": 13.5}

@@ -126,11 +126,11 @@ def convert(input, output, *, fmt: str | None = None, label_column: str | None =
             return Converted(rows=rows, features=width, skipped=skipped, format=fmt, feature_names=names,
                              sparse=sparse, weights="w" if weighted else None)
     hashing = hasher.params(fmt) if hasher is not None else None
+    # VW's importance weights, all 1 or not, are written: a nightly --sample-weight w finds w on every day
+    weights = "always" if fmt == "vw" or (hashed is not None and hashed.weight is not None) else "auto"
     rows, skipped, width, weighted = writers.write(input, output, blocks, sparse=sparse, width=width, names=names,
                                                    chunk_rows=chunk_rows, compression=compression, dtype=dtype,
-                                                   hashing=hashing, encoding=hashed,
-                                                   weights="always" if hashed is not None and hashed.weight is not None
-                                                   else "auto")
+                                                   hashing=hashing, encoding=hashed, weights=weights)
     return Converted(rows=rows, features=width, skipped=skipped, format=fmt, feature_names=names, sparse=sparse,
                      hashing=hashing, weights="w" if weighted else None)
 
