@@ -301,8 +301,22 @@ def test_transpose_of_a_frame_a_table_or_columns_is_refused_and_of_a_matrix_of_r
                    "× rows\n")
     assert cli("train", tmp_path / "t.h5", "--transpose", "-o", tmp_path / "m.h5") == (
         2, "", f"sgdcli: error: {tmp_path / 't.h5'}:y: has 200 rows but X has 3; X is stored 200 × 3, its rows "
-               "first: drop --transpose\n")
+               "first: drop --transpose (which applies to every file the command reads, --val's too)\n")
     assert not (tmp_path / "m.h5").exists()
+
+
+def test_predict_on_a_matrix_stored_the_other_way_round_says_which_transpose(tmp_path):
+    """evaluate's row count said "if it is stored features × rows, use --transpose"; predict, which reads no
+    labels, said only that the feature counts differ."""
+    X, y = _mat(tmp_path)
+    with h5py.File(tmp_path / "rows.h5", "w") as f, h5py.File(tmp_path / "cols.h5", "w") as g:
+        f["X"], f["y"], g["X"] = X, y, X.T
+    assert cli("train", tmp_path / "rows.h5", "-o", tmp_path / "m.h5", "-q", "--epochs", "1")[0] == 0
+    for data, args, said in (("cols.h5", [], "if it is stored features × rows, use --transpose"),
+                             ("rows.h5", ["--transpose"], "if it is stored rows × features, drop --transpose")):
+        assert cli("predict", tmp_path / "m.h5", tmp_path / data, *args, "-o", "-") == (
+            2, "", f"sgdcli: error: {tmp_path / data}:X: has 200 features but the model was trained on 3; it has 3 "
+                   f"rows as read: {said}\n")
 
 
 def test_info_and_a_missing_x_suggest_the_labels_of_columns_and_of_a_matrix_named_so(tmp_path):

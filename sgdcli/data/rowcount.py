@@ -31,7 +31,8 @@ def mismatch(path: str, x: str, y: str, rows: int, found: Found, labels) -> str:
                 f"{y} (observations as columns, d × N; --transpose does not undo the automatic one): save it with one "
                 f"observation per row ({x} = {x}.' in MATLAB before save -v7.3)")
     if source.transposed and "MATLAB_class" not in source.ds.attrs and stored[0] == rows:
-        return f"{base}; {x} is stored {stored[0]} × {stored[1]}, its rows first: drop --transpose"
+        return (f"{base}; {x} is stored {stored[0]} × {stored[1]}, its rows first: drop --transpose (which "
+                "applies to every file the command reads, --val's too)")
     if source.transposed or stored[1] != rows:
         return base
     dim = _shared_dimension(source.ds, labels)

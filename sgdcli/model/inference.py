@@ -243,6 +243,10 @@ def _open_for(model: Model, data, x: str, y: str | None, columns: dict | None = 
                     "column names cannot select: give the model's columns alone, or a file that names them (AnnData's "
                     "var)" if table.sparse and table.feature_names is None else
                     f"; it was trained on --features {chosen} of its data's columns: give the same --features")
+        if not hint and not table.sparse and table.n_rows == model.n_features:
+            hint = f"; it has {table.n_rows} rows as read: " + (
+                "if it is stored rows × features, drop --transpose" if table.transpose else
+                "if it is stored features × rows, use --transpose")
         raise InputError(
             f"{table.where(x)}: has {table.n_features} features but the model was trained on {model.n_features}{hint}"
         )
