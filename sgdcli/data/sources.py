@@ -107,20 +107,22 @@ def read_union(ds: h5py.Dataset, spans: list[tuple[int, int]], axis: int) -> np.
     CHUNKS_PER_READ chunks (``chunks.capped``), as HDF5 holds bookkeeping for every chunk a read touches."""
     shape = tuple(int(s) for s in ds.shape)
 
-    def along(value, others):
-        return tuple(value if i == axis else others(i) for i in range(len(shape)))
+    def slab(start: int, count: int) -> tuple[tuple, tuple]:
+        """The start and count of ``count`` rows from ``start`` along ``axis``, whole along the other axes."""
+        return (tuple(start if i == axis else 0 for i in range(len(shape))),
+                tuple(count if i == axis else s for i, s in enumerate(shape)))
 
-    out_shape = along(sum(b - a for a, b in spans), lambda i: shape[i])
+    out_shape = slab(0, sum(b - a for a, b in spans))[1]
     out = np.empty(out_shape, dtype=ds.dtype)
     at = 0
     for group in chunks.capped(ds, [(a, b) for a, b in spans if b > a], axis):
         space = ds.id.get_space()
         space.select_none()
         for a, b in group:
-            space.select_hyperslab(along(a, lambda i: 0), along(b - a, lambda i: shape[i]), op=h5py.h5s.SELECT_OR)
-        memory = h5py.h5s.create_simple(out_shape)
+            space.select_hyperslab(*slab(a, b - a), op=h5py.h5s.SELECT_OR)
         n = sum(b - a for a, b in group)
-        memory.select_hyperslab(along(at, lambda i: 0), along(n, lambda i: shape[i]))
+        memory = h5py.h5s.create_simple(out_shape)
+        memory.select_hyperslab(*slab(at, n))  # where the group's rows go in ``out``
         ds.id.read(memory, space, out)
         at += n
     return out

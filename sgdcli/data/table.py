@@ -297,7 +297,8 @@ class Table:
 
     def readers(self) -> list[tuple[str, object]]:
         """X, and y and the weights where opened, each with its name."""
-        return [(n, r) for n, r in ((self.x_name, self.X), (self.y_name, self.Y), (self.w_name, self.W)) if r is not None]
+        named = ((self.x_name, self.X), (self.y_name, self.Y), (self.w_name, self.W))
+        return [(name, reader) for name, reader in named if reader is not None]
 
     def tallest_unit(self) -> tuple[str, object]:
         """The reader (and its name) whose read units are the tallest, which make the table's runs: X where they tie."""

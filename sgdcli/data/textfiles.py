@@ -51,7 +51,7 @@ ZSTD_PIECE, PIECE = 1 << 10, 1 << 16
 
 class _Streams(io.RawIOBase):
     """The decoded bytes of a file of compressed streams one after another (bz2, xz, Zstandard frames: files
-    concatenated), no more at a time than asked for, whatever the compression ratio; an EOFError where the file
+    concatenated), about as many at a time as asked for, whatever the compression ratio; an EOFError where the file
     ends inside a stream, and the decompressor's error where the bytes after a stream are not one (``padding``
     bytes between them aside: xz's stream padding).  The standard library's bz2 and lzma readers end the file
     without a word at bytes after a stream that are not one (a second file damaged), and the zstandard
