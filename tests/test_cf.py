@@ -121,3 +121,24 @@ def test_packed_labels_unsigned_values_and_bad_attributes(tmp_path):
     assert (code, err.strip()) == (2, f"sgdcli: error: {tmp_path / 'd.h5'}:X: its scale_factor attribute is '0.5', "
                                       "not a number; sgdcli decodes netCDF's CF attributes as xarray does, and this "
                                       "one cannot be")
+
+
+@pytest.mark.parametrize("flag", ["true", "false"])
+def test_unsigned_attributes_read_the_values_xarray_reads(tmp_path, xr, flag):
+    """_Unsigned = "false" (netCDF-Java and netCDF-3 conversions) marks signed values stored unsigned: it was
+    ignored, and bytes of -6 trained as 250; "true", unsigned values stored signed, was read already."""
+    X, y = table(missing=False)
+    values = np.clip(X * 8, -120, 120).astype(np.int8) if flag == "false" else (X * 8 + 128).astype(np.uint8)
+    stored = values.view(np.uint8 if flag == "false" else np.int8)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        xr.Dataset({"X": xr.Variable(("row", "col"), stored, attrs={"_Unsigned": flag}), "y": (("row",), y)}) \
+            .to_netcdf(tmp_path / "u.nc", engine="h5netcdf")
+        decoded = xr.open_dataset(tmp_path / "u.nc", engine="h5netcdf")["X"].values
+    np.testing.assert_array_equal(decoded, values)  # what xarray reads
+    with h5py.File(tmp_path / "plain.h5", "w") as f:
+        f["X"], f["y"] = values.astype(np.float64), y
+    a, b = (train(str(path), TrainOptions(**OPTS)) for path in (tmp_path / "u.nc", tmp_path / "plain.h5"))
+    assert a.weights.tobytes() == b.weights.tobytes() and a.center.tobytes() == b.center.tobytes()
+    code, out, err = cli("info", tmp_path / "u.nc")
+    assert f"CF-decoded to float32: as {'signed' if flag == 'false' else 'unsigned'}\n" in out, out

@@ -5,13 +5,15 @@ small integers with attributes that say how to read it (the CF conventions):
 ``_FillValue`` and ``missing_value`` mark entries that hold no value,
 ``scale_factor`` and ``add_offset`` give the number a stored value stands
 for (stored × scale_factor + add_offset), and ``_Unsigned = "true"`` marks
-integers stored signed that are unsigned.  Read as stored, a missing entry is
-trained on as a number (-32767) and a model learns the units of one packing:
-a file packed with another scale would be scored wrongly.  So such a dataset
-is decoded as xarray decodes it, block by block as it is read
-(data/sources.py), and its missing entries become NaN, which --bad-rows
-treats like any other non-finite value.  ``valid_min``, ``valid_max`` and
-``valid_range`` are not applied (xarray does not apply them either).
+integers stored signed that are unsigned (``"false"``, as netCDF-Java and
+netCDF-3 conversions write it, unsigned storage of signed ones). Read as
+stored, a missing entry is trained on as a number (-32767) and a model
+learns the units of one packing: a file packed with another scale would be
+scored wrongly. So such a dataset is decoded as xarray decodes it, block by
+block as it is read (data/sources.py), and its missing entries become NaN,
+which --bad-rows treats like any other non-finite value. ``valid_min``,
+``valid_max`` and ``valid_range`` are not applied (xarray does not apply
+them either).
 
 A dataset whose attributes change nothing (the NaN ``_FillValue`` that xarray
 gives every float variable) is read as it is stored, memory-mapped where it
@@ -39,11 +41,11 @@ class Packing:
     missing: tuple  # stored values that mark an entry with no value (after _Unsigned)
     scale: float | None
     offset: float | None
-    unsigned: np.dtype | None  # the unsigned type that signed stored integers are read as
+    view: np.dtype | None  # the type of the other signedness that stored integers are read as (_Unsigned)
 
     def decode(self, stored: np.ndarray) -> np.ndarray:
         """``stored`` (a block as read, in the dataset's type) as the values it stands for, missing ones NaN."""
-        raw = stored.view(self.unsigned) if self.unsigned is not None else stored
+        raw = stored.view(self.view) if self.view is not None else stored
         out = raw.astype(self.dtype)  # a new block: the caller's buffer is left as read
         if self.missing:
             mask = raw == self.missing[0]
@@ -63,8 +65,8 @@ class Packing:
             parts.append(f"× {_number(self.scale)}")
         if self.offset is not None:
             parts.append(f"+ {_number(self.offset)}")
-        if self.unsigned is not None:
-            parts.insert(0, "as unsigned")
+        if self.view is not None:
+            parts.insert(0, "as unsigned" if self.view.kind == "u" else "as signed")
         return f"CF-decoded to {self.dtype}: " + ", ".join(parts)
 
 
@@ -83,10 +85,11 @@ def packing_of(ds: h5py.Dataset) -> Packing | None:
     if not names:
         return None
     where = where_of(ds)
-    unsigned = None
-    if "_Unsigned" in attrs and _text(attrs["_Unsigned"]).lower() == "true" and dtype.kind == "i":
-        unsigned = np.dtype(f"{dtype.byteorder}u{dtype.itemsize}")
-    raw = unsigned if unsigned is not None else dtype
+    view = None
+    flag = _text(attrs["_Unsigned"]).lower() if "_Unsigned" in attrs else None
+    if (flag, dtype.kind) in (("true", "i"), ("false", "u")):
+        view = np.dtype(f"{dtype.byteorder}{'u' if dtype.kind == 'i' else 'i'}{dtype.itemsize}")
+    raw = view if view is not None else dtype
     missing = []
     for name in MISSING_ATTRS:
         for value in _values(attrs, name, where):
@@ -99,9 +102,9 @@ def packing_of(ds: h5py.Dataset) -> Packing | None:
         scale = None
     if offset == 0.0:
         offset = None
-    if not missing and scale is None and offset is None and unsigned is None:
+    if not missing and scale is None and offset is None and view is None:
         return None
-    return Packing(_decoded_type(attrs, raw, scale, offset), tuple(missing), scale, offset, unsigned)
+    return Packing(_decoded_type(attrs, raw, scale, offset), tuple(missing), scale, offset, view)
 
 
 def _values(attrs, name: str, where: str) -> list:
@@ -129,9 +132,11 @@ def _as_stored(value, raw: np.dtype, stored: np.dtype):
     if isinstance(value, float) and (not np.isfinite(value) or value != int(value)):
         return None
     value = int(value)
+    info = np.iinfo(raw)
     if stored != raw and stored.kind == "i" and value < 0:  # a signed fill of an _Unsigned variable
         value += 1 << (8 * stored.itemsize)
-    info = np.iinfo(raw)
+    elif stored != raw and stored.kind == "u" and value > info.max:  # an unsigned fill of _Unsigned = "false"
+        value -= 1 << (8 * stored.itemsize)
     return value if info.min <= value <= info.max else None
 
 
