@@ -128,6 +128,8 @@ LEFT_OUT_WHY = {"text": "text, which can be the label (--label-column)",
                 "text (pickled)": "text that pandas' fixed format pickles, which sgdcli does not read",
                 "index level": "the levels of the frame's row index, a MultiIndex",
                 "dimension scale": "dimension scales, the rows' index: netCDF/xarray coordinates",
+                "coordinate": "coordinates of the variables, not data variables: xarray's non-index coords",
+                "CF time": "CF times and durations, counts of a unit that xarray picks for each file",
                 "time": "datetime and timedelta columns are not numeric features"}
 
 

@@ -107,6 +107,15 @@ def packing_of(ds: h5py.Dataset) -> Packing | None:
     return Packing(_decoded_type(attrs, raw, scale, offset), tuple(missing), scale, offset, view)
 
 
+def time_units(ds: h5py.Dataset) -> str | None:
+    """The ``units`` of a variable of CF times (``hours since 2024-01-01``) or of xarray's durations (``seconds``
+    beside ``dtype: timedelta64[ns]``), else None: counts of a unit, and from a date, that xarray picks from each
+    export's values, so the same times are other numbers in another file."""
+    units = _text(ds.attrs["units"]) if "units" in ds.attrs else ""
+    timedelta = _text(ds.attrs["dtype"]).startswith("timedelta64") if "dtype" in ds.attrs else False
+    return units if " since " in f" {units.lower()} " or (timedelta and units) else None
+
+
 def _values(attrs, name: str, where: str) -> list:
     if name not in attrs:
         return []

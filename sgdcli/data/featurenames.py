@@ -37,7 +37,9 @@ READ_ERRORS = (KeyError, OSError, RuntimeError, ValueError, TypeError, Attribute
 ANNDATA_MATRICES = {"X": "var", "raw/X": "raw/var"}  # where var is for a matrix; layers/<name>: var
 
 
-DIMENSION_SCALE = "dimension scale"  # Found.left_out: a group of columns' row index (data/producers.py)
+DIMENSION_SCALE = "dimension scale"  # Found.left_out: a group of columns' row index (data/columngroup.py)
+COORDINATE = "coordinate"  # Found.left_out: a variable that others list in their CF ``coordinates`` attribute
+CF_TIME = "CF time"  # Found.left_out: times or durations in a unit (and from a date) their writer picked (cf.py)
 
 
 def is_scale(obj: h5py.Dataset) -> bool:

@@ -14,6 +14,7 @@ import h5py
 from sgdcli.data.cf import packing_of
 from sgdcli.data.featurenames import dimension_only
 from sgdcli.data.hdf5 import OWN_FILE, members
+from sgdcli.data.matlab import matlab_class, problem
 from sgdcli.data.numeric import NUMERIC_KINDS
 from sgdcli.data.pandasframes import (FRAME_TYPES, SERIES_TYPES, fixed_frame, pandas_type, series_rows,
                                       series_values, table_frame)
@@ -67,6 +68,28 @@ def matrix_options(f: h5py.File) -> dict | None:
         return None
     y = labels_beside(f, f[x].shape[0], x)
     return None if x == "X" and y is None else {"x": x, "y": y or "<labels dataset>"}
+
+
+def matlab_options(f: h5py.File) -> dict | None:
+    """--x and --y for a MATLAB v7.3 file: ``X`` and ``y`` where it has arrays so named (an unreadable one too,
+    whose reason ``info`` then gives); else its first 2-D array of numbers (no char matrix of names, cell array,
+    logical or empty array) and the first other array named as labels are, else its first other vector (row ids
+    sort before y); None where it has no such matrix."""
+    arrays = [(n, o) for n, o in members(f) if matlab_class(o) is not None]
+    names = [n for n, _ in arrays]
+
+    def numbers(o) -> bool:
+        return (isinstance(o, h5py.Dataset) and o.ndim == 2 and min(o.shape) > 1 and problem(o, "") is None
+                and matlab_class(o) not in ("char", "logical"))
+
+    x = "X" if "X" in names else next((n for n, o in arrays if numbers(o)), None)
+    if x is None:
+        return None
+    vectors = [n for n, o in arrays if n != x and isinstance(o, h5py.Dataset) and o.ndim <= 2 and (
+        o.ndim < 2 or min(o.shape) == 1 or matlab_class(o) == "char")]
+    named = [n for n in names if n != x and n.lower() in LABEL_NAMES]
+    y = named[0] if named else (vectors[0] if vectors else None)
+    return {"x": x, **({"y": y} if y is not None else {})}
 
 
 def labels_beside(f: h5py.File, rows: int, x: str = "") -> str | None:

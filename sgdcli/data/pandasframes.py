@@ -20,7 +20,7 @@ from __future__ import annotations
 import h5py
 import numpy as np
 
-from sgdcli.data.featurenames import DIMENSION_SCALE
+from sgdcli.data.featurenames import CF_TIME, COORDINATE, DIMENSION_SCALE
 from sgdcli.data.numeric import NUMERIC_KINDS
 from sgdcli.data.pandasmeta import (frame_columns, index_fields, is_categorical, nan_rep, pickled_names,
                                     stored_shape, time_type)
@@ -45,6 +45,15 @@ def why_left_out(kind: str, label: bool = False) -> str:
     if kind == DIMENSION_SCALE:
         return ("is a dimension scale, the rows' index (a netCDF/xarray coordinate), not a feature, so sgdcli leaves "
                 "it out; to use its values, store them as a variable of another name (xarray: ds['t'] = ds['row'])")
+    if kind == COORDINATE:
+        return ("is a coordinate of the file's variables (listed in their CF coordinates attribute: an xarray "
+                "coordinate that is not the rows' index), not a data variable, so sgdcli leaves it out; to use it, "
+                "make it one (xarray: ds.reset_coords('name'))")
+    if kind == CF_TIME:
+        return ("holds CF times or durations (its units attribute: 'hours since 2024-01-01', or xarray's "
+                "timedelta): counts of a unit, and from a date, that xarray picks for each file it writes, so the "
+                "same times are other numbers in another file; sgdcli leaves it out: store it as numbers (e.g. "
+                "seconds since a fixed date) to use it")
     if kind == INDEX_LEVEL:
         return ("is a level of the frame's row index (a MultiIndex), not a column; sgdcli leaves the index out "
                 "(df.reset_index() makes its levels columns)")

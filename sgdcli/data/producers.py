@@ -15,7 +15,8 @@
   netCDF variables of one dimension, many loggers), in creation order where
   the file tracks it, else by name; a dimension scale among them (a netCDF
   coordinate, or the scale netCDF writes for a dimension without one) is the
-  rows' index, not a feature, and is left out, as pandas' index is.
+  rows' index, not a feature, and is left out, as pandas' index is, and so
+  are xarray's other coordinates and CF times (data/columngroup.py).
 
 ``--label-column`` takes the label from one of those columns (by name, or by
 index when no column has that name; a pandas Categorical, which the table
@@ -35,6 +36,7 @@ import h5py
 import numpy as np
 
 from sgdcli.data import featurenames, knownfiles, matlab
+from sgdcli.data.columngroup import NAMED_TYPE, column_group
 from sgdcli.data.cf import packing_of
 from sgdcli.data.enums import EnumNames, enum_label, enum_names
 from sgdcli.data.hdf5 import find, list_datasets, members as _members
@@ -51,9 +53,6 @@ from sgdcli.errors import InputError, first_line
 from sgdcli.options import DEFAULT_MEMORY
 
 
-VAEX = ("; this looks like vaex's layout (a group per column, holding its data), which sgdcli does not read: "
-        "export the frame as CSV (df.export_csv) and convert that")
-NAMED_TYPE = "a named datatype (a type stored in the file by name, as netCDF-4 stores its enum types)"
 
 
 def _names_attr(ds: h5py.Dataset, width: int, transposed: bool) -> list[str]:
@@ -93,42 +92,6 @@ def _compound(ds: h5py.Dataset, text_ok) -> Found:
                for name, kind in text.items()}
     return Found([Fields(ds, [name for name, _ in fields], names)], None, "compound table", plain=False,
                  text=readers)
-
-
-def _column_group(g: h5py.Group) -> Found:
-    where = where_of(g)
-    tracked = g.id.get_create_plist().get_link_creation_order() != 0
-    names = list(g) if not tracked else _in_creation_order(g)
-    if not names:
-        raise InputError(f"{where}: is an empty group; --x names a feature matrix, a table or a group of columns")
-    sources, n, left_out = [], None, {}
-    for name in names:
-        try:
-            obj = g.get(name)
-        except (KeyError, OSError, RuntimeError, ValueError) as exc:
-            raise InputError(f"{where}: member {name!r} cannot be read ({first_line(exc)})") from None
-        if isinstance(obj, h5py.Dataset) and featurenames.is_scale(obj):  # the rows' index (xarray's coordinate)
-            left_out[name] = featurenames.DIMENSION_SCALE
-            continue
-        if not isinstance(obj, h5py.Dataset) or not (obj.ndim == 1 or (obj.ndim == 2 and obj.shape[1] == 1)):
-            shape = ("a dangling link" if obj is None else NAMED_TYPE if isinstance(obj, h5py.Datatype) else
-                     getattr(obj, "shape", "a group"))
-            vaex = isinstance(obj, h5py.Group) and isinstance(obj.get("data"), h5py.Dataset)
-            raise InputError(f"{where}: member {name!r} is {shape}, not a 1-D column; a group of columns holds only "
-                             "1-D datasets of the same length" + (VAEX if vaex else ""))
-        if obj.dtype.kind not in NUMERIC_KINDS:
-            raise InputError(f"{where}/{name}: dtype {obj.dtype} is not numeric; leave it out with --features")
-        if n is not None and obj.shape[0] != n:
-            raise InputError(f"{where}: column {name!r} has {obj.shape[0]} rows but {names[0]!r} has {n}")
-        n = int(obj.shape[0])
-        sources.append(Column(obj, name))
-    return Found(sources, None, "column group", plain=False, left_out=left_out)
-
-
-def _in_creation_order(g: h5py.Group) -> list[str]:
-    out: list[str] = []
-    g.id.links.iterate(lambda name: out.append(name.decode()), idx_type=h5py.h5.INDEX_CRT_ORDER)
-    return out
 
 
 def _subset(source: Source, local: list[int]) -> Source:
@@ -194,6 +157,9 @@ def _layout(f: h5py.File, x: str, transpose: bool, text_ok) -> tuple[h5py.Group 
     unread = matlab.problem(obj, where)
     if unread is not None:
         raise InputError(unread)
+    if matlab.matlab_class(obj) == "char":
+        raise InputError(f"{where}: is a MATLAB char array, text (its numbers are character codes), not features; "
+                         "names read as labels go in --y")
     if transpose and (isinstance(obj, h5py.Group) or obj.dtype.fields is not None or "MATLAB_class" in obj.attrs):
         what = ("a MATLAB matrix, read transposed already (MATLAB stores by columns)" if "MATLAB_class" in obj.attrs
                 else "a pandas frame" if "pandas_type" in obj.attrs else "a group of columns"
@@ -217,7 +183,7 @@ def _layout(f: h5py.File, x: str, transpose: bool, text_ok) -> tuple[h5py.Group 
         elif pandas == "frame_table" and "table" in obj:
             found = built(table_frame, obj)
         else:
-            found = _column_group(obj)
+            found = column_group(obj)
     elif obj.dtype.fields is not None:
         if obj.ndim != 1:
             raise InputError(f"{where}: a compound dataset is read as a table, one row per element, so it must be "
@@ -390,11 +356,9 @@ def recognize(f: h5py.File) -> tuple[str, dict] | None:
         frames, series = knownfiles.pandas_keys(f)
         if frames:
             return knownfiles.pandas_options(f, frames, series)
-        matlab = [n for n, o in _members(f) if isinstance(o, h5py.Dataset) and "MATLAB_class" in o.attrs]
-        two_d = [n for n in matlab if f[n].ndim == 2 and min(f[n].shape) > 1]
-        if two_d:
-            vectors = [n for n in matlab if n not in two_d]
-            return "a MATLAB v7.3 file", {"x": two_d[0], **({"y": vectors[0]} if vectors else {})}
+        matlab = knownfiles.matlab_options(f)
+        if matlab is not None:
+            return "a MATLAB v7.3 file", matlab
         for name, obj in _members(f):
             if isinstance(obj, h5py.Dataset) and obj.dtype.fields is not None:
                 numeric, other = numeric_fields(obj)
