@@ -113,3 +113,17 @@ def test_a_matlab_files_sparse_or_empty_x_is_named_by_info_and_never_read_as_col
     code, out, err = cli("info", tmp_path / "s.mat")
     assert ("looks like a MATLAB v7.3 file: train with --x X --y y\n  but: "
             f"{tmp_path / 's.mat'}:X: is a MATLAB sparse matrix") in out, out
+
+
+@pytest.mark.parametrize("name", ["X", "y"])
+def test_a_matlab_complex_array_is_named_as_what_it_is(tmp_path, name):
+    """hdf5storage (as MATLAB) stores a complex array as a compound of real and imag: X was "a compound dataset
+    is read as a table, one row per element, so it must be 1-D", y "dtype [...] is not numeric"."""
+    X, y = make_problem("binary", n=100, d=3, seed=6)
+    arrays = {"X": X, "y": y.reshape(-1, 1).astype(float)}
+    arrays[name] = arrays[name] * (1 + 1j)
+    savemat(tmp_path / "c.mat", arrays)
+    code, out, err = cli("train", tmp_path / "c.mat", "-o", tmp_path / "m.h5")
+    assert (code, err) == (2, f"sgdcli: error: {tmp_path / 'c.mat'}:{name}: is a MATLAB complex array (real and imag "
+                              "parts), which sgdcli does not read: save real numbers (its real() and imag() as "
+                              "arrays or columns of their own)\n")

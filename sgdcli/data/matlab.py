@@ -13,6 +13,7 @@ with the class in the ``MATLAB_class`` attribute:
   (column offsets), stored by columns, with ``MATLAB_sparse`` (its row
   count): not read.
 - an empty array: ``MATLAB_empty`` 1, the dataset holding its dimensions.
+- a complex array: a compound of ``real`` and ``imag``: not read.
 """
 
 from __future__ import annotations
@@ -49,6 +50,9 @@ def problem(obj, where: str) -> str | None:
         except (OSError, RuntimeError, ValueError, TypeError):
             dims = "empty"
         return f"{where}: is an empty MATLAB array ({dims}): it has no rows"
+    if obj.dtype.names is not None and set(obj.dtype.names) == {"real", "imag"}:
+        return (f"{where}: is a MATLAB complex array (real and imag parts), which sgdcli does not read: save real "
+                "numbers (its real() and imag() as arrays or columns of their own)")
     if matlab_class(obj) == "cell":
         return (f"{where}: is a MATLAB cell array (each element a reference to another dataset), which sgdcli does "
                 "not read; save the labels as a numeric vector, or as a char matrix (char(y) in MATLAB)")
