@@ -101,7 +101,7 @@ def test_a_matlab_files_sparse_or_empty_x_is_named_by_info_and_never_read_as_col
     code, out, err = cli("info", tmp_path / "e.mat")
     assert "looks like a MATLAB v7.3 file: train with --x X --y y\n  but: " in out, out
     code, out, err = cli("train", tmp_path / "e.mat", "--x", "/", "--label-column", "y", "-o", tmp_path / "m.h5")
-    assert (code, err) == (2, f"sgdcli: error: {tmp_path / 'e.mat'}:/X: is an empty MATLAB array (0 × 5): it has "
+    assert (code, err) == (2, f"sgdcli: error: {tmp_path / 'e.mat'}:X: is an empty MATLAB array (0 × 5): it has "
                               "no rows\n")
     y = np.arange(40) % 2
     with h5py.File(tmp_path / "s.mat", "w") as f:  # MATLAB's own layout of a sparse matrix (hdf5storage has none)

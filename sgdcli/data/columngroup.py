@@ -16,7 +16,7 @@ import h5py
 from sgdcli.data import cf, featurenames, matlab
 from sgdcli.data.numeric import NUMERIC_KINDS
 from sgdcli.data.sources import Column, Found, text_of
-from sgdcli.data.where import where_of
+from sgdcli.data.where import where_in, where_of
 from sgdcli.errors import InputError, first_line
 
 VAEX = ("; this looks like vaex's layout (a group per column, holding its data), which sgdcli does not read: "
@@ -27,7 +27,7 @@ NAMED_TYPE = "a named datatype (a type stored in the file by name, as netCDF-4 s
 def column_group(g: h5py.Group) -> Found:
     """The columns of the group ``g`` (see the module docstring); InputError where a member is no 1-D column of
     numbers or the lengths differ."""
-    where = where_of(g)
+    where = where_of(g) if g.name != "/" else where_in(g.file.filename, "/")
     tracked = g.id.get_create_plist().get_link_creation_order() != 0
     names = list(g) if not tracked else _in_creation_order(g)
     if not names:
@@ -42,7 +42,7 @@ def column_group(g: h5py.Group) -> Found:
     coordinates = {c for obj in members.values() if isinstance(obj, h5py.Dataset)
                    for c in text_of(obj.attrs.get("coordinates", b"")).split()}
     for name, obj in members.items():
-        unread = matlab.problem(obj, f"{where.rstrip('/')}/{name}")  # an empty array's dimensions are no column
+        unread = matlab.problem(obj, where_of(obj)) if obj is not None else None  # (an empty array: its dimensions)
         if unread is not None:
             raise InputError(unread)
         if isinstance(obj, h5py.Dataset) and featurenames.is_scale(obj):  # the rows' index (xarray's coordinate)
