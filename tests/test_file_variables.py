@@ -127,3 +127,15 @@ def test_a_matlab_complex_array_is_named_as_what_it_is(tmp_path, name):
     assert (code, err) == (2, f"sgdcli: error: {tmp_path / 'c.mat'}:{name}: is a MATLAB complex array (real and imag "
                               "parts), which sgdcli does not read: save real numbers (its real() and imag() as "
                               "arrays or columns of their own)\n")
+
+
+def test_netcdf_character_array_labels_are_named_as_what_they_are(tmp_path):
+    """xarray writes text as characters (one per element) with encoding dtype S1: "dtype |S1 is not numeric"."""
+    X, y = make_problem("binary", n=200, d=3, seed=7)
+    names = np.where(y > 0, "yes", "no")
+    xr.Dataset({"X": (("sample", "feature"), X), "y": (("sample",), names)}).to_netcdf(
+        tmp_path / "c.nc", engine="h5netcdf", encoding={"y": {"dtype": "S1"}})
+    code, out, err = cli("train", tmp_path / "c.nc", "-o", tmp_path / "m.h5")
+    assert (code, err) == (2, f"sgdcli: error: {tmp_path / 'c.nc'}:y: is a netCDF character array (a character per "
+                              "element, 3 a row), which sgdcli does not read as labels; write them as strings "
+                              "(xarray's default for text)\n")

@@ -297,6 +297,9 @@ def find_labels(f: h5py.File, y: str, classes: list[str] | None = None, what: st
     if named:  # an HDF5 enum: its names are the classes
         return text_labels(EnumNames(Column(obj, y), named, where_of(obj)), where, classes, memory=memory)
     knownfiles.part_of_pandas(obj, y, where)
+    if obj.ndim == 2 and obj.dtype == np.dtype("S1") and "_Encoding" in obj.attrs:
+        raise InputError(f"{where}: is a netCDF character array (a character per element, {obj.shape[1]} a row), "
+                         f"which sgdcli does not read as {what}; write them as strings (xarray's default for text)")
     if obj.dtype.fields is not None or obj.dtype.kind not in NUMERIC_KINDS:
         raise InputError(f"{where}: dtype {obj.dtype} is not numeric")
     if obj.ndim == 2 and "MATLAB_class" in obj.attrs and obj.shape[0] == 1:
