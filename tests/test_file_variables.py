@@ -139,3 +139,19 @@ def test_netcdf_character_array_labels_are_named_as_what_they_are(tmp_path):
     assert (code, err) == (2, f"sgdcli: error: {tmp_path / 'c.nc'}:y: is a netCDF character array (a character per "
                               "element, 3 a row), which sgdcli does not read as labels; write them as strings "
                               "(xarray's default for text)\n")
+
+
+def test_matlab_column_vectors_saved_one_per_column_train_as_the_columns_they_are(tmp_path):
+    """MATLAB stores an N × 1 column as HDF5's 1 × N: a group of them was refused ("member 'f0' is (1, 2000),
+    not a 1-D column", of FILE::), where the same columns saved as rows trained."""
+    X, y = make_problem("binary", n=300, d=3, seed=8)
+    arrays = {**{f"f{j}": X[:, j] for j in range(3)}, "label": y.astype(float)}
+    savemat(tmp_path / "cols.mat", {k: v.reshape(-1, 1) for k, v in arrays.items()})
+    savemat(tmp_path / "rows.mat", {k: v.reshape(1, -1) for k, v in arrays.items()})
+    with h5py.File(tmp_path / "cols.mat") as f:
+        assert f["f0"].shape == (1, 300)
+    code, out, err = cli("info", tmp_path / "cols.mat")
+    assert "looks like a group of columns: train with --x / --label-column label\n" in out, out
+    options = TrainOptions(**OPTS)
+    a, b = (train(str(tmp_path / name), options) for name in ("cols.mat", "rows.mat"))
+    assert a.n_features == 3 and a.weights.tobytes() == b.weights.tobytes()

@@ -1,5 +1,5 @@
 """A group of equal-length 1-D datasets, one per column: xarray's and netCDF's variables of one dimension, many
-loggers' files, MATLAB arrays saved one per column.
+loggers' files, MATLAB vectors saved one per column (an N × 1 column stored 1 × N, read transposed).
 
 Its members are its columns, in creation order where the file tracks it, else by name, except what is no
 feature, left out and listed (``Found.left_out``) so that ``info`` shows it and ``--features`` or
@@ -12,10 +12,11 @@ xarray picks for each file it writes (cf.py ``time_units``), as pandas' dates ar
 from __future__ import annotations
 
 import h5py
+import numpy as np
 
 from sgdcli.data import cf, featurenames, matlab
 from sgdcli.data.numeric import NUMERIC_KINDS
-from sgdcli.data.sources import Column, Found, text_of
+from sgdcli.data.sources import Column, Found, Matrix, text_of
 from sgdcli.data.where import where_in, where_of
 from sgdcli.errors import InputError, first_line
 
@@ -54,7 +55,11 @@ def column_group(g: h5py.Group) -> Found:
         if isinstance(obj, h5py.Dataset) and cf.time_units(obj) is not None:
             left_out[name] = featurenames.CF_TIME
             continue
-        if not isinstance(obj, h5py.Dataset) or not (obj.ndim == 1 or (obj.ndim == 2 and obj.shape[1] == 1)):
+        # a MATLAB column vector (N × 1) is stored 1 × N, as MATLAB stores by columns
+        matlab_column = isinstance(obj, h5py.Dataset) and obj.ndim == 2 and obj.shape[0] == 1 and obj.shape[1] != 1 \
+            and matlab.matlab_class(obj) is not None
+        if not isinstance(obj, h5py.Dataset) or not (obj.ndim == 1 or (obj.ndim == 2 and obj.shape[1] == 1)
+                                                     or matlab_column):
             shape = ("a dangling link" if obj is None else NAMED_TYPE if isinstance(obj, h5py.Datatype) else
                      getattr(obj, "shape", "a group"))
             vaex = isinstance(obj, h5py.Group) and isinstance(obj.get("data"), h5py.Dataset)
@@ -62,10 +67,11 @@ def column_group(g: h5py.Group) -> Found:
                              "1-D datasets of the same length" + (VAEX if vaex else ""))
         if obj.dtype.kind not in NUMERIC_KINDS:
             raise InputError(f"{where}/{name}: dtype {obj.dtype} is not numeric; leave it out with --features")
-        if n is not None and obj.shape[0] != n:
-            raise InputError(f"{where}: column {name!r} has {obj.shape[0]} rows but {names[0]!r} has {n}")
-        n = int(obj.shape[0])
-        sources.append(Column(obj, name))
+        rows = int(obj.shape[1] if matlab_column else obj.shape[0])
+        if n is not None and rows != n:
+            raise InputError(f"{where}: column {name!r} has {rows} rows but {names[0]!r} has {n}")
+        n = rows
+        sources.append(Matrix(obj, np.array([0]), [name], transposed=True) if matlab_column else Column(obj, name))
     return Found(sources, None, "column group", plain=False, left_out=left_out)
 
 

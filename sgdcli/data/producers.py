@@ -370,7 +370,8 @@ def recognize(f: h5py.File) -> tuple[str, dict] | None:
                 return "a table (compound dataset)", {"x": name, "label_column": _label_of(columns or ["<label>"])}
         for name, obj in [*_members(f), ("/", f)]:  # a group in the root, else the root itself (xarray's columns)
             if isinstance(obj, h5py.Group) and len(obj) > (name == "/") and not knownfiles.one_array(obj) and all(
-                    isinstance(m, h5py.Dataset) and m.ndim == 1 for m in (m for _, m in _members(obj))):
+                    isinstance(m, h5py.Dataset) and (m.ndim == 1 or m.ndim == 2 and m.shape[0] == 1 and "MATLAB_class"
+                                                      in m.attrs) for m in (m for _, m in _members(obj))):
                 return "a group of columns", knownfiles.columns_options(f, name, obj)
         matrix = knownfiles.matrix_options(f)
         if matrix is not None:
