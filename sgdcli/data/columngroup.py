@@ -43,17 +43,12 @@ def column_group(g: h5py.Group) -> Found:
     coordinates = {c for obj in members.values() if isinstance(obj, h5py.Dataset)
                    for c in text_of(obj.attrs.get("coordinates", b"")).split()}
     for name, obj in members.items():
-        unread = matlab.problem(obj, where_of(obj)) if obj is not None else None  # (an empty array: its dimensions)
+        unread = matlab.problem(obj, where_of(obj)) if obj is not None else None  # (an empty one: its dimensions)
         if unread is not None:
             raise InputError(unread)
-        if isinstance(obj, h5py.Dataset) and featurenames.is_scale(obj):  # the rows' index (xarray's coordinate)
-            left_out[name] = featurenames.DIMENSION_SCALE
-            continue
-        if isinstance(obj, h5py.Dataset) and name in coordinates:
-            left_out[name] = featurenames.COORDINATE
-            continue
-        if isinstance(obj, h5py.Dataset) and cf.time_units(obj) is not None:
-            left_out[name] = featurenames.CF_TIME
+        kind = _not_a_feature(obj, name, coordinates)
+        if kind is not None:
+            left_out[name] = kind
             continue
         # a MATLAB column vector (N × 1) is stored 1 × N, as MATLAB stores by columns
         matlab_column = isinstance(obj, h5py.Dataset) and obj.ndim == 2 and obj.shape[0] == 1 and obj.shape[1] != 1 \
@@ -66,13 +61,24 @@ def column_group(g: h5py.Group) -> Found:
             raise InputError(f"{where}: member {name!r} is {shape}, not a 1-D column; a group of columns holds only "
                              "1-D datasets of the same length" + (VAEX if vaex else ""))
         if obj.dtype.kind not in NUMERIC_KINDS:
-            raise InputError(f"{where}/{name}: dtype {obj.dtype} is not numeric; leave it out with --features")
+            raise InputError(f"{where_of(obj)}: dtype {obj.dtype} is not numeric; leave it out with --features")
         rows = int(obj.shape[1] if matlab_column else obj.shape[0])
         if n is not None and rows != n:
             raise InputError(f"{where}: column {name!r} has {rows} rows but {names[0]!r} has {n}")
         n = rows
         sources.append(Matrix(obj, np.array([0]), [name], transposed=True) if matlab_column else Column(obj, name))
     return Found(sources, None, "column group", plain=False, left_out=left_out)
+
+
+def _not_a_feature(obj, name: str, coordinates: set[str]) -> str | None:
+    """What the member ``obj`` holds where it is no feature (a kind of ``Found.left_out``), else None."""
+    if not isinstance(obj, h5py.Dataset):
+        return None
+    if featurenames.is_scale(obj):  # the rows' index (xarray's coordinate)
+        return featurenames.DIMENSION_SCALE
+    if name in coordinates:
+        return featurenames.COORDINATE
+    return featurenames.CF_TIME if cf.time_units(obj) is not None else None
 
 
 def _in_creation_order(g: h5py.Group) -> list[str]:
