@@ -24,6 +24,15 @@ def trained(tmp_path):
         return tmp_path / "m.h5", data, f["prediction"][()], f["proba"][()]
 
 
+def test_probabilities_are_stored_in_chunks_of_whole_rows(trained, tmp_path):
+    """h5py's guess cut the (rows × classes) probabilities into one-column chunks, which sgdcli (and any reader
+    of rows) reads through HDF5 rather than memory-mapped."""
+    with h5py.File(tmp_path / "p.h5") as f:
+        assert f["proba"].chunks == (2500, 3)  # (about 1 MiB of rows, at most the rows there are)
+    code, out, err = cli("info", tmp_path / "p.h5")
+    assert "proba: shape 2500×3, float64, chunked, chunks 2500×3" in out and "read memory-mapped" in out, out
+
+
 def read_text(text: str, sep: str) -> tuple[list[str], list[list[str]]]:
     rows = list(csv.reader(io.StringIO(text), delimiter=sep))
     return rows[0], rows[1:]

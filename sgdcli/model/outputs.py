@@ -19,7 +19,7 @@ import sys
 import h5py
 import numpy as np
 
-from sgdcli.data import newhdf5
+from sgdcli.data import newhdf5, storage
 from sgdcli.data.atomic import atomic_output
 from sgdcli.data.pathtext import attr_text
 from sgdcli.model.labels import shown  # a class as text: 3 for 3.0, 0.1 for the float32 0.1
@@ -53,9 +53,10 @@ class _Hdf5:
         kind = np.float64 if classes is None else h5py.string_dtype() if _named(classes) else classes.dtype
         self.pred = f.create_dataset("prediction", shape=(n or 0,), maxshape=(n,), dtype=kind, chunks=True)
         self.prob = None
-        if proba:
+        if proba:  # in chunks of whole rows, as convert writes X (h5py's guess cut them into columns)
+            rows = storage.chunk_rows_for(len(classes), np.dtype(np.float64).itemsize)
             self.prob = f.create_dataset("proba", shape=(n or 0, len(classes)), maxshape=(n, len(classes)),
-                                         dtype=np.float64, chunks=True)
+                                         dtype=np.float64, chunks=(min(rows, n), len(classes)) if n else True)
             self.prob.attrs["classes"] = [str(c) for c in classes] if _named(classes) else classes
         f.attrs.update({key: attr_text(value) if isinstance(value, str) else value  # file names
                         for key, value in attrs.items()})
