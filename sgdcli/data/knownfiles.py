@@ -73,8 +73,9 @@ def matrix_options(f: h5py.File) -> dict | None:
 def matlab_options(f: h5py.File) -> dict | None:
     """--x and --y for a MATLAB v7.3 file: ``X`` and ``y`` where it has arrays so named (an unreadable one too,
     whose reason ``info`` then gives); else its first 2-D array of numbers (no char matrix of names, cell array,
-    logical or empty array) and the first other array named as labels are, else its first other vector (row ids
-    sort before y); None where it has no such matrix."""
+    logical or empty array) and the first other array named as labels are, else its first other vector; None
+    where it has no such matrix.  (By name alone, a char matrix of sample names or a vector of row ids came
+    before X and y.)"""
     arrays = [(n, o) for n, o in members(f) if matlab_class(o) is not None]
     names = [n for n, _ in arrays]
 

@@ -53,8 +53,6 @@ from sgdcli.errors import InputError, first_line
 from sgdcli.options import DEFAULT_MEMORY
 
 
-
-
 def _names_attr(ds: h5py.Dataset, width: int, transposed: bool) -> list[str]:
     """Column names from a ``columns`` attribute (a list of strings, one per column) or ``feature_names`` (what
     convert writes), else from AnnData's ``var`` or a dimension scale (xarray's coordinate; data/featurenames.py),
