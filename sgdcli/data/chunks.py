@@ -184,12 +184,6 @@ def capped(ds, spans: list[tuple[int, int]], axis: int = 0):
         yield group
 
 
-def rows_per_read(ds) -> int | None:
-    """The most rows of ``ds`` that one read through HDF5 takes: CHUNKS_PER_READ row chunks (None: any, for a
-    contiguous dataset)."""
-    return None if ds.chunks is None else CHUNKS_PER_READ * ds.chunks[0]
-
-
 def parallel_decodable(ds) -> bool:
     """True if every filter of chunked dataset ``ds`` is deflate or shuffle, and deflate is one."""
     if ds.chunks is None or not _has_chunk_queries(ds) or ds.ndim not in (1, 2) or ds.dtype.kind not in "iuf":

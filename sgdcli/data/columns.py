@@ -358,10 +358,9 @@ class ColumnReader:
             elif self._decoder is not None:
                 self._decoder.read(start, stop, stored)
             else:
-                step = chunks.rows_per_read(self.ds) or n
-                for a in range(start, stop, step):
-                    b = min(stop, a + step)
-                    self.ds.read_direct(stored, np.s_[a:b], np.s_[a - start:b - start])
+                for group in chunks.capped(self.ds, [(start, stop)] if n else []):  # (one span: a piece a group)
+                    for a, b in group:
+                        self.ds.read_direct(stored, np.s_[a:b], np.s_[a - start:b - start])
         except chunks.ChunkError as exc:
             raise InputError(f"{where}: cannot read rows {exc.start}-{exc.stop} ({exc.reason})") from None
         except (OSError, RuntimeError, ValueError, TypeError) as exc:
