@@ -3,12 +3,16 @@
 Each pass runs over a list of blocks and returns something that merges with
 the result of another list: a distributed run (parallel/cluster.py) gives
 every worker its share of the blocks and merges the parts at the driver, in
-shard order.
+shard order.  Each calls ``check_stop()`` before each of its blocks, in
+order, and nowhere else: ``watched`` counts those calls to tell how far a
+pass has read.
 """
 
 from __future__ import annotations
 
 import dataclasses
+import itertools
+from typing import Callable
 
 import numpy as np
 
@@ -50,6 +54,23 @@ class LabelCount:
         self.n_train += other.n_train
         self.n_bad += other.n_bad
         self.zero.merge(other.zero)
+
+
+def watched(spans, check_stop: Callable[[], None], progress: Callable[[int, int], None] | None
+            ) -> Callable[[], None]:
+    """``check_stop`` for a pass over ``spans`` (which calls it before each of them, in order) that also tells
+    ``progress(rows read, rows in all)`` before each: a pass over a file of 10^8 rows takes minutes, silent in a
+    cron log without it.  ``progress`` None: ``check_stop`` itself."""
+    if progress is None:
+        return check_stop
+    total = sum(stop - start for start, stop in spans)
+    done = itertools.accumulate((stop - start for start, stop in spans), initial=0)
+
+    def before_block():
+        check_stop()
+        progress(next(done, total), total)
+
+    return before_block
 
 
 def label_pass(table: Table, spans, block_rows: int, opts: TrainOptions, check_stop=lambda: None) -> LabelCount:
@@ -244,14 +265,19 @@ def skipped_pass(extent_rows: int, n_extents: int, table: Table, spans, block_ro
     return Skipped(counts)
 
 
-def check_val_labels(val_table: Table, labels: Labels, opts: TrainOptions, check_stop=lambda: None) -> None:
+def check_val_labels(val_table: Table, labels: Labels, opts: TrainOptions, check_stop=lambda: None,
+                     progress: Callable[[int, int], None] | None = None) -> None:
     """Every label of the --val file is finite (or skipped by --bad-rows skip) and one of the training classes
     (a poisson model's: >= 0),
     every sample weight finite and >= 0, and (unless skipped) every feature finite: before training, not
-    after its first epoch.  ``check_stop()`` after each block, as the passes over the training file do."""
+    after its first epoch.  ``check_stop()`` and ``progress`` before each block, as in the passes over the
+    training file (``watched``)."""
     where = val_table.where(val_table.y_name)
     block_rows = val_table.block_rows(opts.memory)
-    for block in stream_blocks(val_table, val_table.spans(block_rows, opts.memory), block_rows):
+    spans = val_table.spans(block_rows, opts.memory)
+    before_block = watched(spans, check_stop, progress)
+    for block in stream_blocks(val_table, spans, block_rows):
+        before_block()
         start, y = block.start, block.y
         if block.w is not None:
             weights_mod.check(block.w, val_table.where(val_table.w_name), start)
@@ -266,4 +292,3 @@ def check_val_labels(val_table: Table, labels: Labels, opts: TrainOptions, check
             bad = np.flatnonzero(~finite_mask(block))
             if len(bad):
                 raise InputError(val_table.nonfinite(start + int(bad[0])))
-        check_stop()

@@ -221,7 +221,8 @@ class DaskExecutor:
     def page_shuffle(self, page_rows: int, seed: int, shuffle: bool) -> PageShuffle:
         return self.table.page_shuffle(self.memory, page_rows, seed, shuffle)
 
-    def data_pass(self, fn, opts: TrainOptions, check_stop: Callable[[], None]):
+    def data_pass(self, fn, opts: TrainOptions, check_stop: Callable[[], None],
+                  progress: Callable[[int, int], None] | None = None):  # the workers read: nothing to tell here
         job = PassJob(self.file, self.spans, self.block_rows, opts, self.threads)
         return self.pool.merged(worker.data_pass, job, check_stop, fn)
 
@@ -239,8 +240,10 @@ class DaskExecutor:
         return self.trainer.run_epoch(self.job, state, pos, on_progress=on_progress, safe_point=safe_point)
 
     def validate(self, table: Table, objective: tuple[str, float], labels: Labels, We: np.ndarray, memory: int,
-                 select, on_stop: Callable[[], None], centre: float = 0.0) -> dict:
-        """Each shard's worker scores every W-th block of ``table``; the driver merges."""
+                 select, on_stop: Callable[[], None], centre: float = 0.0,
+                 progress: Callable[[int, int], None] | None = None) -> dict:
+        """Each shard's worker scores every W-th block of ``table``; the driver merges (nothing for
+        ``progress``: the workers read)."""
         job = ValidationJob(FileRef.of(table), objective, labels, memory, select, self.threads, centre)
         self.read.add(job.file.path)
         return self.pool.validate(job, We, on_stop=on_stop)

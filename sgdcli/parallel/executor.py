@@ -54,8 +54,10 @@ class Executor(Protocol):
     def page_shuffle(self, page_rows: int, seed: int, shuffle: bool) -> PageShuffle:
         """The page shuffle of the training file, two windows of it in what each stream of windows may hold."""
 
-    def data_pass(self, fn, opts: TrainOptions, check_stop: Callable[[], None]):
-        """``fn`` (a pass of engine/passes.py) over every block of the training file, parts merged."""
+    def data_pass(self, fn, opts: TrainOptions, check_stop: Callable[[], None],
+                  progress: Callable[[int, int], None] | None = None):
+        """``fn`` (a pass of engine/passes.py) over every block of the training file, parts merged;
+        ``progress(rows read, rows in all)`` as it goes, where the pass runs in this process."""
 
     def prepare(self, cfg: KernelConfig, plan: EpochPlan) -> None:
         """Fix the kernel settings and epoch plan of every epoch to come."""
@@ -73,9 +75,11 @@ class Executor(Protocol):
         """Train from ``pos`` to the end of epoch ``pos.epoch`` (engine/epoch.py's contract)."""
 
     def validate(self, table: Table, objective: tuple[str, float], labels: Labels, We: np.ndarray, memory: int,
-                 select, on_stop: Callable[[], None], centre: float = 0.0) -> dict:
+                 select, on_stop: Callable[[], None], centre: float = 0.0,
+                 progress: Callable[[int, int], None] | None = None) -> dict:
         """Loss and metrics of weights ``We`` (on raw features) over the rows ``select`` picks from ``table``;
-        ``centre``, the model's mean score, which a binary model's AUC is centred on (model/metrics.py)."""
+        ``centre``, the model's mean score, which a binary model's AUC is centred on (model/metrics.py);
+        ``progress(rows read, rows in all)`` as it goes, where the pass runs in this process."""
 
     def stepped(self) -> np.ndarray | None:
         """The latest step's gradient and the model it is the gradient of (kernels/state.py Scratch.stepped) where

@@ -9,6 +9,7 @@ import numpy as np
 from sgdcli.data.shuffle import PageShuffle
 from sgdcli.data.table import Table
 from sgdcli.engine import epoch as engine
+from sgdcli.engine import passes
 from sgdcli.engine.epoch import EpochPlan, EpochResult, Position
 from sgdcli.kernels.state import KernelConfig, Scratch, TrainState
 from sgdcli.model.inference import measure
@@ -42,8 +43,9 @@ class LocalExecutor:
     def page_shuffle(self, page_rows: int, seed: int, shuffle: bool) -> PageShuffle:
         return self.table.page_shuffle(self.stream_memory, page_rows, seed, shuffle)
 
-    def data_pass(self, fn, opts: TrainOptions, check_stop: Callable[[], None]):
-        return fn(self.table, self.spans, self.block_rows, opts, check_stop)
+    def data_pass(self, fn, opts: TrainOptions, check_stop: Callable[[], None],
+                  progress: Callable[[int, int], None] | None = None):
+        return fn(self.table, self.spans, self.block_rows, opts, passes.watched(self.spans, check_stop, progress))
 
     def prepare(self, cfg: KernelConfig, plan: EpochPlan) -> None:
         self.cfg, self.plan = cfg, plan
@@ -67,11 +69,16 @@ class LocalExecutor:
                                 on_progress=on_progress, safe_point=safe_point)
 
     def validate(self, table: Table, objective: tuple[str, float], labels: Labels, We: np.ndarray, memory: int,
-                 select, on_stop: Callable[[], None], centre: float = 0.0) -> dict:
-        # after each block, as the epochs do between kernel calls: a signal stops the run (and a long --val pass
-        # takes the periodic checkpoints its epochs would)
-        return measure(table, objective, labels, We, memory, select, progress=lambda done, rows: on_stop(),
-                       centre=centre)
+                 select, on_stop: Callable[[], None], centre: float = 0.0,
+                 progress: Callable[[int, int], None] | None = None) -> dict:
+        def after_block(done: int, rows: int) -> None:
+            # as the epochs do between kernel calls: a signal stops the run (and a long --val pass takes the
+            # periodic checkpoints its epochs would)
+            on_stop()
+            if progress is not None:
+                progress(done, rows)
+
+        return measure(table, objective, labels, We, memory, select, progress=after_block, centre=centre)
 
     def summary(self) -> dict:
         return {}

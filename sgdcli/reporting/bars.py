@@ -18,23 +18,23 @@ class RichReporter(Reporter):
         self.records: list[dict] = []
         self._resumed = None  # the epoch, iterations and rows of a resume, until the next epoch starts
         self._rows_before = 0  # rows of the epoch done before this process started it (a resume's)
+        self._pass = None  # the bars and task of a pass outside the epochs under way
 
-    def begin(self, *, epochs, iterations, rows, batch_size, lr):
+    def _bars(self, transient: bool):
         from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 
+        bars = Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
+                        TextColumn("{task.fields[info]}"), TimeRemainingColumn(), console=self.console,
+                        transient=transient)
+        bars.start()
+        return bars
+
+    def begin(self, *, epochs, iterations, rows, batch_size, lr):
+        self._end_pass()
         self.epochs, self.iterations = epochs, iterations
         self.records = []  # this run's: a reporter given to another train() sums up only that one
         self._resumed = None
-        self.progress = Progress(
-            TextColumn("{task.description}"),
-            BarColumn(),
-            MofNCompleteColumn(),
-            TextColumn("{task.fields[info]}"),
-            TimeRemainingColumn(),
-            console=self.console,
-            transient=False,
-        )
-        self.progress.start()
+        self.progress = self._bars(transient=False)
         self.console.print(training_line(epochs=epochs, iterations=iterations, rows=rows, batch_size=batch_size, lr=lr))
         self.epoch_task = self.progress.add_task("epoch", total=epochs, info="")
         self.iter_task = self.progress.add_task("iteration", total=iterations, info="")
@@ -59,6 +59,7 @@ class RichReporter(Reporter):
         self.progress.update(self.iter_task, completed=iteration, info=info)
 
     def epoch_end(self, record):
+        self._end_pass()
         # the bar ends at its end, full, at what the epoch took (which is what begin announced)
         self.progress.update(self.iter_task, completed=record["iterations"], total=record["iterations"])
         self.progress.advance(self.epoch_task)
@@ -66,9 +67,29 @@ class RichReporter(Reporter):
         self.records.append(record)
 
     def message(self, text):
+        self._end_pass()  # a message says what comes next
         self.console.print(printable(text), markup=False, highlight=False)
 
+    def pass_progress(self, stage, done, total):
+        if done == 0 or self._pass is None:
+            self._end_pass()
+            # a bar among the epochs' (validating), else one of its own, gone as the pass ends: rich draws one
+            # live display at a time
+            bars = self.progress if self.progress is not None else self._bars(transient=True)
+            self._pass = (bars, bars.add_task(stage, total=total, info=""))
+        bars, task = self._pass
+        bars.update(task, completed=done)
+
+    def _end_pass(self):
+        if self._pass is not None:
+            bars, task = self._pass
+            self._pass = None
+            bars.remove_task(task)
+            if bars is not self.progress:
+                bars.stop()
+
     def close(self):
+        self._end_pass()
         if self.progress is not None:
             self.progress.stop()
             self.progress = None

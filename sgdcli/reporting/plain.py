@@ -17,12 +17,13 @@ def _stamped(stream, text: str) -> None:
 
 
 class PassProgress:
-    """A pass over a file (predict, evaluate) as plain lines: one as it starts, then at most one every
-    ``interval`` seconds, with the rows done, the rate and the time left.  A ``total`` of None is a count not
-    known yet (text, read as it comes): the lines then say the rows done and the rate."""
+    """A pass over a file (predict, evaluate) as plain lines: one as it starts (unless ``announce`` is False:
+    a line before said what the pass reads), then at most one every ``interval`` seconds, with the rows done,
+    the rate and the time left.  A ``total`` of None is a count not known yet (text, read as it comes): the
+    lines then say the rows done and the rate."""
 
-    def __init__(self, stream, what: str, interval: float = INTERVAL, clock=time.monotonic):
-        self.stream, self.what, self.interval, self.clock = stream, what, interval, clock
+    def __init__(self, stream, what: str, interval: float = INTERVAL, clock=time.monotonic, announce: bool = True):
+        self.stream, self.what, self.interval, self.clock, self.announce = stream, what, interval, clock, announce
         self._t0 = self._last = None
 
     def __call__(self, done: int, total: int | None) -> None:
@@ -30,7 +31,8 @@ class PassProgress:
         if self._t0 is None:
             self._t0 = self._last = now
             rows = f"{total:,} rows" if total is not None else "rows counted as they are read"
-            _stamped(self.stream, f"{self.what}: {rows}")
+            if self.announce:
+                _stamped(self.stream, f"{self.what}: {rows}")
             return
         if now - self._last < self.interval or (total is not None and done >= total):
             return
@@ -54,6 +56,7 @@ class PlainReporter(Reporter):
         self.epochs = self.iterations = self.rows = 0
         self._resumed = None  # the epoch, iterations and rows of a resume, until the next epoch starts
         self._before = (0, 0)  # the iterations and rows of the epoch done before this process started it
+        self._pass: PassProgress | None = None  # the lines of the pass outside the epochs under way
 
     def _write(self, text: str) -> None:
         _stamped(self.stream, text)
@@ -96,3 +99,8 @@ class PlainReporter(Reporter):
 
     def message(self, text):
         self._write(text)
+
+    def pass_progress(self, stage, done, total):
+        if done == 0 or self._pass is None or self._pass.what != stage:  # another pass: timed from its start
+            self._pass = PassProgress(self.stream, stage, self.interval, self.clock, announce=False)
+        self._pass(done, total)

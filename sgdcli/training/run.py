@@ -69,7 +69,8 @@ class Run:
         self.fingerprints = (run_options, ckpt_mod.fingerprint(table, val_table, self.init))
         saved = resume.load(self) if control.resume else None  # checked against the run, or removed
         self.clock = warmstart.optimizer_clock(self.init, opts.optimizer, table.sparse) if opts.init_optimizer else 0
-        facts = setup.learn(table, val_table, opts, saved, self.init, self._pass, reporter.message, self._check_stop)
+        facts = setup.learn(table, val_table, opts, saved, self.init, self._pass, reporter.message, self._check_stop,
+                            self._progress)
         self.labels, self.n_train, self.n_bad = facts.labels, facts.n_train, facts.n_bad
         self.mean, self.std, self.weighting = facts.mean, facts.std, facts.weighting
         # where training starts, over every training row: an epoch far above it blew up, though no value
@@ -230,7 +231,11 @@ class Run:
 
     def _pass(self, fn, stage: str):
         """A pass before training over every block (wherever the executor runs it)."""
-        return self.executor.data_pass(fn, self.opts, lambda: self._check_stop(stage))
+        return self.executor.data_pass(fn, self.opts, lambda: self._check_stop(stage), self._progress(stage))
+
+    def _progress(self, stage: str):
+        """``progress(rows read, rows in all)`` of a pass outside the epochs, told to the reporter as ``stage``."""
+        return lambda done, total: self.reporter.pass_progress(stage, done, total)
 
     # --- the epoch loop ----------------------------------------------------------------------------
 
@@ -329,6 +334,7 @@ class Run:
         table = self.table if held_out else self.val_table
         select = ValidationRows(opts.val_fraction, opts.seed, held_out, self.plan.skip_bad)
         scores = self.executor.validate(table, self.objective, self.labels, We, opts.memory, select,
-                                        on_stop=lambda: self.points.safe_point(self.pos), centre=self.score_centre(params))
+                                        on_stop=lambda: self.points.safe_point(self.pos), centre=self.score_centre(params),
+                                        progress=self._progress("validating"))
         self.val_scored = scores["rows"]
         return {"val_loss": scores.pop("loss"), **{f"val_{k}": v for k, v in scores.items() if k != "rows"}}

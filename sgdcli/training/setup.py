@@ -49,11 +49,12 @@ class DataFacts:
 
 
 def learn(table: Table, val_table: Table | None, opts: TrainOptions, saved, init, data_pass, message,
-          check_stop=lambda stage: None) -> DataFacts:
+          check_stop=lambda stage: None, progress=lambda stage: None) -> DataFacts:
     """The facts of ``table`` for a run of ``opts``: from the checkpoint ``saved`` where there is one, else from
     the passes, each run by ``data_pass(fn, stage)``; ``init``, a warm start's initial model (or None), whose
     classes and standardization the run keeps; ``message(text)`` says what is being read; ``check_stop(stage)``,
-    between the blocks of the --val file's pass (here, wherever training runs), raises where a signal came."""
+    between the blocks of the --val file's pass (here, wherever training runs), raises where a signal came, and
+    ``progress(stage)``, None or that pass's ``progress(rows read, rows in all)``."""
     count, weighting = None, None
     if saved is not None:
         labels = Labels(task_of(opts.model), saved.classes)
@@ -73,7 +74,8 @@ def learn(table: Table, val_table: Table | None, opts: TrainOptions, saved, init
         check_model_size(table, labels.n_outputs)
         if val_table is not None:
             message(f"checking the labels and features of {val_table.path} (--val, one pass)")
-            passes.check_val_labels(val_table, labels, opts, lambda: check_stop("checking the --val file"))
+            stage = "checking the --val file"
+            passes.check_val_labels(val_table, labels, opts, lambda: check_stop(stage), progress(stage))
         # refused before another pass
         weighting, count = _weighting(table, opts, labels, count, n_train, data_pass, message, init)
         mean = std = None
