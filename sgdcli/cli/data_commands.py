@@ -2,15 +2,17 @@
 
 from __future__ import annotations
 
+import sys
 from types import SimpleNamespace
 
 import click
 from click.core import ParameterSource
 
 from sgdcli.cli import argtext, render
-from sgdcli.cli.params import Count, Number, command, json_option
+from sgdcli.cli.params import Count, Number, command, json_option, pass_quiet_option
 from sgdcli.cli.unused import CONVERT_RULES, warn_unused
 from sgdcli.errors import InputError
+from sgdcli.reporting.plain import StageLines
 from sgdcli.reporting.reporter import counted
 from sgdcli.options import (BAD_ROWS, COMPRESSIONS, CONVERT, CONVERT_DTYPES, CONVERT_FORMATS, CSV_ENGINES, GENERATE,
                             MISSING, TASKS)
@@ -25,7 +27,7 @@ chunk_rows_option = click.option("--chunk-rows", type=Count(), default=None,
                                  help="Rows per HDF5 chunk [default: about 1 MiB chunks].")
 
 
-def _generate_settings(output, **params) -> None:
+def _generate_settings(output, quiet, **params) -> None:
     """What generate refuses of its settings and its output before it writes anything (sgdcli.check_generate),
     for --print-config."""
     import sgdcli
@@ -62,7 +64,8 @@ def _check_classes(task: str, classes: int) -> None:
 @chunk_rows_option
 @click.option("--contiguous", is_flag=True, help="Store X and y contiguously (memory-mappable).")
 @compression_option(GENERATE.compression)
-def generate_cmd(output, **kwargs):
+@pass_quiet_option
+def generate_cmd(output, quiet, **kwargs):
     """Write synthetic X (float32, N×D) and y from a known linear model.
 
     Written block by block, so files larger than memory are made with bounded
@@ -72,7 +75,7 @@ def generate_cmd(output, **kwargs):
     import sgdcli
 
     _check_classes(kwargs["task"], kwargs["classes"])
-    p = sgdcli.generate(output, **kwargs)
+    p = sgdcli.generate(output, progress=None if quiet else StageLines(sys.stderr, announce=False), **kwargs)
     render.echo(f"wrote {output}: {counted(p['rows'], 'row')} × {counted(p['features'], 'feature')}, task {p['task']}")
 
 
@@ -87,7 +90,7 @@ def info_cmd(file, json):
     click.echo(render.json_text(d, indent=2) if json else render.info_listing(d))
 
 
-def _convert_settings(input, output, format, **params) -> None:  # noqa: A002
+def _convert_settings(input, output, format, quiet, **params) -> None:  # noqa: A002
     """What convert refuses before it reads INPUT, for --print-config: its options, for the format that INPUT's
     name or --format gives, and whether -o can be written (judged without creating a file); what INPUT holds,
     and whether it is there, is left to the run."""
@@ -166,7 +169,8 @@ def _convert_settings(input, output, format, **params) -> None:  # noqa: A002
                    "apply: --hash-bits, --bad-rows skip, --columns, --ignore, --weight-column, --categorical, "
                    "--missing-indicator, --decimal, --thousands, a number in --na-values. At a field it does not "
                    "read as a number (a missing value, a class name) it gives way to the tokenizer.")
-def convert_cmd(input, output, **kwargs):
+@pass_quiet_option
+def convert_cmd(input, output, quiet, **kwargs):
     """Stream INPUT (CSV/TSV, LIBSVM/svmlight, Vowpal Wabbit text or .npy) into a chunked HDF5 file that train reads.
 
     X is written dense, or sparse as a CSR matrix (LIBSVM and Vowpal Wabbit
@@ -179,7 +183,8 @@ def convert_cmd(input, output, **kwargs):
 
     kwargs["fmt"] = kwargs.pop("format")
     warn_unused(SimpleNamespace(**kwargs), CONVERT_RULES)
-    result = sgdcli.convert(input, output, **kwargs)
+    result = sgdcli.convert(input, output, progress=None if quiet else StageLines(sys.stderr, announce=False),
+                            **kwargs)
     if result.skipped:
         render.echo(f"sgdcli: left out {counted(result.skipped, 'row')} that could not be read (a field that is not a number, "
                     "a value beyond X's --dtype, a missing label; or a missing value, with --missing skip)", err=True)

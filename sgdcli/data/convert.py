@@ -19,6 +19,7 @@ from __future__ import annotations
 import dataclasses
 import os
 import re
+from typing import Callable
 
 import numpy as np
 
@@ -39,6 +40,7 @@ BLOCK_ROWS = 65536
 DENSE_BLOCK_BYTES = 64 << 20  # a dense block holds at most this much float64, whatever the width
 NPY_MAGIC, ZIP_MAGIC = b"\x93NUMPY", b"PK\x03\x04"  # the first bytes of a .npy file, and of an .npz (a zip)
 DENSE_ROW_BYTES = 16  # a feature of a dense row in memory as it is converted, besides the output's copy
+FIRST_PASS, CONVERTING = "first pass over", "converting"  # the stages ``convert`` tells its progress of
 
 
 @dataclasses.dataclass
@@ -62,10 +64,13 @@ def convert(input, output, *, fmt: str | None = None, label_column: str | None =
             ignore: str | None = None, categorical: str | None = None, max_categories: int | None = None,
             na_values: str | None = None, missing: str | None = None, missing_indicator: bool = False,
             decimal: str | None = None, thousands: str | None = None, weight_column: str | None = None,
-            zero_based: bool = False) -> Converted:
+            zero_based: bool = False, progress: Callable[[str, int, int | None], None] | None = None) -> Converted:
     """Convert ``input`` to ``output`` (HDF5 with ``X``, rows × features, and ``y``); see the module docstring.
     ``columns`` to ``thousands``: what CSV/TSV columns become and how values are read (data/csvcolumns.py;
-    None: ``ColumnOptions``' defaults).  ``zero_based``: LIBSVM indices count from 0, not 1."""
+    None: ``ColumnOptions``' defaults).  ``zero_based``: LIBSVM indices count from 0, not 1.
+    ``progress(stage, rows done, rows in all or None where text has not been counted)``: told as each pass over
+    ``input`` starts (rows done 0) and after each block it reads; the stages are ``FIRST_PASS`` (categories,
+    means, LIBSVM's widest row) and ``CONVERTING``, each followed by the input's name."""
     input, output = os.fspath(input), os.fspath(output)
     fmt, columns = checked(input, output, fmt=fmt, label_column=label_column, delimiter=delimiter, header=header,
                            features=features, y=y, chunk_rows=chunk_rows, compression=compression, dtype=dtype,
@@ -79,15 +84,18 @@ def convert(input, output, *, fmt: str | None = None, label_column: str | None =
     if sparse is None:
         sparse = fmt in SPARSE_FORMATS or hasher is not None
     names = hashed = None
+    first_pass = _told(progress, f"{FIRST_PASS} {input}")
+    converting = _told(progress, f"{CONVERTING} {input}")
     if fmt == "npy":
         blocks, width, n = _npy_blocks(input, y, label_column, block_rows)
+        converting = _told(progress, f"{CONVERTING} {input}", n)
         if compression == "none" and not sparse:  # the one size known before the work: X and y's 8 bytes a row
             itemsize = np.dtype(dtype).itemsize
             chunk = chunk_rows or storage.chunk_rows_for(width, itemsize)
             check_space(output, storage.stored_bytes(n, chunk, width * itemsize + 8))
     elif fmt in SPARSE_FORMATS:
         blocks, width = _text_blocks(input, fmt, hasher, features, sparse, block_rows, bad_rows,
-                                     0 if zero_based else 1, valuerange.STORED[dtype])
+                                     0 if zero_based else 1, valuerange.STORED[dtype], first_pass)
         if not sparse:  # (LIBSVM's width from a first pass: before any row is written)
             _check_dense_row(input, width, dtype, hasher, "--features" if features is not None else
                              "its largest feature index")
@@ -102,14 +110,14 @@ def convert(input, output, *, fmt: str | None = None, label_column: str | None =
             rows = block_rows if sparse else _dense_rows(block_rows, width)
             blocks = hashed_blocks(input, layout, hasher, hashed, rows, bad_rows, valuerange.STORED[dtype])
         else:
-            enc = encoding_of(input, layout, columns, block_rows)
+            enc = encoding_of(input, layout, columns, block_rows, first_pass)
             width = enc.width
             names = enc.feature_names() if layout.names or width != len(enc.features) else None
             if not sparse:
                 _check_dense_row(input, width, dtype, None, "its columns")
             block_rows = _dense_rows(block_rows, width)
             written = dict(sparse=sparse, width=width, names=names, chunk_rows=chunk_rows, compression=compression,
-                           dtype=dtype, encoding=enc)
+                           dtype=dtype, encoding=enc, progress=converting)
             if engine == "pyarrow" and not enc.label_names:  # (_check_pyarrow refused what it cannot read)
                 try:
                     rows, _, _, _ = writers.write(input, output, arrow_blocks(input, layout), **written)
@@ -130,7 +138,8 @@ def convert(input, output, *, fmt: str | None = None, label_column: str | None =
     weights = "always" if fmt == "vw" or (hashed is not None and hashed.weight is not None) else "auto"
     rows, skipped, width, weighted = writers.write(input, output, blocks, sparse=sparse, width=width, names=names,
                                                    chunk_rows=chunk_rows, compression=compression, dtype=dtype,
-                                                   hashing=hashing, encoding=hashed, weights=weights)
+                                                   hashing=hashing, encoding=hashed, weights=weights,
+                                                   progress=converting)
     return Converted(rows=rows, features=width, skipped=skipped, format=fmt, feature_names=names, sparse=sparse,
                      hashing=hashing, weights="w" if weighted else None)
 
@@ -172,13 +181,20 @@ def _check_dense_row(path: str, width: int, dtype: str, hasher: Hasher | None, s
     raise InputError(f"{size}, and {OLD_HDF5} reads no chunk of 4 GiB or more; {fix}")
 
 
-def _text_blocks(path, fmt, hasher, features, sparse, block_rows, bad_rows, first: int, kept):
+def _told(progress, stage: str, total: int | None = None) -> Callable[[int], None] | None:
+    """``convert``'s ``progress`` of the pass ``stage``, as the readers and writers tell it: rows done."""
+    return None if progress is None else lambda done: progress(stage, done, total)
+
+
+def _text_blocks(path, fmt, hasher, features, sparse, block_rows, bad_rows, first: int, kept, first_pass=None):
     """Blocks of LIBSVM or Vowpal Wabbit text, and the width (None: the largest column seen); LIBSVM indices count
-    from ``first``; ``kept``: the feature values kept (data/valuerange.py; None: every number).  Dense output of hashed rows takes as few rows a block as a dense block holds."""
+    from ``first``; ``kept``: the feature values kept (data/valuerange.py; None: every number).  Dense output of
+    hashed rows takes as few rows a block as a dense block holds.  ``first_pass(rows done)``: the progress of
+    the pass that finds the widest row, where one runs."""
     if not sparse and hasher is not None:  # (a block of 65,536 rows of 2^18 columns was 128 GiB)
         block_rows = _dense_rows(block_rows, hasher.width)
     if fmt == "libsvm" and hasher is None and not sparse:
-        width = features if features is not None else libsvm_width(path, first)
+        width = features if features is not None else libsvm_width(path, first, first_pass)
         return _lines(path, lambda items: dense_blocks(path, items, width, dense_parser(width, first, kept),
                                                       _dense_rows(block_rows, width), bad_rows)), width
     if fmt == "vw":  # with each block, its rows' importance weights

@@ -20,6 +20,7 @@ import csv
 import dataclasses
 import importlib
 import math
+from typing import Callable
 
 import numpy as np
 
@@ -184,17 +185,32 @@ def _joined(held, skipped: int):
             None if weights[0] is None else np.concatenate(weights))
 
 
-def encoding_of(path, layout: CsvLayout, options: ColumnOptions, block_rows: int) -> Encoding:
+def encoding_of(path, layout: CsvLayout, options: ColumnOptions, block_rows: int,
+                progress: Callable[[int], None] | None = None) -> Encoding:
     """The encoding of the file's columns (data/csvcolumns.py), with what a first pass over the rows finds
-    where it needs one (categories, means); whether the labels are names is told by the first
-    LABEL_SAMPLE_ROWS rows."""
+    where it needs one (categories, means), telling ``progress(rows read)`` as it starts and after each block;
+    whether the labels are names is told by the first LABEL_SAMPLE_ROWS rows."""
     enc = csvcolumns.plan(layout.names, layout.ncols, layout.label, options, path)
     enc.delimiter, enc.header = layout.delimiter, layout.names is not None
     enc.label_names = csvdecode.label_names(_first_labels(path, layout, enc), enc)
     if any(f.kind == "category" for f in enc.features) or enc.missing == "mean":
-        csvdecode.first_pass((rows for rows, _ in row_blocks(path, layout, block_rows, "skip")), enc,
-                             options.max_categories, path)
+        csvdecode.first_pass(_told((rows for rows, _ in row_blocks(path, layout, block_rows, "skip")), progress),
+                             enc, options.max_categories, path)
     return enc
+
+
+def _told(blocks, progress: Callable[[int], None] | None):
+    """``blocks`` (lists of rows) as they come, telling ``progress(rows so far)`` before the first and after each."""
+    if progress is None:
+        yield from blocks
+        return
+    done = 0
+    progress(done)
+    for block in blocks:
+        yield block
+        if len(block):
+            done += len(block)
+            progress(done)
 
 
 def _first_labels(path, layout: CsvLayout, enc: Encoding) -> list[str]:

@@ -15,6 +15,7 @@ from __future__ import annotations
 import inspect
 import math
 import os
+from typing import Callable
 
 import numpy as np
 
@@ -43,12 +44,14 @@ def generate(
     chunk_rows: int | None = None,
     contiguous: bool = False,
     compression: str = GENERATE.compression,
+    progress: Callable[[str, int, int | None], None] | None = None,
 ) -> dict:
     """Write ``X`` (float32, rows × features) and ``y``; return the generating parameters.
 
     ``seed`` draws the model and, unless ``data_seed`` is given, the rows (its draws after the model's:
     no ``data_seed`` repeats them, and ``data_seed`` is -1 in the file and the result); a ``data_seed``
-    draws other rows from the same model (a test set).
+    draws other rows from the same model (a test set).  ``progress(stage, rows written, rows)``: told before
+    the first block and after each, as convert's is.
     """
     k, chunk_rows, block = _layout(output, task, rows, features, classes, noise, seed, data_seed, chunk_rows,
                                    contiguous, compression)
@@ -74,6 +77,8 @@ def generate(
         ylayout = {"chunks": None} if contiguous else {"chunks": (chunk_rows,), **filters}
         Y = f.create_dataset("y", shape=(rows,), dtype=np.float64 if task == "regression" else np.int64, **ylayout)
         for start in range(0, rows, block):
+            if progress is not None:
+                progress(f"generating {output}", start, rows)
             n = min(block, rows - start)
             Z = rng.standard_normal((n, features))
             S = Z @ coef.T + intercept
@@ -85,6 +90,8 @@ def generate(
                 y = (S + noise * rng.gumbel(size=(n, k))).argmax(axis=1)
             X[start : start + n] = (Z * spread + offset).astype(np.float32)
             Y[start : start + n] = y
+        if progress is not None:
+            progress(f"generating {output}", rows, rows)
         f.attrs.update(params)
         g = f.create_group("generator")
         # the model in the units of the stored X: w' = w / spread, b' = b - w'·offset
@@ -99,6 +106,7 @@ def check_generate(output, **settings) -> None:
     generate.check(**settings)
     bound = inspect.signature(generate).bind(output, **settings)
     bound.apply_defaults()
+    del bound.arguments["progress"]  # (told of the work, which this does not do)
     _layout(**bound.arguments, probe=False)
 
 

@@ -12,6 +12,7 @@ parsers fill dense rows (``dense_parser``) or append entries for CSR blocks
 from __future__ import annotations
 
 import math
+from typing import Callable
 
 from sgdcli.data.hashing import Hasher
 from sgdcli.data.numbertext import INTEGER
@@ -21,18 +22,24 @@ from sgdcli.data.valuerange import FLOAT32_RANGE
 from sgdcli.data.writers import MAX_INDEX
 from sgdcli.errors import InputError, quoted
 
+TOLD_LINES = 1 << 16  # lines of the first pass between two calls of its progress: a block's worth
+
 
 def tokens(line: str) -> list[str]:
     return line.split("#", 1)[0].split()
 
 
-def libsvm_width(path: str, first: int = 1) -> int:
+def libsvm_width(path: str, first: int = 1, progress: Callable[[int], None] | None = None) -> int:
     """The columns the file's largest feature index makes, indices counted from ``first`` (a first pass, for dense
-    output)."""
+    output); ``progress(lines read)`` as it starts and every TOLD_LINES lines."""
     largest = -1
     with open_input(path) as fh:
         try:
+            if progress is not None:
+                progress(0)
             for number_, line in enumerate(fh, start=1):
+                if progress is not None and number_ % TOLD_LINES == 0:
+                    progress(number_)
                 for token in tokens(line)[1:]:
                     key, _, _ = token.partition(":")
                     if key == "qid":

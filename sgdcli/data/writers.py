@@ -12,6 +12,7 @@ train, predict and evaluate read by row ranges (data/sparse.py).
 from __future__ import annotations
 
 import os
+from typing import Callable
 
 import h5py
 import numpy as np
@@ -139,7 +140,7 @@ class _Sparse:
 
 def write(input: str, output: str, blocks, *, sparse: bool, width: int | None, names=None, chunk_rows=None,
           compression: str = "none", dtype=np.float32, hashing: dict | None = None, encoding=None,
-          weights: str = "auto") -> tuple[int, int, int, bool]:
+          weights: str = "auto", progress: Callable[[int], None] | None = None) -> tuple[int, int, int, bool]:
     """Write ``blocks`` ((X, y, skipped) of either kind) to ``output``; (rows, skipped, features).
 
     ``width`` may be None for sparse output (the largest column seen, plus one).  ``encoding``: how the
@@ -147,6 +148,7 @@ def write(input: str, output: str, blocks, *, sparse: bool, width: int | None, n
     holds them as text.  A block may carry a fourth item, its rows' weights (or None): they go to the dataset
     ``w``, written from the first block on where ``weights`` is "always", else from the first weight other
     than 1 on (the rows before weigh 1).  Returns (rows, skipped, features, whether ``w`` was written).
+    ``progress(rows written)``: told before the first block and after each.
     """
     filters = storage.compression_filters(compression)
     names_y = encoding is not None and encoding.label_names
@@ -156,6 +158,8 @@ def write(input: str, output: str, blocks, *, sparse: bool, width: int | None, n
     n = skipped = 0
     x = Y = W = None
     with atomic_output(output) as tmp, newhdf5.created(tmp) as f:
+        if progress is not None:
+            progress(0)
         for block in blocks:
             Xb, yb, bad = block[:3]
             wb = block[3] if len(block) > 3 else None
@@ -178,6 +182,8 @@ def write(input: str, output: str, blocks, *, sparse: bool, width: int | None, n
                 W.resize(n + len(wb), axis=0)
                 W[n:] = wb
             n += len(yb)
+            if progress is not None:
+                progress(n)
         if n == 0:
             left = f" ({skipped} left out by --bad-rows skip)" if skipped else ""
             raise InputError(f"{input}: no data rows{left}, so nothing was written to {output}")

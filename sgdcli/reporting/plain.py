@@ -47,6 +47,21 @@ class PassProgress:
                               f"{format_rate(rate)} rows/s, {clock_text(left)} left")
 
 
+class StageLines:
+    """``progress(stage, done, total)`` of passes one after another (convert's, or those outside the epochs),
+    each pass as PassProgress's lines: a stage other than the last one's, or rows done back at 0, begins a
+    pass, timed from there."""
+
+    def __init__(self, stream, interval: float = INTERVAL, clock=time.monotonic, announce: bool = True):
+        self.stream, self.interval, self.clock, self.announce = stream, interval, clock, announce
+        self._lines: PassProgress | None = None
+
+    def __call__(self, stage: str, done: int, total: int | None) -> None:
+        if done == 0 or self._lines is None or self._lines.what != stage:
+            self._lines = PassProgress(self.stream, stage, self.interval, self.clock, self.announce)
+        self._lines(done, total)
+
+
 class PlainReporter(Reporter):
     def __init__(self, stream, interval: float = INTERVAL, clock=time.monotonic):
         self.stream = stream
@@ -56,7 +71,7 @@ class PlainReporter(Reporter):
         self.epochs = self.iterations = self.rows = 0
         self._resumed = None  # the epoch, iterations and rows of a resume, until the next epoch starts
         self._before = (0, 0)  # the iterations and rows of the epoch done before this process started it
-        self._pass: PassProgress | None = None  # the lines of the pass outside the epochs under way
+        self._passes = StageLines(stream, interval, clock, announce=False)  # (a message announced each pass)
 
     def _write(self, text: str) -> None:
         _stamped(self.stream, text)
@@ -101,6 +116,4 @@ class PlainReporter(Reporter):
         self._write(text)
 
     def pass_progress(self, stage, done, total):
-        if done == 0 or self._pass is None or self._pass.what != stage:  # another pass: timed from its start
-            self._pass = PassProgress(self.stream, stage, self.interval, self.clock, announce=False)
-        self._pass(done, total)
+        self._passes(stage, done, total)
