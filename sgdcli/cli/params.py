@@ -118,7 +118,7 @@ def json_option(what: str, shape: str = "one JSON object"):
 
 
 def pass_quiet_option(f):
-    """-q of predict, evaluate and convert, whose passes over a file say only their progress on stderr."""
+    """-q of predict, evaluate, convert and generate, whose passes over a file say only their progress on stderr."""
     return click.option("-q", "--quiet", is_flag=True,
                         help="No progress lines on stderr (warnings and errors still go there).")(f)
 

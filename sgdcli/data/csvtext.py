@@ -194,12 +194,12 @@ def encoding_of(path, layout: CsvLayout, options: ColumnOptions, block_rows: int
     enc.delimiter, enc.header = layout.delimiter, layout.names is not None
     enc.label_names = csvdecode.label_names(_first_labels(path, layout, enc), enc)
     if any(f.kind == "category" for f in enc.features) or enc.missing == "mean":
-        csvdecode.first_pass(_told((rows for rows, _ in row_blocks(path, layout, block_rows, "skip")), progress),
-                             enc, options.max_categories, path)
+        blocks = (rows for rows, _ in row_blocks(path, layout, block_rows, "skip"))
+        csvdecode.first_pass(_blocks_told(blocks, progress), enc, options.max_categories, path)
     return enc
 
 
-def _told(blocks, progress: Callable[[int], None] | None):
+def _blocks_told(blocks, progress: Callable[[int], None] | None):
     """``blocks`` (lists of rows) as they come, telling ``progress(rows so far)`` before the first and after each."""
     if progress is None:
         yield from blocks
