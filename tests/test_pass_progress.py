@@ -75,6 +75,23 @@ def test_each_pass_tells_the_rows_it_has_read_of_the_files(big_file, options, st
         _block_rows_told(dones, ROWS, ends_at_total=stage == "validating")
 
 
+def test_the_pass_that_cuts_the_shares_of_models_averaged_tells_its_rows(tmp_path):
+    """--parallel average with --bad-rows skip reads the features once more where rows are bad."""
+    from sgdcli.training.run import SHARING
+
+    X, y = make_problem("binary", n=ROWS, d=20, seed=3)
+    X[::1000, 0] = np.nan
+    data = write_table(tmp_path / "bad.h5", X, y, chunks=2048)
+    heard = Heard()
+    sgdcli.train(data, TrainOptions(epochs=1, batch_size=64, memory=MEMORY, bad_rows="skip", parallel="average",
+                                    threads=2, sync_every=8), reporter=heard)
+    passes = heard.passes()
+    assert [stage for stage, _, _ in passes] == ["reading the labels", "standardizing", SHARING]
+    _, dones, totals = passes[-1]
+    assert totals == {ROWS}
+    _block_rows_told(dones, ROWS, ends_at_total=False)
+
+
 def test_the_check_of_the_val_file_tells_its_own_rows(tmp_path, big_file):
     X, y = make_problem("binary", n=30_000, d=20, seed=4)
     val = write_table(tmp_path / "val.h5", X, y, chunks=2048)

@@ -161,8 +161,9 @@ class RoundTrainer:
     """
 
     def __init__(self, pool, shards: int, steps: int, label: str = "w", data_pass=None):
-        """``data_pass(fn, check_stop)``: runs ``fn``, a pass of engine/passes.py, over the training file
-        (where the executor runs its passes); needed where --bad-rows skip leaves rows out (``cut_shares``)."""
+        """``data_pass(fn, check_stop, progress)``: runs ``fn``, a pass of engine/passes.py, over the training
+        file (where the executor runs its passes); needed where --bad-rows skip leaves rows out
+        (``cut_shares``)."""
         self.pool, self.shards, self.steps, self.label = pool, shards, steps, label
         self.data_pass = data_pass
         self.round_seconds: list[float] = []  # wall time of each round
@@ -171,7 +172,7 @@ class RoundTrainer:
         self._kept: np.ndarray | None = None  # the rows of each extent trained, where some are not (cut_shares)
 
     def cut_shares(self, plan: EpochPlan, path: str, say: Callable[[str], None],
-                   check_stop: Callable[[], None]) -> None:
+                   check_stop: Callable[[], None], progress: Callable[[int, int], None] | None = None) -> None:
         """Before the first epoch of ``plan`` (in the run's set-up, as the other passes): the rows of each extent
         that train, neither held out by --val-fraction nor left out by --bad-rows skip, which the shares split
         equally (``_sizes``).  Cut by the file's rows, or by the rows not held out where bad rows lie together,
@@ -181,7 +182,8 @@ class RoundTrainer:
         The bad rows of each extent take a pass over the features of ``path``, which ``say`` announces, where
         the label pass found any and there are shares to cut (one model's share is every row, however
         counted).  Made inside the first epoch, that pass read the whole file with no line said and within the
-        epoch's time.  ``check_stop()`` between blocks and steps, where a signal stops the run."""
+        epoch's time.  ``check_stop()`` between blocks and steps, where a signal stops the run; ``progress``:
+        that pass's (``Executor.data_pass``)."""
         self._plan, self._kept = plan, None
         cut_bad = plan.skipped > 0 and self.shards > 1
         if plan.val_fraction <= 0 and not cut_bad:
@@ -191,7 +193,7 @@ class RoundTrainer:
             say(f"counting where --bad-rows skip leaves rows of {path} out (one pass over the features), so that "
                 f"the {self.shards} models averaged train equal shares")
             fn = functools.partial(passes.skipped_pass, plan.pages.extent_rows, plan.pages.n_extents)
-            kept -= self.data_pass(fn, check_stop).counts
+            kept -= self.data_pass(fn, check_stop, progress).counts
         self._kept = kept
 
     def run_epoch(self, job: Job, state: TrainState, pos: engine.Position,

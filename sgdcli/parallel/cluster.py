@@ -205,7 +205,7 @@ class DaskExecutor:
         self.sync_every = sync_steps(opts.sync_every, opts.batch_size or table.n_rows)
         self.pool = DaskPool(client, options, self.shards, stop, report)
         self.trainer = RoundTrainer(self.pool, self.shards, self.sync_every, label="w",
-                                    data_pass=lambda fn, check_stop: self.data_pass(fn, opts, check_stop))
+                                    data_pass=lambda fn, *watch: self.data_pass(fn, opts, *watch))
         self.file = FileRef.of(table)
         check_paths(client, options, stop, [self.file.path] + ([os.path.abspath(opts.val)] if opts.val else []))
         self.job = None
@@ -229,7 +229,8 @@ class DaskExecutor:
     def prepare(self, cfg: KernelConfig, plan: EpochPlan) -> None:
         self.job = Job(self.file, cfg, plan, self.kernel_threads)
 
-    def cut_shares(self, plan: EpochPlan, say: Callable[[str], None], check_stop: Callable[[], None]) -> None:
+    def cut_shares(self, plan: EpochPlan, say: Callable[[str], None], check_stop: Callable[[], None],
+                   progress: Callable[[int, int], None] | None = None) -> None:
         self.trainer.cut_shares(plan, self.table.path, say, check_stop)  # the pass on the workers, as the others
 
     def warm_up(self) -> float | None:

@@ -62,10 +62,11 @@ class Executor(Protocol):
     def prepare(self, cfg: KernelConfig, plan: EpochPlan) -> None:
         """Fix the kernel settings and epoch plan of every epoch to come."""
 
-    def cut_shares(self, plan: EpochPlan, say: Callable[[str], None], check_stop: Callable[[], None]) -> None:
+    def cut_shares(self, plan: EpochPlan, say: Callable[[str], None], check_stop: Callable[[], None],
+                   progress: Callable[[int, int], None] | None = None) -> None:
         """Before the first epoch of ``plan``: count what the shares of models averaged are cut by (a pass over
         the training file, which ``say`` announces, where --bad-rows skip leaves rows out); nothing for one
-        model.  ``check_stop()`` between its blocks."""
+        model.  ``check_stop()`` between its blocks, and ``progress`` as ``data_pass`` tells it."""
 
     def warm_up(self) -> float | None:
         """Compile (or load) the kernels before the first epoch is timed; the seconds it took (None: not here)."""

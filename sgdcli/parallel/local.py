@@ -57,7 +57,8 @@ class LocalExecutor:
         kept = None if self.scratch is None else self.scratch.stepped
         return kept.copy() if kept is not None and kept.size and np.isfinite(kept).all() else None
 
-    def cut_shares(self, plan: EpochPlan, say: Callable[[str], None], check_stop: Callable[[], None]) -> None:
+    def cut_shares(self, plan: EpochPlan, say: Callable[[str], None], check_stop: Callable[[], None],
+                   progress: Callable[[int, int], None] | None = None) -> None:
         pass  # one model: its share is every row
 
     def warm_up(self) -> float | None:

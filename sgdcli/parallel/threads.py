@@ -82,7 +82,7 @@ class ThreadExecutor(LocalExecutor):
         self.sync_every = sync_steps(opts.sync_every, opts.batch_size or table.n_rows)
         self.pool = ThreadRounds(self.shards, stop)
         self.trainer = RoundTrainer(self.pool, self.shards, self.sync_every, label="t",
-                                    data_pass=lambda fn, check_stop: self.data_pass(fn, opts, check_stop))
+                                    data_pass=lambda fn, *watch: self.data_pass(fn, opts, *watch))
         self.job = None
 
     def run_options(self) -> dict:
@@ -104,8 +104,9 @@ class ThreadExecutor(LocalExecutor):
         super().prepare(cfg, plan)
         self.job = Job(FileRef.of(self.table), cfg, plan, self.kernel_threads)
 
-    def cut_shares(self, plan: EpochPlan, say: Callable[[str], None], check_stop: Callable[[], None]) -> None:
-        self.trainer.cut_shares(plan, self.table.path, say, check_stop)
+    def cut_shares(self, plan: EpochPlan, say: Callable[[str], None], check_stop: Callable[[], None],
+                   progress: Callable[[int, int], None] | None = None) -> None:
+        self.trainer.cut_shares(plan, self.table.path, say, check_stop, progress)
 
     def run_epoch(self, state: TrainState, pos: Position, on_progress: Callable[..., None],
                   safe_point: Callable[[Position], None]) -> EpochResult:

@@ -150,7 +150,7 @@ class Run:
                               lr_scale=self.lr / self.rate_opts.lr,
                               keep_step=fullbatch.keeps_step(opts, self.shards, self.start_fitted))
         executor.prepare(self.cfg, self.plan)
-        executor.cut_shares(self.plan, reporter.message, lambda: self._check_stop(SHARING))
+        executor.cut_shares(self.plan, reporter.message, lambda: self._check_stop(SHARING), self._progress(SHARING))
         self.stopper = EarlyStopping(opts.patience, opts.min_delta) if opts.early_stopping else None
         self.val_scored = None  # the rows the last validation pass scored
         self.resumed = saved is not None
@@ -334,7 +334,7 @@ class Run:
         table = self.table if held_out else self.val_table
         select = ValidationRows(opts.val_fraction, opts.seed, held_out, self.plan.skip_bad)
         scores = self.executor.validate(table, self.objective, self.labels, We, opts.memory, select,
-                                        on_stop=lambda: self.points.safe_point(self.pos), centre=self.score_centre(params),
-                                        progress=self._progress("validating"))
+                                        on_stop=lambda: self.points.safe_point(self.pos),
+                                        centre=self.score_centre(params), progress=self._progress("validating"))
         self.val_scored = scores["rows"]
         return {"val_loss": scores.pop("loss"), **{f"val_{k}": v for k, v in scores.items() if k != "rows"}}
