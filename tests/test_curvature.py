@@ -74,6 +74,26 @@ def test_targets_of_any_scale_train_to_the_optimum(tmp_path, model, scale):
     assert got <= 1.01 * best, (got, best)
 
 
+@pytest.mark.parametrize("schedule,epochs", [("constant", 200), ("step", 200)])
+def test_a_full_batch_whose_rate_does_not_decay_reaches_hubers_optimum(tmp_path, schedule, epochs):
+    """Residuals mostly beyond ε made huber's c 0.1 and the full batch's rate 5 times gradient descent's stable
+    2/L: at a constant rate it settled in a cycle 6.8% above the optimum's loss, however many epochs.  The rate
+    a schedule ends at takes huber's bound, 1 (a step schedule's last phase, a twentieth of it, is stable as it
+    is)."""
+    rng = np.random.default_rng(0)
+    X = rng.standard_normal((80, 4)).astype(np.float32)
+    y = X.astype(np.float64) @ rng.standard_normal(4) + rng.standard_t(2, 80)
+    m = train(write_table(tmp_path / "d.h5", X, y), TrainOptions(model="huber", batch_size=None, epochs=epochs,
+                                                                  schedule=schedule, gamma=0.05, step_epochs=50))
+    Z = np.column_stack([(X.astype(np.float64) - m.center) / m.scale, np.ones(len(y))])
+    got, best = loss_and_optimum("huber", m, Z, y)
+    assert got <= best * (1 + 1e-6), (got, best)
+    lam = np.linalg.eigvalsh(Z.T @ Z / len(y)).max()
+    c = m.training["lr_auto"]["curvature"]
+    assert (c == 1.0) if schedule == "constant" else (c < 0.2)  # step: the residuals' own, 0.1
+    assert m.training["lr"] == pytest.approx(1.0 / (c * lam), rel=0.05)  # (λmax of a sample of the rows)
+
+
 def test_the_pinball_losss_rate_follows_the_targets_scale_exactly(tmp_path):
     """The pinball loss of targets × S is S times their pinball loss, its gradient the same: the rate that trains
     one trains the other at S times it, and the models are S times each other's."""

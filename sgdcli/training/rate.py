@@ -393,6 +393,8 @@ def auto_rate(table: Table | Sample, model: str, center: np.ndarray, scale: np.n
     beta = momentum if optimizer in MOMENTUM_OPTIMIZERS else None
     batches = batch * (1.0 - beta) if beta is not None else batch
     c = bounds.bound(model, labels, weights, param=float(loss[1]), scale=sigma)
+    if full and ends_at is not None:
+        c = bounds.ending_stable(model, c, ends_at)
     # rows of their own curvature: a batch that holds the heaviest moves its score, over the batches momentum
     # sums, by lr · its term / B', which under poisson's log link multiplies its count by e^that
     noise = 0.0 if full else float(np.fmax(trace / batches, heaviest / (HEAVIEST_MOVE * batches)))  # NaN: none
