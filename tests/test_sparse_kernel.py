@@ -60,7 +60,8 @@ def run_kernel(cfg, X, y, order, scale, k_out, slots, pieces, epochs=2, sw=None,
 
 
 def clip_all(W, q, u):
-    """The eager cumulative L1 penalty: every weight clipped towards zero by what it has not received yet."""
+    """The cumulative L1 penalty applied eagerly: every weight clipped towards zero by what it has not received
+    yet (a weight at zero receives nothing, and so banks the penalty)."""
     w = W[:, :-1]
     z = np.where(w > 0, np.maximum(0.0, w - (u + q)), np.where(w < 0, np.minimum(0.0, w + (u - q)), w))
     q += z - w

@@ -17,9 +17,10 @@ With ``--l1`` too, plain SGD applies L1 by the cumulative penalty
 is the penalty each weight could have received so far and ``Q`` what each
 did receive.  A weight is clipped towards zero (never across it) for the
 steps it sat out when a row that has it is scored, after each step that
-changes it, and at the end of a call.  Without L2 that is exactly the eager
-rule (every weight clipped at every step); with L2 it is scikit-learn's
-approximation.  ``Q`` is the first optimizer slot (plain SGD keeps none)
+changes it, and at the end of a call.  Without L2 that is exactly the same
+penalty applied to every weight at every step (not the dense kernels'
+proximal step: a weight held at zero banks what it could not take); with L2
+it is scikit-learn's approximation.  ``Q`` is the first optimizer slot (plain SGD keeps none)
 and ``u`` its unused bias column.
 
 AdaGrad and RMSprop without L1, L2 or averaging are lazy too, and exact: a
