@@ -33,8 +33,8 @@ class Reporter:
 
     def pass_progress(self, stage: str, done: int, total: int) -> None:
         """A pass over a file outside the epochs' iterations (reading the labels, standardizing, checking the
-        --val file, validating), named by ``stage``, has read ``done`` of its ``total`` rows: told as it starts
-        (``done`` 0) and then as each block is read."""
+        --val file, counting the rows of averaged models' shares, validating), named by ``stage``, has read
+        ``done`` of its ``total`` rows: told as it starts (``done`` 0) and then as each block is read."""
 
     def close(self) -> None: ...
 
