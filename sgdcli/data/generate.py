@@ -76,9 +76,10 @@ def generate(
         X = f.create_dataset("X", shape=(rows, features), dtype=np.float32, **layout)
         ylayout = {"chunks": None} if contiguous else {"chunks": (chunk_rows,), **filters}
         Y = f.create_dataset("y", shape=(rows,), dtype=np.float64 if task == "regression" else np.int64, **ylayout)
+        stage = f"generating {output}"  # (what ``progress`` is told)
         for start in range(0, rows, block):
             if progress is not None:
-                progress(f"generating {output}", start, rows)
+                progress(stage, start, rows)
             n = min(block, rows - start)
             Z = rng.standard_normal((n, features))
             S = Z @ coef.T + intercept
@@ -91,7 +92,7 @@ def generate(
             X[start : start + n] = (Z * spread + offset).astype(np.float32)
             Y[start : start + n] = y
         if progress is not None:
-            progress(f"generating {output}", rows, rows)
+            progress(stage, rows, rows)
         f.attrs.update(params)
         g = f.create_group("generator")
         # the model in the units of the stored X: w' = w / spread, b' = b - w'·offset

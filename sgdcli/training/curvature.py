@@ -78,7 +78,7 @@ def ending_stable(model: str, c: float, ends_at: float) -> float:
     ``ends_at`` times its second derivative's bound (CURVATURE's 1), so that the steps it ends with are gradient
     descent's stable 1/L.  Its residuals' c (``bound``), the rows' typical curvature, is a step several times
     over 2/L where most residuals lie beyond ε: a decaying schedule's last steps come under 2/L, but at a
-    constant rate gradient descent settled in a cycle, 1% to 7% above the optimum's loss however many epochs.
+    constant rate gradient descent settled in a cycle above the optimum, however many epochs.
     The other losses: ``c`` (the pinball loss has a kink, under which no rate is stable)."""
     return max(c, ends_at * CURVATURE[model]) if model == "huber" else c
 
