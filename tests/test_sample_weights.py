@@ -356,9 +356,8 @@ def test_lr_auto_counts_each_sampled_row_with_its_weight(weighted):
                               weigh=lambda labels: heavy).lr < got.lr / 10
 
 
-def test_weights_that_miss_every_sampled_row_leave_the_rate_to_the_rows(tmp_path):
-    """Weights only on rows 400-999, which --lr auto's sample misses: its curvature was 0 and the rate 1/0, an
-    internal error.  With no sampled row weighing anything, the rate is the unweighted rows'."""
+def _weights_off_the_sample(tmp_path):
+    """A file whose sample weights ``sw`` are 1 on rows 400-999, which --lr auto's sample misses, 0 elsewhere."""
     rng = np.random.default_rng(0)
     X = rng.normal(size=(20000, 4)).astype(np.float32)
     w = np.zeros(20000)
@@ -366,12 +365,33 @@ def test_weights_that_miss_every_sampled_row_leave_the_rate_to_the_rows(tmp_path
     path = tmp_path / "w.h5"
     with h5py.File(path, "w") as f:
         f["X"], f["y"], f["sw"] = X, X.astype(np.float64) @ np.ones(4), w
+    return path
+
+
+def test_weights_that_miss_every_sampled_row_leave_the_rate_to_the_rows(tmp_path):
+    """Weights only on rows 400-999, which --lr auto's sample misses: its curvature was 0 and the rate 1/0, an
+    internal error.  With no sampled row weighing anything, the rate is the unweighted rows'."""
+    path = _weights_off_the_sample(tmp_path)
     code, _, err = cli("train", path, "-o", tmp_path / "m.h5", "--model", "linear", "--sample-weight", "sw", "-q")
     assert code == 0, err
     m = load_model(tmp_path / "m.h5")
     plain = train(path, TrainOptions(model="linear", epochs=1))
     # the same rows' curvature, standardized by the weighted rows' statistics rather than every row's
     assert m.training["lr_auto"]["lr"] == pytest.approx(plain.training["lr_auto"]["lr"], rel=0.01)
+
+
+def test_weights_that_miss_every_sampled_row_leave_the_end_nothing_to_fit(tmp_path):
+    """The same weights, in runs that the end sets against a fit of the sample (training/fitgap.py): of rows that
+    all weigh nothing, its mean divided 0 by 0, and `invalid value encountered in scalar divide` was printed as
+    a warning beside the run's own (one epoch of 4 batches), or stopped the run with an internal error where
+    warnings are errors.  No fit is measured on such a sample: the run is judged by its loss's fall."""
+    path = _weights_off_the_sample(tmp_path)
+    for extra, told in ((["--epochs", "1", "--batch-size", "5000"], ["only 4 updates in all"]), ([], [])):
+        code, _, err = cli("train", path, "-o", tmp_path / "m.h5", "--model", "linear", "--sample-weight", "sw",
+                           *extra)
+        assert code == 0, err
+        warned = [line for line in err.splitlines() if line.startswith("sgdcli: warning: ")]
+        assert [line.split(" (")[0][len("sgdcli: warning: "):] for line in warned] == told, err
 
 
 @pytest.mark.parametrize("batch", ["full", "32"])

@@ -16,7 +16,7 @@ import numpy as np
 
 from sgdcli.reporting.reporter import counted
 from sgdcli.reporting.warned import warn
-from sgdcli.training import decayingrate, fitgap, fullbatch, replicas, runrate, unscaled, warmend
+from sgdcli.training import decayingrate, fitgap, fullbatch, replicas, runrate, start, unscaled, warmend
 from sgdcli.training.progress import end_pace
 
 # Updates in all below which a run whose loss still fell is told that it may end far from the optimum: gradient
@@ -37,6 +37,11 @@ PACE = 1 / 6
 # An explicit --lr, or --lr auto's rate after its halvings, under this fraction of --lr auto's leaves so little of
 # the batches' noise in the epochs' mean losses that their fall is progress, measured as for a full batch.
 SLOW_RATE = 1 / 30
+# The condition number of the second moments of the sample's standardized rows from which a run the fit of its
+# sample measures far from the optimum is told that its features are nearly collinear: steps sized for the
+# steepest direction take about that many to cross the flattest, where standardized features that are not
+# correlated give a few at most.
+COLLINEAR = 1e3
 
 
 class FitWarning(UserWarning):
@@ -100,6 +105,12 @@ def log_end(run, kept_epoch: int) -> list[str]:
       sample is over fullbatch.NEAR above the optimum's, estimated by a fit of it, on features whose curvature
       standardizing would make far more even (unscaled.judge): whatever early stopping chose, as more epochs
       crawl on; the full-batch estimate above is then not given again.
+    - Where no other warning was given, a run at --lr auto's rate (not one of few updates, nor one that started
+      at the fit of its sample, nor early stopping's choice) whose kept model is far from the optimum's estimate
+      by a fit of its sample, as fits of half of it confirm (fitgap.Gap.confirmed; not on uneven raw features):
+      ``_far_from_fit``.  At the rate --lr auto sizes, the loss's fall at the end is mostly the batches' noise
+      and tells nothing; nearly collinear features (polynomial terms, sensors of one quantity) leave directions
+      so flat that the default epochs ended far above the optimum, unwarned.
 
     Where early stopping chose the epoch kept (it stopped, or it kept an epoch before the last), neither the
     updates, nor the pace, nor the nearly separable rows are judged: more epochs would not move its choice, which
@@ -151,8 +162,11 @@ def _judged(run, kept_epoch: int) -> list[str]:
     # started at that fit (whose loss on the sample is then where their steps took them, not how far the optimum
     # is); runs on raw features are measured against it too (unscaled.judge)
     by_fit = few and not run.start_fitted
+    # and so are --lr auto's runs of more updates but for early stopping's choice: at the rate it sizes, the loss's
+    # fall at the end is mostly the batches' noise and tells nothing of the distance (_still_falling)
+    by_auto = updates and not (chosen or few or run.start_fitted) and run.auto is not None
     gap_of = functools.cache(lambda: fitgap.measure(run))  # a fit of the sample, made once where asked
-    gap = gap_of() if updates and (by_fit or (run.std is None and not run.table.sparse)) else None
+    gap = gap_of() if updates and (by_fit or by_auto or (run.std is None and not run.table.sparse)) else None
     # a full batch from the fit of its sample, measured by its gradient on every row where it kept it
     from_start = fullbatch.from_fit(run) if run.start_fitted and updates and not chosen else None
     if chosen:
@@ -183,6 +197,8 @@ def _judged(run, kept_epoch: int) -> list[str]:
     # that are not uneven, where no other warning has said so
     if not chosen and from_start is None and (gap is None or (gap.far and not unscaled.uneven(gap) and not few)):
         found += decayingrate.short(run.auto, run.opts.epochs, run.batch, run.pos.lr_halvings)
+    if by_auto and not found and gap is not None and gap.confirmed and not unscaled.uneven(gap):  # none told of it
+        found.append(_far_from_fit(run, gap))
     into = _KEPT.get()
     for text in found:
         if into is not None:
@@ -190,6 +206,21 @@ def _judged(run, kept_epoch: int) -> list[str]:
         else:  # each time: each run's warnings are shown, though another run gave the same text
             warn(text, FitWarning, each_time=True)
     return found
+
+
+def _far_from_fit(run, gap: fitgap.Gap) -> str:
+    """The warning of a run at --lr auto's rate that the fit of its sample measures far from the optimum
+    (``gap``), where no other warning told of it: its figures, why where its features are nearly collinear
+    (COLLINEAR), and what to change: more updates, or where a fresh full batch would start at a fit of its sample
+    (training/start.py ``fits``), that."""
+    why = (". The features are nearly collinear (the second moments of the sample's standardized rows have a "
+           f"condition number of {gap.condition:.3g}), and steps sized for the steepest direction crawl along the "
+           "flattest" if gap.condition >= COLLINEAR else "")
+    full = run.init is None and not replicas.full_batch(run.batch, run.n_train, run.shards) and start.fits(
+        run.opts.model, run.sample, run.labels.class_of, max(run.labels.n_outputs, 2), run.sample_weights_of,
+        run.opts.l1)
+    return (f"{gap.text()}: the model may be far from the optimum{why}; "
+            + ("use --batch-size full (it starts at a fit of its sample), or " if full else "") + _more_updates(run))
 
 
 def _more_updates(run) -> str:

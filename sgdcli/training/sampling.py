@@ -133,6 +133,12 @@ class Sample:
             self._parts[name] = value
         return self._parts[name]
 
+    def runs(self) -> np.ndarray:
+        """Per row of the sample, the run of rows it was read from (0, 1, …: ``sample_spans``'s, in file order)."""
+        spans, keep = self._spans()
+        of_row = np.repeat(np.arange(len(spans)), [b - a for a, b in spans])
+        return of_row if keep is None else of_row[keep]
+
     def labels(self) -> np.ndarray:
         """The labels of the sample's rows."""
         return self._part("labels", self._read_labels)

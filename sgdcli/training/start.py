@@ -193,27 +193,34 @@ def fitted(model: str, drawn: Sample, class_of, classes: int, center: np.ndarray
     more labelled rows than features; for a classifier, a class with fewer rows of weight above 0 in the sample
     than CLASS_ROWS_PER_WEIGHT times the features and the bias, from whose fit runs ended further from the
     optimum than from the best constant model)."""
-    if drawn.table.sparse:
-        return None
-    if model == "linear":
-        raw, d = sample_labels(drawn), drawn.table.n_features
-        if not curvature.exact(d + 1, room(drawn)) or np.isfinite(raw).sum() <= d:  # else no fit to speak of
-            return None
-        return linearfit.fit(sample(drawn, center, scale), raw, weights_of(raw), l2, l1)
-    d = drawn.table.n_features
-    if model not in gradientnoise.MODELS or (classes - 1) * (d + 1) > FIT_WIDE or l1 > 0:
+    if not fits(model, drawn, class_of, classes, weights_of, l1):
         return None
     raw = sample_labels(drawn)
-    found = class_of(raw)
     weights = weights_of(raw)
-    counted = (found >= 0) if weights is None else (found >= 0) & (weights > 0)
-    if np.bincount(found[counted], minlength=classes).min() < CLASS_ROWS_PER_WEIGHT * (d + 1):
-        return None
+    if model == "linear":
+        return linearfit.fit(sample(drawn, center, scale), raw, weights, l2, l1)
+    found = class_of(raw)
     labels = np.where(found >= 0, found, np.nan)
     Z = sample(drawn, center, scale)
     if gradientnoise.skipped(model, Z, labels, weights, room(drawn), FIT_WIDE):
         return None
     return gradientnoise.fit_model(model, Z, labels, weights, l2, classes, FIT_WIDE)
+
+
+def fits(model: str, drawn: Sample, class_of, classes: int, weights_of, l1: float = 0.0) -> bool:
+    """Whether a fresh full batch of ``model`` starts at the fit of the sample ``drawn`` (``fitted``: the
+    arguments are its), but for the room a classifier's fit takes in --memory beside the rows, which only the
+    rows tell (gradientnoise.skipped)."""
+    if drawn.table.sparse:
+        return False
+    raw, d = sample_labels(drawn), drawn.table.n_features
+    if model == "linear":  # else no fit to speak of
+        return curvature.exact(d + 1, room(drawn)) and np.isfinite(raw).sum() > d
+    if model not in gradientnoise.MODELS or (classes - 1) * (d + 1) > FIT_WIDE or l1 > 0:
+        return False
+    found, weights = class_of(raw), weights_of(raw)
+    counted = (found >= 0) if weights is None else (found >= 0) & (weights > 0)
+    return np.bincount(found[counted], minlength=classes).min() >= CLASS_ROWS_PER_WEIGHT * (d + 1)
 
 
 def log_odds(count, labels, class_weights: np.ndarray | None, sample_weighted: bool) -> tuple[float, float | None]:

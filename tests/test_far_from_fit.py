@@ -1,0 +1,111 @@
+"""--lr auto's runs of many updates, judged against a fit of their sample (training/fitwarnings.py ``_far_from_fit``,
+training/fitgap.py): told how far they ended, and why where their features are nearly collinear, where the fit
+says so and fits of half the sample's runs of rows, scoring the other half's, confirm it."""
+
+import re
+
+import numpy as np
+import pytest
+
+from sgdcli import train
+from sgdcli.data.table import Table
+from sgdcli.options import DEFAULT_MEMORY
+from sgdcli.options import TrainOptions
+from sgdcli.training.fitwarnings import COLLINEAR
+from sgdcli.training.sampling import Sample, sample_spans
+
+from conftest import sample_rows, write_table
+
+FAR = re.compile(r"the model's mean loss on the run's sample of ([\d,]+) rows, ([\d.e+-]+), is (\d+)% above the "
+                 r"optimum's, estimated by a fit of them \(least squares\), ([\d.e+-]+): the model may be far from "
+                 r"the optimum. The features are nearly collinear \(the second moments of the sample's standardized "
+                 r"rows have a condition number of ([\d.e+]+)\), and steps sized for the steepest direction crawl "
+                 r"along the flattest; use --batch-size full \(it starts at a fit of its sample\), or raise --epochs "
+                 r"or lower --batch-size$")
+
+
+def _sensors(n, d=20, own=0.02, seed=0):
+    """``d`` features that each read one signal with a little noise of their own (``own``), as sensors of one
+    quantity do: standardizing leaves them nearly collinear.  The label is a linear function of them, and noise."""
+    rng = np.random.default_rng(seed)
+    X = (rng.standard_normal((n, 1)) + own * rng.standard_normal((n, d))).astype(np.float32)
+    y = (X @ rng.standard_normal(d) + 0.1 * rng.standard_normal(n)).astype(np.float32)
+    return X, y
+
+
+def _squared_error(X, y, W):
+    """Half the mean squared error of raw weights and bias (last) ``W`` on ``X``, ``y``, and of the optimum's."""
+    Z = np.column_stack([X, np.ones(len(X))]).astype(np.float64)
+    best = 0.5 * np.mean((Z @ np.linalg.lstsq(Z, y, rcond=None)[0] - y) ** 2)
+    return 0.5 * np.mean((Z @ W - y) ** 2), best
+
+
+@pytest.mark.parametrize("rows", [20_000, 4_000])  # a sample of some of the rows; of every row
+def test_a_run_on_collinear_features_is_told_how_far_it_ended_and_why(tmp_path, rows):
+    """Five epochs at --lr auto's rate crawl along the flat directions of nearly collinear features and end
+    far above the optimum, where a full batch, which starts at a fit of its sample, ends at it.  The warning gives
+    the written model's loss on the sample's rows and the condition number of their standardized second moments
+    (both computed here), and the optimum's estimate, which the optimum of every row's loss on those rows is near."""
+    X, y = _sensors(rows)
+    path = write_table(tmp_path / "sensors.h5", X, y)
+    with pytest.warns(UserWarning) as caught:
+        m = train(path, TrainOptions(model="linear", threads=1))
+    (text,) = m.training["warnings"]
+    assert [str(w.message) for w in caught] == [text]
+    found = FAR.match(text)
+    assert found is not None, text
+    loss, best = _squared_error(X, y, m.raw_weights()[0])
+    assert loss > 1.1 * best  # far indeed
+    rows_read = sample_rows(path)
+    Xs, ys = X[rows_read].astype(np.float64), y[rows_read]
+    W = m.raw_weights()[0]
+    assert found[1] == f"{len(rows_read):,}"
+    assert found[2] == f"{0.5 * np.mean((Xs @ W[:-1] + W[-1] - ys) ** 2):.4g}"
+    Z = np.column_stack([X, np.ones(rows)]).astype(np.float64)
+    optimum = np.linalg.lstsq(Z, y, rcond=None)[0]
+    assert float(found[4]) == pytest.approx(0.5 * np.mean((Z[rows_read] @ optimum - ys) ** 2), rel=0.02)
+    standardized = np.column_stack([(Xs - m.center) / m.scale, np.ones(len(Xs))])
+    values = np.linalg.eigvalsh(standardized.T @ standardized / len(Xs))
+    assert float(found[5]) == pytest.approx(values[-1] / values[0], rel=0.01)
+    assert float(found[5]) > COLLINEAR
+    full = train(path, TrainOptions(model="linear", batch_size=None, threads=1))
+    assert "warnings" not in full.training
+    loss, best = _squared_error(X, y, full.raw_weights()[0])
+    assert loss < 1.001 * best
+
+
+def test_rows_repeated_in_runs_do_not_read_as_far(tmp_path):
+    """Every row written 10 times in a row (a join's fan-out): each of the sample's runs holds a tenth as many
+    distinct rows as it counts, and their fit gains on them far more than the estimate adds back: it put a model
+    within 1% of the optimum (computed here, on the distinct rows) 17% above it.  Fits of half the runs, scoring
+    the other half's rows, do worse than the model on them, and nothing is said."""
+    rng = np.random.default_rng(3)
+    X = rng.standard_normal((2_000, 20)).astype(np.float32)
+    y = (rng.random(2_000) < 1 / (1 + np.exp(-X @ rng.standard_normal(20)))).astype(np.int64)
+    path = write_table(tmp_path / "repeated.h5", np.repeat(X, 10, axis=0), np.repeat(y, 10))
+    m = train(path, TrainOptions(model="logistic", threads=1))
+    assert "warnings" not in m.training
+    from sklearn.linear_model import LogisticRegression
+
+    def log_loss(p):
+        return -np.mean(y * np.log(p) + (1 - y) * np.log1p(-p))
+
+    best = log_loss(LogisticRegression(C=1e10, tol=1e-12, max_iter=10_000).fit(X, y).predict_proba(X)[:, 1])
+    W = m.raw_weights()[0]
+    assert log_loss(1 / (1 + np.exp(-(X @ W[:-1] + W[-1])))) < 1.01 * best
+
+
+def test_each_row_of_the_sample_knows_the_run_it_was_read_from(tmp_path):
+    """Labels that are the rows' numbers: the run of each sampled row is the span holding its number, and the
+    rows --val-fraction holds out are left out of both."""
+    n = 100_000
+    X = np.zeros((n, 2), dtype=np.float32)
+    path = write_table(tmp_path / "numbered.h5", X, np.arange(n, dtype=np.float64))
+    with Table(path) as table:
+        spans = sample_spans(table, DEFAULT_MEMORY)
+        drawn = Sample(table, DEFAULT_MEMORY, held_out=(0.25, 7))
+        numbers, runs = drawn.labels(), drawn.runs()
+        assert len(spans) == 16 and len(numbers) < 0.8 * sum(b - a for a, b in spans)
+        starts = np.array([a for a, _ in spans])
+        np.testing.assert_array_equal(runs, np.searchsorted(starts, numbers, side="right") - 1)
+        assert set(runs) == set(range(16))
