@@ -14,6 +14,7 @@ import math
 
 import numpy as np
 
+from sgdcli.options import TrainOptions
 from sgdcli.reporting.reporter import counted
 from sgdcli.reporting.warned import warn
 from sgdcli.training import decayingrate, fitgap, fullbatch, replicas, runrate, start, unscaled, warmend
@@ -211,16 +212,19 @@ def _judged(run, kept_epoch: int) -> list[str]:
 def _far_from_fit(run, gap: fitgap.Gap) -> str:
     """The warning of a run at --lr auto's rate that the fit of its sample measures far from the optimum
     (``gap``), where no other warning told of it: its figures, why where its features are nearly collinear
-    (COLLINEAR), and what to change: more updates, or where a fresh full batch would start at a fit of its sample
-    (training/start.py ``fits``), that."""
+    (COLLINEAR), and what to change: more updates; where a fresh full batch would start at a fit of its sample
+    (training/start.py ``fits``), that; under another --schedule, the default cosine, whose small last steps
+    leave little of the batches' noise (a constant rate ended 15% above the optimum where cosine ended at it)."""
     why = (". The features are nearly collinear (the second moments of the sample's standardized rows have a "
            f"condition number of {gap.condition:.3g}), and steps sized for the steepest direction crawl along the "
            "flattest" if gap.condition >= COLLINEAR else "")
     full = run.init is None and not replicas.full_batch(run.batch, run.n_train, run.shards) and start.fits(
         run.opts.model, run.sample, run.labels.class_of, max(run.labels.n_outputs, 2), run.sample_weights_of,
         run.opts.l1)
-    return (f"{gap.text()}: the model may be far from the optimum{why}; "
-            + ("use --batch-size full (it starts at a fit of its sample), or " if full else "") + _more_updates(run))
+    cosine = TrainOptions().schedule
+    change = (["use --batch-size full (it starts at a fit of its sample)"] if full else []) + (
+        [f"use the default --schedule {cosine}, whose last steps are small"] if run.opts.schedule != cosine else [])
+    return f"{gap.text()}: the model may be far from the optimum{why}; " + ", or ".join([*change, _more_updates(run)])
 
 
 def _more_updates(run) -> str:

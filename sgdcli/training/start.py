@@ -215,12 +215,12 @@ def fits(model: str, drawn: Sample, class_of, classes: int, weights_of, l1: floa
         return False
     raw, d = sample_labels(drawn), drawn.table.n_features
     if model == "linear":  # else no fit to speak of
-        return curvature.exact(d + 1, room(drawn)) and np.isfinite(raw).sum() > d
+        return bool(curvature.exact(d + 1, room(drawn)) and np.isfinite(raw).sum() > d)
     if model not in gradientnoise.MODELS or (classes - 1) * (d + 1) > FIT_WIDE or l1 > 0:
         return False
     found, weights = class_of(raw), weights_of(raw)
     counted = (found >= 0) if weights is None else (found >= 0) & (weights > 0)
-    return np.bincount(found[counted], minlength=classes).min() >= CLASS_ROWS_PER_WEIGHT * (d + 1)
+    return bool(np.bincount(found[counted], minlength=classes).min() >= CLASS_ROWS_PER_WEIGHT * (d + 1))
 
 
 def log_odds(count, labels, class_weights: np.ndarray | None, sample_weighted: bool) -> tuple[float, float | None]:
