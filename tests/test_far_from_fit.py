@@ -138,3 +138,28 @@ def test_a_rate_that_does_not_decay_is_told_to_use_the_default_schedule(tmp_path
     cosine = train(path, TrainOptions(threads=1))
     assert "warnings" not in cosine.training
     assert log_loss(X @ cosine.raw_weights()[0, :-1] + cosine.raw_weights()[0, -1]) < 1.01 * optimum
+
+
+def test_halves_whose_fits_overflow_on_the_rows_they_never_saw_leave_the_estimate_to_decide(tmp_path):
+    """Counts that are 0 wherever a feature is, in the sample's even pieces, and a feature of 60 in the odd ones:
+    a fit of either half scores the other half's rows beyond exp's range.  Those scores made an infinite loss
+    times a row's weight of 0 (NaN, and a stray `invalid value encountered in multiply`), and an infinite
+    objective that confirmed nothing; the halves tell nothing there, and the estimate decides alone.  A run of
+    few updates, which the halves never judge, does not fit them."""
+    rng = np.random.default_rng(0)
+    n = 4_000  # the whole file is the sample: one run, in 16 pieces
+    half = (np.arange(n) * 16 // n) % 2 == 0
+    x = np.where(half, rng.integers(0, 2, n), 60).astype(float)
+    S, _ = _sensors(n, d=10)
+    s = S @ rng.standard_normal(10)
+    y = np.where(x == 0, 0, rng.poisson(np.exp(1 + (s - s.mean()) / s.std()))).astype(float)
+    w = np.ones(n)
+    w[np.flatnonzero(~half)[:5]] = 0
+    path = tmp_path / "counts.h5"
+    with h5py.File(path, "w") as f:
+        f["X"], f["y"], f["w"] = np.column_stack([x, S]).astype(np.float32), y, w
+    for options, told in (({"schedule": "constant"}, r"mean deviance .* above the optimum's, estimated by a fit"),
+                          ({"epochs": 1, "batch_size": 128}, r"^only 32 updates in all")):
+        with pytest.warns(FitWarning, match=told) as caught:
+            train(path, TrainOptions(model="poisson", sample_weight="w", threads=1, **options))
+        assert [type(w.message) for w in caught] == [FitWarning]

@@ -35,6 +35,10 @@ from sgdcli.training.sampling import SAMPLE_RUNS, room, sample, sample_labels
 # Rows fitted per weight below which the fit's gain on its own rows, which the estimate adds back to first order
 # only, is no longer small: nothing is measured.
 ROWS_PER_WEIGHT = 10
+# Rows per weight that each half of the sample must hold for ``Gap.confirmed``'s fits of it: with fewer, a fit's
+# loss on the rows it never saw is far above the optimum's and confirms nothing, and the estimate decides alone;
+# with these, runs 100% above the optimum are confirmed where their rows are drawn apart
+HALF_ROWS_PER_WEIGHT = 2
 MODELS = ("linear", *gradientnoise.MODELS, *robustfit.MODELS, "poisson")
 # the fit of each model, but the classifiers' Newton's method
 HOW = {"linear": "least squares", **dict.fromkeys(robustfit.MODELS, "iteratively reweighted least squares")}
@@ -53,8 +57,8 @@ class Gap(NamedTuple):
     # where ``far``: the condition number of the second moments of the sample's standardized rows (and the bias's
     # 1): about how many steps sized for the steepest direction take to cross the flattest
     condition: float = math.nan
-    # where ``far``: the objective on the sample of fits of half its runs of rows, each scoring the other half's
-    # (``_held_out``); NaN where a half has no fit
+    # where ``far`` and measured to confirm it: the objective on the sample of fits of half its runs of rows, each
+    # scoring the other half's (``_held_out``); NaN where a half has no fit, or that was not measured
     held_out: float = math.nan
 
     @property
@@ -67,9 +71,10 @@ class Gap(NamedTuple):
         """``far``, and above what fits of half the sample's runs make of the other half's rows, which never
         helped fit them (``held_out``): where the rows of a run are alike (each row repeated, a slow signal in time
         order), the sample holds fewer rows' worth than it counts, its fit gains more on them than the estimate
-        adds back, and a model near the optimum was measured 17% above it; on separable rows, whose optimum is
-        at infinity, a loss of 9e-5 was 27% above the fit's, as any is above a nearer fit."""
-        return self.far and self.loss > self.held_out
+        adds back, and a model near the optimum was measured 17% above it.  Where the halves tell nothing (a
+        half without a fit: too few rows a weight, a class it lacks, as in a file sorted by class; scores beyond
+        exp's range), the estimate decides alone."""
+        return self.far and not (self.loss <= self.held_out < math.inf)
 
     def text(self, kept_epoch: int = 0, epochs: int = 0) -> str:
         """The figures, as a warning gives them (fullbatch.measured: the epoch early stopping kept, of ``epochs``,
@@ -77,10 +82,11 @@ class Gap(NamedTuple):
         return fullbatch.measured(self.loss, self.best, self.rows, self.how, self.what, kept_epoch, epochs)
 
 
-def measure(run) -> Gap | None:
+def measure(run, confirm: bool = False) -> Gap | None:
     """The Gap of ``run`` (a training/run.py ``Run`` at its end) for the model it keeps; None where it is not
     measured (other models, sparse rows, a fit too wide for its model's bound or for the sample's --memory, a
-    class the sample does not hold, fewer than ROWS_PER_WEIGHT rows a weight)."""
+    class the sample does not hold, fewer than ROWS_PER_WEIGHT rows a weight).  ``confirm``: where it is
+    ``far``, with its ``condition`` and ``held_out`` (``Gap.confirmed``)."""
     opts, d = run.opts, run.table.n_features
     classifier = opts.model in gradientnoise.MODELS
     outputs = max(run.labels.n_outputs, 2) - 1 if classifier else 1
@@ -119,12 +125,12 @@ def measure(run) -> Gap | None:
         what = "mean deviance" if opts.l2 == 0 else "objective (its mean deviance and twice --l2's penalty)"
     gap = Gap(loss, best, int(labelled.sum()), HOW.get(opts.model, "Newton's method"), what, uneven,
               fullbatch.rounding(opts.model, param, raw, weights))
-    if gap.far:  # (Z standardized by now)
+    if confirm and gap.far:  # (Z standardized by now)
         runs = run.sample.runs()
         if runs[0] == runs[-1]:  # one run, the whole file: SAMPLE_RUNS pieces of it, in turn in either half
             runs = np.arange(len(runs)) * SAMPLE_RUNS // len(runs)
         held = _held_out(opts.model, param, Z, targets, weights, labelled, l2, l1, runs % 2 == 0,
-                         outputs + 1 if classifier else None, ROWS_PER_WEIGHT * outputs * (d + 1))
+                         outputs + 1 if classifier else None, HALF_ROWS_PER_WEIGHT * outputs * (d + 1))
         if opts.model == "poisson":  # in the deviance's units, as the loss
             held = 2.0 * (held - saturated)
         gap = gap._replace(condition=_condition(Z, _varies(Z)), held_out=held)
@@ -171,19 +177,19 @@ def _held_out(model: str, param: float, Z: np.ndarray, targets: np.ndarray, weig
     """The objective (``_objective``'s mean loss, and the mean of the two fits' penalties) on the rows ``Z`` of
     the fit (``_params``) of the rows ``half`` selects, scoring the others, and of the others, scoring those: what
     fits that never saw a row make of it; NaN where either holds fewer than ``least`` labelled rows of weight
-    above 0 or has no fit (a class it lacks)."""
+    above 0 or has no fit (a class it lacks).  Each fit takes the other half's rows as unlabelled rather than a
+    copy of its own half's (but a classifier's, which holds the rows it fits: gradientnoise._rows)."""
     S, penalty = None, 0.0
     counted = labelled if weights is None else labelled & (weights > 0)
     for fitted in (half, ~half):
         if counted[fitted].sum() < least or counted[~fitted].sum() == 0:
             return math.nan
-        v = None if weights is None else weights[fitted]
-        theta = _params(model, param, Z[fitted], targets[fitted], v, l2, l1, classes)
+        theta = _params(model, param, Z, np.where(fitted, targets, np.nan), weights, l2, l1, classes)
         if theta is None:
             return math.nan
         theta = np.atleast_2d(theta)
-        S = np.empty((len(Z), len(theta))) if S is None else S
-        S[~fitted] = Z[~fitted] @ theta.T
+        scores = Z @ theta.T
+        S = scores if S is None else np.where(fitted[:, None], S, scores)
         penalty += 0.25 * float(np.sum(l2 * theta[:, :-1] ** 2)) + 0.5 * float(np.sum(l1 * np.abs(theta[:, :-1])))
     return _objective(model, param, S, targets, weights, labelled) + penalty
 
@@ -195,6 +201,9 @@ def _objective(model: str, param: float, S: np.ndarray, targets: np.ndarray, wei
     ``param`` is huber's ε or quantile's q."""
     v = np.ones(int(labelled.sum())) if weights is None else weights[labelled]
     S, y = S[labelled], targets[labelled]
+    counted = v > 0  # (a row of weight 0 whose score overflows exp: 0 times an infinite loss, not NaN)
+    if not counted.all():
+        S, y, v = S[counted], y[counted], v[counted]
     if model == "linear":
         row = 0.5 * (S[:, 0] - y) ** 2
     elif model in robustfit.MODELS:
@@ -204,7 +213,8 @@ def _objective(model: str, param: float, S: np.ndarray, targets: np.ndarray, wei
             row = np.exp(S[:, 0]) - y * S[:, 0]
     else:
         row = fullbatch.losses(S, y.astype(np.int64))
-    return float(np.sum(v * row) / len(S))
+    with np.errstate(over="ignore"):  # (a loss beyond float64's range: an infinite one)
+        return float(np.sum(v * row) / len(counted))
 
 
 def _standardize(Z: np.ndarray) -> tuple[float, np.ndarray]:

@@ -166,7 +166,7 @@ def _judged(run, kept_epoch: int) -> list[str]:
     # and so are --lr auto's runs of more updates but for early stopping's choice: at the rate it sizes, the loss's
     # fall at the end is mostly the batches' noise and tells nothing of the distance (_still_falling)
     by_auto = updates and not (chosen or few or run.start_fitted) and run.auto is not None
-    gap_of = functools.cache(lambda: fitgap.measure(run))  # a fit of the sample, made once where asked
+    gap_of = functools.cache(lambda: fitgap.measure(run, confirm=by_auto))  # the fit of the sample, once
     gap = gap_of() if updates and (by_fit or by_auto or (run.std is None and not run.table.sparse)) else None
     # a full batch from the fit of its sample, measured by its gradient on every row where it kept it
     from_start = fullbatch.from_fit(run) if run.start_fitted and updates and not chosen else None
