@@ -163,3 +163,16 @@ def test_halves_whose_fits_overflow_on_the_rows_they_never_saw_leave_the_estimat
         with pytest.warns(FitWarning, match=told) as caught:
             train(path, TrainOptions(model="poisson", sample_weight="w", threads=1, **options))
         assert [type(w.message) for w in caught] == [FitWarning]
+
+
+def test_a_wide_sample_whose_halves_hold_few_rows_a_weight_is_still_judged(tmp_path):
+    """220 sensors of one quantity: the sample's 4,096 rows are 18 a weight, 9 in each half.  The halves' fits
+    needed 10 a weight, and a run measured 8 times the optimum's loss was never told; they need 2."""
+    X, y = _sensors(20_000, d=220)
+    path = write_table(tmp_path / "wide.h5", X, y)
+    with pytest.warns(FitWarning) as caught:
+        m = train(path, TrainOptions(model="linear", threads=1))
+    (text,) = [str(w.message) for w in caught]
+    assert FAR.match(text), text
+    loss, best = _squared_error(X, y, m.raw_weights()[0])
+    assert loss > 5 * best
