@@ -5,17 +5,19 @@ every row of that fit, computed here: to 1e-4, as the sample's fit stops where N
 rounding's scale, and the loss over every row moves at first order with what is left (--l2 1e-3, or the
 log-odds, move it by percents)."""
 
+import re
+
 import h5py
 import numpy as np
 import pytest
 
-from sgdcli import train
+from sgdcli import load_model, train
 from sgdcli.data.table import Table
 from sgdcli.options import DEFAULT_MEMORY, TrainOptions
 from sgdcli.training import gradientnoise
 from sgdcli.training.sampling import sample_spans
 
-from conftest import sample_rows, short_fits, write_table
+from conftest import cli, sample_rows, short_fits, write_table
 from test_bias_start import unpredictive
 from test_convergence import logistic_objective, newton_logistic
 from test_full_batch import _optimum, _separable
@@ -244,3 +246,53 @@ def test_adaptive_steps_from_the_fit_are_not_sized_to_travel_from_zero(tmp_path)
     assert auto["from_fit"] and auto["raised"] == 1.0 and auto["lr"] == pytest.approx(0.1)
     mini = train(path, TrainOptions(model="logistic", batch_size=1024, epochs=1, threads=1, optimizer="adam"))
     assert not mini.training["lr_auto"]["from_fit"] and mini.training["lr_auto"]["raised"] > 5
+
+
+def _powers(tmp_path, rows=20_000):
+    """Counts of t, t², …, t⁵ (t ~ U(0, 10)) and 5 noise features: standardizing leaves the powers nearly
+    collinear, and from the best constant model a full batch's 5 steps ended 293% above the optimum's
+    deviance."""
+    rng = np.random.default_rng(1)
+    t, Q = rng.uniform(0, 10, rows), rng.standard_normal((rows, 5))
+    X = np.column_stack([t ** k for k in range(1, 6)] + [Q]).astype(np.float32)
+    y = rng.poisson(np.exp(2 + np.sin(t) + 0.3 * Q @ rng.standard_normal(5))).astype(np.float64)
+    return write_table(tmp_path / "powers.h5", X, y), X, y
+
+
+def test_a_full_batch_of_poisson_starts_at_the_fit_and_ends_near_the_optimum(tmp_path):
+    """Poisson's Newton fit of the sample (training/poissonfit.py), where the run starts; 5 full-batch steps from
+    it end within 1% of the optimum's deviance (scikit-learn's PoissonRegressor, computed here), told nothing."""
+    from sklearn.linear_model import PoissonRegressor
+    from sklearn.metrics import mean_poisson_deviance
+
+    path, X, y = _powers(tmp_path)
+    code, _, err = cli("train", path, "-o", tmp_path / "m.h5", "--model", "poisson", "--batch-size", "full")
+    assert code == 0, err
+    assert "starting at the fit of the run's sample of 20,000 rows (Newton's method)" in err
+    assert "warning" not in err
+    m = load_model(tmp_path / "m.h5")
+    Z = (X - m.center) / m.scale
+    best = mean_poisson_deviance(y, PoissonRegressor(alpha=0, tol=1e-12, max_iter=10_000).fit(Z, y).predict(Z))
+    W = m.raw_weights()[0]
+    assert mean_poisson_deviance(y, np.exp(X @ W[:-1] + W[-1])) < 1.01 * best
+
+
+def test_a_full_batch_of_poisson_from_the_fit_at_too_large_a_rate_is_told_by_its_deviance(tmp_path):
+    """A constant rate 15 times --lr auto's takes the model away from the fit, far above the optimum: measured by
+    the deviance (twice the loss less the saturated model's, counted over every training row by the label pass),
+    as poisson's loss has no floor at 0 that a share of it could be read against."""
+    from sklearn.metrics import mean_poisson_deviance
+
+    path, X, y = _powers(tmp_path)
+    code, _, err = cli("train", path, "-o", tmp_path / "m.h5", "--model", "poisson", "--batch-size", "full",
+                       "--lr", "0.2", "--schedule", "constant")
+    assert code == 0, err
+    found = re.search(r"warning: the model's mean deviance on every training row is (\d+)% above the optimum's, "
+                      r"estimated by a Newton step .* ([\d.]+); the run started at the fit of that sample, at "
+                      r"([\d.]+), and its steps took it away: the model may be far from the optimum; lower --lr "
+                      r"\(try 0.02\) or use --lr auto$", err.strip())
+    assert found, err
+    m = load_model(tmp_path / "m.h5")
+    W = m.raw_weights()[0]
+    deviance = mean_poisson_deviance(y, np.exp(X @ W[:-1] + W[-1]))
+    assert int(found[1]) / 100 + 1 == pytest.approx(deviance / float(found[2]), rel=0.05)

@@ -5,6 +5,7 @@ import numpy as np
 import pytest
 from scipy.optimize import minimize
 
+from sgdcli.model import zeroloss
 from sgdcli.training import poissonfit
 
 
@@ -54,7 +55,36 @@ def test_counts_all_zero_have_no_optimum():
 
 def test_the_saturated_loss_is_each_counts_least():
     y = np.array([0.0, 1.0, 4.0])
-    np.testing.assert_allclose(poissonfit.saturated(y), [0.0, 1.0, 4.0 - 4.0 * np.log(4.0)])
+    np.testing.assert_allclose(zeroloss.saturated(y), [0.0, 1.0, 4.0 - 4.0 * np.log(4.0)])
     s = np.linspace(-5, 5, 100_001)  # the loss μ − y·s over scores s: its least is the saturated model's
-    assert all(np.min(np.exp(s) - c * s) == pytest.approx(poissonfit.saturated(np.array([c]))[0], abs=1e-8)
+    assert all(np.min(np.exp(s) - c * s) == pytest.approx(zeroloss.saturated(np.array([c]))[0], abs=1e-8)
                for c in (1.0, 4.0))
+
+
+def test_the_newton_decrement_is_the_objective_above_the_optimum_near_it():
+    """Near the optimum the objective is its quadratic: half of gᵀH⁻¹g, with the gradient and the curvature at
+    a model, is how far that model's objective is above the optimum's (the fit's ridge aside), and the change to
+    another model is their objectives' difference."""
+    Z, y = _counts(seed=3, n=4000)
+    best = poissonfit.fit(Z, y)
+    params = best + 0.02 * np.random.default_rng(0).standard_normal(len(best))
+    s = Z @ params
+    gradient = Z.T @ (np.exp(s) - y) / len(y)
+    fall, change = poissonfit.newton_gap(Z, y, None, 0.0, params, gradient, best)
+
+    def objective(theta):
+        return np.mean(np.exp(Z @ theta) - y * (Z @ theta))
+
+    assert fall == pytest.approx(objective(params) - objective(best), rel=0.05)
+    assert change == pytest.approx(objective(best) - objective(params), rel=1e-9)
+
+
+def test_a_row_of_weight_zero_beyond_exps_range_adds_no_curvature():
+    """A row that weighs nothing, whose score overflows exp: 0 times an infinite curvature was NaN."""
+    Z, y = _counts(seed=4)
+    Z[0, 0] = 1e6
+    v = np.ones(len(y))
+    v[0] = 0.0
+    params = np.full(Z.shape[1], 0.01)
+    fall, _ = poissonfit.newton_gap(Z, y, v, 0.0, params, np.full(Z.shape[1], 1e-3), params)
+    assert np.isfinite(fall)

@@ -38,15 +38,24 @@ def row_losses(loss: tuple, labels: np.ndarray) -> np.ndarray:
     return losses.row_losses(loss, scores, y, np.empty(len(y)), np.empty_like(scores))
 
 
+def saturated(y: np.ndarray) -> np.ndarray:
+    """Each count's least poisson loss, y − y·log y (0 at a count of 0): the saturated model's, which predicts
+    it; a deviance is twice a loss less it."""
+    with np.errstate(divide="ignore", invalid="ignore"):
+        return y - np.where(y > 0, y * np.log(np.where(y > 0, y, 1.0)), 0.0)
+
+
 @dataclasses.dataclass
 class ZeroLoss:
     """The all-zero loss summed over some rows, each times its weight (``total``), their labels so summed
-    (``first``: where a constant model of squared error is measured from, ``constant_loss``) and their weights'
-    sum (``weight``; rows without weights count 1 each)."""
+    (``first``: where a constant model of squared error is measured from, ``constant_loss``), their weights'
+    sum (``weight``; rows without weights count 1 each), and for poisson their saturated model's losses so
+    summed (``saturated``: y − y·log y, a count's least loss, from which its deviance is measured)."""
 
     total: float = 0.0
     weight: float = 0.0
     first: float = 0.0
+    saturated: float = 0.0
 
     def add(self, loss: tuple, labels: np.ndarray, weights: np.ndarray | None) -> None:
         """Add rows of raw ``labels`` (finite) and sample ``weights`` (None: 1 each)."""
@@ -57,16 +66,25 @@ class ZeroLoss:
             self.total += float(per_row.sum() if weights is None else per_row @ weights)
             y = np.asarray(labels, dtype=np.float64)
             self.first += float(y.sum() if weights is None else y @ weights)
+            if loss[0] == losses.POISSON:
+                least = saturated(y)
+                self.saturated += float(least.sum() if weights is None else least @ weights)
         self.weight += float(len(labels) if weights is None else weights.sum())
 
     def merge(self, other: "ZeroLoss") -> None:
         self.total += other.total
         self.weight += other.weight
         self.first += other.first
+        self.saturated += other.saturated
 
     def mean(self) -> float:
         """The weighted mean loss of the rows added; NaN where they weigh nothing."""
         return self.total / self.weight if self.weight > 0 else math.nan
+
+    def saturated_loss(self) -> float:
+        """Poisson's weighted mean loss of the saturated model on the rows added, which predicts every count;
+        NaN where they weigh nothing."""
+        return self.saturated / self.weight if self.weight > 0 else math.nan
 
     def constant_loss(self, bias: float) -> float:
         """The weighted mean squared-error loss ½(b − y)² of the constant model ``bias`` on the rows added (whose

@@ -29,6 +29,7 @@ from typing import NamedTuple
 
 import numpy as np
 
+from sgdcli.model import zeroloss
 from sgdcli.training import curvature, fullbatch, gradientnoise, linearfit, poissonfit, robustfit
 from sgdcli.training.sampling import SAMPLE_RUNS, room, sample, sample_labels
 
@@ -120,7 +121,7 @@ def measure(run, confirm: bool = False) -> Gap | None:
     what = fullbatch.objective_name(opts)
     if opts.model == "poisson":  # its deviance, twice the loss less the saturated model's (poissonfit.py): ≥ 0
         v = np.ones(int(labelled.sum())) if weights is None else weights[labelled]
-        saturated = float(v @ poissonfit.saturated(targets[labelled])) / len(v)
+        saturated = float(v @ zeroloss.saturated(targets[labelled])) / len(v)
         loss, best = 2.0 * (loss - saturated), 2.0 * (best - saturated)
         what = "mean deviance" if opts.l2 == 0 else "objective (its mean deviance and twice --l2's penalty)"
     gap = Gap(loss, best, int(labelled.sum()), HOW.get(opts.model, "Newton's method"), what, uneven,

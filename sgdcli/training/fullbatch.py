@@ -1,5 +1,5 @@
 """How far a full-batch logistic or softmax run ended above the optimum, estimated by a fit of its sample (or,
-for a linear, logistic or softmax run that started at that fit, by its last step's gradient on every row:
+for a linear, logistic, softmax or poisson run that started at that fit, by its last step's gradient on every row:
 ``from_fit``): a FitWarning where it is far.
 
 A full batch steps once an epoch, so its updates are as few as its epochs,
@@ -55,7 +55,7 @@ import math
 import numpy as np
 
 from sgdcli.options import TrainOptions
-from sgdcli.training import curvature, gradientnoise, linearfit, replicas, robustfit
+from sgdcli.training import curvature, gradientnoise, linearfit, poissonfit, replicas, robustfit
 from sgdcli.training.sampling import room, sample, sample_labels
 from sgdcli.training.start import FIT_WIDE
 
@@ -111,11 +111,11 @@ def short(run, epochs: int, kept_epoch: int, under: str | None = None) -> list[s
 
 
 def keeps_step(opts, shards: int, start_fitted: bool) -> bool:
-    """Whether a run of ``opts`` keeps its steps' gradients for ``from_fit``: a full batch of linear, logistic or
-    softmax that starts at the fit of its sample (training/start.py), of one model (``shards``), whose kept model
-    is the last iterate (not --average's), without --l1, whose penalty has no gradient at 0."""
-    return (start_fitted and opts.model in ("linear", *gradientnoise.MODELS) and shards == 1 and not opts.average
-            and opts.l1 == 0)
+    """Whether a run of ``opts`` keeps its steps' gradients for ``from_fit``: a full batch of linear, logistic,
+    softmax or poisson that starts at the fit of its sample (training/start.py), of one model (``shards``), whose
+    kept model is the last iterate (not --average's), without --l1, whose penalty has no gradient at 0."""
+    return (start_fitted and opts.model in ("linear", *gradientnoise.MODELS, "poisson") and shards == 1
+            and not opts.average and opts.l1 == 0)
 
 
 def from_fit(run) -> list[str] | None:
@@ -125,8 +125,11 @@ def from_fit(run) -> list[str] | None:
     Newton decrement estimates the optimum's (where the sample holds too few rows of a class to tell its
     curvature in every direction, the decrement along the directions it does tell: gradientnoise.newton_gap;
     a linear model's curvature does not depend on the model, and its decrement is exact but for the sample's
-    second moments standing for every row's: linearfit.newton_gap); [] where it is near; None where that is not
-    measured (no step kept: averaged models, Dask workers; a fit the sample's --memory leaves no room for).
+    second moments standing for every row's: linearfit.newton_gap; poisson's, poissonfit.newton_gap, by its
+    deviance, twice the loss less the saturated model's over every training row, which the label pass sums:
+    its loss has no floor at 0); [] where it is near; None where that is not measured (no step kept: averaged
+    models, Dask workers; a fit the sample's --memory leaves no room for; poisson on a resume, whose checkpoint
+    keeps no saturated loss).
 
     A run that starts at the fit of its sample sets no other measure against it: the fit is its start.  Its
     gradient on every row says what the sample could not: a sample holding few rows of a class, or few rows a
@@ -134,7 +137,7 @@ def from_fit(run) -> list[str] | None:
     largest curvature allows, stays near where it started along the flatter directions.  Where the
     run's loss ended above its start, its steps took it away from the fit: the warning says to lower the rate."""
     stepped = run.executor.stepped() if run.plan.keep_step and run.history else None
-    if stepped is None:
+    if stepped is None or (run.opts.model == "poisson" and not math.isfinite(run.saturated_loss)):
         return None
     gradient, params = stepped
     opts = run.opts
@@ -143,18 +146,22 @@ def from_fit(run) -> list[str] | None:
         return None
     fall, change, whole, rows, fitted = measured_gap
     loss = run.history[-1]["train_loss"] + penalty(opts, params)
+    start = run.history[0]["train_loss"] + penalty(opts, np.atleast_2d(run.start_model))
+    what = "objective" if opts.l2 > 0 else "mean loss"
+    if opts.model == "poisson":  # its deviance, twice the loss less the saturated model's: ≥ 0 (poissonfit.py)
+        loss, start, fall, change = 2 * (loss - run.saturated_loss), 2 * (start - run.saturated_loss), 2 * fall, \
+            2 * change
+        what = "objective (its mean deviance and twice --l2's penalty)" if opts.l2 > 0 else "mean deviance"
     # the optimum's objective by the quadratic, and the kept model's: the last step's change measured on the sample
     best, end = loss - fall, loss + change
     if near(end, best, _rounding_of(run)):
         return []
-    what = "objective" if opts.l2 > 0 else "mean loss"
     step = (f"a Newton step from the gradient of its last step on them, with the curvature of the run's sample of "
             f"{rows:,} rows" + ("," if whole else " where it tells it,"))
     told = (f"the model's {what} on every training row is "
             + (f"far above the optimum's: {step} would take {fall:.4g} off epoch {len(run.history)}'s {loss:.4g}"
                if best <= 0 else f"{end / best - 1:.0%} above the optimum's, estimated by {step} {best:.4g}")
             + "; the run started at the fit of that sample")
-    start = run.history[0]["train_loss"] + penalty(opts, np.atleast_2d(run.start_model))
     if end > start:
         return [f"{told}, at {start:.4g}, and its steps took it away: the model may be far from the optimum; lower "
                 f"--lr (try {run.rate_opts.lr / 10:.4g})" + (" or use --lr auto" if run.auto is None else "")]
@@ -178,8 +185,9 @@ def _newton_gap(run, params: np.ndarray, gradient: np.ndarray,
     weights = run.sample_weights_of(raw)
     Z = sample(run.sample, run.plan.center, run.plan.scale)
     try:
-        if opts.model == "linear":  # its fit was solved beside the sample in its --memory (start.fitted)
-            fall, change = linearfit.newton_gap(Z, raw, weights, opts.l2, params[0], gradient[0], moved[0])
+        if opts.model in ("linear", "poisson"):  # its fit was solved beside the sample in its --memory (start.fits)
+            gap = linearfit.newton_gap if opts.model == "linear" else poissonfit.newton_gap
+            fall, change = gap(Z, raw, weights, opts.l2, params[0], gradient[0], moved[0])
             whole, fitted = True, f"of {Z.shape[1]:,} weights"
         else:
             found = run.labels.class_of(raw)

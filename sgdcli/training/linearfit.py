@@ -37,18 +37,21 @@ def fit(Z: np.ndarray, y: np.ndarray, weights: np.ndarray | None = None, l2=0.0,
 
 def weighted_solve(Z: np.ndarray, c: np.ndarray, b: np.ndarray, m: int, penalty: np.ndarray) -> np.ndarray:
     """The θ of (Zᵀ·diag(c)·Z / m + diag(penalty)) θ = Zᵀ·b / m: a weighted least-squares step (training/
-    robustfit.py, training/poissonfit.py), the Gram matrix formed BLOCK_ROWS rows at a time (never a copy of all
-    of ``Z``), with a ridge that keeps the solve defined (curvature.RIDGE)."""
+    robustfit.py, training/poissonfit.py), of ``weighted_gram``'s matrix."""
+    return np.linalg.solve(weighted_gram(Z, c, m, penalty), Z.T @ b / m)
+
+
+def weighted_gram(Z: np.ndarray, c: np.ndarray, m: int, penalty: np.ndarray) -> np.ndarray:
+    """Zᵀ·diag(c)·Z / m + diag(penalty), formed BLOCK_ROWS rows at a time (never a copy of all of ``Z``), with a
+    ridge that keeps a solve of it defined (curvature.RIDGE)."""
     p = Z.shape[1]
-    gram, moment = np.zeros((p, p)), np.zeros(p)
+    gram = np.zeros((p, p))
     for start in range(0, len(Z), BLOCK_ROWS):
         block = Z[start:start + BLOCK_ROWS]
-        weighted = block * c[start:start + len(block), None]
-        gram += weighted.T @ block
-        moment += block.T @ b[start:start + len(block)]
+        gram += (block * c[start:start + len(block), None]).T @ block
     gram /= m
     ridge = RIDGE * (float(np.trace(gram)) / p or 1.0)
-    return np.linalg.solve(gram + np.diag(penalty) + ridge * np.eye(p), moment / m)
+    return gram + np.diag(penalty) + ridge * np.eye(p)
 
 
 def _lasso(curvature: np.ndarray, moment: np.ndarray, penalty: np.ndarray, theta: np.ndarray) -> np.ndarray:

@@ -7,10 +7,10 @@ starts), each step solves the curvature against the gradient, with --l2's penalt
 objective falls by a share of what the step promised (Armijo), so a step that overshoots exp's range is cut back.
 It ends where a step promises less than TOLERANCE of the objective's scale, or after STEPS.
 
-The loss is not bounded below by 0 (its minimum over s is y − y·log y, the saturated model's: ``saturated``), so
-a share of it says nothing; the end's measures take the deviance instead, twice the loss less the saturated
-model's: 0 for a model that predicts every count, what scikit-learn's mean_poisson_deviance and sgdcli evaluate
-report.
+The loss is not bounded below by 0 (its minimum over s is y − y·log y, the saturated model's: model/zeroloss.py
+``saturated``), so a share of it says nothing; the end's measures take the deviance instead, twice the loss less the
+saturated model's: 0 for a model that predicts every count, what scikit-learn's mean_poisson_deviance and sgdcli
+evaluate report.
 """
 
 from __future__ import annotations
@@ -63,6 +63,24 @@ def fit(Z: np.ndarray, y: np.ndarray, weights: np.ndarray | None = None, l2=0.0)
     return theta
 
 
+def newton_gap(Z: np.ndarray, y: np.ndarray, weights: np.ndarray | None, l2, params: np.ndarray,
+               gradient: np.ndarray, moved: np.ndarray) -> tuple[float, float]:
+    """How far the objective (``fit``'s) at the weights and bias ``params``, whose gradient on every training row
+    is ``gradient`` (in the units of ``Z``), is above its optimum, by the curvature of the rows ``Z`` at
+    ``params``: half the Newton decrement, gᵀH⁻¹g / 2, with H the rows' Σ v·μ·z·zᵀ / m and --l2's penalty (the
+    fit's ridge keeps it solvable); and how the objective on those rows changes from ``params`` to ``moved``."""
+    labelled = np.isfinite(y)
+    v = np.where(labelled, 1.0 if weights is None else weights, 0.0)
+    y = np.where(labelled, y, 0.0)
+    m = max(int(labelled.sum()), 1)
+    penalty = np.append(np.broadcast_to(np.asarray(l2, dtype=np.float64), (Z.shape[1] - 1,)), 0.0)
+    with np.errstate(over="ignore"):  # (a score beyond exp's range: an infinite curvature, no measure)
+        c = np.multiply(v, np.exp(Z @ params), out=np.zeros(len(v)), where=v > 0)
+    g = np.asarray(gradient, dtype=np.float64)
+    fall = 0.5 * float(g @ np.linalg.solve(linearfit.weighted_gram(Z, c, m, penalty), g))
+    return fall, objective(Z, y, v, m, penalty, moved) - objective(Z, y, v, m, penalty, params)
+
+
 def objective(Z: np.ndarray, y: np.ndarray, v: np.ndarray, m: int, penalty: np.ndarray, theta: np.ndarray) -> float:
     """The mean poisson loss of the weights and bias ``theta`` on the rows ``Z`` and counts ``y`` weighing ``v``
     over ``m``, with the ``penalty`` per weight's ½ · penalty · w²; infinite where a score overflows exp."""
@@ -70,9 +88,3 @@ def objective(Z: np.ndarray, y: np.ndarray, v: np.ndarray, m: int, penalty: np.n
     with np.errstate(over="ignore", invalid="ignore"):
         total = float(v @ (np.exp(s) - y * s)) / m + 0.5 * float(penalty @ theta**2)
     return total if math.isfinite(total) else math.inf
-
-
-def saturated(y: np.ndarray) -> np.ndarray:
-    """Each count's least loss, y − y·log y (0 at a count of 0): the saturated model's, which predicts it."""
-    with np.errstate(divide="ignore", invalid="ignore"):
-        return y - np.where(y > 0, y * np.log(np.where(y > 0, y, 1.0)), 0.0)

@@ -80,6 +80,11 @@ a fit of 4,096 rows to 301 to 601 weights of correlated features, 5 epochs
 ended 6.7% to 15.4% above the optimum, from a hundred rows a weight 0.6% to
 1.1% (bench/results/2026-12-04-linear-full-batch.md).
 
+A full-batch poisson run starts at its Newton fit of the sample (training/
+poissonfit.py), of up to FIT_WIDE weights: from the best constant model its
+5 steps ended 293% above the optimum's deviance on nearly collinear
+features, from the fit at it (bench/results/2026-12-06-lr-auto-fit.md).
+
 The rest is measured on the sample of rows ``--lr auto`` reads, so a seed
 starts every run and every resume from the same weights.
 """
@@ -92,7 +97,7 @@ import numpy as np
 
 from sgdcli.data.table import Table
 from sgdcli.options import DEFAULT_MEMORY
-from sgdcli.training import curvature, gradientnoise, linearfit
+from sgdcli.training import curvature, gradientnoise, linearfit, poissonfit
 from sgdcli.training.sampling import DENSE_SAMPLE_BYTES, SAMPLE_ROWS, Sample, room, sample, sample_labels
 
 FITTED = ("huber", "quantile")  # whose weights start at a least-squares fit (dense rows)
@@ -114,6 +119,9 @@ CLASS_ROWS_PER_WEIGHT = 0.5
 # hundredth here, and a full batch's steps at the rate the largest curvature allows leave the fit's error along
 # the flat directions.  A linear fit is one pass of p² a row, where a Newton fit makes several.
 LINEAR_ROWS_PER_WEIGHT = 100
+# Bytes a row of a poisson fit holds beside the sample: its weight, count, score, curvature and a step's
+# right-hand side (training/poissonfit.py), float64 each, and the labelled mask
+POISSON_ROW_BYTES = 5 * 8 + 1
 
 
 def start_weights(model: str, quantile: float, table: Table | Sample, center: np.ndarray, scale: np.ndarray,
@@ -165,11 +173,15 @@ def full_batch_rows(model: str, table: Table, classes: int, memory: int, l1: flo
     weights would take more than FIT_WORK multiply-adds at p² a row (a linear fit's, LINEAR_ROWS_PER_WEIGHT rows a
     weight where that is more), or ``memory`` would not hold them beside the fit's arrays (never fewer than
     SAMPLE_ROWS, as many as any run's sample); SAMPLE_ROWS where there is no fit (``fitted``)."""
-    if table.sparse or model not in ("linear", *gradientnoise.MODELS) or (l1 > 0 and model != "linear"):
+    if table.sparse or model not in ("linear", *gradientnoise.MODELS, "poisson") or (l1 > 0 and model != "linear"):
         return SAMPLE_ROWS
     d = table.n_features + 1
     if model == "linear":  # linearfit's d × d matrices, whatever the rows
         p, fixed, per_row = d, curvature.gram_bytes(d), 0
+    elif model == "poisson":  # poissonfit's d × d matrices, and its arrays of a number a row
+        p, fixed, per_row = d, curvature.gram_bytes(d), POISSON_ROW_BYTES
+        if p > FIT_WIDE:
+            return SAMPLE_ROWS
     else:
         k = max(classes, 2)
         p, fixed = (k - 1) * d, gradientnoise.fit_size(0, d, k)
@@ -183,7 +195,7 @@ def full_batch_rows(model: str, table: Table, classes: int, memory: int, l1: flo
 
 def fitted(model: str, drawn: Sample, class_of, classes: int, center: np.ndarray, scale: np.ndarray, weights_of,
            l2: float, l1: float = 0.0) -> np.ndarray | None:
-    """The weights and biases (last) a fresh full-batch linear, logistic or softmax model (of ``classes``
+    """The weights and biases (last) a fresh full-batch linear, logistic, softmax or poisson model (of ``classes``
     classes) starts from: its fit to the sample ``drawn`` (the run's), whose rows the model sees standardized by
     ``center`` and ``scale``, each row's class ``class_of(raw labels)`` (model/labels.py: logistic's positive
     class 1, -1 for none; linear's label is its own) and weight ``weights_of(raw labels)`` (None: 1), under
@@ -199,6 +211,8 @@ def fitted(model: str, drawn: Sample, class_of, classes: int, center: np.ndarray
     weights = weights_of(raw)
     if model == "linear":
         return linearfit.fit(sample(drawn, center, scale), raw, weights, l2, l1)
+    if model == "poisson":
+        return poissonfit.fit(sample(drawn, center, scale), raw, weights, l2)
     found = class_of(raw)
     labels = np.where(found >= 0, found, np.nan)
     Z = sample(drawn, center, scale)
@@ -216,6 +230,9 @@ def fits(model: str, drawn: Sample, class_of, classes: int, weights_of, l1: floa
     raw, d = sample_labels(drawn), drawn.table.n_features
     if model == "linear":  # else no fit to speak of
         return bool(curvature.exact(d + 1, room(drawn)) and np.isfinite(raw).sum() > d)
+    if model == "poisson":  # (its fit: None where the counts' mean is not above 0)
+        return bool(l1 == 0 and d + 1 <= FIT_WIDE and curvature.exact(d + 1, room(drawn))
+                    and np.isfinite(raw).sum() > d)
     if model not in gradientnoise.MODELS or (classes - 1) * (d + 1) > FIT_WIDE or l1 > 0:
         return False
     found, weights = class_of(raw), weights_of(raw)
