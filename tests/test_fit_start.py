@@ -1,9 +1,9 @@
-"""A fresh full-batch logistic or softmax model starts at the fit of the run's sample (training/start.py
-``fitted``): its weights and bias by Newton's method on the sample's rows, standardized as the model sees them, under the fit's
-ridge and --l2.  A full batch's first epoch scores every training row at the start, so its loss is the loss over
-every row of that fit, computed here: to 1e-4, as the sample's fit stops where Newton's decrement is at
-rounding's scale, and the loss over every row moves at first order with what is left (--l2 1e-3, or the
-log-odds, move it by percents)."""
+"""A fresh full-batch logistic or softmax model (and poisson, last) starts at the fit of the run's sample
+(training/start.py ``fitted``): its weights and bias by Newton's method on the sample's rows, standardized as the
+model sees them, under the fit's ridge and --l2. A full batch's first epoch scores every training row at the start,
+so its loss is the loss over every row of that fit, computed here: to 1e-4, as the sample's fit stops where Newton's
+decrement is at rounding's scale, and the loss over every row moves at first order with what is left (--l2 1e-3, or
+the log-odds, move it by percents)."""
 
 import re
 
