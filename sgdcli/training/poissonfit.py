@@ -74,10 +74,10 @@ def newton_gap(Z: np.ndarray, y: np.ndarray, weights: np.ndarray | None, l2, par
     y = np.where(labelled, y, 0.0)
     m = max(int(labelled.sum()), 1)
     penalty = np.append(np.broadcast_to(np.asarray(l2, dtype=np.float64), (Z.shape[1] - 1,)), 0.0)
-    with np.errstate(over="ignore"):  # (a score beyond exp's range: an infinite curvature, no measure)
-        c = np.multiply(v, np.exp(Z @ params), out=np.zeros(len(v)), where=v > 0)
     g = np.asarray(gradient, dtype=np.float64)
-    fall = 0.5 * float(g @ np.linalg.solve(linearfit.weighted_gram(Z, c, m, penalty), g))
+    with np.errstate(over="ignore", invalid="ignore"):  # (a score beyond exp's range: no measure, NaN)
+        c = np.multiply(v, np.exp(Z @ params), out=np.zeros(len(v)), where=v > 0)
+        fall = 0.5 * float(g @ np.linalg.solve(linearfit.weighted_gram(Z, c, m, penalty), g))
     return fall, objective(Z, y, v, m, penalty, moved) - objective(Z, y, v, m, penalty, params)
 
 

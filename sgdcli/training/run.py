@@ -81,7 +81,7 @@ class Run:
         # what the end of a run is held to
         self.start_loss = facts.zero_loss
         # poisson's saturated model's mean loss over the training rows, from which its deviance is measured (where
-        # the label pass counted it: not on a resume)
+        # the label pass counted it: not on a resume without weights, which reads no labels again)
         self.saturated_loss = facts.count.zero.saturated_loss() if facts.count is not None else math.nan
         self.objective = (*opts.objective, self.weighting.class_weights)  # validation weighs rows as given
         d = table.n_features
@@ -130,10 +130,10 @@ class Run:
             known = (facts.count.zero.constant_loss(self.start[-1]) if facts.count is not None else
                      saved.start_loss if saved is not None else math.nan)
             self.start_loss = known if math.isfinite(known) else self.zero_loss
-        # a full batch of linear, logistic or softmax starts at the fit of the sample (training/start.py), held to the
-        # loss above all the same (the best constant model's, the all-zero model's): the fit's is below it
+        # a full batch of linear, logistic, softmax or poisson starts at the fit of the sample (training/start.py),
+        # held to the loss above all the same (the best constant model's, the all-zero model's): the fit's is below it
         self.start_model = fitted(opts.model, self.sample, self.labels.class_of, max(self.labels.n_outputs, 2),
-                                  center, scale, self.sample_weights_of, opts.l2, opts.l1) if (
+                                  center, scale, self.sample_weights_of, opts.l2, opts.l1, self.std is not None) if (
             self.init is None and full) else None
         if self.start_fitted:
             how = "least squares" if opts.model == "linear" else "Newton's method"
