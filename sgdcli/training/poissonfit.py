@@ -31,14 +31,10 @@ def fit(Z: np.ndarray, y: np.ndarray, weights: np.ndarray | None = None, l2=0.0)
     last), counts ``y`` (NaN: none; the mean is over the others) and ``weights`` (None: 1), plus ``l2``'s
     ½ · Σ l2 · w² (a number, or one per feature) on the weights; None where the counts' weighted mean is not above
     0 (the optimum's bias is at −∞)."""
-    labelled = np.isfinite(y)
-    v = np.where(labelled, 1.0 if weights is None else weights, 0.0)
-    y = np.where(labelled, y, 0.0)
-    m = max(int(labelled.sum()), 1)
+    y, v, m, penalty = _terms(Z, y, weights, l2)
     mean = float(v @ y) / max(float(v.sum()), np.finfo(np.float64).tiny)
     if not mean > 0:
         return None
-    penalty = np.append(np.broadcast_to(np.asarray(l2, dtype=np.float64), (Z.shape[1] - 1,)), 0.0)
     theta = np.zeros(Z.shape[1])
     theta[-1] = math.log(mean)
     now = objective(Z, y, v, m, penalty, theta)
@@ -69,16 +65,23 @@ def newton_gap(Z: np.ndarray, y: np.ndarray, weights: np.ndarray | None, l2, par
     is ``gradient`` (in the units of ``Z``), is above its optimum, by the curvature of the rows ``Z`` at
     ``params``: half the Newton decrement, gᵀH⁻¹g / 2, with H the rows' Σ v·μ·z·zᵀ / m and --l2's penalty (the
     fit's ridge keeps it solvable); and how the objective on those rows changes from ``params`` to ``moved``."""
-    labelled = np.isfinite(y)
-    v = np.where(labelled, 1.0 if weights is None else weights, 0.0)
-    y = np.where(labelled, y, 0.0)
-    m = max(int(labelled.sum()), 1)
-    penalty = np.append(np.broadcast_to(np.asarray(l2, dtype=np.float64), (Z.shape[1] - 1,)), 0.0)
+    y, v, m, penalty = _terms(Z, y, weights, l2)
     g = np.asarray(gradient, dtype=np.float64)
     with np.errstate(over="ignore", invalid="ignore"):  # (a score beyond exp's range: no measure, NaN)
         c = np.multiply(v, np.exp(Z @ params), out=np.zeros(len(v)), where=v > 0)
         fall = 0.5 * float(g @ np.linalg.solve(linearfit.weighted_gram(Z, c, m, penalty), g))
     return fall, objective(Z, y, v, m, penalty, moved) - objective(Z, y, v, m, penalty, params)
+
+
+def _terms(Z: np.ndarray, y: np.ndarray, weights: np.ndarray | None,
+           l2) -> tuple[np.ndarray, np.ndarray, int, np.ndarray]:
+    """``objective``'s terms of the rows ``Z`` and counts ``y`` (NaN: none): the counts (0 where none), each row's
+    weight (``weights``, None: 1; 0 where no count), the rows with a count, and ``l2``'s penalty per weight (0 on
+    the bias, last)."""
+    labelled = np.isfinite(y)
+    v = np.where(labelled, 1.0 if weights is None else weights, 0.0)
+    penalty = np.append(np.broadcast_to(np.asarray(l2, dtype=np.float64), (Z.shape[1] - 1,)), 0.0)
+    return np.where(labelled, y, 0.0), v, max(int(labelled.sum()), 1), penalty
 
 
 def objective(Z: np.ndarray, y: np.ndarray, v: np.ndarray, m: int, penalty: np.ndarray, theta: np.ndarray) -> float:
