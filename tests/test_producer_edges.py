@@ -311,7 +311,7 @@ def test_a_checkpoint_of_an_older_sgdcli_continues_where_its_classes_are_those_r
     """Checkpoints now record the class names; one that does not (an older sgdcli) continues its run where
     the names are sorted as text, as every version sorted them before numeric categories sorted as numbers,
     and is refused where they are not (its weights are of the classes in the other order)."""
-    from sgdcli.training.checkpoint import _older_names
+    from sgdcli.training.fingerprints import _older_names
 
     now = {"train": {"path": "d.h5", "class_names": ["a", "b"]}, "val": None}
     assert _older_names({"train": {"path": "d.h5"}, "val": None}, now) == now

@@ -1,7 +1,7 @@
 """``--resume``: the checkpoint that continues a run, and what is checked of it beyond its options and data.
 
-checkpoint.py reads a checkpoint and compares its fingerprints with the
-run's.  Two more questions are answered here, from what the run knows:
+checkpoint.py reads a checkpoint, and fingerprints.py compares its
+fingerprints with the run's.  Two more questions are answered here, from what the run knows:
 
 - ``damage``: do the checkpoint's contents fit the run?  HDF5 reads a file
   whose arrays were cut, rotted or copied from another run without
@@ -35,7 +35,7 @@ from sgdcli.kernels.optimizers import N_SLOTS
 from sgdcli.kernels.state import EPOCH, FILL, N_COUNTERS, N_SUMS, T
 from sgdcli.options import TrainOptions, task_of
 from sgdcli.training import checkpoint as ckpt_mod
-from sgdcli.training import replicas
+from sgdcli.training import fingerprints, replicas
 from sgdcli.training.rate import MAX_HALVINGS
 
 
@@ -69,7 +69,7 @@ def load(run) -> ckpt_mod.Checkpoint | None:
     defaults = TrainOptions().as_dict()
 
     def check(ckpt):  # one made for other options or data is refused as such, not as damaged
-        return _metadata(ckpt) or (damage(ckpt, shape) if ckpt_mod.mismatch(ckpt, options, data, path, defaults)
+        return _metadata(ckpt) or (damage(ckpt, shape) if fingerprints.mismatch(ckpt, options, data, path, defaults)
                                    is None else None)
 
     return ckpt_mod.to_resume(path, options, data, defaults, run.control.restart_stale, run.reporter.message,
@@ -90,8 +90,8 @@ def finished(ckpt: ckpt_mod.Checkpoint, init, model_options: dict, defaults: dic
     if started.get("fingerprint") != then.get("weights") or last.get("data") != ckpt.data.get("train"):
         return None
     recorded = {**{k: v for k, v in defaults.items() if k not in init.model.options}, **init.model.options}
-    if ckpt_mod.differences(*ckpt_mod.as_run_reads(recorded, model_options, ckpt.n_train, ckpt.classes,
-                                                   ckpt_mod.class_names(ckpt.data))):
+    if fingerprints.differences(*fingerprints.as_run_reads(recorded, model_options, ckpt.n_train, ckpt.classes,
+                                                           fingerprints.class_names(ckpt.data))):
         return None
     return (f"the --init model {init.path} is the model it wrote (trained from the model it started from, on the "
             "same data, with the same options)")

@@ -33,9 +33,8 @@ from sgdcli.options import TrainOptions
 from sgdcli.parallel.executor import Executor
 from sgdcli.reporting.records import json_line
 from sgdcli.reporting.reporter import Reporter
-from sgdcli.training import checkpoint as ckpt_mod
-from sgdcli.training import (autooptimizer, centre, fitwarnings, fullbatch, replicas, result, resume, runlog,
-                             runrate, safepoints, setup, warmstart)
+from sgdcli.training import (autooptimizer, centre, fingerprints, fitwarnings, fullbatch, replicas, result, resume,
+                             runlog, runrate, safepoints, setup, warmstart)
 from sgdcli.training.control import RunControl
 from sgdcli.training.early_stopping import EarlyStopping, settled
 from sgdcli.training.inputs import Inputs
@@ -66,7 +65,7 @@ class Run:
         self._check_stop = functools.partial(safepoints.check_stop, self.inputs, control)  # nothing to save yet
         self.shards, self.block_rows = executor.shards, executor.block_rows
         run_options = {**opts.as_dict(), "threads": executor.threads, **executor.run_options()}
-        self.fingerprints = (run_options, ckpt_mod.fingerprint(table, val_table, self.init))
+        self.fingerprints = (run_options, fingerprints.fingerprint(table, val_table, self.init))
         saved = resume.load(self) if control.resume else None  # checked against the run, or removed
         self.clock = warmstart.optimizer_clock(self.init, opts.optimizer, table.sparse) if opts.init_optimizer else 0
         facts = setup.learn(table, val_table, opts, saved, self.init, self._pass, reporter.message, self._check_stop,
