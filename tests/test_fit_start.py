@@ -5,6 +5,7 @@ so its loss is the loss over every row of that fit, computed here: to 1e-4, as t
 decrement is at rounding's scale, and the loss over every row moves at first order with what is left (--l2 1e-3, or
 the log-odds, move it by percents)."""
 
+import json
 import re
 
 import h5py
@@ -310,3 +311,38 @@ def test_a_full_batch_of_poisson_on_raw_features_starts_at_the_best_constant_mod
     code, _, err = cli("train", path, "-o", tmp_path / "m.h5", "--model", "poisson", "--batch-size", "full", "-v")
     assert code == 0, err
     assert "starting at the fit of the run's sample of 5,000 rows (Newton's method)" in err
+
+
+def test_a_resumed_full_batch_of_poisson_is_told_by_its_deviance_as_the_straight_run_is(tmp_path, monkeypatch):
+    """A resume without --sample-weight reads no labels again: the checkpoint keeps the saturated model's loss
+    over every training row (checkpoint.py ``saturated_loss``), so the resumed run's end is measured in deviance,
+    with the same figures as the straight run's.  Without it, the resumed run, which started at the fit, was judged
+    only by its loss's fall, and told nothing."""
+    import signal
+
+    from sgdcli import RunControl
+    from sgdcli.engine import epoch
+    from sgdcli.errors import Interrupted
+    from sgdcli.training.fitwarnings import FitWarning
+
+    path, _, _ = _powers(tmp_path, rows=5_000)
+    options = TrainOptions(model="poisson", batch_size="full", lr=0.2, schedule="constant", threads=1)
+    with pytest.warns(FitWarning) as caught:
+        straight = train(path, options)
+    told = [str(w.message) for w in caught]
+    assert len(told) == 1 and "mean deviance on every training row is" in told[0], told
+    monkeypatch.setattr(epoch, "SLICE_ROWS", 1000)  # safe points every 1,000 rows: a stop in the third epoch
+    checkpoint, calls = tmp_path / "ck.h5", []
+
+    def stop():
+        calls.append(1)
+        return signal.SIGTERM if len(calls) == 12 else None
+
+    with pytest.raises(Interrupted):
+        train(path, options, control=RunControl(checkpoint=str(checkpoint), stop=stop))
+    with h5py.File(checkpoint, "r") as f:
+        assert json.loads(f.attrs["position"])["epoch"] >= 1  # an epoch or more done: the resume goes on mid-run
+    with pytest.warns(FitWarning) as caught:
+        resumed = train(path, options, control=RunControl(checkpoint=str(checkpoint), resume=True))
+    assert resumed.raw_weights().tobytes() == straight.raw_weights().tobytes()
+    assert [str(w.message) for w in caught] == told

@@ -75,6 +75,9 @@ class Checkpoint:
     # the mean loss over the training rows of the model the run started from, where not the all-zero model's (a
     # fresh linear model's, its bias at the labels' mean); NaN where not kept (a checkpoint of an older sgdcli)
     start_loss: float = math.nan
+    # poisson's saturated model's mean loss over the training rows, from which a full batch's end measures its
+    # deviance (fullbatch.from_fit): a resume without weights reads no labels again; NaN where not kept
+    saturated_loss: float = math.nan
 
 
 def previous_path(path: str) -> str:
@@ -127,10 +130,8 @@ def save(path: str, ckpt: Checkpoint, previous: bool = True) -> None:
             f.attrs["position"] = json.dumps(dataclasses.asdict(ckpt.position))
             for name in ("history", "stopper", "options", "data"):
                 f.attrs[name] = json.dumps(getattr(ckpt, name))
-            f.attrs["n_train"] = ckpt.n_train
-            f.attrs["n_bad"] = ckpt.n_bad
-            f.attrs["zero_loss"] = ckpt.zero_loss
-            f.attrs["start_loss"] = ckpt.start_loss
+            for name in ("n_train", "n_bad", "zero_loss", "start_loss", "saturated_loss"):
+                f.attrs[name] = getattr(ckpt, name)
         if not previous:
             with contextlib.suppress(FileNotFoundError):
                 os.unlink(previous_path(path))
@@ -162,6 +163,7 @@ def _load_one(path: str) -> Checkpoint:
             n_bad=int(f.attrs["n_bad"]),
             zero_loss=float(f.attrs["zero_loss"]),
             start_loss=float(f.attrs.get("start_loss", math.nan)),
+            saturated_loss=float(f.attrs.get("saturated_loss", math.nan)),
             options=json.loads(f.attrs["options"]),
             data=json.loads(f.attrs["data"]),
             **opt,

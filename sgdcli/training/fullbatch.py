@@ -128,8 +128,8 @@ def from_fit(run) -> list[str] | None:
     second moments standing for every row's: linearfit.newton_gap; poisson's, poissonfit.newton_gap, by its
     deviance, twice the loss less the saturated model's over every training row, which the label pass sums:
     its loss has no floor at 0); [] where it is near; None where that is not measured (no step kept: averaged
-    models, Dask workers; a fit the sample's --memory leaves no room for; poisson on a resume without weights,
-    which reads no labels again, and whose checkpoint keeps no saturated loss).
+    models, Dask workers; a fit the sample's --memory leaves no room for; poisson resumed from the checkpoint of
+    an older sgdcli without weights: it reads no labels again, and that checkpoint keeps no saturated loss).
 
     A run that starts at the fit of its sample sets no other measure against it: the fit is its start.  Its
     gradient on every row says what the sample could not: a sample holding few rows of a class, or few rows a

@@ -79,9 +79,8 @@ class Run:
         # model's, its bias at the labels' log-odds; a linear model's, at their mean), else the all-zero model's:
         # what the end of a run is held to
         self.start_loss = facts.zero_loss
-        # poisson's saturated model's mean loss over the training rows, from which its deviance is measured (where
-        # the label pass counted it: not on a resume without weights, which reads no labels again)
-        self.saturated_loss = facts.count.zero.saturated_loss() if facts.count is not None else math.nan
+        # poisson's saturated model's mean loss over the training rows, from which its deviance is measured
+        self.saturated_loss = facts.saturated_loss
         self.objective = (*opts.objective, self.weighting.class_weights)  # validation weighs rows as given
         d = table.n_features
         self.batch = self.n_train if opts.batch_size is None else opts.batch_size

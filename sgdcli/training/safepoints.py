@@ -87,6 +87,7 @@ class SafePoints:
             n_bad=run.n_bad,
             zero_loss=run.zero_loss,
             start_loss=run.start_loss,
+            saturated_loss=run.saturated_loss,
             options=run.fingerprints[0],
             data=run.fingerprints[1],
         ), previous=self.own)

@@ -7,13 +7,14 @@ class and the sum of the weights, which a run with class or sample weights
 reads again (and says so, as of every pass), in one pass that a logistic
 run's start (the labels' log-odds, training/start.py) counts on too.  The
 all-zero model's loss over the training rows, which a regression's label
-pass sums, is kept.
+pass sums, is kept, and so is poisson's saturated model's.
 """
 
 from __future__ import annotations
 
 import dataclasses
 import functools
+import math
 import warnings
 
 import numpy as np
@@ -46,6 +47,8 @@ class DataFacts:
     weighting: Weighting
     zero_loss: float  # the all-zero model's mean loss over the training rows, weighted as the objective weighs them
     count: passes.LabelCount | None = None  # the label pass's (None: none was read, a resume without weights)
+    # poisson's saturated model's mean loss over the training rows (the label pass's, else the checkpoint's)
+    saturated_loss: float = math.nan
 
 
 def learn(table: Table, val_table: Table | None, opts: TrainOptions, saved, init, data_pass, message,
@@ -94,7 +97,8 @@ def learn(table: Table, val_table: Table | None, opts: TrainOptions, saved, init
             warn_coarse(table, lambda: (mean, std))
     if weighting is None:  # a resume: the pass its weights read, if any, is kept for where the bias starts
         weighting, count = _weighting(table, opts, labels, count, n_train, data_pass, message, init)
-    return DataFacts(labels, n_train, n_bad, mean, std, weighting, zero_loss, count)
+    saturated = count.zero.saturated_loss() if count is not None else saved.saturated_loss
+    return DataFacts(labels, n_train, n_bad, mean, std, weighting, zero_loss, count, saturated)
 
 
 def warn_coarse(table: Table, moments) -> None:
