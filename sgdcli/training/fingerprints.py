@@ -67,8 +67,8 @@ def _older_names(saved: dict, current: dict) -> dict:
 
 
 def mismatch(ckpt, options: dict, data: dict, path: str, defaults: dict | None = None) -> str | None:
-    """Why ``ckpt`` (checkpoint.py ``Checkpoint``), read from ``path``, cannot continue this run (made with other options, the data or the
-    ``--init`` model changed since), or None where it can.
+    """Why ``ckpt`` (checkpoint.py ``Checkpoint``), read from ``path``, cannot continue this run (made with other
+    options, the data or the ``--init`` model changed since), or None where it can.
 
     ``defaults``: the options' defaults.  An option that the checkpoint does not
     record (one added in a later version of sgdcli) counts as its default, so
