@@ -220,7 +220,7 @@ def _far_from_fit(run, gap: fitgap.Gap) -> str:
            "flattest" if gap.condition >= COLLINEAR else "")
     full = run.init is None and not replicas.full_batch(run.batch, run.n_train, run.shards) and start.fits(
         run.opts.model, run.sample, run.labels.class_of, max(run.labels.n_outputs, 2), run.sample_weights_of,
-        run.opts.l1, run.std is not None)
+        run.opts.l1)
     cosine = TrainOptions().schedule
     change = (["use --batch-size full (it starts at a fit of its sample)"] if full else []) + (
         [f"use the default --schedule {cosine}, whose last steps are small"] if run.opts.schedule != cosine else [])

@@ -9,6 +9,9 @@ solve of them loses the small directions to rounding.  So the normal equations a
 and scaled by their own means and spreads, a BLOCK_ROWS at a time (never a copy of all the rows), with the
 penalty carried into those units (l2 / s² per feature of spread s), and the fit mapped back: the same minimum,
 in the rows' units.  A feature constant over the rows gets weight 0: the bias does what it could.
+
+Poisson's Newton steps solve in the same units (``standardizing``, ``standardized_normal``: training/
+poissonfit.py), which a full batch on raw features starts from.
 """
 
 from __future__ import annotations
@@ -21,23 +24,24 @@ BLOCK_ROWS = 256  # rows standardized at a time: a temporary of this many rows, 
 LASSO_STEPS = 20_000  # --l1's proximal steps at most: each a (d + 1)² product, so bounded whatever the rows
 LASSO_TOLERANCE = 1e-9  # a step that moves no weight by more than this share of the largest has converged
 
+Units = tuple[np.ndarray, np.ndarray, np.ndarray]  # ``standardizing``'s: the rows' centre, spread and which vary
+
 
 def fit(Z: np.ndarray, y: np.ndarray, weights: np.ndarray | None = None, l2=0.0, l1=0.0) -> np.ndarray:
     """The weights and bias (last) of the least objective on the rows ``Z`` (the bias's column of ones last),
     labels ``y`` (NaN: none; the mean is over the others) and ``weights`` (None: 1), under ``l2`` (a number, or
     one per feature) on the weights (the module's docstring), and ``l1``'s Σ l1 · |w| (as ``l2``; ``_lasso``)."""
-    curvature, moment, centre, spread, varies = _normal(Z, y, weights, l2)
+    curvature, moment, units = _normal(Z, y, weights, l2)
     theta = np.linalg.solve(curvature, moment)
-    d = len(theta) - 1
     if np.any(np.asarray(l1) > 0):  # the weights' penalty in the rows' own units, w = θ / spread
-        theta = _lasso(curvature, moment, np.append(_per_feature(l1, d) / spread * varies, 0.0), theta)
-    w = theta[:d] / spread * varies
-    return np.append(w, theta[d] - w @ centre)
+        _, spread, varies = units
+        theta = _lasso(curvature, moment, np.append(_per_feature(l1, len(spread)) / spread * varies, 0.0), theta)
+    return raw_params(theta, units)
 
 
 def weighted_solve(Z: np.ndarray, c: np.ndarray, b: np.ndarray, m: int, penalty: np.ndarray) -> np.ndarray:
     """The θ of (Zᵀ·diag(c)·Z / m + diag(penalty)) θ = Zᵀ·b / m: a weighted least-squares step (training/
-    robustfit.py, training/poissonfit.py), of ``weighted_gram``'s matrix."""
+    robustfit.py, whose rows fitgap.py has standardized), of ``weighted_gram``'s matrix."""
     return np.linalg.solve(weighted_gram(Z, c, m, penalty), Z.T @ b / m)
 
 
@@ -82,35 +86,72 @@ def newton_gap(Z: np.ndarray, y: np.ndarray, weights: np.ndarray | None, l2, par
     objective on those rows changes from ``params`` to ``moved``.  Solved in the rows' own standardized units
     (``fit``), where the gradient is M⁻¹g for the map M that takes them back: the decrement is the same in any
     units.  A feature constant over the rows moves the objective only as the bias does, and is left out."""
-    curvature, _, centre, spread, varies = _normal(Z, y, weights, l2)
-    g = np.asarray(gradient, dtype=np.float64).copy()
-    g[:-1] = (g[:-1] - centre * g[-1]) / spread * varies
+    curvature, _, units = _normal(Z, y, weights, l2)
+    g = standardized_gradient(gradient, units)
     fall = 0.5 * float(g @ np.linalg.solve(curvature, g))
     return fall, objective(Z, y, weights, moved, l2)[0] - objective(Z, y, weights, params, l2)[0]
 
 
-def _normal(Z: np.ndarray, y: np.ndarray, weights: np.ndarray | None,
-            l2) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+def _normal(Z: np.ndarray, y: np.ndarray, weights: np.ndarray | None, l2) -> tuple[np.ndarray, np.ndarray, Units]:
     """The objective's curvature and the labels' moment (its gradient at 0, negated) in the rows' own
-    standardized units (the module's docstring), with a ridge that keeps a solve defined; the rows' centre and
-    spread (1 for a constant feature), and which features vary."""
+    standardized units (the module's docstring), with a ridge that keeps a solve defined; and those units."""
     v, y, m = _rows(y, weights)
-    d = Z.shape[1] - 1
+    units = standardizing(Z)
+    return *standardized_normal(Z, v, v * y, m, l2, units), units
+
+
+def standardizing(Z: np.ndarray) -> Units:
+    """The units in which a fit solves the rows ``Z`` (the bias's column of ones last): each feature's centre
+    and spread over the rows (``moments``; a spread of 1 for a constant feature), and which features vary (a
+    constant one is 0 in them: the bias does what it could)."""
     centre, spread = moments(Z)
     varies = spread > 0
-    spread = np.where(varies, spread, 1.0)
-    gram, moment = np.zeros((d + 1, d + 1)), np.zeros(d + 1)
+    return centre, np.where(varies, spread, 1.0), varies
+
+
+def standardized_normal(Z: np.ndarray, c: np.ndarray, b: np.ndarray | None, m: int, l2,
+                        units: Units) -> tuple[np.ndarray, np.ndarray | None]:
+    """Σ c·z·zᵀ / m, plus ``l2``'s penalty on the weights (a number, or one per feature, in the features' own
+    units) carried into the rows' ``units`` and a ridge that keeps a solve defined, and Σ z·b / m (``b``, one
+    number a row or one column a right-hand side; None: none), where z is a row of ``Z`` in ``units``
+    (``standardizing``'s), formed BLOCK_ROWS rows at a time: never a copy of all of ``Z``."""
+    centre, spread, varies = units
+    d = len(spread)
+    gram, moment = np.zeros((d + 1, d + 1)), 0.0
     for start in range(0, len(Z), BLOCK_ROWS):
         z = np.empty((min(BLOCK_ROWS, len(Z) - start), d + 1))
         z[:, :d] = (Z[start:start + len(z), :d] - centre) / spread * varies
         z[:, d] = 1.0
-        weighted = z * v[start:start + len(z), None]
-        gram += weighted.T @ z
-        moment += weighted.T @ y[start:start + len(z)]
+        gram += (z * c[start:start + len(z), None]).T @ z
+        if b is not None:
+            moment = moment + z.T @ b[start:start + len(z)]
     gram /= m
-    penalty = np.append(_per_feature(l2, d) / spread**2 * varies, 0.0)
     ridge = RIDGE * (float(np.trace(gram)) / len(gram) or 1.0)  # what keeps a solve defined (curvature.py)
-    return gram + np.diag(penalty) + ridge * np.eye(d + 1), moment / m, centre, spread, varies
+    return gram + np.diag(standardized_penalty(l2, units)) + ridge * np.eye(d + 1), None if b is None else moment / m
+
+
+def standardized_penalty(l2, units: Units) -> np.ndarray:
+    """``l2`` on the weights (a number, or one per feature, in the features' own units) in the rows' ``units``,
+    l2 / spread² (0 for a constant feature), and 0 on the bias (last): ½ · Σ penalty · θ² is ½ · Σ l2 · w²."""
+    _, spread, varies = units
+    return np.append(_per_feature(l2, len(spread)) / spread**2 * varies, 0.0)
+
+
+def raw_params(theta: np.ndarray, units: Units) -> np.ndarray:
+    """The weights and bias (last) in the rows' own units of ``theta``, those in the rows' standardized
+    ``units``: w = θ / spread, and the bias less w·centre."""
+    centre, spread, varies = units
+    w = theta[:-1] / spread * varies
+    return np.append(w, theta[-1] - w @ centre)
+
+
+def standardized_gradient(gradient: np.ndarray, units: Units) -> np.ndarray:
+    """A gradient of the weights and bias (last) in the rows' own units, in their standardized ``units``: Mᵀg for
+    the map M (``raw_params``) that takes those back."""
+    centre, spread, varies = units
+    g = np.asarray(gradient, dtype=np.float64).copy()
+    g[:-1] = (g[:-1] - centre * g[-1]) / spread * varies
+    return g
 
 
 def moments(Z: np.ndarray) -> tuple[np.ndarray, np.ndarray]:

@@ -5,7 +5,9 @@ The loss of a count y at score s (the log of the mean μ) is μ − y·s, whose 
 takes whole: from the best constant model (the bias at the log of the mean count, the weights 0, where training
 starts), each step solves the curvature against the gradient, with --l2's penalty, and halves until the
 objective falls by a share of what the step promised (Armijo), so a step that overshoots exp's range is cut back.
-It ends where a step promises less than TOLERANCE of the objective's scale, or after STEPS.
+It ends where a step promises less than TOLERANCE of the objective's scale, or after STEPS.  Each step is solved
+in the rows' own standardized units (training/linearfit.py ``standardizing``): on raw features far from 0, solved
+in theirs, the ridge that keeps a solve defined held the flattest direction back.
 
 The loss is not bounded below by 0 (its minimum over s is y − y·log y, the saturated model's: model/zeroloss.py
 ``saturated``), so a share of it says nothing; the end's measures take the deviance instead, twice the loss less the
@@ -35,28 +37,42 @@ def fit(Z: np.ndarray, y: np.ndarray, weights: np.ndarray | None = None, l2=0.0)
     mean = float(v @ y) / max(float(v.sum()), np.finfo(np.float64).tiny)
     if not mean > 0:
         return None
-    theta = np.zeros(Z.shape[1])
+    units = linearfit.standardizing(Z)  # each step solved in the rows' standardized units (linearfit.py)
+    held = linearfit.standardized_penalty(penalty[:-1], units)  # --l2's penalty in those units
+    theta = np.zeros(Z.shape[1])  # in those units; the scores and the objective in the rows' own
     theta[-1] = math.log(mean)
-    now = objective(Z, y, v, m, penalty, theta)
+    now = objective(Z, y, v, m, penalty, linearfit.raw_params(theta, units))
     scale = abs(now) + float(v @ y) / m  # the objective's own size: the counts' mean, where the loss nears 0
     for _ in range(STEPS):
-        s = Z @ theta
-        c = v * np.exp(s)  # each row's curvature, μ times its weight
-        # Newton's step, θ − H⁻¹·g, as weighted least squares: H⁻¹·Zᵀ(c·s − v·(μ − y)) / m
-        step = theta - linearfit.weighted_solve(Z, c, c * s - (c - v * y), m, penalty)
-        promised = float((Z.T @ (c - v * y) / m + penalty * theta) @ step)  # gᵀ·H⁻¹·g
+        step, promised = _newton(Z, y, v, m, penalty, units, held, theta)
         if not promised > TOLERANCE * scale:
             break
         t = 1.0
         while True:
-            tried = objective(Z, y, v, m, penalty, theta - t * step)
+            tried = objective(Z, y, v, m, penalty, linearfit.raw_params(theta - t * step, units))
             if tried <= now - ARMIJO * t * promised or t < 1e-12:
                 break
             t /= 2
         if not tried < now:
             break
         theta, now = theta - t * step, tried
-    return theta
+    return linearfit.raw_params(theta, units)
+
+
+def _newton(Z: np.ndarray, y: np.ndarray, v: np.ndarray, m: int, penalty: np.ndarray, units: linearfit.Units,
+            held: np.ndarray, theta: np.ndarray) -> tuple[np.ndarray, float]:
+    """``fit``'s Newton step H⁻¹·g from ``theta``, in the rows' standardized ``units`` (whose penalty is
+    ``held``), and the fall it promises, gᵀ·H⁻¹·g: its arrays of a number a row are gone before the line search."""
+    s = Z @ linearfit.raw_params(theta, units)
+    c = v * np.exp(s)  # each row's curvature, μ times its weight
+    # θ − H⁻¹·g as weighted least squares, H⁻¹·Zᵀ(c·s − v·(μ − y)) / m, and the gradient g, Zᵀ·v·(μ − y) / m +
+    # penalty·θ: the moments of the rows' two right-hand sides
+    sides = np.empty((len(c), 2))
+    sides[:, 1] = c - v * y
+    sides[:, 0] = c * s - sides[:, 1]
+    curvature, moments = linearfit.standardized_normal(Z, c, sides, m, penalty[:-1], units)
+    step = theta - np.linalg.solve(curvature, moments[:, 0])
+    return step, float((moments[:, 1] + held * theta) @ step)
 
 
 def newton_gap(Z: np.ndarray, y: np.ndarray, weights: np.ndarray | None, l2, params: np.ndarray,
@@ -66,10 +82,12 @@ def newton_gap(Z: np.ndarray, y: np.ndarray, weights: np.ndarray | None, l2, par
     ``params``: half the Newton decrement, gᵀH⁻¹g / 2, with H the rows' Σ v·μ·z·zᵀ / m and --l2's penalty (the
     fit's ridge keeps it solvable); and how the objective on those rows changes from ``params`` to ``moved``."""
     y, v, m, penalty = _terms(Z, y, weights, l2)
-    g = np.asarray(gradient, dtype=np.float64)
+    units = linearfit.standardizing(Z)
+    g = linearfit.standardized_gradient(gradient, units)  # the decrement is the same in any units
     with np.errstate(over="ignore", invalid="ignore"):  # (a score beyond exp's range: no measure, NaN)
         c = np.multiply(v, np.exp(Z @ params), out=np.zeros(len(v)), where=v > 0)
-        fall = 0.5 * float(g @ np.linalg.solve(linearfit.weighted_gram(Z, c, m, penalty), g))
+        curvature, _ = linearfit.standardized_normal(Z, c, None, m, penalty[:-1], units)
+        fall = 0.5 * float(g @ np.linalg.solve(curvature, g))
     return fall, objective(Z, y, v, m, penalty, moved) - objective(Z, y, v, m, penalty, params)
 
 

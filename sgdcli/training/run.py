@@ -131,7 +131,7 @@ class Run:
         # a full batch of linear, logistic, softmax or poisson starts at the fit of the sample (training/start.py),
         # held to the loss above all the same (the best constant model's, the all-zero model's): the fit's is below it
         self.start_model = fitted(opts.model, self.sample, self.labels.class_of, max(self.labels.n_outputs, 2),
-                                  center, scale, self.sample_weights_of, opts.l2, opts.l1, self.std is not None) if (
+                                  center, scale, self.sample_weights_of, opts.l2, opts.l1) if (
             self.init is None and full) else None
         if self.start_fitted:
             how = "least squares" if opts.model == "linear" else "Newton's method"

@@ -195,20 +195,18 @@ def full_batch_rows(model: str, table: Table, classes: int, memory: int, l1: flo
 
 
 def fitted(model: str, drawn: Sample, class_of, classes: int, center: np.ndarray, scale: np.ndarray, weights_of,
-           l2: float, l1: float = 0.0, standardized: bool = True) -> np.ndarray | None:
+           l2: float, l1: float = 0.0) -> np.ndarray | None:
     """The weights and biases (last) a fresh full-batch linear, logistic, softmax or poisson model (of ``classes``
     classes) starts from: its fit to the sample ``drawn`` (the run's), whose rows the model sees standardized by
-    ``center`` and ``scale``, each row's class ``class_of(raw labels)`` (model/labels.py: logistic's positive
-    class 1, -1 for none; linear's label is its own) and weight ``weights_of(raw labels)`` (None: 1), under
-    ``l2`` and ``l1``: linear's and logistic's vector, softmax's one per class; None where there is no fit
-    (another model, a classifier under --l1, which Newton's method does not fit, sparse rows, more than
-    FIT_WIDE weights or, for linear, curvature.exact's, too little room beside the sample in its --memory, no
-    more labelled rows than features; for poisson, raw features (not ``standardized``), which its fit solves in
-    their own units, where a feature far from 0 loses the flattest direction to the solve's ridge, and counts
-    whose mean is not above 0; for a classifier, a class with fewer rows of weight above 0 in the sample
-    than CLASS_ROWS_PER_WEIGHT times the features and the bias, from whose fit runs ended further from the
-    optimum than from the best constant model)."""
-    if not fits(model, drawn, class_of, classes, weights_of, l1, standardized):
+    ``center`` and ``scale``, each row's class ``class_of(raw labels)`` (model/labels.py: logistic's positive class 1,
+    -1 for none; linear's label is its own) and weight ``weights_of(raw labels)`` (None: 1), under ``l2`` and ``l1``:
+    linear's and logistic's vector, softmax's one per class; None where there is no fit (another model, a classifier
+    under --l1, which Newton's method does not fit, sparse rows, more than FIT_WIDE weights or, for linear,
+    curvature.exact's, too little room beside the sample in its --memory, no more labelled rows than features; for
+    poisson, counts whose mean is not above 0; for a classifier, a class with fewer rows of weight above 0 in the sample
+    than CLASS_ROWS_PER_WEIGHT times the features and the bias, from whose fit runs ended further from the optimum than
+    from the best constant model)."""
+    if not fits(model, drawn, class_of, classes, weights_of, l1):
         return None
     raw = sample_labels(drawn)
     weights = weights_of(raw)
@@ -224,8 +222,7 @@ def fitted(model: str, drawn: Sample, class_of, classes: int, center: np.ndarray
     return gradientnoise.fit_model(model, Z, labels, weights, l2, classes, FIT_WIDE)
 
 
-def fits(model: str, drawn: Sample, class_of, classes: int, weights_of, l1: float = 0.0,
-         standardized: bool = True) -> bool:
+def fits(model: str, drawn: Sample, class_of, classes: int, weights_of, l1: float = 0.0) -> bool:
     """Whether a fresh full batch of ``model`` starts at the fit of the sample ``drawn`` (``fitted``: the
     arguments are its), but for the room a classifier's fit takes in --memory beside the rows, which only the
     rows tell (gradientnoise.skipped)."""
@@ -235,7 +232,7 @@ def fits(model: str, drawn: Sample, class_of, classes: int, weights_of, l1: floa
     if model == "linear":  # else no fit to speak of
         return bool(curvature.exact(d + 1, room(drawn)) and np.isfinite(raw).sum() > d)
     if model == "poisson":  # (its fit: None where the counts' mean is not above 0)
-        return bool(standardized and l1 == 0 and d + 1 <= FIT_WIDE and curvature.exact(d + 1, room(drawn))
+        return bool(l1 == 0 and d + 1 <= FIT_WIDE and curvature.exact(d + 1, room(drawn))
                     and np.isfinite(raw).sum() > d)
     if model not in gradientnoise.MODELS or (classes - 1) * (d + 1) > FIT_WIDE or l1 > 0:
         return False
