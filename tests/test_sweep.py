@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 
 from conftest import cli, short_fits
-from sgdcli import train
+from sgdcli import sweep, train
 from sgdcli.options import TrainOptions
 from sgdcli.training.progress import end_pace
 from sgdcli.training.runlog import FitWarning
@@ -362,3 +362,43 @@ def test_plot_on_an_input_is_refused_before_any_run(tmp_path, binary_file, given
         assert (code, out, err) == (2, "", f"sgdcli: error: --plot {tmp_path / 'curves.png'}: is also an input of "
                                            "this command; choose another output path\n"), check
     assert Path(target).read_bytes() == before
+
+
+@short_fits
+def test_the_runs_read_the_labels_and_moments_once_for_all(tmp_path, monkeypatch):
+    """Every run of a sweep would read the same labels, weights and feature moments (its options differ in the batch
+    size and rate alone): the first run's passes serve the others (training/setup.py ``shared_facts``), each a pass
+    over the whole file, minutes on one larger than memory.  The rows are those each run alone would train on, bit
+    for bit (test_each_run_is_the_train_run_with_those_options), and a run of other data reads its own."""
+    from sgdcli.engine import passes
+
+    rng = np.random.default_rng(4)
+    X = rng.standard_normal((600, 3)).astype(np.float32)
+    with h5py.File(tmp_path / "d.h5", "w") as f:
+        f["X"], f["y"], f["w"] = X, (X[:, 0] > 0).astype(np.float64), rng.uniform(0.5, 2.0, 600)
+    reads = []
+    for name in ("label_pass", "moment_pass"):
+        real = getattr(passes, name)
+        monkeypatch.setattr(passes, name,
+                            lambda *a, _real=real, _name=name, **kw: reads.append(_name) or _real(*a, **kw))
+    code, _, err = cli("sweep", tmp_path / "d.h5", "--sample-weight", "w", "--batch-sizes", "16,64,full", "--lrs",
+                       "0.05,auto", "--epochs", "1")
+    assert code == 0, err
+    assert reads == ["label_pass", "moment_pass"]
+    assert err.count(f"labels, weights and feature moments of {tmp_path / 'd.h5'}: as an earlier run of the sweep "
+                     "read them (no pass)") == 5
+    rows = sweep_json(tmp_path / "d.h5", "--sample-weight", "w", "--batch-sizes", "16", "--lrs", "0.05", "--epochs",
+                      "1")
+    model = train(tmp_path / "d.h5", TrainOptions(batch_size=16, lr=0.05, epochs=1, sample_weight="w"))
+    assert rows[0]["train_loss"] == model.history[-1]["train_loss"]
+    assert reads[2:] == ["label_pass", "moment_pass"] * 2  # the second sweep's own, and train's
+    del reads[:]
+
+    def rewrite(run):  # another file at that path after the first run: the second reads it
+        if not reads[2:]:
+            with h5py.File(tmp_path / "d.h5", "r+") as f:
+                f["w"][...] = rng.uniform(0.5, 2.0, 600)
+            os.utime(tmp_path / "d.h5", ns=(0, 10**18))
+
+    sweep(tmp_path / "d.h5", TrainOptions(epochs=1, sample_weight="w"), [16, 64, 128], [0.05], on_run=rewrite)
+    assert reads == ["label_pass", "moment_pass"] * 2

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import dataclasses
 import functools
+import json
 import math
 
 import numpy as np
@@ -68,8 +69,11 @@ class Run:
         self.fingerprints = (run_options, fingerprints.fingerprint(table, val_table, self.init))
         saved = resume.load(self) if control.resume else None  # checked against the run, or removed
         self.clock = warmstart.optimizer_clock(self.init, opts.optimizer, table.sparse) if opts.init_optimizer else 0
+        # the runs that learn the same facts (setup.shared_facts: a sweep's) differ in their batch size and rate
+        alike = json.dumps([{k: v for k, v in run_options.items() if k not in ("batch_size", "lr")},
+                            self.fingerprints[1]], sort_keys=True)
         facts = setup.learn(table, val_table, opts, saved, self.init, self._pass, reporter.message, self._check_stop,
-                            self._progress)
+                            self._progress, alike)
         self.labels, self.n_train, self.n_bad = facts.labels, facts.n_train, facts.n_bad
         self.mean, self.std, self.weighting = facts.mean, facts.std, facts.weighting
         # where training starts, over every training row: an epoch far above it blew up, though no value

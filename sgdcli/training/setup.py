@@ -12,6 +12,8 @@ pass sums, is kept, and so is poisson's saturated model's.
 
 from __future__ import annotations
 
+import contextlib
+import contextvars
 import dataclasses
 import functools
 import math
@@ -51,13 +53,49 @@ class DataFacts:
     saturated_loss: float = math.nan
 
 
+# The facts learnt within ``shared_facts``, by what the runs that would learn the same have in common
+_SHARED: contextvars.ContextVar[dict | None] = contextvars.ContextVar("shared_facts", default=None)
+
+
+@contextlib.contextmanager
+def shared_facts():
+    """Within it, the runs that would learn the same facts (``learn``'s ``alike``) learn them once: a sweep's,
+    whose options differ in the batch size and the rate alone.  Each pass reads the whole file, minutes on one
+    larger than memory."""
+    token = _SHARED.set({})
+    try:
+        yield
+    finally:
+        _SHARED.reset(token)
+
+
 def learn(table: Table, val_table: Table | None, opts: TrainOptions, saved, init, data_pass, message,
-          check_stop=lambda stage: None, progress=lambda stage: None) -> DataFacts:
+          check_stop=lambda stage: None, progress=lambda stage: None, alike: str | None = None) -> DataFacts:
     """The facts of ``table`` for a run of ``opts``: from the checkpoint ``saved`` where there is one, else from
     the passes, each run by ``data_pass(fn, stage)``; ``init``, a warm start's initial model (or None), whose
     classes and standardization the run keeps; ``message(text)`` says what is being read; ``check_stop(stage)``,
     between the blocks of the --val file's pass (here, wherever training runs), raises where a signal came, and
-    ``progress(stage)``, None or that pass's ``progress(rows read, rows in all)``."""
+    ``progress(stage)``, None or that pass's ``progress(rows read, rows in all)``.  ``alike``: what the runs whose
+    passes would find the same have in common (run.py: the fingerprints of the data, and of the options but the
+    batch size and rate), by which ``shared_facts`` keeps them (None: not kept)."""
+    shared = _SHARED.get() if saved is None and alike is not None else None
+    if shared is not None and alike in shared:
+        facts = shared[alike]
+        check_sizes(table, opts, facts.n_train)
+        parts = ["labels"] + (["weights"] if table.W is not None else []) + (
+            ["feature moments"] if facts.std is not None and init is None else [])
+        message(f"{', '.join(parts[:-1]) + ' and ' if len(parts) > 1 else ''}{parts[-1]} of {table.path}: as an "
+                "earlier run of the sweep read them (no pass)")
+        return facts
+    facts = _learnt(table, val_table, opts, saved, init, data_pass, message, check_stop, progress)
+    if shared is not None:
+        shared[alike] = facts
+    return facts
+
+
+def _learnt(table: Table, val_table: Table | None, opts: TrainOptions, saved, init, data_pass, message,
+            check_stop, progress) -> DataFacts:
+    """``learn``'s facts, read."""
     count, weighting = None, None
     if saved is not None:
         labels = Labels(task_of(opts.model), saved.classes)

@@ -23,7 +23,7 @@ from sgdcli.reporting.records import json_line
 from sgdcli.reporting.reporter import Reporter
 from sgdcli.reporting.reporter import counted
 from sgdcli.reporting.warned import warn
-from sgdcli.training import fitwarnings
+from sgdcli.training import fitwarnings, setup
 from sgdcli.training.train import train
 
 
@@ -151,29 +151,37 @@ def _runs(data, base: TrainOptions, batch_sizes: list[int | None], lrs: list[flo
           metrics_dir: str | None, on_run) -> list[SweepRun]:
     combos = [(b, lr) for b in batch_sizes for lr in lrs]
     runs = []
-    for i, (batch, lr) in enumerate(combos, start=1):
-        opts = dataclasses.replace(base, batch_size=batch, lr=lr)
-        label = f"batch {'full' if batch is None else batch}, lr {_rate(lr)}"
-        recorder = _Recorder(reporter_for(i, len(combos), label) if reporter_for else Reporter())
-        with fitwarnings.kept([]) as fits:  # what the run found, whatever the filters, and no other thread's
-            try:
-                model = train(data, opts, reporter=recorder)
-                error = ""
-            except DivergedError as exc:
-                model, error = None, str(exc)
-                if exc.lr is not None:  # the rate it diverged at, halved by --lr auto's restarts
-                    recorder.lr = exc.lr
-        for text in fits:  # each names its run
-            warn(f"{label}: {text}", fitwarnings.FitWarning, each_time=True)
-        runs.append(_row(batch, recorder, model, error, fits))
-        if metrics_dir is not None:
-            name = f"run{i:02d}-batch-{'full' if batch is None else batch}-lr-{_rate(lr)}.jsonl"
-            with atomic_output(os.path.join(metrics_dir, name), "--metrics-dir") as tmp, \
-                    open(tmp, "w", encoding="utf-8") as fh:
-                fh.writelines(json_line(r) for r in runs[-1].history)
-        if on_run is not None:
-            on_run(runs[-1])
+    with setup.shared_facts():  # the runs' labels, weights and moments: the first run's passes serve them all
+        for i, (batch, lr) in enumerate(combos, start=1):
+            runs.append(_run(data, base, batch, lr, i, len(combos), reporter_for, metrics_dir))
+            if on_run is not None:
+                on_run(runs[-1])
     return runs
+
+
+def _run(data, base: TrainOptions, batch: int | None, lr: float | str, i: int, n: int, reporter_for,
+         metrics_dir: str | None) -> SweepRun:
+    """The row of run ``i`` of ``n``, at ``batch`` and ``lr``, its metrics file written."""
+    opts = dataclasses.replace(base, batch_size=batch, lr=lr)
+    label = f"batch {'full' if batch is None else batch}, lr {_rate(lr)}"
+    recorder = _Recorder(reporter_for(i, n, label) if reporter_for else Reporter())
+    with fitwarnings.kept([]) as fits:  # what the run found, whatever the filters, and no other thread's
+        try:
+            model = train(data, opts, reporter=recorder)
+            error = ""
+        except DivergedError as exc:
+            model, error = None, str(exc)
+            if exc.lr is not None:  # the rate it diverged at, halved by --lr auto's restarts
+                recorder.lr = exc.lr
+    for text in fits:  # each names its run
+        warn(f"{label}: {text}", fitwarnings.FitWarning, each_time=True)
+    row = _row(batch, recorder, model, error, fits)
+    if metrics_dir is not None:
+        name = f"run{i:02d}-batch-{'full' if batch is None else batch}-lr-{_rate(lr)}.jsonl"
+        with atomic_output(os.path.join(metrics_dir, name), "--metrics-dir") as tmp, \
+                open(tmp, "w", encoding="utf-8") as fh:
+            fh.writelines(json_line(r) for r in row.history)
+    return row
 
 
 def _listed(option: str, values) -> list:
