@@ -354,3 +354,26 @@ def test_a_resumed_full_batch_of_poisson_is_told_by_its_deviance_as_the_straight
         resumed = train(path, options, control=RunControl(checkpoint=str(checkpoint), resume=True))
     assert resumed.raw_weights().tobytes() == straight.raw_weights().tobytes()
     assert [str(w.message) for w in caught] == told
+
+
+@pytest.mark.parametrize("model", ["poisson", "linear"])
+def test_a_rare_indicator_absent_from_the_sample_does_not_throw_the_fit_off(tmp_path, model):
+    """A full batch's sample of a larger file misses a feature set on 3 rows: standardized, it is one value on
+    every sampled row, whose rounded mean left it a spread of some 1e-15, and the fit gave it a weight of 1e14 (the
+    run diverged at every rate, --lr auto's halvings included).  Constant over the sample, it gets weight 0
+    (linearfit.moments) and the run ends near the optimum, told nothing."""
+    rng = np.random.default_rng(1)
+    n = 80_000
+    X = rng.standard_normal((n, 3)).astype(np.float32)
+    y = (rng.poisson(np.exp(0.3 * X[:, 0] - 0.2 * X[:, 1] + 1.0)) if model == "poisson" else
+         X[:, 0] - 0.5 * X[:, 2] + 0.1 * rng.standard_normal(n))
+    path = write_table(tmp_path / "rare.h5", np.column_stack([X, np.zeros(n, np.float32)]), y.astype(np.float64))
+    outside = np.setdiff1d(np.arange(n), sample_rows(path, full_batch=model))
+    assert len(outside) > 3
+    with h5py.File(path, "r+") as f:
+        f["X"][outside[[0, len(outside) // 2, -1]], 3] = 1.0
+    code, _, err = cli("train", path, "-o", tmp_path / "m.h5", "--model", model, "--batch-size", "full")
+    assert code == 0, err
+    assert "starting at the fit of the run's sample" in err and "warning" not in err
+    w = load_model(tmp_path / "m.h5").raw_weights()[0]
+    assert np.all(np.abs(w) < 10)

@@ -107,3 +107,38 @@ def test_the_fit_of_raw_rows_far_from_0_is_the_fit_of_them_standardized():
     raw_gradient = raw.T @ (np.exp(raw @ raw_params) - y) / len(y)
     fall = poissonfit.newton_gap(Z, y, None, 0.0, params, gradient, plain)[0]
     assert poissonfit.newton_gap(raw, y, None, 0.0, raw_params, raw_gradient, theta)[0] == pytest.approx(fall, rel=1e-6)
+
+
+def test_a_feature_of_one_value_over_the_rows_gets_weight_0_whatever_its_means_rounding():
+    """A rare indicator absent from a full batch's sample is, standardized, one value on every sampled row: its
+    float64 mean was an ulp off, so its spread some 1e-15, and solved in the rows' standardized units its weight,
+    divided by that spread, was 1e14 (the full batch diverged at every rate).  It is constant: weight 0, the same
+    scores as without it, and a Newton decrement of about 0 at the optimum."""
+    from sgdcli.training import linearfit
+
+    Z, y = _counts(seed=6, n=3000, d=3)
+    flag = np.column_stack([Z[:, :3], np.full(len(y), -0.0031622776601683794), Z[:, 3]])
+    assert linearfit.moments(flag)[1][3] == 0.0
+    theta, plain = poissonfit.fit(flag, y), poissonfit.fit(Z, y)
+    assert theta[3] == 0.0 and flag @ theta == pytest.approx(Z @ plain, rel=1e-8, abs=1e-9)  # (the ridge: another trace)
+    gradient = flag.T @ (np.exp(flag @ theta) - y) / len(y)
+    assert poissonfit.newton_gap(flag, y, None, 0.0, theta, gradient, theta)[0] < 1e-12
+    w = linearfit.fit(flag, y)
+    assert w[3] == 0.0 and flag @ w == pytest.approx(Z @ linearfit.fit(Z, y), rel=1e-8, abs=1e-9)
+
+
+@pytest.mark.parametrize("unlabelled", [False, True])
+def test_a_row_of_weight_zero_beyond_exps_range_leaves_the_fit_where_it_would_be(unlabelled):
+    """A row that weighs nothing (or has no count), far out (its score at the optimum some 1,600): 0 times its
+    overflowed exp was NaN in the curvature and the objective, and the fit stopped short of the optimum."""
+    rng = np.random.default_rng(2)
+    T = rng.standard_normal((2000, 2))
+    y = rng.poisson(np.exp(0.8 * T[:, 0] + 1.0)).astype(float)
+    v = np.ones(len(y))
+    T[0, 0] = 2000.0
+    if unlabelled:
+        y[0] = np.nan
+    else:
+        v[0] = 0.0
+    Z = np.column_stack([T, np.ones(len(y))])
+    assert poissonfit.fit(Z, y, v) == pytest.approx(poissonfit.fit(Z[1:], y[1:]), rel=1e-6)

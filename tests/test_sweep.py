@@ -365,7 +365,8 @@ def test_plot_on_an_input_is_refused_before_any_run(tmp_path, binary_file, given
 
 
 @short_fits
-def test_the_runs_read_the_labels_and_moments_once_for_all(tmp_path, monkeypatch):
+@pytest.mark.parametrize("parallel", [[], ["--parallel", "average", "--threads", "2"]])  # (steps between averagings
+def test_the_runs_read_the_labels_and_moments_once_for_all(tmp_path, monkeypatch, parallel):  # by the batch size)
     """Every run of a sweep would read the same labels, weights and feature moments (its options differ in the batch
     size and rate alone): the first run's passes serve the others (training/setup.py ``shared_facts``), each a pass
     over the whole file, minutes on one larger than memory.  The rows are those each run alone would train on, bit
@@ -382,7 +383,7 @@ def test_the_runs_read_the_labels_and_moments_once_for_all(tmp_path, monkeypatch
         monkeypatch.setattr(passes, name,
                             lambda *a, _real=real, _name=name, **kw: reads.append(_name) or _real(*a, **kw))
     code, _, err = cli("sweep", tmp_path / "d.h5", "--sample-weight", "w", "--batch-sizes", "16,64,full", "--lrs",
-                       "0.05,auto", "--epochs", "1")
+                       "0.05,auto", "--epochs", "1", *parallel)
     assert code == 0, err
     assert reads == ["label_pass", "moment_pass"]
     assert err.count(f"labels, weights and feature moments of {tmp_path / 'd.h5'}: as an earlier run of the sweep "

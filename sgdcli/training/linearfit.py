@@ -84,7 +84,7 @@ def newton_gap(Z: np.ndarray, y: np.ndarray, weights: np.ndarray | None, l2, par
     optimum, by the curvature of ``fit``'s rows: half the Newton decrement, gᵀH⁻¹g / 2, exact where those rows'
     second moments are every row's, as least squares' curvature does not depend on the model; and how the
     objective on those rows changes from ``params`` to ``moved``.  Solved in the rows' own standardized units
-    (``fit``), where the gradient is M⁻¹g for the map M that takes them back: the decrement is the same in any
+    (``fit``), where the gradient is Mᵀg for the map M that takes them back: the decrement is the same in any
     units.  A feature constant over the rows moves the objective only as the bias does, and is left out."""
     curvature, _, units = _normal(Z, y, weights, l2)
     g = standardized_gradient(gradient, units)
@@ -156,12 +156,17 @@ def standardized_gradient(gradient: np.ndarray, units: Units) -> np.ndarray:
 
 def moments(Z: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """The mean and the standard deviation of each feature of the rows ``Z`` (the bias's column, last, aside),
-    BLOCK_ROWS rows at a time: never a copy of all of ``Z``."""
+    BLOCK_ROWS rows at a time: never a copy of all of ``Z``.  A feature of one value on every row has deviation 0,
+    though its mean is rounded: a spread of some 1e-15 made its column, standardized, the bias's, and its weight,
+    divided by that spread, 1e14 (a rare indicator absent from a full batch's sample, whose run diverged)."""
     d = Z.shape[1] - 1
     centre, squares = Z[:, :d].mean(axis=0), np.zeros(d)
+    low, high = np.full(d, np.inf), np.full(d, -np.inf)
     for start in range(0, len(Z), BLOCK_ROWS):
-        squares += ((Z[start:start + BLOCK_ROWS, :d] - centre) ** 2).sum(axis=0)
-    return centre, np.sqrt(squares / max(len(Z), 1))
+        block = Z[start:start + BLOCK_ROWS, :d]
+        squares += ((block - centre) ** 2).sum(axis=0)
+        low, high = np.minimum(low, block.min(axis=0)), np.maximum(high, block.max(axis=0))
+    return centre, np.where(high > low, np.sqrt(squares / max(len(Z), 1)), 0.0)
 
 
 def objective(Z: np.ndarray, y: np.ndarray, weights: np.ndarray | None, theta: np.ndarray,

@@ -2,8 +2,8 @@
 against (training/fitgap.py), as Newton's method measures a logistic one.
 
 The loss of a count y at score s (the log of the mean μ) is μ − y·s, whose curvature μ·x·xᵀ Newton's method
-takes whole: from the best constant model (the bias at the log of the mean count, the weights 0, where training
-starts), each step solves the curvature against the gradient, with --l2's penalty, and halves until the
+takes whole: from the best constant model (the bias at the log of the mean count, the weights 0, where a mini-batch
+run starts), each step solves the curvature against the gradient, with --l2's penalty, and halves until the
 objective falls by a share of what the step promised (Armijo), so a step that overshoots exp's range is cut back.
 It ends where a step promises less than TOLERANCE of the objective's scale, or after STEPS.  Each step is solved
 in the rows' own standardized units (training/linearfit.py ``standardizing``): on raw features far from 0, solved
@@ -64,7 +64,7 @@ def _newton(Z: np.ndarray, y: np.ndarray, v: np.ndarray, m: int, penalty: np.nda
     """``fit``'s Newton step H⁻¹·g from ``theta``, in the rows' standardized ``units`` (whose penalty is
     ``held``), and the fall it promises, gᵀ·H⁻¹·g: its arrays of a number a row are gone before the line search."""
     s = Z @ linearfit.raw_params(theta, units)
-    c = v * np.exp(s)  # each row's curvature, μ times its weight
+    c = _curvatures(v, s)
     # θ − H⁻¹·g as weighted least squares, H⁻¹·Zᵀ(c·s − v·(μ − y)) / m, and the gradient g, Zᵀ·v·(μ − y) / m +
     # penalty·θ: the moments of the rows' two right-hand sides
     sides = np.empty((len(c), 2))
@@ -85,7 +85,7 @@ def newton_gap(Z: np.ndarray, y: np.ndarray, weights: np.ndarray | None, l2, par
     units = linearfit.standardizing(Z)
     g = linearfit.standardized_gradient(gradient, units)  # the decrement is the same in any units
     with np.errstate(over="ignore", invalid="ignore"):  # (a score beyond exp's range: no measure, NaN)
-        c = np.multiply(v, np.exp(Z @ params), out=np.zeros(len(v)), where=v > 0)
+        c = _curvatures(v, Z @ params)
         curvature, _ = linearfit.standardized_normal(Z, c, None, m, penalty[:-1], units)
         fall = 0.5 * float(g @ np.linalg.solve(curvature, g))
     return fall, objective(Z, y, v, m, penalty, moved) - objective(Z, y, v, m, penalty, params)
@@ -102,10 +102,18 @@ def _terms(Z: np.ndarray, y: np.ndarray, weights: np.ndarray | None,
     return np.where(labelled, y, 0.0), v, max(int(labelled.sum()), 1), penalty
 
 
+def _curvatures(v: np.ndarray, s: np.ndarray) -> np.ndarray:
+    """Each row's curvature at its score ``s``, μ times its weight ``v``: 0 for a row of weight 0 (or without a
+    count) whatever its score, where 0 times an exp beyond float64's range was NaN, and the fit stopped short."""
+    with np.errstate(over="ignore"):
+        return np.multiply(v, np.exp(s), out=np.zeros(len(v)), where=v > 0)
+
+
 def objective(Z: np.ndarray, y: np.ndarray, v: np.ndarray, m: int, penalty: np.ndarray, theta: np.ndarray) -> float:
     """The mean poisson loss of the weights and bias ``theta`` on the rows ``Z`` and counts ``y`` weighing ``v``
-    over ``m``, with the ``penalty`` per weight's ½ · penalty · w²; infinite where a score overflows exp."""
+    over ``m``, with the ``penalty`` per weight's ½ · penalty · w²; infinite where the score of a row of weight
+    above 0 overflows exp (a row of weight 0 adds nothing, whatever its score)."""
     s = Z @ theta
     with np.errstate(over="ignore", invalid="ignore"):
-        total = float(v @ (np.exp(s) - y * s)) / m + 0.5 * float(penalty @ theta**2)
+        total = float(np.sum(np.where(v > 0, v * (np.exp(s) - y * s), 0.0))) / m + 0.5 * float(penalty @ theta**2)
     return total if math.isfinite(total) else math.inf

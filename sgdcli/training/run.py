@@ -69,8 +69,10 @@ class Run:
         self.fingerprints = (run_options, fingerprints.fingerprint(table, val_table, self.init))
         saved = resume.load(self) if control.resume else None  # checked against the run, or removed
         self.clock = warmstart.optimizer_clock(self.init, opts.optimizer, table.sparse) if opts.init_optimizer else 0
-        # the runs that learn the same facts (setup.shared_facts: a sweep's) differ in their batch size and rate
-        alike = json.dumps([{k: v for k, v in run_options.items() if k not in ("batch_size", "lr")},
+        # the runs that learn the same facts (setup.shared_facts: a sweep's) differ in their batch size and rate,
+        # and in what those choose, the optimizer (--optimizer auto) and the steps between averagings
+        alike = json.dumps([{k: v for k, v in run_options.items() if k not in ("batch_size", "lr", "optimizer",
+                                                                               "sync_every")},
                             self.fingerprints[1]], sort_keys=True)
         facts = setup.learn(table, val_table, opts, saved, self.init, self._pass, reporter.message, self._check_stop,
                             self._progress, alike)
