@@ -183,6 +183,52 @@ class Recorder(Reporter):
         self.calls.append((epoch, iteration, rows, detail))
 
 
+class Passes(Reporter):
+    def __init__(self):
+        self.told = {}
+
+    def pass_progress(self, stage, done, total):
+        self.told.setdefault(stage, []).append((done, total))
+
+
+def test_the_passes_on_the_workers_tell_the_rows_they_read(data, cluster, tmp_path):
+    """The label, moment and validation passes run on the workers (a share of the blocks each): the driver tells
+    the rows read as each starts, as the workers' tasks tell it (an event a block, on the scheduler), and as it
+    ends, where it told nothing, and a pass over a file of 10^8 rows was minutes of silence in a cron log."""
+    path, X, y = data
+    val = write_table(tmp_path / "v.h5", X[:1000], y[:1000])
+    told = Passes()
+    train(path, TrainOptions(epochs=1, memory=SMALL, threads=1, val=str(val)),
+          dask=DaskOptions(cluster.scheduler_address, workers=2), reporter=told)
+    for stage in ("reading the labels", "standardizing", "validating"):  # (the --val file's check: the driver's)
+        calls = told.told[stage]
+        rows = 1000 if stage == "validating" else 4000
+        assert calls[0] == (0, rows) and calls[-1] == (rows, rows), (stage, calls)
+        assert [d for d, _ in calls] == sorted(d for d, _ in calls) and {t for _, t in calls} == {rows}
+
+
+def test_a_workers_share_of_a_pass_tells_the_rows_it_read_block_by_block(data, cluster):
+    """What the driver adds up (cluster.py ``rows_read``): each task's events, one before each of its blocks and
+    one for all of its share, the latest of each shard counted."""
+    from sgdcli.engine import passes
+    from sgdcli.parallel import cluster as cluster_mod, worker
+    from sgdcli.parallel.averaging import FileRef
+
+    path, _, _ = data
+    opts = TrainOptions(memory=SMALL, threads=1)
+    with Table(path) as table, distributed.Client(cluster.scheduler_address) as client:
+        block_rows = table.block_rows(SMALL)
+        spans = table.spans(block_rows, SMALL)
+        job = worker.PassJob(FileRef.of(table), spans, block_rows, opts, 1)
+        assert len(spans) == 4
+        client.submit(worker.data_pass, job, passes.label_pass, (1, 2), "sgdcli-test-pass", pure=False).result()
+        events = [message for _, message in client.get_events("sgdcli-test-pass")]
+    share = spans[1::2]
+    before = [0] + list(np.cumsum([b - a for a, b in share]))[:-1]
+    assert events == [(1, int(d)) for d in before] + [(1, sum(b - a for a, b in share))]
+    assert cluster_mod.rows_read([(0.0, (0, 5)), (1.0, (1, 7)), (2.0, (0, 0))]) == 7  # shard 0 ran again
+
+
 def test_same_seed_workers_and_sync_give_the_same_model(data, cluster):
     path, _, _ = data
     opts = TrainOptions(batch_size=16, optimizer="momentum", lr=0.02, epochs=2, memory=SMALL, threads=1)

@@ -18,6 +18,7 @@ from __future__ import annotations
 import contextlib
 import os
 import time
+import uuid
 from typing import Callable
 
 import numpy as np
@@ -63,6 +64,16 @@ def worker_threads(workers: dict, requested: int | None, n_local: int | None, de
     return cores_per_worker(n_local, offered, decoders=MAX_DECODERS if decoded else 0)
 
 
+def rows_read(events: list) -> int:
+    """The rows a pass's shares have read, by their tasks' events (``Client.get_events``: (time, (shard, rows
+    read)), in the order the scheduler got them): each shard's latest, summed (a task run again on another worker,
+    whose own died, tells its share from 0 again)."""
+    latest = {}
+    for _, (shard, done) in events:
+        latest[shard] = done
+    return sum(latest.values())
+
+
 class DaskPool:
     """Runs rounds (averaging.py) and the passes' shares as Dask tasks, each shard preferring its own worker."""
 
@@ -77,18 +88,31 @@ class DaskPool:
         live = self._workers()
         return self._gather([self._submit(live, r.shard, run_round, job, r) for r in rounds], on_stop, ROUND)
 
-    def validate(self, job: ValidationJob, We: np.ndarray, on_stop: Callable[[], None] | None = None) -> dict:
-        """The validation metrics of ``We``: each shard's worker scores every W-th block, the driver merges."""
-        return self.merged(validate, job, on_stop, We).result()
+    def validate(self, job: ValidationJob, We: np.ndarray, on_stop: Callable[[], None] | None = None,
+                 progress: Callable[[int, int], None] | None = None, rows: int = 0) -> dict:
+        """The validation metrics of ``We``: each shard's worker scores every W-th block (of ``rows``), the
+        driver merges."""
+        return self.merged(validate, job, on_stop, We, progress=progress, rows=rows).result()
 
-    def merged(self, fn, job, on_stop: Callable[[], None] | None = None, *args):
-        """``fn(job, *args, (w, W))`` on every shard's worker, the parts merged in shard order.
+    def merged(self, fn, job, on_stop: Callable[[], None] | None = None, *args,
+               progress: Callable[[int, int], None] | None = None, rows: int = 0):
+        """``fn(job, *args, (w, W), topic)`` on every shard's worker, the parts merged in shard order.
 
-        ``on_stop`` is called if a signal arrives meanwhile (it raises to stop).
+        ``on_stop`` is called if a signal arrives meanwhile (it raises to stop).  ``progress(rows read,
+        rows)`` is told as the pass starts, each time the driver looks (every _POLL seconds) at what the
+        workers' tasks told of their shares (worker.py ``told``: an event a block, under a topic of the pass's
+        own), and as it ends.
         """
         live = self._workers()
-        futures = [self._submit(live, w, fn, job, *args, (w, self.shards)) for w in range(self.shards)]
-        parts = self._gather(futures, on_stop, PASS)
+        topic = None if progress is None else f"sgdcli-pass-{uuid.uuid4().hex}"
+        futures = [self._submit(live, w, fn, job, *args, (w, self.shards), topic) for w in range(self.shards)]
+        poll = None
+        if progress is not None:
+            progress(0, rows)
+            poll = lambda: progress(rows_read(self.client.get_events(topic)), rows)  # noqa: E731
+        parts = self._gather(futures, on_stop, PASS, poll)
+        if progress is not None:
+            progress(rows, rows)
         total = parts[0]
         for part in parts[1:]:  # in shard order: the same sums whichever worker finished first
             total.merge(part)
@@ -99,9 +123,10 @@ class DaskPool:
         where = {"workers": [live[shard % len(live)]], "allow_other_workers": True} if live else {}
         return self.client.submit(fn, *args, pure=False, **where)
 
-    def _gather(self, futures, on_stop: Callable[[], None] | None, work: str) -> list:
+    def _gather(self, futures, on_stop: Callable[[], None] | None, work: str, poll=None) -> list:
         """The tasks' results, in order; calls ``on_stop`` on a signal, fails if the cluster has no workers.
-        ``work`` (ROUND, PASS) is what the tasks are, as a failure's message says.
+        ``work`` (ROUND, PASS) is what the tasks are, as a failure's message says; ``poll()``, each time it
+        looks (None: nothing).
 
         Each result is fetched with a timeout, inside the loop that watches the
         workers: a task can finish and its worker die before its result is
@@ -126,6 +151,8 @@ class DaskPool:
                         results[i] = future.result(timeout=_POLL)
                 if len(results) == len(futures):
                     break
+                if poll is not None:
+                    poll()
                 if self.stop() is not None and on_stop is not None:
                     self.client.cancel(futures)
                     on_stop()  # raises; during a round, after checkpointing the last whole round
@@ -222,9 +249,10 @@ class DaskExecutor:
         return self.table.page_shuffle(self.memory, page_rows, seed, shuffle)
 
     def data_pass(self, fn, opts: TrainOptions, check_stop: Callable[[], None],
-                  progress: Callable[[int, int], None] | None = None):  # the workers read: nothing to tell here
+                  progress: Callable[[int, int], None] | None = None):
         job = PassJob(self.file, self.spans, self.block_rows, opts, self.threads)
-        return self.pool.merged(worker.data_pass, job, check_stop, fn)
+        return self.pool.merged(worker.data_pass, job, check_stop, fn, progress=progress,
+                                rows=sum(stop - start for start, stop in self.spans))
 
     def prepare(self, cfg: KernelConfig, plan: EpochPlan) -> None:
         self.job = Job(self.file, cfg, plan, self.kernel_threads)
@@ -243,11 +271,11 @@ class DaskExecutor:
     def validate(self, table: Table, objective: tuple[str, float], labels: Labels, We: np.ndarray, memory: int,
                  select, on_stop: Callable[[], None], centre: float = 0.0,
                  progress: Callable[[int, int], None] | None = None) -> dict:
-        """Each shard's worker scores every W-th block of ``table``; the driver merges (nothing for
-        ``progress``: the workers read)."""
+        """Each shard's worker scores every W-th block of ``table``; the driver merges, and tells ``progress``
+        what the workers read (DaskPool.merged)."""
         job = ValidationJob(FileRef.of(table), objective, labels, memory, select, self.threads, centre)
         self.read.add(job.file.path)
-        return self.pool.validate(job, We, on_stop=on_stop)
+        return self.pool.validate(job, We, on_stop=on_stop, progress=progress, rows=table.n_rows)
 
     def stepped(self) -> np.ndarray | None:
         return None  # the workers' kernels step

@@ -31,6 +31,7 @@ import numpy as np
 
 from sgdcli import testhooks
 from sgdcli.data.table import Table
+from sgdcli.engine import passes
 from sgdcli.errors import InputError
 from sgdcli.kernels.runtime import numba_threads
 from sgdcli.model.inference import measure_part
@@ -84,18 +85,37 @@ def run_round(job: Job, r: Round) -> RoundResult:
         return train_round(_table(job.file), job, r)
 
 
-def validate(job: ValidationJob, We: np.ndarray, part: tuple[int, int]) -> Measurement:
-    """Loss and metrics of weights ``We`` (on raw features) over blocks ``part`` = (i, n) of the file."""
+def validate(job: ValidationJob, We: np.ndarray, part: tuple[int, int], topic: str | None = None) -> Measurement:
+    """Loss and metrics of weights ``We`` (on raw features) over blocks ``part`` = (i, n) of the file; the rows
+    read told as ``told`` says, under ``topic``."""
     with _exclusive(job.threads):
         return measure_part(_table(job.file), job.objective, job.labels, We, job.memory, job.select, part,
-                            centre=job.centre)
+                            progress=told(topic, part[0]), centre=job.centre)
 
 
-def data_pass(job: PassJob, fn, part: tuple[int, int]):
-    """``fn`` (a pass of engine/passes.py) over blocks ``part`` = (i, n) of the file: every n-th block from the i-th."""
+def data_pass(job: PassJob, fn, part: tuple[int, int], topic: str | None = None):
+    """``fn`` (a pass of engine/passes.py) over blocks ``part`` = (i, n) of the file: every n-th block from the
+    i-th; the rows read told as ``told`` says, under ``topic``."""
     i, n = part
+    spans = job.spans[i::n]
+    tell = told(topic, i)
     with _exclusive(job.threads):
-        return fn(_table(job.file), job.spans[i::n], job.block_rows, job.opts)
+        out = fn(_table(job.file), spans, job.block_rows, job.opts, passes.watched(spans, lambda: None, tell))
+    if tell is not None:
+        tell(sum(stop - start for start, stop in spans), 0)  # all of the share
+    return out
+
+
+def told(topic: str | None, shard: int):
+    """``progress(rows read, rows in all)`` of shard ``shard``'s task, which tells the driver the rows its share
+    has read as an event of ``topic`` on the scheduler (cluster.py ``DaskPool.merged`` adds the shards' latest):
+    a pass over a file of 10^8 rows takes minutes, silent in a cron log without it.  None where ``topic`` is."""
+    if topic is None:
+        return None
+    import distributed
+
+    here = distributed.get_worker()
+    return lambda done, total: here.log_event(topic, (shard, done))
 
 
 def versions() -> dict:
