@@ -106,11 +106,13 @@ class DaskPool:
         live = self._workers()
         topic = None if progress is None else f"sgdcli-pass-{uuid.uuid4().hex}"
         futures = [self._submit(live, w, fn, job, *args, (w, self.shards), topic) for w in range(self.shards)]
-        poll = None
+
+        def poll() -> None:  # what the shards' tasks told, added up
+            progress(rows_read(self._ask(lambda: self.client.get_events(topic), work=PASS)), rows)
+
         if progress is not None:
             progress(0, rows)
-            poll = lambda: progress(rows_read(self.client.get_events(topic)), rows)  # noqa: E731
-        parts = self._gather(futures, on_stop, PASS, poll)
+        parts = self._gather(futures, on_stop, PASS, poll if progress is not None else None)
         if progress is not None:
             progress(rows, rows)
         total = parts[0]
@@ -197,10 +199,14 @@ class DaskPool:
         return live
 
     def _scheduler_workers(self, stop: Callable[[], int | None] | None = None, work: str = ROUND) -> dict:
-        """The scheduler's workers; WorkLost if it does not answer within --dask-timeout, Stopped on a signal
-        (with ``stop``)."""
+        """The scheduler's workers (``_ask``)."""
+        return self._ask(self.client.scheduler_info, stop, work)["workers"]
+
+    def _ask(self, call: Callable, stop: Callable[[], int | None] | None = None, work: str = ROUND):
+        """``call()``, a question to the scheduler; WorkLost if it does not answer within --dask-timeout, Stopped
+        on a signal (with ``stop``)."""
         try:
-            return bounded(self.client.scheduler_info, self.options.timeout + GRACE, stop)["workers"]
+            return bounded(call, self.options.timeout + GRACE, stop)
         except Late:
             self.lost = True
             raise WorkLost(f"--dask {self.options.address}: the scheduler did not answer for "
