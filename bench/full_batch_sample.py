@@ -1,5 +1,5 @@
 """How large a full batch's sample is, whose fit the run starts at: SAMPLE_ROWS (4,096) rows, or as shipped
-(training/start.py ``full_batch_rows``: up to FIT_SAMPLE_ROWS where the fit is narrow), side by side in one run;
+(training/start.py ``fit_sample_rows``: up to FIT_SAMPLE_ROWS where the fit is narrow), side by side in one run;
 and, with --wide, fits of 65 to FIT_WIDE weights and of rare classes: the run from no fit (the log-odds, as runs
 of more than 64 weights started before), from the fit whatever its rows of each class, and as shipped (the fit
 where each class has CLASS_ROWS_PER_WEIGHT rows in the sample per weight); with --linear, full-batch linear runs
@@ -76,12 +76,12 @@ def as_shipped():
 @contextlib.contextmanager
 def small_sample():
     """The full batch's sample asked for SAMPLE_ROWS rows, as every run's was before."""
-    real = run_mod.full_batch_rows
-    run_mod.full_batch_rows = lambda *args: SAMPLE_ROWS
+    real = run_mod.fit_sample_rows
+    run_mod.fit_sample_rows = lambda *args: SAMPLE_ROWS
     try:
         yield
     finally:
-        run_mod.full_batch_rows = real
+        run_mod.fit_sample_rows = real
 
 
 def timed(path: str, options: dict):
@@ -136,7 +136,7 @@ def wide_rows(tmp: str, seeds: int) -> None:
                             model = train(path, TrainOptions(model="logistic", batch_size="full", threads=1))
                         gaps[label].append(objective(X, y, v, model.raw_weights()[0]) / best - 1)
                     with Table(path) as table:
-                        sampled = sampling.sample_spans(table, DEFAULT_MEMORY, start.full_batch_rows(
+                        sampled = sampling.sample_spans(table, DEFAULT_MEMORY, start.fit_sample_rows(
                             "logistic", table, 2, DEFAULT_MEMORY))
                     rare.append(min(np.bincount(y[np.concatenate([np.arange(a, b) for a, b in sampled])]
                                                 .astype(np.int64), minlength=2)))
@@ -199,7 +199,7 @@ def wide_linear_rows(tmp: str, seeds: int) -> None:
                         warnings.simplefilter("always")
                         model, seconds = timed(path, {"model": "linear"})
                         with Table(path) as table:
-                            sampled.append(start.full_batch_rows("linear", table, 2, DEFAULT_MEMORY))
+                            sampled.append(start.fit_sample_rows("linear", table, 2, DEFAULT_MEMORY))
                     weights = np.asarray(model.raw_weights()[0]).ravel()
                     figures.append((float(np.mean((Z @ weights - y) ** 2)) / best - 1, seconds))
                     warned[i] += any(issubclass(w.category, FitWarning) for w in caught)

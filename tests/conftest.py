@@ -92,10 +92,10 @@ def sample_rows(path, full_batch: str | None = None, classes: int = 2) -> np.nda
     from sgdcli.data.table import Table
     from sgdcli.options import DEFAULT_MEMORY
     from sgdcli.training.sampling import SAMPLE_ROWS, sample_spans
-    from sgdcli.training.start import full_batch_rows
+    from sgdcli.training.start import fit_sample_rows
 
     with Table(path) as table:
-        rows = SAMPLE_ROWS if full_batch is None else full_batch_rows(full_batch, table, classes, DEFAULT_MEMORY)
+        rows = SAMPLE_ROWS if full_batch is None else fit_sample_rows(full_batch, table, classes, DEFAULT_MEMORY)
         return np.concatenate([np.arange(a, b) for a, b in sample_spans(table, DEFAULT_MEMORY, rows)])
 
 
@@ -243,7 +243,7 @@ def no_fit_start(monkeypatch):
 @pytest.fixture
 def small_full_batch_sample(monkeypatch):
     """A full batch's sample is SAMPLE_ROWS, any run's, not the larger one a fit of it asks for (training/start.py
-    ``full_batch_rows``): for tests of what a fit gains on some of the rows, where the larger one is every row."""
+    ``fit_sample_rows``): for tests of what a fit gains on some of the rows, where the larger one is every row."""
     from sgdcli.training import sampling, start
 
     monkeypatch.setattr(start, "FIT_SAMPLE_ROWS", sampling.SAMPLE_ROWS)

@@ -42,8 +42,9 @@ def _squared_error(X, y, W):
 
 
 @pytest.mark.parametrize("rows", [20_000, 4_000])  # a sample of some of the rows; of every row
-def test_a_run_on_collinear_features_is_told_how_far_it_ended_and_why(tmp_path, rows):
-    """Five epochs at --lr auto's rate crawl along the flat directions of nearly collinear features and end
+def test_a_run_on_collinear_features_is_told_how_far_it_ended_and_why(tmp_path, rows, no_fit_start, monkeypatch):
+    """Five epochs at --lr auto's rate from the labels' mean (not the fit of the sample, where a linear run of up
+    to start.FIT_WIDE weights starts) crawl along the flat directions of nearly collinear features and end
     far above the optimum, where a full batch, which starts at a fit of its sample, ends at it.  The warning gives
     the written model's loss on the sample's rows and the condition number of their standardized second moments
     (both computed here), and the optimum's estimate, which the optimum of every row's loss on those rows is near."""
@@ -69,6 +70,9 @@ def test_a_run_on_collinear_features_is_told_how_far_it_ended_and_why(tmp_path, 
     values = np.linalg.eigvalsh(standardized.T @ standardized / len(Xs))
     assert float(found[5]) == pytest.approx(values[-1] / values[0], rel=0.01)
     assert float(found[5]) > COLLINEAR
+    from sgdcli.training import run as run_mod, start
+
+    monkeypatch.setattr(run_mod, "fitted", start.fitted)  # a full batch from the fit, as offered
     full = train(path, TrainOptions(model="linear", batch_size=None, threads=1))
     assert "warnings" not in full.training
     loss, best = _squared_error(X, y, full.raw_weights()[0])
@@ -165,9 +169,10 @@ def test_halves_whose_fits_overflow_on_the_rows_they_never_saw_leave_the_estimat
         assert [type(w.message) for w in caught] == [FitWarning]
 
 
-def test_a_wide_sample_whose_halves_hold_few_rows_a_weight_is_still_judged(tmp_path):
+def test_a_wide_sample_whose_halves_hold_few_rows_a_weight_is_still_judged(tmp_path, no_fit_start):
     """220 sensors of one quantity: the sample's 4,096 rows are 18 a weight, 9 in each half.  The halves' fits
-    needed 10 a weight, and a run measured 8 times the optimum's loss was never told; they need 2."""
+    needed 10 a weight, and a run (from the labels' mean) measured 8 times the optimum's loss was never told;
+    they need 2."""
     X, y = _sensors(20_000, d=220)
     path = write_table(tmp_path / "wide.h5", X, y)
     with pytest.warns(FitWarning) as caught:

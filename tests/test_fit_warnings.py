@@ -12,7 +12,7 @@ import h5py
 import numpy as np
 import pytest
 
-from sgdcli import evaluate, train
+from sgdcli import evaluate, load_model, train
 from sgdcli.options import TrainOptions
 from sgdcli.training.progress import end_pace
 from sgdcli.training.fitwarnings import PACE, FitWarning
@@ -104,10 +104,13 @@ def test_a_small_explicit_rate_whose_loss_settled_is_not_told_to_raise_it(tmp_pa
 
 
 @pytest.mark.parametrize("model", ["logistic", "linear"])
-def test_a_rate_so_small_that_the_loss_did_not_fall_is_told_to_raise_it(tmp_path, model):
+def test_a_rate_so_small_that_the_loss_did_not_fall_is_told_to_raise_it(tmp_path, model, request):
     """--lr 1e-30: the model stays where it started, its loss does not fall at all, and the pace (of a fall
     there is not) was not read: nothing was said.  A fit of the sample puts the optimum far below, and the run
-    is told to raise --lr."""
+    is told to raise --lr.  (A linear run from the fit of its sample stays at it, near the optimum: told
+    nothing, below; this one starts at the labels' mean.)"""
+    if model == "linear":
+        request.getfixturevalue("no_fit_start")
     rng = np.random.default_rng(0)
     X = rng.standard_normal((20_000, 10)).astype(np.float32)
     score = X @ rng.standard_normal(10) + rng.logistic(size=20_000)
@@ -117,6 +120,21 @@ def test_a_rate_so_small_that_the_loss_did_not_fall_is_told_to_raise_it(tmp_path
     assert code == 0
     assert err.startswith("sgdcli: warning: the loss did not fall (") and " at a rate of 1e-30, " in err, err
     assert err.count("warning") == 1 and err.rstrip().endswith("may be far from the optimum; raise --lr"), err
+
+
+def test_a_linear_run_from_the_fit_at_a_rate_so_small_that_it_stays_there_is_told_nothing(tmp_path):
+    """From the fit of its sample (training/start.py ``fitted``), a linear run at --lr 1e-30 keeps it: within a
+    few thousandths of the optimum (least squares over every row, computed here), which the end's fit measures."""
+    rng = np.random.default_rng(0)
+    X = rng.standard_normal((20_000, 10)).astype(np.float32)
+    y = X @ rng.standard_normal(10) + rng.standard_normal(20_000)
+    path = write_table(tmp_path / "rows.h5", X, y)
+    code, _, err = cli("train", path, "-o", tmp_path / "m.h5", "--model", "linear", "--lr", "1e-30", "-q")
+    assert (code, err) == (0, "")
+    Z = np.column_stack([X.astype(np.float64), np.ones(len(y))])
+    best = 0.5 * np.mean((Z @ np.linalg.lstsq(Z, y, rcond=None)[0] - y) ** 2)
+    W = load_model(tmp_path / "m.h5").raw_weights()[0]
+    assert 0.5 * np.mean((Z @ W - y) ** 2) < 1.005 * best
 
 
 @pytest.mark.parametrize("model", ["huber", "quantile"])

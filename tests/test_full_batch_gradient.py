@@ -334,7 +334,7 @@ def test_a_full_batch_linear_run_of_many_weights_is_judged_by_its_gradient_on_ev
         return objective(np.asarray(model.raw_weights()[0]).ravel()) / objective(solution) - 1
 
     with Table(path) as table:
-        assert start.full_batch_rows("linear", table, 2, DEFAULT_MEMORY) == start.LINEAR_ROWS_PER_WEIGHT * (d + 1) < n
+        assert start.fit_sample_rows("linear", table, 2, DEFAULT_MEMORY) == start.LINEAR_ROWS_PER_WEIGHT * (d + 1) < n
     m = train(path, TrainOptions(model="linear", batch_size="full", threads=1))
     assert gap(m) < NEAR / 10 and "warnings" not in m.training
     with pytest.warns(FitWarning) as caught:

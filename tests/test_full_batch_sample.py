@@ -45,22 +45,22 @@ def test_a_full_batch_sample_is_sized_by_its_fit(tmp_path):
     weights, sparse rows, another model), and where --memory holds no more beside the fit."""
     X, y = make_problem("binary", n=100, d=10)
     with Table(write_table(tmp_path / "ten.h5", X, y)) as table:
-        assert start.full_batch_rows("logistic", table, 2, DEFAULT_MEMORY) == start.FIT_SAMPLE_ROWS
-        assert start.full_batch_rows("softmax", table, 3, DEFAULT_MEMORY) == start.FIT_SAMPLE_ROWS  # 22 weights
-        assert start.full_batch_rows("softmax", table, 7, DEFAULT_MEMORY) == start.FIT_WORK // 66**2
-        assert start.full_batch_rows("softmax", table, 24, DEFAULT_MEMORY) == start.FIT_WORK // 253**2  # FIT_WIDE
-        assert start.full_batch_rows("softmax", table, 25, DEFAULT_MEMORY) == sampling.SAMPLE_ROWS
-        assert start.full_batch_rows("linear", table, 2, DEFAULT_MEMORY) == start.FIT_SAMPLE_ROWS
-        assert start.full_batch_rows("huber", table, 2, DEFAULT_MEMORY) == sampling.SAMPLE_ROWS
-        assert start.full_batch_rows("logistic", table, 2, 1 << 20) == sampling.SAMPLE_ROWS
+        assert start.fit_sample_rows("logistic", table, 2, DEFAULT_MEMORY) == start.FIT_SAMPLE_ROWS
+        assert start.fit_sample_rows("softmax", table, 3, DEFAULT_MEMORY) == start.FIT_SAMPLE_ROWS  # 22 weights
+        assert start.fit_sample_rows("softmax", table, 7, DEFAULT_MEMORY) == start.FIT_WORK // 66**2
+        assert start.fit_sample_rows("softmax", table, 24, DEFAULT_MEMORY) == start.FIT_WORK // 253**2  # FIT_WIDE
+        assert start.fit_sample_rows("softmax", table, 25, DEFAULT_MEMORY) == sampling.SAMPLE_ROWS
+        assert start.fit_sample_rows("linear", table, 2, DEFAULT_MEMORY) == start.FIT_SAMPLE_ROWS
+        assert start.fit_sample_rows("huber", table, 2, DEFAULT_MEMORY) == sampling.SAMPLE_ROWS
+        assert start.fit_sample_rows("logistic", table, 2, 1 << 20) == sampling.SAMPLE_ROWS
     X, y = make_problem("regression", n=100, d=200)
     with Table(write_table(tmp_path / "wide.h5", X, y)) as table:
-        assert start.full_batch_rows("linear", table, 2, DEFAULT_MEMORY) == start.LINEAR_ROWS_PER_WEIGHT * 201
+        assert start.fit_sample_rows("linear", table, 2, DEFAULT_MEMORY) == start.LINEAR_ROWS_PER_WEIGHT * 201
         held = ((32 << 20) - curvature.gram_bytes(201)) // (sampling.DENSE_SAMPLE_BYTES * 201)
         assert sampling.SAMPLE_ROWS < held < start.LINEAR_ROWS_PER_WEIGHT * 201
-        assert start.full_batch_rows("linear", table, 2, 32 << 20) == held
-        assert start.full_batch_rows("logistic", table, 2, DEFAULT_MEMORY) == start.FIT_WORK // 201**2
-        assert start.full_batch_rows("softmax", table, 3, DEFAULT_MEMORY) == sampling.SAMPLE_ROWS  # 402 weights
+        assert start.fit_sample_rows("linear", table, 2, 32 << 20) == held
+        assert start.fit_sample_rows("logistic", table, 2, DEFAULT_MEMORY) == start.FIT_WORK // 201**2
+        assert start.fit_sample_rows("softmax", table, 3, DEFAULT_MEMORY) == sampling.SAMPLE_ROWS  # 402 weights
 
 
 @short_fits
@@ -75,7 +75,7 @@ def test_the_larger_sample_and_its_fit_stay_within_memory(tmp_path):
     memory = 4 << 20
     path, _, _ = logistic_rows(tmp_path / "one.h5", 100_000, 1, 3.0, -3.0)
     with Table(path) as table:
-        rows = sum(b - a for a, b in sampling.sample_spans(table, memory, start.full_batch_rows("logistic", table, 2,
+        rows = sum(b - a for a, b in sampling.sample_spans(table, memory, start.fit_sample_rows("logistic", table, 2,
                                                                                                   memory)))
     assert sampling.SAMPLE_ROWS < rows < start.FIT_SAMPLE_ROWS
     fits, peaks, real = [], [], run_mod.fitted
@@ -104,7 +104,7 @@ def test_sparse_full_batches_keep_the_sample_of_any_run(tmp_path):
     X, y = make_problem("binary", n=200, d=5)
     X[X < 0] = 0.0
     with Table(_write_csr(tmp_path / "sparse.h5", X, y)) as table:
-        assert start.full_batch_rows("logistic", table, 2, DEFAULT_MEMORY) == sampling.SAMPLE_ROWS
+        assert start.fit_sample_rows("logistic", table, 2, DEFAULT_MEMORY) == sampling.SAMPLE_ROWS
 
 
 @short_fits

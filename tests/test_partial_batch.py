@@ -27,10 +27,10 @@ def _linear(path, X, y):
 
 
 @short_fits
-def test_the_last_row_steps_at_a_batchs_share(tmp_path):
+def test_the_last_row_steps_at_a_batchs_share(tmp_path, no_fit_start):
     """Five rows at batch 2, plain sgd at a constant rate, in file order, raw features: the third step is the
     fifth row's gradient over 2 (the mean of one row stepped it twice as far).  The bias starts at the labels'
-    mean (the best constant model)."""
+    mean (the best constant model, not the fit of the sample)."""
     rng = np.random.default_rng(0)
     X = rng.standard_normal((5, 3)).astype(np.float32)
     y = rng.standard_normal(5)

@@ -45,10 +45,12 @@ def _condition(Z):
     return np.linalg.cond(Z) ** 2  # of the second moments, ZᵀZ / n: the square of Z's
 
 
-def test_linear_on_features_of_uneven_scales_is_told_to_standardize_them(tmp_path):
+def test_linear_on_features_of_uneven_scales_is_told_to_standardize_them(tmp_path, no_fit_start):
     """Four features whose spreads run from 0.01 to 100: --lr auto's rate, sized for the largest curvature, moves
     the weight of the feature of spread 0.01 by 10⁻⁸ of it, and the run ends far above the optimum; the same rows
-    standardized end near it and are told nothing.  The figures of the warning are the written model's loss on
+    standardized end near it and are told nothing.  (From the fit of its sample, solved in the sample's own
+    standardized units, a linear run of up to start.FIT_WIDE weights starts near the optimum: this one starts at
+    the labels' mean, as wider ones do.)  The figures of the warning are the written model's loss on
     the sample's rows, and the curvature's unevenness of those rows, raw against standardized."""
     path, X, y = _rows(tmp_path, "linear")
     with pytest.warns(FitWarning):
@@ -160,8 +162,9 @@ def test_a_full_batch_from_the_fit_of_its_sample_is_not_told(tmp_path):
     assert _told(model) == []
 
 
-def test_a_warm_start_from_raw_features_is_told_to_restandardize(tmp_path):
-    """--init of a model trained on raw features trains in its units, raw, unless --restandardize."""
+def test_a_warm_start_from_raw_features_is_told_to_restandardize(tmp_path, no_fit_start):
+    """--init of a model trained on raw features trains in its units, raw, unless --restandardize (the first run
+    from the labels' mean, not the fit of its sample, which would end near the optimum)."""
     path, _, _ = _rows(tmp_path, "linear")
     first = tmp_path / "first.h5"
     with pytest.warns(FitWarning):

@@ -142,9 +142,9 @@ def _judged(run, kept_epoch: int) -> list[str]:
     elif math.isfinite(run.start_loss) and loss > _start_bound(run) and _kept_above_start(run):
         at = "mean" if run.opts.model == "linear" else "log-odds"
         started = ("the all-zero model's" if run.start_loss == run.zero_loss else
-                   f"the best constant model's (the bias at the labels' {at}" if run.start_fitted else
+                   f"the best constant model's (the bias at the labels' {at}" if run.start_at_fit else
                    f"the model's it started from (the bias at the labels' {at}, the best constant model)")
-        if run.start_fitted:  # held to that loss, though it started below it
+        if run.start_at_fit:  # held to that loss, though it started below it
             started += ("; " if run.start_loss != run.zero_loss else " (") + "the run started below it, at the fit " \
                 "of its sample)"
         found.append(f"epoch {kept_epoch}'s training loss, averaged over its batches as they were trained, "
@@ -368,7 +368,8 @@ def _ended_worse(run, ended: warmend.Ended, started: str) -> str:
 
 def _kept_above_start(run) -> bool:
     """Whether a run at --lr auto's rate keeps a model that scores over ABOVE_ZERO times the model it started from
-    on the run's sample (the same rows for both), where an epoch's loss averaged over its batches says it ended
+    (or, where it started below it, at the fit of its sample, the best constant model it is held to) on the run's
+    sample (the same rows for both), where an epoch's loss averaged over its batches says it ended
     above its start: each batch's loss is taken before its step, so on labels the features do not predict, noisy
     steps leave that average above the start (0.7049 against 0.6931) while the model kept is not (0.6930), and
     the advice to lower a rate sized to the data was wrong.  At an explicit rate the average is taken as it is:
@@ -378,7 +379,8 @@ def _kept_above_start(run) -> bool:
     if run.auto is None or replicas.full_batch(run.batch, run.n_train, run.shards):
         return True
     kept = run.kept_params()
-    ended = warmend.measure(run, np.broadcast_to(run.start, kept.shape).copy(), np.zeros_like(kept))
+    held = warmend.best_constant_model(run) if run.start_at_fit else run.start  # (a linear run below it, at a fit)
+    ended = warmend.measure(run, np.broadcast_to(held, kept.shape).copy(), np.zeros_like(kept))
     return ended is None or ended.kept > ABOVE_ZERO * ended.initial
 
 

@@ -42,7 +42,7 @@ from sgdcli.training.inputs import Inputs
 from sgdcli.reporting.reporter import counted
 from sgdcli.training.rate import BLOWN_UP, blew_up
 from sgdcli.training.sampling import SAMPLE_ROWS, Sample, sample_weights
-from sgdcli.training.start import fitted, full_batch_rows, log_odds, start_weights
+from sgdcli.training.start import fitted, fit_sample_rows, log_odds, start_weights
 
 SHARING = "counting the rows each model averaged trains"  # what a run stopped in cut_shares was doing
 
@@ -111,10 +111,11 @@ class Run:
         self.auto, self.warnings = None, list(executor.warnings)  # the set-up's; log_end adds the fit's
         self.local_steps = replicas.local_steps(executor.run_options().get("sync_every"), steps)
         # read once for every measure of the set-up, of the training rows alone (training/sampling.py); a full
-        # batch's, where it starts at a fit of it, larger, on every run and resume alike
+        # batch's, where it starts at a fit of it, larger, on every run and resume alike, and a fresh linear run's
+        # of many features
         full = replicas.full_batch(self.batch, self.n_train, self.shards)
-        rows = (full_batch_rows(opts.model, table, max(self.labels.n_outputs, 2), opts.memory, opts.l1) if full
-                else SAMPLE_ROWS)
+        rows = (fit_sample_rows(opts.model, table, max(self.labels.n_outputs, 2), opts.memory, opts.l1, full)
+                if full or self.init is None else SAMPLE_ROWS)
         self.sample = Sample(table, opts.memory, held_out=(opts.val_fraction, opts.seed),
                              skip_bad=opts.bad_rows == "skip", rows=rows)
         if self.std is None:  # no pass of the features' moments: the sample's, read for the rate anyway
@@ -135,14 +136,18 @@ class Run:
                      saved.start_loss if saved is not None else math.nan)
             self.start_loss = known if math.isfinite(known) else self.zero_loss
         # a full batch of linear, logistic, softmax or poisson starts at the fit of the sample (training/start.py),
-        # held to the loss above all the same (the best constant model's, the all-zero model's): the fit's is below it
-        self.start_model = fitted(opts.model, self.sample, self.labels.class_of, max(self.labels.n_outputs, 2),
-                                  center, scale, self.sample_weights_of, opts.l2, opts.l1) if (
-            self.init is None and full) else None
-        if self.start_fitted:
+        # and so does a mini-batch linear run, held to the loss above all the same (the best constant model's, the
+        # all-zero model's): the fit's is below it
+        fit = fitted(opts.model, self.sample, self.labels.class_of, max(self.labels.n_outputs, 2), center, scale,
+                     self.sample_weights_of, opts.l2, opts.l1, full) if self.init is None else None
+        self.start_model = fit if full else None  # (where a full batch keeps its step: fullbatch.keeps_step)
+        self.start_at_fit = fit is not None
+        if fit is not None:
+            if not full:
+                self.start = fit
             how = "least squares" if opts.model == "linear" else "Newton's method"
             reporter.message(f"starting at the fit of the run's sample of {len(self.sample.labels()):,} rows "
-                             f"({how}): a full batch keeps where it starts")
+                             f"({how})" + (": a full batch keeps where it starts" if full else ""))
         self.score_centre = centre.ScoreCentre.of_run(self.sample, self.labels.task, self.mean, self.init is None
                                                       or opts.restandardize, center, scale)  # AUC's
         self.measured = runrate.measure(self, center, scale)  # while the sample is held

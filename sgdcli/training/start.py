@@ -51,7 +51,7 @@ positives, strong features) above the optimum, from the fit 0% to 2%, and
 never further in any case measured; softmax from 0 ended 70%
 (sample_data/multiclass.h5) to 510% (nearly separable classes) above it,
 from the fit 0.24% to 5% (bench/results/2026-12-04-fit-start.md).
-Its sample is larger than other runs' (``full_batch_rows``): of 4,096 rows,
+Its sample is larger than other runs' (``fit_sample_rows``): of 4,096 rows,
 where 2% of 100,000 were positive the fit held some 80 of them, and 5
 epochs from it ended 5% above the optimum (26% on 50 features, 109% of
 those under --class-weight balanced); from a fit of FIT_SAMPLE_ROWS, within
@@ -79,6 +79,15 @@ LINEAR_ROWS_PER_WEIGHT rows a weight where FIT_WORK would give fewer: from
 a fit of 4,096 rows to 301 to 601 weights of correlated features, 5 epochs
 ended 6.7% to 15.4% above the optimum, from a hundred rows a weight 0.6% to
 1.1% (bench/results/2026-12-04-linear-full-batch.md).
+
+A mini-batch linear run starts at that least-squares fit too, of up to
+FIT_WIDE weights (its sample LINEAR_ROWS_PER_WEIGHT rows a weight where
+that is more than SAMPLE_ROWS): its steps barely move along the flattest
+directions, where the fit is right already, and recover the steep ones in
+a few updates.  From the labels' mean, runs on polynomial features,
+sensors of one quantity and near-duplicate pairs ended 13% to 830% above
+the optimum, from the fit 0.01% to 0.75%; well-conditioned rows forget
+their start (bench/results/2026-12-06-linear-start.md).
 
 A full-batch poisson run starts at its Newton fit of the sample (training/
 poissonfit.py), of up to FIT_WIDE weights: from the best constant model its
@@ -168,16 +177,21 @@ def best_constant(model: str, quantile: float, labels: np.ndarray, weights: np.n
     return best if math.isfinite(best) else 0.0
 
 
-def full_batch_rows(model: str, table: Table, classes: int, memory: int, l1: float = 0.0) -> int:
+def fit_sample_rows(model: str, table: Table, classes: int, memory: int, l1: float = 0.0, full: bool = True) -> int:
     """Rows asked of the sample (training/sampling.py) of a full-batch run of ``model`` (``classes`` classes) on
     ``table``: FIT_SAMPLE_ROWS where the run starts at a fit of them (``fitted``); fewer where that fit's p
     weights would take more than FIT_WORK multiply-adds at p² a row (a linear fit's, LINEAR_ROWS_PER_WEIGHT rows a
     weight where that is more), or ``memory`` would not hold them beside the fit's arrays (never fewer than
-    SAMPLE_ROWS, as many as any run's sample); SAMPLE_ROWS where there is no fit (``fitted``)."""
-    if table.sparse or model not in ("linear", *gradientnoise.MODELS, "poisson") or (l1 > 0 and model != "linear"):
+    SAMPLE_ROWS, as many as any run's sample); SAMPLE_ROWS where there is no fit (``fitted``).  A mini-batch run's
+    (not ``full``): a linear one's fit, of up to FIT_WIDE weights, LINEAR_ROWS_PER_WEIGHT rows a weight where
+    that is more than SAMPLE_ROWS; else SAMPLE_ROWS."""
+    if table.sparse or model not in ("linear", *gradientnoise.MODELS, "poisson") or (l1 > 0 and model != "linear") \
+            or not (full or model == "linear"):
         return SAMPLE_ROWS
     d = table.n_features + 1
     if model == "linear":  # linearfit's d × d matrices, whatever the rows
+        if not full and d > FIT_WIDE:
+            return SAMPLE_ROWS
         p, fixed, per_row = d, curvature.gram_bytes(d), 0
     elif model == "poisson":  # poissonfit's d × d matrices, and its arrays of a number a row
         p, fixed, per_row = d, curvature.gram_bytes(d), POISSON_ROW_BYTES
@@ -190,23 +204,25 @@ def full_batch_rows(model: str, table: Table, classes: int, memory: int, l1: flo
         if p > FIT_WIDE:
             return SAMPLE_ROWS
     held = (memory - fixed) // (DENSE_SAMPLE_BYTES * d + per_row)
-    asked = max(FIT_WORK // p**2, LINEAR_ROWS_PER_WEIGHT * p) if model == "linear" else FIT_WORK // p**2
+    asked = FIT_WORK // p**2 if full else 0
+    if model == "linear":
+        asked = max(asked, LINEAR_ROWS_PER_WEIGHT * p)
     return max(SAMPLE_ROWS, min(FIT_SAMPLE_ROWS, asked, held))
 
 
 def fitted(model: str, drawn: Sample, class_of, classes: int, center: np.ndarray, scale: np.ndarray, weights_of,
-           l2: float, l1: float = 0.0) -> np.ndarray | None:
+           l2: float, l1: float = 0.0, full: bool = True) -> np.ndarray | None:
     """The weights and biases (last) a fresh full-batch linear, logistic, softmax or poisson model (of ``classes``
-    classes) starts from: its fit to the sample ``drawn`` (the run's), whose rows the model sees standardized by
-    ``center`` and ``scale``, each row's class ``class_of(raw labels)`` (model/labels.py: logistic's positive class 1,
-    -1 for none; linear's label is its own) and weight ``weights_of(raw labels)`` (None: 1), under ``l2`` and ``l1``:
-    linear's and logistic's vector, softmax's one per class; None where there is no fit (another model, a classifier
-    under --l1, which Newton's method does not fit, sparse rows, more than FIT_WIDE weights or, for linear,
-    curvature.exact's, too little room beside the sample in its --memory, no more labelled rows than features; for
-    poisson, counts whose mean is not above 0; for a classifier, a class with fewer rows of weight above 0 in the sample
-    than CLASS_ROWS_PER_WEIGHT times the features and the bias, from whose fit runs ended further from the optimum than
-    from the best constant model)."""
-    if not fits(model, drawn, class_of, classes, weights_of, l1):
+    classes), or mini-batch linear model (not ``full``: up to FIT_WIDE weights), starts from: its fit to the sample
+    ``drawn`` (the run's), whose rows the model sees standardized by ``center`` and ``scale``, each row's class
+    ``class_of(raw labels)`` (model/labels.py: logistic's positive class 1, -1 for none; linear's label is its own) and
+    weight ``weights_of(raw labels)`` (None: 1), under ``l2`` and ``l1``: linear's and logistic's vector, softmax's one
+    per class; None where there is no fit (another model, a classifier under --l1, which Newton's method does not fit,
+    sparse rows, more than FIT_WIDE weights or, for linear, curvature.exact's, too little room beside the sample in its
+    --memory, no more labelled rows than features; for poisson, counts whose mean is not above 0; for a classifier, a
+    class with fewer rows of weight above 0 in the sample than CLASS_ROWS_PER_WEIGHT times the features and the bias,
+    from whose fit runs ended further from the optimum than from the best constant model)."""
+    if not fits(model, drawn, class_of, classes, weights_of, l1, full):
         return None
     raw = sample_labels(drawn)
     weights = weights_of(raw)
@@ -222,15 +238,17 @@ def fitted(model: str, drawn: Sample, class_of, classes: int, center: np.ndarray
     return gradientnoise.fit_model(model, Z, labels, weights, l2, classes, FIT_WIDE)
 
 
-def fits(model: str, drawn: Sample, class_of, classes: int, weights_of, l1: float = 0.0) -> bool:
-    """Whether a fresh full batch of ``model`` starts at the fit of the sample ``drawn`` (``fitted``: the
-    arguments are its), but for the room a classifier's fit takes in --memory beside the rows, which only the
-    rows tell (gradientnoise.skipped)."""
-    if drawn.table.sparse:
+def fits(model: str, drawn: Sample, class_of, classes: int, weights_of, l1: float = 0.0,
+         full: bool = True) -> bool:
+    """Whether a fresh full batch of ``model`` (a mini-batch run, where not ``full``) starts at the fit of the
+    sample ``drawn`` (``fitted``: the arguments are its), but for the room a classifier's fit takes in --memory
+    beside the rows, which only the rows tell (gradientnoise.skipped)."""
+    if drawn.table.sparse or not (full or model == "linear"):
         return False
     raw, d = sample_labels(drawn), drawn.table.n_features
-    if model == "linear":  # else no fit to speak of
-        return bool(curvature.exact(d + 1, room(drawn)) and np.isfinite(raw).sum() > d)
+    if model == "linear":  # else no fit to speak of; a mini-batch run's sample, of p² a row, up to FIT_WORK
+        return bool((full or d + 1 <= FIT_WIDE) and curvature.exact(d + 1, room(drawn))
+                    and np.isfinite(raw).sum() > d)
     if model == "poisson":  # (its fit: None where the counts' mean is not above 0)
         return bool(l1 == 0 and d + 1 <= FIT_WIDE and curvature.exact(d + 1, room(drawn))
                     and np.isfinite(raw).sum() > d)

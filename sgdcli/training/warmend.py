@@ -70,10 +70,16 @@ def measure_fresh(run) -> Ended | None:
     """The Ended of a fresh ``run`` that ``uncounted_start``: its start (``run.start``) and the best constant
     model of its sample's labels (training/start.py ``best_constant``); None where the sample holds no labelled
     row."""
+    return measure(run, run.start[None, :], best_constant_model(run))
+
+
+def best_constant_model(run) -> np.ndarray:
+    """The best constant model of ``run``'s sample's labels (training/start.py ``best_constant``; 1 × features +
+    1, in the kernels' units): its weights 0."""
     raw = sample_labels(run.sample)
     constant = np.zeros((1, len(run.start)))
     constant[0, -1] = best_constant(run.opts.model, run.opts.quantile, raw, run.sample_weights_of(raw))
-    return measure(run, run.start[None, :], constant)
+    return constant
 
 
 def measure(run, start: np.ndarray | None = None, base: np.ndarray | None = None) -> Ended | None:
