@@ -21,7 +21,8 @@ short_fits = pytest.mark.filterwarnings("ignore::sgdcli.training.runlog.FitWarni
 # shell does, though the suite's filter would make it an error (``run``).  tests/test_warning_origin.py checks
 # that the list names every Warning class in sgdcli.
 SGDCLI_WARNINGS = ("sgdcli.training.fitwarnings.FitWarning", "sgdcli.training.checkpoint.StaleCheckpoint",
-                   "sgdcli.training.runlog.ShuffleWarning", "sgdcli.kernels.jit.UncachedKernels",
+                   "sgdcli.training.runlog.ShuffleWarning", "sgdcli.training.runlog.ScaleWarning",
+                   "sgdcli.kernels.jit.UncachedKernels",
                    "sgdcli.kernels.jit.CacheDirSkipped", "sgdcli.kernels.runtime.ThreadsCapped",
                    "sgdcli.data.csvdecode.NoValues", "sgdcli.data.csvcolumns.UnnamedColumn",
                    "sgdcli.data.unwritten.AllocatedEarly", "sgdcli.data.valuerange.CoarseFeatures",

@@ -25,6 +25,9 @@ FEW_PLACES = 8
 # Sparse columns whose nonzero values differ in scale by more than this many times (value_spread) slow
 # unstandardized SGD measurably (docs/sparse.md), and a run says that --standardize scales them.
 SPREAD_NOTE = 30.0
+# ... and from this many times, runs end far from the optimum (docs/sparse.md: linear and logistic both, where at
+# a tenth of it logistic ended near), and the run is warned.
+SPREAD_FAR = 1000.0
 
 
 def log_start(run) -> None:
@@ -65,9 +68,20 @@ def log_start(run) -> None:
     warn_few_places(run)
     if run.table.sparse and not run.cfg.standardized:
         spread = sample_value_spread(run.sample)
-        if spread > SPREAD_NOTE:
+        if spread >= SPREAD_FAR:
+            text = (f"the columns' nonzero values differ in scale by up to {spread:.3g} times on a sample of rows: "
+                    "the rate sized for the largest leaves the smallest crawling, and the model may be far from the "
+                    "optimum; use --standardize, which scales them (docs/sparse.md)")
+            run.warnings.append(text)  # kept in the model, as the set-up's and the fit's are
+            warn(text, ScaleWarning)
+        elif spread > SPREAD_NOTE:
             say(f"note: the columns' nonzero values differ in scale by up to {spread:.3g} times on a sample of "
                 "rows, which slows training on unscaled sparse columns: --standardize scales them (docs/sparse.md)")
+
+
+class ScaleWarning(UserWarning):
+    """The nonzero values of a sparse file's columns differ in scale so much that unscaled training may end far
+    from the optimum."""
 
 
 class ShuffleWarning(UserWarning):
