@@ -4,6 +4,7 @@ on, and where many rows lack a value --lr auto's rate was measured on rows that 
 
 import h5py
 import numpy as np
+import pytest
 
 from sgdcli import train
 from sgdcli.data.shuffle import validation_mask
@@ -64,6 +65,7 @@ def test_the_sample_holds_only_the_rows_skip_trains_on(tmp_path, sample_parts):
 
 
 @short_fits
+@pytest.mark.filterwarnings("ignore::sgdcli.training.runlog.ScaleWarning")  # values that name their rows: 1 to n
 def test_sparse_rows_with_a_bad_value_are_left_out(tmp_path, sample_parts):
     path, bad = _sparse(tmp_path)
     options = TrainOptions(model="linear", epochs=1, bad_rows="skip", memory=1 << 20)

@@ -57,6 +57,7 @@ def _sparse(tmp_path, n=20000, d=50):
 
 
 @short_fits
+@pytest.mark.filterwarnings("ignore::sgdcli.training.runlog.ScaleWarning")  # values that name their rows: 1 to n
 @pytest.mark.parametrize("layout", ["dense", "sparse"])
 def test_a_runs_sample_holds_none_of_the_rows_val_fraction_holds_out(tmp_path, sample_parts, layout):
     """Its labels, weights and rows are those of the training rows of the sample's spans, aligned."""
