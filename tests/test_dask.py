@@ -209,7 +209,8 @@ def test_the_passes_on_the_workers_tell_the_rows_they_read(data, cluster, tmp_pa
 
 def test_a_workers_share_of_a_pass_tells_the_rows_it_read_block_by_block(data, cluster):
     """What the driver adds up (cluster.py ``rows_read``): each task's events, one before each of its blocks and
-    one for all of its share, the latest of each shard counted."""
+    one for all of its share, under one topic for every pass, the latest of each shard of the pass counted, and
+    kept from one look to the next (the scheduler keeps a topic's last events alone)."""
     from sgdcli.engine import passes
     from sgdcli.parallel import cluster as cluster_mod, worker
     from sgdcli.parallel.averaging import FileRef
@@ -221,12 +222,15 @@ def test_a_workers_share_of_a_pass_tells_the_rows_it_read_block_by_block(data, c
         spans = table.spans(block_rows, SMALL)
         job = worker.PassJob(FileRef.of(table), spans, block_rows, opts, 1)
         assert len(spans) == 4
-        client.submit(worker.data_pass, job, passes.label_pass, (1, 2), "sgdcli-test-pass", pure=False).result()
-        events = [message for _, message in client.get_events("sgdcli-test-pass")]
+        client.submit(worker.data_pass, job, passes.label_pass, (1, 2), "test-pass", pure=False).result()
+        events = [message for _, message in client.get_events(worker.TOLD) if message[0] == "test-pass"]
     share = spans[1::2]
     before = [0] + list(np.cumsum([b - a for a, b in share]))[:-1]
-    assert events == [(1, int(d)) for d in before] + [(1, sum(b - a for a, b in share))]
-    assert cluster_mod.rows_read([(0.0, (0, 5)), (1.0, (1, 7)), (2.0, (0, 0))]) == 7  # shard 0 ran again
+    assert events == [("test-pass", 1, int(d)) for d in before] + [("test-pass", 1, sum(b - a for a, b in share))]
+    latest = {}
+    told = [(0.0, ("p", 0, 5)), (1.0, ("other", 1, 9)), (2.0, ("p", 1, 7)), (3.0, ("p", 0, 0))]  # shard 0 again
+    assert cluster_mod.rows_read(told, "p", latest) == 7
+    assert cluster_mod.rows_read([(4.0, ("other", 0, 3))], "p", latest) == 7  # the pass's own gone: kept
 
 
 def test_same_seed_workers_and_sync_give_the_same_model(data, cluster):

@@ -213,3 +213,38 @@ def test_a_mini_batch_run_from_the_fit_on_features_that_do_not_predict_is_told_n
     assert code == 0, err
     assert "starting at the fit of the run's sample of 4,592 rows (least squares)" in err
     assert "warning" not in err
+
+
+def test_an_adaptive_rate_is_sized_about_the_labels_mean_not_the_fits_intercept(tmp_path, monkeypatch):
+    """Adam's --lr auto is its step per weight times the labels' root mean square about where the bias starts
+    (training/rate.py): the labels' mean, also where the run starts at a fit, whose intercept on raw features
+    offset by 10,000 lies some 15,000 from the labels (the rate came out 5,000 times too large, and the run blew
+    up five times).  The same rate as a run from the labels' mean."""
+    rng = np.random.default_rng(3)
+    X = rng.standard_normal((20_000, 5))
+    X[:, :2] += 1e4
+    y = X @ np.array([0.5, 1.0, -1.0, 2.0, 0.3]) + rng.standard_normal(20_000)
+    path = write_table(tmp_path / "offset.h5", X.astype(np.float32), y)
+    options = TrainOptions(model="linear", optimizer="adam", standardize=False, threads=1, epochs=1)
+    m = train(path, options)
+    from sgdcli.training import run as run_mod
+
+    monkeypatch.setattr(run_mod, "fitted", lambda *args, **kwargs: None)
+    with pytest.warns(FitWarning):  # (from the mean, raw features far from 0 leave it far: told so)
+        mean = train(path, options)
+    assert m.training["lr_auto"]["lr"] == mean.training["lr_auto"]["lr"]
+    assert m.training["lr"] == m.training["lr_auto"]["lr"]  # no blow-up halved it
+
+
+def test_a_few_updates_from_the_fit_at_too_large_a_rate_are_told_to_lower_it_alone(tmp_path):
+    """20 updates from the fit of the sample at a rate that takes the model away: the loss ends above the best
+    constant model's, and the run is told the rate is too large; it was also told to raise --epochs or lower
+    --batch-size, as if it had started at the labels' mean, far from the optimum."""
+    from conftest import cli
+
+    path, _, _ = _powers(tmp_path, n=20_000)
+    code, _, err = cli("train", path, "-o", tmp_path / "m.h5", "--model", "linear", "--batch-size", "1024",
+                       "--epochs", "1", "--lr", "0.5", "-q")
+    assert code == 0, err
+    assert err.count("warning") == 1 and "training ended worse than it started" in err, err
+    assert "the run started below it, at the fit of its sample" in err

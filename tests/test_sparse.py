@@ -373,5 +373,9 @@ def test_columns_of_scales_a_thousand_times_apart_are_warned_that_the_model_may_
                          err)
     assert found is not None and float(found[1]) > 1e4, err
     assert load_model(tmp_path / "m.h5").training["warnings"] == [err[len("sgdcli: warning: "):].rstrip("\n")]
+    code, _, err = cli("train", path, "-o", tmp_path / "warm.h5", "--model", "linear", "-q", "--standardize",
+                       "--init", tmp_path / "m.h5")  # in the initial model's units, unscaled, whatever --standardize
+    assert code == 0 and err.endswith("; use --standardize with --restandardize (--init keeps the initial model's "
+                                      "units, unscaled), which scales them (docs/sparse.md)\n"), err
     code, _, err = cli("train", path, "-o", tmp_path / "m.h5", "--model", "linear", "-q", "--standardize")
     assert (code, err) == (0, "")

@@ -64,13 +64,14 @@ def worker_threads(workers: dict, requested: int | None, n_local: int | None, de
     return cores_per_worker(n_local, offered, decoders=MAX_DECODERS if decoded else 0)
 
 
-def rows_read(events: list) -> int:
-    """The rows a pass's shares have read, by their tasks' events (``Client.get_events``: (time, (shard, rows
-    read)), in the order the scheduler got them): each shard's latest, summed (a task run again on another worker,
-    whose own died, tells its share from 0 again)."""
-    latest = {}
-    for _, (shard, done) in events:
-        latest[shard] = done
+def rows_read(events: list, pass_id: str, latest: dict) -> int:
+    """The rows pass ``pass_id``'s shares have read, by their tasks' events (``Client.get_events`` of
+    worker.TOLD: (time, (pass, shard, rows read)), in the order the scheduler got them, its last ones alone):
+    each shard's latest, kept in ``latest`` from one look to the next, summed (a task run again on another
+    worker, whose own died, tells its share from 0 again)."""
+    for _, (told, shard, done) in events:
+        if told == pass_id:
+            latest[shard] = done
     return sum(latest.values())
 
 
@@ -99,16 +100,21 @@ class DaskPool:
         """``fn(job, *args, (w, W), topic)`` on every shard's worker, the parts merged in shard order.
 
         ``on_stop`` is called if a signal arrives meanwhile (it raises to stop).  ``progress(rows read,
-        rows)`` is told as the pass starts, each time the driver looks (every _POLL seconds) at what the
-        workers' tasks told of their shares (worker.py ``told``: an event a block, under a topic of the pass's
-        own), and as it ends.
+        rows)`` is told as the pass starts, where the driver looks (every _POLL seconds) at what the workers'
+        tasks told of their shares (worker.py ``told``: an event a block, under one topic for every pass, the
+        scheduler keeping its last events alone) and finds more rows read than it told, and as it ends.
         """
         live = self._workers()
-        topic = None if progress is None else f"sgdcli-pass-{uuid.uuid4().hex}"
-        futures = [self._submit(live, w, fn, job, *args, (w, self.shards), topic) for w in range(self.shards)]
+        pass_id = None if progress is None else uuid.uuid4().hex
+        futures = [self._submit(live, w, fn, job, *args, (w, self.shards), pass_id) for w in range(self.shards)]
+        latest, shown = {}, [0]
 
-        def poll() -> None:  # what the shards' tasks told, added up
-            progress(rows_read(self._ask(lambda: self.client.get_events(topic), work=PASS)), rows)
+        def poll() -> None:  # what the shards' tasks told, added up; a bar never goes back
+            stop = self.stop if on_stop is not None else None
+            done = rows_read(self._ask(lambda: self.client.get_events(worker.TOLD), stop, PASS), pass_id, latest)
+            if done > shown[0]:
+                shown[0] = done
+                progress(done, rows)
 
         if progress is not None:
             progress(0, rows)
@@ -153,12 +159,12 @@ class DaskPool:
                         results[i] = future.result(timeout=_POLL)
                 if len(results) == len(futures):
                     break
-                if poll is not None:
-                    poll()
                 if self.stop() is not None and on_stop is not None:
                     self.client.cancel(futures)
                     on_stop()  # raises; during a round, after checkpointing the last whole round
                 try:
+                    if poll is not None:
+                        poll()
                     workers = self._scheduler_workers(self.stop if on_stop is not None else None, work)
                 except Stopped:
                     self.client.cancel(futures)

@@ -63,6 +63,7 @@ class PassJob:
     threads: int
 
 
+TOLD = "sgdcli-pass-progress"  # the scheduler's topic of the rows each share of a pass has read (``told``)
 _LOCK = threading.Lock()  # one task at a time per process: Numba's thread pool is not re-entrant
 _TABLES: dict[tuple, Table] = {}  # the files open between tasks, the one used least recently first
 # A run reads a training file and a validation file; room for those of a second run on the same cluster.  Past
@@ -85,20 +86,20 @@ def run_round(job: Job, r: Round) -> RoundResult:
         return train_round(_table(job.file), job, r)
 
 
-def validate(job: ValidationJob, We: np.ndarray, part: tuple[int, int], topic: str | None = None) -> Measurement:
+def validate(job: ValidationJob, We: np.ndarray, part: tuple[int, int], pass_id: str | None = None) -> Measurement:
     """Loss and metrics of weights ``We`` (on raw features) over blocks ``part`` = (i, n) of the file; the rows
-    read told as ``told`` says, under ``topic``."""
+    read told as ``told`` says, of pass ``pass_id``."""
     with _exclusive(job.threads):
         return measure_part(_table(job.file), job.objective, job.labels, We, job.memory, job.select, part,
-                            progress=told(topic, part[0]), centre=job.centre)
+                            progress=told(pass_id, part[0]), centre=job.centre)
 
 
-def data_pass(job: PassJob, fn, part: tuple[int, int], topic: str | None = None):
+def data_pass(job: PassJob, fn, part: tuple[int, int], pass_id: str | None = None):
     """``fn`` (a pass of engine/passes.py) over blocks ``part`` = (i, n) of the file: every n-th block from the
-    i-th; the rows read told as ``told`` says, under ``topic``."""
+    i-th; the rows read told as ``told`` says, of pass ``pass_id``."""
     i, n = part
     spans = job.spans[i::n]
-    tell = told(topic, i)
+    tell = told(pass_id, i)
     with _exclusive(job.threads):
         out = fn(_table(job.file), spans, job.block_rows, job.opts, passes.watched(spans, lambda: None, tell))
     if tell is not None:
@@ -106,16 +107,19 @@ def data_pass(job: PassJob, fn, part: tuple[int, int], topic: str | None = None)
     return out
 
 
-def told(topic: str | None, shard: int):
-    """``progress(rows read, rows in all)`` of shard ``shard``'s task, which tells the driver the rows its share
-    has read as an event of ``topic`` on the scheduler (cluster.py ``DaskPool.merged`` adds the shards' latest):
-    a pass over a file of 10^8 rows takes minutes, silent in a cron log without it.  None where ``topic`` is."""
-    if topic is None:
+def told(pass_id: str | None, shard: int):
+    """``progress(rows read, rows in all)`` of shard ``shard``'s task in pass ``pass_id``, which tells the driver
+    the rows its share has read as an event of TOLD on the scheduler (cluster.py ``DaskPool.merged`` adds the
+    shards' latest): a pass over a file of 10^8 rows takes minutes, silent in a cron log without it.  One topic
+    for every pass, of which the scheduler keeps the last events alone, for as long as it runs: a topic a pass
+    would be kept as long, however many passes a cluster that outlives the runs served.  None where ``pass_id``
+    is."""
+    if pass_id is None:
         return None
     import distributed
 
     here = distributed.get_worker()
-    return lambda done, total: here.log_event(topic, (shard, done))
+    return lambda done, total: here.log_event(TOLD, (pass_id, shard, done))
 
 
 def versions() -> dict:

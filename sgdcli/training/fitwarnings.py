@@ -162,7 +162,7 @@ def _judged(run, kept_epoch: int) -> list[str]:
     # runs of few updates are judged against a fit of the sample where one exists (fitgap.py), but for those that
     # started at that fit (whose loss on the sample is then where their steps took them, not how far the optimum
     # is); runs on raw features are measured against it too (unscaled.judge)
-    by_fit = few and not run.start_fitted
+    by_fit = few and not run.start_at_fit
     # and so are --lr auto's runs of more updates but for early stopping's choice: at the rate it sizes, the loss's
     # fall at the end is mostly the batches' noise and tells nothing of the distance (_still_falling)
     by_auto = updates and not (chosen or few or run.start_fitted) and run.auto is not None
@@ -179,7 +179,7 @@ def _judged(run, kept_epoch: int) -> list[str]:
             far.append(f"only {counted(updates, 'update')} in all ({_updates_made(run)}): {gap.text()}: the model may "
                        f"be far from the optimum; {_more_updates(run)}")
     elif few:  # one epoch cannot tell, but from the fit of its sample (training/start.py)
-        if (epochs == 1 and not run.start_fitted) or first - last > FALLING * abs(first):
+        if (epochs == 1 and not run.start_at_fit) or first - last > FALLING * abs(first):
             far.append(f"only {counted(updates, 'update')} in all ({_updates_made(run)})"
                        + ("" if epochs == 1 else f", and {falling}") + ": the model may be far from the optimum; "
                        f"{_more_updates(run)}")

@@ -81,9 +81,9 @@ class Run:
         # where training starts, over every training row: an epoch far above it blew up, though no value
         # overflowed (rate.blew_up)
         self.zero_loss = facts.zero_loss
-        # the mean loss over the training rows of the model training starts from, where counted (a fresh logistic
-        # model's, its bias at the labels' log-odds; a linear model's, at their mean), else the all-zero model's:
-        # what the end of a run is held to
+        # the mean loss over the training rows of the best constant model, where counted (a fresh logistic
+        # model's, its bias at the labels' log-odds; a linear model's, at their mean: where it starts, or above
+        # where it starts, at a fit of its sample), else the all-zero model's: what the end of a run is held to
         self.start_loss = facts.zero_loss
         # poisson's saturated model's mean loss over the training rows, from which its deviance is measured
         self.saturated_loss = facts.saturated_loss
@@ -142,6 +142,9 @@ class Run:
                      self.sample_weights_of, opts.l2, opts.l1, full) if self.init is None else None
         self.start_model = fit if full else None  # (where a full batch keeps its step: fullbatch.keeps_step)
         self.start_at_fit = fit is not None
+        # where the bias starts but for a fit: what the adaptive optimizers' rate measures the labels' spread
+        # about (runrate.py), which a fit's intercept on raw features far from 0 is not
+        self.bias_start = float(self.start[-1])
         if fit is not None:
             if not full:
                 self.start = fit

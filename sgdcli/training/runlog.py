@@ -69,9 +69,11 @@ def log_start(run) -> None:
     if run.table.sparse and not run.cfg.standardized:
         spread = sample_value_spread(run.sample)
         if spread >= SPREAD_FAR:
+            cure = ("--standardize" if run.init is None or opts.restandardize else
+                    "--standardize with --restandardize (--init keeps the initial model's units, unscaled)")
             text = (f"the columns' nonzero values differ in scale by up to {spread:.3g} times on a sample of rows: "
                     "the rate sized for the largest leaves the smallest crawling, and the model may be far from the "
-                    "optimum; use --standardize, which scales them (docs/sparse.md)")
+                    f"optimum; use {cure}, which scales them (docs/sparse.md)")
             run.warnings.append(text)  # kept in the model, as the set-up's and the fit's are
             warn(text, ScaleWarning)
         elif spread > SPREAD_NOTE:

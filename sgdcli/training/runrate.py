@@ -81,7 +81,7 @@ def averaged_auto(run, center: np.ndarray, scale: np.ndarray,
     @functools.cache
     def measured(rows: int) -> AutoRate:
         return auto_rate(run.sample, opts.model, center, scale, rows, opts.optimizer, opts.momentum,
-                         run.kernel_loss, run.sample_weights_of, opts.memory, run.start[-1],
+                         run.kernel_loss, run.sample_weights_of, opts.memory, run.bias_start,
                          updates=max(1, run.steps * opts.epochs), l2=opts.l2, ends_at=ends_at,
                          full=replicas.full_batch(run.batch, run.n_train, run.shards), by_weight=run.drawn,
                          cosine=opts.schedule == "cosine" and run.init is None,  # (--init starts near a fit)

@@ -16,11 +16,14 @@ weights start at 0 and the bias at the labels' best constant model: their
 median, their q-th quantile.
 
 A linear model's bias starts at the labels' mean, squared error's best
-constant model: from 0, the adaptive optimizers' rate, sized by the labels'
-root mean square about where the bias starts (training/rate.py), was that
-of labels about 1,000,000 when only their spread mattered, and their steps
-threw the weights far off (r² −1,693); ``--average``'s mean of the iterates
-kept the first ones' bias, far from the labels.
+constant model, where it does not start at the fit of its sample (below):
+from 0, the adaptive optimizers' rate, sized by the labels' root mean
+square about where the bias starts (training/rate.py: about the mean, also
+for a run from a fit, whose intercept on raw features far from 0 is far
+from the labels), was that of labels about 1,000,000 when only their
+spread mattered, and their steps threw the weights far off (r² −1,693);
+``--average``'s mean of the iterates kept the first ones' bias, far from
+the labels.
 
 Poisson's rate is sized for its curvature at the mean count, which is
 exp(score): from a score of 0, where the curvature is 1, a bias headed for
