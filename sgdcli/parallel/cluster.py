@@ -97,7 +97,8 @@ class DaskPool:
 
     def merged(self, fn, job, on_stop: Callable[[], None] | None = None, *args,
                progress: Callable[[int, int], None] | None = None, rows: int = 0):
-        """``fn(job, *args, (w, W), topic)`` on every shard's worker, the parts merged in shard order.
+        """``fn(job, *args, (w, W), pass_id)`` on every shard's worker (``pass_id``: the pass's, where ``progress``
+        is, else None), the parts merged in shard order.
 
         ``on_stop`` is called if a signal arrives meanwhile (it raises to stop).  ``progress(rows read,
         rows)`` is told as the pass starts, where the driver looks (every _POLL seconds) at what the workers'
