@@ -135,11 +135,15 @@ def _judged(run, kept_epoch: int) -> list[str]:
                      f"rate rose to only {planned / warmup:.3g} of its value, and the model may be far from the "
                      "optimum; lower --warmup-iterations")
     loss = run.history[kept_epoch - 1]["train_loss"] if 0 < kept_epoch <= len(run.history) else math.nan
+    # a run from the fit of its sample that ended above where it started: its steps took it away, and more of
+    # them would not bring it back (the warning says to lower the rate)
+    away = False
     if run.init is not None:  # held to the model it started from, measured on the sample
         found += _worse_than_init(run)
     elif warmend.uncounted_start(run):  # so is a start whose loss over the training rows no pass counted
         found += _worse_than_start(run)
     elif math.isfinite(run.start_loss) and loss > _start_bound(run) and _kept_above_start(run):
+        away = run.start_at_fit
         at = "mean" if run.opts.model == "linear" else "log-odds"
         started = ("the all-zero model's" if run.start_loss == run.zero_loss else
                    f"the best constant model's (the bias at the labels' {at}" if run.start_at_fit else
@@ -162,7 +166,7 @@ def _judged(run, kept_epoch: int) -> list[str]:
     # runs of few updates are judged against a fit of the sample where one exists (fitgap.py), but for those that
     # started at that fit (whose loss on the sample is then where their steps took them, not how far the optimum
     # is); runs on raw features are measured against it too (unscaled.judge)
-    by_fit = few and not run.start_at_fit
+    by_fit = few and not run.start_fitted
     # and so are --lr auto's runs of more updates but for early stopping's choice: at the rate it sizes, the loss's
     # fall at the end is mostly the batches' noise and tells nothing of the distance (_still_falling)
     by_auto = updates and not (chosen or few or run.start_fitted) and run.auto is not None
@@ -175,11 +179,11 @@ def _judged(run, kept_epoch: int) -> list[str]:
     elif from_start is not None:
         far += from_start
     elif by_fit and gap is not None:  # the loss's fall told of the progress within the epochs, not of the distance
-        if gap.far and not unscaled.uneven(gap):  # (on uneven raw features, unscaled.judge says what to change)
+        if gap.far and not unscaled.uneven(gap) and not away:  # (on uneven raw features, unscaled.judge says)
             far.append(f"only {counted(updates, 'update')} in all ({_updates_made(run)}): {gap.text()}: the model may "
                        f"be far from the optimum; {_more_updates(run)}")
     elif few:  # one epoch cannot tell, but from the fit of its sample (training/start.py)
-        if (epochs == 1 and not run.start_at_fit) or first - last > FALLING * abs(first):
+        if (epochs == 1 and not run.start_fitted) or first - last > FALLING * abs(first):
             far.append(f"only {counted(updates, 'update')} in all ({_updates_made(run)})"
                        + ("" if epochs == 1 else f", and {falling}") + ": the model may be far from the optimum; "
                        f"{_more_updates(run)}")
