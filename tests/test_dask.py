@@ -207,6 +207,21 @@ def test_the_passes_on_the_workers_tell_the_rows_they_read(data, cluster, tmp_pa
         assert [d for d, _ in calls] == sorted(d for d, _ in calls) and {t for _, t in calls} == {rows}
 
 
+def test_the_count_of_the_rows_bad_rows_skip_leaves_out_tells_the_rows_it_read(cluster, tmp_path):
+    """With --bad-rows skip and rows it leaves out, the shares are cut around them by a pass over the features on
+    the workers (averaging.py ``cut_shares``), which told nothing at the driver."""
+    X, y = make_problem("binary", n=4000, d=100, seed=12)
+    X[::97, 3] = np.nan
+    path = write_table(tmp_path / "bad.h5", X, y)
+    told = Passes()
+    train(path, TrainOptions(epochs=1, memory=SMALL, threads=1, bad_rows="skip"),
+          dask=DaskOptions(cluster.scheduler_address, workers=2), reporter=told)
+    from sgdcli.training.run import SHARING
+
+    calls = told.told[SHARING]
+    assert calls[0] == (0, 4000) and calls[-1] == (4000, 4000), calls
+
+
 def test_a_workers_share_of_a_pass_tells_the_rows_it_read_block_by_block(data, cluster):
     """What the driver adds up (cluster.py ``rows_read``): each task's events, one before each of its blocks and
     one for all of its share, under one topic for every pass, the latest of each shard of the pass counted, and

@@ -272,7 +272,7 @@ class DaskExecutor:
 
     def cut_shares(self, plan: EpochPlan, say: Callable[[str], None], check_stop: Callable[[], None],
                    progress: Callable[[int, int], None] | None = None) -> None:
-        self.trainer.cut_shares(plan, self.table.path, say, check_stop)  # the pass on the workers, as the others
+        self.trainer.cut_shares(plan, self.table.path, say, check_stop, progress)  # on the workers, as the others
 
     def warm_up(self) -> float | None:
         return None  # each worker compiles (or loads) its own kernels
