@@ -41,21 +41,18 @@ def fit(Z: np.ndarray, y: np.ndarray, weights: np.ndarray | None = None, l2=0.0,
 
 def weighted_solve(Z: np.ndarray, c: np.ndarray, b: np.ndarray, m: int, penalty: np.ndarray) -> np.ndarray:
     """The θ of (Zᵀ·diag(c)·Z / m + diag(penalty)) θ = Zᵀ·b / m: a weighted least-squares step (training/
-    robustfit.py, whose rows fitgap.py has standardized), of ``weighted_gram``'s matrix."""
-    return np.linalg.solve(weighted_gram(Z, c, m, penalty), Z.T @ b / m)
-
-
-def weighted_gram(Z: np.ndarray, c: np.ndarray, m: int, penalty: np.ndarray) -> np.ndarray:
-    """Zᵀ·diag(c)·Z / m + diag(penalty), formed BLOCK_ROWS rows at a time (never a copy of all of ``Z``), with a
-    ridge that keeps a solve of it defined (curvature.RIDGE)."""
+    robustfit.py, whose rows fitgap.py has standardized; ``standardized_normal`` solves rows in their own
+    standardized units), the Gram matrix formed BLOCK_ROWS rows at a time (never a copy of all of ``Z``), with a
+    ridge that keeps the solve defined (curvature.RIDGE)."""
     p = Z.shape[1]
-    gram = np.zeros((p, p))
+    gram, moment = np.zeros((p, p)), np.zeros(p)
     for start in range(0, len(Z), BLOCK_ROWS):
         block = Z[start:start + BLOCK_ROWS]
         gram += (block * c[start:start + len(block), None]).T @ block
+        moment += block.T @ b[start:start + len(block)]
     gram /= m
     ridge = RIDGE * (float(np.trace(gram)) / p or 1.0)
-    return gram + np.diag(penalty) + ridge * np.eye(p)
+    return np.linalg.solve(gram + np.diag(penalty) + ridge * np.eye(p), moment / m)
 
 
 def _lasso(curvature: np.ndarray, moment: np.ndarray, penalty: np.ndarray, theta: np.ndarray) -> np.ndarray:

@@ -84,13 +84,17 @@ def learn(table: Table, val_table: Table | None, opts: TrainOptions, saved, init
         check_sizes(table, opts, facts.n_train)
         parts = ["labels"] + (["weights"] if table.W is not None else []) + (
             ["feature moments"] if facts.std is not None and init is None else [])
-        message(f"{', '.join(parts[:-1]) + ' and ' if len(parts) > 1 else ''}{parts[-1]} of {table.path}: as an "
-                "earlier run of the sweep read them (no pass)")
+        message(f"{_listed(parts)} of {table.path}: as an earlier run of the sweep read them (no pass)")
         return facts
     facts = _learnt(table, val_table, opts, saved, init, data_pass, message, check_stop, progress)
     if shared is not None:
         shared[alike] = facts
     return facts
+
+
+def _listed(parts: list[str]) -> str:
+    """``parts`` as a sentence lists them: "a", "a and b", "a, b and c"."""
+    return ", ".join(parts[:-1]) + " and " + parts[-1] if len(parts) > 1 else parts[0]
 
 
 def _learnt(table: Table, val_table: Table | None, opts: TrainOptions, saved, init, data_pass, message,
@@ -104,8 +108,7 @@ def _learnt(table: Table, val_table: Table | None, opts: TrainOptions, saved, in
     else:
         parts = ["labels"] + (["weights"] if table.W is not None else []) + (
             ["features"] if opts.bad_rows == "skip" else [])
-        message(f"reading {', '.join(parts[:-1]) + ' and ' if len(parts) > 1 else ''}{parts[-1]} of {table.path} "
-                "(one pass)")
+        message(f"reading {_listed(parts)} of {table.path} (one pass)")
         count = data_pass(passes.label_pass, "reading the labels")
         known = (init.model.labels, f"--init {init.path}") if init is not None else (None, "")
         labels = passes.labels_of(count, table, opts, *known)
