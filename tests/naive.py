@@ -102,10 +102,12 @@ def shrink(W, by):
 class Optimizer:
     """The update rules of sgdcli.optimizers, written out plainly; with ``l1``, each update is followed by
     --l1's proximal step, each weight's threshold l1 times what the update multiplies a gradient by that has
-    not changed since the rule's state began."""
+    not changed since the rule's state began.  ``restart``: momentum's and Nesterov's velocity is dropped
+    before an update where the last one moved the weights uphill of the gradient ``g`` (a full batch's)."""
 
-    def __init__(self, name, shape, momentum=0.9, beta1=0.9, beta2=0.999, eps=1e-8, l1=0.0):
+    def __init__(self, name, shape, momentum=0.9, beta1=0.9, beta2=0.999, eps=1e-8, l1=0.0, restart=False):
         self.name, self.mu, self.b1, self.b2, self.eps, self.l1 = name, momentum, beta1, beta2, eps, l1
+        self.restart = restart
         self.a = np.zeros(shape)
         self.b = np.zeros(shape)
         self.t = 0
@@ -117,6 +119,8 @@ class Optimizer:
     def _update(self, W, g, lr):
         """The updated weights, and the step size of each."""
         self.t += 1
+        if self.restart and np.sum(g * (lr * self.a)) < 0:  # the last move, −lr·a, went uphill
+            self.a = np.zeros_like(self.a)
         if self.name == "sgd":
             return W - lr * g, lr
         if self.name == "momentum":

@@ -104,18 +104,19 @@ def test_a_robust_run_of_few_updates_near_the_optimum_is_not_told_to_raise_epoch
 
 @pytest.mark.parametrize("model", ["huber", "quantile"])
 def test_a_robust_full_batch_far_from_the_optimum_is_told_how_far(tmp_path, model):
-    """5 full batches of 400 rows of Cauchy noise, at the defaults: the warning gives the written model's loss
-    (computed here) and the optimum's, exact where the sample is every row."""
+    """3 full batches of 400 rows of Cauchy noise, at the defaults but --epochs: the warning gives the written
+    model's loss (computed here) and the optimum's, exact where the sample is every row.  (After the default 5
+    they end within 1.3% of it, since momentum's restart: 7% to 9% above it before.)"""
     X, y = _robust_problem(400, seed=0, tails=1)
     path = write_table(tmp_path / "robust.h5", X, y)
     with pytest.warns(FitWarning):
-        m = train(path, TrainOptions(model=model, batch_size="full", threads=1))
+        m = train(path, TrainOptions(model=model, batch_size="full", epochs=3, threads=1))
     (text,) = m.training["warnings"]
     found = FEW.match(text)
     assert found is not None, text
     Z = np.column_stack([X, np.ones(len(X))]).astype(np.float64)
     loss, best = robust_loss(model, m.raw_weights()[0], Z, y), robust_loss(model, robust_optimum(model, Z, y), Z, y)
-    assert found.groups()[:4] == ("5", "5 epochs × 1 iteration of batch 400", "400", f"{loss:.4g}")
+    assert found.groups()[:4] == ("3", "3 epochs × 1 iteration of batch 400", "400", f"{loss:.4g}")
     assert found[6] == "iteratively reweighted least squares" and found[5] == f"{loss / best - 1:.0%}"[:-1]
     assert float(found[7]) == pytest.approx(best, rel=1e-3)
 

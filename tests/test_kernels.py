@@ -12,12 +12,14 @@ import naive
 
 
 def run_kernel(opts, X, y, order, batch, k_out=1, pieces=1, parts=1, par_min_rows=ks.PAR_MIN_ROWS, epochs=1, sw=None,
-               bias_times=1.0):
+               bias_times=1.0, full_batch=False):
     """Feed ``order`` to train_block in ``pieces`` calls per epoch, as windows would (labels and weights ``sw``
-    in visiting order; the bias stepping at ``bias_times`` the rate)."""
+    in visiting order; the bias stepping at ``bias_times`` the rate; ``full_batch``: as the run tells the
+    kernels of a batch of all its rows)."""
     d = X.shape[1]
     iters = -(-len(order) // batch)
-    cfg = kernel_config(opts, batch, parts, iters * epochs, par_min_rows, bias_times=bias_times)
+    cfg = kernel_config(opts, batch, parts, iters * epochs, par_min_rows, bias_times=bias_times,
+                        full_batch=full_batch)
     state = TrainState.zeros(k_out, d)
     buf = Scratch.make(parts, k_out, d)
     for epoch in range(epochs):
@@ -88,6 +90,25 @@ def test_the_bias_steps_at_its_own_rate(model, batch, optimizer):
     np.testing.assert_allclose(state.W, expected, rtol=1e-9, atol=1e-12)
     same = naive.minibatch_sgd(model, X, y, order, batch, 0.02, optimizer, epochs=2, k_out=k_out, l2=3.0)
     assert np.abs(expected[:, -1] - same[:, -1]).max() > 1e-4  # the bias's rate made a difference, far past rtol
+
+
+@pytest.mark.parametrize("optimizer", ["momentum", "nesterov"])
+@pytest.mark.parametrize("model", ["linear", "logistic", "softmax"])
+def test_a_full_batch_drops_a_velocity_that_points_uphill(model, optimizer):
+    """Momentum's restart (kernels/optimizers.py ``_uphill``): a full batch's velocity is dropped where its last
+    move went uphill of the gradient, the bias's move at its own rate and --l2's gradient counted; the velocity
+    of a rate this large overshoots, so the model differs from one that never drops it."""
+    X, y, order = problem(model)
+    k_out = 3 if model == "softmax" else 1
+    opts = naive.options(model=model, optimizer=optimizer, lr=0.5, l2=0.1)
+    state = run_kernel(opts, X, y, order, batch=len(order), k_out=k_out, pieces=3, epochs=10, bias_times=2.0,
+                       full_batch=True)
+    expected = naive.minibatch_sgd(model, X, y, order, len(order), 0.5, optimizer, epochs=10, k_out=k_out, l2=0.1,
+                                   bias_lr=1.0, restart=True)
+    np.testing.assert_allclose(state.W, expected, rtol=1e-9, atol=1e-12)
+    kept = naive.minibatch_sgd(model, X, y, order, len(order), 0.5, optimizer, epochs=10, k_out=k_out, l2=0.1,
+                               bias_lr=1.0)
+    assert np.abs(expected - kept).max() > 1e-3
 
 
 @pytest.mark.parametrize("model", ["logistic", "softmax"])

@@ -63,12 +63,31 @@ def step(cfg, W, G, slots, count, t, lr):
                 for j in range(d):
                     W[k, j] = _shrunk(W[k, j], lr * cfg.l1)
     else:
+        if cfg.restart and _uphill(cfg, G, slots[SLOT_A]):
+            slots[SLOT_A][:] = 0.0
         _update(cfg, W, G, slots, t, lr)
     finite = True
     for k in range(k_out):
         for j in range(d1):
             finite &= abs(W[k, j]) < math.inf
     return finite
+
+
+@kernel(callee=True)
+def _uphill(cfg, G, V):
+    """Whether the velocity ``V`` of momentum or Nesterov, against whose direction the weights moved, points
+    uphill of the gradient ``G`` (the mean gradient and the L2 penalty's, the bias's times ``cfg.bias_times``):
+    a step along it would climb, and the velocity is dropped (the gradient scheme of adaptive restart,
+    O'Donoghue and Candès, 2015).  Only where the gradient is exact, a full batch's (``cfg.restart``): with a
+    fixed momentum of 0.9, the velocity gathered over a full batch's first steps carried the model past the
+    optimum and up the other side, where the falling rate of a schedule left it, above where it had been."""
+    k_out, d1 = G.shape
+    slope = 0.0
+    for k in range(k_out):
+        for j in range(d1 - 1):
+            slope += G[k, j] * V[k, j]
+        slope += G[k, d1 - 1] / cfg.bias_times * V[k, d1 - 1]
+    return slope < 0.0
 
 
 @kernel(callee=True)

@@ -65,16 +65,20 @@ class KernelConfig(NamedTuple):
     # The bias's rate over the weights', for the update rules linear in the gradient (sgd, momentum, nesterov),
     # applied as its gradient times this: --lr auto's where --l2 slows the weights' rate (training/biasrate.py)
     bias_times: float
+    # momentum's and Nesterov's velocity is dropped where it points uphill of the exact gradient of a full batch
+    # (kernels/optimizers.py ``_restarted``), not under --l1, whose proximal step counts the velocity's steps
+    restart: bool = False
 
 
 def kernel_config(opts, batch: int, threads: int, total_iterations: int,
                   par_min_rows: int = PAR_MIN_ROWS, replicas: int = 1, sparse: bool = False,
                   class_weights=None, clock: int = 0, bias_times: float = 1.0,
-                  lazy_momentum: bool = False) -> KernelConfig:
+                  lazy_momentum: bool = False, full_batch: bool = False) -> KernelConfig:
     """The kernels' settings for ``opts`` (``sgdcli.TrainOptions``) at the batch size and thread count used,
     for one of ``replicas`` models averaged, on dense or ``sparse`` rows, with ``class_weights`` (one per class,
     None: every row weighs 1), the bias stepping at ``bias_times`` the weights' rate, momentum and Nesterov on
-    sparse rows stepping on a batch's columns alone or not (``lazy_momentum``).
+    sparse rows stepping on a batch's columns alone or not (``lazy_momentum``), and each batch all the rows of
+    the model's epoch or not (``full_batch``: its gradient exact, which momentum's restart needs).
 
     Only the options' attributes (and ``for_input``, which resolves ``--optimizer auto``) are read: the
     kernels import nothing of sgdcli's other layers.
@@ -107,6 +111,7 @@ def kernel_config(opts, batch: int, threads: int, total_iterations: int,
         lazy_momentum=bool(sparse and lazy_momentum and opts.optimizer in ("momentum", "nesterov")),
         clock=int(clock),
         bias_times=float(bias_times),
+        restart=bool(full_batch and opts.optimizer in ("momentum", "nesterov") and opts.l1 == 0),
     )
 
 

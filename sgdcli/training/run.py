@@ -157,6 +157,9 @@ class Run:
         self.auto, self.auto_held = self.measured.auto, self.measured.held
         halvings = saved.position.lr_halvings if saved is not None else 0
         self._set_rate(halvings)
+        if self.cfg.restart:
+            reporter.message(f"a full batch: {self.rate_opts.optimizer}'s velocity is dropped before a step wherever "
+                             "it points uphill of the step's gradient (adaptive restart)")
         self.pages = executor.page_shuffle(pages_for(self.batch, opts.page_rows), opts.seed, opts.shuffle)
         self.plan = EpochPlan(self.labels, center, scale, opts.seed, opts.val_fraction, opts.drop_last, self.pages,
                               skip_bad=opts.bad_rows == "skip", skipped=self.n_bad,

@@ -111,7 +111,8 @@ def rates(run, halvings: int) -> tuple[TrainOptions, float, KernelConfig]:
                         replicas=run.shards, sparse=run.table.sparse,
                         class_weights=run.weighting.kernel_class_weights(), clock=run.clock,
                         bias_times=1.0 if run.auto is None else run.auto.bias_times,
-                        lazy_momentum=lazy_momentum(run.table, opts))
+                        lazy_momentum=lazy_momentum(run.table, opts),
+                        full_batch=replicas.full_batch(run.batch, run.n_train, run.shards))
     return opts, lr, cfg
 
 

@@ -1,0 +1,125 @@
+"""Full batches with and without momentum's restart (kernels/optimizers.py ``_uphill``), side by side in one run.
+
+Each problem is trained with the API at --batch-size full, the defaults otherwise (--optimizer auto: nesterov,
+--lr auto: 1/L, the cosine schedule), one thread, at several --epochs, and measured by its objective over every
+row against the optimum's (scikit-learn's LogisticRegression, lbfgs to 1e-10, on the same rows and penalty), and
+whether the run was warned (a FitWarning).
+Without the restart is ``kernel_config`` wrapped to say no batch is a full batch; with it is as shipped.
+
+Problems where a full batch does not start at a fit of its sample (training/start.py): dense logistic of 300
+features, softmax of 5 classes over 40 features, and sparse rows (one-hot fields, bag-of-words columns of Zipf
+frequencies, uniform values at 5% density) under --l2 1e-4, whose raw weights the penalty is on.
+
+    python bench/full_batch_restart.py [--epochs E,E,...]
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+import tempfile
+import warnings
+
+import h5py
+import numpy as np
+
+sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+
+from sgdcli import TrainOptions, train  # noqa: E402
+from sgdcli.training import runrate  # noqa: E402
+from sgdcli.training.runlog import FitWarning  # noqa: E402
+
+
+def problems(rng: np.random.Generator):
+    """(name, X (dense array or scipy CSR), classes, model, --l2)."""
+    from scipy import sparse
+
+    X = rng.standard_normal((20_000, 300))
+    yield "dense logistic, 300 features", X, X @ rng.standard_normal(300) / 10 + rng.logistic(size=20_000) > 0, \
+        "logistic", 0.0
+    X = rng.standard_normal((20_000, 40)) * rng.uniform(0.5, 2, 40)
+    yield "dense softmax, 5 classes", X, np.argmax(X @ rng.standard_normal((40, 5)) / 3 + rng.gumbel(size=(
+        20_000, 5)), 1), "softmax", 0.0
+
+    def onehot(n, fields, levels):
+        cols = rng.integers(0, levels, (n, fields)) + np.arange(fields) * levels
+        return sparse.csr_matrix((np.ones(n * fields), (np.repeat(np.arange(n), fields), cols.ravel())),
+                                 shape=(n, fields * levels))
+
+    p = 1 / np.arange(1, 2001) ** 1.1
+    cols = rng.choice(2000, size=(30_000, 20), p=p / p.sum())
+    words = sparse.csr_matrix((np.ones(cols.size), (np.repeat(np.arange(30_000), 20), cols.ravel())),
+                              shape=(30_000, 2000))
+    for name, X in (("one-hot, 3 fields of 3", onehot(20_000, 3, 3)), ("one-hot, 8 fields of 10",
+                    onehot(20_000, 8, 10)), ("one-hot, 4 fields of 100", onehot(40_000, 4, 100)),
+                    ("bag of words, 2,000 columns", words), ("uniform sparse, 200 columns",
+                    sparse.random(20_000, 200, density=0.05, format="csr", random_state=1))):
+        X.sum_duplicates()
+        X.sort_indices()
+        z = X @ rng.standard_normal(X.shape[1])
+        yield name, X, rng.random(X.shape[0]) < 1 / (1 + np.exp(-2 * (z - z.mean()) / z.std())), "logistic", 1e-4
+
+
+def write(path: str, X, y: np.ndarray) -> None:
+    with h5py.File(path, "w") as f:
+        if isinstance(X, np.ndarray):
+            f["X"] = X.astype(np.float32)
+        else:
+            g = f.create_group("X")
+            g.attrs["shape"] = X.shape
+            g["data"], g["indices"], g["indptr"] = X.data.astype(np.float32), X.indices, X.indptr
+        f["y"] = y.astype(np.float32)
+
+
+def objective(X, y: np.ndarray, W: np.ndarray, l2: float) -> float:
+    """The mean log loss (softmax's cross-entropy) of weights ``W`` (outputs × features + bias) and --l2's
+    penalty, with X in raw units."""
+    S = np.asarray(X @ W[:, :-1].T) + W[:, -1]
+    if W.shape[0] == 1:
+        loss = np.logaddexp(0, S[:, 0]) - y * S[:, 0]
+    else:
+        loss = np.logaddexp.reduce(S, axis=1) - S[np.arange(len(y)), y.astype(int)]
+    return float(np.mean(loss)) + 0.5 * l2 * float(np.sum(W[:, :-1] ** 2))
+
+
+def optimum(X, y: np.ndarray, l2: float) -> float:
+    from sklearn.linear_model import LogisticRegression
+
+    fit = LogisticRegression(C=1 / (len(y) * l2) if l2 else 1e8, tol=1e-10, max_iter=20_000).fit(X, y)
+    W = np.column_stack([fit.coef_, fit.intercept_])
+    return objective(X, y, W, l2)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--epochs", default="5,20,60")
+    args = parser.parse_args()
+    epochs = [int(e) for e in args.epochs.split(",")]
+    shipped = runrate.kernel_config
+
+    def unrestarted(*a, **k):
+        return shipped(*a, **{**k, "full_batch": False})
+
+    rng = np.random.default_rng(0)
+    print(f"{'problem':30s} {'epochs':>6s} {'without restart':>23s} {'with restart':>20s}  (above the optimum)")
+    with tempfile.TemporaryDirectory() as tmp:
+        path = os.path.join(tmp, "data.h5")
+        for name, X, y, model, l2 in problems(rng):
+            write(path, X, y)
+            best = optimum(X, y, l2)
+            for e in epochs:
+                gaps = []
+                for config in (unrestarted, shipped):
+                    runrate.kernel_config = config
+                    with warnings.catch_warnings(record=True) as caught:
+                        warnings.simplefilter("always")
+                        m = train(path, TrainOptions(model=model, batch_size=None, epochs=e, l2=l2, threads=1))
+                    warned = " warned" if any(issubclass(w.category, FitWarning) for w in caught) else ""
+                    gaps.append(f"{objective(X, y, m.raw_weights(), l2) / best - 1:+.3%}{warned}")
+                runrate.kernel_config = shipped
+                print(f"{name:30s} {e:6d} {gaps[0]:>23s} {gaps[1]:>20s}", flush=True)
+
+
+if __name__ == "__main__":
+    main()
