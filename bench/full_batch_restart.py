@@ -6,9 +6,10 @@ row against the optimum's (scikit-learn's LogisticRegression, lbfgs to 1e-10, on
 whether the run was warned (a FitWarning).
 Without the restart is ``kernel_config`` wrapped to say no batch is a full batch; with it is as shipped.
 
-Problems where a full batch does not start at a fit of its sample (training/start.py): dense logistic of 300
-features, softmax of 5 classes over 40 features, and sparse rows (one-hot fields, bag-of-words columns of Zipf
-frequencies, uniform values at 5% density) under --l2 1e-4, whose raw weights the penalty is on.  Then, why
+Problems: dense logistic of 300 features, where a full batch does not start at a fit of its sample
+(training/start.py); softmax of 5 classes over 40 features, which does; and sparse rows, which do not (one-hot
+fields, bag-of-words columns of Zipf frequencies, uniform values at 5% density) under --l2 1e-4, whose raw
+weights the penalty is on.  Then, why
 the restart is for full batches alone: mini-batches on two of scikit-learn's datasets with it made to fire.
 
     python bench/full_batch_restart.py [--epochs E,E,...]

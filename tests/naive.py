@@ -119,7 +119,7 @@ class Optimizer:
     def _update(self, W, g, lr):
         """The updated weights, and the step size of each."""
         self.t += 1
-        if self.restart and np.sum(g * (lr * self.a)) < 0:  # the last move, −lr·a, went uphill
+        if self.restart and np.sum(g * (lr * self.a)) < 0:  # a step against the velocity, −lr·a, would climb
             self.a = np.zeros_like(self.a)
         if self.name == "sgd":
             return W - lr * g, lr
@@ -143,12 +143,13 @@ class Optimizer:
 
 
 def minibatch_sgd(model, X, y, order, batch, lr, optimizer="sgd", epochs=1, k_out=1, l1=0.0, l2=0.0, average=False,
-                  drop_last=False, sw=None, bias_lr=None, **optimizer_params):
+                  drop_last=False, sw=None, bias_lr=None, start=None, **optimizer_params):
     """Mini-batch training over the same row order every epoch; each epoch starts a new batch, and its last,
     partial one, where a whole one came before it, is the sum of its rows' gradients over ``batch``; ``sw``: the
     rows' weights; ``bias_lr``: the bias's own rate (None: ``lr``).  ``average``: the mean of the iterates of
-    the run's last half of updates (of T, those after update T // 2)."""
-    W = np.zeros((k_out, X.shape[1] + 1))
+    the run's last half of updates (of T, those after update T // 2); ``start``: where the model starts (None:
+    zeros)."""
+    W = np.zeros((k_out, X.shape[1] + 1)) if start is None else np.array(start, dtype=np.float64)
     opt = Optimizer(optimizer, W.shape, l1=l1, **optimizer_params)
     iterates = []
     rate = lr if bias_lr is None else np.append(np.full(X.shape[1], lr), bias_lr)  # each column's

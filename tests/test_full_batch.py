@@ -8,7 +8,7 @@ import h5py
 import numpy as np
 import pytest
 
-from sgdcli import generate, train
+from sgdcli import generate, load_model, train
 from sgdcli.options import TrainOptions
 from sgdcli.training.fullbatch import NEAR
 from sgdcli.training.runlog import FitWarning
@@ -188,3 +188,37 @@ def test_verbose_says_where_a_full_batch_restarts_momentum(tmp_path, extra, told
     line = "a full batch: nesterov's velocity is dropped before a step wherever it points uphill of the step's " \
            "gradient (adaptive restart)"
     assert (line in err) == told, err
+
+
+def test_a_full_batch_of_wide_sparse_rows_restarts_too(tmp_path):
+    """Far more columns than its rows hold nonzeros: a mini-batch's momentum would step on a batch's columns
+    alone (kernels/lazymomentum.py), which has no velocity to drop; a full batch steps on every weight, as the
+    naive reference with the restart does, and the log says so."""
+    import naive
+
+    rng = np.random.default_rng(0)
+    n, d = 60, 3000
+    X = np.zeros((n, d))
+    cols = np.sort(rng.choice(d, size=(n, 5), replace=True), axis=1)
+    X[np.arange(n)[:, None], cols] = rng.uniform(0.5, 2, (n, 5)).astype(np.float32)
+    y = (X @ rng.standard_normal(d) + 0.3 * rng.standard_normal(n) > 0).astype(np.float64)
+    path = tmp_path / "wide.h5"
+    with h5py.File(path, "w") as f:
+        g = f.create_group("X")
+        g.attrs["shape"] = X.shape
+        rows, columns = np.nonzero(X)
+        g["data"], g["indices"] = X[rows, columns].astype(np.float32), columns
+        g["indptr"] = np.searchsorted(rows, np.arange(n + 1))
+        f["y"] = y.astype(np.float32)
+    code, _, err = cli("train", str(path), "-o", str(tmp_path / "m.h5"), "--batch-size", "full", "--epochs", "40",
+                       "--lr", "0.5", "--lr-scaling", "none", "--schedule", "constant", "--l2", "0.01", "-v")
+    assert code == 0, err
+    assert "--optimizer auto: nesterov (sparse input, 3,000 columns against about 300 nonzeros a batch: a full " \
+           "batch, whose one step an epoch is on every weight)" in err
+    W = load_model(str(tmp_path / "m.h5")).raw_weights()
+    start = np.append(np.zeros(d), np.log(y.mean() / (1 - y.mean())))[None]  # the bias at the labels' log-odds
+    expected = naive.minibatch_sgd("logistic", X, y, np.arange(n), n, 0.5, "nesterov", epochs=40, l2=0.01,
+                                   start=start, restart=True)
+    np.testing.assert_allclose(W, expected, rtol=1e-6, atol=1e-9)
+    kept = naive.minibatch_sgd("logistic", X, y, np.arange(n), n, 0.5, "nesterov", epochs=40, l2=0.01, start=start)
+    assert np.abs(expected - kept).max() > 1e-3

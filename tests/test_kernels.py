@@ -111,6 +111,19 @@ def test_a_full_batch_drops_a_velocity_that_points_uphill(model, optimizer):
     assert np.abs(expected - kept).max() > 1e-3
 
 
+@pytest.mark.parametrize("optimizer", ["momentum", "nesterov"])
+def test_a_full_batch_of_one_row_restarts_too(optimizer):
+    """Batch 1 of one row (a share of one row under --parallel average) is a full batch: not the in-place
+    path of batch 1, which has no restart."""
+    X, y, _ = problem("logistic", n=1)
+    opts = naive.options(model="logistic", optimizer=optimizer, lr=2.0, l2=0.1)
+    state = run_kernel(opts, X, y, np.arange(1), batch=1, epochs=30, full_batch=True)
+    expected = naive.minibatch_sgd("logistic", X, y, np.arange(1), 1, 2.0, optimizer, epochs=30, l2=0.1, restart=True)
+    np.testing.assert_allclose(state.W, expected, rtol=1e-9, atol=1e-12)
+    kept = naive.minibatch_sgd("logistic", X, y, np.arange(1), 1, 2.0, optimizer, epochs=30, l2=0.1)
+    assert np.abs(expected - kept).max() > 1e-3
+
+
 @pytest.mark.parametrize("model", ["logistic", "softmax"])
 @pytest.mark.parametrize("pieces", [1, 2, 7, 203])
 def test_block_boundaries_do_not_change_the_result(pieces, model):

@@ -74,12 +74,14 @@ def test_auto_steps_on_every_weight_of_sparse_input_where_that_costs_about_a_bat
 def test_a_full_batch_is_costed_by_the_rows_it_trains_on(tmp_path):
     """350 columns, one nonzero a row: a full batch of 100 rows is 100 nonzeros, and of the 80 that --val-fraction
     0.2 leaves to train on, 80, which the columns outnumber over 4 times (it counted the 20 held out): nesterov
-    steps on every weight of the first, on the batch's columns of the second."""
+    steps on every weight of both, the second because a full batch's velocity restarts (kernels/optimizers.py),
+    which a step on the batch's columns alone cannot do."""
     rng = np.random.default_rng(2)
     M = scipy_sparse.csr_matrix((np.ones(100, np.float32), rng.integers(0, 350, 100), np.arange(101)), shape=(100, 350))
     path = write_csr(tmp_path / "one.h5", M, rng.integers(0, 2, 100))
     for extra, nonzeros, why in (([], 100, "a step on every weight costs about what a batch's gradient does"),
-                                 (["--val-fraction", "0.2"], 80, "its steps touch only the columns of a batch")):
+                                 (["--val-fraction", "0.2"], 80, "a full batch, whose one step an epoch is on every "
+                                  "weight")):
         code, out, err = cli("train", path, "-o", tmp_path / "m.h5", "--epochs", "1", "--batch-size", "full", *extra)
         assert code == 0 and f"--optimizer auto: nesterov (sparse input, 350 columns against about {nonzeros} " \
             f"nonzeros a batch: {why}" in err, err

@@ -75,11 +75,11 @@ def step(cfg, W, G, slots, count, t, lr):
 
 @kernel(callee=True)
 def _uphill(cfg, G, V):
-    """Whether the velocity ``V`` of momentum or Nesterov, against whose direction the weights moved, points
-    uphill of the gradient ``G`` (the mean gradient and the L2 penalty's, the bias's times ``cfg.bias_times``):
-    a step along it would climb, and the velocity is dropped (the gradient scheme of adaptive restart,
-    O'Donoghue and Candès, 2015).  Only where the gradient is exact, a full batch's (``cfg.restart``): with a
-    fixed momentum of 0.9, the velocity gathered over a full batch's first steps carried the model past the
+    """Whether the velocity ``V`` of momentum or Nesterov, which the weights step against, points uphill of the
+    gradient ``G`` (the mean gradient and the L2 penalty's, the bias's times ``cfg.bias_times``): carried into the
+    step, it would climb, and it is dropped (a variant of the gradient scheme of adaptive restart, O'Donoghue and
+    Candès, 2015, which tests the whole step). Only where the gradient is exact, a full batch's (``cfg.restart``):
+    with a fixed momentum of 0.9, the velocity gathered over a full batch's first steps carried the model past the
     optimum and up the other side, where the falling rate of a schedule left it, above where it had been."""
     k_out, d1 = G.shape
     slope = 0.0

@@ -91,7 +91,7 @@ def train_block_pure_sgd(cfg, X, y, rows, center, scale, w, counters, sums, velo
 
 def is_pure_sgd(cfg: KernelConfig, outputs: int) -> bool:
     """Batch 1 of a single-output model with the plain, momentum or Nesterov update, no L1 and no averaging:
-    the in-place path."""
+    the in-place path; not where a share of one row is a full batch, whose velocity restarts (optimizers.step)."""
     return (cfg.batch_size == 1 and outputs == 1 and cfg.optimizer in (SGD, MOMENTUM, NESTEROV) and cfg.l1 == 0.0
-            and not cfg.average)
+            and not cfg.average and not cfg.restart)
 

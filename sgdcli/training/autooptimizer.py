@@ -8,7 +8,8 @@ step of O(columns) on top of the batch's O(nonzeros).  Where the columns
 are few for a batch's nonzeros, that step costs little; where they are
 many, momentum and nesterov without ``--l1`` step on a batch's columns too
 and catch the others up when a row touches them (kernels/lazymomentum.py),
-at two to three times sgd's cost.  Nesterov crosses the flat directions of
+at two to three times sgd's cost; but a full batch, which steps once an
+epoch, on every weight, where its velocity restarts (kernels/optimizers.py).  Nesterov crosses the flat directions of
 uncentred sparse rows far faster than sgd, so auto is nesterov on sparse
 input too, except under ``--l1``, whose cumulative penalty lands sgd's
 weights on exactly zero in O(nonzeros) a step, where the other rules' L1
@@ -41,14 +42,20 @@ def batch_nonzeros(table: Table, opts: TrainOptions) -> float:
     """The nonzeros of one batch of sparse ``table``'s rows in the columns read, on average (--batch-size full:
     every training row's, about, what --val-fraction does not hold out)."""
     trained = table.n_rows * (1.0 - opts.val_fraction)
-    rows = trained if opts.batch_size is None else min(opts.batch_size, trained)
+    rows = trained if _full(table, opts) else opts.batch_size
     return table.X.nonzeros_per_row() * rows
+
+
+def _full(table: Table, opts: TrainOptions) -> bool:
+    """Whether a batch is every training row, about (what --val-fraction does not hold out): a full batch."""
+    return opts.batch_size is None or opts.batch_size >= table.n_rows * (1.0 - opts.val_fraction)
 
 
 def lazy_momentum(table: Table, opts: TrainOptions) -> bool:
     """Whether momentum and Nesterov, without --l1 or --average, step on the columns of a batch of sparse
-    ``table``'s rows alone (the kernels check the rest)."""
-    return table.sparse and _costly(table, opts)
+    ``table``'s rows alone (the kernels check the rest): not a full batch, which steps once an epoch, and whose
+    velocity is dropped where it points uphill (kernels/optimizers.py ``_uphill``), on every weight."""
+    return table.sparse and _costly(table, opts) and not _full(table, opts)
 
 
 def _lazy(table: Table, opts: TrainOptions) -> bool:
@@ -85,7 +92,8 @@ def _resolve(table: Table, opts: TrainOptions) -> tuple[TrainOptions, str | None
                f"{shape}, and --momentum 0: sgd's steps touch only the columns of a batch, nesterov's every weight"
                if plain else
                f"{shape}: its steps touch only the columns of a batch, and catch the others up when a row touches "
-               "them" if costly else
+               "them" if costly and not _full(table, opts) else
+               f"{shape}: a full batch, whose one step an epoch is on every weight" if costly else
                f"{shape}: a step on every weight costs about what a batch's gradient does")
     return opts.for_input(table.sparse, plain), why
 
@@ -106,7 +114,7 @@ def chosen(table: Table, opts: TrainOptions, reporter: Reporter) -> TrainOptions
         reporter.message(f"--optimizer auto: {opts.optimizer} ({why})")
     l1_steps = opts.optimizer not in ("sgd", "adam")  # rules whose penalty steps on every weight (adam: always)
     l2_steps = opts.optimizer in ("adagrad", "rmsprop")
-    if table.sparse and not _lazy(table, opts) and _costly(table, opts):
+    if table.sparse and not _lazy(table, opts) and _costly(table, opts) and not _full(table, opts):
         causes = [name for name, on in (("--l1", opts.l1 > 0 and l1_steps), ("--l2", opts.l2 > 0 and l2_steps),
                                         ("--average", opts.average)) if on]
         if opts.optimizer != "sgd" and (given != "auto" or not causes):  # (auto's nesterov: for --average alone)

@@ -4,7 +4,10 @@ Each of R models takes K local steps on its own batches of B rows between
 two averagings (parallel/averaging.py).  Where K is 1 and the update is
 linear in the gradient (sgd, momentum, nesterov), averaging R models that
 each took one step is one step on the mean gradient of all R·B rows, so
-``--lr auto``'s rate for R·B rows is the rate of that step.  Where K is
+``--lr auto``'s rate for R·B rows is the rate of that step (for momentum and
+nesterov on full shares, nearly: each share drops its velocity where it
+points uphill of that share's own gradient, kernels/optimizers.py
+``_uphill``, and the shares need not agree).  Where K is
 larger, every local step is a step on B rows, with the noise of B rows;
 averaging R models once a round does not make their steps a batch of R·B.
 A rate sized for R·B rows, up to R times the one for B rows, then made the
