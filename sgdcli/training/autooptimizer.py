@@ -1,21 +1,22 @@
 """What ``--optimizer auto`` trains with on the run's data, and what a step on sparse rows costs.
 
-On dense input auto is nesterov.  On sparse (CSR) input plain sgd steps on
+On dense input auto is nesterov. On sparse (CSR) input plain sgd steps on
 the columns of a batch's rows alone, and so do AdaGrad and RMSprop without
 penalties; Adam, the penalties of the adaptive rules, ``--l1`` under
-momentum and ``--average`` step on every weight (kernels/sparse.py): a
-step of O(columns) on top of the batch's O(nonzeros).  Where the columns
-are few for a batch's nonzeros, that step costs little; where they are
-many, momentum and nesterov without ``--l1`` step on a batch's columns too
-and catch the others up when a row touches them (kernels/lazymomentum.py),
-at two to three times sgd's cost; but a full batch, which steps once an
-epoch, on every weight, where its velocity restarts (kernels/optimizers.py).  Nesterov crosses the flat directions of
-uncentred sparse rows far faster than sgd, so auto is nesterov on sparse
-input too, except under ``--l1``, whose cumulative penalty lands sgd's
-weights on exactly zero in O(nonzeros) a step, where the other rules' L1
-step is on every weight (and at ``--momentum 0`` on many columns, where
-nesterov is sgd stepping on every weight).  ``--average`` steps on every
-weight whatever the rule, so with it auto is nesterov.  ``bench/sparse_optimizer.py`` measures both sides: the
+momentum and ``--average`` step on every weight (kernels/sparse.py): a step
+of O(columns) on top of the batch's O(nonzeros). Where the columns are few
+for a batch's nonzeros, that step costs little; where they are many,
+momentum and nesterov without ``--l1`` step on a batch's columns too and
+catch the others up when a row touches them (kernels/lazymomentum.py), at
+two to three times sgd's cost (not a full batch, which steps on every
+weight once an epoch, and whose velocity restarts: kernels/optimizers.py).
+Nesterov crosses the flat directions of uncentred sparse rows far faster
+than sgd, so auto is nesterov on sparse input too, except under ``--l1``,
+whose cumulative penalty lands sgd's weights on exactly zero in O(nonzeros)
+a step, where the other rules' L1 step is on every weight (and at
+``--momentum 0`` on many columns, where nesterov is sgd stepping on every
+weight). ``--average`` steps on every weight whatever the rule, so with it
+auto is nesterov. ``bench/sparse_optimizer.py`` measures both sides: the
 gap above the optimum and an epoch's time.
 
 With ``--init-optimizer``, which carries the initial model's optimizer state
