@@ -13,6 +13,7 @@ from sgdcli.options import TrainOptions
 from sgdcli.training.fullbatch import NEAR
 from sgdcli.training.runlog import FitWarning
 
+import naive
 from conftest import cli, sample_rows, short_fits, write_table
 from test_convergence import logistic_objective, newton_logistic
 
@@ -173,10 +174,13 @@ def test_a_full_batchs_momentum_does_not_carry_it_past_the_optimum(tmp_path, no_
     assert logistic_objective(W[:-1], W[-1], X, y, l2) < 1.001 * best
 
 
-@pytest.mark.parametrize("extra,told", [(["--batch-size", "full"], True), (["--batch-size", "400"], True),
-                                        (["--batch-size", "399"], False), (["--batch-size", "full", "--l1", "0.01"],
-                                                                           False),
-                                        (["--batch-size", "full", "--optimizer", "adam"], False)])
+@pytest.mark.parametrize("extra,told", [
+    (["--batch-size", "full"], True),
+    (["--batch-size", "400"], True),
+    (["--batch-size", "399"], False),
+    (["--batch-size", "full", "--l1", "0.01"], False),
+    (["--batch-size", "full", "--optimizer", "adam"], False),
+])
 def test_verbose_says_where_a_full_batch_restarts_momentum(tmp_path, extra, told):
     """The log names the restart where each step is on every training row (a batch as large as the 400 rows
     too), with momentum or Nesterov and no --l1; not for batches of fewer rows, --l1 or other rules."""
@@ -192,10 +196,8 @@ def test_verbose_says_where_a_full_batch_restarts_momentum(tmp_path, extra, told
 
 def test_a_full_batch_of_wide_sparse_rows_restarts_too(tmp_path):
     """Far more columns than its rows hold nonzeros: a mini-batch's momentum would step on a batch's columns
-    alone (kernels/lazymomentum.py), which has no velocity to drop; a full batch steps on every weight, as the
+    alone (kernels/lazymomentum.py), which never drops its velocity; a full batch steps on every weight, as the
     naive reference with the restart does, and the log says so."""
-    import naive
-
     rng = np.random.default_rng(0)
     n, d = 60, 3000
     X = np.zeros((n, d))
