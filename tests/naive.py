@@ -102,8 +102,10 @@ def shrink(W, by):
 class Optimizer:
     """The update rules of sgdcli.optimizers, written out plainly; with ``l1``, each update is followed by
     --l1's proximal step, each weight's threshold l1 times what the update multiplies a gradient by that has
-    not changed since the rule's state began.  ``restart``: momentum's and Nesterov's velocity is dropped
-    before an update where the last one moved the weights uphill of the gradient ``g`` (a full batch's)."""
+    not changed since the rule's state began (momentum's and Nesterov's: since its velocity began).
+    ``restart``: momentum's and Nesterov's velocity is dropped before an update where the last one moved the
+    weights uphill of the objective's slope: the gradient ``g`` (a full batch's) and, under ``l1``, the
+    penalty's subgradient of least size."""
 
     def __init__(self, name, shape, momentum=0.9, beta1=0.9, beta2=0.999, eps=1e-8, l1=0.0, restart=False):
         self.name, self.mu, self.b1, self.b2, self.eps, self.l1 = name, momentum, beta1, beta2, eps, l1
@@ -111,6 +113,7 @@ class Optimizer:
         self.a = np.zeros(shape)
         self.b = np.zeros(shape)
         self.t = 0
+        self.gathered = 0  # the steps momentum's velocity has gathered since it began
 
     def step(self, W, g, lr):
         W, size = self._update(W, g, lr)
@@ -119,16 +122,18 @@ class Optimizer:
     def _update(self, W, g, lr):
         """The updated weights, and the step size of each."""
         self.t += 1
-        if self.restart and np.sum(g * (lr * self.a)) < 0:  # a step against the velocity, −lr·a, would climb
+        if self.restart and np.sum(self._slope(W, g) * (lr * self.a)) < 0:  # a step against it, −lr·a, would climb
             self.a = np.zeros_like(self.a)
+            self.gathered = 0
+        self.gathered += 1
         if self.name == "sgd":
             return W - lr * g, lr
         if self.name == "momentum":
             self.a = self.mu * self.a + g
-            return W - lr * self.a, lr * sum(self.mu**i for i in range(self.t))
+            return W - lr * self.a, lr * sum(self.mu**i for i in range(self.gathered))
         if self.name == "nesterov":
             self.a = self.mu * self.a + g
-            return W - lr * (g + self.mu * self.a), lr * sum(self.mu**i for i in range(self.t + 1))
+            return W - lr * (g + self.mu * self.a), lr * sum(self.mu**i for i in range(self.gathered + 1))
         if self.name == "adagrad":
             self.a += g * g
             return W - lr * g / (np.sqrt(self.a) + self.eps), lr / (np.sqrt(self.a) + self.eps)
@@ -140,6 +145,17 @@ class Optimizer:
         mhat = self.a / (1 - self.b1**self.t)
         vhat = self.b / (1 - self.b2**self.t)
         return W - lr * mhat / (np.sqrt(vhat) + self.eps), lr / (np.sqrt(vhat) + self.eps)
+
+    def _slope(self, W, g):
+        """The gradient ``g`` and --l1's subgradient of least size at ``W``: l1·sign(w) where w ≠ 0, and where
+        w = 0 whatever brings g nearest zero within ±l1 (not on the bias, the last column)."""
+        if not self.l1:
+            return g
+        out = g.copy()
+        w, gw = W[:, :-1], g[:, :-1]
+        at_zero = np.sign(gw) * np.maximum(np.abs(gw) - self.l1, 0.0)
+        out[:, :-1] = np.where(w != 0, gw + self.l1 * np.sign(w), at_zero)
+        return out
 
 
 def minibatch_sgd(model, X, y, order, batch, lr, optimizer="sgd", epochs=1, k_out=1, l1=0.0, l2=0.0, average=False,

@@ -92,22 +92,26 @@ def test_the_bias_steps_at_its_own_rate(model, batch, optimizer):
     assert np.abs(expected[:, -1] - same[:, -1]).max() > 1e-4  # the bias's rate made a difference, far past rtol
 
 
+@pytest.mark.parametrize("penalized", [False, True])
 @pytest.mark.parametrize("optimizer", ["momentum", "nesterov"])
 @pytest.mark.parametrize("model", ["linear", "logistic", "softmax"])
-def test_a_full_batch_drops_a_velocity_that_points_uphill(model, optimizer):
+def test_a_full_batch_drops_a_velocity_that_points_uphill(model, optimizer, penalized):
     """Momentum's restart (kernels/optimizers.py ``_uphill``): a full batch's velocity is dropped where its last
-    move went uphill of the gradient, the bias's move at its own rate and --l2's gradient counted; the velocity
-    of a rate this large overshoots, so the model differs from one that never drops it."""
-    X, y, order = problem(model)
+    move went uphill of the objective's slope, the bias's move at its own rate, --l2's gradient and --l1's
+    subgradient counted, and --l1's threshold counts the velocity's steps again; the velocity of a rate this large
+    overshoots, so the model differs from one that never drops it."""
+    X, y, order = problem(model, d=8 if penalized else 4)
+    l1 = {"linear": 0.3, "logistic": 0.01, "softmax": 0.03}[model] if penalized else 0.0
     k_out = 3 if model == "softmax" else 1
-    opts = naive.options(model=model, optimizer=optimizer, lr=0.5, l2=0.1)
+    opts = naive.options(model=model, optimizer=optimizer, lr=0.5, l2=0.1, l1=l1)
     state = run_kernel(opts, X, y, order, batch=len(order), k_out=k_out, pieces=3, epochs=10, bias_times=2.0,
                        full_batch=True)
-    expected = naive.minibatch_sgd(model, X, y, order, len(order), 0.5, optimizer, epochs=10, k_out=k_out, l2=0.1,
-                                   bias_lr=1.0, restart=True)
+    same = dict(epochs=10, k_out=k_out, l2=0.1, l1=l1, bias_lr=1.0)
+    expected = naive.minibatch_sgd(model, X, y, order, len(order), 0.5, optimizer, restart=True, **same)
     np.testing.assert_allclose(state.W, expected, rtol=1e-9, atol=1e-12)
-    kept = naive.minibatch_sgd(model, X, y, order, len(order), 0.5, optimizer, epochs=10, k_out=k_out, l2=0.1,
-                               bias_lr=1.0)
+    if l1:  # the premise: the penalty holds some weights at zero and not others
+        assert 0 < np.count_nonzero(expected[:, :-1]) < expected[:, :-1].size, expected
+    kept = naive.minibatch_sgd(model, X, y, order, len(order), 0.5, optimizer, **same)
     assert np.abs(expected - kept).max() > 1e-3
 
 

@@ -282,7 +282,7 @@ def test_lr_auto_steps_by_the_share_of_new_rows_and_keeps_what_the_model_knew(da
 
 @pytest.mark.parametrize("sparse", [False, True])
 @pytest.mark.parametrize("optimizer,extra", [("adam", {}), ("momentum", {"average": True}), ("rmsprop", {}),
-                                             ("adagrad", {"l2": 0.0})])
+                                             ("adagrad", {"l2": 0.0}), ("nesterov", {"l1": 0.001})])
 @short_fits
 def test_a_run_continued_with_its_optimizer_state_is_the_uninterrupted_run(tmp_path, optimizer, extra, sparse):
     """Two epochs, or one and then one more from the model with --init-optimizer: the same model (file order,

@@ -63,8 +63,9 @@ def step(cfg, W, G, slots, count, t, lr):
                 for j in range(d):
                     W[k, j] = _shrunk(W[k, j], lr * cfg.l1)
     else:
-        if cfg.restart and _uphill(cfg, G, slots[SLOT_A]):
+        if cfg.restart and _uphill(cfg, W, G, slots[SLOT_A]):
             slots[SLOT_A][:] = 0.0
+            slots[SLOT_B][:] = 0.0  # the steps it gathered (``_shrink``)
         _update(cfg, W, G, slots, t, lr)
     finite = True
     for k in range(k_out):
@@ -74,18 +75,27 @@ def step(cfg, W, G, slots, count, t, lr):
 
 
 @kernel(callee=True)
-def _uphill(cfg, G, V):
+def _uphill(cfg, W, G, V):
     """Whether the velocity ``V`` of momentum or Nesterov, which the weights step against, points uphill of the
-    gradient ``G`` (the mean gradient and the L2 penalty's, the bias's times ``cfg.bias_times``): carried into the
-    step, it would climb, and it is dropped (a variant of the gradient scheme of adaptive restart, O'Donoghue and
-    Candès, 2015, which tests the whole step). Only where the gradient is exact, a full batch's (``cfg.restart``):
-    with a fixed momentum of 0.9, the velocity gathered over a full batch's first steps carried the model past the
-    optimum and up the other side, where the falling rate of a schedule left it, above where it had been."""
+    objective's slope at the weights ``W``: carried into the step, it would climb, and it is dropped (a variant of
+    the gradient scheme of adaptive restart, O'Donoghue and Candès, 2015, which tests the whole step). Only where
+    the gradient is exact, a full batch's (``cfg.restart``): with a fixed momentum of 0.9, the velocity gathered
+    over a full batch's first steps carried the model past the optimum and up the other side, where the falling
+    rate of a schedule left it, above where it had been.
+
+    The slope is the gradient ``G`` (the mean gradient and the L2 penalty's, the bias's times ``cfg.bias_times``)
+    and, under --l1, the penalty's subgradient of least size: l1·sign(w) where w ≠ 0; where w = 0, the one that
+    takes the gradient towards zero by up to l1, so a weight the penalty holds at zero has no say."""
     k_out, d1 = G.shape
+    l1 = cfg.l1
     slope = 0.0
     for k in range(k_out):
         for j in range(d1 - 1):
-            slope += G[k, j] * V[k, j]
+            g = G[k, j]
+            if l1 > 0.0:
+                w = W[k, j]
+                g = g + l1 if w > 0.0 else g - l1 if w < 0.0 else _shrunk(g, l1)
+            slope += g * V[k, j]
         slope += G[k, d1 - 1] / cfg.bias_times * V[k, d1 - 1]
     return slope < 0.0
 
@@ -155,13 +165,15 @@ def _shrink(cfg, W, slots, k, t, lr):
     """L1's proximal step on output ``k``'s weights (not its bias), after the update: each weight moves towards
     zero by l1 times its own step size, never across zero.
 
-    The step size is what update ``t`` multiplies a gradient g by that has not changed since the rule's state
-    began: the rate for sgd; for momentum, whose velocity is then g·(1 − μ^t) / (1 − μ), the rate times that
-    sum, and for Nesterov the same sum one term on; the rate over the root of the squares' sum or average for
-    AdaGrad and RMSprop, and of Adam's corrected second moment.  A weight where the gradient meets the
-    optimum's condition (g = −l1·sign(w) where w ≠ 0, |g| ≤ l1 where w = 0) then stays where it is: a
-    threshold of the settled velocity's rate / (1 − μ) from the first step would pull a full batch started at
-    the optimum (training/linearfit.py) towards zero until its velocity caught up.
+    The step size is what the update multiplies a gradient g by that has not changed since the rule's state
+    began: the rate for sgd; for momentum, whose velocity is then g·(1 + μ + … + μ^(s−1)) after its s steps,
+    the rate times that sum, and for Nesterov the same sum one term on; the rate over the root of the squares'
+    sum or average for AdaGrad and RMSprop, and of Adam's corrected second moment (``t``: the update's number).
+    A weight where the gradient meets the optimum's condition (g = −l1·sign(w) where w ≠ 0, |g| ≤ l1 where
+    w = 0) then stays where it is: a threshold of the settled velocity's rate / (1 − μ) from the first step
+    would pull a full batch started at the optimum (training/linearfit.py) towards zero until its velocity
+    caught up.  Momentum's and Nesterov's sum is kept in slot B, one a weight: it starts again at a restart
+    (``step``), where the velocity does.
     """
     d = W.shape[1] - 1
     opt = cfg.optimizer
@@ -172,10 +184,10 @@ def _shrink(cfg, W, slots, k, t, lr):
     for j in range(d):
         if opt == SGD:
             size = lr
-        elif opt == MOMENTUM:
-            size = lr * (1.0 - mu**t) / (1.0 - mu)
-        elif opt == NESTEROV:
-            size = lr * (1.0 - mu ** (t + 1)) / (1.0 - mu)
+        elif opt == MOMENTUM or opt == NESTEROV:
+            gathered = mu * B[k, j] + 1.0  # this step's term included
+            B[k, j] = gathered
+            size = lr * gathered if opt == MOMENTUM else lr * (1.0 + mu * gathered)
         elif opt == ADAGRAD or opt == RMSPROP:
             size = lr / (math.sqrt(A[k, j]) + cfg.eps)
         else:  # ADAM

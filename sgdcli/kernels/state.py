@@ -66,7 +66,7 @@ class KernelConfig(NamedTuple):
     # applied as its gradient times this: --lr auto's where --l2 slows the weights' rate (training/biasrate.py)
     bias_times: float
     # momentum's and Nesterov's velocity is dropped where it points uphill of the exact gradient of a full batch
-    # (kernels/optimizers.py ``_uphill``), not under --l1, whose proximal step counts the velocity's steps
+    # (kernels/optimizers.py ``_uphill``)
     restart: bool = False
 
 
@@ -84,7 +84,7 @@ def kernel_config(opts, batch: int, threads: int, total_iterations: int,
     kernels import nothing of sgdcli's other layers.
     """
     opts = opts.for_input(sparse)
-    restart = full_batch and opts.optimizer in ("momentum", "nesterov") and opts.l1 == 0
+    restart = full_batch and opts.optimizer in ("momentum", "nesterov")
     return KernelConfig(
         model=losses.CODES[opts.model],
         loss=losses.loss_of((*opts.objective, class_weights)),

@@ -159,7 +159,8 @@ class Run:
         self._set_rate(halvings)
         if self.cfg.restart:
             reporter.message(f"a full batch: {self.rate_opts.optimizer}'s velocity is dropped before a step wherever "
-                             "it points uphill of the step's gradient (adaptive restart)")
+                             f"it points uphill of the step's gradient{', --l1 included' if opts.l1 else ''} "
+                             "(adaptive restart)")
         self.pages = executor.page_shuffle(pages_for(self.batch, opts.page_rows), opts.seed, opts.shuffle)
         self.plan = EpochPlan(self.labels, center, scale, opts.seed, opts.val_fraction, opts.drop_last, self.pages,
                               skip_bad=opts.bad_rows == "skip", skipped=self.n_bad,
@@ -200,7 +201,7 @@ class Run:
         if self.init is not None:
             state.W[:] = warmstart.weights(self.init, self.mean, self.std)
             if self.opts.init_optimizer:
-                warmstart.restore_optimizer(self.init, state.slots, self.kept_slots(), state.W)
+                warmstart.restore_optimizer(self.init, state.slots, self.kept_slots(), state.W, self.opts.momentum)
         else:
             state.W[:] = self.start if self.start_model is None else self.start_model
         return state

@@ -29,6 +29,7 @@ from sgdcli.data import hashing
 from sgdcli.data.table import Table
 from sgdcli.data.where import where_in
 from sgdcli.errors import InputError, not_a_file
+from sgdcli.kernels.optimizers import SLOT_B
 from sgdcli.model import inference
 from sgdcli.model.file import Model, load_model
 from sgdcli.model.labels import check_kind
@@ -156,10 +157,16 @@ def optimizer_clock(init: WarmStart, optimizer: str, sparse: bool) -> int:
     return state["updates"]
 
 
-def restore_optimizer(init: WarmStart, slots: np.ndarray, kept: dict[str, int], W: np.ndarray) -> None:
+def restore_optimizer(init: WarmStart, slots: np.ndarray, kept: dict[str, int], W: np.ndarray,
+                      momentum: float) -> None:
     """Copy the initial model's optimizer state into ``slots`` (``kept``: this run's slots by name), and its
     last iterate into ``W`` where its weights were a running average; a running average it did not keep
-    starts at the initial weights, which stand for every update before."""
+    starts at the initial weights, which stand for every update before.
+
+    Momentum's and Nesterov's steps gathered in the velocity (slot B: 1 + μ + … over them, which --l1's
+    threshold is of; kernels/optimizers.py ``_shrink``) are not kept in the file: they are taken as all its
+    updates, at this run's ``momentum``, which is exact unless a full batch's restart dropped the velocity in
+    the last of them (its error is μ to the power of the updates since)."""
     state = init.model.optimizer
     saved = state["slots"]
     if "iterate" in saved:
@@ -169,6 +176,8 @@ def restore_optimizer(init: WarmStart, slots: np.ndarray, kept: dict[str, int], 
             slots[index] = saved[name]
         elif name == "average":
             slots[index] = W
+    if state["optimizer"] in ("momentum", "nesterov"):
+        slots[SLOT_B] = (1.0 - momentum ** state["updates"]) / (1.0 - momentum)
     if state["optimizer"] == "rmsprop" and "b" in kept:
         # "b": the steps each of RMSprop's averages has seen, which only the sparse kernel counts (and a dense
         # run leaves at 0). A saved average is always up to date: the sparse kernel brings every one to the
