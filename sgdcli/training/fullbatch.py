@@ -45,7 +45,10 @@ optimum is flat and the cosine takes the rate to 0 at the end.  A smaller
 batch (more updates an epoch, at the rate training/decayingrate.py balances)
 or --l2 (whose optimum is nearer) get there sooner.  Runs with --l2 are not
 judged: their optimum is near, and the penalty would have to be set against
-the fit's as well.
+the fit's as well.  Nor are runs with --l1, which the fit does not fit: their
+optimum's loss is above the fit's by what the penalty costs (at the optimum
+of a strong one, a warning that the loss was far above and to raise the
+epochs many times).
 """
 
 from __future__ import annotations
@@ -72,7 +75,7 @@ ROUNDING = 2.0**-32
 
 def short(run, epochs: int, kept_epoch: int, under: str | None = None) -> list[str]:
     """The warning of ``run`` (a training/run.py ``Run`` at its end, after ``epochs`` epochs) where it is a
-    full-batch logistic or softmax run without --l2 whose kept model's (from its epoch ``kept_epoch``, 1-based:
+    full-batch logistic or softmax run without --l2 or --l1 whose kept model's (from its epoch ``kept_epoch``, 1-based:
     early stopping's best, else the last) loss on its sample is over NEAR above the optimum's estimate; nothing
     where that is not measured (another run; sparse rows; a fit too wide for gradientnoise.FIT_UP_TO, or for the
     sample's --memory).  ``under``: early stopping kept that epoch, though a later one had a lower loss of those
@@ -81,7 +84,7 @@ def short(run, epochs: int, kept_epoch: int, under: str | None = None) -> list[s
     fitwarnings.log_end) and ended far from it was taken there by its steps: the warning says to lower the rate,
     not to raise --epochs."""
     opts = run.opts
-    if (opts.model not in gradientnoise.MODELS or opts.l2 > 0 or run.table.sparse
+    if (opts.model not in gradientnoise.MODELS or opts.l2 > 0 or opts.l1 > 0 or run.table.sparse
             or (max(run.labels.n_outputs, 2) - 1) * (run.table.n_features + 1) > gradientnoise.FIT_UP_TO
             or not replicas.full_batch(run.batch, run.n_train, run.shards)):
         return []
