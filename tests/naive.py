@@ -105,7 +105,7 @@ class Optimizer:
     not changed since the rule's state began (momentum's and Nesterov's: since its velocity began).
     ``restart``: momentum's and Nesterov's velocity is dropped before an update where the last one moved the
     weights uphill of the objective's slope: the gradient ``g`` (a full batch's) and, under ``l1``, the
-    penalty's subgradient of least size."""
+    penalty's subgradient of least size, the velocity less what the proximal step takes back of it."""
 
     def __init__(self, name, shape, momentum=0.9, beta1=0.9, beta2=0.999, eps=1e-8, l1=0.0, restart=False):
         self.name, self.mu, self.b1, self.b2, self.eps, self.l1 = name, momentum, beta1, beta2, eps, l1
@@ -122,7 +122,7 @@ class Optimizer:
     def _update(self, W, g, lr):
         """The updated weights, and the step size of each."""
         self.t += 1
-        if self.restart and np.sum(self._slope(W, g) * (lr * self.a)) < 0:  # a step against it, −lr·a, would climb
+        if self.restart and np.sum(self._slope(W, g) * (lr * self._net(W))) < 0:  # a step against it would climb
             self.a = np.zeros_like(self.a)
             self.gathered = 0
         self.gathered += 1
@@ -145,6 +145,19 @@ class Optimizer:
         mhat = self.a / (1 - self.b1**self.t)
         vhat = self.b / (1 - self.b2**self.t)
         return W - lr * mhat / (np.sqrt(vhat) + self.eps), lr / (np.sqrt(vhat) + self.eps)
+
+    def _net(self, W):
+        """Momentum's velocity less what --l1's proximal step takes back of it: l1·sign(w) times the sum of μ's
+        powers over its steps where w ≠ 0 (the penalty's part of its gradients), and where w = 0 what is beyond
+        that threshold (not on the bias)."""
+        if not self.l1:
+            return self.a
+        gathered = sum(self.mu**i for i in range(self.gathered))
+        out = self.a.copy()
+        w, a = W[:, :-1], self.a[:, :-1]
+        beyond = np.sign(a) * np.maximum(np.abs(a) - self.l1 * gathered, 0.0)
+        out[:, :-1] = np.where(w != 0, a + self.l1 * gathered * np.sign(w), beyond)
+        return out
 
     def _slope(self, W, g):
         """The gradient ``g`` and --l1's subgradient of least size at ``W``: l1·sign(w) where w ≠ 0, and where

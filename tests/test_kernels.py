@@ -3,7 +3,7 @@
 import numpy as np
 import pytest
 
-from sgdcli.kernels import batches, losses, pure_sgd, scoring
+from sgdcli.kernels import batches, losses, optimizers, pure_sgd, scoring
 from sgdcli.kernels import state as ks
 from sgdcli.kernels.state import Scratch, TrainState
 from sgdcli.kernels.state import kernel_config
@@ -113,6 +113,39 @@ def test_a_full_batch_drops_a_velocity_that_points_uphill(model, optimizer, pena
         assert 0 < np.count_nonzero(expected[:, :-1]) < expected[:, :-1].size, expected
     kept = naive.minibatch_sgd(model, X, y, order, len(order), 0.5, optimizer, **same)
     assert np.abs(expected - kept).max() > 1e-3
+
+
+@pytest.mark.parametrize("optimizer", ["momentum", "nesterov"])
+@pytest.mark.parametrize("gradient,velocity,dropped", [
+    ([0.8, -0.3], [-3.0, 0.645], True),  # the weight at zero: gradient and velocity beyond the threshold, uphill
+    ([0.8, -0.45], [-1.0, 0.645], False),  # its velocity within the threshold, which the proximal step takes back
+])
+def test_a_weight_held_at_zero_has_a_say_in_the_restart_by_what_is_beyond_l1(optimizer, gradient, velocity, dropped):
+    """One step of a full batch under --l1 0.5 from a state built by hand, against the naive reference: weight 0
+    at zero, weight 1 at 1, a velocity of 3 steps (l1 times their sum, 1 + μ + μ², is 1.355: what the proximal
+    step takes back of it).  Weight 0's slope is what its gradient has beyond l1 (0.3), and its velocity what it
+    has beyond 1.355; weight 1's the gradient plus l1 and the velocity plus 1.355.  Whether the velocity is
+    dropped turns on weight 0's share."""
+    import numba
+
+    @numba.njit
+    def one_step(cfg, W, G, slots, t, lr):
+        return optimizers.step(cfg, W, G, slots, 1.0, t, lr)
+
+    opts = naive.options(model="logistic", optimizer=optimizer, lr=0.1, l1=0.5, l2=0.0)
+    cfg = kernel_config(opts, batch=10, threads=1, total_iterations=10, full_batch=True)
+    W = np.array([[0.0, 1.0, 0.3]])
+    G = np.array([[*gradient, 0.0]])
+    slots = np.zeros((optimizers.N_SLOTS, 1, 3))
+    slots[optimizers.SLOT_A] = [[*velocity, 0.0]]
+    slots[optimizers.SLOT_B] = 1 + 0.9 + 0.81
+    reference = naive.Optimizer(optimizer, W.shape, l1=0.5, restart=True)
+    reference.a, reference.gathered, reference.t = slots[optimizers.SLOT_A].copy(), 3, 3
+    expected = reference.step(W, G.copy(), 0.1)
+    assert one_step(cfg, W, G, slots, 4, 0.1)
+    np.testing.assert_allclose(W, expected, rtol=1e-12, atol=1e-15)
+    np.testing.assert_allclose(slots[optimizers.SLOT_A], reference.a, rtol=1e-12)
+    assert reference.gathered == (1 if dropped else 4)
 
 
 @pytest.mark.parametrize("optimizer", ["momentum", "nesterov"])

@@ -65,8 +65,8 @@ class KernelConfig(NamedTuple):
     # The bias's rate over the weights', for the update rules linear in the gradient (sgd, momentum, nesterov),
     # applied as its gradient times this: --lr auto's where --l2 slows the weights' rate (training/biasrate.py)
     bias_times: float
-    # momentum's and Nesterov's velocity is dropped where it points uphill of the exact gradient of a full batch
-    # (kernels/optimizers.py ``_uphill``)
+    # momentum's and Nesterov's velocity is dropped where it points uphill of the objective's slope, a full batch's
+    # exact gradient and --l1's (kernels/optimizers.py ``_uphill``)
     restart: bool = False
 
 

@@ -165,8 +165,8 @@ def restore_optimizer(init: WarmStart, slots: np.ndarray, kept: dict[str, int], 
 
     Momentum's and Nesterov's steps gathered in the velocity (slot B: 1 + μ + … over them, which --l1's
     threshold is of; kernels/optimizers.py ``_shrink``) are not kept in the file: they are taken as all its
-    updates, at this run's ``momentum``, which is exact unless a full batch's restart dropped the velocity in
-    the last of them (its error is μ to the power of the updates since)."""
+    updates, at this run's ``momentum``, which is exact unless a full batch dropped the velocity (relative to
+    the sum's limit 1/(1 − μ), off by up to μ to the power of the updates since the last drop)."""
     state = init.model.optimizer
     saved = state["slots"]
     if "iterate" in saved:
