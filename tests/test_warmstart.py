@@ -308,6 +308,24 @@ def test_a_run_continued_with_its_optimizer_state_is_the_uninterrupted_run(tmp_p
     assert load_model(tmp_path / "first.h5", optimizer=True).optimizer["updates"] == 2000 // 32 + 1
 
 
+def test_the_bias_velocity_carries_over_in_this_runs_units(tmp_path):
+    """The velocity's bias entry sums the bias's gradients times the bias's rate over the weights' (--lr auto's
+    under --l2: training/biasrate.py), which the next run may set otherwise: it carries over in the next run's
+    units (here a rate given, whose bias steps at the weights' rate), the weights' entries as they were."""
+    X, y = make_problem("binary", n=2000, d=12, seed=1)
+    path = write_table(tmp_path / "d.h5", X, y)
+    train(path, TrainOptions(optimizer="nesterov", l2=1.0, epochs=1), output=tmp_path / "first.h5")
+    first = load_model(tmp_path / "first.h5", optimizer=True)
+    times = first.training["lr_auto"]["bias_times"]
+    assert times > 1.5  # the premise: --l2 slows the weights' rate and not the bias's
+    train(path, TrainOptions(optimizer="nesterov", l2=1.0, lr=0.01, epochs=0, init=str(tmp_path / "first.h5"),
+                             init_optimizer=True), output=tmp_path / "again.h5")
+    again = load_model(tmp_path / "again.h5", optimizer=True)
+    before, after = first.optimizer["slots"]["a"], again.optimizer["slots"]["a"]
+    np.testing.assert_array_equal(after[:, :-1], before[:, :-1])
+    np.testing.assert_allclose(after[:, -1], before[:, -1] / times, rtol=1e-12)
+
+
 @short_fits
 def test_optimizer_auto_under_init_optimizer_is_the_initial_models_optimizer(tmp_path):
     """--init-optimizer carries the initial model's state on, which needs its optimizer: auto (nesterov on

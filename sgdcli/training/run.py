@@ -201,7 +201,8 @@ class Run:
         if self.init is not None:
             state.W[:] = warmstart.weights(self.init, self.mean, self.std)
             if self.opts.init_optimizer:
-                warmstart.restore_optimizer(self.init, state.slots, self.kept_slots(), state.W, self.opts.momentum)
+                warmstart.restore_optimizer(self.init, state.slots, self.kept_slots(), state.W, self.opts.momentum,
+                                            self.cfg.bias_times)
         else:
             state.W[:] = self.start if self.start_model is None else self.start_model
         return state

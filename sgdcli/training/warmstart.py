@@ -158,7 +158,7 @@ def optimizer_clock(init: WarmStart, optimizer: str, sparse: bool) -> int:
 
 
 def restore_optimizer(init: WarmStart, slots: np.ndarray, kept: dict[str, int], W: np.ndarray,
-                      momentum: float) -> None:
+                      momentum: float, bias_times: float) -> None:
     """Copy the initial model's optimizer state into ``slots`` (``kept``: this run's slots by name), and its
     last iterate into ``W`` where its weights were a running average; a running average it did not keep
     starts at the initial weights, which stand for every update before.
@@ -166,7 +166,10 @@ def restore_optimizer(init: WarmStart, slots: np.ndarray, kept: dict[str, int], 
     Momentum's and Nesterov's steps gathered in the velocity (slot B: 1 + μ + … over them, which --l1's
     threshold is of; kernels/optimizers.py ``_shrink``) are not kept in the file: they are taken as all its
     updates, at this run's ``momentum``, which is exact unless a full batch dropped the velocity (relative to
-    the sum's limit 1/(1 − μ), off by up to μ to the power of the updates since the last drop)."""
+    the sum's limit 1/(1 − μ), off by up to μ to the power of the updates since the last drop).  The velocity's
+    bias entry sums the bias's gradients times the bias's rate over the weights' (kernels/optimizers.py
+    ``step``; training/biasrate.py), the initial model's run's: it is put in this run's (``bias_times``), as
+    the bias's steps from it would otherwise be at that run's ratio to this run's rate."""
     state = init.model.optimizer
     saved = state["slots"]
     if "iterate" in saved:
@@ -178,6 +181,7 @@ def restore_optimizer(init: WarmStart, slots: np.ndarray, kept: dict[str, int], 
             slots[index] = W
     if state["optimizer"] in ("momentum", "nesterov"):
         slots[SLOT_B] = (1.0 - momentum ** state["updates"]) / (1.0 - momentum)
+        slots[kept["a"]][:, -1] *= bias_times / init.model.training.get("lr_auto", {}).get("bias_times", 1.0)
     if state["optimizer"] == "rmsprop" and "b" in kept:
         # "b": the steps each of RMSprop's averages has seen, which only the sparse kernel counts (and a dense
         # run leaves at 0). A saved average is always up to date: the sparse kernel brings every one to the
