@@ -121,6 +121,20 @@ def optimum(X, y: np.ndarray, l2: float) -> float:
     return objective(X, y, W, l2)
 
 
+def trained(path: str, config, **options):
+    """The model of ``options`` (--batch-size full and one thread unless they say otherwise) with ``kernel_config``
+    replaced by ``config``, and " warned" where the run gave a FitWarning."""
+    shipped = runrate.kernel_config
+    runrate.kernel_config = config
+    try:
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
+            m = train(path, TrainOptions(**{"batch_size": None, "threads": 1, **options}))
+    finally:
+        runrate.kernel_config = shipped
+    return m, " warned" if any(issubclass(w.category, FitWarning) for w in caught) else ""
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--epochs", default="5,20,60")
@@ -141,13 +155,8 @@ def main() -> None:
             for e in epochs:
                 gaps = []
                 for config in (unrestarted, shipped):
-                    runrate.kernel_config = config
-                    with warnings.catch_warnings(record=True) as caught:
-                        warnings.simplefilter("always")
-                        m = train(path, TrainOptions(model=model, batch_size=None, epochs=e, l2=l2, threads=1))
-                    warned = " warned" if any(issubclass(w.category, FitWarning) for w in caught) else ""
+                    m, warned = trained(path, config, model=model, epochs=e, l2=l2)
                     gaps.append(f"{objective(X, y, m.raw_weights(), l2) / best - 1:+.3%}{warned}")
-                runrate.kernel_config = shipped
                 print(f"{name:30s} {e:6d} {gaps[0]:>23s} {gaps[1]:>20s}", flush=True)
         lasso_runs(rng, path, shipped, unrestarted, epochs)
         mini_batches(path, shipped, epochs[:2])
@@ -176,16 +185,11 @@ def lasso_runs(rng: np.random.Generator, path: str, shipped, unrestarted, epochs
             for e in epochs:
                 gaps = []
                 for config in (unrestarted, shipped):
-                    runrate.kernel_config = config
-                    with warnings.catch_warnings(record=True) as caught:
-                        warnings.simplefilter("always")
-                        m = train(path, TrainOptions(model=model, batch_size=None, epochs=e, l1=l1, threads=1))
-                    warned = " warned" if any(issubclass(w.category, FitWarning) for w in caught) else ""
+                    m, warned = trained(path, config, model=model, epochs=e, l1=l1)
                     Z = (X.astype(np.float32).astype(np.float64) - m.center) * multipliers(m.scale)
                     best = lasso(Z, y, 1 if model == "logistic" else 5, l1) if best is None else best
                     W = np.column_stack([np.atleast_2d(m.weights), m.bias])
                     gaps.append(f"{objective(Z, y, W, 0.0, l1) / best - 1:+.3%}{warned}")
-                runrate.kernel_config = shipped
                 print(f"{name + f', --l1 {l1:g}':38s} {e:6d} {gaps[0]:>17s} {gaps[1]:>20s}", flush=True)
 
 
@@ -208,14 +212,10 @@ def mini_batches(path: str, shipped, epochs: list[int]) -> None:
         for e in epochs:
             gaps = []
             for config in (shipped, restarted):
-                runrate.kernel_config = config
-                with warnings.catch_warnings():
-                    warnings.simplefilter("ignore")
-                    m = train(path, TrainOptions(model=model, batch_size=32, epochs=e, l2=1e-3, threads=1))
+                m, _ = trained(path, config, model=model, batch_size=32, epochs=e, l2=1e-3)
                 Z = (X.astype(np.float32).astype(np.float64) - m.center) * multipliers(m.scale)
                 best = optimum(Z, y, 1e-3) if best is None else best
                 gaps.append(f"{objective(Z, y, np.column_stack([m.weights, m.bias]), 1e-3) / best - 1:+.3%}")
-            runrate.kernel_config = shipped
             print(f"{name:30s} {e:6d} {gaps[0]:>23s} {gaps[1]:>20s}", flush=True)
 
 

@@ -74,15 +74,14 @@ ROUNDING = 2.0**-32
 
 
 def short(run, epochs: int, kept_epoch: int, under: str | None = None) -> list[str]:
-    """The warning of ``run`` (a training/run.py ``Run`` at its end, after ``epochs`` epochs) where it is a
-    full-batch logistic or softmax run without --l2 or --l1 whose kept model's (from its epoch ``kept_epoch``, 1-based:
-    early stopping's best, else the last) loss on its sample is over NEAR above the optimum's estimate; nothing
-    where that is not measured (another run; sparse rows; a fit too wide for gradientnoise.FIT_UP_TO, or for the
-    sample's --memory).  ``under``: early stopping kept that epoch, though a later one had a lower loss of those
-    it judges (``under``: "validation" or "training") by no more than --min-delta, so the warning says to lower
-    it (more epochs would keep the same epoch).  A run that started at the fit of its sample (at a rate given:
-    fitwarnings.log_end) and ended far from it was taken there by its steps: the warning says to lower the rate,
-    not to raise --epochs."""
+    """The warning of ``run`` (a training/run.py ``Run`` at its end, after ``epochs`` epochs) where it is a full-batch
+    logistic or softmax run without --l2 or --l1 whose kept model's (from its epoch ``kept_epoch``, 1-based: early
+    stopping's best, else the last) loss on its sample is over NEAR above the optimum's estimate; nothing where that is
+    not measured (another run; sparse rows; a fit too wide for gradientnoise.FIT_UP_TO, or for the sample's --memory).
+    ``under``: early stopping kept that epoch, though a later one had a lower loss of those it judges (``under``:
+    "validation" or "training") by no more than --min-delta, so the warning says to lower it (more epochs would keep the
+    same epoch). A run that started at the fit of its sample (at a rate given: fitwarnings.log_end) and ended far from
+    it was taken there by its steps: the warning says to lower the rate, not to raise --epochs."""
     opts = run.opts
     if (opts.model not in gradientnoise.MODELS or opts.l2 > 0 or opts.l1 > 0 or run.table.sparse
             or (max(run.labels.n_outputs, 2) - 1) * (run.table.n_features + 1) > gradientnoise.FIT_UP_TO
