@@ -14,7 +14,7 @@ import pytest
 
 from sgdcli import evaluate, load_model, train
 from sgdcli.options import TrainOptions
-from sgdcli.training.progress import end_pace
+from sgdcli.training.progress import end_pace, objectives
 from sgdcli.training.fitwarnings import PACE, FitWarning
 
 from conftest import cli, make_problem, sample_rows, write_table
@@ -39,6 +39,20 @@ def test_the_pace_is_the_fall_per_unit_of_rate_at_the_end_against_the_whole_runs
     settled = 1 + 9 * np.exp(-time)
     assert end_pace(_history(settled, rates), True, settled[0])[0] == pytest.approx(0, abs=1e-9)
     assert end_pace(_history([2.0, 1.0], rates[:2]), True, 2.0) is None  # no fall after the first
+
+
+def test_an_epochs_objective_adds_the_penalty_of_the_weights_its_loss_was_measured_at():
+    """A full batch's loss is that of the weights its epoch started from (the epoch before's end, the first's the
+    start); a mini-batch epoch's is the mean over weights that moved from its start to its end.  Records of a
+    checkpoint of an older sgdcli hold no penalty: the losses alone."""
+    history = [{"train_loss": 1.0, "penalty": 0.1}, {"train_loss": 0.8, "penalty": 0.3},
+               {"train_loss": 0.7, "penalty": 0.4}]
+    full, what = objectives(history, True, 0.05)
+    assert what == "objective" and full == pytest.approx([1.05, 0.9, 1.0])
+    mini, what = objectives(history, False, 0.05)
+    assert what == "objective" and mini == pytest.approx([1.075, 1.0, 1.05])
+    older, what = objectives([{"train_loss": 1.0}, *history[1:]], True, 0.05)
+    assert what == "loss" and older.tolist() == [1.0, 0.8, 0.7]
 
 
 def test_a_mini_batch_loss_that_falls_with_the_rate_is_the_batches_noise_dying_down():
@@ -243,7 +257,7 @@ def test_a_mini_batch_runs_pace_is_measured_from_the_loss_it_started_at(monkeypa
     monkeypatch.setattr(fitwarnings.runrate, "compared", lambda run: SimpleNamespace(lr=1.0))
     run = SimpleNamespace(stopper=None, batch=32, n_train=3200, shards=1, lr=0.001, history=history, auto=None,
                           zero_loss=math.log(2), start_loss=start, rate_opts=SimpleNamespace(lr=0.001), init=None,
-                          opts=SimpleNamespace(model="logistic"))
+                          opts=SimpleNamespace(model="logistic"), start_penalty=lambda: 0.0)
     assert [text.split(": ")[-1] for text in fitwarnings._still_falling(run, lambda: None)] == [  # no fit measured
         "the model may be far from the optimum; raise --lr or --epochs"]
 

@@ -762,3 +762,7 @@ def test_interrupted_sparse_runs_end_bit_for_bit_like_a_straight_run(tmp_path, s
     assert kills >= 1 and resumed >= 1
     for a, b in zip(weights(straight), weights(model)):
         np.testing.assert_array_equal(a, b)
+    # each epoch's penalty (--l2's and --l1's, of the weights at its end) too, which the end's warnings judge by
+    ended = [(h["train_loss"], h.get("penalty")) for h in load_model(model).history]
+    assert ended == [(h["train_loss"], h.get("penalty")) for h in load_model(str(straight)).history]
+    assert all((penalty is not None) == (name == "sgd l1 l2") for _, penalty in ended)

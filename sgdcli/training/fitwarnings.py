@@ -18,7 +18,7 @@ from sgdcli.options import TrainOptions
 from sgdcli.reporting.reporter import counted
 from sgdcli.reporting.warned import warn
 from sgdcli.training import decayingrate, fitgap, fullbatch, replicas, runrate, start, unscaled, warmend
-from sgdcli.training.progress import end_pace
+from sgdcli.training.progress import end_pace, objectives
 
 # Updates in all below which a run whose loss still fell is told that it may end far from the optimum: gradient
 # descent at the curvature's rate closes a fixed share of the gap an update, and with a few dozen updates
@@ -157,8 +157,9 @@ def _judged(run, kept_epoch: int) -> list[str]:
                      + (", or --lr auto" if run.auto is None else "") + ") or the features do not predict the label.")
     epochs, updates = len(run.history), sum(r["iterations"] for r in run.history)  # made, not planned (run.iters)
     half = (epochs - 1) // 2
-    first, last = (run.history[half]["train_loss"], run.history[-1]["train_loss"]) if epochs else (math.nan,) * 2
-    falling = f"the loss was still falling ({first:.4g} at epoch {half + 1}, {last:.4g} at epoch {epochs})"
+    scores, scored = _objectives(run)
+    first, last = (scores[half], scores[-1]) if epochs else (math.nan,) * 2
+    falling = f"the {scored} was still falling ({first:.4g} at epoch {half + 1}, {last:.4g} at epoch {epochs})"
     far = []  # the warnings that the model may be far from the optimum
     # early stopping's choice of the epoch kept: it stopped, or kept an earlier epoch than the last
     chosen = run.stopper is not None and 0 < kept_epoch and (run.stopper.stopped or kept_epoch < epochs)
@@ -268,7 +269,7 @@ def _still_falling(run, gap_of) -> list[str]:
         auto = run.auto.lr if run.auto is not None else runrate.compared(run).lr
         if not used < SLOW_RATE * auto:
             return []
-    history = run.history
+    history, (scores, scored) = run.history, _objectives(run)
     # where training started: a full batch's first epoch is the start itself; a mini-batch run's first epoch is
     # below it, the loss over the training rows of the model it started from (run.start_loss: a fresh logistic
     # model's bias at the labels' log-odds, a linear model's at their mean, else the all-zero model) above it.
@@ -277,16 +278,15 @@ def _still_falling(run, gap_of) -> list[str]:
     # run's (--lr 1e-30 fell by nothing, unwarned): their first epoch, nearly the start itself at the small rates
     # judged here
     first = exact or warmend.uncounted_start(run) or (run.init is None and run.opts.model == "poisson")
-    start = history[0]["train_loss"] if first else float(np.fmax(run.start_loss, history[0]["train_loss"]))
-    measured = end_pace(history, exact, start)
-    if measured is None and not exact and not history[-1]["train_loss"] < start:
-        return _did_not_fall(run, start, used, auto, gap_of)
+    start = scores[0] if first else float(np.fmax(run.start_loss + run.start_penalty(), scores[0]))
+    measured = end_pace(history, exact, start, scores)
+    if measured is None and not exact and not scores[-1] < start:
+        return _did_not_fall(run, (start, scores[-1], scored), used, auto, gap_of)
     if measured is None or measured[0] < PACE:
         return []
     share, since = measured
-    falling = (f"the loss was still falling ({history[since - 1]['train_loss']:.4g} at epoch {since}, "
-               f"{history[-1]['train_loss']:.4g} at epoch {len(history)}; per unit of learning rate, at {share:.0%} "
-               "of its pace over the whole run)")
+    falling = (f"the {scored} was still falling ({scores[since - 1]:.4g} at epoch {since}, {scores[-1]:.4g} at "
+               f"epoch {len(history)}; per unit of learning rate, at {share:.0%} of its pace over the whole run)")
     far = "the model may be far from the optimum"
     if exact:
         return [f"{falling}: {far}; raise --epochs" + (" or lower --batch-size" if run.n_train > 1 else "")]
@@ -299,17 +299,19 @@ def _still_falling(run, gap_of) -> list[str]:
     return [f"{falling} at {_against_auto(run, used, auto)}: {far}; raise --lr or --epochs"]
 
 
-def _did_not_fall(run, start: float, used: float, auto: float, gap_of) -> list[str]:
-    """The warning of a mini-batch run at a rate under SLOW_RATE times --lr auto's whose loss did not fall below
-    ``start`` at all (so ``end_pace`` has no pace to read: --lr 1e-18 left the model where it started), where a
-    fit of its sample (training/fitgap.py) says it ended far from the optimum: features that do not predict the
-    label leave a loss that does not fall at any rate.  Not for a warm start (--init), near where it is going."""
+def _did_not_fall(run, scores: tuple[float, float, str], used: float, auto: float, gap_of) -> list[str]:
+    """The warning of a mini-batch run at a rate under SLOW_RATE times --lr auto's whose loss (``scores``: where
+    training started, the last epoch's, and what they are, progress.objectives) did not fall below its start at
+    all (so ``end_pace`` has no pace to read: --lr 1e-18 left the model where it started), where a fit of its
+    sample (training/fitgap.py) says it ended far from the optimum: features that do not predict the label leave
+    a loss that does not fall at any rate.  Not for a warm start (--init), near where it is going."""
     gap = gap_of() if run.init is None else None
     if gap is None or not gap.far:
         return []
-    last = run.history[-1]["train_loss"]
-    return [f"the loss did not fall ({start:.4g} where training started, {last:.4g} at epoch {len(run.history)}) at "
-            f"{_against_auto(run, used, auto)}; {gap.text()}: the model may be far from the optimum; raise --lr"]
+    start, last, scored = scores
+    return [f"the {scored} did not fall ({start:.4g} where training started, {last:.4g} at epoch "
+            f"{len(run.history)}) at {_against_auto(run, used, auto)}; {gap.text()}: the model may be far from the "
+            "optimum; raise --lr"]
 
 
 def _against_auto(run, used: float, auto: float) -> str:
@@ -396,3 +398,8 @@ def _start_bound(run) -> float:
     exact = replicas.full_batch(run.batch, run.n_train, run.shards) and run.history
     start = run.history[0]["train_loss"] if exact else -math.inf
     return ABOVE_ZERO * max(run.start_loss, start)
+
+
+def _objectives(run) -> tuple[np.ndarray, str]:
+    """The epochs' losses of ``run``, under --l2 or --l1 its objective's, and what they are (progress.objectives)."""
+    return objectives(run.history, replicas.full_batch(run.batch, run.n_train, run.shards), run.start_penalty())

@@ -24,15 +24,34 @@ EXACT_TAIL = 4
 NOISY_FALLS = 3
 
 
-def end_pace(history: list[dict], exact: bool, start: float) -> tuple[float, int] | None:
-    """(the pace share, the 1-based epoch the end is measured from): the loss's fall per unit of rate time at the
-    end of ``history`` (records with ``train_loss``, ``lr``, the rate of the epoch's last update, and
-    ``iterations``), times the run's whole rate time, over its whole fall, from ``start`` (the loss where training
-    started) to the last epoch's; 0 for a run that settled, about 1 for one whose loss fell as fast at the end as
-    on average.  ``exact``: a full batch, whose epochs are one update each and whose losses are exact.  None where
-    the history is too short to tell, or the loss did not fall."""
-    n = len(history)
+def objectives(history: list[dict], exact: bool, start_penalty: float) -> tuple[np.ndarray, str]:
+    """(the epochs' losses of ``history`` as the objective trained scores them, what they are: "objective", or
+    "loss" where the records hold no penalty).  Each record's ``train_loss``, plus, where every record holds the
+    ``penalty`` (--l2's and --l1's) of the weights at the epoch's end, the penalty of the weights that loss was
+    measured at.  ``exact``: a full batch, whose loss is that of the weights its epoch started from: the epoch
+    before's end, and the first's ``start_penalty``, the penalty of the start.  A mini-batch epoch's loss is the
+    mean over batches whose weights moved from its start to its end: its penalty is taken as the mean of the two.
+    Under a penalty the mean loss alone goes on falling as the weights grow while the objective has settled, the
+    penalty taking back what the loss gains.  A checkpoint of an older sgdcli kept no penalties: "loss"."""
     losses = np.array([r["train_loss"] for r in history], dtype=np.float64)
+    if not history or not all("penalty" in r for r in history):
+        return losses, "loss"
+    ends = np.array([r["penalty"] for r in history], dtype=np.float64)
+    starts = np.concatenate([[start_penalty], ends[:-1]])
+    return losses + (starts if exact else (starts + ends) / 2), "objective"
+
+
+def end_pace(history: list[dict], exact: bool, start: float, losses: np.ndarray | None = None
+             ) -> tuple[float, int] | None:
+    """(the pace share, the 1-based epoch the end is measured from): the fall of ``losses`` (the epochs'
+    ``objectives``; None: each record's ``train_loss``) per unit of rate time at the end of ``history`` (records
+    with ``lr``, the rate of the epoch's last update, and ``iterations``), times the run's whole rate time, over
+    its whole fall, from ``start`` (the loss where training started) to the last epoch's; 0 for a run that
+    settled, about 1 for one whose loss fell as fast at the end as on average.  ``exact``: a full batch, whose
+    epochs are one update each and whose losses are exact.  None where the history is too short to tell, or the
+    loss did not fall."""
+    n = len(history)
+    losses = np.array([r["train_loss"] for r in history], dtype=np.float64) if losses is None else losses
     rates = np.array([r["lr"] for r in history], dtype=np.float64)
     iterations = np.array([r["iterations"] for r in history], dtype=np.float64)
     if exact:  # record e is the loss before epoch e's update, made at rates[e]

@@ -198,14 +198,22 @@ class Run:
     def _first_state(self) -> TrainState:
         """The state training starts from: zeros, or the initial model's weights (and optimizer state)."""
         state = TrainState.zeros(self.labels.n_outputs, self.table.n_features)
-        if self.init is not None:
-            state.W[:] = warmstart.weights(self.init, self.mean, self.std)
-            if self.opts.init_optimizer:
-                warmstart.restore_optimizer(self.init, state.slots, self.kept_slots(), state.W, self.opts.momentum,
-                                            self.cfg.bias_times)
-        else:
-            state.W[:] = self.start if self.start_model is None else self.start_model
+        state.W[:] = self._start_params()
+        if self.init is not None and self.opts.init_optimizer:
+            warmstart.restore_optimizer(self.init, state.slots, self.kept_slots(), state.W, self.opts.momentum,
+                                        self.cfg.bias_times)
         return state
+
+    def _start_params(self) -> np.ndarray:
+        """The weights training starts from (outputs × features + 1, standardized; one row for every output): the
+        initial model's, the fit of the run's sample, or the start (training/start.py)."""
+        if self.init is not None:
+            return warmstart.weights(self.init, self.mean, self.std)
+        return np.atleast_2d(self.start if self.start_model is None else self.start_model)
+
+    def start_penalty(self) -> float:
+        """--l2's and --l1's penalty of the weights training started from, 0 without them."""
+        return fullbatch.penalty(self.opts, self._start_params()) if self.opts.l2 or self.opts.l1 else 0.0
 
     @property
     def start_fitted(self) -> bool:
@@ -322,6 +330,7 @@ class Run:
             "train_loss": result.train_loss,
             "lr": current_lr(self.cfg, self.state),
             **({"bad_rows": result.bad_rows} if self.plan.skip_bad else {}),
+            **({"penalty": fullbatch.penalty(opts, self.state.W)} if opts.l2 or opts.l1 else {}),
             **self._validate(params),
             "seconds": seconds,
             "rows_per_s": result.rows / seconds if seconds > 0 else 0.0,
