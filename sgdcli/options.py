@@ -241,8 +241,9 @@ class TrainOptions:
     val_x: str | None = _option(None, "Feature dataset in --val [default: --x].", kind="dataset")
     val_y: str | None = _option(None, "Label dataset in --val [default: --y].", kind="dataset")
     val_fraction: float = _option(0.0, "Hold out this fraction of rows (seeded).")
-    early_stopping: bool = _option(False, "Stop when validation loss (training loss without a validation set) "
-                                          "stops improving; keep the best epoch.")
+    early_stopping: bool = _option(False, "Stop when validation loss (without a validation set, the training "
+                                          "loss, plus --l2's and --l1's penalty) stops improving; keep the best "
+                                          "epoch.")
     patience: int = _option(3, "Epochs without improvement before stopping, counted once the schedule's rate "
                                   "is at most a twentieth of its peak (every epoch at a constant rate).")
     min_delta: float = _option(1e-4, "Smallest loss decrease that counts.")

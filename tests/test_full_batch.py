@@ -167,6 +167,24 @@ def test_an_l1_full_batch_of_few_updates_is_judged_by_its_objective(tmp_path):
         "or lower --batch-size"]
 
 
+def test_early_stopping_without_validation_rows_judges_an_l1_runs_objective(tmp_path):
+    """Under --l1 a full batch's mean loss rose from its third epoch on as its objective fell to the optimum:
+    early stopping, which judges the training loss where there are no validation rows, kept epoch 3, over 0.3%
+    above the lasso optimum's objective.  It judges the objective, as the end's warnings do."""
+    path = tmp_path / "binary.h5"
+    generate(path, task="binary", rows=20000, features=16, noise=0.5, seed=1)  # sample_data/binary.h5
+    with h5py.File(path) as f:
+        X, y = f["X"][:].astype(np.float64), f["y"][:].astype(np.float64)
+    Z = (X - X.mean(axis=0)) / X.std(axis=0)
+    best = l1_objective(*lasso_logistic(Z, y, 0.01), Z, y, 0.01)
+    m = train(str(path), TrainOptions(model="logistic", l1=0.01, batch_size="full", epochs=20, threads=1,
+                                      early_stopping=True))
+    losses = [record["train_loss"] for record in m.history]
+    assert losses[3] > losses[2] and min(losses) == losses[2]  # the premise: the mean loss's least at epoch 3
+    assert m.training["best_epoch"] > 3
+    assert l1_objective(m.weights[0], m.bias[0], Z, y, 0.01) < 1.001 * best
+
+
 def test_a_full_batch_near_the_optimum_is_not_told_anything(tmp_path):
     path, X, y = _rare(tmp_path)
     m = train(path, TrainOptions(model="logistic", batch_size="full", epochs=150, threads=1))

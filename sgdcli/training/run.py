@@ -39,6 +39,7 @@ from sgdcli.training import (autooptimizer, centre, fingerprints, fitwarnings, f
 from sgdcli.training.control import RunControl
 from sgdcli.training.early_stopping import EarlyStopping, settled
 from sgdcli.training.inputs import Inputs
+from sgdcli.training.progress import objectives
 from sgdcli.reporting.reporter import counted
 from sgdcli.training.rate import BLOWN_UP, blew_up
 from sgdcli.training.sampling import SAMPLE_ROWS, Sample, sample_weights
@@ -211,6 +212,17 @@ class Run:
             return warmstart.weights(self.init, self.mean, self.std)
         return np.atleast_2d(self.start if self.start_model is None else self.start_model)
 
+    def objectives(self) -> tuple[np.ndarray, str]:
+        """The epochs' losses, under --l2 or --l1 the objective's, and what they are (progress.objectives): what
+        early stopping without validation rows and the end's warnings judge."""
+        return objectives(self.history, replicas.full_batch(self.batch, self.n_train, self.shards),
+                          self.start_penalty())
+
+    def _stopping_loss(self, record: dict) -> float:
+        """What early stopping judges of the epoch of ``record``, the last: its validation loss, else its training
+        loss, under --l2 or --l1 the objective's."""
+        return record["val_loss"] if "val_loss" in record else float(self.objectives()[0][-1])
+
     def start_penalty(self) -> float:
         """--l2's and --l1's penalty of the weights training started from, 0 without them."""
         return fullbatch.penalty(self.opts, self._start_params()) if self.opts.l2 or self.opts.l1 else 0.0
@@ -340,8 +352,8 @@ class Run:
         if metrics_tmp is not None:
             with open(metrics_tmp, "a", encoding="utf-8") as fh:
                 fh.write(json_line(record))
-        if self.stopper is not None and self.stopper.update(record.get("val_loss", record["train_loss"]), params,
-                                                            epoch + 1, settled(self.cfg, self.state)):
+        if self.stopper is not None and self.stopper.update(self._stopping_loss(record), params, epoch + 1,
+                                                            settled(self.cfg, self.state)):
             self.reporter.message(
                 f"early stopping after epoch {epoch + 1}: no decrease of more than {opts.min_delta:g} "
                 f"for {counted(opts.patience, 'epoch')}; keeping epoch {self.stopper.best_epoch}"
