@@ -47,6 +47,8 @@ except ImportError:  # Windows has no flock: caches there go unlocked
 
 import numba
 
+from sgdcli.kernels import compiles
+
 FASTMATH = {"nsz", "arcp", "contract", "afn", "reassoc"}
 VECTOR_MATH = FASTMATH - {"reassoc"}  # the order of operations as written: see ``kernel(vector=True)``
 STAMP = "sgdcli-sources.sha256"
@@ -55,6 +57,7 @@ _PACKAGE = os.path.dirname(os.path.abspath(__file__))
 _checked: set[str] = set()
 _uncached: list[str] = []  # why kernels are compiled in memory, once known
 _skipped: list[str] = []  # the warning that NUMBA_CACHE_DIR was passed over, once given
+compiles.install()  # signals wait for the main thread's compiles
 
 
 class UncachedKernels(UserWarning):
