@@ -56,5 +56,49 @@ def test_a_signal_during_a_compile_is_handled_once_the_compile_is_done(handler):
         kernel(1)
     assert handler == [1]  # once, with the kernel compiled
     assert kernel(1) == 2  # and what was compiled runs
-    assert signal.getsignal(signal.SIGTERM) is not compiles._held.record and compiles._held.depth == 0
+    assert signal.getsignal(signal.SIGTERM) != compiles._held.record and compiles._held.depth == 0
 
+
+
+def test_each_signal_held_is_raised_again_and_one_let_through_is_handled_as_it_comes():
+    """Two SIGINTs held are two (training's second raises KeyboardInterrupt); the waits for another process's
+    cache lock are let through: a holder that hangs would otherwise keep the process from being stopped."""
+    came = []
+    previous = signal.signal(signal.SIGINT, lambda signum, frame: came.append(signum))
+    held = compiles._held
+    try:
+        held.enter()  # as the main thread's compile does
+        signal.raise_signal(signal.SIGINT)
+        signal.raise_signal(signal.SIGINT)
+        assert came == [] and held.pending == [signal.SIGINT, signal.SIGINT]
+        with compiles.let_through():
+            assert came == [signal.SIGINT] * 2  # those that came before, first
+            signal.raise_signal(signal.SIGINT)
+            assert came == [signal.SIGINT] * 3  # and each as it comes
+        signal.raise_signal(signal.SIGINT)
+        assert came == [signal.SIGINT] * 3  # held again
+        held.leave()
+        assert came == [signal.SIGINT] * 4 and held.depth == 0 and held.pending == []
+    finally:
+        held.depth, held.handlers, held.pending = 0, {}, []
+        signal.signal(signal.SIGINT, previous)
+
+
+def test_a_wait_for_the_cache_lock_is_let_through(tmp_path, monkeypatch):
+    """kernels/jit.py waits for the cache's lock within let_through."""
+    from sgdcli.kernels import jit
+
+    seen = []
+    monkeypatch.setattr(jit.fcntl, "flock", lambda fd, mode: seen.append(compiles._held.handlers == {}))
+    held = compiles._held
+    previous = signal.signal(signal.SIGTERM, lambda signum, frame: None)
+    try:
+        held.enter()
+        assert held.handlers
+        with jit._locked(str(tmp_path / "lock"), jit.fcntl.LOCK_EX):
+            assert held.handlers  # held again while it holds the lock
+        held.leave()
+    finally:
+        held.depth, held.handlers, held.pending = 0, {}, []
+        signal.signal(signal.SIGTERM, previous)
+    assert seen == [True]

@@ -271,7 +271,8 @@ def _locked(path: str, mode: int):
         yield
         return
     try:
-        fcntl.flock(fd, mode)
+        with compiles.let_through():  # another process may hold it for long (Ctrl-Z, a hung file system)
+            fcntl.flock(fd, mode)
         yield
     finally:
         os.close(fd)  # releases the lock

@@ -279,7 +279,8 @@ def _still_falling(run, gap_of) -> list[str]:
     # run's (--lr 1e-30 fell by nothing, unwarned): their first epoch, nearly the start itself at the small rates
     # judged here
     first = exact or warmend.uncounted_start(run) or (run.init is None and run.opts.model == "poisson")
-    start = scores[0] if first else float(np.fmax(run.start_loss + run.start_penalty(), scores[0]))
+    # (run.start_loss is that of a model whose weights are all 0, and whose bias no penalty weighs: an objective)
+    start = scores[0] if first else float(np.fmax(run.start_loss, scores[0]))
     measured = end_pace(history, exact, start, scores)
     if measured is None and not exact and not scores[-1] < start:
         return _did_not_fall(run, (start, scores[-1], scored), used, auto, gap_of)

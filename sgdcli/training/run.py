@@ -209,20 +209,24 @@ class Run:
         """The weights training starts from (outputs × features + 1, standardized; one row for every output): the
         initial model's, the fit of the run's sample, or the start (training/start.py)."""
         if self.init is not None:
-            return warmstart.weights(self.init, self.mean, self.std)
+            return warmstart.first_weights(self.init, self.mean, self.std, self.opts.init_optimizer)
         return np.atleast_2d(self.start if self.start_model is None else self.start_model)
 
-    def objectives(self) -> tuple[np.ndarray, str]:
+    def objectives(self, last: bool = False) -> tuple[np.ndarray, str]:
         """The epochs' losses, under --l2 or --l1 the objective's, and what they are (progress.objectives): what
-        early stopping without validation rows and the end's warnings judge."""
-        return objectives(self.history, replicas.full_batch(self.batch, self.n_train, self.shards),
-                          self.start_penalty())
+        early stopping without validation rows and the end's warnings judge.  ``last``: the last epoch's alone,
+        read from the records it needs (the first, which tells whether they hold penalties, and the last two)."""
+        history = self.history[-2:] if last and "penalty" in self.history[0] else self.history
+        scores, what = objectives(history, replicas.full_batch(self.batch, self.n_train, self.shards),
+                                  self.start_penalty)
+        return (scores[-1:] if last else scores), what
 
     def _stopping_loss(self, record: dict) -> float:
         """What early stopping judges of the epoch of ``record``, the last: its validation loss, else its training
         loss, under --l2 or --l1 the objective's."""
-        return record["val_loss"] if "val_loss" in record else float(self.objectives()[0][-1])
+        return record["val_loss"] if "val_loss" in record else float(self.objectives(last=True)[0][-1])
 
+    @functools.cached_property
     def start_penalty(self) -> float:
         """--l2's and --l1's penalty of the weights training started from, 0 without them."""
         return fullbatch.penalty(self.opts, self._start_params()) if self.opts.l2 or self.opts.l1 else 0.0

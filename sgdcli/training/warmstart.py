@@ -157,11 +157,21 @@ def optimizer_clock(init: WarmStart, optimizer: str, sparse: bool) -> int:
     return state["updates"]
 
 
+def first_weights(init: WarmStart, mean: np.ndarray | None, std: np.ndarray | None, init_optimizer: bool
+                  ) -> np.ndarray:
+    """The weights a warm start trains from (``weights``' units): with --init-optimizer (``init_optimizer``),
+    the initial model's last iterate where its weights were a running average, else its weights."""
+    state = init.model.optimizer
+    if init_optimizer and state is not None and "iterate" in state["slots"]:
+        return np.asarray(state["slots"]["iterate"], dtype=np.float64)
+    return weights(init, mean, std)
+
+
 def restore_optimizer(init: WarmStart, slots: np.ndarray, kept: dict[str, int], W: np.ndarray,
                       momentum: float, bias_times: float) -> None:
-    """Copy the initial model's optimizer state into ``slots`` (``kept``: this run's slots by name), and its
-    last iterate into ``W`` where its weights were a running average; a running average it did not keep
-    starts at the initial weights, which stand for every update before.
+    """Copy the initial model's optimizer state into ``slots`` (``kept``: this run's slots by name), ``W``
+    holding the weights it trains from (``first_weights``); a running average it did not keep starts at the
+    initial weights, which stand for every update before.
 
     Momentum's and Nesterov's steps gathered in the velocity (slot B: 1 + μ + … over them, which --l1's
     threshold is of; kernels/optimizers.py ``_shrink``) are not kept in the file: they are taken as all its
@@ -172,8 +182,6 @@ def restore_optimizer(init: WarmStart, slots: np.ndarray, kept: dict[str, int], 
     the bias's steps from it would otherwise be at that run's ratio to this run's rate."""
     state = init.model.optimizer
     saved = state["slots"]
-    if "iterate" in saved:
-        W[:] = saved["iterate"]
     for name, index in kept.items():
         if name in saved:
             slots[index] = saved[name]
