@@ -291,3 +291,22 @@ def test_plain_progress_ends_each_epoch_at_100_percent_of_the_iterations_run(bin
         last = [line for line in lines if line.startswith(f"epoch {epoch}/2 ")][-1]
         iterations = model.history[epoch - 1]["iterations"]
         assert last.startswith(f"epoch {epoch}/2 iteration {iterations}/{iterations} (100%) "), last
+
+
+def test_an_epochs_line_gives_the_penalty_of_its_end_under_l2_or_l1(tmp_path, binary_file):
+    """Under --l1 a run's mean loss can rise while it converges, as the penalty takes back what the loss gains:
+    each epoch's line gives the penalty beside the loss, as its --metrics record does."""
+    import json
+
+    for penalties in (("--l1", "0.01"), ()):
+        metrics = tmp_path / f"m{len(penalties)}.jsonl"
+        code, _, err = cli("train", binary_file, "-o", tmp_path / f"m{len(penalties)}.h5", "--epochs", "2",
+                           "--progress", "plain", "--metrics", metrics, *penalties)
+        assert code == 0, err
+        records = [json.loads(line) for line in metrics.read_text().splitlines()]
+        lines = [line for line in err.splitlines() if ", train_loss " in line]
+        assert len(lines) == 2
+        for line, record in zip(lines, records):
+            given = f", train_loss {record['train_loss']:.6g}, penalty {record['penalty']:.6g}, lr " if penalties \
+                else f", train_loss {record['train_loss']:.6g}, lr "
+            assert given in line and ("penalty" in line) == bool(penalties)

@@ -109,7 +109,7 @@ def training_line(*, epochs, iterations, rows, batch_size, lr) -> str:
 def epoch_summary(record: dict, epochs: int) -> str:
     parts = [f"epoch {record['epoch']}/{epochs}", counted(record["iterations"], "iteration"),
              f"train_loss {record['train_loss']:.6g}"]
-    for key in ("val_loss", "val_accuracy", "val_rmse"):
+    for key in ("penalty", "val_loss", "val_accuracy", "val_rmse"):  # (penalty: --l2's and --l1's, where given)
         if key in record:
             parts.append(f"{key} {record[key]:.6g}")
     parts.append(f"lr {record['lr']:.4g}")
