@@ -212,19 +212,22 @@ class Run:
             return warmstart.first_weights(self.init, self.mean, self.std, self.opts.init_optimizer)
         return np.atleast_2d(self.start if self.start_model is None else self.start_model)
 
-    def objectives(self, last: bool = False) -> tuple[np.ndarray, str]:
-        """The epochs' losses, under --l2 or --l1 the objective's, and what they are (progress.objectives): what
-        early stopping without validation rows and the end's warnings judge.  ``last``: the last epoch's alone,
-        read from the records it needs (the first, which tells whether they hold penalties, and the last two)."""
-        history = self.history[-2:] if last and "penalty" in self.history[0] else self.history
-        scores, what = objectives(history, replicas.full_batch(self.batch, self.n_train, self.shards),
-                                  self.start_penalty)
-        return (scores[-1:] if last else scores), what
+    def objectives(self, history: list[dict] | None = None) -> tuple[np.ndarray, str]:
+        """The epochs' losses (of ``history``, the last records of the run's; None: all), under --l2 or --l1 the
+        objective's, and what they are (progress.objectives): what early stopping without validation rows and the
+        end's warnings judge."""
+        return objectives(self.history if history is None else history,
+                          replicas.full_batch(self.batch, self.n_train, self.shards), self.start_penalty)
 
     def _stopping_loss(self, record: dict) -> float:
         """What early stopping judges of the epoch of ``record``, the last: its validation loss, else its training
-        loss, under --l2 or --l1 the objective's."""
-        return record["val_loss"] if "val_loss" in record else float(self.objectives(last=True)[0][-1])
+        loss, under --l2 or --l1 the objective's, read from the last two records (once a run's first record holds
+        a penalty, every later one does)."""
+        if "val_loss" in record:
+            return record["val_loss"]
+        if "penalty" not in self.history[0]:  # none, or an older sgdcli's checkpoint's records: the mean losses
+            return record["train_loss"]
+        return float(self.objectives(self.history[-2:])[0][-1])
 
     @functools.cached_property
     def start_penalty(self) -> float:
