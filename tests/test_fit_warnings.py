@@ -43,14 +43,15 @@ def test_the_pace_is_the_fall_per_unit_of_rate_at_the_end_against_the_whole_runs
 
 def test_an_epochs_objective_adds_the_penalty_of_the_weights_its_loss_was_measured_at():
     """A full batch's loss is that of the weights its epoch started from (the epoch before's end, the first's the
-    start); a mini-batch epoch's is the mean over weights that moved from its start to its end.  Records of a
-    checkpoint of an older sgdcli hold no penalty: the losses alone."""
+    start); a mini-batch epoch's is the mean over weights that moved from its start to its end, most of the way
+    in its first batches: its end's.  Records of a checkpoint of an older sgdcli hold no penalty: the losses
+    alone."""
     history = [{"train_loss": 1.0, "penalty": 0.1}, {"train_loss": 0.8, "penalty": 0.3},
                {"train_loss": 0.7, "penalty": 0.4}]
     full, what = objectives(history, True, 0.05)
     assert what == "objective" and full == pytest.approx([1.05, 0.9, 1.0])
     mini, what = objectives(history, False, 0.05)
-    assert what == "objective" and mini == pytest.approx([1.075, 1.0, 1.05])
+    assert what == "objective" and mini == pytest.approx([1.1, 1.1, 1.1])
     older, what = objectives([{"train_loss": 1.0}, *history[1:]], True, 0.05)
     assert what == "loss" and older.tolist() == [1.0, 0.8, 0.7]
 

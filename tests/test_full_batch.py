@@ -185,6 +185,21 @@ def test_early_stopping_without_validation_rows_judges_an_l1_runs_objective(tmp_
     assert l1_objective(m.weights[0], m.bias[0], Z, y, 0.01) < 1.001 * best
 
 
+def test_a_large_batch_l1_run_at_its_optimum_is_not_told_its_rows_are_nearly_separable(tmp_path):
+    """The balance of nearly separable rows (training/decayingrate.py) is measured by a fit of the sample that fits
+    no --l1, whose optimum is nearer: at batch 5000 and --l1 0.01, a run within 0.1% of the lasso optimum was told
+    that the rows are nearly separable and to raise --epochs to about 4783."""
+    path = tmp_path / "binary.h5"
+    generate(path, task="binary", rows=20000, features=10)
+    with h5py.File(path) as f:
+        X, y = f["X"][:].astype(np.float64), f["y"][:].astype(np.float64)
+    Z = (X - X.mean(axis=0)) / X.std(axis=0)
+    best = l1_objective(*lasso_logistic(Z, y, 0.01), Z, y, 0.01)
+    m = train(str(path), TrainOptions(model="logistic", l1=0.01, batch_size=5000, epochs=20, threads=1))
+    assert l1_objective(m.weights[0], m.bias[0], Z, y, 0.01) < 1.001 * best
+    assert "warnings" not in m.training
+
+
 def test_a_full_batch_near_the_optimum_is_not_told_anything(tmp_path):
     path, X, y = _rare(tmp_path)
     m = train(path, TrainOptions(model="logistic", batch_size="full", epochs=150, threads=1))

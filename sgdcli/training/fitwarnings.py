@@ -101,7 +101,7 @@ def log_end(run, kept_epoch: int) -> list[str]:
       not measured against a fit of its sample (fitgap.py), which says how far it ended where this only infers
       it (on raw features whose curvature is uneven, the raw features, not the rows' separability, hold 1/L
       down, and runs of few updates within a few percent of the optimum were told to raise --epochs), or was
-      measured far where nothing above said so.
+      measured far where nothing above said so; not under --l1, whose optimum is nearer than that fit's.
     - A linear, logistic or softmax model trained on raw features (--no-standardize) whose objective on the run's
       sample is over fullbatch.NEAR above the optimum's, estimated by a fit of it, on features whose curvature
       standardizing would make far more even (unscaled.judge): whatever early stopping chose, as more epochs
@@ -200,8 +200,10 @@ def _judged(run, kept_epoch: int) -> list[str]:
         far += fullbatch.short(run, epochs, kept_epoch, under)
     found += far + raw
     # a gap measured says how far the run ended, which this only infers: unless it found the run far on features
-    # that are not uneven, where no other warning has said so
-    if not chosen and from_start is None and (gap is None or (gap.far and not unscaled.uneven(gap) and not few)):
+    # that are not uneven, where no other warning has said so.  Not under --l1, whose optimum is nearer than the
+    # fit that measures the distance (it fits no --l1): runs at their optimum were told to raise --epochs 240-fold
+    if not chosen and from_start is None and run.opts.l1 == 0 and (
+            gap is None or (gap.far and not unscaled.uneven(gap) and not few)):
         found += decayingrate.short(run.auto, run.opts.epochs, run.batch, run.pos.lr_halvings)
     if by_auto and not found and gap is not None and gap.confirmed and not unscaled.uneven(gap):  # none told of it
         found.append(_far_from_fit(run, gap))

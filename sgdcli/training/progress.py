@@ -30,15 +30,16 @@ def objectives(history: list[dict], exact: bool, start_penalty: float) -> tuple[
     ``penalty`` (--l2's and --l1's) of the weights at the epoch's end, the penalty of the weights that loss was
     measured at.  ``exact``: a full batch, whose loss is that of the weights its epoch started from: the epoch
     before's end, and the first's ``start_penalty``, the penalty of the start.  A mini-batch epoch's loss is the
-    mean over batches whose weights moved from its start to its end: its penalty is taken as the mean of the two.
-    Under a penalty the mean loss alone goes on falling as the weights grow while the objective has settled, the
-    penalty taking back what the loss gains.  A checkpoint of an older sgdcli kept no penalties: "loss"."""
+    mean over batches whose weights moved from its start to its end, most of the way in its first batches: its
+    end's penalty is taken (the mean of its start's and its end's put a first epoch from zero weights half its
+    penalty low, below every later epoch, and early stopping kept it).  Under a penalty the mean loss alone goes
+    on falling as the weights grow while the objective has settled, the penalty taking back what the loss gains.
+    A checkpoint of an older sgdcli kept no penalties: "loss"."""
     losses = np.array([r["train_loss"] for r in history], dtype=np.float64)
     if not history or not all("penalty" in r for r in history):
         return losses, "loss"
     ends = np.array([r["penalty"] for r in history], dtype=np.float64)
-    starts = np.concatenate([[start_penalty], ends[:-1]])
-    return losses + (starts if exact else (starts + ends) / 2), "objective"
+    return losses + (np.concatenate([[start_penalty], ends[:-1]]) if exact else ends), "objective"
 
 
 def end_pace(history: list[dict], exact: bool, start: float, losses: np.ndarray | None = None
