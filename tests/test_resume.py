@@ -57,7 +57,7 @@ def data(tmp_path_factory):
 
 
 def start(*args, env_extra=None, preexec_fn=None):
-    env = {**os.environ, **ENV, **(env_extra or {})}
+    env = {**os.environ, **ENV, "PYTHONFAULTHANDLER": "1", **(env_extra or {})}  # a crash's stacks on its stderr
     env.pop("SGDCLI_DEBUG", None)
     return popen([sys.executable, "-m", "sgdcli", "train", *map(str, args)],
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env,

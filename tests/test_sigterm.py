@@ -31,7 +31,9 @@ def inputs(tmp_path_factory):
 
 
 def start(*args):
-    env = dict(os.environ)
+    # a crash (one SIGSEGV in a fresh clone's suite, never reproduced) prints its threads' stacks on the stderr
+    # that a failed assertion shows
+    env = dict(os.environ, PYTHONFAULTHANDLER="1")
     env.pop("SGDCLI_DEBUG", None)
     return subprocess.Popen([sys.executable, "-m", "sgdcli", *map(str, args)], stdout=subprocess.PIPE,
                             stderr=subprocess.PIPE, text=True, env=env)
