@@ -189,3 +189,21 @@ def test_predict_to_standard_output_stopped_by_sigterm_says_its_rows_there_are_i
     assert err.decode().strip().splitlines()[-1] == ("sgdcli: stopped by SIGTERM before finishing; the predictions "
                                                      "written to standard output are incomplete")
     assert out.count(b"\n") < 200_000 - 1
+
+
+def test_predict_to_standard_output_stopped_before_its_first_row_says_nothing_was_written(tmp_path, monkeypatch):
+    """Its header row comes with the first block of rows: a stop before then left the reader nothing, and its
+    line said that the predictions written there were incomplete."""
+    import sgdcli
+    from sgdcli import errors
+
+    def stopped(*args, **kwargs):  # a SIGTERM while the model and the data are read (cli/app.py raises this)
+        raise errors.Terminated(signal.SIGTERM)
+
+    data = write_table(tmp_path / "d.h5", *make_problem("binary", n=500, d=3, seed=0))
+    run("train", data, "-o", tmp_path / "m.h5", "--epochs", "1", "-q", check=True)
+    monkeypatch.setattr(sgdcli, "predict", stopped, raising=False)
+    ran = run("predict", tmp_path / "m.h5", data, "-o", "-")
+    assert (ran.returncode, ran.stdout) == (143, "")
+    assert ran.stderr.strip().splitlines()[-1] == ("sgdcli: stopped by SIGTERM before finishing; nothing was written "
+                                                   "to standard output")

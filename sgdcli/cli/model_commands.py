@@ -68,7 +68,8 @@ def predict_cmd(model, data, output, format, x, label_column, features, transpos
                            progress=_progress(quiet, f"predicting {data}"), delimiter=delimiter)
     except errors.Terminated as stop:
         if output == STDOUT:  # its rows go out as they are made: no file, but a reader has those before the stop
-            stop.left = "the predictions written to standard output are incomplete"
+            stop.left = ("the predictions written to standard output are incomplete" if getattr(
+                sys.stdout, "written", True) else "nothing was written to standard output")
         raise
     if output != STDOUT:
         render.echo(f"wrote {output}: {counted(n, 'prediction')}")

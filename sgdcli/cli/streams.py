@@ -36,6 +36,7 @@ class Results(io.TextIOBase):
         super().__init__()
         self._stream = stream
         self.failed = False
+        self.written = False  # whether any text went out: a stop's line says whether the reader has some
 
     @property
     def encoding(self):
@@ -69,11 +70,13 @@ class Results(io.TextIOBase):
         if self._stream is None:
             raise errors.RuntimeFailure(CLOSED)
         try:
-            return self._stream.write(text)
+            written = self._stream.write(text)
         except BrokenPipeError:
             raise
         except (OSError, UnicodeEncodeError) as exc:
             raise self._failure(exc) from None
+        self.written = self.written or bool(text)
+        return written
 
     def flush(self) -> None:
         if self._stream is not None:
