@@ -197,7 +197,8 @@ class Run:
         self.rate_opts, self.lr, self.cfg = runrate.rates(self, halvings)
 
     def _first_state(self) -> TrainState:
-        """The state training starts from: zeros, or the initial model's weights (and optimizer state)."""
+        """The state training starts from: the weights of ``_start_params``, and the initial model's optimizer state
+        where --init-optimizer carries it over."""
         state = TrainState.zeros(self.labels.n_outputs, self.table.n_features)
         state.W[:] = self._start_params()
         if self.init is not None and self.opts.init_optimizer:
