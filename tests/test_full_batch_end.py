@@ -84,8 +84,8 @@ def test_weights_all_equal_are_judged_as_no_weights(tmp_path, no_fit_start):
 
 def test_the_end_check_judges_the_epoch_early_stopping_keeps(tmp_path, no_fit_start):
     """No epoch improves on the first by --min-delta 1, and --patience outlasts the run: early stopping keeps
-    epoch 1, one step from the bias at the labels' log-odds, far above the optimum; the check scored the last
-    epoch's model, near it, and said nothing of the model written."""
+    epoch 1, whose full batch's loss is of the weights it started from, the bias at the labels' log-odds, far
+    above the optimum; the check scored the last epoch's model, near it, and said nothing of the model written."""
     path, X, y = _rare(tmp_path)
     with pytest.warns(FitWarning) as caught:
         m = train(path, TrainOptions(model="logistic", batch_size="full", epochs=150, threads=1, early_stopping=True,

@@ -166,6 +166,32 @@ def test_early_stopping_without_validation_rows_keeps_a_late_epoch_of_a_mini_bat
     assert objective(stopped) < objective(last) + 1e-3
 
 
+def test_full_batch_early_stopping_keeps_the_weights_whose_loss_it_judged_best(tmp_path, no_fit_start):
+    """A full batch's epoch record gives the training loss of the weights the epoch started from: its one step
+    comes after.  At a rate too large the loss rises and falls, and early stopping without validation rows kept
+    the weights one step past those of its best record, whose loss the next record had measured higher (1.27
+    against 0.507 here).  Where the last record is the best, the run keeps its last step, as one without early
+    stopping does."""
+    X, y = make_problem("binary", n=2000, d=5, seed=0)
+    path = write_table(tmp_path / "p.h5", X, y)
+
+    def loss(m):  # the model's mean loss over every training row
+        s = X.astype(np.float64) @ m.raw_weights()[0, :-1] + m.raw_weights()[0, -1]
+        return float(np.mean(np.logaddexp(0, s) - y * s))
+
+    options = dict(model="logistic", batch_size="full", threads=1, schedule="constant", lr=20.0)
+    for patience in (1000, 3):  # the run outlasts it; it stops the run
+        m = train(path, TrainOptions(**options, epochs=30, early_stopping=True, patience=patience, min_delta=0.0))
+        losses = [r["train_loss"] for r in m.history]
+        best = m.training["best_epoch"]
+        assert losses[best - 1] == min(losses) and losses[best] > 1.5 * losses[best - 1]  # the next rose
+        assert loss(m) == pytest.approx(losses[best - 1], rel=1e-9)
+    options.update(lr=1.0, epochs=5)  # a loss falling to the end
+    stopped = train(path, TrainOptions(**options, early_stopping=True, patience=1000))
+    assert stopped.training["best_epoch"] == 5
+    np.testing.assert_array_equal(stopped.raw_weights(), train(path, TrainOptions(**options)).raw_weights())
+
+
 def test_early_stopping_counts_no_patience_while_the_rate_is_near_its_peak():
     stopper = EarlyStopping(patience=1, min_delta=0.0)
     params = np.zeros((1, 3))

@@ -230,6 +230,12 @@ class Run:
             return record["train_loss"]
         return float(self.objectives(self.history[-2:])[0][-1])
 
+    def _judges_start(self) -> bool:
+        """Whether early stopping judges the weights an epoch starts from: a full batch's training loss is theirs
+        (its one step comes after), where no validation rows score the epoch's end."""
+        return (self.stopper is not None and self.val_table is None and self.opts.val_fraction <= 0
+                and replicas.full_batch(self.batch, self.n_train, self.shards))
+
     @functools.cached_property
     def start_penalty(self) -> float:
         """--l2's and --l1's penalty of the weights training started from, 0 without them."""
@@ -245,11 +251,14 @@ class Run:
         return optimizers.kept_slots(self.cfg.optimizer, self.cfg.average)
 
     def kept_params(self) -> np.ndarray:
-        """The weights of the model the run keeps (outputs × features + 1, standardized): the best epoch's where
-        early stopping recorded one, else the last state's (or their average); a warm start's own before any
-        update (--epochs 0: with --init-optimizer, the state holds the last iterate of a model that averaged)."""
-        if self.stopper is not None and self.stopper.best_params is not None:
-            return self.stopper.best_params
+        """The weights of the model the run keeps (outputs × features + 1, standardized): those early stopping
+        judged best where that was an epoch before the last, else the last state's (or their average: a full
+        batch's last step, which no epoch's loss measured, descends from the weights the last epoch's measured); a
+        warm start's own before any update (--epochs 0: with --init-optimizer, the state holds the last iterate of
+        a model that averaged)."""
+        stopper = self.stopper
+        if stopper is not None and stopper.best_params is not None and stopper.best_epoch < len(self.history):
+            return stopper.best_params
         if self.init is not None and self.state.iterations == 0:
             return warmstart.weights(self.init, self.mean, self.std)
         return self.state.params(self.opts.average)
@@ -318,6 +327,7 @@ class Run:
         self.reporter.epoch_start(epoch)
         self.points.start_epoch()
         told = [(-1, -1, "")]  # the iterations, rows and detail the reporter last heard of
+        judged = self.state.params(opts.average).copy() if self._judges_start() else None
 
         def advance(it, rows, loss, lr, detail=""):
             told[0] = (it, rows, detail)
@@ -360,8 +370,8 @@ class Run:
         if metrics_tmp is not None:
             with open(metrics_tmp, "a", encoding="utf-8") as fh:
                 fh.write(json_line(record))
-        if self.stopper is not None and self.stopper.update(self._stopping_loss(record), params, epoch + 1,
-                                                            settled(self.cfg, self.state)):
+        if self.stopper is not None and self.stopper.update(self._stopping_loss(record), params if judged is None
+                                                            else judged, epoch + 1, settled(self.cfg, self.state)):
             self.reporter.message(
                 f"early stopping after epoch {epoch + 1}: no decrease of more than {opts.min_delta:g} "
                 f"for {counted(opts.patience, 'epoch')}; keeping epoch {self.stopper.best_epoch}"
