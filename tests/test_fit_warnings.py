@@ -14,7 +14,7 @@ import pytest
 
 from sgdcli import evaluate, load_model, train
 from sgdcli.options import TrainOptions
-from sgdcli.training.progress import end_pace, objectives
+from sgdcli.training.progress import end_pace, objective, objectives
 from sgdcli.training.fitwarnings import PACE, FitWarning
 
 from conftest import cli, make_problem, sample_rows, write_table
@@ -44,16 +44,13 @@ def test_the_pace_is_the_fall_per_unit_of_rate_at_the_end_against_the_whole_runs
 def test_an_epochs_objective_adds_the_penalty_of_the_weights_its_loss_was_measured_at():
     """A full batch's loss is that of the weights its epoch started from (the epoch before's end, the first's the
     start); a mini-batch epoch's is the mean over weights that moved from its start to its end, most of the way
-    in its first batches: its end's.  Records of a checkpoint of an older sgdcli hold no penalty: the losses
-    alone."""
-    history = [{"train_loss": 1.0, "penalty": 0.1}, {"train_loss": 0.8, "penalty": 0.3},
-               {"train_loss": 0.7, "penalty": 0.4}]
-    full, what = objectives(history, True, 0.05)
-    assert what == "objective" and full == pytest.approx([1.05, 0.9, 1.0])
-    mini, what = objectives(history, False, 0.05)
-    assert what == "objective" and mini == pytest.approx([1.1, 1.1, 1.1])
-    older, what = objectives([{"train_loss": 1.0}, *history[1:]], True, 0.05)
-    assert what == "loss" and older.tolist() == [1.0, 0.8, 0.7]
+    in its first batches: its end's.  Records of a checkpoint of an older sgdcli hold no objective: the losses
+    alone are judged, every epoch's."""
+    assert objective(1.0, 0.05, 0.1, exact=True) == 1.05 and objective(1.0, 0.05, 0.1, exact=False) == 1.1
+    history = [{"train_loss": 1.0, "objective": 1.05}, {"train_loss": 0.8, "objective": 0.9}]
+    assert objectives(history)[1] == "objective" and objectives(history)[0].tolist() == [1.05, 0.9]
+    assert objectives([{"train_loss": 1.1}, *history])[0].tolist() == [1.1, 1.0, 0.8]
+    assert objectives([{"train_loss": 1.1}, *history])[1] == "loss"
 
 
 def test_a_mini_batch_loss_that_falls_with_the_rate_is_the_batches_noise_dying_down():
@@ -258,14 +255,8 @@ def test_a_mini_batch_runs_pace_is_measured_from_the_loss_it_started_at(monkeypa
     monkeypatch.setattr(fitwarnings.runrate, "compared", lambda run: SimpleNamespace(lr=1.0))
     run = SimpleNamespace(stopper=None, batch=32, n_train=3200, shards=1, lr=0.001, history=history, auto=None,
                           zero_loss=math.log(2), start_loss=start, rate_opts=SimpleNamespace(lr=0.001), init=None,
-                          opts=SimpleNamespace(model="logistic"), objectives=lambda: objectives(history, False, 0.0))
+                          opts=SimpleNamespace(model="logistic"))
     assert [text.split(": ")[-1] for text in fitwarnings._still_falling(run, lambda: None)] == [  # no fit measured
-        "the model may be far from the optimum; raise --lr or --epochs"]
-    # the start is run.start_loss, that of a model of zero weights, whose objective is its loss, whatever the
-    # penalty of the weights the run trained from (an --init's, a fit's: 0.05 here; added to it, the pace share
-    # fell to 37%)
-    run.start_penalty, run.objectives = 0.05, lambda: objectives(history, False, 0.05)
-    assert [text.split(": ")[-1] for text in fitwarnings._still_falling(run, lambda: None)] == [
         "the model may be far from the optimum; raise --lr or --epochs"]
 
 

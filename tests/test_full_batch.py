@@ -3,6 +3,7 @@ labels' log-odds (training/start.py), and a run that ends far above a fit of its
 (training/fullbatch.py)."""
 
 import re
+import warnings
 
 import h5py
 import numpy as np
@@ -138,19 +139,41 @@ def test_an_l1_full_batch_at_its_optimum_is_not_told_it_is_far(tmp_path):
     assert "warnings" not in m.training
 
 
-def test_an_l1_full_batch_of_few_updates_is_judged_by_its_objective(tmp_path):
-    """Under a penalty the mean loss goes on falling as the weights grow while the objective settles: on nearly
-    separable rows, 20 full-batch epochs at --l1 0.001 ended within 0.1% of the lasso optimum, and were told that
-    the loss was still falling and to raise --epochs.  Each epoch's record holds the penalty of its end's weights,
-    and the few updates' rule judges the objective, the loss plus the penalty of the weights it was measured at:
-    a full batch's, those its epoch started from.  After 5 epochs, far above the optimum, the run is told so."""
+def _nearly_separable(tmp_path):
+    """5,000 rows of 20 standard normal features and logistic labels of weights of norm about 18: the file, the
+    features standardized (float64) and the labels."""
     rng = np.random.default_rng(3)
     X = rng.standard_normal((5000, 20)).astype(np.float32)
     z = X.astype(np.float64) @ rng.standard_normal(20) * 4
     y = (rng.random(5000) < 1 / (1 + np.exp(-z))).astype(np.float64)
     path = write_table(tmp_path / "d.h5", X, y.astype(np.float32))
     Z = X.astype(np.float64)
-    Z = (Z - Z.mean(axis=0)) / Z.std(axis=0)
+    return str(path), (Z - Z.mean(axis=0)) / Z.std(axis=0), y
+
+
+def test_a_full_batch_epochs_objective_is_that_of_the_weights_it_started_from(tmp_path):
+    """A full batch's loss is that of the weights its epoch started from, the epoch before's end: the objective
+    its record holds is their --l1 objective, the model's of a run one epoch shorter, not its loss plus the
+    penalty of its end's weights, which the record holds as ``penalty``."""
+    path, Z, y = _nearly_separable(tmp_path)
+    options = dict(model="logistic", l1=0.001, batch_size="full", threads=1, schedule="constant")
+    with warnings.catch_warnings():  # few updates: the end says so
+        warnings.simplefilter("ignore", FitWarning)
+        four, five = (train(path, TrainOptions(**options, epochs=epochs)) for epochs in (4, 5))
+    last = five.history[-1]
+    assert last["objective"] == pytest.approx(l1_objective(four.weights[0], four.bias[0], Z, y, 0.001), rel=1e-9)
+    assert last["objective"] == pytest.approx(last["train_loss"] + four.history[-1]["penalty"], rel=1e-12)
+    assert last["penalty"] == pytest.approx(0.001 * np.abs(five.weights).sum(), rel=1e-12)
+    assert abs(last["penalty"] - four.history[-1]["penalty"]) > 1e-4  # the pairing tells them apart
+
+
+def test_an_l1_full_batch_of_few_updates_is_judged_by_its_objective(tmp_path):
+    """Under a penalty the mean loss goes on falling as the weights grow while the objective settles: on nearly
+    separable rows, 20 full-batch epochs at --l1 0.001 ended within 0.1% of the lasso optimum, and were told that
+    the loss was still falling and to raise --epochs.  Each epoch's record holds the penalty of its end's weights,
+    and the few updates' rule judges the objective, the loss plus the penalty of the weights it was measured at:
+    a full batch's, those its epoch started from.  After 5 epochs, far above the optimum, the run is told so."""
+    path, Z, y = _nearly_separable(tmp_path)
     best = l1_objective(*lasso_logistic(Z, y, 0.001), Z, y, 0.001)
     m = train(str(path), TrainOptions(model="logistic", l1=0.001, batch_size="full", epochs=20, threads=1))
     assert l1_objective(m.weights[0], m.bias[0], Z, y, 0.001) < 1.001 * best

@@ -48,6 +48,23 @@ def test_the_lines_drawn_are_the_records(runs):
     assert [t.get_text() for t in legend.get_texts()] == ["a train", "a val", "b train"]
 
 
+def test_a_penalized_runs_training_objective_is_drawn_dotted(tmp_path, binary_file, runs):
+    """Under --l1 the mean loss can rise while the run converges: its records' training objective (the loss plus
+    the penalty of the weights it was measured at) is drawn beside it, and named in the legend and the title."""
+    c = tmp_path / "c.jsonl"
+    assert cli("train", binary_file, "-o", tmp_path / "c.h5", "-q", "--epochs", "3", "--l1", "0.01",
+               "--val-fraction", "0.2", "--metrics", c)[0] == 0
+    fig = plot.figure([("c", records(c)), ("b", records(runs[1]))])
+    lines = {line.get_label(): line for line in fig.axes[0].lines}
+    assert sorted(lines) == ["b train", "c objective", "c train", "c val"]
+    assert list(lines["c objective"].get_ydata()) == [r["objective"] for r in records(c)]
+    assert lines["c objective"].get_linestyle() == ":"
+    assert lines["c objective"].get_color() == lines["c train"].get_color()
+    assert [t.get_text() for t in fig.legends[0].get_texts()] == ["c train", "c objective", "c val", "b train"]
+    assert fig.get_suptitle().endswith(", training objective (dotted)")
+    assert "objective" not in plot.figure([("b", records(runs[1]))]).get_suptitle()
+
+
 def test_plot_command_writes_an_image(tmp_path, runs):
     out = tmp_path / "curves.png"
     code, stdout, err = cli("plot", *runs, "-o", out)
@@ -90,6 +107,8 @@ def test_bad_metrics_files_are_usage_errors(tmp_path, content, message):
     ('{"epoch": 1, "iterations": 3, "seconds": 1, "train_loss": 0.5, "val_loss": {}}',
      "val_loss is neither a number nor null"),
     ('{"epoch": true, "iterations": 3, "seconds": 1, "train_loss": 0.5}', "epoch is not a number"),
+    ('{"epoch": 1, "iterations": 3, "seconds": 1, "train_loss": 0.5, "objective": "0.6"}',
+     "objective is neither a number nor null"),
 ])
 def test_records_whose_values_are_not_numbers_are_usage_errors(tmp_path, record, message):
     """An internal error before, where the curves added or converted the value (true was plotted as 1)."""

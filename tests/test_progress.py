@@ -293,9 +293,9 @@ def test_plain_progress_ends_each_epoch_at_100_percent_of_the_iterations_run(bin
         assert last.startswith(f"epoch {epoch}/2 iteration {iterations}/{iterations} (100%) "), last
 
 
-def test_an_epochs_line_gives_the_penalty_of_its_end_under_l2_or_l1(tmp_path, binary_file):
+def test_an_epochs_line_gives_the_penalty_of_its_end_and_its_objective_under_l2_or_l1(tmp_path, binary_file):
     """Under --l1 a run's mean loss can rise while it converges, as the penalty takes back what the loss gains:
-    each epoch's line gives the penalty beside the loss, as its --metrics record does."""
+    each epoch's line gives the penalty and the objective beside the loss, as its --metrics record does."""
     import json
 
     for penalties in (("--l1", "0.01"), ()):
@@ -307,6 +307,17 @@ def test_an_epochs_line_gives_the_penalty_of_its_end_under_l2_or_l1(tmp_path, bi
         lines = [line for line in err.splitlines() if ", train_loss " in line]
         assert len(lines) == 2
         for line, record in zip(lines, records):
-            given = f", train_loss {record['train_loss']:.6g}, penalty {record['penalty']:.6g}, lr " if penalties \
-                else f", train_loss {record['train_loss']:.6g}, lr "
+            loss = f", train_loss {record['train_loss']:.6g}"
+            given = (f"{loss}, penalty {record['penalty']:.6g}, objective {record['objective']:.6g}, lr "
+                     if penalties else f"{loss}, lr ")
             assert given in line and ("penalty" in line) == bool(penalties)
+
+
+def test_the_end_sparkline_gives_the_objective_after_the_loss():
+    """Under --l1 the mean loss can rise while the objective falls: the end's line shows both."""
+    from sgdcli.reporting.reporter import loss_curves
+
+    records = [{"train_loss": 0.5, "objective": 0.6, "val_loss": 0.4}, {"train_loss": 0.52, "objective": 0.55,
+                                                                      "val_loss": 0.41}]
+    assert loss_curves(records) == "loss per epoch: train ▁█ 0.5 → 0.52, objective █▁ 0.6 → 0.55, val ▁█ 0.4 → 0.41"
+    assert loss_curves([{"train_loss": 0.5}]) == "loss per epoch: train ▁ 0.5 → 0.5"

@@ -211,17 +211,20 @@ def test_with_early_stopping_a_row_is_the_epoch_train_keeps(regression_file):
     assert line.split()[4:8] == [str(row["epochs"]), str(kept), f"{row['train_loss']:.6g}", f"{row['val_loss']:.6g}"]
 
 
-def test_under_a_penalty_a_row_gives_its_kept_epochs_penalty_beside_its_loss(binary_file):
+def test_under_a_penalty_a_row_gives_its_kept_epochs_objective_beside_its_loss(binary_file):
     """Under --l1 the mean loss alone ranks batch sizes otherwise than the objective, the loss and the penalty:
-    each row gives the penalty of the epoch it shows, as train's records do; without a penalty, no column."""
+    each row gives the training objective of the epoch it shows, as train's records do (a full batch's: its loss
+    and the penalty of the weights its epoch started from); without a penalty, no column."""
     (row,) = sweep_json(binary_file, "--batch-sizes", "32", "--epochs", "2", "--l1", "0.01")
     model = train(binary_file, TrainOptions(batch_size=32, epochs=2, l1=0.01))
-    assert row["penalty"] == model.history[-1]["penalty"] > 0 and row["train_loss"] == model.history[-1]["train_loss"]
+    last = model.history[-1]
+    assert row["train_loss"] == last["train_loss"] and row["objective"] == last["train_loss"] + last["penalty"]
+    assert last["penalty"] > 0 and "penalty" not in row
     code, out, err = cli("sweep", binary_file, "--batch-sizes", "32", "--epochs", "2", "--l1", "0.01", "-q")
     header, line = out.strip().splitlines()
-    assert header.split()[5:7] == ["train_loss", "penalty"]
-    assert line.split()[5:7] == [f"{row['train_loss']:.6g}", f"{row['penalty']:.6g}"]
-    assert sweep_json(binary_file, "--batch-sizes", "32", "--epochs", "2")[0]["penalty"] is None
+    assert header.split()[5:7] == ["train_loss", "objective"]
+    assert line.split()[5:7] == [f"{row['train_loss']:.6g}", f"{row['objective']:.6g}"]
+    assert sweep_json(binary_file, "--batch-sizes", "32", "--epochs", "2")[0]["objective"] is None
 
 
 def test_without_early_stopping_the_last_epoch_is_kept(binary_file):

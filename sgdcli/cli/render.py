@@ -234,16 +234,16 @@ def converted(result) -> str:
 
 def sweep_table(runs, kept: bool = False) -> str:
     """The sweep as an aligned text table, one row per run; ``kept`` (--early-stopping) adds the column of the epoch
-    each run keeps, whose losses the row shows; --l2 or --l1 adds that epoch's penalty after its training loss."""
-    penalized = any(r.penalty is not None for r in runs)
+    each run keeps, whose losses the row shows; --l2 or --l1 adds that epoch's training objective after its loss."""
+    penalized = any(r.objective is not None for r in runs)
     head = ("batch", "lr", "iters/epoch", "iterations", "epochs", *(("kept_epoch",) if kept else ()), "train_loss",
-            *(("penalty",) if penalized else ()), "val_loss", "seconds", "rows/s", "diverged")
+            *(("objective",) if penalized else ()), "val_loss", "seconds", "rows/s", "diverged")
     body = []
     for r in runs:
         body.append((
             r.batch_label, f"{r.lr:.4g}", str(r.iterations_per_epoch), str(r.iterations), str(r.epochs),
             *(("-" if r.kept_epoch is None else str(r.kept_epoch),) if kept else ()), f"{r.train_loss:.6g}",
-            *(("-" if r.penalty is None else f"{r.penalty:.6g}",) if penalized else ()),
+            *(("-" if r.objective is None else f"{r.objective:.6g}",) if penalized else ()),
             "-" if r.val_loss is None else f"{r.val_loss:.6g}", f"{r.seconds:.2f}",
             "-" if r.rows_per_s != r.rows_per_s else format_rate(r.rows_per_s), "yes" if r.diverged else "no",
         ))

@@ -1,4 +1,5 @@
-"""Learning curves: loss against epoch, iterations and wall time, for one run or several.
+"""Learning curves: loss against epoch, iterations and wall time, for one run or several (under --l2 or --l1,
+the training objective too).
 
 The input is what ``train --metrics`` and ``sweep --metrics-dir`` write: one
 JSON object per epoch.  matplotlib is an optional extra (``.[plot]``);
@@ -17,6 +18,8 @@ import os
 from sgdcli.errors import InputError, missing_extra, utf8_text
 
 FORMATS = ("png", "pdf", "svg")
+# the curves of a run, by record key: their names in the legend and their lines (the objective: --l2's, --l1's)
+CURVES = {"train_loss": ("train", "-"), "objective": ("objective", ":"), "val_loss": ("val", "--")}
 
 
 def read_history(path: str) -> list[dict]:
@@ -58,7 +61,7 @@ def _wrong_value(record: dict) -> str | None:
     for key in ("epoch", "iterations", "seconds"):
         if not _number(record[key]):
             return f"{key} is not a number"
-    for key in ("train_loss", "val_loss"):
+    for key in CURVES:
         if record.get(key) is not None and not _number(record[key]):
             return f"{key} is neither a number nor null"
     return None
@@ -78,8 +81,7 @@ def curves(records: list[dict]) -> dict[str, list[float]]:
         "epoch": [float(r["epoch"]) for r in records],
         "iterations": iterations,
         "seconds": seconds,
-        "train_loss": [nan if r.get("train_loss") is None else float(r["train_loss"]) for r in records],
-        "val_loss": [nan if r.get("val_loss") is None else float(r["val_loss"]) for r in records],
+        **{key: [nan if r.get(key) is None else float(r[key]) for r in records] for key in CURVES},
     }
 
 
@@ -104,23 +106,27 @@ def _matplotlib(what: str = "plotting"):
 
 
 def figure(runs: list[tuple[str, list[dict]]]):
-    """A figure of three panels (loss against epoch, iterations, seconds), one color per run."""
+    """A figure of three panels (loss against epoch, iterations, seconds), one color per run, a line style per
+    curve (CURVES); a curve with no value in a run's records is not drawn."""
     _matplotlib()
     from matplotlib.figure import Figure
     from matplotlib.ticker import MaxNLocator
 
-    entries = sum(1 + any(r.get("val_loss") is not None for r in records) for _, records in runs)
+    drawn = [[key for key in CURVES if key == "train_loss" or any(r.get(key) is not None for r in records)]
+             for _, records in runs]
+    entries = sum(map(len, drawn))
     columns = min(entries, 4)
     # the legend below the panels, where it hides no curve: as many rows as it needs
     fig = Figure(figsize=(15, 4.5 + 0.25 * math.ceil(entries / max(columns, 1))), layout="constrained")
     axes = fig.subplots(1, 3, sharey=True)
-    for index, (label, records) in enumerate(runs):
+    for index, ((label, records), keys) in enumerate(zip(runs, drawn)):
         c = curves(records)
         color = f"C{index % 10}"
         for ax, x in zip(axes, ("epoch", "iterations", "seconds")):
-            ax.plot(c[x], c["train_loss"], color=color, marker="o", markersize=3, label=f"{label} train")
-            if not all(math.isnan(v) for v in c["val_loss"]):
-                ax.plot(c[x], c["val_loss"], color=color, linestyle="--", marker="s", markersize=3, label=f"{label} val")
+            for key in keys:
+                name, style = CURVES[key]
+                ax.plot(c[x], c[key], color=color, linestyle=style, marker="s" if key == "val_loss" else "o",
+                        markersize=3, label=f"{label} {name}")
     for ax, title in zip(axes, ("epoch", "iterations (updates)", "training time (s)")):
         ax.set_xlabel(title)
         ax.grid(True, alpha=0.3)
@@ -128,7 +134,8 @@ def figure(runs: list[tuple[str, list[dict]]]):
     axes[0].set_ylabel("loss")
     fig.legend(*axes[0].get_legend_handles_labels(), loc="outside lower center", ncols=max(columns, 1),
                fontsize="small")
-    fig.suptitle("learning curves: training (solid) and validation (dashed) loss")
+    fig.suptitle("learning curves: training (solid) and validation (dashed) loss"
+                 + (", training objective (dotted)" if any("objective" in keys for keys in drawn) else ""))
     return fig
 
 

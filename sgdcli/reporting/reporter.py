@@ -109,7 +109,7 @@ def training_line(*, epochs, iterations, rows, batch_size, lr) -> str:
 def epoch_summary(record: dict, epochs: int) -> str:
     parts = [f"epoch {record['epoch']}/{epochs}", counted(record["iterations"], "iteration"),
              f"train_loss {record['train_loss']:.6g}"]
-    for key in ("penalty", "val_loss", "val_accuracy", "val_rmse"):  # (penalty: --l2's and --l1's, where given)
+    for key in ("penalty", "objective", "val_loss", "val_accuracy", "val_rmse"):  # (the first two: --l2's, --l1's)
         if key in record:
             parts.append(f"{key} {record[key]:.6g}")
     parts.append(f"lr {record['lr']:.4g}")
@@ -137,9 +137,10 @@ def sparkline(values) -> str:
 
 
 def loss_curves(records: list[dict]) -> str:
-    """'loss per epoch: train ▇▄▂▁ 0.51 → 0.40, val ▆▃▂▁ 0.43 → 0.37' for a run's epoch records."""
+    """'loss per epoch: train ▇▄▂▁ 0.51 → 0.40, val ▆▃▂▁ 0.43 → 0.37' for a run's epoch records (under --l2 or
+    --l1, the training objective's after train)."""
     parts = []
-    for name, key in (("train", "train_loss"), ("val", "val_loss")):
+    for name, key in (("train", "train_loss"), ("objective", "objective"), ("val", "val_loss")):
         values = [r[key] for r in records if key in r]
         if values:
             parts.append(f"{name} {sparkline(values)} {values[0]:.4g} → {values[-1]:.4g}")

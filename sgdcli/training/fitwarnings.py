@@ -18,7 +18,7 @@ from sgdcli.options import TrainOptions
 from sgdcli.reporting.reporter import counted
 from sgdcli.reporting.warned import warn
 from sgdcli.training import decayingrate, fitgap, fullbatch, replicas, runrate, start, unscaled, warmend
-from sgdcli.training.progress import end_pace
+from sgdcli.training.progress import end_pace, objectives
 
 # Updates in all below which a run whose loss still fell is told that it may end far from the optimum: gradient
 # descent at the curvature's rate closes a fixed share of the gap an update, and with a few dozen updates
@@ -157,7 +157,7 @@ def _judged(run, kept_epoch: int) -> list[str]:
                      + (", or --lr auto" if run.auto is None else "") + ") or the features do not predict the label.")
     epochs, updates = len(run.history), sum(r["iterations"] for r in run.history)  # made, not planned (run.iters)
     half = (epochs - 1) // 2
-    scores, scored = run.objectives()
+    scores, scored = objectives(run.history)
     first, last = (scores[half], scores[-1]) if epochs else (math.nan,) * 2
     falling = f"the {scored} was still falling ({first:.4g} at epoch {half + 1}, {last:.4g} at epoch {epochs})"
     far = []  # the warnings that the model may be far from the optimum
@@ -250,9 +250,9 @@ def _under_min_delta(run, kept_epoch: int) -> str | None:
     """The loss early stopping judged ("validation" or "training") where an epoch of ``run`` after its kept epoch
     ``kept_epoch`` had a lower one, by no more than --min-delta: the threshold, not the loss, chose the epoch
     kept; None where none did (the loss rose after it: the epoch the loss chose).  Without validation rows, the
-    training loss judged is the objective's under --l2 or --l1 (Run.objectives)."""
+    training loss judged is the objective's under --l2 or --l1 (progress.objectives)."""
     validated = "val_loss" in run.history[-1]
-    losses = [record["val_loss"] for record in run.history] if validated else run.objectives()[0]
+    losses = [record["val_loss"] for record in run.history] if validated else objectives(run.history)[0]
     if not any(loss < losses[kept_epoch - 1] for loss in losses[kept_epoch:]):
         return None
     return "validation" if validated else "training"
@@ -272,7 +272,7 @@ def _still_falling(run, gap_of) -> list[str]:
         auto = run.auto.lr if run.auto is not None else runrate.compared(run).lr
         if not used < SLOW_RATE * auto:
             return []
-    history, (scores, scored) = run.history, run.objectives()
+    history, (scores, scored) = run.history, objectives(run.history)
     # where training started: a full batch's first epoch is the start itself; a mini-batch run's first epoch is
     # below it, the loss over the training rows of the model it started from (run.start_loss: a fresh logistic
     # model's bias at the labels' log-odds, a linear model's at their mean, else the all-zero model) above it.

@@ -24,22 +24,24 @@ EXACT_TAIL = 4
 NOISY_FALLS = 3
 
 
-def objectives(history: list[dict], exact: bool, start_penalty: float) -> tuple[np.ndarray, str]:
-    """(the epochs' losses of ``history`` as the objective trained scores them, what they are: "objective", or
-    "loss" where the records hold no penalty).  Each record's ``train_loss``, plus, where every record holds the
-    ``penalty`` (--l2's and --l1's) of the weights at the epoch's end, the penalty of the weights that loss was
-    measured at.  ``exact``: a full batch, whose loss is that of the weights its epoch started from: the epoch
-    before's end, and the first's ``start_penalty``, the penalty of the start.  A mini-batch epoch's loss is the
-    mean over batches whose weights moved from its start to its end, most of the way in its first batches: its
-    end's penalty is taken (the mean of its start's and its end's put a first epoch from zero weights half its
-    penalty low, below every later epoch, and early stopping kept it).  Under a penalty the mean loss alone goes
-    on falling as the weights grow while the objective has settled, the penalty taking back what the loss gains.
-    A checkpoint of an older sgdcli kept no penalties: "loss"."""
-    losses = np.array([r["train_loss"] for r in history], dtype=np.float64)
-    if not history or not all("penalty" in r for r in history):
-        return losses, "loss"
-    ends = np.array([r["penalty"] for r in history], dtype=np.float64)
-    return losses + (np.concatenate([[start_penalty], ends[:-1]]) if exact else ends), "objective"
+def objective(train_loss: float, start_penalty: float, end_penalty: float, exact: bool) -> float:
+    """An epoch's training objective: its ``train_loss`` plus --l2's and --l1's penalty of the weights that loss
+    was measured at.  ``exact``: a full batch, whose loss is that of the weights its epoch started from, of
+    ``start_penalty``.  A mini-batch epoch's loss is the mean over batches whose weights moved from its start to
+    its end, most of the way in its first batches: its end's penalty is taken (the mean of its start's and its
+    end's put a first epoch from zero weights half its penalty low, below every later epoch, and early stopping
+    kept it).  Under a penalty the mean loss alone goes on falling as the weights grow while the objective has
+    settled, the penalty taking back what the loss gains."""
+    return train_loss + (start_penalty if exact else end_penalty)
+
+
+def objectives(history: list[dict]) -> tuple[np.ndarray, str]:
+    """(the epochs' losses of ``history`` as the objective trained scores them, what they are): every record's
+    ``objective`` (``objective``, under --l2 or --l1), else every ``train_loss`` ("loss": without a penalty, or
+    resumed from the checkpoint of an older sgdcli, whose records hold none)."""
+    if history and all("objective" in r for r in history):
+        return np.array([r["objective"] for r in history], dtype=np.float64), "objective"
+    return np.array([r["train_loss"] for r in history], dtype=np.float64), "loss"
 
 
 def end_pace(history: list[dict], exact: bool, start: float, losses: np.ndarray | None = None

@@ -39,7 +39,7 @@ from sgdcli.training import (autooptimizer, centre, fingerprints, fitwarnings, f
 from sgdcli.training.control import RunControl
 from sgdcli.training.early_stopping import EarlyStopping, settled
 from sgdcli.training.inputs import Inputs
-from sgdcli.training.progress import objectives
+from sgdcli.training.progress import objective
 from sgdcli.reporting.reporter import counted
 from sgdcli.training.rate import BLOWN_UP, blew_up
 from sgdcli.training.sampling import SAMPLE_ROWS, Sample, sample_weights
@@ -91,6 +91,8 @@ class Run:
         self.objective = (*opts.objective, self.weighting.class_weights)  # validation weighs rows as given
         d = table.n_features
         self.batch = self.n_train if opts.batch_size is None else opts.batch_size
+        # each step on every training row of its model's share: a full batch, whose loss is of its start's weights
+        self.full = replicas.full_batch(self.batch, self.n_train, self.shards)
         # With W shards each worker steps through about n/W rows an epoch: the step clock (what schedules
         # count) advances by the largest share's steps, the iterations are every share's summed.
         per_shard = replicas.share_rows(self.n_train, self.shards)
@@ -102,7 +104,7 @@ class Run:
         self.iters = replicas.epoch_steps(self.n_train, self.batch, self.shards, opts.drop_last)
         self.kernel_loss = losses.loss_of((*opts.objective, self.weighting.kernel_class_weights()))
         # weighted rows on batches that are not full are drawn in proportion to their weights (engine/resample.py)
-        self.drawn = self.weighting.weighted and not replicas.full_batch(self.batch, self.n_train, self.shards)
+        self.drawn = self.weighting.weighted and not self.full
         center = np.zeros(d) if self.mean is None else self.mean
         scale = np.ones(d) if self.std is None else multipliers(self.std)
         self.steps = steps
@@ -114,9 +116,8 @@ class Run:
         # read once for every measure of the set-up, of the training rows alone (training/sampling.py); a full
         # batch's, where it starts at a fit of it, larger, on every run and resume alike, and a fresh linear run's
         # of many features
-        full = replicas.full_batch(self.batch, self.n_train, self.shards)
-        rows = (fit_sample_rows(opts.model, table, max(self.labels.n_outputs, 2), opts.memory, opts.l1, full)
-                if full or self.init is None else SAMPLE_ROWS)
+        rows = (fit_sample_rows(opts.model, table, max(self.labels.n_outputs, 2), opts.memory, opts.l1, self.full)
+                if self.full or self.init is None else SAMPLE_ROWS)
         self.sample = Sample(table, opts.memory, held_out=(opts.val_fraction, opts.seed),
                              skip_bad=opts.bad_rows == "skip", rows=rows)
         if self.std is None:  # no pass of the features' moments: the sample's, read for the rate anyway
@@ -140,18 +141,18 @@ class Run:
         # and so does a mini-batch linear run, held to the loss above all the same (the best constant model's, the
         # all-zero model's): the fit's is below it
         fit = fitted(opts.model, self.sample, self.labels.class_of, max(self.labels.n_outputs, 2), center, scale,
-                     self.sample_weights_of, opts.l2, opts.l1, full) if self.init is None else None
-        self.start_model = fit if full else None  # (where a full batch keeps its step: fullbatch.keeps_step)
+                     self.sample_weights_of, opts.l2, opts.l1, self.full) if self.init is None else None
+        self.start_model = fit if self.full else None  # (where a full batch keeps its step: fullbatch.keeps_step)
         self.start_at_fit = fit is not None
         # where the bias starts but for a fit: what the adaptive optimizers' rate measures the labels' spread
         # about (runrate.py), which a fit's intercept on raw features far from 0 is not
         self.bias_start = float(self.start[-1])
         if fit is not None:
-            if not full:
+            if not self.full:
                 self.start = fit
             how = "least squares" if opts.model == "linear" else "Newton's method"
             reporter.message(f"starting at the fit of the run's sample of {len(self.sample.labels()):,} rows "
-                             f"({how})" + (": a full batch keeps where it starts" if full else ""))
+                             f"({how})" + (": a full batch keeps where it starts" if self.full else ""))
         self.score_centre = centre.ScoreCentre.of_run(self.sample, self.labels.task, self.mean, self.init is None
                                                       or opts.restandardize, center, scale)  # AUC's
         self.measured = runrate.measure(self, center, scale)  # while the sample is held
@@ -213,33 +214,27 @@ class Run:
             return warmstart.first_weights(self.init, self.mean, self.std, self.opts.init_optimizer)
         return np.atleast_2d(self.start if self.start_model is None else self.start_model)
 
-    def objectives(self, history: list[dict] | None = None) -> tuple[np.ndarray, str]:
-        """The epochs' losses (of ``history``, the last records of the run's; None: all), under --l2 or --l1 the
-        objective's, and what they are (progress.objectives): what early stopping without validation rows and the
-        end's warnings judge."""
-        return objectives(self.history if history is None else history,
-                          replicas.full_batch(self.batch, self.n_train, self.shards), self.start_penalty)
-
     def _stopping_loss(self, record: dict) -> float:
         """What early stopping judges of the epoch of ``record``, the last: its validation loss, else its training
-        loss, under --l2 or --l1 the objective's, read from the last two records (once a run's first record holds
-        a penalty, every later one does)."""
+        loss, under --l2 or --l1 the objective (once a run's first record holds it, every later one does)."""
         if "val_loss" in record:
             return record["val_loss"]
-        if "penalty" not in self.history[0]:  # none, or an older sgdcli's checkpoint's records: the mean losses
+        if "objective" not in self.history[0]:  # none, or an older sgdcli's checkpoint's records: the mean losses
             return record["train_loss"]
-        return float(self.objectives(self.history[-2:])[0][-1])
+        return record["objective"]
 
     def _judges_start(self) -> bool:
         """Whether early stopping judges the weights an epoch starts from: a full batch's training loss is theirs
         (its one step comes after), where no validation rows score the epoch's end."""
-        return (self.stopper is not None and self.val_table is None and self.opts.val_fraction <= 0
-                and replicas.full_batch(self.batch, self.n_train, self.shards))
+        return self.stopper is not None and self.val_table is None and self.opts.val_fraction <= 0 and self.full
 
-    @functools.cached_property
-    def start_penalty(self) -> float:
-        """--l2's and --l1's penalty of the weights training started from, 0 without them."""
-        return fullbatch.penalty(self.opts, self._start_params()) if self.opts.l2 or self.opts.l1 else 0.0
+    def _penalties(self, train_loss: float, start_penalty: float) -> dict:
+        """An epoch's ``penalty``, --l2's and --l1's of the weights at its end, and its ``objective``
+        (progress.objective; a full batch's of ``start_penalty``, its start's); none without them."""
+        if not (self.opts.l2 or self.opts.l1):
+            return {}
+        end = fullbatch.penalty(self.opts, self.state.W)
+        return {"penalty": end, "objective": objective(train_loss, start_penalty, end, self.full)}
 
     @property
     def start_fitted(self) -> bool:
@@ -328,6 +323,7 @@ class Run:
         self.points.start_epoch()
         told = [(-1, -1, "")]  # the iterations, rows and detail the reporter last heard of
         judged = self.state.params(opts.average).copy() if self._judges_start() else None
+        start_penalty = fullbatch.penalty(opts, self.state.W) if self.full and (opts.l2 or opts.l1) else 0.0
 
         def advance(it, rows, loss, lr, detail=""):
             told[0] = (it, rows, detail)
@@ -360,7 +356,7 @@ class Run:
             "train_loss": result.train_loss,
             "lr": current_lr(self.cfg, self.state),
             **({"bad_rows": result.bad_rows} if self.plan.skip_bad else {}),
-            **({"penalty": fullbatch.penalty(opts, self.state.W)} if opts.l2 or opts.l1 else {}),
+            **self._penalties(result.train_loss, start_penalty),
             **self._validate(params),
             "seconds": seconds,
             "rows_per_s": result.rows / seconds if seconds > 0 else 0.0,

@@ -39,7 +39,7 @@ class SweepRun:
     kept_epoch: int | None  # the epoch whose model train keeps (--early-stopping); None for a diverged run
     train_loss: float  # of the kept epoch, as train's result line; of the last completed one if diverged (NaN if none)
     val_loss: float | None
-    penalty: float | None  # --l2's and --l1's of that epoch's end's weights (None without them): the objective adds it
+    objective: float | None  # that epoch's training objective under --l2 or --l1 (records' ``objective``), else None
     seconds: float  # training time of the completed epochs
     rows_per_s: float
     diverged: bool
@@ -231,7 +231,7 @@ def _row(batch, recorder: _Recorder, model, error: str, fits: list[str]) -> Swee
         kept_epoch=kept,
         train_loss=shown.get("train_loss", float("nan")),
         val_loss=shown.get("val_loss"),
-        penalty=shown.get("penalty"),
+        objective=shown.get("objective"),
         seconds=seconds,
         rows_per_s=rows / seconds if seconds > 0 else float("nan"),
         diverged=bool(error),
