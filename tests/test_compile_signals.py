@@ -84,6 +84,38 @@ def test_each_signal_held_is_raised_again_and_one_let_through_is_handled_as_it_c
         signal.signal(signal.SIGINT, previous)
 
 
+def test_a_handler_that_raises_while_the_handlers_are_put_back_leaves_none_held(monkeypatch):
+    """A SIGTERM that comes once its handler is back, while SIGINT's is not yet, runs that handler, which raises:
+    SIGINT's was left recording, and every later SIGINT was recorded and never handled."""
+    def stop(signum, frame):
+        raise Stopped
+
+    put_back, came = signal.signal, []
+
+    def coming(signum, handler):  # one SIGTERM comes as soon as its handler is back
+        put_back(signum, handler)
+        if signum == signal.SIGTERM and not came:
+            came.append(signum)
+            signal.raise_signal(signal.SIGTERM)
+
+    previous = {signal.SIGTERM: signal.signal(signal.SIGTERM, stop),
+                signal.SIGINT: signal.signal(signal.SIGINT, signal.default_int_handler)}
+    held = compiles._held
+    try:
+        held.enter()
+        held.handlers = dict(sorted(held.handlers.items(), key=lambda item: item[0] != signal.SIGTERM))  # its first
+        monkeypatch.setattr(signal, "signal", coming)
+        with pytest.raises(Stopped):
+            held.leave()
+        monkeypatch.undo()
+        assert signal.getsignal(signal.SIGINT) is signal.default_int_handler
+        assert signal.getsignal(signal.SIGTERM) is stop
+    finally:
+        held.depth, held.handlers, held.pending = 0, {}, []
+        for signum, handler in previous.items():
+            signal.signal(signum, handler)
+
+
 def test_a_wait_for_the_cache_lock_is_let_through(tmp_path, monkeypatch):
     """kernels/jit.py waits for the cache's lock within let_through."""
     from sgdcli.kernels import jit

@@ -74,10 +74,17 @@ class _Held:
 
     def _let_go(self) -> None:
         """Put the handlers back and raise each signal that came meanwhile: the handler runs here, in the main
-        thread, and what it raises goes up from the call that compiled."""
-        handlers, self.handlers = self.handlers, {}
-        for signum, handler in handlers.items():
-            signal.signal(signum, handler)
+        thread, and what it raises goes up from the call that compiled.  A signal that comes while they are put
+        back runs its handler if it is back: what that raises puts the others back on its way out, or their
+        signals would be recorded from then on, and never handled."""
+        left, self.handlers = list(self.handlers.items()), {}
+        try:
+            while left:
+                signal.signal(*left[0])
+                del left[0]
+        finally:
+            for signum, handler in left:
+                signal.signal(signum, handler)
         pending, self.pending = self.pending, []
         for signum in pending:
             signal.raise_signal(signum)
