@@ -106,6 +106,7 @@ def info_listing(d: dict) -> str:
         lines.append(f"{'X, y' if table.get('labels', True) else 'X (no y)'}: {counted(table['rows'], 'row')} × "
                      f"{counted(table['features'], 'feature')} ({what})")
         lines += [f"  {line}" for line in left_out_lines(table.get("left_out"))]
+        lines += [f"  {line}" for line in category_lines(table.get("categories"))]
         lines += [f"  {line}" for line in encoding_lines(table.get("encoding"))]
     like = d.get("looks_like")
     if like:
@@ -117,6 +118,7 @@ def info_listing(d: dict) -> str:
             lines.append(f"  {like['kind']}: {counted(like['rows'], 'row')} × {counted(like['features'], 'feature')} "
                          f"({what}), read {like['read_mode']}")
             lines += [f"  {line}" for line in left_out_lines(like.get("left_out"))]
+            lines += [f"  {line}" for line in category_lines(like.get("categories"))]
             if "hashing" in like:
                 h = like["hashing"]
                 lines.append(f"  features hashed from {h.get('source', '?')} into 2^{h['bits']} columns "
@@ -143,6 +145,14 @@ def left_out_lines(left: dict | None) -> list[str]:
         else:  # datetime64[ns], timedelta64, ...
             kinds.setdefault("time", []).append(f"{name} ({kind})")
     return [f"left out ({LEFT_OUT_WHY[kind]}): {shown_names(names)}" for kind, names in kinds.items()]
+
+
+def category_lines(categories: dict | None) -> list[str]:
+    """What ``info`` says of the features that hold the codes of categories (name -> {category: code}): one line
+    each, the categories in the order of their codes."""
+    return [f"{name!r} holds the codes of categories, read through their names: "
+            + ", ".join(f"{category} = {code}" for category, code in sorted(named.items(), key=lambda item: item[1]))
+            for name, named in (categories or {}).items()]
 
 
 def _columns(table: dict) -> str:

@@ -113,6 +113,8 @@ def _table(path, options: dict) -> dict:
                 out["hashing"] = table.hashing
             if table.encoding is not None:
                 out["encoding"] = table.encoding
+            if table.categories:  # the features that hold codes: {category: code} of each (data/categories.py)
+                out["categories"] = table.categories
             return out
     except InputError as exc:
         return {"error": str(exc)}

@@ -11,6 +11,8 @@ from sgdcli.errors import InputError
 WIDE = " (NaN or infinite, or beyond float32's range of ±3.4e38: features are read as float32)"
 PACKED = " (NaN or infinite; entries equal to its CF _FillValue or missing_value are missing, read as NaN)"
 CODED = " (NaN or infinite; a pandas Categorical's missing value, code -1, is read as NaN)"
+RECODED = (" (NaN or infinite; a category the model does not know is read as NaN, as a pandas Categorical's missing "
+           "value, code -1, is)")
 
 # What a reader raises where the row cannot be read again (the error is then said without its column).
 _UNREAD = (InputError, OSError, RuntimeError, ValueError, TypeError, KeyError, IndexError, AttributeError)

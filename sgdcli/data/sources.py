@@ -206,17 +206,32 @@ class Fields(Source):
         self.cols = np.arange(len(owner)) if cols is None else np.asarray(cols, dtype=np.int64)
         self.columns = [owner[j] for j in self.cols]
         self._needed = [name for name in fields if any(c[0] == name for c in self.columns)]
+        # columns read through the names of their categories (data/categories.py): column -> (the codes this
+        # file holds, sorted; what each is read as, NaN for a category the model does not know)
+        self.recodes: dict[int, tuple[np.ndarray, np.ndarray]] = {}
 
     def _columns_of(self, stored):
         values = {name: np.asarray(stored[name]).reshape(len(stored), -1) for name in self._needed}
         if len(self.columns) == 1:
             name, i = self.columns[0]
-            return values[name][:, i:i + 1]
+            return _recoded(values[name][:, i:i + 1], self.recodes)
         kind = np.result_type(*values.values())
         block = np.empty((len(stored), len(self.columns)), dtype=kind)
         for k, (name, i) in enumerate(self.columns):
             block[:, k] = values[name][:, i]
+        return _recoded(block, self.recodes)
+
+
+def _recoded(block: np.ndarray, recodes: dict[int, tuple[np.ndarray, np.ndarray]]) -> np.ndarray:
+    """``block`` with each column of ``recodes`` read as its codes' values there (NaN for a code not listed)."""
+    if not recodes:
         return block
+    out = block.astype(np.float64)
+    for k, (codes, values) in recodes.items():
+        column = out[:, k]
+        at = np.minimum(np.searchsorted(codes, column), max(len(codes) - 1, 0))
+        out[:, k] = np.where(codes[at] == column, values[at], np.nan) if len(codes) else np.nan
+    return out
 
 
 def _field_width(ds: h5py.Dataset, name: str) -> int:

@@ -21,6 +21,7 @@ from sgdcli.data.sparse import ENTRY_BYTES, OFFSET_BYTES, CsrReader, SparseX, is
 from sgdcli.data.textlabels import Codes, TextLabels
 from sgdcli.data import pandasindex
 from sgdcli.data import unwritten as unwritten_mod
+from sgdcli.data import categories as categories_mod
 from sgdcli.data.unwritten import union_rows, unwritten
 from sgdcli.data.columnindex import numbered
 from sgdcli.data.where import where_in
@@ -59,20 +60,20 @@ class Table:
     def __init__(self, path, x: str = "X", y: str | None = "y", label_column: str | None = None,
                  features: str | None = None, transpose: bool = False, allow_unwritten: bool = False,
                  classes: list[str] | None = None, sample_weight: str | None = None, labels: bool = True,
-                 memory: int = DEFAULT_MEMORY, shown: str | None = None):
+                 memory: int = DEFAULT_MEMORY, shown: str | None = None, categories: dict | None = None):
         self.path, self.shown = os.fspath(path), shown or os.fspath(path)
         self.x_name, self.y_name, self.w_name = x, y, sample_weight
         self.label_column, self.features, self.transpose = label_column, features, transpose
         self.allow_unwritten, self.classes = allow_unwritten, classes
         self._selection = {"x": x, "y": y, "label_column": label_column, "features": features, "transpose": transpose,
                            "allow_unwritten": allow_unwritten, "classes": classes, "sample_weight": sample_weight,
-                           "labels": labels, "shown": self.shown}
+                           "labels": labels, "shown": self.shown, "categories": categories}
         self.W, self.memory, self._whole_chunks = None, memory, None
         self.file = hdf5.open_file(self.path)
         try:
             self.identity = _opened(self.path, self.file)
             with hdf5.reading(self.shown):
-                self._open(x, y if labels else None, labels)
+                self._open(x, y if labels else None, labels, categories or {})
                 if sample_weight is not None:
                     self._open_weights(sample_weight)
         except BaseException:
@@ -83,7 +84,8 @@ class Table:
         """What is wrong with the features of file row ``row``, whose values are not all finite as read
         (float32): a float64 beyond float32's range reads as infinite, which the message says where X holds
         such values."""
-        why = (nonfinite.PACKED if self._x_packed else nonfinite.CODED if self._x_coded else
+        why = (nonfinite.PACKED if self._x_packed else nonfinite.RECODED if self._x_recoded else
+               nonfinite.CODED if self._x_coded else
                nonfinite.WIDE if self.x_wide else "")
         at = nonfinite.column(self.X, row, self.feature_names)
         return f"{self.where(self.x_name)}: non-finite feature value at row {row}{at}{why}"
@@ -97,7 +99,7 @@ class Table:
         class names found here, so that it reads names as the same codes without a pass of its own."""
         return {**self._selection, "classes": self.class_names}
 
-    def _open(self, x, y, labels):
+    def _open(self, x, y, labels, categories):
         where = self.where(x)
         self.sparse = False
         stored = producers.lookup(self.file, x, "dataset or group")  # what is wrong with it, said as --x's
@@ -126,6 +128,10 @@ class Table:
         self.x_wide = any(_wider_than_read(s.dtype) for s in found.features)
         self._x_packed = any(s.packing is not None and s.packing.missing for s in found.features)
         self._x_coded = any(isinstance(s, CodedFields) and len(s.coded_at) for s in found.features)
+        # the features that hold codes, read through the names of their categories (``categories``: a model's)
+        self.categories = categories_mod.read_as(found.features, categories_mod.of_features(found.features, where),
+                                                 categories, where)
+        self._x_recoded = any(isinstance(s, Fields) and s.recodes for s in found.features)
         # the columns that are no features (the label aside), with what they hold: info says why
         self.left_out = {name: "text" if reader is not None else "text (pickled)"
                          for name, reader in found.text.items() if name != self.label_column}
@@ -170,6 +176,7 @@ class Table:
             raise InputError(f"{where}: the CSR matrix is empty (shape {(reader.n_rows, reader.width)})")
         keep = None if self.features is None else columnindex.select(names, self.features, where)
         self.x_wide, self._x_packed, self._x_coded = _wider_than_read(reader.data.dtype), False, False
+        self.categories, self._x_recoded = {}, False
         self.left_out = {}
         self.sparse, self.x_kind = True, "CSR sparse matrix"
         self.X = SparseX(reader, keep)

@@ -216,7 +216,8 @@ def _open_for(model: Model, data, x: str, y: str | None, columns: dict | None = 
     names (by position: nothing can check them)."""
     names = model.training.get("features")
     columns, _ = by_name(names, data, x, dict(columns or {}))
-    table = Table(data, x, y, **columns, classes=model.training.get("class_names"), labels=labels)
+    table = Table(data, x, y, **columns, classes=model.training.get("class_names"), labels=labels,
+                  categories=model.training.get("categories"))
     if table.Y is not None:
         try:
             check_kind(table.class_names, model.training.get("class_names"), table.where(table.y_name),

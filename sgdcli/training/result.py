@@ -54,6 +54,7 @@ def model_of(run) -> Model:
                if run.init else {}),
             **({"hashing": run.table.hashing} if run.table.hashing else {}),
             **({"encoding": run.table.encoding} if run.table.encoding else {}),
+            **({"categories": run.table.categories} if run.table.categories else {}),
             **({"class_names": run.table.class_names} if run.table.class_names else {}),
             "best_epoch": run.stopper.best_epoch if run.stopper is not None else len(run.history),
             "stopped_early": run.stopper is not None and run.stopper.stopped,

@@ -68,18 +68,22 @@ def train(data, options: TrainOptions | None = None, *, output=None, metrics=Non
         stack.enter_context(exclusive(outputs, control.wait_lock, stop=control.stop, report=reporter.message))
         columns = {"label_column": opts.label_column, "features": opts.features, "transpose": opts.transpose,
                    "allow_unwritten": opts.allow_unwritten, "sample_weight": opts.sample_weight}
-        init_names = None  # a warm start's classes that are names fix the codes this file's names are read as
+        # a warm start's classes that are names fix the codes this file's names are read as, and its categories
+        # the codes of the features that hold them
+        init_names = init_categories = None
         init_seen = FileIdentity.of(opts.init) if opts.init is not None and os.path.isfile(opts.init) else None
         if opts.init is not None:  # the initial model's columns by name, wherever they are in the data
-            columns, init_names = warmstart.columns(opts.init, data, opts.x, columns)
-        table = stack.enter_context(Table(data, opts.x, opts.y, **columns, classes=init_names, memory=opts.memory))
+            columns, init_names, init_categories = warmstart.columns(opts.init, data, opts.x, columns)
+        table = stack.enter_context(Table(data, opts.x, opts.y, **columns, classes=init_names, memory=opts.memory,
+                                          categories=init_categories))
         opts = autooptimizer.chosen(table, opts, reporter)
         val_table = None
         if opts.val is not None:
             val_x = opts.val_x or opts.x
             val_table = stack.enter_context(Table(opts.val, val_x, opts.val_y or opts.y,
                                                   **_val_columns(table, opts.val, val_x, columns),
-                                                  classes=table.class_names, memory=opts.memory))
+                                                  classes=table.class_names, memory=opts.memory,
+                                                  categories=table.categories))
             check_kind(val_table.class_names, table.class_names, val_table.where(val_table.y_name),
                        f"those of the training data ({table.where(table.y_name)})")
             if val_table.n_features != table.n_features:

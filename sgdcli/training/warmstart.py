@@ -72,16 +72,17 @@ class WarmStart:
         return sum(int(run.get("rows") or (run.get("data") or {}).get("shape", [0])[0]) for run in self.lineage())
 
 
-def columns(path: str, data, x: str, given: dict) -> tuple[dict, list[str] | None]:
-    """The Table keywords ``given`` for a run that starts from the model at ``path``, and the names of its classes
+def columns(path: str, data, x: str, given: dict) -> tuple[dict, list[str] | None, dict | None]:
+    """The Table keywords ``given`` for a run that starts from the model at ``path``, the names of its classes
     where its labels were names (they fix the codes the data's names are read as; None where they were numbers,
-    or where there is no file there: ``load`` then says so).  Where the model and
+    or where there is no file there: ``load`` then says so), and the categories of its features that held codes
+    (data/categories.py: the data's are read through their names).  Where the model and
     ``data`` both name their columns, the model's columns by name, in its order, as predict reads them (a
     file whose columns are reordered trains on, and so does ``--features`` listing the model's columns in
     another order; a label given by index is the column Table takes); InputError where ``data`` has feature
     columns the model lacks (a warm start cannot learn them, and would leave them out unsaid)."""
     if not os.path.isfile(path):  # (``load`` says so)
-        return given, None
+        return given, None, None
     training = load_model(path).training
     selected, others = inference.by_name(training.get("features"), data, x, given, f"--init {path}: ", scored=False)
     if others:
@@ -90,7 +91,7 @@ def columns(path: str, data, x: str, given: dict) -> tuple[dict, list[str] | Non
                          f"on ({_listing(others)}), which a warm start cannot learn; leave them out with --features "
                          f"and the model's columns (training.features in sgdcli show {path}), or train a new model "
                          "without --init")
-    return selected, training.get("class_names")
+    return selected, training.get("class_names"), training.get("categories")
 
 
 def load(path: str, table: Table, model_type: str, optimizer: bool = False) -> WarmStart:
