@@ -147,7 +147,8 @@ def test_a_named_model_scoring_a_file_without_names_says_it_reads_it_by_position
     assert cli("train", tmp_path / "train.nc", "-o", tmp_path / "m.h5", "-q", "--epochs", "1")[0] == 0
     with h5py.File(tmp_path / "plain.h5", "w") as f:
         f["X"], f["y"] = X, y.astype(np.float64)
-    note = (f"sgdcli: {tmp_path / 'plain.h5'}:X: has no column names; its {D} columns are read by position as the "
+    note = (f"sgdcli: {tmp_path / 'plain.h5'}:X: has no column names (none, or 0, 1, 2, ... in order, its "
+            f"positions); its {D} columns are read by position as the "
             "model's features ('gene0', 'gene1', 'gene2', ...), in that order\n")
     code, out, err = cli("evaluate", tmp_path / "m.h5", tmp_path / "plain.h5")
     assert code == 0 and err.splitlines(keepends=True)[0] == note, err
@@ -203,6 +204,35 @@ def test_columns_named_like_numbers_are_names_where_the_file_does_not_number_its
     pd.DataFrame(X).assign(y=y).to_hdf(tmp_path / "numbered.h5", key="df", format="table")
     assert cli("train", tmp_path / "numbered.h5", *flags, "--features", "0,1", "-o", tmp_path / "n.h5", "-q")[0] == 0
     assert features(tmp_path / "n.h5") is None
+
+
+@pytest.mark.filterwarnings("ignore::sgdcli.training.runlog.FitWarning")  # one short epoch, about the columns
+def test_a_model_of_numbered_columns_reads_a_file_numbering_them_in_another_order_by_name(tmp_path):
+    """A frame numbered 0, 1, 2 as pandas numbers a matrix's columns trains a model that knows them by position;
+    the frame reordered (its columns 2, 0, 1) names them by those positions.  Read by position, its column '2'
+    took the weight of column '0' (r2 -1.57, exit 0, without a word).  evaluate, --val and --init read it by
+    name."""
+    pd = need("pandas")
+    from sgdcli import train
+    from sgdcli.options import TrainOptions
+
+    X, y = make_problem("regression", n=600, d=3, seed=4)
+    frame = pd.DataFrame(X).assign(y=y)
+    frame.to_hdf(tmp_path / "train.h5", key="df", format="table")
+    frame[[2, 0, 1, "y"]].to_hdf(tmp_path / "reordered.h5", key="df", format="table")
+    flags = ["--x", "df", "--label-column", "y"]
+    assert cli("train", tmp_path / "train.h5", *flags, "--model", "linear", "-o", tmp_path / "m.h5", "-q")[0] == 0
+    assert features(tmp_path / "m.h5") is None
+    scored = [cli("evaluate", tmp_path / "m.h5", tmp_path / name, *flags, "--json")
+              for name in ("train.h5", "reordered.h5")]
+    assert scored[0][0] == 0 and scored[1][:2] == scored[0][:2] and json.loads(scored[0][1])["r2"] > 0.9, scored
+    options = dict(x="df", label_column="y", model="linear", epochs=1, threads=1)
+    validated = [train(tmp_path / "train.h5", TrainOptions(**options, val=str(tmp_path / name))).history[0]["val_loss"]
+                 for name in ("train.h5", "reordered.h5")]
+    assert validated[1] == validated[0]
+    warm = [train(tmp_path / name, TrainOptions(**options, init=str(tmp_path / "m.h5"))).weights
+            for name in ("train.h5", "reordered.h5")]
+    np.testing.assert_array_equal(warm[1], warm[0])
 
 
 def test_a_csv_of_20000_named_columns_converts_trains_and_is_scored_by_name(tmp_path):

@@ -18,6 +18,15 @@ def numbered(names: list[str] | None) -> bool:
     return names is None or names == [str(j) for j in range(len(names))]
 
 
+def numbered_as(present: list[str] | None, label: str | None) -> list[str] | None:
+    """The names 0, 1, 2, ... of the columns ``present`` (``label`` left out) where they are those numbers in
+    another order: a file that numbers its columns so names them by their positions in a file numbered in order
+    (a frame of a matrix's columns, reordered), whose model knows them by position; else None."""
+    own = [name for name in present or [] if name != label]
+    positions = [str(j) for j in range(len(own))]
+    return positions if own != positions and sorted(own) == sorted(positions) else None
+
+
 TWICE = -1  # in ``name_positions``: a name that more than one column has
 
 

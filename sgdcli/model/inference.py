@@ -17,7 +17,7 @@ from sgdcli.data.atomic import check_writable
 from sgdcli.namelists import split_names
 from sgdcli.data.prefetch import Block, stream_blocks
 from sgdcli.data.pandasframes import why_left_out
-from sgdcli.data.columnindex import numbered
+from sgdcli.data.columnindex import numbered, numbered_as
 from sgdcli.data.filecolumns import columns_of
 from sgdcli.data.table import Table
 from sgdcli.data.where import where_in
@@ -137,12 +137,14 @@ def by_name(names: list[str] | None, data, x: str, columns: dict, model: str = "
     the model, where given); ``scored`` (predict, evaluate), naming a ``features`` that would score other
     columns than the model's by position (``_listed``: a warm start refuses any its model lacks itself)."""
     columns = dict(columns)
-    if not names:  # (a model lists its features where its file named them: "0" and "1" too, named so)
-        return columns, []
+    if not names and columns.get("features") is not None:  # (a model lists its features where its file named them:
+        return columns, []  # "0" and "1" too, named so)
     present, text = columns_of(data, x, columns.get("transpose", False))
-    if numbered(present):
-        return columns, []
     label = _named(columns.get("label_column"), present, text)
+    if not names:  # a model of columns known by position, its file's 0, 1, 2, ...: this file's, where it names
+        names = numbered_as(present, label)  # its columns so, in another order, by name
+    if not names or numbered(present):
+        return columns, []
     if label in names and label != columns.get("label_column"):  # an index, which this file's order makes a feature
         raise InputError(f"--label-column {columns['label_column']}: is column {label!r} of "
                          f"{model}{where_in(data, x)}, one of the model's features (its columns are in another order "
@@ -259,8 +261,8 @@ def _open_for(model: Model, data, x: str, y: str | None, columns: dict | None = 
     if report is not None and names and table.known_names is None \
             and columns.get("features") is None:
         shown = ", ".join(map(repr, names[:3])) + (", ..." if len(names) > 3 else "")
-        report(f"{table.where(x)}: has no column names; its {table.n_features} columns are read by position as the "
-               f"model's features ({shown}), in that order")
+        report(f"{table.where(x)}: has no column names (none, or 0, 1, 2, ... in order, its positions); its "
+               f"{table.n_features} columns are read by position as the model's features ({shown}), in that order")
     return table
 
 

@@ -117,7 +117,9 @@ def _val_columns(table: Table, val, x: str, columns: dict) -> dict:
     either knows its columns by position only (a matrix, whose columns evaluate too reads by position).
     ``--features`` is what the training table read: its names, not its indices, which may be other columns
     of ``val``."""
-    if table.known_names is None or numbered(columns_of(val, x, columns.get("transpose", False))[0]):
+    if table.known_names is None:  # by position, unless --val numbers its columns in another order (by_name)
+        return inference.by_name(None, val, x, columns, "--val ")[0]
+    if numbered(columns_of(val, x, columns.get("transpose", False))[0]):
         return columns
     return inference.by_name(table.feature_names, val, x, {**columns, "features": None}, "--val ")[0]
 
