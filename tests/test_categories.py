@@ -59,6 +59,37 @@ def test_a_categorical_feature_is_read_through_its_categories_names_in_every_fil
                                     "--json")[1]
 
 
+def test_columns_renamed_by_features_are_read_through_the_models_categories(tmp_path):
+    """--features reads columns of other names as the model's, in its order: the model's categories go with
+    them, not with the file's names, which it does not know.  And a code the model numbers -1 (an enum's) is
+    that category, where pandas' -1 (a missing value) is not; categories stored as floats are the same
+    numbers as those stored as integers."""
+    pd = need("pandas")
+    color, a, y = _colors()
+    model = str(tmp_path / "m.h5")
+    trained = _frame(tmp_path / "train.h5", color, a, y)
+    train(trained, TrainOptions(x="df", label_column="label", epochs=1)).save(model)
+    renamed = pd.DataFrame({"a": a, "colour": pd.Categorical(color, categories=["red", "green", "blue"]), "label": y})
+    quiet(renamed.to_hdf, tmp_path / "renamed.h5", key="df", format="table")
+    code, out, err = cli("predict", model, tmp_path / "renamed.h5", "--x", "df", "--label-column", "label",
+                         "--features", "a,colour", "--proba", "-o", "-", "-q")
+    assert code == 0 and [line.split(",")[-1] for line in out.splitlines()[1:]] == _scores(model, trained), err
+    numbers = {"blue": -1, "green": 0, "red": 1}
+    kind = np.dtype([("a", "f8"), ("color", h5py.enum_dtype(numbers, basetype="i1")), ("label", "i1")])
+    rows = np.zeros(len(y), dtype=kind)
+    rows["a"], rows["color"], rows["label"] = a, [numbers[c] for c in color], y
+    with h5py.File(tmp_path / "enum.h5", "w") as f:
+        f["df"] = rows
+    train(tmp_path / "enum.h5", TrainOptions(x="df", label_column="label", epochs=1)).save(tmp_path / "e.h5")
+    assert _scores(tmp_path / "e.h5", trained) == _scores(tmp_path / "e.h5", tmp_path / "enum.h5")
+    doses = np.where(color == "red", 10, 2)
+    for name, values in (("int.h5", doses), ("float.h5", doses.astype(np.float64))):
+        frame = pd.DataFrame({"a": a, "dose": pd.Categorical(values), "label": y})
+        quiet(frame.to_hdf, tmp_path / name, key="df", format="table")
+    train(tmp_path / "int.h5", TrainOptions(x="df", label_column="label", epochs=1)).save(tmp_path / "d.h5")
+    assert _scores(tmp_path / "d.h5", tmp_path / "float.h5") == _scores(tmp_path / "d.h5", tmp_path / "int.h5")
+
+
 def test_validation_and_a_warm_start_read_the_categories_as_the_training_data_did(tmp_path):
     """--val reads its Categorical through the training data's categories, and --init the new data through the
     initial model's: the same rows, their categories in another order, give the same validation loss and the
@@ -74,6 +105,9 @@ def test_validation_and_a_warm_start_read_the_categories_as_the_training_data_di
     on_trained, on_reordered = (train(data, TrainOptions(**options, init=first)) for data in (trained, reordered))
     np.testing.assert_array_equal(on_reordered.weights, on_trained.weights)
     assert on_reordered.training["categories"] == {"color": {"blue": 0, "green": 1, "red": 2}}
+    averaged = dict(options, parallel="average", threads=2, init=first)  # each thread opens the file again
+    np.testing.assert_array_equal(train(reordered, TrainOptions(**averaged)).weights,
+                                  train(trained, TrainOptions(**averaged)).weights)
 
 
 def test_a_category_the_model_does_not_know_is_a_missing_value_and_numbers_are_refused(tmp_path):
@@ -94,9 +128,17 @@ def test_a_category_the_model_does_not_know_is_a_missing_value_and_numbers_are_r
     codes = pd.DataFrame({"a": a, "color": np.arange(len(y)) % 3, "label": y})
     quiet(codes.to_hdf, tmp_path / "codes.h5", key="df", format="table")
     assert cli("evaluate", model, tmp_path / "codes.h5", "--x", "df", "--label-column", "label", "-q") == (
-        2, "", f"sgdcli: error: {tmp_path / 'codes.h5'}:df: column 'color' holds numbers, where the model's feature "
-               "'color' held the codes of categories ('blue', 'green', 'red'): write it as categories (a pandas "
-               "Categorical, an HDF5 enum) so that it is read through their names\n")
+        2, "", f"sgdcli: error: {tmp_path / 'codes.h5'}:df: column 'color' holds numbers, where training read the "
+               "codes of categories ('blue', 'green', 'red'): write it as categories (a pandas Categorical in the "
+               "table format, an HDF5 enum) so that it is read through their names\n")
+    quiet(codes.to_hdf, tmp_path / "fixed.h5", key="df", format="fixed")  # a block of numbers: refused as well
+    assert cli("evaluate", model, tmp_path / "fixed.h5", "--x", "df", "--label-column", "label", "-q")[0] == 2
+    swapped = pd.DataFrame({"a": pd.Categorical(np.where(a > 0, "hi", "lo")), "color": pd.Categorical(color),
+                            "label": y})  # codes where training read the numbers of a
+    quiet(swapped.to_hdf, tmp_path / "swapped.h5", key="df", format="table")
+    assert cli("evaluate", model, tmp_path / "swapped.h5", "--x", "df", "--label-column", "label", "-q") == (
+        2, "", f"sgdcli: error: {tmp_path / 'swapped.h5'}:df: column 'a' holds the codes of categories ('hi', 'lo'), "
+               "where training read numbers: write it as numbers\n")
 
 
 def test_an_enum_field_is_read_through_its_names(tmp_path):
@@ -118,3 +160,13 @@ def test_an_enum_field_is_read_through_its_names(tmp_path):
     code, out, _ = cli("info", tmp_path / "b.h5")  # what each code of this file is read as
     assert code == 0 and "  'color' holds the codes of categories, read through their names: red = 0, green = 5, " \
         "blue = 9\n" in out
+
+
+def test_info_lists_a_features_first_categories_and_how_many():
+    """A column of 20,000 ids printed a line of 390 KB; one whose Categorical has no categories, an empty list."""
+    from sgdcli.cli.render import SHOWN_CATEGORIES, category_lines
+
+    many = {f"id{k}": k for k in range(SHOWN_CATEGORIES + 1)}
+    (line,) = category_lines({"uid": many})
+    assert line.endswith(f"id{SHOWN_CATEGORIES - 1} = {SHOWN_CATEGORIES - 1}, ... ({SHOWN_CATEGORIES + 1} in all)")
+    assert category_lines({"color": {}}) == ["'color' holds the codes of categories, read through their names: none"]

@@ -147,12 +147,19 @@ def left_out_lines(left: dict | None) -> list[str]:
     return [f"left out ({LEFT_OUT_WHY[kind]}): {shown_names(names)}" for kind, names in kinds.items()]
 
 
+SHOWN_CATEGORIES = 12  # of a feature's, in info's line (the model card keeps them all)
+
+
 def category_lines(categories: dict | None) -> list[str]:
     """What ``info`` says of the features that hold the codes of categories (name -> {category: code}): one line
-    each, the categories in the order of their codes."""
-    return [f"{name!r} holds the codes of categories, read through their names: "
-            + ", ".join(f"{category} = {code}" for category, code in sorted(named.items(), key=lambda item: item[1]))
-            for name, named in (categories or {}).items()]
+    each, the first categories in the order of their codes."""
+    lines = []
+    for name, named in (categories or {}).items():
+        order = sorted(named.items(), key=lambda item: item[1])
+        lines.append(f"{name!r} holds the codes of categories, read through their names: "
+                     + (", ".join(f"{category} = {code}" for category, code in order[:SHOWN_CATEGORIES]) or "none")
+                     + (f", ... ({len(order):,} in all)" if len(order) > SHOWN_CATEGORIES else ""))
+    return lines
 
 
 def _columns(table: dict) -> str:

@@ -7,10 +7,11 @@ categories a frame holds, so a later export without one of them, or with them in
 same code to another category, and an enum type may number its names otherwise in another file.  Read as
 codes alone, a model scored such a file silently wrong.  So a model records the categories of each such
 feature (``training.categories``: the feature's name -> {category: the number training read for it}), and the
-files it scores, validates on or goes on training from (``--init``) are read through those names: their codes
-are recoded to the model's numbers where they differ, and a category the model does not know is read as a
-missing value, NaN (an error naming the row and column, or a row that ``--bad-rows skip`` leaves out).  A
-column of plain numbers where the model's held codes is refused: its numbers are no categories' codes.
+files it scores, validates on or goes on training from (``--init``) are read through those names, column by
+column in the model's order (``expected``): their codes are recoded to the model's numbers where they differ,
+and a category the model does not know is read as a missing value, NaN.  A column of plain numbers where
+training read codes, or of codes where it read numbers, is refused: the one's numbers are no categories'
+codes, the other's codes are no numbers.
 """
 
 from __future__ import annotations
@@ -26,52 +27,64 @@ from sgdcli.errors import InputError
 Categories = dict[str, dict[str, int]]  # a feature's name -> {category: the number it is read as}
 
 
-def of_features(sources: list[Source], where: str) -> Categories:
-    """The categories of each feature of ``sources`` that holds codes (by the feature's name), as this file
-    numbers them; ``where`` names the features in messages."""
-    found = {}
+def expected(categories: Categories | None, names: list[str] | None, width: int) -> list | None:
+    """What each of ``width`` features read for a model (in its order: ``names``, None for 0, 1, 2, ...) must
+    hold, by the ``categories`` it was trained on: {category: number} for codes, None for plain numbers; None
+    where that is not known (a model of an older sgdcli, or one of no such features, records none)."""
+    if categories is None:
+        return None
+    return [categories.get(name) for name in (names or [str(j) for j in range(width)])]
+
+
+def read_as(sources: list[Source], wanted: list | None, where: str) -> Categories:
+    """The categories of the features of ``sources`` that hold codes, by name, as they are read: where
+    ``wanted`` (``expected``'s, one entry a feature in order) is given, each column of codes recoded to its
+    numbers where this file numbers them otherwise; InputError where a column holds plain numbers where
+    ``wanted`` has codes, or codes where it has numbers."""
+    found, j = {}, 0
     for source in sources:
-        if not isinstance(source, Fields):
-            continue
-        for name, (field, _) in zip(source.names, source.columns):
-            named = _named(source, field, f"{where}: column {name!r}")
-            if named is not None:
-                found[name] = named
+        for k, name in enumerate(source.names):
+            own = _named(source, k, f"{where}: column {name!r}")
+            want = wanted[j] if wanted is not None and j < len(wanted) else own
+            j += 1
+            if own is None and want is not None:
+                raise InputError(f"{where}: column {name!r} holds numbers, where training read the codes of "
+                                 f"categories ({shown(want)}): write it as categories (a pandas Categorical in the "
+                                 "table format, an HDF5 enum) so that it is read through their names")
+            if own is not None and want is None:
+                raise InputError(f"{where}: column {name!r} holds the codes of categories ({shown(own)}), where "
+                                 "training read numbers: write it as numbers")
+            if own is None:
+                continue
+            found[name] = want
+            if own != want:
+                order = sorted(own.items(), key=lambda item: item[1])  # by this file's codes
+                source.recodes[k] = (np.array([code for _, code in order], dtype=np.float64),
+                                     np.array([want.get(category, np.nan) for category, _ in order]))
     return found
 
 
-def _named(source: Fields, field: str, where: str) -> dict[str, int] | None:
-    """{category: code} of ``field`` of ``source``, where it holds codes; else None."""
+def _named(source: Source, k: int, where: str) -> dict[str, int] | None:
+    """{category: code} of column ``k`` of ``source``, where it holds codes (a Categorical's, an enum field's);
+    else None.  A Categorical whose categories pandas wrote no table for (it has none) has none."""
+    if not isinstance(source, Fields):
+        return None
+    field = source.columns[k][0]
     if isinstance(source, CodedFields) and field in source.coded:
-        listed = pandasmeta.categories(source.ds.parent, field, where)
-        return {_text(value): code for code, value in enumerate(listed)}
+        frame = source.ds.parent
+        if f"meta/{field}/meta/table" not in frame:
+            return {}
+        return {_text(value): code for code, value in enumerate(pandasmeta.categories(frame, field, where))}
     return enum_names(source.ds.dtype.fields[field][0].base)
 
 
 def _text(value) -> str:
-    """A category as text: a name, or a number as Python shows it (10, 2.5)."""
-    return text_of(value) if isinstance(value, (bytes, str)) else str(value.item() if hasattr(value, "item") else value)
-
-
-def read_as(sources: list[Source], own: Categories, wanted: Categories, where: str) -> Categories:
-    """Read the features of ``sources`` that ``wanted`` (a model's categories) names through the names of their
-    categories, where this file (whose own are ``own``) numbers them otherwise; the categories as read.
-    InputError where such a feature holds plain numbers."""
-    for source in sources:
-        if not isinstance(source, Fields):
-            continue
-        for k, name in enumerate(source.names):
-            if name not in wanted:
-                continue
-            if name not in own:
-                raise InputError(f"{where}: column {name!r} holds numbers, where the model's feature {name!r} held "
-                                 f"the codes of categories ({shown(wanted[name])}): write it as categories (a "
-                                 "pandas Categorical, an HDF5 enum) so that it is read through their names")
-            if own[name] != wanted[name]:
-                order = sorted(own[name].items(), key=lambda item: item[1])  # by this file's codes
-                source.recodes[k] = (np.array([code for _, code in order], dtype=np.float64),
-                                     np.array([wanted[name].get(category, np.nan) for category, _ in order]))
-    return {**own, **{name: wanted[name] for name in own if name in wanted}}
+    """A category as text: a name, or a number as Python shows it, a whole one without a point (10, not 10.0:
+    pandas keeps a frame's numeric categories as int64 or float64 as it finds them)."""
+    if isinstance(value, (bytes, str)):
+        return text_of(value)
+    value = value.item() if hasattr(value, "item") else value
+    return str(int(value)) if isinstance(value, float) and value.is_integer() else str(value)
 
 
 def shown(named: dict[str, int], most: int = 8) -> str:

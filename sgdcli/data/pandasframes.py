@@ -133,12 +133,13 @@ class CodedFields(Fields):
 
     def _columns_of(self, stored):
         block = super()._columns_of(stored)
-        if not len(self.coded_at):
+        coded_at = [k for k in self.coded_at if k not in self.recodes]  # (a recode reads -1, no code, as NaN)
+        if not coded_at:
             return block
         block = block.astype(np.result_type(block.dtype, np.float32))
-        part = block[:, self.coded_at]
+        part = block[:, coded_at]
         part[part == -1] = np.nan
-        block[:, self.coded_at] = part
+        block[:, coded_at] = part
         return block
 
 

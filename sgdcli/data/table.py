@@ -60,7 +60,7 @@ class Table:
     def __init__(self, path, x: str = "X", y: str | None = "y", label_column: str | None = None,
                  features: str | None = None, transpose: bool = False, allow_unwritten: bool = False,
                  classes: list[str] | None = None, sample_weight: str | None = None, labels: bool = True,
-                 memory: int = DEFAULT_MEMORY, shown: str | None = None, categories: dict | None = None):
+                 memory: int = DEFAULT_MEMORY, shown: str | None = None, categories: list | None = None):
         self.path, self.shown = os.fspath(path), shown or os.fspath(path)
         self.x_name, self.y_name, self.w_name = x, y, sample_weight
         self.label_column, self.features, self.transpose = label_column, features, transpose
@@ -73,7 +73,7 @@ class Table:
         try:
             self.identity = _opened(self.path, self.file)
             with hdf5.reading(self.shown):
-                self._open(x, y if labels else None, labels, categories or {})
+                self._open(x, y if labels else None, labels, categories)
                 if sample_weight is not None:
                     self._open_weights(sample_weight)
         except BaseException:
@@ -129,8 +129,7 @@ class Table:
         self._x_packed = any(s.packing is not None and s.packing.missing for s in found.features)
         self._x_coded = any(isinstance(s, CodedFields) and len(s.coded_at) for s in found.features)
         # the features that hold codes, read through the names of their categories (``categories``: a model's)
-        self.categories = categories_mod.read_as(found.features, categories_mod.of_features(found.features, where),
-                                                 categories, where)
+        self.categories = categories_mod.read_as(found.features, categories, where)
         self._x_recoded = any(isinstance(s, Fields) and s.recodes for s in found.features)
         # the columns that are no features (the label aside), with what they hold: info says why
         self.left_out = {name: "text" if reader is not None else "text (pickled)"

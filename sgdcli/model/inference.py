@@ -14,6 +14,7 @@ import numpy as np
 
 from sgdcli.data import hashing, hdf5
 from sgdcli.data.atomic import check_writable
+from sgdcli.data.categories import expected
 from sgdcli.namelists import split_names
 from sgdcli.data.prefetch import Block, stream_blocks
 from sgdcli.data.pandasframes import why_left_out
@@ -218,8 +219,8 @@ def _open_for(model: Model, data, x: str, y: str | None, columns: dict | None = 
     names (by position: nothing can check them)."""
     names = model.training.get("features")
     columns, _ = by_name(names, data, x, dict(columns or {}))
-    table = Table(data, x, y, **columns, classes=model.training.get("class_names"), labels=labels,
-                  categories=model.training.get("categories"))
+    table = Table(data, x, y, **columns, classes=model.training.get("class_names"), labels=labels, categories=expected(
+        model.training.get("categories"), names, model.n_features))
     if table.Y is not None:
         try:
             check_kind(table.class_names, model.training.get("class_names"), table.where(table.y_name),

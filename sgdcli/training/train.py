@@ -17,6 +17,7 @@ import dataclasses
 import os
 
 from sgdcli.data.atomic import atomic_output, check_writable, written_path
+from sgdcli.data.categories import expected
 from sgdcli.data.identity import FileIdentity
 from sgdcli.data.columnindex import numbered
 from sgdcli.data.filecolumns import columns_of
@@ -75,7 +76,7 @@ def train(data, options: TrainOptions | None = None, *, output=None, metrics=Non
         if opts.init is not None:  # the initial model's columns by name, wherever they are in the data
             columns, init_names, init_categories = warmstart.columns(opts.init, data, opts.x, columns)
         table = stack.enter_context(Table(data, opts.x, opts.y, **columns, classes=init_names, memory=opts.memory,
-                                          categories=init_categories))
+                                          categories=init_categories))  # (warmstart.columns: in the model's order)
         opts = autooptimizer.chosen(table, opts, reporter)
         val_table = None
         if opts.val is not None:
@@ -83,7 +84,8 @@ def train(data, options: TrainOptions | None = None, *, output=None, metrics=Non
             val_table = stack.enter_context(Table(opts.val, val_x, opts.val_y or opts.y,
                                                   **_val_columns(table, opts.val, val_x, columns),
                                                   classes=table.class_names, memory=opts.memory,
-                                                  categories=table.categories))
+                                                  categories=expected(table.categories, table.feature_names,
+                                                                      table.n_features)))
             check_kind(val_table.class_names, table.class_names, val_table.where(val_table.y_name),
                        f"those of the training data ({table.where(table.y_name)})")
             if val_table.n_features != table.n_features:

@@ -26,6 +26,7 @@ import os
 import numpy as np
 
 from sgdcli.data import hashing
+from sgdcli.data.categories import expected
 from sgdcli.data.table import Table
 from sgdcli.data.where import where_in
 from sgdcli.errors import InputError, not_a_file
@@ -83,7 +84,8 @@ def columns(path: str, data, x: str, given: dict) -> tuple[dict, list[str] | Non
     columns the model lacks (a warm start cannot learn them, and would leave them out unsaid)."""
     if not os.path.isfile(path):  # (``load`` says so)
         return given, None, None
-    training = load_model(path).training
+    model = load_model(path)
+    training = model.training
     selected, others = inference.by_name(training.get("features"), data, x, given, f"--init {path}: ", scored=False)
     if others:
         raise InputError(f"--init {path}: {where_in(data, x)} has {counted(len(others), 'feature column')} the "
@@ -91,7 +93,8 @@ def columns(path: str, data, x: str, given: dict) -> tuple[dict, list[str] | Non
                          f"on ({_listing(others)}), which a warm start cannot learn; leave them out with --features "
                          f"and the model's columns (training.features in sgdcli show {path}), or train a new model "
                          "without --init")
-    return selected, training.get("class_names"), training.get("categories")
+    return selected, training.get("class_names"), expected(training.get("categories"), training.get("features"),
+                                                           model.n_features)
 
 
 def load(path: str, table: Table, model_type: str, optimizer: bool = False) -> WarmStart:
