@@ -128,7 +128,8 @@ class Table:
         self.x_wide = any(_wider_than_read(s.dtype) for s in found.features)
         self._x_packed = any(s.packing is not None and s.packing.missing for s in found.features)
         self._x_coded = any(isinstance(s, CodedFields) and len(s.coded_at) for s in found.features)
-        # the features that hold codes, read through the names of their categories (``categories``: a model's)
+        # the features that hold codes, read through the names of their categories (``categories``: what a model's
+        # features held, in its order: data/categories.py ``expected``)
         self.categories = categories_mod.read_as(found.features, categories, where)
         self._x_recoded = any(isinstance(s, Fields) and s.recodes for s in found.features)
         # the columns that are no features (the label aside), with what they hold: info says why

@@ -76,8 +76,8 @@ class WarmStart:
 def columns(path: str, data, x: str, given: dict) -> tuple[dict, list[str] | None, dict | None]:
     """The Table keywords ``given`` for a run that starts from the model at ``path``, the names of its classes
     where its labels were names (they fix the codes the data's names are read as; None where they were numbers,
-    or where there is no file there: ``load`` then says so), and the categories of its features that held codes
-    (data/categories.py: the data's are read through their names).  Where the model and
+    or where there is no file there: ``load`` then says so), and what each of its features held (data/categories.py
+    ``expected``: the data's codes are read through the names of its categories).  Where the model and
     ``data`` both name their columns, the model's columns by name, in its order, as predict reads them (a
     file whose columns are reordered trains on, and so does ``--features`` listing the model's columns in
     another order; a label given by index is the column Table takes); InputError where ``data`` has feature
