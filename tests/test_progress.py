@@ -321,3 +321,16 @@ def test_the_end_sparkline_gives_the_objective_after_the_loss():
                                                                       "val_loss": 0.41}]
     assert loss_curves(records) == "loss per epoch: train ▁█ 0.5 → 0.52, objective █▁ 0.6 → 0.55, val ▁█ 0.4 → 0.41"
     assert loss_curves([{"train_loss": 0.5}]) == "loss per epoch: train ▁ 0.5 → 0.5"
+
+
+def test_trains_summary_gives_the_kept_epochs_objective_under_a_penalty(tmp_path, binary_file):
+    """Early stopping without validation rows judges the objective: the summary showed a kept epoch whose
+    train_loss was above a later epoch's, and nothing that told why."""
+    from sgdcli import load_model
+
+    code, out, err = cli("train", binary_file, "-o", tmp_path / "m.h5", "--epochs", "2", "--l1", "0.01", "-q")
+    last = load_model(tmp_path / "m.h5").history[-1]
+    assert code == 0 and out.splitlines()[1:3] == [f"train_loss {last['train_loss']:.6g}",
+                                                    f"objective {last['objective']:.6g}"], out
+    code, out, err = cli("train", binary_file, "-o", tmp_path / "n.h5", "--epochs", "2", "-q")
+    assert code == 0 and "objective" not in out

@@ -419,3 +419,31 @@ def test_the_runs_read_the_labels_and_moments_once_for_all(tmp_path, monkeypatch
 
     sweep(tmp_path / "d.h5", TrainOptions(epochs=1, sample_weight="w"), [16, 64, 128], [0.05], on_run=rewrite)
     assert reads == ["label_pass", "moment_pass"] * 2
+
+
+def test_a_sweep_stopped_before_a_run_ended_prints_an_empty_json_array_and_one_drawing_its_plot_says_so(
+        tmp_path, binary_file, monkeypatch):
+    """--json stopped before its first run ended wrote nothing, so `sweep --json > runs.json` left a file no program
+    could parse; a stop while --plot was drawn, after every run ended, gave only the generic stop line.  (The stop
+    is the exception the command line's SIGTERM handler raises; tests/test_sigterm.py sends real signals.)"""
+    import signal
+
+    import sgdcli
+    from sgdcli import errors
+    from sgdcli.reporting import plot
+
+    def stopped(*args, **kwargs):
+        raise errors.Terminated(signal.SIGTERM)
+
+    with monkeypatch.context() as patched:
+        patched.setattr(sgdcli, "sweep", stopped)
+        assert cli("sweep", binary_file, "--batch-sizes", "32,64", "--json", "-q") == (
+            143, "[]\n", "sgdcli: stopped by SIGTERM before finishing; stdout has the rows of the 0 of 2 runs that "
+                         "ended; no partial output file was left\n")
+    pytest.importorskip("matplotlib")
+    monkeypatch.setattr(plot, "save", stopped)
+    code, out, err = cli("sweep", binary_file, "--batch-sizes", "64", "--epochs", "1", "--plot", tmp_path / "p.png",
+                         "-q")
+    assert (code, len(out.strip().splitlines())) == (143, 2)  # the header and the run's row
+    assert err == (f"sgdcli: stopped by SIGTERM before finishing; stdout has the rows of the 1 of 1 runs that ended; "
+                   f"--plot {tmp_path / 'p.png'} was not drawn; no partial output file was left\n")

@@ -215,8 +215,9 @@ def _left_out(t: dict) -> str:
 
 
 def trained(model, output) -> str:
-    """``sgdcli train``'s summary: the model written, then the losses and validation metrics of the epoch it is
-    (with --early-stopping, the one kept, which the quality gates check, named where it is not the last)."""
+    """``sgdcli train``'s summary: the model written, then the losses (under --l2 or --l1, the training objective
+    too, which early stopping without validation rows judges) and validation metrics of the epoch it is (with
+    --early-stopping, the one kept, which the quality gates check, named where it is not the last)."""
     t = model.training
     lines = [f"model {output}: {model.model}, {counted(model.n_features, 'feature')}, "
              f"{counted(t['epochs_run'], 'epoch')} × {counted(t['iterations_per_epoch'], 'iteration')} "
@@ -229,7 +230,7 @@ def trained(model, output) -> str:
     if kept != len(model.history):
         lines.append(f"kept_epoch {kept}")
     lines += [f"{key} {number(value)}" for key, value in model.history[kept - 1].items()
-              if key.endswith("loss") or key.startswith("val_")]
+              if key.endswith("loss") or key == "objective" or key.startswith("val_")]  # (objective: --l2's, --l1's)
     return _joined(lines)
 
 

@@ -272,7 +272,7 @@ def sweep_cmd(data, batch_sizes, lrs, progress, quiet, metrics_dir, plot, json, 
                             on_run=ended.append)
     except BaseException as exc:
         signum = _stopping_signal(exc)
-        if signum is None or not ended:
+        if signum is None or not (ended or json):  # (--json: an array, if empty, that a program can read)
             raise
         show(ended)  # the runs that ended are not lost with the one a signal stopped
         left = f"stdout has the rows of the {len(ended)} of {len(sizes) * len(rates)} runs that ended"
@@ -283,7 +283,15 @@ def sweep_cmd(data, batch_sizes, lrs, progress, quiet, metrics_dir, plot, json, 
         raise errors.Terminated(signum, left + "; no partial output file was left") from None
     show(runs)
     if plot is not None:
-        plotting.save([(f"batch {r.batch_label}, lr {r.lr:.4g}", r.history) for r in runs if r.history], plot, "--plot")
+        try:
+            plotting.save([(f"batch {r.batch_label}, lr {r.lr:.4g}", r.history) for r in runs if r.history], plot,
+                          "--plot")
+        except BaseException as exc:
+            signum = _stopping_signal(exc)
+            if signum is None:
+                raise
+            raise errors.Terminated(signum, f"stdout has the rows of the {len(runs)} of {len(runs)} runs that ended; "
+                                            f"--plot {plot} was not drawn; no partial output file was left") from None
 
 
 def _stopping_signal(exc: BaseException) -> int | None:
