@@ -10,6 +10,9 @@ import signal
 import stat
 
 
+# what an empty path (an input's or an output's) is told: a variable that was never set expands to nothing
+EMPTY_PATH = "the path is empty (an unset shell variable?)"
+
 class SgdcliError(Exception):
     """Base class: a failure with a message a person can act on."""
 

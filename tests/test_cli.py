@@ -936,3 +936,25 @@ def test_text_from_a_file_prints_quoted_where_it_needs_to(value, alone, listed):
     from sgdcli.cli.render import shown
 
     assert (shown(value), shown(value, listed=True)) == (alone, listed)
+
+
+@pytest.mark.parametrize("args,named", [
+    (["train", ""], "DATA"),
+    (["train", "{data}", "--val", ""], "--val"),
+    (["train", "{data}", "--init", ""], "--init"),
+    (["train", "{data}", "--config", ""], "--config"),
+    (["predict", "", "{data}"], "MODEL"),
+    (["evaluate", "{data}", ""], "DATA"),
+    (["info", ""], "FILE"),
+    (["convert", "", "-o", "{out}"], "INPUT"),
+    (["plot", "", "-o", "{out}.png"], "METRICS..."),
+])
+def test_an_empty_input_path_is_refused_naming_the_argument(tmp_path, binary_file, args, named):
+    """An unset shell variable expands to nothing: the line was ": no such file", naming neither the path nor
+    the option."""
+    command = args[0]
+    args = [a.format(data=binary_file, out=tmp_path / "out") for a in args]
+    outputs = [] if command in ("info", "evaluate") else ["-o", tmp_path / "o.h5"] if "-o" not in args else []
+    code, out, err = cli(*args, *outputs)
+    assert (code, out, err) == (2, "", f"sgdcli {command}: error: Invalid value for {named!r}: the path is empty (an "
+                                       f"unset shell variable?) (see 'sgdcli {command} --help')\n")

@@ -25,6 +25,8 @@ import os
 
 import click
 
+from sgdcli.errors import EMPTY_PATH
+
 
 def as_utf8(value: str) -> str:
     """``value`` from the command line or the environment with the bytes the locale could not decode read as
@@ -50,9 +52,16 @@ TEXT = Text()
 class Path(click.Path):
     """click's Path, whose refusals quote the name as it was given, for the error line's ``printable`` to show
     its bytes (``é``, or ``\\xe9`` where they are not UTF-8) where click's own quote turns each byte that is not
-    UTF-8 into a �, which hides it."""
+    UTF-8 into a �, which hides it.  ``read``: a file read, whose empty path is refused naming the argument or
+    option (an output's is refused where it is checked, data/atomic.py)."""
+
+    def __init__(self, *args, read: bool = False, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.read = read
 
     def convert(self, value, param, ctx):
+        if self.read and value == "":
+            self.fail(EMPTY_PATH, param, ctx)
         try:
             return super().convert(value, param, ctx)
         except click.BadParameter as exc:

@@ -164,7 +164,7 @@ def config_option(f):
         ctx.default_map = {**(ctx.default_map or {}), **load(value, ctx, given)}
         ctx.meta["sgdcli.config"] = value
 
-    return click.option("--config", type=argtext.Path(dir_okay=False), is_eager=True, expose_value=False,
+    return click.option("--config", type=argtext.Path(dir_okay=False, read=True), is_eager=True, expose_value=False,
                         callback=use, metavar="FILE.toml",
                         help="Read option defaults from this command's table of a TOML file "
                              "(precedence: command line, then SGDCLI_<COMMAND>_<OPTION>, then the file).")(f)

@@ -80,7 +80,7 @@ def generate_cmd(output, quiet, **kwargs):
 
 
 @command("info", example='sgdcli info data.h5')
-@click.argument("file", type=argtext.Path(dir_okay=False))
+@click.argument("file", type=argtext.Path(dir_okay=False, read=True))
 @json_option("the listing")
 def info_cmd(file, json):
     """List the datasets of an HDF5 file and how sgdcli will read each one."""
@@ -101,7 +101,7 @@ def _convert_settings(input, output, format, quiet, **params) -> None:  # noqa: 
 
 
 @command("convert", example='sgdcli convert data.csv -o data.h5 --label-column label', check=_convert_settings)
-@click.argument("input", type=argtext.Path(dir_okay=False))
+@click.argument("input", type=argtext.Path(dir_okay=False, read=True))
 @click.option("-o", "--output", required=True, type=argtext.Path(dir_okay=False), help="HDF5 file to write (X and y).")
 @click.option("--format", type=click.Choice(CONVERT_FORMATS), default=None,
               help="Input format (vw: Vowpal Wabbit text) [default: from the extension: .csv, .tsv/.tab, "
@@ -121,7 +121,7 @@ def _convert_settings(input, output, format, quiet, **params) -> None:  # noqa: 
 @click.option("--zero-based", is_flag=True,
               help="LIBSVM: feature indices start at 0 (as scikit-learn's dump_svmlight_file writes them by "
                    "default), not 1.")
-@click.option("--y", "y", type=argtext.Path(dir_okay=False), default=None,
+@click.option("--y", "y", type=argtext.Path(dir_okay=False, read=True), default=None,
               help=".npy input: the labels, a 1-D (or N × 1) .npy file.")
 @chunk_rows_option
 @compression_option(CONVERT.compression)

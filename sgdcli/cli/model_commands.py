@@ -36,8 +36,8 @@ def _predict_settings(model, data, output, format, **params) -> None:  # noqa: A
 
 
 @command("predict", example='sgdcli predict model.h5 new.h5 -o pred.h5 --proba', check=_predict_settings)
-@click.argument("model", type=argtext.Path(dir_okay=False))
-@click.argument("data", type=argtext.Path(dir_okay=False, allow_dash=True))
+@click.argument("model", type=argtext.Path(dir_okay=False, read=True))
+@click.argument("data", type=argtext.Path(dir_okay=False, allow_dash=True, read=True))
 @click.option("-o", "--output", required=True, type=argtext.Path(dir_okay=False, allow_dash=True),
               help="Where to write the predictions: .h5/.hdf5 (HDF5), .csv or .tsv (text with a header row), "
                    "or - for CSV on standard output.")
@@ -86,8 +86,8 @@ def _evaluate_settings(fail_under, fail_over, **params) -> list[gates.Gate]:
 
 
 @command("evaluate", example='sgdcli evaluate model.h5 test.h5 --json', check=_evaluate_settings)
-@click.argument("model", type=argtext.Path(dir_okay=False))
-@click.argument("data", type=argtext.Path(dir_okay=False, allow_dash=True))
+@click.argument("model", type=argtext.Path(dir_okay=False, read=True))
+@click.argument("data", type=argtext.Path(dir_okay=False, allow_dash=True, read=True))
 @x_option
 @y_option
 @columns_options
@@ -127,7 +127,7 @@ def evaluate_cmd(model, data, x, y, label_column, features, transpose, allow_unw
 
 
 @command("show", example='sgdcli show model.h5')
-@click.argument("model", type=argtext.Path(dir_okay=False))
+@click.argument("model", type=argtext.Path(dir_okay=False, read=True))
 @json_option("the model card")
 def show_cmd(model, json):
     """Print the model card: type, features, classes, hyperparameters, history, data, versions."""

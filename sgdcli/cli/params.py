@@ -205,7 +205,7 @@ def _training_option(field: dataclasses.Field, help_text: str | None = None):
     elif kind == "size":  # shown and parsed as text, e.g. 256M
         extra["type"], default = Size(), size_text(default)
     elif kind == "path":
-        extra["type"] = argtext.Path(dir_okay=False)
+        extra["type"] = argtext.Path(dir_okay=False, read=True)  # (--val, --init)
     elif kind == "count":
         extra["type"] = click.IntRange(min=1)
     else:  # int, float or str, from the annotation when the default is None

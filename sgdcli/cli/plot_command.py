@@ -18,7 +18,7 @@ def _plot_settings(metrics, output) -> None:
 
 
 @command("plot", example='sgdcli plot run-a.jsonl run-b.jsonl -o curves.png', check=_plot_settings)
-@click.argument("metrics", nargs=-1, required=True, type=argtext.Path(dir_okay=False))
+@click.argument("metrics", nargs=-1, required=True, type=argtext.Path(dir_okay=False, read=True))
 @click.option("-o", "--output", required=True, type=argtext.Path(dir_okay=False),
               help="Image to write: .png, .pdf or .svg.")
 def plot_cmd(metrics, output):

@@ -63,7 +63,7 @@ def _train_check(data, output, metrics, checkpoint, **params) -> None:
 
 @command("train", example='sgdcli train data.h5 -o model.h5 --model logistic --batch-size 256 --epochs 5',
          check=_train_check)
-@click.argument("data", type=argtext.Path(dir_okay=False))
+@click.argument("data", type=argtext.Path(dir_okay=False, read=True))
 @click.option("-o", "--output", required=True, type=argtext.Path(dir_okay=False), help="Model file to write (HDF5).")
 @training_options()
 @click.option("--metrics", type=argtext.Path(dir_okay=False), default=None,
@@ -221,7 +221,7 @@ SWEEP_HELP = {
 
 @command("sweep", example='sgdcli sweep data.h5 --batch-sizes 1,32,256,full --lrs 0.01,0.1 --lr-scaling linear --epochs 3',
          check=_sweep_check)
-@click.argument("data", type=argtext.Path(dir_okay=False))
+@click.argument("data", type=argtext.Path(dir_okay=False, read=True))
 @click.option("--batch-sizes", required=True, metavar="B,B,...", type=BATCH_GRID,
               help="Batch sizes to compare, comma-separated (a list in --config); 'full' is full-batch gradient "
                    "descent.")

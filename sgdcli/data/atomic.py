@@ -23,10 +23,9 @@ import socket
 import stat
 import tempfile
 
-from sgdcli.errors import InputError, RuntimeFailure
+from sgdcli.errors import EMPTY_PATH, InputError, RuntimeFailure
 from sgdcli.sizes import format_size
 
-EMPTY_HINT = "the path is empty (an unset shell variable?)"
 LOCK_SUFFIX = ".lock"  # a run locks an output PATH with PATH.lock (training/locking.py): no output may be one
 
 
@@ -61,7 +60,7 @@ def check_writable(path: str | os.PathLike, option: str = "-o", inputs=(), probe
     creates nothing), by its permissions alone (``os.access``: not an ACL's or a network filesystem's say)."""
     path = os.fspath(path)
     if path == "":
-        raise InputError(f"{option}: {EMPTY_HINT}")
+        raise InputError(f"{option}: {EMPTY_PATH}")
     if path == "-":  # (predict's -o - is standard output, and never comes here)
         raise InputError(f"{option} -: names standard output, which this output cannot go to (it is written whole "
                          "to a file, then renamed into place); give a file name (./- for a file named '-')")
@@ -102,7 +101,7 @@ def check_directory(path: str | os.PathLike, option: str, probe: bool = True) ->
     would be created in, is judged by its permissions."""
     path = os.fspath(path)
     if path == "":
-        raise InputError(f"{option}: {EMPTY_HINT}")
+        raise InputError(f"{option}: {EMPTY_PATH}")
     _refuse_relative_to_nothing(path, option)
     directory = os.path.abspath(path)
     if os.path.lexists(path) and not os.path.isdir(path):
