@@ -958,3 +958,17 @@ def test_an_empty_input_path_is_refused_naming_the_argument(tmp_path, binary_fil
     code, out, err = cli(*args, *outputs)
     assert (code, out, err) == (2, "", f"sgdcli {command}: error: Invalid value for {named!r}: the path is empty (an "
                                        f"unset shell variable?) (see 'sgdcli {command} --help')\n")
+
+
+@pytest.mark.parametrize("args,line", [
+    (["train", "{data}", "-o", "{out}", "--checkpoint", "{out}.ckpt", "--checkpoint-every", "99999999999999999999"],
+     "sgdcli train: error: Invalid value for '--checkpoint-every': 99999999999999999999 is more than 64 bits hold "
+     "(at most 9223372036854775807) (see 'sgdcli train --help')"),
+    (["sweep", "{data}", "--batch-sizes", "4,100000000000000000000"],
+     "sgdcli: error: --batch-sizes: 100000000000000000000 is more than 64 bits hold (at most 9223372036854775807)"),
+])
+def test_print_config_refuses_counts_that_64_bits_do_not_hold_as_the_run_does(tmp_path, binary_file, args, line):
+    """--print-config passed them, and the run then refused them (exit 2), the sweep's naming --batch-size."""
+    args = [a.format(data=binary_file, out=tmp_path / "m.h5") for a in args]
+    for given in ([*args, "--print-config"], args):
+        assert cli(*given) == (2, "", line + "\n")

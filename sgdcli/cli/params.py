@@ -264,6 +264,8 @@ def parse_batch_sizes(text: str) -> list[int | None]:
             raise InputError(f"--batch-sizes: {item!r} is neither a positive integer nor 'full'") from None
         if value < 1:
             raise InputError(f"--batch-sizes: batch sizes must be >= 1, got {value}")
+        if value > MAX_INT:
+            raise InputError(f"--batch-sizes: {value} is more than 64 bits hold (at most {MAX_INT})")
         out.append(value)
     return out
 

@@ -11,8 +11,8 @@ import click
 
 from sgdcli import errors
 from sgdcli.cli import argtext, gates, render
-from sgdcli.cli.params import (BATCH_GRID, RATE_GRID, Number, command, gate_options, json_option, parse_batch_sizes,
-                               parse_lrs, training_kwargs, training_options)
+from sgdcli.cli.params import (BATCH_GRID, RATE_GRID, Count, Number, command, gate_options, json_option,
+                               parse_batch_sizes, parse_lrs, training_kwargs, training_options)
 from sgdcli.errors import InputError
 from sgdcli.daskoptions import DaskOptions, check_executor
 from sgdcli.cli.unused import DASK_RULES, QUIET_RULES, warn_unused
@@ -70,7 +70,7 @@ def _train_check(data, output, metrics, checkpoint, **params) -> None:
               help="Write one JSON line per epoch here, with the model (not for a run that fails).")
 @click.option("--checkpoint", type=argtext.Path(dir_okay=False), default=None,
               help="Checkpoint file [default: OUTPUT.ckpt].")
-@click.option("--checkpoint-every", type=click.IntRange(min=1), default=None,
+@click.option("--checkpoint-every", type=Count(), default=None,
               help="Also checkpoint every N iterations (at the next safe point).")
 @click.option("--checkpoint-seconds", type=Number(min=0, min_open=True), default=600, show_default=True,
               help="Also checkpoint every S seconds (at the next safe point).")
