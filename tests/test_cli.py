@@ -972,3 +972,10 @@ def test_print_config_refuses_counts_that_64_bits_do_not_hold_as_the_run_does(tm
     args = [a.format(data=binary_file, out=tmp_path / "m.h5") for a in args]
     for given in ([*args, "--print-config"], args):
         assert cli(*given) == (2, "", line + "\n")
+
+
+def test_a_variable_naming_sgdclis_own_version_option_says_it_is_sgdclis(binary_file, tmp_path):
+    """SGDCLI_TRAIN_VERSION was told "train has no option --version; did you mean SGDCLI_TRAIN_EPSILON?"."""
+    code, out, err = run("train", binary_file, "-o", tmp_path / "m.h5", env={"SGDCLI_TRAIN_VERSION": "1"})
+    assert (code, out, err) == (2, "", "sgdcli: error: SGDCLI_TRAIN_VERSION: --version is an option of sgdcli itself "
+                                       "(sgdcli --version), taken only on the command line\n")

@@ -260,6 +260,10 @@ def check_environment_names(ctx: click.Context, environ=os.environ) -> None:
             if param is not None:
                 raise InputError(f"{variable}: {max(param.opts, key=len)} is taken only on the command line, not "
                                  f"from the environment")
+            flag = "--" + given.replace("_", "-")
+            if ctx.parent is not None and any(flag in p.opts for p in ctx.find_root().command.params):  # --version
+                raise InputError(f"{variable}: {flag} is an option of sgdcli itself ({ctx.find_root().info_name} "
+                                 f"{flag}), taken only on the command line")
             close = difflib.get_close_matches(given.upper(), names, n=1)
             hint = f"; did you mean {prefix}{close[0]}?" if close else ""
             raise InputError(f"{variable}: {ctx.info_name} has no option --{given.replace('_', '-')}{hint}")
