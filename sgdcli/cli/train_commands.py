@@ -266,6 +266,14 @@ def sweep_cmd(data, batch_sizes, lrs, progress, quiet, metrics_dir, plot, json, 
         else:
             click.echo(render.sweep_table(runs, kept=base.early_stopping))
 
+    def stopped(signum: int, ended: int) -> errors.Terminated:  # what a stop left: the rows on stdout, no plot
+        left = f"stdout has the rows of the {ended} of {len(sizes) * len(rates)} runs that ended"
+        if metrics_dir is not None:
+            left += f" (their records are in {metrics_dir})"
+        if plot is not None:
+            left += f"; --plot {plot} was not drawn"
+        return errors.Terminated(signum, left + "; no partial output file was left")
+
     ended = []
     try:
         runs = sgdcli.sweep(data, base, sizes, rates, reporter_for=reporter_for, metrics_dir=metrics_dir,
@@ -275,12 +283,7 @@ def sweep_cmd(data, batch_sizes, lrs, progress, quiet, metrics_dir, plot, json, 
         if signum is None or not (ended or json):  # (--json: an array, if empty, that a program can read)
             raise
         show(ended)  # the runs that ended are not lost with the one a signal stopped
-        left = f"stdout has the rows of the {len(ended)} of {len(sizes) * len(rates)} runs that ended"
-        if metrics_dir is not None:
-            left += f" (their records are in {metrics_dir})"
-        if plot is not None:
-            left += f"; --plot {plot} was not drawn"
-        raise errors.Terminated(signum, left + "; no partial output file was left") from None
+        raise stopped(signum, len(ended)) from None
     show(runs)
     if plot is not None:
         try:
@@ -290,8 +293,7 @@ def sweep_cmd(data, batch_sizes, lrs, progress, quiet, metrics_dir, plot, json, 
             signum = _stopping_signal(exc)
             if signum is None:
                 raise
-            raise errors.Terminated(signum, f"stdout has the rows of the {len(runs)} of {len(runs)} runs that ended; "
-                                            f"--plot {plot} was not drawn; no partial output file was left") from None
+            raise stopped(signum, len(runs)) from None
 
 
 def _stopping_signal(exc: BaseException) -> int | None:
