@@ -285,3 +285,22 @@ def test_show_lists_the_first_feature_names_of_a_wide_model_and_json_all_of_them
     assert (code, said) == (0, ["  features             " + ", ".join(names[:20]) +
                                 ", ... and 1,980 more (--json lists them all)"]), err
     assert features(tmp_path / "m.h5") == names
+
+
+@pytest.mark.filterwarnings("ignore::sgdcli.training.runlog.FitWarning")  # one short epoch, about the columns
+def test_a_label_column_given_for_a_sparse_matrix_without_names_is_refused_as_before(tmp_path):
+    """Looking for columns numbered in another order, a model without names read the columns of a CSR matrix,
+    which has none: --label-column then ended in "internal error: TypeError"."""
+    rng = np.random.default_rng(0)
+    X = rng.standard_normal((200, 5)) * (rng.random((200, 5)) < 0.3)
+    with h5py.File(tmp_path / "csr.h5", "w") as f:
+        g = f.create_group("X")
+        g.attrs["encoding-type"], g.attrs["encoding-version"], g.attrs["shape"] = "csr_matrix", "0.1.0", X.shape
+        rows, cols = np.nonzero(X)
+        g["data"], g["indices"] = X[rows, cols].astype(np.float32), cols.astype(np.int32)
+        g["indptr"] = np.concatenate([[0], np.cumsum(np.bincount(rows, minlength=200))]).astype(np.int64)
+        f["y"] = (X[:, 0] > 0).astype(np.float64)
+    assert cli("train", tmp_path / "csr.h5", "-o", tmp_path / "m.h5", "--epochs", "1", "-q")[0] == 0
+    assert cli("predict", tmp_path / "m.h5", tmp_path / "csr.h5", "--label-column", "0", "-o", "-", "-q") == (
+        2, "", f"sgdcli: error: --label-column: {tmp_path / 'csr.h5'}:X is a sparse (CSR) matrix, whose columns are "
+               "not selected or transposed\n")

@@ -141,7 +141,7 @@ def by_name(names: list[str] | None, data, x: str, columns: dict, model: str = "
     if not names and columns.get("features") is not None:  # (a model lists its features where its file named them:
         return columns, []  # "0" and "1" too, named so)
     present, text = columns_of(data, x, columns.get("transpose", False))
-    label = _named(columns.get("label_column"), present, text)
+    label = _named(columns.get("label_column"), present or [], text)  # (None: a CSR matrix without names)
     if not names:  # a model of columns known by position, its file's 0, 1, 2, ...: this file's, where it names
         names = numbered_as(present, label)  # its columns so, in another order, by name
     if not names or numbered(present):
