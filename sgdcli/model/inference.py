@@ -15,13 +15,8 @@ import numpy as np
 from sgdcli.data import hashing, hdf5
 from sgdcli.data.atomic import check_writable
 from sgdcli.data.categories import expected
-from sgdcli.namelists import split_names
 from sgdcli.data.prefetch import Block, stream_blocks
-from sgdcli.data.pandasframes import why_left_out
-from sgdcli.data.columnindex import numbered, numbered_as
-from sgdcli.data.filecolumns import columns_of
 from sgdcli.data.table import Table
-from sgdcli.data.where import where_in
 from sgdcli.errors import InputError, RuntimeFailure, refuse_pipe
 from sgdcli.fieldtypes import checked_arguments
 from sgdcli.kernels import losses
@@ -31,6 +26,7 @@ from sgdcli.kernels.state import isolated
 from sgdcli.data import csvinput
 from sgdcli.model import outputs, textinference
 from sgdcli.model import weights as weights_mod
+from sgdcli.model.featurecolumns import by_name, training_columns
 from sgdcli.model.file import Model, load_model
 from sgdcli.model.labels import Labels, check_kind, check_targets
 from sgdcli.model.measurement import Measurement, row_bytes
@@ -127,88 +123,6 @@ def measure(table: Table, objective: tuple[str, float], labels: Labels, We: np.n
     return measure_part(table, objective, labels, We, memory, select, progress=progress, centre=centre).result()
 
 
-def by_name(names: list[str] | None, data, x: str, columns: dict, model: str = "", scored: bool = True
-            ) -> tuple[dict, list[str]]:
-    """``columns`` (Table's keywords) to read a model's features ``names`` from ``data``, where both know their
-    columns by name: where ``features`` is not given and ``data``'s (the label left out) are not those in that
-    order, ``features`` set to ``names``, which Table then finds by name wherever they are; where ``features``
-    lists the model's columns in another order, the model's order (``_listed``).  Also ``data``'s feature
-    columns besides the model's, which that leaves out.  A label given by its index is the column Table takes
-    (``_named``).  InputError naming a column of the model's that ``data`` lacks (after ``model``, what names
-    the model, where given); ``scored`` (predict, evaluate), naming a ``features`` that would score other
-    columns than the model's by position (``_listed``: a warm start refuses any its model lacks itself)."""
-    columns = dict(columns)
-    if not names and columns.get("features") is not None:  # (a model lists its features where its file named them:
-        return columns, []  # "0" and "1" too, named so)
-    present, text = columns_of(data, x, columns.get("transpose", False))
-    label = _named(columns.get("label_column"), present or [], text)  # (None: a CSR matrix without names)
-    if not names:  # a model of columns known by position, its file's 0, 1, 2, ...: this file's, where it names
-        names = numbered_as(present, label)  # its columns so, in another order, by name
-    if not names or numbered(present):
-        return columns, []
-    if label in names and label != columns.get("label_column"):  # an index, which this file's order makes a feature
-        raise InputError(f"--label-column {columns['label_column']}: is column {label!r} of "
-                         f"{model}{where_in(data, x)}, one of the model's features (its columns are in another order "
-                         "than the training file's); give the label column by its name")
-    if columns.get("features") is not None:
-        return _listed(names, present, columns, f"{model}{where_in(data, x)}" if scored else None), []
-    own = [name for name in present if name != label]
-    # a text column besides the label (a compound table's text field, which training left out with
-    # --label-column or --features) is left out by selecting the model's columns too
-    if own == names and all(name == label for name in text):
-        return columns, []
-    known = set(present)
-    missing = [name for name in names if name not in known]
-    if missing:
-        kind = text.get(missing[0])
-        if kind not in (None, "text"):  # a column that an older sgdcli read as numbers (a datetime, an index level)
-            raise InputError(f"{model}{where_in(data, x)}: column {missing[0]!r}, which the model was trained on, "
-                             f"{why_left_out(kind)}; the model, of an older sgdcli, read it as numbers: retrain it")
-        raise InputError(f"{model}{where_in(data, x)}: has no column {missing[0]!r}, which the model was trained "
-                         f"on ({len(missing)} of its {len(names)} features missing)")
-    columns["features"] = names
-    wanted = set(names)
-    return columns, [name for name in own if name not in wanted]
-
-
-def _named(given: str | None, present: list[str], text) -> str | None:
-    """The name of the column ``--label-column given`` takes, as Table resolves it (data/producers.py): a
-    column's name, else an index among the numeric columns (``-1``: the last); ``given`` where it is neither
-    (Table then says so)."""
-    if given is None or given in present or given in text:
-        return given
-    try:
-        k = int(given)
-    except ValueError:
-        return given
-    return present[k] if -len(present) <= k < len(present) else given
-
-
-def _listed(names: list[str], present: list[str], columns: dict, where: str) -> dict:
-    """``columns`` whose ``--features`` (names or indices) are the model's columns in another order: those in
-    the model's order, as they are read without ``--features``; ``columns`` as they are otherwise (another
-    set of columns, the model's renamed, is read as listed: Table, or the model's checks, say what is wrong
-    with it).  InputError where they read a column of the model's name as another of its features, or read
-    others where ``where`` (the data; None: not checked) holds every one of the model's: scored by position,
-    silently wrong."""
-    given = columns["features"]
-    items = given if isinstance(given, list) else split_names(given)
-    listed = [_named(item, present, []) for item in items]
-    if len(listed) == len(names) and listed != names and set(listed) == set(names):
-        columns["features"] = list(names)
-        return columns
-    clash = next(((j, name) for j, name in enumerate(listed) if name in names and j < len(names)
-                  and names[j] != name), None)
-    if where is not None and (clash is not None or (listed != names and set(names) <= set(present))):
-        said = (f"reads column {clash[1]!r} as the model's feature {names[clash[0]]!r}" if clash is not None else
-                f"reads columns {', '.join(map(repr, listed))}, where it holds the model's own")
-        give = ("which it finds by name: give no --features" if set(names) <= set(present) else
-                "which --features lists in that order, under this file's names for them")
-        raise InputError(f"--features {_listing(given)}: {where} {said}; the model was trained on columns "
-                         f"{', '.join(map(repr, names))}, {give}")
-    return columns
-
-
 def _open_for(model: Model, data, x: str, y: str | None, columns: dict | None = None, report=None,
               labels: bool = True) -> Table:
     """``data``'s table for ``model``: its columns ``columns`` (Table's keywords); where ``features`` is not
@@ -255,7 +169,7 @@ def _open_for(model: Model, data, x: str, y: str | None, columns: dict | None = 
             f"{table.where(x)}: has {table.n_features} features but the model was trained on {model.n_features}{hint}"
         )
     try:
-        _training_columns(model, table)
+        training_columns(model, table)
     except InputError:
         table.close()
         raise
@@ -265,37 +179,6 @@ def _open_for(model: Model, data, x: str, y: str | None, columns: dict | None = 
         report(f"{table.where(x)}: has no column names (none, or 0, 1, 2, ... in order, its positions); its "
                f"{table.n_features} columns are read by position as the model's features ({shown}), in that order")
     return table
-
-
-def _training_columns(model: Model, table: Table) -> None:
-    """InputError where ``table`` is the very file ``model`` was trained on (its path, size, modification time
-    and content digest, its dataset, label column and transposition: the model's fingerprint), read as other
-    columns than the model's features: columns known by position are whatever --features says they are in
-    another file, but in this one they are known, and a --features in another order scored the wrong
-    columns."""
-    trained, given = model.fingerprint, table.feature_names
-    if given is None or not trained.get("path"):
-        return
-    try:
-        st = os.stat(table.path)
-    except OSError:
-        return
-    same = (trained["path"] == os.path.abspath(table.path) and trained.get("size") == st.st_size
-            and trained.get("mtime") == st.st_mtime and trained.get("x") == table.x_name
-            and trained.get("label_column") == table.label_column and bool(trained.get("transpose")) == table.transpose
-            and trained.get("content") in (None, table.content))  # (a model of an older sgdcli has none)
-    expected = model.training.get("features") or [str(j) for j in range(model.n_features)]
-    if same and list(given) != list(expected):
-        chosen = trained.get("features")
-        trained_on, give = ((f"with --features {_listing(chosen)}", f"--features {_listing(chosen)}")
-                            if chosen is not None else ("with every column as a feature", "no --features"))
-        raise InputError(f"{table.where(table.x_name)}: is the file the model was trained on, {trained_on}, and "
-                         f"--features reads columns {','.join(given)} of it as those: give {give}")
-
-
-def _listing(features) -> str:
-    """--features as a model's fingerprint records it (the option's text, or a list), as the option is given."""
-    return features if isinstance(features, str) else ",".join(features)
 
 
 def _text_only(delimiter: str | None, data, command: str, model: Model) -> None:

@@ -24,7 +24,7 @@ from sgdcli.data.filecolumns import columns_of
 from sgdcli.data.table import Table
 from sgdcli.errors import DivergedError, InputError, Interrupted
 from sgdcli.fieldtypes import check_instance
-from sgdcli.model import inference
+from sgdcli.model.featurecolumns import by_name
 from sgdcli.model.file import Model
 from sgdcli.model.labels import check_kind
 from sgdcli.daskoptions import DaskOptions, check_executor
@@ -115,15 +115,15 @@ def train(data, options: TrainOptions | None = None, *, output=None, metrics=Non
 def _val_columns(table: Table, val, x: str, columns: dict) -> dict:
     """Table's keywords ``columns`` (the training data's) for the --val file ``val``: where both name their
     columns, the training table's features by name, wherever they are in ``val``, as evaluate reads a model's
-    (``inference.by_name``: InputError naming a column that ``val`` lacks); ``columns`` as they are where
+    (``by_name``: InputError naming a column that ``val`` lacks); ``columns`` as they are where
     either knows its columns by position only (a matrix, whose columns evaluate too reads by position).
     ``--features`` is what the training table read: its names, not its indices, which may be other columns
     of ``val``."""
     if table.known_names is None:  # by position, unless --val numbers its columns in another order (by_name)
-        return inference.by_name(None, val, x, columns, "--val ")[0]
+        return by_name(None, val, x, columns, "--val ")[0]
     if numbered(columns_of(val, x, columns.get("transpose", False))[0]):
         return columns
-    return inference.by_name(table.feature_names, val, x, {**columns, "features": None}, "--val ")[0]
+    return by_name(table.feature_names, val, x, {**columns, "features": None}, "--val ")[0]
 
 
 def check_arguments(options, reporter, control, dask) -> None:

@@ -31,7 +31,7 @@ from sgdcli.data.table import Table
 from sgdcli.data.where import where_in
 from sgdcli.errors import InputError, not_a_file
 from sgdcli.kernels.optimizers import SLOT_B
-from sgdcli.model import inference
+from sgdcli.model.featurecolumns import by_name
 from sgdcli.model.file import Model, load_model
 from sgdcli.model.labels import check_kind
 from sgdcli.reporting.reporter import counted
@@ -86,7 +86,7 @@ def columns(path: str, data, x: str, given: dict) -> tuple[dict, list[str] | Non
         return given, None, None
     model = load_model(path)
     training = model.training
-    selected, others = inference.by_name(training.get("features"), data, x, given, f"--init {path}: ", scored=False)
+    selected, others = by_name(training.get("features"), data, x, given, f"--init {path}: ", scored=False)
     if others:
         raise InputError(f"--init {path}: {where_in(data, x)} has {counted(len(others), 'feature column')} the "
                          "model was not trained "
