@@ -966,6 +966,13 @@ def test_an_empty_input_path_is_refused_naming_the_argument(tmp_path, binary_fil
      "(at most 9223372036854775807) (see 'sgdcli train --help')"),
     (["sweep", "{data}", "--batch-sizes", "4,100000000000000000000"],
      "sgdcli: error: --batch-sizes: 100000000000000000000 is more than 64 bits hold (at most 9223372036854775807)"),
+    # (these two were refused in other words: "--dask-workers: must be at most 9223372036854775807 (2**63 - 1)")
+    (["train", "{data}", "-o", "{out}", "--dask", "localhost:1", "--dask-workers", "99999999999999999999"],
+     "sgdcli train: error: Invalid value for '--dask-workers': 99999999999999999999 is more than 64 bits hold "
+     "(at most 9223372036854775807) (see 'sgdcli train --help')"),
+    (["train", "{data}", "-o", "{out}", "--page-rows", "99999999999999999999"],
+     "sgdcli train: error: Invalid value for '--page-rows': 99999999999999999999 is more than 64 bits hold "
+     "(at most 9223372036854775807) (see 'sgdcli train --help')"),
 ])
 def test_print_config_refuses_counts_that_64_bits_do_not_hold_as_the_run_does(tmp_path, binary_file, args, line):
     """--print-config passed them, and the run then refused them (exit 2), the sweep's naming --batch-size."""

@@ -47,6 +47,16 @@ def test_precedence_is_command_line_then_environment_then_file_then_default(tmp_
     assert not (tmp_path / "m.h5").exists()  # --print-config trains nothing
 
 
+def test_wait_lock_forever_is_inf_in_a_file_and_in_a_variable(tmp_path, monkeypatch, binary_file):
+    """A bare --wait-lock waits forever; a file or a variable says so with inf (docs/unattended.md)."""
+    args = ("train", binary_file, "-o", tmp_path / "m.h5")
+    config = write(tmp_path, "[train]\nwait_lock = inf\n")
+    assert setting(printed(*args, "--config", config), "wait_lock") == ("inf", f"config {config} [train]")
+    monkeypatch.setenv("SGDCLI_TRAIN_WAIT_LOCK", "inf")
+    assert setting(printed(*args), "wait_lock") == ("inf", "environment SGDCLI_TRAIN_WAIT_LOCK")
+    assert setting(printed(*args[:2], "-o", tmp_path / "m.h5", "--wait-lock"), "wait_lock") == ("inf", "command line")
+
+
 def test_training_uses_the_file_and_the_environment(tmp_path, monkeypatch, binary_file):
     config = write(tmp_path, "[train]\nbatch_size = 7\nepochs = 1\nstandardize = true\n")
     monkeypatch.setenv("SGDCLI_TRAIN_LR", "0.03")
@@ -118,6 +128,12 @@ def test_evaluate_reads_its_own_table_and_environment(tmp_path, monkeypatch, bin
     ("[train]\nbatch_size = 0.5\n", "{path}: [train] batch_size: expected a whole number, got 0.5"),
     ("[train]\nepochs = 2.5\n", "{path}: [train] epochs: expected a whole number, got 2.5"),
     ("[train]\nseed = true\n", "{path}: [train] seed: expected integer, got true"),
+    # click's words were "float range" and "integer range", and a boolean's list began with an empty word
+    ("[train]\nwait_lock = true\n", "{path}: [train] wait_lock: expected float, got true"),
+    ("[train]\ncheckpoint_seconds = \"often\"\n", "{path}: [train] checkpoint_seconds: 'often' is not a valid float."),
+    ("[train]\npage_rows = \"many\"\n", "{path}: [train] page_rows: 'many' is not a valid integer."),
+    ("[train]\nstandardize = \"maybe\"\n", "{path}: [train] standardize: 'maybe' is not a valid boolean: give true "
+                                         "or false (or 1 or 0, yes or no, on or off)"),
     # these were "internal error: AttributeError: 'int' object has no attribute 'strip'" and the like, exit 1
     ("[train]\nquiet = 1\n", "{path}: [train] quiet: expected boolean, got 1"),
     ("[train]\nstandardize = 1.5\n", "{path}: [train] standardize: expected boolean, got 1.5"),
@@ -305,7 +321,9 @@ def test_print_config_refuses_the_variables_the_run_refuses(tmp_path, monkeypatc
     ("SGDCLI_TRAIN_BATCH_SIZE", "0.5", "'0.5' is neither a positive integer nor 'full'"),
     ("SGDCLI_TRAIN_OPTIMIZER", "adamw", "'adamw' is not one of 'auto', 'sgd', 'momentum', 'nesterov', 'adagrad', "
                                         "'rmsprop', 'adam'."),
-    ("SGDCLI_TRAIN_QUIET", "maybe", "'maybe' is not a valid boolean."),
+    ("SGDCLI_TRAIN_QUIET", "2", "'2' is not a valid boolean: give true or false (or 1 or 0, yes or no, on or off)\n"),
+    ("SGDCLI_TRAIN_DASK_TIMEOUT", "soon", "'soon' is not a valid float.\n"),
+    ("SGDCLI_TRAIN_CHECKPOINT_EVERY", "many", "'many' is not a valid integer.\n"),
 ])
 def test_a_bad_value_in_a_variable_is_one_line_naming_the_variable(tmp_path, monkeypatch, binary_file, variable,
                                                                    value, message):

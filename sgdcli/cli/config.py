@@ -138,9 +138,17 @@ def _check_value(path: str, table: str, key: str, option: click.Option, value, c
     try:
         option.type_cast_value(ctx, _as_option_value(value, option))
     except click.BadParameter as exc:
-        raise InputError(f"{path}: [{table}] {key}: {exc.message}") from None
+        raise InputError(f"{path}: [{table}] {key}: {_reworded(exc, option, value)}") from None
     except (TypeError, ValueError, AttributeError):  # a conversion that fails on a TOML type with no message
         raise InputError(f"{expected} {_spelled(value)}") from None
+
+
+def _reworded(exc: click.BadParameter, param: click.Parameter, value) -> str:
+    """click's message for a bad ``value`` of ``param`` from a file or variable, where it says too little:
+    a boolean's lists the words it takes with an empty one first (an empty variable is unset)."""
+    if isinstance(param.type, click.types.BoolParamType):
+        return f"{value!r} is not a valid boolean: give true or false (or 1 or 0, yes or no, on or off)"
+    return exc.message
 
 
 def _spelled(item) -> str:
@@ -210,7 +218,8 @@ class ConfiguredCommand(click.Command):
         except click.BadParameter as exc:  # click names the option, as if the bad value had been typed
             if exc.param is None or ctx.get_parameter_source(exc.param.name) is not ParameterSource.ENVIRONMENT:
                 raise
-            raise InputError(f"{environment_variable(ctx, exc.param)}: {exc.message}") from None
+            name = environment_variable(ctx, exc.param)
+            raise InputError(f"{name}: {_reworded(exc, exc.param, os.environ.get(name))}") from None
 
     def invoke(self, ctx: click.Context):
         check_environment_names(ctx)  # first: --print-config refuses what the run would refuse

@@ -60,6 +60,8 @@ class Count(click.IntRange):
     """A whole number of at least ``min`` that 64 bits hold: a larger one passed click and stopped in NumPy or
     HDF5 ("internal error: OverflowError").  The help shows the minimum alone."""
 
+    name = "integer"  # (click's "integer range" in the help and in "'x' is not a valid integer range")
+
     def __init__(self, min: int = 1):
         super().__init__(min=min)
 
@@ -73,6 +75,8 @@ class Count(click.IntRange):
 class Number(click.FloatRange):
     """A FloatRange that is a number: click's FloatRange passes nan (every comparison with it is false) and, with
     no upper bound, inf.  ``infinite`` allows inf, for options where it means something (wait forever)."""
+
+    name = "float"  # (click's "float range"), as an option of type float is named
 
     def __init__(self, *args, infinite: bool = False, optional: str | None = None, **kwargs):
         """``optional``: the value may be left out (an option with an optional value), and what to say to a word
@@ -207,7 +211,7 @@ def _training_option(field: dataclasses.Field, help_text: str | None = None):
     elif kind == "path":
         extra["type"] = argtext.Path(dir_okay=False, read=True)  # (--val, --init)
     elif kind == "count":
-        extra["type"] = click.IntRange(min=1)
+        extra["type"] = Count()
     else:  # int, float or str, from the annotation when the default is None
         extra["type"] = type(default) if default is not None else int if field.type.startswith("int") else str
     if "metavar" in meta:

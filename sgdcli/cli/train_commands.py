@@ -86,7 +86,7 @@ def _train_check(data, output, metrics, checkpoint, **params) -> None:
 @click.option("--dask", default=None, metavar="ADDRESS",
               help="Train on Dask distributed: a scheduler (tcp://host:8786) or local:N (N worker processes here). "
                    "Needs the dask extra: .venv/bin/pip install -e '.[dask]' in the sgdcli checkout.")
-@click.option("--dask-workers", type=click.IntRange(min=1), default=None,
+@click.option("--dask-workers", type=Count(), default=None,
               help="With --dask: shards (one per worker); wait for this many workers [default: those connected, or N].")
 @click.option("--dask-timeout", type=Number(min=0, min_open=True), default=DaskOptions.timeout, show_default=True,
               help="With --dask: seconds to reach the scheduler and its workers, and for them to answer, before "
