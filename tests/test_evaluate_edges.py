@@ -216,6 +216,10 @@ def test_the_training_file_read_as_other_columns_than_the_models_is_refused(tmp_
                        f"columns {given} of it as those: give "
                        + ("--features 3,0,1" if model == chosen else "no --features") + "\n")
         assert not (tmp_path / "bad.csv").exists()
+    os.symlink(data, tmp_path / "link.h5")  # the same file by another path (it was read as another file)
+    code, _, err = cli(command, chosen, tmp_path / "link.h5", *out("bad"), "--features", "0,1,3")
+    assert (code, err.startswith(f"sgdcli: error: {tmp_path / 'link.h5'}:X: is the file the model was trained on")) \
+        == (2, True), err
     assert cli(command, chosen, data, *out("same"), "--features", "3, 0,1")[0] == 0
     moved = write_table(tmp_path / "moved.h5", X[:, [3, 0, 1]], y)  # the same columns, first in another file
     assert cli(command, chosen, moved, *out("moved"), "--features", "0,1,2")[0] == 0

@@ -156,6 +156,28 @@ def stopped_warm_run(data, model, init):
     return ckpt
 
 
+def test_the_same_files_given_through_a_symbolic_link_resume(tmp_path):
+    """A cron job that names its data directory through a link after a deploy (or by the link's target, where
+    the stopped run named the link): the checkpoint's data, --val and --init paths were compared as written,
+    and "the data changed since checkpoint" (train.path) threw away a run of the very same files."""
+    real, link = tmp_path / "real", tmp_path / "link"
+    real.mkdir()
+    os.symlink(real, link)
+    data = write_table(real / "data.h5", *make_problem("binary", n=3000, d=6, seed=1))
+    val = write_table(real / "val.h5", *make_problem("binary", n=500, d=6, seed=2))
+    init, model = real / "current.h5", str(tmp_path / "m.h5")
+    assert cli("train", data, "-o", init, "-q", "--epochs", "1")[0] == 0
+    ckpt = f"{model}.ckpt"
+    control = sgdcli.RunControl(checkpoint=ckpt, stop=lambda: signal.SIGTERM if os.path.exists(ckpt) else None)
+    with pytest.raises(Interrupted):
+        sgdcli.train(str(data), sgdcli.TrainOptions(epochs=3, threads=1, seed=3, init=str(init), val=str(val)),
+                     output=model, control=control)
+    linked = [link / "data.h5", "-o", model, "--init", link / "current.h5", "--val", link / "val.h5"]
+    code, _, err = cli("train", *linked, "--resume", *TRAIN)
+    assert code == 0 and f"resuming from {ckpt}: epoch 2," in err, err
+    assert_as_uninterrupted(model, tmp_path, data, "--init", init, "--val", val)
+
+
 def test_a_replaced_init_model_is_refused_by_resume_and_restarted_by_restart_stale(tmp_path):
     """The checkpoint records the --init model (its size, time and weights): a run resumed from another model
     at the same path would go on from other weights, at another --lr auto rate."""

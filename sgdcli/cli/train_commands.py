@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import math
-import os
 import signal
 from types import SimpleNamespace
 
@@ -15,6 +14,7 @@ from sgdcli.cli.params import (BATCH_GRID, RATE_GRID, Count, Number, command, ga
                                parse_batch_sizes, parse_lrs, training_kwargs, training_options)
 from sgdcli.errors import InputError
 from sgdcli.daskoptions import DaskOptions, check_executor
+from sgdcli.data.identity import same_file
 from sgdcli.cli.unused import DASK_RULES, QUIET_RULES, warn_unused
 from sgdcli.options import TrainOptions
 
@@ -41,7 +41,7 @@ def _train_settings(output, resume, restart_stale, dask, dask_workers, dask_time
         if opts.epochs == 0:
             raise InputError(f"{checks[0].option}: --epochs 0 validates nothing; check the model with sgdcli evaluate")
         gates.check_model(checks, opts.model, f"a {opts.model} model's validation", training=True)
-        if opts.init is not None and _same_file(output, opts.init):
+        if opts.init is not None and same_file(output, opts.init):
             raise InputError(f"{checks[0].option}: -o {output} is the --init model, which a failed gate would "
                              "replace by the model it failed (the model is written either way): write to another "
                              f"path and move it over {opts.init} once the gate passes")
@@ -150,14 +150,6 @@ def _gated(model, output, checks) -> tuple[dict, str]:
     record = model.history[kept - 1]
     values = {key[len("val_"):]: value for key, value in record.items() if key.startswith("val_")}
     return values, f"the validation rows (epoch {kept}, the model written to {output})"
-
-
-def _same_file(a, b) -> bool:
-    """Whether the paths ``a`` and ``b`` name one file (a link or another spelling included)."""
-    try:
-        return os.path.samefile(a, b)
-    except OSError:  # one of them is not there yet
-        return os.path.abspath(a) == os.path.abspath(b)
 
 
 def _left_to_resume(exc: BaseException, control) -> str | None:

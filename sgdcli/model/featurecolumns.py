@@ -9,6 +9,7 @@ import os
 
 from sgdcli.data.columnindex import numbered, numbered_as
 from sgdcli.data.filecolumns import columns_of
+from sgdcli.data.identity import same_file
 from sgdcli.data.pandasframes import why_left_out
 from sgdcli.data.table import Table
 from sgdcli.data.where import where_in
@@ -112,7 +113,7 @@ def training_columns(model: Model, table: Table) -> None:
         st = os.stat(table.path)
     except OSError:
         return
-    same = (trained["path"] == os.path.abspath(table.path) and trained.get("size") == st.st_size
+    same = (same_file(trained["path"], table.path) and trained.get("size") == st.st_size
             and trained.get("mtime") == st.st_mtime and trained.get("x") == table.x_name
             and trained.get("label_column") == table.label_column and bool(trained.get("transpose")) == table.transpose
             and trained.get("content") in (None, table.content))  # (a model of an older sgdcli has none)

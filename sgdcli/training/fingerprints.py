@@ -15,6 +15,7 @@ import os
 
 import numpy as np
 
+from sgdcli.data.identity import same_file
 from sgdcli.data.shuffle import pages_for
 from sgdcli.model.labels import positive_written
 
@@ -56,7 +57,7 @@ def _older_names(saved: dict, current: dict) -> dict:
     before numeric categories sorted as numbers), so that such a checkpoint still continues its run; nor the
     files' content digests: the current ones (its size and time still tell)."""
     out = dict(saved)
-    for key in ("train", "val"):
+    for key in ("train", "val", "init"):
         then, now = saved.get(key), current.get(key)
         if isinstance(then, dict) and isinstance(now, dict) and "content" not in then and "content" in now:
             out[key] = then = {**then, "content": now["content"]}
@@ -75,20 +76,34 @@ def mismatch(ckpt, options: dict, data: dict, path: str, defaults: dict | None =
     an upgrade between two nights does not throw away a run in progress.
     """
     saved = {**{k: v for k, v in (defaults or {}).items() if k not in ckpt.options}, **ckpt.options}
+    then = _same_paths(_older_names(ckpt.data, data), data)
     diff = differences(*as_run_reads(saved, options, getattr(ckpt, "n_train", 0),
-                                     getattr(ckpt, "classes", None),
-                                     class_names(_older_names(ckpt.data, data))))
+                                     getattr(ckpt, "classes", None), class_names(then)))
     if diff:
         return f"checkpoint {path} was made with other options: {'; '.join(diff)}"
-    diff = _said(differences({**_older_names(ckpt.data, data), "init": None}, {**data, "init": None}))
+    diff = _said(differences({**then, "init": None}, {**data, "init": None}))
     if diff:
         return f"the data changed since checkpoint {path}: {'; '.join(diff)}"
-    then, now = ckpt.data.get("init"), data.get("init")
+    then, now = then.get("init"), data.get("init")
     if then != now:  # the same --init path (an option), another model there
         diff = differences(then, now) if then is not None else ["the checkpoint, of an older sgdcli, does not "
                                                                 "record it"]
         return f"the --init model {now['path']} changed since checkpoint {path}: {'; '.join(diff)}"
     return None
+
+
+def _same_paths(saved: dict, current: dict) -> dict:
+    """``saved`` (a checkpoint's data fingerprints) with the current path of a file that its path names still
+    (through a symbolic link, a link's target, a hard link): the same file, whose other fingerprints say whether
+    it changed since."""
+    out = dict(saved)
+    for key in ("train", "val", "init"):
+        then, now = saved.get(key), current.get(key)
+        if isinstance(then, dict) and isinstance(now, dict) and isinstance(then.get("path"), str) \
+                and isinstance(now.get("path"), str) and then["path"] != now["path"] \
+                and same_file(then["path"], now["path"]):
+            out[key] = {**then, "path": now["path"]}
+    return out
 
 
 def _said(diff: list[str]) -> list[str]:
@@ -122,6 +137,11 @@ def as_run_reads(saved: dict, current: dict, n_train: int, classes=None, names=N
         for key in _PATHS:
             if isinstance(options.get(key), str) and options[key]:
                 options[key] = os.path.abspath(options[key])
+    for key in _PATHS:  # the same file by another path (a symbolic link): the same option
+        if isinstance(saved.get(key), str) and isinstance(current.get(key), str) and saved[key] \
+                and current[key] and same_file(saved[key], current[key]):
+            saved[key] = current[key]
+    for options in (saved, current):
         if isinstance(classes, np.ndarray) and "positive_class" in options:
             options["positive_class"] = (positive_written(classes, options["positive_class"], names)
                                          or options["positive_class"])
