@@ -88,7 +88,7 @@ def test_kernels_import_only_numpy_numba_llvmlite_and_the_standard_library():
 def test_the_top_level_holds_only_entry_points_and_vocabulary():
     modules = sorted(name for name in os.listdir(os.path.join(ROOT, "sgdcli")) if name.endswith(".py"))
     assert modules == ["__init__.py", "__main__.py", "daskoptions.py", "errors.py", "fieldtypes.py", "namelists.py",
-                       "options.py", "sizes.py", "testhooks.py", "versions.py"]
+                       "options.py", "samefile.py", "sizes.py", "testhooks.py", "versions.py"]
 
 
 def test_no_module_is_over_about_400_lines():

@@ -14,7 +14,7 @@ from sgdcli.cli.params import (BATCH_GRID, RATE_GRID, Count, Number, command, ga
                                parse_batch_sizes, parse_lrs, training_kwargs, training_options)
 from sgdcli.errors import InputError
 from sgdcli.daskoptions import DaskOptions, check_executor
-from sgdcli.data.identity import same_file
+from sgdcli.samefile import same_file
 from sgdcli.cli.unused import DASK_RULES, QUIET_RULES, warn_unused
 from sgdcli.options import TrainOptions
 

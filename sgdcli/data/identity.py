@@ -27,15 +27,6 @@ DIGEST_RUNS = 64
 DIGEST_BYTES = 4096
 
 
-def same_file(a, b) -> bool:
-    """Whether the paths ``a`` and ``b`` name one file: another spelling of its path, a symbolic or hard link
-    to it; where one is not there (yet, or any more), whether they are one absolute path."""
-    try:
-        return os.path.samefile(a, b)
-    except OSError:
-        return os.path.abspath(a) == os.path.abspath(b)
-
-
 def content_digest(path) -> str:
     """A digest of the file's size and of DIGEST_RUNS runs of DIGEST_BYTES bytes spread evenly over it."""
     h = hashlib.blake2b(digest_size=16)

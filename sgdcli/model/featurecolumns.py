@@ -9,7 +9,7 @@ import os
 
 from sgdcli.data.columnindex import numbered, numbered_as
 from sgdcli.data.filecolumns import columns_of
-from sgdcli.data.identity import same_file
+from sgdcli.samefile import same_file
 from sgdcli.data.pandasframes import why_left_out
 from sgdcli.data.table import Table
 from sgdcli.data.where import where_in

@@ -15,7 +15,7 @@ import os
 
 import numpy as np
 
-from sgdcli.data.identity import same_file
+from sgdcli.samefile import same_file
 from sgdcli.data.shuffle import pages_for
 from sgdcli.model.labels import positive_written
 
