@@ -7,7 +7,7 @@ rows, the true weights of norm SIGNAL: 10 for nearly separable labels, 1 for noi
 (seed 0, one thread, 5 epochs, the defaults but for the batch) and measured by its mean log loss on the training
 rows against the optimum of that loss (class_weight.optimum: Newton's method on all the rows, unpenalized).
 "before" runs the same tree with the bias's ridge set back to RIDGE over the rows of each fit, by wrapping
-``gradientnoise._fit`` here alone.  A cell is the excess in percent, the mean over the seeds (`h` for each
+``classifierfit.newton`` here alone.  A cell is the excess in percent, the mean over the seeds (`h` for each
 halving after a blow-up); the last column is the after's rate over the before's (their geometric mean).
 
     python bench/l2_balance.py [--seeds N] [--rows N] [--features N] [--only NAME,...] [--batches 32,256]
@@ -28,7 +28,7 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
 from class_weight import objective, optimum, write  # noqa: E402
 from sgdcli import TrainOptions, train  # noqa: E402
-from sgdcli.training import gradientnoise  # noqa: E402
+from sgdcli.training import classifierfit  # noqa: E402
 
 ROWS = 20_000
 FEATURES = 10
@@ -41,18 +41,18 @@ PROBLEMS = {f"{label} {name}": (share, signal)
 @contextlib.contextmanager
 def old_bias_ridge():
     """The fit as it was: RIDGE over the rows fitted on the bias too."""
-    fit = gradientnoise._fit
+    fit = classifierfit.newton
 
     def penalized(Z, *args, **kwargs):
-        gradientnoise.BIAS_RIDGE = gradientnoise.RIDGE / len(Z)
+        classifierfit.BIAS_RIDGE = classifierfit.RIDGE / len(Z)
         return fit(Z, *args, **kwargs)
 
-    kept = gradientnoise.BIAS_RIDGE
-    gradientnoise._fit = penalized
+    kept = classifierfit.BIAS_RIDGE
+    classifierfit.newton = penalized
     try:
         yield
     finally:
-        gradientnoise._fit, gradientnoise.BIAS_RIDGE = fit, kept
+        classifierfit.newton, classifierfit.BIAS_RIDGE = fit, kept
 
 
 def run(path: str, batch: int, X: np.ndarray, y: np.ndarray) -> tuple[float, int, float]:

@@ -8,7 +8,7 @@ import pytest
 from sgdcli import generate, train
 from sgdcli.data.table import Table
 from sgdcli.options import TrainOptions
-from sgdcli.training import fitgap, gradientnoise, rate, sampling
+from sgdcli.training import classifierfit, fitgap, gradientnoise, rate, sampling
 
 from conftest import cli, short_fits, write_table
 
@@ -143,8 +143,8 @@ def test_the_fit_stays_within_the_samples_memory(tmp_path, optimizer, ends_at, m
         assert (rows < sampling.SAMPLE_ROWS) == (memory < sampling.SAMPLE_ROWS * sampling.DENSE_SAMPLE_BYTES * 64)
     assert peak <= memory + (1 << 18)
     room = memory - sampling.DENSE_HELD_BYTES * rows * (d + 1)
-    need = 8 * (rows * (gradientnoise.FIT_ROW_VALUES * 2 + 2) + gradientnoise.NEWTON_COPIES * 64**2
-                + 2 * gradientnoise.BLOCK_ROWS * 64)
+    need = 8 * (rows * (classifierfit.FIT_ROW_VALUES * 2 + 2) + classifierfit.NEWTON_COPIES * 64**2
+                + 2 * classifierfit.BLOCK_ROWS * 64)
     assert (need <= room) == fits
     assert auto.unfitted == ("" if fits else f"a fit of the sample's {rows} rows needs {need:,} bytes beside "
                              f"them, and --memory leaves {room:,}")
@@ -172,7 +172,7 @@ def test_the_fits_bytes_bound_what_it_holds():
                 peak = tracemalloc.get_traced_memory()[1]
             finally:
                 tracemalloc.stop()
-            assert peak <= gradientnoise.fit_bytes(model, Z, y, None)
+            assert peak <= classifierfit.fit_bytes(model, Z, y, None)
 
 
 @short_fits  # one epoch
@@ -211,8 +211,8 @@ def test_averaged_models_fit_the_sample_once(tmp_path, monkeypatch):
     """Averaged models' joint and local steps take the same adaptive rate, whatever their batch: adagrad's fits
     of the sample (all its rows, then each half by the other's) run once, not once for each."""
     path, _, _ = _data(tmp_path, "logistic", 0.1)
-    fits, fit = [], gradientnoise._fit
-    monkeypatch.setattr(gradientnoise, "_fit", lambda *a: fits.append(1) or fit(*a))
+    fits, fit = [], classifierfit.newton
+    monkeypatch.setattr(classifierfit, "newton", lambda *a: fits.append(1) or fit(*a))
     monkeypatch.setattr(fitgap, "measure", lambda run, confirm=False: None)  # the end's fits of one epoch's run
     m = train(path, TrainOptions(optimizer="adagrad", epochs=1, parallel="average", threads=2, sync_every=4))
     assert len(fits) == 3 and m.training["lr_auto"]["raised"] > 1
@@ -243,7 +243,7 @@ def test_adagrads_size_on_separable_rows_stays_that_of_the_fit(tmp_path, model):
     path, X, y = _separable(tmp_path, model)
     m = train(path, TrainOptions(model=model, optimizer="adagrad", epochs=5, threads=1))
     Z = (X - m.center) / m.scale
-    fit = LogisticRegression(C=1 / gradientnoise.RIDGE, tol=1e-10, max_iter=10_000).fit(Z, y)  # the ridge's fit
+    fit = LogisticRegression(C=1 / classifierfit.RIDGE, tol=1e-10, max_iter=10_000).fit(Z, y)  # the ridge's fit
     W = fit.coef_.T if model == "logistic" else fit.coef_.T - fit.coef_.T.mean(axis=1, keepdims=True)
     size = np.sqrt(np.mean(W**2))
     auto = m.training["lr_auto"]

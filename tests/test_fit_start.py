@@ -15,7 +15,7 @@ import pytest
 from sgdcli import load_model, train
 from sgdcli.data.table import Table
 from sgdcli.options import DEFAULT_MEMORY, TrainOptions
-from sgdcli.training import gradientnoise
+from sgdcli.training import classifierfit
 from sgdcli.training.sampling import sample_spans
 
 from conftest import cli, sample_rows, short_fits, write_table
@@ -38,7 +38,7 @@ def _standardized(X):
 def _sample_fit(path, Z, y, l2=0.0):
     """The fit of the run's sample: Newton's method on its rows under the fit's ridge on the weights and ``l2``."""
     rows = sample_rows(path, "logistic")
-    return newton_logistic(Z[rows], y[rows], gradientnoise.RIDGE / len(rows) + l2, iters=60)
+    return newton_logistic(Z[rows], y[rows], classifierfit.RIDGE / len(rows) + l2, iters=60)
 
 
 @short_fits
@@ -69,7 +69,7 @@ def test_the_fit_weighs_the_rows_as_the_objective_does(tmp_path):
     rows = sample_rows(path, "logistic")
     v = np.where(y == 1, len(y) / (2 * y.sum()), len(y) / (2 * (len(y) - y.sum())))
     A = np.column_stack([Z[rows], np.ones(len(rows))])
-    theta, ridge = np.zeros(A.shape[1]), np.append(np.full(Z.shape[1], gradientnoise.RIDGE / len(rows)), 0.0)
+    theta, ridge = np.zeros(A.shape[1]), np.append(np.full(Z.shape[1], classifierfit.RIDGE / len(rows)), 0.0)
     for _ in range(60):
         p = 1 / (1 + np.exp(-(A @ theta)))
         grad = A.T @ (v[rows] * (p - y[rows])) / len(rows) + ridge * theta

@@ -144,12 +144,12 @@ def test_the_end_check_holds_no_more_than_memory(tmp_path, monkeypatch, no_fit_s
     beyond --memory."""
     import tracemalloc
 
-    from sgdcli.training import fullbatch, gradientnoise
+    from sgdcli.training import classifierfit, fullbatch
 
     memory = 4 * 2**20
     path, X, y = _tenth_positive(tmp_path)
-    fitted, peaks, real_fit, real_short = [], [], gradientnoise.fit_loss, fullbatch.short
-    monkeypatch.setattr(gradientnoise, "fit_loss", lambda *args: fitted.append(1) or real_fit(*args))
+    fitted, peaks, real_fit, real_short = [], [], classifierfit.fit_loss, fullbatch.short
+    monkeypatch.setattr(classifierfit, "fit_loss", lambda *args: fitted.append(1) or real_fit(*args))
 
     def short(run, *args):
         tracemalloc.start()

@@ -12,7 +12,7 @@ import pytest
 from sgdcli import train
 from sgdcli.data.table import Table
 from sgdcli.options import DEFAULT_MEMORY, TrainOptions
-from sgdcli.training import fullbatch, gradientnoise, linearfit, start
+from sgdcli.training import classifierfit, fullbatch, gradientnoise, linearfit, start
 from sgdcli.training.fullbatch import NEAR
 from sgdcli.training.runlog import FitWarning
 
@@ -92,8 +92,8 @@ def _objective_terms(model, Z, Y, v, l2):
     of the others' weights."""
     m, p = Z.shape
     pooled = l2 / Y.shape[1] if model == "softmax" else 0.0
-    ridge = np.full(p, gradientnoise.RIDGE / m + l2)
-    ridge[-1] = gradientnoise.BIAS_RIDGE
+    ridge = np.full(p, classifierfit.RIDGE / m + l2)
+    ridge[-1] = classifierfit.BIAS_RIDGE
     own = np.full(p, l2)
     own[-1] = 0.0
 
@@ -173,8 +173,8 @@ def test_half_the_decrement_near_the_optimum_is_how_far_above_it_the_objective_i
     theta = np.zeros((d + 1, 1))
     for _ in range(30):  # Newton's method on the objective with the fit's ridge, by the written-out gradient
         p = 1 / (1 + np.exp(-(Z @ theta[:, 0])))
-        H = (Z * (p * (1 - p))[:, None]).T @ Z / m + np.diag(np.r_[np.full(d, gradientnoise.RIDGE / m),
-                                                                  gradientnoise.BIAS_RIDGE])
+        H = (Z * (p * (1 - p))[:, None]).T @ Z / m + np.diag(np.r_[np.full(d, classifierfit.RIDGE / m),
+                                                                  classifierfit.BIAS_RIDGE])
         theta -= np.linalg.solve(H, gradient(theta))
     off = theta + 0.02 * rng.standard_normal(theta.shape)
     half, _, whole = gradientnoise.newton_gap("logistic", Z, y, None, 0.0, off.T, gradient(off).T, off.T)

@@ -11,7 +11,7 @@ import pytest
 from sgdcli import train
 from sgdcli.data.table import Table
 from sgdcli.options import DEFAULT_MEMORY, TrainOptions
-from sgdcli.training import curvature, gradientnoise, sampling, start
+from sgdcli.training import classifierfit, curvature, sampling, start
 
 from conftest import make_problem, run, sample_rows, short_fits, write_table
 from test_convergence import logistic_objective, newton_logistic
@@ -116,7 +116,7 @@ def test_a_full_batch_of_a_large_file_starts_at_the_fit_of_a_larger_sample(tmp_p
     rows = sample_rows(path, "logistic")
     assert len(rows) == start.FIT_SAMPLE_ROWS
     Z = (X - X.mean(axis=0)) / X.std(axis=0)
-    w, b = newton_logistic(Z[rows], y[rows], gradientnoise.RIDGE / len(rows), iters=60)
+    w, b = newton_logistic(Z[rows], y[rows], classifierfit.RIDGE / len(rows), iters=60)
     ran = run("train", path, "-o", tmp_path / "m.h5", "--model", "logistic", "--batch-size", "full", "--threads",
               "1", "--seed", "0", check=True)
     assert (f"starting at the fit of the run's sample of {start.FIT_SAMPLE_ROWS:,} rows (Newton's method): a full "
@@ -145,7 +145,7 @@ def test_a_hundred_features_start_at_a_fit(tmp_path):
     ridge) and ends there, where from the labels' log-odds 5 epochs ended 29% above it."""
     path, X, y = logistic_rows(tmp_path / "hundred.h5", 20_000, 100, 6.0, -6.0)
     Z = (X - X.mean(axis=0)) / X.std(axis=0)
-    w, b = newton_logistic(Z, y, gradientnoise.RIDGE / len(y), iters=25)
+    w, b = newton_logistic(Z, y, classifierfit.RIDGE / len(y), iters=25)
     fit = logistic_objective(w, b, Z, y, 0.0)
     m = train(path, TrainOptions(model="logistic", batch_size="full", threads=1))
     assert m.history[0]["train_loss"] == pytest.approx(fit, rel=1e-6)

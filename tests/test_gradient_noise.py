@@ -86,13 +86,13 @@ def test_noisy_labels_and_other_losses_keep_the_worst_case(tmp_path, model, task
 
 
 def test_the_share_is_one_where_labels_do_not_allow_a_fit():
-    from sgdcli.training import gradientnoise
+    from sgdcli.training import classifierfit, gradientnoise
 
     Z = np.column_stack([np.random.default_rng(0).standard_normal((100, 3)), np.ones(100)])
     for model, labels in (("logistic", np.zeros(100)), ("logistic", np.arange(100) % 3.0),  # one class, three
                           ("softmax", np.full(100, np.nan)), ("poisson", np.arange(100.0))):  # none known; no fit
         assert gradientnoise.measure(model, Z, labels, None) == (1.0, np.inf)
-    wide = np.column_stack([np.random.default_rng(1).standard_normal((100, gradientnoise.FIT_UP_TO)), np.ones(100)])
+    wide = np.column_stack([np.random.default_rng(1).standard_normal((100, classifierfit.FIT_UP_TO)), np.ones(100)])
     assert gradientnoise.measure("logistic", wide, np.arange(100) % 2.0, None) == (1.0, np.inf)  # too many weights
 
 
@@ -192,11 +192,11 @@ def test_the_fit_without_l2_leaves_the_bias_unpenalized_as_training_does(rare_we
     the ridge (RIDGE over the rows) on the weights alone (Newton's method here, the bias free).  The ridge on
     the bias too held it towards 0 on 5% positives, and the weights made up for it: their norm, the cosine's
     distance, 3% short here."""
-    from sgdcli.training import gradientnoise
+    from sgdcli.training import classifierfit, gradientnoise
 
     Z, y = _rare()
     v = np.ones(len(y)) if rare_weight is None else np.where(y == 1, rare_weight, 1.0)
-    ridge = np.full(Z.shape[1], gradientnoise.RIDGE / len(Z))
+    ridge = np.full(Z.shape[1], classifierfit.RIDGE / len(Z))
     ridge[-1] = 0.0
     theta = np.zeros(Z.shape[1])
     for _ in range(100):
@@ -216,14 +216,14 @@ def test_the_fitted_biases_zero_the_mean_residual_of_every_class(model):
     """The bias is unpenalized, so where the fit stops (its Newton decrement at rounding's scale) the loss's
     derivative in each class's bias, the weighted mean of p − y over the rows, is 0 to within that scale, on a
     rare class too."""
-    from sgdcli.training import gradientnoise
+    from sgdcli.training import classifierfit
 
     Z, y = _rare()
     if model == "softmax":  # the common class split in two at a feature's sign: 3 classes, the rare one 5%
         y = np.where(y == 1, 2.0, (Z[:, 0] > 0).astype(np.float64))
     Y = np.eye(int(y.max()) + 1)[y.astype(int)]
     v = np.where(y == y.max(), 4.0, 1.0)
-    theta = gradientnoise._fit(Z, Y, v, 0.0, np.zeros((Z.shape[1], Y.shape[1])), model)
+    theta = classifierfit.newton(Z, Y, v, 0.0, np.zeros((Z.shape[1], Y.shape[1])), model)
     S = Z @ theta
     P = np.exp(S - S.max(axis=1, keepdims=True))
     P /= P.sum(axis=1, keepdims=True)

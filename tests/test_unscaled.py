@@ -9,7 +9,7 @@ import pytest
 
 from sgdcli import train
 from sgdcli.options import TrainOptions
-from sgdcli.training import fitgap, gradientnoise
+from sgdcli.training import classifierfit, fitgap
 from sgdcli.training.runlog import FitWarning
 
 from conftest import robust_loss, robust_optimum, sample_rows, write_table
@@ -193,11 +193,11 @@ def test_the_fit_of_standardized_rows_under_a_penalty_per_feature_is_the_fit_of_
     raw = np.column_stack([X, np.ones(n)])
     Z = np.column_stack([(X - X.mean(axis=0)) / X.std(axis=0), np.ones(n)])
     l2 = 0.05
-    assert gradientnoise.fit_objective(model, Z, labels, None, l2 / X.std(axis=0) ** 2) == pytest.approx(
-        gradientnoise.fit_objective(model, raw, labels, None, l2), rel=1e-4)
+    assert classifierfit.fit_objective(model, Z, labels, None, l2 / X.std(axis=0) ** 2) == pytest.approx(
+        classifierfit.fit_objective(model, raw, labels, None, l2), rel=1e-4)
     # and a penalty per feature is the scalar one where all are equal
-    assert gradientnoise.fit_objective(model, Z, labels, None, np.full(d, l2)) == pytest.approx(
-        gradientnoise.fit_objective(model, Z, labels, None, l2), rel=1e-12)
+    assert classifierfit.fit_objective(model, Z, labels, None, np.full(d, l2)) == pytest.approx(
+        classifierfit.fit_objective(model, Z, labels, None, l2), rel=1e-12)
 
 
 def test_the_rows_are_standardized_in_place_and_the_curvature_compared():

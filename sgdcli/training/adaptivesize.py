@@ -38,7 +38,7 @@ worst-case noise term that gradientnoise.measure reads off the held-out rows (ti
 most 1), so adagrad's size is the weights' root mean square over its root, and at most 1 / ADAPTIVE times it:
 adagrad's first step moves each weight by the rate whole (its sum of squares is that step's own square), so a
 rate of the fitted weights' size reaches them from the first steps on, however quiet the gradient there.  On
-separable rows the quiet at the fit is its ridge's (gradientnoise.RIDGE), not the data's, near 0, and the
+separable rows the quiet at the fit is its ridge's (classifierfit.RIDGE), not the data's, near 0, and the
 division alone took the rate, and the weights trained, hundreds of times past the fit's.
 """
 
@@ -48,7 +48,7 @@ import math
 
 import numpy as np
 
-from sgdcli.training import gradientnoise
+from sgdcli.training import classifierfit, gradientnoise
 from sgdcli.training.sampling import Sample, room
 
 # Per-weight step of the adaptive optimizers, for features and labels of unit scale: the best of 0.001, 0.01 and
@@ -63,9 +63,9 @@ def measure(drawn: Sample, Z: np.ndarray | None, model: str, labels: np.ndarray,
     ``weights``, under ``l2``, in steps of ``optimizer``: their root mean square, for adagrad over the root of
     the gradient's quiet at the fit, at most 1 / ADAPTIVE times it (``by_weight``: rows drawn by weight); NaN
     where there is no fit; and why a fit was skipped for want of memory ('' where it was not)."""
-    if Z is None or model not in gradientnoise.MODELS:
+    if Z is None or model not in classifierfit.MODELS:
         return math.nan, ""
-    unfitted = gradientnoise.skipped(model, Z, labels, weights, room(drawn))
+    unfitted = classifierfit.skipped(model, Z, labels, weights, room(drawn))
     W = None if unfitted else gradientnoise.fit_weights(model, Z, labels, weights, l2)
     if W is not None:  # the fit leaves exactly 0 the weights of columns 0 on every sampled row (a constant
         W = W[(W != 0).any(axis=1)]  # feature, standardized): training never moves them either

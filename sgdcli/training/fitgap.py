@@ -2,9 +2,9 @@
 the end's warnings judge a run by where such a fit exists (training/fitwarnings.py).
 
 The run's sample (training/sampling.py, read again: the same rows) is fitted: least squares for ``linear``
-(training/linearfit.py), Newton's method for ``logistic`` and ``softmax`` (training/gradientnoise.py) and
+(training/linearfit.py), Newton's method for ``logistic`` and ``softmax`` (training/classifierfit.py) and
 iteratively reweighted least squares for ``huber`` and ``quantile`` (training/robustfit.py), Newton's method
-for ``poisson`` (training/poissonfit.py, judged by the deviance, whose floor is 0) up to gradientnoise.FIT_UP_TO
+for ``poisson`` (training/poissonfit.py, judged by the deviance, whose floor is 0) up to classifierfit.FIT_UP_TO
 weights (not under --l1, whose penalty they do not fit), of the objective trained (--l2,
 linear's --l1, the rows' weights).  The kept model's objective on
 those rows is set against the fit's, with what a fit gains on the rows it fits added back (training/fullbatch.py
@@ -30,7 +30,7 @@ from typing import NamedTuple
 import numpy as np
 
 from sgdcli.model import zeroloss
-from sgdcli.training import curvature, fullbatch, gradientnoise, linearfit, poissonfit, robustfit
+from sgdcli.training import classifierfit, curvature, fullbatch, linearfit, poissonfit, robustfit
 from sgdcli.training.sampling import SAMPLE_RUNS, room, sample, sample_labels
 
 # Rows fitted per weight below which the fit's gain on its own rows, which the estimate adds back to first order
@@ -40,7 +40,7 @@ ROWS_PER_WEIGHT = 10
 # loss on the rows it never saw is far above the optimum's and confirms nothing, and the estimate decides alone;
 # with these, runs 100% above the optimum are confirmed where their rows are drawn apart
 HALF_ROWS_PER_WEIGHT = 2
-MODELS = ("linear", *gradientnoise.MODELS, *robustfit.MODELS, "poisson")
+MODELS = ("linear", *classifierfit.MODELS, *robustfit.MODELS, "poisson")
 # the fit of each model, but the classifiers' Newton's method
 HOW = {"linear": "least squares", **dict.fromkeys(robustfit.MODELS, "iteratively reweighted least squares")}
 
@@ -89,10 +89,10 @@ def measure(run, confirm: bool = False) -> Gap | None:
     class the sample does not hold, fewer than ROWS_PER_WEIGHT rows a weight).  ``confirm``: where it is
     ``far``, with its ``condition`` and ``held_out`` (``Gap.confirmed``)."""
     opts, d = run.opts, run.table.n_features
-    classifier = opts.model in gradientnoise.MODELS
+    classifier = opts.model in classifierfit.MODELS
     outputs = max(run.labels.n_outputs, 2) - 1 if classifier else 1
     if opts.model not in MODELS or run.table.sparse or (opts.model != "linear" and (
-            outputs * (d + 1) > gradientnoise.FIT_UP_TO or opts.l1 > 0)):  # (the other fits fit no --l1)
+            outputs * (d + 1) > classifierfit.FIT_UP_TO or opts.l1 > 0)):  # (the other fits fit no --l1)
         return None
     raw = sample_labels(run.sample)
     classes = run.labels.class_of(raw) if classifier else None
@@ -103,7 +103,7 @@ def measure(run, confirm: bool = False) -> Gap | None:
         return None
     Z = sample(run.sample, run.plan.center, run.plan.scale)  # the rows as the kernels see them, the bias's 1
     fits = (curvature.exact(d + 1, room(run.sample)) if classes is None else  # every class, as the model has
-            len(np.unique(classes[labelled])) == outputs + 1 and not gradientnoise.skipped(
+            len(np.unique(classes[labelled])) == outputs + 1 and not classifierfit.skipped(
                 opts.model, Z, targets, weights, room(run.sample)))
     if not fits or labelled.sum() < ROWS_PER_WEIGHT * outputs * (d + 1):
         return None
@@ -143,8 +143,8 @@ def _fitted(model: str, param: float, Z: np.ndarray, targets: np.ndarray, weight
     """The objective of the fit of ``model`` (``param``: huber's ε, quantile's q) to the rows ``Z``, under ``l2``
     and ``l1`` (a number, or one per feature), and the loss's gradients' spread over its curvature there where it
     is not a likelihood's (None: 1, ``_optimism``); NaN where there is no fit (poisson's counts all 0)."""
-    if model in gradientnoise.MODELS:
-        return gradientnoise.fit_objective(model, Z, targets, weights, l2), None
+    if model in classifierfit.MODELS:
+        return classifierfit.fit_objective(model, Z, targets, weights, l2), None
     theta = _params(model, param, Z, targets, weights, l2, l1)
     if theta is None:
         return math.nan, None
@@ -166,8 +166,8 @@ def _params(model: str, param: float, Z: np.ndarray, targets: np.ndarray, weight
     there is none."""
     if model == "linear":
         return linearfit.fit(Z, targets, weights, l2, l1)
-    if model in gradientnoise.MODELS:
-        return gradientnoise.fit_model(model, Z, targets, weights, l2, classes)
+    if model in classifierfit.MODELS:
+        return classifierfit.fit_model(model, Z, targets, weights, l2, classes)
     if model == "poisson":
         return poissonfit.fit(Z, targets, weights, l2)
     return robustfit.fit(model, param, Z, targets, weights, l2)
@@ -179,7 +179,7 @@ def _held_out(model: str, param: float, Z: np.ndarray, targets: np.ndarray, weig
     the fit (``_params``) of the rows ``half`` selects, scoring the others, and of the others, scoring those: what
     fits that never saw a row make of it; NaN where either holds fewer than ``least`` labelled rows of weight
     above 0 or has no fit (a class it lacks).  Each fit takes the other half's rows as unlabelled rather than a
-    copy of its own half's (but a classifier's, which holds the rows it fits: gradientnoise._rows)."""
+    copy of its own half's (but a classifier's, which holds the rows it fits: classifierfit.fit_rows)."""
     S, penalty = None, 0.0
     counted = labelled if weights is None else labelled & (weights > 0)
     for fitted in (half, ~half):

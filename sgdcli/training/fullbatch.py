@@ -13,7 +13,7 @@ fitwarnings.FEW_UPDATES updates whose loss still fell is told so already.
 
 So at the end of a full-batch logistic or softmax run without --l2, the
 run's sample (training/sampling.py, read again: the same rows) is fitted by
-Newton's method (training/gradientnoise.py), and the mean loss on those rows
+Newton's method (training/classifierfit.py), and the mean loss on those rows
 of the model the run keeps (early stopping's best epoch's, else the last
 one's) is set against the fit's.  The rows' scores are computed for all of
 the sample and then taken for the rows judged: a copy of those rows would be
@@ -58,7 +58,7 @@ import math
 import numpy as np
 
 from sgdcli.options import TrainOptions
-from sgdcli.training import curvature, gradientnoise, linearfit, poissonfit, replicas, robustfit
+from sgdcli.training import classifierfit, curvature, gradientnoise, linearfit, poissonfit, replicas, robustfit
 from sgdcli.training.sampling import room, sample, sample_labels
 from sgdcli.training.start import FIT_WIDE
 
@@ -77,22 +77,22 @@ def short(run, epochs: int, kept_epoch: int, under: str | None = None) -> list[s
     """The warning of ``run`` (a training/run.py ``Run`` at its end, after ``epochs`` epochs) where it is a full-batch
     logistic or softmax run without --l2 or --l1 whose kept model's (from its epoch ``kept_epoch``, 1-based: early
     stopping's best, else the last) loss on its sample is over NEAR above the optimum's estimate; nothing where that is
-    not measured (another run; sparse rows; a fit too wide for gradientnoise.FIT_UP_TO, or for the sample's --memory).
+    not measured (another run; sparse rows; a fit too wide for classifierfit.FIT_UP_TO, or for the sample's --memory).
     ``under``: early stopping kept that epoch, though a later one had a lower loss of those it judges (``under``:
     "validation" or "training") by no more than --min-delta, so the warning says to lower it (more epochs would keep the
     same epoch). A run that started at the fit of its sample (at a rate given: fitwarnings.log_end) and ended far from
     it was taken there by its steps: the warning says to lower the rate, not to raise --epochs."""
     opts = run.opts
-    if (opts.model not in gradientnoise.MODELS or opts.l2 > 0 or opts.l1 > 0 or run.table.sparse
-            or (max(run.labels.n_outputs, 2) - 1) * (run.table.n_features + 1) > gradientnoise.FIT_UP_TO
+    if (opts.model not in classifierfit.MODELS or opts.l2 > 0 or opts.l1 > 0 or run.table.sparse
+            or (max(run.labels.n_outputs, 2) - 1) * (run.table.n_features + 1) > classifierfit.FIT_UP_TO
             or not replicas.full_batch(run.batch, run.n_train, run.shards)):
         return []
     labels = sample_labels(run.sample)
     weights = run.sample_weights_of(labels)
     Z = sample(run.sample, run.plan.center, run.plan.scale)
-    if gradientnoise.skipped(opts.model, Z, labels, weights, room(run.sample)):
+    if classifierfit.skipped(opts.model, Z, labels, weights, room(run.sample)):
         return []
-    fitted = gradientnoise.fit_loss(opts.model, Z, labels, weights)
+    fitted = classifierfit.fit_loss(opts.model, Z, labels, weights)
     classes = run.labels.class_of(labels)
     keep = (classes >= 0) if weights is None else (classes >= 0) & (weights > 0)
     v = np.ones(int(keep.sum())) if weights is None else weights[keep]
@@ -116,7 +116,7 @@ def keeps_step(opts, shards: int, start_fitted: bool) -> bool:
     """Whether a run of ``opts`` keeps its steps' gradients for ``from_fit``: a full batch of linear, logistic,
     softmax or poisson that starts at the fit of its sample (training/start.py), of one model (``shards``), whose
     kept model is the last iterate (not --average's), without --l1, whose penalty has no gradient at 0."""
-    return (start_fitted and opts.model in ("linear", *gradientnoise.MODELS, "poisson") and shards == 1
+    return (start_fitted and opts.model in ("linear", *classifierfit.MODELS, "poisson") and shards == 1
             and not opts.average and opts.l1 == 0)
 
 
@@ -194,7 +194,7 @@ def _newton_gap(run, params: np.ndarray, gradient: np.ndarray,
         else:
             found = run.labels.class_of(raw)
             labels = np.where(found >= 0, found, np.nan)
-            if gradientnoise.skipped(opts.model, Z, labels, weights, room(run.sample), FIT_WIDE):
+            if classifierfit.skipped(opts.model, Z, labels, weights, room(run.sample), FIT_WIDE):
                 return None
             fall, change, whole = gradientnoise.newton_gap(opts.model, Z, labels, weights, opts.l2, params,
                                                            gradient, moved, FIT_WIDE)

@@ -118,7 +118,7 @@ from sgdcli.data.table import Table
 from sgdcli.kernels import losses
 from sgdcli.options import DEFAULT_MEMORY, MOMENTUM_OPTIMIZERS, TrainOptions
 from sgdcli.training import curvature as bounds
-from sgdcli.training import adaptivesize, biasrate, decayingrate, gradientnoise
+from sgdcli.training import adaptivesize, biasrate, classifierfit, decayingrate, gradientnoise
 from sgdcli.training.sampling import Sample, room, sample, sample_labels, sparse_sample
 
 POWER_STEPS = 100
@@ -170,7 +170,7 @@ class AutoRate:
     sought: float = math.nan  # adaptive optimizers, logistic and softmax: the fitted weights' size (adaptivesize.py)
     raised: float = 1.0  # what the adaptive rate was multiplied by for that size
     from_fit: bool = False  # adaptive optimizers: the run starts at the fit, which the size would travel to
-    unfitted: str = ""  # why a fit of the sample (training/gradientnoise.py) was skipped for want of memory
+    unfitted: str = ""  # why a fit of the sample (training/classifierfit.py) was skipped for want of memory
     # cosine, raised on nearly separable rows (training/decayingrate.py): the fit's distance, its noise, their balance
     distance: float = math.nan
     fit_noise: float = math.nan
@@ -376,7 +376,7 @@ def auto_rate(table: Table | Sample, model: str, center: np.ndarray, scale: np.n
             fitted = bounds.exact(Z.shape[1], memory)
             sigma = bounds.residual_scale(labels, Z if fitted else None, weights)
             scale_of = "residuals" if fitted else scale_of
-        unfitted = "" if (ends_at is None and not cosine) or full else gradientnoise.skipped(
+        unfitted = "" if (ends_at is None and not cosine) or full else classifierfit.skipped(
             model, Z, labels, weights, room(drawn))
         fit = gradientnoise.Fit() if (ends_at is None and not cosine) or full or unfitted else gradientnoise.fitted(
             model, Z, labels, weights, l2, by_weight)

@@ -207,7 +207,7 @@ def first_trained(n: int, start: int, fraction: float, seed: int, block: int = S
 
 def room(drawn: Sample) -> int:
     """Bytes of the sample's --memory that a measure of its dense rows may hold beside them (a fit:
-    training/gradientnoise.py), the rows read and standardized being held."""
+    training/classifierfit.py), the rows read and standardized being held."""
     return drawn.memory - DENSE_HELD_BYTES * len(drawn.labels()) * (drawn.table.n_features + 1)
 
 

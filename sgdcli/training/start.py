@@ -44,7 +44,7 @@ model instead.
 
 A full-batch logistic or softmax run starts at the fit of its sample
 instead, its weights and biases (``fitted``: Newton's method,
-training/gradientnoise.py, of the objective trained, --l2 and the rows'
+training/classifierfit.py, of the objective trained, --l2 and the rows'
 weights included), where that fit exists (dense rows, up to FIT_WIDE
 weights, room for it in --memory, CLASS_ROWS_PER_WEIGHT rows of each class
 in the sample per weight of a class).  A full batch steps once an epoch
@@ -109,7 +109,7 @@ import numpy as np
 
 from sgdcli.data.table import Table
 from sgdcli.options import DEFAULT_MEMORY
-from sgdcli.training import curvature, gradientnoise, linearfit, poissonfit
+from sgdcli.training import classifierfit, curvature, linearfit, poissonfit
 from sgdcli.training.sampling import DENSE_SAMPLE_BYTES, SAMPLE_ROWS, Sample, room, sample, sample_labels
 
 FITTED = ("huber", "quantile")  # whose weights start at a least-squares fit (dense rows)
@@ -188,7 +188,7 @@ def fit_sample_rows(model: str, table: Table, classes: int, memory: int, l1: flo
     SAMPLE_ROWS, as many as any run's sample); SAMPLE_ROWS where there is no fit (``fitted``).  A mini-batch run's
     (not ``full``): a linear one's fit, of up to FIT_WIDE weights, LINEAR_ROWS_PER_WEIGHT rows a weight where
     that is more than SAMPLE_ROWS; else SAMPLE_ROWS."""
-    if table.sparse or model not in ("linear", *gradientnoise.MODELS, "poisson") or (l1 > 0 and model != "linear") \
+    if table.sparse or model not in ("linear", *classifierfit.MODELS, "poisson") or (l1 > 0 and model != "linear") \
             or not (full or model == "linear"):
         return SAMPLE_ROWS
     d = table.n_features + 1
@@ -202,8 +202,8 @@ def fit_sample_rows(model: str, table: Table, classes: int, memory: int, l1: flo
             return SAMPLE_ROWS
     else:
         k = max(classes, 2)
-        p, fixed = (k - 1) * d, gradientnoise.fit_size(0, d, k)
-        per_row = gradientnoise.fit_size(1, d, k) - fixed
+        p, fixed = (k - 1) * d, classifierfit.fit_size(0, d, k)
+        per_row = classifierfit.fit_size(1, d, k) - fixed
         if p > FIT_WIDE:
             return SAMPLE_ROWS
     held = (memory - fixed) // (DENSE_SAMPLE_BYTES * d + per_row)
@@ -236,16 +236,16 @@ def fitted(model: str, drawn: Sample, class_of, classes: int, center: np.ndarray
     found = class_of(raw)
     labels = np.where(found >= 0, found, np.nan)
     Z = sample(drawn, center, scale)
-    if gradientnoise.skipped(model, Z, labels, weights, room(drawn), FIT_WIDE):
+    if classifierfit.skipped(model, Z, labels, weights, room(drawn), FIT_WIDE):
         return None
-    return gradientnoise.fit_model(model, Z, labels, weights, l2, classes, FIT_WIDE)
+    return classifierfit.fit_model(model, Z, labels, weights, l2, classes, FIT_WIDE)
 
 
 def fits(model: str, drawn: Sample, class_of, classes: int, weights_of, l1: float = 0.0,
          full: bool = True) -> bool:
     """Whether a fresh full batch of ``model`` (a mini-batch run, where not ``full``) starts at the fit of the
     sample ``drawn`` (``fitted``: the arguments are its), but for the room a classifier's fit takes in --memory
-    beside the rows, which only the rows tell (gradientnoise.skipped)."""
+    beside the rows, which only the rows tell (classifierfit.skipped)."""
     if drawn.table.sparse or not (full or model == "linear"):
         return False
     raw, d = sample_labels(drawn), drawn.table.n_features
@@ -255,7 +255,7 @@ def fits(model: str, drawn: Sample, class_of, classes: int, weights_of, l1: floa
     if model == "poisson":  # (its fit: None where the counts' mean is not above 0)
         return bool(l1 == 0 and d + 1 <= FIT_WIDE and curvature.exact(d + 1, room(drawn))
                     and np.isfinite(raw).sum() > d)
-    if model not in gradientnoise.MODELS or (classes - 1) * (d + 1) > FIT_WIDE or l1 > 0:
+    if model not in classifierfit.MODELS or (classes - 1) * (d + 1) > FIT_WIDE or l1 > 0:
         return False
     found, weights = class_of(raw), weights_of(raw)
     counted = (found >= 0) if weights is None else (found >= 0) & (weights > 0)
