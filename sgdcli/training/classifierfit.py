@@ -4,6 +4,8 @@ gradient's noise and the distance to travel off (training/gradientnoise.py), whe
 
 The objective is the mean loss, each row times its weight, plus --l2 on the weights, and a ridge of RIDGE over
 the rows fitted that keeps separable rows' fit finite (never on the bias, which training does not penalize).
+Under --l1, whose penalty has no curvature, logistic is fitted by proximal Newton steps (``lasso_newton``);
+softmax is not fitted under --l1.
 """
 
 from __future__ import annotations
@@ -11,6 +13,8 @@ from __future__ import annotations
 import math
 
 import numpy as np
+
+from sgdcli.training.linearfit import lasso
 
 # Weights ((classes − 1) × (features + 1): logistic's, and softmax's but for one class's, held at 0) up to which
 # Newton's method fits the sample: each of its steps costs about the rows times the weights' square.
@@ -32,50 +36,63 @@ BLOCK_ROWS = 256
 
 
 def fit_model(model: str, Z: np.ndarray, labels: np.ndarray, weights: np.ndarray | None, l2: float = 0.0,
-              classes: int | None = None, up_to: int = FIT_UP_TO) -> np.ndarray | None:
+              classes: int | None = None, up_to: int = FIT_UP_TO, l1=0.0) -> np.ndarray | None:
     """The model of ``model`` (its weights and bias, last) fitted to all the sample's rows ``Z`` (with the bias's
-    column), ``labels`` (logistic's positive class the larger) and ``weights`` (None: 1) under ``l2``: logistic's
-    one vector, softmax's one per class (classes × features + 1), centred across the classes as training's are
-    (``newton``); None where ``fit_rows`` fits nothing (of up to ``up_to`` weights), or the sample holds other than
-    ``classes`` classes (None: any)."""
-    rows = fit_rows(model, Z, labels, weights, up_to)
+    column), ``labels`` (logistic's positive class the larger) and ``weights`` (None: 1) under ``l2`` and ``l1`` (a
+    number, or one per feature): logistic's one vector, softmax's one per class (classes × features + 1), centred
+    across the classes as training's are (``newton``); None where ``fit_rows`` fits nothing (of up to ``up_to``
+    weights), the sample holds other than ``classes`` classes (None: any), or softmax is under --l1."""
+    rows = fit_rows(model, Z, labels, weights, up_to) if fitted_under(model, l1) else None
     if rows is None or classes not in (None, rows[1].shape[1]):
         return None
     Z, Y, v, _ = rows
-    theta = newton(Z, Y, v, l2, np.zeros((Z.shape[1], Y.shape[1])), model)
+    theta = _fit(model, Z, Y, v, l2, l1)
     return theta[:, 1] if model == "logistic" else (theta - theta.mean(axis=1, keepdims=True)).T
+
+
+def fitted_under(model: str, l1) -> bool:
+    """Whether ``model`` is fitted under --l1's ``l1`` (a number, or one per feature): logistic always, softmax
+    without it."""
+    return model in MODELS and (model == "logistic" or not np.any(np.asarray(l1) > 0))
+
+
+def _fit(model: str, Z: np.ndarray, Y: np.ndarray, v: np.ndarray, l2, l1) -> np.ndarray:
+    """``newton``'s fit of the rows ``fit_rows`` holds from 0, then, under ``l1``, ``lasso_newton``'s from it."""
+    theta = newton(Z, Y, v, l2, np.zeros((Z.shape[1], Y.shape[1])), model)
+    return lasso_newton(Z, Y, v, l2, l1, theta) if np.any(np.asarray(l1) > 0) else theta
 
 
 def fit_loss(model: str, Z: np.ndarray, labels: np.ndarray, weights: np.ndarray | None) -> float:
     """The mean loss (each row times its weight of ``weights``, None: 1) of ``model`` fitted without a penalty
     (but RIDGE's on the weights) to all the sample's rows ``Z`` (with the bias's column) and raw ``labels``: the
-    loss alone, the ridge's penalty left out, so at least the least mean loss on them; NaN where ``measure``
+    loss alone, the ridge's penalty left out, so at least the least mean loss on them; NaN where ``fit_rows``
     fits nothing."""
-    return _fitted_value(model, Z, labels, weights, 0.0, True)
+    return _fitted_value(model, Z, labels, weights, 0.0, 0.0, True)
 
 
-def fit_objective(model: str, Z: np.ndarray, labels: np.ndarray, weights: np.ndarray | None, l2) -> float:
+def fit_objective(model: str, Z: np.ndarray, labels: np.ndarray, weights: np.ndarray | None, l2, l1=0.0) -> float:
     """The objective trained (the mean loss, each row times its weight of ``weights``, None: 1, over the rows with
-    a label, plus the penalty of ``l2`` on the weights: a number, or one per feature) of ``model`` fitted to all the
-    sample's rows ``Z`` (with the bias's column) and raw ``labels``: at least its least value on them (the fit's
-    RIDGE left out); NaN where ``fit_rows`` fits nothing."""
-    return _fitted_value(model, Z, labels, weights, l2, False)
+    a label, plus the penalties of ``l2`` and ``l1`` on the weights: each a number, or one per feature) of ``model``
+    fitted to all the sample's rows ``Z`` (with the bias's column) and raw ``labels``: at least its least value on
+    them (the fit's RIDGE left out); NaN where ``fit_model`` fits nothing."""
+    return _fitted_value(model, Z, labels, weights, l2, l1, False)
 
 
-def _fitted_value(model: str, Z: np.ndarray, labels: np.ndarray, weights: np.ndarray | None, l2,
+def _fitted_value(model: str, Z: np.ndarray, labels: np.ndarray, weights: np.ndarray | None, l2, l1,
                   over_fitted: bool) -> float:
     """``fit_objective``; ``over_fitted``: its loss a mean over the rows fitted (``fit_loss``), not over all the
     rows with a label (the weights' scaling in ``fit_rows`` undone)."""
-    rows = fit_rows(model, Z, labels, weights)
+    rows = fit_rows(model, Z, labels, weights) if fitted_under(model, l1) else None
     if rows is None:
         return math.nan
     Z, Y, v, kept = rows
     if weights is not None and over_fitted:  # as training/fullbatch.py takes the model's
         v = v / kept
-    theta = newton(Z, Y, v, l2, np.zeros((Z.shape[1], Y.shape[1])), model)
+    theta = _fit(model, Z, Y, v, l2, l1)
     penalty = np.zeros(Z.shape[1])
     penalty[:-1] += l2
-    return penalized(Z, Y, v, theta[:, 1:], penalty, pooled_l2(model, l2, Y.shape[1]))
+    return penalized(Z, Y, v, theta[:, 1:], penalty, pooled_l2(model, l2, Y.shape[1])) + float(
+        np.sum(_lasso_penalty(l1, Z.shape[1]) * np.abs(theta[:, 1])))
 
 
 def fit_bytes(model: str, Z: np.ndarray, labels: np.ndarray, weights: np.ndarray | None,
@@ -249,3 +266,43 @@ def newton(Z: np.ndarray, Y: np.ndarray, v: np.ndarray, l2: float, start: np.nda
             break
         theta, value = trial, trial_value
     return np.column_stack([np.zeros(p), theta])
+
+
+def lasso_newton(Z: np.ndarray, Y: np.ndarray, v: np.ndarray, l2, l1, start: np.ndarray) -> np.ndarray:
+    """Logistic's weights (features + 1 × 2, the first class's 0, as ``newton``'s) of rows ``Z``, one-hot labels
+    ``Y`` and weights ``v`` under ``newton``'s objective plus --l1's Σ l1 · |w| (``l1`` a number, or one per
+    feature; not on the bias), from ``start`` (``newton``'s fit without it): proximal Newton steps, each to the
+    least of the objective's quadratic model at the weights plus that penalty (linearfit.lasso), with a
+    backtracking line search on the objective, until a step promises no more than rounding's scale."""
+    m, p = Z.shape
+    ridge, pooled, penalty = ridges(m, p, l2), pooled_l2("logistic", l2, 2), _lasso_penalty(l1, p)
+    theta = start[:, 1].copy()
+
+    def objective(w: np.ndarray) -> float:
+        return penalized(Z, Y, v, w[:, None], ridge, pooled) + float(penalty @ np.abs(w))
+
+    value = objective(theta)
+    for _ in range(NEWTON_STEPS):
+        P = probabilities(class_scores(Z, theta[:, None]))[:, 1:]
+        gradient = Z.T @ ((P[:, 0] - Y[:, 1]) * v) / m + ridge * theta
+        H = hessian(Z, P, v, ridge, pooled)
+        step = lasso(H, H @ theta - gradient, penalty, theta) - theta
+        decrement = -float(gradient @ step + penalty @ (np.abs(theta + step) - np.abs(theta)))
+        if not decrement > 1e-12:
+            break
+        t = 1.0
+        while t > 1e-8:
+            trial = theta + t * step
+            trial_value = objective(trial)
+            if trial_value <= value - 1e-4 * t * decrement:
+                break
+            t /= 2
+        else:
+            break
+        theta, value = trial, trial_value
+    return np.column_stack([np.zeros(p), theta])
+
+
+def _lasso_penalty(l1, p: int) -> np.ndarray:
+    """--l1's ``l1`` (a number, or one per feature) on each of ``p`` values, the bias's (last) 0."""
+    return np.append(np.broadcast_to(np.asarray(l1, dtype=np.float64), (p - 1,)), 0.0)

@@ -5,8 +5,8 @@ The run's sample (training/sampling.py, read again: the same rows) is fitted: le
 (training/linearfit.py), Newton's method for ``logistic`` and ``softmax`` (training/classifierfit.py) and
 iteratively reweighted least squares for ``huber`` and ``quantile`` (training/robustfit.py), Newton's method
 for ``poisson`` (training/poissonfit.py, judged by the deviance, whose floor is 0) up to classifierfit.FIT_UP_TO
-weights (not under --l1, whose penalty they do not fit), of the objective trained (--l2,
-linear's --l1, the rows' weights).  The kept model's objective on
+weights (not under --l1, whose penalty they do not fit, but logistic's), of the objective trained (--l2,
+linear's and logistic's --l1, the rows' weights).  The kept model's objective on
 those rows is set against the fit's, with what a fit gains on the rows it fits added back (training/fullbatch.py
 ``optimism``; for squared error, times the residuals' variance, which is the loss's gradients' spread over its
 curvature; for huber and the pinball loss, their gradients' spread over their curvature at the fit,
@@ -51,7 +51,9 @@ class Gap(NamedTuple):
     loss: float
     best: float
     rows: int  # the sample's rows with a label, which the means are over
-    how: str  # the fit: "least squares", "Newton's method" or "iteratively reweighted least squares"
+    # the fit: "least squares", "Newton's method" (under --l1, "proximal Newton steps") or "iteratively reweighted
+    # least squares"
+    how: str
     what: str  # "mean loss", or with --l2 "objective (its mean loss and --l2's penalty)", or with --l1 too
     uneven: float  # raw features: how many times as ill-conditioned as standardized ones they are; else NaN
     floor: float = 0.0  # a regression's losses that differ by less are the same (fullbatch.rounding)
@@ -92,7 +94,8 @@ def measure(run, confirm: bool = False) -> Gap | None:
     classifier = opts.model in classifierfit.MODELS
     outputs = max(run.labels.n_outputs, 2) - 1 if classifier else 1
     if opts.model not in MODELS or run.table.sparse or (opts.model != "linear" and (
-            outputs * (d + 1) > classifierfit.FIT_UP_TO or opts.l1 > 0)):  # (the other fits fit no --l1)
+            outputs * (d + 1) > classifierfit.FIT_UP_TO or (opts.l1 > 0 and opts.model != "logistic"))):
+        # (the other fits fit no --l1)
         return None
     raw = sample_labels(run.sample)
     classes = run.labels.class_of(raw) if classifier else None
@@ -124,7 +127,7 @@ def measure(run, confirm: bool = False) -> Gap | None:
         saturated = float(v @ zeroloss.saturated(targets[labelled])) / len(v)
         loss, best = 2.0 * (loss - saturated), 2.0 * (best - saturated)
         what = "mean deviance" if opts.l2 == 0 else "objective (its mean deviance and twice --l2's penalty)"
-    gap = Gap(loss, best, int(labelled.sum()), HOW.get(opts.model, "Newton's method"), what, uneven,
+    gap = Gap(loss, best, int(labelled.sum()), HOW.get(opts.model, "proximal Newton steps" if opts.l1 > 0 else "Newton's method"), what, uneven,
               fullbatch.rounding(opts.model, param, raw, weights))
     if confirm and gap.far:  # (Z standardized by now)
         runs = run.sample.runs()
@@ -144,7 +147,7 @@ def _fitted(model: str, param: float, Z: np.ndarray, targets: np.ndarray, weight
     and ``l1`` (a number, or one per feature), and the loss's gradients' spread over its curvature there where it
     is not a likelihood's (None: 1, ``_optimism``); NaN where there is no fit (poisson's counts all 0)."""
     if model in classifierfit.MODELS:
-        return classifierfit.fit_objective(model, Z, targets, weights, l2), None
+        return classifierfit.fit_objective(model, Z, targets, weights, l2, l1), None
     theta = _params(model, param, Z, targets, weights, l2, l1)
     if theta is None:
         return math.nan, None
@@ -162,12 +165,12 @@ def _fitted(model: str, param: float, Z: np.ndarray, targets: np.ndarray, weight
 def _params(model: str, param: float, Z: np.ndarray, targets: np.ndarray, weights: np.ndarray | None, l2, l1,
             classes: int | None = None) -> np.ndarray | None:
     """The weights and bias (last) of ``model``'s fit to the rows ``Z`` (``_fitted``'s arguments; a classifier's
-    Newton's method, of ``classes`` classes, without --l1, fits its weights: outputs × features + 1); None where
-    there is none."""
+    Newton's method, of ``classes`` classes, fits its weights, logistic's under --l1 too: outputs × features + 1);
+    None where there is none."""
     if model == "linear":
         return linearfit.fit(Z, targets, weights, l2, l1)
     if model in classifierfit.MODELS:
-        return classifierfit.fit_model(model, Z, targets, weights, l2, classes)
+        return classifierfit.fit_model(model, Z, targets, weights, l2, classes, l1=l1)
     if model == "poisson":
         return poissonfit.fit(Z, targets, weights, l2)
     return robustfit.fit(model, param, Z, targets, weights, l2)

@@ -35,7 +35,7 @@ def fit(Z: np.ndarray, y: np.ndarray, weights: np.ndarray | None = None, l2=0.0,
     theta = np.linalg.solve(curvature, moment)
     if np.any(np.asarray(l1) > 0):  # the weights' penalty in the rows' own units, w = θ / spread
         _, spread, varies = units
-        theta = _lasso(curvature, moment, np.append(_per_feature(l1, len(spread)) / spread * varies, 0.0), theta)
+        theta = lasso(curvature, moment, np.append(_per_feature(l1, len(spread)) / spread * varies, 0.0), theta)
     return raw_params(theta, units)
 
 
@@ -55,7 +55,7 @@ def weighted_solve(Z: np.ndarray, c: np.ndarray, b: np.ndarray, m: int, penalty:
     return np.linalg.solve(gram + np.diag(penalty) + ridge * np.eye(p), moment / m)
 
 
-def _lasso(curvature: np.ndarray, moment: np.ndarray, penalty: np.ndarray, theta: np.ndarray) -> np.ndarray:
+def lasso(curvature: np.ndarray, moment: np.ndarray, penalty: np.ndarray, theta: np.ndarray) -> np.ndarray:
     """The least of ½θᵀCθ − mθ + Σ penalty·|θ| (C the ``curvature``, m the ``moment``), from ``theta``:
     accelerated proximal gradient steps (FISTA) of 1/L, L the curvature's largest eigenvalue, each a
     soft-threshold of a gradient step, until one moves no weight by more than LASSO_TOLERANCE of the largest

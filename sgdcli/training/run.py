@@ -150,7 +150,8 @@ class Run:
         if fit is not None:
             if not self.full:
                 self.start = fit
-            how = "least squares" if opts.model == "linear" else "Newton's method"
+            how = ("least squares" if opts.model == "linear" else "proximal Newton steps" if opts.l1 > 0 else
+                   "Newton's method")
             reporter.message(f"starting at the fit of the run's sample of {len(self.sample.labels()):,} rows "
                              f"({how})" + (": a full batch keeps where it starts" if self.full else ""))
         self.score_centre = centre.ScoreCentre.of_run(self.sample, self.labels.task, self.mean, self.init is None
