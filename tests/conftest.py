@@ -25,6 +25,7 @@ SGDCLI_WARNINGS = ("sgdcli.training.fitwarnings.FitWarning", "sgdcli.training.ch
                    "sgdcli.kernels.jit.UncachedKernels",
                    "sgdcli.kernels.jit.CacheDirSkipped", "sgdcli.kernels.runtime.ThreadsCapped",
                    "sgdcli.data.csvdecode.NoValues", "sgdcli.data.csvcolumns.UnnamedColumn",
+                   "sgdcli.data.csvsniff.NumberedHeader",
                    "sgdcli.data.unwritten.AllocatedEarly", "sgdcli.data.valuerange.CoarseFeatures",
                    "sgdcli.cli.unused.UnusedOption")
 

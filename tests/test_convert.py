@@ -455,7 +455,7 @@ def test_csv_is_read_one_block_at_a_time(tmp_path):
 
     path = tmp_path / "d.csv"
     np.savetxt(path, np.arange(30_000 * 3).reshape(30_000, 3), delimiter=",", fmt="%d")
-    layout = csv_layout(str(path), None, None, None)
+    layout = csv_layout(str(path), None, False, None)  # (its first line, 0,1,2, would be taken for pandas' header)
     blocks = csv_blocks(str(path), layout, encoding_of(str(path), layout, ColumnOptions(), 1000), 1000, "error")
     X, y, skipped, _ = next(blocks)
     assert (X.shape, skipped) == ((1000, 2), 0)

@@ -2,6 +2,7 @@
 huge fields in messages, inputs of no rows, for convert and for predict and evaluate reading CSV text."""
 
 import gzip
+import json
 import os
 from pathlib import Path
 
@@ -478,6 +479,39 @@ def test_pandas_header_of_its_index_and_default_column_names_is_a_header(tmp_pat
     assert (code, err) == (0, "")
     with h5py.File(tmp_path / "o.h5") as f:
         np.testing.assert_array_equal(f["X"][()], frame.iloc[:, :3].to_numpy(np.float32))
+
+
+@pytest.mark.parametrize("engine", ["python", "pyarrow"])
+def test_pandas_header_of_default_column_names_without_its_index_is_a_header(tmp_path, engine):
+    """``pd.DataFrame(array).to_csv(path, index=False)``, what the warning above advises, writes the header
+    ``0,1,2,3``: all numbers, so it was read as a row of data, a phantom row of label 3 (a phantom class of a
+    classifier), and predict on rows written so wrote a prediction for it, every later one a line off its row."""
+    if engine == "pyarrow":
+        pytest.importorskip("pyarrow")
+    rng = np.random.default_rng(8)
+    frame = pd.DataFrame(rng.standard_normal((60, 3)).round(3))
+    frame[3] = (frame[0] > 0).astype(int)
+    frame.to_csv(tmp_path / "plain.csv", index=False)
+    assert (tmp_path / "plain.csv").read_text().splitlines(True)[0] == "0,1,2,3\n"
+    code, _, err = cli("convert", tmp_path / "plain.csv", "-o", tmp_path / "o.h5", "--engine", engine)
+    # (numbers alone may be a row of data: it says so, and how to keep it)
+    assert (code, err) == (0, f"sgdcli: warning: {tmp_path / 'plain.csv'}: line 1 (0,1,2,3) is read as a header, "
+                              "pandas' names of numbered columns (to_csv(index=False) of a frame without column "
+                              "names); give --no-header if it is a row of data, --header to say it is a header\n")
+    assert cli("convert", tmp_path / "plain.csv", "-o", tmp_path / "o.h5", "--engine", engine, "--header")[::2] == (
+        0, "")
+    with h5py.File(tmp_path / "o.h5") as f:
+        np.testing.assert_array_equal(f["X"][()], frame.iloc[:, :3].to_numpy(np.float32))
+        np.testing.assert_array_equal(f["y"][()], frame[3].to_numpy(np.float64))
+        assert list(f["X"].attrs["feature_names"]) == ["0", "1", "2"]
+    assert cli("train", tmp_path / "o.h5", "-o", tmp_path / "m.h5", "--model", "softmax", "-q")[0] == 0
+    assert json.loads(cli("show", tmp_path / "m.h5", "--json")[1])["classes"] == [0, 1]
+    frame.iloc[:5, :3].to_csv(tmp_path / "new.csv", index=False)  # new rows, written the same way
+    code, out, _ = cli("predict", tmp_path / "m.h5", tmp_path / "new.csv", "-o", "-", "-q")
+    assert code == 0 and len(out.splitlines()) == 1 + 5
+    assert cli("convert", tmp_path / "plain.csv", "-o", tmp_path / "rows.h5", "--no-header")[0] == 0
+    with h5py.File(tmp_path / "rows.h5") as f:  # --no-header: the line is data, as given
+        assert f["X"].shape == (61, 3)
 
 
 def test_an_unnamed_first_column_is_said_to_be_read_as_a_feature(tmp_path):

@@ -9,13 +9,15 @@ for the delimiter where ';' splits the lines too cut every number in two and rea
 (exit 0).  Given (``--delimiter``), the decimal mark is refused.  A space is no delimiter where the columns are
 aligned by runs of spaces (two or more, or spaces before the first field): each space then ends an empty field.
 A first line of one field above lines of more (a title, a ``# comment``), Excel's ``sep=;`` line, or a delimiter
-given that splits no line, is named as such, not as "no feature columns left".
+given that splits no line, is named as such, not as "no feature columns left".  A first line of numbers that is
+pandas' header of numbered columns is a header (``pandas_header``).
 """
 
 from __future__ import annotations
 
 import csv
 import re
+import warnings
 
 from sgdcli.data.textfiles import open_input
 from sgdcli.errors import InputError, quoted
@@ -27,6 +29,28 @@ RUNS_OF_SPACES = ("the columns are separated by runs of spaces, which sgdcli doe
                   "> out)")
 _EXCEL_SEP = re.compile(r'\s*"?sep=(.)"?\s*', re.IGNORECASE)  # Excel's first line naming the delimiter
 _QUOTED = re.compile(r'"[^"]*"')
+
+
+class NumberedHeader(UserWarning):
+    """A first line of the numbers 0, 1, 2, ... alone, pandas' header of a frame's default column names, is read
+    as a header: a row of data that happens to be those numbers is said to be one, with how to keep it."""
+
+
+def pandas_header(path: str, first: list[str]) -> bool:
+    """Whether ``first`` is the header pandas' ``to_csv`` writes for a frame of the default column names 0, 1, 2,
+    ...: with its index, the index's empty name first (a row of a missing value and those numbers is no data);
+    without it (``index=False``), those numbers alone, every column's in order, as ``pd.read_csv`` reads them
+    (as data, it was a phantom row, its last number a label: a phantom class).  Those alone may be a row of data
+    (``np.savetxt`` of counts): NumberedHeader says how to keep it."""
+    fields = [field.strip() for field in first]
+    indexed = fields[0] == ""
+    numbered = fields[indexed:] == [str(i) for i in range(len(fields) - indexed)]
+    if numbered and not indexed:
+        shown = ",".join(fields) if len(fields) <= 6 else f"{','.join(fields[:3])},...,{fields[-1]}"
+        warnings.warn(f"{path}: line 1 ({shown}) is read as a header, pandas' names of numbered columns "
+                      "(to_csv(index=False) of a frame without column names); give --no-header if it is a row of "
+                      "data, --header to say it is a header", NumberedHeader, stacklevel=3)
+    return numbered
 
 
 def named(delimiter: str) -> str:

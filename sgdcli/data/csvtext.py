@@ -64,12 +64,6 @@ class CsvLayout:
     names: list[str] | None = None  # every column's, from the header
 
 
-def _range_header(first: list[str]) -> bool:
-    """Whether ``first`` is the header pandas' ``to_csv`` writes for a frame with its index and the default column
-    names: the index's empty name, then 0, 1, 2, ... (a row of a missing value and those numbers is no data)."""
-    return first[0].strip() == "" and [field.strip() for field in first[1:]] == [str(i) for i in range(len(first) - 1)]
-
-
 def csv_layout(path, delimiter, header, label_column, decimal: str = ".", thousands: str | None = None,
                default: str | None = None, na: tuple[str, ...] = NA_VALUES) -> CsvLayout:
     """Delimiter (``delimiter`` as given, ``default``, or detected from the file's start: data/csvsniff.py), header
@@ -91,7 +85,7 @@ def csv_layout(path, delimiter, header, label_column, decimal: str = ".", thousa
     if header is None:  # a header has a name: a field that is neither a number in the file's own marks ('1,5' with
         # --decimal ,) nor a missing value (pandas writes NaN as an empty field, or its na_rep: NA)
         header = any(not _is_marked_number(field, decimal, thousands) and field.strip() not in na for field in first) \
-            or _range_header(first)
+            or csvsniff.pandas_header(path, first)
     names = [name.strip() for name in first] if header else None
     for c, name in enumerate(names or []):
         if csvdecode.NUL in name:  # a feature's name
