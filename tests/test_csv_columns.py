@@ -183,6 +183,12 @@ def test_quoted_fields_hold_delimiters_quotes_and_newlines(tmp_path):
     (["--columns", "a,zz"], "--columns: no column 'zz' in the header (a, b, c, label)"),
     (["--columns", "a,label"], "--columns: column 'label' is the label (--label-column)"),
     (["--columns", "b,a,1"], "--columns: column 'b' is listed twice"),
+    # the last column, the label where --label-column is not given, stayed the label without a word, and the
+    # label meant became a feature
+    (["--ignore", "label"], "--ignore: column 'label' is the label (--label-column; without it, the last column): "
+                            "name the label with --label-column"),
+    (["--ignore", "label", "--hash-bits", "4"], "--ignore: column 'label' is the label (--label-column; without "
+                                                "it, the last column): name the label with --label-column"),
     (["--ignore", "a,b,c"], "{path}: no feature columns left (--columns, --ignore, --label-column)"),
     (["--categorical", "c", "--ignore", "c"], "--categorical: column 'c' is not among the features (--columns, "
                                               "--ignore)"),

@@ -224,6 +224,9 @@ def plan(names: list[str] | None, ncols: int, label: int | None, options: Column
               if options.weight_column is not None else None)
     if weight is not None and weight == label:
         raise InputError(f"--weight-column: column {quoted(shown[weight])} is the label (--label-column)")
+    if label is not None and label in ignored:  # left in as the label, the real label a feature: leakage
+        raise InputError(f"--ignore: column {quoted(shown[label])} is the label (--label-column; without it, the last "
+                         "column): name the label with --label-column")
     for option, given in (("columns", chosen), ("categorical", categorical)):
         if label is not None and label in given:
             raise InputError(f"--{option}: column {quoted(shown[label])} is the label (--label-column)")
