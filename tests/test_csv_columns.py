@@ -165,6 +165,24 @@ def test_thousands_separators_and_decimal_commas(tmp_path):
         assert f["X"][()].tolist() == [[1234.5, 0.25], [12000.0, 1.5]]
 
 
+@pytest.mark.parametrize("field", [",5", "-,5", "1e,5", "1.,5", "1.5,", "+,1", "1,000", "1,,000", "1,000,",
+                                   "-1,234.5", "12,345e2"])
+@pytest.mark.parametrize("quoted", [True, False])
+def test_a_thousands_separator_is_a_number_where_pandas_reads_one(tmp_path, field, quoted):
+    """pandas reads a separator only after a digit of the integer part, a field with one elsewhere as text; a
+    quoted field (read by Python, not the tokenizer) had every separator removed: ',5' was 5, '1e,5' 1e5."""
+    path = tmp_path / "t.csv"
+    path.write_text(f'a;b;y\n{chr(34) + field + chr(34) if quoted else field};1;0\n2;2;1\n')
+    expected = pd.read_csv(path, sep=";", thousands=",")["a"][0]
+    code, _, err = cli("convert", path, "-o", tmp_path / "t.h5", "--thousands", ",", "--dtype", "float64")
+    if isinstance(expected, str):
+        assert code == 2 and f"line 2, column 1 (a): cannot read {field!r} as a number" in err, err
+    else:
+        assert code == 0, err
+        with h5py.File(tmp_path / "t.h5") as f:
+            assert f["X"][0, 0] == expected
+
+
 def test_quoted_fields_hold_delimiters_quotes_and_newlines(tmp_path):
     path = tmp_path / "q.csv"
     path.write_text('a,"b, the second",label\n1,"2",0\n"3","4",1\n')

@@ -35,9 +35,16 @@ def number(text: str) -> float | None:
 def in_marks(text: str, decimal: str = ".", thousands: str | None = None) -> str | None:
     """``text`` as ``number`` reads it in a file's marks (--decimal, --thousands): without the thousands
     separator, the decimal mark made '.'; None where it holds a '.' that is neither mark, which pandas' C parser
-    reads as text ('1.5' with decimal=','), so that '1.234' meant as 1234 is not read as 1.234."""
+    reads as text ('1.5' with decimal=','), so that '1.234' meant as 1234 is not read as 1.234, or a thousands
+    separator anywhere but after a digit of the integer part (pandas' and the tokenizer's rule, kernels/
+    decimal.py): ',5', '1e,5' and '1.5,' are text, where removing every separator read them as 5, 1e5 and 1.5."""
     if thousands:
-        text = text.replace(thousands, "")
+        grouped = re.match(rf"[{SPACES}]*[+-]?[0-9][0-9{re.escape(thousands)}]*", text)
+        head = grouped.group(0).replace(thousands, "") if grouped else ""
+        rest = text[grouped.end():] if grouped else text
+        if thousands in rest:
+            return None
+        text = head + rest
     if decimal == ".":
         return text
     return None if "." in text else text.replace(decimal, ".")
