@@ -526,3 +526,20 @@ def test_an_unnamed_first_column_is_said_to_be_read_as_a_feature(tmp_path):
     assert cli("convert", tmp_path / "i.csv", "-o", tmp_path / "o.h5", "--ignore", "0")[::2] == (0, "")
     with h5py.File(tmp_path / "o.h5") as f:
         assert list(f["X"].attrs["feature_names"]) == ["a", "b"]
+
+
+@pytest.mark.parametrize("args", [["--ignore", "note"], ["--categorical", "note"]])
+def test_a_field_over_the_csv_modules_limit_is_read(tmp_path, args):
+    """Python's csv module, which reads convert's first pass (means, categories), refused a field over 128 KiB
+    ("field larger than field limit (131072)", naming no column), where the tokenizer and pandas read it."""
+    long = "word " * 30_000
+    path = tmp_path / "long.csv"
+    path.write_text(f'a,note,y\n1,"{long}",0\n2,short,1\n,short,0\n')
+    code, _, err = cli("convert", path, "-o", tmp_path / "o.h5", *args, "--missing", "mean", "-q")
+    assert (code, err) == (0, "")
+    frame = pd.read_csv(path)
+    assert frame["note"][0] == long  # as pandas reads it
+    with h5py.File(tmp_path / "o.h5") as f:
+        np.testing.assert_array_equal(f["X"][:, 0], [1.0, 2.0, 1.5])
+        if "--categorical" in args:  # the long value a category of its own
+            assert f["X"].shape[1] > 1 and f["X"][0, 1:].tolist() != f["X"][1, 1:].tolist()

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import bz2
 import contextlib
+import csv
 import io
 import lzma
 import os
@@ -43,6 +44,10 @@ def _open_streams(path, mode: str, text: dict, new, piece: int, padding: bytes =
 
 
 READ_BYTES = 1 << 20  # the buffer the readers take decoded text from
+# Python's csv module, which reads a CSV's header and convert's first pass (categories, means), refuses a field
+# over 128 KiB ("field larger than field limit"), where the tokenizer and pandas read any: a long text field,
+# even in a column left out, stopped --missing mean and --categorical.  Its limit is a C long's.
+csv.field_size_limit(2**31 - 1)
 # Compressed bytes given to a decompressor at a time.  Zstandard's decompressor returns all it decodes of them,
 # up to 32 KiB a byte (a run of one byte takes 4 bytes a 128 KiB block), so it is given few: a read of 1 MiB of a
 # file of runs held 409 MiB.  bz2's and lzma's stop at the size asked for.
