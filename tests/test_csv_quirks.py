@@ -543,3 +543,21 @@ def test_a_field_over_the_csv_modules_limit_is_read(tmp_path, args):
         np.testing.assert_array_equal(f["X"][:, 0], [1.0, 2.0, 1.5])
         if "--categorical" in args:  # the long value a category of its own
             assert f["X"].shape[1] > 1 and f["X"][0, 1:].tolist() != f["X"][1, 1:].tolist()
+
+
+def test_a_line_of_spaces_or_tabs_is_blank(tmp_path):
+    """An editor's trailing line of spaces, or a tab, was refused as "1 fields, expected 3" by convert (and by
+    predict, one prediction short), where pandas, convert's first pass and --hash-bits skip it as blank."""
+    path = tmp_path / "ws.csv"
+    path.write_text("a,b,y\n1,2,0\n   \n3,4,1\n\t\n5,6,0\n  \r\n")
+    frame = pd.read_csv(path)
+    assert frame.shape == (3, 3)  # as pandas reads it
+    for args in ([], ["--missing", "mean"]):  # the tokenizer, and the first pass before it
+        assert cli("convert", path, "-o", tmp_path / "o.h5", *args)[::2] == (0, "")
+        with h5py.File(tmp_path / "o.h5") as f:
+            np.testing.assert_array_equal(f["X"][()], frame[["a", "b"]].to_numpy(np.float32))
+            np.testing.assert_array_equal(f["y"][()], frame["y"].to_numpy(np.float64))
+    assert cli("train", tmp_path / "o.h5", "-o", tmp_path / "m.h5", "-q", "--epochs", "1", "--batch-size",
+               "full")[0] == 0
+    code, out, err = cli("predict", tmp_path / "m.h5", path, "-o", "-", "-q")
+    assert (code, len(out.splitlines())) == (0, 1 + 3), err

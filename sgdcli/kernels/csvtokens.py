@@ -113,12 +113,23 @@ def tokenize(buf, pos, end, last, delimiter, decimal, thousands, slots, values, 
             break
         if not complete:
             break
+        if c == 1 and _blank(buf, start, pos):  # a line of spaces or tabs alone: blank, as pandas reads it
+            continue
         if c != ncols:  # rows[rows] names its line; the position and line returned are past it
             lines[rows] = start_line
             return rows, pos, line, SHORT, c
         lines[rows] = start_line
         rows += 1
     return rows, pos, line, OK, ncols
+
+
+@kernel(callee=True)
+def _blank(buf, a, b):
+    """Whether buf[a:b] holds nothing but spaces, tabs and line ends."""
+    for k in range(a, b):
+        if buf[k] != 32 and buf[k] != 9 and buf[k] != _CR and buf[k] != _LF:
+            return False
+    return True
 
 
 @kernel(parallel=True, exact=True)
