@@ -58,8 +58,8 @@ def tokenize(buf, pos, end, last, delimiter, decimal, thousands, slots, values, 
                             break  # the next buffer may hold a second quote
                         closed = True
                         break
-                    if buf[q] == _LF:
-                        line += 1
+                    if buf[q] == _LF or (buf[q] == _CR and not (q + 1 < end and buf[q + 1] == _LF)):
+                        line += 1  # (a bare CR ends a line too)
                     q += 1
                 if not closed:
                     if last:
@@ -108,7 +108,8 @@ def tokenize(buf, pos, end, last, delimiter, decimal, thousands, slots, values, 
                 complete = True
             elif pos >= end:
                 pos, line = start, start_line
-            else:  # a lone CR ends the record, as the csv module reads it
+            else:  # a lone CR ends the record, as the csv module reads it, and its line
+                line += 1
                 complete = True
             break
         if not complete:
