@@ -200,6 +200,29 @@ def test_an_hdf5_file_on_standard_input_is_refused_saying_to_give_its_path(tmp_p
                                                            "through a pipe: give the file's path\n")
 
 
+@pytest.mark.parametrize("how", ["ZIP_DEFLATED", "ZIP_STORED"])
+def test_a_zip_archive_named_as_text_is_refused_saying_to_extract_it(tmp_path, how):
+    """A spreadsheet's or a portal's download: convert said "not UTF-8 text ...; convert it to UTF-8 first, e.g.
+    iconv" (which would garble it), predict on a stored archive "no column 'a' in its header (PK...)"."""
+    import zipfile
+
+    text = "a,b,label\n" + "".join(f"{i % 5},{i % 3},{i % 2}\n" for i in range(40))
+    (tmp_path / "d.csv").write_text(text)
+    with zipfile.ZipFile(tmp_path / "export.csv", "w", getattr(zipfile, how)) as archive:
+        archive.write(tmp_path / "d.csv", "d.csv")
+    path = tmp_path / "export.csv"
+    assert cli("convert", path, "-o", tmp_path / "o.h5") == (
+        2, "", f"sgdcli: error: {path}: is a zip archive, which sgdcli does not read: extract the file it holds "
+               f"first (unzip -p {path} > data.csv)\n")
+    model = _model(tmp_path, text, label_column="label")
+    for command in (["predict", model, path, "-o", "-"], ["evaluate", model, path]):
+        assert cli(*command) == (2, "", f"sgdcli: error: {path}: is a zip archive, which sgdcli does not read: "
+                                        f"extract the file it holds first (unzip -p {path} > new.csv)\n")
+    assert tuple(run("predict", model, "-", "-o", "-", input=path.read_bytes())) == (
+        2, "", "sgdcli: error: -: is a zip archive, which sgdcli does not read: extract the file it holds first "
+               "(unzip -p ARCHIVE.zip > new.csv)\n")
+
+
 @pytest.mark.parametrize("compress,name,tool,suffix", [(gzip.compress, "gzip", "zcat", ".gz"),
                                                        (__import__("lzma").compress, "xz", "xzcat", ".xz")])
 def test_compressed_bytes_in_a_file_not_named_so_are_refused_saying_what_they_are(tmp_path, compress, name, tool,

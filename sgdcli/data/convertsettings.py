@@ -127,6 +127,12 @@ def detect_format(path: str, fmt: str | None) -> str:
 def _refuse_compressed(path: str, fmt: str) -> None:
     """Compressed bytes in a file whose name has no compression suffix are not read as they are: as text they
     were "not UTF-8" (the wrong cure, iconv), as .npy an unpickling error."""
+    if fmt != "npy" and textfiles.compression_of(path) is None:
+        try:
+            with open(path, "rb") as fh:
+                textfiles.refuse_zip(path, fh.read(len(textfiles.ZIP_SIGNATURE)), f"data.{fmt}")
+        except OSError:
+            pass  # (the reader names what keeps it from the file)
     packed = textfiles.compressed_unnamed(path)
     if packed is None:
         return

@@ -226,6 +226,7 @@ def _refuse_compressed(path: str, data: bytes, command: str) -> None:
     if textfiles.signed_hdf5(io.BytesIO(data), len(data)):  # was read as text, its header blamed on the delimiter
         raise InputError(f"{path}: {'standard input ' if path == STDIN else ''}holds an HDF5 file, which predict "
                          "and evaluate read from its path, not through a pipe: give the file's path")
+    textfiles.refuse_zip(path, data, "new.csv")
     found = textfiles.compression_in(data)
     if found is not None:
         name, suffix, tool = found

@@ -220,6 +220,19 @@ PACKED_SEARCH = 1 << 20  # of a compressed file, the signature is looked for bef
 # an offset are decompressed to reach it: a user block this large is compressed HDF5's rarest case)
 
 
+ZIP_SIGNATURE = b"PK\x03\x04"  # a zip archive's first bytes (a spreadsheet's or a portal's download of a CSV)
+
+
+def refuse_zip(path: str, data: bytes, example: str = "data.csv") -> None:
+    """InputError where the bytes ``data`` that ``path`` starts with are a zip archive's, which no reader of text
+    reads (as text they were "not UTF-8", and the cure offered, iconv, garbled them), saying how to extract it:
+    to ``example``."""
+    if data.startswith(ZIP_SIGNATURE):
+        shown = "ARCHIVE.zip" if path == "-" else path
+        raise InputError(f"{path}: is a zip archive, which sgdcli does not read: extract the file it holds first "
+                         f"(unzip -p {shown} > {example})")
+
+
 def compression_in(data: bytes) -> tuple[str, str, str] | None:
     """(compression, suffix, the tool that decompresses it) of the compressed bytes ``data`` starts with, or
     None (bzip2's "BZh" is text too: its block size and block magic must follow)."""
