@@ -182,6 +182,20 @@ def test_half_the_decrement_near_the_optimum_is_how_far_above_it_the_objective_i
     assert half == pytest.approx(objective(off) - objective(theta), rel=0.02)
 
 
+def test_a_gradient_of_zero_is_a_decrement_of_zero(tmp_path):
+    """At the optimum exactly (a feature constant over the rows: the bias alone, at the log-odds), the steepest
+    step's share of the decrement was 0/0, a RuntimeWarning on stderr (``invalid value encountered in scalar
+    divide``) at the end of a full batch of such rows, and a NaN."""
+    Z = np.ones((4, 3))  # two features and the bias's 1: two rows of each class, fewer than the weights
+    y = np.array([0.0, 1.0, 0.0, 1.0])
+    zero = np.zeros((1, 3))
+    fall, change, whole = gradientnoise.newton_gap("logistic", Z, y, None, 0.0, zero, zero, zero)
+    assert (fall, change, whole) == (0.0, 0.0, False)
+    path = write_table(tmp_path / "t.h5", np.ones((4, 3), np.float32), y)
+    code, _, err = cli("train", path, "-o", tmp_path / "m.h5", "--batch-size", "full", "-q")
+    assert (code, err) == (0, "")
+
+
 def test_a_full_batch_from_the_fit_of_too_few_rows_of_a_class_is_told_to_lower_batch_size(tmp_path,
                                                                                          small_full_batch_sample):
     """Under 1% positives: the sample's 4,096 rows hold a few dozen, and the fit of them the run starts at is far

@@ -178,7 +178,8 @@ def newton_gap(model: str, Z: np.ndarray, labels: np.ndarray, weights: np.ndarra
     else:
         curvatures, directions = np.linalg.eigh(hessian)
         along, held = directions.T @ g, curvatures >= DETERMINED_SPAN * curvatures[-1]
-        fall = 0.5 * max(float(np.sum(along[held] ** 2 / curvatures[held])), (g @ g) ** 2 / (g @ hessian @ g))
+        steepest = (g @ g) ** 2 / (g @ hessian @ g) if g @ g > 0 else 0.0  # (at the optimum exactly: 0, not 0/0)
+        fall = 0.5 * max(float(np.sum(along[held] ** 2 / curvatures[held])), steepest)
     change = classifierfit.penalized(Z, Y, v, there, penalty, pooled) - classifierfit.penalized(Z, Y, v, theta, penalty,
                                                                                                 pooled)
     return fall, change, whole
