@@ -10,7 +10,7 @@ import pytest
 from sgdcli import convert, evaluate, load_model, train
 from sgdcli.options import TrainOptions
 
-from conftest import cli, run, short_fits
+from conftest import cli, run, short_fits, write_table
 
 pd = pytest.importorskip("pandas")
 
@@ -318,17 +318,27 @@ def test_train_on_a_csv_file_says_to_convert_it_first(penguins, tmp_path):
     d, _, _, files = penguins
     path = files["gzip"][0]
     code, _, err = cli("train", path, "-o", tmp_path / "m.h5")
-    assert (code, err.strip()) == (2, f"sgdcli: error: {path}: not an HDF5 file; sgdcli trains on HDF5, where the "
-                                      f"shuffle can reach any row: convert it first: sgdcli convert {path} -o {d / 'data.h5'} "
+    assert (code, err.strip()) == (2, f"sgdcli: error: {path}: not an HDF5 file; train reads HDF5, where the "
+                                      "shuffle can reach any row (predict and evaluate, HDF5 or CSV text): convert it "
+                                      f"first: sgdcli convert {path} -o {d / 'data.h5'} "
                                       "(with --label-column NAME where the label is not the last column)")
     (tmp_path / "d.svm").write_text("1 1:2\n")
     np.save(tmp_path / "d.npy", np.ones((2, 3)))
     for name, hint in (("d.svm", ""), ("d.npy", " (with --y LABELS.npy, or --label-column INDEX where the labels are "
                                                 "a column)")):
-        code, _, err = cli("train", tmp_path / name, "-o", tmp_path / "m.h5")
-        assert (code, err.strip()) == (2, f"sgdcli: error: {tmp_path / name}: not an HDF5 file; sgdcli trains on HDF5, "
-                                          f"where the shuffle can reach any row: convert it first: sgdcli convert "
-                                          f"{tmp_path / name} -o {tmp_path / 'd.h5'}{hint}")
+        said = (f"sgdcli: error: {tmp_path / name}: not an HDF5 file; train reads HDF5, where the shuffle can reach "
+                "any row (predict and evaluate, HDF5 or CSV text): convert it first: sgdcli convert "
+                f"{tmp_path / name} -o {tmp_path / 'd.h5'}{hint}\n")
+        assert cli("train", tmp_path / name, "-o", tmp_path / "m.h5") == (2, "", said)
+        # (predict and evaluate were told that "sgdcli trains on HDF5")
+        model = tmp_path / "model.h5"
+        assert cli("train", write_table(tmp_path / "t.h5", np.ones((4, 3), np.float32), np.arange(4.0) % 2), "-o",
+                   model, "-q", "--batch-size", "full")[0] == 0
+        assert cli("predict", model, tmp_path / name, "-o", "-") == (2, "", said)
+        assert cli("evaluate", model, tmp_path / name) == (2, "", said)
+    for command in (["train", "-", "-o", tmp_path / "m.h5"], ["info", "-"]):  # ("-: no such file")
+        assert cli(*command) == (2, "", "sgdcli: error: -: standard input, which only predict and evaluate read (CSV "
+                                        "text), where an HDF5 file is read in place: give its path\n")
 
 
 def test_predict_and_evaluate_read_new_csv_rows_through_the_models_columns(penguins, tmp_path):

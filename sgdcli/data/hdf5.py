@@ -20,7 +20,8 @@ def open_file(path: str | os.PathLike, model: bool = False) -> h5py.File:
     so text in its place is not data to convert."""
     path = os.fspath(path)
     if not os.path.exists(path):
-        raise InputError(f"{path}: no such file")
+        raise InputError(f"{path}: standard input, which only predict and evaluate read (CSV text), where an HDF5 "
+                         "file is read in place: give its path" if path == "-" else f"{path}: no such file")
     if os.path.isdir(path):
         raise InputError(f"{path}: is a directory, not an HDF5 file")
     refuse_pipe(path, path, "; HDF5 is read in place, not as a stream, so save it to a file first")
@@ -56,8 +57,8 @@ def _text_hint(path: str) -> str:
     if fmt is None:
         return ""
     stem = os.path.splitext(textfiles.base_name(path))[0]
-    return (f"; sgdcli trains on HDF5, where the shuffle can reach any row: convert it first: "
-            f"sgdcli convert {path} -o {stem}.h5{_LABEL_HINTS.get(fmt, '')}")
+    return (f"; train reads HDF5, where the shuffle can reach any row (predict and evaluate, HDF5 or CSV text): "
+            f"convert it first: sgdcli convert {path} -o {stem}.h5{_LABEL_HINTS.get(fmt, '')}")
 
 
 def _compressed(path: str, scores: str | None = None, model: bool = False) -> str | None:
