@@ -338,6 +338,24 @@ def test_a_vw_word_against_the_bar_is_the_tag_as_vowpal_wabbit_reads_it(tmp_path
                               "label) (--bad-rows skip leaves such rows out)\n")
 
 
+def test_a_vw_word_before_the_bar_that_is_neither_weight_nor_tag_is_a_bad_row(tmp_path):
+    """'abc' in the importance weight's place was passed over (the row weighing 1, where Vowpal Wabbit warns and
+    reads a weight of 0), and a third word 'mytag' that is no tag too.  Words are split at spaces and tabs, as
+    Vowpal Wabbit splits them: a no-break space is part of a feature's name (str.split cut it in two)."""
+    path = tmp_path / "t.vw"
+    for text, odd in (("1 abc |f a\n0 |f b\n", "abc"), ("0 |f b\n0 0.5 mytag |f b\n", "mytag")):
+        path.write_text(text)
+        line = 1 + text.split("\n").index(next(s for s in text.split("\n") if odd in s))
+        assert cli("convert", path, "-o", tmp_path / "t.h5") == (
+            2, "", f"sgdcli: error: {path}: line {line}: '{odd}' before the '|' is neither a number (the importance "
+                   "weight) nor a tag (which begins with an apostrophe, or touches the '|') (--bad-rows skip leaves "
+                   "such rows out)\n")
+    path.write_text("1 |f a\u00a0b\n0 |f a b\n")
+    assert cli("convert", path, "-o", tmp_path / "t.h5", "--hash-bits", "18")[0] == 0
+    with h5py.File(tmp_path / "t.h5") as f:
+        assert f["X/indptr"][()].tolist() == [0, 1, 3]  # one feature, then two
+
+
 @pytest.mark.parametrize("dtype", ["float32", "float64"])
 def test_a_vw_value_that_its_namespaces_weight_takes_to_infinity_is_a_bad_row(tmp_path, dtype):
     """`a:1e39` alone is refused as beyond float32, and `inf` is stored as written (train's --bad-rows judges

@@ -12,6 +12,7 @@ parsers fill dense rows (``dense_parser``) or append entries for CSR blocks
 from __future__ import annotations
 
 import math
+import re
 from typing import Callable
 
 from sgdcli.data.hashing import Hasher
@@ -163,8 +164,8 @@ def vw_parser(path: str, hasher: Hasher, importance: list[float], kept=None):
         start = len(columns)
         for segment in rest.split("|"):
             namespace, weight = "", 1.0
-            found = segment.split()
-            if found and not segment[:1].isspace():
+            found = _vw_words(segment)
+            if found and segment[:1] not in _VW_SPACES:
                 name, sep, scale = found.pop(0).partition(":")
                 namespace, weight = name, number(scale, f"line {line}, namespace {name}") if sep else 1.0
             for token in found:
@@ -184,18 +185,30 @@ def vw_parser(path: str, hasher: Hasher, importance: list[float], kept=None):
     return parse
 
 
+_VW_SPACES = " \t"  # what separates Vowpal Wabbit's words: not every space str.split() knows (a no-break space)
+
+
+def _vw_words(text: str) -> list[str]:
+    """The words of ``text`` as Vowpal Wabbit splits them: at runs of spaces and tabs."""
+    return [word for word in re.split(r"[ \t]+", text) if word]
+
+
 def _vw_label(path, line: int, head: str) -> tuple[float, float]:
     """The label and the importance weight (1 where not given) of a line's text before its first '|'.  As
     Vowpal Wabbit reads it, its last word is the tag where it touches the '|' or begins with an apostrophe: a
     row id written against the bar (``1 12345|f a``) is no weight."""
-    words = head.split()
-    tag = words.pop() if words and (not head[-1].isspace() or words[-1].startswith("'")) else None
+    words = _vw_words(head)
+    tag = words.pop() if words and (head[-1] not in _VW_SPACES or words[-1].startswith("'")) else None
     if not words:
         raise BadRow(f"line {line}", "no label before the '|'" + (
             f" ({tag} touches the '|', so it is the tag, as Vowpal Wabbit reads it; a space before the '|' makes it "
             "the label)" if tag is not None and not tag.startswith("'") else ""))
     target = number(words[0], f"line {line}, label")
-    numbers = [t for t in words[1:] if not t.startswith("'") and is_number(t)]
+    numbers = [t for t in words[1:] if not t.startswith("'")]
+    odd = next((t for t in numbers if not is_number(t)), None)
+    if odd is not None:  # (it was passed over, the row weighing 1; Vowpal Wabbit reads it as a weight of 0)
+        raise BadRow(f"line {line}", f"{quoted(odd)} before the '|' is neither a number (the importance weight) "
+                                     "nor a tag (which begins with an apostrophe, or touches the '|')")
     if len(numbers) > 1:
         raise InputError(f"{path}: line {line}: a base prediction ({numbers[1]}) is not supported")
     weight = float(numbers[0]) if numbers else 1.0
