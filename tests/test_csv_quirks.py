@@ -602,3 +602,19 @@ def test_a_line_of_spaces_or_tabs_is_blank(tmp_path):
                "full")[0] == 0
     code, out, err = cli("predict", tmp_path / "m.h5", path, "-o", "-", "-q")
     assert (code, len(out.splitlines())) == (0, 1 + 3), err
+
+
+def test_a_number_with_a_no_break_space_is_text_as_pandas_reads_it(tmp_path):
+    """A number takes ASCII spaces around it alone, as pandas' parser reads one; the label's line said the label
+    column is read as numbers "as its first 1,000 rows' labels are", the row among them (their check strips
+    labels as names are stripped, a no-break space too)."""
+    path = tmp_path / "n.csv"
+    path.write_text("a,b,y\n1,\u00a02,0\n3,4,1\n")
+    assert isinstance(pd.read_csv(path)["b"][0], str)  # text to pandas
+    code, _, err = cli("convert", path, "-o", tmp_path / "o.h5")
+    assert code == 2 and "line 2, column 2 (b): cannot read '\\xa02' as a number" in err, err
+    path.write_text("a,b,y\n1,2,\u00a00.5\n3,4,1.5\n")
+    assert cli("convert", path, "-o", tmp_path / "o.h5") == (
+        2, "", f"sgdcli: error: {path}: line 2, column 3 (y): cannot read '\\xa00.5' as a number: a number has no "
+               "space around it but ASCII's (this one has a no-break space or another Unicode space) (--bad-rows "
+               "skip leaves such rows out)\n")

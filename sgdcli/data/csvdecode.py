@@ -291,6 +291,9 @@ def decode(rows, enc: Encoding, bad_rows: str, path: str, kept: ValueRange | Non
 def not_a_number_label(text: str) -> str:
     """Why a label field that is not a number is refused where the column's labels are read as numbers: its
     first LABEL_SAMPLE_ROWS rows' were, so a class name further down is not one of a column of names."""
+    if numbertext.is_number(text.strip()):  # (the first rows' labels, stripped as names are, said it was one)
+        return (f"cannot read {quoted(text)} as a number: a number has no space around it but ASCII's (this one "
+                "has a no-break space or another Unicode space)")
     return (f"cannot read {quoted(text)} as a number: the label column is read as numbers, as its first "
             f"{LABEL_SAMPLE_ROWS:,} rows' labels are")
 
