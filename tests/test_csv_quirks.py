@@ -618,3 +618,22 @@ def test_a_number_with_a_no_break_space_is_text_as_pandas_reads_it(tmp_path):
         2, "", f"sgdcli: error: {path}: line 2, column 3 (y): cannot read '\\xa00.5' as a number: a number has no "
                "space around it but ASCII's (this one has a no-break space or another Unicode space) (--bad-rows "
                "skip leaves such rows out)\n")
+
+
+def test_rows_without_the_label_column_of_a_label_first_model_are_told_to_keep_its_place(tmp_path):
+    """A model of a file without a header whose label is column 0 reads new rows by position: rows of the
+    features alone were "no column '3' in its 3 columns", with nothing of why."""
+    rng = np.random.default_rng(0)
+    X = rng.normal(size=(60, 3)).round(3)
+    np.savetxt(tmp_path / "train.csv", np.c_[X @ [3.0, -2.0, 1.0], X], delimiter=",", fmt="%.4f")
+    np.savetxt(tmp_path / "new.csv", X[:3], delimiter=",", fmt="%.4f")
+    (tmp_path / "kept.csv").write_text("".join("," + ",".join(f"{v:.4f}" for v in row) + "\n" for row in X[:3]))
+    assert cli("convert", tmp_path / "train.csv", "-o", tmp_path / "t.h5", "--label-column", "0", "-q")[0] == 0
+    assert cli("train", tmp_path / "t.h5", "-o", tmp_path / "m.h5", "--model", "linear", "--batch-size", "full",
+               "-q")[0] == 0
+    assert cli("predict", tmp_path / "m.h5", tmp_path / "new.csv", "-o", "-", "-q") == (
+        2, "", f"sgdcli: error: {tmp_path / 'new.csv'}: no column '3' in its 3 columns; the model was trained on it; "
+               "without a header columns are read by position, and the training file's column 0 was the label: keep "
+               "that column in its place, empty where the label is not known\n")
+    code, out, _ = cli("predict", tmp_path / "m.h5", tmp_path / "kept.csv", "-o", "-", "-q")
+    assert code == 0 and len(out.splitlines()) == 1 + 3

@@ -143,6 +143,10 @@ class EncodedRows:
             if name not in position:
                 known = f"its header ({listed(names)})" if trained.header else f"its {len(first)} columns"
                 hint = "; if its fields are split by another delimiter, --delimiter names it" if len(first) == 1 else ""
+                if not trained.header and trained.label is not None and trained.label < len(first) <= column:
+                    hint = (f"; without a header columns are read by position, and the training file's column "
+                            f"{trained.label} was the label: keep that column in its place, empty where the label "
+                            "is not known")
                 what = ("it is the label the model was trained to predict, which evaluate scores the predictions "
                         "against" if column == trained.label else "the model was trained on it")
                 raise InputError(f"{where}: no column {quoted(name)} in {known}; {what}{hint}")
