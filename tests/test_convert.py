@@ -598,6 +598,37 @@ def test_a_number_beyond_float32s_range_is_refused_naming_its_line_unless_float6
         assert f["X"][:, 0].tolist() == [1.0, np.inf, -np.inf]
 
 
+OVERFLOWS = "is beyond float64's range of ±1.8e308: it would be held as infinite (--bad-rows skip leaves such rows out)"
+
+
+@pytest.mark.parametrize("dtype", ["float32", "float64"])
+def test_a_number_beyond_float64s_range_is_refused_not_stored_as_infinite(tmp_path, dtype):
+    """1e400 was stored as inf without a word, in X or y, in every text format (1e39, a finite float64 beyond
+    float32, was refused), where pandas reads it as text and predict refused it.  A field spelled inf is still
+    stored as written."""
+    out = tmp_path / "o.h5"
+    cases = [("d.csv", "a,b,y\n1,1e400,0\n3,4,1\n", [], "line 2, column 2 (b)"),
+             ("d.csv", "a,b,y\n1,1e400,0\n3,4,1\n", ["--hash-bits", "4"], "line 2, column 2 (b)"),
+             ("d.csv", 'a,b,y\n1,"-1e309",0\n3,4,1\n', ["--missing", "mean"], "line 2, column 2 (b)"),
+             ("y.csv", "a,b,y\n1,2,1e400\n3,4,1\n", [], "line 2, column 3 (y)"),
+             ("d.svm", "1 1:1e400\n0 2:1\n", [], "line 1, token 2"),
+             ("d.vw", "1 |f a:1e400\n0 |f b\n", [], "line 1, feature a:1e400")]
+    for name, text, args, where in cases:
+        (tmp_path / name).write_text(text)
+        shown = "-1e309" if "-1e309" in text else "1e400"
+        assert cli("convert", tmp_path / name, "-o", out, "--dtype", dtype, *args) == (
+            2, "", f"sgdcli: error: {tmp_path / name}: {where}: '{shown}' {OVERFLOWS}\n"), (name, args)
+        assert not out.exists()
+        assert cli("convert", tmp_path / name, "-o", out, "--dtype", dtype, *args, "--bad-rows", "skip")[0] == 0
+        with h5py.File(out) as f:
+            assert f["y"].shape == (1,)
+        out.unlink()
+    (tmp_path / "i.csv").write_text("a,b,y\n1,inf,0\n3,-Infinity,1\n")
+    assert cli("convert", tmp_path / "i.csv", "-o", out, "--dtype", dtype)[0] == 0
+    with h5py.File(out) as f:
+        assert f["X"][:, 1].tolist() == [np.inf, -np.inf]
+
+
 def test_a_number_beyond_float32s_range_in_libsvm_vw_or_npy_input_is_refused_naming_its_place(tmp_path):
     """As in CSV: it was written as infinite, exit 0.  In LIBSVM and VW text it is a bad row naming its line, which
     --bad-rows skip leaves out (it was refused by its place in X, whatever --bad-rows said)."""

@@ -43,7 +43,7 @@ class _Reader:
         if self.decimal == "." and self.thousands is None:
             try:  # the fast path: every field a number; NaN only where a field says so (then read one by one)
                 values = np.array(texts, dtype=np.float64)  # (as float() reads them: checked after)
-                if not np.isnan(values).any() and numbertext.all_numbers(texts):
+                if np.isfinite(values).all() and numbertext.all_numbers(texts):  # (inf: as written, or 1e400)
                     missing = self.sentinels(values)
                     values[missing] = 0.0
                     return values, missing, np.zeros(n, dtype=bool)
@@ -179,8 +179,10 @@ def first_pass(items, enc: Encoding, max_categories: int, path: str) -> None:
 
 
 def label_names(texts: list[str], enc: Encoding) -> bool:
-    """Whether labels like these are class names: some field present is not a number."""
-    return bool(_Reader(enc).numbers(texts)[2].any())
+    """Whether labels like these are class names: some field present is not a number (a number beyond float64's
+    range is one: refused as such, not read as a name)."""
+    bad = _Reader(enc).numbers(texts)[2]
+    return any(not numbertext.overflows(texts[i]) for i in np.flatnonzero(bad))
 
 
 class NoValues(UserWarning):
@@ -234,9 +236,10 @@ def decode(rows, enc: Encoding, bad_rows: str, path: str, kept: ValueRange | Non
             # quoting reads back (an index is read as a name first, so an index is named only where a name would not do)
             usable = len(f.name) <= QUOTED_CHARS and f.name.isprintable()
             named = shlex.quote(f.name.replace(",", "\\,")) if usable else str(f.column)
-            refuse(i, BadRow(where(rows.line(i), f.column, enc), f"cannot read {quoted(text)} as a number",
-                             f"declare the column with --categorical {named}, or leave it out with --ignore "
-                             f"{named}; --bad-rows skip leaves such rows out"))
+            refuse(i, BadRow(where(rows.line(i), f.column, enc), numbertext.unread(text)) if numbertext.overflows(
+                text) else BadRow(where(rows.line(i), f.column, enc), numbertext.unread(text),
+                                  f"declare the column with --categorical {named}, or leave it out with --ignore "
+                                  f"{named}; --bad-rows skip leaves such rows out"))
             drop[bad[:, j]] = True
         gaps = np.flatnonzero(missing[:, j])
         if len(gaps):
@@ -291,6 +294,8 @@ def decode(rows, enc: Encoding, bad_rows: str, path: str, kept: ValueRange | Non
 def not_a_number_label(text: str) -> str:
     """Why a label field that is not a number is refused where the column's labels are read as numbers: its
     first LABEL_SAMPLE_ROWS rows' were, so a class name further down is not one of a column of names."""
+    if numbertext.overflows(text):
+        return numbertext.unread(text)
     if numbertext.is_number(text.strip()):  # (the first rows' labels, stripped as names are, said it was one)
         return (f"cannot read {quoted(text)} as a number: a number has no space around it but ASCII's (this one "
                 "has a no-break space or another Unicode space)")

@@ -295,6 +295,8 @@ def hashed_rows(path, rows, ncols: int, enc: Encoding, hasher: Hasher, block_row
             if text in reader.na:
                 continue
             value = None if categorical else reader.number(fields[c])
+            if value is None and not categorical and numbertext.overflows(fields[c]):  # (not text to hash)
+                raise BadRow(csvdecode.where(line, c, enc), numbertext.unread(fields[c]))
             if value is not None and kept is not None and kept.refuses(value):
                 raise kept.error(path, csvdecode.where(line, c, enc), text, value)
             if value is None:

@@ -12,7 +12,10 @@ it is where it is one here.)
 
 from __future__ import annotations
 
+import math
 import re
+
+from sgdcli.errors import quoted
 
 SPACES = " \t\n\r\f\v"  # ASCII's, which may surround a number (pandas' C parser skips them)
 _NUMBER = r"\s*[+-]?(?:(?:[0-9]+(?:\.[0-9]*)?|\.[0-9]+)(?:[eE][+-]?[0-9]+)?|inf(?:inity)?|nan)\s*"
@@ -20,6 +23,8 @@ _NUMBER = r"\s*[+-]?(?:(?:[0-9]+(?:\.[0-9]*)?|\.[0-9]+)(?:[eE][+-]?[0-9]+)?|inf(
 NUMBER = re.compile(_NUMBER, re.ASCII | re.IGNORECASE)
 _NUMBERS = re.compile(f"(?:{_NUMBER}\x00)*{_NUMBER}", re.ASCII | re.IGNORECASE)
 INTEGER = re.compile(r"[+-]?[0-9]+", re.ASCII)
+_INFINITE = re.compile(r"\s*[+-]?inf(?:inity)?\s*", re.ASCII | re.IGNORECASE)  # an infinity as written
+FLOAT64_RANGE = "float64's range of ±1.8e308"
 
 
 def is_number(text: str) -> bool:
@@ -28,8 +33,24 @@ def is_number(text: str) -> bool:
 
 
 def number(text: str) -> float | None:
-    """``text`` as a number; None where it is none."""
-    return float(text) if NUMBER.fullmatch(text) else None
+    """``text`` as a number; None where it is none, or where it is beyond float64's range (``1e400``: as a number
+    it would be infinite, which it does not say; pandas reads it as text)."""
+    if not NUMBER.fullmatch(text):
+        return None
+    value = float(text)
+    return None if math.isinf(value) and not _INFINITE.fullmatch(text) else value
+
+
+def overflows(text: str) -> bool:
+    """Whether ``text`` is a number but for being beyond float64's range (``number`` reads it as none)."""
+    return NUMBER.fullmatch(text) is not None and math.isinf(float(text)) and not _INFINITE.fullmatch(text)
+
+
+def unread(text: str) -> str:
+    """Why ``text`` (shown as it is) is not read as a number."""
+    if overflows(text):
+        return f"{quoted(text.strip(SPACES))} is beyond {FLOAT64_RANGE}: it would be held as infinite"
+    return f"cannot read {quoted(text.strip(SPACES))} as a number"
 
 
 def in_marks(text: str, decimal: str = ".", thousands: str | None = None) -> str | None:

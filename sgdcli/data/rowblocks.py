@@ -16,7 +16,7 @@ import numpy as np
 
 from sgdcli.data import numbertext
 from sgdcli.data.sparse import CsrRows
-from sgdcli.errors import InputError, quoted
+from sgdcli.errors import InputError
 
 # A sparse block holds at most this many entries, whatever its row count: a block's
 # Python lists cost tens of bytes an entry, so this keeps one under about 100 MB.
@@ -40,7 +40,7 @@ is_number = numbertext.is_number
 def number(text: str, where: str) -> float:
     value = numbertext.number(text)
     if value is None:
-        raise BadRow(where, f"cannot read {quoted(text.strip(numbertext.SPACES))} as a number")
+        raise BadRow(where, numbertext.unread(text))
     return value
 
 
