@@ -89,7 +89,8 @@ def log_end(run, kept_epoch: int) -> list[str]:
       at the fit of its sample and kept its last step's gradient on every training row (fullbatch.keeps_step),
       whose last epoch's model is over fullbatch.NEAR above the optimum's estimate by a Newton step from it with
       the sample's curvature, along the directions it tells where it holds too few rows of a class for every
-      direction (fullbatch.from_fit).
+      direction (fullbatch.from_fit); under --l1, which keeps no such gradient, whose model the lasso fit of the
+      sample measures over fullbatch.NEAR above the optimum (fitgap.stepped_off).
     - Otherwise, a loss still falling at the end, per unit of learning rate, at PACE of its pace over the whole
       run or more (_still_falling): at a full batch, or at a rate under SLOW_RATE times --lr auto's (a rate given:
       not where the fit of its sample measures it near the optimum); not for a run that started at the fit of its
@@ -175,6 +176,9 @@ def _judged(run, kept_epoch: int) -> list[str]:
     gap = gap_of() if updates and (by_fit or by_auto or (run.std is None and not run.table.sparse)) else None
     # a full batch from the fit of its sample, measured by its gradient on every row where it kept it
     from_start = fullbatch.from_fit(run) if run.start_fitted and updates and not chosen else None
+    if from_start is None and run.start_fitted and updates and not chosen and run.opts.l1 > 0 and \
+            replicas.full_batch(run.batch, run.n_train, run.shards):  # (no step kept: judged by the lasso's fit)
+        from_start = fitgap.stepped_off(run, gap_of())
     if chosen:
         pass  # more epochs would not move its choice
     elif from_start is not None:
@@ -201,7 +205,8 @@ def _judged(run, kept_epoch: int) -> list[str]:
     found += far + raw
     # a gap measured says how far the run ended, which this only infers: unless it found the run far on features
     # that are not uneven, where no other warning has said so.  Not under --l1, whose optimum is nearer than the
-    # fit that measures the distance (it fits no --l1): runs at their optimum were told to raise --epochs 240-fold
+    # fit that measures the distance (gradientnoise's, of no --l1): runs at their optimum were told to raise
+    # --epochs 240-fold
     if not chosen and from_start is None and run.opts.l1 == 0 and (
             gap is None or (gap.far and not unscaled.uneven(gap) and not few)):
         found += decayingrate.short(run.auto, run.opts.epochs, run.batch, run.pos.lr_halvings)

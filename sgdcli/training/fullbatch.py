@@ -45,10 +45,11 @@ optimum is flat and the cosine takes the rate to 0 at the end.  A smaller
 batch (more updates an epoch, at the rate training/decayingrate.py balances)
 or --l2 (whose optimum is nearer) get there sooner.  Runs with --l2 are not
 judged: their optimum is near, and the penalty would have to be set against
-the fit's as well.  Nor are runs with --l1, which the fit does not fit: their
-optimum's loss is above the fit's by what the penalty costs (at the optimum
-of a strong one, a warning that the loss was far above and to raise the
-epochs many times).
+the fit's as well.  Nor are runs with --l1 by this fit of no penalty: their
+optimum's loss is above its by what the penalty costs (at the optimum of a
+strong one, a warning that the loss was far above and to raise the epochs
+many times); a logistic full batch under --l1 starts at the lasso fit of its
+sample, which judges it (fitgap.stepped_off).
 """
 
 from __future__ import annotations
