@@ -255,17 +255,25 @@ def newton(Z: np.ndarray, Y: np.ndarray, v: np.ndarray, l2: float, start: np.nda
         decrement = -float(gradient @ step)
         if not decrement > 1e-12:
             break
-        t = 1.0
-        while t > 1e-8:
-            trial = theta + t * step.reshape(k, p).T
-            trial_value = penalized(Z, Y, v, trial, ridge, pooled)
-            if trial_value <= value - 1e-4 * t * decrement:
-                break
-            t /= 2
-        else:
+        found = _backtracked(lambda w: penalized(Z, Y, v, w, ridge, pooled), theta, step.reshape(k, p).T, value,
+                             decrement)
+        if found is None:
             break
-        theta, value = trial, trial_value
+        theta, value = found
     return np.column_stack([np.zeros(p), theta])
+
+
+def _backtracked(objective, theta: np.ndarray, step: np.ndarray, value: float, decrement: float):
+    """(theta + t · step, its ``objective``) for the first t of 1, 1/2, 1/4, ... whose objective is below ``value``
+    by 1e-4 · t · ``decrement`` at least (Armijo's condition); None where none above 1e-8 is."""
+    t = 1.0
+    while t > 1e-8:
+        trial = theta + t * step
+        trial_value = objective(trial)
+        if trial_value <= value - 1e-4 * t * decrement:
+            return trial, trial_value
+        t /= 2
+    return None
 
 
 def lasso_newton(Z: np.ndarray, Y: np.ndarray, v: np.ndarray, l2, l1, start: np.ndarray) -> np.ndarray:
@@ -301,16 +309,10 @@ def lasso_newton(Z: np.ndarray, Y: np.ndarray, v: np.ndarray, l2, l1, start: np.
         decrement = -float(gradient @ step + penalty @ (np.abs(theta + step) - np.abs(theta)))
         if not decrement > 1e-12:
             break
-        t = 1.0
-        while t > 1e-8:
-            trial = theta + t * step
-            trial_value = objective(trial)
-            if trial_value <= value - 1e-4 * t * decrement:
-                break
-            t /= 2
-        else:
+        found = _backtracked(objective, theta, step, value, decrement)
+        if found is None:
             break
-        theta, value = trial, trial_value
+        theta, value = found
     return np.column_stack([np.zeros(p), theta])
 
 
