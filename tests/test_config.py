@@ -432,8 +432,8 @@ def test_print_config_refuses_a_setting_the_run_refuses_before_it_starts(tmp_pat
     DATA (and MODEL) do not exist, and the run too refuses the setting before it looks for them.  The option
     that opens the line, set by the file, is followed by where: the file, table and key."""
     config = write(tmp_path, f"[{command}]\n{table}\n")
-    opened = re.match(r"--([a-z-]+)", message)
-    key = opened.group(1).replace("-", "_") if opened else None
+    opened = re.match(r"--([a-z-]+)|-o(?= )", message)  # (-o: the short name of --output)
+    key = (opened.group(1) or "output").replace("-", "_") if opened else None
     if key is not None and f"{key} =" in table:
         message = f"{opened.group(0)} (from {config} [{command}] {key}){message[opened.end():]}"
     data = str(tmp_path / "absent.h5")

@@ -74,6 +74,28 @@ def test_plot_command_writes_an_image(tmp_path, runs):
     assert [p.name for p in tmp_path.iterdir() if p.name.startswith(".curves")] == []  # no temporary left
 
 
+def test_an_image_path_from_a_file_or_a_variable_names_where_it_came_from(tmp_path, runs, binary_file, monkeypatch):
+    """plot's -o from a --config file or SGDCLI_PLOT_OUTPUT was refused without its source, which every other
+    option's line names; an empty one was "cannot tell the image format" to --print-config and "the path is
+    empty" to the run (the docs promise one line)."""
+    config = tmp_path / "c.toml"
+    config.write_text('[plot]\noutput = "x.gif"\n')
+    said = "x.gif: cannot tell the image format; end the name in .png, .pdf or .svg\n"
+    assert cli("plot", runs[0], "--config", config) == (2, "", f"sgdcli: error: -o (from {config} [plot] output) {said}")
+    config.write_text('[plot]\noutput = ""\n')
+    for extra in ((), ("--print-config",)):
+        assert cli("plot", runs[0], "--config", config, *extra) == (
+            2, "", f"sgdcli: error: -o (from {config} [plot] output): the path is empty (an unset shell variable?)\n")
+    config.write_text('[sweep]\nbatch_sizes = [32]\nplot = ""\n')
+    for extra in (("-q", "--epochs", "1"), ("--print-config",)):
+        assert cli("sweep", binary_file, "--config", config, *extra) == (
+            2, "", f"sgdcli: error: --plot (from {config} [sweep] plot): the path is empty (an unset shell "
+                   "variable?)\n")
+    monkeypatch.setenv("SGDCLI_PLOT_OUTPUT", "x.gif")
+    assert cli("plot", runs[0]) == (2, "", f"sgdcli: error: -o (from SGDCLI_PLOT_OUTPUT) {said}")
+    assert cli("plot", runs[0], "-o", "x.gif") == (2, "", f"sgdcli: error: -o {said}")  # the command line's as is
+
+
 def test_a_run_with_no_epochs_among_others_is_left_out_with_a_note(tmp_path, runs):
     """sweep --metrics-dir writes an empty file for a run that diverged in its first epoch, and plot md/*.jsonl
     failed on it."""

@@ -241,7 +241,7 @@ class ConfiguredCommand(click.Command):
 def _sourced(ctx: click.Context, message: str) -> str:
     """``message``, where it opens with an option that the environment or a config file set, with where:
     "--lr (from SGDCLI_TRAIN_LR): ..." or "--lr (from cf.toml [train] lr): ..."; the command line's as it is."""
-    opened = re.match(r"--[a-z][a-z0-9-]*(?![\w-])", message)
+    opened = re.match(r"--[a-z][a-z0-9-]*(?![\w-])|-[a-zA-Z](?![\w-])", message)  # (plot's -o too)
     param = next((p for p in ctx.command.params if opened and opened.group(0) in p.opts), None)
     source = ctx.get_parameter_source(param.name) if param is not None else None
     if source is ParameterSource.ENVIRONMENT:

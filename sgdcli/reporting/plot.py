@@ -15,7 +15,7 @@ import json
 import math
 import os
 
-from sgdcli.errors import InputError, missing_extra, utf8_text
+from sgdcli.errors import EMPTY_PATH, InputError, missing_extra, utf8_text
 
 FORMATS = ("png", "pdf", "svg")
 # the curves of a run, by record key: their names in the legend and their lines (the objective: --l2's, --l1's)
@@ -140,6 +140,8 @@ def figure(runs: list[tuple[str, list[dict]]]):
 
 
 def output_format(output: str, option: str = "-o") -> str:
+    if not output:  # (the line the run gives, from check_writable, --print-config gives too)
+        raise InputError(f"{option}: {EMPTY_PATH}")
     fmt = os.path.splitext(output)[1].lower().lstrip(".")
     if fmt not in FORMATS:
         raise InputError(f"{option} {output}: cannot tell the image format; end the name in .png, .pdf or .svg")
