@@ -81,7 +81,8 @@ def test_an_image_path_from_a_file_or_a_variable_names_where_it_came_from(tmp_pa
     config = tmp_path / "c.toml"
     config.write_text('[plot]\noutput = "x.gif"\n')
     said = "x.gif: cannot tell the image format; end the name in .png, .pdf or .svg\n"
-    assert cli("plot", runs[0], "--config", config) == (2, "", f"sgdcli: error: -o (from {config} [plot] output) {said}")
+    assert cli("plot", runs[0], "--config", config) == (2, "", f"sgdcli: error: -o (from {config} [plot] output) "
+                                                               f"{said}")
     config.write_text('[plot]\noutput = ""\n')
     for extra in ((), ("--print-config",)):
         assert cli("plot", runs[0], "--config", config, *extra) == (
