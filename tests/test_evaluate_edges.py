@@ -106,10 +106,12 @@ def test_r2_of_a_constant_target_is_scikit_learns(tmp_path, models, bias, target
     assert (code, f'"r2": {want!r}' in out) == (0, True), out
 
 
+@pytest.mark.parametrize("scale", [1e308, 1e-200])
 @pytest.mark.parametrize("model", ["linear", "poisson", "logistic"])
-def test_weights_near_the_largest_float_give_the_metrics_of_the_same_relative_weights(tmp_path, models, model):
+def test_weights_near_the_largest_float_give_the_metrics_of_the_same_relative_weights(tmp_path, models, model, scale):
     """Weights of 1e308 overflowed their sums: every metric was null, with NumPy's warnings on stderr. Weights are
-    relative, so they give scikit-learn's metrics of the weights divided by 1e308, and stderr stays quiet."""
+    relative, so they give scikit-learn's metrics of the weights divided by 1e308, and stderr stays quiet.  Weights
+    of 1e-200 underflowed AUC's product of the classes' weights: AUC null, and a gate on it failed, exit 3."""
     from sklearn import metrics as sk
 
     path, X, y = models[model]
@@ -117,7 +119,7 @@ def test_weights_near_the_largest_float_give_the_metrics_of_the_same_relative_we
     relative = rng.uniform(0.1, 1.0, len(y))
     data = write_table(tmp_path / "w.h5", X, y)
     with h5py.File(data, "a") as f:
-        f["w"] = relative * 1e308
+        f["w"] = relative * scale
     code, out, err = cli("evaluate", path, data, "--json", "--sample-weight", "w")
     assert code == 0 and "warning" not in err, err
     import json
@@ -148,13 +150,16 @@ def test_merged_accumulators_of_different_weight_units_agree_with_one(models):
 
     rng = np.random.default_rng(1)
     for make, y in ((RegressionMetrics, rng.standard_normal(100)), (BinaryMetrics, (rng.random(100) > 0.5) * 1.0)):
-        S, w = rng.standard_normal((100, 1)), np.r_[rng.uniform(0, 1, 50), rng.uniform(0, 1, 50) * 1e308]
-        one, a, b = make(), make(), make()
-        one.update(S, y, w)
-        a.update(S[:50], y[:50], w[:50])
-        b.update(S[50:], y[50:], w[50:])
-        a.merge(b)
-        assert a.result() == pytest.approx(one.result(), rel=1e-12)
+        S = rng.standard_normal((100, 1))
+        for w in (np.r_[rng.uniform(0, 1, 50), rng.uniform(0, 1, 50) * 1e308],
+                  np.r_[rng.uniform(0, 1, 50) * 1e-200, rng.uniform(0, 1, 50) * 1e-250],
+                  np.r_[np.zeros(50), rng.uniform(0, 1, 50)]):  # (a worker whose rows all weigh 0)
+            one, a, b = make(), make(), make()
+            one.update(S, y, w)
+            a.update(S[:50], y[:50], w[:50])
+            b.update(S[50:], y[50:], w[50:])
+            a.merge(b)
+            assert a.result() == pytest.approx(one.result(), rel=1e-12)
 
 
 @pytest.mark.parametrize("model", ["logistic", "linear"])

@@ -26,7 +26,8 @@ metric is then scikit-learn's with ``sample_weight``, the row sums weighted
 and the means divided by the sum of weights.  ``rows`` stays a row count.
 The weighted sums are kept in units of the largest weight seen so far
 (``Weighed``): every metric is a ratio of two of them, which the unit cancels
-in, and weights near float64's largest (1e308) then sum without overflowing.
+in, and weights near float64's largest (1e308) then sum without overflowing,
+and its smallest (1e-200) multiply without underflowing.
 """
 
 from __future__ import annotations
@@ -59,10 +60,12 @@ def _weight(n: int, w: np.ndarray | None) -> float:
 
 class Weighed:
     """Sums of weights (and of weighted values), named in ``_sums``, kept in units of the largest weight seen
-    (``unit``, at least 1): weights of 1e308 summed as they are overflowed to inf and made every metric NaN."""
+    (``unit``; 0 before any weight above 0): weights of 1e308 summed as they are overflowed to inf and made every
+    metric NaN, and weights of 1e-200 (valid: weights are relative) underflowed AUC's product of the classes'
+    weights to 0, and AUC to NaN."""
 
     _sums: tuple[str, ...] = ()
-    unit = 1.0
+    unit = 0.0
 
     def _relative(self, w: np.ndarray | None) -> np.ndarray | None:
         """Weights ``w`` in the unit of the sums, raising the unit first where ``w`` holds a larger weight."""
@@ -70,15 +73,17 @@ class Weighed:
             return w
         top = float(w.max())
         if top > self.unit:
-            self._rescale(self.unit / top)
+            if self.unit > 0:  # (before, every weight was 0: every sum is 0 in any unit)
+                self._rescale(self.unit / top)
             self.unit = top
-        return w / self.unit
+        return w / self.unit if self.unit > 0 else w
 
     def _align(self, other: "Weighed") -> None:
         """Bring this accumulator's sums and ``other``'s to one unit (the larger), as ``merge`` needs them."""
         unit = max(self.unit, other.unit)
         for acc in (self, other):
-            acc._rescale(acc.unit / unit)
+            if acc.unit > 0:
+                acc._rescale(acc.unit / unit)
             acc.unit = unit
 
     def _rescale(self, factor: float) -> None:
