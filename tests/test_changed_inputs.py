@@ -150,3 +150,34 @@ def test_predict_on_a_file_cut_short_mid_pass_writes_nothing(tmp_path):
                                  "the predictions were not written; run again once its writer has finished")
     assert sorted(os.listdir(tmp_path)) == ["be.h5"]
 
+
+
+@pytest.mark.parametrize("command", ["predict", "evaluate"])
+def test_a_compressed_file_cut_short_mid_pass_is_a_change_not_bad_input(tmp_path, command):
+    """A gzip chunk past the cut reads as zeros, which do not decode: the read failed with exit 2, "cannot read
+    rows ... (incomplete or truncated stream)", as if the file were bad, where train said the file changed (exit 1,
+    which a cron wrapper retries)."""
+    import sgdcli
+    from sgdcli.errors import RuntimeFailure
+    from sgdcli.options import TrainOptions
+
+    X, y = make_problem("binary", n=20000, d=8, seed=0)
+    data = str(tmp_path / "gz.h5")
+    with h5py.File(data, "w") as f:
+        f.create_dataset("y", data=y, chunks=(2000,), compression="gzip")
+        f.create_dataset("X", data=X, chunks=(2000, 8), compression="gzip")
+    model = sgdcli.train(data, TrainOptions(epochs=1))
+    sizes = []
+
+    def cut_once(done, total):
+        if not sizes:
+            sizes.extend(cut(data))
+
+    run = (lambda: sgdcli.predict(model, data, tmp_path / "p.csv", memory=2**20, progress=cut_once)) \
+        if command == "predict" else (lambda: sgdcli.evaluate(model, data, memory=2**20, progress=cut_once))
+    with pytest.raises(RuntimeFailure) as raised:
+        run()
+    consequence = "the predictions were not written" if command == "predict" else "no metrics were printed"
+    assert str(raised.value) == (f"{data}: changed while it was being read (size {sizes[0]} → {sizes[1]} bytes); "
+                                 f"{consequence}; run again once its writer has finished")
+    assert sorted(os.listdir(tmp_path)) == ["gz.h5"]

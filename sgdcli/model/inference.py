@@ -223,11 +223,10 @@ def evaluate(model, data, x: str = DEFAULT_X, y: str = DEFAULT_Y, memory: int = 
             result = textinference.evaluate_rows(model, rows, memory, progress)
         return {key: result[key] for key in metrics_of(model.model)}
     _text_only(delimiter, data, "evaluate", model)
-    with _open_for(model, data, x, y, {**columns, "memory": memory}, report) as table:
-        labels = model.labels
-        result = measure(table, model.objective, labels, model.raw_weights(), memory, progress=progress,
+    with _open_for(model, data, x, y, {**columns, "memory": memory}, report) as table, \
+            _read_whole(table, "no metrics were printed"):
+        result = measure(table, model.objective, model.labels, model.raw_weights(), memory, progress=progress,
                          centre=model.score_centre())
-        _unchanged(table, "no metrics were printed")
     return {key: result[key] for key in metrics_of(model.model)}
 
 
@@ -284,18 +283,29 @@ def predict(model, data, output, x: str = DEFAULT_X, proba: bool = False, memory
     with _open_for(model, data, x, None, columns, report, labels=False) as table:
         n = table.n_rows
         attrs = {"model": source, "data": os.path.abspath(table.path)}
-        with outputs.prediction_writer(output, fmt, n, shown, proba, attrs) as writer:
+        with outputs.prediction_writer(output, fmt, n, shown, proba, attrs) as writer, _read_whole(
+                table, "the predictions were not written" if output != outputs.STDOUT else
+                "the predictions on standard output cannot be trusted"):
             for block, _rows, S in score_blocks(table, model.raw_weights(), memory, progress=progress,
                                                 work_per_row=outputs.row_bytes(model.raw_weights().shape[0])):
                 write(writer, block.start, block.stop, S)
-            _unchanged(table, "the predictions were not written" if output != outputs.STDOUT else
-                       "the predictions on standard output cannot be trusted")
     return n
 
 
-def _unchanged(table: Table, consequence: str) -> None:
+@contextlib.contextmanager
+def _read_whole(table: Table, consequence: str):
     """RuntimeFailure where ``table``'s file changed while it was read (data/identity.py: a file cut short reads
-    as rows of zeros), saying what became of it and ``consequence``."""
+    as rows of zeros), saying what became of it and ``consequence``: once the pass is done, and where a read failed
+    (a compressed chunk cut short fails to decode: exit 2, as bad input, where the file had changed under it)."""
+    try:
+        yield
+    except InputError:
+        _unchanged(table, consequence)
+        raise
+    _unchanged(table, consequence)
+
+
+def _unchanged(table: Table, consequence: str) -> None:
     what = table.identity.change()
     if what is not None:
         raise RuntimeFailure(f"{table.path}: {what}; {consequence}; run again once its writer has finished")
