@@ -101,3 +101,26 @@ def test_train_gate_on_a_metric_the_task_lacks(tmp_path, regression_file):
     assert code == 2
     assert last_line(err) == ("sgdcli: error: --fail-under auc: a linear model's validation has no such metric "
                               "(it has loss, mse, rmse, mae, r2)")
+
+
+def test_a_failed_gates_line_tells_the_value_from_the_bound():
+    """Both were written to 6 digits: "accuracy 0.848 is under 0.848"; the bound is written as given, the value
+    to as many digits as tell them apart."""
+    from sgdcli.cli.gates import failures, parse
+
+    gates = [parse("accuracy=0.8480001", under=True), parse("log_loss=0.42709", under=False)]
+    assert failures(gates, {"accuracy": 0.848, "log_loss": 0.4270900001}) == [
+        "accuracy 0.848 is under 0.8480001 (--fail-under)", "log_loss 0.4270900001 is over 0.42709 (--fail-over)"]
+    assert failures([parse("auc=0.8", under=True)], {"auc": 0.7}) == ["auc 0.7 is under 0.8 (--fail-under)"]
+
+
+def test_an_infinite_metric_is_compared_and_only_nan_is_undefined():
+    """A poisson score beyond exp's range makes mse inf and r2 -inf: they were "undefined", which failed
+    --fail-under mse=1 and --fail-over r2=0.5, gates that inf and -inf hold."""
+    from sgdcli.cli.gates import failures, parse
+
+    values = {"mse": float("inf"), "r2": float("-inf"), "auc": float("nan")}
+    assert failures([parse("mse=1", under=True), parse("r2=0.5", under=False)], values) == []
+    assert failures([parse("mse=1", under=False), parse("r2=0.5", under=True), parse("auc=0.5", under=True)],
+                    values) == ["mse inf is over 1 (--fail-over)", "r2 -inf is under 0.5 (--fail-under)",
+                                "auc is undefined (--fail-under auc=0.5)"]

@@ -78,17 +78,35 @@ def check_model(gates: list[Gate], model: str, what: str, training: bool = False
 
 
 def failures(gates: list[Gate], values: dict) -> list[str]:
-    """One phrase per failed gate, naming the metric, its value and the bound."""
+    """One phrase per failed gate, naming the metric, its value and the bound (the bound as given, the value to as
+    many digits as tell it from the bound: "accuracy 0.848 is under 0.848" contradicted itself).  An infinite
+    metric (a poisson score beyond exp's range) is compared as the number it is; only NaN (or no value) is
+    undefined, which fails every gate on it."""
     out = []
     for gate in gates:
         value = values.get(gate.metric)
-        if value is None or not math.isfinite(value):
-            out.append(f"{gate.metric} is undefined ({gate.option} {gate.metric}={gate.bound:g})")
+        if value is None or math.isnan(value):
+            out.append(f"{gate.metric} is undefined ({gate.option} {gate.metric}={_number(gate.bound)})")
         elif gate.under and value < gate.bound:
-            out.append(f"{gate.metric} {value:.6g} is under {gate.bound:g} ({gate.option})")
+            out.append(f"{gate.metric} {_told_apart(value, gate.bound)} is under {_number(gate.bound)} ({gate.option})")
         elif not gate.under and value > gate.bound:
-            out.append(f"{gate.metric} {value:.6g} is over {gate.bound:g} ({gate.option})")
+            out.append(f"{gate.metric} {_told_apart(value, gate.bound)} is over {_number(gate.bound)} ({gate.option})")
     return out
+
+
+def _number(bound: float) -> str:
+    """A bound as short as reads it back: 0.8 and 1e-05 as :g writes them, 0.8480001 whole (:g made it 0.848)."""
+    text = f"{bound:g}"
+    return text if float(text) == bound else repr(bound)
+
+
+def _told_apart(value: float, bound: float) -> str:
+    """``value`` to 6 significant digits, or to as many more as make it read otherwise than ``bound`` does."""
+    for digits in range(6, 18):
+        text = f"{value:.{digits}g}"
+        if float(text) != bound:
+            return text
+    return repr(value)
 
 
 def enforce(gates: list[Gate], values: dict, what: str, lost: SgdcliError | None = None) -> None:
