@@ -53,10 +53,11 @@ class _Hdf5:
         kind = np.float64 if classes is None else h5py.string_dtype() if _named(classes) else classes.dtype
         self.pred = f.create_dataset("prediction", shape=(n or 0,), maxshape=(n,), dtype=kind, chunks=True)
         self.prob = None
-        if proba:  # in chunks of whole rows, as convert writes X (h5py's guess cut them into columns)
+        if proba:  # in chunks of whole rows, as convert writes X (h5py's guess cut them into columns, and for rows
+            # of text, whose count is not known, into 8 KiB)
             rows = storage.chunk_rows_for(len(classes), np.dtype(np.float64).itemsize)
             self.prob = f.create_dataset("proba", shape=(n or 0, len(classes)), maxshape=(n, len(classes)),
-                                         dtype=np.float64, chunks=(min(rows, n), len(classes)) if n else True)
+                                         dtype=np.float64, chunks=(min(rows, n) if n else rows, len(classes)))
             self.prob.attrs["classes"] = [str(c) for c in classes] if _named(classes) else classes
         f.attrs.update({key: attr_text(value) if isinstance(value, str) else value  # file names
                         for key, value in attrs.items()})
