@@ -211,3 +211,18 @@ def test_predict_writes_the_class_evaluate_counts_however_near_a_tie(tmp_path, m
     sgdcli.predict(m, data, tmp_path / "p.h5", proba=True)
     with h5py.File(tmp_path / "p.h5") as f:
         assert f["prediction"][()].tolist() == [label] * 4
+
+
+def test_a_poisson_prediction_beyond_float64s_range_is_inf_without_numpys_line(tmp_path):
+    """exp of a score beyond 709 is inf, which predict writes; NumPy's "overflow encountered in exp" reached stderr
+    as `sgdcli: warning:` with no file or row (evaluate's metrics of it are inf, quietly, as documented)."""
+    rng = np.random.default_rng(0)
+    X = rng.normal(size=(3000, 3)).astype(np.float32)
+    y = rng.poisson(np.exp(0.5 * X[:, 0] + 0.2)).astype(np.float64)
+    data = write_table(tmp_path / "d.h5", X, y)
+    assert cli("train", data, "-o", tmp_path / "m.h5", "--model", "poisson", "--epochs", "3", "-q")[0] == 0
+    X[7, 0] = 5000.0  # an outlier, finite, well inside float32
+    new = write_table(tmp_path / "new.h5", X[:10], y[:10])
+    code, out, err = cli("predict", tmp_path / "m.h5", new, "-o", "-", "-q")
+    assert (code, err) == (0, "")
+    assert out.splitlines()[1 + 7] == "inf" and np.isfinite(np.array(out.splitlines()[1:], dtype=float)).sum() == 9

@@ -259,8 +259,9 @@ def predict(model, data, output, x: str = DEFAULT_X, proba: bool = False, memory
     shown = np.array([names[int(c)] for c in model.classes], dtype=object) if names else model.classes
 
     def write(writer, start: int, stop: int, S: np.ndarray) -> None:
-        if model.classes is None:  # the value: the score, or exp(score) for poisson
-            writer.write(start, stop, losses.inverse_link(model.model, S), None)
+        if model.classes is None:  # the value: the score, or exp(score) for poisson, inf beyond float64's range
+            with np.errstate(over="ignore"):  # (as evaluate's metrics of it are: not NumPy's line on stderr)
+                writer.write(start, stop, losses.inverse_link(model.model, S), None)
             return
         # the class evaluate counts as predicted (model/metrics.py), from the scores: the probabilities round
         # scores within about 1e-16 of a tie to one (a score of 1e-17 is positive, its probability 0.5)
