@@ -120,11 +120,15 @@ def test_metrics_over_no_weight_at_all_are_undefined_and_fail_their_gates(weight
         f"sgdcli: error: quality gate failed on {data}: {gate} is undefined ({flag} {gate}=0.5)"), err
 
 
-def test_weights_are_relative(weighted, tmp_path):
+@pytest.mark.parametrize("factor", [1000.0, 1e-200])
+def test_weights_are_relative(weighted, tmp_path, factor):
+    """Weights of 1e-200 (valid: finite, at least 0) standardized by other deviations: the products of two sums
+    of them in the statistics' merges underflowed, and the rate and the model came out otherwise."""
     path, _, X, y, w = weighted
-    scaled = add(write_table(tmp_path / "scaled.h5", X, y), w=w * 1000.0)
+    scaled = add(write_table(tmp_path / "scaled.h5", X, y), w=w * factor)
     a = train(path, TrainOptions(sample_weight="w", epochs=2))
     b = train(scaled, TrainOptions(sample_weight="w", epochs=2))
+    np.testing.assert_allclose(a.scale, b.scale, rtol=1e-12)
     assert a.training["lr"] == pytest.approx(b.training["lr"], rel=1e-9)
     np.testing.assert_allclose(a.raw_weights(), b.raw_weights(), rtol=1e-7, atol=1e-10)
     assert a.training["sample_weight"] == {"dataset": "w", "total": float(w.sum())}

@@ -155,20 +155,22 @@ def labels_of(count: LabelCount, table: Table, opts: TrainOptions, known: Labels
 
 
 def moment_pass(table: Table, spans, block_rows: int, opts: TrainOptions, check_stop=lambda: None, *,
-                by_class: tuple[weights_mod.Weighting, np.ndarray] | None = None) -> RunningMoments:
+                by_class: tuple[weights_mod.Weighting, np.ndarray] | None = None, scale: float = 1.0
+                ) -> RunningMoments:
     """Mean and standard deviation of the training rows' features, over ``spans``, each row weighted as the loss
     weighs it: by its sample weight (where the table has them) times its class's weight (``by_class``: the
     run's weighting and its classes, where it has class weights), so that class weights standardize as the
-    same weights given as sample weights, or as the rows repeated, do."""
+    same weights given as sample weights, or as the rows repeated, do; each times ``scale`` (model/weights.py
+    ``moments_scale``)."""
     if table.sparse:
-        return _sparse_moments(table, spans, block_rows, opts, check_stop, by_class)
+        return _sparse_moments(table, spans, block_rows, opts, check_stop, by_class, scale)
     stats = RunningMoments(table.n_features)
     skip = opts.bad_rows == "skip"
     for block in stream_blocks(table, spans, block_rows):
         check_stop()
         rows, _ = select_rows(block.start, block.stop - block.start, opts.val_fraction, opts.seed,
                               finite=finite_mask(block) if skip else None)
-        bad = stats.update(block.X, rows, _row_weights(block, by_class))
+        bad = stats.update(block.X, rows, _row_weights(block, by_class, scale))
         if bad >= 0:
             raise InputError(table.nonfinite(block.start + int(rows[bad])))
     return stats
@@ -198,23 +200,26 @@ class SparseMoments:
         return sd
 
 
-def _row_weights(block, by_class: tuple[weights_mod.Weighting, np.ndarray] | None) -> np.ndarray | None:
-    """The weights of a block's rows in the statistics: sample weight × class weight (None: 1 each)."""
+def _row_weights(block, by_class: tuple[weights_mod.Weighting, np.ndarray] | None,
+                 scale: float = 1.0) -> np.ndarray | None:
+    """The weights of a block's rows in the statistics: sample weight × class weight (None: 1 each), × ``scale``."""
     if by_class is None:
-        return block.w
-    weighting, classes = by_class
-    v = weighting.of_classes(block.y, classes)
-    return v if block.w is None else v * block.w
+        v = block.w
+    else:
+        weighting, classes = by_class
+        v = weighting.of_classes(block.y, classes)
+        v = v if block.w is None else v * block.w
+    return v * scale if v is not None and scale != 1.0 else v
 
 
 def _sparse_moments(table: Table, spans, block_rows: int, opts: TrainOptions, check_stop,
-                    by_class: tuple[weights_mod.Weighting, np.ndarray] | None) -> SparseMoments:
+                    by_class: tuple[weights_mod.Weighting, np.ndarray] | None, scale: float) -> SparseMoments:
     stats = SparseMoments(table.n_features)
     for block in stream_blocks(table, spans, block_rows):
         check_stop()
         rows, _ = select_rows(block.start, block.stop - block.start, opts.val_fraction, opts.seed,
                               finite=finite_mask(block) if opts.bad_rows == "skip" else None)
-        w = _row_weights(block, by_class)
+        w = _row_weights(block, by_class, scale)
         X = block.X
         keep = np.zeros(X.n_rows, dtype=bool)
         keep[rows] = True

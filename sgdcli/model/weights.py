@@ -32,6 +32,10 @@ from sgdcli.errors import InputError
 # The largest sum of the training rows' weights: standardization multiplies two sums of weights (Chan et al.'s
 # merge) and squares weighted sums of values, which, for sums much beyond it, pass float64's largest.
 TOTAL_LIMIT = SQUARES_LIMIT
+# The mean weight below which that product of two sums of weights underflows instead (weights of 1e-200 lost the
+# merges' term of the parts' means, and standardized by other deviations): the statistics then take the weights
+# in units of their mean, which the weighted figures do not depend on.
+TINY_MEAN = 1e-100
 
 
 def check(w: np.ndarray, where: str, first_row: int) -> None:
@@ -99,6 +103,11 @@ class Weighting:
         if self.class_weights is None or self.sample_weight is not None:
             return self.class_weights
         return self.class_weights * self.scale
+
+    def moments_scale(self) -> float:
+        """What standardization's pass multiplies the rows' weights by: ``scale`` where their mean is below
+        TINY_MEAN, else 1 (the figures as they were, to the bit)."""
+        return self.scale if self.total < TINY_MEAN * self.rows else 1.0
 
     def row_scale(self) -> float | None:
         """The factor of the sample weights the kernels take (None: no sample weights)."""

@@ -131,8 +131,9 @@ def _learnt(table: Table, val_table: Table | None, opts: TrainOptions, saved, in
             message(f"computing feature deviations of {table.path} (one pass; sparse: scaled, not centered, which "
                     "would make it dense)" if table.sparse else
                     f"computing feature means and deviations of {table.path} (one pass)")
-            moments = passes.moment_pass if weighting.class_weights is None else functools.partial(
-                passes.moment_pass, by_class=(weighting, labels.classes))  # rows weigh as in the loss
+            moments = functools.partial(passes.moment_pass, scale=weighting.moments_scale(), by_class=None if
+                                        weighting.class_weights is None else (weighting, labels.classes))
+            # (rows weigh as in the loss)
             stats = data_pass(moments, "standardizing")
             mean, std = stats.mean, stats.std()
             warn_coarse(table, lambda: (mean, std))
