@@ -204,9 +204,10 @@ def test_quoted_fields_hold_delimiters_quotes_and_newlines(tmp_path):
     # the last column, the label where --label-column is not given, stayed the label without a word, and the
     # label meant became a feature
     (["--ignore", "label"], "--ignore: column 'label' is the label (--label-column; without it, the last column): "
-                            "name the label with --label-column"),
+                            "leave it out of --ignore, or name another label with --label-column"),
     (["--ignore", "label", "--hash-bits", "4"], "--ignore: column 'label' is the label (--label-column; without "
-                                                "it, the last column): name the label with --label-column"),
+                                                "it, the last column): leave it out of --ignore, or name another "
+                                                "label with --label-column"),
     (["--ignore", "a,b,c"], "{path}: no feature columns left (--columns, --ignore, --label-column)"),
     (["--categorical", "c", "--ignore", "c"], "--categorical: column 'c' is not among the features (--columns, "
                                               "--ignore)"),
@@ -339,6 +340,9 @@ def test_train_on_a_csv_file_says_to_convert_it_first(penguins, tmp_path):
     for command in (["train", "-", "-o", tmp_path / "m.h5"], ["info", "-"]):  # ("-: no such file")
         assert cli(*command) == (2, "", "sgdcli: error: -: standard input, which only predict and evaluate read (CSV "
                                         "text), where an HDF5 file is read in place: give its path\n")
+    for command in (["predict", "-", tmp_path / name, "-o", "-"], ["show", "-"]):  # (the model: not those)
+        assert cli(*command) == (2, "", "sgdcli: error: -: a model is read from its file, not from standard input: "
+                                        "give its path\n")
 
 
 def test_predict_and_evaluate_read_new_csv_rows_through_the_models_columns(penguins, tmp_path):

@@ -637,3 +637,43 @@ def test_rows_without_the_label_column_of_a_label_first_model_are_told_to_keep_i
                "that column in its place, empty where the label is not known\n")
     code, out, _ = cli("predict", tmp_path / "m.h5", tmp_path / "kept.csv", "-o", "-", "-q")
     assert code == 0 and len(out.splitlines()) == 1 + 3
+
+
+def test_a_line_of_spaces_in_a_file_of_one_column_is_a_field_and_in_others_blank_to_the_sniffer_too(tmp_path):
+    """In a file of one column a line of spaces is a (missing) field, whose row predict owes a prediction: taken
+    for a blank line, it was skipped, every later prediction a line off its row.  In files of ';' or tabs, such
+    a line made the delimiter's detection fail (exit 2, naming no such line)."""
+    (tmp_path / "one.csv").write_text("a,y\n1,0\n2,1\n3,0\n4,1\n")
+    assert cli("convert", tmp_path / "one.csv", "-o", tmp_path / "one.h5", "-q")[0] == 0
+    assert cli("train", tmp_path / "one.h5", "-o", tmp_path / "m.h5", "-q", "--batch-size", "full")[0] == 0
+    (tmp_path / "new.csv").write_text("a\n1\n   \n2\n")
+    code, out, err = cli("predict", tmp_path / "m.h5", tmp_path / "new.csv", "-o", "-", "-q")
+    assert (code, out) == (2, "") and "line 3, column 1 (a): missing value ''" in err, err
+    for sep in (";", "\t"):
+        (tmp_path / "s.csv").write_text(f"a{sep}b{sep}y\n1{sep}2{sep}0\n   \n3{sep}4{sep}1\n")
+        assert cli("convert", tmp_path / "s.csv", "-o", tmp_path / "s.h5")[::2] == (0, ""), sep
+        with h5py.File(tmp_path / "s.h5") as f:
+            assert f["X"][()].tolist() == [[1, 2], [3, 4]]
+
+
+def test_a_two_column_files_first_line_of_0_and_1_is_data(tmp_path):
+    """A binary label's file of one feature, without a header, often starts 0,1: it was taken for pandas' header
+    of numbered columns (from three columns on, 0,1,2,... alone is: test above), its row lost."""
+    (tmp_path / "d.csv").write_text("0,1\n1,0\n1,1\n")
+    assert cli("convert", tmp_path / "d.csv", "-o", tmp_path / "d.h5")[::2] == (0, "")
+    with h5py.File(tmp_path / "d.h5") as f:
+        assert f["X"][:, 0].tolist() == [0, 1, 1] and f["y"][()].tolist() == [1, 0, 1]
+
+
+@pytest.mark.parametrize("field", ["1 234,5 ", "  ,5", " 12 345 ", "1 234,5"])
+def test_a_space_thousands_separator_with_spaces_around_the_number_is_read_as_pandas_reads_it(tmp_path, field):
+    """Spaces around a number are no separators: the Python reader took them for misplaced ones, and the field
+    for text (left out of --missing mean's fill, a header, a text feature under --hash-bits)."""
+    path = tmp_path / "t.csv"
+    path.write_text(f'a;b;y\n"{field}";1;0\n;2;1\n2;2;1\n')
+    expected = pd.read_csv(path, sep=";", thousands=" ", decimal=",")["a"]
+    code, _, err = cli("convert", path, "-o", tmp_path / "t.h5", "--thousands", " ", "--decimal", ",", "--dtype",
+                       "float64", "--missing", "mean")
+    assert code == 0, err
+    with h5py.File(tmp_path / "t.h5") as f:  # the missing value filled by the mean of the others, as pandas reads them
+        assert f["X"][:, 0].tolist() == [expected[0], expected.mean(), 2.0]

@@ -112,6 +112,8 @@ def test_a_failed_gates_line_tells_the_value_from_the_bound():
     assert failures(gates, {"accuracy": 0.848, "log_loss": 0.4270900001}) == [
         "accuracy 0.848 is under 0.8480001 (--fail-under)", "log_loss 0.4270900001 is over 0.42709 (--fail-over)"]
     assert failures([parse("auc=0.8", under=True)], {"auc": 0.7}) == ["auc 0.7 is under 0.8 (--fail-under)"]
+    assert failures([parse("accuracy=0.8479999", under=True)], {"accuracy": 0.84799985}) == [
+        "accuracy 0.8479998 is under 0.8479999 (--fail-under)"]  # (to 6 digits, 0.848: over the bound)
 
 
 def test_an_infinite_metric_is_compared_and_only_nan_is_undefined():

@@ -88,9 +88,9 @@ def failures(gates: list[Gate], values: dict) -> list[str]:
         if value is None or math.isnan(value):
             out.append(f"{gate.metric} is undefined ({gate.option} {gate.metric}={_number(gate.bound)})")
         elif gate.under and value < gate.bound:
-            out.append(f"{gate.metric} {_told_apart(value, gate.bound)} is under {_number(gate.bound)} ({gate.option})")
+            out.append(f"{gate.metric} {_told_apart(value, gate.bound, True)} is under {_number(gate.bound)} ({gate.option})")
         elif not gate.under and value > gate.bound:
-            out.append(f"{gate.metric} {_told_apart(value, gate.bound)} is over {_number(gate.bound)} ({gate.option})")
+            out.append(f"{gate.metric} {_told_apart(value, gate.bound, False)} is over {_number(gate.bound)} ({gate.option})")
     return out
 
 
@@ -100,11 +100,12 @@ def _number(bound: float) -> str:
     return text if float(text) == bound else repr(bound)
 
 
-def _told_apart(value: float, bound: float) -> str:
-    """``value`` to 6 significant digits, or to as many more as make it read otherwise than ``bound`` does."""
+def _told_apart(value: float, bound: float, under: bool) -> str:
+    """``value`` to 6 significant digits, or to as many more as make it read on its side of ``bound`` (under it,
+    where ``under``; else over it): 0.84799996 is "0.848" to 6 digits, over a bound of 0.8479999 it is under."""
     for digits in range(6, 18):
         text = f"{value:.{digits}g}"
-        if float(text) != bound:
+        if (float(text) < bound) if under else (float(text) > bound):
             return text
     return repr(value)
 

@@ -226,7 +226,7 @@ def plan(names: list[str] | None, ncols: int, label: int | None, options: Column
         raise InputError(f"--weight-column: column {quoted(shown[weight])} is the label (--label-column)")
     if label is not None and label in ignored:  # left in as the label, the real label a feature: leakage
         raise InputError(f"--ignore: column {quoted(shown[label])} is the label (--label-column; without it, the last "
-                         "column): name the label with --label-column")
+                         "column): leave it out of --ignore, or name another label with --label-column")
     for option, given in (("columns", chosen), ("categorical", categorical)):
         if label is not None and label in given:
             raise InputError(f"--{option}: column {quoted(shown[label])} is the label (--label-column)")

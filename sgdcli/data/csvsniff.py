@@ -44,7 +44,8 @@ def pandas_header(path: str, first: list[str]) -> bool:
     (``np.savetxt`` of counts): NumberedHeader says how to keep it."""
     fields = [field.strip() for field in first]
     indexed = fields[0] == ""
-    numbered = fields[indexed:] == [str(i) for i in range(len(fields) - indexed)]
+    # (0,1 alone: a two-column file's first row of a 0 and a 1 is too likely data, as in a binary label's file)
+    numbered = fields[indexed:] == [str(i) for i in range(len(fields) - indexed)] and (indexed or len(fields) > 2)
     if numbered and not indexed:
         shown = ",".join(fields) if len(fields) <= 6 else f"{','.join(fields[:3])},...,{fields[-1]}"
         warnings.warn(f"{path}: line 1 ({shown}) is read as a header, pandas' names of numbered columns "
@@ -138,7 +139,8 @@ def sniff(path: str, delimiter: str | None, decimal: str = ".", thousands: str |
 def _split_count(lines: list[str], delimiter: str) -> int | None:
     """The number of fields, more than one, that every one of ``lines`` (those of the file's start, whole) splits
     into at ``delimiter``; None where there is no such number."""
-    counts = {len(fields) for fields in csv.reader(lines, delimiter=delimiter) if fields}
+    counts = {len(fields) for fields in csv.reader(lines, delimiter=delimiter)
+              if fields and (len(fields) > 1 or fields[0].strip(" \t"))}  # (a line of spaces is blank)
     return counts.pop() if len(counts) == 1 and min(counts) > 1 else None
 
 

@@ -20,8 +20,9 @@ def open_file(path: str | os.PathLike, model: bool = False) -> h5py.File:
     so text in its place is not data to convert."""
     path = os.fspath(path)
     if not os.path.exists(path):
-        raise InputError(f"{path}: standard input, which only predict and evaluate read (CSV text), where an HDF5 "
-                         "file is read in place: give its path" if path == "-" else f"{path}: no such file")
+        raise InputError(("-: a model is read from its file, not from standard input: give its path" if model else
+                          "-: standard input, which only predict and evaluate read (CSV text), where an HDF5 file is "
+                          "read in place: give its path") if path == "-" else f"{path}: no such file")
     if os.path.isdir(path):
         raise InputError(f"{path}: is a directory, not an HDF5 file")
     refuse_pipe(path, path, "; HDF5 is read in place, not as a stream, so save it to a file first")

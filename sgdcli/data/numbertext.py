@@ -60,7 +60,8 @@ def in_marks(text: str, decimal: str = ".", thousands: str | None = None) -> str
     separator anywhere but after a digit of the integer part (pandas' and the tokenizer's rule, kernels/
     decimal.py): ',5', '1e,5' and '1.5,' are text, where removing every separator read them as 5, 1e5 and 1.5."""
     if thousands:
-        grouped = re.match(rf"[{SPACES}]*[+-]?[0-9][0-9{re.escape(thousands)}]*", text)
+        text = text.strip(SPACES)  # (around the number: a space separator there is no separator, as pandas reads it)
+        grouped = re.match(rf"[+-]?[0-9][0-9{re.escape(thousands)}]*", text)
         head = grouped.group(0).replace(thousands, "") if grouped else ""
         rest = text[grouped.end():] if grouped else text
         if thousands in rest:

@@ -114,7 +114,8 @@ def tokenize(buf, pos, end, last, delimiter, decimal, thousands, slots, values, 
             break
         if not complete:
             break
-        if c == 1 and _blank(buf, start, pos):  # a line of spaces or tabs alone: blank, as pandas reads it
+        if c == 1 and ncols > 1 and _blank(buf, start, pos):  # a line of spaces or tabs alone: blank, as pandas
+            # reads it (in a file of one column, a field: a missing value, whose row predict owes a prediction)
             continue
         if c != ncols:  # rows[rows] names its line; the position and line returned are past it
             lines[rows] = start_line
