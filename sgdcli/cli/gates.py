@@ -88,9 +88,11 @@ def failures(gates: list[Gate], values: dict) -> list[str]:
         if value is None or math.isnan(value):
             out.append(f"{gate.metric} is undefined ({gate.option} {gate.metric}={_number(gate.bound)})")
         elif gate.under and value < gate.bound:
-            out.append(f"{gate.metric} {_told_apart(value, gate.bound, True)} is under {_number(gate.bound)} ({gate.option})")
+            out.append(f"{gate.metric} {_told_apart(value, gate.bound, True)} is under {_number(gate.bound)} "
+                       f"({gate.option})")
         elif not gate.under and value > gate.bound:
-            out.append(f"{gate.metric} {_told_apart(value, gate.bound, False)} is over {_number(gate.bound)} ({gate.option})")
+            out.append(f"{gate.metric} {_told_apart(value, gate.bound, False)} is over {_number(gate.bound)} "
+                       f"({gate.option})")
     return out
 
 
