@@ -57,7 +57,7 @@ def _older_names(saved: dict, current: dict) -> dict:
     before numeric categories sorted as numbers), so that such a checkpoint still continues its run; nor the
     files' content digests: the current ones (its size and time still tell)."""
     out = dict(saved)
-    for key in ("train", "val", "init"):
+    for key in ("train", "val"):
         then, now = saved.get(key), current.get(key)
         if isinstance(then, dict) and isinstance(now, dict) and "content" not in then and "content" in now:
             out[key] = then = {**then, "content": now["content"]}
