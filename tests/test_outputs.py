@@ -38,14 +38,37 @@ def test_probabilities_of_text_rows_are_stored_in_chunks_of_about_a_mebibyte_of_
     8 KiB, 391 chunks for 200,000 rows, where the docs (model-format.md) say about 1 MiB."""
     from sgdcli.data.storage import chunk_rows_for
 
-    rows = "".join(f"{i % 7},{i % 3},{'ab'[i % 2]}\n" for i in range(3000))
+    rows = "".join(f"{i % 7},{i % 3},{'ab'[i % 2]}\n" for i in range(70000))  # more than a chunk's
     (tmp_path / "d.csv").write_text("a,b,y\n" + rows)
     assert cli("convert", tmp_path / "d.csv", "-o", tmp_path / "d.h5", "-q")[0] == 0
     assert cli("train", tmp_path / "d.h5", "-o", tmp_path / "m.h5", "-q", "--epochs", "1")[0] == 0
     code, _, err = cli("predict", tmp_path / "m.h5", tmp_path / "d.csv", "-o", tmp_path / "p.h5", "--proba", "-q")
     assert code == 0, err
     with h5py.File(tmp_path / "p.h5") as f:
-        assert f["proba"].shape == (3000, 2) and f["proba"].chunks == (chunk_rows_for(2, 8), 2)
+        assert f["proba"].shape == (70000, 2) and f["proba"].chunks == (chunk_rows_for(2, 8), 2)
+        proba = f["proba"][()]
+    # blocks of fewer rows than a chunk's, held until a chunk's worth has come, then written with the rest
+    code, _, err = cli("predict", tmp_path / "m.h5", tmp_path / "d.csv", "-o", tmp_path / "q.h5", "--proba", "-q",
+                       "--memory", "1M")
+    assert code == 0, err
+    with h5py.File(tmp_path / "q.h5") as f:
+        assert f["proba"].chunks == (chunk_rows_for(2, 8), 2)
+        np.testing.assert_array_equal(f["proba"][()], proba)
+
+
+def test_probabilities_of_a_few_text_rows_take_a_chunk_of_those_rows(tmp_path):
+    """A chunk is allocated whole: chunks of a MiB of rows made the probabilities of 3 rows of CSV a 1 MB file.
+    The chunk is the first block's rows where that is less, and every block is written whole after it."""
+    (tmp_path / "d.csv").write_text("a,b,y\n1,2,0\n3,1,1\n2,2,0\n")
+    assert cli("convert", tmp_path / "d.csv", "-o", tmp_path / "d.h5", "-q")[0] == 0
+    assert cli("train", tmp_path / "d.h5", "-o", tmp_path / "m.h5", "-q", "--batch-size", "full", "--epochs", "1")[0] == 0
+    code, _, err = cli("predict", tmp_path / "m.h5", tmp_path / "d.csv", "-o", tmp_path / "p.h5", "--proba", "-q")
+    assert code == 0, err
+    with h5py.File(tmp_path / "p.h5") as f:
+        assert f["proba"].shape == (3, 2) and f["proba"].chunks == (3, 2)
+        np.testing.assert_allclose(f["proba"][()].sum(axis=1), 1)
+    assert os.path.getsize(tmp_path / "p.h5") < 64 * 1024
+
 
 
 def read_text(text: str, sep: str) -> tuple[list[str], list[list[str]]]:

@@ -52,23 +52,49 @@ class _Hdf5:
         """``n`` rows, or None where the count is not known before the end (text input): resizable."""
         kind = np.float64 if classes is None else h5py.string_dtype() if _named(classes) else classes.dtype
         self.pred = f.create_dataset("prediction", shape=(n or 0,), maxshape=(n,), dtype=kind, chunks=True)
-        self.prob = None
-        if proba:  # in chunks of whole rows, as convert writes X (h5py's guess cut them into columns, and for rows
-            # of text, whose count is not known, into 8 KiB)
-            rows = storage.chunk_rows_for(len(classes), np.dtype(np.float64).itemsize)
-            self.prob = f.create_dataset("proba", shape=(n or 0, len(classes)), maxshape=(n, len(classes)),
-                                         dtype=np.float64, chunks=(min(rows, n) if n else rows, len(classes)))
-            self.prob.attrs["classes"] = [str(c) for c in classes] if _named(classes) else classes
+        self.f, self.n, self.classes, self.prob = f, n, classes if proba else None, None
+        # for text, whose count is not known: the probabilities of the rows before a chunk's worth has come
+        self.chunk_rows = storage.chunk_rows_for(len(classes), np.dtype(np.float64).itemsize) if proba else 0
+        self.early: list[np.ndarray] = []
+        if proba and n is not None:
+            self._create_proba(n)
         f.attrs.update({key: attr_text(value) if isinstance(value, str) else value  # file names
                         for key, value in attrs.items()})
 
+    def _create_proba(self, rows: int) -> None:
+        """The probabilities, in chunks of whole rows as convert writes X (h5py's guess cut them into columns, and
+        for rows of text into 8 KiB), of about a MiB, or of the ``rows`` there are where fewer: a chunk is
+        allocated whole (a MiB for the probabilities of three rows)."""
+        k = len(self.classes)
+        self.prob = self.f.create_dataset("proba", shape=(self.n or 0, k), maxshape=(self.n, k), dtype=np.float64,
+                                          chunks=(max(1, min(self.chunk_rows, rows)), k))
+        self.prob.attrs["classes"] = [str(c) for c in self.classes] if _named(self.classes) else self.classes
+
     def write(self, start: int, stop: int, pred: np.ndarray, prob: np.ndarray | None) -> None:
-        for ds in (self.pred, self.prob):
-            if ds is not None and ds.shape[0] < stop:
-                ds.resize(stop, axis=0)
+        if self.pred.shape[0] < stop:
+            self.pred.resize(stop, axis=0)
         self.pred[start:stop] = pred
-        if self.prob is not None:
-            self.prob[start:stop] = prob
+        if self.classes is None:
+            return
+        if self.prob is None:  # text: held until a chunk's worth of rows, or the end, says the chunk's rows
+            if stop < self.chunk_rows:
+                self.early.append(np.array(prob, dtype=np.float64))
+                return
+            self._create_proba(stop)
+            self.finish()
+        if self.prob.shape[0] < stop:
+            self.prob.resize(stop, axis=0)
+        self.prob[start:stop] = prob
+
+    def finish(self) -> None:
+        """Write the probabilities held (rows of text before a chunk's worth had come, fewer than a MiB's)."""
+        if self.early:
+            prob = np.concatenate(self.early)
+            self.early = []
+            if self.prob is None:
+                self._create_proba(len(prob))
+            self.prob.resize(max(self.prob.shape[0], len(prob)), axis=0)
+            self.prob[:len(prob)] = prob
 
 
 class _Text:
@@ -129,6 +155,7 @@ def prediction_writer(output: str, fmt: str, n: int | None, classes: np.ndarray 
                 with newhdf5.created(tmp) as f:
                     writer = _Hdf5(f, n, classes, proba, attrs)
                     yield writer
+                    writer.finish()
             except BaseException:
                 if newhdf5.quarantined():  # HDF5 failed writing: its datasets must never be freed either
                     newhdf5.keep(writer)
