@@ -70,6 +70,37 @@ def test_the_lasso_fit_reaches_the_optimum_an_accelerated_proximal_gradient_find
     assert classifierfit.fit_objective("logistic", A, y, None, 0.0, 0.001) == pytest.approx(best, rel=1e-5)
 
 
+def test_the_lasso_fits_inner_steps_together_are_bounded_as_a_linear_fits(monkeypatch):
+    """Each of up to NEWTON_STEPS proximal Newton steps solved its lasso in up to LASSO_STEPS steps of p²: forty
+    times a linear fit's bound, outside the work bound of a full batch's fit (training/start.py, FIT_WORK).  The
+    inner steps of the whole fit share LASSO_STEPS, and a fit cut short there still lowers the objective."""
+    Z, y = _rows()
+    v = np.ones(len(y))
+    Y = np.column_stack([1 - y, y])
+    start = classifierfit.newton(Z, Y, v, 1e-3, np.zeros((Z.shape[1], 2)))
+    taken = []
+
+    def counted(*args):
+        x, steps = real(*args)
+        taken.append(steps)
+        return x, steps
+
+    real = classifierfit.lasso
+    monkeypatch.setattr(classifierfit, "lasso", counted)
+    full = classifierfit.lasso_newton(Z, Y, v, 1e-3, 0.01, start)
+    assert len(taken) > 1 and sum(taken) > 40  # the premise: the fit takes several Newton steps, more inner steps
+    taken.clear()
+    monkeypatch.setattr(classifierfit, "LASSO_STEPS", 40)
+    cut = classifierfit.lasso_newton(Z, Y, v, 1e-3, 0.01, start)
+    assert sum(taken) == 40
+
+    def objective(theta):
+        return classifierfit.penalized(Z, Y, v, theta[:, 1:], classifierfit.ridges(*Z.shape, 1e-3),
+                                       classifierfit.pooled_l2("logistic", 1e-3, 2)) + 0.01 * np.abs(theta[:-1, 1]).sum()
+
+    assert objective(full) <= objective(cut) < objective(start)
+
+
 def test_softmax_has_no_fit_under_l1():
     A, y = _rows()
     classes = (y + (A[:, 2] > 0)).astype(np.float64)  # three classes

@@ -14,7 +14,7 @@ import math
 
 import numpy as np
 
-from sgdcli.training.linearfit import lasso, raw_params, standardized_gradient, standardizing
+from sgdcli.training.linearfit import LASSO_STEPS, lasso, raw_params, standardized_gradient, standardizing
 
 # Weights ((classes − 1) × (features + 1): logistic's, and softmax's but for one class's, held at 0) up to which
 # Newton's method fits the sample: each of its steps costs about the rows times the weights' square.
@@ -281,7 +281,8 @@ def lasso_newton(Z: np.ndarray, Y: np.ndarray, v: np.ndarray, l2, l1, start: np.
     ``Y`` and weights ``v`` under ``newton``'s objective plus --l1's Σ l1 · |w| (``l1`` a number, or one per
     feature; not on the bias), from ``start`` (``newton``'s fit without it): proximal Newton steps, each to the
     least of the objective's quadratic model at the weights plus that penalty (linearfit.lasso), with a
-    backtracking line search on the objective, until a step promises no more than rounding's scale.  Each step is
+    backtracking line search on the objective, until a step promises no more than rounding's scale (the inner
+    solves' steps, of p² each, at most linearfit.LASSO_STEPS in all, as a linear fit's one solve).  Each step is
     solved in the rows' own standardized units (linearfit.standardizing), the model and the penalty carried into
     them: on raw features far from 0 (--no-standardize: a year, a price), whose bias dwarfs the weights, the inner
     solve's steps, sized and stopped by the largest, moved no weight, and the fit stayed at ``start``."""
@@ -299,13 +300,17 @@ def lasso_newton(Z: np.ndarray, Y: np.ndarray, v: np.ndarray, l2, l1, start: np.
         return penalized(Z, Y, v, w[:, None], ridge, pooled) + float(penalty @ np.abs(w))
 
     value = objective(theta)
+    steps = LASSO_STEPS  # left to the inner solves of every Newton step together
     for _ in range(NEWTON_STEPS):
+        if not steps:
+            break
         P = probabilities(class_scores(Z, theta[:, None]))[:, 1:]
         gradient = Z.T @ ((P[:, 0] - Y[:, 1]) * v) / m + ridge * theta
         H = to_raw.T @ hessian(Z, P, v, ridge, pooled) @ to_raw
         there = np.append(theta[:-1] * spread * varies, theta[-1] + centre @ theta[:-1])  # M⁻¹θ, a constant
         # feature's weight taken into the bias
-        step = raw_params(lasso(H, H @ there - standardized_gradient(gradient, units), scaled, there), units) - theta
+        inner, taken = lasso(H, H @ there - standardized_gradient(gradient, units), scaled, there, steps)
+        step, steps = raw_params(inner, units) - theta, steps - taken
         decrement = -float(gradient @ step + penalty @ (np.abs(theta + step) - np.abs(theta)))
         if not decrement > 1e-12:
             break

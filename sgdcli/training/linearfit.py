@@ -21,7 +21,9 @@ import numpy as np
 from sgdcli.training.curvature import RIDGE
 
 BLOCK_ROWS = 256  # rows standardized at a time: a temporary of this many rows, never one of all
-LASSO_STEPS = 20_000  # --l1's proximal steps at most: each a (d + 1)² product, so bounded whatever the rows
+# --l1's proximal steps at most, in one fit (a logistic fit's Newton steps share them): each a (d + 1)² product,
+# so bounded whatever the rows
+LASSO_STEPS = 20_000
 LASSO_TOLERANCE = 1e-9  # a step that moves no weight by more than this share of the largest has converged
 
 Units = tuple[np.ndarray, np.ndarray, np.ndarray]  # ``standardizing``'s: the rows' centre, spread and which vary
@@ -35,7 +37,7 @@ def fit(Z: np.ndarray, y: np.ndarray, weights: np.ndarray | None = None, l2=0.0,
     theta = np.linalg.solve(curvature, moment)
     if np.any(np.asarray(l1) > 0):  # the weights' penalty in the rows' own units, w = θ / spread
         _, spread, varies = units
-        theta = lasso(curvature, moment, np.append(_per_feature(l1, len(spread)) / spread * varies, 0.0), theta)
+        theta, _ = lasso(curvature, moment, np.append(_per_feature(l1, len(spread)) / spread * varies, 0.0), theta)
     return raw_params(theta, units)
 
 
@@ -55,14 +57,17 @@ def weighted_solve(Z: np.ndarray, c: np.ndarray, b: np.ndarray, m: int, penalty:
     return np.linalg.solve(gram + np.diag(penalty) + ridge * np.eye(p), moment / m)
 
 
-def lasso(curvature: np.ndarray, moment: np.ndarray, penalty: np.ndarray, theta: np.ndarray) -> np.ndarray:
+def lasso(curvature: np.ndarray, moment: np.ndarray, penalty: np.ndarray, theta: np.ndarray,
+          steps: int = LASSO_STEPS) -> tuple[np.ndarray, int]:
     """The least of ½θᵀCθ − mθ + Σ penalty·|θ| (C the ``curvature``, m the ``moment``), from ``theta``:
     accelerated proximal gradient steps (FISTA) of 1/L, L the curvature's largest eigenvalue, each a
     soft-threshold of a gradient step, until one moves no weight by more than LASSO_TOLERANCE of the largest
-    (at most LASSO_STEPS)."""
+    (at most ``steps``); and the steps taken."""
     step = 1.0 / float(np.linalg.eigvalsh(curvature)[-1])
     x, z, t = theta, theta.copy(), 1.0
-    for _ in range(LASSO_STEPS):
+    taken = 0
+    while taken < steps:
+        taken += 1
         u = z - step * (curvature @ z - moment)
         new = np.sign(u) * np.maximum(np.abs(u) - step * penalty, 0.0)
         t_next = 0.5 * (1.0 + np.sqrt(1.0 + 4.0 * t * t))
@@ -71,7 +76,7 @@ def lasso(curvature: np.ndarray, moment: np.ndarray, penalty: np.ndarray, theta:
         x, t = new, t_next
         if done:
             break
-    return x
+    return x, taken
 
 
 def newton_gap(Z: np.ndarray, y: np.ndarray, weights: np.ndarray | None, l2, params: np.ndarray,
