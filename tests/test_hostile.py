@@ -482,6 +482,14 @@ DAMAGED = {  # what was done to a good model, and what the message says is wrong
     "inf center": ("binary", _set("center", 3, -np.inf), "center has a non-finite value (-inf at feature 3)"),
     "nan scale": ("binary", _set("scale", 0, np.nan), "scale has a non-finite value (nan at feature 0)"),
     "negative scale": ("multiclass", _set("scale", 1, -1.5), "scale has -1.5 at feature 1; a standard deviation is not negative"),
+    # finite weights that no run writes, which on raw features overflow a score of finite features (a NaN score,
+    # a certainty written for its probability) or float64 itself (the bias's fold took the NaN probabilities)
+    "huge weight": ("binary", lambda f: (_set("weights", (0, 1), 1e268)(f), _set("scale", 1, 1e-3)(f),
+                                         _set("center", 1, 0.0)(f)),
+                    "weights of up to 1e+271 on raw features, where a score of finite features would overflow "
+                    "float64"),
+    "weight overflows": ("multiclass", lambda f: (_set("weights", (2, 0), 1e308)(f), _set("scale", 0, 0.5)(f)),
+                         "weights of up to 1e+308, which on raw features overflow float64"),
     "two outputs": ("binary", lambda f: (_replaced("weights", np.zeros((2, 4)))(f), _replaced("bias", np.zeros(2))(f)),
                     "weights have 2 outputs; a logistic model has 1"),
     "long bias": ("multiclass", _replaced("bias", np.zeros(4)), "bias has 4 entries for 3 outputs"),

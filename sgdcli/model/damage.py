@@ -21,7 +21,7 @@ _JSON = {"options": dict, "training": dict, "history": list, "fingerprint": dict
 
 def damage(m) -> str | None:
     """What is wrong with the ``Model`` ``m`` as read from its file, or None."""
-    for check in (_metadata, _parameters, _standardization, _classes, _training, _optimizer):
+    for check in (_metadata, _parameters, _standardization, _raw_scale, _classes, _training, _optimizer):
         problem = check(m)
         if problem:
             return problem
@@ -94,6 +94,23 @@ def _standardization(m) -> str | None:
     if len(bad):
         return f"scale has {m.scale[bad[0]]} at feature {bad[0]}; a standard deviation is not negative"
     return None
+
+
+def _raw_scale(m) -> str | None:
+    """Weights so large on raw features (``Model.raw_weights``, the bias's column last) that a score of finite
+    features, float32 as they are read, could overflow float64: no run writes them (finite in the file, weights
+    near 1e300 made a score inf − inf, a NaN probability written as a certainty, exit 0)."""
+    W = np.column_stack([m.weights, m.bias]).astype(np.float64)
+    with np.errstate(over="ignore", invalid="ignore"):
+        if m.center is not None:  # w / scale on each feature, b − Σ w / scale · center on the bias, in any order
+            raw = W[:, :-1] * np.divide(1.0, m.scale, out=np.zeros(len(m.scale)), where=m.scale > 0)
+            W = np.column_stack([raw, W[:, -1] - np.abs(raw) @ np.abs(m.center)])
+        largest = float(np.max(np.abs(W), initial=0.0))
+    if largest <= np.finfo(np.float64).max / (float(np.finfo(np.float32).max) * W.shape[1]):
+        return None
+    if not math.isfinite(largest):
+        return f"weights of up to {np.max(np.abs(m.weights)):.3g}, which on raw features overflow float64"
+    return f"weights of up to {largest:.3g} on raw features, where a score of finite features would overflow float64"
 
 
 def _classes(m) -> str | None:
