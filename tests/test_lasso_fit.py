@@ -94,9 +94,10 @@ def test_the_lasso_fits_inner_steps_together_are_bounded_as_a_linear_fits(monkey
     cut = classifierfit.lasso_newton(Z, Y, v, 1e-3, 0.01, start)
     assert sum(taken) == 40
 
+    ridge, pooled = classifierfit.ridges(*Z.shape, 1e-3), classifierfit.pooled_l2("logistic", 1e-3, 2)
+
     def objective(theta):
-        return classifierfit.penalized(Z, Y, v, theta[:, 1:], classifierfit.ridges(*Z.shape, 1e-3),
-                                       classifierfit.pooled_l2("logistic", 1e-3, 2)) + 0.01 * np.abs(theta[:-1, 1]).sum()
+        return classifierfit.penalized(Z, Y, v, theta[:, 1:], ridge, pooled) + 0.01 * np.abs(theta[:-1, 1]).sum()
 
     assert objective(full) <= objective(cut) < objective(start)
 
