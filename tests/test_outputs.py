@@ -61,7 +61,8 @@ def test_probabilities_of_a_few_text_rows_take_a_chunk_of_those_rows(tmp_path):
     The chunk is the first block's rows where that is less, and every block is written whole after it."""
     (tmp_path / "d.csv").write_text("a,b,y\n1,2,0\n3,1,1\n2,2,0\n")
     assert cli("convert", tmp_path / "d.csv", "-o", tmp_path / "d.h5", "-q")[0] == 0
-    code, _, err = cli("train", tmp_path / "d.h5", "-o", tmp_path / "m.h5", "-q", "--batch-size", "full", "--epochs", "1")
+    code, _, err = cli("train", tmp_path / "d.h5", "-o", tmp_path / "m.h5", "-q", "--batch-size", "full",
+                       "--epochs", "1")
     assert code == 0, err
     code, _, err = cli("predict", tmp_path / "m.h5", tmp_path / "d.csv", "-o", tmp_path / "p.h5", "--proba", "-q")
     assert code == 0, err
