@@ -4,8 +4,7 @@ gradient's noise and the distance to travel off (training/gradientnoise.py), whe
 
 The objective is the mean loss, each row times its weight, plus --l2 on the weights, and a ridge of RIDGE over
 the rows fitted that keeps separable rows' fit finite (never on the bias, which training does not penalize).
-Under --l1, whose penalty has no curvature, logistic is fitted by proximal Newton steps (``lasso_newton``);
-softmax is not fitted under --l1.
+Under --l1, whose penalty has no curvature, they are fitted by proximal Newton steps (``lasso_newton``).
 """
 
 from __future__ import annotations
@@ -40,26 +39,23 @@ def fit_model(model: str, Z: np.ndarray, labels: np.ndarray, weights: np.ndarray
     """The model of ``model`` (its weights and bias, last) fitted to all the sample's rows ``Z`` (with the bias's
     column), ``labels`` (logistic's positive class the larger) and ``weights`` (None: 1) under ``l2`` and ``l1`` (a
     number, or one per feature): logistic's one vector, softmax's one per class (classes × features + 1), centred
-    across the classes as training's are (``newton``); None where ``fit_rows`` fits nothing (of up to ``up_to``
-    weights), the sample holds other than ``classes`` classes (None: any), or softmax is under --l1."""
-    rows = fit_rows(model, Z, labels, weights, up_to) if fitted_under(model, l1) else None
+    across the classes as training's are without --l1 (``newton``; under it, ``lasso_newton``'s); None where
+    ``fit_rows`` fits nothing (of up to ``up_to`` weights) or the sample holds other than ``classes`` classes (None:
+    any)."""
+    rows = fit_rows(model, Z, labels, weights, up_to) if model in MODELS else None
     if rows is None or classes not in (None, rows[1].shape[1]):
         return None
     Z, Y, v, _ = rows
     theta = _fit(model, Z, Y, v, l2, l1)
-    return theta[:, 1] if model == "logistic" else (theta - theta.mean(axis=1, keepdims=True)).T
-
-
-def fitted_under(model: str, l1) -> bool:
-    """Whether ``model`` is fitted under --l1's ``l1`` (a number, or one per feature): logistic always, softmax
-    without it."""
-    return model in MODELS and (model == "logistic" or not np.any(np.asarray(l1) > 0))
+    if model == "logistic":
+        return theta[:, 1]
+    return theta.T if np.any(np.asarray(l1) > 0) else (theta - theta.mean(axis=1, keepdims=True)).T
 
 
 def _fit(model: str, Z: np.ndarray, Y: np.ndarray, v: np.ndarray, l2, l1) -> np.ndarray:
     """``newton``'s fit of the rows ``fit_rows`` holds from 0, then, under ``l1``, ``lasso_newton``'s from it."""
     theta = newton(Z, Y, v, l2, np.zeros((Z.shape[1], Y.shape[1])), model)
-    return lasso_newton(Z, Y, v, l2, l1, theta) if np.any(np.asarray(l1) > 0) else theta
+    return lasso_newton(model, Z, Y, v, l2, l1, theta) if np.any(np.asarray(l1) > 0) else theta
 
 
 def fit_loss(model: str, Z: np.ndarray, labels: np.ndarray, weights: np.ndarray | None) -> float:
@@ -82,7 +78,7 @@ def _fitted_value(model: str, Z: np.ndarray, labels: np.ndarray, weights: np.nda
                   over_fitted: bool) -> float:
     """``fit_objective``; ``over_fitted``: its loss a mean over the rows fitted (``fit_loss``), not over all the
     rows with a label (the weights' scaling in ``fit_rows`` undone)."""
-    rows = fit_rows(model, Z, labels, weights) if fitted_under(model, l1) else None
+    rows = fit_rows(model, Z, labels, weights) if model in MODELS else None
     if rows is None:
         return math.nan
     Z, Y, v, kept = rows
@@ -91,35 +87,38 @@ def _fitted_value(model: str, Z: np.ndarray, labels: np.ndarray, weights: np.nda
     theta = _fit(model, Z, Y, v, l2, l1)
     penalty = np.zeros(Z.shape[1])
     penalty[:-1] += l2
-    return penalized(Z, Y, v, theta[:, 1:], penalty, pooled_l2(model, l2, Y.shape[1])) + float(
-        np.sum(_lasso_penalty(l1, Z.shape[1]) * np.abs(theta[:, 1])))
+    if np.any(np.asarray(l1) > 0):  # logistic's first class's weights 0, softmax's every class's (lasso_newton)
+        return _lasso_objective(Z, Y, v, theta, True, penalty, _lasso_penalty(l1, Z.shape[1]))
+    return penalized(Z, Y, v, theta[:, 1:], penalty, pooled_l2(model, l2, Y.shape[1]))
 
 
 def fit_bytes(model: str, Z: np.ndarray, labels: np.ndarray, weights: np.ndarray | None,
-              up_to: int = FIT_UP_TO) -> int | None:
-    """The most bytes a fit (``newton``) holds beside the sample's rows ``Z`` (with the bias's column), for
-    its ``labels`` and ``weights``: arrays of the rows' classes (FIT_ROW_VALUES a class), the Newton step's
-    matrices, BLOCK_ROWS rows at a time, and where some rows are left out (no label, no weight), a copy of the
-    others; None where ``fit_rows`` fits nothing (of up to ``up_to`` weights)."""
+              up_to: int = FIT_UP_TO, l1=0.0) -> int | None:
+    """The most bytes a fit (``newton``; under ``l1``, ``lasso_newton``) holds beside the sample's rows ``Z``
+    (with the bias's column), for its ``labels`` and ``weights``: arrays of the rows' classes (FIT_ROW_VALUES a
+    class), the Newton step's matrices, BLOCK_ROWS rows at a time, and where some rows are left out (no label, no
+    weight), a copy of the others; None where ``fit_rows`` fits nothing (of up to ``up_to`` weights)."""
     keep = _kept(model, Z, labels, weights, up_to)
     if keep is None:
         return None
     m = int(keep.sum())
-    return fit_size(m, Z.shape[1], len(np.unique(labels[keep])), copied=m < len(Z))
+    every = model == "softmax" and bool(np.any(np.asarray(l1) > 0))
+    return fit_size(m, Z.shape[1], len(np.unique(labels[keep])), copied=m < len(Z), every=every)
 
 
-def fit_size(m: int, p: int, k: int, copied: bool = True) -> int:
+def fit_size(m: int, p: int, k: int, copied: bool = True, every: bool = False) -> int:
     """``fit_bytes`` of ``m`` rows of ``p`` values (the bias's included) in ``k`` classes; ``copied``: some rows
-    are left out, and the others copied."""
-    return 8 * (m * (FIT_ROW_VALUES * k + 2 + (p if copied else 0)) + NEWTON_COPIES * ((k - 1) * p) ** 2
+    are left out, and the others copied; ``every``: every class's weights are fitted (softmax under --l1), not
+    all but the first's."""
+    return 8 * (m * (FIT_ROW_VALUES * k + 2 + (p if copied else 0)) + NEWTON_COPIES * ((k - (not every)) * p) ** 2
                 + 2 * BLOCK_ROWS * p)
 
 
 def skipped(model: str, Z: np.ndarray, labels: np.ndarray, weights: np.ndarray | None, room: int,
-            up_to: int = FIT_UP_TO) -> str:
-    """Why a fit of the sample's rows ``Z`` (``fit_bytes``, of up to ``up_to`` weights) is skipped where
-    ``--memory`` leaves ``room`` bytes beside them; '' where it fits, or fits nothing."""
-    need = fit_bytes(model, Z, labels, weights, up_to)
+            up_to: int = FIT_UP_TO, l1=0.0) -> str:
+    """Why a fit of the sample's rows ``Z`` (``fit_bytes``, of up to ``up_to`` weights, under ``l1``) is skipped
+    where ``--memory`` leaves ``room`` bytes beside them; '' where it fits, or fits nothing."""
+    need = fit_bytes(model, Z, labels, weights, up_to, l1)
     if need is None or need <= room:
         return ""
     return (f"a fit of the sample's {len(Z)} rows needs {need:,} bytes beside them, and --memory leaves "
@@ -276,49 +275,78 @@ def _backtracked(objective, theta: np.ndarray, step: np.ndarray, value: float, d
     return None
 
 
-def lasso_newton(Z: np.ndarray, Y: np.ndarray, v: np.ndarray, l2, l1, start: np.ndarray) -> np.ndarray:
-    """Logistic's weights (features + 1 × 2, the first class's 0, as ``newton``'s) of rows ``Z``, one-hot labels
-    ``Y`` and weights ``v`` under ``newton``'s objective plus --l1's Σ l1 · |w| (``l1`` a number, or one per
-    feature; not on the bias), from ``start`` (``newton``'s fit without it): proximal Newton steps, each to the
-    least of the objective's quadratic model at the weights plus that penalty (linearfit.lasso), with a
-    backtracking line search on the objective, until a step promises no more than rounding's scale (the inner
-    solves' steps, of p² each, at most linearfit.LASSO_STEPS in all, as a linear fit's one solve).  Each step is
-    solved in the rows' own standardized units (linearfit.standardizing), the model and the penalty carried into
-    them: on raw features far from 0 (--no-standardize: a year, a price), whose bias dwarfs the weights, the inner
-    solve's steps, sized and stopped by the largest, moved no weight, and the fit stayed at ``start``."""
+def lasso_newton(model: str, Z: np.ndarray, Y: np.ndarray, v: np.ndarray, l2, l1, start: np.ndarray) -> np.ndarray:
+    """The weights (features + 1 × classes) of rows ``Z``, one-hot labels ``Y`` and weights ``v`` under
+    ``newton``'s objective plus --l1's Σ l1 · |w| (``l1`` a number, or one per feature; not on the biases), from
+    ``start`` (``newton``'s fit without it): logistic's as ``newton``'s, the first class's 0; softmax's every
+    class's, as training steps them (the loss is the same for weights shifted alike across the classes, --l1's
+    penalty not: it is least where each feature's weights' median over the classes is 0, not their mean), the
+    penalty of ``l2`` on each.  Proximal Newton steps, each to the least of the objective's quadratic model at the
+    weights plus that penalty (linearfit.lasso), with a backtracking line search on the objective, until a step
+    promises no more than rounding's scale (the inner solves' steps, of (classes · p)² each, at most
+    linearfit.LASSO_STEPS in all, as a linear fit's one solve).  Each step is solved in the rows' own standardized
+    units (linearfit.standardizing), the model and the penalty carried into them: on raw features far from 0
+    (--no-standardize: a year, a price), whose bias dwarfs the weights, the inner solve's steps, sized and stopped
+    by the largest, moved no weight, and the fit stayed at ``start``."""
     m, p = Z.shape
-    ridge, pooled, penalty = ridges(m, p, l2), pooled_l2("logistic", l2, 2), _lasso_penalty(l1, p)
-    theta = start[:, 1].copy()
+    ridge, penalty = ridges(m, p, l2), _lasso_penalty(l1, p)
+    every = model == "softmax"  # the classes whose weights are fitted: every one, or all but the first
+    theta = (start - start.mean(axis=1, keepdims=True)) if every else start[:, 1:].copy()
+    Y = Y if every else Y[:, 1:]
+    q = theta.shape[1]
     centre, spread, varies = units = standardizing(Z)
-    to_raw = np.eye(p)  # raw_params's map M: θ = M θ', θ' in the standardized units
+    to_raw = np.eye(p)  # raw_params's map M: θ = M θ', θ' in the standardized units, for each class
     to_raw[np.arange(p - 1), np.arange(p - 1)] = varies / spread
     to_raw[-1, :-1] = -centre * varies / spread
+    to_raw = np.kron(np.eye(q), to_raw)
     scaled = penalty.copy()  # l1 · |w| = l1 / spread · |w'|
     scaled[:-1] /= spread
+    scaled = np.tile(scaled, q)
 
     def objective(w: np.ndarray) -> float:
-        return penalized(Z, Y, v, w[:, None], ridge, pooled) + float(penalty @ np.abs(w))
+        return _lasso_objective(Z, Y, v, w, every, ridge, penalty)
 
     value = objective(theta)
     steps = LASSO_STEPS  # left to the inner solves of every Newton step together
     for _ in range(NEWTON_STEPS):
         if not steps:
             break
-        P = probabilities(class_scores(Z, theta[:, None]))[:, 1:]
-        gradient = Z.T @ ((P[:, 0] - Y[:, 1]) * v) / m + ridge * theta
-        H = to_raw.T @ hessian(Z, P, v, ridge, pooled) @ to_raw
-        there = np.append(theta[:-1] * spread * varies, theta[-1] + centre @ theta[:-1])  # M⁻¹θ, a constant
-        # feature's weight taken into the bias
-        inner, taken = lasso(H, H @ there - standardized_gradient(gradient, units), scaled, there, steps)
-        step, steps = raw_params(inner, units) - theta, steps - taken
-        decrement = -float(gradient @ step + penalty @ (np.abs(theta + step) - np.abs(theta)))
+        P = probabilities(_scores(Z, theta, every))[:, 0 if every else 1:]
+        gradient = Z.T @ ((P - Y) * v[:, None]) / m + ridge[:, None] * theta
+        H = to_raw.T @ hessian(Z, P, v, ridge, np.zeros(p - 1)) @ to_raw
+        there = theta.copy()  # M⁻¹θ, a constant feature's weight taken into the bias
+        there[:-1] *= (spread * varies)[:, None]
+        there[-1] += centre @ theta[:-1]
+        g = np.column_stack([standardized_gradient(gradient[:, j], units) for j in range(q)])
+        there, g = there.T.ravel(), g.T.ravel()  # class-major, as ``hessian``'s
+        inner, taken = lasso(H, H @ there - g, scaled, there, steps)
+        steps -= taken
+        inner = inner.reshape(q, p).T
+        step = np.column_stack([raw_params(inner[:, j], units) for j in range(q)]) - theta
+        decrement = -float(np.sum(gradient * step) + np.sum(penalty[:, None] * (np.abs(theta + step) - np.abs(theta))))
         if not decrement > 1e-12:
             break
         found = _backtracked(objective, theta, step, value, decrement)
         if found is None:
             break
         theta, value = found
-    return np.column_stack([np.zeros(p), theta])
+    return theta if every else np.column_stack([np.zeros(p), theta])
+
+
+def _scores(Z: np.ndarray, theta: np.ndarray, every: bool) -> np.ndarray:
+    """The classes' scores of weights ``theta``: every class's (``every``), or the first class's 0."""
+    return Z @ theta if every else class_scores(Z, theta)
+
+
+def _lasso_objective(Z, Y, v, theta, every: bool, ridge: np.ndarray, penalty: np.ndarray) -> float:
+    """``lasso_newton``'s objective of weights ``theta`` (every class's, or all but the first's), whose one-hot
+    labels are ``Y`` (the same classes'): the mean loss, ``ridge``'s penalty on each and ``penalty``'s (--l1's)."""
+    S = _scores(Z, theta, every)
+    top = S.max(axis=1)
+    lse = top + np.log(np.exp(S - top[:, None]).sum(axis=1))
+    fitted = S if every else S[:, 1:]
+    return float(np.sum(v * (lse - (fitted * Y).sum(axis=1))) / len(Z) + 0.5 * np.sum(ridge[:, None] * theta**2)
+                 + np.sum(penalty[:, None] * np.abs(theta)))
 
 
 def _lasso_penalty(l1, p: int) -> np.ndarray:

@@ -5,8 +5,8 @@ The run's sample (training/sampling.py, read again: the same rows) is fitted: le
 (training/linearfit.py), Newton's method for ``logistic`` and ``softmax`` (training/classifierfit.py) and
 iteratively reweighted least squares for ``huber`` and ``quantile`` (training/robustfit.py), Newton's method
 for ``poisson`` (training/poissonfit.py, judged by the deviance, whose floor is 0) up to classifierfit.FIT_UP_TO
-weights (not under --l1, whose penalty they do not fit, but logistic's), of the objective trained (--l2,
-linear's and logistic's --l1, the rows' weights).  The kept model's objective on
+weights (not under --l1, whose penalty they do not fit, but the classifiers'), of the objective trained (--l2,
+the --l1 of linear, logistic and softmax, the rows' weights).  The kept model's objective on
 those rows is set against the fit's, with what a fit gains on the rows it fits added back (training/fullbatch.py
 ``optimism``; for squared error, times the residuals' variance, which is the loss's gradients' spread over its
 curvature; for huber and the pinball loss, their gradients' spread over their curvature at the fit,
@@ -94,7 +94,7 @@ def measure(run, confirm: bool = False) -> Gap | None:
     classifier = opts.model in classifierfit.MODELS
     outputs = max(run.labels.n_outputs, 2) - 1 if classifier else 1
     if opts.model not in MODELS or run.table.sparse or (opts.model != "linear" and (
-            outputs * (d + 1) > classifierfit.FIT_UP_TO or (opts.l1 > 0 and opts.model != "logistic"))):
+            outputs * (d + 1) > classifierfit.FIT_UP_TO or (opts.l1 > 0 and not classifier))):
         # (the other fits fit no --l1)
         return None
     raw = sample_labels(run.sample)
@@ -107,7 +107,7 @@ def measure(run, confirm: bool = False) -> Gap | None:
     Z = sample(run.sample, run.plan.center, run.plan.scale)  # the rows as the kernels see them, the bias's 1
     fits = (curvature.exact(d + 1, room(run.sample)) if classes is None else  # every class, as the model has
             len(np.unique(classes[labelled])) == outputs + 1 and not classifierfit.skipped(
-                opts.model, Z, targets, weights, room(run.sample)))
+                opts.model, Z, targets, weights, room(run.sample), l1=opts.l1))
     if not fits or labelled.sum() < ROWS_PER_WEIGHT * outputs * (d + 1):
         return None
     params, param = run.kept_params(), opts.objective[1]
@@ -167,14 +167,16 @@ def _fitted(model: str, param: float, Z: np.ndarray, targets: np.ndarray, weight
     theta = _params(model, param, Z, targets, weights, l2, l1)
     if theta is None:
         return math.nan, None, None
-    free = int(np.count_nonzero(theta[:-1])) + 1 if lasso else None
+    outputs = np.atleast_2d(theta)  # softmax's every class's, under --l1 (classifierfit.lasso_newton)
+    # (softmax's biases are one fewer than its classes: shifted alike, they change no probability)
+    free = int(np.count_nonzero(outputs[:, :-1])) + max(len(outputs) - 1, 1) if lasso else None
     if model == "linear":
         best, variance = linearfit.objective(Z, targets, weights, theta, l2)
         return best + float(np.sum(l1 * np.abs(theta[:-1]))), variance, free
-    best = _objective(model, param, (Z @ theta)[:, None], targets, weights, labelled) + 0.5 * float(
-        np.sum(l2 * theta[:-1] ** 2))
-    if model in classifierfit.MODELS:  # logistic under --l1
-        return best + float(np.sum(l1 * np.abs(theta[:-1]))), None, free
+    best = _objective(model, param, Z @ outputs.T, targets, weights, labelled) + 0.5 * float(
+        np.sum(l2 * outputs[:, :-1] ** 2))
+    if model in classifierfit.MODELS:  # under --l1
+        return best + float(np.sum(l1 * np.abs(outputs[:, :-1]))), None, free
     if model == "poisson":
         return best, None, None
     return best, robustfit.noise(model, param, (targets - Z @ theta)[labelled],
@@ -184,7 +186,7 @@ def _fitted(model: str, param: float, Z: np.ndarray, targets: np.ndarray, weight
 def _params(model: str, param: float, Z: np.ndarray, targets: np.ndarray, weights: np.ndarray | None, l2, l1,
             classes: int | None = None) -> np.ndarray | None:
     """The weights and bias (last) of ``model``'s fit to the rows ``Z`` (``_fitted``'s arguments; a classifier's
-    Newton's method, of ``classes`` classes, fits its weights, logistic's under --l1 too: outputs × features + 1);
+    Newton's method, of ``classes`` classes, fits its weights, under --l1 too: outputs × features + 1);
     None where there is none."""
     if model == "linear":
         return linearfit.fit(Z, targets, weights, l2, l1)

@@ -191,7 +191,7 @@ def fit_sample_rows(model: str, table: Table, classes: int, memory: int, l1: flo
     (not ``full``): a linear one's fit, of up to FIT_WIDE weights, LINEAR_ROWS_PER_WEIGHT rows a weight where
     that is more than SAMPLE_ROWS; else SAMPLE_ROWS."""
     if table.sparse or model not in ("linear", *classifierfit.MODELS, "poisson") or (
-            l1 > 0 and model not in ("linear", "logistic")) \
+            l1 > 0 and model not in ("linear", *classifierfit.MODELS)) \
             or not (full or model == "linear"):
         return SAMPLE_ROWS
     d = table.n_features + 1
@@ -205,8 +205,9 @@ def fit_sample_rows(model: str, table: Table, classes: int, memory: int, l1: flo
             return SAMPLE_ROWS
     else:
         k = max(classes, 2)
-        p, fixed = (k - 1) * d, classifierfit.fit_size(0, d, k)
-        per_row = classifierfit.fit_size(1, d, k) - fixed
+        every = model == "softmax" and l1 > 0  # every class's weights fitted (classifierfit.lasso_newton)
+        p, fixed = (k - 1) * d, classifierfit.fit_size(0, d, k, every=every)
+        per_row = classifierfit.fit_size(1, d, k, every=every) - fixed
         if p > FIT_WIDE:
             return SAMPLE_ROWS
     held = (memory - fixed) // (DENSE_SAMPLE_BYTES * d + per_row)
@@ -223,7 +224,7 @@ def fitted(model: str, drawn: Sample, class_of, classes: int, center: np.ndarray
     ``drawn`` (the run's), whose rows the model sees standardized by ``center`` and ``scale``, each row's class
     ``class_of(raw labels)`` (model/labels.py: logistic's positive class 1, -1 for none; linear's label is its own) and
     weight ``weights_of(raw labels)`` (None: 1), under ``l2`` and ``l1``: linear's and logistic's vector, softmax's one
-    per class; None where there is no fit (another model, softmax or poisson under --l1, which they do not fit,
+    per class; None where there is no fit (another model, poisson under --l1, which it does not fit,
     sparse rows, more than FIT_WIDE weights or, for linear, curvature.exact's, too little room beside the sample in its
     --memory, no more labelled rows than features; for poisson, counts whose mean is not above 0; for a classifier, a
     class with fewer rows of weight above 0 in the sample than CLASS_ROWS_PER_WEIGHT times the features and the bias,
@@ -239,7 +240,7 @@ def fitted(model: str, drawn: Sample, class_of, classes: int, center: np.ndarray
     found = class_of(raw)
     labels = np.where(found >= 0, found, np.nan)
     Z = sample(drawn, center, scale)
-    if classifierfit.skipped(model, Z, labels, weights, room(drawn), FIT_WIDE):
+    if classifierfit.skipped(model, Z, labels, weights, room(drawn), FIT_WIDE, l1):
         return None
     return classifierfit.fit_model(model, Z, labels, weights, l2, classes, FIT_WIDE, l1)
 
@@ -258,7 +259,7 @@ def fits(model: str, drawn: Sample, class_of, classes: int, weights_of, l1: floa
     if model == "poisson":  # (its fit: None where the counts' mean is not above 0)
         return bool(l1 == 0 and d + 1 <= FIT_WIDE and curvature.exact(d + 1, room(drawn))
                     and np.isfinite(raw).sum() > d)
-    if not classifierfit.fitted_under(model, l1) or (classes - 1) * (d + 1) > FIT_WIDE:
+    if model not in classifierfit.MODELS or (classes - 1) * (d + 1) > FIT_WIDE:
         return False
     found, weights = class_of(raw), weights_of(raw)
     counted = (found >= 0) if weights is None else (found >= 0) & (weights > 0)
