@@ -169,7 +169,8 @@ class TrainOptions:
     transpose: bool = _option(False, "--x is stored features × rows (column-major writers); a dataset with a "
                                      "MATLAB_class attribute is read this way without it.")
     allow_unwritten: bool = _option(False, "Read rows never written (unallocated chunks, missing VDS sources) as their "
-                                           "fill values instead of stopping: for files left sparse on purpose.")
+                                           "fill values instead of stopping: for files left sparse on purpose (not "
+                                           "the parts of a CSR matrix).")
     model: str = _option("logistic", "linear: squared error; huber: squared, then linear beyond --epsilon; "
                                      "quantile: pinball loss at --quantile; poisson: counts, log link; logistic: "
                                      "binary cross-entropy; hinge: linear SVM; squared_hinge; modified_huber: "

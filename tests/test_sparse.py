@@ -137,6 +137,75 @@ def test_entries_never_written_are_refused_even_with_allow_unwritten(tmp_path):
             f"{-(-M.nnz // 100)} chunks unallocated); the file looks incomplete"), err
 
 
+def _csr_of_parts(path, M, early=None, unwritten=None, left_out=None):
+    """``M`` in a CSR group of h5py's with a shape: ``early``, the part allocated when it was created (its chunks
+    in the index, written or not) with its first 500 entries written; ``unwritten``, the part created chunked and
+    never written; ``left_out``, the part not there at all."""
+    with h5py.File(path, "w") as f:
+        g = f.create_group("X")
+        for name, value in (("data", M.data), ("indices", M.indices), ("indptr", M.indptr)):
+            if name == left_out:
+                continue
+            if name == early:
+                dcpl = h5py.h5p.create(h5py.h5p.DATASET_CREATE)
+                dcpl.set_chunk((100,))
+                dcpl.set_alloc_time(h5py.h5d.ALLOC_TIME_EARLY)
+                h5py.h5d.create(g.id, name.encode(), h5py.h5t.py_create(value.dtype),
+                                h5py.h5s.create_simple(value.shape), dcpl=dcpl)
+                g[name][:500] = value[:500]
+            elif name == unwritten:
+                g.create_dataset(name, shape=value.shape, chunks=(100,), dtype=value.dtype)
+            else:
+                g[name] = value
+        g.attrs["shape"] = M.shape
+        f["y"] = np.arange(M.shape[0]) % 2
+    return path
+
+
+def test_a_part_of_a_csr_matrix_allocated_early_is_warned_of_as_a_dense_one_is(tmp_path):
+    """Allocated when it was created (parallel HDF5), a part's entries never written cannot be told, and read as
+    its fill value: train, evaluate and predict warned of a dense X so, and trained on a CSR matrix's without a
+    word."""
+    M = scipy_sparse.random(200, 50, density=0.1, format="csr", dtype=np.float32, random_state=4)
+    path, model = _csr_of_parts(tmp_path / "c.h5", M, early="data"), tmp_path / "m.h5"
+    warned = (f"sgdcli: warning: {path}:X/data: allocated when it was created (parallel HDF5, or "
+              "H5D_ALLOC_TIME_EARLY), so rows never written cannot be told from written ones and would be read as "
+              "its fill value; check the file where it is written (--allow-unwritten: it was)")
+    for argv in (["train", path, "-o", model, "--epochs", "1", "-q"], ["evaluate", model, path],
+                 ["predict", model, path, "-o", tmp_path / "p.h5"]):
+        code, _, err = cli(*argv)
+        assert code == 0 and err.splitlines().count(warned) == 1, err
+        assert "allocated when" not in cli(*argv, "--allow-unwritten")[2]
+
+
+def test_an_indptr_never_written_is_said_so(tmp_path):
+    """Its fill values were read as the rows' offsets first: "indptr must run from 0 to the 1,000 entries of data
+    and indices; it runs from 0 to 0"."""
+    M = scipy_sparse.random(200, 50, density=0.1, format="csr", dtype=np.float32, random_state=4)
+    path = _csr_of_parts(tmp_path / "c.h5", M, unwritten="indptr")
+    code, _, err = cli("train", path, "-o", tmp_path / "m.h5")
+    assert (code, err) == (2, f"sgdcli: error: {path}:X/indptr: rows 0–200 were never written (3 of 3 chunks "
+                              "unallocated); the file looks incomplete\n")
+
+
+@pytest.mark.parametrize("left_out", ["data", "indices", "indptr"])
+def test_a_csr_matrix_without_one_of_its_parts_is_said_so(tmp_path, left_out):
+    """A group with a shape and two of the three was read as a group of columns: "column 'indptr' has 201 rows
+    but 'data' has 1,000", or, where the labels had as many rows as the entries, a model of 2 features trained on
+    ``data`` and ``indices`` as columns, exit 0."""
+    M = scipy_sparse.random(200, 50, density=0.1, format="csr", dtype=np.float32, random_state=4)
+    path = _csr_of_parts(tmp_path / "c.h5", M, left_out=left_out)
+    with h5py.File(path, "a") as f:  # labels of as many rows as the entries: trained on before, exit 0
+        del f["y"]
+        f["y"] = np.arange(M.nnz) % 2
+    for argv in (["train", path, "-o", tmp_path / "m.h5"], ["info", path]):
+        code, out, err = cli(*argv)
+        message = (f"{path}:X: a CSR matrix without its '{left_out}' dataset (a CSR matrix holds data, indices "
+                   "and indptr)")
+        assert (code, err) == (2, f"sgdcli: error: {message}\n") if argv[0] == "train" else message in out, (out, err)
+    assert not (tmp_path / "m.h5").exists()
+
+
 def test_l1_on_sparse_input_lands_weights_on_zero_and_show_counts_them(tmp_path, files):
     """The cumulative penalty clips at zero (kernels/sparse.py)."""
     sparse = files[0]

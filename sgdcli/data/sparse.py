@@ -22,6 +22,7 @@ from sgdcli.data import chunks
 from sgdcli.data import layout as layout_mod
 from sgdcli.data.numeric import cast_into
 from sgdcli.data.sources import GROUP_BYTES, BufferedReader, read_union, text_of
+from sgdcli.data.unwritten import unwritten
 from sgdcli.data.where import where_of
 from sgdcli.errors import InputError, first_line
 
@@ -79,7 +80,8 @@ def is_csr(obj) -> bool:
         return False
     kind = text_of(obj.attrs.get("encoding-type", b""))
     shaped = "shape" in obj.attrs or "h5sparse_format" in obj.attrs
-    return kind == "csr_matrix" or (not kind and CSR_DATASETS <= set(obj) and shaped) or (
+    # (a shape and two of the three: one is missing, which CsrReader names; read as columns, the two trained)
+    return kind == "csr_matrix" or (not kind and len(CSR_DATASETS & set(obj)) >= 2 and shaped) or (
         not kind and set(obj) == CSR_DATASETS)
 
 
@@ -112,6 +114,10 @@ class CsrReader:
 
     def __init__(self, group: h5py.Group):
         self.where = where_of(group)
+        lacking = [name for name in ("data", "indices", "indptr") if name not in group]
+        if lacking:
+            raise InputError(f"{self.where}: a CSR matrix without its {' and '.join(map(repr, lacking))} "
+                             f"dataset{'s' * (len(lacking) > 1)} (a CSR matrix holds data, indices and indptr)")
         try:
             self.data, self.indices, self.indptr = group["data"], group["indices"], group["indptr"]
         except (KeyError, ValueError, TypeError) as exc:
@@ -131,6 +137,12 @@ class CsrReader:
                              f"and {self.indices.dtype}")
         self.n_rows, self.width = shape
         self.nnz = int(self.data.shape[0])
+        for part in (self.indptr, self.data, self.indices):  # a matrix's entries: never read as fill values, nor
+            # taken for its offsets (an indptr never written ran "from 0 to 0")
+            missing = unwritten(part)
+            if missing is not None:
+                raise InputError(missing.message(where_of(part), unit="row" if part is self.indptr else "entry",
+                                                 allowed=False))
         try:
             ends = (int(self.indptr[0]), int(self.indptr[-1]))
         except (OSError, RuntimeError, ValueError) as exc:

@@ -190,12 +190,8 @@ class Table:
             rows = labels.shape[0] if isinstance(labels, h5py.Dataset) else labels.n_rows
             if rows != self.n_rows:
                 raise InputError(f"{self.where(y)}: has {rows} rows but {x} has {self.n_rows}")
-        for part in (reader.indptr, reader.data, reader.indices):  # a matrix's entries: never read as fill values
-            missing = unwritten(part)
-            if missing is not None:
-                raise InputError(missing.message(self.where(part.name.lstrip("/")),
-                                                 unit="row" if part is reader.indptr else "entry", allowed=False))
-        self._check_datasets(_stored(labels))
+        # (the matrix's parts were written: CsrReader; allocated early, they are warned of with the labels)
+        self._check_datasets(_stored(labels), early=[reader.indptr, reader.data, reader.indices])
         self.Y = None
         if isinstance(labels, h5py.Dataset):
             self.Y, self.y_dtype = ColumnReader(labels, LABEL_DTYPE, squeeze=True), labels.dtype
@@ -231,8 +227,10 @@ class Table:
         self._check_datasets([(ds, axis, s.columns_read(ds)) for s in sources for ds, axis in s.stored()]
                              + _stored(labels))
 
-    def _check_datasets(self, datasets) -> None:
-        found_unwritten, written = [], []
+    def _check_datasets(self, datasets, early=()) -> None:
+        """``_check_written``'s check of ``datasets`` ((dataset, axis[, columns read]) each), and one warning of those
+        allocated early among them and ``early`` (datasets checked already)."""
+        found_unwritten, written = [], list(early)
         seen = set()
         for ds, axis, *read in datasets:  # (and the columns read, where not all: data/sources.py columns_read)
             columns = read[0] if read else None
