@@ -28,6 +28,10 @@ SPREAD_NOTE = 30.0
 # ... and from this many times, runs end far from the optimum (docs/sparse.md: linear and logistic both, where at
 # a tenth of it logistic ended near), and the run is warned.
 SPREAD_FAR = 1000.0
+# Nonzeros of a column in the sample from which its root mean square counts in value_spread: over fewer it is the
+# size of a draw or two, not the column's scale (one value of one scale has an RMS anywhere from near 0 up), and
+# thousands of columns present a few times each, all of one scale, were told they differ ten-thousandfold
+SPREAD_ENTRIES = 16
 
 
 def log_start(run) -> None:
@@ -144,12 +148,13 @@ def sample_value_spread(drawn: Sample) -> float:
 
 def value_spread(values: np.ndarray, columns: np.ndarray) -> float:
     """The largest root mean square of a column's nonzero values over the smallest, among the columns that have
-    any (NaN where fewer than two have): how far apart the columns' scales are where they are present, which a
-    rare column's frequency does not change."""
+    SPREAD_ENTRIES of them at least (NaN where fewer than two have): how far apart the columns' scales are where
+    they are present, which a rare column's frequency does not change."""
     present = values != 0
     counts = np.bincount(columns[present])
     squares = np.bincount(columns[present], weights=values[present] ** 2)
-    rms = np.sqrt(squares[counts > 0] / counts[counts > 0])
+    counted = counts >= SPREAD_ENTRIES
+    rms = np.sqrt(squares[counted] / counts[counted])
     return float(rms.max() / rms.min()) if len(rms) > 1 else math.nan
 
 
