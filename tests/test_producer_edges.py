@@ -373,3 +373,32 @@ def test_an_anndata_file_without_x_suggests_its_layers(tmp_path):
     assert code == 2 and "try --x layers/counts --y obs/kind" in err
     code, out, err = cli("train", tmp_path / "none.h5ad", "--y", "obs/kind", "-o", tmp_path / "m.h5")
     assert code == 2 and "an AnnData file without X, layers or obsm matrices (no features to train on)" in err
+
+
+def test_a_category_the_model_never_learned_is_named_by_its_name(tmp_path):
+    """A categorical label with a category no training row has (a subset of an atlas): the model's classes are
+    the codes of the two it saw, and a later file's rows of the third were refused by its code, `label 1 at row 0
+    is not one of the model's classes (0, 2)`, by evaluate, --init and --val, where names appear nowhere in the
+    user's data as numbers."""
+    ad, pd = need("anndata"), need("pandas")
+    rng = np.random.default_rng(0)
+    n = 300
+    X = rng.standard_normal((n, 4)).astype(np.float32)
+    seen = np.where(X[:, 0] > 0, "x", "z")
+    index = [f"c{i}" for i in range(n)]
+    for name, labels in (("train", seen), ("test", np.where(np.arange(n) < 100, "y", seen))):
+        obs = pd.DataFrame({"label": pd.Categorical(labels, categories=["x", "y", "z"])}, index=index)
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            ad.AnnData(X, obs=obs).write_h5ad(tmp_path / f"{name}.h5ad")
+    train_file, test_file, model = tmp_path / "train.h5ad", tmp_path / "test.h5ad", tmp_path / "m.h5"
+    assert cli("train", train_file, "--y", "obs/label", "-o", model, "-q")[0] == 0
+    where = f"{test_file}:obs/label"
+    for argv, message in (
+            (["evaluate", model, test_file, "--y", "obs/label"],
+             f"{where}: label 'y' at row 0 is not one of the model's classes ('x', 'z')"),
+            (["train", test_file, "--y", "obs/label", "-o", tmp_path / "w.h5", "--init", model],
+             f"{where}: label 'y' is not one of the classes of --init {model} ('x', 'z')"),
+            (["train", train_file, "--y", "obs/label", "-o", tmp_path / "v.h5", "--val", test_file],
+             f"{where}: label 'y' at row 0 is not one of the model's classes ('x', 'z')")):
+        assert cli(*argv, "-q") == (2, "", f"sgdcli: error: {message}\n"), argv

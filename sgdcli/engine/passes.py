@@ -150,7 +150,7 @@ def labels_of(count: LabelCount, table: Table, opts: TrainOptions, known: Labels
     unknown = known.lacks(count.found)
     if unknown:
         raise InputError(f"{where}: label {known.written(unknown[0])} is not one of the classes of {known_from} "
-                         f"({', '.join(labels_mod.shown(c) for c in known.classes)})")
+                         f"({known.listed()})")
     return known
 
 

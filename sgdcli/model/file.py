@@ -90,7 +90,8 @@ class Model:
 
     @property
     def labels(self) -> Labels:
-        return Labels(task_of(self.model), self.classes)
+        names = self.training.get("class_names")
+        return Labels(task_of(self.model), self.classes, tuple(names) if names else None)
 
     @property
     def objective(self) -> tuple[str, float]:

@@ -14,7 +14,7 @@ import dataclasses
 import numpy as np
 
 from sgdcli.data.numeric import SQUARES_LIMIT
-from sgdcli.errors import InputError, listed
+from sgdcli.errors import InputError, listed, quoted
 from sgdcli.kernels.labels import class_indices
 from sgdcli.options import MAX_CLASSES, parse_class_weights, task_of
 
@@ -43,6 +43,8 @@ def _every(n: int) -> np.ndarray:
 class Labels:
     task: str  # regression, binary or multiclass
     classes: np.ndarray | None  # the user's label values, sorted
+    # where the labels are names (categories, text): the names the values index, which messages write them by
+    names: tuple[str, ...] | None = dataclasses.field(default=None, compare=False)
 
     @property
     def n_outputs(self) -> int:
@@ -103,8 +105,10 @@ class Labels:
         return [v for v, c in zip(values, near) if c not in self.classes.astype(np.float64)]
 
     def written(self, value) -> str:
-        """A label ``value`` (float64, as read) as messages write it: at the classes' precision where it is a
-        value of their type (the float32 label 0.3 as 0.3), else as it is."""
+        """A label ``value`` (float64, as read) as messages write it: by its name where labels are names, at the
+        classes' precision where it is a value of their type (the float32 label 0.3 as 0.3), else as it is."""
+        if self.names is not None and np.isfinite(value) and value == int(value) and 0 <= value < len(self.names):
+            return quoted(self.names[int(value)])
         kind = self.classes.dtype if self.classes is not None else np.dtype(np.float64)
         if kind.kind == "f" and kind.itemsize < 8 and np.isfinite(value) and float(kind.type(value)) == value:
             return shown(kind.type(value))
@@ -129,7 +133,7 @@ class Labels:
             written = [names[int(c)] if names else shown(c) for c in self.classes]
             raise InputError(f"--positive-class: {where} has no class {text!r} (classes: "
                              f"{listed(written, quote=bool(names), what='classes')})")
-        return Labels(self.task, self.classes[[1 - positive, positive]])
+        return Labels(self.task, self.classes[[1 - positive, positive]], self.names)
 
     def _refuse(self, value, where: str, row: int):
         raise InputError(f"{where}: {self.refusal(value, f' at row {row}')}")
@@ -138,8 +142,12 @@ class Labels:
         """Why the label ``value`` is no class of these, the label's place (`` at row 3``) said after it."""
         if not np.isfinite(value):  # NaN: a missing value (or a categorical's code -1, whose classes may be names)
             return non_finite(value, at)
-        return (f"label {self.written(value)}{at} is not one of the model's classes "
-                f"({', '.join(shown(c) for c in self.classes)})")
+        return f"label {self.written(value)}{at} is not one of the model's classes ({self.listed()})"
+
+    def listed(self) -> str:
+        """The classes as messages list them: by their names where labels are names."""
+        return ", ".join(self.written(c) for c in self.classes.astype(np.float64)) if self.names is not None else \
+            ", ".join(shown(c) for c in self.classes)
 
     def decode(self, index: np.ndarray) -> np.ndarray:
         return self.classes[index]
@@ -376,7 +384,7 @@ def from_values(found: np.ndarray | None, model: str, where: str, y_dtype, among
     if task == "multiclass" and len(classes) < 2:
         raise InputError(f"{where}: --model softmax needs at least 2 distinct labels, found {len(classes)}{among} "
                          f"({listed})")
-    return Labels(task, classes)
+    return Labels(task, classes, tuple(names) if names else None)
 
 
 def class_weights(spec: str | None, labels: Labels, found, per_class, names: list[str] | None, where: str):
