@@ -402,3 +402,29 @@ def test_a_category_the_model_never_learned_is_named_by_its_name(tmp_path):
             (["train", train_file, "--y", "obs/label", "-o", tmp_path / "v.h5", "--val", test_file],
              f"{where}: label 'y' at row 0 is not one of the model's classes ('x', 'z')")):
         assert cli(*argv, "-q") == (2, "", f"sgdcli: error: {message}\n"), argv
+
+
+def test_anndata_before_0_7_is_not_told_to_take_its_table_of_fields_as_labels(tmp_path):
+    """anndata before 0.7 wrote obs as a compound dataset (a table of fields) beside X's h5sparse group: info and
+    train suggested `--y obs`, which the next run refused as `dtype [...] is not numeric`, naming no way out."""
+    rng = np.random.default_rng(0)
+    n = 200
+    M = rng.random((n, 6)) * (rng.random((n, 6)) < 0.3)
+    indptr = np.concatenate([[0], np.cumsum((M != 0).sum(axis=1))])
+    obs = np.zeros(n, dtype=[("index", "S10"), ("cell_type", "i1"), ("n_counts", "f4")])
+    obs["cell_type"] = M[:, 0] > 0.1
+    path = tmp_path / "old.h5ad"
+    with h5py.File(path, "w") as f:
+        g = f.create_group("X")
+        g["data"], g["indices"], g["indptr"] = M[M != 0].astype(np.float32), np.nonzero(M)[1], indptr
+        g.attrs["h5sparse_format"], g.attrs["h5sparse_shape"] = "csr", M.shape
+        f["obs"] = obs
+    code, out, _ = cli("info", path)
+    assert code == 0 and "train with --x X --y <labels dataset>" in out, out
+    code, _, err = cli("train", path, "--y", "obs", "-o", tmp_path / "m.h5")
+    assert (code, err) == (2, f"sgdcli: error: {path}:obs: is a table of fields (index, cell_type, n_counts), not a "
+                              "column of labels; write the field as a dataset of its own (with h5py: f['cell_type'] "
+                              "= f['/obs']['cell_type']) and give that\n")
+    with h5py.File(path, "a") as f:  # as it says
+        f["cell_type"] = f["/obs"]["cell_type"]
+    assert cli("train", path, "--y", "cell_type", "-o", tmp_path / "m.h5", "-q")[0] == 0

@@ -298,7 +298,13 @@ def find_labels(f: h5py.File, y: str, classes: list[str] | None = None, what: st
     if obj.ndim == 2 and obj.dtype == np.dtype("S1") and "_Encoding" in obj.attrs:
         raise InputError(f"{where}: is a netCDF character array (a character per element, {obj.shape[1]} a row), "
                          f"which sgdcli does not read as {what}; write them as strings (xarray's default for text)")
-    if obj.dtype.fields is not None or obj.dtype.kind not in NUMERIC_KINDS:
+    if obj.dtype.fields is not None:  # (anndata before 0.7 wrote obs so)
+        field = next((n for n in obj.dtype.names if obj.dtype[n].kind in NUMERIC_KINDS), obj.dtype.names[0])
+        raise InputError(f"{where}: is a table of fields ({', '.join(obj.dtype.names[:8])}"
+                         f"{', ...' if len(obj.dtype.names) > 8 else ''}), not a column of {what}; write the field "
+                         f"as a dataset of its own (with h5py: f[{field!r}] = f[{obj.name!r}][{field!r}]) and give "
+                         f"that")
+    if obj.dtype.kind not in NUMERIC_KINDS:
         raise InputError(f"{where}: dtype {obj.dtype} is not numeric")
     if obj.ndim == 2 and "MATLAB_class" in obj.attrs and obj.shape[0] == 1:
         return Matrix(obj, np.array([0]), [y], transposed=True), None
@@ -336,7 +342,7 @@ def _columns_beside(f: h5py.File, matrix: h5py.Group) -> dict:
     the weights, one named as they are (convert writes them to ``w``), never as the labels."""
     rows = matrix["indptr"].shape[0] - 1 if "indptr" in matrix else None
     vectors = [n for n, o in _members(f) if isinstance(o, h5py.Dataset) and o.ndim in (1, 2)
-               and (rows is None or rows in o.shape)]
+               and (rows is None or rows in o.shape) and o.dtype.fields is None]  # (a table of fields: no --y)
     weights = [n for n in vectors if n.lower() in WEIGHT_NAMES]
     labels = [n for n in vectors if n.lower() in LABEL_NAMES] or [n for n in vectors if n not in weights]
     return {"y": labels[0] if labels else "<labels dataset>", **({"sample_weight": weights[0]} if weights else {})}
