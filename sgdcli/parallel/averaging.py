@@ -25,6 +25,8 @@ import os
 import time
 from typing import Callable
 
+import uuid
+
 import numpy as np
 
 from sgdcli.data import shuffle
@@ -71,6 +73,9 @@ class Job:
     cfg: KernelConfig
     plan: EpochPlan
     threads: int  # Numba threads of a shard's kernels: per Dask worker, or 1 for a thread of --parallel average
+    # the run's own: a worker keeps a shard's window between its rounds by it (parallel/worker.py), never
+    # another run's
+    run: str = dataclasses.field(default_factory=lambda: uuid.uuid4().hex)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -110,12 +115,13 @@ class Abandoned(Exception):
     """A round stopped at a safe point because the run is stopping; its result is never used."""
 
 
-def train_round(table: Table, job: Job, r: Round, should_stop: Callable[[], bool] | None = None) -> RoundResult:
+def train_round(table: Table, job: Job, r: Round, should_stop: Callable[[], bool] | None = None,
+                kept: engine.Kept | None = None) -> RoundResult:
     """``r.steps`` mini-batch updates (fewer if the shard ends) over ``r.segments[r.block:]`` from row ``r.row``.
 
     ``job`` carries the kernel settings and epoch plan (its page shuffle).
     ``should_stop`` is asked at the engine's safe points; when it says yes the
-    round raises ``Abandoned``.
+    round raises ``Abandoned``.  ``kept``: the shard's window its last round ended inside (engine.Kept).
     """
     t0 = time.perf_counter()
     k_out, d1 = r.W.shape
@@ -133,7 +139,7 @@ def train_round(table: Table, job: Job, r: Round, should_stop: Callable[[], bool
             raise Abandoned()
 
     result = engine.run_epoch(table, state, job.cfg, job.plan, scratch, pos, segments=r.segments,
-                              max_rows=r.steps * job.cfg.batch_size, safe_point=safe_point)
+                              max_rows=r.steps * job.cfg.batch_size, safe_point=safe_point, kept=kept)
     t_after = int(state.counters[ks.T])
     return RoundResult(
         shard=r.shard,

@@ -13,7 +13,7 @@ from typing import Callable
 
 from sgdcli.data.shuffle import PageShuffle
 from sgdcli.data.table import Table
-from sgdcli.engine.epoch import EpochPlan, EpochResult, Position
+from sgdcli.engine.epoch import EpochPlan, EpochResult, Kept, Position
 from sgdcli.errors import DivergedError, InputError, RuntimeFailure, WorkLost
 from sgdcli.kernels.state import KernelConfig, TrainState
 from sgdcli.options import TrainOptions
@@ -36,6 +36,7 @@ class ThreadRounds:
     def __init__(self, shards: int, stop: Callable[[], int | None]):
         self.stop = stop
         self.tables: list[Table | None] = [None] * shards
+        self.kept = [Kept() for _ in range(shards)]  # each shard's window between rounds
         self.pool = ThreadPoolExecutor(max_workers=shards, thread_name_prefix="sgdcli-shard")
 
     def rounds(self, job: Job, rounds: list[Round], on_stop: Callable[[], None] | None) -> list[RoundResult]:
@@ -58,7 +59,7 @@ class ThreadRounds:
         table = self.tables[r.shard]
         if table is None:
             table = self.tables[r.shard] = job.file.open()
-        return train_round(table, job, r, should_stop=lambda: self.stop() is not None)
+        return train_round(table, job, r, should_stop=lambda: self.stop() is not None, kept=self.kept[r.shard])
 
     def close(self) -> None:
         self.pool.shutdown(wait=True)
@@ -66,6 +67,7 @@ class ThreadRounds:
             if table is not None:
                 table.close()
         self.tables = [None] * len(self.tables)
+        self.kept = [Kept() for _ in self.kept]
 
 
 class ThreadExecutor(LocalExecutor):

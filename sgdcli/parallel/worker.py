@@ -32,6 +32,7 @@ import numpy as np
 from sgdcli import testhooks
 from sgdcli.data.table import Table
 from sgdcli.engine import passes
+from sgdcli.engine.epoch import Kept
 from sgdcli.errors import InputError
 from sgdcli.kernels.runtime import numba_threads
 from sgdcli.model.inference import measure_part
@@ -66,9 +67,13 @@ class PassJob:
 TOLD = "sgdcli-pass-progress"  # the scheduler's topic of the rows each share of a pass has read (``told``)
 _LOCK = threading.Lock()  # one task at a time per process: Numba's thread pool is not re-entrant
 _TABLES: dict[tuple, Table] = {}  # the files open between tasks, the one used least recently first
+# each shard's window between its rounds (engine.epoch.Kept), by run and shard, the one used least recently
+# first: a worker runs one shard's rounds at a time, and the windows of a run killed before its end go
+_KEPT: dict[tuple[str, int], Kept] = {}
 # A run reads a training file and a validation file; room for those of a second run on the same cluster.  Past
 # it, the least recently used is closed: a driver killed before it could release its files left them open.
 OPEN_TABLES = 4
+KEPT_SHARDS = 2  # windows kept between rounds: a shard's, and another's where the scheduler moves shards
 
 
 @contextlib.contextmanager
@@ -83,7 +88,17 @@ def run_round(job: Job, r: Round) -> RoundResult:
     with _exclusive(job.threads):
         if testhooks.ROUND_DELAY:
             time.sleep(testhooks.ROUND_DELAY)
-        return train_round(_table(job.file), job, r)
+        return train_round(_table(job.file), job, r, kept=_kept(job.run, r.shard))
+
+
+def _kept(run: str, shard: int) -> Kept:
+    """The window of shard ``shard`` of run ``run`` kept between its rounds on this worker (callers hold
+    ``_LOCK``), up to KEPT_SHARDS of them."""
+    kept = _KEPT.pop((run, shard), None) or Kept()
+    _KEPT[(run, shard)] = kept
+    while len(_KEPT) > KEPT_SHARDS:
+        del _KEPT[next(iter(_KEPT))]
+    return kept
 
 
 def validate(job: ValidationJob, We: np.ndarray, part: tuple[int, int], pass_id: str | None = None) -> Measurement:
