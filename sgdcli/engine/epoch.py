@@ -25,6 +25,7 @@ from sgdcli.data.shuffle import PageShuffle
 from sgdcli.data.sparse import CsrRows
 from sgdcli.data.table import Table
 from sgdcli.engine import resample
+from sgdcli.engine.divergence import diverged, scaled_from
 from sgdcli.errors import DivergedError, InputError
 from sgdcli.kernels import state as ks
 from sgdcli.kernels.batches import finish_batch, partial_divisor, train_block
@@ -390,49 +391,11 @@ def compile_kernels(table: Table, cfg: KernelConfig, plan: EpochPlan, scratch: S
     return time.perf_counter() - t0
 
 
-def rate_advice(lr: float, standardized: bool, larger_batch: bool = False, lr_auto: bool = False) -> str:
-    """What a message about training that blew up at the rate ``lr`` tells to try: a tenth of that rate,
-    standardized features where they were not, a larger batch (``larger_batch``: where a batch's noise can be
-    the cause) and, where the rate was an explicit --lr (``lr_auto``), the rate --lr auto chooses."""
-    tries = ([f"a smaller --lr (e.g. {lr / 10:.4g})"]
-             + ([] if standardized else ["standardized features (--standardize)"])
-             + (["a larger --batch-size"] if larger_batch else []) + (["--lr auto"] if lr_auto else []))
-    return "try " + (", ".join(tries[:-1]) + ", or " if len(tries) > 1 else "") + tries[-1]
-
-
-def diverged(what: str, rate: float, given: float, l2: float, standardized: bool, larger_batch: bool = False,
-             lr_auto: bool = False) -> DivergedError:
-    """The error of training that blew up: ``what`` happened, then what to change: where the rate ``rate``
-    times ``l2`` is over 1, that (``penalty_advice``), else ``rate_advice`` in values of ``given``, the --lr
-    that made the rate.  Its ``advises_lr_auto`` says whether the advice ends with trying --lr auto, whose
-    rate training/runrate.py ``advised`` adds."""
-    penalty = penalty_advice(rate, l2)
-    exc = DivergedError(what + (penalty or rate_advice(given, standardized, larger_batch, lr_auto)))
-    exc.advises_lr_auto = penalty is None and lr_auto
-    return exc
-
-
-def penalty_advice(lr: float, l2: float) -> str | None:
-    """What a blow-up message says where the rate times --l2 is over 1 (a step multiplies the weights by
-    1 - lr·l2 besides the data's gradient, so the penalty alone overshoots zero), else None."""
-    penalty = l2 * lr
-    if penalty <= 1:
-        return None
-    return (f"the rate times --l2 is {penalty:.3g}, over 1, so the penalty's pull alone overshoots zero at each "
-            "step: lower --l2 or --lr until their product is well under 1")
-
-
-def scaled_from(lr: float, plan: EpochPlan) -> str:
-    """Where --lr-scaling made the rate ``lr`` (before the schedule) of another --lr: "--lr X scaled by
-    --lr-scaling", the --lr that a divergence's message advises values of; else ""."""
-    return f"--lr {lr / plan.lr_scale:.4g} scaled by --lr-scaling" if plan.lr_scale != 1 else ""
-
-
 def _diverged(cfg, state, epoch, t0, plan: EpochPlan) -> DivergedError:
     """The error of a step that left a non-finite loss or weight: the rate then (the schedule's, the rate it
     scales, and the --lr that --lr-scaling made that rate of), and what to change, in values of --lr (and --lr
     auto where the rate was given); a penalty that overshoots zero by itself at that rate first."""
-    lr, scaled = current_lr(cfg, state), scaled_from(cfg.lr, plan)
+    lr, scaled = current_lr(cfg, state), scaled_from(cfg.lr, plan.lr_scale)
     given = cfg.lr / plan.lr_scale  # the --lr of the command line (or --lr auto's rate)
     return diverged(f"training diverged in epoch {epoch + 1} at iteration {int(state.counters[ks.T]) - t0 + 1}: "
                     f"the loss or weights became non-finite at learning rate {lr:.4g} (of a rate of {cfg.lr:.4g} "

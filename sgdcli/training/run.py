@@ -22,7 +22,8 @@ from sgdcli.data.selection import ValidationRows
 from sgdcli.data.shuffle import pages_for
 from sgdcli.data.table import Table
 from sgdcli.engine import passes
-from sgdcli.engine.epoch import EpochPlan, Position, current_lr, diverged, rows_done, scaled_from
+from sgdcli.engine.divergence import diverged, scaled_from
+from sgdcli.engine.epoch import EpochPlan, Position, current_lr, rows_done
 from sgdcli.errors import DivergedError, InputError, RuntimeFailure, WorkLost
 from sgdcli.fieldtypes import MAX_INT
 from sgdcli.kernels import losses, optimizers
@@ -339,7 +340,7 @@ class Run:
             raise RuntimeFailure(f"{exc}; checkpoint saved to {self.control.checkpoint}, "
                                  f"run the same command with --resume to continue") from None
         if blew_up(result.train_loss, self.zero_loss):  # named as the kernels' divergences name it (epoch.py)
-            scaled = scaled_from(self.cfg.lr, self.plan)
+            scaled = scaled_from(self.cfg.lr, self.plan.lr_scale)
             raise diverged(f"training diverged in epoch {epoch + 1}: its mean loss {result.train_loss:.4g} is over "
                            f"{BLOWN_UP:g} times the all-zero model's {self.zero_loss:.4g} at learning rate "
                            f"{self.cfg.lr:.4g}{f' ({scaled})' if scaled else ''}; ", self.cfg.lr, self.rate_opts.lr,
