@@ -86,6 +86,22 @@ def test_a_round_goes_on_in_the_window_its_shard_left_without_reading_it_again(d
     assert same(plain, train(data, replace(opts, sync_every=None, threads=1, parallel="batch")))
 
 
+def test_a_batch_above_a_threads_share_is_said_as_the_share_its_steps_take(data, tmp_path):
+    """Each thread steps on its share of an epoch, 2,000 of the 4,000 rows: the run's first line and its result
+    said `batch 4000`, a batch no thread took (the few-updates warning already said the share)."""
+    code, out, err = run("train", data, "-o", tmp_path / "m.h5", "--parallel", "average", "--threads", "2",
+                         "--batch-size", "full", "--epochs", "2", "--progress", "plain", "-v")
+    assert code == 0, err
+    assert "training on 4000 rows: 2 epochs × 2 iterations of a thread's whole share of the rows, about 2000, " in err
+    assert ("shares: an epoch's 4000 training rows are cut into 2 shares of 2000 rows, one per model, which take 1 "
+            "step of a model's whole share of the rows, about 2000 each") in err, err
+    assert out.startswith(f"model {tmp_path / 'm.h5'}: logistic, 100 features, 2 epochs × 2 iterations (a thread's "
+                          "whole share of the rows, about 2000, lr "), out
+    code, out, err = run("train", data, "-o", tmp_path / "m.h5", "--parallel", "average", "--threads", "2",
+                         "--batch-size", "2000", "--epochs", "1", "--progress", "plain")
+    assert "2 iterations of batch 2000, " in err and "(batch 2000, lr " in out
+
+
 def test_two_threads_reach_the_optimum_and_train_every_row_once_an_epoch(tmp_path):
     X, y = make_problem("binary", n=4000, d=100, seed=5, noise=10.0)
     path = write_table(tmp_path / "b.h5", X, y, chunks=256)

@@ -16,7 +16,7 @@ import click
 
 from sgdcli.errors import LISTED  # names or lines of one kind a listing shows in full; --json has them all
 from sgdcli.reporting.records import dumps
-from sgdcli.reporting.reporter import counted, format_rate, printable
+from sgdcli.reporting.reporter import batch_words, counted, format_rate, printable
 from sgdcli.sizes import format_size
 
 
@@ -219,9 +219,11 @@ def trained(model, output) -> str:
     too, which early stopping without validation rows judges) and validation metrics of the epoch it is (with
     --early-stopping, the one kept, which the quality gates check, named where it is not the last)."""
     t = model.training
+    shards = t.get("workers") or (t.get("threads", 1) if model.options.get("parallel") == "average" else 1)
+    share = -(-t["rows"] // shards) if shards > 1 else None  # (each's share of an epoch: training/replicas.py)
     lines = [f"model {output}: {model.model}, {counted(model.n_features, 'feature')}, "
              f"{counted(t['epochs_run'], 'epoch')} × {counted(t['iterations_per_epoch'], 'iteration')} "
-             f"(batch {t['batch_size']}, lr {t['lr']:.4g})"
+             f"({batch_words(t['batch_size'], share, 'worker' if t.get('workers') else 'thread')}, lr {t['lr']:.4g})"
              # a result, as convert's count of skipped rows is: -q hides the log line that says so
              + _left_out(t)]
     if not model.history:  # --epochs 0 with --init: the initial model, rewritten

@@ -29,13 +29,14 @@ class RichReporter(Reporter):
         bars.start()
         return bars
 
-    def begin(self, *, epochs, iterations, rows, batch_size, lr):
+    def begin(self, *, epochs, iterations, rows, batch_size, lr, batch=None):
         self._end_pass()
         self.epochs, self.iterations = epochs, iterations
         self.records = []  # this run's: a reporter given to another train() sums up only that one
         self._resumed = None
         self.progress = self._bars(transient=False)
-        self.console.print(training_line(epochs=epochs, iterations=iterations, rows=rows, batch_size=batch_size, lr=lr))
+        self.console.print(training_line(epochs=epochs, iterations=iterations, rows=rows, batch_size=batch_size, lr=lr,
+                                         batch=batch))
         self.epoch_task = self.progress.add_task("epoch", total=epochs, info="")
         self.iter_task = self.progress.add_task("iteration", total=iterations, info="")
 

@@ -76,12 +76,13 @@ class PlainReporter(Reporter):
     def _write(self, text: str) -> None:
         _stamped(self.stream, text)
 
-    def begin(self, *, epochs, iterations, rows, batch_size, lr):
+    def begin(self, *, epochs, iterations, rows, batch_size, lr, batch=None):
         # the rows an epoch trains: with --drop-last, its iterations' whole batches (each share's, summed), fewer
         # than the training rows, which the epoch's last line counted as 99% done
         self.epochs, self.iterations, self.rows = epochs, iterations, min(rows, iterations * batch_size)
         self._resumed = None
-        self._write(training_line(epochs=epochs, iterations=iterations, rows=rows, batch_size=batch_size, lr=lr))
+        self._write(training_line(epochs=epochs, iterations=iterations, rows=rows, batch_size=batch_size, lr=lr,
+                                  batch=batch))
 
     def resumed(self, *, epoch, iteration, rows, records):
         self._resumed = (epoch, iteration, rows)

@@ -15,7 +15,9 @@ from sgdcli.data.pathtext import attr_text
 class Reporter:
     """Does nothing; the base of every reporter."""
 
-    def begin(self, *, epochs: int, iterations: int, rows: int, batch_size: int, lr: float) -> None: ...
+    def begin(self, *, epochs: int, iterations: int, rows: int, batch_size: int, lr: float,
+              batch: str | None = None) -> None:
+        """A run begins: ``batch``, its batch in words where not "batch ``batch_size``" (``batch_words``)."""
 
     def resumed(self, *, epoch: int, iteration: int, rows: int, records: list[dict]) -> None:
         """After ``begin``, where the run continues from a checkpoint: in epoch ``epoch`` (from 0), of which
@@ -100,10 +102,18 @@ def counted(n: int, noun: str, plural: str | None = None) -> str:
     return f"{n} {noun if n == 1 else plural or noun + 's'}"
 
 
-def training_line(*, epochs, iterations, rows, batch_size, lr) -> str:
-    """The line a run begins with: what one epoch is, in iterations of the batch size."""
+def training_line(*, epochs, iterations, rows, batch_size, lr, batch: str | None = None) -> str:
+    """The line a run begins with: what one epoch is, in iterations of the batch size (``batch``: in words)."""
     return (f"training on {counted(rows, 'row')}: {counted(epochs, 'epoch')} × {counted(iterations, 'iteration')} "
-            f"of batch {batch_size}, lr {lr:.4g}")
+            f"of {batch or f'batch {batch_size}'}, lr {lr:.4g}")
+
+
+def batch_words(batch: int, share: int | None, unit: str) -> str:
+    """The batch of a run as its lines say it: "batch B"; or, where each thread or worker (``unit``) of averaged
+    models takes its steps on its ``share`` of an epoch's rows (None: one model) and that share is less than B,
+    "a thread's whole share of the rows, about S" (a full batch of 20,000 rows on 2 threads said "batch 20000",
+    though each thread stepped on 10,000)."""
+    return f"batch {batch}" if share is None or batch <= share else f"a {unit}'s whole share of the rows, about {share}"
 
 
 def epoch_summary(record: dict, epochs: int) -> str:

@@ -335,11 +335,7 @@ def _updates_made(run) -> str:
     most a share."""
     made = sorted({r["iterations"] for r in run.history})
     per_epoch = counted(made[0], "iteration") if len(made) == 1 else f"{made[0]} to {made[-1]} iterations"
-    share = replicas.share_rows(run.n_train, run.shards)
-    if run.shards == 1 or run.batch <= share:
-        return f"{counted(len(run.history), 'epoch')} × {per_epoch} of batch {run.batch}"
-    unit = "thread" if run.opts.parallel == "average" else "worker"
-    return f"{counted(len(run.history), 'epoch')} × {per_epoch} of a {unit}'s whole share of the rows, about {share}"
+    return f"{counted(len(run.history), 'epoch')} × {per_epoch} of {replicas.batch_text(run)}"
 
 
 def _worse_than_init(run) -> list[str]:

@@ -33,7 +33,7 @@ import math
 from typing import Callable
 
 from sgdcli.data import shuffle
-from sgdcli.reporting.reporter import counted
+from sgdcli.reporting.reporter import batch_words, counted
 from sgdcli.training.rate import AutoRate
 
 STABLE_MARGIN = 2.0  # a step is stable up to about twice the rate --lr auto sizes it for
@@ -56,6 +56,12 @@ def share_rows(n_train: int, shards: int) -> int:
     (parallel/averaging.py).  (Cut by the rows not held out, a share took the rows of whichever windows the
     bad rows were not in: more steps than announced and scheduled, the last at a cosine schedule's rate 0.)"""
     return n_train if shards == 1 else math.ceil(n_train / shards)
+
+
+def batch_text(run) -> str:
+    """The batch of ``run`` (a training/run.py Run) as its lines say it (reporting/reporter.py ``batch_words``)."""
+    unit = "thread" if run.opts.parallel == "average" else "worker"
+    return batch_words(run.batch, share_rows(run.n_train, run.shards) if run.shards > 1 else None, unit)
 
 
 def full_batch(batch: int, n_train: int, shards: int) -> bool:
@@ -85,11 +91,13 @@ def shares_text(n_train: int, batch: int, shards: int, drop_last: bool) -> str:
     rows = shuffle.shares(n_train, shards)
     steps = [_steps(r, batch, drop_last) for r in rows]
 
-    def span(values: list[int]) -> str:
-        return f"{min(values)}" if min(values) == max(values) else f"{min(values)} to {max(values)}"
+    def span(values: list[int], noun: str) -> str:  # "1 row", "0 to 1 rows"
+        low, high = min(values), max(values)
+        return counted(low, noun) if low == high else f"{low} to {high} {noun}s"
 
-    return (f"shares: an epoch's {counted(n_train, 'training row')} are cut into {shards} shares of {span(rows)} "
-            f"rows, one per model, which take {span(steps)} steps of batch {batch} each "
+    return (f"shares: an epoch's {counted(n_train, 'training row')} {'is' if n_train == 1 else 'are'} cut into "
+            f"{shards} shares of {span(rows, 'row')}, one per model, which take {span(steps, 'step')} of "
+            f"{batch_words(batch, max(rows), 'model')} each "
             + ("(a last, partial batch dropped: --drop-last)" if drop_last
                else "(a last, partial batch a step of its own)")
             + f": {counted(sum(steps), 'iteration')} an epoch; the step clock the schedule counts advances by "

@@ -301,7 +301,8 @@ class Run:
         if metrics_tmp is not None:
             with open(metrics_tmp, "w", encoding="utf-8") as fh:  # epochs done before a resume: the checkpoint's
                 fh.writelines(json_line(r) for r in self.history)
-        reporter.begin(epochs=opts.epochs, iterations=self.iters, rows=self.n_train, batch_size=self.batch, lr=self.lr)
+        reporter.begin(epochs=opts.epochs, iterations=self.iters, rows=self.n_train, batch_size=self.batch, lr=self.lr,
+                       batch=replicas.batch_text(self))
         if self.resumed:
             reporter.resumed(epoch=self.pos.epoch, iteration=safepoints.iteration(self),
                              rows=rows_done(self.pos, self.state, self.plan), records=list(self.history))

@@ -68,9 +68,9 @@ class _Recorder(Reporter):
         self.records: list[dict] = []
         self.partial_iterations = 0
 
-    def begin(self, *, epochs, iterations, rows, batch_size, lr):
+    def begin(self, *, epochs, iterations, rows, batch_size, lr, batch=None):
         self.iterations_per_epoch, self.lr = iterations, lr
-        self.inner.begin(epochs=epochs, iterations=iterations, rows=rows, batch_size=batch_size, lr=lr)
+        self.inner.begin(epochs=epochs, iterations=iterations, rows=rows, batch_size=batch_size, lr=lr, batch=batch)
 
     def resumed(self, *, epoch, iteration, rows, records):
         self.inner.resumed(epoch=epoch, iteration=iteration, rows=rows, records=records)
