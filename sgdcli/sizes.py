@@ -3,6 +3,7 @@ process may use, and the largest chunk sgdcli writes."""
 
 from __future__ import annotations
 
+import fractions
 import os
 import re
 
@@ -23,7 +24,8 @@ def parse_size(text: str | int) -> int:
     m = _SIZE_RE.match(str(text))
     if not m:
         raise InputError(f"--memory: cannot read size {text!r}; use e.g. 512M or 2G")
-    return int(float(m.group(1)) * _UNITS[m.group(2).lower()])
+    # exact, not through a float: 999999999999999999999 was refused as 1000000000000000000000
+    return int(fractions.Fraction(m.group(1)) * _UNITS[m.group(2).lower()])
 
 
 def size_text(n: int) -> str:

@@ -231,7 +231,9 @@ def test_batch_size_text_round_trips(b):
     assert parse_batch_size("full") is None
 
 
-@given(st.integers(0, 10**4), st.sampled_from(["", "K", "M", "G", "KiB", "MiB", "GB"]))
+@given(st.integers(0, 10**30), st.sampled_from(["", "K", "M", "G", "KiB", "MiB", "GB"]))
 def test_sizes_parse_in_binary_units(n, unit):
+    """Exactly, however many digits (read through a float, 999999999999999999999 was 1000000000000000000000,
+    which the refusal of a --memory over the machine's then named)."""
     scale = {"": 1, "K": 1024, "M": 2**20, "G": 2**30, "KiB": 1024, "MiB": 2**20, "GB": 2**30}[unit]
     assert parse_size(f"{n}{unit}") == n * scale
