@@ -70,6 +70,11 @@ def connect(options: DaskOptions, report: Callable[[str], None], stop: Stop = la
         stack.callback(_close, client, seconds)
         stack.enter_context(client.as_current())  # the client distributed.wait and futures use
         want = options.workers or n_local or 1
+        if n_local is None and options.workers:  # (a wait with no word looked like a hang)
+            have = len(scheduler_workers(client, options, stop))
+            if have < want:
+                report(f"waiting for {want} Dask workers at {options.address} ({have} connected), up to "
+                       f"--dask-timeout {seconds:g} s")
         try:
             bounded(lambda: client.wait_for_workers(want, timeout=seconds), seconds + GRACE, stop)
         except Stopped as exc:
