@@ -227,11 +227,10 @@ def run_epoch(
         if pos.row > 0 and kept.key == (table, epoch, first, segments[first]):
             cached = kept.window
         kept.key = kept.window = None
-    base = first + (cached is not None)  # the first window streamed
-    stop = _reached(segments, first, pos.row, budget, len(cached[0]) if cached is not None else None)
 
-    def prepare(window: Window, i: int):  # in the reader thread, while the window before trains
-        _, lo, hi = segments[base + i]
+    def prepare(window: Window, j: int):  # the j-th window of the shard's order; in the reader thread, while
+        # the window before trains
+        _, lo, hi = segments[j]
         positions, X, xrows, bad = trained(window, plan)
         positions = shuffle.segment_rows(positions, lo, hi, len(positions))  # the deal counted the rows trained
         every = len(positions) == len(window.rows)  # every row of the window: no copies
@@ -243,7 +242,7 @@ def run_epoch(
         if plan.weight_scale is not None:
             w = (window.w if every else window.w[positions]) * plan.weight_scale
         if plan.resample:
-            drawn = resample.draws(y, w, plan.class_weights, (plan.pages.seed, epoch, segments[base + i][0], lo))
+            drawn = resample.draws(y, w, plan.class_weights, (plan.pages.seed, epoch, segments[j][0], lo))
             if drawn is not None:
                 picks, w = drawn
                 bad_row = (undrawn_bad(window, X, xrows, positions, picks, len(plan.center))
@@ -263,13 +262,18 @@ def run_epoch(
     # closed here, whatever happens: a generator left to the garbage collector would shut its reader down
     # in whichever thread collects it, which can deadlock (a thread being started, with its locks held)
     def visits(head: list):
-        """The kept window (``head``), then the others streamed, read from when the kept one is done: a round
-        that ends inside it reads none (the stream reads a window ahead as it starts)."""
+        """The kept window (``head``), then the others streamed, from when the kept one is done, as far as the
+        rows left to the round reach (``_reached``: the stream reads a window ahead, which a round that ended
+        before it read in vain, and the next read again); and on, where a window held fewer rows than its
+        segment counts (rows --bad-rows skip leaves out, which one shard's are not cut around)."""
         if head:
             yield head.pop()
-        with contextlib.closing(stream_windows(table, plan.pages, epoch, [w for w, _, _ in segments[base:stop]],
-                                               prepare)) as windows:
-            yield from windows
+        while pos.block < len(segments) and budget > 0:  # (where the round is: the windows before are trained)
+            start = pos.block
+            stop = _reached(segments, start, pos.row, budget)
+            with contextlib.closing(stream_windows(table, plan.pages, epoch, [w for w, _, _ in segments[start:stop]],
+                                                   lambda window, i, at=start: prepare(window, at + i))) as windows:
+                yield from windows
 
     with contextlib.closing(visits([cached] if cached is not None else [])) as windows:
         cached = None  # (held by the generator alone, which lets go of it once it is trained)
@@ -307,7 +311,7 @@ def run_epoch(
                     kept.key, kept.window = (table, epoch, k, segments[k]), prepared
                 return epoch_result(state, pos, int(counters[ks.T]) - t0, finished=False)
             pos.block, pos.row = k + 1, 0
-    if stop < len(segments):  # the round ended with the last window it reached
+    if pos.block < len(segments):  # the round ended at the end of a window, its rows spent
         return epoch_result(state, pos, int(counters[ks.T]) - t0, finished=False)
     if counters[ks.FILL] > 0:
         if plan.drop_last:  # neither its step nor its loss and rows (the kernels add those at a step)
@@ -330,14 +334,13 @@ def run_epoch(
     return epoch_result(state, pos, int(counters[ks.T]) - t0, finished=True)
 
 
-def _reached(segments: list, first: int, row: int, budget: float, kept: int | None) -> int:
-    """Where the windows a round reaches end, from row ``row`` of segment ``first`` (its rows ``kept``, where it is
-    kept: else each segment's rows are its hi - lo), ``budget`` rows on: no window past them is read (the stream
-    reads a window ahead, which the next round read again)."""
+def _reached(segments: list, first: int, row: int, budget: float) -> int:
+    """Where the windows end that ``budget`` rows from row ``row`` of segment ``first`` reach, each segment
+    counted as its hi - lo rows (a window may train fewer: ``run_epoch`` streams on from there)."""
     stop, left = first, budget
     while stop < len(segments) and left > 0:
         _, lo, hi = segments[stop]
-        left -= (kept if stop == first and kept is not None else hi - lo) - (row if stop == first else 0)
+        left -= hi - lo - (row if stop == first else 0)
         stop += 1
     return stop
 
