@@ -123,6 +123,33 @@ def test_a_batch_above_a_threads_share_is_said_as_the_share_its_steps_take(data,
     assert "2 iterations of batch 2000, " in err and "(batch 2000, lr " in out
 
 
+@short_fits
+def test_a_reporter_gets_the_batch_in_words_where_its_begin_takes_them(data):
+    """``batch`` was passed to every reporter's begin, and one written as docs/python-api.md showed it, without
+    that keyword, failed the run with a TypeError (helper-148's review): it is passed where begin takes it."""
+    from sgdcli import Reporter
+
+    told = []
+
+    class Old(Reporter):
+        def begin(self, *, epochs, iterations, rows, batch_size, lr):
+            told.append(("old", batch_size))
+
+    class New(Reporter):
+        def begin(self, *, epochs, iterations, rows, batch_size, lr, batch=None):
+            told.append(("new", batch))
+
+    class Any(Reporter):
+        def begin(self, **kwargs):
+            told.append(("any", kwargs["batch"]))
+
+    opts = TrainOptions(batch_size="full", epochs=1, threads=2, parallel="average")
+    for reporter in (Old(), New(), Any()):
+        train(data, opts, reporter=reporter)
+    assert told == [("old", 4000), ("new", "a thread's whole share of the rows, about 2000"),
+                    ("any", "a thread's whole share of the rows, about 2000")]
+
+
 def test_two_threads_reach_the_optimum_and_train_every_row_once_an_epoch(tmp_path):
     X, y = make_problem("binary", n=4000, d=100, seed=5, noise=10.0)
     path = write_table(tmp_path / "b.h5", X, y, chunks=256)

@@ -34,7 +34,7 @@ class Events(Reporter):
     def __init__(self, events: list):
         self.events = events
 
-    def begin(self, *, epochs, iterations, rows, batch_size, lr, batch=None):
+    def begin(self, *, epochs, iterations, rows, batch_size, lr):  # (written before ``batch`` was passed)
         self.events.append(("begin", iterations))
 
     def epoch_start(self, epoch):

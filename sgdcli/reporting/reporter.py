@@ -7,6 +7,7 @@ handed a reporter and never imports a renderer, nor rich.
 
 from __future__ import annotations
 
+import inspect
 import re
 
 from sgdcli.data.pathtext import attr_text
@@ -106,6 +107,15 @@ def training_line(*, epochs, iterations, rows, batch_size, lr, batch: str | None
     """The line a run begins with: what one epoch is, in iterations of the batch size (``batch``: in words)."""
     return (f"training on {counted(rows, 'row')}: {counted(epochs, 'epoch')} × {counted(iterations, 'iteration')} "
             f"of {batch or f'batch {batch_size}'}, lr {lr:.4g}")
+
+
+def begin_run(reporter: Reporter, **kwargs) -> None:
+    """``reporter.begin(**kwargs)``, without ``batch`` where its ``begin`` takes no such keyword: one written as
+    docs/python-api.md showed it before ``batch`` was passed failed the run with a TypeError."""
+    parameters = inspect.signature(reporter.begin).parameters.values()
+    if not any(p.name == "batch" or p.kind is inspect.Parameter.VAR_KEYWORD for p in parameters):
+        kwargs.pop("batch", None)
+    reporter.begin(**kwargs)
 
 
 def batch_words(batch: int, share: int | None, unit: str) -> str:

@@ -34,7 +34,7 @@ from sgdcli.model.standardize import multipliers
 from sgdcli.options import TrainOptions
 from sgdcli.parallel.executor import Executor
 from sgdcli.reporting.records import json_line
-from sgdcli.reporting.reporter import Reporter
+from sgdcli.reporting.reporter import Reporter, begin_run
 from sgdcli.training import (autooptimizer, centre, fingerprints, fitwarnings, fullbatch, replicas, result, resume,
                              runlog, runrate, safepoints, setup, warmstart)
 from sgdcli.training.control import RunControl
@@ -301,8 +301,8 @@ class Run:
         if metrics_tmp is not None:
             with open(metrics_tmp, "w", encoding="utf-8") as fh:  # epochs done before a resume: the checkpoint's
                 fh.writelines(json_line(r) for r in self.history)
-        reporter.begin(epochs=opts.epochs, iterations=self.iters, rows=self.n_train, batch_size=self.batch, lr=self.lr,
-                       batch=replicas.batch_text(self))
+        begin_run(reporter, epochs=opts.epochs, iterations=self.iters, rows=self.n_train, batch_size=self.batch,
+                  lr=self.lr, batch=replicas.batch_text(self))
         if self.resumed:
             reporter.resumed(epoch=self.pos.epoch, iteration=safepoints.iteration(self),
                              rows=rows_done(self.pos, self.state, self.plan), records=list(self.history))

@@ -21,7 +21,7 @@ from sgdcli.fieldtypes import check_instance
 from sgdcli.options import TrainOptions
 from sgdcli.reporting.records import json_line
 from sgdcli.reporting.reporter import Reporter
-from sgdcli.reporting.reporter import counted
+from sgdcli.reporting.reporter import begin_run, counted
 from sgdcli.reporting.warned import warn
 from sgdcli.training import fitwarnings, setup
 from sgdcli.training.train import train
@@ -70,7 +70,7 @@ class _Recorder(Reporter):
 
     def begin(self, *, epochs, iterations, rows, batch_size, lr, batch=None):
         self.iterations_per_epoch, self.lr = iterations, lr
-        self.inner.begin(epochs=epochs, iterations=iterations, rows=rows, batch_size=batch_size, lr=lr, batch=batch)
+        begin_run(self.inner, epochs=epochs, iterations=iterations, rows=rows, batch_size=batch_size, lr=lr, batch=batch)
 
     def resumed(self, *, epoch, iteration, rows, records):
         self.inner.resumed(epoch=epoch, iteration=iteration, rows=rows, records=records)
