@@ -294,3 +294,22 @@ def test_the_lasso_fits_gain_on_its_sample_counts_the_weights_it_frees(tmp_path)
     (text,) = [str(w.message) for w in told]
     estimate = float(re.search(r"estimated by a fit of them \(proximal Newton steps\), ([0-9.]+):", text).group(1))
     assert abs(estimate - truth) < 0.25 * d / (2 * len(rows)), (estimate, truth)
+
+
+def test_the_sample_of_softmax_under_l1_is_sized_for_every_class_s_weights():
+    """The fit's work grows with the square of the weights it fits: softmax's under --l1 are every class's, not
+    all but one class's, and its sample was sized for the fewer (2 classes on 200 features: 15 s, where logistic's
+    fit under --l1 took 4 s; helper-148's review)."""
+    import types
+
+    from sgdcli.training import start
+
+    table = types.SimpleNamespace(sparse=False, n_features=60)
+    p = 61  # the features and the bias
+
+    def rows(weights):  # FIT_WORK's bound, between any run's sample and a full batch's most (memory to spare)
+        return max(start.SAMPLE_ROWS, min(start.FIT_SAMPLE_ROWS, start.FIT_WORK // weights**2))
+
+    assert start.fit_sample_rows("softmax", table, 3, 2**34) == rows(2 * p) == 18_035
+    assert start.fit_sample_rows("softmax", table, 3, 2**34, l1=0.01) == rows(3 * p) == 8_015
+    assert start.fit_sample_rows("logistic", table, 2, 2**34, l1=0.01) == rows(p)

@@ -15,8 +15,9 @@ import numpy as np
 
 from sgdcli.training.linearfit import LASSO_STEPS, lasso, raw_params, standardized_gradient, standardizing
 
-# Weights ((classes − 1) × (features + 1): logistic's, and softmax's but for one class's, held at 0) up to which
-# Newton's method fits the sample: each of its steps costs about the rows times the weights' square.
+# Weights ((classes − 1) × (features + 1): logistic's, and softmax's but for one class's, held at 0; under --l1,
+# softmax's every class's) up to which Newton's method fits the sample: each of its steps costs about the rows
+# times the weights' square.
 FIT_UP_TO = 64
 RIDGE = 1e-2  # the fit's ridge, over the rows fitted: what keeps separable halves finite, small beside their loss
 # The bias's ridge: training never penalizes the bias, and RIDGE on it too shrank the fitted bias of unbalanced,

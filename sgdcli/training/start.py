@@ -206,7 +206,7 @@ def fit_sample_rows(model: str, table: Table, classes: int, memory: int, l1: flo
     else:
         k = max(classes, 2)
         every = model == "softmax" and l1 > 0  # every class's weights fitted (classifierfit.lasso_newton)
-        p, fixed = (k - 1) * d, classifierfit.fit_size(0, d, k, every=every)
+        p, fixed = (k - (not every)) * d, classifierfit.fit_size(0, d, k, every=every)
         per_row = classifierfit.fit_size(1, d, k, every=every) - fixed
         if p > FIT_WIDE:
             return SAMPLE_ROWS
@@ -259,7 +259,8 @@ def fits(model: str, drawn: Sample, class_of, classes: int, weights_of, l1: floa
     if model == "poisson":  # (its fit: None where the counts' mean is not above 0)
         return bool(l1 == 0 and d + 1 <= FIT_WIDE and curvature.exact(d + 1, room(drawn))
                     and np.isfinite(raw).sum() > d)
-    if model not in classifierfit.MODELS or (classes - 1) * (d + 1) > FIT_WIDE:
+    every = model == "softmax" and l1 > 0  # every class's weights fitted (classifierfit.lasso_newton)
+    if model not in classifierfit.MODELS or (classes - (not every)) * (d + 1) > FIT_WIDE:
         return False
     found, weights = class_of(raw), weights_of(raw)
     counted = (found >= 0) if weights is None else (found >= 0) & (weights > 0)
