@@ -25,7 +25,10 @@ def parse_size(text: str | int) -> int:
     if not m:
         raise InputError(f"--memory: cannot read size {text!r}; use e.g. 512M or 2G")
     # exact, not through a float: 999999999999999999999 was refused as 1000000000000000000000
-    return int(fractions.Fraction(m.group(1)) * _UNITS[m.group(2).lower()])
+    try:
+        return int(fractions.Fraction(m.group(1)) * _UNITS[m.group(2).lower()])
+    except ValueError:  # past Python's 4,300 digits of an integer's text: no machine's size
+        raise InputError(f"--memory: {len(m.group(1)):,} digits is no size; use e.g. 512M or 2G") from None
 
 
 def size_text(n: int) -> str:

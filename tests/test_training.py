@@ -363,6 +363,8 @@ def test_parse_size():
     assert parse_size("1.5G") == int(1.5 * 2**30)
     assert parse_size("64KiB") == 64 * 1024
     assert parse_size("1000") == 1000
+    with pytest.raises(InputError, match=r"^--memory: 5,000 digits is no size; use e\.g\. 512M or 2G$"):
+        parse_size("9" * 5000)  # past Python's digits of an integer's text: an internal error
 
 
 RSS_PROBE = RSS_SAMPLER + """
