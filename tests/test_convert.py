@@ -276,6 +276,14 @@ def test_a_narrower_libsvm_test_file_says_to_convert_it_with_the_models_width(tm
                                       "index: convert it with --features 20")
     assert cli("convert", tmp_path / "test.svm", "-o", tmp_path / "test.h5", "--features", "20")[0] == 0
     assert cli("evaluate", tmp_path / "m.h5", tmp_path / "test.h5")[0] == 0
+    with h5py.File(tmp_path / "test.h5", "a") as f:  # a CSR matrix another writer gave its shape: no LIBSVM here
+        del f.attrs["converted_from"]
+        f["X"].attrs["shape"] = (2, 18)
+        del f["X/indptr"]
+        f["X/indptr"] = [0, 2, 3]
+    code, _, err = cli("evaluate", tmp_path / "m.h5", tmp_path / "test.h5")
+    assert (code, err.strip()) == (2, f"sgdcli: error: {tmp_path / 'test.h5'}:X: has 18 features but the model was "
+                                      "trained on 20"), err
 
 
 def test_libsvm_written_by_scikit_learn_from_0_or_1_converts_to_its_matrix(tmp_path):

@@ -150,9 +150,11 @@ def _open_for(model: Model, data, x: str, y: str | None, columns: dict | None = 
         raise InputError(f"{table.where(x)}: {hashing.describe(table.hashing)}, the model's training data "
                          f"{hashing.describe(trained)}; convert the data as the training data was")
     if table.n_features != model.n_features:
+        # (a file sgdcli converted from text: not a matrix another writer gave its shape)
+        converted = table.sparse and table.n_features < model.n_features and "converted_from" in table.file.attrs
         table.close()
         hint = (f"; a LIBSVM file converted on its own is as wide as its largest index: convert it with --features "
-                f"{model.n_features}" if table.sparse and table.n_features < model.n_features else "")
+                f"{model.n_features}" if converted else "")
         chosen = model.options.get("features")  # by index (by name, ``by_name`` chose them above)
         # (only where the data is wider: --features chooses some of its columns, never more than it has)
         if not hint and chosen is not None and not (columns or {}).get("features") \
