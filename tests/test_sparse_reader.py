@@ -119,4 +119,8 @@ def test_a_matrix_written_by_h5sparse_is_read_by_its_own_attributes(tmp_path):
     assert (code, err.strip().splitlines()[-1]) == (
         2, f"sgdcli: error: {paths['csc']}:X: is a sparse matrix stored as 'csc' (h5sparse_format); sgdcli reads "
            "sparse matrices stored by rows: write it as csr (scipy's .tocsr())")
+    # info said "looks like a sparse (CSR) matrix: train with --x X --y <labels dataset>", then that it is not one
+    code, out, _ = cli("info", paths["csc"])
+    assert code == 0 and ("looks like a sparse matrix stored by columns (csc), which sgdcli does not read: write it "
+                          "as csr (scipy's .tocsr())") in out and "CSR" not in out, out
     assert cli("train", paths["csr"], "-o", tmp_path / "m.h5", "-q", "--epochs", "1")[0] == 0

@@ -359,6 +359,10 @@ def recognize(f: h5py.File) -> tuple[str, dict] | None:
             return knownfiles.anndata_options(f)
         for name, obj in _members(f):
             if is_csr(obj):
+                stored = text_of(obj.attrs.get("h5sparse_format", "csr"))  # (h5sparse's csc: columns, refused)
+                if stored != "csr":
+                    return (f"a sparse matrix stored by columns ({stored}), which sgdcli does not read: write it as "
+                            "csr (scipy's .tocsr())"), {}
                 return "a sparse (CSR) matrix", {"x": name, **_columns_beside(f, obj)}
         frames, series = knownfiles.pandas_keys(f)
         if frames:
