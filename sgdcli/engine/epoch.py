@@ -274,6 +274,7 @@ def run_epoch(
             with contextlib.closing(stream_windows(table, plan.pages, epoch, [w for w, _, _ in segments[start:stop]],
                                                    lambda window, i, at=start: prepare(window, at + i))) as windows:
                 yield from windows
+            windows = None  # (the finished stream's buffers go before the next stream's are made)
 
     with contextlib.closing(visits([cached] if cached is not None else [])) as windows:
         cached = None  # (held by the generator alone, which lets go of it once it is trained)

@@ -112,8 +112,12 @@ def training_line(*, epochs, iterations, rows, batch_size, lr, batch: str | None
 def begin_run(reporter: Reporter, **kwargs) -> None:
     """``reporter.begin(**kwargs)``, without ``batch`` where its ``begin`` takes no such keyword: one written as
     docs/python-api.md showed it before ``batch`` was passed failed the run with a TypeError."""
-    parameters = inspect.signature(reporter.begin).parameters.values()
-    if not any(p.name == "batch" or p.kind is inspect.Parameter.VAR_KEYWORD for p in parameters):
+    try:
+        parameters = inspect.signature(reporter.begin).parameters.values()
+    except (TypeError, ValueError):  # a begin whose signature Python cannot tell (a builtin's): every keyword
+        parameters = None
+    if parameters is not None and not any(p.name == "batch" or p.kind is inspect.Parameter.VAR_KEYWORD
+                                          for p in parameters):
         kwargs.pop("batch", None)
     reporter.begin(**kwargs)
 
