@@ -135,7 +135,9 @@ def describe() -> str:
     except ValueError:  # no parallel kernel has run yet
         layer = f"not started (requested: {numba.config.THREADING_LAYER})"
     where = ", ".join(cache_dirs()) or ("none (not cached)" if uncached_reason() else "unknown")
-    return f"numba {numba.__version__}, threading layer {layer}, {numba.get_num_threads()} thread{'s' * (numba.get_num_threads() != 1)}, kernel cache {where}"
+    threads = numba.get_num_threads()
+    return (f"numba {numba.__version__}, threading layer {layer}, {threads} thread{'s' * (threads != 1)}, "
+            f"kernel cache {where}")
 
 
 def cache_state() -> str:

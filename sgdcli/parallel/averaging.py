@@ -260,8 +260,8 @@ class RoundTrainer:
         epoch).  A whole share's rows are named as such: ``steps`` whole batches' rows overstated it by up to a
         batch less one row."""
         if steps < self.steps:
-            return (f"{who}, each its share of an epoch (up to {counted(share, 'row')}, {counted(steps, 'step')}) per round, "
-                    "then the models are averaged")
+            return (f"{who}, each its share of an epoch (up to {counted(share, 'row')}, {counted(steps, 'step')}) "
+                    "per round, then the models are averaged")
         return (f"{who}, each {counted(steps, 'step')} ({counted(steps * batch, 'row')}) per round, then the models "
                 "are averaged")
 

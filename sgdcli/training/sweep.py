@@ -70,7 +70,8 @@ class _Recorder(Reporter):
 
     def begin(self, *, epochs, iterations, rows, batch_size, lr, batch=None):
         self.iterations_per_epoch, self.lr = iterations, lr
-        begin_run(self.inner, epochs=epochs, iterations=iterations, rows=rows, batch_size=batch_size, lr=lr, batch=batch)
+        begin_run(self.inner, epochs=epochs, iterations=iterations, rows=rows, batch_size=batch_size, lr=lr,
+                  batch=batch)
 
     def resumed(self, *, epoch, iteration, rows, records):
         self.inner.resumed(epoch=epoch, iteration=iteration, rows=rows, records=records)
