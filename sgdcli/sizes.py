@@ -28,7 +28,7 @@ def parse_size(text: str | int) -> int:
     try:
         return int(fractions.Fraction(m.group(1)) * _UNITS[m.group(2).lower()])
     except ValueError:  # past Python's 4,300 digits of an integer's text: no machine's size
-        raise InputError(f"--memory: {len(m.group(1)):,} digits is no size; use e.g. 512M or 2G") from None
+        raise InputError(f"--memory: {len(m.group(1)):,} digits are no size; use e.g. 512M or 2G") from None
 
 
 def size_text(n: int) -> str:

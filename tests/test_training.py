@@ -363,8 +363,11 @@ def test_parse_size():
     assert parse_size("1.5G") == int(1.5 * 2**30)
     assert parse_size("64KiB") == 64 * 1024
     assert parse_size("1000") == 1000
-    with pytest.raises(InputError, match=r"^--memory: 5,000 digits is no size; use e\.g\. 512M or 2G$"):
+    with pytest.raises(InputError, match=r"^--memory: 5,000 digits are no size; use e\.g\. 512M or 2G$"):
         parse_size("9" * 5000)  # past Python's digits of an integer's text: an internal error
+    code, _, err = cli("train", "any.h5", "-o", "m.h5", "--memory", "9" * 5000)  # one line, not of 5,000 digits
+    assert code == 2 and err.startswith("sgdcli train: error: Invalid value for '--memory': cannot read size "
+                                        f"'{'9' * 80}'... (5,000 characters); use e.g. 512M or 2G"), err
 
 
 RSS_PROBE = RSS_SAMPLER + """

@@ -14,7 +14,7 @@ import click
 
 from sgdcli.cli import argtext
 from sgdcli.cli.config import ConfiguredCommand, config_option, print_config_option
-from sgdcli.errors import InputError
+from sgdcli.errors import InputError, quoted
 from sgdcli.fieldtypes import MAX_INT, parse_batch_size
 from sgdcli.options import DEFAULT_MEMORY, DEFAULT_X, DEFAULT_Y, TrainOptions
 from sgdcli.reporting.renderers import MODES as PROGRESS_MODES
@@ -106,7 +106,7 @@ class Size(click.ParamType):
         try:
             return parse_size(value)
         except InputError:
-            self.fail(f"cannot read size {value!r}; use e.g. 512M or 2G", param, ctx)
+            self.fail(f"cannot read size {quoted(value)}; use e.g. 512M or 2G", param, ctx)
 
 
 def command(name: str, example: str, check=None, **kwargs):
