@@ -30,7 +30,7 @@ SPREAD_NOTE = 30.0
 SPREAD_FAR = 1000.0
 # Nonzeros of a column in the sample from which its root mean square counts in value_spread: over fewer it is the
 # size of a draw or two, not the column's scale (one value of one scale has an RMS anywhere from near 0 up), and
-# thousands of columns present a few times each, all of one scale, were told they differ ten-thousandfold
+# thousands of columns present a few times each, all of one scale, were told they differ 8,640-fold
 SPREAD_ENTRIES = 16
 
 
