@@ -102,16 +102,23 @@ def fit_bytes(model: str, Z: np.ndarray, labels: np.ndarray, weights: np.ndarray
     keep = _kept(model, Z, labels, weights, up_to)
     if keep is None:
         return None
-    m = int(keep.sum())
-    every = model == "softmax" and bool(np.any(np.asarray(l1) > 0))
-    return fit_size(m, Z.shape[1], len(np.unique(labels[keep])), copied=m < len(Z), every=every)
+    m, k = int(keep.sum()), len(np.unique(labels[keep]))
+    return fit_size(m, Z.shape[1], k, copied=m < len(Z), outputs=fitted_outputs(model, k, l1))
 
 
-def fit_size(m: int, p: int, k: int, copied: bool = True, every: bool = False) -> int:
+def fitted_outputs(model: str, classes: int, l1) -> int:
+    """The classes whose weights a fit of ``model`` (of ``classes`` classes) solves for: all but the first's
+    (logistic's one vector, softmax's first held at 0: ``newton``), or, under ``l1`` (a number, or one per
+    feature), softmax's every one (``lasso_newton``)."""
+    return classes if model == "softmax" and np.any(np.asarray(l1) > 0) else classes - 1
+
+
+def fit_size(m: int, p: int, k: int, copied: bool = True, outputs: int | None = None) -> int:
     """``fit_bytes`` of ``m`` rows of ``p`` values (the bias's included) in ``k`` classes; ``copied``: some rows
-    are left out, and the others copied; ``every``: every class's weights are fitted (softmax under --l1), not
-    all but the first's."""
-    return 8 * (m * (FIT_ROW_VALUES * k + 2 + (p if copied else 0)) + NEWTON_COPIES * ((k - (not every)) * p) ** 2
+    are left out, and the others copied; ``outputs``: the classes whose weights are fitted (``fitted_outputs``;
+    None: all but one)."""
+    outputs = k - 1 if outputs is None else outputs
+    return 8 * (m * (FIT_ROW_VALUES * k + 2 + (p if copied else 0)) + NEWTON_COPIES * (outputs * p) ** 2
                 + 2 * BLOCK_ROWS * p)
 
 

@@ -94,8 +94,8 @@ def measure(run, confirm: bool = False) -> Gap | None:
     classifier = opts.model in classifierfit.MODELS
     outputs = max(run.labels.n_outputs, 2) - 1 if classifier else 1
     if opts.model not in MODELS or run.table.sparse or (opts.model != "linear" and (
-            (outputs + (opts.model == "softmax" and opts.l1 > 0)) * (d + 1) > classifierfit.FIT_UP_TO
-            or (opts.l1 > 0 and not classifier))):  # (softmax under --l1 is fitted over every class's weights)
+            classifierfit.fitted_outputs(opts.model, outputs + 1, opts.l1) * (d + 1) > classifierfit.FIT_UP_TO
+            or (opts.l1 > 0 and not classifier))):
         # (the other fits fit no --l1)
         return None
     raw = sample_labels(run.sample)

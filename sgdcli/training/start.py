@@ -205,9 +205,9 @@ def fit_sample_rows(model: str, table: Table, classes: int, memory: int, l1: flo
             return SAMPLE_ROWS
     else:
         k = max(classes, 2)
-        every = model == "softmax" and l1 > 0  # every class's weights fitted (classifierfit.lasso_newton)
-        p, fixed = (k - (not every)) * d, classifierfit.fit_size(0, d, k, every=every)
-        per_row = classifierfit.fit_size(1, d, k, every=every) - fixed
+        outputs = classifierfit.fitted_outputs(model, k, l1)
+        p, fixed = outputs * d, classifierfit.fit_size(0, d, k, outputs=outputs)
+        per_row = classifierfit.fit_size(1, d, k, outputs=outputs) - fixed
         if p > FIT_WIDE:
             return SAMPLE_ROWS
     held = (memory - fixed) // (DENSE_SAMPLE_BYTES * d + per_row)
@@ -259,8 +259,7 @@ def fits(model: str, drawn: Sample, class_of, classes: int, weights_of, l1: floa
     if model == "poisson":  # (its fit: None where the counts' mean is not above 0)
         return bool(l1 == 0 and d + 1 <= FIT_WIDE and curvature.exact(d + 1, room(drawn))
                     and np.isfinite(raw).sum() > d)
-    every = model == "softmax" and l1 > 0  # every class's weights fitted (classifierfit.lasso_newton)
-    if model not in classifierfit.MODELS or (classes - (not every)) * (d + 1) > FIT_WIDE:
+    if model not in classifierfit.MODELS or classifierfit.fitted_outputs(model, classes, l1) * (d + 1) > FIT_WIDE:
         return False
     found, weights = class_of(raw), weights_of(raw)
     counted = (found >= 0) if weights is None else (found >= 0) & (weights > 0)
