@@ -48,8 +48,8 @@ judged: their optimum is near, and the penalty would have to be set against
 the fit's as well.  Nor are runs with --l1 by this fit of no penalty: their
 optimum's loss is above its by what the penalty costs (at the optimum of a
 strong one, a warning that the loss was far above and to raise the epochs
-many times); a logistic full batch under --l1 starts at the lasso fit of its
-sample, which judges it (fitgap.stepped_off).
+many times); a logistic or softmax full batch under --l1 starts at the lasso
+fit of its sample, which judges it (fitgap.stepped_off).
 """
 
 from __future__ import annotations

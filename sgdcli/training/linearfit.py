@@ -21,7 +21,7 @@ import numpy as np
 from sgdcli.training.curvature import RIDGE
 
 BLOCK_ROWS = 256  # rows standardized at a time: a temporary of this many rows, never one of all
-# --l1's proximal steps at most, in one fit (a logistic fit's Newton steps share them): each a (d + 1)² product,
+# --l1's proximal steps at most, in one fit (a classifier fit's Newton steps share them): each a (d + 1)² product,
 # so bounded whatever the rows
 LASSO_STEPS = 20_000
 LASSO_TOLERANCE = 1e-9  # a step that moves no weight by more than this share of the largest has converged
