@@ -37,8 +37,8 @@ import datasets  # noqa: E402
 from run import HERE, PLAIN, cpu_model  # noqa: E402
 
 from sgdcli import train  # noqa: E402
+from sgdcli.daskoptions import DaskOptions  # noqa: E402
 from sgdcli.parallel.averaging import DEFAULT_SYNC_ROWS  # noqa: E402
-from sgdcli.options import DaskOptions  # noqa: E402
 from sgdcli.options import TrainOptions  # noqa: E402
 from sgdcli.data.table import Table  # noqa: E402
 
