@@ -440,6 +440,11 @@ def test_train_predict_evaluate_show_round_trip(tmp_path):
     assert "hyperparameters" in text and "history" in text and "classes      3, 7" in text
     shuffle = card["training"]["shuffle"]
     assert (shuffle["kind"], shuffle["page_rows"], shuffle["pages_mixed"]) == ("pages", 2, 16)  # batch 32: 16 pages
+    # an object in the card is a block of its keys under its name, aligned with the section's values
+    lines = text.splitlines()
+    at = lines.index("  shuffle")
+    assert lines[at + 1:at + 1 + len(shuffle)] == [f"    {k:<18} {v}" for k, v in shuffle.items()]
+    assert "  lr_auto" in lines and not any("{" in line or line != line.rstrip() for line in lines), text
 
 
 @pytest.mark.parametrize("args,said,page", [

@@ -285,11 +285,10 @@ def render_card(card: dict) -> str:
     lines.append(f"created      {shown(card['created'])}")
     lines.append("")
     lines.append("hyperparameters")
-    lines += [f"  {shown(k):<18} {_value(v)}" for k, v in card["hyperparameters"].items()]
+    lines += _block(card["hyperparameters"], 18)
     lines.append("")
     lines.append("training")
-    lines += [f"  {shown(k):<20} {shown_names(v) if k in NAME_LISTS and isinstance(v, list) else _value(v)}"
-              for k, v in card["training"].items() if k != "encoding"]
+    lines += _block({k: v for k, v in card["training"].items() if k != "encoding"}, 20)
     columns = encoding_lines(card["training"].get("encoding"))
     if columns:
         lines.append("")
@@ -314,10 +313,24 @@ def render_card(card: dict) -> str:
             lines.append(f"  {i}. {begun}, {counted(run.get('epochs'), 'epoch')} on {_value(data)}")
     lines.append("")
     lines.append("training data")
-    lines += [f"  {shown(k):<8} {_value(v)}" for k, v in card["data"].items()]
+    lines += _block(card["data"], 8)
     lines.append("")
     lines.append("versions     " + ", ".join(f"{shown(k)} {_value(v)}" for k, v in card["versions"].items()))
     return _joined(lines)
+
+
+def _block(entries: dict, width: int, indent: str = "  ") -> list:
+    """A section of the card, a key and its value a line; a value that is itself an object (``lr_auto``, the
+    shuffle) as a block of its own under its key, indented, rather than as one line of Python's braces."""
+    lines = []
+    for k, v in entries.items():
+        if isinstance(v, dict) and v:
+            lines.append(f"{indent}{shown(k)}")
+            lines += _block(v, max(width - 2, len(max(map(shown, v), key=len))), indent + "  ")
+        else:
+            lines.append(f"{indent}{shown(k):<{width}} "
+                         f"{shown_names(v) if k in NAME_LISTS and isinstance(v, list) else _value(v)}".rstrip())
+    return lines
 
 
 def _cell(v) -> str:
