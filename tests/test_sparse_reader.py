@@ -4,6 +4,7 @@ import h5py
 import numpy as np
 import pytest
 
+from sgdcli.data import csrblocks
 from sgdcli.data.sparse import CsrReader, is_csr
 from sgdcli.errors import InputError
 
@@ -45,8 +46,14 @@ def test_an_anndata_file_is_recognized(tmp_path):
 
 
 @pytest.mark.parametrize("damage,message", [
-    (lambda g: g["indptr"].__setitem__(3, 10**6), "indptr of rows 0-5 is not increasing"),
-    (lambda g: g["indices"].__setitem__(0, 5000), "a column index of rows 0-5 is outside 0..999"),
+    (lambda g: g["indptr"].__setitem__(3, 10**6), r"indptr\[3\] is 1000000, outside 0..\d+ \(the entries of data "
+                                                  r"and indices\)$"),
+    (lambda g: g["indptr"].__setitem__(3, g["indptr"][1] - 1), r"indptr decreases at row 2: indptr\[2\] is \d+ and "
+                                                              r"indptr\[3\] is \d+ \(a row's entries are"),
+    (lambda g: g["indptr"].__setitem__(3, -1), r"indptr\[3\] is -1, outside 0..\d+ "),  # (and the row before falls)
+    # the first bad index in file order, named by its row: row 0's entries are indptr[0] .. indptr[1]
+    (lambda g: g["indices"].__setitem__(slice(g["indptr"][2] + 1, g["indptr"][2] + 3), [5000, -2]),
+     r"row 2 has column index 5000, outside 0..999 \(the attribute 'shape' says 1,000 columns\)$"),
     # entries before row 0's, which no row would ever read (scipy refuses such a matrix too)
     (lambda g: g["indptr"].__setitem__(0, 3), r"indptr must run from 0 to the \d+ entries of data and indices; it "
                                               r"runs from 3 to \d+"),
@@ -61,6 +68,20 @@ def test_an_inconsistent_matrix_is_a_one_line_error(tmp_path, damage, message):
     with h5py.File(path) as f:
         with pytest.raises(InputError, match=message):
             CsrReader(f["X"]).read_ranges([(0, 5)])
+
+
+def test_a_fall_in_indptr_between_the_rows_sampled_to_size_windows_names_the_rows(tmp_path):
+    """Windows are sized from every extent_rows-th offset (data/csrblocks.py); a fall between two of them is
+    named by those rows, as a fall within rows read is by its row."""
+    M = scipy_sparse.random(1000, 30, density=0.2, format="csr", dtype=np.float32, random_state=3)
+    path = write_csr(tmp_path / "m.h5", M)
+    with h5py.File(path, "r+") as f:
+        f["X/indptr"][200:300] = M.nnz  # rows 200-298 empty, row 299 runs back to its own entries
+    with h5py.File(path) as f:
+        costs = csrblocks.Costs(CsrReader(f["X"]), per_row=16, per_entry=12, memory=1 << 20, buffers=2)
+        with pytest.raises(InputError, match=rf"X: indptr decreases between rows 200 and 300: indptr\[200\] is "
+                                             rf"{M.nnz} and indptr\[300\] is {M.indptr[300]} \(a row's entries"):
+            csrblocks.extent_costs(costs, 100)
 
 
 @pytest.mark.parametrize("shape,message", [

@@ -81,7 +81,10 @@ def extent_costs(costs: Costs, extent_rows: int) -> np.ndarray:
     except (OSError, RuntimeError, ValueError) as exc:
         raise InputError(f"{where}: cannot read indptr ({first_line(exc)})") from None
     if np.any(np.diff(ip) < 0):
-        raise InputError(f"{where}: indptr is not increasing within 0..{costs.reader.nnz}")
+        k = int(np.flatnonzero(np.diff(ip) < 0)[0])
+        a, b = int(bounds[k]), int(bounds[k + 1])
+        raise InputError(f"{where}: indptr decreases between rows {a:,} and {b:,}: indptr[{a}] is {ip[k]} and "
+                         f"indptr[{b}] is {ip[k + 1]} (a row's entries are indptr[row] .. indptr[row + 1])")
     return costs.of(np.diff(bounds), np.diff(ip))
 
 

@@ -198,9 +198,20 @@ class CsrReader:
         for a, b in ranges:
             ip = read.span(0, a, b + 1).astype(np.int64)
             if np.any(np.diff(ip) < 0) or ip[0] < 0 or ip[-1] > self.nnz:
-                raise InputError(f"{self.where}: indptr of rows {a}-{b} is not increasing within 0..{self.nnz}")
+                raise InputError(self._bad_offsets(a, ip))
             out.append(ip)
         return out
+
+    def _bad_offsets(self, a: int, ip: np.ndarray) -> str:
+        """What is wrong with ``ip``, indptr[a:a + len(ip)], named by its first bad entry."""
+        outside = np.flatnonzero((ip < 0) | (ip > self.nnz))
+        falls = np.flatnonzero(np.diff(ip) < 0)
+        if len(outside) and not (len(falls) and falls[0] + 1 < outside[0]):  # (a fall to an entry outside: that entry)
+            k = int(outside[0])
+            return f"{self.where}: indptr[{a + k}] is {ip[k]}, outside 0..{self.nnz} (the entries of data and indices)"
+        k = int(falls[0])
+        return (f"{self.where}: indptr decreases at row {a + k}: indptr[{a + k}] is {ip[k]} and indptr[{a + k + 1}] "
+                f"is {ip[k + 1]} (a row's entries are indptr[row] .. indptr[row + 1])")
 
     def _read_entries(self, ranges, offsets, group, places, data, indices) -> None:
         """The entries of the ranges ``group`` (in file order): one union read of data and one of indices, each
@@ -209,8 +220,13 @@ class CsrReader:
         read = _Union(spans, self.data, self.indices)
         columns = read.read[1]
         if len(columns) and (columns.min() < 0 or columns.max() >= self.width):
-            a, b = ranges[group[0]][0], ranges[group[-1]][1]
-            raise InputError(f"{self.where}: a column index of rows {a}-{b} is outside 0..{self.width - 1}")
+            for i, (lo, hi) in zip(group, spans):
+                bad = np.flatnonzero((read.span(1, lo, hi) < 0) | (read.span(1, lo, hi) >= self.width))
+                if len(bad):  # the first, in file order
+                    row = ranges[i][0] + int(np.searchsorted(offsets[i], lo + bad[0], side="right")) - 1
+                    raise InputError(f"{self.where}: row {row} has column index {read.span(1, lo, hi)[bad[0]]}, "
+                                     f"outside 0..{self.width - 1} (the attribute 'shape' says {self.width:,} "
+                                     "columns)")
         for i, (lo, hi) in zip(group, spans):
             cast_into(data[places[i]:places[i + 1]], read.span(0, lo, hi))
             indices[places[i]:places[i + 1]] = read.span(1, lo, hi)
