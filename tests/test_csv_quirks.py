@@ -223,6 +223,32 @@ def test_a_zip_archive_named_as_text_is_refused_saying_to_extract_it(tmp_path, h
                "(unzip -p ARCHIVE.zip > new.csv)\n")
 
 
+def test_a_compressed_zip_archive_or_a_file_compressed_twice_is_refused_saying_what_it_holds(tmp_path):
+    """A zip archive gzipped, or a CSV gzipped twice, decoded to bytes that are not UTF-8, and the advice was to
+    convert them with iconv, which would garble them; the advice given now works when followed."""
+    import zipfile
+
+    text = "a,b,label\n" + "".join(f"{i % 5},{i % 3},{i % 2}\n" for i in range(40))
+    (tmp_path / "d.csv").write_text(text)
+    with zipfile.ZipFile(tmp_path / "d.zip", "w", zipfile.ZIP_DEFLATED) as archive:
+        archive.write(tmp_path / "d.csv", "d.csv")
+    zipped, twice = tmp_path / "export.csv.gz", tmp_path / "twice.csv.gz"
+    zipped.write_bytes(gzip.compress((tmp_path / "d.zip").read_bytes()))
+    twice.write_bytes(gzip.compress(gzip.compress(text.encode())))
+    said_zip = (f"sgdcli: error: {zipped}: holds a zip archive inside its gzip compression, which sgdcli does not "
+                f"read: extract the file it holds first (zcat {zipped} > data.zip && unzip -p data.zip > data.csv)\n")
+    once = tmp_path / "twice-once.csv.gz"
+    said_twice = (f"sgdcli: error: {twice}: holds gzip data inside its gzip compression (compressed twice): "
+                  f"decompress it once first (zcat {twice} > {once})\n")
+    assert cli("convert", zipped, "-o", tmp_path / "o.h5") == (2, "", said_zip)
+    assert cli("convert", twice, "-o", tmp_path / "o.h5") == (2, "", said_twice)
+    model = _model(tmp_path, text, label_column="label")
+    assert cli("predict", model, zipped, "-o", "-") == (2, "", said_zip.replace("data.csv)", "new.csv)"))
+    assert cli("evaluate", model, twice) == (2, "", said_twice)
+    once.write_bytes(gzip.decompress(twice.read_bytes()))  # what zcat writes
+    assert cli("convert", once, "-o", tmp_path / "o.h5")[0] == 0
+
+
 @pytest.mark.parametrize("compress,name,tool,suffix", [(gzip.compress, "gzip", "zcat", ".gz"),
                                                        (__import__("lzma").compress, "xz", "xzcat", ".xz")])
 def test_compressed_bytes_in_a_file_not_named_so_are_refused_saying_what_they_are(tmp_path, compress, name, tool,

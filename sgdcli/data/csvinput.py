@@ -231,6 +231,9 @@ def _refuse_compressed(path: str, data: bytes, command: str) -> None:
         raise InputError(f"{path}: {'standard input ' if path == STDIN else ''}holds an HDF5 file, which predict "
                          "and evaluate read from its path, not through a pipe: give the file's path")
     textfiles.refuse_zip(path, data, "new.csv")
+    twice = textfiles.compressed_twice(path, data)
+    if twice is not None:
+        raise twice
     found = textfiles.compression_in(data)
     if found is not None:
         name, suffix, tool = found

@@ -228,9 +228,20 @@ def refuse_zip(path: str, data: bytes, example: str = "data.csv") -> None:
     reads (as text they were "not UTF-8", and the cure offered, iconv, garbled them), saying how to extract it:
     to ``example``."""
     if data.startswith(ZIP_SIGNATURE):
-        shown = "ARCHIVE.zip" if path == "-" else path
-        raise InputError(f"{path}: is a zip archive, which sgdcli does not read: extract the file it holds first "
-                         f"(unzip -p {shown} > {example})")
+        raise _zip_refusal(path, example)
+
+
+def _zip_refusal(path, example: str) -> InputError:
+    """A zip archive, which no reader of text reads (``path`` a file of it, or a compressed file that holds it):
+    how to extract its file to ``example``."""
+    outer = _packed_as(path)
+    if outer:
+        return InputError(f"{path}: holds a zip archive inside its {outer[0]} compression, which sgdcli does not "
+                          f"read: extract the file it holds first ({outer[1]} {path} > data.zip && unzip -p data.zip "
+                          f"> {example})")
+    shown = "ARCHIVE.zip" if path == "-" else path
+    return InputError(f"{path}: is a zip archive, which sgdcli does not read: extract the file it holds first "
+                      f"(unzip -p {shown} > {example})")
 
 
 def compression_in(data: bytes) -> tuple[str, str, str] | None:
@@ -319,13 +330,19 @@ class _Capped:
 
 def not_utf8(path, exc: UnicodeDecodeError) -> InputError:
     """Text that is not UTF-8: the bytes, not a line (the decoder reads ahead of the lines); UTF-16 (Excel's
-    "Unicode Text") by its byte-order mark, which latin1 would misread."""
-    start = bytes(exc.object[:2])
-    if start not in UTF16_MARKS:
+    "Unicode Text") by its byte-order mark, which latin1 would misread; a compressed file that holds a zip
+    archive or is compressed again (a download compressed twice), which iconv would garble."""
+    start = bytes(exc.object[:16])
+    if start[:2] not in UTF16_MARKS:
         with contextlib.suppress(OSError, TypeError, ValueError):
             with open_input(path, binary=True) as fh:
-                start = fh.read(2)
-    if start in UTF16_MARKS:
+                start = fh.read(16)
+    if start.startswith(ZIP_SIGNATURE):
+        return _zip_refusal(path, f"data{os.path.splitext(base_name(str(path)))[1] or '.csv'}")
+    twice = compressed_twice(path, start)
+    if twice is not None:
+        return twice
+    if start[:2] in UTF16_MARKS:
         return InputError(f"{path}: UTF-16 text (it begins with UTF-16's byte-order mark), not UTF-8; convert it "
                           "to UTF-8 first: iconv -f utf-16 -t utf-8")
     return InputError(f"{path}: not UTF-8 text (bytes {exc.object[exc.start:exc.end]!r}: {exc.reason}); convert "
@@ -333,3 +350,20 @@ def not_utf8(path, exc: UnicodeDecodeError) -> InputError:
 
 
 UTF16_MARKS = (b"\xff\xfe", b"\xfe\xff")
+
+
+def compressed_twice(path, data: bytes) -> InputError | None:
+    """The refusal of a compressed file whose decompressed bytes ``data`` (its start) are compressed again (a
+    download compressed twice), saying how to decompress it once; None for any other."""
+    outer, inner = _packed_as(path), compression_in(data)
+    if outer is None or inner is None:
+        return None
+    root, ext = os.path.splitext(base_name(str(path)))  # to a name of its own: zcat a.csv.gz > a.csv.gz empties it
+    return InputError(f"{path}: holds {inner[0]} data inside its {outer[0]} compression (compressed twice): "
+                      f"decompress it once first ({outer[1]} {path} > {root}-once{ext}{inner[1]})")
+
+
+def _packed_as(path) -> tuple[str, str] | None:
+    """(compression, the tool that decompresses it into a pipe) of ``path`` by its suffix (gzip, zcat for .gz);
+    None for a name without one."""
+    return next(((name, tool) for _, name, suffix, tool in MAGIC if suffix == compression_of(str(path))), None)
