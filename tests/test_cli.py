@@ -685,6 +685,10 @@ def test_info_lists_datasets_behind_links_and_links_that_lead_nowhere(tmp_path):
                           "  gone: unreadable (a link to /nothing, which cannot be opened)"]
     assert lines[4].endswith("; a link to /y in bin.h5") and lines[5] == "X, y: 20 rows × 5 features (0, 1, 2, 3, 4)"
     assert cli("info", tmp_path / "empty.h5")[1].splitlines()[1:] == ["  no datasets"]
+    with h5py.File(tmp_path / "text.h5", "w") as f:  # names, and a scalar: a listing, then what it lacks
+        f["names"], f["version"] = np.array([b"a", b"b", b"c"]), 3
+    assert cli("info", tmp_path / "text.h5")[1].splitlines()[3:] == [
+        "nothing to train on: no numeric matrix, table, group of columns or CSR matrix"]
 
 
 def test_names_that_do_not_print_are_escaped_in_errors(tmp_path):

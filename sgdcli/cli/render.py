@@ -123,6 +123,8 @@ def info_listing(d: dict) -> str:
                 h = like["hashing"]
                 lines.append(f"  features hashed from {h.get('source', '?')} into 2^{h['bits']} columns "
                              f"({h['function']}, seed {h['seed']}, signed)")
+    if d["datasets"] and not table and not like:  # (a file of text, or of scalars: said, not left to the reader)
+        lines.append("nothing to train on: no numeric matrix, table, group of columns or CSR matrix")
     return _joined(lines)
 
 
