@@ -14,7 +14,7 @@ defaults cost and whether averaged replicas keep their quality: the time
 time the standardization pass adds, and the test log loss of one epoch on
 --parallel average with 2 threads and on --dask local:2 against one thread,
 at batch 256 and 4096, all at default options.
-Raw figures go to bench/results/<date>-defaults.json.
+Raw figures go to bench/results/<date>[-quick]-defaults.json.
 
     python bench/defaults.py [--quick]
 """
@@ -24,10 +24,8 @@ from __future__ import annotations
 import argparse
 import contextlib
 import dataclasses
-import datetime
 import importlib
 import io
-import json
 import os
 import sys
 import tempfile
@@ -40,7 +38,7 @@ import numpy as np
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
 import datasets as bench_datasets  # noqa: E402
-from run import HERE, MEMORY_BUDGET, cpu_model  # noqa: E402
+from run import MEMORY_BUDGET, save_record  # noqa: E402
 
 from sgdcli import DaskOptions, TrainOptions, evaluate, train  # noqa: E402
 from sgdcli.data.table import Table  # noqa: E402
@@ -233,11 +231,7 @@ def main() -> int:
     print("\n".join(lines), flush=True)
     more = bench_data(args.quick, results)
     print("\n".join(more), flush=True)
-    table = "\n".join(lines + more)
-    record = {"date": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"), "cpu": cpu_model(),
-              "results": results, "table": table}
-    with open(os.path.join(HERE, "results", f"{record['date'].replace(':', '')}-defaults.json"), "w") as fh:
-        json.dump(record, fh, indent=2)
+    save_record("defaults", args.quick, results=results, table="\n".join(lines + more))
     return 0
 
 
