@@ -24,7 +24,8 @@ SGDCLI_WARNINGS = ("sgdcli.training.fitwarnings.FitWarning", "sgdcli.training.ch
                    "sgdcli.training.runlog.ShuffleWarning", "sgdcli.training.runlog.ScaleWarning",
                    "sgdcli.kernels.jit.UncachedKernels",
                    "sgdcli.kernels.jit.CacheDirSkipped", "sgdcli.kernels.runtime.ThreadsCapped",
-                   "sgdcli.data.csvdecode.NoValues", "sgdcli.data.csvcolumns.UnnamedColumn",
+                   "sgdcli.data.csvdecode.NoValues", "sgdcli.data.csvdecode.ManyValues",
+                   "sgdcli.data.csvcolumns.UnnamedColumn",
                    "sgdcli.data.csvsniff.NumberedHeader",
                    "sgdcli.data.unwritten.AllocatedEarly", "sgdcli.data.valuerange.CoarseFeatures",
                    "sgdcli.cli.unused.UnusedOption")

@@ -9,7 +9,6 @@ column's mean.
 
 from __future__ import annotations
 
-import collections
 import shlex
 import warnings
 
@@ -17,6 +16,7 @@ import numpy as np
 
 from sgdcli.data import numbertext
 from sgdcli.data.csvcolumns import Encoding
+from sgdcli.data.frequent import COUNTED_VALUES, FrequentValues
 from sgdcli.data.rowblocks import BadRow
 from sgdcli.data.valuerange import ValueRange
 from sgdcli.errors import QUOTED_CHARS, InputError, cut, quoted
@@ -137,10 +137,13 @@ def reader_of(enc: Encoding) -> _Reader:
 
 def first_pass(items, enc: Encoding, max_categories: int, path: str) -> None:
     """Fill in what the encoding learns from the data: each categorical feature's categories (the most
-    frequent ``max_categories`` values, ties by value) and, where missing numbers are filled with the mean
-    (``--missing mean``), each numeric feature's mean over the values present.  ``items``: blocks of rows."""
+    frequent ``max_categories`` values, ties by value; counted in bounded memory, data/frequent.py) and, where
+    missing numbers are filled with the mean (``--missing mean``), each numeric feature's mean over the values
+    present.  ``items``: blocks of rows."""
     reader = _Reader(enc)
-    counts = {f.column: collections.Counter() for f in enc.features if f.kind == "category"}
+    columns = [f.column for f in enc.features if f.kind == "category"]
+    capacity = max(COUNTED_VALUES // max(len(columns), 1), 4 * max_categories)
+    counts = {c: FrequentValues(capacity) for c in columns}
     # per column: the sum and count of the finite values, and the count and first text of the NaN and inf ones
     sums = {f.column: [0.0, 0, 0, ""] for f in enc.features if f.kind == "number" and enc.missing == "mean"}
     for rows in items:
@@ -161,8 +164,12 @@ def first_pass(items, enc: Encoding, max_categories: int, path: str) -> None:
             total[2] += int((present & ~finite).sum())
     for f in enc.features:
         if f.kind == "category":
-            ranked = sorted(counts[f.column].items(), key=lambda kv: (-kv[1], kv[0]))
-            f.categories = [name for name, _ in ranked[:max_categories]]
+            f.categories, surely = counts[f.column].top(max_categories)
+            if not surely:
+                warnings.warn(f"{path}: column {quoted(f.name)} has more distinct values than the {capacity:,} "
+                              f"counted at once: its {len(f.categories)} categories are the values counted most, "
+                              f"which may not be the {max_categories} most frequent (an id-like column is better "
+                              "hashed, --hash-bits, or left out, --ignore)", ManyValues, stacklevel=2)
         elif f.column in sums:
             total, count, odd, text = sums[f.column]
             f.fill = total / count if count else 0.0
@@ -183,6 +190,11 @@ def label_names(texts: list[str], enc: Encoding) -> bool:
     range is one: refused as such, not read as a name)."""
     bad = _Reader(enc).numbers(texts)[2]
     return any(not numbertext.overflows(texts[i]) for i in np.flatnonzero(bad))
+
+
+class ManyValues(UserWarning):
+    """A ``--categorical`` column with more distinct values than are counted at once (data/frequent.py), whose
+    categories may then not be its most frequent values."""
 
 
 class NoValues(UserWarning):
