@@ -10,6 +10,7 @@ import pytest
 
 import sgdcli
 from sgdcli import TrainOptions
+from sgdcli.data.sparse import GROWTH
 from sgdcli.model.metrics import BinaryMetrics
 
 from conftest import write_table
@@ -56,3 +57,31 @@ def test_predict_with_probabilities_holds_at_most_memory(narrow, suffix):
     path, trained = models["softmax"]
     out = root / f"p.{suffix}"
     assert _peak(lambda: sgdcli.predict(trained, path, out, proba=True, memory=MEMORY)) <= MEMORY
+
+
+@pytest.fixture(scope="module")
+def sparse(tmp_path_factory):
+    """A CSR matrix of 20 nonzeros a row, and a model of it."""
+    scipy_sparse = pytest.importorskip("scipy.sparse")
+    import h5py
+
+    root = tmp_path_factory.mktemp("sparse")
+    M = scipy_sparse.random(ROWS // 3, 5000, density=20 / 5000, format="csr", dtype=np.float32, random_state=1)
+    sums = np.asarray(M.sum(axis=1)).ravel()
+    y = (sums > np.median(sums)).astype(float)
+    with h5py.File(root / "csr.h5", "w") as f:
+        g = f.create_group("X")
+        g["data"], g["indices"], g["indptr"] = M.data, M.indices, M.indptr
+        g.attrs["shape"] = M.shape
+        f["y"] = y
+    return root, root / "csr.h5", sgdcli.train(root / "csr.h5", TrainOptions(epochs=1))
+
+
+def test_csr_blocks_are_read_into_two_buffers_and_held_within_memory(sparse):
+    """A CSR block was read into arrays of its own: the one handed out before stayed alive while the next was
+    read, three blocks where --memory counts two (predict at --memory 64M held 128 MiB besides its baseline)."""
+    root, path, trained = sparse
+    bound = MEMORY * (1 + 1 / GROWTH)  # the two buffers grow a little beyond the block that outgrew them
+    assert _peak(lambda: sgdcli.predict(trained, path, root / "p.h5", memory=MEMORY)) <= bound
+    peak = _peak(lambda: sgdcli.evaluate(trained, path, memory=MEMORY))
+    assert peak - BinaryMetrics().hist.nbytes <= bound

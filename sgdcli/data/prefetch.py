@@ -17,6 +17,7 @@ from typing import Any, Callable, NamedTuple
 import numpy as np
 
 from sgdcli.data.shuffle import PageShuffle
+from sgdcli.data.sparse import CsrBuffer
 from sgdcli.data.table import BUFFERS, FEATURE_DTYPE, LABEL_DTYPE, Table
 
 
@@ -73,8 +74,10 @@ class _Pipeline:
 
 def stream_blocks(table: Table, spans: list[tuple[int, int]], block_rows: int) -> _Pipeline:
     """Yield the ``Block``s of ``spans`` in that order, reading one ahead in a thread."""
-    xbuf: list[np.ndarray | None] = [None] * BUFFERS
-    if not table.X.zero_copy and not table.sparse:  # sparse rows come as CSR pieces, sized by their entries
+    xbuf: list = [None] * BUFFERS
+    if table.sparse:  # CSR rows, sized by their entries
+        xbuf = [CsrBuffer() for _ in range(BUFFERS)]
+    elif not table.X.zero_copy:
         xbuf = [np.empty((block_rows, table.n_features), dtype=table.X.dtype) for _ in range(BUFFERS)]
     columns = [(c, [None] * BUFFERS if c is None or c.zero_copy else [np.empty(block_rows, dtype=c.dtype) for _ in range(BUFFERS)])
                for c in (table.Y, table.W)]
@@ -121,8 +124,8 @@ def stream_windows(table: Table, pages: PageShuffle, epoch: int, windows: list[i
     cap = pages.window_rows
     whole = table.X.in_place()
     x_direct = whole is not None or table.X.random_access
-    xbuf = [None] * BUFFERS if whole is not None or table.sparse else [
-        np.empty((cap, table.n_features), dtype=FEATURE_DTYPE) for _ in range(BUFFERS)]
+    xbuf = ([CsrBuffer() for _ in range(BUFFERS)] if table.sparse else [None] * BUFFERS if whole is not None else
+            [np.empty((cap, table.n_features), dtype=FEATURE_DTYPE) for _ in range(BUFFERS)])
     columns = [(c, c is None or c.random_access) for c in (table.Y, table.W)]
     bufs = [[None] * BUFFERS if c is None else [np.empty(cap, dtype=LABEL_DTYPE) for _ in range(BUFFERS)]
             for c, _ in columns]
@@ -144,7 +147,7 @@ def stream_windows(table: Table, pages: PageShuffle, epoch: int, windows: list[i
         if x_direct:
             table.X.page_in(starts, stops, ext, pages.n_extents)
         if table.sparse:  # CSR rows of the window's runs; ``xrows``: the positions of the rows to visit
-            X, xrows = table.X.read_ranges(spans), local
+            X, xrows = table.X.read_ranges(spans, xbuf[slot]), local
         elif whole is not None:
             X, xrows = whole, table.X.place(rows, index[slot][2])
         elif x_direct:

@@ -29,6 +29,24 @@ from sgdcli.errors import InputError, first_line
 
 ENTRY_BYTES = 12  # an entry read: its value (float32) and its column (int64)
 OFFSET_BYTES = 8  # a row's offset (indptr, int64)
+GROWTH = 32  # a CsrBuffer grows by 1/GROWTH more than the block that outgrew it
+
+
+class CsrBuffer:
+    """The arrays that a reader's blocks of one slot are read into (``read_ranges``' ``out``), block after block,
+    grown to the largest block's entries: as a dense block's buffer, so that the blocks in flight are the
+    memory they take.  With arrays of its own, a block handed out before stayed alive while the next was read:
+    three blocks where --memory counts two."""
+
+    def __init__(self):
+        self.data, self.indices = np.empty(0, dtype=np.float32), np.empty(0, dtype=np.int64)
+
+    def arrays(self, entries: int) -> tuple[np.ndarray, np.ndarray]:
+        if len(self.data) < entries:  # a little more than asked: blocks cut alike differ by a few entries
+            self.data = self.indices = None  # (the old ones go before the new ones are made)
+            size = entries + entries // GROWTH
+            self.data, self.indices = np.empty(size, dtype=np.float32), np.empty(size, dtype=np.int64)
+        return self.data[:entries], self.indices[:entries]
 
 
 @dataclasses.dataclass(frozen=True)
@@ -159,16 +177,15 @@ class CsrReader:
         """Bytes a row takes in flight, on average: its entries (value and column) and its offset."""
         return max(1, round(self.nnz / max(self.n_rows, 1) * ENTRY_BYTES)) + OFFSET_BYTES
 
-    def read_ranges(self, ranges: list[tuple[int, int]]) -> CsrRows:
-        """The rows of ``ranges`` (disjoint) laid end to end, in that order; InputError where the file is
-        inconsistent."""
+    def read_ranges(self, ranges: list[tuple[int, int]], out: CsrBuffer | None = None) -> CsrRows:
+        """The rows of ``ranges`` (disjoint) laid end to end, in that order, their entries in ``out``'s arrays
+        where given; InputError where the file is inconsistent."""
         ranges = [(int(a), int(b)) for a, b in ranges if b > a]
         try:
             offsets = self.offsets(ranges)
             lengths = np.array([ip[-1] - ip[0] for ip in offsets], dtype=np.int64)
             places = np.concatenate(([0], np.cumsum(lengths))).astype(np.int64)
-            data = np.empty(int(places[-1]), dtype=np.float32)
-            indices = np.empty(int(places[-1]), dtype=np.int64)
+            data, indices = (out or CsrBuffer()).arrays(int(places[-1]))
             order = sorted(range(len(ranges)), key=lambda i: ranges[i][0])
             group_entries = max(1, GROUP_BYTES // 12)
             k = 0
@@ -183,8 +200,12 @@ class CsrReader:
                     self._read_entries(ranges, offsets, group, places, data, indices)
         except (OSError, RuntimeError, ValueError) as exc:
             raise InputError(f"{self.where}: cannot read rows ({first_line(exc)})") from None
-        counts = np.concatenate([np.diff(ip) for ip in offsets]) if offsets else np.zeros(0, dtype=np.int64)
-        return CsrRows(data, indices, np.concatenate(([0], np.cumsum(counts))).astype(np.int64))
+        indptr = np.zeros(sum(len(ip) - 1 for ip in offsets) + 1, dtype=np.int64)
+        at = 0
+        for ip in offsets:  # each range's offsets from its first entry, after those before it: no temporaries
+            np.subtract(ip[1:], ip[0] - indptr[at], out=indptr[at + 1:at + len(ip)])
+            at += len(ip) - 1
+        return CsrRows(data, indices, indptr)
 
     def offsets(self, ranges) -> list[np.ndarray]:
         """indptr[a:b + 1] of each range, from one read; InputError where it is not increasing within 0..nnz."""
@@ -215,21 +236,33 @@ class CsrReader:
 
     def _read_entries(self, ranges, offsets, group, places, data, indices) -> None:
         """The entries of the ranges ``group`` (in file order): one union read of data and one of indices, each
-        range's entries then put in its place."""
+        range's entries then put in its place; one range of float32 values (a pass's block) read straight into
+        its place, without that scratch copy of its entries."""
         spans = [(int(offsets[i][0]), int(offsets[i][-1])) for i in group]
+        if len(group) == 1 and self.data.dtype == np.float32 and self.indices.dtype.kind in "iu":
+            (i,), (lo, hi) = group, spans[0]
+            self.data.read_direct(data[places[i]:places[i + 1]], np.s_[lo:hi])
+            self.indices.read_direct(indices[places[i]:places[i + 1]], np.s_[lo:hi])  # (widened exactly)
+            self._check_columns(ranges, offsets, group, spans, lambda _i, _lo, _hi: indices[places[i]:places[i + 1]])
+            return
         read = _Union(spans, self.data, self.indices)
         columns = read.read[1]
-        if len(columns) and (columns.min() < 0 or columns.max() >= self.width):
-            for i, (lo, hi) in zip(group, spans):
-                bad = np.flatnonzero((read.span(1, lo, hi) < 0) | (read.span(1, lo, hi) >= self.width))
-                if len(bad):  # the first, in file order
-                    row = ranges[i][0] + int(np.searchsorted(offsets[i], lo + bad[0], side="right")) - 1
-                    raise InputError(f"{self.where}: row {row} has column index {read.span(1, lo, hi)[bad[0]]}, "
-                                     f"outside 0..{self.width - 1} (the attribute 'shape' says {self.width:,} "
-                                     "columns)")
+        if len(columns) and (columns.min() < 0 or columns.max() >= self.width):  # (one look at them all)
+            self._check_columns(ranges, offsets, group, spans, lambda _i, lo, hi: read.span(1, lo, hi))
         for i, (lo, hi) in zip(group, spans):
             cast_into(data[places[i]:places[i + 1]], read.span(0, lo, hi))
             indices[places[i]:places[i + 1]] = read.span(1, lo, hi)
+
+    def _check_columns(self, ranges, offsets, group, spans, columns_of) -> None:
+        """InputError at the first column index outside the matrix (in file order), named by its row;
+        ``columns_of(i, lo, hi)``: the indices read of range ``i``, entries lo .. hi."""
+        for i, (lo, hi) in zip(group, spans):
+            columns = columns_of(i, lo, hi)
+            if len(columns) and (columns.min() < 0 or columns.max() >= self.width):
+                k = int(np.flatnonzero((columns < 0) | (columns >= self.width))[0])
+                row = ranges[i][0] + int(np.searchsorted(offsets[i], lo + k, side="right")) - 1
+                raise InputError(f"{self.where}: row {row} has column index {columns[k]}, outside "
+                                 f"0..{self.width - 1} (the attribute 'shape' says {self.width:,} columns)")
 
     def describe(self) -> str:
         return (f"CSR matrix: {self.n_rows:,} rows × {self.width:,} columns, {self.nnz:,} nonzeros "
@@ -301,11 +334,11 @@ class SparseX(BufferedReader):
             self._per_row = len(self.read_ranges(ranges).data) / max(sum(b - a for a, b in ranges), 1)
         return self._per_row
 
-    def read(self, start: int, stop: int, out=None) -> CsrRows:
-        return self._picked(self.reader.read_ranges([(start, stop)]))
+    def read(self, start: int, stop: int, out: CsrBuffer | None = None) -> CsrRows:
+        return self._picked(self.reader.read_ranges([(start, stop)], out))
 
-    def read_ranges(self, ranges, out=None) -> CsrRows:
-        return self._picked(self.reader.read_ranges(ranges))
+    def read_ranges(self, ranges, out: CsrBuffer | None = None) -> CsrRows:
+        return self._picked(self.reader.read_ranges(ranges, out))
 
     def _picked(self, rows: CsrRows) -> CsrRows:
         """``rows`` with their entries in the columns read, renumbered, those of the columns left out dropped,
