@@ -203,7 +203,8 @@ def test_the_fit_of_standardized_rows_under_a_penalty_per_feature_is_the_fit_of_
 def test_the_rows_are_standardized_in_place_and_the_curvature_compared():
     """``_standardize`` centres and scales the features by the rows' own mean and spread, in place, a constant
     feature to 0 and left out, and gives the ratio of the raw rows' condition number (with the bias's 1) to the
-    standardized rows'."""
+    standardized rows'.  The raw rows' counts the constant feature (7 times the bias's 1: its curvature caps the
+    rate) and leaves out the one direction it adds that no row moves along (its weight against the bias's)."""
     rng = np.random.default_rng(0)
     X = rng.standard_normal((500, 3)) * np.array([1.0, 30.0, 0.2]) + np.array([5.0, 0.0, -1.0])
     X[:, 1] = 7.0  # constant
@@ -214,7 +215,27 @@ def test_the_rows_are_standardized_in_place_and_the_curvature_compared():
     np.testing.assert_allclose(Z[:, [0, 2]], expected, atol=1e-12)
     assert (Z[:, 1] == 0).all() and (Z[:, 3] == 1).all()
     np.testing.assert_allclose(spread, [X[:, 0].std(), 1.0, X[:, 2].std()])
-    assert ratio == pytest.approx(_condition(varying) / _condition(expected), rel=1e-6)
+    values = np.linalg.eigvalsh(np.column_stack([X, np.ones(len(X))]).T @ np.column_stack([X, np.ones(len(X))])
+                                / len(X))
+    assert values[0] < 1e-12 * values[-1] < values[1]  # the constant's direction, and the three rows move along
+    assert ratio == pytest.approx(values[-1] / values[1] / _condition(expected), rel=1e-6)
+
+
+def test_a_raw_column_constant_far_from_0_is_told_to_be_standardized_not_called_nearly_separable(tmp_path):
+    """A column constant at 7,500 (an export's date) beside features of spread 1: its curvature capped the rate
+    at 7e-8, logistic ended at the constant model (log loss ln 2, 88% above the optimum), and the run was told
+    that the rows were nearly separable and to raise --epochs to about a million; the constant was left out of
+    the raw rows' unevenness, which measured them even.  Standardized, its scale is 0 and it is no feature."""
+    path, X, y = _rows(tmp_path, "logistic")
+    X = np.column_stack([X / SCALES, np.full(len(X), 7500.0)])
+    path = write_table(tmp_path / "constant.h5", X.astype(np.float32), y.astype(np.float32))
+    with pytest.warns(FitWarning):
+        raw = train(path, TrainOptions(model="logistic", epochs=5, threads=1, standardize=False))
+    (text,) = raw.training["warnings"]
+    found = TOLD.match(text)
+    assert found is not None and found.group(9) == "drop --no-standardize", text
+    assert float(found.group(8)) > 1e6  # 7,500² against spreads of 1
+    assert "warnings" not in train(path, TrainOptions(model="logistic", epochs=5, threads=1)).training
 
 
 def test_labels_the_features_do_not_predict_on_raw_uneven_features_are_not_called_nearly_separable(tmp_path):
