@@ -102,3 +102,40 @@ def test_out_of_memory_under_a_limit_says_to_raise_it(tmp_path, monkeypatch, com
     argv = ["train", data, "-o", tmp_path / "m.h5", "-q"] if command == "train" else ["show", tmp_path / "m.h5"]
     assert cli(*argv) == (1, "", f"sgdcli: error: {line}\n")
 
+
+
+@pytest.mark.parametrize("where,code,line", [
+    ("map", "ENOMEM", "{data}: cannot be read (Cannot allocate memory): the address-space limit (ulimit -v, "
+                      "RLIMIT_AS) of 1,500 MiB, which counts a memory-mapped file whole, is too small for it; raise "
+                      "the limit, or lift it with ulimit -v unlimited"),
+    ("map", "EMFILE", "{data}: cannot be read (Too many open files): this process's open-file limit (ulimit -n) of "
+                      "{files:,} is reached; raise it, or run fewer jobs at once"),
+    ("open", "EMFILE", "{data}: cannot be read (Too many open files): this process's open-file limit (ulimit -n) "
+                       "of {files:,} is reached; raise it, or run fewer jobs at once"),
+])
+def test_a_limit_of_the_process_that_stops_a_read_is_named_not_blamed_on_the_file(tmp_path, monkeypatch, where,
+                                                                                  code, line):
+    """Under ulimit -v 1.5G a healthy 1.9 GiB file (mapped whole) was "damaged or unreadable ([Errno 12] Cannot
+    allocate memory)", and under ulimit -n 8 one "damaged or unreadable (Too many open files)", exit 2, which a
+    script reads as bad data to set aside; and info said so and exited 0."""
+    import errno
+
+    from sgdcli.data import columns, hdf5
+
+    X, y = make_problem("binary", n=50, d=3, seed=1)
+    data = write_table(tmp_path / "d.h5", X, y)
+    failure = OSError(getattr(errno, code), os.strerror(getattr(errno, code)))
+
+    def failing(*args, **kwargs):
+        raise failure
+
+    real = resource.getrlimit
+    monkeypatch.setattr(resource, "getrlimit", lambda which: (1500 * MIB, 1500 * MIB) if which == resource.RLIMIT_AS
+                        else real(which))
+    if where == "map":
+        monkeypatch.setattr(columns.mmap, "mmap", failing)
+    else:
+        monkeypatch.setattr(hdf5.h5py, "File", failing)
+    said = "sgdcli: error: " + line.format(data=data, files=resource.getrlimit(resource.RLIMIT_NOFILE)[0]) + "\n"
+    assert cli("train", data, "-o", tmp_path / "m.h5", "-q") == (1, "", said)
+    assert cli("info", data)[0::2] == (1, said)

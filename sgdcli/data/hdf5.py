@@ -7,7 +7,9 @@ How a dataset is stored, and so how it is read, is layout.py's business; writing
 from __future__ import annotations
 
 import contextlib
+import errno
 import os
+import resource
 
 import h5py
 
@@ -29,7 +31,7 @@ def open_file(path: str | os.PathLike, model: bool = False) -> h5py.File:
     try:
         signature_ok = h5py.is_hdf5(path)
     except OSError as exc:
-        raise InputError(f"{path}: cannot read file ({exc.strerror or exc})") from None
+        raise _limit_failure(path, exc) or InputError(f"{path}: cannot read file ({exc.strerror or exc})") from None
     if not signature_ok:
         raise InputError(_compressed(path, model=model) or (
             f"{path}: not an sgdcli model: not an HDF5 file (a model is the file sgdcli train -o writes)" if model
@@ -44,6 +46,9 @@ def open_file(path: str | os.PathLike, model: bool = False) -> h5py.File:
             raise RuntimeFailure(_lock_message(path, text)) from None
         if "already open for write" in text:  # the superblock's mark of an open writer: live, or killed
             raise RuntimeFailure(_marked_open(path)) from None
+        limited = _limit_failure(path, exc)
+        if limited is not None:
+            raise limited from None
         raise InputError(f"{path}: cannot open as HDF5, the file may be truncated or corrupt ({first_line(exc)})") from None
 
 
@@ -120,13 +125,37 @@ READ_ERRORS = (OSError, RuntimeError, KeyError, ValueError, TypeError, IndexErro
 
 @contextlib.contextmanager
 def reading(label: str, what: str = "damaged or unreadable"):
-    """Turn any low-level HDF5 failure inside the block into one InputError line."""
+    """Turn any low-level HDF5 failure inside the block into one InputError line; a limit of the process (memory,
+    open files) into a RuntimeFailure that names it: the file is not to blame, and a script that sets bad input
+    aside (exit 2) must not set it aside."""
     try:
         yield
     except InputError:
         raise
     except READ_ERRORS as exc:
+        limited = _limit_failure(label, exc)
+        if limited is not None:
+            raise limited from None
         raise InputError(f"{label}: {what} ({first_line(exc)})") from None
+
+
+def _limit_failure(label: str, exc: BaseException) -> RuntimeFailure | None:
+    """What a read that a limit of the process stopped is told: no memory left to map the file in (ENOMEM: under
+    ``ulimit -v`` a memory map counts the whole file), or no file descriptor left (EMFILE, ENFILE)."""
+    code = exc.errno if isinstance(exc, OSError) else None
+    if code == errno.ENOMEM:
+        soft = resource.getrlimit(resource.RLIMIT_AS)[0]
+        limit = (f"the address-space limit (ulimit -v, RLIMIT_AS) of {soft // 2**20:,} MiB, which counts a memory-"
+                 "mapped file whole, is too small for it; raise the limit, or lift it with ulimit -v unlimited"
+                 if soft != resource.RLIM_INFINITY else "the machine is out of memory")
+        return RuntimeFailure(f"{label}: cannot be read ({exc.strerror}): {limit}")
+    if code in (errno.EMFILE, errno.ENFILE):
+        soft = resource.getrlimit(resource.RLIMIT_NOFILE)[0]
+        whose = (f"this process's open-file limit (ulimit -n) of {soft:,}" if code == errno.EMFILE
+                 else "the system's open-file limit")
+        return RuntimeFailure(f"{label}: cannot be read ({exc.strerror}): {whose} is reached; raise it, or run fewer "
+                              "jobs at once")
+    return None
 
 
 def find(f: h5py.File, path: str):
