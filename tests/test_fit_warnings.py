@@ -311,8 +311,8 @@ def test_a_fresh_huber_run_that_ends_far_worse_than_its_fitted_start_is_told_so(
     assert code == 0 and re.fullmatch(
         r"sgdcli: warning: the model kept has a mean loss of [0-9.e+]+ on the run's sample of 4,096 rows, above "
         r"the [0-9.]+ of the model it started from \(the least-squares fit of its sample, its bias at the "
-        r"residuals' median\): training ended worse than it started. The rate may be too large: try --lr 1e\+04, "
-        r"or --lr auto\n", err), err
+        r"residuals' median\): training ended worse than it started. The rate may be too large: try --lr auto, or a "
+        r"tenth of this rate, --lr 1e\+04\n", err), err
     code, out, err = cli("train", path, "-o", tmp_path / "good.h5", "--model", "huber", "-q")
     good = load_model(tmp_path / "good.h5").raw_weights()[0]
     assert code == 0 and err == "" and _huber(y - A @ good) < 1.01 * start, err
@@ -368,7 +368,8 @@ def test_an_explicit_rate_too_large_is_told_so_though_its_kept_model_is_below_it
     y = (rng.random(50000) < 1 / (1 + np.exp(-score))).astype(np.float64)
     path = write_table(tmp_path / "rare.h5", X, y)
     code, out, err = cli("train", path, "-o", tmp_path / "m.h5", "-q", "--lr", "30")
-    assert code == 0 and "training ended worse than it started. Either the rate is too large (try --lr 3" in err, err
+    assert code == 0 and ("training ended worse than it started. Either the rate is too large (try --lr auto, or a "
+                          "tenth of this rate, --lr 3)") in err, err
 
 
 @pytest.mark.parametrize("model,args", [("quantile", []), ("quantile", ["--batch-size", "full"]),

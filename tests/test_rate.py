@@ -426,8 +426,8 @@ def test_a_model_that_ends_above_the_all_zero_models_loss_is_written_with_a_warn
     assert zero < loss < rate.BLOWN_UP * zero
     expected = (f"epoch 5's training loss, averaged over its batches as they were trained, {loss:.4g}, is above the "
                 f"model's it started from (the bias at the labels' mean, the best constant model) {start:.4g}: "
-                "training ended worse than it started. Either the rate is too large (try --lr 0.0045, or --lr auto) "
-                "or the features do not predict the label.")
+                "training ended worse than it started. Either the rate is too large (try --lr auto, or a tenth of this "
+                "rate, --lr 0.0045) or the features do not predict the label.")
     assert [str(w.message) for w in caught] == [expected] and m.training["warnings"] == [expected]
     code, _, err = cli("train", path, "-o", tmp_path / "m.h5", "--model", "linear", "--lr", "0.045", "-q")
     assert (code, err) == (0, f"sgdcli: warning: {expected}\n")

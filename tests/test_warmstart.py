@@ -481,7 +481,7 @@ def test_a_warm_start_is_held_to_the_model_it_started_from_not_the_all_zero_one(
     assert evaluate(m, second)["log_loss"] > 1.05 * evaluate(good, second)["log_loss"]
     (text,) = [str(w.message) for w in said if "worse than it started" in str(w.message)]
     assert text.endswith(f"of the model it started from (--init {good}): training ended worse than it started. The "
-                         "rate may be too large: try --lr 5, or --lr auto"), text
+                         "rate may be too large: try --lr auto, or a tenth of this rate, --lr 5"), text
     converged = tmp_path / "converged.h5"
     train(second, TrainOptions(epochs=20), output=converged)
     for batch in (1, 8, 32):
