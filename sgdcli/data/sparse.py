@@ -241,8 +241,8 @@ class CsrReader:
         spans = [(int(offsets[i][0]), int(offsets[i][-1])) for i in group]
         if len(group) == 1 and self.data.dtype == np.float32 and self.indices.dtype.kind in "iu":
             (i,), (lo, hi) = group, spans[0]
-            self.data.read_direct(data[places[i]:places[i + 1]], np.s_[lo:hi])
-            self.indices.read_direct(indices[places[i]:places[i + 1]], np.s_[lo:hi])  # (widened exactly)
+            read_union(self.data, [(lo, hi)], 0, data[places[i]:places[i + 1]])  # (a read per CHUNKS_PER_READ)
+            read_union(self.indices, [(lo, hi)], 0, indices[places[i]:places[i + 1]])  # (widened exactly)
             self._check_columns(ranges, offsets, group, spans, lambda _i, _lo, _hi: indices[places[i]:places[i + 1]])
             return
         read = _Union(spans, self.data, self.indices)
