@@ -9,6 +9,7 @@ from __future__ import annotations
 import contextlib
 import errno
 import os
+import re
 import resource
 
 import h5py
@@ -141,8 +142,14 @@ def reading(label: str, what: str = "damaged or unreadable"):
 
 def _limit_failure(label: str, exc: BaseException) -> RuntimeFailure | None:
     """What a read that a limit of the process stopped is told: no memory left to map the file in (ENOMEM: under
-    ``ulimit -v`` a memory map counts the whole file), or no file descriptor left (EMFILE, ENFILE)."""
+    ``ulimit -v`` a memory map counts the whole file), or no file descriptor left (EMFILE, ENFILE); HDF5's own
+    failures carry the system's errno in their text (``errno = 24``)."""
     code = exc.errno if isinstance(exc, OSError) else None
+    if code is None and isinstance(exc, OSError):
+        found = re.search(r"errno = (\d+)", str(exc))
+        code = int(found.group(1)) if found else None
+    if code in (errno.ENOMEM, errno.EMFILE, errno.ENFILE):
+        exc = OSError(code, os.strerror(code))
     if code == errno.ENOMEM:
         soft = resource.getrlimit(resource.RLIMIT_AS)[0]
         limit = (f"the address-space limit (ulimit -v, RLIMIT_AS) of {soft // 2**20:,} MiB, which counts a memory-"
