@@ -204,7 +204,7 @@ def test_the_rows_are_standardized_in_place_and_the_curvature_compared():
     """``_standardize`` centres and scales the features by the rows' own mean and spread, in place, a constant
     feature to 0 and left out, and gives the ratio of the raw rows' condition number (with the bias's 1) to the
     standardized rows'.  The raw rows' counts the constant feature (7 times the bias's 1: its curvature caps the
-    rate) and leaves out the one direction it adds that no row moves along (its weight against the bias's)."""
+    rate): its weight and the bias's move the score along one direction, as a bias of curvature 1 + 7² would."""
     rng = np.random.default_rng(0)
     X = rng.standard_normal((500, 3)) * np.array([1.0, 30.0, 0.2]) + np.array([5.0, 0.0, -1.0])
     X[:, 1] = 7.0  # constant
@@ -215,10 +215,8 @@ def test_the_rows_are_standardized_in_place_and_the_curvature_compared():
     np.testing.assert_allclose(Z[:, [0, 2]], expected, atol=1e-12)
     assert (Z[:, 1] == 0).all() and (Z[:, 3] == 1).all()
     np.testing.assert_allclose(spread, [X[:, 0].std(), 1.0, X[:, 2].std()])
-    values = np.linalg.eigvalsh(np.column_stack([X, np.ones(len(X))]).T @ np.column_stack([X, np.ones(len(X))])
-                                / len(X))
-    assert values[0] < 1e-12 * values[-1] < values[1]  # the constant's direction, and the three rows move along
-    assert ratio == pytest.approx(values[-1] / values[1] / _condition(expected), rel=1e-6)
+    raw = np.linalg.cond(np.column_stack([varying, np.full(len(X), np.sqrt(1 + 7.0**2))])) ** 2
+    assert ratio == pytest.approx(raw / _condition(expected), rel=1e-6)
 
 
 def test_a_raw_column_constant_far_from_0_is_told_to_be_standardized_not_called_nearly_separable(tmp_path):

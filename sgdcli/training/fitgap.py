@@ -247,25 +247,19 @@ def _standardize(Z: np.ndarray) -> tuple[float, np.ndarray]:
     """How many times as ill-conditioned as the same rows' standardized the second moments of the rows ``Z`` (their
     features and the bias's 1) are; and each feature's standard deviation over them, by which ``Z``'s features are
     then centred and divided in place (those constant over them: 1, and their column 0).  A raw column constant
-    at other than 0 (an export's date, a source's id) counts in the raw rows' ratio: as the bias's 1 times its
-    value, its curvature caps the rate, and standardizing takes it away."""
+    at c (an export's date, a source's id) counts in the raw rows' ratio: its weight and the bias move the score
+    along one direction, as one bias of curvature 1 + c² would, which caps the rate; standardizing takes it away."""
     d = Z.shape[1] - 1
     centre, spread = linearfit.moments(Z)
     varies = _varies(Z, spread)
-    before = _condition(Z, varies | np.append(centre != 0, True), moved=True)
+    before = _condition(Z, varies, bias=1.0 + float(np.sum(centre[~varies[:-1]] ** 2)))
     spread = np.where(spread > 0, spread, 1.0)
     for start in range(0, len(Z), linearfit.BLOCK_ROWS):  # in blocks of rows: never a copy of all of Z
         block = Z[start:start + linearfit.BLOCK_ROWS, :d]
         block -= centre
         block /= spread
     Z[:, np.flatnonzero(~varies)] = 0.0
-    return before / _condition(Z, varies, moved=True), spread
-
-
-# An eigenvalue of the second moments this small beside the largest is a direction no row moves along: rounding
-# leaves such a direction about the largest's float64 eps, far below this, and a real direction this flat would
-# take more than a million million steps at the rate the largest allows.
-NULL = 1e-12
+    return before / _condition(Z, varies), spread
 
 
 def _varies(Z: np.ndarray, spread: np.ndarray | None = None) -> np.ndarray:
@@ -274,15 +268,14 @@ def _varies(Z: np.ndarray, spread: np.ndarray | None = None) -> np.ndarray:
     return np.append((linearfit.moments(Z)[1] if spread is None else spread) > 0, True)
 
 
-def _condition(Z: np.ndarray, varies: np.ndarray, moved: bool = False) -> float:
+def _condition(Z: np.ndarray, varies: np.ndarray, bias: float = 1.0) -> float:
     """The ratio of the largest eigenvalue of the second moments of ``Z``'s columns that ``varies`` selects to the
-    smallest, that at least the largest's rounding error; ``moved``: the smallest of those beyond NULL, leaving
-    out the directions no row moves along (a column constant at c is c times the bias's 1, two copies of a
-    column are one), along which the loss does not change either, and so nothing crawls."""
-    values = np.linalg.eigvalsh((Z.T @ Z / len(Z))[np.ix_(varies, varies)])
-    if moved:
-        kept = values[values > values[-1] * NULL]
-        return float(values[-1] / kept[0]) if len(kept) else 1.0
+    smallest, that at least the largest's rounding error; ``bias``: the curvature of the bias's column (the last,
+    of 1s), where more than its 1 moves it."""
+    moments = (Z.T @ Z / len(Z))[np.ix_(varies, varies)]
+    moments[-1, :] *= np.sqrt(bias)
+    moments[:, -1] *= np.sqrt(bias)
+    values = np.linalg.eigvalsh(moments)
     return float(values[-1] / max(values[0], values[-1] * np.finfo(np.float64).eps))
 
 
