@@ -185,7 +185,9 @@ class CsrReader:
             offsets = self.offsets(ranges)
             lengths = np.array([ip[-1] - ip[0] for ip in offsets], dtype=np.int64)
             places = np.concatenate(([0], np.cumsum(lengths))).astype(np.int64)
-            data, indices = (out or CsrBuffer()).arrays(int(places[-1]))
+            entries = int(places[-1])
+            data, indices = (out.arrays(entries) if out is not None else  # (a read of its own: exactly its size)
+                             (np.empty(entries, dtype=np.float32), np.empty(entries, dtype=np.int64)))
             order = sorted(range(len(ranges)), key=lambda i: ranges[i][0])
             group_entries = max(1, GROUP_BYTES // 12)
             k = 0
