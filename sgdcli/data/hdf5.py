@@ -148,20 +148,18 @@ def _limit_failure(label: str, exc: BaseException) -> RuntimeFailure | None:
     if code is None and isinstance(exc, OSError):
         found = re.search(r"errno = (\d+)", str(exc))
         code = int(found.group(1)) if found else None
-    if code in (errno.ENOMEM, errno.EMFILE, errno.ENFILE):
-        exc = OSError(code, os.strerror(code))
     if code == errno.ENOMEM:
         soft = resource.getrlimit(resource.RLIMIT_AS)[0]
         limit = (f"the address-space limit (ulimit -v, RLIMIT_AS) of {soft // 2**20:,} MiB, which counts a memory-"
                  "mapped file whole, is too small for it; raise the limit, or lift it with ulimit -v unlimited"
                  if soft != resource.RLIM_INFINITY else "the machine is out of memory")
-        return RuntimeFailure(f"{label}: cannot be read ({exc.strerror}): {limit}")
+        return RuntimeFailure(f"{label}: cannot be read ({os.strerror(code)}): {limit}")
     if code in (errno.EMFILE, errno.ENFILE):
         soft = resource.getrlimit(resource.RLIMIT_NOFILE)[0]
         whose = (f"this process's open-file limit (ulimit -n) of {soft:,}" if code == errno.EMFILE
                  else "the system's open-file limit")
-        return RuntimeFailure(f"{label}: cannot be read ({exc.strerror}): {whose} is reached; raise it, or run fewer "
-                              "jobs at once")
+        return RuntimeFailure(f"{label}: cannot be read ({os.strerror(code)}): {whose} is reached; raise it, or run "
+                              "fewer jobs at once")
     return None
 
 

@@ -245,21 +245,20 @@ class CsrReader:
             (i,), (lo, hi) = group, spans[0]
             read_union(self.data, [(lo, hi)], 0, data[places[i]:places[i + 1]])  # (a read per CHUNKS_PER_READ)
             read_union(self.indices, [(lo, hi)], 0, indices[places[i]:places[i + 1]])  # (widened exactly)
-            self._check_columns(ranges, offsets, group, spans, lambda _i, _lo, _hi: indices[places[i]:places[i + 1]])
+            self._check_columns(ranges, offsets, [(i, lo, indices[places[i]:places[i + 1]])])
             return
         read = _Union(spans, self.data, self.indices)
         columns = read.read[1]
         if len(columns) and (columns.min() < 0 or columns.max() >= self.width):  # (one look at them all)
-            self._check_columns(ranges, offsets, group, spans, lambda _i, lo, hi: read.span(1, lo, hi))
+            self._check_columns(ranges, offsets, [(i, lo, read.span(1, lo, hi)) for i, (lo, hi) in zip(group, spans)])
         for i, (lo, hi) in zip(group, spans):
             cast_into(data[places[i]:places[i + 1]], read.span(0, lo, hi))
             indices[places[i]:places[i + 1]] = read.span(1, lo, hi)
 
-    def _check_columns(self, ranges, offsets, group, spans, columns_of) -> None:
-        """InputError at the first column index outside the matrix (in file order), named by its row;
-        ``columns_of(i, lo, hi)``: the indices read of range ``i``, entries lo .. hi."""
-        for i, (lo, hi) in zip(group, spans):
-            columns = columns_of(i, lo, hi)
+    def _check_columns(self, ranges, offsets, read: list[tuple[int, int, np.ndarray]]) -> None:
+        """InputError at the first column index outside the matrix (in file order), named by its row; ``read``:
+        (range, its first entry, the indices read of it), in file order."""
+        for i, lo, columns in read:
             if len(columns) and (columns.min() < 0 or columns.max() >= self.width):
                 k = int(np.flatnonzero((columns < 0) | (columns >= self.width))[0])
                 row = ranges[i][0] + int(np.searchsorted(offsets[i], lo + k, side="right")) - 1

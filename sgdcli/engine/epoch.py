@@ -72,9 +72,8 @@ class EpochResult:
 class Kept:
     """A shard's window that a round of averaged models (parallel/averaging.py) ended inside, as ``run_epoch``
     prepared it, for the next round of that shard, which starts there: prepared again (its visiting order, its
-    labels, the rows to train), each round cost the whole window's work, however few rows it trained (rounds of
-    200 rows took 37 ms at the default --memory, 6 ms at 8M: --sync-every 1 at batch 1 ran at 99 rows a
-    second).  Held between rounds, it is the window a round trains, within the shard's --memory."""
+    labels, the rows to train), each round cost the whole window's work, however few rows it trained.  Held
+    between rounds, it is the window a round trains, within the shard's --memory."""
 
     key: tuple | None = None  # (the table, epoch, position in the shard's order, its segment)
     window: tuple | None = None

@@ -23,9 +23,8 @@ import dataclasses
 import functools
 import os
 import time
-from typing import Callable
-
 import uuid
+from typing import Callable
 
 import numpy as np
 
