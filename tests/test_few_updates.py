@@ -62,13 +62,14 @@ def test_a_run_of_few_updates_far_from_the_optimum_is_told_how_far(tmp_path):
 
 
 def test_where_no_fit_exists_the_fall_of_the_loss_decides(tmp_path):
-    """Hinge has no fit of its sample: a run of few updates whose loss still fell is told so, as before."""
+    """Hinge under --l1 has no fit of its sample: a run of few updates whose objective still fell is told so, as
+    before."""
     X, y = make_problem("binary", n=2_000, d=6, seed=1)
     path = write_table(tmp_path / "bin.h5", X, y)
     with pytest.warns(FitWarning):
-        m = train(path, TrainOptions(model="hinge", batch_size=250, epochs=2, threads=1))
+        m = train(path, TrainOptions(model="hinge", l1=1e-4, batch_size=250, epochs=2, threads=1))
     (text,) = m.training["warnings"]
-    assert re.match(r"only 16 updates in all \(2 epochs × 8 iterations of batch 250\), and the loss was still "
+    assert re.match(r"only 16 updates in all \(2 epochs × 8 iterations of batch 250\), and the objective was still "
                     r"falling \([\d.]+ at epoch 1, [\d.]+ at epoch 2\): the model may be far from the optimum; "
                     r"raise --epochs or lower --batch-size$", text), text
 

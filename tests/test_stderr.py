@@ -42,8 +42,8 @@ def test_train_with_its_progress_going_to_a_full_disk_still_writes_the_model(tmp
 
 def test_a_warning_under_q_does_not_fail_the_run(tmp_path, binary_file):
     """-q leaves only the warnings on stderr: one epoch of 3,000 rows in batches of 1,000 is 3 updates, which warns
-    (hinge: no fit of the sample says how far it ended)."""
-    few = ["--model", "hinge", "-q", "--batch-size", "1000", "--epochs", "1"]
+    (hinge under --l1: no fit of the sample says how far it ended)."""
+    few = ["--model", "hinge", "--l1", "1e-4", "-q", "--batch-size", "1000", "--epochs", "1"]
     warned = run("train", binary_file, "-o", tmp_path / "w.h5", *few).stderr
     assert "only 3 updates in all" in warned
     code, out = full("train", binary_file, "-o", tmp_path / "m2.h5", *few)

@@ -168,7 +168,8 @@ def test_a_rows_warnings_are_its_runs_whatever_the_filters_and_no_other_threads(
     from sgdcli import Reporter, sweep
     from sgdcli.training.runlog import FitWarning
 
-    few = TrainOptions(model="hinge", epochs=1, batch_size=1000)  # no fit of the sample: one epoch warns
+    # no fit of the sample (hinge under --l1): one epoch warns
+    few = TrainOptions(model="hinge", l1=1e-4, epochs=1, batch_size=1000)
     with pytest.warns(FitWarning):
         alone = train(binary_file, few).training["warnings"]  # three updates in all
     assert len(alone) == 1

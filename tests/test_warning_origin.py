@@ -12,6 +12,9 @@ from sgdcli.kernels.runtime import ThreadsCapped
 from sgdcli.training.checkpoint import StaleCheckpoint
 from sgdcli.training.runlog import FitWarning
 
+# Three updates of 3,000 rows, which warn: no fit of the sample says how far they went (hinge under --l1)
+FEW = dict(model="hinge", l1=1e-4, epochs=1, batch_size=1000)
+
 
 def caught(call):
     with warnings.catch_warnings(record=True) as found:
@@ -24,11 +27,11 @@ def caught(call):
 def test_fit_threads_and_stale_checkpoint_warnings_name_the_callers_line(tmp_path, binary_file):
     (tmp_path / "junk.ckpt").write_text("not a checkpoint")
     said, _ = caught(lambda: sgdcli.train(
-        binary_file, TrainOptions(model="hinge", epochs=1, batch_size=1000, threads=512), output=tmp_path / "m.h5",
+        binary_file, TrainOptions(**FEW, threads=512), output=tmp_path / "m.h5",
         control=RunControl(checkpoint=str(tmp_path / "junk.ckpt"), resume=True, restart_stale=True)))
     assert sorted(said, key=lambda w: w[0].__name__) == [(FitWarning, __file__, 0), (StaleCheckpoint, __file__, 0),
                                                           (ThreadsCapped, __file__, 0)]
-    said, found = caught(lambda: sgdcli.sweep(binary_file, TrainOptions(model="hinge", epochs=1), [1000], ["auto"]))
+    said, found = caught(lambda: sgdcli.sweep(binary_file, TrainOptions(**FEW), [1000], ["auto"]))
     assert said == [(FitWarning, __file__, 0)] and str(found[0].message).startswith("batch 1000, lr auto: only 3")
 
 
@@ -37,7 +40,7 @@ def test_a_filter_on_the_callers_module_governs_them(binary_file):
         warnings.simplefilter("always")
         warnings.filterwarnings("error", category=FitWarning, module=__name__)
         with pytest.raises(FitWarning, match="^only 3 updates in all"):
-            sgdcli.train(binary_file, TrainOptions(model="hinge", epochs=1, batch_size=1000))
+            sgdcli.train(binary_file, TrainOptions(**FEW))
 
 
 def test_a_python_c_program_gets_them_too(binary_file):
@@ -46,7 +49,7 @@ def test_a_python_c_program_gets_them_too(binary_file):
     import sys
 
     program = ("import sgdcli\n"
-               f"sgdcli.train({str(binary_file)!r}, sgdcli.TrainOptions(model='hinge', epochs=1, batch_size=1000))\n"
+               f"sgdcli.train({str(binary_file)!r}, sgdcli.TrainOptions(**{FEW!r}))\n"
                "print('trained')\n")
     proc = subprocess.run([sys.executable, "-c", program], capture_output=True, text=True)
     assert (proc.returncode, proc.stdout) == (0, "trained\n"), proc.stderr

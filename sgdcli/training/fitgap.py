@@ -4,13 +4,14 @@ the end's warnings judge a run by where such a fit exists (training/fitwarnings.
 The run's sample (training/sampling.py, read again: the same rows) is fitted: least squares for ``linear``
 (training/linearfit.py), Newton's method for ``logistic`` and ``softmax`` (training/classifierfit.py) and
 iteratively reweighted least squares for ``huber`` and ``quantile`` (training/robustfit.py), Newton's method
-for ``poisson`` (training/poissonfit.py, judged by the deviance, whose floor is 0) up to classifierfit.FIT_UP_TO
+for ``poisson`` (training/poissonfit.py, judged by the deviance, whose floor is 0) and generalized Newton steps
+for the hinge family (training/marginfit.py) up to classifierfit.FIT_UP_TO
 weights (not under --l1, whose penalty they do not fit, but the classifiers'), of the objective trained (--l2,
 the --l1 of linear, logistic and softmax, the rows' weights).  The kept model's objective on
 those rows is set against the fit's, with what a fit gains on the rows it fits added back (training/fullbatch.py
 ``optimism``; for squared error, times the residuals' variance, which is the loss's gradients' spread over its
 curvature; for huber and the pinball loss, their gradients' spread over their curvature at the fit,
-robustfit.noise).  On raw features (--no-standardize) the rows are fitted in their own standardized units, the
+robustfit.noise and marginfit.noise).  On raw features (--no-standardize) the rows are fitted in their own standardized units, the
 penalty carried into them: the objective is the same in any units, and raw features far from 0 or of scales far apart
 would lose the fit's small directions to rounding; how uneven they leave the curvature is measured on the way
 (training/unscaled.py).
@@ -30,7 +31,7 @@ from typing import NamedTuple
 import numpy as np
 
 from sgdcli.model import zeroloss
-from sgdcli.training import classifierfit, curvature, fullbatch, linearfit, poissonfit, robustfit
+from sgdcli.training import classifierfit, curvature, fullbatch, linearfit, marginfit, poissonfit, robustfit
 from sgdcli.training.sampling import SAMPLE_RUNS, room, sample, sample_labels
 
 # Rows fitted per weight below which the fit's gain on its own rows, which the estimate adds back to first order
@@ -40,7 +41,7 @@ ROWS_PER_WEIGHT = 10
 # loss on the rows it never saw is far above the optimum's and confirms nothing, and the estimate decides alone;
 # with these, runs 100% above the optimum are confirmed where their rows are drawn apart
 HALF_ROWS_PER_WEIGHT = 2
-MODELS = ("linear", *classifierfit.MODELS, *robustfit.MODELS, "poisson")
+MODELS = ("linear", *classifierfit.MODELS, *robustfit.MODELS, "poisson", *marginfit.MODELS)
 # the fit of each model, but the classifiers' Newton's method
 HOW = {"linear": "least squares", **dict.fromkeys(robustfit.MODELS, "iteratively reweighted least squares")}
 
@@ -92,6 +93,7 @@ def measure(run, confirm: bool = False) -> Gap | None:
     ``far``, with its ``condition`` and ``held_out`` (``Gap.confirmed``)."""
     opts, d = run.opts, run.table.n_features
     classifier = opts.model in classifierfit.MODELS
+    by_class = classifier or opts.model in marginfit.MODELS  # (the hinge family's two classes, 0 and 1)
     outputs = max(run.labels.n_outputs, 2) - 1 if classifier else 1
     if opts.model not in MODELS or run.table.sparse or (opts.model != "linear" and (
             classifierfit.fitted_outputs(opts.model, outputs + 1, opts.l1) * (d + 1) > classifierfit.FIT_UP_TO
@@ -99,16 +101,16 @@ def measure(run, confirm: bool = False) -> Gap | None:
         # (the other fits fit no --l1)
         return None
     raw = sample_labels(run.sample)
-    classes = run.labels.class_of(raw) if classifier else None
+    classes = run.labels.class_of(raw) if by_class else None
     labelled = np.isfinite(raw) if classes is None else classes >= 0
     targets = raw if classes is None else np.where(labelled, classes, np.nan)
     weights = run.sample_weights_of(raw)
     if weights is not None and not np.any(weights[labelled] > 0):  # --sample-weight on rows the sample misses
         return None
     Z = sample(run.sample, run.plan.center, run.plan.scale)  # the rows as the kernels see them, the bias's 1
-    fits = (curvature.exact(d + 1, room(run.sample)) if classes is None else  # every class, as the model has
-            len(np.unique(classes[labelled])) == outputs + 1 and not classifierfit.skipped(
-                opts.model, Z, targets, weights, room(run.sample), l1=opts.l1))
+    fits = (classes is None or len(np.unique(classes[labelled])) == outputs + 1) and (  # every class, as the
+        not classifierfit.skipped(opts.model, Z, targets, weights, room(run.sample), l1=opts.l1) if classifier
+        else curvature.exact(d + 1, room(run.sample)))  # model has
     if not fits or labelled.sum() < ROWS_PER_WEIGHT * outputs * (d + 1):
         return None
     params, param = run.kept_params(), opts.objective[1]
@@ -135,7 +137,7 @@ def measure(run, confirm: bool = False) -> Gap | None:
         if runs[0] == runs[-1]:  # one run, the whole file: SAMPLE_RUNS pieces of it, in turn in either half
             runs = np.arange(len(runs)) * SAMPLE_RUNS // len(runs)
         held = _held_out(opts.model, param, Z, targets, weights, labelled, l2, l1, runs % 2 == 0,
-                         outputs + 1 if classifier else None, HALF_ROWS_PER_WEIGHT * outputs * (d + 1))
+                         outputs + 1 if by_class else None, HALF_ROWS_PER_WEIGHT * outputs * (d + 1))
         if opts.model == "poisson":  # in the deviance's units, as the loss
             held = 2.0 * (held - saturated)
         gap = gap._replace(condition=_condition(Z, _varies(Z)), held_out=held)
@@ -180,6 +182,9 @@ def _fitted(model: str, param: float, Z: np.ndarray, targets: np.ndarray, weight
         return best + float(np.sum(l1 * np.abs(outputs[:, :-1]))), None, free
     if model == "poisson":
         return best, None, None
+    if model in marginfit.MODELS:
+        return best, marginfit.noise(model, (Z @ theta)[labelled], targets[labelled],
+                                     None if weights is None else weights[labelled]), None
     return best, robustfit.noise(model, param, (targets - Z @ theta)[labelled],
                                  None if weights is None else weights[labelled]), None
 
@@ -195,6 +200,8 @@ def _params(model: str, param: float, Z: np.ndarray, targets: np.ndarray, weight
         return classifierfit.fit_model(model, Z, targets, weights, l2, classes, l1=l1)
     if model == "poisson":
         return poissonfit.fit(Z, targets, weights, l2)
+    if model in marginfit.MODELS:
+        return marginfit.fit(model, Z, targets, weights, l2)
     return robustfit.fit(model, param, Z, targets, weights, l2)
 
 
@@ -234,6 +241,8 @@ def _objective(model: str, param: float, S: np.ndarray, targets: np.ndarray, wei
         row = 0.5 * (S[:, 0] - y) ** 2
     elif model in robustfit.MODELS:
         row = robustfit.losses(model, param, y - S[:, 0])
+    elif model in marginfit.MODELS:
+        row = marginfit.losses(model, S[:, 0], y)
     elif model == "poisson":
         with np.errstate(over="ignore"):  # (a score beyond exp's range: an infinite loss, no measure)
             row = np.exp(S[:, 0]) - y * S[:, 0]

@@ -44,17 +44,24 @@ def fit(Z: np.ndarray, y: np.ndarray, weights: np.ndarray | None = None, l2=0.0,
 def weighted_solve(Z: np.ndarray, c: np.ndarray, b: np.ndarray, m: int, penalty: np.ndarray) -> np.ndarray:
     """The θ of (Zᵀ·diag(c)·Z / m + diag(penalty)) θ = Zᵀ·b / m: a weighted least-squares step (training/
     robustfit.py, whose rows fitgap.py has standardized; ``standardized_normal`` solves rows in their own
-    standardized units), the Gram matrix formed BLOCK_ROWS rows at a time (never a copy of all of ``Z``), with a
-    ridge that keeps the solve defined (curvature.RIDGE)."""
+    standardized units), the Gram matrix formed BLOCK_ROWS rows at a time (``gram``), with a ridge that keeps the
+    solve defined (curvature.RIDGE)."""
     p = Z.shape[1]
-    gram, moment = np.zeros((p, p)), np.zeros(p)
+    curvature, moment = gram(Z, c, m), np.zeros(p)
+    for start in range(0, len(Z), BLOCK_ROWS):
+        moment += Z[start:start + BLOCK_ROWS].T @ b[start:start + BLOCK_ROWS]
+    ridge = RIDGE * (float(np.trace(curvature)) / p or 1.0)
+    return np.linalg.solve(curvature + np.diag(penalty) + ridge * np.eye(p), moment / m)
+
+
+def gram(Z: np.ndarray, c: np.ndarray, m: int) -> np.ndarray:
+    """Zᵀ·diag(c)·Z / m, formed BLOCK_ROWS rows at a time: never a copy of all of ``Z``."""
+    p = Z.shape[1]
+    total = np.zeros((p, p))
     for start in range(0, len(Z), BLOCK_ROWS):
         block = Z[start:start + BLOCK_ROWS]
-        gram += (block * c[start:start + len(block), None]).T @ block
-        moment += block.T @ b[start:start + len(block)]
-    gram /= m
-    ridge = RIDGE * (float(np.trace(gram)) / p or 1.0)
-    return np.linalg.solve(gram + np.diag(penalty) + ridge * np.eye(p), moment / m)
+        total += (block * c[start:start + len(block), None]).T @ block
+    return total / m
 
 
 def lasso(curvature: np.ndarray, moment: np.ndarray, penalty: np.ndarray, theta: np.ndarray,
