@@ -64,6 +64,9 @@ def _objective(model, Z, classes, v, theta, l2=0.0):
     return v @ marginfit.losses(model, Z @ theta, classes) / len(classes) + 0.5 * penalty @ theta**2
 
 
+ROWS = [{}, {"collinear": True}, {"separable": True}]
+
+
 @pytest.mark.parametrize("model", marginfit.MODELS)
 def test_the_losses_are_the_kernels(model):
     scores = np.linspace(-3, 3, 61)
@@ -72,7 +75,7 @@ def test_the_losses_are_the_kernels(model):
         np.testing.assert_allclose(marginfit.losses(model, scores, np.full(61, float(c))), expected, rtol=1e-15)
 
 
-@pytest.mark.parametrize("rows", [{}, {"collinear": True}, {"separable": True}], ids=["plain", "collinear", "separable"])
+@pytest.mark.parametrize("rows", ROWS, ids=["plain", "collinear", "separable"])
 def test_the_hinge_fit_is_a_linear_programs_optimum(rows):
     Z, classes = _rows(**rows)
     v = np.ones(len(classes))
@@ -82,7 +85,7 @@ def test_the_hinge_fit_is_a_linear_programs_optimum(rows):
 
 
 @pytest.mark.parametrize("model", ["squared_hinge", "modified_huber"])
-@pytest.mark.parametrize("rows", [{}, {"collinear": True}, {"separable": True}], ids=["plain", "collinear", "separable"])
+@pytest.mark.parametrize("rows", ROWS, ids=["plain", "collinear", "separable"])
 def test_the_smooth_fits_are_the_optimum_under_l2_per_feature(model, rows):
     Z, classes = _rows(seed=4, **rows)
     v = np.ones(len(classes))

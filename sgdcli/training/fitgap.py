@@ -3,18 +3,17 @@ the end's warnings judge a run by where such a fit exists (training/fitwarnings.
 
 The run's sample (training/sampling.py, read again: the same rows) is fitted: least squares for ``linear``
 (training/linearfit.py), Newton's method for ``logistic`` and ``softmax`` (training/classifierfit.py) and
-iteratively reweighted least squares for ``huber`` and ``quantile`` (training/robustfit.py), Newton's method
-for ``poisson`` (training/poissonfit.py, judged by the deviance, whose floor is 0) and generalized Newton steps
-for the hinge family (training/marginfit.py) up to classifierfit.FIT_UP_TO
-weights (not under --l1, whose penalty they do not fit, but the classifiers'), of the objective trained (--l2,
-the --l1 of linear, logistic and softmax, the rows' weights).  The kept model's objective on
-those rows is set against the fit's, with what a fit gains on the rows it fits added back (training/fullbatch.py
-``optimism``; for squared error, times the residuals' variance, which is the loss's gradients' spread over its
-curvature; for huber and the pinball loss, their gradients' spread over their curvature at the fit,
-robustfit.noise and marginfit.noise).  On raw features (--no-standardize) the rows are fitted in their own standardized units, the
-penalty carried into them: the objective is the same in any units, and raw features far from 0 or of scales far apart
-would lose the fit's small directions to rounding; how uneven they leave the curvature is measured on the way
-(training/unscaled.py).
+iteratively reweighted least squares for ``huber`` and ``quantile`` (training/robustfit.py), Newton's method for
+``poisson`` (training/poissonfit.py, judged by the deviance, whose floor is 0) and generalized Newton steps for the
+hinge family (training/marginfit.py), up to classifierfit.FIT_UP_TO weights (not under --l1, whose penalty they do
+not fit, but the classifiers'), of the objective trained (--l2, the --l1 of linear, logistic and softmax, the rows'
+weights). The kept model's objective on those rows is set against the fit's, with what a fit gains on the rows it
+fits added back (training/fullbatch.py ``optimism``; for squared error, times the residuals' variance, which is the
+loss's gradients' spread over its curvature; for huber, the pinball loss and the hinge family, their gradients'
+spread over their curvature at the fit, robustfit.noise and marginfit.noise). On raw features (--no-standardize) the
+rows are fitted in their own standardized units, the penalty carried into them: the objective is the same in any
+units, and raw features far from 0 or of scales far apart would lose the fit's small directions to rounding; how
+uneven they leave the curvature is measured on the way (training/unscaled.py).
 
 That estimate counts the sample's rows as drawn apart; they are read in runs (training/sampling.py), and where
 the rows of a run are alike the fit gains more on them than it adds back.  So a gap found far is checked by fits
@@ -88,8 +87,9 @@ class Gap(NamedTuple):
 
 def measure(run, confirm: bool = False) -> Gap | None:
     """The Gap of ``run`` (a training/run.py ``Run`` at its end) for the model it keeps; None where it is not
-    measured (other models, sparse rows, a fit too wide for its model's bound or for the sample's --memory, a
-    class the sample does not hold, fewer than ROWS_PER_WEIGHT rows a weight).  ``confirm``: where it is
+    measured (--l1 of a model whose fit takes none, sparse rows, a fit too wide for its model's bound or
+    for the sample's --memory, a class the sample does not hold, fewer than ROWS_PER_WEIGHT rows a
+    weight).  ``confirm``: where it is
     ``far``, with its ``condition`` and ``held_out`` (``Gap.confirmed``)."""
     opts, d = run.opts, run.table.n_features
     classifier = opts.model in classifierfit.MODELS

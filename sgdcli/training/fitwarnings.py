@@ -78,7 +78,7 @@ def log_end(run, kept_epoch: int) -> list[str]:
       catches, or features that do not predict the label.  A warm start (--init) is held to its initial model
       instead, both scored on the run's sample, and to the all-zero model (_worse_than_init).
     - Fewer than FEW_UPDATES updates in all, and the kept model over fullbatch.NEAR above the optimum's estimate by a
-      fit of the run's sample (fitgap.py: dense linear, logistic, softmax, huber, quantile and poisson runs, where the
+      fit of the run's sample (fitgap.py: dense runs, of every model, where the
       fit exists; not on uneven raw features, which unscaled.judge tells what to change).  Where no such fit is
       measured, and for a run that started at that fit (its loss on the sample then tells where its steps took it):
       while the loss still fell by more than FALLING over the second half of the epochs (or in a run of one epoch, which

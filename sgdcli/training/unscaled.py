@@ -17,9 +17,8 @@ standardized runs of the same rows ended within 0.2%; breast cancer's
 raw features (0.001 to 4,000) left logistic under ``--l2 1e-3`` at 4.5 times
 its optimum.
 
-So at the end of a dense run on raw features of ``linear``, ``logistic``,
-``softmax``, ``huber``, ``quantile`` or ``poisson``, the kept model is set
-against a fit of the run's sample (training/fitgap.py, which fits raw rows
+So at the end of a dense run on raw features, of any model, the kept model
+is set against a fit of the run's sample (training/fitgap.py, which fits raw rows
 in their own standardized units and measures how uneven they are on the
 way).  A model over fullbatch.NEAR above the fit's estimate of the optimum,
 on features whose second moments (with the bias's 1) are UNEVEN times as

@@ -1,0 +1,122 @@
+"""The hinge family's runs judged at their end against a fit of their sample (training/marginfit.py, fitgap.py):
+on nearly collinear features, or raw ones with a column far from 0, they ended 20% to 150% above the optimum
+without a word.  Each warning here is held to the excess over the optimum computed in the test, over every
+training row: a linear program's for hinge, L-BFGS's for the smooth two."""
+
+import re
+
+import h5py
+import numpy as np
+import pytest
+from scipy import sparse
+from scipy.optimize import linprog, minimize
+
+from sgdcli import train
+from sgdcli.options import TrainOptions
+from sgdcli.training.fitwarnings import FitWarning
+from sgdcli.training.fullbatch import NEAR
+
+from conftest import write_table
+
+FAR = re.compile(r"(only \d+ updates in all \(.*\): )?the model's mean loss on the run's sample of 4,096 rows, "
+                 r"([\d.]+), is (\d+)% above the optimum's, estimated by a fit of them \(Newton's method\), "
+                 r"([\d.]+): the model may be far from the optimum(.*)$")
+
+
+def _collinear(n=8_000, seed=3):
+    """Six features that read one signal with a little noise of their own, four apart; the class is drawn from
+    a score of the difference of two of the six (which standardizing leaves nearly collinear) and of two others."""
+    rng = np.random.default_rng(seed)
+    X = rng.standard_normal((n, 10))
+    X[:, :6] = rng.standard_normal((n, 1)) + 0.05 * rng.standard_normal((n, 6))
+    score = 20 * (X[:, 0] - X[:, 1]) + X[:, 2] + X[:, 6]
+    y = (2 * score / score.std() + rng.logistic(size=n) > 0).astype(np.int64)
+    return X.astype(np.float32), y
+
+
+def _excess(model, X, y, W):
+    """How far above the optimum of ``model``'s mean loss over the rows ``X``, ``y`` the raw weights and bias
+    (last) ``W`` are, as a share of it."""
+    Z = np.column_stack([X, np.ones(len(X))]).astype(np.float64)
+    sign = 2.0 * y - 1
+    z = 1 - sign * (Z @ W)
+    if model == "hinge":  # min Σ ξ / n subject to ξ ≥ 1 − y·Zθ, ξ ≥ 0
+        n, p = Z.shape
+        found = linprog(np.concatenate([np.zeros(p), np.full(n, 1 / n)]),
+                        A_ub=sparse.hstack([sparse.csr_matrix(-sign[:, None] * Z), -sparse.identity(n)]),
+                        b_ub=-np.ones(n), bounds=[(None, None)] * p + [(0, None)] * n, method="highs")
+        return np.mean(np.maximum(z, 0)) / found.fun - 1
+
+    def f(theta):
+        m = sign * (Z @ theta)
+        loss, slope = np.maximum(1 - m, 0) ** 2, -2 * np.maximum(1 - m, 0)
+        if model == "modified_huber":
+            loss, slope = np.where(m < -1, -4 * m, loss), np.where(m < -1, -4.0, slope)
+        return loss.mean(), Z.T @ (slope * sign) / len(m)
+
+    best = minimize(f, np.zeros(Z.shape[1]), jac=True, method="L-BFGS-B",
+                    options={"maxiter": 100_000, "ftol": 1e-15, "gtol": 1e-12}).fun
+    return f(W)[0] / best - 1
+
+
+@pytest.mark.parametrize("model", ["hinge", "squared_hinge", "modified_huber"])
+def test_a_run_far_from_the_optimum_on_collinear_features_is_told_so(tmp_path, model):
+    """Batches of 256 at --lr auto's rate, five epochs: steps sized for the steepest direction crawl along the
+    flattest, and the model ends far above the optimum; the warning says so, and why."""
+    X, y = _collinear()
+    path = write_table(tmp_path / "collinear.h5", X, y)
+    with pytest.warns(FitWarning) as caught:
+        m = train(path, TrainOptions(model=model, batch_size=256, threads=1))
+    (text,) = [str(w.message) for w in caught]
+    found = FAR.match(text)
+    assert found is not None and found[1] is None, text
+    assert "The features are nearly collinear" in found[5] and found[5].endswith("raise --epochs or lower --batch-size")
+    excess = _excess(model, X, y, m.raw_weights()[0])
+    assert excess > NEAR  # far indeed
+    assert float(found[2]) / float(found[4]) - 1 == pytest.approx(excess, abs=0.05)  # and about as far as it says
+    near = train(path, TrainOptions(model=model, batch_size=256, epochs=100, threads=1))  # as told
+    assert "warnings" not in near.training
+    assert _excess(model, X, y, near.raw_weights()[0]) < NEAR
+
+
+def test_a_full_batch_of_few_updates_is_measured_by_the_fit(tmp_path):
+    """20 full batches: the loss still fell, and was said to; now the warning gives how far the model ended."""
+    X, y = _collinear()
+    path = write_table(tmp_path / "collinear.h5", X, y)
+    with pytest.warns(FitWarning) as caught:
+        m = train(path, TrainOptions(model="hinge", batch_size=None, epochs=20, threads=1))
+    (text,) = [str(w.message) for w in caught]
+    found = FAR.match(text)
+    assert found is not None and found[1] == "only 20 updates in all (20 epochs × 1 iteration of batch 8000): ", text
+    assert found[5] == "; raise --epochs or lower --batch-size"
+    assert _excess("hinge", X, y, m.raw_weights()[0]) > NEAR
+    near = train(path, TrainOptions(model="hinge", epochs=20, threads=1))  # batches of 32, as told
+    assert "warnings" not in near.training
+    assert _excess("hinge", X, y, near.raw_weights()[0]) < NEAR
+
+
+def test_a_raw_column_far_from_0_is_told_to_standardize(tmp_path):
+    """A column constant at 7,500 (an export's date) caps the rate of raw features, and a hinge model ended at the
+    constant model, unwarned; it is told to drop --no-standardize, which brings it to the optimum."""
+    rng = np.random.default_rng(4)
+    X = np.column_stack([rng.standard_normal((5_000, 7)), np.full(5_000, 7_500.0)]).astype(np.float32)
+    y = (X[:, :7] @ rng.standard_normal(7) + rng.logistic(size=5_000) > 0).astype(np.int64)
+    path = write_table(tmp_path / "dated.h5", X, y)
+    with pytest.warns(FitWarning) as caught:
+        m = train(path, TrainOptions(model="hinge", standardize=False, threads=1))
+    (text,) = [str(w.message) for w in caught]
+    assert text.endswith("and training crawls along its flat directions; drop --no-standardize"), text
+    assert _excess("hinge", X[:, :7], y, np.delete(m.raw_weights()[0], 7)) > NEAR
+    standardized = train(path, TrainOptions(model="hinge", threads=1))
+    assert "warnings" not in standardized.training
+    assert _excess("hinge", X[:, :7], y, np.delete(standardized.raw_weights()[0], 7)) < NEAR
+
+
+def test_few_updates_near_the_optimum_are_told_nothing(binary_file):
+    """Three updates of batch 1,000 end within a percent of the optimum: told before, from the fall of the loss
+    alone, that they may be far from it."""
+    m = train(binary_file, TrainOptions(model="hinge", batch_size=1000, epochs=1, threads=1))
+    assert "warnings" not in m.training
+    with h5py.File(binary_file) as f:
+        X, y = f["X"][()], f["y"][()]
+    assert _excess("hinge", X, (y == y.max()).astype(np.int64), m.raw_weights()[0]) < 0.01
