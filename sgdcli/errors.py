@@ -5,7 +5,9 @@ The library raises these; the CLI (cli/app.py) prints ``sgdcli: error:
 decides exit codes.
 """
 
+import errno
 import os
+import resource  # now, not when a limit is hit: with no file descriptor left, an import cannot open its file
 import signal
 import stat
 
@@ -177,6 +179,14 @@ def missing_extra(what: str, package: str, extra: str) -> InputError:
     is not installed: exit 2 in every case, as for any usage that this install cannot serve, with one line
     saying what to install."""
     return InputError(f"{what} needs {package}, which is not installed: {install_extra(extra)}")
+
+
+def out_of_files(code: int) -> str:
+    """What a failure to open a file for want of a file descriptor says of it (``code``: EMFILE, this process's
+    limit; ENFILE, the system's), and what to do."""
+    whose = (f"this process's open-file limit (ulimit -n) of {resource.getrlimit(resource.RLIMIT_NOFILE)[0]:,}"
+             if code == errno.EMFILE else "the system's open-file limit")
+    return f"{whose} is reached; raise it, or run fewer jobs at once"
 
 
 def first_line(exc: BaseException) -> str:

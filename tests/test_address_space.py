@@ -1,6 +1,7 @@
-"""Under an address-space limit (``ulimit -v``, RLIMIT_AS) too small for Numba's compiler, or with no thread left
-to start: one line that names the limit, exit 1, not an internal error."""
+"""Under an address-space limit (``ulimit -v``, RLIMIT_AS) too small for Numba's compiler, with no thread left to
+start, or no file descriptor left: one line that names the limit, exit 1, not an internal error."""
 
+import errno
 import os
 import resource
 import subprocess
@@ -71,6 +72,13 @@ LLVMLITE = OSError("Could not find/load shared object file 'libllvmlite.so' from
     (300 * MIB, RuntimeError("cannot schedule new futures after shutdown"),
      "internal error: RuntimeError: cannot schedule new futures after shutdown (set SGDCLI_DEBUG=1 for a "
      "traceback)"),
+    # no file descriptor left where no input's read names it (Numba's cache, ulimit -n 13): an internal error before
+    (None, OSError(errno.EMFILE, "Too many open files", "/k/__pycache__/labels.class_indices-10.py311.nbi"),
+     "cannot open /k/__pycache__/labels.class_indices-10.py311.nbi (Too many open files): this process's "
+     "open-file limit (ulimit -n) of {files:,} is reached; raise it, or run fewer jobs at once"),
+    (None, OSError(errno.ENFILE, "Too many open files in system"),
+     "cannot open a file (Too many open files in system): the system's open-file limit is reached; raise it, or "
+     "run fewer jobs at once"),
 ])
 def test_only_the_failures_a_limit_causes_are_said_to_be_its(tmp_path, monkeypatch, limit, exc, line):
     X, y = make_problem("binary", n=50, d=3, seed=1)
@@ -81,7 +89,8 @@ def test_only_the_failures_a_limit_causes_are_said_to_be_its(tmp_path, monkeypat
 
     monkeypatch.setattr(environment, "address_space_limit", lambda: limit)
     monkeypatch.setattr(sgdcli, "configure_runtime", failing)
-    assert cli("train", data, "-o", tmp_path / "m.h5", "-q") == (1, "", f"sgdcli: error: {line}\n")
+    said = line.format(files=resource.getrlimit(resource.RLIMIT_NOFILE)[0])
+    assert cli("train", data, "-o", tmp_path / "m.h5", "-q") == (1, "", f"sgdcli: error: {said}\n")
 
 
 @pytest.mark.parametrize("command,line", [

@@ -26,6 +26,7 @@ never check it, only a command that runs does.
 
 from __future__ import annotations
 
+import errno
 import os
 import resource  # now, not when a limit is hit: under ulimit -v even this small import can fail then
 
@@ -143,8 +144,12 @@ def address_space_hint() -> str:
 
 
 def limit_failure(exc: BaseException) -> str | None:
-    """The line for a failure that a limit of the system caused (``address_space_failure``, or a thread that
-    could not start without one), None for any other."""
+    """The line for a failure that a limit of the system caused (``address_space_failure``; a thread that could
+    not start without one; a file that could not be opened for want of a file descriptor, where no read of an
+    input named it: Numba's cache of compiled kernels, a module imported late), None for any other."""
+    if isinstance(exc, OSError) and exc.errno in (errno.EMFILE, errno.ENFILE):
+        what = "a file" if exc.filename is None else os.fsdecode(exc.filename)
+        return f"cannot open {what} ({os.strerror(exc.errno)}): {errors.out_of_files(exc.errno)}"
     limited = address_space_failure(exc)
     if limited is None and _no_thread(exc) and address_space_limit() is None:
         # pthread_create's EAGAIN: RLIMIT_NPROC (which counts threads), a cgroup's pids.max, threads-max, or the

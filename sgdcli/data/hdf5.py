@@ -15,7 +15,7 @@ import resource
 import h5py
 
 from sgdcli.data import textfiles
-from sgdcli.errors import InputError, RuntimeFailure, first_line, refuse_pipe
+from sgdcli.errors import InputError, RuntimeFailure, first_line, out_of_files, refuse_pipe
 
 
 def open_file(path: str | os.PathLike, model: bool = False) -> h5py.File:
@@ -155,11 +155,7 @@ def _limit_failure(label: str, exc: BaseException) -> RuntimeFailure | None:
                  if soft != resource.RLIM_INFINITY else "the machine is out of memory")
         return RuntimeFailure(f"{label}: cannot be read ({os.strerror(code)}): {limit}")
     if code in (errno.EMFILE, errno.ENFILE):
-        soft = resource.getrlimit(resource.RLIMIT_NOFILE)[0]
-        whose = (f"this process's open-file limit (ulimit -n) of {soft:,}" if code == errno.EMFILE
-                 else "the system's open-file limit")
-        return RuntimeFailure(f"{label}: cannot be read ({os.strerror(code)}): {whose} is reached; raise it, or run "
-                              "fewer jobs at once")
+        return RuntimeFailure(f"{label}: cannot be read ({os.strerror(code)}): {out_of_files(code)}")
     return None
 
 
