@@ -121,6 +121,9 @@ def measure(run, confirm: bool = False) -> Gap | None:
         l2, l1 = opts.l2 / spread**2, opts.l1 / spread  # the raw weights' penalties, w = w' / spread: the
         # standardized ones', each
     best, variance, free = _fitted(opts.model, param, Z, targets, weights, labelled, l2, l1)
+    if opts.model in marginfit.MODELS and opts.l2 == 0 and marginfit.separates(
+            best, None if weights is None else weights[labelled], int(labelled.sum())):
+        return None  # separable rows: an optimum of 0, as far off as the classes are near
     best += _optimism(free or outputs * (d + 1), run.n_train, weights, labelled, variance)
     if not math.isfinite(best):
         return None
