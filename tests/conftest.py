@@ -102,6 +102,17 @@ def sample_rows(path, full_batch: str | None = None, classes: int = 2) -> np.nda
         return np.concatenate([np.arange(a, b) for a, b in sample_spans(table, DEFAULT_MEMORY, rows)])
 
 
+def collinear_classes(n=8_000, seed=3):
+    """Six features that read one signal with a little noise of their own, four apart; the class is drawn from
+    a score of the difference of two of the six (which standardizing leaves nearly collinear) and of two others."""
+    rng = np.random.default_rng(seed)
+    X = rng.standard_normal((n, 10))
+    X[:, :6] = rng.standard_normal((n, 1)) + 0.05 * rng.standard_normal((n, 6))
+    score = 20 * (X[:, 0] - X[:, 1]) + X[:, 2] + X[:, 6]
+    y = (2 * score / score.std() + rng.logistic(size=n) > 0).astype(np.int64)
+    return X.astype(np.float32), y
+
+
 def make_problem(task="binary", n=2000, d=5, k=3, seed=0, noise=1.0):
     rng = np.random.default_rng(seed)
     X = rng.standard_normal((n, d)).astype(np.float32)

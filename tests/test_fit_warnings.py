@@ -265,19 +265,19 @@ def test_a_warm_start_not_below_its_poor_start_is_not_said_to_be_below_it(monkey
     than it started, by warmend.WORSE) was said to be "below" it."""
     from types import SimpleNamespace
 
-    from sgdcli.training import fitwarnings, warmend
+    from sgdcli.training import endedworse, warmend
 
     run = SimpleNamespace(history=[{}], init=SimpleNamespace(path="poor.h5"), auto=object(),
                           rate_opts=SimpleNamespace(lr=0.1), opts=TrainOptions())
     for kept, near in ((0.92, "not far above"), (0.8, "below")):
         monkeypatch.setattr(warmend, "measure", lambda run, kept=kept: warmend.Ended(kept, 0.9, 0.6931, 4096))
-        assert fitwarnings._worse_than_init(run) == [
+        assert endedworse._worse_than_init(run) == [
             f"the model kept has a mean loss of {kept:.4g} on the run's sample of 4,096 rows, {near} the 0.9 of the "
             "model it started from (--init poor.h5) but above the all-zero model's 0.6931: the model may be far "
             "from the optimum; raise --epochs"]
     monkeypatch.setattr(warmend, "measure", lambda run: warmend.Ended(0.96, 0.9, 0.6931, 4096))  # 0.06 > 5% of 0.9
-    assert fitwarnings._worse_than_init(run)[0].endswith("training ended worse than it started. The rate may be "
-                                                         "too large: try --lr 0.01")
+    assert endedworse._worse_than_init(run)[0].endswith("training ended worse than it started. The rate may be "
+                                                        "too large: try --lr 0.01")
 
 
 def _labels_about_a_million(path, rows=20000):

@@ -31,7 +31,7 @@ from sgdcli.training.start import FITTED, best_constant
 # loss alone called worse.
 WORSE = 0.05
 # How far above the all-zero model's mean loss the kept model's must be to be told it is not yet below it: a margin
-# over rounding, as fitwarnings.ABOVE_ZERO is for a fresh run.
+# over rounding, as endedworse.ABOVE_ZERO is for a fresh run.
 ABOVE_ZERO = 1.01
 
 
