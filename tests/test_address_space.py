@@ -79,6 +79,9 @@ LLVMLITE = OSError("Could not find/load shared object file 'libllvmlite.so' from
     (None, OSError(errno.ENFILE, "Too many open files in system"),
      "cannot open a file (Too many open files in system): the system's open-file limit is reached; raise it, or "
      "run fewer jobs at once"),
+    (None, OSError(errno.EMFILE, "Too many open files", 7),  # (a descriptor for its file: os.fdopen's)
+     "cannot open a file (Too many open files): this process's open-file limit (ulimit -n) of {files:,} is "
+     "reached; raise it, or run fewer jobs at once"),
 ])
 def test_only_the_failures_a_limit_causes_are_said_to_be_its(tmp_path, monkeypatch, limit, exc, line):
     X, y = make_problem("binary", n=50, d=3, seed=1)

@@ -153,3 +153,16 @@ def test_a_rule_without_momentum_is_told_to_use_both_defaults(tmp_path):
     best = _losses("hinge", X, y, weights[2])[1]
     excess = [np.mean(np.maximum(1 - (2 * y - 1) * (X @ W[:-1] + W[-1]), 0)) / best - 1 for W in weights]
     assert excess[0] > NEAR and excess[1] > NEAR and excess[2] < NEAR
+
+
+def test_an_optimizer_carried_on_from_init_is_not_told_to_change(tmp_path):
+    """--init-optimizer carries the --init model's optimizer on (adam's here), which --optimizer auto then is: the
+    run was told to "use the default --optimizer auto", which it did, and another optimizer is refused."""
+    X, y = collinear_classes(n=20_000)
+    path = write_table(tmp_path / "collinear.h5", X, y)
+    with pytest.warns(FitWarning):
+        train(path, TrainOptions(model="hinge", optimizer="adam", epochs=1, threads=1), output=tmp_path / "a.h5")
+    with pytest.warns(FitWarning) as caught:
+        train(path, TrainOptions(model="hinge", init=str(tmp_path / "a.h5"), init_optimizer=True, threads=1))
+    (text,) = [str(w.message) for w in caught]
+    assert text.endswith("flattest; raise --epochs or lower --batch-size"), text

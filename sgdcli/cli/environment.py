@@ -148,7 +148,7 @@ def limit_failure(exc: BaseException) -> str | None:
     not start without one; a file that could not be opened for want of a file descriptor, where no read of an
     input named it: Numba's cache of compiled kernels, a module imported late), None for any other."""
     if isinstance(exc, OSError) and exc.errno in (errno.EMFILE, errno.ENFILE):
-        what = "a file" if exc.filename is None else os.fsdecode(exc.filename)
+        what = os.fsdecode(exc.filename) if isinstance(exc.filename, (str, bytes)) else "a file"
         return f"cannot open {what} ({os.strerror(exc.errno)}): {errors.out_of_files(exc.errno)}"
     limited = address_space_failure(exc)
     if limited is None and _no_thread(exc) and address_space_limit() is None:

@@ -210,10 +210,11 @@ def _far_from_fit(run, gap: fitgap.Gap) -> str:
     """The warning of a run at --lr auto's rate that the fit of its sample measures far from the optimum
     (``gap``), where no other warning told of it: its figures, why where its features are nearly collinear
     (COLLINEAR), and what to change, first what cured such runs in one step (bench/results/2026-12-07-far-
-    advice.md): under an --optimizer without momentum, the defaults (the schedule alone cured 11 of 68 such runs,
-    and left 22 further off); under another --schedule, the default cosine, whose small last steps keep little of
-    the batches' noise; where a fresh full batch would start at a fit of its sample (training/start.py ``fits``),
-    that, with the default optimizer; then more updates."""
+    advice.md): under an --optimizer other than momentum and nesterov, the defaults (the schedule alone cured 11
+    of 68 such runs, and left 22 further off; not the optimizer that --init-optimizer carries on); under another
+    --schedule, the default cosine, whose small last steps keep little of the batches' noise; where a fresh full
+    batch would start at a fit of its sample (training/start.py ``fits``), that, with the default optimizer; then
+    more updates."""
     why = (". The features are nearly collinear (the second moments of the sample's standardized rows have a "
            f"condition number of {gap.condition:.3g}), and steps sized for the steepest direction crawl along the "
            "flattest" if gap.condition >= COLLINEAR else "")
@@ -221,7 +222,8 @@ def _far_from_fit(run, gap: fitgap.Gap) -> str:
         run.opts.model, run.sample, run.labels.class_of, max(run.labels.n_outputs, 2), run.sample_weights_of,
         run.opts.l1)
     defaults = TrainOptions()
-    plain = run.opts.optimizer not in (defaults.optimizer, *MOMENTUM_OPTIMIZERS)  # (a rule without momentum)
+    # a rule other than momentum's and nesterov's, but the --init model's that --init-optimizer carries on
+    plain = run.opts.optimizer not in (defaults.optimizer, *MOMENTUM_OPTIMIZERS) and not run.opts.init_optimizer
     cosine = run.opts.schedule == defaults.schedule
     change = (["use the defaults --optimizer auto and --schedule cosine" if plain and not cosine else
                "use the default --optimizer auto" if plain else

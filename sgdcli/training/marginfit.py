@@ -88,13 +88,14 @@ def _newton(model: str, width: float, Z: np.ndarray, y: np.ndarray, v: np.ndarra
         gradient = Z.T @ (v * slope * y) / m + penalty * theta
         step = -np.linalg.solve(linearfit.gram(Z, v * curve, m) + np.diag(penalty) + ridge, gradient)
         moved = y * (Z @ step)  # the margins' change along the step: each try of it costs a number a row
-        fall, t, after = float(gradient @ step), 1.0, math.inf
-        for _ in range(HALVINGS):
+        fall, t, fell = float(gradient @ step), 1.0, False
+        for _ in range(HALVINGS if fall < 0 else 0):
             after = _value(model, width, margins + t * moved, v, m, penalty, theta + t * step)
-            if after <= now + ARMIJO * t * fall:
+            fell = after <= now + ARMIJO * t * fall
+            if fell:
                 break
             t *= 0.5
-        if not (fall < 0 and after <= now + ARMIJO * t * fall):  # the quadratic above: never a rise
+        if not fell:  # the quadratic above: never a rise
             step, t = -np.linalg.solve(above, gradient), 1.0
             moved = y * (Z @ step)
             after = _value(model, width, margins + moved, v, m, penalty, theta + step)
