@@ -87,10 +87,10 @@ class Gap(NamedTuple):
 
 def measure(run, confirm: bool = False) -> Gap | None:
     """The Gap of ``run`` (a training/run.py ``Run`` at its end) for the model it keeps; None where it is not
-    measured (--l1 of a model whose fit takes none, sparse rows, a fit too wide for its model's bound or
-    for the sample's --memory, a class the sample does not hold, fewer than ROWS_PER_WEIGHT rows a
-    weight).  ``confirm``: where it is
-    ``far``, with its ``condition`` and ``held_out`` (``Gap.confirmed``)."""
+    measured (--l1 of a model whose fit takes none, sparse rows, a fit too wide for its model's bound or for the
+    sample's --memory, a class the sample does not hold, fewer than ROWS_PER_WEIGHT rows a weight, rows that the
+    hinge family's fit separates without --l2: marginfit.separates).  ``confirm``: where it is ``far``, with its
+    ``condition`` and ``held_out`` (``Gap.confirmed``)."""
     opts, d = run.opts, run.table.n_features
     classifier = opts.model in classifierfit.MODELS
     by_class = classifier or opts.model in marginfit.MODELS  # (the hinge family's two classes, 0 and 1)
