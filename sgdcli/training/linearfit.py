@@ -54,13 +54,15 @@ def weighted_solve(Z: np.ndarray, c: np.ndarray, b: np.ndarray, m: int, penalty:
     return np.linalg.solve(curvature + np.diag(penalty) + ridge * np.eye(p), moment / m)
 
 
-def gram(Z: np.ndarray, c: np.ndarray, m: int) -> np.ndarray:
-    """Zᵀ·diag(c)·Z / m, formed BLOCK_ROWS rows at a time: never a copy of all of ``Z``."""
+def gram(Z: np.ndarray, c: np.ndarray, m: int, rows: np.ndarray | None = None) -> np.ndarray:
+    """Zᵀ·diag(c)·Z / m, formed BLOCK_ROWS rows at a time: never a copy of all of ``Z``; of the ``rows`` given
+    alone (the others' c being 0), where not None."""
     p = Z.shape[1]
     total = np.zeros((p, p))
-    for start in range(0, len(Z), BLOCK_ROWS):
-        block = Z[start:start + BLOCK_ROWS]
-        total += (block * c[start:start + len(block), None]).T @ block
+    for start in range(0, len(Z) if rows is None else len(rows), BLOCK_ROWS):
+        taken = slice(start, start + BLOCK_ROWS) if rows is None else rows[start:start + BLOCK_ROWS]
+        block = Z[taken]
+        total += (block * c[taken, None]).T @ block
     return total / m
 
 

@@ -86,7 +86,8 @@ def _newton(model: str, width: float, Z: np.ndarray, y: np.ndarray, v: np.ndarra
     for _ in range(STEPS):
         slope, curve = _derivatives(model, width, margins)
         gradient = Z.T @ (v * slope * y) / m + penalty * theta
-        step = -np.linalg.solve(linearfit.gram(Z, v * curve, m) + np.diag(penalty) + ridge, gradient)
+        bent = np.flatnonzero(v * curve)  # the rows with curvature: at hinge's last stages, few
+        step = -np.linalg.solve(linearfit.gram(Z, v * curve, m, bent) + np.diag(penalty) + ridge, gradient)
         moved = y * (Z @ step)  # the margins' change along the step: each try of it costs a number a row
         fall, t, fell = float(gradient @ step), 1.0, False
         for _ in range(HALVINGS if fall < 0 else 0):
