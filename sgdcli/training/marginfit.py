@@ -32,7 +32,7 @@ ARMIJO = 1e-4  # the share of the fall its slope promises that a step must make,
 HALVINGS = 40  # halvings of a step at most, before the quadratic above the objective steps instead
 TOLERANCE = 1e-12  # a step lowering the objective by less than this share of it ends a stage: Newton's steps
 # converge fast near the optimum, so this costs a step or two beyond what the warnings need (fullbatch.NEAR)
-STEPS = 50  # Newton steps a stage at most: each a weighted Gram matrix of the rows, p² a row
+STEPS = 50  # Newton steps a stage at most: each a weighted Gram matrix of the rows that bend, p² a row
 # Hinge's last smoothing, in the margin's units: its objective is within half of it of the loss.  Its fits of
 # 4,096 rows came within 0.3% of a linear program's optimum, far nearer than the warnings judge (fullbatch.NEAR);
 # each tenfold smaller width took as long again as all the stages before it (fits of 64 weights, of three a run
