@@ -108,9 +108,11 @@ def measure(run, confirm: bool = False) -> Gap | None:
     if weights is not None and not np.any(weights[labelled] > 0):  # --sample-weight on rows the sample misses
         return None
     Z = sample(run.sample, run.plan.center, run.plan.scale)  # the rows as the kernels see them, the bias's 1
-    fits = (classes is None or len(np.unique(classes[labelled])) == outputs + 1) and (  # every class, as the
-        not classifierfit.skipped(opts.model, Z, targets, weights, room(run.sample), l1=opts.l1) if classifier
-        else curvature.exact(d + 1, room(run.sample)))  # model has
+    # every class the model has, and room for the fit beside the sample in its --memory
+    every_class = classes is None or len(np.unique(classes[labelled])) == outputs + 1
+    room_left = (not classifierfit.skipped(opts.model, Z, targets, weights, room(run.sample), l1=opts.l1)
+                 if classifier else curvature.exact(d + 1, room(run.sample)))
+    fits = every_class and room_left
     if not fits or labelled.sum() < ROWS_PER_WEIGHT * outputs * (d + 1):
         return None
     params, param = run.kept_params(), opts.objective[1]

@@ -225,10 +225,12 @@ def _far_from_fit(run, gap: fitgap.Gap) -> str:
     # a rule other than momentum's and nesterov's, but the --init model's that --init-optimizer carries on
     plain = run.opts.optimizer not in (defaults.optimizer, *MOMENTUM_OPTIMIZERS) and not run.opts.init_optimizer
     cosine = run.opts.schedule == defaults.schedule
-    change = (["use the defaults --optimizer auto and --schedule cosine" if plain and not cosine else
-               "use the default --optimizer auto" if plain else
-               f"use the default --schedule {defaults.schedule}, whose last steps are small"]
-              if plain or not cosine else [])
+    change = []
+    if plain:
+        change.append(f"use the defaults --optimizer {defaults.optimizer} and --schedule {defaults.schedule}"
+                      if not cosine else f"use the default --optimizer {defaults.optimizer}")
+    elif not cosine:
+        change.append(f"use the default --schedule {defaults.schedule}, whose last steps are small")
     if full:  # (after the defaults: under adam or rmsprop a full batch ended 17% to 77% above the optimum)
         change.insert(int(plain), "use --batch-size full" + (" with the default --optimizer" if plain else "")
                       + " (it starts at a fit of its sample)")

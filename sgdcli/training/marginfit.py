@@ -51,7 +51,7 @@ def fit(model: str, Z: np.ndarray, classes: np.ndarray, weights: np.ndarray | No
     v = np.where(labelled, 1.0 if weights is None else weights, 0.0)
     if len(np.unique(classes[labelled & (v > 0)])) < 2:
         return None
-    y = np.where(labelled, 2.0 * np.where(labelled, classes, 0.0) - 1.0, 0.0)
+    y = 2.0 * np.where(labelled, classes, 0.5) - 1.0  # each row's sign, ±1; 0 for a row without a label
     m = max(int(labelled.sum()), 1)
     penalty = np.append(np.broadcast_to(np.asarray(l2, dtype=np.float64), (Z.shape[1] - 1,)), 0.0)
     theta = linearfit.fit(Z, np.where(labelled, y, np.nan), weights, l2)
