@@ -167,3 +167,54 @@ def test_an_optimizer_carried_on_from_init_is_not_told_to_change(tmp_path):
         train(path, TrainOptions(model="hinge", init=str(tmp_path / "a.h5"), init_optimizer=True, threads=1))
     (text,) = [str(w.message) for w in caught]
     assert text.endswith("flattest; raise --epochs or lower --batch-size"), text
+
+
+KEPT = re.compile(r"the model's \(epoch (\d+)'s, which early stopping kept\) mean loss on the run's sample of "
+                  r"([\d,]+) rows, ([\d.]+), is (\d+)% above the optimum's, estimated by a fit of them \(Newton's "
+                  r"method\), ([\d.]+): the model may be far from the optimum(.*)$")
+
+
+@pytest.mark.parametrize("model", ["hinge", "squared_hinge", "modified_huber"])
+def test_an_epoch_early_stopping_kept_far_from_the_optimum_as_the_last_is_told_what_cures_both(tmp_path, model):
+    """20 full batches under early stopping on nearly collinear features: each epoch's loss falls by less than
+    --min-delta at the end, and early stopping keeps the 19th, 34% to 40% above the optimum, unwarned.  The last
+    epoch is as far: a lower --min-delta would leave the run far, and the warning says what a far run is told."""
+    X, y = collinear_classes()
+    path = write_table(tmp_path / "collinear.h5", X, y)
+    options = dict(model=model, epochs=20, threads=1, early_stopping=True)
+    with pytest.warns(FitWarning) as caught:
+        m = train(path, TrainOptions(**options, batch_size=None))
+    assert m.training["best_epoch"] < 20 and not m.training["stopped_early"]
+    (text,) = [str(w.message) for w in caught]
+    found = KEPT.match(text)
+    assert found is not None and int(found[1]) == m.training["best_epoch"], text
+    last = re.match(r", and so is the last epoch's \(([\d.]+)\)\. The features are nearly collinear .*; raise "
+                    r"--epochs or lower --batch-size$", found[6])
+    assert last is not None, found[6]
+    assert float(last[1]) > (1 + NEAR) * float(found[5])
+    excess = _excess(model, X, y, m.raw_weights()[0])
+    assert excess > NEAR and float(found[3]) / float(found[5]) - 1 == pytest.approx(excess, abs=0.05)
+    near = train(path, TrainOptions(**options))  # batches of 32, as told
+    assert "warnings" not in near.training
+    assert _excess(model, X, y, near.raw_weights()[0]) < NEAR
+
+
+def test_an_epoch_early_stopping_kept_far_from_the_optimum_where_the_last_is_near_is_told_to_lower_min_delta(
+        binary_file):
+    """No epoch improves on the first by --min-delta 1, and --patience outlasts the run: early stopping keeps
+    epoch 1, one full batch from the start, far above the optimum, where the last epoch's model is near it.  The
+    threshold chose the epoch: the warning says to lower it (hinge's run was not judged at all)."""
+    options = dict(model="hinge", batch_size=None, epochs=20, threads=1, early_stopping=True, patience=1000)
+    with pytest.warns(FitWarning) as caught:
+        m = train(binary_file, TrainOptions(**options, min_delta=1.0))
+    assert m.training["best_epoch"] == 1 and len(m.history) == 20
+    (text,) = [str(w.message) for w in caught]
+    found = KEPT.match(text)
+    assert found is not None and found[1] == "1", text
+    assert found[6] == "; lower --min-delta (1), by more than which no later epoch lowered the training loss"
+    with h5py.File(binary_file) as f:
+        X, y = f["X"][()], (f["y"][()] == 1).astype(np.int64)
+    assert _excess("hinge", X, y, m.raw_weights()[0]) > NEAR
+    lowered = train(binary_file, TrainOptions(**options))  # as told: the default --min-delta keeps a late epoch
+    assert "warnings" not in lowered.training and lowered.training["best_epoch"] > 1
+    assert _excess("hinge", X, y, lowered.raw_weights()[0]) < NEAR

@@ -63,6 +63,9 @@ class Gap(NamedTuple):
     # where ``far`` and measured to confirm it: the objective on the sample of fits of half its runs of rows, each
     # scoring the other half's (``_held_out``); NaN where a half has no fit, or that was not measured
     held_out: float = math.nan
+    # where asked (``measure``'s ``last``): the objective on the sample of the last epoch's model, where early
+    # stopping kept an earlier one; NaN where not measured
+    last: float = math.nan
 
     @property
     def far(self) -> bool:
@@ -85,12 +88,13 @@ class Gap(NamedTuple):
         return fullbatch.measured(self.loss, self.best, self.rows, self.how, self.what, kept_epoch, epochs)
 
 
-def measure(run, confirm: bool = False) -> Gap | None:
+def measure(run, confirm: bool = False, last: bool = False) -> Gap | None:
     """The Gap of ``run`` (a training/run.py ``Run`` at its end) for the model it keeps; None where it is not
     measured (--l1 of a model whose fit takes none, sparse rows, a fit too wide for its model's bound or for the
     sample's --memory, a class the sample does not hold, fewer than ROWS_PER_WEIGHT rows a weight, rows that the
     hinge family's fit separates without --l2: marginfit.separates).  ``confirm``: where it is ``far``, with its
-    ``condition`` and ``held_out`` (``Gap.confirmed``)."""
+    ``condition`` and ``held_out`` (``Gap.confirmed``); ``last``: with the objective of the last epoch's model
+    (``Gap.last``) where early stopping kept an earlier epoch's."""
     opts, d = run.opts, run.table.n_features
     classifier = opts.model in classifierfit.MODELS
     by_class = classifier or opts.model in marginfit.MODELS  # (the hinge family's two classes, 0 and 1)
@@ -116,7 +120,12 @@ def measure(run, confirm: bool = False) -> Gap | None:
     if not fits or labelled.sum() < ROWS_PER_WEIGHT * outputs * (d + 1):
         return None
     params, param = run.kept_params(), opts.objective[1]
-    loss = _objective(opts.model, param, Z @ params.T, targets, weights, labelled) + fullbatch.penalty(opts, params)
+
+    def objective(params: np.ndarray) -> float:  # (before raw features' Z is standardized in place)
+        return _objective(opts.model, param, Z @ params.T, targets, weights, labelled) + fullbatch.penalty(opts, params)
+
+    loss, latest = objective(params), run.state.params(opts.average)
+    then = objective(latest) if last and latest is not params else math.nan
     uneven, l2, l1 = math.nan, opts.l2, opts.l1
     if run.std is None:  # raw features: fitted in the sample's own standardized units, Z's rows in place
         uneven, spread = _standardize(Z)
@@ -133,10 +142,11 @@ def measure(run, confirm: bool = False) -> Gap | None:
     if opts.model == "poisson":  # its deviance, twice the loss less the saturated model's (poissonfit.py): ≥ 0
         v = np.ones(int(labelled.sum())) if weights is None else weights[labelled]
         saturated = float(v @ zeroloss.saturated(targets[labelled])) / len(v)
-        loss, best = 2.0 * (loss - saturated), 2.0 * (best - saturated)
+        loss, best, then = 2.0 * (loss - saturated), 2.0 * (best - saturated), 2.0 * (then - saturated)
         what = "mean deviance" if opts.l2 == 0 else "objective (its mean deviance and twice --l2's penalty)"
     how = HOW.get(opts.model, "proximal Newton steps" if opts.l1 > 0 else "Newton's method")
-    gap = Gap(loss, best, int(labelled.sum()), how, what, uneven, fullbatch.rounding(opts.model, param, raw, weights))
+    gap = Gap(loss, best, int(labelled.sum()), how, what, uneven, fullbatch.rounding(opts.model, param, raw, weights),
+              last=then)
     if confirm and gap.far:  # (Z standardized by now)
         runs = run.sample.runs()
         if runs[0] == runs[-1]:  # one run, the whole file: SAMPLE_RUNS pieces of it, in turn in either half

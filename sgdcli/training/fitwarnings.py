@@ -92,9 +92,9 @@ def log_end(run, kept_epoch: int) -> list[str]:
       run or more (_still_falling): at a full batch, or at a rate under SLOW_RATE times --lr auto's (a rate given:
       not where the fit of its sample measures it near the optimum); not for a run that started at the fit of its
       sample (training/start.py), whose whole run's fall is small.
-    - Where neither of these is said, a full-batch logistic or softmax model's loss on the run's sample over
-      fullbatch.NEAR above the optimum's, estimated by a fit of it (fullbatch.short); not for a run that started
-      at that fit and stepped at --lr auto's rate, which stays near it.
+    - Where neither of these is said, a full-batch logistic or softmax model's (its last epoch's) loss on the
+      run's sample over fullbatch.NEAR above the optimum's, estimated by a fit of it (fullbatch.short); not for a
+      run that started at that fit and stepped at --lr auto's rate, which stays near it.
     - Nearly separable rows whose balanced rate 1/L held far below (decayingrate.short), where the run's end was
       not measured against a fit of its sample (fitgap.py), which says how far it ended where this only infers
       it (on raw features whose curvature is uneven, the raw features, not the rows' separability, hold 1/L
@@ -113,9 +113,10 @@ def log_end(run, kept_epoch: int) -> list[str]:
 
     Where early stopping chose the epoch kept (it stopped, or it kept an epoch before the last), neither the
     updates, nor the pace, nor the nearly separable rows are judged: more epochs would not move its choice, which
-    the epochs after it did not better by more than --min-delta.  The fit is judged there only where a later
-    epoch's loss (of those early stopping judges) was lower by no more than --min-delta: the threshold, not the
-    loss, kept an epoch that may be far from the optimum whatever the epochs, and the warning says to lower it.
+    the epochs after it did not better by more than --min-delta.  The fit of its sample (fitgap.py, every model
+    it fits) judges it there only where a later epoch's loss (of those early stopping judges) was lower by no more
+    than --min-delta: the threshold, not the loss, chose the epoch, which may be far from the optimum, and the
+    warning says to lower it, or, where the last epoch is as far, what cures a far run (_threshold_chose).
     """
     try:
         return _judged(run, kept_epoch)
@@ -153,8 +154,15 @@ def _judged(run, kept_epoch: int) -> list[str]:
     # and so are --lr auto's runs of more updates but for early stopping's choice: at the rate it sizes, the loss's
     # fall at the end is mostly the batches' noise and tells nothing of the distance (_still_falling)
     by_auto = updates and not (chosen or few or run.start_fitted) and run.auto is not None
-    gap_of = functools.cache(lambda: fitgap.measure(run, confirm=by_auto))  # the fit of the sample, once
-    gap = gap_of() if updates and (by_fit or by_auto or (run.std is None and not run.table.sparse)) else None
+    # a run from the fit of its sample at --lr auto's rate ended 0% to 3% above the optimum wherever measured, and
+    # the fit's estimate of the optimum, short of rows of heavy weight, told two of thirty they were 5% and 6% off
+    from_fit = run.start_fitted and run.auto is not None
+    # early stopping's choice, where its threshold, not the loss, chose the epoch kept (_threshold_chose)
+    under = _under_min_delta(run, kept_epoch) if chosen else None
+    by_choice = updates and under is not None and not from_fit
+    gap_of = functools.cache(lambda: fitgap.measure(run, confirm=by_auto or by_choice, last=by_choice))  # once
+    gap = gap_of() if updates and (by_fit or by_auto or by_choice or (run.std is None and not run.table.sparse)) \
+        else None
     # a full batch from the fit of its sample, measured by its gradient on every row where it kept it
     from_start = fullbatch.from_fit(run) if run.start_fitted and updates and not chosen else None
     if from_start is None and run.start_fitted and updates and not chosen and run.opts.l1 > 0 and \
@@ -176,13 +184,11 @@ def _judged(run, kept_epoch: int) -> list[str]:
     elif updates and not run.start_fitted:  # a run from the fit of its sample started near the optimum, and any
         # fall at its end is much of its whole run's: at a rate given, it is judged against the fit (fullbatch.short)
         far += _still_falling(run, gap_of)
-    under = _under_min_delta(run, kept_epoch) if chosen else None
-    # a run from the fit of its sample at --lr auto's rate ended 0% to 3% above the optimum wherever measured, and
-    # the fit's estimate of the optimum, short of rows of heavy weight, told two of thirty they were 5% and 6% off
-    from_fit = run.start_fitted and run.auto is not None
     raw = unscaled.judge(run, gap, epochs, kept_epoch)
-    if updates and not far and (not chosen or under is not None) and not from_fit and not raw and from_start is None:
-        far += fullbatch.short(run, epochs, kept_epoch, under)
+    if by_choice and not raw:
+        far += _threshold_chose(run, gap, kept_epoch, epochs, under)
+    elif updates and not far and not chosen and not from_fit and not raw and from_start is None:
+        far += fullbatch.short(run, epochs)
     found += far + raw
     # a gap measured says how far the run ended, which this only infers: unless it found the run far on features
     # that are not uneven, where no other warning has said so.  Not under --l1, whose optimum is nearer than the
@@ -206,9 +212,11 @@ def _judged(run, kept_epoch: int) -> list[str]:
     return found
 
 
-def _far_from_fit(run, gap: fitgap.Gap) -> str:
+def _far_from_fit(run, gap: fitgap.Gap, kept_epoch: int = 0, epochs: int = 0, passed: str = "") -> str:
     """The warning of a run at --lr auto's rate that the fit of its sample measures far from the optimum
-    (``gap``), where no other warning told of it: its figures, why where its features are nearly collinear
+    (``gap``; of the epoch early stopping kept, ``kept_epoch`` of ``epochs``, where it is not the last, and
+    ``passed``, what of the epochs after it: _threshold_chose), where no other warning told of it: its figures,
+    why where its features are nearly collinear
     (COLLINEAR), and what to change, first what cured such runs in one step (bench/results/2026-12-07-far-
     advice.md): under an --optimizer other than momentum and nesterov, the defaults (the schedule alone cured 11
     of 68 such runs, and left 22 further off; not the optimizer that --init-optimizer carries on); under another
@@ -234,7 +242,26 @@ def _far_from_fit(run, gap: fitgap.Gap) -> str:
     if full:  # (after the defaults: under adam or rmsprop a full batch ended 17% to 77% above the optimum)
         change.insert(int(plain), "use --batch-size full" + (" with the default --optimizer" if plain else "")
                       + " (it starts at a fit of its sample)")
-    return f"{gap.text()}: the model may be far from the optimum{why}; " + ", or ".join([*change, _more_updates(run)])
+    return (f"{gap.text(kept_epoch, epochs)}: the model may be far from the optimum{passed}{why}; "
+            + ", or ".join([*change, _more_updates(run)]))
+
+
+def _threshold_chose(run, gap: fitgap.Gap | None, kept_epoch: int, epochs: int, under: str) -> list[str]:
+    """The warning of a run whose kept epoch (``kept_epoch`` of ``epochs``) early stopping chose by its threshold,
+    a later epoch's ``under`` loss lower by no more than --min-delta (_under_min_delta), where the fit of its sample
+    measures that model far from the optimum, as fits of half of it confirm (``gap``, with the last epoch's model
+    measured too; not on uneven raw features, which unscaled.judge tells what to change).  Where the last epoch's
+    model is over fullbatch.NEAR below it, the threshold kept an epoch the run went on to better (under
+    --min-delta 1, the first, whatever else changed): lower --min-delta.
+    Where the last is as far, a lower threshold would leave the run far (full batches of the hinge family on nearly
+    collinear features kept epochs 31% to 39% above the optimum, unwarned; a constant rate's noise, 8% above):
+    it is told what a run far at its end is (``_far_from_fit``)."""
+    if gap is None or not gap.confirmed or unscaled.uneven(gap):
+        return []
+    if math.isfinite(gap.last) and fullbatch.near(gap.loss, gap.last, gap.floor):
+        return [_far_from_fit(run, gap, kept_epoch, epochs, f", and so is the last epoch's ({gap.last:.4g})")]
+    return [f"{gap.text(kept_epoch, epochs)}: the model may be far from the optimum; lower --min-delta "
+            f"({run.opts.min_delta:g}), by more than which no later epoch lowered the {under} loss"]
 
 
 def _more_updates(run) -> str:

@@ -14,8 +14,8 @@ fitwarnings.FEW_UPDATES updates whose loss still fell is told so already.
 So at the end of a full-batch logistic or softmax run without --l2, the
 run's sample (training/sampling.py, read again: the same rows) is fitted by
 Newton's method (training/classifierfit.py), and the mean loss on those rows
-of the model the run keeps (early stopping's best epoch's, else the last
-one's) is set against the fit's.  The rows' scores are computed for all of
+of the model the run keeps (its last epoch's: where early stopping chose
+another, fitwarnings.py judges it) is set against the fit's.  The rows' scores are computed for all of
 the sample and then taken for the rows judged: a copy of those rows would be
 a second sample beside the one --memory holds.
 
@@ -74,15 +74,13 @@ NEAR = 0.05
 ROUNDING = 2.0**-32
 
 
-def short(run, epochs: int, kept_epoch: int, under: str | None = None) -> list[str]:
-    """The warning of ``run`` (a training/run.py ``Run`` at its end, after ``epochs`` epochs) where it is a full-batch
-    logistic or softmax run without --l2 or --l1 whose kept model's (from its epoch ``kept_epoch``, 1-based: early
-    stopping's best, else the last) loss on its sample is over NEAR above the optimum's estimate; nothing where that is
-    not measured (another run; sparse rows; a fit too wide for classifierfit.FIT_UP_TO, or for the sample's --memory).
-    ``under``: early stopping kept that epoch, though a later one had a lower loss of those it judges (``under``:
-    "validation" or "training") by no more than --min-delta, so the warning says to lower it (more epochs would keep the
-    same epoch). A run that started at the fit of its sample (at a rate given: fitwarnings.log_end) and ended far from
-    it was taken there by its steps: the warning says to lower the rate, not to raise --epochs."""
+def short(run, epochs: int) -> list[str]:
+    """The warning of ``run`` (a training/run.py ``Run`` at its end, after ``epochs`` epochs, the last of which it
+    keeps: early stopping's choice is judged by fitwarnings._threshold_chose) where it is a full-batch logistic or
+    softmax run without --l2 or --l1 whose model's loss on its sample is over NEAR above the optimum's estimate;
+    nothing where that is not measured (another run; sparse rows; a fit too wide for classifierfit.FIT_UP_TO, or for
+    the sample's --memory).  A run that started at the fit of its sample (at a rate given: fitwarnings.log_end) and
+    ended far from it was taken there by its steps: the warning says to lower the rate, not to raise --epochs."""
     opts = run.opts
     if (opts.model not in classifierfit.MODELS or opts.l2 > 0 or opts.l1 > 0 or run.table.sparse
             or (max(run.labels.n_outputs, 2) - 1) * (run.table.n_features + 1) > classifierfit.FIT_UP_TO
@@ -104,13 +102,11 @@ def short(run, epochs: int, kept_epoch: int, under: str | None = None) -> list[s
     if not (math.isfinite(best) and best > 0 and loss > (1.0 + NEAR) * best):
         return []
     gap = loss / best - 1.0
-    advice = (f"lower --min-delta ({opts.min_delta:g}), by more than which no later epoch lowered the {under} loss"
-              if under is not None else  # a run from the fit of its sample (training/start.py) stepped off it
-              f"it started at such a fit, and its steps took it away: lower --lr (try {run.rate_opts.lr / 10:.4g}) "
-              "or use --lr auto" if run.start_fitted else
-              f"raise --epochs (to about {math.ceil(epochs * (gap / NEAR) ** 2)}), lower --batch-size or add --l2")
-    told = measured(loss, best, m, kept_epoch=kept_epoch, epochs=epochs)
-    return [f"{told}: the model may be far from the optimum; {advice}"]
+    advice = (  # a run from the fit of its sample (training/start.py) stepped off it
+        f"it started at such a fit, and its steps took it away: lower --lr (try {run.rate_opts.lr / 10:.4g}) "
+        "or use --lr auto" if run.start_fitted else
+        f"raise --epochs (to about {math.ceil(epochs * (gap / NEAR) ** 2)}), lower --batch-size or add --l2")
+    return [f"{measured(loss, best, m)}: the model may be far from the optimum; {advice}"]
 
 
 def keeps_step(opts, shards: int, start_fitted: bool) -> bool:
