@@ -78,3 +78,43 @@ def test_the_changelog_holds_only_its_bullets():
              if line and not line.startswith(("- ", "  ", "Changes that alter what an unchanged command does:"))]
     assert stray == []
     assert "/tmp/" not in unreleased
+
+
+def test_the_format_guide_names_the_checkpoint_positions_keys():
+    """The checkpoint's ``position`` attribute, as docs/model-format.md lists its keys: it said "window", a key
+    the JSON does not have (the window's index is ``block``)."""
+    import dataclasses
+    import re
+
+    from sgdcli.engine.epoch import Position
+
+    with open(os.path.join(ROOT, "docs", "model-format.md"), encoding="utf-8") as fh:
+        (row,) = [line for line in fh if line.startswith("| attribute `position` |")]
+    named = re.findall(r"`(\w+)`", row.split("|")[2])
+    assert named and set(named) <= {field.name for field in dataclasses.fields(Position)}
+
+
+def test_the_sweep_example_in_the_training_guide_is_what_the_sweep_prints(monkeypatch):
+    """docs/training.md's sweep of sample_data/binary.h5, run from the project's root: its rows but for the time
+    columns (seconds, rows/s), and the warning it quotes, are what the command prints (a row and the warning's
+    figure had gone stale)."""
+    import re
+    import shlex
+
+    from conftest import cli
+
+    with open(os.path.join(ROOT, "docs", "training.md"), encoding="utf-8") as fh:
+        guide = fh.read()
+    command, table = re.search(r"```console\n\$ (sgdcli sweep sample_data/binary\.h5 [^\n]*)\n(.*?)```", guide,
+                               re.S).groups()
+    monkeypatch.chdir(ROOT)
+    code, out, err = cli(*shlex.split(command)[1:])
+    assert code == 0, err
+
+    def untimed(text):
+        return [line.split()[:7] + line.split()[9:] for line in text.strip().splitlines()]
+
+    assert untimed(out) == untimed(table)
+    quoted = re.search(r"`sgdcli: warning: (batch 32, lr 100: epoch 2's training loss, averaged over\s+its batches "
+                       r"as they were trained, [\d.]+, is above the model's it started\s+from .*?):\s+…`", guide, re.S)
+    assert " ".join(quoted[1].split()) in err

@@ -126,6 +126,27 @@ def test_validation_file_and_early_stopping_keep_the_best_epoch(tmp_path):
     assert lines[3] == f"val_loss {render_number(m.history[0]['val_loss'])}", out
 
 
+@short_fits
+def test_patience_that_runs_out_on_the_last_epoch_is_no_early_stop(tmp_path):
+    """A validation set whose loss rises every epoch, --patience 2 and --epochs 3: patience runs out on the last
+    epoch, which the run made anyway. It kept epoch 1, and did not stop early: stopped_early was true, and the log
+    said "early stopping after epoch 3", of a run that made every epoch it was given."""
+    X, y = make_problem("binary", n=3000, d=5, seed=2)
+    path = write_table(tmp_path / "train.h5", X, y)
+    Xv, yv = make_problem("binary", n=500, d=5, seed=2)
+    vpath = write_table(tmp_path / "val.h5", Xv, 1 - yv)
+    args = ["--val", vpath, "--early-stopping", "--patience", "2", "--lr", "0.05", "--optimizer", "sgd", "--schedule",
+            "constant"]
+    for epochs, stopped in ((3, False), (4, True)):
+        code, out, err = cli("train", path, "-o", tmp_path / f"m{epochs}.h5", "--epochs", str(epochs), *args)
+        assert code == 0 and out.splitlines()[1] == "kept_epoch 1", out + err
+        assert ("early stopping after epoch 3: no decrease of more than 0.0001 for 2 epochs; keeping epoch 1"
+                in err) is stopped, err
+        with h5py.File(tmp_path / f"m{epochs}.h5") as f:
+            training = json.loads(f.attrs["training"])
+        assert (training["epochs_run"], training["best_epoch"], training["stopped_early"]) == (3, 1, stopped)
+
+
 def test_early_stopping_waits_for_the_cosine_to_decay(tmp_path):
     """50 epochs under the default cosine: the validation loss stopped falling at epoch 1, at the noise of a rate
     still near its peak, and early stopping ended the run at epoch 4 with a model 12% above least squares.

@@ -232,7 +232,8 @@ def training_options(without: tuple[str, ...] = (), helps: dict[str, str] | None
     decorators += [
         ("progress", click.option("--progress", type=click.Choice(PROGRESS_MODES), default="auto", show_default=True,
                                   help="auto: bars on a terminal, plain lines otherwise. bar: bars, which need a "
-                                       "terminal: elsewhere (cron, a log file) plain lines too.")),
+                                       "terminal: elsewhere (cron, a log file) plain lines too. none: no progress "
+                                       "or log lines, as -q.")),
         ("quiet", click.option("-q", "--quiet", is_flag=True, help="No progress or log output.")),
         ("verbose", click.option("-v", "--verbose", is_flag=True,
                                  help="Also log the Numba threading layer, threads and kernel cache.")),

@@ -57,7 +57,8 @@ def model_of(run) -> Model:
             **({"categories": run.table.categories} if run.table.categories else {}),
             **({"class_names": run.table.class_names} if run.table.class_names else {}),
             "best_epoch": run.stopper.best_epoch if run.stopper is not None else len(run.history),
-            "stopped_early": run.stopper is not None and run.stopper.stopped,
+            # (patience that ran out on the last epoch ended nothing: the run made every epoch)
+            "stopped_early": run.stopper is not None and run.stopper.stopped and len(run.history) < run.opts.epochs,
             "bad_rows": run.n_bad,
             **({"warnings": run.warnings} if run.warnings else {}),
             **run.executor.summary(),

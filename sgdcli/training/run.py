@@ -369,8 +369,9 @@ class Run:
         if metrics_tmp is not None:
             with open(metrics_tmp, "a", encoding="utf-8") as fh:
                 fh.write(json_line(record))
-        if self.stopper is not None and self.stopper.update(self._stopping_loss(record), params if judged is None
-                                                            else judged, epoch + 1, settled(self.cfg, self.state)):
+        stop = self.stopper is not None and self.stopper.update(
+            self._stopping_loss(record), params if judged is None else judged, epoch + 1, settled(self.cfg, self.state))
+        if stop and epoch + 1 < opts.epochs:  # (patience that ran out on the last epoch stopped nothing)
             self.reporter.message(
                 f"early stopping after epoch {epoch + 1}: no decrease of more than {opts.min_delta:g} "
                 f"for {counted(opts.patience, 'epoch')}; keeping epoch {self.stopper.best_epoch}"
