@@ -182,7 +182,8 @@ def test_the_nearly_separable_warning_offers_only_what_the_run_can_change():
 def test_after_early_stopping_the_nearly_separable_rows_are_not_told_to_train_longer(separable):
     """Early stopping keeps the epoch that validated best, so "raise --epochs" is not what stopped it: the
     run that is warned without it (plain sgd, held far below its balance) is not warned once early stopping
-    chose its epoch.  The threshold, not the loss, chose it, far from the optimum: that is what it is told."""
+    chose its epoch.  The threshold, not the loss, chose it, far from the optimum, as is the last epoch: it is told
+    to lower the threshold, and to use the default optimizer."""
     path, X, y, optimum = separable
     options = dict(model="softmax", optimizer="sgd", val_fraction=0.2)
     with pytest.warns(FitWarning, match="nearly separable"):
@@ -192,8 +193,8 @@ def test_after_early_stopping_the_nearly_separable_rows_are_not_told_to_train_lo
     with pytest.warns(FitWarning) as caught:
         m = train(path, TrainOptions(**options, early_stopping=True, patience=1, min_delta=1.0))
     (text,) = [str(w.message) for w in caught]
-    assert m.training["best_epoch"] == 1 and text.endswith(
-        "lower --min-delta (1), by more than which no later epoch lowered the validation loss"), text
+    assert m.training["best_epoch"] == 1 and "; lower --min-delta (1; try the default, 0.0001), by more than which " \
+        "no later epoch lowered the validation loss, and use the default --optimizer auto" in text, text
 
 
 def test_sgd_held_far_below_its_balance_is_told_of_momentum(separable):

@@ -174,11 +174,12 @@ KEPT = re.compile(r"the model's \(epoch (\d+)'s, which early stopping kept\) mea
                   r"method\), ([\d.]+): the model may be far from the optimum(.*)$")
 
 
-@pytest.mark.parametrize("model", ["hinge", "squared_hinge", "modified_huber"])
-def test_an_epoch_early_stopping_kept_far_from_the_optimum_as_the_last_is_told_what_cures_both(tmp_path, model):
-    """20 full batches under early stopping on nearly collinear features: each epoch's loss falls by less than
-    --min-delta at the end, and early stopping keeps the 19th, 34% to 40% above the optimum, unwarned.  The last
-    epoch is as far: a lower --min-delta would leave the run far, and the warning says what a far run is told."""
+def test_an_epoch_early_stopping_kept_far_from_the_optimum_as_the_last_is_told_what_cures_both(tmp_path):
+    """20 full batches of hinge under early stopping on nearly collinear features: each epoch's loss falls by less
+    than --min-delta at the end, and early stopping keeps the 19th, 40% above the optimum, unwarned (so did
+    squared_hinge and modified_huber, 34%, which now start at the fit of their sample: test_margin_start.py).  The
+    last epoch is as far: a lower --min-delta would leave the run far, and the warning says what a far run is told."""
+    model = "hinge"
     X, y = collinear_classes()
     path = write_table(tmp_path / "collinear.h5", X, y)
     options = dict(model=model, epochs=20, threads=1, early_stopping=True)
@@ -211,7 +212,7 @@ def test_an_epoch_early_stopping_kept_far_from_the_optimum_where_the_last_is_nea
     (text,) = [str(w.message) for w in caught]
     found = KEPT.match(text)
     assert found is not None and found[1] == "1", text
-    assert found[6] == "; lower --min-delta (1), by more than which no later epoch lowered the training loss"
+    assert found[6] == "; lower --min-delta (1; try the default, 0.0001), by more than which no later epoch lowered the training loss"
     with h5py.File(binary_file) as f:
         X, y = f["X"][()], (f["y"][()] == 1).astype(np.int64)
     assert _excess("hinge", X, y, m.raw_weights()[0]) > NEAR

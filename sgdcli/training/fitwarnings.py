@@ -17,7 +17,8 @@ import numpy as np
 from sgdcli.options import MOMENTUM_OPTIMIZERS, TrainOptions
 from sgdcli.reporting.reporter import counted
 from sgdcli.reporting.warned import warn
-from sgdcli.training import decayingrate, endedworse, fitgap, fullbatch, replicas, runrate, start, unscaled, warmend
+from sgdcli.training import (decayingrate, endedworse, fitgap, fullbatch, rate, replicas, runrate, start, unscaled,
+                             warmend)
 from sgdcli.training.progress import end_pace, objectives
 
 # Updates in all below which a run whose loss still fell is told that it may end far from the optimum: gradient
@@ -157,9 +158,11 @@ def _judged(run, kept_epoch: int) -> list[str]:
     # a run from the fit of its sample at --lr auto's rate ended 0% to 3% above the optimum wherever measured, and
     # the fit's estimate of the optimum, short of rows of heavy weight, told two of thirty they were 5% and 6% off
     from_fit = run.start_fitted and run.auto is not None
-    # early stopping's choice, where its threshold, not the loss, chose the epoch kept (_threshold_chose)
+    # early stopping's choice, where its threshold, not the loss, chose the epoch kept (_threshold_chose); from the
+    # fit of its sample too where the optimizer scales each weight's step by its gradients' size, whose first steps
+    # leave the fit (adam's poisson full batch kept its first epoch's, 21% above the optimum, unwarned)
     under = _under_min_delta(run, kept_epoch) if chosen else None
-    by_choice = updates and under is not None and not from_fit
+    by_choice = updates and under is not None and not (from_fit and run.opts.optimizer not in rate.ADAPTIVE)
     gap_of = functools.cache(lambda: fitgap.measure(run, confirm=by_auto or by_choice, last=by_choice))  # once
     gap = gap_of() if updates and (by_fit or by_auto or by_choice or (run.std is None and not run.table.sparse)) \
         else None
@@ -212,17 +215,17 @@ def _judged(run, kept_epoch: int) -> list[str]:
     return found
 
 
-def _far_from_fit(run, gap: fitgap.Gap, kept_epoch: int = 0, epochs: int = 0, passed: str = "") -> str:
+def _far_from_fit(run, gap: fitgap.Gap, kept_epoch: int = 0, epochs: int = 0, passed: str = "",
+                  first: str = "") -> str:
     """The warning of a run at --lr auto's rate that the fit of its sample measures far from the optimum
-    (``gap``; of the epoch early stopping kept, ``kept_epoch`` of ``epochs``, where it is not the last, and
-    ``passed``, what of the epochs after it: _threshold_chose), where no other warning told of it: its figures,
-    why where its features are nearly collinear
-    (COLLINEAR), and what to change, first what cured such runs in one step (bench/results/2026-12-07-far-
-    advice.md): under an --optimizer other than momentum and nesterov, the defaults (the schedule alone cured 11
-    of 68 such runs, and left 22 further off; not the optimizer that --init-optimizer carries on); under another
-    --schedule, the default cosine, whose small last steps keep little of the batches' noise; where a fresh full
-    batch would start at a fit of its sample (training/start.py ``fits``), that, with the default optimizer; then
-    more updates."""
+    (``gap``; of the epoch early stopping kept, ``kept_epoch`` of ``epochs``, where it is not the last, ``passed``,
+    what of the epochs after it, and ``first``, what to change before the rest: _threshold_chose), where no other
+    warning told of it: its figures, why where its features are nearly collinear (COLLINEAR), and what to change,
+    first what cured such runs in one step (bench/results/2026-12-07-far-advice.md): under an --optimizer other
+    than momentum and nesterov, the defaults (the schedule alone cured 11 of 68 such runs, and left 22 further off;
+    not the optimizer that --init-optimizer carries on); under another --schedule, the default cosine, whose small
+    last steps keep little of the batches' noise; where a fresh full batch would start at a fit of its sample
+    (training/start.py ``fits``), that, with the default optimizer; then more updates."""
     why = (". The features are nearly collinear (the second moments of the sample's standardized rows have a "
            f"condition number of {gap.condition:.3g}), and steps sized for the steepest direction crawl along the "
            "flattest" if gap.condition >= COLLINEAR else "")
@@ -243,25 +246,33 @@ def _far_from_fit(run, gap: fitgap.Gap, kept_epoch: int = 0, epochs: int = 0, pa
         change.insert(int(plain), "use --batch-size full" + (" with the default --optimizer" if plain else "")
                       + " (it starts at a fit of its sample)")
     return (f"{gap.text(kept_epoch, epochs)}: the model may be far from the optimum{passed}{why}; "
-            + ", or ".join([*change, _more_updates(run)]))
+            + (f"{first}, and " if first else "") + ", or ".join([*change, _more_updates(run)]))
 
 
 def _threshold_chose(run, gap: fitgap.Gap | None, kept_epoch: int, epochs: int, under: str) -> list[str]:
     """The warning of a run whose kept epoch (``kept_epoch`` of ``epochs``) early stopping chose by its threshold,
     a later epoch's ``under`` loss lower by no more than --min-delta (_under_min_delta), where the fit of its sample
     measures that model far from the optimum, as fits of half of it confirm (``gap``, with the last epoch's model
-    measured too; not on uneven raw features, which unscaled.judge tells what to change).  Where the last epoch's
-    model is over fullbatch.NEAR below it, the threshold kept an epoch the run went on to better (under
-    --min-delta 1, the first, whatever else changed): lower --min-delta.
-    Where the last is as far, a lower threshold would leave the run far (full batches of the hinge family on nearly
-    collinear features kept epochs 31% to 39% above the optimum, unwarned; a constant rate's noise, 8% above):
-    it is told what a run far at its end is (``_far_from_fit``)."""
+    measured too; not on uneven raw features, which unscaled.judge tells what to change).
+
+    Where the last epoch's model is near the optimum, the threshold cost the distance: lower --min-delta (from
+    above the default, to it: a tenth of --min-delta 1 still kept the first epoch of most runs that 1 did).  Where
+    the last is far as well, what a run far at its end is told (``_far_from_fit``): full batches of hinge on nearly
+    collinear features kept epoch 19 of 20, 40% above the optimum, as was the 20th.  But that alone cannot help
+    where the threshold held the run back: where it stopped it before --epochs, or kept an epoch over
+    fullbatch.NEAR above the last (under --min-delta 1, the first, whatever else changes: the far-run advice made 4
+    of 12 such runs worse and cured 2), the run is told to lower --min-delta first, then the rest."""
     if gap is None or not gap.confirmed or unscaled.uneven(gap):
         return []
-    if math.isfinite(gap.last) and fullbatch.near(gap.loss, gap.last, gap.floor):
-        return [_far_from_fit(run, gap, kept_epoch, epochs, f", and so is the last epoch's ({gap.last:.4g})")]
-    return [f"{gap.text(kept_epoch, epochs)}: the model may be far from the optimum; lower --min-delta "
-            f"({run.opts.min_delta:g}), by more than which no later epoch lowered the {under} loss"]
+    default = TrainOptions().min_delta
+    lower = (f"lower --min-delta ({run.opts.min_delta:g}"
+             + (f"; try the default, {default:g}" if run.opts.min_delta > default else "")
+             + f"), by more than which no later epoch lowered the {under} loss")
+    if not math.isfinite(gap.last) or fullbatch.near(gap.last, gap.best, gap.floor):
+        return [f"{gap.text(kept_epoch, epochs)}: the model may be far from the optimum; {lower}"]
+    held = len(run.history) < run.opts.epochs or not fullbatch.near(gap.loss, gap.last, gap.floor)
+    return [_far_from_fit(run, gap, kept_epoch, epochs, f", and so is the last epoch's ({gap.last:.4g})",
+                          lower if held else "")]
 
 
 def _more_updates(run) -> str:
