@@ -30,6 +30,7 @@ from typing import NamedTuple
 import numpy as np
 
 from sgdcli.model import zeroloss
+from sgdcli.options import MOMENTUM_OPTIMIZERS, TrainOptions
 from sgdcli.training import classifierfit, curvature, fullbatch, linearfit, marginfit, poissonfit, robustfit
 from sgdcli.training.sampling import SAMPLE_RUNS, room, sample, sample_labels
 
@@ -160,15 +161,21 @@ def measure(run, confirm: bool = False, last: bool = False) -> Gap | None:
 
 
 def stepped_off(run, gap: Gap | None) -> list[str]:
-    """The warning of ``run``, a full batch under --l1 that started at the fit of its sample (training/start.py)
-    and keeps no step's gradient to be judged by (fullbatch.keeps_step: its penalty has none at 0), where that
-    fit measures its kept model over fullbatch.NEAR above the optimum: at a rate given, its steps took it away
-    from where it started (--lr 700 ended 42% above the lasso optimum, unwarned); at --lr auto's, the sample's
-    fit was far from every row's optimum, which more epochs reach.  [] where it is near or not measured."""
+    """The warning of ``run``, a full batch that started at the fit of its sample (training/start.py) and keeps
+    no step's gradient to be judged by (fullbatch.keeps_step: under --l1, whose penalty has none at 0, or of
+    squared_hinge or modified_huber), where that fit measures its kept model over fullbatch.NEAR above the
+    optimum: at a rate given, its steps took it away from where it started (--lr 700 ended 42% above the lasso
+    optimum, unwarned); at --lr auto's, an optimizer that scales each weight's step by its own gradients' size
+    (adam, rmsprop, adagrad) threw it off along the flat directions of nearly collinear features (rmsprop's
+    squared_hinge 34% above), where the default's steps keep near it; else the sample's fit was far from every
+    row's optimum, which more epochs reach.  [] where it is near or not measured."""
     if gap is None or not gap.far:
         return []
+    default = TrainOptions().optimizer
     advice = (f"it started at such a fit, and its steps took it away: lower --lr (try {run.rate_opts.lr / 10:.4g}) "
-              "or use --lr auto" if run.auto is None else "raise --epochs")
+              "or use --lr auto" if run.auto is None else
+              f"it started at such a fit, and its steps took it away: use the default --optimizer {default}"
+              if run.opts.optimizer not in (default, *MOMENTUM_OPTIMIZERS) else "raise --epochs")
     return [f"{gap.text()}: the model may be far from the optimum; {advice}"]
 
 

@@ -17,8 +17,8 @@ import numpy as np
 from sgdcli.options import MOMENTUM_OPTIMIZERS, TrainOptions
 from sgdcli.reporting.reporter import counted
 from sgdcli.reporting.warned import warn
-from sgdcli.training import (decayingrate, endedworse, fitgap, fullbatch, rate, replicas, runrate, start, unscaled,
-                             warmend)
+from sgdcli.training import (decayingrate, endedworse, fitgap, fullbatch, marginfit, rate, replicas, runrate, start,
+                             unscaled, warmend)
 from sgdcli.training.progress import end_pace, objectives
 
 # Updates in all below which a run whose loss still fell is told that it may end far from the optimum: gradient
@@ -168,8 +168,9 @@ def _judged(run, kept_epoch: int) -> list[str]:
         else None
     # a full batch from the fit of its sample, measured by its gradient on every row where it kept it
     from_start = fullbatch.from_fit(run) if run.start_fitted and updates and not chosen else None
-    if from_start is None and run.start_fitted and updates and not chosen and run.opts.l1 > 0 and \
-            replicas.full_batch(run.batch, run.n_train, run.shards):  # (no step kept: judged by the lasso's fit)
+    if from_start is None and run.start_fitted and updates and not chosen and (
+            run.opts.l1 > 0 or run.opts.model in marginfit.SMOOTH) and replicas.full_batch(
+            run.batch, run.n_train, run.shards):  # (no step kept: judged by the fit of the sample, the lasso's too)
         from_start = fitgap.stepped_off(run, gap_of())
     if chosen:
         pass  # more epochs would not move its choice

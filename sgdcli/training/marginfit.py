@@ -28,6 +28,10 @@ import numpy as np
 from sgdcli.training import curvature, linearfit
 
 MODELS = ("hinge", "squared_hinge", "modified_huber")
+# those whose gradient changes by at most a bound times the margin's change: steps of a full batch at a rate under
+# the bound's inverse never raise the objective, and keep near where they start (training/start.py); hinge's
+# subgradient steps at such a rate throw a model at its optimum off it
+SMOOTH = ("squared_hinge", "modified_huber")
 ARMIJO = 1e-4  # the share of the fall its slope promises that a step must make, or be halved
 HALVINGS = 40  # halvings of a step at most, before the quadratic above the objective steps instead
 TOLERANCE = 1e-12  # a step lowering the objective by less than this share of it ends a stage: Newton's steps

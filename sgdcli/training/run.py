@@ -138,9 +138,9 @@ class Run:
             known = (facts.count.zero.constant_loss(self.start[-1]) if facts.count is not None else
                      saved.start_loss if saved is not None else math.nan)
             self.start_loss = known if math.isfinite(known) else self.zero_loss
-        # a full batch of linear, logistic, softmax or poisson starts at the fit of the sample (training/start.py),
-        # and so does a mini-batch linear run, held to the loss above all the same (the best constant model's, the
-        # all-zero model's): the fit's is below it
+        # a full batch of linear, logistic, softmax, poisson, squared_hinge or modified_huber starts at the fit of
+        # the sample (training/start.py), and so does a mini-batch linear run, held to the loss above all the same
+        # (the best constant model's, the all-zero model's): the fit's is below it
         fit = fitted(opts.model, self.sample, self.labels.class_of, max(self.labels.n_outputs, 2), center, scale,
                      self.sample_weights_of, opts.l2, opts.l1, self.full) if self.init is None else None
         self.start_model = fit if self.full else None  # (where a full batch keeps its step: fullbatch.keeps_step)

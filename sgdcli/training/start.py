@@ -99,6 +99,18 @@ poissonfit.py), of up to FIT_WIDE weights: from the best constant model its
 5 steps ended 293% above the optimum's deviance on nearly collinear
 features, from the fit at it (bench/results/2026-12-06-lr-auto-fit.md).
 
+A full-batch squared_hinge or modified_huber run starts at its fit of the
+sample (training/marginfit.py), of up to FIT_WIDE weights, not under --l1,
+of CLASS_ROWS_PER_WEIGHT rows of each class a weight, as logistic does: their
+gradients change by at most a bound times the margins' change, so a full
+batch at --lr auto's rate descends from it and keeps near it.  From 0 the
+default 5 epochs ended 40% to 58% above the optimum on 1% and 2% positives
+and 34% on nearly collinear features (32% after 20 epochs); from the fit
+within 0.01%, under --l2, --class-weight, sgd at a constant rate and
+--average alike (bench/results/2026-12-07-margin-start.md).  Hinge starts at 0: its
+subgradient steps at the rate that suits the start threw a model at its
+optimum off it (0.4% above the optimum to 7% on 1% positives).
+
 The rest is measured on the sample of rows ``--lr auto`` reads, so a seed
 starts every run and every resume from the same weights.
 """
@@ -111,7 +123,7 @@ import numpy as np
 
 from sgdcli.data.table import Table
 from sgdcli.options import DEFAULT_MEMORY
-from sgdcli.training import classifierfit, curvature, linearfit, poissonfit
+from sgdcli.training import classifierfit, curvature, linearfit, marginfit, poissonfit
 from sgdcli.training.sampling import DENSE_SAMPLE_BYTES, SAMPLE_ROWS, Sample, room, sample, sample_labels
 
 FITTED = ("huber", "quantile")  # whose weights start at a least-squares fit (dense rows)
@@ -137,6 +149,10 @@ LINEAR_ROWS_PER_WEIGHT = 100
 # curvature, a step's right-hand side and the temporaries of the objective's line search (training/poissonfit.py),
 # float64 each
 POISSON_ROW_BYTES = 10 * 8
+# Bytes a row of a fit of squared_hinge or modified_huber holds beside the sample at once, at most (training/
+# marginfit.py): its weight, sign and label, margin, slope and curvature, their products, a step's margins, the
+# index of a row that bends and the temporaries of the objective's line search, float64 each
+MARGIN_ROW_BYTES = 14 * 8
 
 
 def start_weights(model: str, quantile: float, table: Table | Sample, center: np.ndarray, scale: np.ndarray,
@@ -190,7 +206,7 @@ def fit_sample_rows(model: str, table: Table, classes: int, memory: int, l1: flo
     SAMPLE_ROWS, as many as any run's sample); SAMPLE_ROWS where there is no fit (``fitted``).  A mini-batch run's
     (not ``full``): a linear one's fit, of up to FIT_WIDE weights, LINEAR_ROWS_PER_WEIGHT rows a weight where
     that is more than SAMPLE_ROWS; else SAMPLE_ROWS."""
-    if table.sparse or model not in ("linear", *classifierfit.MODELS, "poisson") or (
+    if table.sparse or model not in ("linear", *classifierfit.MODELS, "poisson", *marginfit.SMOOTH) or (
             l1 > 0 and model not in ("linear", *classifierfit.MODELS)) \
             or not (full or model == "linear"):
         return SAMPLE_ROWS
@@ -199,8 +215,8 @@ def fit_sample_rows(model: str, table: Table, classes: int, memory: int, l1: flo
         if not full and d > FIT_WIDE:
             return SAMPLE_ROWS
         p, fixed, per_row = d, curvature.gram_bytes(d), 0
-    elif model == "poisson":  # poissonfit's d × d matrices, and its arrays of a number a row
-        p, fixed, per_row = d, curvature.gram_bytes(d), POISSON_ROW_BYTES
+    elif model in ("poisson", *marginfit.SMOOTH):  # their fits' d × d matrices, and their arrays of a number a row
+        p, fixed, per_row = d, curvature.gram_bytes(d), POISSON_ROW_BYTES if model == "poisson" else MARGIN_ROW_BYTES
         if p > FIT_WIDE:
             return SAMPLE_ROWS
     else:
@@ -219,16 +235,18 @@ def fit_sample_rows(model: str, table: Table, classes: int, memory: int, l1: flo
 
 def fitted(model: str, drawn: Sample, class_of, classes: int, center: np.ndarray, scale: np.ndarray, weights_of,
            l2: float, l1: float = 0.0, full: bool = True) -> np.ndarray | None:
-    """The weights and biases (last) a fresh full-batch linear, logistic, softmax or poisson model (of ``classes``
-    classes), or mini-batch linear model (not ``full``: up to FIT_WIDE weights), starts from: its fit to the sample
-    ``drawn`` (the run's), whose rows the model sees standardized by ``center`` and ``scale``, each row's class
-    ``class_of(raw labels)`` (model/labels.py: logistic's positive class 1, -1 for none; linear's label is its own) and
-    weight ``weights_of(raw labels)`` (None: 1), under ``l2`` and ``l1``: linear's and logistic's vector, softmax's one
-    per class; None where there is no fit (another model, poisson under --l1, which it does not fit,
-    sparse rows, more than FIT_WIDE weights or, for linear, curvature.exact's, too little room beside the sample in its
-    --memory, no more labelled rows than features; for poisson, counts whose mean is not above 0; for a classifier, a
-    class with fewer rows of weight above 0 in the sample than CLASS_ROWS_PER_WEIGHT times the features and the bias,
-    from whose fit runs ended further from the optimum than from the best constant model)."""
+    """The weights and biases (last) a fresh full-batch linear, logistic, softmax, poisson, squared_hinge or
+    modified_huber model (of ``classes`` classes), or mini-batch linear model (not ``full``: up to FIT_WIDE
+    weights), starts from: its fit to the sample ``drawn`` (the run's), whose rows the model sees standardized by
+    ``center`` and ``scale``, each row's class ``class_of(raw labels)`` (model/labels.py: the binary models'
+    positive class 1, -1 for none; linear's label is its own) and weight ``weights_of(raw labels)`` (None: 1),
+    under ``l2`` and ``l1``: linear's and logistic's vector, softmax's one per class; None where there is no fit
+    (another model; poisson, squared_hinge or modified_huber under --l1, which their fits do not fit; sparse rows;
+    more than FIT_WIDE weights or, for linear, poisson and the smooth two, curvature.exact's; too little room
+    beside the sample in its --memory; no more labelled rows than features; for poisson, counts whose mean is not
+    above 0; for the classifiers and the smooth two, a class with fewer rows of weight above 0 in the sample than
+    CLASS_ROWS_PER_WEIGHT times the features and the bias, from whose fit runs ended further from the optimum than
+    from the best constant model)."""
     if not fits(model, drawn, class_of, classes, weights_of, l1, full):
         return None
     raw = sample_labels(drawn)
@@ -240,6 +258,8 @@ def fitted(model: str, drawn: Sample, class_of, classes: int, center: np.ndarray
     found = class_of(raw)
     labels = np.where(found >= 0, found, np.nan)
     Z = sample(drawn, center, scale)
+    if model in marginfit.SMOOTH:  # (the sample's rows of each class checked: ``fits``)
+        return marginfit.fit(model, Z, labels, weights, l2)
     if classifierfit.skipped(model, Z, labels, weights, room(drawn), FIT_WIDE, l1):
         return None
     return classifierfit.fit_model(model, Z, labels, weights, l2, classes, FIT_WIDE, l1)
@@ -259,7 +279,10 @@ def fits(model: str, drawn: Sample, class_of, classes: int, weights_of, l1: floa
     if model == "poisson":  # (its fit: None where the counts' mean is not above 0)
         return bool(l1 == 0 and d + 1 <= FIT_WIDE and curvature.exact(d + 1, room(drawn))
                     and np.isfinite(raw).sum() > d)
-    if model not in classifierfit.MODELS or classifierfit.fitted_outputs(model, classes, l1) * (d + 1) > FIT_WIDE:
+    if model in marginfit.SMOOTH:  # two classes, of one score (whose fit takes no --l1)
+        if l1 > 0 or d + 1 > FIT_WIDE or not curvature.exact(d + 1, room(drawn)):
+            return False
+    elif model not in classifierfit.MODELS or classifierfit.fitted_outputs(model, classes, l1) * (d + 1) > FIT_WIDE:
         return False
     found, weights = class_of(raw), weights_of(raw)
     counted = (found >= 0) if weights is None else (found >= 0) & (weights > 0)
