@@ -85,8 +85,8 @@ def test_a_full_batch_of_many_epochs_whose_loss_still_falls_is_told_so(tmp_path,
     optimum = np.mean((Z @ np.linalg.lstsq(Z, y, rcond=None)[0] - y) ** 2) / 2
     assert last > 50 * optimum
     expected = (f"the loss was still falling ({first:.4g} at epoch 76, {last:.4g} at epoch 100; per unit of learning "
-                f"rate, at {share:.0%} of its pace over the whole run): the model may be far from the optimum; raise "
-                "--epochs or lower --batch-size")
+                f"rate, at {share:.0%} of its pace over the whole run): the model may be far from the optimum; lower "
+                "--batch-size or raise --epochs")
     # and, as the features are raw, that standardizing them is the cure (training/unscaled.py)
     pace, raw = m.training["warnings"]
     assert pace == expected and raw.endswith("training crawls along its flat directions; drop --no-standardize")

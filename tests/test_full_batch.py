@@ -190,7 +190,7 @@ def test_an_l1_full_batch_of_few_updates_is_judged_by_its_objective(tmp_path, no
         f"only 5 updates in all (5 epochs × 1 iteration of batch 5000): the model's objective (its mean loss and the "
         f"penalties) on the run's sample of 5,000 rows, {kept:.4g}, is {100 * (kept / best - 1):.0f}% above the "
         f"optimum's, estimated by a fit of them (proximal Newton steps), {best:.4g}: the model may be far from the "
-        "optimum; raise --epochs or lower --batch-size"]
+        "optimum; lower --batch-size or raise --epochs"]
 
 
 def test_early_stopping_without_validation_rows_judges_an_l1_runs_objective(tmp_path, no_fit_start):

@@ -121,8 +121,8 @@ def test_a_stop_that_kept_an_epoch_far_from_the_optimum_under_min_delta_is_told_
     assert found is not None, text
     assert float(found[2]) > (1 + NEAR) * float(found[1])
     assert found[3] == ("lower --min-delta (1; try the default, 0.0001), by more than which no later epoch lowered the "
-                        "validation loss, and use the default --schedule cosine, whose last steps are small, or raise "
-                        "--epochs or lower --batch-size")
+                        "validation loss, and lower --batch-size or raise --epochs, or use the default --schedule "
+                        "cosine, whose last steps are small")
 
 
 def test_an_epoch_early_stopping_chose_by_the_loss_alone_is_not_judged(tmp_path, no_fit_start):

@@ -85,7 +85,7 @@ def test_a_full_batch_of_few_updates_is_measured_by_the_fit(tmp_path):
     (text,) = [str(w.message) for w in caught]
     found = FAR.match(text)
     assert found is not None and found[1] == "only 20 updates in all (20 epochs × 1 iteration of batch 8000): ", text
-    assert found[5] == "; raise --epochs or lower --batch-size"
+    assert found[5] == "; lower --batch-size or raise --epochs"
     assert _excess("hinge", X, y, m.raw_weights()[0]) > NEAR
     near = train(path, TrainOptions(model="hinge", epochs=20, threads=1))  # batches of 32, as told
     assert "warnings" not in near.training
@@ -189,8 +189,8 @@ def test_an_epoch_early_stopping_kept_far_from_the_optimum_as_the_last_is_told_w
     (text,) = [str(w.message) for w in caught]
     found = KEPT.match(text)
     assert found is not None and int(found[1]) == m.training["best_epoch"], text
-    last = re.match(r", and so is the last epoch's \(([\d.]+)\)\. The features are nearly collinear .*; raise "
-                    r"--epochs or lower --batch-size$", found[6])
+    last = re.match(r", and so is the last epoch's \(([\d.]+)\)\. The features are nearly collinear .*; lower "
+                    r"--batch-size or raise --epochs$", found[6])
     assert last is not None, found[6]
     assert float(last[1]) > (1 + NEAR) * float(found[5])
     excess = _excess(model, X, y, m.raw_weights()[0])

@@ -455,7 +455,7 @@ def test_a_run_of_few_updates_whose_loss_still_fell_says_so(tmp_path):
     code, _, err = cli("train", path, "-o", tmp_path / "m.h5", "--model", "softmax", "--batch-size", "full", "-q")
     assert (code, err) == (0, "sgdcli: warning: only 5 updates in all (5 epochs × 1 iteration of batch 400), "
                               f"and the loss was still falling ({first:.4g} at epoch 3, {last:.4g} at epoch 5): the "
-                              "model may be far from the optimum; raise --epochs or lower --batch-size\n")
+                              "model may be far from the optimum; lower --batch-size or raise --epochs\n")
     X, y = make_problem("binary", n=200, d=5, seed=1)  # well conditioned: 5 steps of gradient descent suffice
     path = write_table(tmp_path / "b.h5", X, y)
     m = train(path, TrainOptions(batch_size="full"))

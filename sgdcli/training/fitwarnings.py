@@ -226,7 +226,7 @@ def _far_from_fit(run, gap: fitgap.Gap, kept_epoch: int = 0, epochs: int = 0, pa
     than momentum and nesterov, the defaults (the schedule alone cured 11 of 68 such runs, and left 22 further off;
     not the optimizer that --init-optimizer carries on); under another --schedule, the default cosine, whose small
     last steps keep little of the batches' noise; where a fresh full batch would start at a fit of its sample
-    (training/start.py ``fits``), that, with the default optimizer; then more updates."""
+    (training/start.py ``fits``), that, with the default optimizer; then more updates (of a full batch, first)."""
     why = (". The features are nearly collinear (the second moments of the sample's standardized rows have a "
            f"condition number of {gap.condition:.3g}), and steps sized for the steepest direction crawl along the "
            "flattest" if gap.condition >= COLLINEAR else "")
@@ -246,8 +246,12 @@ def _far_from_fit(run, gap: fitgap.Gap, kept_epoch: int = 0, epochs: int = 0, pa
     if full:  # (after the defaults: under adam or rmsprop a full batch ended 17% to 77% above the optimum)
         change.insert(int(plain), "use --batch-size full" + (" with the default --optimizer" if plain else "")
                       + " (it starts at a fit of its sample)")
+    # a full batch's updates first: changes of the optimizer or the schedule barely moved full batches on nearly
+    # collinear features (_more_updates)
+    more = [_more_updates(run)]
+    advice = [*more, *change] if replicas.full_batch(run.batch, run.n_train, run.shards) else [*change, *more]
     return (f"{gap.text(kept_epoch, epochs)}: the model may be far from the optimum{passed}{why}; "
-            + (f"{first}, and " if first else "") + ", or ".join([*change, _more_updates(run)]))
+            + (f"{first}, and " if first else "") + ", or ".join(advice))
 
 
 def _threshold_chose(run, gap: fitgap.Gap | None, kept_epoch: int, epochs: int, under: str) -> list[str]:
@@ -277,10 +281,15 @@ def _threshold_chose(run, gap: fitgap.Gap | None, kept_epoch: int, epochs: int, 
 
 
 def _more_updates(run) -> str:
-    """What a run of few updates is told to change: --epochs, or --batch-size lower; and first --lr where an explicit
-    rate (not a full batch's) is under SLOW_RATE times --lr auto's (--lr 1e-6 was told only to raise --epochs)."""
+    """What a run of few updates is told to change: --epochs, or --batch-size lower; a full batch, --batch-size first
+    (full batches of hinge on nearly collinear features needed a hundred times the epochs, where batches of 256 or
+    the default cured them at once, and told "raise --epochs" first, 3 times the epochs barely moved them:
+    bench/results/2026-12-07-early-stopping-threshold.md); and first --lr where an explicit rate (not a full batch's)
+    is under SLOW_RATE times --lr auto's (--lr 1e-6 was told only to raise --epochs)."""
     batch = " or lower --batch-size" if run.batch > 1 else ""
-    if run.auto is not None or replicas.full_batch(run.batch, run.n_train, run.shards):
+    if replicas.full_batch(run.batch, run.n_train, run.shards):
+        return "lower --batch-size or raise --epochs" if batch else "raise --epochs"
+    if run.auto is not None:
         return f"raise --epochs{batch}"
     auto = runrate.compared(run).lr
     if not run.lr < SLOW_RATE * auto:
@@ -335,7 +344,7 @@ def _still_falling(run, gap_of) -> list[str]:
                f"epoch {len(history)}; per unit of learning rate, at {share:.0%} of its pace over the whole run)")
     far = "the model may be far from the optimum"
     if exact:
-        return [f"{falling}: {far}; raise --epochs" + (" or lower --batch-size" if run.n_train > 1 else "")]
+        return [f"{falling}: {far}; " + ("lower --batch-size or raise --epochs" if run.n_train > 1 else "raise --epochs")]
     if run.auto is not None:
         return [f"{falling} at --lr auto's rate halved {counted(run.pos.lr_halvings, 'time')} after blow-ups, "
                 f"{used:.4g}: {far}; raise --epochs"]
