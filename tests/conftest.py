@@ -88,6 +88,30 @@ def write_table(path, X, y=None, chunks=None, compression=None, x="X", yname="y"
     return str(path)
 
 
+@contextlib.contextmanager
+def traced_fits():
+    """While the block runs, the fits of the sample that training/run.py starts full batches at are kept
+    (``fits``, None where there was none), with the peak of the memory each took, traced (``peaks``)."""
+    import tracemalloc
+
+    from sgdcli.training import run as run_mod
+
+    fits, peaks, real = [], [], run_mod.fitted
+
+    def fitted(*args):
+        tracemalloc.start()
+        try:
+            fits.append(real(*args))
+            return fits[-1]
+        finally:
+            peaks.append(tracemalloc.get_traced_memory()[1])
+            tracemalloc.stop()
+
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(run_mod, "fitted", fitted)
+        yield fits, peaks
+
+
 def sample_rows(path, full_batch: str | None = None, classes: int = 2) -> np.ndarray:
     """The rows of the file at ``path`` that a run's sample reads at the default --memory (training/sampling.py),
     in order: where the run's fits of its sample are of (none held out); ``full_batch``: a full-batch run's of

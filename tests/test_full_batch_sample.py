@@ -13,7 +13,7 @@ from sgdcli.data.table import Table
 from sgdcli.options import DEFAULT_MEMORY, TrainOptions
 from sgdcli.training import classifierfit, curvature, sampling, start
 
-from conftest import make_problem, run, sample_rows, short_fits, write_table
+from conftest import make_problem, run, sample_rows, short_fits, traced_fits, write_table
 from test_convergence import logistic_objective, newton_logistic
 from test_full_batch import _optimum
 from test_full_batch_end import logistic_rows
@@ -68,29 +68,13 @@ def test_the_larger_sample_and_its_fit_stay_within_memory(tmp_path):
     """One feature, where the fit's arrays of a row outweigh the row, at --memory 4M: the sample grows to as many
     rows as --memory holds beside the fit, the run starts at that fit (it is not skipped for want of room), and
     the sample read and fitted peaks within --memory."""
-    import tracemalloc
-
-    from sgdcli.training import run as run_mod
-
     memory = 4 << 20
     path, _, _ = logistic_rows(tmp_path / "one.h5", 100_000, 1, 3.0, -3.0)
     with Table(path) as table:
         rows = sum(b - a for a, b in sampling.sample_spans(table, memory, start.fit_sample_rows("logistic", table, 2,
                                                                                                   memory)))
     assert sampling.SAMPLE_ROWS < rows < start.FIT_SAMPLE_ROWS
-    fits, peaks, real = [], [], run_mod.fitted
-
-    def fitted(*args):
-        tracemalloc.start()
-        try:
-            fits.append(real(*args))
-            return fits[-1]
-        finally:
-            peaks.append(tracemalloc.get_traced_memory()[1])
-            tracemalloc.stop()
-
-    with pytest.MonkeyPatch.context() as patch:
-        patch.setattr(run_mod, "fitted", fitted)
+    with traced_fits() as (fits, peaks):
         train(path, TrainOptions(model="logistic", batch_size="full", epochs=1, threads=1, memory=memory))
     assert fits[0] is not None and peaks[0] <= memory, peaks
     ran = run("train", path, "-o", tmp_path / "m.h5", "--model", "logistic", "--batch-size", "full", "--epochs", "1",

@@ -15,7 +15,7 @@ from sgdcli.training import start
 from sgdcli.training.fitwarnings import FitWarning
 from sgdcli.training.fullbatch import NEAR
 
-from conftest import cli, collinear_classes, run, short_fits, write_table
+from conftest import cli, collinear_classes, run, short_fits, traced_fits, write_table
 from test_hinge_end_check import _excess
 
 
@@ -101,10 +101,7 @@ def test_the_fit_and_its_larger_sample_stay_within_memory(tmp_path):
     """One feature, where the fit's arrays of a row outweigh the row, at --memory 4M: the sample grows to as many
     rows as --memory holds beside the fit (start.MARGIN_ROW_BYTES a row), the run starts at that fit, and the fit
     peaks within --memory."""
-    import tracemalloc
-
     from sgdcli.data.table import Table
-    from sgdcli.training import run as run_mod
     from sgdcli.training import sampling
 
     memory = 4 << 20
@@ -115,19 +112,7 @@ def test_the_fit_and_its_larger_sample_stay_within_memory(tmp_path):
         rows = sum(b - a for a, b in sampling.sample_spans(
             table, memory, start.fit_sample_rows("squared_hinge", table, 2, memory)))
     assert sampling.SAMPLE_ROWS < rows < start.FIT_SAMPLE_ROWS
-    fits, peaks, real = [], [], run_mod.fitted
-
-    def fitted(*args):
-        tracemalloc.start()
-        try:
-            fits.append(real(*args))
-            return fits[-1]
-        finally:
-            peaks.append(tracemalloc.get_traced_memory()[1])
-            tracemalloc.stop()
-
-    with pytest.MonkeyPatch.context() as patch:
-        patch.setattr(run_mod, "fitted", fitted)
+    with traced_fits() as (fits, peaks):
         train(path, TrainOptions(model="squared_hinge", batch_size="full", epochs=1, threads=1, memory=memory))
     assert fits[0] is not None and peaks[0] <= memory, peaks
     ran = run("train", path, "-o", tmp_path / "m.h5", "--model", "squared_hinge", "--batch-size", "full", "--epochs",
