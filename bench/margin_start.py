@@ -2,10 +2,10 @@
 (training/start.py ``fitted``, training/marginfit.py), side by side in one run.
 
 Each problem is bench/fit_start.py's (bench/class_weight.py's data: ROWS × FEATURES Gaussian features, positives a
-given share of the rows, the true weights of a given norm) and nearly collinear features (six columns of one signal, as the tests'
-``collinear_classes``), trained with the API (a full batch, one thread, the defaults but the options of its case)
-and measured by its objective over every training row (the mean loss, weighted as trained, and --l2's penalty on
-the standardized weights) against the optimum of that objective (L-BFGS here).  Two starts:
+given share of the rows, the true weights of a given norm) and nearly collinear features (six columns of one signal,
+as the tests' ``collinear_classes``), trained with the API (a full batch, one thread, the defaults but the options
+of its case) and measured by its objective over every training row (the mean loss, weighted as trained, and --l2's
+penalty on the standardized weights) against the optimum of that objective (L-BFGS here). Two starts:
 
 - from 0: ``training.run.fitted`` wrapped to find no fit for these two models (the start before the fit);
 - from the fit, as shipped.

@@ -101,7 +101,8 @@ def test_the_end_check_judges_the_epoch_early_stopping_keeps(tmp_path, no_fit_st
                                             f"{np.mean(np.logaddexp(0, s) - y[rows] * s):.4g}")
     assert float(found[3]) > 1.2 * _optimum(X, y)  # over all rows
     # more epochs would keep epoch 1 again: the threshold is what to change
-    assert found[6] == "lower --min-delta (1; try the default, 0.0001), by more than which no later epoch lowered the training loss"
+    assert found[6] == ("lower --min-delta (1; try the default, 0.0001), by more than which no later epoch lowered "
+                        "the training loss")
 
 
 def test_a_stop_that_kept_an_epoch_far_from_the_optimum_under_min_delta_is_told_to_lower_it(tmp_path,
@@ -116,8 +117,8 @@ def test_a_stop_that_kept_an_epoch_far_from_the_optimum_under_min_delta_is_told_
                                      patience=1, min_delta=1.0, val_fraction=0.2, schedule="constant"))
     assert len(m.history) == 2 and m.training["best_epoch"] == 1 and m.training["stopped_early"]
     (text,) = [str(w.message) for w in caught]
-    found = re.match(r"the model's \(epoch 1's, which early stopping kept\) mean loss .* ([\d.]+): the model may be far "
-                     r"from the optimum, and so is the last epoch's \(([\d.]+)\); (.*)$", text)
+    found = re.match(r"the model's \(epoch 1's, which early stopping kept\) mean loss .* ([\d.]+): the model may be "
+                     r"far from the optimum, and so is the last epoch's \(([\d.]+)\); (.*)$", text)
     assert found is not None, text
     assert float(found[2]) > (1 + NEAR) * float(found[1])
     assert found[3] == ("lower --min-delta (1; try the default, 0.0001), by more than which no later epoch lowered the "
@@ -195,6 +196,7 @@ def test_adam_from_the_fit_whose_first_step_early_stopping_kept_is_judged(tmp_pa
             "validation loss" in text, text
     train_rows = ~held_out(np.arange(len(y)), 0.2, TrainOptions().seed)  # the rows trained on
     Z, counts = (X[train_rows] - m.center) / m.scale, y[train_rows]
-    best = mean_poisson_deviance(counts, PoissonRegressor(alpha=0, tol=1e-12, max_iter=10_000).fit(Z, counts).predict(Z))
+    fit = PoissonRegressor(alpha=0, tol=1e-12, max_iter=10_000).fit(Z, counts)
+    best = mean_poisson_deviance(counts, fit.predict(Z))
     W = m.raw_weights()[0]
     assert mean_poisson_deviance(counts, np.exp(X[train_rows] @ W[:-1] + W[-1])) > (1 + NEAR) * best

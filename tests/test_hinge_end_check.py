@@ -212,7 +212,8 @@ def test_an_epoch_early_stopping_kept_far_from_the_optimum_where_the_last_is_nea
     (text,) = [str(w.message) for w in caught]
     found = KEPT.match(text)
     assert found is not None and found[1] == "1", text
-    assert found[6] == "; lower --min-delta (1; try the default, 0.0001), by more than which no later epoch lowered the training loss"
+    assert found[6] == ("; lower --min-delta (1; try the default, 0.0001), by more than which no later epoch "
+                        "lowered the training loss")
     with h5py.File(binary_file) as f:
         X, y = f["X"][()], (f["y"][()] == 1).astype(np.int64)
     assert _excess("hinge", X, y, m.raw_weights()[0]) > NEAR

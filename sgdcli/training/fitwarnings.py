@@ -344,7 +344,8 @@ def _still_falling(run, gap_of) -> list[str]:
                f"epoch {len(history)}; per unit of learning rate, at {share:.0%} of its pace over the whole run)")
     far = "the model may be far from the optimum"
     if exact:
-        return [f"{falling}: {far}; " + ("lower --batch-size or raise --epochs" if run.n_train > 1 else "raise --epochs")]
+        more = "lower --batch-size or raise --epochs" if run.n_train > 1 else "raise --epochs"
+        return [f"{falling}: {far}; {more}"]
     if run.auto is not None:
         return [f"{falling} at --lr auto's rate halved {counted(run.pos.lr_halvings, 'time')} after blow-ups, "
                 f"{used:.4g}: {far}; raise --epochs"]
