@@ -213,7 +213,7 @@ def test_averaged_models_fit_the_sample_once(tmp_path, monkeypatch):
     path, _, _ = _data(tmp_path, "logistic", 0.1)
     fits, fit = [], classifierfit.newton
     monkeypatch.setattr(classifierfit, "newton", lambda *a: fits.append(1) or fit(*a))
-    monkeypatch.setattr(fitgap, "measure", lambda run, confirm=False: None)  # the end's fits of one epoch's run
+    monkeypatch.setattr(fitgap, "measure", lambda *args, **kwargs: None)  # the end's fits of one epoch's run
     m = train(path, TrainOptions(optimizer="adagrad", epochs=1, parallel="average", threads=2, sync_every=4))
     assert len(fits) == 3 and m.training["lr_auto"]["raised"] > 1
 

@@ -30,8 +30,9 @@ from typing import NamedTuple
 import numpy as np
 
 from sgdcli.model import zeroloss
-from sgdcli.options import MOMENTUM_OPTIMIZERS, TrainOptions
-from sgdcli.training import classifierfit, curvature, fullbatch, linearfit, marginfit, poissonfit, robustfit
+from sgdcli.options import TrainOptions
+from sgdcli.training import (adaptivesize, classifierfit, curvature, fullbatch, linearfit, marginfit, poissonfit,
+                             robustfit)
 from sgdcli.training.sampling import SAMPLE_RUNS, room, sample, sample_labels
 
 # Rows fitted per weight below which the fit's gain on its own rows, which the estimate adds back to first order
@@ -160,7 +161,7 @@ def measure(run, confirm: bool = False, last: bool = False) -> Gap | None:
     return gap
 
 
-def stepped_off(run, gap: Gap | None) -> list[str]:
+def stepped_off(run, gap: Gap | None) -> list[str] | None:
     """The warning of ``run``, a full batch that started at the fit of its sample (training/start.py) and keeps
     no step's gradient to be judged by (fullbatch.keeps_step: under --l1, whose penalty has none at 0, or of
     squared_hinge or modified_huber), where that fit measures its kept model over fullbatch.NEAR above the
@@ -168,14 +169,17 @@ def stepped_off(run, gap: Gap | None) -> list[str]:
     optimum, unwarned); at --lr auto's, an optimizer that scales each weight's step by its own gradients' size
     (adam, rmsprop, adagrad) threw it off along the flat directions of nearly collinear features (rmsprop's
     squared_hinge 34% above), where the default's steps keep near it; else the sample's fit was far from every
-    row's optimum, which more epochs reach.  [] where it is near or not measured."""
-    if gap is None or not gap.far:
+    row's optimum, which more epochs reach.  [] where it is near; None where it is not measured (the end's other
+    checks judge it: fitwarnings.log_end)."""
+    if gap is None:
+        return None
+    if not gap.far:
         return []
     default = TrainOptions().optimizer
     advice = (f"it started at such a fit, and its steps took it away: lower --lr (try {run.rate_opts.lr / 10:.4g}) "
               "or use --lr auto" if run.auto is None else
               f"it started at such a fit, and its steps took it away: use the default --optimizer {default}"
-              if run.opts.optimizer not in (default, *MOMENTUM_OPTIMIZERS) else "raise --epochs")
+              if run.opts.optimizer in adaptivesize.ADAPTIVE else "raise --epochs")
     return [f"{gap.text()}: the model may be far from the optimum; {advice}"]
 
 

@@ -273,7 +273,7 @@ def _threshold_chose(run, gap: fitgap.Gap | None, kept_epoch: int, epochs: int, 
     lower = (f"lower --min-delta ({run.opts.min_delta:g}"
              + (f"; try the default, {default:g}" if run.opts.min_delta > default else "")
              + f"), by more than which no later epoch lowered the {under} loss")
-    if not math.isfinite(gap.last) or fullbatch.near(gap.last, gap.best, gap.floor):
+    if math.isnan(gap.last) or fullbatch.near(gap.last, gap.best, gap.floor):
         return [f"{gap.text(kept_epoch, epochs)}: the model may be far from the optimum; {lower}"]
     held = len(run.history) < run.opts.epochs or not fullbatch.near(gap.loss, gap.last, gap.floor)
     return [_far_from_fit(run, gap, kept_epoch, epochs, f", and so is the last epoch's ({gap.last:.4g})",

@@ -100,8 +100,9 @@ poissonfit.py), of up to FIT_WIDE weights: from the best constant model its
 features, from the fit at it (bench/results/2026-12-06-lr-auto-fit.md).
 
 A full-batch squared_hinge or modified_huber run starts at its fit of the
-sample (training/marginfit.py), of up to FIT_WIDE weights, not under --l1,
-of CLASS_ROWS_PER_WEIGHT rows of each class a weight, as logistic does: their
+sample (training/marginfit.py), of up to classifierfit.FIT_UP_TO weights (as
+many as the end's check of the fit measures: fitgap.py), not under --l1, of
+CLASS_ROWS_PER_WEIGHT rows of each class a weight, as logistic does: their
 gradients change by at most a bound times the margins' change, so a full
 batch at --lr auto's rate descends from it and keeps near it.  From 0 the
 default 5 epochs ended 40% to 58% above the optimum on 1% and 2% positives
@@ -150,9 +151,10 @@ LINEAR_ROWS_PER_WEIGHT = 100
 # float64 each
 POISSON_ROW_BYTES = 10 * 8
 # Bytes a row of a fit of squared_hinge or modified_huber holds beside the sample at once, at most (training/
-# marginfit.py): its weight, sign and label, margin, slope and curvature, their products, a step's margins, the
-# index of a row that bends and the temporaries of the objective's line search, float64 each
-MARGIN_ROW_BYTES = 14 * 8
+# marginfit.py): its weight (twice where the rows are weighted), sign and label, margin, slope and curvature, their
+# products, a step's margins, the index of a row that bends and the temporaries of the objective's line search,
+# float64 each
+MARGIN_ROW_BYTES = 15 * 8
 
 
 def start_weights(model: str, quantile: float, table: Table | Sample, center: np.ndarray, scale: np.ndarray,
@@ -217,7 +219,7 @@ def fit_sample_rows(model: str, table: Table, classes: int, memory: int, l1: flo
         p, fixed, per_row = d, curvature.gram_bytes(d), 0
     elif model in ("poisson", *marginfit.SMOOTH):  # their fits' d × d matrices, and their arrays of a number a row
         p, fixed, per_row = d, curvature.gram_bytes(d), POISSON_ROW_BYTES if model == "poisson" else MARGIN_ROW_BYTES
-        if p > FIT_WIDE:
+        if p > (FIT_WIDE if model == "poisson" else classifierfit.FIT_UP_TO):
             return SAMPLE_ROWS
     else:
         k = max(classes, 2)
@@ -242,7 +244,8 @@ def fitted(model: str, drawn: Sample, class_of, classes: int, center: np.ndarray
     positive class 1, -1 for none; linear's label is its own) and weight ``weights_of(raw labels)`` (None: 1),
     under ``l2`` and ``l1``: linear's and logistic's vector, softmax's one per class; None where there is no fit
     (another model; poisson, squared_hinge or modified_huber under --l1, which their fits do not fit; sparse rows;
-    more than FIT_WIDE weights or, for linear, poisson and the smooth two, curvature.exact's; too little room
+    more than FIT_WIDE weights (the smooth two: classifierfit.FIT_UP_TO) or, for linear and poisson,
+    curvature.exact's; too little room
     beside the sample in its --memory; no more labelled rows than features; for poisson, counts whose mean is not
     above 0; for the classifiers and the smooth two, a class with fewer rows of weight above 0 in the sample than
     CLASS_ROWS_PER_WEIGHT times the features and the bias, from whose fit runs ended further from the optimum than
@@ -279,8 +282,12 @@ def fits(model: str, drawn: Sample, class_of, classes: int, weights_of, l1: floa
     if model == "poisson":  # (its fit: None where the counts' mean is not above 0)
         return bool(l1 == 0 and d + 1 <= FIT_WIDE and curvature.exact(d + 1, room(drawn))
                     and np.isfinite(raw).sum() > d)
-    if model in marginfit.SMOOTH:  # two classes, of one score (whose fit takes no --l1)
-        if l1 > 0 or d + 1 > FIT_WIDE or not curvature.exact(d + 1, room(drawn)):
+    if model in marginfit.SMOOTH:  # two classes, of one score (whose fit takes no --l1), and the fit's arrays within
+        # --memory beside the sample, whose rows are never fewer than SAMPLE_ROWS (its d × d matrices, its arrays of
+        # a number a row, a block of rows of the Gram matrices); up to the weights the end's check measures (fitgap:
+        # a run from the fit keeps no step to be judged by, fullbatch.keeps_step)
+        need = curvature.gram_bytes(d + 1) + len(raw) * MARGIN_ROW_BYTES + 2 * linearfit.BLOCK_ROWS * (d + 1) * 8
+        if l1 > 0 or d + 1 > classifierfit.FIT_UP_TO or need > room(drawn):
             return False
     elif model not in classifierfit.MODELS or classifierfit.fitted_outputs(model, classes, l1) * (d + 1) > FIT_WIDE:
         return False
