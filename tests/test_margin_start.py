@@ -153,3 +153,32 @@ def test_a_fit_wider_than_the_end_check_measures_is_not_made(tmp_path):
     code, out, err = cli("train", narrower, "-o", tmp_path / "m.h5", "--model", "squared_hinge", "--batch-size",
                          "full", "--epochs", "1")
     assert code == 0 and "starting at the fit" in err, err
+
+
+@short_fits
+def test_a_poisson_fit_that_would_not_fit_beside_the_sample_is_not_made(tmp_path):
+    """Poisson's fit start (training/poissonfit.py) has the same floor: 255 features at --memory 14M, where its
+    d × d matrices fit but its arrays of a number a row over the SAMPLE_ROWS rows did not, peaked 347 KB over."""
+    rng = np.random.default_rng(5)
+    X = rng.standard_normal((5_000, 255)).astype(np.float32)
+    path = write_table(tmp_path / "counts.h5", X, rng.poisson(np.exp(0.1 * X[:, 0])).astype(np.float64))
+    with traced_fits() as (fits, peaks):
+        train(path, TrainOptions(model="poisson", batch_size="full", epochs=1, threads=1, memory=14 << 20))
+    assert fits[0] is None or peaks[0] <= 14 << 20, (fits[0] is None, peaks)
+
+
+def test_a_run_from_the_fit_that_the_fit_cannot_measure_is_judged_by_its_loss(tmp_path, monkeypatch):
+    """Where the fit of the sample measures nothing at the end (too few rows a weight, rows it separates, no room),
+    a run from the fit, which keeps no step, was judged by nothing at all: the checks of few updates were switched
+    off as though it had been measured.  Adam's steps from the fit (its loss rose, then fell by a sixth over the last
+    epochs) are told that the loss still fell, as before the fit start."""
+    from sgdcli.training import fitgap
+
+    X, y = collinear_classes()
+    path = write_table(tmp_path / "data.h5", X, y)
+    monkeypatch.setattr(fitgap, "measure", lambda *args, **kwargs: None)
+    with pytest.warns(FitWarning) as caught:
+        train(path, TrainOptions(model="squared_hinge", batch_size=None, optimizer="adam", threads=1))
+    (text,) = [str(w.message) for w in caught]
+    assert text.startswith("only 5 updates in all (5 epochs × 1 iteration of batch 8000), and the loss was still "
+                           "falling"), text

@@ -218,7 +218,8 @@ def fit_sample_rows(model: str, table: Table, classes: int, memory: int, l1: flo
             return SAMPLE_ROWS
         p, fixed, per_row = d, curvature.gram_bytes(d), 0
     elif model in ("poisson", *marginfit.SMOOTH):  # their fits' d × d matrices, and their arrays of a number a row
-        p, fixed, per_row = d, curvature.gram_bytes(d), POISSON_ROW_BYTES if model == "poisson" else MARGIN_ROW_BYTES
+        p, per_row = d, POISSON_ROW_BYTES if model == "poisson" else MARGIN_ROW_BYTES
+        fixed = curvature.gram_bytes(d) + 2 * linearfit.BLOCK_ROWS * d * 8  # (and a block of rows: ``fits``)
         if p > (FIT_WIDE if model == "poisson" else classifierfit.FIT_UP_TO):
             return SAMPLE_ROWS
     else:
@@ -279,15 +280,17 @@ def fits(model: str, drawn: Sample, class_of, classes: int, weights_of, l1: floa
     if model == "linear":  # else no fit to speak of; a mini-batch run's sample, of p² a row, up to FIT_WORK
         return bool((full or d + 1 <= FIT_WIDE) and curvature.exact(d + 1, room(drawn))
                     and np.isfinite(raw).sum() > d)
+    # poisson's and the smooth two's fits' arrays within --memory beside the sample, whose rows are never fewer than
+    # SAMPLE_ROWS: their d × d matrices, their arrays of a number a row, a block of rows of the Gram matrices (at
+    # 255 features and --memory 14M, poisson's fit peaked 347 KB over where only its matrices were counted)
+    row_bytes = {"poisson": POISSON_ROW_BYTES, **dict.fromkeys(marginfit.SMOOTH, MARGIN_ROW_BYTES)}.get(model, 0)
+    held = curvature.gram_bytes(d + 1) + len(raw) * row_bytes + 2 * linearfit.BLOCK_ROWS * (d + 1) * 8 <= room(drawn)
     if model == "poisson":  # (its fit: None where the counts' mean is not above 0)
-        return bool(l1 == 0 and d + 1 <= FIT_WIDE and curvature.exact(d + 1, room(drawn))
+        return bool(l1 == 0 and d + 1 <= FIT_WIDE and curvature.exact(d + 1, room(drawn)) and held
                     and np.isfinite(raw).sum() > d)
-    if model in marginfit.SMOOTH:  # two classes, of one score (whose fit takes no --l1), and the fit's arrays within
-        # --memory beside the sample, whose rows are never fewer than SAMPLE_ROWS (its d × d matrices, its arrays of
-        # a number a row, a block of rows of the Gram matrices); up to the weights the end's check measures (fitgap:
-        # a run from the fit keeps no step to be judged by, fullbatch.keeps_step)
-        need = curvature.gram_bytes(d + 1) + len(raw) * MARGIN_ROW_BYTES + 2 * linearfit.BLOCK_ROWS * (d + 1) * 8
-        if l1 > 0 or d + 1 > classifierfit.FIT_UP_TO or need > room(drawn):
+    if model in marginfit.SMOOTH:  # two classes, of one score (whose fit takes no --l1); up to the weights the
+        # end's check measures (fitgap: a run from the fit keeps no step to be judged by, fullbatch.keeps_step)
+        if l1 > 0 or d + 1 > classifierfit.FIT_UP_TO or not held:
             return False
     elif model not in classifierfit.MODELS or classifierfit.fitted_outputs(model, classes, l1) * (d + 1) > FIT_WIDE:
         return False
