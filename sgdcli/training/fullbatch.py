@@ -15,9 +15,10 @@ So at the end of a full-batch logistic or softmax run without --l2, the
 run's sample (training/sampling.py, read again: the same rows) is fitted by
 Newton's method (training/classifierfit.py), and the mean loss on those rows
 of the model the run keeps (its last epoch's: where early stopping chose
-another, fitwarnings.py judges it) is set against the fit's.  The rows' scores are computed for all of
-the sample and then taken for the rows judged: a copy of those rows would be
-a second sample beside the one --memory holds.
+another, fitwarnings.py judges it) is set against the fit's.  The rows'
+scores are computed for all of the sample and then taken for the rows
+judged: a copy of those rows would be a second sample beside the one
+--memory holds.
 
 A fit gains on the rows it fits: where they are m of the n rows trained on
 (the sample leaves out the rows --val-fraction holds out, which are not),
