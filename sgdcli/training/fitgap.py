@@ -176,10 +176,10 @@ def stepped_off(run, gap: Gap | None) -> list[str] | None:
     if not gap.far:
         return []
     default = TrainOptions().optimizer
-    advice = (f"it started at such a fit, and its steps took it away: lower --lr (try {run.rate_opts.lr / 10:.4g}) "
-              "or use --lr auto" if run.auto is None else
-              f"it started at such a fit, and its steps took it away: use the default --optimizer {default}"
-              if run.opts.optimizer in adaptivesize.ADAPTIVE else "raise --epochs")
+    away = "it started at such a fit, and its steps took it away"
+    advice = (f"{away}: lower --lr (try {run.rate_opts.lr / 10:.4g}) or use --lr auto" if run.auto is None else
+              f"{away}: use the default --optimizer {default}" if run.opts.optimizer in adaptivesize.ADAPTIVE else
+              "raise --epochs")
     return [f"{gap.text()}: the model may be far from the optimum; {advice}"]
 
 

@@ -17,8 +17,8 @@ import numpy as np
 from sgdcli.options import MOMENTUM_OPTIMIZERS, TrainOptions
 from sgdcli.reporting.reporter import counted
 from sgdcli.reporting.warned import warn
-from sgdcli.training import (decayingrate, endedworse, fitgap, fullbatch, marginfit, rate, replicas, runrate, start,
-                             unscaled, warmend)
+from sgdcli.training import (adaptivesize, decayingrate, endedworse, fitgap, fullbatch, marginfit, replicas, runrate,
+                             start, unscaled, warmend)
 from sgdcli.training.progress import end_pace, objectives
 
 # Updates in all below which a run whose loss still fell is told that it may end far from the optimum: gradient
@@ -162,7 +162,7 @@ def _judged(run, kept_epoch: int) -> list[str]:
     # fit of its sample too where the optimizer scales each weight's step by its gradients' size, whose first steps
     # leave the fit (adam's poisson full batch kept its first epoch's, 21% above the optimum, unwarned)
     under = _under_min_delta(run, kept_epoch) if chosen else None
-    by_choice = updates and under is not None and not (from_fit and run.opts.optimizer not in rate.ADAPTIVE)
+    by_choice = updates and under is not None and not (from_fit and run.opts.optimizer not in adaptivesize.ADAPTIVE)
     gap_of = functools.cache(lambda: fitgap.measure(run, confirm=by_auto or by_choice, last=by_choice))  # once
     gap = gap_of() if updates and (by_fit or by_auto or by_choice or (run.std is None and not run.table.sparse)) \
         else None

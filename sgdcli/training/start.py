@@ -155,6 +155,11 @@ POISSON_ROW_BYTES = 10 * 8
 # products, a step's margins, the index of a row that bends and the temporaries of the objective's line search,
 # float64 each
 MARGIN_ROW_BYTES = 15 * 8
+# the models whose start is a Newton fit of one score (training/poissonfit.py, marginfit.py): their arrays of a
+# number a row, and their most weights (the smooth two's, as many as the end's check measures: fitgap.py, since a
+# run from the fit keeps no step to be judged by, fullbatch.keeps_step)
+ONE_SCORE_ROW_BYTES = {"poisson": POISSON_ROW_BYTES, **dict.fromkeys(marginfit.SMOOTH, MARGIN_ROW_BYTES)}
+ONE_SCORE_WIDEST = {"poisson": FIT_WIDE, **dict.fromkeys(marginfit.SMOOTH, classifierfit.FIT_UP_TO)}
 
 
 def start_weights(model: str, quantile: float, table: Table | Sample, center: np.ndarray, scale: np.ndarray,
@@ -217,10 +222,9 @@ def fit_sample_rows(model: str, table: Table, classes: int, memory: int, l1: flo
         if not full and d > FIT_WIDE:
             return SAMPLE_ROWS
         p, fixed, per_row = d, curvature.gram_bytes(d), 0
-    elif model in ("poisson", *marginfit.SMOOTH):  # their fits' d × d matrices, and their arrays of a number a row
-        p, per_row = d, POISSON_ROW_BYTES if model == "poisson" else MARGIN_ROW_BYTES
-        fixed = curvature.gram_bytes(d) + 2 * linearfit.BLOCK_ROWS * d * 8  # (and a block of rows: ``fits``)
-        if p > (FIT_WIDE if model == "poisson" else classifierfit.FIT_UP_TO):
+    elif model in ONE_SCORE_ROW_BYTES:
+        p, fixed, per_row = d, _one_score_bytes(model, d, 0), ONE_SCORE_ROW_BYTES[model]
+        if p > ONE_SCORE_WIDEST[model]:
             return SAMPLE_ROWS
     else:
         k = max(classes, 2)
@@ -280,23 +284,25 @@ def fits(model: str, drawn: Sample, class_of, classes: int, weights_of, l1: floa
     if model == "linear":  # else no fit to speak of; a mini-batch run's sample, of p² a row, up to FIT_WORK
         return bool((full or d + 1 <= FIT_WIDE) and curvature.exact(d + 1, room(drawn))
                     and np.isfinite(raw).sum() > d)
-    # poisson's and the smooth two's fits' arrays within --memory beside the sample, whose rows are never fewer than
-    # SAMPLE_ROWS: their d × d matrices, their arrays of a number a row, a block of rows of the Gram matrices (at
-    # 255 features and --memory 14M, poisson's fit peaked 347 KB over where only its matrices were counted)
-    row_bytes = {"poisson": POISSON_ROW_BYTES, **dict.fromkeys(marginfit.SMOOTH, MARGIN_ROW_BYTES)}.get(model, 0)
-    held = curvature.gram_bytes(d + 1) + len(raw) * row_bytes + 2 * linearfit.BLOCK_ROWS * (d + 1) * 8 <= room(drawn)
-    if model == "poisson":  # (its fit: None where the counts' mean is not above 0)
-        return bool(l1 == 0 and d + 1 <= FIT_WIDE and curvature.exact(d + 1, room(drawn)) and held
-                    and np.isfinite(raw).sum() > d)
-    if model in marginfit.SMOOTH:  # two classes, of one score (whose fit takes no --l1); up to the weights the
-        # end's check measures (fitgap: a run from the fit keeps no step to be judged by, fullbatch.keeps_step)
-        if l1 > 0 or d + 1 > classifierfit.FIT_UP_TO or not held:
+    if model in ONE_SCORE_ROW_BYTES:  # (whose fits take no --l1) their arrays within --memory beside the sample,
+        # whose rows are never fewer than SAMPLE_ROWS (at 255 features and --memory 14M, poisson's fit peaked 347 KB
+        # over where only its matrices were counted)
+        if l1 > 0 or d + 1 > ONE_SCORE_WIDEST[model] or not curvature.exact(d + 1, room(drawn)) \
+                or _one_score_bytes(model, d + 1, len(raw)) > room(drawn):
             return False
+        if model == "poisson":  # (its fit: None where the counts' mean is not above 0)
+            return bool(np.isfinite(raw).sum() > d)
     elif model not in classifierfit.MODELS or classifierfit.fitted_outputs(model, classes, l1) * (d + 1) > FIT_WIDE:
         return False
     found, weights = class_of(raw), weights_of(raw)
     counted = (found >= 0) if weights is None else (found >= 0) & (weights > 0)
     return bool(np.bincount(found[counted], minlength=classes).min() >= CLASS_ROWS_PER_WEIGHT * (d + 1))
+
+
+def _one_score_bytes(model: str, p: int, rows: int) -> int:
+    """Bytes a fit of ``model`` (ONE_SCORE_ROW_BYTES's) of ``p`` weights to ``rows`` rows holds beside them: its
+    p × p matrices, its arrays of a number a row, and a block of rows of its Gram matrices (linearfit.gram)."""
+    return curvature.gram_bytes(p) + rows * ONE_SCORE_ROW_BYTES[model] + 2 * linearfit.BLOCK_ROWS * p * 8
 
 
 def log_odds(count, labels, class_weights: np.ndarray | None, sample_weighted: bool) -> tuple[float, float | None]:
