@@ -17,7 +17,7 @@ from sgdcli.training.sampling import Sample, sample_spans
 
 from conftest import collinear_classes, sample_rows, write_table
 
-FAR = re.compile(r"the model's mean loss on the run's sample of ([\d,]+) rows, ([\d.e+-]+), is (\d+)% above the "
+FAR = re.compile(r"the model's mean loss on the run's sample of ([\d,]+) rows, ([\d.e+-]+), is ([\d.]+)% above the "
                  r"optimum's, estimated by a fit of them \(least squares\), ([\d.e+-]+): the model may be far from "
                  r"the optimum. The features are nearly collinear \(the second moments of the sample's standardized "
                  r"rows have a condition number of ([\d.e+]+)\), and steps sized for the steepest direction crawl "

@@ -165,8 +165,8 @@ def test_a_robust_run_at_a_rate_so_small_that_the_loss_did_not_fall_is_told_to_r
     assert code == 0
     found = re.match(r"sgdcli: warning: the loss did not fall \(([\d.]+) where training started, ([\d.]+) at epoch 5\) "
                      r"at a rate of 1e-30, .*?; the model's mean loss on the run's sample of 4,096 rows, [\d.]+, is "
-                     r"(\d+)% above the optimum's, .*: the model may be far from the optimum; raise --lr\n$", err)
-    assert found is not None and found[1] == found[2] and int(found[3]) > 5, err
+                     r"([\d.]+)% above the optimum's, .*: the model may be far from the optimum; raise --lr\n$", err)
+    assert found is not None and found[1] == found[2] and float(found[3]) > 5, err
 
 
 def test_a_poisson_run_at_a_rate_so_small_that_the_loss_did_not_fall_is_told_to_raise_it(tmp_path):
@@ -179,8 +179,8 @@ def test_a_poisson_run_at_a_rate_so_small_that_the_loss_did_not_fall_is_told_to_
     assert code == 0
     found = re.match(r"sgdcli: warning: the loss did not fall \((\S+) where training started, (\S+) at epoch 5\) "
                      r"at a rate of 1e-30, .*?; the model's mean deviance on the run's sample of 4,096 rows, [\d.]+, "
-                     r"is (\d+)% above the optimum's, .*: the model may be far from the optimum; raise --lr\n$", err)
-    assert found is not None and found[1] == found[2] and int(found[3]) > 100, err
+                     r"is ([\d.]+)% above the optimum's, .*: the model may be far from the optimum; raise --lr\n$", err)
+    assert found is not None and found[1] == found[2] and float(found[3]) > 100, err
 
 
 def test_a_slow_rate_still_falling_within_rounding_of_the_optimum_is_not_told_to_raise_it(tmp_path):
@@ -431,3 +431,15 @@ def test_a_model_a_hundred_times_the_optimums_loss_or_more_is_told_in_times():
 
     assert ", 0.7904, is 1.76e+19 times the optimum's, estimated" in measured(0.7904, 4.5e-20, 300)
     assert ", 0.2, is 100% above the optimum's, estimated" in measured(0.2, 0.1, 300)
+
+
+def test_a_model_under_ten_percent_above_the_optimum_is_told_to_a_tenth_of_a_percent():
+    """NEAR is 5%: a model 5.15% above read "5% above", against that line; 10% and more stay whole percents."""
+    from sgdcli.training.fullbatch import NEAR, above
+
+    assert NEAR == 0.05
+    assert above(1.0515, 1.0) == "5.2% above"
+    assert above(1.004, 1.0) == "0.4% above"
+    assert above(1.0949, 1.0) == "9.5% above"
+    assert above(1.104, 1.0) == "10% above"
+    assert above(1.26, 1.0) == "26% above"

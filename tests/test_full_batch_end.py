@@ -16,7 +16,7 @@ from conftest import sample_rows, write_table
 from test_full_batch import _optimum, _rare, _separable
 
 ESTIMATE = re.compile(r"the model's (?:\(epoch (\d+)'s, which early stopping kept\) )?mean loss on the run's sample "
-                      r"of ([\d,]+) rows, ([\d.]+), is (\d+)% above the optimum's, estimated by a fit of them "
+                      r"of ([\d,]+) rows, ([\d.]+), is ([\d.]+)% above the optimum's, estimated by a fit of them "
                       r"\(Newton's method\), ([\d.]+): the model may be far from the optimum; (.*)$")
 
 

@@ -20,7 +20,7 @@ from sgdcli.training.fullbatch import NEAR
 from conftest import collinear_classes, write_table
 
 FAR = re.compile(r"(only \d+ updates in all \(.*\): )?the model's mean loss on the run's sample of 4,096 rows, "
-                 r"([\d.]+), is (\d+)% above the optimum's, estimated by a fit of them \(Newton's method\), "
+                 r"([\d.]+), is ([\d.]+)% above the optimum's, estimated by a fit of them \(Newton's method\), "
                  r"([\d.]+): the model may be far from the optimum(.*)$")
 
 
@@ -170,7 +170,7 @@ def test_an_optimizer_carried_on_from_init_is_not_told_to_change(tmp_path):
 
 
 KEPT = re.compile(r"the model's \(epoch (\d+)'s, which early stopping kept\) mean loss on the run's sample of "
-                  r"([\d,]+) rows, ([\d.]+), is (\d+)% above the optimum's, estimated by a fit of them \(Newton's "
+                  r"([\d,]+) rows, ([\d.]+), is ([\d.]+)% above the optimum's, estimated by a fit of them \(Newton's "
                   r"method\), ([\d.]+): the model may be far from the optimum(.*)$")
 
 

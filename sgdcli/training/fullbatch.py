@@ -160,7 +160,7 @@ def from_fit(run) -> list[str] | None:
             f"{rows:,} rows" + ("," if whole else " where it tells it,"))
     told = (f"the model's {what} on every training row is "
             + (f"far above the optimum's: {step} would take {fall:.4g} off epoch {len(run.history)}'s {loss:.4g}"
-               if best <= 0 else f"{end / best - 1:.0%} above the optimum's, estimated by {step} {best:.4g}")
+               if best <= 0 else f"{above(end, best)} the optimum's, estimated by {step} {best:.4g}")
             + "; the run started at the fit of that sample")
     if end > start:
         return [f"{told}, at {start:.4g}, and its steps took it away: the model may be far from the optimum; lower "
@@ -224,10 +224,18 @@ def measured(loss: float, best: float, rows: int, how: str = "Newton's method", 
     ``best`` by a fit (``how``); naming the epoch early stopping kept (``kept_epoch``, 1-based) where it is not
     the last of the run's ``epochs``."""
     which = f" (epoch {kept_epoch}'s, which early stopping kept)" if 0 < kept_epoch < epochs else ""
-    # a hundred times the optimum's and more in times: labels all the same, 1756348063086433271808% above
-    above = f"{loss / best - 1:.0%} above" if loss < 100 * best else f"{loss / best:.3g} times"
-    return (f"the model's{which} {what} on the run's sample of {rows:,} rows, {loss:.4g}, is {above} the optimum's, "
-            f"estimated by a fit of them ({how}), {best:.4g}")
+    return (f"the model's{which} {what} on the run's sample of {rows:,} rows, {loss:.4g}, is {above(loss, best)} the "
+            f"optimum's, estimated by a fit of them ({how}), {best:.4g}")
+
+
+def above(loss: float, best: float) -> str:
+    """How far ``loss`` is above ``best`` (> 0), as the warnings say it: "12% above"; under 10%, to a tenth of a
+    percent, as NEAR is near there ("5% above" read for 5.15%, against a line at 5%); a hundred times and more, in
+    times (labels all the same read "1756348063086433271808% above")."""
+    share = loss / best - 1
+    if loss >= 100 * best:
+        return f"{loss / best:.3g} times"
+    return f"{share:.1%} above" if share < 0.095 else f"{share:.0%} above"
 
 
 def near(loss: float, best: float, floor: float) -> bool:
