@@ -1,4 +1,4 @@
-"""--lr auto's runs of many updates, judged against a fit of their sample (training/fitwarnings.py ``_far_from_fit``,
+"""--lr auto's runs of many updates, judged against a fit of their sample (training/farfit.py ``told``,
 training/fitgap.py): told how far they ended, and why where their features are nearly collinear, where the fit
 says so and fits of half the sample's runs of rows, scoring the other half's, confirm it."""
 
@@ -12,7 +12,8 @@ from sgdcli import generate, train
 from sgdcli.data.table import Table
 from sgdcli.options import DEFAULT_MEMORY
 from sgdcli.options import TrainOptions
-from sgdcli.training.fitwarnings import COLLINEAR, FitWarning
+from sgdcli.training.farfit import COLLINEAR
+from sgdcli.training.fitwarnings import FitWarning
 from sgdcli.training.sampling import Sample, sample_spans
 
 from conftest import collinear_classes, sample_rows, write_table

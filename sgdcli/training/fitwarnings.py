@@ -14,11 +14,11 @@ import math
 
 import numpy as np
 
-from sgdcli.options import MOMENTUM_OPTIMIZERS, TrainOptions
 from sgdcli.reporting.reporter import counted
 from sgdcli.reporting.warned import warn
-from sgdcli.training import (adaptivesize, decayingrate, endedworse, fitgap, fullbatch, marginfit, replicas, runrate,
-                             start, unscaled, warmend)
+from sgdcli.training import (adaptivesize, decayingrate, endedworse, farfit, fitgap, fullbatch, marginfit, replicas,
+                             runrate, stopchoice, unscaled, warmend)
+from sgdcli.training.farfit import SLOW_RATE
 from sgdcli.training.progress import end_pace, objectives
 
 # Updates in all below which a run whose loss still fell is told that it may end far from the optimum: gradient
@@ -33,14 +33,6 @@ FALLING = 0.01  # a share of the loss that the second half of a run's epochs sti
 # blow-ups), as at larger rates the noise dies down under the schedule and a loss that still falls as much tells
 # nothing.
 PACE = 1 / 6
-# An explicit --lr, or --lr auto's rate after its halvings, under this fraction of --lr auto's leaves so little of
-# the batches' noise in the epochs' mean losses that their fall is progress, measured as for a full batch.
-SLOW_RATE = 1 / 30
-# The condition number of the second moments of the sample's standardized rows from which a run the fit of its
-# sample measures far from the optimum is told that its features are nearly collinear: steps sized for the
-# steepest direction take about that many to cross the flattest, where standardized features that are not
-# correlated give a few at most.
-COLLINEAR = 1e3
 
 
 class FitWarning(UserWarning):
@@ -108,7 +100,7 @@ def log_end(run, kept_epoch: int) -> list[str]:
     - Where no other warning was given, a run at --lr auto's rate (not one of few updates, nor one that started
       at the fit of its sample, nor early stopping's choice) whose kept model is far from the optimum's estimate
       by a fit of its sample, as fits of half of it confirm (fitgap.Gap.confirmed; not on uneven raw features):
-      ``_far_from_fit``.  At the rate --lr auto sizes, the loss's fall at the end is mostly the batches' noise
+      ``farfit.told``.  At the rate --lr auto sizes, the loss's fall at the end is mostly the batches' noise
       and tells nothing; nearly collinear features (polynomial terms, sensors of one quantity) leave directions
       so flat that the default epochs ended far above the optimum, unwarned.
 
@@ -117,7 +109,7 @@ def log_end(run, kept_epoch: int) -> list[str]:
     the epochs after it did not better by more than --min-delta.  The fit of its sample (fitgap.py, every model
     it fits) judges it there only where a later epoch's loss (of those early stopping judges) was lower by no more
     than --min-delta: the threshold, not the loss, chose the epoch, which may be far from the optimum, and the
-    warning says to lower it, or, where the last epoch is as far, what cures a far run (_threshold_chose).
+    warning says to lower it, or, where the last epoch is as far, what cures a far run (stopchoice.threshold_chose).
     """
     try:
         return _judged(run, kept_epoch)
@@ -158,10 +150,10 @@ def _judged(run, kept_epoch: int) -> list[str]:
     # a run from the fit of its sample at --lr auto's rate ended 0% to 3% above the optimum wherever measured, and
     # the fit's estimate of the optimum, short of rows of heavy weight, told two of thirty they were 5% and 6% off
     from_fit = run.start_fitted and run.auto is not None
-    # early stopping's choice, where its threshold, not the loss, chose the epoch kept (_threshold_chose); from the
-    # fit of its sample too where the optimizer scales each weight's step by its gradients' size, whose first steps
-    # leave the fit (adam's poisson full batch kept its first epoch's, 21% above the optimum, unwarned)
-    under = _under_min_delta(run, kept_epoch) if chosen else None
+    # early stopping's choice, where its threshold, not the loss, chose the epoch kept (stopchoice.threshold_chose);
+    # from the fit of its sample too where the optimizer scales each weight's step by its gradients' size, whose
+    # first steps leave the fit (adam's poisson full batch kept its first epoch's, 21% above the optimum, unwarned)
+    under = stopchoice.under_min_delta(run, kept_epoch) if chosen else None
     by_choice = updates and under is not None and not (from_fit and run.opts.optimizer not in adaptivesize.ADAPTIVE)
     gap_of = functools.cache(lambda: fitgap.measure(run, confirm=by_auto or by_choice, last=by_choice))  # once
     gap = gap_of() if updates and (by_fit or by_auto or by_choice or (run.std is None and not run.table.sparse)) \
@@ -179,18 +171,18 @@ def _judged(run, kept_epoch: int) -> list[str]:
     elif by_fit and gap is not None:  # the loss's fall told of the progress within the epochs, not of the distance
         if gap.far and not unscaled.uneven(gap) and not away:  # (on uneven raw features, unscaled.judge says)
             far.append(f"only {counted(updates, 'update')} in all ({_updates_made(run)}): {gap.text()}: the model may "
-                       f"be far from the optimum; {_more_updates(run)}")
+                       f"be far from the optimum; {farfit.more_updates(run)}")
     elif few:  # one epoch cannot tell, but from the fit of its sample (training/start.py)
         if (epochs == 1 and not run.start_fitted) or first - last > FALLING * abs(first):
             far.append(f"only {counted(updates, 'update')} in all ({_updates_made(run)})"
                        + ("" if epochs == 1 else f", and {falling}") + ": the model may be far from the optimum; "
-                       f"{_more_updates(run)}")
+                       f"{farfit.more_updates(run)}")
     elif updates and not run.start_fitted:  # a run from the fit of its sample started near the optimum, and any
         # fall at its end is much of its whole run's: at a rate given, it is judged against the fit (fullbatch.short)
         far += _still_falling(run, gap_of)
     raw = unscaled.judge(run, gap, epochs, kept_epoch)
     if by_choice and not raw:
-        far += _threshold_chose(run, gap, kept_epoch, epochs, under)
+        far += stopchoice.threshold_chose(run, gap, kept_epoch, epochs, under)
     elif updates and not far and not chosen and not from_fit and not raw and from_start is None:
         far += fullbatch.short(run, epochs)
     found += far + raw
@@ -198,15 +190,15 @@ def _judged(run, kept_epoch: int) -> list[str]:
     # that are not uneven, where no other warning has said so.  Not under --l1, whose optimum is nearer than the
     # fit that measures the distance (gradientnoise's, of no --l1): runs at their optimum were told to raise
     # --epochs 240-fold
-    # nor where the fit finds the features nearly collinear (_far_from_fit says so): their flat directions, not
+    # nor where the fit finds the features nearly collinear (farfit.told says so): their flat directions, not
     # the rows' separability, then hold the balanced rate above 1/L (logistic at batch 256 on rows it classified
     # 78% right was told they were nearly separable)
-    collinear = by_auto and gap is not None and gap.confirmed and gap.condition >= COLLINEAR
+    collinear = by_auto and gap is not None and gap.confirmed and gap.condition >= farfit.COLLINEAR
     if not chosen and from_start is None and run.opts.l1 == 0 and not collinear and (
             gap is None or (gap.far and not unscaled.uneven(gap) and not few)):
         found += decayingrate.short(run.auto, run.opts.epochs, run.batch, run.pos.lr_halvings)
     if by_auto and not found and gap is not None and gap.confirmed and not unscaled.uneven(gap):  # none told of it
-        found.append(_far_from_fit(run, gap))
+        found.append(farfit.told(run, gap))
     into = _KEPT.get()
     for text in found:
         if into is not None:
@@ -214,99 +206,6 @@ def _judged(run, kept_epoch: int) -> list[str]:
         else:  # each time: each run's warnings are shown, though another run gave the same text
             warn(text, FitWarning, each_time=True)
     return found
-
-
-def _far_from_fit(run, gap: fitgap.Gap, kept_epoch: int = 0, epochs: int = 0, passed: str = "",
-                  first: str = "") -> str:
-    """The warning of a run at --lr auto's rate that the fit of its sample measures far from the optimum
-    (``gap``; of the epoch early stopping kept, ``kept_epoch`` of ``epochs``, where it is not the last, ``passed``,
-    what of the epochs after it, and ``first``, what to change before the rest: _threshold_chose), where no other
-    warning told of it: its figures, why where its features are nearly collinear (COLLINEAR), and what to change,
-    first what cured such runs in one step (bench/results/2026-12-07-far-advice.md): under an --optimizer other
-    than momentum and nesterov, the defaults (the schedule alone cured 11 of 68 such runs, and left 22 further off;
-    not the optimizer that --init-optimizer carries on); under another --schedule, the default cosine, whose small
-    last steps keep little of the batches' noise; where a fresh full batch would start at a fit of its sample
-    (training/start.py ``fits``), that, with the default optimizer; then more updates (of a full batch, first)."""
-    why = (". The features are nearly collinear (the second moments of the sample's standardized rows have a "
-           f"condition number of {gap.condition:.3g}), and steps sized for the steepest direction crawl along the "
-           "flattest" if gap.condition >= COLLINEAR else "")
-    full = run.init is None and not replicas.full_batch(run.batch, run.n_train, run.shards) and start.fits(
-        run.opts.model, run.sample, run.labels.class_of, max(run.labels.n_outputs, 2), run.sample_weights_of,
-        run.opts.l1)
-    defaults = TrainOptions()
-    # a rule other than momentum's and nesterov's, but the --init model's that --init-optimizer carries on
-    plain = run.opts.optimizer not in (defaults.optimizer, *MOMENTUM_OPTIMIZERS) and not run.opts.init_optimizer
-    cosine = run.opts.schedule == defaults.schedule
-    change = []
-    if plain:
-        change.append(f"use the defaults --optimizer {defaults.optimizer} and --schedule {defaults.schedule}"
-                      if not cosine else f"use the default --optimizer {defaults.optimizer}")
-    elif not cosine:
-        change.append(f"use the default --schedule {defaults.schedule}, whose last steps are small")
-    if full:  # (after the defaults: under adam or rmsprop a full batch ended 17% to 77% above the optimum)
-        change.insert(int(plain), "use --batch-size full" + (" with the default --optimizer" if plain else "")
-                      + " (it starts at a fit of its sample)")
-    # a full batch's updates first: changes of the optimizer or the schedule barely moved full batches on nearly
-    # collinear features (_more_updates)
-    more = [_more_updates(run)]
-    advice = [*more, *change] if replicas.full_batch(run.batch, run.n_train, run.shards) else [*change, *more]
-    return (f"{gap.text(kept_epoch, epochs)}: the model may be far from the optimum{passed}{why}; "
-            + (f"{first}, and " if first else "") + ", or ".join(advice))
-
-
-def _threshold_chose(run, gap: fitgap.Gap | None, kept_epoch: int, epochs: int, under: str) -> list[str]:
-    """The warning of a run whose kept epoch (``kept_epoch`` of ``epochs``) early stopping chose by its threshold,
-    a later epoch's ``under`` loss lower by no more than --min-delta (_under_min_delta), where the fit of its sample
-    measures that model far from the optimum, as fits of half of it confirm (``gap``, with the last epoch's model
-    measured too; not on uneven raw features, which unscaled.judge tells what to change).
-
-    Where the last epoch's model is near the optimum, the threshold cost the distance: lower --min-delta (from
-    above the default, to it: a tenth of --min-delta 1 still kept the first epoch of most runs that 1 did).  Where
-    the last is far as well, what a run far at its end is told (``_far_from_fit``): full batches of hinge on nearly
-    collinear features kept epoch 19 of 20, 40% above the optimum, as was the 20th.  But that alone cannot help
-    where the threshold held the run back: where it stopped it before --epochs, or kept an epoch over
-    fullbatch.NEAR above the last (under --min-delta 1, the first, whatever else changes: the far-run advice made 4
-    of 12 such runs worse and cured 2), the run is told to lower --min-delta first, then the rest."""
-    if gap is None or not gap.confirmed or unscaled.uneven(gap):
-        return []
-    default = TrainOptions().min_delta
-    lower = (f"lower --min-delta ({run.opts.min_delta:g}"
-             + (f"; try the default, {default:g}" if run.opts.min_delta > default else "")
-             + f"), by more than which no later epoch lowered the {under} loss")
-    if math.isnan(gap.last) or fullbatch.near(gap.last, gap.best, gap.floor):
-        return [f"{gap.text(kept_epoch, epochs)}: the model may be far from the optimum; {lower}"]
-    held = len(run.history) < run.opts.epochs or not fullbatch.near(gap.loss, gap.last, gap.floor)
-    return [_far_from_fit(run, gap, kept_epoch, epochs, f", and so is the last epoch's ({gap.last:.4g})",
-                          lower if held else "")]
-
-
-def _more_updates(run) -> str:
-    """What a run of few updates is told to change: --epochs, or --batch-size lower; a full batch, --batch-size first
-    (full batches of hinge on nearly collinear features needed a hundred times the epochs, where batches of 256 or
-    the default cured them at once, and told "raise --epochs" first, 3 times the epochs barely moved them:
-    bench/results/2026-12-07-early-stopping-threshold.md); and first --lr where an explicit rate (not a full batch's)
-    is under SLOW_RATE times --lr auto's (--lr 1e-6 was told only to raise --epochs)."""
-    batch = " or lower --batch-size" if run.batch > 1 else ""
-    if replicas.full_batch(run.batch, run.n_train, run.shards):
-        return "lower --batch-size or raise --epochs" if batch else "raise --epochs"
-    if run.auto is not None:
-        return f"raise --epochs{batch}"
-    auto = runrate.compared(run).lr
-    if not run.lr < SLOW_RATE * auto:
-        return f"raise --epochs{batch}"
-    return f"raise --lr ({_against_auto(run, run.lr, auto)}) or --epochs" + (f",{batch}" if batch else "")
-
-
-def _under_min_delta(run, kept_epoch: int) -> str | None:
-    """The loss early stopping judged ("validation" or "training") where an epoch of ``run`` after its kept epoch
-    ``kept_epoch`` had a lower one, by no more than --min-delta: the threshold, not the loss, chose the epoch
-    kept; None where none did (the loss rose after it: the epoch the loss chose).  Without validation rows, the
-    training loss judged is the objective's under --l2 or --l1 (progress.objectives)."""
-    validated = "val_loss" in run.history[-1]
-    losses = [record["val_loss"] for record in run.history] if validated else objectives(run.history)[0]
-    if not any(loss < losses[kept_epoch - 1] for loss in losses[kept_epoch:]):
-        return None
-    return "validation" if validated else "training"
 
 
 def _still_falling(run, gap_of) -> list[str]:
@@ -352,7 +251,7 @@ def _still_falling(run, gap_of) -> list[str]:
     gap = gap_of()
     if gap is not None and not gap.far:
         return []
-    return [f"{falling} at {_against_auto(run, used, auto)}: {far}; raise --lr or --epochs"]
+    return [f"{falling} at {farfit.against_auto(run, used, auto)}: {far}; raise --lr or --epochs"]
 
 
 def _did_not_fall(run, scores: tuple[float, float, str], used: float, auto: float, gap_of) -> list[str]:
@@ -366,14 +265,8 @@ def _did_not_fall(run, scores: tuple[float, float, str], used: float, auto: floa
         return []
     start, last, scored = scores
     return [f"the {scored} did not fall ({start:.4g} where training started, {last:.4g} at epoch "
-            f"{len(run.history)}) at {_against_auto(run, used, auto)}; {gap.text()}: the model may be far from the "
-            "optimum; raise --lr"]
-
-
-def _against_auto(run, used: float, auto: float) -> str:
-    """The rate ``used`` (the --lr given, where that is it after --lr-scaling) against --lr auto's ``auto``."""
-    given = f" (--lr {run.rate_opts.lr:g} after --lr-scaling {run.opts.lr_scaling})" if used != run.rate_opts.lr else ""
-    return f"a rate of {used:.4g}{given}, {auto / used:.3g} times smaller than the {auto:.4g} that --lr auto chooses here"
+            f"{len(run.history)}) at {farfit.against_auto(run, used, auto)}; {gap.text()}: the model may be far from "
+            "the optimum; raise --lr"]
 
 
 def _updates_made(run) -> str:

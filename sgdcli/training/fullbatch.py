@@ -77,7 +77,7 @@ ROUNDING = 2.0**-32
 
 def short(run, epochs: int) -> list[str]:
     """The warning of ``run`` (a training/run.py ``Run`` at its end, after ``epochs`` epochs, the last of which it
-    keeps: early stopping's choice is judged by fitwarnings._threshold_chose) where it is a full-batch logistic or
+    keeps: early stopping's choice is judged by stopchoice.threshold_chose) where it is a full-batch logistic or
     softmax run without --l2 or --l1 whose model's loss on its sample is over NEAR above the optimum's estimate;
     nothing where that is not measured (another run; sparse rows; a fit too wide for classifierfit.FIT_UP_TO, or for
     the sample's --memory).  A run that started at the fit of its sample (at a rate given: fitwarnings.log_end) and

@@ -1,0 +1,78 @@
+"""What a run is told where the fit of its sample measures the model it keeps far from the optimum (training/
+fitgap.py), and what a run of few updates is told to change: the end's warnings (training/fitwarnings.py), and
+early stopping's choice judged (training/stopchoice.py)."""
+
+from __future__ import annotations
+
+from sgdcli.options import MOMENTUM_OPTIMIZERS, TrainOptions
+from sgdcli.training import fitgap, replicas, runrate, start
+
+# An explicit --lr, or --lr auto's rate after its halvings, under this fraction of --lr auto's leaves so little of
+# the batches' noise in the epochs' mean losses that their fall is progress, measured as for a full batch.
+SLOW_RATE = 1 / 30
+# The condition number of the second moments of the sample's standardized rows from which a run the fit of its
+# sample measures far from the optimum is told that its features are nearly collinear: steps sized for the
+# steepest direction take about that many to cross the flattest, where standardized features that are not
+# correlated give a few at most.
+COLLINEAR = 1e3
+
+
+def told(run, gap: fitgap.Gap, kept_epoch: int = 0, epochs: int = 0, passed: str = "", first: str = "") -> str:
+    """The warning of a run at --lr auto's rate that the fit of its sample measures far from the optimum
+    (``gap``; of the epoch early stopping kept, ``kept_epoch`` of ``epochs``, where it is not the last, ``passed``,
+    what of the epochs after it, and ``first``, what to change before the rest: stopchoice.py), where no other
+    warning told of it: its figures, why where its features are nearly collinear (COLLINEAR), and what to change,
+    first what cured such runs in one step (bench/results/2026-12-07-far-advice.md): under an --optimizer other
+    than momentum and nesterov, the defaults (the schedule alone cured 11 of 68 such runs, and left 22 further off;
+    not the optimizer that --init-optimizer carries on); under another --schedule, the default cosine, whose small
+    last steps keep little of the batches' noise; where a fresh full batch would start at a fit of its sample
+    (training/start.py ``fits``), that, with the default optimizer; then more updates (of a full batch, first)."""
+    why = (". The features are nearly collinear (the second moments of the sample's standardized rows have a "
+           f"condition number of {gap.condition:.3g}), and steps sized for the steepest direction crawl along the "
+           "flattest" if gap.condition >= COLLINEAR else "")
+    full = run.init is None and not replicas.full_batch(run.batch, run.n_train, run.shards) and start.fits(
+        run.opts.model, run.sample, run.labels.class_of, max(run.labels.n_outputs, 2), run.sample_weights_of,
+        run.opts.l1)
+    defaults = TrainOptions()
+    # a rule other than momentum's and nesterov's, but the --init model's that --init-optimizer carries on
+    plain = run.opts.optimizer not in (defaults.optimizer, *MOMENTUM_OPTIMIZERS) and not run.opts.init_optimizer
+    cosine = run.opts.schedule == defaults.schedule
+    change = []
+    if plain:
+        change.append(f"use the defaults --optimizer {defaults.optimizer} and --schedule {defaults.schedule}"
+                      if not cosine else f"use the default --optimizer {defaults.optimizer}")
+    elif not cosine:
+        change.append(f"use the default --schedule {defaults.schedule}, whose last steps are small")
+    if full:  # (after the defaults: under adam or rmsprop a full batch ended 17% to 77% above the optimum)
+        change.insert(int(plain), "use --batch-size full" + (" with the default --optimizer" if plain else "")
+                      + " (it starts at a fit of its sample)")
+    # a full batch's updates first: changes of the optimizer or the schedule barely moved full batches on nearly
+    # collinear features (more_updates)
+    more = [more_updates(run)]
+    advice = [*more, *change] if replicas.full_batch(run.batch, run.n_train, run.shards) else [*change, *more]
+    return (f"{gap.text(kept_epoch, epochs)}: the model may be far from the optimum{passed}{why}; "
+            + (f"{first}, and " if first else "") + ", or ".join(advice))
+
+
+def more_updates(run) -> str:
+    """What a run of few updates is told to change: --epochs, or --batch-size lower; a full batch, --batch-size first
+    (full batches of hinge on nearly collinear features needed a hundred times the epochs, where batches of 256 or
+    the default cured them at once, and told "raise --epochs" first, 3 times the epochs barely moved them:
+    bench/results/2026-12-07-early-stopping-threshold.md); and first --lr where an explicit rate (not a full batch's)
+    is under SLOW_RATE times --lr auto's (--lr 1e-6 was told only to raise --epochs)."""
+    batch = " or lower --batch-size" if run.batch > 1 else ""
+    if replicas.full_batch(run.batch, run.n_train, run.shards):
+        return "lower --batch-size or raise --epochs" if batch else "raise --epochs"
+    if run.auto is not None:
+        return f"raise --epochs{batch}"
+    auto = runrate.compared(run).lr
+    if not run.lr < SLOW_RATE * auto:
+        return f"raise --epochs{batch}"
+    return f"raise --lr ({against_auto(run, run.lr, auto)}) or --epochs" + (f",{batch}" if batch else "")
+
+
+def against_auto(run, used: float, auto: float) -> str:
+    """The rate ``used`` (the --lr given, where that is it after --lr-scaling) against --lr auto's ``auto``."""
+    given = f" (--lr {run.rate_opts.lr:g} after --lr-scaling {run.opts.lr_scaling})" if used != run.rate_opts.lr else ""
+    return (f"a rate of {used:.4g}{given}, {auto / used:.3g} times smaller than the {auto:.4g} that --lr auto chooses "
+            "here")
