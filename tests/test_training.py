@@ -20,9 +20,11 @@ from sgdcli.reporting.plain import PlainReporter
 from sgdcli.kernels.schedules import lr_at
 from sgdcli.kernels.state import kernel_config
 from sgdcli.training.early_stopping import EarlyStopping, settled
+from sgdcli.training.fullbatch import NEAR
 from sgdcli.training.runlog import FitWarning
 
 import naive
+from test_convergence import logistic_objective, newton_logistic
 from conftest import RSS_SAMPLER, cli, make_problem, run, run_process, short_fits, write_table
 from sgdcli.cli.render import number as render_number
 
@@ -192,7 +194,8 @@ def test_full_batch_early_stopping_keeps_the_weights_whose_loss_it_judged_best(t
     comes after.  At a rate too large the loss rises and falls, and early stopping without validation rows kept
     the weights one step past those of its best record, whose loss the next record had measured higher (1.27
     against 0.507 here).  Where the last record is the best, the run keeps its last step, as one without early
-    stopping does."""
+    stopping does.  The epoch kept is far above the optimum, and the run is told to lower the rate it was given
+    (stopchoice.loss_chose)."""
     X, y = make_problem("binary", n=2000, d=5, seed=0)
     path = write_table(tmp_path / "p.h5", X, y)
 
@@ -200,13 +203,18 @@ def test_full_batch_early_stopping_keeps_the_weights_whose_loss_it_judged_best(t
         s = X.astype(np.float64) @ m.raw_weights()[0, :-1] + m.raw_weights()[0, -1]
         return float(np.mean(np.logaddexp(0, s) - y * s))
 
+    Z = (X - X.mean(axis=0)) / X.std(axis=0, dtype=np.float64)
+    optimum = logistic_objective(*newton_logistic(Z, y, 0.0), Z, y, 0.0)
     options = dict(model="logistic", batch_size="full", threads=1, schedule="constant", lr=20.0)
     for patience in (1000, 3):  # the run outlasts it; it stops the run
-        m = train(path, TrainOptions(**options, epochs=30, early_stopping=True, patience=patience, min_delta=0.0))
+        with pytest.warns(FitWarning, match=r"the model may be far from the optimum, though no later epoch's training "
+                                            r"loss was lower \(.*\); lower --lr \(try 2\) or use --lr auto$"):
+            m = train(path, TrainOptions(**options, epochs=30, early_stopping=True, patience=patience, min_delta=0.0))
         losses = [r["train_loss"] for r in m.history]
         best = m.training["best_epoch"]
         assert losses[best - 1] == min(losses) and losses[best] > 1.5 * losses[best - 1]  # the next rose
         assert loss(m) == pytest.approx(losses[best - 1], rel=1e-9)
+        assert loss(m) > (1 + NEAR) * optimum
     options.update(lr=1.0, epochs=5)  # a loss falling to the end
     stopped = train(path, TrainOptions(**options, early_stopping=True, patience=1000))
     assert stopped.training["best_epoch"] == 5

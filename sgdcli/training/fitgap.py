@@ -98,29 +98,12 @@ def measure(run, confirm: bool = False, last: bool = False) -> Gap | None:
     ``condition`` and ``held_out`` (``Gap.confirmed``); ``last``: with the objective of the last epoch's model
     (``Gap.last``) where early stopping kept an earlier epoch's."""
     opts, d = run.opts, run.table.n_features
-    classifier = opts.model in classifierfit.MODELS
-    by_class = classifier or opts.model in marginfit.MODELS  # (the hinge family's two classes, 0 and 1)
-    outputs = max(run.labels.n_outputs, 2) - 1 if classifier else 1
-    if opts.model not in MODELS or run.table.sparse or (opts.model != "linear" and (
-            classifierfit.fitted_outputs(opts.model, outputs + 1, opts.l1) * (d + 1) > classifierfit.FIT_UP_TO
-            or (opts.l1 > 0 and not classifier))):
-        # (the other fits fit no --l1)
+    rows = _rows(run)
+    if rows is None:
         return None
+    Z, targets, weights, labelled, outputs = rows
+    by_class = opts.model in classifierfit.MODELS or opts.model in marginfit.MODELS
     raw = sample_labels(run.sample)
-    classes = run.labels.class_of(raw) if by_class else None
-    labelled = np.isfinite(raw) if classes is None else classes >= 0
-    targets = raw if classes is None else np.where(labelled, classes, np.nan)
-    weights = run.sample_weights_of(raw)
-    if weights is not None and not np.any(weights[labelled] > 0):  # --sample-weight on rows the sample misses
-        return None
-    Z = sample(run.sample, run.plan.center, run.plan.scale)  # the rows as the kernels see them, the bias's 1
-    # every class the model has, and room for the fit beside the sample in its --memory
-    every_class = classes is None or len(np.unique(classes[labelled])) == outputs + 1
-    room_left = (not classifierfit.skipped(opts.model, Z, targets, weights, room(run.sample), l1=opts.l1)
-                 if classifier else curvature.exact(d + 1, room(run.sample)))
-    fits = every_class and room_left
-    if not fits or labelled.sum() < ROWS_PER_WEIGHT * outputs * (d + 1):
-        return None
     params, param = run.kept_params(), opts.objective[1]
 
     def objective(params: np.ndarray) -> float:  # (before raw features' Z is standardized in place)
@@ -159,6 +142,53 @@ def measure(run, confirm: bool = False, last: bool = False) -> Gap | None:
             held = 2.0 * (held - saturated)
         gap = gap._replace(condition=_condition(Z, _varies(Z)), held_out=held)
     return gap
+
+
+def fit_params(run) -> np.ndarray | None:
+    """The weights of the fit of ``run``'s sample that ``measure`` sets its model against, laid out as the run's
+    (outputs × features + 1, on standardized features), to score other rows with (stopchoice.loss_chose: the
+    validation rows); None where ``measure`` measures nothing, or on raw features, whose fit is in units of its
+    own."""
+    rows = _rows(run) if run.std is not None else None
+    if rows is None:
+        return None
+    Z, targets, weights, _, outputs = rows
+    opts = run.opts
+    theta = _params(opts.model, opts.objective[1], Z, targets, weights, opts.l2, opts.l1,
+                    outputs + 1 if opts.model in classifierfit.MODELS else None)
+    params = run.kept_params()
+    return None if theta is None or theta.size != params.size else theta.reshape(params.shape).astype(params.dtype)
+
+
+def _rows(run) -> tuple[np.ndarray, np.ndarray, np.ndarray | None, np.ndarray, int] | None:
+    """What ``measure`` fits of ``run``'s sample: its rows as the kernels see them (the bias's 1 last), the targets
+    (the regressions' labels; the classifiers' and the hinge family's classes, NaN where none), the rows' weights
+    (None: 1), the rows with a label, and the outputs fitted (a classifier's classes but one); None where nothing is
+    measured (``measure``'s reasons, but the hinge family's separable rows)."""
+    opts, d = run.opts, run.table.n_features
+    classifier = opts.model in classifierfit.MODELS
+    by_class = classifier or opts.model in marginfit.MODELS  # (the hinge family's two classes, 0 and 1)
+    outputs = max(run.labels.n_outputs, 2) - 1 if classifier else 1
+    if opts.model not in MODELS or run.table.sparse or (opts.model != "linear" and (
+            classifierfit.fitted_outputs(opts.model, outputs + 1, opts.l1) * (d + 1) > classifierfit.FIT_UP_TO
+            or (opts.l1 > 0 and not classifier))):
+        # (the other fits fit no --l1)
+        return None
+    raw = sample_labels(run.sample)
+    classes = run.labels.class_of(raw) if by_class else None
+    labelled = np.isfinite(raw) if classes is None else classes >= 0
+    targets = raw if classes is None else np.where(labelled, classes, np.nan)
+    weights = run.sample_weights_of(raw)
+    if weights is not None and not np.any(weights[labelled] > 0):  # --sample-weight on rows the sample misses
+        return None
+    Z = sample(run.sample, run.plan.center, run.plan.scale)  # the rows as the kernels see them, the bias's 1
+    # every class the model has, and room for the fit beside the sample in its --memory
+    every_class = classes is None or len(np.unique(classes[labelled])) == outputs + 1
+    room_left = (not classifierfit.skipped(opts.model, Z, targets, weights, room(run.sample), l1=opts.l1)
+                 if classifier else curvature.exact(d + 1, room(run.sample)))
+    if not (every_class and room_left) or labelled.sum() < ROWS_PER_WEIGHT * outputs * (d + 1):
+        return None
+    return Z, targets, weights, labelled, outputs
 
 
 def stepped_off(run, gap: Gap | None) -> list[str] | None:

@@ -107,9 +107,11 @@ def log_end(run, kept_epoch: int) -> list[str]:
     Where early stopping chose the epoch kept (it stopped, or it kept an epoch before the last), neither the
     updates, nor the pace, nor the nearly separable rows are judged: more epochs would not move its choice, which
     the epochs after it did not better by more than --min-delta.  The fit of its sample (fitgap.py, every model
-    it fits) judges it there only where a later epoch's loss (of those early stopping judges) was lower by no more
+    it fits) judges it there where a later epoch's loss (of those early stopping judges) was lower by no more
     than --min-delta: the threshold, not the loss, chose the epoch, which may be far from the optimum, and the
-    warning says to lower it, or, where the last epoch is as far, what cures a far run (stopchoice.threshold_chose).
+    warning says to lower it, or, where the last epoch is as far, what cures a far run (stopchoice.threshold_chose);
+    and where none was lower, but the model is worse on the sample than fits of half of it are on rows they never
+    saw, as a stop for overfitting is not: the steps' noise chose it (stopchoice.loss_chose).
     """
     try:
         return _judged(run, kept_epoch)
@@ -153,9 +155,10 @@ def _judged(run, kept_epoch: int) -> list[str]:
     # early stopping's choice, where its threshold, not the loss, chose the epoch kept (stopchoice.threshold_chose);
     # from the fit of its sample too where the optimizer scales each weight's step by its gradients' size, whose
     # first steps leave the fit (adam's poisson full batch kept its first epoch's, 21% above the optimum, unwarned)
-    under = stopchoice.under_min_delta(run, kept_epoch) if chosen else None
-    by_choice = updates and under is not None and not (from_fit and run.opts.optimizer not in adaptivesize.ADAPTIVE)
-    gap_of = functools.cache(lambda: fitgap.measure(run, confirm=by_auto or by_choice, last=by_choice))  # once
+    # and where the loss chose it, no later epoch's lower (stopchoice.loss_chose)
+    by_choice = updates and chosen and not (from_fit and run.opts.optimizer not in adaptivesize.ADAPTIVE)
+    under = stopchoice.under_min_delta(run, kept_epoch) if by_choice else None
+    gap_of = functools.cache(lambda: fitgap.measure(run, confirm=by_auto or by_choice, last=under is not None))
     gap = gap_of() if updates and (by_fit or by_auto or by_choice or (run.std is None and not run.table.sparse)) \
         else None
     # a full batch from the fit of its sample, measured by its gradient on every row where it kept it
@@ -182,7 +185,8 @@ def _judged(run, kept_epoch: int) -> list[str]:
         far += _still_falling(run, gap_of)
     raw = unscaled.judge(run, gap, epochs, kept_epoch)
     if by_choice and not raw:
-        far += stopchoice.threshold_chose(run, gap, kept_epoch, epochs, under)
+        far += (stopchoice.threshold_chose(run, gap, kept_epoch, epochs, under) if under is not None
+                else stopchoice.loss_chose(run, gap, kept_epoch, epochs))
     elif updates and not far and not chosen and not from_fit and not raw and from_start is None:
         far += fullbatch.short(run, epochs)
     found += far + raw

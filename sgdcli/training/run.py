@@ -360,7 +360,7 @@ class Run:
             "lr": current_lr(self.cfg, self.state),
             **({"bad_rows": result.bad_rows} if self.plan.skip_bad else {}),
             **self._penalties(result.train_loss, start_penalty),
-            **self._validate(params),
+            **self.validate(params),
             "seconds": seconds,
             "rows_per_s": result.rows / seconds if seconds > 0 else 0.0,
         }
@@ -380,7 +380,7 @@ class Run:
         if epoch + 1 < opts.epochs and not (self.stopper is not None and self.stopper.stopped):
             self.points.save()
 
-    def _validate(self, params) -> dict:
+    def validate(self, params) -> dict:
         """``val_loss`` and ``val_<metric>`` of ``params`` on the validation rows, if any."""
         opts = self.opts
         if self.val_table is None and opts.val_fraction <= 0:

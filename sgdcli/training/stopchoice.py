@@ -11,15 +11,58 @@ from sgdcli.training.progress import objectives
 
 
 def under_min_delta(run, kept_epoch: int) -> str | None:
-    """The loss early stopping judged ("validation" or "training") where an epoch of ``run`` after its kept epoch
-    ``kept_epoch`` had a lower one, by no more than --min-delta: the threshold, not the loss, chose the epoch
-    kept; None where none did (the loss rose after it: the epoch the loss chose).  Without validation rows, the
-    training loss judged is the objective's under --l2 or --l1 (progress.objectives)."""
-    validated = "val_loss" in run.history[-1]
-    losses = [record["val_loss"] for record in run.history] if validated else objectives(run.history)[0]
-    if not any(loss < losses[kept_epoch - 1] for loss in losses[kept_epoch:]):
-        return None
-    return "validation" if validated else "training"
+    """The loss early stopping judged ("validation" or "training": ``judged``) where an epoch of ``run`` after its
+    kept epoch ``kept_epoch`` had a lower one, by no more than --min-delta: the threshold, not the loss, chose the
+    epoch kept; None where none did (no later epoch's was lower: the epoch the loss chose, ``loss_chose``)."""
+    name, losses = judged(run)
+    return name if any(loss < losses[kept_epoch - 1] for loss in losses[kept_epoch:]) else None
+
+
+def judged(run) -> tuple[str, list[float]]:
+    """The loss early stopping judged in ``run``, "validation" or "training", and its value after each epoch.
+    Without validation rows, the training loss judged is the objective's under --l2 or --l1 (progress.objectives)."""
+    if "val_loss" in run.history[-1]:
+        return "validation", [record["val_loss"] for record in run.history]
+    return "training", objectives(run.history)[0]
+
+
+def loss_chose(run, gap: fitgap.Gap | None, kept_epoch: int, epochs: int) -> list[str]:
+    """The warning of a run whose kept epoch (``kept_epoch`` of ``epochs``) early stopping chose as no later
+    epoch's judged loss was lower, where the fit of its sample measures that model far from the optimum, and
+    above what fits of half the sample make of the other half's rows, which never helped fit them (``gap``,
+    ``Gap.confirmed``; not on uneven raw features, which unscaled.judge tells what to change).
+
+    A loss that stops falling far from the optimum is most often the steps' noise: at a constant rate (patience
+    counts every epoch there, early_stopping.settled), or under adam, runs kept epochs 8% to 76% above the
+    optimum, unwarned, where the defaults --optimizer auto and --schedule cosine cured half of them and bettered
+    all (bench/results/2026-12-07-loss-chose.md).  Stopping off would not cure them (it kept a later model,
+    further off), nor a longer patience, nor more epochs where it stopped the run (``farfit.told``).
+
+    Where the validation loss rose as the model overfitted its training rows, the model it kept beat the optimum
+    on the rows that judge it: a run is told only where the fit of its sample scores its validation rows better
+    (one more pass over them; on raw features, whose fit is in units of its own, none: not told).  Validation rows
+    whose labels disagree with the training rows' kept the first epoch, 29% above the optimum, rightly.
+
+    At a rate given (full batches of logistic at --lr 20 rose and fell about the optimum, and the epoch kept was
+    20% above it), the rate is what to change."""
+    if gap is None or not gap.confirmed or unscaled.uneven(gap):
+        return []
+    name, losses = judged(run)
+    beaten = ""
+    if name == "validation":
+        fit = fitgap.fit_params(run)
+        scored = run.validate(fit)["val_loss"] if fit is not None else math.nan
+        if not scored < losses[kept_epoch - 1]:
+            return []
+        beaten = f", and the fit's validation loss is lower ({scored:.4g})"
+    after = losses[kept_epoch:]
+    later = f"{min(after):.4g} to {max(after):.4g}" if len(after) > 1 else f"{after[0]:.4g}"
+    passed = (f", though no later epoch's {name} loss was lower ({losses[kept_epoch - 1]:.4g} at epoch {kept_epoch}; "
+              f"{later} after){beaten}")
+    if run.auto is None:  # a rate given, whose steps rose and fell about the optimum
+        return [f"{gap.text(kept_epoch, epochs)}: the model may be far from the optimum{passed}; lower --lr (try "
+                f"{run.rate_opts.lr / 10:.4g}) or use --lr auto"]
+    return [farfit.told(run, gap, kept_epoch, epochs, passed, stopped=run.stopper.stopped)]
 
 
 def threshold_chose(run, gap: fitgap.Gap | None, kept_epoch: int, epochs: int, under: str) -> list[str]:
