@@ -126,10 +126,13 @@ def test_a_stop_that_kept_an_epoch_far_from_the_optimum_under_min_delta_is_told_
                         "cosine, whose last steps are small")
 
 
-def test_an_epoch_early_stopping_chose_by_the_loss_alone_is_not_judged(tmp_path, no_fit_start):
+def test_an_epoch_early_stopping_chose_by_the_loss_alone_where_it_beat_the_fit_there_is_not_told(tmp_path,
+                                                                                                no_fit_start):
     """Validation rows whose labels are the training rows' flipped: the better the model fits, the higher their
-    loss, so early stopping (--min-delta 0, a --patience the run outlasts) keeps epoch 1, one step from the start.
-    That is its choice, which more epochs would not move: the run was told to raise --epochs to leave it."""
+    loss, so early stopping (--min-delta 0, a --patience the run outlasts) keeps epoch 1, one step from the start,
+    29% above the optimum of the training rows.  That is its choice, which more epochs would not move: the run was
+    told to raise --epochs to leave it.  The fit of the sample scores the validation rows worse than the model
+    kept: the validation rows, not the steps' noise, chose it (stopchoice.loss_chose)."""
     path, X, y = _rare(tmp_path)
     val = write_table(tmp_path / "flipped.h5", X.astype(np.float32), (1 - y).astype(np.float32))
     m = train(path, TrainOptions(model="logistic", batch_size="full", epochs=150, threads=1, early_stopping=True,

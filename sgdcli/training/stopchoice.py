@@ -51,7 +51,8 @@ def loss_chose(run, gap: fitgap.Gap | None, kept_epoch: int, epochs: int) -> lis
     beaten = ""
     if name == "validation":
         fit = fitgap.fit_params(run)
-        scored = run.validate(fit)["val_loss"] if fit is not None else math.nan
+        scored = run.validate(fit, "validating the fit of the sample")["val_loss"] if fit is not None else math.nan
+        run.reporter.close()  # the pass's bar, which the run's no longer holds (closed as training ended)
         if not scored < losses[kept_epoch - 1]:
             return []
         beaten = f", and the fit's validation loss is lower ({scored:.4g})"

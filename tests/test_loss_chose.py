@@ -1,0 +1,83 @@
+"""Early stopping's choice by the loss itself, judged against the fit of the run's sample (training/stopchoice.py
+``loss_chose``): where no later epoch's validation (or training) loss was lower, but the model kept is far above the
+optimum, and the fit scores the validation rows better, the steps' noise chose the epoch, not overfitting.  Such
+runs (adam at a constant rate) kept models 50% above the optimum, unwarned."""
+
+import re
+import warnings
+
+import numpy as np
+import pytest
+
+from sgdcli import train
+from sgdcli.data.shuffle import held_out
+from sgdcli.options import TrainOptions
+from sgdcli.training.fullbatch import NEAR
+from sgdcli.training.runlog import FitWarning
+
+from conftest import make_problem, robust_loss, robust_optimum, write_table
+
+TOLD = re.compile(r"the model's \(epoch (\d+)'s, which early stopping kept\) mean loss on the run's sample of "
+                  r"([\d,]+) rows, ([\d.e+-]+), is ([\d.]+)% above the optimum's, estimated by a fit of them "
+                  r"\(iteratively reweighted least squares\), ([\d.e+-]+): the model may be far from the optimum, "
+                  r"though no later epoch's (validation|training) loss was lower \(([\d.e+-]+) at epoch (\d+); "
+                  r"(.*) after\)(?:, and the fit's validation loss is lower \(([\d.e+-]+)\))?; (.*)$")
+# adam at a constant rate, whose epochs' losses rise and fall far above the optimum
+NOISY = dict(model="huber", batch_size=32, threads=1, early_stopping=True, schedule="constant", optimizer="adam")
+
+
+@pytest.fixture
+def huber_rows(tmp_path):
+    """5,000 rows of a linear signal and a little noise; the file, the features and the labels (float64)."""
+    X, y = make_problem("regression", n=5000, d=5, seed=8)
+    return write_table(tmp_path / "reg.h5", X, y), X.astype(np.float64), y.astype(np.float64)
+
+
+def _excess(m, X, y, rows):
+    """How far above the optimum of huber's mean loss on ``rows`` (computed here) the model ``m``'s is."""
+    Z = np.hstack([(X[rows] - X[rows].mean(axis=0)) / X[rows].std(axis=0), np.ones((int(rows.sum()), 1))])
+    W = m.raw_weights()[0]  # in the rows' own units: the same scores on Z's standardized ones
+    theta = np.append(W[:-1] * X[rows].std(axis=0), W[-1] + W[:-1] @ X[rows].mean(axis=0))
+    return robust_loss("huber", theta, Z, y[rows]) / robust_loss("huber", robust_optimum("huber", Z, y[rows]), Z,
+                                                                    y[rows]) - 1
+
+
+def test_a_stop_that_the_steps_noise_chose_far_from_the_optimum_is_told_to_use_the_defaults(huber_rows):
+    """Adam at a constant rate, validation rows (a fifth): the validation loss rises after epoch 2 and early
+    stopping keeps it, over 50% above the optimum, though the fit of the sample scores the validation rows better
+    than it.  It stopped the run, so more epochs would not help: the defaults would, and do."""
+    path, X, y = huber_rows
+    with pytest.warns(FitWarning) as caught:
+        m = train(path, TrainOptions(**NOISY, epochs=10, val_fraction=0.2, patience=3))
+    (text,) = [str(w.message) for w in caught]
+    found = TOLD.fullmatch(text)
+    assert found is not None, text
+    kept, losses = m.training["best_epoch"], [r["val_loss"] for r in m.history]
+    assert m.training["stopped_early"] and int(found[1]) == int(found[8]) == kept < len(losses)
+    assert found[6] == "validation" and found[7] == f"{losses[kept - 1]:.4g}"
+    after = losses[kept:]
+    assert min(after) >= losses[kept - 1] and found[9] == f"{min(after):.4g} to {max(after):.4g}"
+    assert float(found[10]) < losses[kept - 1]  # the fit beats it on the rows that judged it
+    training = ~held_out(np.arange(len(y), dtype=np.int64), 0.2, 0)
+    assert _excess(m, X, y, training) > 10 * NEAR
+    assert found[11] == "use the defaults --optimizer auto and --schedule cosine"
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", FitWarning)
+        cured = train(path, TrainOptions(**{**NOISY, "schedule": "cosine", "optimizer": "auto"}, epochs=10,
+                                         val_fraction=0.2, patience=3))
+    assert _excess(cured, X, y, training) < NEAR
+
+
+def test_without_validation_rows_the_training_loss_that_chose_is_named(huber_rows):
+    """No validation rows: early stopping judges the training loss, whose rise is never overfitting; no fit's
+    validation loss is given."""
+    path, X, y = huber_rows
+    with pytest.warns(FitWarning) as caught:
+        m = train(path, TrainOptions(**NOISY, epochs=10, patience=1))
+    (text,) = [str(w.message) for w in caught]
+    found = TOLD.fullmatch(text)
+    assert found is not None and found[6] == "training" and found[10] is None, text
+    kept = m.training["best_epoch"]
+    assert m.training["stopped_early"] and kept < len(m.history) < 10
+    assert _excess(m, X, y, np.ones(len(y), dtype=bool)) > 10 * NEAR
+    assert found[11] == "use the defaults --optimizer auto and --schedule cosine"
