@@ -18,7 +18,7 @@ COLLINEAR = 1e3
 
 
 def told(run, gap: fitgap.Gap, kept_epoch: int = 0, epochs: int = 0, passed: str = "", first: str = "",
-         stopped: bool = False) -> str:
+         stopped: bool = False, rate: str = "") -> str:
     """The warning of a run at --lr auto's rate that the fit of its sample measures far from the optimum
     (``gap``; of the epoch early stopping kept, ``kept_epoch`` of ``epochs``, where it is not the last, ``passed``,
     what of the epochs after it, and ``first``, what to change before the rest: stopchoice.py), where no other
@@ -29,7 +29,8 @@ def told(run, gap: fitgap.Gap, kept_epoch: int = 0, epochs: int = 0, passed: str
     last steps keep little of the batches' noise; where a fresh full batch would start at a fit of its sample
     (training/start.py ``fits``), that, with the default optimizer; then more updates (of a full batch, first).
     Where early stopping ``stopped`` the run before --epochs, and something else is offered, more epochs are not:
-    the run never reached them (three times the epochs cured 1 of 14 such runs: stopchoice.loss_chose)."""
+    the run never reached them (three times the epochs cured 1 of 14 such runs: stopchoice.loss_chose).  ``rate``:
+    what to change of a rate given, offered after the rest but more updates."""
     why = (". The features are nearly collinear (the second moments of the sample's standardized rows have a "
            f"condition number of {gap.condition:.3g}), and steps sized for the steepest direction crawl along the "
            "flattest" if gap.condition >= COLLINEAR else "")
@@ -51,8 +52,10 @@ def told(run, gap: fitgap.Gap, kept_epoch: int = 0, epochs: int = 0, passed: str
                       + " (it starts at a fit of its sample)")
     # a full batch's updates first: changes of the optimizer or the schedule barely moved full batches on nearly
     # collinear features (more_updates)
+    change += [rate] if rate else []
     whole = replicas.full_batch(run.batch, run.n_train, run.shards)
-    more = [more_updates(run)] if not (stopped and change) else ["lower --batch-size"] if whole and run.batch > 1 else []
+    more = ([more_updates(run)] if not (stopped and change) else
+            ["lower --batch-size"] if whole and run.batch > 1 else [])
     advice = [*more, *change] if whole else [*change, *more]
     return (f"{gap.text(kept_epoch, epochs)}: the model may be far from the optimum{passed}{why}; "
             + (f"{first}, and " if first else "") + ", or ".join(advice))
