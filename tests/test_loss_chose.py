@@ -82,3 +82,46 @@ def test_without_validation_rows_the_training_loss_that_chose_is_named(huber_row
     assert m.training["stopped_early"] and kept < len(m.history) < 10
     assert _excess(m, X, y, np.ones(len(y), dtype=bool)) > 10 * NEAR
     assert found[11] == "use the defaults --optimizer auto and --schedule cosine"
+
+
+def test_a_rate_given_is_told_to_be_lowered_only_well_above_the_automatic_one(huber_rows):
+    """At --lr auto's own rate, given, the run is --lr auto's again, and is told what that one is, not to lower the
+    rate (lowering it from there made runs on nearly collinear features worse).  At three times that rate the
+    model ended above the least-squares fit it started from, and is told that, once: not again that it is far."""
+    path, X, y = huber_rows
+    options = dict(**NOISY, epochs=10, val_fraction=0.2, patience=3)
+    with pytest.warns(FitWarning) as caught:
+        auto = train(path, TrainOptions(**options))
+    with pytest.warns(FitWarning) as given:
+        m = train(path, TrainOptions(**options, lr=auto.training["lr"]))
+    assert [str(w.message) for w in given] == [str(w.message) for w in caught]
+    np.testing.assert_array_equal(m.raw_weights(), auto.raw_weights())
+    (text,) = [str(w.message) for w in given]
+    assert text.endswith("; use the defaults --optimizer auto and --schedule cosine"), text
+    with pytest.warns(FitWarning) as caught:
+        train(path, TrainOptions(**options, lr=3 * auto.training["lr"]))
+    (text,) = [str(w.message) for w in caught]
+    assert "training ended worse than it started. The rate may be too large" in text, text
+
+
+def test_on_a_small_file_the_validation_rows_decide(tmp_path):
+    """163 training rows of 10 features and heavy-tailed noise: fits of half of them score the other half worse
+    than the model early stopping kept, 15% above the optimum (computed here), so the sample alone cannot tell that
+    the model is far; the fit of all of them scores the validation rows better than it did, and the run is told."""
+    X, y = make_problem("regression", n=5000, d=10, seed=10)
+    y = y + np.random.default_rng(11).standard_t(2, len(y))
+    rows = np.sort(np.random.default_rng(0).choice(len(y), 200, replace=False))
+    X, y = X[rows], y[rows]
+    path = write_table(tmp_path / "small.h5", X, y)
+    with pytest.warns(FitWarning) as caught:
+        m = train(path, TrainOptions(**{**NOISY, "model": "linear"}, epochs=30, val_fraction=0.2, patience=1))
+    (text,) = [str(w.message) for w in caught]
+    found = re.search(r"though no later epoch's validation loss was lower \(([\d.]+) at epoch 1; .* after\), and the "
+                      r"fit's is lower \(([\d.]+)\); use the defaults --optimizer auto and --schedule cosine, or use "
+                      r"--batch-size full with the default --optimizer \(it starts at a fit of its sample\)$", text)
+    assert found is not None and float(found[2]) < float(found[1]), text
+    training = ~held_out(np.arange(len(y), dtype=np.int64), 0.2, 0)
+    Z = np.hstack([X[training].astype(np.float64), np.ones((int(training.sum()), 1))])
+    W = m.raw_weights()[0]
+    least = np.linalg.lstsq(Z, y[training], rcond=None)[0]
+    assert np.mean((Z @ W - y[training]) ** 2) > (1 + 2 * NEAR) * np.mean((Z @ least - y[training]) ** 2)

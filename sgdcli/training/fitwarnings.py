@@ -185,8 +185,9 @@ def _judged(run, kept_epoch: int) -> list[str]:
         far += _still_falling(run, gap_of)
     raw = unscaled.judge(run, gap, epochs, kept_epoch)
     if by_choice and not raw:
+        # (a model worse than where it started was told to change the rate: endedworse.py)
         far += (stopchoice.threshold_chose(run, gap, kept_epoch, epochs, under) if under is not None
-                else stopchoice.loss_chose(run, gap, kept_epoch, epochs))
+                else [] if worse else stopchoice.loss_chose(run, gap, kept_epoch, epochs))
     elif updates and not far and not chosen and not from_fit and not raw and from_start is None:
         far += fullbatch.short(run, epochs)
     found += far + raw
