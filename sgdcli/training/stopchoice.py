@@ -62,7 +62,7 @@ def loss_chose(run, gap: fitgap.Gap | None, kept_epoch: int, epochs: int) -> lis
         scored = run.validate(fit, "validating the fit of the sample")["val_loss"] if fit is not None else math.nan
         run.reporter.close()  # the pass's bar, which the run's no longer holds (closed as training ended)
         kept, after = losses[kept_epoch - 1], losses[kept_epoch:]
-        if not scored < kept:
+        if not (after and scored < kept):
             return []
         digits = next((p for p in range(4, 17) if f"{kept:.{p}g}" != f"{min(after):.{p}g}"), 17)
         later = (f"{min(after):.{digits}g} to {max(after):.{digits}g}" if len(after) > 1 else
