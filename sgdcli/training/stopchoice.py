@@ -53,16 +53,16 @@ def loss_chose(run, gap: fitgap.Gap | None, kept_epoch: int, epochs: int) -> lis
     At a rate given, the same advice (at --lr 10 times --lr auto's on nearly collinear features, lowering it made
     runs worse, where a full batch, from a fit, cured them), and lowering the rate where it is ABOVE_AUTO times
     --lr auto's or more (at 10 times, that cured runs on features that are not collinear)."""
-    if gap is None or not gap.far or unscaled.uneven(gap):
-        return []
     name, losses = judged(run)
+    kept, after = losses[kept_epoch - 1], losses[kept_epoch:]
+    if gap is None or not gap.far or unscaled.uneven(gap) or not after:
+        return []
     passed = f", though no later epoch's {name} loss"
     if name == "validation":
         fit = fitgap.fit_params(run)
         scored = run.validate(fit, "validating the fit of the sample")["val_loss"] if fit is not None else math.nan
         run.reporter.close()  # the pass's bar, which the run's no longer holds (closed as training ended)
-        kept, after = losses[kept_epoch - 1], losses[kept_epoch:]
-        if not (after and scored < kept):
+        if not scored < kept:
             return []
         digits = next((p for p in range(4, 17) if f"{kept:.{p}g}" != f"{min(after):.{p}g}"), 17)
         later = (f"{min(after):.{digits}g} to {max(after):.{digits}g}" if len(after) > 1 else
