@@ -13,10 +13,10 @@ from sgdcli.training.runlog import FitWarning
 from conftest import make_problem, robust_loss, robust_optimum, sample_rows, write_table
 
 FEW = re.compile(r"only (\d+) updates in all \((.*?)\): the model's mean (?:loss|deviance) on the run's sample of "
-                 r"([\d,]+) rows, ([\d.]+), is ([\d.]+)% above the optimum's, estimated by a fit of them \((least squares|"
-                 r"Newton's method|iteratively reweighted least squares)\), ([\d.]+): the model may be far from the "
-                 r"optimum; (raise --epochs or lower --batch-size|raise --lr \(.*\) or --epochs, or lower --batch-size|"
-                 r"lower --batch-size or raise --epochs)$")  # (the last, a full batch's: its batch first)
+                 r"([\d,]+) rows, ([\d.]+), is ([\d.]+)% above the optimum's, estimated by a fit of them \("
+                 r"(least squares|Newton's method|iteratively reweighted least squares)\), ([\d.]+): the model may be "
+                 r"far from the optimum; (raise --epochs or lower --batch-size|raise --lr \(.*\) or --epochs, or lower "
+                 r"--batch-size|lower --batch-size or raise --epochs)$")  # (the last, a full batch's: its batch first)
 
 
 

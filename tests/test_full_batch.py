@@ -94,9 +94,10 @@ def test_a_full_batch_far_above_the_optimum_of_nearly_separable_rows_is_told_so(
     assert _loss(m, X, y) > (1 + 2 * NEAR) * _optimum(X, y)
     (text,) = m.training["warnings"]
     assert [str(w.message) for w in caught] == [text]
-    found = re.fullmatch(r"the model's mean loss on the run's sample of ([\d,]+) rows, ([\d.]+), is ([\d.]+)% above the "
-                         r"optimum's, estimated by a fit of them \(Newton's method\), ([\d.]+): the model may be far "
-                         r"from the optimum; raise --epochs \(to about (\d+)\), lower --batch-size or add --l2", text)
+    found = re.fullmatch(r"the model's mean loss on the run's sample of ([\d,]+) rows, ([\d.]+), is ([\d.]+)% above "
+                         r"the optimum's, estimated by a fit of them \(Newton's method\), ([\d.]+): the model may be "
+                         r"far from the optimum; raise --epochs \(to about (\d+)\), lower --batch-size or add --l2",
+                         text)
     assert found is not None, text
     loss, best = float(found[2]), float(found[4])
     assert float(found[3]) == pytest.approx(100 * (loss / best - 1), abs=0.5)

@@ -22,8 +22,8 @@ from test_cosine_rate import _softmax_loss, _softmax_optimum
 from test_full_batch import _optimum
 from test_full_batch_end import logistic_rows
 
-TOLD = re.compile(r"the model's mean loss on every training row is ([\d.]+)% above the optimum's, estimated by a Newton "
-                  r"step from the gradient of its last step on them, with the curvature of the run's sample of "
+TOLD = re.compile(r"the model's mean loss on every training row is ([\d.]+)% above the optimum's, estimated by a "
+                  r"Newton step from the gradient of its last step on them, with the curvature of the run's sample of "
                   r"([\d,]+) rows, ([\d.]+); the run started at the fit of that sample, whose rarest class has "
                   r"([\d,]+) rows, and a full batch steps once an epoch: the model may be far from the optimum; "
                   r"lower --batch-size \(at 32, ([\d,]+) steps an epoch\) or raise --epochs$")
@@ -323,9 +323,9 @@ def test_a_linear_models_decrement_on_every_row_is_how_far_above_the_optimum_it_
     assert change == pytest.approx(full(moved) - full(params), rel=1e-9)
 
 
-LINEAR_TOLD = re.compile(r"the model's mean loss on every training row is ([\d.]+)% above the optimum's, estimated by a "
-                         r"Newton step from the gradient of its last step on them, with the curvature of the run's "
-                         r"sample of ([\d,]+) rows, ([\d.]+); the run started at the fit of that sample, of "
+LINEAR_TOLD = re.compile(r"the model's mean loss on every training row is ([\d.]+)% above the optimum's, estimated "
+                         r"by a Newton step from the gradient of its last step on them, with the curvature of the "
+                         r"run's sample of ([\d,]+) rows, ([\d.]+); the run started at the fit of that sample, of "
                          r"([\d,]+) weights, and a full batch steps once an epoch: the model may be far from the "
                          r"optimum; lower --batch-size \(at 32, ([\d,]+) steps an epoch\) or raise --epochs$")
 
