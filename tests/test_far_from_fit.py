@@ -145,6 +145,61 @@ def test_a_rate_that_does_not_decay_is_told_to_use_the_default_schedule(tmp_path
     assert log_loss(X @ cosine.raw_weights()[0, :-1] + cosine.raw_weights()[0, -1]) < 1.01 * optimum
 
 
+def test_a_rate_given_is_judged_against_the_fit_as_the_automatic_one_is(tmp_path):
+    """The run above at --lr auto's rate, given (--lr 0.2167): the same model, which was told nothing.  Now it is
+    told as --lr auto's run is, its full batch with --lr auto; at four times that rate, also to use --lr auto."""
+    path = tmp_path / "binary.h5"
+    generate(path, task="binary", rows=10_000, features=10, noise=0.1, seed=0)
+    with pytest.warns(FitWarning) as caught:
+        auto = train(path, TrainOptions(schedule="constant", threads=1))
+    (told,) = [str(w.message) for w in caught]
+    rate = auto.training["lr"]
+    with pytest.warns(FitWarning) as caught:
+        given = train(path, TrainOptions(schedule="constant", threads=1, lr=rate))
+    np.testing.assert_array_equal(given.raw_weights(), auto.raw_weights())
+    (text,) = [str(w.message) for w in caught]
+    assert text == told.replace("use --batch-size full (", "use --batch-size full with --lr auto (")
+    assert "with --lr auto" in text and "use --lr auto (" not in text
+    with pytest.warns(FitWarning) as caught:
+        faster = train(path, TrainOptions(schedule="constant", threads=1, lr=4 * rate))
+    (text,) = [str(w.message) for w in caught]
+    from sklearn.linear_model import LogisticRegression
+
+    with h5py.File(path, "r") as f:
+        X, y = f["X"][:].astype(np.float64), f["y"][:]
+
+    def log_loss(s):
+        return np.mean(np.logaddexp(0, s) - y * s)
+
+    optimum = log_loss(LogisticRegression(C=1e10, tol=1e-12, max_iter=10_000).fit(X, y).decision_function(X))
+    assert log_loss(X @ faster.raw_weights()[0, :-1] + faster.raw_weights()[0, -1]) > 1.2 * optimum
+    assert text.endswith(f"; use --batch-size full with --lr auto (it starts at a fit of its sample), or use the "
+                         f"default --schedule cosine, whose last steps are small, or use --lr auto (the rate given, "
+                         f"{4 * rate:.4g}, is 4 times the {rate:.4g} it chooses), or raise --epochs or lower "
+                         "--batch-size"), text
+
+
+@pytest.mark.parametrize("times, told", [(1.99, False), (2.0, True), (0.51, False), (0.5, True), (10.0, True)])
+def test_a_rate_given_is_told_to_use_the_automatic_one_from_twice_it_or_half_it(monkeypatch, times, told):
+    """Nearer --lr auto's rate than ABOVE_AUTO times, --lr auto is not offered: at its own rate it is the same run."""
+    from types import SimpleNamespace
+
+    from sgdcli.training import farfit, runrate
+
+    assert farfit.ABOVE_AUTO == 2
+    monkeypatch.setattr(runrate, "compared", lambda run: SimpleNamespace(lr=0.3))
+    run = SimpleNamespace(auto=None, lr=times * 0.3, rate_opts=SimpleNamespace(lr=times * 0.3),
+                          opts=SimpleNamespace(lr_scaling="none"))
+    assert bool(farfit.given_rate(run)) == told
+    if told:
+        assert farfit.given_rate(run) == (f"use --lr auto (the rate given, {times * 0.3:.4g}, is {times:.3g} times the "
+                                          "0.3 it chooses)")
+    scaled = SimpleNamespace(auto=None, lr=3.0, rate_opts=SimpleNamespace(lr=1.5),
+                             opts=SimpleNamespace(lr_scaling="linear"))
+    assert farfit.given_rate(scaled) == ("use --lr auto (the rate used, 3 (--lr 1.5 after --lr-scaling linear), is 10 "
+                                         "times the 0.3 it chooses)")
+
+
 def test_halves_whose_fits_overflow_on_the_rows_they_never_saw_leave_the_estimate_to_decide(tmp_path):
     """Counts that are 0 wherever a feature is, in the sample's even pieces, and a feature of 60 in the odd ones:
     a fit of either half scores the other half's rows beyond exp's range.  Those scores made an infinite loss

@@ -441,5 +441,7 @@ def test_a_model_under_ten_percent_above_the_optimum_is_told_to_a_tenth_of_a_per
     assert above(1.0515, 1.0) == "5.2% above"
     assert above(1.004, 1.0) == "0.4% above"
     assert above(1.0949, 1.0) == "9.5% above"
+    assert above(1.097, 1.0) == "9.7% above"
+    assert above(1.0996, 1.0) == "10% above"  # (not "10.0%")
     assert above(1.104, 1.0) == "10% above"
     assert above(1.26, 1.0) == "26% above"

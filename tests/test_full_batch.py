@@ -11,7 +11,7 @@ import pytest
 
 from sgdcli import generate, load_model, train
 from sgdcli.options import TrainOptions
-from sgdcli.training.fullbatch import NEAR
+from sgdcli.training.fullbatch import NEAR, above
 from sgdcli.training.runlog import FitWarning
 
 import naive
@@ -189,7 +189,7 @@ def test_an_l1_full_batch_of_few_updates_is_judged_by_its_objective(tmp_path, no
     # the sample is every row: the objective measured is the model's, the fit's the lasso optimum
     assert m.training["warnings"] == [
         f"only 5 updates in all (5 epochs × 1 iteration of batch 5000): the model's objective (its mean loss and the "
-        f"penalties) on the run's sample of 5,000 rows, {kept:.4g}, is {100 * (kept / best - 1):.0f}% above the "
+        f"penalties) on the run's sample of 5,000 rows, {kept:.4g}, is {above(kept, best)} the "
         f"optimum's, estimated by a fit of them (proximal Newton steps), {best:.4g}: the model may be far from the "
         "optimum; lower --batch-size or raise --epochs"]
 

@@ -127,18 +127,27 @@ def test_a_stop_that_kept_an_epoch_far_from_the_optimum_under_min_delta_is_told_
 
 
 def test_an_epoch_early_stopping_chose_by_the_loss_alone_where_it_beat_the_fit_there_is_not_told(tmp_path,
-                                                                                                no_fit_start):
+                                                                                                no_fit_start,
+                                                                                                monkeypatch):
     """Validation rows whose labels are the training rows' flipped: the better the model fits, the higher their
     loss, so early stopping (--min-delta 0, a --patience the run outlasts) keeps epoch 1, one step from the start,
     29% above the optimum of the training rows.  That is its choice, which more epochs would not move: the run was
     told to raise --epochs to leave it.  The fit of the sample scores the validation rows worse than the model
     kept: the validation rows, not the steps' noise, chose it (stopchoice.loss_chose)."""
+    from sgdcli.training import fitgap
+
     path, X, y = _rare(tmp_path)
     val = write_table(tmp_path / "flipped.h5", X.astype(np.float32), (1 - y).astype(np.float32))
+    gaps, fits, measure, fit_params = [], [], fitgap.measure, fitgap.fit_params
+    monkeypatch.setattr(fitgap, "measure", lambda *args, **kw: gaps.append(measure(*args, **kw)) or gaps[-1])
+    monkeypatch.setattr(fitgap, "fit_params", lambda run: fits.append(fit_params(run)) or fits[-1])
     m = train(path, TrainOptions(model="logistic", batch_size="full", epochs=150, threads=1, early_stopping=True,
                                  patience=1000, val=str(val)))
     assert len(m.history) == 150 and m.training["best_epoch"] == 1 and not m.training["stopped_early"]
     assert "warnings" not in m.training
+    # far from the optimum, but the fit, scored on the validation rows, is worse there than the model kept
+    (gap,) = gaps
+    assert gap.loss > (1 + 4 * NEAR) * gap.best and len(fits) == 1 and fits[0] is not None
     # stopped after the second epoch: two updates, and a training loss still falling, were told to raise --epochs
     m = train(path, TrainOptions(model="logistic", batch_size="full", epochs=150, threads=1, early_stopping=True,
                                  patience=1, val=str(val), schedule="constant"))  # every epoch counts

@@ -12,7 +12,7 @@ import pytest
 from sgdcli import load_model, train
 from sgdcli.options import TrainOptions
 from sgdcli.training import classifierfit
-from sgdcli.training.fullbatch import NEAR
+from sgdcli.training.fullbatch import NEAR, above
 from sgdcli.training.runlog import FitWarning
 
 from conftest import cli, sample_rows, write_table
@@ -199,7 +199,7 @@ def test_a_softmax_run_under_l1_far_from_the_optimum_is_told_so(tmp_path):
     assert kept > (1 + NEAR) * best  # the premise
     (text,) = [str(w.message) for w in told]
     # the sample is every row: the objective measured is the model's, the fit's the optimum
-    assert (f"on the run's sample of 3,000 rows, {kept:.4g}, is {100 * (kept / best - 1):.0f}% above the optimum's, "
+    assert (f"on the run's sample of 3,000 rows, {kept:.4g}, is {above(kept, best)} the optimum's, "
             f"estimated by a fit of them (proximal Newton steps), {best:.4g}: the model may be far from the "
             "optimum") in text, text
     m = train(path, TrainOptions(**options, epochs=20))
@@ -269,7 +269,7 @@ def test_a_full_batch_that_its_steps_take_away_from_the_lasso_fit_is_told_to_low
     (text,) = [str(w.message) for w in told]
     # the sample is every row: the objective measured is the model's, the fit's the lasso optimum
     assert text == (f"the model's objective (its mean loss and the penalties) on the run's sample of 5,000 rows, "
-                    f"{kept:.4g}, is {100 * (kept / best - 1):.0f}% above the optimum's, estimated by a fit of them "
+                    f"{kept:.4g}, is {above(kept, best)} the optimum's, estimated by a fit of them "
                     f"(proximal Newton steps), {best:.4g}: the model may be far from the optimum; it started at such "
                     "a fit, and its steps took it away: lower --lr (try 70) or use --lr auto")
 

@@ -12,6 +12,7 @@ import pytest
 from sgdcli import train
 from sgdcli.data.shuffle import held_out
 from sgdcli.options import TrainOptions
+from sgdcli.training import fitgap
 from sgdcli.training.fullbatch import NEAR
 from sgdcli.training.runlog import FitWarning
 
@@ -104,7 +105,7 @@ def test_a_rate_given_is_told_to_be_lowered_only_well_above_the_automatic_one(hu
     assert "training ended worse than it started. The rate may be too large" in text, text
 
 
-def test_on_a_small_file_the_validation_rows_decide(tmp_path):
+def test_on_a_small_file_the_validation_rows_decide(tmp_path, monkeypatch):
     """163 training rows of 10 features and heavy-tailed noise: fits of half of them score the other half worse
     than the model early stopping kept, 15% above the optimum (computed here), so the sample alone cannot tell that
     the model is far; the fit of all of them scores the validation rows better than it did, and the run is told."""
@@ -113,6 +114,8 @@ def test_on_a_small_file_the_validation_rows_decide(tmp_path):
     rows = np.sort(np.random.default_rng(0).choice(len(y), 200, replace=False))
     X, y = X[rows], y[rows]
     path = write_table(tmp_path / "small.h5", X, y)
+    gaps, measure = [], fitgap.measure
+    monkeypatch.setattr(fitgap, "measure", lambda *args, **kw: gaps.append(measure(*args, **kw)) or gaps[-1])
     with pytest.warns(FitWarning) as caught:
         m = train(path, TrainOptions(**{**NOISY, "model": "linear"}, epochs=30, val_fraction=0.2, patience=1))
     (text,) = [str(w.message) for w in caught]
@@ -120,6 +123,8 @@ def test_on_a_small_file_the_validation_rows_decide(tmp_path):
                       r"fit's is lower \(([\d.]+)\); use the defaults --optimizer auto and --schedule cosine, or use "
                       r"--batch-size full with the default --optimizer \(it starts at a fit of its sample\)$", text)
     assert found is not None and float(found[2]) < float(found[1]), text
+    (gap,) = gaps
+    assert gap.far and not gap.confirmed  # the halves' fits, on 82 rows each, score the other half worse than it
     training = ~held_out(np.arange(len(y), dtype=np.int64), 0.2, 0)
     Z = np.hstack([X[training].astype(np.float64), np.ones((int(training.sum()), 1))])
     W = m.raw_weights()[0]

@@ -208,8 +208,8 @@ def test_full_batch_early_stopping_keeps_the_weights_whose_loss_it_judged_best(t
     options = dict(model="logistic", batch_size="full", threads=1, schedule="constant", lr=20.0)
     for patience in (1000, 3):  # the run outlasts it; it stops the run
         with pytest.warns(FitWarning, match=r"the model may be far from the optimum, though no later epoch's training "
-                                            r"loss was lower; .*, or lower --lr \(a rate of 20, [\d.]+ times the "
-                                            r"[\d.]+ that --lr auto chooses\)$"):
+                                            r"loss was lower; .*, or use --lr auto \(the rate given, 20, is [\d.]+ "
+                                            r"times the [\d.]+ it chooses\)$"):
             m = train(path, TrainOptions(**options, epochs=30, early_stopping=True, patience=patience, min_delta=0.0))
         losses = [r["train_loss"] for r in m.history]
         best = m.training["best_epoch"]

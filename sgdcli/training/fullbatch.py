@@ -235,7 +235,7 @@ def above(loss: float, best: float) -> str:
     share = loss / best - 1
     if loss >= 100 * best:
         return f"{loss / best:.3g} times"
-    return f"{share:.1%} above" if share < 0.095 else f"{share:.0%} above"
+    return f"{share:.1%} above" if share < 0.0995 else f"{share:.0%} above"  # (0.0995 reads "10.0%")
 
 
 def near(loss: float, best: float, floor: float) -> bool:

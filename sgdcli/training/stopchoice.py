@@ -6,13 +6,8 @@ from __future__ import annotations
 import math
 
 from sgdcli.options import TrainOptions
-from sgdcli.training import farfit, fitgap, fullbatch, runrate, unscaled
+from sgdcli.training import farfit, fitgap, fullbatch, unscaled
 from sgdcli.training.progress import objectives
-
-# A rate given this many times --lr auto's or more is told to be lowered where early stopping kept a model far from
-# the optimum (loss_chose): at 10 times, lowering it cured runs whose features are not collinear; at --lr auto's
-# own rate, it is that run again.
-ABOVE_AUTO = 2
 
 
 def under_min_delta(run, kept_epoch: int) -> str | None:
@@ -36,7 +31,7 @@ def loss_chose(run, gap: fitgap.Gap | None, kept_epoch: int, epochs: int) -> lis
     epoch's judged loss was lower, where the fit of its sample measures that model far from the optimum (``gap``;
     not on uneven raw features, which unscaled.judge tells what to change), and, on rows that never helped fit it,
     the model is worse than a fit: with validation rows, the fit of the sample scores them better than the model
-    did (one more pass over them; on raw features, whose fit is in units of its own, none: not told); without,
+    did (one more pass over them); without, or on raw features (whose fit is in units of its own: fitgap.fit_params),
     fits of half the sample score the other half better (``Gap.confirmed``).
 
     A loss that stops falling far from the optimum is most often the steps' noise: at a constant rate (patience
@@ -50,36 +45,34 @@ def loss_chose(run, gap: fitgap.Gap | None, kept_epoch: int, epochs: int) -> lis
     The validation rows decide where there are any: fits of half of a sample of 163 rows scored the other half
     worse than models 7% to 15% above the optimum, which the fit of it beat on the validation rows.
 
-    At a rate given, the same advice (at --lr 10 times --lr auto's on nearly collinear features, lowering it made
-    runs worse, where a full batch, from a fit, cured them), and lowering the rate where it is ABOVE_AUTO times
-    --lr auto's or more (at 10 times, that cured runs on features that are not collinear)."""
+    At a rate given, the same advice, which at a rate given offers --lr auto (farfit.told): at --lr 10 times --lr
+    auto's on nearly collinear features, lowering the rate made runs worse, where a full batch, from a fit, cured
+    them."""
     name, losses = judged(run)
     kept, after = losses[kept_epoch - 1], losses[kept_epoch:]
-    if gap is None or not gap.far or unscaled.uneven(gap) or not after:
+    if gap is None or not gap.far or unscaled.uneven(gap) or len(after) == 0:
         return []
     passed = f", though no later epoch's {name} loss"
-    if name == "validation":
-        fit = fitgap.fit_params(run)
-        scored = run.validate(fit, "validating the fit of the sample")["val_loss"] if fit is not None else math.nan
-        run.reporter.close()  # the pass's bar, which the run's no longer holds (closed as training ended)
+    fit = fitgap.fit_params(run) if name == "validation" else None
+    if fit is not None:
+        try:
+            scored = run.validate(fit, "validating the fit of the sample")["val_loss"]
+        finally:
+            run.reporter.close()  # the pass's bar, which the run's no longer holds (closed as training ended)
         if not scored < kept:
             return []
-        digits = next((p for p in range(4, 17) if f"{kept:.{p}g}" != f"{min(after):.{p}g}"), 17)
+        # as many digits as tell the figures apart (4 at least; a tie is shown as one)
+        shown = [value for value in (min(after), scored) if value != kept]
+        digits = next((p for p in range(4, 17) if all(f"{kept:.{p}g}" != f"{v:.{p}g}" for v in shown)), 17)
         later = (f"{min(after):.{digits}g} to {max(after):.{digits}g}" if len(after) > 1 else
                  f"{after[0]:.{digits}g}")
         passed += (f" was lower ({kept:.{digits}g} at epoch {kept_epoch}; {later} after), and the fit's is lower "
-                   f"({scored:.4g})")
+                   f"({scored:.{digits}g})")
     elif gap.confirmed:  # (a mini-batch epoch's is the mean over its batches, not the kept model's: no figures)
         passed += " was lower"
     else:
         return []
-    lower = ""
-    if run.auto is None:  # a rate given
-        auto = runrate.compared(run).lr
-        if run.lr >= ABOVE_AUTO * auto:
-            lower = (f"lower --lr (a rate of {run.lr:.4g}, {run.lr / auto:.3g} times the {auto:.4g} that --lr auto "
-                     "chooses)")
-    return [farfit.told(run, gap, kept_epoch, epochs, passed, stopped=run.stopper.stopped, rate=lower)]
+    return [farfit.told(run, gap, kept_epoch, epochs, passed, stopped=run.stopper.stopped)]
 
 
 def threshold_chose(run, gap: fitgap.Gap | None, kept_epoch: int, epochs: int, under: str) -> list[str]:
