@@ -85,20 +85,22 @@ def test_without_validation_rows_the_training_loss_that_chose_is_named(huber_row
     assert found[11] == "use the defaults --optimizer auto and --schedule cosine"
 
 
-def test_a_rate_given_is_told_to_be_lowered_only_well_above_the_automatic_one(huber_rows):
-    """At --lr auto's own rate, given, the run is --lr auto's again, and is told what that one is, not to lower the
-    rate (lowering it from there made runs on nearly collinear features worse).  At three times that rate the
-    model ended above the least-squares fit it started from, and is told that, once: not again that it is far."""
+def test_a_rate_given_is_told_the_defaults_with_the_automatic_rate(huber_rows):
+    """At --lr auto's own rate, given, the run is --lr auto's again, and is told what that one is, but that the
+    defaults come with --lr auto: adam's rate is not nesterov's (at the rate given, the defaults threw 8 of 85 runs
+    into blow-ups).  At three times that rate the model ended above the least-squares fit it started from, and is
+    told that, once: not again that it is far."""
     path, X, y = huber_rows
     options = dict(**NOISY, epochs=10, val_fraction=0.2, patience=3)
     with pytest.warns(FitWarning) as caught:
         auto = train(path, TrainOptions(**options))
     with pytest.warns(FitWarning) as given:
         m = train(path, TrainOptions(**options, lr=auto.training["lr"]))
-    assert [str(w.message) for w in given] == [str(w.message) for w in caught]
     np.testing.assert_array_equal(m.raw_weights(), auto.raw_weights())
-    (text,) = [str(w.message) for w in given]
-    assert text.endswith("; use the defaults --optimizer auto and --schedule cosine"), text
+    (told,), (text,) = [str(w.message) for w in caught], [str(w.message) for w in given]
+    assert told.endswith("; use the defaults --optimizer auto and --schedule cosine"), told
+    assert text == told.replace("--optimizer auto and --schedule cosine", "--optimizer auto, --schedule cosine and "
+                                "--lr auto")
     with pytest.warns(FitWarning) as caught:
         train(path, TrainOptions(**options, lr=3 * auto.training["lr"]))
     (text,) = [str(w.message) for w in caught]

@@ -33,11 +33,15 @@ def told(run, gap: fitgap.Gap, kept_epoch: int = 0, epochs: int = 0, passed: str
     last steps keep little of the batches' noise; where a fresh full batch would start at a fit of its sample
     (training/start.py ``fits``), that, with the default optimizer; then more updates (of a full batch, first).
     Where early stopping ``stopped`` the run (its patience ran out, on the last epoch too), and something else is
-    offered, more epochs are not: it would stop them as well (three times the epochs cured 1 of 14 such runs: stopchoice.loss_chose).
+    offered, more epochs are not: it would stop them as well (three times the epochs cured 1 of 14 such runs:
+    stopchoice.loss_chose).
 
-    At a rate given, the full batch with --lr auto (it cured 82 of 99 mini-batch runs far from the optimum at 0.05
-    to 10 times --lr auto's rate, the same rate 69), and --lr auto itself after the rest where the rate is
-    ABOVE_AUTO times --lr auto's or more, or as far under (``given_rate``)."""
+    At a rate given (bench/results/2026-12-07-given-rate.md), first the full batch with --lr auto (it cured every
+    one of 86 mini-batch runs far from the optimum at 0.05 to 10 times --lr auto's rate that it was offered to;
+    the defaults first, at the rate given, cured 35 of 85 and threw 8 into a blow-up, adam's rate under
+    nesterov), and the defaults with --lr auto; under momentum or nesterov, where the features are not nearly
+    collinear, --lr auto itself where the rate is ABOVE_AUTO times --lr auto's or more, or as far under
+    (``given_rate``: on nearly collinear features, 16 of 24 runs at 3 and 10 times it ended further off)."""
     why = (". The features are nearly collinear (the second moments of the sample's standardized rows have a "
            f"condition number of {gap.condition:.3g}), and steps sized for the steepest direction crawl along the "
            "flattest" if gap.condition >= COLLINEAR else "")
@@ -48,21 +52,26 @@ def told(run, gap: fitgap.Gap, kept_epoch: int = 0, epochs: int = 0, passed: str
     # a rule other than momentum's and nesterov's, but the --init model's that --init-optimizer carries on
     plain = run.opts.optimizer not in (defaults.optimizer, *MOMENTUM_OPTIMIZERS) and not run.opts.init_optimizer
     cosine = run.opts.schedule == defaults.schedule
+    given = run.auto is None  # a rate given
     change = []
     if plain:
-        change.append(f"use the defaults --optimizer {defaults.optimizer} and --schedule {defaults.schedule}"
-                      if not cosine else f"use the default --optimizer {defaults.optimizer}")
+        rules = [f"--optimizer {defaults.optimizer}"] + ([f"--schedule {defaults.schedule}"] if not cosine else []) \
+            + (["--lr auto"] if given else [])
+        change.append(f"use the default {rules[0]}" if len(rules) == 1 else
+                      f"use the defaults {', '.join(rules[:-1])} and {rules[-1]}")
     elif not cosine:
         change.append(f"use the default --schedule {defaults.schedule}, whose last steps are small")
-    if full:  # (after the defaults: under adam or rmsprop a full batch ended 17% to 77% above the optimum)
-        given = " and --lr auto" if plain else " with --lr auto"
-        change.insert(int(plain), "use --batch-size full" + (" with the default --optimizer" if plain else "")
-                      + (given if run.auto is None else "") + " (it starts at a fit of its sample)")
-    change += [rate] if (rate := given_rate(run)) else []
+    if full:  # (after the defaults: under adam or rmsprop a full batch ended 17% to 77% above the optimum; but at
+        # a rate given, first)
+        change.insert(0 if given else int(plain), "use --batch-size full" + (" with --lr auto" if given else "")
+                      + (f"{' and' if given else ' with'} the default --optimizer" if plain else "")
+                      + " (it starts at a fit of its sample)")
+    rate = given_rate(run) if not (plain or gap.condition >= COLLINEAR) else ""
+    change += [rate] if rate else []
     # a full batch's updates first: changes of the optimizer or the schedule barely moved full batches on nearly
     # collinear features (more_updates)
     whole = replicas.full_batch(run.batch, run.n_train, run.shards)
-    more = ([more_updates(run, rate=not rate)] if not (stopped and change) else
+    more = ([more_updates(run, rate=not given)] if not (stopped and change) else
             ["lower --batch-size"] if whole and run.batch > 1 else [])
     advice = [*more, *change] if whole else [*change, *more]
     return (f"{gap.text(kept_epoch, epochs)}: the model may be far from the optimum{passed}{why}; "
