@@ -97,12 +97,13 @@ def log_end(run, kept_epoch: int) -> list[str]:
       sample is over fullbatch.NEAR above the optimum's, estimated by a fit of it, on features whose curvature
       standardizing would make far more even (unscaled.judge): whatever early stopping chose, as more epochs
       crawl on; the full-batch estimate above is then not given again.
-    - Where no other warning was given, a run at --lr auto's rate (not one of few updates, nor one that started
-      at the fit of its sample, nor early stopping's choice) whose kept model is far from the optimum's estimate
-      by a fit of its sample, as fits of half of it confirm (fitgap.Gap.confirmed; not on uneven raw features):
-      ``farfit.told``.  At the rate --lr auto sizes, the loss's fall at the end is mostly the batches' noise
-      and tells nothing; nearly collinear features (polynomial terms, sensors of one quantity) leave directions
-      so flat that the default epochs ended far above the optimum, unwarned.
+    - Where no other warning was given, a run (not one of few updates, nor one that started at the fit of its
+      sample, nor early stopping's choice) whose kept model is far from the optimum's estimate by a fit of its
+      sample, as fits of half of it confirm (fitgap.Gap.confirmed; not on uneven raw features): ``farfit.told``.
+      At the rate --lr auto sizes, the loss's fall at the end is mostly the batches' noise and tells nothing;
+      nearly collinear features (polynomial terms, sensors of one quantity) leave directions so flat that the
+      default epochs ended far above the optimum, unwarned.  At a rate given, the same: that rate, given, was
+      silent where --lr auto's run, the same model, was told.
 
     Where early stopping chose the epoch kept (it stopped, or it kept an epoch before the last), neither the
     updates, nor the pace, nor the nearly separable rows are judged: more epochs would not move its choice, which
