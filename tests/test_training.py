@@ -209,7 +209,7 @@ def test_full_batch_early_stopping_keeps_the_weights_whose_loss_it_judged_best(t
     for patience in (1000, 3):  # the run outlasts it; it stops the run
         with pytest.warns(FitWarning, match=r"the model may be far from the optimum, though no later epoch's training "
                                             r"loss was lower; .*, or use --lr auto \(the rate given, 20, is [\d.]+ "
-                                            r"times the [\d.]+ it chooses\)$"):
+                                            r"times the [\d.]+ that --lr auto chooses here\)$"):
             m = train(path, TrainOptions(**options, epochs=30, early_stopping=True, patience=patience, min_delta=0.0))
         losses = [r["train_loss"] for r in m.history]
         best = m.training["best_epoch"]

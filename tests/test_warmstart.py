@@ -32,8 +32,8 @@ def test_continuing_yesterdays_model_beats_a_fresh_start_on_todays_rows(days):
     assert evaluate(warm, test)["log_loss"] < evaluate(fresh, test)["log_loss"]
 
 
-# (three epochs at a fortieth of --lr auto's rate end far above the optimum of these nearly separable rows, and the
-# dense runs are told so: what this test compares is the runs, not how far they got)
+# (three epochs at a fortieth of --lr auto's rate end far above the optimum of these nearly separable rows, which
+# tests/test_far_from_fit.py tells of: what this test compares is the runs, not how far they got)
 @pytest.mark.filterwarnings("ignore::sgdcli.training.fitwarnings.FitWarning")
 def test_a_standardized_model_continues_in_its_own_units_on_sparse_rows_and_without_standardize(tmp_path):
     """The kernels followed --standardize (off for sparse input, or given) while the model kept its center and

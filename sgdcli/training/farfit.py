@@ -17,7 +17,7 @@ SLOW_RATE = 1 / 30
 COLLINEAR = 1e3
 # A rate given this many times --lr auto's or more, or as far under, is told to use --lr auto where the fit of the
 # sample finds the run far (``given_rate``): at 10 times, that cured runs whose features are not collinear,
-# where lowering the rate by 0.3 made 69 of 99 far runs worse; at --lr auto's own rate, it is that run again.
+# where lowering the rate to 0.3 times made 69 of 99 far runs worse; at --lr auto's own rate, it is that run again.
 ABOVE_AUTO = 2
 
 
@@ -38,8 +38,8 @@ def told(run, gap: fitgap.Gap, kept_epoch: int = 0, epochs: int = 0, passed: str
 
     At a rate given (bench/results/2026-12-07-given-rate.md), first the full batch with --lr auto (it cured every
     one of 86 mini-batch runs far from the optimum at 0.05 to 10 times --lr auto's rate that it was offered to;
-    the defaults first, at the rate given, cured 35 of 85 and threw 8 into a blow-up, adam's rate under
-    nesterov), and the defaults with --lr auto; under momentum or nesterov, where the features are not nearly
+    the defaults first, at the rate given, cured 35 of 85 and threw 8 into a blow-up, 7 of the 40 under adam),
+    and the defaults with --lr auto; under auto, momentum or nesterov, where the features are not nearly
     collinear, --lr auto itself where the rate is ABOVE_AUTO times --lr auto's or more, or as far under
     (``given_rate``: on nearly collinear features, 16 of 24 runs at 3 and 10 times it ended further off)."""
     why = (". The features are nearly collinear (the second moments of the sample's standardized rows have a "
@@ -56,22 +56,24 @@ def told(run, gap: fitgap.Gap, kept_epoch: int = 0, epochs: int = 0, passed: str
     change = []
     if plain:
         rules = [f"--optimizer {defaults.optimizer}"] + ([f"--schedule {defaults.schedule}"] if not cosine else []) \
-            + (["--lr auto"] if given else [])
+            + ([f"--lr {defaults.lr}"] if given else [])
         change.append(f"use the default {rules[0]}" if len(rules) == 1 else
                       f"use the defaults {', '.join(rules[:-1])} and {rules[-1]}")
     elif not cosine:
         change.append(f"use the default --schedule {defaults.schedule}, whose last steps are small")
     if full:  # (after the defaults: under adam or rmsprop a full batch ended 17% to 77% above the optimum; but at
         # a rate given, first)
-        change.insert(0 if given else int(plain), "use --batch-size full" + (" with --lr auto" if given else "")
+        change.insert(0 if given else int(plain), "use --batch-size full"
+                      + (f" with --lr {defaults.lr}" if given else "")
                       + (f"{' and' if given else ' with'} the default --optimizer" if plain else "")
                       + " (it starts at a fit of its sample)")
     rate = given_rate(run) if not (plain or gap.condition >= COLLINEAR) else ""
     change += [rate] if rate else []
+    told_rate = bool(rate) or (plain and given)  # (the defaults above come with --lr auto)
     # a full batch's updates first: changes of the optimizer or the schedule barely moved full batches on nearly
     # collinear features (more_updates)
     whole = replicas.full_batch(run.batch, run.n_train, run.shards)
-    more = ([more_updates(run, rate=not given)] if not (stopped and change) else
+    more = ([more_updates(run, rate=not told_rate)] if not (stopped and change) else
             ["lower --batch-size"] if whole and run.batch > 1 else [])
     advice = [*more, *change] if whole else [*change, *more]
     return (f"{gap.text(kept_epoch, epochs)}: the model may be far from the optimum{passed}{why}; "
@@ -84,12 +86,14 @@ def given_rate(run) -> str:
     given, the run is --lr auto's again) or --lr auto's own."""
     if run.auto is not None:
         return ""
-    auto = runrate.compared(run).lr
-    if 1 / ABOVE_AUTO < run.lr / auto < ABOVE_AUTO:
+    auto, given = runrate.compared(run).lr, TrainOptions().lr
+    times = run.lr / auto
+    if 1 / ABOVE_AUTO < times < ABOVE_AUTO:
         return ""
     used = (f"the rate given, {run.lr:.4g}," if run.lr == run.rate_opts.lr else
-            f"the rate used, {run.lr:.4g} (--lr {run.rate_opts.lr:g} after --lr-scaling {run.opts.lr_scaling}),")
-    return f"use --lr auto ({used} is {run.lr / auto:.3g} times the {auto:.4g} it chooses)"
+            f"--lr {run.rate_opts.lr:g} after --lr-scaling {run.opts.lr_scaling}, a rate of {run.lr:.4g},")
+    than = f"{times:.3g} times the" if times > 1 else f"{1 / times:.3g} times smaller than the"
+    return f"use --lr {given} ({used} is {than} {auto:.4g} that --lr {given} chooses here)"
 
 
 def more_updates(run, rate: bool = True) -> str:
@@ -98,14 +102,14 @@ def more_updates(run, rate: bool = True) -> str:
     the default cured them at once, and told "raise --epochs" first, 3 times the epochs barely moved them:
     bench/results/2026-12-07-early-stopping-threshold.md); and first --lr where an explicit rate (not a full batch's)
     is under SLOW_RATE times --lr auto's (--lr 1e-6 was told only to raise --epochs), but where ``rate`` is False:
-    the rate was told of already (``given_rate``)."""
+    the rate was told of already (``given_rate``, or the defaults with --lr auto: ``told``)."""
     batch = " or lower --batch-size" if run.batch > 1 else ""
     if replicas.full_batch(run.batch, run.n_train, run.shards):
         return "lower --batch-size or raise --epochs" if batch else "raise --epochs"
-    if run.auto is not None:
+    if run.auto is not None or not rate:
         return f"raise --epochs{batch}"
     auto = runrate.compared(run).lr
-    if not (rate and run.lr < SLOW_RATE * auto):
+    if not run.lr < SLOW_RATE * auto:
         return f"raise --epochs{batch}"
     return f"raise --lr ({against_auto(run, run.lr, auto)}) or --epochs" + (f",{batch}" if batch else "")
 

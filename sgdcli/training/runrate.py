@@ -11,9 +11,8 @@ which the epochs' share of ``--memory`` lets go of.
 With an explicit ``--lr``, the end of the run compares it with the rate
 ``--lr auto`` would give (fitwarnings._still_falling; ``compared``).  Where
 the set-up read the sample for another measure, that rate is measured then
-too; else at the end, where a warning needs it: the sample is never read
-twice, nor for a warning that is not looked for (a full batch, a run
-stopped early).
+too; else at the end, where a warning needs it, once: the sample is never
+read twice, nor for a warning that is not looked for.
 """
 
 from __future__ import annotations
@@ -58,11 +57,12 @@ def measure(run, center: np.ndarray, scale: np.ndarray) -> Measured:
 
 
 def compared(run) -> AutoRate:
-    """The rate --lr auto would give ``run``, at an explicit --lr whose batches are not full: measured at set-up
-    where its sample was read (``measure``), else now."""
-    if run.measured.compared is not None:
-        return run.measured.compared
-    return averaged_auto(run, run.plan.center, run.plan.scale)[0]
+    """The rate --lr auto would give ``run``, at an explicit --lr: measured at set-up where its sample was read
+    (``measure``; not for a full batch), else now, and kept."""
+    if run.measured.compared is None:  # (kept: the end's warnings may ask more than once)
+        run.measured = dataclasses.replace(run.measured, compared=averaged_auto(run, run.plan.center,
+                                                                                 run.plan.scale)[0])
+    return run.measured.compared
 
 
 def averaged_auto(run, center: np.ndarray, scale: np.ndarray,
