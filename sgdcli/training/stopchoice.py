@@ -23,7 +23,7 @@ def judged(run) -> tuple[str, list[float]]:
     Without validation rows, the training loss judged is the objective's under --l2 or --l1 (progress.objectives)."""
     if "val_loss" in run.history[-1]:
         return "validation", [record["val_loss"] for record in run.history]
-    return "training", objectives(run.history)[0]
+    return "training", [float(loss) for loss in objectives(run.history)[0]]
 
 
 def loss_chose(run, gap: fitgap.Gap | None, kept_epoch: int, epochs: int) -> list[str]:
