@@ -3,13 +3,15 @@
 optimum, and the fit scores the validation rows better, the steps' noise chose the epoch, not overfitting.  Such
 runs (adam at a constant rate) kept models 50% above the optimum, unwarned."""
 
+import os
 import re
+import signal
 import warnings
 
 import numpy as np
 import pytest
 
-from sgdcli import train
+from sgdcli import Reporter, RunControl, load_model, train
 from sgdcli.data.shuffle import held_out
 from sgdcli.options import TrainOptions
 from sgdcli.training import fitgap
@@ -132,3 +134,38 @@ def test_on_a_small_file_the_validation_rows_decide(tmp_path, monkeypatch):
     W = m.raw_weights()[0]
     least = np.linalg.lstsq(Z, y[training], rcond=None)[0]
     assert np.mean((Z @ W - y[training]) ** 2) > (1 + 2 * NEAR) * np.mean((Z @ least - y[training]) ** 2)
+
+
+class Messages(Reporter):
+    def __init__(self):
+        self.lines = []
+
+    def message(self, text):
+        self.lines.append(text)
+
+
+def test_a_signal_during_the_fits_validation_pass_leaves_the_check_undone_and_keeps_the_finished_model(
+        huber_rows, tmp_path, monkeypatch):
+    """The pass that scores the fit's weights on the validation rows comes after the last epoch, over the whole
+    validation set.  A SIGTERM there stopped the run as a signal in an epoch does: no model written, a checkpoint
+    of a run with nothing left to train, and a line naming a position never reached ("epoch 6, iteration
+    0/125", where early stopping ended the run after epoch 5).  Now it stops the check, not the run: the model is
+    the one the run trained, and is written."""
+    path = huber_rows[0]
+    options = TrainOptions(**NOISY, epochs=10, val_fraction=0.2, patience=3)
+    with pytest.warns(FitWarning):
+        told = train(path, options)
+    fitting, fit_params = [], fitgap.fit_params
+    monkeypatch.setattr(fitgap, "fit_params", lambda run: fitting.append(1) or fit_params(run))
+    heard, out, checkpoint = Messages(), tmp_path / "m.h5", tmp_path / "m.h5.ckpt"
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", FitWarning)  # the check is left undone: it tells nothing
+        m = train(path, options, output=str(out), reporter=heard,
+                  control=RunControl(checkpoint=str(checkpoint), stop=lambda: signal.SIGTERM if fitting else None))
+    assert fitting == [1]
+    assert heard.lines[-1] == (f"SIGTERM after training ended, while validating the fit of the sample: the check of "
+                               f"early stopping's choice of epoch {m.training['best_epoch']} is left undone; the "
+                               f"finished model is kept")
+    np.testing.assert_array_equal(m.raw_weights(), told.raw_weights())
+    np.testing.assert_array_equal(load_model(str(out)).raw_weights(), told.raw_weights())
+    assert not os.path.exists(checkpoint)

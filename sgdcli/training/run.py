@@ -380,9 +380,9 @@ class Run:
         if epoch + 1 < opts.epochs and not (self.stopper is not None and self.stopper.stopped):
             self.points.save()
 
-    def validate(self, params, stage: str = "validating") -> dict:
+    def validate(self, params, stage: str = "validating", on_stop=None) -> dict:
         """``val_loss`` and ``val_<metric>`` of ``params`` on the validation rows, if any (the pass shown as
-        ``stage``)."""
+        ``stage``; a signal acted on by ``on_stop``, by default the epochs' safe point)."""
         opts = self.opts
         if self.val_table is None and opts.val_fraction <= 0:
             return {}
@@ -394,7 +394,7 @@ class Run:
         table = self.table if held_out else self.val_table
         select = ValidationRows(opts.val_fraction, opts.seed, held_out, self.plan.skip_bad)
         scores = self.executor.validate(table, self.objective, self.labels, We, opts.memory, select,
-                                        on_stop=lambda: self.points.safe_point(self.pos),
+                                        on_stop=on_stop or (lambda: self.points.safe_point(self.pos)),
                                         centre=self.score_centre(params), progress=self._progress(stage))
         self.val_scored = scores["rows"]
         return {"val_loss": scores.pop("loss"), **{f"val_{k}": v for k, v in scores.items() if k != "rows"}}

@@ -36,6 +36,27 @@ def check_stop(inputs: Inputs, control: RunControl, stage: str) -> None:
             if kept else "began; nothing to resume yet"), EXIT_CODES[signum])
 
 
+class CheckStopped(Exception):
+    """A signal stopped a check of the finished model (``after_training``): the check is left undone, the run
+    keeps its model."""
+
+    def __init__(self, signum: int):
+        super().__init__(name(signum))
+        self.signum = signum
+
+
+def after_training(inputs: Inputs, control: RunControl) -> None:
+    """A safe point of a pass after the last epoch (the end's checks of the model): the model is finished, so a
+    stop raises CheckStopped, which ends that check, not the run (no checkpoint of a run that has nothing left to
+    train, whose --resume would only write the same model)."""
+    if testhooks.SAFE_POINT_DELAY:
+        time.sleep(testhooks.SAFE_POINT_DELAY)
+    inputs.check()
+    signum = control.stop()
+    if signum is not None:
+        raise CheckStopped(signum)
+
+
 def iteration(run) -> int:
     """Iterations done in the epoch in progress of ``run`` (summed over the shards of a distributed run)."""
     if run.pos.shards is not None:

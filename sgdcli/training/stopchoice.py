@@ -6,7 +6,7 @@ from __future__ import annotations
 import math
 
 from sgdcli.options import TrainOptions
-from sgdcli.training import farfit, fitgap, fullbatch, unscaled
+from sgdcli.training import farfit, fitgap, fullbatch, safepoints, unscaled
 from sgdcli.training.progress import objectives
 
 
@@ -47,7 +47,10 @@ def loss_chose(run, gap: fitgap.Gap | None, kept_epoch: int, epochs: int) -> lis
 
     At a rate given, the same advice, which at a rate given offers --lr auto (farfit.told): at --lr 10 times --lr
     auto's on nearly collinear features, lowering the rate made runs worse, where a full batch, from a fit, cured
-    them."""
+    them.
+
+    A signal during the validation pass, after the last epoch, stops this check, not the run: the model is finished
+    (safepoints.after_training)."""
     name, losses = judged(run)
     kept, after = losses[kept_epoch - 1], losses[kept_epoch:]
     if gap is None or not gap.far or unscaled.uneven(gap) or len(after) == 0:
@@ -55,8 +58,13 @@ def loss_chose(run, gap: fitgap.Gap | None, kept_epoch: int, epochs: int) -> lis
     passed = f", though no later epoch's {name} loss"
     fit = fitgap.fit_params(run) if name == "validation" else None
     if fit is not None:
+        stage = "validating the fit of the sample"
         try:
-            scored = run.validate(fit, "validating the fit of the sample")["val_loss"]
+            scored = run.validate(fit, stage, lambda: safepoints.after_training(run.inputs, run.control))["val_loss"]
+        except safepoints.CheckStopped as stop:  # after the last epoch: the model is finished, the check is not
+            run.reporter.message(f"{stop} after training ended, while {stage}: the check of early stopping's "
+                                 f"choice of epoch {kept_epoch} is left undone; the finished model is kept")
+            return []
         finally:
             run.reporter.close()  # the pass's bar, which the run's no longer holds (closed as training ended)
         if not scored < kept:
