@@ -183,7 +183,7 @@ def test_after_early_stopping_the_nearly_separable_rows_are_not_told_to_train_lo
     """Early stopping keeps the epoch that validated best, so "raise --epochs" is not what stopped it: the
     run that is warned without it (plain sgd, held far below its balance) is not warned once early stopping
     chose its epoch.  The threshold, not the loss, chose it, far from the optimum, as is the last epoch: it is told
-    to lower the threshold, and to use the default optimizer."""
+    to lower the threshold, and to take a full batch, or the default optimizer."""
     path, X, y, optimum = separable
     options = dict(model="softmax", optimizer="sgd", val_fraction=0.2)
     with pytest.warns(FitWarning, match="nearly separable"):
@@ -194,7 +194,8 @@ def test_after_early_stopping_the_nearly_separable_rows_are_not_told_to_train_lo
         m = train(path, TrainOptions(**options, early_stopping=True, patience=1, min_delta=1.0))
     (text,) = [str(w.message) for w in caught]
     assert m.training["best_epoch"] == 1 and "; lower --min-delta (1; try the default, 0.0001), by more than which " \
-        "no later epoch lowered the validation loss, and use the default --optimizer auto" in text, text
+        "no later epoch lowered the validation loss, and use --batch-size full with the default --optimizer (it " \
+        "starts at a fit of its sample), or use the default --optimizer auto" in text, text
 
 
 def test_sgd_held_far_below_its_balance_is_told_of_momentum(separable):

@@ -124,8 +124,8 @@ def test_on_a_small_file_the_validation_rows_decide(tmp_path, monkeypatch):
         m = train(path, TrainOptions(**{**NOISY, "model": "linear"}, epochs=30, val_fraction=0.2, patience=1))
     (text,) = [str(w.message) for w in caught]
     found = re.search(r"though no later epoch's validation loss was lower \(([\d.]+) at epoch 1; .* after\), and the "
-                      r"fit's is lower \(([\d.]+)\); use the defaults --optimizer auto and --schedule cosine, or use "
-                      r"--batch-size full with the default --optimizer \(it starts at a fit of its sample\)$", text)
+                      r"fit's is lower \(([\d.]+)\); use --batch-size full with the default --optimizer \(it starts "
+                      r"at a fit of its sample\), or use the defaults --optimizer auto and --schedule cosine$", text)
     assert found is not None and float(found[2]) < float(found[1]), text
     (gap,) = gaps
     assert gap.far and not gap.confirmed  # the halves' fits, on 82 rows each, score the other half worse than it

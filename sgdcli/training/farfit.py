@@ -27,16 +27,19 @@ def told(run, gap: fitgap.Gap, kept_epoch: int = 0, epochs: int = 0, passed: str
     (``gap``; of the epoch early stopping kept, ``kept_epoch`` of ``epochs``, where it is not the last, ``passed``,
     what of the epochs after it, and ``first``, what to change before the rest: stopchoice.py), where no other
     warning told of it: its figures, why where its features are nearly collinear (COLLINEAR), and what to change,
-    first what cured such runs in one step (bench/results/2026-12-07-far-advice.md): under an --optimizer other
-    than momentum and nesterov, the defaults (the schedule alone cured 11 of 68 such runs, and left 22 further off;
-    not the optimizer that --init-optimizer carries on); under another --schedule, the default cosine, whose small
-    last steps keep little of the batches' noise; where a fresh full batch would start at a fit of its sample
-    (training/start.py ``fits``), that, with the default optimizer; then more updates (of a full batch, first).
+    first what cured such runs in one step: where a fresh full batch would start at a fit of its sample
+    (training/start.py ``fits``), that, with the default optimizer (it cured every one of 759 runs at --lr auto
+    it was offered to, on 2,000 to 100,000 rows, where the default optimizer cured 305: it needs about as many
+    updates as the condition number of the features, bench/results/2026-12-07-far-advice-order.md); under an
+    --optimizer other than momentum and nesterov, the defaults (the schedule alone cured 11 of 68 such runs, and
+    left 22 further off: bench/results/2026-12-07-far-advice.md; not the optimizer that --init-optimizer carries
+    on); under another --schedule, the default cosine, whose small last steps keep little of the batches' noise;
+    then more updates (of a full batch, first).
     Where early stopping ``stopped`` the run (its patience ran out, on the last epoch too), and something else is
     offered, more epochs are not: it would stop them as well (three times the epochs cured 1 of 14 such runs:
     stopchoice.loss_chose).
 
-    At a rate given (bench/results/2026-12-07-given-rate.md), first the full batch with --lr auto (it cured every
+    At a rate given (bench/results/2026-12-07-given-rate.md), the full batch with --lr auto (it cured every
     one of 86 mini-batch runs far from the optimum at 0.05 to 10 times --lr auto's rate that it was offered to;
     the defaults first, at the rate given, cured 35 of 85 and threw 8 into a blow-up, 7 of the 40 under adam),
     and the defaults with --lr auto; under auto, momentum or nesterov, where the features are not nearly
@@ -61,9 +64,8 @@ def told(run, gap: fitgap.Gap, kept_epoch: int = 0, epochs: int = 0, passed: str
                       f"use the defaults {', '.join(rules[:-1])} and {rules[-1]}")
     elif not cosine:
         change.append(f"use the default --schedule {defaults.schedule}, whose last steps are small")
-    if full:  # (after the defaults: under adam or rmsprop a full batch ended 17% to 77% above the optimum; but at
-        # a rate given, first)
-        change.insert(0 if given else int(plain), "use --batch-size full"
+    if full:  # first, with the default optimizer (keeping rmsprop, a full batch cured 1 of 7)
+        change.insert(0, "use --batch-size full"
                       + (f" with --lr {defaults.lr}" if given else "")
                       + (f"{' and' if given else ' with'} the default --optimizer" if plain else "")
                       + " (it starts at a fit of its sample)")
