@@ -291,6 +291,27 @@ def test_the_info_of_each_producer_names_the_options_to_use(tmp_path, data):
         "label"), err
 
 
+def test_info_of_a_file_of_several_matrices_names_the_options_of_one_and_says_there_are_others(tmp_path):
+    """Two matrices beside their labels, neither named X: info said "nothing to train on: no numeric matrix, ...",
+    of a file that trains.  It says what one matrix's options are (one named train..., as of pandas' frames), and
+    that --x chooses among them."""
+    X, y = make_problem("binary", n=300, d=4, seed=3)
+    with h5py.File(tmp_path / "two.h5", "w") as f:
+        f["train_x"], f["other_x"], f["label"] = X, X[:, :2], y
+    code, out, _ = cli("info", tmp_path / "two.h5")
+    told = "--x train_x --y label"
+    assert code == 0 and out.endswith(
+        "\nlooks like a feature matrix (one of 2 in the file: other_x, train_x; --x names the one to read): train "
+        f"with {told}\n  matrix: 300 rows × 4 features (0, 1, 2, 3), read memory-mapped\n"), out
+    assert json.loads(cli("info", tmp_path / "two.h5", "--json")[1])["looks_like"]["options"] == told
+    code, _, err = cli("train", tmp_path / "two.h5", "-o", tmp_path / "m.h5")
+    assert code == 2 and err.strip().endswith(f"two.h5:X: no such dataset or group; this looks like a feature matrix "
+                                              f"(one of 2 in the file: other_x, train_x; --x names the one to read): "
+                                              f"try {told}"), err
+    for x in ("train_x", "other_x"):
+        assert cli("train", tmp_path / "two.h5", "-o", tmp_path / "m.h5", "--x", x, "--y", "label", "-q")[0] == 0
+
+
 def test_info_shows_a_netcdf_dimension_as_a_dimension_scale_with_no_data_not_as_rows_never_written(tmp_path):
     """xarray (h5netcdf) writes a dimension without coordinates as an empty dimension scale: info says so,
     and keeps "rows never written" for the rows of a variable that a writer left unfinished in the same file,

@@ -57,17 +57,25 @@ def columns_options(f: h5py.File, name: str, group: h5py.Group) -> dict:
     return {"x": name, "y": labels_beside(f, inside[0][1].shape[0] if inside else -1) or "<labels dataset>"}
 
 
-def matrix_options(f: h5py.File) -> dict | None:
-    """A feature matrix's options where those train takes unless told (``X`` and ``y``) do not find it: ``X``,
-    else the root's one 2-D numeric dataset, and its labels beside it (``labels_beside``, else a placeholder);
-    None where both are there, or where nothing tells a matrix's labels."""
+def matrix_options(f: h5py.File) -> tuple[str, dict] | None:
+    """What a file of feature matrices is (said as recognize says it), and the options that train on one, where
+    those train takes unless told (``X`` and ``y``) do not find it: ``X``, else the root's first 2-D numeric
+    dataset named train..., else its first (of several, said so: --x names the one to read), and its labels beside it (``labels_beside``, else
+    a placeholder); None where both are there, or where nothing tells a matrix's labels."""
     matrices = [n for n, o in members(f)
                 if isinstance(o, h5py.Dataset) and o.ndim == 2 and o.dtype.kind in NUMERIC_KINDS]
-    x = "X" if "X" in matrices else matrices[0] if len(matrices) == 1 else None
+    trains = [n for n in matrices if n.lower().startswith("train")]  # as of pandas' frames (pandas_options)
+    x = "X" if "X" in matrices else (trains or matrices or [None])[0]
     if x is None or (x == "X" and "y" in f):
         return None
     y = labels_beside(f, f[x].shape[0], x)
-    return None if x == "X" and y is None else {"x": x, "y": y or "<labels dataset>"}
+    if x == "X" and y is None:
+        return None
+    producer = "a feature matrix"
+    if len(matrices) > 1:
+        producer += (f" (one of {len(matrices)} in the file: {', '.join(matrices[:LISTED])}"
+                     f"{', ...' if len(matrices) > LISTED else ''}; --x names the one to read)")
+    return producer, {"x": x, "y": y or "<labels dataset>"}
 
 
 def matlab_options(f: h5py.File) -> dict | None:

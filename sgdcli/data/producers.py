@@ -383,7 +383,7 @@ def recognize(f: h5py.File) -> tuple[str, dict] | None:
                 return "a group of columns", knownfiles.columns_options(f, name, obj)
         matrix = knownfiles.matrix_options(f)
         if matrix is not None:
-            return "a feature matrix", matrix
+            return matrix
     except (KeyError, OSError, RuntimeError, ValueError, TypeError, AttributeError, InputError):
         return None
     return None
