@@ -126,6 +126,14 @@ def _val_columns(table: Table, val, x: str, columns: dict) -> dict:
     return by_name(table.feature_names, val, x, {**columns, "features": None}, "--val ")[0]
 
 
+def _same(path: str, source) -> bool:
+    """Whether the file ``path`` (a lock file, a previous checkpoint) is the input ``source``: the same file, or,
+    where either is not there yet, the same absolute path (the run would make it, then read it as the input)."""
+    if os.path.exists(source) and os.path.exists(path):
+        return os.path.samefile(path, source)
+    return os.path.abspath(path) == os.path.abspath(source)
+
+
 def check_arguments(options, reporter, control, dask) -> None:
     """InputError for an argument of ``train`` that is not what it takes (a dict of options, ``reporter="bar"``),
     before anything is opened."""
@@ -172,7 +180,7 @@ def _check_distinct(outputs: list[tuple[str, str]], inputs, init=None, probe: bo
             if key in seen:
                 other, given = seen[key]
                 raise InputError(f"{other} {given}: is {what} of {flag} {path}; each output needs its own path")
-            if any(source is not None and os.path.exists(source) and os.path.exists(key)
-                   and os.path.samefile(key, source) for source in everything):  # a lock is emptied, a .prev replaced
+            if any(source is not None and _same(key, source) for source in everything):  # a lock is emptied, a .prev
+                # replaced; one not there yet would be made by the run, and read as the input
                 raise InputError(f"{flag} {path}: {what} beside it, {key}, is also an input of this command; choose "
                                  "another output path")
