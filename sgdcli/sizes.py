@@ -94,7 +94,13 @@ class MemoryShort(InputError):
     """--memory (``memory`` bytes) cannot hold ``holds`` (a phrase: what one stream of blocks or windows must
     hold at once), which takes a budget of ``need`` bytes; the message names the --memory that would."""
 
-    def __init__(self, memory: int, holds: str, need: int):
+    def __init__(self, memory: int, holds: str, need: int, rows: int = 0):
         super().__init__(f"--memory: {format_size(memory)} cannot hold {holds}; raise --memory to at least "
                          f"{whole_mib(need)}")
         self.memory, self.holds, self.need = memory, holds, need
+        self.rows = rows  # of a chunk read whole, where that is what cannot be held
+
+    def at_least(self, need: int) -> "MemoryShort":
+        """This refusal, naming a --memory that holds ``need`` bytes too (what a later stage needs of the same
+        chunks: one that held this stage alone was refused there next)."""
+        return MemoryShort(self.memory, self.holds, max(self.need, need), self.rows)

@@ -27,7 +27,7 @@ from sgdcli.data.columnindex import numbered
 from sgdcli.data.where import where_in
 from sgdcli.errors import InputError
 from sgdcli.options import DEFAULT_MEMORY
-from sgdcli.sizes import whole_mib
+from sgdcli.sizes import MemoryShort, whole_mib
 
 FEATURE_DTYPE = np.float32
 LABEL_DTYPE = np.float64
@@ -117,7 +117,10 @@ class Table:
                                  f"{found.features[0].names[0]!r} has {n}")
         labels, self.class_names = None, found.class_names
         if found.label is None and y is not None:
-            labels, self.class_names = producers.find_labels(self.file, y, self.classes, rows=n, memory=self.memory)
+            try:
+                labels, self.class_names = producers.find_labels(self.file, y, self.classes, rows=n, memory=self.memory)
+            except MemoryShort as short:  # text labels' whole chunks: the --memory the epochs' blocks take too
+                raise short.at_least(short.rows * self._block_row_bytes(sum(s.width for s in found.features))) from None
             rows = labels.shape[0] if isinstance(labels, h5py.Dataset) else labels.n_rows
             if rows != n:
                 raise InputError(rowcount.mismatch(self.shown, x, y, rows, found, labels))
@@ -261,12 +264,16 @@ class Table:
         chunks = self.X.layout.chunks
         return int(chunks[0]) if chunks else 1
 
-    def row_bytes(self) -> int:
-        """Bytes one row occupies in flight: features as float32 (a sparse row's entries) plus label."""
-        per_row = np.dtype(LABEL_DTYPE).itemsize * (1 if self.W is None else 2)  # the label, and the weight
-        if self.sparse:
+    def row_bytes(self, features: int | None = None) -> int:
+        """Bytes one row occupies in flight: (``features``) features as float32 (a sparse row's entries), the label."""
+        per_row = np.dtype(LABEL_DTYPE).itemsize * (1 if self.w_name is None else 2)  # the label, and the weight
+        if self.sparse and features is None:
             return self.X.reader.row_bytes() + per_row
-        return self.n_features * np.dtype(FEATURE_DTYPE).itemsize + per_row
+        return (self.n_features if features is None else features) * np.dtype(FEATURE_DTYPE).itemsize + per_row
+
+    def _block_row_bytes(self, features: int | None = None, extra_per_row: int = BUFFERS * ROW_BOOKKEEPING) -> int:
+        """What a row takes of --memory in the blocks of the epochs (``block_rows``)."""
+        return BUFFERS * self.row_bytes(features) + extra_per_row
 
     def block_rows(self, memory: int, extra_per_row: int = BUFFERS * ROW_BOOKKEEPING, unit: int | None = None) -> int:
         """Rows per block so that BUFFERS blocks (plus per-row bookkeeping) fit ``memory``.
@@ -274,7 +281,7 @@ class Table:
         Blocks are whole multiples of the chunk height (or of ``unit`` rows),
         so every chunk is read once.
         """
-        per_row = BUFFERS * self.row_bytes() + extra_per_row
+        per_row = self._block_row_bytes(extra_per_row=extra_per_row)
         if self._whole_chunks is None:  # refused before any is read; X's rows are the check below's
             self._whole_chunks = ([c._replace(rows=None) for c in wholechunks.of_reader(self.X)]
                                   + [c for r in (self.Y, self.W) for c in wholechunks.of_reader(r)])

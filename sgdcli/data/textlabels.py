@@ -61,7 +61,13 @@ def scan_names(source: Source, where: str, missing: str | None = None, mask: Sou
     distinct values are decoded to text.  Variable-length strings are read a first piece of FIRST_ROWS (whole
     chunks) before the rest, whose pieces follow the size of that piece's objects (``object_bytes``)."""
     names: set[str] = set()
-    rows = scan_rows(source, mask, memory)
+    try:
+        rows = scan_rows(source, mask, memory)
+    except MemoryShort:  # refused at a guess of what the objects take: measured on a few, refused (or not) at that
+        if not _held_as_objects(source):
+            raise
+        rows = scan_rows(source, mask, memory, object_bytes(np.asarray(source.read(0, min(FIRST_ROWS, source.n_rows)))
+                                                            .reshape(-1)))
     unit = _unit(source, mask)
     step = rows if not _held_as_objects(source) else min(rows, max(unit, FIRST_ROWS // unit * unit))
     start = 0
@@ -90,7 +96,7 @@ def scan_rows(source: Source, mask: Source | None, memory: int, objects: int = O
     if unit * per_row > memory:
         raise MemoryShort(memory, f"one chunk of {where_of(source.ds)} ({unit:,} rows of text labels, "
                           f"{format_size(unit * source.row_bytes)} as stored) while finding the names of its "
-                          "classes", unit * per_row)
+                          "classes", unit * per_row, unit)
     return int(min(memory // per_row // unit * unit, _round_up(source.n_rows, unit)))
 
 
