@@ -60,8 +60,9 @@ def columns_options(f: h5py.File, name: str, group: h5py.Group) -> dict:
 def matrix_options(f: h5py.File) -> tuple[str, dict] | None:
     """What a file of feature matrices is (said as recognize says it), and the options that train on one, where
     those train takes unless told (``X`` and ``y``) do not find it: ``X``, else the root's first 2-D numeric
-    dataset named train..., else its first (of several, said so: --x names the one to read), and its labels beside it (``labels_beside``, else
-    a placeholder); None where both are there, or where nothing tells a matrix's labels."""
+    dataset named train..., else its first (of several, said so: --x names the one to read), and its labels
+    beside it (``labels_beside``, else a placeholder); None where both are there, or where nothing tells a
+    matrix's labels."""
     matrices = [n for n, o in members(f)
                 if isinstance(o, h5py.Dataset) and o.ndim == 2 and o.dtype.kind in NUMERIC_KINDS]
     trains = [n for n in matrices if n.lower().startswith("train")]  # as of pandas' frames (pandas_options)
