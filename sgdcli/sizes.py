@@ -99,8 +99,14 @@ class MemoryShort(InputError):
                          f"{whole_mib(need)}")
         self.memory, self.holds, self.need = memory, holds, need
         self.rows = rows  # of a chunk read whole, where that is what cannot be held
+        self.features: int | None = None  # the features read beside those rows, where the refusal knows them
 
     def at_least(self, need: int) -> "MemoryShort":
         """This refusal, naming a --memory that holds ``need`` bytes too (what a later stage needs of the same
         chunks: one that held this stage alone was refused there next)."""
         return MemoryShort(self.memory, self.holds, max(self.need, need), self.rows)
+
+    def beside(self, features: int) -> "MemoryShort":
+        """This refusal, knowing the ``features`` read beside its rows."""
+        self.features = features
+        return self

@@ -266,3 +266,22 @@ def test_a_run_on_a_tables_variable_length_names_keeps_to_memory(tmp_path):
     finally:
         tracemalloc.stop()
     assert peak <= opts.memory, peak
+
+
+def test_the_memory_named_for_a_label_column_of_a_table_holds_the_blocks_of_its_rows(tmp_path):
+    """A table (compound dataset) in one chunk of 300,000 rows, its label a text field: the pass named 21M, which
+    the epochs' blocks of the table's rows then refused for 60M."""
+    rng = np.random.default_rng(0)
+    table = np.zeros(ROWS, np.dtype([*((f"f{i}", "f4") for i in range(4)), ("label", "S8")]))
+    for i in range(4):
+        table[f"f{i}"] = rng.standard_normal(ROWS)
+    table["label"] = NAMES[rng.integers(0, 2, ROWS)]
+    with h5py.File(tmp_path / "table.h5", "w") as f:
+        f.create_dataset("data", data=table, chunks=(ROWS,))
+    path, columns = str(tmp_path / "table.h5"), ("--x", "data", "--label-column", "label")
+    code, _, err = cli("train", path, *columns, "-o", tmp_path / "m.h5", "--memory", "1M")
+    assert code == 2 and "while finding the names of its classes; raise --memory to at least " in err, err
+    least = re.search(r"at least (\d+)M", err)[1]
+    code, _, err = cli("train", path, *columns, "-o", tmp_path / "m.h5", "--memory", f"{int(least) - 1}M")
+    assert code == 2 and err.endswith(f"; raise --memory to at least {least}M\n"), err
+    assert cli("train", path, *columns, "-o", tmp_path / "m.h5", "--memory", f"{least}M", "--epochs", "1", "-q")[0] == 0

@@ -51,6 +51,7 @@ from sgdcli.data.textlabels import categorical_labels, is_text, text_labels
 from sgdcli.data.where import where_in, where_of
 from sgdcli.errors import InputError, first_line
 from sgdcli.options import DEFAULT_MEMORY
+from sgdcli.sizes import MemoryShort
 
 
 def _names_attr(ds: h5py.Dataset, width: int, transposed: bool) -> list[str]:
@@ -218,8 +219,11 @@ def find_features(f: h5py.File, x: str, label_column: str | None = None, feature
     label, class_names = None, None
     no_feature = label_column in found.text or label_column in found.left_out  # without labels: left as it is
     if label_column is not None and labels and found.text.get(label_column) is not None:  # names as labels
-        label, class_names = text_labels(found.text[label_column], f"{where}:{label_column}", classes,
-                                         found.missing_text, memory=memory)
+        try:
+            label, class_names = text_labels(found.text[label_column], f"{where}:{label_column}", classes,
+                                             found.missing_text, memory=memory)
+        except MemoryShort as short:  # (what the epochs' blocks of those rows take too: data/table.py)
+            raise short.beside(len(keep)) from None
     elif label_column is not None and (labels or not no_feature):
         k = column_index(names, label_column, "--label-column", where, found.text, left_out=found.left_out)
         if features is not None and k in keep:

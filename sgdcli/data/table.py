@@ -32,9 +32,8 @@ from sgdcli.sizes import MemoryShort, whole_mib
 FEATURE_DTYPE = np.float32
 LABEL_DTYPE = np.float64
 BUFFERS = 2  # the block being trained on and the one being read ahead
-# Bytes per row of each block (or window) in flight besides its values: a window
-# of the page shuffle keeps its rows' numbers, positions and offsets, labels
-# before and after encoding, and the selected rows (int64 and float64 arrays),
+# Bytes per row of each block (or window) in flight besides its values: a window of the page shuffle keeps its rows'
+# numbers, positions and offsets, labels before and after encoding, and the selected rows (int64 and float64 arrays),
 # and computing its order takes a few more per row while it lasts (1-row pages).
 ROW_BOOKKEEPING = 80
 
@@ -42,19 +41,15 @@ ROW_BOOKKEEPING = 80
 class Table:
     """X (rows × features) and, optionally, y (rows) of one HDF5 file.
 
-    ``x`` names what holds the features and ``y`` the labels, in any layout
-    data/producers.py knows; ``label_column`` takes the labels from a column
-    of the features instead, ``features`` keeps only the columns it lists
-    (names or indices, comma-separated), ``transpose`` reads a 2-D ``x``
-    stored columns × rows, ``allow_unwritten`` reads rows never written as
-    fill values, ``classes`` (a model's class names) fixes the codes that
-    labels which are names are read as (``class_names``: those names),
-    ``sample_weight`` names a dataset of per-row weights (read as ``W``), and
-    without ``labels`` (predict) no labels are opened: ``y`` is not, and a
-    ``label_column`` is only left out of the features (``Y`` is None);
-    ``memory`` (--memory) bounds the pass that finds the names of labels
-    that are names; ``shown``: the name messages give the file (a worker
-    opens the driver's file by its absolute path, named as the user named it).
+    ``x`` names what holds the features and ``y`` the labels, in any layout data/producers.py knows;
+    ``label_column`` takes the labels from a column of the features instead, ``features`` keeps only the columns it
+    lists (names or indices, comma-separated), ``transpose`` reads a 2-D ``x`` stored columns × rows,
+    ``allow_unwritten`` reads rows never written as fill values, ``classes`` (a model's class names) fixes the codes
+    that labels which are names are read as (``class_names``: those names), ``sample_weight`` names a dataset of
+    per-row weights (read as ``W``), and without ``labels`` (predict) no labels are opened: ``y`` is not, and a
+    ``label_column`` is only left out of the features (``Y`` is None); ``memory`` (--memory) bounds the pass that
+    finds the names of labels that are names; ``shown``: the name messages give the file (a worker opens the
+    driver's file by its absolute path, named as the user named it).
     """
 
     def __init__(self, path, x: str = "X", y: str | None = "y", label_column: str | None = None,
@@ -108,8 +103,12 @@ class Table:
         self.encoding = csvcolumns.written(stored.attrs) if isinstance(stored, (h5py.Dataset, h5py.Group)) else None
         if is_csr(stored):
             return self._open_sparse(x, y)
-        found = producers.find_features(self.file, x, self.label_column, self.features, self.transpose, self.classes,
-                                        labels, self.memory)
+        try:
+            found = producers.find_features(self.file, x, self.label_column, self.features, self.transpose,
+                                            self.classes, labels, self.memory)
+        except MemoryShort as short:  # a label column's names: likewise, below
+            raise short if short.features is None else short.at_least(short.rows * self._block_row_bytes(
+                short.features)) from None
         n = found.features[0].n_rows
         for source in found.features[1:]:
             if source.n_rows != n:
