@@ -134,6 +134,20 @@ def test_a_rate_so_small_that_the_loss_did_not_fall_is_told_to_raise_it(tmp_path
     assert err.count("warning") == 1 and err.rstrip().endswith("may be far from the optimum; raise --lr"), err
 
 
+def test_a_fall_within_rounding_is_no_fall(tmp_path):
+    """On the sample data, logistic at --lr 1e-30: the epochs' losses, means of their batches', and the start's, a
+    pass's, differ in their last digits (the last epoch's 2e-15 of the loss below the start), and that "fall" was
+    read as a pace: the run was told only the fit's distance, not that its loss did not fall."""
+    from sgdcli import generate
+
+    path = tmp_path / "binary.h5"
+    generate(path, task="binary", rows=20000, features=16, noise=0.5, seed=1)  # sample_data/binary.h5
+    code, _, err = cli("train", path, "-o", tmp_path / "m.h5", "--lr", "1e-30", "-q")
+    assert code == 0
+    assert err.startswith("sgdcli: warning: the loss did not fall (") and " at a rate of 1e-30, " in err, err
+    assert err.count("warning") == 1 and err.rstrip().endswith("may be far from the optimum; raise --lr"), err
+
+
 def test_a_linear_run_from_the_fit_at_a_rate_so_small_that_it_stays_there_is_told_nothing(tmp_path):
     """From the fit of its sample (training/start.py ``fitted``), a linear run at --lr 1e-30 keeps it: within a
     few thousandths of the optimum (least squares over every row, computed here), which the end's fit measures."""

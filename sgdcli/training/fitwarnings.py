@@ -33,6 +33,9 @@ FALLING = 0.01  # a share of the loss that the second half of a run's epochs sti
 # blow-ups), as at larger rates the noise dies down under the schedule and a loss that still falls as much tells
 # nothing.
 PACE = 1 / 6
+# A fall of the loss under this share of it is the rounding of the means it is measured by (a start's pass, the
+# epochs' batches), not a step's: at --lr 1e-30 the epochs' losses "fell" by 2e-15 of it, and read as a pace.
+ROUNDED_FALL = 1e-9
 
 
 class FitWarning(UserWarning):
@@ -247,9 +250,9 @@ def _still_falling(run, gap_of) -> list[str]:
     first = exact or warmend.uncounted_start(run) or (run.init is None and run.opts.model == "poisson")
     # (run.start_loss is that of a model whose weights are all 0, and whose bias no penalty weighs: an objective)
     start = scores[0] if first else float(np.fmax(run.start_loss, scores[0]))
-    measured = end_pace(history, exact, start, scores)
-    if measured is None and not exact and not scores[-1] < start:
+    if not exact and not scores[-1] < start - ROUNDED_FALL * abs(start):  # (a pace read in rounding is noise)
         return _did_not_fall(run, (start, scores[-1], scored), used, auto, gap_of)
+    measured = end_pace(history, exact, start, scores)
     if measured is None or measured[0] < PACE:
         return []
     share, since = measured
