@@ -115,6 +115,10 @@ def test_the_sweep_example_in_the_training_guide_is_what_the_sweep_prints(monkey
         return [line.split()[:7] + line.split()[9:] for line in text.strip().splitlines()]
 
     assert untimed(out) == untimed(table)
-    quoted = re.search(r"`sgdcli: warning: (batch 32, lr 100: epoch 2's training loss, averaged over\s+its batches "
-                       r"as they were trained, [\d.]+, is above the model's it started\s+from .*?):\s+…`", guide, re.S)
-    assert " ".join(quoted[1].split()) in err
+    flat = " ".join(guide.split())
+    quoted = re.search(r"`sgdcli: warning: (batch 32, lr 100: epoch 2's training loss, averaged over its batches "
+                       r"as they were trained, [\d.]+, is above the model's it started from .*?): …`", flat)
+    assert quoted[1] in err
+    quoted = re.search(r"`sgdcli: warning: (batch 32, lr 0\.01: the model's mean loss on the run's sample .*?)`", flat)
+    assert f"sgdcli: warning: {quoted[1]}\n" in err
+    assert err.count("sgdcli: warning:") == 2  # the guide's "Here there are two"
