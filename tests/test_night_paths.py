@@ -207,3 +207,10 @@ def test_predict_to_standard_output_stopped_before_its_first_row_says_nothing_wa
     assert (ran.returncode, ran.stdout) == (143, "")
     assert ran.stderr.strip().splitlines()[-1] == ("sgdcli: stopped by SIGTERM before finishing; nothing was written "
                                                    "to standard output")
+    # a stop while it sets up its runtime (and imports sgdcli's engine, most of a run's first half second) said
+    # "no partial output file was left", of a run that writes no file
+    monkeypatch.setattr(sgdcli, "configure_runtime", stopped, raising=False)
+    ran = run("predict", tmp_path / "m.h5", data, "-o", "-")
+    assert (ran.returncode, ran.stdout) == (143, "")
+    assert ran.stderr.strip().splitlines()[-1] == ("sgdcli: stopped by SIGTERM before finishing; nothing was written "
+                                                   "to standard output")

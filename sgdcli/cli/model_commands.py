@@ -58,10 +58,10 @@ def predict_cmd(model, data, output, format, x, label_column, features, transpos
     input) when MODEL was trained on a converted CSV file: its columns are
     read by name as convert read the training file's.
     """
-    import sgdcli
+    try:  # (from the imports on, which take most of a run's first half second: a stop there wrote nothing either)
+        import sgdcli
 
-    sgdcli.configure_runtime()
-    try:
+        sgdcli.configure_runtime()
         n = sgdcli.predict(model, data, output, x=x, proba=proba, memory=memory, format=format,
                            label_column=label_column, features=features, transpose=transpose,
                            allow_unwritten=allow_unwritten, report=_warn,
