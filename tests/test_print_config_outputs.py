@@ -189,4 +189,14 @@ def test_the_python_api_makes_the_same_checks(here):
     with pytest.raises(InputError, match=r"^--rows: expected an integer, got 10.5$"):
         sgdcli.check_generate("new.h5", rows=10.5)
     sgdcli.check_generate("new.h5", rows=10)
+    # the output's format, as predict and --print-config judge it (check_predict_output passed pred.txt, which
+    # the run then refused)
+    told = (r"^-o pred.txt: cannot tell the format from the extension '.txt'; use .h5, .csv or .tsv, or say which "
+            r"with --format \{hdf5,csv,tsv\}$")
+    with pytest.raises(InputError, match=told):
+        sgdcli.check_predict_output("m.h5", "d.h5", "pred.txt")
+    with pytest.raises(InputError, match=told):
+        sgdcli.predict("m.h5", "d.h5", "pred.txt")
+    sgdcli.check_predict_output("m.h5", "d.h5", "pred.txt", format="csv")
     assert not (here / "new").exists() and not (here / "new.h5").exists() and not (here / "p.csv").exists()
+    assert not (here / "pred.txt").exists()

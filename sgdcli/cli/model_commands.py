@@ -10,7 +10,7 @@ from sgdcli import errors
 from sgdcli.cli import argtext, gates, render
 from sgdcli.cli.params import (columns_options, command, delimiter_option, gate_options, json_option, memory_option,
                                pass_quiet_option, predict_columns_options, x_option, y_option)
-from sgdcli.options import PREDICTION_FORMATS as FORMATS, STDOUT, prediction_format
+from sgdcli.options import PREDICTION_FORMATS as FORMATS, STDOUT
 from sgdcli.reporting.reporter import counted
 from sgdcli.reporting.plain import PassProgress
 
@@ -31,8 +31,7 @@ def _predict_settings(model, data, output, format, **params) -> None:  # noqa: A
     import sgdcli
 
     sgdcli.predict.check(**params)
-    sgdcli.check_predict_output(model, data, output)
-    prediction_format(output, format)
+    sgdcli.check_predict_output(model, data, output, format)
 
 
 @command("predict", example='sgdcli predict model.h5 new.h5 -o pred.h5 --proba', check=_predict_settings)

@@ -232,13 +232,15 @@ def evaluate(model, data, x: str = DEFAULT_X, y: str = DEFAULT_Y, memory: int = 
     return {key: result[key] for key in metrics_of(model.model)}
 
 
-def check_predict_output(model, data, output, probe: bool = False) -> None:
+def check_predict_output(model, data, output, format: str | None = None, probe: bool = False) -> None:  # noqa: A002
     """InputError where ``predict`` could not write ``output`` (standard output aside) or it is an input, the
-    model or the data; without ``probe`` (--print-config), without creating a file: the directory's permissions
-    say whether it can be written."""
+    model or the data, or where it could not tell the format (``format``, else the extension: prediction_format);
+    without ``probe`` (--print-config), without creating a file: the directory's permissions say whether it can
+    be written."""
     if output != outputs.STDOUT:
         source = _source(model)
         check_writable(output, inputs=(data, source or None), probe=probe)
+    prediction_format(output, format)
 
 
 @checked_arguments(TrainOptions)
@@ -250,7 +252,7 @@ def predict(model, data, output, x: str = DEFAULT_X, proba: bool = False, memory
     ``output``: HDF5, CSV or TSV by its extension or ``format``, ``-`` for CSV on stdout; returns the row count.
     ``delimiter``: as for ``evaluate``."""
     source = _source(model)
-    check_predict_output(model, data, output, probe=True)
+    check_predict_output(model, data, output, format, probe=True)
     fmt = prediction_format(output, format)
     model = load_model(model)
     if proba and task_of(model.model) == "regression":
