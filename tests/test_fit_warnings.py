@@ -146,6 +146,9 @@ def test_a_fall_within_rounding_is_no_fall(tmp_path):
     assert code == 0
     assert err.startswith("sgdcli: warning: the loss did not fall (") and " at a rate of 1e-30, " in err, err
     assert err.count("warning") == 1 and err.rstrip().endswith("may be far from the optimum; raise --lr"), err
+    # at --lr 1e-13 the loss falls by 3e-10 of it, as the rate makes it: a fall, whose pace is read
+    code, _, err = cli("train", path, "-o", tmp_path / "m.h5", "--lr", "1e-13", "-q")
+    assert code == 0 and err.startswith("sgdcli: warning: the loss was still falling ("), err
 
 
 def test_a_linear_run_from_the_fit_at_a_rate_so_small_that_it_stays_there_is_told_nothing(tmp_path):

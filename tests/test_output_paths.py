@@ -216,17 +216,18 @@ def test_an_output_that_would_replace_the_init_model_is_refused_except_o(here, c
     assert (here / init).read_bytes() == model
 
 
-@pytest.mark.parametrize("val", ["new.h5.lock", "new.h5.ckpt.prev"])
+@pytest.mark.parametrize("val", ["new.h5.lock", "new.h5.ckpt.prev", "here/new.h5.lock"])
 def test_an_input_not_there_yet_at_the_path_of_a_file_the_run_makes_is_refused_as_one_that_is(here, val):
     """--val new.h5.lock, not there yet, beside -o new.h5: the run made its lock file there, then read it as the
     --val file: "new.h5.lock: not an HDF5 file".  The path is what matters: it is refused before anything is made,
     as where the file is there."""
+    os.symlink(".", here / "here")  # a link to the directory: the same path, another name (here/new.h5.lock)
     before = sorted(os.listdir(here))
     what = "-o new.h5: the lock file" if val.endswith(".lock") else "--checkpoint new.h5.ckpt: the previous checkpoint"
     proc = run("train", "d.h5", "-o", "new.h5", "--val", val, "--epochs", "1")
     assert_refused(proc, here, before)
-    assert proc.stderr == (f"sgdcli: error: {what} beside it, {here}/{val}, is also an input of this command; choose "
-                           "another output path\n")
+    assert proc.stderr == (f"sgdcli: error: {what} beside it, {here}/{os.path.basename(val)}, is also an input of this "
+                           "command; choose another output path\n")
 
 
 def test_the_python_api_refuses_them_too_and_o_may_still_replace_the_init_model(here):

@@ -310,6 +310,12 @@ def test_info_of_a_file_of_several_matrices_names_the_options_of_one_and_says_th
                                               f"try {told}"), err
     for x in ("train_x", "other_x"):
         assert cli("train", tmp_path / "two.h5", "-o", tmp_path / "m.h5", "--x", x, "--y", "label", "-q")[0] == 0
+    # labels stored as a column (N × 1), or named as labels are, are no matrix to choose among (the first version
+    # offered --x label)
+    with h5py.File(tmp_path / "column.h5", "w") as f:
+        f["label"], f["pixels"] = y.reshape(-1, 1), X
+    code, out, _ = cli("info", tmp_path / "column.h5")
+    assert code == 0 and "\nlooks like a feature matrix: train with --x pixels --y label\n" in out, out
 
 
 def test_info_shows_a_netcdf_dimension_as_a_dimension_scale_with_no_data_not_as_rows_never_written(tmp_path):

@@ -64,7 +64,8 @@ def matrix_options(f: h5py.File) -> tuple[str, dict] | None:
     beside it (``labels_beside``, else a placeholder); None where both are there, or where nothing tells a
     matrix's labels."""
     matrices = [n for n, o in members(f)
-                if isinstance(o, h5py.Dataset) and o.ndim == 2 and o.dtype.kind in NUMERIC_KINDS]
+                if isinstance(o, h5py.Dataset) and o.ndim == 2 and o.dtype.kind in NUMERIC_KINDS
+                and (o.shape[1] > 1 or n == "X") and n.lower() not in LABEL_NAMES]  # (not a column, nor labels)
     trains = [n for n in matrices if n.lower().startswith("train")]  # as of pandas' frames (pandas_options)
     x = "X" if "X" in matrices else (trains or matrices or [None])[0]
     if x is None or (x == "X" and "y" in f):
@@ -73,7 +74,7 @@ def matrix_options(f: h5py.File) -> tuple[str, dict] | None:
     if x == "X" and y is None:
         return None
     producer = "a feature matrix"
-    if len(matrices) > 1:
+    if len(matrices) > 1 and x != "X":
         producer += (f" (one of {len(matrices)} in the file: {', '.join(matrices[:LISTED])}"
                      f"{', ...' if len(matrices) > LISTED else ''}; --x names the one to read)")
     return producer, {"x": x, "y": y or "<labels dataset>"}

@@ -34,8 +34,9 @@ FALLING = 0.01  # a share of the loss that the second half of a run's epochs sti
 # nothing.
 PACE = 1 / 6
 # A fall of the loss under this share of it is the rounding of the means it is measured by (a start's pass, the
-# epochs' batches), not a step's: at --lr 1e-30 the epochs' losses "fell" by 2e-15 of it, and read as a pace.
-ROUNDED_FALL = 1e-9
+# epochs' batches), not a step's: at --lr 1e-30 the epochs' losses "fell" by 3e-15 of it, and read as a pace; at
+# --lr 1e-13 they fell by 3e-10, as the rate made them.
+ROUNDED_FALL = 1e-12
 
 
 class FitWarning(UserWarning):

@@ -16,7 +16,7 @@ import time
 
 from sgdcli import testhooks
 from sgdcli.engine.epoch import Position
-from sgdcli.errors import Interrupted
+from sgdcli.errors import Interrupted, SgdcliError
 from sgdcli.training import checkpoint as ckpt_mod
 from sgdcli.training.control import RunControl
 from sgdcli.training.inputs import Inputs
@@ -36,9 +36,10 @@ def check_stop(inputs: Inputs, control: RunControl, stage: str) -> None:
             if kept else "began; nothing to resume yet"), EXIT_CODES[signum])
 
 
-class CheckStopped(Exception):
+class CheckStopped(SgdcliError):
     """A signal stopped a check of the finished model (``after_training``): the check is left undone, the run
-    keeps its model."""
+    keeps its model.  An SgdcliError, which the passes pass on as it is (a --dask pass took any other exception
+    for its failure: parallel/cluster.py ``_gather``)."""
 
     def __init__(self, signum: int):
         super().__init__(name(signum))

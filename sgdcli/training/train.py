@@ -128,10 +128,11 @@ def _val_columns(table: Table, val, x: str, columns: dict) -> dict:
 
 def _same(path: str, source) -> bool:
     """Whether the file ``path`` (a lock file, a previous checkpoint) is the input ``source``: the same file, or,
-    where either is not there yet, the same absolute path (the run would make it, then read it as the input)."""
+    where either is not there yet, the same path, links followed (the run would make it, then read it as the
+    input)."""
     if os.path.exists(source) and os.path.exists(path):
         return os.path.samefile(path, source)
-    return os.path.abspath(path) == os.path.abspath(source)
+    return os.path.realpath(path) == os.path.realpath(source)
 
 
 def check_arguments(options, reporter, control, dask) -> None:
