@@ -318,6 +318,34 @@ def test_info_of_a_file_of_several_matrices_names_the_options_of_one_and_says_th
     assert code == 0 and "\nlooks like a feature matrix: train with --x pixels --y label\n" in out, out
 
 
+def test_xarray_variables_of_names_are_the_label_or_left_out(tmp_path):
+    """xarray writes a variable of strings as a column of variable-length text: a group of columns holding one
+    was refused whatever the options ("label: dtype object is not numeric; leave it out with --features", which
+    --features did not do), though info offered --label-column label.  Text is the label, or left out, as a
+    table's text fields are."""
+    xr = need("xarray")
+    need("h5netcdf")
+    X, y = make_problem("binary", n=400, d=2, seed=3)
+    names = np.array(["cat", "dog"])[y]
+    xr.Dataset({"a": ("row", X[:, 0]), "b": ("row", X[:, 1]), "label": ("row", names),
+                "site": ("row", np.array(["north", "south"])[np.arange(400) % 2])}).to_netcdf(
+        tmp_path / "named.nc", engine="h5netcdf")
+    path = tmp_path / "named.nc"
+    code, out, _ = cli("info", path)
+    assert code == 0 and "looks like a group of columns: train with --x / --label-column label\n" in out, out
+    assert "  left out (text, which can be the label (--label-column)): site\n" in out, out
+    code, _, err = cli("train", path, "-o", tmp_path / "m.h5", "--x", "/", "--label-column", "label", "-q")
+    assert code == 0, err
+    m = load_model(tmp_path / "m.h5")
+    assert m.training["class_names"] == ["cat", "dog"] and m.training["features"] == ["a", "b"]
+    reference = train(write_table(tmp_path / "plain.h5", X, y), TrainOptions(**{"x": "X", "y": "y"}))
+    np.testing.assert_array_equal(m.raw_weights(), reference.raw_weights())
+    code, _, err = cli("train", path, "-o", tmp_path / "m.h5", "--x", "/", "--label-column", "label",
+                       "--features", "a,site")
+    assert (code, err) == (2, f"sgdcli: error: --features site: column 'site' of {path}:/ holds text, not numbers; "
+                              "features are numbers (text can be the label, --label-column)\n")
+
+
 def test_info_shows_a_netcdf_dimension_as_a_dimension_scale_with_no_data_not_as_rows_never_written(tmp_path):
     """xarray (h5netcdf) writes a dimension without coordinates as an empty dimension scale: info says so,
     and keeps "rows never written" for the rows of a variable that a writer left unfinished in the same file,

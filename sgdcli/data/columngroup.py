@@ -6,7 +6,9 @@ feature, left out and listed (``Found.left_out``) so that ``info`` shows it and 
 ``--label-column`` naming it says why: a dimension scale (the rows' index, a netCDF coordinate variable), a
 variable that the others list in their CF ``coordinates`` attribute (xarray's other coordinates: sample ids,
 station names), and CF times or xarray durations, whose numbers are counts of a unit and from a date that
-xarray picks for each file it writes (cf.py ``time_units``), as pandas' dates are left out of a frame.
+xarray picks for each file it writes (cf.py ``time_units``), as pandas' dates are left out of a frame.  A column
+of text (xarray's variables of strings) is no feature either: it can be the label (``Found.text``), as a table's
+text fields can.
 """
 
 from __future__ import annotations
@@ -17,6 +19,7 @@ import numpy as np
 from sgdcli.data import cf, featurenames, matlab
 from sgdcli.data.numeric import NUMERIC_KINDS
 from sgdcli.data.sources import Column, Found, Matrix, text_of
+from sgdcli.data.textlabels import is_text
 from sgdcli.data.where import where_in, where_of
 from sgdcli.errors import InputError, first_line
 
@@ -33,7 +36,7 @@ def column_group(g: h5py.Group) -> Found:
     names = list(g) if not tracked else _in_creation_order(g)
     if not names:
         raise InputError(f"{where}: is an empty group; --x names a feature matrix, a table or a group of columns")
-    sources, n, left_out = [], None, {}
+    sources, n, left_out, text = [], None, {}, {}
     members = {}
     for name in names:
         try:
@@ -60,14 +63,17 @@ def column_group(g: h5py.Group) -> Found:
             vaex = isinstance(obj, h5py.Group) and isinstance(obj.get("data"), h5py.Dataset)
             raise InputError(f"{where}: member {name!r} is {shape}, not a 1-D column; a group of columns holds only "
                              "1-D datasets of the same length" + (VAEX if vaex else ""))
-        if obj.dtype.kind not in NUMERIC_KINDS:
+        if obj.dtype.kind not in NUMERIC_KINDS and not is_text(obj.dtype):
             raise InputError(f"{where_of(obj)}: dtype {obj.dtype} is not numeric; leave it out with --features")
         rows = int(obj.shape[1] if matlab_column else obj.shape[0])
         if n is not None and rows != n:
             raise InputError(f"{where}: column {name!r} has {rows} rows but {names[0]!r} has {n}")
         n = rows
+        if is_text(obj.dtype):  # names (xarray's string variables): the label, else left out, as a table's text
+            text[name] = Column(obj, name)
+            continue
         sources.append(Matrix(obj, np.array([0]), [name], transposed=True) if matlab_column else Column(obj, name))
-    return Found(sources, None, "column group", plain=False, left_out=left_out)
+    return Found(sources, None, "column group", plain=False, left_out=left_out, text=text)
 
 
 def _not_a_feature(obj, name: str, coordinates: set[str]) -> str | None:
