@@ -70,6 +70,20 @@ def test_a_coordinate_that_is_not_the_rows_index_is_left_out(tmp_path):
     code, out, err = cli("info", tmp_path / "s.nc")
     assert "left out (coordinates of the variables, not data variables: xarray's non-index coords): station\n" \
         in out, out
+    code, _, err = cli("train", tmp_path / "s.nc", "--x", "/", "--label-column", "label", "--features",
+                       "f0,station", "-o", tmp_path / "m.h5")
+    assert code == 2 and err.endswith(
+        "make it one (xarray: ds = ds.reset_coords('name'), and, where ds was read from a file, drop what its "
+        "variables would write back: for v in ds.variables.values(): v.encoding.pop('coordinates', None))\n"), err
+    # what it says to do makes it a feature (reset_coords alone on a dataset read from the file did not: xarray
+    # kept the attribute in the variables' encoding, and wrote it back)
+    ds = xr.open_dataset(tmp_path / "s.nc", engine="h5netcdf").load().reset_coords("station")
+    for v in ds.variables.values():
+        v.encoding.pop("coordinates", None)
+    ds.to_netcdf(tmp_path / "r.nc", engine="h5netcdf")
+    code, _, err = cli("train", tmp_path / "r.nc", "--x", "/", "--label-column", "label", "--features", "f0,station",
+                       "-o", tmp_path / "m.h5", "-q")
+    assert code == 0, err
 
 
 def savemat(path, arrays):

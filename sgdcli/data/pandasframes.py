@@ -48,7 +48,9 @@ def why_left_out(kind: str, label: bool = False) -> str:
     if kind == COORDINATE:
         return ("is a coordinate of the file's variables (listed in their CF coordinates attribute: an xarray "
                 "coordinate that is not the rows' index), not a data variable, so sgdcli leaves it out; to use it, "
-                "make it one (xarray: ds.reset_coords('name'))")
+                "make it one (xarray: ds = ds.reset_coords('name'), and, where ds was read from a file, drop what "
+                "its variables would write back: for v in ds.variables.values(): v.encoding.pop('coordinates', "
+                "None))")
     if kind == CF_TIME:
         return ("holds CF times or durations (its units attribute: 'hours since 2024-01-01', or xarray's "
                 "timedelta): counts of a unit, and from a date, that xarray picks for each file it writes, so the "
