@@ -228,6 +228,13 @@ def test_the_training_file_read_as_other_columns_than_the_models_is_refused(tmp_
     assert cli(command, chosen, data, *out("same"), "--features", "3, 0,1")[0] == 0
     moved = write_table(tmp_path / "moved.h5", X[:, [3, 0, 1]], y)  # the same columns, first in another file
     assert cli(command, chosen, moved, *out("moved"), "--features", "0,1,2")[0] == 0
+    # no --features on a file of as many columns as the model's: not "--features reads", which was not given
+    narrow, model = write_table(tmp_path / "narrow.h5", X[:, :3], y), tmp_path / "narrow_model.h5"
+    assert cli("train", narrow, "-o", model, "--features", "2,0,1", *TRAIN)[0] == 0
+    code, _, err = cli(command, model, narrow, *out("bad"))
+    assert (code, err) == (2, f"sgdcli: error: {narrow}:X: is the file the model was trained on, with --features "
+                              "2,0,1, and without --features, it reads columns 0,1,2 of it as those: give --features "
+                              "2,0,1\n")
     # that other file at the training file's path, of its size and modification time: its content tells
     mtime = os.stat(data).st_mtime_ns
     write_table(data, np.column_stack([X[:, [3, 0, 1]], X[:, 2:4]]), y)

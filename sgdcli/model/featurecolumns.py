@@ -122,8 +122,9 @@ def training_columns(model: Model, table: Table) -> None:
         chosen = trained.get("features")
         trained_on, give = ((f"with --features {_listing(chosen)}", f"--features {_listing(chosen)}")
                             if chosen is not None else ("with every column as a feature", "no --features"))
+        reads = "--features reads" if table.features is not None else "without --features, it reads"
         raise InputError(f"{table.where(table.x_name)}: is the file the model was trained on, {trained_on}, and "
-                         f"--features reads columns {','.join(given)} of it as those: give {give}")
+                         f"{reads} columns {','.join(given)} of it as those: give {give}")
 
 
 def _listing(features) -> str:
