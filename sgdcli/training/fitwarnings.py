@@ -153,15 +153,13 @@ def _judged(run, kept_epoch: int) -> list[str]:
     # is); runs on raw features are measured against it too (unscaled.judge)
     by_fit = few and not run.start_fitted
     # and so are --lr auto's runs of more updates but for early stopping's choice: at the rate it sizes, the loss's
-    # fall at the end is mostly the batches' noise and tells nothing of the distance (_still_falling)
-    by_auto = updates and not (chosen or few or run.start_fitted) and run.auto is not None
-    # and so are mini-batch runs at a rate given: the same runs at --lr auto's own rate, given, were told nothing
-    # where --lr auto's were, and 99 of 360 at 0.05 to 10 times it ended 7% to 238% above the optimum, silent
-    # (where another warning told of the run, as _still_falling's at a rate under SLOW_RATE times it, not again;
-    # full batches at a rate given were not measured, and _still_falling judges their pace)
-    given = updates and not (chosen or few or run.start_fitted or replicas.full_batch(run.batch, run.n_train,
-                                                                                      run.shards)) and run.auto is None
-    ended = by_auto or given  # judged by the fit of their sample at their end
+    # fall at the end is mostly the batches' noise and tells nothing of the distance (_still_falling); and so are
+    # mini-batch runs at a rate given: the same runs at --lr auto's own rate, given, were told nothing where --lr
+    # auto's were, and 99 of 360 at 0.05 to 10 times it ended 7% to 238% above the optimum, silent (where another
+    # warning told of the run, as _still_falling's at a rate under SLOW_RATE times it, not again; full batches at a
+    # rate given were not measured, and _still_falling judges their pace)
+    ended = updates and not (chosen or few or run.start_fitted) and (
+        run.auto is not None or not replicas.full_batch(run.batch, run.n_train, run.shards))
     # a run from the fit of its sample at --lr auto's rate ended 0% to 3% above the optimum wherever measured, and
     # the fit's estimate of the optimum, short of rows of heavy weight, told two of thirty they were 5% and 6% off
     from_fit = run.start_fitted and run.auto is not None

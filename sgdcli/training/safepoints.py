@@ -23,12 +23,17 @@ from sgdcli.training.inputs import Inputs
 from sgdcli.training.signals import EXIT_CODES, name
 
 
-def check_stop(inputs: Inputs, control: RunControl, stage: str) -> None:
-    """A safe point of the passes before training (``stage``: what the run was doing): nothing to checkpoint yet."""
+def _pending(inputs: Inputs, control: RunControl) -> int | None:
+    """The signal a safe point outside the epochs acts on, if any, once the input files are checked."""
     if testhooks.SAFE_POINT_DELAY:
         time.sleep(testhooks.SAFE_POINT_DELAY)
     inputs.check()
-    signum = control.stop()
+    return control.stop()
+
+
+def check_stop(inputs: Inputs, control: RunControl, stage: str) -> None:
+    """A safe point of the passes before training (``stage``: what the run was doing): nothing to checkpoint yet."""
+    signum = _pending(inputs, control)
     if signum is not None:
         kept = control.last_checkpoint() if control.resume else None  # a resumed run's, as it was
         raise Interrupted(f"stopped by {name(signum)} while {stage}, before training " + (
@@ -50,10 +55,7 @@ def after_training(inputs: Inputs, control: RunControl) -> None:
     """A safe point of a pass after the last epoch (the end's checks of the model): the model is finished, so a
     stop raises CheckStopped, which ends that check, not the run (no checkpoint of a run that has nothing left to
     train, whose --resume would only write the same model)."""
-    if testhooks.SAFE_POINT_DELAY:
-        time.sleep(testhooks.SAFE_POINT_DELAY)
-    inputs.check()
-    signum = control.stop()
+    signum = _pending(inputs, control)
     if signum is not None:
         raise CheckStopped(signum)
 
