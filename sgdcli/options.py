@@ -158,8 +158,9 @@ class TrainOptions:
 
     x: str = _option(DEFAULT_X, "Features inside DATA: a 2-D dataset, a table (compound dataset), a pandas frame "
                                 "or a group of 1-D columns (docs/other-tools.md).", kind="dataset")
-    y: str = _option(DEFAULT_Y, "Label dataset inside DATA: 1-D, N×1, MATLAB's 1×N, a pandas Series, or "
-                                 "AnnData's obs/<column> (categorical or nullable).", kind="dataset")
+    y: str = _option(DEFAULT_Y, "Label dataset inside DATA: 1-D, N×1, MATLAB's 1×N, a pandas Series, "
+                                 "AnnData's obs/<column> (categorical or nullable), or a table's field as "
+                                 "TABLE/FIELD.", kind="dataset")
     label_column: str | None = _option(None, "The labels are this column of --x (a name, or an index); the other "
                                              "columns are the features, and --y is not read.", metavar="NAME|INDEX",
                                        kind="name")

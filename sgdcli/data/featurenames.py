@@ -30,6 +30,7 @@ from __future__ import annotations
 import h5py
 import numpy as np
 
+from sgdcli.data.anndatafiles import is_anndata
 from sgdcli.data.sources import text_of
 
 NETCDF_DIMENSION = "This is a netCDF dimension but not a netCDF variable."  # its NAME: a scale that holds no data
@@ -72,12 +73,6 @@ def column_names(obj: h5py.Dataset | h5py.Group, width: int, transposed: bool = 
     if names is None or len(names) != width or names == [str(j) for j in range(width)]:
         return None
     return names
-
-
-def is_anndata(f: h5py.File) -> bool:
-    """Whether ``f`` is an AnnData file: the root's ``encoding-type`` (anndata 0.8 on), or the ``obs`` and
-    ``var`` that every version writes beside ``X``."""
-    return text_of(f.attrs.get("encoding-type", b"")) == "anndata" or ("obs" in f and "var" in f and "X" in f)
 
 
 def _anndata(obj) -> list[str] | None:

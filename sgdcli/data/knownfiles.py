@@ -1,16 +1,16 @@
-"""Where pandas and AnnData keep a table's parts beyond one frame: the keys of the frames and Series of a file
-(``to_hdf`` to several keys, nested ones too), a Series or an AnnData nullable column as labels, and the
-matrix of an AnnData file without ``X``; and what ``info`` and the errors suggest for them.
+"""Where pandas, MATLAB and scripts keep a table's parts beyond one frame: the keys of the frames and Series of
+a file (``to_hdf`` to several keys, nested ones too), a Series or a categorical group as labels; and what
+``info`` and the errors suggest for them (AnnData's own layouts: data/anndatafiles.py).
 
 A Series is a group of ``index`` and ``values`` (fixed format) or a table of ``index`` and one field (table
-format); AnnData's nullable integers, booleans and strings are a group of ``values`` and ``mask`` (set
-where the value is missing), read as a categorical's code -1 is: a missing label.
+format).
 """
 
 from __future__ import annotations
 
 import h5py
 
+from sgdcli.data.anndatafiles import NULLABLE, encoding, frame_columns, nullable_labels
 from sgdcli.data.cf import packing_of
 from sgdcli.data.featurenames import dimension_only
 from sgdcli.data.hdf5 import OWN_FILE, members
@@ -21,13 +21,20 @@ from sgdcli.data.pandasframes import (FRAME_TYPES, SERIES_TYPES, fixed_frame, pa
 from sgdcli.data.pandasmeta import categories
 from sgdcli.data.sources import Column, Fields, built, text_of
 from sgdcli.data.where import where_of
-from sgdcli.data.sparse import is_csr
-from sgdcli.data.textlabels import Masked, categorical_labels, is_text, text_labels
+from sgdcli.data.textlabels import categorical_labels, is_text, text_labels
 from sgdcli.data.unwritten import refuse_unwritten
 from sgdcli.errors import LISTED, InputError  # LISTED: frame keys (or layers) a suggestion names
 
 LABEL_NAMES = ("label", "labels", "target", "y", "class", "outcome")  # what a label column is called
-NULLABLE = ("nullable-integer", "nullable-boolean", "nullable-string-array")  # AnnData: values and mask
+WEIGHT_NAMES = ("w", "weight", "weights", "sample_weight", "sample_weights")  # and a column of row weights
+
+
+def named_as(what: str, table: str, names: list[str]) -> str:
+    """The option that reads ``what`` (labels or weights) from one of the columns ``names`` of ``table``: the
+    first named as they are (LABEL_NAMES, WEIGHT_NAMES), else the first (the labels) or a placeholder."""
+    named = LABEL_NAMES if what == "labels" else WEIGHT_NAMES
+    name = next((n for n in names if n.lower() in named), names[0] if what == "labels" else "<column>")
+    return f"--{'y' if what == 'labels' else 'sample-weight'} {table}/{name}"
 
 
 def label_of(columns: list[str]) -> str:
@@ -111,11 +118,6 @@ def labels_beside(f: h5py.File, rows: int, x: str = "") -> str | None:
     return min(named, key=lambda n: LABEL_NAMES.index(n.lower()), default=None)
 
 
-def encoding(obj) -> str:
-    """AnnData's ``encoding-type`` of ``obj``, "" where it has none."""
-    return text_of(obj.attrs.get("encoding-type", b"")) if isinstance(obj, (h5py.Group, h5py.Dataset)) else ""
-
-
 def whole(obj, y: str) -> tuple[object, str]:
     """What ``--y`` reads for ``obj`` at ``y``: the ``values`` of a nullable column or of a Series stand for the
     column (read through its mask; as a Series is, so a datetime Series or an empty one's placeholder is no
@@ -134,12 +136,18 @@ def group_labels(g: h5py.Group, y: str, where: str, classes: list[str] | None, w
             refuse_unwritten(g["categories"], where_of(g["categories"]), "category")
         return categorical_labels(Column(g["codes"], y), g["categories"][()], where_of(g["codes"]), classes)
     if encoding(g) in NULLABLE:
-        return _nullable(g, y, where, classes, memory)
+        return nullable_labels(g, y, where, classes, memory)
     if pandas_type(g) in SERIES_TYPES:
         return _series(g, where, classes, memory)
     if pandas_type(g) in FRAME_TYPES:
         raise InputError(f"{where}: is a pandas frame, not a column of {what}: take the {what} from one of its "
                          f"columns with --x {y} --label-column NAME, or write them as a Series")
+    if encoding(g) == "dataframe":  # AnnData's obs or var
+        columns = frame_columns(g)
+        listed = ", ".join(columns[:8]) + (", ..." if len(columns) > 8 else "")
+        raise InputError(f"{where}: is AnnData's frame of {len(columns)} columns" + (
+            f" ({listed}), not a column of {what}; name the column that holds them: {named_as(what, y, columns)}"
+            if columns else f", not a column of {what}"))
     raise InputError(f"{where}: is a group, not a {what} dataset")
 
 
@@ -151,22 +159,6 @@ def part_of_pandas(ds: h5py.Dataset, y: str, where: str) -> None:
         series = kind in SERIES_TYPES
         raise InputError(f"{where}: is the table of the pandas {'Series' if series else 'frame'} {key}, which is "
                          f"read whole: {f'--y {key}' if series else f'--x {key} --label-column NAME'}")
-
-
-def _nullable(g: h5py.Group, y: str, where: str, classes: list[str] | None, memory: int):
-    """An AnnData nullable column (``values``, and ``mask`` set where a value is missing) as labels: a masked
-    entry is a missing label (NaN: a bad row), as a categorical's code -1 is."""
-    values, mask = g.get("values"), g.get("mask")
-    if not all(isinstance(d, h5py.Dataset) and d.ndim == 1 for d in (values, mask)):
-        raise InputError(f"{where}: is AnnData's {encoding(g)} column without 1-D values and mask")
-    if mask.shape != values.shape:
-        raise InputError(f"{where}: its mask has {mask.shape[0]} rows but its values {values.shape[0]}")
-    inner, flags = Column(values, y), Column(mask, f"{y}/mask")
-    if is_text(values.dtype):
-        return text_labels(inner, where, classes, mask=flags, memory=memory)
-    if values.dtype.kind not in NUMERIC_KINDS:
-        raise InputError(f"{where}/values: dtype {values.dtype} is not numeric")
-    return Masked(inner, flags), None
 
 
 def _series(g: h5py.Group, where: str, classes: list[str] | None, memory: int):
@@ -194,27 +186,6 @@ def _series(g: h5py.Group, where: str, classes: list[str] | None, memory: int):
     if names[0] in found.categorical:
         return categorical_labels(codes, categories(g, found.categorical[names[0]], where), where, classes)
     return codes, None
-
-
-def anndata_options(f: h5py.File) -> tuple[str, dict]:
-    """An AnnData file's options: ``X``, or where it has none (``AnnData(X=None)``) a matrix of ``layers`` (or
-    of ``obsm``); the labels from its first ``obs`` column named as labels are (LABEL_NAMES), else its first in
-    the frame's own order (``column-order``; the group lists them by name)."""
-    obs = f.get("obs")
-    columns = [n for n, _ in members(obs) if n != "_index"] if isinstance(obs, h5py.Group) else []
-    order = [text_of(c) for c in obs.attrs.get("column-order", [])] if columns else []
-    columns.sort(key=lambda n: (n.lower() not in LABEL_NAMES, order.index(n) if n in order else len(order)))
-    y = {"y": "obs/" + (columns[0] if columns else "<column>")}
-    if isinstance(f.get("X"), (h5py.Dataset, h5py.Group)):
-        return "an AnnData file", {"x": "X", **y}
-    for where in ("layers", "obsm"):
-        group = f.get(where)
-        held = [n for n, o in members(group) if isinstance(o, h5py.Dataset) and o.ndim == 2 or is_csr(o)] \
-            if isinstance(group, h5py.Group) else []
-        if held:
-            return (f"an AnnData file without X ({where}: {', '.join(held[:LISTED])}"
-                    f"{', ...' if len(held) > LISTED else ''})", {"x": f"{where}/{held[0]}", **y})
-    return "an AnnData file without X, layers or obsm matrices (no features to train on)", {}
 
 
 def pandas_keys(f: h5py.File, depth: int = 8) -> tuple[list[str], list[str]]:

@@ -23,9 +23,11 @@ index when no column has that name; a pandas Categorical, which the table
 format stores as its codes, is read as names through its categories) and
 leaves it out of the features;
 ``--features`` keeps only the columns it lists.  ``--y`` names a labels
-dataset: 1-D, (N, 1), a MATLAB (1, N) vector, or AnnData's categorical
-``obs`` column (a group of ``codes`` and ``categories``; a code of -1, a
-missing value, counts as a bad label).
+dataset: 1-D, (N, 1), a MATLAB (1, N) vector, AnnData's categorical ``obs``
+column (a group of ``codes`` and ``categories``, or in anndata 0.7 the codes
+whose attribute refers to the categories; a code of -1, a missing value,
+counts as a bad label), or a field of a compound dataset as ``TABLE/FIELD``
+(data/fieldlabels.py).
 """
 
 from __future__ import annotations
@@ -35,13 +37,13 @@ import shlex
 import h5py
 import numpy as np
 
-from sgdcli.data import featurenames, knownfiles, matlab
+from sgdcli.data import anndatafiles, featurenames, fieldlabels, knownfiles, matlab
 from sgdcli.data.columngroup import NAMED_TYPE, column_group
 from sgdcli.data.cf import packing_of
 from sgdcli.data.enums import EnumNames, enum_label, enum_names
 from sgdcli.data.hdf5 import find, list_datasets, members as _members
 from sgdcli.data.numeric import NUMERIC_KINDS
-from sgdcli.data.knownfiles import LABEL_NAMES, NULLABLE, label_of as _label_of
+from sgdcli.data.knownfiles import LABEL_NAMES, WEIGHT_NAMES, label_of as _label_of
 from sgdcli.data.pandasframes import SERIES_TYPES, CodedFields, fixed_frame, table_frame
 from sgdcli.data.pandasmeta import categories
 from sgdcli.data.columnindex import column_index, numbered, select
@@ -174,7 +176,7 @@ def _layout(f: h5py.File, x: str, transpose: bool, text_ok) -> tuple[h5py.Group 
             raise InputError(f"{where}: is a pandas Series, one column, which sgdcli reads as labels (--y {x}), "
                              "not as features: --x names a frame, a matrix or a table (series.to_frame() makes a "
                              "frame of one feature)")
-        if encoding in NULLABLE or encoding == "categorical":
+        if encoding in anndatafiles.NULLABLE or encoding == "categorical":
             raise InputError(f"{where}: is an AnnData {encoding} column, which sgdcli reads as labels (--y {x}), "
                              "not as features")
         if pandas == "frame":
@@ -274,13 +276,17 @@ def find_labels(f: h5py.File, y: str, classes: list[str] | None = None, what: st
                 rows: int | None = None, memory: int = DEFAULT_MEMORY
                 ) -> tuple[h5py.Dataset | Source, list[str] | None]:
     """What ``--y`` names: a 1-D or (N, 1) dataset (read directly), or a source (MATLAB (1, N), AnnData
-    categorical codes, names in a text column); and the class names where labels are names.
+    categorical codes, names in a text column, a compound dataset's field); and the class names where labels
+    are names.
 
     ``classes``: the names of a model's classes, which codes then follow (data/textlabels.py); ``what``: what
     the messages call the column (--sample-weight reads "weights" here too); ``rows``: the table's rows, which
     tell which way a MATLAB char matrix of names runs; ``memory``: --memory, which the pass that finds the names
     of labels that are names keeps to.
     """
+    field = fieldlabels.named_field(f, y)  # TABLE/FIELD: a field of a compound dataset
+    if field is not None:
+        return fieldlabels.field_labels(*field, where_in(f.filename, y), classes, what, memory)
     obj, y = knownfiles.whole(lookup(f, y, "dataset"), y)
     where = where_in(f.filename, y)
     unread = matlab.problem(obj, where)
@@ -290,6 +296,9 @@ def find_labels(f: h5py.File, y: str, classes: list[str] | None = None, what: st
         return text_labels(matlab.char_labels(obj, y, rows), where, classes, memory=memory)
     if isinstance(obj, h5py.Group):
         return knownfiles.group_labels(obj, y, where, classes, what, memory)
+    coded = anndatafiles.referenced_categories(obj, y, where, classes)  # anndata 0.7's categorical
+    if coded is not None:
+        return coded
     if obj.ndim == 0:
         raise InputError(f"{where}: is a single value, not a column of {what}")
     if obj.dtype.fields is None and is_text(obj.dtype) and (obj.ndim == 1 or obj.ndim == 2 and obj.shape[1] == 1):
@@ -303,11 +312,10 @@ def find_labels(f: h5py.File, y: str, classes: list[str] | None = None, what: st
         raise InputError(f"{where}: is a netCDF character array (a character per element, {obj.shape[1]} a row), "
                          f"which sgdcli does not read as {what}; write them as strings (xarray's default for text)")
     if obj.dtype.fields is not None:  # (anndata before 0.7 wrote obs so)
-        field = next((n for n in obj.dtype.names if obj.dtype[n].kind in NUMERIC_KINDS), obj.dtype.names[0])
+        numeric = [n for n in obj.dtype.names if obj.dtype[n].kind in NUMERIC_KINDS]
         raise InputError(f"{where}: is a table of fields ({', '.join(obj.dtype.names[:8])}"
-                         f"{', ...' if len(obj.dtype.names) > 8 else ''}), not a column of {what}; write the field "
-                         f"as a dataset of its own (with h5py: f[{field!r}] = f[{obj.name!r}][{field!r}]) and give "
-                         f"that")
+                         f"{', ...' if len(obj.dtype.names) > 8 else ''}), not a column of {what}; name the field "
+                         f"that holds them: {knownfiles.named_as(what, y, numeric or list(obj.dtype.names))}")
     if obj.dtype.kind not in NUMERIC_KINDS:
         raise InputError(f"{where}: dtype {obj.dtype} is not numeric")
     if obj.ndim == 2 and "MATLAB_class" in obj.attrs and obj.shape[0] == 1:
@@ -337,9 +345,6 @@ def _shell(value: str) -> str:
     return value if value.startswith("<") and value.endswith(">") else shlex.quote(value)
 
 
-WEIGHT_NAMES = ("w", "weight", "weights", "sample_weight", "sample_weights")  # and a column of row weights
-
-
 def _columns_beside(f: h5py.File, matrix: h5py.Group) -> dict:
     """``--y`` and, where there are row weights, ``--sample-weight`` for a CSR matrix: of the vectors of its
     row count in the file's root, the first named as labels are, else the first not named as weights are;
@@ -359,8 +364,8 @@ def recognize(f: h5py.File) -> tuple[str, dict] | None:
         own = knownfiles.own_file(f)
         if own is not None:
             return own, {}
-        if text_of(f.attrs.get("encoding-type", b"")) == "anndata":
-            return knownfiles.anndata_options(f)
+        if anndatafiles.is_anndata(f):
+            return anndatafiles.options(f, LABEL_NAMES)
         for name, obj in _members(f):
             if is_csr(obj):
                 stored = text_of(obj.attrs.get("h5sparse_format", "csr"))  # (h5sparse's csc: columns, refused)

@@ -1,0 +1,123 @@
+"""AnnData files (``.h5ad``) as each version of anndata lays them out: how to know one, what ``info``
+suggests for it, and its ``obs`` columns as labels.
+
+- anndata 0.8 on: the root's ``encoding-type`` is ``anndata``; ``obs`` is a
+  dataframe group (``_index`` names its index, ``column-order`` its columns);
+  a categorical column is a group of ``codes`` and ``categories``; a nullable
+  integer, boolean or string column is a group of ``values`` and ``mask``
+  (set where the value is missing, read as a categorical's code -1 is: a
+  missing label).
+- anndata 0.7: the root has no ``encoding-type``, ``obs`` is a dataframe group
+  as above, and a categorical column is a dataset of its codes whose attribute
+  ``categories`` refers (an HDF5 object reference) to the names, in
+  ``obs/__categories``.
+- anndata before 0.7: ``obs`` and ``var`` are compound datasets, the index
+  their first field and a column each other field (``--y obs/<field>`` reads
+  one: data/fieldlabels.py); a categorical is the field of its codes, and its
+  names are ``uns/<field>_categories``.  A sparse ``X`` is a group whose
+  ``h5sparse_format`` attribute says csr or csc.
+
+The matrices (``X``, ``layers/<name>``, ``raw/X``) are read as any 2-D dataset
+or CSR group is, and their columns' names from ``var`` (data/featurenames.py).
+"""
+
+from __future__ import annotations
+
+import h5py
+
+from sgdcli.data.hdf5 import members
+from sgdcli.data.sources import Column, text_of
+from sgdcli.data.sparse import is_csr
+from sgdcli.data.textlabels import Masked, categorical_labels, is_text, text_labels
+from sgdcli.data.numeric import NUMERIC_KINDS
+from sgdcli.data.unwritten import refuse_unwritten
+from sgdcli.data.where import where_of
+from sgdcli.errors import LISTED, InputError  # LISTED: the layers a suggestion names
+
+NULLABLE = ("nullable-integer", "nullable-boolean", "nullable-string-array")  # values and mask
+CATEGORIES = "__categories"  # anndata 0.7: the group of a dataframe's categories, beside its columns
+
+
+def encoding(obj) -> str:
+    """AnnData's ``encoding-type`` of ``obj``, "" where it has none."""
+    return text_of(obj.attrs.get("encoding-type", b"")) if isinstance(obj, (h5py.Group, h5py.Dataset)) else ""
+
+
+def is_anndata(f: h5py.File) -> bool:
+    """Whether ``f`` is an AnnData file of any version: the root's ``encoding-type`` (0.8 on), else ``obs`` and
+    ``var`` beside ``X``, each a group (0.7) or a compound dataset (before 0.7)."""
+    frames = (f.get("obs"), f.get("var"))
+    return encoding(f) == "anndata" or "X" in f and all(
+        isinstance(d, h5py.Group) or isinstance(d, h5py.Dataset) and d.dtype.names for d in frames)
+
+
+def frame_columns(frame) -> list[str]:
+    """The columns of a frame (``obs``, ``var``) in its own order (``column-order``; a group lists them by
+    name): the members but the index and 0.7's categories, or the fields of a compound dataset but the first,
+    its index."""
+    if isinstance(frame, h5py.Dataset):
+        return list(frame.dtype.names[1:]) if frame.dtype.names else []
+    if not isinstance(frame, h5py.Group):
+        return []
+    index = text_of(frame.attrs.get("_index", "_index"))
+    columns = [n for n, _ in members(frame) if n not in (index, CATEGORIES)]
+    order = [text_of(c) for c in frame.attrs.get("column-order", [])]
+    return sorted(columns, key=lambda n: order.index(n) if n in order else len(order))
+
+
+def options(f: h5py.File, label_names: tuple[str, ...]) -> tuple[str, dict]:
+    """An AnnData file's options: ``X``, or where it has none (``AnnData(X=None)``) a matrix of ``layers`` (or
+    of ``obsm``); the labels from its first ``obs`` column named as labels are (``label_names``), else its first."""
+    columns = sorted(frame_columns(f.get("obs")), key=lambda n: n.lower() not in label_names)
+    y = {"y": "obs/" + (columns[0] if columns else "<column>")}
+    if isinstance(f.get("X"), (h5py.Dataset, h5py.Group)):
+        return "an AnnData file", {"x": "X", **y}
+    for where in ("layers", "obsm"):
+        group = f.get(where)
+        held = [n for n, o in members(group) if isinstance(o, h5py.Dataset) and o.ndim == 2 or is_csr(o)] \
+            if isinstance(group, h5py.Group) else []
+        if held:
+            return (f"an AnnData file without X ({where}: {', '.join(held[:LISTED])}"
+                    f"{', ...' if len(held) > LISTED else ''})", {"x": f"{where}/{held[0]}", **y})
+    return "an AnnData file without X, layers or obsm matrices (no features to train on)", {}
+
+
+def nullable_labels(g: h5py.Group, y: str, where: str, classes: list[str] | None, memory: int):
+    """A nullable column (``values``, and ``mask`` set where a value is missing) as labels: a masked entry is a
+    missing label (NaN: a bad row), as a categorical's code -1 is."""
+    values, mask = g.get("values"), g.get("mask")
+    if not all(isinstance(d, h5py.Dataset) and d.ndim == 1 for d in (values, mask)):
+        raise InputError(f"{where}: is AnnData's {encoding(g)} column without 1-D values and mask")
+    if mask.shape != values.shape:
+        raise InputError(f"{where}: its mask has {mask.shape[0]} rows but its values {values.shape[0]}")
+    inner, flags = Column(values, y), Column(mask, f"{y}/mask")
+    if is_text(values.dtype):
+        return text_labels(inner, where, classes, mask=flags, memory=memory)
+    if values.dtype.kind not in NUMERIC_KINDS:
+        raise InputError(f"{where}/values: dtype {values.dtype} is not numeric")
+    return Masked(inner, flags), None
+
+
+def referenced_categories(ds: h5py.Dataset, y: str, where: str, classes: list[str] | None):
+    """anndata 0.7's categorical column (the codes, whose attribute ``categories`` refers to the names) as
+    labels, read through its names; None for a dataset without such a reference."""
+    ref = ds.attrs.get("categories")
+    if not isinstance(ref, h5py.Reference):
+        return None
+    said = f"{where}: its attribute categories (the names of its codes) refers to"
+    try:
+        names = ds.file[ref]  # (a null reference, or one to a deleted object: ValueError, KeyError)
+    except (KeyError, OSError, RuntimeError, ValueError):
+        raise InputError(f"{said} nothing in the file") from None
+    if not isinstance(names, h5py.Dataset) or names.ndim != 1:
+        raise InputError(f"{said} {names.name or 'an object no longer linked'}, not a 1-D dataset")
+    refuse_unwritten(names, where_of(names) if names.name else f"{where}'s categories", "category")
+    return categorical_labels(Column(ds, y), names[()], where_of(ds), classes)
+
+
+def field_categories(ds: h5py.Dataset, field: str) -> h5py.Dataset | None:
+    """The names of the categories whose codes ``field`` of ``ds`` holds, where ``ds`` is the compound ``obs``
+    or ``var`` of an AnnData file written before 0.7 (``uns/<field>_categories``), else None."""
+    f = ds.file
+    names = f.get(f"uns/{field}_categories") if ds.name in ("/obs", "/var") and is_anndata(f) else None
+    return names if isinstance(names, h5py.Dataset) and names.ndim == 1 else None

@@ -1,0 +1,169 @@
+"""AnnData files as anndata 0.6 and 0.7 wrote them, and a table's field as labels (``--y TABLE/FIELD``).
+
+The .h5ad files in tests/data/anndata were written by anndata 0.6.22.post1 and 0.7.8 themselves (make.py
+there), versions that cannot be installed beside today's: before 0.7, ``obs`` is a compound dataset and a
+categorical's names are in ``uns``; in 0.7, a categorical is its codes with a reference to its names.  Each
+is trained on as the same data written by today's anndata is, names and all.
+"""
+
+from pathlib import Path
+
+import h5py
+import numpy as np
+import pytest
+
+from sgdcli import train
+from sgdcli.options import TrainOptions
+
+from conftest import cli, short_fits
+
+pytestmark = short_fits  # small models, trained to test reading and naming
+
+DATA = Path(__file__).parent / "data" / "anndata"
+FILES = sorted(DATA.glob("*.h5ad"))
+ROWS = 60
+
+
+def need(module: str):
+    return pytest.importorskip(module, reason=f"{module} is not installed (pip install '.[test]' installs it)")
+
+
+def _stored(path: Path) -> tuple:
+    """What the file holds, decoded here from its layout: X (dense, or CSR as data, indices, indptr), the cell
+    types as text, the obs columns score and weight, and the genes' names."""
+    with h5py.File(path) as f:
+        X = f["X"][()] if isinstance(f["X"], h5py.Dataset) else tuple(f[f"X/{k}"][()] for k in (
+            "data", "indices", "indptr"))
+        obs = f["obs"]
+        if isinstance(obs, h5py.Dataset):  # before 0.7: fields, the names in uns
+            codes, names = obs["cell_type"], f["uns/cell_type_categories"][()]
+            score, weight, genes = obs["score"], obs["weight"], f["var"]["index"]
+        else:  # 0.7: the codes refer to their names
+            codes, names = obs["cell_type"][()], f[obs["cell_type"].attrs["categories"]][()]
+            score, weight, genes = obs["score"][()], obs["weight"][()], f["var/_index"][()]
+        cell_type = np.array([names[c].decode() if isinstance(names[c], bytes) else names[c] for c in codes])
+        return X, cell_type, score, weight, [g.decode() if isinstance(g, bytes) else g for g in genes]
+
+
+def _today(path: Path, out: Path) -> Path:
+    """The data of ``path`` written by today's anndata."""
+    ad, pd, sparse = need("anndata"), need("pandas"), need("scipy.sparse")
+    X, cell_type, score, weight, genes = _stored(path)
+    if isinstance(X, tuple):
+        X = sparse.csr_matrix(X, shape=(ROWS, len(genes)))
+    obs = pd.DataFrame({"cell_type": pd.Categorical(cell_type), "score": score, "weight": weight},
+                       index=[f"cell{i}" for i in range(ROWS)])
+    ad.AnnData(X=X, obs=obs, var=pd.DataFrame(index=genes)).write_h5ad(out)
+    return out
+
+
+def test_the_files_are_the_layouts_of_their_versions():
+    """The fixtures are what the tests below say they are: both layouts, dense and CSR, written by anndata."""
+    assert [p.name for p in FILES] == [f"anndata-{v}-{k}.h5ad" for v in ("0.6.22.post1", "0.7.8")
+                                       for k in ("csr", "dense")]
+    for path in FILES:
+        with h5py.File(path) as f:
+            assert "encoding-type" not in f.attrs  # (0.8 on marks the root)
+            if "0.6" in path.name:
+                assert f["obs"].dtype.names[:3] == ("index", "cell_type", "batch") and "uns/cell_type_categories" in f
+            else:
+                assert isinstance(f["obs/cell_type"].attrs["categories"], h5py.Reference)
+
+
+@pytest.mark.parametrize("path", FILES, ids=lambda p: p.stem)
+def test_info_knows_an_old_anndata_file(path):
+    code, out, err = cli("info", path)
+    assert code == 0 and "looks like an AnnData file: train with --x X --y obs/cell_type\n" in out, out
+
+
+@pytest.mark.parametrize("path", FILES, ids=lambda p: p.stem)
+def test_an_old_anndata_file_trains_the_model_of_the_same_data_written_today(path, tmp_path):
+    """The categorical labels are read through their names (not as the codes 0 and 1), the genes by their
+    names, and the model is the one the same data written by today's anndata trains, weights and all."""
+    today = _today(path, tmp_path / "today.h5ad")
+    old = train(path, TrainOptions(y="obs/cell_type", epochs=3))
+    new = train(today, TrainOptions(y="obs/cell_type", epochs=3))
+    assert old.training["class_names"] == new.training["class_names"] == ["B cell", "T cell"]
+    assert old.training["features"] == new.training["features"] == [f"gene{j}" for j in range(4)]
+    np.testing.assert_array_equal(old.weights, new.weights)
+    old.save(tmp_path / "m.h5")
+    code, out, err = cli("predict", tmp_path / "m.h5", path, "-o", "-")
+    _, cell_type, *_ = _stored(path)
+    assert code == 0 and out.split("\n")[1:6] == list(cell_type[:5]) != ["B cell"] * 5, out
+    for column, model in (("score", "linear"), ("weight", "linear")):  # plain numbers, as they are
+        a = train(path, TrainOptions(y=f"obs/{column}", model=model, epochs=3))
+        b = train(today, TrainOptions(y=f"obs/{column}", model=model, epochs=3))
+        np.testing.assert_array_equal(a.weights, b.weights)
+    a = train(path, TrainOptions(y="obs/cell_type", sample_weight="obs/weight", epochs=3))
+    b = train(today, TrainOptions(y="obs/cell_type", sample_weight="obs/weight", epochs=3))
+    np.testing.assert_array_equal(a.weights, b.weights)
+    assert not np.array_equal(a.weights, old.weights)  # (the weights were read)
+
+
+@pytest.mark.parametrize("path", FILES, ids=lambda p: p.stem)
+def test_an_old_anndata_files_missing_category_is_a_bad_label(path, tmp_path):
+    """A categorical's missing value (code -1) is a missing label, as in today's layout: an error naming the
+    row, or a row --bad-rows skip leaves out."""
+    code, out, err = cli("train", path, "--y", "obs/batch", "-o", tmp_path / "m.h5", "-q")
+    assert code == 2 and err == f"sgdcli: error: {path}:obs/batch: label missing (NaN) at row 3\n", err
+    model = train(path, TrainOptions(y="obs/batch", model="softmax", bad_rows="skip", epochs=1))
+    assert model.training["bad_rows"] == 2 and model.training["class_names"] == ["a", "b", "c"]
+
+
+@pytest.mark.parametrize("path", FILES, ids=lambda p: p.stem)
+def test_obs_itself_as_labels_or_weights_names_the_column_to_give(path, tmp_path):
+    table = "a table of fields (index, cell_type, batch, score, weight)" if "0.6" in path.name else \
+        "AnnData's frame of 4 columns (cell_type, batch, score, weight)"
+    kind = "field" if "0.6" in path.name else "column"
+    code, out, err = cli("train", path, "--y", "obs", "-o", tmp_path / "m.h5")
+    assert code == 2 and err == (f"sgdcli: error: {path}:obs: is {table}, not a column of labels; name the {kind} "
+                                 "that holds them: --y obs/cell_type\n"), err
+    code, out, err = cli("train", path, "--y", "obs/cell_type", "--sample-weight", "obs", "-o", tmp_path / "m.h5")
+    assert code == 2 and err == (f"sgdcli: error: --sample-weight: {path}:obs: is {table}, not a column of weights; "
+                                 f"name the {kind} that holds them: --sample-weight obs/weight\n"), err
+
+
+def test_a_categoricals_reference_that_leads_nowhere_is_refused(tmp_path):
+    """anndata 0.7's reference from the codes to their names: one to no 1-D dataset is refused by name, and
+    one to the names whose link was deleted still reads them (HDF5 keeps an object a reference holds)."""
+    path = tmp_path / "a.h5ad"
+    path.write_bytes((DATA / "anndata-0.7.8-dense.h5ad").read_bytes())
+    with h5py.File(path, "a") as f:
+        f["obs/batch"].attrs["categories"] = f["obs"].ref
+        f["obs/score"].attrs["categories"] = h5py.h5r.Reference()  # null
+        del f["obs/__categories/cell_type"]
+    said = "its attribute categories (the names of its codes) refers to"
+    for column, what in (("batch", "/obs, not a 1-D dataset"), ("score", "nothing in the file")):
+        code, out, err = cli("train", path, "--y", f"obs/{column}", "-o", tmp_path / "m.h5")
+        assert code == 2 and err == f"sgdcli: error: {path}:obs/{column}: {said} {what}\n", err
+    assert train(path, TrainOptions(y="obs/cell_type", epochs=1)).training["class_names"] == ["B cell", "T cell"]
+
+
+def test_a_field_of_a_record_array_is_labels(tmp_path):
+    """A script's table of each row's metadata beside its matrix: ``--y TABLE/FIELD`` reads a field as labels,
+    numbers as they are, text and an enum's values as names; a field of several values a row, or of text as
+    weights, is refused by name; a name that is no field of the table is an error as before."""
+    rng = np.random.default_rng(0)
+    X = rng.standard_normal((200, 3))
+    y = X[:, 0] - X[:, 2] > 0
+    kinds = h5py.enum_dtype({"no": 0, "yes": 1}, basetype="i1")
+    meta = np.zeros(200, dtype=[("id", "i8"), ("label", "S3"), ("answer", kinds), ("pair", "f4", (2,)),
+                                ("y", "f8")])
+    meta["id"], meta["label"], meta["answer"], meta["y"] = np.arange(200), np.where(y, b"yes", b"no"), y, y
+    path = tmp_path / "d.h5"
+    with h5py.File(path, "w") as f:
+        f["X"], f["meta"] = X, meta
+    as_numbers = train(path, TrainOptions(x="X", y="meta/y", epochs=2))
+    assert as_numbers.training.get("class_names") is None
+    for field in ("label", "answer"):
+        named = train(path, TrainOptions(x="X", y=f"meta/{field}", epochs=2))
+        assert named.training["class_names"] == ["no", "yes"]
+        np.testing.assert_array_equal(named.weights, as_numbers.weights)
+    for args, said in (
+            (["--y", "meta/pair"], f"{path}:meta/pair: holds 2 values a row (('<f4', (2,))); the labels are one "
+                                   "value a row"),
+            (["--y", "meta/y", "--sample-weight", "meta/label"], f"--sample-weight: {path}:meta/label: is |S3, "
+                                                                 "not numbers"),
+            (["--y", "meta/nothing"], f"{path}:meta/nothing: no such dataset")):
+        code, out, err = cli("train", path, "--x", "X", *args, "-o", tmp_path / "m.h5")
+        assert code == 2 and err.startswith(f"sgdcli: error: {said}"), err
