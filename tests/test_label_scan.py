@@ -108,6 +108,25 @@ def test_the_memory_named_for_long_variable_length_names_is_what_they_take(tmp_p
                "--model", "softmax")[0] == 0
 
 
+def test_the_memory_named_beside_a_sparse_matrix_is_what_its_rows_take_too(tmp_path):
+    """Text labels in one chunk beside a CSR matrix: the pass's refusal named what the pass alone took (21M),
+    which was then refused for the epochs' blocks of the matrix's rows (90M); it names the blocks' figure."""
+    sparse = pytest.importorskip("scipy.sparse")
+    M = sparse.random(ROWS, 50, density=0.1, format="csr", dtype=np.float32, random_state=0)
+    with h5py.File(tmp_path / "csr.h5", "w") as f:
+        g = f.create_group("X")
+        g.attrs["encoding-type"], g.attrs["shape"] = "csr_matrix", M.shape
+        for part in ("data", "indices", "indptr"):
+            g.create_dataset(part, data=getattr(M, part), chunks=(100_000,) if part != "indptr" else (10_000,))
+        f.create_dataset("y", data=NAMES[M.indptr[1:] % 4], chunks=(ROWS,), compression="gzip")
+    path = str(tmp_path / "csr.h5")
+    err, least = _least(path)
+    assert "cannot hold one chunk of" in err and "while finding the names of its classes" in err, err
+    assert _least(path, f"{int(least) - 1}M")[1] == least
+    assert cli("train", path, "-o", tmp_path / "m.h5", "--memory", f"{least}M", "--epochs", "1", "-q",
+               "--model", "softmax")[0] == 0
+
+
 def test_a_block_of_names_is_read_as_codes_without_decoding_every_row(tmp_path):
     """Each distinct value of a block is decoded and looked up once: decoding every row to text took twice the
     memory (8-byte names; the budget counts 8 bytes for a label), and the codes stay the same."""

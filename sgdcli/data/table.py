@@ -10,8 +10,8 @@ import warnings
 import h5py
 import numpy as np
 
-from sgdcli.data import (columnindex, csrblocks, csvcolumns, featurenames, hashing, hdf5, nonfinite, producers,
-                         rowcount, wholechunks)
+from sgdcli.data import (columnindex, csrblocks, csvcolumns, featurenames, hashing, hdf5, nonfinite, pandasindex,
+                         producers, rowcount, wholechunks)
 from sgdcli.data.columns import ColumnReader
 from sgdcli.data.identity import FileIdentity, content_digest
 from sgdcli.data.pandasframes import CodedFields
@@ -19,9 +19,7 @@ from sgdcli.data.shuffle import PageShuffle
 from sgdcli.data.sources import ComposedReader, Fields, Source
 from sgdcli.data.sparse import ENTRY_BYTES, OFFSET_BYTES, CsrReader, SparseX, is_csr
 from sgdcli.data.textlabels import Codes, TextLabels
-from sgdcli.data import pandasindex
-from sgdcli.data import unwritten as unwritten_mod
-from sgdcli.data import categories as categories_mod
+from sgdcli.data import categories as categories_mod, unwritten as unwritten_mod
 from sgdcli.data.unwritten import union_rows, unwritten
 from sgdcli.data.columnindex import numbered
 from sgdcli.data.where import where_in
@@ -116,10 +114,7 @@ class Table:
                                  f"{found.features[0].names[0]!r} has {n}")
         labels, self.class_names = None, found.class_names
         if found.label is None and y is not None:
-            try:
-                labels, self.class_names = producers.find_labels(self.file, y, self.classes, rows=n, memory=self.memory)
-            except MemoryShort as short:  # text labels' whole chunks: the --memory the epochs' blocks take too
-                raise short.at_least(short.rows * self._block_row_bytes(sum(s.width for s in found.features))) from None
+            labels, self.class_names = self._labels(y, n, sum(s.width for s in found.features))
             rows = labels.shape[0] if isinstance(labels, h5py.Dataset) else labels.n_rows
             if rows != n:
                 raise InputError(rowcount.mismatch(self.shown, x, y, rows, found, labels))
@@ -138,10 +133,8 @@ class Table:
         self.left_out = {name: "text" if reader is not None else "text (pickled)"
                          for name, reader in found.text.items() if name != self.label_column}
         self.left_out.update(found.left_out)
-        if found.plain:
-            self.X = ColumnReader(found.features[0].ds, FEATURE_DTYPE)
-        else:
-            self.X = ComposedReader(found.features, FEATURE_DTYPE, x)
+        self.X = (ColumnReader(found.features[0].ds, FEATURE_DTYPE) if found.plain else
+                  ComposedReader(found.features, FEATURE_DTYPE, x))
         self.n_rows, self.n_features = n, self.X.width if not found.plain else int(found.features[0].ds.shape[1])
         self.feature_names = [name for source in found.features for name in source.names]
         # the names a model keeps: None where the file's columns and those read are numbered 0, 1, 2, ...
@@ -158,6 +151,14 @@ class Table:
         elif labels is not None:
             self.Y = ComposedReader([labels], LABEL_DTYPE, y, squeeze=True)
             self.y_dtype = _base_dtype(labels)
+
+    def _labels(self, y: str, rows: int, features: int | None = None):
+        """--y's labels and class names; a refusal of text labels' chunks names the --memory that the epochs'
+        blocks of those rows take too (of ``features``, else of X's rows: a CSR matrix's)."""
+        try:
+            return producers.find_labels(self.file, y, self.classes, rows=rows, memory=self.memory)
+        except MemoryShort as short:
+            raise short.at_least(short.rows * self._block_row_bytes(features)) from None
 
     def _open_sparse(self, x, y) -> None:
         """A CSR matrix as the features (data/sparse.py): labels from --y; --features only where its columns
@@ -187,8 +188,7 @@ class Table:
         self.known_names = None if numbered(names) and numbered(self.feature_names) else self.feature_names
         labels, self.class_names = None, None
         if y is not None:
-            labels, self.class_names = producers.find_labels(self.file, y, self.classes, rows=self.n_rows,
-                                                             memory=self.memory)
+            labels, self.class_names = self._labels(y, self.n_rows)
             rows = labels.shape[0] if isinstance(labels, h5py.Dataset) else labels.n_rows
             if rows != self.n_rows:
                 raise InputError(f"{self.where(y)}: has {rows} rows but {x} has {self.n_rows}")
