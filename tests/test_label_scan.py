@@ -127,6 +127,30 @@ def test_the_memory_named_beside_a_sparse_matrix_is_what_its_rows_take_too(tmp_p
                "--model", "softmax")[0] == 0
 
 
+@pytest.mark.parametrize("taller", ["X", "w"])
+def test_the_memory_named_holds_the_taller_chunks_of_features_or_weights(tmp_path, taller):
+    """Text labels in chunks of 100,000 rows beside features, or weights read whole, in one chunk of all
+    300,000: the refusal named what blocks of the labels' chunk take, which training then refused for blocks
+    of the taller chunk (the weights': 25M, then 74M)."""
+    rng = np.random.default_rng(0)
+    with h5py.File(tmp_path / "tall.h5", "w") as f:
+        f.create_dataset("X", data=rng.standard_normal((ROWS, 8)).astype(np.float32),
+                         chunks=(ROWS, 1) if taller == "X" else (10_000, 8))
+        f.create_dataset("y", data=NAMES[rng.integers(0, 4, ROWS)].astype("S40"), chunks=(100_000,),
+                         compression="gzip")
+        f.create_dataset("w", data=rng.uniform(0.5, 2, ROWS), chunks=(ROWS,), compression="gzip")
+    path, weights = str(tmp_path / "tall.h5"), ["--sample-weight", "w"] if taller == "w" else []
+    code, _, err = cli("train", path, "-o", tmp_path / "m.h5", "--memory", "1M", *weights, "-q", "--model", "softmax")
+    assert code == 2 and "while finding the names of its classes" in err, err
+    least = int(re.search(r"at least (\d+)M\n", err)[1])
+    code, _, err = cli("train", path, "-o", tmp_path / "m.h5", "--memory", f"{least - 1}M", *weights, "-q",
+                       "--model", "softmax", "--epochs", "1")
+    assert code == 2 and f"at least {least}M\n" in err and (
+        f"whole chunks of {path}:{taller}" in err or f"one chunk of {path}:{taller}" in err), err
+    assert cli("train", path, "-o", tmp_path / "m.h5", "--memory", f"{least}M", *weights, "--epochs", "1", "-q",
+               "--model", "softmax")[0] == 0
+
+
 def test_a_block_of_names_is_read_as_codes_without_decoding_every_row(tmp_path):
     """Each distinct value of a block is decoded and looked up once: decoding every row to text took twice the
     memory (8-byte names; the budget counts 8 bytes for a label), and the codes stay the same."""

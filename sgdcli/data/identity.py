@@ -54,6 +54,15 @@ class FileIdentity:
         st = os.stat(path) if st is None else st
         return cls(os.fspath(path), st.st_dev, st.st_ino, st.st_size, st.st_mtime_ns)
 
+    @classmethod
+    def of_open(cls, path, f) -> "FileIdentity":
+        """The identity of the file at ``path`` that HDF5 holds open as ``f`` (an h5py.File): through its
+        descriptor, so that a file renamed over the path meanwhile is not mistaken for it."""
+        try:
+            return cls.of(path, os.fstat(f.id.get_vfd_handle()))
+        except (OSError, TypeError, ValueError, RuntimeError):  # a driver without one descriptor
+            return cls.of(path)
+
     def change(self) -> str | None:
         """What became of the file since, in words ("changed while it was being read (size 16000800 → 4000000
         bytes)"); None where the file at ``path`` is still this one, as it was."""

@@ -64,7 +64,7 @@ class Table:
         self.W, self.memory, self._whole_chunks = None, memory, None
         self.file = hdf5.open_file(self.path)
         try:
-            self.identity = _opened(self.path, self.file)
+            self.identity = FileIdentity.of_open(self.path, self.file)
             with hdf5.reading(self.shown):
                 self._open(x, y if labels else None, labels, categories)
                 if sample_weight is not None:
@@ -114,7 +114,7 @@ class Table:
                                  f"{found.features[0].names[0]!r} has {n}")
         labels, self.class_names = None, found.class_names
         if found.label is None and y is not None:
-            labels, self.class_names = self._labels(y, n, sum(s.width for s in found.features))
+            labels, self.class_names = self._labels(y, n, found)
             rows = labels.shape[0] if isinstance(labels, h5py.Dataset) else labels.n_rows
             if rows != n:
                 raise InputError(rowcount.mismatch(self.shown, x, y, rows, found, labels))
@@ -152,13 +152,18 @@ class Table:
             self.Y = ComposedReader([labels], LABEL_DTYPE, y, squeeze=True)
             self.y_dtype = _base_dtype(labels)
 
-    def _labels(self, y: str, rows: int, features: int | None = None):
+    def _labels(self, y: str, rows: int, found=None):
         """--y's labels and class names; a refusal of text labels' chunks names the --memory that the epochs'
-        blocks of those rows take too (of ``features``, else of X's rows: a CSR matrix's)."""
+        blocks take too: of those rows, or of X's chunks or the weights' whole chunks where taller, which a block
+        holds whole (``found``: X's columns; None: a CSR matrix, whose rows are the reader's and chunks not rows)."""
         try:
             return producers.find_labels(self.file, y, self.classes, rows=rows, memory=self.memory)
         except MemoryShort as short:
-            raise short.at_least(short.rows * self._block_row_bytes(features)) from None
+            w = self.file.get(self.w_name) if self.w_name else None
+            tall = [ds.chunks[axis] for s in (found.features if found else []) for ds, axis in s.stored() if ds.chunks]
+            tall += [c.rows for c in [wholechunks.of_dataset(w)] if c] if isinstance(w, h5py.Dataset) else []
+            features = sum(s.width for s in found.features) if found else None
+            raise short.at_least(max([short.rows, *tall]) * self._block_row_bytes(features)) from None
 
     def _open_sparse(self, x, y) -> None:
         """A CSR matrix as the features (data/sparse.py): labels from --y; --features only where its columns
@@ -387,15 +392,6 @@ def _stored(labels: h5py.Dataset | Source | None) -> list[tuple[h5py.Dataset, in
     if labels is None:
         return []
     return [(labels, 0)] if isinstance(labels, h5py.Dataset) else labels.stored()
-
-
-def _opened(path: str, f: h5py.File) -> FileIdentity:
-    """The identity of the file at ``path`` that HDF5 holds open as ``f`` (data/identity.py): through its
-    descriptor, so that a file renamed over the path meanwhile is not mistaken for it."""
-    try:
-        return FileIdentity.of(path, os.fstat(f.id.get_vfd_handle()))
-    except (OSError, TypeError, ValueError, RuntimeError):  # a driver without one descriptor
-        return FileIdentity.of(path)
 
 
 def _base_dtype(source: Source) -> np.dtype:
