@@ -6,6 +6,7 @@ categorical's names are in ``uns``; in 0.7, a categorical is its codes with a re
 is trained on as the same data written by today's anndata is, names and all.
 """
 
+import warnings
 from pathlib import Path
 
 import h5py
@@ -20,7 +21,8 @@ from conftest import cli, short_fits
 pytestmark = short_fits  # small models, trained to test reading and naming
 
 DATA = Path(__file__).parent / "data" / "anndata"
-FILES = sorted(DATA.glob("*.h5ad"))
+FILES = sorted([*DATA.glob("*-csr.h5ad"), *DATA.glob("*-dense.h5ad")])
+WITHOUT_X = sorted(DATA.glob("*-layers.h5ad"))  # AnnData(X=None), the matrix in layers/counts
 ROWS = 60
 
 
@@ -61,6 +63,7 @@ def test_the_files_are_the_layouts_of_their_versions():
     """The fixtures are what the tests below say they are: both layouts, dense and CSR, written by anndata."""
     assert [p.name for p in FILES] == [f"anndata-{v}-{k}.h5ad" for v in ("0.6.22.post1", "0.7.8")
                                        for k in ("csr", "dense")]
+    assert [p.name for p in WITHOUT_X] == [f"anndata-{v}-layers.h5ad" for v in ("0.6.22.post1", "0.7.8")]
     for path in FILES:
         with h5py.File(path) as f:
             assert "encoding-type" not in f.attrs  # (0.8 on marks the root)
@@ -142,7 +145,8 @@ def test_a_categoricals_reference_that_leads_nowhere_is_refused(tmp_path):
 def test_a_field_of_a_record_array_is_labels(tmp_path):
     """A script's table of each row's metadata beside its matrix: ``--y TABLE/FIELD`` reads a field as labels,
     numbers as they are, text and an enum's values as names; a field of several values a row, or of text as
-    weights, is refused by name; a name that is no field of the table is an error as before."""
+    weights, a name that is no field of the table, a table that is not 1-D, and a field of --x's own table
+    (which would be a feature too) are refused by name; the table itself names the field to give."""
     rng = np.random.default_rng(0)
     X = rng.standard_normal((200, 3))
     y = X[:, 0] - X[:, 2] > 0
@@ -152,18 +156,79 @@ def test_a_field_of_a_record_array_is_labels(tmp_path):
     meta["id"], meta["label"], meta["answer"], meta["y"] = np.arange(200), np.where(y, b"yes", b"no"), y, y
     path = tmp_path / "d.h5"
     with h5py.File(path, "w") as f:
-        f["X"], f["meta"] = X, meta
+        f["X"], f["meta"], f["grid"] = X, meta, meta[:200].reshape(100, 2)
     as_numbers = train(path, TrainOptions(x="X", y="meta/y", epochs=2))
     assert as_numbers.training.get("class_names") is None
     for field in ("label", "answer"):
         named = train(path, TrainOptions(x="X", y=f"meta/{field}", epochs=2))
         assert named.training["class_names"] == ["no", "yes"]
         np.testing.assert_array_equal(named.weights, as_numbers.weights)
+    own = ["--x", "meta", "--features", "id,answer"]  # (its text field left out)
     for args, said in (
             (["--y", "meta/pair"], f"{path}:meta/pair: holds 2 values a row (('<f4', (2,))); the labels are one "
                                    "value a row"),
             (["--y", "meta/y", "--sample-weight", "meta/label"], f"--sample-weight: {path}:meta/label: is |S3, "
                                                                  "not numbers"),
-            (["--y", "meta/nothing"], f"{path}:meta/nothing: no such dataset")):
+            (["--y", "meta/nothing"], f"{path}:meta: a table of fields (id, label, answer, pair, y) has no field "
+                                      "'nothing'"),
+            (["--y", "grid/y"], f"{path}:grid: a table of fields of shape (100, 2) is read one row per element, so "
+                                "it must be 1-D"),
+            (["--y", "meta"], f"{path}:meta: is a table of fields (id, label, answer, pair, y), not a column of "
+                              "labels; name the field that holds them: --y meta/y"),
+            ([*own, "--y", "meta/y"], f"{path}:meta/y: is a field of --x meta, whose other columns are the "
+                                      "features: take the labels from it with --label-column y"),
+            ([*own, "--y", "meta"], f"{path}:meta: is a table of fields (id, label, answer, pair, y), --x meta "
+                                    "itself, not a column of labels; take the labels from one of its fields with "
+                                    "--label-column label")):
         code, out, err = cli("train", path, "--x", "X", *args, "-o", tmp_path / "m.h5")
-        assert code == 2 and err.startswith(f"sgdcli: error: {said}"), err
+        assert code == 2 and err == f"sgdcli: error: {said}\n", err
+
+
+@pytest.mark.parametrize("path", WITHOUT_X, ids=lambda p: p.stem)
+def test_an_old_anndata_file_without_x_is_known_by_its_frames(path, tmp_path):
+    """AnnData(X=None): no X, so only obs and var tell the file; info suggests its layer, and the layer's genes
+    are named by var, as X's are."""
+    code, out, err = cli("info", path)
+    assert code == 0 and "looks like an AnnData file without X (layers: counts): train with --x layers/counts " \
+                         "--y obs/cell_type\n" in out, out
+    model = train(path, TrainOptions(x="layers/counts", y="obs/cell_type", epochs=1))
+    assert model.training["features"] == [f"gene{j}" for j in range(4)]
+    assert model.training["class_names"] == ["B cell", "T cell"]
+
+
+@pytest.mark.parametrize("path", FILES, ids=lambda p: p.stem)
+def test_an_old_anndata_categorical_is_names_as_weights_too(path, tmp_path):
+    """A categorical given as --sample-weight holds names, in every layout: refused, not read as its codes."""
+    code, out, err = cli("train", path, "--y", "obs/cell_type", "--sample-weight", "obs/batch", "-o", tmp_path / "m")
+    assert code == 2 and err == f"sgdcli: error: --sample-weight: {path}:obs/batch holds names, not numbers\n", err
+
+
+def test_a_label_column_of_the_compound_obs_is_read_through_its_categories():
+    """Before anndata 0.7, --x obs --label-column reads the field's codes through uns/<field>_categories, as
+    --y obs/<field> does."""
+    path = DATA / "anndata-0.6.22.post1-dense.h5ad"
+    model = train(path, TrainOptions(x="obs", features="score,weight", label_column="cell_type", epochs=1))
+    assert model.training["class_names"] == ["B cell", "T cell"]
+
+
+def test_files_with_x_obs_and_var_that_anndata_did_not_write_are_not_taken_for_anndata(tmp_path):
+    """pandas frames named X, obs and var beside a Series y, or plain groups of those names: info suggests the
+    labels beside them (y), not obs/<column>, which is no column of labels there."""
+    pd = need("pandas")
+    need("tables")
+    rng = np.random.default_rng(0)
+    path = tmp_path / "frames.h5"
+    frame = pd.DataFrame(rng.standard_normal((50, 3)), columns=["a", "b", "c"])
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        for key in ("X", "obs", "var"):
+            frame.to_hdf(path, key=key)
+        pd.Series(rng.integers(0, 2, 50)).to_hdf(path, key="y")
+    code, out, err = cli("info", path)
+    assert code == 0 and "AnnData" not in out and "--y y" in out, out
+    with h5py.File(tmp_path / "groups.h5", "w") as f:
+        f["X"], f["y"] = rng.standard_normal((50, 3)), rng.integers(0, 2, 50)
+        for name in ("obs", "var"):
+            f[f"{name}/batch"] = rng.integers(0, 3, 50)
+    code, out, err = cli("info", tmp_path / "groups.h5")
+    assert code == 0 and "AnnData" not in out and "--y y" in out, out

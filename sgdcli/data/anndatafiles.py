@@ -44,11 +44,12 @@ def encoding(obj) -> str:
 
 
 def is_anndata(f: h5py.File) -> bool:
-    """Whether ``f`` is an AnnData file of any version: the root's ``encoding-type`` (0.8 on), else ``obs`` and
-    ``var`` beside ``X``, each a group (0.7) or a compound dataset (before 0.7)."""
+    """Whether ``f`` is an AnnData file of any version (``X`` or not): the root's ``encoding-type`` (0.8 on),
+    else ``obs`` and ``var`` each a group whose ``encoding-type`` is dataframe (0.7), or each a compound dataset
+    whose first field is ``index`` (before 0.7); not the frames pandas writes, nor other groups of those names."""
     frames = (f.get("obs"), f.get("var"))
-    return encoding(f) == "anndata" or "X" in f and all(
-        isinstance(d, h5py.Group) or isinstance(d, h5py.Dataset) and d.dtype.names for d in frames)
+    return encoding(f) == "anndata" or all(isinstance(d, h5py.Group) and encoding(d) == "dataframe" for d in frames) \
+        or all(isinstance(d, h5py.Dataset) and (d.dtype.names or ("",))[0] == "index" for d in frames)
 
 
 def frame_columns(frame) -> list[str]:
@@ -117,7 +118,11 @@ def referenced_categories(ds: h5py.Dataset, y: str, where: str, classes: list[st
 
 def field_categories(ds: h5py.Dataset, field: str) -> h5py.Dataset | None:
     """The names of the categories whose codes ``field`` of ``ds`` holds, where ``ds`` is the compound ``obs``
-    or ``var`` of an AnnData file written before 0.7 (``uns/<field>_categories``), else None."""
+    or ``var`` of an AnnData file written before 0.7 (``uns/<field>_categories``, every name written), else
+    None (anndata's own reader, too, reads the codes as they are where there is no such array)."""
     f = ds.file
     names = f.get(f"uns/{field}_categories") if ds.name in ("/obs", "/var") and is_anndata(f) else None
-    return names if isinstance(names, h5py.Dataset) and names.ndim == 1 else None
+    if not isinstance(names, h5py.Dataset) or names.ndim != 1:
+        return None
+    refuse_unwritten(names, where_of(names), "category")
+    return names

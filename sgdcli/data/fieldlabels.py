@@ -1,11 +1,12 @@
 """A field of a compound dataset (a table) named as labels, ``--y TABLE/FIELD``: the labels are one column of a
 table whose other columns are not the features.  anndata before 0.7 wrote ``obs`` so, beside the matrix
-``X``; scripts keep a record array of each row's metadata beside theirs.  An HDF5 name holds no ``/``, so
-``TABLE/FIELD`` names nothing else in the file.
+``X``; scripts keep a record array of each row's metadata beside theirs.  An HDF5 object's name holds no
+``/``, so ``TABLE/FIELD`` names nothing else in the file; a field's may (``TABLE/a/b``: the field ``a/b``).
 
 The field is read as ``--label-column`` reads the same field of a table given as ``--x``: numbers as they
 are, text as names, an enum's values as their names, and a categorical's codes through the names of its
-categories where anndata wrote them (``uns/<field>_categories``: data/anndatafiles.py).
+categories where anndata wrote them (``uns/<field>_categories``: data/anndatafiles.py).  A field of the
+features' own table is refused: ``--label-column`` takes it, and leaves it out of the features.
 """
 
 from __future__ import annotations
@@ -15,27 +16,41 @@ import h5py
 from sgdcli.data.anndatafiles import field_categories
 from sgdcli.data.enums import EnumNames, enum_names
 from sgdcli.data.hdf5 import find
+from sgdcli.data.knownfiles import label_of, named_as
 from sgdcli.data.numeric import NUMERIC_KINDS
 from sgdcli.data.sources import Fields
 from sgdcli.data.textlabels import categorical_labels, is_text, text_labels
-from sgdcli.data.unwritten import refuse_unwritten
-from sgdcli.data.where import where_of
+from sgdcli.data.where import where_in
 from sgdcli.errors import InputError
 
 
-def named_field(f: h5py.File, y: str) -> tuple[h5py.Dataset, str] | None:
-    """The compound dataset and its field that ``y`` names as ``TABLE/FIELD``, where ``y`` names no object in
-    ``f`` and TABLE is a 1-D compound dataset with that field; else None."""
-    table, _, field = y.rpartition("/")
+def named_field(f: h5py.File, y: str, x: str | None = None) -> tuple[h5py.Dataset, str] | None:
+    """The compound dataset and its field that ``y`` names as ``TABLE/FIELD`` (the field's name may hold a
+    ``/``), where ``y`` names no object in ``f``; None where no TABLE in ``y`` is a compound dataset.  InputError
+    where TABLE has no such field, is not 1-D, or is ``x``, the features' own table (whose field as labels would
+    be a feature too)."""
     try:
-        if not table or find(f, y) is not None:
+        if find(f, y) is not None:
             return None
-        ds = find(f, table)
+        splits = [(y[:k], y[k + 1:]) for k in range(len(y)) if y[k] == "/" and y[:k].strip("/")]
+        found = [(find(f, table), table, field) for table, field in splits]
     except (KeyError, OSError, RuntimeError, ValueError):
         return None
-    if isinstance(ds, h5py.Dataset) and ds.dtype.names and field in ds.dtype.names and ds.ndim == 1:
-        return ds, field
-    return None
+    ds, table, field = next(((d, t, n) for d, t, n in found if isinstance(d, h5py.Dataset) and d.dtype.names),
+                            (None, "", ""))
+    if ds is None:
+        return None
+    where = where_in(f.filename, table.strip("/"))
+    if field not in ds.dtype.names:
+        raise InputError(f"{where}: a table of fields ({', '.join(ds.dtype.names[:8])}"
+                         f"{', ...' if len(ds.dtype.names) > 8 else ''}) has no field {field!r}")
+    if ds.ndim != 1:
+        raise InputError(f"{where}: a table of fields of shape {ds.shape} is read one row per element, so it must "
+                         "be 1-D")
+    if x is not None and isinstance(own := find(f, x), h5py.Dataset) and own.name == ds.name:
+        raise InputError(f"{where_in(f.filename, y)}: is a field of --x {x}, whose other columns are the features: "
+                         f"take the labels from it with --label-column {field}")
+    return ds, field
 
 
 def field_labels(ds: h5py.Dataset, field: str, where: str, classes: list[str] | None, what: str, memory: int):
@@ -50,13 +65,29 @@ def field_labels(ds: h5py.Dataset, field: str, where: str, classes: list[str] | 
         if what != "labels" or not is_text(kind):
             raise InputError(f"{where}: is {kind}, not numbers{' or text' if what == 'labels' else ''}")
         return text_labels(source, where, classes, memory=memory)
+    names = field_categories(ds, field)
+    if names is not None:  # anndata before 0.7: the codes of a categorical (names, which weights are not)
+        return categorical_labels(source, names[()], where, classes)
     if what != "labels":
         return source, None
-    names = field_categories(ds, field)
-    if names is not None:  # anndata before 0.7: the codes of a categorical
-        refuse_unwritten(names, where_of(names), "category")
-        return categorical_labels(source, names[()], where, classes)
     named = enum_names(ds.dtype.fields[field][0].base)
     if named:
         return text_labels(EnumNames(source, named, where), where, classes, memory=memory)
     return source, None
+
+
+def whole_table(ds: h5py.Dataset, y: str, where: str, what: str, x: str | None) -> InputError:
+    """The refusal of a compound dataset named whole as the ``what`` (labels or weights): the field to name
+    instead (one named as they are, else a number's; not a first field ``index``, pandas' and anndata's), or
+    ``--label-column`` where it is ``x``, the features' own table."""
+    names = list(ds.dtype.names)
+    fields = names[1:] if names[0] == "index" else names
+    listed = f"a table of fields ({', '.join(names[:8])}{', ...' if len(names) > 8 else ''})"
+    if x is not None and isinstance(own := find(ds.file, x), h5py.Dataset) and own.name == ds.name:
+        return InputError(f"{where}: is {listed}, --x {x} itself, not a column of {what}"
+                          + (f"; take the labels from one of its fields with --label-column {label_of(fields or names)}"
+                             if what == "labels" else ""))
+    numeric = [n for n in fields if ds.dtype[n].kind in NUMERIC_KINDS and not ds.dtype[n].shape]
+    ordered = numeric + [n for n in fields if n not in numeric]
+    return InputError(f"{where}: is {listed}, not a column of {what}" + (
+        f"; name the field that holds them: {named_as(what, y.rstrip('/'), ordered)}" if ordered else ""))

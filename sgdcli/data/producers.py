@@ -246,6 +246,9 @@ def _column_label(found: Found, obj, k: int, column: str, classes: list[str] | N
     """The label that column ``k`` of the table holds, and its class names where its values are names."""
     label = _select(found, [k])[0]
     name = label.names[0]
+    coded = anndatafiles.field_categories(obj, name) if isinstance(obj, h5py.Dataset) else None
+    if coded is not None:  # anndata before 0.7: obs's codes, and uns/<field>_categories
+        return categorical_labels(label, coded[()], column, classes)
     if name in found.categorical:  # a pandas Categorical: its codes read as names through its categories
         return categorical_labels(
             Fields(label.ds, label.fields, label.names, label.cols),  # the codes as stored: -1 is missing
@@ -273,7 +276,7 @@ def column_names(f: h5py.File, x: str, transpose: bool = False) -> tuple[list[st
 
 
 def find_labels(f: h5py.File, y: str, classes: list[str] | None = None, what: str = "labels",
-                rows: int | None = None, memory: int = DEFAULT_MEMORY
+                rows: int | None = None, memory: int = DEFAULT_MEMORY, x: str | None = None
                 ) -> tuple[h5py.Dataset | Source, list[str] | None]:
     """What ``--y`` names: a 1-D or (N, 1) dataset (read directly), or a source (MATLAB (1, N), AnnData
     categorical codes, names in a text column, a compound dataset's field); and the class names where labels
@@ -282,9 +285,9 @@ def find_labels(f: h5py.File, y: str, classes: list[str] | None = None, what: st
     ``classes``: the names of a model's classes, which codes then follow (data/textlabels.py); ``what``: what
     the messages call the column (--sample-weight reads "weights" here too); ``rows``: the table's rows, which
     tell which way a MATLAB char matrix of names runs; ``memory``: --memory, which the pass that finds the names
-    of labels that are names keeps to.
+    of labels that are names keeps to; ``x``: --x, whose own table's fields are taken by --label-column.
     """
-    field = fieldlabels.named_field(f, y)  # TABLE/FIELD: a field of a compound dataset
+    field = fieldlabels.named_field(f, y, x)  # TABLE/FIELD: a field of a compound dataset
     if field is not None:
         return fieldlabels.field_labels(*field, where_in(f.filename, y), classes, what, memory)
     obj, y = knownfiles.whole(lookup(f, y, "dataset"), y)
@@ -312,10 +315,7 @@ def find_labels(f: h5py.File, y: str, classes: list[str] | None = None, what: st
         raise InputError(f"{where}: is a netCDF character array (a character per element, {obj.shape[1]} a row), "
                          f"which sgdcli does not read as {what}; write them as strings (xarray's default for text)")
     if obj.dtype.fields is not None:  # (anndata before 0.7 wrote obs so)
-        numeric = [n for n in obj.dtype.names if obj.dtype[n].kind in NUMERIC_KINDS]
-        raise InputError(f"{where}: is a table of fields ({', '.join(obj.dtype.names[:8])}"
-                         f"{', ...' if len(obj.dtype.names) > 8 else ''}), not a column of {what}; name the field "
-                         f"that holds them: {knownfiles.named_as(what, y, numeric or list(obj.dtype.names))}")
+        raise fieldlabels.whole_table(obj, y, where, what, x)
     if obj.dtype.kind not in NUMERIC_KINDS:
         raise InputError(f"{where}: dtype {obj.dtype} is not numeric")
     if obj.ndim == 2 and "MATLAB_class" in obj.attrs and obj.shape[0] == 1:

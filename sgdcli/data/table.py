@@ -157,7 +157,8 @@ class Table:
         blocks take too: of those rows, or of X's chunks or the weights' whole chunks where taller, which a block
         holds whole (``found``: X's columns; None: a CSR matrix, whose rows are the reader's and chunks not rows)."""
         try:
-            return producers.find_labels(self.file, y, self.classes, rows=rows, memory=self.memory)
+            return producers.find_labels(self.file, y, self.classes, rows=rows, memory=self.memory,
+                                         x=self.x_name if found else None)
         except MemoryShort as short:
             w = self.file.get(self.w_name) if self.w_name else None
             tall = [ds.chunks[axis] for s in (found.features if found else []) for ds, axis in s.stored() if ds.chunks]
