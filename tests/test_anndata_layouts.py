@@ -23,6 +23,7 @@ pytestmark = short_fits  # small models, trained to test reading and naming
 DATA = Path(__file__).parent / "data" / "anndata"
 FILES = sorted([*DATA.glob("*-csr.h5ad"), *DATA.glob("*-dense.h5ad")])
 WITHOUT_X = sorted(DATA.glob("*-layers.h5ad"))  # AnnData(X=None), the matrix in layers/counts
+WITH_RAW = sorted(DATA.glob("*-raw.h5ad"))  # X of three genes, raw of all four
 ROWS = 60
 
 
@@ -64,6 +65,7 @@ def test_the_files_are_the_layouts_of_their_versions():
     assert [p.name for p in FILES] == [f"anndata-{v}-{k}.h5ad" for v in ("0.6.22.post1", "0.7.8")
                                        for k in ("csr", "dense")]
     assert [p.name for p in WITHOUT_X] == [f"anndata-{v}-layers.h5ad" for v in ("0.6.22.post1", "0.7.8")]
+    assert [p.name for p in WITH_RAW] == [f"anndata-{v}-raw.h5ad" for v in ("0.6.22.post1", "0.7.8")]
     for path in FILES:
         with h5py.File(path) as f:
             assert "encoding-type" not in f.attrs  # (0.8 on marks the root)
@@ -232,3 +234,13 @@ def test_files_with_x_obs_and_var_that_anndata_did_not_write_are_not_taken_for_a
             f[f"{name}/batch"] = rng.integers(0, 3, 50)
     code, out, err = cli("info", tmp_path / "groups.h5")
     assert code == 0 and "AnnData" not in out and "--y y" in out, out
+
+
+@pytest.mark.parametrize("path", WITH_RAW, ids=lambda p: p.stem)
+def test_raw_genes_are_named_by_the_raw_var(path):
+    """raw's matrix (raw.X before anndata 0.7, raw/X since) has the genes of raw's var, not of var: X's three
+    here, raw's four."""
+    raw = "raw.X" if "0.6" in path.name else "raw/X"
+    for x, genes in (("X", 3), (raw, 4)):
+        model = train(path, TrainOptions(x=x, y="obs/cell_type", epochs=1))
+        assert model.training["features"] == [f"gene{j}" for j in range(genes)]

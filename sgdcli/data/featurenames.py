@@ -10,7 +10,8 @@ model scores the wrong columns without a word.
 
 - AnnData (the on-disk spec, anndata/_io/specs): ``X``, ``layers/<name>``
   and ``raw/X`` have the rows of ``obs`` and the columns of ``var`` (of
-  ``raw/var`` for ``raw/X``).  ``var`` is a dataframe group whose attribute
+  ``raw/var`` for ``raw/X``; anndata before 0.7 named them ``raw.X`` and
+  ``raw.var``).  ``var`` is a dataframe group whose attribute
   ``_index`` names the member holding the index: a string array, a numeric
   array or a categorical (``codes`` and ``categories``); anndata before 0.7
   wrote ``var`` as a compound dataset whose first field is the index.
@@ -35,7 +36,7 @@ from sgdcli.data.sources import text_of
 
 NETCDF_DIMENSION = "This is a netCDF dimension but not a netCDF variable."  # its NAME: a scale that holds no data
 READ_ERRORS = (KeyError, OSError, RuntimeError, ValueError, TypeError, AttributeError, IndexError)
-ANNDATA_MATRICES = {"X": "var", "raw/X": "raw/var"}  # where var is for a matrix; layers/<name>: var
+ANNDATA_MATRICES = {"X": "var", "raw/X": "raw/var", "raw.X": "raw.var"}  # each matrix's var; layers/<name>: var
 
 
 DIMENSION_SCALE = "dimension scale"  # Found.left_out: a group of columns' row index (data/columngroup.py)

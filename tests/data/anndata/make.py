@@ -5,8 +5,8 @@ today's (anndata 0.6.22.post1 and 0.7.8, each in a virtual environment of its ow
 
     python make.py
 
-It writes anndata-<version>-dense.h5ad, anndata-<version>-csr.h5ad and anndata-<version>-layers.h5ad (no X: the
-matrix in layers/counts).  The data is made here, not read by
+It writes anndata-<version>-dense.h5ad, anndata-<version>-csr.h5ad, anndata-<version>-layers.h5ad (no X: the
+matrix in layers/counts) and anndata-<version>-raw.h5ad (X of the first three genes, raw of all four).  The data is made here, not read by
 the test: the test reads it back from the files and writes it again with today's anndata.
 """
 
@@ -30,3 +30,6 @@ version = anndata.__version__
 anndata.AnnData(X=X, obs=obs, var=var).write_h5ad(f"anndata-{version}-dense.h5ad")
 anndata.AnnData(X=sp.csr_matrix(X), obs=obs, var=var).write_h5ad(f"anndata-{version}-csr.h5ad")
 anndata.AnnData(X=None, obs=obs, var=var, layers={"counts": X}).write_h5ad(f"anndata-{version}-layers.h5ad")
+full = anndata.AnnData(X=X, obs=obs, var=var)
+full.raw = full
+full[:, :3].write_h5ad(f"anndata-{version}-raw.h5ad")
