@@ -31,6 +31,7 @@ from __future__ import annotations
 import h5py
 import numpy as np
 
+from sgdcli.data import loomfiles
 from sgdcli.data.anndatafiles import is_anndata
 from sgdcli.data.sources import text_of
 
@@ -63,10 +64,10 @@ def dimension_only(obj: h5py.Dataset) -> bool:
 
 def column_names(obj: h5py.Dataset | h5py.Group, width: int, transposed: bool = False) -> list[str] | None:
     """The names of the ``width`` columns of the matrix ``obj`` (a 2-D dataset, or a CSR group) from AnnData's
-    ``var`` or a dimension scale of its features' axis (axis 0 where ``transposed``), or None where it has
-    none, or none of that many."""
+    ``var``, a Loom file's genes, or a dimension scale of its features' axis (axis 0 where ``transposed``), or
+    None where it has none, or none of that many."""
     try:
-        names = None if transposed else _anndata(obj)
+        names = (loomfiles.gene_names(obj, width) if loomfiles.by_gene(obj) else None) if transposed else _anndata(obj)
         if names is None and isinstance(obj, h5py.Dataset) and obj.ndim == 2:
             names = _scale(obj, 0 if transposed else 1, width)
     except READ_ERRORS:

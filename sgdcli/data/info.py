@@ -7,7 +7,7 @@ import warnings
 
 import h5py
 
-from sgdcli.data import hdf5, producers
+from sgdcli.data import hdf5, loomfiles, producers
 from sgdcli.data.cf import packing_of
 from sgdcli.data.featurenames import dimension_only
 from sgdcli.data.layout import BLOCKS, layout_of, unavailable_filter
@@ -58,7 +58,7 @@ def _dataset(name: str, obj: h5py.Dataset) -> dict:
         if problem is not None:  # unreadable, not a read mode a read would fail in
             return {"path": name, "error": problem}
         layout = {**layout_of(obj).as_dict(), "path": name}  # the name it is reached by: a link's, not its target's
-        axis = obj.ndim - 1 if "MATLAB_class" in obj.attrs and obj.ndim == 2 else 0
+        axis = obj.ndim - 1 if obj.ndim == 2 and ("MATLAB_class" in obj.attrs or loomfiles.by_gene(obj)) else 0
         missing = unwritten(obj, axis)
         layout["unwritten_rows"] = missing.rows if missing is not None else 0
         if dimension_only(obj):  # netCDF's dimension without a variable: no data, by design, not rows unwritten

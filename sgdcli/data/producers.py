@@ -37,7 +37,7 @@ import shlex
 import h5py
 import numpy as np
 
-from sgdcli.data import anndatafiles, featurenames, fieldlabels, knownfiles, matlab
+from sgdcli.data import anndatafiles, featurenames, fieldlabels, knownfiles, loomfiles, matlab
 from sgdcli.data.columngroup import NAMED_TYPE, column_group
 from sgdcli.data.cf import packing_of
 from sgdcli.data.enums import EnumNames, enum_label, enum_names
@@ -70,12 +70,12 @@ def _names_attr(ds: h5py.Dataset, width: int, transposed: bool) -> list[str]:
 def _matrix(ds: h5py.Dataset, transpose: bool) -> Found:
     if 0 in ds.shape:
         raise InputError(f"{where_of(ds)}: dataset is empty (shape {ds.shape})")
-    matlab = "MATLAB_class" in ds.attrs
-    transposed = transpose or matlab
+    matlab, loom = "MATLAB_class" in ds.attrs, loomfiles.by_gene(ds)
+    transposed = transpose or matlab or loom
     width = int(ds.shape[0] if transposed else ds.shape[1])
     names = _names_attr(ds, width, transposed)
-    kind = "MATLAB matrix (column-major, read transposed)" if matlab else (
-        "matrix stored transposed (--transpose)" if transposed else "matrix")
+    kind = "MATLAB matrix (column-major, read transposed)" if matlab else "Loom matrix (a row per gene, read " \
+        "transposed)" if loom else "matrix stored transposed (--transpose)" if transposed else "matrix"
     source = Matrix(ds, np.arange(width), names, transposed)  # CF-packed (data/cf.py): decoded as read, not mapped
     return Found([source], None, kind, plain=not transposed and source.packing is None)
 
@@ -161,8 +161,10 @@ def _layout(f: h5py.File, x: str, transpose: bool, text_ok) -> tuple[h5py.Group 
     if matlab.matlab_class(obj) == "char":
         raise InputError(f"{where}: is a MATLAB char array, text (its numbers are character codes), not features; "
                          "names read as labels go in --y")
-    if transpose and (isinstance(obj, h5py.Group) or obj.dtype.fields is not None or "MATLAB_class" in obj.attrs):
+    if transpose and (isinstance(obj, h5py.Group) or obj.dtype.fields is not None or "MATLAB_class" in obj.attrs
+                      or loomfiles.by_gene(obj)):
         what = ("a MATLAB matrix, read transposed already (MATLAB stores by columns)" if "MATLAB_class" in obj.attrs
+                else "a Loom matrix, read transposed already (Loom stores a row per gene)" if loomfiles.by_gene(obj)
                 else "a pandas frame" if "pandas_type" in obj.attrs else "a group of columns"
                 if isinstance(obj, h5py.Group) else "a table, one row per element")
         raise InputError(f"--transpose: {where} is {what}; it applies to a 2-D matrix stored features × rows")
@@ -366,6 +368,8 @@ def recognize(f: h5py.File) -> tuple[str, dict] | None:
             return own, {}
         if anndatafiles.is_anndata(f):
             return anndatafiles.options(f, LABEL_NAMES)
+        if loomfiles.is_loom(f):
+            return loomfiles.options(f, LABEL_NAMES)
         for name, obj in _members(f):
             if is_csr(obj):
                 stored = text_of(obj.attrs.get("h5sparse_format", "csr"))  # (h5sparse's csc: columns, refused)

@@ -4,7 +4,8 @@ A matrix stored features × rows reads as as many rows as it has features, so
 its labels do not fit it.  The file often says so: a MATLAB dataset
 (``MATLAB_class``) is read transposed, as MATLAB stores it, so observations
 kept as MATLAB's columns (d × N, the Neural Network Toolbox's convention) come
-out as d rows; a netCDF variable names its dimensions (``DIMENSION_LIST``), and
+out as d rows; a Loom matrix is read transposed too, a row per cell, whose
+labels are the cells' attributes; a netCDF variable names its dimensions (``DIMENSION_LIST``), and
 X's second dimension being y's says that X's rows run along it.
 """
 
@@ -13,6 +14,7 @@ from __future__ import annotations
 import h5py
 
 from sgdcli.data.featurenames import READ_ERRORS
+from sgdcli.data.loomfiles import by_gene
 from sgdcli.data.sources import Found, Matrix
 from sgdcli.data.where import where_in
 
@@ -30,6 +32,9 @@ def mismatch(path: str, x: str, y: str, rows: int, found: Found, labels) -> str:
                 f"{stored[1]} × {stored[0]} with one observation per row, and it is its {stored[0]} columns that fit "
                 f"{y} (observations as columns, d × N; --transpose does not undo the automatic one): save it with one "
                 f"observation per row ({x} = {x}.' in MATLAB before save -v7.3)")
+    if source.transposed and by_gene(source.ds):
+        return (f"{base}: {x} is a Loom matrix, read transposed, a row for each of its {stored[1]} cells (its "
+                "columns): the labels are one of the cells' attributes, col_attrs/<name>")
     if source.transposed and "MATLAB_class" not in source.ds.attrs and stored[0] == rows:
         return (f"{base}; {x} is stored {stored[0]} × {stored[1]}, its rows first: drop --transpose (which "
                 "applies to every file the command reads, --val's too)")

@@ -1,0 +1,92 @@
+"""Loom files, as loompy writes them: a row per gene and a column per cell, read transposed (a row per cell),
+the genes named by row_attrs/Gene, the labels a cell attribute; info says so."""
+
+import h5py
+import numpy as np
+import pytest
+
+from sgdcli import train
+from sgdcli.options import TrainOptions
+
+from conftest import cli, short_fits
+
+pytestmark = short_fits  # small models, trained to test reading and naming
+
+GENES, CELLS = 12, 400
+
+
+@pytest.fixture
+def loom(tmp_path):
+    """A Loom file of GENES × CELLS counts (and a layer of their logarithms), each cell's cluster, by loompy."""
+    loompy = pytest.importorskip("loompy", reason="loompy is not installed (pip install '.[test]' installs it)")
+    rng = np.random.default_rng(0)
+    counts = rng.poisson(3, size=(GENES, CELLS)).astype(np.float32)
+    score = (counts - counts.mean(axis=1, keepdims=True)).T @ rng.normal(size=GENES)
+    path = str(tmp_path / "cells.loom")
+    loompy.create(path, {"": counts, "logged": np.log1p(counts)},
+                  {"Gene": np.array([f"gene{g}" for g in range(GENES)])},
+                  {"CellID": np.array([f"cell{c}" for c in range(CELLS)]),
+                   "ClusterName": np.where(score > 0, "alpha", "beta"), "nUMI": counts.sum(axis=0)})
+    return path, counts, np.where(score > 0, "alpha", "beta")
+
+
+def test_info_reads_a_loom_file_a_row_per_cell(loom):
+    path, _, _ = loom
+    code, out, err = cli("info", path)
+    assert code == 0, err
+    assert ("looks like a Loom file (a row per gene, read transposed: a row per cell): train with --x matrix --y "
+            "col_attrs/ClusterName\n") in out, out
+    assert f"  Loom matrix (a row per gene, read transposed): {CELLS} rows × {GENES} features (gene0, gene1, " in out
+
+
+def test_a_loom_matrix_trains_as_the_same_counts_stored_transposed(loom, tmp_path):
+    """The matrix is read transposed without --transpose, its features named by the genes: the model is the one
+    of the same counts, chunks and labels in a plain file read with --transpose, but for the names."""
+    path, counts, clusters = loom
+    model = train(path, TrainOptions(x="matrix", y="col_attrs/ClusterName", epochs=3))
+    assert model.training["features"] == [f"gene{g}" for g in range(GENES)]
+    assert model.training["class_names"] == ["alpha", "beta"]
+    with h5py.File(path) as f:
+        chunks, ychunks = f["matrix"].chunks, f["col_attrs/ClusterName"].chunks
+    plain = tmp_path / "plain.h5"
+    with h5py.File(plain, "w") as f:
+        f.create_dataset("X", data=counts, chunks=chunks, compression="gzip")
+        f.create_dataset("y", data=clusters.astype(object), dtype=h5py.string_dtype(), chunks=ychunks,
+                         compression="gzip")
+    same = train(plain, TrainOptions(transpose=True, epochs=3))
+    np.testing.assert_array_equal(model.weights, same.weights)
+    logged = train(path, TrainOptions(x="layers/logged", y="col_attrs/ClusterName", epochs=3))
+    assert logged.training["features"] == model.training["features"]
+    model.save(tmp_path / "m.h5")
+    code, out, err = cli("predict", tmp_path / "m.h5", path, "--x", "matrix", "-o", "-")
+    predicted = out.split("\n")[1:-1]
+    assert code == 0 and len(predicted) == CELLS and np.mean(np.array(predicted) == clusters) > 0.9, err
+
+
+def test_a_loom_matrix_is_not_transposed_again_nor_labelled_by_genes(loom, tmp_path):
+    """--transpose would make the genes the observations: refused, as of a MATLAB matrix; labels of the genes'
+    count are told where a cell's are."""
+    path, _, _ = loom
+    code, out, err = cli("train", path, "--x", "matrix", "--transpose", "--y", "col_attrs/ClusterName",
+                         "-o", tmp_path / "m.h5")
+    assert code == 2 and err == (f"sgdcli: error: --transpose: {path}:matrix is a Loom matrix, read transposed "
+                                 "already (Loom stores a row per gene); it applies to a 2-D matrix stored features "
+                                 "× rows\n"), err
+    code, out, err = cli("train", path, "--x", "matrix", "--y", "row_attrs/Gene", "-o", tmp_path / "m.h5")
+    assert code == 2 and err == (f"sgdcli: error: {path}:row_attrs/Gene: has {GENES} rows but matrix has {CELLS}: "
+                                 f"matrix is a Loom matrix, read transposed, a row for each of its {CELLS} cells (its "
+                                 "columns): the labels are one of the cells' attributes, col_attrs/<name>\n"), err
+
+
+def test_a_loom_model_reads_another_loom_files_genes_by_name(loom, tmp_path):
+    """Another Loom file of the same cells with its genes in reverse order: the model reads each gene by its
+    name, so its predictions are those on the first file."""
+    loompy = pytest.importorskip("loompy")
+    path, counts, clusters = loom
+    model = train(path, TrainOptions(x="matrix", y="col_attrs/ClusterName", epochs=2))
+    model.save(tmp_path / "m.h5")
+    other = str(tmp_path / "reversed.loom")
+    loompy.create(other, counts[::-1].copy(), {"Gene": np.array([f"gene{g}" for g in range(GENES)][::-1])},
+                  {"CellID": np.array([f"cell{c}" for c in range(CELLS)])})
+    runs = [cli("predict", tmp_path / "m.h5", data, "--x", "matrix", "-o", "-") for data in (path, other)]
+    assert runs[0][0] == runs[1][0] == 0 and runs[0][1] == runs[1][1], runs
