@@ -11,7 +11,10 @@ model scores the wrong columns without a word.
 - AnnData (the on-disk spec, anndata/_io/specs): ``X``, ``layers/<name>``
   and ``raw/X`` have the rows of ``obs`` and the columns of ``var`` (of
   ``raw/var`` for ``raw/X``; anndata before 0.7 named them ``raw.X`` and
-  ``raw.var``).  ``var`` is a dataframe group whose attribute
+  ``raw.var``), in the file's root or in a MuData file's modality
+  (``mod/<name>``, an AnnData group): data/anndatafiles.py ``var_of``.
+- Loom: the matrix, read a row per cell, has a column per gene, named by
+  ``row_attrs/Gene`` (data/loomfiles.py).  ``var`` is a dataframe group whose attribute
   ``_index`` names the member holding the index: a string array, a numeric
   array or a categorical (``codes`` and ``categories``); anndata before 0.7
   wrote ``var`` as a compound dataset whose first field is the index.
@@ -32,12 +35,11 @@ import h5py
 import numpy as np
 
 from sgdcli.data import loomfiles
-from sgdcli.data.anndatafiles import is_anndata
+from sgdcli.data.anndatafiles import var_of
 from sgdcli.data.sources import text_of
 
 NETCDF_DIMENSION = "This is a netCDF dimension but not a netCDF variable."  # its NAME: a scale that holds no data
 READ_ERRORS = (KeyError, OSError, RuntimeError, ValueError, TypeError, AttributeError, IndexError)
-ANNDATA_MATRICES = {"X": "var", "raw/X": "raw/var", "raw.X": "raw.var"}  # each matrix's var; layers/<name>: var
 
 
 DIMENSION_SCALE = "dimension scale"  # Found.left_out: a group of columns' row index (data/columngroup.py)
@@ -79,11 +81,7 @@ def column_names(obj: h5py.Dataset | h5py.Group, width: int, transposed: bool = 
 
 def _anndata(obj) -> list[str] | None:
     """The ``var`` index of an AnnData matrix (X, layers/<name>, raw/X), or None."""
-    f, path = obj.file, obj.name.lstrip("/")
-    if not is_anndata(f):
-        return None
-    var = ANNDATA_MATRICES.get(path) or ("var" if path.startswith("layers/") and path.count("/") == 1 else None)
-    var = f.get(var) if var is not None else None
+    var = var_of(obj)
     if isinstance(var, h5py.Dataset) and var.dtype.names:  # anndata < 0.7: a compound dataset, the index first
         return [text_of(v) for v in var[var.dtype.names[0]]]
     if not isinstance(var, h5py.Group):

@@ -368,6 +368,8 @@ def recognize(f: h5py.File) -> tuple[str, dict] | None:
             return own, {}
         if anndatafiles.is_anndata(f):
             return anndatafiles.options(f, LABEL_NAMES)
+        if anndatafiles.is_mudata(f):
+            return anndatafiles.mudata_options(f, LABEL_NAMES)
         if loomfiles.is_loom(f):
             return loomfiles.options(f, LABEL_NAMES)
         for name, obj in _members(f):
