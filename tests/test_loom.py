@@ -64,8 +64,9 @@ def test_a_loom_matrix_trains_as_the_same_counts_stored_transposed(loom, tmp_pat
 
 
 def test_a_loom_matrix_is_not_transposed_again_nor_labelled_by_genes(loom, tmp_path):
-    """--transpose would make the genes the observations: refused, as of a MATLAB matrix; labels of the genes'
-    count are told where a cell's are."""
+    """--transpose would make the genes the observations: refused, as of a MATLAB matrix; the genes' attributes
+    as labels are refused, as many as the cells or not (a square file trained on them), and labels of the
+    genes' count from elsewhere are told where a cell's are."""
     path, _, _ = loom
     code, out, err = cli("train", path, "--x", "matrix", "--transpose", "--y", "col_attrs/ClusterName",
                          "-o", tmp_path / "m.h5")
@@ -73,9 +74,22 @@ def test_a_loom_matrix_is_not_transposed_again_nor_labelled_by_genes(loom, tmp_p
                                  "already (Loom stores a row per gene); it applies to a 2-D matrix stored features "
                                  "× rows\n"), err
     code, out, err = cli("train", path, "--x", "matrix", "--y", "row_attrs/Gene", "-o", tmp_path / "m.h5")
-    assert code == 2 and err == (f"sgdcli: error: {path}:row_attrs/Gene: has {GENES} rows but matrix has {CELLS}: "
+    assert code == 2 and err == (f"sgdcli: error: {path}:row_attrs/Gene: is an attribute of the genes, but matrix "
+                                 "is read a row per cell: the labels are one of the cells' attributes, "
+                                 "col_attrs/<name>\n"), err
+    with h5py.File(path, "a") as f:
+        f["genes"] = np.arange(GENES)
+    code, out, err = cli("train", path, "--x", "matrix", "--y", "genes", "-o", tmp_path / "m.h5")
+    assert code == 2 and err == (f"sgdcli: error: {path}:genes: has {GENES} rows but matrix has {CELLS}: "
                                  f"matrix is a Loom matrix, read transposed, a row for each of its {CELLS} cells (its "
                                  "columns): the labels are one of the cells' attributes, col_attrs/<name>\n"), err
+    loompy = pytest.importorskip("loompy")
+    square = str(tmp_path / "square.loom")
+    loompy.create(square, np.ones((20, 20), dtype=np.float32), {"Gene": np.array([f"g{g}" for g in range(20)]),
+                                                                "kind": np.arange(20) % 2},
+                  {"CellID": np.array([f"c{c}" for c in range(20)])})
+    code, out, err = cli("train", square, "--x", "matrix", "--y", "row_attrs/kind", "-o", tmp_path / "m.h5")
+    assert code == 2 and "row_attrs/kind: is an attribute of the genes, but matrix is read a row per cell" in err
 
 
 def test_a_loom_model_reads_another_loom_files_genes_by_name(loom, tmp_path):
@@ -90,3 +104,37 @@ def test_a_loom_model_reads_another_loom_files_genes_by_name(loom, tmp_path):
                   {"CellID": np.array([f"cell{c}" for c in range(CELLS)])})
     runs = [cli("predict", tmp_path / "m.h5", data, "--x", "matrix", "-o", "-") for data in (path, other)]
     assert runs[0][0] == runs[1][0] == 0 and runs[0][1] == runs[1][1], runs
+
+
+def test_a_scripts_matrix_beside_groups_of_those_names_is_read_as_stored(tmp_path):
+    """An h5py script's matrix (rows × features) beside row_attrs and col_attrs, with no Loom version and no
+    .loom name, is read as stored, its labels a row attribute, as before Loom files were known."""
+    rng = np.random.default_rng(0)
+    X = rng.standard_normal((300, 4))
+    path = tmp_path / "own.h5"
+    with h5py.File(path, "w") as f:
+        f["matrix"], f["row_attrs/label"], f["col_attrs/name"] = X, (X[:, 0] > 0).astype(int), np.arange(4)
+    model = train(path, TrainOptions(x="matrix", y="row_attrs/label", epochs=1))
+    assert model.n_features == 4
+
+
+def test_genes_are_named_by_unique_names_and_labels_found_by_their_loom_names(tmp_path):
+    """Gene symbols that repeat (10x's and velocyto's do) cannot name columns read by name: the unique
+    accessions name them. Of ClusterID and ClusterName, info suggests ClusterName; of CellID alone, a
+    placeholder that it does not try, and the matrix's summary still."""
+    loompy = pytest.importorskip("loompy")
+    rng = np.random.default_rng(0)
+    counts = rng.poisson(2, size=(5, 200)).astype(np.float32)
+    genes = {"Gene": np.array(["a", "b", "b", "c", "d"]), "Accession": np.array([f"ENSG{g}" for g in range(5)])}
+    cells = {"CellID": np.array([f"c{c}" for c in range(200)])}
+    path, bare = str(tmp_path / "dup.loom"), str(tmp_path / "bare.loom")
+    loompy.create(path, counts, genes, {**cells, "ClusterID": np.arange(200) % 2,
+                                        "ClusterName": np.where(counts[0] > 2, "x", "y")})
+    loompy.create(bare, counts, genes, cells)
+    model = train(path, TrainOptions(x="matrix", y="col_attrs/ClusterName", epochs=1))
+    assert model.training["features"] == [f"ENSG{g}" for g in range(5)]
+    code, out, err = cli("info", path)
+    assert code == 0 and "train with --x matrix --y col_attrs/ClusterName\n" in out, out
+    code, out, err = cli("info", bare)
+    assert code == 0 and "train with --x matrix --y col_attrs/<name>\n" in out and "but:" not in out, out
+    assert "  Loom matrix (a row per gene, read transposed): 200 rows × 5 features (ENSG0," in out, out

@@ -289,6 +289,8 @@ def find_labels(f: h5py.File, y: str, classes: list[str] | None = None, what: st
     tell which way a MATLAB char matrix of names runs; ``memory``: --memory, which the pass that finds the names
     of labels that are names keeps to; ``x``: --x, whose own table's fields are taken by --label-column.
     """
+    if x is not None:
+        loomfiles.refuse_gene_labels(f, x, y)
     field = fieldlabels.named_field(f, y, x)  # TABLE/FIELD: a field of a compound dataset
     if field is not None:
         return fieldlabels.field_labels(*field, where_in(f.filename, y), classes, what, memory)
@@ -339,12 +341,12 @@ def suggestion(f: h5py.File) -> str | None:
 
 def flags(options: dict) -> str:
     """{"x": "df", "label_column": "label"} as "--x df --label-column label", each value quoted as a shell
-    would need it ("--label-column 'my target'"), but a placeholder ("<labels dataset>")."""
+    would need it ("--label-column 'my target'"), but a placeholder ("<labels dataset>", "obs/<column>")."""
     return " ".join(f"--{key.replace('_', '-')} {_shell(str(value))}" for key, value in options.items())
 
 
 def _shell(value: str) -> str:
-    return value if value.startswith("<") and value.endswith(">") else shlex.quote(value)
+    return value if value.endswith(">") and "<" in value else shlex.quote(value)
 
 
 def _columns_beside(f: h5py.File, matrix: h5py.Group) -> dict:
