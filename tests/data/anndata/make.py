@@ -6,8 +6,8 @@ today's (anndata 0.6.22.post1 and 0.7.8, each in a virtual environment of its ow
     python make.py
 
 It writes anndata-<version>-dense.h5ad, anndata-<version>-csr.h5ad, anndata-<version>-layers.h5ad (no X: the
-matrix in layers/counts) and anndata-<version>-raw.h5ad (X of the first three genes, raw of all four).  The data is made here, not read by
-the test: the test reads it back from the files and writes it again with today's anndata.
+matrix in layers/counts) and anndata-<version>-raw.h5ad (X of the first three genes, raw of all four).  The data
+is made here, not read by the tests: they read it back from the files, and write it again with today's anndata.
 """
 
 import anndata
