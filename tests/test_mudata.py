@@ -94,3 +94,17 @@ def test_the_files_own_obs_labels_a_modality_of_every_cell_only(modalities, tmp_
             f["obs/label"] = np.zeros(f["obs/_index"].shape[0], dtype=np.int64)
         code, out, err = cli("info", path)
         assert code == 0 and f"train with --x mod/prot/X --y {y}\n" in out, out
+
+
+@pytest.mark.parametrize("partial", ["rna", "prot"])
+def test_the_files_obs_beside_a_modality_of_some_cells_points_at_the_modalitys_own(modalities, tmp_path, partial):
+    """The file's obs (every cell) as the labels of a modality that measured half of them, CSR or dense: the
+    row-count error says to take them from the modality's own obs."""
+    mods, kind = modalities
+    mods[partial] = mods[partial][: CELLS // 2].copy()
+    path = _write(tmp_path / "half.h5mu", mods, kind)
+    code, out, err = cli("train", path, "--x", f"mod/{partial}/X", "--y", "obs/celltype", "-o", tmp_path / "m.h5")
+    assert code == 2 and err == (f"sgdcli: error: {path}:obs/celltype: has {CELLS} rows but mod/{partial}/X has "
+                                 f"{CELLS // 2}: the file's obs has a row per cell of any modality, mod/{partial}/X "
+                                 f"one per cell of its own; take the labels from its obs, --y mod/{partial}/obs/"
+                                 "<column>\n"), err

@@ -133,6 +133,17 @@ def mudata_options(f: h5py.File, label_names: tuple[str, ...]) -> tuple[str, dic
             "--x names the one to read)"), {"x": f"mod/{held[0]}/X", "y": y}
 
 
+def modality_rows(f: h5py.File, x: str, y: str) -> str:
+    """What to add to a row-count error of ``y``'s labels beside ``x``, a MuData modality's matrix, where ``y``
+    is a column of the file's own ``obs`` (a row per cell of any modality): the modality's own ``obs``."""
+    parts = x.strip("/").split("/")
+    own = f"mod/{parts[1]}/obs" if len(parts) > 2 and parts[0] == "mod" else ""
+    if not own or not is_mudata(f) or not y.strip("/").startswith("obs/") or not isinstance(f.get(own), h5py.Group):
+        return ""
+    return (f": the file's obs has a row per cell of any modality, {x} one per cell of its own; take the labels "
+            f"from its obs, --y {own}/<column>")
+
+
 def _rows(frame) -> int | None:
     """The rows of a dataframe group: its index's length, or None."""
     index = frame.get(text_of(frame.attrs.get("_index", "_index"))) if isinstance(frame, h5py.Group) else None

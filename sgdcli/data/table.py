@@ -10,8 +10,8 @@ import warnings
 import h5py
 import numpy as np
 
-from sgdcli.data import (columnindex, csrblocks, csvcolumns, featurenames, hashing, hdf5, nonfinite, pandasindex,
-                         producers, rowcount, wholechunks)
+from sgdcli.data import (anndatafiles, columnindex, csrblocks, csvcolumns, featurenames, hashing, hdf5, nonfinite,
+                         pandasindex, producers, rowcount, wholechunks)
 from sgdcli.data.columns import ColumnReader
 from sgdcli.data.identity import FileIdentity, content_digest
 from sgdcli.data.pandasframes import CodedFields
@@ -197,7 +197,8 @@ class Table:
             labels, self.class_names = self._labels(y, self.n_rows)
             rows = labels.shape[0] if isinstance(labels, h5py.Dataset) else labels.n_rows
             if rows != self.n_rows:
-                raise InputError(f"{self.where(y)}: has {rows} rows but {x} has {self.n_rows}")
+                raise InputError(f"{self.where(y)}: has {rows} rows but {x} has {self.n_rows}"
+                                 + anndatafiles.modality_rows(self.file, x, y))
         # (the matrix's parts were written: CsrReader; allocated early, they are warned of with the labels)
         self._check_datasets(_stored(labels), early=[reader.indptr, reader.data, reader.indices])
         self.Y = None
