@@ -244,3 +244,20 @@ def test_raw_genes_are_named_by_the_raw_var(path):
     for x, genes in (("X", 3), (raw, 4)):
         model = train(path, TrainOptions(x=x, y="obs/cell_type", epochs=1))
         assert model.training["features"] == [f"gene{j}" for j in range(genes)]
+
+
+def test_a_layer_named_x_and_an_encoding_spelled_otherwise_keep_the_genes_names(tmp_path):
+    """layers/X is a layer (named by var), not a matrix X of a group "layers"; a root whose encoding-type says
+    "AnnData" (R's writers) is AnnData still."""
+    ad, pd = need("anndata"), need("pandas")
+    rng = np.random.default_rng(0)
+    X = rng.standard_normal((80, 3)).astype(np.float32)
+    obs = pd.DataFrame({"label": (X[:, 0] > 0).astype(int)}, index=[f"c{i}" for i in range(80)])
+    path = tmp_path / "layered.h5ad"
+    ad.AnnData(X, obs=obs, var=pd.DataFrame(index=["a", "b", "c"]), layers={"X": X * 2}).write_h5ad(path)
+    assert train(path, TrainOptions(x="layers/X", y="obs/label", epochs=1)).training["features"] == ["a", "b", "c"]
+    with h5py.File(path, "a") as f:
+        f.attrs["encoding-type"] = "AnnData"
+    code, out, err = cli("info", path)
+    assert code == 0 and "looks like an AnnData file: train with --x X --y obs/label\n" in out, out
+    assert train(path, TrainOptions(y="obs/label", epochs=1)).training["features"] == ["a", "b", "c"]

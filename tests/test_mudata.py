@@ -108,3 +108,38 @@ def test_the_files_obs_beside_a_modality_of_some_cells_points_at_the_modalitys_o
                                  f"{CELLS // 2}: the file's obs has a row per cell of any modality, mod/{partial}/X "
                                  f"one per cell of its own; take the labels from its obs, --y mod/{partial}/obs/"
                                  "<column>\n"), err
+
+
+def test_the_files_obs_in_another_order_than_a_modalitys_is_refused(modalities, tmp_path):
+    """A modality that holds every cell, but in another order than the file's obs: the same count of rows, so
+    the file's labels were read as other cells' (a model of noise); now refused, naming the modality's own."""
+    mods, kind = modalities
+    mods["prot"] = mods["prot"][::-1].copy()
+    path = _write(tmp_path / "reversed.h5mu", mods, kind)
+    with h5py.File(path) as f:
+        assert not np.array_equal(f["obsmap/prot"][()], np.arange(1, CELLS + 1))
+    code, out, err = cli("train", path, "--x", "mod/prot/X", "--y", "obs/celltype", "-o", tmp_path / "m.h5")
+    assert code == 2 and err == (f"sgdcli: error: {path}:obs/celltype: the file's obs has a row per cell of any "
+                                 "modality, mod/prot/X one per cell of its own, in another order; take the labels "
+                                 "from its obs, --y mod/prot/obs/<column>\n"), err
+    assert train(path, TrainOptions(x="mod/rna/X", y="obs/celltype", epochs=1)).training["class_names"] == ["B", "T"]
+
+
+def test_what_mudata_and_rs_writers_name_otherwise_is_read(modalities, tmp_path):
+    """A label column copied into the file's obs as <modality>:<column> (mudata's pull_obs names them so; this
+    mudata keeps them in memory only, so h5py writes one here) are found as labels; an encoding spelled
+    "AnnData" (R's MuData, MuDataSeurat) still names a modality's genes; a modality given as --x is told its
+    matrix."""
+    mods, kind = modalities
+    mods["rna"].obs["n_genes"] = np.arange(CELLS)
+    path = _write(tmp_path / "cells.h5mu", {"rna": mods["rna"]})
+    with h5py.File(path, "a") as f:
+        f.create_dataset("obs/rna:label", data=np.asarray(kind).astype(object), dtype=h5py.string_dtype())
+        del f["mod/rna/obs/celltype"]  # (the label only where it was copied)
+        f["mod/rna/obs"].attrs["column-order"] = ["n_genes"]
+        f["mod/rna"].attrs["encoding-type"] = "AnnData"
+    code, out, err = cli("info", path)
+    assert code == 0 and "train with --x mod/rna/X --y obs/rna:label\n" in out and "gene0, gene1" in out, out
+    code, out, err = cli("train", path, "--x", "mod/rna", "-o", tmp_path / "m.h5")
+    assert code == 2 and err == f"sgdcli: error: {path}:mod/rna: is a MuData modality, not a matrix: its matrix " \
+                                "is --x mod/rna/X\n", err

@@ -425,3 +425,16 @@ def test_anndata_before_0_7_is_not_told_to_take_its_table_of_fields_as_labels(tm
     assert (code, err) == (2, f"sgdcli: error: {path}:obs: is a table of fields (index, cell_type, n_counts), not a "
                               "column of labels; name the field that holds them: --y obs/cell_type\n")
     assert cli("train", path, "--y", "obs/cell_type", "-o", tmp_path / "m.h5", "-q")[0] == 0  # as it says
+
+
+def test_a_dataset_named_with_angle_brackets_is_no_placeholder(tmp_path):
+    """info leaves a placeholder (<labels dataset>, obs/<column>) unquoted and untried; a real name with < and >
+    is quoted in the suggestion and read."""
+    rng = np.random.default_rng(0)
+    path = tmp_path / "angles.h5"
+    with h5py.File(path, "w") as f:
+        f["X<v2>"] = rng.standard_normal((200, 6))
+        f["y"] = rng.integers(0, 2, 200)
+    code, out, err = cli("info", path)
+    assert code == 0 and "train with --x 'X<v2>' --y y\n" in out and "200 rows × 6 features" in out, out
+    assert "but:" not in out, out

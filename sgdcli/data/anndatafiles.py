@@ -20,8 +20,7 @@ suggests for it, and its ``obs`` columns as labels.
 The matrices (``X``, ``layers/<name>``, ``raw/X``) are read as any 2-D dataset
 or CSR group is, and their columns' names from ``var`` (data/featurenames.py).
 A MuData file (``.h5mu``) holds an AnnData group per modality in
-``mod/<name>`` (its root's ``encoding-type`` is MuData), and an ``obs`` of its
-own, a row per cell of any modality.
+``mod/<name>`` (data/mudatafiles.py).
 """
 
 from __future__ import annotations
@@ -52,8 +51,8 @@ def is_anndata(f: h5py.File) -> bool:
     whose first field is ``index`` (before 0.7); not the frames pandas writes, nor other groups of those names,
     nor a file whose root says it is something else (MuData's ``encoding-type``, beside its own obs and var)."""
     frames = (f.get("obs"), f.get("var"))
-    if encoding(f):
-        return encoding(f) == "anndata"
+    if encoding(f):  # (R's MuData and MuDataSeurat write "AnnData")
+        return encoding(f).lower() == "anndata"
     return all(isinstance(d, h5py.Group) and encoding(d) == "dataframe" for d in frames) \
         or all(isinstance(d, h5py.Dataset) and (d.dtype.names or ("",))[0] == "index" for d in frames)
 
@@ -95,59 +94,21 @@ def var_of(obj) -> h5py.Group | h5py.Dataset | None:
     MuData file's modalities (``mod/<name>``, an AnnData group of its own); None for any other object."""
     f = obj.file
     parent, _, leaf = obj.name.rpartition("/")
-    if leaf in ("X", "raw.X"):
-        owner, var = (parent.rpartition("/")[0] if parent.endswith("/raw") else parent), f"{parent}/{leaf[:-1]}var"
-    elif parent.endswith("/layers"):
-        owner = parent.rpartition("/")[0]
-        var = f"{owner}/var"
-    else:
-        return None
-    if not (is_anndata(f) if owner == "" else encoding(f.get(owner)) == "anndata"):
-        return None
-    return f.get(var)
+    above = parent.rpartition("/")[0]
+    if parent.endswith("/layers") and _anndata_group(f, above):  # (a layer named X too)
+        return f.get(f"{above}/var")
+    if leaf == "X" and _anndata_group(f, parent):
+        return f.get(f"{parent}/var")
+    if leaf == "X" and parent.endswith("/raw") and _anndata_group(f, above):
+        return f.get(f"{parent}/var")
+    if leaf == "raw.X" and _anndata_group(f, parent):
+        return f.get(f"{parent}/raw.var")
+    return None
 
 
-def is_mudata(f: h5py.File) -> bool:
-    """Whether ``f`` is a MuData file (``.h5mu``): AnnData groups, a modality each, in ``mod``."""
-    return encoding(f) == "MuData" and isinstance(f.get("mod"), h5py.Group)
-
-
-def mudata_options(f: h5py.File, label_names: tuple[str, ...]) -> tuple[str, dict]:
-    """A MuData file's options: the first modality's ``X`` (in ``mod-order``), and its labels from a column of
-    that modality's ``obs`` named as labels are, else of the file's own ``obs`` where it has the modality's rows
-    (every modality measured every cell), else the first of those columns."""
-    mods = f["mod"]
-    order = [text_of(m) for m in mods.attrs.get("mod-order", [])]
-    names = sorted((n for n, o in members(mods) if isinstance(o, h5py.Group)),
-                   key=lambda n: order.index(n) if n in order else len(order))
-    held = [n for n in names if isinstance(f.get(f"mod/{n}/X"), (h5py.Dataset, h5py.Group))]
-    if not held:
-        return "a MuData file without a modality's X (no features to train on)", {}
-    own = f"mod/{held[0]}/obs"
-    columns = [f"{own}/{c}" for c in frame_columns(f.get(own))]
-    if _rows(f.get(own)) is not None and _rows(f.get(own)) == _rows(f.get("obs")):
-        columns += [f"obs/{c}" for c in frame_columns(f.get("obs"))]
-    y = next((c for c in columns if c.rpartition("/")[2].lower() in label_names), columns[0] if columns else
-             f"{own}/<column>")
-    return (f"a MuData file (modalities: {', '.join(names[:LISTED])}{', ...' if len(names) > LISTED else ''}; "
-            "--x names the one to read)"), {"x": f"mod/{held[0]}/X", "y": y}
-
-
-def modality_rows(f: h5py.File, x: str, y: str) -> str:
-    """What to add to a row-count error of ``y``'s labels beside ``x``, a MuData modality's matrix, where ``y``
-    is a column of the file's own ``obs`` (a row per cell of any modality): the modality's own ``obs``."""
-    parts = x.strip("/").split("/")
-    own = f"mod/{parts[1]}/obs" if len(parts) > 2 and parts[0] == "mod" else ""
-    if not own or not is_mudata(f) or not y.strip("/").startswith("obs/") or not isinstance(f.get(own), h5py.Group):
-        return ""
-    return (f": the file's obs has a row per cell of any modality, {x} one per cell of its own; take the labels "
-            f"from its obs, --y {own}/<column>")
-
-
-def _rows(frame) -> int | None:
-    """The rows of a dataframe group: its index's length, or None."""
-    index = frame.get(text_of(frame.attrs.get("_index", "_index"))) if isinstance(frame, h5py.Group) else None
-    return int(index.shape[0]) if isinstance(index, h5py.Dataset) and index.ndim == 1 else None
+def _anndata_group(f: h5py.File, path: str) -> bool:
+    """Whether the group at ``path`` ("" for the root) holds an AnnData: the file, or a MuData modality."""
+    return is_anndata(f) if path == "" else encoding(f.get(path)).lower() == "anndata"
 
 
 def nullable_labels(g: h5py.Group, y: str, where: str, classes: list[str] | None, memory: int):

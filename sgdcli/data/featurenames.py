@@ -1,5 +1,5 @@
-"""The names other tools give a matrix's columns outside the matrix: AnnData's ``var`` index, and the
-coordinate that a netCDF (xarray) or h5py dimension scale attaches to the features' axis.
+"""The names other tools give a matrix's columns outside the matrix: AnnData's ``var`` index, a Loom file's
+genes, and the coordinate that a netCDF (xarray) or h5py dimension scale attaches to the features' axis.
 
 A model records its features' names (``training.features``) and predict,
 evaluate and ``train --init`` then read those columns by name wherever they
@@ -13,11 +13,12 @@ model scores the wrong columns without a word.
   ``raw/var`` for ``raw/X``; anndata before 0.7 named them ``raw.X`` and
   ``raw.var``), in the file's root or in a MuData file's modality
   (``mod/<name>``, an AnnData group): data/anndatafiles.py ``var_of``.
+  ``var`` is a dataframe group whose attribute ``_index`` names the member
+  holding the index: a string array, a numeric array or a categorical
+  (``codes`` and ``categories``); anndata before 0.7 wrote ``var`` as a
+  compound dataset whose first field is the index.
 - Loom: the matrix, read a row per cell, has a column per gene, named by
-  ``row_attrs/Gene`` (data/loomfiles.py).  ``var`` is a dataframe group whose attribute
-  ``_index`` names the member holding the index: a string array, a numeric
-  array or a categorical (``codes`` and ``categories``); anndata before 0.7
-  wrote ``var`` as a compound dataset whose first field is the index.
+  ``row_attrs/Gene`` or ``Accession`` (data/loomfiles.py).
 - A dimension scale (``CLASS = DIMENSION_SCALE``, attached through the
   matrix's ``DIMENSION_LIST``): netCDF4 and h5netcdf write a coordinate
   variable as one; the scale netCDF writes for a dimension without a

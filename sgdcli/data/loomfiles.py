@@ -51,7 +51,8 @@ def by_gene(ds: h5py.Dataset) -> bool:
 
 def gene_names(ds: h5py.Dataset, width: int) -> list[str] | None:
     """The names of the genes, the features of ``ds`` read transposed: the first of ``GENE_NAMES`` whose names
-    are unique, else the first there is (a model then reads its columns by position), or None."""
+    are unique, else the first there is (which a model cannot read another file's columns by, and says so
+    there: data/columnindex.py), or None."""
     attrs = ds.file["row_attrs"]
     found = []
     for name in GENE_NAMES:

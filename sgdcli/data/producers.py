@@ -32,12 +32,13 @@ counts as a bad label), or a field of a compound dataset as ``TABLE/FIELD``
 
 from __future__ import annotations
 
+import re
 import shlex
 
 import h5py
 import numpy as np
 
-from sgdcli.data import anndatafiles, featurenames, fieldlabels, knownfiles, loomfiles, matlab
+from sgdcli.data import anndatafiles, featurenames, fieldlabels, knownfiles, loomfiles, matlab, mudatafiles
 from sgdcli.data.columngroup import NAMED_TYPE, column_group
 from sgdcli.data.cf import packing_of
 from sgdcli.data.enums import EnumNames, enum_label, enum_names
@@ -181,6 +182,9 @@ def _layout(f: h5py.File, x: str, transpose: bool, text_ok) -> tuple[h5py.Group 
         if encoding in anndatafiles.NULLABLE or encoding == "categorical":
             raise InputError(f"{where}: is an AnnData {encoding} column, which sgdcli reads as labels (--y {x}), "
                              "not as features")
+        if encoding.lower() in ("anndata", "raw"):  # a MuData modality, AnnData's raw: the matrix is X
+            raise InputError(f"{where}: is {'a MuData modality' if encoding.lower() == 'anndata' else 'AnnData raw'}"
+                             f", not a matrix: its matrix is --x {x.strip('/')}/X")
         if pandas == "frame":
             found = built(fixed_frame, obj)
         elif pandas == "frame_table" and "table" in obj:
@@ -346,7 +350,13 @@ def flags(options: dict) -> str:
 
 
 def _shell(value: str) -> str:
-    return value if value.endswith(">") and "<" in value else shlex.quote(value)
+    return value if placeholder(value) else shlex.quote(value)
+
+
+def placeholder(value) -> bool:
+    """Whether an option's value is a placeholder for the user to fill in ("<labels dataset>", "obs/<column>"):
+    its last part is "<" lowercase words ">", as no producer names a column."""
+    return re.fullmatch(r"(.*/)?<[a-z ]+>", str(value)) is not None
 
 
 def _columns_beside(f: h5py.File, matrix: h5py.Group) -> dict:
@@ -370,8 +380,8 @@ def recognize(f: h5py.File) -> tuple[str, dict] | None:
             return own, {}
         if anndatafiles.is_anndata(f):
             return anndatafiles.options(f, LABEL_NAMES)
-        if anndatafiles.is_mudata(f):
-            return anndatafiles.mudata_options(f, LABEL_NAMES)
+        if mudatafiles.is_mudata(f):
+            return mudatafiles.options(f, LABEL_NAMES)
         if loomfiles.is_loom(f):
             return loomfiles.options(f, LABEL_NAMES)
         for name, obj in _members(f):

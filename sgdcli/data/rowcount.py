@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import h5py
 
-from sgdcli.data import anndatafiles
+from sgdcli.data import mudatafiles
 from sgdcli.data.featurenames import READ_ERRORS
 from sgdcli.data.loomfiles import by_gene
 from sgdcli.data.sources import Found, Matrix
@@ -25,8 +25,9 @@ def mismatch(path: str, x: str, y: str, rows: int, found: Found, labels) -> str:
     n = found.features[0].n_rows
     base = f"{where_in(path, y)}: has {rows} rows but {x} has {n}"
     source = found.features[0]
-    if anndatafiles.modality_rows(source.ds.file, x, y):
-        return base + anndatafiles.modality_rows(source.ds.file, x, y)
+    modality = mudatafiles.refuse_file_labels(source.ds.file, x, y, rows_differ=True)
+    if modality:
+        return base + modality
     if not isinstance(source, Matrix) or source.ds.ndim != 2:
         return base
     stored = tuple(int(s) for s in source.ds.shape)

@@ -10,7 +10,7 @@ import warnings
 import h5py
 import numpy as np
 
-from sgdcli.data import (anndatafiles, columnindex, csrblocks, csvcolumns, featurenames, hashing, hdf5, nonfinite,
+from sgdcli.data import (columnindex, csrblocks, csvcolumns, featurenames, hashing, hdf5, mudatafiles, nonfinite,
                          pandasindex, producers, rowcount, wholechunks)
 from sgdcli.data.columns import ColumnReader
 from sgdcli.data.identity import FileIdentity, content_digest
@@ -118,6 +118,7 @@ class Table:
             rows = labels.shape[0] if isinstance(labels, h5py.Dataset) else labels.n_rows
             if rows != n:
                 raise InputError(rowcount.mismatch(self.shown, x, y, rows, found, labels))
+            mudatafiles.refuse_file_labels(self.file, x, y, False, self.where(y))  # the rows' order too
             pandasindex.check_aligned(stored, self.file.get(y), n, where, self.where(y))
         if found.plain and 0 in found.features[0].ds.shape:
             raise InputError(f"{where}: dataset is empty (shape {found.features[0].ds.shape})")
@@ -198,7 +199,8 @@ class Table:
             rows = labels.shape[0] if isinstance(labels, h5py.Dataset) else labels.n_rows
             if rows != self.n_rows:
                 raise InputError(f"{self.where(y)}: has {rows} rows but {x} has {self.n_rows}"
-                                 + anndatafiles.modality_rows(self.file, x, y))
+                                 + mudatafiles.refuse_file_labels(self.file, x, y, rows_differ=True))
+            mudatafiles.refuse_file_labels(self.file, x, y, False, self.where(y))  # the rows' order too
         # (the matrix's parts were written: CsrReader; allocated early, they are warned of with the labels)
         self._check_datasets(_stored(labels), early=[reader.indptr, reader.data, reader.indices])
         self.Y = None
