@@ -261,3 +261,17 @@ def test_a_layer_named_x_and_an_encoding_spelled_otherwise_keep_the_genes_names(
     code, out, err = cli("info", path)
     assert code == 0 and "looks like an AnnData file: train with --x X --y obs/label\n" in out, out
     assert train(path, TrainOptions(y="obs/label", epochs=1)).training["features"] == ["a", "b", "c"]
+
+
+def test_info_suggests_the_cells_type_before_a_count(tmp_path):
+    """scanpy's obs begins with counts (n_genes); with no column named as labels are, info suggested the first,
+    a count, where the cell type was the labels a classifier of cells wants."""
+    ad, pd = need("anndata"), need("pandas")
+    rng = np.random.default_rng(0)
+    X = rng.standard_normal((50, 3)).astype(np.float32)
+    obs = pd.DataFrame({"n_genes": rng.integers(100, 900, 50), "cell_type": pd.Categorical(["B", "T"] * 25)},
+                       index=[f"c{i}" for i in range(50)])
+    path = tmp_path / "typed.h5ad"
+    ad.AnnData(X, obs=obs).write_h5ad(path)
+    code, out, err = cli("info", path)
+    assert code == 0 and "looks like an AnnData file: train with --x X --y obs/cell_type\n" in out, out

@@ -38,6 +38,16 @@ from sgdcli.errors import LISTED, InputError  # LISTED: the layers a suggestion 
 
 NULLABLE = ("nullable-integer", "nullable-boolean", "nullable-string-array")  # values and mask
 CATEGORIES = "__categories"  # anndata 0.7: the group of a dataframe's categories, beside its columns
+# the obs columns that name each cell's type, as scanpy's tutorials and CELLxGENE's schema call them: the labels a
+# classifier of cells learns, where no column is named as labels are (an obs's first column is often a count)
+CELL_TYPES = ("cell_type", "celltype", "cell_types", "cell_ontology_class", "cell_label", "annotation")
+
+
+def label_rank(column: str, label_names: tuple[str, ...]) -> int:
+    """How likely ``column`` (a frame's, or mudata's ``<modality>:<column>``) holds the labels: 0 named as labels
+    are, 1 as a cell's type, 2 otherwise (a sort key: the likeliest first)."""
+    name = column.rpartition(":")[2].lower()
+    return 0 if name in label_names else 1 if name in CELL_TYPES else 2
 
 
 def encoding(obj) -> str:
@@ -73,8 +83,9 @@ def frame_columns(frame) -> list[str]:
 
 def options(f: h5py.File, label_names: tuple[str, ...]) -> tuple[str, dict]:
     """An AnnData file's options: ``X``, or where it has none (``AnnData(X=None)``) a matrix of ``layers`` (or
-    of ``obsm``); the labels from its first ``obs`` column named as labels are (``label_names``), else its first."""
-    columns = sorted(frame_columns(f.get("obs")), key=lambda n: n.lower() not in label_names)
+    of ``obsm``); the labels from its first ``obs`` column named as labels are (``label_names``, then
+    ``CELL_TYPES``), else its first."""
+    columns = sorted(frame_columns(f.get("obs")), key=lambda n: label_rank(n, label_names))
     y = {"y": "obs/" + (columns[0] if columns else "<column>")}
     if isinstance(f.get("X"), (h5py.Dataset, h5py.Group)):
         return "an AnnData file", {"x": "X", **y}

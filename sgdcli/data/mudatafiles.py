@@ -17,7 +17,7 @@ from __future__ import annotations
 import h5py
 import numpy as np
 
-from sgdcli.data.anndatafiles import encoding, frame_columns
+from sgdcli.data.anndatafiles import encoding, frame_columns, label_rank
 from sgdcli.data.hdf5 import members
 from sgdcli.data.sources import text_of
 from sgdcli.errors import LISTED, InputError
@@ -30,9 +30,9 @@ def is_mudata(f: h5py.File) -> bool:
 
 def options(f: h5py.File, label_names: tuple[str, ...]) -> tuple[str, dict]:
     """A MuData file's options: the first modality's ``X`` (in ``mod-order``), and its labels from a column of
-    that modality's ``obs`` named as labels are, else of the file's own ``obs`` where its rows are the
-    modality's (``aligned``; mudata names the columns it copies there ``<modality>:<column>``), else the first
-    of those columns."""
+    that modality's ``obs`` named as labels are (or as a cell's type: anndatafiles.label_rank), else of the
+    file's own ``obs`` where its rows are the modality's (``aligned``; mudata names the columns it copies there
+    ``<modality>:<column>``), else the first of those columns."""
     mods = f["mod"]
     order = [text_of(m) for m in mods.attrs.get("mod-order", [])]
     names = sorted((n for n, o in members(mods) if isinstance(o, h5py.Group)),
@@ -44,8 +44,8 @@ def options(f: h5py.File, label_names: tuple[str, ...]) -> tuple[str, dict]:
     columns = [f"{own}/{c}" for c in frame_columns(f.get(own))]
     if aligned(f, held[0]):
         columns += [f"obs/{c}" for c in frame_columns(f.get("obs"))]
-    y = next((c for c in columns if c.rpartition("/")[2].rpartition(":")[2].lower() in label_names),
-             columns[0] if columns else f"{own}/<column>")
+    ranked = sorted(columns, key=lambda c: label_rank(c.rpartition("/")[2], label_names))
+    y = ranked[0] if ranked else f"{own}/<column>"
     return (f"a MuData file (modalities: {', '.join(names[:LISTED])}{', ...' if len(names) > LISTED else ''}; "
             "--x names the one to read)"), {"x": f"mod/{held[0]}/X", "y": y}
 
