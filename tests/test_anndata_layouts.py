@@ -275,3 +275,33 @@ def test_info_suggests_the_cells_type_before_a_count(tmp_path):
     ad.AnnData(X, obs=obs).write_h5ad(path)
     code, out, err = cli("info", path)
     assert code == 0 and "looks like an AnnData file: train with --x X --y obs/cell_type\n" in out, out
+
+
+def test_a_pandas_tables_field_is_no_table_field_label(tmp_path):
+    """df/table of a pandas frame (table format) is read through its key: --y df/table/label would take a
+    feature's column as the labels too (a model of accuracy 1); it says to use --label-column, as before."""
+    pd = need("pandas")
+    need("tables")
+    rng = np.random.default_rng(0)
+    frame = pd.DataFrame({"a": rng.standard_normal(100), "b": rng.standard_normal(100)})
+    frame["label"] = (frame.a > 0).astype(int)
+    path = tmp_path / "frame.h5"
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        frame.to_hdf(path, key="df", format="table", data_columns=True)
+    code, out, err = cli("train", path, "--x", "df", "--y", "df/table/label", "-o", tmp_path / "m.h5")
+    assert code == 2 and err == (f"sgdcli: error: {path}:df/table/label: no such dataset; this looks like a pandas "
+                                 "frame: try --x df --label-column label\n"), err
+
+
+def test_a_hand_written_layout_of_x_obs_and_var_names_its_columns(tmp_path):
+    """X beside obs and var groups that no anndata wrote (no encoding-type): not offered as AnnData by info,
+    but var's index still names X's columns, as it did."""
+    rng = np.random.default_rng(0)
+    path = tmp_path / "hand.h5"
+    with h5py.File(path, "w") as f:
+        f["X"] = rng.standard_normal((60, 3))
+        f["obs/label"] = rng.integers(0, 2, 60)
+        f["var/_index"] = np.array([b"g1", b"g2", b"g3"])
+        f["var"].attrs["_index"] = "_index"
+    assert train(path, TrainOptions(y="obs/label", epochs=1)).training["features"] == ["g1", "g2", "g3"]

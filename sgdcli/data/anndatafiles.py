@@ -118,8 +118,12 @@ def var_of(obj) -> h5py.Group | h5py.Dataset | None:
 
 
 def _anndata_group(f: h5py.File, path: str) -> bool:
-    """Whether the group at ``path`` ("" for the root) holds an AnnData: the file, or a MuData modality."""
-    return is_anndata(f) if path == "" else encoding(f.get(path)).lower() == "anndata"
+    """Whether the group at ``path`` ("" for the root) holds an AnnData: the file (or, to name its columns, any
+    file of ``X`` beside ``obs`` and ``var``, as scripts that write AnnData's layout by hand make), or a MuData
+    modality."""
+    if path == "":
+        return is_anndata(f) or all(name in f for name in ("X", "obs", "var"))
+    return encoding(f.get(path)).lower() == "anndata"
 
 
 def nullable_labels(g: h5py.Group, y: str, where: str, classes: list[str] | None, memory: int):

@@ -6,7 +6,9 @@ table whose other columns are not the features.  anndata before 0.7 wrote ``obs`
 The field is read as ``--label-column`` reads the same field of a table given as ``--x``: numbers as they
 are, text as names, an enum's values as their names, and a categorical's codes through the names of its
 categories where anndata wrote them (``uns/<field>_categories``: data/anndatafiles.py).  A field of the
-features' own table is refused: ``--label-column`` takes it, and leaves it out of the features.
+features' own table is refused: ``--label-column`` takes it, and leaves it out of the features; so is the
+table of a pandas frame (``df/table``), whose key ``--x`` names, as it was (data/producers.py suggests
+``--x df --label-column``).
 """
 
 from __future__ import annotations
@@ -18,6 +20,7 @@ from sgdcli.data.enums import EnumNames, enum_names
 from sgdcli.data.hdf5 import find
 from sgdcli.data.knownfiles import label_of, named_as
 from sgdcli.data.numeric import NUMERIC_KINDS
+from sgdcli.data.pandasframes import FRAME_TYPES, SERIES_TYPES, pandas_type
 from sgdcli.data.sources import Fields
 from sgdcli.data.textlabels import categorical_labels, is_text, text_labels
 from sgdcli.data.where import where_in
@@ -38,7 +41,7 @@ def named_field(f: h5py.File, y: str, x: str | None = None) -> tuple[h5py.Datase
         return None
     ds, table, field = next(((d, t, n) for d, t, n in found if isinstance(d, h5py.Dataset) and d.dtype.names),
                             (None, "", ""))
-    if ds is None:
+    if ds is None or pandas_type(ds.parent) in FRAME_TYPES + SERIES_TYPES:  # (pandas' table: --label-column)
         return None
     where = where_in(f.filename, table.strip("/"))
     if field not in ds.dtype.names:
