@@ -5,8 +5,10 @@ its labels do not fit it.  The file often says so: a MATLAB dataset
 (``MATLAB_class``) is read transposed, as MATLAB stores it, so observations
 kept as MATLAB's columns (d × N, the Neural Network Toolbox's convention) come
 out as d rows; a Loom matrix is read transposed too, a row per cell, whose
-labels are the cells' attributes; a netCDF variable names its dimensions (``DIMENSION_LIST``), and
-X's second dimension being y's says that X's rows run along it.
+labels are the cells' attributes; a netCDF variable names its dimensions
+(``DIMENSION_LIST``), and X's second dimension being y's says that X's rows
+run along it.  Beside a MuData modality, the file's own obs has a row per
+cell of any modality: the modality's own obs is the one that fits.
 """
 
 from __future__ import annotations
