@@ -7,7 +7,7 @@ import warnings
 
 import h5py
 
-from sgdcli.data import hdf5, loomfiles, producers
+from sgdcli.data import hdf5, loomfiles, recognize
 from sgdcli.data.cf import packing_of
 from sgdcli.data.featurenames import dimension_only
 from sgdcli.data.layout import BLOCKS, layout_of, unavailable_filter
@@ -39,11 +39,11 @@ def describe(path) -> dict:
                     datasets.append({"path": name, "error": f"a link to {target}, which cannot be opened"})
                 elif isinstance(obj, h5py.Dataset):
                     datasets.append({**_dataset(name, obj), "link": target})
-            found = producers.recognize(f)
+            found = recognize.recognize(f)
         datasets.sort(key=lambda d: d["path"])
         out = {"file": os.fspath(path), "size": os.path.getsize(path), "datasets": datasets}
         if found is not None:
-            out["looks_like"] = {"producer": found[0], "options": producers.flags(found[1])}
+            out["looks_like"] = {"producer": found[0], "options": recognize.flags(found[1])}
             if found[1]:  # (an AnnData file without features has none)
                 out["looks_like"].update(_table(path, found[1]))
         elif isinstance(f.get("X"), (h5py.Dataset, h5py.Group)):  # the datasets train reads unless told
@@ -94,7 +94,7 @@ def _table(path, options: dict) -> dict:
     """How the table those options find will be read: its kind, rows, features and read mode (or why not)."""
     from sgdcli.data.table import Table
 
-    keywords = {k: v for k, v in options.items() if k in ("x", "y", "label_column") and not producers.placeholder(v)}
+    keywords = {k: v for k, v in options.items() if k in ("x", "y", "label_column") and not recognize.placeholder(v)}
     keywords.setdefault("y", None)
     try:
         with warnings.catch_warnings():

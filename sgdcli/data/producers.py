@@ -32,24 +32,20 @@ counts as a bad label), or a field of a compound dataset as ``TABLE/FIELD``
 
 from __future__ import annotations
 
-import re
-import shlex
-
 import h5py
 import numpy as np
 
-from sgdcli.data import anndatafiles, featurenames, fieldlabels, knownfiles, loomfiles, matlab, mudatafiles
+from sgdcli.data import anndatafiles, featurenames, fieldlabels, knownfiles, loomfiles, matlab
+from sgdcli.data.recognize import suggestion
 from sgdcli.data.columngroup import NAMED_TYPE, column_group
 from sgdcli.data.cf import packing_of
 from sgdcli.data.enums import EnumNames, enum_label, enum_names
-from sgdcli.data.hdf5 import find, list_datasets, members as _members
+from sgdcli.data.hdf5 import find, list_datasets
 from sgdcli.data.numeric import NUMERIC_KINDS
-from sgdcli.data.knownfiles import LABEL_NAMES, WEIGHT_NAMES, label_of as _label_of
 from sgdcli.data.pandasframes import SERIES_TYPES, CodedFields, fixed_frame, table_frame
 from sgdcli.data.pandasmeta import categories
 from sgdcli.data.columnindex import column_index, numbered, select
 from sgdcli.data.sources import Column, Fields, Found, Matrix, Source, built, not_a_feature, numeric_fields, text_of
-from sgdcli.data.sparse import is_csr
 from sgdcli.data.textlabels import categorical_labels, is_text, text_labels
 from sgdcli.data.where import where_in, where_of
 from sgdcli.errors import InputError, first_line
@@ -331,86 +327,3 @@ def find_labels(f: h5py.File, y: str, classes: list[str] | None = None, what: st
     if obj.ndim == 1 or (obj.ndim == 2 and obj.shape[1] == 1):
         return (obj if packing_of(obj) is None else Column(obj, y)), None  # CF-packed: decoded as read
     raise InputError(f"{where}: expected 1-D {what} (or N × 1), got shape {obj.shape}")
-
-
-def suggestion(f: h5py.File) -> str | None:
-    """What to pass for the files of known producers ("this looks like ...: try ..."), or None."""
-    found = recognize(f)
-    if not found:
-        return None
-    if not found[1] and found[0] == knownfiles.own_file(f):
-        return f"it is {found[0]}, not a data file"
-    return f"this looks like {found[0]}: try {flags(found[1])}" if found[1] else f"this looks like {found[0]}"
-
-
-def flags(options: dict) -> str:
-    """{"x": "df", "label_column": "label"} as "--x df --label-column label", each value quoted as a shell
-    would need it ("--label-column 'my target'"), but a placeholder ("<labels dataset>", "obs/<column>")."""
-    return " ".join(f"--{key.replace('_', '-')} {_shell(str(value))}" for key, value in options.items())
-
-
-def _shell(value: str) -> str:
-    return value if placeholder(value) else shlex.quote(value)
-
-
-def placeholder(value) -> bool:
-    """Whether an option's value is a placeholder for the user to fill in ("<labels dataset>", "obs/<column>"):
-    its last part is "<" lowercase words ">", as no producer names a column."""
-    return re.fullmatch(r"(.*/)?<[a-z ]+>", str(value)) is not None
-
-
-def _columns_beside(f: h5py.File, matrix: h5py.Group) -> dict:
-    """``--y`` and, where there are row weights, ``--sample-weight`` for a CSR matrix: of the vectors of its
-    row count in the file's root, the first named as labels are, else the first not named as weights are;
-    the weights, one named as they are (convert writes them to ``w``), never as the labels."""
-    rows = matrix["indptr"].shape[0] - 1 if "indptr" in matrix else None
-    vectors = [n for n, o in _members(f) if isinstance(o, h5py.Dataset) and o.ndim in (1, 2)
-               and (rows is None or rows in o.shape) and o.dtype.fields is None]  # (a table of fields: no --y)
-    weights = [n for n in vectors if n.lower() in WEIGHT_NAMES]
-    labels = [n for n in vectors if n.lower() in LABEL_NAMES] or [n for n in vectors if n not in weights]
-    return {"y": labels[0] if labels else "<labels dataset>", **({"sample_weight": weights[0]} if weights else {})}
-
-
-def recognize(f: h5py.File) -> tuple[str, dict] | None:
-    """(producer, the options that find its table: x, and y or label_column) for a file whose layout a known
-    tool writes, else None."""
-    try:
-        own = knownfiles.own_file(f)
-        if own is not None:
-            return own, {}
-        if anndatafiles.is_anndata(f):
-            return anndatafiles.options(f, LABEL_NAMES)
-        if mudatafiles.is_mudata(f):
-            return mudatafiles.options(f, LABEL_NAMES)
-        if loomfiles.is_loom(f):
-            return loomfiles.options(f, LABEL_NAMES)
-        for name, obj in _members(f):
-            if is_csr(obj):
-                stored = text_of(obj.attrs.get("h5sparse_format", "csr"))  # (h5sparse's csc: columns, refused)
-                if stored != "csr":
-                    return (f"a sparse matrix stored by columns ({stored}), which sgdcli does not read: write it as "
-                            "csr (scipy's .tocsr())"), {}
-                return "a sparse (CSR) matrix", {"x": name, **_columns_beside(f, obj)}
-        frames, series = knownfiles.pandas_keys(f)
-        if frames:
-            return knownfiles.pandas_options(f, frames, series)
-        matlab = knownfiles.matlab_options(f)
-        if matlab is not None:
-            return "a MATLAB v7.3 file", matlab
-        for name, obj in _members(f):
-            if isinstance(obj, h5py.Dataset) and obj.dtype.fields is not None:
-                numeric, other = numeric_fields(obj)
-                columns = [n for n in obj.dtype.names if (n, 1) in numeric or is_text(other.get(n, np.dtype("f8")))
-                           and not other[n].shape]
-                return "a table (compound dataset)", {"x": name, "label_column": _label_of(columns or ["<label>"])}
-        for name, obj in [*_members(f), ("/", f)]:  # a group in the root, else the root itself (xarray's columns)
-            if isinstance(obj, h5py.Group) and len(obj) > (name == "/") and not knownfiles.one_array(obj) and all(
-                    isinstance(m, h5py.Dataset) and (m.ndim == 1 or m.ndim == 2 and m.shape[0] == 1 and "MATLAB_class"
-                                                      in m.attrs) for m in (m for _, m in _members(obj))):
-                return "a group of columns", knownfiles.columns_options(f, name, obj)
-        matrix = knownfiles.matrix_options(f)
-        if matrix is not None:
-            return matrix
-    except (KeyError, OSError, RuntimeError, ValueError, TypeError, AttributeError, InputError):
-        return None
-    return None

@@ -26,7 +26,7 @@ import os
 import numpy as np
 
 from sgdcli import __version__
-from sgdcli.data import hdf5, newhdf5, producers
+from sgdcli.data import hdf5, newhdf5, recognize
 from sgdcli.data.atomic import atomic_output
 from sgdcli.errors import InputError
 from sgdcli.data.jsontext import dumps
@@ -180,7 +180,7 @@ def load_model(path, optimizer: bool = False) -> Model:
 def _not_a_model(path, f) -> str:
     """Why the HDF5 file ``f`` without sgdcli's format attribute is not read as a model: a data file (one in
     the model's place, as given to evaluate DATA MODEL), or another tool's file."""
-    found = producers.recognize(f)
+    found = recognize.recognize(f)
     try:
         data = DEFAULT_X in f
     except hdf5.READ_ERRORS:  # a damaged file's links: another tool's, for all this can tell
