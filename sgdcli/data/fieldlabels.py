@@ -24,7 +24,9 @@ from sgdcli.data.pandasframes import FRAME_TYPES, SERIES_TYPES, pandas_type
 from sgdcli.data.sources import Fields
 from sgdcli.data.textlabels import categorical_labels, is_text, text_labels
 from sgdcli.data.where import where_in
-from sgdcli.errors import InputError
+from sgdcli.errors import InputError, listed
+
+FIELDS = 8  # the fields a message about a table lists, the first of them
 
 
 def named_field(f: h5py.File, y: str, x: str | None = None) -> tuple[h5py.Dataset, str] | None:
@@ -45,8 +47,8 @@ def named_field(f: h5py.File, y: str, x: str | None = None) -> tuple[h5py.Datase
         return None
     where = where_in(f.filename, table.strip("/"))
     if field not in ds.dtype.names:
-        raise InputError(f"{where}: a table of fields ({', '.join(ds.dtype.names[:8])}"
-                         f"{', ...' if len(ds.dtype.names) > 8 else ''}) has no field {field!r}")
+        raise InputError(f"{where}: a table of fields ({listed(ds.dtype.names, FIELDS, what='fields')}) has no "
+                         f"field {field!r}")
     if ds.ndim != 1:
         raise InputError(f"{where}: a table of fields of shape {ds.shape} is read one row per element, so it must "
                          "be 1-D")
@@ -73,7 +75,7 @@ def field_labels(ds: h5py.Dataset, field: str, where: str, classes: list[str] | 
         return categorical_labels(source, names[()], where, classes)
     if what != "labels":
         return source, None
-    named = enum_names(ds.dtype.fields[field][0].base)
+    named = enum_names(kind)
     if named:
         return text_labels(EnumNames(source, named, where), where, classes, memory=memory)
     return source, None
@@ -85,12 +87,12 @@ def whole_table(ds: h5py.Dataset, y: str, where: str, what: str, x: str | None) 
     ``--label-column`` where it is ``x``, the features' own table."""
     names = list(ds.dtype.names)
     fields = names[1:] if names[0] == "index" else names
-    listed = f"a table of fields ({', '.join(names[:8])}{', ...' if len(names) > 8 else ''})"
+    table = f"a table of fields ({listed(names, FIELDS, what='fields')})"
     if x is not None and isinstance(own := find(ds.file, x), h5py.Dataset) and own.name == ds.name:
-        return InputError(f"{where}: is {listed}, --x {x} itself, not a column of {what}"
+        return InputError(f"{where}: is {table}, --x {x} itself, not a column of {what}"
                           + (f"; take the labels from one of its fields with --label-column {label_of(fields or names)}"
                              if what == "labels" else ""))
     numeric = [n for n in fields if ds.dtype[n].kind in NUMERIC_KINDS and not ds.dtype[n].shape]
     ordered = numeric + [n for n in fields if n not in numeric]
-    return InputError(f"{where}: is {listed}, not a column of {what}" + (
+    return InputError(f"{where}: is {table}, not a column of {what}" + (
         f"; name the field that holds them: {named_as(what, y.rstrip('/'), ordered)}" if ordered else ""))

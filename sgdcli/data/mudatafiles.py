@@ -20,7 +20,7 @@ import numpy as np
 from sgdcli.data.anndatafiles import encoding, frame_columns, label_rank
 from sgdcli.data.hdf5 import members
 from sgdcli.data.sources import text_of
-from sgdcli.errors import LISTED, InputError
+from sgdcli.errors import InputError, listed
 
 
 def is_mudata(f: h5py.File) -> bool:
@@ -46,8 +46,8 @@ def options(f: h5py.File, label_names: tuple[str, ...]) -> tuple[str, dict]:
         columns += [f"obs/{c}" for c in frame_columns(f.get("obs"))]
     ranked = sorted(columns, key=lambda c: label_rank(c.rpartition("/")[2], label_names))
     y = ranked[0] if ranked else f"{own}/<column>"
-    return (f"a MuData file (modalities: {', '.join(names[:LISTED])}{', ...' if len(names) > LISTED else ''}; "
-            "--x names the one to read)"), {"x": f"mod/{held[0]}/X", "y": y}
+    return (f"a MuData file (modalities: {listed(names, what='modalities')}; --x names the one to read)"
+            ), {"x": f"mod/{held[0]}/X", "y": y}
 
 
 def aligned(f: h5py.File, modality: str) -> bool:
@@ -71,20 +71,29 @@ def modality_of(f: h5py.File, x: str) -> str | None:
     return None
 
 
-def refuse_file_labels(f: h5py.File, x: str, y: str, rows_differ: bool, where: str | None = None) -> str:
-    """The refusal of ``y``, a column of the file's own ``obs``, as the labels of the modality's matrix ``x``
-    whose rows it does not have in its order: what to add to the row-count error (``rows_differ``), or, where
-    the counts agree, InputError naming ``where`` (``y`` in the file); "" where it has them, or ``x`` is no
-    modality's."""
-    modality = modality_of(f, x)
-    if modality is None or not y.strip("/").startswith("obs/") or not rows_differ and aligned(f, modality):
-        return ""
-    said = (f"the file's obs has a row per cell of any modality, {x} one per cell of its own"
-            + ("" if rows_differ else ", in another order") + f"; take the labels from its obs, --y mod/{modality}"
-            f"/obs/<column>")
-    if rows_differ:
-        return f": {said}"
-    raise InputError(f"{where or f.filename + ':' + y.strip('/')}: {said}")
+def other_rows(f: h5py.File, x: str, y: str) -> str:
+    """What to add to the row-count error of ``y``'s labels beside ``x``, where ``y`` is a column of the file's
+    own ``obs`` and ``x`` a modality's matrix: the modality's own ``obs``; "" for any other."""
+    modality = _file_labels(f, x, y)
+    return f": {_told(x, modality, '')}" if modality else ""
+
+
+def check_order(f: h5py.File, x: str, y: str, where: str) -> None:
+    """InputError naming ``where`` (``y`` in the file) where ``y``, a column of the file's own ``obs``, has the
+    rows of the modality's matrix ``x`` in another order (``aligned``): they would be other cells' labels."""
+    modality = _file_labels(f, x, y)
+    if modality is not None and not aligned(f, modality):
+        raise InputError(f"{where}: {_told(x, modality, ', in another order')}")
+
+
+def _file_labels(f: h5py.File, x: str, y: str) -> str | None:
+    """The modality of ``x`` where ``y`` is a column of the file's own ``obs``, else None."""
+    return modality_of(f, x) if y.strip("/").startswith("obs/") else None
+
+
+def _told(x: str, modality: str, how: str) -> str:
+    return (f"the file's obs has a row per cell of any modality, {x} one per cell of its own{how}; take the labels "
+            f"from its obs, --y mod/{modality}/obs/<column>")
 
 
 def _index(frame) -> h5py.Dataset | None:

@@ -27,7 +27,7 @@ def mismatch(path: str, x: str, y: str, rows: int, found: Found, labels) -> str:
     n = found.features[0].n_rows
     base = f"{where_in(path, y)}: has {rows} rows but {x} has {n}"
     source = found.features[0]
-    modality = mudatafiles.refuse_file_labels(source.ds.file, x, y, rows_differ=True)
+    modality = mudatafiles.other_rows(source.ds.file, x, y)
     if modality:
         return base + modality
     if not isinstance(source, Matrix) or source.ds.ndim != 2:

@@ -118,7 +118,7 @@ class Table:
             rows = labels.shape[0] if isinstance(labels, h5py.Dataset) else labels.n_rows
             if rows != n:
                 raise InputError(rowcount.mismatch(self.shown, x, y, rows, found, labels))
-            mudatafiles.refuse_file_labels(self.file, x, y, False, self.where(y))  # the rows' order too
+            mudatafiles.check_order(self.file, x, y, self.where(y))
             pandasindex.check_aligned(stored, self.file.get(y), n, where, self.where(y))
         if found.plain and 0 in found.features[0].ds.shape:
             raise InputError(f"{where}: dataset is empty (shape {found.features[0].ds.shape})")
@@ -199,8 +199,8 @@ class Table:
             rows = labels.shape[0] if isinstance(labels, h5py.Dataset) else labels.n_rows
             if rows != self.n_rows:
                 raise InputError(f"{self.where(y)}: has {rows} rows but {x} has {self.n_rows}"
-                                 + mudatafiles.refuse_file_labels(self.file, x, y, rows_differ=True))
-            mudatafiles.refuse_file_labels(self.file, x, y, False, self.where(y))  # the rows' order too
+                                 + mudatafiles.other_rows(self.file, x, y))
+            mudatafiles.check_order(self.file, x, y, self.where(y))
         # (the matrix's parts were written: CsrReader; allocated early, they are warned of with the labels)
         self._check_datasets(_stored(labels), early=[reader.indptr, reader.data, reader.indices])
         self.Y = None
