@@ -5,7 +5,6 @@ from __future__ import annotations
 import functools
 import math
 import os
-import warnings
 
 import h5py
 import numpy as np
@@ -20,7 +19,7 @@ from sgdcli.data.sources import ComposedReader, Fields, Source
 from sgdcli.data.sparse import ENTRY_BYTES, OFFSET_BYTES, CsrReader, SparseX, is_csr
 from sgdcli.data.textlabels import Codes, TextLabels
 from sgdcli.data import categories as categories_mod, unwritten as unwritten_mod
-from sgdcli.data.unwritten import union_rows, unwritten
+from sgdcli.data.unwritten import unwritten
 from sgdcli.data.columnindex import numbered
 from sgdcli.data.where import where_in
 from sgdcli.errors import InputError
@@ -227,45 +226,19 @@ class Table:
             if missing is not None:
                 at = self.where(ds.name.lstrip("/"))
                 raise InputError(f"--sample-weight: {missing.message(at, allowed=False)}")
-            self._warn_early([ds])
+            unwritten_mod.warn_early([ds], self.allow_unwritten, self.where)
         self.W = (ColumnReader(source, LABEL_DTYPE, squeeze=True) if isinstance(source, h5py.Dataset) else
                   ComposedReader([source], LABEL_DTYPE, name, squeeze=True))
 
     def _check_written(self, found, labels) -> None:
-        """Every dataset the table reads was written where it is read (data/unwritten.py), or InputError naming
-        the first that was not; with ``allow_unwritten``, ``unwritten_rows`` counts the rows read from fill values."""
+        """Every dataset the table reads was written where it is read (data/unwritten.py ``checked``); with
+        ``allow_unwritten``, ``unwritten_rows`` counts the rows read from fill values."""
         sources = found.features + ([found.label] if found.label is not None else [])
         self._check_datasets([(ds, axis, s.columns_read(ds)) for s in sources for ds, axis in s.stored()]
                              + _stored(labels))
 
     def _check_datasets(self, datasets, early=()) -> None:
-        """``_check_written``'s check of ``datasets`` ((dataset, axis[, columns read]) each), and one warning of those
-        allocated early among them and ``early`` (datasets checked already)."""
-        found_unwritten, written = [], list(early)
-        seen = set()
-        for ds, axis, *read in datasets:  # (and the columns read, where not all: data/sources.py columns_read)
-            columns = read[0] if read else None
-            key = (ds.name, axis, None if columns is None else tuple(columns))
-            if key in seen:
-                continue
-            seen.add(key)
-            missing = unwritten(ds, axis, columns=columns)
-            if missing is None:
-                written.append(ds)
-                continue
-            if not self.allow_unwritten or not missing.fillable:  # (a missing external raw file fails the read)
-                raise InputError(missing.message(self.where(ds.name.lstrip("/"))))
-            found_unwritten.append(missing)
-        self.unwritten_rows = union_rows(found_unwritten)
-        self._warn_early(written)
-
-    def _warn_early(self, datasets) -> None:
-        """One warning for the ``datasets`` read that were allocated at creation (data/unwritten.py ``early``),
-        naming the first, but under --allow-unwritten (the file was checked)."""
-        early = [ds for ds in datasets if unwritten_mod.early(ds)] if not self.allow_unwritten else []
-        if early:  # from this line: shown once for each text, however many times a command opens its table
-            warnings.warn(unwritten_mod.early_text(self.where(early[0].name.lstrip("/")), len(early) - 1),
-                          unwritten_mod.AllocatedEarly)
+        self.unwritten_rows = unwritten_mod.checked(datasets, self.allow_unwritten, self.where, early)
 
     @property
     def chunk_rows(self) -> int:

@@ -16,6 +16,7 @@ data/otherfiles.py, a virtual dataset's sources with this same check.
 from __future__ import annotations
 
 import dataclasses
+import warnings
 
 import h5py
 import numpy as np
@@ -240,3 +241,35 @@ def union_rows(found: list[Unwritten]) -> int:
     ranges = np.concatenate([u.ranges for u in found])
     merged = _merged(ranges[:, 0], ranges[:, 1])
     return int((merged[:, 1] - merged[:, 0]).sum())
+
+
+def checked(datasets, allow_unwritten: bool, where, early_read=()) -> int:
+    """The rows read from fill values of ``datasets`` ((dataset, axis[, the columns read]) each, all of a
+    table's): InputError naming the first dataset not written where it is read, unless ``allow_unwritten``
+    (and what is missing can be read as fill values: a missing external raw file cannot); then one
+    warning of those among them allocated early, and of ``early_read`` (datasets checked already).
+    ``where(name)``: how a message names a dataset of the file."""
+    found, written, seen = [], list(early_read), set()
+    for ds, axis, *read in datasets:  # (and the columns read, where not all: data/sources.py columns_read)
+        columns = read[0] if read else None
+        key = (ds.name, axis, None if columns is None else tuple(columns))
+        if key in seen:
+            continue
+        seen.add(key)
+        missing = unwritten(ds, axis, columns=columns)
+        if missing is None:
+            written.append(ds)
+            continue
+        if not allow_unwritten or not missing.fillable:
+            raise InputError(missing.message(where(ds.name.lstrip("/"))))
+        found.append(missing)
+    warn_early(written, allow_unwritten, where)
+    return union_rows(found)
+
+
+def warn_early(datasets, allow_unwritten: bool, where) -> None:
+    """One warning for the ``datasets`` read that were allocated at creation (``early``), naming the first, but
+    under --allow-unwritten (the file was checked)."""
+    allocated = [ds for ds in datasets if early(ds)] if not allow_unwritten else []
+    if allocated:  # from this line: shown once for each text, however many times a command opens its table
+        warnings.warn(early_text(where(allocated[0].name.lstrip("/")), len(allocated) - 1), AllocatedEarly)
