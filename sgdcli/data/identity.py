@@ -85,3 +85,23 @@ class FileIdentity:
 def _clock(ns: int) -> str:
     """A modification time as local ISO time to the microsecond."""
     return datetime.datetime.fromtimestamp(ns / 1e9).isoformat(timespec="microseconds")
+
+
+def fingerprint(table) -> dict:
+    """What a model and a checkpoint record of the data a table (data/table.py Table) read: its file (as it is
+    now: a later change shows in --resume checks), what in it was read, and its content digest."""
+    st = os.stat(table.path)
+    return {
+        "path": os.path.abspath(table.path),
+        "x": table.x_name,
+        "y": table.y_name,
+        **({"label_column": table.label_column} if table.label_column is not None else {}),
+        **({"features": table.features} if table.features is not None else {}),
+        **({"transpose": True} if table.transpose else {}),
+        **({"sample_weight": table.w_name} if table.w_name is not None else {}),
+        "shape": [table.n_rows, table.n_features],
+        "dtype": table.X.layout.dtype,
+        "size": st.st_size,
+        "mtime": st.st_mtime,
+        "content": table.content,
+    }
