@@ -437,7 +437,7 @@ def test_the_memory_named_for_threads_is_the_least_whole_mib_that_holds_their_bl
         def holds(mib, streams):
             try:
                 table.block_rows((mib << 20) // streams)
-                table.block_rows((mib << 20) // streams, unit=table.unit_rows)
+                table.block_rows((mib << 20) // streams, windows=True)
             except InputError:
                 return False
             return True

@@ -30,18 +30,19 @@ PIECE_ROWS = 1 << 16
 
 class Costs:
     """What rows of ``reader`` take in flight: ``per_row`` bytes each and ``per_entry`` bytes a nonzero, against
-    ``memory`` (every buffer of a block or window counted in both figures)."""
+    ``memory`` (every buffer of a block or window counted in both figures), of which ``held`` bytes (labels
+    held whole: data/held.py) are taken already; refusals name --memory with them."""
 
-    def __init__(self, reader: CsrReader, per_row: int, per_entry: int, memory: int, buffers: int):
-        self.reader, self.per_row, self.per_entry, self.memory = reader, per_row, per_entry, memory
-        self.buffers = buffers
+    def __init__(self, reader: CsrReader, per_row: int, per_entry: int, memory: int, buffers: int, held: int = 0):
+        self.reader, self.per_row, self.per_entry, self.memory = reader, per_row, per_entry, memory - held
+        self.buffers, self.held = buffers, held
 
     def of(self, rows, entries):
         return rows * self.per_row + entries * self.per_entry
 
     def refuse_row(self, row: int, entries: int) -> MemoryShort:
-        return MemoryShort(self.memory, f"{self.buffers} copies of row {row:,} of {self.reader.where} "
-                           f"({entries:,} nonzeros)", self.of(1, entries))
+        return MemoryShort(self.memory + self.held, f"{self.buffers} copies of row {row:,} of {self.reader.where} "
+                           f"({entries:,} nonzeros)", self.of(1, entries) + self.held)
 
     def offsets(self, start: int, stop: int) -> np.ndarray:
         """indptr[start:stop + 1] (rows start .. stop - 1) as int64, checked to increase within 0..nnz."""
@@ -103,9 +104,9 @@ def fit_windows(pages: PageShuffle, costs: Costs, plan) -> PageShuffle:
         if pages.extent_rows <= floor:
             a = heaviest * pages.extent_rows
             b = min(a + pages.extent_rows, costs.reader.n_rows)
-            raise MemoryShort(costs.memory, f"a window of rows {a:,}-{b - 1:,} of {costs.reader.where} "
+            raise MemoryShort(costs.memory + costs.held, f"a window of rows {a:,}-{b - 1:,} of {costs.reader.where} "
                               f"({format_size(int(each[heaviest]))} in flight), and runs of fewer rows would make "
-                              "the epoch's order of runs pass its share of --memory", _enough(costs))
+                              "the epoch's order of runs pass its share of --memory", _enough(costs) + costs.held)
         pages = plan(max(floor, pages.extent_rows // 2))
 
 

@@ -3,16 +3,15 @@
 from __future__ import annotations
 
 import functools
-import math
 import os
 
 import h5py
 import numpy as np
 
-from sgdcli.data import (columnindex, csrblocks, csvcolumns, featurenames, hashing, hdf5, mudatafiles, nonfinite,
-                         pandasindex, producers, rowcount, wholechunks)
+from sgdcli.data import (budget, columnindex, csrblocks, csvcolumns, featurenames, hashing, hdf5, held, mudatafiles,
+                         nonfinite, pandasindex, producers, rowcount, wholechunks)
 from sgdcli.data.columns import ColumnReader
-from sgdcli.data.identity import FileIdentity, content_digest
+from sgdcli.data.identity import FileIdentity, content_digest, fingerprint
 from sgdcli.data.pandasframes import CodedFields
 from sgdcli.data.shuffle import PageShuffle
 from sgdcli.data.sources import ComposedReader, Fields, Source
@@ -46,13 +45,15 @@ class Table:
     per-row weights (read as ``W``), and without ``labels`` (predict) no labels are opened: ``y`` is not, and a
     ``label_column`` is only left out of the features (``Y`` is None); ``memory`` (--memory) bounds the pass that
     finds the names of labels that are names; ``shown``: the name messages give the file (a worker opens the
-    driver's file by its absolute path, named as the user named it).
+    driver's file by its absolute path, named as the user named it); ``hold``: the readers held whole ("y",
+    "w": data/held.py), as the table that the driver opened chose them (None: chosen here, by ``memory``).
     """
 
     def __init__(self, path, x: str = "X", y: str | None = "y", label_column: str | None = None,
                  features: str | None = None, transpose: bool = False, allow_unwritten: bool = False,
                  classes: list[str] | None = None, sample_weight: str | None = None, labels: bool = True,
-                 memory: int = DEFAULT_MEMORY, shown: str | None = None, categories: list | None = None):
+                 memory: int = DEFAULT_MEMORY, shown: str | None = None, categories: list | None = None,
+                 hold: list[str] | None = None):
         self.path, self.shown = os.fspath(path), shown or os.fspath(path)
         self.x_name, self.y_name, self.w_name = x, y, sample_weight
         self.label_column, self.features, self.transpose = label_column, features, transpose
@@ -68,6 +69,9 @@ class Table:
                 self._open(x, y if labels else None, labels, categories)
                 if sample_weight is not None:
                     self._open_weights(sample_weight)
+                # the labels and weights as read where not held (what each choice needs: ``least_memory``)
+                self.unheld = {role: r for role, r in (("y", self.Y), ("w", self.W)) if r is not None}
+                self.hold(hold)
         except BaseException:
             self.close()
             raise
@@ -133,8 +137,7 @@ class Table:
         self.left_out = {name: "text" if reader is not None else "text (pickled)"
                          for name, reader in found.text.items() if name != self.label_column}
         self.left_out.update(found.left_out)
-        self.X = (ColumnReader(found.features[0].ds, FEATURE_DTYPE) if found.plain else
-                  ComposedReader(found.features, FEATURE_DTYPE, x))
+        self.X = self._x_reader(found)
         self.n_rows, self.n_features = n, self.X.width if not found.plain else int(found.features[0].ds.shape[1])
         self.feature_names = [name for source in found.features for name in source.names]
         # the names a model keeps: None where the file's columns and those read are numbered 0, 1, 2, ...
@@ -152,19 +155,28 @@ class Table:
             self.Y = ComposedReader([labels], LABEL_DTYPE, y, squeeze=True)
             self.y_dtype = _base_dtype(labels)
 
+    def _x_reader(self, found):
+        return (ColumnReader(found.features[0].ds, FEATURE_DTYPE) if found.plain else
+                ComposedReader(found.features, FEATURE_DTYPE, self.x_name))
+
     def _labels(self, y: str, rows: int, found=None):
-        """--y's labels and class names; a refusal of text labels' chunks names the --memory that the epochs'
-        blocks take too: of those rows, or of X's chunks or the weights' whole chunks where taller, which a block
-        holds whole (``found``: X's columns; None: a CSR matrix, whose rows are the reader's and chunks not rows)."""
+        """--y's labels and class names; a refusal of text labels' chunks names the --memory that the epochs
+        take too (data/budget.py ``after_names``; ``found``: X's columns; None: a CSR matrix)."""
         try:
             return producers.find_labels(self.file, y, self.classes, rows=rows, memory=self.memory,
                                          x=self.x_name if found else None)
-        except MemoryShort as short:
+        except MemoryShort as short:  # (the readers the epochs would read X and the weights with, closed after)
+            x = self.X if found is None else self._x_reader(found)
             w = self.file.get(self.w_name) if self.w_name else None
-            tall = [ds.chunks[axis] for s in (found.features if found else []) for ds, axis in s.stored() if ds.chunks]
-            tall += [c.rows for c in [wholechunks.of_dataset(w)] if c] if isinstance(w, h5py.Dataset) else []
-            features = sum(s.width for s in found.features) if found else None
-            raise short.at_least(max([short.rows, *tall]) * self._block_row_bytes(features)) from None
+            w = ColumnReader(w, LABEL_DTYPE, squeeze=True) if isinstance(w, h5py.Dataset) else None
+            try:
+                need = budget.after_names(short, self.where(y), rows, self._block_row_bytes(
+                    sum(s.width for s in found.features) if found else None), x, w, np.dtype(LABEL_DTYPE).itemsize)
+            finally:
+                for reader in (x, w) if found is not None else (w,):
+                    if reader is not None:
+                        reader.close()
+            raise short.at_least(need) from None
 
     def _open_sparse(self, x, y) -> None:
         """A CSR matrix as the features (data/sparse.py): labels from --y; --features only where its columns
@@ -230,6 +242,18 @@ class Table:
         self.W = (ColumnReader(source, LABEL_DTYPE, squeeze=True) if isinstance(source, h5py.Dataset) else
                   ComposedReader([source], LABEL_DTYPE, name, squeeze=True))
 
+    def hold(self, roles: list[str] | None = None) -> None:
+        """Hold the labels ("y") and weights ("w") that ``roles`` names whole, read at their first read
+        (data/held.py), and read the others in blocks; None: those that ``memory`` holds (data/budget.py
+        ``Needs.choice``).  The blocks do without the bytes they take (``held_bytes``).  Before any read."""
+        if roles is None:
+            roles = self._needs(self._block_row_bytes()).choice(self.memory)
+        self.held = [role for role in roles if role in self.unheld]
+        columns = {role: held.HeldColumn(self.unheld[role], self.n_rows) for role in self.held}
+        self.Y, self.W = (columns.get(role, self.unheld.get(role)) for role in ("y", "w"))
+        self.held_bytes, self._whole_chunks = sum(column.nbytes for column in columns.values()), None
+        self._selection["hold"] = self.held
+
     def _check_written(self, found, labels) -> None:
         """Every dataset the table reads was written where it is read (data/unwritten.py ``checked``); with
         ``allow_unwritten``, ``unwritten_rows`` counts the rows read from fill values."""
@@ -256,37 +280,50 @@ class Table:
         """What a row takes of --memory in the blocks of the epochs (``block_rows``)."""
         return BUFFERS * self.row_bytes(features) + extra_per_row
 
-    def block_rows(self, memory: int, extra_per_row: int = BUFFERS * ROW_BOOKKEEPING, unit: int | None = None) -> int:
+    def block_rows(self, memory: int, extra_per_row: int = BUFFERS * ROW_BOOKKEEPING, windows: bool = False) -> int:
         """Rows per block so that BUFFERS blocks (plus per-row bookkeeping) fit ``memory``.
 
-        Blocks are whole multiples of the chunk height (or of ``unit`` rows),
-        so every chunk is read once.
+        Blocks are whole multiples of the chunk height (the page shuffle's
+        ``windows``: of ``unit_rows``), so every chunk is read once.  The
+        labels and weights held whole (``held_bytes``) take their part of
+        ``memory`` first.  A refusal names ``least_memory``.
         """
         per_row = self._block_row_bytes(extra_per_row=extra_per_row)
+        budget = memory - self.held_bytes
         if self._whole_chunks is None:  # refused before any is read; X's rows are the check below's
             self._whole_chunks = ([c._replace(rows=None) for c in wholechunks.of_reader(self.X)]
                                   + [c for r in (self.Y, self.W) for c in wholechunks.of_reader(r)])
-        short = wholechunks.refusal(self._whole_chunks, memory, per_row, BUFFERS,
+        short = wholechunks.refusal(self._whole_chunks, budget, per_row, BUFFERS,
                                     per_row * max(self.unit_rows, self.chunk_rows))
         if short is not None:
-            raise short
-        rows = memory // per_row
-        chunk = self.chunk_rows if unit is None else unit
+            raise MemoryShort(memory, short.holds, self.least_memory(memory, per_row), short.rows)
+        rows = budget // per_row
+        chunk = self.chunk_rows if not windows else self.unit_rows
         if rows < chunk:
             name = self.tallest_unit()[0] if chunk > self.chunk_rows else self.x_name
             dense = f" × {self.n_features:,} features" if name == self.x_name and not self.sparse else ""
             raise InputError(f"--memory: {memory / 2**20:.1f} MiB cannot hold {BUFFERS} blocks of one chunk of "
                              f"{self.where(name)} ({chunk:,} rows{dense}); raise --memory to at least "
-                             f"{whole_mib(chunk * per_row)}")
+                             f"{whole_mib(self.least_memory(memory, per_row))}")
         rows = rows // chunk * chunk
         return int(min(rows, _round_up(self.n_rows, chunk)))
+
+    def least_memory(self, memory: int, per_row: int) -> int:
+        """The least --memory above ``memory`` that holds the blocks of ``per_row`` bytes a row
+        (``_block_row_bytes``) and the windows: with the labels and weights that it holds where ``memory`` is
+        the budget they were chosen by (data/budget.py), else (a thread's share of it) with those held."""
+        needs = self._needs(per_row)
+        if memory != self.memory:
+            return needs.need(self.held)
+        return needs.least(floor=memory + 1, rule=self._needs(self._block_row_bytes()))
+
+    def _needs(self, per_row: int) -> budget.Needs:
+        return budget.Needs.of_table(self, per_row, np.dtype(LABEL_DTYPE).itemsize)
 
     @property
     def unit_rows(self) -> int:
         """Rows best read together, for X and y both: 1 where both can be read anywhere in place."""
-        units = [reader.unit_rows for _, reader in self.readers()]
-        lcm = math.lcm(*units)
-        return lcm if lcm <= 8 * max(units) else max(units)
+        return budget.combined_unit([reader.unit_rows for _, reader in self.readers()])
 
     def readers(self) -> list[tuple[str, object]]:
         """X, and y and the weights where opened, each with its name."""
@@ -304,7 +341,7 @@ class Table:
         gets the same order whatever its chunks.
         """
         unit = self.unit_rows
-        window_rows = self.block_rows(memory, unit=unit)
+        window_rows = self.block_rows(memory, windows=True)
 
         def plan(max_extent=None):
             return PageShuffle.plan(self.n_rows, window_rows, unit, self.row_bytes(), page_rows, seed, shuffle, memory,
@@ -327,24 +364,10 @@ class Table:
         nonzeros): their offsets, labels and ``extra_per_row``, and their entries."""
         labels = self.row_bytes() - self.X.reader.row_bytes()
         return csrblocks.Costs(self.X.reader, BUFFERS * (OFFSET_BYTES + labels) + extra_per_row,
-                               BUFFERS * ENTRY_BYTES, memory, BUFFERS)
+                               BUFFERS * ENTRY_BYTES, memory, BUFFERS, self.held_bytes)
 
     def fingerprint(self) -> dict:
-        st = os.stat(self.path)  # of the file as opened; a later change shows in --resume checks
-        return {
-            "path": os.path.abspath(self.path),
-            "x": self.x_name,
-            "y": self.y_name,
-            **({"label_column": self.label_column} if self.label_column is not None else {}),
-            **({"features": self.features} if self.features is not None else {}),
-            **({"transpose": True} if self.transpose else {}),
-            **({"sample_weight": self.w_name} if self.w_name is not None else {}),
-            "shape": [self.n_rows, self.n_features],
-            "dtype": self.X.layout.dtype,
-            "size": st.st_size,
-            "mtime": st.st_mtime,
-            "content": self.content,
-        }
+        return fingerprint(self)
 
     @functools.cached_property
     def content(self) -> str:

@@ -11,7 +11,9 @@ chunk of every dataset it reads whole, and the blocks of whole chunks
 (data/table.py ``block_rows``), stops at once with exit 2 and the least
 --memory that holds them: what a scheduled run needs to be told, rather than
 a budget broken as it goes.  Chunks read in place (memory-mapped, unfiltered)
-cost page cache, not memory, and are not counted.
+cost page cache, not memory, and are not counted; the chunks of labels or
+weights held whole (data/held.py) are read one at a time, once, and count as
+one chunk each, not as blocks of their rows.
 """
 
 from __future__ import annotations
@@ -22,6 +24,7 @@ import h5py
 import numpy as np
 
 from sgdcli.data.columns import ColumnReader
+from sgdcli.data.held import HeldColumn
 from sgdcli.data.layout import MAPPED_CHUNKS, layout_of
 from sgdcli.data.sources import ComposedReader, where_of
 from sgdcli.data.sparse import SparseX
@@ -55,7 +58,8 @@ def of_dataset(ds: h5py.Dataset, axis: int = 0, row_read: bool = False) -> Chunk
 
 def of_reader(reader) -> list[Chunk]:
     """The chunks read whole of a table's reader: a dataset's (columns.ColumnReader), a composed table's sources'
-    (sources.ComposedReader), a CSR matrix's parts (sparse.SparseX: entries, not rows)."""
+    (sources.ComposedReader), a CSR matrix's parts (sparse.SparseX: entries, not rows), a column held whole's
+    (held.HeldColumn: not rows either)."""
     if isinstance(reader, ComposedReader):
         found = [_as_read(s, ds, of_dataset(ds, axis, row_read=True))
                  for s in reader.sources for ds, axis in s.stored()]
@@ -64,6 +68,8 @@ def of_reader(reader) -> list[Chunk]:
         found = [None if c is None else c._replace(rows=None) for c in map(of_dataset, parts)]
     elif isinstance(reader, ColumnReader):
         found = [of_dataset(reader.ds)]
+    elif isinstance(reader, HeldColumn):  # read whole once, a chunk at a time: no blocks of its rows
+        return [c._replace(rows=None) for c in of_reader(reader.inner)]
     else:  # none (no labels, no weights)
         found = []
     return [c for c in found if c is not None]

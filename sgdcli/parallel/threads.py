@@ -75,6 +75,9 @@ class ThreadExecutor(LocalExecutor):
 
     def __init__(self, table: Table, opts: TrainOptions, threads: int, stop: Callable[[], int | None]):
         self.memory = opts.memory
+        # each thread streams its own share of --memory, which a column held whole (data/held.py) would take
+        # from every share: the threads read labels and weights in blocks, as their shards' tables do
+        table.hold([])
         try:  # the blocks of the passes, cut by a CSR matrix's rows
             super().__init__(table, opts, threads, kernel_threads=1,  # a shard on a thread runs the serial kernels
                              block_rows=_shared_block_rows(table, opts.memory, threads), streams=threads)
@@ -160,7 +163,7 @@ def _least_shared(table: Table, streams: int, memory: int) -> int:
         share = (mib << 20) // streams
         try:
             table.block_rows(share)
-            table.block_rows(share, unit=table.unit_rows)
+            table.block_rows(share, windows=True)
         except InputError:
             return False
         return True
