@@ -67,22 +67,3 @@ def test_the_share_of_each_thread_must_hold_it(tmp_path, reads):
                               f"leaves 4.0 MiB each, less than one chunk of {path}:X (6.2 MiB decoded), which is "
                               "read whole; raise --memory to at least 13M or lower --threads\n")
     assert reads == []
-
-
-def test_labels_in_one_chunk_are_refused_naming_them_before_any_pass(tmp_path, reads):
-    """X in small chunks, y in one gzip chunk of every row: each block of X would decode all of y again; it was
-    refused only after the passes had read it so, naming X."""
-    rng = np.random.default_rng(1)
-    X, y = rng.standard_normal((ROWS, 4)).astype(np.float32), (rng.random(ROWS) > 0.5).astype(np.float64)
-    path, plain = str(tmp_path / "y.h5"), str(tmp_path / "plain.h5")
-    for name, label_chunks in ((path, (ROWS,)), (plain, None)):
-        with h5py.File(name, "w") as f:
-            f.create_dataset("X", data=X, chunks=(512, 4), compression="gzip")
-            f.create_dataset("y", data=y, chunks=label_chunks, compression="gzip" if label_chunks else None)
-    for command in (["train", path], ["train", plain, "--val", path]):  # --val: refused before the first epoch
-        code, _, err = cli(*command, "-o", tmp_path / "m.h5", "--memory", "1M")
-        assert (code, err) == (2, "sgdcli: error: --memory: 1.0 MiB cannot hold 2 blocks of whole chunks of "
-                                  f"{path}:y (8,192 rows a chunk); raise --memory to at least 2M\n")
-        assert reads == []
-    code, _, err = cli("train", path, "-o", tmp_path / "m.h5", "--memory", "2M", "--epochs", "1")
-    assert code == 0, err
