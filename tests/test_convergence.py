@@ -192,14 +192,17 @@ def test_windows_of_few_places_of_the_file_are_warned(tmp_path):
                   [small, "--memory", "1M"]):
         ran = run("train", *quiet, *args)
         assert (ran.returncode, ran.stderr) == (0, "")
-    # the labels' chunks make the runs, X contiguous: the warning names y, where it named X
+    # the labels' chunks make the runs, X contiguous: the warning names y, where it named X; not where a quarter
+    # of --memory holds the labels whole (data/held.py), which then make no runs of their own
+    X, y = make_problem("binary", n=100_000, d=10, seed=8)
     tall = write_table(tmp_path / "tall.h5", X, y, chunks=8192, compression="gzip")
     with h5py.File(tall, "a") as f:
         del f["X"]
         f["X"] = X
-    ran = run("train", tall, *args, "--memory", "2M")
-    assert ran.returncode == 0 and ran.stderr.startswith(f"sgdcli: warning: {tall}:y: --memory 2M holds 1 run of "
+    ran = run("train", tall, *args, "--memory", "3M")  # (800,000 bytes of labels: more than 3M / 4)
+    assert ran.returncode == 0 and ran.stderr.startswith(f"sgdcli: warning: {tall}:y: --memory 3M holds 1 run of "
                                                          "8,192 rows at a time (whole chunks)"), ran.stderr
+    assert run("train", tall, *args, "--memory", "4M").stderr == ""
 
 
 @pytest.mark.parametrize("model,options", [("logistic", {}), ("logistic", {"optimizer": "sgd", "batch_size": 1}),
