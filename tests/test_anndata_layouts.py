@@ -305,3 +305,19 @@ def test_a_hand_written_layout_of_x_obs_and_var_names_its_columns(tmp_path):
         f["var/_index"] = np.array([b"g1", b"g2", b"g3"])
         f["var"].attrs["_index"] = "_index"
     assert train(path, TrainOptions(y="obs/label", epochs=1)).training["features"] == ["g1", "g2", "g3"]
+
+
+def test_an_obs_of_one_column_is_said_so(tmp_path):
+    """The refusal of obs itself counts its columns in words: "1 column", where it said "1 columns"."""
+    anndata = pytest.importorskip("anndata")
+    import pandas as pd
+
+    adata = anndata.AnnData(np.ones((4, 2), dtype=np.float32),
+                            obs=pd.DataFrame({"cell_type": ["a", "b", "a", "b"]}, index=[f"c{i}" for i in range(4)]))
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        adata.write_h5ad(tmp_path / "one.h5ad")
+    code, _, err = cli("train", tmp_path / "one.h5ad", "--y", "obs", "-o", tmp_path / "m.h5")
+    assert code == 2 and err == (f"sgdcli: error: {tmp_path / 'one.h5ad'}:obs: is AnnData's frame of 1 column "
+                                 "(cell_type), not a column of labels; name the column that holds them: "
+                                 "--y obs/cell_type\n"), err

@@ -145,7 +145,7 @@ def group_labels(g: h5py.Group, y: str, where: str, classes: list[str] | None, w
     if encoding(g) == "dataframe":  # AnnData's obs or var
         columns = frame_columns(g)
         listed = ", ".join(columns[:8]) + (", ..." if len(columns) > 8 else "")
-        raise InputError(f"{where}: is AnnData's frame of {len(columns)} columns" + (
+        raise InputError(f"{where}: is AnnData's frame of {len(columns)} column{'s' * (len(columns) != 1)}" + (
             f" ({listed}), not a column of {what}; name the column that holds them: {named_as(what, y, columns)}"
             if columns else f", not a column of {what}"))
     raise InputError(f"{where}: is a group, not a {what} dataset")
