@@ -110,7 +110,8 @@ def info_listing(d: dict) -> str:
         lines += [f"  {line}" for line in encoding_lines(table.get("encoding"))]
     like = d.get("looks_like")
     if like:
-        lines.append(f"looks like {like['producer']}" + (f": train with {like['options']}" if like["options"] else ""))
+        use = "train" if any(f"--{o} " in like["options"] for o in ("y", "label-column")) else "predict"  # (no labels)
+        lines.append(f"looks like {like['producer']}" + (f": {use} with {like['options']}" if like["options"] else ""))
         if "error" in like:
             lines.append(f"  but: {like['error']}")
         elif "kind" in like:

@@ -19,6 +19,8 @@ model scores the wrong columns without a word.
   compound dataset whose first field is the index.
 - Loom: the matrix, read a row per cell, has a column per gene, named by
   ``row_attrs/Gene`` or ``Accession`` (data/loomfiles.py).
+- 10x Genomics: the matrix's features, by id, or by symbol (``other_names``:
+  data/tenxfiles.py).
 - A dimension scale (``CLASS = DIMENSION_SCALE``, attached through the
   matrix's ``DIMENSION_LIST``): netCDF4 and h5netcdf write a coordinate
   variable as one; the scale netCDF writes for a dimension without a
@@ -35,7 +37,7 @@ from __future__ import annotations
 import h5py
 import numpy as np
 
-from sgdcli.data import loomfiles
+from sgdcli.data import loomfiles, tenxfiles
 from sgdcli.data.anndatafiles import var_of
 from sgdcli.data.sources import text_of
 
@@ -67,10 +69,15 @@ def dimension_only(obj: h5py.Dataset) -> bool:
 
 def column_names(obj: h5py.Dataset | h5py.Group, width: int, transposed: bool = False) -> list[str] | None:
     """The names of the ``width`` columns of the matrix ``obj`` (a 2-D dataset, or a CSR group) from AnnData's
-    ``var``, a Loom file's genes, or a dimension scale of its features' axis (axis 0 where ``transposed``), or
-    None where it has none, or none of that many."""
+    ``var``, a Loom file's genes, a 10x matrix's feature ids, or a dimension scale of its features' axis (axis
+    0 where ``transposed``), or None where it has none, or none of that many."""
     try:
-        names = (loomfiles.gene_names(obj, width) if loomfiles.by_gene(obj) else None) if transposed else _anndata(obj)
+        if tenxfiles.is_tenx(obj):
+            names = tenxfiles.ids(obj, width)
+        elif transposed:
+            names = loomfiles.gene_names(obj, width) if loomfiles.by_gene(obj) else None
+        else:
+            names = _anndata(obj)
         if names is None and isinstance(obj, h5py.Dataset) and obj.ndim == 2:
             names = _scale(obj, 0 if transposed else 1, width)
     except READ_ERRORS:
@@ -78,6 +85,15 @@ def column_names(obj: h5py.Dataset | h5py.Group, width: int, transposed: bool = 
     if names is None or len(names) != width or names == [str(j) for j in range(width)]:
         return None
     return names
+
+
+def other_names(obj, width: int) -> list[str] | None:
+    """Names a model may know the ``width`` columns of ``obj`` by besides ``column_names``, in the same order:
+    a 10x matrix's gene symbols (tenxfiles.py ``symbols``), or None."""
+    try:
+        return tenxfiles.symbols(obj, width) if tenxfiles.is_tenx(obj) else None
+    except READ_ERRORS:
+        return None
 
 
 def _anndata(obj) -> list[str] | None:

@@ -27,3 +27,21 @@ def columns_of(path, x: str, transpose: bool = False) -> tuple[list[str] | None,
             return producers.column_names(f, x, transpose)
     finally:
         f.close()
+
+
+def other_names_of(path, x: str) -> list[str] | None:
+    """Names a model may know the feature columns of ``x`` of ``path`` by besides ``columns_of``'s, in the same
+    order (a 10x matrix's gene symbols: data/featurenames.py ``other_names``), or None."""
+    path = os.fspath(path)
+    f = hdf5.open_file(path)
+    try:
+        with hdf5.reading(path):
+            obj = f.get(x)
+            if not is_csr(obj):
+                return None
+            try:
+                return featurenames.other_names(obj, CsrReader(obj).width)
+            except InputError:
+                return None
+    finally:
+        f.close()

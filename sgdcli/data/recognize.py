@@ -3,8 +3,8 @@ pandas frame: train with --x df --label-column label") and what an error about a
 suggests (data/producers.py ``lookup``).
 
 The layouts are tried from the most particular: sgdcli's own files, AnnData
-(data/anndatafiles.py), MuData (mudatafiles.py), Loom (loomfiles.py), a CSR
-matrix, pandas' frames (knownfiles.py), MATLAB v7.3, a compound table, a
+(data/anndatafiles.py), MuData (mudatafiles.py), Loom (loomfiles.py), 10x
+Genomics (tenxfiles.py), a CSR matrix, pandas' frames (knownfiles.py), MATLAB v7.3, a compound table, a
 group of columns, and a matrix among others.  A value that the user fills in
 is a placeholder (``<labels dataset>``, ``obs/<column>``): never quoted, and
 never tried as a path.
@@ -18,7 +18,7 @@ import shlex
 import h5py
 import numpy as np
 
-from sgdcli.data import anndatafiles, knownfiles, loomfiles, mudatafiles
+from sgdcli.data import anndatafiles, knownfiles, loomfiles, mudatafiles, tenxfiles
 from sgdcli.data.hdf5 import members as _members
 from sgdcli.data.knownfiles import LABEL_NAMES, WEIGHT_NAMES, label_of as _label_of
 from sgdcli.data.sources import numeric_fields, text_of
@@ -78,6 +78,9 @@ def recognize(f: h5py.File) -> tuple[str, dict] | None:
             return mudatafiles.options(f, LABEL_NAMES)
         if loomfiles.is_loom(f):
             return loomfiles.options(f, LABEL_NAMES)
+        tenx = tenxfiles.options(f)
+        if tenx is not None:
+            return tenx
         for name, obj in _members(f):
             if is_csr(obj):
                 stored = text_of(obj.attrs.get("h5sparse_format", "csr"))  # (h5sparse's csc: columns, refused)

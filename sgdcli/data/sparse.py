@@ -18,7 +18,7 @@ import dataclasses
 import h5py
 import numpy as np
 
-from sgdcli.data import chunks
+from sgdcli.data import chunks, tenxfiles
 from sgdcli.data import layout as layout_mod
 from sgdcli.data.numeric import cast_into
 from sgdcli.data.sources import GROUP_BYTES, BufferedReader, read_union, text_of
@@ -93,9 +93,11 @@ CSR_DATASETS = {"data", "indices", "indptr"}
 def is_csr(obj) -> bool:
     """Whether ``obj`` is a group holding a CSR matrix: AnnData's encoding, or the same datasets and a shape
     (h5py's own, or h5sparse's ``h5sparse_shape``), or those three datasets alone (whose missing shape
-    CsrReader then names)."""
+    CsrReader then names), or a 10x Genomics matrix (tenxfiles.py: its cells' columns are rows)."""
     if not isinstance(obj, h5py.Group):
         return False
+    if tenxfiles.is_tenx(obj):
+        return True
     kind = text_of(obj.attrs.get("encoding-type", b""))
     shaped = "shape" in obj.attrs or "h5sparse_format" in obj.attrs
     # (a shape and two of the three: one is missing, which CsrReader names; read as columns, the two trained)
@@ -145,7 +147,7 @@ class CsrReader:
                 raise InputError(f"{self.where}: not a readable CSR matrix ({part.name.rsplit('/', 1)[-1]!r} is "
                                  "not a 1-D dataset)")
             chunks.check_stored(part)
-        shape = _shape(group, self.where)
+        shape = tenxfiles.shape(group, self.where) if tenxfiles.is_tenx(group) else _shape(group, self.where)
         if self.indptr.shape != (shape[0] + 1,) or self.data.shape != self.indices.shape:
             raise InputError(f"{self.where}: a CSR matrix of shape {tuple(shape)} needs indptr of {shape[0] + 1} "
                              f"entries and data and indices of one length; found {self.indptr.shape}, "

@@ -8,7 +8,7 @@ from __future__ import annotations
 import os
 
 from sgdcli.data.columnindex import numbered, numbered_as
-from sgdcli.data.filecolumns import columns_of
+from sgdcli.data.filecolumns import columns_of, other_names_of
 from sgdcli.samefile import same_file
 from sgdcli.data.pandasframes import why_left_out
 from sgdcli.data.table import Table
@@ -50,6 +50,10 @@ def by_name(names: list[str] | None, data, x: str, columns: dict, model: str = "
         return columns, []
     known = set(present)
     missing = [name for name in names if name not in known]
+    other = other_names_of(data, x) if missing else None
+    if other is not None and not set(names) - set(other):  # (a 10x matrix's symbols: read as the ids they name)
+        by_other = dict(zip(other, present))
+        names, missing = [by_other[name] for name in names], []
     if missing:
         kind = text.get(missing[0])
         if kind not in (None, "text"):  # a column that an older sgdcli read as numbers (a datetime, an index level)
