@@ -128,3 +128,84 @@ def test_parallel_average_threads_read_them_in_blocks(tmp_path):
     code, _, err = cli("train", path, "-o", tmp_path / "m.h5", "--memory", _named(err.replace(
         " or lower --threads", "")), "--parallel", "average", "--threads", "2", "-q", "--epochs", "1")
     assert code == 0, err
+
+
+def _least_trains(args: list, given: str) -> str:
+    """The --memory that a refusal at ``given`` names, checked to train, and the MiB below it to be refused."""
+    code, _, err = cli(*args, "--memory", given)
+    assert code == 2, err
+    named = _named(err.replace(" or lower --threads", ""))
+    assert cli(*args, "--memory", named)[0] == 0
+    assert cli(*args, "--memory", f"{int(named[:-1]) - 1}M")[0] == 2
+    return named
+
+
+def test_a_csr_matrix_s_heaviest_row_counts_in_the_figure_named(tmp_path):
+    """Labels held beside a CSR matrix one of whose rows holds 400,000 entries: the figure named for the blocks
+    left that row out (7M), which was then refused for two copies of it (11M)."""
+    rows, heavy = 200_000, 400_000
+    lengths = np.ones(rows, dtype=np.int64)
+    lengths[100] = heavy
+    indptr = np.concatenate(([0], np.cumsum(lengths)))
+    rng = np.random.default_rng(0)
+    with h5py.File(tmp_path / "heavy.h5", "w") as f:
+        g = f.create_group("X")
+        g.attrs["encoding-type"], g.attrs["encoding-version"], g.attrs["shape"] = "csr_matrix", "0.1.0", (rows, heavy)
+        g["data"] = rng.random(int(indptr[-1]), dtype=np.float32)
+        g["indices"] = np.concatenate([np.arange(n) for n in lengths]).astype(np.int32)
+        g["indptr"] = indptr
+        f.create_dataset("y", data=(rng.random(rows) > 0.5).astype(np.int8), chunks=(65_536,), compression="gzip")
+    args = ["train", tmp_path / "heavy.h5", "-o", tmp_path / "m.h5", "--epochs", "1", "-q", "--lr", "0.05"]
+    heaviest = 2 * (heavy * 12 + 16 + 1) + 160  # two copies: entries (value, column), offset and label, bookkeeping
+    assert int(_least_trains(args, "2M")[:-1]) == -(-(heaviest + rows * 8) >> 20)
+
+
+def test_one_thread_of_parallel_average_is_told_the_memory_it_needs_at_once(tmp_path):
+    """The threads read the labels in blocks: the figure named is what blocks of their chunks need, not what
+    the labels held would (each refusal asked for 1 MiB more)."""
+    rows, features = 100_000, 50
+    rng = np.random.default_rng(2)
+    with h5py.File(tmp_path / "mid.h5", "w") as f:
+        f.create_dataset("X", data=rng.standard_normal((rows, features), dtype=np.float32), chunks=(64, features),
+                         compression="gzip")
+        f.create_dataset("y", data=(rng.random(rows) > 0.5) * 1.0, chunks=(50_000,), compression="gzip")
+        f.create_dataset("w", data=rng.random(rows) + 0.5, chunks=(8_192,), compression="gzip")
+    named = _least_trains(["train", tmp_path / "mid.h5", "-o", tmp_path / "m.h5", "--epochs", "1", "-q", "--parallel",
+                           "average", "--threads", "1", "--sample-weight", "w", "--lr", "0.05"], "8M")
+    per_row = 2 * (features * 4 + 16) + 160  # a row of two blocks: its features, label and weight; bookkeeping
+    assert named == f"{-(-50_000 * per_row >> 20)}M"  # two blocks of the labels' chunk
+
+
+def test_a_val_file_s_blocks_leave_room_for_the_training_labels_held(tmp_path):
+    """The training table's labels stay held while a --val file is scored: its blocks do without their bytes,
+    so the --memory named for them is that much more than beside a training file whose labels are read in
+    place (they took a quarter more than the budget at the peak)."""
+    rows, features = 400_000, 20
+    rng = np.random.default_rng(3)
+    X = rng.integers(0, 3, (rows, features)).astype(np.float32)
+    y = (X[:, 0] > X[:, 1]) * 1.0
+    for name, label_chunks in (("tall", (100_000,)), ("plain", None)):
+        with h5py.File(tmp_path / f"{name}.h5", "w") as f:
+            f.create_dataset("X", data=X, chunks=(64, features), compression="gzip")
+            f.create_dataset("y", data=y, chunks=label_chunks, compression="gzip" if label_chunks else None)
+    with h5py.File(tmp_path / "val.h5", "w") as f:  # scored in blocks of its 60,000-row chunks: more than the
+        f.create_dataset("X", data=X[:120_000], chunks=(60_000, features), compression="gzip")  # training needs
+        f["y"] = y[:120_000]
+    named = {name: _least_trains(["train", tmp_path / f"{name}.h5", "--val", tmp_path / "val.h5", "-o",
+                                  tmp_path / "m.h5", "--epochs", "1", "-q", "--lr", "0.05"], "2M")
+             for name in ("tall", "plain")}
+    held = rows * 8
+    assert int(named["tall"][:-1]) - int(named["plain"][:-1]) in (held >> 20, (held >> 20) + 1)
+
+
+def test_the_rate_s_sample_leaves_room_for_the_labels_held(tmp_path):
+    """The sample the rate is chosen on is read while the labels are held: the two fit --memory together."""
+    from sgdcli.training.sampling import DENSE_SAMPLE_BYTES, sample_size
+
+    memory = 8 << 20
+    for name, label_chunks in (("tall", (10_000,)), ("plain", None)):
+        with Table(_write(tmp_path / f"{name}.h5", label_chunks), memory=memory) as table:
+            rows = sample_size(table, memory)
+            assert rows * DENSE_SAMPLE_BYTES * (FEATURES + 1) + table.held_bytes <= memory
+            assert (rows + 1) * DENSE_SAMPLE_BYTES * (FEATURES + 1) + table.held_bytes > memory
+            assert table.held_bytes == (ROWS * 8 if name == "tall" else 0)

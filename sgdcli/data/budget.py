@@ -8,8 +8,10 @@ tall; it is held whole instead (data/held.py) where its values take at most
 1/HELD_SHARE of --memory and the blocks of the other datasets fit beside
 them (``Needs.choice``), as many such columns as fit.  What a run needs
 then changes with the budget, and a refusal names the least --memory at
-which the run trains under that same rule (``Needs.least``), never a figure
-that is refused in turn.
+which the table's blocks fit under that same rule (``Needs.least``), never a
+figure that the same blocks refuse in turn: a CSR matrix's heaviest row
+counted, and, for a --val file's table, the training table's labels held
+beside it at that figure (``least_beside``).
 """
 
 from __future__ import annotations
@@ -42,6 +44,7 @@ class Needs:
     chunks: dict[str, list]  # each dataset's chunks read whole (data/wholechunks.py Chunk; X's rows None)
     candidates: list[str]  # the columns that may be held (held.candidates), the first preferred
     itemsize: int  # bytes a row of a column held takes
+    heaviest: int = 0  # what a CSR matrix's heaviest row takes in flight (csrblocks.py): no block holds less
 
     def need(self, held) -> int:
         """The --memory that the blocks and windows need with the columns ``held`` held whole: those columns,
@@ -49,7 +52,7 @@ class Needs:
         unit = combined_unit([u for role, u in self.units.items() if role not in held])
         found = [c._replace(rows=None) if role in held else c for role, cs in self.chunks.items() for c in cs]
         blocks = max([max(c.nbytes, self.per_row * (c.rows or 0)) for c in found]
-                     + [self.per_row * max(unit, self.chunk_rows)])
+                     + [self.per_row * max(unit, self.chunk_rows), self.heaviest])
         return self.held_bytes(held) + blocks
 
     def held_bytes(self, held) -> int:
@@ -68,24 +71,25 @@ class Needs:
                 return list(held)
         return []
 
-    def least(self, floor: int = 0, rule: "Needs | None" = None) -> int:
+    def least(self, floor: int = 0, rule: "Needs | None" = None, reserved: int = 0) -> int:
         """The least --memory, in whole MiB, of at least ``floor``, that holds these blocks with the columns held
-        there by ``rule``'s ``choice`` (the table's own, of the epochs' blocks; default: these): of what each
-        set of columns held needs, at the least --memory whose share holds them, the least that does."""
+        there by ``rule``'s ``choice`` (the table's own, of the epochs' blocks; default: these), beside
+        ``reserved`` bytes that another table holds: of what each set of columns held needs, at the least
+        --memory whose share holds them, the least that does."""
         rule = rule or self
-        options = sorted({-(-max(floor, HELD_SHARE * self.held_bytes(held), self.need(held), rule.need(held)) >> 20)
-                          << 20 for held in self.choices()})
+        options = sorted({-(-(max(floor - reserved, HELD_SHARE * self.held_bytes(held), self.need(held),
+                                  rule.need(held)) + reserved) >> 20) << 20 for held in self.choices()})
         # (every candidate held is one: its figure holds them by both rules' needs, so the rule holds them there)
-        return next(m for m in options if self.need(rule.choice(m)) <= m)
+        return next(m for m in options if self.need(rule.choice(m - reserved)) <= m - reserved)
 
     @classmethod
-    def of_table(cls, table, per_row: int, itemsize: int) -> "Needs":
+    def of_table(cls, table, per_row: int, itemsize: int, heaviest: int = 0) -> "Needs":
         """``table``'s needs (data/table.py Table, with ``per_row`` bytes a row of its blocks)."""
         units = {role: r.unit_rows for role, r in table.unheld.items()}
         return cls(per_row, table.n_rows, table.chunk_rows, {"x": table.X.unit_rows, **units},
                    {"x": [c._replace(rows=None) for c in wholechunks.of_reader(table.X)],
                     **{role: wholechunks.of_reader(r) for role, r in table.unheld.items()}},
-                   candidates(units, table.X.unit_rows), itemsize)
+                   candidates(units, table.X.unit_rows), itemsize, heaviest)
 
 
 def after_names(short: MemoryShort, where: str, rows: int, per_row: int, x, w, itemsize: int) -> int:
@@ -102,3 +106,17 @@ def after_names(short: MemoryShort, where: str, rows: int, per_row: int, x, w, i
                    "w": wholechunks.of_reader(w)},
                   candidates(units, x.unit_rows), itemsize)
     return needs.least(floor=short.need)
+
+
+def least_beside(needs: Needs, rule: Needs, floor: int, beside) -> int:
+    """``needs.least`` (``rule``'s choices) beside the table ``beside`` (data/table.py Table; None: none), whose
+    labels held stay in --memory meanwhile (a --val file's blocks beside the training table): the least
+    --memory of at least ``floor`` at which they fit beside what ``beside`` holds there (``held_at``, which
+    only grows with --memory: each figure is a floor for the next, until what it holds no longer grows)."""
+    reserved = 0
+    while True:
+        memory = needs.least(floor, rule, reserved)
+        more = beside.held_at(memory) if beside is not None else 0
+        if more <= reserved:
+            return memory
+        reserved = more

@@ -70,6 +70,15 @@ def row_spans(costs: Costs, block_rows: int) -> list[tuple[int, int]]:
     return spans
 
 
+def heaviest_row(reader: CsrReader) -> int:
+    """The most entries a row of ``reader`` holds: indptr read a piece of PIECE_ROWS rows at a time."""
+    most = 0
+    for start in range(0, reader.n_rows, PIECE_ROWS):
+        ip = reader.offsets([(start, min(start + PIECE_ROWS, reader.n_rows))])[0]
+        most = max(most, int(np.diff(ip).max(initial=0)))
+    return most
+
+
 def extent_costs(costs: Costs, extent_rows: int) -> np.ndarray:
     """The bytes of each run of ``extent_rows`` rows (the last may be shorter)."""
     n = costs.reader.n_rows

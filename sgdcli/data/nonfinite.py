@@ -41,3 +41,13 @@ def column(X, row: int, names: list[str] | None) -> str:
     j = int(columns[bad[0]])
     name = str(j) if names is None or j >= len(names) else names[j]
     return f", column {name}" if name.isdigit() else f", column {name!r}"
+
+
+def message(table, row: int) -> str:
+    """What is wrong with the features of file row ``row`` of ``table`` (data/table.py Table), whose values are
+    not all finite as read (float32): a float64 beyond float32's range reads as infinite, which the message
+    says where X holds such values."""
+    why = (PACKED if table._x_packed else RECODED if table._x_recoded else CODED if table._x_coded else
+           WIDE if table.x_wide else "")
+    return f"{table.where(table.x_name)}: non-finite feature value at row {row}" \
+           f"{column(table.X, row, table.feature_names)}{why}"

@@ -46,14 +46,16 @@ class Table:
     ``label_column`` is only left out of the features (``Y`` is None); ``memory`` (--memory) bounds the pass that
     finds the names of labels that are names; ``shown``: the name messages give the file (a worker opens the
     driver's file by its absolute path, named as the user named it); ``hold``: the readers held whole ("y",
-    "w": data/held.py), as the table that the driver opened chose them (None: chosen here, by ``memory``).
+    "w": data/held.py), as the table that the driver opened chose them (None: chosen here, by ``memory``);
+    ``beside``: a table whose labels held stay in ``memory`` while this one is read (the training table's, beside
+    a --val file's), which its blocks do without (``reserved``).
     """
 
     def __init__(self, path, x: str = "X", y: str | None = "y", label_column: str | None = None,
                  features: str | None = None, transpose: bool = False, allow_unwritten: bool = False,
                  classes: list[str] | None = None, sample_weight: str | None = None, labels: bool = True,
                  memory: int = DEFAULT_MEMORY, shown: str | None = None, categories: list | None = None,
-                 hold: list[str] | None = None):
+                 hold: list[str] | None = None, beside: Table | None = None):
         self.path, self.shown = os.fspath(path), shown or os.fspath(path)
         self.x_name, self.y_name, self.w_name = x, y, sample_weight
         self.label_column, self.features, self.transpose = label_column, features, transpose
@@ -61,7 +63,7 @@ class Table:
         self._selection = {"x": x, "y": y, "label_column": label_column, "features": features, "transpose": transpose,
                            "allow_unwritten": allow_unwritten, "classes": classes, "sample_weight": sample_weight,
                            "labels": labels, "shown": self.shown, "categories": categories}
-        self.W, self.memory, self._whole_chunks = None, memory, None
+        self.W, self.memory, self.beside, self._whole_chunks = None, memory, beside, None
         self.file = hdf5.open_file(self.path)
         try:
             self.identity = FileIdentity.of_open(self.path, self.file)
@@ -77,14 +79,7 @@ class Table:
             raise
 
     def nonfinite(self, row: int) -> str:
-        """What is wrong with the features of file row ``row``, whose values are not all finite as read
-        (float32): a float64 beyond float32's range reads as infinite, which the message says where X holds
-        such values."""
-        why = (nonfinite.PACKED if self._x_packed else nonfinite.RECODED if self._x_recoded else
-               nonfinite.CODED if self._x_coded else
-               nonfinite.WIDE if self.x_wide else "")
-        at = nonfinite.column(self.X, row, self.feature_names)
-        return f"{self.where(self.x_name)}: non-finite feature value at row {row}{at}{why}"
+        return nonfinite.message(self, row)  # what is wrong with the features of file row ``row``
 
     def where(self, name: str) -> str:
         """How messages name ``name`` of this table's file (``x_name``, ``y_name``, ``w_name``): FILE:NAME."""
@@ -142,18 +137,15 @@ class Table:
         self.feature_names = [name for source in found.features for name in source.names]
         # the names a model keeps: None where the file's columns and those read are numbered 0, 1, 2, ...
         self.known_names = None if not found.named and numbered(self.feature_names) else self.feature_names
-        self.x_kind = found.kind
-        self.Y = None
+        self.x_kind, self.Y = found.kind, None
         if found.label is not None:
             self.y_name = f"{x}:{found.label.names[0]}"
             self.Y = ComposedReader([found.label], LABEL_DTYPE, self.y_name, squeeze=True)
             self.y_dtype = _base_dtype(found.label)
         elif isinstance(labels, h5py.Dataset):
-            self.Y = ColumnReader(labels, LABEL_DTYPE, squeeze=True)
-            self.y_dtype = labels.dtype
+            self.Y, self.y_dtype = ColumnReader(labels, LABEL_DTYPE, squeeze=True), labels.dtype
         elif labels is not None:
-            self.Y = ComposedReader([labels], LABEL_DTYPE, y, squeeze=True)
-            self.y_dtype = _base_dtype(labels)
+            self.Y, self.y_dtype = ComposedReader([labels], LABEL_DTYPE, y, squeeze=True), _base_dtype(labels)
 
     def _x_reader(self, found):
         return (ColumnReader(found.features[0].ds, FEATURE_DTYPE) if found.plain else
@@ -213,7 +205,8 @@ class Table:
                                  + mudatafiles.other_rows(self.file, x, y))
             mudatafiles.check_order(self.file, x, y, self.where(y))
         # (the matrix's parts were written: CsrReader; allocated early, they are warned of with the labels)
-        self._check_datasets(_stored(labels), early=[reader.indptr, reader.data, reader.indices])
+        self.unwritten_rows = unwritten_mod.checked(_stored(labels), self.allow_unwritten, self.where,
+                                                    [reader.indptr, reader.data, reader.indices])
         self.Y = None
         if isinstance(labels, h5py.Dataset):
             self.Y, self.y_dtype = ColumnReader(labels, LABEL_DTYPE, squeeze=True), labels.dtype
@@ -243,11 +236,11 @@ class Table:
                   ComposedReader([source], LABEL_DTYPE, name, squeeze=True))
 
     def hold(self, roles: list[str] | None = None) -> None:
-        """Hold the labels ("y") and weights ("w") that ``roles`` names whole, read at their first read
-        (data/held.py), and read the others in blocks; None: those that ``memory`` holds (data/budget.py
-        ``Needs.choice``).  The blocks do without the bytes they take (``held_bytes``).  Before any read."""
+        """Hold the labels ("y") and weights ("w") that ``roles`` names whole (data/held.py), the others read in
+        blocks; None: those that ``memory`` holds (data/budget.py ``Needs.choice``).  Before any read."""
+        self._chosen = roles is None  # (else fixed: ``least_memory`` names what these need)
         if roles is None:
-            roles = self._needs(self._block_row_bytes()).choice(self.memory)
+            roles = self._needs(self._block_row_bytes()).choice(self.memory - self.reserved)
         self.held = [role for role in roles if role in self.unheld]
         columns = {role: held.HeldColumn(self.unheld[role], self.n_rows) for role in self.held}
         self.Y, self.W = (columns.get(role, self.unheld.get(role)) for role in ("y", "w"))
@@ -258,11 +251,9 @@ class Table:
         """Every dataset the table reads was written where it is read (data/unwritten.py ``checked``); with
         ``allow_unwritten``, ``unwritten_rows`` counts the rows read from fill values."""
         sources = found.features + ([found.label] if found.label is not None else [])
-        self._check_datasets([(ds, axis, s.columns_read(ds)) for s in sources for ds, axis in s.stored()]
-                             + _stored(labels))
-
-    def _check_datasets(self, datasets, early=()) -> None:
-        self.unwritten_rows = unwritten_mod.checked(datasets, self.allow_unwritten, self.where, early)
+        self.unwritten_rows = unwritten_mod.checked(
+            [(ds, axis, s.columns_read(ds)) for s in sources for ds, axis in s.stored()] + _stored(labels),
+            self.allow_unwritten, self.where)
 
     @property
     def chunk_rows(self) -> int:
@@ -285,18 +276,19 @@ class Table:
 
         Blocks are whole multiples of the chunk height (the page shuffle's
         ``windows``: of ``unit_rows``), so every chunk is read once.  The
-        labels and weights held whole (``held_bytes``) take their part of
-        ``memory`` first.  A refusal names ``least_memory``.
+        labels and weights held whole (``held_bytes``), and what another
+        table holds meanwhile (``reserved``), take their part of ``memory``
+        first.  A refusal names ``least_memory``.
         """
         per_row = self._block_row_bytes(extra_per_row=extra_per_row)
-        budget = memory - self.held_bytes
+        budget = memory - self.held_bytes - self.reserved
         if self._whole_chunks is None:  # refused before any is read; X's rows are the check below's
             self._whole_chunks = ([c._replace(rows=None) for c in wholechunks.of_reader(self.X)]
                                   + [c for r in (self.Y, self.W) for c in wholechunks.of_reader(r)])
         short = wholechunks.refusal(self._whole_chunks, budget, per_row, BUFFERS,
                                     per_row * max(self.unit_rows, self.chunk_rows))
         if short is not None:
-            raise MemoryShort(memory, short.holds, self.least_memory(memory, per_row), short.rows)
+            raise MemoryShort(memory, short.holds, self.least_memory(memory, extra_per_row), short.rows)
         rows = budget // per_row
         chunk = self.chunk_rows if not windows else self.unit_rows
         if rows < chunk:
@@ -304,21 +296,32 @@ class Table:
             dense = f" × {self.n_features:,} features" if name == self.x_name and not self.sparse else ""
             raise InputError(f"--memory: {memory / 2**20:.1f} MiB cannot hold {BUFFERS} blocks of one chunk of "
                              f"{self.where(name)} ({chunk:,} rows{dense}); raise --memory to at least "
-                             f"{whole_mib(self.least_memory(memory, per_row))}")
+                             f"{whole_mib(self.least_memory(memory, extra_per_row))}")
         rows = rows // chunk * chunk
         return int(min(rows, _round_up(self.n_rows, chunk)))
 
-    def least_memory(self, memory: int, per_row: int) -> int:
-        """The least --memory above ``memory`` that holds the blocks of ``per_row`` bytes a row
-        (``_block_row_bytes``) and the windows: with the labels and weights that it holds where ``memory`` is
-        the budget they were chosen by (data/budget.py), else (a thread's share of it) with those held."""
-        needs = self._needs(per_row)
-        if memory != self.memory:
-            return needs.need(self.held)
-        return needs.least(floor=memory + 1, rule=self._needs(self._block_row_bytes()))
+    @property
+    def reserved(self) -> int:
+        return self.beside.held_bytes if self.beside is not None else 0
 
-    def _needs(self, per_row: int) -> budget.Needs:
-        return budget.Needs.of_table(self, per_row, np.dtype(LABEL_DTYPE).itemsize)
+    def held_at(self, memory: int) -> int:
+        """The bytes of labels and weights that this table holds whole at --memory ``memory`` (``hold``)."""
+        rule = self._needs(self._block_row_bytes())
+        return rule.held_bytes(rule.choice(memory - self.reserved)) if self._chosen else self.held_bytes
+
+    def least_memory(self, memory: int, extra_per_row: int = BUFFERS * ROW_BOOKKEEPING) -> int:
+        """The least --memory above ``memory`` that holds the blocks (``extra_per_row`` bytes a row besides its
+        values), the windows and a CSR matrix's heaviest row, with the columns it would hold (data/budget.py)
+        where ``memory`` is the budget they were chosen by, else (a thread's share, or the columns held given)
+        with those held, and ``reserved``."""
+        heaviest = int(self.sparse and self._costs(memory, extra_per_row).of(1, csrblocks.heaviest_row(self.X.reader)))
+        needs = self._needs(self._block_row_bytes(extra_per_row=extra_per_row), heaviest)
+        if memory != self.memory or not self._chosen:
+            return needs.need(self.held) + self.reserved
+        return budget.least_beside(needs, self._needs(self._block_row_bytes()), memory + 1, self.beside)
+
+    def _needs(self, per_row: int, heaviest: int = 0) -> budget.Needs:
+        return budget.Needs.of_table(self, per_row, np.dtype(LABEL_DTYPE).itemsize, heaviest)
 
     @property
     def unit_rows(self) -> int:
@@ -364,7 +367,7 @@ class Table:
         nonzeros): their offsets, labels and ``extra_per_row``, and their entries."""
         labels = self.row_bytes() - self.X.reader.row_bytes()
         return csrblocks.Costs(self.X.reader, BUFFERS * (OFFSET_BYTES + labels) + extra_per_row,
-                               BUFFERS * ENTRY_BYTES, memory, BUFFERS, self.held_bytes)
+                               BUFFERS * ENTRY_BYTES, memory, BUFFERS, self.held_bytes + self.reserved)
 
     def fingerprint(self) -> dict:
         return fingerprint(self)

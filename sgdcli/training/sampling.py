@@ -52,12 +52,12 @@ SAMPLE_RUNS = 16
 def sample_size(table: Table, memory: int, rows: int = SAMPLE_ROWS) -> int:
     """Rows in the sample: SAMPLE_ROWS, or as many as ``memory`` holds at the sample's bytes per value (rows of
     many features: an AnnData matrix of 20,000 genes fits about 1,000 rows in the default --memory); asked for
-    other ``rows``, as many of them as ``memory`` holds."""
+    other ``rows``, as many of them as ``memory`` holds beside the labels and weights the table holds whole."""
     if table.sparse:
         per_row = SPARSE_SAMPLE_BYTES * (table.X.reader.nnz / max(table.n_rows, 1) + 1)
     else:
         per_row = DENSE_SAMPLE_BYTES * (table.n_features + 1)
-    return max(1, min(rows, int(memory // per_row)))
+    return max(1, min(rows, int((memory - table.held_bytes) // per_row)))
 
 
 def sample_spans(table: Table, memory: int, rows: int = SAMPLE_ROWS) -> list[tuple[int, int]]:

@@ -84,6 +84,7 @@ def train(data, options: TrainOptions | None = None, *, output=None, metrics=Non
             val_table = stack.enter_context(Table(opts.val, val_x, opts.val_y or opts.y,
                                                   **_val_columns(table, opts.val, val_x, columns),
                                                   classes=table.class_names, memory=opts.memory,
+                                                  beside=table,  # (whose labels held stay meanwhile)
                                                   categories=expected(table.categories, table.feature_names,
                                                                       table.n_features)))
             check_kind(val_table.class_names, table.class_names, val_table.where(val_table.y_name),
