@@ -33,26 +33,38 @@ def _counts():
     return counts, np.where(signal > np.median(signal), "T cell", "B cell")
 
 
-def write_tenx(path, counts, genome: str | None = None):
-    """Cell Ranger 3's layout (``matrix``, ``features/id`` and ``name``), or Cell Ranger 2's (a group named
-    after ``genome``, ``genes`` and ``gene_names``)."""
+def write_tenx(path, counts, genome: str | None = None, antibodies: list[str] = (), also: tuple = ()):
+    """Cell Ranger 3's layout (``matrix``, ``features/id`` and ``name``; ``antibodies`` named so after the genes,
+    Antibody Capture features), or Cell Ranger 2's (a group named after ``genome``, and one after each of
+    ``also``, ``genes`` and ``gene_names``)."""
+    if antibodies:
+        counts = sparse.hstack([counts, sparse.random(counts.shape[0], len(antibodies), density=0.5,
+                                                      random_state=1, format="csr") * 10]).tocsr()
     csc = counts.T.tocsc()  # features × cells, by columns: each cell's entries in a run
     with h5py.File(path, "w") as f:
         f.attrs["filetype"], f.attrs["version"] = "matrix", 2
-        g = f.create_group(genome or "matrix")
-        g["barcodes"] = np.array([f"AAACCTG{i:07d}-1".encode() for i in range(counts.shape[0])])
-        g.create_dataset("data", data=csc.data.astype(np.int32), compression="gzip")
-        g.create_dataset("indices", data=csc.indices.astype(np.int64), compression="gzip")
-        g.create_dataset("indptr", data=csc.indptr.astype(np.int64), compression="gzip")
-        g["shape"] = np.array(csc.shape, dtype=np.int32)
-        if genome:
-            g["genes"], g["gene_names"] = IDS.astype("S"), SYMBOLS.astype("S")
-        else:
-            features = g.create_group("features")
-            features["id"], features["name"] = IDS.astype("S"), SYMBOLS.astype("S")
-            features["feature_type"] = np.array([b"Gene Expression"] * GENES)
-            features["genome"], features["_all_tag_keys"] = np.array([b"GRCh38"] * GENES), np.array([b"genome"])
+        for other in also:
+            write_group(f.create_group(other), csc, other)
+        write_group(f.create_group(genome or "matrix"), csc, genome, antibodies)
     return str(path)
+
+
+def write_group(g, csc, genome, antibodies=()):
+    """One matrix (features × cells, ``csc``) in the group ``g``: Cell Ranger 2's where ``genome`` is given."""
+    g["barcodes"] = np.array([f"AAACCTG{i:07d}-1".encode() for i in range(csc.shape[1])])
+    g.create_dataset("data", data=csc.data.astype(np.int32), compression="gzip")
+    g.create_dataset("indices", data=csc.indices.astype(np.int64), compression="gzip")
+    g.create_dataset("indptr", data=csc.indptr.astype(np.int64), compression="gzip")
+    g["shape"] = np.array(csc.shape, dtype=np.int32)
+    if genome:
+        g["genes"], g["gene_names"] = IDS.astype("S"), SYMBOLS.astype("S")
+        return
+    features = g.create_group("features")
+    features["id"] = np.array([*IDS, *(f"AB_{name}" for name in antibodies)]).astype("S")
+    features["name"] = np.array([*SYMBOLS, *antibodies]).astype("S")
+    features["feature_type"] = np.array([b"Gene Expression"] * GENES + [b"Antibody Capture"] * len(antibodies))
+    features["genome"] = np.array([b"GRCh38"] * GENES + [b""] * len(antibodies))
+    features["_all_tag_keys"] = np.array([b"genome"])
 
 
 def write_h5ad(path, counts, labels, names):
@@ -145,3 +157,71 @@ def test_a_shape_that_is_not_the_matrix_s_is_refused(tmp_path):
     assert code == 2 and err == (f"sgdcli: error: {tenx}:matrix: a CSR matrix of shape ({CELLS + 1}, {GENES}) needs "
                                  f"indptr of {CELLS + 2} entries and data and indices of one length; found "
                                  f"({CELLS + 1},), ({counts.nnz},) and ({counts.nnz},)\n"), err
+
+
+def test_antibodies_beside_the_genes_leave_their_symbols_as_scanpy_reads_them(tmp_path):
+    """scanpy reads the genes alone by default (``gex_only``) and makes their symbols unique among them: an
+    antibody named as a suffixed gene ("G3-2") took that name from the gene, whose columns a model by symbol
+    then read from the antibody's, silently."""
+    counts, labels = _counts()
+    tenx = write_tenx(tmp_path / "a.h5", counts, antibodies=["G3-2", "CD4"])
+    with h5py.File(tenx) as f:
+        names = tenxfiles.symbols(f["matrix"], GENES + 2)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # (of the suffix that collides, on purpose)
+        assert names[:GENES] == list(anndata.utils.make_index_unique(pd.Index(list(SYMBOLS))))
+    assert names[GENES:] == ["AB_G3-2", "AB_CD4"]  # (by their ids: no gene is named so)
+    atlas = write_h5ad(tmp_path / "atlas.h5ad", counts, labels, SYMBOLS)
+    assert cli("train", atlas, "--y", "obs/cell_type", "-o", tmp_path / "m.h5", "-q", "--epochs", "2")[0] == 0
+    assert predicted(tmp_path / "m.h5", tenx, x="matrix") == predicted(tmp_path / "m.h5", atlas)
+
+
+def test_a_gene_the_file_lacks_is_named_by_the_name_the_model_knows(tmp_path):
+    counts, labels = _counts()
+    tenx = write_tenx(tmp_path / "a.h5", counts)
+    atlas = write_h5ad(tmp_path / "atlas.h5ad", sparse.hstack([counts, counts[:, :1]]).tocsr(), labels,
+                       [*SYMBOLS, "NEWGENE"])
+    assert cli("train", atlas, "--y", "obs/cell_type", "-o", tmp_path / "m.h5", "-q", "--epochs", "1")[0] == 0
+    code, _, err = cli("predict", tmp_path / "m.h5", tenx, "--x", "matrix", "-o", tmp_path / "p.csv")
+    assert code == 2 and err.endswith(f"{tenx}:matrix: has no column 'NEWGENE', which the model was trained on "
+                                      f"(1 of its {GENES + 1} features missing)\n"), err
+
+
+def test_labels_written_beside_its_cells_are_suggested_and_a_warm_start_by_symbol_trains(tmp_path):
+    """info names the labels written into the file (it said "no labels"); a model by symbol warm-starts on it
+    (refused: "--features reads ... which the model was not trained on"), its model then named by id."""
+    counts, labels = _counts()
+    tenx = write_tenx(tmp_path / "a.h5", counts)
+    with h5py.File(tenx, "a") as f:
+        f["cell_type"] = labels.astype("S")
+    code, out, _ = cli("info", tenx)
+    assert (f"looks like a 10x Genomics feature-barcode matrix ({CELLS} cells): train with --x matrix --y "
+            "cell_type\n") in out, out
+    atlas = write_h5ad(tmp_path / "atlas.h5ad", counts, labels, SYMBOLS)
+    assert cli("train", atlas, "--y", "obs/cell_type", "-o", tmp_path / "m.h5", "-q", "--epochs", "1")[0] == 0
+    code, _, err = cli("train", tenx, "--x", "matrix", "--y", "cell_type", "--init", tmp_path / "m.h5", "-o",
+                       tmp_path / "w.h5", "-q", "--epochs", "1")
+    assert code == 0, err
+    with h5py.File(tmp_path / "w.h5") as f:
+        assert '"ENSG00000000000"' in f.attrs["training"]
+
+
+def test_a_file_without_labels_is_not_told_its_own_matrix_again(tmp_path):
+    """Labels asked of a 10x file that holds none: the message says what the file is, not "try --x matrix",
+    which was given."""
+    counts, _ = _counts()
+    tenx = write_tenx(tmp_path / "a.h5", counts)
+    code, _, err = cli("train", tenx, "--x", "matrix", "-o", tmp_path / "m.h5")
+    assert code == 2 and err == (f"sgdcli: error: {tenx}:y: no such dataset; this looks like a 10x Genomics "
+                                 f"feature-barcode matrix ({CELLS} cells, no labels)\n"), err
+
+
+def test_genomes_of_cell_ranger_2_are_all_named_and_other_groups_are_not_10x(tmp_path):
+    counts, _ = _counts()
+    tenx = write_tenx(tmp_path / "two.h5", counts, genome="mm10", also=("hg19",))
+    code, out, _ = cli("info", tenx)
+    assert (f"looks like a 10x Genomics feature-barcode matrix ({CELLS} cells, no labels; genomes hg19, mm10: "
+            "--x names the one to read): predict with --x hg19\n") in out, out
+    with h5py.File(tenx, "a") as f:  # a script's CSR group with a shape dataset, no symbols: not 10x's
+        del f["mm10/gene_names"]
+        assert not tenxfiles.is_tenx(f["mm10"]) and tenxfiles.is_tenx(f["hg19"])

@@ -122,9 +122,9 @@ def _select(found: Found, keep: list[int]) -> list[Source]:
     return out
 
 
-def lookup(f: h5py.File, path: str, what: str):
+def lookup(f: h5py.File, path: str, what: str, option: str = "x"):
     """The object at ``path``, or InputError: "no such <what>", with the options a recognized producer needs
-    or the file's datasets."""
+    or the file's datasets (``option``: the option that named ``path``, which the options suggested hold)."""
     where = where_in(f.filename, path)
     try:
         obj = find(f, path)
@@ -139,7 +139,7 @@ def lookup(f: h5py.File, path: str, what: str):
             raise InputError(f"{where}: is a link to {link.path} in {link.filename}, which cannot be opened")
         if isinstance(link, h5py.SoftLink):
             raise InputError(f"{where}: is a link to {link.path}, which is not in the file")
-        hint = suggestion(f)
+        hint = suggestion(f, option)
         raise InputError(f"{where}: no such {what}" + (f"; {hint}" if hint else
                          f" (datasets in file: {', '.join(list_datasets(f)[:12]) or 'none'})"))
     if isinstance(obj, h5py.Datatype):  # netCDF-4 keeps its enum and compound types so, beside the variables
@@ -294,7 +294,7 @@ def find_labels(f: h5py.File, y: str, classes: list[str] | None = None, what: st
     field = fieldlabels.named_field(f, y, x)  # TABLE/FIELD: a field of a compound dataset
     if field is not None:
         return fieldlabels.field_labels(*field, where_in(f.filename, y), classes, what, memory)
-    obj, y = knownfiles.whole(lookup(f, y, "dataset"), y)
+    obj, y = knownfiles.whole(lookup(f, y, "dataset", "y" if what == "labels" else "sample_weight"), y)
     where = where_in(f.filename, y)
     unread = matlab.problem(obj, where)
     if unread is not None:

@@ -27,11 +27,15 @@ from sgdcli.data.textlabels import is_text
 from sgdcli.errors import InputError
 
 
-def suggestion(f: h5py.File) -> str | None:
-    """What to pass for the files of known producers ("this looks like ...: try ..."), or None."""
+def suggestion(f: h5py.File, option: str = "x") -> str | None:
+    """What to pass for the files of known producers ("this looks like ...: try ..."), or None; only what the
+    file is where ``option`` (the option that named nothing) is --y and the options it needs name no labels
+    (a 10x matrix's cells have none: trying its --x again would not find them)."""
     found = recognize(f)
     if not found:
         return None
+    if option == "y" and found[1] and not {"y", "label_column"} & set(found[1]):
+        return f"this looks like {found[0]}"
     if not found[1] and found[0] == knownfiles.own_file(f):
         return f"it is {found[0]}, not a data file"
     return f"this looks like {found[0]}: try {flags(found[1])}" if found[1] else f"this looks like {found[0]}"
@@ -78,7 +82,7 @@ def recognize(f: h5py.File) -> tuple[str, dict] | None:
             return mudatafiles.options(f, LABEL_NAMES)
         if loomfiles.is_loom(f):
             return loomfiles.options(f, LABEL_NAMES)
-        tenx = tenxfiles.options(f)
+        tenx = tenxfiles.options(f, LABEL_NAMES)
         if tenx is not None:
             return tenx
         for name, obj in _members(f):

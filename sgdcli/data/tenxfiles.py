@@ -9,9 +9,10 @@ cells × features, as scanpy's ``read_10x_h5`` reads it.  ``barcodes`` names
 the cells; the features are ``features/id`` (Ensembl ids, unique) and
 ``features/name`` (gene symbols, some of which repeat), Cell Ranger 2's
 ``genes`` and ``gene_names``.  The columns are known by their ids, and a
-model that knows them by symbol (scanpy's files: the symbols made unique
-as ``var_names_make_unique`` makes them, "-1", "-2" after a repeated one)
-reads them by that (``symbols``).  The file holds no labels.
+model that knows them by symbol (scanpy's files: the genes alone, their
+symbols made unique as ``var_names_make_unique`` makes them, "-1", "-2"
+after a repeated one) reads them by that (``symbols``).  The file holds no
+labels; labels of its cells written beside its matrix are suggested.
 """
 
 from __future__ import annotations
@@ -25,17 +26,19 @@ from sgdcli.data.sources import text_of
 from sgdcli.errors import InputError
 
 IDS, SYMBOLS = ("features/id", "genes"), ("features/name", "gene_names")  # Cell Ranger 3 and later's; 2's
+TYPES, GENE_EXPRESSION = "features/feature_type", "Gene Expression"  # the genes among other features
 
 
 def is_tenx(obj) -> bool:
     """Whether ``obj`` is a group of a 10x matrix: ``data``, ``indices``, ``indptr``, the dataset ``shape``, the
-    cells' ``barcodes``, and the features (a group ``features``, or Cell Ranger 2's ``genes``)."""
+    cells' ``barcodes``, and the features' ids and symbols (``features/id`` and ``features/name``, or Cell
+    Ranger 2's ``genes`` and ``gene_names``)."""
     if not isinstance(obj, h5py.Group):
         return False
     shape = obj.get("shape")
     return (isinstance(shape, h5py.Dataset) and shape.shape == (2,)
             and all(isinstance(obj.get(name), h5py.Dataset) for name in ("data", "indices", "indptr", "barcodes"))
-            and (isinstance(obj.get("features"), h5py.Group) or isinstance(obj.get("genes"), h5py.Dataset)))
+            and any(all(isinstance(obj.get(path), h5py.Dataset) for path in pair) for pair in zip(IDS, SYMBOLS)))
 
 
 def shape(group: h5py.Group, where: str) -> tuple[int, int]:
@@ -57,10 +60,27 @@ def ids(group: h5py.Group, width: int) -> list[str] | None:
 
 
 def symbols(group: h5py.Group, width: int) -> list[str] | None:
-    """The ``width`` features' symbols, a repeated one made unique as anndata's ``var_names_make_unique``
-    makes it (the second "TBCE" is "TBCE-1", unless that name is taken: then "TBCE-2", ...), or None."""
-    names = _names(group, SYMBOLS, width)
-    if names is None or len(set(names)) == len(names):
+    """The ``width`` features' symbols as scanpy reads them by default (``read_10x_h5``, ``gex_only``): the
+    genes' (Gene Expression features'), a repeated one made unique among them as anndata's
+    ``var_names_make_unique`` makes it (the second "TBCE" is "TBCE-1", unless that name is taken: then
+    "TBCE-2", ...); other features (antibodies, guides) by their ids; None where the file has no symbols, or
+    where an id is also a gene's symbol."""
+    names, kinds = _names(group, SYMBOLS, width), _names(group, (TYPES,), width)
+    if names is None:
+        return None
+    genes = [k for k in range(width) if kinds is None or kinds[k] == GENE_EXPRESSION]
+    named = ids(group, width) if len(genes) < width else names
+    if named is None:
+        return None
+    named = list(named)
+    for k, name in zip(genes, _unique([names[k] for k in genes])):
+        named[k] = name
+    return named if len(set(named)) == width else None
+
+
+def _unique(names: list[str]) -> list[str]:
+    """``names``, a repeated one made unique as anndata's ``var_names_make_unique`` makes it."""
+    if len(set(names)) == len(names):
         return names
     taken, count, seen, unique = set(names), collections.Counter(), set(), []
     for name in names:
@@ -86,10 +106,17 @@ def _names(group: h5py.Group, paths: tuple[str, ...], width: int) -> list[str] |
     return None
 
 
-def options(f: h5py.File) -> tuple[str, dict] | None:
-    """``info``'s producer and options for a 10x file: its matrix (the first genome's, of Cell Ranger 2), or
-    None where ``f`` holds none."""
-    for name, obj in f.items():
-        if is_tenx(obj):
-            return f"a 10x Genomics feature-barcode matrix ({obj['barcodes'].shape[0]:,} cells, no labels)", {"x": name}
-    return None
+def options(f: h5py.File, label_names) -> tuple[str, dict] | None:
+    """``info``'s producer and options for a 10x file: its matrix (the first genome's, of Cell Ranger 2, the
+    others named), and the labels of its cells written beside it (a vector of the file's root of a row per
+    cell, the first named as labels are (``label_names``), else the first), or None where ``f`` holds none."""
+    found = [(name, obj) for name, obj in f.items() if is_tenx(obj)]
+    if not found:
+        return None
+    name, matrix = found[0]
+    cells = matrix["barcodes"].shape[0]
+    vectors = [n for n, o in f.items() if isinstance(o, h5py.Dataset) and o.shape == (cells,) and not o.dtype.fields]
+    labels = [n for n in vectors if n.lower() in label_names] or vectors
+    others = (f"; genomes {', '.join(n for n, _ in found)}: --x names the one to read" if len(found) > 1 else "")
+    return (f"a 10x Genomics feature-barcode matrix ({cells:,} cells{'' if labels else ', no labels'}{others})",
+            {"x": name, **({"y": labels[0]} if labels else {})})

@@ -51,9 +51,14 @@ def by_name(names: list[str] | None, data, x: str, columns: dict, model: str = "
     known = set(present)
     missing = [name for name in names if name not in known]
     other = other_names_of(data, x) if missing else None
-    if other is not None and not set(names) - set(other):  # (a 10x matrix's symbols: read as the ids they name)
-        by_other = dict(zip(other, present))
-        names, missing = [by_other[name] for name in names], []
+    if other is not None:  # the model may know them by the other names (a 10x matrix's genes by symbol)
+        aliases = set(other)
+        unknown = [name for name in names if name not in aliases]
+        if not unknown:
+            by_other = dict(zip(other, present))
+            names, missing = [by_other[name] for name in names], []  # read as the ids they name
+        elif len(unknown) < len(missing):
+            missing = unknown  # (the error names what the model knows them by)
     if missing:
         kind = text.get(missing[0])
         if kind not in (None, "text"):  # a column that an older sgdcli read as numbers (a datetime, an index level)

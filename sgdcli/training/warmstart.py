@@ -27,6 +27,7 @@ import numpy as np
 
 from sgdcli.data import hashing
 from sgdcli.data.categories import expected
+from sgdcli.data.filecolumns import columns_of, other_names_of
 from sgdcli.data.table import Table
 from sgdcli.data.where import where_in
 from sgdcli.errors import InputError, not_a_file
@@ -118,12 +119,20 @@ def load(path: str, table: Table, model_type: str, optimizer: bool = False) -> W
                    f"those of {where}")
     names = model.training.get("features")
     read = table.feature_names
-    if names and table.known_names is not None and list(read) != list(names):  # --features listed other columns (``columns``)
+    if names and table.known_names is not None and list(read) != list(names) and not _aliased(table, names):
         other = [name for name in read if name not in names] or read
         raise InputError(f"{where}: --features reads {_listing(other)} of {data}, which the model was not trained "
                          f"on; list the model's columns, in any order (training.features in sgdcli show {path}), "
                          "or train a new model without --init")
     return WarmStart(os.path.abspath(path), model, st.st_size, st.st_mtime)
+
+
+def _aliased(table: Table, names: list[str]) -> bool:
+    """Whether ``table`` read the columns ``names`` by other names of them (a 10x matrix's genes by symbol,
+    read as their ids: data/filecolumns.py ``other_names_of``); else --features listed other columns."""
+    other = other_names_of(table.path, table.x_name)
+    by_id = dict(zip(columns_of(table.path, table.x_name)[0] or [], other or []))
+    return other is not None and [by_id.get(name) for name in table.feature_names] == list(names)
 
 
 def weights(init: WarmStart, mean: np.ndarray | None, std: np.ndarray | None) -> np.ndarray:
