@@ -225,3 +225,27 @@ def test_genomes_of_cell_ranger_2_are_all_named_and_other_groups_are_not_10x(tmp
     with h5py.File(tenx, "a") as f:  # a script's CSR group with a shape dataset, no symbols: not 10x's
         del f["mm10/gene_names"]
         assert not tenxfiles.is_tenx(f["mm10"]) and tenxfiles.is_tenx(f["hg19"])
+
+
+def test_a_part_of_the_matrix_given_as_x_is_told_the_matrix(tmp_path):
+    """--x matrix/features read the features' names as a group of columns ("column 'feature_type' has 40 rows
+    but '_all_tag_keys' has 1"), --x matrix/data as a vector: both are told the matrix."""
+    counts, _ = _counts()
+    tenx = write_tenx(tmp_path / "a.h5", counts)
+    for part in ("matrix/features", "matrix/data", "matrix/features/id"):
+        code, _, err = cli("train", tenx, "--x", part, "--y", "matrix/barcodes", "-o", tmp_path / "m.h5")
+        assert code == 2 and err == (f"sgdcli: error: {tenx}:{part}: is a part of a 10x Genomics matrix, not a "
+                                     "matrix: its matrix is --x matrix\n"), err
+
+
+def test_a_gene_index_beyond_the_shape_says_what_the_shape_is(tmp_path):
+    counts, labels = _counts()
+    tenx = write_tenx(tmp_path / "a.h5", counts)
+    with h5py.File(tenx, "a") as f:
+        f["cell_type"] = labels.astype("S")
+        indices = f["matrix/indices"][()]
+        indices[5] = 999
+        f["matrix/indices"][...] = indices
+    code, _, err = cli("train", tenx, "--x", "matrix", "--y", "cell_type", "-o", tmp_path / "m.h5", "-q")
+    assert code == 2 and err == (f"sgdcli: error: {tenx}:matrix: row 0 has column index 999, outside 0..{GENES - 1} "
+                                 f"(its dataset 'shape', (features, cells), says {GENES} features)\n"), err

@@ -35,7 +35,7 @@ from __future__ import annotations
 import h5py
 import numpy as np
 
-from sgdcli.data import anndatafiles, featurenames, fieldlabels, knownfiles, loomfiles, matlab
+from sgdcli.data import anndatafiles, featurenames, fieldlabels, knownfiles, loomfiles, matlab, tenxfiles
 from sgdcli.data.recognize import suggestion
 from sgdcli.data.columngroup import NAMED_TYPE, column_group
 from sgdcli.data.cf import packing_of
@@ -152,6 +152,9 @@ def _layout(f: h5py.File, x: str, transpose: bool, text_ok) -> tuple[h5py.Group 
     error unless ``text_ok(name)``."""
     where = where_in(f.filename, x)
     obj = lookup(f, x, "dataset or group")
+    matrix = tenxfiles.holding(f, x)
+    if matrix is not None:  # (its datasets, and its features' group, are no table: the matrix is their group)
+        raise InputError(f"{where}: is a part of a 10x Genomics matrix, not a matrix: its matrix is --x {matrix}")
     unread = matlab.problem(obj, where)
     if unread is not None:
         raise InputError(unread)

@@ -156,6 +156,8 @@ class CsrReader:
             raise InputError(f"{self.where}: data must be numeric and indices integers; found {self.data.dtype} "
                              f"and {self.indices.dtype}")
         self.n_rows, self.width = shape
+        self._width_said = (f"its dataset 'shape', (features, cells), says {self.width:,} features"
+                            if tenxfiles.is_tenx(group) else f"the attribute 'shape' says {self.width:,} columns")
         self.nnz = int(self.data.shape[0])
         for part in (self.indptr, self.data, self.indices):  # a matrix's entries: never read as fill values, nor
             # taken for its offsets (an indptr never written ran "from 0 to 0")
@@ -265,7 +267,7 @@ class CsrReader:
                 k = int(np.flatnonzero((columns < 0) | (columns >= self.width))[0])
                 row = ranges[i][0] + int(np.searchsorted(offsets[i], lo + k, side="right")) - 1
                 raise InputError(f"{self.where}: row {row} has column index {columns[k]}, outside "
-                                 f"0..{self.width - 1} (the attribute 'shape' says {self.width:,} columns)")
+                                 f"0..{self.width - 1} ({self._width_said})")
 
     def describe(self) -> str:
         return (f"CSR matrix: {self.n_rows:,} rows × {self.width:,} columns, {self.nnz:,} nonzeros "

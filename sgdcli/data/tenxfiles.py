@@ -106,6 +106,16 @@ def _names(group: h5py.Group, paths: tuple[str, ...], width: int) -> list[str] |
     return None
 
 
+def holding(f: h5py.File, path: str) -> str | None:
+    """The 10x matrix (its group's name) that ``path`` of ``f`` is a part of, or None."""
+    parts = path.strip("/").split("/")
+    for k in range(len(parts) - 1, 0, -1):
+        name = "/".join(parts[:k])
+        if is_tenx(f.get(name)):
+            return name
+    return None
+
+
 def options(f: h5py.File, label_names) -> tuple[str, dict] | None:
     """``info``'s producer and options for a 10x file: its matrix (the first genome's, of Cell Ranger 2, the
     others named), and the labels of its cells written beside it (a vector of the file's root of a row per
