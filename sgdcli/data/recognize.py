@@ -4,8 +4,9 @@ suggests (data/producers.py ``lookup``).
 
 The layouts are tried from the most particular: sgdcli's own files, AnnData
 (data/anndatafiles.py), MuData (mudatafiles.py), Loom (loomfiles.py), 10x
-Genomics (tenxfiles.py), a CSR matrix, pandas' frames (knownfiles.py), MATLAB v7.3, a compound table, a
-group of columns, and a matrix among others.  A value that the user fills in
+Genomics (tenxfiles.py), a CSR matrix, pandas' frames (knownfiles.py),
+MATLAB v7.3, a compound table, a group of columns, and a matrix among
+others.  A value that the user fills in
 is a placeholder (``<labels dataset>``, ``obs/<column>``): never quoted, and
 never tried as a path.
 """
