@@ -138,3 +138,37 @@ def test_genes_are_named_by_unique_names_and_labels_found_by_their_loom_names(tm
     code, out, err = cli("info", bare)
     assert code == 0 and "train with --x matrix --y col_attrs/<name>\n" in out and "but:" not in out, out
     assert "  Loom matrix (a row per gene, read transposed): 200 rows × 5 features (ENSG0," in out, out
+
+
+def test_a_model_of_genes_by_symbol_reads_a_loom_file_named_by_accession(tmp_path):
+    """A Loom file whose symbols repeat names its genes by accession; a model trained on the same cells as
+    scanpy's users write them (the symbols made unique, "b-1") reads it by symbol, as it reads the AnnData
+    file: it was refused, none of its genes found."""
+    loompy = pytest.importorskip("loompy")
+    anndata = pytest.importorskip("anndata")
+    import warnings
+
+    import pandas as pd
+
+    rng = np.random.default_rng(1)
+    counts = rng.poisson(2, size=(5, 300)).astype(np.float32)
+    labels = np.where(counts[0] + counts[2] > 4, "x", "y")
+    symbols = np.array(["a", "b", "b", "c", "b-1"])
+    path = str(tmp_path / "dup.loom")
+    loompy.create(path, counts, {"Gene": symbols, "Accession": np.array([f"ENSG{g}" for g in range(5)])},
+                  {"CellID": np.array([f"c{c}" for c in range(300)])})
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # (anndata warns of the names it is told to make unique)
+        adata = anndata.AnnData(counts.T.copy(), obs=pd.DataFrame({"kind": labels},
+                                                                  index=[f"c{c}" for c in range(300)]),
+                                var=pd.DataFrame(index=list(symbols)))
+        adata.var_names_make_unique()
+        adata.write_h5ad(tmp_path / "cells.h5ad")
+    assert list(adata.var_names) == ["a", "b", "b-2", "c", "b-1"]
+    assert cli("train", tmp_path / "cells.h5ad", "--y", "obs/kind", "-o", tmp_path / "m.h5", "-q", "--features",
+               "b-2,a,c")[0] == 0
+    for data, x in ((path, "matrix"), (tmp_path / "cells.h5ad", "X")):
+        code, _, err = cli("predict", tmp_path / "m.h5", data, "--x", x, "-o", f"{data}.csv")
+        assert code == 0, err
+    with open(f"{path}.csv") as ours, open(tmp_path / "cells.h5ad.csv") as theirs:
+        assert ours.read() == theirs.read()

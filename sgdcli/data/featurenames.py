@@ -89,9 +89,12 @@ def column_names(obj: h5py.Dataset | h5py.Group, width: int, transposed: bool = 
 
 def other_names(obj, width: int) -> list[str] | None:
     """Names a model may know the ``width`` columns of ``obj`` by besides ``column_names``, in the same order:
-    a 10x matrix's gene symbols (tenxfiles.py ``symbols``), or None."""
+    a 10x matrix's or a Loom file's gene symbols, where its columns are known by id (tenxfiles.py, loomfiles.py
+    ``symbols``), or None."""
     try:
-        return tenxfiles.symbols(obj, width) if tenxfiles.is_tenx(obj) else None
+        if tenxfiles.is_tenx(obj):
+            return tenxfiles.symbols(obj, width)
+        return loomfiles.symbols(obj, width) if loomfiles.by_gene(obj) else None
     except READ_ERRORS:
         return None
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import os
 
-from sgdcli.data import featurenames, hdf5, producers
+from sgdcli.data import featurenames, hdf5, loomfiles, producers
 from sgdcli.data.sparse import CsrReader, is_csr
 from sgdcli.errors import InputError
 
@@ -31,12 +31,14 @@ def columns_of(path, x: str, transpose: bool = False) -> tuple[list[str] | None,
 
 def other_names_of(path, x: str) -> list[str] | None:
     """Names a model may know the feature columns of ``x`` of ``path`` by besides ``columns_of``'s, in the same
-    order (a 10x matrix's gene symbols: data/featurenames.py ``other_names``), or None."""
+    order (a 10x matrix's or a Loom file's gene symbols: data/featurenames.py ``other_names``), or None."""
     path = os.fspath(path)
     f = hdf5.open_file(path)
     try:
         with hdf5.reading(path):
             obj = f.get(x)
+            if loomfiles.by_gene(obj):  # (read transposed: a column per gene)
+                return featurenames.other_names(obj, obj.shape[0])
             if not is_csr(obj):
                 return None
             try:

@@ -22,6 +22,7 @@ import h5py
 from sgdcli.data.hdf5 import members
 from sgdcli.data.sources import text_of
 from sgdcli.errors import InputError
+from sgdcli.namelists import made_unique
 
 SPEC_VERSION = "LOOM_SPEC_VERSION"
 GENE_NAMES = ("Gene", "Accession")  # the row attributes that name the genes, the first whose names are unique
@@ -60,6 +61,17 @@ def gene_names(ds: h5py.Dataset, width: int) -> list[str] | None:
         if isinstance(names, h5py.Dataset) and names.shape == (width,) and names.dtype.kind in "OSU":
             found.append([text_of(v) for v in names[()]])
     return next((names for names in found if len(set(names)) == len(names)), found[0] if found else None)
+
+
+def symbols(ds: h5py.Dataset, width: int) -> list[str] | None:
+    """The genes' symbols (``row_attrs/Gene``) made unique as scanpy's users make them (``read_loom``, then
+    ``var_names_make_unique``), where they repeat and so do not name the columns (``gene_names``), else None."""
+    names = gene_names(ds, width)
+    ds = ds.file["row_attrs"].get(GENE_NAMES[0])
+    if not isinstance(ds, h5py.Dataset) or ds.shape != (width,) or ds.dtype.kind not in "OSU":
+        return None
+    genes = [text_of(v) for v in ds[()]]
+    return made_unique(genes) if genes != names else None
 
 
 def refuse_gene_labels(f: h5py.File, x: str, y: str) -> None:

@@ -17,13 +17,12 @@ labels; labels of its cells written beside its matrix are suggested.
 
 from __future__ import annotations
 
-import collections
-
 import h5py
 import numpy as np
 
 from sgdcli.data.sources import text_of
 from sgdcli.errors import InputError
+from sgdcli.namelists import made_unique
 
 IDS, SYMBOLS = ("features/id", "genes"), ("features/name", "gene_names")  # Cell Ranger 3 and later's; 2's
 TYPES, GENE_EXPRESSION = "features/feature_type", "Gene Expression"  # the genes among other features
@@ -73,29 +72,9 @@ def symbols(group: h5py.Group, width: int) -> list[str] | None:
     if named is None:
         return None
     named = list(named)
-    for k, name in zip(genes, _unique([names[k] for k in genes])):
+    for k, name in zip(genes, made_unique([names[k] for k in genes])):
         named[k] = name
     return named if len(set(named)) == width else None
-
-
-def _unique(names: list[str]) -> list[str]:
-    """``names``, a repeated one made unique as anndata's ``var_names_make_unique`` makes it."""
-    if len(set(names)) == len(names):
-        return names
-    taken, count, seen, unique = set(names), collections.Counter(), set(), []
-    for name in names:
-        if name in seen:
-            while True:
-                count[name] += 1
-                tried = f"{name}-{count[name]}"
-                if tried not in taken:
-                    taken.add(tried)
-                    name = tried
-                    break
-        else:
-            seen.add(name)
-        unique.append(name)
-    return unique
 
 
 def _names(group: h5py.Group, paths: tuple[str, ...], width: int) -> list[str] | None:
