@@ -18,7 +18,8 @@ model scores the wrong columns without a word.
   (``codes`` and ``categories``); anndata before 0.7 wrote ``var`` as a
   compound dataset whose first field is the index.
 - Loom: the matrix, read a row per cell, has a column per gene, named by
-  ``row_attrs/Gene`` or ``Accession`` (data/loomfiles.py).
+  ``row_attrs/Gene`` or ``Accession`` (data/loomfiles.py); by accession, by
+  symbol too (``other_names``).
 - 10x Genomics: the matrix's features, by id, or by symbol (``other_names``:
   data/tenxfiles.py).
 - A dimension scale (``CLASS = DIMENSION_SCALE``, attached through the
