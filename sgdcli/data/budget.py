@@ -83,13 +83,19 @@ class Needs:
         return next(m for m in options if self.need(rule.choice(m - reserved)) <= m - reserved)
 
     @classmethod
+    def beside_x(cls, x, per_row: int, n_rows: int, units: dict[str, int], chunks: dict[str, list], itemsize: int,
+                 heaviest: int = 0) -> "Needs":
+        """The needs of ``n_rows`` rows of X read by the reader ``x``, ``per_row`` bytes a row of the blocks,
+        beside the columns whose read units and chunks read whole are ``units`` and ``chunks`` (by role)."""
+        return cls(per_row, n_rows, int(x.layout.chunks[0]) if x.layout.chunks else 1, {"x": x.unit_rows, **units},
+                   {"x": [c._replace(rows=None) for c in wholechunks.of_reader(x)], **chunks},
+                   candidates(units, x.unit_rows), itemsize, heaviest)
+
+    @classmethod
     def of_table(cls, table, per_row: int, itemsize: int, heaviest: int = 0) -> "Needs":
         """``table``'s needs (data/table.py Table, with ``per_row`` bytes a row of its blocks)."""
-        units = {role: r.unit_rows for role, r in table.unheld.items()}
-        return cls(per_row, table.n_rows, table.chunk_rows, {"x": table.X.unit_rows, **units},
-                   {"x": [c._replace(rows=None) for c in wholechunks.of_reader(table.X)],
-                    **{role: wholechunks.of_reader(r) for role, r in table.unheld.items()}},
-                   candidates(units, table.X.unit_rows), itemsize, heaviest)
+        return cls.beside_x(table.X, per_row, table.n_rows, {role: r.unit_rows for role, r in table.unheld.items()},
+                            {role: wholechunks.of_reader(r) for role, r in table.unheld.items()}, itemsize, heaviest)
 
 
 def after_names(short: MemoryShort, where: str, rows: int, per_row: int, x, w, itemsize: int) -> int:
@@ -100,12 +106,9 @@ def after_names(short: MemoryShort, where: str, rows: int, per_row: int, x, w, i
     (``itemsize`` bytes a row held), as the readers that the epochs would read X and the weights with (``x``,
     ``w``: None without weights) read them."""
     units = {"y": short.rows, **({"w": w.unit_rows} if w is not None else {})}
-    needs = Needs(per_row, rows, int(x.layout.chunks[0]) if x.layout.chunks else 1, {"x": x.unit_rows, **units},
-                  {"x": [c._replace(rows=None) for c in wholechunks.of_reader(x)],
-                   "y": [wholechunks.Chunk(where, short.rows, short.need + short.rows * CODE_BYTES)],
-                   "w": wholechunks.of_reader(w)},
-                  candidates(units, x.unit_rows), itemsize)
-    return needs.least(floor=short.need)
+    chunks = {"y": [wholechunks.Chunk(where, short.rows, short.need + short.rows * CODE_BYTES)],
+              "w": wholechunks.of_reader(w)}
+    return Needs.beside_x(x, per_row, rows, units, chunks, itemsize).least(floor=short.need)
 
 
 def least_beside(needs: Needs, rule: Needs, floor: int, beside) -> int:

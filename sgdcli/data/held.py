@@ -44,7 +44,6 @@ class HeldColumn:
     def __init__(self, inner, n_rows: int):
         self.inner, self.n_rows = inner, n_rows
         self.dtype, self.layout = inner.dtype, inner.layout
-        self.squeezed = getattr(inner, "squeezed", False)
         self._values: np.ndarray | None = None
         self._lock = threading.Lock()
 
