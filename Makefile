@@ -51,7 +51,8 @@ soak: $(VENV)/.installed-test
 # then training on Dask with 1 and 2 workers (bench/scaling.py; SCALING_ARGS, and --quick from BENCH_ARGS),
 # then the defaults against the optimum on small real datasets and on the bench data (bench/defaults.py),
 # then --lr auto of the adaptive optimizers against 1/9 to 9 times its rate (bench/adaptive.py),
-# then the layouts other tools write against a plain matrix (bench/layouts.py),
+# then the layouts other tools write against a plain matrix (bench/layouts.py) and their reads through HDF5
+# (bench/hdf5_reads.py),
 # then the sparse kernel alone (bench/sparse_kernel.py), sgd against nesterov on sparse rows, the choice
 # --optimizer auto makes there (bench/sparse_optimizer.py), where a dense epoch's time goes (bench/epoch_parts.py),
 # and a CSR file 8x the budget (bench/sparse.py),
@@ -70,6 +71,7 @@ bench: $(VENV)/.installed-bench
 	$(PY) bench/defaults.py $(filter --quick,$(BENCH_ARGS))
 	$(PY) bench/adaptive.py $(filter --quick,$(BENCH_ARGS))
 	$(PY) bench/layouts.py $(filter --quick,$(BENCH_ARGS))
+	$(PY) bench/hdf5_reads.py
 	$(PY) bench/sparse_kernel.py
 	$(PY) bench/sparse_optimizer.py $(filter --quick,$(BENCH_ARGS))
 	$(PY) bench/epoch_parts.py $(filter --quick,$(BENCH_ARGS))

@@ -2,8 +2,9 @@
 
 Binary logistic data (1,000,000 x 20 float32; a tenth with --quick) is
 written as a plain contiguous X/y (read memory-mapped), a pandas frame in
-fixed and in table format, a group of one 1-D dataset per column, and a
-MATLAB-style transposed matrix.  Each trains the same options (plain SGD at
+fixed and in table format, a group of one 1-D dataset per column, a
+MATLAB-style transposed matrix, and a Loom file (loompy's: genes x cells in
+gzip chunks of 64 x 64, read transposed through HDF5).  Each trains the same options (plain SGD at
 a constant rate, batch 256, two epochs), interleaved over ROUNDS rounds;
 the table gives the median epoch time and its ratio to the plain file's, and
 the test log loss (the same rows; a chunked layout is shuffled in runs of its
@@ -39,16 +40,18 @@ CASES = {
     "pandas table format": ("table", {"x": "df", "label_column": "label"}),
     "group of 1-D columns": ("group", {}),
     "MATLAB (stored transposed)": ("matlab", {}),
+    "Loom (gzip 64 x 64, genes x cells)": ("loom", {"x": "matrix", "y": "col_attrs/label"}),
 }
 
 
 def files(quick: bool) -> dict:
+    import loompy
     import pandas as pd
 
     d = datasets.bench_dir()
     rows = QUICK_ROWS if quick else ROWS
     paths = {name: os.path.join(d, f"layouts-{rows // 1000}k-{name}.h5")
-             for name in ("plain", "fixed", "table", "group", "matlab", "test")}
+             for name in ("plain", "fixed", "table", "group", "matlab", "loom", "test")}
     if all(os.path.exists(p) for p in paths.values()):
         return paths
     rng = np.random.default_rng(0)
@@ -75,6 +78,7 @@ def files(quick: bool) -> dict:
     with h5py.File(paths["matlab"], "w") as f:
         f.create_dataset("X", data=X.T.copy()).attrs["MATLAB_class"] = b"single"
         f["y"] = y
+    loompy.create(paths["loom"], X.T.copy(), {"Gene": np.array(names)}, {"label": y})
     return paths
 
 
@@ -85,7 +89,7 @@ def main(argv=None) -> int:
     try:
         paths = files(args.quick)
     except ImportError:
-        print("bench/layouts.py needs pandas and tables (the test extra); skipped")
+        print("bench/layouts.py needs pandas, tables and loompy (the test extra); skipped")
         return 0
     times: dict = {name: [] for name in CASES}
     losses: dict = {}
@@ -97,12 +101,12 @@ def main(argv=None) -> int:
                 times[name] += [h["seconds"] for h in model.history]
                 losses[name] = evaluate(model, paths["test"])["log_loss"]
     base = float(np.median(times["plain X/y (memory-mapped)"]))
-    lines = [f"{'layout':<28} {'epoch s':>8} {'x plain':>8} {'test log loss':>14}"]
+    lines = [f"{'layout':<34} {'epoch s':>8} {'x plain':>8} {'test log loss':>14}"]
     results = {}
     for name in CASES:
         med = float(np.median(times[name]))
         results[name] = {"epoch_s": med, "ratio": med / base, "log_loss": losses[name], "epochs": times[name]}
-        lines.append(f"{name:<28} {med:8.3f} {med / base:8.2f} {losses[name]:14.4f}")
+        lines.append(f"{name:<34} {med:8.3f} {med / base:8.2f} {losses[name]:14.4f}")
     table = "\n".join(lines)
     print(table)
     save_record("layouts", args.quick, results=results, table=table)

@@ -58,6 +58,13 @@ CHECKED_BYTES = 1 << 20  # first rows of chunks read through HDF5 at a time, to 
 # every chunk's first row at once took memory in proportion to the chunk count (8-row chunks: about 850 MiB
 # for 125,000), and a block of 65,536 rows of 8-row chunks about 54 MiB, outside --memory
 CHUNKS_PER_READ = 1 << 10
+# A read through HDF5 of a union of spans (an irregular selection) costs more a span the more spans it holds,
+# and a union of rows of a chunked matrix (2-D or more) costs far more a row than a read of one span does:
+# ``reads`` cuts a union into reads of at most this many spans, and a chunked matrix's at every chunk not shared
+# with the span before (a compressed chunk is decoded once a read, the file having no chunk cache, data/hdf5.py)
+SPANS_PER_READ = 128
+# ... once the read holds this many rows: a read of fewer costs more on its own than its rows do in a union
+ROWS_PER_READ = 16
 # Where ``chunk_offsets`` puts a chunk its index lists at an offset no int64 holds (a damaged index): past the end
 # of any file, so that no map is built and HDF5's reads report the chunk, as for a truncated file.
 PAST_ANY_FILE = 1 << 62
@@ -182,6 +189,37 @@ def capped(ds, spans: list[tuple[int, int]], axis: int = 0):
             a = end
     if group:
         yield group
+
+
+def reads(ds, spans: list[tuple[int, int]], axis: int = 0):
+    """The sorted, disjoint ``spans`` of ``ds`` along ``axis``, adjacent ones joined and empty ones dropped, in
+    the groups read one HDF5 read each (SPANS_PER_READ, ROWS_PER_READ; ``capped``): a group's rows are its
+    spans' laid end to end, and every row of ``spans`` is in one group, in order."""
+    joined: list[tuple[int, int]] = []
+    for a, b in spans:
+        if b <= a:
+            continue
+        if joined and joined[-1][1] == a:
+            joined[-1] = (joined[-1][0], b)
+        else:
+            joined.append((a, b))
+    rows = int(ds.chunks[axis]) if ds.chunks is not None and len(ds.shape) > 1 else None
+
+    def starts_a_read(a: int) -> bool:
+        if rows is None:
+            return len(group) == SPANS_PER_READ
+        shares = a // rows == (group[-1][1] - 1) // rows  # with the span before
+        return not shares and (count >= ROWS_PER_READ or len(group) >= SPANS_PER_READ)
+
+    group, count = [], 0
+    for a, b in joined:
+        if group and starts_a_read(a):
+            yield from capped(ds, group, axis)
+            group, count = [], 0
+        group.append((a, b))
+        count += b - a
+    if group:
+        yield from capped(ds, group, axis)
 
 
 def parallel_decodable(ds) -> bool:

@@ -104,8 +104,9 @@ class Source:
 def read_union(ds: h5py.Dataset, spans: list[tuple[int, int]], axis: int, out: np.ndarray | None = None
                ) -> np.ndarray:
     """The rows (along ``axis``) of the sorted, disjoint ``spans`` of ``ds``, as stored, laid end to end: a union
-    of hyperslabs per read, so HDF5 makes one pass for many runs of rows instead of a call each, and a read per
-    CHUNKS_PER_READ chunks (``chunks.capped``), as HDF5 holds bookkeeping for every chunk a read touches.
+    of hyperslabs per read, so HDF5 makes one pass for many short runs of rows instead of a call each, in the
+    groups ``chunks.reads`` cuts (a union of many spans or of whole chunks costs more than reads of its parts;
+    HDF5 holds bookkeeping for every chunk a read touches).
     ``out``: where to put them (C-contiguous, of their shape), converted by HDF5 to its type where it differs,
     which only a type that holds every stored value exactly may (an integer widened)."""
     shape = tuple(int(s) for s in ds.shape)
@@ -118,7 +119,7 @@ def read_union(ds: h5py.Dataset, spans: list[tuple[int, int]], axis: int, out: n
     out_shape = slab(0, sum(b - a for a, b in spans))[1]
     out = np.empty(out_shape, dtype=ds.dtype) if out is None else out
     at = 0
-    for group in chunks.capped(ds, [(a, b) for a, b in spans if b > a], axis):
+    for group in chunks.reads(ds, spans, axis):
         space = ds.id.get_space()
         space.select_none()
         for a, b in group:
