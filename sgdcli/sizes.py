@@ -92,11 +92,12 @@ def whole_mib(n: int) -> str:
 
 class MemoryShort(InputError):
     """--memory (``memory`` bytes) cannot hold ``holds`` (a phrase: what one stream of blocks or windows must
-    hold at once), which takes a budget of ``need`` bytes; the message names the --memory that would."""
+    hold at once), which takes a budget of ``need`` bytes; the message names the --memory that would (``said``:
+    the whole message, where it says more than that)."""
 
-    def __init__(self, memory: int, holds: str, need: int, rows: int = 0):
-        super().__init__(f"--memory: {format_size(memory)} cannot hold {holds}; raise --memory to at least "
-                         f"{whole_mib(need)}")
+    def __init__(self, memory: int, holds: str, need: int, rows: int = 0, said: str | None = None):
+        super().__init__(said or f"--memory: {format_size(memory)} cannot hold {holds}; raise --memory to at least "
+                                 f"{whole_mib(need)}")
         self.memory, self.holds, self.need = memory, holds, need
         self.rows = rows  # of a chunk read whole, where that is what cannot be held
         self.features: int | None = None  # the features read beside those rows, where the refusal knows them
@@ -110,3 +111,7 @@ class MemoryShort(InputError):
         """This refusal, knowing the ``features`` read beside its rows."""
         self.features = features
         return self
+
+
+class BlocksShort(MemoryShort):
+    """--memory cannot hold two blocks of one chunk (data/table.py ``block_rows``)."""

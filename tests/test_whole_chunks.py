@@ -67,3 +67,23 @@ def test_the_share_of_each_thread_must_hold_it(tmp_path, reads):
                               f"leaves 4.0 MiB each, less than one chunk of {path}:X (6.2 MiB decoded), which is "
                               "read whole; raise --memory to at least 13M or lower --threads\n")
     assert reads == []
+
+
+@pytest.mark.parametrize("val_rows, named", [(2048, "7M"), (8192, "13M")])
+def test_a_val_file_and_the_training_file_are_refused_once_naming_the_memory_both_need(tmp_path, val_rows, named):
+    """Each table names the least --memory that holds its own chunks; where both are short, the one refusal
+    names the larger, at which both fit (the --val file's was named first, then at it the training file's)."""
+    path = wide(tmp_path / "wide.h5")
+    rng = np.random.default_rng(1)
+    with h5py.File(tmp_path / "val.h5", "w") as f:
+        f.create_dataset("X", data=rng.standard_normal((ROWS, 200)), chunks=(val_rows, 200), compression="gzip")
+        f["y"] = (rng.random(ROWS) > 0.5).astype(np.float64)
+    larger = f"{path if val_rows < 4096 else tmp_path / 'val.h5'}:X"
+    decoded = "6.2" if val_rows < 4096 else "12.5"
+    args = ["train", path, "--val", tmp_path / "val.h5", "-o", tmp_path / "m.h5", "--features", "0,1",
+            "--epochs", "1", "-q"]
+    code, _, err = cli(*args, "--memory", "2M")
+    assert (code, err) == (2, f"sgdcli: error: --memory: 2.0 MiB cannot hold one chunk of {larger} ({decoded} MiB "
+                              f"decoded), which is read whole; raise --memory to at least {named}\n")
+    code, _, err = cli(*args, "--memory", named)
+    assert code == 0, err

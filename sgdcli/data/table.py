@@ -23,7 +23,7 @@ from sgdcli.data.columnindex import numbered
 from sgdcli.data.where import where_in
 from sgdcli.errors import InputError
 from sgdcli.options import DEFAULT_MEMORY
-from sgdcli.sizes import MemoryShort, whole_mib
+from sgdcli.sizes import BlocksShort, MemoryShort
 
 FEATURE_DTYPE = np.float32
 LABEL_DTYPE = np.float64
@@ -294,9 +294,8 @@ class Table:
         if rows < chunk:
             name = self.tallest_unit()[0] if chunk > self.chunk_rows else self.x_name
             dense = f" × {self.n_features:,} features" if name == self.x_name and not self.sparse else ""
-            raise InputError(f"--memory: {memory / 2**20:.1f} MiB cannot hold {BUFFERS} blocks of one chunk of "
-                             f"{self.where(name)} ({chunk:,} rows{dense}); raise --memory to at least "
-                             f"{whole_mib(self.least_memory(memory, extra_per_row))}")
+            raise BlocksShort(memory, f"{BUFFERS} blocks of one chunk of {self.where(name)} ({chunk:,} rows{dense})",
+                              self.least_memory(memory, extra_per_row))
         rows = rows // chunk * chunk
         return int(min(rows, _round_up(self.n_rows, chunk)))
 

@@ -17,7 +17,7 @@ from sgdcli.engine.epoch import EpochPlan, EpochResult, Kept, Position
 from sgdcli.errors import DivergedError, InputError, RuntimeFailure, WorkLost
 from sgdcli.kernels.state import KernelConfig, TrainState
 from sgdcli.options import TrainOptions
-from sgdcli.sizes import MemoryShort, format_size, whole_mib
+from sgdcli.sizes import BlocksShort, MemoryShort, format_size, whole_mib
 from sgdcli.reporting.reporter import counted
 from sgdcli.parallel.averaging import (Abandoned, FileRef, Job, Round, RoundResult, RoundTrainer, sync_steps,
                                        train_round)
@@ -81,8 +81,8 @@ class ThreadExecutor(LocalExecutor):
         try:  # the blocks of the passes, cut by a CSR matrix's rows
             super().__init__(table, opts, threads, kernel_threads=1,  # a shard on a thread runs the serial kernels
                              block_rows=_shared_block_rows(table, opts.memory, threads), streams=threads)
-        except MemoryShort as short:
-            raise _split(short, opts.memory, threads) from None
+        except MemoryShort as short:  # (a CSR matrix's blocks; not one that says its share already)
+            raise short if isinstance(short, SharedShort) else _split(short, opts.memory, threads) from None
         self.shards = threads
         self.sync_every = sync_steps(opts.sync_every, opts.batch_size or table.n_rows)
         self.pool = ThreadRounds(self.shards, stop)
@@ -100,10 +100,10 @@ class ThreadExecutor(LocalExecutor):
     def page_shuffle(self, page_rows: int, seed: int, shuffle: bool) -> PageShuffle:
         try:  # a CSR matrix's windows, cut by their rows; windows of whole read units (Table.unit_rows)
             return super().page_shuffle(page_rows, seed, shuffle)
+        except BlocksShort:  # (its --memory, the share's, would be refused again: a CSR X's unit is y's chunk)
+            raise _shared_short(self.table, self.memory, self.shards) from None
         except MemoryShort as short:
             raise _split(short, self.memory, self.shards) from None
-        except InputError:  # (its --memory, the share's, would be refused again: a CSR X's unit is y's chunk)
-            raise _shared_short(self.table, self.memory, self.shards) from None
 
     def prepare(self, cfg: KernelConfig, plan: EpochPlan) -> None:
         super().prepare(cfg, plan)
@@ -130,23 +130,25 @@ def _shared_block_rows(table: Table, memory: int, streams: int) -> int:
     ``block_rows(memory)`` names, would be refused again)."""
     try:
         return table.block_rows(memory // streams)
+    except BlocksShort:
+        if streams == 1:
+            raise
+        raise _shared_short(table, memory, streams) from None
     except MemoryShort as short:  # a chunk read whole (data/wholechunks.py), said of the share it does not fit
         if streams == 1:
             raise
         raise _split(short, memory, streams) from None
-    except InputError:
-        if streams == 1:
-            raise
-        raise _shared_short(table, memory, streams) from None
 
 
-def _shared_short(table: Table, memory: int, streams: int) -> InputError:
+class SharedShort(MemoryShort):
+    """The refusal of a --memory split between the threads of --parallel average (named whole, not a share)."""
+
+
+def _shared_short(table: Table, memory: int, streams: int) -> MemoryShort:
     """The refusal of ``memory`` whose share for each of ``streams`` holds no two blocks of one chunk, naming the
     --memory whose share does (``_least_shared``)."""
-    return InputError(f"--memory: {format_size(memory)} split between the {streams} threads of --parallel average "
-                      f"leaves {format_size(memory // streams)} each, less than two blocks of one chunk of "
-                      f"{table.where(_tallest(table))}; raise --memory to at least "
-                      f"{whole_mib(_least_shared(table, streams, memory))} or lower --threads")
+    holds, need = f"two blocks of one chunk of {table.where(_tallest(table))}", _least_shared(table, streams, memory)
+    return SharedShort(memory, holds, need, said=_split_said(memory, streams, holds, need))
 
 
 def _tallest(table: Table) -> str:
@@ -177,9 +179,14 @@ def _least_shared(table: Table, streams: int, memory: int) -> int:
     return high << 20
 
 
-def _split(short: MemoryShort, memory: int, streams: int) -> InputError:
+def _split(short: MemoryShort, memory: int, streams: int) -> MemoryShort:
     """``short`` (what one stream's share of --memory cannot hold) as the whole --memory's refusal, naming the
     --memory whose share would hold it."""
-    return InputError(f"--memory: {format_size(memory)} split between the {streams} threads of --parallel average "
-                      f"leaves {format_size(memory // streams)} each, less than {short.holds}; raise --memory to at "
-                      f"least {whole_mib(short.need * streams)} or lower --threads")
+    need = short.need * streams
+    return SharedShort(memory, short.holds, need, short.rows, said=_split_said(memory, streams, short.holds, need))
+
+
+def _split_said(memory: int, streams: int, holds: str, need: int) -> str:
+    return (f"--memory: {format_size(memory)} split between the {streams} threads of --parallel average leaves "
+            f"{format_size(memory // streams)} each, less than {holds}; raise --memory to at least {whole_mib(need)} "
+            "or lower --threads")

@@ -31,6 +31,7 @@ from sgdcli.daskoptions import DaskOptions, check_executor
 from sgdcli.options import TrainOptions
 from sgdcli.parallel.executor import open_executor
 from sgdcli.reporting.reporter import Reporter
+from sgdcli.sizes import MemoryShort
 from sgdcli.training import checkpoint as ckpt_mod
 from sgdcli.training.control import RunControl
 from sgdcli.training.inputs import Inputs
@@ -91,10 +92,14 @@ def train(data, options: TrainOptions | None = None, *, output=None, metrics=Non
                        f"those of the training data ({table.where(table.y_name)})")
             if val_table.n_features != table.n_features:
                 raise InputError(f"{val_table.where(val_table.x_name)}: has {val_table.n_features} features, training data has {table.n_features}")
-            val_table.block_rows(opts.memory)  # what --memory cannot hold of it: refused now, not after an epoch
         inputs = Inputs(table, val_table)
         inputs.watch(f"--init {opts.init}", init_seen)  # as before its first read (warmstart.columns)
-        executor = open_executor(stack, table, opts, dask, reporter.message, control.stop)
+        try:
+            executor = open_executor(stack, table, opts, dask, reporter.message, control.stop)
+        except MemoryShort as short:  # the larger of the two tables' figures: one refusal, not two in turn
+            raise _larger(short, val_table, opts.memory) from None
+        if val_table is not None:  # what --memory cannot hold of it: refused now, not after an epoch
+            val_table.block_rows(opts.memory)  # (beside what the training table holds as the executor left it)
         metrics_tmp = stack.enter_context(atomic_output(metrics, "--metrics")) if metrics is not None else None
         try:
             run = Run(table, val_table, opts, executor, reporter, control, inputs)
@@ -111,6 +116,17 @@ def train(data, options: TrainOptions | None = None, *, output=None, metrics=Non
         if control.checkpoint is not None and not (control.keep_checkpoint and run.points.own):
             ckpt_mod.remove(control.checkpoint)  # under the lock: no other run sees a finished run's checkpoint
     return model
+
+
+def _larger(short: MemoryShort, val_table: Table | None, memory: int) -> MemoryShort:
+    """``short`` (the training table's refusal of ``memory``), or the --val file's where it names a larger
+    --memory: the one figure at which both fit."""
+    if val_table is not None:
+        try:
+            val_table.block_rows(memory)
+        except MemoryShort as val_short:
+            return val_short if val_short.need > short.need else short
+    return short
 
 
 def _val_columns(table: Table, val, x: str, columns: dict) -> dict:
