@@ -195,6 +195,19 @@ def test_a_series_of_labels_beside_a_frame_is_read_as_the_labels(tmp_path):
         assert code == 2 and f"{path}:y: is a pandas Series, one column, which sgdcli reads as labels" in err
     code, out, err = cli("train", tmp_path / "table.h5", "--y", "y/table", "-o", tmp_path / "x.h5")
     assert code == 2 and "is the table of the pandas Series y, which is read whole: --y y" in err
+    # weights: the option that reads them, never --y (which would train on them as labels) nor --label-column
+    stored = tmp_path / "table.h5"
+    for weights, said in (("y/table", f"{stored}:y/table: is the table of the pandas Series y, which is read whole: "
+                                      "--sample-weight y"),
+                          ("X/table", f"{stored}:X/table: is the table of the pandas frame X, which is read whole: "
+                                      "sgdcli reads weights from a column of their own, not from a frame's: write "
+                                      "them as a Series (df[NAME].to_hdf(path, key=NAME)) and give its key to "
+                                      "--sample-weight"),
+                          ("X", f"{stored}:X: is a pandas frame, not a column of weights: sgdcli reads weights from "
+                                "a column of their own, not from a frame's: write them as a Series "
+                                "(df[NAME].to_hdf(path, key=NAME)) and give its key to --sample-weight")):
+        code, out, err = cli("train", stored, "--sample-weight", weights, "-o", tmp_path / "x.h5")
+        assert (code, err) == (2, f"sgdcli: error: --sample-weight: {said}\n")
     np.testing.assert_array_equal(train(tmp_path / "fixed.h5", TrainOptions(y="y/values", epochs=2,
                                                                           shuffle=False)).weights, reference.weights)
     names = pd.Series(np.where(y == 1, "yes", "no"), name="answer").astype(object)

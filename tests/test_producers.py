@@ -344,6 +344,14 @@ def test_xarray_variables_of_names_are_the_label_or_left_out(tmp_path):
                        "--features", "a,site")
     assert (code, err) == (2, f"sgdcli: error: --features site: column 'site' of {path}:/ holds text, not numbers; "
                               "features are numbers (text can be the label, --label-column)\n")
+    # the label listed as a feature too: said of the label (text, not numbers, and to take as labels, it is)
+    code, _, err = cli("train", path, "-o", tmp_path / "m.h5", "--x", "/", "--label-column", "label",
+                       "--features", "a,label")
+    assert (code, err) == (2, "sgdcli: error: --label-column label: is also listed in --features\n")
+    # a misspelt label column: the columns it could be include those of names
+    code, _, err = cli("train", path, "-o", tmp_path / "m.h5", "--x", "/", "--label-column", "lable")
+    assert (code, err) == (2, f"sgdcli: error: --label-column lable: {path}:/ has no such column (columns: a, b, "
+                              "label, site)\n")
 
 
 def test_info_shows_a_netcdf_dimension_as_a_dimension_scale_with_no_data_not_as_rows_never_written(tmp_path):

@@ -64,6 +64,8 @@ def column_index(names: list[str], given: str, option: str, where: str, text=(),
         k = None
     if k is not None and -len(names) <= k < len(names):
         return k % len(names)
+    if option == "--label-column":  # a column of names can be the label too
+        names = [*names, *(name for name in text if name not in names)]
     quote = any("," in name for name in names)  # a name with the list's comma: each name quoted
     shown = ", ".join(quoted(n) if quote else n for n in names[:12]) + (", ..." if len(names) > 12 else "")
     raise InputError(f"{option} {given}: {where} has no such column (columns: {shown})")

@@ -140,8 +140,9 @@ def group_labels(g: h5py.Group, y: str, where: str, classes: list[str] | None, w
     if pandas_type(g) in SERIES_TYPES:
         return _series(g, where, classes, memory)
     if pandas_type(g) in FRAME_TYPES:
-        raise InputError(f"{where}: is a pandas frame, not a column of {what}: take the {what} from one of its "
-                         f"columns with --x {y} --label-column NAME, or write them as a Series")
+        raise InputError(f"{where}: is a pandas frame, not a column of {what}: " + (
+            f"take the labels from one of its columns with --x {y} --label-column NAME, or write them as a Series"
+            if what == "labels" else _WEIGHTS_OF_A_FRAME))
     if encoding(g) == "dataframe":  # AnnData's obs or var
         columns = frame_columns(g)
         listed = ", ".join(columns[:8]) + (", ..." if len(columns) > 8 else "")
@@ -151,14 +152,23 @@ def group_labels(g: h5py.Group, y: str, where: str, classes: list[str] | None, w
     raise InputError(f"{where}: is a group, not a {what} dataset")
 
 
-def part_of_pandas(ds: h5py.Dataset, y: str, where: str) -> None:
-    """InputError where ``--y`` names the table of a pandas Series or frame: the key is what is read."""
+# weights are read from a column of their own: a column of a frame is not (not even of --x's, whose others are
+# the features)
+_WEIGHTS_OF_A_FRAME = ("sgdcli reads weights from a column of their own, not from a frame's: write them as a Series "
+                       "(df[NAME].to_hdf(path, key=NAME)) and give its key to --sample-weight")
+
+
+def part_of_pandas(ds: h5py.Dataset, y: str, where: str, what: str = "labels") -> None:
+    """InputError where ``--y`` (or --sample-weight: ``what`` is weights) names the table of a pandas Series or
+    frame: the key is what is read."""
     kind = pandas_type(ds.parent)
     if ds.dtype.fields is not None and kind in SERIES_TYPES + FRAME_TYPES:
         key = y.rsplit("/", 1)[0]
         series = kind in SERIES_TYPES
+        read = (f"--{'y' if what == 'labels' else 'sample-weight'} {key}" if series else
+                f"--x {key} --label-column NAME" if what == "labels" else _WEIGHTS_OF_A_FRAME)
         raise InputError(f"{where}: is the table of the pandas {'Series' if series else 'frame'} {key}, which is "
-                         f"read whole: {f'--y {key}' if series else f'--x {key} --label-column NAME'}")
+                         f"read whole: {read}")
 
 
 def _series(g: h5py.Group, where: str, classes: list[str] | None, memory: int):

@@ -48,6 +48,7 @@ from sgdcli.data.columnindex import column_index, numbered, select
 from sgdcli.data.sources import Column, Fields, Found, Matrix, Source, built, not_a_feature, numeric_fields, text_of
 from sgdcli.data.textlabels import categorical_labels, is_text, text_labels
 from sgdcli.data.where import where_in, where_of
+from sgdcli.namelists import split_names
 from sgdcli.errors import InputError, first_line
 from sgdcli.options import DEFAULT_MEMORY
 from sgdcli.sizes import MemoryShort
@@ -221,6 +222,9 @@ def find_features(f: h5py.File, x: str, label_column: str | None = None, feature
     names = [name for s in found.features for name in s.names]
     if not names or found.features[0].n_rows == 0:
         raise InputError(f"{where}: has no rows or no numeric columns" + _left_out_said(found))
+    listed = [] if features is None else features if isinstance(features, list) else split_names(features)
+    if label_column in found.text and label_column in listed:  # (a numeric one: below, once it is found)
+        raise InputError(f"--label-column {label_column}: is also listed in --features")
     keep = (list(range(len(names))) if features is None else
             select(names, features, where, found.text, found.left_out))
     label, class_names = None, None
@@ -317,7 +321,7 @@ def find_labels(f: h5py.File, y: str, classes: list[str] | None = None, what: st
         else None
     if named:  # an HDF5 enum: its names are the classes
         return text_labels(EnumNames(Column(obj, y), named, where_of(obj)), where, classes, memory=memory)
-    knownfiles.part_of_pandas(obj, y, where)
+    knownfiles.part_of_pandas(obj, y, where, what)
     if obj.ndim == 2 and obj.dtype == np.dtype("S1") and "_Encoding" in obj.attrs:
         raise InputError(f"{where}: is a netCDF character array (a character per element, {obj.shape[1]} a row), "
                          f"which sgdcli does not read as {what}; write them as strings (xarray's default for text)")
