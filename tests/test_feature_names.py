@@ -147,7 +147,7 @@ def test_a_named_model_scoring_a_file_without_names_says_it_reads_it_by_position
     assert cli("train", tmp_path / "train.nc", "-o", tmp_path / "m.h5", "-q", "--epochs", "1")[0] == 0
     with h5py.File(tmp_path / "plain.h5", "w") as f:
         f["X"], f["y"] = X, y.astype(np.float64)
-    note = (f"sgdcli: {tmp_path / 'plain.h5'}:X: has no column names (none, or 0, 1, 2, ... in order, its "
+    note = (f"sgdcli: warning: {tmp_path / 'plain.h5'}:X: has no column names (none, or 0, 1, 2, ... in order, its "
             f"positions); its {D} columns are read by position as the "
             "model's features ('gene0', 'gene1', 'gene2', ...), in that order\n")
     code, out, err = cli("evaluate", tmp_path / "m.h5", tmp_path / "plain.h5")

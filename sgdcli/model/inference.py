@@ -130,7 +130,7 @@ def _open_for(model: Model, data, x: str, y: str | None, columns: dict | None = 
     they are in ``data`` (``by_name``).  Without ``labels`` (predict), no labels are opened (Table's
     ``labels``): a --label-column only stays out of the features, and nothing of it is read or checked.
     ``report`` hears of rows read from fill values, and of a model of named columns scoring a file without
-    names (by position: nothing can check them)."""
+    names (by position: nothing can check them; a line that starts "warning: ", as sgdcli's warnings do)."""
     names = model.training.get("features")
     columns, _ = by_name(names, data, x, dict(columns or {}))
     table = Table(data, x, y, **columns, classes=model.training.get("class_names"), labels=labels, categories=expected(
@@ -178,7 +178,7 @@ def _open_for(model: Model, data, x: str, y: str | None, columns: dict | None = 
     if report is not None and names and table.known_names is None \
             and columns.get("features") is None:
         shown = ", ".join(map(repr, names[:3])) + (", ..." if len(names) > 3 else "")
-        report(f"{table.where(x)}: has no column names (none, or 0, 1, 2, ... in order, its positions); its "
+        report(f"warning: {table.where(x)}: has no column names (none, or 0, 1, 2, ... in order, its positions); its "
                f"{table.n_features} columns are read by position as the model's features ({shown}), in that order")
     return table
 
