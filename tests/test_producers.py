@@ -291,6 +291,27 @@ def test_the_info_of_each_producer_names_the_options_to_use(tmp_path, data):
         "label"), err
 
 
+def test_info_of_a_table_with_text_fields_names_the_features_that_leave_them_out(tmp_path):
+    """A compound table's text field that is not the label is refused unless --features leaves it out: info's
+    options list the numeric fields (a vector field's elements, a name with a comma escaped), and they train."""
+    rows = np.zeros(300, dtype=[("x1", "f4"), ("name", "S8"), ("v", "f8", (2,)), ("a,b", "f4"), ("label", "i4")])
+    rng = np.random.default_rng(0)
+    rows["x1"], rows["v"], rows["a,b"] = rng.standard_normal(300), rng.standard_normal((300, 2)), rng.random(300)
+    rows["label"], rows["name"] = rows["x1"] > 0, b"site"
+    with h5py.File(tmp_path / "t.h5", "w") as f:
+        f["table"] = rows
+    code, out, _ = cli("info", tmp_path / "t.h5")
+    told = "--x table --label-column label --features 'x1,v[0],v[1],a\\,b'"
+    assert code == 0 and f"looks like a table (compound dataset): train with {told}\n" in out, out
+    assert "compound table: 300 rows × 4 features (x1, v[0], v[1], 'a,b')" in out, out
+    argv = subprocess.run(f"printf '%s\\n' {told}", shell=True, capture_output=True, text=True).stdout.splitlines()
+    code, _, err = cli("train", tmp_path / "t.h5", *argv, "-o", tmp_path / "m.h5", "-q", "--epochs", "1")
+    assert code == 0, err
+    with h5py.File(tmp_path / "u.h5", "w") as f:  # no text field but the label: no --features
+        f["table"] = rows[["x1", "label"]]
+    assert "train with --x table --label-column label\n" in cli("info", tmp_path / "u.h5")[1]
+
+
 def test_info_of_a_file_of_several_matrices_names_the_options_of_one_and_says_there_are_others(tmp_path):
     """Two matrices beside their labels, neither named X: info said "nothing to train on: no numeric matrix, ...",
     of a file that trains.  It says what one matrix's options are (one named train..., as of pandas' frames), and

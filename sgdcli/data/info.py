@@ -94,7 +94,8 @@ def _table(path, options: dict) -> dict:
     """How the table those options find will be read: its kind, rows, features and read mode (or why not)."""
     from sgdcli.data.table import Table
 
-    keywords = {k: v for k, v in options.items() if k in ("x", "y", "label_column") and not recognize.placeholder(v)}
+    keywords = {k: v for k, v in options.items()
+                if k in ("x", "y", "label_column", "features") and not recognize.placeholder(v)}
     keywords.setdefault("y", None)
     try:
         with warnings.catch_warnings():

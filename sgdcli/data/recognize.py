@@ -104,7 +104,11 @@ def recognize(f: h5py.File) -> tuple[str, dict] | None:
                 numeric, other = numeric_fields(obj)
                 columns = [n for n in obj.dtype.names if (n, 1) in numeric or is_text(other.get(n, np.dtype("f8")))
                            and not other[n].shape]
-                return "a table (compound dataset)", {"x": name, "label_column": _label_of(columns or ["<label>"])}
+                label = _label_of(columns or ["<label>"])
+                # fields that are no features (text but the label's) are refused unless --features leaves them out
+                keep = [n if width == 1 else f"{n}[{i}]" for n, width in numeric if n != label for i in range(width)]
+                leave = {"features": ",".join(n.replace(",", "\\,") for n in keep)} if set(other) - {label} else {}
+                return "a table (compound dataset)", {"x": name, "label_column": label, **leave}
         for name, obj in [*_members(f), ("/", f)]:  # a group in the root, else the root itself (xarray's columns)
             if isinstance(obj, h5py.Group) and len(obj) > (name == "/") and not knownfiles.one_array(obj) and all(
                     isinstance(m, h5py.Dataset) and (m.ndim == 1 or m.ndim == 2 and m.shape[0] == 1 and "MATLAB_class"
