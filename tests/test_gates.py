@@ -61,6 +61,12 @@ def test_every_failed_gate_is_named(binary_model, binary_file):
                                   "huber, log_loss, mae, mse, pinball, precision, r2, recall, rmse)"),
     (["--fail-over", "log_loss"], "--fail-over: expected METRIC=VALUE, got 'log_loss'"),
     (["--fail-over", "log_loss=low"], "--fail-over log_loss: bound 'low' is not a number"),
+    # a bound no value of the metric passes, or every value does: a gate that fails every night, or never
+    (["--fail-under", "accuracy=90"], "--fail-under accuracy: bound 90 is outside the values accuracy takes, from 0 "
+                                      "to 1 (a fraction: 0.9 for 90%)"),
+    (["--fail-over", "auc=-0.1"], "--fail-over auc: bound -0.1 is outside the values auc takes, from 0 to 1"),
+    (["--fail-over", "log_loss=-1"], "--fail-over log_loss: bound -1 is outside the values log_loss takes, 0 or "
+                                     "more"),
     (["--fail-under", "r2=0.5"], "--fail-under r2: {model} (a logistic model) has no such metric "
                                  "(it has accuracy, log_loss, auc, precision, recall, f1)"),
 ])

@@ -29,6 +29,11 @@ from sgdcli.errors import GateFailed, InputError, SgdcliError
 from sgdcli.options import MODELS, metrics_of
 
 
+# the values each metric takes (others: 0 or more, as losses and errors are)
+RANGES = {**dict.fromkeys(("accuracy", "auc", "precision", "recall", "f1", "below"), (0.0, 1.0)),
+          "r2": (-math.inf, 1.0)}
+
+
 class Gate(NamedTuple):
     metric: str
     bound: float
@@ -61,6 +66,12 @@ def parse(text: str, under: bool, training: bool = False) -> Gate:
         raise InputError(f"{option} {name}: bound {value.strip()!r} is not a number") from None
     if not math.isfinite(bound):
         raise InputError(f"{option} {name}: bound must be finite, got {value.strip()!r}")
+    low, high = RANGES.get(name, (0.0, math.inf))
+    if not low <= bound <= high:  # a gate that fails every run, or none
+        takes = (f"from {low:g} to {high:g}" if math.isfinite(low) and math.isfinite(high) else
+                 f"at most {high:g}" if math.isfinite(high) else f"{low:g} or more")
+        hint = f" (a fraction: {bound / 100:g} for {bound:g}%)" if (low, high) == (0, 1) and 1 < bound <= 100 else ""
+        raise InputError(f"{option} {name}: bound {value.strip()} is outside the values {name} takes, {takes}{hint}")
     return Gate(name, bound, under)
 
 
