@@ -540,3 +540,19 @@ def test_a_run_that_starts_afresh_keeps_none_of_another_runs_checkpoints(tmp_pat
     assert not os.path.exists(ckpts["one"]) and not os.path.exists(f"{ckpts['one']}.prev")
     assert cli("train", data, "-o", tmp_path / "resumed.h5", "-q", "--keep-checkpoint", "--resume", *TRAIN)[0] == 0
     assert load_latest(ckpts["resumed"]).position.epoch == 2  # resumed: the run's own checkpoints, kept
+
+
+def test_a_run_without_resume_says_which_checkpoint_it_replaces(tmp_path):
+    """A nightly rerun without --resume starts afresh: its log names the checkpoint whose work it gives up (the
+    run a signal stopped in its second epoch), and it says nothing where there is none."""
+    data = write_table(tmp_path / "d.h5", *make_problem("binary", n=2000, d=4, seed=0))
+    model = tmp_path / "m.h5"
+    ckpt = stopped_run(data, model)
+    code, _, err = cli("train", data, "-o", model, *TRAIN)
+    assert code == 0, err
+    said = (f"--checkpoint: an earlier run's checkpoint, {ckpt} (epoch 2 in progress), is replaced: this run, without "
+            "--resume, starts afresh")
+    assert [line[20:] for line in err.splitlines() if "--checkpoint:" in line] == [said], err
+    assert_as_uninterrupted(model, tmp_path, data)
+    code, _, err = cli("train", data, "-o", model, *TRAIN)
+    assert code == 0 and "--checkpoint:" not in err, err

@@ -97,6 +97,21 @@ def check_replaceable(path: str) -> None:
                              "--checkpoint another path")
 
 
+def earlier(path: str) -> str | None:
+    """What a run that starts afresh replaces at ``path`` (or its .prev): "an earlier run's checkpoint (epoch 4
+    in progress)", where one of this sgdcli's checkpoints is there; None otherwise."""
+    for candidate in (path, previous_path(path)):
+        if os.path.isfile(candidate) and h5py.is_hdf5(candidate):
+            try:
+                with h5py.File(candidate, "r") as f:
+                    if f.attrs.get(hdf5.OWN_FILE) in (FORMAT, FORMAT.encode()):
+                        epoch = json.loads(f.attrs["position"])["epoch"] + 1
+                        return f"an earlier run's checkpoint, {candidate} (epoch {epoch} in progress)"
+            except hdf5.READ_ERRORS:
+                continue
+    return None
+
+
 def _not_a_checkpoint(path: str) -> str | None:
     """What the HDF5 file at ``path`` is (an sgdcli model, an HDF5 file) where it is readable and no sgdcli
     checkpoint; None otherwise (no file, a checkpoint, a file HDF5 cannot read)."""

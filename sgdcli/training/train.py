@@ -68,6 +68,9 @@ def train(data, options: TrainOptions | None = None, *, output=None, metrics=Non
         outputs.append((ckpt_mod.previous_path(control.checkpoint), "--checkpoint's previous checkpoint"))
     with contextlib.ExitStack() as stack:
         stack.enter_context(exclusive(outputs, control.wait_lock, stop=control.stop, report=reporter.message))
+        replaced = ckpt_mod.earlier(control.checkpoint) if control.checkpoint and not control.resume else None
+        if replaced is not None:  # (a nightly log should show the work a run without --resume gives up)
+            reporter.message(f"--checkpoint: {replaced}, is replaced: this run, without --resume, starts afresh")
         columns = {"label_column": opts.label_column, "features": opts.features, "transpose": opts.transpose,
                    "allow_unwritten": opts.allow_unwritten, "sample_weight": opts.sample_weight}
         # a warm start's classes that are names fix the codes this file's names are read as, and its categories
