@@ -1,5 +1,6 @@
 """Training reaches optima computed independently in the test."""
 
+import re
 from dataclasses import replace
 
 import h5py
@@ -185,11 +186,22 @@ def test_windows_of_few_places_of_the_file_are_warned(tmp_path):
     assert few.returncode == 0
     assert few.stderr == (f"sgdcli: warning: {large}:X: --memory 2M holds 1 run of 8,192 rows at a time (whole "
                           "chunks), so each stretch of training draws on few places of the file: rows stored in an "
-                          "order (sorted by label or by time) train worse than shuffled ones; raise --memory (about "
-                          "32M for 16 runs) or store smaller chunks, unless the rows are in random order already\n")
+                          "order (sorted by label or by time) train worse than shuffled ones; raise --memory (to 10M "
+                          "for the whole file in one window) or store smaller chunks, unless the rows are in random "
+                          "order already\n")
     assert load_model(tmp_path / "m.h5").training["warnings"] == [few.stderr[len("sgdcli: warning: "):-1]]
+    # the --memory named is the least whose windows hold 16 runs, or, where the file has too few for windows cut
+    # equal to, the whole file (5 runs: 16 was never reached)
+    assert "(to 10M for the whole file in one window)" in run("train", large, *args, "--memory", "9M").stderr
+    middle = write_table(tmp_path / "middle.h5", X, y, chunks=1024, compression="gzip")
+    assert "holds 4 runs of 1,024 rows at a time (whole chunks), so each stretch of training draws on few places of " \
+           "the file: rows stored in an order (sorted by label or by time) train worse than shuffled ones; raise " \
+           "--memory (to 5M for 20 runs)" in run("train", middle, *args, "--memory", "1M").stderr
+    windows = {m: re.search(r"windows of (\d+) random runs", run("train", middle, *args[:-1], "-v", "--memory",
+                                                                   m).stderr)[1] for m in ("4M", "5M")}
+    assert windows == {"4M": "14", "5M": "20"}
     for quiet in ([large, "--memory", "2M", "--no-shuffle"], [large, "--memory", "256M"],
-                  [small, "--memory", "1M"]):
+                  [large, "--memory", "10M"], [small, "--memory", "1M"]):
         ran = run("train", *quiet, *args)
         assert (ran.returncode, ran.stderr) == (0, "")
     # the labels' chunks make the runs, X contiguous: the warning names y, where it named X; not where a quarter

@@ -8,6 +8,7 @@ import math
 
 import numpy as np
 
+from sgdcli.errors import InputError
 from sgdcli.kernels import runtime
 from sgdcli.reporting.reporter import counted
 from sgdcli.reporting.warned import warn
@@ -106,15 +107,41 @@ def warn_few_places(run) -> None:
     name, reader = table.tallest_unit()  # labels in tall chunks beside a CSR X, say
     chunks = reader.layout.chunks
     whole = chunks is not None and pages.extent_rows % chunks[0] == 0
-    need = whole_mib(math.ceil(run.opts.memory * 2 * FEW_PLACES / places))
+    need, runs = _memory_for_places(run, 2 * FEW_PLACES)
     text = (f"{table.where(name)}: --memory {size_text(run.opts.memory)} holds {places} run"
             f"{'s' if places > 1 else ''} of {pages.extent_rows:,} rows at a time"
             + (" (whole chunks)" if whole else "") + ", so each stretch of training draws on few places of the "
             "file: rows stored in an order (sorted by label or by time) train worse than shuffled ones; raise "
-            f"--memory (about {need} for {2 * FEW_PLACES} runs)" + (" or store smaller chunks" if whole else "")
-            + ", unless the rows are in random order already")
+            f"--memory (to {whole_mib(need)} for " + ("the whole file in one window" if runs is None else
+                                                      f"{runs} runs") + ")"
+            + (" or store smaller chunks" if whole else "") + ", unless the rows are in random order already")
     run.warnings.append(text)  # kept in the model, as the set-up's and the fit's are
     warn(text, ShuffleWarning)
+
+
+def _memory_for_places(run, target: int) -> tuple[int, int | None]:
+    """The least --memory in whole MiB (as bytes) above ``run``'s at which its windows (each stream's, where
+    threads share --memory) hold ``target`` runs, or the whole file (then None for the runs): the windows are
+    cut equal, so a file of few runs holds ``target`` only where one window holds it all.  Found by doubling,
+    then halving the interval, each figure checked by the plan the run would make there."""
+    pages, share = run.pages, getattr(run.executor, "stream_memory", run.opts.memory)
+    streams = max(1, round(run.opts.memory / max(share, 1)))
+
+    def runs_at(mib: int) -> float:
+        try:
+            plan = run.table.page_shuffle((mib << 20) // streams, pages.page_rows, pages.seed, True)
+        except InputError:
+            return 0
+        return math.inf if plan.window_rows >= plan.n_rows else plan.window_extents
+
+    low = high = max(1, run.opts.memory >> 20)
+    while runs_at(high) < target:
+        low, high = high, high * 2
+    while high - low > 1:
+        mid = (low + high) // 2
+        low, high = (low, mid) if runs_at(mid) >= target else (mid, high)
+    runs = runs_at(high)
+    return high << 20, None if math.isinf(runs) else int(runs)
 
 
 def validation_rows(run) -> dict:
