@@ -174,6 +174,22 @@ def test_a_file_sorted_by_label_trains_as_well_as_the_same_rows_in_random_order(
         assert evaluate(train(ordered, replace(opts, shuffle=False)), test)["log_loss"] > 1.5 * base
 
 
+def test_the_few_places_warning_names_no_figure_where_no_plan_holds_the_runs():
+    """The search for the --memory to name ends, with none, where the plan is refused at every figure."""
+    from types import SimpleNamespace
+
+    from sgdcli.errors import InputError
+    from sgdcli.training import runlog
+
+    class Refused:
+        def page_shuffle(self, *args):
+            raise InputError("refused")
+
+    run_ = SimpleNamespace(pages=SimpleNamespace(page_rows=2, seed=0), executor=object(), table=Refused(),
+                           opts=SimpleNamespace(memory=2 << 20))
+    assert runlog._memory_for_places(run_, 16) is None
+
+
 def test_windows_of_few_places_of_the_file_are_warned(tmp_path):
     """gzip chunks are read whole: at a small --memory a window holds one chunk or two, and a file stored in an
     order trains worse than shuffled (the table in docs/out-of-core.md).  The run says so, with what would mix

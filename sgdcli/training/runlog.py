@@ -23,6 +23,7 @@ FitWarning = fitwarnings.FitWarning  # its documented place (docs/python-api.md)
 # a stretch of training sees the class mix of those few runs, and the model follows it (docs/out-of-core.md has
 # the measured table).
 FEW_PLACES = 8
+ANY_MEMORY = 1 << 50  # the most --memory the warning of few places looks for a figure up to
 # Sparse columns whose nonzero values differ in scale by more than this many times (value_spread) slow
 # unstandardized SGD measurably (docs/sparse.md), and a run says that --standardize scales them.
 SPREAD_NOTE = 30.0
@@ -98,8 +99,8 @@ class ShuffleWarning(UserWarning):
 
 def warn_few_places(run) -> None:
     """A ShuffleWarning where ``run``'s windows each hold fewer than FEW_PLACES runs of a file that they do not hold
-    whole (--no-shuffle asks for the file's order: no warning), its text kept in ``run.warnings``; it names what
-    would give twice as many."""
+    whole (--no-shuffle asks for the file's order: no warning), its text kept in ``run.warnings``; it names the
+    least --memory whose windows hold twice as many, or the whole file (``_memory_for_places``)."""
     pages, table = run.pages, run.table
     places = pages.window_extents
     if not pages.shuffle or places >= FEW_PLACES or pages.window_rows >= pages.n_rows:
@@ -107,23 +108,25 @@ def warn_few_places(run) -> None:
     name, reader = table.tallest_unit()  # labels in tall chunks beside a CSR X, say
     chunks = reader.layout.chunks
     whole = chunks is not None and pages.extent_rows % chunks[0] == 0
-    need, runs = _memory_for_places(run, 2 * FEW_PLACES)
+    found = _memory_for_places(run, 2 * FEW_PLACES)
+    need, runs = found if found is not None else (None, None)
     text = (f"{table.where(name)}: --memory {size_text(run.opts.memory)} holds {places} run"
             f"{'s' if places > 1 else ''} of {pages.extent_rows:,} rows at a time"
             + (" (whole chunks)" if whole else "") + ", so each stretch of training draws on few places of the "
             "file: rows stored in an order (sorted by label or by time) train worse than shuffled ones; raise "
-            f"--memory (to {whole_mib(need)} for " + ("the whole file in one window" if runs is None else
-                                                      f"{runs} runs") + ")"
+            "--memory" + ("" if need is None else f" (to {whole_mib(need)} for " + (
+                "the whole file in one window" if runs is None else f"{runs} runs") + ")")
             + (" or store smaller chunks" if whole else "") + ", unless the rows are in random order already")
     run.warnings.append(text)  # kept in the model, as the set-up's and the fit's are
     warn(text, ShuffleWarning)
 
 
-def _memory_for_places(run, target: int) -> tuple[int, int | None]:
+def _memory_for_places(run, target: int) -> tuple[int, int | None] | None:
     """The least --memory in whole MiB (as bytes) above ``run``'s at which its windows (each stream's, where
     threads share --memory) hold ``target`` runs, or the whole file (then None for the runs): the windows are
     cut equal, so a file of few runs holds ``target`` only where one window holds it all.  Found by doubling,
-    then halving the interval, each figure checked by the plan the run would make there."""
+    then halving the interval, each figure checked by the plan the run would make there; None where no figure
+    up to ANY_MEMORY does."""
     pages, share = run.pages, getattr(run.executor, "stream_memory", run.opts.memory)
     streams = max(1, round(run.opts.memory / max(share, 1)))
 
@@ -136,6 +139,8 @@ def _memory_for_places(run, target: int) -> tuple[int, int | None]:
 
     low = high = max(1, run.opts.memory >> 20)
     while runs_at(high) < target:
+        if high >= ANY_MEMORY >> 20:  # (a plan refused at every figure: no figure to name)
+            return None
         low, high = high, high * 2
     while high - low > 1:
         mid = (low + high) // 2
