@@ -373,19 +373,32 @@ class TrainOptions:
         return d
 
 
+def gzipped(output: str) -> bool:
+    """Whether ``predict -o output`` writes gzip-compressed text: a name that ends in ``.gz``."""
+    return output != STDOUT and os.fspath(output).lower().endswith(".gz")
+
+
 def prediction_format(output: str, given: str | None) -> str:
-    """The format of ``predict -o output``: ``given`` (``--format``), else the extension's; CSV for ``-``
-    (stdout).  Here, light, so that ``--print-config`` checks it as predict does."""
+    """The format of ``predict -o output``: ``given`` (``--format``), else the extension's (``.csv.gz``: CSV,
+    compressed, ``gzipped``); CSV for ``-`` (stdout).  Here, light, so that ``--print-config`` checks it as
+    predict does."""
     if given is not None:
         if given not in PREDICTION_FORMATS:
             raise InputError(f"--format: {given!r} is not one of {', '.join(PREDICTION_FORMATS)}")
         if output == STDOUT and given == "hdf5":
             raise InputError("-o -: standard output takes csv or tsv, not hdf5")
+        if given == "hdf5" and gzipped(output):
+            raise InputError(f"-o {output}: a .gz name is for compressed text (.csv.gz, .tsv.gz), not hdf5")
         return given
     if output == STDOUT:
         return "csv"
-    ext = os.path.splitext(os.fspath(output))[1].lower()
+    name = os.fspath(output).lower()
+    ext = os.path.splitext(name[:-len(".gz")] if gzipped(output) else name)[1]
+    if gzipped(output) and PREDICTION_EXTENSIONS.get(ext) not in ("csv", "tsv"):
+        raise InputError(f"-o {output}: compressed predictions are CSV or TSV text: name them .csv.gz or .tsv.gz, "
+                         "or say which with --format {csv,tsv}")
     if ext not in PREDICTION_EXTENSIONS:
         raise InputError(f"-o {output}: cannot tell the format from the extension {ext or '(none)'!r}; use .h5, "
-                         f".csv or .tsv, or say which with --format {{{','.join(PREDICTION_FORMATS)}}}")
+                         f".csv or .tsv (.csv.gz, .tsv.gz: compressed), or say which with --format "
+                         f"{{{','.join(PREDICTION_FORMATS)}}}")
     return PREDICTION_EXTENSIONS[ext]

@@ -414,7 +414,8 @@ def test_a_bad_item_of_a_grid_list_names_the_file_and_key(tmp_path, binary_file,
     ("sweep", "plot = \"curves.txt\"", "--plot curves.txt: cannot tell the image format; end the name in .png, "
                                        ".pdf or .svg"),
     ("predict", "output = \"pred.txt\"", "-o pred.txt: cannot tell the format from the extension '.txt'; use "
-                                          ".h5, .csv or .tsv, or say which with --format {hdf5,csv,tsv}"),
+                                          ".h5, .csv or .tsv (.csv.gz, .tsv.gz: compressed), or say which with "
+                                          "--format {hdf5,csv,tsv}"),
     ("predict", "output = \"-\"\nformat = \"hdf5\"", "-o -: standard output takes csv or tsv, not hdf5"),
     ("generate", "contiguous = true\ncompression = \"gzip\"", "--compression needs a chunked layout; drop "
                                                               "--contiguous"),

@@ -1,6 +1,7 @@
-"""predict -o: HDF5, CSV, TSV and CSV on stdout, the same values in each."""
+"""predict -o: HDF5, CSV, TSV (gzip-compressed too) and CSV on stdout, the same values in each."""
 
 import csv
+import gzip
 import io
 import os
 
@@ -78,14 +79,19 @@ def read_text(text: str, sep: str) -> tuple[list[str], list[list[str]]]:
     return rows[0], rows[1:]
 
 
-@pytest.mark.parametrize("name,sep", [("p.csv", ","), ("p.tsv", "\t"), ("p.txt", "\t")])
+@pytest.mark.parametrize("name,sep", [("p.csv", ","), ("p.tsv", "\t"), ("p.txt", "\t"), ("p.csv.gz", ","),
+                                      ("p.TSV.GZ", "\t"), ("p.gz", "\t")])
 def test_text_predictions_equal_the_hdf5_ones(tmp_path, trained, name, sep):
+    """As CSV or TSV text, and gzip-compressed where the name ends in .gz (the stdlib's gzip reads it)."""
     model, data, pred, proba = trained
-    extra = ["--format", "tsv"] if name == "p.txt" else []
+    extra = ["--format", "tsv"] if name in ("p.txt", "p.gz") else []
     code, out, err = cli("predict", model, data, "-o", tmp_path / name, "--proba", "--memory", "1M", *extra)
     assert code == 0, err
     assert out == f"wrote {tmp_path / name}: 2500 predictions\n"
-    header, rows = read_text((tmp_path / name).read_text(), sep)
+    stored = (tmp_path / name).read_bytes()
+    text = gzip.decompress(stored).decode() if name.lower().endswith(".gz") else stored.decode()
+    assert stored.startswith(b"\x1f\x8b") == name.lower().endswith(".gz")
+    header, rows = read_text(text, sep)
     assert header == ["prediction", "proba_10", "proba_11", "proba_12"]
     assert len(rows) == 2500
     np.testing.assert_array_equal([int(r[0]) for r in rows], pred)
@@ -113,9 +119,22 @@ def test_regression_predictions_read_back_exactly(tmp_path, regression_file):
     np.testing.assert_array_equal([float(r[0]) for r in rows], expected)
 
 
+def test_compressed_predictions_of_the_same_rows_are_the_same_bytes(tmp_path, trained):
+    """Nothing of the run (no time, no name) is in the gzip header: a nightly job's unchanged predictions leave an
+    unchanged file."""
+    model, data, _, _ = trained
+    for name in ("a.csv.gz", "b.csv.gz"):
+        assert cli("predict", model, data, "-o", tmp_path / name, "--proba")[0] == 0
+    assert (tmp_path / "a.csv.gz").read_bytes() == (tmp_path / "b.csv.gz").read_bytes()
+
+
 @pytest.mark.parametrize("args,message", [
     (["-o", "{tmp}/p.txt"], "-o {tmp}/p.txt: cannot tell the format from the extension '.txt'; use .h5, .csv or "
-                            ".tsv, or say which with --format {{hdf5,csv,tsv}}"),
+                            ".tsv (.csv.gz, .tsv.gz: compressed), or say which with --format {{hdf5,csv,tsv}}"),
+    (["-o", "{tmp}/p.h5.gz"], "-o {tmp}/p.h5.gz: compressed predictions are CSV or TSV text: name them .csv.gz or "
+                              ".tsv.gz, or say which with --format {{csv,tsv}}"),
+    (["-o", "{tmp}/p.csv.gz", "--format", "hdf5"], "-o {tmp}/p.csv.gz: a .gz name is for compressed text (.csv.gz, "
+                                                   ".tsv.gz), not hdf5"),
     (["-o", "-", "--format", "hdf5"], "-o -: standard output takes csv or tsv, not hdf5"),
     (["-o", "{tmp}/p.csv", "--format", "json"], "Invalid value for '--format': 'json' is not one of"),
 ])

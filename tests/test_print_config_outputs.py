@@ -191,8 +191,8 @@ def test_the_python_api_makes_the_same_checks(here):
     sgdcli.check_generate("new.h5", rows=10)
     # the output's format, as predict and --print-config judge it (check_predict_output passed pred.txt, which
     # the run then refused)
-    told = (r"^-o pred.txt: cannot tell the format from the extension '.txt'; use .h5, .csv or .tsv, or say which "
-            r"with --format \{hdf5,csv,tsv\}$")
+    told = (r"^-o pred.txt: cannot tell the format from the extension '.txt'; use .h5, .csv or .tsv \(.csv.gz, "
+            r".tsv.gz: compressed\), or say which with --format \{hdf5,csv,tsv\}$")
     with pytest.raises(InputError, match=told):
         sgdcli.check_predict_output("m.h5", "d.h5", "pred.txt")
     with pytest.raises(InputError, match=told):

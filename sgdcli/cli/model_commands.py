@@ -38,8 +38,8 @@ def _predict_settings(model, data, output, format, **params) -> None:  # noqa: A
 @click.argument("model", type=argtext.Path(dir_okay=False, read=True))
 @click.argument("data", type=argtext.Path(dir_okay=False, allow_dash=True, read=True))
 @click.option("-o", "--output", required=True, type=argtext.Path(dir_okay=False, allow_dash=True),
-              help="Where to write the predictions: .h5/.hdf5 (HDF5), .csv or .tsv (text with a header row), "
-                   "or - for CSV on standard output.")
+              help="Where to write the predictions: .h5/.hdf5 (HDF5), .csv or .tsv (text with a header row; "
+                   ".csv.gz, .tsv.gz: gzip-compressed), or - for CSV on standard output.")
 @click.option("--format", type=click.Choice(FORMATS), default=None,
               help="The output's format, whatever its extension [default: from the extension].")
 @x_option

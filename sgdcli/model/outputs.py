@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import contextlib
 import csv
+import io
 import sys
 
 import h5py
@@ -23,7 +24,7 @@ from sgdcli.data import newhdf5, storage
 from sgdcli.data.atomic import atomic_output
 from sgdcli.data.pathtext import attr_text
 from sgdcli.model.labels import shown  # a class as text: 3 for 3.0, 0.1 for the float32 0.1
-from sgdcli.options import STDOUT
+from sgdcli.options import STDOUT, gzipped
 
 SEPARATORS = {"csv": ",", "tsv": "\t"}
 TEXT_ROWS = 1024  # rows formatted as text at once: their objects small beside --memory, their calls few
@@ -168,7 +169,25 @@ def prediction_writer(output: str, fmt: str, n: int | None, classes: np.ndarray 
         text.header()
         sys.stdout.flush()
         return
-    with atomic_output(output) as tmp, open(tmp, "w", newline="\n", encoding="utf-8") as fh:
+    with atomic_output(output) as tmp, _text_file(tmp, gzipped(output)) as fh:
         text = _Text(fh, sep, classes, proba)
         yield text
         text.header()
+
+
+@contextlib.contextmanager
+def _text_file(path: str, compressed: bool):
+    """``path`` opened for text, gzip-compressed where ``compressed`` (ISA-L's, as input is read: no time or
+    name in its header, so the same predictions give the same bytes)."""
+    if not compressed:
+        with open(path, "w", newline="\n", encoding="utf-8") as fh:
+            yield fh
+        return
+    try:
+        from isal.igzip import IGzipFile as Packed
+    except ImportError:  # pragma: no cover - isal is a dependency; a platform without its wheel falls back
+        from gzip import GzipFile as Packed
+
+    with open(path, "wb") as raw, Packed(filename="", mode="wb", fileobj=raw, mtime=0) as packed, \
+            io.TextIOWrapper(packed, encoding="utf-8", newline="\n") as fh:
+        yield fh
