@@ -23,7 +23,7 @@ from conftest import cli, short_fits
     (["--patience", "5"], "--patience: applies with --early-stopping; it does nothing without it"),
     (["--min-delta", "0.01"], "--min-delta: applies with --early-stopping; it does nothing without it"),
     (["--val-x", "X"], "--val-x: applies with --val; it does nothing without it"),
-    (["--val-y", "y"], "--val-y: applies with --val; it does nothing without it"),
+    (["--val-y", "y"], "--val-y: applies with --val and without --label-column; it does nothing without --val"),
     (["--no-shuffle", "--page-rows", "64"], "--page-rows: applies to the page shuffle and to weighted runs; it does "
                                             "nothing with --no-shuffle and no weights"),
     (["--base-batch-size", "64"], "--base-batch-size: applies with --lr-scaling linear and sqrt; it does nothing "
@@ -35,6 +35,28 @@ def test_a_typed_option_that_does_nothing_is_named(tmp_path, binary_file, typed,
     assert code == 0 and f"sgdcli: warning: {line}\n" in err, err
     code, _, err = cli("sweep", binary_file, "--batch-sizes", "32", "--lrs", "0.1", "--epochs", "1", "-q", *typed)
     assert code == 0 and f"sgdcli: warning: {line}\n" in err, err
+
+
+@short_fits
+def test_labels_named_beside_a_label_column_are_named(tmp_path):
+    """--label-column takes the labels of the training file and of a --val file: --y and --val-y then read
+    nothing, and were ignored without a word."""
+    import h5py
+    import numpy as np
+
+    rows = np.zeros(400, dtype=[("a", "f8"), ("b", "f8"), ("label", "i4")])
+    rows["a"], rows["b"] = np.random.default_rng(0).standard_normal((2, 400))
+    rows["label"] = rows["a"] > rows["b"]
+    path = tmp_path / "t.h5"
+    with h5py.File(path, "w") as f:
+        f["table"], f["y"] = rows, rows["label"]
+    code, _, err = cli("train", path, "-o", tmp_path / "m.h5", "--epochs", "1", "-q", "--x", "table",
+                       "--label-column", "label", "--y", "y", "--val", path, "--val-y", "y")
+    assert code == 0, err
+    assert err.splitlines() == [
+        "sgdcli: warning: --val-y: applies with --val and without --label-column; it does nothing with "
+        "--label-column, which takes the labels of both files",
+        "sgdcli: warning: --y: applies without --label-column; it does nothing with it, which takes the labels"]
 
 
 @short_fits

@@ -45,7 +45,9 @@ RULES = (
     ("patience", lambda o: o.early_stopping, "with --early-stopping", lambda o: "without it"),
     ("min_delta", lambda o: o.early_stopping, "with --early-stopping", lambda o: "without it"),
     ("val_x", lambda o: o.val is not None, "with --val", lambda o: "without it"),
-    ("val_y", lambda o: o.val is not None, "with --val", lambda o: "without it"),
+    ("val_y", lambda o: o.val is not None and o.label_column is None, "with --val and without --label-column",
+     lambda o: "without --val" if o.val is None else "with --label-column, which takes the labels of both files"),
+    ("y", lambda o: o.label_column is None, "without --label-column", lambda o: "with it, which takes the labels"),
     # (a weighted run draws rows by window, which --page-rows sizes, shuffled or not)
     ("page_rows", lambda o: o.shuffle or o.sample_weight is not None or o.class_weight is not None,
      "to the page shuffle and to weighted runs", lambda o: "with --no-shuffle and no weights"),
