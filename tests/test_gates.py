@@ -2,9 +2,10 @@
 
 import json
 
+import numpy as np
 import pytest
 
-from conftest import cli, run
+from conftest import cli, make_problem, run, write_table
 from sgdcli import load_model
 
 
@@ -66,7 +67,7 @@ def test_every_failed_gate_is_named(binary_model, binary_file):
                                       "to 1 (a fraction: 0.9 for 90%)"),
     (["--fail-over", "auc=-0.1"], "--fail-over auc: bound -0.1 is outside the values auc takes, from 0 to 1"),
     (["--fail-over", "log_loss=-1"], "--fail-over log_loss: bound -1 is outside the values log_loss takes, 0 or "
-                                     "more"),
+                                     "more"),  # (train's loss is any number: poisson's is below 0 at large counts)
     (["--fail-under", "r2=0.5"], "--fail-under r2: {model} (a logistic model) has no such metric "
                                  "(it has accuracy, log_loss, auc, precision, recall, f1)"),
 ])
@@ -132,3 +133,16 @@ def test_an_infinite_metric_is_compared_and_only_nan_is_undefined():
     assert failures([parse("mse=1", under=False), parse("r2=0.5", under=True), parse("auc=0.5", under=True)],
                     values) == ["mse inf is over 1 (--fail-over)", "r2 -inf is under 0.5 (--fail-under)",
                                 "auc is undefined (--fail-under auc=0.5)"]
+
+
+def test_a_gate_on_train_s_loss_takes_a_bound_below_0(tmp_path):
+    """poisson's loss, μ − y·z, is below 0 where the counts are large: a bound there is a gate that can hold or
+    fail, not a bound outside the values the loss takes."""
+    X, _ = make_problem("binary", n=2000, d=3, seed=1)
+    counts = np.random.default_rng(1).poisson(np.exp(3 + X[:, 0]))
+    path = write_table(tmp_path / "p.h5", X, counts.astype(np.float64))
+    args = ["train", path, "-o", tmp_path / "m.h5", "--model", "poisson", "--val-fraction", "0.2", "-q"]
+    code, _, err = cli(*args, "--fail-over", "loss=-1")
+    assert code == 0, err
+    code, _, err = cli(*args, "--fail-under", "loss=-1")
+    assert code == 3 and "is under -1 (--fail-under)" in err, err

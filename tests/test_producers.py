@@ -310,6 +310,13 @@ def test_info_of_a_table_with_text_fields_names_the_features_that_leave_them_out
     with h5py.File(tmp_path / "u.h5", "w") as f:  # no text field but the label: no --features
         f["table"] = rows[["x1", "label"]]
     assert "train with --x table --label-column label\n" in cli("info", tmp_path / "u.h5")[1]
+    spaced = rows.astype([(" x1", "f4"), ("name", "S8"), ("v", "f8", (2,)), ("a,b", "f4"), ("label", "i4")])
+    with h5py.File(tmp_path / "s.h5", "w") as f:  # a name a list cannot give (its ends are trimmed): positions
+        f["table"] = spaced
+    assert "train with --x table --label-column label --features 0,1,2,3\n" in cli("info", tmp_path / "s.h5")[1]
+    code, _, err = cli("train", tmp_path / "s.h5", "--x", "table", "--label-column", "label", "--features",
+                       "0,1,2,3", "-o", tmp_path / "m.h5", "-q", "--epochs", "1")
+    assert code == 0, err
 
 
 def test_info_of_a_file_of_several_matrices_names_the_options_of_one_and_says_there_are_others(tmp_path):

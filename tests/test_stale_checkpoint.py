@@ -544,14 +544,18 @@ def test_a_run_that_starts_afresh_keeps_none_of_another_runs_checkpoints(tmp_pat
 
 def test_a_run_without_resume_says_which_checkpoint_it_replaces(tmp_path):
     """A nightly rerun without --resume starts afresh: its log names the checkpoint whose work it gives up (the
-    run a signal stopped in its second epoch), and it says nothing where there is none."""
+    run a signal stopped in its second epoch), and it says nothing where there is none, or where the run is
+    refused before it trains (the checkpoint is left as it was)."""
     data = write_table(tmp_path / "d.h5", *make_problem("binary", n=2000, d=4, seed=0))
     model = tmp_path / "m.h5"
     ckpt = stopped_run(data, model)
+    narrow = write_table(tmp_path / "narrow.h5", *make_problem("binary", n=500, d=3, seed=1))
+    code, _, err = cli("train", data, "-o", model, *TRAIN, "--val", narrow)  # refused: the checkpoint stays
+    assert code == 2 and "--checkpoint:" not in err and os.path.exists(ckpt), err
     code, _, err = cli("train", data, "-o", model, *TRAIN)
     assert code == 0, err
-    said = (f"--checkpoint: an earlier run's checkpoint, {ckpt} (epoch 2 in progress), is replaced: this run, without "
-            "--resume, starts afresh")
+    said = (f"--checkpoint: an earlier run's checkpoint, {ckpt} (1 epoch done and part of the next), is replaced: "
+            "this run, without --resume, starts afresh")
     assert [line[20:] for line in err.splitlines() if "--checkpoint:" in line] == [said], err
     assert_as_uninterrupted(model, tmp_path, data)
     code, _, err = cli("train", data, "-o", model, *TRAIN)

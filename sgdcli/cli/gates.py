@@ -29,9 +29,10 @@ from sgdcli.errors import GateFailed, InputError, SgdcliError
 from sgdcli.options import MODELS, metrics_of
 
 
-# the values each metric takes (others: 0 or more, as losses and errors are)
+# the values each metric takes (others: 0 or more, as errors, log loss and deviance are); train's ``loss`` is
+# any number (poisson's, μ − y·z, is below 0 where the counts are large)
 RANGES = {**dict.fromkeys(("accuracy", "auc", "precision", "recall", "f1", "below"), (0.0, 1.0)),
-          "r2": (-math.inf, 1.0)}
+          "r2": (-math.inf, 1.0), "loss": (-math.inf, math.inf)}
 
 
 class Gate(NamedTuple):

@@ -106,8 +106,12 @@ def recognize(f: h5py.File) -> tuple[str, dict] | None:
                            and not other[n].shape]
                 label = _label_of(columns or ["<label>"])
                 # fields that are no features (text but the label's) are refused unless --features leaves them out
-                keep = [n if width == 1 else f"{n}[{i}]" for n, width in numeric if n != label for i in range(width)]
-                leave = {"features": ",".join(n.replace(",", "\\,") for n in keep)} if set(other) - {label} else {}
+                expanded = [(n if width == 1 else f"{n}[{i}]", n) for n, width in numeric for i in range(width)]
+                keep = [(k, n) for k, (n, field) in enumerate(expanded) if field != label]
+                # by name, a comma escaped; by position where a name has a space at an end (a list's are trimmed)
+                named = all(n == n.strip() for _, n in keep)
+                leave = {"features": ",".join(n.replace(",", "\\,") if named else str(k) for k, n in keep)} \
+                    if set(other) - {label} else {}
                 return "a table (compound dataset)", {"x": name, "label_column": label, **leave}
         for name, obj in [*_members(f), ("/", f)]:  # a group in the root, else the root itself (xarray's columns)
             if isinstance(obj, h5py.Group) and len(obj) > (name == "/") and not knownfiles.one_array(obj) and all(

@@ -308,16 +308,16 @@ class Table:
         rule = self._needs(self._block_row_bytes())
         return rule.held_bytes(rule.choice(memory - self.reserved)) if self._chosen else self.held_bytes
 
-    def least_memory(self, memory: int, extra_per_row: int = BUFFERS * ROW_BOOKKEEPING) -> int:
-        """The least --memory above ``memory`` that holds the blocks (``extra_per_row`` bytes a row besides its
-        values), the windows and a CSR matrix's heaviest row, with the columns it would hold (data/budget.py)
-        where ``memory`` is the budget they were chosen by, else (a thread's share, or the columns held given)
-        with those held, and ``reserved``."""
+    def least_memory(self, memory: int, extra_per_row: int = BUFFERS * ROW_BOOKKEEPING, floor: int = 0) -> int:
+        """The least --memory above ``memory`` (and at least ``floor``) that holds the blocks (``extra_per_row``
+        bytes a row besides its values), the windows and a CSR matrix's heaviest row, with the columns it would
+        hold (data/budget.py) where ``memory`` is the budget they were chosen by, else (a thread's share, or the
+        columns held given) with those held, and ``reserved``."""
         heaviest = int(self.sparse and self._costs(memory, extra_per_row).of(1, csrblocks.heaviest_row(self.X.reader)))
         needs = self._needs(self._block_row_bytes(extra_per_row=extra_per_row), heaviest)
         if memory != self.memory or not self._chosen:
-            return needs.need(self.held) + self.reserved
-        return budget.least_beside(needs, self._needs(self._block_row_bytes()), memory + 1, self.beside)
+            return max(needs.need(self.held) + self.reserved, floor)
+        return budget.least_beside(needs, self._needs(self._block_row_bytes()), max(memory + 1, floor), self.beside)
 
     def _needs(self, per_row: int, heaviest: int = 0) -> budget.Needs:
         return budget.Needs.of_table(self, per_row, np.dtype(LABEL_DTYPE).itemsize, heaviest)

@@ -81,8 +81,9 @@ class ThreadExecutor(LocalExecutor):
         try:  # the blocks of the passes, cut by a CSR matrix's rows
             super().__init__(table, opts, threads, kernel_threads=1,  # a shard on a thread runs the serial kernels
                              block_rows=_shared_block_rows(table, opts.memory, threads), streams=threads)
-        except MemoryShort as short:  # (a CSR matrix's blocks; not one that says its share already)
-            raise short if isinstance(short, SharedShort) else _split(short, opts.memory, threads) from None
+        except MemoryShort as short:  # (a CSR matrix's blocks; not one that says its share already, or is whole)
+            raise short if isinstance(short, SharedShort) or threads == 1 else _split(short, opts.memory,
+                                                                                       threads) from None
         self.shards = threads
         self.sync_every = sync_steps(opts.sync_every, opts.batch_size or table.n_rows)
         self.pool = ThreadRounds(self.shards, stop)
@@ -101,8 +102,12 @@ class ThreadExecutor(LocalExecutor):
         try:  # a CSR matrix's windows, cut by their rows; windows of whole read units (Table.unit_rows)
             return super().page_shuffle(page_rows, seed, shuffle)
         except BlocksShort:  # (its --memory, the share's, would be refused again: a CSR X's unit is y's chunk)
+            if self.shards == 1:
+                raise
             raise _shared_short(self.table, self.memory, self.shards) from None
         except MemoryShort as short:
+            if self.shards == 1:
+                raise
             raise _split(short, self.memory, self.shards) from None
 
     def prepare(self, cfg: KernelConfig, plan: EpochPlan) -> None:

@@ -98,15 +98,17 @@ def check_replaceable(path: str) -> None:
 
 
 def earlier(path: str) -> str | None:
-    """What a run that starts afresh replaces at ``path`` (or its .prev): "an earlier run's checkpoint (epoch 4
-    in progress)", where one of this sgdcli's checkpoints is there; None otherwise."""
+    """What a run that starts afresh replaces at ``path`` (or its .prev): "an earlier run's checkpoint, PATH (3
+    epochs done and part of the next)", where one of this sgdcli's checkpoints is there; None otherwise."""
     for candidate in (path, previous_path(path)):
         if os.path.isfile(candidate) and h5py.is_hdf5(candidate):
             try:
                 with h5py.File(candidate, "r") as f:
                     if f.attrs.get(hdf5.OWN_FILE) in (FORMAT, FORMAT.encode()):
-                        epoch = json.loads(f.attrs["position"])["epoch"] + 1
-                        return f"an earlier run's checkpoint, {candidate} (epoch {epoch} in progress)"
+                        position = json.loads(f.attrs["position"])
+                        done, part = int(position["epoch"]), position["block"] or position["row"]
+                        return (f"an earlier run's checkpoint, {candidate} ({done} epoch{'s' * (done != 1)} done"
+                                + (" and part of the next)" if part else ")"))
             except hdf5.READ_ERRORS:
                 continue
     return None

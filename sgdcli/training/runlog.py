@@ -125,8 +125,9 @@ def _memory_for_places(run, target: int) -> tuple[int, int | None] | None:
     """The least --memory in whole MiB (as bytes) above ``run``'s at which its windows (each stream's, where
     threads share --memory) hold ``target`` runs, or the whole file (then None for the runs): the windows are
     cut equal, so a file of few runs holds ``target`` only where one window holds it all.  Found by doubling,
-    then halving the interval, each figure checked by the plan the run would make there; None where no figure
-    up to ANY_MEMORY does."""
+    then halving the interval, each figure checked by the plan the table makes there with the labels held as
+    now (a larger --memory may hold tall label chunks whole, whose runs are then X's: a lower figure may do);
+    None where no figure up to ANY_MEMORY does."""
     pages, share = run.pages, getattr(run.executor, "stream_memory", run.opts.memory)
     streams = max(1, round(run.opts.memory / max(share, 1)))
 

@@ -68,9 +68,6 @@ def train(data, options: TrainOptions | None = None, *, output=None, metrics=Non
         outputs.append((ckpt_mod.previous_path(control.checkpoint), "--checkpoint's previous checkpoint"))
     with contextlib.ExitStack() as stack:
         stack.enter_context(exclusive(outputs, control.wait_lock, stop=control.stop, report=reporter.message))
-        replaced = ckpt_mod.earlier(control.checkpoint) if control.checkpoint and not control.resume else None
-        if replaced is not None:  # (a nightly log should show the work a run without --resume gives up)
-            reporter.message(f"--checkpoint: {replaced}, is replaced: this run, without --resume, starts afresh")
         columns = {"label_column": opts.label_column, "features": opts.features, "transpose": opts.transpose,
                    "allow_unwritten": opts.allow_unwritten, "sample_weight": opts.sample_weight}
         # a warm start's classes that are names fix the codes this file's names are read as, and its categories
@@ -97,13 +94,18 @@ def train(data, options: TrainOptions | None = None, *, output=None, metrics=Non
                 raise InputError(f"{val_table.where(val_table.x_name)}: has {val_table.n_features} features, training data has {table.n_features}")
         inputs = Inputs(table, val_table)
         inputs.watch(f"--init {opts.init}", init_seen)  # as before its first read (warmstart.columns)
+        if val_table is not None and dask is not None:  # refused before a cluster is started or joined
+            _check_val(val_table, table, opts.memory)
         try:
             executor = open_executor(stack, table, opts, dask, reporter.message, control.stop)
-        except MemoryShort as short:  # the larger of the two tables' figures: one refusal, not two in turn
+        except MemoryShort as short:  # one refusal, at a figure at which both tables fit, not two in turn
             raise _larger(short, val_table, opts.memory) from None
         if val_table is not None:  # what --memory cannot hold of it: refused now, not after an epoch
             val_table.block_rows(opts.memory)  # (beside what the training table holds as the executor left it)
         metrics_tmp = stack.enter_context(atomic_output(metrics, "--metrics")) if metrics is not None else None
+        replaced = ckpt_mod.earlier(control.checkpoint) if control.checkpoint and not control.resume else None
+        if replaced is not None:  # (a nightly log should show the work a run without --resume gives up)
+            reporter.message(f"--checkpoint: {replaced}, is replaced: this run, without --resume, starts afresh")
         try:
             run = Run(table, val_table, opts, executor, reporter, control, inputs)
             model = run.train(metrics_tmp)
@@ -122,14 +124,33 @@ def train(data, options: TrainOptions | None = None, *, output=None, metrics=Non
 
 
 def _larger(short: MemoryShort, val_table: Table | None, memory: int) -> MemoryShort:
-    """``short`` (the training table's refusal of ``memory``), or the --val file's where it names a larger
-    --memory: the one figure at which both fit."""
-    if val_table is not None:
+    """``short`` (the training table's refusal of ``memory``), naming the least --memory from its figure on at
+    which the --val file's blocks fit too, beside what the training table holds there (more labels held whole,
+    perhaps, than at ``memory``): the --val file's refusal where that figure is larger."""
+    if val_table is None:
+        return short
+    need = val_table.least_memory(memory, floor=short.need)
+    if need >> 20 <= -(-short.need >> 20):  # (in whole MiB, as the refusal names it)
+        return short
+    try:
+        val_table.block_rows(memory)
+    except MemoryShort as val_short:
+        return val_short.at_least(need)
+    return short.at_least(need)
+
+
+def _check_val(val_table: Table, table: Table, memory: int) -> None:
+    """The --val file's refusal of ``memory`` (beside the training table's held labels), naming a figure at which
+    the training table's blocks and windows fit too (as a Dask run checks them, before it connects)."""
+    try:
+        val_table.block_rows(memory)
+    except MemoryShort:
         try:
-            val_table.block_rows(memory)
-        except MemoryShort as val_short:
-            return val_short if val_short.need > short.need else short
-    return short
+            table.block_rows(memory)
+            table.block_rows(memory, windows=True)
+        except MemoryShort as short:
+            raise _larger(short, val_table, memory) from None
+        raise
 
 
 def _val_columns(table: Table, val, x: str, columns: dict) -> dict:
