@@ -137,3 +137,24 @@ def test_every_rule_names_an_option_of_its_commands():
                             (CONVERT_RULES, ("convert",))):
         for command in commands:
             assert {name for name, *_ in rules} <= names(command), (command, rules)
+
+
+def test_evaluate_names_y_beside_a_label_column(tmp_path):
+    """evaluate's --label-column takes the labels too: a --y typed beside it reads nothing."""
+    import h5py
+    import numpy as np
+
+    rows = np.zeros(400, dtype=[("a", "f8"), ("b", "f8"), ("label", "i4")])
+    rows["a"], rows["b"] = np.random.default_rng(0).standard_normal((2, 400))
+    rows["label"] = rows["a"] > rows["b"]
+    path = tmp_path / "t.h5"
+    with h5py.File(path, "w") as f:
+        f["table"], f["y"] = rows, rows["label"]
+    assert cli("train", path, "-o", tmp_path / "m.h5", "-q", "--x", "table", "--label-column", "label")[0] == 0
+    code, _, err = cli("evaluate", tmp_path / "m.h5", path, "--x", "table", "--label-column", "label", "--y", "y", "-q")
+    assert (code, err) == (0, "sgdcli: warning: --y: applies without --label-column; it does nothing with it, which "
+                              "takes the labels\n")
+    code, _, err = cli("evaluate", tmp_path / "m.h5", path, "--x", "table", "--label-column", "label", "--y", "y",
+                       "--print-config")  # (warned as the run warns)
+    assert (code, err) == (0, "sgdcli: warning: --y: applies without --label-column; it does nothing with it, which "
+                              "takes the labels\n")

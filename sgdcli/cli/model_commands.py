@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import sys
+from types import SimpleNamespace
 
 import click
 
@@ -10,6 +11,7 @@ from sgdcli import errors
 from sgdcli.cli import argtext, gates, render
 from sgdcli.cli.params import (columns_options, command, delimiter_option, gate_options, json_option, memory_option,
                                pass_quiet_option, predict_columns_options, x_option, y_option)
+from sgdcli.cli.unused import LABEL_RULES, warn_unused
 from sgdcli.options import PREDICTION_FORMATS as FORMATS, STDOUT
 from sgdcli.reporting.reporter import counted
 from sgdcli.reporting.plain import PassProgress
@@ -81,6 +83,7 @@ def _evaluate_settings(fail_under, fail_over, **params) -> list[gates.Gate]:
         import sgdcli
 
         sgdcli.evaluate.check(**params)
+        warn_unused(SimpleNamespace(label_column=params.get("label_column")), LABEL_RULES)
     return gates.parse_all(fail_under, fail_over)
 
 
@@ -112,6 +115,7 @@ def evaluate_cmd(model, data, x, y, label_column, features, transpose, allow_unw
     import sgdcli
 
     checks = _evaluate_settings(fail_under, fail_over)
+    warn_unused(SimpleNamespace(label_column=label_column), LABEL_RULES)
     loaded = sgdcli.load_model(model)
     gates.check_model(checks, loaded.model, f"{model} (a {loaded.model} model)")
     sgdcli.configure_runtime()

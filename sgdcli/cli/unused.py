@@ -30,6 +30,9 @@ def _optimizer_uses(users: tuple[str, ...]) -> Callable[[TrainOptions], bool]:
     return lambda o: o.optimizer in users or (o.optimizer == "auto" and (auto or o.init_optimizer))
 
 
+# --y beside --label-column (train's, sweep's and evaluate's)
+LABEL_RULES = (("y", lambda o: o.label_column is None, "without --label-column",
+                lambda o: "with it, which takes the labels"),)
 # (a field, whether the options use it, what it applies to, and what the options are instead)
 RULES = (
     ("epsilon", lambda o: o.model == "huber", "to --model huber", lambda o: f"with --model {o.model}"),
@@ -47,7 +50,7 @@ RULES = (
     ("val_x", lambda o: o.val is not None, "with --val", lambda o: "without it"),
     ("val_y", lambda o: o.val is not None and o.label_column is None, "with --val and without --label-column",
      lambda o: "without --val" if o.val is None else "with --label-column, which takes the labels of both files"),
-    ("y", lambda o: o.label_column is None, "without --label-column", lambda o: "with it, which takes the labels"),
+    *LABEL_RULES,
     # (a weighted run draws rows by window, which --page-rows sizes, shuffled or not)
     ("page_rows", lambda o: o.shuffle or o.sample_weight is not None or o.class_weight is not None,
      "to the page shuffle and to weighted runs", lambda o: "with --no-shuffle and no weights"),
