@@ -174,6 +174,21 @@ def test_a_file_sorted_by_label_trains_as_well_as_the_same_rows_in_random_order(
         assert evaluate(train(ordered, replace(opts, shuffle=False)), test)["log_loss"] > 1.5 * base
 
 
+def test_the_few_places_warning_names_the_memory_that_holds_the_labels_whole(tmp_path):
+    """Labels in tall gzip chunks beside a contiguous X set the runs where --memory cannot spare them: the figure
+    named is that of a run there, which holds them whole and reads X in runs of its own (it named the --memory
+    whose windows held 16 of the labels' chunks, several times as much)."""
+    rng = np.random.default_rng(0)
+    with h5py.File(tmp_path / "t.h5", "w") as f:
+        f["X"] = rng.standard_normal((262_144, 4)).astype(np.float32)
+        f.create_dataset("y", data=(rng.random(262_144) > 0.5) * 1.0, chunks=(16_384,), compression="gzip")
+    args = ["train", tmp_path / "t.h5", "-o", tmp_path / "m.h5", "--epochs", "1", "-q"]
+    named = re.search(r"raise --memory \(to (\d+M) for (\d+) runs\)", run(*args, "--memory", "4M").stderr)
+    assert named and int(named[2]) >= 16, named
+    assert run(*args, "--memory", named[1]).stderr == ""
+    assert "raise --memory" in run(*args, "--memory", f"{int(named[1][:-1]) - 1}M").stderr
+
+
 def test_the_few_places_warning_names_no_figure_where_no_plan_holds_the_runs():
     """The search for the --memory to name ends, with none, where the plan is refused at every figure."""
     from types import SimpleNamespace
@@ -182,7 +197,7 @@ def test_the_few_places_warning_names_no_figure_where_no_plan_holds_the_runs():
     from sgdcli.training import runlog
 
     class Refused:
-        def page_shuffle(self, *args):
+        def page_shuffle_at(self, *args):
             raise InputError("refused")
 
     run_ = SimpleNamespace(pages=SimpleNamespace(page_rows=2, seed=0), executor=object(), table=Refused(),

@@ -21,3 +21,10 @@ def cast_into(dest: np.ndarray, values: np.ndarray, rows: slice | np.ndarray | N
             np.copyto(dest, values, casting="unsafe")
         else:
             dest[rows] = values
+
+
+def wider_than(dtype: np.dtype, read_as: type) -> bool:
+    """Whether values of ``dtype`` (or of a field of it) can be finite and still overflow ``read_as``."""
+    if dtype.fields:
+        return any(wider_than(field[0].base, read_as) for field in dtype.fields.values())
+    return dtype.kind == "f" and dtype.itemsize > np.dtype(read_as).itemsize

@@ -12,6 +12,7 @@ from sgdcli.data import (budget, columnindex, csrblocks, csvcolumns, featurename
                          nonfinite, pandasindex, producers, rowcount, wholechunks)
 from sgdcli.data.columns import ColumnReader
 from sgdcli.data.identity import FileIdentity, content_digest, fingerprint
+from sgdcli.data.numeric import wider_than
 from sgdcli.data.pandasframes import CodedFields
 from sgdcli.data.shuffle import PageShuffle
 from sgdcli.data.sources import ComposedReader, Fields, Source
@@ -121,7 +122,7 @@ class Table:
         if found.plain and 0 in found.features[0].ds.shape:
             raise InputError(f"{where}: dataset is empty (shape {found.features[0].ds.shape})")
         self._check_written(found, labels)  # before any reader looks at the storage (a declared 10^12 rows)
-        self.x_wide = any(_wider_than_read(s.dtype) for s in found.features)
+        self.x_wide = any(wider_than(s.dtype, FEATURE_DTYPE) for s in found.features)
         self._x_packed = any(s.packing is not None and s.packing.missing for s in found.features)
         self._x_coded = any(isinstance(s, CodedFields) and len(s.coded_at) for s in found.features)
         # the features that hold codes, read through the names of their categories (``categories``: what a model's
@@ -188,7 +189,7 @@ class Table:
         if 0 in (reader.n_rows, reader.width):
             raise InputError(f"{where}: the CSR matrix is empty (shape {(reader.n_rows, reader.width)})")
         keep = None if self.features is None else columnindex.select(names, self.features, where)
-        self.x_wide, self._x_packed, self._x_coded = _wider_than_read(reader.data.dtype), False, False
+        self.x_wide, self._x_packed, self._x_coded = wider_than(reader.data.dtype, FEATURE_DTYPE), False, False
         self.categories, self._x_recoded = {}, False
         self.left_out = {}
         self.sparse, self.x_kind = True, "CSR sparse matrix"
@@ -297,7 +298,7 @@ class Table:
             raise BlocksShort(memory, f"{BUFFERS} blocks of one chunk of {self.where(name)} ({chunk:,} rows{dense})",
                               self.least_memory(memory, extra_per_row))
         rows = rows // chunk * chunk
-        return int(min(rows, _round_up(self.n_rows, chunk)))
+        return int(min(rows, -(-self.n_rows // chunk) * chunk))
 
     @property
     def reserved(self) -> int:
@@ -335,6 +336,17 @@ class Table:
     def tallest_unit(self) -> tuple[str, object]:
         """The reader (and its name) whose read units are the tallest, which make the table's runs: X where they tie."""
         return max(self.readers(), key=lambda named: named[1].unit_rows)
+
+    def page_shuffle_at(self, memory: int, page_rows: int, seed: int) -> PageShuffle:
+        """The page shuffle that a run at --memory ``memory`` would make, holding the labels and weights that it
+        would hold there (``hold``); this table's own held columns (their values, where read) kept."""
+        kept = (self._chosen, self.held, self.Y, self.W, self.held_bytes, self._whole_chunks)
+        try:
+            if self._chosen:
+                self.hold(self._needs(self._block_row_bytes()).choice(memory - self.reserved))
+            return self.page_shuffle(memory, page_rows, seed, True)
+        finally:
+            self._chosen, self.held, self.Y, self.W, self.held_bytes, self._whole_chunks = kept
 
     def page_shuffle(self, memory: int, page_rows: int, seed: int, shuffle: bool) -> PageShuffle:
         """The page shuffle of this table's rows, two windows of it in ``memory`` (data/shuffle.py).
@@ -405,13 +417,3 @@ def _base_dtype(source: Source) -> np.dtype:
         return source.ds.dtype.fields[source.columns[0][0]][0].base
     return source.dtype  # as stored, or as decoded from CF packing
 
-
-def _wider_than_read(dtype: np.dtype) -> bool:
-    """Whether values of ``dtype`` (or of a field of it) can be finite and still overflow FEATURE_DTYPE."""
-    if dtype.fields:
-        return any(_wider_than_read(field[0].base) for field in dtype.fields.values())
-    return dtype.kind == "f" and dtype.itemsize > np.dtype(FEATURE_DTYPE).itemsize
-
-
-def _round_up(n: int, k: int) -> int:
-    return -(-n // k) * k

@@ -125,15 +125,15 @@ def _memory_for_places(run, target: int) -> tuple[int, int | None] | None:
     """The least --memory in whole MiB (as bytes) above ``run``'s at which its windows (each stream's, where
     threads share --memory) hold ``target`` runs, or the whole file (then None for the runs): the windows are
     cut equal, so a file of few runs holds ``target`` only where one window holds it all.  Found by doubling,
-    then halving the interval, each figure checked by the plan the table makes there with the labels held as
-    now (a larger --memory may hold tall label chunks whole, whose runs are then X's: a lower figure may do);
-    None where no figure up to ANY_MEMORY does."""
+    then halving the interval, each figure checked by the plan a run there would make (``page_shuffle_at``,
+    labels in tall chunks held whole where that --memory would hold them); None where no figure up to
+    ANY_MEMORY does."""
     pages, share = run.pages, getattr(run.executor, "stream_memory", run.opts.memory)
     streams = max(1, round(run.opts.memory / max(share, 1)))
 
     def runs_at(mib: int) -> float:
         try:
-            plan = run.table.page_shuffle((mib << 20) // streams, pages.page_rows, pages.seed, True)
+            plan = run.table.page_shuffle_at((mib << 20) // streams, pages.page_rows, pages.seed)
         except InputError:
             return 0
         return math.inf if plan.window_rows >= plan.n_rows else plan.window_extents
