@@ -333,7 +333,8 @@ def test_the_memory_named_for_a_label_column_of_a_table_holds_the_blocks_of_its_
 @short_fits
 def test_rows_labelled_with_the_empty_name_are_warned_of_as_a_class_of_their_own(tmp_path):
     """A text label '' (how many writers store a missing value) is a class like any name: the run trains on it,
-    and says so, once, naming the classes; a column without it says nothing."""
+    and says so, once, counting its rows and naming the classes; a column without it says nothing, and so does
+    one whose values were never written (refused: the '' read there is HDF5's fill value, tests/test_unwritten.py)."""
     rng = np.random.default_rng(0)
     X = rng.standard_normal((300, 3))
     names = np.array(["cat", "dog", "bird"], dtype=object)[np.argmax(X, axis=1)]
@@ -344,9 +345,9 @@ def test_rows_labelled_with_the_empty_name_are_warned_of_as_a_class_of_their_own
             f.create_dataset("y", data=labels.astype(object), dtype=h5py.string_dtype())
     code, _, err = cli("train", tmp_path / "empty.h5", "-o", tmp_path / "m.h5", "--model", "softmax", "-q",
                        "--epochs", "1")
-    assert (code, err) == (0, f"sgdcli: warning: {tmp_path / 'empty.h5'}:y: the empty name '' labels some rows, and "
-                              "they train as a class of their own (classes: '', 'bird', 'cat', 'dog'); where it marks "
-                              "a missing label, leave those rows out\n")
+    assert (code, err) == (0, f"sgdcli: warning: {tmp_path / 'empty.h5'}:y: 1 training row labelled with the empty "
+                              "name '', a class of its own (classes: '', 'bird', 'cat', 'dog') trained as any other; "
+                              "where '' marks a missing label, leave those rows out\n")
     code, _, err = cli("train", tmp_path / "named.h5", "-o", tmp_path / "m.h5", "--model", "softmax", "-q",
                        "--epochs", "1")
     assert (code, err) == (0, "")

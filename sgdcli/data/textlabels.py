@@ -20,7 +20,6 @@ marks (AnnData's nullable columns: ``values`` and ``mask``).
 from __future__ import annotations
 
 import sys
-import warnings
 
 import h5py
 import numpy as np
@@ -85,15 +84,7 @@ def scan_names(source: Source, where: str, missing: str | None = None, mask: Sou
         if len(names) > MAX_CLASSES:
             raise InputError(f"{where}: more than {MAX_CLASSES} distinct names; a text label names classes")
         start = stop
-    if "" in names:  # (a writer's missing value, most often: said, as nothing here can tell)
-        shown = ", ".join(quoted(n) for n in sorted(names)[:6]) + (", ..." if len(names) > 6 else "")
-        warnings.warn(f"{where}: the empty name '' labels some rows, and they train as a class of their own (classes: "
-                      f"{shown}); where it marks a missing label, leave those rows out", EmptyName)
     return sorted(names)
-
-
-class EmptyName(UserWarning):
-    """Rows labelled with the empty name, a class of their own."""
 
 
 def scan_rows(source: Source, mask: Source | None, memory: int, objects: int = OBJECT_BYTES) -> int:

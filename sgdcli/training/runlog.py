@@ -92,6 +92,24 @@ class ScaleWarning(UserWarning):
     from the optimum."""
 
 
+class EmptyName(UserWarning):
+    """Training rows labelled with the empty name '' (a writer's missing value, most often): a class of their own."""
+
+
+def warn_empty_name(table, found) -> None:
+    """An EmptyName warning where the label pass (``found``, model/labels.py Found) counted training rows whose
+    label is the name '' (``table.class_names``): nothing here can tell a class from a missing value."""
+    names = table.class_names
+    if not names or "" not in names or found is None or found.values is None:
+        return
+    rows = int(found.counts[found.values == names.index("")].sum())
+    if rows:
+        shown = ", ".join(map(repr, names[:6])) + (", ..." if len(names) > 6 else "")
+        warn(f"{table.where(table.y_name)}: {counted(rows, 'training row')} labelled with the empty name '', a class "
+             f"of its own (classes: {shown}) trained as any other; where '' marks a missing label, leave those rows "
+             "out", EmptyName)
+
+
 class ShuffleWarning(UserWarning):
     """Each window of the page shuffle draws on few places of the file: rows stored in an order may train worse
     than the same rows shuffled."""

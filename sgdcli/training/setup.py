@@ -31,6 +31,7 @@ from sgdcli.model.weights import Weighting
 from sgdcli.model.zeroloss import constant
 from sgdcli.options import TrainOptions, task_of
 from sgdcli.sizes import format_size, memory_limit
+from sgdcli.training import runlog
 
 # Arrays of the model's size that training holds: the weights, their gradient, the optimizer's three slots,
 # the kernels' work arrays and the copies the model file is made from.
@@ -112,6 +113,7 @@ def _learnt(table: Table, val_table: Table | None, opts: TrainOptions, saved, in
         count = data_pass(passes.label_pass, "reading the labels")
         known = (init.model.labels, f"--init {init.path}") if init is not None else (None, "")
         labels = passes.labels_of(count, table, opts, *known)
+        runlog.warn_empty_name(table, count.labels)
         n_train, n_bad = count.n_train, count.n_bad
         zero_loss = count.zero.mean() if labels.task == "regression" else constant(opts.model, labels.n_outputs)
         check_sizes(table, opts, n_train)
