@@ -37,10 +37,8 @@ def test_a_typed_option_that_does_nothing_is_named(tmp_path, binary_file, typed,
     assert code == 0 and f"sgdcli: warning: {line}\n" in err, err
 
 
-@short_fits
-def test_labels_named_beside_a_label_column_are_named(tmp_path):
-    """--label-column takes the labels of the training file and of a --val file: --y and --val-y then read
-    nothing, and were ignored without a word."""
+def labelled_table(tmp_path):
+    """A compound table whose field ``label`` holds the labels, and the same labels as a dataset ``y`` beside it."""
     import h5py
     import numpy as np
 
@@ -50,6 +48,14 @@ def test_labels_named_beside_a_label_column_are_named(tmp_path):
     path = tmp_path / "t.h5"
     with h5py.File(path, "w") as f:
         f["table"], f["y"] = rows, rows["label"]
+    return path
+
+
+@short_fits
+def test_labels_named_beside_a_label_column_are_named(tmp_path):
+    """--label-column takes the labels of the training file and of a --val file: --y and --val-y then read
+    nothing, and were ignored without a word."""
+    path = labelled_table(tmp_path)
     code, _, err = cli("train", path, "-o", tmp_path / "m.h5", "--epochs", "1", "-q", "--x", "table",
                        "--label-column", "label", "--y", "y", "--val", path, "--val-y", "y")
     assert code == 0, err
@@ -141,15 +147,7 @@ def test_every_rule_names_an_option_of_its_commands():
 
 def test_evaluate_names_y_beside_a_label_column(tmp_path):
     """evaluate's --label-column takes the labels too: a --y typed beside it reads nothing."""
-    import h5py
-    import numpy as np
-
-    rows = np.zeros(400, dtype=[("a", "f8"), ("b", "f8"), ("label", "i4")])
-    rows["a"], rows["b"] = np.random.default_rng(0).standard_normal((2, 400))
-    rows["label"] = rows["a"] > rows["b"]
-    path = tmp_path / "t.h5"
-    with h5py.File(path, "w") as f:
-        f["table"], f["y"] = rows, rows["label"]
+    path = labelled_table(tmp_path)
     assert cli("train", path, "-o", tmp_path / "m.h5", "-q", "--x", "table", "--label-column", "label")[0] == 0
     code, _, err = cli("evaluate", tmp_path / "m.h5", path, "--x", "table", "--label-column", "label", "--y", "y", "-q")
     assert (code, err) == (0, "sgdcli: warning: --y: applies without --label-column; it does nothing with it, which "
