@@ -183,11 +183,8 @@ def _text_file(path: str, compressed: bool):
         with open(path, "w", newline="\n", encoding="utf-8") as fh:
             yield fh
         return
-    try:
-        from isal.igzip import IGzipFile as Packed
-    except ImportError:  # pragma: no cover - isal is a dependency; a platform without its wheel falls back
-        from gzip import GzipFile as Packed
+    from isal.igzip import IGzipFile  # (as data/textfiles.py reads .gz input)
 
-    with open(path, "wb") as raw, Packed(filename="", mode="wb", fileobj=raw, mtime=0) as packed, \
+    with open(path, "wb") as raw, IGzipFile(filename="", mode="wb", fileobj=raw, mtime=0) as packed, \
             io.TextIOWrapper(packed, encoding="utf-8", newline="\n") as fh:
         yield fh

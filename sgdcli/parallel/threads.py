@@ -81,9 +81,8 @@ class ThreadExecutor(LocalExecutor):
         try:  # the blocks of the passes, cut by a CSR matrix's rows
             super().__init__(table, opts, threads, kernel_threads=1,  # a shard on a thread runs the serial kernels
                              block_rows=_shared_block_rows(table, opts.memory, threads), streams=threads)
-        except MemoryShort as short:  # (a CSR matrix's blocks; not one that says its share already, or is whole)
-            raise short if isinstance(short, SharedShort) or threads == 1 else _split(short, opts.memory,
-                                                                                       threads) from None
+        except MemoryShort as short:  # (a CSR matrix's blocks)
+            raise _shared(short, table, opts.memory, threads) from None
         self.shards = threads
         self.sync_every = sync_steps(opts.sync_every, opts.batch_size or table.n_rows)
         self.pool = ThreadRounds(self.shards, stop)
@@ -101,14 +100,8 @@ class ThreadExecutor(LocalExecutor):
     def page_shuffle(self, page_rows: int, seed: int, shuffle: bool) -> PageShuffle:
         try:  # a CSR matrix's windows, cut by their rows; windows of whole read units (Table.unit_rows)
             return super().page_shuffle(page_rows, seed, shuffle)
-        except BlocksShort:  # (its --memory, the share's, would be refused again: a CSR X's unit is y's chunk)
-            if self.shards == 1:
-                raise
-            raise _shared_short(self.table, self.memory, self.shards) from None
         except MemoryShort as short:
-            if self.shards == 1:
-                raise
-            raise _split(short, self.memory, self.shards) from None
+            raise _shared(short, self.table, self.memory, self.shards) from None
 
     def prepare(self, cfg: KernelConfig, plan: EpochPlan) -> None:
         super().prepare(cfg, plan)
@@ -135,14 +128,21 @@ def _shared_block_rows(table: Table, memory: int, streams: int) -> int:
     ``block_rows(memory)`` names, would be refused again)."""
     try:
         return table.block_rows(memory // streams)
-    except BlocksShort:
-        if streams == 1:
-            raise
-        raise _shared_short(table, memory, streams) from None
-    except MemoryShort as short:  # a chunk read whole (data/wholechunks.py), said of the share it does not fit
-        if streams == 1:
-            raise
-        raise _split(short, memory, streams) from None
+    except MemoryShort as short:
+        raise _shared(short, table, memory, streams) from None
+
+
+def _shared(short: MemoryShort, table: Table, memory: int, streams: int) -> MemoryShort:
+    """``short`` (a refusal of one stream's share of ``memory``) as the refusal of the whole --memory that
+    ``streams`` streams share: as it is for one stream, or where it says so already; for two blocks of one
+    chunk, naming the --memory whose share holds them (``_shared_short``: the share's own figure would be
+    refused again, a CSR X's unit being y's chunk); else a chunk read whole (data/wholechunks.py), said of the
+    share it does not fit (``_split``)."""
+    if streams == 1 or isinstance(short, SharedShort):
+        return short
+    if isinstance(short, BlocksShort):
+        return _shared_short(table, memory, streams)
+    return _split(short, memory, streams)
 
 
 class SharedShort(MemoryShort):
