@@ -67,6 +67,15 @@ def test_tied_scores_count_half_as_in_the_exact_auc():
         assert _streamed(score, y, centre=centre).auc() == pytest.approx(roc_auc_score(y, score), abs=1e-12)
 
 
+def test_the_auc_is_a_python_float_as_every_other_metric():
+    """evaluate's dict printed as docs/python-api.md prints it showed ``'auc': np.float64(0.99...)``."""
+    acc = BinaryMetrics(0.0)
+    acc.update(np.array([[-1.0], [0.5], [2.0]]), np.array([0, 1, 1]), None)
+    assert {name: type(value) for name, value in acc.result().items()} == {
+        "rows": int, "accuracy": float, "log_loss": float, "auc": float, "precision": float, "recall": float,
+        "f1": float}
+
+
 def test_scores_far_from_the_centre_and_infinite_ones_keep_their_order():
     score = np.array([-np.inf, -1e300, -1e9, -1.0, -1e-12, -1e-300, 0.0, 1e-300, 1e-12, 1.0, 1e9, 1e300, np.inf])
     y = np.array([0, 0, 0, 0, 0, 0, 1, 1, 1, 1, 1, 1, 1], dtype=float)  # every positive above every negative

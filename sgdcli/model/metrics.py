@@ -242,7 +242,7 @@ class BinaryMetrics(Weighed):
             up_to = np.cumsum(n)
             pairs += float(p @ (up_to - 0.5 * n + below))
             below += up_to[-1]
-        return pairs / (n_pos * n_neg)
+        return float(pairs / (n_pos * n_neg))  # (a Python float, as every other metric: not np.float64)
 
     def auc_tie_share(self) -> float:
         """The share of positive-negative pairs (weighted) whose scores share a bucket: ``auc`` counts each
