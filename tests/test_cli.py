@@ -576,6 +576,20 @@ def test_wait_lock_before_data_says_that_it_took_data_as_its_seconds(tmp_path, b
     assert cli("train", binary_file, "--wait-lock", "-o", tmp_path / "m.h5", "--epochs", "2", "-q")[0] == 0
 
 
+@pytest.mark.parametrize("argv", [["--wait-lock", "-1"], ["--wait-lock=-1"], ["--wait-lock", "-2.5"]])
+def test_a_negative_wait_lock_is_refused_as_a_number_out_of_range(tmp_path, binary_file, argv):
+    """click takes no value that starts with "-" for an option whose value may be left out: it said "No such
+    option '-1'", with the value written after "=" too."""
+    code, out, err = cli("train", binary_file, "-o", tmp_path / "m.h5", *argv)
+    value = float(argv[-1].split("=")[-1])
+    assert (code, out, err) == (2, "", f"sgdcli train: error: Invalid value for '--wait-lock': {value} is not in the "
+                                       "range x>=0. (see 'sgdcli train --help')\n")
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["binary.h5"]
+    # a word after it that is an option, not a number, is still the next option: --wait-lock alone waits forever
+    code, _, err = cli("train", binary_file, "-o", tmp_path / "m.h5", "--wait-lock", "-q", "--epochs", "1")
+    assert (code, err) == (0, "")
+
+
 @pytest.mark.parametrize("value", ["nan", "inf", "1e400"])
 def test_numbers_that_are_not_finite_are_refused(tmp_path, binary_file, value):
     """generate --noise nan wrote all-NaN regression labels (one class for binary), exit 0: click's FloatRange
