@@ -497,6 +497,33 @@ def test_a_non_finite_feature_of_the_val_file_is_found_before_training(tmp_path)
     assert cli("train", train_path, "--val", val, "-o", tmp_path / "m.h5", "--bad-rows", "skip", "-q")[0] == 0
 
 
+def test_a_refusal_of_the_val_files_datasets_names_the_val_options(tmp_path):
+    """The --val file's table was refused in --x's and --y's words: "try --x X --y y" to a --val-y that named
+    a pandas Series' table, where the training options were right and --val-x and --val-y were not."""
+    import warnings
+
+    import pandas as pd
+
+    X, y = make_problem("binary", n=200, d=3, seed=0)
+    for name in ("t.h5", "v.h5"):
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            pd.DataFrame(X, columns=["a", "b", "c"]).to_hdf(tmp_path / name, key="X", mode="w")
+            pd.Series(y).to_hdf(tmp_path / name, key="y")
+    argv = ["train", tmp_path / "t.h5", "--x", "X", "--y", "y", "-o", tmp_path / "m.h5", "--val", tmp_path / "v.h5"]
+    val = tmp_path / "v.h5"
+    for options, said in [(["--val-y", "y/table"], f"{val}:y/table: no such dataset; this looks like a pandas "
+                                                   "frame: try --val-x X --val-y y"),
+                          (["--val-x", "y"], f"{val}:y: is a pandas Series, one column, which sgdcli reads as "
+                                             "labels (--val-y y), not as features: --val-x names a frame, a matrix "
+                                             "or a table (series.to_frame() makes a frame of one feature)")]:
+        assert cli(*argv, *options) == (2, "", f"sgdcli: error: {said}\n")
+    assert not (tmp_path / "m.h5").exists()
+    # a refusal of the training file keeps --x's and --y's words
+    assert cli(*argv[:5], "y/table", *argv[6:])[2] == (f"sgdcli: error: {tmp_path / 't.h5'}:y/table: no such dataset; "
+                                                      "this looks like a pandas frame: try --x X --y y\n")
+
+
 def test_a_validation_fraction_that_holds_out_no_row_is_refused(tmp_path):
     """Metrics over no rows are undefined: a small file and a small --val-fraction would validate on nothing."""
     X, y = make_problem("binary", n=40, d=3, seed=0)

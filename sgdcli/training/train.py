@@ -15,6 +15,7 @@ from __future__ import annotations
 import contextlib
 import dataclasses
 import os
+import re
 
 from sgdcli.data.atomic import atomic_output, check_writable, written_path
 from sgdcli.data.categories import expected
@@ -82,12 +83,13 @@ def train(data, options: TrainOptions | None = None, *, output=None, metrics=Non
         val_table = None
         if opts.val is not None:
             val_x = opts.val_x or opts.x
-            val_table = stack.enter_context(Table(opts.val, val_x, opts.val_y or opts.y,
-                                                  **_val_columns(table, opts.val, val_x, columns),
-                                                  classes=table.class_names, memory=opts.memory,
-                                                  beside=table,  # (whose labels held stay meanwhile)
-                                                  categories=expected(table.categories, table.feature_names,
-                                                                      table.n_features)))
+            with _val_options():
+                val_table = stack.enter_context(Table(opts.val, val_x, opts.val_y or opts.y,
+                                                      **_val_columns(table, opts.val, val_x, columns),
+                                                      classes=table.class_names, memory=opts.memory,
+                                                      beside=table,  # (whose labels held stay meanwhile)
+                                                      categories=expected(table.categories, table.feature_names,
+                                                                          table.n_features)))
             check_kind(val_table.class_names, table.class_names, val_table.where(val_table.y_name),
                        f"those of the training data ({table.where(table.y_name)})")
             if val_table.n_features != table.n_features:
@@ -165,6 +167,22 @@ def _val_columns(table: Table, val, x: str, columns: dict) -> dict:
     if numbered(columns_of(val, x, columns.get("transpose", False))[0]):
         return columns
     return by_name(table.feature_names, val, x, {**columns, "features": None}, "--val ")[0]
+
+
+@contextlib.contextmanager
+def _val_options():
+    """InputError of the --val file's table said with the options that name its datasets, --val-x and --val-y,
+    where the table's messages (and the layouts they suggest: "try --x X --y y") say --x and --y; a refusal of
+    --memory (MemoryShort) is left as it is."""
+    try:
+        yield
+    except InputError as exc:
+        if type(exc) is not InputError:
+            raise
+        raise InputError(_TABLE_OPTIONS.sub(r"--val-\1", str(exc))) from None
+
+
+_TABLE_OPTIONS = re.compile(r"(?<![\w-])--([xy])(?![\w-])")
 
 
 def _same(path: str, source) -> bool:
