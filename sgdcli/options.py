@@ -164,6 +164,9 @@ class TrainOptions:
     label_column: str | None = _option(None, "The labels are this column of --x (a name, or an index); the other "
                                              "columns are the features, and --y is not read.", metavar="NAME|INDEX",
                                        kind="name")
+    weight_column: str | None = _option(None, "The rows' weights are this column of --x (a name, or an index), "
+                                              "left out of the features: as --sample-weight's, for a frame or a "
+                                              "table that holds them.", metavar="NAME|INDEX", kind="name")
     features: str | None = _option(None, "Only these columns of --x are features: names or indices, "
                                          "comma-separated; a comma inside a name is written \\, ('a\\,b,c') "
                                          "[default: every column].", metavar="LIST", kind="columns")
@@ -326,6 +329,8 @@ class TrainOptions:
             bad("val_fraction", f"must be in [0, 1), got {self.val_fraction}")
         if self.val is not None and self.val_fraction > 0:
             bad("val_fraction", "cannot be combined with --val; choose one validation source")
+        if self.weight_column is not None and self.sample_weight is not None:
+            bad("weight_column", "cannot be combined with --sample-weight; the weights are one column or the other")
         if self.threads is not None and self.threads < 1:
             bad("threads", f"must be >= 1, got {self.threads}")
         if self.sync_every is not None and self.sync_every < 1:

@@ -200,12 +200,9 @@ def test_a_series_of_labels_beside_a_frame_is_read_as_the_labels(tmp_path):
     for weights, said in (("y/table", f"{stored}:y/table: is the table of the pandas Series y, which is read whole: "
                                       "--sample-weight y"),
                           ("X/table", f"{stored}:X/table: is the table of the pandas frame X, which is read whole: "
-                                      "sgdcli reads weights from a column of their own, not from a frame's: write "
-                                      "them as a Series (df[NAME].to_hdf(path, key=NAME)) and give its key to "
-                                      "--sample-weight"),
-                          ("X", f"{stored}:X: is a pandas frame, not a column of weights: sgdcli reads weights from "
-                                "a column of their own, not from a frame's: write them as a Series "
-                                "(df[NAME].to_hdf(path, key=NAME)) and give its key to --sample-weight")):
+                                      "--x X --weight-column NAME"),
+                          ("X", f"{stored}:X: is a pandas frame, not a column of weights: take the weights from one "
+                                "of its columns with --x X --weight-column NAME")):
         code, out, err = cli("train", stored, "--sample-weight", weights, "-o", tmp_path / "x.h5")
         assert (code, err) == (2, f"sgdcli: error: --sample-weight: {said}\n")
     np.testing.assert_array_equal(train(tmp_path / "fixed.h5", TrainOptions(y="y/values", epochs=2,

@@ -129,6 +129,13 @@ def test_what_auto_or_weights_may_use_is_left_alone(tmp_path, binary_file):
     code, _, err = cli("train", binary_file, "-o", tmp_path / "w.h5", "--epochs", "1", "-q", "--no-shuffle",
                        "--sample-weight", "w", "--page-rows", "64")
     assert code == 0 and "warning: --page-rows" not in err, err
+    import numpy as np
+
+    with h5py.File(binary_file) as f, h5py.File(tmp_path / "column.h5", "w") as g:  # (weights in a column of --x)
+        g["X"], g["y"] = np.column_stack([f["X"][()], f["w"][()]]), f["y"][()]
+    code, _, err = cli("train", tmp_path / "column.h5", "-o", tmp_path / "c.h5", "--epochs", "1", "-q", "--no-shuffle",
+                       "--weight-column", "-1", "--page-rows", "64")
+    assert code == 0 and "warning: --page-rows" not in err, err
 
 
 def test_every_rule_names_an_option_of_its_commands():

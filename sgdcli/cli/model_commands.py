@@ -9,8 +9,9 @@ import click
 
 from sgdcli import errors
 from sgdcli.cli import argtext, gates, render
-from sgdcli.cli.params import (columns_options, command, delimiter_option, gate_options, json_option, memory_option,
-                               pass_quiet_option, predict_columns_options, x_option, y_option)
+from sgdcli.cli.params import (columns_options, command, delimiter_option, evaluate_weight_option, gate_options,
+                               json_option, memory_option, pass_quiet_option, predict_columns_options, x_option,
+                               y_option)
 from sgdcli.cli.unused import LABEL_RULES, warn_unused
 from sgdcli.options import PREDICTION_FORMATS as FORMATS, STDOUT
 from sgdcli.reporting.reporter import counted
@@ -51,8 +52,8 @@ def _predict_settings(model, data, output, format, **params) -> None:  # noqa: A
 @delimiter_option
 @memory_option
 @pass_quiet_option
-def predict_cmd(model, data, output, format, x, label_column, features, transpose, allow_unwritten,  # noqa: A002
-                proba, delimiter, memory, quiet):
+def predict_cmd(model, data, output, format, x, label_column, weight_column, features, transpose,  # noqa: A002
+                allow_unwritten, proba, delimiter, memory, quiet):
     """Write predictions of MODEL for every row of DATA, in the user's own labels.
 
     DATA is HDF5, or CSV/TSV text (compressed or not; - reads standard
@@ -65,7 +66,7 @@ def predict_cmd(model, data, output, format, x, label_column, features, transpos
         sgdcli.configure_runtime()
         n = sgdcli.predict(model, data, output, x=x, proba=proba, memory=memory, format=format,
                            label_column=label_column, features=features, transpose=transpose,
-                           allow_unwritten=allow_unwritten, report=_warn,
+                           allow_unwritten=allow_unwritten, report=_warn, weight_column=weight_column,
                            progress=_progress(quiet, f"predicting {data}"), delimiter=delimiter)
     except errors.Terminated as stop:
         if output == STDOUT:  # its rows go out as they are made: no file, but a reader has those before the stop
@@ -96,13 +97,14 @@ def _evaluate_settings(fail_under, fail_over, **params) -> list[gates.Gate]:
 @click.option("--sample-weight", metavar="DATASET", default=None,
               help="Weigh each row's metrics by this 1-D dataset of DATA (>= 0, finite), as scikit-learn's "
                    "sample_weight does; rows stays a row count.")
+@evaluate_weight_option
 @delimiter_option
 @json_option("the metrics")
 @memory_option
 @pass_quiet_option
 @gate_options
-def evaluate_cmd(model, data, x, y, label_column, features, transpose, allow_unwritten, sample_weight, delimiter, json,
-                 memory, quiet, fail_under, fail_over):
+def evaluate_cmd(model, data, x, y, label_column, features, transpose, allow_unwritten, sample_weight, weight_column,
+                 delimiter, json, memory, quiet, fail_under, fail_over):
     """Print the metrics of MODEL on DATA.
 
     Regression: mse, rmse, mae, r2 (huber also huber; quantile also pinball,
@@ -122,7 +124,7 @@ def evaluate_cmd(model, data, x, y, label_column, features, transpose, allow_unw
     result = sgdcli.evaluate(loaded, data, x=x, y=y, memory=memory, label_column=label_column, features=features,
                              transpose=transpose, allow_unwritten=allow_unwritten, report=_warn,
                              progress=_progress(quiet, f"evaluating on {data}"), sample_weight=sample_weight,
-                             delimiter=delimiter)
+                             delimiter=delimiter, weight_column=weight_column)
     # one write, as every command's results: a reader that takes a line and goes (| head -1) has them whole
     gates.print_then_enforce(render.json_text(result) if json else
                              "\n".join(f"{key} {render.number(value)}" for key, value in result.items()),

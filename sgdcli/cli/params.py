@@ -161,12 +161,23 @@ PREDICT_LABEL_COLUMN_HELP = ("A column of --x that holds labels (a name, or an i
                              "features; predict reads no labels.")
 
 
+PREDICT_WEIGHT_COLUMN_HELP = ("A column of --x that holds row weights (a name, or an index): it is left out of the "
+                              "features, as train --weight-column left it out; predict reads no weights.")
+EVALUATE_WEIGHT_COLUMN_HELP = ("Weigh each row's metrics by this column of --x (a name, or an index), left out of the "
+                               "features, as --sample-weight weighs them by a dataset.")
+
+
 def predict_columns_options(f):
     """``columns_options`` as predict has them: it has no --y and reads no labels, so its --label-column only
-    leaves a column out of the features (train's help speaks of --y)."""
+    leaves a column out of the features (train's help speaks of --y), and so does its --weight-column."""
     for name in ("allow_unwritten", "transpose", "features"):
         f = _training_option(_FIELDS[name])(f)
+    f = _training_option(_FIELDS["weight_column"], PREDICT_WEIGHT_COLUMN_HELP)(f)
     return _training_option(_FIELDS["label_column"], PREDICT_LABEL_COLUMN_HELP)(f)
+
+
+def evaluate_weight_option(f):
+    return _training_option(_FIELDS["weight_column"], EVALUATE_WEIGHT_COLUMN_HELP)(f)
 
 
 def gate_options(f):

@@ -52,7 +52,8 @@ RULES = (
      lambda o: "without --val" if o.val is None else "with --label-column, which takes the labels of both files"),
     *LABEL_RULES,
     # (a weighted run draws rows by window, which --page-rows sizes, shuffled or not)
-    ("page_rows", lambda o: o.shuffle or o.sample_weight is not None or o.class_weight is not None,
+    ("page_rows", lambda o: o.shuffle or o.sample_weight is not None or o.weight_column is not None
+     or o.class_weight is not None,
      "to the page shuffle and to weighted runs", lambda o: "with --no-shuffle and no weights"),
     ("base_batch_size", lambda o: o.lr_scaling in ("linear", "sqrt"), "with --lr-scaling linear and sqrt",
      lambda o: f"with --lr-scaling {o.lr_scaling}"),

@@ -51,9 +51,10 @@ def column_index(names: list[str], given: str, option: str, where: str, text=(),
     if left_out and given in left_out:
         raise InputError(f"{option} {given}: column {given!r} of {where} "
                          f"{why_left_out(left_out[given], option == '--label-column')}")
-    if given in text and option == "--features":
-        raise InputError(f"{option} {given}: column {given!r} of {where} holds text, not numbers; features are "
-                         "numbers (text can be the label, --label-column)")
+    if given in text and option in ("--features", "--weight-column"):
+        raise InputError(f"{option} {given}: column {given!r} of {where} holds text, not numbers; "
+                         + ("features are numbers (text can be the label, --label-column)" if option == "--features"
+                            else "row weights are numbers >= 0"))
     if given in text:
         raise InputError(f"{option} {given}: column {given!r} of {where} holds text, not numbers; sgdcli reads "
                          "numeric features, and names as labels only where they are stored as text (pandas' table "

@@ -142,7 +142,7 @@ def group_labels(g: h5py.Group, y: str, where: str, classes: list[str] | None, w
     if pandas_type(g) in FRAME_TYPES:
         raise InputError(f"{where}: is a pandas frame, not a column of {what}: " + (
             f"take the labels from one of its columns with --x {y} --label-column NAME, or write them as a Series"
-            if what == "labels" else _WEIGHTS_OF_A_FRAME))
+            if what == "labels" else f"take the weights from one of its columns with --x {y} --weight-column NAME"))
     if encoding(g) == "dataframe":  # AnnData's obs or var
         columns = frame_columns(g)
         listed = ", ".join(columns[:8]) + (", ..." if len(columns) > 8 else "")
@@ -152,10 +152,6 @@ def group_labels(g: h5py.Group, y: str, where: str, classes: list[str] | None, w
     raise InputError(f"{where}: is a group, not a {what} dataset")
 
 
-# weights are read from a column of their own: a column of a frame is not (not even of --x's, whose others are
-# the features)
-_WEIGHTS_OF_A_FRAME = ("sgdcli reads weights from a column of their own, not from a frame's: write them as a Series "
-                       "(df[NAME].to_hdf(path, key=NAME)) and give its key to --sample-weight")
 
 
 def part_of_pandas(ds: h5py.Dataset, y: str, where: str, what: str = "labels") -> None:
@@ -166,7 +162,7 @@ def part_of_pandas(ds: h5py.Dataset, y: str, where: str, what: str = "labels") -
         key = y.rsplit("/", 1)[0]
         series = kind in SERIES_TYPES
         read = (f"--{'y' if what == 'labels' else 'sample-weight'} {key}" if series else
-                f"--x {key} --label-column NAME" if what == "labels" else _WEIGHTS_OF_A_FRAME)
+                f"--x {key} --{'label' if what == 'labels' else 'weight'}-column NAME")
         raise InputError(f"{where}: is the table of the pandas {'Series' if series else 'frame'} {key}, which is "
                          f"read whole: {read}")
 

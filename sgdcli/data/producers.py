@@ -208,14 +208,15 @@ def _layout(f: h5py.File, x: str, transpose: bool, text_ok) -> tuple[h5py.Group 
 
 def find_features(f: h5py.File, x: str, label_column: str | None = None, features: str | list | None = None,
                   transpose: bool = False, classes: list[str] | None = None, labels: bool = True,
-                  memory: int = DEFAULT_MEMORY) -> Found:
-    """The feature columns that ``--x`` names (and ``--label-column``'s label), or InputError with a hint.
+                  memory: int = DEFAULT_MEMORY, weight_column: str | None = None) -> Found:
+    """The feature columns that ``--x`` names (and ``--label-column``'s label, ``--weight-column``'s weights), or
+    InputError with a hint.
 
     ``features``: the columns to keep, comma-separated text or a list of names; ``classes``: a model's class
     names, which a label column of names is read as the codes of (else its names are found within ``memory``,
     --memory).  Without ``labels`` (predict), the label column is only left out of the features: no label is
     built, so none of its values, its categories or its storage is read or checked (a column of text or of
-    datetimes, no feature, is left out as it is).
+    datetimes, no feature, is left out as it is), and the weight column likewise.
     """
     where = where_in(f.filename, x)
     obj, found = _layout(f, x, transpose, lambda name: features is not None or name == label_column)
@@ -227,7 +228,7 @@ def find_features(f: h5py.File, x: str, label_column: str | None = None, feature
         raise InputError(f"--label-column {label_column}: is also listed in --features")
     keep = (list(range(len(names))) if features is None else
             select(names, features, where, found.text, found.left_out))
-    label, class_names = None, None
+    label, class_names, label_at = None, None, None
     no_feature = label_column in found.text or label_column in found.left_out  # without labels: left as it is
     if label_column is not None and labels and found.text.get(label_column) is not None:  # names as labels
         try:
@@ -239,15 +240,35 @@ def find_features(f: h5py.File, x: str, label_column: str | None = None, feature
         k = column_index(names, label_column, "--label-column", where, found.text, left_out=found.left_out)
         if features is not None and k in keep:
             raise InputError(f"--label-column {label_column}: is also listed in --features")
-        keep = [j for j in keep if j != k]
+        keep, label_at = [j for j in keep if j != k], k
         if labels:
             label, class_names = _column_label(found, obj, k, f"{where}:{names[k]}", classes, memory)
+    weight = None
+    if weight_column is not None:
+        k = column_index(names, weight_column, "--weight-column", where, found.text, left_out=found.left_out)
+        if k == label_at:
+            raise InputError(f"--weight-column {weight_column}: is the label column (--label-column)")
+        if features is not None and k in keep:
+            raise InputError(f"--weight-column {weight_column}: is also listed in --features")
+        keep = [j for j in keep if j != k]
+        weight = _column_weight(found, obj, k, f"{where}:{names[k]}") if labels else None
     if not keep:
         raise InputError(f"{where}: no feature columns are left" + _left_out_said(found))
     plain = found.plain and keep == list(range(len(names)))
-    named = not numbered([name for name in names if name != label_column])  # (0, 1, 2 and the label: numbered)
-    return Found(_select(found, keep), label, found.kind, plain, found.text, class_names,
-                 left_out=found.left_out, missing_text=found.missing_text, named=named)
+    named = not numbered([name for name in names if name not in (label_column, weight_column)])  # (0, 1, 2 and the
+    return Found(_select(found, keep), label, found.kind, plain, found.text, class_names,  # label: numbered)
+                 left_out=found.left_out, missing_text=found.missing_text, named=named, weight=weight)
+
+
+def _column_weight(found: Found, obj, k: int, column: str) -> Source:
+    """The row weights that column ``k`` of the table holds: numbers, not codes of names."""
+    weight = _select(found, [k])[0]
+    name = weight.names[0]
+    if name in found.categorical or enum_label(weight) is not None or \
+            (isinstance(obj, h5py.Dataset) and anndatafiles.field_categories(obj, name) is not None):
+        raise InputError(f"--weight-column: {column} holds categories (names), not numbers; row weights are "
+                         "numbers >= 0")
+    return weight
 
 
 def _column_label(found: Found, obj, k: int, column: str, classes: list[str] | None, memory: int

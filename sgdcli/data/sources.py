@@ -373,7 +373,8 @@ def built(build, g: h5py.Group) -> Found:
 
 @dataclasses.dataclass
 class Found:
-    """The feature columns and the label column of a table, as sources, with how they were found."""
+    """The feature columns, the label column and the weight column of a table, as sources, with how they were
+    found."""
 
     features: list[Source]
     label: Source | None
@@ -391,3 +392,4 @@ class Found:
     # whether the columns have names of their own: False where all of them (before --features, the label
     # aside) are 0, 1, 2, ...
     named: bool = True
+    weight: Source | None = None  # --weight-column's column, the rows' weights

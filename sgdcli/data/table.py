@@ -9,7 +9,7 @@ import h5py
 import numpy as np
 
 from sgdcli.data import (budget, columnindex, csrblocks, csvcolumns, featurenames, hashing, hdf5, held, mudatafiles,
-                         nonfinite, pandasindex, producers, rowcount, wholechunks)
+                         nonfinite, pandasindex, producers, rowcount, rowweights, wholechunks)
 from sgdcli.data.columns import ColumnReader
 from sgdcli.data.identity import FileIdentity, content_digest, fingerprint
 from sgdcli.data.numeric import wider_than
@@ -19,7 +19,6 @@ from sgdcli.data.sources import ComposedReader, Fields, Source
 from sgdcli.data.sparse import ENTRY_BYTES, OFFSET_BYTES, CsrReader, SparseX, is_csr
 from sgdcli.data.textlabels import Codes, TextLabels
 from sgdcli.data import categories as categories_mod, unwritten as unwritten_mod
-from sgdcli.data.unwritten import unwritten
 from sgdcli.data.columnindex import numbered
 from sgdcli.data.where import where_in
 from sgdcli.errors import InputError
@@ -43,27 +42,29 @@ class Table:
     lists (names or indices, comma-separated), ``transpose`` reads a 2-D ``x`` stored columns × rows,
     ``allow_unwritten`` reads rows never written as fill values, ``classes`` (a model's class names) fixes the codes
     that labels which are names are read as (``class_names``: those names), ``sample_weight`` names a dataset of
-    per-row weights (read as ``W``), and without ``labels`` (predict) no labels are opened: ``y`` is not, and a
-    ``label_column`` is only left out of the features (``Y`` is None); ``memory`` (--memory) bounds the pass that
-    finds the names of labels that are names; ``shown``: the name messages give the file (a worker opens the
-    driver's file by its absolute path, named as the user named it); ``hold``: the readers held whole ("y",
-    "w": data/held.py), as the table that the driver opened chose them (None: chosen here, by ``memory``);
-    ``beside``: a table whose labels held stay in ``memory`` while this one is read (the training table's, beside
-    a --val file's), which its blocks do without (``reserved``).
+    per-row weights (read as ``W``; ``weight_column``, a column of ``x``, left out of the features), and without
+    ``labels`` (predict) no labels are opened: ``y`` is not, and a ``label_column`` is only left out of the features
+    (``Y`` is None); ``memory`` (--memory) bounds the pass that finds the names of labels that are names; ``shown``:
+    the name messages give the file (a worker opens the driver's file by its absolute path, named as the user named
+    it); ``hold``: the readers held whole ("y", "w": data/held.py), as the table that the driver opened chose them
+    (None: chosen here, by ``memory``); ``beside``: a table whose labels held stay in ``memory`` while this one is
+    read (the training table's, beside a --val file's), which its blocks do without (``reserved``).
     """
 
     def __init__(self, path, x: str = "X", y: str | None = "y", label_column: str | None = None,
                  features: str | None = None, transpose: bool = False, allow_unwritten: bool = False,
                  classes: list[str] | None = None, sample_weight: str | None = None, labels: bool = True,
                  memory: int = DEFAULT_MEMORY, shown: str | None = None, categories: list | None = None,
-                 hold: list[str] | None = None, beside: Table | None = None):
+                 hold: list[str] | None = None, beside: Table | None = None, weight_column: str | None = None):
         self.path, self.shown = os.fspath(path), shown or os.fspath(path)
         self.x_name, self.y_name, self.w_name = x, y, sample_weight
-        self.label_column, self.features, self.transpose = label_column, features, transpose
+        self.label_column, self.weight_column, self.features, self.transpose = (label_column, weight_column,
+                                                                                features, transpose)
         self.allow_unwritten, self.classes = allow_unwritten, classes
         self._selection = {"x": x, "y": y, "label_column": label_column, "features": features, "transpose": transpose,
                            "allow_unwritten": allow_unwritten, "classes": classes, "sample_weight": sample_weight,
-                           "labels": labels, "shown": self.shown, "categories": categories}
+                           "labels": labels, "shown": self.shown, "categories": categories,
+                           "weight_column": weight_column}
         self.W, self.memory, self.beside, self._whole_chunks = None, memory, beside, None
         self.file = hdf5.open_file(self.path)
         try:
@@ -71,7 +72,7 @@ class Table:
             with hdf5.reading(self.shown):
                 self._open(x, y if labels else None, labels, categories)
                 if sample_weight is not None:
-                    self._open_weights(sample_weight)
+                    self.W = rowweights.of_dataset(self, sample_weight)
                 # the labels and weights as read where not held (what each choice needs: ``least_memory``)
                 self.unheld = {role: r for role, r in (("y", self.Y), ("w", self.W)) if r is not None}
                 self.hold(hold)
@@ -102,7 +103,7 @@ class Table:
             return self._open_sparse(x, y)
         try:
             found = producers.find_features(self.file, x, self.label_column, self.features, self.transpose,
-                                            self.classes, labels, self.memory)
+                                            self.classes, labels, self.memory, self.weight_column)
         except MemoryShort as short:  # a label column's names: likewise, below
             raise short if short.features is None else short.at_least(short.rows * self._block_row_bytes(
                 short.features)) from None
@@ -147,6 +148,9 @@ class Table:
             self.Y, self.y_dtype = ColumnReader(labels, LABEL_DTYPE, squeeze=True), labels.dtype
         elif labels is not None:
             self.Y, self.y_dtype = ComposedReader([labels], LABEL_DTYPE, y, squeeze=True), _base_dtype(labels)
+        if found.weight is not None:
+            self.w_name = f"{x}:{found.weight.names[0]}"
+            self.W = rowweights.of_column(found.weight, self.w_name)
 
     def _x_reader(self, found):
         return (ColumnReader(found.features[0].ds, FEATURE_DTYPE) if found.plain else
@@ -179,7 +183,8 @@ class Table:
         # known by position only (a list of names would cost more than the model), unless named beside the
         # matrix, as AnnData's genes are
         names = featurenames.column_names(self.file[x], reader.width)
-        for option, value in (("label-column", self.label_column), ("transpose", self.transpose or None)):
+        for option, value in (("label-column", self.label_column), ("weight-column", self.weight_column),
+                              ("transpose", self.transpose or None)):
             if value is not None:
                 raise InputError(f"--{option}: {where} is a sparse (CSR) matrix, whose columns are not selected "
                                  "or transposed")
@@ -206,35 +211,13 @@ class Table:
                                  + mudatafiles.other_rows(self.file, x, y))
             mudatafiles.check_order(self.file, x, y, self.where(y))
         # (the matrix's parts were written: CsrReader; allocated early, they are warned of with the labels)
-        self.unwritten_rows = unwritten_mod.checked(_stored(labels), self.allow_unwritten, self.where,
+        self.unwritten_rows = unwritten_mod.checked(rowweights.stored(labels), self.allow_unwritten, self.where,
                                                     [reader.indptr, reader.data, reader.indices])
         self.Y = None
         if isinstance(labels, h5py.Dataset):
             self.Y, self.y_dtype = ColumnReader(labels, LABEL_DTYPE, squeeze=True), labels.dtype
         elif labels is not None:
             self.Y, self.y_dtype = ComposedReader([labels], LABEL_DTYPE, y, squeeze=True), _base_dtype(labels)
-
-    def _open_weights(self, name: str) -> None:
-        """The per-row weights: a numeric 1-D or (N, 1) dataset (or MATLAB's 1 × N) of as many rows as X, every
-        row written (a weight read from a fill value would train on data never written)."""
-        where = self.where(name)
-        try:
-            source, names = producers.find_labels(self.file, name, what="weights", memory=self.memory)
-        except InputError as exc:
-            raise InputError(f"--sample-weight: {exc}") from None
-        if names is not None:
-            raise InputError(f"--sample-weight: {where} holds names, not numbers")
-        rows = source.shape[0] if isinstance(source, h5py.Dataset) else source.n_rows
-        if rows != self.n_rows:
-            raise InputError(f"--sample-weight: {where} has {rows} rows but {self.x_name} has {self.n_rows}")
-        for ds, axis in _stored(source):  # a nullable column's mask as well as its values
-            missing = unwritten(ds, axis)
-            if missing is not None:
-                at = self.where(ds.name.lstrip("/"))
-                raise InputError(f"--sample-weight: {missing.message(at, allowed=False)}")
-            unwritten_mod.warn_early([ds], self.allow_unwritten, self.where)
-        self.W = (ColumnReader(source, LABEL_DTYPE, squeeze=True) if isinstance(source, h5py.Dataset) else
-                  ComposedReader([source], LABEL_DTYPE, name, squeeze=True))
 
     def hold(self, roles: list[str] | None = None) -> None:
         """Hold the labels ("y") and weights ("w") that ``roles`` names whole (data/held.py), the others read in
@@ -251,9 +234,9 @@ class Table:
     def _check_written(self, found, labels) -> None:
         """Every dataset the table reads was written where it is read (data/unwritten.py ``checked``); with
         ``allow_unwritten``, ``unwritten_rows`` counts the rows read from fill values."""
-        sources = found.features + ([found.label] if found.label is not None else [])
+        sources = found.features + [s for s in (found.label, found.weight) if s is not None]
         self.unwritten_rows = unwritten_mod.checked(
-            [(ds, axis, s.columns_read(ds)) for s in sources for ds, axis in s.stored()] + _stored(labels),
+            [(ds, axis, s.columns_read(ds)) for s in sources for ds, axis in s.stored()] + rowweights.stored(labels),
             self.allow_unwritten, self.where)
 
     @property
@@ -399,13 +382,6 @@ class Table:
 
     def __exit__(self, *exc):
         self.close()
-
-
-def _stored(labels: h5py.Dataset | Source | None) -> list[tuple[h5py.Dataset, int]]:
-    """The datasets (and row axes) that labels or weights are read from: a nullable column's mask too."""
-    if labels is None:
-        return []
-    return [(labels, 0)] if isinstance(labels, h5py.Dataset) else labels.stored()
 
 
 def _base_dtype(source: Source) -> np.dtype:

@@ -16,6 +16,7 @@ from typing import Callable
 
 import numpy as np
 
+from sgdcli.data import rowweights
 from sgdcli.data.prefetch import stream_blocks
 from sgdcli.data.selection import finite_mask, select_rows
 from sgdcli.data.table import Table
@@ -94,7 +95,7 @@ def label_pass(table: Table, spans, block_rows: int, opts: TrainOptions, check_s
             for block in stream_blocks(table, spans, block_rows):
                 check_stop()
                 if block.w is not None:
-                    weights_mod.check(block.w, where_w, block.start)
+                    weights_mod.check(block.w, where_w, block.start, rowweights.option(table))
                 rows, bad = select_rows(block.start, block.stop - block.start, opts.val_fraction, opts.seed,
                                         finite=finite_mask(block))
                 counts[0] += len(rows)
@@ -109,7 +110,7 @@ def label_pass(table: Table, spans, block_rows: int, opts: TrainOptions, check_s
             y = table.Y.read(start, stop, buf)
             w = table.W.read(start, stop, wbuf) if table.W is not None else None
             if w is not None:
-                weights_mod.check(w, where_w, start)
+                weights_mod.check(w, where_w, start, rowweights.option(table))
             rows, _ = select_rows(start, stop - start, opts.val_fraction, opts.seed)
             counts[0] += len(rows)
             yield start, y, rows, w
@@ -285,7 +286,7 @@ def check_val_labels(val_table: Table, labels: Labels, opts: TrainOptions, check
         before_block()
         start, y = block.start, block.y
         if block.w is not None:
-            weights_mod.check(block.w, val_table.where(val_table.w_name), start)
+            weights_mod.check(block.w, val_table.where(val_table.w_name), start, rowweights.option(val_table))
         if opts.bad_rows == "skip":
             rows = np.flatnonzero(np.isfinite(y))
             labels.encode_rows(y, rows, where, start)

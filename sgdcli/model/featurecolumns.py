@@ -33,17 +33,19 @@ def by_name(names: list[str] | None, data, x: str, columns: dict, model: str = "
         return columns, []  # "0" and "1" too, named so)
     present, text = columns_of(data, x, columns.get("transpose", False))
     label = _named(columns.get("label_column"), present or [], text)  # (None: a CSR matrix without names)
+    weight = _named(columns.get("weight_column"), present or [], text)
     if not names:  # a model of columns known by position, its file's 0, 1, 2, ...: this file's, where it names
         names = numbered_as(present, label)  # its columns so, in another order, by name
     if not names or numbered(present):
         return columns, []
-    if label in names and label != columns.get("label_column"):  # an index, which this file's order makes a feature
-        raise InputError(f"--label-column {columns['label_column']}: is column {label!r} of "
-                         f"{model}{where_in(data, x)}, one of the model's features (its columns are in another order "
-                         "than the training file's); give the label column by its name")
+    for option, name in (("label", label), ("weight", weight)):  # an index, which this file's order makes a feature
+        if name in names and name != columns.get(f"{option}_column"):
+            raise InputError(f"--{option}-column {columns[f'{option}_column']}: is column {name!r} of "
+                             f"{model}{where_in(data, x)}, one of the model's features (its columns are in another "
+                             f"order than the training file's); give the {option} column by its name")
     if columns.get("features") is not None:
         return _listed(names, present, columns, f"{model}{where_in(data, x)}" if scored else None), []
-    own = [name for name in present if name != label]
+    own = [name for name in present if name not in (label, weight)]
     # a text column besides the label (a compound table's text field, which training left out with
     # --label-column or --features) is left out by selecting the model's columns too
     if own == names and all(name == label for name in text):
@@ -72,9 +74,9 @@ def by_name(names: list[str] | None, data, x: str, columns: dict, model: str = "
 
 
 def _named(given: str | None, present: list[str], text) -> str | None:
-    """The name of the column ``--label-column given`` takes, as Table resolves it (data/producers.py): a
-    column's name, else an index among the numeric columns (``-1``: the last); ``given`` where it is neither
-    (Table then says so)."""
+    """The name of the column ``--label-column given`` (or ``--weight-column``) takes, as Table resolves it
+    (data/producers.py): a column's name, else an index among the numeric columns (``-1``: the last); ``given``
+    where it is neither (Table then says so)."""
     if given is None or given in present or given in text:
         return given
     try:

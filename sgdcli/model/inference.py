@@ -12,7 +12,7 @@ from typing import Callable, Iterator
 
 import numpy as np
 
-from sgdcli.data import hashing, hdf5
+from sgdcli.data import hashing, hdf5, rowweights
 from sgdcli.data.atomic import check_writable
 from sgdcli.data.categories import expected
 from sgdcli.data.prefetch import Block, stream_blocks
@@ -110,7 +110,7 @@ def measure_part(table: Table, objective: tuple, labels: Labels, We: np.ndarray,
         check_targets(objective[0], y, where, block.start, rows)
         sw = None
         if block.w is not None:
-            weights_mod.check(block.w, table.where(table.w_name), block.start)
+            weights_mod.check(block.w, table.where(table.w_name), block.start, rowweights.option(table))
             sw = block.w[rows]
         out.add(S, y, sw, code)
     return out
@@ -163,6 +163,12 @@ def _open_for(model: Model, data, x: str, y: str | None, columns: dict | None = 
                     "column names cannot select: give the model's columns alone, or a file that names them (AnnData's "
                     "var)" if table.sparse and table.feature_names is None else
                     f"; it was trained on --features {chosen} of its data's columns: give the same --features")
+        left = [f"--{option.replace('_', '-')} {model.options[option]}" for option in ("label_column", "weight_column")
+                if model.options.get(option) is not None and (columns or {}).get(option) is None]
+        if not hint and left and table.n_features == model.n_features + len(left):  # (a matrix's, by position)
+            which, them = ("that column", "it") if len(left) == 1 else ("those columns", "them")
+            hint = (f"; the model was trained with {' and '.join(left)}, which left {which} out of the features: "
+                    f"give {them} here too")
         if not hint and not table.sparse and table.n_rows == model.n_features:
             hint = f"; it has {table.n_rows} rows as read: " + (
                 "if it is stored rows × features, drop --transpose" if table.transpose else
@@ -207,18 +213,19 @@ def _source(model) -> str:
 def evaluate(model, data, x: str = DEFAULT_X, y: str = DEFAULT_Y, memory: int = DEFAULT_MEMORY,
              label_column: str | None = None, features=None, transpose: bool = False, allow_unwritten: bool = False,
              report: Callable[[str], None] | None = None, progress: Callable[[int, int], None] | None = None,
-             sample_weight: str | None = None, delimiter: str | None = None) -> dict:
+             sample_weight: str | None = None, delimiter: str | None = None, weight_column: str | None = None) -> dict:
     """Metrics of ``model`` on ``data``: exactly the keys of ``options.metrics_of(model)``.
 
-    ``label_column``, ``features``, ``transpose`` and ``allow_unwritten`` say what the table is, as for
-    training; ``sample_weight``, a dataset of per-row weights the metrics are weighted by; ``delimiter``,
-    the fields' of CSV text, where not the training file's (nor found by the columns' names in the header);
-    ``report(text)`` hears of rows read from fill values, ``progress(done, total)`` of the rows scored.
+    ``label_column``, ``features``, ``transpose`` and ``allow_unwritten`` say what the table is, as for training;
+    ``sample_weight``, a dataset of per-row weights the metrics are weighted by (``weight_column``, a column of
+    ``x`` that holds them, left out of the features); ``delimiter``, the fields' of CSV text, where not the training
+    file's (nor found by the columns' names in the header); ``report(text)`` hears of rows read from fill values,
+    ``progress(done, total)`` of the rows scored.
     """
     source = _source(model)
     model = load_model(model)
     columns = {"label_column": label_column, "features": features, "transpose": transpose,
-               "allow_unwritten": allow_unwritten, "sample_weight": sample_weight}
+               "allow_unwritten": allow_unwritten, "sample_weight": sample_weight, "weight_column": weight_column}
     if csvinput.is_text(data):  # CSV text, or standard input: streamed through the model's columns
         hdf5_only = {"x": x != DEFAULT_X, "y": y != DEFAULT_Y, **columns}
         with textinference.open_rows(model, data, True, source, hdf5_only, delimiter) as rows:
@@ -247,10 +254,12 @@ def check_predict_output(model, data, output, format: str | None = None, probe: 
 def predict(model, data, output, x: str = DEFAULT_X, proba: bool = False, memory: int = DEFAULT_MEMORY,
             format: str | None = None, label_column: str | None = None, features=None, transpose: bool = False,
             allow_unwritten: bool = False, report: Callable[[str], None] | None = None,
-            progress: Callable[[int, int], None] | None = None, delimiter: str | None = None) -> int:
+            progress: Callable[[int, int], None] | None = None, delimiter: str | None = None,
+            weight_column: str | None = None) -> int:
     """Write the prediction (and, for classifiers with ``proba``, the class probabilities) of every row to
     ``output``: HDF5, CSV or TSV by its extension or ``format``, ``-`` for CSV on stdout; returns the row count.
-    ``delimiter``: as for ``evaluate``."""
+    ``delimiter``: as for ``evaluate``; ``weight_column``: a column of ``x`` left out of the features (the
+    weights the model was trained with), as ``label_column`` is."""
     source = _source(model)
     check_predict_output(model, data, output, format, probe=True)
     fmt = prediction_format(output, format)
@@ -258,7 +267,7 @@ def predict(model, data, output, x: str = DEFAULT_X, proba: bool = False, memory
     if proba and task_of(model.model) == "regression":
         raise InputError(f"--proba: a {model.model} (regression) model has no probabilities")
     columns = {"label_column": label_column, "features": features, "transpose": transpose,
-               "allow_unwritten": allow_unwritten}
+               "allow_unwritten": allow_unwritten, "weight_column": weight_column}
     names = model.training.get("class_names")  # labels that were names: predictions are names too
     shown = np.array([names[int(c)] for c in model.classes], dtype=object) if names else model.classes
 

@@ -38,13 +38,13 @@ TOTAL_LIMIT = SQUARES_LIMIT
 TINY_MEAN = 1e-100
 
 
-def check(w: np.ndarray, where: str, first_row: int) -> None:
+def check(w: np.ndarray, where: str, first_row: int, option: str = "--sample-weight") -> None:
     """Every weight of a block is finite and >= 0 (``w[0]`` is row ``first_row``), or an InputError naming the
-    first that is not."""
+    first that is not, after the option that gave them (--weight-column: a column of --x)."""
     bad = np.flatnonzero(~(np.isfinite(w) & (w >= 0)))
     if len(bad):
         row = int(bad[0])
-        raise InputError(f"--sample-weight: {where}: weight {float(w[row])} at row {first_row + row} is not a finite "
+        raise InputError(f"{option}: {where}: weight {float(w[row])} at row {first_row + row} is not a finite "
                          "number >= 0")
 
 
@@ -57,11 +57,12 @@ class Weighting:
     class_weights: np.ndarray | None
     total: float
     rows: int
+    option: str = "--sample-weight"  # the option that gave the sample weights: --weight-column's are a column
 
     @classmethod
     def of(cls, sample_weight: str | None, class_weights: np.ndarray | None, classes: np.ndarray | None,
            found: np.ndarray | None, per_class: np.ndarray | None, weight_sums: np.ndarray | None,
-           weight_total: float, rows: int, where: str) -> "Weighting":
+           weight_total: float, rows: int, where: str, option: str = "--sample-weight") -> "Weighting":
         """The weighting of training rows with these label values (``found``, the classes' values, each with
         ``per_class`` rows and sample weights summing to ``weight_sums``; regression: None), ``weight_total``
         the sum of their sample weights; InputError when every row weighs 0."""
@@ -72,20 +73,18 @@ class Weighting:
             with np.errstate(over="ignore"):  # past float64's largest: inf, refused below
                 total = float(sum(w * float(sums[found == c].sum()) for w, c in zip(class_weights, classes)))
         what = " × --class-weight" if class_weights is not None else ""
-        option = f"--sample-weight{what}" if sample_weight is not None else "--class-weight"
+        said = f"{option}{what}" if sample_weight is not None else "--class-weight"
         if total > TOTAL_LIMIT:  # (inf: the rows' weights scaled by it would be 0 and their gradients NaN)
-            raise InputError(f"{option}: {where}: the training rows' weights sum to more than {TOTAL_LIMIT:.2g}, "
+            raise InputError(f"{said}: {where}: the training rows' weights sum to more than {TOTAL_LIMIT:.2g}, "
                              "beyond which the sums of products that standardization takes leave float64's range; "
                              "divide them by a constant, which does not change the weighted objective")
         if not total > 0:
-            raise InputError(f"--sample-weight{what}: {where}: every training row weighs 0; nothing to train on"
-                             if sample_weight is not None else
-                             f"--class-weight: {where}: every training row weighs 0; nothing to train on")
+            raise InputError(f"{said}: {where}: every training row weighs 0; nothing to train on")
         if not math.isfinite(rows / total):  # (the kernels' weights, scaled by it, would be inf or NaN)
-            raise InputError(f"{option}: {where}: the training rows' weights sum to {total:.3g}, too little to scale "
+            raise InputError(f"{said}: {where}: the training rows' weights sum to {total:.3g}, too little to scale "
                              "to a mean of 1 in a float64; multiply them by a constant, which does not change the "
                              "weighted objective")
-        return cls(sample_weight, class_weights, total, rows)
+        return cls(sample_weight, class_weights, total, rows, option)
 
     @property
     def weighted(self) -> bool:
@@ -133,8 +132,9 @@ class Weighting:
         return self.class_weights[order[np.clip(np.searchsorted(classes[order], labels), 0, len(classes) - 1)]]
 
     def as_dict(self) -> dict:
-        """What the model card keeps of them (entries of its ``training``): the class weights, and the dataset of
-        sample weights with the sum over the training rows of the rows' weights."""
+        """What the model card keeps of them (entries of its ``training``): the class weights, and the dataset
+        (or --x's column) of sample weights with the sum over the training rows of the rows' weights."""
+        column = self.option == "--weight-column"
         return {**({"class_weights": self.class_weights.tolist()} if self.class_weights is not None else {}),
-                **({"sample_weight": {"dataset": self.sample_weight, "total": self.total}}
+                **({"sample_weight": {"column" if column else "dataset": self.sample_weight, "total": self.total}}
                    if self.sample_weight is not None else {})}

@@ -21,7 +21,7 @@ import warnings
 
 import numpy as np
 
-from sgdcli.data import valuerange
+from sgdcli.data import rowweights, valuerange
 from sgdcli.data.table import Table
 from sgdcli.engine import passes
 from sgdcli.errors import InputError
@@ -171,9 +171,9 @@ def _weighting(table: Table, opts: TrainOptions, labels, count, n_train: int, da
     where = table.where(table.y_name)
     class_weights = labels_mod.class_weights(opts.class_weight, labels, count.found, count.per_class,
                                              table.class_names, where)
-    weighting = Weighting.of(table.w_name, class_weights, labels.classes, count.found, count.per_class,
+    weighting = Weighting.of(rowweights.name(table), class_weights, labels.classes, count.found, count.per_class,
                              count.labels.weight_sums, count.labels.weight_total, n_train,
-                             table.where(table.w_name) if table.W is not None else where)
+                             table.where(table.w_name) if table.W is not None else where, rowweights.option(table))
     if labels.classes is not None and len(labels.classes) >= 2 and init is None:  # a classifier of one class
         # learns nothing: it predicts that class whatever the row, at a loss near 0 (a warm start goes on from
         # its model's classes, present in these rows or not)
@@ -181,7 +181,7 @@ def _weighting(table: Table, opts: TrainOptions, labels, count, n_train: int, da
         by_class = np.ones(len(labels.classes)) if class_weights is None else class_weights
         weighed = [c for w, c in zip(by_class, labels.classes) if w * float(sums[count.found == c].sum()) > 0]
         if len(weighed) < 2:
-            option, at = (("--sample-weight" + (" × --class-weight" if class_weights is not None else ""),
+            option, at = ((rowweights.option(table) + (" × --class-weight" if class_weights is not None else ""),
                            table.where(table.w_name)) if table.W is not None else ("--class-weight", where))
             name = (repr(table.class_names[int(weighed[0])]) if table.class_names else labels.written(weighed[0]))
             raise InputError(f"{option}: {at}: only the training rows of class {name} weigh anything; a classifier "

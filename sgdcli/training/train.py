@@ -70,7 +70,8 @@ def train(data, options: TrainOptions | None = None, *, output=None, metrics=Non
     with contextlib.ExitStack() as stack:
         stack.enter_context(exclusive(outputs, control.wait_lock, stop=control.stop, report=reporter.message))
         columns = {"label_column": opts.label_column, "features": opts.features, "transpose": opts.transpose,
-                   "allow_unwritten": opts.allow_unwritten, "sample_weight": opts.sample_weight}
+                   "allow_unwritten": opts.allow_unwritten, "sample_weight": opts.sample_weight,
+                   "weight_column": opts.weight_column}
         # a warm start's classes that are names fix the codes this file's names are read as, and its categories
         # the codes of the features that hold them
         init_names = init_categories = None

@@ -1,0 +1,180 @@
+"""--weight-column: the rows' weights in a column of --x (a pandas frame's, a table's, a matrix's by index), read as
+--sample-weight reads a dataset of them, and left out of the features, as --label-column's label is."""
+
+import warnings
+
+import h5py
+import numpy as np
+import pandas as pd
+import pytest
+
+from sgdcli import evaluate, predict, train
+from sgdcli.options import TrainOptions
+
+from conftest import cli, make_problem, short_fits
+
+OPTS = dict(epochs=2, shuffle=False)  # the same visit order whatever the layout (the shuffle follows the chunks)
+
+
+def quiet(write, *args, **kwargs):
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        write(*args, **kwargs)
+
+
+@pytest.fixture(scope="module")
+def problem():
+    X, y = make_problem("binary", n=1500, d=3, seed=4)
+    w = np.random.default_rng(4).integers(0, 4, len(y)).astype(np.float64)
+    return X.astype(np.float32), y.astype(np.int64), w
+
+
+def separate(path, X, y, w):
+    """The reference: the same rows with the weights in a dataset of their own (--sample-weight w)."""
+    with h5py.File(path, "w") as f:
+        f["X"], f["y"], f["w"] = X, y, w
+    return str(path)
+
+
+def layouts(tmp_path, X, y, w):
+    """(path, options) of files that hold the weights as a column of --x, beside the features a, b, c."""
+    frame = pd.DataFrame({"a": X[:, 0], "b": X[:, 1], "w": w, "c": X[:, 2], "label": y})
+    quiet(frame.to_hdf, tmp_path / "fixed.h5", key="df", mode="w")
+    quiet(frame.to_hdf, tmp_path / "table.h5", key="df", mode="w", format="table")
+    records = np.rec.fromarrays([X[:, 0], X[:, 1], w, X[:, 2], y], names="a,b,w,c,label")
+    with h5py.File(tmp_path / "compound.h5", "w") as f:
+        f["t"] = records
+    with h5py.File(tmp_path / "group.h5", "w") as f:  # a group of 1-D columns
+        for name, values in (("a", X[:, 0]), ("b", X[:, 1]), ("c", X[:, 2]), ("w", w)):
+            f[f"cols/{name}"] = values
+        f["y"] = y
+    with h5py.File(tmp_path / "matrix.h5", "w") as f:
+        f["X"], f["y"] = np.column_stack([X[:, :2], w, X[:, 2:]]).astype(np.float32), y
+    return [(tmp_path / "fixed.h5", dict(x="df", label_column="label", weight_column="w")),
+            (tmp_path / "table.h5", dict(x="df", label_column="label", weight_column="w")),
+            (tmp_path / "compound.h5", dict(x="t", label_column="label", weight_column="w")),
+            (tmp_path / "group.h5", dict(x="cols", weight_column="w")),
+            (tmp_path / "matrix.h5", dict(weight_column="2"))]
+
+
+@short_fits
+def test_a_weight_column_trains_evaluates_and_predicts_as_a_dataset_of_the_weights(tmp_path, problem):
+    X, y, w = problem
+    reference = separate(tmp_path / "separate.h5", X, y, w)
+    expected = train(reference, TrainOptions(sample_weight="w", **OPTS))
+    metrics = evaluate(expected, reference, sample_weight="w")
+    assert metrics != evaluate(expected, reference)  # (the weights change the metrics)
+    predict(expected, reference, tmp_path / "expected.csv")
+    for path, columns in layouts(tmp_path, X, y, w):
+        model = train(path, TrainOptions(**columns, **OPTS))
+        np.testing.assert_array_equal(model.weights, expected.weights, err_msg=str(path))
+        np.testing.assert_array_equal(model.bias, expected.bias)
+        column = "2" if path.name == "matrix.h5" else "w"  # (a matrix's columns are named by their positions)
+        assert model.training["sample_weight"] == {"column": column, "total": float(w.sum())}
+        assert model.n_features == 3 and model.training["features"] == (["0", "1", "3"] if column == "2" else
+                                                                         ["a", "b", "c"])
+        read = {k: v for k, v in columns.items() if k != "weight_column"}
+        assert evaluate(model, path, weight_column=columns["weight_column"], **read) == metrics
+        predict(model, path, tmp_path / "p.csv", weight_column=columns["weight_column"], **read)
+        assert (tmp_path / "p.csv").read_bytes() == (tmp_path / "expected.csv").read_bytes()
+
+
+@short_fits
+def test_a_named_models_predict_reads_its_columns_by_name_and_a_matrix_is_told_to_leave_the_column_out(tmp_path,
+                                                                                                         problem):
+    X, y, w = problem
+    (fixed, columns), *_, (matrix, by_index) = layouts(tmp_path, X, y, w)
+    model = train(fixed, TrainOptions(**columns, **OPTS), output=str(tmp_path / "m.h5"))
+    predict(model, fixed, tmp_path / "with.csv", x="df", weight_column="w")
+    predict(model, fixed, tmp_path / "without.csv", x="df")  # by name: the model's columns, w left out
+    assert (tmp_path / "with.csv").read_bytes() == (tmp_path / "without.csv").read_bytes()
+    train(matrix, TrainOptions(**by_index, **OPTS), output=str(tmp_path / "mm.h5"))
+    code, out, err = cli("predict", tmp_path / "mm.h5", matrix, "-o", tmp_path / "p.csv")
+    assert (code, out, err) == (2, "", f"sgdcli: error: {matrix}:X: has 4 features but the model was trained on 3; "
+                                       "the model was trained with --weight-column 2, which left that column out of "
+                                       "the features: give it here too\n")
+    train(matrix, TrainOptions(label_column="2", model="linear", **OPTS), output=str(tmp_path / "ml.h5"))
+    code, out, err = cli("predict", tmp_path / "ml.h5", matrix, "-o", tmp_path / "p.csv")
+    assert (code, out, err) == (2, "", f"sgdcli: error: {matrix}:X: has 4 features but the model was trained on 3; "
+                                       "the model was trained with --label-column 2, which left that column out of "
+                                       "the features: give it here too\n")
+    assert not (tmp_path / "p.csv").exists()
+
+
+@short_fits
+def test_the_val_file_is_weighted_by_its_own_column_of_that_name(tmp_path, problem):
+    X, y, w = problem
+    path, columns = layouts(tmp_path, X, y, w)[0]
+    model = train(path, TrainOptions(**columns, val=str(path), **OPTS))
+    metrics = evaluate(model, path, x="df", label_column="label", weight_column="w")
+    assert model.history[-1]["val_log_loss"] == pytest.approx(metrics["log_loss"], rel=1e-9)
+    assert model.history[-1]["val_loss"] == pytest.approx(metrics["log_loss"], rel=1e-9)
+
+
+def test_the_command_line_trains_with_it_and_refuses_what_is_no_weight_column(tmp_path, problem):
+    X, y, w = problem
+    fixed = layouts(tmp_path, X, y, w)[0][0]
+    frame = pd.DataFrame({"a": X[:20, 0], "w": w[:20], "kind": pd.Categorical(["x", "y"] * 10),
+                          "note": ["t"] * 20, "label": y[:20]})
+    quiet(frame.to_hdf, tmp_path / "other.h5", key="df", mode="w", format="table")
+    other = tmp_path / "other.h5"
+    argv = ["train", fixed, "--x", "df", "--label-column", "label", "-o", tmp_path / "m.h5", "-q", "--epochs", "1"]
+    code, out, err = cli(*argv, "--weight-column", "w")
+    assert (code, err) == (0, "") and out.startswith(f"model {tmp_path / 'm.h5'}: logistic, 3 features, ")
+    (tmp_path / "m.h5").unlink()
+    for options, said in [
+            (["--weight-column", "w", "--sample-weight", "w"], "--weight-column: cannot be combined with "
+                                                               "--sample-weight; the weights are one column or the "
+                                                               "other"),
+            (["--weight-column", "label"], "--weight-column label: is the label column (--label-column)"),
+            (["--weight-column", "4"], "--weight-column 4: is the label column (--label-column)"),
+            (["--weight-column", "w", "--features", "a,w"], "--weight-column w: is also listed in --features"),
+            (["--weight-column", "nope"], f"--weight-column nope: {fixed}:df has no such column (columns: a, b, w, "
+                                          "c, label)")]:
+        assert cli(*argv, *options) == (2, "", f"sgdcli: error: {said}\n"), options
+    argv = ["train", other, "--x", "df", "--label-column", "label", "-o", tmp_path / "m.h5", "-q"]
+    for column, said in [("kind", f"--weight-column: {other}:df:kind holds categories (names), not numbers; row "
+                                  "weights are numbers >= 0"),
+                         ("note", f"--weight-column note: column 'note' of {other}:df holds text, not numbers; row "
+                                  "weights are numbers >= 0")]:
+        assert cli(*argv, "--weight-column", column) == (2, "", f"sgdcli: error: {said}\n"), column
+    assert not (tmp_path / "m.h5").exists()
+
+
+@pytest.mark.parametrize("weights,said", [
+    (np.r_[np.ones(40), -1.0, np.ones(59)], "weight -1.0 at row 40 is not a finite number >= 0"),
+    (np.r_[np.ones(7), np.nan, np.ones(92)], "weight nan at row 7 is not a finite number >= 0"),
+    (np.zeros(100), "every training row weighs 0; nothing to train on")])
+def test_bad_weights_in_the_column_are_named_after_it(tmp_path, weights, said):
+    rng = np.random.default_rng(0)
+    X = rng.standard_normal((100, 2))
+    frame = pd.DataFrame({"a": X[:, 0], "b": X[:, 1], "w": weights, "label": (X[:, 0] > 0).astype(int)})
+    quiet(frame.to_hdf, tmp_path / "bad.h5", key="df", mode="w")
+    code, out, err = cli("train", tmp_path / "bad.h5", "--x", "df", "--label-column", "label", "--weight-column", "w",
+                         "-o", tmp_path / "m.h5", "-q")
+    assert (code, out, err) == (2, "", f"sgdcli: error: --weight-column: {tmp_path / 'bad.h5'}:df:w: {said}\n")
+    assert not (tmp_path / "m.h5").exists()
+
+
+def test_a_sparse_matrix_has_no_weight_column(tmp_path):
+    import scipy.sparse as sp
+
+    m = sp.random(50, 4, density=0.5, format="csr", random_state=0)
+    with h5py.File(tmp_path / "s.h5", "w") as f:
+        g = f.create_group("X")
+        g.attrs.update({"encoding-type": "csr_matrix", "encoding-version": "0.1.0", "shape": m.shape})
+        g["data"], g["indices"], g["indptr"] = m.data, m.indices, m.indptr
+        f["y"] = np.arange(50) % 2
+    code, out, err = cli("train", tmp_path / "s.h5", "--weight-column", "0", "-o", tmp_path / "m.h5")
+    assert (code, out, err) == (2, "", f"sgdcli: error: --weight-column: {tmp_path / 's.h5'}:X is a sparse (CSR) "
+                                       "matrix, whose columns are not selected or transposed\n")
+
+
+@short_fits
+def test_averaged_models_read_the_weight_column_in_every_thread(tmp_path, problem):
+    X, y, w = problem
+    reference = separate(tmp_path / "separate.h5", X, y, w)
+    path, columns = layouts(tmp_path, X, y, w)[0]
+    opts = dict(parallel="average", threads=2, sync_every=8, **OPTS)
+    expected = train(reference, TrainOptions(sample_weight="w", **opts))
+    np.testing.assert_array_equal(train(path, TrainOptions(**columns, **opts)).weights, expected.weights)
