@@ -111,14 +111,19 @@ def test_the_sweep_example_in_the_training_guide_is_what_the_sweep_prints(monkey
     code, out, err = cli(*shlex.split(command)[1:])
     assert code == 0, err
 
-    def untimed(text):
-        return [line.split()[:7] + line.split()[9:] for line in text.strip().splitlines()]
+    def untimed(text):  # but for the losses of the run at lr 100 of batch 32, whose overshooting steps amplify
+        # the last bits of its sums, which other CPU models' vector instructions round otherwise (its losses
+        # differed in the second digit on an AMD EPYC): the guide says so
+        return [line.split()[:5 if line.startswith("32 ") and line.split()[1] == "100" else 7] + line.split()[9:]
+                for line in text.strip().splitlines()]
 
     assert untimed(out) == untimed(table)
+    climbed = next(line.split() for line in out.splitlines() if line.split()[:2] == ["32", "100"])
+    assert float(climbed[5]) > 0.6907 and climbed[-1] == "no"  # above its start (the warning below), not diverged
     flat = " ".join(guide.split())
     quoted = re.search(r"`sgdcli: warning: (batch 32, lr 100: epoch 2's training loss, averaged over its batches "
-                       r"as they were trained, [\d.]+, is above the model's it started from .*?): …`", flat)
-    assert quoted[1] in err
+                       r"as they were trained, )[\d.]+(, is above the model's it started from .*?): …`", flat)
+    assert re.search(re.escape(quoted[1]) + r"[\d.]+" + re.escape(quoted[2]), err)  # (its figure: the table's loss)
     quoted = re.search(r"`sgdcli: warning: (batch 32, lr 0\.01: the model's mean loss on the run's sample .*?)`", flat)
     assert f"sgdcli: warning: {quoted[1]}\n" in err
     assert err.count("sgdcli: warning:") == 2  # the guide's "Here there are two"
