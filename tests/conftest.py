@@ -28,7 +28,7 @@ SGDCLI_WARNINGS = ("sgdcli.training.fitwarnings.FitWarning", "sgdcli.training.ch
                    "sgdcli.data.csvcolumns.UnnamedColumn",
                    "sgdcli.data.csvsniff.NumberedHeader",
                    "sgdcli.data.unwritten.AllocatedEarly", "sgdcli.data.valuerange.CoarseFeatures",
-                   "sgdcli.training.runlog.EmptyName",
+                   "sgdcli.training.runlog.EmptyName", "sgdcli.training.runlog.WeightFeature",
                    "sgdcli.cli.unused.UnusedOption")
 
 

@@ -9,8 +9,9 @@ from __future__ import annotations
 import h5py
 import numpy as np
 
-from sgdcli.data import producers, unwritten as unwritten_mod
+from sgdcli.data import fieldlabels, producers, unwritten as unwritten_mod
 from sgdcli.data.columns import ColumnReader
+from sgdcli.data.hdf5 import find
 from sgdcli.data.sources import ComposedReader, Source
 from sgdcli.data.unwritten import unwritten
 from sgdcli.errors import InputError
@@ -59,6 +60,19 @@ def of_column(source: Source, name: str) -> ComposedReader:
     """The reader of the weights in a column of --x (``source``, which the table's check of what was written
     covers with the features'), named ``name`` (X:COLUMN) in messages."""
     return ComposedReader([source], WEIGHT_DTYPE, name, squeeze=True)
+
+
+def feature_field(table) -> str | None:
+    """The field of --x's own table (a compound dataset) that --sample-weight names as TABLE/FIELD where it is a
+    feature too (the table's other fields are), or None: --weight-column would leave it out."""
+    if table.weight_column is not None or table.w_name is None:
+        return None
+    found = fieldlabels.named_field(table.file, table.w_name)  # (without x: read as the weights, not refused)
+    if found is None:
+        return None
+    ds, field = found
+    own = find(table.file, table.x_name)
+    return field if isinstance(own, h5py.Dataset) and own.name == ds.name and field in table.feature_names else None
 
 
 def stored(labels: h5py.Dataset | Source | None) -> list[tuple[h5py.Dataset, int]]:

@@ -57,7 +57,9 @@ class Table:
                  memory: int = DEFAULT_MEMORY, shown: str | None = None, categories: list | None = None,
                  hold: list[str] | None = None, beside: Table | None = None, weight_column: str | None = None):
         self.path, self.shown = os.fspath(path), shown or os.fspath(path)
-        self.x_name, self.y_name, self.w_name = x, y, sample_weight
+        # (--weight-column's name as given until the column is found: what a block's row costs counts its weight)
+        self.x_name, self.y_name = x, y
+        self.w_name = sample_weight if weight_column is None else f"{x}:{weight_column}"
         self.label_column, self.weight_column, self.features, self.transpose = (label_column, weight_column,
                                                                                 features, transpose)
         self.allow_unwritten, self.classes = allow_unwritten, classes
@@ -148,9 +150,9 @@ class Table:
             self.Y, self.y_dtype = ColumnReader(labels, LABEL_DTYPE, squeeze=True), labels.dtype
         elif labels is not None:
             self.Y, self.y_dtype = ComposedReader([labels], LABEL_DTYPE, y, squeeze=True), _base_dtype(labels)
-        if found.weight is not None:
-            self.w_name = f"{x}:{found.weight.names[0]}"
-            self.W = rowweights.of_column(found.weight, self.w_name)
+        if self.weight_column is not None:  # (no weights where no labels are read: predict leaves the column out)
+            self.w_name = None if found.weight is None else f"{x}:{found.weight.names[0]}"
+            self.W = None if found.weight is None else rowweights.of_column(found.weight, self.w_name)
 
     def _x_reader(self, found):
         return (ColumnReader(found.features[0].ds, FEATURE_DTYPE) if found.plain else

@@ -8,6 +8,7 @@ import math
 
 import numpy as np
 
+from sgdcli.data import rowweights
 from sgdcli.errors import InputError
 from sgdcli.kernels import runtime
 from sgdcli.reporting.reporter import counted
@@ -108,6 +109,20 @@ def warn_empty_name(table, found) -> None:
         warn(f"{table.where(table.y_name)}: {counted(rows, 'training row')} labelled with the empty name '', a class "
              f"of its own (classes: {shown}) trained as any other; where '' marks a missing label, leave those rows "
              "out", EmptyName)
+
+
+class WeightFeature(UserWarning):
+    """--sample-weight names a field of --x's own table, which is then a feature as well as the weights."""
+
+
+def warn_weight_feature(table) -> None:
+    """A WeightFeature warning where --sample-weight TABLE/FIELD names a field of --x's table that is a feature too
+    (data/rowweights.py ``feature_field``): read so, it always was; --weight-column leaves it out."""
+    field = rowweights.feature_field(table)
+    if field is not None:
+        warn(f"--sample-weight {table.w_name}: is a field of --x {table.x_name}, so it is a feature as well as the "
+             f"weights; --weight-column {field} reads it as the weights and leaves it out of the features",
+             WeightFeature)
 
 
 class ShuffleWarning(UserWarning):

@@ -38,7 +38,7 @@ from sgdcli.training.control import RunControl
 from sgdcli.training.inputs import Inputs
 from sgdcli.training.locking import exclusive, lock_path, locked_path
 from sgdcli.training.run import Run
-from sgdcli.training import autooptimizer, warmstart
+from sgdcli.training import autooptimizer, runlog, warmstart
 
 
 def train(data, options: TrainOptions | None = None, *, output=None, metrics=None, reporter: Reporter | None = None,
@@ -80,6 +80,7 @@ def train(data, options: TrainOptions | None = None, *, output=None, metrics=Non
             columns, init_names, init_categories = warmstart.columns(opts.init, data, opts.x, columns)
         table = stack.enter_context(Table(data, opts.x, opts.y, **columns, classes=init_names, memory=opts.memory,
                                           categories=init_categories))  # (warmstart.columns: in the model's order)
+        runlog.warn_weight_feature(table)
         opts = autooptimizer.chosen(table, opts, reporter)
         val_table = None
         if opts.val is not None:
