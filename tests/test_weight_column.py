@@ -181,7 +181,7 @@ def test_averaged_models_read_the_weight_column_in_every_thread(tmp_path, proble
 
 
 @short_fits
-def test_a_field_of_the_x_table_given_as_sample_weight_is_warned_of_as_a_feature_too(tmp_path, problem):
+def test_a_column_of_x_given_as_sample_weight_is_warned_of_as_a_feature_too(tmp_path, problem):
     """Read as the weights, it stays a feature (as it always did): the warning names --weight-column, which
     leaves it out; a --features that leaves it out is not warned of."""
     X, y, w = problem
@@ -189,7 +189,13 @@ def test_a_field_of_the_x_table_given_as_sample_weight_is_warned_of_as_a_feature
     argv = ["train", path, "--x", "t", "--label-column", "label", "--sample-weight", "t/w", "-q", "--epochs", "1"]
     code, out, err = cli(*argv, "-o", tmp_path / "m.h5")
     assert code == 0 and out.startswith(f"model {tmp_path / 'm.h5'}: logistic, 4 features"), err
-    assert err == ("sgdcli: warning: --sample-weight t/w: is a field of --x t, so it is a feature as well as the "
-                   "weights; --weight-column w reads it as the weights and leaves it out of the features\n")
+    assert err == ("sgdcli: warning: --sample-weight t/w: is column 'w' of --x t, so it is a feature as well as "
+                   "the weights; --weight-column w reads it as the weights and leaves it out of the features\n")
+    group = layouts(tmp_path, X, y, w)[3][0]  # a group of columns: a, b, c, w
+    code, out, err = cli("train", group, "--x", "cols", "--sample-weight", "cols/w", "-q", "--epochs", "1", "-o",
+                         tmp_path / "g.h5")
+    assert (code, err) == (0, "sgdcli: warning: --sample-weight cols/w: is column 'w' of --x cols, so it is a "
+                              "feature as well as the weights; --weight-column w reads it as the weights and leaves "
+                              "it out of the features\n")
     code, out, err = cli(*argv, "--features", "a,b,c", "-o", tmp_path / "n.h5")
     assert (code, err) == (0, "")

@@ -355,3 +355,18 @@ def find_labels(f: h5py.File, y: str, classes: list[str] | None = None, what: st
     if obj.ndim == 1 or (obj.ndim == 2 and obj.shape[1] == 1):
         return (obj if packing_of(obj) is None else Column(obj, y)), None  # CF-packed: decoded as read
     raise InputError(f"{where}: expected 1-D {what} (or N × 1), got shape {obj.shape}")
+
+
+def refuse_feature_labels(found: Found, labels, x: str, where: str) -> None:
+    """InputError where the labels (``labels``, --y's dataset or source, at ``where``) are read from a dataset that
+    is a feature of ``found`` too: a column of --x's group named as --y (its rows were the labels and a feature,
+    and the model learnt them from themselves); --label-column takes it and leaves it out of the features."""
+    read = {ds.name for ds, _ in ([(labels, 0)] if isinstance(labels, h5py.Dataset) else labels.stored())}
+    shared = next((s for s in found.features if any(ds.name in read for ds, _ in s.stored())), None)
+    if shared is not None:
+        name = shared.names[0] if len(shared.names) == 1 else None
+        raise InputError(f"{where}: is " + (f"column {name!r} of --x {x}, a feature too: take the labels from it with "
+                                            f"--label-column {name}, which leaves it out of the features"
+                                            if name is not None else
+                                            f"read as features of --x {x} too: leave it out with --features"))
+

@@ -63,10 +63,15 @@ def of_column(source: Source, name: str) -> ComposedReader:
 
 
 def feature_field(table) -> str | None:
-    """The field of --x's own table (a compound dataset) that --sample-weight names as TABLE/FIELD where it is a
-    feature too (the table's other fields are), or None: --weight-column would leave it out."""
+    """The column of --x that --sample-weight names where it is a feature too, or None: a field of --x's own table
+    (a compound dataset) named as TABLE/FIELD, or a member of --x's group of columns; --weight-column would leave
+    it out."""
     if table.weight_column is not None or table.w_name is None:
         return None
+    named = find(table.file, table.w_name)
+    if isinstance(named, h5py.Dataset):  # a column of the group --x names, read as a feature too
+        read = [s for s in getattr(table.X, "sources", []) if len(s.names) == 1 and s.ds.name == named.name]
+        return read[0].names[0] if read else None
     found = fieldlabels.named_field(table.file, table.w_name)  # (without x: read as the weights, not refused)
     if found is None:
         return None

@@ -122,6 +122,7 @@ class Table:
                 raise InputError(rowcount.mismatch(self.shown, x, y, rows, found, labels))
             mudatafiles.check_order(self.file, x, y, self.where(y))
             pandasindex.check_aligned(stored, self.file.get(y), n, where, self.where(y))
+            producers.refuse_feature_labels(found, labels, x, self.where(y))
         if found.plain and 0 in found.features[0].ds.shape:
             raise InputError(f"{where}: dataset is empty (shape {found.features[0].ds.shape})")
         self._check_written(found, labels)  # before any reader looks at the storage (a declared 10^12 rows)

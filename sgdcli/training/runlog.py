@@ -112,16 +112,17 @@ def warn_empty_name(table, found) -> None:
 
 
 class WeightFeature(UserWarning):
-    """--sample-weight names a field of --x's own table, which is then a feature as well as the weights."""
+    """--sample-weight names a column of --x (its table's field, its group's member), a feature as well as the
+    weights."""
 
 
 def warn_weight_feature(table) -> None:
-    """A WeightFeature warning where --sample-weight TABLE/FIELD names a field of --x's table that is a feature too
+    """A WeightFeature warning where --sample-weight names a column of --x that is a feature too
     (data/rowweights.py ``feature_field``): read so, it always was; --weight-column leaves it out."""
     field = rowweights.feature_field(table)
     if field is not None:
-        warn(f"--sample-weight {table.w_name}: is a field of --x {table.x_name}, so it is a feature as well as the "
-             f"weights; --weight-column {field} reads it as the weights and leaves it out of the features",
+        warn(f"--sample-weight {table.w_name}: is column {field!r} of --x {table.x_name}, so it is a feature as well "
+             f"as the weights; --weight-column {field} reads it as the weights and leaves it out of the features",
              WeightFeature)
 
 
