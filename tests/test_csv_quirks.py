@@ -128,6 +128,18 @@ def test_messages_cut_the_fields_and_names_they_quote(tmp_path):
                        "label)\n")
 
 
+def test_a_column_without_a_name_is_named_by_its_index_in_the_advice(tmp_path):
+    """pandas' to_csv writes its row index under an empty name: the advice said --categorical '' and --ignore '',
+    which are refused (no column), where its warning said --ignore 0, which works."""
+    (tmp_path / "cells.csv").write_text(",a,cell_type\nc0,0.5,T\nc1,1.5,B\n")
+    code, out, err = cli("convert", tmp_path / "cells.csv", "-o", tmp_path / "c.h5", "--label-column", "cell_type")
+    assert code == 2 and err.splitlines()[-1] == (
+        f"sgdcli: error: {tmp_path / 'cells.csv'}: line 2, column 1 (): cannot read 'c0' as a number (declare the "
+        "column with --categorical 0, or leave it out with --ignore 0; --bad-rows skip leaves such rows out)")
+    assert cli("convert", tmp_path / "cells.csv", "-o", tmp_path / "c.h5", "--label-column", "cell_type",
+               "--ignore", "0", "-q")[0] == 0
+
+
 TRAIN = "x1,x2,city,species\n" + "".join(f"{i % 7 / 7},{(i * 3) % 5 / 5},{['Paris', 'Oslo'][i % 3 == 0]},"
                                           f"{['good', 'bad'][(i % 7) * 3 + (i * 3) % 5 > 9]}\n" for i in range(60))
 

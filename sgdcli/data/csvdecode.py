@@ -246,7 +246,7 @@ def decode(rows, enc: Encoding, bad_rows: str, path: str, kept: ValueRange | Non
             # as the shell passes it, a comma escaped (sgdcli/namelists.py); by its index a name too long to quote, or
             # one with a character that does not print, which the error line shows as an escape that no shell
             # quoting reads back (an index is read as a name first, so an index is named only where a name would not do)
-            usable = len(f.name) <= QUOTED_CHARS and f.name.isprintable()
+            usable = 0 < len(f.name) <= QUOTED_CHARS and f.name.isprintable()  # ('' names no column: pandas' index)
             named = shlex.quote(f.name.replace(",", "\\,")) if usable else str(f.column)
             refuse(i, BadRow(where(rows.line(i), f.column, enc), numbertext.unread(text)) if numbertext.overflows(
                 text) else BadRow(where(rows.line(i), f.column, enc), numbertext.unread(text),
