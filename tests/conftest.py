@@ -27,7 +27,7 @@ SGDCLI_WARNINGS = ("sgdcli.training.fitwarnings.FitWarning", "sgdcli.training.ch
                    "sgdcli.data.csvdecode.NoValues", "sgdcli.data.csvdecode.ManyValues",
                    "sgdcli.data.csvcolumns.UnnamedColumn",
                    "sgdcli.data.csvsniff.NumberedHeader",
-                   "sgdcli.data.unwritten.AllocatedEarly", "sgdcli.data.valuerange.CoarseFeatures",
+                   "sgdcli.data.unwritten.AllocatedEarly", "sgdcli.data.anndatafiles.CategoryCodes", "sgdcli.data.valuerange.CoarseFeatures",
                    "sgdcli.training.runlog.EmptyName", "sgdcli.training.runlog.WeightFeature",
                    "sgdcli.cli.unused.UnusedOption")
 

@@ -892,6 +892,20 @@ def test_anndata_categories_in_any_order_train_the_model_of_the_sorted_names(tmp
         assert code == 0 and out.splitlines()[0] == "prediction,proba_neg,proba_pos", err
 
 
+@short_fits
+def test_the_codes_of_a_categorical_named_as_labels_are_warned_of(tmp_path):
+    """--y obs/<column>/codes trains on the numbers of one file's category order: a file with a category more
+    numbers them otherwise (accuracy 0.23 where the names scored 0.99), which nothing could see."""
+    X, y = make_problem("binary", n=300, d=3, seed=2)
+    path = write_h5ad_categorical(tmp_path / "c.h5ad", X, np.where(y == 1, "pos", "neg"), ["neg", "pos"])
+    code, out, err = cli("train", path, "--y", "obs/label/codes", "-o", tmp_path / "m.h5", "-q", "--epochs", "1")
+    assert (code, err) == (0, f"sgdcli: warning: {path}:obs/label/codes: are the codes of the categorical obs/label, "
+                              "numbers that stand for its categories in this file's order, which another file's may "
+                              "not share (a category more moves every later code); --y obs/label reads the "
+                              "categories' names\n")
+    assert cli("train", path, "--y", "obs/label", "-o", tmp_path / "n.h5", "-q", "--epochs", "1")[2] == ""
+
+
 def test_evaluate_names_a_missing_label_as_missing(tmp_path):
     """A categorical's missing value (code -1) read for a model of names, or NaN for a model of numbers, is a
     label missing, not a label that is none of the classes (which were listed as the codes 0, 1)."""

@@ -25,6 +25,8 @@ A MuData file (``.h5mu``) holds an AnnData group per modality in
 
 from __future__ import annotations
 
+import warnings
+
 import h5py
 
 from sgdcli.data.hdf5 import members
@@ -169,3 +171,21 @@ def field_categories(ds: h5py.Dataset, field: str) -> h5py.Dataset | None:
         return None
     refuse_unwritten(names, where_of(names), "category")
     return names
+
+
+class CategoryCodes(UserWarning):
+    """--y names the codes of a categorical column: numbers that stand for its categories in one file's order."""
+
+
+def warn_codes(ds: h5py.Dataset, y: str, where: str) -> None:
+    """A CategoryCodes warning where the labels ``ds`` (--y ``y``) are the codes of a categorical column (AnnData's
+    ``codes`` beside its ``categories``): they number the categories as this file sorts them, and a file with
+    another set of them (a category more: every later code moves) numbers them otherwise, which nothing can see;
+    the column itself is read as its categories' names."""
+    parent = ds.parent
+    if ds.name.rsplit("/", 1)[-1] == "codes" and "categories" in parent and parent.name != "/":
+        column = y.rstrip("/").rsplit("/", 1)[0]
+        warnings.warn(f"{where}: are the codes of the categorical {column}, numbers that stand for its categories "
+                      "in this file's order, which another file's may not share (a category more moves every later "
+                      f"code); --y {column} reads the categories' names", CategoryCodes)
+

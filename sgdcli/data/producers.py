@@ -331,6 +331,8 @@ def find_labels(f: h5py.File, y: str, classes: list[str] | None = None, what: st
         return text_labels(matlab.char_labels(obj, y, rows), where, classes, memory=memory)
     if isinstance(obj, h5py.Group):
         return knownfiles.group_labels(obj, y, where, classes, what, memory)
+    if isinstance(obj, h5py.Dataset) and what == "labels":
+        anndatafiles.warn_codes(obj, y, where)
     coded = anndatafiles.referenced_categories(obj, y, where, classes)  # anndata 0.7's categorical
     if coded is not None:
         return coded
