@@ -346,6 +346,42 @@ def test_info_of_a_file_of_several_matrices_names_the_options_of_one_and_says_th
     assert code == 0 and "\nlooks like a feature matrix: train with --x pixels --y label\n" in out, out
 
 
+def test_info_suggests_the_training_part_with_its_own_labels_and_finds_a_matrix_in_a_group(tmp_path):
+    """X_train beside X_test: info suggested --x X_test --y y_test (a MATLAB file), or --y <labels dataset> (h5py);
+    of Xtest (100 rows), Xtrain (1,500) and labels (1,500), --x Xtest --y labels, whose rows differ; a matrix in a
+    group (data/matrix, a MATLAB struct's s.features) was "nothing to train on"."""
+    X, y = make_problem("binary", n=300, d=4, seed=3)
+
+    def matlab(group, name, values, kind="double"):  # as MATLAB -v7.3 stores an array: transposed, with its class
+        group.create_dataset(name, data=np.atleast_2d(values.T)).attrs["MATLAB_class"] = np.bytes_(kind)
+
+    with h5py.File(tmp_path / "split.mat", "w") as f:
+        matlab(f, "X_test", X[:60]), matlab(f, "X_train", X), matlab(f, "y_test", y[:60]), matlab(f, "y_train", y)
+    with h5py.File(tmp_path / "named.mat", "w") as f:
+        matlab(f, "Xtest", X[:60]), matlab(f, "Xtrain", X), matlab(f, "data", X), matlab(f, "labels", y)
+    with h5py.File(tmp_path / "struct.mat", "w") as f:
+        s = f.create_group("s")
+        s.attrs["MATLAB_class"] = np.bytes_("struct")
+        matlab(s, "features", X), matlab(s, "target", y)
+    with h5py.File(tmp_path / "split.h5", "w") as f:
+        f["X_test"], f["X_train"], f["y_test"], f["y_train"] = X[:60], X, y[:60], y
+    with h5py.File(tmp_path / "group.h5", "w") as f:
+        f["data/matrix"], f["data/target"] = X, y
+    cases = {"split.mat": "a MATLAB v7.3 file (one of 2 matrices in the file: X_test, X_train; --x names the one to "
+                          "read): train with --x X_train --y y_train",
+             "named.mat": "a MATLAB v7.3 file (one of 3 matrices in the file: Xtest, Xtrain, data; --x names the one "
+                          "to read): train with --x Xtrain --y labels",
+             "struct.mat": "a MATLAB v7.3 file: train with --x s/features --y s/target",
+             "split.h5": "a feature matrix (one of 2 in the file: X_test, X_train; --x names the one to read): train "
+                         "with --x X_train --y y_train",
+             "group.h5": "a feature matrix: train with --x data/matrix --y data/target"}
+    for name, said in cases.items():
+        code, out, _ = cli("info", tmp_path / name)
+        assert code == 0 and f"\nlooks like {said}\n" in out, out
+        told = said.rsplit("train with ", 1)[1].split()
+        assert cli("train", tmp_path / name, "-o", tmp_path / "m.h5", *told, "-q", "--epochs", "1")[0] == 0, name
+
+
 def test_xarray_variables_of_names_are_the_label_or_left_out(tmp_path):
     """xarray writes a variable of strings as a column of variable-length text: a group of columns holding one
     was refused whatever the options ("label: dtype object is not numeric; leave it out with --features", which

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import h5py
 
+from sgdcli.data import splitnames
 from sgdcli.data.anndatafiles import NULLABLE, encoding, frame_columns, nullable_labels
 from sgdcli.data.cf import packing_of
 from sgdcli.data.featurenames import dimension_only
@@ -67,55 +68,80 @@ def columns_options(f: h5py.File, name: str, group: h5py.Group) -> dict:
 def matrix_options(f: h5py.File) -> tuple[str, dict] | None:
     """What a file of feature matrices is (said as recognize says it), and the options that train on one, where
     those train takes unless told (``X`` and ``y``) do not find it: ``X``, else the root's first 2-D numeric
-    dataset named train..., else its first (of several, said so: --x names the one to read), and its labels
-    beside it (``labels_beside``, else a placeholder); None where both are there, or where nothing tells a
-    matrix's labels."""
-    matrices = [n for n, o in members(f)
-                if isinstance(o, h5py.Dataset) and o.ndim == 2 and o.dtype.kind in NUMERIC_KINDS
-                and (o.shape[1] > 1 or n == "X") and n.lower() not in LABEL_NAMES]  # (not a column, nor labels)
-    trains = [n for n in matrices if n.lower().startswith("train")]  # as of pandas' frames (pandas_options)
-    x = "X" if "X" in matrices else (trains or matrices or [None])[0]
-    if x is None or (x == "X" and "y" in f):
+    dataset of the training part (data/splitnames.py: X_train, not X_test), else its first (of several, said so:
+    --x names the one to read), and its labels beside it (``labels_beside``, else a placeholder); where the root
+    has none, those of the first group in it that has one (``data/matrix`` and ``data/target``); None where
+    ``X`` and ``y`` are there, or where nothing tells a matrix's labels."""
+    group, matrices = f, _matrices(f)
+    if not matrices:  # (a group of columns, or a table, recognize found before)
+        group, matrices = next(((g, found) for _, g in members(f) if isinstance(g, h5py.Group)
+                                and (found := _matrices(g))), (f, []))
+    x = "X" if "X" in matrices else (splitnames.training_first(matrices) or [None])[0]
+    if x is None or (x == "X" and "y" in group):
         return None
-    y = labels_beside(f, f[x].shape[0], x)
-    if x == "X" and y is None:
+    y = labels_beside(group, group[x].shape[0], x)
+    if x == "X" and y is None and group is f:
         return None
+    inside = "" if group is f else f"{group.name.strip('/')}/"
     producer = "a feature matrix"
     if len(matrices) > 1 and x != "X":
-        producer += (f" (one of {len(matrices)} in the file: {', '.join(matrices[:LISTED])}"
+        producer += (f" (one of {len(matrices)} in the file: {', '.join(inside + n for n in matrices[:LISTED])}"
                      f"{', ...' if len(matrices) > LISTED else ''}; --x names the one to read)")
-    return producer, {"x": x, "y": y or "<labels dataset>"}
+    return producer, {"x": inside + x, "y": inside + y if y else "<labels dataset>"}
 
 
-def matlab_options(f: h5py.File) -> dict | None:
-    """--x and --y for a MATLAB v7.3 file: ``X`` and ``y`` where it has arrays so named (an unreadable one too,
-    whose reason ``info`` then gives); else its first 2-D array of numbers (no char matrix of names, cell array,
-    logical or empty array) and the first other array named as labels are, else its first other vector; None
-    where it has no such matrix.  (By name alone, a char matrix of sample names or a vector of row ids came
-    before X and y.)"""
+def _matrices(group: h5py.Group) -> list[str]:
+    """The 2-D numeric datasets of ``group`` that may be a feature matrix: not a column, nor named as labels."""
+    return [n for n, o in members(group) if isinstance(o, h5py.Dataset) and o.ndim == 2
+            and o.dtype.kind in NUMERIC_KINDS and (o.shape[1] > 1 or n == "X") and n.lower() not in LABEL_NAMES]
+
+
+def matlab_options(f: h5py.File) -> tuple[str, dict] | None:
+    """What a MATLAB v7.3 file is (of several matrices, said so) and --x and --y for it: ``X`` and ``y`` where it
+    has arrays so named (an unreadable one too, whose reason ``info`` then gives); else its first 2-D array of
+    numbers (no char matrix of names, cell array, logical or empty array) of the training part (X_train, not
+    X_test: data/splitnames.py), and of the other arrays of its rows, the first named as labels are (y_train
+    for X_train), else the first vector; None where it has no such matrix.  (By name alone, a char matrix of
+    sample names or a vector of row ids came before X and y.)"""
     arrays = [(n, o) for n, o in members(f) if matlab_class(o) is not None]
+    arrays += [(f"{n}/{m}", a) for n, o in arrays if matlab_class(o) == "struct" and isinstance(o, h5py.Group)
+               for m, a in members(o) if matlab_class(a) is not None]  # (a struct's fields: s.features, s.target)
     names = [n for n, _ in arrays]
 
     def numbers(o) -> bool:
         return (isinstance(o, h5py.Dataset) and o.ndim == 2 and min(o.shape) > 1 and problem(o, "") is None
                 and matlab_class(o) not in ("char", "logical"))
 
-    x = "X" if "X" in names else next((n for n, o in arrays if numbers(o)), None)
+    matrices = [n for n, o in arrays if numbers(o)]
+    x = "X" if "X" in names else (splitnames.training_first(matrices) or [None])[0]
     if x is None:
         return None
     vectors = [n for n, o in arrays if n != x and isinstance(o, h5py.Dataset) and o.ndim <= 2 and (
         o.ndim < 2 or min(o.shape) == 1 or matlab_class(o) == "char")]
-    named = [n for n in names if n != x and n.lower() in LABEL_NAMES]
-    y = named[0] if named else (vectors[0] if vectors else None)
-    return {"x": x, **({"y": y} if y is not None else {})}
+    rows = f[x].shape[-1] if isinstance(f[x], h5py.Dataset) else None  # (MATLAB's rows are HDF5's last axis)
+    vectors = [n for n in vectors if f[n].shape[-1] == rows] or vectors  # (a vector of another length: no labels)
+    y = _labels_of(x, [n for n in vectors if splitnames.base(n.rsplit("/", 1)[-1]) in LABEL_NAMES]
+                   or [n for n in names if n != x and n.lower() in LABEL_NAMES] or vectors)
+    producer = "a MATLAB v7.3 file"
+    if len(matrices) > 1 and x != "X":
+        producer += (f" (one of {len(matrices)} matrices in the file: {', '.join(matrices[:LISTED])}"
+                     f"{', ...' if len(matrices) > LISTED else ''}; --x names the one to read)")
+    return producer, {"x": x, **({"y": y} if y is not None else {})}
 
 
-def labels_beside(f: h5py.File, rows: int, x: str = "") -> str | None:
-    """The dataset in ``f``'s root (but ``x``) of ``rows`` rows, a vector or a column, named as labels are
-    (LABEL_NAMES, the first of them that there is), or None."""
-    named = [n for n, o in members(f) if n != x and n.lower() in LABEL_NAMES and isinstance(o, h5py.Dataset)
+def _labels_of(x: str, names: list[str]) -> str | None:
+    """Of ``names`` (labels, in order of preference), the first of ``x``'s part of the data (y_train for X_train),
+    else the first of none (neither train nor test), else the first."""
+    same = [n for n in names if splitnames.part(n) == splitnames.part(x)]
+    return (same or [n for n in names if not splitnames.part(n)] or names or [None])[0]
+
+
+def labels_beside(f: h5py.Group, rows: int, x: str = "") -> str | None:
+    """The dataset in the group ``f`` (the root) but ``x`` of ``rows`` rows, a vector or a column, named as labels
+    are (LABEL_NAMES, the first of them that there is; y_train for an X_train, data/splitnames.py), or None."""
+    named = [n for n, o in members(f) if n != x and splitnames.base(n) in LABEL_NAMES and isinstance(o, h5py.Dataset)
              and o.ndim in (1, 2) and o.shape[0] == rows and (o.ndim == 1 or o.shape[1] == 1)]
-    return min(named, key=lambda n: LABEL_NAMES.index(n.lower()), default=None)
+    return _labels_of(x, sorted(named, key=lambda n: LABEL_NAMES.index(splitnames.base(n))))
 
 
 def whole(obj, y: str) -> tuple[object, str]:

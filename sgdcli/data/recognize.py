@@ -98,7 +98,7 @@ def recognize(f: h5py.File) -> tuple[str, dict] | None:
             return knownfiles.pandas_options(f, frames, series)
         matlab = knownfiles.matlab_options(f)
         if matlab is not None:
-            return "a MATLAB v7.3 file", matlab
+            return matlab
         for name, obj in _members(f):
             if isinstance(obj, h5py.Dataset) and obj.dtype.fields is not None:
                 numeric, other = numeric_fields(obj)
