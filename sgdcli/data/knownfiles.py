@@ -256,7 +256,7 @@ def pandas_options(f: h5py.File, frames: list[str], series: list[str]) -> tuple[
             readable[key] = found
     if not readable:  # none can be read: the first, whose error info shows
         return "a pandas frame", {"x": frames[0], "label_column": "<label>"}
-    key = next((k for k in readable if k.rsplit("/", 1)[-1].lower().startswith("train")), next(iter(readable)))
+    key = splitnames.training_first(list(readable))[0]  # (train, df_train, trainset: not test, df_val)
     found = readable[key]
     columns = [n for s in found.features for n in s.names] + [n for n, r in found.text.items() if r]
     beside = [k for k in series if series_rows(f[k]) == found.features[0].n_rows]

@@ -25,9 +25,11 @@ def words(name: str) -> list[str]:
 
 
 def part(name: str) -> str:
-    """"train", "held out", or "" where ``name`` says neither (or both)."""
-    found = set(words(name))
-    training, held = bool(found & TRAINING), bool(found & HELD_OUT)
+    """"train", "held out", or "" where ``name`` says neither (or both): a word that starts with "train" or "test",
+    or is one of HELD_OUT."""
+    found = words(name)
+    training = any(w.startswith("train") for w in found)  # (trainset, train2024)
+    held = any(w in HELD_OUT or w.startswith("test") for w in found)
     return "train" if training and not held else "held out" if held and not training else ""
 
 
