@@ -379,9 +379,9 @@ def test_info_suggests_the_training_part_with_its_own_labels_and_finds_a_matrix_
     frame = pd.DataFrame(X, columns=list("abcd")).assign(label=y)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        for key in ("df_val", "df_train"):  # (a key that only starts with train was the one suggested)
+        for key in ("df_test", "df_train"):  # (a key that only starts with train was the one suggested)
             frame.to_hdf(tmp_path / "frames.h5", key=key)
-    cases["frames.h5"] = ("a pandas frame (one of 2 in the file: df_train, df_val; --x names the one to read): train "
+    cases["frames.h5"] = ("a pandas frame (one of 2 in the file: df_test, df_train; --x names the one to read): train "
                           "with --x df_train --label-column label")
     for name, said in cases.items():
         code, out, _ = cli("info", tmp_path / name)
