@@ -141,6 +141,12 @@ def test_a_resumed_run_stopped_while_setting_up_says_that_its_checkpoint_remains
     assert str(stopped.value) == (f"stopped by SIGTERM while setting up, before training resumed; its checkpoint, "
                                   f"{ckpt}, remains: run the same command with --resume to continue from it")
     assert ckpt.read_bytes() == before
+    # a run without --resume stopped there has not replaced it either: it said "nothing to resume yet"
+    with pytest.raises(Interrupted) as stopped:
+        _val_run(tmp_path, stop=lambda: signal.SIGTERM if compiled else None)
+    assert str(stopped.value) == (f"stopped by SIGTERM while reading the labels, before training began; an earlier "
+                                  f"run's checkpoint, {ckpt} (0 epochs done and part of the next), remains as it was")
+    assert ckpt.read_bytes() == before
 
 
 GONE = ("is a relative path, and the working directory it is relative to no longer exists (removed after the "

@@ -552,6 +552,8 @@ def test_a_run_without_resume_says_which_checkpoint_it_replaces(tmp_path):
     narrow = write_table(tmp_path / "narrow.h5", *make_problem("binary", n=500, d=3, seed=1))
     code, _, err = cli("train", data, "-o", model, *TRAIN, "--val", narrow)  # refused: the checkpoint stays
     assert code == 2 and "--checkpoint:" not in err and os.path.exists(ckpt), err
+    code, _, err = cli("train", data, "-o", model, *TRAIN, "--init", tmp_path / "none.h5")  # (refused in its set-up)
+    assert code == 2 and "--checkpoint:" not in err and os.path.exists(ckpt), err
     code, _, err = cli("train", data, "-o", model, *TRAIN)
     assert code == 0, err
     said = (f"--checkpoint: an earlier run's checkpoint, {ckpt} (1 epoch done and part of the next), is replaced: "

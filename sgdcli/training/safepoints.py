@@ -36,9 +36,12 @@ def check_stop(inputs: Inputs, control: RunControl, stage: str) -> None:
     signum = _pending(inputs, control)
     if signum is not None:
         kept = control.last_checkpoint() if control.resume else None  # a resumed run's, as it was
+        # a run without --resume leaves an earlier run's checkpoint as it was until it trains
+        earlier = ckpt_mod.earlier(control.checkpoint) if control.checkpoint and not control.resume else None
         raise Interrupted(f"stopped by {name(signum)} while {stage}, before training " + (
             f"resumed; its checkpoint, {kept}, remains: run the same command with --resume to continue from it"
-            if kept else "began; nothing to resume yet"), EXIT_CODES[signum])
+            if kept else f"began; {earlier}, remains as it was" if earlier else "began; nothing to resume yet"),
+            EXIT_CODES[signum])
 
 
 class CheckStopped(SgdcliError):

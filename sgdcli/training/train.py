@@ -108,10 +108,11 @@ def train(data, options: TrainOptions | None = None, *, output=None, metrics=Non
             val_table.block_rows(opts.memory)  # (beside what the training table holds as the executor left it)
         metrics_tmp = stack.enter_context(atomic_output(metrics, "--metrics")) if metrics is not None else None
         replaced = ckpt_mod.earlier(control.checkpoint) if control.checkpoint and not control.resume else None
-        if replaced is not None:  # (a nightly log should show the work a run without --resume gives up)
-            reporter.message(f"--checkpoint: {replaced}, is replaced: this run, without --resume, starts afresh")
         try:
             run = Run(table, val_table, opts, executor, reporter, control, inputs)
+            if replaced is not None:  # (a nightly log should show the work a run without --resume gives up, once
+                # it is set to train: --init's checks, and a stop in the passes, leave that checkpoint as it was)
+                reporter.message(f"--checkpoint: {replaced}, is replaced: this run, without --resume, starts afresh")
             model = run.train(metrics_tmp)
         except Exception as exc:
             if not isinstance(exc, Interrupted):  # a stop asked for is what it is
