@@ -390,6 +390,26 @@ def test_info_suggests_the_training_part_with_its_own_labels_and_finds_a_matrix_
         assert cli("train", tmp_path / name, "-o", tmp_path / "m.h5", *told, "-q", "--epochs", "1")[0] == 0, name
 
 
+def test_info_suggests_a_categorical_obs_column_before_counts_and_softmax_for_more_than_two_classes(tmp_path):
+    """AnnData: of obs columns n_counts and 'cell type (fine)', info suggested --y obs/n_counts (counts, 43
+    "classes"); of three cell types, --y obs/cell_type alone, which logistic refuses (exit 2)."""
+    ad, pd = need("anndata"), need("pandas")
+    X, y = make_problem("multiclass", n=300, d=4, k=3, seed=1)
+    kinds = pd.Categorical(np.array(["B", "NK", "T"])[y])
+    obs = pd.DataFrame({"n_counts": np.arange(300) % 43, "cell type (fine)": kinds,
+                        "batch": pd.Categorical(np.array(["a", "b"])[np.arange(300) % 2])},
+                       index=[str(i) for i in range(300)])
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        ad.AnnData(X=X.astype(np.float32), obs=obs).write_h5ad(tmp_path / "a.h5ad")
+    code, out, _ = cli("info", tmp_path / "a.h5ad")
+    told = "--x X --y 'obs/cell type (fine)' --model softmax"
+    assert code == 0 and f"\nlooks like an AnnData file: train with {told}\n" in out, out
+    code, out, err = cli("train", tmp_path / "a.h5ad", "--x", "X", "--y", "obs/cell type (fine)", "--model", "softmax",
+                         "-o", tmp_path / "m.h5", "-q", "--epochs", "1")
+    assert code == 0 and "softmax" in out, err
+
+
 def test_xarray_variables_of_names_are_the_label_or_left_out(tmp_path):
     """xarray writes a variable of strings as a column of variable-length text: a group of columns holding one
     was refused whatever the options ("label: dtype object is not numeric; leave it out with --features", which

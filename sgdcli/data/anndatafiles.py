@@ -86,9 +86,14 @@ def frame_columns(frame) -> list[str]:
 def options(f: h5py.File, label_names: tuple[str, ...]) -> tuple[str, dict]:
     """An AnnData file's options: ``X``, or where it has none (``AnnData(X=None)``) a matrix of ``layers`` (or
     of ``obsm``); the labels from its first ``obs`` column named as labels are (``label_names``, then
-    ``CELL_TYPES``), else its first."""
-    columns = sorted(frame_columns(f.get("obs")), key=lambda n: label_rank(n, label_names))
-    y = {"y": "obs/" + (columns[0] if columns else "<column>")}
+    ``CELL_TYPES``), else its first categorical one (names of classes, not counts), else its first; and
+    ``--model softmax`` where that column's categories are more than two (logistic refuses them)."""
+    obs = f.get("obs")
+    categories = {n: len(obs[n]["categories"]) for n in frame_columns(obs) if isinstance(obs, h5py.Group)
+                  and isinstance(obs.get(n), h5py.Group) and isinstance(obs[n].get("categories"), h5py.Dataset)}
+    columns = sorted(frame_columns(obs), key=lambda n: (label_rank(n, label_names), n not in categories))
+    y = {"y": "obs/" + (columns[0] if columns else "<column>"),
+         **({"model": "softmax"} if columns and categories.get(columns[0], 0) > 2 else {})}
     if isinstance(f.get("X"), (h5py.Dataset, h5py.Group)):
         return "an AnnData file", {"x": "X", **y}
     for where in ("layers", "obsm"):
