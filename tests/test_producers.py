@@ -408,6 +408,11 @@ def test_info_suggests_a_categorical_obs_column_before_counts_and_softmax_for_mo
     code, out, err = cli("train", tmp_path / "a.h5ad", "--x", "X", "--y", "obs/cell type (fine)", "--model", "softmax",
                          "-o", tmp_path / "m.h5", "-q", "--epochs", "1")
     assert code == 0 and "softmax" in out, err
+    # --label-column looks among X's columns: it is told where AnnData keeps the labels
+    code, out, err = cli("train", tmp_path / "a.h5ad", "--label-column", "cell type (fine)", "-o", tmp_path / "n.h5")
+    assert (code, err) == (2, f"sgdcli: error: --label-column cell type (fine): {tmp_path / 'a.h5ad'}:X has no such "
+                              "column (columns: 0, 1, 2, 3); it is a column of obs, AnnData's frame of the rows' "
+                              "labels: --y 'obs/cell type (fine)'\n")
 
 
 def test_xarray_variables_of_names_are_the_label_or_left_out(tmp_path):

@@ -25,6 +25,7 @@ A MuData file (``.h5mu``) holds an AnnData group per modality in
 
 from __future__ import annotations
 
+import shlex
 import warnings
 
 import h5py
@@ -104,6 +105,15 @@ def options(f: h5py.File, label_names: tuple[str, ...]) -> tuple[str, dict]:
             return (f"an AnnData file without X ({where}: {', '.join(held[:LISTED])}"
                     f"{', ...' if len(held) > LISTED else ''})", {"x": f"{where}/{held[0]}", **y})
     return "an AnnData file without X, layers or obsm matrices (no features to train on)", {}
+
+
+def obs_column(f: h5py.File, name: str) -> str | None:
+    """Where an AnnData file keeps ``name``, a column that --label-column looked for in vain among X's: "it is a
+    column of obs: --y obs/NAME"; None where ``f`` is no AnnData file or its obs has no such column."""
+    obs = f.get("obs")
+    if is_anndata(f) and obs is not None and name in frame_columns(obs):
+        return f"it is a column of obs, AnnData's frame of the rows' labels: --y {shlex.quote('obs/' + name)}"
+    return None
 
 
 def var_of(obj) -> h5py.Group | h5py.Dataset | None:

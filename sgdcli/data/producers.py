@@ -237,7 +237,11 @@ def find_features(f: h5py.File, x: str, label_column: str | None = None, feature
         except MemoryShort as short:  # (what the epochs' blocks of those rows take too: data/table.py)
             raise short.beside(len(keep)) from None
     elif label_column is not None and (labels or not no_feature):
-        k = column_index(names, label_column, "--label-column", where, found.text, left_out=found.left_out)
+        try:
+            k = column_index(names, label_column, "--label-column", where, found.text, left_out=found.left_out)
+        except InputError as exc:  # an AnnData file's labels are a column of obs, not of X
+            hint = anndatafiles.obs_column(f, label_column)
+            raise InputError(f"{exc}; {hint}" if hint else str(exc)) from None
         if features is not None and k in keep:
             raise InputError(f"--label-column {label_column}: is also listed in --features")
         keep, label_at = [j for j in keep if j != k], k
