@@ -588,6 +588,8 @@ def test_a_negative_wait_lock_is_refused_as_a_number_out_of_range(tmp_path, bina
     # a word after it that is an option, not a number, is still the next option: --wait-lock alone waits forever
     code, _, err = cli("train", binary_file, "-o", tmp_path / "m.h5", "--wait-lock", "-q", "--epochs", "1")
     assert (code, err) == (0, "")
+    for zero in (["--wait-lock", "-0"], ["--wait-lock=-0"]):  # in range: 0 (it said "No such option '-0'")
+        assert cli("train", binary_file, "-o", tmp_path / "m.h5", *zero, "-q", "--epochs", "1")[::2] == (0, "")
 
 
 @pytest.mark.parametrize("value", ["nan", "inf", "1e400"])

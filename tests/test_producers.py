@@ -367,6 +367,10 @@ def test_info_suggests_the_training_part_with_its_own_labels_and_finds_a_matrix_
         f["X_test"], f["X_train"], f["y_test"], f["y_train"] = X[:60], X, y[:60], y
     with h5py.File(tmp_path / "group.h5", "w") as f:
         f["data/matrix"], f["data/target"] = X, y
+    with h5py.File(tmp_path / "xy.h5", "w") as f:  # (X and y in the root are what train reads unless told)
+        f["data/X"], f["data/y"] = X, y
+    with h5py.File(tmp_path / "parts.h5", "w") as f:  # of labels of both parts for one X, the training part's
+        f["X"], f["y_test"], f["y_train"] = X, 1 - y, y
     cases = {"split.mat": "a MATLAB v7.3 file (one of 2 matrices in the file: X_test, X_train; --x names the one to "
                           "read): train with --x X_train --y y_train",
              "named.mat": "a MATLAB v7.3 file (one of 3 matrices in the file: Xtest, Xtrain, data; --x names the one "
@@ -374,7 +378,9 @@ def test_info_suggests_the_training_part_with_its_own_labels_and_finds_a_matrix_
              "struct.mat": "a MATLAB v7.3 file: train with --x s/features --y s/target",
              "split.h5": "a feature matrix (one of 2 in the file: X_test, X_train; --x names the one to read): train "
                          "with --x X_train --y y_train",
-             "group.h5": "a feature matrix: train with --x data/matrix --y data/target"}
+             "group.h5": "a feature matrix: train with --x data/matrix --y data/target",
+             "xy.h5": "a feature matrix: train with --x data/X --y data/y",
+             "parts.h5": "a feature matrix: train with --x X --y y_train"}
     pd = need("pandas")
     frame = pd.DataFrame(X, columns=list("abcd")).assign(label=y)
     with warnings.catch_warnings():
@@ -411,8 +417,8 @@ def test_info_suggests_a_categorical_obs_column_before_counts_and_softmax_for_mo
     # --label-column looks among X's columns: it is told where AnnData keeps the labels
     code, out, err = cli("train", tmp_path / "a.h5ad", "--label-column", "cell type (fine)", "-o", tmp_path / "n.h5")
     assert (code, err) == (2, f"sgdcli: error: --label-column cell type (fine): {tmp_path / 'a.h5ad'}:X has no such "
-                              "column (columns: 0, 1, 2, 3); it is a column of obs, AnnData's frame of the rows' "
-                              "labels: --y 'obs/cell type (fine)'\n")
+                              "column (columns: 0, 1, 2, 3); it is a column of obs, AnnData's frame of what is known "
+                              "of each row: --y 'obs/cell type (fine)'\n")
 
 
 def test_xarray_variables_of_names_are_the_label_or_left_out(tmp_path):

@@ -103,12 +103,20 @@ def test_a_named_models_predict_reads_its_columns_by_name_and_a_matrix_is_told_t
 
 @short_fits
 def test_the_val_file_is_weighted_by_its_own_column_of_that_name(tmp_path, problem):
+    """By name, where the training file's column was given by its index: a --val file whose columns are in another
+    order was weighted by whatever column held that index (its f1 silently another)."""
     X, y, w = problem
     path, columns = layouts(tmp_path, X, y, w)[0]
     model = train(path, TrainOptions(**columns, val=str(path), **OPTS))
     metrics = evaluate(model, path, x="df", label_column="label", weight_column="w")
     assert model.history[-1]["val_log_loss"] == pytest.approx(metrics["log_loss"], rel=1e-9)
     assert model.history[-1]["val_loss"] == pytest.approx(metrics["log_loss"], rel=1e-9)
+    other = pd.DataFrame({"a": X[:, 0], "b": X[:, 1], "c": X[:, 2], "extra": 100.0 * np.arange(len(y)), "w": w,
+                          "label": y})
+    quiet(other.to_hdf, tmp_path / "val.h5", key="df", mode="w")
+    model = train(path, TrainOptions(**{**columns, "weight_column": "2"}, val=str(tmp_path / "val.h5"), **OPTS))
+    metrics = evaluate(model, tmp_path / "val.h5", x="df", label_column="label", weight_column="w")
+    assert model.history[-1]["val_log_loss"] == pytest.approx(metrics["log_loss"], rel=1e-9)
 
 
 def test_the_command_line_trains_with_it_and_refuses_what_is_no_weight_column(tmp_path, problem):
@@ -132,6 +140,12 @@ def test_the_command_line_trains_with_it_and_refuses_what_is_no_weight_column(tm
             (["--weight-column", "nope"], f"--weight-column nope: {fixed}:df has no such column (columns: a, b, w, "
                                           "c, label)")]:
         assert cli(*argv, *options) == (2, "", f"sgdcli: error: {said}\n"), options
+    model = tmp_path / "kept.h5"  # evaluate refuses both as train does (it read the dataset's, blaming the column)
+    assert cli("train", fixed, "--x", "df", "--label-column", "label", "--weight-column", "w", "-o", model, "-q",
+               "--epochs", "1")[0] == 0
+    assert cli("evaluate", model, fixed, "--x", "df", "--label-column", "label", "--weight-column", "w",
+               "--sample-weight", "w") == (2, "", "sgdcli: error: --weight-column: cannot be combined with "
+                                                  "--sample-weight; the weights are one column or the other\n")
     argv = ["train", other, "--x", "df", "--label-column", "label", "-o", tmp_path / "m.h5", "-q"]
     for column, said in [("kind", f"--weight-column: {other}:df:kind holds categories (names), not numbers; row "
                                   "weights are numbers >= 0"),
@@ -139,6 +153,22 @@ def test_the_command_line_trains_with_it_and_refuses_what_is_no_weight_column(tm
                                   "weights are numbers >= 0")]:
         assert cli(*argv, "--weight-column", column) == (2, "", f"sgdcli: error: {said}\n"), column
     assert not (tmp_path / "m.h5").exists()
+    # the label's name before what it holds (a text label was "holds text"); predict reads nothing of the column
+    argv = ["train", other, "--x", "df", "--label-column", "note", "--weight-column", "note", "-o", tmp_path / "m.h5"]
+    assert cli(*argv) == (2, "", "sgdcli: error: --weight-column note: is the label column (--label-column)\n")
+    assert cli("train", other, "--x", "df", "--label-column", "label", "--features", "a", "-o", tmp_path / "a.h5", "-q",
+               "--epochs", "1", "--batch-size", "full")[0] == 0
+    code, out, err = cli("predict", tmp_path / "a.h5", other, "--x", "df", "--weight-column", "note", "-o", "-", "-q")
+    assert (code, err, len(out.splitlines())) == (0, "", 21)  # (it said "holds text, not numbers")
+    ad = pytest.importorskip("anndata")
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        ad.AnnData(X=X[:50], obs=pd.DataFrame({"w": w[:50], "y": y[:50]}, index=[str(i) for i in range(50)])
+                   ).write_h5ad(tmp_path / "a.h5ad")
+    code, out, err = cli("train", tmp_path / "a.h5ad", "--y", "obs/y", "--weight-column", "w", "-o", tmp_path / "m.h5")
+    assert (code, err) == (2, f"sgdcli: error: --weight-column w: {tmp_path / 'a.h5ad'}:X has no such column (columns: "
+                              "0, 1, 2); it is a column of obs, AnnData's frame of what is known of each row: "
+                              "--sample-weight obs/w\n")
 
 
 @pytest.mark.parametrize("weights,said", [
@@ -199,3 +229,7 @@ def test_a_column_of_x_given_as_sample_weight_is_warned_of_as_a_feature_too(tmp_
                               "it out of the features\n")
     code, out, err = cli(*argv, "--features", "a,b,c", "-o", tmp_path / "n.h5")
     assert (code, err) == (0, "")
+    code, out, err = cli(*argv, "--features", "a,w", "-o", tmp_path / "n.h5")  # (--weight-column refuses it listed)
+    assert (code, err) == (0, "sgdcli: warning: --sample-weight t/w: is column 'w' of --x t, so it is a feature as "
+                              "well as the weights; --weight-column w reads it as the weights and leaves it out of "
+                              "the features (with --features that does not list it)\n")

@@ -210,7 +210,7 @@ class ConfiguredCommand(click.Command):
         return command_line_only(super().get_help_option(ctx))
 
     def parse_args(self, ctx: click.Context, args):
-        _refuse_negative_values(self, ctx, args)
+        args = _refuse_negative_values(self, ctx, args)
         try:
             return super().parse_args(ctx, args)
         except click.MissingParameter:  # SGDCLI_TRAIN_DATA=x.h5 with no DATA: the variable is what is wrong
@@ -355,20 +355,26 @@ def _string(text: str, param: click.Parameter) -> str:
     return json.dumps(text, ensure_ascii=False).replace("\x7f", "\\u007f")  # JSON leaves DEL raw; TOML does not
 
 
-def _refuse_negative_values(command: click.Command, ctx: click.Context, args) -> None:
+def _refuse_negative_values(command: click.Command, ctx: click.Context, args: list[str]) -> list[str]:
     """A negative number given to an option whose value may be left out (``Number(optional=...)``: --wait-lock),
     refused as its type refuses it: click takes no value that starts with "-" there, and said "No such option
-    '-1'" to --wait-lock -1 and to --wait-lock=-1 alike."""
+    '-1'" to --wait-lock -1 and to --wait-lock=-1 alike; ``args`` with -0, which its range takes, as 0."""
     optional = [p for p in command.params if isinstance(p, click.Option) and getattr(p.type, "optional", None)]
+    args = list(args)
     for i, arg in enumerate(args):
         if arg == "--":
-            return
+            break
         for param in optional:
             for name in param.opts:
                 value = arg[len(name) + 1:] if arg.startswith(name + "=") else \
                     args[i + 1] if arg == name and i + 1 < len(args) else None
                 if value is not None and value.startswith("-") and _is_number(value):
                     param.type.convert(value, param, ctx)  # (before parsing no source is set: a range's refusal)
+                    if arg == name:  # -0, in range: as 0
+                        args[i + 1] = value[1:]
+                    else:
+                        args[i] = f"{name}={value[1:]}"
+    return args
 
 
 def _is_number(text: str) -> bool:

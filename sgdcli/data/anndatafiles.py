@@ -107,12 +107,14 @@ def options(f: h5py.File, label_names: tuple[str, ...]) -> tuple[str, dict]:
     return "an AnnData file without X, layers or obsm matrices (no features to train on)", {}
 
 
-def obs_column(f: h5py.File, name: str) -> str | None:
-    """Where an AnnData file keeps ``name``, a column that --label-column looked for in vain among X's: "it is a
-    column of obs: --y obs/NAME"; None where ``f`` is no AnnData file or its obs has no such column."""
+def obs_column(f: h5py.File, name: str, option: str) -> str | None:
+    """Where an AnnData file keeps ``name``, a column that --label-column (or --weight-column) looked for in vain
+    among X's: "it is a column of obs: --y obs/NAME" (``option``: --y, or --sample-weight); None where ``f`` is
+    no AnnData file or its obs has no such column."""
     obs = f.get("obs")
     if is_anndata(f) and obs is not None and name in frame_columns(obs):
-        return f"it is a column of obs, AnnData's frame of the rows' labels: --y {shlex.quote('obs/' + name)}"
+        return (f"it is a column of obs, AnnData's frame of what is known of each row: {option} "
+                f"{shlex.quote('obs/' + name)}")
     return None
 
 

@@ -77,7 +77,7 @@ def matrix_options(f: h5py.File) -> tuple[str, dict] | None:
         group, matrices = next(((g, found) for _, g in members(f) if isinstance(g, h5py.Group)
                                 and (found := _matrices(g))), (f, []))
     x = "X" if "X" in matrices else (splitnames.training_first(matrices) or [None])[0]
-    if x is None or (x == "X" and "y" in group):
+    if x is None or (x == "X" and "y" in f and group is f):  # (train's defaults find them)
         return None
     y = labels_beside(group, group[x].shape[0], x)
     if x == "X" and y is None and group is f:
@@ -131,9 +131,9 @@ def matlab_options(f: h5py.File) -> tuple[str, dict] | None:
 
 def _labels_of(x: str, names: list[str]) -> str | None:
     """Of ``names`` (labels, in order of preference), the first of ``x``'s part of the data (y_train for X_train),
-    else the first of none (neither train nor test), else the first."""
+    else the first of none (neither train nor test), else the training part's (y_train beside a plain X)."""
     same = [n for n in names if splitnames.part(n) == splitnames.part(x)]
-    return (same or [n for n in names if not splitnames.part(n)] or names or [None])[0]
+    return (same or [n for n in names if not splitnames.part(n)] or splitnames.training_first(names) or [None])[0]
 
 
 def labels_beside(f: h5py.Group, rows: int, x: str = "") -> str | None:

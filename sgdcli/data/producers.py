@@ -240,7 +240,7 @@ def find_features(f: h5py.File, x: str, label_column: str | None = None, feature
         try:
             k = column_index(names, label_column, "--label-column", where, found.text, left_out=found.left_out)
         except InputError as exc:  # an AnnData file's labels are a column of obs, not of X
-            hint = anndatafiles.obs_column(f, label_column)
+            hint = anndatafiles.obs_column(f, label_column, "--y")
             raise InputError(f"{exc}; {hint}" if hint else str(exc)) from None
         if features is not None and k in keep:
             raise InputError(f"--label-column {label_column}: is also listed in --features")
@@ -248,8 +248,15 @@ def find_features(f: h5py.File, x: str, label_column: str | None = None, feature
         if labels:
             label, class_names = _column_label(found, obj, k, f"{where}:{names[k]}", classes, memory)
     weight = None
-    if weight_column is not None:
-        k = column_index(names, weight_column, "--weight-column", where, found.text, left_out=found.left_out)
+    if weight_column is not None and weight_column == label_column:
+        raise InputError(f"--weight-column {weight_column}: is the label column (--label-column)")
+    # (predict reads nothing of it: a column that is no feature, text say, is left as it is)
+    if weight_column is not None and (labels or not (weight_column in found.text or weight_column in found.left_out)):
+        try:
+            k = column_index(names, weight_column, "--weight-column", where, found.text, left_out=found.left_out)
+        except InputError as exc:  # an AnnData file's weights are a column of obs, not of X
+            hint = anndatafiles.obs_column(f, weight_column, "--sample-weight")
+            raise InputError(f"{exc}; {hint}" if hint else str(exc)) from None
         if k == label_at:
             raise InputError(f"--weight-column {weight_column}: is the label column (--label-column)")
         if features is not None and k in keep:

@@ -8,7 +8,8 @@ from __future__ import annotations
 import re
 
 TRAINING = frozenset({"train", "training"})
-HELD_OUT = frozenset({"test", "testing", "val", "valid", "validation", "holdout", "heldout", "dev", "eval"})
+HELD_OUT = frozenset({"test", "testing", "val", "valid", "validation", "holdout", "heldout", "dev", "eval",
+                      "evaluation"})
 _RANK = {"train": 0, "": 1, "held out": 2}
 
 

@@ -56,6 +56,9 @@ class Table:
                  classes: list[str] | None = None, sample_weight: str | None = None, labels: bool = True,
                  memory: int = DEFAULT_MEMORY, shown: str | None = None, categories: list | None = None,
                  hold: list[str] | None = None, beside: Table | None = None, weight_column: str | None = None):
+        if sample_weight is not None and weight_column is not None:  # (evaluate's too, as train's options)
+            raise InputError("--weight-column: cannot be combined with --sample-weight; the weights are one column "
+                             "or the other")
         self.path, self.shown = os.fspath(path), shown or os.fspath(path)
         # (--weight-column's name as given until the column is found: what a block's row costs counts its weight)
         self.x_name, self.y_name = x, y

@@ -37,6 +37,7 @@ from sgdcli.reporting.records import json_line
 from sgdcli.reporting.reporter import Reporter, begin_run
 from sgdcli.training import (autooptimizer, centre, fingerprints, fitwarnings, fullbatch, replicas, result, resume,
                              runlog, runrate, safepoints, setup, warmstart)
+from sgdcli.training import checkpoint as ckpt_mod
 from sgdcli.training.control import RunControl
 from sgdcli.training.early_stopping import EarlyStopping, settled
 from sgdcli.training.inputs import Inputs
@@ -298,6 +299,10 @@ class Run:
         runlog.log_start(self)
         self.sample.release()  # the epochs' windows take all of --memory
         self._check_stop("setting up")  # compiling the kernels takes seconds, a minute after an upgrade
+        control = self.control  # (a nightly log shows the work a run without --resume gives up, once it trains)
+        replaced = ckpt_mod.earlier(control.checkpoint) if control.checkpoint and not control.resume else None
+        if replaced is not None:
+            reporter.message(f"--checkpoint: {replaced}, is replaced: this run, without --resume, starts afresh")
         if metrics_tmp is not None:
             with open(metrics_tmp, "w", encoding="utf-8") as fh:  # epochs done before a resume: the checkpoint's
                 fh.writelines(json_line(r) for r in self.history)

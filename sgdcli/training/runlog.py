@@ -122,8 +122,8 @@ def warn_weight_feature(table) -> None:
     field = rowweights.feature_field(table)
     if field is not None:
         warn(f"--sample-weight {table.w_name}: is column {field!r} of --x {table.x_name}, so it is a feature as well "
-             f"as the weights; --weight-column {field} reads it as the weights and leaves it out of the features",
-             WeightFeature)
+             f"as the weights; --weight-column {field} reads it as the weights and leaves it out of the features"
+             + (" (with --features that does not list it)" if table.features is not None else ""), WeightFeature)
 
 
 class ShuffleWarning(UserWarning):

@@ -17,6 +17,7 @@ import dataclasses
 import os
 import re
 
+from sgdcli.data import rowweights
 from sgdcli.data.atomic import atomic_output, check_writable, written_path
 from sgdcli.data.categories import expected
 from sgdcli.data.identity import FileIdentity
@@ -107,12 +108,8 @@ def train(data, options: TrainOptions | None = None, *, output=None, metrics=Non
         if val_table is not None:  # what --memory cannot hold of it: refused now, not after an epoch
             val_table.block_rows(opts.memory)  # (beside what the training table holds as the executor left it)
         metrics_tmp = stack.enter_context(atomic_output(metrics, "--metrics")) if metrics is not None else None
-        replaced = ckpt_mod.earlier(control.checkpoint) if control.checkpoint and not control.resume else None
         try:
             run = Run(table, val_table, opts, executor, reporter, control, inputs)
-            if replaced is not None:  # (a nightly log should show the work a run without --resume gives up, once
-                # it is set to train: --init's checks, and a stop in the passes, leave that checkpoint as it was)
-                reporter.message(f"--checkpoint: {replaced}, is replaced: this run, without --resume, starts afresh")
             model = run.train(metrics_tmp)
         except Exception as exc:
             if not isinstance(exc, Interrupted):  # a stop asked for is what it is
@@ -165,6 +162,8 @@ def _val_columns(table: Table, val, x: str, columns: dict) -> dict:
     either knows its columns by position only (a matrix, whose columns evaluate too reads by position).
     ``--features`` is what the training table read: its names, not its indices, which may be other columns
     of ``val``."""
+    if table.weight_column is not None and table.known_names is not None:  # the training file's column, by name:
+        columns = {**columns, "weight_column": rowweights.name(table)}  # (an index may be another column there)
     if table.known_names is None:  # by position, unless --val numbers its columns in another order (by_name)
         return by_name(None, val, x, columns, "--val ")[0]
     if numbered(columns_of(val, x, columns.get("transpose", False))[0]):
