@@ -266,8 +266,9 @@ def find_features(f: h5py.File, x: str, label_column: str | None = None, feature
     if not keep:
         raise InputError(f"{where}: no feature columns are left" + _left_out_said(found))
     plain = found.plain and keep == list(range(len(names)))
-    named = not numbered([name for name in names if name not in (label_column, weight_column)])  # (0, 1, 2 and the
-    return Found(_select(found, keep), label, found.kind, plain, found.text, class_names,  # label: numbered)
+    # (0, 1, 2 beside the label and the weights: numbered)
+    named = not numbered([name for name in names if name not in (label_column, weight_column)])
+    return Found(_select(found, keep), label, found.kind, plain, found.text, class_names,
                  left_out=found.left_out, missing_text=found.missing_text, named=named, weight=weight)
 
 
