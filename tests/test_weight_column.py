@@ -130,6 +130,11 @@ def test_the_command_line_trains_with_it_and_refuses_what_is_no_weight_column(tm
     code, out, err = cli(*argv, "--weight-column", "w")
     assert (code, err) == (0, "") and out.startswith(f"model {tmp_path / 'm.h5'}: logistic, 3 features, ")
     (tmp_path / "m.h5").unlink()
+    # a --sample-weight that names no dataset of a frame's file is told of --weight-column (it was told the
+    # options that train on the file, --x df --label-column label, as if the labels were what it missed)
+    code, out, err = cli(*argv, "--sample-weight", "df/w")
+    assert (code, err) == (2, f"sgdcli: error: --sample-weight: {fixed}:df/w: no such dataset; this looks like a "
+                              "pandas frame: --x df --weight-column NAME reads a column of it as the weights\n")
     for options, said in [
             (["--weight-column", "w", "--sample-weight", "w"], "--weight-column: cannot be combined with "
                                                                "--sample-weight; the weights are one column or the "

@@ -31,12 +31,17 @@ from sgdcli.errors import InputError
 def suggestion(f: h5py.File, option: str = "x") -> str | None:
     """What to pass for the files of known producers ("this looks like ...: try ..."), or None; only what the
     file is where ``option`` (the option that named nothing) is --y and the options it needs name no labels
-    (a 10x matrix's cells have none: trying its --x again would not find them)."""
+    (a 10x matrix's cells have none: trying its --x again would not find them); for --sample-weight, where a
+    column of the table is the labels, that --weight-column reads one as the weights, else None (the caller
+    lists the file's datasets)."""
     found = recognize(f)
     if not found:
         return None
     if option == "y" and found[1] and not {"y", "label_column"} & set(found[1]):
         return f"this looks like {found[0]}"
+    if option == "sample_weight":  # (the options that train on the file: no weights; the file's datasets may be)
+        return (f"this looks like {found[0]}: {flags({'x': found[1]['x']})} --weight-column NAME reads a column of "
+                "it as the weights") if "label_column" in found[1] else None
     if not found[1] and found[0] == knownfiles.own_file(f):
         return f"it is {found[0]}, not a data file"
     return f"this looks like {found[0]}: try {flags(found[1])}" if found[1] else f"this looks like {found[0]}"
