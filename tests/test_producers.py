@@ -359,6 +359,7 @@ def test_info_suggests_the_training_part_with_its_own_labels_and_finds_a_matrix_
         matlab(f, "X_test", X[:60]), matlab(f, "X_train", X), matlab(f, "y_test", y[:60]), matlab(f, "y_train", y)
     with h5py.File(tmp_path / "named.mat", "w") as f:
         matlab(f, "Xtest", X[:60]), matlab(f, "Xtrain", X), matlab(f, "data", X), matlab(f, "labels", y)
+        f.create_dataset("n", data=5.0).attrs["MATLAB_class"] = np.bytes_("double")  # (0-d: "cannot list datasets")
     with h5py.File(tmp_path / "struct.mat", "w") as f:
         s = f.create_group("s")
         s.attrs["MATLAB_class"] = np.bytes_("struct")

@@ -119,7 +119,7 @@ def matlab_options(f: h5py.File) -> tuple[str, dict] | None:
     vectors = [n for n, o in arrays if n != x and isinstance(o, h5py.Dataset) and o.ndim <= 2 and (
         o.ndim < 2 or min(o.shape) == 1 or matlab_class(o) == "char")]
     rows = f[x].shape[-1] if isinstance(f[x], h5py.Dataset) else None  # (MATLAB's rows are HDF5's last axis)
-    vectors = [n for n in vectors if f[n].shape[-1] == rows] or vectors  # (a vector of another length: no labels)
+    vectors = [n for n in vectors if f[n].shape[-1:] == (rows,)] or vectors  # (another length: no labels)
     y = _labels_of(x, [n for n in vectors if splitnames.base(n.rsplit("/", 1)[-1]) in LABEL_NAMES]
                    or [n for n in names if n != x and n.lower() in LABEL_NAMES] or vectors)
     producer = "a MATLAB v7.3 file"
