@@ -56,6 +56,7 @@ PREDICTION_FORMATS = ("hdf5", "csv", "tsv")  # of predict -o
 PREDICTION_EXTENSIONS = {".h5": "hdf5", ".hdf5": "hdf5", ".hdf": "hdf5", ".csv": "csv", ".tsv": "tsv"}
 STDOUT = "-"  # predict -o -: CSV on standard output
 MAX_L2 = 2.0**1022  # --l2 below this: a stable rate is under 1/l2, which beyond it is subnormal (float64)
+WEIGHTS_TWICE = "cannot be combined with --sample-weight; the weights are one column or the other"  # (Table's too)
 MAX_CLASSES = 1000  # distinct labels of a classifier: more looks like a regression target
 
 DEFAULT_X, DEFAULT_Y = "X", "y"  # the datasets train, predict and evaluate read unless told
@@ -330,7 +331,7 @@ class TrainOptions:
         if self.val is not None and self.val_fraction > 0:
             bad("val_fraction", "cannot be combined with --val; choose one validation source")
         if self.weight_column is not None and self.sample_weight is not None:
-            bad("weight_column", "cannot be combined with --sample-weight; the weights are one column or the other")
+            bad("weight_column", WEIGHTS_TWICE)
         if self.threads is not None and self.threads < 1:
             bad("threads", f"must be >= 1, got {self.threads}")
         if self.sync_every is not None and self.sync_every < 1:

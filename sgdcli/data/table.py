@@ -22,7 +22,7 @@ from sgdcli.data import categories as categories_mod, unwritten as unwritten_mod
 from sgdcli.data.columnindex import numbered
 from sgdcli.data.where import where_in
 from sgdcli.errors import InputError
-from sgdcli.options import DEFAULT_MEMORY
+from sgdcli.options import DEFAULT_MEMORY, WEIGHTS_TWICE
 from sgdcli.sizes import BlocksShort, MemoryShort
 
 FEATURE_DTYPE = np.float32
@@ -57,8 +57,7 @@ class Table:
                  memory: int = DEFAULT_MEMORY, shown: str | None = None, categories: list | None = None,
                  hold: list[str] | None = None, beside: Table | None = None, weight_column: str | None = None):
         if sample_weight is not None and weight_column is not None:  # (evaluate's too, as train's options)
-            raise InputError("--weight-column: cannot be combined with --sample-weight; the weights are one column "
-                             "or the other")
+            raise InputError(f"--weight-column: {WEIGHTS_TWICE}")
         self.path, self.shown = os.fspath(path), shown or os.fspath(path)
         # (--weight-column's name as given until the column is found: what a block's row costs counts its weight)
         self.x_name, self.y_name = x, y

@@ -83,7 +83,7 @@ def label_pass(table: Table, spans, block_rows: int, opts: TrainOptions, check_s
     epoch) are exact.
     """
     counts = [0, 0]  # training rows, skipped rows
-    where_w = table.where(table.w_name)
+    where_w, option_w = table.where(table.w_name), rowweights.option(table)  # (what a bad weight's error names)
     zero, loss = ZeroLoss(), loss_of(opts.objective) if task_of(opts.model) == "regression" else None
 
     def add_zero(y, w):  # after collect() has checked the labels it was given: finite, a poisson model's >= 0
@@ -95,7 +95,7 @@ def label_pass(table: Table, spans, block_rows: int, opts: TrainOptions, check_s
             for block in stream_blocks(table, spans, block_rows):
                 check_stop()
                 if block.w is not None:
-                    weights_mod.check(block.w, where_w, block.start, rowweights.option(table))
+                    weights_mod.check(block.w, where_w, block.start, option_w)
                 rows, bad = select_rows(block.start, block.stop - block.start, opts.val_fraction, opts.seed,
                                         finite=finite_mask(block))
                 counts[0] += len(rows)
@@ -110,7 +110,7 @@ def label_pass(table: Table, spans, block_rows: int, opts: TrainOptions, check_s
             y = table.Y.read(start, stop, buf)
             w = table.W.read(start, stop, wbuf) if table.W is not None else None
             if w is not None:
-                weights_mod.check(w, where_w, start, rowweights.option(table))
+                weights_mod.check(w, where_w, start, option_w)
             rows, _ = select_rows(start, stop - start, opts.val_fraction, opts.seed)
             counts[0] += len(rows)
             yield start, y, rows, w
