@@ -34,9 +34,10 @@ def scratch(cfg, k_out, d):
     return s.touched, s.marks, s.n_touched, s.clocks, s.clock_now
 
 
-def run_kernel(cfg, X, y, order, scale, k_out, slots, pieces, epochs=2, sw=None, work=None):
-    """The sparse kernel over ``order`` for ``epochs``, each cut into ``pieces`` calls (rows weighted by ``sw``),
-    with ``work`` (``scratch``'s arrays; None: new ones); the final state."""
+def run_kernel(cfg, X, y, order, scale, k_out, slots, pieces, epochs=2, sw=None, work=None, shift=None):
+    """The sparse kernel over ``order`` for ``epochs``, each cut into ``pieces`` calls (rows weighted by ``sw``,
+    centred by ``shift``), with ``work`` (``scratch``'s arrays; None: new ones); the final state."""
+    centred = {} if shift is None else {"shift": shift}
     d = X.shape[1]
     data, indices, indptr = csr(X)
     state = TrainState.zeros(k_out, d)
@@ -50,12 +51,12 @@ def run_kernel(cfg, X, y, order, scale, k_out, slots, pieces, epochs=2, sw=None,
             weights = {} if sw is None else {"sw": sw[piece]}
             status = sparse.train_block_sparse(cfg, data, indices, starts, lens, y[piece], scale, state.W, state.G,
                                                state.slots if slots else None, state.counters, state.sums, *work,
-                                               **weights)
+                                               **weights, **centred)
             assert status == ks.OK
         sparse.finish_batch_sparse(cfg, state.W, state.G, state.slots if slots else None, state.counters,
                                    state.sums, *work,
                                    partial_divisor(cfg.batch_size, int(state.counters[ks.FILL]),
-                                                   len(order) > cfg.batch_size))
+                                                   len(order) > cfg.batch_size), **centred)
     return state
 
 
@@ -278,3 +279,40 @@ def test_csr_scores_are_the_sums_written_out_bit_for_bit(data_dtype, index_dtype
                 acc += float(data[j]) * We[k, indices[j]]
             want[i, k] = acc + We[k, 50]
     assert got.tobytes() == want.tobytes()
+
+
+@pytest.mark.parametrize("model", ["linear", "logistic", "softmax", "huber"])
+@pytest.mark.parametrize("optimizer,extra,batch,pieces", [
+    ("sgd", {}, 16, 3), ("sgd", {"l2": 0.05}, 16, 11), ("sgd", {"l1": 0.02}, 1, 3), ("nesterov", {"l2": 0.01}, 8, 5),
+    ("adagrad", {}, 8, 5), ("rmsprop", {"beta2": 0.9}, 157, 2), ("adam", {"average": True}, 8, 5),
+])
+def test_centred_rows_match_the_dense_reference_on_the_centred_matrix(model, optimizer, extra, batch, pieces):
+    """Rows centred by ``shift`` (the columns' means times their scale): each score less the weights times it,
+    each batch's gradient on every column, whatever the rule (the lazy ones' included), the same updates as the
+    dense rows (X − center) · scale, to rounding."""
+    X, y, order = problem(model)
+    if model == "quantile":
+        y = y + 0.5
+    k_out = 3 if model == "softmax" else 1
+    d = X.shape[1]
+    scale = np.random.default_rng(1).uniform(0.5, 2.0, d)
+    center = X.astype(np.float64).mean(axis=0)
+    center[7] = 0.0  # a column the centring leaves alone
+    opts = naive.options(model=model, lr=0.05, optimizer=optimizer, **extra)
+    cfg = kernel_config(opts, batch, 1, 2 * -(-len(order) // batch))
+    slots = optimizer != "sgd" or "l1" in extra or extra.get("average", False)
+    state = run_kernel(cfg, X, y, order, scale, k_out, slots, pieces, shift=center * scale)
+    Z = (X.astype(np.float64) - center) * scale
+    if optimizer == "sgd" and "l1" in extra:  # the cumulative penalty: every weight clipped at every step
+        W, q, u = np.zeros((k_out, d + 1)), np.zeros((k_out, d)), 0.0
+        for epoch in range(2):
+            for start in range(0, len(order), batch):
+                W = W - 0.05 * naive.batch_gradient(model, W, Z, y, order[start:start + batch],
+                                                    divisor=batch if start else None)
+                u += 0.05 * extra["l1"]
+                clip_all(W, q, u)
+        want = W
+    else:
+        want = naive.minibatch_sgd(model, Z, y, order, batch, 0.05, optimizer=optimizer, epochs=2, k_out=k_out,
+                                   **extra)
+    np.testing.assert_allclose(state.params(extra.get("average", False)), want, rtol=1e-9, atol=1e-12)

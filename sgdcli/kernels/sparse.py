@@ -47,6 +47,7 @@ import math
 import numpy as np
 
 from sgdcli.kernels import lazymomentum
+from sgdcli.kernels.centring import centre_gradient, centring_scores
 from sgdcli.kernels.intrinsics import AHEAD, prefetch_span
 from sgdcli.kernels.jit import kernel
 from sgdcli.kernels.losses import loss_grad, loss_grad_one, weighed, weighed_scores
@@ -201,14 +202,17 @@ def _finite(W, touched, n_touched):
 
 
 @kernel(callee=True)
-def _step(cfg, W, G, slots, a, touched, n_touched, marks, rows, t, epoch, lazy):
+def _step(cfg, W, G, slots, a, touched, n_touched, marks, rows, t, epoch, lazy, shift=None):
     """The step of a full batch: (the new scale, whether the weights it changed are finite).
 
     Plain SGD without averaging steps on the touched columns only (``slots`` is None, or holds the L1
     penalty), and so do AdaGrad and RMSprop without penalties, and momentum and Nesterov where
     lazymomentum.lazy_momentum says (``lazy``: the clocks of lazymomentum.begin); any other rule is the dense
-    kernels' step over every weight.
+    kernels' step over every weight.  Rows centred by ``shift`` (None: not centred) have a gradient on every
+    column (kernels/centring.py): every weight is touched and steps, whatever the rule, and none waits.
     """
+    if shift is not None:
+        n_touched = centre_gradient(G, shift, touched, n_touched, marks)
     if slots is None:
         a = _apply(cfg, W, G, a, touched, n_touched, marks, rows, t, epoch, None)
         return a, _finite(W, touched, n_touched)
@@ -273,7 +277,7 @@ def _decay_averages(cfg, A, seen, start, clock):
 
 @kernel()
 def train_block_sparse(cfg, data, indices, starts, lens, y, scale, W, G, slots, counters, sums, touched, marks,
-                       n_touched, clocks, clock_now, sw=None):
+                       n_touched, clocks, clock_now, sw=None, shift=None):
     """Train on CSR rows in order (``y``: their targets as class codes or values); the status as the dense
     kernels return it (OK, BAD_ROW with the position in counters[BAD], DIVERGED).
 
@@ -282,6 +286,8 @@ def train_block_sparse(cfg, data, indices, starts, lens, y, scale, W, G, slots, 
     touched; they persist between calls with ``G`` (a fresh list with rows already summed, after a resume,
     is rebuilt from ``G``).  ``clocks``/``clock_now``: lazy momentum's clocks (lazymomentum.begin), which
     persist between calls with the run's scratch.  ``sw``: the rows' weights, as the dense ``train_block`` takes them.
+    ``shift``: the columns' means times ``scale``, where the rows are centred (None: not): a row's score is its
+    nonzeros' less the weights times ``shift``, and a batch's gradient is on every column (kernels/centring.py).
     """
     k_out, d1 = W.shape
     d = d1 - 1
@@ -298,6 +304,9 @@ def train_block_sparse(cfg, data, indices, starts, lens, y, scale, W, G, slots, 
     work = np.zeros(3 * _GUARD_ITEMS + 2 * k_out)
     s = work[_GUARD_ITEMS:_GUARD_ITEMS + k_out]
     g = work[2 * _GUARD_ITEMS + k_out:2 * _GUARD_ITEMS + 2 * k_out]
+    base = np.zeros(k_out)  # the centring's part of the scores (stays 0 where the rows are not centred)
+    if shift is not None:
+        centring_scores(W, shift, base)
     status = OK
     for r in range(n):
         if r + AHEAD < n:  # rows come from places all over the window: ask for the next ones early
@@ -318,7 +327,7 @@ def train_block_sparse(cfg, data, indices, starts, lens, y, scale, W, G, slots, 
             else:
                 for e in range(lo, hi):
                     acc += W[0, indices[e]] * (data[e] * scale[indices[e]])
-            loss, dz = loss_grad_one(cfg.loss, W[0, d] + a * acc, y[r])
+            loss, dz = loss_grad_one(cfg.loss, W[0, d] + a * (acc - base[0]), y[r])
             loss, g[0] = weighed(sw, r, loss, dz)
         else:
             for k in range(k_out):
@@ -329,7 +338,7 @@ def train_block_sparse(cfg, data, indices, starts, lens, y, scale, W, G, slots, 
                 else:
                     for e in range(lo, hi):
                         acc += W[k, indices[e]] * (data[e] * scale[indices[e]])
-                s[k] = W[k, d] + a * acc
+                s[k] = W[k, d] + a * (acc - base[k])
             loss = weighed_scores(sw, r, loss_grad(cfg.loss, s, y[r], g), g)
         if not is_finite(loss):
             for e in range(lo, hi):
@@ -367,8 +376,11 @@ def train_block_sparse(cfg, data, indices, starts, lens, y, scale, W, G, slots, 
         sums[BATCH_LOSS] += loss
         counters[FILL] += 1
         if counters[FILL] == batch:
-            a, finite = _step(cfg, W, G, slots, a, touched, nt, marks, batch, counters[T], counters[EPOCH], lazy)
+            a, finite = _step(cfg, W, G, slots, a, touched, nt, marks, batch, counters[T], counters[EPOCH], lazy,
+                              shift)
             nt = 0
+            if shift is not None:
+                centring_scores(W, shift, base)
             _count_batch(counters, sums)
             counters[T] += 1
             if not finite:
@@ -390,15 +402,16 @@ def _count_batch(counters, sums):
 
 
 @kernel()
-def finish_batch_sparse(cfg, W, G, slots, counters, sums, touched, marks, n_touched, clocks, clock_now, divisor):
+def finish_batch_sparse(cfg, W, G, slots, counters, sums, touched, marks, n_touched, clocks, clock_now, divisor,
+                        shift=None):
     """The step of an epoch's last, partial batch (unless --drop-last), its gradients' sum over ``divisor``
-    (batches.partial_divisor)."""
+    (batches.partial_divisor); ``shift`` as ``train_block_sparse`` takes it."""
     if counters[FILL] == 0:
         return
     nt = _rebuild(G, touched, marks, n_touched[0])
     lazy = lazymomentum.begin(cfg, clocks, clock_now, W.shape[1] - 1, 1)
     t0 = counters[T]
-    a, _ = _step(cfg, W, G, slots, 1.0, touched, nt, marks, divisor, t0, counters[EPOCH], lazy)
+    a, _ = _step(cfg, W, G, slots, 1.0, touched, nt, marks, divisor, t0, counters[EPOCH], lazy, shift)
     _count_batch(counters, sums)
     counters[T] += 1
     _settle(cfg, W, slots, a, t0, counters[T], lazy)
