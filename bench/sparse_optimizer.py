@@ -1,19 +1,21 @@
 """--optimizer sgd against nesterov on sparse (CSR) rows, each at its --lr auto: the gap above the optimum of the
 objective after the default 5 epochs, and an epoch's time, side by side.
 
-Plain sgd steps on the batch's columns alone; nesterov without --l1 does too where the columns outnumber a
-batch's nonzeros over 4 times, catching the others up when a row touches them, and elsewhere steps on every weight,
-at O(columns) a step on top of the batch's O(nonzeros). The ratio "columns / batch nonzeros" (the model's columns
-over the nonzeros of a batch of 32 rows) says what that costs. The quality problems are small CSR files as AnnData
-writes them: softmax over 200 columns of log counts at 4, 10 and 50 rows a weight (bench/wide_softmax.py's), 400
+Plain sgd steps on the batch's columns alone; nesterov without --l1 does too where the columns outnumber a batch's
+nonzeros over 4 times, catching the others up when a row touches them, and elsewhere steps on every weight, at
+O(columns) a step on top of the batch's O(nonzeros). The ratio "columns / batch nonzeros" (the model's columns over
+the nonzeros of a batch of 32 rows) says what that costs. The quality problems are small CSR files as AnnData writes
+them: softmax over 200 columns of log counts at 4, 10 and 50 rows a weight (bench/wide_softmax.py's), 400
 Zipf-distributed columns with 5 to 20 nonzeros a row (linear, logistic, 3-class softmax), 20 columns with one
-nonzero a row whose values differ 10, 100 and 1,000 times in scale, and 2,000 "genes" at 10% density; nesterov also
-runs with --standardize (scaled, not centred). The gap is the objective (mean loss plus --l2's penalty on the
-weights of the columns as the model sees them, scaled or not) of the model written above its optimum (L-BFGS on the
-same rows). The cost problems hold 4,000,000 nonzeros each; an epoch's time is the median of epochs 2 to 3 from the
-model's history. The wide problems are bag-of-words rows (binary, Zipf-distributed over 20,000 to 200,000 columns,
-no penalty but on two rows), where nesterov steps on a batch's columns alone (kernels/lazymomentum.py): the
-objective on the rows trained on at the defaults, the loss on a fifth of the rows held out, and the run's seconds.
+nonzero a row whose values differ 10, 100 and 1,000 times in scale, 20 columns of Poisson counts of mean 2 (linear,
+3-class softmax), and 2,000 "genes" at 10% density: rows dense enough to centre, so the defaults standardize them,
+centred and scaled, where sgd and nesterov run unscaled (--no-standardize, as every sparse file trained before). The
+gap is the objective (mean loss plus --l2's penalty on the weights of the columns as the model sees them, scaled or
+not) of the model written above its optimum (L-BFGS on the same rows). The cost problems hold 4,000,000 nonzeros
+each; an epoch's time is the median of epochs 2 to 3 from the model's history. The wide problems are bag-of-words
+rows (binary, Zipf-distributed over 20,000 to 200,000 columns, no penalty but on two rows), where nesterov steps on
+a batch's columns alone (kernels/lazymomentum.py): the objective on the rows trained on at the defaults, the loss on
+a fifth of the rows held out, and the run's seconds.
 
     python bench/sparse_optimizer.py [--quick]
 """
@@ -38,7 +40,8 @@ from wide_softmax import problem as wide_problem  # noqa: E402
 
 BATCH = 32  # sgdcli's default --batch-size
 OPTIMIZERS = ("sgd", "nesterov")
-SETTINGS = (("sgd",), ("nesterov",), ("nesterov", "--standardize"))  # the quality columns: --optimizer, and more
+# the quality columns: --optimizer, and more ("auto": the defaults)
+SETTINGS = (("sgd", "--no-standardize"), ("nesterov", "--no-standardize"), ("auto",))
 
 
 def zipf(rng, rows: int, cols: int, lo: int, hi: int):
@@ -79,6 +82,9 @@ def quality_problems(quick: bool):
             y = labels(rng, X, model)
             X_S = sp.csr_matrix(X @ sp.diags(np.logspace(0, np.log10(S), 20)))
             out.append((f"{model} 20 cols, 1 nnz/row, x1-{S}", model, 1e-4, X_S, y))
+    X = sp.csr_matrix(rng.poisson(2.0, (8000, 20)).astype(np.float64))  # counts, 87% nonzero: dense rows as CSR
+    for model, k in (("linear", 1), ("softmax", 3)):
+        out.append((f"{model} 20 Poisson(2) cols, 87%", model, 1e-4, X, labels(rng, X.toarray() - 2.0, model, k)))
     if not quick:
         X = sp.random(20000, 2000, density=0.1, format="csr", random_state=2,
                       data_rvs=lambda n: np.log1p(rng.poisson(3, n) + 1.0))
@@ -149,7 +155,7 @@ def ratio(X) -> float:
 
 
 def quality(folder: str, quick: bool) -> None:
-    print(f"{'problem':38}{'cols/batch nnz':>15}" + "".join(f"{' '.join(s):>24}" for s in SETTINGS))
+    print(f"{'problem':38}{'cols/batch nnz':>15}" + "".join(f"{' '.join(s):>28}" for s in SETTINGS))
     out = os.path.join(folder, "m.h5")
     for name, model, l2, X, y in quality_problems(quick):
         path = os.path.join(folder, "q.h5")
@@ -167,7 +173,7 @@ def quality(folder: str, quick: bool) -> None:
             best.setdefault(key, optimum(model, Z, y, l2))
             gap = objective(model, Z, y, fit["W"] * fit["scale"], fit["b"], l2)
             cells.append(f"{100 * (gap / best[key] - 1):+.2f}%")
-        print(f"{name:38}{ratio(X):15.2f}" + "".join(f"{c:>24}" for c in cells), flush=True)
+        print(f"{name:38}{ratio(X):15.2f}" + "".join(f"{c:>28}" for c in cells), flush=True)
 
 
 def costs(folder: str, quick: bool) -> None:

@@ -41,8 +41,10 @@ EPS_OPTIMIZERS = ("adagrad", "rmsprop", "adam")  # those that scale each weight'
 # training/autooptimizer.py says which a run's data and options call for; without it, all sparse input is the
 # second kind.
 AUTO_OPTIMIZER = {"dense": "nesterov", "sparse": "sgd"}
-# Whether --standardize, unset, is on: for dense input; not for sparse input, which could only be scaled (centering
-# would make it dense), and scaling a rare binary column by its small deviation magnifies it (bench/sparse.py).
+# Whether --standardize, unset, is on: for dense input, and sparse input dense enough to centre
+# (training/autooptimizer.py ``dense_enough``); not for wider sparse input, which could only be scaled (centring
+# would make every step O(columns)), and scaling a rare binary column by its small deviation magnifies it
+# (bench/sparse.py).
 AUTO_STANDARDIZE = {"dense": True, "sparse": False}
 SCHEDULES = ("constant", "invscaling", "step", "cosine")
 LR_SCALINGS = ("replicas", "linear", "sqrt", "none")
@@ -241,8 +243,9 @@ class TrainOptions:
     seed: int = _option(0, "Seed of shuffling, of weighted runs' draws and of --val-fraction.")
     standardize: bool | None = _option(
         None, "Scale features to mean 0, std 1 as the model sees them (stats from one streaming pass); the model "
-              "still takes raw features [default: on for dense input; off for sparse (CSR) input, where it could "
-              "only scale, and scaling magnifies rare columns].", switch=True)
+              "still takes raw features [default: on for dense input, and for sparse (CSR) input of few columns "
+              "for its nonzeros, which it centres too; off for wider sparse input, where it could only scale, and "
+              "scaling magnifies rare columns (docs/sparse.md)].", switch=True)
     val: str | None = _option(None, "Validation file (HDF5).", kind="path")
     val_x: str | None = _option(None, "Feature dataset in --val [default: --x].", kind="dataset")
     val_y: str | None = _option(None, "Label dataset in --val [default: --y].", kind="dataset")
@@ -356,11 +359,12 @@ class TrainOptions:
             return self.lr * math.sqrt(ratio)
         return self.lr
 
-    def for_input(self, sparse: bool, lazy: bool | None = None) -> TrainOptions:
+    def for_input(self, sparse: bool, lazy: bool | None = None, centred: bool = False) -> TrainOptions:
         """These options with ``--optimizer auto`` and an unset ``--standardize`` resolved for dense or sparse
         input (AUTO_OPTIMIZER, AUTO_STANDARDIZE); ``lazy``: whether auto is sparse input's, whose steps touch
-        only a batch's columns (None: on all sparse input; training/autooptimizer.py decides it for a run)."""
-        kind = "sparse" if sparse else "dense"
+        only a batch's columns (None: on all sparse input; training/autooptimizer.py decides it for a run);
+        ``centred``: sparse input whose rows standardization centres, standardized as dense input is."""
+        kind = "sparse" if sparse and not centred else "dense"
         changes = {}
         if self.optimizer == "auto":
             changes["optimizer"] = AUTO_OPTIMIZER["sparse" if (sparse if lazy is None else lazy) else "dense"]

@@ -8,7 +8,7 @@ import pytest
 from sklearn.metrics import roc_auc_score
 
 import sgdcli
-from conftest import cli, write_table
+from conftest import cli, short_fits, write_table
 from sgdcli import TrainOptions
 from sgdcli.model.metrics import BinaryMetrics
 
@@ -202,6 +202,7 @@ def test_a_model_of_hashed_csv_columns_evaluates_the_csv_text_and_the_converted_
         assert json.loads(out)["auc"] == pytest.approx(exact, abs=1e-4), source
 
 
+@short_fits  # (unstandardized: the fit check says so)
 def test_a_resumed_run_ends_with_the_uninterrupted_runs_centre_and_validation_auc(tmp_path, monkeypatch):
     """The centre comes from the sample of rows --lr auto reads, which a resume reads again: no checkpoint
     carries it, and the resumed run's model, centre and history are the straight run's."""

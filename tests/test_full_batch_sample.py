@@ -82,12 +82,19 @@ def test_the_larger_sample_and_its_fit_stay_within_memory(tmp_path):
     assert f"starting at the fit of the run's sample of {rows:,} rows (Newton's method)" in ran.stderr
 
 
-def test_sparse_full_batches_keep_the_sample_of_any_run(tmp_path):
+def test_full_batches_of_sparse_rows_too_wide_to_centre_keep_the_sample_of_any_run(tmp_path):
+    """Rows dense enough to centre are fitted as dense rows are (training/sampling.py ``stays_sparse``)."""
     from test_auc import _write_csr
 
     X, y = make_problem("binary", n=200, d=5)
     X[X < 0] = 0.0
-    with Table(_write_csr(tmp_path / "sparse.h5", X, y)) as table:
+    with Table(_write_csr(tmp_path / "sparse.h5", X, y)) as table, \
+            Table(write_table(tmp_path / "dense.h5", X, y)) as copy:
+        assert start.fit_sample_rows("logistic", table, 2, DEFAULT_MEMORY) == start.fit_sample_rows(
+            "logistic", copy, 2, DEFAULT_MEMORY) > sampling.SAMPLE_ROWS
+    wide = np.zeros((200, 1000))
+    wide[np.arange(200), np.arange(200) * 5] = 1.0  # 1,000 columns against a batch's 32 nonzeros
+    with Table(_write_csr(tmp_path / "wide.h5", wide, y)) as table:
         assert start.fit_sample_rows("logistic", table, 2, DEFAULT_MEMORY) == sampling.SAMPLE_ROWS
 
 

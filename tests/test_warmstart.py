@@ -430,30 +430,45 @@ def test_no_epochs_with_the_optimizers_state_of_a_model_that_averaged_rewrite_th
     assert same.weights.tobytes() == initial.weights.tobytes() and same.bias.tobytes() == initial.bias.tobytes()
 
 
-def test_init_optimizer_from_a_centered_model_is_refused_on_sparse_rows(days, tmp_path):
-    """Sparse rows are not centered: a warm start moves a dense model's centering into its bias.  Its optimizer's
-    last iterate (which --init-optimizer goes on from under --average) stayed in the centered units, with the
-    bias unmoved: accuracy fell from 0.97 to 0.65 at --epochs 0, exit 0."""
+def test_init_optimizer_from_a_centered_model_is_refused_on_sparse_rows_too_wide_to_centre(days, tmp_path):
+    """Sparse rows too wide to centre are not centered: a warm start moves a dense model's centering into its
+    bias.  Its optimizer's last iterate (which --init-optimizer goes on from under --average) stayed in the
+    centered units, with the bias unmoved: accuracy fell from 0.97 to 0.65 at --epochs 0, exit 0.  Rows dense
+    enough to centre keep the centering, and the state with it."""
     scipy_sparse = pytest.importorskip("scipy.sparse")
     d, first, second, _ = days
-    train(first, TrainOptions(epochs=1, optimizer="momentum", average=True), output=tmp_path / "avg.h5")
-    with h5py.File(second) as f, h5py.File(tmp_path / "s.h5", "w") as g:
-        M = scipy_sparse.csr_matrix(f["X"][()])
-        x = g.create_group("X")
-        x["data"], x["indices"], x["indptr"] = M.data, M.indices, M.indptr
-        x.attrs["shape"] = M.shape
-        g["y"] = f["y"][()]
-    args = ["train", tmp_path / "s.h5", "-o", tmp_path / "m.h5", "--init", tmp_path / "avg.h5", "--optimizer",
-            "momentum", "--epochs", "0"]
+
+    def write_csr(path, M, y):
+        with h5py.File(path, "w") as g:
+            x = g.create_group("X")
+            x["data"], x["indices"], x["indptr"] = M.data, M.indices, M.indptr
+            x.attrs["shape"] = M.shape
+            g["y"] = y
+        return path
+
+    rng = np.random.default_rng(3)
+    M = scipy_sparse.random(4000, 1000, density=0.002, format="csr", dtype=np.float32, random_state=3)
+    y = (M @ rng.standard_normal(1000) > 0).astype(np.float64)
+    dense = write_table(tmp_path / "wide.h5", M.toarray(), y)  # 1,000 columns against a batch's 64 nonzeros
+    train(dense, TrainOptions(epochs=1, optimizer="momentum", average=True), output=tmp_path / "avg.h5")
+    args = ["train", write_csr(tmp_path / "s.h5", M, y), "-o", tmp_path / "m.h5", "--init", tmp_path / "avg.h5",
+            "--optimizer", "momentum", "--epochs", "0"]
     code, _, err = cli(*args, "--init-optimizer")
     assert (code, err.strip().splitlines()[-1]) == (2, (
         f"sgdcli: error: --init-optimizer: {tmp_path / 'avg.h5'} was trained on centered features (dense rows), and "
-        "this run's sparse rows are not centered: its weights carry over with the centering moved into the bias, "
-        "its optimizer's state does not; drop --init-optimizer"))
+        "this run's sparse rows, this wide, are not centered: its weights carry over with the centering moved into "
+        "the bias, its optimizer's state does not; drop --init-optimizer"))
     assert not (tmp_path / "m.h5").exists()
     assert cli(*args)[0] == 0
-    dense, sparse = (evaluate(load_model(m), second) for m in (tmp_path / "avg.h5", tmp_path / "m.h5"))
-    assert abs(sparse["log_loss"] - dense["log_loss"]) < 1e-9
+    before, after = (evaluate(load_model(m), dense) for m in (tmp_path / "avg.h5", tmp_path / "m.h5"))
+    assert abs(after["log_loss"] - before["log_loss"]) < 1e-9
+    train(first, TrainOptions(epochs=1, optimizer="momentum", average=True), output=tmp_path / "avg20.h5")
+    with h5py.File(second) as f:
+        narrow = write_csr(tmp_path / "n.h5", scipy_sparse.csr_matrix(f["X"][()]), f["y"][()])
+    code, _, err = cli("train", narrow, "-o", tmp_path / "n.m.h5", "--init", tmp_path / "avg20.h5", "--optimizer",
+                       "momentum", "--epochs", "0", "--init-optimizer", "-q")
+    assert (code, err) == (0, "")
+    np.testing.assert_array_equal(load_model(tmp_path / "n.m.h5").center, load_model(tmp_path / "avg20.h5").center)
 
 
 def test_a_warm_start_is_held_to_the_model_it_started_from_not_the_all_zero_one(tmp_path, days):

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
+import functools
 import math
 import time
 from typing import Callable
@@ -57,6 +58,11 @@ class EpochPlan:
     suggest_lr_auto: bool = False  # the rate is an explicit --lr: a divergence's message suggests --lr auto
     lr_scale: float = 1.0  # what --lr-scaling multiplied --lr by: a divergence's message suggests values of --lr
     keep_step: bool = False  # the kernels keep each step's gradient (kernels/state.py Scratch.stepped)
+
+    @functools.cached_property
+    def shift(self) -> np.ndarray | None:
+        """What centres sparse rows once scaled (center × scale: kernels/sparse.py); None where nothing does."""
+        return self.center * self.scale if self.center.any() else None
 
 
 @dataclasses.dataclass(frozen=True)
@@ -325,8 +331,7 @@ def run_epoch(
         else:  # over the whole batch's rows where the model stepped on a whole batch this epoch
             divisor = partial_divisor(cfg.batch_size, int(counters[ks.FILL]), int(counters[ks.T]) > t0)
             if table.sparse:
-                finish_batch_sparse(cfg, state.W, state.G, _slots(cfg, state), counters, state.sums, scratch.touched,
-                                    scratch.marks, scratch.n_touched, scratch.clocks, scratch.clock_now, divisor)
+                _finish_sparse(cfg, plan, state, scratch, divisor)
                 if not np.isfinite(state.W).all():
                     raise _diverged(cfg, state, epoch, t0, plan)
             elif not finish_batch(cfg, state, scratch, plan.center, plan.scale, divisor):
@@ -351,9 +356,18 @@ def _train_sparse(cfg: KernelConfig, X, y: np.ndarray, positions: np.ndarray, pl
     starts = X.indptr[positions]
     scale = plan.scale if cfg.standardized else None  # None: Numba compiles the kernel without the gather
     weights = {} if sw is None else {"sw": sw}  # omitted: no code for weights compiled
+    centred = {} if plan.shift is None else {"shift": plan.shift}  # omitted: no code for centring compiled
     return train_block_sparse(cfg, X.data, X.indices, starts, X.indptr[positions + 1] - starts, y, scale,
                               state.W, state.G, _slots(cfg, state), state.counters, state.sums, scratch.touched,
-                              scratch.marks, scratch.n_touched, scratch.clocks, scratch.clock_now, **weights)
+                              scratch.marks, scratch.n_touched, scratch.clocks, scratch.clock_now, **weights,
+                              **centred)
+
+
+def _finish_sparse(cfg: KernelConfig, plan: EpochPlan, state: TrainState, scratch: Scratch, divisor: int) -> None:
+    """The step of an epoch's last, partial batch of CSR rows (kernels/sparse.py)."""
+    centred = {} if plan.shift is None else {"shift": plan.shift}
+    finish_batch_sparse(cfg, state.W, state.G, _slots(cfg, state), state.counters, state.sums, scratch.touched,
+                        scratch.marks, scratch.n_touched, scratch.clocks, scratch.clock_now, divisor, **centred)
 
 
 def _slots(cfg: KernelConfig, state: TrainState):
@@ -381,8 +395,7 @@ def compile_kernels(table: Table, cfg: KernelConfig, plan: EpochPlan, scratch: S
         X = table.X.read(0, 1)
         y = np.zeros(1)  # labels as the kernels take them (float64); row 0's own may be one --bad-rows skips
         _train_sparse(cfg, X, y[:0], np.zeros(0, dtype=np.int64), plan, state, scratch, sw)
-        finish_batch_sparse(cfg, state.W, state.G, _slots(cfg, state), state.counters, state.sums, scratch.touched,
-                            scratch.marks, scratch.n_touched, scratch.clocks, scratch.clock_now, 1)
+        _finish_sparse(cfg, plan, state, scratch, 1)
         return time.perf_counter() - t0
     one = np.ones(1, dtype=np.int64)
     table.X.page_in(one - 1, one, one - 1, 1)

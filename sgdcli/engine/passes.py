@@ -179,8 +179,8 @@ def moment_pass(table: Table, spans, block_rows: int, opts: TrainOptions, check_
 
 class SparseMoments:
     """Per-feature sums and sums of squares of sparse rows (their zeros count; each row times its weight, where
-    rows have weights, and ``n`` their weight), mergeable; the mean is reported
-    as zero, because a sparse matrix is scaled, never centered (centering would make it dense)."""
+    rows have weights, and ``n`` their weight), mergeable; the run decides whether the mean centres the rows
+    (training/autooptimizer.py ``dense_enough``)."""
 
     def __init__(self, d: int):
         self.n, self.sums, self.squares = 0, np.zeros(d), np.zeros(d)
@@ -192,7 +192,7 @@ class SparseMoments:
 
     @property
     def mean(self) -> np.ndarray:
-        return np.zeros_like(self.sums)
+        return self.sums / (self.n if self.n > 0 else 1.0)
 
     def std(self) -> np.ndarray:
         n = self.n if self.n > 0 else 1.0

@@ -37,6 +37,10 @@ from sgdcli.reporting.reporter import Reporter
 # own gradient does (an epoch about as long as sgd's): momentum and Nesterov step on every weight there, and
 # above it on a batch's columns alone, catching the others up when a row touches them (kernels/lazymomentum.py).
 COLUMNS_PER_NONZERO = 4
+# The batch of sparse rows by whose nonzeros ``dense_enough`` measures a step on every weight: --batch-size's
+# default, so that whether a file's rows are centred does not change with the batch (a sweep's runs share one
+# standardization).
+DENSE_ENOUGH_BATCH = TrainOptions.__dataclass_fields__["batch_size"].default
 
 
 def batch_nonzeros(table: Table, opts: TrainOptions) -> float:
@@ -59,9 +63,20 @@ def lazy_momentum(table: Table, opts: TrainOptions) -> bool:
     return table.sparse and _costly(table, opts) and not _full(table, opts)
 
 
+def dense_enough(table: Table) -> bool:
+    """Whether sparse ``table``'s rows are dense enough to train as dense rows do: standardized by default,
+    centred (kernels/sparse.py ``shift``), and measured on a sample made dense (training/sampling.py
+    ``stays_sparse``): where a step on every weight (what centring costs) costs about what the gradient of a batch
+    of DENSE_ENOUGH_BATCH rows does.  Their columns' means, uncentred, add up to one direction of large curvature
+    that slows every other (docs/sparse.md); where the columns are many more (text, hashed ids), rare columns
+    dominate instead, and centring would make every step O(columns)."""
+    return table.sparse and table.n_features <= (COLUMNS_PER_NONZERO * table.X.nonzeros_per_row()
+                                                 * DENSE_ENOUGH_BATCH)
+
+
 def _lazy(table: Table, opts: TrainOptions) -> bool:
     """Whether the steps of resolved ``opts`` on sparse ``table`` touch only the columns of a batch's rows."""
-    if opts.average:
+    if opts.average or (opts.standardize and dense_enough(table)):
         return False
     if opts.optimizer in ("momentum", "nesterov"):  # (and lr·l2 at most a half, which the kernels check)
         return opts.momentum > 0 and opts.l1 == 0 and lazy_momentum(table, opts)
@@ -96,7 +111,7 @@ def _resolve(table: Table, opts: TrainOptions) -> tuple[TrainOptions, str | None
                "them" if costly and not _full(table, opts) else
                f"{shape}: a full batch, whose one step an epoch is on every weight" if costly else
                f"{shape}: a step on every weight costs about what a batch's gradient does")
-    return opts.for_input(table.sparse, plain), why
+    return opts.for_input(table.sparse, plain, dense_enough(table)), why
 
 
 def resolved(table: Table, opts: TrainOptions) -> TrainOptions:
@@ -117,11 +132,13 @@ def chosen(table: Table, opts: TrainOptions, reporter: Reporter) -> TrainOptions
     l2_steps = opts.optimizer in ("adagrad", "rmsprop")
     if table.sparse and not _lazy(table, opts) and _costly(table, opts) and not _full(table, opts):
         causes = [name for name, on in (("--l1", opts.l1 > 0 and l1_steps), ("--l2", opts.l2 > 0 and l2_steps),
-                                        ("--average", opts.average)) if on]
+                                        ("--average", opts.average),
+                                        ("--standardize (centring the rows)", opts.standardize and dense_enough(table)))
+                  if on]
         if opts.optimizer != "sgd" and (given != "auto" or not causes):  # (auto's nesterov: for --average alone)
             causes.insert(0, f"--optimizer {opts.optimizer}")
         reporter.message(f"{', '.join(causes)}: each step updates all {table.n_features:,} weights of the sparse "
                          f"input, against about {batch_nonzeros(table, opts):,.0f} nonzeros a batch; only a "
                          "batch's columns with --optimizer sgd, adagrad and rmsprop without --l1 and --l2, momentum "
-                         "and nesterov without --l1, and no --average (docs/sparse.md)")
+                         "and nesterov without --l1, and no --average or centring (docs/sparse.md)")
     return opts

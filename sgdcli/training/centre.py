@@ -3,13 +3,14 @@
 For a linear model that mean is its score at the training rows' mean.  Where
 the run standardizes dense features with this data's statistics, the
 features are centred on exactly that mean, so it is the bias.  Elsewhere
-(sparse input, which is scaled and never centred; ``--no-standardize``;
-``--init`` keeping the initial model's standardization) the bias is the
-score at all-zero features (or at another file's means), which can lie far
-from every score, and the mean row comes from the sample of rows ``--lr
-auto`` reads (training/sampling.py): bounded by ``--memory``, read again the
-same on a resume, so a resumed run ends with the uninterrupted run's centre
-and validation metrics without a checkpoint carrying it.
+(sparse input too wide to centre, which is scaled and never centred;
+``--no-standardize``; ``--init`` keeping the initial model's
+standardization) the bias is the score at all-zero features (or at another
+file's means), which can lie far from every score, and the mean row comes
+from the sample of rows ``--lr auto`` reads (training/sampling.py): bounded
+by ``--memory``, read again the same on a resume, so a resumed run ends with
+the uninterrupted run's centre and validation metrics without a checkpoint
+carrying it.
 """
 
 from __future__ import annotations
@@ -31,7 +32,7 @@ class ScoreCentre:
         """The centre of a run of ``task`` on the table of the sample ``drawn`` whose standardization is ``center``
         and ``scale``; ``exact``: whether ``mean`` (the run's centering, or None) is this data's own mean of its
         dense rows; the sample's rows are read but for a binary model whose features are not centred on it."""
-        if task != "binary" or (exact and mean is not None and not drawn.table.sparse):
+        if task != "binary" or (exact and mean is not None and not sampling.stays_sparse(drawn.table)):
             return cls(None)
         return cls(sampling.mean_row(drawn, center, scale))
 

@@ -33,7 +33,7 @@ from sgdcli.model import zeroloss
 from sgdcli.options import TrainOptions
 from sgdcli.training import (adaptivesize, classifierfit, curvature, fullbatch, linearfit, marginfit, poissonfit,
                              robustfit)
-from sgdcli.training.sampling import SAMPLE_RUNS, room, sample, sample_labels
+from sgdcli.training.sampling import SAMPLE_RUNS, room, sample, sample_labels, stays_sparse
 
 # Rows fitted per weight below which the fit's gain on its own rows, which the estimate adds back to first order
 # only, is no longer small: nothing is measured.
@@ -169,7 +169,7 @@ def _rows(run) -> tuple[np.ndarray, np.ndarray, np.ndarray | None, np.ndarray, i
     classifier = opts.model in classifierfit.MODELS
     by_class = classifier or opts.model in marginfit.MODELS  # (the hinge family's two classes, 0 and 1)
     outputs = max(run.labels.n_outputs, 2) - 1 if classifier else 1
-    if opts.model not in MODELS or run.table.sparse or (opts.model != "linear" and (
+    if opts.model not in MODELS or stays_sparse(run.table) or (opts.model != "linear" and (
             classifierfit.fitted_outputs(opts.model, outputs + 1, opts.l1) * (d + 1) > classifierfit.FIT_UP_TO
             or (opts.l1 > 0 and not classifier))):
         # (the other fits fit no --l1)

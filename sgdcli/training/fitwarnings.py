@@ -20,6 +20,7 @@ from sgdcli.training import (adaptivesize, decayingrate, endedworse, farfit, fit
                              runrate, stopchoice, unscaled, warmend)
 from sgdcli.training.farfit import SLOW_RATE
 from sgdcli.training.progress import end_pace, objectives
+from sgdcli.training.sampling import stays_sparse
 
 # Updates in all below which a run whose loss still fell is told that it may end far from the optimum: gradient
 # descent at the curvature's rate closes a fixed share of the gap an update, and with a few dozen updates
@@ -170,7 +171,7 @@ def _judged(run, kept_epoch: int) -> list[str]:
     by_choice = updates and chosen and not (from_fit and run.opts.optimizer not in adaptivesize.ADAPTIVE)
     under = stopchoice.under_min_delta(run, kept_epoch) if by_choice else None
     gap_of = functools.cache(lambda: fitgap.measure(run, confirm=ended or by_choice, last=under is not None))
-    gap = gap_of() if updates and (by_fit or ended or by_choice or (run.std is None and not run.table.sparse)) \
+    gap = gap_of() if updates and (by_fit or ended or by_choice or (run.std is None and not stays_sparse(run.table))) \
         else None
     # a full batch from the fit of its sample, measured by its gradient on every row where it kept it
     from_start = fullbatch.from_fit(run) if run.start_fitted and updates and not chosen else None

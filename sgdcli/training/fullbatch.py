@@ -61,7 +61,7 @@ import numpy as np
 
 from sgdcli.options import TrainOptions
 from sgdcli.training import classifierfit, curvature, gradientnoise, linearfit, poissonfit, replicas, robustfit
-from sgdcli.training.sampling import room, sample, sample_labels
+from sgdcli.training.sampling import room, sample, sample_labels, stays_sparse
 from sgdcli.training.start import FIT_WIDE
 
 # A full-batch run whose loss ends this share above the optimum's estimate is far from it: the few percent a run
@@ -83,7 +83,7 @@ def short(run, epochs: int) -> list[str]:
     the sample's --memory).  A run that started at the fit of its sample (at a rate given: fitwarnings.log_end) and
     ended far from it was taken there by its steps: the warning says to lower the rate, not to raise --epochs."""
     opts = run.opts
-    if (opts.model not in classifierfit.MODELS or opts.l2 > 0 or opts.l1 > 0 or run.table.sparse
+    if (opts.model not in classifierfit.MODELS or opts.l2 > 0 or opts.l1 > 0 or stays_sparse(run.table)
             or (max(run.labels.n_outputs, 2) - 1) * (run.table.n_features + 1) > classifierfit.FIT_UP_TO
             or not replicas.full_batch(run.batch, run.n_train, run.shards)):
         return []

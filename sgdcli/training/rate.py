@@ -119,7 +119,7 @@ from sgdcli.kernels import losses
 from sgdcli.options import DEFAULT_MEMORY, MOMENTUM_OPTIMIZERS, TrainOptions
 from sgdcli.training import curvature as bounds
 from sgdcli.training import adaptivesize, biasrate, classifierfit, decayingrate, gradientnoise
-from sgdcli.training.sampling import Sample, room, sample, sample_labels, sparse_sample
+from sgdcli.training.sampling import Sample, room, sample, sample_labels, sparse_sample, stays_sparse
 
 POWER_STEPS = 100
 # Halvings after blow-ups before the run gives up: at 2^-10 of the curvature's rate, a
@@ -352,7 +352,8 @@ def auto_rate(table: Table | Sample, model: str, center: np.ndarray, scale: np.n
         size = math.sqrt(bounds.mean((labels[keep] - bias) ** 2, None if weights is None else weights[keep])) if (
             model in LABEL_SCALED and keep.any()) else 1.0
         size = size if math.isfinite(size) and size > 0 else 1.0
-        Z = None if table.sparse else sample(drawn, center, scale)  # standardized once, for the fit and the norms
+        # standardized once, for the fit and the norms
+        Z = None if stays_sparse(table) else sample(drawn, center, scale)
         sought, unfitted = (math.nan, "") if from_fit else adaptivesize.measure(drawn, Z, model, labels, weights, l2,
                                                                                optimizer, by_weight)
         trace, norm1 = _row_norms(drawn, scale, Z)  # after the fit: Z's absolute values are taken in place
@@ -364,11 +365,11 @@ def auto_rate(table: Table | Sample, model: str, center: np.ndarray, scale: np.n
                         width=width, updates=updates, norm1=norm1, sought=sought, raised=by, unfitted=unfitted,
                         from_fit=from_fit)
     residuals = model in bounds.RESIDUAL_LOSSES  # huber's and quantile's curvature follows their scale σ
-    sigma = bounds.residual_scale(labels, None, weights) if residuals and table.sparse else math.nan
+    sigma = bounds.residual_scale(labels, None, weights) if residuals and stays_sparse(table) else math.nan
     scale_of = "labels about their median"  # sparse rows, rows too wide to solve: no fit
     curvatures = bounds.row_curvature(model, labels, weights)  # poisson's, each row's own
     fit, unfitted = gradientnoise.Fit(), ""  # sparse rows (and invscaling's rate): the worst case
-    if table.sparse:
+    if stays_sparse(table):
         lam, trace, heaviest, rows = _sparse_curvature(drawn, scale, weights, curvatures, by_weight)
     else:
         Z = sample(drawn, center, scale)

@@ -71,7 +71,8 @@ class Run:
         run_options = {**opts.as_dict(), "threads": executor.threads, **executor.run_options()}
         self.fingerprints = (run_options, fingerprints.fingerprint(table, val_table, self.init))
         saved = resume.load(self) if control.resume else None  # checked against the run, or removed
-        self.clock = warmstart.optimizer_clock(self.init, opts.optimizer, table.sparse) if opts.init_optimizer else 0
+        uncentred = table.sparse and not autooptimizer.dense_enough(table)
+        self.clock = warmstart.optimizer_clock(self.init, opts.optimizer, uncentred) if opts.init_optimizer else 0
         # the runs that learn the same facts (setup.shared_facts: a sweep's) differ in their batch size and rate,
         # and in what those choose, the optimizer (--optimizer auto) and the steps between averagings
         alike = json.dumps([{k: v for k, v in run_options.items() if k not in ("batch_size", "lr", "optimizer",
@@ -190,8 +191,9 @@ class Run:
                 reporter.message(f"--init {self.init.path}: starting from its weights"
                                  + (" and its optimizer's state, " if opts.init_optimizer else ", ")
                                  + ("standardized with this data's statistics" if opts.restandardize else
-                                    "with its scaling, its centering moved into the bias (sparse input is not "
-                                    "centered)" if self.init.model.center is not None and self.mean is not None
+                                    "with its scaling, its centering moved into the bias (sparse input this "
+                                    "wide is not centered)" if self.init.model.center is not None
+                                    and self.mean is not None
                                     and not np.array_equal(self.init.model.center, self.mean) else
                                     "with its standardization"))
         self.points = safepoints.SafePoints(self)

@@ -35,6 +35,7 @@ from sgdcli.data.sparse import CsrRows
 from sgdcli.data.table import Table
 from sgdcli.model.standardize import RunningMoments
 from sgdcli.options import DEFAULT_MEMORY
+from sgdcli.training.autooptimizer import dense_enough
 
 SAMPLE_ROWS = 4096  # fewer where --memory cannot hold them (sample_size)
 # Bytes the sample takes per value it holds, which --memory bounds: dense, the float32 rows read, their
@@ -43,6 +44,7 @@ SAMPLE_ROWS = 4096  # fewer where --memory cannot hold them (sample_size)
 DENSE_SAMPLE_BYTES = 4 + 8 + 1
 SPARSE_SAMPLE_BYTES = 8 + 16 + 24
 DENSE_HELD_BYTES = 4 + 8  # of DENSE_SAMPLE_BYTES, what a measure holds: the rows read and standardized, not the mask
+CSR_HELD_BYTES = 4 + 8  # of SPARSE_SAMPLE_BYTES, what the sample keeps of a nonzero: its value and index as read
 # Places of the file the sample is read from: few enough that where each read decodes a chunk (gzip) the sample
 # costs a few percent of an epoch (`bench/defaults.py` notes), and the same for every layout, so that the same
 # rows stored any way get the same rate.
@@ -53,10 +55,10 @@ def sample_size(table: Table, memory: int, rows: int = SAMPLE_ROWS) -> int:
     """Rows in the sample: SAMPLE_ROWS, or as many as ``memory`` holds at the sample's bytes per value (rows of
     many features: an AnnData matrix of 20,000 genes fits about 1,000 rows in the default --memory); asked for
     other ``rows``, as many of them as ``memory`` holds beside the labels and weights the table holds whole."""
+    per_row = DENSE_SAMPLE_BYTES * (table.n_features + 1)  # (of a CSR matrix too, where its rows are made dense)
     if table.sparse:
-        per_row = SPARSE_SAMPLE_BYTES * (table.X.reader.nnz / max(table.n_rows, 1) + 1)
-    else:
-        per_row = DENSE_SAMPLE_BYTES * (table.n_features + 1)
+        kept = SPARSE_SAMPLE_BYTES * (table.X.reader.nnz / max(table.n_rows, 1) + 1)
+        per_row = kept if stays_sparse(table) else kept + per_row  # the rows read, and made dense
     return max(1, min(rows, int((memory - table.held_bytes) // per_row)))
 
 
@@ -73,6 +75,13 @@ def sample_spans(table: Table, memory: int, rows: int = SAMPLE_ROWS) -> list[tup
         starts = np.unique(np.linspace(0, n - run, runs).astype(np.int64))
         spans = [(int(s), int(s) + run) for s in starts]
     return csrblocks.fit_sample(table.X.reader, spans) if table.sparse else spans
+
+
+def stays_sparse(table: Table) -> bool:
+    """Whether the measures of the sample take ``table``'s rows sparse (the power iteration on the CSR rows, no
+    fit), as for a CSR matrix too wide for dense rows of it; one dense enough (training/autooptimizer.py
+    ``dense_enough``) is measured as dense rows are, by ``sample``'s rows made dense."""
+    return table.sparse and not dense_enough(table)
 
 
 class Sample:
@@ -207,8 +216,11 @@ def first_trained(n: int, start: int, fraction: float, seed: int, block: int = S
 
 def room(drawn: Sample) -> int:
     """Bytes of the sample's --memory that a measure of its dense rows may hold beside them (a fit:
-    training/classifierfit.py), the rows read and standardized being held."""
-    return drawn.memory - DENSE_HELD_BYTES * len(drawn.labels()) * (drawn.table.n_features + 1)
+    training/classifierfit.py), the rows read and standardized being held (and the CSR rows they were made
+    from, where ``stays_sparse`` is false of a CSR matrix)."""
+    rows, table = len(drawn.labels()), drawn.table
+    csr = CSR_HELD_BYTES * rows * table.X.nonzeros_per_row() if table.sparse else 0
+    return int(drawn.memory - DENSE_HELD_BYTES * rows * (table.n_features + 1) - csr)
 
 
 def sample_labels(table: Table | Sample, memory: int = DEFAULT_MEMORY) -> np.ndarray:
@@ -227,6 +239,8 @@ def sample(table: Table | Sample, center: np.ndarray, scale: np.ndarray, memory:
     column of ones for the bias: DENSE_SAMPLE_BYTES a value, with the rows as read."""
     drawn = Sample.of(table, memory)
     rows, d = drawn.rows(), drawn.table.n_features
+    if isinstance(rows, CsrRows):  # (a matrix dense enough: ``stays_sparse``)
+        rows = rows.dense(d)
     Z = np.empty((len(rows), d + 1))
     np.subtract(rows, center, out=Z[:, :d])
     Z[:, :d] *= scale

@@ -31,7 +31,7 @@ from sgdcli.model.weights import Weighting
 from sgdcli.model.zeroloss import constant
 from sgdcli.options import TrainOptions, task_of
 from sgdcli.sizes import format_size, memory_limit
-from sgdcli.training import runlog
+from sgdcli.training import autooptimizer, runlog
 
 # Arrays of the model's size that training holds: the weights, their gradient, the optimizer's three slots,
 # the kernels' work arrays and the copies the model file is made from.
@@ -125,19 +125,20 @@ def _learnt(table: Table, val_table: Table | None, opts: TrainOptions, saved, in
         # refused before another pass
         weighting, count = _weighting(table, opts, labels, count, n_train, data_pass, message, init)
         mean = std = None
+        not_centred = table.sparse and not autooptimizer.dense_enough(table)
         if init is not None and not opts.restandardize:  # its weights mean what they meant
             mean, std = init.model.center, init.model.scale
-            if table.sparse and mean is not None and mean.any():  # sparse rows are scaled, never centered: the
+            if not_centred and mean is not None and mean.any():  # wide sparse rows are scaled, never centered: the
                 mean = np.zeros_like(mean)  # center goes into the bias (warmstart.weights), the scale stays
         elif opts.standardize:
-            message(f"computing feature deviations of {table.path} (one pass; sparse: scaled, not centered, which "
-                    "would make it dense)" if table.sparse else
+            message(f"computing feature deviations of {table.path} (one pass; sparse rows this wide are scaled, not "
+                    "centered, which would make every step's cost their columns')" if not_centred else
                     f"computing feature means and deviations of {table.path} (one pass)")
             moments = functools.partial(passes.moment_pass, scale=weighting.moments_scale(), by_class=None if
                                         weighting.class_weights is None else (weighting, labels.classes))
             # (rows weigh as in the loss)
             stats = data_pass(moments, "standardizing")
-            mean, std = stats.mean, stats.std()
+            mean, std = (np.zeros_like(stats.mean) if not_centred else stats.mean), stats.std()
             warn_coarse(table, lambda: (mean, std))
     if weighting is None:  # a resume: the pass its weights read, if any, is kept for where the bias starts
         weighting, count = _weighting(table, opts, labels, count, n_train, data_pass, message, init)

@@ -125,7 +125,8 @@ import numpy as np
 from sgdcli.data.table import Table
 from sgdcli.options import DEFAULT_MEMORY
 from sgdcli.training import classifierfit, curvature, linearfit, marginfit, poissonfit
-from sgdcli.training.sampling import DENSE_SAMPLE_BYTES, SAMPLE_ROWS, Sample, room, sample, sample_labels
+from sgdcli.training.sampling import (DENSE_SAMPLE_BYTES, SAMPLE_ROWS, Sample, room, sample, sample_labels,
+                                      stays_sparse)
 
 FITTED = ("huber", "quantile")  # whose weights start at a least-squares fit (dense rows)
 # whose bias starts at their best constant model, at least
@@ -175,7 +176,7 @@ def start_weights(model: str, quantile: float, table: Table | Sample, center: np
         return start
     labels = sample_labels(drawn)
     weights = weights_of(labels)
-    if model in FITTED and not table.sparse and curvature.exact(table.n_features + 1, memory):
+    if model in FITTED and not stays_sparse(table) and curvature.exact(table.n_features + 1, memory):
         keep = np.isfinite(labels)
         if keep.sum() > table.n_features:  # else no fit to speak of: a constant model
             Z = sample(drawn, center, scale)[keep]
@@ -213,7 +214,7 @@ def fit_sample_rows(model: str, table: Table, classes: int, memory: int, l1: flo
     SAMPLE_ROWS, as many as any run's sample); SAMPLE_ROWS where there is no fit (``fitted``).  A mini-batch run's
     (not ``full``): a linear one's fit, of up to FIT_WIDE weights, LINEAR_ROWS_PER_WEIGHT rows a weight where
     that is more than SAMPLE_ROWS; else SAMPLE_ROWS."""
-    if table.sparse or model not in ("linear", *classifierfit.MODELS, "poisson", *marginfit.SMOOTH) or (
+    if stays_sparse(table) or model not in ("linear", *classifierfit.MODELS, "poisson", *marginfit.SMOOTH) or (
             l1 > 0 and model not in ("linear", *classifierfit.MODELS)) \
             or not (full or model == "linear"):
         return SAMPLE_ROWS
@@ -278,7 +279,7 @@ def fits(model: str, drawn: Sample, class_of, classes: int, weights_of, l1: floa
     """Whether a fresh full batch of ``model`` (a mini-batch run, where not ``full``) starts at the fit of the
     sample ``drawn`` (``fitted``: the arguments are its), but for the room a classifier's fit takes in --memory
     beside the rows, which only the rows tell (classifierfit.skipped)."""
-    if drawn.table.sparse or not (full or model == "linear"):
+    if stays_sparse(drawn.table) or not (full or model == "linear"):
         return False
     raw, d = sample_labels(drawn), drawn.table.n_features
     if model == "linear":  # else no fit to speak of; a mini-batch run's sample, of p² a row, up to FIT_WORK

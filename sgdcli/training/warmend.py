@@ -21,7 +21,7 @@ import numpy as np
 
 from sgdcli.kernels import losses
 from sgdcli.training import fullbatch, warmstart
-from sgdcli.training.sampling import sample, sample_labels, sparse_sample
+from sgdcli.training.sampling import sample, sample_labels, sparse_sample, stays_sparse
 from sgdcli.training.start import FITTED, best_constant
 
 # How far above the initial model's mean loss on the sample the kept model's must be to be told it ended worse, as
@@ -111,7 +111,7 @@ def measure(run, start: np.ndarray | None = None, base: np.ndarray | None = None
 def _scores(run, P: np.ndarray) -> np.ndarray:
     """The scores (rows × outputs) of the sample's rows, as the kernels see them, under ``P`` (outputs ×
     features + 1, the bias last, in the kernels' units)."""
-    if not run.table.sparse:
+    if not stays_sparse(run.table):
         return sample(run.sample, run.plan.center, run.plan.scale) @ P.T
     X, values = sparse_sample(run.sample, run.plan.scale)
     row_of = np.repeat(np.arange(X.n_rows), np.diff(X.indptr))

@@ -150,11 +150,12 @@ def weights(init: WarmStart, mean: np.ndarray | None, std: np.ndarray | None) ->
     return W
 
 
-def optimizer_clock(init: WarmStart, optimizer: str, sparse: bool) -> int:
+def optimizer_clock(init: WarmStart, optimizer: str, uncentred: bool) -> int:
     """--init-optimizer: the updates the initial model's optimizer state has seen; InputError where it has
-    none, or another optimizer's (``optimizer``, this run's, resolved), or where this run's rows are ``sparse``
-    and the model centered its features: the run moves the centering into the bias (``weights``), and the
-    state's last iterate, running average and steps belong to the centered units."""
+    none, or another optimizer's (``optimizer``, this run's, resolved), or where this run's rows are sparse rows
+    it does not centre (``uncentred``: training/autooptimizer.py ``dense_enough``) and the model centered its
+    features: the run moves the centering into the bias (``weights``), and the state's last iterate, running
+    average and steps belong to the centered units."""
     state = init.model.optimizer
     if state is None:
         raise InputError(f"--init-optimizer: {init.path} keeps no optimizer state (its run used --optimizer sgd "
@@ -163,10 +164,10 @@ def optimizer_clock(init: WarmStart, optimizer: str, sparse: bool) -> int:
     if state["optimizer"] != optimizer:
         raise InputError(f"--init-optimizer: {init.path} was trained with --optimizer {state['optimizer']}; this "
                          f"run uses --optimizer {optimizer}")
-    if sparse and init.model.center is not None and init.model.center.any():
+    if uncentred and init.model.center is not None and init.model.center.any():
         raise InputError(f"--init-optimizer: {init.path} was trained on centered features (dense rows), and this "
-                         "run's sparse rows are not centered: its weights carry over with the centering moved into "
-                         "the bias, its optimizer's state does not; drop --init-optimizer")
+                         "run's sparse rows, this wide, are not centered: its weights carry over with the centering "
+                         "moved into the bias, its optimizer's state does not; drop --init-optimizer")
     return state["updates"]
 
 
