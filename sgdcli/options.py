@@ -214,8 +214,9 @@ class TrainOptions:
     lr: float | str = _option("auto", "Learning rate (before --lr-scaling); auto: chosen from the data before "
                                       "training (docs/training.md).", kind="rate")
     optimizer: str = _option("auto", "Update rule; see the optimizer table in docs/training.md. auto: nesterov; "
-                                     "sgd on sparse (CSR) input with --l1 (docs/sparse.md); with --init-optimizer, "
-                                     "the initial model's.", choices=OPTIMIZERS)
+                                     "sgd on sparse (CSR) input with --l1 where its rows are not centred "
+                                     "(docs/sparse.md); with --init-optimizer, the initial model's.",
+                             choices=OPTIMIZERS)
     momentum: float = _option(0.9, "For momentum and nesterov.")
     beta1: float = _option(0.9, "Adam's first-moment decay.")
     beta2: float = _option(0.999, "Adam's second-moment decay; rmsprop's decay.")

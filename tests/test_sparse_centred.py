@@ -60,7 +60,7 @@ def test_counts_train_to_near_the_optimum_at_the_defaults(counts):
 @pytest.mark.parametrize("extra", [
     {},
     {"optimizer": "sgd", "l2": 1e-3},  # the lazy step, on every column the centring touches
-    {"optimizer": "sgd", "l1": 1e-3},  # the cumulative penalty
+    {"optimizer": "sgd", "l1": 0.5},  # the proximal step, as on the dense copy: a weight at exactly zero
     {"optimizer": "adagrad", "batch_size": 7},
     {"optimizer": "adam", "average": True, "model": "logistic"},
     {"model": "softmax", "batch_size": None, "lr": 0.5},
@@ -76,6 +76,8 @@ def test_centred_csr_rows_train_like_their_dense_copy(counts, tmp_path, extra):
                "standardize": True, **extra}
     a, b = train(path, TrainOptions(**options)), train(dense, TrainOptions(**options))
     np.testing.assert_allclose(a.center, b.center, rtol=1e-12)
+    if "l1" in extra:
+        assert 0 < (a.weights == 0).sum() == (b.weights == 0).sum() < a.weights.size
     np.testing.assert_allclose(a.weights, b.weights, rtol=1e-8, atol=1e-12)
     np.testing.assert_allclose(a.bias, b.bias, rtol=1e-8, atol=1e-12)
     a.save(tmp_path / "m.h5")
@@ -87,9 +89,10 @@ def test_centred_csr_rows_train_like_their_dense_copy(counts, tmp_path, extra):
 
 @pytest.mark.parametrize("model,extra", [("linear", []), ("softmax", ["--lr", "0.001"])])
 def test_the_rate_and_the_fit_checks_measure_the_rows_as_dense_ones(counts, tmp_path, model, extra):
-    """The sample's rows made dense: the same log as the dense copy's, but for the lines that name the file and
-    how it is read: the same --lr auto, the same fit of the sample a linear run starts at, the same far-fit
-    warning (no fit check measured a sparse run before), and the same model."""
+    """The sample's rows made dense: the same log as the dense copy's, but for the lines that name the file, how it
+    is read, and why --optimizer auto chose nesterov (which the dense copy does not say), and the time: the same
+    --lr auto, the same fit of the sample a linear run starts at, the same far-fit warning (no fit check measured a
+    sparse run before), and the same model."""
     path, dense, X, y = counts
     if model == "softmax":
         labels = np.digitize(y, np.quantile(y, [0.3, 0.7]))
@@ -100,7 +103,7 @@ def test_the_rate_and_the_fit_checks_measure_the_rows_as_dense_ones(counts, tmp_
                            "--progress", "plain", *extra)
         assert code == 0, err
         logs.append([line[20:] for line in err.splitlines() if os.path.basename(data) not in line
-                     and "--optimizer auto" not in line and not line[20:].startswith("epoch 1/1")])
+                     and "--optimizer auto" not in line and not line[20:].startswith(("epoch 1/1", "compiled"))])
     assert logs[0] == logs[1]
     said = "\n".join(logs[0])
     assert ("starting at the fit of the run's sample of 4,000 rows (least squares)" in said if model == "linear"
@@ -148,3 +151,32 @@ def test_a_warm_start_keeps_the_centring_and_its_optimizer(counts, tmp_path):
     assert a.center.any()
     np.testing.assert_array_equal(a.center, b.center)
     assert b.optimizer["updates"] == 2 * a.optimizer["updates"] > 0
+
+
+def test_constant_columns_are_left_out_as_on_dense_rows(tmp_path):
+    """A column of one value in every row (an id, a date of 1e12) and one with no entry: σ 0, so the model
+    leaves them out (scale 0, as RunningMoments gives dense rows); at σ 1 around a mean of 1e12, the centred
+    column's gradient was the rounding of Σg·x − μ·Σg, and its weight grew on it."""
+    rng = np.random.default_rng(2)
+    X = rng.poisson(2.0, size=(3000, 6)).astype(np.float64)
+    X[:, 4], X[:, 5] = 1e12, 0.0
+    y = X[:, :4] @ rng.standard_normal(4) + 0.1 * rng.standard_normal(3000)
+    a = train(write_csr(tmp_path / "c.h5", X, y), TrainOptions(model="linear", optimizer="adam", epochs=2))
+    b = train(write_table(tmp_path / "d.h5", X.astype(np.float32), y), TrainOptions(model="linear",
+                                                                                   optimizer="adam", epochs=2))
+    np.testing.assert_array_equal(a.scale[4:], [0.0, 0.0])
+    np.testing.assert_array_equal(a.scale[4:], b.scale[4:])
+    assert (a.weights[0, 4:] == 0).all()
+
+
+def test_rows_past_the_widest_stay_sparse(tmp_path, monkeypatch):
+    """Past DENSE_ENOUGH_WIDEST columns a sample made dense would hold a few dozen rows: the rows are not
+    centred, whatever their nonzeros."""
+    from sgdcli.data.table import Table
+    from sgdcli.training import autooptimizer
+
+    path = write_csr(tmp_path / "c.h5", np.random.default_rng(0).poisson(2.0, (200, 40)), np.zeros(200))
+    with Table(path) as table:
+        assert autooptimizer.dense_enough(table)
+        monkeypatch.setattr(autooptimizer, "DENSE_ENOUGH_WIDEST", 39)
+        assert not autooptimizer.dense_enough(table)

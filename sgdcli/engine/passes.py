@@ -184,20 +184,29 @@ class SparseMoments:
 
     def __init__(self, d: int):
         self.n, self.sums, self.squares = 0, np.zeros(d), np.zeros(d)
+        # which columns are constant: the rows counted, and each column's nonzero values counted, least and most
+        self.rows, self.present = 0, np.zeros(d, dtype=np.int64)
+        self.low, self.high = np.full(d, np.inf), np.full(d, -np.inf)
 
     def merge(self, other: "SparseMoments") -> None:
         self.n += other.n
         self.sums += other.sums
         self.squares += other.squares
+        self.rows += other.rows
+        self.present += other.present
+        np.minimum(self.low, other.low, out=self.low)
+        np.maximum(self.high, other.high, out=self.high)
 
     @property
     def mean(self) -> np.ndarray:
         return self.sums / (self.n if self.n > 0 else 1.0)
 
     def std(self) -> np.ndarray:
+        """0 for a constant column (all zeros, or one value in every row), as RunningMoments.std: one of a large
+        value would have a deviation of the rounding of E[x²] − E[x]², and, centred, a gradient of it."""
         n = self.n if self.n > 0 else 1.0
         sd = np.sqrt(np.maximum(self.squares / n - (self.sums / n) ** 2, 0.0))
-        sd[~(sd > 0)] = 1.0
+        sd[(self.present == 0) | ((self.present == self.rows) & (self.low == self.high)) | ~(sd > 0)] = 0.0
         return sd
 
 
@@ -235,6 +244,10 @@ def _sparse_moments(table: Table, spans, block_rows: int, opts: TrainOptions, ch
         stats.n += len(rows) if w is None else float(w[rows].sum())
         stats.sums += np.bincount(columns, weights=weighted, minlength=table.n_features)
         stats.squares += np.bincount(columns, weights=weighted * values, minlength=table.n_features)
+        stats.rows += len(rows)
+        stats.present += np.bincount(columns, minlength=table.n_features)
+        np.minimum.at(stats.low, columns, values)
+        np.maximum.at(stats.high, columns, values)
     return stats
 
 

@@ -208,11 +208,13 @@ def _step(cfg, W, G, slots, a, touched, n_touched, marks, rows, t, epoch, lazy, 
     Plain SGD without averaging steps on the touched columns only (``slots`` is None, or holds the L1
     penalty), and so do AdaGrad and RMSprop without penalties, and momentum and Nesterov where
     lazymomentum.lazy_momentum says (``lazy``: the clocks of lazymomentum.begin); any other rule is the dense
-    kernels' step over every weight.  Rows centred by ``shift`` (None: not centred) have a gradient on every
-    column (kernels/centring.py): every weight is touched and steps, whatever the rule, and none waits.
+    kernels' step over every weight.  Rows centred by ``shift`` (kernels/centring.py) touch every weight, and
+    plain SGD's step is then the dense kernels' (--l1 its proximal step), as on their dense copy.
     """
     if shift is not None:
         n_touched = centre_gradient(G, shift, touched, n_touched, marks)
+        if cfg.optimizer == SGD and not cfg.average:
+            return a, _dense_step(cfg, W, G, None, touched, n_touched, marks, rows, t, epoch)
     if slots is None:
         a = _apply(cfg, W, G, a, touched, n_touched, marks, rows, t, epoch, None)
         return a, _finite(W, touched, n_touched)
@@ -293,7 +295,7 @@ def train_block_sparse(cfg, data, indices, starts, lens, y, scale, W, G, slots, 
     d = d1 - 1
     n = starts.shape[0]
     batch = cfg.batch_size
-    penalty = cfg.optimizer == SGD and not cfg.average  # with slots: they hold the cumulative L1 penalty
+    penalty = cfg.optimizer == SGD and not cfg.average and shift is None  # slots: the cumulative L1 penalty
     t0 = counters[T]
     lazy = lazymomentum.begin(cfg, clocks, clock_now, d, (counters[FILL] + n) // batch)
     momentum = lazymomentum.lazy_momentum(cfg)

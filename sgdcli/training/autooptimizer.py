@@ -41,6 +41,10 @@ COLUMNS_PER_NONZERO = 4
 # default, so that whether a file's rows are centred does not change with the batch (a sweep's runs share one
 # standardization).
 DENSE_ENOUGH_BATCH = TrainOptions.__dataclass_fields__["batch_size"].default
+# ... and the most columns they may have: a sample made dense holds 13 bytes a value (training/sampling.py), so at
+# this width the default --memory still holds several hundred of its rows, as for a dense file of a whole
+# transcriptome's genes; wider, the rates and fits would rest on a few dozen rows.
+DENSE_ENOUGH_WIDEST = 2**15
 
 
 def batch_nonzeros(table: Table, opts: TrainOptions) -> float:
@@ -59,8 +63,14 @@ def _full(table: Table, opts: TrainOptions) -> bool:
 def lazy_momentum(table: Table, opts: TrainOptions) -> bool:
     """Whether momentum and Nesterov, without --l1 or --average, step on the columns of a batch of sparse
     ``table``'s rows alone (the kernels check the rest): not a full batch, which steps once an epoch, and whose
-    velocity is dropped where it points uphill (kernels/optimizers.py ``_uphill``), on every weight."""
-    return table.sparse and _costly(table, opts) and not _full(table, opts)
+    velocity is dropped where it points uphill (kernels/optimizers.py ``_uphill``), on every weight; nor rows the
+    run centres, whose every step is on every weight (kernels/centring.py)."""
+    return table.sparse and _costly(table, opts) and not _full(table, opts) and not _centred(table, opts)
+
+
+def _centred(table: Table, opts: TrainOptions) -> bool:
+    """Whether the run centres sparse ``table``'s rows: dense enough, and standardized (unset: by default)."""
+    return opts.standardize is not False and dense_enough(table)
 
 
 def dense_enough(table: Table) -> bool:
@@ -69,14 +79,14 @@ def dense_enough(table: Table) -> bool:
     ``stays_sparse``): where a step on every weight (what centring costs) costs about what the gradient of a batch
     of DENSE_ENOUGH_BATCH rows does.  Their columns' means, uncentred, add up to one direction of large curvature
     that slows every other (docs/sparse.md); where the columns are many more (text, hashed ids), rare columns
-    dominate instead, and centring would make every step O(columns)."""
-    return table.sparse and table.n_features <= (COLUMNS_PER_NONZERO * table.X.nonzeros_per_row()
-                                                 * DENSE_ENOUGH_BATCH)
+    dominate instead, and centring would make every step O(columns).  At most DENSE_ENOUGH_WIDEST columns."""
+    return table.sparse and table.n_features <= min(DENSE_ENOUGH_WIDEST, COLUMNS_PER_NONZERO * DENSE_ENOUGH_BATCH
+                                                    * table.X.nonzeros_per_row())
 
 
 def _lazy(table: Table, opts: TrainOptions) -> bool:
     """Whether the steps of resolved ``opts`` on sparse ``table`` touch only the columns of a batch's rows."""
-    if opts.average or (opts.standardize and dense_enough(table)):
+    if opts.average or _centred(table, opts):
         return False
     if opts.optimizer in ("momentum", "nesterov"):  # (and lr·l2 at most a half, which the kernels check)
         return opts.momentum > 0 and opts.l1 == 0 and lazy_momentum(table, opts)
@@ -97,13 +107,15 @@ def _resolve(table: Table, opts: TrainOptions) -> tuple[TrainOptions, str | None
         if state is not None:  # (none: warmstart.optimizer_clock refuses the run, saying why)
             opts = dataclasses.replace(opts, optimizer=state["optimizer"])
             why = "the --init model's, whose state --init-optimizer carries on"
-    costly = table.sparse and _costly(table, opts)
-    # at --momentum 0 nesterov is sgd stepping on every weight
-    plain = table.sparse and not opts.average and (opts.l1 > 0 or (costly and opts.momentum == 0))
+    costly, centred = table.sparse and _costly(table, opts), _centred(table, opts)
+    # at --momentum 0 nesterov is sgd stepping on every weight; centred rows step on every weight whatever the rule
+    plain = table.sparse and not centred and not opts.average and (opts.l1 > 0 or (costly and opts.momentum == 0))
     if opts.optimizer == "auto" and table.sparse:
         shape = f"sparse input, {table.n_features:,} columns against about {batch_nonzeros(table, opts):,.0f} " \
                 "nonzeros a batch"
         why = ("--average on sparse input: every step updates every weight whatever the rule" if opts.average else
+               f"{shape}, centred (--standardize): every step is on every weight, as on dense rows" if centred
+               and (costly or opts.l1 > 0) else
                "--l1 on sparse input: its cumulative penalty lands weights on exactly zero" if opts.l1 > 0 else
                f"{shape}, and --momentum 0: sgd's steps touch only the columns of a batch, nesterov's every weight"
                if plain else
@@ -116,8 +128,8 @@ def _resolve(table: Table, opts: TrainOptions) -> tuple[TrainOptions, str | None
 
 def resolved(table: Table, opts: TrainOptions) -> TrainOptions:
     """``opts`` with --optimizer auto and an unset --standardize resolved for ``table``'s rows: the --init
-    model's optimizer under --init-optimizer; else sgd on sparse input without --average, under --l1, or at
-    --momentum 0 where nesterov's steps on every weight would be costly; else nesterov."""
+    model's optimizer under --init-optimizer; else sgd on sparse input not centred, without --average, under
+    --l1, or at --momentum 0 where nesterov's steps on every weight would be costly; else nesterov."""
     return _resolve(table, opts)[0]
 
 
@@ -133,8 +145,7 @@ def chosen(table: Table, opts: TrainOptions, reporter: Reporter) -> TrainOptions
     if table.sparse and not _lazy(table, opts) and _costly(table, opts) and not _full(table, opts):
         causes = [name for name, on in (("--l1", opts.l1 > 0 and l1_steps), ("--l2", opts.l2 > 0 and l2_steps),
                                         ("--average", opts.average),
-                                        ("--standardize (centring the rows)", opts.standardize and dense_enough(table)))
-                  if on]
+                                        ("--standardize (centring the rows)", _centred(table, opts))) if on]
         if opts.optimizer != "sgd" and (given != "auto" or not causes):  # (auto's nesterov: for --average alone)
             causes.insert(0, f"--optimizer {opts.optimizer}")
         reporter.message(f"{', '.join(causes)}: each step updates all {table.n_features:,} weights of the sparse "
