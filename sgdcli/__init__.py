@@ -36,6 +36,7 @@ _LAZY = {
     "convert": "sgdcli.data.convert",
     "check_convert": "sgdcli.data.convertsettings",
     "describe": "sgdcli.data.info",
+    "directory_refusal": "sgdcli.data.directories",
     "Reporter": "sgdcli.reporting.reporter",
     "make_reporter": "sgdcli.reporting.renderers",
     "configure_runtime": "sgdcli.kernels.runtime",

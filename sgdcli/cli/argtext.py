@@ -25,6 +25,7 @@ import os
 
 import click
 
+import sgdcli
 from sgdcli.errors import EMPTY_PATH
 
 
@@ -62,6 +63,10 @@ class Path(click.Path):
     def convert(self, value, param, ctx):
         if self.read and value == "":
             self.fail(EMPTY_PATH, param, ctx)
+        if self.read and not self.dir_okay and isinstance(value, str) and os.path.isdir(value):
+            said = sgdcli.directory_refusal(value)  # (os and json alone: --help imports no h5py)
+            if said is not None:
+                self.fail(f"{value!r} is {said}", param, ctx)
         try:
             return super().convert(value, param, ctx)
         except click.BadParameter as exc:

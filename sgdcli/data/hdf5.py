@@ -14,7 +14,7 @@ import resource
 
 import h5py
 
-from sgdcli.data import textfiles
+from sgdcli.data import directories, textfiles
 from sgdcli.errors import InputError, RuntimeFailure, first_line, out_of_files, refuse_pipe
 
 
@@ -27,7 +27,7 @@ def open_file(path: str | os.PathLike, model: bool = False) -> h5py.File:
                           "-: standard input, which only predict and evaluate read (CSV text), where an HDF5 file is "
                           "read in place: give its path") if path == "-" else f"{path}: no such file")
     if os.path.isdir(path):
-        raise InputError(f"{path}: is a directory, not an HDF5 file")
+        raise InputError(f"{path}: is {directories.directory_refusal(path) or 'a directory, not an HDF5 file'}")
     refuse_pipe(path, path, "; HDF5 is read in place, not as a stream, so save it to a file first")
     try:
         signature_ok = h5py.is_hdf5(path)
