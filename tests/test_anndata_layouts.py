@@ -321,3 +321,29 @@ def test_an_obs_of_one_column_is_said_so(tmp_path):
     assert code == 2 and err == (f"sgdcli: error: {tmp_path / 'one.h5ad'}:obs: is AnnData's frame of 1 column "
                                  "(cell_type), not a column of labels; name the column that holds them: "
                                  "--y obs/cell_type\n"), err
+
+
+def test_an_x_stored_by_columns_is_pointed_to_a_layer_of_the_same_rows(tmp_path):
+    """AnnData writes X as the sparse format it holds: a CSC X (sgdcli reads sparse matrices by rows) beside a
+    CSR layer of the same cells was told only to rewrite X; the layer is offered, by train and by info."""
+    ad, pd, sparse = need("anndata"), need("pandas"), need("scipy.sparse")
+    X = sparse.random(50, 8, density=0.3, format="csc", dtype=np.float32, random_state=0)
+    obs = pd.DataFrame({"t": pd.Categorical(list("ab") * 25)}, index=[str(i) for i in range(50)])
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        a = ad.AnnData(X=X, obs=obs)
+        a.layers["counts"] = sparse.csr_matrix(X)
+        a.layers["by_columns"] = X  # stored by columns too: not offered
+        a.write_h5ad(tmp_path / "csc.h5ad")
+        ad.AnnData(X=X, obs=obs).write_h5ad(tmp_path / "alone.h5ad")
+    path = tmp_path / "csc.h5ad"
+    code, _, err = cli("train", path, "--y", "obs/t", "-o", tmp_path / "m.h5")
+    assert (code, err) == (2, f"sgdcli: error: {path}:X: is a sparse matrix stored by columns (csc_matrix); sgdcli "
+                              "reads sparse matrices stored by rows: write it as a csr_matrix (scipy's .tocsr()), or "
+                              "train on --x layers/counts, the same rows stored so\n"), err
+    code, out, _ = cli("info", path)
+    assert "looks like an AnnData file whose X is stored by columns (layers/counts holds its rows): train with --x " \
+           "layers/counts --y obs/t\n" in out, out
+    assert cli("train", path, "--x", "layers/counts", "--y", "obs/t", "-o", tmp_path / "m.h5", "-q")[0] == 0
+    code, _, err = cli("train", tmp_path / "alone.h5ad", "--y", "obs/t", "-o", tmp_path / "m.h5")
+    assert code == 2 and err.endswith("write it as a csr_matrix (scipy's .tocsr())\n"), err

@@ -95,7 +95,12 @@ def options(f: h5py.File, label_names: tuple[str, ...]) -> tuple[str, dict]:
     columns = sorted(frame_columns(obs), key=lambda n: (label_rank(n, label_names), n not in categories))
     y = {"y": "obs/" + (columns[0] if columns else "<column>"),
          **({"model": "softmax"} if columns and categories.get(columns[0], 0) > 2 else {})}
-    if isinstance(f.get("X"), (h5py.Dataset, h5py.Group)):
+    X = f.get("X")
+    if isinstance(X, (h5py.Dataset, h5py.Group)):
+        shape = tuple(X.attrs.get("shape", ()))
+        others = by_rows(f, shape[0]) if encoding(X) == "csc_matrix" and len(shape) == 2 else []
+        if others:  # X stored by columns, which sgdcli does not read (data/producers.py)
+            return f"an AnnData file whose X is stored by columns ({others[0]} holds its rows)", {"x": others[0], **y}
         return "an AnnData file", {"x": "X", **y}
     for where in ("layers", "obsm"):
         group = f.get(where)
@@ -105,6 +110,21 @@ def options(f: h5py.File, label_names: tuple[str, ...]) -> tuple[str, dict]:
             return (f"an AnnData file without X ({where}: {', '.join(held[:LISTED])}"
                     f"{', ...' if len(held) > LISTED else ''})", {"x": f"{where}/{held[0]}", **y})
     return "an AnnData file without X, layers or obsm matrices (no features to train on)", {}
+
+
+def by_rows(f: h5py.File, rows: int) -> list[str]:
+    """The matrices of an AnnData file's ``layers`` and ``raw/X`` of ``rows`` rows that sgdcli reads (dense, or
+    sparse stored by rows): where its ``X`` is stored by columns, the same cells it can train on."""
+    found = []
+    for where, group in (("layers", f.get("layers")), ("raw", f.get("raw"))):
+        for name, obj in members(group) if isinstance(group, h5py.Group) else []:
+            if where == "raw" and name != "X":
+                continue
+            shape = tuple(obj.attrs.get("shape", ())) if isinstance(obj, h5py.Group) else obj.shape
+            if (is_csr(obj) or isinstance(obj, h5py.Dataset) and obj.ndim == 2) and len(shape) == 2 \
+                    and shape[0] == rows:
+                found.append(f"{where}/{name}")
+    return found
 
 
 def obs_column(f: h5py.File, name: str, option: str) -> str | None:

@@ -173,8 +173,12 @@ def _layout(f: h5py.File, x: str, transpose: bool, text_ok) -> tuple[h5py.Group 
         pandas = text_of(obj.attrs.get("pandas_type", b""))
         encoding = text_of(obj.attrs.get("encoding-type", b""))
         if encoding == "csc_matrix":  # (CSR, by rows, is read by data/sparse.py before this)
+            shape = tuple(obj.attrs.get("shape", ()))
+            others = anndatafiles.by_rows(obj.file, shape[0]) if len(shape) == 2 else []
             raise InputError(f"{where}: is a sparse matrix stored by columns (csc_matrix); sgdcli reads sparse "
-                             "matrices stored by rows: write it as a csr_matrix (scipy's .tocsr())")
+                             "matrices stored by rows: write it as a csr_matrix (scipy's .tocsr())" + (
+                                 f", or train on {' or '.join('--x ' + n for n in others[:2])}, the same rows "
+                                 "stored so" if others else ""))
         if pandas in SERIES_TYPES:
             raise InputError(f"{where}: is a pandas Series, one column, which sgdcli reads as labels (--y {x}), "
                              "not as features: --x names a frame, a matrix or a table (series.to_frame() makes a "
