@@ -347,3 +347,27 @@ def test_an_x_stored_by_columns_is_pointed_to_a_layer_of_the_same_rows(tmp_path)
     assert cli("train", path, "--x", "layers/counts", "--y", "obs/t", "-o", tmp_path / "m.h5", "-q")[0] == 0
     code, _, err = cli("train", tmp_path / "alone.h5ad", "--y", "obs/t", "-o", tmp_path / "m.h5")
     assert code == 2 and err.endswith("write it as a csr_matrix (scipy's .tocsr())\n"), err
+
+
+def test_a_file_whose_x_lacks_the_models_genes_but_raw_holds_them_is_pointed_to_raw(tmp_path):
+    """scanpy keeps every gene in raw/X beside the variable genes it selects into X: a model of every gene,
+    given such a file, is told --x raw/X, which predicts as the file it was trained on does."""
+    ad, pd = need("anndata"), need("pandas")
+    rng = np.random.default_rng(0)
+    X = rng.poisson(2.0, (200, 10)).astype(np.float32)
+    obs = pd.DataFrame({"t": pd.Categorical(np.where(X[:, 0] > 2, "a", "b"))}, index=[str(i) for i in range(200)])
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        full = ad.AnnData(X=X, obs=obs, var=pd.DataFrame(index=[f"g{i}" for i in range(10)]))
+        full.write_h5ad(tmp_path / "full.h5ad")
+        part = full.copy()
+        part.raw = part
+        part[:, :4].copy().write_h5ad(tmp_path / "hvg.h5ad")
+    assert cli("train", tmp_path / "full.h5ad", "--y", "obs/t", "-o", tmp_path / "m.h5", "-q")[0] == 0
+    code, _, err = cli("predict", tmp_path / "m.h5", tmp_path / "hvg.h5ad", "-o", tmp_path / "p.csv", "-q")
+    assert (code, err) == (2, f"sgdcli: error: {tmp_path / 'hvg.h5ad'}:X: has no column 'g4', which the model was "
+                              "trained on (6 of its 10 features missing); raw/X holds them all: --x raw/X\n"), err
+    for name, args in (("p.csv", ["--x", "raw/X"]), ("q.csv", [])):
+        data = tmp_path / ("hvg.h5ad" if args else "full.h5ad")
+        assert cli("predict", tmp_path / "m.h5", data, *args, "-o", tmp_path / name, "-q")[0] == 0
+    assert (tmp_path / "p.csv").read_text() == (tmp_path / "q.csv").read_text()

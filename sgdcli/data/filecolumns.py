@@ -47,3 +47,17 @@ def other_names_of(path, x: str) -> list[str] | None:
                 return None
     finally:
         f.close()
+
+
+def raw_holding(path, x: str, names: list[str]) -> str | None:
+    """Where ``x`` of an AnnData file (its ``X``) lacks some of ``names`` (a model's genes), ``raw/X`` where its
+    columns (``raw/var``) hold them all, as scanpy keeps every gene there beside the variable genes it selects
+    into ``X``; else None."""
+    if x.strip("/") != "X":
+        return None
+    try:
+        present, _ = columns_of(path, "raw/X")
+    except InputError:
+        return None
+    return "raw/X" if present and set(names) <= set(present) else None
+

@@ -8,7 +8,7 @@ from __future__ import annotations
 import os
 
 from sgdcli.data.columnindex import numbered, numbered_as
-from sgdcli.data.filecolumns import columns_of, other_names_of
+from sgdcli.data.filecolumns import columns_of, other_names_of, raw_holding
 from sgdcli.samefile import same_file
 from sgdcli.data.pandasframes import why_left_out
 from sgdcli.data.table import Table
@@ -66,8 +66,10 @@ def by_name(names: list[str] | None, data, x: str, columns: dict, model: str = "
         if kind not in (None, "text"):  # a column that an older sgdcli read as numbers (a datetime, an index level)
             raise InputError(f"{model}{where_in(data, x)}: column {missing[0]!r}, which the model was trained on, "
                              f"{why_left_out(kind)}; the model, of an older sgdcli, read it as numbers: retrain it")
+        raw = raw_holding(data, x, names)
         raise InputError(f"{model}{where_in(data, x)}: has no column {missing[0]!r}, which the model was trained "
-                         f"on ({len(missing)} of its {len(names)} features missing)")
+                         f"on ({len(missing)} of its {len(names)} features missing)"
+                         + (f"; {raw} holds them all: --x {raw}" if raw else ""))
     columns["features"] = names
     wanted = set(names)
     return columns, [name for name in own if name not in wanted]
