@@ -1,10 +1,9 @@
 """Sparse rows dense enough are centred and scaled by default, as dense rows are (training/autooptimizer.py
-``centres``, kernels/sparse.py ``shift``): counts of a few columns, uncentred, kept their means' one direction of
+``dense_enough``, kernels/centring.py): counts of a few columns, uncentred, kept their means' one direction of
 large curvature, and trained far from the optimum without a word."""
 
 import os
 
-import h5py
 import numpy as np
 import pytest
 
@@ -12,18 +11,14 @@ from sgdcli import load_model, train
 from sgdcli.options import TrainOptions
 
 from conftest import cli, short_fits, write_table
+from test_sparse import write_csr as write_matrix
 
 scipy_sparse = pytest.importorskip("scipy.sparse")
 
 
 def write_csr(path, X, y):
-    M = scipy_sparse.csr_matrix(np.asarray(X, dtype=np.float32))
-    with h5py.File(path, "w") as f:
-        g = f.create_group("X")
-        g["data"], g["indices"], g["indptr"] = M.data, M.indices, M.indptr
-        g.attrs["shape"] = M.shape
-        f["y"] = y
-    return path
+    """Rows ``X`` (dense) as a CSR group X, with labels y."""
+    return write_matrix(path, scipy_sparse.csr_matrix(np.asarray(X, dtype=np.float32)), y)
 
 
 @pytest.fixture(scope="module")

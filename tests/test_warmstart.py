@@ -436,16 +436,9 @@ def test_init_optimizer_from_a_centered_model_is_refused_on_sparse_rows_too_wide
     centered units, with the bias unmoved: accuracy fell from 0.97 to 0.65 at --epochs 0, exit 0.  Rows dense
     enough to centre keep the centering, and the state with it."""
     scipy_sparse = pytest.importorskip("scipy.sparse")
+    from test_sparse import write_csr
+
     d, first, second, _ = days
-
-    def write_csr(path, M, y):
-        with h5py.File(path, "w") as g:
-            x = g.create_group("X")
-            x["data"], x["indices"], x["indptr"] = M.data, M.indices, M.indptr
-            x.attrs["shape"] = M.shape
-            g["y"] = y
-        return path
-
     rng = np.random.default_rng(3)
     M = scipy_sparse.random(4000, 1000, density=0.002, format="csr", dtype=np.float32, random_state=3)
     y = (M @ rng.standard_normal(1000) > 0).astype(np.float64)
