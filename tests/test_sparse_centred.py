@@ -114,7 +114,8 @@ def test_which_sparse_rows_are_centred_and_what_the_log_says(counts, tmp_path):
     path = counts[0]
     code, _, err = cli("train", path, "-o", tmp_path / "m.h5", "--model", "linear", "--epochs", "1",
                        "--batch-size", "1")
-    assert code == 0 and "computing feature means and deviations of" in err and "each step updates" not in err, err
+    assert code == 0 and ("computing feature means and deviations of " + str(path) + " (one pass; its sparse rows, "
+                          "dense enough, are centred as dense rows are)") in err and "each step updates" not in err, err
     assert load_model(tmp_path / "m.h5").center.any()
     rng = np.random.default_rng(1)
     some = (rng.random((500, 1000)) < 0.01) * 1.0  # 1,000 columns against a default batch's 4 × 10 × 32
@@ -133,6 +134,11 @@ def test_which_sparse_rows_are_centred_and_what_the_log_says(counts, tmp_path):
     assert code == 0 and ("computing feature deviations of " in err and "(one pass; sparse rows this wide are "
                           "scaled, not centered, which would make every step's cost their columns')") in err, err
     assert not load_model(tmp_path / "w.h5m").center.any()
+    code, _, err = cli("train", tmp_path / "w.h5", "-o", tmp_path / "w.h5m", "--model", "linear", "--epochs", "1")
+    assert code == 0 and (f"{tmp_path / 'w.h5'}: sparse rows too wide to centre (3,000 columns, about 3 nonzeros a "
+                          "row): trained as stored, not standardized; --standardize scales them (docs/sparse.md)"
+                          ) in err and "computing feature" not in err, err
+    assert load_model(tmp_path / "w.h5m").center is None
 
 
 def test_a_warm_start_keeps_the_centring_and_its_optimizer(counts, tmp_path):

@@ -133,13 +133,18 @@ def _learnt(table: Table, val_table: Table | None, opts: TrainOptions, saved, in
         elif opts.standardize:
             message(f"computing feature deviations of {table.path} (one pass; sparse rows this wide are scaled, not "
                     "centered, which would make every step's cost their columns')" if not_centred else
-                    f"computing feature means and deviations of {table.path} (one pass)")
+                    f"computing feature means and deviations of {table.path} (one pass" + (
+                        "; its sparse rows, dense enough, are centred as dense rows are)" if table.sparse else ")"))
             moments = functools.partial(passes.moment_pass, scale=weighting.moments_scale(), by_class=None if
                                         weighting.class_weights is None else (weighting, labels.classes))
             # (rows weigh as in the loss)
             stats = data_pass(moments, "standardizing")
             mean, std = (np.zeros_like(stats.mean) if not_centred else stats.mean), stats.std()
             warn_coarse(table, lambda: (mean, std))
+        elif not_centred:  # what the default did, and why, where it is not a dense file's
+            message(f"{table.path}: sparse rows too wide to centre ({table.n_features:,} columns, about "
+                    f"{table.X.nonzeros_per_row():,.0f} nonzeros a row): trained as stored, not standardized; "
+                    "--standardize scales them (docs/sparse.md)")
     if weighting is None:  # a resume: the pass its weights read, if any, is kept for where the bias starts
         weighting, count = _weighting(table, opts, labels, count, n_train, data_pass, message, init)
     saturated = count.zero.saturated_loss() if count is not None else saved.saturated_loss
