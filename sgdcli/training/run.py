@@ -44,7 +44,7 @@ from sgdcli.training.inputs import Inputs
 from sgdcli.training.progress import objective
 from sgdcli.reporting.reporter import counted
 from sgdcli.training.rate import BLOWN_UP, blew_up
-from sgdcli.training.sampling import SAMPLE_ROWS, Sample, sample_weights
+from sgdcli.training.sampling import SAMPLE_ROWS, Sample, sample_weights, stays_sparse
 from sgdcli.training.start import fitted, fit_sample_rows, log_odds, start_weights
 
 SHARING = "counting the rows each model averaged trains"  # what a run stopped in cut_shares was doing
@@ -71,8 +71,8 @@ class Run:
         run_options = {**opts.as_dict(), "threads": executor.threads, **executor.run_options()}
         self.fingerprints = (run_options, fingerprints.fingerprint(table, val_table, self.init))
         saved = resume.load(self) if control.resume else None  # checked against the run, or removed
-        uncentred = table.sparse and not autooptimizer.dense_enough(table)
-        self.clock = warmstart.optimizer_clock(self.init, opts.optimizer, uncentred) if opts.init_optimizer else 0
+        self.clock = (warmstart.optimizer_clock(self.init, opts.optimizer, stays_sparse(table)) if opts.init_optimizer
+                      else 0)
         # the runs that learn the same facts (setup.shared_facts: a sweep's) differ in their batch size and rate,
         # and in what those choose, the optimizer (--optimizer auto) and the steps between averagings
         alike = json.dumps([{k: v for k, v in run_options.items() if k not in ("batch_size", "lr", "optimizer",

@@ -78,9 +78,10 @@ def sample_spans(table: Table, memory: int, rows: int = SAMPLE_ROWS) -> list[tup
 
 
 def stays_sparse(table: Table) -> bool:
-    """Whether the measures of the sample take ``table``'s rows sparse (the power iteration on the CSR rows, no
-    fit), as for a CSR matrix too wide for dense rows of it; one dense enough (training/autooptimizer.py
-    ``dense_enough``) is measured as dense rows are, by ``sample``'s rows made dense."""
+    """Whether ``table``'s rows are CSR rows too wide to centre: never centred (training/setup.py), and measured
+    sparse by the sample's measures (the power iteration on the CSR rows, no fit); rows dense enough
+    (training/autooptimizer.py ``dense_enough``) are centred, and measured as dense rows are, by ``sample``'s
+    rows made dense."""
     return table.sparse and not dense_enough(table)
 
 

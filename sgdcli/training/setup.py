@@ -31,7 +31,7 @@ from sgdcli.model.weights import Weighting
 from sgdcli.model.zeroloss import constant
 from sgdcli.options import TrainOptions, task_of
 from sgdcli.sizes import format_size, memory_limit
-from sgdcli.training import autooptimizer, runlog
+from sgdcli.training import runlog, sampling
 
 # Arrays of the model's size that training holds: the weights, their gradient, the optimizer's three slots,
 # the kernels' work arrays and the copies the model file is made from.
@@ -125,7 +125,7 @@ def _learnt(table: Table, val_table: Table | None, opts: TrainOptions, saved, in
         # refused before another pass
         weighting, count = _weighting(table, opts, labels, count, n_train, data_pass, message, init)
         mean = std = None
-        not_centred = table.sparse and not autooptimizer.dense_enough(table)
+        not_centred = sampling.stays_sparse(table)
         if init is not None and not opts.restandardize:  # its weights mean what they meant
             mean, std = init.model.center, init.model.scale
             if not_centred and mean is not None and mean.any():  # wide sparse rows are scaled, never centered: the

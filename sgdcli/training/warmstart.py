@@ -153,7 +153,7 @@ def weights(init: WarmStart, mean: np.ndarray | None, std: np.ndarray | None) ->
 def optimizer_clock(init: WarmStart, optimizer: str, uncentred: bool) -> int:
     """--init-optimizer: the updates the initial model's optimizer state has seen; InputError where it has
     none, or another optimizer's (``optimizer``, this run's, resolved), or where this run's rows are sparse rows
-    it does not centre (``uncentred``: training/autooptimizer.py ``dense_enough``) and the model centered its
+    it does not centre (``uncentred``: training/sampling.py ``stays_sparse``) and the model centered its
     features: the run moves the centering into the bias (``weights``), and the state's last iterate, running
     average and steps belong to the centered units."""
     state = init.model.optimizer
