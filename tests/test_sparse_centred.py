@@ -51,6 +51,21 @@ def test_counts_train_to_near_the_optimum_at_the_defaults(counts):
     assert objective(m, X, y) < 1.05 * best
 
 
+@pytest.fixture(params=["densified", "centring kernel"])
+def path_taken(request, monkeypatch):
+    """Which kernels train the counts (87% nonzero): the dense ones, a piece of rows at a time made dense, as
+    for every centred file with a tenth of its columns nonzero (kernels/densified.py), or the O(nonzeros) kernel
+    that centres them, as for sparser ones (kernels/centring.py); the calls of the dense ones counted."""
+    from sgdcli.engine import csr
+    from sgdcli.training import autooptimizer
+
+    if request.param == "centring kernel":
+        monkeypatch.setattr(autooptimizer, "DENSIFIED_SHARE", np.inf)
+    calls, dense = [], csr.train_block_csr
+    monkeypatch.setattr(csr, "train_block_csr", lambda *a, **k: calls.append(len(a[3])) or dense(*a, **k))
+    return request.param, calls
+
+
 @short_fits
 @pytest.mark.parametrize("extra", [
     {},
@@ -60,10 +75,14 @@ def test_counts_train_to_near_the_optimum_at_the_defaults(counts):
     {"optimizer": "adam", "average": True, "model": "logistic"},
     {"model": "softmax", "batch_size": None, "lr": 0.5},
     {"model": "logistic", "class_weight": "balanced", "optimizer": "momentum"},  # weighted means and deviations
+    {"optimizer": "sgd", "batch_size": 1},  # the dense kernels' in-place path
+    {"parallel": "average", "threads": 2, "sync_every": 7, "batch_size": 8},
 ])
-def test_centred_csr_rows_train_like_their_dense_copy(counts, tmp_path, extra):
-    """The same options give the same model to rounding, and the same predictions of either file."""
+def test_centred_csr_rows_train_like_their_dense_copy(counts, tmp_path, extra, path_taken):
+    """The same options give the same model to rounding, and the same predictions of either file, whichever
+    kernels train the rows."""
     path, dense, X, y = counts
+    taken, calls = path_taken
     if extra.get("model") in ("logistic", "softmax"):
         labels = (y > np.quantile(y, 0.7)).astype(np.int64) + (y > np.quantile(y, 0.9) if extra["model"] == "softmax"
                                                                 else 0)
@@ -71,6 +90,7 @@ def test_centred_csr_rows_train_like_their_dense_copy(counts, tmp_path, extra):
     options = {"model": "linear", "optimizer": "nesterov", "lr": 0.01, "shuffle": False, "epochs": 2,
                "standardize": True, **extra}
     a, b = train(path, TrainOptions(**options)), train(dense, TrainOptions(**options))
+    assert sum(calls) == (2 * 4000 if taken == "densified" else 0), calls  # every row of both epochs, once
     np.testing.assert_allclose(a.center, b.center, rtol=1e-12)
     if "l1" in extra:
         assert 0 < (a.weights == 0).sum() == (b.weights == 0).sum() < a.weights.size
@@ -182,3 +202,54 @@ def test_rows_past_the_widest_stay_sparse(tmp_path, monkeypatch):
         assert autooptimizer.dense_enough(table)
         monkeypatch.setattr(autooptimizer, "DENSE_ENOUGH_WIDEST", 39)
         assert not autooptimizer.dense_enough(table)
+
+
+@short_fits
+def test_which_centred_rows_the_dense_kernels_train(counts, tmp_path, monkeypatch):
+    """A tenth of the columns nonzero or more (DENSIFIED_SHARE), and centred: the dense kernels, a piece of rows
+    at a time made dense (KernelConfig.sparse false); fewer, or rows trained as stored (--no-standardize): the
+    O(nonzeros) kernel."""
+    from sgdcli.training import autooptimizer, runrate
+
+    sparse, config = [], runrate.kernel_config
+    monkeypatch.setattr(runrate, "kernel_config", lambda *a, **k: sparse.append(k["sparse"]) or config(*a, **k))
+    rng = np.random.default_rng(3)
+    assert autooptimizer.DENSIFIED_SHARE == 0.1
+    for nonzeros, want in ((2, False), (1, True)):  # of 20 columns in every row
+        X = np.zeros((400, 20))
+        for row in X:
+            row[rng.choice(20, nonzeros, replace=False)] = rng.integers(1, 4, nonzeros)
+        train(write_csr(tmp_path / f"{nonzeros}.h5", X, rng.standard_normal(400)), TrainOptions(model="linear",
+                                                                                                epochs=1))
+        assert sparse[-1] is want, nonzeros
+    train(counts[0], TrainOptions(model="linear", epochs=1, standardize=False))
+    assert sparse[-1] is True
+
+
+def test_the_dense_kernels_on_csr_rows_resume_mid_batch_to_the_uninterrupted_runs_bytes(counts, tmp_path,
+                                                                                       monkeypatch):
+    """Checkpoints at the ends of windows of 500 rows, inside batches of 48: the gradient of the batch so far is
+    the dense kernels' (of the raw columns, where the centring kernel's was of scaled ones: checkpoint format
+    20); two threads give the same bytes twice."""
+    import signal
+
+    from sgdcli import RunControl
+    from sgdcli.engine import epoch
+    from sgdcli.errors import Interrupted
+
+    monkeypatch.setattr(epoch, "SLICE_ROWS", 500)
+    options, path = TrainOptions(model="linear", epochs=2, threads=2, batch_size=48), counts[0]
+    straight = train(path, options)
+    assert train(path, options).weights.tobytes() == straight.weights.tobytes()
+    for stop_at in (3, 11):  # in the first epoch, and in the second
+        checkpoint, calls = tmp_path / f"ck{stop_at}.h5", []
+
+        def stop():
+            calls.append(1)
+            return signal.SIGTERM if len(calls) == stop_at else None
+
+        with pytest.raises(Interrupted):
+            train(path, options, control=RunControl(checkpoint=str(checkpoint), stop=stop))
+        resumed = train(path, options, control=RunControl(checkpoint=str(checkpoint), resume=True))
+        assert resumed.weights.tobytes() == straight.weights.tobytes(), stop_at
+        assert resumed.bias.tobytes() == straight.bias.tobytes(), stop_at

@@ -25,14 +25,14 @@ from sgdcli.data.prefetch import Window, stream_windows
 from sgdcli.data.shuffle import PageShuffle
 from sgdcli.data.sparse import CsrRows
 from sgdcli.data.table import Table
-from sgdcli.engine import resample
+from sgdcli.engine import csr, resample
 from sgdcli.engine.divergence import diverged, scaled_from
 from sgdcli.errors import DivergedError, InputError
 from sgdcli.kernels import state as ks
 from sgdcli.kernels.batches import finish_batch, partial_divisor, train_block
+from sgdcli.kernels.densified import piece_rows
 from sgdcli.kernels.rows import finite_at
 from sgdcli.kernels.schedules import lr_at
-from sgdcli.kernels.sparse import finish_batch_sparse, train_block_sparse
 from sgdcli.kernels.state import KernelConfig, Scratch, TrainState
 from sgdcli.model.labels import Labels
 
@@ -296,7 +296,7 @@ def run_epoch(
                 hi = min((lo // SLICE_ROWS + 1) * SLICE_ROWS, len(rows), lo + budget)
                 sw = None if w is None else w[lo:hi]
                 if table.sparse:
-                    status = _train_sparse(cfg, X, y[lo:hi], xrows[lo:hi], plan, state, scratch, sw)
+                    status = csr.train(cfg, X, y[lo:hi], xrows[lo:hi], plan, state, scratch, sw)
                 else:
                     status = train_block(cfg, X, y[lo:hi], xrows[lo:hi], plan.center, plan.scale, state, scratch, sw)
                 if status == ks.BAD_ROW:
@@ -330,11 +330,8 @@ def run_epoch(
                 scratch.n_touched[0] = 0
         else:  # over the whole batch's rows where the model stepped on a whole batch this epoch
             divisor = partial_divisor(cfg.batch_size, int(counters[ks.FILL]), int(counters[ks.T]) > t0)
-            if table.sparse:
-                _finish_sparse(cfg, plan, state, scratch, divisor)
-                if not np.isfinite(state.W).all():
-                    raise _diverged(cfg, state, epoch, t0, plan)
-            elif not finish_batch(cfg, state, scratch, plan.center, plan.scale, divisor):
+            if not (csr.finish(cfg, plan, state, scratch, divisor) if table.sparse else
+                    finish_batch(cfg, state, scratch, plan.center, plan.scale, divisor)):
                 raise _diverged(cfg, state, epoch, t0, plan)
     return epoch_result(state, pos, int(counters[ks.T]) - t0, finished=True)
 
@@ -350,30 +347,12 @@ def _reached(segments: list, first: int, row: int, budget: float) -> int:
     return stop
 
 
-def _train_sparse(cfg: KernelConfig, X, y: np.ndarray, positions: np.ndarray, plan: EpochPlan, state: TrainState,
-                  scratch: Scratch, sw: np.ndarray | None = None) -> int:
-    """The CSR rows at ``positions`` of the window's rows ``X`` (data/sparse.py) through the O(nonzeros) kernel."""
-    starts = X.indptr[positions]
-    scale = plan.scale if cfg.standardized else None  # None: Numba compiles the kernel without the gather
-    weights = {} if sw is None else {"sw": sw}  # omitted: no code for weights compiled
-    centred = {} if plan.shift is None else {"shift": plan.shift}  # omitted: no code for centring compiled
-    return train_block_sparse(cfg, X.data, X.indices, starts, X.indptr[positions + 1] - starts, y, scale,
-                              state.W, state.G, _slots(cfg, state), state.counters, state.sums, scratch.touched,
-                              scratch.marks, scratch.n_touched, scratch.clocks, scratch.clock_now, **weights,
-                              **centred)
-
-
-def _finish_sparse(cfg: KernelConfig, plan: EpochPlan, state: TrainState, scratch: Scratch, divisor: int) -> None:
-    """The step of an epoch's last, partial batch of CSR rows (kernels/sparse.py)."""
-    centred = {} if plan.shift is None else {"shift": plan.shift}
-    finish_batch_sparse(cfg, state.W, state.G, _slots(cfg, state), state.counters, state.sums, scratch.touched,
-                        scratch.marks, scratch.n_touched, scratch.clocks, scratch.clock_now, divisor, **centred)
-
-
-def _slots(cfg: KernelConfig, state: TrainState):
-    """The optimizer's slots, or plain SGD's cumulative L1 penalty (kernels/sparse.py); None for plain SGD
-    without L1 (Numba then compiles that step alone)."""
-    return state.slots if ks.uses_slots(cfg) else None
+def scratch_for(table: Table, cfg: KernelConfig, parts: int, k_out: int, keep_step: bool = False) -> Scratch:
+    """The kernels' work arrays for ``k_out`` outputs on ``parts`` threads, for the rows of ``table`` as the
+    kernels of ``cfg`` take them: dense, CSR, or CSR made dense a piece at a time (engine/csr.py)."""
+    pieces = piece_rows(table.n_features) if table.sparse and not cfg.sparse else 0
+    return Scratch.make(parts, k_out, table.n_features, sparse=cfg.sparse, keep_step=keep_step,
+                        lazy_momentum=cfg.lazy_momentum, piece_rows=pieces)
 
 
 def current_lr(cfg: KernelConfig, state: TrainState) -> float:
@@ -390,12 +369,8 @@ def compile_kernels(table: Table, cfg: KernelConfig, plan: EpochPlan, scratch: S
     t0 = time.perf_counter()
     plan.pages.visit(0, 0, plan.pages.extent_order(0)[:1])
     sw = None if plan.weight_scale is None and not plan.resample else np.zeros(0)
-    if table.sparse:  # on no rows: a state of one feature compiles the same code, without a model's worth of memory
-        state = TrainState.zeros(plan.labels.n_outputs, 1)
-        X = table.X.read(0, 1)
-        y = np.zeros(1)  # labels as the kernels take them (float64); row 0's own may be one --bad-rows skips
-        _train_sparse(cfg, X, y[:0], np.zeros(0, dtype=np.int64), plan, state, scratch, sw)
-        _finish_sparse(cfg, plan, state, scratch, 1)
+    if table.sparse:
+        csr.compile_kernels(cfg, table.X.read(0, 1), plan, scratch, sw, table.n_features)
         return time.perf_counter() - t0
     one = np.ones(1, dtype=np.int64)
     table.X.page_in(one - 1, one, one - 1, 1)

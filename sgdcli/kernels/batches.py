@@ -217,7 +217,7 @@ def _accumulate_single(objective, X, y, sw, rows, lo, hi, w, grad, z, logistic, 
 def finish_batch(cfg, state, scratch, center, scale, divisor):
     """Take the step for the rows gathered so far, their gradients' sum over ``divisor`` (``partial_divisor``);
     False if the model diverged."""
-    return _finish_batch(cfg, _compiled_state(cfg, state), scratch, *_compiled_scaling(cfg, center, scale), divisor)
+    return _finish_batch(cfg, compiled_state(cfg, state), scratch, *compiled_scaling(cfg, center, scale), divisor)
 
 
 def partial_divisor(batch: int, rows: int, stepped: bool) -> int:
@@ -233,7 +233,7 @@ def partial_divisor(batch: int, rows: int, stepped: bool) -> int:
     return batch if stepped else rows
 
 
-def _compiled_state(cfg: KernelConfig, state: TrainState) -> TrainState:
+def compiled_state(cfg: KernelConfig, state: TrainState) -> TrainState:
     """``state`` as the kernels take it: without the optimizer slots when the run never uses them.
 
     Plain SGD without averaging keeps no per-weight state.  Passing None in its
@@ -244,7 +244,7 @@ def _compiled_state(cfg: KernelConfig, state: TrainState) -> TrainState:
     return state if uses_slots(cfg) else state._replace(slots=None)
 
 
-def _compiled_scaling(cfg: KernelConfig, center, scale) -> tuple:
+def compiled_scaling(cfg: KernelConfig, center, scale) -> tuple:
     """(center, scale) as the kernels take them: None for both without ``--standardize``.
 
     As with the slots above, the kernels test ``center is None``, which Numba
@@ -299,25 +299,37 @@ def train_block(cfg, X, y, rows, center, scale, state, scratch, sw=None):
     with the single-output or the general gradient loop; either with or
     without the standardization code.
     """
-    k_out = state.W.shape[0]
     if X.ndim == 2:
         X, rows = np.ascontiguousarray(X).reshape(-1), rows * X.shape[1]
-    center, scale = _compiled_scaling(cfg, center, scale)
-    if is_pure_sgd(cfg, k_out):
-        weights = {} if sw is None else {"sw": sw}
-        if cfg.optimizer == SGD:  # no velocity: its branch is pruned at compile time
-            return train_block_pure_sgd(cfg, X, y, rows, center, scale, state.W[0], state.counters, state.sums,
-                                        **weights)
+    center, scale = compiled_scaling(cfg, center, scale)
+    variant = variant_of(cfg, state, sw)
+    if "velocity" in variant or "pure" in variant:
+        variant.pop("pure", None)
         return train_block_pure_sgd(cfg, X, y, rows, center, scale, state.W[0], state.counters, state.sums,
-                                    state.slots[SLOT_A][0], **weights)
-    variant = {} if sw is None else {"sw": sw}  # an omitted argument prunes its branch at compile time
+                                    **variant)
+    return train_block_batches(cfg, X, y, rows, center, scale, compiled_state(cfg, state), scratch, **variant)
+
+
+def variant_of(cfg: KernelConfig, state: TrainState, sw) -> dict:
+    """The arguments that pick the compiled code a run needs (an omitted one prunes its branch at compile
+    time): ``pure`` (without a velocity) or ``velocity`` for the in-place pure-SGD path, else ``threads``,
+    ``multi``, ``logistic`` or ``pairs`` for the batch loop; and ``sw``, the rows' weights, where they have
+    them."""
+    k_out = state.W.shape[0]
+    variant = {} if sw is None else {"sw": sw}
+    if is_pure_sgd(cfg, k_out):
+        if cfg.optimizer == SGD:  # no velocity: its branch is pruned at compile time
+            variant["pure"] = True
+        else:
+            variant["velocity"] = state.slots[SLOT_A][0]
+        return variant
     if cfg.parts > 1 and cfg.batch_size >= cfg.par_min_rows:
         variant["threads"] = cfg.parts
     if k_out > 1:
         variant["multi"] = True
     else:
         variant["logistic" if cfg.loss[0] == LOGISTIC else "pairs"] = True
-    return train_block_batches(cfg, X, y, rows, center, scale, _compiled_state(cfg, state), scratch, **variant)
+    return variant
 
 
 @kernel()

@@ -222,14 +222,20 @@ class Scratch(NamedTuple):
     # --l1's) and the model before the step that it is the gradient of, in the units the model trains in; NaN
     # until a step
     stepped: np.ndarray
+    # CSR rows the dense kernels train (kernels/densified.py), else empty: a piece of them made dense, and the
+    # offset of each of its rows
+    pieces: np.ndarray
+    piece_at: np.ndarray
 
     @classmethod
     def make(cls, parts: int, k_out: int, d: int, sparse: bool = False, keep_step: bool = False,
-             lazy_momentum: bool = False) -> "Scratch":
+             lazy_momentum: bool = False, piece_rows: int = 0) -> "Scratch":
         """The arrays of the dense kernels, or of the sparse one (which needs neither per-thread gradient sums
         nor effective weights: a feature-sized array each, the size of the model, spared); ``keep_step``: the
         dense kernels keep each step's gradient (``stepped``); ``lazy_momentum``: the run's
-        ``KernelConfig.lazy_momentum``, which the sparse kernel's clocks are kept for."""
+        ``KernelConfig.lazy_momentum``, which the sparse kernel's clocks are kept for; ``piece_rows``: the rows
+        of a piece of CSR rows made dense for the dense kernels (densified.py; 0: the rows are not CSR, or the
+        sparse kernel trains them)."""
         dense = 0 if sparse else d + 1
         stepped = isolated((2, k_out, dense) if keep_step and dense else (2, 0, 0))
         stepped[...] = np.nan
@@ -246,4 +252,6 @@ class Scratch(NamedTuple):
             clocks=isolated(d if sparse and lazy_momentum else 0),
             clock_now=isolated(lazymomentum.NOW),
             stepped=stepped,
+            pieces=isolated(piece_rows * d, np.float32),
+            piece_at=isolated(piece_rows, np.int64),
         )

@@ -34,7 +34,7 @@ from sgdcli.engine import epoch as engine
 from sgdcli.engine import passes
 from sgdcli.engine.epoch import EpochPlan
 from sgdcli.kernels import state as ks
-from sgdcli.kernels.state import KernelConfig, Scratch, TrainState, uses_slots
+from sgdcli.kernels.state import KernelConfig, TrainState, uses_slots
 from sgdcli.reporting.reporter import counted
 
 # Rows each shard trains between two averagings when --sync-every is not given:
@@ -131,7 +131,7 @@ def train_round(table: Table, job: Job, r: Round, should_stop: Callable[[], bool
     state.counters[ks.T] = r.t
     state.counters[ks.EPOCH] = r.epoch
     pos = engine.Position(epoch=r.epoch, block=r.block, row=r.row, epoch_start_t=r.epoch_t)
-    scratch = Scratch.make(job.threads, k_out, d1 - 1, sparse=job.cfg.sparse, lazy_momentum=job.cfg.lazy_momentum)
+    scratch = engine.scratch_for(table, job.cfg, job.threads, k_out)
 
     def safe_point(_pos):
         if should_stop is not None and should_stop():

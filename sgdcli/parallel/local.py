@@ -11,7 +11,7 @@ from sgdcli.data.table import Table
 from sgdcli.engine import epoch as engine
 from sgdcli.engine import passes
 from sgdcli.engine.epoch import EpochPlan, EpochResult, Position
-from sgdcli.kernels.state import KernelConfig, Scratch, TrainState
+from sgdcli.kernels.state import KernelConfig, TrainState
 from sgdcli.model.inference import measure
 from sgdcli.model.labels import Labels
 from sgdcli.options import TrainOptions
@@ -49,9 +49,8 @@ class LocalExecutor:
 
     def prepare(self, cfg: KernelConfig, plan: EpochPlan) -> None:
         self.cfg, self.plan = cfg, plan
-        self.scratch = Scratch.make(self.kernel_threads, plan.labels.n_outputs, self.table.n_features,
-                                    sparse=self.table.sparse, keep_step=plan.keep_step,
-                                    lazy_momentum=cfg.lazy_momentum)
+        self.scratch = engine.scratch_for(self.table, cfg, self.kernel_threads, plan.labels.n_outputs,
+                                          keep_step=plan.keep_step)
 
     def stepped(self) -> np.ndarray | None:
         kept = None if self.scratch is None else self.scratch.stepped

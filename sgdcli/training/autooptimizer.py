@@ -45,6 +45,10 @@ DENSE_ENOUGH_BATCH = TrainOptions.__dataclass_fields__["batch_size"].default
 # this width the default --memory still holds several hundred of its rows, as for a dense file of a whole
 # transcriptome's genes; wider, the rates and fits would rest on a few dozen rows.
 DENSE_ENOUGH_WIDEST = 2**15
+# Centred sparse rows with at least this share of their columns nonzero train through the dense kernels, a piece
+# of rows at a time made dense (kernels/densified.py): from about there those were faster than the O(nonzeros)
+# kernel at every width, output count and batch size bench/densified.py tries, and below it slower at some.
+DENSIFIED_SHARE = 0.1
 
 
 def batch_nonzeros(table: Table, opts: TrainOptions) -> float:
@@ -82,6 +86,13 @@ def dense_enough(table: Table) -> bool:
     dominate instead, and centring would make every step O(columns).  At most DENSE_ENOUGH_WIDEST columns."""
     return table.sparse and table.n_features <= min(DENSE_ENOUGH_WIDEST, COLUMNS_PER_NONZERO * DENSE_ENOUGH_BATCH
                                                     * table.X.nonzeros_per_row())
+
+
+def densified(table: Table, opts: TrainOptions) -> bool:
+    """Whether the kernels train sparse ``table``'s rows as dense ones, a piece at a time made dense (engine/csr.py):
+    rows the run centres, with DENSIFIED_SHARE or more of their columns nonzero.  The same updates either way,
+    to rounding."""
+    return _centred(table, opts) and table.X.nonzeros_per_row() >= DENSIFIED_SHARE * table.n_features
 
 
 def _lazy(table: Table, opts: TrainOptions) -> bool:

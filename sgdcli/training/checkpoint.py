@@ -39,7 +39,7 @@ FORMAT = "sgdcli-checkpoint"
 # something else: a run begun under one version would go on as it did not begin (rows skipped or trained twice,
 # another rate, unsaid).  Why each version came: docs/model-format.md, "Checkpoint files".  A checkpoint of another
 # version is not resumed: the run starts over and says so.
-FORMAT_VERSION = 19
+FORMAT_VERSION = 20
 
 
 class StaleCheckpoint(UserWarning):

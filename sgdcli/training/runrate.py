@@ -26,7 +26,7 @@ from sgdcli.errors import DivergedError, first_line
 from sgdcli.kernels.state import KernelConfig, kernel_config
 from sgdcli.options import TrainOptions
 from sgdcli.training import replicas
-from sgdcli.training.autooptimizer import lazy_momentum
+from sgdcli.training.autooptimizer import densified, lazy_momentum
 from sgdcli.training.rate import ADAPTIVE, MAX_HALVINGS, AutoRate, auto_rate
 
 
@@ -108,7 +108,7 @@ def rates(run, halvings: int) -> tuple[TrainOptions, float, KernelConfig]:
         lr = min(lr, max(opts.lr, stable))
     used = dataclasses.replace(opts, lr=lr, lr_scaling="none")
     cfg = kernel_config(used, run.batch, run.executor.kernel_threads, run.steps * opts.epochs,
-                        replicas=run.shards, sparse=run.table.sparse,
+                        replicas=run.shards, sparse=run.table.sparse and not densified(run.table, opts),
                         class_weights=run.weighting.kernel_class_weights(), clock=run.clock,
                         bias_times=1.0 if run.auto is None else run.auto.bias_times,
                         lazy_momentum=lazy_momentum(run.table, opts),
