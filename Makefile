@@ -74,6 +74,7 @@ bench: $(VENV)/.installed-bench
 	$(PY) bench/hdf5_reads.py
 	$(PY) bench/sparse_kernel.py
 	$(PY) bench/sparse_optimizer.py $(filter --quick,$(BENCH_ARGS))
+	$(PY) bench/densified.py $(filter --quick,$(BENCH_ARGS))
 	$(PY) bench/epoch_parts.py $(filter --quick,$(BENCH_ARGS))
 	$(PY) bench/sparse.py $(filter --quick,$(BENCH_ARGS))
 	$(PY) bench/csvread.py $(filter --quick,$(BENCH_ARGS))
