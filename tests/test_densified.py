@@ -82,10 +82,36 @@ def test_a_run_of_two_threads_trains_the_pieces_on_one(piece):
     np.testing.assert_allclose(a.W, b.W, rtol=1e-9, atol=1e-12)
 
 
+def test_a_column_given_twice_in_a_row_counts_twice():
+    """As the O(nonzeros) kernel, the moments and predictions count it: the dense copy holds the sum."""
+    X, y, order = problem("linear", density=0.3)
+    data, indices, indptr = csr(X)
+    split = np.repeat(np.arange(len(data)), 2)  # each nonzero as two halves in the same column
+    data2, indices2, indptr2 = data[split] / 2, indices[split], indptr * 2
+    cfg = kernel_config(naive.options(model="linear", lr=0.01), 4, 1, 100)
+    a, b = TrainState.zeros(1, X.shape[1]), TrainState.zeros(1, X.shape[1])
+    scratch = Scratch.make(1, 1, X.shape[1], piece_rows=7)
+    assert train_block_csr(cfg, data2, indices2, indptr2[order], indptr2[order + 1] - indptr2[order], y[order],
+                           None, None, a, scratch) == ks.OK
+    assert train_block(cfg, X, y[order], order, None, None, b, Scratch.make(1, 1, X.shape[1])) == ks.OK
+    np.testing.assert_allclose(a.W, b.W, rtol=1e-9, atol=1e-12)
+    assert not scratch.pieces.any()
+
+
+def test_a_run_that_diverges_stops_and_leaves_the_pieces_zeros():
+    X, y, order = problem("linear", density=0.3)
+    data, indices, indptr = csr(X * 1e30)
+    cfg = kernel_config(naive.options(model="linear", lr=1e10), 4, 1, 100)
+    state, scratch = TrainState.zeros(1, X.shape[1]), Scratch.make(1, 1, X.shape[1], piece_rows=5)
+    assert train_block_csr(cfg, data, indices, indptr[order], indptr[order + 1] - indptr[order], y[order], None,
+                           None, state, scratch) == ks.DIVERGED
+    assert not scratch.pieces.any()
+
+
 @pytest.mark.parametrize("piece", [1, 4, 100])
 def test_a_non_finite_value_stops_at_its_rows_position_among_the_calls_rows(piece):
     """The position among the rows of the call, whichever piece holds it (the engine names the file's row from
-    it), as the dense kernels give it."""
+    it), as the dense kernels give it, and the pieces are left zeros."""
     X, y, order = problem("linear", density=0.3)
     at = 37
     X[order[at], np.flatnonzero(X[order[at]])[0]] = np.nan
@@ -99,6 +125,16 @@ def test_a_non_finite_value_stops_at_its_rows_position_among_the_calls_rows(piec
             status = train_block_csr(cfg, data, indices, indptr[order], indptr[order + 1] - indptr[order], y[order],
                                      None, None, state, scratch)
         assert (status, int(state.counters[ks.BAD])) == (ks.BAD_ROW, at)
+        assert not scratch.pieces.any()
+
+
+def test_a_scratch_without_pieces_is_refused_not_looped_on():
+    X, y, order = problem("linear")
+    data, indices, indptr = csr(X)
+    cfg = kernel_config(naive.options(model="linear", lr=0.01), 4, 1, 100)
+    with pytest.raises(ValueError, match="a scratch without pieces"):
+        train_block_csr(cfg, data, indices, indptr[:-1], np.diff(indptr), y, None, None, TrainState.zeros(1, 40),
+                        Scratch.make(1, 1, 40))
 
 
 def test_a_piece_is_what_the_cache_holds_and_at_least_a_row():

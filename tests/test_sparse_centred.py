@@ -77,6 +77,7 @@ def path_taken(request, monkeypatch):
     {"model": "logistic", "class_weight": "balanced", "optimizer": "momentum"},  # weighted means and deviations
     {"optimizer": "sgd", "batch_size": 1},  # the dense kernels' in-place path
     {"parallel": "average", "threads": 2, "sync_every": 7, "batch_size": 8},
+    {"batch_size": 48, "drop_last": True},  # each epoch's last 16 rows in neither its steps nor its loss
 ])
 def test_centred_csr_rows_train_like_their_dense_copy(counts, tmp_path, extra, path_taken):
     """The same options give the same model to rounding, and the same predictions of either file, whichever
@@ -103,15 +104,16 @@ def test_centred_csr_rows_train_like_their_dense_copy(counts, tmp_path, extra, p
     np.testing.assert_allclose(p, q, rtol=1e-9, atol=1e-12)
 
 
-@pytest.mark.parametrize("model,extra", [("linear", []), ("softmax", ["--lr", "0.001"])])
+@pytest.mark.parametrize("model,extra", [("linear", []), ("softmax", ["--lr", "0.001"]),
+                                         ("logistic", ["--batch-size", "full", "--lr", "0.01"])])
 def test_the_rate_and_the_fit_checks_measure_the_rows_as_dense_ones(counts, tmp_path, model, extra):
     """The sample's rows made dense: the same log as the dense copy's, but for the lines that name the file, how it
     is read, and why --optimizer auto chose nesterov (which the dense copy does not say), and the time: the same
     --lr auto, the same fit of the sample a linear run starts at, the same far-fit warning (no fit check measured a
     sparse run before), and the same model."""
     path, dense, X, y = counts
-    if model == "softmax":
-        labels = np.digitize(y, np.quantile(y, [0.3, 0.7]))
+    if model != "linear":
+        labels = np.digitize(y, np.quantile(y, [0.3, 0.7] if model == "softmax" else [0.5]))
         path, dense = write_csr(tmp_path / "c.h5", X, labels), write_table(tmp_path / "d.h5", X, labels)
     logs = []
     for i, data in enumerate((path, dense)):
@@ -122,8 +124,9 @@ def test_the_rate_and_the_fit_checks_measure_the_rows_as_dense_ones(counts, tmp_
                      and "--optimizer auto" not in line and not line[20:].startswith(("epoch 1/1", "compiled"))])
     assert logs[0] == logs[1]
     said = "\n".join(logs[0])
-    assert ("starting at the fit of the run's sample of 4,000 rows (least squares)" in said if model == "linear"
-            else "the model may be far from the optimum" in said), said
+    assert {"linear": "starting at the fit of the run's sample of 4,000 rows (least squares)",
+            "softmax": "the model may be far from the optimum",
+            "logistic": "starting at the fit of the run's sample of 4,000 rows (Newton's method)"}[model] in said, said
     a, b = load_model(tmp_path / "m0.h5"), load_model(tmp_path / "m1.h5")
     np.testing.assert_allclose(a.weights, b.weights, rtol=1e-8, atol=1e-12)
 
@@ -230,16 +233,19 @@ def test_the_dense_kernels_on_csr_rows_resume_mid_batch_to_the_uninterrupted_run
                                                                                        monkeypatch):
     """Checkpoints at the ends of windows of 500 rows, inside batches of 48: the gradient of the batch so far is
     the dense kernels' (of the raw columns, where the centring kernel's was of scaled ones: checkpoint format
-    20); two threads give the same bytes twice."""
+    20); the same bytes twice."""
     import signal
 
     from sgdcli import RunControl
-    from sgdcli.engine import epoch
+    from sgdcli.engine import csr, epoch
     from sgdcli.errors import Interrupted
 
     monkeypatch.setattr(epoch, "SLICE_ROWS", 500)
+    trained, dense = [], csr.train_block_csr
+    monkeypatch.setattr(csr, "train_block_csr", lambda *a, **k: trained.append(len(a[3])) or dense(*a, **k))
     options, path = TrainOptions(model="linear", epochs=2, threads=2, batch_size=48), counts[0]
     straight = train(path, options)
+    assert sum(trained) == 2 * 4000  # the dense kernels trained every row of both epochs
     assert train(path, options).weights.tobytes() == straight.weights.tobytes()
     for stop_at in (3, 11):  # in the first epoch, and in the second
         checkpoint, calls = tmp_path / f"ck{stop_at}.h5", []
@@ -253,3 +259,20 @@ def test_the_dense_kernels_on_csr_rows_resume_mid_batch_to_the_uninterrupted_run
         resumed = train(path, options, control=RunControl(checkpoint=str(checkpoint), resume=True))
         assert resumed.weights.tobytes() == straight.weights.tobytes(), stop_at
         assert resumed.bias.tobytes() == straight.bias.tobytes(), stop_at
+
+
+def test_a_non_finite_value_is_named_by_its_row_and_column_and_skipped_on_request(counts, tmp_path):
+    """Rows the dense kernels train: the error names the file's row and column, and --bad-rows skip trains on
+    the other rows as on the dense copy."""
+    _, _, X, y = counts
+    X = X.copy()
+    X[77, 3] = np.nan
+    path = write_csr(tmp_path / "c.h5", X, y)
+    code, _, err = cli("train", path, "-o", tmp_path / "m.h5", "-q", "--model", "linear")
+    assert (code, err.strip().splitlines()[-1]) == (2, f"sgdcli: error: {path}:X: non-finite feature value at row "
+                                                       "77, column 3"), err
+    assert not (tmp_path / "m.h5").exists()
+    options = TrainOptions(model="linear", bad_rows="skip", shuffle=False, lr=0.01, epochs=2, optimizer="nesterov")
+    a = train(path, options)
+    b = train(write_table(tmp_path / "d.h5", X.astype(np.float32), y), options)
+    np.testing.assert_allclose(a.weights, b.weights, rtol=1e-8, atol=1e-12)

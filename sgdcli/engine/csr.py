@@ -44,8 +44,10 @@ def finish(cfg: KernelConfig, plan, state: TrainState, scratch: Scratch, divisor
 def compile_kernels(cfg: KernelConfig, X: CsrRows, plan, scratch: Scratch, sw: np.ndarray | None,
                     n_features: int) -> None:
     """Compile (or load) the kernels that train CSR rows like ``X``'s, on no rows.  The sparse kernel's on a
-    state of one feature, which compiles the same code without a model's worth of memory; the dense kernels'
-    on the model's own, whose size their work arrays have."""
+    state of one feature, which compiles the same code without a model's worth of memory, and its last partial
+    batch's step; the dense kernels' on the model's own, whose size their work arrays have, and, as for a dense
+    file, not their step of a partial batch, which would write its gradient into the run's scratch
+    (``Scratch.stepped``) as a step taken."""
     state = TrainState.zeros(plan.labels.n_outputs, n_features if not cfg.sparse else 1)
     y = np.zeros(1)  # labels as the kernels take them (float64); row 0's own may be one --bad-rows skips
     train(cfg, X, y[:0], np.zeros(0, dtype=np.int64), plan, state, scratch, sw)

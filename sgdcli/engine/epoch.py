@@ -351,6 +351,7 @@ def scratch_for(table: Table, cfg: KernelConfig, parts: int, k_out: int, keep_st
     """The kernels' work arrays for ``k_out`` outputs on ``parts`` threads, for the rows of ``table`` as the
     kernels of ``cfg`` take them: dense, CSR, or CSR made dense a piece at a time (engine/csr.py)."""
     pieces = piece_rows(table.n_features) if table.sparse and not cfg.sparse else 0
+    parts = 1 if pieces else parts  # (the pieces train on one thread: no other thread's gradient sums)
     return Scratch.make(parts, k_out, table.n_features, sparse=cfg.sparse, keep_step=keep_step,
                         lazy_momentum=cfg.lazy_momentum, piece_rows=pieces)
 

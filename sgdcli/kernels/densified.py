@@ -47,13 +47,19 @@ def piece_rows(features: int) -> int:
 
 @kernel(callee=True)
 def _place(data, indices, starts, lens, lo, hi, pieces, at, d, zero):
-    """Rows lo … hi − 1 of the CSR rows (row r: entries starts[r] … starts[r] + lens[r] − 1) written into
-    ``pieces`` at (r − lo)·d, their offsets into ``at``; ``zero``: their nonzeros' places set back to 0."""
+    """Rows lo … hi − 1 of the CSR rows (row r: entries starts[r] … starts[r] + lens[r] − 1) added into
+    ``pieces`` (zeros) at (r − lo)·d, their offsets into ``at``; ``zero``: their nonzeros' places set back to 0.
+    Added, not written: a column given twice in a row counts twice, as the O(nonzeros) kernel, the moments and
+    predictions count it."""
     for r in range(lo, hi):
         base = (r - lo) * d
         at[r - lo] = base
-        for e in range(starts[r], starts[r] + lens[r]):
-            pieces[base + indices[e]] = 0.0 if zero else data[e]
+        if zero:
+            for e in range(starts[r], starts[r] + lens[r]):
+                pieces[base + indices[e]] = 0.0
+        else:
+            for e in range(starts[r], starts[r] + lens[r]):
+                pieces[base + indices[e]] += data[e]
 
 
 @kernel()
@@ -95,6 +101,8 @@ def train_block_pieces(cfg, data, indices, starts, lens, y, center, scale, state
 def train_block_csr(cfg, data, indices, starts, lens, y, center, scale, state, scratch, sw=None) -> int:
     """``train_block_pieces`` with the compiled code the run needs (``batches.variant_of``): the CSR rows
     ``starts``/``lens`` of ``data``/``indices``, labels ``y`` and weights ``sw`` in that order."""
+    if not scratch.piece_at.size and len(starts):  # (no piece to fill: the loop would never advance)
+        raise ValueError("a scratch without pieces: made by engine.scratch_for for rows the dense kernels train")
     center, scale = compiled_scaling(cfg, center, scale)
     variant = variant_of(cfg, state, sw)
     variant.pop("threads", None)  # one thread (above)

@@ -56,7 +56,9 @@ class KernelConfig(NamedTuple):
     total_iterations: int
     average: bool
     average_from: int  # the update after which the running average starts (until then it is the iterate)
-    sparse: bool  # the rows are CSR (kernels/sparse.py)
+    # the O(nonzeros) kernel trains the rows, CSR ones (kernels/sparse.py); CSR rows the dense kernels train, a
+    # piece at a time made dense (kernels/densified.py), are not
+    sparse: bool
     # momentum and Nesterov step on the columns of a batch's CSR rows alone, the others caught up later
     # (kernels/lazymomentum.py), where a step on every weight would cost more (training/autooptimizer.py)
     lazy_momentum: bool
@@ -131,7 +133,7 @@ def average_start(updates: int) -> int:
 
 def uses_slots(cfg: KernelConfig) -> bool:
     """Whether the run keeps optimizer state or a running average (all but plain SGD without averaging), or,
-    on sparse rows, plain SGD's cumulative L1 penalty (kernels/sparse.py)."""
+    on rows the O(nonzeros) kernel trains, plain SGD's cumulative L1 penalty (kernels/sparse.py)."""
     return cfg.optimizer != SGD or cfg.average or (cfg.sparse and cfg.l1 > 0)
 
 

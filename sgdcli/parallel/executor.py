@@ -84,8 +84,8 @@ class Executor(Protocol):
 
     def stepped(self) -> np.ndarray | None:
         """The latest step's gradient and the model it is the gradient of (kernels/state.py Scratch.stepped) where
-        the plan kept them (EpochPlan.keep_step) and this process's kernels stepped one model on dense rows; else
-        None."""
+        the plan kept them (EpochPlan.keep_step) and this process's kernels stepped one model on dense rows (CSR
+        rows made dense among them: kernels/densified.py); else None."""
 
     def summary(self) -> dict:
         """What the model file records of how the run was shared out."""

@@ -46,8 +46,10 @@ DENSE_ENOUGH_BATCH = TrainOptions.__dataclass_fields__["batch_size"].default
 # transcriptome's genes; wider, the rates and fits would rest on a few dozen rows.
 DENSE_ENOUGH_WIDEST = 2**15
 # Centred sparse rows with at least this share of their columns nonzero train through the dense kernels, a piece
-# of rows at a time made dense (kernels/densified.py): from about there those were faster than the O(nonzeros)
-# kernel at every width, output count and batch size bench/densified.py tries, and below it slower at some.
+# of rows at a time made dense (kernels/densified.py): from there those were about as fast as the O(nonzeros)
+# kernel or faster at the widths, output counts and batch sizes bench/densified.py tries, and below it slower at
+# some.  Which kernels train a run decides what a checkpoint's gradient of the batch in progress holds (raw
+# columns' sums, or scaled ones): changing this share, or which rows are centred, needs a new checkpoint format.
 DENSIFIED_SHARE = 0.1
 
 
