@@ -35,7 +35,7 @@ _LAZY = {
     "check_generate": "sgdcli.data.generate",
     "convert": "sgdcli.data.convert",
     "check_convert": "sgdcli.data.convertsettings",
-    "describe": "sgdcli.data.info",
+    "describe": "sgdcli.training.described",
     "directory_refusal": "sgdcli.data.directories",
     "Reporter": "sgdcli.reporting.reporter",
     "make_reporter": "sgdcli.reporting.renderers",

@@ -276,3 +276,24 @@ def test_a_non_finite_value_is_named_by_its_row_and_column_and_skipped_on_reques
     a = train(path, options)
     b = train(write_table(tmp_path / "d.h5", X.astype(np.float32), y), options)
     np.testing.assert_allclose(a.weights, b.weights, rtol=1e-8, atol=1e-12)
+
+
+def test_info_says_how_the_defaults_train_sparse_rows(counts, tmp_path):
+    """Centred and by the dense kernels (87% nonzero), centred by the O(nonzeros) kernel (1% of 1,000 columns),
+    or as stored (too wide), as train decides it (training/autooptimizer.py), in words and in --json."""
+    import json
+
+    rng = np.random.default_rng(1)
+    some = write_csr(tmp_path / "s.h5", (rng.random((500, 1000)) < 0.01) * 1.0, rng.standard_normal(500))
+    wide = write_csr(tmp_path / "w.h5", (rng.random((500, 3000)) < 0.001) * 1.0, rng.standard_normal(500))
+    said = {
+        counts[0]: ("by default standardized, its rows centred as dense rows are, and trained by the dense kernels, a "
+                    "piece of rows at a time made dense (a tenth or more of its columns nonzero)", True, True),
+        some: ("by default standardized, its rows centred as dense rows are (docs/sparse.md)", True, False),
+        wide: ("by default trained as stored, not standardized: too wide to centre (docs/sparse.md)", False, False),
+    }
+    for path, (line, centred, dense) in said.items():
+        code, out, _ = cli("info", path)
+        assert code == 0 and f"\n  {line}\n" in out, out
+        code, out, _ = cli("info", path, "--json")
+        assert json.loads(out)["looks_like"]["sparse_training"] == {"centred": centred, "dense_kernels": dense}

@@ -105,6 +105,7 @@ def info_listing(d: dict) -> str:
         what = _columns(table)
         lines.append(f"{'X, y' if table.get('labels', True) else 'X (no y)'}: {counted(table['rows'], 'row')} × "
                      f"{counted(table['features'], 'feature')} ({what})")
+        lines += [f"  {line}" for line in sparse_training_lines(table.get("sparse_training"))]
         lines += [f"  {line}" for line in left_out_lines(table.get("left_out"))]
         lines += [f"  {line}" for line in category_lines(table.get("categories"))]
         lines += [f"  {line}" for line in encoding_lines(table.get("encoding"))]
@@ -118,6 +119,7 @@ def info_listing(d: dict) -> str:
             what = _columns(like)
             lines.append(f"  {like['kind']}: {counted(like['rows'], 'row')} × {counted(like['features'], 'feature')} "
                          f"({what}), read {like['read_mode']}")
+            lines += [f"  {line}" for line in sparse_training_lines(like.get("sparse_training"))]
             lines += [f"  {line}" for line in left_out_lines(like.get("left_out"))]
             lines += [f"  {line}" for line in category_lines(like.get("categories"))]
             if "hashing" in like:
@@ -173,6 +175,17 @@ def _columns(table: dict) -> str:
         return names
     return (f"{names}; " if table["feature_names"] else "") + (
         f"{table['nonzeros']:,} nonzeros, density {table['density']:.3g}")
+
+
+def sparse_training_lines(how: dict | None) -> list[str]:
+    """How the defaults train a sparse table (training/autooptimizer.py ``sparse_defaults``), in words."""
+    if how is None:
+        return []
+    if not how["centred"]:
+        return ["by default trained as stored, not standardized: too wide to centre (docs/sparse.md)"]
+    return ["by default standardized, its rows centred as dense rows are"
+            + (", and trained by the dense kernels, a piece of rows at a time made dense (a tenth or more of its "
+               "columns nonzero)" if how["dense_kernels"] else " (docs/sparse.md)")]
 
 
 def encoding_lines(text: str | None) -> list[str]:

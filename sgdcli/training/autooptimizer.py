@@ -86,8 +86,20 @@ def dense_enough(table: Table) -> bool:
     of DENSE_ENOUGH_BATCH rows does.  Their columns' means, uncentred, add up to one direction of large curvature
     that slows every other (docs/sparse.md); where the columns are many more (text, hashed ids), rare columns
     dominate instead, and centring would make every step O(columns).  At most DENSE_ENOUGH_WIDEST columns."""
-    return table.sparse and table.n_features <= min(DENSE_ENOUGH_WIDEST, COLUMNS_PER_NONZERO * DENSE_ENOUGH_BATCH
-                                                    * table.X.nonzeros_per_row())
+    return table.sparse and _dense_enough_at(table.n_features, table.X.nonzeros_per_row())
+
+
+def _dense_enough_at(features: int, per_row: float) -> bool:
+    """``dense_enough`` for sparse rows of ``features`` columns holding ``per_row`` nonzeros a row on average."""
+    return features <= min(DENSE_ENOUGH_WIDEST, COLUMNS_PER_NONZERO * DENSE_ENOUGH_BATCH * per_row)
+
+
+def sparse_defaults(features: int, per_row: float) -> dict:
+    """How the defaults train sparse rows of ``features`` columns holding ``per_row`` nonzeros a row on average
+    (`sgdcli info`): ``centred``, standardized as dense rows are (``dense_enough``), and ``dense_kernels``, trained
+    by the dense kernels a piece at a time made dense (``densified``)."""
+    centred = _dense_enough_at(features, per_row)
+    return {"centred": centred, "dense_kernels": centred and per_row >= DENSIFIED_SHARE * features}
 
 
 def densified(table: Table, opts: TrainOptions) -> bool:
