@@ -297,3 +297,22 @@ def test_info_says_how_the_defaults_train_sparse_rows(counts, tmp_path):
         assert code == 0 and f"\n  {line}\n" in out, out
         code, out, _ = cli("info", path, "--json")
         assert json.loads(out)["looks_like"]["sparse_training"] == {"centred": centred, "dense_kernels": dense}
+
+
+@short_fits
+@pytest.mark.parametrize("memory", [None, 2**20])  # one block, and many merged
+def test_a_column_near_a_value_far_from_zero_keeps_its_deviation(tmp_path, memory):
+    """10⁵ ± 1 in every row beside counts: the deviation of the values themselves, as the dense copy's moments
+    give it (each block's from its own mean, merged by Chan et al.'s update), where E[x²] − E[x]² was off in its
+    fourth digit."""
+    rng = np.random.default_rng(4)
+    X = rng.poisson(2.0, (3000, 6)).astype(np.float32)
+    X[:, 5] = 1e5 + rng.integers(-128, 129, 3000) / 128  # exact in float32, whose spacing there is 1/128
+    y = X[:, :5] @ rng.standard_normal(5) + 0.1 * rng.standard_normal(3000)
+    options = TrainOptions(model="linear", epochs=1, **({} if memory is None else {"memory": memory}))
+    a = train(write_csr(tmp_path / "c.h5", X, y), options)
+    b = train(write_table(tmp_path / "d.h5", X, y), options)
+    want = X.astype(np.float64).std(axis=0)
+    np.testing.assert_allclose(a.scale, want, rtol=1e-12)
+    np.testing.assert_allclose(b.scale, want, rtol=1e-12)
+    np.testing.assert_allclose(a.center, X.astype(np.float64).mean(axis=0), rtol=1e-14)
