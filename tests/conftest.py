@@ -72,6 +72,25 @@ def _pattern(match) -> str:
     return "" if match is None else re.escape(match) + r"\Z" if isinstance(match, str) else match.pattern
 
 
+def resumed_after(path, options, checkpoint, stop_at: int):
+    """The model of a run stopped by SIGTERM at its ``stop_at``-th safe point, checkpointing to ``checkpoint``,
+    and then resumed from there."""
+    import signal
+
+    from sgdcli import RunControl, train
+    from sgdcli.errors import Interrupted
+
+    calls = []
+
+    def stop():
+        calls.append(1)
+        return signal.SIGTERM if len(calls) == stop_at else None
+
+    with pytest.raises(Interrupted):
+        train(path, options, control=RunControl(checkpoint=str(checkpoint), stop=stop))
+    return train(path, options, control=RunControl(checkpoint=str(checkpoint), resume=True))
+
+
 def write_table(path, X, y=None, chunks=None, compression=None, x="X", yname="y"):
     """Write X (and y) with h5py: contiguous by default, or chunked/compressed."""
     with h5py.File(path, "w") as f:

@@ -10,7 +10,7 @@ import pytest
 from sgdcli import evaluate, train
 from sgdcli.options import TrainOptions
 
-from conftest import RSS_SAMPLER, cli, short_fits, write_table
+from conftest import RSS_SAMPLER, cli, resumed_after, short_fits, write_table
 
 scipy_sparse = pytest.importorskip("scipy.sparse")
 SAME = dict(optimizer="sgd", schedule="constant", lr=0.5, standardize=False, shuffle=False, epochs=2, l2=1e-4)
@@ -286,11 +286,7 @@ def test_a_resume_after_a_dropped_batch_of_sparse_rows_trains_the_uninterrupted_
                                                                                          monkeypatch):
     """The columns the dropped batch touched stayed listed for the next epoch's first step (a resume starts
     without that list), which caught up the lazy RMSprop decays of those columns in another order."""
-    import signal
-
-    from sgdcli import RunControl
     from sgdcli.engine import epoch
-    from sgdcli.errors import Interrupted
 
     monkeypatch.setattr(epoch, "SLICE_ROWS", 500)  # six safe points an epoch
     sparse = files[0]
@@ -298,15 +294,7 @@ def test_a_resume_after_a_dropped_batch_of_sparse_rows_trains_the_uninterrupted_
                            threads=1)
     straight = train(sparse, options)
     for stop_at in range(6, 10):  # around the end of the first epoch
-        checkpoint, calls = tmp_path / f"ck{stop_at}.h5", []
-
-        def stop():
-            calls.append(1)
-            return signal.SIGTERM if len(calls) == stop_at else None
-
-        with pytest.raises(Interrupted):
-            train(sparse, options, control=RunControl(checkpoint=str(checkpoint), stop=stop))
-        resumed = train(sparse, options, control=RunControl(checkpoint=str(checkpoint), resume=True))
+        resumed = resumed_after(sparse, options, tmp_path / f"ck{stop_at}.h5", stop_at)
         assert resumed.weights.tobytes() == straight.weights.tobytes(), stop_at
 
 

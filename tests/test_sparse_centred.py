@@ -10,7 +10,7 @@ import pytest
 from sgdcli import load_model, train
 from sgdcli.options import TrainOptions
 
-from conftest import cli, short_fits, write_table
+from conftest import cli, resumed_after, short_fits, write_table
 from test_sparse import write_csr as write_matrix
 
 scipy_sparse = pytest.importorskip("scipy.sparse")
@@ -234,11 +234,7 @@ def test_the_dense_kernels_on_csr_rows_resume_mid_batch_to_the_uninterrupted_run
     """Checkpoints at the ends of windows of 500 rows, inside batches of 48: the gradient of the batch so far is
     the dense kernels' (of the raw columns, where the centring kernel's was of scaled ones: checkpoint format
     20); the same bytes twice."""
-    import signal
-
-    from sgdcli import RunControl
     from sgdcli.engine import csr, epoch
-    from sgdcli.errors import Interrupted
 
     monkeypatch.setattr(epoch, "SLICE_ROWS", 500)
     trained, dense = [], csr.train_block_csr
@@ -248,15 +244,7 @@ def test_the_dense_kernels_on_csr_rows_resume_mid_batch_to_the_uninterrupted_run
     assert sum(trained) == 2 * 4000  # the dense kernels trained every row of both epochs
     assert train(path, options).weights.tobytes() == straight.weights.tobytes()
     for stop_at in (3, 11):  # in the first epoch, and in the second
-        checkpoint, calls = tmp_path / f"ck{stop_at}.h5", []
-
-        def stop():
-            calls.append(1)
-            return signal.SIGTERM if len(calls) == stop_at else None
-
-        with pytest.raises(Interrupted):
-            train(path, options, control=RunControl(checkpoint=str(checkpoint), stop=stop))
-        resumed = train(path, options, control=RunControl(checkpoint=str(checkpoint), resume=True))
+        resumed = resumed_after(path, options, tmp_path / f"ck{stop_at}.h5", stop_at)
         assert resumed.weights.tobytes() == straight.weights.tobytes(), stop_at
         assert resumed.bias.tobytes() == straight.bias.tobytes(), stop_at
 

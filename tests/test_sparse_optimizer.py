@@ -10,7 +10,7 @@ import pytest
 
 from sgdcli import load_model
 
-from conftest import cli
+from conftest import cli, resumed_after
 
 scipy_sparse = pytest.importorskip("scipy.sparse")
 
@@ -153,11 +153,8 @@ def test_the_default_on_sparse_rows_resumes_mid_epoch_to_the_uninterrupted_runs_
     safe point as the dense kernels' is, and so where it steps on a batch's columns alone (the second file:
     every weight and velocity is caught up at the end of each kernel call, --l2 or not); two threads give the
     same bytes twice."""
-    import signal
-
-    from sgdcli import RunControl, train
+    from sgdcli import train
     from sgdcli.engine import epoch
-    from sgdcli.errors import Interrupted
     from sgdcli.options import TrainOptions
 
     monkeypatch.setattr(epoch, "SLICE_ROWS", 500)  # six safe points an epoch
@@ -170,15 +167,7 @@ def test_the_default_on_sparse_rows_resumes_mid_epoch_to_the_uninterrupted_runs_
     assert straight.options["optimizer"] == "nesterov" and set(lazy) == {which == 1}
     assert train(path, options).weights.tobytes() == straight.weights.tobytes()
     for stop_at in (3, 8):  # in the first epoch, and in the second
-        checkpoint, calls = tmp_path / f"ck{stop_at}.h5", []
-
-        def stop():
-            calls.append(1)
-            return signal.SIGTERM if len(calls) == stop_at else None
-
-        with pytest.raises(Interrupted):
-            train(path, options, control=RunControl(checkpoint=str(checkpoint), stop=stop))
-        resumed = train(path, options, control=RunControl(checkpoint=str(checkpoint), resume=True))
+        resumed = resumed_after(path, options, tmp_path / f"ck{stop_at}.h5", stop_at)
         assert resumed.weights.tobytes() == straight.weights.tobytes(), stop_at
         assert resumed.bias.tobytes() == straight.bias.tobytes(), stop_at
 
