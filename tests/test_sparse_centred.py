@@ -138,7 +138,8 @@ def test_which_sparse_rows_are_centred_and_what_the_log_says(counts, tmp_path):
     code, _, err = cli("train", path, "-o", tmp_path / "m.h5", "--model", "linear", "--epochs", "1",
                        "--batch-size", "1")
     assert code == 0 and ("computing feature means and deviations of " + str(path) + " (one pass; its sparse rows, "
-                          "dense enough, are centred as dense rows are)") in err and "each step updates" not in err, err
+                          "dense enough, are centred as dense rows are, and the dense kernels train them, a piece of "
+                          "rows at a time made dense)") in err and "each step updates" not in err, err
     assert load_model(tmp_path / "m.h5").center.any()
     rng = np.random.default_rng(1)
     some = (rng.random((500, 1000)) < 0.01) * 1.0  # 1,000 columns against a default batch's 4 × 10 × 32
@@ -148,6 +149,7 @@ def test_which_sparse_rows_are_centred_and_what_the_log_says(counts, tmp_path):
                           "input, against about 10 nonzeros a batch; only a batch's columns with --optimizer sgd, "
                           "adagrad and rmsprop without --l1 and --l2, momentum and nesterov without --l1, and no "
                           "--average or centring (docs/sparse.md)") in err, err
+    assert "dense enough, are centred as dense rows are)" in err, err  # (1% nonzero: the O(nonzeros) kernel)
     code, _, err = cli("train", path, "-o", tmp_path / "m.h5", "--model", "linear", "--epochs", "1",
                        "--no-standardize")
     assert code == 0 and "computing feature" not in err and load_model(tmp_path / "m.h5").center is None

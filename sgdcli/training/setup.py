@@ -32,6 +32,7 @@ from sgdcli.model.zeroloss import constant
 from sgdcli.options import TrainOptions, task_of
 from sgdcli.sizes import format_size, memory_limit
 from sgdcli.training import runlog, sampling
+from sgdcli.training.autooptimizer import densified
 
 # Arrays of the model's size that training holds: the weights, their gradient, the optimizer's three slots,
 # the kernels' work arrays and the copies the model file is made from.
@@ -134,7 +135,9 @@ def _learnt(table: Table, val_table: Table | None, opts: TrainOptions, saved, in
             message(f"computing feature deviations of {table.path} (one pass; sparse rows this wide are scaled, not "
                     "centered, which would make every step's cost their columns')" if not_centred else
                     f"computing feature means and deviations of {table.path} (one pass" + (
-                        "; its sparse rows, dense enough, are centred as dense rows are)" if table.sparse else ")"))
+                        "; its sparse rows, dense enough, are centred as dense rows are" + (
+                            ", and the dense kernels train them, a piece of rows at a time made dense"
+                            if densified(table, opts) else "") + ")" if table.sparse else ")"))
             moments = functools.partial(passes.moment_pass, scale=weighting.moments_scale(), by_class=None if
                                         weighting.class_weights is None else (weighting, labels.classes))
             # (rows weigh as in the loss)
