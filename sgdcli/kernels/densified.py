@@ -49,8 +49,8 @@ def piece_rows(features: int) -> int:
 def _place(data, indices, starts, lens, lo, hi, pieces, at, d, zero):
     """Rows lo … hi − 1 of the CSR rows (row r: entries starts[r] … starts[r] + lens[r] − 1) added into
     ``pieces`` (zeros) at (r − lo)·d, their offsets into ``at``; ``zero``: their nonzeros' places set back to 0.
-    Added, not written: a column given twice in a row counts twice, as the O(nonzeros) kernel, the moments and
-    predictions count it."""
+    Added, not written: a column given twice in a row holds the sum of its values, as the O(nonzeros) kernel's
+    scores and gradients and predictions take it (the moments count them as two values: docs/sparse.md)."""
     for r in range(lo, hi):
         base = (r - lo) * d
         at[r - lo] = base
