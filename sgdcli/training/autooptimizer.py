@@ -99,14 +99,19 @@ def sparse_defaults(features: int, per_row: float) -> dict:
     (`sgdcli info`): ``centred``, standardized as dense rows are (``dense_enough``), and ``dense_kernels``, trained
     by the dense kernels a piece at a time made dense (``densified``)."""
     centred = _dense_enough_at(features, per_row)
-    return {"centred": centred, "dense_kernels": centred and per_row >= DENSIFIED_SHARE * features}
+    return {"centred": centred, "dense_kernels": centred and _dense_share(features, per_row)}
 
 
 def densified(table: Table, opts: TrainOptions) -> bool:
     """Whether the kernels train sparse ``table``'s rows as dense ones, a piece at a time made dense (engine/csr.py):
     rows the run centres, with DENSIFIED_SHARE or more of their columns nonzero.  The same updates either way,
     to rounding."""
-    return _centred(table, opts) and table.X.nonzeros_per_row() >= DENSIFIED_SHARE * table.n_features
+    return _centred(table, opts) and _dense_share(table.n_features, table.X.nonzeros_per_row())
+
+
+def _dense_share(features: int, per_row: float) -> bool:
+    """Whether DENSIFIED_SHARE or more of sparse rows' ``features`` columns are nonzero (``per_row`` a row)."""
+    return per_row >= DENSIFIED_SHARE * features
 
 
 def _lazy(table: Table, opts: TrainOptions) -> bool:

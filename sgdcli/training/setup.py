@@ -132,12 +132,7 @@ def _learnt(table: Table, val_table: Table | None, opts: TrainOptions, saved, in
             if not_centred and mean is not None and mean.any():  # wide sparse rows are scaled, never centered: the
                 mean = np.zeros_like(mean)  # center goes into the bias (warmstart.weights), the scale stays
         elif opts.standardize:
-            message(f"computing feature deviations of {table.path} (one pass; sparse rows this wide are scaled, not "
-                    "centered, which would make every step's cost their columns')" if not_centred else
-                    f"computing feature means and deviations of {table.path} (one pass" + (
-                        "; its sparse rows, dense enough, are centred as dense rows are" + (
-                            ", and the dense kernels train them, a piece of rows at a time made dense"
-                            if densified(table, opts) else "") + ")" if table.sparse else ")"))
+            message(_moments_line(table, opts, not_centred))
             moments = functools.partial(passes.moment_pass, scale=weighting.moments_scale(), by_class=None if
                                         weighting.class_weights is None else (weighting, labels.classes))
             # (rows weigh as in the loss)
@@ -196,6 +191,19 @@ def _weighting(table: Table, opts: TrainOptions, labels, count, n_train: int, da
             raise InputError(f"{option}: {at}: only the training rows of class {name} weigh anything; a classifier "
                              "learns from two classes or more")
     return weighting, count
+
+
+def _moments_line(table: Table, opts: TrainOptions, not_centred: bool) -> str:
+    """What the pass of the features' moments says it computes, and, for sparse rows, how they train."""
+    if not_centred:
+        return (f"computing feature deviations of {table.path} (one pass; sparse rows this wide are scaled, not "
+                "centered, which would make every step's cost their columns')")
+    how = ""
+    if table.sparse:
+        how = "; its sparse rows, dense enough, are centred as dense rows are" + (
+            ", and the dense kernels train them, a piece of rows at a time made dense" if densified(table, opts)
+            else "")
+    return f"computing feature means and deviations of {table.path} (one pass{how})"
 
 
 def check_model_size(table: Table, outputs: int) -> None:
