@@ -22,10 +22,11 @@ from sgdcli.data.selection import finite_mask, select_rows
 from sgdcli.data.table import Table
 from sgdcli.errors import InputError
 from sgdcli.kernels.losses import loss_of
+from sgdcli.kernels.moments import M2, M3, M4, MEAN
 from sgdcli.model import labels as labels_mod
 from sgdcli.model import weights as weights_mod
 from sgdcli.model.labels import Labels
-from sgdcli.model.standardize import RunningMoments
+from sgdcli.model.standardize import RunningMoments, merge_figures
 from sgdcli.model.zeroloss import ZeroLoss
 from sgdcli.options import TrainOptions, task_of
 
@@ -182,21 +183,28 @@ class SparseMoments:
     times its weight, where rows have weights, and ``n`` their weight), a block's from its own mean, and blocks
     merged by Chan et al.'s update, as RunningMoments merges them: E[x²] − E[x]², which this took before, left a
     column near a value far from 0 (10⁵ ± 1) a deviation off in its fourth digit, its rounding.  The run decides
-    whether the mean centres the rows (training/autooptimizer.py ``dense_enough``)."""
+    whether the mean centres the rows (training/autooptimizer.py ``dense_enough``).  The sums of the deviations'
+    cubes and fourth powers merge too (kernels/moments.py), for the columns whose spread sits in a few rows
+    (model/standardize.py ``divisors``)."""
 
     def __init__(self, d: int):
-        self.n, self.mean, self.m2 = 0.0, np.zeros(d), np.zeros(d)
+        self.n = 0.0
+        self.figures = np.zeros((4, d))  # the mean, and the sums of the deviations' squares, cubes, fourth powers
         # which columns are constant: the rows counted, and each column's nonzero values counted, least and most
         self.rows, self.present = 0, np.zeros(d, dtype=np.int64)
         self.low, self.high = np.full(d, np.inf), np.full(d, -np.inf)
 
+    @property
+    def mean(self) -> np.ndarray:
+        return self.figures[MEAN]
+
+    @property
+    def m2(self) -> np.ndarray:
+        return self.figures[M2]
+
     def merge(self, other: "SparseMoments") -> None:
-        n = self.n + other.n
-        if n > 0:
-            delta = other.mean - self.mean
-            self.mean += delta * (other.n / n)
-            self.m2 += other.m2 + delta**2 * (self.n * other.n / n)
-        self.n = n
+        merge_figures(self.n, self.figures, other.n, other.figures)
+        self.n += other.n
         self.rows += other.rows
         self.present += other.present
         np.minimum(self.low, other.low, out=self.low)
@@ -243,12 +251,14 @@ def _sparse_moments(table: Table, spans, block_rows: int, opts: TrainOptions, ch
         each = None if w is None else np.repeat(w, np.diff(X.indptr))[entries]  # each entry weighs as its row
         part.n = len(rows) if w is None else float(w[rows].sum())
         if part.n > 0:
-            part.mean = np.bincount(columns, weights=values if each is None else values * each, minlength=d) / part.n
-            deviations = values - part.mean[columns]
-            squared = deviations * deviations if each is None else deviations * deviations * each
-            # the block's zeros: its weight less its entries' (a column twice in a row counts as two values)
+            mean = np.bincount(columns, weights=values if each is None else values * each, minlength=d) / part.n
+            deviations = values - mean[columns]
+            # the block's zeros, at -mean: its weight less its entries' (a column twice in a row counts as two values)
             zeros = part.n - np.bincount(columns, weights=each, minlength=d)
-            part.m2 = np.bincount(columns, weights=squared, minlength=d) + zeros * part.mean**2
+            part.figures[MEAN] = mean
+            for k in (M2, M3, M4):  # the deviations' power k + 1
+                power = deviations ** (k + 1) if each is None else deviations ** (k + 1) * each
+                part.figures[k] = np.bincount(columns, weights=power, minlength=d) + zeros * (-mean) ** (k + 1)
         part.rows = len(rows)
         part.present = np.bincount(columns, minlength=d)
         np.minimum.at(part.low, columns, values)

@@ -6,7 +6,8 @@ Layout of a model file (format version 1)::
     /bias      float64 (outputs,)
     /classes   (classes,)                    the user's label values; classifiers only
     /center    float64 (features,)           per-feature mean; --standardize only
-    /scale     float64 (features,)           per-feature standard deviation (0: constant, left out)
+    /scale     float64 (features,)           per-feature standard deviation, or more where its spread sits in a
+                                             few rows (model/standardize.py divisors); 0: constant, left out
     /optimizer/a, b, average  float64 (outputs, features + 1)   the optimizer's state, where it keeps one
                (kernels/optimizers.py, ``kept_slots``), in the units of the weights, the bias last; and
                /optimizer/iterate, the last iterate, where the weights are --average's running mean;

@@ -8,21 +8,22 @@ same way.
 
 from __future__ import annotations
 
+import math
+
 import numpy as np
 
-from sgdcli.kernels.moments import N, PART, add_moments, merge_part
+from sgdcli.kernels.moments import M2, M3, M4, MEAN, N, PART, add_moments, merge_part
 
 
 class RunningMoments:
     def __init__(self, d: int):
         self.counts = np.zeros(3)  # weight merged, weight and rows of the part not yet merged (kernels/moments.py)
-        self._mean = np.zeros(d)
-        self._m2 = np.zeros(d)
-        self._part = np.zeros((3, d))  # its shift, and its sums of deviations and of their squares
+        self._figures = np.zeros((4, d))  # the mean, and the sums of the deviations' squares, cubes, fourth powers
+        self._part = np.zeros((5, d))  # its shift, and its sums of the deviations' powers 1 to 4
 
     def _finish(self) -> None:
         """Merge the rows of the unfinished part."""
-        merge_part(self.counts, self._mean, self._m2, *self._part)
+        merge_part(self.counts, self._figures, self._part)
 
     @property
     def n(self) -> float:
@@ -30,14 +31,18 @@ class RunningMoments:
         return float(self.counts[N] + self.counts[PART])
 
     @property
-    def mean(self) -> np.ndarray:
+    def figures(self) -> np.ndarray:
+        """The mean, and the sums of the deviations' squares, cubes and fourth powers, one row each."""
         self._finish()
-        return self._mean
+        return self._figures
+
+    @property
+    def mean(self) -> np.ndarray:
+        return self.figures[MEAN]
 
     @property
     def m2(self) -> np.ndarray:
-        self._finish()
-        return self._m2
+        return self.figures[M2]
 
     def update(self, X: np.ndarray, rows: np.ndarray | None = None, w: np.ndarray | None = None) -> int:
         """Add the rows ``rows`` of ``X`` (all of them by default), each with its weight in ``w`` (indexed like
@@ -46,25 +51,36 @@ class RunningMoments:
         if rows is None:
             rows = np.arange(X.shape[0], dtype=np.int64)
         weights = {} if w is None else {"w": w}  # omitted: no code for weights compiled
-        return int(add_moments(X, rows, self.counts, self._mean, self._m2, *self._part, **weights))
+        return int(add_moments(X, rows, self.counts, self._figures, self._part, **weights))
 
     def merge(self, other: "RunningMoments") -> None:
-        """Add the statistics of other rows (Chan et al.'s update, as for a block)."""
+        """Add the statistics of other rows (the update that merges a part)."""
         self._finish()
-        nb, mb, m2b = other.n, other.mean, other.m2
-        n = self.n + nb
-        if n == 0:
-            return
-        delta = mb - self._mean
-        self._mean += delta * (nb / n)
-        self._m2 += m2b + delta**2 * (self.n * nb / n)
-        self.counts[N] = n
+        merge_figures(self.n, self._figures, other.n, other.figures)
+        self.counts[N] += other.n
 
     def std(self) -> np.ndarray:
         """Population standard deviation; 0 for a constant feature, which ``multipliers`` leaves out."""
-        sd = np.sqrt(self.m2 / self.n) if self.n > 0 else np.zeros_like(self._mean)
+        sd = np.sqrt(self.m2 / self.n) if self.n > 0 else np.zeros(self._figures.shape[1])
         sd[~(sd > 0)] = 0.0
         return sd
+
+
+def merge_figures(na: float, a: np.ndarray, nb: float, b: np.ndarray) -> None:
+    """Merge the figures ``b`` (mean, sums of deviations' powers 2 to 4; kernels/moments.py) of rows of weight
+    ``nb`` into ``a``, of rows of weight ``na``, in place: Chan et al.'s update of the mean and the squares, to the
+    bit as it was before the higher powers were kept, and Pébay's of the cubes and fourth powers (kernels/moments.py
+    ``_merge_higher``, its compiled twin)."""
+    n = na + nb
+    if nb <= 0 or n <= 0:
+        return
+    fa, fb = na / n, nb / n
+    delta = b[MEAN] - a[MEAN]
+    a[M4] += (b[M4] + delta**4 * (n * fa * fb * (fa * fa - fa * fb + fb * fb))
+              + 6.0 * delta**2 * (fa * fa * b[M2] + fb * fb * a[M2]) + 4.0 * delta * (fa * b[M3] - fb * a[M3]))
+    a[M3] += b[M3] + delta**3 * (n * fa * fb * (fa - fb)) + 3.0 * delta * (fa * b[M2] - fb * a[M2])
+    a[MEAN] += delta * (nb / n)
+    a[M2] += b[M2] + delta**2 * (na * nb / n)
 
 
 def multipliers(std: np.ndarray) -> np.ndarray:
@@ -76,3 +92,42 @@ def multipliers(std: np.ndarray) -> np.ndarray:
     out = np.zeros_like(std)
     np.divide(1.0, std, out=out, where=std > 0)
     return out
+
+
+def divisors(n: float, figures: np.ndarray, std: np.ndarray, centred: bool = True, batches: float = math.inf
+             ) -> tuple[np.ndarray, np.ndarray]:
+    """What each feature is divided by where standardized, for steps of ``batches`` rows (B' = B(1 − β) under
+    momentum; inf: no cap); and each feature's heaviness (NaN: constant).
+
+    A feature whose spread sits in a few rows (a category met in 3 rows of a
+    million, a gene that 2 cells express) has a heaviness, E[z⁴] / E[z²] over
+    the rows as the model sees them (the mean of z² with each row weighing its
+    own z²: n/k for a column nonzero in k of n rows, 3 for a Gaussian one),
+    far above the others'.  A step at --lr auto's rate, 1 / (c · (λ + trace /
+    B')) or less (training/rate.py), moves a row's score by its squared norm
+    over λB' + trace times its residual, and a row that holds the feature's z²
+    holds about the trace − 1 of the other features' too: the feature's
+    weight is stable in mean square while heaviness + trace − 1 is under
+    2 (λB' + trace), and λ is at least 1 (the bias's column of ones, and each
+    standardized feature's).  A heavier feature's few rows overshoot at every
+    visit, further each epoch; such a feature is divided by its deviation
+    ``std`` (0: constant) times √(heaviness / (trace + 1 + 2B')) instead, the
+    trace that of the features' second moments divided by their deviations.
+    ``figures``: the features' means and sums of their deviations' powers 2 to
+    4 over rows of weight ``n`` (RunningMoments, engine/passes.py
+    SparseMoments); ``centred``: the mean is taken out, else the features are
+    divided about 0 (wide sparse rows).
+    """
+    std = np.asarray(std, dtype=np.float64)
+    keep = std > 0
+    heaviness = np.full(len(std), np.nan)
+    if n <= 0 or not keep.any():
+        return std, heaviness
+    mean, (m2, m3, m4) = figures[MEAN, keep], figures[M2:, keep] / n
+    off = np.zeros_like(mean) if centred else mean  # the mean's distance from where the features are centred
+    var = std[keep] ** 2
+    second = (m2 + off**2) / var
+    heaviness[keep] = (m4 + 4 * off * m3 + 6 * off**2 * m2 + off**4) / var**2 / second
+    trace = float(second.sum()) + 1.0  # and the bias's 1
+    over = np.where(np.isfinite(heaviness), heaviness / (trace + 1.0 + 2.0 * batches), 1.0)
+    return np.where(over > 1.0, std * np.sqrt(over), std), heaviness

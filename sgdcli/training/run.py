@@ -109,6 +109,7 @@ class Run:
         # weighted rows on batches that are not full are drawn in proportion to their weights (engine/resample.py)
         self.drawn = self.weighting.weighted and not self.full
         center = np.zeros(d) if self.mean is None else self.mean
+        self.std = setup.divided(table, opts, facts, self.batch, self.full, reporter.message)
         scale = np.ones(d) if self.std is None else multipliers(self.std)
         self.steps = steps
         if steps * opts.epochs > MAX_INT:  # the kernels count a run's iterations in 64 bits

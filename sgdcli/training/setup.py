@@ -27,9 +27,10 @@ from sgdcli.engine import passes
 from sgdcli.errors import InputError
 from sgdcli.model import labels as labels_mod
 from sgdcli.model.labels import Labels
+from sgdcli.model.standardize import divisors
 from sgdcli.model.weights import Weighting
 from sgdcli.model.zeroloss import constant
-from sgdcli.options import TrainOptions, task_of
+from sgdcli.options import MOMENTUM_OPTIMIZERS, TrainOptions, task_of
 from sgdcli.sizes import format_size, memory_limit
 from sgdcli.training import runlog, sampling
 from sgdcli.training.autooptimizer import densified
@@ -53,6 +54,9 @@ class DataFacts:
     count: passes.LabelCount | None = None  # the label pass's (None: none was read, a resume without weights)
     # poisson's saturated model's mean loss over the training rows (the label pass's, else the checkpoint's)
     saturated_loss: float = math.nan
+    # the moments pass's (n, figures, centred), from which each run's divisors come (divided): None where the
+    # standardization was not computed here (none, a checkpoint's, an initial model's)
+    spread: tuple[float, np.ndarray, bool] | None = None
 
 
 # The facts learnt within ``shared_facts``, by what the runs that would learn the same have in common
@@ -102,7 +106,7 @@ def _listed(parts: list[str]) -> str:
 def _learnt(table: Table, val_table: Table | None, opts: TrainOptions, saved, init, data_pass, message,
             check_stop, progress) -> DataFacts:
     """``learn``'s facts, read."""
-    count, weighting = None, None
+    count, weighting, spread = None, None, None
     if saved is not None:
         labels = Labels(task_of(opts.model), saved.classes)
         n_train, n_bad, mean, std = saved.n_train, saved.n_bad, saved.mean, saved.std
@@ -139,6 +143,7 @@ def _learnt(table: Table, val_table: Table | None, opts: TrainOptions, saved, in
             stats = data_pass(moments, "standardizing")
             mean, std = (np.zeros_like(stats.mean) if not_centred else stats.mean), stats.std()
             warn_coarse(table, lambda: (mean, std))
+            spread = (stats.n, stats.figures, not not_centred)
         elif not_centred:  # what the default did, and why, where it is not a dense file's
             message(f"{table.path}: sparse rows too wide to centre ({table.n_features:,} columns, about "
                     f"{table.X.nonzeros_per_row():,.0f} nonzeros a row): trained as stored, not standardized; "
@@ -146,7 +151,7 @@ def _learnt(table: Table, val_table: Table | None, opts: TrainOptions, saved, in
     if weighting is None:  # a resume: the pass its weights read, if any, is kept for where the bias starts
         weighting, count = _weighting(table, opts, labels, count, n_train, data_pass, message, init)
     saturated = count.zero.saturated_loss() if count is not None else saved.saturated_loss
-    return DataFacts(labels, n_train, n_bad, mean, std, weighting, zero_loss, count, saturated)
+    return DataFacts(labels, n_train, n_bad, mean, std, weighting, zero_loss, count, saturated, spread)
 
 
 def warn_coarse(table: Table, moments) -> None:
@@ -191,6 +196,39 @@ def _weighting(table: Table, opts: TrainOptions, labels, count, n_train: int, da
             raise InputError(f"{option}: {at}: only the training rows of class {name} weigh anything; a classifier "
                              "learns from two classes or more")
     return weighting, count
+
+
+def divided(table: Table, opts: TrainOptions, facts: DataFacts, batch: int, full: bool, message) -> np.ndarray | None:
+    """What the features are divided by in a run of ``opts`` at ``batch`` rows (``full``: every training row in
+    each step), from the moments pass where ``facts`` have one (model/standardize.py ``divisors``), else the
+    standard deviations they hold; ``message(text)`` says which features are divided by more.  The rate of sgd,
+    momentum and nesterov is sized by the features' trace, which a heavy feature's rows overshoot; a full
+    batch's, 1/L, counts every row's curvature, and the adaptive optimizers step each weight by about the rate
+    whatever the gradient's scale: their features are divided by their deviations."""
+    if facts.spread is None or full or opts.optimizer not in ("sgd", *MOMENTUM_OPTIMIZERS):
+        return facts.std
+    n, figures, centred = facts.spread
+    std, heaviness = divisors(n, figures, facts.std, centred,
+                              batch * (1.0 - opts.momentum) if opts.optimizer in MOMENTUM_OPTIMIZERS else batch)
+    line = _heavy_line(table, facts.std, std, heaviness)
+    if line:
+        message(line)
+    return std
+
+
+def _heavy_line(table: Table, deviation: np.ndarray, divisor: np.ndarray, heaviness: np.ndarray) -> str:
+    """What the log says of the features divided by more than their deviation, or ""."""
+    times = np.divide(divisor, deviation, out=np.ones_like(divisor), where=deviation > 0)
+    heavy = np.flatnonzero(times > 1.0)
+    if not len(heavy):
+        return ""
+    j = int(heavy[np.argmax(times[heavy])])
+    names = table.feature_names
+    name = repr(names[j]) if names is not None and names[j] != str(j) else str(j)
+    return (f"{table.path}: {len(heavy):,} feature{'s' if len(heavy) > 1 else ''} whose spread sits in a few rows "
+            f"divided by more than {'their' if len(heavy) > 1 else 'its'} deviation, so that no step overshoots "
+            f"those rows: feature {name} by {times[j]:.3g} times its deviation (its heaviness "
+            f"{heaviness[j]:.3g}, E[z⁴] / E[z²]; docs/training.md#standardization)")
 
 
 def _moments_line(table: Table, opts: TrainOptions, not_centred: bool) -> str:
