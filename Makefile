@@ -54,7 +54,9 @@ soak: $(VENV)/.installed-test
 # then the layouts other tools write against a plain matrix (bench/layouts.py) and their reads through HDF5
 # (bench/hdf5_reads.py),
 # then the sparse kernel alone (bench/sparse_kernel.py), sgd against nesterov on sparse rows, the choice
-# --optimizer auto makes there (bench/sparse_optimizer.py), where a dense epoch's time goes (bench/epoch_parts.py),
+# --optimizer auto makes there (bench/sparse_optimizer.py), centred CSR rows through the dense kernels
+# (bench/densified.py), features whose spread sits in a few rows divided by more (bench/heavy_features.py),
+# where a dense epoch's time goes (bench/epoch_parts.py),
 # and a CSR file 8x the budget (bench/sparse.py),
 # then converting CSV text: each reader in MB/s against wc -l and pandas (bench/csvread.py).
 # PyTorch is pinned to 2.13.0, the CPU build this environment provides: an unpinned
@@ -75,6 +77,7 @@ bench: $(VENV)/.installed-bench
 	$(PY) bench/sparse_kernel.py
 	$(PY) bench/sparse_optimizer.py $(filter --quick,$(BENCH_ARGS))
 	$(PY) bench/densified.py $(filter --quick,$(BENCH_ARGS))
+	$(PY) bench/heavy_features.py $(filter --quick,$(BENCH_ARGS))
 	$(PY) bench/epoch_parts.py $(filter --quick,$(BENCH_ARGS))
 	$(PY) bench/sparse.py $(filter --quick,$(BENCH_ARGS))
 	$(PY) bench/csvread.py $(filter --quick,$(BENCH_ARGS))
