@@ -243,8 +243,9 @@ class TrainOptions:
                                     metavar="N")
     seed: int = _option(0, "Seed of shuffling, of weighted runs' draws and of --val-fraction.")
     standardize: bool | None = _option(
-        None, "Scale features to mean 0, std 1 as the model sees them (stats from one streaming pass; a feature "
-              "whose spread sits in a few rows is divided by more, docs/training.md#standardization); the model "
+        None, "Scale features to mean 0, std 1 as the model sees them (stats from one streaming pass; where sgd "
+              "or momentum steps at mini-batches would overshoot the few rows a feature's spread sits in, it is "
+              "divided by more: docs/training.md#standardization); the model "
               "still takes raw features [default: on for dense input, and for sparse (CSR) input of few columns "
               "for its nonzeros, which it centres too; off for wider sparse input, where it could only scale, and "
               "scaling magnifies rare columns (docs/sparse.md)].", switch=True)

@@ -251,14 +251,20 @@ def _sparse_moments(table: Table, spans, block_rows: int, opts: TrainOptions, ch
         each = None if w is None else np.repeat(w, np.diff(X.indptr))[entries]  # each entry weighs as its row
         part.n = len(rows) if w is None else float(w[rows].sum())
         if part.n > 0:
-            mean = np.bincount(columns, weights=values if each is None else values * each, minlength=d) / part.n
+            mean = part.figures[MEAN]
+            np.divide(np.bincount(columns, weights=values if each is None else values * each, minlength=d), part.n,
+                      out=mean)
             deviations = values - mean[columns]
             # the block's zeros, at -mean: its weight less its entries' (a column twice in a row counts as two values)
             zeros = part.n - np.bincount(columns, weights=each, minlength=d)
-            part.figures[MEAN] = mean
+            scratch = np.empty(d)  # in place, one array of the columns at a time: there may be millions
             for k in (M2, M3, M4):  # the deviations' power k + 1
                 power = deviations ** (k + 1) if each is None else deviations ** (k + 1) * each
-                part.figures[k] = np.bincount(columns, weights=power, minlength=d) + zeros * (-mean) ** (k + 1)
+                part.figures[k] = np.bincount(columns, weights=power, minlength=d)
+                np.negative(mean, out=scratch)
+                np.power(scratch, k + 1, out=scratch)
+                scratch *= zeros
+                part.figures[k] += scratch
         part.rows = len(rows)
         part.present = np.bincount(columns, minlength=d)
         np.minimum.at(part.low, columns, values)

@@ -50,12 +50,22 @@ def _merge_higher(j, fa, fb, n, figures, delta, b2, b3, b4):
     """Add to column ``j`` of ``figures``, the figures of rows of weight share ``fa`` of ``n``, the sums of the
     cubed and fourth-power deviations of rows of share ``fb``, those of their squares, cubes and fourth powers
     from their mean ``b2`` to ``b4``, and ``delta``, their mean less the figures' (Pébay's update, in the
-    weights' shares, so that weights near float64's limit do not overflow their powers; model/standardize.py
-    ``merge_figures`` is its NumPy twin)."""
+    weights' shares, so that weights near float64's limit do not overflow their powers)."""
     a2, a3 = figures[M2, j], figures[M3, j]
     figures[M4, j] += (b4 + delta**4 * (n * fa * fb * (fa * fa - fa * fb + fb * fb))
                        + 6.0 * delta * delta * (fa * fa * b2 + fb * fb * a2) + 4.0 * delta * (fa * b3 - fb * a3))
     figures[M3, j] += b3 + delta**3 * (n * fa * fb * (fa - fb)) + 3.0 * delta * (fa * b2 - fb * a2)
+
+
+@kernel()
+def merge_higher(na, figures, nb, other):
+    """Add to ``figures`` (of rows of weight ``na``) the sums of the cubed and fourth-power deviations of
+    ``other``'s rows (weight ``nb``), in place, without a temporary array: their means and squares are merged
+    after this (model/standardize.py ``merge_figures``)."""
+    n = na + nb
+    for j in range(figures.shape[1]):
+        _merge_higher(j, na / n, nb / n, n, figures, other[MEAN, j] - figures[MEAN, j], other[M2, j], other[M3, j],
+                      other[M4, j])
 
 
 @kernel()  # also called from Python, at the end of the stream

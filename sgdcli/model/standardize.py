@@ -12,7 +12,7 @@ import math
 
 import numpy as np
 
-from sgdcli.kernels.moments import M2, M3, M4, MEAN, N, PART, add_moments, merge_part
+from sgdcli.kernels.moments import M2, MEAN, N, PART, add_moments, merge_higher, merge_part
 
 
 class RunningMoments:
@@ -68,17 +68,14 @@ class RunningMoments:
 
 def merge_figures(na: float, a: np.ndarray, nb: float, b: np.ndarray) -> None:
     """Merge the figures ``b`` (mean, sums of deviations' powers 2 to 4; kernels/moments.py) of rows of weight
-    ``nb`` into ``a``, of rows of weight ``na``, in place: Chan et al.'s update of the mean and the squares, to the
-    bit as it was before the higher powers were kept, and Pébay's of the cubes and fourth powers (kernels/moments.py
-    ``_merge_higher``, its compiled twin)."""
+    ``nb`` into ``a``, of rows of weight ``na``, in place: Pébay's update of the cubes and fourth powers, compiled
+    (kernels/moments.py ``merge_higher``), then Chan et al.'s of the mean and the squares, in NumPy, to the bit as
+    it was before the higher powers were kept."""
     n = na + nb
     if nb <= 0 or n <= 0:
         return
-    fa, fb = na / n, nb / n
+    merge_higher(na, a, nb, b)
     delta = b[MEAN] - a[MEAN]
-    a[M4] += (b[M4] + delta**4 * (n * fa * fb * (fa * fa - fa * fb + fb * fb))
-              + 6.0 * delta**2 * (fa * fa * b[M2] + fb * fb * a[M2]) + 4.0 * delta * (fa * b[M3] - fb * a[M3]))
-    a[M3] += b[M3] + delta**3 * (n * fa * fb * (fa - fb)) + 3.0 * delta * (fa * b[M2] - fb * a[M2])
     a[MEAN] += delta * (nb / n)
     a[M2] += b[M2] + delta**2 * (na * nb / n)
 
@@ -92,6 +89,9 @@ def multipliers(std: np.ndarray) -> np.ndarray:
     out = np.zeros_like(std)
     np.divide(1.0, std, out=out, where=std > 0)
     return out
+
+
+DIVISOR_STEPS = 100  # passes of divisors' fixed point at most; each is O(features), and a few reach it to rounding
 
 
 def divisors(n: float, figures: np.ndarray, std: np.ndarray, centred: bool = True, batches: float = math.inf
@@ -112,7 +112,10 @@ def divisors(n: float, figures: np.ndarray, std: np.ndarray, centred: bool = Tru
     standardized feature's).  A heavier feature's few rows overshoot at every
     visit, further each epoch; such a feature is divided by its deviation
     ``std`` (0: constant) times √(heaviness / (trace + 1 + 2B')) instead, the
-    trace that of the features' second moments divided by their deviations.
+    trace that of the second moments of the features as divided so, which
+    --lr auto measures: dividing lowers it, so the divisors are iterated to
+    where they hold for the trace they leave (each pass lowers the trace, so
+    raises the divisors, which converge).
     ``figures``: the features' means and sums of their deviations' powers 2 to
     4 over rows of weight ``n`` (RunningMoments, engine/passes.py
     SparseMoments); ``centred``: the mean is taken out, else the features are
@@ -128,6 +131,15 @@ def divisors(n: float, figures: np.ndarray, std: np.ndarray, centred: bool = Tru
     var = std[keep] ** 2
     second = (m2 + off**2) / var
     heaviness[keep] = (m4 + 4 * off * m3 + 6 * off**2 * m2 + off**4) / var**2 / second
-    trace = float(second.sum()) + 1.0  # and the bias's 1
-    over = np.where(np.isfinite(heaviness), heaviness / (trace + 1.0 + 2.0 * batches), 1.0)
-    return np.where(over > 1.0, std * np.sqrt(over), std), heaviness
+    heavy = np.where(np.isfinite(heaviness[keep]), heaviness[keep], 0.0)
+    over = np.ones_like(heavy)  # the square of each divisor over the deviation
+    for _ in range(DIVISOR_STEPS):
+        trace = float((second / over).sum()) + 1.0  # and the bias's 1
+        step = np.maximum(heavy / (trace + 1.0 + 2.0 * batches), 1.0)
+        done = np.all(step <= over * (1.0 + 1e-12))
+        over = step
+        if done:
+            break
+    divisor = std.copy()
+    divisor[keep] *= np.sqrt(over)
+    return divisor, heaviness
