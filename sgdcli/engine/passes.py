@@ -26,7 +26,7 @@ from sgdcli.kernels.moments import M2, M3, M4, MEAN
 from sgdcli.model import labels as labels_mod
 from sgdcli.model import weights as weights_mod
 from sgdcli.model.labels import Labels
-from sgdcli.model.standardize import RunningMoments, merge_figures
+from sgdcli.model.standardize import Figured, RunningMoments, merge_figures
 from sgdcli.model.zeroloss import ZeroLoss
 from sgdcli.options import TrainOptions, task_of
 
@@ -178,7 +178,7 @@ def moment_pass(table: Table, spans, block_rows: int, opts: TrainOptions, check_
     return stats
 
 
-class SparseMoments:
+class SparseMoments(Figured):
     """Per-feature means and sums of squared deviations from them of sparse rows (their zeros count; each row
     times its weight, where rows have weights, and ``n`` their weight), a block's from its own mean, and blocks
     merged by Chan et al.'s update, as RunningMoments merges them: E[x²] − E[x]², which this took before, left a
@@ -193,14 +193,6 @@ class SparseMoments:
         # which columns are constant: the rows counted, and each column's nonzero values counted, least and most
         self.rows, self.present = 0, np.zeros(d, dtype=np.int64)
         self.low, self.high = np.full(d, np.inf), np.full(d, -np.inf)
-
-    @property
-    def mean(self) -> np.ndarray:
-        return self.figures[MEAN]
-
-    @property
-    def m2(self) -> np.ndarray:
-        return self.figures[M2]
 
     def merge(self, other: "SparseMoments") -> None:
         merge_figures(self.n, self.figures, other.n, other.figures)

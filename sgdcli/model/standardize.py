@@ -15,7 +15,21 @@ import numpy as np
 from sgdcli.kernels.moments import M2, MEAN, N, PART, add_moments, merge_higher, merge_part
 
 
-class RunningMoments:
+class Figured:
+    """The mean and the sum of squared deviations of a statistics object's ``figures`` (kernels/moments.py)."""
+
+    figures: np.ndarray
+
+    @property
+    def mean(self) -> np.ndarray:
+        return self.figures[MEAN]
+
+    @property
+    def m2(self) -> np.ndarray:
+        return self.figures[M2]
+
+
+class RunningMoments(Figured):
     def __init__(self, d: int):
         self.counts = np.zeros(3)  # weight merged, weight and rows of the part not yet merged (kernels/moments.py)
         self._figures = np.zeros((4, d))  # the mean, and the sums of the deviations' squares, cubes, fourth powers
@@ -35,14 +49,6 @@ class RunningMoments:
         """The mean, and the sums of the deviations' squares, cubes and fourth powers, one row each."""
         self._finish()
         return self._figures
-
-    @property
-    def mean(self) -> np.ndarray:
-        return self.figures[MEAN]
-
-    @property
-    def m2(self) -> np.ndarray:
-        return self.figures[M2]
 
     def update(self, X: np.ndarray, rows: np.ndarray | None = None, w: np.ndarray | None = None) -> int:
         """Add the rows ``rows`` of ``X`` (all of them by default), each with its weight in ``w`` (indexed like
