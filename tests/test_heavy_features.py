@@ -44,7 +44,7 @@ def test_the_pass_sums_the_third_and_fourth_powers_as_numpy_does(weighted):
 
 
 def test_sparse_moments_sum_the_same_powers_zeros_included(tmp_path):
-    """The CSR pass (its zeros at minus the mean, blocks merged) and the dense pass agree with NumPy."""
+    """The CSR pass (its zeros at minus the mean, blocks of 128 rows merged) agrees with NumPy."""
     from sgdcli.data.table import Table
     from sgdcli.engine import passes
     from sgdcli.options import TrainOptions
