@@ -3,7 +3,8 @@
 Parts of a few hundred consecutive rows are merged with Chan et al.'s
 parallel update, in float64 (kernels/moments.py), so the result does not
 depend on how the rows were cut into blocks, and workers' figures merge the
-same way.
+same way.  The third and fourth moments merge too, and say which features
+a run divides by more than their deviation (``divisors``).
 """
 
 from __future__ import annotations
